@@ -1,0 +1,316 @@
+//! Protobuf encoding of `ExportTraceServiceRequest`, written field by field.
+//!
+//! Field numbers follow `opentelemetry/proto/trace/v1/trace.proto`,
+//! `common/v1/common.proto`, `resource/v1/resource.proto` and
+//! `collector/trace/v1/trace_service.proto`. Proto3 defaults (empty strings,
+//! zero numbers, empty lists) are omitted, as every protobuf encoder does;
+//! `oneof` members of `AnyValue` are always written, defaults included.
+//! Each `*_len` function computes exactly what the matching `write_*` writes.
+
+use bytes::BufMut;
+
+use super::grouping::Groups;
+use crate::wire::{
+    WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT, len_field_len, put_bytes_field, put_len_prefix,
+    put_tag, put_varint, tag_len, varint_len,
+};
+use crate::{
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status,
+};
+
+// ---- lengths -------------------------------------------------------------
+
+fn str_len(field: u32, text: &str) -> usize {
+    if text.is_empty() {
+        0
+    } else {
+        len_field_len(field, text.len())
+    }
+}
+
+fn uint_len(field: u32, value: u64) -> usize {
+    if value == 0 {
+        0
+    } else {
+        tag_len(field) + varint_len(value)
+    }
+}
+
+fn fixed64_len(field: u32, value: u64) -> usize {
+    if value == 0 { 0 } else { tag_len(field) + 8 }
+}
+
+fn fixed32_len(field: u32, value: u32) -> usize {
+    if value == 0 { 0 } else { tag_len(field) + 4 }
+}
+
+pub(super) fn any_value_len(value: &AnyValue) -> usize {
+    match value {
+        AnyValue::String(text) => len_field_len(1, text.len()),
+        AnyValue::Bool(_) => 2,
+        AnyValue::Int(int) => 1 + varint_len(*int as u64),
+        AnyValue::Double(_) => 9,
+        AnyValue::Array(values) => len_field_len(5, array_len(values)),
+        AnyValue::KvList(entries) => len_field_len(6, attributes_len(1, entries)),
+        AnyValue::Bytes(bytes) => len_field_len(7, bytes.len()),
+    }
+}
+
+fn array_len(values: &[AnyValue]) -> usize {
+    values
+        .iter()
+        .map(|value| len_field_len(1, any_value_len(value)))
+        .sum()
+}
+
+fn key_value_len(attribute: &KeyValue) -> usize {
+    str_len(1, &attribute.key) + len_field_len(2, any_value_len(&attribute.value))
+}
+
+fn attributes_len(field: u32, attributes: &[KeyValue]) -> usize {
+    attributes
+        .iter()
+        .map(|attribute| len_field_len(field, key_value_len(attribute)))
+        .sum()
+}
+
+fn resource_len(resource: &Resource) -> usize {
+    attributes_len(1, &resource.attributes)
+        + uint_len(2, u64::from(resource.dropped_attributes_count))
+}
+
+fn scope_len(scope: &InstrumentationScope) -> usize {
+    str_len(1, &scope.name)
+        + str_len(2, &scope.version)
+        + attributes_len(3, &scope.attributes)
+        + uint_len(4, u64::from(scope.dropped_attributes_count))
+}
+
+fn event_len(event: &Event) -> usize {
+    fixed64_len(1, event.time_unix_nano)
+        + str_len(2, &event.name)
+        + attributes_len(3, &event.attributes)
+        + uint_len(4, u64::from(event.dropped_attributes_count))
+}
+
+fn link_len(link: &Link) -> usize {
+    len_field_len(1, 16)
+        + len_field_len(2, 8)
+        + str_len(3, link.trace_state.header())
+        + attributes_len(4, &link.attributes)
+        + uint_len(5, u64::from(link.dropped_attributes_count))
+        + fixed32_len(6, link.flags.bits())
+}
+
+fn status_len(status: &Status) -> usize {
+    str_len(2, status.message()) + uint_len(3, u64::from(status.code()))
+}
+
+/// Length of one `Span` message body.
+pub(super) fn span_len(span: &SpanData) -> usize {
+    let mut len = len_field_len(1, 16) + len_field_len(2, 8);
+    len += str_len(3, span.trace_state.header());
+    if span.parent_span_id.is_some() {
+        len += len_field_len(4, 8);
+    }
+    len += str_len(5, &span.name);
+    len += uint_len(6, u64::from(span.kind.wire_value()));
+    len += fixed64_len(7, span.start_time_unix_nano);
+    len += fixed64_len(8, span.end_time_unix_nano);
+    len += attributes_len(9, &span.attributes);
+    len += uint_len(10, u64::from(span.dropped_attributes_count));
+    len += span
+        .events
+        .iter()
+        .map(|event| len_field_len(11, event_len(event)))
+        .sum::<usize>();
+    len += uint_len(12, u64::from(span.dropped_events_count));
+    len += span
+        .links
+        .iter()
+        .map(|link| len_field_len(13, link_len(link)))
+        .sum::<usize>();
+    len += uint_len(14, u64::from(span.dropped_links_count));
+    if span.status != Status::Unset {
+        len += len_field_len(15, status_len(&span.status));
+    }
+    len += fixed32_len(16, span.flags.bits());
+    len
+}
+
+/// Size of a `ScopeSpans` body without its spans: the scope and the schema URL.
+pub(super) fn scope_spans_overhead(scope: &InstrumentationScope) -> usize {
+    len_field_len(1, scope_len(scope)) + str_len(3, &scope.schema_url)
+}
+
+/// Size of a `ResourceSpans` body without its scope groups.
+pub(super) fn resource_spans_overhead(resource: &Resource) -> usize {
+    len_field_len(1, resource_len(resource)) + str_len(3, &resource.schema_url)
+}
+
+/// Fills in group lengths from the span lengths; returns the request length.
+pub(super) fn measure_groups(groups: &mut Groups, span_lens: &[usize], spans: &[SpanData]) -> usize {
+    for scope in &mut groups.scopes {
+        let spans_len: usize = groups.order[scope.spans.clone()]
+            .iter()
+            .map(|&index| len_field_len(2, span_lens[index]))
+            .sum();
+        scope.len = scope_spans_overhead(&spans[scope.span].scope) + spans_len;
+    }
+    let mut request_len = 0;
+    for resource in &mut groups.resources {
+        let scopes_len: usize = groups.scope_order[resource.scopes.clone()]
+            .iter()
+            .map(|&scope| len_field_len(2, groups.scopes[scope].len))
+            .sum();
+        resource.len = resource_spans_overhead(&spans[resource.span].resource) + scopes_len;
+        request_len += len_field_len(1, resource.len);
+    }
+    request_len
+}
+
+// ---- writers -------------------------------------------------------------
+
+fn put_str<B: BufMut + ?Sized>(buf: &mut B, field: u32, text: &str) {
+    if !text.is_empty() {
+        put_bytes_field(buf, field, text.as_bytes());
+    }
+}
+
+fn put_uint<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u64) {
+    if value != 0 {
+        put_tag(buf, field, WIRE_VARINT);
+        put_varint(buf, value);
+    }
+}
+
+fn put_fixed64<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u64) {
+    if value != 0 {
+        put_tag(buf, field, WIRE_FIXED64);
+        buf.put_u64_le(value);
+    }
+}
+
+fn put_fixed32<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u32) {
+    if value != 0 {
+        put_tag(buf, field, WIRE_FIXED32);
+        buf.put_u32_le(value);
+    }
+}
+
+fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
+    match value {
+        AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
+        AnyValue::Bool(flag) => {
+            put_tag(buf, 2, WIRE_VARINT);
+            buf.put_u8(u8::from(*flag));
+        }
+        AnyValue::Int(int) => {
+            put_tag(buf, 3, WIRE_VARINT);
+            put_varint(buf, *int as u64);
+        }
+        AnyValue::Double(double) => {
+            put_tag(buf, 4, WIRE_FIXED64);
+            buf.put_f64_le(*double);
+        }
+        AnyValue::Array(values) => {
+            put_len_prefix(buf, 5, array_len(values));
+            for item in values.iter() {
+                put_len_prefix(buf, 1, any_value_len(item));
+                put_any_value(buf, item);
+            }
+        }
+        AnyValue::KvList(entries) => {
+            put_len_prefix(buf, 6, attributes_len(1, entries));
+            put_attributes(buf, 1, entries);
+        }
+        AnyValue::Bytes(bytes) => put_bytes_field(buf, 7, bytes),
+    }
+}
+
+fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
+    for attribute in attributes {
+        put_len_prefix(buf, field, key_value_len(attribute));
+        put_str(buf, 1, &attribute.key);
+        put_len_prefix(buf, 2, any_value_len(&attribute.value));
+        put_any_value(buf, &attribute.value);
+    }
+}
+
+fn put_resource<B: BufMut + ?Sized>(buf: &mut B, resource: &Resource) {
+    put_len_prefix(buf, 1, resource_len(resource));
+    put_attributes(buf, 1, &resource.attributes);
+    put_uint(buf, 2, u64::from(resource.dropped_attributes_count));
+}
+
+fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &InstrumentationScope) {
+    put_len_prefix(buf, 1, scope_len(scope));
+    put_str(buf, 1, &scope.name);
+    put_str(buf, 2, &scope.version);
+    put_attributes(buf, 3, &scope.attributes);
+    put_uint(buf, 4, u64::from(scope.dropped_attributes_count));
+}
+
+fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
+    put_bytes_field(buf, 1, span.trace_id.as_bytes());
+    put_bytes_field(buf, 2, span.span_id.as_bytes());
+    put_str(buf, 3, span.trace_state.header());
+    if let Some(parent) = &span.parent_span_id {
+        put_bytes_field(buf, 4, parent.as_bytes());
+    }
+    put_str(buf, 5, &span.name);
+    put_uint(buf, 6, u64::from(span.kind.wire_value()));
+    put_fixed64(buf, 7, span.start_time_unix_nano);
+    put_fixed64(buf, 8, span.end_time_unix_nano);
+    put_attributes(buf, 9, &span.attributes);
+    put_uint(buf, 10, u64::from(span.dropped_attributes_count));
+    for event in &span.events {
+        put_len_prefix(buf, 11, event_len(event));
+        put_fixed64(buf, 1, event.time_unix_nano);
+        put_str(buf, 2, &event.name);
+        put_attributes(buf, 3, &event.attributes);
+        put_uint(buf, 4, u64::from(event.dropped_attributes_count));
+    }
+    put_uint(buf, 12, u64::from(span.dropped_events_count));
+    for link in &span.links {
+        put_len_prefix(buf, 13, link_len(link));
+        put_bytes_field(buf, 1, link.trace_id.as_bytes());
+        put_bytes_field(buf, 2, link.span_id.as_bytes());
+        put_str(buf, 3, link.trace_state.header());
+        put_attributes(buf, 4, &link.attributes);
+        put_uint(buf, 5, u64::from(link.dropped_attributes_count));
+        put_fixed32(buf, 6, link.flags.bits());
+    }
+    put_uint(buf, 14, u64::from(span.dropped_links_count));
+    if span.status != Status::Unset {
+        put_len_prefix(buf, 15, status_len(&span.status));
+        put_str(buf, 2, span.status.message());
+        put_uint(buf, 3, u64::from(span.status.code()));
+    }
+    put_fixed32(buf, 16, span.flags.bits());
+}
+
+/// Writes the request; `groups` and `span_lens` must come from measuring `spans`.
+pub(super) fn write_request<B: BufMut + ?Sized>(
+    groups: &Groups,
+    span_lens: &[usize],
+    spans: &[SpanData],
+    buf: &mut B,
+) {
+    for resource_group in &groups.resources {
+        let resource = &spans[resource_group.span].resource;
+        put_len_prefix(buf, 1, resource_group.len);
+        put_resource(buf, resource);
+        for scope_group in groups.scopes_of(resource_group) {
+            let scope = &spans[scope_group.span].scope;
+            put_len_prefix(buf, 2, scope_group.len);
+            put_scope(buf, scope);
+            for &index in groups.spans_of(scope_group) {
+                put_len_prefix(buf, 2, span_lens[index]);
+                put_span(buf, &spans[index]);
+            }
+            put_str(buf, 3, &scope.schema_url);
+        }
+        put_str(buf, 3, &resource.schema_url);
+    }
+}

@@ -1,0 +1,164 @@
+//! The typed errors of this crate: parsing ids and W3C headers, and decoding wire bytes.
+
+use thiserror::Error;
+
+/// A hex identifier ([`TraceId`](crate::TraceId), [`SpanId`](crate::SpanId)) could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum IdError {
+    /// The text has the wrong number of hex digits.
+    #[error("{what} must be {expected} hex digits, found {found} characters")]
+    Length {
+        /// Which identifier.
+        what: &'static str,
+        /// Required number of hex digits.
+        expected: usize,
+        /// Number of characters given.
+        found: usize,
+    },
+    /// A character is not a (lowercase, when required) hex digit.
+    #[error("{what} has a character that is not a {} hex digit at position {position}", if *.lowercase_only { "lowercase" } else { "" })]
+    Digit {
+        /// Which identifier.
+        what: &'static str,
+        /// Zero-based character position.
+        position: usize,
+        /// Whether only lowercase digits were allowed.
+        lowercase_only: bool,
+    },
+}
+
+/// A W3C `traceparent` header was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TraceParentError {
+    /// The header contains non-ASCII characters.
+    #[error("traceparent must be ASCII")]
+    NotAscii,
+    /// Version 00 is exactly 55 characters; later versions at least 55.
+    #[error("traceparent must be 55 characters for version 00, found {found}")]
+    Length {
+        /// Length of the header given.
+        found: usize,
+    },
+    /// Version `ff` is forbidden by the specification.
+    #[error("traceparent version ff is forbidden")]
+    ForbiddenVersion,
+    /// A `-` is missing where the format requires one.
+    #[error("traceparent needs '-' at position {position}")]
+    Delimiter {
+        /// Zero-based byte position.
+        position: usize,
+    },
+    /// The version or flags field is not two lowercase hex digits.
+    #[error("traceparent {field} {value:?} is not two lowercase hex digits")]
+    Field {
+        /// `version` or `trace flags`.
+        field: &'static str,
+        /// The text found.
+        value: String,
+    },
+    /// The trace id or span id is malformed.
+    #[error("traceparent: {0}")]
+    Id(#[from] IdError),
+    /// The trace id is all zeros.
+    #[error("traceparent trace id is all zeros")]
+    ZeroTraceId,
+    /// The parent span id is all zeros.
+    #[error("traceparent parent id is all zeros")]
+    ZeroSpanId,
+}
+
+/// A W3C `tracestate` header or entry was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TraceStateError {
+    /// A list member has no `=`.
+    #[error("tracestate member {member:?} has no '='")]
+    MissingEquals {
+        /// The offending member.
+        member: String,
+    },
+    /// A key breaks the W3C key grammar.
+    #[error("tracestate key {key:?} is invalid (lowercase letter first; a-z 0-9 _ - * / only; tenant@system form limited to 241@14 characters)")]
+    InvalidKey {
+        /// The offending key.
+        key: String,
+    },
+    /// A value breaks the W3C value grammar.
+    #[error("tracestate value {value:?} for key {key:?} is invalid (1-256 printable ASCII characters except ',' and '=', not ending in a space)")]
+    InvalidValue {
+        /// The key the value belongs to.
+        key: String,
+        /// The offending value.
+        value: String,
+    },
+    /// The same key appears twice.
+    #[error("tracestate key {key:?} appears more than once")]
+    DuplicateKey {
+        /// The duplicated key.
+        key: String,
+    },
+    /// More list members than the specification allows.
+    #[error("tracestate has more than {max} members")]
+    TooManyMembers {
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Bytes received from outside could not be decoded as the expected protobuf message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// The input ends in the middle of a field.
+    #[error("truncated protobuf input at byte {offset}")]
+    Truncated {
+        /// Byte offset where more input was needed.
+        offset: usize,
+    },
+    /// A varint runs past 10 bytes.
+    #[error("malformed varint at byte {offset}")]
+    Varint {
+        /// Byte offset of the varint.
+        offset: usize,
+    },
+    /// A wire type the protocol does not define (or the deprecated groups).
+    #[error("unsupported wire type {wire_type} at byte {offset}")]
+    WireType {
+        /// The wire type found.
+        wire_type: u8,
+        /// Byte offset of the tag.
+        offset: usize,
+    },
+    /// Field number 0 or a tag out of range.
+    #[error("invalid field number {field} at byte {offset}")]
+    FieldNumber {
+        /// The field number found.
+        field: u64,
+        /// Byte offset of the tag.
+        offset: usize,
+    },
+    /// A known field carries the wrong wire type.
+    #[error("field {field} of {message} has wire type {wire_type}, expected {expected}")]
+    UnexpectedWireType {
+        /// Message name.
+        message: &'static str,
+        /// Field number.
+        field: u32,
+        /// Wire type found.
+        wire_type: u8,
+        /// Wire type required.
+        expected: u8,
+    },
+    /// A string field is not UTF-8.
+    #[error("field {field} of {message} is not valid UTF-8")]
+    Utf8 {
+        /// Message name.
+        message: &'static str,
+        /// Field number.
+        field: u32,
+    },
+    /// Messages nested deeper than the decoder allows.
+    #[error("messages nested deeper than {limit} levels")]
+    TooDeep {
+        /// The nesting limit.
+        limit: usize,
+    },
+}

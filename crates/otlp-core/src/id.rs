@@ -1,0 +1,268 @@
+//! [`TraceId`] and [`SpanId`]: fixed-size identifiers with hex forms and fast random generation.
+
+use std::cell::Cell;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::str::FromStr;
+
+use crate::error::IdError;
+
+macro_rules! define_id {
+    ($(#[$doc:meta])* $name:ident, $len:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            /// The all-zero identifier, which the W3C and OTLP specifications define as invalid.
+            pub const INVALID: $name = $name([0; $len]);
+
+            /// Wraps raw bytes (big-endian, as on the wire).
+            pub const fn from_bytes(bytes: [u8; $len]) -> Self {
+                $name(bytes)
+            }
+
+            /// The raw bytes (big-endian, as on the wire).
+            pub const fn to_bytes(self) -> [u8; $len] {
+                self.0
+            }
+
+            /// A borrowed view of the raw bytes.
+            pub const fn as_bytes(&self) -> &[u8; $len] {
+                &self.0
+            }
+
+            /// Whether the identifier is valid, that is not all zeros.
+            pub fn is_valid(&self) -> bool {
+                self.0 != [0; $len]
+            }
+
+            /// Parses lowercase or uppercase hex of exactly the right length.
+            ///
+            /// The all-zero value parses (it is well-formed); check [`Self::is_valid`]
+            /// when validity matters.
+            pub fn from_hex(hex: &str) -> Result<Self, IdError> {
+                decode_hex::<$len>(hex, false, $what).map($name)
+            }
+
+            /// Parses strictly lowercase hex, as W3C Trace Context requires.
+            pub fn from_lower_hex(hex: &str) -> Result<Self, IdError> {
+                decode_hex::<$len>(hex, true, $what).map($name)
+            }
+
+            /// Writes the lowercase hex form into `out` and returns it as a `&str`.
+            /// Does not allocate.
+            pub fn encode_hex<'a>(&self, out: &'a mut [u8; $len * 2]) -> &'a str {
+                encode_hex_into(&self.0, out)
+            }
+
+            /// A random valid identifier from a fast thread-local generator
+            /// (not cryptographically secure; never all zeros). Does not allocate or lock.
+            pub fn random() -> Self {
+                let mut bytes = [0u8; $len];
+                loop {
+                    fill_random(&mut bytes);
+                    if bytes != [0; $len] {
+                        return $name(bytes);
+                    }
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut out = [0u8; $len * 2];
+                f.write_str(self.encode_hex(&mut out))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+
+        impl fmt::LowerHex for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+
+            fn from_str(hex: &str) -> Result<Self, IdError> {
+                Self::from_hex(hex)
+            }
+        }
+
+        impl From<[u8; $len]> for $name {
+            fn from(bytes: [u8; $len]) -> Self {
+                $name(bytes)
+            }
+        }
+    };
+}
+
+define_id!(
+    /// A 16-byte trace identifier, shared by every span of one trace.
+    ///
+    /// `Copy`, 16 bytes, no heap. Displays as 32 lowercase hex digits.
+    ///
+    /// ```
+    /// use otlp_core::TraceId;
+    ///
+    /// let id: TraceId = "4bf92f3577b34da6a3ce929d0e0e4736".parse()?;
+    /// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert!(id.is_valid() && !TraceId::INVALID.is_valid());
+    /// # Ok::<(), otlp_core::IdError>(())
+    /// ```
+    TraceId,
+    16,
+    "trace id"
+);
+
+define_id!(
+    /// An 8-byte span identifier, unique within its trace.
+    ///
+    /// `Copy`, 8 bytes, no heap. Displays as 16 lowercase hex digits.
+    ///
+    /// ```
+    /// use otlp_core::SpanId;
+    ///
+    /// let id = SpanId::random();
+    /// assert!(id.is_valid());
+    /// assert_eq!(SpanId::from_hex(&id.to_string())?, id);
+    /// # Ok::<(), otlp_core::IdError>(())
+    /// ```
+    SpanId,
+    8,
+    "span id"
+);
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+pub(crate) fn encode_hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    debug_assert_eq!(out.len(), bytes.len() * 2);
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+    }
+    // Every byte written above is an ASCII hex digit.
+    match std::str::from_utf8(out) {
+        Ok(text) => text,
+        Err(_) => unreachable!("hex digits are ASCII"),
+    }
+}
+
+fn hex_value(digit: u8, lowercase_only: bool) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' if !lowercase_only => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn decode_hex<const N: usize>(
+    hex: &str,
+    lowercase_only: bool,
+    what: &'static str,
+) -> Result<[u8; N], IdError> {
+    let digits = hex.as_bytes();
+    if digits.len() != N * 2 {
+        return Err(IdError::Length {
+            what,
+            expected: N * 2,
+            found: digits.len(),
+        });
+    }
+    let mut bytes = [0u8; N];
+    for (index, pair) in digits.chunks_exact(2).enumerate() {
+        let high = hex_value(pair[0], lowercase_only);
+        let low = hex_value(pair[1], lowercase_only);
+        match (high, low) {
+            (Some(high), Some(low)) => bytes[index] = (high << 4) | low,
+            _ => {
+                let position = if high.is_none() { index * 2 } else { index * 2 + 1 };
+                return Err(IdError::Digit {
+                    what,
+                    position,
+                    lowercase_only,
+                });
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+thread_local! {
+    static RNG_STATE: Cell<u64> = Cell::new(seed());
+}
+
+/// A per-thread seed: std's randomly keyed hasher over the thread id and the clock.
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    RandomState::new().hash_one((std::thread::current().id(), nanos))
+}
+
+/// wyrand: a small, fast, statistically good 64-bit generator.
+fn next_random(state: &Cell<u64>) -> u64 {
+    let next = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+    state.set(next);
+    let product = u128::from(next) * u128::from(next ^ 0xe703_7ed1_a0b4_28db);
+    ((product >> 64) as u64) ^ (product as u64)
+}
+
+fn fill_random(bytes: &mut [u8]) {
+    RNG_STATE.with(|state| {
+        for chunk in bytes.chunks_mut(8) {
+            let word = next_random(state).to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn hex_round_trips_and_is_lowercase() {
+        let id = TraceId::from_bytes([0xAB; 16]);
+        assert_eq!(id.to_string(), "ab".repeat(16));
+        assert_eq!(TraceId::from_hex(&"AB".repeat(16)).ok(), Some(id));
+    }
+
+    #[test]
+    fn lower_hex_parse_rejects_uppercase_and_names_the_position() {
+        let err = SpanId::from_lower_hex("00f067aa0ba902B7").unwrap_err();
+        assert_eq!(
+            err,
+            IdError::Digit {
+                what: "span id",
+                position: 14,
+                lowercase_only: true
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_length_is_reported_with_both_lengths() {
+        let err = TraceId::from_hex("abc").unwrap_err();
+        assert!(err.to_string().contains("32"), "{err}");
+        assert!(err.to_string().contains('3'), "{err}");
+    }
+
+    #[test]
+    fn random_ids_are_valid_and_distinct() {
+        let ids: HashSet<SpanId> = (0..10_000).map(|_| SpanId::random()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(SpanId::is_valid));
+    }
+}

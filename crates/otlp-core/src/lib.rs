@@ -1,0 +1,80 @@
+//! # otlp-core: the span model and the OTLP wire formats
+//!
+//! This crate is the foundation of the `otlp-rust` workspace. It holds the
+//! data a finished span carries and turns batches of spans into OTLP request
+//! bodies. It has no async runtime, no network code and no dependency on
+//! `opentelemetry`: everything here is plain data and plain functions over
+//! buffers, so any pipeline can build on it.
+//!
+//! ## The model
+//!
+//! - [`TraceId`] and [`SpanId`]: `Copy` byte arrays with hex forms and fast
+//!   random generation. [`SpanContext`] adds [`TraceFlags`] and the W3C
+//!   [`TraceState`], and parses and formats the W3C `traceparent` header.
+//! - [`Str`]: the string of every name, key and value. Static text is free to
+//!   clone; dynamic text is an `Arc<str>` and clones with one counter increment.
+//! - [`AnyValue`] and [`KeyValue`]: attributes, covering all of OTLP's `AnyValue`
+//!   (string, bool, int, double, bytes, array, key-value list).
+//! - [`Resource`] and [`InstrumentationScope`]: shared by `Arc` between spans.
+//! - [`SpanData`]: a finished span with every field of OTLP's `Span`.
+//!
+//! ## The wire
+//!
+//! - [`encode::TraceEncoder`] writes an `ExportTraceServiceRequest` straight
+//!   from `SpanData` as protobuf or OTLP/JSON, grouping spans by resource and
+//!   scope, with exact lengths and no allocation once warm; it also splits a
+//!   batch so no request exceeds a size limit.
+//! - [`wire`] has the protobuf primitives and a reader for received bytes;
+//!   [`response`] decodes what receivers answer (partial success, `google.rpc.Status`,
+//!   `RetryInfo`).
+//!
+//! ## Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use otlp_core::encode::TraceEncoder;
+//! use otlp_core::{KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind};
+//!
+//! let resource = Arc::new(Resource::new([KeyValue::new("service.name", "checkout")]));
+//! let parent = SpanContext::from_traceparent(
+//!     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+//! )?;
+//! let span = SpanData::builder("POST /cart")
+//!     .parent(&parent)
+//!     .span_id(SpanId::random())
+//!     .kind(SpanKind::Server)
+//!     .attribute(KeyValue::new("http.response.status_code", 201))
+//!     .resource(resource)
+//!     .build();
+//!
+//! let mut body = Vec::new();
+//! let written = TraceEncoder::new().encode_protobuf(&[span], &mut body);
+//! assert_eq!(written, body.len());
+//! # Ok::<(), otlp_core::TraceParentError>(())
+//! ```
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![forbid(unsafe_code)]
+
+pub mod encode;
+mod error;
+mod id;
+mod resource;
+pub mod response;
+mod scope;
+mod span;
+mod span_context;
+mod string;
+mod trace_state;
+mod value;
+pub mod wire;
+
+pub use error::{DecodeError, IdError, TraceParentError, TraceStateError};
+pub use id::{SpanId, TraceId};
+pub use resource::Resource;
+pub use scope::InstrumentationScope;
+pub use span::{Event, Link, SpanData, SpanDataBuilder, SpanFlags, SpanKind, Status};
+pub use span_context::{SpanContext, TraceFlags};
+pub use string::Str;
+pub use trace_state::{MAX_TRACE_STATE_MEMBERS, TraceState};
+pub use value::{AnyValue, KeyValue};

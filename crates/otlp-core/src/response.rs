@@ -1,0 +1,251 @@
+//! What a receiver answers: `ExportTraceServiceResponse` (partial success) and
+//! `google.rpc.Status` error bodies with their `RetryInfo` throttle hint.
+//!
+//! Decoders take untrusted bytes and never panic; unknown fields are skipped.
+
+use std::time::Duration;
+
+use crate::error::DecodeError;
+use crate::wire::{
+    WIRE_LEN, WIRE_VARINT, WireReader, WireValue, len_field_len, put_bytes_field, put_len_prefix,
+    put_tag, put_varint, tag_len, varint_len,
+};
+
+/// `type_url` of `google.rpc.RetryInfo` inside `google.rpc.Status.details`.
+pub const RETRY_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
+
+/// The `partial_success` of an `ExportTraceServiceResponse`: the server accepted
+/// the request but rejected some spans (or has a warning, when the count is 0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartialSuccess {
+    /// Spans the server rejected.
+    pub rejected_spans: i64,
+    /// Human-readable reason or warning.
+    pub error_message: String,
+}
+
+fn string_field(
+    value: WireValue<'_>,
+    message: &'static str,
+    field: u32,
+) -> Result<String, DecodeError> {
+    match value {
+        WireValue::Len(bytes) => std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError::Utf8 { message, field }),
+        other => Err(unexpected(message, field, other, WIRE_LEN)),
+    }
+}
+
+fn varint_field(value: WireValue<'_>, message: &'static str, field: u32) -> Result<u64, DecodeError> {
+    match value {
+        WireValue::Varint(value) => Ok(value),
+        other => Err(unexpected(message, field, other, WIRE_VARINT)),
+    }
+}
+
+fn message_field<'a>(
+    value: WireValue<'a>,
+    message: &'static str,
+    field: u32,
+) -> Result<&'a [u8], DecodeError> {
+    match value {
+        WireValue::Len(bytes) => Ok(bytes),
+        other => Err(unexpected(message, field, other, WIRE_LEN)),
+    }
+}
+
+fn unexpected(message: &'static str, field: u32, value: WireValue<'_>, expected: u8) -> DecodeError {
+    DecodeError::UnexpectedWireType {
+        message,
+        field,
+        wire_type: value.wire_type(),
+        expected,
+    }
+}
+
+/// Decodes an `ExportTraceServiceResponse`; `None` when it has no `partial_success`
+/// (full success). An empty body is a full success.
+///
+/// ```
+/// use otlp_core::response::{decode_export_response, encode_export_response, PartialSuccess};
+///
+/// let partial = PartialSuccess { rejected_spans: 3, error_message: "too old".into() };
+/// let body = encode_export_response(Some(&partial));
+/// assert_eq!(decode_export_response(&body)?, Some(partial));
+/// assert_eq!(decode_export_response(&[])?, None);
+/// # Ok::<(), otlp_core::DecodeError>(())
+/// ```
+pub fn decode_export_response(body: &[u8]) -> Result<Option<PartialSuccess>, DecodeError> {
+    const MESSAGE: &str = "ExportTraceServiceResponse";
+    let mut reader = WireReader::new(body);
+    let mut partial = None;
+    while let Some((field, value)) = reader.next_field()? {
+        if field != 1 {
+            continue;
+        }
+        let bytes = message_field(value, MESSAGE, 1)?;
+        let mut inner = WireReader::nested(bytes, reader.offset_of(bytes));
+        let mut decoded = PartialSuccess::default();
+        while let Some((field, value)) = inner.next_field()? {
+            match field {
+                1 => decoded.rejected_spans = varint_field(value, "ExportTracePartialSuccess", 1)? as i64,
+                2 => decoded.error_message = string_field(value, "ExportTracePartialSuccess", 2)?,
+                _ => {}
+            }
+        }
+        partial = Some(decoded);
+    }
+    Ok(partial)
+}
+
+/// Encodes an `ExportTraceServiceResponse` (for receivers and tests).
+pub fn encode_export_response(partial: Option<&PartialSuccess>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(partial) = partial {
+        let mut inner_len = 0;
+        if partial.rejected_spans != 0 {
+            inner_len += tag_len(1) + varint_len(partial.rejected_spans as u64);
+        }
+        if !partial.error_message.is_empty() {
+            inner_len += len_field_len(2, partial.error_message.len());
+        }
+        put_len_prefix(&mut out, 1, inner_len);
+        if partial.rejected_spans != 0 {
+            put_tag(&mut out, 1, WIRE_VARINT);
+            put_varint(&mut out, partial.rejected_spans as u64);
+        }
+        if !partial.error_message.is_empty() {
+            put_bytes_field(&mut out, 2, partial.error_message.as_bytes());
+        }
+    }
+    out
+}
+
+/// A `google.rpc.Status`: the error body of OTLP/HTTP and the details of a gRPC status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RpcStatus {
+    /// gRPC status code.
+    pub code: i32,
+    /// Developer-facing message.
+    pub message: String,
+    /// The `RetryInfo.retry_delay` detail, if the server sent one.
+    pub retry_delay: Option<Duration>,
+}
+
+impl RpcStatus {
+    /// Decodes a `google.rpc.Status`, extracting a `RetryInfo` detail if present.
+    /// Other details are skipped.
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        const MESSAGE: &str = "google.rpc.Status";
+        let mut status = RpcStatus::default();
+        let mut reader = WireReader::new(body);
+        while let Some((field, value)) = reader.next_field()? {
+            match field {
+                1 => status.code = varint_field(value, MESSAGE, 1)? as i32,
+                2 => status.message = string_field(value, MESSAGE, 2)?,
+                3 => {
+                    let any = message_field(value, MESSAGE, 3)?;
+                    if let Some(delay) = decode_retry_info_any(any, reader.offset_of(any))? {
+                        status.retry_delay = Some(delay);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(status)
+    }
+
+    /// Encodes this status (with a `RetryInfo` detail when `retry_delay` is set).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.code != 0 {
+            put_tag(&mut out, 1, WIRE_VARINT);
+            put_varint(&mut out, i64::from(self.code) as u64);
+        }
+        if !self.message.is_empty() {
+            put_bytes_field(&mut out, 2, self.message.as_bytes());
+        }
+        if let Some(delay) = self.retry_delay {
+            let mut duration = Vec::new();
+            if delay.as_secs() != 0 {
+                put_tag(&mut duration, 1, WIRE_VARINT);
+                put_varint(&mut duration, delay.as_secs());
+            }
+            if delay.subsec_nanos() != 0 {
+                put_tag(&mut duration, 2, WIRE_VARINT);
+                put_varint(&mut duration, u64::from(delay.subsec_nanos()));
+            }
+            let retry_info_len = len_field_len(1, duration.len());
+            let any_len = len_field_len(1, RETRY_INFO_TYPE_URL.len()) + len_field_len(2, retry_info_len);
+            put_len_prefix(&mut out, 3, any_len);
+            put_bytes_field(&mut out, 1, RETRY_INFO_TYPE_URL.as_bytes());
+            put_len_prefix(&mut out, 2, retry_info_len);
+            put_bytes_field(&mut out, 1, &duration);
+        }
+        out
+    }
+}
+
+/// Decodes one `google.protobuf.Any`; returns the delay if it is a `RetryInfo`.
+fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, DecodeError> {
+    let mut reader = WireReader::nested(any, base);
+    let mut type_url = None;
+    let mut value = None;
+    while let Some((field, field_value)) = reader.next_field()? {
+        match field {
+            1 => type_url = Some(message_field(field_value, "google.protobuf.Any", 1)?),
+            2 => value = Some(message_field(field_value, "google.protobuf.Any", 2)?),
+            _ => {}
+        }
+    }
+    if type_url != Some(RETRY_INFO_TYPE_URL.as_bytes()) {
+        return Ok(None);
+    }
+    let Some(retry_info) = value else {
+        return Ok(None);
+    };
+    let mut reader = WireReader::nested(retry_info, base);
+    let mut delay = None;
+    while let Some((field, field_value)) = reader.next_field()? {
+        if field != 1 {
+            continue;
+        }
+        let duration = message_field(field_value, "google.rpc.RetryInfo", 1)?;
+        let mut inner = WireReader::nested(duration, base);
+        let (mut seconds, mut nanos) = (0i64, 0i32);
+        while let Some((field, field_value)) = inner.next_field()? {
+            match field {
+                1 => seconds = varint_field(field_value, "google.protobuf.Duration", 1)? as i64,
+                2 => nanos = varint_field(field_value, "google.protobuf.Duration", 2)? as i32,
+                _ => {}
+            }
+        }
+        // Negative or out-of-range durations mean "no hint".
+        if seconds >= 0 && (0..1_000_000_000).contains(&nanos) {
+            delay = Some(Duration::new(seconds as u64, nanos as u32));
+        }
+    }
+    Ok(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpc_status_round_trips_with_retry_delay() {
+        let status = RpcStatus {
+            code: 8,
+            message: "slow down".into(),
+            retry_delay: Some(Duration::from_millis(1_500)),
+        };
+        assert_eq!(RpcStatus::decode(&status.encode()), Ok(status));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(RpcStatus::decode(&[0x12, 0x10, b'x']).is_err());
+        assert!(decode_export_response(&[0x0a, 0x02, 0x08]).is_err());
+    }
+}

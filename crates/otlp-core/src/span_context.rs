@@ -1,0 +1,211 @@
+//! [`SpanContext`] and [`TraceFlags`]: what crosses process boundaries, and the W3C `traceparent` header.
+
+use std::fmt;
+
+use crate::error::TraceParentError;
+use crate::id::encode_hex_into;
+use crate::{SpanId, TraceId, TraceState};
+
+/// The W3C trace flags byte. Only the `sampled` bit (0x01) is defined today.
+///
+/// ```
+/// use otlp_core::TraceFlags;
+///
+/// assert!(TraceFlags::SAMPLED.is_sampled());
+/// assert_eq!(TraceFlags::default().with_sampled(true), TraceFlags::SAMPLED);
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct TraceFlags(u8);
+
+impl TraceFlags {
+    /// No flag set.
+    pub const NONE: TraceFlags = TraceFlags(0);
+    /// The `sampled` flag.
+    pub const SAMPLED: TraceFlags = TraceFlags(0x01);
+
+    /// Wraps a raw flags byte (unknown bits are kept).
+    pub const fn new(bits: u8) -> Self {
+        TraceFlags(bits)
+    }
+
+    /// The raw byte.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Whether the `sampled` bit is set.
+    pub const fn is_sampled(self) -> bool {
+        self.0 & 0x01 != 0
+    }
+
+    /// These flags with the `sampled` bit set or cleared.
+    pub const fn with_sampled(self, sampled: bool) -> Self {
+        if sampled {
+            TraceFlags(self.0 | 0x01)
+        } else {
+            TraceFlags(self.0 & !0x01)
+        }
+    }
+}
+
+impl fmt::Debug for TraceFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceFlags({:02x})", self.0)
+    }
+}
+
+/// The part of a span that travels to other processes: ids, flags and trace state.
+///
+/// `is_remote` says whether the context was received from another process
+/// (parsed from a header) rather than created here.
+///
+/// ```
+/// use otlp_core::SpanContext;
+///
+/// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// let context = SpanContext::from_traceparent(header)?;
+/// assert!(context.is_remote && context.trace_flags.is_sampled());
+/// assert_eq!(context.traceparent(), header);
+/// # Ok::<(), otlp_core::TraceParentError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SpanContext {
+    /// The trace this span belongs to.
+    pub trace_id: TraceId,
+    /// The span itself.
+    pub span_id: SpanId,
+    /// W3C trace flags.
+    pub trace_flags: TraceFlags,
+    /// Whether this context came from another process.
+    pub is_remote: bool,
+    /// Vendor-specific trace state.
+    pub trace_state: TraceState,
+}
+
+/// Length of a version-00 `traceparent` header.
+const TRACEPARENT_LEN: usize = 55;
+
+impl SpanContext {
+    /// A local context with empty trace state.
+    pub fn new(trace_id: TraceId, span_id: SpanId, trace_flags: TraceFlags) -> Self {
+        SpanContext {
+            trace_id,
+            span_id,
+            trace_flags,
+            is_remote: false,
+            trace_state: TraceState::EMPTY,
+        }
+    }
+
+    /// Whether both ids are valid (non-zero).
+    pub fn is_valid(&self) -> bool {
+        self.trace_id.is_valid() && self.span_id.is_valid()
+    }
+
+    /// Parses a W3C `traceparent` header strictly; the result is marked remote.
+    ///
+    /// Version `00` must be exactly `00-<32 hex>-<16 hex>-<2 hex>` in lowercase.
+    /// Higher versions are parsed by their version-00 prefix, as the
+    /// specification asks, provided what follows starts with `-`. Version `ff`,
+    /// uppercase hex, all-zero ids and wrong lengths are errors.
+    pub fn from_traceparent(header: &str) -> Result<Self, TraceParentError> {
+        let bytes = header.as_bytes();
+        if !header.is_ascii() {
+            return Err(TraceParentError::NotAscii);
+        }
+        if bytes.len() < TRACEPARENT_LEN {
+            return Err(TraceParentError::Length {
+                found: bytes.len(),
+            });
+        }
+        let version = decode_field(&header[0..2], "version")?;
+        if version == 0xff {
+            return Err(TraceParentError::ForbiddenVersion);
+        }
+        if version == 0 && bytes.len() != TRACEPARENT_LEN {
+            return Err(TraceParentError::Length {
+                found: bytes.len(),
+            });
+        }
+        if version > 0 && bytes.len() > TRACEPARENT_LEN && bytes[TRACEPARENT_LEN] != b'-' {
+            return Err(TraceParentError::Delimiter {
+                position: TRACEPARENT_LEN,
+            });
+        }
+        for position in [2, 35, 52] {
+            if bytes[position] != b'-' {
+                return Err(TraceParentError::Delimiter { position });
+            }
+        }
+        let trace_id = TraceId::from_lower_hex(&header[3..35])?;
+        let span_id = SpanId::from_lower_hex(&header[36..52])?;
+        let flags = decode_field(&header[53..55], "trace flags")?;
+        if !trace_id.is_valid() {
+            return Err(TraceParentError::ZeroTraceId);
+        }
+        if !span_id.is_valid() {
+            return Err(TraceParentError::ZeroSpanId);
+        }
+        Ok(SpanContext {
+            trace_id,
+            span_id,
+            trace_flags: TraceFlags(flags),
+            is_remote: true,
+            trace_state: TraceState::EMPTY,
+        })
+    }
+
+    /// Parses `traceparent` and, if given, `tracestate`.
+    ///
+    /// A malformed `tracestate` does not invalidate the parent: as the W3C
+    /// specification requires, it is discarded and the trace continues with an
+    /// empty state. Use [`TraceState::parse`] directly to see that error.
+    pub fn from_headers(
+        traceparent: &str,
+        tracestate: Option<&str>,
+    ) -> Result<Self, TraceParentError> {
+        let mut context = SpanContext::from_traceparent(traceparent)?;
+        if let Some(header) = tracestate {
+            context.trace_state = TraceState::parse(header).unwrap_or_default();
+        }
+        Ok(context)
+    }
+
+    /// Writes the version-00 `traceparent` header into `out` and returns it. Does not allocate.
+    pub fn write_traceparent<'a>(&self, out: &'a mut [u8; TRACEPARENT_LEN]) -> &'a str {
+        out[0] = b'0';
+        out[1] = b'0';
+        out[2] = b'-';
+        encode_hex_into(self.trace_id.as_bytes(), &mut out[3..35]);
+        out[35] = b'-';
+        encode_hex_into(self.span_id.as_bytes(), &mut out[36..52]);
+        out[52] = b'-';
+        encode_hex_into(&[self.trace_flags.bits()], &mut out[53..55]);
+        match std::str::from_utf8(out) {
+            Ok(text) => text,
+            Err(_) => unreachable!("traceparent is ASCII"),
+        }
+    }
+
+    /// The version-00 `traceparent` header.
+    pub fn traceparent(&self) -> String {
+        let mut out = [0u8; TRACEPARENT_LEN];
+        self.write_traceparent(&mut out).to_owned()
+    }
+}
+
+fn decode_field(hex: &str, field: &'static str) -> Result<u8, TraceParentError> {
+    let bytes = hex.as_bytes();
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    match (digit(bytes[0]), digit(bytes[1])) {
+        (Some(high), Some(low)) => Ok((high << 4) | low),
+        _ => Err(TraceParentError::Field {
+            field,
+            value: hex.to_owned(),
+        }),
+    }
+}

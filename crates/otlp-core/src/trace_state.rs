@@ -1,0 +1,298 @@
+//! [`TraceState`]: the W3C `tracestate` list of vendor entries.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::TraceStateError;
+
+/// Maximum number of list members the W3C specification allows.
+pub const MAX_TRACE_STATE_MEMBERS: usize = 32;
+
+/// The W3C `tracestate` header: an ordered list of `key=value` vendor entries.
+///
+/// Cost model: stored as its validated, canonical header text behind an
+/// `Arc<str>` (or nothing when empty), so cloning is one reference-count
+/// increment and encoding to OTLP (which carries the header text) copies nothing.
+/// Mutations build a new list.
+///
+/// ```
+/// use otlp_core::TraceState;
+///
+/// let state = TraceState::parse("rojo=00f067aa0ba902b7, congo=t61rcWkgMzE")?;
+/// assert_eq!(state.get("congo"), Some("t61rcWkgMzE"));
+/// let state = state.insert("acme", "1")?;
+/// assert_eq!(state.header(), "acme=1,rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+/// # Ok::<(), otlp_core::TraceStateError>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct TraceState(Option<Arc<str>>);
+
+impl TraceState {
+    /// The empty trace state.
+    pub const EMPTY: TraceState = TraceState(None);
+
+    /// Parses a `tracestate` header value strictly, per W3C Trace Context level 1.
+    ///
+    /// Empty list members and optional whitespace around members are accepted
+    /// and dropped from the canonical form. More than 32 members, a malformed key
+    /// or value, or a duplicated key reject the whole header.
+    pub fn parse(header: &str) -> Result<Self, TraceStateError> {
+        let mut canonical = String::with_capacity(header.len());
+        let mut count = 0usize;
+        for member in header.split(',') {
+            let member = member.trim_matches([' ', '\t']);
+            if member.is_empty() {
+                continue;
+            }
+            let (key, value) = split_member(member)?;
+            count += 1;
+            if count > MAX_TRACE_STATE_MEMBERS {
+                return Err(TraceStateError::TooManyMembers {
+                    max: MAX_TRACE_STATE_MEMBERS,
+                });
+            }
+            if entries_of(&canonical).any(|(existing, _)| existing == key) {
+                return Err(TraceStateError::DuplicateKey {
+                    key: key.to_owned(),
+                });
+            }
+            if !canonical.is_empty() {
+                canonical.push(',');
+            }
+            canonical.push_str(key);
+            canonical.push('=');
+            canonical.push_str(value);
+        }
+        Ok(TraceState::from_canonical(canonical))
+    }
+
+    fn from_canonical(canonical: String) -> Self {
+        if canonical.is_empty() {
+            TraceState(None)
+        } else {
+            TraceState(Some(Arc::from(canonical)))
+        }
+    }
+
+    /// The canonical header text (`""` when empty).
+    pub fn header(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+
+    /// Whether the list has no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The members in order, as `(key, value)` pairs.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        entries_of(self.header())
+    }
+
+    /// The value for `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries()
+            .find(|(existing, _)| *existing == key)
+            .map(|(_, value)| value)
+    }
+
+    /// A new list with `key=value` first and any older entry for `key` removed,
+    /// as the specification asks of a vendor updating its entry.
+    pub fn insert(&self, key: &str, value: &str) -> Result<Self, TraceStateError> {
+        validate_key(key)?;
+        validate_value(key, value)?;
+        let others = self.entries().filter(|(existing, _)| *existing != key);
+        if others.clone().count() + 1 > MAX_TRACE_STATE_MEMBERS {
+            return Err(TraceStateError::TooManyMembers {
+                max: MAX_TRACE_STATE_MEMBERS,
+            });
+        }
+        let mut canonical = format!("{key}={value}");
+        for (other_key, other_value) in others {
+            canonical.push(',');
+            canonical.push_str(other_key);
+            canonical.push('=');
+            canonical.push_str(other_value);
+        }
+        Ok(TraceState::from_canonical(canonical))
+    }
+
+    /// A new list without `key`.
+    pub fn remove(&self, key: &str) -> Self {
+        let mut canonical = String::with_capacity(self.header().len());
+        for (other_key, other_value) in self.entries().filter(|(existing, _)| *existing != key) {
+            if !canonical.is_empty() {
+                canonical.push(',');
+            }
+            canonical.push_str(other_key);
+            canonical.push('=');
+            canonical.push_str(other_value);
+        }
+        TraceState::from_canonical(canonical)
+    }
+}
+
+fn entries_of(canonical: &str) -> impl Iterator<Item = (&str, &str)> + Clone {
+    canonical
+        .split(',')
+        .filter(|member| !member.is_empty())
+        .filter_map(|member| member.split_once('='))
+}
+
+fn split_member(member: &str) -> Result<(&str, &str), TraceStateError> {
+    let Some((key, value)) = member.split_once('=') else {
+        return Err(TraceStateError::MissingEquals {
+            member: member.to_owned(),
+        });
+    };
+    validate_key(key)?;
+    validate_value(key, value)?;
+    Ok((key, value))
+}
+
+fn is_key_char(byte: u8) -> bool {
+    matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+}
+
+/// `key = simple-key / multi-tenant-key` (W3C Trace Context, section 3.3.1.3.1).
+fn validate_key(key: &str) -> Result<(), TraceStateError> {
+    let bytes = key.as_bytes();
+    let valid = match key.split_once('@') {
+        None => {
+            // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+            (1..=256).contains(&bytes.len())
+                && bytes[0].is_ascii_lowercase()
+                && bytes.iter().all(|&b| is_key_char(b))
+        }
+        Some((tenant, system)) => {
+            // tenant-id = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+            // system-id = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+            let tenant = tenant.as_bytes();
+            let system = system.as_bytes();
+            (1..=241).contains(&tenant.len())
+                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
+                && tenant.iter().all(|&b| is_key_char(b))
+                && (1..=14).contains(&system.len())
+                && system[0].is_ascii_lowercase()
+                && system.iter().all(|&b| is_key_char(b))
+        }
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(TraceStateError::InvalidKey {
+            key: key.to_owned(),
+        })
+    }
+}
+
+/// `value = 0*255(chr) nblk-chr` with `chr = %x20 / nblk-chr` and
+/// `nblk-chr = %x21-2B / %x2D-3C / %x3E-7E`.
+fn validate_value(key: &str, value: &str) -> Result<(), TraceStateError> {
+    let bytes = value.as_bytes();
+    let is_nblk = |b: u8| matches!(b, 0x21..=0x2b | 0x2d..=0x3c | 0x3e..=0x7e);
+    let valid = (1..=256).contains(&bytes.len())
+        && bytes.iter().all(|&b| b == 0x20 || is_nblk(b))
+        && bytes.last().is_some_and(|&b| is_nblk(b));
+    if valid {
+        Ok(())
+    } else {
+        Err(TraceStateError::InvalidValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.header())
+    }
+}
+
+impl fmt::Debug for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceState({:?})", self.header())
+    }
+}
+
+impl std::str::FromStr for TraceState {
+    type Err = TraceStateError;
+
+    fn from_str(header: &str) -> Result<Self, Self::Err> {
+        TraceState::parse(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_members_and_whitespace_are_dropped_from_the_canonical_form() {
+        let state = TraceState::parse(" a=1 ,, \tb=2\t,").unwrap();
+        assert_eq!(state.header(), "a=1,b=2");
+        assert!(TraceState::parse("").unwrap().is_empty());
+        assert!(TraceState::parse(" , ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn multi_tenant_keys_are_accepted() {
+        let state = TraceState::parse("fw529a3039@dt=dXNlcg,1tenant@vendor=x").unwrap();
+        assert_eq!(state.get("1tenant@vendor"), Some("x"));
+    }
+
+    #[test]
+    fn malformed_members_are_rejected_with_the_offending_text() {
+        let cases = [
+            ("UPPER=1", "UPPER"),
+            ("1abc=1", "1abc"),
+            ("a@B=1", "a@B"),
+            ("t@toolongsystemid=1", "t@toolongsystemid"),
+            ("noequals", "noequals"),
+            ("a=", "a"),
+            ("a=x,y", "y"),
+            ("a=caf\u{e9}", "a"),
+            ("a=has=eq", "a"),
+        ];
+        for (header, culprit) in cases {
+            let err = TraceState::parse(header).unwrap_err();
+            assert!(err.to_string().contains(culprit), "{header}: {err}");
+        }
+    }
+
+    #[test]
+    fn values_may_contain_inner_spaces() {
+        let state = TraceState::parse("a=x y").unwrap();
+        assert_eq!(state.get("a"), Some("x y"));
+    }
+
+    #[test]
+    fn at_most_32_members() {
+        let header: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+        assert!(TraceState::parse(&header.join(",")).is_ok());
+        let header: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(
+            TraceState::parse(&header.join(",")).unwrap_err(),
+            TraceStateError::TooManyMembers { max: 32 }
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected() {
+        assert!(matches!(
+            TraceState::parse("a=1,b=2,a=3"),
+            Err(TraceStateError::DuplicateKey { key }) if key == "a"
+        ));
+    }
+
+    #[test]
+    fn insert_moves_the_key_to_the_front_and_remove_drops_it() {
+        let state = TraceState::parse("a=1,b=2").unwrap();
+        let state = state.insert("b", "3").unwrap();
+        assert_eq!(state.header(), "b=3,a=1");
+        assert_eq!(state.remove("b").header(), "a=1");
+        assert!(state.remove("a").remove("b").is_empty());
+        assert!(state.insert("Bad", "1").is_err());
+    }
+}

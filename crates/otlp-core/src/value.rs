@@ -1,0 +1,138 @@
+//! Attribute values: [`AnyValue`] and [`KeyValue`], the whole of OTLP's `AnyValue`.
+
+use std::sync::Arc;
+
+use crate::Str;
+
+/// A value of any OTLP kind: string, bool, int, double, bytes, array or key-value list.
+///
+/// Cost model: every variant clones without copying data. Strings are [`Str`];
+/// bytes, arrays and lists sit behind an `Arc` and clone with one reference-count
+/// increment. Scalars are stored inline.
+///
+/// ```
+/// use otlp_core::AnyValue;
+///
+/// let values: Vec<AnyValue> = vec!["text".into(), true.into(), 7i64.into(), 0.5.into()];
+/// let array = AnyValue::from(values);
+/// assert!(matches!(array, AnyValue::Array(ref items) if items.len() == 4));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyValue {
+    /// A UTF-8 string.
+    String(Str),
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    Int(i64),
+    /// A 64-bit float.
+    Double(f64),
+    /// Raw bytes.
+    Bytes(Arc<[u8]>),
+    /// An ordered list of values (may mix kinds).
+    Array(Arc<[AnyValue]>),
+    /// A list of key-value pairs (a nested map; keys keep their order).
+    KvList(Arc<[KeyValue]>),
+}
+
+impl AnyValue {
+    /// The value as a string slice, if it is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            AnyValue::String(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl From<Str> for AnyValue {
+    fn from(value: Str) -> Self {
+        AnyValue::String(value)
+    }
+}
+
+impl From<&'static str> for AnyValue {
+    fn from(value: &'static str) -> Self {
+        AnyValue::String(Str::from(value))
+    }
+}
+
+impl From<String> for AnyValue {
+    fn from(value: String) -> Self {
+        AnyValue::String(Str::from(value))
+    }
+}
+
+impl From<bool> for AnyValue {
+    fn from(value: bool) -> Self {
+        AnyValue::Bool(value)
+    }
+}
+
+macro_rules! int_into_any_value {
+    ($($int:ty),*) => {$(
+        impl From<$int> for AnyValue {
+            fn from(value: $int) -> Self {
+                AnyValue::Int(i64::from(value))
+            }
+        }
+    )*};
+}
+int_into_any_value!(i8, i16, i32, i64, u8, u16, u32);
+
+impl From<f64> for AnyValue {
+    fn from(value: f64) -> Self {
+        AnyValue::Double(value)
+    }
+}
+
+impl From<f32> for AnyValue {
+    fn from(value: f32) -> Self {
+        AnyValue::Double(f64::from(value))
+    }
+}
+
+impl From<Vec<u8>> for AnyValue {
+    fn from(value: Vec<u8>) -> Self {
+        AnyValue::Bytes(value.into())
+    }
+}
+
+impl From<Vec<AnyValue>> for AnyValue {
+    fn from(value: Vec<AnyValue>) -> Self {
+        AnyValue::Array(value.into())
+    }
+}
+
+impl From<Vec<KeyValue>> for AnyValue {
+    fn from(value: Vec<KeyValue>) -> Self {
+        AnyValue::KvList(value.into())
+    }
+}
+
+/// One attribute: a key and its value.
+///
+/// ```
+/// use otlp_core::KeyValue;
+///
+/// let attr = KeyValue::new("http.request.method", "GET");
+/// assert_eq!(attr.key, "http.request.method");
+/// assert_eq!(attr.value.as_str(), Some("GET"));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyValue {
+    /// The attribute key.
+    pub key: Str,
+    /// The attribute value.
+    pub value: AnyValue,
+}
+
+impl KeyValue {
+    /// Builds an attribute from anything that converts to a key and a value.
+    pub fn new(key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Protobuf output decodes, field for field, with `opentelemetry-proto`'s
+//! prost types, and matches prost's own encoding byte for byte.
+
+mod support;
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use otlp_core::encode::{Chunk, Encoding, TraceEncoder};
+use otlp_core::wire::count_spans;
+use otlp_core::{
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanContext, SpanData,
+    SpanFlags, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use proptest::prelude::*;
+use prost::Message;
+use support::{arb_batch, expected_request, realistic_span};
+
+fn encode(spans: &[SpanData]) -> Vec<u8> {
+    let mut encoder = TraceEncoder::new();
+    let mut body = Vec::new();
+    let written = encoder.encode(Encoding::Protobuf, spans, &mut body);
+    assert_eq!(written, body.len(), "reported length must be the written length");
+    assert_eq!(encoder.encoded_len(spans), body.len(), "encoded_len must be exact");
+    body
+}
+
+fn check(spans: &[SpanData]) {
+    let body = encode(spans);
+    let decoded = ExportTraceServiceRequest::decode(body.as_slice()).expect("prost decodes our bytes");
+    let expected = expected_request(spans);
+    assert_eq!(decoded, expected);
+    assert_eq!(body, expected.encode_to_vec(), "same bytes as prost");
+    assert_eq!(count_spans(&body).ok(), Some(spans.len() as u64));
+}
+
+#[test]
+fn a_span_with_every_field_set_round_trips() {
+    let resource = Arc::new(
+        Resource::new([
+            KeyValue::new("service.name", "checkout"),
+            KeyValue::new("host.cores", 8),
+        ])
+        .with_schema_url("https://opentelemetry.io/schemas/1.26.0"),
+    );
+    let scope = Arc::new(
+        InstrumentationScope::new("otlp-core-tests")
+            .with_version("1.0.0")
+            .with_schema_url("https://example.com/scope")
+            .with_attributes([KeyValue::new("scope.attr", true)]),
+    );
+    let linked = SpanContext {
+        trace_id: TraceId::random(),
+        span_id: SpanId::random(),
+        trace_flags: TraceFlags::SAMPLED,
+        is_remote: true,
+        trace_state: TraceState::parse("vendor=value").unwrap(),
+    };
+    let nested = AnyValue::KvList(
+        vec![
+            KeyValue::new("inner", vec![AnyValue::from(1i64), AnyValue::from("two")]),
+            KeyValue::new("bytes", vec![0u8, 255, 7]),
+        ]
+        .into(),
+    );
+    let span = SpanData::builder("POST /orders/{id}")
+        .trace_id(TraceId::random())
+        .span_id(SpanId::random())
+        .parent_span_id(Some(SpanId::random()))
+        .trace_state(TraceState::parse("a=1,b=2").unwrap())
+        .flags(SpanFlags::new(TraceFlags::SAMPLED, Some(true)))
+        .kind(SpanKind::Client)
+        .times(1_544_712_660_000_000_000, 1_544_712_661_000_000_000)
+        .attributes([
+            KeyValue::new("s", "ünïcødé ✓"),
+            KeyValue::new("empty", ""),
+            KeyValue::new("b", false),
+            KeyValue::new("i", -42i64),
+            KeyValue::new("zero", 0i64),
+            KeyValue::new("d", 2.5),
+            KeyValue::new("nested", nested),
+        ])
+        .event(Event::new("cache.miss", 1_544_712_660_500_000_000, [KeyValue::new("k", "v")]))
+        .link(Link::new(&linked, [KeyValue::new("link.kind", "follows")]))
+        .dropped_counts(1, 2, 3)
+        .status(Status::error("upstream timed out"))
+        .resource(resource)
+        .scope(scope)
+        .build();
+    check(&[span]);
+}
+
+#[test]
+fn an_empty_batch_encodes_to_an_empty_request() {
+    assert!(encode(&[]).is_empty());
+}
+
+#[test]
+fn multiple_resources_and_scopes_are_grouped() {
+    let r1 = Arc::new(Resource::new([KeyValue::new("service.name", "a")]));
+    let r2 = Arc::new(Resource::new([KeyValue::new("service.name", "b")]));
+    let s1 = Arc::new(InstrumentationScope::new("s1"));
+    let s2 = Arc::new(InstrumentationScope::new("s2"));
+    let spans: Vec<SpanData> = (0..40)
+        .map(|i| {
+            let resource = if i % 3 == 0 { &r1 } else { &r2 };
+            let scope = if i % 2 == 0 { &s1 } else { &s2 };
+            realistic_span(resource, scope, i)
+        })
+        .collect();
+    check(&spans);
+    let decoded = ExportTraceServiceRequest::decode(encode(&spans).as_slice()).unwrap();
+    assert_eq!(decoded.resource_spans.len(), 2);
+    assert!(decoded.resource_spans.iter().all(|rs| rs.scope_spans.len() == 2));
+}
+
+#[test]
+fn split_chunks_respect_the_limit_and_cover_the_batch_in_order() {
+    let resource = Arc::new(Resource::new([KeyValue::new("service.name", "split")]));
+    let scope = Arc::new(InstrumentationScope::new("split"));
+    let mut spans: Vec<SpanData> = (0..500).map(|i| realistic_span(&resource, &scope, i)).collect();
+    // One span far over the limit.
+    spans[250]
+        .attributes
+        .push(KeyValue::new("blob", "x".repeat(50_000)));
+    let mut encoder = TraceEncoder::new();
+    for encoding in [Encoding::Protobuf, Encoding::Json] {
+        let limit = 16 * 1024;
+        let chunks = encoder.split(&spans, limit, encoding);
+        let mut next = 0;
+        let mut oversized = Vec::new();
+        for chunk in chunks {
+            match chunk {
+                Chunk::Fits(range) => {
+                    assert_eq!(range.start, next);
+                    next = range.end;
+                    let mut body = Vec::new();
+                    encoder.encode(encoding, &spans[range.clone()], &mut body);
+                    assert!(body.len() <= limit, "{encoding:?} chunk {range:?} is {} bytes", body.len());
+                }
+                Chunk::Oversized(index) => {
+                    assert_eq!(index, next);
+                    oversized.push(index);
+                    next = index + 1;
+                }
+            }
+        }
+        assert_eq!(next, spans.len());
+        assert_eq!(oversized, vec![250], "{encoding:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_batches_round_trip_through_prost(spans in arb_batch(12)) {
+        check(&spans);
+    }
+
+    #[test]
+    fn random_batches_split_under_any_limit(spans in arb_batch(12), limit in 64usize..200_000) {
+        let mut encoder = TraceEncoder::new();
+        let mut covered = 0;
+        for chunk in encoder.split(&spans, limit, Encoding::Protobuf) {
+            match chunk {
+                Chunk::Fits(range) => {
+                    prop_assert_eq!(range.start, covered);
+                    covered = range.end;
+                    prop_assert!(encoder.encoded_len(&spans[range]) <= limit);
+                }
+                Chunk::Oversized(index) => {
+                    prop_assert_eq!(index, covered);
+                    prop_assert!(encoder.encoded_len(&spans[index..=index]) > limit);
+                    covered += 1;
+                }
+            }
+        }
+        prop_assert_eq!(covered, spans.len());
+    }
+}

@@ -1,0 +1,361 @@
+//! Shared test support: random spans (proptest) and an independent conversion
+//! of our spans into `opentelemetry-proto`'s generated types, grouped the way
+//! the protocol requires. Encoders are checked against this, never against
+//! our own decoder.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1 as pc;
+use opentelemetry_proto::tonic::resource::v1 as pr;
+use opentelemetry_proto::tonic::trace::v1 as pt;
+use otlp_core::{
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, SpanFlags, SpanId,
+    SpanKind, Status, Str, TraceFlags, TraceId, TraceState,
+};
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+// ---- independent conversion to the generated types --------------------------
+
+pub fn proto_value(value: &AnyValue) -> pc::AnyValue {
+    use pc::any_value::Value;
+    let value = match value {
+        AnyValue::String(text) => Value::StringValue(text.to_string()),
+        AnyValue::Bool(flag) => Value::BoolValue(*flag),
+        AnyValue::Int(int) => Value::IntValue(*int),
+        AnyValue::Double(double) => Value::DoubleValue(*double),
+        AnyValue::Bytes(bytes) => Value::BytesValue(bytes.to_vec()),
+        AnyValue::Array(values) => Value::ArrayValue(pc::ArrayValue {
+            values: values.iter().map(proto_value).collect(),
+        }),
+        AnyValue::KvList(entries) => Value::KvlistValue(pc::KeyValueList {
+            values: proto_attributes(entries),
+        }),
+    };
+    pc::AnyValue { value: Some(value) }
+}
+
+pub fn proto_attributes(attributes: &[KeyValue]) -> Vec<pc::KeyValue> {
+    attributes
+        .iter()
+        .map(|kv| pc::KeyValue {
+            key: kv.key.to_string(),
+            value: Some(proto_value(&kv.value)),
+            ..Default::default()
+        })
+        .collect()
+}
+
+pub fn proto_resource(resource: &Resource) -> pr::Resource {
+    pr::Resource {
+        attributes: proto_attributes(&resource.attributes),
+        dropped_attributes_count: resource.dropped_attributes_count,
+        ..Default::default()
+    }
+}
+
+pub fn proto_scope(scope: &InstrumentationScope) -> pc::InstrumentationScope {
+    pc::InstrumentationScope {
+        name: scope.name.to_string(),
+        version: scope.version.to_string(),
+        attributes: proto_attributes(&scope.attributes),
+        dropped_attributes_count: scope.dropped_attributes_count,
+    }
+}
+
+pub fn proto_span(span: &SpanData) -> pt::Span {
+    pt::Span {
+        trace_id: span.trace_id.to_bytes().to_vec(),
+        span_id: span.span_id.to_bytes().to_vec(),
+        trace_state: span.trace_state.header().to_owned(),
+        parent_span_id: span
+            .parent_span_id
+            .map(|id| id.to_bytes().to_vec())
+            .unwrap_or_default(),
+        flags: span.flags.bits(),
+        name: span.name.to_string(),
+        kind: i32::from(span.kind.wire_value()),
+        start_time_unix_nano: span.start_time_unix_nano,
+        end_time_unix_nano: span.end_time_unix_nano,
+        attributes: proto_attributes(&span.attributes),
+        dropped_attributes_count: span.dropped_attributes_count,
+        events: span
+            .events
+            .iter()
+            .map(|event| pt::span::Event {
+                time_unix_nano: event.time_unix_nano,
+                name: event.name.to_string(),
+                attributes: proto_attributes(&event.attributes),
+                dropped_attributes_count: event.dropped_attributes_count,
+            })
+            .collect(),
+        dropped_events_count: span.dropped_events_count,
+        links: span
+            .links
+            .iter()
+            .map(|link| pt::span::Link {
+                trace_id: link.trace_id.to_bytes().to_vec(),
+                span_id: link.span_id.to_bytes().to_vec(),
+                trace_state: link.trace_state.header().to_owned(),
+                attributes: proto_attributes(&link.attributes),
+                dropped_attributes_count: link.dropped_attributes_count,
+                flags: link.flags.bits(),
+            })
+            .collect(),
+        dropped_links_count: span.dropped_links_count,
+        status: match &span.status {
+            Status::Unset => None,
+            status => Some(pt::Status {
+                message: status.message().to_owned(),
+                code: i32::from(status.code()),
+            }),
+        },
+    }
+}
+
+/// The request the protocol expects: spans grouped by resource value, then by
+/// scope value, groups in first-appearance order, spans in batch order.
+pub fn expected_request(spans: &[SpanData]) -> ExportTraceServiceRequest {
+    let mut resource_spans: Vec<(Resource, pt::ResourceSpans)> = Vec::new();
+    let mut scopes: Vec<Vec<InstrumentationScope>> = Vec::new();
+    for span in spans {
+        let r = match resource_spans.iter().position(|(r, _)| *r == *span.resource) {
+            Some(r) => r,
+            None => {
+                resource_spans.push((
+                    (*span.resource).clone(),
+                    pt::ResourceSpans {
+                        resource: Some(proto_resource(&span.resource)),
+                        scope_spans: Vec::new(),
+                        schema_url: span.resource.schema_url.to_string(),
+                    },
+                ));
+                scopes.push(Vec::new());
+                resource_spans.len() - 1
+            }
+        };
+        let s = match scopes[r].iter().position(|s| *s == *span.scope) {
+            Some(s) => s,
+            None => {
+                scopes[r].push((*span.scope).clone());
+                resource_spans[r].1.scope_spans.push(pt::ScopeSpans {
+                    scope: Some(proto_scope(&span.scope)),
+                    spans: Vec::new(),
+                    schema_url: span.scope.schema_url.to_string(),
+                });
+                scopes[r].len() - 1
+            }
+        };
+        resource_spans[r].1.scope_spans[s].spans.push(proto_span(span));
+    }
+    ExportTraceServiceRequest {
+        resource_spans: resource_spans.into_iter().map(|(_, rs)| rs).collect(),
+    }
+}
+
+// ---- realistic fixtures ------------------------------------------------------
+
+/// A span like a real HTTP server span: 8 string attributes of 16 characters.
+pub fn realistic_span(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>, i: u64) -> SpanData {
+    const KEYS: [&str; 8] = [
+        "http.request.method",
+        "http.route",
+        "url.path",
+        "server.address",
+        "user_agent.original",
+        "network.peer.address",
+        "app.tenant.id",
+        "app.request.id",
+    ];
+    let parent = SpanId::random();
+    SpanData::builder("GET /api/v1/users/{id}")
+        .trace_id(TraceId::random())
+        .span_id(SpanId::random())
+        .parent_span_id(Some(parent))
+        .flags(SpanFlags::new(TraceFlags::SAMPLED, Some(false)))
+        .kind(SpanKind::Server)
+        .times(1_700_000_000_000_000_000 + i, 1_700_000_000_000_500_000 + i)
+        .attributes(KEYS.iter().map(|key| KeyValue::new(*key, format!("{:016}", i))))
+        .status(Status::Ok)
+        .resource(resource.clone())
+        .scope(scope.clone())
+        .build()
+}
+
+// ---- proptest strategies -----------------------------------------------------
+
+pub fn arb_str() -> impl Strategy<Value = Str> {
+    prop_oneof![
+        Just(Str::from("")),
+        Just(Str::from("static.key")),
+        ".{0,40}".prop_map(Str::from),
+        // large strings exercise multi-byte length prefixes
+        (0usize..3).prop_map(|n| Str::from("x".repeat(20_000 * n + 200))),
+    ]
+}
+
+pub fn arb_double() -> impl Strategy<Value = f64> {
+    use proptest::num::f64 as f;
+    (f::NORMAL | f::ZERO | f::SUBNORMAL | f::INFINITE).boxed()
+}
+
+pub fn arb_value() -> impl Strategy<Value = AnyValue> {
+    let leaf = prop_oneof![
+        arb_str().prop_map(AnyValue::String),
+        any::<bool>().prop_map(AnyValue::Bool),
+        any::<i64>().prop_map(AnyValue::Int),
+        arb_double().prop_map(AnyValue::Double),
+        vec(any::<u8>(), 0..64).prop_map(|bytes| AnyValue::Bytes(bytes.into())),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..4).prop_map(|values| AnyValue::Array(values.into())),
+            vec((arb_str(), inner), 0..4).prop_map(|entries| {
+                AnyValue::KvList(
+                    entries
+                        .into_iter()
+                        .map(|(key, value)| KeyValue { key, value })
+                        .collect::<Vec<_>>()
+                        .into(),
+                )
+            }),
+        ]
+    })
+}
+
+pub fn arb_attributes() -> impl Strategy<Value = Vec<KeyValue>> {
+    vec((arb_str(), arb_value()).prop_map(|(key, value)| KeyValue { key, value }), 0..6)
+}
+
+pub fn arb_trace_state() -> impl Strategy<Value = TraceState> {
+    prop_oneof![
+        Just(TraceState::EMPTY),
+        Just(TraceState::parse("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE").expect("valid")),
+    ]
+}
+
+fn arb_u32() -> impl Strategy<Value = u32> {
+    prop_oneof![Just(0u32), any::<u32>()]
+}
+
+fn arb_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![Just(0u64), any::<u64>()]
+}
+
+pub fn arb_event() -> impl Strategy<Value = Event> {
+    (arb_u64(), arb_str(), arb_attributes(), arb_u32()).prop_map(
+        |(time_unix_nano, name, attributes, dropped_attributes_count)| Event {
+            time_unix_nano,
+            name,
+            attributes,
+            dropped_attributes_count,
+        },
+    )
+}
+
+pub fn arb_link() -> impl Strategy<Value = Link> {
+    (
+        any::<[u8; 16]>(),
+        any::<[u8; 8]>(),
+        arb_trace_state(),
+        arb_u32(),
+        arb_attributes(),
+        arb_u32(),
+    )
+        .prop_map(|(trace, span, trace_state, flags, attributes, dropped)| Link {
+            trace_id: TraceId::from_bytes(trace),
+            span_id: SpanId::from_bytes(span),
+            trace_state,
+            flags: SpanFlags::from_bits(flags),
+            attributes,
+            dropped_attributes_count: dropped,
+        })
+}
+
+pub fn arb_status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Unset),
+        Just(Status::Ok),
+        arb_str().prop_map(|message| Status::Error { message }),
+    ]
+}
+
+pub fn arb_kind() -> impl Strategy<Value = SpanKind> {
+    (0i32..=5).prop_map(SpanKind::from_wire_value)
+}
+
+/// A small pool of resources and scopes so batches have several groups,
+/// including equal values in different allocations.
+pub fn arb_groups() -> impl Strategy<Value = (Vec<Arc<Resource>>, Vec<Arc<InstrumentationScope>>)> {
+    let resource = (arb_attributes(), arb_u32(), arb_str()).prop_map(|(attrs, dropped, schema)| {
+        let mut resource = Resource::new(attrs);
+        resource.dropped_attributes_count = dropped;
+        resource.schema_url = schema;
+        resource
+    });
+    let scope = (arb_str(), arb_str(), arb_str(), arb_attributes(), arb_u32()).prop_map(
+        |(name, version, schema_url, attributes, dropped_attributes_count)| InstrumentationScope {
+            name,
+            version,
+            schema_url,
+            attributes,
+            dropped_attributes_count,
+        },
+    );
+    (vec(resource, 1..3), vec(scope, 1..3)).prop_map(|(resources, scopes)| {
+        // Duplicate the first of each in a separate allocation.
+        let mut resources: Vec<Arc<Resource>> = resources.into_iter().map(Arc::new).collect();
+        resources.push(Arc::new((*resources[0]).clone()));
+        let mut scopes: Vec<Arc<InstrumentationScope>> = scopes.into_iter().map(Arc::new).collect();
+        scopes.push(Arc::new((*scopes[0]).clone()));
+        (resources, scopes)
+    })
+}
+
+pub fn arb_span(
+    resources: Vec<Arc<Resource>>,
+    scopes: Vec<Arc<InstrumentationScope>>,
+) -> impl Strategy<Value = SpanData> {
+    let ids = (any::<[u8; 16]>(), any::<[u8; 8]>(), proptest::option::of(any::<[u8; 8]>()));
+    let body = (arb_str(), arb_kind(), arb_u64(), arb_u64(), arb_attributes(), arb_status());
+    let lists = (
+        vec(arb_event(), 0..3),
+        vec(arb_link(), 0..3),
+        (arb_u32(), arb_u32(), arb_u32(), arb_u32()),
+        arb_trace_state(),
+    );
+    let group = (0..resources.len(), 0..scopes.len());
+    (ids, body, lists, group).prop_map(
+        move |(
+            (trace, span, parent),
+            (name, kind, start, end, attributes, status),
+            (events, links, (flags, dropped_attrs, dropped_events, dropped_links), trace_state),
+            (r, s),
+        )| SpanData {
+            trace_id: TraceId::from_bytes(trace),
+            span_id: SpanId::from_bytes(span),
+            trace_state,
+            parent_span_id: parent.map(SpanId::from_bytes),
+            flags: SpanFlags::from_bits(flags),
+            name,
+            kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            attributes,
+            dropped_attributes_count: dropped_attrs,
+            events,
+            dropped_events_count: dropped_events,
+            links,
+            dropped_links_count: dropped_links,
+            status,
+            resource: resources[r].clone(),
+            scope: scopes[s].clone(),
+        },
+    )
+}
+
+pub fn arb_batch(max: usize) -> impl Strategy<Value = Vec<SpanData>> {
+    arb_groups().prop_flat_map(move |(resources, scopes)| vec(arb_span(resources, scopes), 0..max))
+}
