@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Verify the whole workspace, then publish every publishable crate together.
+#
+#   scripts/publish-workspace.sh            verify, then ask before publishing
+#   scripts/publish-workspace.sh --dry-run  verify only (ends with `cargo publish --workspace --dry-run`)
+#   scripts/publish-workspace.sh --yes      verify, then publish without asking
+#
+# Steps, each fatal on failure: fmt check, clippy (-D warnings), tests, docs
+# (warnings denied), `cargo publish --workspace --dry-run`.
+set -euo pipefail
+
+mode=ask
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) mode=dry-run ;;
+    --yes|-y) mode=yes ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "publish-workspace: unknown argument '$arg' (expected --dry-run or --yes)" >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")/.."
+
+step() {
+  local name=$1; shift
+  printf '\n==> %s: %s\n' "$name" "$*"
+  if ! "$@"; then
+    printf '\npublish-workspace: FAILED at step "%s" (%s)\n' "$name" "$*" >&2
+    exit 1
+  fi
+}
+
+step format cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+step tests cargo test --workspace --locked
+step docs env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+step package cargo publish --workspace --dry-run --locked
+
+if [ "$mode" = dry-run ]; then
+  printf '\npublish-workspace: verification passed; --dry-run, so nothing was published.\n'
+  exit 0
+fi
+
+if [ "$mode" = ask ]; then
+  if [ ! -t 0 ]; then
+    echo "publish-workspace: not a terminal and no --yes given; refusing to publish." >&2
+    exit 1
+  fi
+  read -r -p "Publish every crate of the workspace to crates.io now? [y/N] " answer
+  case "$answer" in
+    y|Y|yes|YES) ;;
+    *) echo "publish-workspace: not published."; exit 1 ;;
+  esac
+fi
+
+step publish cargo publish --workspace --locked
+printf '\npublish-workspace: published.\n'
