@@ -1,0 +1,362 @@
+//! [`Config`]: one typed configuration for a pipeline, and where it comes from.
+//!
+//! Sources, each overriding the ones before it:
+//!
+//! 1. defaults ([`Config::default`]);
+//! 2. configuration files: `config/default.{yaml,toml}` then `config/{RUN_ENV}.{yaml,toml}`,
+//!    or one explicit file;
+//! 3. the standard `OTEL_*` environment variables;
+//! 4. nested overrides `OTLP__SECTION__KEY=value` (for example `OTLP__BATCH__MAX_QUEUE_SIZE=4096`);
+//! 5. whatever the program sets through the builder.
+//!
+//! See [`ConfigLoader`] for loading and [`ConfigError`] for what a bad value reports.
+
+mod error;
+mod loader;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigSource, ConfigWarning};
+pub use loader::ConfigLoader;
+
+use crate::retry::RetryPolicy;
+
+/// Everything a pipeline needs to know, after merging all sources.
+///
+/// ```
+/// use otlp_sdk::config::{Config, Protocol};
+///
+/// let config = Config::default();
+/// assert_eq!(config.exporter.protocol, Protocol::HttpProtobuf);
+/// assert_eq!(config.exporter.traces_endpoint(), "http://localhost:4318/v1/traces");
+/// assert_eq!(config.batch.max_queue_size, 2048);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `service.name` of the resource (`OTEL_SERVICE_NAME`, section `service`, key `name`).
+    pub service_name: Option<String>,
+    /// When true the SDK records and exports nothing (`OTEL_SDK_DISABLED`).
+    pub disabled: bool,
+    /// Extra resource attributes, in order (`OTEL_RESOURCE_ATTRIBUTES`, section `resource`).
+    pub resource_attributes: Vec<(String, String)>,
+    /// Where and how spans are sent.
+    pub exporter: ExporterConfig,
+    /// Queueing and batching.
+    pub batch: BatchConfig,
+    /// Retrying failed exports.
+    pub retry: RetryPolicy,
+    /// Tuning that trades memory for speed.
+    pub performance: PerformanceConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service_name: None,
+            disabled: false,
+            resource_attributes: Vec::new(),
+            exporter: ExporterConfig::default(),
+            batch: BatchConfig::default(),
+            retry: RetryPolicy::default(),
+            performance: PerformanceConfig::default(),
+        }
+    }
+}
+
+/// The OTLP transport and body encoding (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// OTLP/gRPC (`grpc`), default port 4317.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`, the default), port 4318.
+    #[default]
+    HttpProtobuf,
+    /// OTLP/HTTP with JSON bodies (`http/json`), port 4318.
+    HttpJson,
+}
+
+impl Protocol {
+    /// The value as written in `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
+        }
+    }
+
+    /// The endpoint used when none is configured.
+    pub const fn default_endpoint(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "http://localhost:4317",
+            Protocol::HttpProtobuf | Protocol::HttpJson => "http://localhost:4318",
+        }
+    }
+
+    /// The body encoding this protocol carries.
+    pub const fn encoding(self) -> otlp_core::encode::Encoding {
+        match self {
+            Protocol::HttpJson => otlp_core::encode::Encoding::Json,
+            Protocol::Grpc | Protocol::HttpProtobuf => otlp_core::encode::Encoding::Protobuf,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Request body compression (`OTEL_EXPORTER_OTLP_COMPRESSION`; `zstd` is our extension).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// No compression (the default).
+    #[default]
+    None,
+    /// gzip.
+    Gzip,
+    /// zstd.
+    Zstd,
+}
+
+impl Compression {
+    /// The value as written in configuration (`none`, `gzip`, `zstd`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Request headers (or gRPC metadata). `Debug` shows the names and hides the values,
+/// which often carry credentials.
+///
+/// ```
+/// use otlp_sdk::config::Headers;
+///
+/// let headers = Headers::from_iter([("authorization", "Bearer s3cr3t")]);
+/// assert!(!format!("{headers:?}").contains("s3cr3t"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// No headers.
+    pub const fn new() -> Self {
+        Headers(Vec::new())
+    }
+
+    /// Sets a header, replacing an earlier value of the same (case-insensitive) name.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(existing, _)| existing.eq_ignore_ascii_case(&name)) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    /// The headers in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut headers = Headers::new();
+        for (name, value) in iter {
+            headers.insert(name, value);
+        }
+        headers
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name, "<redacted>")))
+            .finish()
+    }
+}
+
+/// TLS settings for the exporter (PEM file paths).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// CA certificate(s) to trust instead of the system roots (`OTEL_EXPORTER_OTLP_CERTIFICATE`).
+    pub ca_certificate: Option<PathBuf>,
+    /// Client certificate for mTLS (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`).
+    pub client_certificate: Option<PathBuf>,
+    /// Client private key for mTLS (`OTEL_EXPORTER_OTLP_CLIENT_KEY`). Redacted from `Debug`.
+    pub client_key: Option<PathBuf>,
+    /// For gRPC endpoints without a scheme: `true` means plaintext (`OTEL_EXPORTER_OTLP_INSECURE`).
+    pub insecure: Option<bool>,
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("ca_certificate", &self.ca_certificate)
+            .field("client_certificate", &self.client_certificate)
+            .field("client_key", &self.client_key.as_ref().map(|_| "<redacted>"))
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+/// Where and how the exporter sends spans.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExporterConfig {
+    /// Base endpoint for all signals (`OTEL_EXPORTER_OTLP_ENDPOINT`); for HTTP,
+    /// `v1/traces` is appended.
+    pub endpoint: Option<String>,
+    /// Traces endpoint, used exactly as given (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
+    pub traces_endpoint: Option<String>,
+    /// Transport and encoding.
+    pub protocol: Protocol,
+    /// Timeout of one export attempt (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s).
+    pub timeout: Duration,
+    /// Body compression.
+    pub compression: Compression,
+    /// Extra request headers / gRPC metadata.
+    pub headers: Headers,
+    /// TLS files and the gRPC `insecure` flag.
+    pub tls: TlsConfig,
+}
+
+impl Default for ExporterConfig {
+    fn default() -> Self {
+        ExporterConfig {
+            endpoint: None,
+            traces_endpoint: None,
+            protocol: Protocol::default(),
+            timeout: Duration::from_secs(10),
+            compression: Compression::None,
+            headers: Headers::new(),
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+impl ExporterConfig {
+    /// The URL spans are sent to, after the specification's rules: a per-signal
+    /// endpoint is used as given; a generic HTTP endpoint gets `v1/traces`
+    /// appended with exactly one `/`; a gRPC endpoint is used as given; with
+    /// neither, the protocol's default. A gRPC endpoint without a scheme gets
+    /// `http://` when `insecure` is true and `https://` otherwise.
+    pub fn traces_endpoint(&self) -> String {
+        if let Some(endpoint) = &self.traces_endpoint {
+            return self.with_scheme(endpoint);
+        }
+        let base = self
+            .endpoint
+            .as_deref()
+            .unwrap_or(self.protocol.default_endpoint());
+        let base = self.with_scheme(base);
+        match self.protocol {
+            Protocol::Grpc => base,
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                format!("{}/v1/traces", base.trim_end_matches('/'))
+            }
+        }
+    }
+
+    fn with_scheme(&self, endpoint: &str) -> String {
+        if endpoint.contains("://") || self.protocol != Protocol::Grpc {
+            endpoint.to_owned()
+        } else if self.tls.insecure == Some(true) {
+            format!("http://{endpoint}")
+        } else {
+            format!("https://{endpoint}")
+        }
+    }
+}
+
+/// What `on_end` does when the queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Drop the span and count it (`dropped_queue_full`). Never blocks. The default.
+    #[default]
+    Drop,
+    /// Wait up to this long for room, then drop and count. Blocks the producing thread.
+    Block(Duration),
+}
+
+/// Queueing and batching (`OTEL_BSP_*` and section `batch`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchConfig {
+    /// Spans the queue holds (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048).
+    pub max_queue_size: usize,
+    /// Largest batch (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512); at most `max_queue_size`.
+    pub max_export_batch_size: usize,
+    /// Smallest batch size adaptive batching goes down to (default 64).
+    pub min_export_batch_size: usize,
+    /// Longest a span waits before its batch is cut (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
+    pub scheduled_delay: Duration,
+    /// Total time for one batch, retries included (`OTEL_BSP_EXPORT_TIMEOUT`, default 30 s).
+    pub export_timeout: Duration,
+    /// Exports in flight at once (default 4).
+    pub max_concurrent_exports: usize,
+    /// Move the batch size between min and max from queue depth and export latency.
+    pub adaptive: bool,
+    /// What to do when the queue is full.
+    pub full_policy: FullPolicy,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            min_export_batch_size: 64,
+            scheduled_delay: Duration::from_millis(5000),
+            export_timeout: Duration::from_millis(30_000),
+            max_concurrent_exports: 4,
+            adaptive: false,
+            full_policy: FullPolicy::Drop,
+        }
+    }
+}
+
+/// Tuning that trades memory for speed (section `performance`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PerformanceConfig {
+    /// Largest request body before compression; bigger batches are split (default 64 MiB,
+    /// the specification's cap).
+    pub max_request_bytes: usize,
+    /// Encode buffers kept for reuse (default: twice `max_concurrent_exports`).
+    pub buffer_pool_size: Option<usize>,
+    /// Threads of the export runtime (default 1).
+    pub io_threads: usize,
+}
+
+impl Default for PerformanceConfig {
+    fn default() -> Self {
+        PerformanceConfig {
+            max_request_bytes: otlp_core::encode::MAX_REQUEST_BYTES,
+            buffer_pool_size: None,
+            io_threads: 1,
+        }
+    }
+}
