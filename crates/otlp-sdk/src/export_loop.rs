@@ -1,0 +1,529 @@
+//! The export loop: one thread per pipeline that cuts batches from the queue,
+//! encodes each once into a pooled buffer, and hands it to an export task on
+//! the pipeline's own tokio runtime; plus the export task with its retries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
+use otlp_core::SpanData;
+use otlp_core::encode::{Chunk, Encoding, TraceEncoder};
+use tokio::runtime::Runtime;
+
+use crate::batch_size::BatchSizer;
+use crate::config::BatchConfig;
+use crate::error::PipelineError;
+use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use crate::pool::Pool;
+use crate::processor::Shared;
+use crate::retry::{RetryPolicy, jitter_random};
+use crate::stats::Stats;
+
+/// Requests from the processor handles to the loop.
+pub(crate) enum Command {
+    Flush {
+        reply: Sender<Result<(), PipelineError>>,
+        deadline: Instant,
+    },
+    Shutdown {
+        reply: Sender<Result<(), PipelineError>>,
+        deadline: Instant,
+    },
+}
+
+/// What the loop needs from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct LoopSettings {
+    pub(crate) encoding: Encoding,
+    pub(crate) scheduled_delay: Duration,
+    pub(crate) export_timeout: Duration,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) max_concurrent_exports: usize,
+    pub(crate) max_request_bytes: usize,
+    pub(crate) buffer_pool_size: usize,
+    pub(crate) io_threads: usize,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) batch: BatchConfig,
+}
+
+/// How the spans of one request ended.
+#[derive(Debug, Clone, Copy, Default)]
+struct Settlement {
+    exported: u64,
+    rejected: u64,
+    failed: u64,
+}
+
+/// An export task's report to the loop.
+struct Completion {
+    seq: u64,
+    latency: Duration,
+    settlement: Settlement,
+}
+
+/// A request handed to an export task and not yet settled.
+struct InFlight {
+    spans: u64,
+    /// Whoever flips this first (the task, or shutdown abandoning it) counts the spans.
+    settled: Arc<AtomicBool>,
+}
+
+/// A `force_flush` (or the drain of a shutdown) waiting to complete.
+struct PendingFlush {
+    reply: Sender<Result<(), PipelineError>>,
+    deadline: Instant,
+    /// The flush covers every span taken before `taken` reaches this.
+    target_taken: u64,
+    /// Requests with sequence numbers from here on may hold covered spans.
+    first_seq: u64,
+    /// Set once every covered span is in a request: the last such request.
+    last_seq: Option<u64>,
+    /// Outcomes of covered requests, to report what was not delivered.
+    failed: u64,
+    rejected: u64,
+    is_shutdown: bool,
+}
+
+pub(crate) struct ExportLoop<E> {
+    shared: Arc<Shared>,
+    exporter: Arc<E>,
+    runtime: Runtime,
+    settings: LoopSettings,
+    commands: Receiver<Command>,
+    completions: Receiver<Completion>,
+    completion_sender: Sender<Completion>,
+    encoder: TraceEncoder,
+    batches: Pool<Vec<SpanData>>,
+    buffers: Pool<Vec<u8>>,
+    sizer: BatchSizer,
+    in_flight: BTreeMap<u64, InFlight>,
+    next_seq: u64,
+    next_cut: Instant,
+    flushes: Vec<PendingFlush>,
+    /// Set once shutdown has been carried out; `run` returns.
+    finished: bool,
+}
+
+impl<E: Exporter> ExportLoop<E> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        exporter: E,
+        settings: LoopSettings,
+        commands: Receiver<Command>,
+    ) -> Result<Self, PipelineError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(settings.io_threads)
+            .thread_name("otlp-export-io")
+            .enable_all()
+            .build()
+            .map_err(|error| PipelineError::Start(format!("cannot build the export runtime: {error}")))?;
+        let (completion_sender, completions) = crossbeam_channel::unbounded();
+        let batch_capacity = settings.batch.max_export_batch_size;
+        let sizer = BatchSizer::new(&settings.batch, settings.attempt_timeout);
+        shared.queue.set_wake_at(sizer.current());
+        Ok(ExportLoop {
+            shared,
+            exporter: Arc::new(exporter),
+            runtime,
+            commands,
+            completions,
+            completion_sender,
+            encoder: TraceEncoder::new(),
+            batches: Pool::with_reset(2, move || Vec::with_capacity(batch_capacity), Vec::clear),
+            buffers: Pool::with_reset(settings.buffer_pool_size, Vec::new, Vec::clear),
+            sizer,
+            in_flight: BTreeMap::new(),
+            next_seq: 0,
+            next_cut: Instant::now() + settings.scheduled_delay,
+            flushes: Vec::new(),
+            finished: false,
+            settings,
+        })
+    }
+
+    /// Runs until shutdown completes.
+    pub(crate) fn run(mut self) {
+        loop {
+            self.receive_commands();
+            self.receive_completions();
+            self.cut_ready_batches();
+            self.complete_flushes();
+            if self.finished {
+                return;
+            }
+            self.wait();
+        }
+    }
+
+    fn receive_commands(&mut self) {
+        while let Ok(command) = self.commands.try_recv() {
+            let (reply, deadline, is_shutdown) = match command {
+                Command::Flush { reply, deadline } => (reply, deadline, false),
+                Command::Shutdown { reply, deadline } => (reply, deadline, true),
+            };
+            let taken = self.shared.stats.taken.load(Ordering::Acquire);
+            let target_taken = taken + self.shared.queue.len() as u64;
+            let first_seq = self.in_flight.keys().next().copied().unwrap_or(self.next_seq);
+            // Nothing queued: every covered span is already in a request.
+            let last_seq = (target_taken <= taken).then(|| self.next_seq.checked_sub(1)).flatten();
+            let nothing_to_wait_for = target_taken <= taken && last_seq.is_none();
+            self.flushes.push(PendingFlush {
+                reply,
+                // Leave a little time to settle accounts and answer before the caller's deadline.
+                deadline: deadline - (deadline.saturating_duration_since(Instant::now()) / 20).min(Duration::from_millis(20)),
+                target_taken,
+                first_seq,
+                last_seq: if nothing_to_wait_for { Some(u64::MAX) } else { last_seq },
+                failed: 0,
+                rejected: 0,
+                is_shutdown,
+            });
+        }
+    }
+
+    fn receive_completions(&mut self) {
+        while let Ok(completion) = self.completions.try_recv() {
+            self.in_flight.remove(&completion.seq);
+            self.sizer.on_export_latency(completion.latency);
+            for flush in &mut self.flushes {
+                let covered = completion.seq >= flush.first_seq
+                    && flush.last_seq.is_none_or(|last| completion.seq <= last);
+                if covered {
+                    flush.failed += completion.settlement.failed;
+                    flush.rejected += completion.settlement.rejected;
+                }
+            }
+        }
+        self.shared.queue.set_wake_at(self.sizer.current());
+    }
+
+    fn draining(&self) -> bool {
+        let taken = self.shared.stats.taken.load(Ordering::Acquire);
+        self.flushes.iter().any(|flush| flush.target_taken > taken)
+            || self.flushes.iter().any(|flush| flush.is_shutdown)
+    }
+
+    fn has_permit(&self) -> bool {
+        self.in_flight.len() < self.settings.max_concurrent_exports
+    }
+
+    fn cut_ready_batches(&mut self) {
+        loop {
+            let queued = self.shared.queue.len();
+            if queued == 0 || !self.has_permit() {
+                break;
+            }
+            let now = Instant::now();
+            let ready = queued >= self.sizer.current() || now >= self.next_cut || self.draining();
+            if !ready {
+                break;
+            }
+            self.cut_batch(queued);
+            self.next_cut = Instant::now() + self.settings.scheduled_delay;
+        }
+        if self.shared.queue.len() == 0 && Instant::now() >= self.next_cut {
+            self.next_cut = Instant::now() + self.settings.scheduled_delay;
+        }
+    }
+
+    fn cut_batch(&mut self, queued: usize) {
+        self.sizer.on_cut(queued);
+        self.shared.queue.set_wake_at(self.sizer.current());
+        let mut batch = self.batches.get();
+        let count = self.shared.queue.pop_into(&mut batch, self.sizer.current());
+        if count == 0 {
+            return;
+        }
+        let stats = &self.shared.stats;
+        Stats::add(&stats.taken, count as u64);
+        Stats::add(&stats.batches, 1);
+        stats.batch_sizes.record(count as u64);
+
+        let encoding = self.settings.encoding;
+        let mut body = self.buffers.get().detach();
+        self.encoder.encode(encoding, &batch, &mut body);
+        let mut oversized = 0;
+        if body.len() <= self.settings.max_request_bytes {
+            self.spawn_export(body, count);
+        } else {
+            self.buffers.put(body);
+            for chunk in self.encoder.split(&batch, self.settings.max_request_bytes, encoding) {
+                match chunk {
+                    Chunk::Fits(range) => {
+                        let mut body = self.buffers.get().detach();
+                        self.encoder.encode(encoding, &batch[range.clone()], &mut body);
+                        self.spawn_export(body, range.len());
+                    }
+                    Chunk::Oversized(_) => {
+                        oversized += 1;
+                        Stats::add(&self.shared.stats.dropped_oversized, 1);
+                        self.shared.stats.record_error(format!(
+                            "a span larger than the {} byte request cap was dropped",
+                            self.settings.max_request_bytes
+                        ));
+                    }
+                }
+            }
+        }
+        // The batch's spans are released here, on the loop thread, and the
+        // emptied vector goes back to its pool.
+        drop(batch);
+        // Flushes still collecting their spans count the oversized ones as undelivered.
+        for flush in self.flushes.iter_mut().filter(|flush| flush.last_seq.is_none()) {
+            flush.failed += oversized;
+        }
+        self.mark_flushes_covered();
+    }
+
+    /// Flushes whose spans have all been taken now know their last request.
+    fn mark_flushes_covered(&mut self) {
+        let taken = self.shared.stats.taken.load(Ordering::Acquire);
+        let last_cut = self.next_seq.checked_sub(1);
+        for flush in &mut self.flushes {
+            if flush.last_seq.is_none() && taken >= flush.target_taken {
+                flush.last_seq = Some(last_cut.unwrap_or(u64::MAX));
+            }
+        }
+    }
+
+    fn spawn_export(&mut self, body: Vec<u8>, span_count: usize) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let settled = Arc::new(AtomicBool::new(false));
+        self.in_flight.insert(
+            seq,
+            InFlight {
+                spans: span_count as u64,
+                settled: settled.clone(),
+            },
+        );
+        let task = ExportTask {
+            exporter: self.exporter.clone(),
+            shared: self.shared.clone(),
+            retry: self.settings.retry.clone(),
+            attempt_timeout: self.settings.attempt_timeout,
+            deadline: Instant::now() + self.settings.export_timeout,
+            settled,
+            seq,
+            completions: self.completion_sender.clone(),
+            buffers: self.buffers.clone(),
+        };
+        let request = ExportRequest {
+            body: Bytes::from(body),
+            encoding: self.settings.encoding,
+            span_count,
+        };
+        self.runtime.spawn(task.run(request));
+    }
+
+    fn complete_flushes(&mut self) {
+        let now = Instant::now();
+        let mut index = 0;
+        while index < self.flushes.len() {
+            let flush = &self.flushes[index];
+            let done = flush.last_seq.is_some_and(|last| {
+                self.in_flight
+                    .range(flush.first_seq..)
+                    .next()
+                    .is_none_or(|(&seq, _)| seq > last)
+            });
+            if !done && now < flush.deadline {
+                index += 1;
+                continue;
+            }
+            let flush = self.flushes.swap_remove(index);
+            if flush.is_shutdown {
+                self.finish_shutdown(flush, done);
+                return;
+            }
+            let result = if !done {
+                Err(PipelineError::Timeout {
+                    pending: self.pending_for(&flush),
+                })
+            } else if flush.failed > 0 || flush.rejected > 0 {
+                Err(PipelineError::Undelivered {
+                    failed: flush.failed,
+                    rejected: flush.rejected,
+                })
+            } else {
+                Ok(())
+            };
+            let _ = flush.reply.send(result);
+        }
+    }
+
+    /// Covered spans not yet settled: still queued, or in requests in flight.
+    fn pending_for(&self, flush: &PendingFlush) -> u64 {
+        let taken = self.shared.stats.taken.load(Ordering::Acquire);
+        let still_queued = flush.target_taken.saturating_sub(taken);
+        let last = flush.last_seq.unwrap_or(u64::MAX);
+        let in_flight: u64 = self
+            .in_flight
+            .range(flush.first_seq..=last)
+            .map(|(_, request)| request.spans)
+            .sum();
+        still_queued + in_flight
+    }
+
+    /// Ends the pipeline: whatever is still queued is dropped and whatever is
+    /// still in flight is failed (both counted), then the runtime is stopped.
+    fn finish_shutdown(&mut self, flush: PendingFlush, done: bool) {
+        let pending = if done { 0 } else { self.pending_for(&flush) };
+        let stats = &self.shared.stats;
+        self.shared.drain_after_shutdown();
+        let mut abandoned = 0;
+        for request in self.in_flight.values() {
+            if !request.settled.swap(true, Ordering::AcqRel) {
+                abandoned += request.spans;
+            }
+        }
+        if abandoned > 0 {
+            Stats::add(&stats.failed, abandoned);
+            stats.record_error(format!("{abandoned} spans still in flight at the shutdown deadline"));
+        }
+        self.in_flight.clear();
+        // Give the exporter what is left of the deadline to release resources.
+        let remaining = flush.deadline.saturating_duration_since(Instant::now());
+        let exporter = self.exporter.clone();
+        let _ = self
+            .runtime
+            .block_on(async move { tokio::time::timeout(remaining, exporter.shutdown()).await });
+        let result = if pending > 0 {
+            Err(PipelineError::Timeout { pending })
+        } else if flush.failed > 0 || flush.rejected > 0 {
+            Err(PipelineError::Undelivered {
+                failed: flush.failed,
+                rejected: flush.rejected,
+            })
+        } else {
+            Ok(())
+        };
+        // Flushes still waiting learn that the pipeline is gone.
+        for other in self.flushes.drain(..) {
+            let _ = other.reply.send(Err(PipelineError::ShutDown));
+        }
+        let _ = flush.reply.send(result);
+        self.finished = true;
+    }
+
+    fn wait(&self) {
+        let mut deadline = self.next_cut;
+        for flush in &self.flushes {
+            deadline = deadline.min(flush.deadline);
+        }
+        // While every permit is taken, more spans cannot be exported: sleep
+        // until an export finishes instead of being woken by producers.
+        let wake_on_spans = self.has_permit();
+        self.shared.queue.park_loop(deadline, wake_on_spans, || {
+            !self.commands.is_empty() || !self.completions.is_empty()
+        });
+    }
+}
+
+/// One request on its way out, retried as the policy allows.
+struct ExportTask<E> {
+    exporter: Arc<E>,
+    shared: Arc<Shared>,
+    retry: RetryPolicy,
+    attempt_timeout: Duration,
+    deadline: Instant,
+    settled: Arc<AtomicBool>,
+    seq: u64,
+    completions: Sender<Completion>,
+    buffers: Pool<Vec<u8>>,
+}
+
+impl<E: Exporter> ExportTask<E> {
+    async fn run(self, request: ExportRequest) {
+        let started = Instant::now();
+        let span_count = request.span_count as u64;
+        let settlement = self.export_with_retry(&request).await;
+        let latency = started.elapsed();
+        let stats = &self.shared.stats;
+        if !self.settled.swap(true, Ordering::AcqRel) {
+            // Order matters for consistent snapshots: the terminal counters
+            // grow by exactly the request's spans.
+            Stats::add(&stats.exported, settlement.exported);
+            Stats::add(&stats.rejected, settlement.rejected);
+            Stats::add(&stats.failed, settlement.failed);
+            debug_assert_eq!(settlement.exported + settlement.rejected + settlement.failed, span_count);
+        }
+        stats.export_latency_micros.record(latency.as_micros() as u64);
+        // Reuse the buffer if the transport let go of it.
+        if let Ok(body) = request.body.try_into_mut() {
+            self.buffers.put(body.into());
+        }
+        let _ = self.completions.send(Completion {
+            seq: self.seq,
+            latency,
+            settlement,
+        });
+        self.shared.queue.unpark_loop();
+    }
+
+    async fn export_with_retry(&self, request: &ExportRequest) -> Settlement {
+        let spans = request.span_count as u64;
+        let stats = &self.shared.stats;
+        let mut retry = 0u32;
+        loop {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let attempt_timeout = self.attempt_timeout.min(remaining);
+            let outcome = if attempt_timeout.is_zero() {
+                ExportOutcome::Permanent {
+                    error: ExportError::Timeout(self.attempt_timeout),
+                }
+            } else {
+                match tokio::time::timeout(attempt_timeout, self.exporter.export(request.clone())).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => ExportOutcome::Retryable {
+                        error: ExportError::Timeout(attempt_timeout),
+                        throttle: None,
+                    },
+                }
+            };
+            match outcome {
+                ExportOutcome::Success => {
+                    return Settlement {
+                        exported: spans,
+                        ..Settlement::default()
+                    };
+                }
+                ExportOutcome::PartialSuccess { rejected_spans, message } => {
+                    let rejected = rejected_spans.min(spans);
+                    if !message.is_empty() || rejected > 0 {
+                        stats.record_error(format!("partial success: {rejected} spans rejected: {message}"));
+                    }
+                    return Settlement {
+                        exported: spans - rejected,
+                        rejected,
+                        failed: 0,
+                    };
+                }
+                ExportOutcome::Permanent { error } => {
+                    stats.record_error(&error);
+                    return Settlement {
+                        failed: spans,
+                        ..Settlement::default()
+                    };
+                }
+                ExportOutcome::Retryable { error, throttle } => {
+                    stats.record_error(&error);
+                    retry += 1;
+                    let delay = self.retry.delay(retry, jitter_random(), throttle);
+                    let retry_at = Instant::now() + delay;
+                    if !self.retry.enabled || retry_at >= self.deadline {
+                        return Settlement {
+                            failed: spans,
+                            ..Settlement::default()
+                        };
+                    }
+                    Stats::add(&stats.retries, 1);
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! [`Exporter`]: what a transport implements. It moves encoded bytes and
+//! classifies the outcome; batching, retry and accounting stay in the pipeline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use otlp_core::encode::Encoding;
+
+/// One encoded `ExportTraceServiceRequest`, ready to send.
+///
+/// Cloning is cheap (the body is a reference-counted [`Bytes`]): a retry sends
+/// the same bytes again, it never re-encodes.
+#[derive(Clone, Debug)]
+pub struct ExportRequest {
+    /// The request body, uncompressed.
+    pub body: Bytes,
+    /// How the body is encoded.
+    pub encoding: Encoding,
+    /// Spans in the request.
+    pub span_count: usize,
+}
+
+/// Why an export attempt did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// The connection could not be made or broke without a response.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The attempt took longer than its timeout.
+    #[error("export attempt timed out after {0:?}")]
+    Timeout(Duration),
+    /// The server answered with an error status.
+    #[error("server answered {status}: {message}")]
+    Server {
+        /// `HTTP 503`, `gRPC UNAVAILABLE`...
+        status: String,
+        /// The server's message, size-capped.
+        message: String,
+    },
+    /// The server's answer could not be understood.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+    /// The request cannot be sent at all (for example larger than the size cap).
+    #[error("request rejected before sending: {0}")]
+    Request(String),
+    /// The exporter was shut down.
+    #[error("exporter is shut down")]
+    ShutDown,
+}
+
+/// How one export attempt ended, classified by the transport per the OTLP specification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExportOutcome {
+    /// Every span was accepted.
+    Success,
+    /// Accepted, but the server rejected some spans. Never retried.
+    /// `rejected_spans == 0` with a message is a warning.
+    PartialSuccess {
+        /// Spans the server rejected.
+        rejected_spans: u64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// Failed in a way worth retrying.
+    Retryable {
+        /// What went wrong.
+        error: ExportError,
+        /// The server's requested minimum wait (gRPC `RetryInfo`, HTTP `Retry-After`).
+        throttle: Option<Duration>,
+    },
+    /// Failed for good (bad data, unauthorized...). Never retried.
+    Permanent {
+        /// What went wrong.
+        error: ExportError,
+    },
+}
+
+/// A transport that sends encoded requests: OTLP/gRPC, OTLP/HTTP, a file, a test double.
+///
+/// The pipeline calls [`export`](Exporter::export) from its own tokio runtime,
+/// possibly several times concurrently (up to `max_concurrent_exports`), and
+/// bounds every call by the attempt timeout, dropping the future if it runs
+/// over. Implementations must not retry: they classify the outcome and the
+/// pipeline's [`RetryPolicy`](crate::RetryPolicy) decides.
+///
+/// ```
+/// use otlp_sdk::{ExportOutcome, ExportRequest, Exporter};
+/// use otlp_core::encode::Encoding;
+///
+/// /// Counts spans and accepts everything.
+/// struct Counting(std::sync::atomic::AtomicUsize);
+///
+/// impl Exporter for Counting {
+///     fn encoding(&self) -> Encoding {
+///         Encoding::Protobuf
+///     }
+///
+///     async fn export(&self, request: ExportRequest) -> ExportOutcome {
+///         self.0.fetch_add(request.span_count, std::sync::atomic::Ordering::Relaxed);
+///         ExportOutcome::Success
+///     }
+/// }
+/// ```
+pub trait Exporter: Send + Sync + 'static {
+    /// The body encoding this exporter sends.
+    fn encoding(&self) -> Encoding;
+
+    /// Sends one request and classifies the outcome.
+    fn export(&self, request: ExportRequest) -> impl Future<Output = ExportOutcome> + Send;
+
+    /// Releases resources; called once when the pipeline shuts down, within its deadline.
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// A boxed export future, for exporters chosen at run time.
+pub type BoxExportFuture<'a> = Pin<Box<dyn Future<Output = ExportOutcome> + Send + 'a>>;
+
+/// The object-safe form of [`Exporter`], implemented for every exporter, so
+/// that `Box<dyn DynExporter>` can hold any of them (and is itself an `Exporter`).
+///
+/// ```
+/// use otlp_sdk::{DynExporter, ExportOutcome, ExportRequest, Exporter};
+/// use otlp_core::encode::Encoding;
+///
+/// struct Accept;
+/// impl Exporter for Accept {
+///     fn encoding(&self) -> Encoding { Encoding::Json }
+///     async fn export(&self, _: ExportRequest) -> ExportOutcome { ExportOutcome::Success }
+/// }
+///
+/// let chosen: Box<dyn DynExporter> = Box::new(Accept);
+/// assert_eq!(Exporter::encoding(&chosen), Encoding::Json);
+/// ```
+pub trait DynExporter: Send + Sync + 'static {
+    /// See [`Exporter::encoding`].
+    fn dyn_encoding(&self) -> Encoding;
+    /// See [`Exporter::export`].
+    fn dyn_export(&self, request: ExportRequest) -> BoxExportFuture<'_>;
+    /// See [`Exporter::shutdown`].
+    fn dyn_shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+impl<E: Exporter> DynExporter for E {
+    fn dyn_encoding(&self) -> Encoding {
+        self.encoding()
+    }
+
+    fn dyn_export(&self, request: ExportRequest) -> BoxExportFuture<'_> {
+        Box::pin(self.export(request))
+    }
+
+    fn dyn_shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.shutdown())
+    }
+}
+
+impl Exporter for Box<dyn DynExporter> {
+    fn encoding(&self) -> Encoding {
+        (**self).dyn_encoding()
+    }
+
+    fn export(&self, request: ExportRequest) -> impl Future<Output = ExportOutcome> + Send {
+        (**self).dyn_export(request)
+    }
+
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        (**self).dyn_shutdown()
+    }
+}

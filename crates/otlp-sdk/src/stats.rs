@@ -1,0 +1,348 @@
+//! Pipeline accounting: where every span is, readable at any time as a [`StatsSnapshot`].
+//!
+//! A span is *produced* when it reaches the processor. From there it is
+//! *dropped* (queue full, over the size cap, or arriving after shutdown),
+//! *queued*, *in flight* (taken into a batch that is being encoded or
+//! exported), and finally *exported*, *rejected* (by the server's partial
+//! success) or *failed* (permanent error, retries exhausted, or abandoned at
+//! the shutdown deadline). So at every moment
+//!
+//! `produced = exported + dropped + failed + rejected + queued + in_flight`
+//!
+//! The counters are monotonic; `queued` and `in_flight` are derived from them.
+//! A snapshot reads the later stages first and `produced` last, and every span
+//! is counted into a stage before it can leave it, so the derived values are
+//! never negative and the identity holds in every snapshot, not just at rest.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::counter::ShardedCounter;
+
+/// The live counters of one pipeline (shared by producers, the loop and export tasks).
+#[derive(Debug)]
+pub(crate) struct Stats {
+    pub(crate) produced: ShardedCounter,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_shutdown: AtomicU64,
+    /// Spans moved from the queue into a batch.
+    pub(crate) taken: AtomicU64,
+    pub(crate) dropped_oversized: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) batches: AtomicU64,
+    pub(crate) batch_sizes: Histogram,
+    pub(crate) export_latency_micros: Histogram,
+    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) queue_capacity: u64,
+}
+
+impl Stats {
+    pub(crate) fn new(queue_capacity: usize) -> Self {
+        Stats {
+            produced: ShardedCounter::default(),
+            dropped_queue_full: AtomicU64::new(0),
+            dropped_shutdown: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
+            dropped_oversized: AtomicU64::new(0),
+            exported: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            batch_sizes: Histogram::default(),
+            export_latency_micros: Histogram::default(),
+            last_error: Mutex::new(None),
+            queue_capacity: queue_capacity as u64,
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Release);
+    }
+
+    fn read(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn record_error(&self, error: impl ToString) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error.to_string());
+        }
+    }
+
+    /// A consistent snapshot (see the module docs for why it balances).
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        // Later stages first, `produced` last.
+        let exported = Stats::read(&self.exported);
+        let rejected = Stats::read(&self.rejected);
+        let failed = Stats::read(&self.failed);
+        let dropped_oversized = Stats::read(&self.dropped_oversized);
+        let taken = Stats::read(&self.taken);
+        let dropped_queue_full = Stats::read(&self.dropped_queue_full);
+        let dropped_shutdown = Stats::read(&self.dropped_shutdown);
+        let produced = self.produced.get();
+
+        let settled_after_taking = exported + rejected + failed + dropped_oversized;
+        let dropped_before_queueing = dropped_queue_full + dropped_shutdown;
+        StatsSnapshot {
+            produced,
+            exported,
+            dropped: dropped_queue_full + dropped_shutdown + dropped_oversized,
+            failed,
+            rejected,
+            queued: produced
+                .saturating_sub(dropped_before_queueing)
+                .saturating_sub(taken),
+            in_flight: taken.saturating_sub(settled_after_taking),
+            dropped_queue_full,
+            dropped_oversized,
+            dropped_shutdown,
+            retries: Stats::read(&self.retries),
+            batches: Stats::read(&self.batches),
+            queue_capacity: self.queue_capacity,
+            batch_size: self.batch_sizes.summary(),
+            export_latency: LatencySummary::from_micros(self.export_latency_micros.summary()),
+            last_error: self.last_error.lock().ok().and_then(|last| last.clone()),
+        }
+    }
+}
+
+/// Where every span of a pipeline is, at one moment. See [`StatsSnapshot::is_balanced`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Spans handed to the processor.
+    pub produced: u64,
+    /// Spans the backend accepted.
+    pub exported: u64,
+    /// Spans discarded without an export attempt: the sum of the three `dropped_*` below.
+    pub dropped: u64,
+    /// Spans whose export failed: permanent error, retries exhausted, or still
+    /// in flight at the shutdown deadline.
+    pub failed: u64,
+    /// Spans the backend rejected through a partial success.
+    pub rejected: u64,
+    /// Spans waiting in the queue.
+    pub queued: u64,
+    /// Spans in batches being encoded or exported.
+    pub in_flight: u64,
+    /// Dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Dropped because a single span encodes larger than the request size cap.
+    pub dropped_oversized: u64,
+    /// Dropped because they arrived after shutdown or were still queued at its deadline.
+    pub dropped_shutdown: u64,
+    /// Export attempts retried.
+    pub retries: u64,
+    /// Batches cut.
+    pub batches: u64,
+    /// Capacity of the queue.
+    pub queue_capacity: u64,
+    /// Spans per batch.
+    pub batch_size: Summary,
+    /// Time from a batch's first attempt to its final outcome.
+    pub export_latency: LatencySummary,
+    /// The most recent export error, if any.
+    pub last_error: Option<String>,
+}
+
+impl StatsSnapshot {
+    /// Whether `produced = exported + dropped + failed + rejected + queued + in_flight`.
+    pub fn is_balanced(&self) -> bool {
+        self.produced
+            == self.exported
+                + self.dropped
+                + self.failed
+                + self.rejected
+                + self.queued
+                + self.in_flight
+    }
+
+    /// Spans that reached a final state (everything but queued and in flight).
+    pub fn settled(&self) -> u64 {
+        self.exported + self.dropped + self.failed + self.rejected
+    }
+}
+
+/// A distribution of counts: how many samples, their range, mean and percentiles
+/// (percentiles are accurate to about 6%).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Number of samples.
+    pub count: u64,
+    /// Smallest sample.
+    pub min: u64,
+    /// Largest sample.
+    pub max: u64,
+    /// Mean, rounded down.
+    pub mean: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+}
+
+/// Export latency percentiles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// Number of batches measured.
+    pub count: u64,
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Slowest.
+    pub max: Duration,
+}
+
+impl LatencySummary {
+    fn from_micros(summary: Summary) -> Self {
+        LatencySummary {
+            count: summary.count,
+            p50: Duration::from_micros(summary.p50),
+            p90: Duration::from_micros(summary.p90),
+            p99: Duration::from_micros(summary.p99),
+            max: Duration::from_micros(summary.max),
+        }
+    }
+}
+
+/// Sub-buckets per power of two: 16 gives about 6% relative precision.
+const SUB_BUCKET_BITS: u32 = 4;
+const SUB_BUCKETS: usize = 1 << SUB_BUCKET_BITS;
+const BUCKETS: usize = (64 - SUB_BUCKET_BITS as usize + 1) * SUB_BUCKETS;
+
+/// A lock-free log-linear histogram of `u64` samples.
+#[derive(Debug)]
+pub(crate) struct Histogram {
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+    sum: AtomicU64,
+    min: AtomicU64,
+    max: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+            min: AtomicU64::new(u64::MAX),
+            max: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bucket_of(value: u64) -> usize {
+    if value < SUB_BUCKETS as u64 {
+        return value as usize;
+    }
+    let magnitude = 63 - value.leading_zeros(); // >= SUB_BUCKET_BITS
+    let shift = magnitude - SUB_BUCKET_BITS;
+    let sub = (value >> shift) as usize & (SUB_BUCKETS - 1);
+    (shift as usize + 1) * SUB_BUCKETS + sub
+}
+
+/// The largest value that falls in `bucket` (so percentiles never under-report).
+fn bucket_upper_bound(bucket: usize) -> u64 {
+    if bucket < SUB_BUCKETS {
+        return bucket as u64;
+    }
+    let shift = (bucket / SUB_BUCKETS - 1) as u32;
+    let sub = (bucket % SUB_BUCKETS) as u64;
+    let low = (SUB_BUCKETS as u64 + sub) << shift;
+    low + ((1u64 << shift) - 1)
+}
+
+impl Histogram {
+    pub(crate) fn record(&self, value: u64) {
+        self.buckets[bucket_of(value)].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(value, Ordering::Relaxed);
+        self.min.fetch_min(value, Ordering::Relaxed);
+        self.max.fetch_max(value, Ordering::Relaxed);
+    }
+
+    pub(crate) fn summary(&self) -> Summary {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|bucket| bucket.load(Ordering::Relaxed))
+            .collect();
+        let count: u64 = counts.iter().sum();
+        if count == 0 {
+            return Summary::default();
+        }
+        let max = self.max.load(Ordering::Relaxed);
+        let percentile = |fraction: f64| {
+            let rank = ((count as f64) * fraction).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (bucket, &in_bucket) in counts.iter().enumerate() {
+                seen += in_bucket;
+                if seen >= rank {
+                    return bucket_upper_bound(bucket).min(max);
+                }
+            }
+            max
+        };
+        Summary {
+            count,
+            min: self.min.load(Ordering::Relaxed),
+            max,
+            mean: self.sum.load(Ordering::Relaxed) / self.count.load(Ordering::Relaxed).max(1),
+            p50: percentile(0.50),
+            p90: percentile(0.90),
+            p99: percentile(0.99),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_their_values() {
+        for value in [0, 1, 15, 16, 17, 100, 1_000, 123_456_789, u64::MAX / 3, u64::MAX] {
+            let bucket = bucket_of(value);
+            assert!(bucket < BUCKETS);
+            assert!(bucket_upper_bound(bucket) >= value, "{value}");
+            if bucket > 0 {
+                assert!(bucket_upper_bound(bucket - 1) < value, "{value}");
+            }
+        }
+    }
+
+    #[test]
+    fn percentiles_are_within_precision() {
+        let histogram = Histogram::default();
+        for value in 1..=1_000 {
+            histogram.record(value);
+        }
+        let summary = histogram.summary();
+        assert_eq!((summary.count, summary.min, summary.max, summary.mean), (1_000, 1, 1_000, 500));
+        assert!((500..=532).contains(&summary.p50), "{summary:?}");
+        assert!((990..=1_000).contains(&summary.p99), "{summary:?}");
+    }
+
+    #[test]
+    fn snapshot_derives_queued_and_in_flight() {
+        let stats = Stats::new(10);
+        stats.produced.add(10);
+        Stats::add(&stats.dropped_queue_full, 1);
+        Stats::add(&stats.taken, 6);
+        Stats::add(&stats.exported, 4);
+        Stats::add(&stats.rejected, 1);
+        let snapshot = stats.snapshot();
+        assert_eq!((snapshot.queued, snapshot.in_flight), (3, 1));
+        assert!(snapshot.is_balanced());
+    }
+}

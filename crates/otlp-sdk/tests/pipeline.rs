@@ -1,0 +1,502 @@
+//! The batch pipeline under load and faults: every span accounted for at
+//! every snapshot and exactly at the end; flush and shutdown return by their
+//! deadlines even when the exporter hangs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use otlp_core::encode::Encoding;
+use otlp_core::wire::count_spans;
+use otlp_core::{KeyValue, SpanData, SpanId, TraceId};
+use otlp_sdk::config::{BatchConfig, FullPolicy, PerformanceConfig};
+use otlp_sdk::{
+    BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
+    RetryPolicy, SpanProcessor, StatsSnapshot,
+};
+
+/// What the test exporter does with the n-th attempt.
+#[derive(Clone, Copy, Debug)]
+enum Behaviour {
+    Accept,
+    Retryable,
+    Throttle(Duration),
+    Permanent,
+    Partial(u64),
+    Slow(Duration),
+    Hang,
+}
+
+/// An in-memory exporter that plays a script and counts what it accepted,
+/// checking every body with `count_spans` (an independent walk of the bytes).
+struct ScriptedExporter {
+    script: Box<dyn Fn(u64) -> Behaviour + Send + Sync>,
+    attempts: AtomicU64,
+    accepted_spans: Arc<AtomicU64>,
+    attempt_times: Arc<std::sync::Mutex<Vec<Instant>>>,
+}
+
+impl ScriptedExporter {
+    fn new(script: impl Fn(u64) -> Behaviour + Send + Sync + 'static) -> Self {
+        ScriptedExporter {
+            script: Box::new(script),
+            attempts: AtomicU64::new(0),
+            accepted_spans: Arc::new(AtomicU64::new(0)),
+            attempt_times: Arc::default(),
+        }
+    }
+}
+
+impl Exporter for ScriptedExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.attempt_times.lock().unwrap().push(Instant::now());
+        let spans = count_spans(&request.body).expect("a valid request body");
+        assert_eq!(spans, request.span_count as u64, "span_count matches the body");
+        let retryable = || ExportOutcome::Retryable {
+            error: ExportError::Server {
+                status: "HTTP 503".into(),
+                message: "try later".into(),
+            },
+            throttle: None,
+        };
+        match (self.script)(attempt) {
+            Behaviour::Accept => {}
+            Behaviour::Retryable => return retryable(),
+            Behaviour::Throttle(delay) => {
+                return ExportOutcome::Retryable {
+                    error: ExportError::Server {
+                        status: "HTTP 429".into(),
+                        message: "slow down".into(),
+                    },
+                    throttle: Some(delay),
+                };
+            }
+            Behaviour::Permanent => {
+                return ExportOutcome::Permanent {
+                    error: ExportError::Server {
+                        status: "HTTP 400".into(),
+                        message: "bad data".into(),
+                    },
+                };
+            }
+            Behaviour::Partial(rejected) => {
+                let rejected = rejected.min(spans);
+                self.accepted_spans.fetch_add(spans - rejected, Ordering::SeqCst);
+                return ExportOutcome::PartialSuccess {
+                    rejected_spans: rejected,
+                    message: "some spans were too old".into(),
+                };
+            }
+            Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+            Behaviour::Hang => std::future::pending::<()>().await,
+        }
+        self.accepted_spans.fetch_add(spans, Ordering::SeqCst);
+        ExportOutcome::Success
+    }
+}
+
+fn span(i: u64) -> SpanData {
+    SpanData::builder("GET /api/items/{id}")
+        .trace_id(TraceId::random())
+        .span_id(SpanId::random())
+        .times(1_700_000_000_000_000_000 + i, 1_700_000_000_000_100_000 + i)
+        .attributes((0..8).map(|k| KeyValue::new("attr", format!("value-{k:010}"))))
+        .build()
+}
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(2),
+        max_backoff: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    }
+}
+
+fn batch(queue: usize, batch: usize, delay_ms: u64) -> BatchConfig {
+    BatchConfig {
+        max_queue_size: queue,
+        max_export_batch_size: batch,
+        scheduled_delay: Duration::from_millis(delay_ms),
+        export_timeout: Duration::from_secs(10),
+        ..BatchConfig::default()
+    }
+}
+
+fn assert_final(stats: &StatsSnapshot) {
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!(stats.queued, 0, "{stats:#?}");
+    assert_eq!(stats.in_flight, 0, "{stats:#?}");
+    assert_eq!(stats.produced, stats.settled(), "{stats:#?}");
+}
+
+#[test]
+fn every_span_from_several_threads_is_exported_once() {
+    let exporter = ScriptedExporter::new(|_| Behaviour::Accept);
+    let accepted = exporter.accepted_spans.clone();
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(BatchConfig {
+            full_policy: FullPolicy::Block(Duration::from_secs(5)),
+            ..batch(2048, 256, 20)
+        })
+        .build()
+        .unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let processor = processor.clone();
+            scope.spawn(move || {
+                for i in 0..5_000 {
+                    processor.on_end(span(t * 10_000 + i));
+                }
+            });
+        }
+    });
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!(stats.produced, 20_000);
+    assert_eq!(stats.exported, 20_000);
+    assert_eq!(accepted.load(Ordering::SeqCst), 20_000);
+    assert!(stats.batches >= 20_000 / 256);
+    assert!(stats.batch_size.max <= 256);
+}
+
+#[test]
+fn accounting_balances_at_every_snapshot_under_failures_slowness_and_drops() {
+    // A deterministic mix: retryable failures, permanent failures, partial
+    // successes, slow and fast exports.
+    let exporter = ScriptedExporter::new(|attempt| match attempt % 10 {
+        0 | 1 => Behaviour::Retryable,
+        2 => Behaviour::Permanent,
+        3 => Behaviour::Partial(7),
+        4 => Behaviour::Slow(Duration::from_millis(15)),
+        _ => Behaviour::Accept,
+    });
+    let accepted = exporter.accepted_spans.clone();
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 3,
+            adaptive: true,
+            min_export_batch_size: 16,
+            ..batch(512, 128, 5)
+        })
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+
+    let producing = AtomicBool::new(true);
+    let snapshots = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        // A monitor checks the identity while everything moves.
+        scope.spawn(|| {
+            let mut last = processor.stats();
+            while producing.load(Ordering::SeqCst) {
+                let stats = processor.stats();
+                assert!(stats.is_balanced(), "unbalanced mid-run: {stats:#?}");
+                // `queued` also holds spans being pushed (3 producers) or just
+                // popped into a batch (at most 128) but not yet counted taken.
+                assert!(stats.queued <= stats.queue_capacity + 128 + 3, "{stats:#?}");
+                assert!(stats.settled() >= last.settled(), "settled went backwards");
+                assert!(stats.produced >= last.produced);
+                last = stats;
+                snapshots.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let producers: Vec<_> = (0..3)
+            .map(|t| {
+                let processor = processor.clone();
+                scope.spawn(move || {
+                    for i in 0..20_000 {
+                        processor.on_end(span(t * 100_000 + i));
+                        if i % 1_000 == 0 {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        let result = processor.shutdown(Duration::from_secs(10));
+        producing.store(false, Ordering::SeqCst);
+        assert!(
+            matches!(result, Ok(()) | Err(PipelineError::Undelivered { .. })),
+            "{result:?}"
+        );
+    });
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!(stats.produced, 60_000);
+    assert_eq!(stats.exported, accepted.load(Ordering::SeqCst), "{stats:#?}");
+    assert!(stats.failed > 0 && stats.rejected > 0 && stats.retries > 0, "{stats:#?}");
+    assert!(snapshots.load(Ordering::Relaxed) > 10);
+}
+
+#[test]
+fn shutdown_returns_by_its_deadline_when_the_exporter_hangs() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Hang))
+        .with_batch_config(batch(4096, 100, 1))
+        .build()
+        .unwrap();
+    for i in 0..1_000 {
+        processor.on_end(span(i));
+    }
+    // Let some batches go in flight (and hang).
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let result = processor.shutdown(Duration::from_millis(300));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(300) + Duration::from_millis(250), "took {took:?}");
+    match result {
+        Err(PipelineError::Timeout { pending }) => assert!(pending > 0),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!(stats.exported, 0);
+    assert_eq!(stats.failed + stats.dropped, 1_000, "{stats:#?}");
+    assert!(stats.failed > 0, "hung exports are counted failed: {stats:#?}");
+}
+
+#[test]
+fn force_flush_delivers_what_was_queued_and_reports_failures() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+        .with_batch_config(batch(4096, 512, 60_000))
+        .build()
+        .unwrap();
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    // The scheduled delay is a minute: only the flush can have sent these.
+    processor.force_flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(processor.stats().exported, 100);
+
+    let failing = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Permanent))
+        .with_batch_config(batch(4096, 512, 60_000))
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        failing.on_end(span(i));
+    }
+    assert_eq!(
+        failing.force_flush(Duration::from_secs(5)),
+        Err(PipelineError::Undelivered {
+            failed: 10,
+            rejected: 0
+        })
+    );
+    failing.shutdown(Duration::from_secs(1)).unwrap();
+    processor.shutdown(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn force_flush_returns_by_its_deadline_when_the_exporter_hangs() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Hang))
+        .with_batch_config(batch(4096, 512, 60_000))
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        processor.on_end(span(i));
+    }
+    let started = Instant::now();
+    let result = processor.force_flush(Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_millis(450));
+    assert_eq!(result, Err(PipelineError::Timeout { pending: 10 }));
+    let _ = processor.shutdown(Duration::from_millis(100));
+    assert_final(&processor.stats());
+}
+
+#[test]
+fn a_full_queue_drops_and_counts() {
+    let exporter = ScriptedExporter::new(|_| Behaviour::Slow(Duration::from_millis(20)));
+    let accepted = exporter.accepted_spans.clone();
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 1,
+            ..batch(32, 16, 1)
+        })
+        .build()
+        .unwrap();
+    for i in 0..5_000 {
+        processor.on_end(span(i));
+    }
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert!(stats.dropped_queue_full > 0, "{stats:#?}");
+    assert_eq!(stats.dropped, stats.dropped_queue_full);
+    assert_eq!(stats.exported + stats.dropped_queue_full, 5_000);
+    assert_eq!(stats.exported, accepted.load(Ordering::SeqCst));
+}
+
+#[test]
+fn the_block_policy_waits_for_room_instead_of_dropping() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Slow(Duration::from_millis(2))))
+        .with_batch_config(BatchConfig {
+            full_policy: FullPolicy::Block(Duration::from_secs(5)),
+            ..batch(32, 16, 1)
+        })
+        .build()
+        .unwrap();
+    for i in 0..2_000 {
+        processor.on_end(span(i));
+    }
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!((stats.exported, stats.dropped), (2_000, 0), "{stats:#?}");
+}
+
+#[test]
+fn retries_resend_until_success_and_honour_the_throttle_hint() {
+    let exporter = ScriptedExporter::new(|attempt| match attempt {
+        0 => Behaviour::Throttle(Duration::from_millis(300)),
+        1 => Behaviour::Retryable,
+        _ => Behaviour::Accept,
+    });
+    let times = exporter.attempt_times.clone();
+    let accepted = exporter.accepted_spans.clone();
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(batch(1024, 512, 1))
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        processor.on_end(span(i));
+    }
+    processor.force_flush(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_eq!((stats.exported, stats.retries, stats.failed), (10, 2, 0));
+    assert_eq!(accepted.load(Ordering::SeqCst), 10, "delivered exactly once");
+    let times = times.lock().unwrap().clone();
+    assert_eq!(times.len(), 3);
+    assert!(times[1] - times[0] >= Duration::from_millis(300), "throttle honoured");
+    processor.shutdown(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn permanent_errors_and_partial_success_are_not_retried() {
+    for (behaviour, expect_failed, expect_rejected) in [
+        (Behaviour::Permanent, 10, 0),
+        (Behaviour::Partial(4), 0, 4),
+    ] {
+        let exporter = ScriptedExporter::new(move |_| behaviour);
+        let processor = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(batch(1024, 512, 1))
+            .with_retry_policy(fast_retry())
+            .build()
+            .unwrap();
+        for i in 0..10 {
+            processor.on_end(span(i));
+        }
+        let _ = processor.force_flush(Duration::from_secs(5));
+        let stats = processor.stats();
+        assert_eq!(stats.retries, 0, "{behaviour:?}");
+        assert_eq!((stats.failed, stats.rejected), (expect_failed, expect_rejected));
+        assert_eq!(stats.exported, 10 - expect_failed - expect_rejected);
+        assert!(stats.last_error.is_some());
+        processor.shutdown(Duration::from_secs(1)).unwrap();
+    }
+}
+
+#[test]
+fn retries_stop_at_the_export_deadline() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Retryable))
+        .with_batch_config(BatchConfig {
+            export_timeout: Duration::from_millis(200),
+            ..batch(1024, 512, 1)
+        })
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        processor.on_end(span(i));
+    }
+    let result = processor.force_flush(Duration::from_secs(5));
+    assert_eq!(result, Err(PipelineError::Undelivered { failed: 10, rejected: 0 }));
+    assert!(processor.stats().retries > 0);
+    processor.shutdown(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn oversized_batches_are_split_and_oversized_spans_dropped() {
+    let exporter = ScriptedExporter::new(|_| Behaviour::Accept);
+    let accepted = exporter.accepted_spans.clone();
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(batch(1024, 512, 60_000))
+        .with_performance_config(PerformanceConfig {
+            max_request_bytes: 4 * 1024,
+            ..PerformanceConfig::default()
+        })
+        .build()
+        .unwrap();
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    processor.on_end(
+        SpanData::builder("huge")
+            .attribute(KeyValue::new("blob", "x".repeat(10_000)))
+            .build(),
+    );
+    processor.shutdown(Duration::from_secs(5)).unwrap_err();
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!((stats.exported, stats.dropped_oversized), (100, 1), "{stats:#?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 100);
+}
+
+#[test]
+fn spans_after_shutdown_are_dropped_and_counted() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+        .build()
+        .unwrap();
+    processor.shutdown(Duration::from_secs(1)).unwrap();
+    processor.on_end(span(0));
+    let stats = processor.stats();
+    assert_eq!((stats.produced, stats.dropped_shutdown), (1, 1));
+    assert_final(&stats);
+    assert_eq!(processor.shutdown(Duration::from_secs(1)), Err(PipelineError::ShutDown));
+    assert_eq!(processor.force_flush(Duration::from_secs(1)), Err(PipelineError::ShutDown));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn works_inside_a_current_thread_runtime_without_stalling_it() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Slow(Duration::from_millis(1))))
+        .with_batch_config(batch(4096, 64, 1))
+        .build()
+        .unwrap();
+    for i in 0..1_000 {
+        processor.on_end(span(i));
+        if i % 100 == 0 {
+            // The application's runtime keeps running its own tasks.
+            tokio::task::yield_now().await;
+        }
+    }
+    let flushing = processor.clone();
+    tokio::task::spawn_blocking(move || flushing.force_flush(Duration::from_secs(5)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(processor.stats().exported, 1_000);
+    processor.shutdown(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn dropping_the_last_handle_shuts_down_and_delivers() {
+    let exporter = ScriptedExporter::new(|_| Behaviour::Accept);
+    let accepted = exporter.accepted_spans.clone();
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(batch(1024, 512, 60_000))
+        .build()
+        .unwrap();
+    for i in 0..50 {
+        processor.on_end(span(i));
+    }
+    drop(processor);
+    assert_eq!(accepted.load(Ordering::SeqCst), 50);
+}
