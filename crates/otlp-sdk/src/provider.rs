@@ -1,0 +1,224 @@
+//! [`TracerProvider`]: owns the resource, sampler, limits and processors; hands out tracers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData, Str};
+
+use crate::config::Config;
+use crate::error::PipelineError;
+use crate::limits::SpanLimits;
+use crate::processor::SpanProcessor;
+use crate::sampler::Sampler;
+use crate::tracer::Tracer;
+
+pub(crate) struct ProviderInner {
+    pub(crate) resource: Arc<Resource>,
+    pub(crate) sampler: Sampler,
+    pub(crate) limits: SpanLimits,
+    processors: Vec<Arc<dyn SpanProcessor>>,
+    /// `OTEL_SDK_DISABLED`: spans are not recorded.
+    pub(crate) disabled: bool,
+}
+
+impl ProviderInner {
+    /// Hands a finished span to every processor (moved into the last one).
+    pub(crate) fn dispatch(&self, span: SpanData) {
+        match self.processors.split_last() {
+            None => {}
+            Some((last, others)) => {
+                for processor in others {
+                    processor.on_end(span.clone());
+                }
+                last.on_end(span);
+            }
+        }
+    }
+}
+
+/// The entry point of the native API: configure once, then get a [`Tracer`]
+/// per instrumentation scope. Cheap to clone (an `Arc`).
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_sdk::{BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, TracerProvider};
+/// use otlp_core::{encode::Encoding, KeyValue};
+///
+/// struct Accept;
+/// impl Exporter for Accept {
+///     fn encoding(&self) -> Encoding { Encoding::Protobuf }
+///     async fn export(&self, _: ExportRequest) -> ExportOutcome { ExportOutcome::Success }
+/// }
+///
+/// let processor = BatchSpanProcessor::builder(Accept).build()?;
+/// let provider = TracerProvider::builder()
+///     .with_service_name("checkout")
+///     .with_processor(processor.clone())
+///     .build();
+/// let tracer = provider.tracer("checkout-http");
+/// {
+///     let mut span = tracer.start("GET /cart");
+///     span.set_attribute(KeyValue::new("http.response.status_code", 200));
+/// } // ended on drop
+/// provider.shutdown(Duration::from_secs(1))?;
+/// assert_eq!(processor.stats().exported, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct TracerProvider {
+    inner: Arc<ProviderInner>,
+}
+
+impl fmt::Debug for TracerProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracerProvider")
+            .field("resource", &self.inner.resource)
+            .field("sampler", &self.inner.sampler)
+            .field("processors", &self.inner.processors.len())
+            .field("disabled", &self.inner.disabled)
+            .finish()
+    }
+}
+
+impl TracerProvider {
+    /// Starts building a provider.
+    pub fn builder() -> TracerProviderBuilder {
+        TracerProviderBuilder::default()
+    }
+
+    /// A tracer for the instrumentation scope `name`.
+    pub fn tracer(&self, name: impl Into<Str>) -> Tracer {
+        self.tracer_with_scope(InstrumentationScope::new(name))
+    }
+
+    /// A tracer for a fully described scope (version, schema URL, attributes).
+    pub fn tracer_with_scope(&self, scope: InstrumentationScope) -> Tracer {
+        Tracer::new(self.inner.clone(), Arc::new(scope))
+    }
+
+    /// The resource every span of this provider carries.
+    pub fn resource(&self) -> &Arc<Resource> {
+        &self.inner.resource
+    }
+
+    /// Flushes every processor, each within `timeout`; returns the first error.
+    pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
+        self.for_each_processor(|processor| processor.force_flush(timeout))
+    }
+
+    /// Shuts down every processor, each within `timeout`; returns the first error.
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        self.for_each_processor(|processor| processor.shutdown(timeout))
+    }
+
+    fn for_each_processor(
+        &self,
+        action: impl Fn(&dyn SpanProcessor) -> Result<(), PipelineError>,
+    ) -> Result<(), PipelineError> {
+        let mut first_error = None;
+        for processor in &self.inner.processors {
+            if let Err(error) = action(processor.as_ref()) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Builder for [`TracerProvider`].
+#[derive(Default)]
+pub struct TracerProviderBuilder {
+    resource: Option<Resource>,
+    service_name: Option<String>,
+    sampler: Sampler,
+    limits: SpanLimits,
+    processors: Vec<Arc<dyn SpanProcessor>>,
+    disabled: bool,
+}
+
+impl TracerProviderBuilder {
+    /// Takes the service name, resource attributes and `OTEL_SDK_DISABLED`
+    /// from a loaded [`Config`].
+    pub fn with_config(mut self, config: &Config) -> Self {
+        let attributes = config
+            .resource_attributes
+            .iter()
+            .map(|(key, value)| KeyValue::new(key.clone(), value.clone()));
+        let mut resource = self.resource.take().unwrap_or_default();
+        for attribute in attributes {
+            resource.set(attribute);
+        }
+        self.resource = Some(resource);
+        if let Some(name) = &config.service_name {
+            self.service_name = Some(name.clone());
+        }
+        self.disabled = config.disabled;
+        self
+    }
+
+    /// Merges these attributes into the resource (later values win).
+    pub fn with_resource(mut self, resource: Resource) -> Self {
+        self.resource = Some(match self.resource.take() {
+            Some(existing) => existing.merge(&resource),
+            None => resource,
+        });
+        self
+    }
+
+    /// Sets `service.name`, which wins over any resource attribute.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Sets the sampler (default: parent-based, always on).
+    pub fn with_sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = sampler;
+        self
+    }
+
+    /// Sets the span limits.
+    pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Adds a processor; finished spans go to every processor in order.
+    pub fn with_processor(mut self, processor: impl SpanProcessor) -> Self {
+        self.processors.push(Arc::new(processor));
+        self
+    }
+
+    /// Disables recording (as `OTEL_SDK_DISABLED=true` does).
+    pub fn with_disabled(mut self, disabled: bool) -> Self {
+        self.disabled = disabled;
+        self
+    }
+
+    /// Builds the provider. The resource gets the SDK's `telemetry.sdk.*`
+    /// attributes and a `service.name` (`unknown_service` if none was given).
+    pub fn build(self) -> TracerProvider {
+        let mut resource = Resource::new([
+            KeyValue::new("service.name", "unknown_service"),
+            KeyValue::new("telemetry.sdk.name", "otlp-rust"),
+            KeyValue::new("telemetry.sdk.language", "rust"),
+            KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+        ]);
+        if let Some(user) = &self.resource {
+            resource = resource.merge(user);
+        }
+        if let Some(name) = self.service_name {
+            resource.set(KeyValue::new("service.name", name));
+        }
+        TracerProvider {
+            inner: Arc::new(ProviderInner {
+                resource: Arc::new(resource),
+                sampler: self.sampler,
+                limits: self.limits,
+                processors: self.processors,
+                disabled: self.disabled,
+            }),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! [`Sampler`]: which new spans are recorded and exported.
+
+use otlp_core::{SpanContext, TraceId};
+
+/// Decides, when a span starts, whether it is sampled (recorded and exported).
+/// An unsampled span still carries a valid context, so its children and
+/// downstream services see the decision.
+///
+/// ```
+/// use otlp_sdk::Sampler;
+/// use otlp_core::TraceId;
+///
+/// let sampler = Sampler::parent_based(Sampler::TraceIdRatio(0.25));
+/// // Roots follow the ratio, deterministically by trace id.
+/// let sampled = (0..10_000).filter(|_| sampler.should_sample(None, TraceId::random())).count();
+/// assert!((2_000..3_000).contains(&sampled));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sampler {
+    /// Sample every span.
+    AlwaysOn,
+    /// Sample nothing.
+    AlwaysOff,
+    /// Sample this fraction of traces, by trace id, so that every service
+    /// using the same ratio makes the same decision for a trace.
+    TraceIdRatio(f64),
+    /// Follow the parent's sampled flag when there is a parent; use the inner
+    /// sampler for root spans. The default is `ParentBased(AlwaysOn)`.
+    ParentBased(Box<Sampler>),
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Sampler::parent_based(Sampler::AlwaysOn)
+    }
+}
+
+impl Sampler {
+    /// `ParentBased` around `root`.
+    pub fn parent_based(root: Sampler) -> Self {
+        Sampler::ParentBased(Box::new(root))
+    }
+
+    /// Whether a span in `trace_id` with parent `parent` is sampled.
+    pub fn should_sample(&self, parent: Option<&SpanContext>, trace_id: TraceId) -> bool {
+        match self {
+            Sampler::AlwaysOn => true,
+            Sampler::AlwaysOff => false,
+            Sampler::TraceIdRatio(ratio) => ratio_samples(*ratio, trace_id),
+            Sampler::ParentBased(root) => match parent.filter(|parent| parent.is_valid()) {
+                Some(parent) => parent.trace_flags.is_sampled(),
+                None => root.should_sample(None, trace_id),
+            },
+        }
+    }
+}
+
+/// The specification's rule: compare the trace id's lower 8 bytes (as an
+/// unsigned 63-bit number) with `ratio * 2^63`.
+fn ratio_samples(ratio: f64, trace_id: TraceId) -> bool {
+    if ratio >= 1.0 {
+        return true;
+    }
+    if ratio <= 0.0 || ratio.is_nan() {
+        return false;
+    }
+    let bytes = trace_id.to_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&bytes[8..16]);
+    let value = u64::from_be_bytes(low) >> 1;
+    let bound = (ratio * (1u64 << 63) as f64) as u64;
+    value < bound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otlp_core::{SpanId, TraceFlags};
+
+    #[test]
+    fn parent_based_follows_the_parent() {
+        let sampler = Sampler::parent_based(Sampler::AlwaysOff);
+        let mut parent = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED);
+        assert!(sampler.should_sample(Some(&parent), parent.trace_id));
+        parent.trace_flags = TraceFlags::NONE;
+        let sampler = Sampler::parent_based(Sampler::AlwaysOn);
+        assert!(!sampler.should_sample(Some(&parent), parent.trace_id));
+        assert!(sampler.should_sample(None, TraceId::random()));
+    }
+
+    #[test]
+    fn ratio_is_deterministic_and_bounded() {
+        let id = TraceId::random();
+        let sampler = Sampler::TraceIdRatio(0.5);
+        assert_eq!(sampler.should_sample(None, id), sampler.should_sample(None, id));
+        assert!(!Sampler::TraceIdRatio(0.0).should_sample(None, id));
+        assert!(Sampler::TraceIdRatio(1.0).should_sample(None, id));
+        let low = TraceId::from_bytes([0; 16]);
+        assert!(Sampler::TraceIdRatio(0.0001).should_sample(None, low));
+    }
+}

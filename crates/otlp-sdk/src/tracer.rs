@@ -1,0 +1,184 @@
+//! [`Tracer`] and [`SpanBuilder`]: starting spans.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use otlp_core::{
+    InstrumentationScope, KeyValue, Link, SpanContext, SpanData, SpanFlags, SpanId, SpanKind, Str,
+    TraceFlags, TraceId, TraceState,
+};
+
+use crate::provider::ProviderInner;
+use crate::span::{Span, unix_nanos};
+
+/// Starts spans for one instrumentation scope. Cheap to clone.
+///
+/// ```
+/// use otlp_sdk::TracerProvider;
+/// use otlp_core::{KeyValue, SpanKind, SpanContext};
+///
+/// let tracer = TracerProvider::builder().build().tracer("my-lib");
+/// let parent = SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")?;
+/// let span = tracer
+///     .span_builder("GET /users/{id}")
+///     .kind(SpanKind::Server)
+///     .parent(&parent)
+///     .attribute(KeyValue::new("http.request.method", "GET"))
+///     .start();
+/// assert_eq!(span.context().trace_id, parent.trace_id);
+/// # Ok::<(), otlp_core::TraceParentError>(())
+/// ```
+#[derive(Clone)]
+pub struct Tracer {
+    provider: Arc<ProviderInner>,
+    scope: Arc<InstrumentationScope>,
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer").field("scope", &self.scope).finish()
+    }
+}
+
+impl Tracer {
+    pub(crate) fn new(provider: Arc<ProviderInner>, scope: Arc<InstrumentationScope>) -> Self {
+        Tracer { provider, scope }
+    }
+
+    /// The scope of this tracer's spans.
+    pub fn scope(&self) -> &Arc<InstrumentationScope> {
+        &self.scope
+    }
+
+    /// Starts a root span (a new trace).
+    pub fn start(&self, name: impl Into<Str>) -> Span {
+        self.span_builder(name).start()
+    }
+
+    /// Starts a child of `parent` (local or received from another process).
+    pub fn start_with_parent(&self, name: impl Into<Str>, parent: &SpanContext) -> Span {
+        self.span_builder(name).parent(parent).start()
+    }
+
+    /// A builder for a span with kind, parent, attributes, links or a start time.
+    pub fn span_builder(&self, name: impl Into<Str>) -> SpanBuilder<'_> {
+        SpanBuilder {
+            tracer: self,
+            name: name.into(),
+            kind: SpanKind::Internal,
+            parent: None,
+            attributes: Vec::new(),
+            links: Vec::new(),
+            start_time: None,
+        }
+    }
+}
+
+/// Describes a span before it starts; see [`Tracer::span_builder`].
+#[derive(Debug)]
+pub struct SpanBuilder<'t> {
+    tracer: &'t Tracer,
+    name: Str,
+    kind: SpanKind,
+    parent: Option<SpanContext>,
+    attributes: Vec<KeyValue>,
+    links: Vec<Link>,
+    start_time: Option<SystemTime>,
+}
+
+impl SpanBuilder<'_> {
+    /// Sets the kind (default `Internal`).
+    pub fn kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Makes the span a child of `parent` (ignored if the context is invalid).
+    pub fn parent(mut self, parent: &SpanContext) -> Self {
+        self.parent = Some(parent.clone()).filter(SpanContext::is_valid);
+        self
+    }
+
+    /// Adds an attribute known at start (visible to the sampler's decision).
+    pub fn attribute(mut self, attribute: KeyValue) -> Self {
+        self.attributes.push(attribute);
+        self
+    }
+
+    /// Adds attributes known at start.
+    pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
+
+    /// Adds a link to another span.
+    pub fn link(mut self, context: &SpanContext, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.links.push(Link::new(context, attributes));
+        self
+    }
+
+    /// Sets an explicit start time (default: now).
+    pub fn start_time(mut self, start: SystemTime) -> Self {
+        self.start_time = Some(start);
+        self
+    }
+
+    /// Starts the span: decides sampling, assigns ids, records the start time.
+    pub fn start(self) -> Span {
+        let tracer = self.tracer;
+        let provider = &tracer.provider;
+        let (trace_id, trace_state, parent_span_id, parent_remote) = match &self.parent {
+            Some(parent) => (
+                parent.trace_id,
+                parent.trace_state.clone(),
+                Some(parent.span_id),
+                Some(parent.is_remote),
+            ),
+            None => (TraceId::random(), TraceState::EMPTY, None, None),
+        };
+        let span_id = SpanId::random();
+        let sampled = !provider.disabled && provider.sampler.should_sample(self.parent.as_ref(), trace_id);
+        let trace_flags = match &self.parent {
+            Some(parent) => parent.trace_flags.with_sampled(sampled),
+            None => TraceFlags::NONE.with_sampled(sampled),
+        };
+        let context = SpanContext {
+            trace_id,
+            span_id,
+            trace_flags,
+            is_remote: false,
+            trace_state: trace_state.clone(),
+        };
+        if !sampled {
+            return Span::non_recording(context, provider.clone());
+        }
+        let start = self.start_time.map_or_else(unix_nanos::now, unix_nanos::from_system_time);
+        let mut data = SpanData {
+            trace_id,
+            span_id,
+            trace_state,
+            parent_span_id,
+            flags: SpanFlags::new(trace_flags, parent_remote),
+            name: self.name,
+            kind: self.kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: 0,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links: Vec::new(),
+            dropped_links_count: 0,
+            status: otlp_core::Status::Unset,
+            resource: provider.resource.clone(),
+            scope: tracer.scope.clone(),
+        };
+        data.attributes = self.attributes;
+        let mut span = Span::recording(context, data, provider.clone());
+        for link in self.links {
+            span.add_link_value(link);
+        }
+        span
+    }
+}

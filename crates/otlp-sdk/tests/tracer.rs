@@ -1,0 +1,215 @@
+//! The native tracer: context propagation, sampling, limits, status rules,
+//! and the resource, checked on the spans it hands to processors.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use otlp_core::{AnyValue, KeyValue, SpanContext, SpanData, SpanKind, Status, TraceFlags};
+use otlp_sdk::config::Config;
+use otlp_sdk::{PipelineError, Sampler, SpanLimits, SpanProcessor, TracerProvider};
+
+/// Keeps every span it receives.
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+impl Collect {
+    fn spans(&self) -> Vec<SpanData> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl SpanProcessor for Collect {
+    fn on_end(&self, span: SpanData) {
+        self.0.lock().unwrap().push(span);
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+fn provider(collect: &Collect) -> TracerProvider {
+    TracerProvider::builder()
+        .with_service_name("tests")
+        .with_processor(collect.clone())
+        .build()
+}
+
+#[test]
+fn children_share_the_trace_and_point_at_their_parent() {
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let root = tracer.start("root");
+    let child = tracer.start_with_parent("child", root.context());
+    let (root_context, child_context) = (root.context().clone(), child.context().clone());
+    child.end();
+    root.end();
+    let spans = collect.spans();
+    assert_eq!(spans.len(), 2);
+    let (child, root) = (&spans[0], &spans[1]);
+    assert_eq!(child.trace_id, root.trace_id);
+    assert_eq!(child.parent_span_id, Some(root.span_id));
+    assert_eq!(root.parent_span_id, None);
+    assert_eq!(child.flags.is_remote(), Some(false));
+    assert_eq!(root.flags.is_remote(), None);
+    assert!(root_context.trace_flags.is_sampled() && child_context.trace_flags.is_sampled());
+    assert!(root.end_time_unix_nano >= root.start_time_unix_nano);
+    assert_eq!(&*child.scope.name, "scope");
+}
+
+#[test]
+fn a_remote_parent_continues_its_trace_and_state() {
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let parent = SpanContext::from_headers(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        Some("congo=t61rcWkgMzE"),
+    )
+    .unwrap();
+    tracer
+        .span_builder("server")
+        .kind(SpanKind::Server)
+        .parent(&parent)
+        .start()
+        .end();
+    let span = &collect.spans()[0];
+    assert_eq!(span.trace_id, parent.trace_id);
+    assert_eq!(span.parent_span_id, Some(parent.span_id));
+    assert_eq!(span.flags.is_remote(), Some(true));
+    assert_eq!(span.trace_state.header(), "congo=t61rcWkgMzE");
+    assert_eq!(span.kind, SpanKind::Server);
+}
+
+#[test]
+fn unsampled_spans_are_not_recorded_but_propagate_the_decision() {
+    let collect = Collect::default();
+    let tracer = TracerProvider::builder()
+        .with_sampler(Sampler::parent_based(Sampler::AlwaysOff))
+        .with_processor(collect.clone())
+        .build()
+        .tracer("scope");
+    let mut root = tracer.start("root");
+    assert!(!root.is_recording());
+    assert!(root.context().is_valid());
+    assert!(!root.context().trace_flags.is_sampled());
+    root.set_attribute(KeyValue::new("ignored", true));
+    let child = tracer.start_with_parent("child", root.context());
+    assert!(!child.is_recording());
+    drop(child);
+    drop(root);
+    // A sampled remote parent wins over the root sampler.
+    let parent = SpanContext::new(otlp_core::TraceId::random(), otlp_core::SpanId::random(), TraceFlags::SAMPLED);
+    tracer.start_with_parent("sampled child", &parent).end();
+    let spans = collect.spans();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(&*spans[0].name, "sampled child");
+}
+
+#[test]
+fn limits_discard_and_count() {
+    let collect = Collect::default();
+    let tracer = TracerProvider::builder()
+        .with_span_limits(SpanLimits {
+            max_attributes: 2,
+            max_events: 1,
+            max_links: 1,
+            max_attributes_per_event: 1,
+            max_attributes_per_link: 0,
+        })
+        .with_processor(collect.clone())
+        .build()
+        .tracer("scope");
+    let other = tracer.start("other").context().clone();
+    let mut span = tracer
+        .span_builder("limited")
+        .attributes([KeyValue::new("a", 1), KeyValue::new("b", 2), KeyValue::new("c", 3)])
+        .start();
+    span.set_attribute(KeyValue::new("a", 10)); // replaces, not counted
+    span.set_attribute(KeyValue::new("d", 4)); // over the limit
+    span.add_event("e1", [KeyValue::new("x", 1), KeyValue::new("y", 2)]);
+    span.add_event("e2", []);
+    span.add_link(&other, [KeyValue::new("l", 1)]);
+    span.add_link(&other, []);
+    span.end();
+    let span = collect.spans().into_iter().find(|span| &*span.name == "limited").unwrap();
+    assert_eq!(span.attributes, vec![KeyValue::new("a", 10), KeyValue::new("b", 2)]);
+    assert_eq!(span.dropped_attributes_count, 2);
+    assert_eq!((span.events.len(), span.dropped_events_count), (1, 1));
+    assert_eq!(span.events[0].dropped_attributes_count, 1);
+    assert_eq!((span.links.len(), span.dropped_links_count), (1, 1));
+    assert_eq!(span.links[0].dropped_attributes_count, 1);
+}
+
+#[test]
+fn ok_status_is_final_and_unset_is_ignored() {
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let mut span = tracer.start("a");
+    span.set_status(Status::error("first"));
+    span.set_status(Status::Unset);
+    span.end();
+    let mut span = tracer.start("b");
+    span.set_status(Status::Ok);
+    span.set_status(Status::error("too late"));
+    span.end();
+    let spans = collect.spans();
+    assert_eq!(spans[0].status, Status::error("first"));
+    assert_eq!(spans[1].status, Status::Ok);
+}
+
+#[test]
+fn the_resource_names_the_service_and_the_sdk() {
+    let collect = Collect::default();
+    let config = Config {
+        service_name: Some("from-config".into()),
+        resource_attributes: vec![
+            ("deployment.environment.name".into(), "test".into()),
+            ("service.name".into(), "loses".into()),
+        ],
+        ..Config::default()
+    };
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_processor(collect.clone())
+        .build();
+    provider.tracer("scope").start("a").end();
+    let resource = &collect.spans()[0].resource;
+    assert_eq!(resource.service_name(), Some("from-config"));
+    assert_eq!(resource.get("deployment.environment.name"), Some(&AnyValue::from("test")));
+    assert_eq!(resource.get("telemetry.sdk.language"), Some(&AnyValue::from("rust")));
+    assert!(Arc::ptr_eq(resource, provider.resource()), "spans share the provider's resource");
+}
+
+#[test]
+fn a_disabled_sdk_records_nothing() {
+    let collect = Collect::default();
+    let config = Config {
+        disabled: true,
+        ..Config::default()
+    };
+    let tracer = TracerProvider::builder()
+        .with_config(&config)
+        .with_processor(collect.clone())
+        .build()
+        .tracer("scope");
+    let span = tracer.start("a");
+    assert!(!span.is_recording());
+    span.end();
+    assert!(collect.spans().is_empty());
+}
+
+#[test]
+fn every_processor_receives_the_span() {
+    let (first, second) = (Collect::default(), Collect::default());
+    let provider = TracerProvider::builder()
+        .with_processor(first.clone())
+        .with_processor(second.clone())
+        .build();
+    provider.tracer("scope").start("shared").end();
+    assert_eq!(first.spans(), second.spans());
+    assert_eq!(first.spans().len(), 1);
+}
