@@ -1,7 +1,15 @@
-//! Configuration errors and warnings. (Being written: see the config task.)
+//! [`ConfigError`], [`ConfigWarning`] and [`ConfigSource`]: what went wrong while
+//! loading or validating a [`Config`](super::Config), and where the value came from.
+//!
+//! Every error names the key (or the file), the value and the reason. Values that
+//! may carry credentials — header values, the client key path, the user-info part
+//! of an endpoint URL — are shown as [`REDACTED`].
 
 use std::fmt;
 use std::path::PathBuf;
+
+/// What secret values are replaced with in errors, warnings and `Debug` output.
+pub const REDACTED: &str = "<redacted>";
 
 /// Where a configuration value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,26 +29,214 @@ impl fmt::Display for ConfigSource {
         match self {
             ConfigSource::Default => f.write_str("default"),
             ConfigSource::File(path) => write!(f, "file {}", path.display()),
-            ConfigSource::Env(name) => write!(f, "environment variable {name}"),
+            ConfigSource::Env(_) => f.write_str("environment"),
             ConfigSource::Builder => f.write_str("builder"),
         }
     }
 }
 
-/// A configuration value was rejected: names the key, the value and the reason.
+/// A configuration could not be loaded or is invalid.
+///
+/// The value-level variants ([`InvalidValue`](ConfigError::InvalidValue),
+/// [`UnknownKey`](ConfigError::UnknownKey)) name the key as the source spells it
+/// (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTLP__BATCH__MAX_QUEUE_SIZE`, `batch.max_queue_size`),
+/// the value and the reason; the file-level variants name the file.
+///
+/// ```
+/// use otlp_sdk::config::ConfigLoader;
+///
+/// let err = ConfigLoader::new()
+///     .with_config_dir("no-such-dir")
+///     .with_env([("OTEL_BSP_MAX_QUEUE_SIZE", "lots")])
+///     .load()
+///     .unwrap_err();
+/// assert_eq!(err.key(), Some("OTEL_BSP_MAX_QUEUE_SIZE"));
+/// assert_eq!(err.value(), Some("lots"));
+/// assert!(err.to_string().contains("not a whole number"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid value {value:?} for {key} (from {origin}): {reason}")]
-pub struct ConfigError {
-    /// The key, as the source spells it (`OTEL_BSP_MAX_QUEUE_SIZE`, `batch.max_queue_size`).
-    pub key: String,
-    /// The offending value (redacted for secrets).
-    pub value: String,
-    /// Why it was rejected.
-    pub reason: String,
-    /// Where it came from.
-    pub origin: ConfigSource,
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A value was rejected.
+    #[error("invalid value {value:?} for {key} (from {origin}): {reason}")]
+    InvalidValue {
+        /// The key, as the source spells it.
+        key: String,
+        /// The offending value ([`REDACTED`] for secrets).
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// A section or key that the configuration does not have (usually a typo).
+    #[error("unknown key {key} with value {value:?} (from {origin}): {reason}")]
+    UnknownKey {
+        /// The key, as the source spells it.
+        key: String,
+        /// Its value ([`REDACTED`] when it may be a secret).
+        value: String,
+        /// What was expected instead.
+        reason: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// A configuration file exists (or was named explicitly) but cannot be read.
+    #[error("cannot read configuration file {}: {reason}", .path.display())]
+    FileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why (the I/O error).
+        reason: String,
+    },
+    /// A configuration file is not valid YAML or TOML.
+    #[error("cannot parse configuration file {}{}: {reason}", .path.display(), Location::of(.line, .column))]
+    FileSyntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem, when the parser knows it.
+        line: Option<usize>,
+        /// 1-based column of the problem, when the parser knows it.
+        column: Option<usize>,
+        /// The parser's message.
+        reason: String,
+    },
+    /// A configuration file cannot be used: unsupported extension, format support
+    /// compiled out, or two files of different formats for the same name.
+    #[error("configuration file {}: {reason}", .path.display())]
+    FileRejected {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// A problem that lenient loading reported instead of failing.
+impl ConfigError {
+    /// An [`InvalidValue`](ConfigError::InvalidValue) error.
+    pub fn invalid(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+        origin: ConfigSource,
+    ) -> Self {
+        ConfigError::InvalidValue {
+            key: key.into(),
+            value: value.into(),
+            reason: reason.into(),
+            origin,
+        }
+    }
+
+    /// The key the error is about, as the source spells it (`None` for file-level errors).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::InvalidValue { key, .. } | ConfigError::UnknownKey { key, .. } => {
+                Some(key)
+            }
+            _ => None,
+        }
+    }
+
+    /// The rejected value, redacted for secrets (`None` for file-level errors).
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            ConfigError::InvalidValue { value, .. } | ConfigError::UnknownKey { value, .. } => {
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+
+    /// Why the value, key or file was rejected.
+    pub fn reason(&self) -> &str {
+        match self {
+            ConfigError::InvalidValue { reason, .. }
+            | ConfigError::UnknownKey { reason, .. }
+            | ConfigError::FileUnreadable { reason, .. }
+            | ConfigError::FileSyntax { reason, .. }
+            | ConfigError::FileRejected { reason, .. } => reason,
+        }
+    }
+
+    /// Where the rejected value came from: a file error's origin is that file.
+    pub fn origin(&self) -> ConfigSource {
+        match self {
+            ConfigError::InvalidValue { origin, .. } | ConfigError::UnknownKey { origin, .. } => {
+                origin.clone()
+            }
+            ConfigError::FileUnreadable { path, .. }
+            | ConfigError::FileSyntax { path, .. }
+            | ConfigError::FileRejected { path, .. } => ConfigSource::File(path.clone()),
+        }
+    }
+}
+
+/// Renders ` (line L, column C)` when known, nothing otherwise.
+struct Location(Option<usize>, Option<usize>);
+
+impl Location {
+    fn of(line: &Option<usize>, column: &Option<usize>) -> Self {
+        Location(*line, *column)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (Some(line), Some(column)) => write!(f, " (line {line}, column {column})"),
+            (Some(line), None) => write!(f, " (line {line})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A problem that [lenient](super::ConfigLoader::lenient) loading reported instead of
+/// failing: the value named in the error was ignored (or, for a boolean
+/// variable, read as `false`, as the specification requires).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigWarning(pub ConfigError);
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ignored: {}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_value_names_key_value_reason_and_origin() {
+        let err = ConfigError::invalid(
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "-1",
+            "must not be negative",
+            ConfigSource::Env("OTEL_BSP_MAX_QUEUE_SIZE".into()),
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"-1\" for OTEL_BSP_MAX_QUEUE_SIZE (from environment): must not be negative"
+        );
+    }
+
+    #[test]
+    fn file_syntax_error_shows_line_and_column() {
+        let err = ConfigError::FileSyntax {
+            path: "config/default.toml".into(),
+            line: Some(3),
+            column: Some(7),
+            reason: "expected `=`".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "cannot parse configuration file config/default.toml (line 3, column 7): expected `=`"
+        );
+        assert_eq!(err.key(), None);
+        assert_eq!(
+            err.origin(),
+            ConfigSource::File("config/default.toml".into())
+        );
+    }
+}
