@@ -1,20 +1,399 @@
-//! Loading a [`Config`] from files, `OTEL_*` variables and `OTLP__` overrides.
-//! (Being written: see the config task.)
+//! [`ConfigLoader`]: loading a [`Config`] from files, `OTEL_*` variables and
+//! `OTLP__` overrides, then validating it.
 
-use super::{Config, ConfigError};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
 
-/// Loads a [`Config`] from its sources.
-#[derive(Debug, Default)]
-pub struct ConfigLoader {}
+use super::env::{self, OVERRIDE_PREFIX};
+use super::file;
+use super::keys::Staged;
+use super::validate;
+use super::{Config, ConfigError, ConfigSource, ConfigWarning, REDACTED};
+
+/// The variable that selects `config/{RUN_ENV}.{yaml,yml,toml}`.
+const RUN_ENV: &str = "RUN_ENV";
+
+/// Loads a [`Config`] from its sources and validates it.
+///
+/// Sources, each overriding the ones before it:
+///
+/// 1. the defaults ([`Config::default`]);
+/// 2. `default.{yaml,yml,toml}` then `{RUN_ENV}.{yaml,yml,toml}` from the
+///    configuration directory (`config`, relative to the working directory,
+///    unless [`with_config_dir`](Self::with_config_dir)) — both optional — or
+///    instead exactly the one file given to [`with_file`](Self::with_file), which must exist;
+/// 3. the standard `OTEL_*` variables;
+/// 4. the nested overrides `OTLP__SECTION__KEY=value`;
+/// 5. whatever the program changes afterwards: check those with [`Config::validate`].
+///
+/// Cost: reads the environment once and at most two files per [`load`](Self::load);
+/// allocates freely. Meant for start-up, not for a hot path.
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_sdk::config::{ConfigLoader, Protocol};
+///
+/// let config = ConfigLoader::new()
+///     .with_config_dir("no-such-dir") // files are optional
+///     .with_env([
+///         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+///         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"), // _TRACES_ wins
+///         ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+///         ("OTLP__BATCH__MAX_QUEUE_SIZE", "4096"),
+///     ])
+///     .load()?;
+/// assert_eq!(config.exporter.protocol, Protocol::HttpJson);
+/// assert_eq!(config.batch.scheduled_delay, Duration::from_millis(250));
+/// assert_eq!(config.batch.max_queue_size, 4096);
+/// # Ok::<(), otlp_sdk::config::ConfigError>(())
+/// ```
+///
+/// # Files
+///
+/// YAML (feature `yaml`) or TOML (feature `toml`), chosen by extension; a file whose
+/// format is compiled out is an error, not skipped. If both `default.yaml` and
+/// `default.toml` (or `.yml`) exist, loading fails as ambiguous; the same for the
+/// `RUN_ENV` stem. `RUN_ENV` must be a plain file stem (letters, digits, `-`, `_`,
+/// `.`, not starting with `.`); `RUN_ENV=default` loads `default.*` once.
+///
+/// ```yaml
+/// service:     { name: checkout, disabled: false }
+/// resource:    { attributes: { deployment.environment: prod } }
+/// exporter:
+///   endpoint: https://collector:4318      # or traces_endpoint: full URL, used as given
+///   protocol: http/protobuf               # grpc | http/protobuf | http/json
+///   timeout: 10s                          # 0 = no limit
+///   compression: gzip                     # none | gzip | zstd
+///   headers: { x-api-key: s3cr3t }
+///   certificate: /etc/ssl/ca.pem          # also client_certificate, client_key
+///   insecure: false                       # gRPC without scheme only
+/// batch:
+///   max_queue_size: 2048
+///   max_export_batch_size: 512
+///   min_export_batch_size: 64
+///   scheduled_delay: 5s
+///   export_timeout: 30s                   # 0 = no limit
+///   max_concurrent_exports: 4
+///   adaptive: false
+///   full_policy: drop                     # drop | block
+///   block_timeout: 100ms                  # used when full_policy is block (default 100ms)
+/// retry:       { enabled: true, initial_backoff: 1s, max_backoff: 30s, multiplier: 1.5, randomization_factor: 0.5 }
+/// performance: { max_request_bytes: 67108864, buffer_pool_size: 8, io_threads: 1 }
+/// ```
+///
+/// * Durations are whole milliseconds (`250`) or a whole number with a unit:
+///   `"250ms"`, `"5s"`, `"2m"`, `"1h"`.
+/// * Enum values are case-insensitive. Booleans are `true`/`false`.
+/// * A null or empty value means "not set": the earlier value stays.
+/// * Text values may be strings, whole numbers or booleans; decimal numbers must
+///   be quoted (the parser would already have changed `1.10` into `1.1`).
+/// * `headers` and `attributes` are maps, or a string in the `k1=v1,k2=v2` syntax
+///   below. Maps merge across sources: a later source wins per key (header names
+///   case-insensitively), the first position is kept.
+/// * Unknown sections and keys are errors naming them: a typo never passes silently.
+/// * A `service.name` resource attribute, from any source, sets
+///   [`Config::service_name`] (it is not kept in `resource_attributes`); whichever
+///   is set later wins, so `OTEL_SERVICE_NAME` beats `service.name` in
+///   `OTEL_RESOURCE_ATTRIBUTES`.
+///
+/// # Standard variables
+///
+/// Each `OTEL_EXPORTER_OTLP_X` is also read as `OTEL_EXPORTER_OTLP_TRACES_X`, which
+/// wins (for headers: per header name). Empty values (after trimming) mean unset.
+///
+/// | variable | sets | syntax |
+/// |---|---|---|
+/// | `OTEL_SDK_DISABLED` | `service.disabled` | only `true` (any case) disables |
+/// | `OTEL_SERVICE_NAME` | `service.name` | text |
+/// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` |
+/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `exporter.traces_endpoint` | URL used as given |
+/// | `…_PROTOCOL` | `exporter.protocol` | `grpc`, `http/protobuf`, `http/json` |
+/// | `…_HEADERS` | `exporter.headers` | `k=v,…`, names trimmed, values percent-decoded |
+/// | `…_COMPRESSION` | `exporter.compression` | `gzip`, `none`, `zstd` |
+/// | `…_TIMEOUT` | `exporter.timeout` | whole ms; `0` = no limit |
+/// | `…_INSECURE` | `exporter.insecure` | `true` / `false` |
+/// | `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | TLS file paths | path |
+/// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms, more than 0 |
+/// | `OTEL_BSP_EXPORT_TIMEOUT` | `batch.export_timeout` | whole ms; `0` = no limit |
+/// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1 |
+/// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `batch.max_export_batch_size` | whole number, at least 1 |
+///
+/// Other `OTEL_*` variables belong to other components and are ignored.
+///
+/// # `OTLP__` overrides
+///
+/// `OTLP__SECTION__KEY=value` sets any file key (`OTLP__BATCH__MAX_QUEUE_SIZE=4096`,
+/// `OTLP__BATCH__SCHEDULED_DELAY=250ms`); section and key are case-insensitive and
+/// the value is read exactly like a file value. For the two maps:
+///
+/// * `OTLP__EXPORTER__HEADERS=k1=v1,k2=v2` and `OTLP__RESOURCE__ATTRIBUTES=k=v,…`
+///   merge entries in the `OTEL_*` list syntax (percent-decoded);
+/// * `OTLP__EXPORTER__HEADERS__X_API_KEY=abc` sets one header: the name is
+///   lower-cased and `_` becomes `-` (`x-api-key`);
+/// * `OTLP__RESOURCE__ATTRIBUTES__DEPLOYMENT_ENVIRONMENT=prod` sets one attribute:
+///   lower-cased, `_` becomes `.` (`deployment.environment`). Spell keys that need
+///   `_`, `-` or capitals with the list form.
+///
+/// Overrides apply in variable-name order, so a list form comes before the
+/// single entries of the same map. An unknown section or key is an error.
+///
+/// # Strict and lenient
+///
+/// By default loading is strict: any rejected value is an error. The specification
+/// asks SDKs to *warn and ignore* bad `OTEL_*` values instead; [`lenient`](Self::lenient)
+/// does that for the standard variables only:
+///
+/// | rejected `OTEL_*` value | strict | lenient |
+/// |---|---|---|
+/// | not a number / duration, negative, out of range (e.g. `0` queue size) | error | warning, variable ignored |
+/// | unknown protocol or compression | error | warning, variable ignored |
+/// | boolean other than `true`/`false` | error | warning, read as `false` |
+/// | one bad entry in `…_HEADERS` or `OTEL_RESOURCE_ATTRIBUTES` | error | warning, whole variable ignored |
+///
+/// Always errors, in both modes: anything wrong in a file or an `OTLP__`
+/// override (these are ours, and typos must not pass), unreadable or ambiguous
+/// files, a bad `RUN_ENV`, non-UTF-8 values of `OTEL_*`/`OTLP__`/`RUN_ENV`, and the
+/// checks on the merged result — batch size at most queue size, minimum at most
+/// maximum batch size, endpoint URL (scheme and host), client certificate and key
+/// together, `max_backoff` at least `initial_backoff`.
+///
+/// # Secrets
+///
+/// Header values, the client key path and URL user-info never appear in errors,
+/// warnings or `Debug` output (they read `<redacted>`); neither do the values of the
+/// environment a loader holds.
+#[derive(Clone)]
+pub struct ConfigLoader {
+    env: EnvSource,
+    config_dir: PathBuf,
+    file: Option<PathBuf>,
+    lenient: bool,
+}
+
+/// Where variables come from.
+#[derive(Clone)]
+enum EnvSource {
+    /// `std::env::vars_os()`, read at load time.
+    Process,
+    /// Given by the program (tests, embedding), replacing the process environment.
+    Given(BTreeMap<String, String>),
+}
+
+impl Default for ConfigLoader {
+    fn default() -> Self {
+        ConfigLoader::new()
+    }
+}
 
 impl ConfigLoader {
-    /// A loader reading the process environment and `config/`.
+    /// A strict loader reading the process environment (when [`load`](Self::load)
+    /// runs) and the directory `config`.
     pub fn new() -> Self {
-        ConfigLoader {}
+        ConfigLoader {
+            env: EnvSource::Process,
+            config_dir: PathBuf::from("config"),
+            file: None,
+            lenient: false,
+        }
     }
 
-    /// Loads and validates.
+    /// Reads variables (including `RUN_ENV`) from `vars` instead of the process
+    /// environment. Replaces, does not add to, the environment; for a repeated
+    /// name the last value counts.
+    pub fn with_env<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self.env = EnvSource::Given(vars);
+        self
+    }
+
+    /// Looks for `default.*` and `{RUN_ENV}.*` in `dir` instead of `config`.
+    pub fn with_config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config_dir = dir.into();
+        self
+    }
+
+    /// Reads exactly this file (YAML or TOML by extension) instead of looking in
+    /// the configuration directory. A missing file is an error.
+    pub fn with_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(path.into());
+        self
+    }
+
+    /// Turns rejected `OTEL_*` values into warnings, as the specification's
+    /// "warn and ignore" asks (see [Strict and lenient](Self#strict-and-lenient)).
+    pub fn lenient(mut self) -> Self {
+        self.lenient = true;
+        self
+    }
+
+    /// Loads and validates. In lenient mode warnings are dropped; use
+    /// [`load_with_warnings`](Self::load_with_warnings) to report them.
     pub fn load(self) -> Result<Config, ConfigError> {
-        Ok(Config::default())
+        self.load_with_warnings().map(|(config, _)| config)
+    }
+
+    /// Loads and validates, returning what lenient mode ignored (always empty
+    /// when strict).
+    pub fn load_with_warnings(self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        let env = self.env.snapshot()?;
+        let mut staged = Staged::new();
+        for path in self.files(&env)? {
+            file::apply_file(&mut staged, &path)?;
+        }
+        let mut warnings = Vec::new();
+        env::apply_otel(&mut staged, &env, self.lenient, &mut warnings)?;
+        env::apply_overrides(&mut staged, &env)?;
+        validate::validate(&staged.config, &staged.origins)?;
+        Ok((staged.config, warnings))
+    }
+
+    fn files(&self, env: &BTreeMap<String, String>) -> Result<Vec<PathBuf>, ConfigError> {
+        match &self.file {
+            Some(path) => Ok(vec![path.clone()]),
+            None => file::discover(&self.config_dir, run_env(env)?),
+        }
+    }
+}
+
+/// `RUN_ENV`, if set: a plain file stem, so it cannot point outside the directory.
+fn run_env(env: &BTreeMap<String, String>) -> Result<Option<&str>, ConfigError> {
+    let Some(value) = env.get(RUN_ENV).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if value.chars().all(plain) && !value.starts_with('.') {
+        Ok(Some(value))
+    } else {
+        Err(ConfigError::invalid(
+            RUN_ENV,
+            value,
+            "must be a file name stem: letters, digits, '-', '_' and '.', not starting with '.'",
+            ConfigSource::Env(RUN_ENV.to_owned()),
+        ))
+    }
+}
+
+impl EnvSource {
+    /// The variables, sorted by name.
+    fn snapshot(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        match self {
+            EnvSource::Given(vars) => Ok(vars.clone()),
+            EnvSource::Process => process_env(),
+        }
+    }
+}
+
+/// The process environment. Variables that are not UTF-8 are skipped, unless
+/// they are ours (`OTEL_*`, `OTLP__*`, `RUN_ENV`): then they are an error.
+fn process_env() -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut vars = BTreeMap::new();
+    for (name, value) in std::env::vars_os() {
+        let Ok(name) = name.into_string() else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => {
+                vars.insert(name, value);
+            }
+            Err(value) if is_ours(&name) => {
+                return Err(ConfigError::invalid(
+                    name.clone(),
+                    value.to_string_lossy(),
+                    "not valid UTF-8",
+                    ConfigSource::Env(name),
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(vars)
+}
+
+fn is_ours(name: &str) -> bool {
+    name.starts_with("OTEL_") || name.starts_with(OVERRIDE_PREFIX) || name == RUN_ENV
+}
+
+impl fmt::Debug for ConfigLoader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigLoader")
+            .field("env", &self.env)
+            .field("config_dir", &self.config_dir)
+            .field("file", &self.file)
+            .field("lenient", &self.lenient)
+            .finish()
+    }
+}
+
+/// Shows which of our variables are set, never their values.
+impl fmt::Debug for EnvSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvSource::Process => f.write_str("Process"),
+            EnvSource::Given(vars) => {
+                let ours = vars
+                    .keys()
+                    .filter(|name| is_ours(name))
+                    .map(|name| (name, REDACTED));
+                let ours = OursOnly(ours.collect());
+                f.debug_tuple("Given")
+                    .field(&format_args!("{} variables", vars.len()))
+                    .field(&ours)
+                    .finish()
+            }
+        }
+    }
+}
+
+struct OursOnly<'a>(Vec<(&'a String, &'static str)>);
+
+impl fmt::Debug for OursOnly<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().copied()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_env_must_be_a_plain_stem() {
+        let env = |v: &str| BTreeMap::from([(RUN_ENV.to_owned(), v.to_owned())]);
+        assert_eq!(run_env(&env("prod-eu.1")), Ok(Some("prod-eu.1")));
+        assert_eq!(run_env(&env("  ")), Ok(None));
+        for bad in ["../etc/passwd", "a/b", ".hidden", "a b"] {
+            let err = run_env(&env(bad)).unwrap_err();
+            assert_eq!(err.key(), Some(RUN_ENV), "{bad}");
+            assert!(err.reason().contains("file name stem"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_lists_our_variable_names_but_no_values() {
+        let loader = ConfigLoader::new().with_env([
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20s3cr3t",
+            ),
+            ("DATABASE_PASSWORD", "hunter2"),
+        ]);
+        let debug = format!("{loader:?}");
+        assert!(debug.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{debug}");
+        assert!(debug.contains("2 variables"), "{debug}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("hunter2"),
+            "{debug}"
+        );
+        assert!(!debug.contains("DATABASE_PASSWORD"), "{debug}");
     }
 }

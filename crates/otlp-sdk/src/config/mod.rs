@@ -9,16 +9,25 @@
 //! 4. nested overrides `OTLP__SECTION__KEY=value` (for example `OTLP__BATCH__MAX_QUEUE_SIZE=4096`);
 //! 5. whatever the program sets through the builder.
 //!
-//! See [`ConfigLoader`] for loading and [`ConfigError`] for what a bad value reports.
+//! See [`ConfigLoader`] for loading — the file format, every variable, the
+//! `OTLP__` rule for map keys, strict versus lenient — and [`ConfigError`] for
+//! what a bad value reports. [`Config::validate`] checks a configuration changed in code.
 
+mod env;
 mod error;
+mod file;
+mod keys;
 mod loader;
+mod node;
+mod origin;
+mod parse;
+mod validate;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use error::{ConfigError, ConfigSource, ConfigWarning};
+pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
 pub use loader::ConfigLoader;
 
 use crate::retry::RetryPolicy;
@@ -33,7 +42,7 @@ use crate::retry::RetryPolicy;
 /// assert_eq!(config.exporter.traces_endpoint(), "http://localhost:4318/v1/traces");
 /// assert_eq!(config.batch.max_queue_size, 2048);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     /// `service.name` of the resource (`OTEL_SERVICE_NAME`, section `service`, key `name`).
     pub service_name: Option<String>,
@@ -51,17 +60,37 @@ pub struct Config {
     pub performance: PerformanceConfig,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            service_name: None,
-            disabled: false,
-            resource_attributes: Vec::new(),
-            exporter: ExporterConfig::default(),
-            batch: BatchConfig::default(),
-            retry: RetryPolicy::default(),
-            performance: PerformanceConfig::default(),
-        }
+impl Config {
+    /// Checks every setting and the constraints between them (batch size at most
+    /// queue size, endpoint URLs, client certificate and key together, …).
+    ///
+    /// [`ConfigLoader::load`] already does this and names each key as its source
+    /// spelled it; call this after changing a loaded configuration in code. Errors
+    /// then name the dotted key (`batch.max_queue_size`) and [`ConfigSource::Builder`].
+    ///
+    /// ```
+    /// use otlp_sdk::config::{Config, ConfigSource};
+    ///
+    /// let mut config = Config::default();
+    /// config.batch.max_export_batch_size = 4096; // more than max_queue_size (2048)
+    /// let err = config.validate().unwrap_err();
+    /// assert_eq!(err.key(), Some("batch.max_export_batch_size"));
+    /// assert_eq!(err.origin(), ConfigSource::Builder);
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate::validate(self, &origin::Origins::new(ConfigSource::Builder))
+    }
+
+    /// The service name the resource should carry: [`service_name`](Self::service_name),
+    /// else a `service.name` entry of [`resource_attributes`](Self::resource_attributes)
+    /// (the loader moves such an entry into `service_name`; code may not).
+    pub fn effective_service_name(&self) -> Option<&str> {
+        self.service_name.as_deref().or_else(|| {
+            self.resource_attributes
+                .iter()
+                .find(|(key, _)| key == "service.name")
+                .map(|(_, value)| value.as_str())
+        })
     }
 }
 

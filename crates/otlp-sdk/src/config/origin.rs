@@ -1,0 +1,81 @@
+//! [`Origins`]: which source last set each setting, so that validation errors can
+//! name the key the way the user wrote it (`OTEL_BSP_MAX_QUEUE_SIZE`, not
+//! `batch.max_queue_size`).
+
+use std::collections::HashMap;
+
+use super::ConfigSource;
+
+/// The source and the spelling of the key that last set a setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SetBy {
+    /// Where the value came from.
+    pub source: ConfigSource,
+    /// The key as that source spells it.
+    pub key: String,
+}
+
+/// Last writer per dotted setting name (`batch.max_queue_size`,
+/// `exporter.headers.x-api-key`). Settings nobody set report `fallback`.
+#[derive(Clone, Debug)]
+pub(crate) struct Origins {
+    settings: HashMap<String, SetBy>,
+    fallback: ConfigSource,
+}
+
+impl Origins {
+    /// No setting recorded; unrecorded settings are attributed to `fallback`.
+    pub(crate) fn new(fallback: ConfigSource) -> Self {
+        Origins {
+            settings: HashMap::new(),
+            fallback,
+        }
+    }
+
+    /// Records that `key` (spelled `spelled` in `source`) set `dotted`.
+    pub(crate) fn record(
+        &mut self,
+        dotted: impl Into<String>,
+        source: &ConfigSource,
+        spelled: &str,
+    ) {
+        let setting = SetBy {
+            source: source.clone(),
+            key: spelled.to_owned(),
+        };
+        self.settings.insert(dotted.into(), setting);
+    }
+
+    /// Who set `dotted`: the recorded setting, or the dotted name itself from `fallback`.
+    pub(crate) fn of(&self, dotted: &str) -> SetBy {
+        self.settings.get(dotted).cloned().unwrap_or_else(|| SetBy {
+            source: self.fallback.clone(),
+            key: dotted.to_owned(),
+        })
+    }
+
+    /// Whether a source (not the fallback) set `dotted`.
+    pub(crate) fn is_recorded(&self, dotted: &str) -> bool {
+        self.settings.contains_key(dotted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unrecorded_settings_fall_back_to_their_dotted_name() {
+        let mut origins = Origins::new(ConfigSource::Builder);
+        let env = ConfigSource::Env("OTEL_BSP_MAX_QUEUE_SIZE".into());
+        origins.record("batch.max_queue_size", &env, "OTEL_BSP_MAX_QUEUE_SIZE");
+        assert_eq!(
+            origins.of("batch.max_queue_size").key,
+            "OTEL_BSP_MAX_QUEUE_SIZE"
+        );
+        assert_eq!(origins.of("batch.max_queue_size").source, env);
+        assert!(origins.is_recorded("batch.max_queue_size"));
+        assert_eq!(origins.of("batch.adaptive").key, "batch.adaptive");
+        assert_eq!(origins.of("batch.adaptive").source, ConfigSource::Builder);
+    }
+}

@@ -1,0 +1,547 @@
+//! Validation of a whole [`Config`]: single-value checks (shared with the parsers
+//! in `keys.rs`, so a bad value is caught where it is read) and the constraints
+//! between settings, which can only be checked once every source is merged.
+
+use std::fmt::Display;
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::REDACTED;
+use super::keys::Setting;
+use super::origin::Origins;
+use super::{
+    BatchConfig, Config, ConfigError, ExporterConfig, FullPolicy, PerformanceConfig, Protocol,
+};
+use crate::retry::RetryPolicy;
+
+/// The largest request body: the OTLP specification's 64 MiB cap.
+pub(crate) const MAX_REQUEST_BYTES: usize = otlp_core::encode::MAX_REQUEST_BYTES;
+
+/// Checks `config`; errors name each key as `origins` recorded it.
+pub(crate) fn validate(config: &Config, origins: &Origins) -> Result<(), ConfigError> {
+    let report = Report { origins };
+    service(config, &report)?;
+    exporter(&config.exporter, &report)?;
+    batch(&config.batch, &report)?;
+    retry(&config.retry, &report)?;
+    performance(&config.performance, &report)
+}
+
+/// Turns a failed check into an error naming the key as its source spelled it.
+struct Report<'a> {
+    origins: &'a Origins,
+}
+
+impl Report<'_> {
+    fn error(&self, dotted: &str, value: impl Display, reason: impl Into<String>) -> ConfigError {
+        let setting = self.origins.of(dotted);
+        ConfigError::invalid(setting.key, value.to_string(), reason, setting.source)
+    }
+
+    fn check(
+        &self,
+        dotted: &str,
+        value: impl Display,
+        result: Result<(), String>,
+    ) -> Result<(), ConfigError> {
+        result.map_err(|reason| self.error(dotted, value, reason))
+    }
+
+    /// `small <= big`. Reported against `small`, unless only `big` was set by a
+    /// source (then the user's value is the one to blame).
+    fn at_most(&self, small: (Setting, usize), big: (Setting, usize)) -> Result<(), ConfigError> {
+        let ((small_key, small_value), (big_key, big_value)) = (small, big);
+        if small_value <= big_value {
+            return Ok(());
+        }
+        let (small_name, big_name) = (small_key.dotted(), big_key.dotted());
+        if self.origins.is_recorded(big_name) && !self.origins.is_recorded(small_name) {
+            let other = self.origins.of(small_name).key;
+            Err(self.error(
+                big_name,
+                big_value,
+                format!("must be at least {other} ({small_value})"),
+            ))
+        } else {
+            let other = self.origins.of(big_name).key;
+            Err(self.error(
+                small_name,
+                small_value,
+                format!("must be at most {other} ({big_value})"),
+            ))
+        }
+    }
+}
+
+fn service(config: &Config, report: &Report<'_>) -> Result<(), ConfigError> {
+    if let Some(name) = &config.service_name {
+        let result = non_blank(name);
+        report.check(Setting::ServiceName.dotted(), name, result)?;
+    }
+    let attributes = &config.resource_attributes;
+    for (index, (key, value)) in attributes.iter().enumerate() {
+        let dotted = format!("{}.{key}", Setting::ResourceAttributes.dotted());
+        report.check(&dotted, value, attribute_key(key))?;
+        if attributes[..index]
+            .iter()
+            .any(|(earlier, _)| earlier == key)
+        {
+            return Err(report.error(
+                &dotted,
+                value,
+                format!("attribute key {key:?} appears twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn exporter(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+    let timeout = &exporter.timeout;
+    report.check(
+        Setting::ExporterTimeout.dotted(),
+        Millis(timeout),
+        longer_than_zero(*timeout),
+    )?;
+    let protocol = exporter.protocol;
+    if let Some(url) = &exporter.endpoint {
+        let result = endpoint(url, protocol, true);
+        report.check(
+            Setting::ExporterEndpoint.dotted(),
+            redact_userinfo(url),
+            result,
+        )?;
+    }
+    if let Some(url) = &exporter.traces_endpoint {
+        let result = endpoint(url, protocol, false);
+        report.check(
+            Setting::ExporterTracesEndpoint.dotted(),
+            redact_userinfo(url),
+            result,
+        )?;
+    }
+    for (name, value) in exporter.headers.iter() {
+        let dotted = format!(
+            "{}.{}",
+            Setting::ExporterHeaders.dotted(),
+            name.to_ascii_lowercase()
+        );
+        let result = header_name(name).and_then(|()| header_value(value));
+        report.check(
+            &dotted,
+            REDACTED,
+            result.map_err(|reason| format!("header {name:?}: {reason}")),
+        )?;
+    }
+    tls(exporter, report)
+}
+
+fn tls(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+    let tls = &exporter.tls;
+    let paths = [
+        (Setting::ExporterCertificate, &tls.ca_certificate),
+        (Setting::ExporterClientCertificate, &tls.client_certificate),
+        (Setting::ExporterClientKey, &tls.client_key),
+    ];
+    for (key, path) in paths {
+        if let Some(path) = path {
+            let shown = shown_path(key, path);
+            report.check(key.dotted(), shown, non_blank(&path.to_string_lossy()))?;
+        }
+    }
+    let (certificate, key) = (
+        Setting::ExporterClientCertificate,
+        Setting::ExporterClientKey,
+    );
+    match (&tls.client_certificate, &tls.client_key) {
+        (Some(path), None) => {
+            let other = report.origins.of(key.dotted()).key;
+            let reason = format!("mTLS needs {other} too");
+            Err(report.error(certificate.dotted(), shown_path(certificate, path), reason))
+        }
+        (None, Some(path)) => {
+            let other = report.origins.of(certificate.dotted()).key;
+            let reason = format!("mTLS needs {other} too");
+            Err(report.error(key.dotted(), shown_path(key, path), reason))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn shown_path(key: Setting, path: &Path) -> String {
+    if key == Setting::ExporterClientKey {
+        REDACTED.to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+    let counts = [
+        (Setting::BatchMaxQueueSize, batch.max_queue_size),
+        (
+            Setting::BatchMaxExportBatchSize,
+            batch.max_export_batch_size,
+        ),
+        (
+            Setting::BatchMinExportBatchSize,
+            batch.min_export_batch_size,
+        ),
+        (
+            Setting::BatchMaxConcurrentExports,
+            batch.max_concurrent_exports,
+        ),
+    ];
+    for (key, value) in counts {
+        report.check(key.dotted(), value, at_least_one(value))?;
+    }
+    let durations = [
+        (Setting::BatchScheduledDelay, batch.scheduled_delay),
+        (Setting::BatchExportTimeout, batch.export_timeout),
+    ];
+    for (key, value) in durations {
+        report.check(key.dotted(), Millis(&value), longer_than_zero(value))?;
+    }
+    if let FullPolicy::Block(timeout) = batch.full_policy {
+        let key = Setting::BatchBlockTimeout.dotted();
+        report.check(key, Millis(&timeout), longer_than_zero(timeout))?;
+    }
+    report.at_most(
+        (
+            Setting::BatchMaxExportBatchSize,
+            batch.max_export_batch_size,
+        ),
+        (Setting::BatchMaxQueueSize, batch.max_queue_size),
+    )?;
+    report.at_most(
+        (
+            Setting::BatchMinExportBatchSize,
+            batch.min_export_batch_size,
+        ),
+        (
+            Setting::BatchMaxExportBatchSize,
+            batch.max_export_batch_size,
+        ),
+    )
+}
+
+fn retry(retry: &RetryPolicy, report: &Report<'_>) -> Result<(), ConfigError> {
+    let (initial, max) = (retry.initial_backoff, retry.max_backoff);
+    report.check(
+        Setting::RetryInitialBackoff.dotted(),
+        Millis(&initial),
+        longer_than_zero(initial),
+    )?;
+    report.check(
+        Setting::RetryMaxBackoff.dotted(),
+        Millis(&max),
+        longer_than_zero(max),
+    )?;
+    if max < initial {
+        let other = report.origins.of(Setting::RetryInitialBackoff.dotted()).key;
+        let reason = format!("must be at least {other} ({})", Millis(&initial));
+        return Err(report.error(Setting::RetryMaxBackoff.dotted(), Millis(&max), reason));
+    }
+    let multiplier_key = Setting::RetryMultiplier.dotted();
+    report.check(
+        multiplier_key,
+        retry.multiplier,
+        multiplier(retry.multiplier),
+    )?;
+    let factor = retry.randomization_factor;
+    report.check(
+        Setting::RetryRandomizationFactor.dotted(),
+        factor,
+        randomization_factor(factor),
+    )
+}
+
+fn performance(performance: &PerformanceConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+    let bytes = performance.max_request_bytes;
+    report.check(
+        Setting::PerformanceMaxRequestBytes.dotted(),
+        bytes,
+        request_bytes(bytes),
+    )?;
+    if let Some(buffers) = performance.buffer_pool_size {
+        report.check(
+            Setting::PerformanceBufferPoolSize.dotted(),
+            buffers,
+            at_least_one(buffers),
+        )?;
+    }
+    let threads = performance.io_threads;
+    report.check(
+        Setting::PerformanceIoThreads.dotted(),
+        threads,
+        at_least_one(threads),
+    )
+}
+
+/// Renders a duration as whole milliseconds (`250ms`).
+struct Millis<'a>(&'a Duration);
+
+impl Display for Millis<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}ms", self.0.as_millis())
+    }
+}
+
+// Single-value checks, shared with the parsers.
+
+/// At least 1.
+pub(crate) fn at_least_one(n: usize) -> Result<(), String> {
+    if n >= 1 {
+        Ok(())
+    } else {
+        Err("must be at least 1".to_owned())
+    }
+}
+
+/// Not zero.
+pub(crate) fn longer_than_zero(duration: Duration) -> Result<(), String> {
+    if duration.is_zero() {
+        Err("must be longer than 0".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// Backoff growth: at least 1 (a shrinking backoff would hammer the backend).
+pub(crate) fn multiplier(x: f64) -> Result<(), String> {
+    if x.is_finite() && x >= 1.0 {
+        Ok(())
+    } else {
+        Err("must be a number of at least 1".to_owned())
+    }
+}
+
+/// Jitter fraction in `[0, 1]`.
+pub(crate) fn randomization_factor(x: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err("must be between 0 and 1".to_owned())
+    }
+}
+
+/// Between 1 byte and the specification's 64 MiB cap.
+pub(crate) fn request_bytes(n: usize) -> Result<(), String> {
+    if n == 0 {
+        Err("must be at least 1".to_owned())
+    } else if n > MAX_REQUEST_BYTES {
+        Err(format!(
+            "must be at most {MAX_REQUEST_BYTES} (64 MiB, the OTLP request limit)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn non_blank(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// A resource attribute key: not empty.
+pub(crate) fn attribute_key(key: &str) -> Result<(), String> {
+    if key.trim().is_empty() {
+        Err("attribute keys must not be empty".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// An HTTP header name: a non-empty RFC 9110 token.
+pub(crate) fn header_name(name: &str) -> Result<(), String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !name.is_empty() && name.bytes().all(token) {
+        Ok(())
+    } else {
+        Err("not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)".to_owned())
+    }
+}
+
+/// An HTTP header value: no control characters (a line break would inject headers).
+pub(crate) fn header_value(value: &str) -> Result<(), String> {
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        Err("the value contains a control character or line break".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// An endpoint URL: `http` or `https` with a host (a gRPC endpoint may omit the
+/// scheme). A generic HTTP endpoint gets `v1/traces` appended to its path, so it
+/// may have neither query nor fragment.
+pub(crate) fn endpoint(url: &str, protocol: Protocol, generic: bool) -> Result<(), String> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters".to_owned());
+    }
+    let rest = match url.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            rest
+        }
+        Some((scheme, _)) => {
+            return Err(format!("unsupported scheme {scheme:?}: use http or https"));
+        }
+        None if protocol == Protocol::Grpc => url,
+        None => return Err("must start with http:// or https://".to_owned()),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host_port)| host_port);
+    host_and_port(host_port)?;
+    if generic && protocol != Protocol::Grpc && tail.contains(['?', '#']) {
+        return Err(
+            "a base endpoint cannot have a query or fragment, because v1/traces is appended to its path \
+             (set the traces endpoint to give a complete URL)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn host_and_port(host_port: &str) -> Result<(), String> {
+    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
+        let (address, after) = bracketed
+            .split_once(']')
+            .ok_or("has an unclosed [ in its host")?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or("has text after its [host]")?),
+        };
+        (address, port)
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("has no host".to_owned());
+    }
+    match port.map(|port| (port, port.parse::<u16>())) {
+        Some((port, Ok(0) | Err(_))) => {
+            Err(format!("port {port:?} is not a number from 1 to 65535"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Replaces the user-info of a URL (`https://user:secret@host`) with [`REDACTED`].
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((_, host)) => format!("{prefix}{REDACTED}@{host}{}", &rest[end..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_need_an_http_scheme_and_a_host() {
+        let http = Protocol::HttpProtobuf;
+        assert_eq!(endpoint("http://collector:4318", http, true), Ok(()));
+        assert_eq!(endpoint("https://[::1]:4318/base/", http, true), Ok(()));
+        assert_eq!(
+            endpoint("https://user:pw@collector/x?y=1", http, false),
+            Ok(())
+        );
+        assert_eq!(
+            endpoint("collector:4318", http, true),
+            Err("must start with http:// or https://".to_owned())
+        );
+        assert_eq!(
+            endpoint("ftp://collector", http, true),
+            Err("unsupported scheme \"ftp\": use http or https".to_owned())
+        );
+        assert_eq!(
+            endpoint("http://:4318", http, true),
+            Err("has no host".to_owned())
+        );
+        assert_eq!(
+            endpoint("http://", http, true),
+            Err("has no host".to_owned())
+        );
+        assert!(
+            endpoint("http://c:99999", http, true)
+                .unwrap_err()
+                .contains("port \"99999\"")
+        );
+        assert!(
+            endpoint("http://c:0", http, true)
+                .unwrap_err()
+                .contains("port \"0\"")
+        );
+        assert!(
+            endpoint("http://c:4318?x=1", http, true)
+                .unwrap_err()
+                .contains("query or fragment")
+        );
+        assert!(
+            endpoint("http://c a", http, true)
+                .unwrap_err()
+                .contains("spaces")
+        );
+        assert!(
+            endpoint("http://[::1", http, true)
+                .unwrap_err()
+                .contains("unclosed")
+        );
+    }
+
+    #[test]
+    fn grpc_endpoints_may_omit_the_scheme() {
+        assert_eq!(endpoint("collector:4317", Protocol::Grpc, true), Ok(()));
+        assert_eq!(endpoint("http://c:4317?x", Protocol::Grpc, true), Ok(()));
+        assert_eq!(
+            endpoint(":4317", Protocol::Grpc, true),
+            Err("has no host".to_owned())
+        );
+    }
+
+    #[test]
+    fn userinfo_is_redacted() {
+        assert_eq!(
+            redact_userinfo("https://u:s3cret@host:1/p@x"),
+            "https://<redacted>@host:1/p@x"
+        );
+        assert_eq!(redact_userinfo("http://host/a@b"), "http://host/a@b");
+        assert_eq!(redact_userinfo("u:p@host"), "<redacted>@host");
+    }
+
+    #[test]
+    fn headers_are_tokens_without_line_breaks() {
+        assert_eq!(header_name("x-api-key"), Ok(()));
+        assert!(header_name("x api").is_err());
+        assert!(header_name("").is_err());
+        assert_eq!(header_value("Bearer a\tb"), Ok(()));
+        assert!(header_value("a\r\nx-injected: 1").is_err());
+    }
+
+    #[test]
+    fn request_bytes_are_capped_at_64_mib() {
+        assert_eq!(request_bytes(64 * 1024 * 1024), Ok(()));
+        assert!(
+            request_bytes(64 * 1024 * 1024 + 1)
+                .unwrap_err()
+                .contains("64 MiB")
+        );
+        assert!(request_bytes(0).is_err());
+    }
+}
