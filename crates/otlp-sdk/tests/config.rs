@@ -1,0 +1,1778 @@
+//! Configuration loading: every source and its precedence, every `OTEL_*`
+//! variable, the endpoint rule, files in both formats, and the error (or, when
+//! lenient, the warning) for each kind of bad value.
+//!
+//! No test touches the process environment: each passes its variables with
+//! `ConfigLoader::with_env` and its files in a directory of its own.
+//!
+//! Tests that write files need the `yaml` and/or `toml` feature; the rest run
+//! with any feature set (`--no-default-features` included).
+#![cfg_attr(
+    not(all(feature = "yaml", feature = "toml")),
+    allow(unused_imports, dead_code)
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use otlp_sdk::RetryPolicy;
+use otlp_sdk::config::{
+    BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
+    FullPolicy, Headers, PerformanceConfig, Protocol, TlsConfig,
+};
+
+// ---------------------------------------------------------------- helpers
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let unique = format!(
+            "otlp-sdk-config-{}-{}-{name}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(unique);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loader with exactly these variables and an empty config directory.
+fn loader(dir: &TempDir, env: &[(&str, &str)]) -> ConfigLoader {
+    ConfigLoader::new()
+        .with_config_dir(dir.path())
+        .with_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+fn load(env: &[(&str, &str)]) -> Config {
+    let dir = TempDir::new("env");
+    loader(&dir, env).load().unwrap()
+}
+
+fn load_err(env: &[(&str, &str)]) -> ConfigError {
+    let dir = TempDir::new("env-err");
+    loader(&dir, env).load().unwrap_err()
+}
+
+fn headers(config: &Config) -> Vec<(String, String)> {
+    config
+        .exporter
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The error names the key, shows the value and says why, both in its fields and its message.
+fn assert_names(err: &ConfigError, key: &str, value: &str, reason: &str) {
+    assert_eq!(err.key(), Some(key), "{err}");
+    assert_eq!(err.value(), Some(value), "{err}");
+    assert!(
+        err.reason().contains(reason),
+        "reason {:?} lacks {reason:?}",
+        err.reason()
+    );
+    let message = err.to_string();
+    assert!(message.contains(key), "{message}");
+    assert!(message.contains(&format!("{value:?}")), "{message}");
+    assert!(message.contains(reason), "{message}");
+}
+
+// ------------------------------------------------------- sources and precedence
+
+#[test]
+fn nothing_set_gives_the_defaults() {
+    assert_eq!(load(&[]), Config::default());
+    assert_eq!(Config::default().validate(), Ok(()));
+}
+
+#[cfg(feature = "yaml")]
+const DEFAULT_YAML: &str = "\
+service:
+  name: from-default-file
+exporter:
+  compression: gzip
+batch:
+  max_queue_size: 1000
+  max_export_batch_size: 100
+";
+
+#[cfg(feature = "toml")]
+const PROD_TOML: &str = "\
+[service]
+name = \"from-run-env-file\"
+
+[batch]
+max_queue_size = 2000
+";
+
+#[cfg(all(feature = "yaml", feature = "toml"))]
+#[test]
+fn each_source_overrides_the_ones_before_it() {
+    let dir = TempDir::new("precedence");
+    dir.write("default.yaml", DEFAULT_YAML);
+    dir.write("prod.toml", PROD_TOML);
+    let all = [
+        ("RUN_ENV", "prod"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "3000"),
+        ("OTLP__BATCH__MAX_QUEUE_SIZE", "4000"),
+    ];
+    let queue = |env: &[(&str, &str)]| loader(&dir, env).load().unwrap().batch.max_queue_size;
+    assert_eq!(queue(&all), 4000, "OTLP__ beats OTEL_*");
+    assert_eq!(queue(&all[..2]), 3000, "OTEL_* beats the RUN_ENV file");
+    assert_eq!(queue(&all[..1]), 2000, "the RUN_ENV file beats default.*");
+    assert_eq!(queue(&[]), 1000, "default.* beats the defaults");
+    let empty = TempDir::new("precedence-empty");
+    assert_eq!(
+        loader(&empty, &all[..1])
+            .load()
+            .unwrap()
+            .batch
+            .max_queue_size,
+        2048
+    );
+
+    // Keys a later source does not mention keep the earlier value.
+    let config = loader(&dir, &all).load().unwrap();
+    assert_eq!(config.batch.max_export_batch_size, 100);
+    assert_eq!(config.exporter.compression, Compression::Gzip);
+    assert_eq!(config.service_name.as_deref(), Some("from-run-env-file"));
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn the_builder_comes_last_and_is_checked_by_validate() {
+    let dir = TempDir::new("builder");
+    dir.write("default.yaml", DEFAULT_YAML);
+    let mut config = loader(&dir, &[("OTEL_SERVICE_NAME", "from-env")])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("from-env"));
+
+    config.service_name = Some("from-builder".into());
+    config.batch.max_queue_size = 50; // below the file's batch size of 100
+    let err = config.validate().unwrap_err();
+    assert_names(
+        &err,
+        "batch.max_export_batch_size",
+        "100",
+        "must be at most batch.max_queue_size (50)",
+    );
+    assert_eq!(err.origin(), ConfigSource::Builder);
+
+    config.batch.max_queue_size = 100;
+    assert_eq!(config.validate(), Ok(()));
+}
+
+#[cfg(all(feature = "yaml", feature = "toml"))]
+#[test]
+fn an_explicit_file_replaces_the_directory_lookup() {
+    let dir = TempDir::new("explicit");
+    dir.write("default.yaml", DEFAULT_YAML);
+    let other = TempDir::new("explicit-other");
+    let file = other.write(
+        "otlp.toml",
+        "[batch]\nmax_queue_size = 7\nmax_export_batch_size = 7\nmin_export_batch_size = 7\n",
+    );
+    let config = loader(&dir, &[("RUN_ENV", "prod")])
+        .with_file(&file)
+        .load()
+        .unwrap();
+    assert_eq!(config.batch.max_queue_size, 7);
+    assert_eq!(config.service_name, None, "default.yaml was not read");
+    assert_eq!(config.exporter.compression, Compression::None);
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn run_env_default_names_the_default_file() {
+    let dir = TempDir::new("run-env-default");
+    dir.write("default.yaml", "resource:\n  attributes: { a: '1' }\n");
+    let config = loader(&dir, &[("RUN_ENV", "default")]).load().unwrap();
+    assert_eq!(config.resource_attributes, pairs(&[("a", "1")]));
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn a_missing_run_env_file_is_fine() {
+    let dir = TempDir::new("run-env-missing");
+    dir.write("default.toml", "[batch]\nadaptive = true\n");
+    let config = loader(&dir, &[("RUN_ENV", "staging")]).load().unwrap();
+    assert!(config.batch.adaptive);
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn an_empty_variable_means_unset() {
+    let dir = TempDir::new("empty-var");
+    dir.write("default.yaml", DEFAULT_YAML);
+    let env = [
+        ("OTEL_BSP_MAX_QUEUE_SIZE", ""),
+        ("OTEL_SERVICE_NAME", "  "),
+        ("OTLP__EXPORTER__COMPRESSION", ""),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", ""),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ];
+    let config = loader(&dir, &env).load().unwrap();
+    assert_eq!(config.batch.max_queue_size, 1000);
+    assert_eq!(config.service_name.as_deref(), Some("from-default-file"));
+    assert_eq!(config.exporter.compression, Compression::Gzip);
+    assert_eq!(
+        config.exporter.protocol,
+        Protocol::Grpc,
+        "an empty _TRACES_ variant does not hide the generic one"
+    );
+}
+
+// ------------------------------------------------------------ OTEL_* variables
+
+type Read = fn(&Config) -> String;
+
+/// Every standard variable, a value for it, and what the config then holds.
+const EACH_OTEL_VARIABLE: &[(&str, &str, Read, &str)] = &[
+    (
+        "OTEL_SERVICE_NAME",
+        "checkout",
+        |c| format!("{:?}", c.service_name),
+        "Some(\"checkout\")",
+    ),
+    (
+        "OTEL_SDK_DISABLED",
+        "TRUE",
+        |c| c.disabled.to_string(),
+        "true",
+    ),
+    (
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "a=1,b=2",
+        |c| format!("{:?}", c.resource_attributes),
+        "[(\"a\", \"1\"), (\"b\", \"2\")]",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://c:4318",
+        |c| format!("{:?}", c.exporter.endpoint),
+        "Some(\"http://c:4318\")",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "http://c:4318/x",
+        |c| format!("{:?}", c.exporter.traces_endpoint),
+        "Some(\"http://c:4318/x\")",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "GRPC",
+        |c| c.exporter.protocol.to_string(),
+        "grpc",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "http/json",
+        |c| c.exporter.protocol.to_string(),
+        "http/json",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "2500",
+        |c| format!("{:?}", c.exporter.timeout),
+        "2.5s",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "Gzip",
+        |c| c.exporter.compression.to_string(),
+        "gzip",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "zstd",
+        |c| c.exporter.compression.to_string(),
+        "zstd",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "a=1",
+        |c| format!("{:?}", headers(c)),
+        "[(\"a\", \"1\")]",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "/ca.pem",
+        |c| format!("{:?}", c.exporter.tls.ca_certificate),
+        "Some(\"/ca.pem\")",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_INSECURE",
+        "true",
+        |c| format!("{:?}", c.exporter.tls.insecure),
+        "Some(true)",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_INSECURE",
+        "FALSE",
+        |c| format!("{:?}", c.exporter.tls.insecure),
+        "Some(false)",
+    ),
+    (
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "250",
+        |c| format!("{:?}", c.batch.scheduled_delay),
+        "250ms",
+    ),
+    (
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        "1000",
+        |c| format!("{:?}", c.batch.export_timeout),
+        "1s",
+    ),
+    (
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "4096",
+        |c| c.batch.max_queue_size.to_string(),
+        "4096",
+    ),
+    (
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "1024",
+        |c| c.batch.max_export_batch_size.to_string(),
+        "1024",
+    ),
+];
+
+#[test]
+fn each_otel_variable_sets_its_setting() {
+    for (var, value, read, expected) in EACH_OTEL_VARIABLE {
+        let config = load(&[(var, value)]);
+        assert_eq!(read(&config), *expected, "{var}={value}");
+        assert_ne!(
+            read(&Config::default()),
+            *expected,
+            "{var}: the test must change something"
+        );
+    }
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn default_valued_variables_override_a_file() {
+    let dir = TempDir::new("default-valued");
+    dir.write(
+        "default.toml",
+        "[service]\ndisabled = true\n[exporter]\nprotocol = \"grpc\"\ncompression = \"gzip\"\n",
+    );
+    let env = [
+        ("OTEL_SDK_DISABLED", "false"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/PROTOBUF"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+    ];
+    let from_file = loader(&dir, &[]).load().unwrap();
+    assert!(from_file.disabled);
+    let config = loader(&dir, &env).load().unwrap();
+    assert!(!config.disabled);
+    assert_eq!(config.exporter.protocol, Protocol::HttpProtobuf);
+    assert_eq!(config.exporter.compression, Compression::None);
+}
+
+#[test]
+fn each_client_tls_variable_sets_its_path() {
+    let config = load(&[
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/client.pem"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/client.key"),
+    ]);
+    assert_eq!(
+        config.exporter.tls.client_certificate,
+        Some(PathBuf::from("/client.pem"))
+    );
+    assert_eq!(
+        config.exporter.tls.client_key,
+        Some(PathBuf::from("/client.key"))
+    );
+}
+
+/// `OTEL_EXPORTER_OTLP_X` suffixes, a generic and a traces value, and the field.
+const TRACES_VARIANTS: &[(&str, &str, &str, Read)] = &[
+    ("PROTOCOL", "grpc", "http/json", |c| {
+        c.exporter.protocol.to_string()
+    }),
+    ("TIMEOUT", "1000", "2000", |c| {
+        c.exporter.timeout.as_millis().to_string()
+    }),
+    ("COMPRESSION", "gzip", "zstd", |c| {
+        c.exporter.compression.to_string()
+    }),
+    ("HEADERS", "a=generic", "a=traces", |c| {
+        let entries: Vec<String> = headers(c).iter().map(|(k, v)| format!("{k}={v}")).collect();
+        entries.join(",")
+    }),
+    ("CERTIFICATE", "generic", "traces", |c| {
+        format!("{:?}", c.exporter.tls.ca_certificate)
+    }),
+    ("CLIENT_CERTIFICATE", "generic", "traces", |c| {
+        format!("{:?}", c.exporter.tls.client_certificate)
+    }),
+    ("CLIENT_KEY", "generic", "traces", |c| {
+        format!("{:?}", c.exporter.tls.client_key)
+    }),
+    ("INSECURE", "true", "false", |c| {
+        format!("{:?}", c.exporter.tls.insecure)
+    }),
+];
+
+#[test]
+fn each_traces_variant_wins_over_the_generic_variable() {
+    for (suffix, generic, traces, read) in TRACES_VARIANTS {
+        let generic_var = format!("OTEL_EXPORTER_OTLP_{suffix}");
+        let traces_var = format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}");
+        // mTLS needs both files: an override completes the pair.
+        let mut env: Vec<(&str, &str)> = match *suffix {
+            "CLIENT_CERTIFICATE" => vec![("OTLP__EXPORTER__CLIENT_KEY", "/c.key")],
+            "CLIENT_KEY" => vec![("OTLP__EXPORTER__CLIENT_CERTIFICATE", "/c.pem")],
+            _ => Vec::new(),
+        };
+        env.push((&generic_var, generic));
+        let generic_only = read(&load(&env));
+        env.push((&traces_var, traces));
+        let with_traces = read(&load(&env));
+        let traces_only = read(&load(
+            &[&env[..env.len() - 2], &env[env.len() - 1..]].concat(),
+        ));
+        assert!(generic_only.contains(generic), "{suffix}: {generic_only}");
+        assert!(with_traces.contains(traces), "{suffix}: {with_traces}");
+        assert_eq!(with_traces, traces_only, "{suffix}");
+        assert_ne!(generic_only, with_traces, "{suffix}");
+    }
+}
+
+#[test]
+fn traces_headers_merge_with_the_generic_ones_per_name() {
+    let config = load(&[
+        ("OTEL_EXPORTER_OTLP_HEADERS", "a=1,B=2"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=3,c=4"),
+    ]);
+    assert_eq!(
+        headers(&config),
+        pairs(&[("a", "1"), ("B", "3"), ("c", "4")])
+    );
+}
+
+#[test]
+fn header_values_are_percent_decoded_and_keys_trimmed() {
+    let config = load(&[(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        " Authorization = Basic%20dXNlcjpwYXNz%3D%3D , x-list=a%2Cb ,x-plus=a+b",
+    )]);
+    assert_eq!(
+        headers(&config),
+        pairs(&[
+            ("Authorization", "Basic dXNlcjpwYXNz=="),
+            ("x-list", "a,b"),
+            ("x-plus", "a+b")
+        ])
+    );
+}
+
+#[test]
+fn resource_attributes_are_percent_decoded_and_deduplicated() {
+    let config = load(&[(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "deployment.environment=prod, team=a%2Cb ,k%3D1=v%3D2,team=c,note=caf%C3%A9",
+    )]);
+    assert_eq!(
+        config.resource_attributes,
+        pairs(&[
+            ("deployment.environment", "prod"),
+            ("team", "c"),
+            ("k=1", "v=2"),
+            ("note", "café")
+        ])
+    );
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn one_bad_attribute_discards_the_whole_variable() {
+    let dir = TempDir::new("attrs-discard");
+    dir.write(
+        "default.yaml",
+        "resource:\n  attributes:\n    from-file: kept\n",
+    );
+    let env = [("OTEL_RESOURCE_ATTRIBUTES", "good=1,bad%zz=2")];
+
+    let err = loader(&dir, &env).load().unwrap_err();
+    assert_names(
+        &err,
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "good=1,bad%zz=2",
+        "entry 2",
+    );
+
+    let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+    assert_eq!(
+        config.resource_attributes,
+        pairs(&[("from-file", "kept")]),
+        "good=1 is dropped too"
+    );
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].0, err);
+}
+
+#[test]
+fn otel_service_name_wins_over_the_service_name_attribute() {
+    let both = load(&[
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=from-attributes,a=1",
+        ),
+        ("OTEL_SERVICE_NAME", "from-variable"),
+    ]);
+    assert_eq!(both.service_name.as_deref(), Some("from-variable"));
+    assert_eq!(both.resource_attributes, pairs(&[("a", "1")]));
+
+    let attribute_only = load(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes")]);
+    assert_eq!(
+        attribute_only.service_name.as_deref(),
+        Some("from-attributes")
+    );
+    assert!(attribute_only.resource_attributes.is_empty());
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn a_later_service_name_attribute_beats_an_earlier_file_name() {
+    let dir = TempDir::new("service-name-attr");
+    dir.write("default.toml", "[service]\nname = \"file\"\n");
+    let config = loader(&dir, &[("OTEL_RESOURCE_ATTRIBUTES", "service.name=env")])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("env"));
+}
+
+#[test]
+fn effective_service_name_falls_back_to_the_attribute() {
+    let mut config = Config::default();
+    config
+        .resource_attributes
+        .push(("service.name".into(), "attr".into()));
+    assert_eq!(config.effective_service_name(), Some("attr"));
+    config.service_name = Some("field".into());
+    assert_eq!(config.effective_service_name(), Some("field"));
+}
+
+#[test]
+fn only_true_disables_the_sdk() {
+    for value in ["true", "True", "TRUE", " true "] {
+        assert!(load(&[("OTEL_SDK_DISABLED", value)]).disabled, "{value:?}");
+    }
+    for value in ["false", "FALSE", ""] {
+        assert!(!load(&[("OTEL_SDK_DISABLED", value)]).disabled, "{value:?}");
+    }
+    let err = load_err(&[("OTEL_SDK_DISABLED", "yes")]);
+    assert_names(&err, "OTEL_SDK_DISABLED", "yes", "only \"true\"");
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn a_bad_boolean_reads_as_false_when_lenient() {
+    let dir = TempDir::new("lenient-bool");
+    dir.write(
+        "default.yaml",
+        "service:\n  disabled: true\nexporter:\n  insecure: true\n",
+    );
+    let env = [
+        ("OTEL_SDK_DISABLED", "1"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "yes"),
+    ];
+    let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+    assert!(
+        !config.disabled,
+        "the specification: any other value is false"
+    );
+    assert_eq!(config.exporter.tls.insecure, Some(false));
+    let keys: Vec<_> = warnings
+        .iter()
+        .map(|w| w.0.key().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, ["OTEL_SDK_DISABLED", "OTEL_EXPORTER_OTLP_INSECURE"]);
+}
+
+#[test]
+fn timeout_zero_means_no_limit() {
+    let config = load(&[
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
+    ]);
+    let no_limit = Duration::from_millis(i32::MAX as u64);
+    assert_eq!(config.exporter.timeout, no_limit);
+    assert_eq!(config.batch.export_timeout, no_limit);
+}
+
+// -------------------------------------------------------- the endpoint rule
+
+fn exporter(protocol: Protocol, endpoint: Option<&str>, traces: Option<&str>) -> ExporterConfig {
+    ExporterConfig {
+        protocol,
+        endpoint: endpoint.map(str::to_owned),
+        traces_endpoint: traces.map(str::to_owned),
+        ..ExporterConfig::default()
+    }
+}
+
+#[test]
+fn a_generic_http_endpoint_gets_v1_traces_with_exactly_one_slash() {
+    let http = Protocol::HttpProtobuf;
+    for (endpoint, expected) in [
+        ("http://c:4318", "http://c:4318/v1/traces"),
+        ("http://c:4318/", "http://c:4318/v1/traces"),
+        ("https://c/base", "https://c/base/v1/traces"),
+        ("https://c/base/", "https://c/base/v1/traces"),
+    ] {
+        assert_eq!(
+            exporter(http, Some(endpoint), None).traces_endpoint(),
+            expected
+        );
+        assert_eq!(
+            exporter(Protocol::HttpJson, Some(endpoint), None).traces_endpoint(),
+            expected
+        );
+    }
+}
+
+#[test]
+fn a_traces_endpoint_is_used_as_given_and_wins() {
+    let http = Protocol::HttpProtobuf;
+    for url in [
+        "http://c:4318",
+        "http://c:4318/",
+        "https://c/custom/path?x=1",
+    ] {
+        assert_eq!(
+            exporter(http, Some("http://other:4318"), Some(url)).traces_endpoint(),
+            url
+        );
+    }
+}
+
+#[test]
+fn defaults_follow_the_protocol() {
+    assert_eq!(
+        exporter(Protocol::HttpProtobuf, None, None).traces_endpoint(),
+        "http://localhost:4318/v1/traces"
+    );
+    assert_eq!(
+        exporter(Protocol::HttpJson, None, None).traces_endpoint(),
+        "http://localhost:4318/v1/traces"
+    );
+    assert_eq!(
+        exporter(Protocol::Grpc, None, None).traces_endpoint(),
+        "http://localhost:4317"
+    );
+}
+
+#[test]
+fn grpc_endpoints_get_no_path_and_a_scheme_from_insecure() {
+    let grpc = |endpoint: &str, insecure: Option<bool>| {
+        let mut e = exporter(Protocol::Grpc, Some(endpoint), None);
+        e.tls.insecure = insecure;
+        e.traces_endpoint()
+    };
+    assert_eq!(grpc("https://c:4317", None), "https://c:4317");
+    assert_eq!(grpc("c:4317", None), "https://c:4317");
+    assert_eq!(grpc("c:4317", Some(false)), "https://c:4317");
+    assert_eq!(grpc("c:4317", Some(true)), "http://c:4317");
+    assert_eq!(
+        grpc("https://c:4317", Some(true)),
+        "https://c:4317",
+        "the scheme wins"
+    );
+    let mut traces = exporter(Protocol::Grpc, None, Some("c:4317"));
+    traces.tls.insecure = Some(true);
+    assert_eq!(traces.traces_endpoint(), "http://c:4317");
+}
+
+#[test]
+fn env_endpoints_flow_through_the_rule() {
+    let config = load(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "https://collector:4318/otlp/",
+    )]);
+    assert_eq!(
+        config.exporter.traces_endpoint(),
+        "https://collector:4318/otlp/v1/traces"
+    );
+    let config = load(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+    ]);
+    assert_eq!(config.exporter.traces_endpoint(), "http://collector:4317");
+}
+
+// ------------------------------------------------------------ invalid values
+
+/// Standard variables whose bad value the specification says to warn about and ignore.
+const REJECTED_OTEL_VALUES: &[(&str, &str, &str)] = &[
+    ("OTEL_SDK_DISABLED", "yes", "only \"true\""),
+    (
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "a=1,b",
+        "entry 2 (\"b\") is not key=value",
+    ),
+    ("OTEL_RESOURCE_ATTRIBUTES", "=x", "empty key"),
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "http",
+        "expected one of grpc, http/protobuf, http/json",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "udp",
+        "expected one of grpc, http/protobuf, http/json",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "brotli",
+        "expected one of gzip, none, zstd",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "lz4",
+        "expected one of gzip, none, zstd",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "10s",
+        "expected whole milliseconds",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "-5",
+        "must not be negative",
+    ),
+    ("OTEL_EXPORTER_OTLP_INSECURE", "1", "expected true or false"),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+        "no",
+        "expected true or false",
+    ),
+    (
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "5s",
+        "expected whole milliseconds",
+    ),
+    ("OTEL_BSP_SCHEDULE_DELAY", "0", "must be longer than 0"),
+    (
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        "soon",
+        "expected whole milliseconds",
+    ),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "0", "must be at least 1"),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "-1", "must not be negative"),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "lots", "not a whole number"),
+    (
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "1.5",
+        "not a whole number",
+    ),
+    (
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "99999999999999999999999",
+        "too large",
+    ),
+];
+
+#[test]
+fn each_rejected_otel_value_is_an_error_naming_key_value_and_reason() {
+    for (var, value, reason) in REJECTED_OTEL_VALUES {
+        let err = load_err(&[(var, value)]);
+        assert_names(&err, var, value, reason);
+        assert_eq!(err.origin(), ConfigSource::Env(var.to_string()));
+    }
+}
+
+#[test]
+fn lenient_loading_turns_each_rejected_otel_value_into_a_warning() {
+    for (var, value, reason) in REJECTED_OTEL_VALUES {
+        let dir = TempDir::new("lenient");
+        let (config, warnings) = loader(&dir, &[(var, value)])
+            .lenient()
+            .load_with_warnings()
+            .unwrap();
+        let mut expected = Config::default();
+        if var.ends_with("INSECURE") {
+            expected.exporter.tls.insecure = Some(false); // a bad boolean reads as false
+        }
+        assert_eq!(config, expected, "{var}={value} is ignored");
+        assert_eq!(warnings.len(), 1, "{var}={value}");
+        assert_names(&warnings[0].0, var, value, reason);
+        assert!(warnings[0].to_string().starts_with("ignored: "));
+    }
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn lenient_keeps_the_earlier_value_of_an_ignored_variable() {
+    let dir = TempDir::new("lenient-keeps");
+    dir.write("default.yaml", DEFAULT_YAML);
+    let env = [
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "-1"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "brotli"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc-web"),
+    ];
+    let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+    assert_eq!(config.batch.max_queue_size, 1000);
+    assert_eq!(config.exporter.compression, Compression::Gzip);
+    assert_eq!(
+        config.exporter.protocol,
+        Protocol::Grpc,
+        "a rejected _TRACES_ variant leaves the generic one"
+    );
+    assert_eq!(warnings.len(), 3);
+    // `load` drops the warnings but still succeeds.
+    assert!(loader(&dir, &env).lenient().load().is_ok());
+    // Strict, the first rejected variable (in application order) fails the load.
+    assert_eq!(
+        loader(&dir, &env).load().unwrap_err().key(),
+        Some("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+    );
+}
+
+/// Values that are only wrong in combination or as URLs: errors in both modes.
+#[test]
+fn checks_on_the_merged_config_are_errors_even_when_lenient() {
+    /// Variables, then the key, value and reason the error must name.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096")],
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            "4096",
+            "must be at most batch.max_queue_size (2048)",
+        ),
+        (
+            &[("OTEL_BSP_MAX_QUEUE_SIZE", "100")],
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "100",
+            "must be at least batch.max_export_batch_size (512)",
+        ),
+        (
+            &[
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200"),
+            ],
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            "200",
+            "must be at most OTEL_BSP_MAX_QUEUE_SIZE (100)",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "collector:4318",
+            "must start with http:// or https://",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://c/x")],
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ftp://c/x",
+            "unsupported scheme \"ftp\"",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://",
+            "has no host",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318?a=1")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://c:4318?a=1",
+            "query or fragment",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/c.pem")],
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            "/c.pem",
+            "mTLS needs exporter.client_key too",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/c.key")],
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+            "<redacted>",
+            "mTLS needs exporter.client_certificate too",
+        ),
+        (
+            &[("OTLP__BATCH__MIN_EXPORT_BATCH_SIZE", "600")],
+            "OTLP__BATCH__MIN_EXPORT_BATCH_SIZE",
+            "600",
+            "must be at most batch.max_export_batch_size (512)",
+        ),
+        (
+            &[("OTLP__RETRY__MAX_BACKOFF", "10ms")],
+            "OTLP__RETRY__MAX_BACKOFF",
+            "10ms",
+            "must be at least retry.initial_backoff (1000ms)",
+        ),
+    ];
+    for (env, key, value, reason) in cases {
+        let dir = TempDir::new("merged");
+        for lenient in [false, true] {
+            let mut l = loader(&dir, env);
+            if lenient {
+                l = l.lenient();
+            }
+            let err = l.load().unwrap_err();
+            assert_names(&err, key, value, reason);
+        }
+    }
+}
+
+#[test]
+fn grpc_endpoints_without_a_scheme_pass_validation() {
+    let config = load(&[
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    assert_eq!(config.exporter.traces_endpoint(), "https://collector:4317");
+}
+
+#[test]
+fn builder_values_are_validated_with_dotted_keys() {
+    type Change = fn(&mut Config);
+    let cases: &[(Change, &str, &str, &str)] = &[
+        (
+            |c| c.batch.max_queue_size = 0,
+            "batch.max_queue_size",
+            "0",
+            "must be at least 1",
+        ),
+        (
+            |c| c.batch.max_concurrent_exports = 0,
+            "batch.max_concurrent_exports",
+            "0",
+            "must be at least 1",
+        ),
+        (
+            |c| c.batch.scheduled_delay = Duration::ZERO,
+            "batch.scheduled_delay",
+            "0ms",
+            "must be longer than 0",
+        ),
+        (
+            |c| c.batch.export_timeout = Duration::ZERO,
+            "batch.export_timeout",
+            "0ms",
+            "must be longer than 0",
+        ),
+        (
+            |c| c.batch.full_policy = FullPolicy::Block(Duration::ZERO),
+            "batch.block_timeout",
+            "0ms",
+            "must be longer than 0",
+        ),
+        (
+            |c| c.exporter.timeout = Duration::ZERO,
+            "exporter.timeout",
+            "0ms",
+            "must be longer than 0",
+        ),
+        (
+            |c| c.exporter.endpoint = Some("localhost:4318".into()),
+            "exporter.endpoint",
+            "localhost:4318",
+            "must start with http://",
+        ),
+        (
+            |c| c.exporter.endpoint = Some("https://user:pw@h:99999".into()),
+            "exporter.endpoint",
+            "https://<redacted>@h:99999",
+            "port \"99999\"",
+        ),
+        (
+            |c| c.exporter.headers.insert("x-api-key", "a\r\nInjected: 1"),
+            "exporter.headers.x-api-key",
+            "<redacted>",
+            "control character",
+        ),
+        (
+            |c| c.exporter.headers.insert("bad name", "v"),
+            "exporter.headers.bad name",
+            "<redacted>",
+            "not a valid header name",
+        ),
+        (
+            |c| c.exporter.tls.ca_certificate = Some(PathBuf::new()),
+            "exporter.certificate",
+            "",
+            "must not be empty",
+        ),
+        (
+            |c| c.service_name = Some(" ".into()),
+            "service.name",
+            " ",
+            "must not be empty",
+        ),
+        (
+            |c| c.resource_attributes = pairs(&[("a", "1"), ("a", "2")]),
+            "resource.attributes.a",
+            "2",
+            "appears twice",
+        ),
+        (
+            |c| c.retry.multiplier = 0.5,
+            "retry.multiplier",
+            "0.5",
+            "at least 1",
+        ),
+        (
+            |c| c.retry.multiplier = f64::NAN,
+            "retry.multiplier",
+            "NaN",
+            "at least 1",
+        ),
+        (
+            |c| c.retry.randomization_factor = 1.5,
+            "retry.randomization_factor",
+            "1.5",
+            "between 0 and 1",
+        ),
+        (
+            |c| c.retry.initial_backoff = Duration::ZERO,
+            "retry.initial_backoff",
+            "0ms",
+            "must be longer than 0",
+        ),
+        (
+            |c| c.performance.max_request_bytes = 64 * 1024 * 1024 + 1,
+            "performance.max_request_bytes",
+            "67108865",
+            "64 MiB",
+        ),
+        (
+            |c| c.performance.max_request_bytes = 0,
+            "performance.max_request_bytes",
+            "0",
+            "at least 1",
+        ),
+        (
+            |c| c.performance.buffer_pool_size = Some(0),
+            "performance.buffer_pool_size",
+            "0",
+            "at least 1",
+        ),
+        (
+            |c| c.performance.io_threads = 0,
+            "performance.io_threads",
+            "0",
+            "at least 1",
+        ),
+    ];
+    for (change, key, value, reason) in cases {
+        let mut config = Config::default();
+        change(&mut config);
+        let err = config.validate().unwrap_err();
+        assert_names(&err, key, value, reason);
+        assert_eq!(err.origin(), ConfigSource::Builder);
+    }
+}
+
+// ------------------------------------------------------------------- files
+
+#[cfg(feature = "yaml")]
+const FULL_YAML: &str = r#"
+service:
+  name: checkout
+  disabled: true
+resource:
+  attributes:
+    deployment.environment: prod
+    team: payments
+    replicas: 3
+exporter:
+  endpoint: https://collector.example.com:4318/base/
+  traces_endpoint: https://traces.example.com/v1/traces
+  protocol: HTTP/JSON
+  timeout: 2s
+  compression: gzip
+  headers:
+    x-api-key: s3cr3t
+    x-tenant: 42
+  certificate: /etc/otlp/ca.pem
+  client_certificate: /etc/otlp/client.pem
+  client_key: /etc/otlp/client.key
+  insecure: false
+batch:
+  max_queue_size: 8192
+  max_export_batch_size: 1024
+  min_export_batch_size: 128
+  scheduled_delay: 250ms
+  export_timeout: 1m
+  max_concurrent_exports: 8
+  adaptive: true
+  full_policy: block
+  block_timeout: 20
+retry:
+  enabled: false
+  initial_backoff: 500ms
+  max_backoff: 1h
+  multiplier: 2
+  randomization_factor: 0.25
+performance:
+  max_request_bytes: 4194304
+  buffer_pool_size: 16
+  io_threads: 2
+"#;
+
+#[cfg(feature = "toml")]
+const FULL_TOML: &str = r#"
+[service]
+name = "checkout"
+disabled = true
+
+[resource.attributes]
+"deployment.environment" = "prod"
+team = "payments"
+replicas = 3
+
+[exporter]
+endpoint = "https://collector.example.com:4318/base/"
+traces_endpoint = "https://traces.example.com/v1/traces"
+protocol = "HTTP/JSON"
+timeout = "2s"
+compression = "gzip"
+certificate = "/etc/otlp/ca.pem"
+client_certificate = "/etc/otlp/client.pem"
+client_key = "/etc/otlp/client.key"
+insecure = false
+headers = { x-api-key = "s3cr3t", x-tenant = 42 }
+
+[batch]
+max_queue_size = 8192
+max_export_batch_size = 1024
+min_export_batch_size = 128
+scheduled_delay = "250ms"
+export_timeout = "1m"
+max_concurrent_exports = 8
+adaptive = true
+block_timeout = 20
+full_policy = "block"
+
+[retry]
+enabled = false
+initial_backoff = "500ms"
+max_backoff = "1h"
+multiplier = 2
+randomization_factor = 0.25
+
+[performance]
+max_request_bytes = 4194304
+buffer_pool_size = 16
+io_threads = 2
+"#;
+
+#[cfg(any(feature = "yaml", feature = "toml"))]
+fn full_config() -> Config {
+    Config {
+        service_name: Some("checkout".into()),
+        disabled: true,
+        resource_attributes: pairs(&[
+            ("deployment.environment", "prod"),
+            ("team", "payments"),
+            ("replicas", "3"),
+        ]),
+        exporter: ExporterConfig {
+            endpoint: Some("https://collector.example.com:4318/base/".into()),
+            traces_endpoint: Some("https://traces.example.com/v1/traces".into()),
+            protocol: Protocol::HttpJson,
+            timeout: Duration::from_secs(2),
+            compression: Compression::Gzip,
+            headers: Headers::from_iter([("x-api-key", "s3cr3t"), ("x-tenant", "42")]),
+            tls: TlsConfig {
+                ca_certificate: Some("/etc/otlp/ca.pem".into()),
+                client_certificate: Some("/etc/otlp/client.pem".into()),
+                client_key: Some("/etc/otlp/client.key".into()),
+                insecure: Some(false),
+            },
+        },
+        batch: BatchConfig {
+            max_queue_size: 8192,
+            max_export_batch_size: 1024,
+            min_export_batch_size: 128,
+            scheduled_delay: Duration::from_millis(250),
+            export_timeout: Duration::from_secs(60),
+            max_concurrent_exports: 8,
+            adaptive: true,
+            full_policy: FullPolicy::Block(Duration::from_millis(20)),
+        },
+        retry: RetryPolicy {
+            enabled: false,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(3600),
+            multiplier: 2.0,
+            randomization_factor: 0.25,
+        },
+        performance: PerformanceConfig {
+            max_request_bytes: 4 * 1024 * 1024,
+            buffer_pool_size: Some(16),
+            io_threads: 2,
+        },
+    }
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn a_yaml_file_sets_every_key() {
+    let dir = TempDir::new("full-yaml");
+    dir.write("default.yaml", FULL_YAML);
+    assert_eq!(loader(&dir, &[]).load().unwrap(), full_config());
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn a_toml_file_sets_every_key() {
+    let dir = TempDir::new("full-toml");
+    dir.write("default.toml", FULL_TOML);
+    assert_eq!(loader(&dir, &[]).load().unwrap(), full_config());
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn yml_is_yaml_and_an_empty_file_is_no_settings() {
+    let dir = TempDir::new("yml");
+    dir.write("default.yml", "");
+    dir.write("prod.yml", "# nothing but a comment\n");
+    assert_eq!(
+        loader(&dir, &[("RUN_ENV", "prod")]).load().unwrap(),
+        Config::default()
+    );
+    let dir = TempDir::new("yml-section");
+    dir.write("default.yml", "batch:\nretry: ~\n");
+    assert_eq!(loader(&dir, &[]).load().unwrap(), Config::default());
+}
+
+#[cfg(all(feature = "yaml", feature = "toml"))]
+#[test]
+fn file_maps_merge_with_later_sources_per_key() {
+    let dir = TempDir::new("maps");
+    dir.write(
+        "default.yaml",
+        "exporter:\n  headers: { a: '1', b: '2' }\nresource:\n  attributes: { x: '1', y: '2' }\n",
+    );
+    dir.write(
+        "prod.toml",
+        "[exporter.headers]\nB = \"file\"\n[resource.attributes]\ny = \"file\"\n",
+    );
+    let env = [
+        ("RUN_ENV", "prod"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "c=env"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "x=env"),
+        ("OTLP__EXPORTER__HEADERS__A", "override"),
+        ("OTLP__RESOURCE__ATTRIBUTES__Z", "override"),
+    ];
+    let config = loader(&dir, &env).load().unwrap();
+    assert_eq!(
+        headers(&config),
+        pairs(&[("a", "override"), ("b", "file"), ("c", "env")])
+    );
+    assert_eq!(
+        config.resource_attributes,
+        pairs(&[("x", "env"), ("y", "file"), ("z", "override")])
+    );
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn durations_take_units_in_files_and_overrides() {
+    let dir = TempDir::new("durations");
+    dir.write(
+        "default.toml",
+        "[batch]\nscheduled_delay = \"2m\"\nexport_timeout = 1500\n[exporter]\ntimeout = \"3 s\"\n",
+    );
+    let config = loader(
+        &dir,
+        &[
+            ("OTLP__RETRY__INITIAL_BACKOFF", "250ms"),
+            ("OTLP__RETRY__MAX_BACKOFF", "1h"),
+        ],
+    )
+    .load()
+    .unwrap();
+    assert_eq!(config.batch.scheduled_delay, Duration::from_secs(120));
+    assert_eq!(config.batch.export_timeout, Duration::from_millis(1500));
+    assert_eq!(config.exporter.timeout, Duration::from_secs(3));
+    assert_eq!(config.retry.initial_backoff, Duration::from_millis(250));
+    assert_eq!(config.retry.max_backoff, Duration::from_secs(3600));
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn bad_file_values_name_the_dotted_key_and_the_file() {
+    let cases = [
+        (
+            "[batch]\nscheduled_delay = \"1.5s\"\n",
+            "batch.scheduled_delay",
+            "1.5s",
+            "whole numbers only",
+        ),
+        (
+            "[batch]\nscheduled_delay = \"5d\"\n",
+            "batch.scheduled_delay",
+            "5d",
+            "unknown unit \"d\"",
+        ),
+        (
+            "[batch]\nscheduled_delay = 1.5\n",
+            "batch.scheduled_delay",
+            "1.5",
+            "expected whole milliseconds or a whole number with a unit",
+        ),
+        (
+            "[batch]\nmax_queue_size = -3\n",
+            "batch.max_queue_size",
+            "-3",
+            "must not be negative",
+        ),
+        (
+            "[batch]\nmax_queue_size = \"many\"\n",
+            "batch.max_queue_size",
+            "many",
+            "not a whole number",
+        ),
+        (
+            "[batch]\nadaptive = \"yes\"\n",
+            "batch.adaptive",
+            "yes",
+            "expected true or false",
+        ),
+        (
+            "[batch]\nfull_policy = \"wait\"\n",
+            "batch.full_policy",
+            "wait",
+            "expected one of drop, block",
+        ),
+        (
+            "[batch]\nmax_queue_size = [1, 2]\n",
+            "batch.max_queue_size",
+            "[1, 2]",
+            "expected a whole number, found a list",
+        ),
+        (
+            "[exporter]\nprotocol = \"http\"\n",
+            "exporter.protocol",
+            "http",
+            "expected one of grpc",
+        ),
+        (
+            "[exporter]\nendpoint = { url = \"x\" }\n",
+            "exporter.endpoint",
+            "{url=x}",
+            "expected a single value, found a map",
+        ),
+        (
+            "[exporter]\nheaders = [\"a\"]\n",
+            "exporter.headers",
+            "<redacted>",
+            "expected a map of headers",
+        ),
+        (
+            "[service]\nname = 1.10\n",
+            "service.name",
+            "1.1",
+            "write it in quotes",
+        ),
+        (
+            "[retry]\nrandomization_factor = 2\n",
+            "retry.randomization_factor",
+            "2",
+            "between 0 and 1",
+        ),
+        (
+            "[retry]\nmultiplier = \"fast\"\n",
+            "retry.multiplier",
+            "fast",
+            "not a number",
+        ),
+        (
+            "[performance]\nmax_request_bytes = 100000000\n",
+            "performance.max_request_bytes",
+            "100000000",
+            "64 MiB",
+        ),
+        (
+            "[performance]\nio_threads = 0\n",
+            "performance.io_threads",
+            "0",
+            "at least 1",
+        ),
+        (
+            "[resource.attributes]\nversion = 1.0\n",
+            "resource.attributes",
+            "{version=1}",
+            "attribute \"version\": decimal number",
+        ),
+        (
+            "batch = 5\n",
+            "batch",
+            "5",
+            "section \"batch\" must be a map of keys",
+        ),
+    ];
+    for (text, key, value, reason) in cases {
+        let dir = TempDir::new("bad-file-value");
+        let path = dir.write("default.toml", text);
+        let err = loader(&dir, &[]).load().unwrap_err();
+        assert_names(&err, key, value, reason);
+        assert_eq!(err.origin(), ConfigSource::File(path), "{text}");
+        assert!(err.to_string().contains("default.toml"), "{err}");
+    }
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn unknown_sections_and_keys_in_files_are_errors() {
+    let cases = [
+        (
+            "bach:\n  max_queue_size: 5\n",
+            "bach",
+            "{max_queue_size=5}",
+            "no section \"bach\"; expected one of service, resource, exporter, batch, retry, performance",
+        ),
+        (
+            "batch:\n  max_queue: 5\n",
+            "batch.max_queue",
+            "5",
+            "section \"batch\" has no key \"max_queue\"; expected one of max_queue_size",
+        ),
+        (
+            "exporter:\n  header: { authorization: Bearer s3cr3t }\n",
+            "exporter.header",
+            "<redacted>",
+            "has no key \"header\"",
+        ),
+        (
+            "service:\n  Name: x\n",
+            "service.Name",
+            "x",
+            "expected one of name, disabled",
+        ),
+        ("tracing: ~\n", "tracing", "null", "no section \"tracing\""),
+    ];
+    for (text, key, value, reason) in cases {
+        let dir = TempDir::new("unknown-key");
+        dir.write("default.yaml", text);
+        let err = loader(&dir, &[]).load().unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err}");
+        assert_names(&err, key, value, reason);
+    }
+}
+
+#[test]
+fn unknown_overrides_are_errors() {
+    let cases = [
+        ("OTLP__BATCH__MAX_QUEUE", "5", "has no key \"max_queue\""),
+        ("OTLP__BACH__MAX_QUEUE_SIZE", "5", "no section \"bach\""),
+        ("OTLP__BATCH", "5", "expected OTLP__SECTION__KEY"),
+        (
+            "OTLP__BATCH__MAX_QUEUE_SIZE__X",
+            "5",
+            "batch.max_queue_size is not a map: use OTLP__BATCH__MAX_QUEUE_SIZE",
+        ),
+        ("OTLP__A__B__C__D", "5", "expected OTLP__SECTION__KEY"),
+    ];
+    for (var, value, reason) in cases {
+        let err = load_err(&[(var, value)]);
+        assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err}");
+        assert_names(&err, var, value, reason);
+        // Not even lenient mode lets a typo through.
+        let dir = TempDir::new("unknown-override");
+        assert!(
+            loader(&dir, &[(var, value)]).lenient().load().is_err(),
+            "{var}"
+        );
+    }
+}
+
+#[test]
+fn overrides_reach_every_section_case_insensitively() {
+    let config = load(&[
+        ("OTLP__SERVICE__NAME", "svc"),
+        ("OTLP__service__Disabled", "true"),
+        ("OTLP__EXPORTER__PROTOCOL", "grpc"),
+        ("OTLP__EXPORTER__INSECURE", "true"),
+        ("OTLP__BATCH__FULL_POLICY", "block"),
+        ("OTLP__BATCH__BLOCK_TIMEOUT", "5ms"),
+        ("OTLP__BATCH__ADAPTIVE", "TRUE"),
+        ("OTLP__RETRY__MULTIPLIER", "2.5"),
+        ("OTLP__RETRY__ENABLED", "false"),
+        ("OTLP__PERFORMANCE__BUFFER_POOL_SIZE", "3"),
+    ]);
+    assert_eq!(config.service_name.as_deref(), Some("svc"));
+    assert!(config.disabled);
+    assert_eq!(config.exporter.protocol, Protocol::Grpc);
+    assert_eq!(config.exporter.tls.insecure, Some(true));
+    assert_eq!(
+        config.batch.full_policy,
+        FullPolicy::Block(Duration::from_millis(5))
+    );
+    assert!(config.batch.adaptive);
+    assert_eq!(config.retry.multiplier, 2.5);
+    assert!(!config.retry.enabled);
+    assert_eq!(config.performance.buffer_pool_size, Some(3));
+}
+
+#[test]
+fn map_overrides_name_one_entry_or_give_a_list() {
+    let config = load(&[
+        ("OTLP__EXPORTER__HEADERS", "x_custom=a%20b,x-api-key=list"),
+        ("OTLP__EXPORTER__HEADERS__X_API_KEY", "single"),
+        ("OTLP__RESOURCE__ATTRIBUTES__DEPLOYMENT_ENVIRONMENT", "prod"),
+        ("OTLP__RESOURCE__ATTRIBUTES", "Mixed_Case=kept"),
+    ]);
+    assert_eq!(
+        headers(&config),
+        pairs(&[("x_custom", "a b"), ("x-api-key", "single")])
+    );
+    assert_eq!(
+        config.resource_attributes,
+        pairs(&[("Mixed_Case", "kept"), ("deployment.environment", "prod")])
+    );
+}
+
+#[test]
+fn file_errors_name_the_file() {
+    let dir = TempDir::new("file-errors");
+    let missing = dir.path().join("nope.yaml");
+    let err = loader(&dir, &[]).with_file(&missing).load().unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::FileUnreadable {
+            path: missing,
+            reason: "file not found".into()
+        }
+    );
+
+    let json = dir.write("otlp.json", "{}");
+    let err = loader(&dir, &[]).with_file(&json).load().unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::FileRejected { path, .. } if *path == json),
+        "{err}"
+    );
+    assert!(err.to_string().contains(".yaml, .yml or .toml"), "{err}");
+
+    let not_a_file = dir.path().join("sub.toml");
+    fs::create_dir(&not_a_file).unwrap();
+    let err = loader(&dir, &[]).with_file(&not_a_file).load().unwrap_err();
+    assert!(matches!(err, ConfigError::FileUnreadable { .. }), "{err}");
+}
+
+#[cfg(all(feature = "yaml", feature = "toml"))]
+#[test]
+fn two_formats_of_one_file_are_ambiguous() {
+    let dir = TempDir::new("ambiguous");
+    dir.write("default.yaml", "");
+    dir.write("default.toml", "");
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert!(matches!(err, ConfigError::FileRejected { .. }), "{err}");
+    assert!(
+        err.reason().contains("ambiguous") && err.reason().contains("default.toml"),
+        "{err}"
+    );
+
+    let dir = TempDir::new("ambiguous-run-env");
+    dir.write("prod.yml", "");
+    dir.write("prod.yaml", "");
+    let err = loader(&dir, &[("RUN_ENV", "prod")]).load().unwrap_err();
+    assert!(err.reason().contains("ambiguous"), "{err}");
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn a_toml_syntax_error_has_file_line_and_column() {
+    let dir = TempDir::new("toml-syntax");
+    let path = dir.write(
+        "default.toml",
+        "[batch]\nmax_queue_size = 1\nmax_queue_size = 2\n",
+    );
+    let err = loader(&dir, &[]).load().unwrap_err();
+    match &err {
+        ConfigError::FileSyntax { path: p, line, .. } => {
+            assert_eq!(p, &path);
+            assert_eq!(*line, Some(3));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("(line 3, column"), "{err}");
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn a_yaml_syntax_error_has_file_line_and_column() {
+    let dir = TempDir::new("yaml-syntax");
+    let path = dir.write("default.yaml", "batch:\n  max_queue_size: 1\n  - oops\n");
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::FileSyntax { path: p, line: Some(3), column: Some(_), .. } if *p == path),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("(line 3, column"), "{err}");
+    assert!(
+        !err.reason().contains("line 3 column 3"),
+        "the location is shown once: {err}"
+    );
+
+    // Duplicate keys are refused (YAML parsers would silently keep the last);
+    // the location is that of the map holding them.
+    let dir = TempDir::new("yaml-duplicate");
+    dir.write(
+        "default.yaml",
+        "batch:\n  max_queue_size: 1\n  max_queue_size: 2\n",
+    );
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert!(
+        matches!(err, ConfigError::FileSyntax { line: Some(2), .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.reason().contains("duplicate key `max_queue_size`"),
+        "{err}"
+    );
+
+    let dir = TempDir::new("yaml-top");
+    dir.write("default.yaml", "- a\n- b\n");
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert!(
+        err.reason()
+            .contains("the top level must be a map of sections"),
+        "{err}"
+    );
+}
+
+#[cfg(not(feature = "yaml"))]
+#[test]
+fn a_yaml_file_without_the_yaml_feature_is_an_error() {
+    let dir = TempDir::new("no-yaml");
+    dir.write("default.yaml", "batch: {}\n");
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert!(err.reason().contains("enable the `yaml` feature"), "{err}");
+}
+
+#[cfg(not(feature = "toml"))]
+#[test]
+fn a_toml_file_without_the_toml_feature_is_an_error() {
+    let dir = TempDir::new("no-toml");
+    dir.write("default.toml", "[batch]\n");
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert!(err.reason().contains("enable the `toml` feature"), "{err}");
+}
+
+#[test]
+fn run_env_cannot_leave_the_config_directory() {
+    let err = load_err(&[("RUN_ENV", "../secrets")]);
+    assert_names(&err, "RUN_ENV", "../secrets", "file name stem");
+}
+
+// ---------------------------------------------------------------- redaction
+
+const SECRET: &str = "s3cr3t-t0ken";
+
+#[test]
+fn debug_output_hides_header_values_and_the_client_key() {
+    let config = load(&[
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            &format!("authorization=Bearer%20{SECRET}"),
+        ),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/c.pem"),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            &format!("/keys/{SECRET}.key"),
+        ),
+    ]);
+    assert_eq!(headers(&config)[0].1, format!("Bearer {SECRET}"));
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(SECRET), "{debug}");
+    assert!(
+        debug.contains("authorization") && debug.contains("<redacted>"),
+        "{debug}"
+    );
+
+    let dir = TempDir::new("loader-debug");
+    let loader = loader(
+        &dir,
+        &[("OTEL_EXPORTER_OTLP_HEADERS", &format!("a={SECRET}"))],
+    );
+    let debug = format!("{loader:?}");
+    assert!(!debug.contains(SECRET), "{debug}");
+    assert!(debug.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{debug}");
+}
+
+#[test]
+fn errors_and_warnings_hide_secrets() {
+    let dir = TempDir::new("redacted-errors");
+    let bad_headers = format!("authorization=Bearer%20{SECRET},x=%zz");
+    let env = [("OTEL_EXPORTER_OTLP_HEADERS", bad_headers.as_str())];
+    let err = loader(&dir, &env).load().unwrap_err();
+    assert_names(
+        &err,
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "<redacted>",
+        "entry 2 has a bad value",
+    );
+    let (_, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+    assert!(!warnings[0].to_string().contains(SECRET));
+    assert!(!format!("{warnings:?}").contains(SECRET));
+
+    let cases = [
+        format!("OTEL_EXPORTER_OTLP_HEADERS=Bearer {SECRET}"), // no `=`: the whole entry may be the secret
+        format!("OTLP__EXPORTER__HEADERS__AUTHORIZATION=Bearer {SECRET}\r\nx-injected: 1"),
+        format!("OTEL_EXPORTER_OTLP_ENDPOINT=https://user:{SECRET}@:4318"),
+    ];
+    for case in &cases {
+        let (var, value) = case.split_once('=').unwrap();
+        let err = load_err(&[(var, value)]);
+        assert!(!err.to_string().contains(SECRET), "{err}");
+        assert!(!format!("{err:?}").contains(SECRET), "{err:?}");
+        assert!(err.to_string().contains("<redacted>"), "{err}");
+    }
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn file_errors_hide_header_values() {
+    let dir = TempDir::new("redacted-file");
+    dir.write(
+        "default.yaml",
+        &format!("exporter:\n  headers:\n    authorization: \"Bearer\\r\\n{SECRET}\"\n"),
+    );
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert_names(&err, "exporter.headers", "<redacted>", "control character");
+    assert!(!err.to_string().contains(SECRET), "{err}");
+}
