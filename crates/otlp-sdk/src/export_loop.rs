@@ -119,7 +119,9 @@ impl<E: Exporter> ExportLoop<E> {
             .thread_name("otlp-export-io")
             .enable_all()
             .build()
-            .map_err(|error| PipelineError::Start(format!("cannot build the export runtime: {error}")))?;
+            .map_err(|error| {
+                PipelineError::Start(format!("cannot build the export runtime: {error}"))
+            })?;
         let (completion_sender, completions) = crossbeam_channel::unbounded();
         let batch_capacity = settings.batch.max_export_batch_size;
         let sizer = BatchSizer::new(&settings.batch, settings.attempt_timeout);
@@ -166,17 +168,30 @@ impl<E: Exporter> ExportLoop<E> {
             };
             let taken = self.shared.stats.taken.load(Ordering::Acquire);
             let target_taken = taken + self.shared.queue.len() as u64;
-            let first_seq = self.in_flight.keys().next().copied().unwrap_or(self.next_seq);
+            let first_seq = self
+                .in_flight
+                .keys()
+                .next()
+                .copied()
+                .unwrap_or(self.next_seq);
             // Nothing queued: every covered span is already in a request.
-            let last_seq = (target_taken <= taken).then(|| self.next_seq.checked_sub(1)).flatten();
+            let last_seq = (target_taken <= taken)
+                .then(|| self.next_seq.checked_sub(1))
+                .flatten();
             let nothing_to_wait_for = target_taken <= taken && last_seq.is_none();
             self.flushes.push(PendingFlush {
                 reply,
                 // Leave a little time to settle accounts and answer before the caller's deadline.
-                deadline: deadline - (deadline.saturating_duration_since(Instant::now()) / 20).min(Duration::from_millis(20)),
+                deadline: deadline
+                    - (deadline.saturating_duration_since(Instant::now()) / 20)
+                        .min(Duration::from_millis(20)),
                 target_taken,
                 first_seq,
-                last_seq: if nothing_to_wait_for { Some(u64::MAX) } else { last_seq },
+                last_seq: if nothing_to_wait_for {
+                    Some(u64::MAX)
+                } else {
+                    last_seq
+                },
                 failed: 0,
                 rejected: 0,
                 is_shutdown,
@@ -250,11 +265,15 @@ impl<E: Exporter> ExportLoop<E> {
             self.spawn_export(body, count);
         } else {
             self.buffers.put(body);
-            for chunk in self.encoder.split(&batch, self.settings.max_request_bytes, encoding) {
+            for chunk in self
+                .encoder
+                .split(&batch, self.settings.max_request_bytes, encoding)
+            {
                 match chunk {
                     Chunk::Fits(range) => {
                         let mut body = self.buffers.get().detach();
-                        self.encoder.encode(encoding, &batch[range.clone()], &mut body);
+                        self.encoder
+                            .encode(encoding, &batch[range.clone()], &mut body);
                         self.spawn_export(body, range.len());
                     }
                     Chunk::Oversized(_) => {
@@ -272,7 +291,11 @@ impl<E: Exporter> ExportLoop<E> {
         // emptied vector goes back to its pool.
         drop(batch);
         // Flushes still collecting their spans count the oversized ones as undelivered.
-        for flush in self.flushes.iter_mut().filter(|flush| flush.last_seq.is_none()) {
+        for flush in self
+            .flushes
+            .iter_mut()
+            .filter(|flush| flush.last_seq.is_none())
+        {
             flush.failed += oversized;
         }
         self.mark_flushes_covered();
@@ -382,7 +405,9 @@ impl<E: Exporter> ExportLoop<E> {
         }
         if abandoned > 0 {
             Stats::add(&stats.failed, abandoned);
-            stats.record_error(format!("{abandoned} spans still in flight at the shutdown deadline"));
+            stats.record_error(format!(
+                "{abandoned} spans still in flight at the shutdown deadline"
+            ));
         }
         self.in_flight.clear();
         // Give the exporter what is left of the deadline to release resources.
@@ -449,9 +474,14 @@ impl<E: Exporter> ExportTask<E> {
             Stats::add(&stats.exported, settlement.exported);
             Stats::add(&stats.rejected, settlement.rejected);
             Stats::add(&stats.failed, settlement.failed);
-            debug_assert_eq!(settlement.exported + settlement.rejected + settlement.failed, span_count);
+            debug_assert_eq!(
+                settlement.exported + settlement.rejected + settlement.failed,
+                span_count
+            );
         }
-        stats.export_latency_micros.record(latency.as_micros() as u64);
+        stats
+            .export_latency_micros
+            .record(latency.as_micros() as u64);
         // Reuse the buffer if the transport let go of it.
         if let Ok(body) = request.body.try_into_mut() {
             self.buffers.put(body.into());
@@ -476,7 +506,9 @@ impl<E: Exporter> ExportTask<E> {
                     error: ExportError::Timeout(self.attempt_timeout),
                 }
             } else {
-                match tokio::time::timeout(attempt_timeout, self.exporter.export(request.clone())).await {
+                match tokio::time::timeout(attempt_timeout, self.exporter.export(request.clone()))
+                    .await
+                {
                     Ok(outcome) => outcome,
                     Err(_) => ExportOutcome::Retryable {
                         error: ExportError::Timeout(attempt_timeout),
@@ -491,10 +523,15 @@ impl<E: Exporter> ExportTask<E> {
                         ..Settlement::default()
                     };
                 }
-                ExportOutcome::PartialSuccess { rejected_spans, message } => {
+                ExportOutcome::PartialSuccess {
+                    rejected_spans,
+                    message,
+                } => {
                     let rejected = rejected_spans.min(spans);
                     if !message.is_empty() || rejected > 0 {
-                        stats.record_error(format!("partial success: {rejected} spans rejected: {message}"));
+                        stats.record_error(format!(
+                            "partial success: {rejected} spans rejected: {message}"
+                        ));
                     }
                     return Settlement {
                         exported: spans - rejected,

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use otlp_core::SpanData;
 
-use crate::config::{BatchConfig, Config, ConfigError, ConfigSource, FullPolicy, PerformanceConfig};
+use crate::config::validate::validate_pipeline;
+use crate::config::{BatchConfig, Config, FullPolicy, PerformanceConfig};
 use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::Exporter;
@@ -110,7 +111,10 @@ impl fmt::Debug for BatchSpanProcessor {
         f.debug_struct("BatchSpanProcessor")
             .field("queued", &self.inner.shared.queue.len())
             .field("capacity", &self.inner.shared.queue.capacity())
-            .field("shut_down", &self.inner.shared.shut_down.load(Ordering::Relaxed))
+            .field(
+                "shut_down",
+                &self.inner.shared.shut_down.load(Ordering::Relaxed),
+            )
             .finish()
     }
 }
@@ -226,10 +230,12 @@ impl SpanProcessor for BatchSpanProcessor {
         }
         let answer = self.send(|reply| Command::Shutdown { reply, deadline }, deadline);
         // The loop answers as its last act, so joining it now is immediate.
-        if answer.is_some() {
-            if let Some(handle) = self.inner.control.loop_thread.lock().ok().and_then(|mut thread| thread.take()) {
-                let _ = handle.join();
-            }
+        let loop_thread = answer
+            .as_ref()
+            .and_then(|_| self.inner.control.loop_thread.lock().ok())
+            .and_then(|mut thread| thread.take());
+        if let Some(handle) = loop_thread {
+            let _ = handle.join();
         }
         self.inner.shared.drain_after_shutdown();
         answer.unwrap_or_else(|| Err(self.pending()))
@@ -299,36 +305,15 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
         self
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let invalid =
-            |key: &str, value: String, reason: &str| ConfigError::invalid(key, value, reason, ConfigSource::Builder);
-        let batch = &self.batch;
-        if batch.max_queue_size == 0 {
-            return Err(invalid("batch.max_queue_size", "0".into(), "must be at least 1"));
-        }
-        if batch.max_export_batch_size == 0 || batch.max_export_batch_size > batch.max_queue_size {
-            return Err(invalid(
-                "batch.max_export_batch_size",
-                batch.max_export_batch_size.to_string(),
-                "must be between 1 and batch.max_queue_size",
-            ));
-        }
-        if batch.max_concurrent_exports == 0 {
-            return Err(invalid("batch.max_concurrent_exports", "0".into(), "must be at least 1"));
-        }
-        if self.attempt_timeout.is_zero() {
-            return Err(invalid("exporter.timeout", "0".into(), "must be positive"));
-        }
-        if self.performance.io_threads == 0 {
-            return Err(invalid("performance.io_threads", "0".into(), "must be at least 1"));
-        }
-        Ok(())
-    }
-
     /// Validates the settings and starts the export loop.
     pub fn build(self) -> Result<BatchSpanProcessor, PipelineError> {
-        self.validate()
-            .map_err(|error| PipelineError::Start(error.to_string()))?;
+        validate_pipeline(
+            &self.batch,
+            &self.retry,
+            &self.performance,
+            self.attempt_timeout,
+        )
+        .map_err(|error| PipelineError::Start(error.to_string()))?;
         let settings = LoopSettings {
             encoding: self.exporter.encoding(),
             scheduled_delay: self.batch.scheduled_delay,
@@ -355,7 +340,9 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
         let thread = std::thread::Builder::new()
             .name("otlp-export-loop".into())
             .spawn(move || export_loop.run())
-            .map_err(|error| PipelineError::Start(format!("cannot spawn the export loop thread: {error}")))?;
+            .map_err(|error| {
+                PipelineError::Start(format!("cannot spawn the export loop thread: {error}"))
+            })?;
         shared.queue.set_loop_thread(thread.thread().clone());
         Ok(BatchSpanProcessor {
             inner: Arc::new(Inner {

@@ -45,6 +45,9 @@ impl SpanQueue {
     }
 
     /// Adds a span, or gives it back if the queue is full.
+    // The span itself is the error value, handed back by move as ArrayQueue does: boxing it
+    // would put an allocation on the hot path.
+    #[allow(clippy::result_large_err)]
     #[inline]
     pub(crate) fn push(&self, span: SpanData) -> Result<(), SpanData> {
         self.spans.push(span)?;
@@ -101,7 +104,12 @@ impl SpanQueue {
     /// Parks the calling (loop) thread until `deadline`, an unpark, or — when
     /// `wake_on_spans` — a batch's worth of spans. Returns at once if `ready()`
     /// holds after announcing the sleep.
-    pub(crate) fn park_loop(&self, deadline: Instant, wake_on_spans: bool, ready: impl Fn() -> bool) {
+    pub(crate) fn park_loop(
+        &self,
+        deadline: Instant,
+        wake_on_spans: bool,
+        ready: impl Fn() -> bool,
+    ) {
         if wake_on_spans {
             self.loop_sleeping.store(true, Ordering::SeqCst);
             if self.spans.len() >= self.wake_at.load(Ordering::Relaxed) {

@@ -92,7 +92,9 @@ mod tests {
             multiplier: 2.0,
             enabled: true,
         };
-        let waits: Vec<u128> = (1..=5).map(|n| policy.delay(n, 0.3, None).as_millis()).collect();
+        let waits: Vec<u128> = (1..=5)
+            .map(|n| policy.delay(n, 0.3, None).as_millis())
+            .collect();
         assert_eq!(waits, vec![100, 200, 400, 400, 400]);
     }
 

@@ -92,7 +92,10 @@ mod tests {
     fn ratio_is_deterministic_and_bounded() {
         let id = TraceId::random();
         let sampler = Sampler::TraceIdRatio(0.5);
-        assert_eq!(sampler.should_sample(None, id), sampler.should_sample(None, id));
+        assert_eq!(
+            sampler.should_sample(None, id),
+            sampler.should_sample(None, id)
+        );
         assert!(!Sampler::TraceIdRatio(0.0).should_sample(None, id));
         assert!(Sampler::TraceIdRatio(1.0).should_sample(None, id));
         let low = TraceId::from_bytes([0; 16]);

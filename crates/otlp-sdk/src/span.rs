@@ -59,7 +59,11 @@ impl fmt::Debug for Span {
 
 impl Span {
     /// A recording span; attributes given at start are deduplicated and capped.
-    pub(crate) fn recording(context: SpanContext, mut data: SpanData, provider: Arc<ProviderInner>) -> Self {
+    pub(crate) fn recording(
+        context: SpanContext,
+        mut data: SpanData,
+        provider: Arc<ProviderInner>,
+    ) -> Self {
         dedupe_keep_last(&mut data.attributes);
         data.dropped_attributes_count = cap(&mut data.attributes, provider.limits.max_attributes);
         Span {
@@ -92,7 +96,11 @@ impl Span {
     pub fn set_attribute(&mut self, attribute: KeyValue) {
         let max = self.provider.limits.max_attributes;
         if let Some(data) = &mut self.data {
-            if let Some(existing) = data.attributes.iter_mut().find(|kv| kv.key == attribute.key) {
+            if let Some(existing) = data
+                .attributes
+                .iter_mut()
+                .find(|kv| kv.key == attribute.key)
+            {
                 existing.value = attribute.value;
             } else if data.attributes.len() < max {
                 if data.attributes.capacity() == 0 {
@@ -114,7 +122,11 @@ impl Span {
     }
 
     /// Adds an event now.
-    pub fn add_event(&mut self, name: impl Into<Str>, attributes: impl IntoIterator<Item = KeyValue>) {
+    pub fn add_event(
+        &mut self,
+        name: impl Into<Str>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
         self.add_event_at(name, SystemTime::now(), attributes);
     }
 
@@ -132,13 +144,18 @@ impl Span {
                 return;
             }
             let mut event = Event::new(name, unix_nanos::from_system_time(time), attributes);
-            event.dropped_attributes_count = cap(&mut event.attributes, limits.max_attributes_per_event);
+            event.dropped_attributes_count =
+                cap(&mut event.attributes, limits.max_attributes_per_event);
             data.events.push(event);
         }
     }
 
     /// Adds a link to another span.
-    pub fn add_link(&mut self, context: &SpanContext, attributes: impl IntoIterator<Item = KeyValue>) {
+    pub fn add_link(
+        &mut self,
+        context: &SpanContext,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
         self.add_link_value(Link::new(context, attributes));
     }
 
@@ -149,7 +166,8 @@ impl Span {
                 data.dropped_links_count = data.dropped_links_count.saturating_add(1);
                 return;
             }
-            link.dropped_attributes_count = cap(&mut link.attributes, limits.max_attributes_per_link);
+            link.dropped_attributes_count =
+                cap(&mut link.attributes, limits.max_attributes_per_link);
             data.links.push(link);
         }
     }
@@ -157,10 +175,11 @@ impl Span {
     /// Sets the status. `Ok` is final: later changes are ignored; setting
     /// `Unset` is ignored, as the specification says.
     pub fn set_status(&mut self, status: Status) {
-        if let Some(data) = &mut self.data {
-            if data.status != Status::Ok && status != Status::Unset {
-                data.status = status;
-            }
+        if let Some(data) = &mut self.data
+            && data.status != Status::Ok
+            && status != Status::Unset
+        {
+            data.status = status;
         }
     }
 
@@ -229,6 +248,9 @@ mod tests {
             KeyValue::new("a", 3),
         ];
         dedupe_keep_last(&mut attributes);
-        assert_eq!(attributes, vec![KeyValue::new("a", 3), KeyValue::new("b", 2)]);
+        assert_eq!(
+            attributes,
+            vec![KeyValue::new("a", 3), KeyValue::new("b", 2)]
+        );
     }
 }

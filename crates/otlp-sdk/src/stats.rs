@@ -311,7 +311,18 @@ mod tests {
 
     #[test]
     fn buckets_cover_their_values() {
-        for value in [0, 1, 15, 16, 17, 100, 1_000, 123_456_789, u64::MAX / 3, u64::MAX] {
+        for value in [
+            0,
+            1,
+            15,
+            16,
+            17,
+            100,
+            1_000,
+            123_456_789,
+            u64::MAX / 3,
+            u64::MAX,
+        ] {
             let bucket = bucket_of(value);
             assert!(bucket < BUCKETS);
             assert!(bucket_upper_bound(bucket) >= value, "{value}");
@@ -328,7 +339,10 @@ mod tests {
             histogram.record(value);
         }
         let summary = histogram.summary();
-        assert_eq!((summary.count, summary.min, summary.max, summary.mean), (1_000, 1, 1_000, 500));
+        assert_eq!(
+            (summary.count, summary.min, summary.max, summary.mean),
+            (1_000, 1, 1_000, 500)
+        );
         assert!((500..=532).contains(&summary.p50), "{summary:?}");
         assert!((990..=1_000).contains(&summary.p99), "{summary:?}");
     }

@@ -37,7 +37,9 @@ pub struct Tracer {
 
 impl fmt::Debug for Tracer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tracer").field("scope", &self.scope).finish()
+        f.debug_struct("Tracer")
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 
@@ -113,7 +115,11 @@ impl SpanBuilder<'_> {
     }
 
     /// Adds a link to another span.
-    pub fn link(mut self, context: &SpanContext, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+    pub fn link(
+        mut self,
+        context: &SpanContext,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) -> Self {
         self.links.push(Link::new(context, attributes));
         self
     }
@@ -138,7 +144,10 @@ impl SpanBuilder<'_> {
             None => (TraceId::random(), TraceState::EMPTY, None, None),
         };
         let span_id = SpanId::random();
-        let sampled = !provider.disabled && provider.sampler.should_sample(self.parent.as_ref(), trace_id);
+        let sampled = !provider.disabled
+            && provider
+                .sampler
+                .should_sample(self.parent.as_ref(), trace_id);
         let trace_flags = match &self.parent {
             Some(parent) => parent.trace_flags.with_sampled(sampled),
             None => TraceFlags::NONE.with_sampled(sampled),
@@ -153,7 +162,9 @@ impl SpanBuilder<'_> {
         if !sampled {
             return Span::non_recording(context, provider.clone());
         }
-        let start = self.start_time.map_or_else(unix_nanos::now, unix_nanos::from_system_time);
+        let start = self
+            .start_time
+            .map_or_else(unix_nanos::now, unix_nanos::from_system_time);
         let mut data = SpanData {
             trace_id,
             span_id,

@@ -56,7 +56,10 @@ impl Exporter for ScriptedExporter {
         let attempt = self.attempts.fetch_add(1, Ordering::SeqCst);
         self.attempt_times.lock().unwrap().push(Instant::now());
         let spans = count_spans(&request.body).expect("a valid request body");
-        assert_eq!(spans, request.span_count as u64, "span_count matches the body");
+        assert_eq!(
+            spans, request.span_count as u64,
+            "span_count matches the body"
+        );
         let retryable = || ExportOutcome::Retryable {
             error: ExportError::Server {
                 status: "HTTP 503".into(),
@@ -86,7 +89,8 @@ impl Exporter for ScriptedExporter {
             }
             Behaviour::Partial(rejected) => {
                 let rejected = rejected.min(spans);
-                self.accepted_spans.fetch_add(spans - rejected, Ordering::SeqCst);
+                self.accepted_spans
+                    .fetch_add(spans - rejected, Ordering::SeqCst);
                 return ExportOutcome::PartialSuccess {
                     rejected_spans: rejected,
                     message: "some spans were too old".into(),
@@ -232,8 +236,15 @@ fn accounting_balances_at_every_snapshot_under_failures_slowness_and_drops() {
     let stats = processor.stats();
     assert_final(&stats);
     assert_eq!(stats.produced, 60_000);
-    assert_eq!(stats.exported, accepted.load(Ordering::SeqCst), "{stats:#?}");
-    assert!(stats.failed > 0 && stats.rejected > 0 && stats.retries > 0, "{stats:#?}");
+    assert_eq!(
+        stats.exported,
+        accepted.load(Ordering::SeqCst),
+        "{stats:#?}"
+    );
+    assert!(
+        stats.failed > 0 && stats.rejected > 0 && stats.retries > 0,
+        "{stats:#?}"
+    );
     assert!(snapshots.load(Ordering::Relaxed) > 10);
 }
 
@@ -251,7 +262,10 @@ fn shutdown_returns_by_its_deadline_when_the_exporter_hangs() {
     let started = Instant::now();
     let result = processor.shutdown(Duration::from_millis(300));
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(300) + Duration::from_millis(250), "took {took:?}");
+    assert!(
+        took < Duration::from_millis(300) + Duration::from_millis(250),
+        "took {took:?}"
+    );
     match result {
         Err(PipelineError::Timeout { pending }) => assert!(pending > 0),
         other => panic!("expected a timeout, got {other:?}"),
@@ -260,7 +274,10 @@ fn shutdown_returns_by_its_deadline_when_the_exporter_hangs() {
     assert_final(&stats);
     assert_eq!(stats.exported, 0);
     assert_eq!(stats.failed + stats.dropped, 1_000, "{stats:#?}");
-    assert!(stats.failed > 0, "hung exports are counted failed: {stats:#?}");
+    assert!(
+        stats.failed > 0,
+        "hung exports are counted failed: {stats:#?}"
+    );
 }
 
 #[test]
@@ -336,13 +353,15 @@ fn a_full_queue_drops_and_counts() {
 
 #[test]
 fn the_block_policy_waits_for_room_instead_of_dropping() {
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Slow(Duration::from_millis(2))))
-        .with_batch_config(BatchConfig {
-            full_policy: FullPolicy::Block(Duration::from_secs(5)),
-            ..batch(32, 16, 1)
-        })
-        .build()
-        .unwrap();
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
+        Behaviour::Slow(Duration::from_millis(2))
+    }))
+    .with_batch_config(BatchConfig {
+        full_policy: FullPolicy::Block(Duration::from_secs(5)),
+        ..batch(32, 16, 1)
+    })
+    .build()
+    .unwrap();
     for i in 0..2_000 {
         processor.on_end(span(i));
     }
@@ -372,19 +391,25 @@ fn retries_resend_until_success_and_honour_the_throttle_hint() {
     processor.force_flush(Duration::from_secs(10)).unwrap();
     let stats = processor.stats();
     assert_eq!((stats.exported, stats.retries, stats.failed), (10, 2, 0));
-    assert_eq!(accepted.load(Ordering::SeqCst), 10, "delivered exactly once");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        10,
+        "delivered exactly once"
+    );
     let times = times.lock().unwrap().clone();
     assert_eq!(times.len(), 3);
-    assert!(times[1] - times[0] >= Duration::from_millis(300), "throttle honoured");
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(300),
+        "throttle honoured"
+    );
     processor.shutdown(Duration::from_secs(1)).unwrap();
 }
 
 #[test]
 fn permanent_errors_and_partial_success_are_not_retried() {
-    for (behaviour, expect_failed, expect_rejected) in [
-        (Behaviour::Permanent, 10, 0),
-        (Behaviour::Partial(4), 0, 4),
-    ] {
+    for (behaviour, expect_failed, expect_rejected) in
+        [(Behaviour::Permanent, 10, 0), (Behaviour::Partial(4), 0, 4)]
+    {
         let exporter = ScriptedExporter::new(move |_| behaviour);
         let processor = BatchSpanProcessor::builder(exporter)
             .with_batch_config(batch(1024, 512, 1))
@@ -397,7 +422,10 @@ fn permanent_errors_and_partial_success_are_not_retried() {
         let _ = processor.force_flush(Duration::from_secs(5));
         let stats = processor.stats();
         assert_eq!(stats.retries, 0, "{behaviour:?}");
-        assert_eq!((stats.failed, stats.rejected), (expect_failed, expect_rejected));
+        assert_eq!(
+            (stats.failed, stats.rejected),
+            (expect_failed, expect_rejected)
+        );
         assert_eq!(stats.exported, 10 - expect_failed - expect_rejected);
         assert!(stats.last_error.is_some());
         processor.shutdown(Duration::from_secs(1)).unwrap();
@@ -418,7 +446,13 @@ fn retries_stop_at_the_export_deadline() {
         processor.on_end(span(i));
     }
     let result = processor.force_flush(Duration::from_secs(5));
-    assert_eq!(result, Err(PipelineError::Undelivered { failed: 10, rejected: 0 }));
+    assert_eq!(
+        result,
+        Err(PipelineError::Undelivered {
+            failed: 10,
+            rejected: 0
+        })
+    );
     assert!(processor.stats().retries > 0);
     processor.shutdown(Duration::from_secs(1)).unwrap();
 }
@@ -446,7 +480,11 @@ fn oversized_batches_are_split_and_oversized_spans_dropped() {
     processor.shutdown(Duration::from_secs(5)).unwrap_err();
     let stats = processor.stats();
     assert_final(&stats);
-    assert_eq!((stats.exported, stats.dropped_oversized), (100, 1), "{stats:#?}");
+    assert_eq!(
+        (stats.exported, stats.dropped_oversized),
+        (100, 1),
+        "{stats:#?}"
+    );
     assert_eq!(accepted.load(Ordering::SeqCst), 100);
 }
 
@@ -460,16 +498,24 @@ fn spans_after_shutdown_are_dropped_and_counted() {
     let stats = processor.stats();
     assert_eq!((stats.produced, stats.dropped_shutdown), (1, 1));
     assert_final(&stats);
-    assert_eq!(processor.shutdown(Duration::from_secs(1)), Err(PipelineError::ShutDown));
-    assert_eq!(processor.force_flush(Duration::from_secs(1)), Err(PipelineError::ShutDown));
+    assert_eq!(
+        processor.shutdown(Duration::from_secs(1)),
+        Err(PipelineError::ShutDown)
+    );
+    assert_eq!(
+        processor.force_flush(Duration::from_secs(1)),
+        Err(PipelineError::ShutDown)
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn works_inside_a_current_thread_runtime_without_stalling_it() {
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Slow(Duration::from_millis(1))))
-        .with_batch_config(batch(4096, 64, 1))
-        .build()
-        .unwrap();
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
+        Behaviour::Slow(Duration::from_millis(1))
+    }))
+    .with_batch_config(batch(4096, 64, 1))
+    .build()
+    .unwrap();
     for i in 0..1_000 {
         processor.on_end(span(i));
         if i % 100 == 0 {

@@ -102,7 +102,11 @@ fn unsampled_spans_are_not_recorded_but_propagate_the_decision() {
     drop(child);
     drop(root);
     // A sampled remote parent wins over the root sampler.
-    let parent = SpanContext::new(otlp_core::TraceId::random(), otlp_core::SpanId::random(), TraceFlags::SAMPLED);
+    let parent = SpanContext::new(
+        otlp_core::TraceId::random(),
+        otlp_core::SpanId::random(),
+        TraceFlags::SAMPLED,
+    );
     tracer.start_with_parent("sampled child", &parent).end();
     let spans = collect.spans();
     assert_eq!(spans.len(), 1);
@@ -126,7 +130,11 @@ fn limits_discard_and_count() {
     let other = tracer.start("other").context().clone();
     let mut span = tracer
         .span_builder("limited")
-        .attributes([KeyValue::new("a", 1), KeyValue::new("b", 2), KeyValue::new("c", 3)])
+        .attributes([
+            KeyValue::new("a", 1),
+            KeyValue::new("b", 2),
+            KeyValue::new("c", 3),
+        ])
         .start();
     span.set_attribute(KeyValue::new("a", 10)); // replaces, not counted
     span.set_attribute(KeyValue::new("d", 4)); // over the limit
@@ -135,8 +143,15 @@ fn limits_discard_and_count() {
     span.add_link(&other, [KeyValue::new("l", 1)]);
     span.add_link(&other, []);
     span.end();
-    let span = collect.spans().into_iter().find(|span| &*span.name == "limited").unwrap();
-    assert_eq!(span.attributes, vec![KeyValue::new("a", 10), KeyValue::new("b", 2)]);
+    let span = collect
+        .spans()
+        .into_iter()
+        .find(|span| &*span.name == "limited")
+        .unwrap();
+    assert_eq!(
+        span.attributes,
+        vec![KeyValue::new("a", 10), KeyValue::new("b", 2)]
+    );
     assert_eq!(span.dropped_attributes_count, 2);
     assert_eq!((span.events.len(), span.dropped_events_count), (1, 1));
     assert_eq!(span.events[0].dropped_attributes_count, 1);
@@ -179,9 +194,18 @@ fn the_resource_names_the_service_and_the_sdk() {
     provider.tracer("scope").start("a").end();
     let resource = &collect.spans()[0].resource;
     assert_eq!(resource.service_name(), Some("from-config"));
-    assert_eq!(resource.get("deployment.environment.name"), Some(&AnyValue::from("test")));
-    assert_eq!(resource.get("telemetry.sdk.language"), Some(&AnyValue::from("rust")));
-    assert!(Arc::ptr_eq(resource, provider.resource()), "spans share the provider's resource");
+    assert_eq!(
+        resource.get("deployment.environment.name"),
+        Some(&AnyValue::from("test"))
+    );
+    assert_eq!(
+        resource.get("telemetry.sdk.language"),
+        Some(&AnyValue::from("rust"))
+    );
+    assert!(
+        Arc::ptr_eq(resource, provider.resource()),
+        "spans share the provider's resource"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ mod loader;
 mod node;
 mod origin;
 mod parse;
-mod validate;
+pub(crate) mod validate;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -190,7 +190,11 @@ impl Headers {
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let name = name.into();
         let value = value.into();
-        match self.0.iter_mut().find(|(existing, _)| existing.eq_ignore_ascii_case(&name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(existing, _)| existing.eq_ignore_ascii_case(&name))
+        {
             Some(entry) => entry.1 = value,
             None => self.0.push((name, value)),
         }
@@ -198,7 +202,9 @@ impl Headers {
 
     /// The headers in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(name, value)| (name.as_str(), value.as_str()))
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
     /// Number of headers.
@@ -248,7 +254,10 @@ impl fmt::Debug for TlsConfig {
         f.debug_struct("TlsConfig")
             .field("ca_certificate", &self.ca_certificate)
             .field("client_certificate", &self.client_certificate)
-            .field("client_key", &self.client_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_key",
+                &self.client_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("insecure", &self.insecure)
             .finish()
     }

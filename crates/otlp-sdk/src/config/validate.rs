@@ -10,7 +10,8 @@ use super::error::REDACTED;
 use super::keys::Setting;
 use super::origin::Origins;
 use super::{
-    BatchConfig, Config, ConfigError, ExporterConfig, FullPolicy, PerformanceConfig, Protocol,
+    BatchConfig, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, PerformanceConfig,
+    Protocol,
 };
 use crate::retry::RetryPolicy;
 
@@ -25,6 +26,26 @@ pub(crate) fn validate(config: &Config, origins: &Origins) -> Result<(), ConfigE
     batch(&config.batch, &report)?;
     retry(&config.retry, &report)?;
     performance(&config.performance, &report)
+}
+
+/// Checks the settings a pipeline is built from in code (the processor builder's
+/// share of a [`Config`]); errors name the dotted keys, with origin `Builder`.
+pub(crate) fn validate_pipeline(
+    batch_config: &BatchConfig,
+    retry_policy: &RetryPolicy,
+    performance_config: &PerformanceConfig,
+    attempt_timeout: Duration,
+) -> Result<(), ConfigError> {
+    let origins = Origins::new(ConfigSource::Builder);
+    let report = Report { origins: &origins };
+    report.check(
+        Setting::ExporterTimeout.dotted(),
+        Millis(&attempt_timeout),
+        longer_than_zero(attempt_timeout),
+    )?;
+    batch(batch_config, &report)?;
+    retry(retry_policy, &report)?;
+    performance(performance_config, &report)
 }
 
 /// Turns a failed check into an error naming the key as its source spelled it.
