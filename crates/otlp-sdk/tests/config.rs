@@ -930,7 +930,10 @@ fn checks_on_the_merged_config_are_errors_even_when_lenient() {
             "mTLS needs exporter.client_certificate too",
         ),
         (
-            &[("OTLP__BATCH__MIN_EXPORT_BATCH_SIZE", "600")],
+            &[
+                ("OTLP__BATCH__ADAPTIVE", "true"),
+                ("OTLP__BATCH__MIN_EXPORT_BATCH_SIZE", "600"),
+            ],
             "OTLP__BATCH__MIN_EXPORT_BATCH_SIZE",
             "600",
             "must be at most batch.max_export_batch_size (512)",
@@ -1775,4 +1778,14 @@ fn file_errors_hide_header_values() {
     let err = loader(&dir, &[]).load().unwrap_err();
     assert_names(&err, "exporter.headers", "<redacted>", "control character");
     assert!(!err.to_string().contains(SECRET), "{err}");
+}
+
+#[test]
+fn a_max_batch_below_the_adaptive_minimum_is_fine_without_adaptive_batching() {
+    let config = ConfigLoader::new()
+        .with_env([("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")])
+        .with_config_dir(std::env::temp_dir().join("otlp-sdk-no-such-config-dir"))
+        .load()
+        .expect("a standard OTEL_BSP value must load");
+    assert_eq!(config.batch.max_export_batch_size, 16);
 }

@@ -234,6 +234,11 @@ fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
         ),
         (Setting::BatchMaxQueueSize, batch.max_queue_size),
     )?;
+    // The minimum only matters to adaptive batching; without it, a standard
+    // `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` below the default minimum is fine.
+    if !batch.adaptive {
+        return Ok(());
+    }
     report.at_most(
         (
             Setting::BatchMinExportBatchSize,
