@@ -1,0 +1,153 @@
+//! `zero_copy_comparison`: what it costs to clone a finished span, in
+//! otlp-core's model against models that copy their text.
+//!
+//! ```text
+//! cargo bench -p otlp-benches --bench zero_copy_comparison
+//! ```
+//!
+//! Benchmarks (group `zero_copy_comparison`, throughput 1,000 elements =
+//! spans; each iteration clones each of the 1,000 spans of the batch, the same
+//! data in each model, see `otlp_benches::fixtures`), for three span models:
+//!
+//! - `*/otlp_core_span_data`: `otlp_core::SpanData`. Names and keys are
+//!   static, values are shared `Arc<str>`, resource and scope are `Arc`s: a
+//!   clone copies the attribute vector of handles and bumps reference counts.
+//! - `*/owned_deep_clone`: `OwnedSpanData`, the same span fields in owned
+//!   `String`s and `Vec<u8>`s (no resource or scope at all, which favours it):
+//!   a clone allocates and copies every id, name, key and value.
+//! - `*/opentelemetry_sdk_span_data`: `opentelemetry_sdk::trace::SpanData`, as
+//!   the official SDK holds it (static name and keys, owned values, its own
+//!   copy of the instrumentation scope).
+//!
+//! and two costs:
+//!
+//! - `clone/*`: making the clones only. They go into a vector reused across
+//!   iterations and are dropped after the clock stops (in steady state the
+//!   allocator hands back the memory the previous clones freed, as in a
+//!   running pipeline).
+//! - `clone_and_drop/*`: each clone is dropped at once, so the figure is the
+//!   whole cost of a clone: for otlp-core, reference-count increments then
+//!   decrements; for the copies, allocations then frees.
+//!
+//! At the end the suite prints otlp-core's ratio against the other two for
+//! both costs, measured in interleaved rounds (`otlp_benches::report`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use otlp_benches::fixtures::Batch;
+use otlp_benches::report::{
+    Comparison, Interleaved, RunMode, Timing, print_report, settle_allocator, time,
+};
+
+/// Clones every span of `spans`, dropping each clone at once.
+fn clone_and_drop<T: Clone>(spans: &[T]) {
+    for span in spans {
+        black_box(span.clone());
+    }
+}
+
+/// Times cloning every span of `spans` into `clones`, which is emptied first
+/// (dropping the previous clones) before the clock starts.
+fn time_clone<T: Clone>(spans: &[T], clones: &mut Vec<T>) -> Duration {
+    clones.clear();
+    time(|| {
+        clones.extend(black_box(spans).iter().cloned());
+        black_box(&*clones);
+    })
+}
+
+/// Registers `clone/<name>` for one span model.
+fn bench_clone_only<T: Clone>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, spans: &[T]) {
+    let mut clones = Vec::with_capacity(spans.len());
+    group.bench_function(BenchmarkId::new("clone", name), |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| time_clone(spans, &mut clones)).sum())
+    });
+}
+
+/// Registers `clone_and_drop/<name>` for one span model.
+fn bench_clone_and_drop<T: Clone>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    spans: &[T],
+) {
+    group.bench_function(BenchmarkId::new("clone_and_drop", name), |b| {
+        b.iter(|| clone_and_drop(black_box(spans)))
+    });
+}
+
+fn bench_clone(criterion: &mut Criterion, batch: &Batch) {
+    let mut group = criterion.benchmark_group("zero_copy_comparison");
+    group.throughput(Throughput::Elements(batch.len() as u64));
+    bench_clone_only(&mut group, "otlp_core_span_data", &batch.spans);
+    bench_clone_only(&mut group, "owned_deep_clone", &batch.owned_spans);
+    bench_clone_only(&mut group, "opentelemetry_sdk_span_data", &batch.sdk_spans);
+    bench_clone_and_drop(&mut group, "otlp_core_span_data", &batch.spans);
+    bench_clone_and_drop(&mut group, "owned_deep_clone", &batch.owned_spans);
+    bench_clone_and_drop(&mut group, "opentelemetry_sdk_span_data", &batch.sdk_spans);
+    group.finish();
+}
+
+/// otlp-core against the deep copy and the SDK, all three interleaved,
+/// once for each cost: the comparison lines of the final report.
+fn compare(batch: &Batch, interleaved: Interleaved) -> Vec<Comparison> {
+    let spans = batch.len() as u64;
+    let lines = |cost: &str, (rounds, medians): (usize, Vec<Duration>)| {
+        let line = |label: &str, baseline: Duration| {
+            let timing = Timing {
+                rounds,
+                ours: medians[0],
+                baseline,
+            };
+            Comparison::new(
+                format!("zero_copy_comparison/{cost}"),
+                "otlp-core SpanData",
+                label,
+                spans,
+                timing,
+            )
+        };
+        [
+            line("owned deep clone", medians[1]),
+            line("opentelemetry_sdk SpanData", medians[2]),
+        ]
+    };
+
+    let (mut ours, mut owned, mut sdk) = (Vec::new(), Vec::new(), Vec::new());
+    let clone = interleaved.run_sides(&mut [
+        &mut || time_clone(&batch.spans, &mut ours),
+        &mut || time_clone(&batch.owned_spans, &mut owned),
+        &mut || time_clone(&batch.sdk_spans, &mut sdk),
+    ]);
+    drop((ours, owned, sdk));
+    let clone_and_drop = interleaved.run_sides(&mut [
+        &mut || time(|| clone_and_drop(black_box(&batch.spans))),
+        &mut || time(|| clone_and_drop(black_box(&batch.owned_spans))),
+        &mut || time(|| clone_and_drop(black_box(&batch.sdk_spans))),
+    ]);
+    lines("clone", clone)
+        .into_iter()
+        .chain(lines("clone_and_drop", clone_and_drop))
+        .collect()
+}
+
+fn main() {
+    let mode = RunMode::from_env();
+    settle_allocator();
+    let batch = Batch::standard();
+
+    // About 4 s per benchmark on two cores; command-line flags override these.
+    let mut criterion = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    bench_clone(&mut criterion, &batch);
+    criterion.final_summary();
+
+    if let Some(interleaved) = Interleaved::for_mode(mode) {
+        print_report("zero_copy_comparison", mode, &compare(&batch, interleaved));
+    }
+}

@@ -1,0 +1,53 @@
+//! # otlp-benches: otlp-rust measured against the opentelemetry-rust baseline
+//!
+//! Every performance claim in this repository is a ratio against the official
+//! `opentelemetry_sdk` + `opentelemetry-proto` path doing the **same work in
+//! the same run**. This crate holds what the criterion suites in `benches/`
+//! share so that each suite compares like with like:
+//!
+//! - [`fixtures`]: one batch of spans described once ([`fixtures::SpanSource`])
+//!   and built in every model we compare: `otlp_core::SpanData`,
+//!   `opentelemetry_sdk::trace::SpanData`, and a deep-copy struct of owned
+//!   `String`s and `Vec<u8>`s ([`fixtures::OwnedSpanData`]).
+//! - [`baseline`]: the official encoding path (`opentelemetry-proto`'s
+//!   transform, then prost or serde_json), exactly as `opentelemetry-otlp`
+//!   runs it.
+//! - [`verify`]: decodes both sides' output with `opentelemetry-proto` and
+//!   checks they are the same request, so a suite never times different work.
+//! - [`report`]: how a suite decides whether it is measuring or only testing,
+//!   and the short interleaved timing that prints each suite's final ratio.
+//!
+//! ## Suites
+//!
+//! | command | group | compares |
+//! |---|---|---|
+//! | `cargo bench -p otlp-benches --bench encode` | `encode` | encoding 1,000 spans: otlp-core vs baseline, protobuf and JSON |
+//! | `cargo bench -p otlp-benches --bench zero_copy_comparison` | `zero_copy_comparison` | cloning 1,000 finished spans: otlp-core vs a deep copy vs `opentelemetry_sdk` |
+//!
+//! `cargo test -p otlp-benches --benches` (or `cargo bench -- --test`) runs
+//! each benchmark once as a smoke test.
+//!
+//! ## Example
+//!
+//! ```
+//! use otlp_benches::baseline::BaselineEncoder;
+//! use otlp_benches::fixtures::Batch;
+//! use otlp_core::encode::{Encoding, TraceEncoder};
+//!
+//! let batch = Batch::new(10);
+//! let mut ours = Vec::new();
+//! TraceEncoder::new().encode(Encoding::Protobuf, &batch.spans, &mut ours);
+//!
+//! let baseline = BaselineEncoder::new(&batch.sdk_resource);
+//! let mut theirs = Vec::new();
+//! baseline.encode(Encoding::Protobuf, batch.sdk_spans.clone(), &mut theirs);
+//!
+//! // Same request, field for field (see `verify` for what is compared).
+//! otlp_benches::verify::assert_same_requests(&batch);
+//! ```
+#![warn(missing_docs)]
+
+pub mod baseline;
+pub mod fixtures;
+pub mod report;
+pub mod verify;
