@@ -77,13 +77,17 @@ pub enum TraceStateError {
         member: String,
     },
     /// A key breaks the W3C key grammar.
-    #[error("tracestate key {key:?} is invalid (lowercase letter first; a-z 0-9 _ - * / only; tenant@system form limited to 241@14 characters)")]
+    #[error(
+        "tracestate key {key:?} is invalid (lowercase letter first; a-z 0-9 _ - * / only; tenant@system form limited to 241@14 characters)"
+    )]
     InvalidKey {
         /// The offending key.
         key: String,
     },
     /// A value breaks the W3C value grammar.
-    #[error("tracestate value {value:?} for key {key:?} is invalid (1-256 printable ASCII characters except ',' and '=', not ending in a space)")]
+    #[error(
+        "tracestate value {value:?} for key {key:?} is invalid (1-256 printable ASCII characters except ',' and '=', not ending in a space)"
+    )]
     InvalidValue {
         /// The key the value belongs to.
         key: String,

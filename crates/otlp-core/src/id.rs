@@ -185,7 +185,11 @@ fn decode_hex<const N: usize>(
         match (high, low) {
             (Some(high), Some(low)) => bytes[index] = (high << 4) | low,
             _ => {
-                let position = if high.is_none() { index * 2 } else { index * 2 + 1 };
+                let position = if high.is_none() {
+                    index * 2
+                } else {
+                    index * 2 + 1
+                };
                 return Err(IdError::Digit {
                     what,
                     position,

@@ -54,7 +54,7 @@
 //! ```
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod encode;
 mod error;

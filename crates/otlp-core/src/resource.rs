@@ -47,7 +47,11 @@ impl Resource {
 
     /// Sets one attribute, replacing any previous value for its key.
     pub fn set(&mut self, attribute: KeyValue) {
-        match self.attributes.iter_mut().find(|kv| kv.key == attribute.key) {
+        match self
+            .attributes
+            .iter_mut()
+            .find(|kv| kv.key == attribute.key)
+        {
             Some(existing) => existing.value = attribute.value,
             None => self.attributes.push(attribute),
         }

@@ -37,7 +37,11 @@ fn string_field(
     }
 }
 
-fn varint_field(value: WireValue<'_>, message: &'static str, field: u32) -> Result<u64, DecodeError> {
+fn varint_field(
+    value: WireValue<'_>,
+    message: &'static str,
+    field: u32,
+) -> Result<u64, DecodeError> {
     match value {
         WireValue::Varint(value) => Ok(value),
         other => Err(unexpected(message, field, other, WIRE_VARINT)),
@@ -55,7 +59,12 @@ fn message_field<'a>(
     }
 }
 
-fn unexpected(message: &'static str, field: u32, value: WireValue<'_>, expected: u8) -> DecodeError {
+fn unexpected(
+    message: &'static str,
+    field: u32,
+    value: WireValue<'_>,
+    expected: u8,
+) -> DecodeError {
     DecodeError::UnexpectedWireType {
         message,
         field,
@@ -89,7 +98,10 @@ pub fn decode_export_response(body: &[u8]) -> Result<Option<PartialSuccess>, Dec
         let mut decoded = PartialSuccess::default();
         while let Some((field, value)) = inner.next_field()? {
             match field {
-                1 => decoded.rejected_spans = varint_field(value, "ExportTracePartialSuccess", 1)? as i64,
+                1 => {
+                    decoded.rejected_spans =
+                        varint_field(value, "ExportTracePartialSuccess", 1)? as i64
+                }
                 2 => decoded.error_message = string_field(value, "ExportTracePartialSuccess", 2)?,
                 _ => {}
             }
@@ -177,7 +189,8 @@ impl RpcStatus {
                 put_varint(&mut duration, u64::from(delay.subsec_nanos()));
             }
             let retry_info_len = len_field_len(1, duration.len());
-            let any_len = len_field_len(1, RETRY_INFO_TYPE_URL.len()) + len_field_len(2, retry_info_len);
+            let any_len =
+                len_field_len(1, RETRY_INFO_TYPE_URL.len()) + len_field_len(2, retry_info_len);
             put_len_prefix(&mut out, 3, any_len);
             put_bytes_field(&mut out, 1, RETRY_INFO_TYPE_URL.as_bytes());
             put_len_prefix(&mut out, 2, retry_info_len);

@@ -455,8 +455,9 @@ mod tests {
 
     #[test]
     fn clone_shares_strings_resource_and_scope() {
-        let span = SpanData::builder(String::from("dynamic"))
-            .attribute(KeyValue::new("k", String::from("v")))
+        let long = "a dynamic name that is too long to store inline".to_owned();
+        let span = SpanData::builder(long.clone())
+            .attribute(KeyValue::new("k", long))
             .build();
         let copy = span.clone();
         assert!(Arc::ptr_eq(&span.resource, &copy.resource));
@@ -468,7 +469,10 @@ mod tests {
     #[test]
     fn span_kind_wire_values_match_otlp() {
         for value in 0..=5 {
-            assert_eq!(i32::from(SpanKind::from_wire_value(value).wire_value()), value);
+            assert_eq!(
+                i32::from(SpanKind::from_wire_value(value).wire_value()),
+                value
+            );
         }
         assert_eq!(SpanKind::from_wire_value(42), SpanKind::Unspecified);
     }

@@ -114,18 +114,14 @@ impl SpanContext {
             return Err(TraceParentError::NotAscii);
         }
         if bytes.len() < TRACEPARENT_LEN {
-            return Err(TraceParentError::Length {
-                found: bytes.len(),
-            });
+            return Err(TraceParentError::Length { found: bytes.len() });
         }
         let version = decode_field(&header[0..2], "version")?;
         if version == 0xff {
             return Err(TraceParentError::ForbiddenVersion);
         }
         if version == 0 && bytes.len() != TRACEPARENT_LEN {
-            return Err(TraceParentError::Length {
-                found: bytes.len(),
-            });
+            return Err(TraceParentError::Length { found: bytes.len() });
         }
         if version > 0 && bytes.len() > TRACEPARENT_LEN && bytes[TRACEPARENT_LEN] != b'-' {
             return Err(TraceParentError::Delimiter {

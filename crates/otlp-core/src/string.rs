@@ -7,14 +7,19 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// An immutable string that is free to clone when `'static` and one
-/// reference-count increment to clone when shared.
+/// An immutable string that is free to clone when `'static` or short, and
+/// one reference-count increment to clone when long and shared.
 ///
-/// Cost model: built from a `&'static str` it neither allocates nor counts
-/// references; built from a `String` it allocates once (the `Arc<str>`), and
-/// every clone after that is an atomic increment. It never copies the text
-/// after construction. Equality, ordering and hashing are by content, so a
-/// static and a shared `Str` holding the same text are equal.
+/// Cost model (24 bytes, no heap of its own in the first two cases):
+/// - from a `&'static str`: borrows it; cloning copies a pointer;
+/// - text of up to 22 bytes (a typical attribute value, id or route): stored
+///   inline; building it copies the bytes, cloning copies 24 bytes, no
+///   allocation and no atomic operation ever;
+/// - longer text: one shared allocation (`Arc<str>`); cloning is an atomic
+///   increment and never copies the text.
+///
+/// Equality, ordering and hashing are by content, so every representation
+/// of the same text compares equal.
 ///
 /// ```
 /// use otlp_core::Str;
@@ -31,7 +36,45 @@ pub struct Str(Repr);
 #[derive(Clone)]
 enum Repr {
     Static(&'static str),
+    Inline(InlineStr),
     Shared(Arc<str>),
+}
+
+/// Longest text stored inline: what fits beside a length byte in 24 bytes.
+const INLINE_CAPACITY: usize = 22;
+
+/// Short text stored in place. Invariant: `bytes[..len]` is valid UTF-8
+/// (copied from a `&str`, never modified) and `len <= INLINE_CAPACITY`.
+#[derive(Clone, Copy)]
+struct InlineStr {
+    len: u8,
+    bytes: [u8; INLINE_CAPACITY],
+}
+
+impl InlineStr {
+    /// Copies `text` in place if it is short enough.
+    fn new(text: &str) -> Option<Self> {
+        if text.len() > INLINE_CAPACITY {
+            return None;
+        }
+        let mut bytes = [0u8; INLINE_CAPACITY];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Some(InlineStr {
+            len: text.len() as u8,
+            bytes,
+        })
+    }
+
+    #[allow(unsafe_code)]
+    fn as_str(&self) -> &str {
+        let bytes = &self.bytes[..usize::from(self.len)];
+        // SAFETY: `InlineStr::new` is the only constructor; it copies exactly
+        // the bytes of a `&str` (valid UTF-8) into `bytes[..len]`, and nothing
+        // mutates them afterwards (no `&mut` access exists). A prefix of a
+        // byte array holding a whole `&str` is that `&str`, so it is UTF-8.
+        // Exercised by `inline_strings_round_trip_every_length_and_char_boundary`.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
 }
 
 impl Str {
@@ -43,17 +86,27 @@ impl Str {
         Str(Repr::Static(text))
     }
 
-    /// Copies `text` into a new shared allocation.
+    /// Copies `text`: in place when short, else into a new shared allocation.
     pub fn copy_from(text: &str) -> Self {
-        Str(Repr::Shared(Arc::from(text)))
+        match InlineStr::new(text) {
+            Some(inline) => Str(Repr::Inline(inline)),
+            None => Str(Repr::Shared(Arc::from(text))),
+        }
     }
 
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Static(text) => text,
+            Repr::Inline(inline) => inline.as_str(),
             Repr::Shared(text) => text,
         }
+    }
+
+    /// Whether the text is stored in place (short text not borrowed from `'static`).
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Inline(_))
     }
 
     /// Whether this string borrows `'static` text (cloning it touches no counter).
@@ -96,13 +149,25 @@ impl From<&'static str> for Str {
 
 impl From<String> for Str {
     fn from(text: String) -> Self {
-        Str(Repr::Shared(Arc::from(text)))
+        match InlineStr::new(&text) {
+            Some(inline) => Str(Repr::Inline(inline)),
+            None => Str(Repr::Shared(Arc::from(text))),
+        }
+    }
+}
+
+impl From<&String> for Str {
+    fn from(text: &String) -> Self {
+        Str::copy_from(text)
     }
 }
 
 impl From<Box<str>> for Str {
     fn from(text: Box<str>) -> Self {
-        Str(Repr::Shared(Arc::from(text)))
+        match InlineStr::new(&text) {
+            Some(inline) => Str(Repr::Inline(inline)),
+            None => Str(Repr::Shared(Arc::from(text))),
+        }
     }
 }
 
@@ -200,9 +265,30 @@ mod tests {
 
     #[test]
     fn clone_of_shared_string_shares_the_allocation() {
-        let shared = Str::from(String::from("abc"));
+        let shared = Str::from("long enough to be shared: ".repeat(2));
+        assert!(!shared.is_inline() && !shared.is_static());
         let copy = shared.clone();
         assert_eq!(shared.as_str().as_ptr(), copy.as_str().as_ptr());
+    }
+
+    #[test]
+    fn inline_strings_round_trip_every_length_and_char_boundary() {
+        // ASCII, 2-, 3- and 4-byte characters at every length up to past the capacity.
+        for unit in ["a", "é", "€", "🕴"] {
+            for count in 0..=(INLINE_CAPACITY / unit.len() + 1) {
+                let text = unit.repeat(count);
+                let value = Str::from(text.clone());
+                assert_eq!(value.as_str(), text);
+                assert_eq!(value.is_inline(), text.len() <= INLINE_CAPACITY, "{text}");
+                assert_eq!(value.clone(), Str::copy_from(&text));
+                assert_eq!(Str::from(text.clone().into_boxed_str()), value);
+            }
+        }
+    }
+
+    #[test]
+    fn a_str_is_three_words() {
+        assert_eq!(std::mem::size_of::<Str>(), 24);
     }
 
     #[test]

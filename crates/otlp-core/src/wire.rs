@@ -254,7 +254,16 @@ mod tests {
 
     #[test]
     fn varint_len_matches_the_written_length() {
-        for value in [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
             let mut buf = Vec::new();
             put_varint(&mut buf, value);
             assert_eq!(buf.len(), varint_len(value), "{value}");
@@ -266,12 +275,14 @@ mod tests {
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
         let cases: &[&[u8]] = &[
-            &[0x0a, 0x05, 0x01],       // length past the end
-            &[0x08],                   // missing varint
-            &[0x0b],                   // group wire type
-            &[0x00, 0x00],             // field 0
-            &[0x09, 0x01, 0x02],       // truncated fixed64
-            &[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            &[0x0a, 0x05, 0x01], // length past the end
+            &[0x08],             // missing varint
+            &[0x0b],             // group wire type
+            &[0x00, 0x00],       // field 0
+            &[0x09, 0x01, 0x02], // truncated fixed64
+            &[
+                0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
         ];
         for case in cases {
             let mut reader = WireReader::new(case);

@@ -28,7 +28,10 @@ fn check(spans: &[SpanData]) {
         Ok(decoded) => decoded,
         Err(err) => panic!("opentelemetry-proto rejects our JSON: {err}"),
     };
-    assert!(decoded == expected_request(spans), "decoded JSON differs from the spans");
+    assert!(
+        decoded == expected_request(spans),
+        "decoded JSON differs from the spans"
+    );
 }
 
 /// opentelemetry-proto's serde cannot read proto3's `"Infinity"`/`"NaN"`
@@ -45,7 +48,10 @@ fn finite_value(value: &AnyValue) -> AnyValue {
 fn finite_attributes(attributes: &[KeyValue]) -> Vec<KeyValue> {
     attributes
         .iter()
-        .map(|kv| KeyValue { key: kv.key.clone(), value: finite_value(&kv.value) })
+        .map(|kv| KeyValue {
+            key: kv.key.clone(),
+            value: finite_value(&kv.value),
+        })
         .collect()
 }
 
@@ -106,7 +112,10 @@ fn non_finite_doubles_and_escapes_are_valid_json() {
     let body = encode_json(&[span]);
     let json: Value = serde_json::from_slice(&body).expect("valid JSON");
     let span = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
-    assert_eq!(span["name"], "quote \" backslash \\ newline \n tab \t nul \u{0}");
+    assert_eq!(
+        span["name"],
+        "quote \" backslash \\ newline \n tab \t nul \u{0}"
+    );
     let attrs = &span["attributes"];
     assert_eq!(attrs[0]["value"]["doubleValue"], "NaN");
     assert_eq!(attrs[1]["value"]["doubleValue"], "Infinity");
@@ -117,10 +126,14 @@ fn non_finite_doubles_and_escapes_are_valid_json() {
 fn realistic_batch_decodes_identically_to_protobuf() {
     let resource = Arc::new(Resource::new([KeyValue::new("service.name", "json")]));
     let scope = Arc::new(InstrumentationScope::new("json").with_version("1"));
-    let spans: Vec<SpanData> = (0..50).map(|i| realistic_span(&resource, &scope, i)).collect();
+    let spans: Vec<SpanData> = (0..50)
+        .map(|i| realistic_span(&resource, &scope, i))
+        .collect();
     check(&spans);
     let value = AnyValue::from(vec![AnyValue::from(vec![1u8, 2, 3]), AnyValue::from("x")]);
-    check(&[SpanData::builder("arrays").attribute(KeyValue::new("a", value)).build()]);
+    check(&[SpanData::builder("arrays")
+        .attribute(KeyValue::new("a", value))
+        .build()]);
 }
 
 proptest! {

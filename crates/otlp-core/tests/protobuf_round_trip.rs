@@ -20,14 +20,23 @@ fn encode(spans: &[SpanData]) -> Vec<u8> {
     let mut encoder = TraceEncoder::new();
     let mut body = Vec::new();
     let written = encoder.encode(Encoding::Protobuf, spans, &mut body);
-    assert_eq!(written, body.len(), "reported length must be the written length");
-    assert_eq!(encoder.encoded_len(spans), body.len(), "encoded_len must be exact");
+    assert_eq!(
+        written,
+        body.len(),
+        "reported length must be the written length"
+    );
+    assert_eq!(
+        encoder.encoded_len(spans),
+        body.len(),
+        "encoded_len must be exact"
+    );
     body
 }
 
 fn check(spans: &[SpanData]) {
     let body = encode(spans);
-    let decoded = ExportTraceServiceRequest::decode(body.as_slice()).expect("prost decodes our bytes");
+    let decoded =
+        ExportTraceServiceRequest::decode(body.as_slice()).expect("prost decodes our bytes");
     let expected = expected_request(spans);
     assert_eq!(decoded, expected);
     assert_eq!(body, expected.encode_to_vec(), "same bytes as prost");
@@ -80,7 +89,11 @@ fn a_span_with_every_field_set_round_trips() {
             KeyValue::new("d", 2.5),
             KeyValue::new("nested", nested),
         ])
-        .event(Event::new("cache.miss", 1_544_712_660_500_000_000, [KeyValue::new("k", "v")]))
+        .event(Event::new(
+            "cache.miss",
+            1_544_712_660_500_000_000,
+            [KeyValue::new("k", "v")],
+        ))
         .link(Link::new(&linked, [KeyValue::new("link.kind", "follows")]))
         .dropped_counts(1, 2, 3)
         .status(Status::error("upstream timed out"))
@@ -111,14 +124,21 @@ fn multiple_resources_and_scopes_are_grouped() {
     check(&spans);
     let decoded = ExportTraceServiceRequest::decode(encode(&spans).as_slice()).unwrap();
     assert_eq!(decoded.resource_spans.len(), 2);
-    assert!(decoded.resource_spans.iter().all(|rs| rs.scope_spans.len() == 2));
+    assert!(
+        decoded
+            .resource_spans
+            .iter()
+            .all(|rs| rs.scope_spans.len() == 2)
+    );
 }
 
 #[test]
 fn split_chunks_respect_the_limit_and_cover_the_batch_in_order() {
     let resource = Arc::new(Resource::new([KeyValue::new("service.name", "split")]));
     let scope = Arc::new(InstrumentationScope::new("split"));
-    let mut spans: Vec<SpanData> = (0..500).map(|i| realistic_span(&resource, &scope, i)).collect();
+    let mut spans: Vec<SpanData> = (0..500)
+        .map(|i| realistic_span(&resource, &scope, i))
+        .collect();
     // One span far over the limit.
     spans[250]
         .attributes
@@ -136,7 +156,11 @@ fn split_chunks_respect_the_limit_and_cover_the_batch_in_order() {
                     next = range.end;
                     let mut body = Vec::new();
                     encoder.encode(encoding, &spans[range.clone()], &mut body);
-                    assert!(body.len() <= limit, "{encoding:?} chunk {range:?} is {} bytes", body.len());
+                    assert!(
+                        body.len() <= limit,
+                        "{encoding:?} chunk {range:?} is {} bytes",
+                        body.len()
+                    );
                 }
                 Chunk::Oversized(index) => {
                     assert_eq!(index, next);

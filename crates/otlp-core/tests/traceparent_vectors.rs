@@ -7,22 +7,33 @@ use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId, TraceParentError, Trac
 fn valid_headers_parse_and_format_back() {
     let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let context = SpanContext::from_traceparent(header).unwrap();
-    assert_eq!(context.trace_id, TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
-    assert_eq!(context.span_id, SpanId::from_hex("00f067aa0ba902b7").unwrap());
+    assert_eq!(
+        context.trace_id,
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
+    );
+    assert_eq!(
+        context.span_id,
+        SpanId::from_hex("00f067aa0ba902b7").unwrap()
+    );
     assert_eq!(context.trace_flags, TraceFlags::SAMPLED);
     assert!(context.is_remote);
     assert_eq!(context.traceparent(), header);
 
-    let unsampled = SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").unwrap();
+    let unsampled =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap();
     assert!(!unsampled.trace_flags.is_sampled());
     // Unknown flag bits are kept.
-    let other_flags = SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09").unwrap();
+    let other_flags =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09")
+            .unwrap();
     assert_eq!(other_flags.trace_flags.bits(), 0x09);
 }
 
 #[test]
 fn future_versions_parse_by_their_version_00_prefix() {
-    let longer = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-will-be-like";
+    let longer =
+        "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-will-be-like";
     assert!(SpanContext::from_traceparent(longer).is_ok());
     let exact = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     assert!(SpanContext::from_traceparent(exact).is_ok());
@@ -38,35 +49,105 @@ fn invalid_headers_are_rejected_with_the_reason() {
     use TraceParentError as E;
     let valid_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let valid_span = "00f067aa0ba902b7";
-    let cases: Vec<(String, fn(&E) -> bool)> = vec![
+    /// A header and a check of the error it must give.
+    type Case = (String, fn(&E) -> bool);
+    let cases: Vec<Case> = vec![
         // wrong version
-        (format!("ff-{valid_trace}-{valid_span}-01"), |e| *e == E::ForbiddenVersion),
-        (format!("0-{valid_trace}-{valid_span}-01"), |e| matches!(e, E::Length { .. })),
-        (format!("000-{valid_trace}-{valid_span}-01"), |e| matches!(e, E::Field { .. } | E::Length { .. } | E::Delimiter { .. })),
-        (format!("0x-{valid_trace}-{valid_span}-01"), |e| matches!(e, E::Field { field: "version", .. })),
-        (format!("0A-{valid_trace}-{valid_span}-01"), |e| matches!(e, E::Field { field: "version", .. })),
+        (format!("ff-{valid_trace}-{valid_span}-01"), |e| {
+            *e == E::ForbiddenVersion
+        }),
+        (format!("0-{valid_trace}-{valid_span}-01"), |e| {
+            matches!(e, E::Length { .. })
+        }),
+        (format!("000-{valid_trace}-{valid_span}-01"), |e| {
+            matches!(e, E::Field { .. } | E::Length { .. } | E::Delimiter { .. })
+        }),
+        (format!("0x-{valid_trace}-{valid_span}-01"), |e| {
+            matches!(
+                e,
+                E::Field {
+                    field: "version",
+                    ..
+                }
+            )
+        }),
+        (format!("0A-{valid_trace}-{valid_span}-01"), |e| {
+            matches!(
+                e,
+                E::Field {
+                    field: "version",
+                    ..
+                }
+            )
+        }),
         // bad length
-        (format!("00-{valid_trace}-{valid_span}-01-"), |e| matches!(e, E::Length { found: 56 })),
-        (format!("00-{valid_trace}-{valid_span}-1"), |e| matches!(e, E::Length { found: 54 })),
-        (format!("00-{valid_trace}0-{valid_span}-01"), |e| matches!(e, E::Length { .. })),
+        (format!("00-{valid_trace}-{valid_span}-01-"), |e| {
+            matches!(e, E::Length { found: 56 })
+        }),
+        (format!("00-{valid_trace}-{valid_span}-1"), |e| {
+            matches!(e, E::Length { found: 54 })
+        }),
+        (format!("00-{valid_trace}0-{valid_span}-01"), |e| {
+            matches!(e, E::Length { .. })
+        }),
         (String::new(), |e| matches!(e, E::Length { found: 0 })),
         // bad delimiters
-        (format!("00_{valid_trace}-{valid_span}-01"), |e| *e == E::Delimiter { position: 2 }),
-        (format!("00-{valid_trace}_{valid_span}-01"), |e| *e == E::Delimiter { position: 35 }),
-        (format!("00-{valid_trace}-{valid_span}_01"), |e| *e == E::Delimiter { position: 52 }),
+        (format!("00_{valid_trace}-{valid_span}-01"), |e| {
+            *e == E::Delimiter { position: 2 }
+        }),
+        (format!("00-{valid_trace}_{valid_span}-01"), |e| {
+            *e == E::Delimiter { position: 35 }
+        }),
+        (format!("00-{valid_trace}-{valid_span}_01"), |e| {
+            *e == E::Delimiter { position: 52 }
+        }),
         // all-zero ids
-        (format!("00-{}-{valid_span}-01", "0".repeat(32)), |e| *e == E::ZeroTraceId),
-        (format!("00-{valid_trace}-{}-01", "0".repeat(16)), |e| *e == E::ZeroSpanId),
+        (format!("00-{}-{valid_span}-01", "0".repeat(32)), |e| {
+            *e == E::ZeroTraceId
+        }),
+        (format!("00-{valid_trace}-{}-01", "0".repeat(16)), |e| {
+            *e == E::ZeroSpanId
+        }),
         // upper-case hex and non-hex
-        (format!("00-{}-{valid_span}-01", valid_trace.to_uppercase()), |e| matches!(e, E::Id(_))),
-        (format!("00-{valid_trace}-{}-01", valid_span.to_uppercase()), |e| matches!(e, E::Id(_))),
-        (format!("00-{valid_trace}-{valid_span}-0A"), |e| matches!(e, E::Field { field: "trace flags", .. })),
-        (format!("00-{valid_trace}-{valid_span}-0g"), |e| matches!(e, E::Field { .. })),
-        (format!("00-4bf92f3577b34da6a3ce929d0e0e473z-{valid_span}-01"), |e| matches!(e, E::Id(_))),
+        (
+            format!("00-{}-{valid_span}-01", valid_trace.to_uppercase()),
+            |e| matches!(e, E::Id(_)),
+        ),
+        (
+            format!("00-{valid_trace}-{}-01", valid_span.to_uppercase()),
+            |e| matches!(e, E::Id(_)),
+        ),
+        (format!("00-{valid_trace}-{valid_span}-0A"), |e| {
+            matches!(
+                e,
+                E::Field {
+                    field: "trace flags",
+                    ..
+                }
+            )
+        }),
+        (format!("00-{valid_trace}-{valid_span}-0g"), |e| {
+            matches!(e, E::Field { .. })
+        }),
+        (
+            format!("00-4bf92f3577b34da6a3ce929d0e0e473z-{valid_span}-01"),
+            |e| matches!(e, E::Id(_)),
+        ),
         // non-ASCII of the right byte length must not panic on a char boundary
-        (format!("00-{}é-{valid_span}-01", &valid_trace[..30]), |e| *e == E::NotAscii),
+        (
+            format!("00-{}é-{valid_span}-01", &valid_trace[..30]),
+            |e| *e == E::NotAscii,
+        ),
         // whitespace
-        (format!(" 00-{valid_trace}-{valid_span}-01"), |e| matches!(e, E::Field { field: "version", .. })),
+        (format!(" 00-{valid_trace}-{valid_span}-01"), |e| {
+            matches!(
+                e,
+                E::Field {
+                    field: "version",
+                    ..
+                }
+            )
+        }),
     ];
     for (header, expected) in cases {
         match SpanContext::from_traceparent(&header) {

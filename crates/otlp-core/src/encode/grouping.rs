@@ -194,7 +194,11 @@ mod tests {
     use super::*;
     use crate::{InstrumentationScope, KeyValue, Resource};
 
-    fn span(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>, name: &'static str) -> SpanData {
+    fn span(
+        resource: &Arc<Resource>,
+        scope: &Arc<InstrumentationScope>,
+        name: &'static str,
+    ) -> SpanData {
         SpanData::builder(name)
             .resource(resource.clone())
             .scope(scope.clone())

@@ -132,7 +132,11 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 fn put_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let symbols = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for (position, symbol) in symbols.iter().enumerate() {
@@ -150,9 +154,11 @@ fn put_any_value(out: &mut Vec<u8>, value: &AnyValue) {
     let mut object = Object::open(out);
     match value {
         AnyValue::String(text) => put_string(object.key("stringValue"), text),
-        AnyValue::Bool(flag) => object
-            .key("boolValue")
-            .extend_from_slice(if *flag { b"true" } else { b"false" }),
+        AnyValue::Bool(flag) => {
+            object
+                .key("boolValue")
+                .extend_from_slice(if *flag { b"true" } else { b"false" })
+        }
         AnyValue::Int(int) => {
             let out = object.key("intValue");
             out.push(b'"');

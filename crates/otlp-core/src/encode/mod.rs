@@ -93,7 +93,11 @@ impl TraceEncoder {
     /// (appending). Returns the bytes written, which is exactly
     /// [`encoded_len`](Self::encoded_len). For a `Vec<u8>` output prefer
     /// [`encode`](Self::encode), which reserves the exact length first.
-    pub fn encode_protobuf<B: BufMut + ?Sized>(&mut self, spans: &[SpanData], buf: &mut B) -> usize {
+    pub fn encode_protobuf<B: BufMut + ?Sized>(
+        &mut self,
+        spans: &[SpanData],
+        buf: &mut B,
+    ) -> usize {
         self.groups.build(spans);
         let len = self.measure(spans);
         protobuf::write_request(&self.groups, &self.span_lens, spans, buf);
@@ -144,7 +148,12 @@ impl TraceEncoder {
     ///     assert!(encoder.encoded_len(&spans[range]) <= 1_000);
     /// }
     /// ```
-    pub fn split(&mut self, spans: &[SpanData], max_bytes: usize, encoding: Encoding) -> Vec<Chunk> {
+    pub fn split(
+        &mut self,
+        spans: &[SpanData],
+        max_bytes: usize,
+        encoding: Encoding,
+    ) -> Vec<Chunk> {
         self.groups.build(spans);
         match encoding {
             Encoding::Protobuf => {

@@ -14,9 +14,7 @@ use crate::wire::{
     WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT, len_field_len, put_bytes_field, put_len_prefix,
     put_tag, put_varint, tag_len, varint_len,
 };
-use crate::{
-    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status,
-};
+use crate::{AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status};
 
 // ---- lengths -------------------------------------------------------------
 
@@ -149,7 +147,11 @@ pub(super) fn resource_spans_overhead(resource: &Resource) -> usize {
 }
 
 /// Fills in group lengths from the span lengths; returns the request length.
-pub(super) fn measure_groups(groups: &mut Groups, span_lens: &[usize], spans: &[SpanData]) -> usize {
+pub(super) fn measure_groups(
+    groups: &mut Groups,
+    span_lens: &[usize],
+    spans: &[SpanData],
+) -> usize {
     for scope in &mut groups.scopes {
         let spans_len: usize = groups.order[scope.spans.clone()]
             .iter()

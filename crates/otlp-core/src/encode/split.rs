@@ -36,7 +36,12 @@ struct Costs<S, G, A> {
 
 /// Greedy cut driven by upper-bound costs: every chunk's real size is at most
 /// what is summed here.
-fn cut<S, G, A>(groups: &Groups, span_count: usize, max_bytes: usize, mut costs: Costs<S, G, A>) -> Vec<Chunk>
+fn cut<S, G, A>(
+    groups: &Groups,
+    span_count: usize,
+    max_bytes: usize,
+    mut costs: Costs<S, G, A>,
+) -> Vec<Chunk>
 where
     S: FnMut(usize) -> usize,
     G: FnMut(usize) -> usize,

@@ -121,7 +121,10 @@ pub fn expected_request(spans: &[SpanData]) -> ExportTraceServiceRequest {
     let mut resource_spans: Vec<(Resource, pt::ResourceSpans)> = Vec::new();
     let mut scopes: Vec<Vec<InstrumentationScope>> = Vec::new();
     for span in spans {
-        let r = match resource_spans.iter().position(|(r, _)| *r == *span.resource) {
+        let r = match resource_spans
+            .iter()
+            .position(|(r, _)| *r == *span.resource)
+        {
             Some(r) => r,
             None => {
                 resource_spans.push((
@@ -148,7 +151,9 @@ pub fn expected_request(spans: &[SpanData]) -> ExportTraceServiceRequest {
                 scopes[r].len() - 1
             }
         };
-        resource_spans[r].1.scope_spans[s].spans.push(proto_span(span));
+        resource_spans[r].1.scope_spans[s]
+            .spans
+            .push(proto_span(span));
     }
     ExportTraceServiceRequest {
         resource_spans: resource_spans.into_iter().map(|(_, rs)| rs).collect(),
@@ -158,7 +163,11 @@ pub fn expected_request(spans: &[SpanData]) -> ExportTraceServiceRequest {
 // ---- realistic fixtures ------------------------------------------------------
 
 /// A span like a real HTTP server span: 8 string attributes of 16 characters.
-pub fn realistic_span(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>, i: u64) -> SpanData {
+pub fn realistic_span(
+    resource: &Arc<Resource>,
+    scope: &Arc<InstrumentationScope>,
+    i: u64,
+) -> SpanData {
     const KEYS: [&str; 8] = [
         "http.request.method",
         "http.route",
@@ -177,7 +186,10 @@ pub fn realistic_span(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope
         .flags(SpanFlags::new(TraceFlags::SAMPLED, Some(false)))
         .kind(SpanKind::Server)
         .times(1_700_000_000_000_000_000 + i, 1_700_000_000_000_500_000 + i)
-        .attributes(KEYS.iter().map(|key| KeyValue::new(*key, format!("{:016}", i))))
+        .attributes(
+            KEYS.iter()
+                .map(|key| KeyValue::new(*key, format!("{:016}", i))),
+        )
         .status(Status::Ok)
         .resource(resource.clone())
         .scope(scope.clone())
@@ -226,7 +238,10 @@ pub fn arb_value() -> impl Strategy<Value = AnyValue> {
 }
 
 pub fn arb_attributes() -> impl Strategy<Value = Vec<KeyValue>> {
-    vec((arb_str(), arb_value()).prop_map(|(key, value)| KeyValue { key, value }), 0..6)
+    vec(
+        (arb_str(), arb_value()).prop_map(|(key, value)| KeyValue { key, value }),
+        0..6,
+    )
 }
 
 pub fn arb_trace_state() -> impl Strategy<Value = TraceState> {
@@ -264,14 +279,16 @@ pub fn arb_link() -> impl Strategy<Value = Link> {
         arb_attributes(),
         arb_u32(),
     )
-        .prop_map(|(trace, span, trace_state, flags, attributes, dropped)| Link {
-            trace_id: TraceId::from_bytes(trace),
-            span_id: SpanId::from_bytes(span),
-            trace_state,
-            flags: SpanFlags::from_bits(flags),
-            attributes,
-            dropped_attributes_count: dropped,
-        })
+        .prop_map(
+            |(trace, span, trace_state, flags, attributes, dropped)| Link {
+                trace_id: TraceId::from_bytes(trace),
+                span_id: SpanId::from_bytes(span),
+                trace_state,
+                flags: SpanFlags::from_bits(flags),
+                attributes,
+                dropped_attributes_count: dropped,
+            },
+        )
 }
 
 pub fn arb_status() -> impl Strategy<Value = Status> {
@@ -318,8 +335,19 @@ pub fn arb_span(
     resources: Vec<Arc<Resource>>,
     scopes: Vec<Arc<InstrumentationScope>>,
 ) -> impl Strategy<Value = SpanData> {
-    let ids = (any::<[u8; 16]>(), any::<[u8; 8]>(), proptest::option::of(any::<[u8; 8]>()));
-    let body = (arb_str(), arb_kind(), arb_u64(), arb_u64(), arb_attributes(), arb_status());
+    let ids = (
+        any::<[u8; 16]>(),
+        any::<[u8; 8]>(),
+        proptest::option::of(any::<[u8; 8]>()),
+    );
+    let body = (
+        arb_str(),
+        arb_kind(),
+        arb_u64(),
+        arb_u64(),
+        arb_attributes(),
+        arb_status(),
+    );
     let lists = (
         vec(arb_event(), 0..3),
         vec(arb_link(), 0..3),
