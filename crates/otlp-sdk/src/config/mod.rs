@@ -356,7 +356,16 @@ pub struct BatchConfig {
     pub export_timeout: Duration,
     /// Exports in flight at once (default 4).
     pub max_concurrent_exports: usize,
-    /// Move the batch size between min and max from queue depth and export latency.
+    /// Adaptive batching (default off: every batch is cut at `max_export_batch_size`).
+    ///
+    /// When on, the batch size starts at `min_export_batch_size` and, at every cut:
+    /// doubles (up to the maximum) when at least two batches of the current size
+    /// are queued — a backlog is building and bigger requests carry more spans
+    /// per round trip; halves (down to the minimum) when recent exports took
+    /// longer than a quarter of the attempt timeout — the backend struggles with
+    /// requests this large; shrinks by a quarter when less than a quarter of a
+    /// batch is waiting — load is light and small batches arrive sooner. The
+    /// export loop is woken as soon as the current size is queued.
     pub adaptive: bool,
     /// What to do when the queue is full.
     pub full_policy: FullPolicy,
