@@ -1,0 +1,241 @@
+//! `otlp-receiver`: the embeddable receiver of `otlp-contrib` as a local
+//! debugging and benchmarking tool. See `otlp-receiver --help` (or [`args::USAGE`]).
+
+mod args;
+
+use std::error::Error;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use otlp_contrib::receiver::{
+    Answer, ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver,
+    Store, Transport, render_traces,
+};
+
+fn main() -> ExitCode {
+    let args = match args::parse(std::env::args_os().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            let _ = std::io::stdout().write_all(args::USAGE.as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("otlp-receiver: {error}\nTry `otlp-receiver --help`.");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("otlp-receiver: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
+    let read = |path: &std::path::PathBuf| {
+        std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(ReceiverTls {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+            client_ca_pem: args.tls_client_ca.as_ref().map(read).transpose()?,
+        }),
+        _ => None,
+    };
+    let jsonl = match &args.jsonl {
+        Some(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+            Some(Mutex::new(BufWriter::new(file)))
+        }
+        None => None,
+    };
+    let observer = (!args.count_only).then(|| printer(args.quiet, jsonl));
+    let defaults = ReceiverConfig::default();
+    let receiver = Receiver::start(ReceiverConfig {
+        grpc: args.grpc,
+        http: args.http,
+        tls,
+        store: if args.count_only {
+            Store::CountOnly
+        } else {
+            Store::DecodeOnly
+        },
+        max_request_bytes: args.max_request_bytes.unwrap_or(defaults.max_request_bytes),
+        observer,
+        ..defaults
+    })?;
+
+    let mut listening = String::from("listening");
+    if let Some(addr) = receiver.grpc_addr() {
+        listening.push_str(&format!(" grpc={addr}"));
+    }
+    if let Some(addr) = receiver.http_addr() {
+        listening.push_str(&format!(" http={addr}"));
+    }
+    say(&listening);
+
+    let default_summary = if args.count_only {
+        Duration::from_secs(1)
+    } else {
+        Duration::ZERO
+    };
+    let summary_every = args.summary_every.unwrap_or(default_summary);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(wait_for_exit(
+        &receiver,
+        summary_every,
+        args.exit_on_stdin_eof,
+    ))?;
+    receiver.shutdown();
+    say(&format!("final {}", summary(&receiver.stats())));
+    Ok(())
+}
+
+/// The observer of decoded requests: prints each with its trees, appends it to the JSONL file.
+fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserver {
+    let jsonl = jsonl.map(Arc::new);
+    RequestObserver::new(move |received: &ReceivedRequest| {
+        if let Some(file) = &jsonl {
+            let written = serde_json::to_string(&received.request)
+                .map_err(|error| error.to_string())
+                .and_then(|line| {
+                    let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    writeln!(file, "{line}")
+                        .and_then(|()| file.flush())
+                        .map_err(|error| error.to_string())
+                });
+            if let Err(error) = written {
+                eprintln!("otlp-receiver: cannot append to the JSONL file: {error}");
+            }
+        }
+        if quiet {
+            return;
+        }
+        let transport = match received.transport {
+            Transport::Grpc => "grpc",
+            Transport::Http => "http",
+        };
+        let answer = match &received.answered {
+            Answer::Ok => "ok".to_owned(),
+            Answer::Partial { rejected, message } => {
+                format!("partial rejected={rejected} message={message:?}")
+            }
+            Answer::Fault(fault) => format!("fault {fault:?}"),
+        };
+        let text = format!(
+            "request {transport} spans={} answer={answer}\n{}",
+            received.span_count,
+            render_traces(&received.request)
+        );
+        // One write for the whole block, so concurrent requests do not interleave.
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    })
+}
+
+/// Prints a line; a closed stdout is not worth a panic (`println!` would).
+fn say(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+}
+
+fn summary(stats: &ReceiverStats) -> String {
+    format!(
+        "requests={} accepted_requests={} spans={} faulted_requests={} bad_requests={}",
+        stats.requests,
+        stats.accepted_requests,
+        stats.accepted_spans,
+        stats.faulted_requests,
+        stats.bad_requests
+    )
+}
+
+/// Returns on SIGINT, SIGTERM or (when asked) the end of stdin, printing count
+/// lines meanwhile.
+async fn wait_for_exit(
+    receiver: &Receiver,
+    summary_every: Duration,
+    exit_on_stdin_eof: bool,
+) -> std::io::Result<()> {
+    let stdin_closed = if exit_on_stdin_eof {
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("stdin-watch".into())
+            .spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+                let _ = closed_tx.send(());
+            })?;
+        Some(closed_rx)
+    } else {
+        None
+    };
+    let stdin_closed = async move {
+        match stdin_closed {
+            Some(closed) => {
+                let _ = closed.await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stdin_closed);
+    let mut ticks = (!summary_every.is_zero()).then(|| tokio::time::interval(summary_every));
+    let mut last = receiver.stats();
+    let signals = signals()?;
+    tokio::pin!(signals);
+    loop {
+        tokio::select! {
+            _ = &mut signals => return Ok(()),
+            _ = &mut stdin_closed => return Ok(()),
+            _ = tick(ticks.as_mut()) => {
+                let stats = receiver.stats();
+                if stats != last {
+                    say(&format!("count {}", summary(&stats)));
+                    last = stats;
+                }
+            }
+        }
+    }
+}
+
+/// The next tick, or never without an interval.
+async fn tick(ticks: Option<&mut tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => {
+            ticks.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// A future that resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
+#[cfg(unix)]
+fn signals() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn signals() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}

@@ -1,0 +1,50 @@
+//! # otlp-contrib: what sits at the edges of otlp-rust
+//!
+//! The core crates move spans from an application to an OTLP backend. This
+//! crate holds the pieces around that path: things you run next to it, test
+//! it with, or plug it into. Each piece is a module behind a feature named
+//! after it, so you only build what you use.
+//!
+//! ## Pieces
+//!
+//! - [`receiver`] (feature `receiver`, on by default): an embeddable OTLP
+//!   trace receiver — gRPC and HTTP, protobuf and OTLP/JSON, gzip and zstd,
+//!   optional TLS/mTLS — that keeps decoded spans in memory, counts requests
+//!   and spans, and plays scripted faults (error codes, throttling with
+//!   `RetryInfo` / `Retry-After`, partial success, delays, hangs, refused
+//!   connections). The integration tests, examples and benchmarks of the
+//!   workspace all export to it. `receiver::TestCertificates` (feature
+//!   `test-certs`, on by default) generates a throwaway CA, server and client
+//!   certificate for TLS tests.
+//! - The `otlp-receiver` binary: the same receiver as a local debugging tool
+//!   that prints each trace as an indented tree and can append OTLP/JSON
+//!   lines to a file, or just count spans for benchmarks
+//!   (`otlp-receiver --help`).
+//!
+//! ## Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, Store};
+//!
+//! // gRPC and HTTP on free loopback ports, spans counted but not kept.
+//! let receiver = Receiver::start(ReceiverConfig {
+//!     store: Store::CountOnly,
+//!     ..Default::default()
+//! })?;
+//! let grpc = receiver.grpc_endpoint().expect("gRPC is on by default");
+//! let http = receiver.http_traces_url().expect("HTTP is on by default");
+//! println!("export to {grpc} or {http}");
+//!
+//! // The next request is refused as unavailable, then all succeed.
+//! receiver.push_faults([Fault::Unavailable]);
+//! assert_eq!(receiver.pending_faults(), 1);
+//! assert!(!receiver.wait_for_spans(1, Duration::from_millis(1)));
+//! # Ok::<(), otlp_contrib::receiver::ReceiverError>(())
+//! ```
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "receiver")]
+pub mod receiver;

@@ -1,0 +1,220 @@
+//! Request bodies: reading them with a cap and undoing `Content-Encoding`
+//! with the same cap, so neither a huge body nor a compression bomb can make
+//! the receiver allocate more than the cap.
+
+use std::io::Read;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
+/// After the cap is hit, up to this many more bytes are read and thrown away
+/// so the client can read the 413 instead of seeing a reset connection.
+const DRAIN_LIMIT: u64 = 64 << 20;
+
+/// A `Content-Encoding` the receiver understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ContentEncoding {
+    Identity,
+    Gzip,
+    Zstd,
+}
+
+impl ContentEncoding {
+    /// Parses a `Content-Encoding` header; `None` for codings we do not support
+    /// (answered 415 with `Accept-Encoding`, RFC 9110 §15.5.16).
+    pub(crate) fn parse(header: Option<&str>) -> Option<Self> {
+        let Some(value) = header else {
+            return Some(ContentEncoding::Identity);
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "identity" => Some(ContentEncoding::Identity),
+            "gzip" | "x-gzip" => Some(ContentEncoding::Gzip),
+            "zstd" => Some(ContentEncoding::Zstd),
+            _ => None,
+        }
+    }
+}
+
+/// Why a body was not usable.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// More than the cap, on the wire or decompressed.
+    TooLarge { cap: usize },
+    /// The compressed stream is corrupt or truncated.
+    Corrupt(String),
+    /// The client went away or broke the protocol while sending.
+    Transport(String),
+}
+
+/// Reads a whole body, stopping at `cap` bytes. Past the cap the rest is
+/// drained (up to [`DRAIN_LIMIT`]) without being kept.
+pub(crate) async fn read_capped<B>(body: B, cap: usize) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut body = body;
+    let mut collected: Vec<u8> = Vec::new();
+    let mut drained: u64 = 0;
+    let mut too_large = false;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| BodyError::Transport(error.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if too_large || collected.len() + data.len() > cap {
+            too_large = true;
+            collected = Vec::new();
+            drained += data.len() as u64;
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+            continue;
+        }
+        if collected.is_empty() {
+            collected.reserve(data.len());
+        }
+        collected.extend_from_slice(&data);
+    }
+    if too_large {
+        return Err(BodyError::TooLarge { cap });
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// Drains a body whose announced length is already over the cap, so the
+/// client can read the answer; gives up after [`DRAIN_LIMIT`] bytes.
+pub(crate) async fn drain<B>(body: B)
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut body = body;
+    let mut drained: u64 = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            drained += data.len() as u64;
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
+}
+
+/// Undoes the content coding, producing at most `cap` bytes.
+pub(crate) fn decode_content(
+    encoding: ContentEncoding,
+    body: Bytes,
+    cap: usize,
+) -> Result<Bytes, BodyError> {
+    match encoding {
+        ContentEncoding::Identity => Ok(body),
+        ContentEncoding::Gzip => read_all(
+            flate2::read::MultiGzDecoder::new(&body[..]),
+            body.len(),
+            cap,
+        ),
+        ContentEncoding::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(&body[..])
+                .map_err(|error| BodyError::Corrupt(format!("zstd: {error}")))?;
+            // A frame may ask for a window of up to 2 GiB; allow what a body
+            // of `cap` bytes can need, but never less than 8 MiB (what common
+            // streaming encoders announce) nor more than zstd's default 128 MiB.
+            let window_log = usize::BITS - cap.saturating_sub(1).leading_zeros();
+            decoder
+                .window_log_max(window_log.clamp(23, 27))
+                .map_err(|error| BodyError::Corrupt(format!("zstd: {error}")))?;
+            read_all(decoder, body.len(), cap)
+        }
+    }
+}
+
+fn read_all(decoder: impl Read, compressed_len: usize, cap: usize) -> Result<Bytes, BodyError> {
+    let mut out = Vec::with_capacity(compressed_len.saturating_mul(4).min(cap));
+    decoder
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|error| BodyError::Corrupt(error.to_string()))?;
+    if out.len() > cap {
+        return Err(BodyError::TooLarge { cap });
+    }
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).ok();
+        Bytes::from(encoder.finish().unwrap_or_default())
+    }
+
+    #[test]
+    fn content_encodings_parse_case_insensitively() {
+        assert_eq!(
+            ContentEncoding::parse(None),
+            Some(ContentEncoding::Identity)
+        );
+        assert_eq!(
+            ContentEncoding::parse(Some(" GZIP ")),
+            Some(ContentEncoding::Gzip)
+        );
+        assert_eq!(
+            ContentEncoding::parse(Some("zstd")),
+            Some(ContentEncoding::Zstd)
+        );
+        assert_eq!(ContentEncoding::parse(Some("br")), None);
+        assert_eq!(ContentEncoding::parse(Some("gzip, br")), None);
+    }
+
+    #[test]
+    fn gzip_and_zstd_round_trip_under_the_cap() {
+        let data = vec![7u8; 10_000];
+        assert_eq!(
+            decode_content(ContentEncoding::Gzip, gzip(&data), 10_000).as_deref(),
+            Ok(&data[..])
+        );
+        let zstd = Bytes::from(zstd::stream::encode_all(&data[..], 3).unwrap_or_default());
+        assert_eq!(
+            decode_content(ContentEncoding::Zstd, zstd, 10_000).as_deref(),
+            Ok(&data[..])
+        );
+    }
+
+    #[test]
+    fn bombs_stop_at_the_cap() {
+        let bomb = vec![0u8; 50 << 20];
+        let gz = gzip(&bomb);
+        assert!(gz.len() < 100_000);
+        assert_eq!(
+            decode_content(ContentEncoding::Gzip, gz, 1 << 20),
+            Err(BodyError::TooLarge { cap: 1 << 20 })
+        );
+        let zs = Bytes::from(zstd::stream::encode_all(&bomb[..], 3).unwrap_or_default());
+        assert_eq!(
+            decode_content(ContentEncoding::Zstd, zs, 1 << 20),
+            Err(BodyError::TooLarge { cap: 1 << 20 })
+        );
+    }
+
+    #[test]
+    fn corrupt_streams_are_errors() {
+        let mut gz = gzip(b"hello world, hello world").to_vec();
+        gz.truncate(gz.len() - 6);
+        assert!(matches!(
+            decode_content(ContentEncoding::Gzip, Bytes::from(gz), 1000),
+            Err(BodyError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_content(ContentEncoding::Gzip, Bytes::from_static(b"not gzip"), 1000),
+            Err(BodyError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_content(ContentEncoding::Zstd, Bytes::from_static(b"not zstd"), 1000),
+            Err(BodyError::Corrupt(_))
+        ));
+    }
+}

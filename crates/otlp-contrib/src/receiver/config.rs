@@ -1,0 +1,141 @@
+//! How a receiver is set up: addresses, TLS, what it keeps, limits.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use super::error::ReceiverError;
+use super::store::ReceivedRequest;
+
+/// The default cap on a request body, compressed and decompressed: 64 MiB,
+/// the largest request an OTLP exporter sends.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 << 20;
+
+/// Configuration of a [`Receiver`](super::Receiver). Plain data with public
+/// fields; build it with a struct literal and `..Default::default()`.
+///
+/// The default listens for gRPC and HTTP on free loopback ports, without TLS,
+/// keeping every decoded request.
+#[derive(Clone, Debug)]
+pub struct ReceiverConfig {
+    /// Address of the OTLP/gRPC listener; `None` turns gRPC off.
+    /// Default `127.0.0.1:0` (a free port).
+    pub grpc: Option<SocketAddr>,
+    /// Address of the OTLP/HTTP listener (`POST /v1/traces`); `None` turns
+    /// HTTP off. Default `127.0.0.1:0`.
+    pub http: Option<SocketAddr>,
+    /// Serve both listeners over TLS (and require client certificates when
+    /// [`ReceiverTls::client_ca_pem`] is set). Default: plain text.
+    pub tls: Option<ReceiverTls>,
+    /// What the receiver does with the requests it accepts. Default [`Store::All`].
+    pub store: Store,
+    /// Cap on a request body in bytes, applied to the bytes on the wire and
+    /// again to the decompressed body (so compression bombs stop at the cap),
+    /// and as tonic's maximum decoding message size. Default
+    /// [`DEFAULT_MAX_REQUEST_BYTES`].
+    pub max_request_bytes: usize,
+    /// Worker threads of the receiver's own tokio runtime. Default 2.
+    pub worker_threads: usize,
+    /// Called with every decoded request (in [`Store::All`] and
+    /// [`Store::DecodeOnly`] modes) as soon as its answer is decided, on a
+    /// receiver thread. Keep it short: the answer waits for it.
+    pub observer: Option<RequestObserver>,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        ReceiverConfig {
+            grpc: Some(loopback),
+            http: Some(loopback),
+            tls: None,
+            store: Store::All,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            worker_threads: 2,
+            observer: None,
+        }
+    }
+}
+
+impl ReceiverConfig {
+    /// Checks the configuration; the error names the bad field.
+    pub(crate) fn validate(&self) -> Result<(), ReceiverError> {
+        if self.grpc.is_none() && self.http.is_none() {
+            return Err(ReceiverError::Config {
+                field: "grpc/http",
+                reason: "at least one listener is required".into(),
+            });
+        }
+        if self.max_request_bytes == 0 {
+            return Err(ReceiverError::Config {
+                field: "max_request_bytes",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.worker_threads == 0 {
+            return Err(ReceiverError::Config {
+                field: "worker_threads",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What the receiver does with a request it accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Store {
+    /// Decode every request with `opentelemetry-proto` (validating ids) and
+    /// keep it in memory: [`Receiver::requests`](super::Receiver::requests),
+    /// [`accepted_spans`](super::Receiver::accepted_spans) and friends.
+    /// Memory grows with every request; made for tests.
+    #[default]
+    All,
+    /// Decode and validate every request and hand it to the
+    /// [`observer`](ReceiverConfig::observer), but keep nothing: memory stays
+    /// flat. Counters still count.
+    DecodeOnly,
+    /// Never decode into structs; count spans by walking the protobuf
+    /// ([`otlp_core::wire::count_spans`]), so the receiver is never the
+    /// bottleneck of a benchmark. OTLP/JSON bodies are still parsed, with a
+    /// visitor that checks the JSON and the `resourceSpans` / `scopeSpans` /
+    /// `spans` structure but skips span contents. Only framing errors are
+    /// detected (no id checks); nothing is kept and the observer is not called.
+    CountOnly,
+}
+
+/// TLS for both listeners, as PEM text. Crypto is rustls with the `ring`
+/// provider, chosen explicitly: the process-wide default provider is neither
+/// needed nor changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiverTls {
+    /// The server certificate chain (leaf first).
+    pub cert_pem: String,
+    /// The server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: String,
+    /// When set, clients must present a certificate signed by one of these CAs (mTLS).
+    pub client_ca_pem: Option<String>,
+}
+
+/// A callback that sees every decoded request; see [`ReceiverConfig::observer`].
+///
+/// Cloning shares the callback.
+#[derive(Clone)]
+pub struct RequestObserver(Arc<dyn Fn(&ReceivedRequest) + Send + Sync>);
+
+impl RequestObserver {
+    /// Wraps a callback.
+    pub fn new(callback: impl Fn(&ReceivedRequest) + Send + Sync + 'static) -> Self {
+        RequestObserver(Arc::new(callback))
+    }
+
+    pub(crate) fn call(&self, request: &ReceivedRequest) {
+        (self.0)(request);
+    }
+}
+
+impl fmt::Debug for RequestObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RequestObserver(..)")
+    }
+}

@@ -1,0 +1,236 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//!
+//! On the wire the receiver runs tonic's unary machinery (framing,
+//! `grpc-encoding` gzip/zstd, the decoding size limit) with a raw-bytes codec
+//! and decodes the message itself, for two reasons: [`Store::CountOnly`]
+//! counts spans without building structs, and an undecodable message must be
+//! `INVALID_ARGUMENT` (the OTLP answer for bad data), where tonic's prost
+//! codec would say `INTERNAL`. [`ReceiverService`] offers the same behaviour
+//! as an `opentelemetry-proto` [`TraceService`] for your own tonic server.
+//!
+//! Errors raised by tonic before the message reaches the receiver: a message
+//! over the cap is `OUT_OF_RANGE`, decompressing past the cap
+//! `RESOURCE_EXHAUSTED` (without `RetryInfo`, so not retryable), a corrupt
+//! compressed message `INTERNAL`, an unsupported `grpc-encoding`
+//! `UNIMPLEMENTED`. All are permanent errors for an OTLP client.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::{Buf, BufMut, Bytes};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use otlp_core::response::{RpcStatus, encode_export_response};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Code, Status};
+
+use super::config::Store;
+use super::decode::{self, Decoded, Format};
+use super::faults::Fault;
+use super::shared::{Reply, Shared};
+use super::store::Transport;
+
+/// The gRPC path of the trace export method.
+pub(crate) const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Serves one HTTP/2 request of the gRPC listener.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    request: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<tonic::body::Body>, Infallible> {
+    shared.collected.note_request();
+    if request.uri().path() != EXPORT_PATH {
+        shared.collected.note_bad_request();
+        let message = format!(
+            "unknown method {}; OTLP traces use {EXPORT_PATH}",
+            request.uri().path()
+        );
+        return Ok(Status::unimplemented(message).into_http());
+    }
+    let reached_handler = Arc::new(AtomicBool::new(false));
+    let call = ExportCall {
+        shared: Arc::clone(&shared),
+        reached_handler: Arc::clone(&reached_handler),
+    };
+    let mut grpc = tonic::server::Grpc::new(RawCodec)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(shared.max_request_bytes);
+    let response = grpc.unary(call, request).await;
+    if !reached_handler.load(Ordering::SeqCst) {
+        // tonic refused the message itself (framing, encoding or size).
+        shared.collected.note_bad_request();
+    }
+    Ok(response)
+}
+
+/// One export call on raw bytes.
+struct ExportCall {
+    shared: Arc<Shared>,
+    reached_handler: Arc<AtomicBool>,
+}
+
+type ExportFuture = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, Status>> + Send>>;
+
+impl tonic::server::UnaryService<Bytes> for ExportCall {
+    type Response = Bytes;
+    type Future = ExportFuture;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        self.reached_handler.store(true, Ordering::SeqCst);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let meta = (shared.store != Store::CountOnly)
+                .then(|| request.metadata().clone().into_headers());
+            let meta =
+                meta.and_then(|headers| shared.meta(Transport::Grpc, &headers, "grpc-encoding"));
+            let decoded = match decode::decode(Format::Protobuf, request.get_ref(), shared.store) {
+                Ok(decoded) => decoded,
+                Err(message) => {
+                    shared.collected.note_bad_request();
+                    return Err(Status::invalid_argument(message));
+                }
+            };
+            match shared.answer(meta, decoded).await {
+                Reply::Success(partial) => Ok(tonic::Response::new(Bytes::from(
+                    encode_export_response(partial.as_ref()),
+                ))),
+                Reply::Error(fault) => Err(fault_status(&fault)),
+            }
+        })
+    }
+}
+
+/// The gRPC status of an error fault; throttles carry `RetryInfo` in the details.
+pub(crate) fn fault_status(fault: &Fault) -> Status {
+    let (code, message) = fault.grpc_error().unwrap_or((13, "receiver fault"));
+    match fault.retry_delay() {
+        Some(delay) => {
+            let details = RpcStatus {
+                code,
+                message: message.to_owned(),
+                retry_delay: Some(delay),
+            }
+            .encode();
+            Status::with_details(Code::from(code), message, Bytes::from(details))
+        }
+        None => Status::new(Code::from(code), message),
+    }
+}
+
+/// An `opentelemetry-proto` [`TraceService`] that shares a
+/// [`Receiver`](super::Receiver)'s fault script and collected data.
+///
+/// Mount it in your own tonic server (`TraceServiceServer::new(service)`) when
+/// you need its transport settings; the receiver's own gRPC listener behaves
+/// the same, except that there tonic's prost codec does not run (see the
+/// module docs): here an undecodable message is tonic's `INTERNAL`, while ids
+/// of the wrong length are still `INVALID_ARGUMENT`. Cloning is cheap (an `Arc`).
+#[derive(Clone, Debug)]
+pub struct ReceiverService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[tonic::async_trait]
+impl TraceService for ReceiverService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        let shared = &self.shared;
+        shared.collected.note_request();
+        let headers = request.metadata().clone().into_headers();
+        let meta = shared.meta(Transport::Grpc, &headers, "grpc-encoding");
+        let decoded = match decode::checked(request.into_inner()) {
+            Ok(Decoded::Request(_, spans)) if shared.store == Store::CountOnly => {
+                Decoded::Count(spans)
+            }
+            Ok(decoded) => decoded,
+            Err(message) => {
+                shared.collected.note_bad_request();
+                return Err(Status::invalid_argument(message));
+            }
+        };
+        match shared.answer(meta, decoded).await {
+            Reply::Success(partial) => Ok(tonic::Response::new(ExportTraceServiceResponse {
+                partial_success: partial.map(|partial| ExportTracePartialSuccess {
+                    rejected_spans: partial.rejected_spans,
+                    error_message: partial.error_message,
+                }),
+            })),
+            Reply::Error(fault) => Err(fault_status(&fault)),
+        }
+    }
+}
+
+/// A tonic codec that moves bytes unchanged: the receiver decodes itself.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawCodec;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RawEncoder;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RawDecoder;
+
+impl Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.reserve(item.len());
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        let len = src.remaining();
+        Ok(Some(src.copy_to_bytes(len)))
+    }
+}
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn throttle_status_carries_retry_info() {
+        let status = fault_status(&Fault::Throttle(Duration::from_millis(1500)));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let details = RpcStatus::decode(status.details()).ok();
+        assert_eq!(
+            details.and_then(|d| d.retry_delay),
+            Some(Duration::from_millis(1500))
+        );
+        let plain = fault_status(&Fault::Unavailable);
+        assert_eq!(plain.code(), Code::Unavailable);
+        assert!(plain.details().is_empty());
+    }
+}

@@ -1,0 +1,140 @@
+//! The state both transports share, and the one place that decides how a
+//! decoded request is answered: next fault of the script, record, reply.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use otlp_core::response::PartialSuccess;
+
+use super::config::{ReceiverConfig, RequestObserver, Store};
+use super::decode::Decoded;
+use super::faults::{Fault, FaultScript};
+use super::store::{Answer, Collected, ReceivedRequest, Transport};
+
+/// Everything a request handler needs, behind one `Arc`.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) max_request_bytes: usize,
+    pub(crate) observer: Option<RequestObserver>,
+    pub(crate) faults: FaultScript,
+    pub(crate) collected: Collected,
+}
+
+impl Shared {
+    pub(crate) fn new(config: &ReceiverConfig) -> Arc<Self> {
+        Arc::new(Shared {
+            store: config.store,
+            max_request_bytes: config.max_request_bytes,
+            observer: config.observer.clone(),
+            faults: FaultScript::default(),
+            collected: Collected::default(),
+        })
+    }
+}
+
+/// Where a request came from and how it was framed, for [`ReceivedRequest`].
+#[derive(Debug)]
+pub(crate) struct RequestMeta {
+    pub(crate) transport: Transport,
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_encoding: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl RequestMeta {
+    fn new(transport: Transport, headers: &HeaderMap, encoding_header: &str) -> Self {
+        let value = |name: &str| {
+            headers
+                .get(name)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        };
+        RequestMeta {
+            transport,
+            content_type: value("content-type"),
+            content_encoding: value(encoding_header),
+            headers: headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The protocol-independent answer; each transport renders it.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Success, with `partial_success` when some spans were rejected.
+    Success(Option<PartialSuccess>),
+    /// An error fault.
+    Error(Fault),
+}
+
+impl Shared {
+    /// The metadata worth keeping for a request: none in [`Store::CountOnly`],
+    /// which must not spend allocations on it.
+    pub(crate) fn meta(
+        &self,
+        transport: Transport,
+        headers: &HeaderMap,
+        encoding_header: &str,
+    ) -> Option<RequestMeta> {
+        (self.store != Store::CountOnly)
+            .then(|| RequestMeta::new(transport, headers, encoding_header))
+    }
+
+    /// Plays the next fault on a decoded request, records it, and replies.
+    /// Never returns for [`Fault::Hang`].
+    pub(crate) async fn answer(&self, meta: Option<RequestMeta>, decoded: Decoded) -> Reply {
+        let answer = match self.faults.next() {
+            None => Answer::Ok,
+            Some(Fault::Delay(delay)) => {
+                tokio::time::sleep(delay).await;
+                Answer::Ok
+            }
+            Some(Fault::PartialSuccess { rejected, message }) => {
+                Answer::Partial { rejected, message }
+            }
+            Some(fault) => Answer::Fault(fault),
+        };
+        self.record(meta, decoded, &answer);
+        match answer {
+            Answer::Ok => Reply::Success(None),
+            Answer::Partial { rejected, message } => Reply::Success(Some(PartialSuccess {
+                rejected_spans: rejected,
+                error_message: message,
+            })),
+            Answer::Fault(Fault::Hang) => std::future::pending().await,
+            Answer::Fault(fault) => Reply::Error(fault),
+        }
+    }
+
+    fn record(&self, meta: Option<RequestMeta>, decoded: Decoded, answer: &Answer) {
+        let spans = decoded.span_count();
+        let mut keep = None;
+        if let (Decoded::Request(request, _), Some(meta)) = (decoded, meta) {
+            let received = ReceivedRequest {
+                transport: meta.transport,
+                request: *request,
+                content_type: meta.content_type,
+                content_encoding: meta.content_encoding,
+                headers: meta.headers,
+                answered: answer.clone(),
+                span_count: spans,
+            };
+            if let Some(observer) = &self.observer {
+                observer.call(&received);
+            }
+            if self.store == Store::All {
+                keep = Some(received);
+            }
+        }
+        self.collected
+            .note_answer(answer.is_accepted(), spans, keep);
+    }
+}

@@ -1,0 +1,292 @@
+//! What arrived: decoded requests, counters and the waits on them.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+use super::faults::Fault;
+
+/// The transport a request came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// OTLP/gRPC (`TraceService/Export`).
+    Grpc,
+    /// OTLP/HTTP (`POST /v1/traces`).
+    Http,
+}
+
+/// How the receiver answered a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Success (possibly after a [`Fault::Delay`]).
+    Ok,
+    /// Success with `partial_success` ([`Fault::PartialSuccess`]).
+    Partial {
+        /// `rejected_spans` sent back.
+        rejected: i64,
+        /// `error_message` sent back.
+        message: String,
+    },
+    /// An error fault, or [`Fault::Hang`] (no answer at all).
+    Fault(Fault),
+}
+
+impl Answer {
+    /// Whether the request counts as accepted (OK or partial success).
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Answer::Ok | Answer::Partial { .. })
+    }
+}
+
+/// One decoded export request and how it was answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedRequest {
+    /// gRPC or HTTP.
+    pub transport: Transport,
+    /// The request, decoded with `opentelemetry-proto` (from protobuf or OTLP/JSON).
+    pub request: ExportTraceServiceRequest,
+    /// HTTP `Content-Type` as sent (`application/grpc...` for gRPC).
+    pub content_type: Option<String>,
+    /// HTTP `Content-Encoding`, or gRPC `grpc-encoding`, as sent.
+    pub content_encoding: Option<String>,
+    /// HTTP headers or gRPC metadata; names are lowercase, values lossy UTF-8.
+    pub headers: Vec<(String, String)>,
+    /// How the receiver answered.
+    pub answered: Answer,
+    /// Spans in `request`.
+    pub span_count: u64,
+}
+
+impl ReceivedRequest {
+    /// The first value of a header (or gRPC metadata entry); `name` is lowercase.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The spans of the request, in order.
+    pub fn spans(&self) -> impl Iterator<Item = &Span> {
+        self.request
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .flat_map(|scope| &scope.spans)
+    }
+}
+
+/// Counters of a receiver, read with [`Receiver::stats`](super::Receiver::stats).
+///
+/// Counted in every [`Store`](super::Store) mode. `requests = accepted_requests
+/// + faulted_requests + bad_requests + in progress`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceiverStats {
+    /// Every request received on either transport, whatever its answer.
+    pub requests: u64,
+    /// Requests answered OK or with partial success.
+    pub accepted_requests: u64,
+    /// Spans in accepted requests (rejected spans of a partial success included:
+    /// they arrived).
+    pub accepted_spans: u64,
+    /// Requests answered with an error fault or left hanging.
+    pub faulted_requests: u64,
+    /// Spans in faulted requests.
+    pub faulted_spans: u64,
+    /// Requests refused as bad input: undecodable, oversized, wrong content
+    /// type or encoding, wrong path or method.
+    pub bad_requests: u64,
+}
+
+/// Shared collection state: atomics for the counters (lock-free on the count-only
+/// path), one mutex for the kept requests, a condvar for blocking waits and a
+/// watch channel (a change counter) for async waits.
+#[derive(Debug)]
+pub(crate) struct Collected {
+    requests: AtomicU64,
+    accepted_requests: AtomicU64,
+    accepted_spans: AtomicU64,
+    faulted_requests: AtomicU64,
+    faulted_spans: AtomicU64,
+    bad_requests: AtomicU64,
+    kept: Mutex<Vec<ReceivedRequest>>,
+    waiters: AtomicUsize,
+    progress: Mutex<()>,
+    progressed: Condvar,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Collected {
+    fn default() -> Self {
+        Collected {
+            requests: AtomicU64::new(0),
+            accepted_requests: AtomicU64::new(0),
+            accepted_spans: AtomicU64::new(0),
+            faulted_requests: AtomicU64::new(0),
+            faulted_spans: AtomicU64::new(0),
+            bad_requests: AtomicU64::new(0),
+            kept: Mutex::new(Vec::new()),
+            waiters: AtomicUsize::new(0),
+            progress: Mutex::new(()),
+            progressed: Condvar::new(),
+            changes: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Poisoning only records a panic elsewhere; the data stays consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Collected {
+    pub(crate) fn note_request(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.changed();
+    }
+
+    pub(crate) fn note_bad_request(&self) {
+        self.bad_requests.fetch_add(1, Ordering::SeqCst);
+        self.changed();
+    }
+
+    /// Wakes the waiters after a counter changed.
+    fn changed(&self) {
+        self.changes
+            .send_modify(|version| *version = version.wrapping_add(1));
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = lock(&self.progress);
+            self.progressed.notify_all();
+        }
+    }
+
+    /// Counts an answered request and keeps it if `keep` is given.
+    pub(crate) fn note_answer(&self, accepted: bool, spans: u64, keep: Option<ReceivedRequest>) {
+        if let Some(request) = keep {
+            lock(&self.kept).push(request);
+        }
+        if accepted {
+            self.accepted_requests.fetch_add(1, Ordering::SeqCst);
+            self.accepted_spans.fetch_add(spans, Ordering::SeqCst);
+        } else {
+            self.faulted_requests.fetch_add(1, Ordering::SeqCst);
+            self.faulted_spans.fetch_add(spans, Ordering::SeqCst);
+        }
+        self.changed();
+    }
+
+    pub(crate) fn stats(&self) -> ReceiverStats {
+        ReceiverStats {
+            requests: self.requests.load(Ordering::SeqCst),
+            accepted_requests: self.accepted_requests.load(Ordering::SeqCst),
+            accepted_spans: self.accepted_spans.load(Ordering::SeqCst),
+            faulted_requests: self.faulted_requests.load(Ordering::SeqCst),
+            faulted_spans: self.faulted_spans.load(Ordering::SeqCst),
+            bad_requests: self.bad_requests.load(Ordering::SeqCst),
+        }
+    }
+
+    pub(crate) fn accepted_spans(&self) -> u64 {
+        self.accepted_spans.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn requests(&self) -> Vec<ReceivedRequest> {
+        lock(&self.kept).clone()
+    }
+
+    pub(crate) fn with_requests<R>(&self, read: impl FnOnce(&[ReceivedRequest]) -> R) -> R {
+        read(&lock(&self.kept))
+    }
+
+    pub(crate) fn take_requests(&self) -> Vec<ReceivedRequest> {
+        std::mem::take(&mut *lock(&self.kept))
+    }
+
+    /// Blocks until `condition` holds or `timeout` passed.
+    pub(crate) fn wait_until(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&ReceiverStats) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let mut guard = lock(&self.progress);
+        let reached = loop {
+            if condition(&self.stats()) {
+                break true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            guard = match self.progressed.wait_timeout(guard, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        };
+        drop(guard);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        reached
+    }
+
+    /// Waits without blocking a thread; needs a tokio runtime with timers.
+    pub(crate) async fn wait_until_async(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&ReceiverStats) -> bool,
+    ) -> bool {
+        let mut changes = self.changes.subscribe();
+        let wait = async {
+            loop {
+                if condition(&self.stats()) {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+        condition(&self.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn blocking_wait_wakes_up_on_accepted_spans() {
+        let collected = Arc::new(Collected::default());
+        let writer = Arc::clone(&collected);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            writer.note_answer(true, 3, None);
+        });
+        assert!(collected.wait_until(Duration::from_secs(10), |stats| stats.accepted_spans >= 3));
+        assert!(
+            !collected.wait_until(Duration::from_millis(10), |stats| stats.accepted_spans >= 4)
+        );
+        thread.join().ok();
+        assert_eq!(collected.stats().accepted_requests, 1);
+    }
+
+    #[test]
+    fn faulted_requests_are_not_accepted() {
+        let collected = Collected::default();
+        collected.note_request();
+        collected.note_answer(false, 5, None);
+        let stats = collected.stats();
+        assert_eq!(
+            (stats.requests, stats.faulted_requests, stats.faulted_spans),
+            (1, 1, 5)
+        );
+        assert_eq!(stats.accepted_spans, 0);
+    }
+}
