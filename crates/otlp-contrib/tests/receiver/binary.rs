@@ -1,0 +1,210 @@
+//! The `otlp-receiver` binary as a separate process, the way benchmarks run it.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+use http::StatusCode;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use crate::support::*;
+
+/// A running `otlp-receiver` whose stdout lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    grpc: String,
+    http: String,
+}
+
+impl Running {
+    fn start(extra: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+            .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn otlp-receiver");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines.recv_timeout(TIMEOUT).expect("first line");
+        // `listening grpc=127.0.0.1:PORT http=127.0.0.1:PORT`
+        let mut words = first.split(' ');
+        assert_eq!(words.next(), Some("listening"), "{first}");
+        let mut grpc = String::new();
+        let mut http = String::new();
+        for word in words {
+            match word.split_once('=') {
+                Some(("grpc", addr)) => grpc = addr.to_owned(),
+                Some(("http", addr)) => http = addr.to_owned(),
+                _ => panic!("unexpected {word:?} in {first:?}"),
+            }
+        }
+        assert!(
+            grpc.starts_with("127.0.0.1:") && !grpc.ends_with(":0"),
+            "{first}"
+        );
+        Running {
+            child,
+            lines,
+            grpc,
+            http,
+        }
+    }
+
+    /// Lines until one satisfies `until` (included).
+    fn lines_until(&self, until: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(TIMEOUT)
+                .unwrap_or_else(|_| panic!("no line matched; got {seen:#?}"));
+            let done = until(&line);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Ends the process as asked and returns the rest of its output.
+    fn finish(mut self, how: &str) -> Vec<String> {
+        match how {
+            "stdin" => drop(self.child.stdin.take()),
+            signal => {
+                let killed = Command::new("kill")
+                    .args([signal, &self.child.id().to_string()])
+                    .status()
+                    .expect("kill");
+                assert!(killed.success());
+            }
+        }
+        let rest = self.lines_until(|line| line.starts_with("final "));
+        let status = self.child.wait().expect("exit status");
+        assert!(status.success(), "{status:?}");
+        rest
+    }
+}
+
+fn temp_file(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("otlp-receiver-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn binary_prints_trees_and_appends_otlp_json_lines() {
+    let jsonl = temp_file("requests.jsonl");
+    let running = Running::start(&[
+        "--jsonl",
+        jsonl.to_str().expect("path"),
+        "--exit-on-stdin-eof",
+    ]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let first = rich_request("bin-http", 3);
+    let second = rich_request("bin-grpc", 1);
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/traces", running.http);
+        assert_eq!(post_protobuf(&url, &first).await.status, StatusCode::OK);
+        let mut client = grpc_client(&format!("http://{}", running.grpc)).await;
+        client.export(second.clone()).await.expect("gRPC export");
+    });
+
+    let output = running.lines_until(|line| line.contains("bin-grpc"));
+    let text = output.join("\n");
+    assert!(text.contains("request http spans=3 answer=ok"), "{text}");
+    assert!(
+        text.contains("trace 0102030405060708090a0b0c0d0e0f10"),
+        "{text}"
+    );
+    // Root at depth 1, children indented under it: service, name, duration, status.
+    assert!(
+        output
+            .iter()
+            .any(|line| line == "  bin-http span-0 1s error: it broke"),
+        "{text}"
+    );
+    assert!(
+        output
+            .iter()
+            .any(|line| line.starts_with("    bin-http span-1 999.999999ms error: it broke")),
+        "{text}"
+    );
+    assert!(text.contains("request grpc spans=1 answer=ok"), "{text}");
+
+    let lines: Vec<ExportTraceServiceRequest> = std::fs::read_to_string(&jsonl)
+        .expect("jsonl file")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is an OTLP/JSON request"))
+        .collect();
+    assert_eq!(lines, vec![first, second]);
+
+    let rest = running.finish("stdin");
+    let last = rest.last().expect("final line");
+    assert_eq!(
+        last,
+        "final requests=2 accepted_requests=2 spans=4 faulted_requests=0 bad_requests=0"
+    );
+    let _ = std::fs::remove_file(&jsonl);
+}
+
+#[test]
+fn binary_count_only_prints_counts_and_exits_on_sigterm() {
+    let running = Running::start(&["--count-only", "--summary-every", "0.1"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/traces", running.http);
+        for _ in 0..3 {
+            assert_eq!(
+                post_protobuf(&url, &rich_request("count", 4)).await.status,
+                StatusCode::OK
+            );
+        }
+        let json = serde_json::to_vec(&rich_request("count", 2)).expect("json");
+        assert_eq!(
+            post(&url, "application/json", Some("zstd"), zstd(&json))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    });
+    let counts =
+        running.lines_until(|line| line.starts_with("count ") && line.contains(" spans=14 "));
+    assert!(
+        counts.iter().all(|line| !line.starts_with("request ")),
+        "no trees in count-only mode"
+    );
+    let rest = running.finish("-TERM");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("final requests=4 accepted_requests=4 spans=14 faulted_requests=0 bad_requests=0")
+    );
+}
+
+#[test]
+fn binary_rejects_bad_arguments_with_status_2() {
+    let output = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+        .args(["--count-only", "--jsonl", "x.jsonl"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--count-only"));
+    let help = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--exit-on-stdin-eof"));
+}

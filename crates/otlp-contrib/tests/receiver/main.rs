@@ -1,0 +1,10 @@
+//! Integration tests of `otlp_contrib::receiver` and the `otlp-receiver` binary,
+//! using independent clients: tonic's generated `TraceServiceClient`, a raw
+//! gRPC codec, and plain hyper HTTP clients.
+
+mod binary;
+mod modes;
+mod over_grpc;
+mod over_http;
+mod support;
+mod tls;

@@ -1,0 +1,343 @@
+//! OTLP/gRPC: decoding, compression, metadata, faults and bad input.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
+use otlp_contrib::receiver::{Answer, Fault, Receiver, ReceiverConfig, Transport};
+use prost::Message;
+use tonic::Code;
+use tonic::codec::CompressionEncoding;
+
+use crate::support::*;
+
+fn endpoint(receiver: &Receiver) -> String {
+    receiver.grpc_endpoint().expect("gRPC endpoint")
+}
+
+#[tokio::test]
+async fn grpc_requests_arrive_decoded_field_for_field_with_every_compression() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let sent = rich_request("grpc-svc", 3);
+    for encoding in [
+        None,
+        Some(CompressionEncoding::Gzip),
+        Some(CompressionEncoding::Zstd),
+    ] {
+        let mut client = grpc_client(&endpoint(&receiver)).await;
+        if let Some(encoding) = encoding {
+            client = client.send_compressed(encoding);
+        }
+        let mut request = tonic::Request::new(sent.clone());
+        request
+            .metadata_mut()
+            .insert("x-api-key", "secret".parse().expect("metadata"));
+        let response = client.export(request).await.expect("export").into_inner();
+        assert_eq!(response.partial_success, None);
+    }
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 3);
+    for (received, encoding) in requests.iter().zip([None, Some("gzip"), Some("zstd")]) {
+        assert_eq!(received.transport, Transport::Grpc);
+        assert_eq!(received.request, sent);
+        assert_eq!(received.span_count, 3);
+        assert_eq!(received.answered, Answer::Ok);
+        assert_eq!(received.header("x-api-key"), Some("secret"));
+        assert_eq!(received.content_encoding.as_deref(), encoding);
+        assert!(
+            received
+                .content_type
+                .as_deref()
+                .is_some_and(|ct| ct.starts_with("application/grpc"))
+        );
+    }
+    assert_eq!(receiver.span_count(), 9);
+    assert_eq!(receiver.accepted_spans().len(), 9);
+    assert_eq!(
+        receiver.accepted_requests(),
+        vec![sent.clone(), sent.clone(), sent]
+    );
+    assert_eq!(receiver.request_count(), 3);
+}
+
+#[tokio::test]
+async fn grpc_faults_map_to_status_codes_with_retry_info() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    receiver.push_faults([
+        Fault::Unavailable,
+        Fault::InvalidArgument,
+        Fault::Internal,
+        Fault::Unauthenticated,
+        Fault::Throttle(Duration::from_millis(1500)),
+        Fault::ThrottleHttpDate(Duration::from_secs(3)),
+        Fault::Status {
+            grpc_code: Code::Aborted as i32,
+            http_status: 409,
+            message: "try again".into(),
+        },
+    ]);
+    let mut client = grpc_client(&endpoint(&receiver)).await;
+    let request = rich_request("faults", 1);
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        let status = client.export(request.clone()).await.expect_err("fault");
+        seen.push((status.code(), grpc_retry_delay(&status)));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (Code::Unavailable, None),
+            (Code::InvalidArgument, None),
+            (Code::Internal, None),
+            (Code::Unauthenticated, None),
+            (Code::ResourceExhausted, Some(Duration::from_millis(1500))),
+            (Code::ResourceExhausted, Some(Duration::from_secs(3))),
+            (Code::Aborted, None),
+        ]
+    );
+    // After the script: success.
+    client
+        .export(request.clone())
+        .await
+        .expect("success after the script");
+    let stats = receiver.stats();
+    assert_eq!(
+        (
+            stats.requests,
+            stats.faulted_requests,
+            stats.accepted_requests
+        ),
+        (8, 7, 1)
+    );
+    assert_eq!(stats.accepted_spans, 1);
+    assert_eq!(receiver.requests().len(), 8);
+    assert_eq!(
+        receiver.requests()[4].answered,
+        Answer::Fault(Fault::Throttle(Duration::from_millis(1500)))
+    );
+}
+
+#[tokio::test]
+async fn grpc_partial_success_delay_and_fallback() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    receiver.push_faults([
+        Fault::PartialSuccess {
+            rejected: 2,
+            message: "too old".into(),
+        },
+        Fault::Delay(Duration::from_millis(300)),
+    ]);
+    let mut client = grpc_client(&endpoint(&receiver)).await;
+    let request = rich_request("partial", 3);
+    let partial = client
+        .export(request.clone())
+        .await
+        .expect("partial")
+        .into_inner();
+    let partial = partial.partial_success.expect("partial_success");
+    assert_eq!(
+        (partial.rejected_spans, partial.error_message.as_str()),
+        (2, "too old")
+    );
+
+    let started = std::time::Instant::now();
+    client.export(request.clone()).await.expect("delayed");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    receiver.set_fallback_fault(Some(Fault::Unavailable));
+    for _ in 0..3 {
+        let status = client.export(request.clone()).await.expect_err("down");
+        assert_eq!(status.code(), Code::Unavailable);
+    }
+    receiver.clear_faults();
+    client.export(request).await.expect("back up");
+    assert_eq!(receiver.span_count(), 9);
+    assert_eq!(
+        receiver.requests()[0].answered,
+        Answer::Partial {
+            rejected: 2,
+            message: "too old".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn grpc_hang_never_answers_until_the_client_gives_up() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    receiver.push_faults([Fault::Hang]);
+    let mut client = grpc_client(&endpoint(&receiver)).await;
+    let mut request = tonic::Request::new(rich_request("hang", 1));
+    request.set_timeout(Duration::from_millis(300));
+    let status = tokio::time::timeout(TIMEOUT, client.export(request))
+        .await
+        .expect("the client's own deadline fires")
+        .expect_err("no answer");
+    // tonic reports its own timeout as CANCELLED ("Timeout expired").
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    assert_eq!(receiver.requests()[0].answered, Answer::Fault(Fault::Hang));
+    // The connection and the receiver still work.
+    client
+        .export(rich_request("after", 1))
+        .await
+        .expect("next request");
+    assert_eq!(receiver.span_count(), 1);
+}
+
+#[tokio::test]
+async fn grpc_bad_input_is_invalid_argument_and_the_receiver_keeps_working() {
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: 64 << 10,
+        ..Default::default()
+    })
+    .expect("start");
+    let endpoint = endpoint(&receiver);
+
+    let garbage = grpc_raw(&endpoint, Bytes::from_static(b"\xff\xff\xff\xff")).await;
+    assert_eq!(garbage.expect_err("garbage").code(), Code::InvalidArgument);
+
+    let mut wrong_id = rich_request("ids", 1);
+    wrong_id.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![1; 15];
+    let status = grpc_client(&endpoint)
+        .await
+        .export(wrong_id)
+        .await
+        .expect_err("bad id");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("traceId has 15 bytes"),
+        "{}",
+        status.message()
+    );
+
+    // Over the cap uncompressed: tonic's own limit, a permanent error.
+    let status = grpc_client(&endpoint)
+        .await
+        .export(big_request(100 << 10))
+        .await
+        .expect_err("too big");
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+
+    // A compression bomb: small on the wire, over the cap once decompressed.
+    for encoding in [CompressionEncoding::Gzip, CompressionEncoding::Zstd] {
+        let bomb = big_request(4 << 20);
+        let status = grpc_client(&endpoint)
+            .await
+            .send_compressed(encoding)
+            .export(bomb)
+            .await
+            .expect_err("bomb");
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert_eq!(
+            grpc_retry_delay(&status),
+            None,
+            "no RetryInfo: not retryable"
+        );
+    }
+
+    // A corrupt compressed message, framed by hand over h2c.
+    assert_eq!(
+        grpc_status_of_frame(&endpoint, b"this is not gzip").await,
+        Code::Internal as i32
+    );
+
+    // Unknown method.
+    let mut grpc = tonic::client::Grpc::new(
+        tonic::transport::Endpoint::from_shared(endpoint.clone())
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect"),
+    );
+    grpc.ready().await.expect("ready");
+    let unknown = grpc
+        .unary(
+            tonic::Request::new(Bytes::new()),
+            http::uri::PathAndQuery::from_static(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Nope",
+            ),
+            RawCodec,
+        )
+        .await
+        .expect_err("unknown method");
+    assert_eq!(unknown.code(), Code::Unimplemented);
+
+    let stats = receiver.stats();
+    assert_eq!(stats.bad_requests, 7, "{stats:?}");
+    assert_eq!(stats.accepted_requests, 0);
+    assert!(receiver.requests().is_empty());
+
+    grpc_client(&endpoint)
+        .await
+        .export(rich_request("still fine", 2))
+        .await
+        .expect("still working");
+    assert_eq!(receiver.span_count(), 2);
+}
+
+#[tokio::test]
+async fn grpc_raw_bytes_and_the_trace_service_agree() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let sent = rich_request("raw", 2);
+    let answer = grpc_raw(&endpoint(&receiver), Bytes::from(sent.encode_to_vec()))
+        .await
+        .expect("raw export");
+    assert!(answer.is_empty(), "full success is an empty response");
+
+    // The TraceService implementation shares script and data.
+    receiver.push_faults([Fault::PartialSuccess {
+        rejected: 1,
+        message: "one".into(),
+    }]);
+    let service = receiver.service();
+    let response = service
+        .export(tonic::Request::new(sent.clone()))
+        .await
+        .expect("service export")
+        .into_inner();
+    assert_eq!(response.partial_success.map(|p| p.rejected_spans), Some(1));
+    let mut bad = sent.clone();
+    bad.resource_spans[0].scope_spans[0].spans[0]
+        .span_id
+        .clear();
+    let status = service
+        .export(tonic::Request::new(bad))
+        .await
+        .expect_err("bad id");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(receiver.accepted_requests(), vec![sent.clone(), sent]);
+    assert_eq!(receiver.stats().bad_requests, 1);
+}
+
+/// Sends one gzip-flagged gRPC frame with `payload` over plain HTTP/2 and
+/// returns the `grpc-status` (from the headers or the trailers).
+async fn grpc_status_of_frame(endpoint: &str, payload: &[u8]) -> i32 {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let mut frame = vec![1u8];
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    let request = http::Request::post(format!(
+        "{endpoint}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    ))
+    .header("content-type", "application/grpc")
+    .header("grpc-encoding", "gzip")
+    .header("te", "trailers")
+    .body(Full::new(Bytes::from(frame)))
+    .expect("request");
+    let response = client.request(request).await.expect("h2 response");
+    let in_headers = response.headers().get("grpc-status").cloned();
+    let collected = response.into_body().collect().await.expect("body");
+    let status = in_headers.or_else(|| {
+        collected
+            .trailers()
+            .and_then(|t| t.get("grpc-status").cloned())
+    });
+    status
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .expect("grpc-status")
+}

@@ -1,0 +1,437 @@
+//! OTLP/HTTP: protobuf and JSON bodies, compression, faults, bad input, keep-alive.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::Full;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use otlp_contrib::receiver::{Answer, Fault, Receiver, ReceiverConfig, Transport};
+use prost::Message;
+
+use crate::support::*;
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+fn url(receiver: &Receiver) -> String {
+    receiver.http_traces_url().expect("HTTP endpoint")
+}
+
+fn encode(content_type: &str, request: &ExportTraceServiceRequest) -> Vec<u8> {
+    if content_type == JSON {
+        serde_json::to_vec(request).expect("JSON")
+    } else {
+        request.encode_to_vec()
+    }
+}
+
+fn compress(encoding: Option<&str>, body: Vec<u8>) -> Vec<u8> {
+    match encoding {
+        Some("gzip") => gzip(&body),
+        Some("zstd") => zstd(&body),
+        _ => body,
+    }
+}
+
+#[tokio::test]
+async fn http_protobuf_and_json_arrive_decoded_field_for_field_with_every_compression() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let sent = rich_request("http-svc", 2);
+    let mut cases = Vec::new();
+    for content_type in [PROTOBUF, JSON] {
+        for encoding in [None, Some("gzip"), Some("zstd")] {
+            let body = compress(encoding, encode(content_type, &sent));
+            let response = post(&url(&receiver), content_type, encoding, body).await;
+            assert_eq!(
+                response.status,
+                StatusCode::OK,
+                "{content_type} {encoding:?}"
+            );
+            assert_eq!(response.header("content-type"), Some(content_type));
+            if content_type == JSON {
+                assert_eq!(&response.body[..], b"{}");
+            } else {
+                let decoded =
+                    ExportTraceServiceResponse::decode(response.body.clone()).expect("response");
+                assert_eq!(decoded.partial_success, None);
+            }
+            cases.push((content_type, encoding));
+        }
+    }
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 6);
+    for (received, (content_type, encoding)) in requests.iter().zip(cases) {
+        assert_eq!(received.transport, Transport::Http);
+        assert_eq!(received.request, sent, "{content_type} {encoding:?}");
+        assert_eq!(received.content_type.as_deref(), Some(content_type));
+        assert_eq!(received.content_encoding.as_deref(), encoding);
+        assert_eq!(received.answered, Answer::Ok);
+    }
+    assert_eq!(receiver.span_count(), 12);
+}
+
+#[tokio::test]
+async fn http_accepts_hand_written_otlp_json() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let json = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"js"}}]},
+        "scopeSpans":[{"scope":{"name":"lib"},"spans":[{"traceId":"5B8EFFF798038103D269B633813FC60C",
+        "spanId":"EEE19B7EC3C1B174","parentSpanId":"","name":"I'm a server span","kind":2,
+        "startTimeUnixNano":"1544712660000000000","endTimeUnixNano":1544712661000000000,
+        "attributes":[{"key":"n","value":{"intValue":"42"}}],"unknownField":true,"status":{"code":2,"message":"bad"}}]}]}]}"#;
+    let response = post(&url(&receiver), JSON, None, json.as_bytes().to_vec()).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    let spans = receiver.accepted_spans();
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.trace_id[0], 0x5b);
+    assert_eq!(span.span_id.len(), 8);
+    assert_eq!(span.kind, 2);
+    assert_eq!(span.end_time_unix_nano, 1_544_712_661_000_000_000);
+    assert_eq!(span.status.as_ref().map(|s| s.code), Some(2));
+}
+
+#[tokio::test]
+async fn http_keeps_connections_alive() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let client = http_client();
+    let body = rich_request("keepalive", 1).encode_to_vec();
+    for _ in 0..5 {
+        let request = http::Request::post(url(&receiver))
+            .header("content-type", PROTOBUF)
+            .body(Full::new(Bytes::from(body.clone())))
+            .expect("request");
+        let response = send(&client, request).await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_ne!(response.header("connection"), Some("close"));
+    }
+    // HTTP/2 without TLS (prior knowledge) is served too.
+    let h2c = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let request = http::Request::post(url(&receiver))
+        .header("content-type", PROTOBUF)
+        .body(Full::new(Bytes::from(body)))
+        .expect("request");
+    let response = send(&h2c, request).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(receiver.span_count(), 6);
+}
+
+#[tokio::test]
+async fn http_announced_oversize_is_413_before_100_continue() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: 1024,
+        ..Default::default()
+    })
+    .expect("start");
+    let mut stream = tokio::net::TcpStream::connect(receiver.http_addr().expect("http"))
+        .await
+        .expect("connect");
+    let head = "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n\
+                content-length: 1000000\r\nexpect: 100-continue\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = tokio::time::timeout(TIMEOUT, stream.read(&mut buf))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        assert!(
+            read > 0,
+            "closed early: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(receiver.stats().bad_requests, 1);
+}
+
+#[tokio::test]
+async fn http_faults_map_to_statuses_retry_after_and_status_bodies() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    for content_type in [PROTOBUF, JSON] {
+        receiver.push_faults([
+            Fault::Unavailable,
+            Fault::InvalidArgument,
+            Fault::Internal,
+            Fault::Unauthenticated,
+            Fault::Throttle(Duration::from_millis(1500)),
+            Fault::ThrottleHttpDate(Duration::from_secs(3)),
+            Fault::Status {
+                grpc_code: 10,
+                http_status: 502,
+                message: "gateway".into(),
+            },
+        ]);
+        let body = encode(content_type, &rich_request("faults", 1));
+        let mut answers = Vec::new();
+        for _ in 0..7 {
+            let before = SystemTime::now();
+            let response = post(&url(&receiver), content_type, None, body.clone()).await;
+            assert_eq!(response.header("content-type"), Some(content_type));
+            let (code, message, delay) = response.rpc_status();
+            assert!(!message.is_empty());
+            let retry_after = response.header("retry-after").map(|value| {
+                value
+                    .parse::<u64>()
+                    .map(|seconds| format!("{seconds}s"))
+                    .unwrap_or_else(|_| {
+                        // An HTTP-date: at least the delay from now (whole seconds).
+                        let at = httpdate::parse_http_date(value).expect("HTTP-date");
+                        let wait = at.duration_since(before).unwrap_or_default();
+                        assert!(
+                            wait >= Duration::from_secs(2) && wait <= Duration::from_secs(5),
+                            "{wait:?}"
+                        );
+                        "date".to_owned()
+                    })
+            });
+            answers.push((response.status.as_u16(), code, delay, retry_after));
+        }
+        assert_eq!(
+            answers,
+            vec![
+                (503, 14, None, None),
+                (400, 3, None, None),
+                (500, 13, None, None),
+                (401, 16, None, None),
+                (
+                    429,
+                    8,
+                    Some(Duration::from_millis(1500)),
+                    Some("2s".to_owned())
+                ),
+                (
+                    429,
+                    8,
+                    Some(Duration::from_secs(3)),
+                    Some("date".to_owned())
+                ),
+                (502, 10, None, None),
+            ],
+            "{content_type}"
+        );
+    }
+    let stats = receiver.stats();
+    assert_eq!((stats.faulted_requests, stats.accepted_requests), (14, 0));
+}
+
+#[tokio::test]
+async fn http_partial_success_in_both_encodings_delay_and_hang() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let partial = Fault::PartialSuccess {
+        rejected: 3,
+        message: "quota".into(),
+    };
+    receiver.push_faults([
+        partial.clone(),
+        partial,
+        Fault::Delay(Duration::from_millis(250)),
+        Fault::Hang,
+    ]);
+    let request = rich_request("partial", 4);
+
+    let response = post(&url(&receiver), PROTOBUF, None, encode(PROTOBUF, &request)).await;
+    let decoded = ExportTraceServiceResponse::decode(response.body.clone()).expect("response");
+    let partial = decoded.partial_success.expect("partial");
+    assert_eq!(
+        (partial.rejected_spans, partial.error_message.as_str()),
+        (3, "quota")
+    );
+
+    let response = post(&url(&receiver), JSON, None, encode(JSON, &request)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    // OTLP/JSON writes int64 as a decimal string, as the Collector does.
+    // (opentelemetry-proto's serde only reads it as a number, so check by hand.)
+    let value: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
+    assert_eq!(value["partialSuccess"]["rejectedSpans"], "3");
+    assert_eq!(value["partialSuccess"]["errorMessage"], "quota");
+
+    let started = std::time::Instant::now();
+    let response = post(&url(&receiver), PROTOBUF, None, encode(PROTOBUF, &request)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+
+    let client = http_client();
+    let hung = http::Request::post(url(&receiver))
+        .header("content-type", PROTOBUF)
+        .body(Full::new(Bytes::from(encode(PROTOBUF, &request))))
+        .expect("request");
+    let hang = tokio::time::timeout(Duration::from_millis(500), client.request(hung)).await;
+    assert!(hang.is_err(), "a hanging request gets no answer");
+    assert!(receiver.wait_until(TIMEOUT, |stats| stats.faulted_requests == 1));
+    assert_eq!(receiver.span_count(), 12);
+    assert_eq!(receiver.requests()[3].answered, Answer::Fault(Fault::Hang));
+}
+
+#[tokio::test]
+async fn http_bad_input_gets_4xx_and_the_receiver_keeps_working() {
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: 64 << 10,
+        ..Default::default()
+    })
+    .expect("start");
+    let url = url(&receiver);
+    let good = rich_request("good", 1);
+    let mut wrong_id = good.clone();
+    wrong_id.resource_spans[0].scope_spans[0].spans[0].span_id = vec![1; 4];
+
+    let protobuf = |body: Vec<u8>| (PROTOBUF, None, body);
+    let json = |body: Vec<u8>| (JSON, None, body);
+    let encoded = |encoding, body: Vec<u8>| (PROTOBUF, Some(encoding), body);
+    let bomb = big_request(8 << 20).encode_to_vec();
+    let cases = [
+        (
+            "garbage protobuf",
+            400,
+            protobuf(b"\xff\xff\xff\xff".to_vec()),
+        ),
+        (
+            "truncated protobuf",
+            400,
+            protobuf(good.encode_to_vec()[..20].to_vec()),
+        ),
+        ("bad JSON", 400, json(b"{\"resourceSpans\": [".to_vec())),
+        (
+            "JSON of the wrong shape",
+            400,
+            json(b"{\"resourceSpans\": 5}".to_vec()),
+        ),
+        ("wrong id length", 400, protobuf(wrong_id.encode_to_vec())),
+        (
+            "wrong id length in JSON",
+            400,
+            json(serde_json::to_vec(&wrong_id).expect("json")),
+        ),
+        (
+            "wrong content type",
+            415,
+            ("text/plain", None, good.encode_to_vec()),
+        ),
+        ("unknown encoding", 415, encoded("br", good.encode_to_vec())),
+        (
+            "corrupt gzip",
+            400,
+            encoded("gzip", b"\x1f\x8b\x08\x00garbage".to_vec()),
+        ),
+        (
+            "corrupt zstd",
+            400,
+            encoded("zstd", b"\x28\xb5\x2f\xfdgarbage".to_vec()),
+        ),
+        (
+            "truncated gzip",
+            400,
+            encoded("gzip", gzip(&good.encode_to_vec())[..30].to_vec()),
+        ),
+        ("gzip bomb", 413, encoded("gzip", gzip(&bomb))),
+        ("zstd bomb", 413, encoded("zstd", zstd(&bomb))),
+        (
+            "oversized body",
+            413,
+            protobuf(big_request(1 << 20).encode_to_vec()),
+        ),
+    ];
+    let client = http_client();
+    let wrong_path = format!("{}/v1/logs", receiver.http_endpoint().expect("base"));
+    let requests = cases
+        .into_iter()
+        .map(|(what, expected, parts)| (what, url.as_str(), expected, parts))
+        .chain([(
+            "wrong path",
+            wrong_path.as_str(),
+            404,
+            protobuf(good.encode_to_vec()),
+        )]);
+    let mut count = 0;
+    for (what, target, expected, (content_type, encoding, body)) in requests {
+        count += 1;
+        let mut builder = http::Request::post(target).header("content-type", content_type);
+        if let Some(encoding) = encoding {
+            builder = builder.header("content-encoding", encoding);
+        }
+        let response = send(
+            &client,
+            builder.body(Full::new(Bytes::from(body))).expect("request"),
+        )
+        .await;
+        assert_eq!(
+            response.status.as_u16(),
+            expected,
+            "{what}: {:?}",
+            response.body
+        );
+        let reply_type = if content_type == JSON { JSON } else { PROTOBUF };
+        assert_eq!(response.header("content-type"), Some(reply_type), "{what}");
+        let (code, message, _) = response.rpc_status();
+        assert!(code != 0 && !message.is_empty(), "{what}: {code} {message}");
+        if expected == 415 && encoding.is_some() {
+            assert_eq!(response.header("accept-encoding"), Some("gzip, zstd"));
+        }
+    }
+
+    let get = http::Request::get(url.clone())
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = send(&client, get).await;
+    assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.header("allow"), Some("POST"));
+
+    let stats = receiver.stats();
+    assert_eq!(stats.bad_requests, count + 1, "{stats:?}");
+    assert!(receiver.requests().is_empty());
+
+    // Still working, on the same pooled connection.
+    let request = http::Request::post(url)
+        .header("content-type", PROTOBUF)
+        .body(Full::new(Bytes::from(good.encode_to_vec())))
+        .expect("request");
+    assert_eq!(send(&client, request).await.status, StatusCode::OK);
+    assert_eq!(receiver.span_count(), 1);
+}
+
+#[tokio::test]
+async fn http_body_over_the_cap_without_content_length_is_413() {
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: 64 << 10,
+        ..Default::default()
+    })
+    .expect("start");
+    // A streamed (chunked) body: the cap is enforced while reading.
+    let body = Chunked((0..20).map(|_| Bytes::from(vec![0u8; 16 << 10])).collect());
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let request = http::Request::post(url(&receiver))
+        .header("content-type", PROTOBUF)
+        .body(body)
+        .expect("request");
+    let response = client.request(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(receiver.stats().bad_requests, 1);
+}
+
+/// A body of several chunks with no announced length (sent chunked).
+struct Chunked(std::collections::VecDeque<Bytes>);
+
+impl hyper::body::Body for Chunked {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.0
+                .pop_front()
+                .map(|chunk| Ok(hyper::body::Frame::data(chunk))),
+        )
+    }
+}

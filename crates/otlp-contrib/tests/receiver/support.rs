@@ -1,0 +1,435 @@
+//! Independent clients and sample data for the receiver tests: tonic's generated
+//! `TraceServiceClient`, a raw-bytes gRPC client, and plain hyper HTTP clients.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use http::{HeaderMap, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatusCode;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use otlp_contrib::receiver::TestCertificates;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn kv(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// A request using every field of the span model, with `spans` spans in one trace.
+pub fn rich_request(service: &str, spans: usize) -> ExportTraceServiceRequest {
+    let trace_id: Vec<u8> = (1..=16).collect();
+    let spans = (0..spans)
+        .map(|i| {
+            let i = i as u8;
+            Span {
+                trace_id: trace_id.clone(),
+                span_id: vec![0xa0, 0, 0, 0, 0, 0, 0, i + 1],
+                trace_state: "vendor=value".into(),
+                parent_span_id: if i == 0 {
+                    Vec::new()
+                } else {
+                    vec![0xa0, 0, 0, 0, 0, 0, 0, 1]
+                },
+                flags: 0x301,
+                name: format!("span-{i}"),
+                kind: SpanKind::Server as i32,
+                start_time_unix_nano: 1_544_712_660_000_000_000 + u64::from(i),
+                end_time_unix_nano: 1_544_712_661_000_000_000,
+                attributes: vec![
+                    kv("string", Value::StringValue("text ünïcödé".into())),
+                    kv("bool", Value::BoolValue(true)),
+                    kv("int", Value::IntValue(-9_007_199_254_740_993)),
+                    kv("double", Value::DoubleValue(0.1 + 0.2)),
+                    kv("bytes", Value::BytesValue(vec![0, 1, 2, 255])),
+                    kv(
+                        "array",
+                        Value::ArrayValue(ArrayValue {
+                            values: vec![AnyValue {
+                                value: Some(Value::IntValue(7)),
+                            }],
+                        }),
+                    ),
+                    kv(
+                        "kvlist",
+                        Value::KvlistValue(KeyValueList {
+                            values: vec![kv("nested", Value::StringValue("yes".into()))],
+                        }),
+                    ),
+                ],
+                dropped_attributes_count: 2,
+                events: vec![Event {
+                    time_unix_nano: 1_544_712_660_500_000_000,
+                    name: "event".into(),
+                    attributes: vec![kv("e", Value::IntValue(1))],
+                    dropped_attributes_count: 1,
+                }],
+                dropped_events_count: 3,
+                links: vec![Link {
+                    trace_id: vec![9; 16],
+                    span_id: vec![8; 8],
+                    trace_state: "l=1".into(),
+                    attributes: vec![kv("link", Value::BoolValue(false))],
+                    dropped_attributes_count: 4,
+                    flags: 0x101,
+                }],
+                dropped_links_count: 5,
+                status: Some(Status {
+                    message: "it broke".into(),
+                    code: SpanStatusCode::Error as i32,
+                }),
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", Value::StringValue(service.into()))],
+                dropped_attributes_count: 1,
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "test-scope".into(),
+                    version: "1.2.3".into(),
+                    attributes: vec![kv("scope.attr", Value::StringValue("s".into()))],
+                    dropped_attributes_count: 0,
+                }),
+                spans,
+                schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
+            }],
+            schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
+        }],
+    }
+}
+
+/// A request with one span whose name is `name_len` bytes long (compresses very well).
+pub fn big_request(name_len: usize) -> ExportTraceServiceRequest {
+    let mut request = rich_request("big", 1);
+    request.resource_spans[0].scope_spans[0].spans[0].name = "a".repeat(name_len);
+    request
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+pub fn zstd(data: &[u8]) -> Vec<u8> {
+    zstd::stream::encode_all(data, 3).expect("zstd")
+}
+
+/// An HTTP response read whole.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The `google.rpc.Status` of an error body in either encoding, decoded independently.
+    pub fn rpc_status(&self) -> (i32, String, Option<Duration>) {
+        if self.header("content-type") == Some("application/json") {
+            let value: serde_json::Value = serde_json::from_slice(&self.body).expect("JSON status");
+            let delay = value["details"]
+                .as_array()
+                .and_then(|details| {
+                    details.iter().find(|detail| {
+                        detail["@type"] == "type.googleapis.com/google.rpc.RetryInfo"
+                    })
+                })
+                .and_then(|detail| detail["retryDelay"].as_str())
+                .map(|text| {
+                    Duration::from_secs_f64(text.trim_end_matches('s').parse().expect("duration"))
+                });
+            let code = value["code"].as_i64().unwrap_or(0) as i32;
+            (
+                code,
+                value["message"].as_str().unwrap_or("").to_owned(),
+                delay,
+            )
+        } else {
+            let status = prost_status::decode(&self.body);
+            (status.code, status.message, status.retry_delay)
+        }
+    }
+}
+
+/// `google.rpc.Status` decoded with prost derives (independent of otlp-core).
+pub mod prost_status {
+    use std::time::Duration;
+
+    use prost::Message;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        pub code: i32,
+        #[prost(string, tag = "2")]
+        pub message: String,
+        #[prost(message, repeated, tag = "3")]
+        pub details: Vec<ProtoAny>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ProtoAny {
+        #[prost(string, tag = "1")]
+        pub type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        pub value: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        pub retry_delay: Option<ProtoDuration>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ProtoDuration {
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
+    }
+
+    pub struct Decoded {
+        pub code: i32,
+        pub message: String,
+        pub retry_delay: Option<Duration>,
+    }
+
+    pub fn decode(bytes: &[u8]) -> Decoded {
+        let status = RpcStatus::decode(bytes).expect("google.rpc.Status");
+        let retry_delay = status
+            .details
+            .iter()
+            .find(|any| any.type_url == "type.googleapis.com/google.rpc.RetryInfo")
+            .and_then(|any| RetryInfo::decode(any.value.as_slice()).ok())
+            .and_then(|info| info.retry_delay)
+            .map(|delay| Duration::new(delay.seconds as u64, delay.nanos as u32));
+        Decoded {
+            code: status.code,
+            message: status.message,
+            retry_delay,
+        }
+    }
+}
+
+pub fn http_client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// One request through hyper's pooled client.
+pub async fn send(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    request: http::Request<Full<Bytes>>,
+) -> HttpResponse {
+    let response = tokio::time::timeout(TIMEOUT, client.request(request))
+        .await
+        .expect("HTTP answer in time")
+        .expect("HTTP response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `POST` a body with a content type and optional content encoding.
+pub async fn post(
+    url: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> HttpResponse {
+    let mut builder = http::Request::post(url).header("content-type", content_type);
+    if let Some(encoding) = encoding {
+        builder = builder.header("content-encoding", encoding);
+    }
+    send(
+        &http_client(),
+        builder.body(Full::new(Bytes::from(body))).expect("request"),
+    )
+    .await
+}
+
+/// `POST` protobuf.
+pub async fn post_protobuf(url: &str, request: &ExportTraceServiceRequest) -> HttpResponse {
+    post(
+        url,
+        "application/x-protobuf",
+        None,
+        prost::Message::encode_to_vec(request),
+    )
+    .await
+}
+
+pub async fn grpc_client(endpoint: &str) -> TraceServiceClient<Channel> {
+    TraceServiceClient::connect(endpoint.to_owned())
+        .await
+        .expect("gRPC connect")
+}
+
+pub async fn grpc_tls_client(
+    endpoint: &str,
+    certs: &TestCertificates,
+    with_identity: bool,
+) -> Result<TraceServiceClient<Channel>, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&certs.ca_pem))
+        .domain_name("localhost");
+    if with_identity {
+        tls = tls.identity(Identity::from_pem(
+            &certs.client_cert_pem,
+            &certs.client_key_pem,
+        ));
+    }
+    let channel = Endpoint::from_shared(endpoint.to_owned())?
+        .tls_config(tls)?
+        .connect_timeout(TIMEOUT)
+        .connect()
+        .await?;
+    Ok(TraceServiceClient::new(channel))
+}
+
+/// HTTP/1.1 over TLS with an explicit ring provider, one connection per call.
+pub async fn https_post(
+    addr: std::net::SocketAddr,
+    certs: &TestCertificates,
+    with_identity: bool,
+    body: Vec<u8>,
+) -> Result<HttpResponse, Box<dyn std::error::Error + Send + Sync>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(certs.ca_pem.as_bytes())?)?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let mut config = if with_identity {
+        builder.with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(
+                certs.client_cert_pem.as_bytes(),
+            )?],
+            PrivateKeyDer::from_pem_slice(certs.client_key_pem.as_bytes())?,
+        )?
+    } else {
+        builder.with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    tokio::spawn(connection);
+    let request = http::Request::post("/v1/traces")
+        .header("host", "localhost")
+        .header("content-type", "application/x-protobuf")
+        .body(Full::new(Bytes::from(body)))?;
+    let response = tokio::time::timeout(TIMEOUT, sender.send_request(request)).await??;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A gRPC client codec that sends raw bytes (to send garbage).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawCodec;
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawEncoder;
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawDecoder;
+
+impl Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        let len = src.remaining();
+        Ok(Some(src.copy_to_bytes(len)))
+    }
+}
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+/// Sends raw bytes as the Export message.
+pub async fn grpc_raw(endpoint: &str, payload: Bytes) -> Result<Bytes, tonic::Status> {
+    let channel = Endpoint::from_shared(endpoint.to_owned())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    grpc.unary(tonic::Request::new(payload), path, RawCodec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The `RetryInfo` delay of a gRPC status, decoded independently.
+pub fn grpc_retry_delay(status: &tonic::Status) -> Option<Duration> {
+    if status.details().is_empty() {
+        return None;
+    }
+    prost_status::decode(status.details()).retry_delay
+}

@@ -1,0 +1,149 @@
+//! TLS and mTLS on both transports, with certificates from `TestCertificates`.
+
+use http::StatusCode;
+use otlp_contrib::receiver::{
+    Receiver, ReceiverConfig, ReceiverError, ReceiverTls, TestCertificates,
+};
+use prost::Message;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn tls_serves_grpc_and_http_with_the_test_ca() {
+    let certs = TestCertificates::generate().expect("certificates");
+    let receiver = Receiver::start(ReceiverConfig {
+        tls: Some(certs.server_tls()),
+        ..Default::default()
+    })
+    .expect("start");
+    let grpc = receiver.grpc_endpoint().expect("grpc");
+    assert!(grpc.starts_with("https://127.0.0.1:"), "{grpc}");
+    assert!(
+        receiver
+            .http_traces_url()
+            .is_some_and(|url| url.starts_with("https://"))
+    );
+
+    let mut client = grpc_tls_client(&grpc, &certs, false)
+        .await
+        .expect("TLS channel");
+    client
+        .export(rich_request("tls", 2))
+        .await
+        .expect("export over TLS");
+
+    let http_addr = receiver.http_addr().expect("http");
+    let response = https_post(
+        http_addr,
+        &certs,
+        false,
+        rich_request("tls", 1).encode_to_vec(),
+    )
+    .await
+    .expect("HTTPS");
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(receiver.span_count(), 3);
+
+    // A client that does not trust the CA cannot connect.
+    let other = TestCertificates::generate().expect("certificates");
+    let untrusted = https_post(http_addr, &other, false, Vec::new()).await;
+    assert!(untrusted.is_err());
+    // Plain HTTP to a TLS port gets no answer: the handshake fails.
+    let plain = http::Request::post(format!("http://{http_addr}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let plain = tokio::time::timeout(TIMEOUT, http_client().request(plain))
+        .await
+        .expect("no hang");
+    assert!(plain.is_err());
+    assert_eq!(receiver.span_count(), 3);
+}
+
+#[tokio::test]
+async fn mtls_requires_a_client_certificate_from_the_ca() {
+    let certs = TestCertificates::generate().expect("certificates");
+    let receiver = Receiver::start(ReceiverConfig {
+        tls: Some(certs.mtls()),
+        ..Default::default()
+    })
+    .expect("start");
+    let grpc = receiver.grpc_endpoint().expect("grpc");
+    let http_addr = receiver.http_addr().expect("http");
+
+    let mut client = grpc_tls_client(&grpc, &certs, true)
+        .await
+        .expect("mTLS channel");
+    client
+        .export(rich_request("mtls", 1))
+        .await
+        .expect("export with a client certificate");
+    let response = https_post(
+        http_addr,
+        &certs,
+        true,
+        rich_request("mtls", 1).encode_to_vec(),
+    )
+    .await
+    .expect("HTTPS with a client certificate");
+    assert_eq!(response.status, StatusCode::OK);
+
+    // Without a client certificate: the connection may open (TLS 1.3), the request fails.
+    let anonymous = match grpc_tls_client(&grpc, &certs, false).await {
+        Ok(mut client) => client
+            .export(rich_request("anonymous", 1))
+            .await
+            .err()
+            .map(|status| status.code()),
+        Err(_) => Some(tonic::Code::Unavailable),
+    };
+    assert!(anonymous.is_some(), "an anonymous gRPC client must fail");
+    assert!(
+        https_post(http_addr, &certs, false, Vec::new())
+            .await
+            .is_err()
+    );
+
+    // A certificate from another CA is refused too.
+    let stranger = TestCertificates {
+        ca_pem: certs.ca_pem.clone(),
+        ..TestCertificates::generate().expect("certificates")
+    };
+    assert!(
+        https_post(http_addr, &stranger, true, Vec::new())
+            .await
+            .is_err()
+    );
+    assert_eq!(receiver.span_count(), 2);
+}
+
+#[test]
+fn bad_tls_material_is_a_typed_error() {
+    let certs = TestCertificates::generate().expect("certificates");
+    let cases = [
+        ReceiverTls {
+            cert_pem: "not a certificate".into(),
+            ..certs.server_tls()
+        },
+        ReceiverTls {
+            key_pem: String::new(),
+            ..certs.server_tls()
+        },
+        ReceiverTls {
+            key_pem: certs.client_key_pem.clone(),
+            ..certs.server_tls()
+        },
+        ReceiverTls {
+            client_ca_pem: Some("garbage".into()),
+            ..certs.server_tls()
+        },
+    ];
+    for tls in cases {
+        let result = Receiver::start(ReceiverConfig {
+            tls: Some(tls),
+            ..Default::default()
+        });
+        assert!(matches!(result, Err(ReceiverError::Tls(_))), "{result:?}");
+    }
+    assert!(certs.client_identity_pem().contains("PRIVATE KEY"));
+}
