@@ -1,0 +1,486 @@
+//! [`GrpcExporterBuilder`]: every setting of the OTLP/gRPC exporter, from code
+//! or from the typed configuration of `otlp-sdk`.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::Uri;
+use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
+use tonic::transport::Endpoint;
+
+use crate::error::BuildError;
+use crate::exporter::{ExporterParts, GrpcExporter};
+use crate::tls::{Pem, TlsSettings};
+use crate::{DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, USER_AGENT};
+
+/// Configuration keys of the TLS files, as the errors name them.
+const CA_CERTIFICATE_KEY: &str = "exporter.certificate (OTEL_EXPORTER_OTLP_CERTIFICATE)";
+const CLIENT_CERTIFICATE_KEY: &str =
+    "exporter.client_certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)";
+const CLIENT_KEY_KEY: &str = "exporter.client_key (OTEL_EXPORTER_OTLP_CLIENT_KEY)";
+
+/// Builds a [`GrpcExporter`]. Every setting has a default; [`build`](Self::build)
+/// checks them all and names the one that is wrong.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`endpoint`](Self::endpoint) | `http://localhost:4317` |
+/// | [`timeout`](Self::timeout) | 10 s per export attempt (also the connect and TLS handshake timeout) |
+/// | [`compression`](Self::compression) | none |
+/// | [`header`](Self::header) | none |
+/// | TLS | for `https://`: the roots enabled by cargo features, no client certificate |
+///
+/// Building needs no tokio runtime and makes no connection; TLS files are read
+/// and certificates parsed here, so that a bad one fails now, by name.
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_exporter_grpc::{Compression, GrpcExporter};
+///
+/// let exporter = GrpcExporter::builder()
+///     .endpoint("http://collector.internal:4317")
+///     .compression(Compression::Gzip)
+///     .header("x-tenant", "checkout")
+///     .timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert_eq!(exporter.endpoint(), "http://collector.internal:4317");
+///
+/// // Errors name the setting.
+/// let error = GrpcExporter::builder().endpoint("ftp://collector:21").build().unwrap_err();
+/// assert!(error.to_string().contains("ftp://collector:21"));
+/// # Ok::<(), otlp_exporter_grpc::BuildError>(())
+/// ```
+#[derive(Clone)]
+pub struct GrpcExporterBuilder {
+    endpoint: String,
+    timeout: Duration,
+    compression: Compression,
+    headers: Vec<(String, String)>,
+    tls: TlsSettings,
+}
+
+impl Default for GrpcExporterBuilder {
+    fn default() -> Self {
+        GrpcExporterBuilder {
+            endpoint: DEFAULT_ENDPOINT.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            compression: Compression::None,
+            headers: Vec::new(),
+            tls: TlsSettings::default(),
+        }
+    }
+}
+
+impl fmt::Debug for GrpcExporterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcExporterBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl GrpcExporterBuilder {
+    /// A builder with the defaults (see the table above).
+    pub fn new() -> Self {
+        GrpcExporterBuilder::default()
+    }
+
+    /// A builder holding everything an [`ExporterConfig`] says (and so the
+    /// `OTEL_EXPORTER_OTLP_*` variables, through `otlp_sdk::config::ConfigLoader`):
+    /// the traces endpoint after the specification's rules
+    /// ([`ExporterConfig::traces_endpoint`]), timeout, compression, headers, and
+    /// for an `https://` endpoint the CA certificate, client certificate and
+    /// client key files, read now.
+    ///
+    /// For an `http://` endpoint the TLS files are ignored, as the specification
+    /// says (the scheme wins). The configuration's protocol must be `grpc`.
+    pub fn from_config(config: &ExporterConfig) -> Result<Self, BuildError> {
+        if config.protocol != Protocol::Grpc {
+            return Err(BuildError::NotGrpc {
+                protocol: config.protocol,
+            });
+        }
+        let endpoint = config.traces_endpoint();
+        let mut builder = GrpcExporterBuilder::new()
+            .timeout(config.timeout)
+            .compression(config.compression)
+            .headers(config.headers.iter());
+        let secure = endpoint
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+        if secure {
+            let tls = &config.tls;
+            if let Some(path) = &tls.ca_certificate {
+                builder.tls.ca = Some(Pem::read(CA_CERTIFICATE_KEY, path)?);
+            }
+            builder.tls.identity = match (&tls.client_certificate, &tls.client_key) {
+                (Some(certificate), Some(key)) => Some((
+                    Pem::read(CLIENT_CERTIFICATE_KEY, certificate)?,
+                    Pem::read(CLIENT_KEY_KEY, key)?,
+                )),
+                (Some(_), None) => {
+                    return Err(BuildError::IncompleteClientIdentity {
+                        present: CLIENT_CERTIFICATE_KEY,
+                        missing: CLIENT_KEY_KEY,
+                    });
+                }
+                (None, Some(_)) => {
+                    return Err(BuildError::IncompleteClientIdentity {
+                        present: CLIENT_KEY_KEY,
+                        missing: CLIENT_CERTIFICATE_KEY,
+                    });
+                }
+                (None, None) => None,
+            };
+        }
+        builder.endpoint = endpoint;
+        Ok(builder)
+    }
+
+    /// Where to send: `http://host:port` (plaintext, HTTP/2 with prior knowledge)
+    /// or `https://host:port` (TLS). A path is ignored: the gRPC method path is fixed.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self
+    }
+
+    /// Timeout of one export attempt, sent to the server as `grpc-timeout` and
+    /// enforced here; also bounds connecting and the TLS handshake. Default 10 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Request compression (`grpc-encoding`). Default none.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Adds a metadata entry sent with every request (`authorization`, API keys...).
+    /// Names are case-insensitive and sent in lowercase; values must be visible ASCII.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds several metadata entries (see [`header`](Self::header)).
+    pub fn headers<K: Into<String>, V: Into<String>>(
+        mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.headers.extend(
+            headers
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into())),
+        );
+        self
+    }
+
+    /// Trusts only these PEM CA certificates (one or more) for `https://`
+    /// endpoints, instead of the default roots.
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca = Some(Pem::given("ca_certificate_pem", pem));
+        self
+    }
+
+    /// Presents this client certificate (PEM chain) and private key (PEM:
+    /// PKCS#8, PKCS#1 or SEC1) to the server: mutual TLS.
+    pub fn client_identity_pem(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.identity = Some((
+            Pem::given("client_identity_pem certificate", certificate_pem),
+            Pem::given("client_identity_pem key", key_pem),
+        ));
+        self
+    }
+
+    /// Verifies the server certificate against this name (and sends it as SNI)
+    /// instead of the endpoint's host.
+    pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls.server_name = Some(name.into());
+        self
+    }
+
+    /// Checks every setting and builds the exporter. No connection is made:
+    /// the exporter connects on its first export, inside the runtime that runs it.
+    pub fn build(self) -> Result<GrpcExporter, BuildError> {
+        if self.timeout.is_zero() {
+            return Err(BuildError::InvalidTimeout);
+        }
+        let (origin, secure) = parse_endpoint(&self.endpoint)?;
+        let invalid_endpoint = |reason: String| BuildError::InvalidEndpoint {
+            endpoint: self.endpoint.clone(),
+            reason,
+        };
+        let mut endpoint = Endpoint::from_shared(origin)
+            .map_err(|error| invalid_endpoint(crate::classify::error_chain(&error)))?
+            .user_agent(USER_AGENT)
+            .map_err(|error| invalid_endpoint(error.to_string()))?
+            .connect_timeout(self.timeout)
+            .tcp_nodelay(true);
+        if secure {
+            let tls = self.tls.client_config(self.timeout)?;
+            endpoint = endpoint.tls_config(tls).map_err(|error| BuildError::Tls {
+                what: "TLS configuration".into(),
+                reason: crate::classify::error_chain(&error),
+            })?;
+        } else if let Some(setting) = self.tls.first_setting() {
+            return Err(BuildError::TlsWithoutHttps {
+                setting,
+                endpoint: self.endpoint.clone(),
+            });
+        }
+        Ok(GrpcExporter::new(ExporterParts {
+            endpoint,
+            display_endpoint: self.endpoint.clone(),
+            metadata: metadata(&self.headers)?,
+            compression: self.compression,
+            encoding: compression_encoding(self.compression)?,
+            timeout: self.timeout,
+        }))
+    }
+}
+
+/// `scheme://authority` of an endpoint, and whether it is TLS.
+fn parse_endpoint(endpoint: &str) -> Result<(String, bool), BuildError> {
+    let invalid = |reason: &str| BuildError::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri = endpoint
+        .trim()
+        .parse()
+        .map_err(|error: http::uri::InvalidUri| invalid(&error.to_string()))?;
+    let secure = match uri.scheme_str() {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+        Some(_) => {
+            return Err(invalid(
+                "the scheme must be http:// (plaintext) or https:// (TLS)",
+            ));
+        }
+        None => {
+            return Err(invalid(
+                "missing scheme: use http://host:port or https://host:port",
+            ));
+        }
+    };
+    let authority = uri
+        .authority()
+        .filter(|authority| !authority.host().is_empty())
+        .ok_or_else(|| invalid("missing host"))?;
+    if uri.query().is_some() {
+        return Err(invalid("a gRPC endpoint has no query"));
+    }
+    let scheme = if secure { "https" } else { "http" };
+    Ok((format!("{scheme}://{authority}"), secure))
+}
+
+fn metadata(headers: &[(String, String)]) -> Result<MetadataMap, BuildError> {
+    let mut metadata = MetadataMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let invalid = |reason: &'static str| BuildError::InvalidHeader {
+            name: name.clone(),
+            reason,
+        };
+        let lowercase = name.to_ascii_lowercase();
+        if lowercase.starts_with("grpc-") || matches!(lowercase.as_str(), "content-type" | "te") {
+            return Err(invalid("reserved by the gRPC protocol"));
+        }
+        if lowercase.ends_with("-bin") {
+            return Err(invalid("binary (-bin) metadata is not supported"));
+        }
+        let key = AsciiMetadataKey::from_bytes(name.as_bytes())
+            .map_err(|_| invalid("not a valid metadata name (letters, digits, `-`, `_`, `.`)"))?;
+        let value = AsciiMetadataValue::try_from(value.as_str())
+            .map_err(|_| invalid("the value must be visible ASCII"))?;
+        metadata.append(key, value);
+    }
+    Ok(metadata)
+}
+
+fn compression_encoding(
+    compression: Compression,
+) -> Result<Option<CompressionEncoding>, BuildError> {
+    match compression {
+        Compression::None => Ok(None),
+        #[cfg(feature = "gzip")]
+        Compression::Gzip => Ok(Some(CompressionEncoding::Gzip)),
+        #[cfg(not(feature = "gzip"))]
+        Compression::Gzip => Err(BuildError::CompressionUnavailable {
+            compression,
+            feature: "gzip",
+        }),
+        #[cfg(feature = "zstd")]
+        Compression::Zstd => Ok(Some(CompressionEncoding::Zstd)),
+        #[cfg(not(feature = "zstd"))]
+        Compression::Zstd => Err(BuildError::CompressionUnavailable {
+            compression,
+            feature: "zstd",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_scheme_and_authority_only() {
+        assert_eq!(
+            parse_endpoint("http://127.0.0.1:4317").unwrap(),
+            ("http://127.0.0.1:4317".into(), false)
+        );
+        assert_eq!(
+            parse_endpoint("HTTPS://collector:443/v1/traces").unwrap(),
+            ("https://collector:443".into(), true)
+        );
+        assert_eq!(
+            parse_endpoint("http://[::1]:4317").unwrap().0,
+            "http://[::1]:4317"
+        );
+        for bad in [
+            "collector:4317",
+            "ftp://collector",
+            "http://",
+            "http://host:4317/?a=b",
+            "not a url",
+        ] {
+            assert!(
+                matches!(parse_endpoint(bad), Err(BuildError::InvalidEndpoint { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_become_lowercase_metadata_and_bad_ones_are_named() {
+        let map = metadata(&[
+            ("X-Api-Key".into(), "s3cr3t".into()),
+            ("x-api-key".into(), "two".into()),
+        ])
+        .unwrap();
+        let values: Vec<_> = map
+            .get_all("x-api-key")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(values, ["s3cr3t", "two"]);
+
+        for (name, value) in [
+            ("grpc-timeout", "1S"),
+            ("content-type", "text/plain"),
+            ("key-bin", "AAAA"),
+            ("bad name", "x"),
+            ("x-ok", "line\nbreak"),
+        ] {
+            match metadata(&[(name.into(), value.into())]) {
+                Err(error @ BuildError::InvalidHeader { .. }) => {
+                    let text = error.to_string();
+                    assert!(text.contains(name), "{text}");
+                    assert!(!text.contains(value), "values are never shown: {text}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn zero_timeout_is_rejected() {
+        let error = GrpcExporterBuilder::new()
+            .timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, BuildError::InvalidTimeout));
+    }
+
+    #[test]
+    fn tls_settings_with_a_plaintext_endpoint_are_rejected() {
+        let error = GrpcExporterBuilder::new()
+            .endpoint("http://127.0.0.1:4317")
+            .ca_certificate_pem("whatever")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                BuildError::TlsWithoutHttps {
+                    setting: "ca_certificate",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_ca_that_is_not_pem_is_named() {
+        let error = GrpcExporterBuilder::new()
+            .endpoint("https://127.0.0.1:4317")
+            .ca_certificate_pem("not a certificate")
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("ca_certificate_pem"), "{error}");
+    }
+
+    #[test]
+    fn from_config_requires_the_grpc_protocol_and_both_identity_files() {
+        let mut config = ExporterConfig::default();
+        assert!(matches!(
+            GrpcExporterBuilder::from_config(&config),
+            Err(BuildError::NotGrpc {
+                protocol: Protocol::HttpProtobuf
+            })
+        ));
+        config.protocol = Protocol::Grpc;
+        config.endpoint = Some("https://collector:4317".into());
+        config.tls.client_certificate = Some("/nonexistent/client.pem".into());
+        let error = GrpcExporterBuilder::from_config(&config).unwrap_err();
+        assert!(
+            matches!(error, BuildError::IncompleteClientIdentity { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("exporter.client_key"), "{error}");
+
+        config.tls.client_certificate = None;
+        config.tls.ca_certificate = Some("/nonexistent/ca.pem".into());
+        let error = GrpcExporterBuilder::from_config(&config).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && text.contains("/nonexistent/ca.pem"),
+            "{text}"
+        );
+
+        // The scheme wins: TLS files are not read for a plaintext endpoint.
+        config.endpoint = Some("http://collector:4317".into());
+        let exporter = GrpcExporterBuilder::from_config(&config)
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(exporter.endpoint(), "http://collector:4317");
+
+        // No scheme: `insecure` decides.
+        config.endpoint = Some("collector:4317".into());
+        config.tls.ca_certificate = None;
+        config.tls.insecure = Some(true);
+        let builder = GrpcExporterBuilder::from_config(&config).unwrap();
+        assert_eq!(builder.endpoint, "http://collector:4317");
+    }
+}

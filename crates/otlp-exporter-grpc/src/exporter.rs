@@ -1,0 +1,292 @@
+//! [`GrpcExporter`]: sends encoded requests to `TraceService/Export` over one
+//! lazily opened HTTP/2 channel.
+
+use std::fmt;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::PathAndQuery;
+use otlp_core::encode::Encoding;
+use otlp_sdk::config::{Compression, ExporterConfig};
+use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use tokio::sync::Notify;
+use tonic::client::Grpc;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::builder::GrpcExporterBuilder;
+use crate::classify::{classify_not_ready, classify_response, classify_status};
+use crate::codec::RawCodec;
+use crate::error::BuildError;
+use crate::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, TRACE_EXPORT_PATH};
+
+/// What the builder hands over.
+pub(crate) struct ExporterParts {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) display_endpoint: String,
+    pub(crate) metadata: MetadataMap,
+    pub(crate) compression: Compression,
+    pub(crate) encoding: Option<CompressionEncoding>,
+    pub(crate) timeout: Duration,
+}
+
+/// The OTLP/gRPC transport: sends each pre-encoded `ExportTraceServiceRequest`
+/// to `opentelemetry.proto.collector.trace.v1.TraceService/Export` and
+/// classifies the answer as the OTLP specification says.
+///
+/// **Cost model.** An export clones the request's [`Bytes`] (a reference count),
+/// the channel handle and the metadata map, and hands the bytes to tonic as
+/// they are: no decode, no re-encode; compression, when configured, is the
+/// only pass over them. The response message is decoded only for its
+/// `partial_success`.
+///
+/// **One connection.** The channel (one HTTP/2 connection, reconnected when it
+/// breaks) is opened lazily on the first export, inside the tokio runtime that
+/// runs it — the pipeline's own runtime when used through
+/// `otlp_sdk::BatchSpanProcessor`. So the exporter can be built anywhere, with
+/// no runtime. Concurrent exports share the connection as multiplexed HTTP/2
+/// streams. The channel lives on the runtime that opened it: an export run by
+/// another runtime (say the exporter was tried out on a test runtime, then
+/// handed to the pipeline) replaces it with a channel of its own.
+///
+/// **Limits.** A request body over 64 MiB is refused without sending
+/// ([`ExportOutcome::Permanent`] with [`ExportError::Request`]; the pipeline
+/// splits batches under its own cap so this does not happen through it). A
+/// response over 4 MiB is a permanent [`ExportError::InvalidResponse`].
+/// Every attempt is bounded by the timeout.
+///
+/// The exporter never retries: it classifies, and the pipeline's
+/// `RetryPolicy` decides. See the [crate documentation](crate) for the table.
+pub struct GrpcExporter {
+    endpoint: Endpoint,
+    display_endpoint: String,
+    metadata: MetadataMap,
+    compression: Compression,
+    encoding: Option<CompressionEncoding>,
+    timeout: Duration,
+    /// The channel and the runtime it lives on, once an export opened it;
+    /// `None` again after shutdown.
+    channel: Mutex<Option<(tokio::runtime::Id, Channel)>>,
+    shut_down: AtomicBool,
+    /// Wakes exports in flight when the exporter shuts down.
+    shutting_down: Notify,
+}
+
+impl fmt::Debug for GrpcExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcExporter")
+            .field("endpoint", &self.display_endpoint)
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("headers", &self.metadata.keys().count())
+            .field("connected", &self.lock_channel().is_some())
+            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl GrpcExporter {
+    /// A builder with the defaults: `http://localhost:4317`, 10 s timeout, no
+    /// compression, no headers.
+    pub fn builder() -> GrpcExporterBuilder {
+        GrpcExporterBuilder::new()
+    }
+
+    /// The exporter an [`ExporterConfig`] describes (and so the
+    /// `OTEL_EXPORTER_OTLP_*` variables). Reads the TLS files it names; errors
+    /// name the configuration key and the file. See
+    /// [`GrpcExporterBuilder::from_config`].
+    ///
+    /// ```
+    /// use otlp_exporter_grpc::GrpcExporter;
+    /// use otlp_sdk::config::{Compression, Config, Protocol};
+    ///
+    /// let mut config = Config::default();
+    /// config.exporter.protocol = Protocol::Grpc;
+    /// config.exporter.endpoint = Some("collector:4317".into()); // no scheme...
+    /// config.exporter.tls.insecure = Some(true); // ...and insecure: plaintext
+    /// config.exporter.compression = Compression::Zstd;
+    /// let exporter = GrpcExporter::from_config(&config.exporter)?;
+    /// assert_eq!(exporter.endpoint(), "http://collector:4317");
+    /// # Ok::<(), otlp_exporter_grpc::BuildError>(())
+    /// ```
+    pub fn from_config(config: &ExporterConfig) -> Result<GrpcExporter, BuildError> {
+        GrpcExporterBuilder::from_config(config)?.build()
+    }
+
+    pub(crate) fn new(parts: ExporterParts) -> Self {
+        GrpcExporter {
+            endpoint: parts.endpoint,
+            display_endpoint: parts.display_endpoint,
+            metadata: parts.metadata,
+            compression: parts.compression,
+            encoding: parts.encoding,
+            timeout: parts.timeout,
+            channel: Mutex::new(None),
+            shut_down: AtomicBool::new(false),
+            shutting_down: Notify::new(),
+        }
+    }
+
+    /// The endpoint as configured.
+    pub fn endpoint(&self) -> &str {
+        &self.display_endpoint
+    }
+
+    /// The request compression.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The timeout of one export attempt.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Whether [`shutdown`](Exporter::shutdown) has been called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
+    fn lock_channel(&self) -> std::sync::MutexGuard<'_, Option<(tokio::runtime::Id, Channel)>> {
+        self.channel.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The channel, opened on first use in the current tokio runtime.
+    fn channel(&self) -> Result<Channel, ExportOutcome> {
+        let mut slot = self.lock_channel();
+        if self.is_shut_down() {
+            return Err(shut_down());
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(ExportOutcome::Permanent {
+                error: ExportError::Transport(
+                    "the gRPC exporter must run inside a tokio runtime (the otlp-sdk pipeline provides one)"
+                        .into(),
+                ),
+            });
+        };
+        match slot.as_ref() {
+            Some((id, channel)) if *id == runtime.id() => Ok(channel.clone()),
+            // Not yet opened, or opened by another runtime (whose tasks,
+            // the connection's among them, may be gone).
+            _ => {
+                let channel = self.endpoint.connect_lazy();
+                *slot = Some((runtime.id(), channel.clone()));
+                Ok(channel)
+            }
+        }
+    }
+
+    /// Checks what can be checked before sending.
+    fn refuse(&self, request: &ExportRequest) -> Option<ExportOutcome> {
+        if self.is_shut_down() {
+            return Some(shut_down());
+        }
+        if request.encoding != Encoding::Protobuf {
+            return Some(ExportOutcome::Permanent {
+                error: ExportError::Request(format!(
+                    "OTLP/gRPC carries protobuf, not {:?} bodies",
+                    request.encoding
+                )),
+            });
+        }
+        if request.body.len() > MAX_REQUEST_BYTES {
+            return Some(ExportOutcome::Permanent {
+                error: ExportError::Request(format!(
+                    "the request is {} bytes, over the {MAX_REQUEST_BYTES} byte cap; split it",
+                    request.body.len()
+                )),
+            });
+        }
+        None
+    }
+
+    /// One unary call; tonic's errors are classified by the caller.
+    async fn call(&self, channel: Channel, body: Bytes) -> Result<Bytes, CallError> {
+        let mut grpc = Grpc::new(channel)
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+            .max_encoding_message_size(MAX_REQUEST_BYTES);
+        if let Some(encoding) = self.encoding {
+            grpc = grpc.send_compressed(encoding);
+        }
+        #[cfg(feature = "gzip")]
+        {
+            grpc = grpc.accept_compressed(CompressionEncoding::Gzip);
+        }
+        #[cfg(feature = "zstd")]
+        {
+            grpc = grpc.accept_compressed(CompressionEncoding::Zstd);
+        }
+        grpc.ready().await.map_err(CallError::NotReady)?;
+        let mut request =
+            tonic::Request::from_parts(self.metadata.clone(), tonic::Extensions::default(), body);
+        request.set_timeout(self.timeout);
+        let path = PathAndQuery::from_static(TRACE_EXPORT_PATH);
+        grpc.unary(request, path, RawCodec)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(CallError::Status)
+    }
+}
+
+enum CallError {
+    NotReady(tonic::transport::Error),
+    Status(tonic::Status),
+}
+
+fn shut_down() -> ExportOutcome {
+    ExportOutcome::Permanent {
+        error: ExportError::ShutDown,
+    }
+}
+
+impl Exporter for GrpcExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    /// Sends one request and classifies the outcome (see the crate docs).
+    /// A request with no spans is not sent and succeeds.
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        if let Some(refused) = self.refuse(&request) {
+            return refused;
+        }
+        if request.span_count == 0 {
+            return ExportOutcome::Success;
+        }
+        let mut shutting_down = pin!(self.shutting_down.notified());
+        shutting_down.as_mut().enable();
+        let channel = match self.channel() {
+            Ok(channel) => channel,
+            Err(outcome) => return outcome,
+        };
+        tokio::select! {
+            biased;
+            () = shutting_down => shut_down(),
+            result = tokio::time::timeout(self.timeout, self.call(channel, request.body)) => match result {
+                Ok(Ok(response)) => classify_response(&response),
+                Ok(Err(CallError::Status(status))) => classify_status(&status, self.timeout),
+                Ok(Err(CallError::NotReady(error))) => classify_not_ready(&error),
+                Err(_elapsed) => ExportOutcome::Retryable {
+                    error: ExportError::Timeout(self.timeout),
+                    throttle: None,
+                },
+            },
+        }
+    }
+
+    /// Refuses new exports, ends the ones in flight (they report
+    /// [`ExportError::ShutDown`]) and releases the channel, which closes the
+    /// connection. Returns at once.
+    async fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::Release);
+        self.shutting_down.notify_waiters();
+        let channel = self.lock_channel().take();
+        drop(channel);
+    }
+}

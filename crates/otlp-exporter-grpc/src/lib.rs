@@ -1,0 +1,145 @@
+//! # otlp-exporter-grpc: OTLP/gRPC transport for the otlp-sdk pipeline
+//!
+//! [`GrpcExporter`] implements `otlp_sdk::Exporter`. The pipeline
+//! (`otlp_sdk::BatchSpanProcessor`) batches spans and encodes each batch once
+//! into an `ExportTraceServiceRequest`; this crate moves those bytes to
+//! `opentelemetry.proto.collector.trace.v1.TraceService/Export` through tonic
+//! with a raw-bytes codec — nothing is decoded and re-encoded on the way out —
+//! and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
+//!
+//! ## What it does
+//!
+//! - **One connection**, opened lazily on the first export inside the
+//!   pipeline's tokio runtime (so building needs no runtime) and reconnected
+//!   when it breaks; concurrent exports are multiplexed HTTP/2 streams on it.
+//! - **Compression**: gzip or zstd (`grpc-encoding`), features `gzip` and `zstd`
+//!   (both default). Compressed responses are accepted too.
+//! - **TLS** with rustls and the *ring* provider (tonic's `tls-ring`; the
+//!   process-default rustls provider is used instead if one is installed, and
+//!   aws-lc-rs is never compiled in). `http://` is plaintext HTTP/2;
+//!   `https://` verifies the server against a CA file you give, or else against
+//!   the default roots: the system's PEM bundles (feature `native-roots`,
+//!   default; read once at build, no other system access) and/or the Mozilla
+//!   roots compiled into the binary (feature `webpki-roots`). A client
+//!   certificate and key give mutual TLS.
+//! - **Metadata** headers on every request, a `User-Agent` naming this crate
+//!   ([`USER_AGENT`]), and a **per-attempt timeout** sent as `grpc-timeout` and
+//!   enforced locally.
+//! - **Size caps**: a request over [`MAX_REQUEST_BYTES`] (64 MiB) is refused
+//!   before sending; a response over [`MAX_RESPONSE_BYTES`] (4 MiB) is a
+//!   permanent error.
+//!
+//! ## How outcomes are classified (OTLP specification)
+//!
+//! | answer | outcome |
+//! |---|---|
+//! | `OK`, no `partial_success` (or an empty one) | `Success` |
+//! | `OK` with rejected spans or a message | `PartialSuccess` (never retried) |
+//! | `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`, `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS` | `Retryable` |
+//! | `RESOURCE_EXHAUSTED` with `google.rpc.RetryInfo` | `Retryable`, throttle = the retry delay |
+//! | `RESOURCE_EXHAUSTED` without `RetryInfo`, and every other code | `Permanent` |
+//! | no answer: connection refused or reset, TLS failure, timeout | `Retryable` |
+//! | response over 4 MiB, undecodable response | `Permanent` |
+//!
+//! A `RetryInfo` delay on any retryable status becomes the throttle hint: the
+//! pipeline waits at least that long before the next attempt.
+//!
+//! ## Configuration
+//!
+//! From code with [`GrpcExporter::builder`], or from the typed configuration of
+//! `otlp-sdk` (files, `OTEL_EXPORTER_OTLP_*` variables...) with
+//! [`GrpcExporter::from_config`]. [`BuildError`] names the setting that is wrong.
+//!
+//! ## Example
+//!
+//! A local receiver (from `otlp-contrib`) stands in for your collector:
+//!
+//! ```
+//! use std::time::Duration;
+//! use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+//! use otlp_core::KeyValue;
+//! use otlp_exporter_grpc::{Compression, GrpcExporter};
+//! use otlp_sdk::{BatchSpanProcessor, TracerProvider};
+//!
+//! let collector = Receiver::start(ReceiverConfig::default())?;
+//! let endpoint = collector.grpc_endpoint().expect("gRPC listener"); // http://127.0.0.1:<port>
+//!
+//! // Built with no runtime and no connection: it connects on the first export.
+//! let exporter = GrpcExporter::builder()
+//!     .endpoint(endpoint)
+//!     .compression(Compression::Gzip)
+//!     .header("x-tenant", "checkout")
+//!     .timeout(Duration::from_secs(5))
+//!     .build()?;
+//! let processor = BatchSpanProcessor::builder(exporter).build()?;
+//! let provider = TracerProvider::builder()
+//!     .with_service_name("checkout")
+//!     .with_processor(processor.clone())
+//!     .build();
+//!
+//! let mut span = provider.tracer("checkout").start("place order");
+//! span.set_attribute(KeyValue::new("order.items", 3));
+//! span.end();
+//!
+//! provider.shutdown(Duration::from_secs(5))?;
+//! assert_eq!(processor.stats().exported, 1);
+//! assert_eq!(collector.accepted_spans()[0].name, "place order");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! With the configuration of `otlp-sdk` instead, `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`
+//! and the other `OTEL_EXPORTER_OTLP_*` variables apply:
+//!
+//! ```no_run
+//! use otlp_exporter_grpc::GrpcExporter;
+//! use otlp_sdk::BatchSpanProcessor;
+//! use otlp_sdk::config::ConfigLoader;
+//!
+//! let config = ConfigLoader::new().load()?;
+//! let exporter = GrpcExporter::from_config(&config.exporter)?;
+//! let processor = BatchSpanProcessor::builder(exporter).with_config(&config).build()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![forbid(unsafe_code)]
+
+mod builder;
+mod classify;
+mod codec;
+mod error;
+mod exporter;
+mod tls;
+
+use std::time::Duration;
+
+pub use builder::GrpcExporterBuilder;
+pub use error::BuildError;
+pub use exporter::GrpcExporter;
+/// Request compression, shared with the `otlp-sdk` configuration.
+pub use otlp_sdk::config::Compression;
+
+/// The gRPC method every request goes to.
+pub const TRACE_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Where the exporter sends when no endpoint is configured.
+pub const DEFAULT_ENDPOINT: &str = "http://localhost:4317";
+
+/// The default timeout of one export attempt.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request body sent (64 MiB, the specification's cap, before compression).
+pub const MAX_REQUEST_BYTES: usize = otlp_core::encode::MAX_REQUEST_BYTES;
+
+/// Largest response message accepted (4 MiB).
+pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+/// The `User-Agent` of every request: the specification's
+/// `OTel-OTLP-Exporter-Rust/<version>` followed by this crate and its version
+/// (tonic appends its own `tonic/<version>`).
+pub const USER_AGENT: &str = concat!(
+    "OTel-OTLP-Exporter-Rust/",
+    env!("CARGO_PKG_VERSION"),
+    " otlp-exporter-grpc/",
+    env!("CARGO_PKG_VERSION")
+);

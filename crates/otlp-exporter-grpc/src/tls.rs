@@ -1,0 +1,141 @@
+//! TLS material: PEM certificates and keys, checked when the exporter is
+//! built so that a bad file fails `build()` with its name, not the first export.
+
+use std::fmt;
+use std::path::Path;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+
+use crate::error::BuildError;
+
+/// PEM text and where it came from (for error messages).
+#[derive(Clone)]
+pub(crate) struct Pem {
+    /// `"ca_certificate_pem"` or `"exporter.certificate (OTEL_EXPORTER_OTLP_CERTIFICATE) file /etc/ca.pem"`.
+    pub(crate) origin: String,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Pem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pem({}, {} bytes)", self.origin, self.bytes.len())
+    }
+}
+
+impl Pem {
+    pub(crate) fn given(origin: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        Pem {
+            origin: origin.to_owned(),
+            bytes: bytes.into(),
+        }
+    }
+
+    /// Reads a PEM file named by configuration key `key`.
+    pub(crate) fn read(key: &'static str, path: &Path) -> Result<Self, BuildError> {
+        let bytes = std::fs::read(path).map_err(|source| BuildError::ReadFile {
+            key,
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Pem {
+            origin: format!("{key} file {}", path.display()),
+            bytes,
+        })
+    }
+
+    fn invalid(&self, reason: impl Into<String>) -> BuildError {
+        BuildError::Tls {
+            what: self.origin.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Checks that this is one or more PEM certificates.
+    fn check_certificates(&self) -> Result<(), BuildError> {
+        let mut count = 0;
+        for certificate in CertificateDer::pem_slice_iter(&self.bytes) {
+            certificate.map_err(|error| self.invalid(format!("bad PEM certificate: {error}")))?;
+            count += 1;
+        }
+        if count == 0 {
+            return Err(self.invalid("no PEM CERTIFICATE block found"));
+        }
+        Ok(())
+    }
+
+    /// Checks that this holds a PEM private key (PKCS#8, PKCS#1 or SEC1).
+    fn check_private_key(&self) -> Result<(), BuildError> {
+        PrivateKeyDer::from_pem_slice(&self.bytes)
+            .map(drop)
+            .map_err(|error| self.invalid(format!("no usable PEM private key: {error}")))
+    }
+}
+
+/// Where the exporter's trust and identity come from.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TlsSettings {
+    /// Trust only these CA certificates (else the roots compiled in by features).
+    pub(crate) ca: Option<Pem>,
+    /// Client certificate chain and key, for mTLS.
+    pub(crate) identity: Option<(Pem, Pem)>,
+    /// Name to verify the server certificate against (else the endpoint's host).
+    pub(crate) server_name: Option<String>,
+}
+
+impl TlsSettings {
+    /// The first TLS setting present, for "TLS given for a plaintext endpoint".
+    pub(crate) fn first_setting(&self) -> Option<&'static str> {
+        if self.ca.is_some() {
+            Some("ca_certificate")
+        } else if self.identity.is_some() {
+            Some("client_identity")
+        } else if self.server_name.is_some() {
+            Some("tls_server_name")
+        } else {
+            None
+        }
+    }
+
+    /// The tonic TLS configuration: rustls with the ring provider (or the process
+    /// default provider, if one is installed).
+    pub(crate) fn client_config(
+        &self,
+        handshake_timeout: std::time::Duration,
+    ) -> Result<ClientTlsConfig, BuildError> {
+        let mut config = ClientTlsConfig::new().timeout(handshake_timeout);
+        match &self.ca {
+            Some(ca) => {
+                ca.check_certificates()?;
+                config = config.ca_certificate(Certificate::from_pem(&ca.bytes));
+            }
+            None => config = with_default_roots(config)?,
+        }
+        if let Some((certificate, key)) = &self.identity {
+            certificate.check_certificates()?;
+            key.check_private_key()?;
+            config = config.identity(Identity::from_pem(&certificate.bytes, &key.bytes));
+        }
+        if let Some(name) = &self.server_name {
+            config = config.domain_name(name.clone());
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(any(feature = "native-roots", feature = "webpki-roots"))]
+#[allow(clippy::unnecessary_wraps)]
+fn with_default_roots(config: ClientTlsConfig) -> Result<ClientTlsConfig, BuildError> {
+    Ok(config.with_enabled_roots())
+}
+
+#[cfg(not(any(feature = "native-roots", feature = "webpki-roots")))]
+fn with_default_roots(_: ClientTlsConfig) -> Result<ClientTlsConfig, BuildError> {
+    Err(BuildError::Tls {
+        what: "trust roots".into(),
+        reason: "an https:// endpoint without a CA certificate needs the `native-roots` or \
+                 `webpki-roots` feature of otlp-exporter-grpc"
+            .into(),
+    })
+}

@@ -1,0 +1,330 @@
+//! Outcome classification against the real receiver's scripted faults, through
+//! the sdk pipeline: what is retried, how long the throttle hint holds the next
+//! attempt back, what is counted, and a server that never answers.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver};
+use otlp_exporter_grpc::GrpcExporter;
+use otlp_sdk::{ExportError, ExportOutcome, Exporter, PipelineError, SpanProcessor};
+use support::*;
+
+fn exporter_for(receiver: &Receiver, timeout: Duration) -> GrpcExporter {
+    GrpcExporter::builder()
+        .endpoint(receiver.grpc_endpoint().expect("gRPC listener"))
+        .timeout(timeout)
+        .build()
+        .expect("exporter builds")
+}
+
+/// A receiver that notes when each request arrived.
+fn timed_receiver() -> (Receiver, Arc<Mutex<Vec<Instant>>>) {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let noted = arrivals.clone();
+    let receiver = Receiver::start(ReceiverConfig {
+        observer: Some(RequestObserver::new(move |_| {
+            noted.lock().unwrap().push(Instant::now())
+        })),
+        ..ReceiverConfig::default()
+    })
+    .expect("receiver starts");
+    (receiver, arrivals)
+}
+
+#[test]
+fn unavailable_twice_then_ok_is_delivered_exactly_once() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults([Fault::Unavailable, Fault::Unavailable]);
+    let processor = pipeline(
+        exporter_for(&receiver, Duration::from_secs(5)),
+        Duration::from_secs(10),
+    );
+    let spans = rich_spans(7);
+
+    let stats = export_all(&processor, &spans, Duration::from_secs(10));
+    processor
+        .shutdown(Duration::from_secs(5))
+        .expect("clean shutdown");
+
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (7, 0, 2),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.request_count(), 3);
+    assert_eq!(receiver.span_count(), 7, "accepted once");
+    assert_arrived_intact(&spans, &receiver);
+}
+
+#[test]
+fn invalid_argument_is_not_retried_and_counted_failed() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults([Fault::InvalidArgument]);
+    let processor = pipeline(
+        exporter_for(&receiver, Duration::from_secs(5)),
+        Duration::from_secs(10),
+    );
+
+    let stats = export_all(&processor, &rich_spans(4), Duration::from_secs(10));
+    let _ = processor.shutdown(Duration::from_secs(5));
+
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (0, 4, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.request_count(), 1);
+    let error = stats.last_error.expect("the error is recorded");
+    assert!(error.contains("INVALID_ARGUMENT"), "{error}");
+}
+
+#[test]
+fn internal_and_unauthenticated_are_permanent() {
+    for fault in [Fault::Internal, Fault::Unauthenticated] {
+        let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+        receiver.push_faults([fault.clone()]);
+        let exporter = exporter_for(&receiver, Duration::from_secs(5));
+        let outcome = block_on(exporter.export(request(&rich_spans(1))));
+        assert!(
+            matches!(
+                outcome,
+                ExportOutcome::Permanent {
+                    error: ExportError::Server { .. }
+                }
+            ),
+            "{fault:?}: {outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn resource_exhausted_with_retry_info_holds_the_next_attempt_back_at_least_that_long() {
+    let (receiver, arrivals) = timed_receiver();
+    let delay = Duration::from_millis(400);
+    receiver.push_faults([Fault::Throttle(delay)]);
+
+    // What the exporter reports: retryable, with the delay as the throttle hint.
+    let exporter = exporter_for(&receiver, Duration::from_secs(5));
+    assert_eq!(
+        block_on(exporter.export(request(&rich_spans(1)))),
+        ExportOutcome::Retryable {
+            error: ExportError::Server {
+                status: "gRPC RESOURCE_EXHAUSTED".into(),
+                message: "receiver fault: throttled".into()
+            },
+            throttle: Some(delay),
+        }
+    );
+
+    // Through the pipeline: the retry waits at least the delay, although the
+    // backoff alone would retry after 20 ms.
+    receiver.push_faults([Fault::Throttle(delay)]);
+    arrivals.lock().unwrap().clear();
+    let processor = pipeline(exporter, Duration::from_secs(10));
+    let stats = export_all(&processor, &rich_spans(3), Duration::from_secs(10));
+    processor
+        .shutdown(Duration::from_secs(5))
+        .expect("clean shutdown");
+
+    assert_eq!((stats.exported, stats.retries), (3, 1), "{stats:?}");
+    let arrivals = arrivals.lock().unwrap();
+    assert_eq!(arrivals.len(), 2);
+    let waited = arrivals[1] - arrivals[0];
+    assert!(
+        waited >= delay,
+        "retried after {waited:?}, the server asked for {delay:?}"
+    );
+}
+
+#[test]
+fn resource_exhausted_without_retry_info_is_permanent() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults([Fault::Status {
+        grpc_code: tonic::Code::ResourceExhausted as i32,
+        http_status: 429,
+        message: "quota exceeded".into(),
+    }]);
+    let processor = pipeline(
+        exporter_for(&receiver, Duration::from_secs(5)),
+        Duration::from_secs(10),
+    );
+
+    let stats = export_all(&processor, &rich_spans(5), Duration::from_secs(10));
+    let _ = processor.shutdown(Duration::from_secs(5));
+
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (0, 5, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.request_count(), 1);
+}
+
+#[test]
+fn partial_success_counts_rejected_spans_and_is_not_retried() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults([Fault::PartialSuccess {
+        rejected: 2,
+        message: "2 spans too old".into(),
+    }]);
+    let processor = pipeline(
+        exporter_for(&receiver, Duration::from_secs(5)),
+        Duration::from_secs(10),
+    );
+
+    let stats = export_all(&processor, &rich_spans(6), Duration::from_secs(10));
+    let _ = processor.shutdown(Duration::from_secs(5));
+
+    assert_eq!(
+        (stats.exported, stats.rejected, stats.failed, stats.retries),
+        (4, 2, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.request_count(), 1);
+    assert!(
+        stats
+            .last_error
+            .is_some_and(|e| e.contains("2 spans too old"))
+    );
+}
+
+#[test]
+fn a_partial_success_warning_is_reported_with_nothing_rejected() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults([Fault::PartialSuccess {
+        rejected: 0,
+        message: "attribute limit applied".into(),
+    }]);
+    let exporter = exporter_for(&receiver, Duration::from_secs(5));
+    assert_eq!(
+        block_on(exporter.export(request(&rich_spans(2)))),
+        ExportOutcome::PartialSuccess {
+            rejected_spans: 0,
+            message: "attribute limit applied".into()
+        }
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_fails_at_the_timeout_and_shutdown_keeps_its_deadline() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults(std::iter::repeat_n(Fault::Hang, 50));
+    let timeout = Duration::from_millis(300);
+
+    // One attempt: retryable timeout, not before the timeout.
+    let exporter = exporter_for(&receiver, timeout);
+    let started = Instant::now();
+    let outcome = block_on(exporter.export(request(&rich_spans(1))));
+    assert!(
+        started.elapsed() >= timeout,
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        outcome,
+        ExportOutcome::Retryable {
+            error: ExportError::Timeout(timeout),
+            throttle: None
+        }
+    );
+
+    // Through the pipeline: every attempt hangs; shutdown returns by its deadline.
+    let processor = pipeline(exporter_for(&receiver, timeout), Duration::from_secs(30));
+    processor.on_end(rich_spans(1).remove(0));
+    assert!(eventually(Duration::from_secs(10), || receiver
+        .request_count()
+        >= 3));
+    let deadline = Duration::from_millis(700);
+    let started = Instant::now();
+    let result = processor.shutdown(deadline);
+    let took = started.elapsed();
+
+    assert!(
+        matches!(result, Err(PipelineError::Timeout { .. })),
+        "{result:?}"
+    );
+    assert!(
+        took < deadline + Duration::from_secs(2),
+        "shutdown took {took:?}"
+    );
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!((stats.exported, stats.failed), (0, 1), "{stats:?}");
+    assert!(stats.retries >= 2, "{stats:?}");
+}
+
+#[test]
+fn shutdown_ends_an_export_in_flight() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults([Fault::Hang]);
+    let exporter = Arc::new(exporter_for(&receiver, Duration::from_secs(30)));
+    let outcome = block_on(async {
+        let export = tokio::spawn({
+            let exporter = exporter.clone();
+            async move { exporter.export(request(&rich_spans(1))).await }
+        });
+        while receiver.request_count() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        exporter.shutdown().await;
+        export.await.expect("export task")
+    });
+    assert_eq!(
+        outcome,
+        ExportOutcome::Permanent {
+            error: ExportError::ShutDown
+        }
+    );
+}
+
+#[test]
+fn a_refused_connection_is_retryable_and_delivery_resumes_when_the_server_is_back() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.refuse_connections_for(Duration::from_millis(600));
+    let exporter = exporter_for(&receiver, Duration::from_secs(2));
+    match block_on(exporter.export(request(&rich_spans(1)))) {
+        ExportOutcome::Retryable {
+            error: ExportError::Transport(message),
+            throttle: None,
+        } => assert!(!message.is_empty()),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    let processor = pipeline(exporter, Duration::from_secs(10));
+    let spans = rich_spans(3);
+    let stats = export_all(&processor, &spans, Duration::from_secs(10));
+    processor
+        .shutdown(Duration::from_secs(5))
+        .expect("clean shutdown");
+    assert_eq!((stats.exported, stats.failed), (3, 0), "{stats:?}");
+    assert_arrived_intact(&spans, &receiver);
+}
+
+#[test]
+fn nothing_listening_is_a_retryable_transport_error() {
+    // Bind and drop a listener to get a port that refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let exporter = GrpcExporter::builder()
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("exporter builds");
+    let outcome = block_on(exporter.export(request(&rich_spans(1))));
+    assert!(
+        matches!(
+            outcome,
+            ExportOutcome::Retryable {
+                error: ExportError::Transport(_),
+                throttle: None
+            }
+        ),
+        "{outcome:?}"
+    );
+}

@@ -1,0 +1,246 @@
+//! TLS and mutual TLS against the real receiver, with certificates generated
+//! for each test: the right CA delivers, a wrong CA or a missing client
+//! certificate does not, and TLS files named in the sdk configuration work.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use otlp_contrib::receiver::{Receiver, ReceiverConfig, TestCertificates};
+use otlp_exporter_grpc::{BuildError, Compression, GrpcExporter};
+use otlp_sdk::config::{ExporterConfig, Protocol};
+use otlp_sdk::{ExportError, ExportOutcome, Exporter, SpanProcessor};
+use support::*;
+
+fn certificates() -> TestCertificates {
+    TestCertificates::generate().expect("test certificates")
+}
+
+fn tls_receiver(certs: &TestCertificates, require_client_certificate: bool) -> Receiver {
+    let tls = if require_client_certificate {
+        certs.mtls()
+    } else {
+        certs.server_tls()
+    };
+    Receiver::start(ReceiverConfig {
+        tls: Some(tls),
+        ..ReceiverConfig::default()
+    })
+    .expect("receiver starts")
+}
+
+fn endpoint(receiver: &Receiver) -> String {
+    let endpoint = receiver.grpc_endpoint().expect("gRPC listener");
+    assert!(endpoint.starts_with("https://"), "{endpoint}");
+    endpoint
+}
+
+fn assert_fails_without_delivery(exporter: &GrpcExporter, receiver: &Receiver) -> String {
+    match block_on(exporter.export(request(&rich_spans(1)))) {
+        ExportOutcome::Retryable {
+            error: ExportError::Transport(message),
+            throttle: None,
+        } => {
+            assert_eq!(receiver.span_count(), 0);
+            message
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn tls_with_the_right_ca_delivers_every_field() {
+    let certs = certificates();
+    let receiver = tls_receiver(&certs, false);
+    let exporter = GrpcExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .compression(Compression::Gzip)
+        .build()
+        .expect("exporter builds");
+    let processor = pipeline(exporter, Duration::from_secs(10));
+    let spans = rich_spans(12);
+
+    let stats = export_all(&processor, &spans, Duration::from_secs(10));
+    processor
+        .shutdown(Duration::from_secs(5))
+        .expect("clean shutdown");
+
+    assert_eq!((stats.exported, stats.failed), (12, 0), "{stats:?}");
+    assert_arrived_intact(&spans, &receiver);
+}
+
+#[test]
+fn tls_verifies_the_name_given_instead_of_the_endpoint_host() {
+    let certs = certificates();
+    let receiver = tls_receiver(&certs, false);
+    let exporter = GrpcExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .tls_server_name("localhost")
+        .build()
+        .expect("exporter builds");
+    assert_eq!(
+        block_on(exporter.export(request(&rich_spans(1)))),
+        ExportOutcome::Success
+    );
+
+    let receiver = tls_receiver(&certs, false);
+    let exporter = GrpcExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .tls_server_name("not-the-server.example")
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("exporter builds");
+    let message = assert_fails_without_delivery(&exporter, &receiver);
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+}
+
+#[test]
+fn tls_with_a_wrong_ca_fails() {
+    let certs = certificates();
+    let other = certificates();
+    let receiver = tls_receiver(&certs, false);
+    let exporter = GrpcExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(other.ca_pem)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("exporter builds");
+    let message = assert_fails_without_delivery(&exporter, &receiver);
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+
+    // Through the pipeline the spans are counted failed once the batch's time is up.
+    let processor = pipeline(exporter, Duration::from_millis(500));
+    let stats = export_all(&processor, &rich_spans(3), Duration::from_secs(10));
+    let _ = processor.shutdown(Duration::from_secs(5));
+    assert_eq!((stats.exported, stats.failed), (0, 3), "{stats:?}");
+    assert_eq!(receiver.span_count(), 0);
+}
+
+#[test]
+fn mtls_with_a_client_certificate_delivers() {
+    let certs = certificates();
+    let receiver = tls_receiver(&certs, true);
+    let exporter = GrpcExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .client_identity_pem(certs.client_cert_pem.clone(), certs.client_key_pem.clone())
+        .compression(Compression::Zstd)
+        .build()
+        .expect("exporter builds");
+    let processor = pipeline(exporter, Duration::from_secs(10));
+    let spans = rich_spans(8);
+
+    let stats = export_all(&processor, &spans, Duration::from_secs(10));
+    processor
+        .shutdown(Duration::from_secs(5))
+        .expect("clean shutdown");
+
+    assert_eq!((stats.exported, stats.failed), (8, 0), "{stats:?}");
+    assert_arrived_intact(&spans, &receiver);
+}
+
+#[test]
+fn mtls_without_a_client_certificate_fails() {
+    let certs = certificates();
+    let receiver = tls_receiver(&certs, true);
+    let exporter = GrpcExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("exporter builds");
+    assert_fails_without_delivery(&exporter, &receiver);
+}
+
+#[test]
+fn mtls_with_a_certificate_from_another_ca_fails() {
+    let certs = certificates();
+    let stranger = certificates();
+    let receiver = tls_receiver(&certs, true);
+    let exporter = GrpcExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .client_identity_pem(stranger.client_cert_pem, stranger.client_key_pem)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("exporter builds");
+    assert_fails_without_delivery(&exporter, &receiver);
+}
+
+/// A directory of its own under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("otlp-exporter-grpc-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+
+    fn write(&self, file: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(file);
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn mtls_files_named_in_the_sdk_config_deliver() {
+    let certs = certificates();
+    let receiver = tls_receiver(&certs, true);
+    let dir = TempDir::new("config-mtls");
+    let mut config = ExporterConfig {
+        protocol: Protocol::Grpc,
+        traces_endpoint: Some(endpoint(&receiver)),
+        ..ExporterConfig::default()
+    };
+    config.tls.ca_certificate = Some(dir.write("ca.pem", &certs.ca_pem));
+    config.tls.client_certificate = Some(dir.write("client.pem", &certs.client_cert_pem));
+    config.tls.client_key = Some(dir.write("client.key", &certs.client_key_pem));
+
+    let exporter = GrpcExporter::from_config(&config).expect("exporter builds");
+    assert_eq!(
+        block_on(exporter.export(request(&rich_spans(3)))),
+        ExportOutcome::Success
+    );
+    assert_eq!(receiver.span_count(), 3);
+}
+
+#[test]
+fn bad_tls_files_are_named_in_the_error() {
+    let certs = certificates();
+    let dir = TempDir::new("config-bad");
+    let mut config = ExporterConfig {
+        protocol: Protocol::Grpc,
+        traces_endpoint: Some("https://127.0.0.1:4317".into()),
+        ..ExporterConfig::default()
+    };
+    config.tls.ca_certificate = Some(dir.write("ca.pem", &certs.ca_pem));
+    config.tls.client_certificate = Some(dir.write("client.pem", &certs.client_cert_pem));
+    // The certificate where the key should be.
+    let wrong_key = dir.write("client.key", &certs.client_cert_pem);
+    config.tls.client_key = Some(wrong_key.clone());
+
+    let error = GrpcExporter::from_config(&config).unwrap_err();
+    assert!(matches!(error, BuildError::Tls { .. }), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY"), "{text}");
+    assert!(text.contains(&wrong_key.display().to_string()), "{text}");
+    assert!(!text.contains("BEGIN"), "no PEM in messages: {text}");
+
+    config.tls.client_key = Some(dir.0.join("missing.key"));
+    let error = GrpcExporter::from_config(&config).unwrap_err();
+    assert!(matches!(error, BuildError::ReadFile { .. }), "{error}");
+    assert!(error.to_string().contains("missing.key"), "{error}");
+}
