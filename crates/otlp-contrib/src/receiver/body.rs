@@ -54,7 +54,9 @@ where
     B::Error: std::fmt::Display,
 {
     let mut body = body;
-    let mut collected: Vec<u8> = Vec::new();
+    // Announced lengths over the cap were refused before; trust the rest up to the cap.
+    let announced = body.size_hint().exact().unwrap_or(0).min(cap as u64) as usize;
+    let mut collected: Vec<u8> = Vec::with_capacity(announced);
     let mut drained: u64 = 0;
     let mut too_large = false;
     while let Some(frame) = body.frame().await {
@@ -70,9 +72,6 @@ where
                 break;
             }
             continue;
-        }
-        if collected.is_empty() {
-            collected.reserve(data.len());
         }
         collected.extend_from_slice(&data);
     }

@@ -90,7 +90,6 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 /// that copy collected requests. The receiver stops on [`shutdown`](Self::shutdown)
 /// or when the handle is dropped; the collected data stays readable after
 /// shutdown.
-#[derive(Debug)]
 pub struct Receiver {
     shared: Arc<Shared>,
     grpc_addr: Option<SocketAddr>,
@@ -406,6 +405,18 @@ impl Receiver {
             let _ = runtime.stop.send(());
             let _ = runtime.thread.join();
         }
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .field("tls", &self.tls)
+            .field("store", &self.shared.store)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
     }
 }
 

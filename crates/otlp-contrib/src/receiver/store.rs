@@ -104,7 +104,6 @@ pub struct ReceiverStats {
 /// Shared collection state: atomics for the counters (lock-free on the count-only
 /// path), one mutex for the kept requests, a condvar for blocking waits and a
 /// watch channel (a change counter) for async waits.
-#[derive(Debug)]
 pub(crate) struct Collected {
     requests: AtomicU64,
     accepted_requests: AtomicU64,
@@ -134,6 +133,16 @@ impl Default for Collected {
             progressed: Condvar::new(),
             changes: tokio::sync::watch::Sender::new(0),
         }
+    }
+}
+
+impl std::fmt::Debug for Collected {
+    /// Counters and the number of kept requests, not their contents.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collected")
+            .field("stats", &self.stats())
+            .field("kept_requests", &lock(&self.kept).len())
+            .finish_non_exhaustive()
     }
 }
 

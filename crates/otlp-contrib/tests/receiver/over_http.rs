@@ -121,6 +121,44 @@ async fn http_keeps_connections_alive() {
 }
 
 #[tokio::test]
+async fn http_1_1_serves_several_requests_on_one_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let mut stream = tokio::net::TcpStream::connect(receiver.http_addr().expect("http"))
+        .await
+        .expect("connect");
+    let body = rich_request("one-socket", 1).encode_to_vec();
+    for _ in 0..3 {
+        let head = format!(
+            "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        stream.write_all(&body).await.expect("write body");
+        // A full success is an empty protobuf response: the head ends the answer.
+        let mut answer = Vec::new();
+        let mut byte = [0u8; 1];
+        while !answer.ends_with(b"\r\n\r\n") {
+            let read = tokio::time::timeout(TIMEOUT, stream.read(&mut byte))
+                .await
+                .expect("answer in time")
+                .expect("read");
+            assert_eq!(
+                read,
+                1,
+                "connection closed after {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.push(byte[0]);
+        }
+        let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        assert!(answer.contains("content-length: 0"), "{answer}");
+    }
+    assert_eq!(receiver.span_count(), 3);
+}
+
+#[tokio::test]
 async fn http_announced_oversize_is_413_before_100_continue() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let receiver = Receiver::start(ReceiverConfig {

@@ -1,0 +1,589 @@
+//! [`HttpExporterBuilder`]: every setting of an [`HttpExporter`], validated once in `build`.
+
+use std::fmt;
+use std::time::Duration;
+
+use otlp_core::encode::Encoding;
+use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol};
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::compression;
+use crate::error::HttpExporterError;
+use crate::exporter::{HttpExporter, Settings};
+use crate::tls::{self, Pem, TlsMaterial};
+
+/// The `User-Agent` every request carries: this crate and its version, then
+/// the OpenTelemetry exporter token the specification asks for.
+pub const USER_AGENT: &str = concat!(
+    "otlp-exporter-http/",
+    env!("CARGO_PKG_VERSION"),
+    " OTel-OTLP-Exporter-Rust/",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// How long an idle connection is kept for reuse.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Redirects followed before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+/// Headers the exporter sets itself; configuring them is an error.
+const RESERVED_HEADERS: [&str; 5] = [
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "transfer-encoding",
+    "host",
+];
+
+/// Builds an [`HttpExporter`]. Every setting has a default: protobuf bodies
+/// to `http://localhost:4318/v1/traces`, no compression, no extra headers, a
+/// 10 s per-attempt timeout, the system's root certificates for `https://`.
+///
+/// Nothing is checked until [`build`](Self::build), which validates every
+/// setting and returns an [`HttpExporterError`] naming the bad one.
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_exporter_http::HttpExporter;
+/// use otlp_sdk::config::{Compression, Protocol};
+///
+/// # #[cfg(feature = "gzip")] {
+/// let exporter = HttpExporter::builder()
+///     .endpoint("http://collector:4318")
+///     .protocol(Protocol::HttpJson)
+///     .compression(Compression::Gzip)
+///     .header("x-api-key", "s3cr3t")
+///     .timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert_eq!(exporter.url(), "http://collector:4318/v1/traces");
+/// # }
+/// # Ok::<(), otlp_exporter_http::HttpExporterError>(())
+/// ```
+#[derive(Clone)]
+pub struct HttpExporterBuilder {
+    endpoint: Option<String>,
+    traces_endpoint: Option<String>,
+    protocol: Protocol,
+    compression: Compression,
+    headers: Headers,
+    timeout: Duration,
+    tls: TlsMaterial,
+}
+
+impl Default for HttpExporterBuilder {
+    fn default() -> Self {
+        let defaults = ExporterConfig::default();
+        HttpExporterBuilder {
+            endpoint: None,
+            traces_endpoint: None,
+            protocol: Protocol::HttpProtobuf,
+            compression: defaults.compression,
+            headers: defaults.headers,
+            timeout: defaults.timeout,
+            tls: TlsMaterial::default(),
+        }
+    }
+}
+
+impl fmt::Debug for HttpExporterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpExporterBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("traces_endpoint", &self.traces_endpoint)
+            .field("protocol", &self.protocol)
+            .field("compression", &self.compression)
+            .field("headers", &self.headers)
+            .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl HttpExporterBuilder {
+    /// A builder with every setting at its default.
+    pub fn new() -> Self {
+        HttpExporterBuilder::default()
+    }
+
+    /// A builder holding the exporter section of a loaded
+    /// [`Config`](otlp_sdk::config::Config) (so the `OTEL_EXPORTER_OTLP_*`
+    /// variables too), ready for further changes in code. Reads the PEM files
+    /// named in [`TlsConfig`](otlp_sdk::config::TlsConfig) now; an unreadable
+    /// file, or a client certificate without its key (or the reverse), is an
+    /// error naming the key and the file. `tls.insecure` only concerns gRPC
+    /// and is ignored.
+    pub fn from_config(config: &ExporterConfig) -> Result<Self, HttpExporterError> {
+        let tls = &config.tls;
+        let ca_certificates = match &tls.ca_certificate {
+            Some(path) => vec![Pem::read_file("exporter.certificate", path)?],
+            None => Vec::new(),
+        };
+        let client_identity = match (&tls.client_certificate, &tls.client_key) {
+            (Some(certificate), Some(key)) => Some((
+                Pem::read_file("exporter.client_certificate", certificate)?,
+                Pem::read_file("exporter.client_key", key)?,
+            )),
+            (Some(_), None) => {
+                return Err(HttpExporterError::IncompleteClientIdentity {
+                    present: "exporter.client_certificate",
+                    missing: "exporter.client_key",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(HttpExporterError::IncompleteClientIdentity {
+                    present: "exporter.client_key",
+                    missing: "exporter.client_certificate",
+                });
+            }
+            (None, None) => None,
+        };
+        Ok(HttpExporterBuilder {
+            endpoint: config.endpoint.clone(),
+            traces_endpoint: config.traces_endpoint.clone(),
+            protocol: config.protocol,
+            compression: config.compression,
+            headers: config.headers.clone(),
+            timeout: config.timeout,
+            tls: TlsMaterial {
+                ca_certificates,
+                client_identity,
+            },
+        })
+    }
+
+    /// The base URL for all signals, like `OTEL_EXPORTER_OTLP_ENDPOINT`:
+    /// `v1/traces` is appended (`http://collector:4318` sends to
+    /// `http://collector:4318/v1/traces`). Default `http://localhost:4318`.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The full traces URL, used exactly as given, like
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. Wins over [`endpoint`](Self::endpoint).
+    pub fn traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.traces_endpoint = Some(url.into());
+        self
+    }
+
+    /// `http/protobuf` (the default) or `http/json`. [`Protocol::Grpc`] makes
+    /// [`build`](Self::build) fail: gRPC is `otlp-exporter-grpc`.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The body encoding: the same choice as [`protocol`](Self::protocol),
+    /// named after the body (`Protobuf` is `http/protobuf`, `Json` is `http/json`).
+    pub fn encoding(self, encoding: Encoding) -> Self {
+        self.protocol(match encoding {
+            Encoding::Protobuf => Protocol::HttpProtobuf,
+            Encoding::Json => Protocol::HttpJson,
+        })
+    }
+
+    /// Request body compression (default none). gzip and zstd each need their
+    /// cargo feature (both on by default).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Adds a header to every request, replacing an earlier one of the same
+    /// (case-insensitive) name. Values are marked sensitive: HTTP/2 never
+    /// indexes them and `Debug` output hides them.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Adds every header of `headers`, as [`header`](Self::header) does.
+    pub fn headers(mut self, headers: &Headers) -> Self {
+        for (name, value) in headers.iter() {
+            self.headers.insert(name, value);
+        }
+        self
+    }
+
+    /// The timeout of one export attempt, from connecting to the last byte of
+    /// the response (default 10 s, like `OTEL_EXPORTER_OTLP_TIMEOUT`). The
+    /// pipeline's own attempt timeout and total deadline apply as well.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Trusts the CA certificate(s) in this PEM document, instead of the
+    /// system's roots. May be called several times; each document may hold a
+    /// bundle.
+    pub fn ca_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.tls
+            .ca_certificates
+            .push(Pem::from_method("ca_certificate_pem", pem.as_ref()));
+        self
+    }
+
+    /// Presents this client certificate (chain, PEM) and private key (PEM:
+    /// PKCS#8, PKCS#1 or SEC1) to servers that ask for one (mTLS).
+    pub fn client_identity_pem(
+        mut self,
+        certificate_pem: impl AsRef<[u8]>,
+        key_pem: impl AsRef<[u8]>,
+    ) -> Self {
+        self.tls.client_identity = Some((
+            Pem::from_method(
+                "client_identity_pem (certificate)",
+                certificate_pem.as_ref(),
+            ),
+            Pem::from_method("client_identity_pem (key)", key_pem.as_ref()),
+        ));
+        self
+    }
+
+    /// The URL requests go to, per the specification's endpoint rules.
+    fn url(&self) -> Result<Url, HttpExporterError> {
+        let endpoint = ExporterConfig {
+            endpoint: self.endpoint.clone(),
+            traces_endpoint: self.traces_endpoint.clone(),
+            protocol: self.protocol,
+            ..ExporterConfig::default()
+        }
+        .traces_endpoint();
+        let invalid = |reason: String| HttpExporterError::InvalidEndpoint {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        let url = Url::parse(&endpoint).map_err(|error| invalid(error.to_string()))?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(invalid(format!(
+                "the scheme must be `http` or `https`, not `{}`",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("no host".to_owned()));
+        }
+        Ok(url)
+    }
+
+    fn header_map(&self) -> Result<HeaderMap, HttpExporterError> {
+        let mut map = HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in self.headers.iter() {
+            let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                HttpExporterError::InvalidHeaderName {
+                    name: name.to_owned(),
+                }
+            })?;
+            if RESERVED_HEADERS.contains(&header.as_str()) {
+                return Err(HttpExporterError::ReservedHeader {
+                    name: header.as_str().to_owned(),
+                });
+            }
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                HttpExporterError::InvalidHeaderValue {
+                    name: name.to_owned(),
+                }
+            })?;
+            value.set_sensitive(true);
+            map.insert(header, value);
+        }
+        Ok(map)
+    }
+
+    /// Validates every setting and builds the exporter with its connection
+    /// pool. Needs no async runtime; the exporter's requests do (the
+    /// pipeline's export loop provides one).
+    pub fn build(self) -> Result<HttpExporter, HttpExporterError> {
+        if self.protocol == Protocol::Grpc {
+            return Err(HttpExporterError::UnsupportedProtocol(self.protocol));
+        }
+        if !compression::is_available(self.compression) {
+            return Err(HttpExporterError::CompressionUnavailable(self.compression));
+        }
+        if self.timeout.is_zero() {
+            return Err(HttpExporterError::ZeroTimeout);
+        }
+        let url = self.url()?;
+        let headers = self.header_map()?;
+        let tls = tls::client_config(&self.tls, &url)?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .user_agent(USER_AGENT)
+            // After the User-Agent, so that a configured `user-agent` header wins.
+            .default_headers(headers.clone())
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .tcp_nodelay(true)
+            .redirect(redirect_policy())
+            .build()
+            .map_err(|error| HttpExporterError::Client(crate::exporter::error_chain(&error)))?;
+        Ok(HttpExporter::new(Settings {
+            client,
+            url,
+            encoding: self.protocol.encoding(),
+            compression: self.compression,
+            timeout: self.timeout,
+            header_names: headers
+                .keys()
+                .map(|name| name.as_str().to_owned())
+                .collect(),
+        }))
+    }
+}
+
+/// Follows only `307` and `308` (which keep the method and body) up to
+/// [`MAX_REDIRECTS`] times, never from `https` to `http`. Any other redirect
+/// is returned as is and counts as a permanent failure.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let status = attempt.status().as_u16();
+        if status != 307 && status != 308 {
+            return attempt.stop();
+        }
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let was_https = attempt.previous().iter().any(|url| url.scheme() == "https");
+        if was_https && attempt.url().scheme() != "https" {
+            return attempt.error("refusing a redirect from https to plain http");
+        }
+        attempt.follow()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_rules_follow_the_specification() {
+        let url = |builder: HttpExporterBuilder| builder.url().unwrap().to_string();
+        assert_eq!(
+            url(HttpExporterBuilder::new()),
+            "http://localhost:4318/v1/traces"
+        );
+        assert_eq!(
+            url(HttpExporterBuilder::new().endpoint("http://collector:4318")),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            url(HttpExporterBuilder::new().endpoint("https://collector:4318/")),
+            "https://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            url(HttpExporterBuilder::new().endpoint("http://gateway/otlp")),
+            "http://gateway/otlp/v1/traces"
+        );
+        // A per-signal endpoint is used as given, and wins.
+        assert_eq!(
+            url(HttpExporterBuilder::new()
+                .endpoint("http://ignored:1")
+                .traces_endpoint("https://ingest.example.com/custom/path")),
+            "https://ingest.example.com/custom/path"
+        );
+        assert_eq!(
+            url(HttpExporterBuilder::new().traces_endpoint("http://collector:4318")),
+            "http://collector:4318/"
+        );
+    }
+
+    #[test]
+    fn bad_endpoints_are_errors_naming_the_url() {
+        for (endpoint, reason) in [
+            ("collector:4318", "scheme"),
+            ("ftp://collector", "scheme"),
+            ("not a url", "relative URL"),
+            ("http://", "host"),
+        ] {
+            let error = HttpExporterBuilder::new()
+                .traces_endpoint(endpoint)
+                .build()
+                .unwrap_err();
+            let HttpExporterError::InvalidEndpoint {
+                endpoint: named, ..
+            } = &error
+            else {
+                panic!("{endpoint}: {error}")
+            };
+            assert_eq!(named, endpoint);
+            assert!(error.to_string().contains(reason), "{endpoint}: {error}");
+        }
+    }
+
+    #[test]
+    fn grpc_is_not_this_crate() {
+        let error = HttpExporterBuilder::new()
+            .protocol(Protocol::Grpc)
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            HttpExporterError::UnsupportedProtocol(Protocol::Grpc)
+        ));
+        assert!(error.to_string().contains("otlp-exporter-grpc"));
+    }
+
+    #[test]
+    fn header_errors_name_the_header_not_the_value() {
+        let error = HttpExporterBuilder::new()
+            .header("bad name", "x")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&error, HttpExporterError::InvalidHeaderName { name } if name == "bad name")
+        );
+        let error = HttpExporterBuilder::new()
+            .header("authorization", "Bearer s3cr3t\n")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&error, HttpExporterError::InvalidHeaderValue { name } if name == "authorization")
+        );
+        assert!(!error.to_string().contains("s3cr3t"));
+        let error = HttpExporterBuilder::new()
+            .header("Content-Type", "text/plain")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&error, HttpExporterError::ReservedHeader { name } if name == "content-type")
+        );
+    }
+
+    #[test]
+    fn compression_needs_its_feature() {
+        for (compression, available) in [
+            (Compression::Gzip, cfg!(feature = "gzip")),
+            (Compression::Zstd, cfg!(feature = "zstd")),
+        ] {
+            match HttpExporterBuilder::new().compression(compression).build() {
+                Ok(exporter) => assert!(available && exporter.compression() == compression),
+                Err(HttpExporterError::CompressionUnavailable(named)) => {
+                    assert!(!available && named == compression)
+                }
+                Err(other) => panic!("{other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn zero_timeout_is_refused() {
+        assert!(matches!(
+            HttpExporterBuilder::new().timeout(Duration::ZERO).build(),
+            Err(HttpExporterError::ZeroTimeout)
+        ));
+    }
+
+    #[test]
+    fn encoding_and_protocol_are_one_setting() {
+        let exporter = HttpExporterBuilder::new()
+            .encoding(Encoding::Json)
+            .build()
+            .unwrap();
+        assert_eq!(otlp_sdk::Exporter::encoding(&exporter), Encoding::Json);
+        let exporter = HttpExporterBuilder::new()
+            .protocol(Protocol::HttpProtobuf)
+            .build()
+            .unwrap();
+        assert_eq!(otlp_sdk::Exporter::encoding(&exporter), Encoding::Protobuf);
+    }
+
+    #[test]
+    fn user_agent_names_the_crate_and_version() {
+        assert_eq!(
+            USER_AGENT,
+            format!(
+                "otlp-exporter-http/{0} OTel-OTLP-Exporter-Rust/{0}",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
+
+    #[test]
+    fn from_config_reads_the_exporter_section() {
+        let config = ExporterConfig {
+            endpoint: Some("http://collector:4318".into()),
+            protocol: Protocol::HttpJson,
+            compression: if cfg!(feature = "zstd") {
+                Compression::Zstd
+            } else {
+                Compression::None
+            },
+            timeout: Duration::from_millis(1500),
+            headers: Headers::from_iter([("x-tenant", "blue")]),
+            ..ExporterConfig::default()
+        };
+        let exporter = HttpExporter::from_config(&config).unwrap();
+        assert_eq!(exporter.url(), "http://collector:4318/v1/traces");
+        assert_eq!(otlp_sdk::Exporter::encoding(&exporter), Encoding::Json);
+        assert_eq!(exporter.compression(), config.compression);
+        assert_eq!(exporter.timeout(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn from_config_errors_name_the_key_and_the_file() {
+        let mut config = ExporterConfig::default();
+        config.tls.ca_certificate = Some("/nonexistent/ca.pem".into());
+        let error = HttpExporter::from_config(&config).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("exporter.certificate") && message.contains("/nonexistent/ca.pem"),
+            "{message}"
+        );
+
+        let mut config = ExporterConfig::default();
+        config.tls.client_certificate = Some("/some/cert.pem".into());
+        let error = HttpExporter::from_config(&config).unwrap_err();
+        assert!(matches!(
+            error,
+            HttpExporterError::IncompleteClientIdentity {
+                missing: "exporter.client_key",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pem_errors_name_their_origin() {
+        let error = HttpExporterBuilder::new()
+            .ca_certificate_pem("not a certificate")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&error, HttpExporterError::InvalidCertificate { origin, .. } if origin.contains("ca_certificate_pem"))
+        );
+
+        let dir =
+            std::env::temp_dir().join(format!("otlp-exporter-http-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("garbage.pem");
+        std::fs::write(
+            &file,
+            "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let mut config = ExporterConfig::default();
+        config.tls.ca_certificate = Some(file.clone());
+        let error = HttpExporter::from_config(&config).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("exporter.certificate") && message.contains("garbage.pem"),
+            "{message}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn debug_output_hides_header_values() {
+        let builder = HttpExporterBuilder::new().header("authorization", "Bearer s3cr3t");
+        assert!(!format!("{builder:?}").contains("s3cr3t"));
+        let exporter = builder.build().unwrap();
+        let debug = format!("{exporter:?}");
+        assert!(
+            debug.contains("authorization") && !debug.contains("s3cr3t"),
+            "{debug}"
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! [`HttpExporter`]: one OTLP/HTTP attempt per call, classified.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use otlp_core::encode::{Encoding, MAX_REQUEST_BYTES};
+use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
+use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use reqwest::Url;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use tokio::sync::watch;
+
+use crate::builder::HttpExporterBuilder;
+use crate::compression;
+use crate::error::HttpExporterError;
+use crate::response::{
+    BodyError, MAX_RESPONSE_BYTES, StatusClass, body_format, cap_message, classify_status,
+    error_outcome, read_capped, success_outcome,
+};
+
+/// What the builder settled on.
+pub(crate) struct Settings {
+    pub(crate) client: reqwest::Client,
+    pub(crate) url: Url,
+    pub(crate) encoding: Encoding,
+    pub(crate) compression: Compression,
+    pub(crate) timeout: Duration,
+    /// For `Debug`; the values stay hidden.
+    pub(crate) header_names: Vec<String>,
+}
+
+struct Inner {
+    settings: Settings,
+    /// The URL without credentials or query, for messages and `Debug`.
+    display_url: String,
+    /// Flipped once by `shutdown`; exports in flight watch it.
+    shut_down: watch::Sender<bool>,
+}
+
+/// The OTLP/HTTP span exporter: `POST`s each encoded request to the traces
+/// URL and classifies the answer for the pipeline's retry policy.
+///
+/// - **Bodies**: `application/x-protobuf` or `application/json`, exactly the
+///   bytes the pipeline encoded, compressed with gzip or zstd when configured
+///   (`Content-Encoding` set). Requests over 64 MiB are refused, never sent;
+///   requests without spans are never sent.
+/// - **Outcomes**: 2xx is success, or a partial success when the body
+///   (protobuf or JSON) carries `partial_success`; 429, 502, 503, 504,
+///   timeouts and connection failures are retryable, with `Retry-After`
+///   (seconds or HTTP-date) as the throttle hint; every other status is
+///   permanent, its `google.rpc.Status` message in the error (capped at
+///   1 KiB). Response bodies are read up to 4 MiB: a larger success body is
+///   a permanent error; a larger error body is left unread and the status
+///   alone decides.
+/// - **Connections**: one pool per exporter, kept alive between requests
+///   (HTTP/1.1 keep-alive; HTTP/2 when an `https://` server offers it
+///   through ALPN). TLS is rustls on `ring`, always, without needing a
+///   process-wide crypto provider. `HTTP_PROXY`, `HTTPS_PROXY` and
+///   `NO_PROXY` are honoured. Only `307`/`308` redirects are followed (they
+///   keep the method and body), never from `https` to `http`.
+///
+/// Cost model: per attempt, one compression of the body when compression is
+/// on (on tokio's blocking pool from 256 KiB), otherwise none — the body
+/// `Bytes` is handed to the connection without a copy. The exporter never
+/// retries by itself: that is the pipeline's [`RetryPolicy`](otlp_sdk::RetryPolicy).
+///
+/// Cloning is cheap and clones share the connection pool and the shutdown.
+/// Building needs no async runtime; exporting runs on the caller's tokio
+/// runtime (the pipeline's export loop provides one).
+#[derive(Clone)]
+pub struct HttpExporter {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for HttpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.inner.settings;
+        f.debug_struct("HttpExporter")
+            .field("url", &self.inner.display_url)
+            .field("encoding", &settings.encoding)
+            .field("compression", &settings.compression)
+            .field("timeout", &settings.timeout)
+            .field("headers", &settings.header_names)
+            .field("shut_down", &*self.inner.shut_down.borrow())
+            .finish()
+    }
+}
+
+impl HttpExporter {
+    /// Starts building an exporter; see [`HttpExporterBuilder`].
+    pub fn builder() -> HttpExporterBuilder {
+        HttpExporterBuilder::new()
+    }
+
+    /// An exporter from the exporter section of a loaded
+    /// [`Config`](otlp_sdk::config::Config), so from the
+    /// `OTEL_EXPORTER_OTLP_*` variables too. Shorthand for
+    /// [`HttpExporterBuilder::from_config`] then [`build`](HttpExporterBuilder::build).
+    ///
+    /// ```
+    /// use otlp_exporter_http::HttpExporter;
+    /// use otlp_sdk::config::{Config, Protocol};
+    ///
+    /// let mut config = Config::default();
+    /// config.exporter.endpoint = Some("http://collector:4318".into());
+    /// config.exporter.protocol = Protocol::HttpJson;
+    /// let exporter = HttpExporter::from_config(&config.exporter)?;
+    /// assert_eq!(exporter.url(), "http://collector:4318/v1/traces");
+    /// # Ok::<(), otlp_exporter_http::HttpExporterError>(())
+    /// ```
+    pub fn from_config(config: &ExporterConfig) -> Result<Self, HttpExporterError> {
+        HttpExporterBuilder::from_config(config)?.build()
+    }
+
+    pub(crate) fn new(settings: Settings) -> Self {
+        let display_url = redacted(&settings.url);
+        HttpExporter {
+            inner: Arc::new(Inner {
+                settings,
+                display_url,
+                shut_down: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    /// The URL requests are sent to.
+    pub fn url(&self) -> &str {
+        self.inner.settings.url.as_str()
+    }
+
+    /// `http/protobuf` or `http/json`.
+    pub fn protocol(&self) -> Protocol {
+        match self.inner.settings.encoding {
+            Encoding::Protobuf => Protocol::HttpProtobuf,
+            Encoding::Json => Protocol::HttpJson,
+        }
+    }
+
+    /// The request body compression.
+    pub fn compression(&self) -> Compression {
+        self.inner.settings.compression
+    }
+
+    /// The timeout of one attempt.
+    pub fn timeout(&self) -> Duration {
+        self.inner.settings.timeout
+    }
+
+    /// Whether [`Exporter::shutdown`] has been called (on this exporter or a clone).
+    pub fn is_shut_down(&self) -> bool {
+        *self.inner.shut_down.borrow()
+    }
+
+    /// The outcome for requests that are not sent at all, if this is one.
+    fn refusal(&self, request: &ExportRequest) -> Option<ExportOutcome> {
+        if self.is_shut_down() {
+            return Some(ExportOutcome::Permanent {
+                error: ExportError::ShutDown,
+            });
+        }
+        if request.span_count == 0 {
+            // Nothing to deliver: the specification says never to send an empty request.
+            return Some(ExportOutcome::Success);
+        }
+        if request.body.is_empty() {
+            return Some(ExportOutcome::Permanent {
+                error: ExportError::Request(format!("empty body for {} spans", request.span_count)),
+            });
+        }
+        if request.body.len() > MAX_REQUEST_BYTES {
+            return Some(ExportOutcome::Permanent {
+                error: ExportError::Request(format!(
+                    "request body of {} bytes is over the {MAX_REQUEST_BYTES} byte cap of OTLP; not sent",
+                    request.body.len()
+                )),
+            });
+        }
+        None
+    }
+
+    /// The body as sent: compressed if configured. Large bodies are
+    /// compressed on the blocking pool when there is a runtime to ask.
+    async fn wire_body(&self, body: &Bytes) -> Result<Bytes, String> {
+        let compression = self.inner.settings.compression;
+        if compression == Compression::None || body.len() < compression::BLOCKING_THRESHOLD {
+            return compression::compress(compression, body);
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let body = body.clone();
+                runtime
+                    .spawn_blocking(move || compression::compress(compression, &body))
+                    .await
+                    .map_err(|error| format!("compression task failed: {error}"))?
+            }
+            Err(_) => compression::compress(compression, body),
+        }
+    }
+
+    /// One attempt: send, read the answer, classify.
+    async fn send(&self, request: &ExportRequest) -> ExportOutcome {
+        let settings = &self.inner.settings;
+        let body = match self.wire_body(&request.body).await {
+            Ok(body) => body,
+            Err(reason) => {
+                return ExportOutcome::Permanent {
+                    error: ExportError::Request(reason),
+                };
+            }
+        };
+        // The Content-Type says what the bytes are; they are what the pipeline encoded.
+        let mut http_request = settings
+            .client
+            .post(settings.url.clone())
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static(request.encoding.content_type()),
+            )
+            .body(body);
+        if let Some(encoding) = compression::content_encoding(settings.compression) {
+            http_request =
+                http_request.header(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+        let response = match http_request.send().await {
+            Ok(response) => response,
+            Err(error) => return self.send_error(error),
+        };
+
+        let status = response.status();
+        let format = body_format(response.headers(), request.encoding);
+        match classify_status(status) {
+            StatusClass::Success => match read_capped(response, MAX_RESPONSE_BYTES).await {
+                Ok(body) => success_outcome(&body, format, request.encoding),
+                Err(BodyError::TooLarge) => ExportOutcome::Permanent {
+                    error: ExportError::InvalidResponse(format!(
+                        "HTTP {status} response body over the {MAX_RESPONSE_BYTES} byte cap"
+                    )),
+                },
+                // The status already said the spans were accepted.
+                Err(BodyError::Read(error)) => ExportOutcome::PartialSuccess {
+                    rejected_spans: 0,
+                    message: cap_message(&format!(
+                        "spans accepted (HTTP {status}), but the response body could not be read: {}",
+                        error_chain(&error.without_url())
+                    )),
+                },
+            },
+            StatusClass::Retryable | StatusClass::Permanent => {
+                let headers = response.headers().clone();
+                let body = read_capped(response, MAX_RESPONSE_BYTES).await;
+                error_outcome(status, &headers, body, format)
+            }
+        }
+    }
+
+    /// Classifies a request that got no response.
+    fn send_error(&self, error: reqwest::Error) -> ExportOutcome {
+        if error.is_timeout() {
+            return ExportOutcome::Retryable {
+                error: ExportError::Timeout(self.inner.settings.timeout),
+                throttle: None,
+            };
+        }
+        let (is_builder, is_redirect) = (error.is_builder(), error.is_redirect());
+        let message = format!(
+            "POST {}: {}",
+            self.inner.display_url,
+            error_chain(&error.without_url())
+        );
+        if is_builder {
+            ExportOutcome::Permanent {
+                error: ExportError::Request(message),
+            }
+        } else if is_redirect {
+            ExportOutcome::Permanent {
+                error: ExportError::InvalidResponse(message),
+            }
+        } else {
+            // Connection refused or reset, TLS handshake failures, a server
+            // that hung up before answering: the specification says retry.
+            ExportOutcome::Retryable {
+                error: ExportError::Transport(message),
+                throttle: None,
+            }
+        }
+    }
+}
+
+impl Exporter for HttpExporter {
+    fn encoding(&self) -> Encoding {
+        self.inner.settings.encoding
+    }
+
+    /// Sends one request. Does not retry; returns early with
+    /// [`ExportError::ShutDown`] when the exporter is shut down meanwhile.
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        if let Some(outcome) = self.refusal(&request) {
+            return outcome;
+        }
+        let shut_down = self.inner.shut_down.subscribe();
+        tokio::select! {
+            biased;
+            () = wait_for_shutdown(shut_down) => ExportOutcome::Permanent { error: ExportError::ShutDown },
+            outcome = self.send(&request) => outcome,
+        }
+    }
+
+    /// Refuses further exports and abandons those in flight (their
+    /// connections close). Affects every clone of this exporter.
+    async fn shutdown(&self) {
+        self.inner.shut_down.send_replace(true);
+    }
+}
+
+/// Resolves once the exporter is shut down.
+async fn wait_for_shutdown(mut shut_down: watch::Receiver<bool>) {
+    while !*shut_down.borrow_and_update() {
+        if shut_down.changed().await.is_err() {
+            // The exporter is gone; nothing will ever shut it down.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// `error`, then each of its sources, joined by `: ` (skipping sources whose
+/// text the message already contains).
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// `url` without user name, password, query or fragment.
+fn redacted(url: &Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: Bytes, span_count: usize) -> ExportRequest {
+        ExportRequest {
+            body,
+            encoding: Encoding::Protobuf,
+            span_count,
+        }
+    }
+
+    fn exporter() -> HttpExporter {
+        // Port 9 (discard) on loopback: nothing here may actually be sent.
+        HttpExporter::builder()
+            .traces_endpoint("http://127.0.0.1:9/v1/traces")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn building_needs_no_runtime_and_no_process_crypto_provider() {
+        // No tokio runtime here, and nothing installs a rustls CryptoProvider.
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        let https = HttpExporter::builder()
+            .traces_endpoint("https://127.0.0.1:9/v1/traces")
+            .build();
+        // Without system roots (bare containers) this is a typed error, never a panic.
+        if let Err(error) = &https {
+            assert!(
+                matches!(error, HttpExporterError::NoRootCertificates { .. }),
+                "{error}"
+            );
+        }
+        drop(exporter());
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    }
+
+    #[tokio::test]
+    async fn oversized_requests_are_refused_not_sent() {
+        let exporter = exporter();
+        let body = Bytes::from(vec![0u8; MAX_REQUEST_BYTES + 1]);
+        let outcome = exporter.export(request(body, 1)).await;
+        let ExportOutcome::Permanent {
+            error: ExportError::Request(message),
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert!(message.contains("not sent"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn requests_without_spans_are_never_sent() {
+        // Port 9 would refuse the connection: success proves nothing was sent.
+        assert_eq!(
+            exporter().export(request(Bytes::new(), 0)).await,
+            ExportOutcome::Success
+        );
+        assert!(matches!(
+            exporter().export(request(Bytes::new(), 3)).await,
+            ExportOutcome::Permanent {
+                error: ExportError::Request(_)
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_shut_down_exporter_refuses_exports() {
+        let exporter = exporter();
+        let clone = exporter.clone();
+        Exporter::shutdown(&exporter).await;
+        assert!(clone.is_shut_down());
+        assert_eq!(
+            clone
+                .export(request(Bytes::from_static(b"\x0a\x00"), 1))
+                .await,
+            ExportOutcome::Permanent {
+                error: ExportError::ShutDown
+            }
+        );
+    }
+
+    #[test]
+    fn redacted_urls_hide_credentials_and_queries() {
+        let url = Url::parse("https://user:pw@collector:4318/v1/traces?api-key=k#frag").unwrap();
+        assert_eq!(redacted(&url), "https://collector:4318/v1/traces");
+    }
+}

@@ -1,0 +1,644 @@
+//! Reading and classifying what the server answered, per the OTLP/HTTP
+//! specification: status classes, `Retry-After`, partial success and
+//! `google.rpc.Status` error bodies. Everything here is a plain function over
+//! bytes and headers, so it is tested without a network.
+
+use std::time::{Duration, SystemTime};
+
+use otlp_core::encode::Encoding;
+use otlp_core::response::{PartialSuccess, RpcStatus, decode_export_response};
+use otlp_sdk::{ExportError, ExportOutcome};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+
+/// The largest response body read: 4 MiB, the specification's cap. A success
+/// response over the cap is a non-retryable error.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The longest server message carried into an [`ExportError`], in bytes.
+/// Longer messages are cut at a character boundary and end with `…`.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 1024;
+
+/// What an HTTP status means for the request that received it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StatusClass {
+    /// 2xx: delivered (possibly partially, see the body).
+    Success,
+    /// 429, 502, 503, 504: try again later.
+    Retryable,
+    /// Everything else, 400 first of all: never retried.
+    Permanent,
+}
+
+/// Classifies a response status as the OTLP/HTTP specification says.
+pub(crate) fn classify_status(status: StatusCode) -> StatusClass {
+    match status.as_u16() {
+        200..=299 => StatusClass::Success,
+        429 | 502 | 503 | 504 => StatusClass::Retryable,
+        _ => StatusClass::Permanent,
+    }
+}
+
+/// Parses a `Retry-After` value: delay-seconds (`120`) or an HTTP-date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`, and the two obsolete date forms).
+/// A date in the past means "now" (`Some(0)`); anything else unparseable
+/// (negative, fractional, garbage) is no hint at all (`None`).
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        // Absurdly long digit strings saturate instead of failing.
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The format a response body is in: from its `Content-Type`, else the
+/// request's encoding (servers answer in the format they were sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyFormat {
+    Protobuf,
+    Json,
+    /// Declared as something else (`text/plain`, `text/html` from a proxy...).
+    Other,
+}
+
+pub(crate) fn body_format(headers: &HeaderMap, request: Encoding) -> BodyFormat {
+    let Some(content_type) = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return format_of(request);
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence.is_empty() {
+        format_of(request)
+    } else if essence.contains("protobuf") {
+        BodyFormat::Protobuf
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        BodyFormat::Json
+    } else {
+        BodyFormat::Other
+    }
+}
+
+fn format_of(encoding: Encoding) -> BodyFormat {
+    match encoding {
+        Encoding::Protobuf => BodyFormat::Protobuf,
+        Encoding::Json => BodyFormat::Json,
+    }
+}
+
+/// The throttle hint of a response: its `Retry-After` header, if it parses.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, SystemTime::now())
+}
+
+/// Why a response body could not be read in full.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Over [`MAX_RESPONSE_BYTES`] (by `Content-Length` or while reading).
+    TooLarge,
+    /// The connection failed or timed out mid-body.
+    Read(reqwest::Error),
+}
+
+/// Reads a response body chunk by chunk, refusing to hold more than `cap` bytes.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > cap as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    // Trust the declared length only as far as a small first allocation.
+    let mut body = Vec::with_capacity(declared.map_or(0, |length| length.min(64 * 1024) as usize));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The outcome of a 2xx response with this body.
+pub(crate) fn success_outcome(body: &[u8], format: BodyFormat, request: Encoding) -> ExportOutcome {
+    if body.is_empty() {
+        return ExportOutcome::Success;
+    }
+    let decoded = match format {
+        BodyFormat::Protobuf | BodyFormat::Json => decode_partial_success(body, format),
+        // Not declared as OTLP (a proxy's "OK"?): the status said delivered;
+        // a partial success is still honoured if the body happens to be one.
+        BodyFormat::Other => Ok(decode_partial_success(body, format_of(request)).unwrap_or(None)),
+    };
+    match decoded {
+        Ok(None) => ExportOutcome::Success,
+        Ok(Some(partial)) if partial.rejected_spans <= 0 && partial.error_message.is_empty() => {
+            ExportOutcome::Success
+        }
+        Ok(Some(partial)) => ExportOutcome::PartialSuccess {
+            rejected_spans: u64::try_from(partial.rejected_spans).unwrap_or(0),
+            message: cap_message(&partial.error_message),
+        },
+        // The server accepted the spans; only its answer is unreadable. Say so
+        // as a warning (a partial success rejecting nothing), do not fail spans
+        // that were delivered.
+        Err(reason) => ExportOutcome::PartialSuccess {
+            rejected_spans: 0,
+            message: cap_message(&format!(
+                "spans accepted, but the response body could not be decoded: {reason}"
+            )),
+        },
+    }
+}
+
+fn decode_partial_success(
+    body: &[u8],
+    format: BodyFormat,
+) -> Result<Option<PartialSuccess>, String> {
+    match format {
+        BodyFormat::Json => decode_json_partial_success(body),
+        BodyFormat::Protobuf | BodyFormat::Other => {
+            decode_export_response(body).map_err(|error| error.to_string())
+        }
+    }
+}
+
+/// Decodes the OTLP/JSON `ExportTraceServiceResponse`:
+/// `{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "..."}}`.
+/// 64-bit integers may be strings or numbers; snake_case keys are accepted too.
+pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialSuccess>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| "expected a JSON object".to_owned())?;
+    let partial = match object
+        .get("partialSuccess")
+        .or_else(|| object.get("partial_success"))
+    {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Object(partial)) => partial,
+        Some(_) => return Err("`partialSuccess` is not an object".to_owned()),
+    };
+    let rejected_spans = match partial
+        .get("rejectedSpans")
+        .or_else(|| partial.get("rejected_spans"))
+    {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(serde_json::Value::Number(number)) => number
+            .as_i64()
+            .ok_or_else(|| format!("`rejectedSpans` is not an int64: {number}"))?,
+        Some(serde_json::Value::String(text)) => text
+            .parse()
+            .map_err(|_| format!("`rejectedSpans` is not an int64: {text:?}"))?,
+        Some(other) => return Err(format!("`rejectedSpans` is not an int64: {other}")),
+    };
+    let error_message = match partial
+        .get("errorMessage")
+        .or_else(|| partial.get("error_message"))
+    {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => return Err(format!("`errorMessage` is not a string: {other}")),
+    };
+    Ok(Some(PartialSuccess {
+        rejected_spans,
+        error_message,
+    }))
+}
+
+/// The server's explanation from an error body, and the `RetryInfo` delay of a
+/// `google.rpc.Status` if it carries one. Undecodable bodies are shown as
+/// text; the result is at most [`MAX_ERROR_MESSAGE_BYTES`].
+pub(crate) fn error_details(body: &[u8], format: BodyFormat) -> (String, Option<Duration>) {
+    if body.is_empty() {
+        return (String::new(), None);
+    }
+    match format {
+        BodyFormat::Protobuf => {
+            if let Ok(status) = RpcStatus::decode(body)
+                && (!status.message.is_empty() || status.code != 0 || status.retry_delay.is_some())
+            {
+                let message = if status.message.is_empty() {
+                    format!("google.rpc.Status code {}", status.code)
+                } else {
+                    status.message
+                };
+                return (cap_message(&message), status.retry_delay);
+            }
+        }
+        BodyFormat::Json => {
+            if let Ok(serde_json::Value::Object(status)) =
+                serde_json::from_slice::<serde_json::Value>(body)
+                && let Some(serde_json::Value::String(message)) = status.get("message")
+            {
+                return (cap_message(message), None);
+            }
+        }
+        BodyFormat::Other => {}
+    }
+    (body_as_text(body), None)
+}
+
+/// A body shown as text: lossy UTF-8, capped; binary garbage is summarised.
+fn body_as_text(body: &[u8]) -> String {
+    let prefix = &body[..body.len().min(MAX_ERROR_MESSAGE_BYTES)];
+    let text = String::from_utf8_lossy(prefix);
+    let printable = text
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .count();
+    if text.chars().count() > 0 && printable * 10 < text.chars().count() * 9 {
+        return format!("{} byte undecodable body", body.len());
+    }
+    if body.len() > prefix.len() {
+        cap_message(&format!("{text}…"))
+    } else {
+        cap_message(&text)
+    }
+}
+
+/// Makes a server-supplied message safe to log: control characters become
+/// spaces, surrounding whitespace goes, and it is cut to
+/// [`MAX_ERROR_MESSAGE_BYTES`] at a character boundary (ending with `…`).
+pub(crate) fn cap_message(message: &str) -> String {
+    let cleaned: String = message
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if cleaned.len() <= MAX_ERROR_MESSAGE_BYTES {
+        return cleaned;
+    }
+    let ellipsis = '…';
+    let mut end = MAX_ERROR_MESSAGE_BYTES - ellipsis.len_utf8();
+    while !cleaned.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut capped = cleaned[..end].to_owned();
+    capped.push(ellipsis);
+    capped
+}
+
+/// The outcome of a non-2xx response, given its (possibly unreadable) body.
+pub(crate) fn error_outcome(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Result<Vec<u8>, BodyError>,
+    format: BodyFormat,
+) -> ExportOutcome {
+    let (message, retry_info) = match body {
+        Ok(body) => error_details(&body, format),
+        Err(BodyError::TooLarge) => (
+            format!("error body larger than the {MAX_RESPONSE_BYTES} byte cap, not read"),
+            None,
+        ),
+        Err(BodyError::Read(error)) => (
+            cap_message(&format!(
+                "error body unreadable: {}",
+                crate::exporter::error_chain(&error)
+            )),
+            None,
+        ),
+    };
+    let error = ExportError::Server {
+        status: format!("HTTP {status}"),
+        message,
+    };
+    match classify_status(status) {
+        StatusClass::Retryable => ExportOutcome::Retryable {
+            error,
+            // The header is the HTTP way; a RetryInfo detail is honoured when it is absent.
+            throttle: retry_after(headers).or(retry_info),
+        },
+        StatusClass::Success | StatusClass::Permanent => ExportOutcome::Permanent { error },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otlp_core::response::encode_export_response;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn status_classification_table() {
+        let retryable = [429, 502, 503, 504];
+        for code in 100..=599u16 {
+            let Ok(status) = StatusCode::from_u16(code) else {
+                continue;
+            };
+            let expected = if (200..300).contains(&code) {
+                StatusClass::Success
+            } else if retryable.contains(&code) {
+                StatusClass::Retryable
+            } else {
+                StatusClass::Permanent
+            };
+            assert_eq!(classify_status(status), expected, "HTTP {code}");
+        }
+        // The ones people get wrong.
+        for permanent in [400, 401, 403, 404, 408, 413, 500, 501, 505] {
+            assert_eq!(
+                classify_status(StatusCode::from_u16(permanent).unwrap()),
+                StatusClass::Permanent
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // The obsolete RFC 850 and asctime forms are valid HTTP-dates too.
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:28:05 2015", now),
+            Some(Duration::from_secs(5))
+        );
+        // A date produced now round-trips.
+        let later = SystemTime::now() + Duration::from_secs(90);
+        let wait = parse_retry_after(&httpdate::fmt_http_date(later), SystemTime::now()).unwrap();
+        assert!(
+            wait > Duration::from_secs(85) && wait <= Duration::from_secs(90),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn retry_after_in_the_past_means_now() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn retry_after_garbage_is_no_hint() {
+        let now = SystemTime::now();
+        for garbage in [
+            "",
+            " ",
+            "-1",
+            "1.5",
+            "soon",
+            "12s",
+            "0x10",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "+5",
+        ] {
+            assert_eq!(parse_retry_after(garbage, now), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_header_is_read_from_the_response_headers() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn body_format_follows_content_type_then_request() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(body_format(&headers, Encoding::Json), BodyFormat::Json);
+        assert_eq!(
+            body_format(&headers, Encoding::Protobuf),
+            BodyFormat::Protobuf
+        );
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        assert_eq!(body_format(&headers, Encoding::Json), BodyFormat::Protobuf);
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("Application/JSON; charset=utf-8"),
+        );
+        assert_eq!(body_format(&headers, Encoding::Protobuf), BodyFormat::Json);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        assert_eq!(body_format(&headers, Encoding::Protobuf), BodyFormat::Other);
+    }
+
+    #[test]
+    fn protobuf_partial_success_is_rejected_spans() {
+        let partial = PartialSuccess {
+            rejected_spans: 3,
+            error_message: "too old".into(),
+        };
+        let body = encode_export_response(Some(&partial));
+        assert_eq!(
+            success_outcome(&body, BodyFormat::Protobuf, Encoding::Protobuf),
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 3,
+                message: "too old".into()
+            }
+        );
+        assert_eq!(
+            success_outcome(&[], BodyFormat::Protobuf, Encoding::Protobuf),
+            ExportOutcome::Success
+        );
+        let empty_partial = encode_export_response(Some(&PartialSuccess::default()));
+        assert_eq!(
+            success_outcome(&empty_partial, BodyFormat::Protobuf, Encoding::Protobuf),
+            ExportOutcome::Success
+        );
+    }
+
+    #[test]
+    fn a_warning_rejects_nothing() {
+        let body = br#"{"partialSuccess":{"errorMessage":"deprecated attribute"}}"#;
+        assert_eq!(
+            success_outcome(body, BodyFormat::Json, Encoding::Json),
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 0,
+                message: "deprecated attribute".into()
+            }
+        );
+    }
+
+    #[test]
+    fn json_partial_success_accepts_strings_and_numbers() {
+        let as_string = br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"bad"}}"#;
+        let as_number = br#"{"partialSuccess":{"rejectedSpans":2,"errorMessage":"bad","extra":1}}"#;
+        let snake = br#"{"partial_success":{"rejected_spans":"2","error_message":"bad"}}"#;
+        for body in [&as_string[..], as_number, snake] {
+            assert_eq!(
+                decode_json_partial_success(body),
+                Ok(Some(PartialSuccess {
+                    rejected_spans: 2,
+                    error_message: "bad".into()
+                }))
+            );
+        }
+        assert_eq!(decode_json_partial_success(b"{}"), Ok(None));
+        assert_eq!(
+            decode_json_partial_success(br#"{"partialSuccess":null}"#),
+            Ok(None)
+        );
+        assert!(decode_json_partial_success(b"[]").is_err());
+        assert!(
+            decode_json_partial_success(br#"{"partialSuccess":{"rejectedSpans":"x"}}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn an_undecodable_success_body_is_a_warning_not_a_failure() {
+        let outcome = success_outcome(b"\xff\xff\xff", BodyFormat::Protobuf, Encoding::Protobuf);
+        let ExportOutcome::PartialSuccess {
+            rejected_spans: 0,
+            message,
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert!(message.contains("could not be decoded"), "{message}");
+        // A body of some other type ("OK" from a proxy) is just success.
+        assert_eq!(
+            success_outcome(b"OK", BodyFormat::Other, Encoding::Protobuf),
+            ExportOutcome::Success
+        );
+    }
+
+    #[test]
+    fn rpc_status_error_body_is_the_message_and_retry_info_the_hint() {
+        let status = RpcStatus {
+            code: 8,
+            message: "slow down".into(),
+            retry_delay: Some(Duration::from_secs(2)),
+        };
+        assert_eq!(
+            error_details(&status.encode(), BodyFormat::Protobuf),
+            ("slow down".to_owned(), Some(Duration::from_secs(2)))
+        );
+        let json = br#"{"code":3,"message":"bad span id"}"#;
+        assert_eq!(
+            error_details(json, BodyFormat::Json),
+            ("bad span id".to_owned(), None)
+        );
+        // A proxy's text page, whatever it claims to be.
+        assert_eq!(
+            error_details(b"upstream connect error\n", BodyFormat::Protobuf),
+            ("upstream connect error".to_owned(), None)
+        );
+        assert_eq!(
+            error_details(b"", BodyFormat::Protobuf),
+            (String::new(), None)
+        );
+        assert_eq!(
+            error_details(&[0u8, 1, 2, 3, 0xff, 0xfe, 0, 0, 0, 0], BodyFormat::Other).0,
+            "10 byte undecodable body"
+        );
+    }
+
+    #[test]
+    fn error_messages_are_capped_at_a_char_boundary() {
+        let long = "é".repeat(MAX_ERROR_MESSAGE_BYTES);
+        let capped = cap_message(&long);
+        assert!(capped.len() <= MAX_ERROR_MESSAGE_BYTES, "{}", capped.len());
+        assert!(capped.ends_with('…'));
+        assert_eq!(cap_message("  line one\nline two\r\n"), "line one line two");
+
+        let status = RpcStatus {
+            code: 3,
+            message: "x".repeat(100_000),
+            retry_delay: None,
+        };
+        let (message, _) = error_details(&status.encode(), BodyFormat::Protobuf);
+        assert!(message.len() <= MAX_ERROR_MESSAGE_BYTES && message.ends_with('…'));
+        let (message, _) = error_details("y".repeat(100_000).as_bytes(), BodyFormat::Other);
+        assert!(message.len() <= MAX_ERROR_MESSAGE_BYTES && message.ends_with('…'));
+    }
+
+    fn response(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(http::Response::new(body))
+    }
+
+    #[tokio::test]
+    async fn capped_read_refuses_bodies_over_the_cap() {
+        let body = read_capped(response(vec![7; 100]), 100).await.unwrap();
+        assert_eq!(body.len(), 100);
+        assert!(matches!(
+            read_capped(response(vec![7; 101]), 100).await,
+            Err(BodyError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn error_outcome_classifies_and_carries_the_throttle_hint() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("4"));
+        let outcome = error_outcome(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            Ok(RpcStatus {
+                code: 8,
+                message: "quota".into(),
+                retry_delay: Some(Duration::from_secs(1)),
+            }
+            .encode()),
+            BodyFormat::Protobuf,
+        );
+        assert_eq!(
+            outcome,
+            ExportOutcome::Retryable {
+                error: ExportError::Server {
+                    status: "HTTP 429 Too Many Requests".into(),
+                    message: "quota".into()
+                },
+                throttle: Some(Duration::from_secs(4)),
+            }
+        );
+        let outcome = error_outcome(
+            StatusCode::BAD_REQUEST,
+            &headers,
+            Err(BodyError::TooLarge),
+            BodyFormat::Protobuf,
+        );
+        let ExportOutcome::Permanent {
+            error: ExportError::Server { status, message },
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(status, "HTTP 400 Bad Request");
+        assert!(message.contains("cap"), "{message}");
+    }
+}

@@ -1,0 +1,178 @@
+//! The rustls client configuration handed to reqwest, always built on the
+//! `ring` provider explicitly.
+//!
+//! reqwest's `rustls-no-provider` backend asks rustls for the process-wide
+//! default provider when it builds its own TLS configuration, and panics when
+//! there is none. Handing it a finished configuration
+//! (`tls_backend_preconfigured`) skips that code entirely: the exporter never
+//! needs the application to call `CryptoProvider::install_default`, and does
+//! not care which provider (if any) the application installed.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use reqwest::Url;
+use rustls::RootCertStore;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::error::HttpExporterError;
+
+/// Where a PEM document came from, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum PemOrigin {
+    /// Given in code, through this builder method.
+    Method(&'static str),
+    /// Read from a file named by this configuration key.
+    File { key: &'static str, path: PathBuf },
+}
+
+impl fmt::Display for PemOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PemOrigin::Method(method) => write!(f, "`{method}`"),
+            PemOrigin::File { key, path } => write!(f, "`{key}` file `{}`", path.display()),
+        }
+    }
+}
+
+/// One PEM document (a certificate bundle or a private key). `Debug` shows
+/// only its origin: keys must never reach a log.
+#[derive(Clone)]
+pub(crate) struct Pem {
+    pub(crate) origin: PemOrigin,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Pem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pem({}, {} bytes)", self.origin, self.bytes.len())
+    }
+}
+
+impl Pem {
+    pub(crate) fn from_method(method: &'static str, bytes: &[u8]) -> Self {
+        Pem {
+            origin: PemOrigin::Method(method),
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    /// Reads the file named by configuration key `key`.
+    pub(crate) fn read_file(key: &'static str, path: &Path) -> Result<Self, HttpExporterError> {
+        let bytes = std::fs::read(path).map_err(|source| HttpExporterError::ReadFile {
+            key,
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Pem {
+            origin: PemOrigin::File {
+                key,
+                path: path.to_owned(),
+            },
+            bytes,
+        })
+    }
+
+    fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, HttpExporterError> {
+        let invalid = |reason: String| HttpExporterError::InvalidCertificate {
+            origin: self.origin.to_string(),
+            reason,
+        };
+        let certificates = CertificateDer::pem_slice_iter(&self.bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| invalid(error.to_string()))?;
+        if certificates.is_empty() {
+            return Err(invalid(
+                "no `-----BEGIN CERTIFICATE-----` section found".to_owned(),
+            ));
+        }
+        Ok(certificates)
+    }
+
+    fn private_key(&self) -> Result<PrivateKeyDer<'static>, HttpExporterError> {
+        PrivateKeyDer::from_pem_slice(&self.bytes).map_err(|error| {
+            HttpExporterError::InvalidPrivateKey {
+                origin: self.origin.to_string(),
+                reason: match error {
+                    rustls::pki_types::pem::Error::NoItemsFound => {
+                        "no PKCS#8, PKCS#1 or SEC1 private key section found".to_owned()
+                    }
+                    other => other.to_string(),
+                },
+            }
+        })
+    }
+}
+
+/// The TLS material of an exporter: CAs to trust instead of the system's, and
+/// a client identity for mTLS.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TlsMaterial {
+    pub(crate) ca_certificates: Vec<Pem>,
+    pub(crate) client_identity: Option<(Pem, Pem)>,
+}
+
+/// The ring provider, used explicitly and never through the process default.
+pub(crate) fn ring_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Builds the client configuration for `url`:
+///
+/// - server verification against the configured CAs only; or, without CAs,
+///   the platform verifier (the operating system's trust store) for
+///   `https://` endpoints; plain `http://` endpoints without CAs get an empty
+///   trust store, since no TLS connection is ever made to them;
+/// - a client certificate for mTLS when configured;
+/// - ALPN `h2` then `http/1.1`, so HTTPS endpoints speak HTTP/2 when the
+///   server offers it.
+pub(crate) fn client_config(
+    material: &TlsMaterial,
+    url: &Url,
+) -> Result<rustls::ClientConfig, HttpExporterError> {
+    let provider = ring_provider();
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| HttpExporterError::Tls(error.to_string()))?;
+
+    let builder = if !material.ca_certificates.is_empty() {
+        let mut roots = RootCertStore::empty();
+        for pem in &material.ca_certificates {
+            for certificate in pem.certificates()? {
+                roots
+                    .add(certificate)
+                    .map_err(|error| HttpExporterError::InvalidCertificate {
+                        origin: pem.origin.to_string(),
+                        reason: error.to_string(),
+                    })?;
+            }
+        }
+        builder.with_root_certificates(roots)
+    } else if url.scheme() == "https" {
+        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|error| {
+            HttpExporterError::NoRootCertificates {
+                endpoint: url.to_string(),
+                reason: error.to_string(),
+            }
+        })?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+    } else {
+        builder.with_root_certificates(RootCertStore::empty())
+    };
+
+    let mut config = match &material.client_identity {
+        Some((certificate, key)) => builder
+            .with_client_auth_cert(certificate.certificates()?, key.private_key()?)
+            .map_err(|error| HttpExporterError::InvalidClientIdentity {
+                reason: error.to_string(),
+            })?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the exporter against the real OTLP receiver of
+//! `otlp-contrib`, on loopback, no mocks.
+
+mod delivery;
+mod retry;
+mod support;
+mod tls;

@@ -1,0 +1,240 @@
+//! TLS and mTLS against the receiver, with certificates generated for each test.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use otlp_contrib::receiver::{Receiver, ReceiverConfig, ReceiverTls, TestCertificates};
+use otlp_core::encode::Encoding;
+use otlp_exporter_http::HttpExporter;
+use otlp_sdk::config::{ExporterConfig, TlsConfig};
+use otlp_sdk::{ExportError, ExportOutcome, SpanProcessor};
+
+use crate::support::{
+    assert_delivered_intact, encode, endpoint, export_once, pipeline, rich_spans,
+};
+
+fn tls_receiver(tls: ReceiverTls) -> Receiver {
+    Receiver::start(ReceiverConfig {
+        tls: Some(tls),
+        ..ReceiverConfig::default()
+    })
+    .expect("TLS receiver")
+}
+
+fn certificates() -> TestCertificates {
+    TestCertificates::generate().expect("test certificates")
+}
+
+/// Asserts a transport failure (retryable, as the specification says for
+/// connection failures) whose message mentions one of `words`.
+fn assert_transport_failure(outcome: &ExportOutcome, words: &[&str]) {
+    let ExportOutcome::Retryable {
+        error: ExportError::Transport(message),
+        ..
+    } = outcome
+    else {
+        panic!("expected a transport failure, got {outcome:?}")
+    };
+    let lower = message.to_lowercase();
+    assert!(
+        words.iter().any(|word| lower.contains(word)),
+        "{message:?} mentions none of {words:?}"
+    );
+}
+
+#[test]
+fn https_with_the_right_ca_delivers_without_a_process_crypto_provider() {
+    let certs = certificates();
+    let receiver = tls_receiver(certs.server_tls());
+    let url = endpoint(&receiver);
+    assert!(url.starts_with("https://"), "{url}");
+    let exporter = HttpExporter::builder()
+        .endpoint(url)
+        .ca_certificate_pem(&certs.ca_pem)
+        .build()
+        .expect("exporter");
+    let spans = rich_spans(3);
+    assert_eq!(
+        export_once(&exporter, encode(&spans, Encoding::Protobuf)),
+        ExportOutcome::Success
+    );
+    assert_delivered_intact(&receiver, &spans);
+    // Nothing here installs a process-wide rustls provider: the exporter does not need one.
+    assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+}
+
+#[test]
+fn https_with_a_wrong_ca_fails() {
+    let receiver = tls_receiver(certificates().server_tls());
+    let exporter = HttpExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(certificates().ca_pem)
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    assert_transport_failure(&outcome, &["certificate", "unknownissuer"]);
+    assert_eq!(receiver.request_count(), 0);
+}
+
+#[test]
+fn mtls_with_the_client_certificate_delivers() {
+    let certs = certificates();
+    let receiver = tls_receiver(certs.mtls());
+    let exporter = HttpExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .encoding(Encoding::Json)
+        .ca_certificate_pem(&certs.ca_pem)
+        .client_identity_pem(&certs.client_cert_pem, &certs.client_key_pem)
+        .build()
+        .expect("exporter");
+    let spans = rich_spans(3);
+    assert_eq!(
+        export_once(&exporter, encode(&spans, Encoding::Json)),
+        ExportOutcome::Success
+    );
+    assert_delivered_intact(&receiver, &spans);
+}
+
+#[test]
+fn mtls_without_a_client_certificate_fails() {
+    let certs = certificates();
+    let receiver = tls_receiver(certs.mtls());
+    let exporter = HttpExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(&certs.ca_pem)
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    // TLS 1.3 finishes the client's side of the handshake first; the server's
+    // alert arrives when the request is sent or the answer read.
+    assert_transport_failure(
+        &outcome,
+        &["certificate", "alert", "connection", "closed", "reset"],
+    );
+    assert_eq!(receiver.span_count(), 0);
+}
+
+#[test]
+fn mtls_with_a_certificate_from_another_ca_fails() {
+    let certs = certificates();
+    let stranger = certificates();
+    let receiver = tls_receiver(certs.mtls());
+    let exporter = HttpExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(&certs.ca_pem)
+        .client_identity_pem(&stranger.client_cert_pem, &stranger.client_key_pem)
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    assert_transport_failure(
+        &outcome,
+        &["certificate", "alert", "connection", "closed", "reset"],
+    );
+    assert_eq!(receiver.span_count(), 0);
+}
+
+#[test]
+fn a_mismatched_client_key_is_a_build_error() {
+    let certs = certificates();
+    let other = certificates();
+    let error = HttpExporter::builder()
+        .endpoint("https://localhost:4318")
+        .ca_certificate_pem(&certs.ca_pem)
+        .client_identity_pem(&certs.client_cert_pem, &other.client_key_pem)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            otlp_exporter_http::HttpExporterError::InvalidClientIdentity { .. }
+        ),
+        "{error}"
+    );
+}
+
+/// A directory of PEM files, removed on drop.
+struct PemFiles(PathBuf);
+
+impl PemFiles {
+    fn write(certs: &TestCertificates) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "otlp-exporter-http-tls-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("ca.pem"), &certs.ca_pem).expect("write");
+        std::fs::write(dir.join("client.pem"), &certs.client_cert_pem).expect("write");
+        std::fs::write(dir.join("client.key"), &certs.client_key_pem).expect("write");
+        PemFiles(dir)
+    }
+}
+
+impl Drop for PemFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn from_config_reads_the_pem_files_and_speaks_mtls() {
+    let certs = certificates();
+    let files = PemFiles::write(&certs);
+    let receiver = tls_receiver(certs.mtls());
+    let config = ExporterConfig {
+        endpoint: Some(endpoint(&receiver)),
+        tls: TlsConfig {
+            ca_certificate: Some(files.0.join("ca.pem")),
+            client_certificate: Some(files.0.join("client.pem")),
+            client_key: Some(files.0.join("client.key")),
+            insecure: None,
+        },
+        ..ExporterConfig::default()
+    };
+    let exporter = HttpExporter::from_config(&config).expect("exporter");
+    let processor = pipeline(exporter, Duration::from_secs(10));
+    let spans = rich_spans(20);
+    for span in spans.clone() {
+        processor.on_end(span);
+    }
+    processor
+        .shutdown(Duration::from_secs(10))
+        .expect("shutdown");
+    let stats = processor.stats();
+    assert_eq!((stats.exported, stats.failed), (20, 0), "{stats:?}");
+    assert_delivered_intact(&receiver, &spans);
+}
+
+#[test]
+fn https_negotiates_http2_and_plain_http_keeps_http1() {
+    // The receiver (hyper) serves both versions; an HTTP/2 request carries its
+    // authority as the `:authority` pseudo-header, which never appears among
+    // the headers, while an HTTP/1.1 request has a `host` header.
+    let certs = certificates();
+    let tls = tls_receiver(certs.server_tls());
+    let exporter = HttpExporter::builder()
+        .endpoint(endpoint(&tls))
+        .ca_certificate_pem(&certs.ca_pem)
+        .build()
+        .expect("exporter");
+    assert_eq!(
+        export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf)),
+        ExportOutcome::Success
+    );
+    assert_eq!(
+        tls.requests()[0].header("host"),
+        None,
+        "HTTP/2 through ALPN"
+    );
+
+    let plain = crate::support::receiver();
+    let exporter = HttpExporter::builder()
+        .endpoint(endpoint(&plain))
+        .build()
+        .expect("exporter");
+    assert_eq!(
+        export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf)),
+        ExportOutcome::Success
+    );
+    assert!(plain.requests()[0].header("host").is_some(), "HTTP/1.1");
+}
