@@ -1,7 +1,7 @@
-//! A response over the 4 MiB cap is a permanent error, never read whole and
-//! never retried. No well-behaved receiver answers that much (the contrib
-//! receiver cannot be scripted to), so a bare HTTP/2 server on loopback
-//! answers every call with a gRPC message frame announcing 5 MiB.
+//! The 4 MiB response cap: a response over it is a permanent error, refused
+//! from its length prefix without being read whole; one of exactly 4 MiB is
+//! read. No receiver answers that much (the contrib receiver cannot be
+//! scripted to), so a bare HTTP/2 server on loopback plays the server here.
 
 mod support;
 
