@@ -141,7 +141,8 @@ pub struct RpcStatus {
     pub code: i32,
     /// Developer-facing message.
     pub message: String,
-    /// The `RetryInfo.retry_delay` detail, if the server sent one.
+    /// The `RetryInfo.retry_delay` detail: `Some` whenever the details carry a
+    /// `RetryInfo` (zero when it has no valid delay), `None` when they do not.
     pub retry_delay: Option<Duration>,
 }
 
@@ -216,10 +217,11 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
         return Ok(None);
     }
     let Some(retry_info) = value else {
-        return Ok(None);
+        return Ok(Some(Duration::ZERO));
     };
     let mut reader = WireReader::nested(retry_info, base);
-    let mut delay = None;
+    // A RetryInfo without a usable delay still says "retry", with no minimum wait.
+    let mut delay = Some(Duration::ZERO);
     while let Some((field, field_value)) = reader.next_field()? {
         if field != 1 {
             continue;
@@ -254,6 +256,24 @@ mod tests {
             retry_delay: Some(Duration::from_millis(1_500)),
         };
         assert_eq!(RpcStatus::decode(&status.encode()), Ok(status));
+    }
+
+    #[test]
+    fn retry_info_without_a_valid_delay_still_counts_as_present() {
+        let mut status = RpcStatus {
+            code: 8,
+            message: String::new(),
+            retry_delay: Some(Duration::ZERO),
+        };
+        assert_eq!(
+            RpcStatus::decode(&status.encode()).map(|s| s.retry_delay),
+            Ok(Some(Duration::ZERO))
+        );
+        status.retry_delay = None;
+        assert_eq!(
+            RpcStatus::decode(&status.encode()).map(|s| s.retry_delay),
+            Ok(None)
+        );
     }
 
     #[test]
