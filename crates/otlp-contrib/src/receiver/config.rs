@@ -84,6 +84,7 @@ impl ReceiverConfig {
 
 /// What the receiver does with a request it accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Store {
     /// Decode every request with `opentelemetry-proto` (validating ids) and
     /// keep it in memory: [`Receiver::requests`](super::Receiver::requests),

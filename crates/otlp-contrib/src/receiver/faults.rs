@@ -12,6 +12,7 @@ use std::time::Duration;
 /// | fault | gRPC | HTTP |
 /// |---|---|---|
 /// | [`Unavailable`](Fault::Unavailable) | `UNAVAILABLE` | 503 |
+/// | [`UnavailableRetryAfter(d)`](Fault::UnavailableRetryAfter) | `UNAVAILABLE` + `RetryInfo(d)` | 503 + `Retry-After: <ceil(d) seconds>` |
 /// | [`InvalidArgument`](Fault::InvalidArgument) | `INVALID_ARGUMENT` | 400 |
 /// | [`Internal`](Fault::Internal) | `INTERNAL` | 500 |
 /// | [`Unauthenticated`](Fault::Unauthenticated) | `UNAUTHENTICATED` | 401 |
@@ -25,9 +26,14 @@ use std::time::Duration;
 /// Every HTTP error carries a `google.rpc.Status` body in the request's
 /// encoding (protobuf or JSON); throttles also put a `RetryInfo` detail in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// The backend is down: gRPC `UNAVAILABLE`, HTTP 503 (both retryable).
     Unavailable,
+    /// The backend is down and says when to come back: gRPC `UNAVAILABLE`
+    /// with a `google.rpc.RetryInfo` detail; HTTP 503 with `Retry-After` in
+    /// whole seconds, rounded up.
+    UnavailableRetryAfter(Duration),
     /// The data is bad: gRPC `INVALID_ARGUMENT`, HTTP 400 (both permanent).
     InvalidArgument,
     /// A server bug: gRPC `INTERNAL`, HTTP 500 (both permanent).
@@ -71,7 +77,9 @@ impl Fault {
     /// faults that end in a success response.
     pub(crate) fn grpc_error(&self) -> Option<(i32, &str)> {
         Some(match self {
-            Fault::Unavailable => (14, "receiver fault: unavailable"),
+            Fault::Unavailable | Fault::UnavailableRetryAfter(_) => {
+                (14, "receiver fault: unavailable")
+            }
             Fault::InvalidArgument => (3, "receiver fault: invalid argument"),
             Fault::Internal => (13, "receiver fault: internal error"),
             Fault::Unauthenticated => (16, "receiver fault: unauthenticated"),
@@ -86,7 +94,7 @@ impl Fault {
     /// The HTTP status of a fault answered as an error.
     pub(crate) fn http_status(&self) -> u16 {
         match self {
-            Fault::Unavailable => 503,
+            Fault::Unavailable | Fault::UnavailableRetryAfter(_) => 503,
             Fault::InvalidArgument => 400,
             Fault::Internal => 500,
             Fault::Unauthenticated => 401,
@@ -99,7 +107,9 @@ impl Fault {
     /// The throttle delay (`RetryInfo`, `Retry-After`), if any.
     pub(crate) fn retry_delay(&self) -> Option<Duration> {
         match self {
-            Fault::Throttle(delay) | Fault::ThrottleHttpDate(delay) => Some(*delay),
+            Fault::Throttle(delay)
+            | Fault::ThrottleHttpDate(delay)
+            | Fault::UnavailableRetryAfter(delay) => Some(*delay),
             _ => None,
         }
     }

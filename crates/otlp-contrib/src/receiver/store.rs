@@ -20,6 +20,7 @@ pub enum Transport {
 
 /// How the receiver answered a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Answer {
     /// Success (possibly after a [`Fault::Delay`]).
     Ok,
@@ -32,6 +33,19 @@ pub enum Answer {
     },
     /// An error fault, or [`Fault::Hang`] (no answer at all).
     Fault(Fault),
+}
+
+impl std::fmt::Display for Answer {
+    /// `ok`, `partial rejected=N message="…"` or `fault <Fault as Debug>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Ok => f.write_str("ok"),
+            Answer::Partial { rejected, message } => {
+                write!(f, "partial rejected={rejected} message={message:?}")
+            }
+            Answer::Fault(fault) => write!(f, "fault {fault:?}"),
+        }
+    }
 }
 
 impl Answer {
@@ -84,6 +98,7 @@ impl ReceivedRequest {
 /// Counted in every [`Store`](super::Store) mode. `requests = accepted_requests
 /// + faulted_requests + bad_requests + in progress`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReceiverStats {
     /// Every request received on either transport, whatever its answer.
     pub requests: u64,

@@ -68,6 +68,7 @@ async fn grpc_faults_map_to_status_codes_with_retry_info() {
         Fault::InvalidArgument,
         Fault::Internal,
         Fault::Unauthenticated,
+        Fault::UnavailableRetryAfter(Duration::from_millis(250)),
         Fault::Throttle(Duration::from_millis(1500)),
         Fault::ThrottleHttpDate(Duration::from_secs(3)),
         Fault::Status {
@@ -79,7 +80,7 @@ async fn grpc_faults_map_to_status_codes_with_retry_info() {
     let mut client = grpc_client(&endpoint(&receiver)).await;
     let request = rich_request("faults", 1);
     let mut seen = Vec::new();
-    for _ in 0..7 {
+    for _ in 0..8 {
         let status = client.export(request.clone()).await.expect_err("fault");
         seen.push((status.code(), grpc_retry_delay(&status)));
     }
@@ -90,6 +91,7 @@ async fn grpc_faults_map_to_status_codes_with_retry_info() {
             (Code::InvalidArgument, None),
             (Code::Internal, None),
             (Code::Unauthenticated, None),
+            (Code::Unavailable, Some(Duration::from_millis(250))),
             (Code::ResourceExhausted, Some(Duration::from_millis(1500))),
             (Code::ResourceExhausted, Some(Duration::from_secs(3))),
             (Code::Aborted, None),
@@ -107,12 +109,12 @@ async fn grpc_faults_map_to_status_codes_with_retry_info() {
             stats.faulted_requests,
             stats.accepted_requests
         ),
-        (8, 7, 1)
+        (9, 8, 1)
     );
     assert_eq!(stats.accepted_spans, 1);
-    assert_eq!(receiver.requests().len(), 8);
+    assert_eq!(receiver.requests().len(), 9);
     assert_eq!(
-        receiver.requests()[4].answered,
+        receiver.requests()[5].answered,
         Answer::Fault(Fault::Throttle(Duration::from_millis(1500)))
     );
 }

@@ -200,6 +200,7 @@ async fn http_faults_map_to_statuses_retry_after_and_status_bodies() {
             Fault::InvalidArgument,
             Fault::Internal,
             Fault::Unauthenticated,
+            Fault::UnavailableRetryAfter(Duration::from_secs(1)),
             Fault::Throttle(Duration::from_millis(1500)),
             Fault::ThrottleHttpDate(Duration::from_secs(3)),
             Fault::Status {
@@ -210,7 +211,7 @@ async fn http_faults_map_to_statuses_retry_after_and_status_bodies() {
         ]);
         let body = encode(content_type, &rich_request("faults", 1));
         let mut answers = Vec::new();
-        for _ in 0..7 {
+        for _ in 0..8 {
             let before = SystemTime::now();
             let response = post(&url(&receiver), content_type, None, body.clone()).await;
             assert_eq!(response.header("content-type"), Some(content_type));
@@ -240,6 +241,7 @@ async fn http_faults_map_to_statuses_retry_after_and_status_bodies() {
                 (400, 3, None, None),
                 (500, 13, None, None),
                 (401, 16, None, None),
+                (503, 14, Some(Duration::from_secs(1)), Some("1s".to_owned())),
                 (
                     429,
                     8,
@@ -258,7 +260,7 @@ async fn http_faults_map_to_statuses_retry_after_and_status_bodies() {
         );
     }
     let stats = receiver.stats();
-    assert_eq!((stats.faulted_requests, stats.accepted_requests), (14, 0));
+    assert_eq!((stats.faulted_requests, stats.accepted_requests), (16, 0));
 }
 
 #[tokio::test]

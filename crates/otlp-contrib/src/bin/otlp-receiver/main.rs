@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use otlp_contrib::receiver::{
-    Answer, ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver,
-    Store, Transport, render_traces,
+    ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver, Store,
+    Transport, render_traces,
 };
 
 fn main() -> ExitCode {
@@ -128,16 +128,10 @@ fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserve
             Transport::Grpc => "grpc",
             Transport::Http => "http",
         };
-        let answer = match &received.answered {
-            Answer::Ok => "ok".to_owned(),
-            Answer::Partial { rejected, message } => {
-                format!("partial rejected={rejected} message={message:?}")
-            }
-            Answer::Fault(fault) => format!("fault {fault:?}"),
-        };
         let text = format!(
-            "request {transport} spans={} answer={answer}\n{}",
+            "request {transport} spans={} answer={}\n{}",
             received.span_count,
+            received.answered,
             render_traces(&received.request)
         );
         // One write for the whole block, so concurrent requests do not interleave.
