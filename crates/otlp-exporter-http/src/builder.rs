@@ -13,12 +13,13 @@ use crate::error::HttpExporterError;
 use crate::exporter::{HttpExporter, Settings};
 use crate::tls::{self, Pem, TlsMaterial};
 
-/// The `User-Agent` every request carries: this crate and its version, then
-/// the OpenTelemetry exporter token the specification asks for.
+/// The `User-Agent` of every request: the specification's
+/// `OTel-OTLP-Exporter-Rust/<version>`, then this crate and its version (the
+/// same form as `otlp-exporter-grpc`). A configured `user-agent` header replaces it.
 pub const USER_AGENT: &str = concat!(
-    "otlp-exporter-http/",
+    "OTel-OTLP-Exporter-Rust/",
     env!("CARGO_PKG_VERSION"),
-    " OTel-OTLP-Exporter-Rust/",
+    " otlp-exporter-http/",
     env!("CARGO_PKG_VERSION")
 );
 
@@ -495,7 +496,7 @@ mod tests {
         assert_eq!(
             USER_AGENT,
             format!(
-                "otlp-exporter-http/{0} OTel-OTLP-Exporter-Rust/{0}",
+                "OTel-OTLP-Exporter-Rust/{0} otlp-exporter-http/{0}",
                 env!("CARGO_PKG_VERSION")
             )
         );

@@ -7,11 +7,12 @@ use std::time::Duration;
 use otlp_contrib::receiver::Transport;
 use otlp_core::encode::Encoding;
 use otlp_exporter_http::{HttpExporter, USER_AGENT};
+use otlp_sdk::ExportOutcome;
 use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol};
-use otlp_sdk::{ExportOutcome, SpanProcessor};
 
 use crate::support::{
-    assert_delivered_intact, encode, endpoint, export_once, pipeline, receiver, rich_spans,
+    assert_delivered_intact, encode, endpoint, export_once, finish, pipeline, receiver, rich_spans,
+    send_batch,
 };
 
 fn every_field_arrives_intact(encoding: Encoding, compression: Compression) {
@@ -25,15 +26,8 @@ fn every_field_arrives_intact(encoding: Encoding, compression: Compression) {
         .expect("exporter");
     let processor = pipeline(exporter, Duration::from_secs(10));
     let spans = rich_spans(40);
-    for span in spans.clone() {
-        processor.on_end(span);
-    }
-    processor
-        .shutdown(Duration::from_secs(10))
-        .expect("shutdown");
-
-    let stats = processor.stats();
-    assert!(stats.is_balanced(), "{stats:?}");
+    send_batch(&processor, spans.clone()).expect("flush");
+    let stats = finish(&processor);
     assert_eq!(
         (stats.exported, stats.failed, stats.retries),
         (40, 0, 0),

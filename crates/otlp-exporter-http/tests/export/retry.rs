@@ -9,7 +9,9 @@ use otlp_exporter_http::HttpExporter;
 use otlp_sdk::config::Compression;
 use otlp_sdk::{ExportError, ExportOutcome, Exporter, SpanProcessor};
 
-use crate::support::{encode, endpoint, export_once, pipeline, receiver, rich_spans};
+use crate::support::{
+    encode, endpoint, export_once, finish, pipeline, receiver, rich_spans, send_batch,
+};
 
 fn exporter_to(endpoint: String, encoding: Encoding) -> HttpExporter {
     HttpExporter::builder()
@@ -31,19 +33,8 @@ fn unavailable_twice_then_ok_is_delivered_once_after_two_retries() {
         .build()
         .expect("exporter");
     let processor = pipeline(exporter, Duration::from_secs(10));
-    let spans = rich_spans(10);
-    for span in spans.clone() {
-        processor.on_end(span);
-    }
-    processor
-        .force_flush(Duration::from_secs(10))
-        .expect("flush");
-    processor
-        .shutdown(Duration::from_secs(5))
-        .expect("shutdown");
-
-    let stats = processor.stats();
-    assert!(stats.is_balanced(), "{stats:?}");
+    send_batch(&processor, rich_spans(10)).expect("flush");
+    let stats = finish(&processor);
     assert_eq!(
         (stats.exported, stats.failed, stats.retries),
         (10, 0, 2),
@@ -69,17 +60,9 @@ fn bad_request_is_not_retried_and_counted_failed() {
         exporter_to(endpoint(&receiver), Encoding::Protobuf),
         Duration::from_secs(10),
     );
-    for span in rich_spans(5) {
-        processor.on_end(span);
-    }
-    let flushed = processor.force_flush(Duration::from_secs(10));
+    let flushed = send_batch(&processor, rich_spans(5));
     assert!(flushed.is_err(), "the flush reports undelivered spans");
-    processor
-        .shutdown(Duration::from_secs(5))
-        .expect("shutdown");
-
-    let stats = processor.stats();
-    assert!(stats.is_balanced(), "{stats:?}");
+    let stats = finish(&processor);
     assert_eq!(
         (stats.exported, stats.failed, stats.retries),
         (0, 5, 0),
@@ -179,19 +162,13 @@ fn next_attempt_waits_for(fault: Fault, at_least: Duration) {
     );
     let span = rich_spans(1).remove(0);
     let started = Instant::now();
-    processor.on_end(span);
-    processor
-        .force_flush(Duration::from_secs(15))
-        .expect("delivered after the wait");
+    send_batch(&processor, [span]).expect("delivered after the wait");
     let waited = started.elapsed();
-    processor
-        .shutdown(Duration::from_secs(5))
-        .expect("shutdown");
+    let stats = finish(&processor);
     assert!(
         waited >= at_least,
         "the retry came after {waited:?}, before {at_least:?}"
     );
-    let stats = processor.stats();
     assert_eq!((stats.exported, stats.retries), (1, 1), "{stats:?}");
     assert_eq!(receiver.request_count(), 2);
 }
@@ -237,15 +214,9 @@ fn partial_success_is_counted_not_retried(encoding: Encoding) {
         message: "3 spans too old".into(),
     }]);
     let processor = pipeline(exporter, Duration::from_secs(10));
-    for span in rich_spans(8) {
-        processor.on_end(span);
-    }
-    let _ = processor.force_flush(Duration::from_secs(10));
-    processor
-        .shutdown(Duration::from_secs(5))
-        .expect("shutdown");
-    let stats = processor.stats();
-    assert!(stats.is_balanced(), "{stats:?}");
+    let flushed = send_batch(&processor, rich_spans(8));
+    assert!(flushed.is_err(), "the flush reports the rejected spans");
+    let stats = finish(&processor);
     assert_eq!(
         (stats.exported, stats.rejected, stats.retries),
         (5, 3, 0),
@@ -306,24 +277,11 @@ fn spans_survive_a_receiver_that_refuses_connections_for_a_while() {
         Duration::from_secs(15),
     );
     // A first batch leaves a kept-alive connection in the pool...
-    for span in rich_spans(2) {
-        processor.on_end(span);
-    }
-    processor
-        .force_flush(Duration::from_secs(10))
-        .expect("first flush");
+    send_batch(&processor, rich_spans(2)).expect("first flush");
     // ...which the refusal resets; new connections are refused for a while.
     receiver.refuse_connections_for(Duration::from_millis(300));
-    for span in rich_spans(4) {
-        processor.on_end(span);
-    }
-    processor
-        .force_flush(Duration::from_secs(15))
-        .expect("second flush");
-    processor
-        .shutdown(Duration::from_secs(5))
-        .expect("shutdown");
-    let stats = processor.stats();
+    send_batch(&processor, rich_spans(4)).expect("second flush");
+    let stats = finish(&processor);
     assert_eq!((stats.exported, stats.failed), (6, 0), "{stats:?}");
     assert!(stats.retries >= 1, "{stats:?}");
     assert_eq!(receiver.span_count(), 6);

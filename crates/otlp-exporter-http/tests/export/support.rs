@@ -17,7 +17,10 @@ use otlp_core::{
 };
 use otlp_exporter_http::HttpExporter;
 use otlp_sdk::config::BatchConfig;
-use otlp_sdk::{BatchSpanProcessor, ExportRequest, Exporter, RetryPolicy};
+use otlp_sdk::{
+    BatchSpanProcessor, ExportRequest, Exporter, PipelineError, RetryPolicy, SpanProcessor,
+    StatsSnapshot,
+};
 
 /// Backoff short enough for tests: 10 ms, then 15 ms, ... capped at 50 ms, no jitter.
 pub fn quick_retry() -> RetryPolicy {
@@ -43,6 +46,27 @@ pub fn pipeline(exporter: HttpExporter, deadline: Duration) -> BatchSpanProcesso
         .with_retry_policy(quick_retry())
         .build()
         .expect("pipeline")
+}
+
+/// Hands `spans` to `processor` and flushes them: one batch, one request.
+pub fn send_batch(
+    processor: &BatchSpanProcessor,
+    spans: impl IntoIterator<Item = SpanData>,
+) -> Result<(), PipelineError> {
+    for span in spans {
+        processor.on_end(span);
+    }
+    processor.force_flush(Duration::from_secs(15))
+}
+
+/// Shuts `processor` down and returns its final stats, which must balance.
+pub fn finish(processor: &BatchSpanProcessor) -> StatsSnapshot {
+    processor
+        .shutdown(Duration::from_secs(5))
+        .expect("shutdown");
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    stats
 }
 
 /// A receiver on loopback (gRPC and HTTP), no TLS.

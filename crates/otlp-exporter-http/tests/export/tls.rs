@@ -7,10 +7,11 @@ use otlp_contrib::receiver::{Receiver, ReceiverConfig, ReceiverTls, TestCertific
 use otlp_core::encode::Encoding;
 use otlp_exporter_http::HttpExporter;
 use otlp_sdk::config::{ExporterConfig, TlsConfig};
-use otlp_sdk::{ExportError, ExportOutcome, SpanProcessor};
+use otlp_sdk::{ExportError, ExportOutcome};
 
 use crate::support::{
-    assert_delivered_intact, encode, endpoint, export_once, pipeline, rich_spans,
+    assert_delivered_intact, encode, endpoint, export_once, finish, pipeline, rich_spans,
+    send_batch,
 };
 
 fn tls_receiver(tls: ReceiverTls) -> Receiver {
@@ -95,42 +96,35 @@ fn mtls_with_the_client_certificate_delivers() {
     assert_delivered_intact(&receiver, &spans);
 }
 
-#[test]
-fn mtls_without_a_client_certificate_fails() {
+/// Exports to a receiver that requires a client certificate from its own CA,
+/// presenting the client certificate of `client` (if any), and checks that
+/// the connection is refused before any request is read.
+fn assert_mtls_refuses(client: Option<&TestCertificates>) {
     let certs = certificates();
     let receiver = tls_receiver(certs.mtls());
-    let exporter = HttpExporter::builder()
+    let mut builder = HttpExporter::builder()
         .endpoint(endpoint(&receiver))
-        .ca_certificate_pem(&certs.ca_pem)
-        .build()
-        .expect("exporter");
+        .ca_certificate_pem(&certs.ca_pem);
+    if let Some(client) = client {
+        builder = builder.client_identity_pem(&client.client_cert_pem, &client.client_key_pem);
+    }
+    let exporter = builder.build().expect("exporter");
     let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
     // TLS 1.3 finishes the client's side of the handshake first; the server's
-    // alert arrives when the request is sent or the answer read.
-    assert_transport_failure(
-        &outcome,
-        &["certificate", "alert", "connection", "closed", "reset"],
-    );
-    assert_eq!(receiver.span_count(), 0);
+    // refusal arrives as an alert or a closed connection when the request is
+    // sent or the answer read.
+    assert_transport_failure(&outcome, &["certificate", "alert", "closed", "reset"]);
+    assert_eq!(receiver.request_count(), 0);
+}
+
+#[test]
+fn mtls_without_a_client_certificate_fails() {
+    assert_mtls_refuses(None);
 }
 
 #[test]
 fn mtls_with_a_certificate_from_another_ca_fails() {
-    let certs = certificates();
-    let stranger = certificates();
-    let receiver = tls_receiver(certs.mtls());
-    let exporter = HttpExporter::builder()
-        .endpoint(endpoint(&receiver))
-        .ca_certificate_pem(&certs.ca_pem)
-        .client_identity_pem(&stranger.client_cert_pem, &stranger.client_key_pem)
-        .build()
-        .expect("exporter");
-    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
-    assert_transport_failure(
-        &outcome,
-        &["certificate", "alert", "connection", "closed", "reset"],
-    );
-    assert_eq!(receiver.span_count(), 0);
+    assert_mtls_refuses(Some(&certificates()));
 }
 
 #[test]
@@ -194,13 +188,8 @@ fn from_config_reads_the_pem_files_and_speaks_mtls() {
     let exporter = HttpExporter::from_config(&config).expect("exporter");
     let processor = pipeline(exporter, Duration::from_secs(10));
     let spans = rich_spans(20);
-    for span in spans.clone() {
-        processor.on_end(span);
-    }
-    processor
-        .shutdown(Duration::from_secs(10))
-        .expect("shutdown");
-    let stats = processor.stats();
+    send_batch(&processor, spans.clone()).expect("flush");
+    let stats = finish(&processor);
     assert_eq!((stats.exported, stats.failed), (20, 0), "{stats:?}");
     assert_delivered_intact(&receiver, &spans);
 }
