@@ -137,6 +137,31 @@ fn retry_after_seconds_is_the_throttle_hint() {
 }
 
 #[test]
+fn a_503_carries_its_retry_after_and_a_bare_503_none() {
+    let receiver = receiver();
+    receiver.push_faults([
+        Fault::UnavailableRetryAfter(Duration::from_secs(5)),
+        Fault::Unavailable,
+    ]);
+    let exporter = exporter_to(endpoint(&receiver), Encoding::Protobuf);
+    let throttles: Vec<_> = (0..2)
+        .map(
+            |_| match export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf)) {
+                ExportOutcome::Retryable {
+                    error: ExportError::Server { status, .. },
+                    throttle,
+                } => {
+                    assert_eq!(status, "HTTP 503 Service Unavailable");
+                    throttle
+                }
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect();
+    assert_eq!(throttles, [Some(Duration::from_secs(5)), None]);
+}
+
+#[test]
 fn retry_after_http_date_is_the_throttle_hint() {
     let receiver = receiver();
     receiver.push_faults([Fault::ThrottleHttpDate(Duration::from_secs(3))]);
