@@ -1,0 +1,121 @@
+//! The embedded collector the examples export to, and the traces it keeps for display.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use otlp_contrib::receiver::{
+    ReceivedRequest, Receiver, ReceiverConfig, ReceiverError, RequestObserver, Store, render_traces,
+};
+use otlp_sdk::config::Protocol;
+
+/// The spans of the first few traces seen, grouped as they arrived.
+#[derive(Default)]
+struct KeptTraces {
+    limit: usize,
+    order: Vec<Vec<u8>>,
+    spans: HashMap<Vec<u8>, Vec<ResourceSpans>>,
+}
+
+impl KeptTraces {
+    fn keep(&mut self, request: &ReceivedRequest) {
+        if !request.answered.is_accepted() {
+            return;
+        }
+        for resource_spans in &request.request.resource_spans {
+            for scope_spans in &resource_spans.scope_spans {
+                for span in &scope_spans.spans {
+                    if !self.spans.contains_key(&span.trace_id) {
+                        if self.order.len() >= self.limit {
+                            continue;
+                        }
+                        self.order.push(span.trace_id.clone());
+                    }
+                    let kept = self.spans.entry(span.trace_id.clone()).or_default();
+                    kept.push(ResourceSpans {
+                        resource: resource_spans.resource.clone(),
+                        scope_spans: vec![ScopeSpans {
+                            scope: scope_spans.scope.clone(),
+                            spans: vec![span.clone()],
+                            schema_url: scope_spans.schema_url.clone(),
+                        }],
+                        schema_url: resource_spans.schema_url.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// An OTLP receiver on free loopback ports (gRPC and HTTP) that counts every
+/// span and keeps the spans of the first `keep_traces` traces for display.
+/// Memory stays bounded however many spans arrive.
+pub struct EmbeddedCollector {
+    receiver: Receiver,
+    kept: Arc<Mutex<KeptTraces>>,
+}
+
+impl EmbeddedCollector {
+    /// Starts the receiver, keeping the spans of the first `keep_traces` traces.
+    pub fn start(keep_traces: usize) -> Result<Self, ReceiverError> {
+        let kept = Arc::new(Mutex::new(KeptTraces {
+            limit: keep_traces,
+            ..KeptTraces::default()
+        }));
+        let observer = {
+            let kept = kept.clone();
+            RequestObserver::new(move |request| {
+                kept.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .keep(request)
+            })
+        };
+        let receiver = Receiver::start(ReceiverConfig {
+            store: Store::DecodeOnly,
+            observer: Some(observer),
+            ..ReceiverConfig::default()
+        })?;
+        Ok(EmbeddedCollector { receiver, kept })
+    }
+
+    /// The endpoint an exporter of `protocol` should use.
+    pub fn endpoint(&self, protocol: Protocol) -> Option<String> {
+        match protocol {
+            Protocol::Grpc => self.receiver.grpc_endpoint(),
+            Protocol::HttpProtobuf | Protocol::HttpJson => self.receiver.http_endpoint(),
+        }
+    }
+
+    /// Spans received in accepted requests.
+    pub fn received_spans(&self) -> u64 {
+        self.receiver.span_count()
+    }
+
+    /// Waits until at least `spans` arrived, or `timeout` passed; says which.
+    pub fn wait_for_spans(&self, spans: u64, timeout: Duration) -> bool {
+        self.receiver.wait_for_spans(spans, timeout)
+    }
+
+    /// Ids of the kept traces, in the order they were first seen.
+    pub fn kept_trace_ids(&self) -> Vec<Vec<u8>> {
+        self.lock().order.clone()
+    }
+
+    /// The kept spans of one trace, as one request.
+    pub fn trace(&self, trace_id: &[u8]) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: self.lock().spans.get(trace_id).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The kept spans of one trace, drawn as an indented tree.
+    pub fn render_trace(&self, trace_id: &[u8]) -> String {
+        render_traces(&self.trace(trace_id))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeptTraces> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,20 @@
+//! # otlp-examples: runnable programs for otlp-rust
+//!
+//! The examples are thin `main`s over this library so that tests can run the
+//! same code:
+//!
+//! - [`quickstart`]: `cargo run --release --example quickstart [-- --spans N]`
+//!   sends spans through the pipeline to a collector — the embedded receiver
+//!   unless `OTEL_EXPORTER_OTLP_ENDPOINT` names one — and reports what
+//!   arrived, ending with one JSON line.
+//! - [`microservices`]: `cargo run --release --example microservices` runs three
+//!   HTTP services (gateway → orders → inventory) that propagate W3C
+//!   `traceparent` and export through one pipeline, then shows the connected trace.
+//!
+//! [`collector`] has what both share: the embedded collector and a view of
+//! the traces it received.
+#![warn(missing_docs)]
+
+pub mod collector;
+pub mod microservices;
+pub mod quickstart;

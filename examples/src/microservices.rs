@@ -1,0 +1,297 @@
+//! Three HTTP services — gateway → orders → inventory — that propagate W3C
+//! `traceparent` and export through one otlp-rust pipeline, so each request
+//! becomes one trace across the three services.
+//!
+//! The services run in one process on loopback, each with its own
+//! [`TracerProvider`] (and so its own `service.name`), sharing one
+//! [`BatchSpanProcessor`] as separate processes would share a collector.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use otlp_contrib::pipeline::build_processor;
+use otlp_core::{KeyValue, SpanContext, SpanKind, Status};
+use otlp_sdk::config::{Config, ConfigLoader};
+use otlp_sdk::{BatchSpanProcessor, SpanProcessor, StatsSnapshot, Tracer, TracerProvider};
+use tokio::net::TcpListener;
+
+use crate::collector::EmbeddedCollector;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// One service: its tracer, and the service it calls next (if any).
+struct Service {
+    tracer: Tracer,
+    route: &'static str,
+    downstream: Option<(SocketAddr, &'static str)>,
+    client: HttpClient,
+}
+
+impl Service {
+    async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+        };
+        // A malformed traceparent starts a new trace, as the W3C specification says.
+        let parent = header("traceparent").and_then(|traceparent| {
+            SpanContext::from_headers(traceparent, header("tracestate")).ok()
+        });
+        let path = request.uri().path().to_owned();
+        let builder = self
+            .tracer
+            .span_builder(format!("{} {}", request.method(), self.route))
+            .kind(SpanKind::Server)
+            .attributes([
+                KeyValue::new("http.request.method", request.method().as_str().to_owned()),
+                KeyValue::new("http.route", self.route),
+                KeyValue::new("url.path", path),
+            ]);
+        let mut span = match &parent {
+            Some(parent) => builder.parent(parent).start(),
+            None => builder.start(),
+        };
+
+        let status = match self.downstream {
+            Some((address, route)) => self.call(span.context(), address, route).await,
+            None => {
+                // The last service does some work of its own.
+                let mut work = self
+                    .tracer
+                    .span_builder("reserve stock")
+                    .parent(span.context())
+                    .start();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                work.set_attribute(KeyValue::new("inventory.items", 3));
+                work.end();
+                StatusCode::OK
+            }
+        };
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status.as_u16()),
+        ));
+        if status.is_server_error() {
+            span.set_status(Status::error(format!("downstream answered {status}")));
+        }
+        span.end();
+        let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+        *response.status_mut() = status;
+        Ok(response)
+    }
+
+    /// Calls the next service inside a client span whose context travels in `traceparent`.
+    async fn call(
+        &self,
+        parent: &SpanContext,
+        address: SocketAddr,
+        route: &'static str,
+    ) -> StatusCode {
+        let mut span = self
+            .tracer
+            .span_builder(format!("GET {route}"))
+            .kind(SpanKind::Client)
+            .parent(parent)
+            .attribute(KeyValue::new("server.address", address.to_string()))
+            .start();
+        let request = Request::get(format!("http://{address}{route}"))
+            .header("traceparent", span.context().traceparent())
+            .body(Full::new(Bytes::new()));
+        let status = match request {
+            Ok(request) => match self.client.request(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let _ = response.into_body().collect().await;
+                    status
+                }
+                Err(error) => {
+                    span.set_status(Status::error(error.to_string()));
+                    StatusCode::BAD_GATEWAY
+                }
+            },
+            Err(error) => {
+                span.set_status(Status::error(error.to_string()));
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status.as_u16()),
+        ));
+        span.end();
+        status
+    }
+}
+
+/// Serves `service` on a free loopback port; returns the address.
+async fn serve(service: Arc<Service>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = service.clone();
+            tokio::spawn(async move {
+                let handler = service_fn(move |request| service.clone().handle(request));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), handler)
+                    .await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+fn provider(config: &Config, name: &str, processor: &BatchSpanProcessor) -> TracerProvider {
+    TracerProvider::builder()
+        .with_config(config)
+        .with_service_name(name)
+        .with_processor(processor.clone())
+        .build()
+}
+
+/// What the run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Requests sent to the gateway.
+    pub requests: usize,
+    /// Requests the gateway answered with 200.
+    pub succeeded: usize,
+    /// The pipeline's final accounting.
+    pub stats: StatsSnapshot,
+    /// With the embedded receiver: the first trace drawn as a tree.
+    pub first_trace: Option<String>,
+    /// With the embedded receiver: the services that took part in the first
+    /// trace, in the order they joined it.
+    pub services_in_first_trace: Vec<String>,
+    /// With the embedded receiver: whether every span of the first trace but
+    /// the root has its parent in the trace.
+    pub first_trace_connected: bool,
+}
+
+/// Starts the three services, sends `requests` requests to the gateway,
+/// shuts the pipeline down and inspects what the collector got.
+pub async fn run(
+    requests: usize,
+    loader: ConfigLoader,
+) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let mut config = loader.load()?;
+    let collector =
+        if config.exporter.endpoint.is_none() && config.exporter.traces_endpoint.is_none() {
+            let collector = EmbeddedCollector::start(1)?;
+            config.exporter.endpoint = collector.endpoint(config.exporter.protocol);
+            Some(collector)
+        } else {
+            None
+        };
+    let processor = build_processor(&config)?;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+
+    let inventory = serve(Arc::new(Service {
+        tracer: provider(&config, "inventory", &processor).tracer("inventory-http"),
+        route: "/reserve",
+        downstream: None,
+        client: client.clone(),
+    }))
+    .await?;
+    let orders = serve(Arc::new(Service {
+        tracer: provider(&config, "orders", &processor).tracer("orders-http"),
+        route: "/orders",
+        downstream: Some((inventory, "/reserve")),
+        client: client.clone(),
+    }))
+    .await?;
+    let gateway = serve(Arc::new(Service {
+        tracer: provider(&config, "gateway", &processor).tracer("gateway-http"),
+        route: "/checkout",
+        downstream: Some((orders, "/orders")),
+        client: client.clone(),
+    }))
+    .await?;
+
+    let mut succeeded = 0;
+    for _ in 0..requests {
+        let request =
+            Request::get(format!("http://{gateway}/checkout")).body(Full::new(Bytes::new()))?;
+        if client.request(request).await?.status() == StatusCode::OK {
+            succeeded += 1;
+        }
+    }
+    let flushing = processor.clone();
+    let _ = tokio::task::spawn_blocking(move || flushing.shutdown(Duration::from_secs(10))).await?;
+    let stats = processor.stats();
+
+    let mut outcome = Outcome {
+        requests,
+        succeeded,
+        stats,
+        first_trace: None,
+        services_in_first_trace: Vec::new(),
+        first_trace_connected: false,
+    };
+    if let Some(collector) = &collector {
+        collector.wait_for_spans(outcome.stats.exported, Duration::from_secs(5));
+        if let Some(trace_id) = collector.kept_trace_ids().first() {
+            let trace = collector.trace(trace_id);
+            outcome.first_trace = Some(collector.render_trace(trace_id));
+            // (service, earliest span start): services in call order.
+            let mut services: Vec<(String, u64)> = Vec::new();
+            let mut span_ids = HashSet::new();
+            let mut parents = Vec::new();
+            for resource_spans in &trace.resource_spans {
+                let service = resource_spans
+                    .resource
+                    .iter()
+                    .flat_map(|resource| &resource.attributes)
+                    .find(|attribute| attribute.key == "service.name")
+                    .and_then(|attribute| attribute.value.as_ref())
+                    .and_then(|value| match &value.value {
+                        Some(
+                            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                                name,
+                            ),
+                        ) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for span in resource_spans
+                    .scope_spans
+                    .iter()
+                    .flat_map(|scope| &scope.spans)
+                {
+                    span_ids.insert(span.span_id.clone());
+                    parents.push(span.parent_span_id.clone());
+                    match services.iter_mut().find(|(known, _)| *known == service) {
+                        Some(entry) => entry.1 = entry.1.min(span.start_time_unix_nano),
+                        None => services.push((service.clone(), span.start_time_unix_nano)),
+                    }
+                }
+            }
+            let roots = parents.iter().filter(|parent| parent.is_empty()).count();
+            outcome.first_trace_connected = roots == 1
+                && parents
+                    .iter()
+                    .all(|parent| parent.is_empty() || span_ids.contains(parent));
+            services.sort_by_key(|(_, start)| *start);
+            outcome.services_in_first_trace =
+                services.into_iter().map(|(service, _)| service).collect();
+        }
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,335 @@
+//! The quickstart: spans through the whole pipeline to a collector, and a report.
+//!
+//! Configuration is the standard one ([`ConfigLoader`]): with neither
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` nor `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+//! set, an embedded receiver starts on a free loopback port and the spans go
+//! there over `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf` by default,
+//! `grpc`, or `http/json`); otherwise they go to the collector named.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use otlp_contrib::pipeline::build_processor;
+use otlp_core::{KeyValue, SpanKind, Status};
+use otlp_sdk::config::ConfigLoader;
+use otlp_sdk::{StatsSnapshot, Tracer, TracerProvider};
+
+use crate::collector::EmbeddedCollector;
+
+/// Spans per generated trace: a server span with three children and a grandchild.
+const SPANS_PER_TRACE: u64 = 5;
+
+/// What the quickstart was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Spans to send.
+    pub spans: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { spans: 100_000 }
+    }
+}
+
+/// A command-line argument the quickstart does not understand.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UsageError {
+    /// `--help` was asked for.
+    #[error("{USAGE}")]
+    Help,
+    /// An argument is unknown, missing its value, or has a bad value.
+    #[error("{0}\n\n{USAGE}")]
+    Invalid(String),
+}
+
+const USAGE: &str = "usage: cargo run --release --example quickstart [-- --spans N]
+
+Sends N spans (default 100000) through the otlp-rust pipeline. Without
+OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP receiver on loopback receives
+them; OTEL_EXPORTER_OTLP_PROTOCOL picks grpc, http/protobuf or http/json.
+The last line printed is a JSON summary; the exit status is 0 only if every
+span was delivered.";
+
+impl Options {
+    /// Parses `--spans N` (also `--spans=N`) and `--help`.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, UsageError> {
+        let mut options = Options::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            match flag.as_str() {
+                "-h" | "--help" => return Err(UsageError::Help),
+                "--spans" => {
+                    let value = inline
+                        .or_else(|| args.next())
+                        .ok_or_else(|| UsageError::Invalid("--spans needs a number".into()))?;
+                    options.spans = value.parse().map_err(|_| {
+                        UsageError::Invalid(format!("--spans {value:?} is not a whole number"))
+                    })?;
+                }
+                other => return Err(UsageError::Invalid(format!("unknown argument {other:?}"))),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// What happened, for the report.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The protocol used.
+    pub protocol: String,
+    /// Where the spans went.
+    pub endpoint: String,
+    /// Whether that was the embedded receiver.
+    pub embedded: bool,
+    /// From the first span to the end of shutdown.
+    pub elapsed: Duration,
+    /// The pipeline's final accounting.
+    pub stats: StatsSnapshot,
+    /// Spans the embedded receiver got (`None` for an external collector).
+    pub received: Option<u64>,
+    /// A sample trace as the receiver saw it, drawn as a tree.
+    pub sample_trace: Option<String>,
+    /// An error from shutdown, if any.
+    pub shutdown_error: Option<String>,
+}
+
+impl Report {
+    /// Whether every span was delivered (and, with the embedded receiver, received).
+    pub fn all_delivered(&self) -> bool {
+        self.stats.produced == self.stats.exported
+            && self
+                .received
+                .is_none_or(|received| received == self.stats.exported)
+    }
+
+    /// The summary line: `produced`, `exported`, `dropped`, `failed`, and
+    /// `received` when the embedded receiver was used.
+    pub fn json_summary(&self) -> String {
+        let mut summary = serde_json::json!({
+            "produced": self.stats.produced,
+            "exported": self.stats.exported,
+            "dropped": self.stats.dropped,
+            "failed": self.stats.failed,
+        });
+        if let Some(received) = self.received {
+            summary["received"] = received.into();
+        }
+        summary.to_string()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stats = &self.stats;
+        let seconds = self.elapsed.as_secs_f64().max(1e-9);
+        let target = if self.embedded {
+            " (embedded receiver)"
+        } else {
+            ""
+        };
+        writeln!(f, "otlp-rust quickstart")?;
+        writeln!(
+            f,
+            "  exported to   {} over {}{target}",
+            self.endpoint, self.protocol
+        )?;
+        writeln!(
+            f,
+            "  spans         {} produced, {} exported, {} dropped, {} failed, {} rejected",
+            stats.produced, stats.exported, stats.dropped, stats.failed, stats.rejected
+        )?;
+        if let Some(received) = self.received {
+            writeln!(f, "  received      {received}")?;
+        }
+        writeln!(
+            f,
+            "  throughput    {:.0} spans/s ({:.3} s end to end, shutdown included)",
+            stats.exported as f64 / seconds,
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  batches       {} (mean {} spans), {} retries, export latency p50 {:?} p99 {:?}",
+            stats.batches,
+            stats.batch_size.mean,
+            stats.retries,
+            stats.export_latency.p50,
+            stats.export_latency.p99
+        )?;
+        if let Some(error) = &self.shutdown_error {
+            writeln!(f, "  shutdown      {error}")?;
+        }
+        if let Some(error) = &stats.last_error {
+            writeln!(f, "  last error    {error}")?;
+        }
+        if let Some(tree) = &self.sample_trace {
+            writeln!(f, "\nA sample trace, as the receiver got it:")?;
+            for line in tree.lines() {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the quickstart with the process environment's configuration.
+pub fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
+    run_with(options, ConfigLoader::new())
+}
+
+/// Runs the quickstart: loads the configuration from `loader`, starts the
+/// embedded receiver if no endpoint is configured, sends `options.spans`
+/// spans and shuts down.
+pub fn run_with(
+    options: &Options,
+    loader: ConfigLoader,
+) -> Result<Report, Box<dyn std::error::Error>> {
+    let mut config = loader.load()?;
+    let embedded =
+        if config.exporter.endpoint.is_none() && config.exporter.traces_endpoint.is_none() {
+            let collector = EmbeddedCollector::start(1)?;
+            config.exporter.endpoint = collector.endpoint(config.exporter.protocol);
+            Some(collector)
+        } else {
+            None
+        };
+    if config.service_name.is_none() {
+        config.service_name = Some("quickstart".into());
+    }
+    let processor = build_processor(&config)?;
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("otlp-rust-quickstart");
+
+    let started = Instant::now();
+    produce(&tracer, options.spans);
+    let shutdown_error = provider
+        .shutdown(config.batch.export_timeout)
+        .err()
+        .map(|error| error.to_string());
+    let elapsed = started.elapsed();
+    let stats = processor.stats();
+
+    let (received, sample_trace) = match &embedded {
+        Some(collector) => {
+            // The receiver counts a request as it answers it: give the last answers a moment.
+            collector.wait_for_spans(stats.exported, Duration::from_secs(5));
+            let sample = collector
+                .kept_trace_ids()
+                .first()
+                .map(|trace_id| collector.render_trace(trace_id));
+            (Some(collector.received_spans()), sample)
+        }
+        None => (None, None),
+    };
+    Ok(Report {
+        protocol: config.exporter.protocol.to_string(),
+        endpoint: config.exporter.traces_endpoint(),
+        embedded: embedded.is_some(),
+        elapsed,
+        stats,
+        received,
+        sample_trace,
+        shutdown_error,
+    })
+}
+
+/// Sends `spans` spans as traces shaped like a web request: a server span,
+/// an authentication check, two database queries, and a render with a cache lookup.
+fn produce(tracer: &Tracer, spans: u64) {
+    let mut sent = 0;
+    let mut request = 0u64;
+    while sent < spans {
+        let budget = (spans - sent).min(SPANS_PER_TRACE);
+        trace_one_request(tracer, request, budget);
+        sent += budget;
+        request += 1;
+    }
+}
+
+fn trace_one_request(tracer: &Tracer, request: u64, budget: u64) {
+    let user = format!("user-{:06}", request % 10_000);
+    let mut server = tracer
+        .span_builder("GET /checkout/{cart}")
+        .kind(SpanKind::Server)
+        .attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("http.route", "/checkout/{cart}"),
+            KeyValue::new("url.path", format!("/checkout/{:08}", request)),
+            KeyValue::new("server.address", "shop.example.com"),
+            KeyValue::new(
+                "network.peer.address",
+                format!("10.0.{}.{}", request % 250, request % 200),
+            ),
+            KeyValue::new("user_agent.original", "quickstart/1.0"),
+            KeyValue::new("enduser.id", user.clone()),
+            KeyValue::new("app.request.id", format!("req-{request:012}")),
+        ])
+        .start();
+    let children: [(&'static str, SpanKind); 4] = [
+        ("authenticate", SpanKind::Internal),
+        ("SELECT cart_items", SpanKind::Client),
+        ("SELECT prices", SpanKind::Client),
+        ("render page", SpanKind::Internal),
+    ];
+    for (name, kind) in children.iter().take(budget.saturating_sub(1) as usize) {
+        let mut child = tracer
+            .span_builder(*name)
+            .kind(*kind)
+            .parent(server.context())
+            .start();
+        if *kind == SpanKind::Client {
+            child.set_attributes([
+                KeyValue::new("db.system.name", "postgresql"),
+                KeyValue::new("db.query.text", *name),
+            ]);
+        } else {
+            child.set_attribute(KeyValue::new("enduser.id", user.clone()));
+        }
+        child.end();
+    }
+    server.set_attribute(KeyValue::new("http.response.status_code", 200));
+    server.set_status(Status::Ok);
+    server.end();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| arg.to_string()).collect()
+    }
+
+    #[test]
+    fn spans_is_the_only_option() {
+        assert_eq!(Options::parse(args(&[])), Ok(Options::default()));
+        assert_eq!(
+            Options::parse(args(&["--spans", "42"])),
+            Ok(Options { spans: 42 })
+        );
+        assert_eq!(
+            Options::parse(args(&["--spans=7"])),
+            Ok(Options { spans: 7 })
+        );
+        assert!(
+            matches!(Options::parse(args(&["--spans", "many"])), Err(UsageError::Invalid(message)) if message.contains("many"))
+        );
+        assert!(matches!(
+            Options::parse(args(&["--spans"])),
+            Err(UsageError::Invalid(_))
+        ));
+        assert!(
+            matches!(Options::parse(args(&["--fast"])), Err(UsageError::Invalid(message)) if message.contains("--fast"))
+        );
+        assert_eq!(Options::parse(args(&["--help"])), Err(UsageError::Help));
+    }
+}
