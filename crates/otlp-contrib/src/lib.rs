@@ -20,6 +20,25 @@
 //!   that prints each trace as an indented tree and can append OTLP/JSON
 //!   lines to a file, or just count spans for benchmarks
 //!   (`otlp-receiver --help`).
+//! - [`file_exporter`] (feature `file-exporter`, on by default):
+//!   `FileExporter`, an `otlp_sdk::Exporter` that appends every export request
+//!   as one OTLP/JSON line to a file or standard output — the specification's
+//!   file exporter format, readable by any OTLP/JSON tool — flushed per
+//!   request, never interleaved, with I/O errors classified for the retry policy.
+//! - [`metrics`] (feature `metrics`, on by default): the pipeline's
+//!   `StatsSnapshot` as Prometheus text exposition, named after the
+//!   OpenTelemetry SDK self-metrics conventions (and, on request, the
+//!   Collector's `otelcol_exporter_*` names); `metrics::MetricsServer`
+//!   (feature `metrics-server`) serves it on `GET /metrics`.
+//! - [`pipeline`] (feature `pipeline`, on by default): `exporter_from_config`
+//!   builds the exporter a loaded `otlp_sdk::config::Config` names (gRPC or
+//!   HTTP, as `Box<dyn DynExporter>`), `build_processor` a batch span
+//!   processor around it.
+//! - The `otlp-loadgen` binary (feature `loadgen`, on by default): load-tests a
+//!   collector through the real pipeline and exporters — workers, total spans
+//!   or duration, target rate, attributes per span — with a progress line and
+//!   a final summary of sent, exported, dropped, failed and spans per second
+//!   (`otlp-loadgen --help`).
 //!
 //! ## Example
 //!
@@ -46,5 +65,11 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "file-exporter")]
+pub mod file_exporter;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;
 #[cfg(feature = "receiver")]
 pub mod receiver;

@@ -1,0 +1,264 @@
+//! `otlp-loadgen`: load-tests an OTLP trace endpoint through the otlp-rust
+//! pipeline (native tracer, `BatchSpanProcessor`, our gRPC and HTTP
+//! exporters). See `otlp-loadgen --help` (or [`args::USAGE`]).
+
+mod args;
+mod report;
+mod workload;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use otlp_contrib::metrics::{Labels, MetricsServer, render_prometheus};
+use otlp_contrib::pipeline::build_processor;
+use otlp_sdk::TracerProvider;
+use otlp_sdk::config::{Config, ConfigLoader};
+
+use crate::args::Args;
+use crate::report::{Progress, Summary};
+use crate::workload::{Plan, Workers};
+
+/// Exit status when some spans were not delivered.
+const EXIT_UNDELIVERED: u8 = 3;
+/// How long the pipeline may take to settle when `--shutdown-timeout` is not given.
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// `service.name` when neither the options nor the configuration name one.
+const DEFAULT_SERVICE_NAME: &str = "otlp-loadgen";
+
+/// Why the run ended early, with its exit status.
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            status: 2,
+            message: message.into(),
+        }
+    }
+
+    fn start(message: impl Into<String>) -> Self {
+        Failure {
+            status: 1,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match args::parse(std::env::args_os().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            let _ = std::io::stdout().write_all(args::USAGE.as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("otlp-loadgen: {error}\nTry `otlp-loadgen --help`.");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(status) => ExitCode::from(status),
+        Err(failure) => {
+            eprintln!("otlp-loadgen: {}", failure.message);
+            if failure.status == 2 {
+                eprintln!("Try `otlp-loadgen --help`.");
+            }
+            ExitCode::from(failure.status)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<u8, Failure> {
+    let config = configure(&args)?;
+    if config.disabled {
+        eprintln!("otlp-loadgen: warning: OTEL_SDK_DISABLED is true: no span will be recorded");
+    }
+    let processor = build_processor(&config).map_err(|error| Failure::start(error.to_string()))?;
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_processor(processor.clone())
+        .build();
+    let _metrics = match args.metrics {
+        Some(addr) => {
+            let stats = processor.clone();
+            let server = MetricsServer::start_with(addr, move || {
+                render_prometheus(&stats.stats(), &Labels::none())
+            })
+            .map_err(|error| Failure::start(error.to_string()))?;
+            eprintln!("otlp-loadgen: metrics at {}", server.url());
+            Some(server)
+        }
+        None => None,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    stop_on_interrupt(stop.clone());
+    let workers = args.workers.unwrap_or(1);
+    let plan = Plan {
+        total_spans: args.span_limit(),
+        duration: args.duration,
+        rate: args.rate,
+        attributes: args.attributes.unwrap_or(workload::DEFAULT_ATTRIBUTES),
+    };
+    let started = Instant::now();
+    let mut running = Workers::start(&provider, workers, &plan, stop.clone())
+        .map_err(|error| Failure::start(format!("cannot start a worker thread: {error}")))?;
+
+    let mut progress = Progress::new(!args.quiet, std::io::stderr().is_terminal(), started);
+    while !running.wait(Duration::from_secs(1)) {
+        progress.report(&processor.stats());
+    }
+    let sent_in = started.elapsed();
+    progress.finish();
+
+    let shutdown_timeout = args.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+    let shutdown = provider.shutdown(shutdown_timeout);
+    let elapsed = started.elapsed();
+    let stats = processor.stats();
+    let summary = Summary {
+        config: &config,
+        workers,
+        stats: &stats,
+        sent_in,
+        elapsed,
+        interrupted: stop.load(Ordering::SeqCst),
+        shutdown_error: shutdown.err().map(|error| error.to_string()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(summary.text().as_bytes());
+    if args.json_summary {
+        let _ = writeln!(stdout, "{}", summary.json());
+    }
+    let _ = stdout.flush();
+    Ok(if summary.all_delivered() {
+        0
+    } else {
+        EXIT_UNDELIVERED
+    })
+}
+
+/// The configuration: files and `OTEL_*` / `OTLP__` variables, then the options.
+fn configure(args: &Args) -> Result<Config, Failure> {
+    let mut loader = ConfigLoader::new();
+    if let Some(path) = &args.config {
+        loader = loader.with_file(path);
+    }
+    let mut config = loader
+        .load()
+        .map_err(|error| Failure::usage(format!("invalid configuration: {error}")))?;
+    let exporter = &mut config.exporter;
+    if let Some(protocol) = args.protocol {
+        exporter.protocol = protocol;
+    }
+    if let Some(endpoint) = &args.endpoint {
+        // The option wins over both endpoint variables.
+        if endpoint.trim_end_matches('/').ends_with("/v1/traces") {
+            exporter.traces_endpoint = Some(endpoint.clone());
+        } else {
+            exporter.endpoint = Some(endpoint.clone());
+            exporter.traces_endpoint = None;
+        }
+    }
+    if let Some(compression) = args.compression {
+        exporter.compression = compression;
+    }
+    for (name, value) in &args.headers {
+        exporter.headers.insert(name.clone(), value.clone());
+    }
+    if let Some(timeout) = args.timeout {
+        exporter.timeout = timeout;
+    }
+    let batch = &mut config.batch;
+    if let Some(queue) = args.queue_size {
+        batch.max_queue_size = queue;
+        if args.batch_size.is_none() {
+            batch.max_export_batch_size = batch.max_export_batch_size.min(queue);
+        }
+    }
+    if let Some(size) = args.batch_size {
+        batch.max_export_batch_size = size;
+    }
+    batch.min_export_batch_size = batch.min_export_batch_size.min(batch.max_export_batch_size);
+    if let Some(name) = &args.service_name {
+        config.service_name = Some(name.clone());
+    } else if config.effective_service_name().is_none() {
+        config.service_name = Some(DEFAULT_SERVICE_NAME.to_owned());
+    }
+    config
+        .validate()
+        .map_err(|error| Failure::usage(format!("invalid settings: {error}")))?;
+    Ok(config)
+}
+
+/// On the first Ctrl-C (or SIGTERM), stop producing and let the run drain and
+/// summarise; on the second, exit at once.
+fn stop_on_interrupt(stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("otlp-loadgen-signals".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let Ok(mut signals) = Signals::new() else {
+                    return;
+                };
+                signals.next().await;
+                stop.store(true, Ordering::SeqCst);
+                eprintln!("\notlp-loadgen: interrupted: draining (interrupt again to quit now)");
+                signals.next().await;
+                std::process::exit(130);
+            });
+        });
+    if let Err(error) = spawned {
+        eprintln!("otlp-loadgen: warning: Ctrl-C will not drain: {error}");
+    }
+}
+
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), listened to from the first call on.
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Signals)
+    }
+
+    async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

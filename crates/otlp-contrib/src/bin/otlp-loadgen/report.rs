@@ -1,0 +1,286 @@
+//! What the user sees: the progress line while running and the final summary.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use otlp_sdk::StatsSnapshot;
+use otlp_sdk::config::Config;
+
+/// The progress line, every second on standard error: rewritten in place on a
+/// terminal, one line per report otherwise (logs, CI).
+pub struct Progress {
+    enabled: bool,
+    terminal: bool,
+    started: Instant,
+    last_at: Instant,
+    last_sent: u64,
+    printed: bool,
+}
+
+impl Progress {
+    pub fn new(enabled: bool, terminal: bool, started: Instant) -> Self {
+        Progress {
+            enabled,
+            terminal,
+            started,
+            last_at: started,
+            last_sent: 0,
+            printed: false,
+        }
+    }
+
+    pub fn report(&mut self, stats: &StatsSnapshot) {
+        let now = Instant::now();
+        let interval = now.duration_since(self.last_at).as_secs_f64();
+        let rate = per_second(stats.produced.saturating_sub(self.last_sent), interval);
+        self.last_at = now;
+        self.last_sent = stats.produced;
+        if !self.enabled {
+            return;
+        }
+        let line = format!(
+            "{:.0}s sent={} exported={} dropped={} failed={} queued={} rate={:.0}/s",
+            now.duration_since(self.started).as_secs_f64(),
+            stats.produced,
+            stats.exported,
+            stats.dropped,
+            stats.failed,
+            stats.queued,
+            rate,
+        );
+        if self.terminal {
+            eprint!("\r\x1b[2Kotlp-loadgen: {line}");
+        } else {
+            eprintln!("otlp-loadgen: {line}");
+        }
+        self.printed = true;
+    }
+
+    /// Ends the rewritten line on a terminal.
+    pub fn finish(&mut self) {
+        if self.enabled && self.terminal && self.printed {
+            eprintln!();
+        }
+    }
+}
+
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// The final report, once the pipeline has shut down.
+pub struct Summary<'a> {
+    pub config: &'a Config,
+    pub workers: usize,
+    pub stats: &'a StatsSnapshot,
+    /// From the first span to the last worker ending.
+    pub sent_in: Duration,
+    /// From the first span to the end of shutdown (every span settled).
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    pub shutdown_error: Option<String>,
+}
+
+impl Summary<'_> {
+    /// Whether every span sent was exported.
+    pub fn all_delivered(&self) -> bool {
+        self.stats.exported == self.stats.produced
+    }
+
+    fn unsettled(&self) -> u64 {
+        self.stats.queued + self.stats.in_flight
+    }
+
+    fn spans_per_second(&self) -> f64 {
+        per_second(self.stats.exported, self.elapsed.as_secs_f64())
+    }
+
+    fn send_rate(&self) -> f64 {
+        per_second(self.stats.produced, self.sent_in.as_secs_f64())
+    }
+
+    fn endpoint(&self) -> String {
+        redact_userinfo(&self.config.exporter.traces_endpoint())
+    }
+
+    /// The summary line, a details line, and notes on anything that went wrong.
+    pub fn text(&self) -> String {
+        let stats = self.stats;
+        let latency = stats.export_latency;
+        let mut text = format!(
+            "sent={} exported={} dropped={} failed={} rejected={} elapsed={:.3}s spans/s={:.1}\n",
+            stats.produced,
+            stats.exported,
+            stats.dropped,
+            stats.failed,
+            stats.rejected,
+            self.elapsed.as_secs_f64(),
+            self.spans_per_second(),
+        );
+        let _ = writeln!(
+            text,
+            "details: protocol={} endpoint={} workers={} send_time={:.3}s send_rate={:.1}/s \
+             batches={} retries={} export_p50={:.1}ms export_p99={:.1}ms \
+             dropped_queue_full={} dropped_shutdown={} unsettled={}",
+            self.config.exporter.protocol,
+            self.endpoint(),
+            self.workers,
+            self.sent_in.as_secs_f64(),
+            self.send_rate(),
+            stats.batches,
+            stats.retries,
+            millis(latency.p50),
+            millis(latency.p99),
+            stats.dropped_queue_full,
+            stats.dropped_shutdown,
+            self.unsettled(),
+        );
+        if stats.dropped_queue_full > 0 {
+            let _ = writeln!(
+                text,
+                "note: {} spans were dropped because the queue ({} spans) was full: \
+                 lower --rate, or raise --queue-size",
+                stats.dropped_queue_full, stats.queue_capacity
+            );
+        }
+        if self.interrupted {
+            text.push_str("note: interrupted before every span was sent\n");
+        }
+        if let Some(error) = &self.shutdown_error {
+            let _ = writeln!(text, "note: shutdown: {error}");
+        }
+        if let Some(error) = &stats.last_error {
+            let _ = writeln!(text, "note: last export error: {error}");
+        }
+        text
+    }
+
+    /// The summary as one JSON object (no line break).
+    pub fn json(&self) -> String {
+        let stats = self.stats;
+        let latency = stats.export_latency;
+        let mut json = String::from("{");
+        let mut field = |name: &str, value: &str| {
+            if json.len() > 1 {
+                json.push(',');
+            }
+            json_string(&mut json, name);
+            json.push(':');
+            json.push_str(value);
+        };
+        let text = |value: &str| {
+            let mut out = String::new();
+            json_string(&mut out, value);
+            out
+        };
+        field("protocol", &text(self.config.exporter.protocol.as_str()));
+        field("endpoint", &text(&self.endpoint()));
+        field("workers", &self.workers.to_string());
+        field("sent", &stats.produced.to_string());
+        field("exported", &stats.exported.to_string());
+        field("dropped", &stats.dropped.to_string());
+        field("failed", &stats.failed.to_string());
+        field("rejected", &stats.rejected.to_string());
+        field("unsettled", &self.unsettled().to_string());
+        field("elapsed_seconds", &number(self.elapsed.as_secs_f64()));
+        field("spans_per_second", &number(self.spans_per_second()));
+        field("send_seconds", &number(self.sent_in.as_secs_f64()));
+        field("send_rate", &number(self.send_rate()));
+        field("batches", &stats.batches.to_string());
+        field("retries", &stats.retries.to_string());
+        field("dropped_queue_full", &stats.dropped_queue_full.to_string());
+        field("dropped_oversized", &stats.dropped_oversized.to_string());
+        field("dropped_shutdown", &stats.dropped_shutdown.to_string());
+        field(
+            "export_latency_p50_seconds",
+            &number(latency.p50.as_secs_f64()),
+        );
+        field(
+            "export_latency_p99_seconds",
+            &number(latency.p99.as_secs_f64()),
+        );
+        field(
+            "export_latency_max_seconds",
+            &number(latency.max.as_secs_f64()),
+        );
+        field("interrupted", &self.interrupted.to_string());
+        field("all_delivered", &self.all_delivered().to_string());
+        let optional = |value: Option<&String>| value.map_or("null".to_owned(), |v| text(v));
+        field("shutdown_error", &optional(self.shutdown_error.as_ref()));
+        field("last_error", &optional(stats.last_error.as_ref()));
+        json.push('}');
+        json
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// A finite JSON number (rates and durations are never NaN or infinite here,
+/// but a bad value must not make the line invalid).
+fn number(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value}")
+    } else {
+        "null".to_owned()
+    }
+}
+
+fn json_string(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `https://user:secret@host/...` -> `https://<redacted>@host/...`.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_the_endpoint_are_not_printed() {
+        assert_eq!(
+            redact_userinfo("https://user:pw@collector:4318/v1/traces"),
+            "https://<redacted>@collector:4318/v1/traces"
+        );
+        assert_eq!(
+            redact_userinfo("http://collector:4318/v1/traces?a=b@c"),
+            "http://collector:4318/v1/traces?a=b@c"
+        );
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        json_string(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+    }
+}

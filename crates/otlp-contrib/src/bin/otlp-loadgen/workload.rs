@@ -1,0 +1,240 @@
+//! The workers: threads that create spans with the native tracer, at a target
+//! rate or as fast as they can, until their share of the spans is sent, the
+//! duration is over, or they are told to stop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use otlp_core::{InstrumentationScope, KeyValue, SpanKind, Str};
+use otlp_sdk::{Tracer, TracerProvider};
+
+/// Attributes per span when `--attributes` is not given.
+pub const DEFAULT_ATTRIBUTES: usize = 8;
+/// Attribute sets prepared per worker, used in turn (varied values, no formatting per span).
+const VARIANTS: usize = 64;
+/// Longest single sleep while pacing, so that a stop request is noticed quickly.
+const MAX_SLEEP: Duration = Duration::from_millis(50);
+
+/// What to produce, over all workers.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Spans to send in total; `None` = until the duration is over.
+    pub total_spans: Option<u64>,
+    /// How long to produce.
+    pub duration: Option<Duration>,
+    /// Target spans per second over all workers; `None` = as fast as possible.
+    pub rate: Option<f64>,
+    /// String attributes per span.
+    pub attributes: usize,
+}
+
+/// The running workers.
+pub struct Workers {
+    handles: Vec<JoinHandle<()>>,
+    finished: mpsc::Receiver<()>,
+    running: usize,
+}
+
+impl Workers {
+    /// Starts `count` workers sharing `plan`. If a thread cannot be spawned,
+    /// the ones already started are stopped and joined.
+    pub fn start(
+        provider: &TracerProvider,
+        count: usize,
+        plan: &Plan,
+        stop: Arc<AtomicBool>,
+    ) -> std::io::Result<Workers> {
+        let tracer = provider.tracer_with_scope(
+            InstrumentationScope::new("otlp-loadgen").with_version(env!("CARGO_PKG_VERSION")),
+        );
+        let start = Instant::now();
+        let deadline = plan.duration.map(|duration| start + duration);
+        let rate = plan.rate.map(|rate| rate / count as f64);
+        let (finished_tx, finished) = mpsc::channel();
+        let mut handles = Vec::with_capacity(count);
+        for index in 0..count {
+            let quota = plan.total_spans.map(|total| share(total, count, index));
+            let worker = Worker {
+                tracer: tracer.clone(),
+                shape: SpanShape::new(index, plan.attributes),
+                quota,
+                deadline,
+                rate,
+                start,
+                stop: stop.clone(),
+            };
+            let finished_tx = finished_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("otlp-loadgen-{index}"))
+                .spawn(move || {
+                    worker.run();
+                    let _ = finished_tx.send(());
+                });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(error) => {
+                    stop.store(true, Ordering::SeqCst);
+                    for handle in handles {
+                        let _ = handle.join();
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(Workers {
+            running: handles.len(),
+            handles,
+            finished,
+        })
+    }
+
+    /// Waits up to `timeout` for the workers; `true` once all have finished
+    /// (and been joined).
+    pub fn wait(&mut self, timeout: Duration) -> bool {
+        let give_up = Instant::now() + timeout;
+        while self.running > 0 {
+            let left = give_up.saturating_duration_since(Instant::now());
+            match self.finished.recv_timeout(left) {
+                Ok(()) => self.running -= 1,
+                Err(mpsc::RecvTimeoutError::Timeout) => return false,
+                // Every sender is gone: every worker has ended (or panicked).
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.running = 0,
+            }
+        }
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
+        true
+    }
+}
+
+/// Worker `index`'s share of `total` spans: as even as possible.
+fn share(total: u64, workers: usize, index: usize) -> u64 {
+    let workers = workers as u64;
+    let index = index as u64;
+    total / workers + u64::from(index < total % workers)
+}
+
+struct Worker {
+    tracer: Tracer,
+    shape: SpanShape,
+    quota: Option<u64>,
+    deadline: Option<Instant>,
+    /// Spans per second for this worker.
+    rate: Option<f64>,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn run(&self) {
+        let timed = self.rate.is_some() || self.deadline.is_some();
+        let mut sent: u64 = 0;
+        loop {
+            if self.quota.is_some_and(|quota| sent >= quota) || self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if timed {
+                let now = Instant::now();
+                if self.deadline.is_some_and(|deadline| now >= deadline) {
+                    return;
+                }
+                if let Some(rate) = self.rate {
+                    // Span number `sent` is due `sent / rate` seconds after the start:
+                    // sleep until then (a late worker catches up without sleeping).
+                    let due = self.start + Duration::from_secs_f64(sent as f64 / rate);
+                    if due > now {
+                        let mut wake = due.min(now + MAX_SLEEP);
+                        if let Some(deadline) = self.deadline {
+                            wake = wake.min(deadline);
+                        }
+                        std::thread::sleep(wake - now);
+                        continue;
+                    }
+                }
+            }
+            self.shape.emit(&self.tracer, sent);
+            sent += 1;
+        }
+    }
+}
+
+/// What each span looks like: an HTTP server span with string attributes.
+struct SpanShape {
+    variants: Vec<Vec<KeyValue>>,
+}
+
+impl SpanShape {
+    fn new(worker: usize, attributes: usize) -> Self {
+        let variants = (0..VARIANTS)
+            .map(|variant| attribute_set(worker, variant, attributes))
+            .collect();
+        SpanShape { variants }
+    }
+
+    fn emit(&self, tracer: &Tracer, sent: u64) {
+        let attributes = self.variants[(sent % VARIANTS as u64) as usize].clone();
+        tracer
+            .span_builder("GET /api/orders/{id}")
+            .kind(SpanKind::Server)
+            .attributes(attributes)
+            .start()
+            .end();
+    }
+}
+
+/// `count` realistic string attributes: the first eight are what an HTTP
+/// server span carries; beyond that, `loadgen.attribute.N`.
+fn attribute_set(worker: usize, variant: usize, count: usize) -> Vec<KeyValue> {
+    let order = 10_000 + (variant * 7_919 + worker * 104_729) % 90_000;
+    let standard = [
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("http.route", "/api/orders/{id}"),
+        KeyValue::new("url.path", format!("/api/orders/{order}")),
+        KeyValue::new("url.scheme", "https"),
+        KeyValue::new("server.address", "shop.example.com"),
+        KeyValue::new("network.protocol.version", "1.1"),
+        KeyValue::new(
+            "user_agent.original",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        ),
+        KeyValue::new(
+            "client.address",
+            format!("10.{}.{}.{}", worker % 256, variant / 256, variant % 256),
+        ),
+    ];
+    let extra = (standard.len()..count).map(|n| {
+        KeyValue::new(
+            Str::from(format!("loadgen.attribute.{n}")),
+            format!("value-{n}"),
+        )
+    });
+    standard.into_iter().take(count).chain(extra).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_shared_evenly() {
+        let shares: Vec<u64> = (0..3).map(|index| share(10, 3, index)).collect();
+        assert_eq!(shares, [4, 3, 3]);
+        assert_eq!((0..4).map(|index| share(2, 4, index)).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn attribute_sets_have_the_asked_size_and_unique_keys() {
+        for count in [0, 1, 8, 9, 128] {
+            let set = attribute_set(3, 5, count);
+            assert_eq!(set.len(), count);
+            let mut keys: Vec<String> = set.iter().map(|kv| kv.key.to_string()).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), count);
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! [`FileExporter`]: OTLP/JSON lines to a file or standard output, the format
+//! of the OpenTelemetry specification's file exporter.
+//!
+//! Every export request becomes exactly one line: the
+//! `ExportTraceServiceRequest` in OTLP/JSON, as the pipeline already encoded
+//! it (no re-encoding), followed by `\n`. Any OTLP/JSON reader, the
+//! Collector's `otlpjsonfile` receiver or `opentelemetry-proto`'s serde types,
+//! reads the file back line by line.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use otlp_core::encode::Encoding;
+use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use tokio::sync::{mpsc, oneshot};
+
+/// Requests waiting for the writer thread; an export waits (cancellably) for room.
+const QUEUED_REQUESTS: usize = 16;
+
+/// Why a [`FileExporter`] could not be built. Names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileExporterError {
+    /// The file (or a missing parent directory) could not be created or opened.
+    #[error("cannot open {} for appending: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the file exporter's writer thread: {0}")]
+    Thread(#[source] io::Error),
+}
+
+/// An [`Exporter`] that appends each export request as one OTLP/JSON line
+/// (`ExportTraceServiceRequest` + `\n`) to a file, to standard output, or to
+/// any [`Write`].
+///
+/// Cost model: one dedicated writer thread per exporter, which owns the
+/// output. An export hands the encoded body to that thread through a bounded
+/// channel and waits for the result without blocking the pipeline's runtime,
+/// so a slow disk or a stalled pipe never stalls other exports, and the
+/// pipeline's attempt timeout still applies. Per request: one copy of the
+/// body into a reused line buffer (so the line is written by one `write`
+/// call, which keeps lines whole even when other processes append to the
+/// same file), no allocation once warm.
+///
+/// Guarantees:
+///
+/// - **One line per request, never interleaved**: the single writer thread
+///   writes lines one after the other, in the order exports arrive.
+/// - **Flushed per request**: a request's export succeeds only after its line
+///   was handed to the operating system (and, for writers, `flush`ed). Nothing
+///   is buffered in the process between requests. [`shutdown`](Exporter::shutdown)
+///   also `fsync`s a file (`sync_data`).
+/// - **No torn lines after an error**: if a write fails part way (disk full),
+///   a file is truncated back to where the line started; where that is not
+///   possible (standard output, a writer, a file another process appended to
+///   meanwhile) the next line starts with a `\n`, so the fragment stays a
+///   line of its own and every other line remains valid JSON.
+/// - **No duplicate after a timeout**: a request whose export gave up (attempt
+///   timeout) before its turn came is skipped, not written late.
+///
+/// How I/O errors are classified (the pipeline's retry policy takes it from there):
+///
+/// | error | outcome | why |
+/// |---|---|---|
+/// | disk full (`ENOSPC`), quota exceeded, interrupted, would block, timed out, resource busy, out of memory | `Retryable` | space or resources may come back before the batch's deadline |
+/// | everything else: broken pipe (the reader of stdout went away), permission denied, read-only file system, file too large, `EIO`... | `Permanent` | retrying the same write cannot succeed |
+///
+/// Files are opened in append mode when the exporter is built (so a bad path
+/// is an error at start-up, not at the first export) and created if missing,
+/// together with missing parent directories unless
+/// [`FileExporterBuilder::create_dirs`] is turned off.
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_contrib::file_exporter::FileExporter;
+/// use otlp_sdk::{BatchSpanProcessor, TracerProvider};
+///
+/// # let dir = std::env::temp_dir().join(format!("otlp-file-doc-{}", std::process::id()));
+/// let path = dir.join("traces.jsonl");
+/// let processor = BatchSpanProcessor::builder(FileExporter::to_path(&path)?).build()?;
+/// let provider = TracerProvider::builder().with_processor(processor.clone()).build();
+/// provider.tracer("docs").start("write a line").end();
+/// provider.shutdown(Duration::from_secs(5))?;
+///
+/// let text = std::fs::read_to_string(&path)?;
+/// assert_eq!(text.lines().count(), 1);
+/// assert!(text.starts_with(r#"{"resourceSpans":["#) && text.ends_with("}\n"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FileExporter {
+    /// `None` once shut down.
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Joined at shutdown (bounded by the pipeline's deadline, see `shutdown`).
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Where lines go, for messages.
+    target: String,
+}
+
+impl fmt::Debug for FileExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileExporter")
+            .field("target", &self.target)
+            .field("shut_down", &self.sender().is_none())
+            .finish()
+    }
+}
+
+impl FileExporter {
+    /// Starts building an exporter that appends to the file at `path`.
+    pub fn builder(path: impl Into<PathBuf>) -> FileExporterBuilder {
+        FileExporterBuilder {
+            path: path.into(),
+            create_dirs: true,
+        }
+    }
+
+    /// Appends to the file at `path`, creating it and its missing parent directories.
+    pub fn to_path(path: impl AsRef<Path>) -> Result<FileExporter, FileExporterError> {
+        FileExporter::builder(path.as_ref()).build()
+    }
+
+    /// Writes to the process's standard output (locked for each line).
+    pub fn stdout() -> Result<FileExporter, FileExporterError> {
+        FileExporter::start(Sink::Stdout, "stdout".to_owned())
+    }
+
+    /// Writes to any writer (a pipe, a socket, an in-memory buffer in tests),
+    /// calling `flush` after each line.
+    pub fn to_writer(
+        writer: impl Write + Send + 'static,
+    ) -> Result<FileExporter, FileExporterError> {
+        FileExporter::start(Sink::Writer(Box::new(writer)), "a writer".to_owned())
+    }
+
+    /// Where this exporter writes: the file's path, `stdout` or `a writer`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn start(sink: Sink, target: String) -> Result<FileExporter, FileExporterError> {
+        let (jobs, queue) = mpsc::channel(QUEUED_REQUESTS);
+        let thread_target = target.clone();
+        let writer = std::thread::Builder::new()
+            .name("otlp-file-exporter".into())
+            .spawn(move || LineWriter::new(sink, thread_target).run(queue))
+            .map_err(FileExporterError::Thread)?;
+        Ok(FileExporter {
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(writer)),
+            target,
+        })
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Job>> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl Exporter for FileExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Json
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        if request.encoding != Encoding::Json {
+            return ExportOutcome::Permanent {
+                error: ExportError::Request(format!(
+                    "the file exporter writes OTLP/JSON lines, got a {:?} body",
+                    request.encoding
+                )),
+            };
+        }
+        let Some(jobs) = self.sender() else {
+            return ExportOutcome::Permanent {
+                error: ExportError::ShutDown,
+            };
+        };
+        let (reply, outcome) = oneshot::channel();
+        if jobs.send(Job::Line { request, reply }).await.is_err() {
+            return ExportOutcome::Permanent {
+                error: ExportError::ShutDown,
+            };
+        }
+        outcome.await.unwrap_or(ExportOutcome::Permanent {
+            error: ExportError::ShutDown,
+        })
+    }
+
+    /// Writes what is queued, syncs a file to disk and stops the writer thread.
+    /// The pipeline bounds this by its shutdown deadline; a writer stuck in a
+    /// write past it is left behind (detached), never waited for.
+    async fn shutdown(&self) {
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let Some(jobs) = jobs else { return };
+        let (reply, done) = oneshot::channel();
+        if jobs.send(Job::Finish { reply }).await.is_ok() {
+            let _ = done.await;
+        }
+        drop(jobs);
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        // The thread answered `Finish` as its last act: joining is immediate.
+        if let Some(writer) = writer.filter(|writer| writer.is_finished()) {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Builder for a [`FileExporter`] writing to a file.
+#[derive(Clone, Debug)]
+pub struct FileExporterBuilder {
+    path: PathBuf,
+    create_dirs: bool,
+}
+
+impl FileExporterBuilder {
+    /// Whether missing parent directories are created (default `true`).
+    pub fn create_dirs(mut self, create: bool) -> Self {
+        self.create_dirs = create;
+        self
+    }
+
+    /// Opens (or creates) the file for appending and starts the writer thread.
+    pub fn build(self) -> Result<FileExporter, FileExporterError> {
+        let open_error = |source| FileExporterError::Open {
+            path: self.path.clone(),
+            source,
+        };
+        if self.create_dirs
+            && let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(open_error)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(open_error)?;
+        let target = self.path.display().to_string();
+        FileExporter::start(Sink::File(file), target)
+    }
+}
+
+enum Job {
+    Line {
+        request: ExportRequest,
+        reply: oneshot::Sender<ExportOutcome>,
+    },
+    /// Sync and stop; answered once everything before it was written.
+    Finish { reply: oneshot::Sender<()> },
+}
+
+enum Sink {
+    File(File),
+    Stdout,
+    Writer(Box<dyn Write + Send>),
+}
+
+/// The writer thread's state.
+struct LineWriter {
+    sink: Sink,
+    target: String,
+    line: Vec<u8>,
+    /// A previous line was cut short and left in place: start the next one on a new line.
+    torn: bool,
+}
+
+impl LineWriter {
+    fn new(sink: Sink, target: String) -> Self {
+        LineWriter {
+            sink,
+            target,
+            line: Vec::new(),
+            torn: false,
+        }
+    }
+
+    fn run(mut self, mut queue: mpsc::Receiver<Job>) {
+        while let Some(job) = queue.blocking_recv() {
+            match job {
+                Job::Line { request, reply } => {
+                    // The export gave up waiting (attempt timeout): writing now
+                    // would duplicate the retry's line.
+                    if reply.is_closed() {
+                        continue;
+                    }
+                    let outcome = match self.write_line(&request.body) {
+                        Ok(()) => ExportOutcome::Success,
+                        Err(error) => classify(&self.target, &error),
+                    };
+                    let _ = reply.send(outcome);
+                }
+                Job::Finish { reply } => {
+                    if let Sink::File(file) = &self.sink {
+                        let _ = file.sync_data();
+                    }
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes `body` + `\n` with one `write` where the OS allows, flushes, and
+    /// repairs a partial write (see [`FileExporter`]).
+    fn write_line(&mut self, body: &[u8]) -> io::Result<()> {
+        self.line.clear();
+        if self.torn {
+            self.line.push(b'\n');
+        }
+        self.line.extend_from_slice(body);
+        self.line.push(b'\n');
+        let start = match &self.sink {
+            Sink::File(file) => file.metadata().map(|meta| meta.len()).ok(),
+            _ => None,
+        };
+        let mut written = 0;
+        let result = match &mut self.sink {
+            Sink::File(file) => write_fully(file, &self.line, &mut written),
+            Sink::Stdout => {
+                let mut stdout = io::stdout().lock();
+                write_fully(&mut stdout, &self.line, &mut written).and_then(|()| stdout.flush())
+            }
+            Sink::Writer(writer) => {
+                write_fully(writer, &self.line, &mut written).and_then(|()| writer.flush())
+            }
+        };
+        match &result {
+            Ok(()) => self.torn = false,
+            Err(_) if written == 0 => {}
+            Err(_) => self.torn = !self.truncate_fragment(start, written),
+        }
+        result
+    }
+
+    /// Removes a partially written line from the end of the file, if the file
+    /// still ends with it. Returns whether the file ends at a line boundary now.
+    fn truncate_fragment(&self, start: Option<u64>, written: usize) -> bool {
+        let (Sink::File(file), Some(start)) = (&self.sink, start) else {
+            return false;
+        };
+        let ends_with_fragment = file
+            .metadata()
+            .is_ok_and(|meta| meta.len() == start + written as u64);
+        ends_with_fragment && file.set_len(start).is_ok()
+    }
+}
+
+/// `write_all`, counting what was written before an error.
+fn write_fully(out: &mut impl Write, mut bytes: &[u8], written: &mut usize) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match out.write(bytes) {
+            Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
+            Ok(n) => {
+                *written += n;
+                bytes = &bytes[n..];
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Transient conditions are retryable; anything else would fail again.
+fn classify(target: &str, error: &io::Error) -> ExportOutcome {
+    let error_text = ExportError::Transport(format!("cannot write to {target}: {error}"));
+    match error.kind() {
+        ErrorKind::StorageFull
+        | ErrorKind::QuotaExceeded
+        | ErrorKind::Interrupted
+        | ErrorKind::WouldBlock
+        | ErrorKind::TimedOut
+        | ErrorKind::ResourceBusy
+        | ErrorKind::OutOfMemory => ExportOutcome::Retryable {
+            error: error_text,
+            throttle: None,
+        },
+        _ => ExportOutcome::Permanent { error: error_text },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts `capacity` bytes, then fails like a full disk.
+    struct FullAfter {
+        out: std::sync::Arc<Mutex<Vec<u8>>>,
+        capacity: usize,
+    }
+
+    impl Write for FullAfter {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let mut out = self.out.lock().unwrap();
+            let room = self.capacity.saturating_sub(out.len());
+            if room == 0 {
+                return Err(io::Error::from(ErrorKind::StorageFull));
+            }
+            let n = room.min(bytes.len());
+            out.extend_from_slice(&bytes[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn io_errors_are_classified() {
+        let retryable = |kind| {
+            matches!(
+                classify("f", &io::Error::from(kind)),
+                ExportOutcome::Retryable { .. }
+            )
+        };
+        assert!(retryable(ErrorKind::StorageFull));
+        assert!(retryable(ErrorKind::QuotaExceeded));
+        assert!(!retryable(ErrorKind::BrokenPipe));
+        assert!(!retryable(ErrorKind::PermissionDenied));
+        assert!(!retryable(ErrorKind::ReadOnlyFilesystem));
+        assert!(!retryable(ErrorKind::Other));
+    }
+
+    #[test]
+    fn a_torn_line_is_followed_by_a_line_break() {
+        let out = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink::Writer(Box::new(FullAfter {
+            out: out.clone(),
+            capacity: 14,
+        }));
+        let mut writer = LineWriter::new(sink, "test".into());
+        writer.write_line(b"{\"a\":1}").unwrap();
+        let error = writer.write_line(b"{\"b\":22}").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::StorageFull);
+        assert!(writer.torn);
+        // Room again: the next line starts on a fresh line.
+        if let Sink::Writer(_) = &writer.sink {
+            writer.sink = Sink::Writer(Box::new(FullAfter {
+                out: out.clone(),
+                capacity: usize::MAX,
+            }));
+        }
+        writer.write_line(b"{\"c\":3}").unwrap();
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "{\"a\":1}\n{\"b\":2\n{\"c\":3}\n");
+    }
+
+    #[test]
+    fn a_torn_line_is_truncated_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("otlp-file-torn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.jsonl");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut writer = LineWriter::new(Sink::File(file), "t".into());
+        writer.write_line(b"{\"a\":1}").unwrap();
+        // Simulate a fragment left by a failed write, then repair it.
+        let start = std::fs::metadata(&path).unwrap().len();
+        if let Sink::File(file) = &mut writer.sink {
+            file.write_all(b"{\"b\"").unwrap();
+        }
+        assert!(writer.truncate_fragment(Some(start), 4));
+        writer.write_line(b"{\"c\":3}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"c\":3}\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

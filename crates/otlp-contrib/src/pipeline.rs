@@ -1,0 +1,127 @@
+//! The exporter a configuration names, chosen at run time, and a batch
+//! processor around it.
+//!
+//! `otlp-sdk` loads one typed [`Config`] (defaults, files, `OTEL_*` variables,
+//! `OTLP__` overrides); its `exporter.protocol` picks the transport.
+//! [`exporter_from_config`] builds that transport —
+//! [`GrpcExporter`] for `grpc`, [`HttpExporter`] for `http/protobuf` and
+//! `http/json` — behind one type, `Box<dyn DynExporter>` (itself an
+//! [`Exporter`](otlp_sdk::Exporter)); [`build_processor`] puts a
+//! [`BatchSpanProcessor`] with the configuration's batch, retry and timeout
+//! settings in front of it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use otlp_contrib::pipeline::build_processor;
+//! use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+//! use otlp_sdk::config::{ConfigLoader, Protocol};
+//! use otlp_sdk::TracerProvider;
+//!
+//! let collector = Receiver::start(ReceiverConfig::default())?;
+//! let mut config = ConfigLoader::new().with_env([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).load()?;
+//! config.exporter.endpoint = collector.grpc_endpoint();
+//! assert_eq!(config.exporter.protocol, Protocol::Grpc);
+//!
+//! let processor = build_processor(&config)?;
+//! let provider = TracerProvider::builder()
+//!     .with_config(&config)
+//!     .with_processor(processor.clone())
+//!     .build();
+//! provider.tracer("checkout").start("place order").end();
+//! provider.shutdown(Duration::from_secs(5))?;
+//! assert_eq!((processor.stats().exported, collector.span_count()), (1, 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use otlp_exporter_grpc::GrpcExporter;
+use otlp_exporter_http::HttpExporter;
+use otlp_sdk::config::{Config, Protocol};
+use otlp_sdk::{BatchSpanProcessor, DynExporter, PipelineError};
+
+/// Why [`exporter_from_config`] or [`build_processor`] failed; the message
+/// names the exporter and the bad setting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineBuildError {
+    /// The OTLP/gRPC exporter rejected its settings.
+    #[error("cannot build the OTLP/gRPC exporter: {0}")]
+    Grpc(#[from] otlp_exporter_grpc::BuildError),
+    /// The OTLP/HTTP exporter rejected its settings.
+    #[error("cannot build the OTLP/HTTP exporter: {0}")]
+    Http(#[from] otlp_exporter_http::HttpExporterError),
+    /// The batch span processor could not start.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// The exporter `config.exporter.protocol` names, configured from
+/// `config.exporter` (endpoint, headers, compression, timeout, TLS files):
+/// [`GrpcExporter::from_config`] for `grpc`, [`HttpExporter::from_config`]
+/// for `http/protobuf` and `http/json`.
+///
+/// Cost: reads the TLS files the configuration names; opens no connection
+/// (both exporters connect on the first export) and needs no runtime.
+pub fn exporter_from_config(config: &Config) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
+    let exporter = &config.exporter;
+    Ok(match exporter.protocol {
+        Protocol::Grpc => Box::new(GrpcExporter::from_config(exporter)?),
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            Box::new(HttpExporter::from_config(exporter)?)
+        }
+    })
+}
+
+/// A started [`BatchSpanProcessor`] exporting through
+/// [`exporter_from_config`], with the batch, retry, attempt timeout and
+/// performance settings of `config`. Add it to a
+/// [`TracerProvider`](otlp_sdk::TracerProvider) (keep a clone to read its stats).
+pub fn build_processor(config: &Config) -> Result<BatchSpanProcessor, PipelineBuildError> {
+    let exporter = exporter_from_config(config)?;
+    Ok(BatchSpanProcessor::builder(exporter)
+        .with_config(config)
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otlp_core::encode::Encoding;
+    use otlp_sdk::Exporter;
+
+    #[test]
+    fn the_protocol_picks_the_transport_and_its_encoding() {
+        for (protocol, encoding) in [
+            (Protocol::Grpc, Encoding::Protobuf),
+            (Protocol::HttpProtobuf, Encoding::Protobuf),
+            (Protocol::HttpJson, Encoding::Json),
+        ] {
+            let mut config = Config::default();
+            config.exporter.protocol = protocol;
+            let exporter = exporter_from_config(&config).unwrap();
+            assert_eq!(exporter.encoding(), encoding, "{protocol}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_exporter_and_the_setting() {
+        let mut config = Config::default();
+        config.exporter.protocol = Protocol::Grpc;
+        config.exporter.endpoint = Some("ftp://collector".into());
+        let error = exporter_from_config(&config).err().unwrap();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("cannot build the OTLP/gRPC exporter"),
+            "{message}"
+        );
+        assert!(message.contains("ftp://collector"), "{message}");
+
+        config.exporter.protocol = Protocol::HttpJson;
+        let error = exporter_from_config(&config).err().unwrap();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("cannot build the OTLP/HTTP exporter"),
+            "{message}"
+        );
+        assert!(message.contains("ftp://collector"), "{message}");
+    }
+}

@@ -1,0 +1,369 @@
+//! `FileExporter` behind the real batch pipeline: every line is one OTLP/JSON
+//! `ExportTraceServiceRequest` that `opentelemetry-proto`'s serde types read
+//! back into exactly the spans sent — the same spans the receiver gets over
+//! OTLP/HTTP — and I/O errors end as the retry policy expects.
+
+use std::collections::BTreeMap;
+use std::io::{self, ErrorKind, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use otlp_contrib::file_exporter::{FileExporter, FileExporterError};
+use otlp_contrib::pipeline::build_processor;
+use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_core::{KeyValue, SpanKind};
+use otlp_sdk::config::{BatchConfig, Config, Protocol};
+use otlp_sdk::{BatchSpanProcessor, Exporter, RetryPolicy, StatsSnapshot, TracerProvider};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A directory of its own under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "otlp-contrib-{name}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Small batches, several exports in flight, quick retries.
+fn processor(exporter: impl Exporter) -> BatchSpanProcessor {
+    BatchSpanProcessor::builder(exporter)
+        .with_batch_config(BatchConfig {
+            max_queue_size: 10_000,
+            max_export_batch_size: 7,
+            min_export_batch_size: 7,
+            scheduled_delay: Duration::from_millis(10),
+            max_concurrent_exports: 4,
+            ..BatchConfig::default()
+        })
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            randomization_factor: 0.0,
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap()
+}
+
+/// `threads` threads each end `per_thread` spans named `t{thread}-{n}`.
+fn send_spans(provider: &TracerProvider, threads: usize, per_thread: usize) {
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let tracer = provider.tracer("file-test");
+            scope.spawn(move || {
+                for n in 0..per_thread {
+                    tracer
+                        .span_builder(format!("t{thread}-{n}"))
+                        .kind(SpanKind::Client)
+                        .attribute(KeyValue::new("thread", thread as i64))
+                        .attribute(KeyValue::new("text", "line\nbreak \"quoted\" é"))
+                        .start()
+                        .end();
+                }
+            });
+        }
+    });
+}
+
+/// Every line of the file, decoded; panics on a line that is not one request.
+fn read_lines(path: &std::path::Path) -> Vec<ExportTraceServiceRequest> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.ends_with('\n'), "the last line is complete");
+    text.lines()
+        .map(|line| {
+            serde_json::from_str::<ExportTraceServiceRequest>(line)
+                .unwrap_or_else(|error| panic!("{error}: {line}"))
+        })
+        .collect()
+}
+
+fn spans_of(requests: &[ExportTraceServiceRequest]) -> Vec<Span> {
+    requests
+        .iter()
+        .flat_map(|request| &request.resource_spans)
+        .flat_map(|resource| &resource.scope_spans)
+        .flat_map(|scope| scope.spans.iter().cloned())
+        .collect()
+}
+
+fn string_attribute<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(text) => Some(text.as_str()),
+            _ => None,
+        })
+}
+
+fn assert_all_exported(stats: &StatsSnapshot, spans: u64) {
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!(
+        (stats.produced, stats.exported),
+        (spans, spans),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn every_line_decodes_into_the_spans_sent() {
+    let dir = TempDir::new("lines");
+    let path = dir.0.join("traces.jsonl");
+    let processor = processor(FileExporter::to_path(&path).unwrap());
+    let provider = TracerProvider::builder()
+        .with_service_name("file-test")
+        .with_processor(processor.clone())
+        .build();
+    send_spans(&provider, 4, 250);
+    provider.shutdown(DEADLINE).unwrap();
+    let stats = processor.stats();
+    assert_all_exported(&stats, 1000);
+
+    let requests = read_lines(&path);
+    // One line per export request, never two requests on one line or one split over two.
+    assert_eq!(requests.len() as u64, stats.batches, "{stats:?}");
+    for request in &requests {
+        let resource = &request.resource_spans[0];
+        let service = resource
+            .resource
+            .as_ref()
+            .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+            .and_then(|kv| kv.value.as_ref()?.value.as_ref());
+        assert_eq!(
+            service,
+            Some(&Value::StringValue("file-test".into())),
+            "{request:?}"
+        );
+        assert_eq!(
+            resource.scope_spans[0].scope.as_ref().unwrap().name,
+            "file-test"
+        );
+    }
+    let spans = spans_of(&requests);
+    let mut names: Vec<&str> = spans.iter().map(|span| span.name.as_str()).collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|thread| (0..250).map(move |n| format!("t{thread}-{n}")))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    for span in &spans {
+        assert_eq!((span.trace_id.len(), span.span_id.len()), (16, 8));
+        assert_eq!(span.kind, 3, "client");
+        assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
+        assert_eq!(
+            string_attribute(span, "text"),
+            Some("line\nbreak \"quoted\" é")
+        );
+        let thread = span.name[1..2].parse::<i64>().unwrap();
+        let attribute = span.attributes.iter().find(|kv| kv.key == "thread");
+        assert_eq!(
+            attribute.and_then(|kv| kv.value.as_ref()?.value.clone()),
+            Some(Value::IntValue(thread))
+        );
+    }
+}
+
+#[test]
+fn the_file_holds_the_spans_the_receiver_got() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let dir = TempDir::new("receiver");
+    let path = dir.0.join("traces.jsonl");
+    let to_file = processor(FileExporter::to_path(&path).unwrap());
+    let mut config = Config::default();
+    config.exporter.protocol = Protocol::HttpJson;
+    config.exporter.endpoint = receiver.http_endpoint();
+    config.batch.scheduled_delay = Duration::from_millis(10);
+    let to_receiver = build_processor(&config).unwrap();
+    let provider = TracerProvider::builder()
+        .with_service_name("file-test")
+        .with_processor(to_file.clone())
+        .with_processor(to_receiver.clone())
+        .build();
+    send_spans(&provider, 2, 100);
+    provider.shutdown(DEADLINE).unwrap();
+    assert_all_exported(&to_file.stats(), 200);
+    assert_all_exported(&to_receiver.stats(), 200);
+
+    let by_id = |spans: Vec<Span>| -> BTreeMap<Vec<u8>, Span> {
+        spans
+            .into_iter()
+            .map(|span| (span.span_id.clone(), span))
+            .collect()
+    };
+    let in_file = by_id(spans_of(&read_lines(&path)));
+    let received = by_id(receiver.accepted_spans());
+    assert_eq!(in_file.len(), 200);
+    assert_eq!(in_file, received, "field for field");
+}
+
+#[test]
+fn appends_after_existing_lines_and_creates_directories() {
+    let dir = TempDir::new("append");
+    let path = dir.0.join("a").join("b").join("traces.jsonl");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "{\"resourceSpans\":[]}\n").unwrap();
+    let processor = processor(FileExporter::builder(&path).build().unwrap());
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    send_spans(&provider, 1, 3);
+    provider.shutdown(DEADLINE).unwrap();
+    let requests = read_lines(&path);
+    assert!(
+        requests[0].resource_spans.is_empty(),
+        "the old line stays first"
+    );
+    assert_eq!(spans_of(&requests).len(), 3);
+
+    let nested = dir.0.join("x").join("y").join("z.jsonl");
+    let exporter = FileExporter::to_path(&nested).unwrap();
+    assert_eq!(exporter.target(), nested.display().to_string());
+    assert!(
+        nested.exists(),
+        "the file is created when the exporter is built"
+    );
+}
+
+#[test]
+fn an_unopenable_file_is_an_error_naming_it() {
+    let dir = TempDir::new("missing");
+    let path = dir.0.join("missing").join("traces.jsonl");
+    let error = FileExporter::builder(&path)
+        .create_dirs(false)
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, FileExporterError::Open { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "{error}"
+    );
+    // A directory is not a file either.
+    assert!(FileExporter::to_path(&dir.0).is_err());
+}
+
+/// A writer that fails its first `failures` writes with `kind`, then records lines.
+#[derive(Clone)]
+struct FlakyWriter {
+    kind: ErrorKind,
+    failures: Arc<AtomicUsize>,
+    written: Arc<Mutex<Vec<u8>>>,
+}
+
+impl FlakyWriter {
+    fn new(kind: ErrorKind, failures: usize) -> FlakyWriter {
+        FlakyWriter {
+            kind,
+            failures: Arc::new(AtomicUsize::new(failures)),
+            written: Arc::default(),
+        }
+    }
+}
+
+impl Write for FlakyWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let failing = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(io::Error::from(self.kind));
+        }
+        self.written.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_full_disk_is_retried_until_the_line_is_written() {
+    let writer = FlakyWriter::new(ErrorKind::StorageFull, 3);
+    let processor = processor(FileExporter::to_writer(writer.clone()).unwrap());
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    send_spans(&provider, 1, 5);
+    provider.shutdown(DEADLINE).unwrap();
+    let stats = processor.stats();
+    assert_all_exported(&stats, 5);
+    assert!(stats.retries >= 3, "{stats:?}");
+    let text = String::from_utf8(writer.written.lock().unwrap().clone()).unwrap();
+    let spans: usize = text
+        .lines()
+        .map(|line| spans_of(&[serde_json::from_str(line).unwrap()]).len())
+        .sum();
+    assert_eq!(spans, 5, "no line lost, none written twice: {text}");
+}
+
+#[test]
+fn a_closed_pipe_fails_the_export_without_retrying() {
+    let writer = FlakyWriter::new(ErrorKind::BrokenPipe, usize::MAX);
+    let processor = processor(FileExporter::to_writer(writer).unwrap());
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    send_spans(&provider, 1, 5);
+    assert!(provider.shutdown(DEADLINE).is_err(), "undelivered spans");
+    let stats = processor.stats();
+    assert_eq!(
+        (stats.failed, stats.exported, stats.retries),
+        (5, 0, 0),
+        "{stats:?}"
+    );
+    let error = stats.last_error.unwrap_or_default();
+    assert!(error.contains("cannot write to a writer"), "{error}");
+}
+
+#[test]
+fn exports_after_shutdown_are_refused() {
+    let exporter = FileExporter::to_writer(io::sink()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        exporter.shutdown().await;
+        exporter.shutdown().await; // idempotent
+        let outcome = exporter
+            .export(otlp_sdk::ExportRequest {
+                body: bytes::Bytes::from_static(b"{}"),
+                encoding: otlp_core::encode::Encoding::Json,
+                span_count: 1,
+            })
+            .await;
+        assert!(
+            matches!(
+                outcome,
+                otlp_sdk::ExportOutcome::Permanent {
+                    error: otlp_sdk::ExportError::ShutDown
+                }
+            ),
+            "{outcome:?}"
+        );
+    });
+}

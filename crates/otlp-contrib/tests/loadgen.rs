@@ -1,0 +1,434 @@
+//! The `otlp-loadgen` binary as users run it, against the real receiver on
+//! loopback: over gRPC, HTTP/protobuf and HTTP/JSON the receiver gets exactly
+//! the spans the summary says were exported; flags reach the wire; bad flags
+//! and bad configuration exit 2 naming what is wrong; lost spans exit 3.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store, Transport};
+
+/// A clean environment: none of the runner's `OTEL_*` / `OTLP__` variables,
+/// and a working directory without `config/`.
+fn loadgen() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_otlp-loadgen"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("OTEL_") || name.starts_with("OTLP__") || name == "RUN_ENV" {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command.current_dir(std::env::temp_dir());
+    command.stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run otlp-loadgen")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// The `--json-summary` line (the last line of stdout).
+fn summary(output: &Output) -> serde_json::Value {
+    let text = stdout(output);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|error| {
+        panic!(
+            "{error}: {last:?}\nstdout: {text}\nstderr: {}",
+            stderr(output)
+        )
+    })
+}
+
+fn count(summary: &serde_json::Value, key: &str) -> u64 {
+    summary[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {summary}"))
+}
+
+/// Runs `--spans 3000 --workers 3` with `extra` options and checks the
+/// summary against the receiver.
+fn delivers_every_span(receiver: &Receiver, endpoint: &str, protocol: &str, extra: &[&str]) {
+    let output = run(loadgen()
+        .args(["--endpoint", endpoint, "--protocol", protocol])
+        .args(["--spans", "3000", "--workers", "3", "--batch-size", "256"])
+        // Room for every span: unpaced workers outrun any exporter.
+        .args(["--queue-size", "4096"])
+        .arg("--json-summary")
+        .args(extra));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(count(&summary, "sent"), 3000, "{summary}");
+    assert_eq!(count(&summary, "exported"), 3000, "{summary}");
+    for key in ["dropped", "failed", "rejected", "unsettled"] {
+        assert_eq!(count(&summary, key), 0, "{key}: {summary}");
+    }
+    assert_eq!(summary["all_delivered"], true);
+    assert_eq!(summary["protocol"], protocol);
+    assert_eq!(summary["workers"], 3);
+    assert!(summary["spans_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(receiver.span_count(), count(&summary, "exported"));
+
+    // The text summary comes first, in its documented form.
+    let text = stdout(&output);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("sent=3000 exported=3000 dropped=0 failed=0 rejected=0 elapsed="),
+        "{first}"
+    );
+    assert!(first.contains(" spans/s="), "{first}");
+}
+
+#[test]
+fn grpc_delivers_every_span() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let endpoint = receiver.grpc_endpoint().unwrap();
+    delivers_every_span(&receiver, &endpoint, "grpc", &["--compression", "gzip"]);
+    let requests = receiver.requests();
+    assert!(requests.iter().all(|r| r.transport == Transport::Grpc));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.content_encoding.as_deref() == Some("gzip"))
+    );
+    // What a span looks like: 8 string attributes, the loadgen's resource and scope.
+    let request = &requests[0].request;
+    let resource = request.resource_spans[0].resource.as_ref().unwrap();
+    let service = resource
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| kv.value.as_ref()?.value.clone());
+    assert_eq!(service, Some(Value::StringValue("otlp-loadgen".into())));
+    let scope_spans = &request.resource_spans[0].scope_spans[0];
+    assert_eq!(scope_spans.scope.as_ref().unwrap().name, "otlp-loadgen");
+    let span = &scope_spans.spans[0];
+    assert_eq!(span.name, "GET /api/orders/{id}");
+    assert_eq!(span.kind, 2, "server");
+    assert_eq!(span.attributes.len(), 8);
+    assert!(span.attributes.iter().all(|kv| matches!(
+        kv.value.as_ref().and_then(|v| v.value.as_ref()),
+        Some(Value::StringValue(_))
+    )));
+}
+
+#[test]
+fn http_protobuf_delivers_every_span() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let endpoint = receiver.http_endpoint().unwrap();
+    delivers_every_span(&receiver, &endpoint, "http/protobuf", &["--workers", "3"]);
+}
+
+#[test]
+fn http_json_delivers_every_span_to_a_full_traces_url() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let url = receiver.http_traces_url().unwrap();
+    delivers_every_span(
+        &receiver,
+        &url,
+        "http/json",
+        &[
+            "--attributes",
+            "12",
+            "--header",
+            "x-tenant=loadgen",
+            "--service-name",
+            "shop",
+        ],
+    );
+    let requests = receiver.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.content_type.as_deref() == Some("application/json"))
+    );
+    assert_eq!(requests[0].header("x-tenant"), Some("loadgen"));
+    let span = receiver.accepted_spans().pop().unwrap();
+    assert_eq!(span.attributes.len(), 12);
+    assert!(
+        span.attributes
+            .iter()
+            .any(|kv| kv.key == "loadgen.attribute.11")
+    );
+    let resource = requests[0].request.resource_spans[0]
+        .resource
+        .as_ref()
+        .unwrap();
+    assert!(resource.attributes.iter().any(|kv| kv.key == "service.name"
+        && kv.value.as_ref().and_then(|v| v.value.clone())
+            == Some(Value::StringValue("shop".into()))));
+}
+
+#[test]
+fn the_environment_configures_what_flags_do_not() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    // Endpoint and protocol from the standard variables; --spans from the command line.
+    let output = run(loadgen()
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            receiver.grpc_endpoint().unwrap(),
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100")
+        .args(["--spans", "1000", "--json-summary", "--quiet"]));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(summary["protocol"], "grpc");
+    assert_eq!(count(&summary, "exported"), 1000);
+    // Batches of at most OTEL_BSP_MAX_EXPORT_BATCH_SIZE (the default, 512, would make 2).
+    let batches = count(&summary, "batches");
+    assert!(batches >= 10, "{summary}");
+    assert_eq!(receiver.span_count(), 1000);
+    assert_eq!(receiver.stats().accepted_requests, batches);
+}
+
+#[test]
+fn a_duration_at_a_rate_is_paced_and_reports_progress() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let started = Instant::now();
+    let output = run(loadgen()
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--protocol", "http/protobuf", "--workers", "2"])
+        .args(["--duration", "2.2s", "--rate", "1000", "--json-summary"]));
+    let took = started.elapsed();
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let sent = count(&summary, "sent");
+    // 2.2 s at 1000/s: never ahead of the schedule, and not far behind it.
+    assert!((1_500..=2_202).contains(&sent), "{summary}");
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    let send_seconds = summary["send_seconds"].as_f64().unwrap();
+    assert!((2.1..4.0).contains(&send_seconds), "{summary}");
+    assert_eq!(receiver.span_count(), count(&summary, "exported"));
+    // Not a terminal: one progress line per second on stderr.
+    let errors = stderr(&output);
+    let progress: Vec<&str> = errors
+        .lines()
+        .filter(|line| line.starts_with("otlp-loadgen: ") && line.contains(" sent="))
+        .collect();
+    assert!(progress.len() >= 2, "{errors}");
+    for key in ["exported=", "dropped=", "failed=", "queued=", "rate="] {
+        assert!(progress[0].contains(key), "{key}: {}", progress[0]);
+    }
+}
+
+#[test]
+fn lost_spans_exit_3_and_say_so() {
+    // A port nobody listens on; no retries (from the environment), so it ends quickly.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let output = run(loadgen()
+        .env("OTLP__RETRY__ENABLED", "false")
+        .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
+        .args([
+            "--protocol",
+            "http/protobuf",
+            "--spans",
+            "500",
+            "--timeout",
+            "2s",
+        ])
+        .args(["--shutdown-timeout", "5s", "--json-summary"]));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary = summary(&output);
+    assert_eq!(count(&summary, "sent"), 500);
+    assert_eq!(count(&summary, "exported"), 0);
+    assert_eq!(count(&summary, "failed"), 500, "{summary}");
+    assert_eq!(summary["all_delivered"], false);
+    assert_eq!(count(&summary, "unsettled"), 0, "every span accounted for");
+    assert!(
+        summary["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("127.0.0.1"),
+        "{summary}"
+    );
+    assert!(stdout(&output).contains("note: "), "{}", stdout(&output));
+}
+
+#[test]
+fn a_full_queue_is_reported_with_a_hint() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let output = run(loadgen()
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--spans", "5000", "--queue-size", "10", "--json-summary"]));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary = summary(&output);
+    let dropped = count(&summary, "dropped_queue_full");
+    assert!(dropped > 0, "{summary}");
+    assert_eq!(count(&summary, "dropped"), dropped);
+    assert_eq!(count(&summary, "exported") + dropped, 5000);
+    assert_eq!(receiver.span_count(), count(&summary, "exported"));
+    assert!(
+        stdout(&output).contains("--queue-size"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn bad_flags_exit_2_naming_the_flag_and_value() {
+    for (args, expected) in [
+        (&["--workers", "abc"][..], &["--workers", "\"abc\""][..]),
+        (&["--spans", "0"], &["--spans", "\"0\""]),
+        (&["--protocol", "thrift"], &["--protocol", "\"thrift\""]),
+        (&["--rate", "-3"], &["--rate", "\"-3\""]),
+        (&["--duration", "forever"], &["--duration", "\"forever\""]),
+        (
+            &["--endpoint", "localhost:4317"],
+            &["--endpoint", "\"localhost:4317\""],
+        ),
+        (&["--attributes", "500"], &["--attributes", "\"500\""]),
+        (&["--compression", "lz4"], &["--compression", "\"lz4\""]),
+        (&["--header", "x-api-key"], &["--header", "\"x-api-key\""]),
+        (
+            &["--queue-size", "10", "--batch-size", "20"],
+            &["--batch-size", "--queue-size"],
+        ),
+        (&["--frobnicate"], &["--frobnicate"]),
+        (&["--spans"], &["--spans needs a value"]),
+    ] {
+        let output = run(loadgen().args(args));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let errors = stderr(&output);
+        for part in expected {
+            assert!(errors.contains(part), "{args:?}: {errors}");
+        }
+        assert!(errors.contains("otlp-loadgen --help"), "{errors}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_variable() {
+    let output = run(loadgen()
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "lots")
+        .args(["--spans", "1"]));
+    assert_eq!(output.status.code(), Some(2));
+    let errors = stderr(&output);
+    assert!(errors.contains("OTEL_BSP_MAX_QUEUE_SIZE"), "{errors}");
+
+    let missing = PathBuf::from("no-such-dir").join("loadgen.yaml");
+    let output = run(loadgen()
+        .arg("--config")
+        .arg(&missing)
+        .args(["--spans", "1"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("loadgen.yaml"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn help_lists_the_flags() {
+    let output = run(loadgen().arg("--help"));
+    assert_eq!(output.status.code(), Some(0));
+    let usage = stdout(&output);
+    for flag in [
+        "--endpoint",
+        "--protocol",
+        "--spans",
+        "--workers",
+        "--duration",
+        "--rate",
+        "--attributes",
+        "--compression",
+        "--header",
+        "--queue-size",
+        "--batch-size",
+        "--timeout",
+        "--json-summary",
+        "Exit status",
+    ] {
+        assert!(usage.contains(flag), "{flag}");
+    }
+}
+
+#[test]
+fn metrics_are_served_while_it_runs() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut child = loadgen()
+        .args([
+            "--endpoint",
+            &receiver.grpc_endpoint().unwrap(),
+            "--protocol",
+            "grpc",
+        ])
+        .args([
+            "--duration",
+            "3s",
+            "--rate",
+            "500",
+            "--metrics",
+            "127.0.0.1:0",
+            "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut errors = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    errors.read_line(&mut line).unwrap();
+    // `otlp-loadgen: metrics at http://127.0.0.1:PORT/metrics`
+    let url = line
+        .trim()
+        .strip_prefix("otlp-loadgen: metrics at ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap()
+        .to_owned();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(
+        response.contains("otlp_sdk_spans_produced_total "),
+        "{response}"
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

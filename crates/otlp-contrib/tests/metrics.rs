@@ -1,0 +1,586 @@
+//! The Prometheus exposition of pipeline stats: checked line by line against
+//! the text format (a strict reader below) and read back by an independent
+//! parser (`prometheus-parse`), its values tied to the snapshot and to what
+//! the real receiver got; and `MetricsServer` answered over real HTTP.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use otlp_contrib::metrics::{
+    CONTENT_TYPE, Exposition, Labels, MetricsError, MetricsServer, render_prometheus,
+};
+use otlp_contrib::pipeline::build_processor;
+use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
+use otlp_core::KeyValue;
+use otlp_sdk::config::{Config, Protocol};
+use otlp_sdk::{LatencySummary, StatsSnapshot, Summary, TracerProvider};
+
+/// One sample: metric name and labels (sorted) -> value.
+type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
+
+/// Reads a text exposition (format 0.0.4) strictly: every line is HELP, TYPE
+/// or a sample; each family has exactly one HELP and one TYPE before its
+/// samples and is contiguous; names, label names and escapes are valid; no
+/// series appears twice; counters are `_total`, whole and non-negative;
+/// summaries have quantiles in [0, 1] plus `_count` (and maybe `_sum`).
+fn read_strictly(text: &str) -> Series {
+    assert!(text.ends_with('\n'), "ends with a line break");
+    let mut series = Series::new();
+    let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut current: Option<(String, String)> = None; // (name, type)
+    let mut helped: Option<String> = None;
+    for line in text.lines() {
+        assert!(!line.is_empty() && line.trim_end() == line, "{line:?}");
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP name text");
+            assert_metric_name(name);
+            assert!(!help.is_empty(), "{line}");
+            assert!(!families.contains_key(name), "family {name} appears twice");
+            helped = Some(name.to_owned());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name type");
+            assert_eq!(
+                helped.take().as_deref(),
+                Some(name),
+                "HELP right before TYPE"
+            );
+            assert!(["counter", "gauge", "summary"].contains(&kind), "{line}");
+            if kind == "counter" {
+                assert!(name.ends_with("_total"), "counter {name} ends with _total");
+            }
+            families.insert(name.to_owned(), kind.to_owned());
+            current = Some((name.to_owned(), kind.to_owned()));
+            continue;
+        }
+        assert!(!line.starts_with('#'), "unknown comment {line}");
+        let (family, kind) = current.clone().expect("a sample after its TYPE");
+        let (name, labels, value) = parse_sample(line);
+        let suffix = name
+            .strip_prefix(&family)
+            .unwrap_or_else(|| panic!("sample {name} inside family {family}"));
+        let quantile = labels.iter().find(|(label, _)| label == "quantile");
+        match (kind.as_str(), suffix) {
+            ("summary", "") => {
+                let q: f64 = quantile
+                    .expect("a summary sample has a quantile")
+                    .1
+                    .parse()
+                    .unwrap();
+                assert!((0.0..=1.0).contains(&q), "{line}");
+            }
+            ("summary", "_sum" | "_count") => assert!(quantile.is_none(), "{line}"),
+            (_, "") => {
+                assert!(quantile.is_none(), "{line}");
+                if kind == "counter" {
+                    assert!(value >= 0.0 && value.fract() == 0.0, "{line}");
+                }
+            }
+            _ => panic!("sample {name} does not belong to {kind} {family}"),
+        }
+        let mut sorted = labels.clone();
+        sorted.sort();
+        let key = (name.clone(), sorted);
+        assert!(!series.contains_key(&key), "series {key:?} twice");
+        series.insert(key, value);
+    }
+    assert!(helped.is_none(), "HELP without TYPE");
+    series
+}
+
+fn assert_metric_name(name: &str) {
+    let mut chars = name.chars();
+    assert!(
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+        "metric name {name:?}"
+    );
+}
+
+/// `name{a="x",b="y"} value`, unescaping label values.
+fn parse_sample(line: &str) -> (String, Vec<(String, String)>, f64) {
+    let name_end = line.find(['{', ' ']).expect("name then labels or value");
+    let name = &line[..name_end];
+    assert_metric_name(name);
+    let mut rest = &line[name_end..];
+    let mut labels: Vec<(String, String)> = Vec::new();
+    if let Some(mut body) = rest.strip_prefix('{') {
+        loop {
+            if let Some(after) = body.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let eq = body.find('=').expect("label=\"value\"");
+            let label = &body[..eq];
+            let mut label_chars = label.chars();
+            assert!(
+                label_chars
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && label_chars.all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "label name {label:?} in {line}"
+            );
+            assert!(
+                !labels.iter().any(|(known, _)| known == label),
+                "label {label} twice: {line}"
+            );
+            body = body[eq + 1..].strip_prefix('"').expect("opening quote");
+            let mut value = String::new();
+            let mut chars = body.char_indices();
+            let end = loop {
+                let (index, c) = chars.next().expect("closing quote");
+                match c {
+                    '"' => break index,
+                    '\\' => match chars.next().expect("escaped character").1 {
+                        '\\' => value.push('\\'),
+                        '"' => value.push('"'),
+                        'n' => value.push('\n'),
+                        other => panic!("bad escape \\{other} in {line}"),
+                    },
+                    c => value.push(c),
+                }
+            };
+            labels.push((label.to_owned(), value));
+            body = &body[end + 1..];
+            match body.strip_prefix(',') {
+                Some(after) => body = after,
+                None => assert!(body.starts_with('}'), "{line}"),
+            }
+        }
+    }
+    let value_text = rest.strip_prefix(' ').expect("one space before the value");
+    assert!(!value_text.contains(' '), "no timestamp expected: {line}");
+    let value = match value_text {
+        "NaN" => f64::NAN,
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        text => text
+            .parse()
+            .unwrap_or_else(|_| panic!("value {text:?} in {line}")),
+    };
+    (name.to_owned(), labels, value)
+}
+
+/// The value of one series (labels given without the pipeline's own).
+fn get(series: &Series, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let mut key: Vec<(String, String)> = labels
+        .iter()
+        .map(|(l, v)| (l.to_string(), v.to_string()))
+        .collect();
+    key.sort();
+    *series
+        .get(&(name.to_owned(), key.clone()))
+        .unwrap_or_else(|| panic!("no series {name} {key:?} in {series:#?}"))
+}
+
+/// Every field different, so that a swapped mapping shows.
+fn distinct_snapshot() -> StatsSnapshot {
+    StatsSnapshot {
+        produced: 1000,
+        exported: 700,
+        dropped: 11 + 13 + 17,
+        failed: 19,
+        rejected: 23,
+        queued: 29,
+        in_flight: 1000 - 700 - 41 - 19 - 23 - 29,
+        dropped_queue_full: 11,
+        dropped_oversized: 13,
+        dropped_shutdown: 17,
+        retries: 31,
+        batches: 37,
+        queue_capacity: 2048,
+        batch_size: Summary {
+            count: 37,
+            min: 2,
+            max: 64,
+            mean: 20,
+            p50: 16,
+            p90: 48,
+            p99: 63,
+        },
+        export_latency: LatencySummary {
+            count: 36,
+            p50: Duration::from_micros(1_500),
+            p90: Duration::from_millis(12),
+            p99: Duration::from_millis(250),
+            max: Duration::from_secs(2),
+        },
+        last_error: Some("server answered HTTP 503: \"busy\"\nretry".into()),
+    }
+}
+
+#[test]
+fn every_field_of_the_snapshot_has_its_series() {
+    let stats = distinct_snapshot();
+    assert!(stats.is_balanced());
+    let text = render_prometheus(&stats, &Labels::none());
+    let s = read_strictly(&text);
+    let processed = "otel_sdk_processor_span_processed_total";
+    let exported = "otel_sdk_exporter_span_exported_total";
+    assert_eq!(stats.in_flight, 188);
+    assert_eq!(get(&s, processed, &[]), 700.0 + 23.0 + 19.0 + 13.0 + 188.0);
+    assert_eq!(get(&s, processed, &[("error_type", "queue_full")]), 11.0);
+    assert_eq!(
+        get(&s, processed, &[("error_type", "already_shutdown")]),
+        17.0
+    );
+    assert_eq!(get(&s, "otel_sdk_processor_span_queue_size", &[]), 29.0);
+    assert_eq!(
+        get(&s, "otel_sdk_processor_span_queue_capacity", &[]),
+        2048.0
+    );
+    assert_eq!(get(&s, exported, &[]), 700.0);
+    assert_eq!(get(&s, exported, &[("error_type", "rejected")]), 23.0);
+    assert_eq!(get(&s, exported, &[("error_type", "oversized")]), 13.0);
+    assert_eq!(get(&s, exported, &[("error_type", "failed")]), 19.0);
+    assert_eq!(get(&s, "otel_sdk_exporter_span_inflight", &[]), 188.0);
+    assert_eq!(get(&s, "otlp_sdk_spans_produced_total", &[]), 1000.0);
+    assert_eq!(get(&s, "otlp_sdk_export_batches_total", &[]), 37.0);
+    assert_eq!(get(&s, "otlp_sdk_export_retries_total", &[]), 31.0);
+    let size = "otlp_sdk_export_batch_size_spans";
+    for (q, v) in [
+        ("0", 2.0),
+        ("0.5", 16.0),
+        ("0.9", 48.0),
+        ("0.99", 63.0),
+        ("1", 64.0),
+    ] {
+        assert_eq!(get(&s, size, &[("quantile", q)]), v, "{q}");
+    }
+    assert_eq!(get(&s, &format!("{size}_count"), &[]), 37.0);
+    assert_eq!(get(&s, &format!("{size}_sum"), &[]), 943.0, "spans taken");
+    let duration = "otlp_sdk_export_duration_seconds";
+    for (q, v) in [("0.5", 0.0015), ("0.9", 0.012), ("0.99", 0.25), ("1", 2.0)] {
+        assert_eq!(get(&s, duration, &[("quantile", q)]), v, "{q}");
+    }
+    assert_eq!(get(&s, &format!("{duration}_count"), &[]), 36.0);
+    assert!(!text.contains("busy"), "the last error is not a label");
+    assert!(!text.contains("otelcol_"), "Collector names are opt-in");
+    assert_balanced(&s, &[]);
+}
+
+/// The identities the documentation promises, in one scrape.
+fn assert_balanced(s: &Series, labels: &[(&str, &str)]) {
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
+        labels.iter().chain(extra).copied().collect()
+    };
+    let processed = |e: &[(&'static str, &'static str)]| {
+        get(s, "otel_sdk_processor_span_processed_total", &with(e))
+    };
+    let exported = |e: &[(&'static str, &'static str)]| {
+        get(s, "otel_sdk_exporter_span_exported_total", &with(e))
+    };
+    let produced = get(s, "otlp_sdk_spans_produced_total", labels);
+    let queued = get(s, "otel_sdk_processor_span_queue_size", labels);
+    assert_eq!(
+        produced,
+        processed(&[])
+            + processed(&[("error_type", "queue_full")])
+            + processed(&[("error_type", "already_shutdown")])
+            + queued
+    );
+    assert_eq!(
+        processed(&[]),
+        exported(&[])
+            + exported(&[("error_type", "rejected")])
+            + exported(&[("error_type", "oversized")])
+            + exported(&[("error_type", "failed")])
+            + get(s, "otel_sdk_exporter_span_inflight", labels)
+    );
+}
+
+#[test]
+fn collector_names_and_several_pipelines_share_each_family() {
+    let checkout = Labels::new([("pipeline", "checkout"), ("exporter", "otlp")]).unwrap();
+    let audit = Labels::new([("pipeline", "audit"), ("exporter", "otlp")]).unwrap();
+    let text = Exposition::new()
+        .with_collector_names(true)
+        .pipeline(checkout, distinct_snapshot())
+        .pipeline(audit, StatsSnapshot::default())
+        .render();
+    let s = read_strictly(&text);
+    let c = [("pipeline", "checkout"), ("exporter", "otlp")];
+    let a = [("pipeline", "audit"), ("exporter", "otlp")];
+    assert_eq!(get(&s, "otelcol_exporter_sent_spans_total", &c), 700.0);
+    assert_eq!(
+        get(&s, "otelcol_exporter_send_failed_spans_total", &c),
+        19.0 + 23.0 + 13.0
+    );
+    assert_eq!(
+        get(&s, "otelcol_exporter_enqueue_failed_spans_total", &c),
+        11.0 + 17.0
+    );
+    assert_eq!(get(&s, "otelcol_exporter_queue_size", &c), 29.0);
+    assert_eq!(get(&s, "otelcol_exporter_queue_capacity", &c), 2048.0);
+    assert_eq!(get(&s, "otelcol_exporter_sent_spans_total", &a), 0.0);
+    // An empty summary: NaN quantiles, zero count.
+    let q = [
+        ("pipeline", "audit"),
+        ("exporter", "otlp"),
+        ("quantile", "0.5"),
+    ];
+    assert!(get(&s, "otlp_sdk_export_duration_seconds", &q).is_nan());
+    assert_eq!(get(&s, "otlp_sdk_export_duration_seconds_count", &a), 0.0);
+    assert_balanced(&s, &c);
+    assert_balanced(&s, &a);
+}
+
+#[test]
+fn an_independent_parser_reads_the_same_values() {
+    let labels = Labels::new([("pipeline", "checkout")]).unwrap();
+    let text = Exposition::new()
+        .with_collector_names(true)
+        .pipeline(labels, distinct_snapshot())
+        .render();
+    let ours = read_strictly(&text);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let mut seen = 0;
+    for sample in &scrape.samples {
+        let mut labels: Vec<(String, String)> = sample
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.sort();
+        match &sample.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => {
+                let key = (sample.metric.clone(), labels);
+                assert_eq!(ours.get(&key), Some(v), "{key:?}");
+                seen += 1;
+            }
+            prometheus_parse::Value::Summary(quantiles) => {
+                for q in quantiles {
+                    let mut key = labels.clone();
+                    key.push(("quantile".into(), format_quantile(q.quantile)));
+                    key.sort();
+                    let ours = ours[&(sample.metric.clone(), key)];
+                    assert!(ours == q.count || (ours.is_nan() && q.count.is_nan()));
+                    seen += 1;
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The types it read are the ones we declared.
+        let declared = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# TYPE {} ", sample.metric)));
+        match (&sample.value, declared) {
+            (prometheus_parse::Value::Counter(_), Some("counter"))
+            | (prometheus_parse::Value::Gauge(_), Some("gauge"))
+            | (prometheus_parse::Value::Summary(_), Some("summary"))
+            | (prometheus_parse::Value::Untyped(_), None) => {}
+            (value, declared) => {
+                panic!("{} read as {value:?}, declared {declared:?}", sample.metric)
+            }
+        }
+    }
+    assert_eq!(seen, ours.len(), "it read every series we wrote");
+    assert_eq!(scrape.docs.len(), 15, "a HELP per family");
+}
+
+fn format_quantile(q: f64) -> String {
+    format!("{q}")
+}
+
+#[test]
+fn a_live_pipeline_balances_in_every_scrape_and_matches_the_receiver() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    // Slow answers at first, so that the small queue overflows.
+    receiver.push_faults([
+        Fault::Delay(Duration::from_millis(300)),
+        Fault::Delay(Duration::from_millis(300)),
+    ]);
+    let mut config = Config::default();
+    config.exporter.protocol = Protocol::Grpc;
+    config.exporter.endpoint = receiver.grpc_endpoint();
+    config.batch.max_queue_size = 100;
+    config.batch.max_export_batch_size = 50;
+    config.batch.min_export_batch_size = 50;
+    config.batch.max_concurrent_exports = 2;
+    config.batch.scheduled_delay = Duration::from_millis(20);
+    let processor = build_processor(&config).unwrap();
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("metrics-test");
+    let labels = Labels::new([("pipeline", "live")]).unwrap();
+    let l = [("pipeline", "live")];
+    for round in 0..20 {
+        for n in 0..100 {
+            let mut span = tracer.start("work");
+            span.set_attribute(KeyValue::new("n", n + round * 100));
+            span.end();
+        }
+        let s = read_strictly(&render_prometheus(&processor.stats(), &labels));
+        assert_balanced(&s, &l);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    let s = read_strictly(&render_prometheus(&stats, &labels));
+    assert_balanced(&s, &l);
+    assert_eq!(get(&s, "otlp_sdk_spans_produced_total", &l), 2000.0);
+    assert_eq!(
+        get(&s, "otel_sdk_exporter_span_exported_total", &l),
+        receiver.span_count() as f64,
+        "exported = what the receiver accepted"
+    );
+    assert_eq!(
+        get(
+            &s,
+            "otel_sdk_processor_span_processed_total",
+            &[("pipeline", "live"), ("error_type", "queue_full")]
+        ),
+        stats.dropped_queue_full as f64
+    );
+    assert!(
+        stats.dropped_queue_full > 0,
+        "the queue overflowed: {stats:?}"
+    );
+    assert_eq!(get(&s, "otel_sdk_processor_span_queue_size", &l), 0.0);
+    assert_eq!(get(&s, "otel_sdk_exporter_span_inflight", &l), 0.0);
+    let batches = get(&s, "otlp_sdk_export_batch_size_spans_count", &l);
+    let taken = get(&s, "otlp_sdk_export_batch_size_spans_sum", &l);
+    assert_eq!(batches, stats.batches as f64);
+    assert_eq!(
+        taken,
+        get(&s, "otel_sdk_processor_span_processed_total", &l)
+    );
+    assert!(
+        get(
+            &s,
+            "otlp_sdk_export_duration_seconds",
+            &[("pipeline", "live"), ("quantile", "1")]
+        ) >= 0.3
+    );
+}
+
+/// One request over a fresh HTTP/1.1 client connection.
+fn request(method: Method, url: &str) -> (StatusCode, hyper::HeaderMap, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let request = Request::builder()
+            .method(method)
+            .uri(url)
+            .body(Empty::new())
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(5), client.request(request))
+            .await
+            .expect("answered in time")
+            .expect("a response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    })
+}
+
+fn assert_serves_metrics(server: &MetricsServer) {
+    let url = server.url();
+    assert_eq!(url, format!("http://{}/metrics", server.local_addr()));
+    let (status, headers, body) = request(Method::GET, &url);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], CONTENT_TYPE);
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+    let s = read_strictly(&body);
+    assert_eq!(get(&s, "otlp_sdk_spans_produced_total", &[]), 1000.0);
+
+    let (status, headers, body) = request(Method::HEAD, &url);
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.is_empty(), "no body for HEAD");
+    assert!(
+        headers["content-length"]
+            .to_str()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            > 0
+    );
+
+    let root = format!("http://{}/", server.local_addr());
+    assert_eq!(request(Method::GET, &root).0, StatusCode::NOT_FOUND);
+    let (status, headers, _) = request(Method::POST, &url);
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "GET, HEAD");
+    // The query string does not matter.
+    assert_eq!(
+        request(Method::GET, &format!("{url}?x=1")).0,
+        StatusCode::OK
+    );
+}
+
+fn refuses_connections(addr: SocketAddr) -> bool {
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
+}
+
+#[test]
+fn the_server_answers_scrapes_on_its_own_thread() {
+    let server = MetricsServer::start("127.0.0.1:0".parse().unwrap(), distinct_snapshot).unwrap();
+    assert_ne!(server.local_addr().port(), 0);
+    assert_serves_metrics(&server);
+    // Keep-alive: several requests on one pooled connection.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        for _ in 0..3 {
+            let response = client.get(server.url().parse().unwrap()).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.into_body().collect().await.unwrap();
+        }
+    });
+    let addr = server.local_addr();
+    server.shutdown();
+    server.shutdown(); // idempotent
+    assert!(refuses_connections(addr), "closed after shutdown");
+}
+
+#[test]
+fn the_server_runs_on_a_given_runtime_and_stops_when_dropped() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = MetricsServer::start_on(runtime.handle(), "127.0.0.1:0".parse().unwrap(), || {
+        render_prometheus(&distinct_snapshot(), &Labels::none())
+    })
+    .unwrap();
+    assert_serves_metrics(&server);
+    let addr = server.local_addr();
+    drop(server);
+    let stopped = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        refuses_connections(addr)
+    });
+    assert!(stopped, "the listener closes once the server is dropped");
+}
+
+#[test]
+fn a_taken_port_is_an_error_naming_the_address() {
+    let first =
+        MetricsServer::start("127.0.0.1:0".parse().unwrap(), StatsSnapshot::default).unwrap();
+    let error = MetricsServer::start(first.local_addr(), StatsSnapshot::default).unwrap_err();
+    assert!(matches!(error, MetricsError::Bind { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains(&first.local_addr().to_string()),
+        "{error}"
+    );
+}
