@@ -200,6 +200,7 @@ fn distinct_snapshot() -> StatsSnapshot {
         queue_capacity: 2048,
         batch_size: Summary {
             count: 37,
+            sum: 943,
             min: 2,
             max: 64,
             mean: 20,
@@ -209,6 +210,7 @@ fn distinct_snapshot() -> StatsSnapshot {
         },
         export_latency: LatencySummary {
             count: 36,
+            sum: Duration::from_millis(4_750),
             p50: Duration::from_micros(1_500),
             p90: Duration::from_millis(12),
             p99: Duration::from_millis(250),
@@ -263,6 +265,7 @@ fn every_field_of_the_snapshot_has_its_series() {
         assert_eq!(get(&s, duration, &[("quantile", q)]), v, "{q}");
     }
     assert_eq!(get(&s, &format!("{duration}_count"), &[]), 36.0);
+    assert_eq!(get(&s, &format!("{duration}_sum"), &[]), 4.75);
     assert!(!text.contains("busy"), "the last error is not a label");
     assert!(!text.contains("otelcol_"), "Collector names are opt-in");
     assert_balanced(&s, &[]);

@@ -173,6 +173,8 @@ impl StatsSnapshot {
 pub struct Summary {
     /// Number of samples.
     pub count: u64,
+    /// Sum of the samples.
+    pub sum: u64,
     /// Smallest sample.
     pub min: u64,
     /// Largest sample.
@@ -192,6 +194,8 @@ pub struct Summary {
 pub struct LatencySummary {
     /// Number of batches measured.
     pub count: u64,
+    /// Total time of all measured batches.
+    pub sum: Duration,
     /// Median.
     pub p50: Duration,
     /// 90th percentile.
@@ -206,6 +210,7 @@ impl LatencySummary {
     fn from_micros(summary: Summary) -> Self {
         LatencySummary {
             count: summary.count,
+            sum: Duration::from_micros(summary.sum),
             p50: Duration::from_micros(summary.p50),
             p90: Duration::from_micros(summary.p90),
             p99: Duration::from_micros(summary.p99),
@@ -295,6 +300,7 @@ impl Histogram {
         };
         Summary {
             count,
+            sum: self.sum.load(Ordering::Relaxed),
             min: self.min.load(Ordering::Relaxed),
             max,
             mean: self.sum.load(Ordering::Relaxed) / self.count.load(Ordering::Relaxed).max(1),

@@ -128,13 +128,12 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otlp_sdk_export_batches_total` | counter | `batches` |
 /// | `otlp_sdk_export_retries_total` | counter | `retries` (attempts retried) |
 /// | `otlp_sdk_export_batch_size_spans` | summary | `batch_size`: quantiles 0 (min), 0.5, 0.9, 0.99, 1 (max), `_sum` (spans taken), `_count` |
-/// | `otlp_sdk_export_duration_seconds` | summary | `export_latency` (first attempt to final outcome, retries included): quantiles 0.5, 0.9, 0.99, 1 (max), `_count` |
+/// | `otlp_sdk_export_duration_seconds` | summary | `export_latency` (first attempt to final outcome, retries included): quantiles 0.5, 0.9, 0.99, 1 (max), `_sum`, `_count` |
 ///
 /// So `otlp_sdk_spans_produced_total` = the three `processed` series +
 /// `queue_size`, and the `processed` series without `error_type` = the four
 /// `exported` series + `inflight`, in every scrape. Quantiles of an empty
-/// summary are `NaN`, as Prometheus client libraries write them. The export
-/// duration has no `_sum`: the snapshot carries percentiles, not the total.
+/// summary are `NaN`, as Prometheus client libraries write them.
 /// `last_error` is not exported (free text would make unbounded label values).
 ///
 /// With [`with_collector_names`](Self::with_collector_names) the exposition
@@ -412,9 +411,7 @@ const FAMILIES: [Family; 10] = [
             s.quantile("0.9", value(size.p90));
             s.quantile("0.99", value(size.p99));
             s.quantile("1", value(size.max));
-            // Every span taken went into exactly one recorded batch.
-            let sum = taken(s.stats);
-            s.write("_sum", None, sum);
+            s.write("_sum", None, size.sum);
             s.write("_count", None, size.count);
         },
     },
@@ -429,6 +426,7 @@ const FAMILIES: [Family; 10] = [
             s.quantile("0.9", value(latency.p90));
             s.quantile("0.99", value(latency.p99));
             s.quantile("1", value(latency.max));
+            s.write("_sum", None, seconds(latency.sum));
             s.write("_count", None, latency.count);
         },
     },
