@@ -20,6 +20,14 @@
 //!   that prints each trace as an indented tree and can append OTLP/JSON
 //!   lines to a file, or just count spans for benchmarks
 //!   (`otlp-receiver --help`).
+//! - [`bridge`] (feature `opentelemetry-bridge`, on by default): for programs
+//!   written against `opentelemetry` / `opentelemetry_sdk` (and `tracing`
+//!   through `tracing-opentelemetry`). `bridge::OtlpSpanProcessor` is an SDK
+//!   span processor that feeds the otlp-sdk pipeline — switching is one line,
+//!   `.with_span_processor(OtlpSpanProcessor::from_env()?)` in place of
+//!   `.with_batch_exporter(..)` — and `bridge::SdkExporter` makes our gRPC and
+//!   HTTP exporters usable as SDK span exporters, with their own runtime and
+//!   retries.
 //! - [`file_exporter`] (feature `file-exporter`, on by default):
 //!   `FileExporter`, an `otlp_sdk::Exporter` that appends every export request
 //!   as one OTLP/JSON line to a file or standard output — the specification's
@@ -65,6 +73,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "opentelemetry-bridge")]
+pub mod bridge;
 #[cfg(feature = "file-exporter")]
 pub mod file_exporter;
 #[cfg(feature = "metrics")]

@@ -1,0 +1,22 @@
+//! [`BridgeError`]: why a bridge pipeline or exporter could not be built.
+
+use otlp_sdk::config::ConfigError;
+
+use crate::pipeline::PipelineBuildError;
+
+/// Why building a bridge pipeline or exporter failed. Each variant carries the
+/// error of the part that failed, which names the bad setting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeError {
+    /// The configuration (files, `OTEL_*` variables) is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The exporter could not be built (bad endpoint, TLS files...) or the
+    /// pipeline could not start.
+    #[error(transparent)]
+    Build(#[from] PipelineBuildError),
+    /// The export runtime of an `SdkExporter` could not be started.
+    #[error("cannot start the export runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}

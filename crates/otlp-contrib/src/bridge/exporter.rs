@@ -1,0 +1,767 @@
+//! [`SdkExporter`]: an otlp-sdk transport as an `opentelemetry_sdk` span exporter.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::SpanExporter;
+use otlp_core::SpanData;
+use otlp_core::encode::{Chunk, Encoding, MAX_REQUEST_BYTES, TraceEncoder};
+use otlp_sdk::config::{Config, ConfigLoader};
+use otlp_sdk::{DynExporter, ExportError, ExportOutcome, ExportRequest, Exporter, RetryPolicy};
+use tokio::runtime::{Handle, Runtime};
+
+use super::BridgeError;
+use super::convert::SpanConverter;
+use crate::pipeline::exporter_from_config;
+
+/// The default bound of one batch's export, retries included.
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Any otlp-sdk [`Exporter`] — [`GrpcExporter`](otlp_exporter_grpc::GrpcExporter),
+/// [`HttpExporter`](otlp_exporter_http::HttpExporter) (protobuf or JSON), your
+/// own — as an [`opentelemetry_sdk::trace::SpanExporter`], for the stock
+/// `BatchSpanProcessor` or `SimpleSpanProcessor`.
+///
+/// Each `export(batch)` converts the batch ([`SpanConverter`]: resource and
+/// scopes shared), encodes it once with [`TraceEncoder`] in the exporter's
+/// encoding (cut into several requests if it would exceed the size cap; a span
+/// too large alone is not sent and counts as failed), sends it, and retries.
+///
+/// **Runtime.** The stock `BatchSpanProcessor` drives exports with
+/// `futures_executor::block_on` on its own thread, with no tokio runtime, and
+/// `SimpleSpanProcessor` on the thread ending the span; our transports need
+/// tokio. So the adapter owns a small tokio runtime (one worker thread, named
+/// `otlp-bridge-export`) and runs every export there, awaiting the task from
+/// whatever executor polls `export`. [`SdkExporterBuilder::with_runtime`]
+/// runs them on a runtime of yours instead (never a current-thread runtime
+/// whose thread may be the one blocked in `export`).
+///
+/// **Retry.** The stock SDK never retries, so the adapter does: retryable
+/// outcomes are sent again as the [`RetryPolicy`] says (exponential backoff
+/// with jitter, at least the server's throttle hint), the same bytes each
+/// time, until the batch's export timeout ([`DEFAULT_EXPORT_TIMEOUT`]; each
+/// attempt is bounded by what is left of it). The stock processors export one
+/// batch at a time, so a long retry delays the batches behind it (the
+/// `BatchSpanProcessor` drops new spans when its queue fills meanwhile):
+/// keep the timeout short.
+///
+/// **Outcomes.** Success is `Ok`. A partial success is `Ok` too (the
+/// specification forbids retrying it): the rejected spans are counted in
+/// [`stats`](Self::stats) and the server's message kept as `last_error`.
+/// Anything else, once retries are exhausted, is
+/// `Err(InternalFailure)` naming the span counts and the last error. After
+/// `shutdown`, `export` answers `Err(AlreadyShutdown)`.
+///
+/// **Shutdown** shuts the transport down (exports in flight end at once) and
+/// returns by its timeout. `force_flush` has nothing to flush: an export's
+/// future completes when its batch is settled.
+///
+/// ```
+/// use std::time::Duration;
+/// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use otlp_contrib::bridge::SdkExporter;
+/// use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+/// use otlp_exporter_http::HttpExporter;
+///
+/// # let collector = Receiver::start(ReceiverConfig::default())?;
+/// # let endpoint = collector.http_endpoint().expect("HTTP listener");
+/// let exporter = SdkExporter::builder(HttpExporter::builder().endpoint(endpoint).build()?)
+///     .with_export_timeout(Duration::from_secs(5))
+///     .build()?;
+/// let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).build();
+///
+/// provider.tracer("checkout").in_span("place order", |_cx| {});
+/// provider.shutdown()?;
+/// # assert_eq!(collector.accepted_spans()[0].name, "place order");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SdkExporter<E> {
+    exporter: Arc<E>,
+    converter: SpanConverter,
+    encoder: Mutex<TraceEncoder>,
+    encoding: Encoding,
+    retry: RetryPolicy,
+    export_timeout: Duration,
+    max_request_bytes: usize,
+    counters: Arc<Counters>,
+    shut_down: AtomicBool,
+    runtime: ExportRuntime,
+}
+
+impl<E> fmt::Debug for SdkExporter<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SdkExporter")
+            .field("exporter", &std::any::type_name::<E>())
+            .field("encoding", &self.encoding)
+            .field("export_timeout", &self.export_timeout)
+            .field("retry", &self.retry)
+            .field("own_runtime", &self.runtime.owned.is_some())
+            .field("stats", &self.counters.snapshot())
+            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<E: Exporter> SdkExporter<E> {
+    /// An adapter with the defaults: its own runtime, [`RetryPolicy::default`],
+    /// [`DEFAULT_EXPORT_TIMEOUT`], the 64 MiB request cap.
+    pub fn new(exporter: E) -> Result<Self, BridgeError> {
+        SdkExporter::builder(exporter).build()
+    }
+
+    /// Starts building an adapter around `exporter`.
+    pub fn builder(exporter: E) -> SdkExporterBuilder<E> {
+        SdkExporterBuilder {
+            exporter,
+            retry: RetryPolicy::default(),
+            export_timeout: DEFAULT_EXPORT_TIMEOUT,
+            max_request_bytes: MAX_REQUEST_BYTES,
+            runtime: None,
+        }
+    }
+
+    /// The wrapped transport.
+    pub fn exporter(&self) -> &E {
+        &self.exporter
+    }
+
+    /// What happened to the spans exported so far.
+    pub fn stats(&self) -> SdkExporterStats {
+        self.counters.snapshot()
+    }
+
+    /// Converts and encodes a batch: the requests to send, and how many spans
+    /// could not be sent because each alone exceeds the size cap.
+    fn encode(&self, spans: &[SpanData]) -> (Vec<ExportRequest>, u64) {
+        let mut encoder = self.encoder.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut body = Vec::new();
+        encoder.encode(self.encoding, spans, &mut body);
+        if body.len() <= self.max_request_bytes {
+            return (vec![self.request(body, spans.len())], 0);
+        }
+        let mut requests = Vec::new();
+        let mut oversized = 0;
+        for chunk in encoder.split(spans, self.max_request_bytes, self.encoding) {
+            match chunk {
+                Chunk::Fits(range) => {
+                    let mut body = Vec::new();
+                    encoder.encode(self.encoding, &spans[range.clone()], &mut body);
+                    requests.push(self.request(body, range.len()));
+                }
+                Chunk::Oversized(_) => oversized += 1,
+            }
+        }
+        (requests, oversized)
+    }
+
+    fn request(&self, body: Vec<u8>, span_count: usize) -> ExportRequest {
+        ExportRequest {
+            body: Bytes::from(body),
+            encoding: self.encoding,
+            span_count,
+        }
+    }
+}
+
+impl SdkExporter<Box<dyn DynExporter>> {
+    /// The adapter the environment describes: configuration files and the
+    /// standard `OTEL_*` variables choose the transport (gRPC for `grpc`, HTTP
+    /// for `http/protobuf` and `http/json`), its settings, the retry policy
+    /// and the export timeout (`OTEL_BSP_EXPORT_TIMEOUT`).
+    pub fn from_env() -> Result<Self, BridgeError> {
+        Self::from_config(&ConfigLoader::new().load()?)
+    }
+
+    /// The adapter a loaded [`Config`] describes (see [`from_env`](Self::from_env)).
+    pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
+        SdkExporter::builder(exporter_from_config(config)?)
+            .with_config(config)
+            .build()
+    }
+}
+
+impl<E: Exporter> SpanExporter for SdkExporter<E> {
+    async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> OTelSdkResult {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let total = batch.len() as u64;
+        let spans: Vec<SpanData> = batch
+            .into_iter()
+            .map(|span| self.converter.convert(span))
+            .collect();
+        let (requests, oversized) = self.encode(&spans);
+        drop(spans);
+        let counters = &self.counters;
+        Counters::add(&counters.batches, 1);
+        if oversized > 0 {
+            Counters::add(&counters.failed, oversized);
+            counters.record_error(format!(
+                "{oversized} spans are each larger than the {} byte request cap: not sent",
+                self.max_request_bytes
+            ));
+        }
+        let delivery = Delivery {
+            exporter: Arc::clone(&self.exporter),
+            retry: self.retry.clone(),
+            deadline: Instant::now() + self.export_timeout,
+            counters: Arc::clone(&self.counters),
+        };
+        let settled = self
+            .runtime
+            .handle
+            .spawn(delivery.run(requests))
+            .await
+            .map_err(|error| {
+                OTelSdkError::InternalFailure(format!("export task failed: {error}"))
+            })?;
+        let failed = settled.failed + oversized;
+        if failed == 0 {
+            return Ok(());
+        }
+        let last_error = self.counters.last_error().unwrap_or_default();
+        Err(OTelSdkError::InternalFailure(format!(
+            "{failed} of {total} spans were not exported: {last_error}"
+        )))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let exporter = Arc::clone(&self.exporter);
+        let (done, finished) = mpsc::sync_channel(1);
+        self.runtime.handle.spawn(async move {
+            exporter.shutdown().await;
+            let _ = done.send(());
+        });
+        match finished.recv_timeout(timeout) {
+            Ok(()) => Ok(()),
+            Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure(
+                "the export runtime stopped before the exporter shut down".into(),
+            )),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.converter.set_resource(resource);
+    }
+}
+
+/// Builder for [`SdkExporter`]; every setting has a default.
+pub struct SdkExporterBuilder<E> {
+    exporter: E,
+    retry: RetryPolicy,
+    export_timeout: Duration,
+    max_request_bytes: usize,
+    runtime: Option<Handle>,
+}
+
+impl<E> fmt::Debug for SdkExporterBuilder<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SdkExporterBuilder")
+            .field("exporter", &std::any::type_name::<E>())
+            .field("retry", &self.retry)
+            .field("export_timeout", &self.export_timeout)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("runtime", &self.runtime.as_ref().map(Handle::id))
+            .finish()
+    }
+}
+
+impl<E: Exporter> SdkExporterBuilder<E> {
+    /// Takes the retry policy, the export timeout (`batch.export_timeout`,
+    /// `OTEL_BSP_EXPORT_TIMEOUT`) and the request size cap from a loaded [`Config`].
+    pub fn with_config(mut self, config: &Config) -> Self {
+        self.retry = config.retry.clone();
+        self.export_timeout = config.batch.export_timeout;
+        self.max_request_bytes = config.performance.max_request_bytes;
+        self
+    }
+
+    /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each batch once).
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Bounds each batch's export, retries included (default [`DEFAULT_EXPORT_TIMEOUT`]).
+    pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = timeout;
+        self
+    }
+
+    /// Largest request body; bigger batches are cut (default and maximum 64 MiB).
+    pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// Runs exports on this runtime instead of starting one. It must keep
+    /// running while the exporter is in use, and must not be a current-thread
+    /// runtime driven by a thread that may block in `export` (the stock
+    /// `SimpleSpanProcessor` blocks the thread that ends a span).
+    pub fn with_runtime(mut self, handle: Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
+    /// Starts the runtime (unless one was given) and builds the adapter.
+    pub fn build(self) -> Result<SdkExporter<E>, BridgeError> {
+        let runtime = match self.runtime {
+            Some(handle) => ExportRuntime {
+                handle,
+                owned: None,
+            },
+            None => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("otlp-bridge-export")
+                    .enable_all()
+                    .build()
+                    .map_err(BridgeError::Runtime)?;
+                ExportRuntime {
+                    handle: runtime.handle().clone(),
+                    owned: Some(runtime),
+                }
+            }
+        };
+        let encoding = self.exporter.encoding();
+        Ok(SdkExporter {
+            exporter: Arc::new(self.exporter),
+            converter: SpanConverter::new(),
+            encoder: Mutex::new(TraceEncoder::new()),
+            encoding,
+            retry: self.retry,
+            export_timeout: self.export_timeout,
+            max_request_bytes: self.max_request_bytes.clamp(1, MAX_REQUEST_BYTES),
+            counters: Arc::new(Counters::default()),
+            shut_down: AtomicBool::new(false),
+            runtime,
+        })
+    }
+}
+
+/// What happened to the spans an [`SdkExporter`] was given. Every span of a
+/// settled batch is in exactly one of `exported`, `rejected`, `failed`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SdkExporterStats {
+    /// Batches received from the SDK.
+    pub batches: u64,
+    /// Spans the backend accepted.
+    pub exported: u64,
+    /// Spans the backend rejected in a partial success (not retried).
+    pub rejected: u64,
+    /// Spans not delivered: permanent errors, retries exhausted, too large, shut down.
+    pub failed: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// The latest error or partial-success message.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    exported: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    retries: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, value: u64) {
+        counter.fetch_add(value, Ordering::Relaxed);
+    }
+
+    fn record_error(&self, error: impl ToString) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn snapshot(&self) -> SdkExporterStats {
+        SdkExporterStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            exported: self.exported.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            last_error: self.last_error(),
+        }
+    }
+}
+
+/// The runtime exports run on; an owned one is shut down without blocking
+/// when the adapter is dropped (dropping a runtime inside another runtime's
+/// context would panic).
+struct ExportRuntime {
+    handle: Handle,
+    owned: Option<Runtime>,
+}
+
+impl Drop for ExportRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.owned.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// One batch's requests on their way out, on the export runtime.
+struct Delivery<E> {
+    exporter: Arc<E>,
+    retry: RetryPolicy,
+    deadline: Instant,
+    counters: Arc<Counters>,
+}
+
+/// How a batch's requests ended.
+#[derive(Debug, Default)]
+struct Settled {
+    failed: u64,
+}
+
+impl<E: Exporter> Delivery<E> {
+    async fn run(self, requests: Vec<ExportRequest>) -> Settled {
+        let mut settled = Settled::default();
+        for request in requests {
+            settled.failed += self.send_with_retry(request).await;
+        }
+        settled
+    }
+
+    /// Sends one request until it is settled; returns the spans that failed.
+    async fn send_with_retry(&self, request: ExportRequest) -> u64 {
+        let spans = request.span_count as u64;
+        let counters = &*self.counters;
+        let mut retry = 0u32;
+        loop {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let outcome = if remaining.is_zero() {
+                ExportOutcome::Permanent {
+                    error: ExportError::Timeout(Duration::ZERO),
+                }
+            } else {
+                tokio::time::timeout(remaining, self.exporter.export(request.clone()))
+                    .await
+                    .unwrap_or(ExportOutcome::Retryable {
+                        error: ExportError::Timeout(remaining),
+                        throttle: None,
+                    })
+            };
+            match outcome {
+                ExportOutcome::Success => {
+                    Counters::add(&counters.exported, spans);
+                    return 0;
+                }
+                ExportOutcome::PartialSuccess {
+                    rejected_spans,
+                    message,
+                } => {
+                    let rejected = rejected_spans.min(spans);
+                    Counters::add(&counters.exported, spans - rejected);
+                    Counters::add(&counters.rejected, rejected);
+                    if rejected > 0 || !message.is_empty() {
+                        counters.record_error(format!(
+                            "partial success: {rejected} spans rejected: {message}"
+                        ));
+                    }
+                    return 0;
+                }
+                ExportOutcome::Permanent { error } => {
+                    counters.record_error(error);
+                    Counters::add(&counters.failed, spans);
+                    return spans;
+                }
+                ExportOutcome::Retryable { error, throttle } => {
+                    counters.record_error(&error);
+                    retry += 1;
+                    let delay = self.retry.delay(retry, jitter_random(), throttle);
+                    if !self.retry.enabled || Instant::now() + delay >= self.deadline {
+                        Counters::add(&counters.failed, spans);
+                        return spans;
+                    }
+                    Counters::add(&counters.retries, 1);
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
+/// A uniform random number in `[0, 1)` for retry jitter (not cryptographic).
+fn jitter_random() -> f64 {
+    let bits = u64::from_be_bytes(otlp_core::SpanId::random().to_bytes());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::time::SystemTime;
+
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    use super::*;
+
+    /// Plays a script of outcomes, then succeeds; records what it was sent.
+    #[derive(Default)]
+    struct Scripted {
+        outcomes: Mutex<VecDeque<ExportOutcome>>,
+        sent: Mutex<Vec<ExportRequest>>,
+        shut_down: AtomicBool,
+        encoding: Encoding,
+    }
+
+    impl Scripted {
+        fn with(outcomes: impl IntoIterator<Item = ExportOutcome>) -> Self {
+            Scripted {
+                outcomes: Mutex::new(outcomes.into_iter().collect()),
+                ..Scripted::default()
+            }
+        }
+    }
+
+    impl Exporter for Scripted {
+        fn encoding(&self) -> Encoding {
+            self.encoding
+        }
+
+        async fn export(&self, request: ExportRequest) -> ExportOutcome {
+            // Needs a tokio runtime: proves the export runs on one.
+            tokio::task::yield_now().await;
+            let _ = tokio::runtime::Handle::current();
+            self.sent.lock().unwrap().push(request);
+            self.outcomes
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(ExportOutcome::Success)
+        }
+
+        async fn shutdown(&self) {
+            self.shut_down.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn span(i: u64) -> opentelemetry_sdk::trace::SpanData {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        opentelemetry_sdk::trace::SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(7u128),
+                SpanId::from(i + 1),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "op".into(),
+            start_time: start,
+            end_time: start + Duration::from_millis(1),
+            attributes: vec![opentelemetry::KeyValue::new("i", i as i64)],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("test").build(),
+        }
+    }
+
+    fn fast_retry() -> RetryPolicy {
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        }
+    }
+
+    fn retryable() -> ExportOutcome {
+        ExportOutcome::Retryable {
+            error: ExportError::Transport("refused".into()),
+            throttle: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_encoded_once_and_sent_without_a_runtime_of_the_callers() {
+        let exporter = SdkExporter::new(Scripted::default()).unwrap();
+        let result = futures_lite_block_on(exporter.export(vec![span(0), span(1)]));
+        result.expect("succeeds");
+        let sent = exporter.exporter().sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].span_count, 2);
+        assert_eq!(sent[0].encoding, Encoding::Protobuf);
+        let stats = exporter.stats();
+        assert_eq!((stats.batches, stats.exported, stats.failed), (1, 2, 0));
+    }
+
+    #[test]
+    fn retryable_failures_are_retried_until_success() {
+        let exporter = SdkExporter::builder(Scripted::with([retryable(), retryable()]))
+            .with_retry_policy(fast_retry())
+            .build()
+            .unwrap();
+        futures_lite_block_on(exporter.export(vec![span(0)])).expect("succeeds");
+        assert_eq!(exporter.exporter().sent.lock().unwrap().len(), 3);
+        let stats = exporter.stats();
+        assert_eq!((stats.exported, stats.retries, stats.failed), (1, 2, 0));
+    }
+
+    #[test]
+    fn retries_stop_at_the_export_timeout() {
+        let exporter = SdkExporter::builder(Scripted::with(std::iter::repeat_n(retryable(), 1000)))
+            .with_retry_policy(fast_retry())
+            .with_export_timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let result = futures_lite_block_on(exporter.export(vec![span(0)]));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let Err(OTelSdkError::InternalFailure(message)) = result else {
+            panic!("{result:?}")
+        };
+        assert!(
+            message.contains("1 of 1 spans") && message.contains("refused"),
+            "{message}"
+        );
+        assert_eq!(exporter.stats().failed, 1);
+    }
+
+    #[test]
+    fn permanent_failures_are_not_retried_and_partial_success_is_ok() {
+        let exporter = SdkExporter::builder(Scripted::with([
+            ExportOutcome::Permanent {
+                error: ExportError::Server {
+                    status: "HTTP 400".into(),
+                    message: "bad".into(),
+                },
+            },
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 1,
+                message: "one bad span".into(),
+            },
+        ]))
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+        assert!(futures_lite_block_on(exporter.export(vec![span(0)])).is_err());
+        futures_lite_block_on(exporter.export(vec![span(1), span(2)])).expect("succeeds");
+        let stats = exporter.stats();
+        assert_eq!(
+            (
+                stats.batches,
+                stats.exported,
+                stats.rejected,
+                stats.failed,
+                stats.retries
+            ),
+            (2, 1, 1, 1, 0)
+        );
+        assert!(stats.last_error.unwrap().contains("one bad span"));
+    }
+
+    #[test]
+    fn batches_over_the_request_cap_are_cut() {
+        let exporter = SdkExporter::builder(Scripted::default())
+            .with_max_request_bytes(300)
+            .build()
+            .unwrap();
+        let batch: Vec<_> = (0..20).map(span).collect();
+        futures_lite_block_on(exporter.export(batch)).expect("succeeds");
+        let sent = exporter.exporter().sent.lock().unwrap();
+        assert!(sent.len() > 1);
+        assert!(sent.iter().all(|request| request.body.len() <= 300));
+        assert_eq!(
+            sent.iter().map(|request| request.span_count).sum::<usize>(),
+            20
+        );
+    }
+
+    #[test]
+    fn json_exporters_get_json() {
+        let exporter = SdkExporter::new(Scripted {
+            encoding: Encoding::Json,
+            ..Scripted::default()
+        })
+        .unwrap();
+        futures_lite_block_on(exporter.export(vec![span(0)])).expect("succeeds");
+        let sent = exporter.exporter().sent.lock().unwrap();
+        assert_eq!(sent[0].encoding, Encoding::Json);
+        assert!(sent[0].body.starts_with(b"{"));
+    }
+
+    #[test]
+    fn shutdown_reaches_the_transport_once() {
+        let exporter = SdkExporter::new(Scripted::default()).unwrap();
+        exporter
+            .shutdown_with_timeout(Duration::from_secs(1))
+            .expect("succeeds");
+        assert!(exporter.exporter().shut_down.load(Ordering::SeqCst));
+        assert!(matches!(
+            exporter.shutdown(),
+            Err(OTelSdkError::AlreadyShutdown)
+        ));
+        assert!(matches!(
+            futures_lite_block_on(exporter.export(vec![span(0)])),
+            Err(OTelSdkError::AlreadyShutdown)
+        ));
+    }
+
+    #[test]
+    fn dropping_inside_a_tokio_runtime_does_not_panic() {
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        outer.block_on(async {
+            let exporter = SdkExporter::new(Scripted::default()).unwrap();
+            drop(exporter);
+        });
+    }
+
+    /// A minimal executor with no tokio context, like the SDK's `futures_executor::block_on`.
+    fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+        use std::task::{Context, Poll, Wake, Waker};
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut context = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            match future.as_mut().poll(&mut context) {
+                Poll::Ready(output) => return output,
+                Poll::Pending => std::thread::park(),
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The `opentelemetry` bridge: keep the standard API, get the otlp-rust pipeline.
+//!
+//! Applications (and libraries, and `tracing` through `tracing-opentelemetry`)
+//! that use `opentelemetry` and `opentelemetry_sdk` can switch to otlp-rust
+//! without touching their instrumentation. Two ways in:
+//!
+//! - [`OtlpSpanProcessor`]: an `opentelemetry_sdk` span processor that converts
+//!   each finished span ([`SpanConverter`]: static names stay static, resource
+//!   and scopes shared, long keys interned) and hands it to an otlp-sdk
+//!   pipeline — lock-free queue, batches encoded once, retries, every span
+//!   counted, shutdown and flush bounded by their deadlines even when the
+//!   backend hangs. This is the recommended way.
+//! - [`SdkExporter`]: our gRPC and HTTP transports (or any `otlp_sdk::Exporter`)
+//!   as an `opentelemetry_sdk` span exporter, for the SDK's own
+//!   `BatchSpanProcessor` or `SimpleSpanProcessor`. It brings its own tokio
+//!   runtime (those processors have none) and its own retries (they never
+//!   retry).
+//!
+//! ## The one-line switch
+//!
+//! From `opentelemetry-otlp`:
+//!
+//! ```text
+//! let provider = SdkTracerProvider::builder()
+//!     .with_batch_exporter(opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?)
+//!     .build();
+//! ```
+//!
+//! to the otlp-rust pipeline, configured from the same `OTEL_*` variables
+//! (`OTEL_EXPORTER_OTLP_PROTOCOL` picks gRPC or HTTP):
+//!
+//! ```no_run
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//! use otlp_contrib::bridge::OtlpSpanProcessor;
+//!
+//! let provider = SdkTracerProvider::builder()
+//!     .with_span_processor(OtlpSpanProcessor::from_env()?)
+//!     .build();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## With `tracing`
+//!
+//! `tracing-opentelemetry` turns `tracing` spans into `opentelemetry` spans,
+//! so its layer on a provider with an [`OtlpSpanProcessor`] sends them
+//! through the pipeline, fields as attributes, parents kept:
+//!
+//! ```
+//! use std::time::Duration;
+//! use opentelemetry::trace::TracerProvider as _;
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//! use otlp_contrib::bridge::OtlpSpanProcessor;
+//! use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+//! use otlp_exporter_grpc::GrpcExporter;
+//! use otlp_sdk::BatchSpanProcessor;
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! # let collector = Receiver::start(ReceiverConfig::default())?;
+//! # let endpoint = collector.grpc_endpoint().expect("gRPC listener");
+//! let pipeline = BatchSpanProcessor::builder(GrpcExporter::builder().endpoint(endpoint).build()?).build()?;
+//! let provider = SdkTracerProvider::builder()
+//!     .with_span_processor(OtlpSpanProcessor::new(pipeline))
+//!     .build();
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("checkout")));
+//!
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _order = tracing::info_span!("place order", order.items = 3).entered();
+//!     tracing::info!("reserved");
+//! });
+//! provider.shutdown_with_timeout(Duration::from_secs(5))?;
+//! # assert_eq!(collector.accepted_spans()[0].name, "place order");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## What crosses the bridge
+//!
+//! Every field of the SDK's `SpanData` — ids, parent and its remoteness, trace
+//! flags and state, kind, name, times, attributes of every value kind,
+//! events, links, status, dropped counts — plus the provider's resource and
+//! each span's instrumentation scope. [`SpanConverter`] lists each mapping.
+
+mod convert;
+mod error;
+mod exporter;
+mod intern;
+mod processor;
+mod scope_cache;
+
+pub use convert::{SpanConverter, convert_resource};
+pub use error::BridgeError;
+pub use exporter::{DEFAULT_EXPORT_TIMEOUT, SdkExporter, SdkExporterBuilder, SdkExporterStats};
+pub use processor::{DEFAULT_FLUSH_TIMEOUT, OtlpSpanProcessor};
