@@ -1,0 +1,10 @@
+//! Integration tests of `otlp_contrib::bridge` against the real receiver on
+//! loopback: the stock `opentelemetry_sdk` provider feeding our pipeline, our
+//! exporters under the stock processors, `tracing` through
+//! `tracing-opentelemetry`, and bounded flush and shutdown.
+
+mod deadlines;
+mod processor;
+mod sdk_exporter;
+mod support;
+mod tracing_spans;

@@ -1,0 +1,195 @@
+//! Our gRPC and HTTP exporters as `opentelemetry_sdk` span exporters under the
+//! stock `BatchSpanProcessor` and `SimpleSpanProcessor` (which run exports with
+//! no tokio runtime).
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SimpleSpanProcessor, SpanExporter,
+};
+use otlp_contrib::bridge::SdkExporter;
+use otlp_contrib::receiver::{Fault, Receiver, Transport};
+use otlp_core::encode::Encoding;
+use otlp_exporter_http::HttpExporter;
+use otlp_sdk::{Exporter, RetryPolicy};
+
+use crate::support::{
+    TIMEOUT, attribute, block_on, grpc_exporter, only_group, receiver, sample_span, string,
+};
+
+fn http_exporter(receiver: &Receiver, encoding: Encoding) -> HttpExporter {
+    HttpExporter::builder()
+        .endpoint(receiver.http_endpoint().expect("HTTP listener"))
+        .encoding(encoding)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("valid exporter")
+}
+
+fn resource() -> Resource {
+    Resource::builder_empty()
+        .with_service_name("stock-sdk")
+        .build()
+}
+
+/// Ends `count` spans with an attribute each on `provider`, flushes, and waits for them.
+fn send_spans(provider: &SdkTracerProvider, receiver: &Receiver, prefix: &str, count: u64) {
+    let tracer = provider.tracer("stock-processors");
+    for i in 0..count {
+        let mut span = tracer.start(format!("{prefix}-{i}"));
+        span.set_attribute(KeyValue::new("i", i as i64));
+        span.end();
+    }
+    provider.force_flush().expect("flushed");
+    assert!(
+        receiver.wait_for_spans(count, TIMEOUT),
+        "{prefix}: {:?}",
+        receiver.stats()
+    );
+}
+
+/// Checks every request arrived on `transport` with `content_type`, carrying the provider's resource.
+fn check_requests(receiver: &Receiver, transport: Transport, content_type: &str) {
+    let requests = receiver.take_requests();
+    assert!(!requests.is_empty());
+    for request in &requests {
+        assert_eq!(request.transport, transport);
+        assert!(
+            request
+                .content_type
+                .as_deref()
+                .is_some_and(|ct| ct.starts_with(content_type)),
+            "{:?}",
+            request.content_type
+        );
+        let (resource, scope, _) = only_group(&request.request);
+        assert_eq!(
+            attribute(resource, "service.name"),
+            Some(&string("stock-sdk"))
+        );
+        assert_eq!(scope, "stock-processors");
+        for span in request.request.resource_spans[0].scope_spans[0]
+            .spans
+            .iter()
+        {
+            assert!(attribute(&span.attributes, "i").is_some());
+        }
+    }
+}
+
+fn batch_provider<E: Exporter>(exporter: SdkExporter<E>) -> SdkTracerProvider {
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_scheduled_delay(Duration::from_millis(50))
+                .build(),
+        )
+        .build();
+    SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_span_processor(processor)
+        .build()
+}
+
+#[test]
+fn grpc_under_the_stock_batch_processor() {
+    let receiver = receiver();
+    let provider = batch_provider(SdkExporter::new(grpc_exporter(&receiver)).unwrap());
+    send_spans(&provider, &receiver, "batch-grpc", 20);
+    check_requests(&receiver, Transport::Grpc, "application/grpc");
+    provider.shutdown_with_timeout(TIMEOUT).unwrap();
+}
+
+#[test]
+fn grpc_under_the_stock_simple_processor() {
+    let receiver = receiver();
+    let exporter = SdkExporter::new(grpc_exporter(&receiver)).unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_span_processor(SimpleSpanProcessor::new(exporter))
+        .build();
+    send_spans(&provider, &receiver, "simple-grpc", 3);
+    assert_eq!(receiver.request_count(), 3, "one request per span");
+    check_requests(&receiver, Transport::Grpc, "application/grpc");
+    provider.shutdown_with_timeout(TIMEOUT).unwrap();
+}
+
+#[test]
+fn http_protobuf_under_the_stock_simple_processor() {
+    let receiver = receiver();
+    let exporter = SdkExporter::new(http_exporter(&receiver, Encoding::Protobuf)).unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_span_processor(SimpleSpanProcessor::new(exporter))
+        .build();
+    send_spans(&provider, &receiver, "simple-http", 3);
+    check_requests(&receiver, Transport::Http, "application/x-protobuf");
+    provider.shutdown_with_timeout(TIMEOUT).unwrap();
+}
+
+#[test]
+fn http_json_under_the_stock_batch_processor() {
+    let receiver = receiver();
+    let provider =
+        batch_provider(SdkExporter::new(http_exporter(&receiver, Encoding::Json)).unwrap());
+    send_spans(&provider, &receiver, "batch-json", 20);
+    check_requests(&receiver, Transport::Http, "application/json");
+    provider.shutdown_with_timeout(TIMEOUT).unwrap();
+}
+
+#[test]
+fn the_adapter_retries_what_the_stock_sdk_would_drop() {
+    let receiver = receiver();
+    receiver.push_faults([
+        Fault::Unavailable,
+        Fault::Throttle(Duration::from_millis(20)),
+    ]);
+    let exporter = SdkExporter::builder(grpc_exporter(&receiver))
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_span_processor(SimpleSpanProcessor::new(exporter))
+        .build();
+    send_spans(&provider, &receiver, "retried", 1);
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.requests, stats.faulted_requests, stats.accepted_spans),
+        (3, 2, 1)
+    );
+    provider.shutdown_with_timeout(TIMEOUT).unwrap();
+}
+
+#[test]
+fn partial_success_is_ok_and_counted() {
+    let receiver = receiver();
+    receiver.push_faults([Fault::PartialSuccess {
+        rejected: 1,
+        message: "span 0 too old".into(),
+    }]);
+    let exporter = SdkExporter::new(http_exporter(&receiver, Encoding::Protobuf)).unwrap();
+    let batch = vec![sample_span(1), sample_span(2)];
+    block_on(exporter.export(batch)).expect("succeeds");
+    let stats = exporter.stats();
+    assert_eq!((stats.exported, stats.rejected, stats.failed), (1, 1, 0));
+    assert!(stats.last_error.unwrap().contains("span 0 too old"));
+}
+
+#[test]
+fn permanent_errors_fail_the_export_without_retrying() {
+    let receiver = receiver();
+    receiver.push_faults([Fault::InvalidArgument]);
+    let exporter = SdkExporter::new(grpc_exporter(&receiver)).unwrap();
+    let result = block_on(exporter.export(vec![sample_span(1)]));
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(receiver.request_count(), 1);
+    assert_eq!(exporter.stats().failed, 1);
+}
