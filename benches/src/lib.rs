@@ -16,6 +16,13 @@
 //!   checks they are the same request, so a suite never times different work.
 //! - [`report`]: how a suite decides whether it is measuring or only testing,
 //!   and the short interleaved timing that prints each suite's final ratio.
+//! - [`pipeline`]: the `otlp-sdk` and `opentelemetry_sdk` span pipelines set
+//!   up alike (same batch settings, no-op exporters that count spans), and
+//!   the accounting that shows neither dropped a span.
+//! - [`hot_path`]: start a span, set eight string attributes, end it, on one
+//!   or two threads, through either SDK's public API.
+//! - [`alloc_count`]: a counting global allocator, to check what the
+//!   producer's path allocates.
 //!
 //! ## Suites
 //!
@@ -23,6 +30,9 @@
 //! |---|---|---|
 //! | `cargo bench -p otlp-benches --bench encode` | `encode` | encoding 1,000 spans: otlp-core vs baseline, protobuf and JSON |
 //! | `cargo bench -p otlp-benches --bench zero_copy_comparison` | `zero_copy_comparison` | cloning 1,000 finished spans: otlp-core vs a deep copy vs `opentelemetry_sdk` |
+//! | `cargo bench -p otlp-benches --bench hot_path` | `hot_path`, `hot_path_owned_values`, `hot_path_static_values` | start + 8 attributes + end + enqueue, 1 and 2 threads: otlp-sdk vs `opentelemetry_sdk`'s `BatchSpanProcessor`; allocations per span |
+//! | `cargo bench -p otlp-benches --bench lock_free_collector_submit` | `lock_free_collector_submit` | 1,000 finished spans into a fresh batch processor, then shutdown: otlp-sdk vs `opentelemetry_sdk` |
+//! | `cargo bench -p otlp-benches --bench object_pool` | `object_pool` | a 4 KiB buffer from `otlp_sdk::Pool` vs `Vec` and `BytesMut` allocation |
 //!
 //! `cargo test -p otlp-benches --benches` (or `cargo bench -- --test`) runs
 //! each benchmark once as a smoke test.
@@ -47,7 +57,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod alloc_count;
 pub mod baseline;
 pub mod fixtures;
+pub mod hot_path;
+pub mod pipeline;
 pub mod report;
 pub mod verify;

@@ -197,7 +197,8 @@ pub struct Timing {
 /// One line of a suite's final report: both sides per element and the ratio.
 ///
 /// Displays as `encode/protobuf: otlp-core 85.1 ns/span, baseline 610.3
-/// ns/span, 7.2x faster (21 interleaved rounds)`.
+/// ns/span, 7.2x faster (21 interleaved rounds)`. Elements are spans unless
+/// [`with_unit`](Comparison::with_unit) says otherwise.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
     /// What is compared, `group/case`.
@@ -212,6 +213,8 @@ pub struct Comparison {
     pub timing: Timing,
     /// The ratio this comparison must reach, if it has a goal.
     pub goal: Option<f64>,
+    /// What one element is (`span` unless set), for `ns/<unit>`.
+    pub unit: &'static str,
 }
 
 impl Comparison {
@@ -230,7 +233,14 @@ impl Comparison {
             elements,
             timing,
             goal: None,
+            unit: "span",
         }
+    }
+
+    /// Names what one element is (`"buffer"` prints `ns/buffer`).
+    pub fn with_unit(mut self, unit: &'static str) -> Self {
+        self.unit = unit;
+        self
     }
 
     /// Also reports whether the ratio reaches `goal` (e.g. `5.0` for 5x).
@@ -260,12 +270,13 @@ impl fmt::Display for Comparison {
         let ratio = self.ratio();
         write!(
             f,
-            "{}: {} {:.1} ns/span, {} {:.1} ns/span, ",
+            "{}: {} {:.1} ns/{unit}, {} {:.1} ns/{unit}, ",
             self.name,
             self.ours_label,
             self.ours_ns_per_element(),
             self.baseline_label,
             self.baseline_ns_per_element(),
+            unit = self.unit,
         )?;
         if ratio >= 1.0 {
             write!(f, "{ratio:.1}x faster")?;
@@ -293,7 +304,7 @@ pub fn print_report(suite: &str, mode: RunMode, comparisons: &[Comparison]) {
     if measured {
         println!(
             "{suite}: ratio against the baseline (median per-call time of interleaved \
-             rounds, measured after criterion; lower ns/span is better)"
+             rounds, measured after criterion; lower ns per element is better)"
         );
     } else {
         println!("{suite}: test mode, one round each: NOT a measurement");

@@ -1,0 +1,321 @@
+//! The two span pipelines the `otlp-sdk` suites compare, set up alike.
+//!
+//! - Ours: `otlp_sdk::TracerProvider` with one `otlp_sdk::BatchSpanProcessor`
+//!   exporting through [`NoopExporter`].
+//! - The baseline: `opentelemetry_sdk::trace::SdkTracerProvider` with one
+//!   `opentelemetry_sdk::trace::BatchSpanProcessor` (the thread-based one, the
+//!   default) exporting through [`NoopSpanExporter`].
+//!
+//! Both exporters accept every batch at once and only count its spans, so a
+//! suite times the SDKs, not a transport. Both processors get the same
+//! [`BatchSettings`] (queue size, batch size, scheduled delay).
+//!
+//! One asymmetry is inherent and stays: our exporter receives *encoded bytes*,
+//! so our export loop encodes every batch into OTLP protobuf before calling
+//! it, while the baseline's exporter receives the `Vec<SpanData>` and encodes
+//! nothing (a real `opentelemetry-otlp` exporter would). Our pipeline
+//! therefore does strictly more background work than the baseline's here; on
+//! two cores that work competes with the producing threads.
+//!
+//! Every span is accounted for on both sides: ours through
+//! `BatchSpanProcessor::stats`, the baseline's by comparing the spans its
+//! exporter received with the spans the suite produced ([`Accounting`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use otlp_core::encode::Encoding;
+use otlp_sdk::{ExportOutcome, ExportRequest, SpanProcessor as _, StatsSnapshot};
+
+use crate::fixtures::SCOPE_NAME;
+
+/// Service name of both providers' resource.
+pub const SERVICE_NAME: &str = "checkout";
+
+/// How long a flush or shutdown may take before the suite gives up on it.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The batch settings both processors get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Spans the queue holds before new ones are dropped.
+    pub max_queue_size: usize,
+    /// Spans per export batch.
+    pub max_export_batch_size: usize,
+    /// Longest a span waits before its batch is cut.
+    pub scheduled_delay: Duration,
+}
+
+impl BatchSettings {
+    /// Room for `burst` spans between flushes without dropping any: the
+    /// queue holds twice that, batches are the SDKs' default 512 spans, and
+    /// the delay (200 ms) only matters for the tail of a burst.
+    pub fn for_burst(burst: usize) -> Self {
+        BatchSettings {
+            max_queue_size: (2 * burst).max(512),
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_millis(200),
+        }
+    }
+
+    /// These settings as `otlp-sdk` takes them; everything else is its default.
+    pub fn ours(&self) -> otlp_sdk::config::BatchConfig {
+        otlp_sdk::config::BatchConfig {
+            max_queue_size: self.max_queue_size,
+            max_export_batch_size: self.max_export_batch_size,
+            scheduled_delay: self.scheduled_delay,
+            ..otlp_sdk::config::BatchConfig::default()
+        }
+    }
+
+    /// These settings as `opentelemetry_sdk` takes them; everything else is
+    /// its default.
+    pub fn baseline(&self) -> opentelemetry_sdk::trace::BatchConfig {
+        opentelemetry_sdk::trace::BatchConfigBuilder::default()
+            .with_max_queue_size(self.max_queue_size)
+            .with_max_export_batch_size(self.max_export_batch_size)
+            .with_scheduled_delay(self.scheduled_delay)
+            .build()
+    }
+}
+
+/// Our exporter for the suites: accepts every request at once and counts
+/// its spans.
+#[derive(Clone, Debug, Default)]
+pub struct NoopExporter {
+    received: Arc<AtomicU64>,
+}
+
+impl NoopExporter {
+    /// Spans received so far (shared by every clone).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Acquire)
+    }
+}
+
+impl otlp_sdk::Exporter for NoopExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        self.received
+            .fetch_add(request.span_count as u64, Ordering::Release);
+        ExportOutcome::Success
+    }
+}
+
+/// The baseline's exporter for the suites: accepts every batch at once and
+/// counts its spans. The batch (and every span in it) is freed when `export`
+/// returns, on the processor's thread.
+#[derive(Clone, Debug, Default)]
+pub struct NoopSpanExporter {
+    received: Arc<AtomicU64>,
+}
+
+impl NoopSpanExporter {
+    /// Spans received so far (shared by every clone).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Acquire)
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for NoopSpanExporter {
+    async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> OTelSdkResult {
+        self.received
+            .fetch_add(batch.len() as u64, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// Where the spans one side produced went, after a flush.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accounting {
+    /// Spans the suite handed to the SDK.
+    pub produced: u64,
+    /// Spans the no-op exporter received.
+    pub exported: u64,
+    /// Spans the processor dropped (queue full or after shutdown).
+    pub dropped: u64,
+}
+
+impl Accounting {
+    /// Whether every produced span reached the exporter.
+    pub fn is_lossless(&self) -> bool {
+        self.dropped == 0 && self.exported == self.produced
+    }
+}
+
+impl fmt::Display for Accounting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "produced {}, exported {}, dropped {}",
+            self.produced, self.exported, self.dropped
+        )
+    }
+}
+
+/// Our side: a provider, its tracer, and the batch processor behind them.
+pub struct OursPipeline {
+    /// The provider (holds the processor).
+    pub provider: otlp_sdk::TracerProvider,
+    /// A tracer for [`SCOPE_NAME`].
+    pub tracer: otlp_sdk::Tracer,
+    /// A handle on the processor, for stats and flushes.
+    pub processor: otlp_sdk::BatchSpanProcessor,
+    /// The exporter's span count.
+    pub exporter: NoopExporter,
+    produced: AtomicU64,
+}
+
+impl OursPipeline {
+    /// A pipeline with these batch settings.
+    pub fn new(settings: &BatchSettings) -> Self {
+        let exporter = NoopExporter::default();
+        let processor = otlp_sdk::BatchSpanProcessor::builder(exporter.clone())
+            .with_batch_config(settings.ours())
+            .build()
+            .expect("the suites' batch settings are valid");
+        let provider = otlp_sdk::TracerProvider::builder()
+            .with_service_name(SERVICE_NAME)
+            .with_processor(processor.clone())
+            .build();
+        let tracer = provider.tracer(SCOPE_NAME);
+        OursPipeline {
+            provider,
+            tracer,
+            processor,
+            exporter,
+            produced: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that the suite produced `spans` more spans.
+    pub fn count_produced(&self, spans: u64) {
+        self.produced.fetch_add(spans, Ordering::Relaxed);
+    }
+
+    /// Exports everything queued; panics if that does not finish in time.
+    pub fn flush(&self) {
+        self.processor
+            .force_flush(FLUSH_TIMEOUT)
+            .expect("flushing the otlp-sdk pipeline");
+    }
+
+    /// The processor's own counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.processor.stats()
+    }
+
+    /// Flushes, then says where every produced span went.
+    pub fn accounting(&self) -> Accounting {
+        self.flush();
+        let stats = self.stats();
+        let produced = self.produced.load(Ordering::Relaxed);
+        assert_eq!(
+            stats.produced, produced,
+            "the processor saw every span the suite produced"
+        );
+        Accounting {
+            produced,
+            exported: self.exporter.received(),
+            dropped: stats.dropped,
+        }
+    }
+}
+
+/// The baseline: a provider, its tracer, and the exporter behind its batch
+/// processor.
+pub struct BaselinePipeline {
+    /// The provider (holds the processor).
+    pub provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    /// A tracer for [`SCOPE_NAME`].
+    pub tracer: opentelemetry_sdk::trace::SdkTracer,
+    /// The exporter's span count.
+    pub exporter: NoopSpanExporter,
+    produced: AtomicU64,
+}
+
+impl BaselinePipeline {
+    /// A pipeline with these batch settings.
+    pub fn new(settings: &BatchSettings) -> Self {
+        let exporter = NoopSpanExporter::default();
+        let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter.clone())
+            .with_batch_config(settings.baseline())
+            .build();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder_empty()
+                    .with_service_name(SERVICE_NAME)
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer(SCOPE_NAME);
+        BaselinePipeline {
+            provider,
+            tracer,
+            exporter,
+            produced: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that the suite produced `spans` more spans.
+    pub fn count_produced(&self, spans: u64) {
+        self.produced.fetch_add(spans, Ordering::Relaxed);
+    }
+
+    /// Exports everything queued; panics if that fails.
+    pub fn flush(&self) {
+        self.provider
+            .force_flush()
+            .expect("flushing the opentelemetry_sdk pipeline");
+    }
+
+    /// Flushes, then says where every produced span went. The baseline does
+    /// not expose its drop count: a span that was produced and never reached
+    /// the exporter was dropped.
+    pub fn accounting(&self) -> Accounting {
+        self.flush();
+        let produced = self.produced.load(Ordering::Relaxed);
+        let exported = self.exporter.received();
+        Accounting {
+            produced,
+            exported,
+            dropped: produced.saturating_sub(exported),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_pipelines_deliver_every_span() {
+        let settings = BatchSettings::for_burst(64);
+        let ours = OursPipeline::new(&settings);
+        for _ in 0..100 {
+            ours.tracer.start("work").end();
+        }
+        ours.count_produced(100);
+        let accounting = ours.accounting();
+        assert!(accounting.is_lossless(), "{accounting}");
+
+        let baseline = BaselinePipeline::new(&settings);
+        {
+            use opentelemetry::trace::{Span as _, Tracer as _};
+            for _ in 0..100 {
+                baseline.tracer.start("work").end();
+            }
+        }
+        baseline.count_produced(100);
+        let accounting = baseline.accounting();
+        assert!(accounting.is_lossless(), "{accounting}");
+    }
+}
