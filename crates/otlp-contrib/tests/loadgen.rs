@@ -279,7 +279,15 @@ fn a_full_queue_is_reported_with_a_hint() {
     .unwrap();
     let output = run(loadgen()
         .args(["--endpoint", &receiver.http_endpoint().unwrap()])
-        .args(["--spans", "5000", "--queue-size", "10", "--json-summary"]));
+        .args([
+            "--spans",
+            "5000",
+            "--queue-size",
+            "10",
+            "--full-policy",
+            "drop",
+        ])
+        .arg("--json-summary"));
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let summary = summary(&output);
     let dropped = count(&summary, "dropped_queue_full");

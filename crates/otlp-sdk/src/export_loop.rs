@@ -252,6 +252,7 @@ impl<E: Exporter> ExportLoop<E> {
         if count == 0 {
             return;
         }
+        self.shared.progress.note_take();
         let stats = &self.shared.stats;
         Stats::add(&stats.taken, count as u64);
         Stats::add(&stats.batches, 1);

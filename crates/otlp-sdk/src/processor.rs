@@ -1,7 +1,7 @@
 //! [`SpanProcessor`] and [`BatchSpanProcessor`]: where finished spans enter the pipeline.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,6 +40,32 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     pub(crate) full_policy: FullPolicy,
     pub(crate) shut_down: AtomicBool,
+    /// Whether the loop is taking spans (for [`FullPolicy::Block`]).
+    pub(crate) progress: Progress,
+}
+
+/// How many times the export loop has taken spans from the queue, and at
+/// which count a producer last found it stalled (waited its whole bound while
+/// nothing was taken).
+#[derive(Debug)]
+pub(crate) struct Progress {
+    takes: AtomicU64,
+    /// The `takes` a producer found stalled (`u64::MAX`: none).
+    stalled_at: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            takes: AtomicU64::new(0),
+            stalled_at: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Called by the loop whenever it takes spans.
+    pub(crate) fn note_take(&self) {
+        self.takes.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl Shared {
@@ -163,27 +189,36 @@ impl BatchSpanProcessor {
         }
     }
 
+    /// [`FullPolicy::Block`]: waits up to `timeout` for room. A producer that
+    /// waited in vain while the loop took nothing marks the pipeline stalled,
+    /// and later producers drop at once until the loop takes spans again.
     fn block_until_room(&self, mut span: SpanData, timeout: Duration) {
-        let queue = &self.inner.shared.queue;
-        let give_up = Instant::now() + timeout;
-        let mut spins = 0u32;
+        let shared = &*self.inner.shared;
+        let progress = &shared.progress;
+        let drop_span = || Stats::add(&shared.stats.dropped_queue_full, 1);
+        let takes = progress.takes.load(Ordering::Acquire);
+        if progress.stalled_at.load(Ordering::Acquire) == takes {
+            return drop_span();
+        }
+        let started = Instant::now();
+        let mut step = 0u32;
         loop {
-            queue.wake_loop();
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else if spins < 128 {
+            shared.queue.wake_loop();
+            if step < 8 {
                 std::thread::yield_now();
             } else {
-                std::thread::sleep(Duration::from_micros(50));
+                std::thread::sleep(Duration::from_micros(20 << (step - 8).min(4)));
             }
-            spins = spins.saturating_add(1);
-            match queue.push(span) {
+            step = step.saturating_add(1);
+            match shared.queue.push(span) {
                 Ok(()) => return,
                 Err(back) => span = back,
             }
-            if Instant::now() >= give_up || self.inner.shared.shut_down.load(Ordering::SeqCst) {
-                Stats::add(&self.inner.shared.stats.dropped_queue_full, 1);
-                return;
+            if started.elapsed() >= timeout || shared.shut_down.load(Ordering::SeqCst) {
+                if progress.takes.load(Ordering::Acquire) == takes {
+                    progress.stalled_at.store(takes, Ordering::Release);
+                }
+                return drop_span();
             }
         }
     }
@@ -334,6 +369,7 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             stats: Stats::new(self.batch.max_queue_size),
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
+            progress: Progress::new(),
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
         let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;

@@ -185,6 +185,7 @@ fn accounting_balances_at_every_snapshot_under_failures_slowness_and_drops() {
         .with_batch_config(BatchConfig {
             max_concurrent_exports: 3,
             adaptive: true,
+            full_policy: FullPolicy::Drop,
             min_export_batch_size: 16,
             ..batch(512, 128, 5)
         })
@@ -335,6 +336,7 @@ fn a_full_queue_drops_and_counts() {
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(BatchConfig {
             max_concurrent_exports: 1,
+            full_policy: FullPolicy::Drop,
             ..batch(32, 16, 1)
         })
         .build()
@@ -545,4 +547,33 @@ fn dropping_the_last_handle_shuts_down_and_delivers() {
     }
     drop(processor);
     assert_eq!(accepted.load(Ordering::SeqCst), 50);
+}
+
+#[test]
+fn the_block_policy_does_not_hold_producers_when_the_pipeline_is_stalled() {
+    // Every export hangs: after the first batches go in flight nothing leaves the queue.
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Hang))
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 1,
+            full_policy: FullPolicy::Block(Duration::from_millis(500)),
+            ..batch(64, 32, 1)
+        })
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    for i in 0..1_000 {
+        processor.on_end(span(i));
+    }
+    // Waiting the full bound for each of the ~900 spans that cannot fit would
+    // take 450 s; the stall is noticed once and the rest are dropped at once.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = processor.stats();
+    assert!(stats.dropped_queue_full >= 1_000 - 64 - 32, "{stats:#?}");
+    assert!(stats.is_balanced());
+    let _ = processor.shutdown(Duration::from_millis(200));
+    assert_final(&processor.stats());
 }

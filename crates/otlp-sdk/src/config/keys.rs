@@ -17,7 +17,7 @@ use super::{Compression, Config, ConfigError, ConfigSource, FullPolicy, Protocol
 
 /// How long [`FullPolicy::Block`] waits when `full_policy = "block"` is given
 /// without a `block_timeout`.
-pub(crate) const DEFAULT_BLOCK_TIMEOUT: Duration = Duration::from_millis(100);
+pub(crate) const DEFAULT_BLOCK_TIMEOUT: Duration = FullPolicy::DEFAULT_BLOCK_TIMEOUT;
 
 /// A configuration setting, named `section.key` in files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -530,6 +530,13 @@ mod tests {
     fn block_timeout_applies_in_either_order() {
         let origin = ConfigSource::Builder;
         let mut staged = Staged::new();
+        apply(
+            &mut staged,
+            Setting::BatchFullPolicy,
+            &Node::Str("drop".into()),
+            file_ctx(&origin),
+        )
+        .unwrap();
         apply(
             &mut staged,
             Setting::BatchBlockTimeout,

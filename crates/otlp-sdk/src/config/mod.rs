@@ -332,13 +332,38 @@ impl ExporterConfig {
 }
 
 /// What `on_end` does when the queue is full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// The default is [`Block`](FullPolicy::Block) for [`FullPolicy::DEFAULT_BLOCK_TIMEOUT`]:
+/// a producer that outruns a healthy pipeline is slowed to its pace instead
+/// of losing spans, while a stalled pipeline (backend down) drops at once and
+/// never holds producers. [`Drop`](FullPolicy::Drop) is the OpenTelemetry
+/// specification's behaviour (`OTLP__BATCH__FULL_POLICY=drop`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FullPolicy {
-    /// Drop the span and count it (`dropped_queue_full`). Never blocks. The default.
-    #[default]
+    /// Drop the span and count it (`dropped_queue_full`). Never waits: what the
+    /// OpenTelemetry specification's batch processor does.
     Drop,
-    /// Wait up to this long for room, then drop and count. Blocks the producing thread.
+    /// Backpressure: wait for room, up to this long, then drop and count.
+    /// While the export loop drains the queue, a producer that outruns it is
+    /// slowed to its pace and nothing is lost. When a producer waits its whole
+    /// bound while the loop takes nothing (the pipeline is stalled: say the
+    /// backend is down and every export is retrying), it drops, and so do the
+    /// following producers at once, without waiting, until the loop takes
+    /// spans again: a dead backend holds producers for one bound, not one per
+    /// span. A waiting producer sleeps in short steps; it does not spin.
     Block(Duration),
+}
+
+impl FullPolicy {
+    /// The wait bound of the default policy, and of `full_policy = "block"`
+    /// without a `block_timeout`.
+    pub const DEFAULT_BLOCK_TIMEOUT: Duration = Duration::from_millis(100);
+}
+
+impl Default for FullPolicy {
+    fn default() -> Self {
+        FullPolicy::Block(FullPolicy::DEFAULT_BLOCK_TIMEOUT)
+    }
 }
 
 /// Queueing and batching (`OTEL_BSP_*` and section `batch`).
@@ -367,7 +392,8 @@ pub struct BatchConfig {
     /// batch is waiting — load is light and small batches arrive sooner. The
     /// export loop is woken as soon as the current size is queued.
     pub adaptive: bool,
-    /// What to do when the queue is full.
+    /// What to do when the queue is full (default: wait up to 100 ms while the
+    /// pipeline drains; see [`FullPolicy`]).
     pub full_policy: FullPolicy,
 }
 
@@ -381,7 +407,7 @@ impl Default for BatchConfig {
             export_timeout: Duration::from_millis(30_000),
             max_concurrent_exports: 4,
             adaptive: false,
-            full_policy: FullPolicy::Drop,
+            full_policy: FullPolicy::default(),
         }
     }
 }

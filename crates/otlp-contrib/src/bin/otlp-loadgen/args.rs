@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use otlp_sdk::config::{Compression, Protocol};
+use otlp_sdk::config::{Compression, FullPolicy, Protocol};
 
 pub const USAGE: &str = "\
 Usage: otlp-loadgen [OPTIONS]
@@ -39,6 +39,8 @@ Options:
   --compression C       none, gzip or zstd (default: OTEL_EXPORTER_OTLP_COMPRESSION)
   --header K=V          Add a request header / gRPC metadata entry (repeatable)
   --queue-size N        Span queue capacity (default: OTEL_BSP_MAX_QUEUE_SIZE, 2048)
+  --full-policy P       When the queue is full: block (wait while the pipeline
+                        drains; the default) or drop (OpenTelemetry's behaviour)
   --batch-size N        Largest batch (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512,
                         lowered to --queue-size if that is smaller)
   --timeout D           Timeout of one export attempt (default: OTEL_EXPORTER_OTLP_TIMEOUT, 10s)
@@ -92,6 +94,7 @@ pub struct Args {
     pub compression: Option<Compression>,
     pub headers: Vec<(String, String)>,
     pub queue_size: Option<usize>,
+    pub full_policy: Option<FullPolicy>,
     pub batch_size: Option<usize>,
     pub timeout: Option<Duration>,
     pub shutdown_timeout: Option<Duration>,
@@ -166,6 +169,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, S
             "--compression" => parsed.compression = Some(compression(&value()?)?),
             "--header" => parsed.headers.push(header(&value()?)?),
             "--queue-size" => parsed.queue_size = Some(size("--queue-size", &value()?)?),
+            "--full-policy" => parsed.full_policy = Some(full_policy(&value()?)?),
             "--batch-size" => parsed.batch_size = Some(size("--batch-size", &value()?)?),
             "--timeout" => parsed.timeout = Some(duration("--timeout", &value()?)?),
             "--shutdown-timeout" => {
@@ -312,6 +316,15 @@ pub fn duration(flag: &str, text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| bad())
 }
 
+/// `--full-policy`: `block` or `drop`, any case.
+fn full_policy(text: &str) -> Result<FullPolicy, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "block" => Ok(FullPolicy::default()),
+        "drop" => Ok(FullPolicy::Drop),
+        _ => Err(format!("--full-policy: {text:?} is not block or drop")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +335,23 @@ mod tests {
 
     fn parsed(args: &[&str]) -> Args {
         parse_strs(args).unwrap().unwrap()
+    }
+
+    #[test]
+    fn full_policy_is_block_or_drop() {
+        assert_eq!(
+            parsed(&["--full-policy", "DROP"]).full_policy,
+            Some(FullPolicy::Drop)
+        );
+        assert_eq!(
+            parsed(&["--full-policy=block"]).full_policy,
+            Some(FullPolicy::default())
+        );
+        let error = parse_strs(&["--full-policy", "wait"]).unwrap_err();
+        assert!(
+            error.contains("--full-policy") && error.contains("wait"),
+            "{error}"
+        );
     }
 
     #[test]

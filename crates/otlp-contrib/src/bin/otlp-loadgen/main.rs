@@ -184,6 +184,9 @@ fn configure(args: &Args) -> Result<Config, Failure> {
     if let Some(size) = args.batch_size {
         batch.max_export_batch_size = size;
     }
+    if let Some(policy) = args.full_policy {
+        batch.full_policy = policy;
+    }
     batch.min_export_batch_size = batch.min_export_batch_size.min(batch.max_export_batch_size);
     if let Some(name) = &args.service_name {
         config.service_name = Some(name.clone());

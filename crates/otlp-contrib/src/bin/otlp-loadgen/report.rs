@@ -143,7 +143,7 @@ impl Summary<'_> {
             let _ = writeln!(
                 text,
                 "note: {} spans were dropped because the queue ({} spans) was full: \
-                 lower --rate, or raise --queue-size",
+                 lower --rate, raise --queue-size, or use --full-policy block",
                 stats.dropped_queue_full, stats.queue_capacity
             );
         }
