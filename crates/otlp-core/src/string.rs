@@ -53,14 +53,29 @@ struct InlineStr {
 
 impl InlineStr {
     /// Copies `text` in place if it is short enough.
+    #[inline]
     fn new(text: &str) -> Option<Self> {
-        if text.len() > INLINE_CAPACITY {
+        let source = text.as_bytes();
+        let len = source.len();
+        if len > INLINE_CAPACITY {
             return None;
         }
         let mut bytes = [0u8; INLINE_CAPACITY];
-        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        // Two fixed-size copies that overlap in the middle cover any length
+        // from the width to twice the width: a few moves, no memcpy call.
+        fn copy_ends<const WIDTH: usize>(to: &mut [u8], from: &[u8]) {
+            let len = from.len();
+            to[..WIDTH].copy_from_slice(&from[..WIDTH]);
+            to[len - WIDTH..len].copy_from_slice(&from[len - WIDTH..]);
+        }
+        match len {
+            16.. => copy_ends::<16>(&mut bytes, source),
+            8..=15 => copy_ends::<8>(&mut bytes, source),
+            4..=7 => copy_ends::<4>(&mut bytes, source),
+            _ => bytes[..len].copy_from_slice(source),
+        }
         Some(InlineStr {
-            len: text.len() as u8,
+            len: len as u8,
             bytes,
         })
     }

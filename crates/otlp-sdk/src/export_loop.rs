@@ -19,6 +19,7 @@ use crate::error::PipelineError;
 use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
 use crate::pool::Pool;
 use crate::processor::Shared;
+use crate::recycle::recycle_attributes;
 use crate::retry::{RetryPolicy, jitter_random};
 use crate::stats::Stats;
 
@@ -247,9 +248,10 @@ impl<E: Exporter> ExportLoop<E> {
     fn cut_batch(&mut self, queued: usize) {
         self.sizer.on_cut(queued);
         self.shared.queue.set_wake_at(self.sizer.current());
-        let mut batch = self.batches.get();
+        let mut batch = self.batches.get().detach();
         let count = self.shared.queue.pop_into(&mut batch, self.sizer.current());
         if count == 0 {
+            self.batches.put(batch);
             return;
         }
         self.shared.progress.note_take();
@@ -288,9 +290,11 @@ impl<E: Exporter> ExportLoop<E> {
                 }
             }
         }
-        // The batch's spans are released here, on the loop thread, and the
-        // emptied vector goes back to its pool.
-        drop(batch);
+        // The batch's spans are released here, on the loop thread: their
+        // attribute vectors go back to producers, the emptied batch vector
+        // back to its pool.
+        recycle_attributes(&mut batch);
+        self.batches.put(batch);
         // Flushes still collecting their spans count the oversized ones as undelivered.
         for flush in self
             .flushes

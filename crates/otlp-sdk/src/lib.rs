@@ -75,6 +75,7 @@ mod pool;
 mod processor;
 mod provider;
 mod queue;
+mod recycle;
 mod retry;
 mod sampler;
 mod span;

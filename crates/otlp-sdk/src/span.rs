@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str};
 
 use crate::provider::ProviderInner;
+use crate::recycle::attribute_vec;
 
 /// Nanoseconds since the Unix epoch.
 pub(crate) mod unix_nanos {
@@ -18,8 +19,34 @@ pub(crate) mod unix_nanos {
             .unwrap_or(0)
     }
 
+    /// The wall clock now. On Unix it reads `CLOCK_REALTIME` directly (the
+    /// clock `SystemTime` reads), skipping `SystemTime`'s checked arithmetic:
+    /// this runs twice per span.
+    #[cfg(unix)]
+    #[inline]
+    pub(crate) fn now() -> u64 {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+        let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
+        let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+        seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
+    }
+
+    /// The wall clock now.
+    #[cfg(not(unix))]
+    #[inline]
     pub(crate) fn now() -> u64 {
         from_system_time(SystemTime::now())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_fast_clock_agrees_with_system_time() {
+            let before = super::from_system_time(super::SystemTime::now());
+            let now = super::now();
+            let after = super::from_system_time(super::SystemTime::now());
+            assert!(before <= now && now <= after, "{before} {now} {after}");
+        }
     }
 }
 
@@ -46,6 +73,39 @@ pub struct Span {
     /// `None` for non-recording spans and once ended.
     data: Option<SpanData>,
     provider: Arc<ProviderInner>,
+    /// A one-word filter of the attribute keys set so far: a key whose bit is
+    /// clear cannot be a duplicate, so most `set_attribute` calls skip the scan.
+    key_filter: KeyFilter,
+}
+
+/// A 64-bit Bloom filter over attribute keys (one bit per key).
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyFilter(u64);
+
+impl KeyFilter {
+    #[inline]
+    fn bit(key: &str) -> u64 {
+        let bytes = key.as_bytes();
+        let (first, last) = match bytes {
+            [] => (0, 0),
+            [first, .., last] => (*first, *last),
+            [only] => (*only, *only),
+        };
+        let mixed = (bytes.len() as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(u64::from(first) << 8 | u64::from(last))
+            .wrapping_mul(0xff51_afd7_ed55_8ccd);
+        1 << (mixed >> 58)
+    }
+
+    /// Records `key`; says whether it may have been seen before.
+    #[inline]
+    fn insert(&mut self, key: &str) -> bool {
+        let bit = KeyFilter::bit(key);
+        let maybe_seen = self.0 & bit != 0;
+        self.0 |= bit;
+        maybe_seen
+    }
 }
 
 impl fmt::Debug for Span {
@@ -64,12 +124,20 @@ impl Span {
         mut data: SpanData,
         provider: Arc<ProviderInner>,
     ) -> Self {
-        dedupe_keep_last(&mut data.attributes);
+        let mut key_filter = KeyFilter::default();
+        let mut maybe_repeated = false;
+        for attribute in &data.attributes {
+            maybe_repeated |= key_filter.insert(&attribute.key);
+        }
+        if maybe_repeated {
+            dedupe_keep_last(&mut data.attributes);
+        }
         data.dropped_attributes_count = cap(&mut data.attributes, provider.limits.max_attributes);
         Span {
             context,
             data: Some(data),
             provider,
+            key_filter,
         }
     }
 
@@ -78,6 +146,7 @@ impl Span {
             context,
             data: None,
             provider,
+            key_filter: KeyFilter::default(),
         }
     }
 
@@ -94,23 +163,24 @@ impl Span {
     /// Sets an attribute; an existing key gets the new value. Over the limit,
     /// the attribute is discarded and counted.
     pub fn set_attribute(&mut self, attribute: KeyValue) {
-        let max = self.provider.limits.max_attributes;
-        if let Some(data) = &mut self.data {
-            if let Some(existing) = data
+        let Some(data) = &mut self.data else {
+            return;
+        };
+        if self.key_filter.insert(&attribute.key)
+            && let Some(existing) = data
                 .attributes
                 .iter_mut()
                 .find(|kv| kv.key == attribute.key)
-            {
-                existing.value = attribute.value;
-            } else if data.attributes.len() < max {
-                if data.attributes.capacity() == 0 {
-                    // Most spans carry a handful of attributes: one allocation for them.
-                    data.attributes.reserve(8.min(max));
-                }
-                data.attributes.push(attribute);
-            } else {
-                data.dropped_attributes_count = data.dropped_attributes_count.saturating_add(1);
+        {
+            existing.value = attribute.value;
+        } else if data.attributes.len() < self.provider.limits.max_attributes {
+            if data.attributes.capacity() == 0 {
+                // A recycled vector from an exported span, or one sized for a handful.
+                data.attributes = attribute_vec();
             }
+            data.attributes.push(attribute);
+        } else {
+            data.dropped_attributes_count = data.dropped_attributes_count.saturating_add(1);
         }
     }
 
@@ -239,6 +309,17 @@ fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_filter_never_misses_a_repeated_key() {
+        let keys: Vec<String> = (0..200).map(|i| format!("key.{i}")).collect();
+        let mut filter = KeyFilter::default();
+        for key in &keys {
+            filter.insert(key);
+        }
+        assert!(keys.iter().all(|key| filter.insert(key)));
+        assert!(!KeyFilter::default().insert(""));
+    }
 
     #[test]
     fn dedupe_keeps_the_last_value_in_the_first_place() {
