@@ -47,6 +47,11 @@
 //!   or duration, target rate, attributes per span — with a progress line and
 //!   a final summary of sent, exported, dropped, failed and spans per second
 //!   (`otlp-loadgen --help`).
+//! - [`testing`] (feature `testing`, on by default): a reference conversion of
+//!   otlp-core spans into `opentelemetry-proto` messages that shares no code
+//!   with the encoders, and an allocation-counting global allocator — what the
+//!   workspace's own tests check encoders, transports and "allocates nothing"
+//!   claims with.
 //!
 //! ## Example
 //!
@@ -71,7 +76,7 @@
 //! ```
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 #[cfg(feature = "opentelemetry-bridge")]
 pub mod bridge;
@@ -83,3 +88,5 @@ pub mod metrics;
 pub mod pipeline;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,15 +1,12 @@
-//! Shared test support: random spans (proptest) and an independent conversion
-//! of our spans into `opentelemetry-proto`'s generated types, grouped the way
-//! the protocol requires. Encoders are checked against this, never against
-//! our own decoder.
+//! Shared test support: random spans (proptest) and the request the protocol
+//! expects for them, from otlp-contrib's independent conversion into
+//! `opentelemetry-proto`'s generated types. Encoders are checked against
+//! this, never against our own decoder.
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1 as pc;
-use opentelemetry_proto::tonic::resource::v1 as pr;
-use opentelemetry_proto::tonic::trace::v1 as pt;
 use otlp_core::{
     AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, SpanFlags, SpanId,
     SpanKind, Status, Str, TraceFlags, TraceId, TraceState,
@@ -17,147 +14,13 @@ use otlp_core::{
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-// ---- independent conversion to the generated types --------------------------
-
-pub fn proto_value(value: &AnyValue) -> pc::AnyValue {
-    use pc::any_value::Value;
-    let value = match value {
-        AnyValue::String(text) => Value::StringValue(text.to_string()),
-        AnyValue::Bool(flag) => Value::BoolValue(*flag),
-        AnyValue::Int(int) => Value::IntValue(*int),
-        AnyValue::Double(double) => Value::DoubleValue(*double),
-        AnyValue::Bytes(bytes) => Value::BytesValue(bytes.to_vec()),
-        AnyValue::Array(values) => Value::ArrayValue(pc::ArrayValue {
-            values: values.iter().map(proto_value).collect(),
-        }),
-        AnyValue::KvList(entries) => Value::KvlistValue(pc::KeyValueList {
-            values: proto_attributes(entries),
-        }),
-    };
-    pc::AnyValue { value: Some(value) }
-}
-
-pub fn proto_attributes(attributes: &[KeyValue]) -> Vec<pc::KeyValue> {
-    attributes
-        .iter()
-        .map(|kv| pc::KeyValue {
-            key: kv.key.to_string(),
-            value: Some(proto_value(&kv.value)),
-            ..Default::default()
-        })
-        .collect()
-}
-
-pub fn proto_resource(resource: &Resource) -> pr::Resource {
-    pr::Resource {
-        attributes: proto_attributes(&resource.attributes),
-        dropped_attributes_count: resource.dropped_attributes_count,
-        ..Default::default()
-    }
-}
-
-pub fn proto_scope(scope: &InstrumentationScope) -> pc::InstrumentationScope {
-    pc::InstrumentationScope {
-        name: scope.name.to_string(),
-        version: scope.version.to_string(),
-        attributes: proto_attributes(&scope.attributes),
-        dropped_attributes_count: scope.dropped_attributes_count,
-    }
-}
-
-pub fn proto_span(span: &SpanData) -> pt::Span {
-    pt::Span {
-        trace_id: span.trace_id.to_bytes().to_vec(),
-        span_id: span.span_id.to_bytes().to_vec(),
-        trace_state: span.trace_state.header().to_owned(),
-        parent_span_id: span
-            .parent_span_id
-            .map(|id| id.to_bytes().to_vec())
-            .unwrap_or_default(),
-        flags: span.flags.bits(),
-        name: span.name.to_string(),
-        kind: i32::from(span.kind.wire_value()),
-        start_time_unix_nano: span.start_time_unix_nano,
-        end_time_unix_nano: span.end_time_unix_nano,
-        attributes: proto_attributes(&span.attributes),
-        dropped_attributes_count: span.dropped_attributes_count,
-        events: span
-            .events
-            .iter()
-            .map(|event| pt::span::Event {
-                time_unix_nano: event.time_unix_nano,
-                name: event.name.to_string(),
-                attributes: proto_attributes(&event.attributes),
-                dropped_attributes_count: event.dropped_attributes_count,
-            })
-            .collect(),
-        dropped_events_count: span.dropped_events_count,
-        links: span
-            .links
-            .iter()
-            .map(|link| pt::span::Link {
-                trace_id: link.trace_id.to_bytes().to_vec(),
-                span_id: link.span_id.to_bytes().to_vec(),
-                trace_state: link.trace_state.header().to_owned(),
-                attributes: proto_attributes(&link.attributes),
-                dropped_attributes_count: link.dropped_attributes_count,
-                flags: link.flags.bits(),
-            })
-            .collect(),
-        dropped_links_count: span.dropped_links_count,
-        status: match &span.status {
-            Status::Unset => None,
-            status => Some(pt::Status {
-                message: status.message().to_owned(),
-                code: i32::from(status.code()),
-            }),
-        },
-    }
-}
+// ---- the expected request ----------------------------------------------------
 
 /// The request the protocol expects: spans grouped by resource value, then by
-/// scope value, groups in first-appearance order, spans in batch order.
+/// scope value, groups in first-appearance order, spans in batch order, built
+/// by otlp-contrib's reference conversion through the generated types.
 pub fn expected_request(spans: &[SpanData]) -> ExportTraceServiceRequest {
-    let mut resource_spans: Vec<(Resource, pt::ResourceSpans)> = Vec::new();
-    let mut scopes: Vec<Vec<InstrumentationScope>> = Vec::new();
-    for span in spans {
-        let r = match resource_spans
-            .iter()
-            .position(|(r, _)| *r == *span.resource)
-        {
-            Some(r) => r,
-            None => {
-                resource_spans.push((
-                    (*span.resource).clone(),
-                    pt::ResourceSpans {
-                        resource: Some(proto_resource(&span.resource)),
-                        scope_spans: Vec::new(),
-                        schema_url: span.resource.schema_url.to_string(),
-                    },
-                ));
-                scopes.push(Vec::new());
-                resource_spans.len() - 1
-            }
-        };
-        let s = match scopes[r].iter().position(|s| *s == *span.scope) {
-            Some(s) => s,
-            None => {
-                scopes[r].push((*span.scope).clone());
-                resource_spans[r].1.scope_spans.push(pt::ScopeSpans {
-                    scope: Some(proto_scope(&span.scope)),
-                    spans: Vec::new(),
-                    schema_url: span.scope.schema_url.to_string(),
-                });
-                scopes[r].len() - 1
-            }
-        };
-        resource_spans[r].1.scope_spans[s]
-            .spans
-            .push(proto_span(span));
-    }
-    ExportTraceServiceRequest {
-        resource_spans: resource_spans.into_iter().map(|(_, rs)| rs).collect(),
-    }
+    otlp_contrib::testing::proto::request(spans)
 }
 
 // ---- realistic fixtures ------------------------------------------------------

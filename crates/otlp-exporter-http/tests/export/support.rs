@@ -10,6 +10,7 @@ use opentelemetry_proto::tonic::common::v1 as pc;
 use opentelemetry_proto::tonic::resource::v1 as pr;
 use opentelemetry_proto::tonic::trace::v1 as pt;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_contrib::testing::proto;
 use otlp_core::encode::Encoding;
 use otlp_core::{
     AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, SpanFlags, SpanId,
@@ -212,104 +213,6 @@ pub fn rich_spans(count: u64) -> Vec<SpanData> {
         .collect()
 }
 
-// ---- an independent conversion to the generated types ----------------------------
-
-fn proto_value(value: &AnyValue) -> pc::AnyValue {
-    use pc::any_value::Value;
-    let value = match value {
-        AnyValue::String(text) => Value::StringValue(text.to_string()),
-        AnyValue::Bool(flag) => Value::BoolValue(*flag),
-        AnyValue::Int(int) => Value::IntValue(*int),
-        AnyValue::Double(double) => Value::DoubleValue(*double),
-        AnyValue::Bytes(bytes) => Value::BytesValue(bytes.to_vec()),
-        AnyValue::Array(values) => Value::ArrayValue(pc::ArrayValue {
-            values: values.iter().map(proto_value).collect(),
-        }),
-        AnyValue::KvList(entries) => Value::KvlistValue(pc::KeyValueList {
-            values: proto_attributes(entries),
-        }),
-    };
-    pc::AnyValue { value: Some(value) }
-}
-
-fn proto_attributes(attributes: &[KeyValue]) -> Vec<pc::KeyValue> {
-    attributes
-        .iter()
-        .map(|kv| pc::KeyValue {
-            key: kv.key.to_string(),
-            value: Some(proto_value(&kv.value)),
-            ..Default::default()
-        })
-        .collect()
-}
-
-fn proto_resource(resource: &Resource) -> pr::Resource {
-    pr::Resource {
-        attributes: proto_attributes(&resource.attributes),
-        dropped_attributes_count: resource.dropped_attributes_count,
-        ..Default::default()
-    }
-}
-
-fn proto_scope(scope: &InstrumentationScope) -> pc::InstrumentationScope {
-    pc::InstrumentationScope {
-        name: scope.name.to_string(),
-        version: scope.version.to_string(),
-        attributes: proto_attributes(&scope.attributes),
-        dropped_attributes_count: scope.dropped_attributes_count,
-    }
-}
-
-fn proto_span(span: &SpanData) -> pt::Span {
-    pt::Span {
-        trace_id: span.trace_id.to_bytes().to_vec(),
-        span_id: span.span_id.to_bytes().to_vec(),
-        trace_state: span.trace_state.header().to_owned(),
-        parent_span_id: span
-            .parent_span_id
-            .map(|id| id.to_bytes().to_vec())
-            .unwrap_or_default(),
-        flags: span.flags.bits(),
-        name: span.name.to_string(),
-        kind: i32::from(span.kind.wire_value()),
-        start_time_unix_nano: span.start_time_unix_nano,
-        end_time_unix_nano: span.end_time_unix_nano,
-        attributes: proto_attributes(&span.attributes),
-        dropped_attributes_count: span.dropped_attributes_count,
-        events: span
-            .events
-            .iter()
-            .map(|event| pt::span::Event {
-                time_unix_nano: event.time_unix_nano,
-                name: event.name.to_string(),
-                attributes: proto_attributes(&event.attributes),
-                dropped_attributes_count: event.dropped_attributes_count,
-            })
-            .collect(),
-        dropped_events_count: span.dropped_events_count,
-        links: span
-            .links
-            .iter()
-            .map(|link| pt::span::Link {
-                trace_id: link.trace_id.to_bytes().to_vec(),
-                span_id: link.span_id.to_bytes().to_vec(),
-                trace_state: link.trace_state.header().to_owned(),
-                attributes: proto_attributes(&link.attributes),
-                dropped_attributes_count: link.dropped_attributes_count,
-                flags: link.flags.bits(),
-            })
-            .collect(),
-        dropped_links_count: span.dropped_links_count,
-        status: match &span.status {
-            Status::Unset => None,
-            status => Some(pt::Status {
-                message: status.message().to_owned(),
-                code: i32::from(status.code()),
-            }),
-        },
-    }
-}
-
 /// Checks that every span of `sent` arrived exactly once in the receiver's
 /// accepted requests, with every field of the span, its resource and its
 /// scope equal to what was sent.
@@ -350,15 +253,15 @@ pub fn assert_delivered_intact(receiver: &Receiver, sent: &[SpanData]) {
         let (resource, resource_schema, scope, scope_schema, received) = arrived
             .get(span.span_id.to_bytes().as_slice())
             .unwrap_or_else(|| panic!("span {} did not arrive", span.span_id));
-        assert_eq!(received, &proto_span(span), "span {}", span.name);
+        assert_eq!(received, &proto::span(span), "span {}", span.name);
         assert_eq!(
             resource,
-            &proto_resource(&span.resource),
+            &proto::resource(&span.resource),
             "resource of {}",
             span.name
         );
         assert_eq!(resource_schema, span.resource.schema_url.as_str());
-        assert_eq!(scope, &proto_scope(&span.scope), "scope of {}", span.name);
+        assert_eq!(scope, &proto::scope(&span.scope), "scope of {}", span.name);
         assert_eq!(scope_schema, span.scope.schema_url.as_str());
     }
 }
