@@ -106,7 +106,7 @@
 
 mod builder;
 mod classify;
-mod codec;
+pub mod codec;
 mod error;
 mod exporter;
 mod tls;
@@ -114,6 +114,7 @@ mod tls;
 use std::time::Duration;
 
 pub use builder::GrpcExporterBuilder;
+pub use codec::RawCodec;
 pub use error::BuildError;
 pub use exporter::GrpcExporter;
 /// Request compression, shared with the `otlp-sdk` configuration.

@@ -16,11 +16,11 @@ use tokio::runtime::Runtime;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::error::PipelineError;
-use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use crate::exporter::{ExportRequest, Exporter};
 use crate::pool::Pool;
 use crate::processor::Shared;
 use crate::recycle::recycle_attributes;
-use crate::retry::{RetryPolicy, jitter_random};
+use crate::retry::{RetryPolicy, Settlement};
 use crate::stats::Stats;
 
 /// Requests from the processor handles to the loop.
@@ -48,14 +48,6 @@ pub(crate) struct LoopSettings {
     pub(crate) io_threads: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) batch: BatchConfig,
-}
-
-/// How the spans of one request ended.
-#[derive(Debug, Clone, Copy, Default)]
-struct Settlement {
-    exported: u64,
-    rejected: u64,
-    failed: u64,
 }
 
 /// An export task's report to the loop.
@@ -470,9 +462,19 @@ impl<E: Exporter> ExportTask<E> {
     async fn run(self, request: ExportRequest) {
         let started = Instant::now();
         let span_count = request.span_count as u64;
-        let settlement = self.export_with_retry(&request).await;
-        let latency = started.elapsed();
         let stats = &self.shared.stats;
+        let settlement = self
+            .retry
+            .send(
+                &*self.exporter,
+                &request,
+                self.attempt_timeout,
+                self.deadline,
+                |error| stats.record_error(error),
+            )
+            .await;
+        let latency = started.elapsed();
+        Stats::add(&stats.retries, settlement.retries);
         if !self.settled.swap(true, Ordering::AcqRel) {
             // Order matters for consistent snapshots: the terminal counters
             // grow by exactly the request's spans.
@@ -497,75 +499,5 @@ impl<E: Exporter> ExportTask<E> {
             settlement,
         });
         self.shared.queue.unpark_loop();
-    }
-
-    async fn export_with_retry(&self, request: &ExportRequest) -> Settlement {
-        let spans = request.span_count as u64;
-        let stats = &self.shared.stats;
-        let mut retry = 0u32;
-        loop {
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
-            let attempt_timeout = self.attempt_timeout.min(remaining);
-            let outcome = if attempt_timeout.is_zero() {
-                ExportOutcome::Permanent {
-                    error: ExportError::Timeout(self.attempt_timeout),
-                }
-            } else {
-                match tokio::time::timeout(attempt_timeout, self.exporter.export(request.clone()))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => ExportOutcome::Retryable {
-                        error: ExportError::Timeout(attempt_timeout),
-                        throttle: None,
-                    },
-                }
-            };
-            match outcome {
-                ExportOutcome::Success => {
-                    return Settlement {
-                        exported: spans,
-                        ..Settlement::default()
-                    };
-                }
-                ExportOutcome::PartialSuccess {
-                    rejected_spans,
-                    message,
-                } => {
-                    let rejected = rejected_spans.min(spans);
-                    if !message.is_empty() || rejected > 0 {
-                        stats.record_error(format!(
-                            "partial success: {rejected} spans rejected: {message}"
-                        ));
-                    }
-                    return Settlement {
-                        exported: spans - rejected,
-                        rejected,
-                        failed: 0,
-                    };
-                }
-                ExportOutcome::Permanent { error } => {
-                    stats.record_error(&error);
-                    return Settlement {
-                        failed: spans,
-                        ..Settlement::default()
-                    };
-                }
-                ExportOutcome::Retryable { error, throttle } => {
-                    stats.record_error(&error);
-                    retry += 1;
-                    let delay = self.retry.delay(retry, jitter_random(), throttle);
-                    let retry_at = Instant::now() + delay;
-                    if !self.retry.enabled || retry_at >= self.deadline {
-                        return Settlement {
-                            failed: spans,
-                            ..Settlement::default()
-                        };
-                    }
-                    Stats::add(&stats.retries, 1);
-                    tokio::time::sleep(delay).await;
-                }
-            }
-        }
     }
 }

@@ -1,6 +1,9 @@
-//! [`RetryPolicy`]: exponential backoff with jitter, honouring the server's throttle hint.
+//! [`RetryPolicy`]: exponential backoff with jitter, honouring the server's
+//! throttle hint, and [`RetryPolicy::send`], the one retry loop of the workspace.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
 
 /// How failed exports are retried. The one retry policy of the pipeline:
 /// transports only classify outcomes, they never retry themselves.
@@ -73,8 +76,125 @@ impl RetryPolicy {
     }
 }
 
+/// How one request ended after [`RetryPolicy::send`]: its spans split by
+/// outcome (they add up to the request's `span_count`), and the retries taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settlement {
+    /// Spans the backend accepted.
+    pub exported: u64,
+    /// Spans the backend rejected through a partial success.
+    pub rejected: u64,
+    /// Spans that failed: permanent error, or retries exhausted by the deadline.
+    pub failed: u64,
+    /// Attempts retried.
+    pub retries: u64,
+}
+
+impl RetryPolicy {
+    /// Sends `request` through `exporter` until it settles: success, partial
+    /// success (never retried), a permanent error, or a retryable one whose
+    /// next attempt would start after `deadline`. Each attempt is bounded by
+    /// `attempt_timeout` (and by the deadline); a timed-out attempt is
+    /// retryable. Retries resend the same bytes. `report` hears every error
+    /// and partial-success message as it happens (for a "last error" display).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, RetryPolicy};
+    /// use otlp_core::encode::Encoding;
+    ///
+    /// struct Flaky(std::sync::atomic::AtomicU32);
+    /// impl Exporter for Flaky {
+    ///     fn encoding(&self) -> Encoding { Encoding::Protobuf }
+    ///     async fn export(&self, _: ExportRequest) -> ExportOutcome {
+    ///         if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+    ///             ExportOutcome::Retryable { error: ExportError::Transport("reset".into()), throttle: None }
+    ///         } else {
+    ///             ExportOutcome::Success
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), ..RetryPolicy::default() };
+    /// let request = ExportRequest { body: Default::default(), encoding: Encoding::Protobuf, span_count: 3 };
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    /// let settled = runtime.block_on(policy.send(
+    ///     &Flaky(Default::default()),
+    ///     &request,
+    ///     Duration::from_secs(1),
+    ///     Instant::now() + Duration::from_secs(5),
+    ///     |_| {},
+    /// ));
+    /// assert_eq!((settled.exported, settled.retries), (3, 2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn send<E: Exporter>(
+        &self,
+        exporter: &E,
+        request: &ExportRequest,
+        attempt_timeout: Duration,
+        deadline: Instant,
+        mut report: impl FnMut(String),
+    ) -> Settlement {
+        let spans = request.span_count as u64;
+        let mut settlement = Settlement::default();
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timeout = attempt_timeout.min(remaining);
+            let outcome = if timeout.is_zero() {
+                ExportOutcome::Permanent {
+                    error: ExportError::Timeout(attempt_timeout),
+                }
+            } else {
+                tokio::time::timeout(timeout, exporter.export(request.clone()))
+                    .await
+                    .unwrap_or(ExportOutcome::Retryable {
+                        error: ExportError::Timeout(timeout),
+                        throttle: None,
+                    })
+            };
+            match outcome {
+                ExportOutcome::Success => {
+                    settlement.exported = spans;
+                    return settlement;
+                }
+                ExportOutcome::PartialSuccess {
+                    rejected_spans,
+                    message,
+                } => {
+                    let rejected = rejected_spans.min(spans);
+                    if rejected > 0 || !message.is_empty() {
+                        report(format!(
+                            "partial success: {rejected} spans rejected: {message}"
+                        ));
+                    }
+                    settlement.exported = spans - rejected;
+                    settlement.rejected = rejected;
+                    return settlement;
+                }
+                ExportOutcome::Permanent { error } => {
+                    report(error.to_string());
+                    settlement.failed = spans;
+                    return settlement;
+                }
+                ExportOutcome::Retryable { error, throttle } => {
+                    report(error.to_string());
+                    let retry = u32::try_from(settlement.retries + 1).unwrap_or(u32::MAX);
+                    let delay = self.delay(retry, jitter_random(), throttle);
+                    if !self.enabled || Instant::now() + delay >= deadline {
+                        settlement.failed = spans;
+                        return settlement;
+                    }
+                    settlement.retries += 1;
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
 /// A uniform random number in `[0, 1)` for jitter (not cryptographic).
-pub(crate) fn jitter_random() -> f64 {
+fn jitter_random() -> f64 {
     let bits = u64::from_be_bytes(otlp_core::SpanId::random().to_bytes());
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -20,13 +20,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use otlp_core::response::{RpcStatus, encode_export_response};
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use otlp_exporter_grpc::RawCodec;
+use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 
 use super::config::Store;
@@ -165,52 +166,6 @@ impl TraceService for ReceiverService {
             })),
             Reply::Error(fault) => Err(fault_status(&fault)),
         }
-    }
-}
-
-/// A tonic codec that moves bytes unchanged: the receiver decodes itself.
-#[derive(Clone, Copy, Debug, Default)]
-struct RawCodec;
-
-#[derive(Clone, Copy, Debug, Default)]
-struct RawEncoder;
-
-#[derive(Clone, Copy, Debug, Default)]
-struct RawDecoder;
-
-impl Encoder for RawEncoder {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.reserve(item.len());
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawDecoder {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        let len = src.remaining();
-        Ok(Some(src.copy_to_bytes(len)))
-    }
-}
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawEncoder;
-    type Decoder = RawDecoder;
-
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
     }
 }
 

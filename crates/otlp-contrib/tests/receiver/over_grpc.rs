@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
 use otlp_contrib::receiver::{Answer, Fault, Receiver, ReceiverConfig, Transport};
+use otlp_exporter_grpc::RawCodec;
 use prost::Message;
 use tonic::Code;
 use tonic::codec::CompressionEncoding;
