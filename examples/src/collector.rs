@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use otlp_contrib::receiver::{
     ReceivedRequest, Receiver, ReceiverConfig, ReceiverError, RequestObserver, Store, render_traces,
 };
-use otlp_sdk::config::Protocol;
+use otlp_sdk::config::{Config, Protocol};
 
 /// The spans of the first few traces seen, grouped as they arrived.
 #[derive(Default)]
@@ -78,6 +78,21 @@ impl EmbeddedCollector {
             ..ReceiverConfig::default()
         })?;
         Ok(EmbeddedCollector { receiver, kept })
+    }
+
+    /// Starts one (keeping the first `keep_traces` traces) and points
+    /// `config`'s exporter at it — unless `config` already names an endpoint,
+    /// in which case the spans go there and no collector is started.
+    pub fn unless_configured(
+        config: &mut Config,
+        keep_traces: usize,
+    ) -> Result<Option<Self>, ReceiverError> {
+        if config.exporter.endpoint.is_some() || config.exporter.traces_endpoint.is_some() {
+            return Ok(None);
+        }
+        let collector = EmbeddedCollector::start(keep_traces)?;
+        config.exporter.endpoint = collector.endpoint(config.exporter.protocol);
+        Ok(Some(collector))
     }
 
     /// The endpoint an exporter of `protocol` should use.

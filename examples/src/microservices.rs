@@ -192,14 +192,7 @@ pub async fn run(
     loader: ConfigLoader,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
-    let collector =
-        if config.exporter.endpoint.is_none() && config.exporter.traces_endpoint.is_none() {
-            let collector = EmbeddedCollector::start(1)?;
-            config.exporter.endpoint = collector.endpoint(config.exporter.protocol);
-            Some(collector)
-        } else {
-            None
-        };
+    let collector = EmbeddedCollector::unless_configured(&mut config, 1)?;
     let processor = build_processor(&config)?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
 

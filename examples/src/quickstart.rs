@@ -191,14 +191,7 @@ pub fn run_with(
     loader: ConfigLoader,
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
-    let embedded =
-        if config.exporter.endpoint.is_none() && config.exporter.traces_endpoint.is_none() {
-            let collector = EmbeddedCollector::start(1)?;
-            config.exporter.endpoint = collector.endpoint(config.exporter.protocol);
-            Some(collector)
-        } else {
-            None
-        };
+    let embedded = EmbeddedCollector::unless_configured(&mut config, 1)?;
     if config.service_name.is_none() {
         config.service_name = Some("quickstart".into());
     }
