@@ -96,6 +96,9 @@ impl Str {
     /// The empty string (static).
     pub const EMPTY: Str = Str::new_static("");
 
+    /// The longest text, in bytes, stored inline (copied, never shared).
+    pub const INLINE_CAPACITY: usize = INLINE_CAPACITY;
+
     /// Wraps a static string; usable in `const` contexts.
     pub const fn new_static(text: &'static str) -> Self {
         Str(Repr::Static(text))

@@ -66,6 +66,41 @@ impl TraceState {
         Ok(TraceState::from_canonical(canonical))
     }
 
+    /// Parses leniently: keeps the valid members (up to 32, first key wins)
+    /// and skips the malformed ones, instead of rejecting the whole header.
+    /// For states from sources with looser rules than W3C's (an SDK's API,
+    /// say); headers from the wire should go through [`parse`](Self::parse).
+    ///
+    /// ```
+    /// use otlp_core::TraceState;
+    ///
+    /// let state = TraceState::parse_lenient("good=1,BAD=2,café=3,also=ok");
+    /// assert_eq!(state.header(), "good=1,also=ok");
+    /// ```
+    pub fn parse_lenient(header: &str) -> Self {
+        let mut canonical = String::with_capacity(header.len());
+        let mut count = 0usize;
+        for member in header.split(',') {
+            let member = member.trim_matches([' ', '\t']);
+            let Ok((key, value)) = split_member(member) else {
+                continue;
+            };
+            if count == MAX_TRACE_STATE_MEMBERS
+                || entries_of(&canonical).any(|(existing, _)| existing == key)
+            {
+                continue;
+            }
+            count += 1;
+            if !canonical.is_empty() {
+                canonical.push(',');
+            }
+            canonical.push_str(key);
+            canonical.push('=');
+            canonical.push_str(value);
+        }
+        TraceState::from_canonical(canonical)
+    }
+
     fn from_canonical(canonical: String) -> Self {
         if canonical.is_empty() {
             TraceState(None)

@@ -15,7 +15,7 @@ use super::intern::KeyInterner;
 use super::scope_cache::ScopeCache;
 
 /// Longest text [`Str`] stores inline, without allocating.
-pub(crate) const INLINE_MAX: usize = 22;
+pub(crate) const INLINE_MAX: usize = Str::INLINE_CAPACITY;
 
 /// Converts finished `opentelemetry_sdk` spans into `otlp_core` spans, sharing
 /// what can be shared. Used by [`OtlpSpanProcessor`](super::OtlpSpanProcessor)
@@ -289,8 +289,8 @@ thread_local! {
 /// Converts a trace state through its header text.
 ///
 /// `opentelemetry` validates keys and values more loosely than W3C Trace
-/// Context (and so [`TraceState::parse`]): a state `otlp_core` rejects is
-/// discarded as a whole, as W3C asks of a malformed `tracestate`. Never panics.
+/// Context: members W3C does not allow are skipped
+/// ([`TraceState::parse_lenient`]), the others kept. Never panics.
 pub(crate) fn convert_trace_state(state: &otel::TraceState) -> TraceState {
     if state.into_iter().len() == 0 {
         return TraceState::EMPTY;
@@ -305,7 +305,7 @@ pub(crate) fn convert_trace_state(state: &otel::TraceState) -> TraceState {
     if let Some(converted) = cached {
         return converted;
     }
-    let converted = TraceState::parse(&trace_state_header(state)).unwrap_or_default();
+    let converted = TraceState::parse_lenient(&trace_state_header(state));
     let _ = LAST_TRACE_STATE
         .try_with(|last| *last.borrow_mut() = Some((state.clone(), converted.clone())));
     converted
@@ -654,10 +654,12 @@ mod tests {
     }
 
     #[test]
-    fn trace_state_otlp_core_rejects_is_discarded_without_panicking() {
+    fn trace_state_members_w3c_rejects_are_skipped_without_panicking() {
         // opentelemetry accepts any value without ',' or '='; W3C wants printable ASCII.
         let loose = otel::TraceState::from_key_value([("a", "caf\u{e9}")]).unwrap();
         assert!(convert_trace_state(&loose).is_empty());
+        let mixed = otel::TraceState::from_key_value([("a", "caf\u{e9}"), ("b", "2")]).unwrap();
+        assert_eq!(convert_trace_state(&mixed).header(), "b=2");
         let fine = otel::TraceState::from_key_value([("a", "1"), ("b", "2")]).unwrap();
         assert_eq!(convert_trace_state(&fine).header(), "a=1,b=2");
         // The thread-local entry answers the next span of the same trace...
