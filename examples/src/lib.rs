@@ -13,7 +13,7 @@
 //!
 //! [`collector`] has what both share: the embedded collector and a view of
 //! the traces it received.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod collector;
 pub mod microservices;

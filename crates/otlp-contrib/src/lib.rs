@@ -74,7 +74,7 @@
 //! assert!(!receiver.wait_for_spans(1, Duration::from_millis(1)));
 //! # Ok::<(), otlp_contrib::receiver::ReceiverError>(())
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(unsafe_code)]
 

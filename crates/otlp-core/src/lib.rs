@@ -52,7 +52,7 @@
 //! assert_eq!(written, body.len());
 //! # Ok::<(), otlp_core::TraceParentError>(())
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(unsafe_code)]
 

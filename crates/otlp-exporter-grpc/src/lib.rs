@@ -100,7 +100,7 @@
 //! let processor = BatchSpanProcessor::builder(exporter).with_config(&config).build()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]
 

@@ -77,7 +77,7 @@
 //! configuration on the `ring` provider itself, so the application never
 //! has to install a process-wide `CryptoProvider`, and `aws-lc-rs` is not
 //! in the dependency graph.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]
 
