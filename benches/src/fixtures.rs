@@ -42,6 +42,7 @@
 //!   written, not just as sets.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -160,19 +161,61 @@ fn trace_id_bytes(trace: u64) -> [u8; 16] {
     bytes
 }
 
-/// `prefix`, then `number` zero-padded (and reduced) to exactly fill
+/// Appends `prefix`, then `number` zero-padded (and reduced) to exactly fill
 /// [`ATTRIBUTE_VALUE_LEN`] characters.
-fn padded(prefix: &str, number: u64) -> String {
+fn write_padded(out: &mut String, prefix: &str, number: u64) {
     let width = ATTRIBUTE_VALUE_LEN - prefix.len();
     let number = number % 10u64.pow(width as u32);
-    format!("{prefix}{number:0width$}")
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{prefix}{number:0width$}");
+}
+
+/// Writes the values of the eight attributes ([`ATTRIBUTE_KEYS`], in order)
+/// of the `i`-th span of the deterministic batch into `values`, replacing
+/// what they held. Every value is [`ATTRIBUTE_VALUE_LEN`] characters.
+///
+/// This is the per-span formatting a program does for its request data (a
+/// few hashes, eight `write!`s); it reuses the buffers, so once they have
+/// grown it allocates nothing. [`span_source`] takes its values from here,
+/// and the end-to-end comparison calls it for every span it produces, on
+/// both sides alike.
+///
+/// ```
+/// use otlp_benches::fixtures::{span_source, write_attribute_values};
+///
+/// let mut values: [String; 8] = Default::default();
+/// write_attribute_values(5, &mut values);
+/// let source = span_source(5);
+/// assert!(source.attributes.iter().map(|(_, v)| v).eq(values.iter()));
+/// ```
+pub fn write_attribute_values(i: u64, values: &mut [String; 8]) {
+    let trace = i / SPANS_PER_TRACE;
+    let (_, route, path_prefix) = ROUTES[(trace % ROUTES.len() as u64) as usize];
+    for value in values.iter_mut() {
+        value.clear();
+    }
+    let [route_value, path, host, agent, peer, user, tenant, request] = values;
+    // Writing to a `String` cannot fail.
+    route_value.push_str(route);
+    write_padded(path, path_prefix, mix(trace));
+    let _ = write!(host, "node-{:03}.example", trace % 1_000);
+    let _ = write!(
+        agent,
+        "okhttp/4.{:02}.{:04}",
+        trace % 100,
+        mix(trace ^ 0xA9E7) % 10_000
+    );
+    let _ = write!(peer, "2001:db8::{:06x}", mix(trace ^ 0x1F) & 0xFF_FFFF);
+    write_padded(user, "user-", mix(trace ^ 0x05E2));
+    write_padded(tenant, "tenant-", trace % 97);
+    let _ = write!(request, "req-{:012x}", mix(i ^ 0x4E0) & 0xFFFF_FFFF_FFFF);
 }
 
 /// The `i`-th span of the deterministic batch (see the module docs).
 pub fn span_source(i: u64) -> SpanSource {
     let trace = i / SPANS_PER_TRACE;
     let position = i % SPANS_PER_TRACE;
-    let (route_name, route, path_prefix) = ROUTES[(trace % ROUTES.len() as u64) as usize];
+    let (route_name, _, _) = ROUTES[(trace % ROUTES.len() as u64) as usize];
     let server_span = span_id_bytes(trace * SPANS_PER_TRACE);
     let (name, kind, parent_span_id, parent_is_remote) = match position {
         // Every fifth trace starts here; the others continue a remote caller's trace.
@@ -199,20 +242,8 @@ pub fn span_source(i: u64) -> SpanSource {
     };
     let start = EPOCH_NANOS + i * 1_000_000 + position * 20_000;
     let duration = 250_000 + (mix(i ^ 0xD00D) % 750_000);
-    let values = [
-        route.to_owned(),
-        padded(path_prefix, mix(trace)),
-        format!("node-{:03}.example", trace % 1_000),
-        format!(
-            "okhttp/4.{:02}.{:04}",
-            trace % 100,
-            mix(trace ^ 0xA9E7) % 10_000
-        ),
-        format!("2001:db8::{:06x}", mix(trace ^ 0x1F) & 0xFF_FFFF),
-        padded("user-", mix(trace ^ 0x05E2)),
-        padded("tenant-", trace % 97),
-        format!("req-{:012x}", mix(i ^ 0x4E0) & 0xFFFF_FFFF_FFFF),
-    ];
+    let mut values: [String; 8] = Default::default();
+    write_attribute_values(i, &mut values);
     SpanSource {
         trace_id: trace_id_bytes(trace),
         span_id: span_id_bytes(i),

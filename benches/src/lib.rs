@@ -23,6 +23,10 @@
 //!   or two threads, through either SDK's public API.
 //! - [`alloc_count`]: a counting global allocator, to check what the
 //!   producer's path allocates.
+//! - [`end_to_end`]: both pipelines over real transports (gRPC,
+//!   HTTP/protobuf) to an OTLP receiver, each SDK at its defaults and set up
+//!   as its documentation says, with one producer doing the same work on
+//!   both sides.
 //!
 //! ## Suites
 //!
@@ -33,6 +37,15 @@
 //! | `cargo bench -p otlp-benches --bench hot_path` | `hot_path`, `hot_path_owned_values`, `hot_path_static_values` | start + 8 attributes + end + enqueue, 1 and 2 threads: otlp-sdk vs `opentelemetry_sdk`'s `BatchSpanProcessor`; allocations per span |
 //! | `cargo bench -p otlp-benches --bench lock_free_collector_submit` | `lock_free_collector_submit` | 1,000 finished spans into a fresh batch processor, then shutdown: otlp-sdk vs `opentelemetry_sdk` |
 //! | `cargo bench -p otlp-benches --bench object_pool` | `object_pool` | a 4 KiB buffer from `otlp_sdk::Pool` vs `Vec` and `BytesMut` allocation |
+//! | `cargo bench -p otlp-benches --bench end_to_end` | `end_to_end` | N = 100, 500, 1,000, 2,000 spans created, ended and flushed to a loopback receiver, gRPC and HTTP/protobuf: otlp-rust vs `opentelemetry_sdk` + `opentelemetry-otlp` |
+//!
+//! ## The end-to-end comparison
+//!
+//! `cargo run --release -p otlp-benches --bin compare` sends 1,000,000 spans
+//! through each pipeline to a receiver in its own process, one sender process
+//! per row, over gRPC and HTTP/protobuf, and prints a Markdown table of
+//! delivered spans/s, spans lost, the sender's CPU seconds and peak RSS, with
+//! ratios against the baseline (see `benches/README.md` and `--help`).
 //!
 //! `cargo test -p otlp-benches --benches` (or `cargo bench -- --test`) runs
 //! each benchmark once as a smoke test.
@@ -59,6 +72,7 @@
 
 pub mod alloc_count;
 pub mod baseline;
+pub mod end_to_end;
 pub mod fixtures;
 pub mod hot_path;
 pub mod pipeline;

@@ -1,0 +1,92 @@
+//! `compare`: otlp-rust against opentelemetry-rust end to end, 1,000,000
+//! spans over OTLP/gRPC and OTLP/HTTP to a loopback receiver, printed as a
+//! Markdown table (or JSON).
+//!
+//! ```text
+//! cargo run --release -p otlp-benches --bin compare [-- --spans N --runs R --json ...]
+//! ```
+//!
+//! ## What runs where
+//!
+//! The coordinator (this process, no options or the public ones of
+//! [`args::USAGE`]) starts this same binary again in two hidden roles:
+//!
+//! - one **receiver** process for the whole comparison
+//!   (`otlp_contrib::receiver::Receiver` with `Store::CountOnly` on free
+//!   loopback ports: spans are counted by walking the protobuf, nothing is
+//!   decoded into structs), which it asks for its span count over stdin;
+//! - one **sender** process per row and run, one at a time: a single
+//!   producer thread formats eight attribute values per span and records the
+//!   span through the SDK's tracer API, then shuts the provider down with a
+//!   generous bound. Rows: otlp-rust at its default settings; the baseline
+//!   (`opentelemetry_sdk` + `opentelemetry-otlp`, set up as documented) with
+//!   its default queue (2,048), 65,536 and 1,000,000 spans; each over gRPC
+//!   and HTTP/protobuf. See `otlp_benches::end_to_end`.
+//!
+//! ## What is measured
+//!
+//! - **delivered spans/s**: spans the receiver counted from the sender,
+//!   divided by the time from the sender's first span to the receiver's last
+//!   count change (both read `CLOCK_MONOTONIC`; the receiver notes its count
+//!   every millisecond and on every query);
+//! - **lost**: spans produced and never counted;
+//! - **sender CPU s** and **peak RSS**: the kernel's accounting of the sender
+//!   process (user + system time of all its threads, and `ru_maxrss`), read
+//!   by the coordinator with `wait4` when it reaps the process;
+//! - each ratio against the lossless baseline row of the same transport (the
+//!   smallest queue with which the baseline lost nothing).
+//!
+//! `--runs R` repeats every row R times in rotating order and reports
+//! medians (lost: the worst run).
+
+mod args;
+mod process;
+mod report;
+mod roles;
+mod run;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use crate::args::Role;
+use crate::report::{Machine, Report};
+
+fn main() -> ExitCode {
+    let role = match args::parse(std::env::args().skip(1).collect()) {
+        Ok(role) => role,
+        Err(error) => {
+            eprintln!("compare: {error}\nTry `compare --help`.");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match role {
+        Role::Help => {
+            print!("{}", args::USAGE);
+            Ok(())
+        }
+        Role::Receiver { threads } => roles::receiver(threads),
+        Role::Sender(args) => roles::sender(&args),
+        Role::Coordinator(options) => {
+            let mut machine = Machine::describe();
+            run::run(&options).map(|results| {
+                machine.finish();
+                let report = Report::new(&options, results, machine);
+                let text = if options.json {
+                    format!("{:#}\n", report.json())
+                } else {
+                    report.markdown()
+                };
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
+            })
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("compare: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,843 @@
+//! The comparison's output: medians per row, the ratios against the
+//! lossless baseline row of each transport, the goals, and the machine it
+//! ran on, as a Markdown table or as JSON.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use otlp_benches::end_to_end::Transport;
+use serde_json::{Value, json};
+
+use crate::args::{Options, Queue};
+use crate::roles::Implementation;
+use crate::run::{MIB, Measurement, RowSpec};
+
+/// The issue's goals for otlp-rust at its defaults against the lossless baseline.
+pub const GOAL_THROUGHPUT: f64 = 5.0;
+/// CPU per delivered span at most this fraction of the baseline's.
+pub const GOAL_CPU_PER_SPAN: f64 = 1.0 / 5.0;
+/// Peak RSS at most this fraction of the baseline's.
+pub const GOAL_RSS: f64 = 1.0 / 4.0;
+
+/// One row's runs, summarised: medians, and the worst run's loss.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowSummary {
+    /// Which row.
+    pub spec: RowSpec,
+    /// Every run, in the order they ran.
+    pub runs: Vec<Measurement>,
+    /// Median delivered spans per second.
+    pub delivered_per_second: f64,
+    /// Spans lost in the worst run.
+    pub lost: u64,
+    /// Spans produced per run.
+    pub produced: u64,
+    /// Median sender CPU seconds.
+    pub cpu_seconds: f64,
+    /// Median sender CPU seconds per delivered span.
+    pub cpu_per_span: f64,
+    /// Median peak RSS, bytes.
+    pub peak_rss_bytes: f64,
+}
+
+impl RowSummary {
+    /// Summarises the runs of one row (at least one).
+    pub fn new(spec: RowSpec, runs: Vec<Measurement>) -> Self {
+        let median_of = |value: &dyn Fn(&Measurement) -> f64| {
+            median(runs.iter().map(value).collect::<Vec<f64>>())
+        };
+        RowSummary {
+            spec,
+            delivered_per_second: median_of(&Measurement::delivered_per_second),
+            lost: runs.iter().map(Measurement::lost).max().unwrap_or(0),
+            produced: runs.first().map_or(0, |run| run.produced),
+            cpu_seconds: median_of(&|run| run.usage.cpu().as_secs_f64()),
+            cpu_per_span: median_of(&|run| {
+                if run.delivered == 0 {
+                    f64::INFINITY
+                } else {
+                    run.usage.cpu().as_secs_f64() / run.delivered as f64
+                }
+            }),
+            peak_rss_bytes: median_of(&|run| run.usage.peak_rss_bytes as f64),
+            runs,
+        }
+    }
+
+    /// The row's name in the table.
+    pub fn label(&self) -> String {
+        match (self.spec.implementation, self.spec.queue) {
+            (Implementation::OtlpRust, _) => "otlp-rust (default settings)".to_owned(),
+            (Implementation::OpenTelemetry, queue) => {
+                let queue = match queue.unwrap_or(Queue::Default) {
+                    Queue::Default => format!("queue {} (default)", thousands(2_048)),
+                    Queue::Size(size) => format!("queue {}", thousands(size as u64)),
+                };
+                format!("opentelemetry_sdk + opentelemetry-otlp, {queue}")
+            }
+        }
+    }
+
+    fn median_duration(&self, value: impl Fn(&Measurement) -> Duration) -> f64 {
+        median(
+            self.runs
+                .iter()
+                .map(|run| value(run).as_secs_f64())
+                .collect(),
+        )
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
+}
+
+/// A row's ratios against its transport's reference row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ratios {
+    /// Delivered spans/s over the reference's (above 1: faster).
+    pub throughput: f64,
+    /// CPU per delivered span over the reference's (below 1: cheaper).
+    pub cpu_per_span: f64,
+    /// Peak RSS over the reference's (below 1: smaller).
+    pub peak_rss: f64,
+}
+
+/// Everything the report shows.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The rows, in table order.
+    pub rows: Vec<RowSummary>,
+    /// Per row, the index of its reference row (same transport), if any.
+    pub references: Vec<Option<usize>>,
+    /// Where and how it was measured.
+    pub machine: Machine,
+    /// The command that reproduces it.
+    pub command: String,
+    /// Spans per sender.
+    pub spans: u64,
+    /// Runs per row.
+    pub runs: usize,
+    /// How values reached the SDKs (`borrowed` or `owned`).
+    pub values: &'static str,
+    /// A sender's shutdown bound.
+    pub shutdown_timeout: Duration,
+}
+
+impl Report {
+    /// The report of these measurements.
+    pub fn new(
+        options: &Options,
+        results: Vec<(RowSpec, Vec<Measurement>)>,
+        machine: Machine,
+    ) -> Self {
+        let rows: Vec<RowSummary> = results
+            .into_iter()
+            .map(|(spec, runs)| RowSummary::new(spec, runs))
+            .collect();
+        let reference_of = |transport: Transport| reference_row(&rows, transport);
+        let references = rows
+            .iter()
+            .map(|row| reference_of(row.spec.transport))
+            .collect();
+        Report {
+            references,
+            rows,
+            machine,
+            command: command_line(&options.given),
+            spans: options.spans,
+            runs: options.runs,
+            shutdown_timeout: options.shutdown_timeout,
+            values: match options.values {
+                otlp_benches::hot_path::ValueKind::Owned => "owned",
+                _ => "borrowed",
+            },
+        }
+    }
+
+    /// The ratios of row `index` against its reference.
+    pub fn ratios(&self, index: usize) -> Option<Ratios> {
+        let reference = &self.rows[self.references[index]?];
+        let row = &self.rows[index];
+        Some(Ratios {
+            throughput: row.delivered_per_second / reference.delivered_per_second,
+            cpu_per_span: row.cpu_per_span / reference.cpu_per_span,
+            peak_rss: row.peak_rss_bytes / reference.peak_rss_bytes,
+        })
+    }
+
+    /// Whether row `index` is the reference of its transport.
+    fn is_reference(&self, index: usize) -> bool {
+        self.references[index] == Some(index)
+    }
+
+    /// The goal verdicts of ours, per transport.
+    pub fn goals(&self) -> Vec<Goals> {
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| row.spec.implementation == Implementation::OtlpRust)
+            .filter_map(|(index, row)| {
+                let ratios = self.ratios(index)?;
+                let reference = &self.rows[self.references[index]?];
+                Some(Goals {
+                    transport: row.spec.transport,
+                    lost: row.lost,
+                    ratios,
+                    reference_lossless: reference.lost == 0,
+                })
+            })
+            .collect()
+    }
+
+    /// The Markdown report: header, table, how to read it, goals, details.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let machine = &self.machine;
+        let _ = writeln!(
+            out,
+            "### End to end: {} spans with 8 string attributes, otlp-rust vs opentelemetry-rust\n",
+            thousands(self.spans)
+        );
+        let _ = writeln!(
+            out,
+            "Measured {} on {} (nproc {}, {}), Linux {}; load average {} before, {} after; {}; \
+             {} run{} per row{}.\n",
+            machine.date,
+            machine.cpu_model,
+            machine.nproc,
+            machine.memory,
+            machine.kernel,
+            machine.load_before,
+            machine.load_after,
+            machine.source,
+            self.runs,
+            if self.runs == 1 { "" } else { "s" },
+            if self.runs == 1 {
+                ""
+            } else {
+                " (medians; lost: the worst run)"
+            },
+        );
+        if machine.debug_build {
+            out.push_str("**Debug build: not a measurement.**\n\n");
+        }
+        let _ = writeln!(out, "```sh\n{}\n```\n", self.command);
+        out.push_str(
+            "| implementation | transport | delivered spans/s | lost | sender CPU s | peak RSS MB \
+             | throughput vs † | CPU/span vs † | peak RSS vs † |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (index, row) in self.rows.iter().enumerate() {
+            let mark = if self.is_reference(index) { " †" } else { "" };
+            let lost = if row.lost == 0 {
+                "0".to_owned()
+            } else {
+                format!(
+                    "{} ({:.1}%)",
+                    thousands(row.lost),
+                    100.0 * row.lost as f64 / row.produced.max(1) as f64
+                )
+            };
+            let (throughput, cpu, rss) = match self.ratios(index) {
+                Some(ratios) => (
+                    ratio(ratios.throughput),
+                    ratio(ratios.cpu_per_span),
+                    ratio(ratios.peak_rss),
+                ),
+                None => ("–".to_owned(), "–".to_owned(), "–".to_owned()),
+            };
+            let _ = writeln!(
+                out,
+                "| {}{mark} | {} | {} | {lost} | {:.2} | {:.1} | {throughput} | {cpu} | {rss} |",
+                row.label(),
+                row.spec.transport.label(),
+                thousands(row.delivered_per_second.round() as u64),
+                row.cpu_seconds,
+                row.peak_rss_bytes / MIB,
+            );
+        }
+        out.push_str(
+            "\n† The baseline row each ratio of the same transport is taken against: the smallest \
+             queue with which the baseline lost no span (or, if it always lost some, its largest \
+             queue).\n\n",
+        );
+        let _ = writeln!(
+            out,
+            "Each row is one sender process: one thread formats eight 16-character attribute \
+             values per span ({} to the SDK) and records the span through the SDK's tracer API, \
+             then shuts the provider down (bound {}). The \"other processes' CPU\" column \
+             of the details is what the rest of the machine used meanwhile. Delivered spans/s = spans the receiver \
+             counted / time from the first span to the last span counted (CLOCK_MONOTONIC, both \
+             processes); lost = produced − counted. Sender CPU s = user + system time of the \
+             sender process and peak RSS = its `ru_maxrss` (MB = 2^20 bytes), both from `wait4` \
+             when it is reaped. The receiver (`otlp_contrib::receiver`, `Store::CountOnly`: spans \
+             counted by walking the protobuf) runs in its own process on the same machine.\n",
+            self.values,
+            format_args!("{} s", self.shutdown_timeout.as_secs()),
+        );
+        let goals = self.goals();
+        if !goals.is_empty() {
+            out.push_str("Goals for otlp-rust at its default settings, against †:\n\n");
+            for goal in &goals {
+                let _ = writeln!(out, "- {goal}");
+            }
+            out.push('\n');
+        }
+        out.push_str(
+            "<details><summary>Details</summary>\n\n\
+             | implementation | transport | delivered spans/s per run | produce s | until shutdown s \
+             | until last span counted s | sender CPU µs/span | receiver CPU s | other processes' CPU s \
+             | requests |\n\
+             |---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for row in &self.rows {
+            let per_run: Vec<String> = row
+                .runs
+                .iter()
+                .map(|run| thousands(run.delivered_per_second().round() as u64))
+                .collect();
+            let requests = median(row.runs.iter().map(|run| run.requests as f64).collect());
+            let others: Vec<f64> = row
+                .runs
+                .iter()
+                .filter_map(|run| run.others_cpu.map(|cpu| cpu.as_secs_f64()))
+                .collect();
+            let others = if others.is_empty() {
+                "?".to_owned()
+            } else {
+                format!("{:.2}", median(others))
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                row.label(),
+                row.spec.transport.label(),
+                per_run.join(", "),
+                row.median_duration(|run| run.produce_time),
+                row.median_duration(|run| run.until_shutdown),
+                row.median_duration(|run| run.elapsed),
+                row.cpu_per_span * 1e6,
+                row.median_duration(|run| run.receiver_cpu),
+                others,
+                thousands(requests.round() as u64),
+            );
+        }
+        out.push_str("\n</details>\n");
+        let errors: Vec<String> = self
+            .rows
+            .iter()
+            .flat_map(|row| {
+                row.runs.iter().filter_map(move |run| {
+                    let bad = (run.bad_requests > 0)
+                        .then(|| format!("{} bad requests", run.bad_requests));
+                    let shutdown = run
+                        .shutdown_error
+                        .as_ref()
+                        .map(|error| format!("shutdown: {error}"));
+                    let problems: Vec<String> = bad.into_iter().chain(shutdown).collect();
+                    (!problems.is_empty()).then(|| {
+                        format!(
+                            "- {} {}: {}",
+                            row.label(),
+                            row.spec.transport.label(),
+                            problems.join("; ")
+                        )
+                    })
+                })
+            })
+            .collect();
+        if !errors.is_empty() {
+            out.push_str("\nProblems seen:\n\n");
+            for error in errors {
+                let _ = writeln!(out, "{error}");
+            }
+        }
+        out
+    }
+
+    /// The same report as JSON.
+    pub fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(index, row)| {
+                let ratios = self.ratios(index);
+                json!({
+                    "implementation": row.spec.implementation.as_str(),
+                    "label": row.label(),
+                    "transport": row.spec.transport.as_str(),
+                    "queue": row.spec.queue.map(|queue| queue.capacity()),
+                    "reference": self.is_reference(index),
+                    "produced": row.produced,
+                    "delivered_per_second": row.delivered_per_second,
+                    "lost": row.lost,
+                    "sender_cpu_seconds": row.cpu_seconds,
+                    "sender_cpu_seconds_per_span": row.cpu_per_span,
+                    "peak_rss_bytes": row.peak_rss_bytes,
+                    "ratio_throughput": ratios.map(|r| r.throughput),
+                    "ratio_cpu_per_span": ratios.map(|r| r.cpu_per_span),
+                    "ratio_peak_rss": ratios.map(|r| r.peak_rss),
+                    "runs": row.runs.iter().map(measurement_json).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let goals: Vec<Value> = self
+            .goals()
+            .iter()
+            .map(|goal| {
+                json!({
+                    "transport": goal.transport.as_str(),
+                    "zero_loss": goal.lost == 0,
+                    "throughput_ratio": goal.ratios.throughput,
+                    "throughput_met": goal.ratios.throughput >= GOAL_THROUGHPUT,
+                    "cpu_per_span_ratio": goal.ratios.cpu_per_span,
+                    "cpu_per_span_met": goal.ratios.cpu_per_span <= GOAL_CPU_PER_SPAN,
+                    "peak_rss_ratio": goal.ratios.peak_rss,
+                    "peak_rss_met": goal.ratios.peak_rss <= GOAL_RSS,
+                    "reference_lossless": goal.reference_lossless,
+                })
+            })
+            .collect();
+        let machine = &self.machine;
+        json!({
+            "date": machine.date,
+            "machine": {
+                "cpu_model": machine.cpu_model,
+                "nproc": machine.nproc,
+                "memory": machine.memory,
+                "kernel": machine.kernel,
+                "load_before": machine.load_before,
+                "load_after": machine.load_after,
+                "source": machine.source,
+                "debug_build": machine.debug_build,
+            },
+            "command": self.command,
+            "spans": self.spans,
+            "runs": self.runs,
+            "values": self.values,
+            "rows": rows,
+            "goals": goals,
+        })
+    }
+}
+
+fn measurement_json(run: &Measurement) -> Value {
+    json!({
+        "produced": run.produced,
+        "delivered": run.delivered,
+        "lost": run.lost(),
+        "delivered_per_second": run.delivered_per_second(),
+        "elapsed_seconds": run.elapsed.as_secs_f64(),
+        "produce_seconds": run.produce_time.as_secs_f64(),
+        "until_shutdown_seconds": run.until_shutdown.as_secs_f64(),
+        "sender_user_seconds": run.usage.user.as_secs_f64(),
+        "sender_system_seconds": run.usage.system.as_secs_f64(),
+        "peak_rss_bytes": run.usage.peak_rss_bytes,
+        "receiver_cpu_seconds": run.receiver_cpu.as_secs_f64(),
+        "others_cpu_seconds": run.others_cpu.map(|cpu| cpu.as_secs_f64()),
+        "requests": run.requests,
+        "bad_requests": run.bad_requests,
+        "shutdown_error": run.shutdown_error,
+        "pipeline_stats": run.pipeline_stats,
+    })
+}
+
+/// The reference row of `transport`: the baseline row with the smallest
+/// queue that lost nothing, else the one with the largest queue.
+fn reference_row(rows: &[RowSummary], transport: Transport) -> Option<usize> {
+    let mut baseline: Vec<(usize, &RowSummary)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| {
+            row.spec.transport == transport
+                && row.spec.implementation == Implementation::OpenTelemetry
+                && row.delivered_per_second > 0.0
+        })
+        .collect();
+    baseline.sort_by_key(|(_, row)| row.spec.queue.map_or(0, Queue::capacity));
+    baseline
+        .iter()
+        .find(|(_, row)| row.lost == 0)
+        .or(baseline.last())
+        .map(|(index, _)| *index)
+}
+
+/// The goal verdicts for one transport.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Goals {
+    /// The transport.
+    pub transport: Transport,
+    /// Spans ours lost (worst run).
+    pub lost: u64,
+    /// Ours against the reference.
+    pub ratios: Ratios,
+    /// Whether the reference itself lost nothing.
+    pub reference_lossless: bool,
+}
+
+impl std::fmt::Display for Goals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verdict = |met: bool| if met { "met" } else { "**NOT met**" };
+        write!(
+            f,
+            "{}: zero loss {} ({} lost); delivered spans/s ≥ {GOAL_THROUGHPUT}x {} ({}); \
+             CPU per span ≤ 1/5 {} ({}); peak RSS ≤ 1/4 {} ({})",
+            self.transport.label(),
+            verdict(self.lost == 0),
+            thousands(self.lost),
+            verdict(self.ratios.throughput >= GOAL_THROUGHPUT),
+            ratio(self.ratios.throughput),
+            verdict(self.ratios.cpu_per_span <= GOAL_CPU_PER_SPAN),
+            ratio(self.ratios.cpu_per_span),
+            verdict(self.ratios.peak_rss <= GOAL_RSS),
+            ratio(self.ratios.peak_rss),
+        )?;
+        if !self.reference_lossless {
+            write!(f, " (the baseline lost spans in every row)")?;
+        }
+        Ok(())
+    }
+}
+
+/// `5.23x`, `0.041x`.
+fn ratio(value: f64) -> String {
+    if !value.is_finite() {
+        "–".to_owned()
+    } else if value >= 10.0 {
+        format!("{value:.1}x")
+    } else if value >= 0.1 {
+        format!("{value:.2}x")
+    } else {
+        format!("{value:.3}x")
+    }
+}
+
+/// `1,000,000`.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `cargo run --release -p otlp-benches --bin compare [-- ARGS]`.
+fn command_line(given: &[String]) -> String {
+    let mut line = "cargo run --release -p otlp-benches --bin compare".to_owned();
+    if !given.is_empty() {
+        line.push_str(" --");
+        for arg in given {
+            line.push(' ');
+            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c))
+            {
+                let _ = write!(line, "'{}'", arg.replace('\'', r"'\''"));
+            } else {
+                line.push_str(arg);
+            }
+        }
+    }
+    line
+}
+
+/// The machine and the code a comparison ran on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Machine {
+    /// When it started, `YYYY-MM-DD HH:MM UTC`.
+    pub date: String,
+    /// `model name` of /proc/cpuinfo.
+    pub cpu_model: String,
+    /// CPUs this process may use.
+    pub nproc: usize,
+    /// `MemTotal`, `7.8 GiB`.
+    pub memory: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// 1-minute load average when it started.
+    pub load_before: String,
+    /// ... and when it ended.
+    pub load_after: String,
+    /// The git commit of the workspace, and whether it had changes.
+    pub source: String,
+    /// Whether this binary was built without optimisations.
+    pub debug_build: bool,
+}
+
+impl Machine {
+    /// Reads what it can now; `load_after` is set by [`finish`](Self::finish).
+    pub fn describe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                (name.trim() == "model name").then(|| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_owned());
+        let memory = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|meminfo| {
+                let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+                let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(format!("{:.1} GiB RAM", kib / (1024.0 * 1024.0)))
+            })
+            .unwrap_or_else(|| "unknown RAM".to_owned());
+        Machine {
+            date: utc_now(),
+            cpu_model,
+            nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|text| text.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".to_owned()),
+            load_before: load_average(),
+            load_after: String::new(),
+            source: source_revision(),
+            debug_build: cfg!(debug_assertions),
+        }
+    }
+
+    /// Notes the load average at the end.
+    pub fn finish(&mut self) {
+        self.load_after = load_average();
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// `otlp-rust abc1234` (+ `, uncommitted changes`), from git if it is there.
+fn source_revision() -> String {
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(workspace)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(commit) => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|status| !status.is_empty());
+            if dirty {
+                format!("otlp-rust {commit} with uncommitted changes")
+            } else {
+                format!("otlp-rust {commit}")
+            }
+        }
+        None => "otlp-rust (revision unknown)".to_owned(),
+    }
+}
+
+/// Now as `YYYY-MM-DD HH:MM UTC`.
+fn utc_now() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let minute_of_day = seconds % 86_400 / 60;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minute_of_day / 60,
+        minute_of_day % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::ExitStatus;
+
+    use super::*;
+    use crate::process::ChildUsage;
+
+    fn measurement(
+        produced: u64,
+        delivered: u64,
+        seconds: f64,
+        cpu: f64,
+        rss_mb: u64,
+    ) -> Measurement {
+        use std::os::unix::process::ExitStatusExt as _;
+        Measurement {
+            produced,
+            delivered,
+            elapsed: Duration::from_secs_f64(seconds),
+            produce_time: Duration::from_secs_f64(seconds / 2.0),
+            until_shutdown: Duration::from_secs_f64(seconds),
+            usage: ChildUsage {
+                status: ExitStatus::from_raw(0),
+                user: Duration::from_secs_f64(cpu),
+                system: Duration::ZERO,
+                peak_rss_bytes: rss_mb << 20,
+                killed: false,
+            },
+            receiver_cpu: Duration::from_secs(1),
+            others_cpu: Some(Duration::ZERO),
+            requests: delivered / 512,
+            bad_requests: 0,
+            shutdown_error: None,
+            pipeline_stats: Value::Null,
+        }
+    }
+
+    fn spec(implementation: Implementation, queue: Option<Queue>) -> RowSpec {
+        RowSpec {
+            implementation,
+            transport: Transport::Grpc,
+            queue,
+        }
+    }
+
+    fn sample_report() -> Report {
+        let options = Options {
+            spans: 1_000_000,
+            runs: 1,
+            transports: vec![Transport::Grpc],
+            queues: vec![Queue::Default, Queue::Size(65_536), Queue::Size(1_000_000)],
+            values: otlp_benches::hot_path::ValueKind::Borrowed,
+            shutdown_timeout: Duration::from_secs(120),
+            receiver_threads: 2,
+            json: false,
+            given: vec!["--spans".into(), "1000000".into()],
+        };
+        let results = vec![
+            (
+                spec(Implementation::OtlpRust, None),
+                vec![measurement(1_000_000, 1_000_000, 1.0, 1.5, 30)],
+            ),
+            (
+                spec(Implementation::OpenTelemetry, Some(Queue::Default)),
+                vec![measurement(1_000_000, 100_000, 1.0, 2.0, 40)],
+            ),
+            (
+                spec(Implementation::OpenTelemetry, Some(Queue::Size(65_536))),
+                vec![measurement(1_000_000, 150_000, 1.0, 2.5, 60)],
+            ),
+            (
+                spec(Implementation::OpenTelemetry, Some(Queue::Size(1_000_000))),
+                vec![measurement(1_000_000, 1_000_000, 4.0, 6.0, 780)],
+            ),
+        ];
+        let mut machine = Machine::describe();
+        machine.finish();
+        Report::new(&options, results, machine)
+    }
+
+    #[test]
+    fn the_reference_is_the_smallest_lossless_baseline_queue() {
+        let report = sample_report();
+        assert_eq!(report.references, vec![Some(3); 4]);
+        let ratios = report.ratios(0).expect("ours has a reference");
+        assert!((ratios.throughput - 4.0).abs() < 1e-9, "{ratios:?}");
+        assert!((ratios.cpu_per_span - 0.25).abs() < 1e-9, "{ratios:?}");
+        assert!((ratios.peak_rss - 30.0 / 780.0).abs() < 1e-9, "{ratios:?}");
+        let goals = report.goals();
+        assert_eq!(goals.len(), 1);
+        let line = goals[0].to_string();
+        assert!(line.starts_with("gRPC: zero loss met (0 lost)"), "{line}");
+        assert!(line.contains("≥ 5x **NOT met** (4.00x)"), "{line}");
+    }
+
+    #[test]
+    fn the_markdown_table_has_a_row_per_measured_row() {
+        let markdown = sample_report().markdown();
+        assert!(markdown.contains("| implementation | transport | delivered spans/s | lost |"));
+        assert!(markdown.contains(
+            "| otlp-rust (default settings) | gRPC | 1,000,000 | 0 | 1.50 | 30.0 | 4.00x | 0.25x | 0.038x |"
+        ), "{markdown}");
+        assert!(markdown.contains(
+            "| opentelemetry_sdk + opentelemetry-otlp, queue 2,048 (default) | gRPC | 100,000 | 900,000 (90.0%) |"
+        ), "{markdown}");
+        assert!(
+            markdown.contains("queue 1,000,000 † | gRPC | 250,000 | 0 |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown
+                .contains("cargo run --release -p otlp-benches --bin compare -- --spans 1000000")
+        );
+    }
+
+    #[test]
+    fn the_json_report_carries_every_run() {
+        let json = sample_report().json();
+        assert_eq!(json["rows"].as_array().map(Vec::len), Some(4));
+        assert_eq!(json["rows"][3]["reference"], true);
+        assert_eq!(json["rows"][1]["lost"], 900_000);
+        assert_eq!(json["rows"][0]["runs"][0]["delivered"], 1_000_000);
+        assert_eq!(json["goals"][0]["zero_loss"], true);
+        assert_eq!(json["goals"][0]["throughput_met"], false);
+    }
+
+    #[test]
+    fn medians_of_even_and_odd_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
+
+    #[test]
+    fn numbers_and_dates_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(ratio(5.234), "5.23x");
+        assert_eq!(ratio(0.0412), "0.041x");
+        assert_eq!(ratio(12.34), "12.3x");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(
+            command_line(&["--values".into(), "a b".into()]),
+            "cargo run --release -p otlp-benches --bin compare -- --values 'a b'"
+        );
+        assert_eq!(
+            command_line(&[]),
+            "cargo run --release -p otlp-benches --bin compare"
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! The coordinator: one receiver process for the whole comparison, then one
+//! sender process per row and run, one at a time.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otlp_benches::end_to_end::{Endpoints, Transport};
+
+use crate::args::{Options, Queue, sender_command_line};
+use crate::process::{ChildUsage, machine_busy, reap};
+use crate::roles::{Implementation, ReceiverStats, SenderArgs, SenderReport};
+
+/// After a sender exits, the receiver's count must stay still this long
+/// before the row is settled (unless every span has arrived).
+const SETTLE_QUIET: Duration = Duration::from_millis(300);
+/// ...and the coordinator waits at most this long for it.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+/// How long a sender may live beyond its shutdown bound before it is killed.
+const SENDER_GRACE: Duration = Duration::from_secs(60);
+
+/// One row of the table: which SDK, which transport, which queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowSpec {
+    /// The SDK.
+    pub implementation: Implementation,
+    /// The transport.
+    pub transport: Transport,
+    /// The baseline's queue; `None` for ours (always its defaults).
+    pub queue: Option<Queue>,
+}
+
+/// The rows `options` ask for, per transport: ours, then the baseline per queue.
+pub fn rows(options: &Options) -> Vec<RowSpec> {
+    let mut rows = Vec::new();
+    for &transport in &options.transports {
+        rows.push(RowSpec {
+            implementation: Implementation::OtlpRust,
+            transport,
+            queue: None,
+        });
+        for &queue in &options.queues {
+            rows.push(RowSpec {
+                implementation: Implementation::OpenTelemetry,
+                transport,
+                queue: Some(queue),
+            });
+        }
+    }
+    rows
+}
+
+/// One sender run, as measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// Spans the sender produced.
+    pub produced: u64,
+    /// Spans the receiver counted from this sender.
+    pub delivered: u64,
+    /// From the first span to the last span the receiver counted.
+    pub elapsed: Duration,
+    /// From the first span to the last span ended (the producer's loop).
+    pub produce_time: Duration,
+    /// From the first span to the return of shutdown.
+    pub until_shutdown: Duration,
+    /// The sender process's CPU time and peak RSS, from `wait4`.
+    pub usage: ChildUsage,
+    /// CPU time the receiver process used meanwhile.
+    pub receiver_cpu: Duration,
+    /// CPU time the rest of the machine used meanwhile: everything the
+    /// kernel counted as busy, less the sender and the receiver (other
+    /// programs competing for the cores, the coordinator; `None` if unknown).
+    pub others_cpu: Option<Duration>,
+    /// Requests the receiver got from this sender.
+    pub requests: u64,
+    /// Requests the receiver refused (should be 0).
+    pub bad_requests: u64,
+    /// The sender's shutdown error, if any.
+    pub shutdown_error: Option<String>,
+    /// otlp-sdk's accounting (ours only).
+    pub pipeline_stats: serde_json::Value,
+}
+
+impl Measurement {
+    /// Spans produced and never counted by the receiver.
+    pub fn lost(&self) -> u64 {
+        self.produced.saturating_sub(self.delivered)
+    }
+
+    /// Delivered spans per second of [`elapsed`](Self::elapsed).
+    pub fn delivered_per_second(&self) -> f64 {
+        if self.delivered == 0 || self.elapsed.is_zero() {
+            return 0.0;
+        }
+        self.delivered as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// The receiver child process and its command channel.
+struct ReceiverProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    endpoints: Endpoints,
+}
+
+impl ReceiverProcess {
+    fn start(exe: &PathBuf, threads: usize) -> Result<Self, String> {
+        let mut child = child_command(exe)
+            .args([
+                "--role",
+                "receiver",
+                "--receiver-threads",
+                &threads.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| format!("cannot start the receiver process: {error}"))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .map_err(|error| format!("receiver stdout: {error}"))?;
+        let endpoints = parse_listening(line.trim())?;
+        Ok(ReceiverProcess {
+            child,
+            stdin,
+            stdout,
+            endpoints,
+        })
+    }
+
+    fn stats(&mut self) -> Result<ReceiverStats, String> {
+        writeln!(self.stdin, "stats")
+            .and_then(|()| self.stdin.flush())
+            .map_err(|error| format!("receiver stdin: {error}"))?;
+        let mut line = String::new();
+        let read = self
+            .stdout
+            .read_line(&mut line)
+            .map_err(|error| format!("receiver stdout: {error}"))?;
+        if read == 0 {
+            return Err("the receiver process exited".into());
+        }
+        ReceiverStats::parse(line.trim())
+    }
+
+    fn stop(mut self) {
+        drop(self.stdin);
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `listening grpc=URL http=URL`.
+fn parse_listening(line: &str) -> Result<Endpoints, String> {
+    let mut grpc = None;
+    let mut http = None;
+    for field in line
+        .strip_prefix("listening ")
+        .ok_or_else(|| format!("the receiver did not start: {line:?}"))?
+        .split_whitespace()
+    {
+        match field.split_once('=') {
+            Some(("grpc", url)) => grpc = Some(url.to_owned()),
+            Some(("http", url)) => http = Some(url.to_owned()),
+            _ => {}
+        }
+    }
+    Ok(Endpoints {
+        grpc: grpc.ok_or("the receiver has no gRPC listener")?,
+        http: http.ok_or("the receiver has no HTTP listener")?,
+    })
+}
+
+/// This binary, with an environment cleared of the variables that would
+/// change either SDK's settings (`OTEL_*`, `OTLP__*`): every row runs with
+/// the settings this program gives it.
+fn child_command(exe: &PathBuf) -> Command {
+    let mut command = Command::new(exe);
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("OTEL_") || text.starts_with("OTLP__") {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+/// Runs every row `options.runs` times and returns the measurements, per
+/// row in table order. Progress goes to stderr.
+pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String> {
+    let exe = std::env::current_exe().map_err(|error| format!("current_exe: {error}"))?;
+    let mut receiver = ReceiverProcess::start(&exe, options.receiver_threads)?;
+    let rows = rows(options);
+    let mut results: Vec<(RowSpec, Vec<Measurement>)> =
+        rows.iter().map(|&row| (row, Vec::new())).collect();
+    let total = rows.len() * options.runs;
+    let mut done = 0;
+    for run in 0..options.runs {
+        // Each run starts one row further, so no row always follows the same one.
+        for offset in 0..rows.len() {
+            let index = (offset + run) % rows.len();
+            let row = rows[index];
+            done += 1;
+            eprint!(
+                "compare: [{done}/{total}] {} {} {}: ",
+                row.implementation.as_str(),
+                row.transport,
+                row.queue
+                    .map(|queue| format!("queue {}", queue.capacity()))
+                    .unwrap_or_else(|| "defaults".into()),
+            );
+            let measurement = measure(&exe, &mut receiver, options, row)?;
+            eprintln!(
+                "{:.0} spans/s delivered, {} lost, CPU {:.2} s, peak RSS {:.1} MB",
+                measurement.delivered_per_second(),
+                measurement.lost(),
+                measurement.usage.cpu().as_secs_f64(),
+                measurement.usage.peak_rss_bytes as f64 / MIB,
+            );
+            results[index].1.push(measurement);
+        }
+    }
+    receiver.stop();
+    Ok(results)
+}
+
+/// Bytes per MB in the report (MiB: `ru_maxrss` / 1024).
+pub const MIB: f64 = (1 << 20) as f64;
+
+/// One sender process, start to finish, and what the receiver counted from it.
+fn measure(
+    exe: &PathBuf,
+    receiver: &mut ReceiverProcess,
+    options: &Options,
+    row: RowSpec,
+) -> Result<Measurement, String> {
+    let args = SenderArgs {
+        implementation: row.implementation,
+        transport: row.transport,
+        endpoints: receiver.endpoints.clone(),
+        spans: options.spans,
+        queue: match row.queue {
+            None | Some(Queue::Default) => None,
+            Some(Queue::Size(size)) => Some(size),
+        },
+        values: options.values,
+        shutdown_timeout: options.shutdown_timeout,
+    };
+    let before = receiver.stats()?;
+    let busy_before = machine_busy();
+    let mut child = child_command(exe)
+        .args(sender_command_line(&args))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|error| format!("cannot start a sender process: {error}"))?;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut output = String::new();
+        let _ = stdout.read_to_string(&mut output);
+        output
+    });
+    let usage = reap(&child, options.shutdown_timeout + SENDER_GRACE)
+        .map_err(|error| format!("wait4: {error}"))?;
+    let output = reader.join().unwrap_or_default();
+    if usage.killed || !usage.status.success() {
+        return Err(format!(
+            "the sender {args:?} failed ({}{}); output: {output}",
+            usage.status,
+            if usage.killed {
+                ", killed at its deadline"
+            } else {
+                ""
+            }
+        ));
+    }
+    let report = SenderReport::parse(&output)?;
+
+    // Shutdown returned once every export was answered, and the receiver
+    // counts a request before answering it; wait a little for stragglers
+    // all the same (a shutdown that timed out may leave some in flight).
+    let settle_start = Instant::now();
+    let mut after = receiver.stats()?;
+    let mut quiet_since = Instant::now();
+    while after.spans - before.spans < report.produced
+        && quiet_since.elapsed() < SETTLE_QUIET
+        && settle_start.elapsed() < SETTLE_LIMIT
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = receiver.stats()?;
+        if now.spans != after.spans {
+            quiet_since = Instant::now();
+        }
+        after = now;
+    }
+    let busy_after = machine_busy();
+    let receiver_cpu = Duration::from_nanos(after.cpu_ns.saturating_sub(before.cpu_ns));
+    let others_cpu = busy_before.zip(busy_after).map(|(before, after)| {
+        after
+            .saturating_sub(before)
+            .saturating_sub(usage.cpu())
+            .saturating_sub(receiver_cpu)
+    });
+    let delivered = after.spans - before.spans;
+    let elapsed = if delivered == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_nanos(after.last_change_ns.saturating_sub(report.start_ns))
+    };
+    Ok(Measurement {
+        produced: report.produced,
+        delivered,
+        elapsed,
+        produce_time: Duration::from_nanos(report.produced_ns.saturating_sub(report.start_ns)),
+        until_shutdown: Duration::from_nanos(report.shutdown_ns.saturating_sub(report.start_ns)),
+        usage,
+        receiver_cpu,
+        others_cpu,
+        requests: after.requests - before.requests,
+        bad_requests: after.bad_requests - before.bad_requests,
+        shutdown_error: report.shutdown_error,
+        pipeline_stats: report.pipeline_stats,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listening_line_names_both_endpoints() {
+        let endpoints =
+            parse_listening("listening grpc=http://127.0.0.1:1 http=http://127.0.0.1:2")
+                .expect("valid");
+        assert_eq!(endpoints.grpc, "http://127.0.0.1:1");
+        assert_eq!(endpoints.http_traces_url(), "http://127.0.0.1:2/v1/traces");
+        assert!(parse_listening("error: port taken").is_err());
+    }
+}

@@ -1,0 +1,399 @@
+//! Both span pipelines end to end, over a real transport to an OTLP
+//! receiver: what the `compare` binary and the `end_to_end` suite run.
+//!
+//! - Ours ([`OursSender`]): `otlp_sdk::TracerProvider` with one
+//!   `otlp_sdk::BatchSpanProcessor` at its **default settings** (queue 2,048,
+//!   batches of 512, up to 4 exports in flight, bounded backpressure when the
+//!   queue is full) exporting through `otlp_exporter_grpc::GrpcExporter` or
+//!   `otlp_exporter_http::HttpExporter` (protobuf), also at their defaults.
+//! - The baseline ([`BaselineSender`]): `opentelemetry_sdk`'s
+//!   `SdkTracerProvider` with its `BatchSpanProcessor` (the thread-based one)
+//!   and `opentelemetry-otlp`'s `SpanExporter`, set up the way their
+//!   documentation says: gRPC (tonic) built inside a tokio runtime that stays
+//!   alive until shutdown (the sender owns a multi-threaded runtime, what
+//!   `#[tokio::main]` gives), HTTP/protobuf through the blocking reqwest
+//!   client (no runtime). The queue is the SDK's default (2,048, through
+//!   `with_batch_exporter`) unless a size is given; everything else is default.
+//!
+//! Neither side compresses. Both send to the endpoints of an
+//! `otlp_contrib::receiver::Receiver` ([`Endpoints`]).
+//!
+//! The producer's work is the same on both sides ([`Producer`]): for every
+//! span, format its eight attribute values into reused buffers
+//! ([`fixtures::write_attribute_values`](crate::fixtures::write_attribute_values)),
+//! then start a span, set the eight attributes and end it through the SDK's
+//! public API ([`hot_path::record_ours`](crate::hot_path::record_ours) and
+//! [`hot_path::record_baseline`](crate::hot_path::record_baseline)), with the
+//! values handed over as [`ValueKind::Borrowed`] (each SDK makes its own
+//! owned copy with its own API) or [`ValueKind::Owned`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+
+use crate::fixtures::{SCOPE_NAME, write_attribute_values};
+use crate::hot_path::{ValueKind, record_baseline, record_ours};
+use crate::pipeline::SERVICE_NAME;
+
+/// The OTLP transport a sender uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies.
+    Http,
+}
+
+impl Transport {
+    /// Both transports, gRPC first.
+    pub const ALL: [Transport; 2] = [Transport::Grpc, Transport::Http];
+
+    /// The name used on command lines and in ids (`grpc`, `http`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Transport::Grpc => "grpc",
+            Transport::Http => "http",
+        }
+    }
+
+    /// The name in reports (`gRPC`, `HTTP/protobuf`).
+    pub const fn label(self) -> &'static str {
+        match self {
+            Transport::Grpc => "gRPC",
+            Transport::Http => "HTTP/protobuf",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Transport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "grpc" => Ok(Transport::Grpc),
+            "http" => Ok(Transport::Http),
+            other => Err(format!("unknown transport {other:?} (grpc or http)")),
+        }
+    }
+}
+
+/// Where a receiver listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// gRPC endpoint, `http://127.0.0.1:PORT`.
+    pub grpc: String,
+    /// HTTP base endpoint, `http://127.0.0.1:PORT` (traces go to `/v1/traces`).
+    pub http: String,
+}
+
+impl Endpoints {
+    /// The endpoints of a running receiver (both listeners on).
+    pub fn of(receiver: &otlp_contrib::receiver::Receiver) -> Self {
+        Endpoints {
+            grpc: receiver.grpc_endpoint().expect("the receiver serves gRPC"),
+            http: receiver.http_endpoint().expect("the receiver serves HTTP"),
+        }
+    }
+
+    /// The full OTLP/HTTP traces URL.
+    pub fn http_traces_url(&self) -> String {
+        format!("{}/v1/traces", self.http.trim_end_matches('/'))
+    }
+}
+
+/// Makes ring the process-wide rustls provider, once; later calls do nothing.
+///
+/// reqwest in this workspace is built without a provider of its own (ring
+/// only, no aws-lc-rs), so the baseline's blocking client cannot be built
+/// before this runs, even for `http://` (api-notes §5 and §6). Our exporters
+/// pass ring explicitly and do not need it.
+pub fn install_ring_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// One side of the end-to-end comparison.
+pub trait Sender {
+    /// Starts, fills and ends one span with these attribute values.
+    fn record(&self, kind: ValueKind, values: &[String; 8]);
+
+    /// Exports everything recorded so far; `Err` says why it did not.
+    fn flush(&self) -> Result<(), String>;
+
+    /// Exports what is left and stops the pipeline, waiting at most `timeout`.
+    fn shutdown(&self, timeout: Duration) -> Result<(), String>;
+}
+
+/// Ours: `otlp-sdk` with our exporter, default settings; see the module docs.
+pub struct OursSender {
+    /// The provider.
+    pub provider: otlp_sdk::TracerProvider,
+    /// A tracer for [`SCOPE_NAME`].
+    pub tracer: otlp_sdk::Tracer,
+    /// The batch processor, for its stats.
+    pub processor: otlp_sdk::BatchSpanProcessor,
+}
+
+impl OursSender {
+    /// A pipeline sending to `endpoints` over `transport`, all defaults.
+    pub fn new(transport: Transport, endpoints: &Endpoints) -> Result<Self, String> {
+        let processor = match transport {
+            Transport::Grpc => {
+                let exporter = otlp_exporter_grpc::GrpcExporter::builder()
+                    .endpoint(endpoints.grpc.clone())
+                    .build()
+                    .map_err(|error| error.to_string())?;
+                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+            }
+            Transport::Http => {
+                let exporter = otlp_exporter_http::HttpExporter::builder()
+                    .endpoint(endpoints.http.clone())
+                    .build()
+                    .map_err(|error| error.to_string())?;
+                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+            }
+        }
+        .map_err(|error| error.to_string())?;
+        let provider = otlp_sdk::TracerProvider::builder()
+            .with_service_name(SERVICE_NAME)
+            .with_processor(processor.clone())
+            .build();
+        let tracer = provider.tracer(SCOPE_NAME);
+        Ok(OursSender {
+            provider,
+            tracer,
+            processor,
+        })
+    }
+
+    /// The processor's counters.
+    pub fn stats(&self) -> otlp_sdk::StatsSnapshot {
+        self.processor.stats()
+    }
+}
+
+impl Sender for OursSender {
+    #[inline]
+    fn record(&self, kind: ValueKind, values: &[String; 8]) {
+        record_ours(&self.tracer, kind, values);
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.provider
+            .force_flush(FLUSH_TIMEOUT)
+            .map_err(|error| error.to_string())
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), String> {
+        self.provider
+            .shutdown(timeout)
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// How long a flush may take (the baseline's `force_flush` has its own,
+/// fixed 5 s).
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The baseline: `opentelemetry_sdk` + `opentelemetry-otlp`; see the module docs.
+pub struct BaselineSender {
+    /// The provider.
+    pub provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    /// A tracer for [`SCOPE_NAME`].
+    pub tracer: opentelemetry_sdk::trace::SdkTracer,
+    /// The runtime the gRPC exporter's channel lives on (gRPC only). Dropped
+    /// after the provider, so it outlives every export.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl BaselineSender {
+    /// A pipeline sending to `endpoints` over `transport`, with the batch
+    /// processor's default queue (`None`, through `with_batch_exporter`) or
+    /// a queue of `max_queue_size` spans (other settings default).
+    pub fn new(
+        transport: Transport,
+        endpoints: &Endpoints,
+        max_queue_size: Option<usize>,
+    ) -> Result<Self, String> {
+        let (exporter, runtime) = match transport {
+            Transport::Grpc => {
+                // The tonic exporter must be built inside a runtime, which
+                // then drives its connection until shutdown.
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|error| format!("tokio runtime: {error}"))?;
+                let exporter = {
+                    let _entered = runtime.enter();
+                    opentelemetry_otlp::SpanExporter::builder()
+                        .with_tonic()
+                        .with_endpoint(endpoints.grpc.clone())
+                        .build()
+                };
+                (exporter, Some(runtime))
+            }
+            Transport::Http => {
+                install_ring_provider();
+                let exporter = opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_endpoint(endpoints.http_traces_url())
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .build();
+                (exporter, None)
+            }
+        };
+        let exporter = exporter.map_err(|error| error.to_string())?;
+        let resource = opentelemetry_sdk::Resource::builder()
+            .with_service_name(SERVICE_NAME)
+            .build();
+        let builder =
+            opentelemetry_sdk::trace::SdkTracerProvider::builder().with_resource(resource);
+        let provider = match max_queue_size {
+            None => builder.with_batch_exporter(exporter),
+            Some(size) => {
+                let config = opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                    .with_max_queue_size(size)
+                    .build();
+                let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
+                    .with_batch_config(config)
+                    .build();
+                builder.with_span_processor(processor)
+            }
+        }
+        .build();
+        let tracer = provider.tracer(SCOPE_NAME);
+        Ok(BaselineSender {
+            provider,
+            tracer,
+            runtime,
+        })
+    }
+}
+
+impl Sender for BaselineSender {
+    #[inline]
+    fn record(&self, kind: ValueKind, values: &[String; 8]) {
+        record_baseline(&self.tracer, kind, values);
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.provider
+            .force_flush()
+            .map_err(|error| error.to_string())
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), String> {
+        self.provider
+            .shutdown_with_timeout(timeout)
+            .map_err(|error| error.to_string())
+    }
+}
+
+impl Drop for BaselineSender {
+    fn drop(&mut self) {
+        // The provider shuts down when its last clone drops; that must
+        // happen while the gRPC runtime still runs. `shutdown` may already
+        // have run: a second one only returns an error.
+        let _ = self.provider.shutdown_with_timeout(Duration::from_secs(5));
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The producer both sides share: formats each span's values into reused
+/// buffers, then records the span; see the module docs.
+#[derive(Debug)]
+pub struct Producer {
+    kind: ValueKind,
+    values: [String; 8],
+    next: u64,
+}
+
+impl Producer {
+    /// A producer handing values over as `kind`, starting at span 0.
+    pub fn new(kind: ValueKind) -> Self {
+        Producer {
+            kind,
+            values: Default::default(),
+            next: 0,
+        }
+    }
+
+    /// Formats and records the next `spans` spans on `sender`.
+    #[inline]
+    pub fn produce<S: Sender + ?Sized>(&mut self, sender: &S, spans: u64) {
+        for _ in 0..spans {
+            write_attribute_values(self.next, &mut self.values);
+            sender.record(self.kind, &self.values);
+            self.next += 1;
+        }
+    }
+
+    /// Spans produced so far.
+    pub fn produced(&self) -> u64 {
+        self.next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store};
+
+    #[test]
+    fn both_senders_deliver_every_span_over_both_transports() {
+        let receiver = Receiver::start(ReceiverConfig {
+            store: Store::CountOnly,
+            ..ReceiverConfig::default()
+        })
+        .expect("receiver");
+        let endpoints = Endpoints::of(&receiver);
+        let mut expected = 0;
+        for transport in Transport::ALL {
+            let ours = OursSender::new(transport, &endpoints).expect("ours");
+            let mut producer = Producer::new(ValueKind::Borrowed);
+            producer.produce(&ours, 300);
+            ours.shutdown(Duration::from_secs(10))
+                .expect("ours shuts down");
+            let stats = ours.stats();
+            assert_eq!((stats.produced, stats.exported), (300, 300), "{stats:?}");
+            expected += 300;
+            assert!(receiver.wait_for_spans(expected, Duration::from_secs(10)));
+
+            for queue in [None, Some(4_096)] {
+                let baseline = BaselineSender::new(transport, &endpoints, queue).expect("baseline");
+                let mut producer = Producer::new(ValueKind::Owned);
+                producer.produce(&baseline, 300);
+                baseline.flush().expect("baseline flushes");
+                baseline
+                    .shutdown(Duration::from_secs(10))
+                    .expect("baseline shuts down");
+                expected += 300;
+                assert!(
+                    receiver.wait_for_spans(expected, Duration::from_secs(10)),
+                    "{transport} {queue:?}: {}",
+                    receiver.span_count()
+                );
+            }
+        }
+        assert_eq!(receiver.span_count(), expected);
+        assert_eq!(receiver.stats().bad_requests, 0);
+    }
+
+    #[test]
+    fn transports_parse_from_their_names() {
+        for transport in Transport::ALL {
+            assert_eq!(transport.as_str().parse::<Transport>(), Ok(transport));
+        }
+        assert!("json".parse::<Transport>().is_err());
+    }
+}
