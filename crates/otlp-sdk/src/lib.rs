@@ -67,6 +67,7 @@
 mod batch_size;
 pub mod config;
 mod counter;
+pub mod durable;
 mod error;
 mod export_loop;
 mod exporter;

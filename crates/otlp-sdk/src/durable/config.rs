@@ -1,0 +1,169 @@
+//! [`DurableConfig`] and [`FsyncPolicy`]: where the queue lives, how much disk
+//! it may take, and when it forces data to stable storage.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::DurableError;
+
+/// When the queue asks the operating system to put written data on stable
+/// storage (`fdatasync`).
+///
+/// Every record is handed to the operating system by one `write` before
+/// [`append`](super::DurableQueue::append) returns, and every acknowledgement
+/// before [`ack`](super::DurableQueue::ack) returns, whatever the policy. So a
+/// crash of the *process* (panic, `kill -9`, out of memory) loses nothing under
+/// any policy. What the policy decides is what survives a crash of the
+/// *machine* (kernel panic, power loss, a VM killed by its host):
+///
+/// | policy | machine crash loses | cost per batch |
+/// |---|---|---|
+/// | [`EveryBatch`](FsyncPolicy::EveryBatch) | nothing that `append` returned | one `fdatasync` per append and per ack (milliseconds on disks, less on SSDs) |
+/// | [`Interval(d)`](FsyncPolicy::Interval) | at most the last `d` of appends (and acks: then duplicates) | one `fdatasync` per `d` |
+/// | [`Never`](FsyncPolicy::Never) | whatever the kernel had not written back yet (on Linux typically up to 30 s) | none |
+///
+/// A lost acknowledgement only means its batch is sent again after the restart
+/// (at-least-once). A lost record is gone; a record cut short by the crash is
+/// detected by its checksum and skipped (counted), never replayed as garbage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// `fdatasync` after every append and every acknowledgement, before the call returns.
+    EveryBatch,
+    /// `fdatasync` whatever was written when [`sync`](super::DurableQueue::sync)
+    /// is called at least this long after the previous one. The caller calls
+    /// `sync` from its periodic wake-ups ([`next_sync_at`](super::DurableQueue::next_sync_at) says when).
+    Interval(Duration),
+    /// Never `fdatasync` on its own; the operating system writes back when it
+    /// likes. `sync(true)` still forces it (for an orderly shutdown).
+    Never,
+}
+
+impl Default for FsyncPolicy {
+    /// `Interval(1 s)`: survives any process crash, and loses at most a second
+    /// of batches to a machine crash.
+    fn default() -> Self {
+        FsyncPolicy::Interval(Duration::from_secs(1))
+    }
+}
+
+/// Where a [`DurableQueue`](super::DurableQueue) keeps its files and how much
+/// room it may take.
+///
+/// ```
+/// use otlp_sdk::durable::{DurableConfig, FsyncPolicy};
+///
+/// let config = DurableConfig {
+///     fsync: FsyncPolicy::EveryBatch,
+///     ..DurableConfig::new("/var/lib/my-service/otlp-queue")
+/// };
+/// assert_eq!(config.max_bytes, 256 * 1024 * 1024);
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurableConfig {
+    /// The queue's directory, created if missing. One queue per directory at a time (it is locked).
+    pub directory: PathBuf,
+    /// When written data is forced to stable storage (default `Interval(1 s)`).
+    pub fsync: FsyncPolicy,
+    /// Disk cap over all segment files (default 256 MiB). When an append
+    /// would exceed it, the oldest segments are deleted, delivered or not,
+    /// and what they held is reported as evicted.
+    pub max_bytes: u64,
+    /// A segment file is closed and a new one started before a record would
+    /// take it past this size (default 16 MiB). A segment holds at least one
+    /// record, so a larger record makes a larger segment. Smaller segments free
+    /// delivered data sooner and evict less at a time; each costs up to two open files.
+    pub segment_bytes: u64,
+}
+
+impl DurableConfig {
+    /// Default disk cap: 256 MiB.
+    pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+    /// Default segment size: 16 MiB.
+    pub const DEFAULT_SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+    /// Smallest segment size accepted: 4 KiB.
+    pub const MIN_SEGMENT_BYTES: u64 = 4 * 1024;
+
+    /// The defaults, with the queue in `directory`.
+    pub fn new(directory: impl Into<PathBuf>) -> Self {
+        DurableConfig {
+            directory: directory.into(),
+            fsync: FsyncPolicy::default(),
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+            segment_bytes: Self::DEFAULT_SEGMENT_BYTES,
+        }
+    }
+
+    /// Checks the settings: a directory is named, segments are at least
+    /// [`MIN_SEGMENT_BYTES`](Self::MIN_SEGMENT_BYTES), the cap holds at least
+    /// one segment, and an fsync interval is longer than zero.
+    pub fn validate(&self) -> Result<(), DurableError> {
+        let invalid = |key, reason: String| Err(DurableError::InvalidConfig { key, reason });
+        if self.directory.as_os_str().is_empty() {
+            return invalid("directory", "no directory given".to_owned());
+        }
+        if self.segment_bytes < Self::MIN_SEGMENT_BYTES {
+            return invalid(
+                "segment_bytes",
+                format!(
+                    "{} is less than the minimum of {} bytes",
+                    self.segment_bytes,
+                    Self::MIN_SEGMENT_BYTES
+                ),
+            );
+        }
+        if self.max_bytes < self.segment_bytes {
+            return invalid(
+                "max_bytes",
+                format!(
+                    "{} is less than segment_bytes ({})",
+                    self.max_bytes, self.segment_bytes
+                ),
+            );
+        }
+        if self.fsync == FsyncPolicy::Interval(Duration::ZERO) {
+            return invalid(
+                "fsync",
+                "an interval of zero; use EveryBatch to sync every batch".to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        let key_of = |config: DurableConfig| match config.validate() {
+            Err(DurableError::InvalidConfig { key, .. }) => key,
+            other => panic!("expected an invalid config, got {other:?}"),
+        };
+        let base = DurableConfig::new("queue");
+        assert!(base.validate().is_ok());
+        assert_eq!(key_of(DurableConfig::new("")), "directory");
+        assert_eq!(
+            key_of(DurableConfig {
+                segment_bytes: 100,
+                ..base.clone()
+            }),
+            "segment_bytes"
+        );
+        assert_eq!(
+            key_of(DurableConfig {
+                max_bytes: base.segment_bytes - 1,
+                ..base.clone()
+            }),
+            "max_bytes"
+        );
+        assert_eq!(
+            key_of(DurableConfig {
+                fsync: FsyncPolicy::Interval(Duration::ZERO),
+                ..base
+            }),
+            "fsync"
+        );
+    }
+}

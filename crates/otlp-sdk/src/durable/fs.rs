@@ -1,0 +1,57 @@
+//! File-system helpers: one write per record, directory fsync, tolerant removal.
+
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
+use std::path::Path;
+
+/// Writes all of `bufs`, in one `writev` when the kernel takes it all (the usual case).
+pub(crate) fn write_all_vectored(mut file: &File, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    let mut bufs = bufs;
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut bufs, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Makes the directory's entries (files created, removed) durable.
+/// Directories cannot be opened as files everywhere; where not, this does nothing.
+pub(crate) fn sync_directory(directory: &Path) -> io::Result<()> {
+    if cfg!(unix) {
+        File::open(directory)?.sync_all()
+    } else {
+        Ok(())
+    }
+}
+
+/// Removes a file; one that is already gone is fine.
+pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectored_writes_put_every_buffer_in_order() -> io::Result<()> {
+        let path = std::env::temp_dir().join(format!("otlp-durable-fs-{}", std::process::id()));
+        let file = File::create(&path)?;
+        let body = vec![7u8; 300_000];
+        write_all_vectored(&file, &mut [IoSlice::new(b"head"), IoSlice::new(&body)])?;
+        let written = std::fs::read(&path)?;
+        remove_if_present(&path)?;
+        remove_if_present(&path)?;
+        assert_eq!(&written[..4], b"head");
+        assert_eq!(&written[4..], &body[..]);
+        Ok(())
+    }
+}

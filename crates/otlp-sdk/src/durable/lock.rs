@@ -1,0 +1,61 @@
+//! [`DirectoryLock`]: one queue per directory at a time.
+//!
+//! The queue holds an exclusive advisory lock (`flock` on Unix, `LockFileEx`
+//! on Windows, through [`File::try_lock`]) on the file `lock` in its
+//! directory for as long as it is open. The operating system releases the lock
+//! when the holder exits, however it exits, so a crash never leaves a stale
+//! lock behind and there is nothing to clean up; the file itself stays. It
+//! holds the holder's process id, for the error a second opener gets. A
+//! second queue on the same directory fails with
+//! [`DurableError::Locked`](super::DurableError::Locked), whether it is in
+//! another process or in the same one. (Network file systems may not honour
+//! these locks: keep the directory on a local disk.)
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::Path;
+
+use super::error::DurableError;
+
+/// The lock file's name inside the queue's directory.
+pub(crate) const LOCK_FILE: &str = "lock";
+
+/// The held lock; dropping it releases the lock.
+#[derive(Debug)]
+pub(crate) struct DirectoryLock {
+    _file: File,
+}
+
+impl DirectoryLock {
+    /// Takes the lock on `directory`, or says who holds it.
+    pub(crate) fn acquire(directory: &Path) -> Result<Self, DurableError> {
+        let path = directory.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(DurableError::io(&path, "create the lock file"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path)
+                    .ok()
+                    .map(|text| text.trim().to_owned())
+                    .filter(|text| !text.is_empty());
+                return Err(DurableError::Locked {
+                    path: directory.to_owned(),
+                    holder,
+                });
+            }
+            Err(TryLockError::Error(error)) => {
+                return Err(DurableError::io(&path, "lock")(error));
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| writeln!(file, "pid {}", std::process::id()))
+            .map_err(DurableError::io(&path, "write the lock file"))?;
+        Ok(DirectoryLock { _file: file })
+    }
+}

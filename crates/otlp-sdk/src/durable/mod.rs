@@ -1,0 +1,116 @@
+//! The durable queue: encoded requests kept on disk until the backend accepted them.
+//!
+//! Opt-in. With it, the export loop [`append`](DurableQueue::append)s every
+//! encoded request to a directory before exporting it and
+//! [`ack`](DurableQueue::ack)s it once the export is settled. A backend outage
+//! or a crash then loses nothing that reached the disk: when the pipeline
+//! starts again, [`DurableQueue::open`] hands back every request that was
+//! never acknowledged, oldest first, to be sent before new data. Delivery is
+//! *at least once*: a request exported but whose acknowledgement did not reach
+//! the disk before a crash is sent again ([`Recovered`] counts the replays).
+//!
+//! - [`DurableConfig`]: the directory, the disk cap, the segment size, the [`FsyncPolicy`].
+//! - [`DurableQueue`]: `open`, `append`, `ack`, `read`, `sync`, `stats`.
+//! - [`DurableError`]: every failure names its file and operation; nothing on
+//!   disk, however damaged, makes the queue panic.
+//!
+//! # The directory
+//!
+//! ```text
+//! lock                         held (flock) while a queue has the directory open; holds "pid N"
+//! 00000000000000000001.seg     a segment: records 1, 2, ... (named by its first id, 20 digits)
+//! 00000000000000000001.ack     acknowledgements of that segment's records
+//! 00000000000000000158.seg     the newest segment, being appended to
+//! ```
+//!
+//! Records are appended to the newest segment until the next one would take
+//! it past `segment_bytes`; then a new segment is started. A segment is
+//! deleted, with its acknowledgement file, once every record in it is
+//! acknowledged (the newest only once it is no longer appended to). When an
+//! append would take the segments past `max_bytes`, the oldest segments are
+//! deleted whether delivered or not, and what they held is reported as
+//! [`Evicted`] for the caller to count as dropped. A single record larger
+//! than `max_bytes` is refused ([`DurableError::TooLarge`]).
+//!
+//! Record ids grow by one per append and continue after a restart: the newest
+//! segment is never deleted before a newer one exists, and its name or its
+//! last record gives the next id.
+//!
+//! # The segment file format
+//!
+//! A segment is a sequence of records and nothing else. A record is a 32-byte
+//! header and the body; integers are little-endian:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `OTLR` |
+//! | 4 | 1 | format version, `1` |
+//! | 5 | 1 | body encoding: `0` protobuf, `1` OTLP/JSON |
+//! | 6 | 2 | reserved, zero |
+//! | 8 | 8 | record id (u64) |
+//! | 16 | 4 | spans in the body (u32) |
+//! | 20 | 4 | body length in bytes (u32) |
+//! | 24 | 4 | CRC-32C of the body |
+//! | 28 | 4 | CRC-32C of bytes 0..28 of the header |
+//! | 32 | length | the body: the `ExportTraceServiceRequest`, exactly as sent |
+//!
+//! The header checksum covers the body checksum, so together they cover the
+//! whole record; and because the header has its own, its length field is
+//! trusted only once checked. A record is written with one `writev` of header
+//! and body.
+//!
+//! An acknowledgement file is a sequence of 16-byte entries: magic `OTLA`,
+//! the record id (u64), CRC-32C of those 12 bytes. Entries are appended in
+//! the order acknowledgements come, which need not be id order.
+//!
+//! # Crashes and damage
+//!
+//! Opening reads every segment and checks every record
+//! (the reader is `scan.rs`):
+//!
+//! - **Torn tail.** A crash during a write leaves a partial record (or, after
+//!   a power loss, zeros or stale bytes) at the end of the newest segment. It
+//!   fails its checks and nothing sound follows it: it is cut off
+//!   ([`Recovered::torn_tail_bytes`]) and appending continues after the last
+//!   sound record.
+//! - **Corruption.** A damaged record elsewhere (bit rot, a lost page) is
+//!   skipped and counted ([`Recovered::corrupt_records`]); reading carries on
+//!   with the next sound record. When the damaged record's header is sound, its
+//!   length says where the next record starts; when not, the reader searches
+//!   forward for the next magic followed by a header whose checksum matches and
+//!   whose id is above the last sound one. So damage costs only the damaged
+//!   records, and never turns into garbage replayed as a request: a record is
+//!   returned only if both checksums match.
+//! - **Damaged acknowledgement entries** are ignored: their records are sent again.
+//!
+//! # What survives what
+//!
+//! Every append and acknowledgement is written to the operating system
+//! before the call returns, so a crash of the process loses nothing under any
+//! policy. [`FsyncPolicy`] decides what a crash of the machine loses:
+//! everything since the last `fdatasync`. See its table.
+//!
+//! # Cost
+//!
+//! One thread owns the queue; no locks, no background threads, blocking file
+//! I/O. An append is a CRC-32C over the body and one `writev`; an
+//! acknowledgement a 16-byte write. Bodies are not kept in memory: replay
+//! reads each with [`DurableQueue::read`] when it is its turn.
+
+mod acks;
+mod config;
+mod crc;
+mod error;
+mod fs;
+mod lock;
+mod queue;
+mod record;
+mod scan;
+mod segment;
+mod stats;
+
+pub use config::{DurableConfig, FsyncPolicy};
+pub use error::DurableError;
+pub use queue::{Appended, DurableQueue, Evicted, Recovered};
+pub use record::{PendingRecord, RecordId};
+pub use stats::DurableStats;

@@ -1,0 +1,704 @@
+//! [`DurableQueue`]: encoded requests kept on disk from before their export
+//! until the backend accepted them.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, IoSlice, Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::Path;
+use std::time::Instant;
+
+use otlp_core::encode::Encoding;
+
+use super::acks::read_ack_file;
+use super::config::{DurableConfig, FsyncPolicy};
+use super::error::DurableError;
+use super::fs::{remove_if_present, sync_directory, write_all_vectored};
+use super::lock::DirectoryLock;
+use super::record::{HEADER_LEN, HEADER_LEN_U64, PendingRecord, RecordHeader, RecordId};
+use super::scan::{CHUNK_LEN, FileSource, scan};
+use super::segment::{FileKind, ID_LIMIT, Segment, Slot, file_path, parse_file_name};
+use super::stats::DurableStats;
+
+/// What [`DurableQueue::append`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "evicted records are lost spans that must be counted"]
+pub struct Appended {
+    /// The new record's id: [`ack`](DurableQueue::ack) it once delivered.
+    pub id: RecordId,
+    /// Older records deleted to keep under the disk cap to make room.
+    pub evicted: Evicted,
+}
+
+/// Pending records deleted by the disk cap, oldest first, whole segments at a time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evicted {
+    /// Pending records deleted.
+    pub records: u64,
+    /// Spans in them.
+    pub spans: u64,
+    /// No record up to and including this id is stored any more. A request
+    /// still being exported from memory may be among them: it is no longer
+    /// protected against a crash, but not lost either, so count its spans
+    /// where its export ends, not as dropped; acknowledging it does nothing.
+    pub through: Option<RecordId>,
+}
+
+/// What [`DurableQueue::open`] found: the records to replay, oldest first,
+/// and the damage it skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Records stored and never acknowledged, in id order. Read each body with
+    /// [`DurableQueue::read`] when it is its turn to be sent, so replay holds
+    /// one body in memory at a time rather than the whole backlog.
+    pub records: Vec<PendingRecord>,
+    /// Damaged records skipped (bit rot, lost writes); their spans are unknown.
+    pub corrupt_records: u64,
+    /// Bytes of those damaged stretches.
+    pub corrupt_bytes: u64,
+    /// Bytes of a record cut short by a crash, cut off the newest segment.
+    pub torn_tail_bytes: u64,
+}
+
+impl Recovered {
+    /// Spans in the records to replay.
+    pub fn span_count(&self) -> u64 {
+        self.records
+            .iter()
+            .map(|record| u64::from(record.span_count))
+            .sum()
+    }
+}
+
+/// Encoded export requests kept on disk until the backend has accepted them.
+///
+/// The export loop [`append`](DurableQueue::append)s each encoded request
+/// before sending it and [`ack`](DurableQueue::ack)s it once the outcome is
+/// final; after a restart, [`open`](DurableQueue::open) hands back what was
+/// never acknowledged, oldest first, to be sent before new data. Delivery is
+/// at least once: a request whose acknowledgement was lost in a crash is sent
+/// again.
+///
+/// Cost model: blocking file I/O on the caller's thread, no locks, no
+/// background threads. `append` is one `writev` of header and body (plus one
+/// `fdatasync` under [`FsyncPolicy::EveryBatch`]) and a CRC-32C over the body;
+/// `ack` is one 16-byte write; a segment file is created or deleted once per
+/// `segment_bytes`. Memory: 32 bytes per stored record plus up to two open
+/// files per segment; bodies are never kept in memory. Not `Sync`-shared:
+/// one thread owns the queue.
+///
+/// ```
+/// use otlp_core::encode::Encoding;
+/// use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy};
+///
+/// # let directory = std::env::temp_dir().join(format!("otlp-durable-doc-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&directory);
+/// let config = DurableConfig { fsync: FsyncPolicy::Never, ..DurableConfig::new(&directory) };
+/// let (mut queue, recovered) = DurableQueue::open(config.clone())?;
+/// assert!(recovered.records.is_empty());
+///
+/// let first = queue.append(Encoding::Protobuf, 2, b"request one")?.id;
+/// let second = queue.append(Encoding::Protobuf, 5, b"request two")?.id;
+/// queue.ack(first)?; // the backend accepted it
+/// drop(queue); // or a crash
+///
+/// let (mut queue, recovered) = DurableQueue::open(config)?;
+/// assert_eq!(recovered.records.len(), 1);
+/// let mut body = Vec::new();
+/// let record = queue.read(second, &mut body)?;
+/// assert_eq!((record.span_count, &body[..]), (5, &b"request two"[..]));
+/// # drop(queue);
+/// # std::fs::remove_dir_all(&directory)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct DurableQueue {
+    config: DurableConfig,
+    /// Oldest first; the last one is being appended to while `writer` is open.
+    segments: VecDeque<Segment>,
+    /// The newest segment, open for appending.
+    writer: Option<File>,
+    /// Files created or removed since the directory was last fsynced.
+    directory_dirty: bool,
+    next_id: u64,
+    last_sync: Instant,
+    /// The segment last read from, kept open for sequential replay.
+    reader: Option<(u64, File)>,
+    stats: DurableStats,
+    _lock: DirectoryLock,
+}
+
+impl DurableQueue {
+    /// Opens the queue in `config.directory`, creating the directory if
+    /// missing, and takes its lock. Reads every segment in order and checks
+    /// every record; cuts a torn tail off the newest segment; skips damaged
+    /// records (all counted in [`Recovered`]); deletes segments with nothing
+    /// left to deliver. Returns the queue and the records to replay.
+    ///
+    /// Reads the whole queue once: about as long as reading `max_bytes` from disk.
+    pub fn open(config: DurableConfig) -> Result<(DurableQueue, Recovered), DurableError> {
+        config.validate()?;
+        let directory = config.directory.clone();
+        fs::create_dir_all(&directory)
+            .map_err(DurableError::io(&directory, "create the directory"))?;
+        let lock = DirectoryLock::acquire(&directory)?;
+        let mut queue = DurableQueue {
+            config,
+            segments: VecDeque::new(),
+            writer: None,
+            directory_dirty: false,
+            next_id: 1,
+            last_sync: Instant::now(),
+            reader: None,
+            stats: DurableStats::default(),
+            _lock: lock,
+        };
+        let (segment_ids, acks_ids) = list_directory(&directory)?;
+        for orphan in acks_ids
+            .iter()
+            .filter(|id| segment_ids.binary_search(id).is_err())
+        {
+            let path = file_path(&directory, *orphan, FileKind::Acks);
+            remove_if_present(&path).map_err(DurableError::io(&path, "delete"))?;
+            queue.directory_dirty = true;
+        }
+
+        let mut chunk = Vec::with_capacity(CHUNK_LEN);
+        let mut lowest_id = 0;
+        for (index, &first_id) in segment_ids.iter().enumerate() {
+            let next_first = segment_ids.get(index + 1).copied();
+            let ids = first_id.max(lowest_id)..next_first.unwrap_or(ID_LIMIT);
+            let segment = queue.load_segment(first_id, ids, next_first.is_none(), &mut chunk)?;
+            if let Some(last) = segment.slots.last() {
+                lowest_id = last.id + 1;
+            }
+            queue.segments.push_back(segment);
+        }
+        queue.next_id = lowest_id
+            .max(segment_ids.last().copied().unwrap_or(0))
+            .max(1);
+
+        // Older segments with nothing left to deliver go; the newest is appended to.
+        let mut index = 0;
+        while index + 1 < queue.segments.len() {
+            if queue.segments[index].pending_records == 0 {
+                queue.delete_segment(index)?;
+            } else {
+                index += 1;
+            }
+        }
+        if let Some(newest) = queue.segments.back() {
+            let writer = OpenOptions::new()
+                .append(true)
+                .open(&newest.path)
+                .map_err(DurableError::io(&newest.path, "open for appending"))?;
+            queue.writer = Some(writer);
+        }
+
+        let records: Vec<PendingRecord> = queue.pending().collect();
+        queue.stats.recovered_records = records.len() as u64;
+        let recovered = Recovered {
+            records,
+            corrupt_records: queue.stats.corrupt_records,
+            corrupt_bytes: queue.stats.corrupt_bytes,
+            torn_tail_bytes: queue.stats.torn_tail_bytes,
+        };
+        queue.stats.recovered_spans = recovered.span_count();
+        Ok((queue, recovered))
+    }
+
+    /// Reads one segment and its acknowledgements; its records must have ids in `ids`.
+    fn load_segment(
+        &mut self,
+        first_id: u64,
+        ids: Range<u64>,
+        newest: bool,
+        chunk: &mut Vec<u8>,
+    ) -> Result<Segment, DurableError> {
+        let directory = &self.config.directory;
+        let path = file_path(directory, first_id, FileKind::Segment);
+        let file = File::open(&path).map_err(DurableError::io(&path, "open"))?;
+        let len = file
+            .metadata()
+            .map_err(DurableError::io(&path, "read the length of"))?
+            .len();
+        let found = scan(&mut FileSource::new(&file, len), ids, chunk)
+            .map_err(DurableError::io(&path, "read"))?;
+        drop(file);
+        self.stats.corrupt_records += found.corrupt_records;
+        self.stats.corrupt_bytes += found.corrupt_bytes;
+        let mut bytes = len;
+        if found.tail_bytes > 0 {
+            if newest {
+                // A crash cut the last write short: cut it off, and append after it.
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| file.set_len(found.valid_len))
+                    .map_err(DurableError::io(&path, "cut the torn tail off"))?;
+                self.stats.torn_tail_bytes += found.tail_bytes;
+                bytes = found.valid_len;
+            } else {
+                self.stats.corrupt_records += found.tail_records;
+                self.stats.corrupt_bytes += found.tail_bytes;
+            }
+        }
+        let mut slots: Vec<Slot> = found
+            .records
+            .iter()
+            .map(|record| Slot {
+                id: record.header.id,
+                offset: record.offset,
+                body_len: record.header.body_len,
+                span_count: record.header.span_count,
+                body_crc: record.header.body_crc,
+                encoding: record.header.encoding,
+                pending: true,
+            })
+            .collect();
+        let acks_path = file_path(directory, first_id, FileKind::Acks);
+        read_ack_file(&acks_path, chunk, |id| {
+            if let Ok(index) = slots.binary_search_by_key(&id, |slot| slot.id) {
+                slots[index].pending = false;
+            }
+        })?;
+        Ok(Segment::new(directory, first_id, bytes, slots))
+    }
+
+    /// Stores one encoded request and returns its id. Before writing, starts a
+    /// new segment if this record would take the current one past
+    /// `segment_bytes`, and deletes the oldest segments, delivered or not, while
+    /// the total would exceed `max_bytes` ([`Appended::evicted`] says what was lost).
+    ///
+    /// The record is in the operating system's hands when this returns (it
+    /// survives a process crash); under [`FsyncPolicy::EveryBatch`] it is also
+    /// on stable storage. A record larger than `max_bytes` is refused with
+    /// [`DurableError::TooLarge`]. On any error nothing was stored.
+    pub fn append(
+        &mut self,
+        encoding: Encoding,
+        span_count: u32,
+        body: &[u8],
+    ) -> Result<Appended, DurableError> {
+        let record_len = HEADER_LEN_U64 + body.len() as u64;
+        if record_len > self.config.max_bytes || u32::try_from(body.len()).is_err() {
+            return Err(DurableError::TooLarge {
+                bytes: record_len,
+                max_bytes: self
+                    .config
+                    .max_bytes
+                    .min(HEADER_LEN_U64 + u64::from(u32::MAX)),
+            });
+        }
+        let id = self.next_id;
+        if id >= ID_LIMIT {
+            return Err(DurableError::io(&self.config.directory, "append to")(
+                io::Error::other("record ids are exhausted"),
+            ));
+        }
+        let rotate = self.segments.back().is_some_and(|active| {
+            active.bytes > 0 && active.bytes + record_len > self.config.segment_bytes
+        });
+        if rotate || self.writer.is_none() {
+            self.seal()?;
+            // The new file exists before anything older is deleted, so the
+            // newest id is always on disk, even if a crash comes next.
+            self.start_segment(id)?;
+        }
+        let mut evicted = Evicted::default();
+        while self.bytes() + record_len > self.config.max_bytes && self.segments.len() > 1 {
+            let segment = self.delete_segment(0)?;
+            evicted.records += segment.pending_records;
+            evicted.spans += segment.pending_spans;
+            if let Some(last) = segment.slots.last() {
+                evicted.through = Some(RecordId::new(last.id));
+            }
+            self.stats.evicted_records += segment.pending_records;
+            self.stats.evicted_spans += segment.pending_spans;
+        }
+
+        let header = RecordHeader::for_body(id, encoding, span_count, body);
+        let (Some(writer), Some(active)) = (&self.writer, self.segments.back_mut()) else {
+            return Err(DurableError::io(&self.config.directory, "append to")(
+                io::Error::other("no segment is open"),
+            ));
+        };
+        let offset = active.bytes;
+        let mut written = write_all_vectored(
+            writer,
+            &mut [IoSlice::new(&header.encode()), IoSlice::new(body)],
+        )
+        .map_err(DurableError::io(&active.path, "append to"));
+        if written.is_ok() && self.config.fsync == FsyncPolicy::EveryBatch {
+            written = writer
+                .sync_data()
+                .map_err(DurableError::io(&active.path, "fsync"));
+            self.stats.syncs += 1;
+        }
+        if let Err(error) = written {
+            self.undo_append(offset, record_len);
+            return Err(error);
+        }
+        active.data_dirty = self.config.fsync != FsyncPolicy::EveryBatch;
+        active.push(
+            Slot {
+                id,
+                offset,
+                body_len: header.body_len,
+                span_count,
+                body_crc: header.body_crc,
+                encoding,
+                pending: true,
+            },
+            record_len,
+        );
+        self.next_id = id + 1;
+        self.stats.appended_records += 1;
+        // The segment this append closed may hold nothing left to deliver.
+        // Failing to delete it now loses nothing: `sync` tries again.
+        if rotate && self.segments.len() >= 2 {
+            let previous = self.segments.len() - 2;
+            if self.segments[previous].pending_records == 0 {
+                let _ = self.delete_segment(previous);
+            }
+        }
+        Ok(Appended {
+            id: RecordId::new(id),
+            evicted,
+        })
+    }
+
+    /// After a failed write: cut the partial record off, or if that fails too,
+    /// stop appending to this segment (the next open counts the damage). The
+    /// id is not reused either way.
+    fn undo_append(&mut self, offset: u64, record_len: u64) {
+        self.next_id += 1;
+        let (Some(writer), Some(active)) = (&self.writer, self.segments.back_mut()) else {
+            return;
+        };
+        if writer.set_len(offset).is_err() {
+            active.bytes = writer
+                .metadata()
+                .map_or(offset + record_len, |metadata| metadata.len());
+            active.data_dirty = true;
+            self.writer = None;
+        }
+    }
+
+    /// Marks a record delivered, or given up on for good: it will not be
+    /// replayed after a restart. Acknowledgements may come in any order.
+    /// Returns `false` (and does nothing) when no pending record has this id:
+    /// already acknowledged, or evicted.
+    ///
+    /// One 16-byte write (and an `fdatasync` under [`FsyncPolicy::EveryBatch`]).
+    /// An acknowledgement lost in a machine crash only means the record is
+    /// sent again. A segment whose records are all settled is deleted (unless
+    /// it is still being appended to).
+    pub fn ack(&mut self, id: RecordId) -> Result<bool, DurableError> {
+        let Some((index, slot)) = self.locate(id.get()) else {
+            return Ok(false);
+        };
+        let segment = &mut self.segments[index];
+        if !segment.slots[slot].pending {
+            return Ok(false);
+        }
+        let created = segment.write_ack(id.get())?;
+        segment.settle(slot);
+        self.stats.acked_records += 1;
+        if self.config.fsync == FsyncPolicy::EveryBatch {
+            if created {
+                self.sync_directory()?;
+            }
+            self.stats.syncs += self.segments[index].sync_acks()?;
+        } else {
+            self.directory_dirty |= created;
+        }
+        if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
+            // Failing to delete it now loses nothing: `sync` tries again.
+            let _ = self.delete_segment(index);
+        }
+        Ok(true)
+    }
+
+    /// Reads the body of a pending record into `body` (replacing its contents)
+    /// and checks it against its checksum again. One seek and one read.
+    ///
+    /// A record that no longer matches is no longer pending: this returns
+    /// [`DurableError::Corrupt`] with its span count, for the caller to count
+    /// as dropped. An id that is not pending gives [`DurableError::UnknownRecord`].
+    pub fn read(
+        &mut self,
+        id: RecordId,
+        body: &mut Vec<u8>,
+    ) -> Result<PendingRecord, DurableError> {
+        let Some((index, slot)) = self.locate(id.get()) else {
+            return Err(DurableError::UnknownRecord(id));
+        };
+        let segment = &self.segments[index];
+        let slot = segment.slots[slot];
+        if !slot.pending {
+            return Err(DurableError::UnknownRecord(id));
+        }
+        let reader = match &self.reader {
+            Some((first_id, file)) if *first_id == segment.first_id => file,
+            _ => {
+                let file =
+                    File::open(&segment.path).map_err(DurableError::io(&segment.path, "open"))?;
+                &self.reader.insert((segment.first_id, file)).1
+            }
+        };
+        match read_record(reader, &slot, body) {
+            Ok(true) => Ok(slot.pending_record()),
+            Ok(false) => {
+                let path = segment.path.clone();
+                self.settle_damaged(id);
+                Err(DurableError::Corrupt {
+                    path,
+                    id,
+                    span_count: slot.span_count,
+                })
+            }
+            Err(error) => {
+                self.reader = None;
+                Err(DurableError::io(&segment.path, "read")(error))
+            }
+        }
+    }
+
+    /// A record found damaged when read back: no longer pending, counted.
+    fn settle_damaged(&mut self, id: RecordId) {
+        if let Some((index, slot)) = self.locate(id.get()) {
+            self.segments[index].settle(slot);
+            self.stats.corrupt_records += 1;
+            if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
+                let _ = self.delete_segment(index);
+            }
+        }
+    }
+
+    /// Makes written records and acknowledgements durable when the policy says
+    /// it is time (under [`FsyncPolicy::Interval`], once the interval has passed
+    /// since the last time), or now if `force` (under any policy: call
+    /// `sync(true)` at shutdown). Also retries deleting settled segments whose
+    /// deletion failed earlier. Cheap when there is nothing to do.
+    pub fn sync(&mut self, force: bool) -> Result<(), DurableError> {
+        let due = force
+            || matches!(self.config.fsync, FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every);
+        if due && self.is_dirty() {
+            let appending = self.writer.is_some();
+            let last = self.segments.len().saturating_sub(1);
+            for (index, segment) in self.segments.iter_mut().enumerate() {
+                if segment.data_dirty {
+                    match &self.writer {
+                        Some(writer) if appending && index == last => writer.sync_data(),
+                        // A closed segment: any handle with write access will do.
+                        _ => OpenOptions::new()
+                            .append(true)
+                            .open(&segment.path)
+                            .and_then(|file| file.sync_data()),
+                    }
+                    .map_err(DurableError::io(&segment.path, "fsync"))?;
+                    segment.data_dirty = false;
+                    self.stats.syncs += 1;
+                }
+                self.stats.syncs += segment.sync_acks()?;
+            }
+            if self.directory_dirty {
+                self.sync_directory()?;
+            }
+            self.last_sync = Instant::now();
+        }
+        let mut index = 0;
+        while index < self.segments.len() {
+            if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
+                self.delete_segment(index)?;
+            } else {
+                index += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// When [`sync`](DurableQueue::sync) should next be called: under
+    /// [`FsyncPolicy::Interval`] with unsynced writes, the moment the interval
+    /// is up; otherwise `None` (nothing is waiting for time to pass).
+    pub fn next_sync_at(&self) -> Option<Instant> {
+        match self.config.fsync {
+            FsyncPolicy::Interval(every) if self.is_dirty() => Some(self.last_sync + every),
+            _ => None,
+        }
+    }
+
+    /// The records stored and not yet acknowledged, oldest first.
+    pub fn pending(&self) -> impl Iterator<Item = PendingRecord> + '_ {
+        self.segments.iter().flat_map(|segment| {
+            segment
+                .slots
+                .iter()
+                .filter(|slot| slot.pending)
+                .map(Slot::pending_record)
+        })
+    }
+
+    /// What the queue holds and has lost. Walks the segments (not the records).
+    pub fn stats(&self) -> DurableStats {
+        DurableStats {
+            bytes: self.bytes(),
+            segments: self.segments.len() as u64,
+            pending_records: self.segments.iter().map(|s| s.pending_records).sum(),
+            pending_spans: self.segments.iter().map(|s| s.pending_spans).sum(),
+            ..self.stats
+        }
+    }
+
+    /// The configuration the queue was opened with.
+    pub fn config(&self) -> &DurableConfig {
+        &self.config
+    }
+
+    fn bytes(&self) -> u64 {
+        self.segments.iter().map(|segment| segment.bytes).sum()
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.directory_dirty || self.segments.iter().any(Segment::is_dirty)
+    }
+
+    fn is_appending_to(&self, index: usize) -> bool {
+        self.writer.is_some() && index + 1 == self.segments.len()
+    }
+
+    /// The segment and slot of record `id`, if stored.
+    fn locate(&self, id: u64) -> Option<(usize, usize)> {
+        let index = self
+            .segments
+            .partition_point(|segment| segment.first_id <= id)
+            .checked_sub(1)?;
+        Some((index, self.segments[index].find(id)?))
+    }
+
+    /// Closes the segment being appended to (fsyncing it unless the policy is `Never`).
+    fn seal(&mut self) -> Result<(), DurableError> {
+        let (Some(writer), Some(active)) = (self.writer.take(), self.segments.back_mut()) else {
+            return Ok(());
+        };
+        if active.data_dirty && self.config.fsync != FsyncPolicy::Never {
+            writer
+                .sync_data()
+                .map_err(DurableError::io(&active.path, "fsync"))?;
+            active.data_dirty = false;
+            self.stats.syncs += 1;
+        }
+        Ok(())
+    }
+
+    /// Creates the segment whose first record will be `first_id` and appends to it.
+    fn start_segment(&mut self, first_id: u64) -> Result<(), DurableError> {
+        let segment = Segment::new(&self.config.directory, first_id, 0, Vec::new());
+        let writer = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&segment.path)
+            .map_err(DurableError::io(&segment.path, "create"))?;
+        self.segments.push_back(segment);
+        self.writer = Some(writer);
+        if self.config.fsync == FsyncPolicy::EveryBatch {
+            self.sync_directory()
+        } else {
+            self.directory_dirty = true;
+            Ok(())
+        }
+    }
+
+    /// Deletes a segment's files (the segment first, so a crash in between
+    /// leaves an orphaned acknowledgement file, which the next open deletes,
+    /// rather than a segment whose acknowledgements are gone).
+    fn delete_segment(&mut self, index: usize) -> Result<Segment, DurableError> {
+        let path = &self.segments[index].path;
+        remove_if_present(path).map_err(DurableError::io(path, "delete"))?;
+        if self.is_appending_to(index) {
+            self.writer = None;
+        }
+        let Some(segment) = self.segments.remove(index) else {
+            return Err(
+                DurableError::io(&self.config.directory, "delete a segment")(io::Error::other(
+                    "no such segment",
+                )),
+            );
+        };
+        if self
+            .reader
+            .as_ref()
+            .is_some_and(|(first_id, _)| *first_id == segment.first_id)
+        {
+            self.reader = None;
+        }
+        if self.config.fsync == FsyncPolicy::EveryBatch {
+            self.sync_directory()?;
+        } else {
+            self.directory_dirty = true;
+        }
+        // If this fails the file is an orphan, deleted by the next open.
+        let _ = remove_if_present(&segment.acks_path());
+        Ok(segment)
+    }
+
+    fn sync_directory(&mut self) -> Result<(), DurableError> {
+        let directory = &self.config.directory;
+        sync_directory(directory).map_err(DurableError::io(directory, "fsync the directory"))?;
+        self.directory_dirty = false;
+        self.stats.syncs += 1;
+        Ok(())
+    }
+}
+
+impl Drop for DurableQueue {
+    /// Unless the policy is [`FsyncPolicy::Never`], makes what was written
+    /// durable (errors are ignored: call [`sync`](DurableQueue::sync)`(true)`
+    /// to see them). The directory lock is released.
+    fn drop(&mut self) {
+        if self.config.fsync != FsyncPolicy::Never {
+            let _ = self.sync(true);
+        }
+    }
+}
+
+/// The ids of the segment files and of the acknowledgement files, each sorted.
+fn list_directory(directory: &Path) -> Result<(Vec<u64>, Vec<u64>), DurableError> {
+    let mut segments = Vec::new();
+    let mut acks = Vec::new();
+    let entries = fs::read_dir(directory).map_err(DurableError::io(directory, "list"))?;
+    for entry in entries {
+        let entry = entry.map_err(DurableError::io(directory, "list"))?;
+        match parse_file_name(&entry.file_name()) {
+            Some((id, FileKind::Segment)) => segments.push(id),
+            Some((id, FileKind::Acks)) => acks.push(id),
+            None => {}
+        }
+    }
+    segments.sort_unstable();
+    acks.sort_unstable();
+    Ok((segments, acks))
+}
+
+/// Reads the record in `slot` into `body`; whether it is still the record
+/// that was stored. A file cut shorter since counts as not.
+fn read_record(mut file: &File, slot: &Slot, body: &mut Vec<u8>) -> io::Result<bool> {
+    let expected = RecordHeader {
+        id: slot.id,
+        encoding: slot.encoding,
+        span_count: slot.span_count,
+        body_len: slot.body_len,
+        body_crc: slot.body_crc,
+    };
+    file.seek(SeekFrom::Start(slot.offset))?;
+    let mut header = [0u8; HEADER_LEN];
+    match file.read_exact(&mut header) {
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+        other => other?,
+    }
+    body.clear();
+    body.reserve_exact(slot.body_len as usize);
+    file.take(u64::from(slot.body_len)).read_to_end(body)?;
+    Ok(RecordHeader::decode(&header) == Ok(expected) && expected.matches_body(body))
+}

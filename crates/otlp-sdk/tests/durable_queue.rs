@@ -1,0 +1,522 @@
+//! The durable queue's storage contract: what comes back after a restart,
+//! in which order, what is deleted when, what the disk cap costs, and who
+//! may open a directory.
+
+mod durable_support;
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use durable_support::{TempDir, ack_files, body, open, segment_files, small_config};
+use otlp_core::encode::Encoding;
+use otlp_sdk::durable::{
+    DurableConfig, DurableError, DurableQueue, FsyncPolicy, PendingRecord, RecordId,
+};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Reads every pending record's body: `(id, span_count, body)`, oldest first.
+fn read_all(queue: &mut DurableQueue, records: &[PendingRecord]) -> Vec<(u64, u32, Vec<u8>)> {
+    records
+        .iter()
+        .map(|record| {
+            let mut body = Vec::new();
+            let read = queue
+                .read(record.id, &mut body)
+                .unwrap_or_else(|error| panic!("read {}: {error}", record.id));
+            assert_eq!(read, *record);
+            assert_eq!(body.len(), record.body_len as usize);
+            (record.id.get(), record.span_count, body)
+        })
+        .collect()
+}
+
+#[test]
+fn only_unacknowledged_records_come_back_in_order_with_their_bytes() -> TestResult {
+    let dir = TempDir::new("round-trip");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, recovered) = open(&config);
+    assert!(recovered.records.is_empty());
+    let mut ids = Vec::new();
+    for n in 0..10u64 {
+        let encoding = if n % 2 == 0 {
+            Encoding::Protobuf
+        } else {
+            Encoding::Json
+        };
+        let appended = queue.append(encoding, n as u32 + 1, &body(n, 100 + n as usize * 37))?;
+        assert_eq!(appended.evicted.records, 0);
+        ids.push(appended.id);
+    }
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+    for n in [0, 3, 4, 9] {
+        assert!(queue.ack(ids[n])?);
+    }
+    drop(queue);
+
+    let (mut queue, recovered) = open(&config);
+    let expected: Vec<usize> = vec![1, 2, 5, 6, 7, 8];
+    assert_eq!(recovered.records.len(), expected.len());
+    assert_eq!(
+        (recovered.corrupt_records, recovered.torn_tail_bytes),
+        (0, 0)
+    );
+    let read = read_all(&mut queue, &recovered.records);
+    for ((id, spans, bytes), n) in read.into_iter().zip(expected.iter().copied()) {
+        assert_eq!(id, ids[n].get());
+        assert_eq!(spans, n as u32 + 1);
+        assert_eq!(bytes, body(n as u64, 100 + n * 37));
+    }
+    let encodings: Vec<Encoding> = recovered.records.iter().map(|r| r.encoding).collect();
+    assert_eq!(
+        encodings,
+        [
+            Encoding::Json,
+            Encoding::Protobuf,
+            Encoding::Json,
+            Encoding::Protobuf,
+            Encoding::Json,
+            Encoding::Protobuf
+        ]
+    );
+    let stats = queue.stats();
+    assert_eq!(stats.recovered_records, 6);
+    assert_eq!(stats.recovered_spans, recovered.span_count());
+    assert_eq!(recovered.span_count(), 2 + 3 + 6 + 7 + 8 + 9);
+    assert_eq!((stats.pending_records, stats.pending_spans), (6, 35));
+    Ok(())
+}
+
+#[test]
+fn acknowledgements_in_any_order_are_all_remembered() -> TestResult {
+    let dir = TempDir::new("out-of-order");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let ids: Vec<RecordId> = (0..40)
+        .map(|n| {
+            queue
+                .append(Encoding::Protobuf, 1, &body(n, 500))
+                .map(|a| a.id)
+        })
+        .collect::<Result<_, _>>()?;
+    assert!(queue.stats().segments > 3, "spread over several segments");
+    // Acknowledge in a scrambled order, as concurrent exports finish.
+    let mut acked: Vec<usize> = (0..40).filter(|n| n % 3 != 1).collect();
+    acked.sort_by_key(|n| (n * 17) % 41);
+    for &n in &acked {
+        assert!(queue.ack(ids[n])?);
+        assert!(!queue.ack(ids[n])?, "a second acknowledgement does nothing");
+    }
+    let pending: Vec<RecordId> = queue.pending().map(|record| record.id).collect();
+    drop(queue);
+
+    let (_, recovered) = open(&config);
+    let recovered: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    let expected: Vec<RecordId> = (0..40).filter(|n| n % 3 == 1).map(|n| ids[n]).collect();
+    assert_eq!(recovered, expected);
+    assert_eq!(pending, expected);
+    Ok(())
+}
+
+#[test]
+fn ids_continue_after_a_restart_even_when_everything_was_delivered() -> TestResult {
+    let dir = TempDir::new("ids");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let mut last = RecordId::new(0);
+    for round in 0..4u64 {
+        let (mut queue, recovered) = open(&config);
+        assert!(recovered.records.is_empty());
+        for n in 0..7 {
+            let id = queue
+                .append(Encoding::Protobuf, 1, &body(round * 10 + n, 900))?
+                .id;
+            assert!(id > last, "{id} after {last}");
+            last = id;
+            assert!(queue.ack(id)?);
+        }
+        queue.sync(true)?;
+        assert_eq!(queue.stats().segments, 1, "only the newest segment is kept");
+    }
+    Ok(())
+}
+
+#[test]
+fn segments_rotate_and_go_once_all_their_records_are_acknowledged() -> TestResult {
+    let dir = TempDir::new("rotation");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    // 32 + 1000 bytes a record: three fit in a 4096-byte segment.
+    let ids: Vec<RecordId> = (0..12)
+        .map(|n| {
+            queue
+                .append(Encoding::Protobuf, 2, &body(n, 1000))
+                .map(|a| a.id)
+        })
+        .collect::<Result<_, _>>()?;
+    assert_eq!(segment_files(dir.path()).len(), 4);
+    assert_eq!(queue.stats().bytes, 12 * 1032);
+    for file in segment_files(dir.path()) {
+        assert!(fs::metadata(&file)?.len() <= config.segment_bytes);
+    }
+
+    // The second segment's records, acknowledged: that segment goes, files and all.
+    for id in &ids[3..6] {
+        queue.ack(*id)?;
+    }
+    let names: Vec<String> = segment_files(dir.path())
+        .iter()
+        .map(|path| {
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("{:020}.seg", ids[0].get()),
+            format!("{:020}.seg", ids[6].get()),
+            format!("{:020}.seg", ids[9].get()),
+        ]
+    );
+    assert_eq!(
+        ack_files(dir.path()).len(),
+        0,
+        "its acknowledgements went with it"
+    );
+    let stats = queue.stats();
+    assert_eq!(
+        (stats.segments, stats.pending_records, stats.bytes),
+        (3, 9, 9 * 1032)
+    );
+
+    // Everything acknowledged: the newest segment stays (it is appended to), nothing else.
+    for id in ids.iter().take(3).chain(&ids[6..]) {
+        queue.ack(*id)?;
+    }
+    assert_eq!(segment_files(dir.path()).len(), 1);
+    assert_eq!(queue.stats().pending_records, 0);
+    // The next rotation deletes it.
+    for n in 0..4 {
+        let _ = queue.append(Encoding::Protobuf, 2, &body(100 + n, 1000))?;
+    }
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 2);
+    assert!(files[0].ends_with(format!("{:020}.seg", ids[11].get() + 1)));
+    Ok(())
+}
+
+#[test]
+fn the_disk_cap_evicts_the_oldest_segments_and_counts_what_they_held() -> TestResult {
+    let dir = TempDir::new("cap");
+    let config = DurableConfig {
+        max_bytes: 16 * 1024,
+        ..small_config(dir.path(), FsyncPolicy::Never)
+    };
+    let (mut queue, _) = open(&config);
+    let mut evicted_records = 0;
+    let mut evicted_spans = 0;
+    let mut evicted_through = None;
+    let mut ids = Vec::new();
+    for n in 0..50u64 {
+        let appended = queue.append(Encoding::Protobuf, n as u32 % 5 + 1, &body(n, 1000))?;
+        ids.push(appended.id);
+        if n % 4 == 0 {
+            // Some delivered: evicting them costs nothing.
+            queue.ack(appended.id)?;
+        }
+        evicted_records += appended.evicted.records;
+        evicted_spans += appended.evicted.spans;
+        if let Some(through) = appended.evicted.through {
+            assert!(evicted_through < Some(through), "oldest first");
+            evicted_through = Some(through);
+        }
+        assert!(queue.stats().bytes <= config.max_bytes);
+    }
+    let stats = queue.stats();
+    assert_eq!(
+        (stats.evicted_records, stats.evicted_spans),
+        (evicted_records, evicted_spans)
+    );
+    let through = evicted_through.ok_or("something was evicted")?;
+    let remaining: Vec<PendingRecord> = queue.pending().collect();
+    assert!(remaining.iter().all(|record| record.id > through));
+    // Each record was acknowledged, evicted or is still pending: none is lost uncounted.
+    let unacked = |keep: &dyn Fn(RecordId) -> bool| {
+        (0..50usize)
+            .filter(|n| n % 4 != 0 && keep(ids[*n]))
+            .map(|n| n as u64 % 5 + 1)
+            .collect::<Vec<u64>>()
+    };
+    let evicted = unacked(&|id| id <= through);
+    assert_eq!(evicted_records, evicted.len() as u64);
+    assert_eq!(evicted_spans, evicted.iter().sum::<u64>());
+    assert_eq!(remaining.len(), unacked(&|id| id > through).len());
+    // The newest records survive a restart.
+    drop(queue);
+    let (mut queue, recovered) = open(&config);
+    assert_eq!(recovered.records, remaining);
+    let last = read_all(
+        &mut queue,
+        &recovered.records[recovered.records.len() - 1..],
+    );
+    assert_eq!(last[0].2, body(49, 1000));
+    Ok(())
+}
+
+#[test]
+fn a_record_larger_than_the_cap_is_refused_and_nothing_is_stored() -> TestResult {
+    let dir = TempDir::new("too-large");
+    let config = DurableConfig {
+        max_bytes: 8192,
+        ..small_config(dir.path(), FsyncPolicy::Never)
+    };
+    let (mut queue, _) = open(&config);
+    let kept = queue.append(Encoding::Protobuf, 1, &body(1, 100))?.id;
+    match queue.append(Encoding::Protobuf, 9, &body(2, 8192)) {
+        Err(DurableError::TooLarge { bytes, max_bytes }) => {
+            assert_eq!((bytes, max_bytes), (8192 + 32, 8192));
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // A record bigger than a segment but under the cap gets a segment of its own.
+    let big = queue.append(Encoding::Protobuf, 1, &body(3, 6000))?;
+    assert_eq!(big.evicted.records, 0);
+    let pending: Vec<RecordId> = queue.pending().map(|record| record.id).collect();
+    assert_eq!(pending, [kept, big.id]);
+    Ok(())
+}
+
+#[test]
+fn a_second_queue_on_the_same_directory_is_refused_until_the_first_closes() -> TestResult {
+    let dir = TempDir::new("lock");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (queue, _) = open(&config);
+    match DurableQueue::open(config.clone()) {
+        Err(error @ DurableError::Locked { .. }) => {
+            let text = error.to_string();
+            assert!(text.contains("in use"), "{text}");
+            assert!(
+                text.contains(&format!("pid {}", std::process::id())),
+                "{text}"
+            );
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(queue);
+    let _reopened = open(&config);
+    Ok(())
+}
+
+#[test]
+fn a_directory_that_cannot_be_used_is_a_clear_error() -> TestResult {
+    let dir = TempDir::new("not-a-directory");
+    fs::create_dir_all(dir.path())?;
+    let file = dir.path().join("plain-file");
+    fs::write(&file, b"not a directory")?;
+    match DurableQueue::open(small_config(&file, FsyncPolicy::Never)) {
+        Err(error @ DurableError::Io { .. }) => {
+            let text = error.to_string();
+            assert!(text.contains("plain-file"), "{text}");
+            assert!(text.contains("create the directory"), "{text}");
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    match DurableQueue::open(DurableConfig {
+        segment_bytes: 10,
+        ..small_config(dir.path(), FsyncPolicy::Never)
+    }) {
+        Err(DurableError::InvalidConfig { key, .. }) => assert_eq!(key, "segment_bytes"),
+        other => panic!("expected an invalid config, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_directory_is_a_clear_error() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = TempDir::new("read-only");
+    fs::create_dir_all(dir.path())?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555))?;
+    // Root ignores permissions; then there is nothing to test.
+    let probe = dir.path().join("probe");
+    if fs::write(&probe, b"").is_ok() {
+        fs::remove_file(&probe)?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        return Ok(());
+    }
+    let result = DurableQueue::open(small_config(dir.path(), FsyncPolicy::Never));
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+    match result {
+        Err(error @ DurableError::Io { .. }) => {
+            assert!(error.to_string().contains("lock file"), "{error}");
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn acknowledging_or_reading_what_is_not_pending_is_harmless() -> TestResult {
+    let dir = TempDir::new("unknown");
+    let (mut queue, _) = open(&small_config(dir.path(), FsyncPolicy::Never));
+    let id = queue.append(Encoding::Protobuf, 1, b"body")?.id;
+    assert!(!queue.ack(RecordId::new(id.get() + 100))?);
+    assert!(!queue.ack(RecordId::new(0))?);
+    assert!(queue.ack(id)?);
+    let mut body = Vec::new();
+    assert!(matches!(
+        queue.read(id, &mut body),
+        Err(DurableError::UnknownRecord(unknown)) if unknown == id
+    ));
+    Ok(())
+}
+
+#[test]
+fn damage_after_opening_is_caught_when_the_record_is_read_back() -> TestResult {
+    let dir = TempDir::new("read-damage");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let first = queue.append(Encoding::Protobuf, 4, &body(1, 200))?.id;
+    let second = queue.append(Encoding::Protobuf, 6, &body(2, 200))?.id;
+    let segment = &segment_files(dir.path())[0];
+    let mut bytes = fs::read(segment)?;
+    bytes[32 + 100] ^= 0x08; // in the first body
+    fs::write(segment, &bytes)?;
+
+    let mut body_read = Vec::new();
+    match queue.read(first, &mut body_read) {
+        Err(DurableError::Corrupt { id, span_count, .. }) => {
+            assert_eq!((id, span_count), (first, 4))
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert_eq!(queue.read(second, &mut body_read)?.span_count, 6);
+    assert_eq!(body_read, body(2, 200));
+    let stats = queue.stats();
+    assert_eq!((stats.corrupt_records, stats.pending_records), (1, 1));
+    Ok(())
+}
+
+#[test]
+fn every_batch_syncs_before_append_and_ack_return() -> TestResult {
+    let dir = TempDir::new("fsync-every");
+    let (mut queue, _) = open(&small_config(dir.path(), FsyncPolicy::EveryBatch));
+    let before = queue.stats().syncs;
+    let id = queue.append(Encoding::Protobuf, 1, &body(1, 500))?.id;
+    let after_append = queue.stats().syncs;
+    // The record, and the new segment's directory entry.
+    assert!(after_append >= before + 2, "{before} -> {after_append}");
+    let id2 = queue.append(Encoding::Protobuf, 1, &body(2, 500))?.id;
+    assert_eq!(queue.stats().syncs, after_append + 1);
+    queue.ack(id)?;
+    let after_ack = queue.stats().syncs;
+    assert!(after_ack > after_append + 1);
+    queue.ack(id2)?;
+    assert_eq!(queue.stats().syncs, after_ack + 1);
+    assert_eq!(queue.next_sync_at(), None, "nothing is left waiting");
+    queue.sync(false)?;
+    queue.sync(true)?;
+    assert_eq!(queue.stats().syncs, after_ack + 1, "nothing to force");
+    Ok(())
+}
+
+#[test]
+fn interval_syncs_once_the_interval_has_passed() -> TestResult {
+    let dir = TempDir::new("fsync-interval");
+    let every = Duration::from_millis(200);
+    let (mut queue, _) = open(&small_config(dir.path(), FsyncPolicy::Interval(every)));
+    let opened = Instant::now();
+    let id = queue.append(Encoding::Protobuf, 1, &body(1, 500))?.id;
+    queue.ack(id)?;
+    let due = queue.next_sync_at().ok_or("a sync is due")?;
+    assert!(due <= opened + every);
+    queue.sync(false)?;
+    if Instant::now() < due {
+        assert_eq!(queue.stats().syncs, 0, "not before the interval");
+    }
+    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    queue.sync(false)?;
+    // The segment, its acknowledgement file, and the directory (two new files).
+    assert_eq!(queue.stats().syncs, 3);
+    assert_eq!(queue.next_sync_at(), None);
+    queue.sync(false)?;
+    assert_eq!(queue.stats().syncs, 3);
+    Ok(())
+}
+
+#[test]
+fn never_syncs_only_when_forced() -> TestResult {
+    let dir = TempDir::new("fsync-never");
+    let (mut queue, _) = open(&small_config(dir.path(), FsyncPolicy::Never));
+    for n in 0..10 {
+        let id = queue.append(Encoding::Protobuf, 1, &body(n, 1000))?.id;
+        if n % 2 == 0 {
+            queue.ack(id)?;
+        }
+    }
+    queue.sync(false)?;
+    assert_eq!(queue.next_sync_at(), None);
+    assert_eq!(queue.stats().syncs, 0);
+    queue.sync(true)?;
+    let forced = queue.stats().syncs;
+    // Closed segments, the open one, acknowledgement files, the directory.
+    assert!(forced >= 4, "{forced}");
+    queue.sync(true)?;
+    assert_eq!(queue.stats().syncs, forced, "nothing left to sync");
+    Ok(())
+}
+
+#[test]
+fn orphaned_acknowledgement_files_are_removed_and_other_files_left_alone() -> TestResult {
+    let dir = TempDir::new("orphans");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    drop(open(&config));
+    let orphan = dir.path().join(format!("{:020}.ack", 77));
+    let stranger = dir.path().join("notes.txt");
+    fs::write(&orphan, b"")?;
+    fs::write(&stranger, b"keep me")?;
+    drop(open(&config));
+    assert!(!orphan.exists());
+    assert_eq!(fs::read(&stranger)?, b"keep me");
+    Ok(())
+}
+
+/// Rough append throughput: `cargo test --release -p otlp-sdk --test durable_queue -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn append_throughput() -> TestResult {
+    let payload = body(7, 100 * 1024);
+    for (fsync, count) in [
+        (FsyncPolicy::Never, 2000u64),
+        (FsyncPolicy::Interval(Duration::from_secs(1)), 2000),
+        (FsyncPolicy::EveryBatch, 200),
+    ] {
+        let dir = TempDir::new("throughput");
+        let config = DurableConfig {
+            fsync,
+            max_bytes: 1024 * 1024 * 1024,
+            ..DurableConfig::new(dir.path())
+        };
+        let (mut queue, _) = open(&config);
+        let started = Instant::now();
+        for _ in 0..count {
+            let id = queue.append(Encoding::Protobuf, 100, &payload)?.id;
+            queue.ack(id)?;
+            queue.sync(false)?;
+        }
+        queue.sync(true)?;
+        let elapsed = started.elapsed();
+        let megabytes = (count * payload.len() as u64) as f64 / 1e6;
+        println!(
+            "{fsync:?}: {count} appends+acks of 100 KiB in {elapsed:.2?}: {:.0} MB/s, {:.0} µs per append, {} fsyncs",
+            megabytes / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64() * 1e6 / count as f64,
+            queue.stats().syncs,
+        );
+    }
+    Ok(())
+}
