@@ -95,7 +95,9 @@ pub fn decode_export_response(body: &[u8]) -> Result<Option<PartialSuccess>, Dec
         }
         let bytes = message_field(value, MESSAGE, 1)?;
         let mut inner = WireReader::nested(bytes, reader.offset_of(bytes));
-        let mut decoded = PartialSuccess::default();
+        // A repeated message field merges into the earlier one (protobuf
+        // concatenation semantics), so no earlier `rejected_spans` is lost.
+        let mut decoded: PartialSuccess = partial.take().unwrap_or_default();
         while let Some((field, value)) = inner.next_field()? {
             match field {
                 1 => {
@@ -273,6 +275,17 @@ mod tests {
         assert_eq!(
             RpcStatus::decode(&status.encode()).map(|s| s.retry_delay),
             Ok(None)
+        );
+    }
+
+    #[test]
+    fn repeated_partial_success_merges_like_protobuf() {
+        // partial_success { rejected_spans: 5 } then partial_success {}:
+        // protobuf merges the two, the count survives.
+        let body = [0x0a, 0x02, 0x08, 0x05, 0x0a, 0x00];
+        assert_eq!(
+            decode_export_response(&body).map(|p| p.map(|p| p.rejected_spans)),
+            Ok(Some(5))
         );
     }
 
