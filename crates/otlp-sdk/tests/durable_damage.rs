@@ -91,6 +91,35 @@ fn a_write_torn_at_any_byte_loses_only_that_record() -> TestResult {
 }
 
 #[test]
+fn the_id_of_a_lost_but_acknowledged_record_is_never_reused() -> TestResult {
+    let dir = TempDir::new("lost-acked");
+    let (config, ids) = write_queue(dir.path(), 3);
+    {
+        let (mut queue, _) = open(&config);
+        assert!(queue.ack(ids[2])?);
+    }
+    // A machine crash kept the acknowledgement but not the record's last page.
+    let segment = &segment_files(dir.path())[0];
+    let bytes = fs::read(segment)?;
+    fs::write(segment, &bytes[..bytes.len() - 50])?;
+
+    let (mut queue, recovered) = open(&config);
+    assert_eq!(recovered.records.len(), 2);
+    let new = queue.append(Encoding::Protobuf, 1, b"new")?.id;
+    assert!(
+        new > ids[2],
+        "{new} must not take the acknowledged {}",
+        ids[2]
+    );
+    drop(queue);
+    // Had the id been reused, the old acknowledgement would swallow the new record.
+    let (_, recovered) = open(&config);
+    let found: Vec<RecordId> = recovered.records.iter().map(|r| r.id).collect();
+    assert_eq!(found, [ids[0], ids[1], new]);
+    Ok(())
+}
+
+#[test]
 fn damage_in_an_older_segment_is_counted_as_corrupt_not_cut_off() -> TestResult {
     let dir = TempDir::new("older-damage");
     let config = small_config(dir.path(), FsyncPolicy::Never);

@@ -4,6 +4,7 @@
 
 mod durable_support;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use otlp_core::encode::Encoding;
 use otlp_sdk::durable::{
     DurableConfig, DurableError, DurableQueue, FsyncPolicy, PendingRecord, RecordId,
 };
+use proptest::prelude::*;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -242,6 +244,10 @@ fn the_disk_cap_evicts_the_oldest_segments_and_counts_what_they_held() -> TestRe
     let through = evicted_through.ok_or("something was evicted")?;
     let remaining: Vec<PendingRecord> = queue.pending().collect();
     assert!(remaining.iter().all(|record| record.id > through));
+    assert!(
+        !queue.ack(through)?,
+        "an evicted record is no longer pending"
+    );
     // Each record was acknowledged, evicted or is still pending: none is lost uncounted.
     let unacked = |keep: &dyn Fn(RecordId) -> bool| {
         (0..50usize)
@@ -483,6 +489,97 @@ fn orphaned_acknowledgement_files_are_removed_and_other_files_left_alone() -> Te
     assert!(!orphan.exists());
     assert_eq!(fs::read(&stranger)?, b"keep me");
     Ok(())
+}
+
+/// One step of the model test.
+#[derive(Clone, Debug)]
+enum Step {
+    Append {
+        len: usize,
+        spans: u32,
+    },
+    /// Acknowledge the n-th record appended so far (modulo), pending or not.
+    Ack(usize),
+    Sync(bool),
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        5 => (0..3000usize, 1..50u32).prop_map(|(len, spans)| Step::Append { len, spans }),
+        4 => any::<usize>().prop_map(Step::Ack),
+        1 => any::<bool>().prop_map(Step::Sync),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any sequence of appends, acknowledgements, syncs and restarts leaves
+    /// exactly the records a simple model says: appended, not acknowledged,
+    /// not reported evicted. Bodies and span counts come back intact.
+    #[test]
+    fn the_queue_agrees_with_a_model_through_any_sequence(steps in proptest::collection::vec(step(), 1..60)) {
+        let dir = TempDir::new("model");
+        let config = DurableConfig {
+            max_bytes: 16 * 1024,
+            ..small_config(dir.path(), FsyncPolicy::Never)
+        };
+        let fail = |error: DurableError| TestCaseError::fail(error.to_string());
+        let (mut queue, _) = open(&config);
+        // Pending records: id -> (spans, body seed, body length).
+        let mut model: BTreeMap<RecordId, (u32, u64, usize)> = BTreeMap::new();
+        let mut appended: Vec<RecordId> = Vec::new();
+        for (seed, step) in steps.into_iter().enumerate() {
+            match step {
+                Step::Append { len, spans } => {
+                    let done = queue.append(Encoding::Json, spans, &body(seed as u64, len)).map_err(fail)?;
+                    prop_assert!(appended.last() < Some(&done.id));
+                    appended.push(done.id);
+                    let gone: Vec<RecordId> = done
+                        .evicted
+                        .through
+                        .map(|through| model.range(..=through).map(|(id, _)| *id).collect())
+                        .unwrap_or_default();
+                    let gone_spans: u64 = gone.iter().map(|id| u64::from(model[id].0)).sum();
+                    prop_assert_eq!(done.evicted.records, gone.len() as u64);
+                    prop_assert_eq!(done.evicted.spans, gone_spans);
+                    for id in gone {
+                        model.remove(&id);
+                    }
+                    model.insert(done.id, (spans, seed as u64, len));
+                    prop_assert!(queue.stats().bytes <= config.max_bytes);
+                }
+                Step::Ack(n) if !appended.is_empty() => {
+                    let id = appended[n % appended.len()];
+                    prop_assert_eq!(queue.ack(id).map_err(fail)?, model.remove(&id).is_some());
+                }
+                Step::Ack(_) => {}
+                Step::Sync(force) => queue.sync(force).map_err(fail)?,
+                Step::Reopen => {
+                    drop(queue);
+                    let (reopened, recovered) = DurableQueue::open(config.clone()).map_err(fail)?;
+                    queue = reopened;
+                    prop_assert_eq!(recovered.corrupt_records + recovered.torn_tail_bytes, 0);
+                    let ids: Vec<RecordId> = recovered.records.iter().map(|r| r.id).collect();
+                    prop_assert_eq!(ids, model.keys().copied().collect::<Vec<_>>());
+                }
+            }
+            let pending: Vec<RecordId> = queue.pending().map(|record| record.id).collect();
+            prop_assert_eq!(&pending, &model.keys().copied().collect::<Vec<_>>());
+            let stats = queue.stats();
+            prop_assert_eq!(stats.pending_records, model.len() as u64);
+            prop_assert_eq!(stats.pending_spans, model.values().map(|v| u64::from(v.0)).sum::<u64>());
+        }
+        let mut buffer = Vec::new();
+        for (id, (spans, seed, len)) in &model {
+            let record = queue.read(*id, &mut buffer).map_err(fail)?;
+            prop_assert_eq!(record.span_count, *spans);
+            prop_assert_eq!(record.encoding, Encoding::Json);
+            prop_assert_eq!(&buffer, &body(*seed, *len));
+        }
+    }
 }
 
 /// Rough append throughput: `cargo test --release -p otlp-sdk --test durable_queue -- --ignored --nocapture`.

@@ -1,7 +1,7 @@
 //! [`DurableError`]: what the durable queue reports instead of panicking.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::record::RecordId;
 
@@ -68,13 +68,13 @@ pub enum DurableError {
 }
 
 impl DurableError {
-    pub(crate) fn io(
-        path: impl Into<PathBuf>,
+    /// For `map_err`: the error of `operation` on `path` (copied only on failure).
+    pub(crate) fn io<'a>(
+        path: &'a Path,
         operation: &'static str,
-    ) -> impl FnOnce(io::Error) -> DurableError {
-        let path = path.into();
+    ) -> impl FnOnce(io::Error) -> DurableError + 'a {
         move |source| DurableError::Io {
-            path,
+            path: path.to_owned(),
             operation,
             source,
         }

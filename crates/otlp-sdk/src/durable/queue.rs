@@ -84,8 +84,8 @@ impl Recovered {
 /// `fdatasync` under [`FsyncPolicy::EveryBatch`]) and a CRC-32C over the body;
 /// `ack` is one 16-byte write; a segment file is created or deleted once per
 /// `segment_bytes`. Memory: 32 bytes per stored record plus up to two open
-/// files per segment; bodies are never kept in memory. Not `Sync`-shared:
-/// one thread owns the queue.
+/// files per segment; bodies are never kept in memory. `Send`; every method
+/// that changes it takes `&mut self`: one thread (the export loop) owns it.
 ///
 /// ```
 /// use otlp_core::encode::Encoding;
@@ -168,9 +168,16 @@ impl DurableQueue {
         for (index, &first_id) in segment_ids.iter().enumerate() {
             let next_first = segment_ids.get(index + 1).copied();
             let ids = first_id.max(lowest_id)..next_first.unwrap_or(ID_LIMIT);
-            let segment = queue.load_segment(first_id, ids, next_first.is_none(), &mut chunk)?;
+            let (segment, highest_acked) =
+                queue.load_segment(first_id, ids, next_first.is_none(), &mut chunk)?;
             if let Some(last) = segment.slots.last() {
-                lowest_id = last.id + 1;
+                lowest_id = lowest_id.max(last.id + 1);
+            }
+            // An acknowledged record may be gone (its write lost in a machine
+            // crash while its acknowledgement survived): never reuse its id,
+            // or the acknowledgement would apply to a new record.
+            if let Some(acked) = highest_acked {
+                lowest_id = lowest_id.max(acked + 1);
             }
             queue.segments.push_back(segment);
         }
@@ -207,14 +214,15 @@ impl DurableQueue {
         Ok((queue, recovered))
     }
 
-    /// Reads one segment and its acknowledgements; its records must have ids in `ids`.
+    /// Reads one segment and its acknowledgements; its records must have ids
+    /// in `ids`. Also returns the highest id its acknowledgement file names.
     fn load_segment(
         &mut self,
         first_id: u64,
         ids: Range<u64>,
         newest: bool,
         chunk: &mut Vec<u8>,
-    ) -> Result<Segment, DurableError> {
+    ) -> Result<(Segment, Option<u64>), DurableError> {
         let directory = &self.config.directory;
         let path = file_path(directory, first_id, FileKind::Segment);
         let file = File::open(&path).map_err(DurableError::io(&path, "open"))?;
@@ -222,7 +230,7 @@ impl DurableQueue {
             .metadata()
             .map_err(DurableError::io(&path, "read the length of"))?
             .len();
-        let found = scan(&mut FileSource::new(&file, len), ids, chunk)
+        let found = scan(&mut FileSource::new(&file, len), ids.clone(), chunk)
             .map_err(DurableError::io(&path, "read"))?;
         drop(file);
         self.stats.corrupt_records += found.corrupt_records;
@@ -257,12 +265,19 @@ impl DurableQueue {
             })
             .collect();
         let acks_path = file_path(directory, first_id, FileKind::Acks);
+        let mut highest_acked = None;
         read_ack_file(&acks_path, chunk, |id| {
             if let Ok(index) = slots.binary_search_by_key(&id, |slot| slot.id) {
                 slots[index].pending = false;
             }
+            if ids.contains(&id) {
+                highest_acked = highest_acked.max(Some(id));
+            }
         })?;
-        Ok(Segment::new(directory, first_id, bytes, slots))
+        Ok((
+            Segment::new(directory, first_id, bytes, slots),
+            highest_acked,
+        ))
     }
 
     /// Stores one encoded request and returns its id. Before writing, starts a

@@ -180,7 +180,7 @@ impl Segment {
             if file.set_len(self.acks_len).is_err() {
                 self.acks = None;
             }
-            return Err(DurableError::io(self.acks_path(), "append to")(error));
+            return Err(DurableError::io(&self.acks_path(), "append to")(error));
         }
         self.acks_len += entry.len() as u64;
         self.acks_dirty = true;
@@ -192,7 +192,7 @@ impl Segment {
         match (&self.acks, self.acks_dirty) {
             (Some(file), true) => {
                 file.sync_data()
-                    .map_err(DurableError::io(self.acks_path(), "fsync"))?;
+                    .map_err(|error| DurableError::io(&self.acks_path(), "fsync")(error))?;
                 self.acks_dirty = false;
                 Ok(1)
             }
