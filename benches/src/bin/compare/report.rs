@@ -175,6 +175,18 @@ impl Report {
         })
     }
 
+    /// The share of the machine's CPU (all cores) that processes other than
+    /// the sender and the receiver used while the rows ran, if known.
+    pub fn others_share(&self) -> Option<f64> {
+        let runs = self.rows.iter().flat_map(|row| &row.runs);
+        let (mut others, mut capacity) = (0.0, 0.0);
+        for run in runs {
+            others += run.others_cpu?.as_secs_f64();
+            capacity += run.window.as_secs_f64() * self.machine.nproc as f64;
+        }
+        (capacity > 0.0).then(|| others / capacity)
+    }
+
     /// Whether row `index` is the reference of its transport.
     fn is_reference(&self, index: usize) -> bool {
         self.references[index] == Some(index)
@@ -210,7 +222,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "Measured {} on {} (nproc {}, {}), Linux {}; load average {} before, {} after; {}; \
+            "Measured {} on {} (nproc {}, {}), Linux {}; load average {} before, {} after{}; {}; \
              {} run{} per row{}.\n",
             machine.date,
             machine.cpu_model,
@@ -219,6 +231,13 @@ impl Report {
             machine.kernel,
             machine.load_before,
             machine.load_after,
+            match self.others_share() {
+                Some(share) => format!(
+                    "; other processes used {:.0}% of the machine's CPU during the rows",
+                    share * 100.0
+                ),
+                None => String::new(),
+            },
             machine.source,
             self.runs,
             if self.runs == 1 { "" } else { "s" },
@@ -419,6 +438,7 @@ impl Report {
                 "kernel": machine.kernel,
                 "load_before": machine.load_before,
                 "load_after": machine.load_after,
+                "others_cpu_share": self.others_share(),
                 "source": machine.source,
                 "debug_build": machine.debug_build,
             },
@@ -446,6 +466,7 @@ fn measurement_json(run: &Measurement) -> Value {
         "peak_rss_bytes": run.usage.peak_rss_bytes,
         "receiver_cpu_seconds": run.receiver_cpu.as_secs_f64(),
         "others_cpu_seconds": run.others_cpu.map(|cpu| cpu.as_secs_f64()),
+        "window_seconds": run.window.as_secs_f64(),
         "requests": run.requests,
         "bad_requests": run.bad_requests,
         "shutdown_error": run.shutdown_error,
@@ -716,6 +737,7 @@ mod tests {
             },
             receiver_cpu: Duration::from_secs(1),
             others_cpu: Some(Duration::ZERO),
+            window: Duration::from_secs_f64(seconds),
             requests: delivered / 512,
             bad_requests: 0,
             shutdown_error: None,
@@ -785,6 +807,10 @@ mod tests {
     fn the_markdown_table_has_a_row_per_measured_row() {
         let markdown = sample_report().markdown();
         assert!(markdown.contains("| implementation | transport | delivered spans/s | lost |"));
+        assert!(
+            markdown.contains("other processes used 0% of the machine's CPU during the rows"),
+            "{markdown}"
+        );
         assert!(markdown.contains(
             "| otlp-rust (default settings) | gRPC | 1,000,000 | 0 | 1.50 | 30.0 | 4.00x | 0.25x | 0.038x |"
         ), "{markdown}");

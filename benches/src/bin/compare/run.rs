@@ -72,6 +72,9 @@ pub struct Measurement {
     /// kernel counted as busy, less the sender and the receiver (other
     /// programs competing for the cores, the coordinator; `None` if unknown).
     pub others_cpu: Option<Duration>,
+    /// Wall time over which `others_cpu` was measured (sender start to
+    /// settled count).
+    pub window: Duration,
     /// Requests the receiver got from this sender.
     pub requests: u64,
     /// Requests the receiver refused (should be 0).
@@ -253,6 +256,7 @@ fn measure(
     };
     let before = receiver.stats()?;
     let busy_before = machine_busy();
+    let window_start = Instant::now();
     let mut child = child_command(exe)
         .args(sender_command_line(&args))
         .stdin(Stdio::null())
@@ -300,6 +304,7 @@ fn measure(
         after = now;
     }
     let busy_after = machine_busy();
+    let window = window_start.elapsed();
     let receiver_cpu = Duration::from_nanos(after.cpu_ns.saturating_sub(before.cpu_ns));
     let others_cpu = busy_before.zip(busy_after).map(|(before, after)| {
         after
@@ -322,6 +327,7 @@ fn measure(
         usage,
         receiver_cpu,
         others_cpu,
+        window,
         requests: after.requests - before.requests,
         bad_requests: after.bad_requests - before.bad_requests,
         shutdown_error: report.shutdown_error,
