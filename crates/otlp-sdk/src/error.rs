@@ -18,6 +18,13 @@ pub enum PipelineError {
         /// Spans the backend rejected (partial success).
         rejected: u64,
     },
+    /// With the durable queue: these spans are not delivered yet but are kept
+    /// on disk, to be sent again later (or by the next start, after a shutdown).
+    #[error("{spans} spans are not delivered yet and are kept on disk for redelivery")]
+    Persisted {
+        /// Spans waiting on disk.
+        spans: u64,
+    },
     /// The pipeline was already shut down.
     #[error("the pipeline is shut down")]
     ShutDown,

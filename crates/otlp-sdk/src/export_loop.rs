@@ -13,8 +13,10 @@ use otlp_core::SpanData;
 use otlp_core::encode::{Chunk, Encoding, TraceEncoder};
 use tokio::runtime::Runtime;
 
+use crate::backlog::{Backlog, NextRecord};
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
+use crate::durable::{DurableConfig, RecordId};
 use crate::error::PipelineError;
 use crate::exporter::{ExportRequest, Exporter};
 use crate::pool::Pool;
@@ -48,6 +50,7 @@ pub(crate) struct LoopSettings {
     pub(crate) io_threads: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) batch: BatchConfig,
+    pub(crate) durable: Option<DurableConfig>,
 }
 
 /// An export task's report to the loop.
@@ -55,6 +58,10 @@ struct Completion {
     seq: u64,
     latency: Duration,
     settlement: Settlement,
+    /// The request's durable record, if it has one.
+    record: Option<RecordId>,
+    /// Retries ran out and the record stays on disk for a later round (not counted failed).
+    parked: bool,
 }
 
 /// A request handed to an export task and not yet settled.
@@ -62,6 +69,8 @@ struct InFlight {
     spans: u64,
     /// Whoever flips this first (the task, or shutdown abandoning it) counts the spans.
     settled: Arc<AtomicBool>,
+    /// Its durable record: abandoned at shutdown, it stays on disk instead of failing.
+    record: Option<RecordId>,
 }
 
 /// A `force_flush` (or the drain of a shutdown) waiting to complete.
@@ -77,6 +86,8 @@ struct PendingFlush {
     /// Outcomes of covered requests, to report what was not delivered.
     failed: u64,
     rejected: u64,
+    /// Spans left waiting on disk when the flush ended.
+    persisted: u64,
     is_shutdown: bool,
 }
 
@@ -96,6 +107,10 @@ pub(crate) struct ExportLoop<E> {
     next_seq: u64,
     next_cut: Instant,
     flushes: Vec<PendingFlush>,
+    /// The durable queue, when on.
+    backlog: Option<Backlog>,
+    /// Shutdown is finishing: nothing new is exported.
+    stopping: bool,
     /// Set once shutdown has been carried out; `run` returns.
     finished: bool,
 }
@@ -115,6 +130,10 @@ impl<E: Exporter> ExportLoop<E> {
             .map_err(|error| {
                 PipelineError::Start(format!("cannot build the export runtime: {error}"))
             })?;
+        let backlog = match settings.durable.clone() {
+            Some(config) => Some(open_backlog(&shared, config, settings.retry.clone())?),
+            None => None,
+        };
         let (completion_sender, completions) = crossbeam_channel::unbounded();
         let batch_capacity = settings.batch.max_export_batch_size;
         let sizer = BatchSizer::new(&settings.batch, settings.attempt_timeout);
@@ -134,6 +153,8 @@ impl<E: Exporter> ExportLoop<E> {
             next_seq: 0,
             next_cut: Instant::now() + settings.scheduled_delay,
             flushes: Vec::new(),
+            backlog,
+            stopping: false,
             finished: false,
             settings,
         })
@@ -149,6 +170,7 @@ impl<E: Exporter> ExportLoop<E> {
             if self.finished {
                 return;
             }
+            self.sync_backlog(false);
             self.wait();
         }
     }
@@ -187,6 +209,7 @@ impl<E: Exporter> ExportLoop<E> {
                 },
                 failed: 0,
                 rejected: 0,
+                persisted: 0,
                 is_shutdown,
             });
         }
@@ -194,12 +217,30 @@ impl<E: Exporter> ExportLoop<E> {
 
     fn receive_completions(&mut self) {
         while let Ok(completion) = self.completions.try_recv() {
-            self.in_flight.remove(&completion.seq);
+            let spans = self
+                .in_flight
+                .remove(&completion.seq)
+                .map_or(0, |request| request.spans);
             self.sizer.on_export_latency(completion.latency);
+            if let (Some(backlog), Some(id)) = (&mut self.backlog, completion.record) {
+                let result = if completion.parked {
+                    if !backlog.park(id, spans) {
+                        Stats::add(&self.shared.stats.dropped_durable, spans);
+                    }
+                    Ok(())
+                } else {
+                    backlog.settled(id, completion.settlement.exported > 0)
+                };
+                if let Err(error) = result {
+                    self.shared.stats.record_error(error);
+                }
+            }
             for flush in &mut self.flushes {
                 let covered = completion.seq >= flush.first_seq
                     && flush.last_seq.is_none_or(|last| completion.seq <= last);
-                if covered {
+                // A parked request is not failed: it waits on disk (reported
+                // when the flush ends, with the rest of the waiting line).
+                if covered && !completion.parked {
                     flush.failed += completion.settlement.failed;
                     flush.rejected += completion.settlement.rejected;
                 }
@@ -215,13 +256,18 @@ impl<E: Exporter> ExportLoop<E> {
     }
 
     fn has_permit(&self) -> bool {
-        self.in_flight.len() < self.settings.max_concurrent_exports
+        !self.stopping && self.in_flight.len() < self.settings.max_concurrent_exports
     }
 
     fn cut_ready_batches(&mut self) {
         loop {
+            if self.has_permit() && self.backlog.as_ref().is_some_and(|b| b.due(Instant::now())) {
+                // Records waiting on disk are older than anything queued: they go first.
+                self.redeliver_next();
+                continue;
+            }
             let queued = self.shared.queue.len();
-            if queued == 0 || !self.has_permit() {
+            if queued == 0 || !(self.has_permit() || self.can_park(queued)) {
                 break;
             }
             let now = Instant::now();
@@ -234,6 +280,79 @@ impl<E: Exporter> ExportLoop<E> {
         }
         if self.shared.queue.len() == 0 && Instant::now() >= self.next_cut {
             self.next_cut = Instant::now() + self.settings.scheduled_delay;
+        }
+    }
+
+    /// With the durable queue, a batch may be cut without a free export slot
+    /// (and wait on disk) when the queue is half full or shutdown is draining
+    /// it: an outage then fills the disk instead of dropping spans.
+    fn can_park(&self, queued: usize) -> bool {
+        self.backlog.is_some()
+            && (queued >= self.shared.queue.capacity() / 2
+                || self.flushes.iter().any(|flush| flush.is_shutdown))
+    }
+
+    /// Reads the oldest waiting record back from disk and exports it.
+    fn redeliver_next(&mut self) {
+        let Some(backlog) = &mut self.backlog else {
+            return;
+        };
+        let mut body = self.buffers.get().detach();
+        match backlog.take_next(&mut body) {
+            Some(NextRecord::Ready(record)) => self.spawn_export(
+                body,
+                record.spans as usize,
+                Some(record.id),
+                record.encoding,
+            ),
+            Some(NextRecord::Lost { spans, error }) => {
+                self.buffers.put(body);
+                Stats::add(&self.shared.stats.dropped_durable, spans);
+                self.shared.stats.record_error(format!(
+                    "{spans} spans lost: their durable record could not be read back: {error}"
+                ));
+            }
+            None => self.buffers.put(body),
+        }
+    }
+
+    /// Sends a freshly encoded request: to disk first when the durable queue
+    /// is on, then to the exporter — or, behind older waiting records or
+    /// without a free export slot, into the waiting line on disk.
+    fn dispatch(&mut self, body: Vec<u8>, spans: usize) {
+        let encoding = self.settings.encoding;
+        let mut record = None;
+        if let Some(backlog) = &mut self.backlog {
+            match backlog.append(encoding, spans as u64, &body) {
+                Ok((id, evicted)) => {
+                    record = Some(id);
+                    if evicted > 0 {
+                        Stats::add(&self.shared.stats.dropped_durable, evicted);
+                        self.shared.stats.record_error(format!(
+                            "the durable queue reached its disk cap: {evicted} waiting spans were dropped"
+                        ));
+                    }
+                }
+                // Not durable, but not lost either: export it from memory.
+                Err(error) => self.shared.stats.record_error(error),
+            }
+        }
+        let has_permit = self.has_permit();
+        if let (Some(backlog), Some(id)) = (&mut self.backlog, record)
+            && (backlog.has_waiting() || !has_permit)
+        {
+            backlog.enqueue(id, spans as u64);
+            self.buffers.put(body);
+            return;
+        }
+        self.spawn_export(body, spans, record, encoding);
+    }
+
+    fn sync_backlog(&mut self, force: bool) {
+        if let Some(backlog) = &mut self.backlog
+            && let Err(error) = backlog.sync(force)
+        {
+            self.shared.stats.record_error(error);
         }
     }
 
@@ -257,7 +376,7 @@ impl<E: Exporter> ExportLoop<E> {
         self.encoder.encode(encoding, &batch, &mut body);
         let mut oversized = 0;
         if body.len() <= self.settings.max_request_bytes {
-            self.spawn_export(body, count);
+            self.dispatch(body, count);
         } else {
             self.buffers.put(body);
             for chunk in self
@@ -269,7 +388,7 @@ impl<E: Exporter> ExportLoop<E> {
                         let mut body = self.buffers.get().detach();
                         self.encoder
                             .encode(encoding, &batch[range.clone()], &mut body);
-                        self.spawn_export(body, range.len());
+                        self.dispatch(body, range.len());
                     }
                     Chunk::Oversized(_) => {
                         oversized += 1;
@@ -309,7 +428,13 @@ impl<E: Exporter> ExportLoop<E> {
         }
     }
 
-    fn spawn_export(&mut self, body: Vec<u8>, span_count: usize) {
+    fn spawn_export(
+        &mut self,
+        body: Vec<u8>,
+        span_count: usize,
+        record: Option<RecordId>,
+        encoding: Encoding,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let settled = Arc::new(AtomicBool::new(false));
@@ -318,6 +443,7 @@ impl<E: Exporter> ExportLoop<E> {
             InFlight {
                 spans: span_count as u64,
                 settled: settled.clone(),
+                record,
             },
         );
         let task = ExportTask {
@@ -330,10 +456,11 @@ impl<E: Exporter> ExportLoop<E> {
             seq,
             completions: self.completion_sender.clone(),
             buffers: self.buffers.clone(),
+            record,
         };
         let request = ExportRequest {
             body: Bytes::from(body),
-            encoding: self.settings.encoding,
+            encoding,
             span_count,
         };
         self.runtime.spawn(task.run(request));
@@ -341,35 +468,45 @@ impl<E: Exporter> ExportLoop<E> {
 
     fn complete_flushes(&mut self) {
         let now = Instant::now();
+        // Records waiting on disk that may be sent now (not backing off after
+        // a failure) are still on their way: a flush waits for them.
+        let backlog_moving = self
+            .backlog
+            .as_ref()
+            .is_some_and(|backlog| backlog.due(now));
         let mut index = 0;
         while index < self.flushes.len() {
             let flush = &self.flushes[index];
-            let done = flush.last_seq.is_some_and(|last| {
-                self.in_flight
-                    .range(flush.first_seq..)
-                    .next()
-                    .is_none_or(|(&seq, _)| seq > last)
-            });
+            let done = !backlog_moving
+                && flush.last_seq.is_some_and(|last| {
+                    // Records sent again from disk get new sequence numbers:
+                    // with the durable queue, wait for every request.
+                    let last = if self.backlog.is_some() {
+                        u64::MAX
+                    } else {
+                        last
+                    };
+                    self.in_flight
+                        .range(flush.first_seq..)
+                        .next()
+                        .is_none_or(|(&seq, _)| seq > last)
+                });
             if !done && now < flush.deadline {
                 index += 1;
                 continue;
             }
-            let flush = self.flushes.swap_remove(index);
+            let mut flush = self.flushes.swap_remove(index);
             if flush.is_shutdown {
                 self.finish_shutdown(flush, done);
                 return;
             }
+            flush.persisted = self.backlog.as_ref().map_or(0, Backlog::waiting_spans);
             let result = if !done {
                 Err(PipelineError::Timeout {
                     pending: self.pending_for(&flush),
                 })
-            } else if flush.failed > 0 || flush.rejected > 0 {
-                Err(PipelineError::Undelivered {
-                    failed: flush.failed,
-                    rejected: flush.rejected,
-                })
             } else {
-                Ok(())
+                settled_result(&flush)
             };
             let _ = flush.reply.send(result);
         }
@@ -390,15 +527,32 @@ impl<E: Exporter> ExportLoop<E> {
 
     /// Ends the pipeline: whatever is still queued is dropped and whatever is
     /// still in flight is failed (both counted), then the runtime is stopped.
-    fn finish_shutdown(&mut self, flush: PendingFlush, done: bool) {
+    fn finish_shutdown(&mut self, mut flush: PendingFlush, done: bool) {
         let pending = if done { 0 } else { self.pending_for(&flush) };
+        self.stopping = true;
+        if self.backlog.is_some() {
+            // What is still queued goes to disk for the next start.
+            while self.shared.queue.len() > 0 {
+                self.cut_batch(self.shared.queue.len());
+            }
+        }
         let stats = &self.shared.stats;
         self.shared.drain_after_shutdown();
-        let mut abandoned = 0;
+        let (mut abandoned, mut persisted, mut evicted) = (0, 0, 0);
         for request in self.in_flight.values() {
-            if !request.settled.swap(true, Ordering::AcqRel) {
-                abandoned += request.spans;
+            if request.settled.swap(true, Ordering::AcqRel) {
+                continue;
             }
+            match (&self.backlog, request.record) {
+                // Evicted from disk by the cap while it was being exported: lost.
+                (Some(backlog), Some(id)) if backlog.was_evicted(id) => evicted += request.spans,
+                // On disk: the next start sends it again.
+                (Some(_), Some(_)) => persisted += request.spans,
+                _ => abandoned += request.spans,
+            }
+        }
+        if evicted > 0 {
+            Stats::add(&stats.dropped_durable, evicted);
         }
         if abandoned > 0 {
             Stats::add(&stats.failed, abandoned);
@@ -406,22 +560,23 @@ impl<E: Exporter> ExportLoop<E> {
                 "{abandoned} spans still in flight at the shutdown deadline"
             ));
         }
+        if let Some(backlog) = &self.backlog {
+            persisted += backlog.waiting_spans();
+        }
+        Stats::add(&stats.persisted, persisted);
+        flush.persisted = persisted;
         self.in_flight.clear();
+        self.sync_backlog(true);
         // Give the exporter what is left of the deadline to release resources.
         let remaining = flush.deadline.saturating_duration_since(Instant::now());
         let exporter = self.exporter.clone();
         let _ = self
             .runtime
             .block_on(async move { tokio::time::timeout(remaining, exporter.shutdown()).await });
-        let result = if pending > 0 {
+        let result = if pending > 0 && persisted < pending {
             Err(PipelineError::Timeout { pending })
-        } else if flush.failed > 0 || flush.rejected > 0 {
-            Err(PipelineError::Undelivered {
-                failed: flush.failed,
-                rejected: flush.rejected,
-            })
         } else {
-            Ok(())
+            settled_result(&flush)
         };
         // Flushes still waiting learn that the pipeline is gone.
         for other in self.flushes.drain(..) {
@@ -436,6 +591,16 @@ impl<E: Exporter> ExportLoop<E> {
         for flush in &self.flushes {
             deadline = deadline.min(flush.deadline);
         }
+        if let Some(backlog) = &self.backlog {
+            if self.has_permit()
+                && let Some(due) = backlog.next_due()
+            {
+                deadline = deadline.min(due);
+            }
+            if let Some(sync) = backlog.next_sync() {
+                deadline = deadline.min(sync);
+            }
+        }
         // While every permit is taken, more spans cannot be exported: sleep
         // until an export finishes instead of being woken by producers.
         let wake_on_spans = self.has_permit();
@@ -443,6 +608,50 @@ impl<E: Exporter> ExportLoop<E> {
             !self.commands.is_empty() || !self.completions.is_empty()
         });
     }
+}
+
+/// A finished flush's answer: what its spans became.
+fn settled_result(flush: &PendingFlush) -> Result<(), PipelineError> {
+    if flush.failed > 0 || flush.rejected > 0 {
+        Err(PipelineError::Undelivered {
+            failed: flush.failed,
+            rejected: flush.rejected,
+        })
+    } else if flush.persisted > 0 {
+        Err(PipelineError::Persisted {
+            spans: flush.persisted,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Opens the durable queue and counts what it recovered: those spans are
+/// produced (by an earlier run) and taken (they wait on disk, in flight).
+fn open_backlog(
+    shared: &Shared,
+    config: DurableConfig,
+    retry: RetryPolicy,
+) -> Result<Backlog, PipelineError> {
+    let directory = config.directory.clone();
+    let (backlog, recovered) = Backlog::open(config, retry).map_err(|error| {
+        PipelineError::Start(format!(
+            "cannot open the durable queue in {}: {error}",
+            directory.display()
+        ))
+    })?;
+    let spans = recovered.span_count();
+    let stats = &shared.stats;
+    stats.produced.add(spans);
+    Stats::add(&stats.taken, spans);
+    Stats::add(&stats.recovered, spans);
+    if recovered.corrupt_records > 0 || recovered.torn_tail_bytes > 0 {
+        stats.record_error(format!(
+            "the durable queue skipped {} damaged records ({} bytes) and a torn tail of {} bytes",
+            recovered.corrupt_records, recovered.corrupt_bytes, recovered.torn_tail_bytes
+        ));
+    }
+    Ok(backlog)
 }
 
 /// One request on its way out, retried as the policy allows.
@@ -456,6 +665,8 @@ struct ExportTask<E> {
     seq: u64,
     completions: Sender<Completion>,
     buffers: Pool<Vec<u8>>,
+    /// The request's durable record: retries running out then park it on disk.
+    record: Option<RecordId>,
 }
 
 impl<E: Exporter> ExportTask<E> {
@@ -475,7 +686,10 @@ impl<E: Exporter> ExportTask<E> {
             .await;
         let latency = started.elapsed();
         Stats::add(&stats.retries, settlement.retries);
-        if !self.settled.swap(true, Ordering::AcqRel) {
+        // With a durable record, running out of retries is not failure: the
+        // record stays on disk for a later round and its spans stay in flight.
+        let parked = self.record.is_some() && settlement.exhausted;
+        if !parked && !self.settled.swap(true, Ordering::AcqRel) {
             // Order matters for consistent snapshots: the terminal counters
             // grow by exactly the request's spans.
             Stats::add(&stats.exported, settlement.exported);
@@ -497,6 +711,8 @@ impl<E: Exporter> ExportTask<E> {
             seq: self.seq,
             latency,
             settlement,
+            record: self.record,
+            parked,
         });
         self.shared.queue.unpark_loop();
     }

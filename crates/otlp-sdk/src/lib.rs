@@ -64,6 +64,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]
 
+mod backlog;
 mod batch_size;
 pub mod config;
 mod counter;

@@ -11,6 +11,7 @@ use otlp_core::SpanData;
 
 use crate::config::validate::validate_pipeline;
 use crate::config::{BatchConfig, Config, FullPolicy, PerformanceConfig};
+use crate::durable::DurableConfig;
 use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::Exporter;
@@ -154,6 +155,7 @@ impl BatchSpanProcessor {
             retry: RetryPolicy::default(),
             attempt_timeout: Duration::from_secs(10),
             performance: PerformanceConfig::default(),
+            durable: None,
         }
     }
 
@@ -304,15 +306,28 @@ pub struct BatchSpanProcessorBuilder<E> {
     retry: RetryPolicy,
     attempt_timeout: Duration,
     performance: PerformanceConfig,
+    durable: Option<DurableConfig>,
 }
 
 impl<E: Exporter> BatchSpanProcessorBuilder<E> {
-    /// Takes batch, retry, attempt timeout and performance settings from a loaded [`Config`].
+    /// Takes batch, retry, attempt timeout, performance and durable-queue
+    /// settings from a loaded [`Config`].
     pub fn with_config(mut self, config: &Config) -> Self {
         self.batch = config.batch.clone();
         self.retry = config.retry.clone();
         self.attempt_timeout = config.exporter.timeout;
         self.performance = config.performance.clone();
+        self.durable = config.durable.clone();
+        self
+    }
+
+    /// Turns the durable queue on: every encoded request is written to
+    /// `config.directory` before it is exported and removed once the backend
+    /// took it; what was not delivered is sent again at the next start, and
+    /// requests that run out of retries wait on disk for a later round
+    /// instead of failing. See [`crate::durable`].
+    pub fn with_durable_queue(mut self, config: DurableConfig) -> Self {
+        self.durable = Some(config);
         self
     }
 
@@ -363,6 +378,7 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             io_threads: self.performance.io_threads,
             retry: self.retry,
             batch: self.batch.clone(),
+            durable: self.durable,
         };
         let shared = Arc::new(Shared {
             queue: SpanQueue::new(self.batch.max_queue_size, self.batch.max_export_batch_size),

@@ -88,6 +88,11 @@ pub struct Settlement {
     pub failed: u64,
     /// Attempts retried.
     pub retries: u64,
+    /// Whether the request failed with a retryable error that no further
+    /// attempt could fix in time (the deadline, or retries disabled) — as
+    /// opposed to a permanent error. A durable queue keeps such requests for
+    /// later instead of giving them up.
+    pub exhausted: bool,
 }
 
 impl RetryPolicy {
@@ -141,18 +146,18 @@ impl RetryPolicy {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = attempt_timeout.min(remaining);
-            let outcome = if timeout.is_zero() {
-                ExportOutcome::Permanent {
-                    error: ExportError::Timeout(attempt_timeout),
-                }
-            } else {
-                tokio::time::timeout(timeout, exporter.export(request.clone()))
-                    .await
-                    .unwrap_or(ExportOutcome::Retryable {
-                        error: ExportError::Timeout(timeout),
-                        throttle: None,
-                    })
-            };
+            if timeout.is_zero() {
+                report(ExportError::Timeout(attempt_timeout).to_string());
+                settlement.failed = spans;
+                settlement.exhausted = true;
+                return settlement;
+            }
+            let outcome = tokio::time::timeout(timeout, exporter.export(request.clone()))
+                .await
+                .unwrap_or(ExportOutcome::Retryable {
+                    error: ExportError::Timeout(timeout),
+                    throttle: None,
+                });
             match outcome {
                 ExportOutcome::Success => {
                     settlement.exported = spans;
@@ -183,6 +188,7 @@ impl RetryPolicy {
                     let delay = self.delay(retry, jitter_random(), throttle);
                     if !self.enabled || Instant::now() + delay >= deadline {
                         settlement.failed = spans;
+                        settlement.exhausted = true;
                         return settlement;
                     }
                     settlement.retries += 1;

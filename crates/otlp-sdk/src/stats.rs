@@ -29,6 +29,12 @@ pub(crate) struct Stats {
     /// Spans moved from the queue into a batch.
     pub(crate) taken: AtomicU64,
     pub(crate) dropped_oversized: AtomicU64,
+    /// Spans the durable queue lost (evicted at its cap, or damaged on disk).
+    pub(crate) dropped_durable: AtomicU64,
+    /// Spans recovered from the durable queue at start (also in `produced` and `taken`).
+    pub(crate) recovered: AtomicU64,
+    /// Spans left on disk at shutdown for the next start (still in flight).
+    pub(crate) persisted: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) failed: AtomicU64,
@@ -48,6 +54,9 @@ impl Stats {
             dropped_shutdown: AtomicU64::new(0),
             taken: AtomicU64::new(0),
             dropped_oversized: AtomicU64::new(0),
+            dropped_durable: AtomicU64::new(0),
+            recovered: AtomicU64::new(0),
+            persisted: AtomicU64::new(0),
             exported: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -81,17 +90,19 @@ impl Stats {
         let rejected = Stats::read(&self.rejected);
         let failed = Stats::read(&self.failed);
         let dropped_oversized = Stats::read(&self.dropped_oversized);
+        let dropped_durable = Stats::read(&self.dropped_durable);
         let taken = Stats::read(&self.taken);
         let dropped_queue_full = Stats::read(&self.dropped_queue_full);
         let dropped_shutdown = Stats::read(&self.dropped_shutdown);
         let produced = self.produced.get();
 
-        let settled_after_taking = exported + rejected + failed + dropped_oversized;
+        let settled_after_taking =
+            exported + rejected + failed + dropped_oversized + dropped_durable;
         let dropped_before_queueing = dropped_queue_full + dropped_shutdown;
         StatsSnapshot {
             produced,
             exported,
-            dropped: dropped_queue_full + dropped_shutdown + dropped_oversized,
+            dropped: dropped_queue_full + dropped_shutdown + dropped_oversized + dropped_durable,
             failed,
             rejected,
             queued: produced
@@ -101,6 +112,9 @@ impl Stats {
             dropped_queue_full,
             dropped_oversized,
             dropped_shutdown,
+            dropped_durable,
+            recovered: Stats::read(&self.recovered),
+            persisted: Stats::read(&self.persisted),
             retries: Stats::read(&self.retries),
             batches: Stats::read(&self.batches),
             queue_capacity: self.queue_capacity,
@@ -118,7 +132,7 @@ pub struct StatsSnapshot {
     pub produced: u64,
     /// Spans the backend accepted.
     pub exported: u64,
-    /// Spans discarded without an export attempt: the sum of the three `dropped_*` below.
+    /// Spans discarded without an export attempt: the sum of the four `dropped_*` below.
     pub dropped: u64,
     /// Spans whose export failed: permanent error, retries exhausted, or still
     /// in flight at the shutdown deadline.
@@ -127,7 +141,8 @@ pub struct StatsSnapshot {
     pub rejected: u64,
     /// Spans waiting in the queue.
     pub queued: u64,
-    /// Spans in batches being encoded or exported.
+    /// Spans in batches being encoded or exported — and, with the durable
+    /// queue, spans on disk waiting for redelivery (see `persisted`).
     pub in_flight: u64,
     /// Dropped because the queue was full.
     pub dropped_queue_full: u64,
@@ -135,6 +150,17 @@ pub struct StatsSnapshot {
     pub dropped_oversized: u64,
     /// Dropped because they arrived after shutdown or were still queued at its deadline.
     pub dropped_shutdown: u64,
+    /// Dropped by the durable queue: evicted at its disk cap before they could
+    /// be delivered, or found damaged when read back.
+    pub dropped_durable: u64,
+    /// Spans recovered from the durable queue at start, undelivered by an
+    /// earlier run (included in `produced`; at least once, so some may be
+    /// duplicates of spans that run delivered without recording it).
+    pub recovered: u64,
+    /// Spans left on disk by shutdown, for the next start to deliver. They
+    /// stay counted in `in_flight`: with the durable queue, `in_flight` after
+    /// shutdown is exactly this number, and 0 without it.
+    pub persisted: u64,
     /// Export attempts retried.
     pub retries: u64,
     /// Batches cut.

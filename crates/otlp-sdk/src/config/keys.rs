@@ -14,6 +14,7 @@ use super::origin::Origins;
 use super::parse::{self, Dialect, ListSyntax};
 use super::validate::{self, redact_userinfo};
 use super::{Compression, Config, ConfigError, ConfigSource, FullPolicy, Protocol};
+use crate::durable::{DurableConfig, FsyncPolicy};
 
 /// How long [`FullPolicy::Block`] waits when `full_policy = "block"` is given
 /// without a `block_timeout`.
@@ -52,6 +53,11 @@ pub(crate) enum Setting {
     PerformanceMaxRequestBytes,
     PerformanceBufferPoolSize,
     PerformanceIoThreads,
+    DurableDirectory,
+    DurableFsync,
+    DurableFsyncInterval,
+    DurableMaxBytes,
+    DurableSegmentBytes,
 }
 
 /// Every key with its dotted name, grouped by section in file order.
@@ -107,6 +113,11 @@ const KEYS: &[(&str, Setting)] = &[
         Setting::PerformanceBufferPoolSize,
     ),
     ("performance.io_threads", Setting::PerformanceIoThreads),
+    ("durable.directory", Setting::DurableDirectory),
+    ("durable.fsync", Setting::DurableFsync),
+    ("durable.fsync_interval", Setting::DurableFsyncInterval),
+    ("durable.max_bytes", Setting::DurableMaxBytes),
+    ("durable.segment_bytes", Setting::DurableSegmentBytes),
 ];
 
 /// Why a `section`/`key` pair names no setting.
@@ -230,6 +241,8 @@ pub(crate) struct Staged {
     pub config: Config,
     /// A `block_timeout` given while the policy is not (yet) `block`.
     pub block_timeout: Option<Duration>,
+    /// A `durable.fsync_interval` given while the fsync policy is not (yet) `interval`.
+    pub fsync_interval: Option<Duration>,
     /// Who set what.
     pub origins: Origins,
 }
@@ -240,6 +253,7 @@ impl Staged {
         Staged {
             config: Config::default(),
             block_timeout: None,
+            fsync_interval: None,
             origins: Origins::new(ConfigSource::Default),
         }
     }
@@ -335,12 +349,56 @@ fn apply_scalar(
         }
         Setting::PerformanceBufferPoolSize => performance.buffer_pool_size = Some(positive(node)?),
         Setting::PerformanceIoThreads => performance.io_threads = positive(node)?,
+        Setting::DurableDirectory => durable(config).directory = path(node)?,
+        Setting::DurableFsync => {
+            durable(config).fsync = match parse::choice(node, FSYNC_POLICIES)? {
+                FsyncName::EveryBatch => FsyncPolicy::EveryBatch,
+                FsyncName::Never => FsyncPolicy::Never,
+                FsyncName::Interval => {
+                    FsyncPolicy::Interval(staged.fsync_interval.unwrap_or(DEFAULT_FSYNC_INTERVAL))
+                }
+            }
+        }
+        Setting::DurableFsyncInterval => {
+            let interval = nonzero_duration(node, dialect)?;
+            staged.fsync_interval = Some(interval);
+            let durable = durable(config);
+            if let FsyncPolicy::Interval(_) = durable.fsync {
+                durable.fsync = FsyncPolicy::Interval(interval);
+            }
+        }
+        Setting::DurableMaxBytes => durable(config).max_bytes = positive(node)? as u64,
+        Setting::DurableSegmentBytes => durable(config).segment_bytes = positive(node)? as u64,
         Setting::ResourceAttributes | Setting::ExporterHeaders => {
             return Err("expected a map".to_owned());
         }
     }
     Ok(())
 }
+
+/// The durable-queue settings, created with their defaults (and no
+/// directory, which validation then asks for) by the first `durable.*` key.
+fn durable(config: &mut Config) -> &mut DurableConfig {
+    config
+        .durable
+        .get_or_insert_with(|| DurableConfig::new(PathBuf::new()))
+}
+
+/// The fsync interval when `durable.fsync = "interval"` comes without `durable.fsync_interval`.
+const DEFAULT_FSYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy)]
+enum FsyncName {
+    EveryBatch,
+    Interval,
+    Never,
+}
+
+const FSYNC_POLICIES: &[(&str, FsyncName)] = &[
+    ("every_batch", FsyncName::EveryBatch),
+    ("interval", FsyncName::Interval),
+    ("never", FsyncName::Never),
+];
 
 const PROTOCOLS: &[(&str, Protocol)] = &[
     ("grpc", Protocol::Grpc),

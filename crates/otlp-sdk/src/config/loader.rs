@@ -80,6 +80,12 @@ const RUN_ENV: &str = "RUN_ENV";
 ///   block_timeout: 100ms                  # used when full_policy is block (default 100ms)
 /// retry:       { enabled: true, initial_backoff: 1s, max_backoff: 30s, multiplier: 1.5, randomization_factor: 0.5 }
 /// performance: { max_request_bytes: 67108864, buffer_pool_size: 8, io_threads: 1 }
+/// durable:                                # off unless a directory is given
+///   directory: /var/lib/myapp/otlp-queue
+///   fsync: interval                       # every_batch | interval (default) | never
+///   fsync_interval: 1s
+///   max_bytes: 268435456                  # disk cap; the oldest data is dropped (and counted) past it
+///   segment_bytes: 16777216
 /// ```
 ///
 /// * Durations are whole milliseconds (`250`) or a whole number with a unit:

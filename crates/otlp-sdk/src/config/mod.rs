@@ -30,6 +30,7 @@ use std::time::Duration;
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
 pub use loader::ConfigLoader;
 
+use crate::durable::DurableConfig;
 use crate::retry::RetryPolicy;
 
 /// Everything a pipeline needs to know, after merging all sources.
@@ -58,6 +59,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// Tuning that trades memory for speed.
     pub performance: PerformanceConfig,
+    /// The durable queue (section `durable`; off unless `durable.directory` is set).
+    pub durable: Option<DurableConfig>,
 }
 
 impl Config {
@@ -263,8 +266,9 @@ impl fmt::Debug for TlsConfig {
     }
 }
 
-/// Where and how the exporter sends spans.
-#[derive(Clone, Debug, PartialEq)]
+/// Where and how the exporter sends spans. `Debug` hides URL user-info and
+/// header values.
+#[derive(Clone, PartialEq)]
 pub struct ExporterConfig {
     /// Base endpoint for all signals (`OTEL_EXPORTER_OTLP_ENDPOINT`); for HTTP,
     /// `v1/traces` is appended.
@@ -281,6 +285,22 @@ pub struct ExporterConfig {
     pub headers: Headers,
     /// TLS files and the gRPC `insecure` flag.
     pub tls: TlsConfig,
+}
+
+impl fmt::Debug for ExporterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `https://user:password@host` must not reach a log through `{:?}`.
+        let redacted = |url: &Option<String>| url.as_deref().map(validate::redact_userinfo);
+        f.debug_struct("ExporterConfig")
+            .field("endpoint", &redacted(&self.endpoint))
+            .field("traces_endpoint", &redacted(&self.traces_endpoint))
+            .field("protocol", &self.protocol)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("headers", &self.headers)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl Default for ExporterConfig {

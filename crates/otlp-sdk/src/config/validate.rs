@@ -13,6 +13,7 @@ use super::{
     BatchConfig, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, PerformanceConfig,
     Protocol,
 };
+use crate::durable::{DurableConfig, DurableError};
 use crate::retry::RetryPolicy;
 
 /// The largest request body: the OTLP specification's 64 MiB cap.
@@ -25,7 +26,34 @@ pub(crate) fn validate(config: &Config, origins: &Origins) -> Result<(), ConfigE
     exporter(&config.exporter, &report)?;
     batch(&config.batch, &report)?;
     retry(&config.retry, &report)?;
-    performance(&config.performance, &report)
+    performance(&config.performance, &report)?;
+    durable(config.durable.as_ref(), &report)
+}
+
+/// The durable queue's own rules (a directory, sane sizes), reported against
+/// the `durable.*` key at fault.
+fn durable(durable: Option<&DurableConfig>, report: &Report<'_>) -> Result<(), ConfigError> {
+    let Some(durable) = durable else {
+        return Ok(());
+    };
+    match durable.validate() {
+        Err(DurableError::InvalidConfig { key, reason }) => {
+            let dotted = format!("durable.{key}");
+            let value = match key {
+                "directory" => durable.directory.display().to_string(),
+                "segment_bytes" => durable.segment_bytes.to_string(),
+                "max_bytes" => durable.max_bytes.to_string(),
+                _ => format!("{:?}", durable.fsync),
+            };
+            let reason = if key == "directory" {
+                "the durable queue needs a directory (durable.directory)".to_owned()
+            } else {
+                reason
+            };
+            Err(report.error(&dotted, value, reason))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Checks the settings a pipeline is built from in code (the processor builder's
@@ -264,9 +292,19 @@ fn retry(retry: &RetryPolicy, report: &Report<'_>) -> Result<(), ConfigError> {
         longer_than_zero(max),
     )?;
     if max < initial {
-        let other = report.origins.of(Setting::RetryInitialBackoff.dotted()).key;
+        // As `Report::at_most`: blame the one a source set when the other is a default.
+        let (initial_key, max_key) = (
+            Setting::RetryInitialBackoff.dotted(),
+            Setting::RetryMaxBackoff.dotted(),
+        );
+        if report.origins.is_recorded(initial_key) && !report.origins.is_recorded(max_key) {
+            let other = report.origins.of(max_key).key;
+            let reason = format!("must be at most {other} ({})", Millis(&max));
+            return Err(report.error(initial_key, Millis(&initial), reason));
+        }
+        let other = report.origins.of(initial_key).key;
         let reason = format!("must be at least {other} ({})", Millis(&initial));
-        return Err(report.error(Setting::RetryMaxBackoff.dotted(), Millis(&max), reason));
+        return Err(report.error(max_key, Millis(&max), reason));
     }
     let multiplier_key = Setting::RetryMultiplier.dotted();
     report.check(
@@ -413,9 +451,11 @@ pub(crate) fn endpoint(url: &str, protocol: Protocol, generic: bool) -> Result<(
         {
             rest
         }
-        Some((scheme, _)) => {
+        Some((scheme, _)) if is_scheme(scheme) => {
             return Err(format!("unsupported scheme {scheme:?}: use http or https"));
         }
+        // Not a scheme at all (`user:password@://host`): show none of it.
+        Some(_) => return Err("has a malformed scheme: use http:// or https://".to_owned()),
         None if protocol == Protocol::Grpc => url,
         None => return Err("must start with http:// or https://".to_owned()),
     };
@@ -462,11 +502,20 @@ fn host_and_port(host_port: &str) -> Result<(), String> {
     }
 }
 
+/// Whether `text` is an RFC 3986 scheme: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 /// Replaces the user-info of a URL (`https://user:secret@host`) with [`REDACTED`].
 pub(crate) fn redact_userinfo(url: &str) -> String {
     let (prefix, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (format!("{scheme}://"), rest),
-        None => (String::new(), url),
+        // Whatever precedes "://" may itself hold the user-info (`u:pw@://host`).
+        Some((scheme, rest)) if !scheme.contains('@') => (format!("{scheme}://"), rest),
+        _ => (String::new(), url),
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..end].rsplit_once('@') {
@@ -549,6 +598,11 @@ mod tests {
         );
         assert_eq!(redact_userinfo("http://host/a@b"), "http://host/a@b");
         assert_eq!(redact_userinfo("u:p@host"), "<redacted>@host");
+        // A password before a misplaced "://" is no scheme.
+        assert_eq!(redact_userinfo("a:s3cret@://h"), "<redacted>@://h");
+        assert_eq!(redact_userinfo("://a:s3cret@h"), "://<redacted>@h");
+        let reason = endpoint("a:s3cret@://h", Protocol::HttpProtobuf, true).unwrap_err();
+        assert!(!reason.contains("s3cret"), "{reason}");
     }
 
     #[test]

@@ -1,0 +1,375 @@
+//! The durable queue in the pipeline: an outage fills the disk instead of
+//! losing spans, a restart sends what the last run did not deliver (before
+//! new data), permanent failures are not kept, and the disk cap drops the
+//! oldest data with a count. Every span stays accounted for.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use otlp_core::encode::Encoding;
+use otlp_core::{SpanData, SpanId, TraceId};
+use otlp_sdk::config::BatchConfig;
+use otlp_sdk::durable::{DurableConfig, FsyncPolicy};
+use otlp_sdk::{
+    BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
+    RetryPolicy, SpanProcessor, StatsSnapshot,
+};
+
+/// The backend: refuses (retryably, or for good) until told to accept, and
+/// records the trace ids of every span it accepted, in order.
+#[derive(Default)]
+struct Backend {
+    accepting: AtomicBool,
+    permanent: AtomicBool,
+    accepted: Mutex<Vec<TraceId>>,
+    attempts: AtomicU64,
+}
+
+struct BackendExporter(Arc<Backend>);
+
+impl Exporter for BackendExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        let backend = &self.0;
+        backend.attempts.fetch_add(1, Ordering::SeqCst);
+        if backend.permanent.load(Ordering::SeqCst) {
+            return ExportOutcome::Permanent {
+                error: ExportError::Server {
+                    status: "HTTP 400".into(),
+                    message: "bad data".into(),
+                },
+            };
+        }
+        if !backend.accepting.load(Ordering::SeqCst) {
+            return ExportOutcome::Retryable {
+                error: ExportError::Transport("connection refused".into()),
+                throttle: None,
+            };
+        }
+        let ids = trace_ids(&request.body);
+        backend.accepted.lock().unwrap().extend(ids);
+        ExportOutcome::Success
+    }
+}
+
+/// The trace ids in an encoded request, decoded independently.
+fn trace_ids(body: &[u8]) -> Vec<TraceId> {
+    use prost::Message;
+    let request =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(body)
+            .expect("a valid request");
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .flat_map(|scope| &scope.spans)
+        .map(|span| TraceId::from_bytes(span.trace_id.clone().try_into().expect("16 bytes")))
+        .collect()
+}
+
+fn span() -> SpanData {
+    SpanData::builder("durable work")
+        .trace_id(TraceId::random())
+        .span_id(SpanId::random())
+        .times(1, 2)
+        .build()
+}
+
+fn directory(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "otlp-sdk-durable-{name}-{}-{}",
+        std::process::id(),
+        TraceId::random()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn durable(dir: &PathBuf) -> DurableConfig {
+    DurableConfig {
+        fsync: FsyncPolicy::Never,
+        ..DurableConfig::new(dir.clone())
+    }
+}
+
+fn pipeline(backend: &Arc<Backend>, config: DurableConfig) -> BatchSpanProcessor {
+    pipeline_with(backend, config, 4)
+}
+
+fn pipeline_with(
+    backend: &Arc<Backend>,
+    config: DurableConfig,
+    concurrency: usize,
+) -> BatchSpanProcessor {
+    BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_batch_config(BatchConfig {
+            max_queue_size: 1024,
+            max_export_batch_size: 64,
+            scheduled_delay: Duration::from_millis(5),
+            export_timeout: Duration::from_millis(100),
+            max_concurrent_exports: concurrency,
+            ..BatchConfig::default()
+        })
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        })
+        .with_durable_queue(config)
+        .build()
+        .expect("the pipeline starts")
+}
+
+fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}
+
+fn assert_balanced(stats: &StatsSnapshot) {
+    assert!(stats.is_balanced(), "{stats:#?}");
+}
+
+#[test]
+fn an_outage_parks_batches_on_disk_and_delivers_them_when_the_backend_returns() {
+    let dir = directory("outage");
+    let backend = Arc::new(Backend::default());
+    let processor = pipeline(&backend, durable(&dir));
+    let sent: Vec<SpanData> = (0..2_000).map(|_| span()).collect();
+    let ids: Vec<TraceId> = sent.iter().map(|span| span.trace_id).collect();
+    for span in sent {
+        processor.on_end(span);
+    }
+    // The backend is down well past the export timeout: retries run out.
+    assert!(eventually(Duration::from_secs(10), || processor
+        .stats()
+        .queued
+        == 0));
+    std::thread::sleep(Duration::from_millis(300));
+    let during = processor.stats();
+    assert_balanced(&during);
+    assert_eq!(
+        (during.exported, during.failed, during.dropped),
+        (0, 0, 0),
+        "{during:#?}"
+    );
+    assert_eq!(during.in_flight, 2_000, "parked on disk, still in flight");
+
+    backend.accepting.store(true, Ordering::SeqCst);
+    assert!(eventually(Duration::from_secs(20), || processor
+        .stats()
+        .exported
+        == 2_000));
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.dropped, stats.persisted),
+        (2_000, 0, 0, 0)
+    );
+    let accepted = backend.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 2_000, "each span delivered once");
+    let unique: HashSet<TraceId> = accepted.iter().copied().collect();
+    assert!(
+        unique == ids.iter().copied().collect(),
+        "exactly the spans produced"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restart_sends_what_was_not_delivered_before_new_data() {
+    let dir = directory("restart");
+    let down = Arc::new(Backend::default());
+    let first = pipeline(&down, durable(&dir));
+    let old: Vec<SpanData> = (0..500).map(|_| span()).collect();
+    let old_ids: HashSet<TraceId> = old.iter().map(|span| span.trace_id).collect();
+    for span in old {
+        first.on_end(span);
+    }
+    assert_eq!(
+        first.shutdown(Duration::from_secs(2)),
+        Err(PipelineError::Persisted { spans: 500 })
+    );
+    let stats = first.stats();
+    assert_balanced(&stats);
+    assert_eq!(
+        (
+            stats.persisted,
+            stats.in_flight,
+            stats.failed,
+            stats.dropped
+        ),
+        (500, 500, 0, 0)
+    );
+
+    let up = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        ..Backend::default()
+    });
+    // One export at a time, so arrival order is dispatch order.
+    let second = pipeline_with(&up, durable(&dir), 1);
+    assert_eq!(second.stats().recovered, 500);
+    let new: Vec<SpanData> = (0..100).map(|_| span()).collect();
+    let new_ids: HashSet<TraceId> = new.iter().map(|span| span.trace_id).collect();
+    for span in new {
+        second.on_end(span);
+    }
+    second.shutdown(Duration::from_secs(5)).unwrap();
+    let stats = second.stats();
+    assert_balanced(&stats);
+    assert_eq!(
+        (stats.produced, stats.exported, stats.persisted),
+        (600, 600, 0),
+        "{stats:#?}"
+    );
+    let accepted = up.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 600);
+    let (replayed, fresh) = accepted.split_at(500);
+    assert!(
+        replayed.iter().all(|id| old_ids.contains(id)),
+        "old data first"
+    );
+    assert!(fresh.iter().all(|id| new_ids.contains(id)), "then the new");
+
+    // Nothing is left for a third start.
+    let third = pipeline(&up, durable(&dir));
+    assert_eq!(third.stats().recovered, 0);
+    third.shutdown(Duration::from_secs(1)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn permanent_failures_are_counted_and_not_kept() {
+    let dir = directory("permanent");
+    let backend = Arc::new(Backend::default());
+    backend.permanent.store(true, Ordering::SeqCst);
+    let processor = pipeline(&backend, durable(&dir));
+    for _ in 0..200 {
+        processor.on_end(span());
+    }
+    let result = processor.shutdown(Duration::from_secs(5));
+    assert_eq!(
+        result,
+        Err(PipelineError::Undelivered {
+            failed: 200,
+            rejected: 0
+        })
+    );
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    assert_eq!(
+        (stats.failed, stats.persisted, stats.in_flight),
+        (200, 0, 0)
+    );
+    let again = pipeline(&backend, durable(&dir));
+    assert_eq!(
+        again.stats().recovered,
+        0,
+        "given up for good, not replayed"
+    );
+    again.shutdown(Duration::from_secs(1)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_disk_cap_drops_the_oldest_waiting_data_and_counts_it() {
+    let dir = directory("cap");
+    let backend = Arc::new(Backend::default());
+    let config = DurableConfig {
+        max_bytes: 64 * 1024,
+        segment_bytes: 8 * 1024,
+        ..durable(&dir)
+    };
+    let processor = pipeline(&backend, config);
+    for _ in 0..5_000 {
+        processor.on_end(span());
+    }
+    assert!(eventually(Duration::from_secs(10), || processor
+        .stats()
+        .queued
+        == 0));
+    let _ = processor.shutdown(Duration::from_secs(2));
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    assert!(stats.dropped_durable > 0, "{stats:#?}");
+    assert_eq!(
+        stats.produced,
+        stats.dropped + stats.persisted + stats.exported + stats.failed
+    );
+
+    // What survived on disk is exactly what the next start recovers.
+    let up = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        ..Backend::default()
+    });
+    let next = pipeline(&up, durable(&dir));
+    assert_eq!(next.stats().recovered, stats.persisted);
+    next.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(next.stats().exported, stats.persisted);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_directory_in_use_is_an_error_at_start() {
+    let dir = directory("locked");
+    let backend = Arc::new(Backend::default());
+    let first = pipeline(&backend, durable(&dir));
+    let second = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_durable_queue(durable(&dir))
+        .build();
+    let error = second.expect_err("the directory is locked").to_string();
+    assert!(error.contains("durable queue"), "{error}");
+    let _ = first.shutdown(Duration::from_secs(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_durable_queue_is_configured_by_the_durable_section() {
+    use otlp_sdk::config::ConfigLoader;
+    let config = ConfigLoader::new()
+        .with_env([
+            ("OTLP__DURABLE__DIRECTORY", "/var/lib/app/queue"),
+            ("OTLP__DURABLE__FSYNC", "interval"),
+            ("OTLP__DURABLE__FSYNC_INTERVAL", "250ms"),
+            ("OTLP__DURABLE__MAX_BYTES", "67108864"),
+        ])
+        .with_config_dir(std::env::temp_dir().join("otlp-sdk-no-config-here"))
+        .load()
+        .expect("valid settings");
+    let durable = config.durable.expect("on");
+    assert_eq!(durable.directory, PathBuf::from("/var/lib/app/queue"));
+    assert_eq!(
+        durable.fsync,
+        FsyncPolicy::Interval(Duration::from_millis(250))
+    );
+    assert_eq!(durable.max_bytes, 64 << 20);
+
+    let error = ConfigLoader::new()
+        .with_env([("OTLP__DURABLE__MAX_BYTES", "1048576")])
+        .with_config_dir(std::env::temp_dir().join("otlp-sdk-no-config-here"))
+        .load()
+        .expect_err("no directory");
+    assert!(error.to_string().contains("durable.directory"), "{error}");
+    assert!(
+        ConfigLoader::new()
+            .with_config_dir(std::env::temp_dir().join("otlp-sdk-no-config-here"))
+            .with_env(Vec::<(String, String)>::new())
+            .load()
+            .expect("defaults")
+            .durable
+            .is_none(),
+        "off by default"
+    );
+}
