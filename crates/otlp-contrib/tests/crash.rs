@@ -1,0 +1,123 @@
+//! A crash with the durable queue on: `otlp-loadgen` runs against a backend
+//! that refuses everything, so its batches pile up on disk; it is killed with
+//! SIGKILL mid-run; restarted on the same directory once the backend is back,
+//! it delivers every span the first run had written to disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, Store};
+use otlp_core::TraceId;
+use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy};
+
+/// `otlp-loadgen` with a clean environment and the durable queue in `dir`:
+/// exports give up fast, so refused batches park on disk quickly.
+fn loadgen(dir: &Path, endpoint: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_otlp-loadgen"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("OTEL_") || name.starts_with("OTLP__") || name == "RUN_ENV" {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .env("OTLP__DURABLE__DIRECTORY", dir)
+        .env("OTLP__DURABLE__FSYNC", "never")
+        .env("OTLP__BATCH__EXPORT_TIMEOUT", "200ms")
+        .env("OTLP__BATCH__SCHEDULED_DELAY", "20ms")
+        .env("OTLP__RETRY__INITIAL_BACKOFF", "10ms")
+        .env("OTLP__RETRY__MAX_BACKOFF", "50ms")
+        .args([
+            "--endpoint",
+            endpoint,
+            "--protocol",
+            "http/protobuf",
+            "--quiet",
+        ]);
+    command
+}
+
+fn segment_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "seg"))
+                .filter_map(|entry| entry.metadata().ok())
+                .map(|metadata| metadata.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Spans on disk not yet delivered, as a new start will find them.
+fn spans_on_disk(dir: &Path) -> u64 {
+    let config = DurableConfig {
+        fsync: FsyncPolicy::Never,
+        ..DurableConfig::new(dir)
+    };
+    let (_queue, recovered) =
+        DurableQueue::open(config).expect("the directory opens after the crash");
+    recovered.span_count()
+}
+
+#[test]
+fn spans_on_disk_at_a_sigkill_reach_the_backend_after_a_restart() {
+    let dir: PathBuf = std::env::temp_dir().join(format!(
+        "otlp-crash-{}-{}",
+        std::process::id(),
+        TraceId::random()
+    ));
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..ReceiverConfig::default()
+    })
+    .expect("receiver");
+    receiver.set_fallback_fault(Some(Fault::Unavailable));
+    let endpoint = receiver.http_endpoint().expect("http");
+
+    // First run: far more spans than it can produce before the kill.
+    let mut first = loadgen(&dir, &endpoint)
+        .args(["--spans", "10000000", "--rate", "50000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start otlp-loadgen");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while segment_bytes(&dir) < 256 * 1024 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    assert_eq!(receiver.span_count(), 0, "the backend refused everything");
+
+    let on_disk = spans_on_disk(&dir);
+    assert!(
+        on_disk > 1_000,
+        "a crash mid-run leaves data on disk ({on_disk} spans)"
+    );
+
+    // Second run, backend back: everything from disk, plus one new span.
+    receiver.set_fallback_fault(None);
+    let output = loadgen(&dir, &endpoint)
+        .args(["--spans", "1", "--json-summary"])
+        .output()
+        .expect("run otlp-loadgen again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(receiver.wait_for_spans(on_disk + 1, Duration::from_secs(30)));
+    assert_eq!(
+        receiver.span_count(),
+        on_disk + 1,
+        "every span on disk, once, and the new one"
+    );
+    assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
