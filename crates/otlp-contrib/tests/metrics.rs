@@ -187,14 +187,17 @@ fn distinct_snapshot() -> StatsSnapshot {
     StatsSnapshot {
         produced: 1000,
         exported: 700,
-        dropped: 11 + 13 + 17,
+        dropped: 11 + 13 + 17 + 5,
         failed: 19,
         rejected: 23,
         queued: 29,
-        in_flight: 1000 - 700 - 41 - 19 - 23 - 29,
+        in_flight: 1000 - 700 - 46 - 19 - 23 - 29,
         dropped_queue_full: 11,
         dropped_oversized: 13,
         dropped_shutdown: 17,
+        dropped_durable: 5,
+        recovered: 7,
+        persisted: 0,
         retries: 31,
         batches: 37,
         queue_capacity: 2048,
@@ -228,8 +231,11 @@ fn every_field_of_the_snapshot_has_its_series() {
     let s = read_strictly(&text);
     let processed = "otel_sdk_processor_span_processed_total";
     let exported = "otel_sdk_exporter_span_exported_total";
-    assert_eq!(stats.in_flight, 188);
-    assert_eq!(get(&s, processed, &[]), 700.0 + 23.0 + 19.0 + 13.0 + 188.0);
+    assert_eq!(stats.in_flight, 183);
+    assert_eq!(
+        get(&s, processed, &[]),
+        700.0 + 23.0 + 19.0 + 13.0 + 5.0 + 183.0
+    );
     assert_eq!(get(&s, processed, &[("error_type", "queue_full")]), 11.0);
     assert_eq!(
         get(&s, processed, &[("error_type", "already_shutdown")]),
@@ -243,8 +249,9 @@ fn every_field_of_the_snapshot_has_its_series() {
     assert_eq!(get(&s, exported, &[]), 700.0);
     assert_eq!(get(&s, exported, &[("error_type", "rejected")]), 23.0);
     assert_eq!(get(&s, exported, &[("error_type", "oversized")]), 13.0);
+    assert_eq!(get(&s, exported, &[("error_type", "durable_queue")]), 5.0);
     assert_eq!(get(&s, exported, &[("error_type", "failed")]), 19.0);
-    assert_eq!(get(&s, "otel_sdk_exporter_span_inflight", &[]), 188.0);
+    assert_eq!(get(&s, "otel_sdk_exporter_span_inflight", &[]), 183.0);
     assert_eq!(get(&s, "otlp_sdk_spans_produced_total", &[]), 1000.0);
     assert_eq!(get(&s, "otlp_sdk_export_batches_total", &[]), 37.0);
     assert_eq!(get(&s, "otlp_sdk_export_retries_total", &[]), 31.0);
@@ -296,6 +303,7 @@ fn assert_balanced(s: &Series, labels: &[(&str, &str)]) {
         exported(&[])
             + exported(&[("error_type", "rejected")])
             + exported(&[("error_type", "oversized")])
+            + exported(&[("error_type", "durable_queue")])
             + exported(&[("error_type", "failed")])
             + get(s, "otel_sdk_exporter_span_inflight", labels)
     );

@@ -122,6 +122,7 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otel_sdk_exporter_span_exported_total` | counter | no `error_type`: `exported` |
 /// | … `{error_type="rejected"}` | | `rejected` (partial success; the conventions count these as failed) |
 /// | … `{error_type="oversized"}` | | `dropped_oversized` (one span larger than the request cap: never sent) |
+/// | … `{error_type="durable_queue"}` | | `dropped_durable` (evicted at the durable queue's disk cap, or damaged on disk) |
 /// | … `{error_type="failed"}` | | `failed` (permanent error, retries exhausted, abandoned at shutdown) |
 /// | `otel_sdk_exporter_span_inflight` | gauge | `in_flight` |
 /// | `otlp_sdk_spans_produced_total` | counter | `produced` (spans handed to the processor) |
@@ -131,7 +132,7 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otlp_sdk_export_duration_seconds` | summary | `export_latency` (first attempt to final outcome, retries included): quantiles 0.5, 0.9, 0.99, 1 (max), `_sum`, `_count` |
 ///
 /// So `otlp_sdk_spans_produced_total` = the three `processed` series +
-/// `queue_size`, and the `processed` series without `error_type` = the four
+/// `queue_size`, and the `processed` series without `error_type` = the five
 /// `exported` series + `inflight`, in every scrape. Quantiles of an empty
 /// summary are `NaN`, as Prometheus client libraries write them.
 /// `last_error` is not exported (free text would make unbounded label values).
@@ -332,7 +333,12 @@ fn escape_label_value(out: &mut String, value: &str) {
 
 /// Spans taken from the queue into batches: every span past the queue.
 fn taken(stats: &StatsSnapshot) -> u64 {
-    stats.exported + stats.rejected + stats.failed + stats.dropped_oversized + stats.in_flight
+    stats.exported
+        + stats.rejected
+        + stats.failed
+        + stats.dropped_oversized
+        + stats.dropped_durable
+        + stats.in_flight
 }
 
 fn seconds(duration: Duration) -> f64 {
@@ -372,6 +378,7 @@ const FAMILIES: [Family; 10] = [
             s.value(stats.exported);
             s.error_type("rejected", stats.rejected);
             s.error_type("oversized", stats.dropped_oversized);
+            s.error_type("durable_queue", stats.dropped_durable);
             s.error_type("failed", stats.failed);
         },
     },
