@@ -1247,6 +1247,7 @@ fn full_config() -> Config {
             buffer_pool_size: Some(16),
             io_threads: 2,
         },
+        durable: None,
     }
 }
 
