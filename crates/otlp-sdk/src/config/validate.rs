@@ -50,6 +50,17 @@ fn durable(durable: Option<&DurableConfig>, report: &Report<'_>) -> Result<(), C
             } else {
                 reason
             };
+            // As `Report::at_most`: a segment size a source set over the default
+            // cap is the segment size's fault, not the untouched cap's.
+            let (segment_key, max_key) = ("durable.segment_bytes", "durable.max_bytes");
+            if key == "max_bytes"
+                && report.origins.is_recorded(segment_key)
+                && !report.origins.is_recorded(max_key)
+            {
+                let other = report.origins.of(max_key).key;
+                let reason = format!("must be at most {other} ({})", durable.max_bytes);
+                return Err(report.error(segment_key, durable.segment_bytes, reason));
+            }
             Err(report.error(&dotted, value, reason))
         }
         _ => Ok(()),
