@@ -1,0 +1,535 @@
+//! Hostile input for everything in otlp-core that reads bytes from the
+//! network: [`WireReader`], [`count_spans`] (the receiver's count-only path)
+//! and the response decoders (`ExportTraceServiceResponse`,
+//! `google.rpc.Status` with `RetryInfo`), fed arbitrary bytes and mutated
+//! valid messages.
+//!
+//! Properties: no input panics; every error offset lies inside the input;
+//! whatever `prost` (an independent decoder) reads, ours reads the same way
+//! (the one deliberate difference: groups, wire types 3 and 4, which OTLP
+//! never uses, are refused).
+//!
+//! Bounded run: `PROPTEST_CASES=20000 cargo test -p otlp-core --test hostile_wire`.
+
+mod hostile_support;
+mod support;
+
+use std::time::Duration;
+
+use hostile_support::{config, mutated};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use otlp_core::DecodeError;
+use otlp_core::encode::TraceEncoder;
+use otlp_core::response::{
+    PartialSuccess, RETRY_INFO_TYPE_URL, RpcStatus, decode_export_response, encode_export_response,
+};
+use otlp_core::wire::{
+    WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader, WireValue, count_spans,
+    put_bytes_field, put_tag, put_varint,
+};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use prost::Message;
+use support::arb_batch;
+
+// ---- independent decoders for google.rpc.Status ---------------------------------
+
+/// `google.rpc.Status`, as prost reads it.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProstStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<ProstAny>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProstAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProstRetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProstDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProstDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+// ---- structure-aware inputs ------------------------------------------------------
+
+/// Raw fields of every wire type (groups included), nested up to three levels.
+#[derive(Clone, Debug)]
+enum Field {
+    Varint(u32, u64),
+    Fixed64(u32, u64),
+    Fixed32(u32, u32),
+    Bytes(u32, Vec<u8>),
+    Message(u32, Vec<Field>),
+}
+
+fn field_number() -> impl Strategy<Value = u32> {
+    prop_oneof![4 => 1u32..=4, 1 => 1u32..=(u32::MAX >> 3)]
+}
+
+fn arb_field() -> impl Strategy<Value = Field> {
+    let leaf = prop_oneof![
+        (field_number(), any::<u64>()).prop_map(|(f, v)| Field::Varint(f, v)),
+        (field_number(), any::<u64>()).prop_map(|(f, v)| Field::Fixed64(f, v)),
+        (field_number(), any::<u32>()).prop_map(|(f, v)| Field::Fixed32(f, v)),
+        (field_number(), vec(any::<u8>(), 0..24)).prop_map(|(f, v)| Field::Bytes(f, v)),
+    ];
+    leaf.prop_recursive(3, 32, 5, |inner| {
+        (field_number(), vec(inner, 0..5)).prop_map(|(f, fields)| Field::Message(f, fields))
+    })
+}
+
+fn encode_fields(fields: &[Field], out: &mut Vec<u8>) {
+    for field in fields {
+        match field {
+            Field::Varint(number, value) => {
+                put_tag(out, *number, WIRE_VARINT);
+                put_varint(out, *value);
+            }
+            Field::Fixed64(number, value) => {
+                put_tag(out, *number, WIRE_FIXED64);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            Field::Fixed32(number, value) => {
+                put_tag(out, *number, WIRE_FIXED32);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            Field::Bytes(number, bytes) => put_bytes_field(out, *number, bytes),
+            Field::Message(number, inner) => {
+                let mut body = Vec::new();
+                encode_fields(inner, &mut body);
+                put_bytes_field(out, *number, &body);
+            }
+        }
+    }
+}
+
+fn raw_message() -> impl Strategy<Value = Vec<u8>> {
+    vec(arb_field(), 0..8).prop_map(|fields| {
+        let mut out = Vec::new();
+        encode_fields(&fields, &mut out);
+        out
+    })
+}
+
+/// A real request body from our encoder.
+fn encoded_request() -> impl Strategy<Value = Vec<u8>> {
+    arb_batch(6).prop_map(|spans| {
+        let mut body = Vec::new();
+        TraceEncoder::new().encode_protobuf(&spans, &mut body);
+        body
+    })
+}
+
+fn arb_duration() -> impl Strategy<Value = ProstDuration> {
+    prop_oneof![
+        (0i64..100_000, 0i32..1_000_000_000)
+            .prop_map(|(seconds, nanos)| ProstDuration { seconds, nanos }),
+        (any::<i64>(), any::<i32>()).prop_map(|(seconds, nanos)| ProstDuration { seconds, nanos }),
+    ]
+}
+
+fn arb_any() -> impl Strategy<Value = ProstAny> {
+    let type_url = prop_oneof![
+        3 => Just(RETRY_INFO_TYPE_URL.to_owned()),
+        1 => Just("type.googleapis.com/google.rpc.DebugInfo".to_owned()),
+        1 => ".{0,12}",
+    ];
+    let value = prop_oneof![
+        3 => proptest::option::of(arb_duration())
+            .prop_map(|retry_delay| ProstRetryInfo { retry_delay }.encode_to_vec()),
+        1 => vec(any::<u8>(), 0..16),
+    ];
+    (type_url, value).prop_map(|(type_url, value)| ProstAny { type_url, value })
+}
+
+fn arb_status() -> impl Strategy<Value = ProstStatus> {
+    (any::<i32>(), ".{0,24}", vec(arb_any(), 0..3)).prop_map(|(code, message, details)| {
+        ProstStatus {
+            code,
+            message,
+            details,
+        }
+    })
+}
+
+fn status_bytes() -> impl Strategy<Value = Vec<u8>> {
+    arb_status().prop_map(|status| status.encode_to_vec())
+}
+
+fn export_response_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let partial = proptest::option::of((any::<i64>(), ".{0,24}")).prop_map(|partial| {
+        ExportTraceServiceResponse {
+            partial_success: partial.map(|(rejected_spans, error_message)| {
+                ExportTracePartialSuccess {
+                    rejected_spans,
+                    error_message,
+                }
+            }),
+        }
+    });
+    partial.prop_map(|response| response.encode_to_vec())
+}
+
+// ---- checks ------------------------------------------------------------------------
+
+fn error_offset(error: &DecodeError) -> Option<usize> {
+    match error {
+        DecodeError::Truncated { offset }
+        | DecodeError::Varint { offset }
+        | DecodeError::WireType { offset, .. }
+        | DecodeError::FieldNumber { offset, .. } => Some(*offset),
+        _ => None,
+    }
+}
+
+/// Walks a message (and every length-delimited payload as a nested one) and
+/// checks offsets and progress.
+fn walk(bytes: &[u8], base: usize, total: usize, depth: usize) {
+    let mut reader = WireReader::nested(bytes, base);
+    let mut fields = 0usize;
+    loop {
+        let before = reader.offset();
+        match reader.next_field() {
+            Ok(None) => {
+                assert_eq!(reader.offset(), base + bytes.len());
+                break;
+            }
+            Ok(Some((field, value))) => {
+                assert!((1..=u32::MAX >> 3).contains(&field));
+                assert!(reader.offset() > before, "no progress at {before}");
+                assert!(reader.offset() <= base + bytes.len());
+                if let WireValue::Len(payload) = value {
+                    let at = reader.offset_of(payload);
+                    assert!(at >= base && at + payload.len() <= base + bytes.len());
+                    if depth < 4 {
+                        walk(payload, at, total, depth + 1);
+                    }
+                }
+                fields += 1;
+                assert!(fields <= bytes.len());
+            }
+            Err(error) => {
+                let offset = error_offset(&error).expect("reader errors carry an offset");
+                assert!(offset <= total, "{error} beyond {total}");
+                assert!(!error.to_string().is_empty());
+                break;
+            }
+        }
+    }
+}
+
+/// Whether `bytes` holds a group (wire type 3 or 4) somewhere prost would skip it.
+fn is_group_error(error: &DecodeError) -> bool {
+    matches!(
+        error,
+        DecodeError::WireType {
+            wire_type: 3 | 4,
+            ..
+        }
+    )
+}
+
+fn check_count_spans(bytes: &[u8]) {
+    let ours = count_spans(bytes);
+    if let Err(error) = &ours {
+        let offset = error_offset(error).expect("count_spans errors carry an offset");
+        assert!(offset <= bytes.len(), "{error}");
+    }
+    // Whatever prost decodes, we count the same way.
+    if let Ok(request) = ExportTraceServiceRequest::decode(bytes) {
+        let spans: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len())
+            .sum();
+        match ours {
+            Ok(count) => assert_eq!(count, spans as u64),
+            Err(error) => assert!(is_group_error(&error), "prost decodes, we say {error}"),
+        }
+    }
+}
+
+fn check_export_response(bytes: &[u8]) {
+    let ours = decode_export_response(bytes);
+    if let Ok(response) = ExportTraceServiceResponse::decode(bytes) {
+        let expected = response.partial_success.map(|partial| PartialSuccess {
+            rejected_spans: partial.rejected_spans,
+            error_message: partial.error_message,
+        });
+        match ours {
+            Ok(partial) => assert_eq!(partial, expected),
+            Err(error) => assert!(is_group_error(&error), "prost decodes, we say {error}"),
+        }
+    }
+}
+
+/// The delay a client must honour, read from prost's view of the status:
+/// the RetryInfo details, merged as protobuf merges repeated sub-messages.
+fn expected_delay(status: &ProstStatus) -> Option<Duration> {
+    let mut delay = None;
+    for any in &status.details {
+        if any.type_url != RETRY_INFO_TYPE_URL {
+            continue;
+        }
+        let Ok(info) = ProstRetryInfo::decode(&any.value[..]) else {
+            return None; // we refuse it as a whole; checked by the caller
+        };
+        delay = Some(match info.retry_delay {
+            Some(d) if d.seconds >= 0 && (0..1_000_000_000).contains(&d.nanos) => {
+                Duration::new(d.seconds as u64, d.nanos as u32)
+            }
+            _ => Duration::ZERO,
+        });
+    }
+    delay
+}
+
+fn check_rpc_status(bytes: &[u8]) {
+    let ours = RpcStatus::decode(bytes);
+    let Ok(status) = ProstStatus::decode(bytes) else {
+        return;
+    };
+    match ours {
+        Ok(decoded) => {
+            assert_eq!(decoded.code, status.code);
+            assert_eq!(decoded.message, status.message);
+            // One RetryInfo detail (the only shape servers send) reads exactly.
+            let retry_infos = status
+                .details
+                .iter()
+                .filter(|any| any.type_url == RETRY_INFO_TYPE_URL)
+                .count();
+            if retry_infos == 0 {
+                assert_eq!(decoded.retry_delay, None);
+            } else if retry_infos == 1 {
+                assert_eq!(decoded.retry_delay, expected_delay(&status));
+            } else {
+                assert!(decoded.retry_delay.is_some());
+            }
+        }
+        Err(error) => {
+            // prost reads `Any.value` as opaque bytes; we look inside a RetryInfo.
+            let inner_refused = status.details.iter().any(|any| {
+                any.type_url == RETRY_INFO_TYPE_URL
+                    && ProstRetryInfo::decode(&any.value[..]).is_err()
+            });
+            assert!(
+                inner_refused || is_group_error(&error),
+                "prost decodes, we say {error}"
+            );
+        }
+    }
+}
+
+// ---- the fuzz targets --------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn wire_reader_arbitrary_bytes(bytes in vec(any::<u8>(), 0..256)) {
+        walk(&bytes, 0, bytes.len(), 0);
+    }
+
+    #[test]
+    fn wire_reader_reads_back_what_was_written(fields in vec(arb_field(), 0..8)) {
+        let mut bytes = Vec::new();
+        encode_fields(&fields, &mut bytes);
+        let mut reader = WireReader::new(&bytes);
+        for field in &fields {
+            let read = reader.next_field().expect("well-formed").expect("a field");
+            let expected = match field {
+                Field::Varint(n, v) => (*n, WireValue::Varint(*v)),
+                Field::Fixed64(n, v) => (*n, WireValue::Fixed64(*v)),
+                Field::Fixed32(n, v) => (*n, WireValue::Fixed32(*v)),
+                Field::Bytes(n, b) => (*n, WireValue::Len(b)),
+                Field::Message(n, _) => {
+                    prop_assert_eq!(read.0, *n);
+                    prop_assert_eq!(read.1.wire_type(), WIRE_LEN);
+                    continue;
+                }
+            };
+            prop_assert_eq!(read, expected);
+        }
+        prop_assert_eq!(reader.next_field(), Ok(None));
+    }
+
+    #[test]
+    fn wire_reader_mutated_messages(bytes in mutated(raw_message())) {
+        walk(&bytes, 0, bytes.len(), 0);
+    }
+
+    #[test]
+    fn count_spans_arbitrary_bytes(bytes in vec(any::<u8>(), 0..256)) {
+        check_count_spans(&bytes);
+    }
+
+    #[test]
+    fn count_spans_counts_encoded_requests(spans in arb_batch(6)) {
+        let mut body = Vec::new();
+        TraceEncoder::new().encode_protobuf(&spans, &mut body);
+        prop_assert_eq!(count_spans(&body), Ok(spans.len() as u64));
+    }
+
+    #[test]
+    fn count_spans_mutated_requests(bytes in mutated(encoded_request())) {
+        check_count_spans(&bytes);
+    }
+
+    #[test]
+    fn count_spans_mutated_raw_messages(bytes in mutated(raw_message())) {
+        check_count_spans(&bytes);
+    }
+
+    #[test]
+    fn export_response_arbitrary_bytes(bytes in vec(any::<u8>(), 0..64)) {
+        check_export_response(&bytes);
+    }
+
+    #[test]
+    fn export_response_mutated(bytes in mutated(export_response_bytes())) {
+        check_export_response(&bytes);
+    }
+
+    #[test]
+    fn export_response_round_trips(rejected_spans in any::<i64>(), error_message in ".{0,40}") {
+        let partial = PartialSuccess { rejected_spans, error_message };
+        let body = encode_export_response(Some(&partial));
+        prop_assert_eq!(decode_export_response(&body), Ok(Some(partial.clone())));
+        check_export_response(&body);
+    }
+
+    #[test]
+    fn export_response_concatenated(first in export_response_bytes(), second in export_response_bytes()) {
+        // Protobuf concatenation is a merge: prost reads it that way, so must we.
+        check_export_response(&[first, second].concat());
+    }
+
+    #[test]
+    fn rpc_status_concatenated(first in status_bytes(), second in status_bytes()) {
+        check_rpc_status(&[first, second].concat());
+    }
+
+    #[test]
+    fn rpc_status_arbitrary_bytes(bytes in vec(any::<u8>(), 0..96)) {
+        check_rpc_status(&bytes);
+    }
+
+    #[test]
+    fn rpc_status_from_prost(bytes in status_bytes()) {
+        // Decodes unless a RetryInfo detail is garbage (checked inside).
+        check_rpc_status(&bytes);
+    }
+
+    #[test]
+    fn rpc_status_mutated(bytes in mutated(status_bytes())) {
+        check_rpc_status(&bytes);
+    }
+
+    #[test]
+    fn rpc_status_round_trips(
+        code in any::<i32>(),
+        message in ".{0,40}",
+        delay in proptest::option::of((0u64..=i64::MAX as u64, 0u32..1_000_000_000)),
+    ) {
+        let status = RpcStatus {
+            code,
+            message,
+            retry_delay: delay.map(|(seconds, nanos)| Duration::new(seconds, nanos)),
+        };
+        let bytes = status.encode();
+        prop_assert_eq!(RpcStatus::decode(&bytes), Ok(status));
+        check_rpc_status(&bytes);
+    }
+}
+
+// ---- edges, pinned -------------------------------------------------------------
+
+#[test]
+fn varints_of_ten_bytes_and_more() {
+    // The longest legal varint, then one continuation too many.
+    let mut ten = vec![0x08];
+    ten.extend([0xff; 9]);
+    ten.push(0x01);
+    assert_eq!(
+        WireReader::new(&ten).next_field(),
+        Ok(Some((1, WireValue::Varint(u64::MAX))))
+    );
+    let mut eleven = vec![0x08];
+    eleven.extend([0xff; 10]);
+    eleven.push(0x01);
+    assert!(WireReader::new(&eleven).next_field().is_err());
+    // A length prefix of u64::MAX must not wrap around.
+    let mut huge = vec![0x0a];
+    huge.extend([0xff; 9]);
+    huge.push(0x01);
+    huge.extend([0u8; 16]);
+    assert!(matches!(
+        WireReader::new(&huge).next_field(),
+        Err(DecodeError::Truncated { .. })
+    ));
+    check_count_spans(&huge);
+}
+
+#[test]
+fn export_response_with_partial_success_twice_keeps_the_rejected_count() {
+    // Found by export_response_concatenated: `partial_success { rejected_spans: 5 }`
+    // followed by `partial_success {}` lost the 5 (the second replaced the
+    // first instead of merging into it, as protobuf requires).
+    let body = [0x0a, 0x02, 0x08, 0x05, 0x0a, 0x00];
+    let expected = PartialSuccess {
+        rejected_spans: 5,
+        error_message: String::new(),
+    };
+    assert_eq!(decode_export_response(&body), Ok(Some(expected)));
+    check_export_response(&body);
+}
+
+#[test]
+fn deeply_nested_length_prefixes_are_walked_without_recursion() {
+    // 100 000 nested empty-ish messages: count_spans only looks three levels
+    // deep, so depth costs nothing and cannot overflow the stack.
+    let mut body: Vec<u8> = Vec::new();
+    for _ in 0..100_000 {
+        let mut outer = Vec::with_capacity(body.len() + 6);
+        put_bytes_field(&mut outer, 1, &body);
+        body = outer;
+    }
+    assert_eq!(count_spans(&body), Ok(0));
+}
+
+#[test]
+fn a_million_empty_spans_are_counted() {
+    let mut scope = Vec::new();
+    for _ in 0..1_000_000 {
+        put_bytes_field(&mut scope, 2, &[]);
+    }
+    let mut resource = Vec::new();
+    put_bytes_field(&mut resource, 2, &scope);
+    let mut request = Vec::new();
+    put_bytes_field(&mut request, 1, &resource);
+    assert_eq!(count_spans(&request), Ok(1_000_000));
+}
