@@ -1,14 +1,21 @@
 //! [`SpanLimits`]: caps on what one span may carry.
 
-/// Caps on attributes, events and links per span. What goes over a cap is
-/// discarded and counted in the span's `dropped_*_count` fields, which reach
-/// the backend. Defaults follow the specification (128 each).
+use std::sync::Arc;
+
+use otlp_core::{AnyValue, KeyValue, Str};
+
+/// Caps on attributes, events and links per span, and on the length of
+/// attribute values. What goes over a count cap is discarded and counted in
+/// the span's `dropped_*_count` fields, which reach the backend; a value over
+/// the length cap is truncated. Defaults follow the specification (128 each,
+/// no length cap).
 ///
 /// ```
 /// use otlp_sdk::SpanLimits;
 ///
 /// let limits = SpanLimits { max_attributes: 16, ..SpanLimits::default() };
 /// assert_eq!(limits.max_events, 128);
+/// assert_eq!(limits.max_attribute_value_length, None);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanLimits {
@@ -22,6 +29,17 @@ pub struct SpanLimits {
     pub max_attributes_per_event: usize,
     /// Attributes per link.
     pub max_attributes_per_link: usize,
+    /// Longest attribute value (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`,
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`), applied to the attributes of
+    /// spans, events and links; `None` (the default) is no limit.
+    ///
+    /// As the specification's attribute limits say: a string longer than this
+    /// many characters (Unicode scalar values, never splitting one) is cut to
+    /// its first `n` characters; a byte array to its first `n` bytes; arrays
+    /// and key-value lists have each of their values limited the same way.
+    /// Other values are never changed. Truncating copies the text; values
+    /// within the limit are kept as they are, without copying.
+    pub max_attribute_value_length: Option<usize>,
 }
 
 impl Default for SpanLimits {
@@ -32,6 +50,155 @@ impl Default for SpanLimits {
             max_links: 128,
             max_attributes_per_event: 128,
             max_attributes_per_link: 128,
+            max_attribute_value_length: None,
         }
+    }
+}
+
+/// Truncates every value in `attributes` to `max` (see
+/// [`SpanLimits::max_attribute_value_length`]).
+pub(crate) fn truncate_values(attributes: &mut [KeyValue], max: usize) {
+    for attribute in attributes {
+        truncate_value(&mut attribute.value, max);
+    }
+}
+
+/// Truncates `value` in place to `max` characters (strings) or bytes (byte
+/// arrays), recursing into arrays and key-value lists. Allocates only when
+/// something is over the limit.
+pub(crate) fn truncate_value(value: &mut AnyValue, max: usize) {
+    match value {
+        AnyValue::String(text) => {
+            // At most `max` bytes is at most `max` characters: no scan needed.
+            if text.len() > max
+                && let Some((end, _)) = text.char_indices().nth(max)
+            {
+                *text = Str::copy_from(&text[..end]);
+            }
+        }
+        AnyValue::Bytes(bytes) if bytes.len() > max => *bytes = Arc::from(&bytes[..max]),
+        AnyValue::Array(values) if values.iter().any(|value| exceeds(value, max)) => {
+            let mut copy = values.to_vec();
+            for value in &mut copy {
+                truncate_value(value, max);
+            }
+            *values = copy.into();
+        }
+        AnyValue::KvList(entries) if entries.iter().any(|entry| exceeds(&entry.value, max)) => {
+            let mut copy = entries.to_vec();
+            truncate_values(&mut copy, max);
+            *entries = copy.into();
+        }
+        _ => {}
+    }
+}
+
+/// Whether [`truncate_value`] would change `value`.
+fn exceeds(value: &AnyValue, max: usize) -> bool {
+    match value {
+        AnyValue::String(text) => text.len() > max && text.chars().nth(max).is_some(),
+        AnyValue::Bytes(bytes) => bytes.len() > max,
+        AnyValue::Array(values) => values.iter().any(|value| exceeds(value, max)),
+        AnyValue::KvList(entries) => entries.iter().any(|entry| exceeds(&entry.value, max)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(text: &str) -> AnyValue {
+        AnyValue::String(Str::copy_from(text))
+    }
+
+    fn cut(value: AnyValue, max: usize) -> AnyValue {
+        let mut value = value;
+        truncate_value(&mut value, max);
+        value
+    }
+
+    #[test]
+    fn strings_are_cut_to_characters_never_inside_one() {
+        assert_eq!(cut(string("abcdef"), 3), string("abc"));
+        assert_eq!(cut(string("abc"), 3), string("abc"));
+        assert_eq!(cut(string("abc"), 0), string(""));
+        // 'é' is two bytes, '😀' four: the limit counts characters.
+        assert_eq!(cut(string("héllo"), 2), string("hé"));
+        assert_eq!(cut(string("😀😀😀"), 2), string("😀😀"));
+        assert_eq!(cut(string("😀😀"), 2), string("😀😀"));
+        assert_eq!(cut(string("ééé"), 5), string("ééé"));
+    }
+
+    #[test]
+    fn bytes_are_cut_to_bytes() {
+        let bytes = AnyValue::Bytes(Arc::from(&[1u8, 2, 3, 4][..]));
+        assert_eq!(
+            cut(bytes.clone(), 2),
+            AnyValue::Bytes(Arc::from(&[1u8, 2][..]))
+        );
+        assert_eq!(cut(bytes.clone(), 4), bytes);
+    }
+
+    #[test]
+    fn arrays_and_lists_have_each_value_cut() {
+        let array = AnyValue::from(vec![
+            string("short"),
+            string("much longer"),
+            AnyValue::Int(1234567),
+            AnyValue::from(vec![string("nested value")]),
+        ]);
+        let expected = AnyValue::from(vec![
+            string("short"),
+            string("much "),
+            AnyValue::Int(1234567),
+            AnyValue::from(vec![string("neste")]),
+        ]);
+        assert_eq!(cut(array, 5), expected);
+        let list = AnyValue::from(vec![
+            KeyValue::new("a key longer than five", "value"),
+            KeyValue::new("b", "another value"),
+        ]);
+        let expected = AnyValue::from(vec![
+            KeyValue::new("a key longer than five", "value"),
+            KeyValue::new("b", "anoth"),
+        ]);
+        assert_eq!(cut(list, 5), expected, "keys are not values");
+    }
+
+    #[test]
+    fn other_values_are_never_changed() {
+        for value in [
+            AnyValue::Bool(true),
+            AnyValue::Int(i64::MAX),
+            AnyValue::Double(1.0e300),
+        ] {
+            assert_eq!(cut(value.clone(), 0), value);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn truncation_keeps_a_prefix_of_at_most_max_characters(text in ".{0,40}", max in 0usize..48) {
+            let AnyValue::String(cut) = cut(string(&text), max) else {
+                unreachable!()
+            };
+            proptest::prop_assert!(text.starts_with(&*cut));
+            proptest::prop_assert_eq!(cut.chars().count(), text.chars().count().min(max));
+        }
+    }
+
+    #[test]
+    fn values_within_the_limit_are_not_copied() {
+        let shared = AnyValue::from(vec![string("a"), string("b")]);
+        let AnyValue::Array(before) = &shared else {
+            unreachable!()
+        };
+        let before = Arc::clone(before);
+        let after = cut(shared, 1);
+        let AnyValue::Array(after) = &after else {
+            unreachable!()
+        };
+        assert!(Arc::ptr_eq(&before, after));
     }
 }

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str};
 
+use crate::limits::{truncate_value, truncate_values};
 use crate::provider::ProviderInner;
 use crate::recycle::attribute_vec;
 
@@ -133,6 +134,9 @@ impl Span {
             dedupe_keep_last(&mut data.attributes);
         }
         data.dropped_attributes_count = cap(&mut data.attributes, provider.limits.max_attributes);
+        if let Some(max) = provider.limits.max_attribute_value_length {
+            truncate_values(&mut data.attributes, max);
+        }
         Span {
             context,
             data: Some(data),
@@ -161,11 +165,15 @@ impl Span {
     }
 
     /// Sets an attribute; an existing key gets the new value. Over the limit,
-    /// the attribute is discarded and counted.
-    pub fn set_attribute(&mut self, attribute: KeyValue) {
+    /// the attribute is discarded and counted; a value over the length limit
+    /// is truncated.
+    pub fn set_attribute(&mut self, mut attribute: KeyValue) {
         let Some(data) = &mut self.data else {
             return;
         };
+        if let Some(max) = self.provider.limits.max_attribute_value_length {
+            truncate_value(&mut attribute.value, max);
+        }
         if self.key_filter.insert(&attribute.key)
             && let Some(existing) = data
                 .attributes
@@ -216,6 +224,9 @@ impl Span {
             let mut event = Event::new(name, unix_nanos::from_system_time(time), attributes);
             event.dropped_attributes_count =
                 cap(&mut event.attributes, limits.max_attributes_per_event);
+            if let Some(max) = limits.max_attribute_value_length {
+                truncate_values(&mut event.attributes, max);
+            }
             data.events.push(event);
         }
     }
@@ -238,6 +249,9 @@ impl Span {
             }
             link.dropped_attributes_count =
                 cap(&mut link.attributes, limits.max_attributes_per_link);
+            if let Some(max) = limits.max_attribute_value_length {
+                truncate_values(&mut link.attributes, max);
+            }
             data.links.push(link);
         }
     }
@@ -308,7 +322,113 @@ fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use otlp_core::AnyValue;
+
     use super::*;
+    use crate::{PipelineError, SpanLimits, SpanProcessor, TracerProvider};
+
+    /// Keeps every ended span.
+    #[derive(Clone, Default)]
+    struct Keep(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanProcessor for Keep {
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+
+        fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+            Ok(())
+        }
+
+        fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+            Ok(())
+        }
+    }
+
+    /// One span with a long value through every way in: builder attribute,
+    /// `set_attribute` (new and replacing), an array, an event, links at
+    /// start and later.
+    fn record(max_attribute_value_length: Option<usize>) -> SpanData {
+        let keep = Keep::default();
+        let tracer = TracerProvider::builder()
+            .with_span_limits(SpanLimits {
+                max_attribute_value_length,
+                ..SpanLimits::default()
+            })
+            .with_processor(keep.clone())
+            .build()
+            .tracer("limits");
+        let other = tracer.start("other").context().clone();
+        let mut span = tracer
+            .span_builder("limited")
+            .attribute(KeyValue::new("builder", "abcdef"))
+            .attribute(KeyValue::new("replaced", "abcdef"))
+            .link(&other, [KeyValue::new("start.link", "abcdef")])
+            .start();
+        span.set_attribute(KeyValue::new("set", "ééééé"));
+        span.set_attribute(KeyValue::new("replaced", "ghijkl"));
+        span.set_attribute(KeyValue::new(
+            "array",
+            vec![AnyValue::from("abcdef"), AnyValue::from(123_456)],
+        ));
+        span.set_attribute(KeyValue::new("number", 123_456));
+        span.add_event("event", [KeyValue::new("event.value", "abcdef")]);
+        span.add_link(&other, [KeyValue::new("link", "abcdef")]);
+        span.end();
+        let spans = keep.0.lock().unwrap();
+        spans
+            .iter()
+            .find(|span| &*span.name == "limited")
+            .cloned()
+            .unwrap()
+    }
+
+    fn value<'a>(attributes: &'a [KeyValue], key: &str) -> &'a AnyValue {
+        &attributes.iter().find(|kv| kv.key == key).unwrap().value
+    }
+
+    #[test]
+    fn attribute_values_are_truncated_wherever_they_enter() {
+        let span = record(Some(3));
+        let attributes = &span.attributes;
+        assert_eq!(value(attributes, "builder"), &AnyValue::from("abc"));
+        assert_eq!(value(attributes, "replaced"), &AnyValue::from("ghi"));
+        assert_eq!(value(attributes, "set"), &AnyValue::from("ééé"));
+        assert_eq!(
+            value(attributes, "array"),
+            &AnyValue::from(vec![AnyValue::from("abc"), AnyValue::from(123_456)])
+        );
+        assert_eq!(value(attributes, "number"), &AnyValue::from(123_456));
+        let event = &span.events[0].attributes;
+        assert_eq!(value(event, "event.value"), &AnyValue::from("abc"));
+        assert_eq!(
+            value(&span.links[0].attributes, "start.link"),
+            &AnyValue::from("abc")
+        );
+        assert_eq!(
+            value(&span.links[1].attributes, "link"),
+            &AnyValue::from("abc")
+        );
+        // Truncation is not dropping.
+        assert_eq!(span.dropped_attributes_count, 0);
+    }
+
+    #[test]
+    fn without_a_length_limit_values_stay_whole() {
+        let span = record(None);
+        assert_eq!(
+            value(&span.attributes, "builder"),
+            &AnyValue::from("abcdef")
+        );
+        assert_eq!(value(&span.attributes, "set"), &AnyValue::from("ééééé"));
+        let event = &span.events[0].attributes;
+        assert_eq!(value(event, "event.value"), &AnyValue::from("abcdef"));
+        let span = record(Some(0));
+        assert_eq!(value(&span.attributes, "builder"), &AnyValue::from(""));
+    }
 
     #[test]
     fn the_key_filter_never_misses_a_repeated_key() {

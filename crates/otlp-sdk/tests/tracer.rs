@@ -123,6 +123,7 @@ fn limits_discard_and_count() {
             max_links: 1,
             max_attributes_per_event: 1,
             max_attributes_per_link: 0,
+            max_attribute_value_length: None,
         })
         .with_processor(collect.clone())
         .build()
