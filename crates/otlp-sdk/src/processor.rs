@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -53,6 +53,9 @@ pub(crate) struct Progress {
     takes: AtomicU64,
     /// The `takes` a producer found stalled (`u64::MAX`: none).
     stalled_at: AtomicU64,
+    /// Producers parked until the loop takes spans (the blocking path only).
+    waiters: Mutex<Vec<Thread>>,
+    has_waiters: AtomicBool,
 }
 
 impl Progress {
@@ -60,12 +63,38 @@ impl Progress {
         Progress {
             takes: AtomicU64::new(0),
             stalled_at: AtomicU64::new(u64::MAX),
+            waiters: Mutex::new(Vec::new()),
+            has_waiters: AtomicBool::new(false),
         }
     }
 
-    /// Called by the loop whenever it takes spans.
+    /// Called by the loop whenever it takes spans: there is room again, so
+    /// producers waiting for it are woken.
     pub(crate) fn note_take(&self) {
-        self.takes.fetch_add(1, Ordering::Release);
+        self.takes.fetch_add(1, Ordering::SeqCst);
+        if self.has_waiters.load(Ordering::SeqCst) && self.has_waiters.swap(false, Ordering::SeqCst)
+        {
+            let waiters =
+                std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
+            for waiter in waiters {
+                waiter.unpark();
+            }
+        }
+    }
+
+    /// Parks the calling producer until the loop takes spans after `seen`
+    /// (the `takes` count it last saw), or `at_most` passes.
+    fn wait_for_take(&self, seen: u64, at_most: Duration) {
+        {
+            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            waiters.push(std::thread::current());
+            self.has_waiters.store(true, Ordering::SeqCst);
+        }
+        // A take between the failed push and the registration above would
+        // not have woken us: look before sleeping.
+        if self.takes.load(Ordering::SeqCst) == seen {
+            std::thread::park_timeout(at_most);
+        }
     }
 }
 
@@ -206,10 +235,13 @@ impl BatchSpanProcessor {
         let mut step = 0u32;
         loop {
             shared.queue.wake_loop();
-            if step < 8 {
+            let seen = progress.takes.load(Ordering::SeqCst);
+            if step < 4 {
                 std::thread::yield_now();
             } else {
-                std::thread::sleep(Duration::from_micros(20 << (step - 8).min(4)));
+                // Woken as soon as the loop takes a batch (room again), or
+                // after a millisecond to look at the clock.
+                progress.wait_for_take(seen, Duration::from_millis(1));
             }
             step = step.saturating_add(1);
             match shared.queue.push(span) {
