@@ -186,7 +186,9 @@ impl RetryPolicy {
                     report(error.to_string());
                     let retry = u32::try_from(settlement.retries + 1).unwrap_or(u32::MAX);
                     let delay = self.delay(retry, jitter_random(), throttle);
-                    if !self.enabled || Instant::now() + delay >= deadline {
+                    // `checked_add`: a server's hint can be absurd (u64::MAX seconds).
+                    let resume = Instant::now().checked_add(delay);
+                    if !self.enabled || resume.is_none_or(|resume| resume >= deadline) {
                         settlement.failed = spans;
                         settlement.exhausted = true;
                         return settlement;
@@ -233,5 +235,42 @@ mod tests {
         }
         assert_eq!(policy.delay(1, 0.0, None), Duration::from_millis(500));
         assert_eq!(policy.delay(1, 1.0, None), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn an_absurd_throttle_hint_gives_up_instead_of_overflowing() {
+        // A server may say `Retry-After: 99999999999999999999` (read as
+        // u64::MAX seconds) or send a RetryInfo of i64::MAX seconds.
+        struct Throttled(Duration);
+        impl Exporter for Throttled {
+            fn encoding(&self) -> otlp_core::encode::Encoding {
+                otlp_core::encode::Encoding::Protobuf
+            }
+            async fn export(&self, _: ExportRequest) -> ExportOutcome {
+                ExportOutcome::Retryable {
+                    error: ExportError::Transport("throttled".into()),
+                    throttle: Some(self.0),
+                }
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let request = ExportRequest {
+            body: Default::default(),
+            encoding: otlp_core::encode::Encoding::Protobuf,
+            span_count: 2,
+        };
+        for hint in [Duration::MAX, Duration::from_secs(i64::MAX as u64)] {
+            let settled = runtime.block_on(RetryPolicy::default().send(
+                &Throttled(hint),
+                &request,
+                Duration::from_secs(1),
+                Instant::now() + Duration::from_secs(5),
+                |_| {},
+            ));
+            assert_eq!((settled.failed, settled.retries), (2, 0), "{hint:?}");
+        }
     }
 }
