@@ -287,13 +287,13 @@ impl SpanProcessor for BatchSpanProcessor {
         if self.is_shut_down() {
             return Err(PipelineError::ShutDown);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         self.send(|reply| Command::Flush { reply, deadline }, deadline)
             .unwrap_or_else(|| Err(self.pending()))
     }
 
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         if self.inner.shared.shut_down.swap(true, Ordering::SeqCst) {
             return Err(PipelineError::ShutDown);
         }
@@ -309,6 +309,14 @@ impl SpanProcessor for BatchSpanProcessor {
         self.inner.shared.drain_after_shutdown();
         answer.unwrap_or_else(|| Err(self.pending()))
     }
+}
+
+/// `timeout` from now; a timeout too long for `Instant` (`Duration::MAX`,
+/// "no deadline") ends a century from now instead of overflowing.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 impl Drop for Inner {
