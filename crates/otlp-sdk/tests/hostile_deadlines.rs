@@ -1,0 +1,81 @@
+//! Extreme deadlines handed to the pipeline: `Duration::MAX` (the usual way
+//! to say "no deadline") and `Duration::ZERO` never panic, and an idle
+//! pipeline answers at once whatever the deadline.
+
+use std::time::{Duration, Instant};
+
+use otlp_core::SpanData;
+use otlp_core::encode::Encoding;
+use otlp_sdk::{
+    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, PipelineError, SpanProcessor,
+    TracerProvider,
+};
+
+struct Accept;
+
+impl Exporter for Accept {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn flush_and_shutdown_take_duration_max_as_no_deadline() {
+    // Found by probing the deadlines: force_flush(Duration::MAX) panicked
+    // with "overflow when adding duration to instant".
+    let processor = BatchSpanProcessor::builder(Accept)
+        .build()
+        .expect("pipeline");
+    processor.on_end(SpanData::builder("a").build());
+    let started = Instant::now();
+    assert_eq!(processor.force_flush(Duration::MAX), Ok(()));
+    processor.on_end(SpanData::builder("b").build());
+    assert_eq!(processor.shutdown(Duration::MAX), Ok(()));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stats = processor.stats();
+    assert_eq!((stats.produced, stats.exported), (2, 2));
+    assert!(stats.is_balanced());
+}
+
+#[test]
+fn the_provider_passes_duration_max_through() {
+    let processor = BatchSpanProcessor::builder(Accept)
+        .build()
+        .expect("pipeline");
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    provider.tracer("t").start("span").end();
+    assert_eq!(provider.force_flush(Duration::MAX), Ok(()));
+    assert_eq!(provider.shutdown(Duration::MAX), Ok(()));
+    assert_eq!(processor.stats().exported, 1);
+}
+
+#[test]
+fn a_zero_deadline_answers_at_once() {
+    let processor = BatchSpanProcessor::builder(Accept)
+        .build()
+        .expect("pipeline");
+    for _ in 0..1_000 {
+        processor.on_end(SpanData::builder("a").build());
+    }
+    let started = Instant::now();
+    let flushed = processor.force_flush(Duration::ZERO);
+    assert!(
+        matches!(flushed, Ok(()) | Err(PipelineError::Timeout { .. })),
+        "{flushed:?}"
+    );
+    let shut = processor.shutdown(Duration::ZERO);
+    assert!(
+        matches!(shut, Ok(()) | Err(PipelineError::Timeout { .. })),
+        "{shut:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!((stats.queued, stats.in_flight), (0, 0), "{stats:?}");
+}
