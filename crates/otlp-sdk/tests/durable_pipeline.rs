@@ -4,7 +4,7 @@
 //! oldest data with a count. Every span stays accounted for.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,10 +91,10 @@ fn directory(name: &str) -> PathBuf {
     dir
 }
 
-fn durable(dir: &PathBuf) -> DurableConfig {
+fn durable(dir: &Path) -> DurableConfig {
     DurableConfig {
         fsync: FsyncPolicy::Never,
-        ..DurableConfig::new(dir.clone())
+        ..DurableConfig::new(dir)
     }
 }
 
