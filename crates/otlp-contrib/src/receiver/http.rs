@@ -56,6 +56,19 @@ pub(crate) async fn serve(
         _ => None,
     };
     let reply_format = format.unwrap_or(Format::Protobuf);
+    // A client waiting for `100 Continue` has not sent the body.
+    let expects_continue = parts
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    // Refusing before the body is read: read it away first (up to a limit),
+    // or a client still sending a large body sees its connection closed
+    // instead of the answer.
+    let discard = |body| async move {
+        if !expects_continue {
+            body::drain(body).await;
+        }
+    };
     let bad = |status: StatusCode, code: i32, message: String| {
         shared.collected.note_bad_request();
         error_response(
@@ -74,9 +87,11 @@ pub(crate) async fn serve(
             "no such path {}; OTLP traces are POSTed to {TRACES_PATH}",
             parts.uri.path()
         );
+        discard(body).await;
         return Ok(bad(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message));
     }
     if parts.method != Method::POST {
+        discard(body).await;
         let mut response = bad(
             StatusCode::METHOD_NOT_ALLOWED,
             CODE_UNIMPLEMENTED,
@@ -94,6 +109,7 @@ pub(crate) async fn serve(
             Format::PROTOBUF_CONTENT_TYPE,
             Format::JSON_CONTENT_TYPE
         );
+        discard(body).await;
         return Ok(bad(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CODE_INVALID_ARGUMENT,
@@ -110,6 +126,7 @@ pub(crate) async fn serve(
             "unsupported content encoding {}; use gzip, zstd or none",
             shown(parts.headers.get(CONTENT_ENCODING))
         );
+        discard(body).await;
         let mut response = bad(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CODE_INVALID_ARGUMENT,
@@ -134,15 +151,8 @@ pub(crate) async fn serve(
         _ => None,
     };
     if announced.is_some_and(|length| length > cap as u64) {
-        // A client waiting for `100 Continue` has not sent the body: answer
-        // at once. Otherwise read the body away so the client sees the 413.
-        let expects_continue = parts
-            .headers
-            .get(http::header::EXPECT)
-            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        if !expects_continue {
-            body::drain(body).await;
-        }
+        // So the client sees the 413.
+        discard(body).await;
         return Ok(too_large("request body"));
     }
     let raw = match body::read_capped(body, cap).await {
