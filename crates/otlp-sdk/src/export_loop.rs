@@ -22,7 +22,7 @@ use crate::exporter::{ExportRequest, Exporter};
 use crate::pool::Pool;
 use crate::processor::Shared;
 use crate::recycle::recycle_attributes;
-use crate::retry::{RetryPolicy, Settlement};
+use crate::retry::{RetryPolicy, SendEvent, Settlement};
 use crate::stats::Stats;
 
 /// Requests from the processor handles to the loop.
@@ -681,11 +681,13 @@ impl<E: Exporter> ExportTask<E> {
                 &request,
                 self.attempt_timeout,
                 self.deadline,
-                |error| stats.record_error(error),
+                |event| match event {
+                    SendEvent::Error(error) => stats.record_error(error),
+                    SendEvent::Retry => Stats::add(&stats.retries, 1),
+                },
             )
             .await;
         let latency = started.elapsed();
-        Stats::add(&stats.retries, settlement.retries);
         // With a durable record, running out of retries is not failure: the
         // record stays on disk for a later round and its spans stay in flight.
         let parked = self.record.is_some() && settlement.exhausted;

@@ -92,7 +92,7 @@ pub use limits::SpanLimits;
 pub use pool::{Pool, PoolStats, Pooled};
 pub use processor::{BatchSpanProcessor, BatchSpanProcessorBuilder, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};
-pub use retry::{RetryPolicy, Settlement};
+pub use retry::{RetryPolicy, SendEvent, Settlement};
 pub use sampler::Sampler;
 pub use span::Span;
 pub use stats::{LatencySummary, StatsSnapshot, Summary};

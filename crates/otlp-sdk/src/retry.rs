@@ -76,6 +76,15 @@ impl RetryPolicy {
     }
 }
 
+/// What [`RetryPolicy::send`] reports while it works, as it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendEvent {
+    /// An attempt failed, or the server sent a partial-success message.
+    Error(String),
+    /// Another attempt follows (after the backoff).
+    Retry,
+}
+
 /// How one request ended after [`RetryPolicy::send`]: its spans split by
 /// outcome (they add up to the request's `span_count`), and the retries taken.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,8 +109,9 @@ impl RetryPolicy {
     /// success (never retried), a permanent error, or a retryable one whose
     /// next attempt would start after `deadline`. Each attempt is bounded by
     /// `attempt_timeout` (and by the deadline); a timed-out attempt is
-    /// retryable. Retries resend the same bytes. `report` hears every error
-    /// and partial-success message as it happens (for a "last error" display).
+    /// retryable. Retries resend the same bytes. `report` hears every error,
+    /// partial-success message and retry as it happens (for live stats and a
+    /// "last error" display, even if the future is dropped midway).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -139,7 +149,7 @@ impl RetryPolicy {
         request: &ExportRequest,
         attempt_timeout: Duration,
         deadline: Instant,
-        mut report: impl FnMut(String),
+        mut report: impl FnMut(SendEvent),
     ) -> Settlement {
         let spans = request.span_count as u64;
         let mut settlement = Settlement::default();
@@ -147,7 +157,9 @@ impl RetryPolicy {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = attempt_timeout.min(remaining);
             if timeout.is_zero() {
-                report(ExportError::Timeout(attempt_timeout).to_string());
+                report(SendEvent::Error(
+                    ExportError::Timeout(attempt_timeout).to_string(),
+                ));
                 settlement.failed = spans;
                 settlement.exhausted = true;
                 return settlement;
@@ -169,21 +181,21 @@ impl RetryPolicy {
                 } => {
                     let rejected = rejected_spans.min(spans);
                     if rejected > 0 || !message.is_empty() {
-                        report(format!(
+                        report(SendEvent::Error(format!(
                             "partial success: {rejected} spans rejected: {message}"
-                        ));
+                        )));
                     }
                     settlement.exported = spans - rejected;
                     settlement.rejected = rejected;
                     return settlement;
                 }
                 ExportOutcome::Permanent { error } => {
-                    report(error.to_string());
+                    report(SendEvent::Error(error.to_string()));
                     settlement.failed = spans;
                     return settlement;
                 }
                 ExportOutcome::Retryable { error, throttle } => {
-                    report(error.to_string());
+                    report(SendEvent::Error(error.to_string()));
                     let retry = u32::try_from(settlement.retries + 1).unwrap_or(u32::MAX);
                     let delay = self.delay(retry, jitter_random(), throttle);
                     // `checked_add`: a server's hint can be absurd (u64::MAX seconds).
@@ -194,6 +206,7 @@ impl RetryPolicy {
                         return settlement;
                     }
                     settlement.retries += 1;
+                    report(SendEvent::Retry);
                     tokio::time::sleep(delay).await;
                 }
             }

@@ -12,7 +12,7 @@ use opentelemetry_sdk::trace::SpanExporter;
 use otlp_core::SpanData;
 use otlp_core::encode::{Chunk, Encoding, MAX_REQUEST_BYTES, TraceEncoder};
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{DynExporter, ExportRequest, Exporter, RetryPolicy};
+use otlp_sdk::{DynExporter, ExportRequest, Exporter, RetryPolicy, SendEvent};
 use tokio::runtime::{Handle, Runtime};
 
 use super::BridgeError;
@@ -464,7 +464,11 @@ impl<E: Exporter> Delivery<E> {
                 &request,
                 attempt_timeout,
                 self.deadline,
-                |error| counters.record_error(error),
+                |event| {
+                    if let SendEvent::Error(error) = event {
+                        counters.record_error(error);
+                    }
+                },
             )
             .await;
         Counters::add(&counters.exported, settled.exported);
