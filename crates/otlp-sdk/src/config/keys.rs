@@ -550,7 +550,8 @@ mod tests {
                 "exporter",
                 "batch",
                 "retry",
-                "performance"
+                "performance",
+                "durable"
             ]
         );
     }
