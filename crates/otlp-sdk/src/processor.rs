@@ -30,7 +30,11 @@ pub trait SpanProcessor: Send + Sync + 'static {
     fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError>;
 
     /// Flushes, stops, and releases resources; returns by `timeout`. Spans
-    /// received afterwards are dropped and counted.
+    /// received afterwards are dropped and counted. For the batch processor,
+    /// stats after shutdown show nothing queued or in flight (except, with
+    /// the durable queue, spans kept on disk); a timeout so short that the
+    /// export loop cannot even answer (zero, say) returns first, and the loop
+    /// settles the accounts a moment later.
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError>;
 }
 
