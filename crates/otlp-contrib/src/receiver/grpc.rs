@@ -18,7 +18,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
@@ -33,7 +32,7 @@ use tonic::{Code, Status};
 use super::config::Store;
 use super::decode::{self, Decoded, Format};
 use super::faults::Fault;
-use super::shared::{Reply, Shared};
+use super::shared::{Reply, RequestTicket, Shared};
 use super::store::Transport;
 
 /// The gRPC path of the trace export method.
@@ -44,28 +43,27 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<tonic::body::Body>, Infallible> {
-    shared.collected.note_request();
+    let ticket = Arc::new(RequestTicket::arrive(&shared));
     if request.uri().path() != EXPORT_PATH {
-        shared.collected.note_bad_request();
+        ticket.refuse();
         let message = format!(
             "unknown method {}; OTLP traces use {EXPORT_PATH}",
             request.uri().path()
         );
         return Ok(Status::unimplemented(message).into_http());
     }
-    let reached_handler = Arc::new(AtomicBool::new(false));
     let call = ExportCall {
         shared: Arc::clone(&shared),
-        reached_handler: Arc::clone(&reached_handler),
+        ticket: Arc::clone(&ticket),
     };
     let mut grpc = tonic::server::Grpc::new(RawCodec)
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(shared.max_request_bytes);
     let response = grpc.unary(call, request).await;
-    if !reached_handler.load(Ordering::SeqCst) {
+    if !ticket.is_settled() {
         // tonic refused the message itself (framing, encoding or size).
-        shared.collected.note_bad_request();
+        ticket.refuse();
     }
     Ok(response)
 }
@@ -73,7 +71,7 @@ pub(crate) async fn serve(
 /// One export call on raw bytes.
 struct ExportCall {
     shared: Arc<Shared>,
-    reached_handler: Arc<AtomicBool>,
+    ticket: Arc<RequestTicket>,
 }
 
 type ExportFuture = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, Status>> + Send>>;
@@ -83,8 +81,8 @@ impl tonic::server::UnaryService<Bytes> for ExportCall {
     type Future = ExportFuture;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        self.reached_handler.store(true, Ordering::SeqCst);
         let shared = Arc::clone(&self.shared);
+        let ticket = Arc::clone(&self.ticket);
         Box::pin(async move {
             let meta = (shared.store != Store::CountOnly)
                 .then(|| request.metadata().clone().into_headers());
@@ -93,11 +91,11 @@ impl tonic::server::UnaryService<Bytes> for ExportCall {
             let decoded = match decode::decode(Format::Protobuf, request.get_ref(), shared.store) {
                 Ok(decoded) => decoded,
                 Err(message) => {
-                    shared.collected.note_bad_request();
+                    ticket.refuse();
                     return Err(Status::invalid_argument(message));
                 }
             };
-            match shared.answer(meta, decoded).await {
+            match shared.answer(&ticket, meta, decoded).await {
                 Reply::Success(partial) => Ok(tonic::Response::new(Bytes::from(
                     encode_export_response(partial.as_ref()),
                 ))),
@@ -144,7 +142,7 @@ impl TraceService for ReceiverService {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
         let shared = &self.shared;
-        shared.collected.note_request();
+        let ticket = RequestTicket::arrive(shared);
         let headers = request.metadata().clone().into_headers();
         let meta = shared.meta(Transport::Grpc, &headers, "grpc-encoding");
         let decoded = match decode::checked(request.into_inner()) {
@@ -153,11 +151,11 @@ impl TraceService for ReceiverService {
             }
             Ok(decoded) => decoded,
             Err(message) => {
-                shared.collected.note_bad_request();
+                ticket.refuse();
                 return Err(Status::invalid_argument(message));
             }
         };
-        match shared.answer(meta, decoded).await {
+        match shared.answer(&ticket, meta, decoded).await {
             Reply::Success(partial) => Ok(tonic::Response::new(ExportTraceServiceResponse {
                 partial_success: partial.map(|partial| ExportTracePartialSuccess {
                     rejected_spans: partial.rejected_spans,

@@ -32,7 +32,7 @@ use serde_json::json;
 use super::body::{self, BodyError, ContentEncoding};
 use super::decode::{self, Format};
 use super::faults::Fault;
-use super::shared::{Reply, Shared};
+use super::shared::{Reply, RequestTicket, Shared};
 use super::store::Transport;
 
 /// The OTLP/HTTP traces path.
@@ -48,7 +48,7 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    shared.collected.note_request();
+    let ticket = RequestTicket::arrive(&shared);
     let (parts, body) = request.into_parts();
     let header = |name| parts.headers.get(name).map(HeaderValue::to_str);
     let format = match header(CONTENT_TYPE) {
@@ -70,7 +70,7 @@ pub(crate) async fn serve(
         }
     };
     let bad = |status: StatusCode, code: i32, message: String| {
-        shared.collected.note_bad_request();
+        ticket.refuse();
         error_response(
             status,
             reply_format,
@@ -183,7 +183,7 @@ pub(crate) async fn serve(
     };
     drop(content);
     let meta = shared.meta(Transport::Http, &parts.headers, "content-encoding");
-    Ok(match shared.answer(meta, decoded).await {
+    Ok(match shared.answer(&ticket, meta, decoded).await {
         Reply::Success(partial) => success_response(format, partial.as_ref()),
         Reply::Error(fault) => fault_response(&fault, format),
     })

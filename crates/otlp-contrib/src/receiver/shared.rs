@@ -2,6 +2,7 @@
 //! decoded request is answered: next fault of the script, record, reply.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::HeaderMap;
 use otlp_core::response::PartialSuccess;
@@ -30,6 +31,53 @@ impl Shared {
             faults: FaultScript::default(),
             collected: Collected::default(),
         })
+    }
+}
+
+/// One request in the receiver's books: counted when it arrives and settled
+/// exactly once — answered, refused as bad input, or, when the connection
+/// drops it before either, abandoned (counted on drop). So
+/// `requests = accepted + faulted + bad + abandoned + in progress` holds
+/// whatever a client does.
+#[derive(Debug)]
+pub(crate) struct RequestTicket {
+    shared: Arc<Shared>,
+    settled: AtomicBool,
+}
+
+impl RequestTicket {
+    /// Counts an arriving request.
+    pub(crate) fn arrive(shared: &Arc<Shared>) -> Self {
+        shared.collected.note_request();
+        RequestTicket {
+            shared: Arc::clone(shared),
+            settled: AtomicBool::new(false),
+        }
+    }
+
+    /// True once the request was answered or refused.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.settled.load(Ordering::SeqCst)
+    }
+
+    /// Takes the one settlement; false if the request was settled already.
+    fn settle(&self) -> bool {
+        !self.settled.swap(true, Ordering::SeqCst)
+    }
+
+    /// Counts the request as refused bad input.
+    pub(crate) fn refuse(&self) {
+        if self.settle() {
+            self.shared.collected.note_bad_request();
+        }
+    }
+}
+
+impl Drop for RequestTicket {
+    fn drop(&mut self) {
+        if self.settle() {
+            self.shared.collected.note_abandoned_request();
+        }
     }
 }
 
@@ -90,7 +138,12 @@ impl Shared {
 
     /// Plays the next fault on a decoded request, records it, and replies.
     /// Never returns for [`Fault::Hang`].
-    pub(crate) async fn answer(&self, meta: Option<RequestMeta>, decoded: Decoded) -> Reply {
+    pub(crate) async fn answer(
+        &self,
+        ticket: &RequestTicket,
+        meta: Option<RequestMeta>,
+        decoded: Decoded,
+    ) -> Reply {
         let answer = match self.faults.next() {
             None => Answer::Ok,
             Some(Fault::Delay(delay)) => {
@@ -102,7 +155,7 @@ impl Shared {
             }
             Some(fault) => Answer::Fault(fault),
         };
-        self.record(meta, decoded, &answer);
+        self.record(ticket, meta, decoded, &answer);
         match answer {
             Answer::Ok => Reply::Success(None),
             Answer::Partial { rejected, message } => Reply::Success(Some(PartialSuccess {
@@ -114,7 +167,16 @@ impl Shared {
         }
     }
 
-    fn record(&self, meta: Option<RequestMeta>, decoded: Decoded, answer: &Answer) {
+    fn record(
+        &self,
+        ticket: &RequestTicket,
+        meta: Option<RequestMeta>,
+        decoded: Decoded,
+        answer: &Answer,
+    ) {
+        if !ticket.settle() {
+            return;
+        }
         let spans = decoded.span_count();
         let mut keep = None;
         if let (Decoded::Request(request, _), Some(meta)) = (decoded, meta) {

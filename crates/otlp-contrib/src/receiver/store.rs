@@ -96,7 +96,8 @@ impl ReceivedRequest {
 /// Counters of a receiver, read with [`Receiver::stats`](super::Receiver::stats).
 ///
 /// Counted in every [`Store`](super::Store) mode. `requests = accepted_requests
-/// + faulted_requests + bad_requests + in progress`.
+/// + faulted_requests + bad_requests + abandoned_requests + in progress`: each
+/// request is counted once when it arrives and settled exactly once.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceiverStats {
@@ -114,6 +115,9 @@ pub struct ReceiverStats {
     /// Requests refused as bad input: undecodable, oversized, wrong content
     /// type or encoding, wrong path or method.
     pub bad_requests: u64,
+    /// Requests the client gave up on (connection closed or stream reset)
+    /// before they were answered or refused; their spans were not recorded.
+    pub abandoned_requests: u64,
 }
 
 /// Shared collection state: atomics for the counters (lock-free on the count-only
@@ -126,6 +130,7 @@ pub(crate) struct Collected {
     faulted_requests: AtomicU64,
     faulted_spans: AtomicU64,
     bad_requests: AtomicU64,
+    abandoned_requests: AtomicU64,
     kept: Mutex<Vec<ReceivedRequest>>,
     waiters: AtomicUsize,
     progress: Mutex<()>,
@@ -142,6 +147,7 @@ impl Default for Collected {
             faulted_requests: AtomicU64::new(0),
             faulted_spans: AtomicU64::new(0),
             bad_requests: AtomicU64::new(0),
+            abandoned_requests: AtomicU64::new(0),
             kept: Mutex::new(Vec::new()),
             waiters: AtomicUsize::new(0),
             progress: Mutex::new(()),
@@ -179,6 +185,11 @@ impl Collected {
         self.changed();
     }
 
+    pub(crate) fn note_abandoned_request(&self) {
+        self.abandoned_requests.fetch_add(1, Ordering::SeqCst);
+        self.changed();
+    }
+
     /// Wakes the waiters after a counter changed.
     fn changed(&self) {
         self.changes
@@ -212,6 +223,7 @@ impl Collected {
             faulted_requests: self.faulted_requests.load(Ordering::SeqCst),
             faulted_spans: self.faulted_spans.load(Ordering::SeqCst),
             bad_requests: self.bad_requests.load(Ordering::SeqCst),
+            abandoned_requests: self.abandoned_requests.load(Ordering::SeqCst),
         }
     }
 

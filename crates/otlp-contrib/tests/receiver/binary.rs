@@ -155,7 +155,7 @@ fn binary_prints_trees_and_appends_otlp_json_lines() {
     let last = rest.last().expect("final line");
     assert_eq!(
         last,
-        "final requests=2 accepted_requests=2 spans=4 faulted_requests=0 bad_requests=0"
+        "final requests=2 accepted_requests=2 spans=4 faulted_requests=0 bad_requests=0 abandoned_requests=0"
     );
     let _ = std::fs::remove_file(&jsonl);
 }
@@ -189,7 +189,9 @@ fn binary_count_only_prints_counts_and_exits_on_sigterm() {
     let rest = running.finish("-TERM");
     assert_eq!(
         rest.last().map(String::as_str),
-        Some("final requests=4 accepted_requests=4 spans=14 faulted_requests=0 bad_requests=0")
+        Some(
+            "final requests=4 accepted_requests=4 spans=14 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+        )
     );
 }
 

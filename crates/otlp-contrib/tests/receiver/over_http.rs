@@ -475,3 +475,45 @@ impl hyper::body::Body for Chunked {
         )
     }
 }
+
+#[tokio::test]
+async fn a_request_the_client_abandons_is_counted_as_abandoned() {
+    use tokio::io::AsyncWriteExt;
+
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    // Held long enough that the client is gone before the answer.
+    receiver.push_faults([Fault::Delay(Duration::from_secs(3))]);
+    let body = encode(PROTOBUF, &rich_request("abandoning", 2));
+    let mut text = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: {PROTOBUF}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    text.extend_from_slice(&body);
+    let address = receiver.http_addr().expect("HTTP address");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream.write_all(&text).await.expect("write");
+    // Once the answer is being held, the client hangs up.
+    assert!(receiver.wait_until(TIMEOUT, |stats| stats.requests == 1));
+    drop(stream);
+
+    assert!(
+        receiver.wait_until(TIMEOUT, |stats| stats.abandoned_requests == 1),
+        "{:?}",
+        receiver.stats()
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let stats = receiver.stats();
+    assert_eq!(
+        (
+            stats.requests,
+            stats.accepted_requests,
+            stats.abandoned_requests
+        ),
+        (1, 0, 1),
+        "settled once, as abandoned: {stats:?}"
+    );
+    assert_eq!(receiver.span_count(), 0);
+}

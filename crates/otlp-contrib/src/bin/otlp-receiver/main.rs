@@ -147,12 +147,13 @@ fn say(line: &str) {
 
 fn summary(stats: &ReceiverStats) -> String {
     format!(
-        "requests={} accepted_requests={} spans={} faulted_requests={} bad_requests={}",
+        "requests={} accepted_requests={} spans={} faulted_requests={} bad_requests={} abandoned_requests={}",
         stats.requests,
         stats.accepted_requests,
         stats.accepted_spans,
         stats.faulted_requests,
-        stats.bad_requests
+        stats.bad_requests,
+        stats.abandoned_requests
     )
 }
 
