@@ -95,9 +95,10 @@ impl ReceivedRequest {
 
 /// Counters of a receiver, read with [`Receiver::stats`](super::Receiver::stats).
 ///
-/// Counted in every [`Store`](super::Store) mode. `requests = accepted_requests
-/// + faulted_requests + bad_requests + abandoned_requests + in progress`: each
-/// request is counted once when it arrives and settled exactly once.
+/// Counted in every [`Store`](super::Store) mode. Each request is counted once
+/// when it arrives and settled exactly once, so `requests` equals
+/// `accepted_requests + faulted_requests + bad_requests + abandoned_requests`
+/// plus the requests still in progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceiverStats {
