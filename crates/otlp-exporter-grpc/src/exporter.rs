@@ -19,8 +19,9 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::builder::GrpcExporterBuilder;
-use crate::classify::{classify_not_ready, classify_response, classify_status};
+use crate::classify::{capped, classify_not_ready, classify_response, classify_status};
 use crate::codec::RawCodec;
+use crate::direct::{self, DirectError};
 use crate::error::BuildError;
 use crate::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, TRACE_EXPORT_PATH};
 
@@ -39,10 +40,12 @@ pub(crate) struct ExporterParts {
 /// classifies the answer as the OTLP specification says.
 ///
 /// **Cost model.** An export clones the request's [`Bytes`] (a reference count),
-/// the channel handle and the metadata map, and hands the bytes to tonic as
-/// they are: no decode, no re-encode; compression, when configured, is the
-/// only pass over them. The response message is decoded only for its
-/// `partial_success`.
+/// the channel handle and the metadata map: no decode, no re-encode. An
+/// uncompressed request is written to the HTTP/2 stream straight from those
+/// bytes (a 5-byte gRPC prefix, then the message; not even tonic's frame
+/// buffer copies it). A compressed one goes through tonic, whose compression
+/// pass is the only pass over the bytes. The response message is decoded only
+/// for its `partial_success`.
 ///
 /// **One connection.** The channel (one HTTP/2 connection, reconnected when it
 /// breaks) is opened lazily on the first export, inside the tokio runtime that
@@ -234,6 +237,36 @@ impl GrpcExporter {
     }
 }
 
+impl GrpcExporter {
+    /// One attempt, sent by the direct path when uncompressed (see
+    /// [`direct`]), through tonic otherwise.
+    async fn attempt(&self, mut channel: Channel, body: Bytes) -> ExportOutcome {
+        if self.encoding.is_some() {
+            return match self.call(channel, body).await {
+                Ok(response) => classify_response(&response),
+                Err(CallError::Status(status)) => classify_status(&status, self.timeout),
+                Err(CallError::NotReady(error)) => classify_not_ready(&error),
+            };
+        }
+        match direct::export(&mut channel, &self.metadata, self.timeout, body).await {
+            Ok(response) => classify_response(&response),
+            Err(DirectError::Status(status)) => classify_status(&status, self.timeout),
+            Err(DirectError::NotReady(error)) => classify_not_ready(&error),
+            Err(DirectError::Transport(error)) => ExportOutcome::Retryable {
+                error: ExportError::Transport(capped(&error)),
+                throttle: None,
+            },
+            Err(DirectError::TimedOut) => ExportOutcome::Retryable {
+                error: ExportError::Timeout(self.timeout),
+                throttle: None,
+            },
+            Err(DirectError::InvalidResponse(error)) => ExportOutcome::Permanent {
+                error: ExportError::InvalidResponse(capped(&error)),
+            },
+        }
+    }
+}
+
 enum CallError {
     NotReady(tonic::transport::Error),
     Status(tonic::Status),
@@ -268,10 +301,8 @@ impl Exporter for GrpcExporter {
         tokio::select! {
             biased;
             () = shutting_down => shut_down(),
-            result = tokio::time::timeout(self.timeout, self.call(channel, request.body)) => match result {
-                Ok(Ok(response)) => classify_response(&response),
-                Ok(Err(CallError::Status(status))) => classify_status(&status, self.timeout),
-                Ok(Err(CallError::NotReady(error))) => classify_not_ready(&error),
+            result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body)) => match result {
+                Ok(outcome) => outcome,
                 Err(_elapsed) => ExportOutcome::Retryable {
                     error: ExportError::Timeout(self.timeout),
                     throttle: None,

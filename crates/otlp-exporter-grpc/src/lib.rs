@@ -107,6 +107,7 @@
 mod builder;
 mod classify;
 pub mod codec;
+mod direct;
 mod error;
 mod exporter;
 mod tls;
