@@ -1,0 +1,240 @@
+//! Answers no receiver gives (the contrib receiver cannot be scripted to),
+//! from a bare HTTP/2 server on loopback: responses at and over the 4 MiB
+//! cap, HTTP errors with no gRPC status (a proxy's), a trailers-only error,
+//! and an answer that never says its status.
+
+mod support;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::StatusCode;
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use otlp_core::response::PartialSuccess;
+use otlp_exporter_grpc::{GrpcExporter, MAX_RESPONSE_BYTES};
+use otlp_sdk::{ExportError, ExportOutcome, Exporter};
+use support::rich_spans;
+
+/// One gRPC message frame: uncompressed flag, length, message.
+fn frame(message: &[u8]) -> Bytes {
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(u32::try_from(message.len()).expect("fits"));
+    frame.put_slice(message);
+    frame.freeze()
+}
+
+type Answer = hyper::Response<DataThenTrailers>;
+
+/// Exports one span to a bare server that gives every request `answer()`;
+/// returns the outcome and how many requests the server saw.
+fn export_to(answer: impl Fn() -> Answer + Send + Sync + 'static) -> (ExportOutcome, u64) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let calls = Arc::new(AtomicU64::new(0));
+    let answer = Arc::new(answer);
+    let outcome = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let server_calls = calls.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let calls = server_calls.clone();
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            let answer = answer.clone();
+                            async move {
+                                let _ = request.into_body().collect().await;
+                                Ok::<_, Infallible>(answer())
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        let exporter = GrpcExporter::builder()
+            .endpoint(format!("http://{address}"))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("exporter builds");
+        exporter.export(support::request(&rich_spans(1))).await
+    });
+    (outcome, calls.load(Ordering::SeqCst))
+}
+
+fn grpc_answer(data: Option<Bytes>, trailers: Option<http::HeaderMap>) -> Answer {
+    hyper::Response::builder()
+        .header("content-type", "application/grpc")
+        .body(DataThenTrailers { data, trailers })
+        .expect("response")
+}
+
+fn status_headers(code: &'static str, message: &'static str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("grpc-status", http::HeaderValue::from_static(code));
+    if !message.is_empty() {
+        headers.insert("grpc-message", http::HeaderValue::from_static(message));
+    }
+    headers
+}
+
+#[test]
+fn a_response_over_4_mib_is_a_permanent_error() {
+    let oversized = frame(&vec![0; MAX_RESPONSE_BYTES + (1 << 20)]);
+    let (outcome, calls) = export_to(move || grpc_answer(Some(oversized.clone()), None));
+    match outcome {
+        ExportOutcome::Permanent {
+            error: ExportError::InvalidResponse(message),
+        } => assert!(
+            message.contains(&MAX_RESPONSE_BYTES.to_string()),
+            "{message}"
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(calls, 1, "not retried by the exporter");
+}
+
+#[test]
+fn a_response_of_exactly_4_mib_is_read() {
+    // A valid response of exactly the cap (a partial success with a very long
+    // message) proves the limit is the cap.
+    let message = frame(&response_of_len(MAX_RESPONSE_BYTES));
+    let (outcome, _) =
+        export_to(move || grpc_answer(Some(message.clone()), Some(status_headers("0", ""))));
+    match outcome {
+        ExportOutcome::PartialSuccess {
+            rejected_spans,
+            message,
+        } => {
+            assert_eq!(rejected_spans, 1);
+            assert!(
+                message.starts_with("xxxx") && message.len() < 2048,
+                "kept capped"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// HTTP statuses without a gRPC status map as gRPC's
+/// http-grpc-status-mapping says, then classify as OTLP says.
+#[test]
+fn http_errors_without_a_grpc_status_map_to_grpc_codes() {
+    let plain = |status: StatusCode| {
+        move || {
+            hyper::Response::builder()
+                .status(status)
+                .header("content-type", "text/plain")
+                .body(DataThenTrailers {
+                    data: Some(Bytes::from_static(b"proxy says no")),
+                    trailers: None,
+                })
+                .expect("response")
+        }
+    };
+    let (outcome, _) = export_to(plain(StatusCode::SERVICE_UNAVAILABLE));
+    assert!(
+        matches!(
+            &outcome,
+            ExportOutcome::Retryable { error: ExportError::Server { status, .. }, throttle: None }
+                if status == "gRPC UNAVAILABLE"
+        ),
+        "{outcome:?}"
+    );
+    let (outcome, _) = export_to(plain(StatusCode::BAD_REQUEST));
+    assert!(
+        matches!(
+            &outcome,
+            ExportOutcome::Permanent { error: ExportError::Server { status, .. } }
+                if status == "gRPC INTERNAL"
+        ),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn a_trailers_only_error_is_read_from_the_headers() {
+    let (outcome, _) = export_to(|| {
+        let mut answer = grpc_answer(None, None);
+        answer
+            .headers_mut()
+            .extend(status_headers("3", "bad%20span"));
+        answer
+    });
+    assert_eq!(
+        outcome,
+        ExportOutcome::Permanent {
+            error: ExportError::Server {
+                status: "gRPC INVALID_ARGUMENT".into(),
+                message: "bad span".into(),
+            }
+        }
+    );
+}
+
+#[test]
+fn an_answer_without_a_grpc_status_is_invalid() {
+    let message = frame(&[]);
+    let (outcome, _) = export_to(move || grpc_answer(Some(message.clone()), None));
+    assert!(
+        matches!(
+            &outcome,
+            ExportOutcome::Permanent { error: ExportError::InvalidResponse(message) }
+                if message.contains("grpc-status")
+        ),
+        "{outcome:?}"
+    );
+}
+
+/// An `ExportTraceServiceResponse` of exactly `len` bytes.
+fn response_of_len(len: usize) -> Bytes {
+    let encode = |message_len: usize| {
+        otlp_core::response::encode_export_response(Some(&PartialSuccess {
+            rejected_spans: 1,
+            error_message: "x".repeat(message_len),
+        }))
+    };
+    let mut message_len = len - 16;
+    let mut body = encode(message_len);
+    message_len = message_len + len - body.len();
+    body = encode(message_len);
+    assert_eq!(body.len(), len);
+    body.into()
+}
+
+/// A response body: data (if any), then trailers (if any).
+struct DataThenTrailers {
+    data: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
+
+impl hyper::body::Body for DataThenTrailers {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        let frame = match self.data.take() {
+            Some(data) => Some(hyper::body::Frame::data(data)),
+            None => self.trailers.take().map(hyper::body::Frame::trailers),
+        };
+        std::task::Poll::Ready(frame.map(Ok))
+    }
+}
