@@ -232,9 +232,15 @@ fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
 
 fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
     for attribute in attributes {
-        put_len_prefix(buf, field, key_value_len(attribute));
+        // The value's length once, for both prefixes (as `key_value_len`).
+        let value_len = any_value_len(&attribute.value);
+        put_len_prefix(
+            buf,
+            field,
+            str_len(1, &attribute.key) + len_field_len(2, value_len),
+        );
         put_str(buf, 1, &attribute.key);
-        put_len_prefix(buf, 2, any_value_len(&attribute.value));
+        put_len_prefix(buf, 2, value_len);
         put_any_value(buf, &attribute.value);
     }
 }
