@@ -139,7 +139,10 @@ pub(crate) fn classify_not_ready(error: &tonic::transport::Error) -> ExportOutco
     }
 }
 
-fn has_in_chain<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether an `E` is anywhere in the error's source chain.
+pub(crate) fn has_in_chain<E: std::error::Error + 'static>(
+    error: &(dyn std::error::Error + 'static),
+) -> bool {
     let mut next = Some(error);
     while let Some(error) = next {
         if error.is::<E>() {

@@ -28,6 +28,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower_service::Service;
 
+use crate::classify::{error_chain, has_in_chain};
 use crate::{MAX_RESPONSE_BYTES, TRACE_EXPORT_PATH};
 
 /// How a direct call failed.
@@ -57,7 +58,7 @@ pub(crate) async fn export(
         .map_err(DirectError::NotReady)?;
     let request = build_request(metadata, timeout, message);
     let response = channel.call(request).await.map_err(|error| {
-        if in_chain::<tonic::TimeoutExpired>(&error) {
+        if has_in_chain::<tonic::TimeoutExpired>(&error) {
             DirectError::TimedOut
         } else {
             DirectError::Transport(error_chain(&error))
@@ -167,30 +168,6 @@ pub(crate) fn code_of_http_status(status: StatusCode) -> Code {
         429 | 502 | 503 | 504 => Code::Unavailable,
         _ => Code::Unknown,
     }
-}
-
-fn in_chain<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if error.is::<E>() {
-            return true;
-        }
-        next = error.source();
-    }
-    false
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut next = error.source();
-    while let Some(error) = next {
-        let text = error.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        next = error.source();
-    }
-    parts.join(": ")
 }
 
 /// A request body of two frames: the 5-byte gRPC prefix, then the message
