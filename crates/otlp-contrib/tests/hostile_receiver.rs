@@ -32,10 +32,11 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::span::Link;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use otlp_contrib::receiver::{Receiver, ReceiverConfig, ReceiverStats, Store};
+use otlp_contrib::testing::fuzz::{Mutation, config, mutate, mutated, mutations};
 use otlp_core::response::RpcStatus;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::{Index, select};
+use proptest::sample::select;
 use proptest::test_runner::TestRunner;
 use prost::Message;
 
@@ -48,82 +49,12 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/
 
 // ---- case count, mutations and panic watch ------------------------------------------
 
-/// `default_cases` unless `PROPTEST_CASES` says otherwise.
 fn runner(default_cases: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default_cases);
-    TestRunner::new(ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })
+    TestRunner::new(config(default_cases))
 }
 
-#[derive(Clone, Debug)]
-enum Mutation {
-    Flip(Index, u8),
-    Set(Index, u8),
-    Insert(Index, Vec<u8>),
-    Remove(Index, usize),
-    Truncate(Index),
-    Duplicate(Index, usize),
-}
-
-fn interesting_byte() -> impl Strategy<Value = u8> {
-    prop_oneof![
-        any::<u8>(),
-        select(b"\0\x01\x02\x08\x0a\x10\x12\x1a\x22\x7f\x80\xff\"{}[]:,-0e9\\ \r\n".to_vec()),
-    ]
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<Index>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip(at, bit)),
-        (any::<Index>(), interesting_byte()).prop_map(|(at, byte)| Mutation::Set(at, byte)),
-        (any::<Index>(), vec(interesting_byte(), 1..6)).prop_map(|(at, b)| Mutation::Insert(at, b)),
-        (any::<Index>(), 1usize..8).prop_map(|(at, len)| Mutation::Remove(at, len)),
-        any::<Index>().prop_map(Mutation::Truncate),
-        (any::<Index>(), 1usize..64).prop_map(|(at, len)| Mutation::Duplicate(at, len)),
-    ]
-}
-
-fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
-    let len = bytes.len();
-    let at = |index: &Index, room: usize| if room == 0 { 0 } else { index.index(room) };
-    match mutation {
-        Mutation::Flip(index, bit) if len > 0 => bytes[at(index, len)] ^= 1 << bit,
-        Mutation::Set(index, byte) if len > 0 => bytes[at(index, len)] = *byte,
-        Mutation::Insert(index, new) => {
-            let position = at(index, len + 1);
-            bytes.splice(position..position, new.iter().copied());
-        }
-        Mutation::Remove(index, count) if len > 0 => {
-            let start = at(index, len);
-            bytes.drain(start..(start + count).min(len));
-        }
-        Mutation::Truncate(index) => bytes.truncate(at(index, len + 1)),
-        Mutation::Duplicate(index, count) if len > 0 => {
-            let start = at(index, len);
-            let end = (start + count).min(len);
-            let copy = bytes[start..end].to_vec();
-            bytes.splice(end..end, copy);
-        }
-        _ => {}
-    }
-}
-
-fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
-    vec(mutation(), 0..4)
-}
-
-fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
-    for mutation in mutations {
-        apply(&mut bytes, mutation);
-    }
-    bytes
-}
+/// Bytes that mean something to protobuf, JSON and HTTP framing.
+const DICTIONARY: &[u8] = b"\0\x01\x02\x08\x0a\x10\x12\x1a\x22\x7f\x80\xff\"{}[]:,-0e9\\ \r\n";
 
 /// Panics on receiver threads, seen through a process-wide hook (a panic in a
 /// request task would otherwise only show as a dropped connection).
@@ -736,8 +667,8 @@ fn http_case() -> impl Strategy<Value = HttpCase> {
         content_type(),
         content_encoding(),
         source,
-        mutations(),
-        mutations(),
+        mutations(DICTIONARY, 0..4),
+        mutations(DICTIONARY, 0..4),
     )
         .prop_map(
             |(content_type, content_encoding, source, before, after)| HttpCase {
@@ -825,11 +756,11 @@ fn grpc_case() -> impl Strategy<Value = GrpcCase> {
         1 => select(vec!["identity", "br", "deflate", "GZIP", ""]).prop_map(|v| Some(v.to_owned())),
     ];
     let length_delta = prop_oneof![8 => Just(0i64), 1 => -8i64..8, 1 => Just(i64::from(u32::MAX))];
-    let frame_mutations = prop_oneof![3 => Just(Vec::new()), 1 => vec(mutation(), 1..3)];
+    let frame_mutations = prop_oneof![3 => Just(Vec::new()), 1 => mutations(DICTIONARY, 1..3)];
     (
         encoding,
         payload,
-        mutations(),
+        mutations(DICTIONARY, 0..4),
         any::<bool>(),
         length_delta,
         frame_mutations,
@@ -919,8 +850,8 @@ fn raw_request() -> impl Strategy<Value = Vec<u8>> {
         text
     });
     prop_oneof![
-        3 => (valid, vec(mutation(), 1..5)).prop_map(|(text, m)| mutate(text, &m)),
-        2 => (chunked, vec(mutation(), 1..5)).prop_map(|(text, m)| mutate(text, &m)),
+        3 => mutated(valid, DICTIONARY),
+        2 => mutated(chunked, DICTIONARY),
         1 => vec(any::<u8>(), 0..300),
     ]
 }

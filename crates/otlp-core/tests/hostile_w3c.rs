@@ -11,7 +11,8 @@
 
 mod hostile_support;
 
-use hostile_support::{config, mutated_text};
+use hostile_support::DICTIONARY;
+use otlp_contrib::testing::fuzz::{config, mutated_text};
 use otlp_core::{
     MAX_TRACE_STATE_MEMBERS, SpanContext, SpanId, TraceFlags, TraceId, TraceParentError,
     TraceState, TraceStateError,
@@ -255,7 +256,7 @@ proptest! {
     }
 
     #[test]
-    fn traceparent_mutated(header in mutated_text(valid_traceparent())) {
+    fn traceparent_mutated(header in mutated_text(valid_traceparent(), DICTIONARY)) {
         check_traceparent(&header);
     }
 
@@ -276,7 +277,7 @@ proptest! {
     }
 
     #[test]
-    fn tracestate_mutated(header in mutated_text(valid_tracestate())) {
+    fn tracestate_mutated(header in mutated_text(valid_tracestate(), DICTIONARY)) {
         check_tracestate(&header);
     }
 

@@ -16,10 +16,11 @@ mod support;
 
 use std::time::Duration;
 
-use hostile_support::{config, mutated};
+use hostile_support::DICTIONARY;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use otlp_contrib::testing::fuzz::{config, mutated};
 use otlp_core::DecodeError;
 use otlp_core::encode::TraceEncoder;
 use otlp_core::response::{
@@ -378,7 +379,7 @@ proptest! {
     }
 
     #[test]
-    fn wire_reader_mutated_messages(bytes in mutated(raw_message())) {
+    fn wire_reader_mutated_messages(bytes in mutated(raw_message(), DICTIONARY)) {
         walk(&bytes, 0, bytes.len(), 0);
     }
 
@@ -395,12 +396,12 @@ proptest! {
     }
 
     #[test]
-    fn count_spans_mutated_requests(bytes in mutated(encoded_request())) {
+    fn count_spans_mutated_requests(bytes in mutated(encoded_request(), DICTIONARY)) {
         check_count_spans(&bytes);
     }
 
     #[test]
-    fn count_spans_mutated_raw_messages(bytes in mutated(raw_message())) {
+    fn count_spans_mutated_raw_messages(bytes in mutated(raw_message(), DICTIONARY)) {
         check_count_spans(&bytes);
     }
 
@@ -410,7 +411,7 @@ proptest! {
     }
 
     #[test]
-    fn export_response_mutated(bytes in mutated(export_response_bytes())) {
+    fn export_response_mutated(bytes in mutated(export_response_bytes(), DICTIONARY)) {
         check_export_response(&bytes);
     }
 
@@ -445,7 +446,7 @@ proptest! {
     }
 
     #[test]
-    fn rpc_status_mutated(bytes in mutated(status_bytes())) {
+    fn rpc_status_mutated(bytes in mutated(status_bytes(), DICTIONARY)) {
         check_rpc_status(&bytes);
     }
 

@@ -16,92 +16,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use otlp_contrib::testing::fuzz::{apply, config, mutated, mutated_text, mutations};
 use otlp_sdk::config::{ConfigError, ConfigLoader, ConfigSource, ConfigWarning};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
-// ---- case count and mutations (as in the other hostile suites) -----------------
+// ---- mutations (otlp_contrib::testing::fuzz) -----------------------------------
 
-/// `default_cases` unless `PROPTEST_CASES` says otherwise.
-fn config(default_cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default_cases);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Mutation {
-    Flip(Index, u8),
-    Set(Index, u8),
-    Insert(Index, Vec<u8>),
-    Remove(Index, usize),
-    Truncate(Index),
-    Duplicate(Index, usize),
-}
-
-fn interesting_byte() -> impl Strategy<Value = u8> {
-    prop_oneof![
-        any::<u8>(),
-        select(b"\0\t\n\r \"#%&'*,-.:;=[]{}|~!>?@\\0119aeEfxzZ_\x7f\x80\xc3\xff".to_vec()),
-    ]
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<Index>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip(at, bit)),
-        (any::<Index>(), interesting_byte()).prop_map(|(at, byte)| Mutation::Set(at, byte)),
-        (any::<Index>(), vec(interesting_byte(), 1..6)).prop_map(|(at, b)| Mutation::Insert(at, b)),
-        (any::<Index>(), 1usize..8).prop_map(|(at, len)| Mutation::Remove(at, len)),
-        any::<Index>().prop_map(Mutation::Truncate),
-        (any::<Index>(), 1usize..48).prop_map(|(at, len)| Mutation::Duplicate(at, len)),
-    ]
-}
-
-fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
-    let len = bytes.len();
-    let at = |index: &Index, room: usize| if room == 0 { 0 } else { index.index(room) };
-    match mutation {
-        Mutation::Flip(index, bit) if len > 0 => bytes[at(index, len)] ^= 1 << bit,
-        Mutation::Set(index, byte) if len > 0 => bytes[at(index, len)] = *byte,
-        Mutation::Insert(index, new) => {
-            let position = at(index, len + 1);
-            bytes.splice(position..position, new.iter().copied());
-        }
-        Mutation::Remove(index, count) if len > 0 => {
-            let start = at(index, len);
-            bytes.drain(start..(start + count).min(len));
-        }
-        Mutation::Truncate(index) => bytes.truncate(at(index, len + 1)),
-        Mutation::Duplicate(index, count) if len > 0 => {
-            let start = at(index, len);
-            let end = (start + count).min(len);
-            let copy = bytes[start..end].to_vec();
-            bytes.splice(end..end, copy);
-        }
-        _ => {}
-    }
-}
-
-fn mutated(valid: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
-    (valid, vec(mutation(), 1..5)).prop_map(|(mut bytes, mutations)| {
-        for mutation in &mutations {
-            apply(&mut bytes, mutation);
-        }
-        bytes
-    })
-}
-
-fn mutated_text(valid: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    mutated(valid.prop_map(String::into_bytes))
-        .prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-}
+/// Bytes that mean something to YAML, TOML, URLs, header lists and numbers.
+const DICTIONARY: &[u8] = b"\0\t\n\r \"#%&'*,-.:;=[]{}|~!>?@\\0119aeEfxzZ_\x7f\x80\xc3\xff";
 
 // ---- temporary files -------------------------------------------------------------
 
@@ -383,7 +307,7 @@ fn mutated_environment() -> impl Strategy<Value = BTreeMap<String, String>> {
         ]),
         1..6,
     );
-    (valid, any::<Index>(), vec(mutation(), 1..4)).prop_map(|(entries, which, mutations)| {
+    (valid, any::<Index>(), mutations(DICTIONARY, 1..4)).prop_map(|(entries, which, mutations)| {
         let mut env: BTreeMap<String, String> = entries
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -631,7 +555,7 @@ proptest! {
     }
 
     #[test]
-    fn yaml_mutated(bytes in mutated(yaml_document().prop_map(String::into_bytes))) {
+    fn yaml_mutated(bytes in mutated(yaml_document().prop_map(String::into_bytes), DICTIONARY)) {
         let dir = TempDir::new("yaml-mutated");
         check_file(&dir, "yml", &bytes);
     }
@@ -649,7 +573,7 @@ proptest! {
     }
 
     #[test]
-    fn toml_mutated(text in mutated_text(toml_document())) {
+    fn toml_mutated(text in mutated_text(toml_document(), DICTIONARY)) {
         let dir = TempDir::new("toml-mutated");
         check_file(&dir, "toml", text.as_bytes());
     }
