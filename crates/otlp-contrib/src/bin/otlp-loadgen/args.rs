@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use otlp_sdk::config::{Compression, FullPolicy, Protocol};
 
+use crate::flags::Flags;
+
 pub const USAGE: &str = "\
 Usage: otlp-loadgen [OPTIONS]
 
@@ -120,18 +122,9 @@ impl Args {
 /// Errors name the flag and the value.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, String> {
     let mut parsed = Args::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|arg| format!("argument {arg:?} is not UTF-8"))?;
-        // `--flag=value` or `--flag value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg, None),
-        };
+    let mut flags = Flags::new(args);
+    while let Some(next) = flags.next_flag() {
+        let (flag, inline) = next?;
         let takes_value = !matches!(
             flag.as_str(),
             "-h" | "--help" | "--json-summary" | "--quiet"
@@ -139,16 +132,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, S
         if !takes_value && inline.is_some() {
             return Err(format!("{flag} takes no value"));
         }
-        let mut value = || -> Result<String, String> {
-            match inline.clone() {
-                Some(value) => Ok(value),
-                None => args
-                    .next()
-                    .ok_or_else(|| format!("{flag} needs a value"))?
-                    .into_string()
-                    .map_err(|value| format!("value {value:?} of {flag} is not UTF-8")),
-            }
-        };
+        let mut value = || flags.value(&flag, inline.clone());
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--json-summary" => parsed.json_summary = true,

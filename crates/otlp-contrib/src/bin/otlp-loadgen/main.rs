@@ -3,6 +3,8 @@
 //! exporters). See `otlp-loadgen --help` (or [`args::USAGE`]).
 
 mod args;
+#[path = "../shared/flags.rs"]
+mod flags;
 mod report;
 mod workload;
 

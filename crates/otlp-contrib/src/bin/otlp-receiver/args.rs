@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::flags::Flags;
+
 pub const USAGE: &str = "\
 Usage: otlp-receiver [OPTIONS]
 
@@ -57,28 +59,10 @@ pub struct Args {
 /// Parses the arguments (without the program name); `Ok(None)` for `--help`.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, String> {
     let mut parsed = Args::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|arg| format!("argument {arg:?} is not UTF-8"))?;
-        // `--flag=value` or `--flag value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg, None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            match inline.clone() {
-                Some(value) => Ok(value),
-                None => args
-                    .next()
-                    .ok_or_else(|| format!("{name} needs a value"))?
-                    .into_string()
-                    .map_err(|value| format!("value {value:?} of {name} is not UTF-8")),
-            }
-        };
+    let mut flags = Flags::new(args);
+    while let Some(next) = flags.next_flag() {
+        let (flag, inline) = next?;
+        let mut value = |name: &str| flags.value(name, inline.clone());
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--grpc" => parsed.grpc = Some(address("--grpc", &value("--grpc")?)?),

@@ -2,6 +2,8 @@
 //! debugging and benchmarking tool. See `otlp-receiver --help` (or [`args::USAGE`]).
 
 mod args;
+#[path = "../shared/flags.rs"]
+mod flags;
 
 use std::error::Error;
 use std::fs::{File, OpenOptions};
