@@ -25,6 +25,7 @@ use http::{HeaderMap, HeaderValue};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use otlp_contrib::testing::fuzz::{Mutation, config, mutate, mutations};
 use otlp_core::SpanData;
 use otlp_core::encode::{Encoding, TraceEncoder};
 use otlp_core::response::{PartialSuccess, RpcStatus, encode_export_response};
@@ -33,7 +34,7 @@ use otlp_exporter_http::HttpExporter;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, RetryPolicy};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::{Index, select};
+use proptest::sample::select;
 use proptest::test_runner::TestRunner;
 
 /// The exporters' response cap (both crates use 4 MiB).
@@ -41,40 +42,15 @@ const CAP: usize = 4 << 20;
 const ATTEMPT: Duration = Duration::from_secs(5);
 
 fn runner(default_cases: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default_cases);
-    TestRunner::new(ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })
+    TestRunner::new(config(default_cases))
 }
 
-fn mutated(valid: Vec<u8>, edits: &[(Index, u8)]) -> Vec<u8> {
-    let mut bytes = valid;
-    for (index, byte) in edits {
-        if bytes.is_empty() {
-            break;
-        }
-        match byte % 3 {
-            0 => {
-                let at = index.index(bytes.len());
-                bytes[at] ^= byte | 1;
-            }
-            1 => bytes.truncate(index.index(bytes.len())),
-            _ => {
-                let at = index.index(bytes.len() + 1);
-                bytes.insert(at, *byte);
-            }
-        }
-    }
-    bytes
-}
+/// Bytes that mean something in protobuf and JSON response bodies.
+const DICTIONARY: &[u8] = b"\0\x01\x08\x0a\x12\x1a\x22\x7f\x80\xff\"{}[]:,-0e9";
 
-fn edits() -> impl Strategy<Value = Vec<(Index, u8)>> {
-    prop_oneof![2 => Just(Vec::new()), 1 => vec((any::<Index>(), any::<u8>()), 1..4)]
+/// No edit (twice as often), or one to three.
+fn edits() -> impl Strategy<Value = Vec<Mutation>> {
+    prop_oneof![2 => Just(Vec::new()), 1 => mutations(DICTIONARY, 1..4)]
 }
 
 fn request() -> ExportRequest {
@@ -275,7 +251,7 @@ fn status_body() -> impl Strategy<Value = Vec<u8>> {
         Just(b"[1,2".to_vec()),
     ];
     let valid = prop_oneof![status, partial, json, vec(any::<u8>(), 0..64)];
-    (valid, edits()).prop_map(|(valid, edits)| mutated(valid, &edits))
+    (valid, edits()).prop_map(|(valid, edits)| mutate(valid, &edits))
 }
 
 fn http_reply() -> impl Strategy<Value = HttpReply> {
