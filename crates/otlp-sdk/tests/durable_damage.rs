@@ -1,6 +1,8 @@
 //! Hostile disks: torn writes, bit flips, truncation and garbage in the
 //! queue's directory. Opening never panics, never returns a damaged record
 //! as sound, and counts what it skipped.
+//!
+//! Bounded run: `PROPTEST_CASES=2000 cargo test -p otlp-sdk --test durable_damage`.
 
 mod durable_support;
 
@@ -8,6 +10,7 @@ use std::fs;
 use std::path::Path;
 
 use durable_support::{TempDir, ack_files, body, open, segment_files, small_config};
+use otlp_contrib::testing::fuzz::config;
 use otlp_core::encode::Encoding;
 use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy, RecordId};
 use proptest::prelude::*;
@@ -184,7 +187,7 @@ fn garbage_named_like_a_segment_is_skipped_and_counted() -> TestResult {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(config(48))]
 
     /// Bit flips anywhere in segment or acknowledgement files: no panic, no
     /// made-up record, every untouched unacknowledged record comes back.
