@@ -100,7 +100,12 @@ impl TraceEncoder {
     ) -> usize {
         self.groups.build(spans);
         let len = self.measure(spans);
-        protobuf::write_request(&self.groups, &self.span_lens, spans, buf);
+        protobuf::write_request(
+            &self.groups,
+            &self.span_lens,
+            spans,
+            &mut protobuf::BufSink(buf),
+        );
         len
     }
 
@@ -119,8 +124,11 @@ impl TraceEncoder {
             Encoding::Protobuf => {
                 self.groups.build(spans);
                 let len = self.measure(spans);
-                out.reserve(len);
-                protobuf::write_request(&self.groups, &self.span_lens, spans, out);
+                let start = out.len();
+                out.resize(start + len, 0);
+                let mut sink = protobuf::SliceSink::new(&mut out[start..]);
+                protobuf::write_request(&self.groups, &self.span_lens, spans, &mut sink);
+                debug_assert_eq!(sink.written(), len, "measured and written lengths agree");
                 len
             }
             Encoding::Json => self.encode_json(spans, out),

@@ -11,8 +11,7 @@ use bytes::BufMut;
 
 use super::grouping::Groups;
 use crate::wire::{
-    WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT, len_field_len, put_bytes_field, put_len_prefix,
-    put_tag, put_varint, tag_len, varint_len,
+    WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, len_field_len, tag_len, varint_len,
 };
 use crate::{AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status};
 
@@ -42,12 +41,24 @@ fn fixed32_len(field: u32, value: u32) -> usize {
     if value == 0 { 0 } else { tag_len(field) + 4 }
 }
 
+/// Inlined for the common scalar values; nested values take the call.
+#[inline(always)]
 pub(super) fn any_value_len(value: &AnyValue) -> usize {
     match value {
         AnyValue::String(text) => len_field_len(1, text.len()),
         AnyValue::Bool(_) => 2,
         AnyValue::Int(int) => 1 + varint_len(*int as u64),
         AnyValue::Double(_) => 9,
+        nested => nested_value_len(nested),
+    }
+}
+
+#[inline(never)]
+fn nested_value_len(value: &AnyValue) -> usize {
+    match value {
+        AnyValue::String(_) | AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) => {
+            any_value_len(value)
+        }
         AnyValue::Array(values) => len_field_len(5, array_len(values)),
         AnyValue::KvList(entries) => len_field_len(6, attributes_len(1, entries)),
         AnyValue::Bytes(bytes) => len_field_len(7, bytes.len()),
@@ -171,36 +182,156 @@ pub(super) fn measure_groups(
     request_len
 }
 
+// ---- sinks ---------------------------------------------------------------
+
+/// Where the writers put bytes: the few primitives protobuf needs.
+pub(super) trait Sink {
+    fn put_u8(&mut self, byte: u8);
+    fn put_slice(&mut self, bytes: &[u8]);
+
+    #[inline]
+    fn put_u32_le(&mut self, value: u32) {
+        self.put_slice(&value.to_le_bytes());
+    }
+
+    #[inline]
+    fn put_u64_le(&mut self, value: u64) {
+        self.put_slice(&value.to_le_bytes());
+    }
+}
+
+/// Any [`BufMut`] (what [`TraceEncoder::encode_protobuf`](super::TraceEncoder::encode_protobuf) takes).
+pub(super) struct BufSink<'a, B: BufMut + ?Sized>(pub(super) &'a mut B);
+
+impl<B: BufMut + ?Sized> Sink for BufSink<'_, B> {
+    #[inline]
+    fn put_u8(&mut self, byte: u8) {
+        self.0.put_u8(byte);
+    }
+
+    #[inline]
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.0.put_slice(bytes);
+    }
+}
+
+/// A slice sized to the exact request length, filled front to back.
+///
+/// Measuring first gives the exact length, so the output can be one
+/// zero-filled slice: each write is a store and a bounds check, with none of
+/// a growable buffer's capacity bookkeeping. A write past the end would
+/// panic, which `encode`'s length check in the tests rules out.
+pub(super) struct SliceSink<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl<'a> SliceSink<'a> {
+    pub(super) fn new(out: &'a mut [u8]) -> Self {
+        SliceSink { out, at: 0 }
+    }
+
+    /// Bytes written so far.
+    pub(super) fn written(&self) -> usize {
+        self.at
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put_u8(&mut self, byte: u8) {
+        self.out[self.at] = byte;
+        self.at += 1;
+    }
+
+    #[inline]
+    fn put_slice(&mut self, bytes: &[u8]) {
+        let end = self.at + bytes.len();
+        let to = &mut self.out[self.at..end];
+        // Names, keys and values are mostly short: two overlapping
+        // fixed-size moves copy them without a call to `memcpy`.
+        fn copy_ends<const WIDTH: usize>(to: &mut [u8], from: &[u8]) {
+            let len = from.len();
+            to[..WIDTH].copy_from_slice(&from[..WIDTH]);
+            to[len - WIDTH..].copy_from_slice(&from[len - WIDTH..]);
+        }
+        match bytes.len() {
+            33.. => to.copy_from_slice(bytes),
+            16..=32 => copy_ends::<16>(to, bytes),
+            8..=15 => copy_ends::<8>(to, bytes),
+            4..=7 => copy_ends::<4>(to, bytes),
+            _ => to.copy_from_slice(bytes),
+        }
+        self.at = end;
+    }
+}
+
 // ---- writers -------------------------------------------------------------
 
-fn put_str<B: BufMut + ?Sized>(buf: &mut B, field: u32, text: &str) {
+#[inline]
+fn put_varint<S: Sink>(buf: &mut S, mut value: u64) {
+    while value >= 0x80 {
+        buf.put_u8((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.put_u8(value as u8);
+}
+
+#[inline]
+fn put_tag<S: Sink>(buf: &mut S, field: u32, wire_type: u8) {
+    put_varint(buf, (u64::from(field) << 3) | u64::from(wire_type));
+}
+
+#[inline]
+fn put_len_prefix<S: Sink>(buf: &mut S, field: u32, len: usize) {
+    put_tag(buf, field, WIRE_LEN);
+    put_varint(buf, len as u64);
+}
+
+#[inline]
+fn put_bytes_field<S: Sink>(buf: &mut S, field: u32, bytes: &[u8]) {
+    put_len_prefix(buf, field, bytes.len());
+    buf.put_slice(bytes);
+}
+
+fn put_str<S: Sink>(buf: &mut S, field: u32, text: &str) {
     if !text.is_empty() {
         put_bytes_field(buf, field, text.as_bytes());
     }
 }
 
-fn put_uint<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u64) {
+fn put_uint<S: Sink>(buf: &mut S, field: u32, value: u64) {
     if value != 0 {
         put_tag(buf, field, WIRE_VARINT);
         put_varint(buf, value);
     }
 }
 
-fn put_fixed64<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u64) {
+fn put_fixed64<S: Sink>(buf: &mut S, field: u32, value: u64) {
     if value != 0 {
         put_tag(buf, field, WIRE_FIXED64);
         buf.put_u64_le(value);
     }
 }
 
-fn put_fixed32<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u32) {
+fn put_fixed32<S: Sink>(buf: &mut S, field: u32, value: u32) {
     if value != 0 {
         put_tag(buf, field, WIRE_FIXED32);
         buf.put_u32_le(value);
     }
 }
 
-fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
+/// Inlined for strings, the common value; the rest take the call.
+#[inline(always)]
+fn put_any_value<S: Sink>(buf: &mut S, value: &AnyValue) {
+    match value {
+        AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
+        other => put_other_value(buf, other),
+    }
+}
+
+#[inline(never)]
+fn put_other_value<S: Sink>(buf: &mut S, value: &AnyValue) {
     match value {
         AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
         AnyValue::Bool(flag) => {
@@ -213,7 +344,7 @@ fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
         }
         AnyValue::Double(double) => {
             put_tag(buf, 4, WIRE_FIXED64);
-            buf.put_f64_le(*double);
+            buf.put_u64_le(double.to_bits());
         }
         AnyValue::Array(values) => {
             put_len_prefix(buf, 5, array_len(values));
@@ -230,7 +361,7 @@ fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
     }
 }
 
-fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
+fn put_attributes<S: Sink>(buf: &mut S, field: u32, attributes: &[KeyValue]) {
     for attribute in attributes {
         // The value's length once, for both prefixes (as `key_value_len`).
         let value_len = any_value_len(&attribute.value);
@@ -245,13 +376,13 @@ fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[Key
     }
 }
 
-fn put_resource<B: BufMut + ?Sized>(buf: &mut B, resource: &Resource) {
+fn put_resource<S: Sink>(buf: &mut S, resource: &Resource) {
     put_len_prefix(buf, 1, resource_len(resource));
     put_attributes(buf, 1, &resource.attributes);
     put_uint(buf, 2, u64::from(resource.dropped_attributes_count));
 }
 
-fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &InstrumentationScope) {
+fn put_scope<S: Sink>(buf: &mut S, scope: &InstrumentationScope) {
     put_len_prefix(buf, 1, scope_len(scope));
     put_str(buf, 1, &scope.name);
     put_str(buf, 2, &scope.version);
@@ -259,7 +390,7 @@ fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &InstrumentationScope) {
     put_uint(buf, 4, u64::from(scope.dropped_attributes_count));
 }
 
-fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
+fn put_span<S: Sink>(buf: &mut S, span: &SpanData) {
     put_bytes_field(buf, 1, span.trace_id.as_bytes());
     put_bytes_field(buf, 2, span.span_id.as_bytes());
     put_str(buf, 3, span.trace_state.header());
@@ -299,11 +430,11 @@ fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
 }
 
 /// Writes the request; `groups` and `span_lens` must come from measuring `spans`.
-pub(super) fn write_request<B: BufMut + ?Sized>(
+pub(super) fn write_request<S: Sink>(
     groups: &Groups,
     span_lens: &[usize],
     spans: &[SpanData],
-    buf: &mut B,
+    buf: &mut S,
 ) {
     for resource_group in &groups.resources {
         let resource = &spans[resource_group.span].resource;
