@@ -37,7 +37,7 @@
 //! the baseline for every group and thread count, measured in interleaved
 //! rounds (`otlp_benches::report`), and where every span went; then the
 //! anatomy of a span's time on one thread, also interleaved: the two clock
-//! reads both SDKs make, a bare span (no attributes) dropped on the spot by
+//! reads each SDK makes (`otlp_core::clock`, `SystemTime::now`), a bare span (no attributes) dropped on the spot by
 //! the processor, the same with eight attributes, and both through the batch
 //! processor.
 
@@ -436,6 +436,14 @@ fn anatomy(
                 }
             })
         },
+        &mut || {
+            time(|| {
+                for _ in 0..n {
+                    black_box(otlp_core::clock::now_unix_nanos());
+                    black_box(otlp_core::clock::now_unix_nanos());
+                }
+            })
+        },
         &mut || time(|| (0..n).for_each(|_| record_bare_ours(&ours_discard))),
         &mut || time(|| (0..n).for_each(|_| record_bare_baseline(&baseline_discard))),
         &mut || {
@@ -489,24 +497,24 @@ fn anatomy(
     println!("  {:<64} {:>9} {:>18}", "", "otlp-sdk", "opentelemetry_sdk");
     println!(
         "  {:<64} {:>9.1} {:>18.1}",
-        "2 x SystemTime::now (start and end time, both SDKs)",
-        ns(0),
+        "2 clock reads (start, end): otlp_core::clock / SystemTime::now",
+        ns(1),
         ns(0)
     );
     let rows = [
         (
             "start + end, no attributes, span dropped by the processor",
-            1,
+            2,
         ),
-        ("start + 8 &'static str attributes + end, dropped", 3),
-        ("start + 8 &str attributes (copied) + end, dropped", 5),
+        ("start + 8 &'static str attributes + end, dropped", 4),
+        ("start + 8 &str attributes (copied) + end, dropped", 6),
         (
             "start + end, no attributes, through the BatchSpanProcessor",
-            7,
+            8,
         ),
         (
             "start + 8 &str attributes + end, BatchSpanProcessor (hot_path)",
-            9,
+            10,
         ),
     ];
     for (label, first) in rows {

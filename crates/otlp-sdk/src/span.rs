@@ -10,45 +10,10 @@ use crate::limits::{truncate_value, truncate_values};
 use crate::provider::ProviderInner;
 use crate::recycle::attribute_vec;
 
-/// Nanoseconds since the Unix epoch.
+/// Nanoseconds since the Unix epoch (see [`otlp_core::clock`]).
 pub(crate) mod unix_nanos {
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    pub(crate) fn from_system_time(time: SystemTime) -> u64 {
-        time.duration_since(UNIX_EPOCH)
-            .map(|elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
-            .unwrap_or(0)
-    }
-
-    /// The wall clock now. On Unix it reads `CLOCK_REALTIME` directly (the
-    /// clock `SystemTime` reads), skipping `SystemTime`'s checked arithmetic:
-    /// this runs twice per span.
-    #[cfg(unix)]
-    #[inline]
-    pub(crate) fn now() -> u64 {
-        let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-        let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
-        let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
-        seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
-    }
-
-    /// The wall clock now.
-    #[cfg(not(unix))]
-    #[inline]
-    pub(crate) fn now() -> u64 {
-        from_system_time(SystemTime::now())
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn the_fast_clock_agrees_with_system_time() {
-            let before = super::from_system_time(super::SystemTime::now());
-            let now = super::now();
-            let after = super::from_system_time(super::SystemTime::now());
-            assert!(before <= now && now <= after, "{before} {now} {after}");
-        }
-    }
+    pub(crate) use otlp_core::clock::now_unix_nanos as now;
+    pub(crate) use otlp_core::clock::unix_nanos as from_system_time;
 }
 
 /// A span in progress. Record attributes, events, links and status, then
@@ -205,7 +170,7 @@ impl Span {
         name: impl Into<Str>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        self.add_event_at(name, SystemTime::now(), attributes);
+        self.add_event_at_unix_nanos(name, unix_nanos::now(), attributes);
     }
 
     /// Adds an event at a given time.
@@ -215,13 +180,23 @@ impl Span {
         time: SystemTime,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
+        self.add_event_at_unix_nanos(name, unix_nanos::from_system_time(time), attributes);
+    }
+
+    /// Adds an event at `time_unix_nano`, the span clock's scale.
+    fn add_event_at_unix_nanos(
+        &mut self,
+        name: impl Into<Str>,
+        time_unix_nano: u64,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
         let limits = self.provider.limits;
         if let Some(data) = &mut self.data {
             if data.events.len() >= limits.max_events {
                 data.dropped_events_count = data.dropped_events_count.saturating_add(1);
                 return;
             }
-            let mut event = Event::new(name, unix_nanos::from_system_time(time), attributes);
+            let mut event = Event::new(name, time_unix_nano, attributes);
             event.dropped_attributes_count =
                 cap(&mut event.attributes, limits.max_attributes_per_event);
             if let Some(max) = limits.max_attribute_value_length {
