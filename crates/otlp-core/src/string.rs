@@ -305,8 +305,12 @@ mod tests {
     }
 
     #[test]
-    fn a_str_is_three_words() {
-        assert_eq!(std::mem::size_of::<Str>(), 24);
+    fn a_str_is_three_words_and_values_lend_its_tag() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Str>(), 24);
+        // AnyValue's tag lives in the free values of Str's tag byte.
+        assert_eq!(size_of::<crate::AnyValue>(), 24);
+        assert_eq!(size_of::<crate::KeyValue>(), 48);
     }
 
     #[test]

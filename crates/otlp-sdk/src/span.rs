@@ -132,28 +132,26 @@ impl Span {
     /// Sets an attribute; an existing key gets the new value. Over the limit,
     /// the attribute is discarded and counted; a value over the length limit
     /// is truncated.
-    pub fn set_attribute(&mut self, mut attribute: KeyValue) {
+    // Inlined: the common case (a new key, room under the limit and in the
+    // vector) is a few compares and a push, cheaper than a call that moves
+    // the 48-byte attribute once more. The other cases take the call.
+    #[inline]
+    pub fn set_attribute(&mut self, attribute: KeyValue) {
         let Some(data) = &mut self.data else {
             return;
         };
-        if let Some(max) = self.provider.limits.max_attribute_value_length {
-            truncate_value(&mut attribute.value, max);
-        }
-        if self.key_filter.insert(&attribute.key)
-            && let Some(existing) = data
-                .attributes
-                .iter_mut()
-                .find(|kv| kv.key == attribute.key)
+        let limits = &self.provider.limits;
+        let maybe_seen = self.key_filter.insert(&attribute.key);
+        let len = data.attributes.len();
+        if !maybe_seen
+            && limits.max_attribute_value_length.is_none()
+            && len < limits.max_attributes
+            && len < data.attributes.capacity()
         {
-            existing.value = attribute.value;
-        } else if data.attributes.len() < self.provider.limits.max_attributes {
-            if data.attributes.capacity() == 0 {
-                // A recycled vector from an exported span, or one sized for a handful.
-                data.attributes = attribute_vec();
-            }
+            // A new key, room under the limit and in the vector: the common case.
             data.attributes.push(attribute);
         } else {
-            data.dropped_attributes_count = data.dropped_attributes_count.saturating_add(1);
+            record_attribute(data, limits, maybe_seen, attribute);
         }
     }
 
@@ -270,6 +268,36 @@ impl Span {
 impl Drop for Span {
     fn drop(&mut self) {
         self.finish(unix_nanos::now());
+    }
+}
+
+/// [`Span::set_attribute`]'s other cases: a key that may be set already, a
+/// length limit, the attribute limit, or a vector to take or grow.
+#[inline(never)]
+fn record_attribute(
+    data: &mut SpanData,
+    limits: &crate::SpanLimits,
+    maybe_seen: bool,
+    mut attribute: KeyValue,
+) {
+    if let Some(max) = limits.max_attribute_value_length {
+        truncate_value(&mut attribute.value, max);
+    }
+    if maybe_seen
+        && let Some(existing) = data
+            .attributes
+            .iter_mut()
+            .find(|kv| kv.key == attribute.key)
+    {
+        existing.value = attribute.value;
+    } else if data.attributes.len() < limits.max_attributes {
+        if data.attributes.capacity() == 0 {
+            // A recycled vector from an exported span, or one sized for a handful.
+            data.attributes = attribute_vec();
+        }
+        data.attributes.push(attribute);
+    } else {
+        data.dropped_attributes_count = data.dropped_attributes_count.saturating_add(1);
     }
 }
 
