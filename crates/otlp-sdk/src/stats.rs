@@ -83,21 +83,30 @@ impl Stats {
         }
     }
 
-    /// The counters of spans not yet queued: the two drops before queueing,
-    /// then `produced`. A span produced and dropped between those reads
-    /// would show as queued, so a snapshot taken while producers drop flat
-    /// out (and the reader is preempted) could show more spans queued than
-    /// the queue holds. Read again while a drop slipped in between; a few
-    /// tries, so that a reader is never held up for long.
-    fn read_front(&self) -> (u64, u64, u64) {
+    /// The counters that `queued` is derived from: `taken` and the two drops
+    /// before queueing, then `produced`. A span produced and then dropped or
+    /// taken by the loop between those reads would show as queued, so a
+    /// snapshot taken while producers drop flat out or the loop takes a
+    /// batch (and the reader is preempted) could show more spans queued than
+    /// the queue holds. Read again while one of them moved in between; a
+    /// few tries, so that a reader is never held up for long.
+    fn read_front(&self) -> Front {
         const TRIES: usize = 64;
         let read = || {
+            let taken = Stats::read(&self.taken);
             let dropped_queue_full = Stats::read(&self.dropped_queue_full);
             let dropped_shutdown = Stats::read(&self.dropped_shutdown);
             let produced = self.produced.get();
             let settled = Stats::read(&self.dropped_queue_full) == dropped_queue_full
-                && Stats::read(&self.dropped_shutdown) == dropped_shutdown;
-            ((dropped_queue_full, dropped_shutdown, produced), settled)
+                && Stats::read(&self.dropped_shutdown) == dropped_shutdown
+                && Stats::read(&self.taken) == taken;
+            let front = Front {
+                taken,
+                dropped_queue_full,
+                dropped_shutdown,
+                produced,
+            };
+            (front, settled)
         };
         let mut front = read();
         for _ in 1..TRIES {
@@ -117,8 +126,12 @@ impl Stats {
         let failed = Stats::read(&self.failed);
         let dropped_oversized = Stats::read(&self.dropped_oversized);
         let dropped_durable = Stats::read(&self.dropped_durable);
-        let taken = Stats::read(&self.taken);
-        let (dropped_queue_full, dropped_shutdown, produced) = self.read_front();
+        let Front {
+            taken,
+            dropped_queue_full,
+            dropped_shutdown,
+            produced,
+        } = self.read_front();
 
         let settled_after_taking =
             exported + rejected + failed + dropped_oversized + dropped_durable;
@@ -147,6 +160,14 @@ impl Stats {
             last_error: self.last_error.lock().ok().and_then(|last| last.clone()),
         }
     }
+}
+
+/// The counters read together by `Stats::read_front`.
+struct Front {
+    taken: u64,
+    dropped_queue_full: u64,
+    dropped_shutdown: u64,
+    produced: u64,
 }
 
 /// Where every span of a pipeline is, at one moment. See [`StatsSnapshot::is_balanced`].
@@ -430,6 +451,35 @@ mod tests {
             }
             producing.store(false, Ordering::Relaxed);
             assert!(worst <= 2, "{worst} spans shown queued");
+        });
+    }
+
+    #[test]
+    fn spans_taken_while_a_snapshot_is_read_do_not_show_as_queued() {
+        // A producer that counts spans and a loop that takes each one right
+        // away, flat out; a reader that snapshots meanwhile. A span is
+        // queued only between its two counts: never more than one.
+        let stats = Stats::new(8);
+        let producing = std::sync::atomic::AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while producing.load(Ordering::Relaxed) {
+                    stats.produced.add(1);
+                    for _ in 0..64 {
+                        std::hint::spin_loop();
+                    }
+                    Stats::add(&stats.taken, 1);
+                    Stats::add(&stats.exported, 1);
+                }
+            });
+            let mut worst = 0;
+            for _ in 0..20_000 {
+                let snapshot = stats.snapshot();
+                assert!(snapshot.is_balanced());
+                worst = worst.max(snapshot.queued);
+            }
+            producing.store(false, Ordering::Relaxed);
+            assert!(worst <= 1, "{worst} spans shown queued");
         });
     }
 
