@@ -84,30 +84,44 @@ impl fmt::Debug for Span {
 }
 
 impl Span {
-    /// A recording span; attributes given at start are deduplicated and capped.
+    /// A recording span with no attributes yet (see
+    /// [`adopt_start_attributes`](Self::adopt_start_attributes)). Inlined so
+    /// that `data` (224 bytes) is built where the span lives: each function
+    /// it passed through by value would copy it once more, on every span.
+    #[inline]
     pub(crate) fn recording(
         context: SpanContext,
-        mut data: SpanData,
+        data: SpanData,
         provider: Arc<ProviderInner>,
     ) -> Self {
-        let mut key_filter = KeyFilter::default();
-        let mut maybe_repeated = false;
-        for attribute in &data.attributes {
-            maybe_repeated |= key_filter.insert(&attribute.key);
-        }
-        if maybe_repeated {
-            dedupe_keep_last(&mut data.attributes);
-        }
-        data.dropped_attributes_count = cap(&mut data.attributes, provider.limits.max_attributes);
-        if let Some(max) = provider.limits.max_attribute_value_length {
-            truncate_values(&mut data.attributes, max);
-        }
+        debug_assert!(data.attributes.is_empty(), "start attributes are adopted");
         Span {
             context,
             data: Some(data),
             provider,
-            key_filter,
+            key_filter: KeyFilter::default(),
         }
+    }
+
+    /// Takes the attributes given at start: deduplicated (the last value
+    /// wins), capped and truncated as the limits say.
+    pub(crate) fn adopt_start_attributes(&mut self, mut attributes: Vec<KeyValue>) {
+        let Some(data) = &mut self.data else {
+            return;
+        };
+        let mut maybe_repeated = false;
+        for attribute in &attributes {
+            maybe_repeated |= self.key_filter.insert(&attribute.key);
+        }
+        if maybe_repeated {
+            dedupe_keep_last(&mut attributes);
+        }
+        let limits = &self.provider.limits;
+        data.dropped_attributes_count = cap(&mut attributes, limits.max_attributes);
+        if let Some(max) = limits.max_attribute_value_length {
+            truncate_values(&mut attributes, max);
+        }
+        data.attributes = attributes;
     }
 
     pub(crate) fn non_recording(context: SpanContext, provider: Arc<ProviderInner>) -> Self {

@@ -165,7 +165,7 @@ impl SpanBuilder<'_> {
         let start = self
             .start_time
             .map_or_else(unix_nanos::now, unix_nanos::from_system_time);
-        let mut data = SpanData {
+        let data = SpanData {
             trace_id,
             span_id,
             trace_state,
@@ -185,8 +185,10 @@ impl SpanBuilder<'_> {
             resource: provider.resource.clone(),
             scope: tracer.scope.clone(),
         };
-        data.attributes = self.attributes;
         let mut span = Span::recording(context, data, provider.clone());
+        if !self.attributes.is_empty() {
+            span.adopt_start_attributes(self.attributes);
+        }
         for link in self.links {
             span.add_link_value(link);
         }
