@@ -85,7 +85,7 @@ impl fmt::Debug for Span {
 
 impl Span {
     /// A recording span with no attributes yet (see
-    /// [`adopt_start_attributes`](Self::adopt_start_attributes)). Inlined so
+    /// [`adopt_start_extras`](Self::adopt_start_extras)). Inlined so
     /// that `data` (224 bytes) is built where the span lives: each function
     /// it passed through by value would copy it once more, on every span.
     #[inline]
@@ -103,9 +103,19 @@ impl Span {
         }
     }
 
-    /// Takes the attributes given at start: deduplicated (the last value
-    /// wins), capped and truncated as the limits say.
-    pub(crate) fn adopt_start_attributes(&mut self, mut attributes: Vec<KeyValue>) {
+    /// Takes the attributes and links given at start: attributes
+    /// deduplicated (the last value wins), both capped and truncated as the
+    /// limits say. Out of line: most spans start with neither.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn adopt_start_extras(&mut self, attributes: Vec<KeyValue>, links: Vec<Link>) {
+        self.adopt_start_attributes(attributes);
+        for link in links {
+            self.add_link_value(link);
+        }
+    }
+
+    fn adopt_start_attributes(&mut self, mut attributes: Vec<KeyValue>) {
         let Some(data) = &mut self.data else {
             return;
         };

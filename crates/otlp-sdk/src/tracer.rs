@@ -131,10 +131,33 @@ impl SpanBuilder<'_> {
     }
 
     /// Starts the span: decides sampling, assigns ids, records the start time.
-    pub fn start(self) -> Span {
-        let tracer = self.tracer;
+    pub fn start(mut self) -> Span {
+        if self.attributes.is_empty() && self.links.is_empty() {
+            return self.start_bare();
+        }
+        let attributes = std::mem::take(&mut self.attributes);
+        let links = std::mem::take(&mut self.links);
+        let mut span = self.start_bare();
+        span.adopt_start_extras(attributes, links);
+        span
+    }
+
+    /// Starts the span without the builder's attributes and links. The span
+    /// is the tail expression, after everything else of the builder is
+    /// dropped, so that it is built in the caller's slot rather than built
+    /// aside and copied (288 bytes, on every span).
+    #[inline]
+    fn start_bare(self) -> Span {
+        let SpanBuilder {
+            tracer,
+            name,
+            kind,
+            parent,
+            start_time,
+            ..
+        } = self;
         let provider = &tracer.provider;
-        let (trace_id, trace_state, parent_span_id, parent_remote) = match &self.parent {
+        let (trace_id, trace_state, parent_span_id, parent_remote) = match &parent {
             Some(parent) => (
                 parent.trace_id,
                 parent.trace_state.clone(),
@@ -144,14 +167,13 @@ impl SpanBuilder<'_> {
             None => (TraceId::random(), TraceState::EMPTY, None, None),
         };
         let span_id = SpanId::random();
-        let sampled = !provider.disabled
-            && provider
-                .sampler
-                .should_sample(self.parent.as_ref(), trace_id);
-        let trace_flags = match &self.parent {
+        let sampled =
+            !provider.disabled && provider.sampler.should_sample(parent.as_ref(), trace_id);
+        let trace_flags = match &parent {
             Some(parent) => parent.trace_flags.with_sampled(sampled),
             None => TraceFlags::NONE.with_sampled(sampled),
         };
+        drop(parent);
         let context = SpanContext {
             trace_id,
             span_id,
@@ -162,36 +184,30 @@ impl SpanBuilder<'_> {
         if !sampled {
             return Span::non_recording(context, provider.clone());
         }
-        let start = self
-            .start_time
-            .map_or_else(unix_nanos::now, unix_nanos::from_system_time);
-        let data = SpanData {
-            trace_id,
-            span_id,
-            trace_state,
-            parent_span_id,
-            flags: SpanFlags::new(trace_flags, parent_remote),
-            name: self.name,
-            kind: self.kind,
-            start_time_unix_nano: start,
-            end_time_unix_nano: 0,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links: Vec::new(),
-            dropped_links_count: 0,
-            status: otlp_core::Status::Unset,
-            resource: provider.resource.clone(),
-            scope: tracer.scope.clone(),
-        };
-        let mut span = Span::recording(context, data, provider.clone());
-        if !self.attributes.is_empty() {
-            span.adopt_start_attributes(self.attributes);
-        }
-        for link in self.links {
-            span.add_link_value(link);
-        }
-        span
+        let start = start_time.map_or_else(unix_nanos::now, unix_nanos::from_system_time);
+        Span::recording(
+            context,
+            SpanData {
+                trace_id,
+                span_id,
+                trace_state,
+                parent_span_id,
+                flags: SpanFlags::new(trace_flags, parent_remote),
+                name,
+                kind,
+                start_time_unix_nano: start,
+                end_time_unix_nano: 0,
+                attributes: Vec::new(),
+                dropped_attributes_count: 0,
+                events: Vec::new(),
+                dropped_events_count: 0,
+                links: Vec::new(),
+                dropped_links_count: 0,
+                status: otlp_core::Status::Unset,
+                resource: provider.resource.clone(),
+                scope: tracer.scope.clone(),
+            },
+            provider.clone(),
+        )
     }
 }
