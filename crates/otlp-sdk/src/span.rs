@@ -282,9 +282,9 @@ impl Span {
     }
 
     fn finish(&mut self, end_unix_nano: u64) {
-        if let Some(mut data) = self.data.take() {
+        if let Some(data) = &mut self.data {
             data.end_time_unix_nano = end_unix_nano.max(data.start_time_unix_nano);
-            self.provider.dispatch(data);
+            self.provider.dispatch_from(&mut self.data);
         }
     }
 }
