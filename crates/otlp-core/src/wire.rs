@@ -145,6 +145,11 @@ impl<'a> WireReader<'a> {
                 });
             };
             self.pos += 1;
+            if shift == 9 && byte > 1 {
+                // The tenth byte holds bit 63 only: anything more overflows
+                // 64 bits (prost and Go's protowire refuse it too).
+                return Err(DecodeError::Varint { offset: start });
+            }
             value |= u64::from(byte & 0x7f) << (7 * shift);
             if byte < 0x80 {
                 return Ok(value);
@@ -269,6 +274,26 @@ mod tests {
             assert_eq!(buf.len(), varint_len(value), "{value}");
             let mut reader = WireReader::new(&buf);
             assert_eq!(reader.read_varint().ok(), Some(value));
+        }
+    }
+
+    #[test]
+    fn a_tenth_varint_byte_may_hold_bit_63_only() {
+        let nine = [0xff; 9];
+        let read = |last: u8| {
+            let bytes: Vec<u8> = nine.iter().copied().chain([last]).collect();
+            WireReader::new(&bytes).read_varint()
+        };
+        assert_eq!(read(0x01).ok(), Some(u64::MAX));
+        assert_eq!(read(0x00).ok(), Some(u64::MAX >> 1));
+        // Found by hostile_wire's rpc_status_mutated: a RetryInfo nanos of
+        // `ff ×9 03` read as -1 where prost refuses the message.
+        for overflowing in [0x02, 0x03, 0x7f] {
+            assert_eq!(
+                read(overflowing),
+                Err(DecodeError::Varint { offset: 0 }),
+                "{overflowing:#x}"
+            );
         }
     }
 
