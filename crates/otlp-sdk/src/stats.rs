@@ -424,22 +424,21 @@ mod tests {
         assert!((990..=1_000).contains(&summary.p99), "{summary:?}");
     }
 
-    #[test]
-    fn spans_dropped_while_a_snapshot_is_read_do_not_show_as_queued() {
-        // Two producers that count and drop spans flat out, as on a full
-        // queue; a reader that snapshots meanwhile. A span is queued only
-        // between its two counts: never more than one per producer.
+    /// The most spans snapshots showed queued while `producers` threads
+    /// counted spans flat out, each settled by `settle` right after it was
+    /// counted produced (so a span is really queued only in between).
+    fn worst_queued_while(producers: usize, settle: impl Fn(&Stats) + Sync) -> u64 {
         let stats = Stats::new(8);
         let producing = std::sync::atomic::AtomicBool::new(true);
         std::thread::scope(|scope| {
-            for _ in 0..2 {
+            for _ in 0..producers {
                 scope.spawn(|| {
                     while producing.load(Ordering::Relaxed) {
                         stats.produced.add(1);
                         for _ in 0..64 {
                             std::hint::spin_loop();
                         }
-                        Stats::add(&stats.dropped_queue_full, 1);
+                        settle(&stats);
                     }
                 });
             }
@@ -450,37 +449,26 @@ mod tests {
                 worst = worst.max(snapshot.queued);
             }
             producing.store(false, Ordering::Relaxed);
-            assert!(worst <= 2, "{worst} spans shown queued");
-        });
+            worst
+        })
+    }
+
+    #[test]
+    fn spans_dropped_while_a_snapshot_is_read_do_not_show_as_queued() {
+        // Two producers dropping every span, as on a full queue: at most
+        // one span per producer is between its two counts.
+        let worst = worst_queued_while(2, |stats| Stats::add(&stats.dropped_queue_full, 1));
+        assert!(worst <= 2, "{worst} spans shown queued");
     }
 
     #[test]
     fn spans_taken_while_a_snapshot_is_read_do_not_show_as_queued() {
-        // A producer that counts spans and a loop that takes each one right
-        // away, flat out; a reader that snapshots meanwhile. A span is
-        // queued only between its two counts: never more than one.
-        let stats = Stats::new(8);
-        let producing = std::sync::atomic::AtomicBool::new(true);
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while producing.load(Ordering::Relaxed) {
-                    stats.produced.add(1);
-                    for _ in 0..64 {
-                        std::hint::spin_loop();
-                    }
-                    Stats::add(&stats.taken, 1);
-                    Stats::add(&stats.exported, 1);
-                }
-            });
-            let mut worst = 0;
-            for _ in 0..20_000 {
-                let snapshot = stats.snapshot();
-                assert!(snapshot.is_balanced());
-                worst = worst.max(snapshot.queued);
-            }
-            producing.store(false, Ordering::Relaxed);
-            assert!(worst <= 1, "{worst} spans shown queued");
+        // One producer whose every span the loop takes and exports at once.
+        let worst = worst_queued_while(1, |stats| {
+            Stats::add(&stats.taken, 1);
+            Stats::add(&stats.exported, 1);
         });
+        assert!(worst <= 1, "{worst} spans shown queued");
     }
 
     #[test]
