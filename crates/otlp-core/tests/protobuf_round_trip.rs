@@ -113,6 +113,41 @@ fn a_span_with_every_field_set_round_trips() {
 }
 
 #[test]
+fn length_prefixes_of_every_size_are_minimal_whatever_the_last_batch_was() {
+    // One encoder across batches, so each starts from the prefix sizes the
+    // last one learned: spans under 128 bytes (1-byte prefix), of a few
+    // hundred (2), over 16 KiB (3), a group over 2 MiB (4), in every order.
+    let resource = Arc::new(Resource::new([KeyValue::new("service.name", "sizes")]));
+    let scope = Arc::new(InstrumentationScope::new("sizes"));
+    let span = |value_len: usize| {
+        SpanData::builder("s")
+            .attribute(KeyValue::new("v", "x".repeat(value_len)))
+            .resource(resource.clone())
+            .scope(scope.clone())
+            .build()
+    };
+    let batches: Vec<Vec<SpanData>> = vec![
+        vec![span(0)],
+        (0..120).map(|_| span(20_000)).collect(),
+        vec![span(0), span(20_000), span(0), span(300), span(0)],
+        vec![span(300)],
+        Vec::new(),
+        (0..3).map(|_| span(0)).collect(),
+    ];
+    let mut encoder = TraceEncoder::new();
+    for batch in &batches {
+        // Appending after what the buffer already holds.
+        let mut body = vec![0xee; 3];
+        let written = encoder.encode(Encoding::Protobuf, batch, &mut body);
+        assert_eq!(&body[..3], &[0xee; 3]);
+        assert_eq!(written, body.len() - 3);
+        assert_eq!(written, encoder.encoded_len(batch));
+        let expected = expected_request(batch).encode_to_vec();
+        assert!(body[3..] == expected[..], "batch of {} spans", batch.len());
+    }
+}
+
+#[test]
 fn an_empty_batch_encodes_to_an_empty_request() {
     assert!(encode(&[]).is_empty());
 }

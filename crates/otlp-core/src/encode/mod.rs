@@ -54,8 +54,12 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// Encodes batches of spans into OTLP request bodies; reuse it across batches.
 ///
 /// Cost model: no allocation once warm (scratch grown to the batch size and
-/// the output buffer's capacity reserved); one pass to group and measure, one
-/// pass to write; no intermediate structs; strings are copied once, into the
+/// the output buffer's capacity reserved); one pass to group, then
+/// [`encode`](Self::encode) writes protobuf in one more pass, learning each
+/// message's length as it writes it (a length prefix is guessed from the last
+/// request and the message moved in the rare case the guess was wrong), while
+/// [`encode_protobuf`](Self::encode_protobuf) and [`split`](Self::split)
+/// measure first; no intermediate structs; strings are copied once, into the
 /// output.
 ///
 /// ```
@@ -75,6 +79,10 @@ pub struct TraceEncoder {
     span_lens: Vec<usize>,
     /// Scratch for JSON measurement while splitting.
     json_scratch: Vec<u8>,
+    /// Length-prefix sizes of the last protobuf request, the guesses for the next.
+    prefix_guesses: protobuf::PrefixGuesses,
+    /// Protobuf bytes per span of the last request, to reserve the next.
+    bytes_per_span: usize,
 }
 
 impl TraceEncoder {
@@ -92,7 +100,7 @@ impl TraceEncoder {
     /// Writes the protobuf `ExportTraceServiceRequest` for `spans` into `buf`
     /// (appending). Returns the bytes written, which is exactly
     /// [`encoded_len`](Self::encoded_len). For a `Vec<u8>` output prefer
-    /// [`encode`](Self::encode), which reserves the exact length first.
+    /// [`encode`](Self::encode), which skips the measuring pass.
     pub fn encode_protobuf<B: BufMut + ?Sized>(
         &mut self,
         spans: &[SpanData],
@@ -123,12 +131,19 @@ impl TraceEncoder {
         match encoding {
             Encoding::Protobuf => {
                 self.groups.build(spans);
-                let len = self.measure(spans);
                 let start = out.len();
-                out.resize(start + len, 0);
-                let mut sink = protobuf::SliceSink::new(&mut out[start..]);
-                protobuf::write_request(&self.groups, &self.span_lens, spans, &mut sink);
-                debug_assert_eq!(sink.written(), len, "measured and written lengths agree");
+                out.reserve(self.bytes_per_span.saturating_mul(spans.len() + 1));
+                protobuf::write_request_in_one_pass(
+                    &self.groups,
+                    spans,
+                    out,
+                    &mut self.prefix_guesses,
+                );
+                let len = out.len() - start;
+                if !spans.is_empty() {
+                    // With some slack, so that the next batch rarely grows the output.
+                    self.bytes_per_span = (len / spans.len()).saturating_add(16);
+                }
                 len
             }
             Encoding::Json => self.encode_json(spans, out),
