@@ -10,11 +10,12 @@ use std::sync::Arc;
 /// An immutable string that is free to clone when `'static` or short, and
 /// one reference-count increment to clone when long and shared.
 ///
-/// Cost model (24 bytes, no heap of its own in the first two cases):
+/// Cost model (32 bytes: a tag word and three words of payload; no heap of
+/// its own in the first two cases):
 /// - from a `&'static str`: borrows it; cloning copies a pointer;
-/// - text of up to 22 bytes (a typical attribute value, id or route): stored
-///   inline; building it copies the bytes, cloning copies 24 bytes, no
-///   allocation and no atomic operation ever;
+/// - text of up to 23 bytes (a typical attribute value, id or route): stored
+///   inline; building it copies the bytes a word at a time, cloning copies
+///   32 bytes, no allocation and no atomic operation ever;
 /// - longer text: one shared allocation (`Arc<str>`); cloning is an atomic
 ///   increment and never copies the text.
 ///
@@ -40,15 +41,23 @@ enum Repr {
     Shared(Arc<str>),
 }
 
-/// Longest text stored inline: what fits beside a length byte in 24 bytes.
-const INLINE_CAPACITY: usize = 22;
+/// Longest text stored inline: what fits beside a length byte in three words.
+const INLINE_CAPACITY: usize = 23;
 
-/// Short text stored in place. Invariant: `bytes[..len]` is valid UTF-8
-/// (copied from a `&str`, never modified) and `len <= INLINE_CAPACITY`.
+/// Short text stored in place: three words, the text in the first
+/// `len` bytes and `len` in the last byte. Invariant: `bytes[..len]` is valid
+/// UTF-8 (copied from a `&str`, never modified) and `len <= INLINE_CAPACITY`.
+///
+/// Word-aligned and built a word at a time, so that a `Str` is always built
+/// and moved in whole words (in [`Repr`] every payload starts at offset 8).
+/// A fresh `Str` is moved at least once on its way into a span; when the
+/// text sat at offset 1 and was assembled with overlapping byte-range
+/// copies, that move read words straddling the stores that built it, which
+/// stalls store-to-load forwarding on every attribute.
 #[derive(Clone, Copy)]
+#[repr(C, align(8))]
 struct InlineStr {
-    len: u8,
-    bytes: [u8; INLINE_CAPACITY],
+    bytes: [u8; INLINE_CAPACITY + 1],
 }
 
 impl InlineStr {
@@ -60,35 +69,73 @@ impl InlineStr {
         if len > INLINE_CAPACITY {
             return None;
         }
-        let mut bytes = [0u8; INLINE_CAPACITY];
-        // Two fixed-size copies that overlap in the middle cover any length
-        // from the width to twice the width: a few moves, no memcpy call.
-        fn copy_ends<const WIDTH: usize>(to: &mut [u8], from: &[u8]) {
-            let len = from.len();
-            to[..WIDTH].copy_from_slice(&from[..WIDTH]);
-            to[len - WIDTH..len].copy_from_slice(&from[len - WIDTH..]);
-        }
-        match len {
-            16.. => copy_ends::<16>(&mut bytes, source),
-            8..=15 => copy_ends::<8>(&mut bytes, source),
-            4..=7 => copy_ends::<4>(&mut bytes, source),
-            _ => bytes[..len].copy_from_slice(source),
-        }
-        Some(InlineStr {
-            len: len as u8,
-            bytes,
-        })
+        let [first, second, third] = words(source);
+        let mut bytes = [0u8; INLINE_CAPACITY + 1];
+        bytes[0..8].copy_from_slice(&first.to_le_bytes());
+        bytes[8..16].copy_from_slice(&second.to_le_bytes());
+        // `third`'s top byte is free (the text ends by byte 23): the length.
+        bytes[16..24].copy_from_slice(&(third | (len as u64) << 56).to_le_bytes());
+        Some(InlineStr { bytes })
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.bytes[INLINE_CAPACITY])
     }
 
     #[allow(unsafe_code)]
     fn as_str(&self) -> &str {
-        let bytes = &self.bytes[..usize::from(self.len)];
-        // SAFETY: `InlineStr::new` is the only constructor; it copies exactly
-        // the bytes of a `&str` (valid UTF-8) into `bytes[..len]`, and nothing
-        // mutates them afterwards (no `&mut` access exists). A prefix of a
-        // byte array holding a whole `&str` is that `&str`, so it is UTF-8.
-        // Exercised by `inline_strings_round_trip_every_length_and_char_boundary`.
+        let bytes = &self.bytes[..self.len()];
+        // SAFETY: `InlineStr::new` is the only constructor; it writes exactly
+        // the bytes of a `&str` (valid UTF-8) into `bytes[..len]` (`words`
+        // reads them in order into little-endian words, zero beyond the text;
+        // `len <= 23` goes to the last byte), and nothing mutates them
+        // afterwards (no `&mut` access exists). So `bytes[..len]` is that
+        // `&str`, which is UTF-8. Exercised by
+        // `inline_strings_round_trip_every_length_and_char_boundary`.
         unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+}
+
+/// `text` (at most [`INLINE_CAPACITY`] bytes) as three little-endian words,
+/// zero-padded, read with whole-word loads where the text allows: two that
+/// overlap cover any length between one and two words.
+#[inline]
+fn words(text: &[u8]) -> [u64; 3] {
+    /// Up to seven bytes as a word: two overlapping 4-byte loads, or bytes.
+    fn short(bytes: &[u8]) -> u64 {
+        let len = bytes.len();
+        if len >= 4 {
+            let mut low = [0u8; 4];
+            let mut high = [0u8; 4];
+            low.copy_from_slice(&bytes[..4]);
+            high.copy_from_slice(&bytes[len - 4..]);
+            u64::from(u32::from_le_bytes(low))
+                | u64::from(u32::from_le_bytes(high)) << (8 * (len - 4))
+        } else {
+            bytes
+                .iter()
+                .rev()
+                .fold(0, |word, &byte| word << 8 | u64::from(byte))
+        }
+    }
+    fn load(bytes: &[u8], at: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    }
+    /// The bytes `[from, len)` of `text`, as a word starting at `from`, read
+    /// with one load that ends at `len` (`len - from` in 1..=8, `len >= 8`).
+    fn tail(text: &[u8], from: usize) -> u64 {
+        let len = text.len();
+        load(text, len - 8) >> (8 * (8 - (len - from)))
+    }
+    let len = text.len();
+    match len {
+        17..=24 => [load(text, 0), load(text, 8), tail(text, 16)],
+        16 => [load(text, 0), load(text, 8), 0],
+        9..=15 => [load(text, 0), tail(text, 8), 0],
+        8 => [load(text, 0), 0, 0],
+        _ => [short(text), 0, 0],
     }
 }
 
@@ -302,15 +349,24 @@ mod tests {
                 assert_eq!(Str::from(text.clone().into_boxed_str()), value);
             }
         }
+        // Every byte different, so that a word or a byte out of place shows.
+        let alphabet = "abcdefghijklmnopqrstuvwxyz";
+        for len in 0..=INLINE_CAPACITY {
+            let text = &alphabet[..len];
+            let value = Str::copy_from(text);
+            assert!(value.is_inline());
+            assert_eq!(value.as_str(), text);
+            assert_eq!(value.len(), len);
+        }
     }
 
     #[test]
-    fn a_str_is_three_words_and_values_lend_its_tag() {
+    fn a_str_is_four_words_and_values_lend_its_tag() {
         use std::mem::size_of;
-        assert_eq!(size_of::<Str>(), 24);
+        assert_eq!(size_of::<Str>(), 32);
         // AnyValue's tag lives in the free values of Str's tag byte.
-        assert_eq!(size_of::<crate::AnyValue>(), 24);
-        assert_eq!(size_of::<crate::KeyValue>(), 48);
+        assert_eq!(size_of::<crate::AnyValue>(), 32);
+        assert_eq!(size_of::<crate::KeyValue>(), 64);
     }
 
     #[test]

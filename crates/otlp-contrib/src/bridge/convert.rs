@@ -27,9 +27,9 @@ pub(crate) const INLINE_MAX: usize = Str::INLINE_CAPACITY;
 /// | `opentelemetry` | `otlp_core` |
 /// |---|---|
 /// | span, event names and status description: `Cow::Borrowed` | [`Str::new_static`]: no allocation, ever |
-/// | the same, `Cow::Owned` | the `String` moved into a [`Str`] (inline up to 22 bytes) |
-/// | attribute keys (`Key` does not tell whether it is `'static`) | up to 22 bytes inline; longer ones shared through a bounded interning table |
-/// | string values | up to 22 bytes inline; longer ones copied once into an `Arc<str>` |
+/// | the same, `Cow::Owned` | the `String` moved into a [`Str`] (inline up to 23 bytes) |
+/// | attribute keys (`Key` does not tell whether it is `'static`) | up to 23 bytes inline; longer ones shared through a bounded interning table |
+/// | string values | up to 23 bytes inline; longer ones copied once into an `Arc<str>` |
 /// | `Value::Array` of bool, i64, f64, strings | [`AnyValue::Array`] of the same kinds |
 /// | `SystemTime` | nanoseconds since the Unix epoch (0 before it) |
 /// | `parent_span_id` | `None` when `SpanId::INVALID` |
@@ -42,7 +42,7 @@ pub(crate) const INLINE_MAX: usize = Str::INLINE_CAPACITY;
 /// | the span's `InstrumentationScope` | one `Arc<InstrumentationScope>` per distinct scope, cached |
 ///
 /// Cost model: one allocation for each non-empty attribute, event and link
-/// list, one per string value longer than 22 bytes, none for static names or
+/// list, one per string value longer than 23 bytes, none for static names or
 /// short text; the scope costs a comparison and a reference-count increment
 /// (thread-local cache); a non-empty trace state is converted once per thread
 /// and trace state, then shared. `convert` takes `&self` and is safe to call

@@ -19,7 +19,7 @@ pub(crate) const MAX_INTERNED_KEY_LEN: usize = 256;
 /// single `Arc<str>` instead of copying it.
 ///
 /// `opentelemetry::Key` does not say whether its text is `'static`, so the
-/// bridge cannot borrow it. Keys of up to 22 bytes never come here: they are
+/// bridge cannot borrow it. Keys of up to 23 bytes never come here: they are
 /// stored inline in [`Str`] without allocating. Longer keys are looked up
 /// here: a hit is a sharded read lock and a reference-count increment, a miss
 /// allocates once. The table holds at most [`MAX_INTERNED_KEYS`] keys of at
