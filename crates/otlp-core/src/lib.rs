@@ -12,7 +12,8 @@
 //!   random generation. [`SpanContext`] adds [`TraceFlags`] and the W3C
 //!   [`TraceState`], and parses and formats the W3C `traceparent` header.
 //! - [`Str`]: the string of every name, key and value. Static text is free to
-//!   clone; dynamic text is an `Arc<str>` and clones with one counter increment.
+//!   clone; dynamic text of up to 23 bytes is stored inline (no allocation),
+//!   longer text is an `Arc<str>` and clones with one counter increment.
 //! - [`AnyValue`] and [`KeyValue`]: attributes, covering all of OTLP's `AnyValue`
 //!   (string, bool, int, double, bytes, array, key-value list).
 //! - [`Resource`] and [`InstrumentationScope`]: shared by `Arc` between spans.
