@@ -99,9 +99,10 @@ impl InlineStr {
 /// `text` (at most [`INLINE_CAPACITY`] bytes) as three little-endian words,
 /// zero-padded, read with whole-word loads where the text allows: two that
 /// overlap cover any length between one and two words.
-#[inline]
+#[inline(always)]
 fn words(text: &[u8]) -> [u64; 3] {
     /// Up to seven bytes as a word: two overlapping 4-byte loads, or bytes.
+    #[inline(always)]
     fn short(bytes: &[u8]) -> u64 {
         let len = bytes.len();
         if len >= 4 {
@@ -118,6 +119,7 @@ fn words(text: &[u8]) -> [u64; 3] {
                 .fold(0, |word, &byte| word << 8 | u64::from(byte))
         }
     }
+    #[inline(always)]
     fn load(bytes: &[u8], at: usize) -> u64 {
         let mut word = [0u8; 8];
         word.copy_from_slice(&bytes[at..at + 8]);
@@ -125,6 +127,7 @@ fn words(text: &[u8]) -> [u64; 3] {
     }
     /// The bytes `[from, len)` of `text`, as a word starting at `from`, read
     /// with one load that ends at `len` (`len - from` in 1..=8, `len >= 8`).
+    #[inline(always)]
     fn tail(text: &[u8], from: usize) -> u64 {
         let len = text.len();
         load(text, len - 8) >> (8 * (8 - (len - from)))
@@ -152,6 +155,7 @@ impl Str {
     }
 
     /// Copies `text`: in place when short, else into a new shared allocation.
+    #[inline]
     pub fn copy_from(text: &str) -> Self {
         match InlineStr::new(text) {
             Some(inline) => Str(Repr::Inline(inline)),
