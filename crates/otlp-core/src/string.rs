@@ -185,6 +185,7 @@ impl Str {
 }
 
 impl Default for Str {
+    #[inline]
     fn default() -> Self {
         Str::EMPTY
     }
@@ -193,30 +194,35 @@ impl Default for Str {
 impl Deref for Str {
     type Target = str;
 
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl AsRef<str> for Str {
+    #[inline]
     fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl Borrow<str> for Str {
+    #[inline]
     fn borrow(&self) -> &str {
         self.as_str()
     }
 }
 
 impl From<&'static str> for Str {
+    #[inline]
     fn from(text: &'static str) -> Self {
         Str::new_static(text)
     }
 }
 
 impl From<String> for Str {
+    #[inline]
     fn from(text: String) -> Self {
         match InlineStr::new(&text) {
             Some(inline) => Str(Repr::Inline(inline)),
@@ -226,12 +232,14 @@ impl From<String> for Str {
 }
 
 impl From<&String> for Str {
+    #[inline]
     fn from(text: &String) -> Self {
         Str::copy_from(text)
     }
 }
 
 impl From<Box<str>> for Str {
+    #[inline]
     fn from(text: Box<str>) -> Self {
         match InlineStr::new(&text) {
             Some(inline) => Str(Repr::Inline(inline)),
@@ -241,12 +249,14 @@ impl From<Box<str>> for Str {
 }
 
 impl From<Arc<str>> for Str {
+    #[inline]
     fn from(text: Arc<str>) -> Self {
         Str(Repr::Shared(text))
     }
 }
 
 impl From<Cow<'static, str>> for Str {
+    #[inline]
     fn from(text: Cow<'static, str>) -> Self {
         match text {
             Cow::Borrowed(text) => Str::new_static(text),
@@ -256,12 +266,14 @@ impl From<Cow<'static, str>> for Str {
 }
 
 impl From<&Str> for Str {
+    #[inline]
     fn from(text: &Str) -> Self {
         text.clone()
     }
 }
 
 impl PartialEq for Str {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.as_str() == other.as_str()
     }
@@ -270,36 +282,42 @@ impl PartialEq for Str {
 impl Eq for Str {}
 
 impl PartialEq<str> for Str {
+    #[inline]
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Str {
+    #[inline]
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
 }
 
 impl PartialEq<Str> for &str {
+    #[inline]
     fn eq(&self, other: &Str) -> bool {
         *self == other.as_str()
     }
 }
 
 impl PartialOrd for Str {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl Ord for Str {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         self.as_str().cmp(other.as_str())
     }
 }
 
 impl Hash for Str {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_str().hash(state)
     }
