@@ -291,7 +291,11 @@ impl Span {
 
 impl Drop for Span {
     fn drop(&mut self) {
-        self.finish(unix_nanos::now());
+        // An ended span (and a non-recording one) has nothing to finish: no
+        // clock read, which `end` already made.
+        if self.data.is_some() {
+            self.finish(unix_nanos::now());
+        }
     }
 }
 
