@@ -30,8 +30,9 @@ fn encode(spans: &[SpanData]) -> Vec<u8> {
         body.len(),
         "encoded_len must be exact"
     );
-    // `encode` writes into an exact-size slice; `encode_protobuf` through
-    // any `BufMut`: both paths must give the same bytes.
+    // `encode` writes in one pass, learning lengths as it goes;
+    // `encode_protobuf` measures first, into any `BufMut`: both paths must
+    // give the same bytes.
     let mut through_buf_mut = bytes::BytesMut::new();
     encoder.encode_protobuf(spans, &mut through_buf_mut);
     assert_eq!(

@@ -108,12 +108,7 @@ impl TraceEncoder {
     ) -> usize {
         self.groups.build(spans);
         let len = self.measure(spans);
-        protobuf::write_request(
-            &self.groups,
-            &self.span_lens,
-            spans,
-            &mut protobuf::BufSink(buf),
-        );
+        protobuf::write_request(&self.groups, &self.span_lens, spans, buf);
         len
     }
 

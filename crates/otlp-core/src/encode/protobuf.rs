@@ -17,7 +17,8 @@ use bytes::BufMut;
 
 use super::grouping::Groups;
 use crate::wire::{
-    WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, len_field_len, tag_len, varint_len,
+    WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, len_field_len, put_bytes_field,
+    put_len_prefix, put_tag, put_varint, tag_len, varint_len,
 };
 use crate::{AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status};
 
@@ -188,149 +189,29 @@ pub(super) fn measure_groups(
     request_len
 }
 
-// ---- sinks ---------------------------------------------------------------
-
-/// Where the writers put bytes: the few primitives protobuf needs.
-pub(super) trait Sink {
-    fn put_u8(&mut self, byte: u8);
-    fn put_slice(&mut self, bytes: &[u8]);
-
-    #[inline]
-    fn put_u32_le(&mut self, value: u32) {
-        self.put_slice(&value.to_le_bytes());
-    }
-
-    #[inline]
-    fn put_u64_le(&mut self, value: u64) {
-        self.put_slice(&value.to_le_bytes());
-    }
-}
-
-/// Any [`BufMut`] (what [`TraceEncoder::encode_protobuf`](super::TraceEncoder::encode_protobuf) takes).
-pub(super) struct BufSink<'a, B: BufMut + ?Sized>(pub(super) &'a mut B);
-
-impl<B: BufMut + ?Sized> Sink for BufSink<'_, B> {
-    #[inline]
-    fn put_u8(&mut self, byte: u8) {
-        self.0.put_u8(byte);
-    }
-
-    #[inline]
-    fn put_slice(&mut self, bytes: &[u8]) {
-        self.0.put_slice(bytes);
-    }
-}
-
-/// A slice sized to the exact request length, filled front to back.
-///
-/// Measuring first gives the exact length, so the output can be one
-/// zero-filled slice: each write is a store and a bounds check, with none of
-/// a growable buffer's capacity bookkeeping. A write past the end would
-/// panic, which `encode`'s length check in the tests rules out.
-pub(super) struct SliceSink<'a> {
-    out: &'a mut [u8],
-    at: usize,
-}
-
-impl<'a> SliceSink<'a> {
-    pub(super) fn new(out: &'a mut [u8]) -> Self {
-        SliceSink { out, at: 0 }
-    }
-}
-
-impl Sink for SliceSink<'_> {
-    #[inline]
-    fn put_u8(&mut self, byte: u8) {
-        self.out[self.at] = byte;
-        self.at += 1;
-    }
-
-    #[inline]
-    fn put_slice(&mut self, bytes: &[u8]) {
-        let end = self.at + bytes.len();
-        let to = &mut self.out[self.at..end];
-        // Names, keys and values are mostly short: two overlapping
-        // fixed-size moves copy them without a call to `memcpy`.
-        fn copy_ends<const WIDTH: usize>(to: &mut [u8], from: &[u8]) {
-            let len = from.len();
-            to[..WIDTH].copy_from_slice(&from[..WIDTH]);
-            to[len - WIDTH..].copy_from_slice(&from[len - WIDTH..]);
-        }
-        match bytes.len() {
-            33.. => to.copy_from_slice(bytes),
-            16..=32 => copy_ends::<16>(to, bytes),
-            8..=15 => copy_ends::<8>(to, bytes),
-            4..=7 => copy_ends::<4>(to, bytes),
-            _ => to.copy_from_slice(bytes),
-        }
-        self.at = end;
-    }
-}
-
-/// A growing vector, for the single pass that learns lengths as it writes.
-pub(super) struct VecSink<'a>(pub(super) &'a mut Vec<u8>);
-
-impl Sink for VecSink<'_> {
-    #[inline]
-    fn put_u8(&mut self, byte: u8) {
-        self.0.push(byte);
-    }
-
-    #[inline]
-    fn put_slice(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
-    }
-}
-
 // ---- writers -------------------------------------------------------------
 
-#[inline]
-fn put_varint<S: Sink>(buf: &mut S, mut value: u64) {
-    while value >= 0x80 {
-        buf.put_u8((value as u8) | 0x80);
-        value >>= 7;
-    }
-    buf.put_u8(value as u8);
-}
-
-#[inline]
-fn put_tag<S: Sink>(buf: &mut S, field: u32, wire_type: u8) {
-    put_varint(buf, (u64::from(field) << 3) | u64::from(wire_type));
-}
-
-#[inline]
-fn put_len_prefix<S: Sink>(buf: &mut S, field: u32, len: usize) {
-    put_tag(buf, field, WIRE_LEN);
-    put_varint(buf, len as u64);
-}
-
-#[inline]
-fn put_bytes_field<S: Sink>(buf: &mut S, field: u32, bytes: &[u8]) {
-    put_len_prefix(buf, field, bytes.len());
-    buf.put_slice(bytes);
-}
-
-fn put_str<S: Sink>(buf: &mut S, field: u32, text: &str) {
+fn put_str<B: BufMut + ?Sized>(buf: &mut B, field: u32, text: &str) {
     if !text.is_empty() {
         put_bytes_field(buf, field, text.as_bytes());
     }
 }
 
-fn put_uint<S: Sink>(buf: &mut S, field: u32, value: u64) {
+fn put_uint<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u64) {
     if value != 0 {
         put_tag(buf, field, WIRE_VARINT);
         put_varint(buf, value);
     }
 }
 
-fn put_fixed64<S: Sink>(buf: &mut S, field: u32, value: u64) {
+fn put_fixed64<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u64) {
     if value != 0 {
         put_tag(buf, field, WIRE_FIXED64);
         buf.put_u64_le(value);
     }
 }
 
-fn put_fixed32<S: Sink>(buf: &mut S, field: u32, value: u32) {
+fn put_fixed32<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u32) {
     if value != 0 {
         put_tag(buf, field, WIRE_FIXED32);
         buf.put_u32_le(value);
@@ -339,7 +220,7 @@ fn put_fixed32<S: Sink>(buf: &mut S, field: u32, value: u32) {
 
 /// Inlined for strings, the common value; the rest take the call.
 #[inline(always)]
-fn put_any_value<S: Sink>(buf: &mut S, value: &AnyValue) {
+fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
     match value {
         AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
         other => put_other_value(buf, other),
@@ -347,7 +228,7 @@ fn put_any_value<S: Sink>(buf: &mut S, value: &AnyValue) {
 }
 
 #[inline(never)]
-fn put_other_value<S: Sink>(buf: &mut S, value: &AnyValue) {
+fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
     match value {
         AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
         AnyValue::Bool(flag) => {
@@ -360,7 +241,7 @@ fn put_other_value<S: Sink>(buf: &mut S, value: &AnyValue) {
         }
         AnyValue::Double(double) => {
             put_tag(buf, 4, WIRE_FIXED64);
-            buf.put_u64_le(double.to_bits());
+            buf.put_f64_le(*double);
         }
         AnyValue::Array(values) => {
             put_len_prefix(buf, 5, array_len(values));
@@ -377,7 +258,7 @@ fn put_other_value<S: Sink>(buf: &mut S, value: &AnyValue) {
     }
 }
 
-fn put_attributes<S: Sink>(buf: &mut S, field: u32, attributes: &[KeyValue]) {
+fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
     for attribute in attributes {
         // The value's length once, for both prefixes (as `key_value_len`).
         let value_len = any_value_len(&attribute.value);
@@ -392,13 +273,13 @@ fn put_attributes<S: Sink>(buf: &mut S, field: u32, attributes: &[KeyValue]) {
     }
 }
 
-fn put_resource<S: Sink>(buf: &mut S, resource: &Resource) {
+fn put_resource<B: BufMut + ?Sized>(buf: &mut B, resource: &Resource) {
     put_len_prefix(buf, 1, resource_len(resource));
     put_attributes(buf, 1, &resource.attributes);
     put_uint(buf, 2, u64::from(resource.dropped_attributes_count));
 }
 
-fn put_scope<S: Sink>(buf: &mut S, scope: &InstrumentationScope) {
+fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &InstrumentationScope) {
     put_len_prefix(buf, 1, scope_len(scope));
     put_str(buf, 1, &scope.name);
     put_str(buf, 2, &scope.version);
@@ -406,7 +287,7 @@ fn put_scope<S: Sink>(buf: &mut S, scope: &InstrumentationScope) {
     put_uint(buf, 4, u64::from(scope.dropped_attributes_count));
 }
 
-fn put_span<S: Sink>(buf: &mut S, span: &SpanData) {
+fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
     put_bytes_field(buf, 1, span.trace_id.as_bytes());
     put_bytes_field(buf, 2, span.span_id.as_bytes());
     put_str(buf, 3, span.trace_state.header());
@@ -446,11 +327,11 @@ fn put_span<S: Sink>(buf: &mut S, span: &SpanData) {
 }
 
 /// Writes the request; `groups` and `span_lens` must come from measuring `spans`.
-pub(super) fn write_request<S: Sink>(
+pub(super) fn write_request<B: BufMut + ?Sized>(
     groups: &Groups,
     span_lens: &[usize],
     spans: &[SpanData],
-    buf: &mut S,
+    buf: &mut B,
 ) {
     for resource_group in &groups.resources {
         let resource = &spans[resource_group.span].resource;
@@ -506,7 +387,7 @@ fn put_len_field_after(
     guess: usize,
     write: impl FnOnce(&mut Vec<u8>),
 ) -> usize {
-    put_tag(&mut VecSink(out), field, WIRE_LEN);
+    put_tag(out, field, WIRE_LEN);
     let prefix_at = out.len();
     out.resize(prefix_at + guess, 0);
     let body_at = out.len();
@@ -521,8 +402,7 @@ fn put_len_field_after(
         out.copy_within(body_at..body_end, prefix_at + need);
         out.truncate(prefix_at + need + len);
     }
-    let mut prefix = SliceSink::new(&mut out[prefix_at..prefix_at + need]);
-    put_varint(&mut prefix, len as u64);
+    put_varint(&mut &mut out[prefix_at..prefix_at + need], len as u64);
     need
 }
 
@@ -540,20 +420,20 @@ pub(super) fn write_request_in_one_pass(
     for resource_group in &groups.resources {
         let resource = &spans[resource_group.span].resource;
         guesses.resource = put_len_field_after(out, 1, guesses.resource, |out| {
-            put_resource(&mut VecSink(out), resource);
+            put_resource(out, resource);
             for scope_group in groups.scopes_of(resource_group) {
                 let scope = &spans[scope_group.span].scope;
                 scope_guess = put_len_field_after(out, 2, scope_guess, |out| {
-                    put_scope(&mut VecSink(out), scope);
+                    put_scope(out, scope);
                     for &index in groups.spans_of(scope_group) {
                         span_guess = put_len_field_after(out, 2, span_guess, |out| {
-                            put_span(&mut VecSink(out), &spans[index]);
+                            put_span(out, &spans[index]);
                         });
                     }
-                    put_str(&mut VecSink(out), 3, &scope.schema_url);
+                    put_str(out, 3, &scope.schema_url);
                 });
             }
-            put_str(&mut VecSink(out), 3, &resource.schema_url);
+            put_str(out, 3, &resource.schema_url);
         });
     }
     guesses.scope = scope_guess;
