@@ -1,15 +1,14 @@
 //! [`SpanConverter`]: `opentelemetry_sdk` spans into `otlp_core` spans.
 
-use std::cell::RefCell;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use opentelemetry::trace as otel;
 use opentelemetry::{Array, Key, KeyValue, Value};
+use otlp_core::clock;
 use otlp_core::{
     AnyValue, Event, Link, Resource, SpanData, SpanFlags, SpanId, SpanKind, Status, Str,
     TraceFlags, TraceId, TraceState,
 };
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use super::intern::KeyInterner;
 use super::scope_cache::ScopeCache;
@@ -131,8 +130,8 @@ impl SpanConverter {
             flags: SpanFlags::new(trace_flags, Some(span.parent_span_is_remote)),
             name: Str::from(span.name),
             kind: convert_kind(&span.span_kind),
-            start_time_unix_nano: unix_nanos(span.start_time),
-            end_time_unix_nano: unix_nanos(span.end_time),
+            start_time_unix_nano: clock::unix_nanos(span.start_time),
+            end_time_unix_nano: clock::unix_nanos(span.end_time),
             attributes: self.attributes(&span.attributes),
             dropped_attributes_count: span.dropped_attributes_count,
             dropped_events_count: span.events.dropped_count,
@@ -176,7 +175,7 @@ impl SpanConverter {
 
     fn event(&self, event: otel::Event) -> Event {
         Event {
-            time_unix_nano: unix_nanos(event.timestamp),
+            time_unix_nano: clock::unix_nanos(event.timestamp),
             name: Str::from(event.name),
             attributes: self.attributes(&event.attributes),
             dropped_attributes_count: event.dropped_attributes_count,
@@ -272,13 +271,6 @@ fn convert_status(status: otel::Status) -> Status {
     }
 }
 
-/// Nanoseconds since the Unix epoch; 0 before it, `u64::MAX` after 2554.
-pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-    })
-}
-
 thread_local! {
     /// The last non-empty trace state this thread converted (spans of one
     /// trace carry the same state, so this saves re-parsing it per span).
@@ -332,7 +324,7 @@ fn trace_state_header(state: &otel::TraceState) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use opentelemetry::InstrumentationScope;
     use opentelemetry::trace::{SpanContext, TraceFlags as OtelFlags};
@@ -341,7 +333,7 @@ mod tests {
     use super::*;
 
     const LONG_KEY: &str = "messaging.destination.name";
-    const LONG_VALUE: &str = "a string value longer than twenty-two bytes";
+    const LONG_VALUE: &str = "a string value longer than twenty-three bytes";
 
     fn epoch_plus(nanos: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(nanos)
@@ -673,12 +665,6 @@ mod tests {
             .delete("a")
             .unwrap();
         assert!(convert_trace_state(&emptied).is_empty());
-    }
-
-    #[test]
-    fn times_before_the_epoch_are_zero() {
-        assert_eq!(unix_nanos(UNIX_EPOCH - Duration::from_secs(1)), 0);
-        assert_eq!(unix_nanos(epoch_plus(5)), 5);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::support::{
     TIMEOUT, array, attribute, grpc_pipeline, only_group, receiver, span_named, string,
 };
 
-const LONG_VALUE: &str = "a value longer than the twenty-two inline bytes";
+const LONG_VALUE: &str = "a value longer than the twenty-three inline bytes";
 
 #[test]
 fn every_field_set_through_the_opentelemetry_api_arrives() {
