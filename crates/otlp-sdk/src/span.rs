@@ -4,17 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str};
+use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str, clock};
 
 use crate::limits::{truncate_value, truncate_values};
 use crate::provider::ProviderInner;
 use crate::recycle::attribute_vec;
-
-/// Nanoseconds since the Unix epoch (see [`otlp_core::clock`]).
-pub(crate) mod unix_nanos {
-    pub(crate) use otlp_core::clock::now_unix_nanos as now;
-    pub(crate) use otlp_core::clock::unix_nanos as from_system_time;
-}
 
 /// A span in progress. Record attributes, events, links and status, then
 /// [`end`](Span::end) it — or let it drop, which ends it too.
@@ -192,7 +186,7 @@ impl Span {
         name: impl Into<Str>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        self.add_event_at_unix_nanos(name, unix_nanos::now(), attributes);
+        self.add_event_at_unix_nanos(name, clock::now_unix_nanos(), attributes);
     }
 
     /// Adds an event at a given time.
@@ -202,7 +196,7 @@ impl Span {
         time: SystemTime,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        self.add_event_at_unix_nanos(name, unix_nanos::from_system_time(time), attributes);
+        self.add_event_at_unix_nanos(name, clock::unix_nanos(time), attributes);
     }
 
     /// Adds an event at `time_unix_nano`, the span clock's scale.
@@ -273,12 +267,12 @@ impl Span {
 
     /// Ends the span now and hands it to the processors.
     pub fn end(mut self) {
-        self.finish(unix_nanos::now());
+        self.finish(clock::now_unix_nanos());
     }
 
     /// Ends the span at a given time.
     pub fn end_at(mut self, end: SystemTime) {
-        self.finish(unix_nanos::from_system_time(end));
+        self.finish(clock::unix_nanos(end));
     }
 
     fn finish(&mut self, end_unix_nano: u64) {
@@ -294,7 +288,7 @@ impl Drop for Span {
         // An ended span (and a non-recording one) has nothing to finish: no
         // clock read, which `end` already made.
         if self.data.is_some() {
-            self.finish(unix_nanos::now());
+            self.finish(clock::now_unix_nanos());
         }
     }
 }

@@ -6,11 +6,11 @@ use std::time::SystemTime;
 
 use otlp_core::{
     InstrumentationScope, KeyValue, Link, SpanContext, SpanData, SpanFlags, SpanId, SpanKind, Str,
-    TraceFlags, TraceId, TraceState,
+    TraceFlags, TraceId, TraceState, clock,
 };
 
 use crate::provider::ProviderInner;
-use crate::span::{Span, unix_nanos};
+use crate::span::Span;
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -184,7 +184,7 @@ impl SpanBuilder<'_> {
         if !sampled {
             return Span::non_recording(context, provider.clone());
         }
-        let start = start_time.map_or_else(unix_nanos::now, unix_nanos::from_system_time);
+        let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
         Span::recording(
             context,
             SpanData {
