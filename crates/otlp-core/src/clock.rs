@@ -306,11 +306,11 @@ mod tsc {
     #[allow(unsafe_code)]
     pub(super) fn read() -> u64 {
         // SAFETY: RDTSC exists on every x86-64 processor (it predates the
-        // architecture), so the intrinsic's only requirement holds; it reads
-        // a register and touches no memory. `read` is reached only after
-        // `usable()`, which the kernel's own use of the counter backs: a
-        // kernel that forbade user-space RDTSC (CR4.TSD) could not offer it
-        // as the vDSO clocksource. Exercised by `the_clock_follows_the_wall_clock`.
+        // architecture), so the intrinsic's only requirement, that the
+        // instruction exist, holds; it reads a register and touches no
+        // memory. A process that made it trap (`prctl(PR_SET_TSC,
+        // PR_TSC_SIGSEGV)`) gets a signal, not undefined behaviour. Exercised
+        // by `the_clock_follows_the_wall_clock`.
         unsafe { std::arch::x86_64::_rdtsc() }
     }
 }
