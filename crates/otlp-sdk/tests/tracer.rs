@@ -43,8 +43,8 @@ fn provider(collect: &Collect) -> TracerProvider {
 fn children_share_the_trace_and_point_at_their_parent() {
     let collect = Collect::default();
     let tracer = provider(&collect).tracer("scope");
-    let root = tracer.start("root");
-    let child = tracer.start_with_parent("child", root.context());
+    let mut root = tracer.start("root");
+    let mut child = tracer.start_with_parent("child", root.context());
     let (root_context, child_context) = (root.context().clone(), child.context().clone());
     child.end();
     root.end();
@@ -221,7 +221,7 @@ fn a_disabled_sdk_records_nothing() {
         .with_processor(collect.clone())
         .build()
         .tracer("scope");
-    let span = tracer.start("a");
+    let mut span = tracer.start("a");
     assert!(!span.is_recording());
     span.end();
     assert!(collect.spans().is_empty());
