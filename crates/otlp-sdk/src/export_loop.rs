@@ -21,7 +21,6 @@ use crate::error::PipelineError;
 use crate::exporter::{ExportRequest, Exporter};
 use crate::pool::Pool;
 use crate::processor::Shared;
-use crate::recycle::recycle_attributes;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
 use crate::stats::Stats;
 
@@ -402,9 +401,9 @@ impl<E: Exporter> ExportLoop<E> {
             }
         }
         // The batch's spans are released here, on the loop thread: their
-        // attribute vectors go back to producers, the emptied batch vector
-        // back to its pool.
-        recycle_attributes(&mut batch);
+        // shells (attribute vectors, resource and scope handles) go back to
+        // producers, the emptied batch vector back to its pool.
+        self.shared.shells.recycle(&mut batch);
         self.batches.put(batch);
         // Flushes still collecting their spans count the oversized ones as undelivered.
         for flush in self

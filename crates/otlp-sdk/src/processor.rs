@@ -16,6 +16,7 @@ use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::Exporter;
 use crate::queue::SpanQueue;
+use crate::recycle::{Shell, Shells};
 use crate::retry::RetryPolicy;
 use crate::stats::{Stats, StatsSnapshot};
 
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) shut_down: AtomicBool,
     /// Whether the loop is taking spans (for [`FullPolicy::Block`]).
     pub(crate) progress: Progress,
+    /// What exported spans leave for new ones (see `recycle`).
+    pub(crate) shells: Shells,
 }
 
 /// How many times the export loop has taken spans from the queue, and at
@@ -263,6 +266,12 @@ impl BatchSpanProcessor {
 }
 
 impl BatchSpanProcessor {
+    /// A shell an exported span left, for a new span of this pipeline.
+    #[inline]
+    pub(crate) fn take_shell(&self) -> Option<Shell> {
+        self.inner.shared.shells.take()
+    }
+
     /// [`on_end`](SpanProcessor::on_end) for the span in `slot`, taken out
     /// only when it is pushed (the tracer's path: one copy fewer per span).
     #[inline]
@@ -446,6 +455,7 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
             progress: Progress::new(),
+            shells: Shells::new(self.batch.max_queue_size),
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
         let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::error::PipelineError;
 use crate::limits::SpanLimits;
 use crate::processor::{BatchSpanProcessor, SpanProcessor};
+use crate::recycle::Shell;
 use crate::sampler::Sampler;
 use crate::tracer::Tracer;
 
@@ -27,6 +28,13 @@ pub(crate) struct ProviderInner {
 }
 
 impl ProviderInner {
+    /// A shell an exported span left (see `recycle`), when the one processor
+    /// is a batch pipeline that has one.
+    #[inline]
+    pub(crate) fn take_shell(&self) -> Option<Shell> {
+        self.only_batch.as_ref()?.take_shell()
+    }
+
     /// Hands the finished span in `slot` to every processor (moved into the
     /// last one), leaving `None`. The span is taken out of its slot as late
     /// as possible: each by-value hop of the 224-byte span is a copy.
@@ -241,5 +249,58 @@ impl TracerProviderBuilder {
                 disabled: self.disabled,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use otlp_core::KeyValue;
+    use otlp_core::encode::Encoding;
+
+    use crate::{
+        BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, SpanProcessor as _,
+        TracerProvider,
+    };
+
+    struct Accept;
+
+    impl Exporter for Accept {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Success
+        }
+    }
+
+    #[test]
+    fn exported_spans_leave_shells_that_new_spans_use() {
+        let processor = BatchSpanProcessor::builder(Accept).build().unwrap();
+        let provider = TracerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        let tracer = provider.tracer("shells");
+        let scope = std::sync::Arc::new(otlp_core::InstrumentationScope::new("other"));
+        for _ in 0..10 {
+            let mut span = tracer.start("exported");
+            span.set_attribute(KeyValue::new("key", "value"));
+            span.end();
+        }
+        processor.force_flush(Duration::from_secs(10)).unwrap();
+        let shell = provider
+            .inner
+            .take_shell()
+            .expect("a shell of an exported span");
+        // A new span of the same provider takes the resource handle as it is
+        // (another scope gets a clone) and the attribute vector with its room.
+        let resource = std::sync::Arc::clone(&provider.inner.resource);
+        let references = std::sync::Arc::strong_count(&resource);
+        let (attributes, kept, _) = shell.fit(&provider.inner.resource, &scope);
+        assert!(attributes.is_empty() && attributes.capacity() >= 1);
+        assert!(std::sync::Arc::ptr_eq(&kept, &resource));
+        assert_eq!(std::sync::Arc::strong_count(&resource), references);
     }
 }

@@ -110,7 +110,9 @@ impl Span {
     }
 
     fn adopt_start_attributes(&mut self, mut attributes: Vec<KeyValue>) {
-        let Some(data) = &mut self.data else {
+        // None given: the span keeps the vector it started with (with room,
+        // when it came from an exported span).
+        let Some(data) = self.data.as_mut().filter(|_| !attributes.is_empty()) else {
             return;
         };
         let mut maybe_repeated = false;

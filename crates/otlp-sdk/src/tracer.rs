@@ -185,6 +185,12 @@ impl SpanBuilder<'_> {
             return Span::non_recording(context, provider.clone());
         }
         let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
+        // An exported span's shell, if one came back: its attribute vector
+        // and, for the same provider and scope, its handles without a clone.
+        let (attributes, resource, scope) = match provider.take_shell() {
+            Some(shell) => shell.fit(&provider.resource, &tracer.scope),
+            None => (Vec::new(), provider.resource.clone(), tracer.scope.clone()),
+        };
         Span::recording(
             context,
             SpanData {
@@ -197,15 +203,15 @@ impl SpanBuilder<'_> {
                 kind,
                 start_time_unix_nano: start,
                 end_time_unix_nano: 0,
-                attributes: Vec::new(),
+                attributes,
                 dropped_attributes_count: 0,
                 events: Vec::new(),
                 dropped_events_count: 0,
                 links: Vec::new(),
                 dropped_links_count: 0,
                 status: otlp_core::Status::Unset,
-                resource: provider.resource.clone(),
-                scope: tracer.scope.clone(),
+                resource,
+                scope,
             },
             provider.clone(),
         )
