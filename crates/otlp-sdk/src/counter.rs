@@ -108,23 +108,29 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    #[test]
-    fn concurrent_adds_are_all_counted() {
-        let counter = Arc::new(ShardedCounter::default());
-        let threads: Vec<_> = (0..8)
+    /// `threads` threads at once, each adding 1 `adds` times, then 2.
+    fn count_from_threads(counter: &Arc<ShardedCounter>, threads: usize, adds: u64) {
+        let threads: Vec<_> = (0..threads)
             .map(|_| {
                 let counter = counter.clone();
                 std::thread::spawn(move || {
-                    for _ in 0..10_000 {
+                    for _ in 0..adds {
                         counter.add(1);
                     }
+                    counter.add(2);
                 })
             })
             .collect();
         for thread in threads {
             thread.join().unwrap();
         }
-        assert_eq!(counter.get(), 80_000);
+    }
+
+    #[test]
+    fn concurrent_adds_are_all_counted() {
+        let counter = Arc::new(ShardedCounter::default());
+        count_from_threads(&counter, 8, 10_000);
+        assert_eq!(counter.get(), 8 * 10_002);
     }
 
     #[test]
@@ -133,20 +139,7 @@ mod tests {
         // Three waves of 40 threads at once: more than the owned shards, so
         // some share; each wave's exits hand claims to the next wave.
         for _ in 0..3 {
-            let threads: Vec<_> = (0..40)
-                .map(|_| {
-                    let counter = counter.clone();
-                    std::thread::spawn(move || {
-                        for _ in 0..5_000 {
-                            counter.add(1);
-                        }
-                        counter.add(2);
-                    })
-                })
-                .collect();
-            for thread in threads {
-                thread.join().unwrap();
-            }
+            count_from_threads(&counter, 40, 5_000);
         }
         assert_eq!(counter.get(), 3 * 40 * 5_002);
     }

@@ -12,7 +12,7 @@ use otlp_core::{KeyValue, SpanData, SpanId, TraceId};
 use otlp_sdk::config::{BatchConfig, FullPolicy, PerformanceConfig};
 use otlp_sdk::{
     BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
-    RetryPolicy, SpanProcessor, StatsSnapshot,
+    RetryPolicy, SpanProcessor, StatsSnapshot, TracerProvider,
 };
 
 /// What the test exporter does with the n-th attempt.
@@ -576,4 +576,37 @@ fn the_block_policy_does_not_hold_producers_when_the_pipeline_is_stalled() {
     assert!(stats.is_balanced());
     let _ = processor.shutdown(Duration::from_millis(200));
     assert_final(&processor.stats());
+}
+
+#[test]
+fn exported_spans_hand_their_resource_handle_to_the_next_spans() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+        .build()
+        .unwrap();
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("shells");
+    let handles = || Arc::strong_count(provider.resource());
+    let before = handles();
+    for _ in 0..10 {
+        let mut span = tracer.start("exported");
+        span.set_attribute(KeyValue::new("key", "value"));
+        span.end();
+    }
+    processor.force_flush(Duration::from_secs(10)).unwrap();
+    // The exported spans' shells keep their resource handles for new spans.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handles() != before + 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(handles(), before + 10);
+    // A new span takes a shell's handle instead of a new one, and gives it
+    // back once exported.
+    let span = tracer.start("next");
+    assert_eq!(handles(), before + 10);
+    drop(span);
+    processor.force_flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(handles(), before + 10);
+    assert_eq!(processor.stats().exported, 11);
 }
