@@ -55,7 +55,9 @@ impl Tracer {
 
     /// Starts a root span (a new trace).
     pub fn start(&self, name: impl Into<Str>) -> Span {
-        self.span_builder(name).start()
+        // Not through a `SpanBuilder`: building one and taking it apart again
+        // copies it, right after the stores that built it.
+        start_span(self, name.into(), SpanKind::Internal, None, None)
     }
 
     /// Starts a child of `parent` (local or received from another process).
@@ -142,10 +144,7 @@ impl SpanBuilder<'_> {
         span
     }
 
-    /// Starts the span without the builder's attributes and links. The span
-    /// is the tail expression, after everything else of the builder is
-    /// dropped, so that it is built in the caller's slot rather than built
-    /// aside and copied (288 bytes, on every span).
+    /// Starts the span without the builder's attributes and links.
     #[inline]
     fn start_bare(self) -> Span {
         let SpanBuilder {
@@ -156,64 +155,77 @@ impl SpanBuilder<'_> {
             start_time,
             ..
         } = self;
-        let provider = &tracer.provider;
-        let (trace_id, trace_state, parent_span_id, parent_remote) = match &parent {
-            Some(parent) => (
-                parent.trace_id,
-                parent.trace_state.clone(),
-                Some(parent.span_id),
-                Some(parent.is_remote),
-            ),
-            None => (TraceId::random(), TraceState::EMPTY, None, None),
-        };
-        let span_id = SpanId::random();
-        let sampled =
-            !provider.disabled && provider.sampler.should_sample(parent.as_ref(), trace_id);
-        let trace_flags = match &parent {
-            Some(parent) => parent.trace_flags.with_sampled(sampled),
-            None => TraceFlags::NONE.with_sampled(sampled),
-        };
-        drop(parent);
-        let context = SpanContext {
+        start_span(tracer, name, kind, parent, start_time)
+    }
+}
+
+/// Starts a span without attributes or links: decides sampling, assigns ids,
+/// records the start time. The span is the tail expression, so that it is
+/// built in the caller's slot rather than built aside and copied (304 bytes,
+/// on every span).
+fn start_span(
+    tracer: &Tracer,
+    name: Str,
+    kind: SpanKind,
+    parent: Option<SpanContext>,
+    start_time: Option<SystemTime>,
+) -> Span {
+    let provider = &tracer.provider;
+    let (trace_id, trace_state, parent_span_id, parent_remote) = match &parent {
+        Some(parent) => (
+            parent.trace_id,
+            parent.trace_state.clone(),
+            Some(parent.span_id),
+            Some(parent.is_remote),
+        ),
+        None => (TraceId::random(), TraceState::EMPTY, None, None),
+    };
+    let span_id = SpanId::random();
+    let sampled = !provider.disabled && provider.sampler.should_sample(parent.as_ref(), trace_id);
+    let trace_flags = match &parent {
+        Some(parent) => parent.trace_flags.with_sampled(sampled),
+        None => TraceFlags::NONE.with_sampled(sampled),
+    };
+    drop(parent);
+    let context = SpanContext {
+        trace_id,
+        span_id,
+        trace_flags,
+        is_remote: false,
+        trace_state: trace_state.clone(),
+    };
+    if !sampled {
+        return Span::non_recording(context, provider.clone());
+    }
+    let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
+    // An exported span's shell, if one came back: its attribute vector
+    // and, for the same provider and scope, its handles without a clone.
+    let (attributes, resource, scope) = match provider.take_shell() {
+        Some(shell) => shell.fit(&provider.resource, &tracer.scope),
+        None => (Vec::new(), provider.resource.clone(), tracer.scope.clone()),
+    };
+    Span::recording(
+        context,
+        SpanData {
             trace_id,
             span_id,
-            trace_flags,
-            is_remote: false,
-            trace_state: trace_state.clone(),
-        };
-        if !sampled {
-            return Span::non_recording(context, provider.clone());
-        }
-        let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
-        // An exported span's shell, if one came back: its attribute vector
-        // and, for the same provider and scope, its handles without a clone.
-        let (attributes, resource, scope) = match provider.take_shell() {
-            Some(shell) => shell.fit(&provider.resource, &tracer.scope),
-            None => (Vec::new(), provider.resource.clone(), tracer.scope.clone()),
-        };
-        Span::recording(
-            context,
-            SpanData {
-                trace_id,
-                span_id,
-                trace_state,
-                parent_span_id,
-                flags: SpanFlags::new(trace_flags, parent_remote),
-                name,
-                kind,
-                start_time_unix_nano: start,
-                end_time_unix_nano: 0,
-                attributes,
-                dropped_attributes_count: 0,
-                events: Vec::new(),
-                dropped_events_count: 0,
-                links: Vec::new(),
-                dropped_links_count: 0,
-                status: otlp_core::Status::Unset,
-                resource,
-                scope,
-            },
-            provider.clone(),
-        )
-    }
+            trace_state,
+            parent_span_id,
+            flags: SpanFlags::new(trace_flags, parent_remote),
+            name,
+            kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: 0,
+            attributes,
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links: Vec::new(),
+            dropped_links_count: 0,
+            status: otlp_core::Status::Unset,
+            resource,
+            scope,
+        },
+        provider.clone(),
+    )
 }
