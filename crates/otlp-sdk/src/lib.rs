@@ -81,6 +81,7 @@ mod recycle;
 mod retry;
 mod sampler;
 mod span;
+mod spare_handle;
 mod stats;
 mod tracer;
 

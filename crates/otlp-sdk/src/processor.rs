@@ -16,7 +16,7 @@ use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::Exporter;
 use crate::queue::SpanQueue;
-use crate::recycle::{Shell, Shells};
+use crate::recycle::Shells;
 use crate::retry::RetryPolicy;
 use crate::stats::{Stats, StatsSnapshot};
 
@@ -106,6 +106,75 @@ impl Progress {
 }
 
 impl Shared {
+    /// Hands the finished span in `slot` to the queue, taking it out only
+    /// when it is pushed (the tracer's path: one copy fewer per span).
+    #[inline]
+    pub(crate) fn on_end_from(&self, slot: &mut Option<SpanData>) {
+        if slot.is_none() {
+            return;
+        }
+        // Counted before anything else, so the span is never in a stage it
+        // was not first counted into (see `stats`).
+        self.stats.produced.add(1);
+        if self.shut_down.load(Ordering::SeqCst) {
+            *slot = None;
+            Stats::add(&self.stats.dropped_shutdown, 1);
+            return;
+        }
+        let Some(span) = slot.take() else {
+            return;
+        };
+        match self.queue.push(span) {
+            Ok(()) => {
+                // A push racing with the final drain of shutdown is drained here.
+                if self.shut_down.load(Ordering::SeqCst) {
+                    self.drain_after_shutdown();
+                }
+            }
+            Err(span) => match self.full_policy {
+                FullPolicy::Drop => Stats::add(&self.stats.dropped_queue_full, 1),
+                FullPolicy::Block(timeout) => self.block_until_room(span, timeout),
+            },
+        }
+    }
+
+    /// [`FullPolicy::Block`]: waits up to `timeout` for room. A producer that
+    /// waited in vain while the loop took nothing marks the pipeline stalled,
+    /// and later producers drop at once until the loop takes spans again.
+    fn block_until_room(&self, mut span: SpanData, timeout: Duration) {
+        let shared = self;
+        let progress = &shared.progress;
+        let drop_span = || Stats::add(&shared.stats.dropped_queue_full, 1);
+        let takes = progress.takes.load(Ordering::Acquire);
+        if progress.stalled_at.load(Ordering::Acquire) == takes {
+            return drop_span();
+        }
+        let started = Instant::now();
+        let mut step = 0u32;
+        loop {
+            shared.queue.wake_loop();
+            let seen = progress.takes.load(Ordering::SeqCst);
+            if step < 4 {
+                std::thread::yield_now();
+            } else {
+                // Woken as soon as the loop takes a batch (room again), or
+                // after a millisecond to look at the clock.
+                progress.wait_for_take(seen, Duration::from_millis(1));
+            }
+            step = step.saturating_add(1);
+            match shared.queue.push(span) {
+                Ok(()) => return,
+                Err(back) => span = back,
+            }
+            if started.elapsed() >= timeout || shared.shut_down.load(Ordering::SeqCst) {
+                if progress.takes.load(Ordering::Acquire) == takes {
+                    progress.stalled_at.store(takes, Ordering::Release);
+                }
+                return drop_span();
+            }
+        }
+    }
+
     /// Discards whatever is left in the queue after shutdown, counting it.
     pub(crate) fn drain_after_shutdown(&self) {
         let mut drained = 0;
@@ -227,89 +296,18 @@ impl BatchSpanProcessor {
         }
     }
 
-    /// [`FullPolicy::Block`]: waits up to `timeout` for room. A producer that
-    /// waited in vain while the loop took nothing marks the pipeline stalled,
-    /// and later producers drop at once until the loop takes spans again.
-    fn block_until_room(&self, mut span: SpanData, timeout: Duration) {
-        let shared = &*self.inner.shared;
-        let progress = &shared.progress;
-        let drop_span = || Stats::add(&shared.stats.dropped_queue_full, 1);
-        let takes = progress.takes.load(Ordering::Acquire);
-        if progress.stalled_at.load(Ordering::Acquire) == takes {
-            return drop_span();
-        }
-        let started = Instant::now();
-        let mut step = 0u32;
-        loop {
-            shared.queue.wake_loop();
-            let seen = progress.takes.load(Ordering::SeqCst);
-            if step < 4 {
-                std::thread::yield_now();
-            } else {
-                // Woken as soon as the loop takes a batch (room again), or
-                // after a millisecond to look at the clock.
-                progress.wait_for_take(seen, Duration::from_millis(1));
-            }
-            step = step.saturating_add(1);
-            match shared.queue.push(span) {
-                Ok(()) => return,
-                Err(back) => span = back,
-            }
-            if started.elapsed() >= timeout || shared.shut_down.load(Ordering::SeqCst) {
-                if progress.takes.load(Ordering::Acquire) == takes {
-                    progress.stalled_at.store(takes, Ordering::Release);
-                }
-                return drop_span();
-            }
-        }
-    }
-}
-
-impl BatchSpanProcessor {
-    /// A shell an exported span left, for a new span of this pipeline.
+    /// This pipeline's state: where a span of a provider that exports
+    /// through it alone is handed (see `Span`), and where shells come from.
     #[inline]
-    pub(crate) fn take_shell(&self) -> Option<Shell> {
-        self.inner.shared.shells.take()
-    }
-
-    /// [`on_end`](SpanProcessor::on_end) for the span in `slot`, taken out
-    /// only when it is pushed (the tracer's path: one copy fewer per span).
-    #[inline]
-    pub(crate) fn on_end_from(&self, slot: &mut Option<SpanData>) {
-        let shared = &*self.inner.shared;
-        if slot.is_none() {
-            return;
-        }
-        // Counted before anything else, so the span is never in a stage it
-        // was not first counted into (see `stats`).
-        shared.stats.produced.add(1);
-        if shared.shut_down.load(Ordering::SeqCst) {
-            *slot = None;
-            Stats::add(&shared.stats.dropped_shutdown, 1);
-            return;
-        }
-        let Some(span) = slot.take() else {
-            return;
-        };
-        match shared.queue.push(span) {
-            Ok(()) => {
-                // A push racing with the final drain of shutdown is drained here.
-                if shared.shut_down.load(Ordering::SeqCst) {
-                    shared.drain_after_shutdown();
-                }
-            }
-            Err(span) => match shared.full_policy {
-                FullPolicy::Drop => Stats::add(&shared.stats.dropped_queue_full, 1),
-                FullPolicy::Block(timeout) => self.block_until_room(span, timeout),
-            },
-        }
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 }
 
 impl SpanProcessor for BatchSpanProcessor {
     #[inline]
     fn on_end(&self, span: SpanData) {
-        self.on_end_from(&mut Some(span));
+        self.inner.shared.on_end_from(&mut Some(span));
     }
 
     fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {

@@ -10,8 +10,7 @@ use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData, Str};
 use crate::config::Config;
 use crate::error::PipelineError;
 use crate::limits::SpanLimits;
-use crate::processor::{BatchSpanProcessor, SpanProcessor};
-use crate::recycle::Shell;
+use crate::processor::{BatchSpanProcessor, Shared, SpanProcessor};
 use crate::sampler::Sampler;
 use crate::tracer::Tracer;
 
@@ -28,11 +27,11 @@ pub(crate) struct ProviderInner {
 }
 
 impl ProviderInner {
-    /// A shell an exported span left (see `recycle`), when the one processor
-    /// is a batch pipeline that has one.
+    /// The state of the one processor, when it is a batch pipeline: a span
+    /// is handed straight to it, and starts from its shells.
     #[inline]
-    pub(crate) fn take_shell(&self) -> Option<Shell> {
-        self.only_batch.as_ref()?.take_shell()
+    pub(crate) fn only_pipeline(&self) -> Option<&Arc<Shared>> {
+        self.only_batch.as_ref().map(BatchSpanProcessor::shared)
     }
 
     /// Hands the finished span in `slot` to every processor (moved into the
@@ -41,7 +40,7 @@ impl ProviderInner {
     #[inline]
     pub(crate) fn dispatch_from(&self, slot: &mut Option<SpanData>) {
         if let Some(batch) = &self.only_batch {
-            return batch.on_end_from(slot);
+            return batch.shared().on_end_from(slot);
         }
         let Some(span) = slot.take() else {
             return;

@@ -6,9 +6,11 @@ use std::time::SystemTime;
 
 use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str, clock};
 
-use crate::limits::{truncate_value, truncate_values};
+use crate::limits::{SpanLimits, truncate_value, truncate_values};
+use crate::processor::Shared;
 use crate::provider::ProviderInner;
 use crate::recycle::attribute_vec;
+use crate::spare_handle;
 
 /// A span in progress. Record attributes, events, links and status, then
 /// [`end`](Span::end) it — or let it drop, which ends it too.
@@ -32,10 +34,23 @@ pub struct Span {
     context: SpanContext,
     /// `None` for non-recording spans and once ended.
     data: Option<SpanData>,
-    provider: Arc<ProviderInner>,
+    limits: SpanLimits,
+    destination: Destination,
     /// A one-word filter of the attribute keys set so far: a key whose bit is
     /// clear cannot be a duplicate, so most `set_attribute` calls skip the scan.
     key_filter: KeyFilter,
+}
+
+/// Where a recording span is handed when it ends.
+pub(crate) enum Destination {
+    /// The provider's one processor is a batch pipeline: straight into its
+    /// queue. The handle goes back to the thread's spare when the span is
+    /// dropped (see `spare_handle`).
+    Pipeline(Arc<Shared>),
+    /// Every processor of the provider, in order.
+    Processors(Arc<ProviderInner>),
+    /// Nowhere: the span does not record.
+    Nowhere,
 }
 
 /// A 64-bit Bloom filter over attribute keys (one bit per key).
@@ -86,13 +101,15 @@ impl Span {
     pub(crate) fn recording(
         context: SpanContext,
         data: SpanData,
-        provider: Arc<ProviderInner>,
+        limits: SpanLimits,
+        destination: Destination,
     ) -> Self {
         debug_assert!(data.attributes.is_empty(), "start attributes are adopted");
         Span {
             context,
             data: Some(data),
-            provider,
+            limits,
+            destination,
             key_filter: KeyFilter::default(),
         }
     }
@@ -122,7 +139,7 @@ impl Span {
         if maybe_repeated {
             dedupe_keep_last(&mut attributes);
         }
-        let limits = &self.provider.limits;
+        let limits = &self.limits;
         data.dropped_attributes_count = cap(&mut attributes, limits.max_attributes);
         if let Some(max) = limits.max_attribute_value_length {
             truncate_values(&mut attributes, max);
@@ -130,11 +147,12 @@ impl Span {
         data.attributes = attributes;
     }
 
-    pub(crate) fn non_recording(context: SpanContext, provider: Arc<ProviderInner>) -> Self {
+    pub(crate) fn non_recording(context: SpanContext) -> Self {
         Span {
             context,
             data: None,
-            provider,
+            limits: SpanLimits::default(),
+            destination: Destination::Nowhere,
             key_filter: KeyFilter::default(),
         }
     }
@@ -164,7 +182,7 @@ impl Span {
         let Some(data) = &mut self.data else {
             return;
         };
-        let limits = &self.provider.limits;
+        let limits = &self.limits;
         let len = data.attributes.len();
         if limits.max_attribute_value_length.is_some() || len >= limits.max_attributes {
             record_attribute(data, limits, &mut self.key_filter, attribute);
@@ -214,7 +232,7 @@ impl Span {
         time_unix_nano: u64,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        let limits = self.provider.limits;
+        let limits = self.limits;
         if let Some(data) = &mut self.data {
             if data.events.len() >= limits.max_events {
                 data.dropped_events_count = data.dropped_events_count.saturating_add(1);
@@ -240,7 +258,7 @@ impl Span {
     }
 
     pub(crate) fn add_link_value(&mut self, mut link: Link) {
-        let limits = self.provider.limits;
+        let limits = self.limits;
         if let Some(data) = &mut self.data {
             if data.links.len() >= limits.max_links {
                 data.dropped_links_count = data.dropped_links_count.saturating_add(1);
@@ -294,7 +312,11 @@ impl Span {
     fn finish(&mut self, end_unix_nano: u64) {
         if let Some(data) = &mut self.data {
             data.end_time_unix_nano = end_unix_nano.max(data.start_time_unix_nano);
-            self.provider.dispatch_from(&mut self.data);
+            match &self.destination {
+                Destination::Pipeline(pipeline) => pipeline.on_end_from(&mut self.data),
+                Destination::Processors(provider) => provider.dispatch_from(&mut self.data),
+                Destination::Nowhere => self.data = None,
+            }
         }
     }
 }
@@ -306,6 +328,11 @@ impl Drop for Span {
         if self.data.is_some() {
             self.finish(clock::now_unix_nanos());
         }
+        if let Destination::Pipeline(pipeline) =
+            std::mem::replace(&mut self.destination, Destination::Nowhere)
+        {
+            spare_handle::give_back(pipeline);
+        }
     }
 }
 
@@ -313,7 +340,7 @@ impl Drop for Span {
 #[inline(never)]
 fn record_attribute(
     data: &mut SpanData,
-    limits: &crate::SpanLimits,
+    limits: &SpanLimits,
     key_filter: &mut KeyFilter,
     mut attribute: KeyValue,
 ) {

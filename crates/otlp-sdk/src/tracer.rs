@@ -10,7 +10,8 @@ use otlp_core::{
 };
 
 use crate::provider::ProviderInner;
-use crate::span::Span;
+use crate::span::{Destination, Span};
+use crate::spare_handle;
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -195,14 +196,20 @@ fn start_span(
         trace_state: trace_state.clone(),
     };
     if !sampled {
-        return Span::non_recording(context, provider.clone());
+        return Span::non_recording(context);
     }
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
-    // An exported span's shell, if one came back: its attribute vector
-    // and, for the same provider and scope, its handles without a clone.
-    let (attributes, resource, scope) = match provider.take_shell() {
+    // Through a batch pipeline alone: an exported span's shell, if one came
+    // back (its attribute vector and, for the same provider and scope, its
+    // handles without a clone), and the thread's spare pipeline handle.
+    let pipeline = provider.only_pipeline();
+    let (attributes, resource, scope) = match pipeline.and_then(|p| p.shells.take()) {
         Some(shell) => shell.fit(&provider.resource, &tracer.scope),
         None => (Vec::new(), provider.resource.clone(), tracer.scope.clone()),
+    };
+    let destination = match pipeline {
+        Some(pipeline) => Destination::Pipeline(spare_handle::take(pipeline)),
+        None => Destination::Processors(provider.clone()),
     };
     Span::recording(
         context,
@@ -226,6 +233,7 @@ fn start_span(
             resource,
             scope,
         },
-        provider.clone(),
+        provider.limits,
+        destination,
     )
 }
