@@ -35,13 +35,9 @@ impl ProviderInner {
     }
 
     /// Hands the finished span in `slot` to every processor (moved into the
-    /// last one), leaving `None`. The span is taken out of its slot as late
-    /// as possible: each by-value hop of the 224-byte span is a copy.
-    #[inline]
+    /// last one), leaving `None`. (A provider whose one processor is a batch
+    /// pipeline hands its spans to it directly: see `Destination`.)
     pub(crate) fn dispatch_from(&self, slot: &mut Option<SpanData>) {
-        if let Some(batch) = &self.only_batch {
-            return batch.shared().on_end_from(slot);
-        }
         let Some(span) = slot.take() else {
             return;
         };
