@@ -235,9 +235,7 @@ impl GrpcExporter {
             .map(tonic::Response::into_inner)
             .map_err(CallError::Status)
     }
-}
 
-impl GrpcExporter {
     /// One attempt, sent by the direct path when uncompressed (see
     /// [`direct`]), through tonic otherwise.
     async fn attempt(&self, mut channel: Channel, body: Bytes) -> ExportOutcome {
