@@ -118,8 +118,6 @@ struct Anchor {
     renew_at: AtomicU64,
     /// One renewer at a time; the others read the wall clock meanwhile.
     renewing: AtomicBool,
-    /// Set when the measured rate is implausible: readings stay on the wall clock.
-    disabled: AtomicBool,
 }
 
 /// One consistent reading of an [`Anchor`].
@@ -139,7 +137,6 @@ impl Anchor {
             scale: AtomicU64::new(0),
             renew_at: AtomicU64::new(0),
             renewing: AtomicBool::new(false),
-            disabled: AtomicBool::new(false),
         }
     }
 
@@ -182,10 +179,6 @@ impl Anchor {
         let before = tsc::read();
         let unix = wall_clock_unix_nanos();
         let after = tsc::read();
-        if self.disabled.load(Ordering::Relaxed) {
-            tsc::disable();
-            return unix;
-        }
         if self
             .renewing
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -201,7 +194,8 @@ impl Anchor {
     }
 
     /// Renews the anchor from a matched (counter, wall clock) pair. The
-    /// caller holds `renewing`. Returns false when the counter is unusable.
+    /// caller holds `renewing`. Returns false, leaving the anchor as it was,
+    /// when the measured rate is implausible: the counter is unusable.
     fn renew(&self, ticks: u64, unix: u64) -> bool {
         let Some((previous, _)) = self.load() else {
             // Only a renewer writes, and the caller is the renewer.
@@ -223,10 +217,7 @@ impl Anchor {
             }
             (None, 0) => 0,
             (None, kept) => kept,
-            (Some(rate), _) if !(MIN_SCALE..=MAX_SCALE).contains(&rate) => {
-                self.disabled.store(true, Ordering::Relaxed);
-                return false;
-            }
+            (Some(rate), _) if !(MIN_SCALE..=MAX_SCALE).contains(&rate) => return false,
             (Some(rate), 0) => rate,
             // Within 1% of the previous rate: follow it; otherwise the
             // interval held a clock step, and the previous rate stands.
@@ -374,7 +365,8 @@ mod tests {
         anchor.renew(100, 1_000);
         // 30 ms of wall clock in 10 ticks: a 333 Hz counter.
         assert!(!anchor.renew(110, 1_000 + 30 * MS));
-        assert!(anchor.disabled.load(Ordering::Relaxed));
+        // The anchor is left uncalibrated (and the caller stops using the counter).
+        assert_eq!(anchor.load().map(|(state, _)| state.scale), Some(0));
         assert_eq!(anchor.extrapolate(111), None);
     }
 
