@@ -1,5 +1,8 @@
 //! [`SpanConverter`]: `opentelemetry_sdk` spans into `otlp_core` spans.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use opentelemetry::trace as otel;
 use opentelemetry::{Array, Key, KeyValue, Value};
 use otlp_core::clock;
@@ -7,8 +10,6 @@ use otlp_core::{
     AnyValue, Event, Link, Resource, SpanData, SpanFlags, SpanId, SpanKind, Status, Str,
     TraceFlags, TraceId, TraceState,
 };
-use std::cell::RefCell;
-use std::sync::Arc;
 
 use super::intern::KeyInterner;
 use super::scope_cache::ScopeCache;
