@@ -51,17 +51,21 @@ impl Shell {
         resource: &Arc<Resource>,
         scope: &Arc<InstrumentationScope>,
     ) -> (Vec<KeyValue>, Arc<Resource>, Arc<InstrumentationScope>) {
-        let resource = if Arc::ptr_eq(&self.resource, resource) {
-            self.resource
-        } else {
-            Arc::clone(resource)
-        };
-        let scope = if Arc::ptr_eq(&self.scope, scope) {
-            self.scope
-        } else {
-            Arc::clone(scope)
-        };
-        (self.attributes, resource, scope)
+        (
+            self.attributes,
+            reuse(self.resource, resource),
+            reuse(self.scope, scope),
+        )
+    }
+}
+
+/// `kept` if it is `wanted`, else a clone of `wanted` (`kept` released).
+#[inline]
+fn reuse<T>(kept: Arc<T>, wanted: &Arc<T>) -> Arc<T> {
+    if Arc::ptr_eq(&kept, wanted) {
+        kept
+    } else {
+        Arc::clone(wanted)
     }
 }
 
