@@ -23,6 +23,8 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData};
 
+use crate::spare_handle::reuse;
+
 /// Shells a pipeline keeps at most (fewer when its queue is smaller: there
 /// are never more spans in flight than the queue holds plus a few batches).
 const MAX_SHELLS: usize = 4096;
@@ -56,16 +58,6 @@ impl Shell {
             reuse(self.resource, resource),
             reuse(self.scope, scope),
         )
-    }
-}
-
-/// `kept` if it is `wanted`, else a clone of `wanted` (`kept` released).
-#[inline]
-fn reuse<T>(kept: Arc<T>, wanted: &Arc<T>) -> Arc<T> {
-    if Arc::ptr_eq(&kept, wanted) {
-        kept
-    } else {
-        Arc::clone(wanted)
     }
 }
 

@@ -43,8 +43,18 @@ pub(crate) fn give_back(handle: Arc<Shared>) {
 #[inline]
 fn take_from<T>(spare: &Cell<Option<Arc<T>>>, wanted: &Arc<T>) -> Arc<T> {
     match spare.take() {
-        Some(kept) if Arc::ptr_eq(&kept, wanted) => kept,
-        _ => Arc::clone(wanted),
+        Some(kept) => reuse(kept, wanted),
+        None => Arc::clone(wanted),
+    }
+}
+
+/// `kept` if it is `wanted`, else a clone of `wanted` (`kept` released).
+#[inline]
+pub(crate) fn reuse<T>(kept: Arc<T>, wanted: &Arc<T>) -> Arc<T> {
+    if Arc::ptr_eq(&kept, wanted) {
+        kept
+    } else {
+        Arc::clone(wanted)
     }
 }
 
