@@ -142,9 +142,8 @@ impl Shared {
     /// waited in vain while the loop took nothing marks the pipeline stalled,
     /// and later producers drop at once until the loop takes spans again.
     fn block_until_room(&self, mut span: SpanData, timeout: Duration) {
-        let shared = self;
-        let progress = &shared.progress;
-        let drop_span = || Stats::add(&shared.stats.dropped_queue_full, 1);
+        let progress = &self.progress;
+        let drop_span = || Stats::add(&self.stats.dropped_queue_full, 1);
         let takes = progress.takes.load(Ordering::Acquire);
         if progress.stalled_at.load(Ordering::Acquire) == takes {
             return drop_span();
@@ -152,7 +151,7 @@ impl Shared {
         let started = Instant::now();
         let mut step = 0u32;
         loop {
-            shared.queue.wake_loop();
+            self.queue.wake_loop();
             let seen = progress.takes.load(Ordering::SeqCst);
             if step < 4 {
                 std::thread::yield_now();
@@ -162,11 +161,11 @@ impl Shared {
                 progress.wait_for_take(seen, Duration::from_millis(1));
             }
             step = step.saturating_add(1);
-            match shared.queue.push(span) {
+            match self.queue.push(span) {
                 Ok(()) => return,
                 Err(back) => span = back,
             }
-            if started.elapsed() >= timeout || shared.shut_down.load(Ordering::SeqCst) {
+            if started.elapsed() >= timeout || self.shut_down.load(Ordering::SeqCst) {
                 if progress.takes.load(Ordering::Acquire) == takes {
                     progress.stalled_at.store(takes, Ordering::Release);
                 }
