@@ -499,8 +499,8 @@ fn varints_of_ten_bytes_and_more() {
 fn a_retry_delay_whose_varint_overflows_64_bits_is_refused_as_prost_does() {
     // Found by rpc_status_mutated: Status { details: [Any { RetryInfo {
     // retry_delay { nanos: ff ff ff ff ff ff ff ff ff 03 } } }] }. The tenth
-    // byte carries more than bit 63; prost refuses the RetryInfo, and we
-    // read nanos as -1 (a delay of 0).
+    // byte carries more than bit 63; prost refuses the RetryInfo, which our
+    // reader used to read with nanos -1 (a delay of 0).
     let mut bytes = vec![0x1a, 0x39, 0x0a, 0x28];
     bytes.extend(RETRY_INFO_TYPE_URL.as_bytes());
     bytes.extend([0x12, 0x0d, 0x0a, 0x0b, 0x10]);
