@@ -37,9 +37,9 @@
 //! the baseline for every group and thread count, measured in interleaved
 //! rounds (`otlp_benches::report`), and where every span went; then the
 //! anatomy of a span's time on one thread, also interleaved: the two clock
-//! reads each SDK makes (`otlp_core::clock`, `SystemTime::now`), a bare span (no attributes) dropped on the spot by
-//! the processor, the same with eight attributes, and both through the batch
-//! processor.
+//! reads each SDK makes (`otlp_core::clock`, `SystemTime::now`), a bare span
+//! (no attributes) dropped on the spot by the processor, the same with eight
+//! attributes, and both through the batch processor.
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
