@@ -25,6 +25,8 @@ Options:
                            changed (default 1 with --count-only, otherwise 0 = never)
   --max-request-bytes N    Cap on request bodies, compressed and decompressed
                            (default 67108864)
+  --answer-delay D         Answer every request D late, like a slow but healthy
+                           collector (e.g. 200ms, 1.5s; default 0)
   --tls-cert FILE          Serve TLS with this PEM certificate chain (needs --tls-key)
   --tls-key FILE           The PEM private key of --tls-cert
   --tls-client-ca FILE     Require client certificates signed by this PEM CA (mTLS)
@@ -50,6 +52,8 @@ pub struct Args {
     pub quiet: bool,
     pub summary_every: Option<Duration>,
     pub max_request_bytes: Option<usize>,
+    /// `--answer-delay`; zero means no delay.
+    pub answer_delay: Duration,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
@@ -92,6 +96,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, S
                     })?;
                 parsed.max_request_bytes = Some(bytes);
             }
+            "--answer-delay" => {
+                parsed.answer_delay = delay("--answer-delay", &value("--answer-delay")?)?
+            }
             "--tls-cert" => parsed.tls_cert = Some(PathBuf::from(value("--tls-cert")?)),
             "--tls-key" => parsed.tls_key = Some(PathBuf::from(value("--tls-key")?)),
             "--tls-client-ca" => {
@@ -120,6 +127,26 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, S
 fn address(flag: &str, text: &str) -> Result<SocketAddr, String> {
     text.parse()
         .map_err(|_| format!("{flag}: {text:?} is not an IP:PORT address (e.g. 127.0.0.1:4317)"))
+}
+
+/// A delay with its unit: `250ms`, `1.5s`; `0` alone needs none.
+fn delay(flag: &str, text: &str) -> Result<Duration, String> {
+    let bad = || format!("{flag}: {text:?} is not a duration with a unit (e.g. 200ms, 1.5s, 0)");
+    let trimmed = text.trim();
+    let (number, divisor) = if let Some(number) = trimmed.strip_suffix("ms") {
+        (number, 1000.0)
+    } else if let Some(number) = trimmed.strip_suffix('s') {
+        (number, 1.0)
+    } else if trimmed == "0" {
+        return Ok(Duration::ZERO);
+    } else {
+        return Err(bad());
+    };
+    let number: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !number.is_finite() || number < 0.0 {
+        return Err(bad());
+    }
+    Duration::try_from_secs_f64(number / divisor).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -162,5 +189,36 @@ mod tests {
         assert!(parse_strs(&["--count-only", "--jsonl", "x"]).is_err());
         assert!(parse_strs(&["--tls-cert", "c.pem"]).is_err());
         assert_eq!(parse_strs(&["--help"]), Ok(None));
+    }
+
+    #[test]
+    fn answer_delays_have_units() {
+        let answer_delay = |text: &str| {
+            parse_strs(&["--answer-delay", text]).map(|args| args.unwrap_or_default().answer_delay)
+        };
+        assert_eq!(answer_delay("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(answer_delay("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(answer_delay(" 2 s"), Ok(Duration::from_secs(2)));
+        assert_eq!(answer_delay("0"), Ok(Duration::ZERO));
+        assert_eq!(answer_delay("0ms"), Ok(Duration::ZERO));
+        assert_eq!(
+            parse_strs(&[]).ok().flatten().map(|args| args.answer_delay),
+            Some(Duration::ZERO)
+        );
+        let inline = parse_strs(&["--answer-delay=50ms"])
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(inline.answer_delay, Duration::from_millis(50));
+        for bad in [
+            "", "200", "-1s", "1m", "ms", "fast", "NaN s", "inf s", "1e30s",
+        ] {
+            let error = answer_delay(bad).expect_err(bad);
+            assert!(
+                error.contains("--answer-delay") && error.contains(&format!("{bad:?}")),
+                "{bad}: {error}"
+            );
+        }
+        assert!(parse_strs(&["--answer-delay"]).is_err());
     }
 }

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use otlp_contrib::receiver::{
-    ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver, Store,
-    Transport, render_traces,
+    Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver,
+    Store, Transport, render_traces,
 };
 
 fn main() -> ExitCode {
@@ -77,6 +77,11 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
         observer,
         ..defaults
     })?;
+    // Set before the `listening` line, so a client that waits for it sees the
+    // delay on its first request.
+    if !args.answer_delay.is_zero() {
+        receiver.set_fallback_fault(Some(Fault::Delay(args.answer_delay)));
+    }
 
     let mut listening = String::from("listening");
     if let Some(addr) = receiver.grpc_addr() {
