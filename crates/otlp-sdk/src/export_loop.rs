@@ -167,6 +167,10 @@ impl<E: Exporter> ExportLoop<E> {
             self.cut_ready_batches();
             self.complete_flushes();
             if self.finished {
+                // Shutdown has answered by its deadline; work the runtime
+                // still runs (a compression or DNS lookup in its blocking
+                // pool) must not hold the thread that joins this one.
+                self.runtime.shutdown_background();
                 return;
             }
             self.sync_backlog(false);
@@ -309,6 +313,13 @@ impl<E: Exporter> ExportLoop<E> {
                 Stats::add(&self.shared.stats.dropped_durable, spans);
                 self.shared.stats.record_error(format!(
                     "{spans} spans lost: their durable record could not be read back: {error}"
+                ));
+            }
+            Some(NextRecord::Deferred { spans, error }) => {
+                self.buffers.put(body);
+                self.shared.stats.record_error(format!(
+                    "{spans} spans wait on disk: their durable record could not be read back \
+                     now, trying again after a backoff: {error}"
                 ));
             }
             None => self.buffers.put(body),
@@ -536,7 +547,7 @@ impl<E: Exporter> ExportLoop<E> {
             }
         }
         let stats = &self.shared.stats;
-        self.shared.drain_after_shutdown();
+        self.shared.close_queue();
         let (mut abandoned, mut persisted, mut evicted) = (0, 0, 0);
         for request in self.in_flight.values() {
             if request.settled.swap(true, Ordering::AcqRel) {
@@ -682,11 +693,19 @@ impl<E: Exporter> ExportTask<E> {
                 self.deadline,
                 |event| match event {
                     SendEvent::Error(error) => stats.record_error(error),
-                    SendEvent::Retry => Stats::add(&stats.retries, 1),
+                    SendEvent::Retry => {
+                        Stats::add(&stats.retries, 1);
+                        self.shared.progress.note_retry();
+                    }
                 },
             )
             .await;
         let latency = started.elapsed();
+        // An answer, even a refusal, shows the backend is up; retries that
+        // ran out do not.
+        if !settlement.exhausted {
+            self.shared.progress.note_answer();
+        }
         // With a durable record, running out of retries is not failure: the
         // record stays on disk for a later round and its spans stay in flight.
         let parked = self.record.is_some() && settlement.exhausted;

@@ -46,38 +46,69 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     pub(crate) full_policy: FullPolicy,
     pub(crate) shut_down: AtomicBool,
-    /// Whether the loop is taking spans (for [`FullPolicy::Block`]).
+    /// Set by the export loop alone, once it has taken what shutdown
+    /// exports (see [`Shared::close_queue`]).
+    queue_closed: AtomicBool,
+    /// Whether exports make progress (for [`FullPolicy::Block`]).
     pub(crate) progress: Progress,
     /// What exported spans leave for new ones (see `recycle`).
     pub(crate) shells: Shells,
 }
 
-/// How many times the export loop has taken spans from the queue, and at
-/// which count a producer last found it stalled (waited its whole bound while
-/// nothing was taken).
+/// Whether the pipeline moves: how many times the export loop has taken
+/// spans from the queue, whether the backend answers, and at which count a
+/// producer last found the pipeline stalled.
+///
+/// The pipeline is *stalled* when its exports fail and are being retried (the
+/// backend is down or refuses), or when nothing has moved (no take, no
+/// answer) for a whole attempt timeout (the backend hangs). A pipeline whose
+/// exports are in flight within their timeout, or complete, is healthy
+/// however slow it is: producers wait for it.
 #[derive(Debug)]
 pub(crate) struct Progress {
     takes: AtomicU64,
     /// The `takes` a producer found stalled (`u64::MAX`: none).
     stalled_at: AtomicU64,
+    /// The last export attempt failed with a retryable error; cleared when
+    /// the backend answers again.
+    failing: AtomicBool,
+    /// When the loop last took spans or an export was answered, in
+    /// nanoseconds since `epoch`.
+    moved_at: AtomicU64,
+    epoch: Instant,
+    /// No movement for this long (the attempt timeout) means stalled.
+    patience: Duration,
     /// Producers parked until the loop takes spans (the blocking path only).
     waiters: Mutex<Vec<Thread>>,
     has_waiters: AtomicBool,
 }
 
 impl Progress {
-    fn new() -> Self {
+    fn new(patience: Duration) -> Self {
         Progress {
             takes: AtomicU64::new(0),
             stalled_at: AtomicU64::new(u64::MAX),
+            failing: AtomicBool::new(false),
+            moved_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+            patience,
             waiters: Mutex::new(Vec::new()),
             has_waiters: AtomicBool::new(false),
         }
     }
 
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn note_movement(&self) {
+        self.moved_at.fetch_max(self.now(), Ordering::Relaxed);
+    }
+
     /// Called by the loop whenever it takes spans: there is room again, so
     /// producers waiting for it are woken.
     pub(crate) fn note_take(&self) {
+        self.note_movement();
         self.takes.fetch_add(1, Ordering::SeqCst);
         if self.has_waiters.load(Ordering::SeqCst) && self.has_waiters.swap(false, Ordering::SeqCst)
         {
@@ -87,6 +118,29 @@ impl Progress {
                 waiter.unpark();
             }
         }
+    }
+
+    /// Called by an export task when an attempt failed and will be retried.
+    pub(crate) fn note_retry(&self) {
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    /// Called by an export task when the backend answered (success, partial
+    /// success or a permanent error): it is up.
+    pub(crate) fn note_answer(&self) {
+        self.failing.store(false, Ordering::Relaxed);
+        self.note_movement();
+    }
+
+    /// Whether exports fail, or nothing has moved for a whole attempt timeout.
+    fn is_stalled(&self) -> bool {
+        if self.failing.load(Ordering::Relaxed) {
+            return true;
+        }
+        let still_for = self
+            .now()
+            .saturating_sub(self.moved_at.load(Ordering::Relaxed));
+        Duration::from_nanos(still_for) >= self.patience
     }
 
     /// Parks the calling producer until the loop takes spans after `seen`
@@ -125,28 +179,38 @@ impl Shared {
             return;
         };
         match self.queue.push(span) {
-            Ok(()) => {
-                // A push racing with the final drain of shutdown is drained here.
-                if self.shut_down.load(Ordering::SeqCst) {
-                    self.drain_after_shutdown();
-                }
-            }
+            Ok(()) => self.after_push(),
             Err(span) => match self.full_policy {
                 FullPolicy::Drop => Stats::add(&self.stats.dropped_queue_full, 1),
-                FullPolicy::Block(timeout) => self.block_until_room(span, timeout),
+                FullPolicy::Block(bound) => self.block_until_room(span, bound),
             },
         }
     }
 
-    /// [`FullPolicy::Block`]: waits up to `timeout` for room. A producer that
-    /// waited in vain while the loop took nothing marks the pipeline stalled,
-    /// and later producers drop at once until the loop takes spans again.
-    fn block_until_room(&self, mut span: SpanData, timeout: Duration) {
+    /// A push that raced with shutdown and landed after the loop closed the
+    /// queue is drained here (the loop will not look again); before that,
+    /// the loop's own final drain takes it.
+    ///
+    /// Why nothing is left behind: the push is a `SeqCst` compare-exchange
+    /// on the queue's tail, followed by the `SeqCst` loads below; the loop
+    /// stores `queue_closed` (`SeqCst`) before its final pops, whose look at
+    /// the tail follows a `SeqCst` fence. So either these loads see the
+    /// queue closed, or the final pops see the pushed span.
+    #[inline]
+    fn after_push(&self) {
+        if self.shut_down.load(Ordering::SeqCst) && self.queue_closed.load(Ordering::SeqCst) {
+            self.drain_after_shutdown();
+        }
+    }
+
+    /// [`FullPolicy::Block`]: waits for room while the pipeline makes
+    /// progress. A producer that waited `bound` while exports were failing
+    /// or nothing moved marks the pipeline stalled, and later producers drop
+    /// at once until the loop takes spans again.
+    fn block_until_room(&self, mut span: SpanData, bound: Duration) {
         let progress = &self.progress;
-        let drop_span = || Stats::add(&self.stats.dropped_queue_full, 1);
-        let takes = progress.takes.load(Ordering::Acquire);
-        if progress.stalled_at.load(Ordering::Acquire) == takes {
-            return drop_span();
+        if progress.stalled_at.load(Ordering::Acquire) == progress.takes.load(Ordering::Acquire) {
+            return Stats::add(&self.stats.dropped_queue_full, 1);
         }
         let started = Instant::now();
         let mut step = 0u32;
@@ -162,20 +226,30 @@ impl Shared {
             }
             step = step.saturating_add(1);
             match self.queue.push(span) {
-                Ok(()) => return,
+                Ok(()) => return self.after_push(),
                 Err(back) => span = back,
             }
-            if started.elapsed() >= timeout || self.shut_down.load(Ordering::SeqCst) {
-                if progress.takes.load(Ordering::Acquire) == takes {
-                    progress.stalled_at.store(takes, Ordering::Release);
-                }
-                return drop_span();
+            if self.shut_down.load(Ordering::SeqCst) {
+                return Stats::add(&self.stats.dropped_shutdown, 1);
+            }
+            if started.elapsed() >= bound && progress.is_stalled() {
+                progress
+                    .stalled_at
+                    .store(progress.takes.load(Ordering::Acquire), Ordering::Release);
+                return Stats::add(&self.stats.dropped_queue_full, 1);
             }
         }
     }
 
-    /// Discards whatever is left in the queue after shutdown, counting it.
-    pub(crate) fn drain_after_shutdown(&self) {
+    /// Closes the queue for good (the export loop alone, at the end of
+    /// shutdown) and discards what is still in it, counting it.
+    pub(crate) fn close_queue(&self) {
+        self.queue_closed.store(true, Ordering::SeqCst);
+        self.drain_after_shutdown();
+    }
+
+    /// Discards whatever is in the queue, counting it.
+    fn drain_after_shutdown(&self) {
         let mut drained = 0;
         while self.queue.pop().is_some() {
             drained += 1;
@@ -333,7 +407,8 @@ impl SpanProcessor for BatchSpanProcessor {
         if let Some(handle) = loop_thread {
             let _ = handle.join();
         }
-        self.inner.shared.drain_after_shutdown();
+        // Whatever is still queued is the loop's to settle (it closes the
+        // queue as its last act, even after this call's deadline).
         answer.unwrap_or_else(|| Err(self.pending()))
     }
 }
@@ -362,7 +437,6 @@ impl Drop for Inner {
             self.shared.queue.unpark_loop();
             let _ = answer.recv_deadline(deadline);
         }
-        self.shared.drain_after_shutdown();
     }
 }
 
@@ -452,7 +526,8 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             stats: Stats::new(self.batch.max_queue_size),
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
-            progress: Progress::new(),
+            queue_closed: AtomicBool::new(false),
+            progress: Progress::new(self.attempt_timeout),
             shells: Shells::new(self.batch.max_queue_size),
         });
         let (commands, receiver) = crossbeam_channel::unbounded();

@@ -551,8 +551,11 @@ fn dropping_the_last_handle_shuts_down_and_delivers() {
 
 #[test]
 fn the_block_policy_does_not_hold_producers_when_the_pipeline_is_stalled() {
-    // Every export hangs: after the first batches go in flight nothing leaves the queue.
+    // Every export hangs: after the first batches go in flight nothing leaves
+    // the queue, and after an attempt timeout without an answer the pipeline
+    // counts as stalled.
     let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Hang))
+        .with_attempt_timeout(Duration::from_millis(500))
         .with_batch_config(BatchConfig {
             max_concurrent_exports: 1,
             full_policy: FullPolicy::Block(Duration::from_millis(500)),
@@ -609,4 +612,163 @@ fn exported_spans_hand_their_resource_handle_to_the_next_spans() {
     processor.force_flush(Duration::from_secs(10)).unwrap();
     assert_eq!(handles(), before + 10);
     assert_eq!(processor.stats().exported, 11);
+}
+
+#[test]
+fn the_block_policy_waits_for_a_slow_but_healthy_backend() {
+    // Every answer takes three times the block bound: a remote collector.
+    // Exports are in flight within their timeout, so the pipeline is not
+    // stalled: producers wait for room and nothing is lost.
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
+        Behaviour::Slow(Duration::from_millis(300))
+    }))
+    .with_batch_config(BatchConfig {
+        max_concurrent_exports: 2,
+        full_policy: FullPolicy::Block(Duration::from_millis(100)),
+        ..batch(64, 32, 1)
+    })
+    .build()
+    .unwrap();
+    for i in 0..600 {
+        processor.on_end(span(i));
+    }
+    processor.shutdown(Duration::from_secs(30)).unwrap();
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!((stats.exported, stats.dropped), (600, 0), "{stats:#?}");
+}
+
+#[test]
+fn the_block_policy_holds_producers_one_bound_per_stall_when_exports_fail() {
+    // The backend refuses everything: exports retry, nothing leaves the queue.
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Retryable))
+        .with_retry_policy(fast_retry())
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 1,
+            full_policy: FullPolicy::Block(Duration::from_millis(100)),
+            ..batch(64, 32, 1)
+        })
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut longest = Duration::ZERO;
+    for i in 0..3_000 {
+        let before = Instant::now();
+        processor.on_end(span(i));
+        longest = longest.max(before.elapsed());
+    }
+    // Waiting the bound for each span that cannot fit would take minutes.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(longest < Duration::from_secs(5), "{longest:?}");
+    let stats = processor.stats();
+    assert!(stats.dropped_queue_full > 0, "{stats:#?}");
+    assert!(stats.is_balanced());
+    let _ = processor.shutdown(Duration::from_millis(200));
+    wait_until_settled(&processor);
+}
+
+/// After a shutdown that timed out, the loop settles the accounts a moment
+/// later: waits (generously) for nothing to be queued or in flight.
+fn wait_until_settled(processor: &BatchSpanProcessor) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let stats = processor.stats();
+        if stats.queued == 0 && stats.in_flight == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_final(&processor.stats());
+}
+
+#[test]
+fn producers_blocked_when_shutdown_begins_leave_nothing_queued() {
+    // A small queue, slow exports and producers blocked waiting for room
+    // while shutdown drains the queue: a producer that gets room after the
+    // final drain must not leave its span queued forever.
+    for round in 0..5 {
+        let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
+            Behaviour::Slow(Duration::from_millis(20))
+        }))
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 1,
+            full_policy: FullPolicy::Block(Duration::from_secs(30)),
+            ..batch(16, 8, 1)
+        })
+        .build()
+        .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let producers: Vec<_> = (0..4)
+            .map(|_| {
+                let processor = processor.clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        processor.on_end(span(i));
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let result = processor.shutdown(Duration::from_secs(20));
+        stop.store(true, Ordering::Relaxed);
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        assert!(result.is_ok(), "round {round}: {result:?}");
+        let stats = processor.stats();
+        assert_final(&stats);
+        assert!(stats.exported > 0, "{stats:#?}");
+    }
+}
+
+#[test]
+fn a_push_racing_shutdown_never_discards_spans_the_loop_still_exports() {
+    // Producers keep pushing while shutdown runs. Whatever was queued when
+    // shutdown began is exported, and shutdown reports success by its
+    // deadline instead of timing out over spans a producer threw away.
+    for round in 0..20 {
+        let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
+            Behaviour::Slow(Duration::from_millis(5))
+        }))
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 1,
+            full_policy: FullPolicy::Drop,
+            ..batch(4_096, 64, 1_000)
+        })
+        .build()
+        .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let processor = processor.clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        processor.on_end(span(i));
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        let result = processor.shutdown(Duration::from_secs(20));
+        stop.store(true, Ordering::Relaxed);
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        assert!(result.is_ok(), "round {round}: {result:?}");
+        let stats = processor.stats();
+        assert_final(&stats);
+        // Spans dropped at shutdown are only those that arrived after it
+        // began, never ones queued before: the queue held at most 4,096.
+        assert!(stats.exported > 0, "{stats:#?}");
+    }
 }

@@ -363,14 +363,18 @@ pub enum FullPolicy {
     /// Drop the span and count it (`dropped_queue_full`). Never waits: what the
     /// OpenTelemetry specification's batch processor does.
     Drop,
-    /// Backpressure: wait for room, up to this long, then drop and count.
-    /// While the export loop drains the queue, a producer that outruns it is
-    /// slowed to its pace and nothing is lost. When a producer waits its whole
-    /// bound while the loop takes nothing (the pipeline is stalled: say the
-    /// backend is down and every export is retrying), it drops, and so do the
-    /// following producers at once, without waiting, until the loop takes
-    /// spans again: a dead backend holds producers for one bound, not one per
-    /// span. A waiting producer sleeps in short steps; it does not spin.
+    /// Backpressure: wait for room while the pipeline makes progress; drop and
+    /// count only once it is stalled. A slow but healthy backend (exports in
+    /// flight within their attempt timeout, or completing) slows a producer
+    /// that outruns it to its pace, and nothing is lost, however long each
+    /// answer takes. The pipeline is *stalled* when exports fail and are
+    /// being retried (the backend is down or refuses), or when nothing has
+    /// moved for a whole attempt timeout (the backend hangs): a producer then
+    /// waits this bound at most, drops, and so do the following producers at
+    /// once, without waiting, until the loop takes spans again — a dead
+    /// backend holds producers for one bound per stall, not one per span. A
+    /// waiting producer sleeps in short steps and is woken as soon as there
+    /// is room; it does not spin.
     Block(Duration),
 }
 
