@@ -9,6 +9,13 @@
 //! between rounds. While anything waits, new batches join the back of the
 //! line (they are written to disk and wait too), so delivery stays in order
 //! and a backend outage fills the disk, not memory.
+//!
+//! A record that cannot be read back for a while (the file missing, an I/O
+//! error) stays first in line and is tried again after the same backoff; only
+//! a record that is truly gone (damaged on disk, no longer stored) is given
+//! up, for the caller to count as dropped. A file that never comes back holds
+//! the line until the disk cap evicts it (those spans are then counted as
+//! dropped too).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -29,8 +36,15 @@ pub(crate) struct Redelivery {
 pub(crate) enum NextRecord {
     /// A record to export; its body is in the caller's buffer.
     Ready(Redelivery),
-    /// A record that went bad on disk: its spans are lost.
+    /// A record that is gone for good: damaged on disk (it no longer
+    /// matches its checksum) or no longer stored. Its spans are lost; the
+    /// queue no longer holds it as pending, so it is never read again.
     Lost { spans: u64, error: DurableError },
+    /// A record that could not be read now (an I/O error: the file missing
+    /// for a while, `EIO`, `EMFILE`...). Nothing is lost: it still waits, first
+    /// in line, and the next round comes after the retry policy's backoff, as
+    /// after a failed redelivery.
+    Deferred { spans: u64, error: DurableError },
 }
 
 pub(crate) struct Backlog {
@@ -121,20 +135,32 @@ impl Backlog {
     }
 
     /// Reads the oldest waiting record's body into `body` (cleared first).
+    /// Only a record that is truly unreadable leaves the line unsent
+    /// ([`NextRecord::Lost`]); one that fails to read for any other reason
+    /// stays first in line, and the backlog backs off ([`NextRecord::Deferred`]).
     pub(crate) fn take_next(&mut self, body: &mut Vec<u8>) -> Option<NextRecord> {
-        let (&id, &spans) = self.waiting.iter().next()?;
-        self.waiting.remove(&id);
+        let (&id, &spans) = self.waiting.first_key_value()?;
         body.clear();
         Some(match self.queue.read(id, body) {
-            Ok(record) => NextRecord::Ready(Redelivery {
-                id,
-                encoding: record.encoding,
-                spans,
-            }),
-            Err(error) => {
-                // Gone or damaged: nothing left to deliver; forget it.
-                let _ = self.queue.ack(id);
+            Ok(record) => {
+                self.waiting.remove(&id);
+                NextRecord::Ready(Redelivery {
+                    id,
+                    encoding: record.encoding,
+                    spans,
+                })
+            }
+            // Nothing left to deliver. Nothing to acknowledge either: a
+            // damaged record is already settled by `read` (and skipped again
+            // by the next open, as damage), an unknown one is not pending.
+            Err(error @ (DurableError::Corrupt { .. } | DurableError::UnknownRecord(_))) => {
+                self.waiting.remove(&id);
                 NextRecord::Lost { spans, error }
+            }
+            // The record is still on disk as far as anyone knows: try again later.
+            Err(error) => {
+                self.back_off();
+                NextRecord::Deferred { spans, error }
             }
         })
     }
@@ -157,10 +183,16 @@ impl Backlog {
             return false;
         }
         self.waiting.insert(id, spans);
+        self.back_off();
+        true
+    }
+
+    /// A redelivery round failed: the next one waits the retry policy's
+    /// backoff, longer after each failure in a row.
+    fn back_off(&mut self) {
         self.failures = self.failures.saturating_add(1);
         let delay = self.retry.delay(self.failures, 0.5, None);
         self.next_attempt = self.next_attempt.max(Instant::now() + delay);
-        true
     }
 
     /// Puts a record straight into the waiting line (a new batch that must
@@ -177,4 +209,105 @@ impl Backlog {
 
 fn next_id(id: RecordId) -> RecordId {
     RecordId::new(id.get().saturating_add(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::durable::FsyncPolicy;
+
+    fn directory(name: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("otlp-backlog-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        path
+    }
+
+    /// A backlog whose one record (2 spans) waits on disk, recovered at open.
+    fn one_waiting(directory: &Path) -> Backlog {
+        let config = DurableConfig {
+            fsync: FsyncPolicy::Never,
+            ..DurableConfig::new(directory)
+        };
+        let (mut queue, _) = DurableQueue::open(config.clone()).expect("open");
+        let _ = queue
+            .append(Encoding::Protobuf, 2, b"body")
+            .expect("append");
+        drop(queue);
+        let retry = RetryPolicy {
+            initial_backoff: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        let (backlog, recovered) = Backlog::open(config, retry).expect("reopen");
+        assert_eq!(recovered.records.len(), 1);
+        backlog
+    }
+
+    fn only_segment(directory: &Path) -> PathBuf {
+        let mut segments: Vec<PathBuf> = fs::read_dir(directory)
+            .expect("list")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        assert_eq!(segments.len(), 1);
+        segments.remove(0)
+    }
+
+    #[test]
+    fn a_record_that_fails_to_read_stays_first_in_line_and_is_not_due_until_the_backoff() {
+        let dir = directory("deferred");
+        let mut backlog = one_waiting(&dir);
+        let segment = only_segment(&dir);
+        let hidden = dir.join("hidden");
+        fs::rename(&segment, &hidden).expect("move away");
+
+        let mut body = Vec::new();
+        assert!(backlog.due(Instant::now()));
+        match backlog.take_next(&mut body) {
+            Some(NextRecord::Deferred { spans: 2, error }) => {
+                assert!(matches!(error, DurableError::Io { .. }), "{error}")
+            }
+            _ => panic!("expected the record to be deferred"),
+        }
+        // Still waiting, and not tried again before the backoff: no hot loop.
+        assert_eq!(backlog.waiting_spans(), 2);
+        assert!(!backlog.due(Instant::now()));
+        let due = backlog.next_due().expect("a next round");
+        assert!(due >= Instant::now() + Duration::from_secs(20));
+
+        fs::rename(&hidden, &segment).expect("move back");
+        match backlog.take_next(&mut body) {
+            Some(NextRecord::Ready(record)) => assert_eq!(record.spans, 2),
+            _ => panic!("expected the record once it can be read"),
+        }
+        assert_eq!(body, b"body");
+        assert!(!backlog.has_waiting());
+        drop(backlog);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_record_damaged_on_disk_leaves_the_line_as_lost() {
+        let dir = directory("damaged");
+        let mut backlog = one_waiting(&dir);
+        let segment = only_segment(&dir);
+        let mut bytes = fs::read(&segment).expect("read");
+        bytes[32] ^= 0x01;
+        fs::write(&segment, &bytes).expect("write");
+
+        let mut body = Vec::new();
+        match backlog.take_next(&mut body) {
+            Some(NextRecord::Lost { spans: 2, error }) => {
+                assert!(matches!(error, DurableError::Corrupt { .. }), "{error}")
+            }
+            _ => panic!("expected the record to be lost"),
+        }
+        assert!(!backlog.has_waiting());
+        assert_eq!(backlog.queue.stats().corrupt_records, 1);
+        drop(backlog);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -1,16 +1,15 @@
 //! [`TracerProvider`]: owns the resource, sampler, limits and processors; hands out tracers.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData, Str};
 
 use crate::config::Config;
 use crate::error::PipelineError;
 use crate::limits::SpanLimits;
-use crate::processor::{BatchSpanProcessor, Shared, SpanProcessor};
+use crate::processor::{BatchSpanProcessor, Shared, SpanProcessor, deadline_after};
 use crate::sampler::Sampler;
 use crate::tracer::Tracer;
 
@@ -118,27 +117,58 @@ impl TracerProvider {
         &self.inner.resource
     }
 
-    /// Flushes every processor, each within `timeout`; returns the first error.
+    /// Flushes every processor, all together, within `timeout`; returns the
+    /// first error.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
-        self.for_each_processor(|processor| processor.force_flush(timeout))
+        self.for_each_processor(timeout, |processor, left| processor.force_flush(left))
     }
 
-    /// Shuts down every processor, each within `timeout`; returns the first error.
+    /// Shuts down every processor, all together, within `timeout`; returns
+    /// the first error.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
-        self.for_each_processor(|processor| processor.shutdown(timeout))
+        self.for_each_processor(timeout, |processor, left| processor.shutdown(left))
     }
 
+    /// Runs `action` on every processor with what is left of `timeout`, on
+    /// one thread per processor when there are several, so that the whole
+    /// call returns by the deadline even if each processor takes all of it.
     fn for_each_processor(
         &self,
-        action: impl Fn(&dyn SpanProcessor) -> Result<(), PipelineError>,
+        timeout: Duration,
+        action: impl Fn(&dyn SpanProcessor, Duration) -> Result<(), PipelineError> + Sync,
     ) -> Result<(), PipelineError> {
-        let mut first_error = None;
-        for processor in &self.inner.processors {
-            if let Err(error) = action(processor.as_ref()) {
-                first_error.get_or_insert(error);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        let deadline = deadline_after(timeout);
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let processors = &self.inner.processors;
+        let results: Vec<Result<(), PipelineError>> = match processors.as_slice() {
+            [] => Vec::new(),
+            [only] => vec![action(only.as_ref(), left())],
+            several => std::thread::scope(|scope| {
+                let running: Vec<_> = several
+                    .iter()
+                    .map(|processor| {
+                        let action = &action;
+                        (
+                            processor,
+                            std::thread::Builder::new()
+                                .name("otlp-provider-shutdown".into())
+                                .spawn_scoped(scope, move || action(processor.as_ref(), left())),
+                        )
+                    })
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|(processor, thread)| match thread {
+                        Ok(thread) => thread.join().unwrap_or(Err(PipelineError::Timeout {
+                            pending: 0,
+                        })),
+                        // No thread to spare: this one does it, with what is left.
+                        Err(_) => action(processor.as_ref(), left()),
+                    })
+                    .collect()
+            }),
+        };
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     }
 }
 
@@ -203,7 +233,7 @@ impl TracerProviderBuilder {
 
     /// Adds a processor; finished spans go to every processor in order.
     pub fn with_processor(mut self, processor: impl SpanProcessor) -> Self {
-        if let Some(batch) = (&processor as &dyn Any).downcast_ref::<BatchSpanProcessor>() {
+        if let Some(batch) = processor.batch_pipeline() {
             self.batch_processors.push(batch.clone());
         }
         self.processors.push(Arc::new(processor));

@@ -408,6 +408,30 @@ fn damage_after_opening_is_caught_when_the_record_is_read_back() -> TestResult {
 }
 
 #[test]
+fn a_read_that_fails_for_io_leaves_the_record_pending_and_it_reads_back_later() -> TestResult {
+    let dir = TempDir::new("read-io");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let id = queue.append(Encoding::Protobuf, 4, &body(1, 200))?.id;
+    let segment = &segment_files(dir.path())[0];
+    let hidden = dir.path().join("hidden");
+    fs::rename(segment, &hidden)?;
+
+    let mut body_read = Vec::new();
+    match queue.read(id, &mut body_read) {
+        Err(DurableError::Io { path, .. }) => assert_eq!(&path, segment),
+        other => panic!("expected Io, got {other:?}"),
+    }
+    let stats = queue.stats();
+    assert_eq!((stats.pending_records, stats.corrupt_records), (1, 0));
+
+    fs::rename(&hidden, segment)?;
+    assert_eq!(queue.read(id, &mut body_read)?.span_count, 4);
+    assert_eq!(body_read, body(1, 200));
+    Ok(())
+}
+
+#[test]
 fn every_batch_syncs_before_append_and_ack_return() -> TestResult {
     let dir = TempDir::new("fsync-every");
     let (mut queue, _) = open(&small_config(dir.path(), FsyncPolicy::EveryBatch));

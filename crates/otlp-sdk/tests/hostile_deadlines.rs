@@ -93,3 +93,71 @@ fn a_zero_deadline_answers_at_once() {
     assert!(stats.is_balanced(), "{stats:?}");
     assert_eq!((stats.queued, stats.in_flight), (0, 0), "{stats:?}");
 }
+
+/// Never answers.
+struct Hang;
+
+impl Exporter for Hang {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        std::future::pending().await
+    }
+}
+
+/// Answers after blocking work on the runtime's blocking pool that outlives
+/// any deadline (a compression or DNS lookup that does not return).
+struct BlockingWork;
+
+impl Exporter for BlockingWork {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        let work = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_secs(60)));
+        let _ = work.await;
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn the_provider_returns_by_its_deadline_whatever_its_processors_take() {
+    // Ten processors that each hang until their own deadline: the provider's
+    // shutdown must still return by the one deadline it was given, not after
+    // ten of them.
+    let processors: Vec<BatchSpanProcessor> = (0..10)
+        .map(|_| BatchSpanProcessor::builder(Hang).build().expect("pipeline"))
+        .collect();
+    let mut builder = TracerProvider::builder();
+    for processor in &processors {
+        builder = builder.with_processor(processor.clone());
+    }
+    let provider = builder.build();
+    provider.tracer("t").start("span").end();
+    let started = Instant::now();
+    let result = provider.shutdown(Duration::from_secs(1));
+    let took = started.elapsed();
+    assert!(matches!(result, Err(PipelineError::Timeout { .. })), "{result:?}");
+    // Generous against a noisy machine; one processor after another would take 10 s.
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
+#[test]
+fn shutdown_returns_by_its_deadline_while_blocking_work_runs() {
+    let processor = BatchSpanProcessor::builder(BlockingWork)
+        .build()
+        .expect("pipeline");
+    processor.on_end(SpanData::builder("a").build());
+    // Let the export start its blocking work.
+    let _ = processor.force_flush(Duration::from_millis(300));
+    let started = Instant::now();
+    let result = processor.shutdown(Duration::from_millis(500));
+    let took = started.elapsed();
+    assert!(matches!(result, Err(PipelineError::Timeout { .. })), "{result:?}");
+    // Generous against a noisy machine; waiting for the blocking work takes a minute.
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(processor.stats().is_balanced());
+}

@@ -441,6 +441,8 @@ impl DurableQueue {
     /// A record that no longer matches is no longer pending: this returns
     /// [`DurableError::Corrupt`] with its span count, for the caller to count
     /// as dropped. An id that is not pending gives [`DurableError::UnknownRecord`].
+    /// Any other error ([`DurableError::Io`]: the file missing, `EIO`,
+    /// `EMFILE`...) leaves the record pending: read it again later.
     pub fn read(
         &mut self,
         id: RecordId,
