@@ -37,6 +37,16 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// export loop cannot even answer (zero, say) returns first, and the loop
     /// settles the accounts a moment later.
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError>;
+
+    /// The batch pipeline this processor hands every span to unchanged, if
+    /// it is one (or wraps one that way). A [`TracerProvider`](crate::TracerProvider)
+    /// whose only processor answers `Some` lets its spans go straight into
+    /// that pipeline's queue, without the dynamic dispatch of `on_end`. The
+    /// default is `None`; a processor that filters, changes or copies spans
+    /// must keep it.
+    fn batch_pipeline(&self) -> Option<&BatchSpanProcessor> {
+        None
+    }
 }
 
 /// State shared by every handle of a pipeline and by its export loop.
@@ -384,6 +394,10 @@ impl SpanProcessor for BatchSpanProcessor {
         self.inner.shared.on_end_from(&mut Some(span));
     }
 
+    fn batch_pipeline(&self) -> Option<&BatchSpanProcessor> {
+        Some(self)
+    }
+
     fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
         if self.is_shut_down() {
             return Err(PipelineError::ShutDown);
@@ -415,7 +429,7 @@ impl SpanProcessor for BatchSpanProcessor {
 
 /// `timeout` from now; a timeout too long for `Instant` (`Duration::MAX`,
 /// "no deadline") ends a century from now instead of overflowing.
-fn deadline_after(timeout: Duration) -> Instant {
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
