@@ -18,9 +18,8 @@
 //!   (string, bool, int, double, bytes, array, key-value list).
 //! - [`Resource`] and [`InstrumentationScope`]: shared by `Arc` between spans.
 //! - [`SpanData`]: a finished span with every field of OTLP's `Span`.
-//! - [`clock::now_unix_nanos`]: span timestamps, read from the processor's
-//!   time-stamp counter where it is trustworthy (half the cost of the wall clock)
-//!   and anchored to the wall clock.
+//! - [`clock::now_unix_nanos`]: span timestamps, read from the wall clock
+//!   (`CLOCK_REALTIME`) every time.
 //!
 //! ## The wire
 //!
