@@ -548,6 +548,7 @@ impl<E: Exporter> ExportLoop<E> {
         }
         let stats = &self.shared.stats;
         self.shared.close_queue();
+        self.shared.shells.clear();
         let (mut abandoned, mut persisted, mut evicted) = (0, 0, 0);
         for request in self.in_flight.values() {
             if request.settled.swap(true, Ordering::AcqRel) {

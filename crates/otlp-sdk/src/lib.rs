@@ -81,7 +81,6 @@ mod recycle;
 mod retry;
 mod sampler;
 mod span;
-mod spare_handle;
 mod stats;
 mod tracer;
 

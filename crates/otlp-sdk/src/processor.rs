@@ -565,3 +565,58 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use otlp_core::encode::Encoding;
+
+    use super::*;
+    use crate::exporter::{ExportOutcome, ExportRequest};
+    use crate::provider::TracerProvider;
+
+    struct Accept;
+
+    impl Exporter for Accept {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Success
+        }
+    }
+
+    #[test]
+    fn a_shut_down_pipeline_keeps_no_memory_in_the_threads_that_used_it() {
+        let processor = BatchSpanProcessor::builder(Accept).build().unwrap();
+        let provider = TracerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        let shared = Arc::downgrade(processor.shared());
+        // A thread records spans, then stays alive doing something else.
+        let (recorded, wait) = mpsc::channel();
+        let (release, parked) = mpsc::channel::<()>();
+        let tracer = provider.tracer("memory");
+        let thread = std::thread::spawn(move || {
+            for _ in 0..100 {
+                tracer.start("span").end();
+            }
+            drop(tracer);
+            recorded.send(()).unwrap();
+            let _ = parked.recv();
+        });
+        wait.recv().unwrap();
+        processor.force_flush(Duration::from_secs(10)).unwrap();
+        provider.shutdown(Duration::from_secs(10)).unwrap();
+        // Shut down, the pipeline keeps no shells for spans that will not come.
+        assert!(processor.shared().shells.take().is_none());
+        drop(provider);
+        drop(processor);
+        // Dropped, nothing keeps its queue alive: not the thread that used it.
+        assert!(shared.upgrade().is_none(), "the pipeline outlived its last handle");
+        release.send(()).unwrap();
+        thread.join().unwrap();
+    }
+}

@@ -23,8 +23,6 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData};
 
-use crate::spare_handle::reuse;
-
 /// Shells a pipeline keeps at most (fewer when its queue is smaller: there
 /// are never more spans in flight than the queue holds plus a few batches).
 const MAX_SHELLS: usize = 4096;
@@ -32,6 +30,16 @@ const MAX_SHELLS: usize = 4096;
 pub(crate) const FRESH_CAPACITY: usize = 8;
 /// Larger attribute vectors are freed rather than kept, so shells stay small.
 const MAX_KEPT_CAPACITY: usize = 64;
+
+/// `kept` if it is `wanted`, else a clone of `wanted` (`kept` released).
+#[inline]
+fn reuse<T>(kept: Arc<T>, wanted: &Arc<T>) -> Arc<T> {
+    if Arc::ptr_eq(&kept, wanted) {
+        kept
+    } else {
+        Arc::clone(wanted)
+    }
+}
 
 /// What an exported span leaves for a new one.
 #[derive(Debug)]
@@ -80,6 +88,12 @@ impl Shells {
             return None;
         }
         self.0.pop()
+    }
+
+    /// Frees every kept shell (at shutdown: nothing more is exported, and a
+    /// shut-down pipeline keeps no memory for spans that will not come).
+    pub(crate) fn clear(&self) {
+        while self.0.pop().is_some() {}
     }
 
     /// Empties `spans` (an exported batch), keeping a shell of each span

@@ -10,7 +10,6 @@ use crate::limits::{SpanLimits, truncate_value, truncate_values};
 use crate::processor::Shared;
 use crate::provider::ProviderInner;
 use crate::recycle::attribute_vec;
-use crate::spare_handle;
 
 /// A span in progress. Record attributes, events, links and status, then
 /// [`end`](Span::end) it — or let it drop, which ends it too.
@@ -44,8 +43,7 @@ pub struct Span {
 /// Where a recording span is handed when it ends.
 pub(crate) enum Destination {
     /// The provider's one processor is a batch pipeline: straight into its
-    /// queue. The handle goes back to the thread's spare when the span is
-    /// dropped (see `spare_handle`).
+    /// queue.
     Pipeline(Arc<Shared>),
     /// Every processor of the provider, in order.
     Processors(Arc<ProviderInner>),
@@ -327,11 +325,6 @@ impl Drop for Span {
         // clock read, which `end` already made.
         if self.data.is_some() {
             self.finish(clock::now_unix_nanos());
-        }
-        if let Destination::Pipeline(pipeline) =
-            std::mem::replace(&mut self.destination, Destination::Nowhere)
-        {
-            spare_handle::give_back(pipeline);
         }
     }
 }

@@ -11,7 +11,6 @@ use otlp_core::{
 
 use crate::provider::ProviderInner;
 use crate::span::{Destination, Span};
-use crate::spare_handle;
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -201,14 +200,14 @@ fn start_span(
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
     // Through a batch pipeline alone: an exported span's shell, if one came
     // back (its attribute vector and, for the same provider and scope, its
-    // handles without a clone), and the thread's spare pipeline handle.
+    // handles without a clone), and a handle on the pipeline.
     let pipeline = provider.only_pipeline();
     let (attributes, resource, scope) = match pipeline.and_then(|p| p.shells.take()) {
         Some(shell) => shell.fit(&provider.resource, &tracer.scope),
         None => (Vec::new(), provider.resource.clone(), tracer.scope.clone()),
     };
     let destination = match pipeline {
-        Some(pipeline) => Destination::Pipeline(spare_handle::take(pipeline)),
+        Some(pipeline) => Destination::Pipeline(Arc::clone(pipeline)),
         None => Destination::Processors(provider.clone()),
     };
     Span::recording(
