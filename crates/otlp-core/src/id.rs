@@ -202,16 +202,59 @@ fn decode_hex<const N: usize>(
 }
 
 thread_local! {
-    static RNG_STATE: Cell<u64> = Cell::new(seed());
+    static RNG: ThreadRng = ThreadRng::new();
 }
 
-/// A per-thread seed: std's randomly keyed hasher over the thread id and the clock.
+/// One thread's generator: wyrand's state, and the number of forks of the
+/// process ([`forks::count`]) when that state was seeded.
+///
+/// A child of `fork()` starts as a copy of the forking thread, generator
+/// included: unless it reseeds, it draws the very ids its parent draws next.
+/// So every draw first compares the fork count it was seeded after with the
+/// current one (a thread-local and a global load), and a thread that finds
+/// itself in a new process reseeds before drawing.
+struct ThreadRng {
+    state: Cell<u64>,
+    seeded_after: Cell<u64>,
+}
+
+impl ThreadRng {
+    fn new() -> Self {
+        // Watch forks before the first draw, so no draw escapes the watch.
+        forks::watch();
+        ThreadRng {
+            seeded_after: Cell::new(forks::count()),
+            state: Cell::new(seed()),
+        }
+    }
+
+    /// The state to draw from, reseeded first in a child of `fork()`.
+    #[inline]
+    fn state(&self) -> &Cell<u64> {
+        let forks = forks::count();
+        if self.seeded_after.get() != forks {
+            self.reseed(forks);
+        }
+        &self.state
+    }
+
+    #[cold]
+    fn reseed(&self, forks: u64) {
+        self.state.set(seed());
+        self.seeded_after.set(forks);
+    }
+}
+
+/// A per-thread seed: std's randomly keyed hasher over the process id, the
+/// thread id and the clock. After a fork the hasher's keys are the parent's
+/// (they live in the copied thread); the process id tells the children of
+/// one parent apart, and the parent from them.
 fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_nanos())
         .unwrap_or_default();
-    RandomState::new().hash_one((std::thread::current().id(), nanos))
+    RandomState::new().hash_one((std::process::id(), std::thread::current().id(), nanos))
 }
 
 /// wyrand: a small, fast, statistically good 64-bit generator.
@@ -223,12 +266,97 @@ fn next_random(state: &Cell<u64>) -> u64 {
 }
 
 fn fill_random(bytes: &mut [u8]) {
-    RNG_STATE.with(|state| {
+    RNG.with(|rng| {
+        let state = rng.state();
         for chunk in bytes.chunks_mut(8) {
             let word = next_random(state).to_le_bytes();
             chunk.copy_from_slice(&word[..chunk.len()]);
         }
     });
+}
+
+/// How many times the process has forked, as far as the generators care: a
+/// `pthread_atfork` handler counts forks in the child.
+#[cfg(unix)]
+mod forks {
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Forks seen in the child, or [`UNWATCHED`].
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    /// The handler could not be registered (`pthread_atfork` failed for
+    /// lack of memory): [`count`] falls back to the process id.
+    const UNWATCHED: u64 = u64::MAX;
+    static WATCH: Once = Once::new();
+
+    /// The number of forks that led to this process, or, if they cannot be
+    /// watched, a value that changes with the process id. One relaxed load
+    /// when watched: the handler runs in the child on the thread that forked,
+    /// before `fork` returns there, and the child has no other thread.
+    #[inline]
+    pub(super) fn count() -> u64 {
+        match COUNT.load(Ordering::Relaxed) {
+            UNWATCHED => u64::from(std::process::id()) | 1 << 63,
+            forks => forks,
+        }
+    }
+
+    /// Registers the handler that counts forks, once per process (a child
+    /// inherits its parent's handlers).
+    pub(super) fn watch() {
+        WATCH.call_once(|| {
+            if ffi::register_counted_fork() != 0 {
+                COUNT.store(UNWATCHED, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Runs in the child of every `fork()`. Only async-signal-safe work is
+    /// allowed there (the parent may have had other threads): one atomic
+    /// add, which cannot panic.
+    extern "C" fn counted_fork() {
+        COUNT.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[allow(unsafe_code)]
+    mod ffi {
+        use std::ffi::c_int;
+
+        unsafe extern "C" {
+            /// POSIX; in the C library that every Rust program on Unix links
+            /// (declared as the `libc` crate declares it).
+            fn pthread_atfork(
+                prepare: Option<unsafe extern "C" fn()>,
+                parent: Option<unsafe extern "C" fn()>,
+                child: Option<unsafe extern "C" fn()>,
+            ) -> c_int;
+        }
+
+        /// Runs [`counted_fork`](super::counted_fork) in the child process
+        /// after every later `fork()`. Returns 0, or the error number
+        /// (`ENOMEM`).
+        pub(super) fn register_counted_fork() -> c_int {
+            // SAFETY: the declaration matches POSIX's `int
+            // pthread_atfork(void (*)(void), void (*)(void), void
+            // (*)(void))` (a nullable function pointer is an `Option` of
+            // one); it may be called at any time from any thread. The one
+            // handler is a safe `extern "C"` function that cannot unwind;
+            // `counted_fork` is async-signal-safe, as a handler run in a
+            // child must be.
+            unsafe { pthread_atfork(None, None, Some(super::counted_fork)) }
+        }
+    }
+}
+
+/// Without `fork()` there is nothing to watch: the count stays 0.
+#[cfg(not(unix))]
+mod forks {
+    #[inline]
+    pub(super) fn count() -> u64 {
+        0
+    }
+
+    pub(super) fn watch() {}
 }
 
 #[cfg(test)]
