@@ -170,13 +170,13 @@ impl Span {
     /// is truncated.
     // Inlined: the common case (a new key under the limits) is a few compares
     // and a move into the vector, cheaper than a call that moves the 64-byte
-    // attribute once more. The attribute goes into the vector from where the
-    // caller built it (`KeyValue::move_into`), then its key is looked at: a
+    // attribute once more. The attribute is pushed onto the vector, then its
+    // key is looked at: a
     // key that may be set already is settled in place, which is rare. A
     // vector without room is made room for first. Only a length limit and
     // the attribute limit take the attribute to `record_attribute`.
     #[inline]
-    pub fn set_attribute(&mut self, mut attribute: KeyValue) {
+    pub fn set_attribute(&mut self, attribute: KeyValue) {
         let Some(data) = &mut self.data else {
             return;
         };
@@ -189,7 +189,7 @@ impl Span {
         if len == data.attributes.capacity() {
             make_room(&mut data.attributes);
         }
-        attribute.move_into(&mut data.attributes);
+        data.attributes.push(attribute);
         if let Some(pushed) = data.attributes.last()
             && self.key_filter.insert(&pushed.key)
         {
