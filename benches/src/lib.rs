@@ -27,6 +27,9 @@
 //!   HTTP/protobuf) to an OTLP receiver, each SDK at its defaults and set up
 //!   as its documentation says, with one producer doing the same work on
 //!   both sides.
+//! - [`front_doors`]: the `opentelemetry` API and `tracing` +
+//!   `tracing-opentelemetry` in front of either pipeline (otlp-rust through
+//!   `otlp_contrib::bridge::OtlpSpanProcessor`).
 //!
 //! ## Suites
 //!
@@ -74,6 +77,7 @@ pub mod alloc_count;
 pub mod baseline;
 pub mod end_to_end;
 pub mod fixtures;
+pub mod front_doors;
 pub mod hot_path;
 pub mod pipeline;
 pub mod report;

@@ -1,7 +1,8 @@
-//! Smoke test of the `compare` binary: a tiny end-to-end comparison (20,000
-//! spans, ours and one lossless baseline row per transport) runs the
-//! receiver and sender processes and prints the table. No performance
-//! assertion: under `cargo test` this is a debug build.
+//! Smoke tests of the `compare` binary: a tiny burst (20,000 spans, ours and
+//! one lossless baseline row per transport), and the other scenarios at
+//! small loads over HTTP, run the receiver and sender processes and print
+//! their tables. No performance assertion: under `cargo test` this is a
+//! debug build.
 
 use std::process::Command;
 
@@ -30,6 +31,8 @@ fn number(cell: &str) -> f64 {
 fn a_tiny_comparison_prints_the_table_and_both_sides_deliver() {
     let output = Command::new(env!("CARGO_BIN_EXE_compare"))
         .args([
+            "--scenario",
+            "burst",
             "--spans",
             "20000",
             "--runs",
@@ -56,7 +59,7 @@ fn a_tiny_comparison_prints_the_table_and_both_sides_deliver() {
     );
     assert!(
         stdout.contains(
-            "cargo run --release -p otlp-benches --bin compare -- --spans 20000 --runs 1"
+            "cargo run --release -p otlp-benches --bin compare -- --scenario burst --spans 20000 --runs 1"
         ),
         "{stdout}"
     );
@@ -71,5 +74,78 @@ fn a_tiny_comparison_prints_the_table_and_both_sides_deliver() {
             assert!(number(cells[4]) > 0.0, "{label} {transport}: {cells:?}");
             assert!(number(cells[5]) > 0.0, "{label} {transport}: {cells:?}");
         }
+    }
+}
+
+#[test]
+fn small_field_scenarios_print_their_tables() {
+    let output = Command::new(env!("CARGO_BIN_EXE_compare"))
+        .args([
+            "--scenario",
+            "steady,slow,outage,front-doors",
+            "--transport",
+            "http",
+            "--runs",
+            "1",
+            "--rate",
+            "2000",
+            "--duration",
+            "1s",
+            "--slow-delay",
+            "50ms",
+            "--slow-spans",
+            "1000",
+            "--slow-rate",
+            "1000",
+            "--slow-duration",
+            "1s",
+            "--outage",
+            "300ms",
+            "--outage-rate",
+            "1000",
+            "--shutdown-timeout",
+            "60",
+        ])
+        .output()
+        .expect("compare runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "compare failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    for heading in [
+        "### Steady rate: 2,000 spans/s for 1 s",
+        "### Slow collector: every answer after 50 ms",
+        "### Short outage: connections refused for 300 ms while 1,000 spans/s are sent",
+        "### Front doors: 2,000 spans/s for 1 s",
+        "--scenario steady",
+        "--scenario front-doors",
+        "`Store::DecodeOnly`",
+    ] {
+        assert!(stdout.contains(heading), "{heading}:\n{stdout}");
+    }
+    // The steady rows: both sides make every span of the load and lose none.
+    for label in [
+        "otlp-rust (default settings)",
+        "opentelemetry_sdk + opentelemetry-otlp (default settings)",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("| {label} | HTTP/protobuf | 2,000 |")))
+            .unwrap_or_else(|| panic!("no steady row for {label}:\n{stdout}"));
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        assert_eq!(cells[3], "0", "{line}");
+    }
+    // Every door of the front-door table.
+    for door in [
+        "| otlp-sdk's tracer | otlp-rust",
+        "| `opentelemetry` API | OtlpSpanProcessor",
+        "| `opentelemetry` API | opentelemetry_sdk",
+        "| `tracing` + `tracing-opentelemetry` | OtlpSpanProcessor",
+        "| `tracing` + `tracing-opentelemetry` | opentelemetry_sdk",
+    ] {
+        assert!(stdout.contains(door), "{door}:\n{stdout}");
     }
 }

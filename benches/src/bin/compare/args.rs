@@ -5,19 +5,36 @@ use std::time::Duration;
 use otlp_benches::end_to_end::{Endpoints, Transport};
 use otlp_benches::hot_path::ValueKind;
 
-use crate::roles::{Implementation, SenderArgs};
+use crate::roles::{Front, Implementation, Load, SenderArgs};
 
 /// `--help`.
 pub const USAGE: &str = "\
-compare: 1,000,000 spans with 8 string attributes end to end, otlp-rust against
-opentelemetry_sdk + opentelemetry-otlp, over OTLP/gRPC and OTLP/HTTP (protobuf), to
-a loopback receiver in its own process; prints a Markdown table.
+compare: otlp-rust against opentelemetry_sdk + opentelemetry-otlp end to end, over
+OTLP/gRPC and OTLP/HTTP (protobuf), to a loopback receiver in its own process, in
+the scenarios below; prints a Markdown table per scenario.
 
 USAGE:
     cargo run --release -p otlp-benches --bin compare [-- OPTIONS]
 
+SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow,outage):
+    burst        1,000,000 spans as fast as one thread makes them; baseline queues
+                 default, 65536 and one that holds every span (counting receiver)
+    steady       50,000 spans/s for 10 s, paced by the sender: sender CPU per span
+                 and share of one core
+    slow         every answer delayed 200 ms: a burst of 5,000 spans and 10,000
+                 spans/s for 10 s; spans lost, producer time spent in span calls
+    outage       20,000 spans/s; the receiver refuses connections for 2 s after the
+                 first 2 s (2 s more follow); spans lost
+    front-doors  the steady load through the opentelemetry API and through tracing +
+                 tracing-opentelemetry, in front of otlp-rust (OtlpSpanProcessor)
+                 and of the baseline
+
 OPTIONS:
-    --spans N                 spans per sender (default 1000000)
+    --scenario LIST           the scenarios to run (see above)
+    --receiver STORE          count: spans counted by walking the protobuf; decode:
+                              every request decoded into opentelemetry-proto types
+                              (default: count for burst, decode for the others)
+    --spans N                 burst: spans per sender (default 1000000)
     --runs R                  run every row R times, in rotating order, and report
                               medians (lost: the worst run) (default 3)
     --transport T             grpc, http or both (default both)
@@ -29,6 +46,16 @@ OPTIONS:
                               the caller and handed over (default borrowed)
     --shutdown-timeout SECS   longest a sender's final shutdown may take (default 120)
     --receiver-threads N      receiver worker threads (default 2)
+    --rate N                  steady, front-doors: spans per second (default 50000)
+    --duration D              steady, front-doors: how long (default 10s; `500ms`, `2.5`)
+    --slow-delay D            slow: delay of every answer (default 200ms)
+    --slow-spans N            slow: spans of the burst (default 5000)
+    --slow-rate N             slow: spans per second of the paced load (default 10000)
+    --slow-duration D         slow: how long the paced load lasts (default 10s)
+    --outage D                outage: how long connections are refused (default 2s)
+    --outage-rate N           outage: spans per second (default 20000)
+    --field-queue Q           the baseline's queue in every scenario but burst;
+                              `default` is its default (2048) (default: default)
     --json                    print JSON instead of Markdown
     -h, --help                this text
 ";
@@ -62,9 +89,166 @@ impl Queue {
     }
 }
 
+/// One scenario of the comparison; see [`USAGE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scenario {
+    /// As many spans as one thread makes, the baseline with three queues.
+    Burst,
+    /// A paced load: sender CPU per span and share of one core.
+    Steady,
+    /// Every answer delayed: spans lost, producer time in span calls.
+    Slow,
+    /// The receiver refuses connections for a while: spans lost.
+    Outage,
+    /// The steady load through the `opentelemetry` API and `tracing`.
+    FrontDoors,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run and are reported.
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Burst,
+        Scenario::Steady,
+        Scenario::Slow,
+        Scenario::Outage,
+        Scenario::FrontDoors,
+    ];
+
+    /// What runs without `--scenario`.
+    pub const DEFAULT: [Scenario; 4] = [
+        Scenario::Burst,
+        Scenario::Steady,
+        Scenario::Slow,
+        Scenario::Outage,
+    ];
+
+    /// The name on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scenario::Burst => "burst",
+            Scenario::Steady => "steady",
+            Scenario::Slow => "slow",
+            Scenario::Outage => "outage",
+            Scenario::FrontDoors => "front-doors",
+        }
+    }
+
+    /// Reads `burst,steady` or `all`, in canonical order, without repeats.
+    fn parse_list(text: &str) -> Result<Vec<Self>, String> {
+        let mut scenarios = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            match item {
+                "all" => scenarios.extend(Scenario::ALL),
+                name => scenarios.push(
+                    Scenario::ALL
+                        .into_iter()
+                        .find(|scenario| scenario.as_str() == name)
+                        .ok_or_else(|| {
+                            format!(
+                                "unknown scenario {name:?} \
+                                 (burst, steady, slow, outage, front-doors or all)"
+                            )
+                        })?,
+                ),
+            }
+        }
+        scenarios.sort();
+        scenarios.dedup();
+        Ok(scenarios)
+    }
+}
+
+/// What the receiver does with each request it accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReceiverStore {
+    /// `Store::CountOnly`: spans counted by walking the protobuf.
+    Count,
+    /// `Store::DecodeOnly`: every request decoded into `opentelemetry-proto`
+    /// types and checked, as a collector does.
+    Decode,
+}
+
+impl ReceiverStore {
+    /// The name on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReceiverStore::Count => "count",
+            ReceiverStore::Decode => "decode",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "count" => Ok(ReceiverStore::Count),
+            "decode" => Ok(ReceiverStore::Decode),
+            other => Err(format!("unknown receiver {other:?} (count or decode)")),
+        }
+    }
+}
+
+/// The steady, slow-collector and outage loads; see [`USAGE`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FieldOptions {
+    /// Steady and front doors: spans per second.
+    pub rate: u64,
+    /// Steady and front doors: how long.
+    pub duration: Duration,
+    /// Slow collector: the delay of every answer.
+    pub slow_delay: Duration,
+    /// Slow collector: spans of the burst.
+    pub slow_spans: u64,
+    /// Slow collector: spans per second of the paced load.
+    pub slow_rate: u64,
+    /// Slow collector: how long the paced load lasts.
+    pub slow_duration: Duration,
+    /// Outage: how long connections are refused.
+    pub outage: Duration,
+    /// Outage: spans per second.
+    pub outage_rate: u64,
+    /// The baseline's queue in these scenarios.
+    pub queue: Queue,
+}
+
+impl Default for FieldOptions {
+    fn default() -> Self {
+        FieldOptions {
+            rate: 50_000,
+            duration: Duration::from_secs(10),
+            slow_delay: Duration::from_millis(200),
+            slow_spans: 5_000,
+            slow_rate: 10_000,
+            slow_duration: Duration::from_secs(10),
+            outage: Duration::from_secs(2),
+            outage_rate: 20_000,
+            queue: Queue::Default,
+        }
+    }
+}
+
+/// How long the outage scenario sends before the outage begins, and again
+/// after it ends.
+pub const OUTAGE_MARGIN: Duration = Duration::from_secs(2);
+
+impl FieldOptions {
+    /// The outage scenario's load: [`OUTAGE_MARGIN`], the outage, the margin again.
+    pub fn outage_load(&self) -> Load {
+        Load::Paced {
+            rate: self.outage_rate,
+            duration: OUTAGE_MARGIN + self.outage + OUTAGE_MARGIN,
+        }
+    }
+}
+
 /// What the coordinator runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
+    /// The scenarios, in canonical order.
+    pub scenarios: Vec<Scenario>,
+    /// The receiver's store for every scenario; `None`: count for the burst,
+    /// decode for the others.
+    pub receiver_store: Option<ReceiverStore>,
+    /// The loads of the scenarios other than the burst.
+    pub field: FieldOptions,
     /// Spans per sender.
     pub spans: u64,
     /// Repetitions of every row.
@@ -88,6 +272,9 @@ pub struct Options {
 impl Options {
     fn defaults() -> Self {
         Options {
+            scenarios: Scenario::DEFAULT.to_vec(),
+            receiver_store: None,
+            field: FieldOptions::default(),
             spans: 1_000_000,
             runs: 3,
             transports: Transport::ALL.to_vec(),
@@ -98,6 +285,14 @@ impl Options {
             json: false,
             given: Vec::new(),
         }
+    }
+
+    /// The receiver's store in `scenario`.
+    pub fn store_for(&self, scenario: Scenario) -> ReceiverStore {
+        self.receiver_store.unwrap_or(match scenario {
+            Scenario::Burst => ReceiverStore::Count,
+            _ => ReceiverStore::Decode,
+        })
     }
 
     /// The default queues for this many spans: see [`USAGE`].
@@ -121,6 +316,10 @@ pub enum Role {
     Receiver {
         /// Worker threads.
         threads: usize,
+        /// What it does with each request.
+        store: ReceiverStore,
+        /// The delay of every answer, if any.
+        answer_delay: Option<Duration>,
     },
     /// Be one sender.
     Sender(SenderArgs),
@@ -130,6 +329,30 @@ pub enum Role {
 fn parse_count(text: &str) -> Result<u64, String> {
     let digits: String = text.chars().filter(|c| !matches!(c, '_' | ',')).collect();
     digits.parse().map_err(|_| format!("not a count: {text:?}"))
+}
+
+/// Reads a rate: a count of at least 1.
+fn parse_rate(text: &str) -> Result<u64, String> {
+    match parse_count(text)? {
+        0 => Err("a rate is at least 1 span per second".to_owned()),
+        rate => Ok(rate),
+    }
+}
+
+/// Reads `200ms`, `2s`, `2` or `2.5` (seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("not a duration: {text:?} (200ms, 2s, 2.5)");
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(millis) => (millis, 1e-3),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    Duration::try_from_secs_f64(value * scale).map_err(|_| bad())
+}
+
+/// `1500ms`: a duration as [`parse_duration`] reads it back exactly (to the ms).
+fn duration_text(duration: Duration) -> String {
+    format!("{}ms", duration.as_millis())
 }
 
 fn parse_values(text: &str) -> Result<ValueKind, String> {
@@ -158,6 +381,10 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
     let (mut grpc, mut http) = (None, None);
     let mut queue = None;
     let mut queues_given = false;
+    let mut front = Front::Native;
+    let mut rate = None;
+    let mut timed = false;
+    let mut answer_delay = None;
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
         let mut value = |name: &str| iter.next().ok_or_else(|| format!("{name} needs a value"));
@@ -196,8 +423,33 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                     return Err("--receiver-threads must be at least 1".into());
                 }
             }
+            "--scenario" => options.scenarios = Scenario::parse_list(&value("--scenario")?)?,
+            "--receiver" => {
+                options.receiver_store = Some(ReceiverStore::parse(&value("--receiver")?)?);
+            }
+            "--rate" => {
+                let parsed = parse_rate(&value("--rate")?)?;
+                options.field.rate = parsed;
+                rate = Some(parsed);
+            }
+            "--duration" => options.field.duration = parse_duration(&value("--duration")?)?,
+            "--slow-delay" => options.field.slow_delay = parse_duration(&value("--slow-delay")?)?,
+            "--slow-spans" => options.field.slow_spans = parse_count(&value("--slow-spans")?)?,
+            "--slow-rate" => options.field.slow_rate = parse_rate(&value("--slow-rate")?)?,
+            "--slow-duration" => {
+                options.field.slow_duration = parse_duration(&value("--slow-duration")?)?;
+            }
+            "--outage" => options.field.outage = parse_duration(&value("--outage")?)?,
+            "--outage-rate" => options.field.outage_rate = parse_rate(&value("--outage-rate")?)?,
+            "--field-queue" => options.field.queue = Queue::parse(&value("--field-queue")?)?,
             "--json" => options.json = true,
             // The hidden child roles.
+            "--store" => {
+                options.receiver_store = Some(ReceiverStore::parse(&value("--store")?)?);
+            }
+            "--answer-delay" => answer_delay = Some(parse_duration(&value("--answer-delay")?)?),
+            "--front" => front = Front::parse(&value("--front")?)?,
+            "--timed" => timed = true,
             "--role" => role = Some(value("--role")?),
             "--impl" => implementation = Some(Implementation::parse(&value("--impl")?)?),
             "--grpc" => grpc = Some(value("--grpc")?),
@@ -213,6 +465,8 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
         None => Ok(Role::Coordinator(options)),
         Some("receiver") => Ok(Role::Receiver {
             threads: options.receiver_threads,
+            store: options.receiver_store.unwrap_or(ReceiverStore::Count),
+            answer_delay,
         }),
         Some("sender") => Ok(Role::Sender(SenderArgs {
             implementation: implementation.ok_or("a sender needs --impl")?,
@@ -221,7 +475,17 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                 grpc: grpc.ok_or("a sender needs --grpc")?,
                 http: http.ok_or("a sender needs --http")?,
             },
-            spans: options.spans,
+            load: match rate {
+                Some(rate) => Load::Paced {
+                    rate,
+                    duration: options.field.duration,
+                },
+                None => Load::Burst {
+                    spans: options.spans,
+                },
+            },
+            front,
+            timed,
             queue,
             values: options.values,
             shutdown_timeout: options.shutdown_timeout,
@@ -243,15 +507,47 @@ pub fn sender_command_line(args: &SenderArgs) -> Vec<String> {
         args.endpoints.grpc.clone(),
         "--http".to_owned(),
         args.endpoints.http.clone(),
-        "--spans".to_owned(),
-        args.spans.to_string(),
+        "--front".to_owned(),
+        args.front.as_str().to_owned(),
         "--values".to_owned(),
         values_name(args.values).to_owned(),
         "--shutdown-timeout".to_owned(),
         args.shutdown_timeout.as_secs().to_string(),
     ];
+    match args.load {
+        Load::Burst { spans } => line.extend(["--spans".to_owned(), spans.to_string()]),
+        Load::Paced { rate, duration } => line.extend([
+            "--rate".to_owned(),
+            rate.to_string(),
+            "--duration".to_owned(),
+            duration_text(duration),
+        ]),
+    }
+    if args.timed {
+        line.push("--timed".to_owned());
+    }
     if let Some(queue) = args.queue {
         line.extend(["--queue".to_owned(), queue.to_string()]);
+    }
+    line
+}
+
+/// The arguments that make a child process the receiver.
+pub fn receiver_command_line(
+    threads: usize,
+    store: ReceiverStore,
+    answer_delay: Option<Duration>,
+) -> Vec<String> {
+    let mut line = vec![
+        "--role".to_owned(),
+        "receiver".to_owned(),
+        "--receiver-threads".to_owned(),
+        threads.to_string(),
+        "--store".to_owned(),
+        store.as_str().to_owned(),
+    ];
+    if let Some(delay) = answer_delay {
+        line.extend(["--answer-delay".to_owned(), duration_text(delay)]);
     }
     line
 }
@@ -276,6 +572,75 @@ mod tests {
             [Queue::Default, Queue::Size(65_536), Queue::Size(1_000_000)]
         );
         assert_eq!(options.values, ValueKind::Borrowed);
+        assert_eq!(options.scenarios, Scenario::DEFAULT);
+        assert_eq!(options.field, FieldOptions::default());
+        assert_eq!(options.store_for(Scenario::Burst), ReceiverStore::Count);
+        assert_eq!(options.store_for(Scenario::Steady), ReceiverStore::Decode);
+    }
+
+    #[test]
+    fn scenario_options_override_their_defaults() {
+        let args = strings(&[
+            "--scenario",
+            "outage, steady,front-doors",
+            "--receiver",
+            "count",
+            "--rate",
+            "2,000",
+            "--duration",
+            "1.5",
+            "--slow-delay",
+            "50ms",
+            "--slow-spans",
+            "1000",
+            "--slow-rate",
+            "500",
+            "--slow-duration",
+            "2s",
+            "--outage",
+            "300ms",
+            "--outage-rate",
+            "1000",
+            "--field-queue",
+            "65536",
+        ]);
+        let Ok(Role::Coordinator(options)) = parse(args) else {
+            panic!("coordinator expected");
+        };
+        assert_eq!(
+            options.scenarios,
+            [Scenario::Steady, Scenario::Outage, Scenario::FrontDoors]
+        );
+        assert_eq!(options.store_for(Scenario::Burst), ReceiverStore::Count);
+        assert_eq!(options.store_for(Scenario::Slow), ReceiverStore::Count);
+        assert_eq!(
+            options.field,
+            FieldOptions {
+                rate: 2_000,
+                duration: Duration::from_millis(1_500),
+                slow_delay: Duration::from_millis(50),
+                slow_spans: 1_000,
+                slow_rate: 500,
+                slow_duration: Duration::from_secs(2),
+                outage: Duration::from_millis(300),
+                outage_rate: 1_000,
+                queue: Queue::Size(65_536),
+            }
+        );
+        let Ok(Role::Coordinator(all)) = parse(strings(&["--scenario", "slow,all"])) else {
+            panic!("coordinator expected");
+        };
+        assert_eq!(all.scenarios, Scenario::ALL);
+        for bad in [
+            &["--scenario", "soak"][..],
+            &["--receiver", "keep"],
+            &["--rate", "0"],
+            &["--duration", "soon"],
+            &["--slow-delay", "-1s"],
+            &["--field-queue", "0"],
+        ] {
+            assert!(parse(strings(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -318,7 +683,9 @@ mod tests {
                 grpc: "http://127.0.0.1:1".into(),
                 http: "http://127.0.0.1:2".into(),
             },
-            spans: 1_000,
+            load: Load::Burst { spans: 1_000 },
+            front: Front::Native,
+            timed: false,
             queue: Some(65_536),
             values: ValueKind::Owned,
             shutdown_timeout: Duration::from_secs(7),
@@ -327,7 +694,39 @@ mod tests {
             parse(sender_command_line(&sender)),
             Ok(Role::Sender(sender.clone()))
         );
-        let receiver = parse(strings(&["--role", "receiver", "--receiver-threads", "3"]));
-        assert_eq!(receiver, Ok(Role::Receiver { threads: 3 }));
+        let paced = SenderArgs {
+            implementation: Implementation::OtlpRust,
+            load: Load::Paced {
+                rate: 50_000,
+                duration: Duration::from_millis(2_500),
+            },
+            front: Front::Tracing,
+            timed: true,
+            queue: None,
+            ..sender
+        };
+        assert_eq!(
+            parse(sender_command_line(&paced)),
+            Ok(Role::Sender(paced.clone()))
+        );
+        let receiver = parse(receiver_command_line(3, ReceiverStore::Count, None));
+        assert_eq!(
+            receiver,
+            Ok(Role::Receiver {
+                threads: 3,
+                store: ReceiverStore::Count,
+                answer_delay: None
+            })
+        );
+        let delayed =
+            receiver_command_line(2, ReceiverStore::Decode, Some(Duration::from_millis(200)));
+        assert_eq!(
+            parse(delayed),
+            Ok(Role::Receiver {
+                threads: 2,
+                store: ReceiverStore::Decode,
+                answer_delay: Some(Duration::from_millis(200))
+            })
+        );
     }
 }

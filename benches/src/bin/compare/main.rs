@@ -1,10 +1,18 @@
-//! `compare`: otlp-rust against opentelemetry-rust end to end, 1,000,000
-//! spans over OTLP/gRPC and OTLP/HTTP to a loopback receiver, printed as a
-//! Markdown table (or JSON).
+//! `compare`: otlp-rust against opentelemetry-rust end to end over OTLP/gRPC
+//! and OTLP/HTTP to a loopback receiver, in several scenarios, printed as
+//! Markdown tables (or JSON).
 //!
 //! ```text
-//! cargo run --release -p otlp-benches --bin compare [-- --spans N --runs R --json ...]
+//! cargo run --release -p otlp-benches --bin compare [-- --scenario LIST --spans N --runs R --json ...]
 //! ```
+//!
+//! Scenarios ([`args::Scenario`], `--scenario`): the **burst** (1,000,000
+//! spans as fast as one thread makes them, described below; this module's
+//! [`run`] and [`report`]), and where users run a pipeline ([`field`]): a
+//! **steady** rate, a **slow** collector, a short **outage**, and the
+//! **front doors** (the `opentelemetry` API and `tracing`). The burst's
+//! receiver counts spans; the others' decodes every request
+//! (`--receiver count|decode` chooses for all).
 //!
 //! ## What runs where
 //!
@@ -40,6 +48,7 @@
 //! medians (lost: the worst run).
 
 mod args;
+mod field;
 mod process;
 mod report;
 mod roles;
@@ -48,7 +57,8 @@ mod run;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use crate::args::Role;
+use crate::args::{Options, Role, Scenario};
+use crate::field::ScenarioReport;
 use crate::report::{Machine, Report};
 
 fn main() -> ExitCode {
@@ -64,23 +74,13 @@ fn main() -> ExitCode {
             print!("{}", args::USAGE);
             Ok(())
         }
-        Role::Receiver { threads } => roles::receiver(threads),
+        Role::Receiver {
+            threads,
+            store,
+            answer_delay,
+        } => roles::receiver(threads, store, answer_delay),
         Role::Sender(args) => roles::sender(&args),
-        Role::Coordinator(options) => {
-            let mut machine = Machine::describe();
-            run::run(&options).map(|results| {
-                machine.finish();
-                let report = Report::new(&options, results, machine);
-                let text = if options.json {
-                    format!("{:#}\n", report.json())
-                } else {
-                    report.markdown()
-                };
-                let mut stdout = std::io::stdout().lock();
-                let _ = stdout.write_all(text.as_bytes());
-                let _ = stdout.flush();
-            })
-        }
+        Role::Coordinator(options) => coordinate(&options),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,4 +89,48 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the scenarios `options` ask for and prints their report: the
+/// burst's table as it always was, then one section per other scenario.
+/// JSON: the burst's object alone when only the burst ran, else
+/// `{"burst": ..., "scenarios": [...]}`.
+fn coordinate(options: &Options) -> Result<(), String> {
+    let mut machine = Machine::describe();
+    let burst = if options.scenarios.contains(&Scenario::Burst) {
+        Some(run::run(options)?)
+    } else {
+        None
+    };
+    let scenarios = field::run(options)?;
+    machine.finish();
+    let nproc = machine.nproc;
+    let burst = burst.map(|results| Report::new(options, results, machine.clone()));
+    let scenarios: Vec<ScenarioReport> = scenarios
+        .into_iter()
+        .map(|results| ScenarioReport::new(options, results, nproc))
+        .collect();
+    let text = if options.json {
+        let json = match (&burst, scenarios.is_empty()) {
+            (Some(burst), true) => burst.json(),
+            _ => serde_json::json!({
+                "burst": burst.as_ref().map(Report::json),
+                "scenarios": scenarios.iter().map(ScenarioReport::json).collect::<Vec<_>>(),
+            }),
+        };
+        format!("{json:#}\n")
+    } else {
+        let mut text = burst.as_ref().map(Report::markdown).unwrap_or_default();
+        for scenario in &scenarios {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&scenario.markdown(&machine));
+        }
+        text
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    Ok(())
 }

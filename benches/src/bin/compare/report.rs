@@ -88,7 +88,8 @@ impl RowSummary {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median (0 for none).
+pub fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
@@ -532,7 +533,7 @@ impl std::fmt::Display for Goals {
 }
 
 /// `5.23x`, `0.041x`.
-fn ratio(value: f64) -> String {
+pub fn ratio(value: f64) -> String {
     if !value.is_finite() {
         "–".to_owned()
     } else if value >= 10.0 {
@@ -558,7 +559,7 @@ pub fn thousands(value: u64) -> String {
 }
 
 /// `cargo run --release -p otlp-benches --bin compare [-- ARGS]`.
-fn command_line(given: &[String]) -> String {
+pub fn command_line(given: &[String]) -> String {
     let mut line = "cargo run --release -p otlp-benches --bin compare".to_owned();
     if !given.is_empty() {
         line.push_str(" --");
@@ -635,6 +636,20 @@ impl Machine {
     /// Notes the load average at the end.
     pub fn finish(&mut self) {
         self.load_after = load_average();
+    }
+
+    /// `DATE on CPU (nproc N, RAM), Linux K; load average A before, B after`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} on {} (nproc {}, {}), Linux {}; load average {} before, {} after",
+            self.date,
+            self.cpu_model,
+            self.nproc,
+            self.memory,
+            self.kernel,
+            self.load_before,
+            self.load_after
+        )
     }
 }
 
@@ -725,6 +740,8 @@ mod tests {
         Measurement {
             produced,
             delivered,
+            other_spans: 0,
+            calls: None,
             elapsed: Duration::from_secs_f64(seconds),
             produce_time: Duration::from_secs_f64(seconds / 2.0),
             until_shutdown: Duration::from_secs_f64(seconds),
@@ -755,6 +772,9 @@ mod tests {
 
     fn sample_report() -> Report {
         let options = Options {
+            scenarios: vec![crate::args::Scenario::Burst],
+            receiver_store: None,
+            field: crate::args::FieldOptions::default(),
             spans: 1_000_000,
             runs: 1,
             transports: vec![Transport::Grpc],

@@ -1,26 +1,35 @@
 //! The two child roles the coordinator starts by running this binary again.
 //!
-//! - `--role receiver`: an `otlp_contrib::receiver::Receiver` with
-//!   `Store::CountOnly` (spans counted by walking the protobuf, nothing
-//!   decoded into structs) on free loopback ports. It prints
-//!   `listening grpc=URL http=URL`, then answers each `stats` line on stdin
-//!   with one `stats ...` line (see [`ReceiverStats`]) and exits at stdin EOF.
+//! - `--role receiver`: an `otlp_contrib::receiver::Receiver` on free
+//!   loopback ports, with `Store::CountOnly` (`--store count`: spans counted
+//!   by walking the protobuf, nothing decoded into structs) or
+//!   `Store::DecodeOnly` (`--store decode`: every request decoded into
+//!   `opentelemetry-proto` types and its ids checked, as a collector does),
+//!   optionally answering every request after `--answer-delay`. It prints
+//!   `listening grpc=URL http=URL`, then answers each line on stdin: `stats`
+//!   with one `stats ...` line (see [`ReceiverStats`]), `refuse MS` (refuse
+//!   connections for MS milliseconds) with `refusing` once its listeners are
+//!   closed. It exits at stdin EOF.
 //! - `--role sender`: one pipeline ([`SenderArgs`]) producing the spans on
-//!   its main thread, then shutting down; it prints one `result {json}` line
-//!   ([`SenderReport`]) and exits.
+//!   its main thread (a burst, or paced at a rate: [`Load`]), entering it
+//!   through one [`Front`] door, then shutting down; it prints `producing`
+//!   when it starts, then one `result {json}` line ([`SenderReport`]) and
+//!   exits.
 
 use std::io::{BufRead as _, Write as _};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use otlp_benches::end_to_end::{
     BaselineSender, Endpoints, OursSender, Producer, Sender, Transport,
 };
-use otlp_benches::hot_path::ValueKind;
-use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store};
+use otlp_benches::front_doors::{BridgeSender, TracingSender};
+use otlp_benches::hot_path::{SPAN_NAME, ValueKind};
+use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver, Store};
 use serde_json::{Value, json};
 
+use crate::args::ReceiverStore;
 use crate::process::{monotonic_ns, own_cpu};
 
 /// How often the receiver notes whether its span count changed: the
@@ -45,16 +54,47 @@ fn observe(receiver: &Receiver, last: &Mutex<LastChange>) -> (u64, u64) {
     (last.spans, last.at_ns)
 }
 
-/// Runs the receiver role until stdin closes.
-pub fn receiver(worker_threads: usize) -> Result<(), String> {
+/// Runs the receiver role until stdin closes: see the module docs.
+///
+/// Decoding, it also counts the application's spans (those named
+/// [`SPAN_NAME`]) apart from any other span a sender exports, such as the
+/// spans its pipeline's own threads record through a global `tracing`
+/// subscriber. Counting, every span is taken for the application's.
+pub fn receiver(
+    worker_threads: usize,
+    store: ReceiverStore,
+    answer_delay: Option<Duration>,
+) -> Result<(), String> {
+    let app_spans = Arc::new(AtomicU64::new(0));
+    let (store, observer) = match store {
+        ReceiverStore::Count => (Store::CountOnly, None),
+        ReceiverStore::Decode => {
+            let app_spans = app_spans.clone();
+            let observer = RequestObserver::new(move |request| {
+                if request.answered.is_accepted() {
+                    let named = request
+                        .spans()
+                        .filter(|span| span.name == SPAN_NAME)
+                        .count();
+                    app_spans.fetch_add(named as u64, Ordering::Relaxed);
+                }
+            });
+            (Store::DecodeOnly, Some(observer))
+        }
+    };
+    let counts_apart = observer.is_some();
     let receiver = Arc::new(
         Receiver::start(ReceiverConfig {
-            store: Store::CountOnly,
+            store,
             worker_threads,
+            observer,
             ..ReceiverConfig::default()
         })
         .map_err(|error| format!("cannot start the receiver: {error}"))?,
     );
+    if let Some(delay) = answer_delay {
+        receiver.set_fallback_fault(Some(Fault::Delay(delay)));
+    }
     let endpoints = Endpoints::of(&receiver);
     let last = Arc::new(Mutex::new(LastChange::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -83,12 +123,27 @@ pub fn receiver(worker_threads: usize) -> Result<(), String> {
     )?;
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|error| format!("stdin: {error}"))?;
-        match line.trim() {
+        let command = line.trim();
+        if let Some(millis) = command.strip_prefix("refuse ") {
+            let millis = millis
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad command {command:?}"))?;
+            receiver.refuse_connections_for(Duration::from_millis(millis));
+            say(&mut stdout, "refusing".to_owned())?;
+            continue;
+        }
+        match command {
             "stats" => {
                 let (spans, last_change_ns) = observe(&receiver, &last);
                 let stats = receiver.stats();
                 let reply = ReceiverStats {
                     spans,
+                    app_spans: if counts_apart {
+                        app_spans.load(Ordering::Relaxed)
+                    } else {
+                        spans
+                    },
                     requests: stats.requests,
                     bad_requests: stats.bad_requests,
                     faulted_requests: stats.faulted_requests,
@@ -112,6 +167,9 @@ pub fn receiver(worker_threads: usize) -> Result<(), String> {
 pub struct ReceiverStats {
     /// Spans counted in accepted requests, since the receiver started.
     pub spans: u64,
+    /// Of those, the application's (named [`SPAN_NAME`]); all of them when
+    /// the receiver only counts.
+    pub app_spans: u64,
     /// Requests received (bad ones included).
     pub requests: u64,
     /// Requests refused as bad input.
@@ -125,11 +183,12 @@ pub struct ReceiverStats {
 }
 
 impl ReceiverStats {
-    /// `stats spans=N requests=N bad=N faulted=N last_change_ns=N cpu_ns=N`.
+    /// `stats spans=N app=N requests=N bad=N faulted=N last_change_ns=N cpu_ns=N`.
     pub fn to_line(self) -> String {
         format!(
-            "stats spans={} requests={} bad={} faulted={} last_change_ns={} cpu_ns={}",
+            "stats spans={} app={} requests={} bad={} faulted={} last_change_ns={} cpu_ns={}",
             self.spans,
+            self.app_spans,
             self.requests,
             self.bad_requests,
             self.faulted_requests,
@@ -153,6 +212,7 @@ impl ReceiverStats {
                 .map_err(|_| format!("bad number in {field:?}"))?;
             match name {
                 "spans" => stats.spans = value,
+                "app" => stats.app_spans = value,
                 "requests" => stats.requests = value,
                 "bad" => stats.bad_requests = value,
                 "faulted" => stats.faulted_requests = value,
@@ -195,6 +255,74 @@ impl Implementation {
     }
 }
 
+/// The door a sender's spans enter through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Front {
+    /// Each SDK's own tracer: otlp-sdk's for ours, the `opentelemetry` API
+    /// (which is the baseline's own) for the baseline.
+    Native,
+    /// The `opentelemetry` API: for ours, `opentelemetry_sdk`'s provider with
+    /// `otlp_contrib::bridge::OtlpSpanProcessor`.
+    Api,
+    /// `tracing` + `tracing-opentelemetry` (global subscriber) in front of
+    /// the `opentelemetry` API.
+    Tracing,
+}
+
+impl Front {
+    /// The name on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Front::Native => "native",
+            Front::Api => "api",
+            Front::Tracing => "tracing",
+        }
+    }
+
+    /// Reads a command-line name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "native" => Ok(Front::Native),
+            "api" => Ok(Front::Api),
+            "tracing" => Ok(Front::Tracing),
+            other => Err(format!(
+                "unknown front door {other:?} (native, api or tracing)"
+            )),
+        }
+    }
+}
+
+/// How a sender produces its spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Load {
+    /// As fast as the producer thread makes them.
+    Burst {
+        /// Spans to produce.
+        spans: u64,
+    },
+    /// `rate` spans per second for `duration`: every millisecond (or as soon
+    /// as the producer is back) the producer makes the spans due by then.
+    Paced {
+        /// Spans per second.
+        rate: u64,
+        /// How long.
+        duration: Duration,
+    },
+}
+
+impl Load {
+    /// Spans the load makes.
+    pub fn spans(self) -> u64 {
+        match self {
+            Load::Burst { spans } => spans,
+            Load::Paced { rate, duration } => (rate as f64 * duration.as_secs_f64()).round() as u64,
+        }
+    }
+}
+
+/// How often a paced producer looks whether spans are due.
+const PACING_TICK: Duration = Duration::from_millis(1);
+
 /// What one sender process does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SenderArgs {
@@ -204,8 +332,13 @@ pub struct SenderArgs {
     pub transport: Transport,
     /// The receiver.
     pub endpoints: Endpoints,
-    /// Spans to produce.
-    pub spans: u64,
+    /// How the spans are produced.
+    pub load: Load,
+    /// The door the spans enter through.
+    pub front: Front,
+    /// Whether the producer times every span call (two clock reads per
+    /// span): [`SenderReport::calls`].
+    pub timed: bool,
     /// The baseline's queue size; `None` is its default. Ours always runs
     /// with its defaults.
     pub queue: Option<usize>,
@@ -231,6 +364,19 @@ pub struct SenderReport {
     /// otlp-sdk's own accounting (`StatsSnapshot` fields); `Null` for the
     /// baseline, which has none.
     pub pipeline_stats: Value,
+    /// The producer's time in span calls, when it timed them.
+    pub calls: Option<CallTimes>,
+}
+
+/// The time a producer spent inside the SDK's span calls (start, eight
+/// attributes, end, as one call per span), including any wait for room in
+/// a queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallTimes {
+    /// All calls together, ns.
+    pub total_ns: u64,
+    /// The longest single call, ns.
+    pub longest_ns: u64,
 }
 
 impl SenderReport {
@@ -243,6 +389,10 @@ impl SenderReport {
             "shutdown_ns": self.shutdown_ns,
             "shutdown_error": self.shutdown_error,
             "pipeline_stats": self.pipeline_stats,
+            "calls": self.calls.map(|calls| json!({
+                "total_ns": calls.total_ns,
+                "longest_ns": calls.longest_ns,
+            })),
         });
         format!("result {json}")
     }
@@ -268,35 +418,68 @@ impl SenderReport {
             shutdown_ns: number("shutdown_ns")?,
             shutdown_error: json["shutdown_error"].as_str().map(str::to_owned),
             pipeline_stats: json["pipeline_stats"].clone(),
+            calls: match &json["calls"] {
+                Value::Null => None,
+                calls => Some(CallTimes {
+                    total_ns: calls["total_ns"]
+                        .as_u64()
+                        .ok_or_else(|| format!("calls without total_ns: {line}"))?,
+                    longest_ns: calls["longest_ns"]
+                        .as_u64()
+                        .ok_or_else(|| format!("calls without longest_ns: {line}"))?,
+                }),
+            },
         })
     }
 }
 
+/// otlp-sdk's counters as the report carries them.
+fn stats_json(stats: &otlp_sdk::StatsSnapshot) -> Value {
+    json!({
+        "produced": stats.produced,
+        "exported": stats.exported,
+        "dropped": stats.dropped,
+        "dropped_queue_full": stats.dropped_queue_full,
+        "failed": stats.failed,
+        "rejected": stats.rejected,
+        "queued": stats.queued,
+        "in_flight": stats.in_flight,
+        "retries": stats.retries,
+        "batches": stats.batches,
+        "last_error": stats.last_error,
+    })
+}
+
 /// Runs the sender role and prints its report.
 pub fn sender(args: &SenderArgs) -> Result<(), String> {
-    let report = match args.implementation {
-        Implementation::OtlpRust => {
-            let sender = OursSender::new(args.transport, &args.endpoints)?;
-            let mut report = produce_and_shut_down(&sender, args);
-            let stats = sender.stats();
-            report.pipeline_stats = json!({
-                "produced": stats.produced,
-                "exported": stats.exported,
-                "dropped": stats.dropped,
-                "dropped_queue_full": stats.dropped_queue_full,
-                "failed": stats.failed,
-                "rejected": stats.rejected,
-                "queued": stats.queued,
-                "in_flight": stats.in_flight,
-                "retries": stats.retries,
-                "batches": stats.batches,
-                "last_error": stats.last_error,
-            });
+    let (transport, endpoints) = (args.transport, &args.endpoints);
+    let report = match (args.implementation, args.front) {
+        (Implementation::OtlpRust, Front::Native) => {
+            let sender = OursSender::new(transport, endpoints)?;
+            let mut report = produce_and_shut_down(&sender, args)?;
+            report.pipeline_stats = stats_json(&sender.stats());
             report
         }
-        Implementation::OpenTelemetry => {
-            let sender = BaselineSender::new(args.transport, &args.endpoints, args.queue)?;
-            produce_and_shut_down(&sender, args)
+        (Implementation::OtlpRust, Front::Api) => {
+            let sender = BridgeSender::new(transport, endpoints)?;
+            let mut report = produce_and_shut_down(&sender, args)?;
+            report.pipeline_stats = stats_json(&sender.stats());
+            report
+        }
+        (Implementation::OtlpRust, Front::Tracing) => {
+            let sender = TracingSender::install(BridgeSender::new(transport, endpoints)?)?;
+            let mut report = produce_and_shut_down(&sender, args)?;
+            report.pipeline_stats = stats_json(&sender.inner.stats());
+            report
+        }
+        (Implementation::OpenTelemetry, Front::Native | Front::Api) => {
+            let sender = BaselineSender::new(transport, endpoints, args.queue)?;
+            produce_and_shut_down(&sender, args)?
+        }
+        (Implementation::OpenTelemetry, Front::Tracing) => {
+            let sender =
+                TracingSender::install(BaselineSender::new(transport, endpoints, args.queue)?)?;
+            produce_and_shut_down(&sender, args)?
         }
     };
     let mut stdout = std::io::stdout().lock();
@@ -305,22 +488,76 @@ pub fn sender(args: &SenderArgs) -> Result<(), String> {
         .map_err(|error| format!("stdout: {error}"))
 }
 
-/// One producer thread (this one) records every span, then the pipeline
-/// shuts down, exporting what is left.
-fn produce_and_shut_down<S: Sender>(sender: &S, args: &SenderArgs) -> SenderReport {
-    let mut producer = Producer::new(args.values);
+/// One producer thread (this one) records every span of the load, then the
+/// pipeline shuts down, exporting what is left. Says `producing` on stdout
+/// first, so that the coordinator can time an outage from the start.
+fn produce_and_shut_down<S: Sender>(sender: &S, args: &SenderArgs) -> Result<SenderReport, String> {
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "producing")
+            .and_then(|()| stdout.flush())
+            .map_err(|error| format!("stdout: {error}"))?;
+    }
+    let mut producer = TimedProducer {
+        producer: Producer::new(args.values),
+        calls: args.timed.then(CallTimes::default),
+    };
     let start_ns = monotonic_ns();
-    producer.produce(sender, args.spans);
+    match args.load {
+        Load::Burst { spans } => producer.produce(sender, spans),
+        Load::Paced { rate, duration } => {
+            let total = args.load.spans();
+            let start = Instant::now();
+            loop {
+                let elapsed = start.elapsed();
+                let due = if elapsed >= duration {
+                    total
+                } else {
+                    ((elapsed.as_secs_f64() * rate as f64) as u64).min(total)
+                };
+                producer.produce(sender, due.saturating_sub(producer.producer.produced()));
+                if producer.producer.produced() >= total {
+                    break;
+                }
+                std::thread::sleep(PACING_TICK);
+            }
+        }
+    }
     let produced_ns = monotonic_ns();
     let shutdown = sender.shutdown(args.shutdown_timeout);
     let shutdown_ns = monotonic_ns();
-    SenderReport {
-        produced: producer.produced(),
+    Ok(SenderReport {
+        produced: producer.producer.produced(),
         start_ns,
         produced_ns,
         shutdown_ns,
         shutdown_error: shutdown.err(),
         pipeline_stats: Value::Null,
+        calls: producer.calls,
+    })
+}
+
+/// The shared [`Producer`], timing each span call when asked to.
+struct TimedProducer {
+    producer: Producer,
+    calls: Option<CallTimes>,
+}
+
+impl TimedProducer {
+    #[inline]
+    fn produce<S: Sender>(&mut self, sender: &S, spans: u64) {
+        match &mut self.calls {
+            None => self.producer.produce(sender, spans),
+            Some(calls) => {
+                for _ in 0..spans {
+                    let start = Instant::now();
+                    self.producer.produce(sender, 1);
+                    let took = start.elapsed().as_nanos() as u64;
+                    calls.total_ns += took;
+                    calls.longest_ns = calls.longest_ns.max(took);
+                }
+            }
+        }
     }
 }
 
@@ -332,6 +569,7 @@ mod tests {
     fn receiver_stats_round_trip_through_their_line() {
         let stats = ReceiverStats {
             spans: 1_000_000,
+            app_spans: 999_000,
             requests: 1_954,
             bad_requests: 0,
             faulted_requests: 0,
@@ -351,9 +589,32 @@ mod tests {
             shutdown_ns: 3,
             shutdown_error: Some("timed out".into()),
             pipeline_stats: json!({"exported": 20_000}),
+            calls: None,
         };
         let output = format!("noise\n{}\n", report.to_line());
-        assert_eq!(SenderReport::parse(&output), Ok(report));
+        assert_eq!(SenderReport::parse(&output), Ok(report.clone()));
+        let timed = SenderReport {
+            calls: Some(CallTimes {
+                total_ns: 5,
+                longest_ns: 2,
+            }),
+            ..report
+        };
+        assert_eq!(SenderReport::parse(&timed.to_line()), Ok(timed));
         assert!(SenderReport::parse("nothing here").is_err());
+    }
+
+    #[test]
+    fn a_paced_load_makes_rate_times_duration_spans() {
+        let load = Load::Paced {
+            rate: 50_000,
+            duration: Duration::from_millis(2_500),
+        };
+        assert_eq!(load.spans(), 125_000);
+        assert_eq!(Load::Burst { spans: 7 }.spans(), 7);
+        for front in [Front::Native, Front::Api, Front::Tracing] {
+            assert_eq!(Front::parse(front.as_str()), Ok(front));
+        }
+        assert!(Front::parse("log").is_err());
     }
 }

@@ -1,16 +1,23 @@
-//! The coordinator: one receiver process for the whole comparison, then one
-//! sender process per row and run, one at a time.
+//! The coordinator of the burst: one receiver process for the whole
+//! comparison, then one sender process per row and run, one at a time. The
+//! receiver process and the measurement of one sender are shared with the
+//! other scenarios ([`crate::field`]).
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use otlp_benches::end_to_end::{Endpoints, Transport};
 
-use crate::args::{Options, Queue, sender_command_line};
+use crate::args::{
+    Options, Queue, ReceiverStore, Scenario, receiver_command_line, sender_command_line,
+};
 use crate::process::{ChildUsage, machine_busy, reap};
-use crate::roles::{Implementation, ReceiverStats, SenderArgs, SenderReport};
+use crate::roles::{
+    CallTimes, Front, Implementation, Load, ReceiverStats, SenderArgs, SenderReport,
+};
 
 /// After a sender exits, the receiver's count must stay still this long
 /// before the row is settled (unless every span has arrived).
@@ -19,6 +26,8 @@ const SETTLE_QUIET: Duration = Duration::from_millis(300);
 const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 /// How long a sender may live beyond its shutdown bound before it is killed.
 const SENDER_GRACE: Duration = Duration::from_secs(60);
+/// How long a sender may take to start producing.
+const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// One row of the table: which SDK, which transport, which queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,8 +65,14 @@ pub fn rows(options: &Options) -> Vec<RowSpec> {
 pub struct Measurement {
     /// Spans the sender produced.
     pub produced: u64,
-    /// Spans the receiver counted from this sender.
+    /// The application's spans the receiver counted from this sender.
     pub delivered: u64,
+    /// Other spans the receiver counted from this sender (what its
+    /// pipeline's own threads recorded; only a decoding receiver tells them
+    /// apart, see [`ReceiverStats::app_spans`]).
+    pub other_spans: u64,
+    /// The producer's time in span calls, if it timed them.
+    pub calls: Option<CallTimes>,
     /// From the first span to the last span the receiver counted.
     pub elapsed: Duration,
     /// From the first span to the last span ended (the producer's loop).
@@ -101,7 +116,7 @@ impl Measurement {
 }
 
 /// The receiver child process and its command channel.
-struct ReceiverProcess {
+pub struct ReceiverProcess {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -109,14 +124,16 @@ struct ReceiverProcess {
 }
 
 impl ReceiverProcess {
-    fn start(exe: &PathBuf, threads: usize) -> Result<Self, String> {
+    /// Starts the receiver role with `threads` workers, keeping `store`,
+    /// answering every request after `answer_delay` (if any).
+    pub fn start(
+        exe: &PathBuf,
+        threads: usize,
+        store: ReceiverStore,
+        answer_delay: Option<Duration>,
+    ) -> Result<Self, String> {
         let mut child = child_command(exe)
-            .args([
-                "--role",
-                "receiver",
-                "--receiver-threads",
-                &threads.to_string(),
-            ])
+            .args(receiver_command_line(threads, store, answer_delay))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -137,8 +154,14 @@ impl ReceiverProcess {
         })
     }
 
-    fn stats(&mut self) -> Result<ReceiverStats, String> {
-        writeln!(self.stdin, "stats")
+    /// Where it listens.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Sends one command line and reads the one-line answer.
+    fn ask(&mut self, command: &str) -> Result<String, String> {
+        writeln!(self.stdin, "{command}")
             .and_then(|()| self.stdin.flush())
             .map_err(|error| format!("receiver stdin: {error}"))?;
         let mut line = String::new();
@@ -149,10 +172,27 @@ impl ReceiverProcess {
         if read == 0 {
             return Err("the receiver process exited".into());
         }
-        ReceiverStats::parse(line.trim())
+        Ok(line.trim().to_owned())
     }
 
-    fn stop(mut self) {
+    fn stats(&mut self) -> Result<ReceiverStats, String> {
+        ReceiverStats::parse(&self.ask("stats")?)
+    }
+
+    /// Makes the receiver refuse connections for `duration`; returns once
+    /// its listeners are closed.
+    fn refuse(&mut self, duration: Duration) -> Result<(), String> {
+        match self
+            .ask(&format!("refuse {}", duration.as_millis()))?
+            .as_str()
+        {
+            "refusing" => Ok(()),
+            other => Err(format!("the receiver did not refuse: {other:?}")),
+        }
+    }
+
+    /// Closes its stdin and waits for it to exit.
+    pub fn stop(mut self) {
         drop(self.stdin);
         let _ = self.child.wait();
     }
@@ -197,7 +237,12 @@ fn child_command(exe: &PathBuf) -> Command {
 /// row in table order. Progress goes to stderr.
 pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String> {
     let exe = std::env::current_exe().map_err(|error| format!("current_exe: {error}"))?;
-    let mut receiver = ReceiverProcess::start(&exe, options.receiver_threads)?;
+    let mut receiver = ReceiverProcess::start(
+        &exe,
+        options.receiver_threads,
+        options.store_for(Scenario::Burst),
+        None,
+    )?;
     let rows = rows(options);
     let mut results: Vec<(RowSpec, Vec<Measurement>)> =
         rows.iter().map(|&row| (row, Vec::new())).collect();
@@ -217,7 +262,23 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
                     .map(|queue| format!("queue {}", queue.capacity()))
                     .unwrap_or_else(|| "defaults".into()),
             );
-            let measurement = measure(&exe, &mut receiver, options, row)?;
+            let args = SenderArgs {
+                implementation: row.implementation,
+                transport: row.transport,
+                endpoints: receiver.endpoints.clone(),
+                load: Load::Burst {
+                    spans: options.spans,
+                },
+                front: Front::Native,
+                timed: false,
+                queue: match row.queue {
+                    None | Some(Queue::Default) => None,
+                    Some(Queue::Size(size)) => Some(size),
+                },
+                values: options.values,
+                shutdown_timeout: options.shutdown_timeout,
+            };
+            let measurement = measure(&exe, &mut receiver, &args, None)?;
             eprintln!(
                 "{:.0} spans/s delivered, {} lost, CPU {:.2} s, peak RSS {:.1} MB",
                 measurement.delivered_per_second(),
@@ -235,43 +296,64 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
 /// Bytes per MB in the report (MiB: `ru_maxrss` / 1024).
 pub const MIB: f64 = (1 << 20) as f64;
 
-/// One sender process, start to finish, and what the receiver counted from it.
-fn measure(
+/// A time the receiver refuses connections during a sender's run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outage {
+    /// How long after the sender starts producing it begins.
+    pub after: Duration,
+    /// How long it lasts.
+    pub length: Duration,
+}
+
+/// One sender process, start to finish, and what the receiver counted from
+/// it; with an `outage`, the receiver refuses connections during the run.
+pub fn measure(
     exe: &PathBuf,
     receiver: &mut ReceiverProcess,
-    options: &Options,
-    row: RowSpec,
+    args: &SenderArgs,
+    outage: Option<Outage>,
 ) -> Result<Measurement, String> {
-    let args = SenderArgs {
-        implementation: row.implementation,
-        transport: row.transport,
-        endpoints: receiver.endpoints.clone(),
-        spans: options.spans,
-        queue: match row.queue {
-            None | Some(Queue::Default) => None,
-            Some(Queue::Size(size)) => Some(size),
-        },
-        values: options.values,
-        shutdown_timeout: options.shutdown_timeout,
-    };
     let before = receiver.stats()?;
     let busy_before = machine_busy();
     let window_start = Instant::now();
     let mut child = child_command(exe)
-        .args(sender_command_line(&args))
+        .args(sender_command_line(args))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|error| format!("cannot start a sender process: {error}"))?;
-    let mut stdout = child.stdout.take().expect("piped stdout");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (started, producing) = mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut output = String::new();
-        let _ = stdout.read_to_string(&mut output);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line == "producing" {
+                let _ = started.send(Instant::now());
+            }
+            output.push_str(&line);
+            output.push('\n');
+        }
         output
     });
-    let usage = reap(&child, options.shutdown_timeout + SENDER_GRACE)
+    let mut outage_error = None;
+    if let Some(outage) = outage {
+        match producing.recv_timeout(START_LIMIT) {
+            Ok(at) => {
+                std::thread::sleep(outage.after.saturating_sub(at.elapsed()));
+                if let Err(error) = receiver.refuse(outage.length) {
+                    outage_error = Some(error);
+                }
+            }
+            Err(_) => outage_error = Some("the sender never started producing".to_owned()),
+        }
+    }
+    let usage = reap(&child, args.shutdown_timeout + SENDER_GRACE)
         .map_err(|error| format!("wait4: {error}"))?;
+    if let Some(error) = outage_error {
+        return Err(format!("outage of {args:?}: {error}"));
+    }
     let output = reader.join().unwrap_or_default();
     if usage.killed || !usage.status.success() {
         return Err(format!(
@@ -292,7 +374,7 @@ fn measure(
     let settle_start = Instant::now();
     let mut after = receiver.stats()?;
     let mut quiet_since = Instant::now();
-    while after.spans - before.spans < report.produced
+    while after.app_spans - before.app_spans < report.produced
         && quiet_since.elapsed() < SETTLE_QUIET
         && settle_start.elapsed() < SETTLE_LIMIT
     {
@@ -312,7 +394,8 @@ fn measure(
             .saturating_sub(usage.cpu())
             .saturating_sub(receiver_cpu)
     });
-    let delivered = after.spans - before.spans;
+    let delivered = after.app_spans - before.app_spans;
+    let other_spans = (after.spans - before.spans).saturating_sub(delivered);
     let elapsed = if delivered == 0 {
         Duration::ZERO
     } else {
@@ -321,6 +404,8 @@ fn measure(
     Ok(Measurement {
         produced: report.produced,
         delivered,
+        other_spans,
+        calls: report.calls,
         elapsed,
         produce_time: Duration::from_nanos(report.produced_ns.saturating_sub(report.start_ns)),
         until_shutdown: Duration::from_nanos(report.shutdown_ns.saturating_sub(report.start_ns)),

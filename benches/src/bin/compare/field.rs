@@ -1,0 +1,829 @@
+//! The scenarios beyond the burst, where users run a pipeline: a steady
+//! rate, a slow collector, a short outage, and the front doors programs
+//! enter through (see [`crate::args::USAGE`]).
+//!
+//! Each scenario has its own receiver process (decoding every request by
+//! default, the slow collector's delaying every answer), and per transport
+//! pairs of rows, otlp-rust and the baseline doing the same work: the same
+//! load ([`Load`]) through the same kind of door ([`Front`]). Every row runs
+//! `--runs` times in rotating order, one sender process at a time, and each
+//! figure is the median of its runs (lost: the worst run). Ratios are
+//! otlp-rust's figure over the baseline's in its pair.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use otlp_benches::end_to_end::Transport;
+use serde_json::{Value, json};
+
+use crate::args::{OUTAGE_MARGIN, Options, Queue, ReceiverStore, Scenario};
+use crate::report::{Machine, command_line, median, ratio, thousands};
+use crate::roles::{Front, Implementation, Load, SenderArgs};
+use crate::run::{MIB, Measurement, Outage, ReceiverProcess, measure};
+
+/// One row of a scenario's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldRow {
+    /// The SDK.
+    pub implementation: Implementation,
+    /// The door the spans enter through.
+    pub front: Front,
+    /// The transport.
+    pub transport: Transport,
+    /// How the spans are produced.
+    pub load: Load,
+}
+
+impl FieldRow {
+    /// Whether this baseline row does the same work as `ours`: same load
+    /// and transport, and the same door (the baseline's own tracer is the
+    /// `opentelemetry` API, so for it the native door and the API are one).
+    fn pairs_with(&self, ours: &FieldRow) -> bool {
+        let door = |front: Front| match front {
+            Front::Native | Front::Api => Front::Api,
+            Front::Tracing => Front::Tracing,
+        };
+        self.implementation == Implementation::OpenTelemetry
+            && self.transport == ours.transport
+            && self.load == ours.load
+            && door(self.front) == door(ours.front)
+    }
+
+    /// The implementation's name in the tables.
+    fn implementation_label(&self, queue: Queue) -> String {
+        match (self.implementation, self.front) {
+            (Implementation::OtlpRust, Front::Native) => "otlp-rust (default settings)".to_owned(),
+            (Implementation::OtlpRust, _) => {
+                "OtlpSpanProcessor → otlp-rust (default settings)".to_owned()
+            }
+            (Implementation::OpenTelemetry, _) => match queue {
+                Queue::Default => {
+                    "opentelemetry_sdk + opentelemetry-otlp (default settings)".into()
+                }
+                Queue::Size(size) => format!(
+                    "opentelemetry_sdk + opentelemetry-otlp, queue {}",
+                    thousands(size as u64)
+                ),
+            },
+        }
+    }
+
+    /// The door's name in the front-door table.
+    fn front_label(&self) -> &'static str {
+        match (self.implementation, self.front) {
+            (Implementation::OtlpRust, Front::Native) => "otlp-sdk's tracer",
+            (_, Front::Native | Front::Api) => "`opentelemetry` API",
+            (_, Front::Tracing) => "`tracing` + `tracing-opentelemetry`",
+        }
+    }
+}
+
+/// A load as the tables name it: `burst of 5,000`, `10,000/s for 10 s`.
+fn load_label(load: Load) -> String {
+    match load {
+        Load::Burst { spans } => format!("burst of {}", thousands(spans)),
+        Load::Paced { rate, duration } => {
+            format!("{}/s for {}", thousands(rate), seconds_label(duration))
+        }
+    }
+}
+
+/// `10 s`, `2.5 s`, `200 ms`.
+fn seconds_label(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} s", duration.as_secs_f64())
+    }
+}
+
+/// The rows of `scenario`, in table order: per transport, ours then the
+/// baseline for each load and door.
+pub fn rows(options: &Options, scenario: Scenario) -> Vec<FieldRow> {
+    let field = &options.field;
+    let steady = Load::Paced {
+        rate: field.rate,
+        duration: field.duration,
+    };
+    let pair = |front: Front| {
+        [
+            (Implementation::OtlpRust, front),
+            (Implementation::OpenTelemetry, front),
+        ]
+    };
+    let (loads, doors): (Vec<Load>, Vec<(Implementation, Front)>) = match scenario {
+        Scenario::Burst => (Vec::new(), Vec::new()),
+        Scenario::Steady => (vec![steady], pair(Front::Native).to_vec()),
+        Scenario::Slow => (
+            vec![
+                Load::Burst {
+                    spans: field.slow_spans,
+                },
+                Load::Paced {
+                    rate: field.slow_rate,
+                    duration: field.slow_duration,
+                },
+            ],
+            pair(Front::Native).to_vec(),
+        ),
+        Scenario::Outage => (vec![field.outage_load()], pair(Front::Native).to_vec()),
+        Scenario::FrontDoors => {
+            let mut doors = vec![(Implementation::OtlpRust, Front::Native)];
+            doors.extend(pair(Front::Api));
+            doors.extend(pair(Front::Tracing));
+            (vec![steady], doors)
+        }
+    };
+    let mut rows = Vec::new();
+    for &transport in &options.transports {
+        for &load in &loads {
+            for &(implementation, front) in &doors {
+                rows.push(FieldRow {
+                    implementation,
+                    front,
+                    transport,
+                    load,
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// One scenario's measurements.
+#[derive(Clone, Debug)]
+pub struct ScenarioResults {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// What its receiver did with each request.
+    pub store: ReceiverStore,
+    /// Every row's runs, in table order.
+    pub rows: Vec<(FieldRow, Vec<Measurement>)>,
+}
+
+/// Runs every scenario of `options` but the burst, one after the other.
+/// Progress goes to stderr.
+pub fn run(options: &Options) -> Result<Vec<ScenarioResults>, String> {
+    let exe = std::env::current_exe().map_err(|error| format!("current_exe: {error}"))?;
+    options
+        .scenarios
+        .iter()
+        .filter(|&&scenario| scenario != Scenario::Burst)
+        .map(|&scenario| run_scenario(&exe, options, scenario))
+        .collect()
+}
+
+fn run_scenario(
+    exe: &PathBuf,
+    options: &Options,
+    scenario: Scenario,
+) -> Result<ScenarioResults, String> {
+    let field = &options.field;
+    let store = options.store_for(scenario);
+    let answer_delay = (scenario == Scenario::Slow).then_some(field.slow_delay);
+    let outage = (scenario == Scenario::Outage).then_some(Outage {
+        after: OUTAGE_MARGIN,
+        length: field.outage,
+    });
+    let mut receiver = ReceiverProcess::start(exe, options.receiver_threads, store, answer_delay)?;
+    let rows = rows(options, scenario);
+    let mut results: Vec<(FieldRow, Vec<Measurement>)> =
+        rows.iter().map(|&row| (row, Vec::new())).collect();
+    let total = rows.len() * options.runs;
+    let mut done = 0;
+    for run in 0..options.runs {
+        for offset in 0..rows.len() {
+            let index = (offset + run) % rows.len();
+            let row = rows[index];
+            done += 1;
+            eprint!(
+                "compare: {} [{done}/{total}] {} {} {} {}: ",
+                scenario.as_str(),
+                row.implementation.as_str(),
+                row.front.as_str(),
+                row.transport,
+                load_label(row.load),
+            );
+            let args = SenderArgs {
+                implementation: row.implementation,
+                transport: row.transport,
+                endpoints: receiver.endpoints().clone(),
+                load: row.load,
+                front: row.front,
+                timed: matches!(scenario, Scenario::Slow | Scenario::Outage),
+                queue: match (row.implementation, field.queue) {
+                    (Implementation::OpenTelemetry, Queue::Size(size)) => Some(size),
+                    _ => None,
+                },
+                values: options.values,
+                shutdown_timeout: options.shutdown_timeout,
+            };
+            let measurement = measure(exe, &mut receiver, &args, outage)?;
+            eprintln!(
+                "{} lost, CPU {:.2} s ({:.2} µs/span){}",
+                measurement.lost(),
+                measurement.usage.cpu().as_secs_f64(),
+                cpu_per_span(&measurement) * 1e6,
+                measurement
+                    .calls
+                    .map(|calls| format!(", {:.2} s in span calls", calls.total_ns as f64 / 1e9))
+                    .unwrap_or_default(),
+            );
+            results[index].1.push(measurement);
+        }
+    }
+    receiver.stop();
+    Ok(ScenarioResults {
+        scenario,
+        store,
+        rows: results,
+    })
+}
+
+/// Sender CPU seconds per span produced.
+fn cpu_per_span(run: &Measurement) -> f64 {
+    run.usage.cpu().as_secs_f64() / run.produced.max(1) as f64
+}
+
+/// Sender CPU over the sender's wall time from its first span to the return
+/// of its shutdown: the share of one core it kept busy.
+fn core_share(run: &Measurement) -> f64 {
+    let wall = run.until_shutdown.as_secs_f64();
+    if wall > 0.0 {
+        run.usage.cpu().as_secs_f64() / wall
+    } else {
+        0.0
+    }
+}
+
+/// One row's runs, summarised.
+#[derive(Clone, Debug)]
+pub struct FieldSummary {
+    /// Which row.
+    pub row: FieldRow,
+    /// Every run, in the order they ran.
+    pub runs: Vec<Measurement>,
+    /// Spans produced per run.
+    pub produced: u64,
+    /// Spans lost in the worst run.
+    pub lost: u64,
+    /// Median of other spans received.
+    pub other_spans: f64,
+    /// Median sender CPU seconds.
+    pub cpu_seconds: f64,
+    /// Median sender CPU seconds per span produced.
+    pub cpu_per_span: f64,
+    /// Median share of one core.
+    pub core_share: f64,
+    /// Median peak RSS, bytes.
+    pub peak_rss_bytes: f64,
+    /// Median seconds the producer spent in span calls (timed rows).
+    pub in_calls: Option<f64>,
+    /// The longest span call of any run, seconds (timed rows).
+    pub longest_call: Option<f64>,
+    /// Median seconds from the first span to the last one made.
+    pub produce_seconds: f64,
+    /// Median seconds from the first span to the return of shutdown.
+    pub until_shutdown: f64,
+}
+
+impl FieldSummary {
+    fn new(row: FieldRow, runs: Vec<Measurement>) -> Self {
+        let median_of = |value: &dyn Fn(&Measurement) -> f64| {
+            median(runs.iter().map(value).collect::<Vec<f64>>())
+        };
+        let calls: Vec<_> = runs.iter().filter_map(|run| run.calls).collect();
+        let timed = !calls.is_empty();
+        FieldSummary {
+            row,
+            produced: runs.first().map_or(0, |run| run.produced),
+            lost: runs.iter().map(Measurement::lost).max().unwrap_or(0),
+            other_spans: median_of(&|run| run.other_spans as f64),
+            cpu_seconds: median_of(&|run| run.usage.cpu().as_secs_f64()),
+            cpu_per_span: median_of(&cpu_per_span),
+            core_share: median_of(&core_share),
+            peak_rss_bytes: median_of(&|run| run.usage.peak_rss_bytes as f64),
+            in_calls: timed.then(|| {
+                median(
+                    calls
+                        .iter()
+                        .map(|calls| calls.total_ns as f64 / 1e9)
+                        .collect(),
+                )
+            }),
+            longest_call: calls
+                .iter()
+                .map(|calls| calls.longest_ns as f64 / 1e9)
+                .reduce(f64::max),
+            produce_seconds: median_of(&|run| run.produce_time.as_secs_f64()),
+            until_shutdown: median_of(&|run| run.until_shutdown.as_secs_f64()),
+            runs,
+        }
+    }
+
+    /// `1,234 (2.5%)` or `0`.
+    fn lost_label(&self) -> String {
+        if self.lost == 0 {
+            "0".to_owned()
+        } else {
+            format!(
+                "{} ({:.1}%)",
+                thousands(self.lost),
+                100.0 * self.lost as f64 / self.produced.max(1) as f64
+            )
+        }
+    }
+}
+
+/// One scenario's report: summaries and the pairs.
+#[derive(Clone, Debug)]
+pub struct ScenarioReport {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// What its receiver did with each request.
+    pub store: ReceiverStore,
+    /// The rows, in table order.
+    pub rows: Vec<FieldSummary>,
+    /// Per row, the index of the baseline row doing the same work (ours only).
+    pub pairs: Vec<Option<usize>>,
+    /// The command that produces this table alone.
+    pub command: String,
+    /// Runs per row.
+    pub runs: usize,
+    /// The baseline's queue.
+    pub queue: Queue,
+    /// The loads' settings (for the headings).
+    pub field: crate::args::FieldOptions,
+    /// Machine CPUs, for the other processes' share.
+    pub nproc: usize,
+}
+
+impl ScenarioReport {
+    /// The report of one scenario's measurements.
+    pub fn new(options: &Options, results: ScenarioResults, nproc: usize) -> Self {
+        let rows: Vec<FieldSummary> = results
+            .rows
+            .into_iter()
+            .map(|(row, runs)| FieldSummary::new(row, runs))
+            .collect();
+        let pairs = rows
+            .iter()
+            .map(|ours| {
+                if ours.row.implementation != Implementation::OtlpRust {
+                    return None;
+                }
+                rows.iter()
+                    .position(|baseline| baseline.row.pairs_with(&ours.row))
+            })
+            .collect();
+        ScenarioReport {
+            scenario: results.scenario,
+            store: results.store,
+            rows,
+            pairs,
+            command: command_line(&scenario_arguments(&options.given, results.scenario)),
+            runs: options.runs,
+            queue: options.field.queue,
+            field: options.field,
+            nproc,
+        }
+    }
+
+    /// The baseline row paired with row `index`, if it is ours.
+    fn pair(&self, index: usize) -> Option<&FieldSummary> {
+        self.pairs[index].map(|pair| &self.rows[pair])
+    }
+
+    /// The share of the machine's CPU (all cores) that processes other than
+    /// the sender and the receiver used while this scenario's rows ran.
+    pub fn others_share(&self) -> Option<f64> {
+        let (mut others, mut capacity) = (0.0, 0.0);
+        for run in self.rows.iter().flat_map(|row| &row.runs) {
+            others += run.others_cpu?.as_secs_f64();
+            capacity += run.window.as_secs_f64() * self.nproc as f64;
+        }
+        (capacity > 0.0).then(|| others / capacity)
+    }
+
+    fn heading(&self) -> String {
+        let field = &self.field;
+        match self.scenario {
+            Scenario::Burst => String::new(),
+            Scenario::Steady => format!(
+                "Steady rate: {} spans/s for {}, otlp-rust vs opentelemetry-rust",
+                thousands(field.rate),
+                seconds_label(field.duration)
+            ),
+            Scenario::Slow => format!(
+                "Slow collector: every answer after {}, otlp-rust vs opentelemetry-rust",
+                seconds_label(field.slow_delay)
+            ),
+            Scenario::Outage => format!(
+                "Short outage: connections refused for {} while {} spans/s are sent, \
+                 otlp-rust vs opentelemetry-rust",
+                seconds_label(field.outage),
+                thousands(field.outage_rate)
+            ),
+            Scenario::FrontDoors => format!(
+                "Front doors: {} spans/s for {} through the `opentelemetry` API and `tracing`, \
+                 otlp-rust vs opentelemetry-rust",
+                thousands(field.rate),
+                seconds_label(field.duration)
+            ),
+        }
+    }
+
+    fn receiver_label(&self) -> &'static str {
+        match self.store {
+            ReceiverStore::Count => {
+                "`otlp_contrib::receiver`, `Store::CountOnly`: spans counted by walking the \
+                 protobuf"
+            }
+            ReceiverStore::Decode => {
+                "`otlp_contrib::receiver`, `Store::DecodeOnly`: every request decoded into \
+                 `opentelemetry-proto` types and its ids checked"
+            }
+        }
+    }
+
+    /// The scenario's Markdown section.
+    pub fn markdown(&self, machine: &Machine) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "### {}\n", self.heading());
+        let _ = writeln!(
+            out,
+            "Measured {}{}; {}; {} run{} per row{}. Receiver: {}, in its own process.\n",
+            machine.summary(),
+            match self.others_share() {
+                Some(share) => format!(
+                    "; other processes used {:.0}% of the machine's CPU during these rows",
+                    share * 100.0
+                ),
+                None => String::new(),
+            },
+            machine.source,
+            self.runs,
+            if self.runs == 1 { "" } else { "s" },
+            if self.runs == 1 {
+                ""
+            } else {
+                " (medians; lost: the worst run)"
+            },
+            self.receiver_label(),
+        );
+        if machine.debug_build {
+            out.push_str("**Debug build: not a measurement.**\n\n");
+        }
+        let _ = writeln!(out, "```sh\n{}\n```\n", self.command);
+        match self.scenario {
+            Scenario::Burst => {}
+            Scenario::Steady => self.steady_table(&mut out),
+            Scenario::Slow | Scenario::Outage => self.loss_table(&mut out),
+            Scenario::FrontDoors => self.front_door_table(&mut out),
+        }
+        out.push('\n');
+        out.push_str(&self.explanation());
+        self.details(&mut out);
+        out
+    }
+
+    fn label(&self, row: &FieldRow) -> String {
+        row.implementation_label(self.queue)
+    }
+
+    fn steady_table(&self, out: &mut String) {
+        out.push_str(
+            "| implementation | transport | spans sent | lost | sender CPU s | CPU µs/span \
+             | share of one core | peak RSS MB | CPU/span vs baseline |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (index, row) in self.rows.iter().enumerate() {
+            let versus = self.pair(index).map_or("–".to_owned(), |pair| {
+                ratio(row.cpu_per_span / pair.cpu_per_span)
+            });
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.2} | {:.2} | {:.0}% | {:.1} | {versus} |",
+                self.label(&row.row),
+                row.row.transport.label(),
+                thousands(row.produced),
+                row.lost_label(),
+                row.cpu_seconds,
+                row.cpu_per_span * 1e6,
+                row.core_share * 100.0,
+                row.peak_rss_bytes / MIB,
+            );
+        }
+    }
+
+    fn loss_table(&self, out: &mut String) {
+        out.push_str(
+            "| implementation | transport | load | lost | producer s in span calls \
+             | longest span call ms | produce s | until shutdown s | sender CPU s \
+             | span-call time vs baseline |\n\
+             |---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (index, row) in self.rows.iter().enumerate() {
+            let versus = match (
+                self.pair(index).and_then(|pair| pair.in_calls),
+                row.in_calls,
+            ) {
+                (Some(theirs), Some(ours)) => ratio(ours / theirs),
+                _ => "–".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {versus} |",
+                self.label(&row.row),
+                row.row.transport.label(),
+                load_label(row.row.load),
+                row.lost_label(),
+                row.in_calls.map_or("–".to_owned(), |s| format!("{s:.3}")),
+                row.longest_call
+                    .map_or("–".to_owned(), |s| format!("{:.1}", s * 1e3)),
+                row.produce_seconds,
+                row.until_shutdown,
+                row.cpu_seconds,
+            );
+        }
+    }
+
+    fn front_door_table(&self, out: &mut String) {
+        out.push_str(
+            "| front door | pipeline | transport | spans sent | lost | other spans received \
+             | CPU µs/span | share of one core | CPU/span vs baseline (same door) |\n\
+             |---|---|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (index, row) in self.rows.iter().enumerate() {
+            let versus = self.pair(index).map_or("–".to_owned(), |pair| {
+                ratio(row.cpu_per_span / pair.cpu_per_span)
+            });
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.2} | {:.0}% | {versus} |",
+                row.row.front_label(),
+                self.label(&row.row),
+                row.row.transport.label(),
+                thousands(row.produced),
+                row.lost_label(),
+                thousands(row.other_spans.round() as u64),
+                row.cpu_per_span * 1e6,
+                row.core_share * 100.0,
+            );
+        }
+    }
+
+    fn explanation(&self) -> String {
+        let common = "Each row is one sender process whose main thread formats eight \
+                      16-character attribute values per span and records the span, paced: \
+                      every millisecond it makes the spans due by then. Lost = spans made − \
+                      spans of the application the receiver accepted. Sender CPU = user + \
+                      system time of the whole sender process (`wait4`), setup and shutdown \
+                      included; CPU µs/span divides it by the spans made; share of one core \
+                      divides it by the time from the first span to the return of shutdown.";
+        let specific = match self.scenario {
+            Scenario::Burst => "",
+            Scenario::Steady => {
+                " Both pipelines at their defaults (the baseline's queue as the heading of \
+                 its row says); CPU/span vs baseline is otlp-rust's CPU µs/span over the \
+                 baseline's in the same transport."
+            }
+            Scenario::Slow => {
+                " The burst row makes its spans as fast as it can. Producer s in span calls \
+                 = the time the producing thread spent inside the SDK's span calls (start, \
+                 eight attributes, end), each call timed: time spent waiting for room in a \
+                 queue shows here, and so does a producer that fell behind its pace (produce \
+                 s above the load's duration). Span-call time vs baseline is otlp-rust's over \
+                 the baseline's for the same load and transport."
+            }
+            Scenario::Outage => {
+                " The receiver refuses connections (closed listeners, open connections \
+                 reset) from 2 s (`OUTAGE_MARGIN`) after the sender's first span, and \
+                 listens again after the outage; the sender keeps its pace throughout and \
+                 2 s more. Producer s in span calls as in the slow-collector table."
+            }
+            Scenario::FrontDoors => {
+                " The `opentelemetry` API rows record through `opentelemetry_sdk`'s tracer: \
+                 for otlp-rust with `otlp_contrib::bridge::OtlpSpanProcessor` over an \
+                 `otlp_sdk::BatchSpanProcessor`, for the baseline with its batch processor \
+                 and `opentelemetry-otlp`. The `tracing` rows make an `info_span!` with the \
+                 eight attributes as fields through `tracing_subscriber::registry()` with \
+                 `tracing_opentelemetry::layer()` on that tracer, installed as the global \
+                 subscriber, no filter (as the bridge documents). Other spans received = \
+                 spans the sender exported that the application did not make (its \
+                 pipeline's own `tracing` spans fed back). Ratios: each otlp-rust row over \
+                 the baseline behind the same door (otlp-sdk's own tracer over the \
+                 baseline's API row)."
+            }
+        };
+        format!("{common}{specific}\n\n")
+    }
+
+    fn details(&self, out: &mut String) {
+        out.push_str(
+            "<details><summary>Details</summary>\n\n\
+             | implementation | door | transport | load | lost per run | CPU µs/span per run \
+             | receiver CPU s | other processes' CPU s | requests | problems |\n\
+             |---|---|---|---|---|---|---:|---:|---:|---|\n",
+        );
+        for row in &self.rows {
+            let join = |values: Vec<String>| values.join(", ");
+            let lost = join(row.runs.iter().map(|run| thousands(run.lost())).collect());
+            let cpu = join(
+                row.runs
+                    .iter()
+                    .map(|run| format!("{:.2}", cpu_per_span(run) * 1e6))
+                    .collect(),
+            );
+            let receiver_cpu = median(
+                row.runs
+                    .iter()
+                    .map(|run| run.receiver_cpu.as_secs_f64())
+                    .collect(),
+            );
+            let others: Vec<f64> = row
+                .runs
+                .iter()
+                .filter_map(|run| run.others_cpu.map(|cpu| cpu.as_secs_f64()))
+                .collect();
+            let others = if others.is_empty() {
+                "?".to_owned()
+            } else {
+                format!("{:.2}", median(others))
+            };
+            let requests = median(row.runs.iter().map(|run| run.requests as f64).collect());
+            let problems: Vec<String> = row
+                .runs
+                .iter()
+                .flat_map(|run| {
+                    let bad = (run.bad_requests > 0)
+                        .then(|| format!("{} bad requests", run.bad_requests));
+                    let shutdown = run
+                        .shutdown_error
+                        .as_ref()
+                        .map(|error| format!("shutdown: {error}"));
+                    bad.into_iter().chain(shutdown)
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {lost} | {cpu} | {receiver_cpu:.2} | {others} | {} | {} |",
+                self.label(&row.row),
+                row.row.front.as_str(),
+                row.row.transport.label(),
+                load_label(row.row.load),
+                thousands(requests.round() as u64),
+                problems.join("; ").replace('|', "\\|"),
+            );
+        }
+        out.push_str("\n</details>\n");
+    }
+
+    /// The same report as JSON.
+    pub fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(index, row)| {
+                let pair = self.pair(index);
+                json!({
+                    "implementation": row.row.implementation.as_str(),
+                    "front": row.row.front.as_str(),
+                    "label": self.label(&row.row),
+                    "transport": row.row.transport.as_str(),
+                    "load": load_label(row.row.load),
+                    "produced": row.produced,
+                    "lost": row.lost,
+                    "other_spans": row.other_spans,
+                    "sender_cpu_seconds": row.cpu_seconds,
+                    "sender_cpu_seconds_per_span": row.cpu_per_span,
+                    "core_share": row.core_share,
+                    "peak_rss_bytes": row.peak_rss_bytes,
+                    "in_span_calls_seconds": row.in_calls,
+                    "longest_span_call_seconds": row.longest_call,
+                    "produce_seconds": row.produce_seconds,
+                    "until_shutdown_seconds": row.until_shutdown,
+                    "ratio_cpu_per_span": pair.map(|pair| row.cpu_per_span / pair.cpu_per_span),
+                    "ratio_in_span_calls": pair
+                        .and_then(|pair| Some(row.in_calls? / pair.in_calls?)),
+                    "runs": row.runs.iter().map(|run| json!({
+                        "produced": run.produced,
+                        "delivered": run.delivered,
+                        "lost": run.lost(),
+                        "other_spans": run.other_spans,
+                        "sender_cpu_seconds": run.usage.cpu().as_secs_f64(),
+                        "peak_rss_bytes": run.usage.peak_rss_bytes,
+                        "produce_seconds": run.produce_time.as_secs_f64(),
+                        "until_shutdown_seconds": run.until_shutdown.as_secs_f64(),
+                        "in_span_calls_seconds": run.calls.map(|c| c.total_ns as f64 / 1e9),
+                        "longest_span_call_seconds": run.calls.map(|c| c.longest_ns as f64 / 1e9),
+                        "receiver_cpu_seconds": run.receiver_cpu.as_secs_f64(),
+                        "others_cpu_seconds": run.others_cpu.map(|cpu| cpu.as_secs_f64()),
+                        "requests": run.requests,
+                        "bad_requests": run.bad_requests,
+                        "shutdown_error": run.shutdown_error,
+                        "pipeline_stats": run.pipeline_stats,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({
+            "scenario": self.scenario.as_str(),
+            "receiver": self.store.as_str(),
+            "command": self.command,
+            "runs": self.runs,
+            "others_cpu_share": self.others_share(),
+            "rows": rows,
+        })
+    }
+}
+
+/// The arguments given, with `--scenario` set to this scenario alone: the
+/// command that produces this table and no other.
+fn scenario_arguments(given: &[String], scenario: Scenario) -> Vec<String> {
+    let mut arguments = Vec::with_capacity(given.len() + 2);
+    let mut iter = given.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--scenario" {
+            iter.next();
+        } else {
+            arguments.push(arg.clone());
+        }
+    }
+    arguments.extend(["--scenario".to_owned(), scenario.as_str().to_owned()]);
+    arguments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Role, parse};
+
+    fn options(args: &[&str]) -> Options {
+        match parse(args.iter().map(|arg| arg.to_string()).collect()) {
+            Ok(Role::Coordinator(options)) => options,
+            other => panic!("coordinator expected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_otlp_rust_row_has_a_baseline_row_doing_the_same_work() {
+        let options = options(&["--scenario", "all"]);
+        for scenario in Scenario::ALL {
+            let rows = rows(&options, scenario);
+            let expected = match scenario {
+                Scenario::Burst => 0,
+                Scenario::Steady | Scenario::Outage => 4,
+                Scenario::Slow => 8,
+                Scenario::FrontDoors => 10,
+            };
+            assert_eq!(rows.len(), expected, "{scenario:?}");
+            for ours in rows
+                .iter()
+                .filter(|row| row.implementation == Implementation::OtlpRust)
+            {
+                let pairs = rows.iter().filter(|row| row.pairs_with(ours)).count();
+                assert_eq!(pairs, 1, "{scenario:?} {ours:?}");
+            }
+        }
+        let steady = rows(&options, Scenario::Steady);
+        assert_eq!(
+            steady[0].load,
+            Load::Paced {
+                rate: 50_000,
+                duration: Duration::from_secs(10)
+            }
+        );
+        let outage = rows(&options, Scenario::Outage);
+        assert_eq!(outage[0].load.spans(), 120_000);
+    }
+
+    #[test]
+    fn a_scenario_table_names_the_command_that_makes_it_alone() {
+        assert_eq!(
+            scenario_arguments(
+                &[
+                    "--runs".into(),
+                    "1".into(),
+                    "--scenario".into(),
+                    "all".into()
+                ],
+                Scenario::Slow
+            ),
+            ["--runs", "1", "--scenario", "slow"]
+        );
+        assert_eq!(load_label(Load::Burst { spans: 5_000 }), "burst of 5,000");
+        assert_eq!(
+            load_label(Load::Paced {
+                rate: 10_000,
+                duration: Duration::from_millis(2_500)
+            }),
+            "10,000/s for 2.5 s"
+        );
+        assert_eq!(seconds_label(Duration::from_millis(200)), "200 ms");
+    }
+}

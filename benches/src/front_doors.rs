@@ -1,0 +1,205 @@
+//! The front doors Rust programs enter a span pipeline through, for the
+//! `compare` binary's `front-doors` scenario.
+//!
+//! [`end_to_end`](crate::end_to_end) records spans through each SDK's own
+//! tracer. Programs mostly do not: they use the `opentelemetry` API, or
+//! `tracing` with `tracing-opentelemetry` in front of it. This module builds
+//! both doors in front of both pipelines:
+//!
+//! | door | otlp-rust | baseline |
+//! |---|---|---|
+//! | `opentelemetry` API | `opentelemetry_sdk::trace::SdkTracerProvider` + [`OtlpSpanProcessor`] over an `otlp_sdk::BatchSpanProcessor` ([`BridgeSender`]) | [`BaselineSender`] (the SDK's batch processor + `opentelemetry-otlp`) |
+//! | `tracing` | `tracing-opentelemetry` over the bridge ([`TracingSender`] of a [`BridgeSender`]) | `tracing-opentelemetry` over [`BaselineSender`] |
+//!
+//! Every pipeline runs at its defaults, set up as its documentation says
+//! (the bridge: `OtlpSpanProcessor::new(pipeline)` on the SDK's provider; the
+//! `tracing` door: `tracing_subscriber::registry().with(layer)` installed as
+//! the **global** subscriber, so that whatever the pipeline's own threads
+//! record with `tracing` (h2, hyper, tonic, tower) reaches it too, as it does
+//! in a program).
+//!
+//! The span is the same in every door: [`SPAN_NAME`], eight string
+//! attributes keyed
+//! [`ATTRIBUTE_KEYS`](crate::fixtures::ATTRIBUTE_KEYS), values borrowed as `&str` (each side
+//! makes its own owned copy).
+
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use otlp_contrib::bridge::OtlpSpanProcessor;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+use crate::end_to_end::{BaselineSender, Endpoints, Sender, Transport};
+use crate::fixtures::SCOPE_NAME;
+use crate::hot_path::{SPAN_NAME, ValueKind, record_baseline};
+use crate::pipeline::SERVICE_NAME;
+
+/// otlp-rust behind the `opentelemetry` API: the SDK's provider with an
+/// [`OtlpSpanProcessor`] feeding an `otlp_sdk::BatchSpanProcessor` at its
+/// defaults, exporting through our gRPC or HTTP exporter (defaults).
+pub struct BridgeSender {
+    /// The provider.
+    pub provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    /// A tracer for [`SCOPE_NAME`].
+    pub tracer: opentelemetry_sdk::trace::SdkTracer,
+    /// The otlp-sdk pipeline behind the bridge, for its stats.
+    pub pipeline: otlp_sdk::BatchSpanProcessor,
+}
+
+impl BridgeSender {
+    /// A provider sending to `endpoints` over `transport` through the bridge.
+    pub fn new(transport: Transport, endpoints: &Endpoints) -> Result<Self, String> {
+        let pipeline = match transport {
+            Transport::Grpc => {
+                let exporter = otlp_exporter_grpc::GrpcExporter::builder()
+                    .endpoint(endpoints.grpc.clone())
+                    .build()
+                    .map_err(|error| error.to_string())?;
+                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+            }
+            Transport::Http => {
+                let exporter = otlp_exporter_http::HttpExporter::builder()
+                    .endpoint(endpoints.http.clone())
+                    .build()
+                    .map_err(|error| error.to_string())?;
+                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+            }
+        }
+        .map_err(|error| error.to_string())?;
+        let resource = opentelemetry_sdk::Resource::builder()
+            .with_service_name(SERVICE_NAME)
+            .build();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_span_processor(OtlpSpanProcessor::new(pipeline.clone()))
+            .build();
+        let tracer = provider.tracer(SCOPE_NAME);
+        Ok(BridgeSender {
+            provider,
+            tracer,
+            pipeline,
+        })
+    }
+
+    /// The otlp-sdk pipeline's counters.
+    pub fn stats(&self) -> otlp_sdk::StatsSnapshot {
+        self.pipeline.stats()
+    }
+}
+
+impl Sender for BridgeSender {
+    #[inline]
+    fn record(&self, kind: ValueKind, values: &[String; 8]) {
+        record_baseline(&self.tracer, kind, values);
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.provider
+            .force_flush()
+            .map_err(|error| error.to_string())
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), String> {
+        self.provider
+            .shutdown_with_timeout(timeout)
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// A provider of the `opentelemetry` API that a `tracing-opentelemetry`
+/// layer can sit in front of.
+pub trait ApiProvider: Sender {
+    /// A tracer of this provider for [`SCOPE_NAME`].
+    fn api_tracer(&self) -> opentelemetry_sdk::trace::SdkTracer;
+}
+
+impl ApiProvider for BridgeSender {
+    fn api_tracer(&self) -> opentelemetry_sdk::trace::SdkTracer {
+        self.tracer.clone()
+    }
+}
+
+impl ApiProvider for BaselineSender {
+    fn api_tracer(&self) -> opentelemetry_sdk::trace::SdkTracer {
+        self.tracer.clone()
+    }
+}
+
+/// `tracing` in front of a provider: `tracing_subscriber::registry()` with
+/// a `tracing_opentelemetry::layer()` on the provider's tracer, installed as
+/// the process's global subscriber by [`install`](Self::install). Each span
+/// is an `info_span!` with the eight attributes as `&str` fields, created
+/// and closed at once.
+pub struct TracingSender<P> {
+    /// The pipeline behind the layer.
+    pub inner: P,
+}
+
+impl<P: ApiProvider> TracingSender<P> {
+    /// Installs the layer over `inner` as the global subscriber. Fails if
+    /// the process already has one (a process gets one door).
+    pub fn install(inner: P) -> Result<Self, String> {
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(inner.api_tracer()));
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|error| format!("cannot install the global subscriber: {error}"))?;
+        Ok(TracingSender { inner })
+    }
+}
+
+impl<P: Sender> Sender for TracingSender<P> {
+    #[inline]
+    fn record(&self, _kind: ValueKind, values: &[String; 8]) {
+        let span = tracing::info_span!(
+            target: SCOPE_NAME,
+            SPAN_NAME,
+            http.route = values[0].as_str(),
+            url.path = values[1].as_str(),
+            server.address = values[2].as_str(),
+            user_agent.original = values[3].as_str(),
+            network.peer.address = values[4].as_str(),
+            enduser.id = values[5].as_str(),
+            app.tenant.id = values[6].as_str(),
+            app.request.id = values[7].as_str(),
+        );
+        drop(span);
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.inner.flush()
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), String> {
+        self.inner.shutdown(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::end_to_end::Producer;
+    use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store};
+
+    #[test]
+    fn the_bridge_delivers_every_span_over_both_transports() {
+        let receiver = Receiver::start(ReceiverConfig {
+            store: Store::CountOnly,
+            ..ReceiverConfig::default()
+        })
+        .expect("receiver");
+        let endpoints = Endpoints::of(&receiver);
+        let mut expected = 0;
+        for transport in Transport::ALL {
+            let bridge = BridgeSender::new(transport, &endpoints).expect("bridge");
+            let mut producer = Producer::new(ValueKind::Borrowed);
+            producer.produce(&bridge, 300);
+            bridge
+                .shutdown(Duration::from_secs(10))
+                .expect("the bridge shuts down");
+            let stats = bridge.stats();
+            assert_eq!((stats.produced, stats.exported), (300, 300), "{stats:?}");
+            expected += 300;
+            assert!(receiver.wait_for_spans(expected, Duration::from_secs(10)));
+        }
+    }
+}
