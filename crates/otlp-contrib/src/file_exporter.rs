@@ -153,7 +153,10 @@ impl FileExporter {
         let thread_target = target.clone();
         let writer = std::thread::Builder::new()
             .name("otlp-file-exporter".into())
-            .spawn(move || LineWriter::new(sink, thread_target).run(queue))
+            .spawn(move || {
+                otlp_sdk::own_threads::enter();
+                LineWriter::new(sink, thread_target).run(queue)
+            })
             .map_err(FileExporterError::Thread)?;
         Ok(FileExporter {
             jobs: Mutex::new(Some(jobs)),

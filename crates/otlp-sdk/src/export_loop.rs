@@ -124,6 +124,9 @@ impl<E: Exporter> ExportLoop<E> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(settings.io_threads)
             .thread_name("otlp-export-io")
+            // The exporter's own telemetry (hyper, h2, tonic) is never recorded.
+            .on_thread_start(crate::own_threads::enter)
+            .on_thread_unpark(crate::own_threads::catch_up)
             .enable_all()
             .build()
             .map_err(|error| {
@@ -162,6 +165,7 @@ impl<E: Exporter> ExportLoop<E> {
     /// Runs until shutdown completes.
     pub(crate) fn run(mut self) {
         loop {
+            crate::own_threads::catch_up();
             self.receive_commands();
             self.receive_completions();
             self.cut_ready_batches();

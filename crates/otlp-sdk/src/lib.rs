@@ -28,6 +28,11 @@
 //!    at any moment and exactly after shutdown. `force_flush` and `shutdown`
 //!    return by their deadline, even if the backend hangs.
 //!
+//! The pipeline never records itself: its threads install a no-op `tracing`
+//! dispatcher and run the suppression hooks of other telemetry APIs (see
+//! [`own_threads`]), so the exporters' own instrumentation never comes back
+//! into the queue.
+//!
 //! Configuration ([`config::Config`]) comes from defaults, files, the
 //! standard `OTEL_*` variables, `OTLP__SECTION__KEY` overrides and code.
 //!
@@ -73,6 +78,7 @@ mod error;
 mod export_loop;
 mod exporter;
 mod limits;
+pub mod own_threads;
 mod pool;
 mod processor;
 mod provider;

@@ -548,7 +548,10 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
         let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;
         let thread = std::thread::Builder::new()
             .name("otlp-export-loop".into())
-            .spawn(move || export_loop.run())
+            .spawn(move || {
+                crate::own_threads::enter();
+                export_loop.run()
+            })
             .map_err(|error| {
                 PipelineError::Start(format!("cannot spawn the export loop thread: {error}"))
             })?;

@@ -318,6 +318,7 @@ impl<E: Exporter> SdkExporterBuilder<E> {
 
     /// Starts the runtime (unless one was given) and builds the adapter.
     pub fn build(self) -> Result<SdkExporter<E>, BridgeError> {
+        super::suppress_on_pipeline_threads();
         let runtime = match self.runtime {
             Some(handle) => ExportRuntime {
                 handle,
@@ -327,6 +328,8 @@ impl<E: Exporter> SdkExporterBuilder<E> {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(1)
                     .thread_name("otlp-bridge-export")
+                    .on_thread_start(otlp_sdk::own_threads::enter)
+                    .on_thread_unpark(otlp_sdk::own_threads::catch_up)
                     .enable_all()
                     .build()
                     .map_err(BridgeError::Runtime)?;

@@ -91,3 +91,19 @@ pub use convert::{SpanConverter, convert_resource};
 pub use error::BridgeError;
 pub use exporter::{DEFAULT_EXPORT_TIMEOUT, SdkExporter, SdkExporterBuilder, SdkExporterStats};
 pub use processor::{DEFAULT_FLUSH_TIMEOUT, OtlpSpanProcessor};
+
+/// Makes the `opentelemetry` API record nothing on the pipelines' own
+/// threads (see `otlp_sdk::own_threads`): each enters `opentelemetry`'s
+/// suppressed context for the rest of its life, so spans started there by
+/// instrumented code (an interceptor, an exporter's dependencies) are
+/// non-recording and never reach a processor. Registered once, by every
+/// bridge type's constructor.
+fn suppress_on_pipeline_threads() {
+    otlp_sdk::own_threads::add_hook(enter_suppressed_context);
+}
+
+fn enter_suppressed_context() {
+    // The guard would leave the suppressed context when dropped: the thread
+    // keeps it until it exits.
+    std::mem::forget(opentelemetry::Context::enter_telemetry_suppressed_scope());
+}

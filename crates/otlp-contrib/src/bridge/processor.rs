@@ -89,6 +89,7 @@ impl<P: SpanProcessor> OtlpSpanProcessor<P> {
     /// Feeds `processor` (an otlp-sdk pipeline; clone a [`BatchSpanProcessor`]
     /// first to keep a handle for its stats).
     pub fn new(processor: P) -> Self {
+        super::suppress_on_pipeline_threads();
         OtlpSpanProcessor {
             processor,
             converter: SpanConverter::new(),

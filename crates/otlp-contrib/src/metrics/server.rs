@@ -106,6 +106,7 @@ impl MetricsServer {
         let thread = std::thread::Builder::new()
             .name("otlp-metrics-server".into())
             .spawn(move || {
+                otlp_sdk::own_threads::enter();
                 runtime.block_on(async move {
                     if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
                         serve(listener, render, stopped).await;

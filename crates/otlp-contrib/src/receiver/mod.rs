@@ -131,6 +131,10 @@ impl Receiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads)
             .thread_name("otlp-receiver-worker")
+            // The server's own telemetry (hyper, h2, tonic) is never recorded:
+            // an embedded receiver must not feed the program's pipeline.
+            .on_thread_start(otlp_sdk::own_threads::enter)
+            .on_thread_unpark(otlp_sdk::own_threads::catch_up)
             .enable_all()
             .build()
             .map_err(ReceiverError::Runtime)?;
@@ -142,6 +146,7 @@ impl Receiver {
         let thread = std::thread::Builder::new()
             .name("otlp-receiver".into())
             .spawn(move || {
+                otlp_sdk::own_threads::enter();
                 let started = runtime.block_on(async {
                     let mut started = Started {
                         grpc_addr: None,

@@ -1,0 +1,169 @@
+//! The pipeline's own threads record nothing.
+//!
+//! A pipeline's threads (its export loop, its tokio runtime's workers and
+//! blocking pool) run code that is itself instrumented: hyper, h2, tonic,
+//! tower and rustls emit `tracing` spans and events. If a program's
+//! subscriber recorded them and fed them back into the pipeline, every
+//! export would make more telemetry to export: a loop that can swamp the
+//! queue (a program sending 100,000 spans through `tracing-opentelemetry`
+//! over gRPC lost up to 92 % of them to the exporter's own spans).
+//!
+//! So every such thread calls [`enter`] when it starts:
+//!
+//! - its `tracing` default dispatcher becomes a no-op (thread-local: the
+//!   program's global subscriber still sees every other thread);
+//! - the hooks other crates registered with [`add_hook`] run — the
+//!   `opentelemetry` bridge of `otlp-contrib` registers one that enters
+//!   `opentelemetry`'s suppressed context, so the `opentelemetry` API records
+//!   nothing there either.
+//!
+//! A hook registered after a thread started runs on that thread the next time
+//! it calls [`catch_up`] (the export loop on every turn, runtime workers
+//! whenever they wake up), so the order in which pipelines and bridges are
+//! built does not matter.
+//!
+//! Cost: [`enter`] once per thread (a thread-local store and the hooks);
+//! [`catch_up`] one relaxed atomic load and a thread-local read per call.
+//! Nothing on the application's threads changes.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use tracing_core::dispatcher::{self, Dispatch};
+
+/// Hooks that every pipeline thread runs once, in registration order.
+static HOOKS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+/// How many hooks [`HOOKS`] holds: read without the lock by [`catch_up`].
+static HOOK_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Whether this thread is one of a pipeline's own.
+    static OWN: Cell<bool> = const { Cell::new(false) };
+    /// How many hooks have run on this thread.
+    static HOOKS_RUN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the calling thread as one of a pipeline's own for the rest of its
+/// life: `tracing` records nothing on it, and every hook registered with
+/// [`add_hook`] runs on it. Calling it again does nothing more.
+///
+/// Crates that start threads to carry telemetry (an exporter's own runtime,
+/// an embedded receiver) call it first thing on each of them, for example
+/// from `tokio::runtime::Builder::on_thread_start`.
+///
+/// ```
+/// std::thread::spawn(|| {
+///     otlp_sdk::own_threads::enter();
+///     assert!(otlp_sdk::own_threads::is_own_thread());
+///     // Spans and events of this thread reach no subscriber.
+/// })
+/// .join()
+/// .unwrap();
+/// assert!(!otlp_sdk::own_threads::is_own_thread());
+/// ```
+pub fn enter() {
+    let first = OWN.try_with(|own| !own.replace(true)).unwrap_or(false);
+    if first {
+        // The guard would restore the previous dispatcher when dropped: the
+        // thread keeps the no-op one until it exits.
+        std::mem::forget(dispatcher::set_default(&Dispatch::none()));
+    }
+    catch_up();
+}
+
+/// Whether the calling thread is one of a pipeline's own (see [`enter`]).
+pub fn is_own_thread() -> bool {
+    OWN.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Runs, on a pipeline thread, the hooks registered since it last looked.
+/// Does nothing on other threads. Cheap enough to call on every wake-up.
+#[inline]
+pub fn catch_up() {
+    let registered = HOOK_COUNT.load(Ordering::Acquire);
+    let _ = HOOKS_RUN.try_with(|run| {
+        if run.get() < registered && is_own_thread() {
+            run_hooks_from(run);
+        }
+    });
+}
+
+#[cold]
+fn run_hooks_from(run: &Cell<usize>) {
+    let hooks: Vec<fn()> = HOOKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for hook in hooks.iter().skip(run.get()) {
+        hook();
+    }
+    run.set(hooks.len());
+}
+
+/// Registers `hook` to run once on every pipeline thread: those that
+/// [`enter`] later, at once, and those already running, at their next
+/// [`catch_up`]. Registering the same function twice runs it once.
+///
+/// It is meant for other telemetry APIs' suppression (entering
+/// `opentelemetry`'s suppressed context, say): a hook must be quick, must not
+/// block, and must not record telemetry itself.
+pub fn add_hook(hook: fn()) {
+    let mut hooks = HOOKS.lock().unwrap_or_else(PoisonError::into_inner);
+    if hooks.iter().any(|known| std::ptr::fn_addr_eq(*known, hook)) {
+        return;
+    }
+    hooks.push(hook);
+    HOOK_COUNT.store(hooks.len(), Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Runs of `count_run` on this thread (other tests' pipeline threads
+        /// run the hook too, so each thread counts its own).
+        static RUNS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    fn count_run() {
+        RUNS.with(|runs| runs.set(runs.get() + 1));
+    }
+
+    fn runs() -> u32 {
+        RUNS.with(Cell::get)
+    }
+
+    #[test]
+    fn hooks_run_once_on_own_threads_whenever_they_were_registered() {
+        // A thread that entered before the hook existed runs it when it
+        // catches up; one that enters later runs it at once; others never.
+        let (entered, go) = std::sync::mpsc::channel();
+        let (registered, wait) = std::sync::mpsc::channel::<()>();
+        let early = std::thread::spawn(move || {
+            enter();
+            entered.send(()).unwrap();
+            wait.recv().unwrap();
+            catch_up();
+            catch_up();
+            runs()
+        });
+        go.recv().unwrap();
+        add_hook(count_run);
+        add_hook(count_run);
+        registered.send(()).unwrap();
+        assert_eq!(early.join().unwrap(), 1);
+        let late = std::thread::spawn(|| {
+            enter();
+            enter();
+            runs()
+        });
+        assert_eq!(late.join().unwrap(), 1);
+        let other = std::thread::spawn(|| {
+            catch_up();
+            (runs(), is_own_thread())
+        });
+        assert_eq!(other.join().unwrap(), (0, false));
+    }
+}
