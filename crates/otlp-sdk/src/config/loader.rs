@@ -77,7 +77,7 @@ const RUN_ENV: &str = "RUN_ENV";
 ///   max_concurrent_exports: 4
 ///   adaptive: false
 ///   full_policy: block                    # block (default: wait while the pipeline drains) | drop
-///   block_timeout: 100ms                  # used when full_policy is block (default 100ms)
+///   block_timeout: 100ms                  # block: the wait once the pipeline is stalled (default 100ms)
 /// retry:       { enabled: true, initial_backoff: 1s, max_backoff: 30s, multiplier: 1.5, randomization_factor: 0.5 }
 /// performance: { max_request_bytes: 67108864, buffer_pool_size: 8, io_threads: 1 }
 /// durable:                                # off unless a directory is given

@@ -416,8 +416,8 @@ pub struct BatchConfig {
     /// batch is waiting — load is light and small batches arrive sooner. The
     /// export loop is woken as soon as the current size is queued.
     pub adaptive: bool,
-    /// What to do when the queue is full (default: wait up to 100 ms while the
-    /// pipeline drains; see [`FullPolicy`]).
+    /// What to do when the queue is full (default: wait while exports make
+    /// progress, at most 100 ms once the pipeline is stalled; see [`FullPolicy`]).
     pub full_policy: FullPolicy,
 }
 
