@@ -44,11 +44,14 @@
 //!
 //! ## The end-to-end comparison
 //!
-//! `cargo run --release -p otlp-benches --bin compare` sends 1,000,000 spans
-//! through each pipeline to a receiver in its own process, one sender process
-//! per row, over gRPC and HTTP/protobuf, and prints a Markdown table of
-//! delivered spans/s, spans lost, the sender's CPU seconds and peak RSS, with
-//! ratios against the baseline (see `benches/README.md` and `--help`).
+//! `cargo run --release -p otlp-benches --bin compare` sends spans through
+//! each pipeline to a receiver in its own process, one sender process per
+//! row, over gRPC and HTTP/protobuf, and prints a Markdown table per
+//! scenario with ratios against the baseline: a burst of 1,000,000 spans
+//! (delivered spans/s, spans lost, the sender's CPU seconds and peak RSS), a
+//! steady rate (sender CPU per span, share of one core), a slow collector and
+//! a short outage (spans lost, producer time in span calls), and the front
+//! doors ([`front_doors`]); see `benches/README.md` and `--help`.
 //!
 //! `cargo test -p otlp-benches --benches` (or `cargo bench -- --test`) runs
 //! each benchmark once as a smoke test.

@@ -523,20 +523,21 @@ impl ScenarioReport {
         out.push_str(
             "| implementation | transport | load | lost | producer s in span calls \
              | longest span call ms | produce s | until shutdown s | sender CPU s \
-             | span-call time vs baseline |\n\
-             |---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+             | lost vs baseline | span-call time vs baseline |\n\
+             |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (index, row) in self.rows.iter().enumerate() {
-            let versus = match (
-                self.pair(index).and_then(|pair| pair.in_calls),
-                row.in_calls,
-            ) {
+            let pair = self.pair(index);
+            let versus = match (pair.and_then(|pair| pair.in_calls), row.in_calls) {
                 (Some(theirs), Some(ours)) => ratio(ours / theirs),
                 _ => "–".to_owned(),
             };
+            let lost_versus = pair.map_or("–".to_owned(), |pair| {
+                ratio(row.lost as f64 / pair.lost as f64)
+            });
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {versus} |",
+                "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {lost_versus} | {versus} |",
                 self.label(&row.row),
                 row.row.transport.label(),
                 load_label(row.row.load),
@@ -587,8 +588,8 @@ impl ScenarioReport {
         let specific = match self.scenario {
             Scenario::Burst => "",
             Scenario::Steady => {
-                " Both pipelines at their defaults (the baseline's queue as the heading of \
-                 its row says); CPU/span vs baseline is otlp-rust's CPU µs/span over the \
+                " Both pipelines at their defaults (the baseline's queue as its row's label \
+                 says); CPU/span vs baseline is otlp-rust's CPU µs/span over the \
                  baseline's in the same transport."
             }
             Scenario::Slow => {
@@ -597,13 +598,14 @@ impl ScenarioReport {
                  eight attributes, end), each call timed: time spent waiting for room in a \
                  queue shows here, and so does a producer that fell behind its pace (produce \
                  s above the load's duration). Span-call time vs baseline is otlp-rust's over \
-                 the baseline's for the same load and transport."
+                 the baseline's for the same load and transport; lost vs baseline, its spans \
+                 lost over the baseline's (– when the baseline lost none)."
             }
             Scenario::Outage => {
-                " The receiver refuses connections (closed listeners, open connections \
-                 reset) from 2 s (`OUTAGE_MARGIN`) after the sender's first span, and \
-                 listens again after the outage; the sender keeps its pace throughout and \
-                 2 s more. Producer s in span calls as in the slow-collector table."
+                " The receiver refuses connections (listeners closed, open connections \
+                 reset) from 2 s after the sender's first span until the outage ends; the \
+                 sender keeps its pace throughout and for 2 s more. Producer s in span calls \
+                 and the ratios as in the slow-collector table."
             }
             Scenario::FrontDoors => {
                 " The `opentelemetry` API rows record through `opentelemetry_sdk`'s tracer: \
@@ -626,8 +628,9 @@ impl ScenarioReport {
         out.push_str(
             "<details><summary>Details</summary>\n\n\
              | implementation | door | transport | load | lost per run | CPU µs/span per run \
-             | receiver CPU s | other processes' CPU s | requests | problems |\n\
-             |---|---|---|---|---|---|---:|---:|---:|---|\n",
+             | otlp-sdk dropped / retries per run | receiver CPU s | other processes' CPU s \
+             | requests | problems |\n\
+             |---|---|---|---|---|---|---|---:|---:|---:|---|\n",
         );
         for row in &self.rows {
             let join = |values: Vec<String>| values.join(", ");
@@ -636,6 +639,20 @@ impl ScenarioReport {
                 row.runs
                     .iter()
                     .map(|run| format!("{:.2}", cpu_per_span(run) * 1e6))
+                    .collect(),
+            );
+            let accounting = join(
+                row.runs
+                    .iter()
+                    .map(|run| {
+                        let stats = &run.pipeline_stats;
+                        match (stats["dropped"].as_u64(), stats["retries"].as_u64()) {
+                            (Some(dropped), Some(retries)) => {
+                                format!("{} / {}", thousands(dropped), thousands(retries))
+                            }
+                            _ => "–".to_owned(),
+                        }
+                    })
                     .collect(),
             );
             let receiver_cpu = median(
@@ -670,7 +687,8 @@ impl ScenarioReport {
                 .collect();
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {lost} | {cpu} | {receiver_cpu:.2} | {others} | {} | {} |",
+                "| {} | {} | {} | {} | {lost} | {cpu} | {accounting} | {receiver_cpu:.2} | {others} \
+                 | {} | {} |",
                 self.label(&row.row),
                 row.row.front.as_str(),
                 row.row.transport.label(),
