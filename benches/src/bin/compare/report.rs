@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
-use crate::args::{Options, Queue};
+use crate::args::{Options, Queue, ReceiverStore, Scenario};
 use crate::roles::Implementation;
 use crate::run::{MIB, Measurement, RowSpec};
 
@@ -130,6 +130,8 @@ pub struct Report {
     pub runs: usize,
     /// How values reached the SDKs (`borrowed` or `owned`).
     pub values: &'static str,
+    /// What the receiver did with each request.
+    pub store: ReceiverStore,
     /// A sender's shutdown bound.
     pub shutdown_timeout: Duration,
 }
@@ -158,6 +160,7 @@ impl Report {
             spans: options.spans,
             runs: options.runs,
             shutdown_timeout: options.shutdown_timeout,
+            store: options.store_for(Scenario::Burst),
             values: match options.values {
                 otlp_benches::hot_path::ValueKind::Owned => "owned",
                 _ => "borrowed",
@@ -300,10 +303,17 @@ impl Report {
              counted / time from the first span to the last span counted (CLOCK_MONOTONIC, both \
              processes); lost = produced − counted. Sender CPU s = user + system time of the \
              sender process and peak RSS = its `ru_maxrss` (MB = 2^20 bytes), both from `wait4` \
-             when it is reaped. The receiver (`otlp_contrib::receiver`, `Store::CountOnly`: spans \
-             counted by walking the protobuf) runs in its own process on the same machine.\n",
+             when it is reaped. The receiver (`otlp_contrib::receiver`, {}) runs in its own \
+             process on the same machine.\n",
             self.values,
             format_args!("{} s", self.shutdown_timeout.as_secs()),
+            match self.store {
+                ReceiverStore::Count => "`Store::CountOnly`: spans counted by walking the protobuf",
+                ReceiverStore::Decode => {
+                    "`Store::DecodeOnly`: every request decoded into `opentelemetry-proto` types \
+                     and its ids checked"
+                }
+            },
         );
         let goals = self.goals();
         if !goals.is_empty() {
@@ -447,6 +457,7 @@ impl Report {
             "spans": self.spans,
             "runs": self.runs,
             "values": self.values,
+            "receiver": self.store.as_str(),
             "rows": rows,
             "goals": goals,
         })
