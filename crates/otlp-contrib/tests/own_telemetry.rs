@@ -127,7 +127,11 @@ fn the_pipeline_records_none_of_its_own_telemetry() {
         .shutdown(PATIENCE)
         .expect("the instrumented pipeline shuts down");
     assert_eq!(exports.load(Ordering::SeqCst), APPLICATION_SPANS / 500);
-    assert_eq!(recording.load(Ordering::SeqCst), 0, "spans recorded inside an export");
+    assert_eq!(
+        recording.load(Ordering::SeqCst),
+        0,
+        "spans recorded inside an export"
+    );
 
     provider
         .shutdown_with_timeout(PATIENCE)

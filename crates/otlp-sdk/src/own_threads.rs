@@ -91,10 +91,7 @@ pub fn catch_up() {
 
 #[cold]
 fn run_hooks_from(run: &Cell<usize>) {
-    let hooks: Vec<fn()> = HOOKS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    let hooks: Vec<fn()> = HOOKS.lock().unwrap_or_else(PoisonError::into_inner).clone();
     for hook in hooks.iter().skip(run.get()) {
         hook();
     }

@@ -618,7 +618,10 @@ mod tests {
         drop(provider);
         drop(processor);
         // Dropped, nothing keeps its queue alive: not the thread that used it.
-        assert!(shared.upgrade().is_none(), "the pipeline outlived its last handle");
+        assert!(
+            shared.upgrade().is_none(),
+            "the pipeline outlived its last handle"
+        );
         release.send(()).unwrap();
         thread.join().unwrap();
     }

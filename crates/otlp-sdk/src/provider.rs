@@ -159,9 +159,9 @@ impl TracerProvider {
                 running
                     .into_iter()
                     .map(|(processor, thread)| match thread {
-                        Ok(thread) => thread.join().unwrap_or(Err(PipelineError::Timeout {
-                            pending: 0,
-                        })),
+                        Ok(thread) => thread
+                            .join()
+                            .unwrap_or(Err(PipelineError::Timeout { pending: 0 })),
                         // No thread to spare: this one does it, with what is left.
                         Err(_) => action(processor.as_ref(), left()),
                     })

@@ -140,7 +140,10 @@ fn the_provider_returns_by_its_deadline_whatever_its_processors_take() {
     let started = Instant::now();
     let result = provider.shutdown(Duration::from_secs(1));
     let took = started.elapsed();
-    assert!(matches!(result, Err(PipelineError::Timeout { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(PipelineError::Timeout { .. })),
+        "{result:?}"
+    );
     // Generous against a noisy machine; one processor after another would take 10 s.
     assert!(took < Duration::from_secs(6), "{took:?}");
 }
@@ -156,7 +159,10 @@ fn shutdown_returns_by_its_deadline_while_blocking_work_runs() {
     let started = Instant::now();
     let result = processor.shutdown(Duration::from_millis(500));
     let took = started.elapsed();
-    assert!(matches!(result, Err(PipelineError::Timeout { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(PipelineError::Timeout { .. })),
+        "{result:?}"
+    );
     // Generous against a noisy machine; waiting for the blocking work takes a minute.
     assert!(took < Duration::from_secs(20), "{took:?}");
     assert!(processor.stats().is_balanced());
