@@ -532,8 +532,10 @@ impl ScenarioReport {
                 (Some(theirs), Some(ours)) => ratio(ours / theirs),
                 _ => "–".to_owned(),
             };
-            let lost_versus = pair.map_or("–".to_owned(), |pair| {
-                ratio(row.lost as f64 / pair.lost as f64)
+            let lost_versus = pair.map_or("–".to_owned(), |pair| match (row.lost, pair.lost) {
+                (_, 0) => "–".to_owned(),
+                (0, _) => "0x".to_owned(),
+                (ours, theirs) => ratio(ours as f64 / theirs as f64),
             });
             let _ = writeln!(
                 out,
