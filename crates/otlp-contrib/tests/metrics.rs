@@ -18,7 +18,7 @@ use otlp_contrib::metrics::{
 use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
 use otlp_core::KeyValue;
-use otlp_sdk::config::{Config, Protocol};
+use otlp_sdk::config::{Config, FullPolicy, Protocol};
 use otlp_sdk::{LatencySummary, StatsSnapshot, Summary, TracerProvider};
 
 /// One sample: metric name and labels (sorted) -> value.
@@ -407,7 +407,9 @@ fn format_quantile(q: f64) -> String {
 #[test]
 fn a_live_pipeline_balances_in_every_scrape_and_matches_the_receiver() {
     let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
-    // Slow answers at first, so that the small queue overflows.
+    // Slow answers at first, so that the small queue overflows: with the
+    // drop policy (a slow but healthy backend only slows down producers that
+    // wait for room).
     receiver.push_faults([
         Fault::Delay(Duration::from_millis(300)),
         Fault::Delay(Duration::from_millis(300)),
@@ -420,6 +422,7 @@ fn a_live_pipeline_balances_in_every_scrape_and_matches_the_receiver() {
     config.batch.min_export_batch_size = 50;
     config.batch.max_concurrent_exports = 2;
     config.batch.scheduled_delay = Duration::from_millis(20);
+    config.batch.full_policy = FullPolicy::Drop;
     let processor = build_processor(&config).unwrap();
     let provider = TracerProvider::builder()
         .with_processor(processor.clone())
