@@ -5,22 +5,16 @@
 //! it with, or plug it into. Each piece is a module behind a feature named
 //! after it, so you only build what you use.
 //!
-//! ## Pieces
+//! ## Features
 //!
-//! - [`receiver`] (feature `receiver`, on by default): an embeddable OTLP
-//!   trace receiver — gRPC and HTTP, protobuf and OTLP/JSON, gzip and zstd,
-//!   optional TLS/mTLS — that keeps decoded spans in memory, counts requests
-//!   and spans, and plays scripted faults (error codes, throttling with
-//!   `RetryInfo` / `Retry-After`, partial success, delays, hangs, refused
-//!   connections). The integration tests, examples and benchmarks of the
-//!   workspace all export to it. `receiver::TestCertificates` (feature
-//!   `test-certs`, on by default) generates a throwaway CA, server and client
-//!   certificate for TLS tests.
-//! - The `otlp-receiver` binary: the same receiver as a local debugging tool
-//!   that prints each trace as an indented tree and can append OTLP/JSON
-//!   lines to a file, or just count spans for benchmarks
-//!   (`otlp-receiver --help`).
-//! - [`bridge`] (feature `opentelemetry-bridge`, on by default): for programs
+//! The default features are what a service runs with; nothing it would only
+//! test with is in its dependency graph (no `proptest`, no `rcgen`, no server).
+//!
+//! - [`pipeline`] (feature `pipeline`, default): `exporter_from_config`
+//!   builds the exporter a loaded `otlp_sdk::config::Config` names (gRPC or
+//!   HTTP, as `Box<dyn DynExporter>`), `build_processor` a batch span
+//!   processor around it.
+//! - [`bridge`] (feature `opentelemetry-bridge`, default): for programs
 //!   written against `opentelemetry` / `opentelemetry_sdk` (and `tracing`
 //!   through `tracing-opentelemetry`). `bridge::OtlpSpanProcessor` is an SDK
 //!   span processor that feeds the otlp-sdk pipeline — switching is one line,
@@ -28,32 +22,49 @@
 //!   `.with_batch_exporter(..)` — and `bridge::SdkExporter` makes our gRPC and
 //!   HTTP exporters usable as SDK span exporters, with their own runtime and
 //!   retries.
-//! - [`file_exporter`] (feature `file-exporter`, on by default):
+//! - [`metrics`] (feature `metrics`, default): the pipeline's
+//!   `StatsSnapshot` as Prometheus text exposition, named after the
+//!   OpenTelemetry SDK self-metrics conventions (and, on request, the
+//!   Collector's `otelcol_exporter_*` names), for a service's own `/metrics`.
+//!   `metrics::MetricsServer` (feature `metrics-server`, opt-in: a hyper
+//!   server) serves it on `GET /metrics`.
+//! - [`file_exporter`] (feature `file-exporter`, default):
 //!   `FileExporter`, an `otlp_sdk::Exporter` that appends every export request
 //!   as one OTLP/JSON line to a file or standard output — the specification's
 //!   file exporter format, readable by any OTLP/JSON tool — flushed per
 //!   request, never interleaved, with I/O errors classified for the retry policy.
-//! - [`metrics`] (feature `metrics`, on by default): the pipeline's
-//!   `StatsSnapshot` as Prometheus text exposition, named after the
-//!   OpenTelemetry SDK self-metrics conventions (and, on request, the
-//!   Collector's `otelcol_exporter_*` names); `metrics::MetricsServer`
-//!   (feature `metrics-server`) serves it on `GET /metrics`.
-//! - [`pipeline`] (feature `pipeline`, on by default): `exporter_from_config`
-//!   builds the exporter a loaded `otlp_sdk::config::Config` names (gRPC or
-//!   HTTP, as `Box<dyn DynExporter>`), `build_processor` a batch span
-//!   processor around it.
-//! - The `otlp-loadgen` binary (feature `loadgen`, on by default): load-tests a
-//!   collector through the real pipeline and exporters — workers, total spans
-//!   or duration, target rate, attributes per span — with a progress line and
-//!   a final summary of sent, exported, dropped, failed and spans per second
-//!   (`otlp-loadgen --help`).
-//! - [`testing`] (feature `testing`, on by default): a reference conversion of
-//!   otlp-core spans into `opentelemetry-proto` messages that shares no code
-//!   with the encoders, and an allocation-counting global allocator — what the
+//!
+//! Opt-in, for tests, benchmarks and debugging (not linked here: a default
+//! build does not have them; docs.rs documents every feature):
+//!
+//! - `receiver` (feature `receiver`): an embeddable OTLP trace receiver —
+//!   gRPC and HTTP, protobuf and OTLP/JSON, gzip and zstd, optional TLS/mTLS —
+//!   that keeps decoded spans in memory, counts requests and spans, and plays
+//!   scripted faults (error codes, throttling with `RetryInfo` /
+//!   `Retry-After`, partial success, delays, hangs, refused connections). The
+//!   integration tests, examples and benchmarks of the workspace all export to
+//!   it. `receiver::TestCertificates` (feature `test-certs`) generates a
+//!   throwaway CA, server and client certificate for TLS tests.
+//! - `testing` (feature `testing`): a reference conversion of otlp-core
+//!   spans into `opentelemetry-proto` messages that shares no code with the
+//!   encoders, and an allocation-counting global allocator — what the
 //!   workspace's own tests check encoders, transports and "allocates nothing"
-//!   claims with.
+//!   claims with. `testing::fuzz` (feature `fuzzing`) adds byte-level
+//!   mutations of valid inputs as `proptest` strategies.
+//! - Feature `tools`: the two binaries, installed with
+//!   `cargo install otlp-contrib --features tools` (in this workspace:
+//!   `cargo run --release -p otlp-contrib --features tools --bin otlp-receiver -- --help`).
+//!   - `otlp-receiver`: the receiver as a local debugging tool that prints
+//!     each trace as an indented tree and can append OTLP/JSON lines to a
+//!     file, or just count spans for benchmarks (`otlp-receiver --help`).
+//!   - `otlp-loadgen`: load-tests a collector through the real pipeline and
+//!     exporters — workers, total spans or duration, target rate, attributes
+//!     per span — with a progress line and a final summary of sent, exported,
+//!     dropped, failed and spans per second (`otlp-loadgen --help`).
 //!
 //! ## Example
+//!
+//! The receiver (feature `receiver`) as a test uses it:
 //!
 //! ```
 //! use std::time::Duration;

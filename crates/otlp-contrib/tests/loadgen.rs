@@ -305,24 +305,25 @@ fn a_full_queue_is_reported_with_a_hint() {
 #[test]
 fn bad_flags_exit_2_naming_the_flag_and_value() {
     for (args, expected) in [
-        (&["--workers", "abc"][..], &["--workers", "\"abc\""][..]),
-        (&["--spans", "0"], &["--spans", "\"0\""]),
-        (&["--protocol", "thrift"], &["--protocol", "\"thrift\""]),
-        (&["--rate", "-3"], &["--rate", "\"-3\""]),
-        (&["--duration", "forever"], &["--duration", "\"forever\""]),
+        (&["--workers", "abc"][..], &["--workers", "'abc'"][..]),
+        (&["--spans", "0"], &["--spans", "'0'"]),
+        (&["--protocol", "thrift"], &["--protocol", "'thrift'"]),
+        (&["--rate", "-3"], &["--rate", "'-3'"]),
+        (&["--duration", "forever"], &["--duration", "'forever'"]),
         (
             &["--endpoint", "localhost:4317"],
-            &["--endpoint", "\"localhost:4317\""],
+            &["--endpoint", "'localhost:4317'"],
         ),
-        (&["--attributes", "500"], &["--attributes", "\"500\""]),
-        (&["--compression", "lz4"], &["--compression", "\"lz4\""]),
-        (&["--header", "x-api-key"], &["--header", "\"x-api-key\""]),
+        (&["--attributes", "500"], &["--attributes", "'500'"]),
+        (&["--compression", "lz4"], &["--compression", "'lz4'"]),
+        (&["--header", "x-api-key"], &["--header", "'x-api-key'"]),
         (
             &["--queue-size", "10", "--batch-size", "20"],
             &["--batch-size", "--queue-size"],
         ),
         (&["--frobnicate"], &["--frobnicate"]),
-        (&["--spans"], &["--spans needs a value"]),
+        (&["--spans"], &["--spans", "a value is required"]),
+        (&["--sapns", "5"], &["--sapns", "similar", "--spans"]),
     ] {
         let output = run(loadgen().args(args));
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -330,9 +331,19 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
         for part in expected {
             assert!(errors.contains(part), "{args:?}: {errors}");
         }
-        assert!(errors.contains("otlp-loadgen --help"), "{errors}");
+        assert!(errors.contains("--help"), "{errors}");
         assert!(stdout(&output).is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let output = run(loadgen().arg("--version"));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output).trim(),
+        concat!("otlp-loadgen ", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]

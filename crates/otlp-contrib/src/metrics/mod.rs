@@ -4,7 +4,7 @@
 //! into Prometheus text; [`Exposition`] does the same for several pipelines
 //! (told apart by [`Labels`]) and can add the OpenTelemetry Collector's metric
 //! names. [`Exposition`] documents every metric and where its value comes from.
-//! [`MetricsServer`] (feature `metrics-server`) serves the text on
+//! `MetricsServer` (feature `metrics-server`) serves the text on
 //! `GET /metrics` for Prometheus to scrape.
 //!
 //! ```
@@ -35,7 +35,7 @@ pub use exposition::{CONTENT_TYPE, Exposition, Labels, render_prometheus};
 #[cfg(feature = "metrics-server")]
 pub use server::MetricsServer;
 
-/// What can go wrong building labels or starting a [`MetricsServer`].
+/// What can go wrong building labels or starting a `MetricsServer`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MetricsError {

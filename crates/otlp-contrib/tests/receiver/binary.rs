@@ -209,4 +209,23 @@ fn binary_rejects_bad_arguments_with_status_2() {
         .expect("run");
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--exit-on-stdin-eof"));
+    let version = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+        .arg("--version")
+        .output()
+        .expect("run");
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        concat!("otlp-receiver ", env!("CARGO_PKG_VERSION"))
+    );
+    let typo = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+        .args(["--answer-delay", "200"])
+        .output()
+        .expect("run");
+    assert_eq!(typo.status.code(), Some(2));
+    let errors = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        errors.contains("--answer-delay") && errors.contains("'200'"),
+        "{errors}"
+    );
 }

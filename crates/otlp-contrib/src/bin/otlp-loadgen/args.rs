@@ -1,64 +1,26 @@
-//! Command-line arguments, parsed by hand (a few flags do not need a parser crate).
+//! Command-line arguments: a `clap` derive, with typed value parsers whose
+//! errors say what a good value looks like (clap names the flag and the value).
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use otlp_sdk::config::{Compression, FullPolicy, Protocol};
 
-use crate::flags::Flags;
-
-pub const USAGE: &str = "\
-Usage: otlp-loadgen [OPTIONS]
-
+/// What the help prints before the options.
+const ABOUT: &str = "\
 Load-tests an OTLP trace endpoint (a Collector, an agent, a backend) through
 the otlp-rust pipeline: W worker threads create spans with the native tracer,
 a BatchSpanProcessor batches them and the OTLP/gRPC or OTLP/HTTP exporter
 sends them. Settings not given as options come from the standard OTEL_*
 variables (OTEL_EXPORTER_OTLP_*, OTEL_BSP_*, OTEL_SERVICE_NAME, ...), the
 OTLP__SECTION__KEY overrides and config/default.{yaml,toml}, as for any
-otlp-sdk program; options win.
+otlp-sdk program; options win.";
 
-Options:
-  --endpoint URL        Where to send: the base URL (http://host:4318 gets
-                        /v1/traces appended for HTTP; http://host:4317 for
-                        gRPC) or a full URL ending in /v1/traces, used as given
-                        (default: OTEL_EXPORTER_OTLP_ENDPOINT, else the
-                        protocol's localhost default)
-  --protocol P          grpc, http/protobuf or http/json
-                        (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)
-  --spans N             Total spans, split across the workers
-                        (default 10000 when --duration is not given)
-  --duration D          Produce for this long (e.g. 30s, 500ms, 2m; a bare
-                        number is seconds); with --spans, stop at whichever
-                        comes first
-  --workers W           Producing threads (default 1)
-  --rate R              Target spans per second over all workers (default:
-                        as fast as possible); paced with sleeps, not spinning
-  --attributes N        String attributes per span, 0 to 128 (default 8:
-                        realistic HTTP server attributes)
-  --compression C       none, gzip or zstd (default: OTEL_EXPORTER_OTLP_COMPRESSION)
-  --header K=V          Add a request header / gRPC metadata entry (repeatable)
-  --queue-size N        Span queue capacity (default: OTEL_BSP_MAX_QUEUE_SIZE, 2048)
-  --full-policy P       When the queue is full: block (wait while the pipeline
-                        drains; the default) or drop (OpenTelemetry's behaviour)
-  --batch-size N        Largest batch (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512,
-                        lowered to --queue-size if that is smaller)
-  --timeout D           Timeout of one export attempt (default: OTEL_EXPORTER_OTLP_TIMEOUT, 10s)
-  --shutdown-timeout D  How long to wait at the end for queued spans to be
-                        exported (default 30s)
-  --service-name NAME   service.name of the spans (default: OTEL_SERVICE_NAME,
-                        else otlp-loadgen)
-  --config FILE         Read this YAML or TOML configuration file instead of
-                        config/default.* and config/$RUN_ENV.*
-  --metrics ADDR        Serve the pipeline's Prometheus metrics on
-                        http://ADDR/metrics while running (e.g. 127.0.0.1:9464)
-  --json-summary        Also print the summary as one JSON object, as the last
-                        line of standard output
-  --quiet               No progress line
-  -h, --help            Print this help
-
+/// What the help prints after the options.
+const AFTER_HELP: &str = "\
 While it runs, a progress line goes to standard error every second: spans
 sent (handed to the pipeline), exported, dropped, failed, queued, and the
 current send rate. At the end, once the pipeline has shut down, the summary
@@ -74,40 +36,160 @@ latency). Ctrl-C stops producing early and still drains and summarises.
 Exit status: 0 when every span sent was exported; 3 when some were dropped,
 failed, rejected or not settled by --shutdown-timeout (the summary says
 which); 1 when the pipeline cannot start (bad endpoint, unreadable TLS
-file, port taken for --metrics); 2 on bad options or configuration.
-";
+file, port taken for --metrics); 2 on bad options or configuration.";
 
 /// Spans sent when neither `--spans` nor `--duration` is given.
 pub const DEFAULT_SPANS: u64 = 10_000;
 /// The most attributes a span may carry without the default span limits dropping some.
 pub const MAX_ATTRIBUTES: usize = 128;
+/// The most worker threads: more would only measure the scheduler.
+const MAX_WORKERS: usize = 4096;
 
 /// What the command line asks for. `None` means "not given": the
 /// configuration (or the built-in default) decides.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Parser)]
+#[command(
+    name = "otlp-loadgen",
+    version,
+    // A flag given twice takes its last value, as scripts that append options expect.
+    args_override_self = true,
+    about = ABOUT,
+    long_about = None,
+    after_help = AFTER_HELP,
+)]
 pub struct Args {
+    /// Where to send: the base URL (http://host:4318 gets
+    /// /v1/traces appended for HTTP; http://host:4317 for
+    /// gRPC) or a full URL ending in /v1/traces, used as given
+    /// (default: OTEL_EXPORTER_OTLP_ENDPOINT, else the
+    /// protocol's localhost default)
+    #[arg(long, value_name = "URL", value_parser = endpoint, verbatim_doc_comment)]
     pub endpoint: Option<String>,
+    /// grpc, http/protobuf or http/json
+    /// (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)
+    #[arg(long, value_name = "P", value_parser = protocol, verbatim_doc_comment)]
     pub protocol: Option<Protocol>,
+    /// Total spans, split across the workers
+    /// (default 10000 when --duration is not given)
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = positive,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub spans: Option<u64>,
+    /// Produce for this long (e.g. 30s, 500ms, 2m; a bare
+    /// number is seconds); with --spans, stop at whichever
+    /// comes first
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = duration,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub duration: Option<Duration>,
+    /// Producing threads (default 1)
+    #[arg(long, value_name = "W", value_parser = workers, allow_hyphen_values = true)]
     pub workers: Option<usize>,
+    /// Target spans per second over all workers (default:
+    /// as fast as possible); paced with sleeps, not spinning
+    #[arg(
+        long,
+        value_name = "R",
+        value_parser = rate,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub rate: Option<f64>,
+    /// String attributes per span, 0 to 128 (default 8:
+    /// realistic HTTP server attributes)
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = attributes,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub attributes: Option<usize>,
+    /// none, gzip or zstd (default: OTEL_EXPORTER_OTLP_COMPRESSION)
+    #[arg(long, value_name = "C", value_parser = compression)]
     pub compression: Option<Compression>,
+    /// Add a request header / gRPC metadata entry (repeatable)
+    #[arg(long = "header", value_name = "K=V", value_parser = header)]
     pub headers: Vec<(String, String)>,
+    /// Span queue capacity (default: OTEL_BSP_MAX_QUEUE_SIZE, 2048)
+    #[arg(long, value_name = "N", value_parser = size, allow_hyphen_values = true)]
     pub queue_size: Option<usize>,
+    /// When the queue is full: block (wait while the pipeline
+    /// drains; the default) or drop (OpenTelemetry's behaviour)
+    #[arg(long, value_name = "P", value_parser = full_policy, verbatim_doc_comment)]
     pub full_policy: Option<FullPolicy>,
+    /// Largest batch (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512,
+    /// lowered to --queue-size if that is smaller)
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = size,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub batch_size: Option<usize>,
+    /// Timeout of one export attempt (default: OTEL_EXPORTER_OTLP_TIMEOUT, 10s)
+    #[arg(long, value_name = "D", value_parser = duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
+    /// How long to wait at the end for queued spans to be
+    /// exported (default 30s)
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = duration,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub shutdown_timeout: Option<Duration>,
+    /// service.name of the spans (default: OTEL_SERVICE_NAME,
+    /// else otlp-loadgen)
+    #[arg(long, value_name = "NAME", value_parser = service_name, verbatim_doc_comment)]
     pub service_name: Option<String>,
+    /// Read this YAML or TOML configuration file instead of
+    /// config/default.* and config/$RUN_ENV.*
+    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
     pub config: Option<PathBuf>,
+    /// Serve the pipeline's Prometheus metrics on
+    /// http://ADDR/metrics while running (e.g. 127.0.0.1:9464)
+    #[arg(long, value_name = "ADDR", value_parser = address, verbatim_doc_comment)]
     pub metrics: Option<SocketAddr>,
+    /// Also print the summary as one JSON object, as the last
+    /// line of standard output
+    #[arg(long, verbatim_doc_comment)]
     pub json_summary: bool,
+    /// No progress line
+    #[arg(long)]
     pub quiet: bool,
 }
 
 impl Args {
+    /// Parses the command line; on bad usage prints clap's message and exits
+    /// with status 2 (0 for `--help` and `--version`).
+    pub fn from_command_line() -> Args {
+        Args::parse().checked().unwrap_or_else(|error| error.exit())
+    }
+
+    /// What one flag's value parser cannot see: how the flags go together.
+    pub fn checked(self) -> Result<Args, clap::Error> {
+        if let (Some(batch), Some(queue)) = (self.batch_size, self.queue_size)
+            && batch > queue
+        {
+            return Err(Args::command().error(
+                ErrorKind::ArgumentConflict,
+                format!("--batch-size {batch} is larger than --queue-size {queue}"),
+            ));
+        }
+        Ok(self)
+    }
+
     /// Total spans to send: `--spans`, else unlimited with `--duration`, else the default.
     pub fn span_limit(&self) -> Option<u64> {
         match (self.spans, self.duration) {
@@ -118,74 +200,6 @@ impl Args {
     }
 }
 
-/// Parses the arguments (without the program name); `Ok(None)` for `--help`.
-/// Errors name the flag and the value.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, String> {
-    let mut parsed = Args::default();
-    let mut flags = Flags::new(args);
-    while let Some(next) = flags.next_flag() {
-        let (flag, inline) = next?;
-        let takes_value = !matches!(
-            flag.as_str(),
-            "-h" | "--help" | "--json-summary" | "--quiet"
-        );
-        if !takes_value && inline.is_some() {
-            return Err(format!("{flag} takes no value"));
-        }
-        let mut value = || flags.value(&flag, inline.clone());
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--json-summary" => parsed.json_summary = true,
-            "--quiet" => parsed.quiet = true,
-            "--endpoint" => parsed.endpoint = Some(endpoint(&value()?)?),
-            "--protocol" => parsed.protocol = Some(protocol(&value()?)?),
-            "--spans" => parsed.spans = Some(positive("--spans", &value()?)?),
-            "--duration" => parsed.duration = Some(duration("--duration", &value()?)?),
-            "--workers" => {
-                let workers = positive("--workers", &value()?)?;
-                parsed.workers = Some(usize::try_from(workers).unwrap_or(usize::MAX));
-                if workers > 4096 {
-                    return Err(format!("--workers: {workers} is more than 4096 threads"));
-                }
-            }
-            "--rate" => parsed.rate = Some(rate(&value()?)?),
-            "--attributes" => parsed.attributes = Some(attributes(&value()?)?),
-            "--compression" => parsed.compression = Some(compression(&value()?)?),
-            "--header" => parsed.headers.push(header(&value()?)?),
-            "--queue-size" => parsed.queue_size = Some(size("--queue-size", &value()?)?),
-            "--full-policy" => parsed.full_policy = Some(full_policy(&value()?)?),
-            "--batch-size" => parsed.batch_size = Some(size("--batch-size", &value()?)?),
-            "--timeout" => parsed.timeout = Some(duration("--timeout", &value()?)?),
-            "--shutdown-timeout" => {
-                parsed.shutdown_timeout = Some(duration("--shutdown-timeout", &value()?)?)
-            }
-            "--service-name" => {
-                let name = value()?;
-                if name.trim().is_empty() {
-                    return Err("--service-name: the name is empty".into());
-                }
-                parsed.service_name = Some(name);
-            }
-            "--config" => parsed.config = Some(PathBuf::from(value()?)),
-            "--metrics" => {
-                let text = value()?;
-                parsed.metrics = Some(text.parse().map_err(|_| {
-                    format!("--metrics: {text:?} is not an IP:PORT address (e.g. 127.0.0.1:9464)")
-                })?);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if let (Some(batch), Some(queue)) = (parsed.batch_size, parsed.queue_size)
-        && batch > queue
-    {
-        return Err(format!(
-            "--batch-size: {batch} is larger than --queue-size {queue}"
-        ));
-    }
-    Ok(Some(parsed))
-}
-
 fn endpoint(text: &str) -> Result<String, String> {
     let rest = ["http://", "https://"]
         .iter()
@@ -194,12 +208,10 @@ fn endpoint(text: &str) -> Result<String, String> {
                 .filter(|head| head.eq_ignore_ascii_case(scheme))
                 .map(|_| &text[scheme.len()..])
         })
-        .ok_or_else(|| {
-            format!("--endpoint: {text:?} is not an http:// or https:// URL (e.g. http://localhost:4317)")
-        })?;
+        .ok_or_else(|| "not an http:// or https:// URL (e.g. http://localhost:4317)".to_owned())?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(format!("--endpoint: {text:?} has no valid host"));
+        return Err("the URL has no valid host".into());
     }
     Ok(text.to_owned())
 }
@@ -209,9 +221,7 @@ fn protocol(text: &str) -> Result<Protocol, String> {
         "grpc" => Ok(Protocol::Grpc),
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
         "http/json" => Ok(Protocol::HttpJson),
-        _ => Err(format!(
-            "--protocol: {text:?} is not one of grpc, http/protobuf, http/json"
-        )),
+        _ => Err("not one of grpc, http/protobuf, http/json".into()),
     }
 }
 
@@ -220,67 +230,83 @@ fn compression(text: &str) -> Result<Compression, String> {
         "none" => Ok(Compression::None),
         "gzip" => Ok(Compression::Gzip),
         "zstd" => Ok(Compression::Zstd),
-        _ => Err(format!(
-            "--compression: {text:?} is not one of none, gzip, zstd"
-        )),
+        _ => Err("not one of none, gzip, zstd".into()),
     }
 }
 
-fn positive(flag: &str, text: &str) -> Result<u64, String> {
+/// `--full-policy`: `block` or `drop`, any case.
+fn full_policy(text: &str) -> Result<FullPolicy, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "block" => Ok(FullPolicy::default()),
+        "drop" => Ok(FullPolicy::Drop),
+        _ => Err("not block or drop".into()),
+    }
+}
+
+fn positive(text: &str) -> Result<u64, String> {
     text.parse::<u64>()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("{flag}: {text:?} is not a positive whole number"))
+        .ok_or_else(|| "not a positive whole number".to_owned())
 }
 
-fn size(flag: &str, text: &str) -> Result<usize, String> {
-    let n = positive(flag, text)?;
-    usize::try_from(n).map_err(|_| format!("{flag}: {text:?} is too large"))
+fn size(text: &str) -> Result<usize, String> {
+    usize::try_from(positive(text)?).map_err(|_| "too large".to_owned())
+}
+
+fn workers(text: &str) -> Result<usize, String> {
+    let workers = size(text)?;
+    if workers > MAX_WORKERS {
+        return Err(format!("more than {MAX_WORKERS} threads"));
+    }
+    Ok(workers)
 }
 
 fn attributes(text: &str) -> Result<usize, String> {
     text.parse::<usize>()
         .ok()
         .filter(|n| *n <= MAX_ATTRIBUTES)
-        .ok_or_else(|| {
-            format!("--attributes: {text:?} is not a whole number from 0 to {MAX_ATTRIBUTES}")
-        })
+        .ok_or_else(|| format!("not a whole number from 0 to {MAX_ATTRIBUTES}"))
 }
 
 fn rate(text: &str) -> Result<f64, String> {
     text.parse::<f64>()
         .ok()
         .filter(|rate| rate.is_finite() && *rate > 0.0)
-        .ok_or_else(|| format!("--rate: {text:?} is not a positive number of spans per second"))
+        .ok_or_else(|| "not a positive number of spans per second".to_owned())
 }
 
 fn header(text: &str) -> Result<(String, String), String> {
     let Some((name, value)) = text.split_once('=') else {
-        return Err(format!(
-            "--header: {text:?} is not NAME=VALUE (e.g. --header x-api-key=secret)"
-        ));
+        return Err("not NAME=VALUE (e.g. --header x-api-key=secret)".into());
     };
     let name = name.trim();
     // An HTTP token (RFC 9110), which is also valid gRPC metadata once lower-cased.
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
-        return Err(format!(
-            "--header: {name:?} in {text:?} is not a valid header name"
-        ));
+        return Err(format!("{name:?} is not a valid header name"));
     }
     if value.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(format!(
-            "--header: the value of {name:?} contains control characters"
-        ));
+        return Err(format!("the value of {name:?} contains control characters"));
     }
     Ok((name.to_owned(), value.to_owned()))
 }
 
+fn service_name(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("the name is empty".into());
+    }
+    Ok(text.to_owned())
+}
+
+fn address(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| "not an IP:PORT address (e.g. 127.0.0.1:9464)".to_owned())
+}
+
 /// `250ms`, `1.5s`, `2m`, `1h`, or a bare number of seconds; more than zero.
-pub fn duration(flag: &str, text: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!("{flag}: {text:?} is not a duration (e.g. 30s, 500ms, 2m, or a number of seconds)")
-    };
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let bad = || "not a duration (e.g. 30s, 500ms, 2m, or a number of seconds)".to_owned();
     let trimmed = text.trim();
     let split = trimmed
         .find(|c: char| c.is_ascii_alphabetic())
@@ -295,30 +321,35 @@ pub fn duration(flag: &str, text: &str) -> Result<Duration, String> {
         _ => return Err(bad()),
     };
     if !seconds.is_finite() || seconds <= 0.0 {
-        return Err(format!("{flag}: {text:?} must be more than zero"));
+        return Err("must be more than zero".into());
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| bad())
-}
-
-/// `--full-policy`: `block` or `drop`, any case.
-fn full_policy(text: &str) -> Result<FullPolicy, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "block" => Ok(FullPolicy::default()),
-        "drop" => Ok(FullPolicy::Drop),
-        _ => Err(format!("--full-policy: {text:?} is not block or drop")),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse_strs(args: &[&str]) -> Result<Option<Args>, String> {
-        parse(args.iter().map(OsString::from))
+    fn parse_strs(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("otlp-loadgen").chain(args.iter().copied()))
+            .and_then(Args::checked)
     }
 
     fn parsed(args: &[&str]) -> Args {
-        parse_strs(args).unwrap().unwrap()
+        parse_strs(args).unwrap()
+    }
+
+    /// The error as the user reads it, without colours.
+    fn error(args: &[&str]) -> String {
+        match parse_strs(args) {
+            Ok(parsed) => panic!("{args:?} parsed: {parsed:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        Args::command().debug_assert();
     }
 
     #[test]
@@ -331,9 +362,9 @@ mod tests {
             parsed(&["--full-policy=block"]).full_policy,
             Some(FullPolicy::default())
         );
-        let error = parse_strs(&["--full-policy", "wait"]).unwrap_err();
+        let error = error(&["--full-policy", "wait"]);
         assert!(
-            error.contains("--full-policy") && error.contains("wait"),
+            error.contains("--full-policy") && error.contains("'wait'"),
             "{error}"
         );
     }
@@ -353,6 +384,7 @@ mod tests {
             "0",
             "--header",
             "x-api-key=a=b",
+            "--header=x-b=c",
             "--duration",
             "1.5s",
             "--timeout",
@@ -365,10 +397,29 @@ mod tests {
         assert_eq!(args.workers, Some(4));
         assert_eq!(args.rate, Some(2500.5));
         assert_eq!(args.attributes, Some(0));
-        assert_eq!(args.headers, vec![("x-api-key".into(), "a=b".into())]);
+        assert_eq!(
+            args.headers,
+            vec![
+                ("x-api-key".into(), "a=b".into()),
+                ("x-b".into(), "c".into())
+            ]
+        );
         assert_eq!(args.duration, Some(Duration::from_millis(1500)));
         assert_eq!(args.timeout, Some(Duration::from_millis(250)));
         assert!(args.json_summary);
+        assert!(!args.quiet);
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_its_last_value() {
+        let args = parsed(&["--workers", "3", "--workers=5", "--quiet", "--quiet"]);
+        assert_eq!(args.workers, Some(5));
+        assert!(args.quiet);
+        let headers = parsed(&["--header", "a=1", "--header", "a=2"]).headers;
+        assert_eq!(
+            headers,
+            vec![("a".into(), "1".into()), ("a".into(), "2".into())]
+        );
     }
 
     #[test]
@@ -383,13 +434,12 @@ mod tests {
 
     #[test]
     fn durations_have_units() {
-        let d = |text| duration("--d", text);
-        assert_eq!(d("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(d("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(d("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(d("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
         for bad in ["", "0", "-1s", "1d", "abc", "NaN", "inf"] {
-            assert!(d(bad).is_err(), "{bad}");
+            assert!(duration(bad).is_err(), "{bad}");
         }
     }
 
@@ -398,6 +448,7 @@ mod tests {
         for (args, flag, value) in [
             (&["--workers", "abc"][..], "--workers", "abc"),
             (&["--workers", "0"], "--workers", "0"),
+            (&["--workers", "4097"], "--workers", "4097"),
             (&["--spans", "-5"], "--spans", "-5"),
             (&["--protocol", "http"], "--protocol", "http"),
             (&["--rate", "0"], "--rate", "0"),
@@ -410,32 +461,53 @@ mod tests {
             ),
             (&["--endpoint", "http://"], "--endpoint", "http://"),
             (&["--header", "novalue"], "--header", "novalue"),
-            (&["--header", "bad name=x"], "--header", "bad name"),
+            (&["--header", "bad name=x"], "--header", "bad name=x"),
             (&["--duration", "soon"], "--duration", "soon"),
+            (&["--timeout", "0"], "--timeout", "0"),
+            (&["--service-name", " "], "--service-name", " "),
             (&["--metrics", "9464"], "--metrics", "9464"),
         ] {
-            let error = parse_strs(args).unwrap_err();
+            let error = error(args);
             assert!(
-                error.contains(flag) && error.contains(&format!("{value:?}")),
+                error.contains(flag) && error.contains(&format!("'{value}'")),
                 "{args:?}: {error}"
             );
         }
-        assert!(parse_strs(&["--bogus"]).unwrap_err().contains("--bogus"));
+        assert!(error(&["--header", "bad name=x"]).contains("\"bad name\""));
+        assert!(error(&["--bogus"]).contains("--bogus"));
+        // A typo gets a suggestion.
+        assert!(error(&["--span", "5"]).contains("--spans"));
+        let missing = error(&["--spans"]);
         assert!(
-            parse_strs(&["--spans"])
-                .unwrap_err()
-                .contains("--spans needs a value")
+            missing.contains("--spans") && missing.contains("a value is required"),
+            "{missing}"
         );
-        assert!(
-            parse_strs(&["--quiet=yes"])
-                .unwrap_err()
-                .contains("--quiet")
-        );
-        let error = parse_strs(&["--queue-size", "100", "--batch-size", "200"]).unwrap_err();
+        assert!(error(&["--quiet=yes"]).contains("--quiet"));
+        let error = error(&["--queue-size", "100", "--batch-size", "200"]);
         assert!(
             error.contains("--batch-size") && error.contains("--queue-size"),
             "{error}"
         );
-        assert_eq!(parse_strs(&["--help"]), Ok(None));
+    }
+
+    #[test]
+    fn help_and_version_exit_0_and_bad_usage_2() {
+        let help = parse_strs(&["--help"]).expect_err("help");
+        assert_eq!(help.kind(), ErrorKind::DisplayHelp);
+        assert_eq!(help.exit_code(), 0);
+        let text = help.to_string();
+        for part in [
+            "--header <K=V>",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "Exit status",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        let version = parse_strs(&["--version"]).expect_err("version");
+        assert_eq!(version.kind(), ErrorKind::DisplayVersion);
+        assert!(version.to_string().contains(env!("CARGO_PKG_VERSION")));
+        assert_eq!(parse_strs(&["--bogus"]).expect_err("bogus").exit_code(), 2);
+        let conflict = parse_strs(&["--queue-size=1", "--batch-size=2"]).expect_err("conflict");
+        assert_eq!(conflict.exit_code(), 2);
     }
 }

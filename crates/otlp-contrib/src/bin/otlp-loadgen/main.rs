@@ -1,10 +1,8 @@
 //! `otlp-loadgen`: load-tests an OTLP trace endpoint through the otlp-rust
 //! pipeline (native tracer, `BatchSpanProcessor`, our gRPC and HTTP
-//! exporters). See `otlp-loadgen --help` (or [`args::USAGE`]).
+//! exporters). See `otlp-loadgen --help` (or [`args::Args`]).
 
 mod args;
-#[path = "../shared/flags.rs"]
-mod flags;
 mod report;
 mod workload;
 
@@ -53,17 +51,8 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
-    let args = match args::parse(std::env::args_os().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            let _ = std::io::stdout().write_all(args::USAGE.as_bytes());
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!("otlp-loadgen: {error}\nTry `otlp-loadgen --help`.");
-            return ExitCode::from(2);
-        }
-    };
+    // `--help` and `--version` exit 0 here, bad usage 2 with clap's message.
+    let args = Args::from_command_line();
     match run(args) {
         Ok(status) => ExitCode::from(status),
         Err(failure) => {

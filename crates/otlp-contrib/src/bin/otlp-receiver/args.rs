@@ -1,137 +1,139 @@
-//! Command-line arguments, parsed by hand (a dozen flags do not need a parser crate).
+//! Command-line arguments: a `clap` derive, with typed value parsers whose
+//! errors say what a good value looks like (clap names the flag and the value).
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::flags::Flags;
+use clap::Parser;
 
-pub const USAGE: &str = "\
-Usage: otlp-receiver [OPTIONS]
-
-Receives OTLP traces (gRPC and HTTP, protobuf and JSON, gzip and zstd) and
-prints each trace as an indented tree: service, name, duration, status.
-
-Options:
-  --grpc ADDR              Listen for OTLP/gRPC on ADDR (port 0: any free port)
-  --http ADDR              Listen for OTLP/HTTP (POST /v1/traces) on ADDR
-                           Neither given: both, on 127.0.0.1:4317 and 127.0.0.1:4318
-  --jsonl FILE             Append every request to FILE as one OTLP/JSON line
-  --count-only             Count spans without decoding them (for benchmarks):
-                           no trees, no --jsonl
-  --quiet                  Do not print requests and trees
-  --summary-every SECS     Print a count line every SECS seconds when the counts
-                           changed (default 1 with --count-only, otherwise 0 = never)
-  --max-request-bytes N    Cap on request bodies, compressed and decompressed
-                           (default 67108864)
-  --answer-delay D         Answer every request D late, like a slow but healthy
-                           collector (e.g. 200ms, 1.5s; default 0)
-  --tls-cert FILE          Serve TLS with this PEM certificate chain (needs --tls-key)
-  --tls-key FILE           The PEM private key of --tls-cert
-  --tls-client-ca FILE     Require client certificates signed by this PEM CA (mTLS)
-  --exit-on-stdin-eof      Also exit when standard input is closed
-  -h, --help               Print this help
-
+/// What the help prints after the options.
+const AFTER_HELP: &str = "\
 Output on stdout: the first line is `listening grpc=ADDR http=ADDR` (the bound
 addresses of the enabled listeners); then, per request, `request TRANSPORT
 spans=N answer=ANSWER` and its trees; `count requests=N ...` summaries; and
 `final requests=N ...` on exit. Errors go to stderr.
 
 Exits with status 0 on SIGINT or SIGTERM (and on end of standard input with
---exit-on-stdin-eof), 1 when it cannot start, 2 on bad arguments.
-";
+--exit-on-stdin-eof), 1 when it cannot start, 2 on bad arguments.";
+
+/// The gRPC listener when neither `--grpc` nor `--http` is given.
+const DEFAULT_GRPC: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(LOCALHOST), 4317);
+/// The HTTP listener when neither `--grpc` nor `--http` is given.
+const DEFAULT_HTTP: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(LOCALHOST), 4318);
+const LOCALHOST: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
 
 /// What the command line asks for.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Parser)]
+#[command(
+    name = "otlp-receiver",
+    version,
+    // A flag given twice takes its last value, as scripts that append options expect.
+    args_override_self = true,
+    about = "\
+Receives OTLP traces (gRPC and HTTP, protobuf and JSON, gzip and zstd) and
+prints each trace as an indented tree: service, name, duration, status.",
+    long_about = None,
+    after_help = AFTER_HELP,
+)]
 pub struct Args {
-    pub grpc: Option<SocketAddr>,
-    pub http: Option<SocketAddr>,
+    /// Listen for OTLP/gRPC on ADDR (port 0: any free port)
+    #[arg(long, value_name = "ADDR", value_parser = address)]
+    grpc: Option<SocketAddr>,
+    /// Listen for OTLP/HTTP (POST /v1/traces) on ADDR
+    /// Neither given: both, on 127.0.0.1:4317 and 127.0.0.1:4318
+    #[arg(long, value_name = "ADDR", value_parser = address, verbatim_doc_comment)]
+    http: Option<SocketAddr>,
+    /// Append every request to FILE as one OTLP/JSON line
+    #[arg(long, value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
+    /// Count spans without decoding them (for benchmarks):
+    /// no trees, no --jsonl
+    #[arg(long, conflicts_with = "jsonl", verbatim_doc_comment)]
     pub count_only: bool,
+    /// Do not print requests and trees
+    #[arg(long)]
     pub quiet: bool,
+    /// Print a count line every SECS seconds when the counts
+    /// changed (default 1 with --count-only, otherwise 0 = never)
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = seconds,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub summary_every: Option<Duration>,
+    /// Cap on request bodies, compressed and decompressed
+    /// (default 67108864)
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = positive_bytes,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub max_request_bytes: Option<usize>,
-    /// `--answer-delay`; zero means no delay.
+    /// Answer every request D late, like a slow but healthy
+    /// collector (e.g. 200ms, 1.5s)
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = delay,
+        default_value = "0",
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
     pub answer_delay: Duration,
+    /// Serve TLS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this PEM CA (mTLS)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Also exit when standard input is closed
+    #[arg(long)]
     pub exit_on_stdin_eof: bool,
 }
 
-/// Parses the arguments (without the program name); `Ok(None)` for `--help`.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, String> {
-    let mut parsed = Args::default();
-    let mut flags = Flags::new(args);
-    while let Some(next) = flags.next_flag() {
-        let (flag, inline) = next?;
-        let mut value = |name: &str| flags.value(name, inline.clone());
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--grpc" => parsed.grpc = Some(address("--grpc", &value("--grpc")?)?),
-            "--http" => parsed.http = Some(address("--http", &value("--http")?)?),
-            "--jsonl" => parsed.jsonl = Some(PathBuf::from(value("--jsonl")?)),
-            "--count-only" => parsed.count_only = true,
-            "--quiet" => parsed.quiet = true,
-            "--summary-every" => {
-                let text = value("--summary-every")?;
-                let seconds: f64 = text
-                    .parse()
-                    .ok()
-                    .filter(|seconds: &f64| seconds.is_finite() && *seconds >= 0.0)
-                    .ok_or_else(|| {
-                        format!("--summary-every: {text:?} is not a number of seconds")
-                    })?;
-                parsed.summary_every = Some(Duration::from_secs_f64(seconds));
-            }
-            "--max-request-bytes" => {
-                let text = value("--max-request-bytes")?;
-                let bytes = text
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|bytes| *bytes > 0)
-                    .ok_or_else(|| {
-                        format!("--max-request-bytes: {text:?} is not a positive integer")
-                    })?;
-                parsed.max_request_bytes = Some(bytes);
-            }
-            "--answer-delay" => {
-                parsed.answer_delay = delay("--answer-delay", &value("--answer-delay")?)?
-            }
-            "--tls-cert" => parsed.tls_cert = Some(PathBuf::from(value("--tls-cert")?)),
-            "--tls-key" => parsed.tls_key = Some(PathBuf::from(value("--tls-key")?)),
-            "--tls-client-ca" => {
-                parsed.tls_client_ca = Some(PathBuf::from(value("--tls-client-ca")?))
-            }
-            "--exit-on-stdin-eof" => parsed.exit_on_stdin_eof = true,
-            other => return Err(format!("unknown argument {other:?}")),
+impl Args {
+    /// The gRPC and HTTP listeners to start: those given, or both standard
+    /// ports on 127.0.0.1 when neither is.
+    pub fn listeners(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        match (self.grpc, self.http) {
+            (None, None) => (Some(DEFAULT_GRPC), Some(DEFAULT_HTTP)),
+            given => given,
         }
     }
-    if parsed.grpc.is_none() && parsed.http.is_none() {
-        parsed.grpc = Some(SocketAddr::from(([127, 0, 0, 1], 4317)));
-        parsed.http = Some(SocketAddr::from(([127, 0, 0, 1], 4318)));
-    }
-    if parsed.count_only && parsed.jsonl.is_some() {
-        return Err("--jsonl needs decoded requests; it cannot be used with --count-only".into());
-    }
-    if parsed.tls_cert.is_some() != parsed.tls_key.is_some() {
-        return Err("--tls-cert and --tls-key go together".into());
-    }
-    if parsed.tls_client_ca.is_some() && parsed.tls_cert.is_none() {
-        return Err("--tls-client-ca needs --tls-cert and --tls-key".into());
-    }
-    Ok(Some(parsed))
 }
 
-fn address(flag: &str, text: &str) -> Result<SocketAddr, String> {
+fn address(text: &str) -> Result<SocketAddr, String> {
     text.parse()
-        .map_err(|_| format!("{flag}: {text:?} is not an IP:PORT address (e.g. 127.0.0.1:4317)"))
+        .map_err(|_| "not an IP:PORT address (e.g. 127.0.0.1:4317)".to_owned())
+}
+
+/// `--summary-every`: a number of seconds, zero or more.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| "not a number of seconds, zero or more (e.g. 0.5)".to_owned())
+}
+
+/// `--max-request-bytes`: a positive whole number.
+fn positive_bytes(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| "not a positive whole number of bytes".to_owned())
 }
 
 /// A delay with its unit: `250ms`, `1.5s`; `0` alone needs none.
-fn delay(flag: &str, text: &str) -> Result<Duration, String> {
-    let bad = || format!("{flag}: {text:?} is not a duration with a unit (e.g. 200ms, 1.5s, 0)");
+fn delay(text: &str) -> Result<Duration, String> {
+    let bad = || "not a duration with a unit (e.g. 200ms, 1.5s, 0)".to_owned();
     let trimmed = text.trim();
     let (number, divisor) = if let Some(number) = trimmed.strip_suffix("ms") {
         (number, 1000.0)
@@ -151,50 +153,133 @@ fn delay(flag: &str, text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::error::ErrorKind;
+
     use super::*;
 
-    fn parse_strs(args: &[&str]) -> Result<Option<Args>, String> {
-        parse(args.iter().map(OsString::from))
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("otlp-receiver").chain(args.iter().copied()))
+    }
+
+    /// The error as the user reads it, without colours.
+    fn error(args: &[&str]) -> String {
+        match parse(args) {
+            Ok(parsed) => panic!("{args:?} parsed: {parsed:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
     }
 
     #[test]
     fn defaults_to_both_standard_ports() {
-        let args = parse_strs(&[]).ok().flatten().unwrap_or_default();
-        assert_eq!(args.grpc, Some(SocketAddr::from(([127, 0, 0, 1], 4317))));
-        assert_eq!(args.http, Some(SocketAddr::from(([127, 0, 0, 1], 4318))));
+        let args = parse(&[]).expect("no arguments");
+        assert_eq!(args.listeners(), (Some(DEFAULT_GRPC), Some(DEFAULT_HTTP)));
+        assert_eq!(DEFAULT_GRPC, SocketAddr::from(([127, 0, 0, 1], 4317)));
+        assert_eq!(DEFAULT_HTTP, SocketAddr::from(([127, 0, 0, 1], 4318)));
     }
 
     #[test]
     fn flags_take_values_both_ways() {
-        let args = parse_strs(&[
+        let args = parse(&[
             "--http=127.0.0.1:0",
             "--count-only",
             "--summary-every",
             "0.5",
         ])
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-        assert_eq!(args.http, Some(SocketAddr::from(([127, 0, 0, 1], 0))));
-        assert_eq!(args.grpc, None);
+        .expect("valid");
+        assert_eq!(
+            args.listeners(),
+            (None, Some(SocketAddr::from(([127, 0, 0, 1], 0))))
+        );
         assert!(args.count_only);
         assert_eq!(args.summary_every, Some(Duration::from_millis(500)));
+        assert_eq!(args.max_request_bytes, None);
     }
 
     #[test]
-    fn bad_arguments_are_errors() {
-        assert!(parse_strs(&["--grpc", "nowhere"]).is_err());
-        assert!(parse_strs(&["--grpc"]).is_err());
-        assert!(parse_strs(&["--bogus"]).is_err());
-        assert!(parse_strs(&["--count-only", "--jsonl", "x"]).is_err());
-        assert!(parse_strs(&["--tls-cert", "c.pem"]).is_err());
-        assert_eq!(parse_strs(&["--help"]), Ok(None));
+    fn a_repeated_flag_takes_its_last_value() {
+        let args = parse(&[
+            "--http",
+            "127.0.0.1:1",
+            "--http=127.0.0.1:2",
+            "--quiet",
+            "--quiet",
+        ])
+        .expect("repeated flags");
+        assert_eq!(
+            args.listeners(),
+            (None, Some(SocketAddr::from(([127, 0, 0, 1], 2))))
+        );
+        assert!(args.quiet);
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_naming_the_flag() {
+        for (args, names) in [
+            (
+                &["--grpc", "nowhere"][..],
+                &["--grpc", "'nowhere'", "IP:PORT"][..],
+            ),
+            (&["--grpc"], &["--grpc"]),
+            (&["--bogus"], &["--bogus"]),
+            (
+                &["--count-only", "--jsonl", "x"],
+                &["--count-only", "--jsonl"],
+            ),
+            (&["--tls-cert", "c.pem"], &["--tls-key"]),
+            (&["--tls-key", "k.pem"], &["--tls-cert"]),
+            (&["--tls-client-ca", "ca.pem"], &["--tls-cert"]),
+            (&["--summary-every", "-1"], &["--summary-every", "'-1'"]),
+            (&["--summary-every", "soon"], &["--summary-every", "'soon'"]),
+            (
+                &["--max-request-bytes", "0"],
+                &["--max-request-bytes", "'0'"],
+            ),
+            (&["--quiet=yes"], &["--quiet"]),
+        ] {
+            let error = error(args);
+            for name in names {
+                assert!(error.contains(name), "{args:?}: {error}");
+            }
+        }
+        let tls = parse(&[
+            "--tls-cert=c.pem",
+            "--tls-key=k.pem",
+            "--tls-client-ca=ca.pem",
+        ])
+        .expect("TLS with a client CA");
+        assert_eq!(tls.tls_client_ca, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn help_and_version_are_not_errors_of_usage() {
+        let help = parse(&["--help"]).expect_err("help");
+        assert_eq!(help.kind(), ErrorKind::DisplayHelp);
+        assert_eq!(help.exit_code(), 0);
+        let text = help.to_string();
+        for flag in [
+            "--exit-on-stdin-eof",
+            "--answer-delay <D>",
+            "listening grpc=",
+        ] {
+            assert!(text.contains(flag), "{flag}: {text}");
+        }
+        let version = parse(&["--version"]).expect_err("version");
+        assert_eq!(version.kind(), ErrorKind::DisplayVersion);
+        assert_eq!(parse(&["--bogus"]).expect_err("bogus").exit_code(), 2);
     }
 
     #[test]
     fn answer_delays_have_units() {
         let answer_delay = |text: &str| {
-            parse_strs(&["--answer-delay", text]).map(|args| args.unwrap_or_default().answer_delay)
+            parse(&["--answer-delay", text])
+                .map(|args| args.answer_delay)
+                .map_err(|error| error.to_string())
         };
         assert_eq!(answer_delay("200ms"), Ok(Duration::from_millis(200)));
         assert_eq!(answer_delay("1.5s"), Ok(Duration::from_millis(1500)));
@@ -202,23 +287,20 @@ mod tests {
         assert_eq!(answer_delay("0"), Ok(Duration::ZERO));
         assert_eq!(answer_delay("0ms"), Ok(Duration::ZERO));
         assert_eq!(
-            parse_strs(&[]).ok().flatten().map(|args| args.answer_delay),
+            parse(&[]).map(|args| args.answer_delay).ok(),
             Some(Duration::ZERO)
         );
-        let inline = parse_strs(&["--answer-delay=50ms"])
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let inline = parse(&["--answer-delay=50ms"]).expect("inline value");
         assert_eq!(inline.answer_delay, Duration::from_millis(50));
         for bad in [
             "", "200", "-1s", "1m", "ms", "fast", "NaN s", "inf s", "1e30s",
         ] {
             let error = answer_delay(bad).expect_err(bad);
             assert!(
-                error.contains("--answer-delay") && error.contains(&format!("{bad:?}")),
+                error.contains("--answer-delay") && error.contains(&format!("'{bad}'")),
                 "{bad}: {error}"
             );
         }
-        assert!(parse_strs(&["--answer-delay"]).is_err());
+        assert!(parse(&["--answer-delay"]).is_err());
     }
 }

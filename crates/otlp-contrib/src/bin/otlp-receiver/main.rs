@@ -1,9 +1,7 @@
 //! `otlp-receiver`: the embeddable receiver of `otlp-contrib` as a local
-//! debugging and benchmarking tool. See `otlp-receiver --help` (or [`args::USAGE`]).
+//! debugging and benchmarking tool. See `otlp-receiver --help` (or [`args::Args`]).
 
 mod args;
-#[path = "../shared/flags.rs"]
-mod flags;
 
 use std::error::Error;
 use std::fs::{File, OpenOptions};
@@ -12,23 +10,15 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clap::Parser;
 use otlp_contrib::receiver::{
     Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver,
     Store, Transport, render_traces,
 };
 
 fn main() -> ExitCode {
-    let args = match args::parse(std::env::args_os().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            let _ = std::io::stdout().write_all(args::USAGE.as_bytes());
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!("otlp-receiver: {error}\nTry `otlp-receiver --help`.");
-            return ExitCode::from(2);
-        }
-    };
+    // `--help` and `--version` exit 0 here, bad usage 2 with clap's message.
+    let args = args::Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -64,9 +54,10 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
     };
     let observer = (!args.count_only).then(|| printer(args.quiet, jsonl));
     let defaults = ReceiverConfig::default();
+    let (grpc, http) = args.listeners();
     let receiver = Receiver::start(ReceiverConfig {
-        grpc: args.grpc,
-        http: args.http,
+        grpc,
+        http,
         tls,
         store: if args.count_only {
             Store::CountOnly
