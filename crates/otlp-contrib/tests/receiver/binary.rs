@@ -196,6 +196,30 @@ fn binary_count_only_prints_counts_and_exits_on_sigterm() {
 }
 
 #[test]
+fn binary_answer_delay_answers_every_request_that_late() {
+    // A slow collector for trying programs against: every answer, the first
+    // one included, comes at least the delay after its request.
+    let delay = std::time::Duration::from_millis(300);
+    let running = Running::start(&["--count-only", "--answer-delay", "300ms"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/traces", running.http);
+        for _ in 0..2 {
+            let sent = std::time::Instant::now();
+            let answer = post_protobuf(&url, &rich_request("slow", 3)).await;
+            assert_eq!(answer.status, StatusCode::OK);
+            // A lower bound only: the delay is the least an answer takes.
+            assert!(sent.elapsed() >= delay, "{:?}", sent.elapsed());
+        }
+    });
+    let rest = running.finish("-TERM");
+    assert!(
+        rest.last().is_some_and(|line| line.contains(" spans=6 ")),
+        "{rest:?}"
+    );
+}
+
+#[test]
 fn binary_rejects_bad_arguments_with_status_2() {
     let output = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
         .args(["--count-only", "--jsonl", "x.jsonl"])
