@@ -13,10 +13,18 @@
 //! Grouping compares `Arc` pointers first and falls back to comparing values,
 //! so spans whose resources are equal but separately allocated still share one
 //! `ResourceSpans`.
+//!
+//! The "encode once" path (issue 13) is the other way to a request:
+//! [`record::encode_span`] encodes each span on its own, when it ends, into a
+//! record (the bytes of one OTLP `Span`), and [`frame::write_request`] later
+//! writes only the `ResourceSpans`/`ScopeSpans` framing around records that
+//! are already encoded, giving the same bytes as [`TraceEncoder`].
 
+pub mod frame;
 mod grouping;
 mod json;
 mod protobuf;
+pub mod record;
 mod split;
 
 use std::sync::Arc;

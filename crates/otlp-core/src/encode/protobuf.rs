@@ -191,7 +191,7 @@ pub(super) fn measure_groups(
 
 // ---- writers -------------------------------------------------------------
 
-fn put_str<B: BufMut + ?Sized>(buf: &mut B, field: u32, text: &str) {
+pub(super) fn put_str<B: BufMut + ?Sized>(buf: &mut B, field: u32, text: &str) {
     if !text.is_empty() {
         put_bytes_field(buf, field, text.as_bytes());
     }
@@ -273,13 +273,13 @@ fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[Key
     }
 }
 
-fn put_resource<B: BufMut + ?Sized>(buf: &mut B, resource: &Resource) {
+pub(super) fn put_resource<B: BufMut + ?Sized>(buf: &mut B, resource: &Resource) {
     put_len_prefix(buf, 1, resource_len(resource));
     put_attributes(buf, 1, &resource.attributes);
     put_uint(buf, 2, u64::from(resource.dropped_attributes_count));
 }
 
-fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &InstrumentationScope) {
+pub(super) fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &InstrumentationScope) {
     put_len_prefix(buf, 1, scope_len(scope));
     put_str(buf, 1, &scope.name);
     put_str(buf, 2, &scope.version);
@@ -287,7 +287,7 @@ fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &InstrumentationScope) {
     put_uint(buf, 4, u64::from(scope.dropped_attributes_count));
 }
 
-fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
+pub(super) fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
     put_bytes_field(buf, 1, span.trace_id.as_bytes());
     put_bytes_field(buf, 2, span.span_id.as_bytes());
     put_str(buf, 3, span.trace_state.header());

@@ -1,0 +1,57 @@
+//! A span encoded once, when it ends: the bytes of one OTLP `Span` message.
+//!
+//! A *record* is the body of one protobuf `opentelemetry.proto.trace.v1.Span`
+//! message: no field tag and no length prefix in front of it, nothing about
+//! its resource or scope inside it. It is exactly what
+//! [`TraceEncoder`](super::TraceEncoder) writes inside a `ScopeSpans.spans`
+//! field for the same span (the same code writes both), so it decodes alone as
+//! a `Span`, and [`frame::write_request`](super::frame::write_request) turns
+//! records into a request by writing only the framing around them. Which
+//! resource and scope a record belongs to is the caller's to keep next to it.
+//!
+//! Cost model: [`encode_span`] writes the span in one pass over its fields.
+//! Strings and bytes are copied once, into `out`; nothing is allocated
+//! besides `out` growing (none at all into a buffer with room, such as a
+//! `Vec` with capacity or a reserved `&mut [u8]`). Each nested message
+//! (attribute, event, link, status) is measured just before its length
+//! prefix is written; measuring reads lengths, not bytes, and values nested
+//! in arrays and key-value lists are measured again at each level that
+//! encloses them.
+//! [`span_len`] measures without writing, for a caller that must reserve
+//! exactly the record's size before writing it (a byte ring's
+//! reserve/commit).
+
+use bytes::BufMut;
+
+use super::protobuf;
+use crate::SpanData;
+
+/// Appends the record of `span` to `out`: the body of one OTLP `Span`
+/// message, without tag or length prefix. Writes exactly
+/// [`span_len(span)`](span_len) bytes, the same bytes
+/// [`TraceEncoder`](super::TraceEncoder) writes for this span inside a
+/// request.
+///
+/// ```
+/// use otlp_core::encode::record;
+/// use otlp_core::{KeyValue, SpanData};
+///
+/// let span = SpanData::builder("checkout").attribute(KeyValue::new("items", 3)).build();
+/// let mut records = Vec::new();
+/// record::encode_span(&span, &mut records);
+/// assert_eq!(records.len(), record::span_len(&span));
+///
+/// // Into a slice reserved at exactly the record's size.
+/// let mut reserved = vec![0u8; record::span_len(&span)];
+/// record::encode_span(&span, &mut reserved.as_mut_slice());
+/// assert_eq!(reserved, records);
+/// ```
+pub fn encode_span<B: BufMut + ?Sized>(span: &SpanData, out: &mut B) {
+    protobuf::put_span(out, span);
+}
+
+/// Exact size of the record [`encode_span`] writes for `span`, without
+/// writing it.
+pub fn span_len(span: &SpanData) -> usize {
+    protobuf::span_len(span)
+}
