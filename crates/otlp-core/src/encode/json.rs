@@ -12,19 +12,19 @@ use crate::id::encode_hex_into;
 use crate::{AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status};
 
 /// Writes the members of one JSON object, inserting commas between them.
-struct Object<'a> {
+pub(super) struct Object<'a> {
     out: &'a mut Vec<u8>,
     empty: bool,
 }
 
 impl<'a> Object<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Self {
+    pub(super) fn open(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
         Object { out, empty: true }
     }
 
     /// Starts a member and returns the buffer to write its value into.
-    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+    pub(super) fn key(&mut self, key: &str) -> &mut Vec<u8> {
         if !self.empty {
             self.out.push(b',');
         }
@@ -72,12 +72,12 @@ impl<'a> Object<'a> {
         }
     }
 
-    fn close(self) {
+    pub(super) fn close(self) {
         self.out.push(b'}');
     }
 }
 
-fn put_display(out: &mut Vec<u8>, value: impl std::fmt::Display) {
+pub(super) fn put_display(out: &mut Vec<u8>, value: impl std::fmt::Display) {
     // Writing to a Vec cannot fail.
     let _ = write!(out, "{value}");
 }
@@ -112,7 +112,7 @@ pub(super) fn put_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-fn put_double(out: &mut Vec<u8>, value: f64) {
+pub(super) fn put_double(out: &mut Vec<u8>, value: f64) {
     if value.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if value.is_infinite() {
@@ -129,7 +129,7 @@ fn put_double(out: &mut Vec<u8>, value: f64) {
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn put_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(super) fn put_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     for chunk in bytes.chunks(3) {
         let b = [

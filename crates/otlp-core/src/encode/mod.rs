@@ -26,12 +26,14 @@ mod json;
 mod protobuf;
 pub mod record;
 mod split;
+mod transcode;
 
 use std::sync::Arc;
 
 use bytes::BufMut;
 
 pub use split::Chunk;
+pub use transcode::{TranscodeError, trace_request_to_json};
 
 use crate::SpanData;
 use grouping::Groups;
