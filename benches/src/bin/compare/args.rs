@@ -5,7 +5,7 @@ use std::time::Duration;
 use otlp_benches::end_to_end::{Endpoints, Transport};
 use otlp_benches::hot_path::ValueKind;
 
-use crate::roles::{Front, Implementation, Load, SenderArgs};
+use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 
 /// `--help`.
 pub const USAGE: &str = "\
@@ -155,34 +155,6 @@ impl Scenario {
         scenarios.sort();
         scenarios.dedup();
         Ok(scenarios)
-    }
-}
-
-/// What the receiver does with each request it accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReceiverStore {
-    /// `Store::CountOnly`: spans counted by walking the protobuf.
-    Count,
-    /// `Store::DecodeOnly`: every request decoded into `opentelemetry-proto`
-    /// types and checked, as a collector does.
-    Decode,
-}
-
-impl ReceiverStore {
-    /// The name on the command line.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ReceiverStore::Count => "count",
-            ReceiverStore::Decode => "decode",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "count" => Ok(ReceiverStore::Count),
-            "decode" => Ok(ReceiverStore::Decode),
-            other => Err(format!("unknown receiver {other:?} (count or decode)")),
-        }
     }
 }
 

@@ -17,9 +17,9 @@ use std::time::Duration;
 use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
-use crate::args::{OUTAGE_MARGIN, Options, Queue, ReceiverStore, Scenario};
+use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
 use crate::report::{Machine, command_line, median, ratio, thousands};
-use crate::roles::{Front, Implementation, Load, SenderArgs};
+use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 use crate::run::{MIB, Measurement, Outage, ReceiverProcess, measure};
 
 /// One row of a scenario's table.

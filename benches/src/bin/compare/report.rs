@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
-use crate::args::{Options, Queue, ReceiverStore, Scenario};
-use crate::roles::Implementation;
+use crate::args::{Options, Queue, Scenario};
+use crate::roles::{Implementation, ReceiverStore};
 use crate::run::{MIB, Measurement, RowSpec};
 
 /// The goals for otlp-rust at its defaults against the lossless baseline.

@@ -29,8 +29,36 @@ use otlp_benches::hot_path::{SPAN_NAME, ValueKind};
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver, Store};
 use serde_json::{Value, json};
 
-use crate::args::ReceiverStore;
 use crate::process::{monotonic_ns, own_cpu};
+
+/// What the receiver does with each request it accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReceiverStore {
+    /// `Store::CountOnly`: spans counted by walking the protobuf.
+    Count,
+    /// `Store::DecodeOnly`: every request decoded into `opentelemetry-proto`
+    /// types and checked, as a collector does.
+    Decode,
+}
+
+impl ReceiverStore {
+    /// The name on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReceiverStore::Count => "count",
+            ReceiverStore::Decode => "decode",
+        }
+    }
+
+    /// Reads the name given on the command line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "count" => Ok(ReceiverStore::Count),
+            "decode" => Ok(ReceiverStore::Decode),
+            other => Err(format!("unknown receiver {other:?} (count or decode)")),
+        }
+    }
+}
 
 /// How often the receiver notes whether its span count changed: the
 /// resolution of the "last span counted" time.

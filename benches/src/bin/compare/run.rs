@@ -11,12 +11,10 @@ use std::time::{Duration, Instant};
 
 use otlp_benches::end_to_end::{Endpoints, Transport};
 
-use crate::args::{
-    Options, Queue, ReceiverStore, Scenario, receiver_command_line, sender_command_line,
-};
+use crate::args::{Options, Queue, Scenario, receiver_command_line, sender_command_line};
 use crate::process::{ChildUsage, machine_busy, reap};
 use crate::roles::{
-    CallTimes, Front, Implementation, Load, ReceiverStats, SenderArgs, SenderReport,
+    CallTimes, Front, Implementation, Load, ReceiverStats, ReceiverStore, SenderArgs, SenderReport,
 };
 
 /// After a sender exits, the receiver's count must stay still this long
