@@ -13,7 +13,7 @@ use otlp_core::{
 };
 use proptest::prelude::*;
 use serde_json::Value;
-use support::{arb_batch, expected_request, realistic_span};
+use support::{arb_batch, expected_request, finite_span, realistic_span};
 
 fn encode_json(spans: &[SpanData]) -> Vec<u8> {
     let mut body = Vec::new();
@@ -32,45 +32,6 @@ fn check(spans: &[SpanData]) {
         decoded == expected_request(spans),
         "decoded JSON differs from the spans"
     );
-}
-
-/// opentelemetry-proto's serde cannot read proto3's `"Infinity"`/`"NaN"`
-/// doubles (checked separately above), so random batches keep doubles finite.
-fn finite_value(value: &AnyValue) -> AnyValue {
-    match value {
-        AnyValue::Double(double) if !double.is_finite() => AnyValue::Double(1.5),
-        AnyValue::Array(values) => AnyValue::Array(values.iter().map(finite_value).collect()),
-        AnyValue::KvList(entries) => AnyValue::KvList(finite_attributes(entries).into()),
-        other => other.clone(),
-    }
-}
-
-fn finite_attributes(attributes: &[KeyValue]) -> Vec<KeyValue> {
-    attributes
-        .iter()
-        .map(|kv| KeyValue {
-            key: kv.key.clone(),
-            value: finite_value(&kv.value),
-        })
-        .collect()
-}
-
-fn finite_span(span: &SpanData) -> SpanData {
-    let mut span = span.clone();
-    span.attributes = finite_attributes(&span.attributes);
-    for event in &mut span.events {
-        event.attributes = finite_attributes(&event.attributes);
-    }
-    for link in &mut span.links {
-        link.attributes = finite_attributes(&link.attributes);
-    }
-    let mut resource = (*span.resource).clone();
-    resource.attributes = finite_attributes(&resource.attributes);
-    span.resource = Arc::new(resource);
-    let mut scope = (*span.scope).clone();
-    scope.attributes = finite_attributes(&scope.attributes);
-    span.scope = Arc::new(scope);
-    span
 }
 
 #[test]

@@ -31,7 +31,7 @@ use otlp_core::{
 use proptest::collection::vec;
 use proptest::prelude::*;
 use prost::Message;
-use support::{arb_batch, expected_request, realistic_span};
+use support::{arb_batch, expected_request, finite_attributes, finite_span, realistic_span};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -296,43 +296,6 @@ fn check_serde(spans: &[SpanData]) {
         decoded == expected_request(spans),
         "decoded JSON differs from the spans"
     );
-}
-
-fn finite_value(value: &AnyValue) -> AnyValue {
-    match value {
-        AnyValue::Double(double) if !double.is_finite() => AnyValue::Double(1.5),
-        AnyValue::Array(values) => AnyValue::Array(values.iter().map(finite_value).collect()),
-        AnyValue::KvList(entries) => AnyValue::KvList(finite_attributes(entries).into()),
-        other => other.clone(),
-    }
-}
-
-fn finite_attributes(attributes: &[KeyValue]) -> Vec<KeyValue> {
-    attributes
-        .iter()
-        .map(|kv| KeyValue {
-            key: kv.key.clone(),
-            value: finite_value(&kv.value),
-        })
-        .collect()
-}
-
-fn finite_span(span: &SpanData) -> SpanData {
-    let mut span = span.clone();
-    span.attributes = finite_attributes(&span.attributes);
-    for event in &mut span.events {
-        event.attributes = finite_attributes(&event.attributes);
-    }
-    for link in &mut span.links {
-        link.attributes = finite_attributes(&link.attributes);
-    }
-    let mut resource = (*span.resource).clone();
-    resource.attributes = finite_attributes(&resource.attributes);
-    span.resource = Arc::new(resource);
-    let mut scope = (*span.scope).clone();
-    scope.attributes = finite_attributes(&scope.attributes);
-    span.scope = Arc::new(scope);
-    span
 }
 
 // ---- hostile input -------------------------------------------------------------

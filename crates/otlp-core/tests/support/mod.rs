@@ -250,3 +250,47 @@ pub fn arb_span(
 pub fn arb_batch(max: usize) -> impl Strategy<Value = Vec<SpanData>> {
     arb_groups().prop_flat_map(move |(resources, scopes)| vec(arb_span(resources, scopes), 0..max))
 }
+
+// ---- doubles serde can read ----------------------------------------------------
+
+/// opentelemetry-proto's serde cannot read proto3's `"Infinity"`/`"NaN"`
+/// doubles (the JSON tests check those separately), so batches that go
+/// through serde keep doubles finite.
+pub fn finite_value(value: &AnyValue) -> AnyValue {
+    match value {
+        AnyValue::Double(double) if !double.is_finite() => AnyValue::Double(1.5),
+        AnyValue::Array(values) => AnyValue::Array(values.iter().map(finite_value).collect()),
+        AnyValue::KvList(entries) => AnyValue::KvList(finite_attributes(entries).into()),
+        other => other.clone(),
+    }
+}
+
+/// `attributes` with every double made finite.
+pub fn finite_attributes(attributes: &[KeyValue]) -> Vec<KeyValue> {
+    attributes
+        .iter()
+        .map(|kv| KeyValue {
+            key: kv.key.clone(),
+            value: finite_value(&kv.value),
+        })
+        .collect()
+}
+
+/// `span` with every double it carries made finite (see [`finite_value`]).
+pub fn finite_span(span: &SpanData) -> SpanData {
+    let mut span = span.clone();
+    span.attributes = finite_attributes(&span.attributes);
+    for event in &mut span.events {
+        event.attributes = finite_attributes(&event.attributes);
+    }
+    for link in &mut span.links {
+        link.attributes = finite_attributes(&link.attributes);
+    }
+    let mut resource = (*span.resource).clone();
+    resource.attributes = finite_attributes(&resource.attributes);
+    span.resource = Arc::new(resource);
+    let mut scope = (*span.scope).clone();
+    scope.attributes = finite_attributes(&scope.attributes);
+    span.scope = Arc::new(scope);
+    span
+}
