@@ -3,12 +3,15 @@
 //! new data), permanent failures are not kept, and the disk cap drops the
 //! oldest data with a count. Every span stays accounted for.
 
+mod durable_support;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use durable_support::eventually;
 use otlp_core::encode::Encoding;
 use otlp_core::{SpanData, SpanId, TraceId};
 use otlp_sdk::config::BatchConfig;
@@ -124,17 +127,6 @@ fn pipeline_with(
         .with_durable_queue(config)
         .build()
         .expect("the pipeline starts")
-}
-
-fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    condition()
 }
 
 fn assert_balanced(stats: &StatsSnapshot) {

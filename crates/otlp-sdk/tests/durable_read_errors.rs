@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use durable_support::{TempDir, body, open, segment_files, small_config};
+use durable_support::{TempDir, body, eventually, open, segment_files, small_config};
 use otlp_core::encode::Encoding;
 use otlp_sdk::config::BatchConfig;
 use otlp_sdk::durable::{DurableConfig, FsyncPolicy, RecordId};
@@ -107,17 +107,6 @@ fn pipeline(backend: &Arc<Backend>, config: DurableConfig) -> BatchSpanProcessor
         .with_durable_queue(config)
         .build()
         .expect("the pipeline starts")
-}
-
-fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    condition()
 }
 
 fn assert_balanced(stats: &StatsSnapshot) {

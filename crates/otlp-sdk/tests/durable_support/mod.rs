@@ -5,6 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy, Recovered};
 
@@ -83,4 +84,17 @@ fn files_ending(directory: &Path, suffix: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// Whether `condition` holds within `timeout`, looking every 5 ms (and once
+/// more at the end).
+pub fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
 }
