@@ -132,6 +132,32 @@ pub trait Sender {
     fn shutdown(&self, timeout: Duration) -> Result<(), String>;
 }
 
+/// An otlp-sdk batch pipeline at its default settings, exporting to
+/// `endpoints` over `transport` with our exporter.
+pub fn default_pipeline(
+    transport: Transport,
+    endpoints: &Endpoints,
+) -> Result<otlp_sdk::BatchSpanProcessor, String> {
+    let pipeline = match transport {
+        Transport::Grpc => {
+            let exporter = otlp_exporter_grpc::GrpcExporter::builder()
+                .endpoint(endpoints.grpc.clone())
+                .build()
+                .map_err(|error| error.to_string())?;
+            otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+        }
+        Transport::Http => {
+            let exporter = otlp_exporter_http::HttpExporter::builder()
+                .endpoint(endpoints.http.clone())
+                .build()
+                .map_err(|error| error.to_string())?;
+            otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+        }
+    }
+    .map_err(|error| error.to_string())?;
+    Ok(pipeline)
+}
+
 /// Ours: `otlp-sdk` with our exporter, default settings; see the module docs.
 pub struct OursSender {
     /// The provider.
@@ -145,23 +171,7 @@ pub struct OursSender {
 impl OursSender {
     /// A pipeline sending to `endpoints` over `transport`, all defaults.
     pub fn new(transport: Transport, endpoints: &Endpoints) -> Result<Self, String> {
-        let processor = match transport {
-            Transport::Grpc => {
-                let exporter = otlp_exporter_grpc::GrpcExporter::builder()
-                    .endpoint(endpoints.grpc.clone())
-                    .build()
-                    .map_err(|error| error.to_string())?;
-                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
-            }
-            Transport::Http => {
-                let exporter = otlp_exporter_http::HttpExporter::builder()
-                    .endpoint(endpoints.http.clone())
-                    .build()
-                    .map_err(|error| error.to_string())?;
-                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
-            }
-        }
-        .map_err(|error| error.to_string())?;
+        let processor = default_pipeline(transport, endpoints)?;
         let provider = otlp_sdk::TracerProvider::builder()
             .with_service_name(SERVICE_NAME)
             .with_processor(processor.clone())

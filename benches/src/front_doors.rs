@@ -29,7 +29,7 @@ use opentelemetry::trace::TracerProvider as _;
 use otlp_contrib::bridge::OtlpSpanProcessor;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::end_to_end::{BaselineSender, Endpoints, Sender, Transport};
+use crate::end_to_end::{BaselineSender, Endpoints, Sender, Transport, default_pipeline};
 use crate::fixtures::SCOPE_NAME;
 use crate::hot_path::{SPAN_NAME, ValueKind, record_baseline};
 use crate::pipeline::SERVICE_NAME;
@@ -49,23 +49,7 @@ pub struct BridgeSender {
 impl BridgeSender {
     /// A provider sending to `endpoints` over `transport` through the bridge.
     pub fn new(transport: Transport, endpoints: &Endpoints) -> Result<Self, String> {
-        let pipeline = match transport {
-            Transport::Grpc => {
-                let exporter = otlp_exporter_grpc::GrpcExporter::builder()
-                    .endpoint(endpoints.grpc.clone())
-                    .build()
-                    .map_err(|error| error.to_string())?;
-                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
-            }
-            Transport::Http => {
-                let exporter = otlp_exporter_http::HttpExporter::builder()
-                    .endpoint(endpoints.http.clone())
-                    .build()
-                    .map_err(|error| error.to_string())?;
-                otlp_sdk::BatchSpanProcessor::builder(exporter).build()
-            }
-        }
-        .map_err(|error| error.to_string())?;
+        let pipeline = default_pipeline(transport, endpoints)?;
         let resource = opentelemetry_sdk::Resource::builder()
             .with_service_name(SERVICE_NAME)
             .build();

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
 use crate::report::{Machine, command_line, median, ratio, thousands};
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
-use crate::run::{MIB, Measurement, Outage, ReceiverProcess, measure};
+use crate::run::{MIB, Measurement, Outage, ReceiverProcess, measure, rotation};
 
 /// One row of a scenario's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -194,46 +194,43 @@ fn run_scenario(
         rows.iter().map(|&row| (row, Vec::new())).collect();
     let total = rows.len() * options.runs;
     let mut done = 0;
-    for run in 0..options.runs {
-        for offset in 0..rows.len() {
-            let index = (offset + run) % rows.len();
-            let row = rows[index];
-            done += 1;
-            eprint!(
-                "compare: {} [{done}/{total}] {} {} {} {}: ",
-                scenario.as_str(),
-                row.implementation.as_str(),
-                row.front.as_str(),
-                row.transport,
-                load_label(row.load),
-            );
-            let args = SenderArgs {
-                implementation: row.implementation,
-                transport: row.transport,
-                endpoints: receiver.endpoints().clone(),
-                load: row.load,
-                front: row.front,
-                timed: matches!(scenario, Scenario::Slow | Scenario::Outage),
-                queue: match (row.implementation, field.queue) {
-                    (Implementation::OpenTelemetry, Queue::Size(size)) => Some(size),
-                    _ => None,
-                },
-                values: options.values,
-                shutdown_timeout: options.shutdown_timeout,
-            };
-            let measurement = measure(exe, &mut receiver, &args, outage)?;
-            eprintln!(
-                "{} lost, CPU {:.2} s ({:.2} µs/span){}",
-                measurement.lost(),
-                measurement.usage.cpu().as_secs_f64(),
-                cpu_per_span(&measurement) * 1e6,
-                measurement
-                    .calls
-                    .map(|calls| format!(", {:.2} s in span calls", calls.total_ns as f64 / 1e9))
-                    .unwrap_or_default(),
-            );
-            results[index].1.push(measurement);
-        }
+    for index in rotation(rows.len(), options.runs) {
+        let row = rows[index];
+        done += 1;
+        eprint!(
+            "compare: {} [{done}/{total}] {} {} {} {}: ",
+            scenario.as_str(),
+            row.implementation.as_str(),
+            row.front.as_str(),
+            row.transport,
+            load_label(row.load),
+        );
+        let args = SenderArgs {
+            implementation: row.implementation,
+            transport: row.transport,
+            endpoints: receiver.endpoints().clone(),
+            load: row.load,
+            front: row.front,
+            timed: matches!(scenario, Scenario::Slow | Scenario::Outage),
+            queue: match (row.implementation, field.queue) {
+                (Implementation::OpenTelemetry, Queue::Size(size)) => Some(size),
+                _ => None,
+            },
+            values: options.values,
+            shutdown_timeout: options.shutdown_timeout,
+        };
+        let measurement = measure(exe, &mut receiver, &args, outage)?;
+        eprintln!(
+            "{} lost, CPU {:.2} s ({:.2} µs/span){}",
+            measurement.lost(),
+            measurement.usage.cpu().as_secs_f64(),
+            cpu_per_span(&measurement) * 1e6,
+            measurement
+                .calls
+                .map(|calls| format!(", {:.2} s in span calls", calls.total_ns as f64 / 1e9))
+                .unwrap_or_default(),
+        );
+        results[index].1.push(measurement);
     }
     receiver.stop();
     Ok(ScenarioResults {

@@ -17,6 +17,12 @@ use crate::roles::{
     CallTimes, Front, Implementation, Load, ReceiverStats, ReceiverStore, SenderArgs, SenderReport,
 };
 
+/// The row indices of `runs` runs over `rows` rows: every row once per run,
+/// each run starting one row further, so that no row always follows the same one.
+pub fn rotation(rows: usize, runs: usize) -> impl Iterator<Item = usize> {
+    (0..runs).flat_map(move |run| (0..rows).map(move |offset| (offset + run) % rows))
+}
+
 /// After a sender exits, the receiver's count must stay still this long
 /// before the row is settled (unless every span has arrived).
 const SETTLE_QUIET: Duration = Duration::from_millis(300);
@@ -246,46 +252,42 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
         rows.iter().map(|&row| (row, Vec::new())).collect();
     let total = rows.len() * options.runs;
     let mut done = 0;
-    for run in 0..options.runs {
-        // Each run starts one row further, so no row always follows the same one.
-        for offset in 0..rows.len() {
-            let index = (offset + run) % rows.len();
-            let row = rows[index];
-            done += 1;
-            eprint!(
-                "compare: [{done}/{total}] {} {} {}: ",
-                row.implementation.as_str(),
-                row.transport,
-                row.queue
-                    .map(|queue| format!("queue {}", queue.capacity()))
-                    .unwrap_or_else(|| "defaults".into()),
-            );
-            let args = SenderArgs {
-                implementation: row.implementation,
-                transport: row.transport,
-                endpoints: receiver.endpoints.clone(),
-                load: Load::Burst {
-                    spans: options.spans,
-                },
-                front: Front::Native,
-                timed: false,
-                queue: match row.queue {
-                    None | Some(Queue::Default) => None,
-                    Some(Queue::Size(size)) => Some(size),
-                },
-                values: options.values,
-                shutdown_timeout: options.shutdown_timeout,
-            };
-            let measurement = measure(&exe, &mut receiver, &args, None)?;
-            eprintln!(
-                "{:.0} spans/s delivered, {} lost, CPU {:.2} s, peak RSS {:.1} MB",
-                measurement.delivered_per_second(),
-                measurement.lost(),
-                measurement.usage.cpu().as_secs_f64(),
-                measurement.usage.peak_rss_bytes as f64 / MIB,
-            );
-            results[index].1.push(measurement);
-        }
+    for index in rotation(rows.len(), options.runs) {
+        let row = rows[index];
+        done += 1;
+        eprint!(
+            "compare: [{done}/{total}] {} {} {}: ",
+            row.implementation.as_str(),
+            row.transport,
+            row.queue
+                .map(|queue| format!("queue {}", queue.capacity()))
+                .unwrap_or_else(|| "defaults".into()),
+        );
+        let args = SenderArgs {
+            implementation: row.implementation,
+            transport: row.transport,
+            endpoints: receiver.endpoints.clone(),
+            load: Load::Burst {
+                spans: options.spans,
+            },
+            front: Front::Native,
+            timed: false,
+            queue: match row.queue {
+                None | Some(Queue::Default) => None,
+                Some(Queue::Size(size)) => Some(size),
+            },
+            values: options.values,
+            shutdown_timeout: options.shutdown_timeout,
+        };
+        let measurement = measure(&exe, &mut receiver, &args, None)?;
+        eprintln!(
+            "{:.0} spans/s delivered, {} lost, CPU {:.2} s, peak RSS {:.1} MB",
+            measurement.delivered_per_second(),
+            measurement.lost(),
+            measurement.usage.cpu().as_secs_f64(),
+            measurement.usage.peak_rss_bytes as f64 / MIB,
+        );
+        results[index].1.push(measurement);
     }
     receiver.stop();
     Ok(results)
@@ -430,5 +432,12 @@ mod tests {
         assert_eq!(endpoints.grpc, "http://127.0.0.1:1");
         assert_eq!(endpoints.http_traces_url(), "http://127.0.0.1:2/v1/traces");
         assert!(parse_listening("error: port taken").is_err());
+    }
+
+    #[test]
+    fn each_run_visits_every_row_once_starting_one_row_further() {
+        let order: Vec<usize> = super::rotation(3, 2).collect();
+        assert_eq!(order, [0, 1, 2, 1, 2, 0]);
+        assert_eq!(super::rotation(0, 3).count(), 0);
     }
 }
