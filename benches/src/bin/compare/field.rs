@@ -18,7 +18,9 @@ use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
 use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
-use crate::report::{Machine, command_line, median, ratio, thousands};
+use crate::report::{
+    Machine, command_line, median, others_phrase, others_share, ratio, runs_phrase, thousands,
+};
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 use crate::run::{MIB, Measurement, Outage, ReceiverProcess, measure, rotation};
 
@@ -397,12 +399,7 @@ impl ScenarioReport {
     /// The share of the machine's CPU (all cores) that processes other than
     /// the sender and the receiver used while this scenario's rows ran.
     pub fn others_share(&self) -> Option<f64> {
-        let (mut others, mut capacity) = (0.0, 0.0);
-        for run in self.rows.iter().flat_map(|row| &row.runs) {
-            others += run.others_cpu?.as_secs_f64();
-            capacity += run.window.as_secs_f64() * self.nproc as f64;
-        }
-        (capacity > 0.0).then(|| others / capacity)
+        others_share(self.rows.iter().flat_map(|row| &row.runs), self.nproc)
     }
 
     fn heading(&self) -> String {
@@ -452,23 +449,11 @@ impl ScenarioReport {
         let _ = writeln!(out, "### {}\n", self.heading());
         let _ = writeln!(
             out,
-            "Measured {}{}; {}; {} run{} per row{}. Receiver: {}, in its own process.\n",
+            "Measured {}{}; {}; {}. Receiver: {}, in its own process.\n",
             machine.summary(),
-            match self.others_share() {
-                Some(share) => format!(
-                    "; other processes used {:.0}% of the machine's CPU during these rows",
-                    share * 100.0
-                ),
-                None => String::new(),
-            },
+            others_phrase(self.others_share(), "these rows"),
             machine.source,
-            self.runs,
-            if self.runs == 1 { "" } else { "s" },
-            if self.runs == 1 {
-                ""
-            } else {
-                " (medians; lost: the worst run)"
-            },
+            runs_phrase(self.runs),
             self.receiver_label(),
         );
         if machine.debug_build {

@@ -182,13 +182,10 @@ impl Report {
     /// The share of the machine's CPU (all cores) that processes other than
     /// the sender and the receiver used while the rows ran, if known.
     pub fn others_share(&self) -> Option<f64> {
-        let runs = self.rows.iter().flat_map(|row| &row.runs);
-        let (mut others, mut capacity) = (0.0, 0.0);
-        for run in runs {
-            others += run.others_cpu?.as_secs_f64();
-            capacity += run.window.as_secs_f64() * self.machine.nproc as f64;
-        }
-        (capacity > 0.0).then(|| others / capacity)
+        others_share(
+            self.rows.iter().flat_map(|row| &row.runs),
+            self.machine.nproc,
+        )
     }
 
     /// Whether row `index` is the reference of its transport.
@@ -227,7 +224,7 @@ impl Report {
         let _ = writeln!(
             out,
             "Measured {} on {} (nproc {}, {}), Linux {}; load average {} before, {} after{}; {}; \
-             {} run{} per row{}.\n",
+             {}.\n",
             machine.date,
             machine.cpu_model,
             machine.nproc,
@@ -235,21 +232,9 @@ impl Report {
             machine.kernel,
             machine.load_before,
             machine.load_after,
-            match self.others_share() {
-                Some(share) => format!(
-                    "; other processes used {:.0}% of the machine's CPU during the rows",
-                    share * 100.0
-                ),
-                None => String::new(),
-            },
+            others_phrase(self.others_share(), "the rows"),
             machine.source,
-            self.runs,
-            if self.runs == 1 { "" } else { "s" },
-            if self.runs == 1 {
-                ""
-            } else {
-                " (medians; lost: the worst run)"
-            },
+            runs_phrase(self.runs),
         );
         if machine.debug_build {
             out.push_str("**Debug build: not a measurement.**\n\n");
@@ -585,6 +570,38 @@ pub fn command_line(given: &[String]) -> String {
         }
     }
     line
+}
+
+/// Other processes' share of the machine's CPU during `runs` (their CPU time
+/// over the runs' windows times `nproc`), if every run measured it.
+pub fn others_share<'a>(runs: impl Iterator<Item = &'a Measurement>, nproc: usize) -> Option<f64> {
+    let (mut others, mut capacity) = (0.0, 0.0);
+    for run in runs {
+        others += run.others_cpu?.as_secs_f64();
+        capacity += run.window.as_secs_f64() * nproc as f64;
+    }
+    (capacity > 0.0).then(|| others / capacity)
+}
+
+/// "; other processes used N% of the machine's CPU during `rows`", or nothing
+/// when that was not measured.
+pub fn others_phrase(share: Option<f64>, rows: &str) -> String {
+    match share {
+        Some(share) => format!(
+            "; other processes used {:.0}% of the machine's CPU during {rows}",
+            share * 100.0
+        ),
+        None => String::new(),
+    }
+}
+
+/// "R run(s) per row", and how several runs are summed up.
+pub fn runs_phrase(runs: usize) -> String {
+    if runs == 1 {
+        "1 run per row".into()
+    } else {
+        format!("{runs} runs per row (medians; lost: the worst run)")
+    }
 }
 
 /// The machine and the code a comparison ran on.
