@@ -17,8 +17,9 @@
 //!   for the same 1,000 spans (`opentelemetry_sdk::trace::SpanData`), then
 //!   `shutdown`, which exports every span and joins the processor's thread.
 //!
-//! Both processors have the SDKs' default batch settings (queue 2,048,
-//! batch 512, delay 5 s), so nothing is dropped, and a no-op exporter that
+//! Both processors have the baseline's default batch settings (queue 2,048
+//! spans, batch 512, delay 5 s; otlp-sdk keeps its default 64 MiB byte bound
+//! too), so nothing is dropped, and a no-op exporter that
 //! counts spans (`otlp_benches::pipeline`). Each iteration gets a fresh
 //! processor, built and flushed once (so its thread is up) before the clock
 //! starts, and its own copy of the spans, cloned before the clock starts; the
@@ -48,7 +49,7 @@ use otlp_benches::report::{
 use otlp_core::encode::{Encoding, TraceEncoder};
 use otlp_sdk::SpanProcessor as _;
 
-/// Both SDKs' default batch settings.
+/// The baseline's default batch settings, for both SDKs.
 const SETTINGS: BatchSettings = BatchSettings {
     max_queue_size: 2_048,
     max_export_batch_size: 512,

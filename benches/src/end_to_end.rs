@@ -2,8 +2,8 @@
 //! receiver: what the `compare` binary and the `end_to_end` suite run.
 //!
 //! - Ours ([`OursSender`]): `otlp_sdk::TracerProvider` with one
-//!   `otlp_sdk::BatchSpanProcessor` at its **default settings** (queue 2,048,
-//!   batches of 512, up to 4 exports in flight, bounded backpressure when the
+//!   `otlp_sdk::BatchSpanProcessor` at its **default settings** (queue bounded
+//!   by 64 MiB of encoded spans, no cap on their count, batches of 512, up to 4 exports in flight, bounded backpressure when the
 //!   queue is full) exporting through `otlp_exporter_grpc::GrpcExporter` or
 //!   `otlp_exporter_http::HttpExporter` (protobuf), also at their defaults.
 //! - The baseline ([`BaselineSender`]): `opentelemetry_sdk`'s

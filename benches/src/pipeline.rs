@@ -62,10 +62,12 @@ impl BatchSettings {
         }
     }
 
-    /// These settings as `otlp-sdk` takes them; everything else is its default.
+    /// These settings as `otlp-sdk` takes them, the queue size as its cap on
+    /// the count of queued spans; everything else (its byte bound included)
+    /// is its default.
     pub fn ours(&self) -> otlp_sdk::config::BatchConfig {
         otlp_sdk::config::BatchConfig {
-            max_queue_size: self.max_queue_size,
+            max_queue_size: Some(self.max_queue_size),
             max_export_batch_size: self.max_export_batch_size,
             scheduled_delay: self.scheduled_delay,
             ..otlp_sdk::config::BatchConfig::default()

@@ -50,7 +50,7 @@ impl Drop for TempDir {
 fn processor(exporter: impl Exporter) -> BatchSpanProcessor {
     BatchSpanProcessor::builder(exporter)
         .with_batch_config(BatchConfig {
-            max_queue_size: 10_000,
+            max_queue_size: Some(10_000),
             max_export_batch_size: 7,
             min_export_batch_size: 7,
             scheduled_delay: Duration::from_millis(10),

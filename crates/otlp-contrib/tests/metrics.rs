@@ -417,7 +417,7 @@ fn a_live_pipeline_balances_in_every_scrape_and_matches_the_receiver() {
     let mut config = Config::default();
     config.exporter.protocol = Protocol::Grpc;
     config.exporter.endpoint = receiver.grpc_endpoint();
-    config.batch.max_queue_size = 100;
+    config.batch.max_queue_size = Some(100);
     config.batch.max_export_batch_size = 50;
     config.batch.min_export_batch_size = 50;
     config.batch.max_concurrent_exports = 2;

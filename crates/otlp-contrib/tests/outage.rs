@@ -234,7 +234,7 @@ fn an_outage_in_the_middle_of_a_steady_run_loses_nothing() {
     for transport in TRANSPORTS {
         let receiver = any_port_receiver();
         let batch = BatchConfig {
-            max_queue_size: 8_192,
+            max_queue_size: Some(8_192),
             scheduled_delay: Duration::from_millis(20),
             max_export_batch_size: 256,
             ..BatchConfig::default()

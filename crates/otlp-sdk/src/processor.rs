@@ -536,13 +536,16 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             durable: self.durable,
         };
         let shared = Arc::new(Shared {
-            queue: SpanQueue::new(self.batch.max_queue_size, self.batch.max_export_batch_size),
-            stats: Stats::new(self.batch.max_queue_size),
+            queue: SpanQueue::new(
+                self.batch.max_queue_size.unwrap_or(2048),
+                self.batch.max_export_batch_size,
+            ),
+            stats: Stats::new(self.batch.max_queue_size.unwrap_or(2048)),
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
             queue_closed: AtomicBool::new(false),
             progress: Progress::new(self.attempt_timeout),
-            shells: Shells::new(self.batch.max_queue_size),
+            shells: Shells::new(self.batch.max_queue_size.unwrap_or(2048)),
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
         let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;

@@ -146,10 +146,18 @@ fn each_source_overrides_the_ones_before_it() {
         ("OTLP__BATCH__MAX_QUEUE_SIZE", "4000"),
     ];
     let queue = |env: &[(&str, &str)]| loader(&dir, env).load().unwrap().batch.max_queue_size;
-    assert_eq!(queue(&all), 4000, "OTLP__ beats OTEL_*");
-    assert_eq!(queue(&all[..2]), 3000, "OTEL_* beats the RUN_ENV file");
-    assert_eq!(queue(&all[..1]), 2000, "the RUN_ENV file beats default.*");
-    assert_eq!(queue(&[]), 1000, "default.* beats the defaults");
+    assert_eq!(queue(&all), Some(4000), "OTLP__ beats OTEL_*");
+    assert_eq!(
+        queue(&all[..2]),
+        Some(3000),
+        "OTEL_* beats the RUN_ENV file"
+    );
+    assert_eq!(
+        queue(&all[..1]),
+        Some(2000),
+        "the RUN_ENV file beats default.*"
+    );
+    assert_eq!(queue(&[]), Some(1000), "default.* beats the defaults");
     let empty = TempDir::new("precedence-empty");
     assert_eq!(
         loader(&empty, &all[..1])
@@ -157,7 +165,7 @@ fn each_source_overrides_the_ones_before_it() {
             .unwrap()
             .batch
             .max_queue_size,
-        2048
+        None
     );
 
     // Keys a later source does not mention keep the earlier value.
@@ -178,7 +186,7 @@ fn the_builder_comes_last_and_is_checked_by_validate() {
     assert_eq!(config.service_name.as_deref(), Some("from-env"));
 
     config.service_name = Some("from-builder".into());
-    config.batch.max_queue_size = 50; // below the file's batch size of 100
+    config.batch.max_queue_size = Some(50); // below the file's batch size of 100
     let err = config.validate().unwrap_err();
     assert_names(
         &err,
@@ -188,7 +196,10 @@ fn the_builder_comes_last_and_is_checked_by_validate() {
     );
     assert_eq!(err.origin(), ConfigSource::Builder);
 
-    config.batch.max_queue_size = 100;
+    config.batch.max_queue_size = Some(100);
+    assert_eq!(config.validate(), Ok(()));
+    config.batch.max_queue_size = None; // no count cap: any batch size fits
+    config.batch.max_export_batch_size = 100_000;
     assert_eq!(config.validate(), Ok(()));
 }
 
@@ -206,7 +217,7 @@ fn an_explicit_file_replaces_the_directory_lookup() {
         .with_file(&file)
         .load()
         .unwrap();
-    assert_eq!(config.batch.max_queue_size, 7);
+    assert_eq!(config.batch.max_queue_size, Some(7));
     assert_eq!(config.service_name, None, "default.yaml was not read");
     assert_eq!(config.exporter.compression, Compression::None);
 }
@@ -242,7 +253,7 @@ fn an_empty_variable_means_unset() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ];
     let config = loader(&dir, &env).load().unwrap();
-    assert_eq!(config.batch.max_queue_size, 1000);
+    assert_eq!(config.batch.max_queue_size, Some(1000));
     assert_eq!(config.service_name.as_deref(), Some("from-default-file"));
     assert_eq!(config.exporter.compression, Compression::Gzip);
     assert_eq!(
@@ -357,8 +368,8 @@ const EACH_OTEL_VARIABLE: &[(&str, &str, Read, &str)] = &[
     (
         "OTEL_BSP_MAX_QUEUE_SIZE",
         "4096",
-        |c| c.batch.max_queue_size.to_string(),
-        "4096",
+        |c| format!("{:?}", c.batch.max_queue_size),
+        "Some(4096)",
     ),
     (
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
@@ -849,7 +860,7 @@ fn lenient_keeps_the_earlier_value_of_an_ignored_variable() {
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc-web"),
     ];
     let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
-    assert_eq!(config.batch.max_queue_size, 1000);
+    assert_eq!(config.batch.max_queue_size, Some(1000));
     assert_eq!(config.exporter.compression, Compression::Gzip);
     assert_eq!(
         config.exporter.protocol,
@@ -873,10 +884,13 @@ fn checks_on_the_merged_config_are_errors_even_when_lenient() {
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
     let cases: &[Case<'_>] = &[
         (
-            &[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096")],
+            &[
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"),
+                ("OTLP__BATCH__MAX_QUEUE_SIZE", "2048"),
+            ],
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
             "4096",
-            "must be at most batch.max_queue_size (2048)",
+            "must be at most OTLP__BATCH__MAX_QUEUE_SIZE (2048)",
         ),
         (
             &[("OTEL_BSP_MAX_QUEUE_SIZE", "100")],
@@ -972,8 +986,14 @@ fn builder_values_are_validated_with_dotted_keys() {
     type Change = fn(&mut Config);
     let cases: &[(Change, &str, &str, &str)] = &[
         (
-            |c| c.batch.max_queue_size = 0,
+            |c| c.batch.max_queue_size = Some(0),
             "batch.max_queue_size",
+            "0",
+            "must be at least 1",
+        ),
+        (
+            |c| c.batch.max_queue_bytes = 0,
+            "batch.max_queue_bytes",
             "0",
             "must be at least 1",
         ),
@@ -1133,6 +1153,7 @@ exporter:
   client_key: /etc/otlp/client.key
   insecure: false
 batch:
+  max_queue_bytes: 1048576
   max_queue_size: 8192
   max_export_batch_size: 1024
   min_export_batch_size: 128
@@ -1178,6 +1199,7 @@ insecure = false
 headers = { x-api-key = "s3cr3t", x-tenant = 42 }
 
 [batch]
+max_queue_bytes = 1048576
 max_queue_size = 8192
 max_export_batch_size = 1024
 min_export_batch_size = 128
@@ -1226,7 +1248,8 @@ fn full_config() -> Config {
             },
         },
         batch: BatchConfig {
-            max_queue_size: 8192,
+            max_queue_bytes: 1024 * 1024,
+            max_queue_size: Some(8192),
             max_export_batch_size: 1024,
             min_export_batch_size: 128,
             scheduled_delay: Duration::from_millis(250),
@@ -1473,7 +1496,7 @@ fn unknown_sections_and_keys_in_files_are_errors() {
             "batch:\n  max_queue: 5\n",
             "batch.max_queue",
             "5",
-            "section \"batch\" has no key \"max_queue\"; expected one of max_queue_size",
+            "section \"batch\" has no key \"max_queue\"; expected one of max_queue_bytes, max_queue_size",
         ),
         (
             "exporter:\n  header: { authorization: Bearer s3cr3t }\n",

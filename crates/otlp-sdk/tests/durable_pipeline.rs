@@ -112,7 +112,7 @@ fn pipeline_with(
 ) -> BatchSpanProcessor {
     BatchSpanProcessor::builder(BackendExporter(backend.clone()))
         .with_batch_config(BatchConfig {
-            max_queue_size: 1024,
+            max_queue_size: Some(1024),
             max_export_batch_size: 64,
             scheduled_delay: Duration::from_millis(5),
             export_timeout: Duration::from_millis(100),

@@ -107,6 +107,7 @@ const FILE_KEYS: &[(&str, &[&str])] = &[
     (
         "batch",
         &[
+            "max_queue_bytes",
             "max_queue_size",
             "max_export_batch_size",
             "min_export_batch_size",
@@ -279,6 +280,7 @@ fn mutated_environment() -> impl Strategy<Value = BTreeMap<String, String>> {
     let valid = vec(
         select(vec![
             ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+            ("OTLP__BATCH__MAX_QUEUE_BYTES", "1048576"),
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "256"),
             ("OTEL_BSP_SCHEDULE_DELAY", "250"),
             (

@@ -123,7 +123,7 @@ fn fast_retry() -> RetryPolicy {
 
 fn batch(queue: usize, batch: usize, delay_ms: u64) -> BatchConfig {
     BatchConfig {
-        max_queue_size: queue,
+        max_queue_size: Some(queue),
         max_export_batch_size: batch,
         scheduled_delay: Duration::from_millis(delay_ms),
         export_timeout: Duration::from_secs(10),

@@ -27,7 +27,7 @@ impl Exporter for Accept {
 fn pushing_spans_allocates_nothing_on_the_producer_thread() {
     let processor = BatchSpanProcessor::builder(Accept)
         .with_batch_config(BatchConfig {
-            max_queue_size: 8192,
+            max_queue_size: Some(8192),
             max_export_batch_size: 512,
             ..BatchConfig::default()
         })

@@ -40,12 +40,14 @@ const RUN_ENV: &str = "RUN_ENV";
 ///         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
 ///         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"), // _TRACES_ wins
 ///         ("OTEL_BSP_SCHEDULE_DELAY", "250"),
-///         ("OTLP__BATCH__MAX_QUEUE_SIZE", "4096"),
+///         ("OTLP__BATCH__MAX_QUEUE_BYTES", "16777216"),
+///         ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"), // also caps the count
 ///     ])
 ///     .load()?;
 /// assert_eq!(config.exporter.protocol, Protocol::HttpJson);
 /// assert_eq!(config.batch.scheduled_delay, Duration::from_millis(250));
-/// assert_eq!(config.batch.max_queue_size, 4096);
+/// assert_eq!(config.batch.max_queue_bytes, 16 * 1024 * 1024);
+/// assert_eq!(config.batch.max_queue_size, Some(4096));
 /// # Ok::<(), otlp_sdk::config::ConfigError>(())
 /// ```
 ///
@@ -69,7 +71,8 @@ const RUN_ENV: &str = "RUN_ENV";
 ///   certificate: /etc/ssl/ca.pem          # also client_certificate, client_key
 ///   insecure: false                       # gRPC without scheme only
 /// batch:
-///   max_queue_size: 2048
+///   max_queue_bytes: 67108864             # encoded spans waiting for export (default 64 MiB)
+///   max_queue_size: 2048                  # also cap the count of queued spans (default: no cap)
 ///   max_export_batch_size: 512
 ///   min_export_batch_size: 64
 ///   scheduled_delay: 5s
@@ -123,14 +126,15 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | TLS file paths | path |
 /// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms, more than 0 |
 /// | `OTEL_BSP_EXPORT_TIMEOUT` | `batch.export_timeout` | whole ms; `0` = no limit |
-/// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1 |
+/// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1; caps the count of queued spans (default: no cap) |
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `batch.max_export_batch_size` | whole number, at least 1 |
+/// | none: use `OTLP__BATCH__MAX_QUEUE_BYTES` | `batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
 ///
 /// Other `OTEL_*` variables belong to other components and are ignored.
 ///
 /// # `OTLP__` overrides
 ///
-/// `OTLP__SECTION__KEY=value` sets any file key (`OTLP__BATCH__MAX_QUEUE_SIZE=4096`,
+/// `OTLP__SECTION__KEY=value` sets any file key (`OTLP__BATCH__MAX_QUEUE_BYTES=16777216`,
 /// `OTLP__BATCH__SCHEDULED_DELAY=250ms`); section and key are case-insensitive and
 /// the value is read exactly like a file value. For the two maps:
 ///
@@ -161,7 +165,8 @@ const RUN_ENV: &str = "RUN_ENV";
 /// Always errors, in both modes: anything wrong in a file or an `OTLP__`
 /// override (these are ours, and typos must not pass), unreadable or ambiguous
 /// files, a bad `RUN_ENV`, non-UTF-8 values of `OTEL_*`/`OTLP__`/`RUN_ENV`, and the
-/// checks on the merged result — batch size at most queue size, minimum at most
+/// checks on the merged result — batch size at most the queue's span cap (when
+/// `max_queue_size` is set), minimum at most
 /// maximum batch size, endpoint URL (scheme and host), client certificate and key
 /// together, `max_backoff` at least `initial_backoff`.
 ///

@@ -6,7 +6,7 @@
 //! 2. configuration files: `config/default.{yaml,toml}` then `config/{RUN_ENV}.{yaml,toml}`,
 //!    or one explicit file;
 //! 3. the standard `OTEL_*` environment variables;
-//! 4. nested overrides `OTLP__SECTION__KEY=value` (for example `OTLP__BATCH__MAX_QUEUE_SIZE=4096`);
+//! 4. nested overrides `OTLP__SECTION__KEY=value` (for example `OTLP__BATCH__MAX_QUEUE_BYTES=16777216`);
 //! 5. whatever the program sets through the builder.
 //!
 //! See [`ConfigLoader`] for loading — the file format, every variable, the
@@ -41,7 +41,8 @@ use crate::retry::RetryPolicy;
 /// let config = Config::default();
 /// assert_eq!(config.exporter.protocol, Protocol::HttpProtobuf);
 /// assert_eq!(config.exporter.traces_endpoint(), "http://localhost:4318/v1/traces");
-/// assert_eq!(config.batch.max_queue_size, 2048);
+/// assert_eq!(config.batch.max_queue_bytes, 64 * 1024 * 1024);
+/// assert_eq!(config.batch.max_queue_size, None); // no cap on the count unless set
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
@@ -65,7 +66,8 @@ pub struct Config {
 
 impl Config {
     /// Checks every setting and the constraints between them (batch size at most
-    /// queue size, endpoint URLs, client certificate and key together, …).
+    /// the queue's span cap when one is set, endpoint URLs, client certificate and
+    /// key together, …).
     ///
     /// [`ConfigLoader::load`] already does this and names each key as its source
     /// spelled it; call this after changing a loaded configuration in code. Errors
@@ -75,7 +77,7 @@ impl Config {
     /// use otlp_sdk::config::{Config, ConfigSource};
     ///
     /// let mut config = Config::default();
-    /// config.batch.max_export_batch_size = 4096; // more than max_queue_size (2048)
+    /// config.batch.max_queue_size = Some(256); // fewer than max_export_batch_size (512)
     /// let err = config.validate().unwrap_err();
     /// assert_eq!(err.key(), Some("batch.max_export_batch_size"));
     /// assert_eq!(err.origin(), ConfigSource::Builder);
@@ -393,9 +395,19 @@ impl Default for FullPolicy {
 /// Queueing and batching (`OTEL_BSP_*` and section `batch`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchConfig {
-    /// Spans the queue holds (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048).
-    pub max_queue_size: usize,
-    /// Largest batch (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512); at most `max_queue_size`.
+    /// Bytes the queue holds (`OTLP__BATCH__MAX_QUEUE_BYTES`, key `max_queue_bytes`,
+    /// default 64 MiB; there is no standard `OTEL_*` variable for it): encoded
+    /// spans waiting for export take at most this many bytes; beyond it new
+    /// spans wait ([`FullPolicy::Block`]) or are dropped and counted
+    /// ([`FullPolicy::Drop`], or once a blocked wait gives up).
+    pub max_queue_bytes: usize,
+    /// A cap on the number of queued spans, only when set (`OTEL_BSP_MAX_QUEUE_SIZE`,
+    /// `OTLP__BATCH__MAX_QUEUE_SIZE`, key `max_queue_size`; default `None`: the
+    /// queue is bounded by [`max_queue_bytes`](Self::max_queue_bytes) alone). When
+    /// set, whichever limit is reached first makes the queue full.
+    pub max_queue_size: Option<usize>,
+    /// Largest batch (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512); at most
+    /// `max_queue_size` when that is set.
     pub max_export_batch_size: usize,
     /// Smallest batch size adaptive batching goes down to (default 64).
     pub min_export_batch_size: usize,
@@ -421,10 +433,18 @@ pub struct BatchConfig {
     pub full_policy: FullPolicy,
 }
 
+impl BatchConfig {
+    /// The default [`max_queue_bytes`](Self::max_queue_bytes), 64 MiB: the OTLP
+    /// request limit, so the queue holds at least one largest request's worth of
+    /// encoded spans. At the limit, `on_end` applies the [`FullPolicy`].
+    pub const DEFAULT_MAX_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+}
+
 impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
-            max_queue_size: 2048,
+            max_queue_bytes: Self::DEFAULT_MAX_QUEUE_BYTES,
+            max_queue_size: None,
             max_export_batch_size: 512,
             min_export_batch_size: 64,
             scheduled_delay: Duration::from_millis(5000),

@@ -237,8 +237,12 @@ fn shown_path(key: Setting, path: &Path) -> String {
 }
 
 fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+    if let Some(queue) = batch.max_queue_size {
+        let key = Setting::BatchMaxQueueSize.dotted();
+        report.check(key, queue, at_least_one(queue))?;
+    }
     let counts = [
-        (Setting::BatchMaxQueueSize, batch.max_queue_size),
+        (Setting::BatchMaxQueueBytes, batch.max_queue_bytes),
         (
             Setting::BatchMaxExportBatchSize,
             batch.max_export_batch_size,
@@ -266,13 +270,16 @@ fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
         let key = Setting::BatchBlockTimeout.dotted();
         report.check(key, Millis(&timeout), longer_than_zero(timeout))?;
     }
-    report.at_most(
-        (
-            Setting::BatchMaxExportBatchSize,
-            batch.max_export_batch_size,
-        ),
-        (Setting::BatchMaxQueueSize, batch.max_queue_size),
-    )?;
+    // Without a count cap the queue is bounded by bytes alone, and any batch size fits.
+    if let Some(queue) = batch.max_queue_size {
+        report.at_most(
+            (
+                Setting::BatchMaxExportBatchSize,
+                batch.max_export_batch_size,
+            ),
+            (Setting::BatchMaxQueueSize, queue),
+        )?;
+    }
     // The minimum only matters to adaptive batching; without it, a standard
     // `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` below the default minimum is fine.
     if !batch.adaptive {

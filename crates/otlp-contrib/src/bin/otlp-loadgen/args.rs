@@ -119,7 +119,7 @@ pub struct Args {
     /// Add a request header / gRPC metadata entry (repeatable)
     #[arg(long = "header", value_name = "K=V", value_parser = header)]
     pub headers: Vec<(String, String)>,
-    /// Span queue capacity (default: OTEL_BSP_MAX_QUEUE_SIZE, 2048)
+    /// Cap on the number of queued spans (default: OTEL_BSP_MAX_QUEUE_SIZE, else none: the queue is bounded by OTLP__BATCH__MAX_QUEUE_BYTES, 64 MiB)
     #[arg(long, value_name = "N", value_parser = size, allow_hyphen_values = true)]
     pub queue_size: Option<usize>,
     /// When the queue is full: block (wait while the pipeline

@@ -167,7 +167,7 @@ fn configure(args: &Args) -> Result<Config, Failure> {
     }
     let batch = &mut config.batch;
     if let Some(queue) = args.queue_size {
-        batch.max_queue_size = queue;
+        batch.max_queue_size = Some(queue);
         if args.batch_size.is_none() {
             batch.max_export_batch_size = batch.max_export_batch_size.min(queue);
         }
