@@ -263,6 +263,123 @@ fn an_empty_variable_means_unset() {
     );
 }
 
+// ------------------------------------------------------------ the queue's bounds
+
+#[test]
+fn the_queue_is_bounded_by_64_mib_and_not_by_a_count_by_default() {
+    let config = load(&[]);
+    assert_eq!(config.batch.max_queue_bytes, 64 * 1024 * 1024);
+    assert_eq!(
+        BatchConfig::DEFAULT_MAX_QUEUE_BYTES,
+        config.batch.max_queue_bytes
+    );
+    assert_eq!(config.batch.max_queue_size, None, "no count cap unless set");
+}
+
+#[test]
+fn otlp_max_queue_bytes_sets_the_byte_bound_and_no_count_cap() {
+    let config = load(&[("OTLP__BATCH__MAX_QUEUE_BYTES", "1048576")]);
+    assert_eq!(config.batch.max_queue_bytes, 1024 * 1024);
+    assert_eq!(config.batch.max_queue_size, None);
+    let config = load(&[("OTLP__batch__Max_Queue_Bytes", " 1 ")]);
+    assert_eq!(config.batch.max_queue_bytes, 1, "at least 1 byte is enough");
+}
+
+#[test]
+fn max_queue_size_sets_a_count_cap_beside_the_byte_bound() {
+    for var in ["OTEL_BSP_MAX_QUEUE_SIZE", "OTLP__BATCH__MAX_QUEUE_SIZE"] {
+        let config = load(&[(var, "4096")]);
+        assert_eq!(config.batch.max_queue_size, Some(4096), "{var}");
+        assert_eq!(
+            config.batch.max_queue_bytes,
+            BatchConfig::DEFAULT_MAX_QUEUE_BYTES,
+            "{var}"
+        );
+    }
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn max_queue_bytes_is_a_yaml_file_key() {
+    let dir = TempDir::new("queue-bytes-yaml");
+    dir.write("default.yaml", "batch:\n  max_queue_bytes: 2097152\n");
+    let config = loader(&dir, &[]).load().unwrap();
+    assert_eq!(config.batch.max_queue_bytes, 2 * 1024 * 1024);
+    assert_eq!(config.batch.max_queue_size, None);
+    // The override beats the file.
+    let env = [("OTLP__BATCH__MAX_QUEUE_BYTES", "4096")];
+    let config = loader(&dir, &env).load().unwrap();
+    assert_eq!(config.batch.max_queue_bytes, 4096);
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn max_queue_bytes_is_a_toml_file_key() {
+    let dir = TempDir::new("queue-bytes-toml");
+    dir.write(
+        "default.toml",
+        "[batch]\nmax_queue_bytes = 8388608\nmax_queue_size = 10000\n",
+    );
+    let config = loader(&dir, &[]).load().unwrap();
+    assert_eq!(config.batch.max_queue_bytes, 8 * 1024 * 1024);
+    assert_eq!(config.batch.max_queue_size, Some(10_000));
+}
+
+#[test]
+fn a_bad_max_queue_bytes_names_the_key_and_value_even_when_lenient() {
+    let var = "OTLP__BATCH__MAX_QUEUE_BYTES";
+    let cases = [
+        ("0", "must be at least 1"),
+        ("lots", "not a whole number"),
+        ("-1", "must not be negative"),
+        ("64MiB", "not a whole number"),
+    ];
+    for (value, reason) in cases {
+        let err = load_err(&[(var, value)]);
+        assert_names(&err, var, value, reason);
+        assert_eq!(err.origin(), ConfigSource::Env(var.to_string()));
+        let dir = TempDir::new("queue-bytes-lenient");
+        let lenient = loader(&dir, &[(var, value)]).lenient().load();
+        assert_eq!(lenient, Err(err), "an OTLP__ override is never ignored");
+    }
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn a_bad_max_queue_bytes_in_a_file_names_the_dotted_key() {
+    let cases = [
+        ("0", "0", "must be at least 1"),
+        ("lots", "lots", "not a whole number"),
+    ];
+    for (text, value, reason) in cases {
+        let dir = TempDir::new("queue-bytes-bad-file");
+        dir.write(
+            "default.yaml",
+            &format!("batch:\n  max_queue_bytes: {text}\n"),
+        );
+        let err = loader(&dir, &[]).load().unwrap_err();
+        assert_names(&err, "batch.max_queue_bytes", value, reason);
+    }
+}
+
+#[test]
+fn without_a_count_cap_any_batch_size_is_valid() {
+    let config = load(&[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096")]);
+    assert_eq!(config.batch.max_export_batch_size, 4096);
+    assert_eq!(config.batch.max_queue_size, None);
+    // With one, the batch must still fit in it.
+    let err = load_err(&[
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "2048"),
+    ]);
+    assert_names(
+        &err,
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "4096",
+        "must be at most OTEL_BSP_MAX_QUEUE_SIZE (2048)",
+    );
+}
+
 // ------------------------------------------------------------ OTEL_* variables
 
 type Read = fn(&Config) -> String;
