@@ -1,6 +1,8 @@
-//! The export loop: one thread per pipeline that cuts batches from the queue,
-//! encodes each once into a pooled buffer, and hands it to an export task on
-//! the pipeline's own tokio runtime; plus the export task with its retries.
+//! The export loop: one thread per pipeline that cuts batches from the
+//! record queue, writes the request framing around their already encoded
+//! records into a pooled buffer (transcoding to OTLP/JSON when the exporter
+//! wants it), and hands it to an export task on the pipeline's own tokio
+//! runtime; plus the export task with its retries.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,19 +11,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
-use otlp_core::SpanData;
-use otlp_core::encode::{Chunk, Encoding, TraceEncoder};
+use otlp_core::encode::{Encoding, trace_request_to_json};
 use tokio::runtime::Runtime;
 
 use crate::backlog::{Backlog, NextRecord};
+use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::durable::{DurableConfig, RecordId};
 use crate::error::PipelineError;
 use crate::exporter::{ExportRequest, Exporter};
 use crate::pool::Pool;
-use crate::processor::Shared;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
+use crate::shared::Shared;
 use crate::stats::Stats;
 
 /// Requests from the processor handles to the loop.
@@ -98,8 +100,10 @@ pub(crate) struct ExportLoop<E> {
     commands: Receiver<Command>,
     completions: Receiver<Completion>,
     completion_sender: Sender<Completion>,
-    encoder: TraceEncoder,
-    batches: Pool<Vec<SpanData>>,
+    /// The records taken and being framed.
+    batch: Batch,
+    /// The protobuf request a JSON body is transcoded from.
+    protobuf: Vec<u8>,
     buffers: Pool<Vec<u8>>,
     sizer: BatchSizer,
     in_flight: BTreeMap<u64, InFlight>,
@@ -137,7 +141,6 @@ impl<E: Exporter> ExportLoop<E> {
             None => None,
         };
         let (completion_sender, completions) = crossbeam_channel::unbounded();
-        let batch_capacity = settings.batch.max_export_batch_size;
         let sizer = BatchSizer::new(&settings.batch, settings.attempt_timeout);
         shared.queue.set_wake_at(sizer.current());
         Ok(ExportLoop {
@@ -147,8 +150,8 @@ impl<E: Exporter> ExportLoop<E> {
             commands,
             completions,
             completion_sender,
-            encoder: TraceEncoder::new(),
-            batches: Pool::with_reset(2, move || Vec::with_capacity(batch_capacity), Vec::clear),
+            batch: Batch::default(),
+            protobuf: Vec::new(),
             buffers: Pool::with_reset(settings.buffer_pool_size, Vec::new, Vec::clear),
             sizer,
             in_flight: BTreeMap::new(),
@@ -188,8 +191,11 @@ impl<E: Exporter> ExportLoop<E> {
                 Command::Flush { reply, deadline } => (reply, deadline, false),
                 Command::Shutdown { reply, deadline } => (reply, deadline, true),
             };
+            // Every span that ended before the command is in a handed
+            // block once the partly filled ones are handed over.
+            self.shared.queue.steal_partial_blocks();
             let taken = self.shared.stats.taken.load(Ordering::Acquire);
-            let target_taken = taken + self.shared.queue.len() as u64;
+            let target_taken = taken + self.shared.queue.handed_records() as u64;
             let first_seq = self
                 .in_flight
                 .keys()
@@ -267,14 +273,19 @@ impl<E: Exporter> ExportLoop<E> {
     }
 
     fn cut_ready_batches(&mut self) {
+        // Blocks still being filled are handed over when the scheduled
+        // delay runs out, for a flush, or when a producer finds no room.
+        if Instant::now() >= self.next_cut || self.draining() || self.shared.queue.room_wanted() {
+            self.shared.queue.steal_partial_blocks();
+        }
         loop {
             if self.has_permit() && self.backlog.as_ref().is_some_and(|b| b.due(Instant::now())) {
                 // Records waiting on disk are older than anything queued: they go first.
                 self.redeliver_next();
                 continue;
             }
-            let queued = self.shared.queue.len();
-            if queued == 0 || !(self.has_permit() || self.can_park(queued)) {
+            let queued = self.shared.queue.handed_records();
+            if queued == 0 || !(self.has_permit() || self.can_park()) {
                 break;
             }
             let now = Instant::now();
@@ -285,7 +296,7 @@ impl<E: Exporter> ExportLoop<E> {
             self.cut_batch(queued);
             self.next_cut = Instant::now() + self.settings.scheduled_delay;
         }
-        if self.shared.queue.len() == 0 && Instant::now() >= self.next_cut {
+        if self.shared.queue.handed_records() == 0 && Instant::now() >= self.next_cut {
             self.next_cut = Instant::now() + self.settings.scheduled_delay;
         }
     }
@@ -293,9 +304,13 @@ impl<E: Exporter> ExportLoop<E> {
     /// With the durable queue, a batch may be cut without a free export slot
     /// (and wait on disk) when the queue is half full or shutdown is draining
     /// it: an outage then fills the disk instead of dropping spans.
-    fn can_park(&self, queued: usize) -> bool {
+    fn can_park(&self) -> bool {
+        let queue = &self.shared.queue;
         self.backlog.is_some()
-            && (queued >= self.shared.queue.capacity() / 2
+            && (queue.used_bytes() >= queue.max_bytes() / 2
+                || queue
+                    .max_records()
+                    .is_some_and(|cap| queue.handed_records() >= cap / 2)
                 || self.flushes.iter().any(|flush| flush.is_shutdown))
     }
 
@@ -373,10 +388,12 @@ impl<E: Exporter> ExportLoop<E> {
     fn cut_batch(&mut self, queued: usize) {
         self.sizer.on_cut(queued);
         self.shared.queue.set_wake_at(self.sizer.current());
-        let mut batch = self.batches.get().detach();
-        let count = self.shared.queue.pop_into(&mut batch, self.sizer.current());
+        let count = self.batch.take(
+            &self.shared.queue,
+            self.sizer.current(),
+            self.settings.max_request_bytes,
+        );
         if count == 0 {
-            self.batches.put(batch);
             return;
         }
         self.shared.progress.note_take();
@@ -384,42 +401,8 @@ impl<E: Exporter> ExportLoop<E> {
         Stats::add(&stats.taken, count as u64);
         Stats::add(&stats.batches, 1);
         stats.batch_sizes.record(count as u64);
-
-        let encoding = self.settings.encoding;
-        let mut body = self.buffers.get().detach();
-        self.encoder.encode(encoding, &batch, &mut body);
-        let mut oversized = 0;
-        if body.len() <= self.settings.max_request_bytes {
-            self.dispatch(body, count);
-        } else {
-            self.buffers.put(body);
-            for chunk in self
-                .encoder
-                .split(&batch, self.settings.max_request_bytes, encoding)
-            {
-                match chunk {
-                    Chunk::Fits(range) => {
-                        let mut body = self.buffers.get().detach();
-                        self.encoder
-                            .encode(encoding, &batch[range.clone()], &mut body);
-                        self.dispatch(body, range.len());
-                    }
-                    Chunk::Oversized(_) => {
-                        oversized += 1;
-                        Stats::add(&self.shared.stats.dropped_oversized, 1);
-                        self.shared.stats.record_error(format!(
-                            "a span larger than the {} byte request cap was dropped",
-                            self.settings.max_request_bytes
-                        ));
-                    }
-                }
-            }
-        }
-        // The batch's spans are released here, on the loop thread: their
-        // shells (attribute vectors, resource and scope handles) go back to
-        // producers, the emptied batch vector back to its pool.
-        self.shared.shells.recycle(&mut batch);
-        self.batches.put(batch);
+        let oversized = self.write_requests(0..count);
+        self.batch.finish(&self.shared.queue);
         // Flushes still collecting their spans count the oversized ones as undelivered.
         for flush in self
             .flushes
@@ -429,6 +412,49 @@ impl<E: Exporter> ExportLoop<E> {
             flush.failed += oversized;
         }
         self.mark_flushes_covered();
+    }
+
+    /// Writes the batch's records `range` as requests in the exporter's
+    /// encoding and dispatches them; returns the records dropped as too large.
+    ///
+    /// A protobuf request fits the size cap by construction (the batch was
+    /// taken to fit). A JSON body is larger than its protobuf source: one
+    /// over the cap is split in halves, and a single record still over it is
+    /// dropped and counted.
+    fn write_requests(&mut self, range: std::ops::Range<usize>) -> u64 {
+        let count = range.len();
+        let mut body = self.buffers.get().detach();
+        if self.settings.encoding == Encoding::Protobuf {
+            self.batch.write(range, &mut body);
+            self.dispatch(body, count);
+            return 0;
+        }
+        self.protobuf.clear();
+        self.batch.write(range.clone(), &mut self.protobuf);
+        if let Err(error) = trace_request_to_json(&self.protobuf, &mut body) {
+            // Our own bytes: a bug, counted rather than hidden.
+            self.buffers.put(body);
+            Stats::add(&self.shared.stats.failed, count as u64);
+            self.shared.stats.record_error(format!(
+                "{count} spans could not be written as JSON: {error}"
+            ));
+            return 0;
+        }
+        if body.len() <= self.settings.max_request_bytes {
+            self.dispatch(body, count);
+            return 0;
+        }
+        self.buffers.put(body);
+        if count == 1 {
+            Stats::add(&self.shared.stats.dropped_oversized, 1);
+            self.shared.stats.record_error(format!(
+                "a span larger, as JSON, than the {} byte request cap was dropped",
+                self.settings.max_request_bytes
+            ));
+            return 1;
+        }
+        let middle = range.start + count / 2;
+        self.write_requests(range.start..middle) + self.write_requests(middle..range.end)
     }
 
     /// Flushes whose spans have all been taken now know their last request.
@@ -546,13 +572,22 @@ impl<E: Exporter> ExportLoop<E> {
         self.stopping = true;
         if self.backlog.is_some() {
             // What is still queued goes to disk for the next start.
-            while self.shared.queue.len() > 0 {
-                self.cut_batch(self.shared.queue.len());
+            self.shared.queue.steal_partial_blocks();
+            while self.shared.queue.handed_records() > 0 {
+                let before = self.shared.queue.handed_records();
+                self.cut_batch(before);
+                if self.shared.queue.handed_records() >= before {
+                    break;
+                }
             }
         }
         let stats = &self.shared.stats;
-        self.shared.close_queue();
-        self.shared.shells.clear();
+        // Closed for good: what is still queued is dropped and counted, and
+        // a producer racing with this discards (and counts) its own.
+        let discarded = self.batch.drop_unread(&self.shared.queue) + self.shared.queue.close();
+        if discarded > 0 {
+            Stats::add(&stats.dropped_shutdown, discarded);
+        }
         let (mut abandoned, mut persisted, mut evicted) = (0, 0, 0);
         for request in self.in_flight.values() {
             if request.settled.swap(true, Ordering::AcqRel) {

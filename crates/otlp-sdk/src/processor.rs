@@ -1,23 +1,23 @@
 //! [`SpanProcessor`] and [`BatchSpanProcessor`]: where finished spans enter the pipeline.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{JoinHandle, Thread};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use otlp_core::SpanData;
 
 use crate::config::validate::validate_pipeline;
-use crate::config::{BatchConfig, Config, FullPolicy, PerformanceConfig};
+use crate::config::{BatchConfig, Config, PerformanceConfig};
 use crate::durable::DurableConfig;
 use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::Exporter;
-use crate::queue::SpanQueue;
-use crate::recycle::Shells;
+use crate::record_queue::RecordQueue;
 use crate::retry::RetryPolicy;
+use crate::shared::{Progress, Shared};
 use crate::stats::{Stats, StatsSnapshot};
 
 /// Receives every finished span. The vocabulary of `opentelemetry_sdk`:
@@ -49,227 +49,6 @@ pub trait SpanProcessor: Send + Sync + 'static {
     }
 }
 
-/// State shared by every handle of a pipeline and by its export loop.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) queue: SpanQueue,
-    pub(crate) stats: Stats,
-    pub(crate) full_policy: FullPolicy,
-    pub(crate) shut_down: AtomicBool,
-    /// Set by the export loop alone, once it has taken what shutdown
-    /// exports (see [`Shared::close_queue`]).
-    queue_closed: AtomicBool,
-    /// Whether exports make progress (for [`FullPolicy::Block`]).
-    pub(crate) progress: Progress,
-    /// What exported spans leave for new ones (see `recycle`).
-    pub(crate) shells: Shells,
-}
-
-/// Whether the pipeline moves: how many times the export loop has taken
-/// spans from the queue, whether the backend answers, and at which count a
-/// producer last found the pipeline stalled.
-///
-/// The pipeline is *stalled* when its exports fail and are being retried (the
-/// backend is down or refuses), or when nothing has moved (no take, no
-/// answer) for a whole attempt timeout (the backend hangs). A pipeline whose
-/// exports are in flight within their timeout, or complete, is healthy
-/// however slow it is: producers wait for it.
-#[derive(Debug)]
-pub(crate) struct Progress {
-    takes: AtomicU64,
-    /// The `takes` a producer found stalled (`u64::MAX`: none).
-    stalled_at: AtomicU64,
-    /// The last export attempt failed with a retryable error; cleared when
-    /// the backend answers again.
-    failing: AtomicBool,
-    /// When the loop last took spans or an export was answered, in
-    /// nanoseconds since `epoch`.
-    moved_at: AtomicU64,
-    epoch: Instant,
-    /// No movement for this long (the attempt timeout) means stalled.
-    patience: Duration,
-    /// Producers parked until the loop takes spans (the blocking path only).
-    waiters: Mutex<Vec<Thread>>,
-    has_waiters: AtomicBool,
-}
-
-impl Progress {
-    fn new(patience: Duration) -> Self {
-        Progress {
-            takes: AtomicU64::new(0),
-            stalled_at: AtomicU64::new(u64::MAX),
-            failing: AtomicBool::new(false),
-            moved_at: AtomicU64::new(0),
-            epoch: Instant::now(),
-            patience,
-            waiters: Mutex::new(Vec::new()),
-            has_waiters: AtomicBool::new(false),
-        }
-    }
-
-    fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn note_movement(&self) {
-        self.moved_at.fetch_max(self.now(), Ordering::Relaxed);
-    }
-
-    /// Called by the loop whenever it takes spans: there is room again, so
-    /// producers waiting for it are woken.
-    pub(crate) fn note_take(&self) {
-        self.note_movement();
-        self.takes.fetch_add(1, Ordering::SeqCst);
-        if self.has_waiters.load(Ordering::SeqCst) && self.has_waiters.swap(false, Ordering::SeqCst)
-        {
-            let waiters =
-                std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
-            for waiter in waiters {
-                waiter.unpark();
-            }
-        }
-    }
-
-    /// Called by an export task when an attempt failed and will be retried.
-    pub(crate) fn note_retry(&self) {
-        self.failing.store(true, Ordering::Relaxed);
-    }
-
-    /// Called by an export task when the backend answered (success, partial
-    /// success or a permanent error): it is up.
-    pub(crate) fn note_answer(&self) {
-        self.failing.store(false, Ordering::Relaxed);
-        self.note_movement();
-    }
-
-    /// Whether exports fail, or nothing has moved for a whole attempt timeout.
-    fn is_stalled(&self) -> bool {
-        if self.failing.load(Ordering::Relaxed) {
-            return true;
-        }
-        let still_for = self
-            .now()
-            .saturating_sub(self.moved_at.load(Ordering::Relaxed));
-        Duration::from_nanos(still_for) >= self.patience
-    }
-
-    /// Parks the calling producer until the loop takes spans after `seen`
-    /// (the `takes` count it last saw), or `at_most` passes.
-    fn wait_for_take(&self, seen: u64, at_most: Duration) {
-        {
-            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-            waiters.push(std::thread::current());
-            self.has_waiters.store(true, Ordering::SeqCst);
-        }
-        // A take between the failed push and the registration above would
-        // not have woken us: look before sleeping.
-        if self.takes.load(Ordering::SeqCst) == seen {
-            std::thread::park_timeout(at_most);
-        }
-    }
-}
-
-impl Shared {
-    /// Hands the finished span in `slot` to the queue, taking it out only
-    /// when it is pushed (the tracer's path: one copy fewer per span).
-    #[inline]
-    pub(crate) fn on_end_from(&self, slot: &mut Option<SpanData>) {
-        if slot.is_none() {
-            return;
-        }
-        // Counted before anything else, so the span is never in a stage it
-        // was not first counted into (see `stats`).
-        self.stats.produced.add(1);
-        if self.shut_down.load(Ordering::SeqCst) {
-            *slot = None;
-            Stats::add(&self.stats.dropped_shutdown, 1);
-            return;
-        }
-        let Some(span) = slot.take() else {
-            return;
-        };
-        match self.queue.push(span) {
-            Ok(()) => self.after_push(),
-            Err(span) => match self.full_policy {
-                FullPolicy::Drop => Stats::add(&self.stats.dropped_queue_full, 1),
-                FullPolicy::Block(bound) => self.block_until_room(span, bound),
-            },
-        }
-    }
-
-    /// A push that raced with shutdown and landed after the loop closed the
-    /// queue is drained here (the loop will not look again); before that,
-    /// the loop's own final drain takes it.
-    ///
-    /// Why nothing is left behind: the push is a `SeqCst` compare-exchange
-    /// on the queue's tail, followed by the `SeqCst` loads below; the loop
-    /// stores `queue_closed` (`SeqCst`) before its final pops, whose look at
-    /// the tail follows a `SeqCst` fence. So either these loads see the
-    /// queue closed, or the final pops see the pushed span.
-    #[inline]
-    fn after_push(&self) {
-        if self.shut_down.load(Ordering::SeqCst) && self.queue_closed.load(Ordering::SeqCst) {
-            self.drain_after_shutdown();
-        }
-    }
-
-    /// [`FullPolicy::Block`]: waits for room while the pipeline makes
-    /// progress. A producer that waited `bound` while exports were failing
-    /// or nothing moved marks the pipeline stalled, and later producers drop
-    /// at once until the loop takes spans again.
-    fn block_until_room(&self, mut span: SpanData, bound: Duration) {
-        let progress = &self.progress;
-        if progress.stalled_at.load(Ordering::Acquire) == progress.takes.load(Ordering::Acquire) {
-            return Stats::add(&self.stats.dropped_queue_full, 1);
-        }
-        let started = Instant::now();
-        let mut step = 0u32;
-        loop {
-            self.queue.wake_loop();
-            let seen = progress.takes.load(Ordering::SeqCst);
-            if step < 4 {
-                std::thread::yield_now();
-            } else {
-                // Woken as soon as the loop takes a batch (room again), or
-                // after a millisecond to look at the clock.
-                progress.wait_for_take(seen, Duration::from_millis(1));
-            }
-            step = step.saturating_add(1);
-            match self.queue.push(span) {
-                Ok(()) => return self.after_push(),
-                Err(back) => span = back,
-            }
-            if self.shut_down.load(Ordering::SeqCst) {
-                return Stats::add(&self.stats.dropped_shutdown, 1);
-            }
-            if started.elapsed() >= bound && progress.is_stalled() {
-                progress
-                    .stalled_at
-                    .store(progress.takes.load(Ordering::Acquire), Ordering::Release);
-                return Stats::add(&self.stats.dropped_queue_full, 1);
-            }
-        }
-    }
-
-    /// Closes the queue for good (the export loop alone, at the end of
-    /// shutdown) and discards what is still in it, counting it.
-    pub(crate) fn close_queue(&self) {
-        self.queue_closed.store(true, Ordering::SeqCst);
-        self.drain_after_shutdown();
-    }
-
-    /// Discards whatever is in the queue, counting it.
-    fn drain_after_shutdown(&self) {
-        let mut drained = 0;
-        while self.queue.pop().is_some() {
-            drained += 1;
-        }
-        if drained > 0 {
-            Stats::add(&self.stats.dropped_shutdown, drained);
-        }
-    }
-}
-
 struct Control {
     commands: Sender<Command>,
     loop_thread: Mutex<Option<JoinHandle<()>>>,
@@ -282,17 +61,21 @@ struct Inner {
     control: Control,
 }
 
-/// The batching span processor: a bounded lock-free queue in front of one
+/// The batching span processor: a byte-bounded queue of encoded spans in front of one
 /// export loop that batches, encodes once, exports with retry, and counts
 /// every span.
 ///
 /// Cost model of [`on_end`](SpanProcessor::on_end): one counter increment on
 /// a per-thread cache line (a plain store for the first 16 threads that
-/// count), one lock-free queue push (a move of the span into a preallocated
-/// slot), two loads of shared flags. No lock, no allocation,
-/// no syscall — except one `unpark` when the loop sleeps and a batch's worth
-/// is waiting. When the queue is full the span is dropped and counted (or,
-/// with [`FullPolicy::Block`], the caller waits up to the configured bound).
+/// count), then the span is encoded once, on the calling thread, into that
+/// thread's block of the pipeline's byte-bounded queue (see the crate
+/// documentation): a measuring pass and a writing pass over its fields, two
+/// uncontended atomic swaps. No lock, no allocation, no syscall per span —
+/// once per block of about two hundred spans, an uncontended lock to hand
+/// the block over, and one `unpark` when the loop sleeps and a batch's worth
+/// is waiting. When the queue's bytes are all taken the span is dropped and
+/// counted (or, with [`FullPolicy::Block`](crate::config::FullPolicy::Block),
+/// the caller waits while the pipeline makes progress).
 ///
 /// The export loop runs on its own thread with its own small tokio runtime,
 /// so it works in programs with or without tokio and never blocks the
@@ -325,8 +108,8 @@ pub struct BatchSpanProcessor {
 impl fmt::Debug for BatchSpanProcessor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BatchSpanProcessor")
-            .field("queued", &self.inner.shared.queue.len())
-            .field("capacity", &self.inner.shared.queue.capacity())
+            .field("queued_bytes", &self.inner.shared.queue.used_bytes())
+            .field("max_queue_bytes", &self.inner.shared.queue.max_bytes())
             .field(
                 "shut_down",
                 &self.inner.shared.shut_down.load(Ordering::Relaxed),
@@ -350,7 +133,7 @@ impl BatchSpanProcessor {
 
     /// Where every span is now.
     pub fn stats(&self) -> StatsSnapshot {
-        self.inner.shared.stats.snapshot()
+        self.inner.shared.snapshot()
     }
 
     /// Whether [`shutdown`](SpanProcessor::shutdown) has been called.
@@ -381,7 +164,7 @@ impl BatchSpanProcessor {
     }
 
     /// This pipeline's state: where a span of a provider that exports
-    /// through it alone is handed (see `Span`), and where shells come from.
+    /// through it alone is handed (see `Span`).
     #[inline]
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
@@ -391,7 +174,7 @@ impl BatchSpanProcessor {
 impl SpanProcessor for BatchSpanProcessor {
     #[inline]
     fn on_end(&self, span: SpanData) {
-        self.inner.shared.on_end_from(&mut Some(span));
+        self.inner.shared.on_end(&span);
     }
 
     fn batch_pipeline(&self) -> Option<&BatchSpanProcessor> {
@@ -536,16 +319,16 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             durable: self.durable,
         };
         let shared = Arc::new(Shared {
-            queue: SpanQueue::new(
-                self.batch.max_queue_size.unwrap_or(2048),
+            queue: RecordQueue::new(
+                self.batch.max_queue_bytes,
+                self.batch.max_queue_size,
+                self.performance.max_request_bytes,
                 self.batch.max_export_batch_size,
             ),
-            stats: Stats::new(self.batch.max_queue_size.unwrap_or(2048)),
+            stats: Stats::new(self.batch.max_queue_size.unwrap_or(0)),
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
-            queue_closed: AtomicBool::new(false),
             progress: Progress::new(self.attempt_timeout),
-            shells: Shells::new(self.batch.max_queue_size.unwrap_or(2048)),
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
         let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;
@@ -616,8 +399,8 @@ mod tests {
         wait.recv().unwrap();
         processor.force_flush(Duration::from_secs(10)).unwrap();
         provider.shutdown(Duration::from_secs(10)).unwrap();
-        // Shut down, the pipeline keeps no shells for spans that will not come.
-        assert!(processor.shared().shells.take().is_none());
+        // Shut down, the pipeline holds no bytes for spans that will not come.
+        assert_eq!(processor.stats().queued_bytes, 0);
         drop(provider);
         drop(processor);
         // Dropped, nothing keeps its queue alive: not the thread that used it.

@@ -9,8 +9,9 @@ use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData, Str};
 use crate::config::Config;
 use crate::error::PipelineError;
 use crate::limits::SpanLimits;
-use crate::processor::{BatchSpanProcessor, Shared, SpanProcessor, deadline_after};
+use crate::processor::{BatchSpanProcessor, SpanProcessor, deadline_after};
 use crate::sampler::Sampler;
+use crate::shared::Shared;
 use crate::tracer::Tracer;
 
 pub(crate) struct ProviderInner {
@@ -27,7 +28,7 @@ pub(crate) struct ProviderInner {
 
 impl ProviderInner {
     /// The state of the one processor, when it is a batch pipeline: a span
-    /// is handed straight to it, and starts from its shells.
+    /// is handed straight to it.
     #[inline]
     pub(crate) fn only_pipeline(&self) -> Option<&Arc<Shared>> {
         self.only_batch.as_ref().map(BatchSpanProcessor::shared)

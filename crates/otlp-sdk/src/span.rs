@@ -7,9 +7,8 @@ use std::time::SystemTime;
 use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str, clock};
 
 use crate::limits::{SpanLimits, truncate_value, truncate_values};
-use crate::processor::Shared;
 use crate::provider::ProviderInner;
-use crate::recycle::attribute_vec;
+use crate::shared::Shared;
 
 /// A span in progress. Record attributes, events, links and status, then
 /// [`end`](Span::end) it — or let it drop, which ends it too.
@@ -38,6 +37,40 @@ pub struct Span {
     /// A one-word filter of the attribute keys set so far: a key whose bit is
     /// clear cannot be a duplicate, so most `set_attribute` calls skip the scan.
     key_filter: KeyFilter,
+}
+
+/// Capacity given to a span's attribute vector at its first attribute: most
+/// spans carry a handful.
+const FRESH_CAPACITY: usize = 8;
+/// A larger vector is freed rather than kept for the thread's next span.
+const MAX_KEPT_CAPACITY: usize = 64;
+
+thread_local! {
+    /// The attribute vector of this thread's last span encoded into a
+    /// pipeline, emptied, for its next span: a span's one allocation is
+    /// then made once per thread, not once per span. It never leaves the
+    /// thread.
+    static SPARE_ATTRIBUTES: std::cell::Cell<Vec<KeyValue>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Keeps an ended span's attribute vector, emptied, for this thread's next span.
+#[inline]
+pub(crate) fn keep_attributes(mut attributes: Vec<KeyValue>) {
+    if attributes.capacity() == 0 || attributes.capacity() > MAX_KEPT_CAPACITY {
+        return;
+    }
+    attributes.clear();
+    // A thread being torn down has no spare to keep: the vector is freed.
+    let _ = SPARE_ATTRIBUTES.try_with(|spare| drop(spare.replace(attributes)));
+}
+
+/// An empty attribute vector with room: this thread's spare, or a new one.
+fn fresh_attributes() -> Vec<KeyValue> {
+    SPARE_ATTRIBUTES
+        .try_with(std::cell::Cell::take)
+        .ok()
+        .filter(|spare| spare.capacity() > 0)
+        .unwrap_or_else(|| Vec::with_capacity(FRESH_CAPACITY))
 }
 
 /// Where a recording span is handed when it ends.
@@ -125,8 +158,7 @@ impl Span {
     }
 
     fn adopt_start_attributes(&mut self, mut attributes: Vec<KeyValue>) {
-        // None given: the span keeps the vector it started with (with room,
-        // when it came from an exported span).
+        // None given: the span keeps the vector it started with.
         let Some(data) = self.data.as_mut().filter(|_| !attributes.is_empty()) else {
             return;
         };
@@ -371,14 +403,13 @@ fn keep_last_value_of_key(attributes: &mut Vec<KeyValue>) {
     }
 }
 
-/// Room for one more attribute in a full vector: a recycled vector from an
-/// exported span (or one sized for a handful) in place of an empty one, else
-/// the vector grown.
+/// Room for one more attribute in a full vector: the thread's spare (or one
+/// sized for a handful) in place of an empty one, else the vector grown.
 #[cold]
 #[inline(never)]
 fn make_room(attributes: &mut Vec<KeyValue>) {
     if attributes.capacity() == 0 {
-        *attributes = attribute_vec();
+        *attributes = fresh_attributes();
     }
     attributes.reserve(1);
 }

@@ -26,6 +26,8 @@ pub(crate) struct Stats {
     pub(crate) produced: ShardedCounter,
     pub(crate) dropped_queue_full: AtomicU64,
     pub(crate) dropped_shutdown: AtomicU64,
+    /// Spans refused by the queue as larger than it, or than a request, may be.
+    pub(crate) dropped_too_large: AtomicU64,
     /// Spans moved from the queue into a batch.
     pub(crate) taken: AtomicU64,
     pub(crate) dropped_oversized: AtomicU64,
@@ -52,6 +54,7 @@ impl Stats {
             produced: ShardedCounter::default(),
             dropped_queue_full: AtomicU64::new(0),
             dropped_shutdown: AtomicU64::new(0),
+            dropped_too_large: AtomicU64::new(0),
             taken: AtomicU64::new(0),
             dropped_oversized: AtomicU64::new(0),
             dropped_durable: AtomicU64::new(0),
@@ -96,14 +99,17 @@ impl Stats {
             let taken = Stats::read(&self.taken);
             let dropped_queue_full = Stats::read(&self.dropped_queue_full);
             let dropped_shutdown = Stats::read(&self.dropped_shutdown);
+            let dropped_too_large = Stats::read(&self.dropped_too_large);
             let produced = self.produced.get();
             let settled = Stats::read(&self.dropped_queue_full) == dropped_queue_full
                 && Stats::read(&self.dropped_shutdown) == dropped_shutdown
+                && Stats::read(&self.dropped_too_large) == dropped_too_large
                 && Stats::read(&self.taken) == taken;
             let front = Front {
                 taken,
                 dropped_queue_full,
                 dropped_shutdown,
+                dropped_too_large,
                 produced,
             };
             (front, settled)
@@ -130,12 +136,14 @@ impl Stats {
             taken,
             dropped_queue_full,
             dropped_shutdown,
+            dropped_too_large,
             produced,
         } = self.read_front();
 
         let settled_after_taking =
             exported + rejected + failed + dropped_oversized + dropped_durable;
-        let dropped_before_queueing = dropped_queue_full + dropped_shutdown;
+        let dropped_before_queueing = dropped_queue_full + dropped_shutdown + dropped_too_large;
+        let dropped_oversized = dropped_oversized + dropped_too_large;
         StatsSnapshot {
             produced,
             exported,
@@ -155,6 +163,8 @@ impl Stats {
             retries: Stats::read(&self.retries),
             batches: Stats::read(&self.batches),
             queue_capacity: self.queue_capacity,
+            queued_bytes: 0,
+            queue_capacity_bytes: 0,
             batch_size: self.batch_sizes.summary(),
             export_latency: LatencySummary::from_micros(self.export_latency_micros.summary()),
             last_error: self.last_error.lock().ok().and_then(|last| last.clone()),
@@ -167,6 +177,7 @@ struct Front {
     taken: u64,
     dropped_queue_full: u64,
     dropped_shutdown: u64,
+    dropped_too_large: u64,
     produced: u64,
 }
 
@@ -191,7 +202,8 @@ pub struct StatsSnapshot {
     pub in_flight: u64,
     /// Dropped because the queue was full.
     pub dropped_queue_full: u64,
-    /// Dropped because a single span encodes larger than the request size cap.
+    /// Dropped because a single span encodes larger than the request size cap
+    /// or the whole queue.
     pub dropped_oversized: u64,
     /// Dropped because they arrived after shutdown or were still queued at its deadline.
     pub dropped_shutdown: u64,
@@ -210,8 +222,14 @@ pub struct StatsSnapshot {
     pub retries: u64,
     /// Batches cut.
     pub batches: u64,
-    /// Capacity of the queue.
+    /// The cap on the number of queued spans (`OTEL_BSP_MAX_QUEUE_SIZE`), or
+    /// 0 when only bytes bound the queue.
     pub queue_capacity: u64,
+    /// Bytes the queued spans take, encoded (with eight bytes of framing
+    /// each), including room reserved by threads for spans they are writing.
+    pub queued_bytes: u64,
+    /// The byte budget of the queue (`max_queue_bytes`).
+    pub queue_capacity_bytes: u64,
     /// Spans per batch.
     pub batch_size: Summary,
     /// Time from a batch's first attempt to its final outcome.

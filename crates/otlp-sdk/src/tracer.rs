@@ -198,15 +198,8 @@ fn start_span(
         return Span::non_recording(context);
     }
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
-    // Through a batch pipeline alone: an exported span's shell, if one came
-    // back (its attribute vector and, for the same provider and scope, its
-    // handles without a clone), and a handle on the pipeline.
-    let pipeline = provider.only_pipeline();
-    let (attributes, resource, scope) = match pipeline.and_then(|p| p.shells.take()) {
-        Some(shell) => shell.fit(&provider.resource, &tracer.scope),
-        None => (Vec::new(), provider.resource.clone(), tracer.scope.clone()),
-    };
-    let destination = match pipeline {
+    // Through a batch pipeline alone: a handle on the pipeline.
+    let destination = match provider.only_pipeline() {
         Some(pipeline) => Destination::Pipeline(Arc::clone(pipeline)),
         None => Destination::Processors(provider.clone()),
     };
@@ -222,15 +215,15 @@ fn start_span(
             kind,
             start_time_unix_nano: start,
             end_time_unix_nano: 0,
-            attributes,
+            attributes: Vec::new(),
             dropped_attributes_count: 0,
             events: Vec::new(),
             dropped_events_count: 0,
             links: Vec::new(),
             dropped_links_count: 0,
             status: otlp_core::Status::Unset,
-            resource,
-            scope,
+            resource: provider.resource.clone(),
+            scope: tracer.scope.clone(),
         },
         provider.limits,
         destination,

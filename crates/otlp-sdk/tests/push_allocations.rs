@@ -1,4 +1,6 @@
-//! `on_end` allocates nothing: the span moves into a preallocated queue slot.
+//! In steady state, ending a span allocates nothing on the producing thread:
+//! it is encoded into the thread's block of the queue, and blocks come back
+//! from the export loop for reuse.
 
 use std::time::Duration;
 
@@ -6,7 +8,9 @@ use otlp_contrib::testing::alloc::{CountingAllocator, allocations_during};
 use otlp_core::encode::Encoding;
 use otlp_core::{KeyValue, SpanData};
 use otlp_sdk::config::BatchConfig;
-use otlp_sdk::{BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, SpanProcessor};
+use otlp_sdk::{
+    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, SpanProcessor, TracerProvider,
+};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -23,26 +27,36 @@ impl Exporter for Accept {
     }
 }
 
-#[test]
-fn pushing_spans_allocates_nothing_on_the_producer_thread() {
-    let processor = BatchSpanProcessor::builder(Accept)
+fn processor() -> BatchSpanProcessor {
+    BatchSpanProcessor::builder(Accept)
         .with_batch_config(BatchConfig {
             max_queue_size: Some(8192),
             max_export_batch_size: 512,
             ..BatchConfig::default()
         })
         .build()
-        .unwrap();
-    let spans: Vec<SpanData> = (0..5_000)
-        .map(|i| {
-            SpanData::builder("op")
-                .attributes((0..8).map(|k| KeyValue::new("key", format!("{i}-{k}"))))
-                .build()
-        })
-        .collect();
-    // Warm the thread-local shard index of the produced counter.
-    processor.on_end(SpanData::builder("warm").build());
+        .unwrap()
+}
 
+#[test]
+fn pushing_spans_allocates_nothing_on_the_producer_thread() {
+    let processor = processor();
+    let spans = || -> Vec<SpanData> {
+        (0..5_000)
+            .map(|i| {
+                SpanData::builder("op")
+                    .attributes((0..8).map(|k| KeyValue::new("key", format!("{i}-{k}"))))
+                    .build()
+            })
+            .collect()
+    };
+    // Steady state: a first round fills blocks, which come back once exported.
+    for span in spans() {
+        processor.on_end(span);
+    }
+    processor.force_flush(Duration::from_secs(5)).unwrap();
+
+    let spans = spans();
     let (allocations, ()) = allocations_during(|| {
         for span in spans {
             processor.on_end(span);
@@ -51,5 +65,31 @@ fn pushing_spans_allocates_nothing_on_the_producer_thread() {
     assert_eq!(allocations, 0);
 
     processor.shutdown(Duration::from_secs(5)).unwrap();
-    assert_eq!(processor.stats().exported, 5_001);
+    assert_eq!(processor.stats().exported, 10_000);
+}
+
+#[test]
+fn ending_spans_through_the_tracer_allocates_nothing_in_steady_state() {
+    let processor = processor();
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("steady");
+    let record = |count: i64| {
+        for i in 0..count {
+            let mut span = tracer.start("op");
+            for k in 0..8 {
+                span.set_attribute(KeyValue::new("key", i * 8 + k));
+            }
+            span.end();
+        }
+    };
+    record(5_000);
+    processor.force_flush(Duration::from_secs(5)).unwrap();
+
+    let (allocations, ()) = allocations_during(|| record(5_000));
+    assert_eq!(allocations, 0);
+
+    provider.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(processor.stats().exported, 10_000);
 }

@@ -113,6 +113,32 @@ where
         .sum()
 }
 
+/// Exact size of a request holding one record of `record_len` bytes of
+/// `resource` and `scope`: what one group costs around its records, for a
+/// producer checking a record against the request size cap before queueing
+/// it, and for the export loop bounding a batch.
+///
+/// ```
+/// use otlp_core::encode::frame;
+/// use otlp_core::{InstrumentationScope, KeyValue, Resource};
+///
+/// let resource = Resource::new([KeyValue::new("service.name", "shop")]);
+/// let scope = InstrumentationScope::new("db");
+/// let record = [0u8; 300];
+/// let groups = [(&resource, [(&scope, [&record[..]])])];
+/// assert_eq!(frame::single_record_request_len(&resource, &scope, 300), frame::request_len(groups));
+/// ```
+pub fn single_record_request_len(
+    resource: &Resource,
+    scope: &InstrumentationScope,
+    record_len: usize,
+) -> usize {
+    let scope_len = scope_spans_overhead(scope) + len_field_len(SCOPE_RECORDS, record_len);
+    let resource_len =
+        resource_spans_overhead(resource) + len_field_len(RESOURCE_SCOPE_GROUPS, scope_len);
+    len_field_len(REQUEST_RESOURCE_GROUPS, resource_len)
+}
+
 /// Appends to `out` the export request holding `resources`' records, grouped
 /// as given; returns the bytes written, exactly
 /// [`request_len`] of the same groups. Empty groups are skipped (see the

@@ -1,0 +1,245 @@
+//! [`Batch`]: records the export loop takes from the queue, and the export
+//! request written around them.
+//!
+//! The loop takes records in the order they were handed over, up to the batch
+//! size and as many as fit in one request, then writes the request: records
+//! sorted by resource and scope (a stable sort keeps each group in order) and
+//! framed by [`frame::write_request`]. Record bytes are copied once, into the
+//! request; the blocks they came from go back to the queue's spares once
+//! every record in them is taken.
+
+use std::collections::VecDeque;
+
+use otlp_core::encode::frame;
+use otlp_core::wire::len_field_len;
+
+use crate::record_queue::{Block, Group, HEADER, RecordQueue};
+
+/// `spans`/`log_records` in `ScopeX`: each record's tag and length in a request.
+const RECORD_FIELD: u32 = 2;
+/// Room for the group's length prefixes to grow past one byte each.
+const PREFIX_SLACK: usize = 10;
+
+/// One record of the batch: its group and where its bytes are.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    group: u32,
+    block: usize,
+    start: usize,
+    len: usize,
+}
+
+/// The loop's side of the queue: blocks being read and the batch taken.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// Blocks popped from the queue; the front ones may be fully read but
+    /// still hold records of the current batch.
+    blocks: VecDeque<Box<Block>>,
+    /// Where the next record is read: a block of `blocks` and an offset.
+    read_block: usize,
+    read_offset: usize,
+    /// The records of the current batch.
+    entries: Vec<Entry>,
+    /// The queue's group table, as far as the loop has needed it.
+    groups: Vec<Group>,
+    /// Groups already in the batch (for its size).
+    groups_in_batch: Vec<u32>,
+}
+
+impl Batch {
+    /// Takes up to `max_records` records that fit in a request of
+    /// `max_request_bytes`; returns how many. Blocks fully read by the
+    /// previous batch go back to the queue first.
+    pub(crate) fn take(
+        &mut self,
+        queue: &RecordQueue,
+        max_records: usize,
+        max_request_bytes: usize,
+    ) -> usize {
+        self.release_read_blocks(queue);
+        self.entries.clear();
+        self.groups_in_batch.clear();
+        let mut request_len = 0;
+        let mut taken_bytes = 0;
+        while self.entries.len() < max_records {
+            if self.read_block == self.blocks.len() {
+                match queue.pop_block() {
+                    Some(block) => self.blocks.push_back(block),
+                    None => break,
+                }
+            }
+            let block = &self.blocks[self.read_block];
+            let Some((group, bytes, next)) = block.record_at(self.read_offset) else {
+                self.read_block += 1;
+                self.read_offset = 0;
+                continue;
+            };
+            let len = bytes.len();
+            if group as usize >= self.groups.len() {
+                self.groups.extend(queue.groups_from(self.groups.len()));
+            }
+            let mut grows_by = len_field_len(RECORD_FIELD, len);
+            let new_group = !self.groups_in_batch.contains(&group);
+            if new_group {
+                grows_by += self
+                    .groups
+                    .get(group as usize)
+                    .map_or(0, |group| group.overhead)
+                    + PREFIX_SLACK;
+            }
+            if !self.entries.is_empty() && request_len + grows_by > max_request_bytes {
+                break;
+            }
+            if new_group {
+                self.groups_in_batch.push(group);
+            }
+            request_len += grows_by;
+            taken_bytes += HEADER + len;
+            self.entries.push(Entry {
+                group,
+                block: self.read_block,
+                start: self.read_offset + HEADER,
+                len,
+            });
+            self.read_offset = next;
+        }
+        let taken = self.entries.len();
+        if taken > 0 {
+            queue.note_taken(taken, taken_bytes);
+        }
+        // Grouped for the request; a stable sort keeps each group's order.
+        if self.groups_in_batch.len() > 1 {
+            let groups = &self.groups;
+            self.entries.sort_by_key(|entry| {
+                let resource = groups
+                    .get(entry.group as usize)
+                    .map_or(usize::MAX, |group| group.resource_index);
+                (resource, entry.group)
+            });
+        }
+        taken
+    }
+
+    /// Appends the export request holding the batch's records `range`
+    /// (grouped: a range of the batch stays grouped); returns its length.
+    pub(crate) fn write(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) -> usize {
+        let entries = self.entries.get(range).unwrap_or_default();
+        let groups = &self.groups;
+        let blocks = &self.blocks;
+        let record = move |entry: &Entry| blocks[entry.block].slice(entry.start, entry.len);
+        let resource_of = move |entry: &Entry| {
+            groups
+                .get(entry.group as usize)
+                .map_or(usize::MAX, |group| group.resource_index)
+        };
+        let resources = entries
+            .chunk_by(move |a, b| resource_of(a) == resource_of(b))
+            .filter_map(move |run| {
+                let first = groups.get(run[0].group as usize)?;
+                let scopes = run
+                    .chunk_by(|a, b| a.group == b.group)
+                    .filter_map(move |run| {
+                        let group = groups.get(run[0].group as usize)?;
+                        Some((&*group.scope, run.iter().map(record)))
+                    });
+                Some((&*first.resource, scopes))
+            });
+        frame::write_request(resources, out)
+    }
+
+    /// Records popped from the queue and not taken yet (discarded when the
+    /// queue closes); they leave the batch.
+    pub(crate) fn drop_unread(&mut self, queue: &RecordQueue) -> u64 {
+        let mut unread = 0;
+        while let Some(block) = self.blocks.get(self.read_block) {
+            let mut offset = self.read_offset;
+            while let Some((_, _, next)) = block.record_at(offset) {
+                unread += 1;
+                offset = next;
+            }
+            self.read_block += 1;
+            self.read_offset = 0;
+        }
+        self.entries.clear();
+        self.release_read_blocks(queue);
+        unread
+    }
+
+    /// Ends the batch once its requests are written: blocks read to the end
+    /// go back to the queue for reuse.
+    pub(crate) fn finish(&mut self, queue: &RecordQueue) {
+        self.entries.clear();
+        if self
+            .blocks
+            .get(self.read_block)
+            .is_some_and(|block| block.record_at(self.read_offset).is_none())
+        {
+            self.read_block += 1;
+            self.read_offset = 0;
+        }
+        self.release_read_blocks(queue);
+    }
+
+    /// Gives the blocks before the one being read back to the queue.
+    fn release_read_blocks(&mut self, queue: &RecordQueue) {
+        let read = self.read_block.min(self.blocks.len());
+        for block in self.blocks.drain(..read) {
+            queue.recycle(block);
+        }
+        self.read_block -= read;
+        if self.blocks.is_empty() {
+            self.read_offset = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData};
+    use prost::Message;
+
+    use crate::record_queue::Push;
+
+    #[test]
+    fn records_of_several_groups_come_out_grouped_in_order() {
+        let queue = RecordQueue::new(1 << 20, None, 1 << 20, 1);
+        let resources = [
+            Arc::new(Resource::new([KeyValue::new("service.name", "a")])),
+            Arc::new(Resource::new([KeyValue::new("service.name", "b")])),
+        ];
+        let scopes = [
+            Arc::new(InstrumentationScope::new("x")),
+            Arc::new(InstrumentationScope::new("y")),
+        ];
+        for i in 0..40 {
+            let span = SpanData::builder(format!("s{i}"))
+                .resource(resources[i % 2].clone())
+                .scope(scopes[(i / 2) % 2].clone())
+                .build();
+            assert_eq!(queue.push(&span), Push::Queued);
+        }
+        queue.steal_partial_blocks();
+        let mut batch = Batch::default();
+        assert_eq!(batch.take(&queue, 100, 1 << 20), 40);
+        let mut body = Vec::new();
+        batch.write(0..40, &mut body);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        assert_eq!(request.resource_spans.len(), 2);
+        for (r, resource_spans) in request.resource_spans.iter().enumerate() {
+            assert_eq!(resource_spans.scope_spans.len(), 2);
+            for (s, scope_spans) in resource_spans.scope_spans.iter().enumerate() {
+                let names: Vec<_> = scope_spans.spans.iter().map(|s| s.name.clone()).collect();
+                let wanted: Vec<_> = (0..40)
+                    .filter(|i| i % 2 == r && (i / 2) % 2 == s)
+                    .map(|i| format!("s{i}"))
+                    .collect();
+                assert_eq!(names, wanted);
+            }
+        }
+        assert_eq!(queue.used_bytes(), 0);
+    }
+}

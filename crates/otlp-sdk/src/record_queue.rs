@@ -1,0 +1,898 @@
+//! [`RecordQueue`]: encoded records on their way from the threads that end
+//! them to the export loop, bounded by bytes.
+//!
+//! # What travels
+//!
+//! A span is encoded once, when it ends, on the thread that ends it: the
+//! bytes of one OTLP `Span` message ([`record::encode_span`]), behind an
+//! eight-byte header (the record's *group*, naming its resource and scope,
+//! and its length). Nothing else of the span outlives `end`: no attribute
+//! vector, no handle on a resource or scope crosses to another thread. The
+//! export loop writes only the `ResourceSpans`/`ScopeSpans` framing around the
+//! records ([`frame::write_request`]); a retry, the durable queue and the JSON
+//! transcoder all work from those bytes. Nothing here knows about spans but
+//! [`RecordQueue::push`]: another signal's records travel the same way.
+//!
+//! # How the bytes travel: per-thread blocks
+//!
+//! Each producing thread fills a *block* of its own (64 KiB, less for a small
+//! budget) kept in a per-thread *slot* of the pipeline. A block is handed to
+//! the loop's FIFO when the next record does not fit in it; the loop also
+//! *steals* the blocks of every slot when its scheduled delay runs out, when a
+//! flush or shutdown asks for everything, and when a producer finds no room.
+//! A block is taken from a slot and put back by one atomic swap each
+//! (`AtomicCell<Option<Box<Block>>>`, a pointer), so a producer and the loop
+//! never write the same block, and a thread owns its block while it writes.
+//!
+//! Bounds: a block *reserves* its capacity from the byte budget (and, when a
+//! count cap is set, a share of it) when it is started, and gives back what it
+//! did not fill when it is handed over; the loop gives back what it takes. So
+//! the records waiting — handed over or still in a thread's block — never take
+//! more than `max_queue_bytes`, counted as their encoded bytes plus headers.
+//! A record that does not fit in what is left is refused (the caller drops it
+//! and counts it, or waits), and one larger than the whole budget, or than a
+//! request may be, is refused as too large: never a hang.
+//!
+//! Closing is decided in the places the two sides share: the loop closes the
+//! FIFO under its lock and swaps a *closed* marker into every slot, so a
+//! producer that hands over a block or puts one back after that sees the
+//! marker in the same lock or the same atomic swap, and discards what it
+//! held, counting it. No fence is needed to argue it.
+//!
+//! # Cost model
+//!
+//! Per record, on the producing thread: measuring the span
+//! ([`record::span_len`], reads lengths only), a thread-local lookup of the
+//! slot (a short scan of the pipelines this thread feeds), a comparison of
+//! two pointers to find the group, two uncontended atomic swaps, and one
+//! pass that writes the bytes into memory the block already has. No lock, no
+//! allocation, no syscall, no shared cache line written. Per block (about two
+//! hundred records of 300 bytes): one budget reservation (a compare-exchange
+//! on a shared counter), one uncontended lock to hand it over, and a wake-up
+//! of the loop when it sleeps and a batch's worth is waiting. Memory: a record
+//! costs its encoded size plus eight bytes; blocks are reused, at most
+//! [`SPARE_BLOCKS`] are kept spare, and each producing thread holds at most
+//! one partly filled block.
+//!
+//! A shared ring (one buffer, producers reserving ranges with a
+//! fetch-and-add) would write one shared counter per record, and in safe Rust
+//! would need per-word atomic stores into the ring; per-thread blocks write
+//! shared memory once per block instead.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::Thread;
+use std::time::Instant;
+
+use crossbeam_utils::atomic::AtomicCell;
+use otlp_core::encode::{frame, record};
+use otlp_core::{InstrumentationScope, Resource, SpanData};
+
+/// Bytes in front of every record in a block: its group and its length,
+/// two little-endian `u32`.
+pub(crate) const HEADER: usize = 8;
+/// Capacity of a block for the default budget.
+const BLOCK_BYTES: usize = 64 * 1024;
+/// A block is handed over once less than this is left in it.
+const ROOM_TO_KEEP_FILLING: usize = 512;
+/// Empty blocks kept for reuse; more are freed.
+pub(crate) const SPARE_BLOCKS: usize = 16;
+/// Distinct resource-and-scope pairs one pipeline tells apart.
+const MAX_GROUPS: usize = 4096;
+
+/// Why [`RecordQueue::push`] did or did not queue a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Push {
+    /// Queued.
+    Queued,
+    /// No room within the budget now.
+    Full,
+    /// Larger than the whole budget or than one request may be: never fits.
+    TooLarge,
+    /// The pipeline already tells [`MAX_GROUPS`] resource-and-scope pairs apart.
+    TooManyGroups,
+    /// The queue is closed: this record and `0` others were discarded.
+    Closed(u64),
+}
+
+/// A resource and a scope records are grouped under.
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    /// Groups of the same resource share this index (for grouping requests).
+    pub(crate) resource_index: usize,
+    pub(crate) resource: Arc<Resource>,
+    pub(crate) scope: Arc<InstrumentationScope>,
+    /// Size of a request holding this group with one empty record.
+    pub(crate) overhead: usize,
+}
+
+/// Memory a thread fills with records, then hands to the loop.
+#[derive(Debug)]
+pub(crate) struct Block {
+    bytes: Vec<u8>,
+    records: usize,
+    /// Budget this block holds: bytes and records it may still grow to.
+    reserved_bytes: usize,
+    reserved_records: usize,
+    /// The marker the loop leaves in a slot when the queue closes.
+    closed: bool,
+}
+
+impl Block {
+    fn with_capacity(bytes: usize) -> Box<Block> {
+        Box::new(Block {
+            bytes: Vec::with_capacity(bytes),
+            records: 0,
+            reserved_bytes: 0,
+            reserved_records: 0,
+            closed: false,
+        })
+    }
+
+    fn closed_marker() -> Box<Block> {
+        let mut marker = Block::with_capacity(0);
+        marker.closed = true;
+        marker
+    }
+
+    /// The `len` bytes at `start` (a record located by [`record_at`](Self::record_at)).
+    pub(crate) fn slice(&self, start: usize, len: usize) -> &[u8] {
+        self.bytes.get(start..start + len).unwrap_or_default()
+    }
+
+    fn fits(&self, need: usize) -> bool {
+        self.records < self.reserved_records && self.bytes.len() + need <= self.reserved_bytes
+    }
+
+    fn is_full(&self) -> bool {
+        self.records >= self.reserved_records
+            || self.reserved_bytes - self.bytes.len() < ROOM_TO_KEEP_FILLING
+    }
+
+    fn write_span(&mut self, group: u32, span: &SpanData, len: usize) {
+        self.bytes.extend_from_slice(&group.to_le_bytes());
+        self.bytes
+            .extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
+        let before = self.bytes.len();
+        record::encode_span(span, &mut self.bytes);
+        debug_assert_eq!(self.bytes.len() - before, len);
+        self.records += 1;
+    }
+
+    /// The record at `offset`: its group, its bytes, and where the next one
+    /// starts. `None` past the last record.
+    pub(crate) fn record_at(&self, offset: usize) -> Option<(u32, &[u8], usize)> {
+        let header = self.bytes.get(offset..offset + HEADER)?;
+        let group = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let start = offset + HEADER;
+        let bytes = self.bytes.get(start..start + len)?;
+        Some((group, bytes, start + len))
+    }
+}
+
+/// A producing thread's block for one pipeline, reachable by the loop.
+#[derive(Default)]
+struct Slot {
+    block: AtomicCell<Option<Box<Block>>>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").finish_non_exhaustive()
+    }
+}
+
+/// The byte budget (and count cap) that blocks reserve from.
+#[derive(Debug)]
+struct Budget {
+    max_bytes: usize,
+    bytes: AtomicUsize,
+    /// `usize::MAX` when the count is not capped.
+    max_records: usize,
+    records: AtomicUsize,
+    records_per_block: usize,
+}
+
+impl Budget {
+    /// Reserves between `at_least` and `at_most` bytes, as much as is left.
+    fn reserve_bytes(&self, at_least: usize, at_most: usize) -> Option<usize> {
+        let mut used = self.bytes.load(Ordering::Relaxed);
+        loop {
+            let left = self.max_bytes.saturating_sub(used);
+            if left < at_least {
+                return None;
+            }
+            let grant = at_most.min(left);
+            match self.bytes.compare_exchange_weak(
+                used,
+                used + grant,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(grant),
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    /// Reserves up to a block's share of the count cap; at least one.
+    fn reserve_records(&self) -> Option<usize> {
+        if self.max_records == usize::MAX {
+            return Some(usize::MAX);
+        }
+        let mut used = self.records.load(Ordering::Relaxed);
+        loop {
+            let left = self.max_records.saturating_sub(used);
+            if left == 0 {
+                return None;
+            }
+            let grant = self.records_per_block.min(left);
+            match self.records.compare_exchange_weak(
+                used,
+                used + grant,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(grant),
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    fn release(&self, bytes: usize, records: usize) {
+        if bytes > 0 {
+            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        }
+        if records > 0 && self.max_records != usize::MAX {
+            self.records.fetch_sub(records, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The blocks handed to the loop, oldest first.
+#[derive(Debug, Default)]
+struct Handed {
+    blocks: VecDeque<Box<Block>>,
+    closed: bool,
+}
+
+/// What the groups of a pipeline are, by index.
+#[derive(Debug, Default)]
+struct Groups {
+    resources: Vec<Arc<Resource>>,
+    groups: Vec<Group>,
+}
+
+/// A producing thread's way into one pipeline: its slot and the group its
+/// last record had.
+struct LocalSlot {
+    queue: u64,
+    slot: Arc<Slot>,
+    /// The last record's resource and scope (by address: the pipeline's
+    /// group table keeps both alive, so an address names one of them), its
+    /// group and the group's request overhead.
+    last_group: Option<(usize, usize, u32, usize)>,
+}
+
+thread_local! {
+    /// The slots of the pipelines this thread feeds.
+    static LOCAL_SLOTS: RefCell<Vec<LocalSlot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Source of queue identities, never reused (addresses could be).
+static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Records waiting for the export loop; see the [module documentation](self).
+#[derive(Debug)]
+pub(crate) struct RecordQueue {
+    id: u64,
+    budget: Budget,
+    block_bytes: usize,
+    /// A record whose request would be larger than this is refused.
+    max_request_bytes: usize,
+    handed: Mutex<Handed>,
+    /// Records in handed blocks the loop has not taken yet.
+    handed_records: AtomicUsize,
+    /// Boxed as in the slots (a slot holds one pointer, for a lock-free
+    /// swap): a block moves between them without being allocated again.
+    #[allow(clippy::vec_box)]
+    spare: Mutex<Vec<Box<Block>>>,
+    /// Every producing thread's slot; `None` once closed.
+    slots: Mutex<Option<Vec<Arc<Slot>>>>,
+    groups: Mutex<Groups>,
+    /// A producer found no room: the loop steals partial blocks.
+    room_wanted: AtomicBool,
+    /// Handed records at which a sleeping loop is woken (the batch size).
+    wake_at: AtomicUsize,
+    loop_sleeping: AtomicBool,
+    loop_thread: OnceLock<Thread>,
+}
+
+impl RecordQueue {
+    /// A queue of at most `max_bytes` of records (and `max_records` records,
+    /// when capped), waking the loop at `wake_at` records; records whose
+    /// request would exceed `max_request_bytes` are refused.
+    pub(crate) fn new(
+        max_bytes: usize,
+        max_records: Option<usize>,
+        max_request_bytes: usize,
+        wake_at: usize,
+    ) -> Self {
+        let max_bytes = max_bytes.max(1);
+        let max_records = max_records.map_or(usize::MAX, |cap| cap.max(1));
+        RecordQueue {
+            id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
+            budget: Budget {
+                max_bytes,
+                bytes: AtomicUsize::new(0),
+                max_records,
+                records: AtomicUsize::new(0),
+                records_per_block: (max_records / 16).clamp(1, 1024),
+            },
+            block_bytes: (max_bytes / 16).clamp(256, BLOCK_BYTES).min(max_bytes),
+            max_request_bytes,
+            handed: Mutex::new(Handed::default()),
+            handed_records: AtomicUsize::new(0),
+            spare: Mutex::new(Vec::new()),
+            slots: Mutex::new(Some(Vec::new())),
+            groups: Mutex::new(Groups::default()),
+            room_wanted: AtomicBool::new(false),
+            wake_at: AtomicUsize::new(wake_at.max(1)),
+            loop_sleeping: AtomicBool::new(false),
+            loop_thread: OnceLock::new(),
+        }
+    }
+
+    /// Encodes `span` into the calling thread's block for this queue.
+    pub(crate) fn push(&self, span: &SpanData) -> Push {
+        let len = record::span_len(span);
+        let pushed = LOCAL_SLOTS.try_with(|local| {
+            local
+                .try_borrow_mut()
+                .ok()
+                .map(|mut local| self.push_local(&mut local, span, len))
+        });
+        match pushed {
+            Ok(Some(push)) => push,
+            // The thread's slots are gone (it is exiting) or in use below
+            // us: a block of its own for this record.
+            _ => self.push_alone(span, len),
+        }
+    }
+
+    fn push_local(&self, local: &mut Vec<LocalSlot>, span: &SpanData, len: usize) -> Push {
+        let index = match local.iter().position(|entry| entry.queue == self.id) {
+            Some(index) => index,
+            None => match self.register(local) {
+                Some(index) => index,
+                None => return Push::Closed(1),
+            },
+        };
+        let entry = &mut local[index];
+        let resource = Arc::as_ptr(&span.resource) as usize;
+        let scope = Arc::as_ptr(&span.scope) as usize;
+        let (group, overhead) = match entry.last_group {
+            Some((r, s, group, overhead)) if r == resource && s == scope => (group, overhead),
+            _ => match self.group_of(span) {
+                Some((group, overhead)) => {
+                    entry.last_group = Some((resource, scope, group, overhead));
+                    (group, overhead)
+                }
+                None => return Push::TooManyGroups,
+            },
+        };
+        let need = HEADER + len;
+        if need > self.budget.max_bytes || overhead + len + 10 > self.max_request_bytes {
+            return Push::TooLarge;
+        }
+        let slot = &entry.slot;
+        let mut current = slot.block.take();
+        if current.as_ref().is_some_and(|block| block.closed) {
+            slot.block.store(current);
+            return Push::Closed(1);
+        }
+        if let Some(full) = current.take_if(|block| !block.fits(need))
+            && let Err(discarded) = self.hand_over(full)
+        {
+            return Push::Closed(discarded + 1);
+        }
+        let mut block = match current {
+            Some(block) => block,
+            None => match self.start_block(need) {
+                Some(block) => block,
+                None => return Push::Full,
+            },
+        };
+        block.write_span(group, span, len);
+        if block.is_full() {
+            return match self.hand_over(block) {
+                Ok(()) => Push::Queued,
+                Err(discarded) => Push::Closed(discarded),
+            };
+        }
+        match slot.block.swap(Some(block)) {
+            None => Push::Queued,
+            // The loop closed the queue while this thread wrote: the marker
+            // goes back, the block (with this record) is discarded.
+            Some(marker) => match slot.block.swap(Some(marker)) {
+                Some(mine) => Push::Closed(self.discard(mine)),
+                None => Push::Closed(1),
+            },
+        }
+    }
+
+    /// A record from a thread without its slot: a block of its own.
+    fn push_alone(&self, span: &SpanData, len: usize) -> Push {
+        let Some((group, overhead)) = self.group_of(span) else {
+            return Push::TooManyGroups;
+        };
+        let need = HEADER + len;
+        if need > self.budget.max_bytes || overhead + len + 10 > self.max_request_bytes {
+            return Push::TooLarge;
+        }
+        let Some(mut block) = self.start_block(need) else {
+            return Push::Full;
+        };
+        block.write_span(group, span, len);
+        match self.hand_over(block) {
+            Ok(()) => Push::Queued,
+            Err(discarded) => Push::Closed(discarded),
+        }
+    }
+
+    /// Gives the calling thread a slot in this queue; `None` once closed.
+    fn register(&self, local: &mut Vec<LocalSlot>) -> Option<usize> {
+        // Slots of queues that are gone are forgotten here.
+        local.retain(|entry| Arc::strong_count(&entry.slot) > 1);
+        let slot = Arc::new(Slot::default());
+        lock(&self.slots).as_mut()?.push(Arc::clone(&slot));
+        local.push(LocalSlot {
+            queue: self.id,
+            slot,
+            last_group: None,
+        });
+        Some(local.len() - 1)
+    }
+
+    /// The group of `span`'s resource and scope, and its request overhead.
+    fn group_of(&self, span: &SpanData) -> Option<(u32, usize)> {
+        let mut table = lock(&self.groups);
+        let Groups { resources, groups } = &mut *table;
+        let same = |group: &Group| {
+            (Arc::ptr_eq(&group.resource, &span.resource) || *group.resource == *span.resource)
+                && (Arc::ptr_eq(&group.scope, &span.scope) || *group.scope == *span.scope)
+        };
+        if let Some(index) = groups.iter().position(same) {
+            // The thread caches the span's own handles' addresses: keep them
+            // alive too, so that an address cannot name another resource.
+            let group = &groups[index];
+            if !Arc::ptr_eq(&group.resource, &span.resource)
+                || !Arc::ptr_eq(&group.scope, &span.scope)
+            {
+                let alias = Group {
+                    resource_index: group.resource_index,
+                    resource: Arc::clone(&span.resource),
+                    scope: Arc::clone(&span.scope),
+                    overhead: group.overhead,
+                };
+                if groups.len() >= MAX_GROUPS {
+                    return None;
+                }
+                groups.push(alias);
+                return Some((
+                    u32::try_from(groups.len() - 1).ok()?,
+                    groups[index].overhead,
+                ));
+            }
+            return Some((u32::try_from(index).ok()?, group.overhead));
+        }
+        if groups.len() >= MAX_GROUPS {
+            return None;
+        }
+        let resource_index = match resources
+            .iter()
+            .position(|known| Arc::ptr_eq(known, &span.resource) || **known == *span.resource)
+        {
+            Some(index) => index,
+            None => {
+                resources.push(Arc::clone(&span.resource));
+                resources.len() - 1
+            }
+        };
+        let overhead = frame::single_record_request_len(&span.resource, &span.scope, 0);
+        groups.push(Group {
+            resource_index,
+            resource: Arc::clone(&span.resource),
+            scope: Arc::clone(&span.scope),
+            overhead,
+        });
+        Some((u32::try_from(groups.len() - 1).ok()?, overhead))
+    }
+
+    /// The groups from `known` on (the loop keeps a copy of the table).
+    pub(crate) fn groups_from(&self, known: usize) -> Vec<Group> {
+        lock(&self.groups)
+            .groups
+            .get(known..)
+            .map(<[Group]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// A block with room for at least `need` bytes, its budget reserved.
+    fn start_block(&self, need: usize) -> Option<Box<Block>> {
+        let bytes = self
+            .budget
+            .reserve_bytes(need, self.block_bytes.max(need))?;
+        let Some(records) = self.budget.reserve_records() else {
+            self.budget.release(bytes, 0);
+            return None;
+        };
+        let spare = if bytes <= self.block_bytes {
+            lock(&self.spare).pop()
+        } else {
+            None
+        };
+        let mut block = spare.unwrap_or_else(|| Block::with_capacity(bytes.max(self.block_bytes)));
+        block.reserved_bytes = bytes;
+        block.reserved_records = records;
+        Some(block)
+    }
+
+    /// Hands `block` to the loop, giving back the budget it did not fill.
+    /// `Err(records)`: the queue is closed and the block's records were
+    /// discarded.
+    fn hand_over(&self, mut block: Box<Block>) -> Result<(), u64> {
+        self.budget.release(
+            block.reserved_bytes - block.bytes.len(),
+            block.reserved_records.saturating_sub(block.records),
+        );
+        block.reserved_bytes = block.bytes.len();
+        block.reserved_records = block.records;
+        if block.records == 0 {
+            self.recycle(block);
+            return Ok(());
+        }
+        let records = block.records;
+        {
+            let mut handed = lock(&self.handed);
+            if handed.closed {
+                drop(handed);
+                return Err(self.discard(block));
+            }
+            handed.blocks.push_back(block);
+            self.handed_records.fetch_add(records, Ordering::SeqCst);
+        }
+        if self.loop_sleeping.load(Ordering::SeqCst)
+            && self.handed_records.load(Ordering::SeqCst) >= self.wake_at.load(Ordering::Relaxed)
+        {
+            self.wake_loop();
+        }
+        Ok(())
+    }
+
+    /// Frees a block's budget and keeps the block spare; returns its records.
+    fn discard(&self, block: Box<Block>) -> u64 {
+        let records = block.records as u64;
+        self.budget
+            .release(block.reserved_bytes, block.reserved_records);
+        self.recycle(block);
+        records
+    }
+
+    /// Keeps an emptied block for reuse, if it is of the usual size and
+    /// there is room among the spares.
+    pub(crate) fn recycle(&self, mut block: Box<Block>) {
+        if block.closed || block.bytes.capacity() != self.block_bytes {
+            return;
+        }
+        block.bytes.clear();
+        block.records = 0;
+        block.reserved_bytes = 0;
+        block.reserved_records = 0;
+        let mut spare = lock(&self.spare);
+        if spare.len() < SPARE_BLOCKS {
+            spare.push(block);
+        }
+    }
+
+    /// The oldest handed block, for the loop to take records from.
+    pub(crate) fn pop_block(&self) -> Option<Box<Block>> {
+        lock(&self.handed).blocks.pop_front()
+    }
+
+    /// The loop took `records` records of `bytes` bytes (headers included):
+    /// their budget is free again.
+    pub(crate) fn note_taken(&self, records: usize, bytes: usize) {
+        self.handed_records.fetch_sub(records, Ordering::SeqCst);
+        self.budget.release(bytes, records);
+    }
+
+    /// Hands every thread's partly filled block to the loop (at the
+    /// scheduled delay, for a flush, or when a producer found no room).
+    pub(crate) fn steal_partial_blocks(&self) {
+        self.room_wanted.store(false, Ordering::Relaxed);
+        let mut slots = lock(&self.slots);
+        let Some(slots) = slots.as_mut() else {
+            return;
+        };
+        slots.retain(|slot| {
+            if let Some(block) = slot.block.take() {
+                // Open: handing over succeeds.
+                let _ = self.hand_over(block);
+            }
+            // A slot only this list holds belongs to a thread that is gone.
+            Arc::strong_count(slot) > 1
+        });
+    }
+
+    /// Closes the queue for good (the loop, at the end of shutdown) and
+    /// discards every record still in it; returns how many.
+    pub(crate) fn close(&self) -> u64 {
+        let mut discarded = 0;
+        if let Some(slots) = lock(&self.slots).take() {
+            for slot in slots {
+                if let Some(block) = slot.block.swap(Some(Block::closed_marker())) {
+                    discarded += self.discard(block);
+                }
+            }
+        }
+        let blocks = {
+            let mut handed = lock(&self.handed);
+            handed.closed = true;
+            std::mem::take(&mut handed.blocks)
+        };
+        for block in blocks {
+            discarded += self.discard(block);
+        }
+        self.handed_records.store(0, Ordering::SeqCst);
+        lock(&self.spare).clear();
+        discarded
+    }
+
+    /// Records handed to the loop and not taken yet.
+    pub(crate) fn handed_records(&self) -> usize {
+        self.handed_records.load(Ordering::SeqCst)
+    }
+
+    /// Bytes the queue holds or has reserved for records being written.
+    pub(crate) fn used_bytes(&self) -> usize {
+        self.budget.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The byte budget.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.budget.max_bytes
+    }
+
+    /// The count cap, if any.
+    pub(crate) fn max_records(&self) -> Option<usize> {
+        (self.budget.max_records != usize::MAX).then_some(self.budget.max_records)
+    }
+
+    /// A producer found no room: the loop should steal partial blocks.
+    pub(crate) fn want_room(&self) {
+        self.room_wanted.store(true, Ordering::Relaxed);
+        self.wake_loop();
+    }
+
+    /// Whether a producer asked for room since the last steal.
+    pub(crate) fn room_wanted(&self) -> bool {
+        self.room_wanted.load(Ordering::Relaxed)
+    }
+
+    /// Records which thread to wake (the export loop); set once at start.
+    pub(crate) fn set_loop_thread(&self, thread: Thread) {
+        let _ = self.loop_thread.set(thread);
+    }
+
+    pub(crate) fn set_wake_at(&self, wake_at: usize) {
+        self.wake_at.store(wake_at.max(1), Ordering::Relaxed);
+    }
+
+    /// Wakes the loop if it sleeps waiting for records.
+    pub(crate) fn wake_loop(&self) {
+        if self.loop_sleeping.swap(false, Ordering::SeqCst) {
+            self.unpark_loop();
+        }
+    }
+
+    /// Wakes the loop whatever it waits for (commands, finished exports).
+    pub(crate) fn unpark_loop(&self) {
+        if let Some(thread) = self.loop_thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// Parks the calling (loop) thread until `deadline`, an unpark, or — when
+    /// `wake_on_records` — a batch's worth of handed records. Returns at once
+    /// if `ready()` holds after announcing the sleep.
+    ///
+    /// The wake-up cannot be lost: the loop sets `loop_sleeping` and then
+    /// reads the handed count; a producer adds to the count and then reads
+    /// `loop_sleeping`, all `SeqCst`, so at least one sees the other.
+    pub(crate) fn park_loop(
+        &self,
+        deadline: Instant,
+        wake_on_records: bool,
+        ready: impl Fn() -> bool,
+    ) {
+        if wake_on_records {
+            self.loop_sleeping.store(true, Ordering::SeqCst);
+            if self.handed_records() >= self.wake_at.load(Ordering::Relaxed) || self.room_wanted() {
+                self.loop_sleeping.store(false, Ordering::SeqCst);
+                return;
+            }
+        }
+        if !ready() {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+        self.loop_sleeping.store(false, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::Batch;
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+
+    fn span(name: &str, attribute: &str) -> SpanData {
+        SpanData::builder(name.to_string())
+            .attribute(otlp_core::KeyValue::new("k", attribute.to_string()))
+            .build()
+    }
+
+    /// Takes everything handed over and decodes it, batch by batch.
+    fn drain(queue: &RecordQueue, batch: &mut Batch) -> Vec<String> {
+        let mut names = Vec::new();
+        loop {
+            let taken = batch.take(queue, 100, usize::MAX);
+            if taken == 0 {
+                return names;
+            }
+            let mut body = Vec::new();
+            batch.write(0..taken, &mut body);
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
+            for resource in request.resource_spans {
+                for scope in resource.scope_spans {
+                    names.extend(scope.spans.into_iter().map(|span| span.name));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_slot_is_a_lock_free_pointer() {
+        assert!(AtomicCell::<Option<Box<Block>>>::is_lock_free());
+    }
+
+    #[test]
+    fn records_from_many_threads_interleave_without_corruption() {
+        let queue = Arc::new(RecordQueue::new(1 << 16, None, usize::MAX, 64));
+        let mut batch = Batch::default();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let queue = Arc::clone(&queue);
+                std::thread::spawn(move || {
+                    for i in 0..5_000 {
+                        let name = format!("t{t}-{i}");
+                        let span = span(&name, &"x".repeat(i % 97));
+                        // Full: wait for the reader below, as the block policy does.
+                        while queue.push(&span) == Push::Full {
+                            queue.want_room();
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut names = Vec::new();
+        while threads.iter().any(|thread| !thread.is_finished()) || queue.used_bytes() > 0 {
+            if queue.room_wanted() {
+                queue.steal_partial_blocks();
+            }
+            names.extend(drain(&queue, &mut batch));
+            queue.steal_partial_blocks();
+        }
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        names.extend(drain(&queue, &mut batch));
+        assert_eq!(names.len(), 20_000);
+        // Each thread's records arrive complete and in the order it wrote them.
+        for t in 0..4 {
+            let prefix = format!("t{t}-");
+            let mine: Vec<usize> = names
+                .iter()
+                .filter_map(|name| name.strip_prefix(&prefix)?.parse().ok())
+                .collect();
+            assert_eq!(mine, (0..5_000).collect::<Vec<_>>());
+        }
+        assert_eq!(queue.used_bytes(), 0);
+    }
+
+    #[test]
+    fn a_record_larger_than_what_is_left_is_full_and_fits_once_room_is_made() {
+        let small = span("small", "");
+        let one = HEADER + record::span_len(&small);
+        let queue = RecordQueue::new(3 * one, None, usize::MAX, 1);
+        let mut batch = Batch::default();
+        for _ in 0..3 {
+            assert_eq!(queue.push(&small), Push::Queued);
+        }
+        assert_eq!(queue.push(&small), Push::Full);
+        queue.steal_partial_blocks();
+        assert_eq!(batch.take(&queue, 1, usize::MAX), 1);
+        assert_eq!(queue.push(&small), Push::Queued);
+        assert_eq!(queue.push(&small), Push::Full);
+    }
+
+    #[test]
+    fn a_record_larger_than_the_whole_budget_or_a_request_is_too_large() {
+        let big = span("big", &"x".repeat(2_000));
+        let queue = RecordQueue::new(1_000, None, usize::MAX, 1);
+        assert_eq!(queue.push(&big), Push::TooLarge);
+        let queue = RecordQueue::new(1 << 20, None, 1_000, 1);
+        assert_eq!(queue.push(&big), Push::TooLarge);
+        assert_eq!(queue.used_bytes(), 0);
+        assert_eq!(queue.push(&span("small", "")), Push::Queued);
+    }
+
+    #[test]
+    fn the_count_cap_holds_exactly() {
+        let queue = RecordQueue::new(1 << 20, Some(5), usize::MAX, 1);
+        let pushed = (0..8)
+            .filter(|_| queue.push(&span("s", "")) == Push::Queued)
+            .count();
+        assert_eq!(pushed, 5);
+    }
+
+    #[test]
+    fn a_closed_queue_discards_what_it_holds_and_refuses_the_rest() {
+        let queue = RecordQueue::new(1 << 20, None, usize::MAX, 1);
+        for _ in 0..3 {
+            assert_eq!(queue.push(&span("s", "")), Push::Queued);
+        }
+        // Two in this thread's block, one handed over by another thread.
+        std::thread::scope(|scope| {
+            scope.spawn(|| queue.push(&span("s", "")));
+        });
+        assert_eq!(queue.close(), 4);
+        assert_eq!(queue.push(&span("s", "")), Push::Closed(1));
+        assert_eq!(queue.used_bytes(), 0);
+    }
+
+    #[test]
+    fn a_record_written_while_the_queue_closes_is_discarded_by_its_writer() {
+        let queue = RecordQueue::new(1 << 20, None, usize::MAX, 1);
+        assert_eq!(queue.push(&span("s", "")), Push::Queued);
+        // The loop closes while this thread holds its block (as if between
+        // taking it and putting it back): simulated by taking it here.
+        let held = LOCAL_SLOTS.with(|local| {
+            let local = local.borrow();
+            let entry = local.iter().find(|e| e.queue == queue.id).unwrap();
+            entry.slot.block.take()
+        });
+        assert_eq!(queue.close(), 0);
+        LOCAL_SLOTS.with(|local| {
+            let local = local.borrow();
+            let entry = local.iter().find(|e| e.queue == queue.id).unwrap();
+            let marker = entry.slot.block.swap(held);
+            // What `push_local` does when its put-back finds the marker.
+            let mine = entry.slot.block.swap(marker).unwrap();
+            assert_eq!(queue.discard(mine), 1);
+        });
+    }
+}

@@ -1,0 +1,241 @@
+//! [`Shared`]: what every handle of a batch pipeline and its export loop
+//! share — the record queue, the stats, the shutdown flags — and the way a
+//! finished span enters the queue, with the full-queue policy.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use otlp_core::SpanData;
+
+use crate::config::FullPolicy;
+use crate::record_queue::{Push, RecordQueue};
+use crate::stats::{Stats, StatsSnapshot};
+
+/// State shared by every handle of a pipeline and by its export loop.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) queue: RecordQueue,
+    pub(crate) stats: Stats,
+    pub(crate) full_policy: FullPolicy,
+    pub(crate) shut_down: AtomicBool,
+    /// Whether exports make progress (for [`FullPolicy::Block`]).
+    pub(crate) progress: Progress,
+}
+
+/// Whether the pipeline moves: how many times the export loop has taken
+/// spans from the queue, whether the backend answers, and at which count a
+/// producer last found the pipeline stalled.
+///
+/// The pipeline is *stalled* when its exports fail and are being retried (the
+/// backend is down or refuses), or when nothing has moved (no take, no
+/// answer) for a whole attempt timeout (the backend hangs). A pipeline whose
+/// exports are in flight within their timeout, or complete, is healthy
+/// however slow it is: producers wait for it.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    takes: AtomicU64,
+    /// The `takes` a producer found stalled (`u64::MAX`: none).
+    stalled_at: AtomicU64,
+    /// The last export attempt failed with a retryable error; cleared when
+    /// the backend answers again.
+    failing: AtomicBool,
+    /// When the loop last took spans or an export was answered, in
+    /// nanoseconds since `epoch`.
+    moved_at: AtomicU64,
+    epoch: Instant,
+    /// No movement for this long (the attempt timeout) means stalled.
+    patience: Duration,
+    /// Producers parked until the loop takes spans (the blocking path only).
+    waiters: Mutex<Vec<Thread>>,
+    has_waiters: AtomicBool,
+}
+
+impl Progress {
+    pub(crate) fn new(patience: Duration) -> Self {
+        Progress {
+            takes: AtomicU64::new(0),
+            stalled_at: AtomicU64::new(u64::MAX),
+            failing: AtomicBool::new(false),
+            moved_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+            patience,
+            waiters: Mutex::new(Vec::new()),
+            has_waiters: AtomicBool::new(false),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn note_movement(&self) {
+        self.moved_at.fetch_max(self.now(), Ordering::Relaxed);
+    }
+
+    /// Called by the loop whenever it takes spans: there is room again, so
+    /// producers waiting for it are woken.
+    pub(crate) fn note_take(&self) {
+        self.note_movement();
+        self.takes.fetch_add(1, Ordering::SeqCst);
+        if self.has_waiters.load(Ordering::SeqCst) && self.has_waiters.swap(false, Ordering::SeqCst)
+        {
+            let waiters =
+                std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
+            for waiter in waiters {
+                waiter.unpark();
+            }
+        }
+    }
+
+    /// Called by an export task when an attempt failed and will be retried.
+    pub(crate) fn note_retry(&self) {
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    /// Called by an export task when the backend answered (success, partial
+    /// success or a permanent error): it is up.
+    pub(crate) fn note_answer(&self) {
+        self.failing.store(false, Ordering::Relaxed);
+        self.note_movement();
+    }
+
+    /// Whether exports fail, or nothing has moved for a whole attempt timeout.
+    fn is_stalled(&self) -> bool {
+        if self.failing.load(Ordering::Relaxed) {
+            return true;
+        }
+        let still_for = self
+            .now()
+            .saturating_sub(self.moved_at.load(Ordering::Relaxed));
+        Duration::from_nanos(still_for) >= self.patience
+    }
+
+    /// Parks the calling producer until the loop takes spans after `seen`
+    /// (the `takes` count it last saw), or `at_most` passes.
+    fn wait_for_take(&self, seen: u64, at_most: Duration) {
+        {
+            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            waiters.push(std::thread::current());
+            self.has_waiters.store(true, Ordering::SeqCst);
+        }
+        // A take between the failed push and the registration above would
+        // not have woken us: look before sleeping.
+        if self.takes.load(Ordering::SeqCst) == seen {
+            std::thread::park_timeout(at_most);
+        }
+    }
+}
+
+impl Shared {
+    /// Encodes the finished span in `slot` into the queue and lets it go
+    /// (on this thread: nothing of it crosses to the loop but its bytes).
+    #[inline]
+    pub(crate) fn on_end_from(&self, slot: &mut Option<SpanData>) {
+        if let Some(span) = slot {
+            self.on_end(span);
+            crate::span::keep_attributes(std::mem::take(&mut span.attributes));
+        }
+        *slot = None;
+    }
+
+    /// Encodes `span` into the queue, or counts why it was not.
+    #[inline]
+    pub(crate) fn on_end(&self, span: &SpanData) {
+        // Counted before anything else, so the span is never in a stage it
+        // was not first counted into (see `stats`).
+        self.stats.produced.add(1);
+        if self.shut_down.load(Ordering::SeqCst) {
+            Stats::add(&self.stats.dropped_shutdown, 1);
+            return;
+        }
+        match self.queue.push(span) {
+            Push::Queued => {}
+            Push::Full => match self.full_policy {
+                FullPolicy::Drop => {
+                    if !self.queue.room_wanted() {
+                        self.queue.want_room();
+                    }
+                    Stats::add(&self.stats.dropped_queue_full, 1);
+                }
+                FullPolicy::Block(bound) => self.block_until_room(span, bound),
+            },
+            other => self.count_refused(other),
+        }
+    }
+
+    /// Counts a record the queue did not take for a reason other than room.
+    #[cold]
+    fn count_refused(&self, push: Push) {
+        match push {
+            Push::Queued | Push::Full => {}
+            Push::TooLarge => {
+                Stats::add(&self.stats.dropped_too_large, 1);
+                self.stats.record_error(format!(
+                    "a span was dropped: encoded, it is larger than the queue ({} bytes) or a \
+                     request may be",
+                    self.queue.max_bytes()
+                ));
+            }
+            Push::TooManyGroups => {
+                Stats::add(&self.stats.dropped_queue_full, 1);
+                self.stats.record_error(
+                    "a span was dropped: its pipeline already tells apart the most resource and \
+                     scope pairs it keeps",
+                );
+            }
+            Push::Closed(discarded) => Stats::add(&self.stats.dropped_shutdown, discarded),
+        }
+    }
+
+    /// [`FullPolicy::Block`]: waits for room while the pipeline makes
+    /// progress. A producer that waited `bound` while exports were failing
+    /// or nothing moved marks the pipeline stalled, and later producers drop
+    /// at once until the loop takes spans again.
+    fn block_until_room(&self, span: &SpanData, bound: Duration) {
+        let progress = &self.progress;
+        if progress.stalled_at.load(Ordering::Acquire) == progress.takes.load(Ordering::Acquire) {
+            return Stats::add(&self.stats.dropped_queue_full, 1);
+        }
+        let started = Instant::now();
+        let mut step = 0u32;
+        loop {
+            // Room may be held by partly filled blocks of other threads: the
+            // loop hands them over and takes them.
+            self.queue.want_room();
+            let seen = progress.takes.load(Ordering::SeqCst);
+            if step < 4 {
+                std::thread::yield_now();
+            } else {
+                // Woken as soon as the loop takes a batch (room again), or
+                // after a millisecond to look at the clock.
+                progress.wait_for_take(seen, Duration::from_millis(1));
+            }
+            step = step.saturating_add(1);
+            match self.queue.push(span) {
+                Push::Queued => return,
+                Push::Full => {}
+                other => return self.count_refused(other),
+            }
+            if self.shut_down.load(Ordering::SeqCst) {
+                return Stats::add(&self.stats.dropped_shutdown, 1);
+            }
+            if started.elapsed() >= bound && progress.is_stalled() {
+                progress
+                    .stalled_at
+                    .store(progress.takes.load(Ordering::Acquire), Ordering::Release);
+                return Stats::add(&self.stats.dropped_queue_full, 1);
+            }
+        }
+    }
+
+    /// Where every span is now, with the queue's bytes.
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let mut snapshot = self.stats.snapshot();
+        snapshot.queued_bytes = self.queue.used_bytes() as u64;
+        snapshot.queue_capacity_bytes = self.queue.max_bytes() as u64;
+        snapshot.queue_capacity = self.queue.max_records().unwrap_or(0) as u64;
+        snapshot
+    }
+}
