@@ -201,6 +201,8 @@ fn distinct_snapshot() -> StatsSnapshot {
         retries: 31,
         batches: 37,
         queue_capacity: 2048,
+        queued_bytes: 41_000,
+        queue_capacity_bytes: 64 << 20,
         batch_size: Summary {
             count: 37,
             sum: 943,
@@ -245,6 +247,11 @@ fn every_field_of_the_snapshot_has_its_series() {
     assert_eq!(
         get(&s, "otel_sdk_processor_span_queue_capacity", &[]),
         2048.0
+    );
+    assert_eq!(get(&s, "otlp_sdk_queue_size_bytes", &[]), 41_000.0);
+    assert_eq!(
+        get(&s, "otlp_sdk_queue_capacity_bytes", &[]),
+        f64::from(64u32 << 20)
     );
     assert_eq!(get(&s, exported, &[]), 700.0);
     assert_eq!(get(&s, exported, &[("error_type", "rejected")]), 23.0);
@@ -397,7 +404,7 @@ fn an_independent_parser_reads_the_same_values() {
         }
     }
     assert_eq!(seen, ours.len(), "it read every series we wrote");
-    assert_eq!(scrape.docs.len(), 15, "a HELP per family");
+    assert_eq!(scrape.docs.len(), 17, "a HELP per family");
 }
 
 fn format_quantile(q: f64) -> String {

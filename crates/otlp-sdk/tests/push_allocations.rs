@@ -41,8 +41,8 @@ fn processor() -> BatchSpanProcessor {
 #[test]
 fn pushing_spans_allocates_nothing_on_the_producer_thread() {
     let processor = processor();
-    let spans = || -> Vec<SpanData> {
-        (0..5_000)
+    let spans = |count| -> Vec<SpanData> {
+        (0..count)
             .map(|i| {
                 SpanData::builder("op")
                     .attributes((0..8).map(|k| KeyValue::new("key", format!("{i}-{k}"))))
@@ -50,13 +50,15 @@ fn pushing_spans_allocates_nothing_on_the_producer_thread() {
             })
             .collect()
     };
-    // Steady state: a first round fills blocks, which come back once exported.
-    for span in spans() {
+    // Steady state: a first round fills blocks, which come back once
+    // exported; the measured round needs fewer than came back, however fast
+    // the export loop recycles during it.
+    for span in spans(5_000) {
         processor.on_end(span);
     }
     processor.force_flush(Duration::from_secs(5)).unwrap();
 
-    let spans = spans();
+    let spans = spans(2_000);
     let (allocations, ()) = allocations_during(|| {
         for span in spans {
             processor.on_end(span);
@@ -65,7 +67,7 @@ fn pushing_spans_allocates_nothing_on_the_producer_thread() {
     assert_eq!(allocations, 0);
 
     processor.shutdown(Duration::from_secs(5)).unwrap();
-    assert_eq!(processor.stats().exported, 10_000);
+    assert_eq!(processor.stats().exported, 7_000);
 }
 
 #[test]
@@ -87,9 +89,9 @@ fn ending_spans_through_the_tracer_allocates_nothing_in_steady_state() {
     record(5_000);
     processor.force_flush(Duration::from_secs(5)).unwrap();
 
-    let (allocations, ()) = allocations_during(|| record(5_000));
+    let (allocations, ()) = allocations_during(|| record(2_000));
     assert_eq!(allocations, 0);
 
     provider.shutdown(Duration::from_secs(5)).unwrap();
-    assert_eq!(processor.stats().exported, 10_000);
+    assert_eq!(processor.stats().exported, 7_000);
 }

@@ -118,7 +118,7 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | … `{error_type="queue_full"}` | | `dropped_queue_full` |
 /// | … `{error_type="already_shutdown"}` | | `dropped_shutdown` (arrived after shutdown, or still queued at its deadline) |
 /// | `otel_sdk_processor_span_queue_size` | gauge | `queued` |
-/// | `otel_sdk_processor_span_queue_capacity` | gauge | `queue_capacity` |
+/// | `otel_sdk_processor_span_queue_capacity` | gauge | `queue_capacity`, only when the count is capped (`max_queue_size`) |
 /// | `otel_sdk_exporter_span_exported_total` | counter | no `error_type`: `exported` |
 /// | … `{error_type="rejected"}` | | `rejected` (partial success; the conventions count these as failed) |
 /// | … `{error_type="oversized"}` | | `dropped_oversized` (one span larger than the request cap: never sent) |
@@ -126,6 +126,8 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | … `{error_type="failed"}` | | `failed` (permanent error, retries exhausted, abandoned at shutdown) |
 /// | `otel_sdk_exporter_span_inflight` | gauge | `in_flight` |
 /// | `otlp_sdk_spans_produced_total` | counter | `produced` (spans handed to the processor) |
+/// | `otlp_sdk_queue_size_bytes` | gauge | `queued_bytes` (encoded, with eight bytes of framing each) |
+/// | `otlp_sdk_queue_capacity_bytes` | gauge | `queue_capacity_bytes` (`max_queue_bytes`) |
 /// | `otlp_sdk_export_batches_total` | counter | `batches` |
 /// | `otlp_sdk_export_retries_total` | counter | `retries` (attempts retried) |
 /// | `otlp_sdk_export_batch_size_spans` | summary | `batch_size`: quantiles 0 (min), 0.5, 0.9, 0.99, 1 (max), `_sum` (spans taken), `_count` |
@@ -148,7 +150,7 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otelcol_exporter_send_failed_spans_total` | counter | `failed + rejected + dropped_oversized` |
 /// | `otelcol_exporter_enqueue_failed_spans_total` | counter | `dropped_queue_full + dropped_shutdown` |
 /// | `otelcol_exporter_queue_size` | gauge | `queued` (in spans; the Collector's default sizer counts requests) |
-/// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (spans) |
+/// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (spans), only when the count is capped |
 ///
 /// Cost: rendering allocates one `String` of a few kilobytes per pipeline.
 ///
@@ -345,7 +347,7 @@ fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
-const FAMILIES: [Family; 10] = [
+const FAMILIES: [Family; 12] = [
     Family {
         name: "otel_sdk_processor_span_processed_total",
         kind: Kind::Counter,
@@ -366,8 +368,24 @@ const FAMILIES: [Family; 10] = [
     Family {
         name: "otel_sdk_processor_span_queue_capacity",
         kind: Kind::Gauge,
-        help: "Spans the batch span processor's queue can hold.",
-        samples: |s| s.value(s.stats.queue_capacity),
+        help: "Spans the batch span processor's queue can hold, when their count is capped.",
+        samples: |s| {
+            if s.stats.queue_capacity > 0 {
+                s.value(s.stats.queue_capacity);
+            }
+        },
+    },
+    Family {
+        name: "otlp_sdk_queue_size_bytes",
+        kind: Kind::Gauge,
+        help: "Bytes the queued spans take, encoded.",
+        samples: |s| s.value(s.stats.queued_bytes),
+    },
+    Family {
+        name: "otlp_sdk_queue_capacity_bytes",
+        kind: Kind::Gauge,
+        help: "Bytes the queue may hold.",
+        samples: |s| s.value(s.stats.queue_capacity_bytes),
     },
     Family {
         name: "otel_sdk_exporter_span_exported_total",
@@ -474,7 +492,11 @@ const COLLECTOR_FAMILIES: [Family; 5] = [
         name: "otelcol_exporter_queue_capacity",
         kind: Kind::Gauge,
         help: "Fixed capacity of the sending queue, in spans.",
-        samples: |s| s.value(s.stats.queue_capacity),
+        samples: |s| {
+            if s.stats.queue_capacity > 0 {
+                s.value(s.stats.queue_capacity);
+            }
+        },
     },
 ];
 

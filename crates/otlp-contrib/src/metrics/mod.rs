@@ -21,7 +21,7 @@
 //! let processor = BatchSpanProcessor::builder(Accept).build()?;
 //! let labels = Labels::new([("pipeline", "checkout")])?;
 //! let text = render_prometheus(&processor.stats(), &labels);
-//! assert!(text.contains("otel_sdk_processor_span_queue_capacity{pipeline=\"checkout\"} 2048\n"));
+//! assert!(text.contains("otlp_sdk_queue_capacity_bytes{pipeline=\"checkout\"} 67108864\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
