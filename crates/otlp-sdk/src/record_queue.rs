@@ -91,7 +91,9 @@ pub(crate) enum Push {
     Full,
     /// Larger than the whole budget or than one request may be: never fits.
     TooLarge,
-    /// The pipeline already tells [`MAX_GROUPS`] resource-and-scope pairs apart.
+    /// The pipeline already tells [`MAX_GROUPS`] resource-and-scope pairs
+    /// apart (distinct by value: spans that carry equal resources and scopes
+    /// through handles of their own share a group).
     TooManyGroups,
     /// The queue is closed: this record and `0` others were discarded.
     Closed(u64),
@@ -377,8 +379,10 @@ impl RecordQueue {
         let (group, overhead) = match entry.last_group {
             Some((r, s, group, overhead)) if r == resource && s == scope => (group, overhead),
             _ => match self.group_of(span) {
-                Some((group, overhead)) => {
-                    entry.last_group = Some((resource, scope, group, overhead));
+                Some((group, overhead, own_handles)) => {
+                    if own_handles {
+                        entry.last_group = Some((resource, scope, group, overhead));
+                    }
                     (group, overhead)
                 }
                 None => return Push::TooManyGroups,
@@ -426,7 +430,7 @@ impl RecordQueue {
 
     /// A record from a thread without its slot: a block of its own.
     fn push_alone(&self, span: &SpanData, len: usize) -> Push {
-        let Some((group, overhead)) = self.group_of(span) else {
+        let Some((group, overhead, _)) = self.group_of(span) else {
             return Push::TooManyGroups;
         };
         let need = HEADER + len;
@@ -457,8 +461,11 @@ impl RecordQueue {
         Some(local.len() - 1)
     }
 
-    /// The group of `span`'s resource and scope, and its request overhead.
-    fn group_of(&self, span: &SpanData) -> Option<(u32, usize)> {
+    /// The group of `span`'s resource and scope, its request overhead, and
+    /// whether the span's own handles are the group's (so that their
+    /// addresses may be cached: the table keeps them alive, and an address
+    /// it keeps cannot come to name another resource or scope).
+    fn group_of(&self, span: &SpanData) -> Option<(u32, usize, bool)> {
         let mut table = lock(&self.groups);
         let Groups { resources, groups } = &mut *table;
         let same = |group: &Group| {
@@ -466,28 +473,10 @@ impl RecordQueue {
                 && (Arc::ptr_eq(&group.scope, &span.scope) || *group.scope == *span.scope)
         };
         if let Some(index) = groups.iter().position(same) {
-            // The thread caches the span's own handles' addresses: keep them
-            // alive too, so that an address cannot name another resource.
             let group = &groups[index];
-            if !Arc::ptr_eq(&group.resource, &span.resource)
-                || !Arc::ptr_eq(&group.scope, &span.scope)
-            {
-                let alias = Group {
-                    resource_index: group.resource_index,
-                    resource: Arc::clone(&span.resource),
-                    scope: Arc::clone(&span.scope),
-                    overhead: group.overhead,
-                };
-                if groups.len() >= MAX_GROUPS {
-                    return None;
-                }
-                groups.push(alias);
-                return Some((
-                    u32::try_from(groups.len() - 1).ok()?,
-                    groups[index].overhead,
-                ));
-            }
-            return Some((u32::try_from(index).ok()?, group.overhead));
+            let own_handles = Arc::ptr_eq(&group.resource, &span.resource)
+                && Arc::ptr_eq(&group.scope, &span.scope);
+            return Some((u32::try_from(index).ok()?, group.overhead, own_handles));
         }
         if groups.len() >= MAX_GROUPS {
             return None;
@@ -509,7 +498,7 @@ impl RecordQueue {
             scope: Arc::clone(&span.scope),
             overhead,
         });
-        Some((u32::try_from(groups.len() - 1).ok()?, overhead))
+        Some((u32::try_from(groups.len() - 1).ok()?, overhead, true))
     }
 
     /// The groups from `known` on (the loop keeps a copy of the table).
@@ -848,6 +837,22 @@ mod tests {
         assert_eq!(queue.push(&big), Push::TooLarge);
         assert_eq!(queue.used_bytes(), 0);
         assert_eq!(queue.push(&span("small", "")), Push::Queued);
+    }
+
+    #[test]
+    fn equal_resources_behind_handles_of_their_own_share_one_group() {
+        let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+        for i in 0..(2 * MAX_GROUPS) {
+            let span = SpanData::builder(format!("s{i}"))
+                .resource(Arc::new(Resource::new([otlp_core::KeyValue::new(
+                    "service.name",
+                    "fresh handle every time",
+                )])))
+                .scope(Arc::new(InstrumentationScope::new("fresh too")))
+                .build();
+            assert_eq!(queue.push(&span), Push::Queued);
+        }
+        assert_eq!(queue.groups_from(0).len(), 1);
     }
 
     #[test]
