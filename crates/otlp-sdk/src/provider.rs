@@ -4,54 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData, Str};
+use otlp_core::{InstrumentationScope, KeyValue, Resource, Str};
 
 use crate::config::Config;
 use crate::error::PipelineError;
 use crate::limits::SpanLimits;
 use crate::processor::{BatchSpanProcessor, SpanProcessor, deadline_after};
+use crate::provider_state::ProviderState;
 use crate::sampler::Sampler;
-use crate::shared::Shared;
 use crate::tracer::Tracer;
-
-pub(crate) struct ProviderInner {
-    pub(crate) resource: Arc<Resource>,
-    pub(crate) sampler: Sampler,
-    pub(crate) limits: SpanLimits,
-    processors: Vec<Arc<dyn SpanProcessor>>,
-    /// The one processor, when it is a [`BatchSpanProcessor`]: called
-    /// directly, so that `on_end` inlines and the span is moved fewer times.
-    only_batch: Option<BatchSpanProcessor>,
-    /// `OTEL_SDK_DISABLED`: spans are not recorded.
-    pub(crate) disabled: bool,
-}
-
-impl ProviderInner {
-    /// The state of the one processor, when it is a batch pipeline: a span
-    /// is handed straight to it.
-    #[inline]
-    pub(crate) fn only_pipeline(&self) -> Option<&Arc<Shared>> {
-        self.only_batch.as_ref().map(BatchSpanProcessor::shared)
-    }
-
-    /// Hands the finished span in `slot` to every processor (moved into the
-    /// last one), leaving `None`. (A provider whose one processor is a batch
-    /// pipeline hands its spans to it directly: see `Destination`.)
-    pub(crate) fn dispatch_from(&self, slot: &mut Option<SpanData>) {
-        let Some(span) = slot.take() else {
-            return;
-        };
-        match self.processors.split_last() {
-            None => {}
-            Some((last, others)) => {
-                for processor in others {
-                    processor.on_end(span.clone());
-                }
-                last.on_end(span);
-            }
-        }
-    }
-}
 
 /// The entry point of the native API: configure once, then get a [`Tracer`]
 /// per instrumentation scope. Cheap to clone (an `Arc`).
@@ -83,7 +44,7 @@ impl ProviderInner {
 /// ```
 #[derive(Clone)]
 pub struct TracerProvider {
-    inner: Arc<ProviderInner>,
+    inner: Arc<ProviderState>,
 }
 
 impl fmt::Debug for TracerProvider {
@@ -141,7 +102,7 @@ impl TracerProvider {
         let deadline = deadline_after(timeout);
         let left = || deadline.saturating_duration_since(Instant::now());
         let processors = &self.inner.processors;
-        let results: Vec<Result<(), PipelineError>> = match processors.as_slice() {
+        let results: Vec<Result<(), PipelineError>> = match &processors[..] {
             [] => Vec::new(),
             [only] => vec![action(only.as_ref(), left())],
             several => std::thread::scope(|scope| {
@@ -263,7 +224,7 @@ impl TracerProviderBuilder {
             resource.set(KeyValue::new("service.name", name));
         }
         TracerProvider {
-            inner: Arc::new(ProviderInner {
+            inner: Arc::new(ProviderState {
                 resource: Arc::new(resource),
                 sampler: self.sampler,
                 limits: self.limits,
@@ -271,9 +232,66 @@ impl TracerProviderBuilder {
                     (1, Some(batch)) => Some(batch),
                     _ => None,
                 },
-                processors: self.processors,
+                processors: self.processors.into(),
                 disabled: self.disabled,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use otlp_core::encode::Encoding;
+
+    use super::*;
+    use crate::exporter::{ExportOutcome, ExportRequest, Exporter};
+
+    struct Accept;
+
+    impl Exporter for Accept {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Success
+        }
+    }
+
+    #[test]
+    fn a_shut_down_pipeline_keeps_no_memory_in_the_threads_that_used_it() {
+        let processor = BatchSpanProcessor::builder(Accept).build().unwrap();
+        let provider = TracerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        let shared = Arc::downgrade(processor.shared());
+        // A thread records spans, then stays alive doing something else.
+        let (recorded, wait) = mpsc::channel();
+        let (release, parked) = mpsc::channel::<()>();
+        let tracer = provider.tracer("memory");
+        let thread = std::thread::spawn(move || {
+            for _ in 0..100 {
+                tracer.start("span").end();
+            }
+            drop(tracer);
+            recorded.send(()).unwrap();
+            let _ = parked.recv();
+        });
+        wait.recv().unwrap();
+        processor.force_flush(Duration::from_secs(10)).unwrap();
+        provider.shutdown(Duration::from_secs(10)).unwrap();
+        // Shut down, the pipeline holds no bytes for spans that will not come.
+        assert_eq!(processor.stats().queued_bytes, 0);
+        drop(provider);
+        drop(processor);
+        // Dropped, nothing keeps its queue alive: not the thread that used it.
+        assert!(
+            shared.upgrade().is_none(),
+            "the pipeline outlived its last handle"
+        );
+        release.send(()).unwrap();
+        thread.join().unwrap();
     }
 }

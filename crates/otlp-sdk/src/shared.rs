@@ -129,17 +129,6 @@ impl Progress {
 }
 
 impl Shared {
-    /// Encodes the finished span in `slot` into the queue and lets it go
-    /// (on this thread: nothing of it crosses to the loop but its bytes).
-    #[inline]
-    pub(crate) fn on_end_from(&self, slot: &mut Option<SpanData>) {
-        if let Some(span) = slot {
-            self.on_end(span);
-            crate::span::keep_attributes(std::mem::take(&mut span.attributes));
-        }
-        *slot = None;
-    }
-
     /// Encodes `span` into the queue, or counts why it was not.
     #[inline]
     pub(crate) fn on_end(&self, span: &SpanData) {

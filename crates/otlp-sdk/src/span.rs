@@ -1,14 +1,13 @@
 //! [`Span`]: a span in progress, ended explicitly or when dropped.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str, clock};
 
+use crate::destination::Destination;
 use crate::limits::{SpanLimits, truncate_value, truncate_values};
-use crate::provider::ProviderInner;
-use crate::shared::Shared;
+use crate::spare_attributes;
 
 /// A span in progress. Record attributes, events, links and status, then
 /// [`end`](Span::end) it — or let it drop, which ends it too.
@@ -37,51 +36,6 @@ pub struct Span {
     /// A one-word filter of the attribute keys set so far: a key whose bit is
     /// clear cannot be a duplicate, so most `set_attribute` calls skip the scan.
     key_filter: KeyFilter,
-}
-
-/// Capacity given to a span's attribute vector at its first attribute: most
-/// spans carry a handful.
-const FRESH_CAPACITY: usize = 8;
-/// A larger vector is freed rather than kept for the thread's next span.
-const MAX_KEPT_CAPACITY: usize = 64;
-
-thread_local! {
-    /// The attribute vector of this thread's last span encoded into a
-    /// pipeline, emptied, for its next span: a span's one allocation is
-    /// then made once per thread, not once per span. It never leaves the
-    /// thread.
-    static SPARE_ATTRIBUTES: std::cell::Cell<Vec<KeyValue>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// Keeps an ended span's attribute vector, emptied, for this thread's next span.
-#[inline]
-pub(crate) fn keep_attributes(mut attributes: Vec<KeyValue>) {
-    if attributes.capacity() == 0 || attributes.capacity() > MAX_KEPT_CAPACITY {
-        return;
-    }
-    attributes.clear();
-    // A thread being torn down has no spare to keep: the vector is freed.
-    let _ = SPARE_ATTRIBUTES.try_with(|spare| drop(spare.replace(attributes)));
-}
-
-/// An empty attribute vector with room: this thread's spare, or a new one.
-fn fresh_attributes() -> Vec<KeyValue> {
-    SPARE_ATTRIBUTES
-        .try_with(std::cell::Cell::take)
-        .ok()
-        .filter(|spare| spare.capacity() > 0)
-        .unwrap_or_else(|| Vec::with_capacity(FRESH_CAPACITY))
-}
-
-/// Where a recording span is handed when it ends.
-pub(crate) enum Destination {
-    /// The provider's one processor is a batch pipeline: straight into its
-    /// queue.
-    Pipeline(Arc<Shared>),
-    /// Every processor of the provider, in order.
-    Processors(Arc<ProviderInner>),
-    /// Nowhere: the span does not record.
-    Nowhere,
 }
 
 /// A 64-bit Bloom filter over attribute keys (one bit per key).
@@ -342,11 +296,7 @@ impl Span {
     fn finish(&mut self, end_unix_nano: u64) {
         if let Some(data) = &mut self.data {
             data.end_time_unix_nano = end_unix_nano.max(data.start_time_unix_nano);
-            match &self.destination {
-                Destination::Pipeline(pipeline) => pipeline.on_end_from(&mut self.data),
-                Destination::Processors(provider) => provider.dispatch_from(&mut self.data),
-                Destination::Nowhere => self.data = None,
-            }
+            self.destination.hand_over(&mut self.data);
         }
     }
 }
@@ -409,7 +359,7 @@ fn keep_last_value_of_key(attributes: &mut Vec<KeyValue>) {
 #[inline(never)]
 fn make_room(attributes: &mut Vec<KeyValue>) {
     if attributes.capacity() == 0 {
-        *attributes = fresh_attributes();
+        *attributes = spare_attributes::take();
     }
     attributes.reserve(1);
 }
@@ -438,7 +388,7 @@ fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use otlp_core::AnyValue;

@@ -9,8 +9,8 @@ use otlp_core::{
     TraceFlags, TraceId, TraceState, clock,
 };
 
-use crate::provider::ProviderInner;
-use crate::span::{Destination, Span};
+use crate::provider_state::ProviderState;
+use crate::span::Span;
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -31,7 +31,7 @@ use crate::span::{Destination, Span};
 /// ```
 #[derive(Clone)]
 pub struct Tracer {
-    provider: Arc<ProviderInner>,
+    provider: Arc<ProviderState>,
     scope: Arc<InstrumentationScope>,
 }
 
@@ -44,7 +44,7 @@ impl fmt::Debug for Tracer {
 }
 
 impl Tracer {
-    pub(crate) fn new(provider: Arc<ProviderInner>, scope: Arc<InstrumentationScope>) -> Self {
+    pub(crate) fn new(provider: Arc<ProviderState>, scope: Arc<InstrumentationScope>) -> Self {
         Tracer { provider, scope }
     }
 
@@ -199,10 +199,7 @@ fn start_span(
     }
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
     // Through a batch pipeline alone: a handle on the pipeline.
-    let destination = match provider.only_pipeline() {
-        Some(pipeline) => Destination::Pipeline(Arc::clone(pipeline)),
-        None => Destination::Processors(provider.clone()),
-    };
+    let destination = provider.destination();
     Span::recording(
         context,
         SpanData {
