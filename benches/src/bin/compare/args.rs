@@ -18,16 +18,22 @@ USAGE:
 
 SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow,outage):
     burst        1,000,000 spans as fast as one thread makes them; baseline queues
-                 default, 65536 and one that holds every span (counting receiver)
+                 default, 65536 and one that holds every span (counting receiver);
+                 the producer's wall time per span
     steady       50,000 spans/s for 10 s, paced by the sender: sender CPU per span
                  and share of one core
     slow         every answer delayed 200 ms: a burst of 5,000 spans and 10,000
                  spans/s for 10 s; spans lost, producer time spent in span calls
-    outage       20,000 spans/s; the receiver refuses connections for 2 s after the
+    outage       20,000 spans/s; the receiver refuses connections for 5 s after the
                  first 2 s (2 s more follow); spans lost
     front-doors  the steady load through the opentelemetry API and through tracing +
                  tracing-opentelemetry, in front of otlp-rust (OtlpSpanProcessor)
                  and of the baseline
+    memory       the receiver refuses connections while 200,000 spans are made as
+                 fast as one thread makes them; the sender's resident memory
+                 growth per span its pipeline holds, against the spans' encoded
+                 size (the baseline's queue holds every span); only with
+                 --scenario memory or all
 
 OPTIONS:
     --scenario LIST           the scenarios to run (see above)
@@ -52,8 +58,10 @@ OPTIONS:
     --slow-spans N            slow: spans of the burst (default 5000)
     --slow-rate N             slow: spans per second of the paced load (default 10000)
     --slow-duration D         slow: how long the paced load lasts (default 10s)
-    --outage D                outage: how long connections are refused (default 2s)
+    --outage D                outage: how long connections are refused (default 5s)
     --outage-rate N           outage: spans per second (default 20000)
+    --memory-spans N          memory: spans made while the receiver is down
+                              (default 200000); the baseline's queue holds N
     --field-queue Q           the baseline's queue in every scenario but burst;
                               `default` is its default (2048) (default: default)
     --json                    print JSON instead of Markdown
@@ -102,19 +110,23 @@ pub enum Scenario {
     Outage,
     /// The steady load through the `opentelemetry` API and `tracing`.
     FrontDoors,
+    /// The receiver down during a burst: resident memory per held span.
+    Memory,
 }
 
 impl Scenario {
     /// Every scenario, in the order they run and are reported.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Burst,
         Scenario::Steady,
         Scenario::Slow,
         Scenario::Outage,
         Scenario::FrontDoors,
+        Scenario::Memory,
     ];
 
-    /// What runs without `--scenario`.
+    /// What runs without `--scenario` (about ten minutes on two cores; the
+    /// front doors and the memory scenario run on request).
     pub const DEFAULT: [Scenario; 4] = [
         Scenario::Burst,
         Scenario::Steady,
@@ -130,6 +142,7 @@ impl Scenario {
             Scenario::Slow => "slow",
             Scenario::Outage => "outage",
             Scenario::FrontDoors => "front-doors",
+            Scenario::Memory => "memory",
         }
     }
 
@@ -146,7 +159,7 @@ impl Scenario {
                         .ok_or_else(|| {
                             format!(
                                 "unknown scenario {name:?} \
-                                 (burst, steady, slow, outage, front-doors or all)"
+                                 (burst, steady, slow, outage, front-doors, memory or all)"
                             )
                         })?,
                 ),
@@ -158,7 +171,7 @@ impl Scenario {
     }
 }
 
-/// The steady, slow-collector and outage loads; see [`USAGE`].
+/// The steady, slow-collector, outage and memory loads; see [`USAGE`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FieldOptions {
     /// Steady and front doors: spans per second.
@@ -177,7 +190,10 @@ pub struct FieldOptions {
     pub outage: Duration,
     /// Outage: spans per second.
     pub outage_rate: u64,
-    /// The baseline's queue in these scenarios.
+    /// Memory: spans made while the receiver is down.
+    pub memory_spans: u64,
+    /// The baseline's queue in these scenarios (but memory's, which holds
+    /// every span).
     pub queue: Queue,
 }
 
@@ -190,8 +206,9 @@ impl Default for FieldOptions {
             slow_spans: 5_000,
             slow_rate: 10_000,
             slow_duration: Duration::from_secs(10),
-            outage: Duration::from_secs(2),
+            outage: Duration::from_secs(5),
             outage_rate: 20_000,
+            memory_spans: 200_000,
             queue: Queue::Default,
         }
     }
@@ -356,6 +373,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
     let mut front = Front::Native;
     let mut rate = None;
     let mut timed = false;
+    let mut memory = false;
     let mut answer_delay = None;
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
@@ -413,6 +431,12 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
             }
             "--outage" => options.field.outage = parse_duration(&value("--outage")?)?,
             "--outage-rate" => options.field.outage_rate = parse_rate(&value("--outage-rate")?)?,
+            "--memory-spans" => {
+                options.field.memory_spans = match parse_count(&value("--memory-spans")?)? {
+                    0 => return Err("--memory-spans must be at least 1".into()),
+                    spans => spans,
+                };
+            }
             "--field-queue" => options.field.queue = Queue::parse(&value("--field-queue")?)?,
             "--json" => options.json = true,
             // The hidden child roles.
@@ -422,6 +446,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
             "--answer-delay" => answer_delay = Some(parse_duration(&value("--answer-delay")?)?),
             "--front" => front = Front::parse(&value("--front")?)?,
             "--timed" => timed = true,
+            "--memory" => memory = true,
             "--role" => role = Some(value("--role")?),
             "--impl" => implementation = Some(Implementation::parse(&value("--impl")?)?),
             "--grpc" => grpc = Some(value("--grpc")?),
@@ -458,6 +483,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
             },
             front,
             timed,
+            memory,
             queue,
             values: options.values,
             shutdown_timeout: options.shutdown_timeout,
@@ -497,6 +523,9 @@ pub fn sender_command_line(args: &SenderArgs) -> Vec<String> {
     }
     if args.timed {
         line.push("--timed".to_owned());
+    }
+    if args.memory {
+        line.push("--memory".to_owned());
     }
     if let Some(queue) = args.queue {
         line.extend(["--queue".to_owned(), queue.to_string()]);
@@ -545,7 +574,13 @@ mod tests {
         );
         assert_eq!(options.values, ValueKind::Borrowed);
         assert_eq!(options.scenarios, Scenario::DEFAULT);
+        assert!(!Scenario::DEFAULT.contains(&Scenario::Memory));
+        assert!(Scenario::ALL.contains(&Scenario::Memory));
         assert_eq!(options.field, FieldOptions::default());
+        // Issue 13: a 5 s outage at 20,000 spans/s; 200,000 spans held.
+        assert_eq!(options.field.outage, Duration::from_secs(5));
+        assert_eq!(options.field.outage_rate, 20_000);
+        assert_eq!(options.field.memory_spans, 200_000);
         assert_eq!(options.store_for(Scenario::Burst), ReceiverStore::Count);
         assert_eq!(options.store_for(Scenario::Steady), ReceiverStore::Decode);
     }
@@ -573,6 +608,8 @@ mod tests {
             "300ms",
             "--outage-rate",
             "1000",
+            "--memory-spans",
+            "50,000",
             "--field-queue",
             "65536",
         ]);
@@ -596,6 +633,7 @@ mod tests {
                 slow_duration: Duration::from_secs(2),
                 outage: Duration::from_millis(300),
                 outage_rate: 1_000,
+                memory_spans: 50_000,
                 queue: Queue::Size(65_536),
             }
         );
@@ -610,6 +648,7 @@ mod tests {
             &["--duration", "soon"],
             &["--slow-delay", "-1s"],
             &["--field-queue", "0"],
+            &["--memory-spans", "0"],
         ] {
             assert!(parse(strings(bad)).is_err(), "{bad:?}");
         }
@@ -658,6 +697,7 @@ mod tests {
             load: Load::Burst { spans: 1_000 },
             front: Front::Native,
             timed: false,
+            memory: true,
             queue: Some(65_536),
             values: ValueKind::Owned,
             shutdown_timeout: Duration::from_secs(7),
@@ -674,6 +714,7 @@ mod tests {
             },
             front: Front::Tracing,
             timed: true,
+            memory: false,
             queue: None,
             ..sender
         };

@@ -1,6 +1,7 @@
 //! The scenarios beyond the burst, where users run a pipeline: a steady
-//! rate, a slow collector, a short outage, and the front doors programs
-//! enter through (see [`crate::args::USAGE`]).
+//! rate, a slow collector, a short outage, the front doors programs enter
+//! through, and the memory a pipeline takes per span it holds while the
+//! collector is down (see [`crate::args::USAGE`]).
 //!
 //! Each scenario has its own receiver process (decoding every request by
 //! default, the slow collector's delaying every answer), and per transport
@@ -22,7 +23,11 @@ use crate::report::{
     Machine, command_line, median, others_phrase, others_share, ratio, runs_phrase, thousands,
 };
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
-use crate::run::{MIB, Measurement, Outage, ReceiverProcess, measure, rotation};
+use crate::run::{MIB, Measurement, ReceiverProcess, Refusal, measure, rotation};
+
+/// Issue 13's goal for the memory scenario: otlp-rust's resident memory per
+/// queued span at most this many times the span's encoded size.
+pub const GOAL_RSS_PER_ENCODED_BYTE: f64 = 1.3;
 
 /// One row of a scenario's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,6 +137,12 @@ pub fn rows(options: &Options, scenario: Scenario) -> Vec<FieldRow> {
             pair(Front::Native).to_vec(),
         ),
         Scenario::Outage => (vec![field.outage_load()], pair(Front::Native).to_vec()),
+        Scenario::Memory => (
+            vec![Load::Burst {
+                spans: field.memory_spans,
+            }],
+            pair(Front::Native).to_vec(),
+        ),
         Scenario::FrontDoors => {
             let mut doors = vec![(Implementation::OtlpRust, Front::Native)];
             doors.extend(pair(Front::Api));
@@ -186,10 +197,14 @@ fn run_scenario(
     let field = &options.field;
     let store = options.store_for(scenario);
     let answer_delay = (scenario == Scenario::Slow).then_some(field.slow_delay);
-    let outage = (scenario == Scenario::Outage).then_some(Outage {
-        after: OUTAGE_MARGIN,
-        length: field.outage,
-    });
+    let refusal = match scenario {
+        Scenario::Outage => Some(Refusal::Outage {
+            after: OUTAGE_MARGIN,
+            length: field.outage,
+        }),
+        Scenario::Memory => Some(Refusal::WholeLoad),
+        _ => None,
+    };
     let mut receiver = ReceiverProcess::start(exe, options.receiver_threads, store, answer_delay)?;
     let rows = rows(options, scenario);
     let mut results: Vec<(FieldRow, Vec<Measurement>)> =
@@ -214,22 +229,36 @@ fn run_scenario(
             load: row.load,
             front: row.front,
             timed: matches!(scenario, Scenario::Slow | Scenario::Outage),
-            queue: match (row.implementation, field.queue) {
-                (Implementation::OpenTelemetry, Queue::Size(size)) => Some(size),
-                _ => None,
+            memory: scenario == Scenario::Memory,
+            queue: match (row.implementation, scenario, field.queue) {
+                (Implementation::OtlpRust, ..) => None,
+                // A queue that holds every span of the load.
+                (_, Scenario::Memory, _) => Some(field.memory_spans as usize),
+                (_, _, Queue::Size(size)) => Some(size),
+                (_, _, Queue::Default) => None,
             },
             values: options.values,
             shutdown_timeout: options.shutdown_timeout,
         };
-        let measurement = measure(exe, &mut receiver, &args, outage)?;
+        let measurement = measure(exe, &mut receiver, &args, refusal)?;
         eprintln!(
-            "{} lost, CPU {:.2} s ({:.2} µs/span){}",
+            "{} lost, CPU {:.2} s ({:.2} µs/span){}{}",
             measurement.lost(),
             measurement.usage.cpu().as_secs_f64(),
             cpu_per_span(&measurement) * 1e6,
             measurement
                 .calls
                 .map(|calls| format!(", {:.2} s in span calls", calls.total_ns as f64 / 1e9))
+                .unwrap_or_default(),
+            measurement
+                .memory
+                .as_ref()
+                .map(|memory| format!(
+                    ", {} spans held, RSS +{:.1} MB ({:.0} B/span)",
+                    thousands(memory.held),
+                    memory.growth_bytes() as f64 / MIB,
+                    memory.growth_per_held_span().unwrap_or(f64::NAN),
+                ))
                 .unwrap_or_default(),
         );
         results[index].1.push(measurement);
@@ -287,6 +316,49 @@ pub struct FieldSummary {
     pub produce_seconds: f64,
     /// Median seconds from the first span to the return of shutdown.
     pub until_shutdown: f64,
+    /// The memory scenario's figures, when the runs noted them.
+    pub memory: Option<MemorySummary>,
+}
+
+/// The memory scenario's figures of one row: medians of its runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemorySummary {
+    /// Spans the pipeline held after the load.
+    pub held: f64,
+    /// Resident bytes the load added.
+    pub growth_bytes: f64,
+    /// Resident bytes the load added per span held.
+    pub per_held_span: f64,
+    /// Encoded bytes per queued span (otlp-rust only).
+    pub encoded_per_span: Option<f64>,
+    /// Resident bytes building the pipeline added.
+    pub setup_bytes: f64,
+}
+
+impl MemorySummary {
+    /// The medians of the runs' samples; `None` if no run noted one.
+    fn of(runs: &[Measurement]) -> Option<Self> {
+        let samples: Vec<_> = runs.iter().filter_map(|run| run.memory.as_ref()).collect();
+        if samples.is_empty() {
+            return None;
+        }
+        let median_of = |value: &dyn Fn(&crate::memory::MemorySample) -> f64| {
+            median(samples.iter().map(|sample| value(sample)).collect())
+        };
+        let encoded: Vec<f64> = samples
+            .iter()
+            .filter_map(|sample| sample.encoded_per_queued_span())
+            .collect();
+        Some(MemorySummary {
+            held: median_of(&|sample| sample.held as f64),
+            growth_bytes: median_of(&|sample| sample.growth_bytes() as f64),
+            per_held_span: median_of(&|sample| {
+                sample.growth_per_held_span().unwrap_or(f64::INFINITY)
+            }),
+            encoded_per_span: (!encoded.is_empty()).then(|| median(encoded)),
+            setup_bytes: median_of(&|sample| sample.setup_bytes() as f64),
+        })
+    }
 }
 
 impl FieldSummary {
@@ -319,6 +391,7 @@ impl FieldSummary {
                 .reduce(f64::max),
             produce_seconds: median_of(&|run| run.produce_time.as_secs_f64()),
             until_shutdown: median_of(&|run| run.until_shutdown.as_secs_f64()),
+            memory: MemorySummary::of(&runs),
             runs,
         }
     }
@@ -358,6 +431,8 @@ pub struct ScenarioReport {
     pub field: crate::args::FieldOptions,
     /// Machine CPUs, for the other processes' share.
     pub nproc: usize,
+    /// A sender's shutdown bound.
+    pub shutdown_timeout: Duration,
 }
 
 impl ScenarioReport {
@@ -388,6 +463,7 @@ impl ScenarioReport {
             queue: options.field.queue,
             field: options.field,
             nproc,
+            shutdown_timeout: options.shutdown_timeout,
         }
     }
 
@@ -427,6 +503,11 @@ impl ScenarioReport {
                 thousands(field.rate),
                 seconds_label(field.duration)
             ),
+            Scenario::Memory => format!(
+                "Memory per held span: {} spans made while the receiver is down, \
+                 otlp-rust vs opentelemetry-rust",
+                thousands(field.memory_spans)
+            ),
         }
     }
 
@@ -465,15 +546,29 @@ impl ScenarioReport {
             Scenario::Steady => self.steady_table(&mut out),
             Scenario::Slow | Scenario::Outage => self.loss_table(&mut out),
             Scenario::FrontDoors => self.front_door_table(&mut out),
+            Scenario::Memory => self.memory_table(&mut out),
         }
         out.push('\n');
         out.push_str(&self.explanation());
+        let goals = self.goals();
+        if !goals.is_empty() {
+            out.push_str("Goals for otlp-rust at its default settings (issue 13):\n\n");
+            for goal in goals {
+                let _ = writeln!(out, "- {goal}");
+            }
+            out.push('\n');
+        }
         self.details(&mut out);
         out
     }
 
     fn label(&self, row: &FieldRow) -> String {
-        row.implementation_label(self.queue)
+        match self.scenario {
+            Scenario::Memory => {
+                row.implementation_label(Queue::Size(self.field.memory_spans as usize))
+            }
+            _ => row.implementation_label(self.queue),
+        }
     }
 
     fn steady_table(&self, out: &mut String) {
@@ -561,6 +656,104 @@ impl ScenarioReport {
         }
     }
 
+    /// The encoded bytes per queued span of otlp-rust's row in `transport`:
+    /// the size the baseline's spans are held against (the same spans,
+    /// encoded the same way on the wire).
+    fn encoded_in(&self, transport: Transport) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|row| {
+                row.row.implementation == Implementation::OtlpRust && row.row.transport == transport
+            })?
+            .memory?
+            .encoded_per_span
+    }
+
+    fn memory_table(&self, out: &mut String) {
+        out.push_str(
+            "| implementation | transport | spans made | spans held after the load \
+             | RSS growth MB | RSS bytes per held span | encoded bytes per span \
+             | RSS per span / encoded size | RSS per span vs baseline | pipeline setup RSS MB \
+             | lost once the receiver was back |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (index, row) in self.rows.iter().enumerate() {
+            let dash = || "–".to_owned();
+            let memory = row.memory;
+            let own_encoding = memory.and_then(|memory| memory.encoded_per_span);
+            let encoded = own_encoding.or_else(|| self.encoded_in(row.row.transport));
+            let encoded_label = match (own_encoding, encoded) {
+                (Some(bytes), _) => format!("{bytes:.0}"),
+                (None, Some(bytes)) => format!("({bytes:.0})"),
+                (None, None) => dash(),
+            };
+            let versus = match (memory, self.pair(index).and_then(|pair| pair.memory)) {
+                (Some(ours), Some(theirs)) => ratio(ours.per_held_span / theirs.per_held_span),
+                _ => dash(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {encoded_label} | {} | {versus} | {} | {} |",
+                self.label(&row.row),
+                row.row.transport.label(),
+                thousands(row.produced),
+                memory.map_or_else(dash, |memory| thousands(memory.held.round() as u64)),
+                memory.map_or_else(dash, |memory| format!("{:.1}", memory.growth_bytes / MIB)),
+                memory.map_or_else(dash, |memory| format!("{:.0}", memory.per_held_span)),
+                match (memory, encoded) {
+                    (Some(memory), Some(encoded)) => ratio(memory.per_held_span / encoded),
+                    _ => dash(),
+                },
+                memory.map_or_else(dash, |memory| format!("{:.1}", memory.setup_bytes / MIB)),
+                row.lost_label(),
+            );
+        }
+    }
+
+    /// The issue's goals this scenario measures, for otlp-rust's rows.
+    pub fn goals(&self) -> Vec<FieldGoal> {
+        let ours = self
+            .rows
+            .iter()
+            .filter(|row| row.row.implementation == Implementation::OtlpRust);
+        match self.scenario {
+            Scenario::Outage => ours
+                .map(|row| FieldGoal {
+                    transport: row.row.transport,
+                    goal: format!(
+                        "nothing lost in a {} outage at {} spans/s, everything delivered once \
+                         the receiver is back",
+                        seconds_label(self.field.outage),
+                        thousands(self.field.outage_rate)
+                    ),
+                    met: row.lost == 0,
+                    value: format!("{} lost", thousands(row.lost)),
+                })
+                .collect(),
+            Scenario::Memory => ours
+                .filter_map(|row| {
+                    let memory = row.memory?;
+                    let encoded = memory.encoded_per_span?;
+                    let per_byte = memory.per_held_span / encoded;
+                    Some(FieldGoal {
+                        transport: row.row.transport,
+                        goal: format!(
+                            "resident memory per held span ≤ {GOAL_RSS_PER_ENCODED_BYTE}x its \
+                             encoded size"
+                        ),
+                        met: per_byte <= GOAL_RSS_PER_ENCODED_BYTE,
+                        value: format!(
+                            "{}: {:.0} B against {encoded:.0} B",
+                            ratio(per_byte),
+                            memory.per_held_span
+                        ),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn explanation(&self) -> String {
         let common = "Each row is one sender process whose main thread formats eight \
                       16-character attribute values per span and records the span, paced: \
@@ -570,11 +763,12 @@ impl ScenarioReport {
                       included; CPU µs/span divides it by the spans made; share of one core \
                       divides it by the time from the first span to the return of shutdown.";
         let specific = match self.scenario {
-            Scenario::Burst => "",
+            Scenario::Burst => String::new(),
             Scenario::Steady => {
                 " Both pipelines at their defaults (the baseline's queue as its row's label \
                  says); CPU/span vs baseline is otlp-rust's CPU µs/span over the \
                  baseline's in the same transport."
+                    .to_owned()
             }
             Scenario::Slow => {
                 " The burst row makes its spans as fast as it can. Producer s in span calls \
@@ -584,13 +778,40 @@ impl ScenarioReport {
                  s above the load's duration). Span-call time vs baseline is otlp-rust's over \
                  the baseline's for the same load and transport; lost vs baseline, its spans \
                  lost over the baseline's (– when the baseline lost none)."
+                    .to_owned()
             }
-            Scenario::Outage => {
+            Scenario::Outage => format!(
                 " The receiver refuses connections (listeners closed, open connections \
-                 reset) from 2 s after the sender's first span until the outage ends; the \
-                 sender keeps its pace throughout and for 2 s more. Producer s in span calls \
-                 and the ratios as in the slow-collector table."
-            }
+                 reset) from {margin} after the sender's first span until the outage ends \
+                 ({outage}); the sender keeps its pace throughout and for {margin} more, then \
+                 shuts down (bound {bound} s), so lost counts every span not delivered once the \
+                 receiver is back. Producer s in span calls and the ratios as in the \
+                 slow-collector table.",
+                margin = seconds_label(OUTAGE_MARGIN),
+                outage = seconds_label(self.field.outage),
+                bound = self.shutdown_timeout.as_secs(),
+            ),
+            Scenario::Memory => format!(
+                " Here the main thread makes {spans} spans as fast as it can while the receiver \
+                 refuses connections (from before the sender starts until it has noted its \
+                 memory; at most 1 s later the receiver is back and the sender shuts down). \
+                 Both pipelines at their defaults but the baseline's queue, which holds \
+                 {spans} spans. RSS = the sender's resident set (`/proc/self/statm`), read \
+                 before the pipeline is built, just before the first span and just after the \
+                 last one ended; RSS growth is the last less the second, pipeline setup RSS \
+                 the second less the first. Spans held after the load: otlp-rust's `queued` + \
+                 `in_flight`; the baseline's spans made less those its batch processor handed \
+                 to its exporter (counted by a wrapper; those exports fail and the spans are \
+                 gone). Encoded bytes per span = otlp-rust's `queued_bytes` / `queued` (OTLP \
+                 protobuf, eight bytes of framing each); the baseline's row is set against the \
+                 same figure, in parentheses. The baseline's queue allocates and touches a slot \
+                 per span when it is built (its pipeline setup RSS), so its RSS growth counts \
+                 only what a span holds beyond its slot. RSS per span vs baseline is otlp-rust's RSS \
+                 bytes per held span over the baseline's. Lost = spans made − spans the \
+                 receiver accepted once it was back (otlp-rust drops what does not fit its \
+                 64 MiB budget, counted as `dropped_queue_full`).",
+                spans = thousands(self.field.memory_spans),
+            ),
             Scenario::FrontDoors => {
                 " The `opentelemetry` API rows record through `opentelemetry_sdk`'s tracer: \
                  for otlp-rust with `otlp_contrib::bridge::OtlpSpanProcessor` over an \
@@ -603,6 +824,7 @@ impl ScenarioReport {
                  pipeline's own `tracing` spans fed back). Ratios: each otlp-rust row over \
                  the baseline behind the same door (otlp-sdk's own tracer over the \
                  baseline's API row)."
+                    .to_owned()
             }
         };
         format!("{common}{specific}\n\n")
@@ -712,6 +934,22 @@ impl ScenarioReport {
                     "ratio_cpu_per_span": pair.map(|pair| row.cpu_per_span / pair.cpu_per_span),
                     "ratio_in_span_calls": pair
                         .and_then(|pair| Some(row.in_calls? / pair.in_calls?)),
+                    "memory": row.memory.map(|memory| {
+                        let encoded = memory
+                            .encoded_per_span
+                            .or_else(|| self.encoded_in(row.row.transport));
+                        json!({
+                            "held": memory.held,
+                            "rss_growth_bytes": memory.growth_bytes,
+                            "rss_bytes_per_held_span": memory.per_held_span,
+                            "encoded_bytes_per_span": memory.encoded_per_span,
+                            "rss_per_encoded_byte": encoded.map(|bytes| memory.per_held_span / bytes),
+                            "ratio_rss_per_held_span": pair
+                                .and_then(|pair| pair.memory)
+                                .map(|theirs| memory.per_held_span / theirs.per_held_span),
+                            "pipeline_setup_rss_bytes": memory.setup_bytes,
+                        })
+                    }),
                     "runs": row.runs.iter().map(|run| json!({
                         "produced": run.produced,
                         "delivered": run.delivered,
@@ -729,6 +967,7 @@ impl ScenarioReport {
                         "bad_requests": run.bad_requests,
                         "shutdown_error": run.shutdown_error,
                         "pipeline_stats": run.pipeline_stats,
+                        "memory": run.memory.as_ref().map(crate::memory::MemorySample::json),
                     })).collect::<Vec<_>>(),
                 })
             })
@@ -740,7 +979,39 @@ impl ScenarioReport {
             "runs": self.runs,
             "others_cpu_share": self.others_share(),
             "rows": rows,
+            "goals": self.goals().iter().map(|goal| json!({
+                "transport": goal.transport.as_str(),
+                "goal": goal.goal,
+                "met": goal.met,
+                "value": goal.value,
+            })).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// One goal of the issue, for otlp-rust in one transport.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldGoal {
+    /// The transport.
+    pub transport: Transport,
+    /// What the goal asks.
+    pub goal: String,
+    /// Whether the measured row meets it.
+    pub met: bool,
+    /// The measured figure.
+    pub value: String,
+}
+
+impl std::fmt::Display for FieldGoal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}: {} ({})",
+            self.transport.label(),
+            self.goal,
+            if self.met { "met" } else { "**NOT met**" },
+            self.value
+        )
     }
 }
 
@@ -779,7 +1050,7 @@ mod tests {
             let rows = rows(&options, scenario);
             let expected = match scenario {
                 Scenario::Burst => 0,
-                Scenario::Steady | Scenario::Outage => 4,
+                Scenario::Steady | Scenario::Outage | Scenario::Memory => 4,
                 Scenario::Slow => 8,
                 Scenario::FrontDoors => 10,
             };
@@ -800,8 +1071,11 @@ mod tests {
                 duration: Duration::from_secs(10)
             }
         );
+        // 2 s, the 5 s outage, 2 s: 9 s at 20,000 spans/s.
         let outage = rows(&options, Scenario::Outage);
-        assert_eq!(outage[0].load.spans(), 120_000);
+        assert_eq!(outage[0].load.spans(), 180_000);
+        let memory = rows(&options, Scenario::Memory);
+        assert_eq!(memory[0].load, Load::Burst { spans: 200_000 });
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //! Scenarios ([`args::Scenario`], `--scenario`): the **burst** (1,000,000
 //! spans as fast as one thread makes them, described below; this module's
 //! [`run`] and [`report`]), and where users run a pipeline ([`field`]): a
-//! **steady** rate, a **slow** collector, a short **outage**, and the
-//! **front doors** (the `opentelemetry` API and `tracing`). The burst's
-//! receiver counts spans; the others' decodes every request
-//! (`--receiver count|decode` chooses for all).
+//! **steady** rate, a **slow** collector, a short **outage** (5 s), the
+//! **front doors** (the `opentelemetry` API and `tracing`), and the
+//! **memory** a pipeline takes per span it holds while the receiver is down
+//! ([`memory`]). The burst's receiver counts spans; the others' decodes
+//! every request (`--receiver count|decode` chooses for all).
 //!
 //! ## What runs where
 //!
@@ -33,6 +34,8 @@
 //!
 //! ## What is measured
 //!
+//! - **producer ns/span**: the producing thread's wall time from just before
+//!   the first span started to just after the last one ended, per span;
 //! - **delivered spans/s**: spans the receiver counted from the sender,
 //!   divided by the time from the sender's first span to the receiver's last
 //!   count change (both read `CLOCK_MONOTONIC`; the receiver notes its count
@@ -49,6 +52,7 @@
 
 mod args;
 mod field;
+mod memory;
 mod process;
 mod report;
 mod roles;

@@ -1,6 +1,7 @@
 //! What the coordinator needs from the operating system: one clock every
-//! process reads alike, and the CPU time and peak memory of a child process
-//! as the kernel accounts them when it is reaped (`wait4`).
+//! process reads alike, the CPU time and peak memory of a child process as
+//! the kernel accounts them when it is reaped (`wait4`), and a process's own
+//! resident memory now (`/proc/self/statm`).
 
 use std::io;
 use std::process::{Child, ExitStatus};
@@ -125,4 +126,15 @@ pub fn machine_busy() -> Option<Duration> {
     Some(Duration::from_secs_f64(
         busy as f64 / ticks_per_second as f64,
     ))
+}
+
+/// This process's resident set size now, bytes: the second field of
+/// `/proc/self/statm` (pages) times the page size; `None` where there is no
+/// such file.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (page_size > 0).then(|| pages * page_size as u64)
 }

@@ -18,6 +18,8 @@ pub const GOAL_THROUGHPUT: f64 = 5.0;
 pub const GOAL_CPU_PER_SPAN: f64 = 1.0 / 5.0;
 /// Peak RSS at most this fraction of the baseline's.
 pub const GOAL_RSS: f64 = 1.0 / 4.0;
+/// The producer's wall time per span at most this many nanoseconds (issue 13).
+pub const GOAL_PRODUCER_NS_PER_SPAN: f64 = 300.0;
 
 /// One row's runs, summarised: medians, and the worst run's loss.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +40,9 @@ pub struct RowSummary {
     pub cpu_per_span: f64,
     /// Median peak RSS, bytes.
     pub peak_rss_bytes: f64,
+    /// Median wall time of the producing thread per span, from just before
+    /// the first span started to just after the last one ended, ns.
+    pub producer_ns_per_span: f64,
 }
 
 impl RowSummary {
@@ -60,6 +65,7 @@ impl RowSummary {
                 }
             }),
             peak_rss_bytes: median_of(&|run| run.usage.peak_rss_bytes as f64),
+            producer_ns_per_span: median_of(&producer_ns_per_span),
             runs,
         }
     }
@@ -88,6 +94,11 @@ impl RowSummary {
     }
 }
 
+/// The producing thread's wall time per span of one run, ns.
+pub fn producer_ns_per_span(run: &Measurement) -> f64 {
+    run.produce_time.as_nanos() as f64 / run.produced.max(1) as f64
+}
+
 /// The median (0 for none).
 pub fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
@@ -111,6 +122,9 @@ pub struct Ratios {
     pub cpu_per_span: f64,
     /// Peak RSS over the reference's (below 1: smaller).
     pub peak_rss: f64,
+    /// The producer's wall time per span over the reference's (below 1:
+    /// the producing thread is back sooner).
+    pub producer_ns_per_span: f64,
 }
 
 /// Everything the report shows.
@@ -176,6 +190,7 @@ impl Report {
             throughput: row.delivered_per_second / reference.delivered_per_second,
             cpu_per_span: row.cpu_per_span / reference.cpu_per_span,
             peak_rss: row.peak_rss_bytes / reference.peak_rss_bytes,
+            producer_ns_per_span: row.producer_ns_per_span / reference.producer_ns_per_span,
         })
     }
 
@@ -206,6 +221,7 @@ impl Report {
                     transport: row.spec.transport,
                     lost: row.lost,
                     ratios,
+                    producer_ns_per_span: row.producer_ns_per_span,
                     reference_lossless: reference.lost == 0,
                 })
             })
@@ -242,8 +258,9 @@ impl Report {
         let _ = writeln!(out, "```sh\n{}\n```\n", self.command);
         out.push_str(
             "| implementation | transport | delivered spans/s | lost | sender CPU s | peak RSS MB \
-             | throughput vs † | CPU/span vs † | peak RSS vs † |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+             | throughput vs † | CPU/span vs † | peak RSS vs † | producer ns/span \
+             | producer ns/span vs † |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (index, row) in self.rows.iter().enumerate() {
             let mark = if self.is_reference(index) { " †" } else { "" };
@@ -256,22 +273,30 @@ impl Report {
                     100.0 * row.lost as f64 / row.produced.max(1) as f64
                 )
             };
-            let (throughput, cpu, rss) = match self.ratios(index) {
+            let (throughput, cpu, rss, producer) = match self.ratios(index) {
                 Some(ratios) => (
                     ratio(ratios.throughput),
                     ratio(ratios.cpu_per_span),
                     ratio(ratios.peak_rss),
+                    ratio(ratios.producer_ns_per_span),
                 ),
-                None => ("–".to_owned(), "–".to_owned(), "–".to_owned()),
+                None => (
+                    "–".to_owned(),
+                    "–".to_owned(),
+                    "–".to_owned(),
+                    "–".to_owned(),
+                ),
             };
             let _ = writeln!(
                 out,
-                "| {}{mark} | {} | {} | {lost} | {:.2} | {:.1} | {throughput} | {cpu} | {rss} |",
+                "| {}{mark} | {} | {} | {lost} | {:.2} | {:.1} | {throughput} | {cpu} | {rss} \
+                 | {:.0} | {producer} |",
                 row.label(),
                 row.spec.transport.label(),
                 thousands(row.delivered_per_second.round() as u64),
                 row.cpu_seconds,
                 row.peak_rss_bytes / MIB,
+                row.producer_ns_per_span,
             );
         }
         out.push_str(
@@ -286,7 +311,10 @@ impl Report {
              then shuts the provider down (bound {}). The \"other processes' CPU\" column \
              of the details is what the rest of the machine used meanwhile. Delivered spans/s = spans the receiver \
              counted / time from the first span to the last span counted (CLOCK_MONOTONIC, both \
-             processes); lost = produced − counted. Sender CPU s = user + system time of the \
+             processes); lost = produced − counted. Producer ns/span = the producing thread's \
+             wall time from just before the first span started to just after the last one \
+             ended, over the spans it made (formatting the values included, waits for room in \
+             a queue too). Sender CPU s = user + system time of the \
              sender process and peak RSS = its `ru_maxrss` (MB = 2^20 bytes), both from `wait4` \
              when it is reaped. The receiver (`otlp_contrib::receiver`, {}) runs in its own \
              process on the same machine.\n",
@@ -400,9 +428,11 @@ impl Report {
                     "sender_cpu_seconds": row.cpu_seconds,
                     "sender_cpu_seconds_per_span": row.cpu_per_span,
                     "peak_rss_bytes": row.peak_rss_bytes,
+                    "producer_ns_per_span": row.producer_ns_per_span,
                     "ratio_throughput": ratios.map(|r| r.throughput),
                     "ratio_cpu_per_span": ratios.map(|r| r.cpu_per_span),
                     "ratio_peak_rss": ratios.map(|r| r.peak_rss),
+                    "ratio_producer_ns_per_span": ratios.map(|r| r.producer_ns_per_span),
                     "runs": row.runs.iter().map(measurement_json).collect::<Vec<_>>(),
                 })
             })
@@ -420,6 +450,9 @@ impl Report {
                     "cpu_per_span_met": goal.ratios.cpu_per_span <= GOAL_CPU_PER_SPAN,
                     "peak_rss_ratio": goal.ratios.peak_rss,
                     "peak_rss_met": goal.ratios.peak_rss <= GOAL_RSS,
+                    "producer_ns_per_span": goal.producer_ns_per_span,
+                    "producer_ns_per_span_met":
+                        goal.producer_ns_per_span <= GOAL_PRODUCER_NS_PER_SPAN,
                     "reference_lossless": goal.reference_lossless,
                 })
             })
@@ -457,6 +490,7 @@ fn measurement_json(run: &Measurement) -> Value {
         "delivered_per_second": run.delivered_per_second(),
         "elapsed_seconds": run.elapsed.as_secs_f64(),
         "produce_seconds": run.produce_time.as_secs_f64(),
+        "producer_ns_per_span": producer_ns_per_span(run),
         "until_shutdown_seconds": run.until_shutdown.as_secs_f64(),
         "sender_user_seconds": run.usage.user.as_secs_f64(),
         "sender_system_seconds": run.usage.system.as_secs_f64(),
@@ -500,6 +534,8 @@ pub struct Goals {
     pub lost: u64,
     /// Ours against the reference.
     pub ratios: Ratios,
+    /// Ours: the producer's wall time per span, ns.
+    pub producer_ns_per_span: f64,
     /// Whether the reference itself lost nothing.
     pub reference_lossless: bool,
 }
@@ -510,7 +546,8 @@ impl std::fmt::Display for Goals {
         write!(
             f,
             "{}: zero loss {} ({} lost); delivered spans/s ≥ {GOAL_THROUGHPUT}x {} ({}); \
-             CPU per span ≤ 1/5 {} ({}); peak RSS ≤ 1/4 {} ({})",
+             CPU per span ≤ 1/5 {} ({}); peak RSS ≤ 1/4 {} ({}); producer ≤ \
+             {GOAL_PRODUCER_NS_PER_SPAN} ns/span {} ({:.0} ns)",
             self.transport.label(),
             verdict(self.lost == 0),
             thousands(self.lost),
@@ -520,6 +557,8 @@ impl std::fmt::Display for Goals {
             ratio(self.ratios.cpu_per_span),
             verdict(self.ratios.peak_rss <= GOAL_RSS),
             ratio(self.ratios.peak_rss),
+            verdict(self.producer_ns_per_span <= GOAL_PRODUCER_NS_PER_SPAN),
+            self.producer_ns_per_span,
         )?;
         if !self.reference_lossless {
             write!(f, " (the baseline lost spans in every row)")?;
@@ -787,6 +826,7 @@ mod tests {
             bad_requests: 0,
             shutdown_error: None,
             pipeline_stats: Value::Null,
+            memory: None,
         }
     }
 
@@ -849,6 +889,15 @@ mod tests {
         let line = goals[0].to_string();
         assert!(line.starts_with("gRPC: zero loss met (0 lost)"), "{line}");
         assert!(line.contains("≥ 5x **NOT met** (4.00x)"), "{line}");
+        // 0.5 s for 1,000,000 spans.
+        assert!(
+            line.ends_with("producer ≤ 300 ns/span **NOT met** (500 ns)"),
+            "{line}"
+        );
+        assert!(
+            (ratios.producer_ns_per_span - 0.25).abs() < 1e-9,
+            "{ratios:?}"
+        );
     }
 
     #[test]
@@ -860,7 +909,8 @@ mod tests {
             "{markdown}"
         );
         assert!(markdown.contains(
-            "| otlp-rust (default settings) | gRPC | 1,000,000 | 0 | 1.50 | 30.0 | 4.00x | 0.25x | 0.038x |"
+            "| otlp-rust (default settings) | gRPC | 1,000,000 | 0 | 1.50 | 30.0 | 4.00x | 0.25x \
+             | 0.038x | 500 | 0.25x |"
         ), "{markdown}");
         assert!(markdown.contains(
             "| opentelemetry_sdk + opentelemetry-otlp, queue 2,048 (default) | gRPC | 100,000 | 900,000 (90.0%) |"
@@ -884,6 +934,8 @@ mod tests {
         assert_eq!(json["rows"][0]["runs"][0]["delivered"], 1_000_000);
         assert_eq!(json["goals"][0]["zero_loss"], true);
         assert_eq!(json["goals"][0]["throughput_met"], false);
+        assert_eq!(json["rows"][0]["producer_ns_per_span"], 500.0);
+        assert_eq!(json["goals"][0]["producer_ns_per_span_met"], false);
     }
 
     #[test]

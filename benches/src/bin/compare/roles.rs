@@ -14,7 +14,9 @@
 //!   its main thread (a burst, or paced at a rate: [`Load`]), entering it
 //!   through one [`Front`] door, then shutting down; it prints `producing`
 //!   when it starts, then one `result {json}` line ([`SenderReport`]) and
-//!   exits.
+//!   exits. With `--memory` it also notes its resident memory before the
+//!   pipeline is built, before the load and after it, and what the pipeline
+//!   holds then ([`MemorySample`]), and prints `loaded` before it shuts down.
 
 use std::io::{BufRead as _, Write as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,7 +31,8 @@ use otlp_benches::hot_path::{SPAN_NAME, ValueKind};
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver, Store};
 use serde_json::{Value, json};
 
-use crate::process::{monotonic_ns, own_cpu};
+use crate::memory::{CountedBaseline, MemorySample};
+use crate::process::{monotonic_ns, own_cpu, resident_bytes};
 
 /// What the receiver does with each request it accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -367,6 +370,10 @@ pub struct SenderArgs {
     /// Whether the producer times every span call (two clock reads per
     /// span): [`SenderReport::calls`].
     pub timed: bool,
+    /// Whether the sender notes its memory and what its pipeline holds once
+    /// the load is made ([`SenderReport::memory`]); the baseline then counts
+    /// the spans handed to its exporter ([`CountedBaseline`], native door only).
+    pub memory: bool,
     /// The baseline's queue size; `None` is its default. Ours always runs
     /// with its defaults.
     pub queue: Option<usize>,
@@ -394,6 +401,8 @@ pub struct SenderReport {
     pub pipeline_stats: Value,
     /// The producer's time in span calls, when it timed them.
     pub calls: Option<CallTimes>,
+    /// Memory and what the pipeline held after the load (`--memory`).
+    pub memory: Option<MemorySample>,
 }
 
 /// The time a producer spent inside the SDK's span calls (start, eight
@@ -421,6 +430,7 @@ impl SenderReport {
                 "total_ns": calls.total_ns,
                 "longest_ns": calls.longest_ns,
             })),
+            "memory": self.memory.as_ref().map(MemorySample::json),
         });
         format!("result {json}")
     }
@@ -457,6 +467,10 @@ impl SenderReport {
                         .ok_or_else(|| format!("calls without longest_ns: {line}"))?,
                 }),
             },
+            memory: match &json["memory"] {
+                Value::Null => None,
+                memory => Some(MemorySample::from_json(memory)?),
+            },
         })
     }
 }
@@ -471,6 +485,9 @@ fn stats_json(stats: &otlp_sdk::StatsSnapshot) -> Value {
         "failed": stats.failed,
         "rejected": stats.rejected,
         "queued": stats.queued,
+        "queued_bytes": stats.queued_bytes,
+        "queue_capacity_bytes": stats.queue_capacity_bytes,
+        "queue_capacity": stats.queue_capacity,
         "in_flight": stats.in_flight,
         "retries": stats.retries,
         "batches": stats.batches,
@@ -478,36 +495,81 @@ fn stats_json(stats: &otlp_sdk::StatsSnapshot) -> Value {
     })
 }
 
+/// What a pipeline holds right after the load, for [`MemorySample`]: given
+/// the spans made, the sample's `held`, `queued`, `queued_bytes` and
+/// `pipeline`.
+type Holding<'a> = &'a dyn Fn(u64) -> MemorySample;
+
+/// otlp-sdk's queue as [`MemorySample`] counts it: queued plus in flight held.
+fn ours_holding(stats: &otlp_sdk::StatsSnapshot) -> MemorySample {
+    MemorySample {
+        held: stats.queued + stats.in_flight,
+        queued: stats.queued,
+        queued_bytes: stats.queued_bytes,
+        pipeline: stats_json(stats),
+        ..MemorySample::default()
+    }
+}
+
+/// Nothing known about what the pipeline holds.
+fn unknown_holding(_produced: u64) -> MemorySample {
+    MemorySample::default()
+}
+
 /// Runs the sender role and prints its report.
 pub fn sender(args: &SenderArgs) -> Result<(), String> {
     let (transport, endpoints) = (args.transport, &args.endpoints);
+    // Before anything of the pipeline exists.
+    let rss_start = if args.memory { resident_bytes() } else { None };
     let report = match (args.implementation, args.front) {
         (Implementation::OtlpRust, Front::Native) => {
             let sender = OursSender::new(transport, endpoints)?;
-            let mut report = produce_and_shut_down(&sender, args)?;
+            let mut report = produce_and_shut_down(&sender, args, rss_start, &|_| {
+                ours_holding(&sender.stats())
+            })?;
             report.pipeline_stats = stats_json(&sender.stats());
             report
         }
         (Implementation::OtlpRust, Front::Api) => {
             let sender = BridgeSender::new(transport, endpoints)?;
-            let mut report = produce_and_shut_down(&sender, args)?;
+            let mut report = produce_and_shut_down(&sender, args, rss_start, &|_| {
+                ours_holding(&sender.stats())
+            })?;
             report.pipeline_stats = stats_json(&sender.stats());
             report
         }
         (Implementation::OtlpRust, Front::Tracing) => {
             let sender = TracingSender::install(BridgeSender::new(transport, endpoints)?)?;
-            let mut report = produce_and_shut_down(&sender, args)?;
+            let mut report = produce_and_shut_down(&sender, args, rss_start, &|_| {
+                ours_holding(&sender.inner.stats())
+            })?;
             report.pipeline_stats = stats_json(&sender.inner.stats());
             report
         }
+        (Implementation::OpenTelemetry, Front::Native) if args.memory => {
+            let queue = args
+                .queue
+                .ok_or("the memory scenario sizes the baseline's queue")?;
+            let sender = CountedBaseline::new(transport, endpoints, queue)?;
+            produce_and_shut_down(&sender, args, rss_start, &|produced| {
+                let handed = sender.handed();
+                let held = produced.saturating_sub(handed);
+                MemorySample {
+                    held,
+                    queued: held,
+                    pipeline: json!({ "handed_to_exporter": handed }),
+                    ..MemorySample::default()
+                }
+            })?
+        }
         (Implementation::OpenTelemetry, Front::Native | Front::Api) => {
             let sender = BaselineSender::new(transport, endpoints, args.queue)?;
-            produce_and_shut_down(&sender, args)?
+            produce_and_shut_down(&sender, args, rss_start, &unknown_holding)?
         }
         (Implementation::OpenTelemetry, Front::Tracing) => {
             let sender =
                 TracingSender::install(BaselineSender::new(transport, endpoints, args.queue)?)?;
-            produce_and_shut_down(&sender, args)?
+            produce_and_shut_down(&sender, args, rss_start, &unknown_holding)?
         }
     };
     let mut stdout = std::io::stdout().lock();
@@ -516,16 +578,29 @@ pub fn sender(args: &SenderArgs) -> Result<(), String> {
         .map_err(|error| format!("stdout: {error}"))
 }
 
+/// Writes one line to stdout, flushed.
+fn say(line: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|error| format!("stdout: {error}"))
+}
+
 /// One producer thread (this one) records every span of the load, then the
 /// pipeline shuts down, exporting what is left. Says `producing` on stdout
-/// first, so that the coordinator can time an outage from the start.
-fn produce_and_shut_down<S: Sender>(sender: &S, args: &SenderArgs) -> Result<SenderReport, String> {
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "producing")
-            .and_then(|()| stdout.flush())
-            .map_err(|error| format!("stdout: {error}"))?;
-    }
+/// first, so that the coordinator can time an outage from the start. With
+/// `args.memory`, notes the memory sample once the last span ended
+/// (`rss_start`: the resident memory before the pipeline was built;
+/// `holding`: what the pipeline holds), then says `loaded`, so that the
+/// coordinator can let the receiver come back, and only then shuts down.
+fn produce_and_shut_down<S: Sender + ?Sized>(
+    sender: &S,
+    args: &SenderArgs,
+    rss_start: Option<u64>,
+    holding: Holding<'_>,
+) -> Result<SenderReport, String> {
+    let rss_before_load = if args.memory { resident_bytes() } else { None };
+    say("producing")?;
     let mut producer = TimedProducer {
         producer: Producer::new(args.values),
         calls: args.timed.then(CallTimes::default),
@@ -552,6 +627,19 @@ fn produce_and_shut_down<S: Sender>(sender: &S, args: &SenderArgs) -> Result<Sen
         }
     }
     let produced_ns = monotonic_ns();
+    let memory = if args.memory {
+        let rss_loaded = resident_bytes();
+        let sample = MemorySample {
+            rss_start_bytes: rss_start.unwrap_or(0),
+            rss_before_load_bytes: rss_before_load.unwrap_or(0),
+            rss_loaded_bytes: rss_loaded.unwrap_or(0),
+            ..holding(producer.producer.produced())
+        };
+        say("loaded")?;
+        Some(sample)
+    } else {
+        None
+    };
     let shutdown = sender.shutdown(args.shutdown_timeout);
     let shutdown_ns = monotonic_ns();
     Ok(SenderReport {
@@ -562,6 +650,7 @@ fn produce_and_shut_down<S: Sender>(sender: &S, args: &SenderArgs) -> Result<Sen
         shutdown_error: shutdown.err(),
         pipeline_stats: Value::Null,
         calls: producer.calls,
+        memory,
     })
 }
 
@@ -573,7 +662,7 @@ struct TimedProducer {
 
 impl TimedProducer {
     #[inline]
-    fn produce<S: Sender>(&mut self, sender: &S, spans: u64) {
+    fn produce<S: Sender + ?Sized>(&mut self, sender: &S, spans: u64) {
         match &mut self.calls {
             None => self.producer.produce(sender, spans),
             Some(calls) => {
@@ -618,6 +707,7 @@ mod tests {
             shutdown_error: Some("timed out".into()),
             pipeline_stats: json!({"exported": 20_000}),
             calls: None,
+            memory: None,
         };
         let output = format!("noise\n{}\n", report.to_line());
         assert_eq!(SenderReport::parse(&output), Ok(report.clone()));
@@ -628,7 +718,20 @@ mod tests {
             }),
             ..report
         };
-        assert_eq!(SenderReport::parse(&timed.to_line()), Ok(timed));
+        assert_eq!(SenderReport::parse(&timed.to_line()), Ok(timed.clone()));
+        let held = SenderReport {
+            memory: Some(MemorySample {
+                rss_start_bytes: 1,
+                rss_before_load_bytes: 2,
+                rss_loaded_bytes: 3,
+                held: 4,
+                queued: 4,
+                queued_bytes: 0,
+                pipeline: json!({"handed_to_exporter": 0}),
+            }),
+            ..timed
+        };
+        assert_eq!(SenderReport::parse(&held.to_line()), Ok(held));
         assert!(SenderReport::parse("nothing here").is_err());
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use otlp_benches::end_to_end::{Endpoints, Transport};
 
 use crate::args::{Options, Queue, Scenario, receiver_command_line, sender_command_line};
+use crate::memory::MemorySample;
 use crate::process::{ChildUsage, machine_busy, reap};
 use crate::roles::{
     CallTimes, Front, Implementation, Load, ReceiverStats, ReceiverStore, SenderArgs, SenderReport,
@@ -32,6 +33,14 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 const SENDER_GRACE: Duration = Duration::from_secs(60);
 /// How long a sender may take to start producing.
 const START_LIMIT: Duration = Duration::from_secs(30);
+/// While the receiver refuses for a whole load, each refusal lasts this
+/// long...
+const REFUSAL_STEP: Duration = Duration::from_secs(1);
+/// ...and is renewed this often until the sender says `loaded`, so that the
+/// receiver is back at most [`REFUSAL_STEP`] later.
+const REFUSAL_RENEW: Duration = Duration::from_millis(250);
+/// The longest a sender may take to make its load while the receiver refuses.
+const LOAD_LIMIT: Duration = Duration::from_secs(300);
 
 /// One row of the table: which SDK, which transport, which queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -102,6 +111,9 @@ pub struct Measurement {
     pub shutdown_error: Option<String>,
     /// otlp-sdk's accounting (ours only).
     pub pipeline_stats: serde_json::Value,
+    /// The sender's memory and what its pipeline held after the load (the
+    /// memory scenario).
+    pub memory: Option<MemorySample>,
 }
 
 impl Measurement {
@@ -272,6 +284,7 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
             },
             front: Front::Native,
             timed: false,
+            memory: false,
             queue: match row.queue {
                 None | Some(Queue::Default) => None,
                 Some(Queue::Size(size)) => Some(size),
@@ -296,26 +309,37 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
 /// Bytes per MB in the report (MiB: `ru_maxrss` / 1024).
 pub const MIB: f64 = (1 << 20) as f64;
 
-/// A time the receiver refuses connections during a sender's run.
+/// When the receiver refuses connections during a sender's run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Outage {
-    /// How long after the sender starts producing it begins.
-    pub after: Duration,
-    /// How long it lasts.
-    pub length: Duration,
+pub enum Refusal {
+    /// An outage: from `after` the sender starts producing, for `length`.
+    Outage {
+        /// How long after the sender starts producing it begins.
+        after: Duration,
+        /// How long it lasts.
+        length: Duration,
+    },
+    /// From before the sender starts until it says `loaded` (the
+    /// `--memory` sender, once its load is made and its memory noted), and
+    /// at most [`REFUSAL_STEP`] longer: the sender's shutdown finds the
+    /// receiver back.
+    WholeLoad,
 }
 
 /// One sender process, start to finish, and what the receiver counted from
-/// it; with an `outage`, the receiver refuses connections during the run.
+/// it; with a `refusal`, the receiver refuses connections during the run.
 pub fn measure(
     exe: &PathBuf,
     receiver: &mut ReceiverProcess,
     args: &SenderArgs,
-    outage: Option<Outage>,
+    refusal: Option<Refusal>,
 ) -> Result<Measurement, String> {
     let before = receiver.stats()?;
     let busy_before = machine_busy();
     let window_start = Instant::now();
+    if refusal == Some(Refusal::WholeLoad) {
+        receiver.refuse(REFUSAL_STEP)?;
+    }
     let mut child = child_command(exe)
         .args(sender_command_line(args))
         .stdin(Stdio::null())
@@ -324,35 +348,35 @@ pub fn measure(
         .spawn()
         .map_err(|error| format!("cannot start a sender process: {error}"))?;
     let stdout = child.stdout.take().expect("piped stdout");
-    let (started, producing) = mpsc::channel();
+    // The sender's progress lines (`producing`, `loaded`), as they come.
+    let (progress, events) = mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut output = String::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if line == "producing" {
-                let _ = started.send(Instant::now());
+            if line == "producing" || line == "loaded" {
+                let _ = progress.send((line.clone(), Instant::now()));
             }
             output.push_str(&line);
             output.push('\n');
         }
         output
     });
-    let mut outage_error = None;
-    if let Some(outage) = outage {
-        match producing.recv_timeout(START_LIMIT) {
-            Ok(at) => {
-                std::thread::sleep(outage.after.saturating_sub(at.elapsed()));
-                if let Err(error) = receiver.refuse(outage.length) {
-                    outage_error = Some(error);
-                }
+    let refusal_error = match refusal {
+        None => None,
+        Some(Refusal::Outage { after, length }) => match events.recv_timeout(START_LIMIT) {
+            Ok((_, at)) => {
+                std::thread::sleep(after.saturating_sub(at.elapsed()));
+                receiver.refuse(length).err()
             }
-            Err(_) => outage_error = Some("the sender never started producing".to_owned()),
-        }
-    }
+            Err(_) => Some("the sender never started producing".to_owned()),
+        },
+        Some(Refusal::WholeLoad) => refuse_until_loaded(receiver, &events).err(),
+    };
     let usage = reap(&child, args.shutdown_timeout + SENDER_GRACE)
         .map_err(|error| format!("wait4: {error}"))?;
-    if let Some(error) = outage_error {
-        return Err(format!("outage of {args:?}: {error}"));
+    if let Some(error) = refusal_error {
+        return Err(format!("refusing connections to {args:?}: {error}"));
     }
     let output = reader.join().unwrap_or_default();
     if usage.killed || !usage.status.success() {
@@ -417,7 +441,34 @@ pub fn measure(
         bad_requests: after.bad_requests - before.bad_requests,
         shutdown_error: report.shutdown_error,
         pipeline_stats: report.pipeline_stats,
+        memory: report.memory,
     })
+}
+
+/// Keeps the receiver refusing, in steps of [`REFUSAL_STEP`], until the
+/// sender says `loaded` (or its output ends).
+fn refuse_until_loaded(
+    receiver: &mut ReceiverProcess,
+    events: &mpsc::Receiver<(String, Instant)>,
+) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        match events.recv_timeout(REFUSAL_RENEW) {
+            Ok((line, _)) if line == "loaded" => return Ok(()),
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the sender ended before it said `loaded`".into());
+            }
+        }
+        if started.elapsed() > LOAD_LIMIT {
+            return Err(format!(
+                "the sender did not make its load within {} s",
+                LOAD_LIMIT.as_secs()
+            ));
+        }
+        receiver.refuse(REFUSAL_STEP)?;
+    }
 }
 
 #[cfg(test)]
