@@ -77,6 +77,10 @@ pub(crate) const HEADER: usize = 8;
 const BLOCK_BYTES: usize = 64 * 1024;
 /// A block is handed over once less than this is left in it.
 const ROOM_TO_KEEP_FILLING: usize = 512;
+/// A record is encoded straight into its block when the block's memory has
+/// this much room left (larger records are rare, and only grow the block);
+/// nearer the end it is encoded aside and copied.
+const IN_PLACE_ROOM: usize = 4 * 1024;
 /// Empty blocks kept for reuse; more are freed.
 pub(crate) const SPARE_BLOCKS: usize = 16;
 /// Distinct resource-and-scope pairs one pipeline tells apart.
@@ -144,22 +148,27 @@ impl Block {
         self.bytes.get(start..start + len).unwrap_or_default()
     }
 
-    fn fits(&self, need: usize) -> bool {
-        self.records < self.reserved_records && self.bytes.len() + need <= self.reserved_bytes
-    }
-
     fn is_full(&self) -> bool {
         self.records >= self.reserved_records
             || self.reserved_bytes - self.bytes.len() < ROOM_TO_KEEP_FILLING
     }
 
-    fn write_span(&mut self, group: u32, span: &SpanData, len: usize) {
+    /// Completes the record encoded at `start`, behind room for its header.
+    fn seal_record(&mut self, start: usize, group: u32, len: usize) {
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        if let Some(header) = self.bytes.get_mut(start..start + HEADER) {
+            header[..4].copy_from_slice(&group.to_le_bytes());
+            header[4..].copy_from_slice(&len.to_le_bytes());
+        }
+        self.records += 1;
+    }
+
+    /// Appends a record encoded elsewhere.
+    fn append_record(&mut self, group: u32, record: &[u8]) {
+        let len = u32::try_from(record.len()).unwrap_or(u32::MAX);
         self.bytes.extend_from_slice(&group.to_le_bytes());
-        self.bytes
-            .extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
-        let before = self.bytes.len();
-        record::encode_span(span, &mut self.bytes);
-        debug_assert_eq!(self.bytes.len() - before, len);
+        self.bytes.extend_from_slice(&len.to_le_bytes());
+        self.bytes.extend_from_slice(record);
         self.records += 1;
     }
 
@@ -268,6 +277,14 @@ struct Groups {
     groups: Vec<Group>,
 }
 
+/// What a producing thread keeps: its slots, and room to encode a record
+/// aside.
+#[derive(Default)]
+struct Local {
+    slots: Vec<LocalSlot>,
+    scratch: Vec<u8>,
+}
+
 /// A producing thread's way into one pipeline: its slot and the group its
 /// last record had.
 struct LocalSlot {
@@ -281,7 +298,9 @@ struct LocalSlot {
 
 thread_local! {
     /// The slots of the pipelines this thread feeds.
-    static LOCAL_SLOTS: RefCell<Vec<LocalSlot>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: RefCell<Local> = const {
+        RefCell::new(Local { slots: Vec::new(), scratch: Vec::new() })
+    };
 }
 
 /// Source of queue identities, never reused (addresses could be).
@@ -350,30 +369,34 @@ impl RecordQueue {
 
     /// Encodes `span` into the calling thread's block for this queue.
     pub(crate) fn push(&self, span: &SpanData) -> Push {
-        let len = record::span_len(span);
-        let pushed = LOCAL_SLOTS.try_with(|local| {
-            local
-                .try_borrow_mut()
-                .ok()
-                .map(|mut local| self.push_local(&mut local, span, len))
+        let pushed = LOCAL.try_with(|local| {
+            local.try_borrow_mut().ok().map(|mut local| {
+                let Local { slots, scratch } = &mut *local;
+                self.push_local(slots, scratch, span)
+            })
         });
         match pushed {
             Ok(Some(push)) => push,
             // The thread's slots are gone (it is exiting) or in use below
             // us: a block of its own for this record.
-            _ => self.push_alone(span, len),
+            _ => self.push_alone(span),
         }
     }
 
-    fn push_local(&self, local: &mut Vec<LocalSlot>, span: &SpanData, len: usize) -> Push {
-        let index = match local.iter().position(|entry| entry.queue == self.id) {
+    fn push_local(
+        &self,
+        slots: &mut Vec<LocalSlot>,
+        scratch: &mut Vec<u8>,
+        span: &SpanData,
+    ) -> Push {
+        let index = match slots.iter().position(|entry| entry.queue == self.id) {
             Some(index) => index,
-            None => match self.register(local) {
+            None => match self.register(slots) {
                 Some(index) => index,
                 None => return Push::Closed(1),
             },
         };
-        let entry = &mut local[index];
+        let entry = &mut slots[index];
         let resource = Arc::as_ptr(&span.resource) as usize;
         let scope = Arc::as_ptr(&span.scope) as usize;
         let (group, overhead) = match entry.last_group {
@@ -388,59 +411,102 @@ impl RecordQueue {
                 None => return Push::TooManyGroups,
             },
         };
-        let need = HEADER + len;
-        if need > self.budget.max_bytes || overhead + len + 10 > self.max_request_bytes {
-            return Push::TooLarge;
-        }
         let slot = &entry.slot;
-        let mut current = slot.block.take();
+        let current = slot.block.take();
         if current.as_ref().is_some_and(|block| block.closed) {
             slot.block.store(current);
             return Push::Closed(1);
         }
-        if let Some(full) = current.take_if(|block| !block.fits(need))
-            && let Err(discarded) = self.hand_over(full)
-        {
-            return Push::Closed(discarded + 1);
-        }
+        // A block in a slot always has room for a record and a record's
+        // share of the count (it is handed over once it has not).
         let mut block = match current {
             Some(block) => block,
-            None => match self.start_block(need) {
+            None => match self.start_block(HEADER + 1) {
                 Some(block) => block,
                 None => return Push::Full,
             },
         };
-        block.write_span(group, span, len);
+        // Encoded in place, behind room for its header, where the block
+        // surely has the memory; near its end, aside first.
+        let start = block.bytes.len();
+        let in_place = block.bytes.capacity() - start >= IN_PLACE_ROOM;
+        let len = if in_place {
+            block.bytes.extend_from_slice(&[0; HEADER]);
+            record::encode_span(span, &mut block.bytes);
+            block.bytes.len() - start - HEADER
+        } else {
+            scratch.clear();
+            record::encode_span(span, scratch);
+            scratch.len()
+        };
+        let need = HEADER + len;
+        if need > self.budget.max_bytes || overhead + len + 10 > self.max_request_bytes {
+            block.bytes.truncate(start);
+            return match self.put_back(slot, block) {
+                Ok(()) => Push::TooLarge,
+                Err(discarded) => Push::Closed(discarded + 1),
+            };
+        }
+        if start + need > block.reserved_bytes {
+            // Past what the block reserved: the record moves to a new block.
+            if in_place {
+                scratch.clear();
+                scratch.extend_from_slice(&block.bytes[start + HEADER..]);
+                block.bytes.truncate(start);
+            }
+            if let Err(discarded) = self.hand_over(block) {
+                return Push::Closed(discarded + 1);
+            }
+            block = match self.start_block(need) {
+                Some(block) => block,
+                None => return Push::Full,
+            };
+            block.append_record(group, scratch);
+        } else if in_place {
+            block.seal_record(start, group, len);
+        } else {
+            block.append_record(group, scratch);
+        }
         if block.is_full() {
             return match self.hand_over(block) {
                 Ok(()) => Push::Queued,
                 Err(discarded) => Push::Closed(discarded),
             };
         }
+        match self.put_back(slot, block) {
+            Ok(()) => Push::Queued,
+            Err(discarded) => Push::Closed(discarded),
+        }
+    }
+
+    /// Puts this thread's block back in its slot. `Err(records)`: the loop
+    /// closed the queue while the thread wrote (its marker is in the slot),
+    /// so the marker goes back and the block's records are discarded.
+    fn put_back(&self, slot: &Slot, block: Box<Block>) -> Result<(), u64> {
         match slot.block.swap(Some(block)) {
-            None => Push::Queued,
-            // The loop closed the queue while this thread wrote: the marker
-            // goes back, the block (with this record) is discarded.
+            None => Ok(()),
             Some(marker) => match slot.block.swap(Some(marker)) {
-                Some(mine) => Push::Closed(self.discard(mine)),
-                None => Push::Closed(1),
+                Some(mine) => Err(self.discard(mine)),
+                None => Err(0),
             },
         }
     }
 
     /// A record from a thread without its slot: a block of its own.
-    fn push_alone(&self, span: &SpanData, len: usize) -> Push {
+    fn push_alone(&self, span: &SpanData) -> Push {
         let Some((group, overhead, _)) = self.group_of(span) else {
             return Push::TooManyGroups;
         };
-        let need = HEADER + len;
-        if need > self.budget.max_bytes || overhead + len + 10 > self.max_request_bytes {
+        let mut record = Vec::new();
+        record::encode_span(span, &mut record);
+        let need = HEADER + record.len();
+        if need > self.budget.max_bytes || overhead + record.len() + 10 > self.max_request_bytes {
             return Push::TooLarge;
         }
         let Some(mut block) = self.start_block(need) else {
             return Push::Full;
         };
-        block.write_span(group, span, len);
+        block.append_record(group, &record);
         match self.hand_over(block) {
             Ok(()) => Push::Queued,
             Err(discarded) => Push::Closed(discarded),
@@ -835,7 +901,9 @@ mod tests {
         assert_eq!(queue.push(&big), Push::TooLarge);
         let queue = RecordQueue::new(1 << 20, None, 1_000, 1);
         assert_eq!(queue.push(&big), Push::TooLarge);
-        assert_eq!(queue.used_bytes(), 0);
+        // Nothing of it stays: the thread's block, handed over, is empty.
+        queue.steal_partial_blocks();
+        assert_eq!((queue.used_bytes(), queue.handed_records()), (0, 0));
         assert_eq!(queue.push(&span("small", "")), Push::Queued);
     }
 
@@ -885,15 +953,15 @@ mod tests {
         assert_eq!(queue.push(&span("s", "")), Push::Queued);
         // The loop closes while this thread holds its block (as if between
         // taking it and putting it back): simulated by taking it here.
-        let held = LOCAL_SLOTS.with(|local| {
+        let held = LOCAL.with(|local| {
             let local = local.borrow();
-            let entry = local.iter().find(|e| e.queue == queue.id).unwrap();
+            let entry = local.slots.iter().find(|e| e.queue == queue.id).unwrap();
             entry.slot.block.take()
         });
         assert_eq!(queue.close(), 0);
-        LOCAL_SLOTS.with(|local| {
+        LOCAL.with(|local| {
             let local = local.borrow();
-            let entry = local.iter().find(|e| e.queue == queue.id).unwrap();
+            let entry = local.slots.iter().find(|e| e.queue == queue.id).unwrap();
             let marker = entry.slot.block.swap(held);
             // What `push_local` does when its put-back finds the marker.
             let mine = entry.slot.block.swap(marker).unwrap();
