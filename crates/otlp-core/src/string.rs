@@ -78,11 +78,13 @@ impl InlineStr {
         Some(InlineStr { bytes })
     }
 
+    #[inline]
     fn len(&self) -> usize {
         usize::from(self.bytes[INLINE_CAPACITY])
     }
 
     #[allow(unsafe_code)]
+    #[inline]
     fn as_str(&self) -> &str {
         let bytes = &self.bytes[..self.len()];
         // SAFETY: `InlineStr::new` is the only constructor; it writes exactly

@@ -219,6 +219,31 @@ fn split_chunks_respect_the_limit_and_cover_the_batch_in_order() {
     }
 }
 
+#[test]
+fn string_attributes_around_the_one_byte_length_boundary_match_prost() {
+    // A `KeyValue` of a string is 6 bytes of framing plus its two texts; the
+    // short path writes one-byte prefixes while that stays under 128 bytes.
+    // Keys and values of every split around the boundary, empty ones too,
+    // and multi-byte characters, in spans, events, links, resource and scope.
+    let mut attributes = Vec::new();
+    for total in [0usize, 1, 119, 120, 121, 122, 123, 127, 128, 200] {
+        for key_len in [0usize, 1, total / 2, total] {
+            let key = "k".repeat(key_len.min(total));
+            let value = "é".repeat((total - key.len()) / 2) + &"v".repeat((total - key.len()) % 2);
+            attributes.push(KeyValue::new(key, value));
+        }
+    }
+    let scope = InstrumentationScope::new("boundary").with_attributes(attributes.clone());
+    let resource = Resource::new(attributes.clone());
+    let span = SpanData::builder("boundary")
+        .attributes(attributes.clone())
+        .event(Event::new("event", 7, attributes.clone()))
+        .resource(Arc::new(resource))
+        .scope(Arc::new(scope))
+        .build();
+    check(&[span]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
