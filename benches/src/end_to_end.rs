@@ -25,7 +25,9 @@
 //! public API ([`hot_path::record_ours`](crate::hot_path::record_ours) and
 //! [`hot_path::record_baseline`](crate::hot_path::record_baseline)), with the
 //! values handed over as [`ValueKind::Borrowed`] (each SDK makes its own
-//! owned copy with its own API) or [`ValueKind::Owned`].
+//! owned copy with its own API) or [`ValueKind::Owned`]. The control,
+//! [`WorkloadOnly`], runs the same producer with no SDK behind it: the
+//! workload's own cost, which both sides pay.
 
 use std::fmt;
 use std::str::FromStr;
@@ -316,6 +318,31 @@ impl Drop for BaselineSender {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// The control of the comparison: no SDK at all. Each span's values are
+/// formatted by the same [`Producer`] loop and handed to
+/// [`std::hint::black_box`] instead of a tracer, so a sender built on it
+/// costs the workload alone (formatting into reused buffers, and the pacing
+/// loop around it); what a pipeline's sender costs beyond that is the
+/// pipeline's own. Never allocates or blocks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkloadOnly;
+
+impl Sender for WorkloadOnly {
+    #[inline]
+    fn record(&self, kind: ValueKind, values: &[String; 8]) {
+        // The values must be made as if something read them.
+        std::hint::black_box((kind, values));
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _timeout: Duration) -> Result<(), String> {
+        Ok(())
     }
 }
 

@@ -74,7 +74,35 @@ fn a_tiny_comparison_prints_the_table_and_both_sides_deliver() {
             assert!(number(cells[4]) > 0.0, "{label} {transport}: {cells:?}");
             assert!(number(cells[5]) > 0.0, "{label} {transport}: {cells:?}");
         }
+        // The control's table: each pipeline's CPU per span, the
+        // workload's, what is left.
+        let cells = beyond_row(&stdout, "otlp-rust (default settings)", transport);
+        assert!(number(cells[2]) > 0.0, "{transport}: {cells:?}");
+        assert!(number(cells[3]) > 0.0, "{transport}: {cells:?}");
     }
+    assert!(
+        stdout.contains("Sender CPU beyond the workload (control: workload only (no SDK)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("| workload only (no SDK) | gRPC | 0 |"),
+        "the control is not a row of the main table:\n{stdout}"
+    );
+}
+
+/// The cells of the "beyond the workload" table's row (six cells, the
+/// first starting with `label`, the second `transport`).
+fn beyond_row<'a>(table: &'a str, label: &str, transport: &str) -> Vec<&'a str> {
+    table
+        .lines()
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+        })
+        .find(|cells| cells.len() == 6 && cells[0].starts_with(label) && cells[1] == transport)
+        .unwrap_or_else(|| panic!("no beyond-the-workload row {label} / {transport} in:\n{table}"))
 }
 
 #[test]
@@ -138,6 +166,17 @@ fn small_field_scenarios_print_their_tables() {
         let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
         assert_eq!(cells[3], "0", "{line}");
     }
+    // The steady and front-door tables are followed by the control's.
+    assert_eq!(
+        stdout
+            .matches("Sender CPU beyond the workload (control: workload only (no SDK)")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    let cells = beyond_row(&stdout, "otlp-rust (default settings)", "HTTP/protobuf");
+    assert!(number(cells[3]) > 0.0, "{cells:?}");
+    assert!(cells[5].ends_with('x'), "{cells:?}");
     // Every door of the front-door table.
     for door in [
         "| otlp-sdk's tracer | otlp-rust",

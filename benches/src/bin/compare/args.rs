@@ -22,6 +22,8 @@ SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow
                  the producer's wall time per span
     steady       50,000 spans/s for 10 s, paced by the sender: sender CPU per span
                  and share of one core
+                 (burst, steady and front-doors also run a control sender, the
+                 same producer loop with no SDK: CPU per span beyond the workload)
     slow         every answer delayed 200 ms: a burst of 5,000 spans and 10,000
                  spans/s for 10 s; spans lost, producer time spent in span calls
     outage       20,000 spans/s; the receiver refuses connections for 5 s after the

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 
 use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
 use crate::report::{
-    Machine, command_line, median, others_phrase, others_share, ratio, runs_phrase, thousands,
+    Machine, WORKLOAD_LABEL, WORKLOAD_NOTE, command_line, median, others_phrase, others_share,
+    ratio, runs_phrase, thousands,
 };
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 use crate::run::{MIB, Measurement, ReceiverProcess, Refusal, measure, rotation};
@@ -64,6 +65,7 @@ impl FieldRow {
             (Implementation::OtlpRust, _) => {
                 "OtlpSpanProcessor → otlp-rust (default settings)".to_owned()
             }
+            (Implementation::Workload, _) => WORKLOAD_LABEL.to_owned(),
             (Implementation::OpenTelemetry, _) => match queue {
                 Queue::Default => {
                     "opentelemetry_sdk + opentelemetry-otlp (default settings)".into()
@@ -80,9 +82,18 @@ impl FieldRow {
     fn front_label(&self) -> &'static str {
         match (self.implementation, self.front) {
             (Implementation::OtlpRust, Front::Native) => "otlp-sdk's tracer",
+            (Implementation::Workload, _) => "none (no SDK)",
             (_, Front::Native | Front::Api) => "`opentelemetry` API",
             (_, Front::Tracing) => "`tracing` + `tracing-opentelemetry`",
         }
+    }
+}
+
+/// The transport column of a row: `–` for the control, which sends nothing.
+fn transport_label(row: &FieldRow) -> &'static str {
+    match row.implementation {
+        Implementation::Workload => "–",
+        _ => row.transport.label(),
     }
 }
 
@@ -107,8 +118,16 @@ fn seconds_label(duration: Duration) -> String {
     }
 }
 
+/// Whether `scenario` runs the control row (workload only, no SDK): the
+/// scenarios that compare sender CPU per span.
+pub fn has_workload_row(scenario: Scenario) -> bool {
+    matches!(scenario, Scenario::Steady | Scenario::FrontDoors)
+}
+
 /// The rows of `scenario`, in table order: per transport, ours then the
-/// baseline for each load and door.
+/// baseline for each load and door; then, where [`has_workload_row`], the
+/// one control row, which serves every transport (it sends nothing; it
+/// carries the first transport only because every sender is given one).
 pub fn rows(options: &Options, scenario: Scenario) -> Vec<FieldRow> {
     let field = &options.field;
     let steady = Load::Paced {
@@ -163,6 +182,16 @@ pub fn rows(options: &Options, scenario: Scenario) -> Vec<FieldRow> {
             }
         }
     }
+    if let Some(&transport) = options.transports.first()
+        && has_workload_row(scenario)
+    {
+        rows.push(FieldRow {
+            implementation: Implementation::Workload,
+            front: Front::Native,
+            transport,
+            load: steady,
+        });
+    }
     rows
 }
 
@@ -214,14 +243,22 @@ fn run_scenario(
     for index in rotation(rows.len(), options.runs) {
         let row = rows[index];
         done += 1;
-        eprint!(
-            "compare: {} [{done}/{total}] {} {} {} {}: ",
-            scenario.as_str(),
-            row.implementation.as_str(),
-            row.front.as_str(),
-            row.transport,
-            load_label(row.load),
-        );
+        if row.implementation == Implementation::Workload {
+            eprint!(
+                "compare: {} [{done}/{total}] {WORKLOAD_LABEL} {}: ",
+                scenario.as_str(),
+                load_label(row.load),
+            );
+        } else {
+            eprint!(
+                "compare: {} [{done}/{total}] {} {} {} {}: ",
+                scenario.as_str(),
+                row.implementation.as_str(),
+                row.front.as_str(),
+                row.transport,
+                load_label(row.load),
+            );
+        }
         let args = SenderArgs {
             implementation: row.implementation,
             transport: row.transport,
@@ -231,7 +268,7 @@ fn run_scenario(
             timed: matches!(scenario, Scenario::Slow | Scenario::Outage),
             memory: scenario == Scenario::Memory,
             queue: match (row.implementation, scenario, field.queue) {
-                (Implementation::OtlpRust, ..) => None,
+                (Implementation::OtlpRust | Implementation::Workload, ..) => None,
                 // A queue that holds every span of the load.
                 (_, Scenario::Memory, _) => Some(field.memory_spans as usize),
                 (_, _, Queue::Size(size)) => Some(size),
@@ -243,7 +280,11 @@ fn run_scenario(
         let measurement = measure(exe, &mut receiver, &args, refusal)?;
         eprintln!(
             "{} lost, CPU {:.2} s ({:.2} µs/span){}{}",
-            measurement.lost(),
+            if row.implementation == Implementation::Workload {
+                "nothing sent, none".to_owned()
+            } else {
+                thousands(measurement.lost())
+            },
             measurement.usage.cpu().as_secs_f64(),
             cpu_per_span(&measurement) * 1e6,
             measurement
@@ -472,6 +513,77 @@ impl ScenarioReport {
         self.pairs[index].map(|pair| &self.rows[pair])
     }
 
+    /// The control row (workload only, no SDK), if this scenario ran one.
+    pub fn workload(&self) -> Option<&FieldSummary> {
+        self.rows
+            .iter()
+            .find(|row| row.row.implementation == Implementation::Workload)
+    }
+
+    /// Row `index`'s sender CPU seconds per span beyond the workload: its
+    /// CPU per span less the control's. `None` for the control itself or
+    /// without one.
+    pub fn beyond_workload(&self, index: usize) -> Option<f64> {
+        let row = &self.rows[index];
+        if row.row.implementation == Implementation::Workload {
+            return None;
+        }
+        Some(row.cpu_per_span - self.workload()?.cpu_per_span)
+    }
+
+    /// Row `index`'s CPU per span beyond the workload over its pair's (ours
+    /// only).
+    pub fn beyond_workload_ratio(&self, index: usize) -> Option<f64> {
+        let pair = self.pairs[index]?;
+        Some(self.beyond_workload(index)? / self.beyond_workload(pair)?)
+    }
+
+    /// The control's table under the steady and front-door tables: every
+    /// pipeline row's CPU per span, the control's, the difference and
+    /// otlp-rust's ratio against its pair; nothing without a control row.
+    fn beyond_workload_table(&self, out: &mut String) {
+        let Some(workload) = self.workload() else {
+            return;
+        };
+        let doors = self.scenario == Scenario::FrontDoors;
+        let _ = writeln!(
+            out,
+            "\nSender CPU beyond the workload (control: {WORKLOAD_LABEL}, {:.2} µs/span of CPU, \
+             {:.0}% of one core):\n",
+            workload.cpu_per_span * 1e6,
+            workload.core_share * 100.0,
+        );
+        out.push_str(if doors {
+            "| front door | pipeline | transport | CPU µs/span | workload only µs/span \
+             | CPU µs/span beyond the workload | beyond workload vs baseline (same door) |\n\
+             |---|---|---|---:|---:|---:|---:|\n"
+        } else {
+            "| implementation | transport | CPU µs/span | workload only µs/span \
+             | CPU µs/span beyond the workload | beyond workload vs baseline |\n\
+             |---|---|---:|---:|---:|---:|\n"
+        });
+        for (index, row) in self.rows.iter().enumerate() {
+            let Some(beyond) = self.beyond_workload(index) else {
+                continue;
+            };
+            if doors {
+                let _ = write!(out, "| {} ", row.row.front_label());
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {} |",
+                self.label(&row.row),
+                row.row.transport.label(),
+                row.cpu_per_span * 1e6,
+                workload.cpu_per_span * 1e6,
+                beyond * 1e6,
+                self.beyond_workload_ratio(index)
+                    .map_or("–".to_owned(), ratio),
+            );
+        }
+        let _ = writeln!(out, "\n{WORKLOAD_NOTE}");
+    }
+
     /// The share of the machine's CPU (all cores) that processes other than
     /// the sender and the receiver used while this scenario's rows ran.
     pub fn others_share(&self) -> Option<f64> {
@@ -543,9 +655,15 @@ impl ScenarioReport {
         let _ = writeln!(out, "```sh\n{}\n```\n", self.command);
         match self.scenario {
             Scenario::Burst => {}
-            Scenario::Steady => self.steady_table(&mut out),
+            Scenario::Steady => {
+                self.steady_table(&mut out);
+                self.beyond_workload_table(&mut out);
+            }
             Scenario::Slow | Scenario::Outage => self.loss_table(&mut out),
-            Scenario::FrontDoors => self.front_door_table(&mut out),
+            Scenario::FrontDoors => {
+                self.front_door_table(&mut out);
+                self.beyond_workload_table(&mut out);
+            }
             Scenario::Memory => self.memory_table(&mut out),
         }
         out.push('\n');
@@ -578,6 +696,9 @@ impl ScenarioReport {
              |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (index, row) in self.rows.iter().enumerate() {
+            if row.row.implementation == Implementation::Workload {
+                continue;
+            }
             let versus = self.pair(index).map_or("–".to_owned(), |pair| {
                 ratio(row.cpu_per_span / pair.cpu_per_span)
             });
@@ -638,6 +759,9 @@ impl ScenarioReport {
              |---|---|---|---:|---:|---:|---:|---:|---:|\n",
         );
         for (index, row) in self.rows.iter().enumerate() {
+            if row.row.implementation == Implementation::Workload {
+                continue;
+            }
             let versus = self.pair(index).map_or("–".to_owned(), |pair| {
                 ratio(row.cpu_per_span / pair.cpu_per_span)
             });
@@ -840,7 +964,10 @@ impl ScenarioReport {
         );
         for row in &self.rows {
             let join = |values: Vec<String>| values.join(", ");
-            let lost = join(row.runs.iter().map(|run| thousands(run.lost())).collect());
+            let lost = match row.row.implementation {
+                Implementation::Workload => "– (sends nothing)".to_owned(),
+                _ => join(row.runs.iter().map(|run| thousands(run.lost())).collect()),
+            };
             let cpu = join(
                 row.runs
                     .iter()
@@ -896,8 +1023,11 @@ impl ScenarioReport {
                 "| {} | {} | {} | {} | {lost} | {cpu} | {accounting} | {receiver_cpu:.2} | {others} \
                  | {} | {} |",
                 self.label(&row.row),
-                row.row.front.as_str(),
-                row.row.transport.label(),
+                match row.row.implementation {
+                    Implementation::Workload => "–",
+                    _ => row.row.front.as_str(),
+                },
+                transport_label(&row.row),
                 load_label(row.row.load),
                 thousands(requests.round() as u64),
                 problems.join("; ").replace('|', "\\|"),
@@ -934,6 +1064,9 @@ impl ScenarioReport {
                     "ratio_cpu_per_span": pair.map(|pair| row.cpu_per_span / pair.cpu_per_span),
                     "ratio_in_span_calls": pair
                         .and_then(|pair| Some(row.in_calls? / pair.in_calls?)),
+                    "workload_cpu_seconds_per_span": self.workload().map(|w| w.cpu_per_span),
+                    "sender_cpu_seconds_per_span_beyond_workload": self.beyond_workload(index),
+                    "ratio_cpu_per_span_beyond_workload": self.beyond_workload_ratio(index),
                     "memory": row.memory.map(|memory| {
                         let encoded = memory
                             .encoded_per_span
@@ -979,6 +1112,13 @@ impl ScenarioReport {
             "runs": self.runs,
             "others_cpu_share": self.others_share(),
             "rows": rows,
+            "workload": self.workload().map(|row| json!({
+                "label": WORKLOAD_LABEL,
+                "sender_cpu_seconds_per_span": row.cpu_per_span,
+                "core_share": row.core_share,
+                "produce_seconds": row.produce_seconds,
+                "note": WORKLOAD_NOTE,
+            })),
             "goals": self.goals().iter().map(|goal| json!({
                 "transport": goal.transport.as_str(),
                 "goal": goal.goal,
@@ -1050,9 +1190,11 @@ mod tests {
             let rows = rows(&options, scenario);
             let expected = match scenario {
                 Scenario::Burst => 0,
-                Scenario::Steady | Scenario::Outage | Scenario::Memory => 4,
+                // Four pipeline rows and the control.
+                Scenario::Steady => 5,
+                Scenario::Outage | Scenario::Memory => 4,
                 Scenario::Slow => 8,
-                Scenario::FrontDoors => 10,
+                Scenario::FrontDoors => 11,
             };
             assert_eq!(rows.len(), expected, "{scenario:?}");
             for ours in rows

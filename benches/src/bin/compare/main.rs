@@ -30,7 +30,10 @@
 //!   generous bound. Rows: otlp-rust at its default settings; the baseline
 //!   (`opentelemetry_sdk` + `opentelemetry-otlp`, set up as documented) with
 //!   its default queue (2,048), 65,536 and 1,000,000 spans; each over gRPC
-//!   and HTTP/protobuf. See `otlp_benches::end_to_end`.
+//!   and HTTP/protobuf. See `otlp_benches::end_to_end`. One more row, the
+//!   control, runs the same producer loop with no SDK at all
+//!   (`otlp_benches::end_to_end::WorkloadOnly`, in the burst, the steady rate
+//!   and the front doors): what the workload itself costs.
 //!
 //! ## What is measured
 //!
@@ -45,7 +48,10 @@
 //!   process (user + system time of all its threads, and `ru_maxrss`), read
 //!   by the coordinator with `wait4` when it reaps the process;
 //! - each ratio against the lossless baseline row of the same transport (the
-//!   smallest queue with which the baseline lost nothing).
+//!   smallest queue with which the baseline lost nothing);
+//! - **CPU per span beyond the workload**: a row's sender CPU less the
+//!   control's CPU per span times the spans it made, per span delivered, and
+//!   its ratio against the same reference (the goals stay on the total).
 //!
 //! `--runs R` repeats every row R times in rotating order and reports
 //! medians (lost: the worst run).

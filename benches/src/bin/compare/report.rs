@@ -21,6 +21,19 @@ pub const GOAL_RSS: f64 = 1.0 / 4.0;
 /// The producer's wall time per span at most this many nanoseconds (issue 13).
 pub const GOAL_PRODUCER_NS_PER_SPAN: f64 = 300.0;
 
+/// The control row's name in the tables.
+pub const WORKLOAD_LABEL: &str = "workload only (no SDK)";
+
+/// The sentence under a "beyond the workload" table: what the control row
+/// is, and which ratio is the official one.
+pub const WORKLOAD_NOTE: &str = "The control row \"workload only\" is a sender process that \
+     runs the same producer loop (the same pacing, the same eight values formatted into the same \
+     buffers, handed to `black_box`) with no SDK at all, in the same rotation as the other rows; \
+     CPU µs/span beyond the workload = the row's sender CPU less the control's CPU per span \
+     times the spans the row made, per span (for a lossless row: its CPU µs/span less the \
+     control's), the same control for both transports. It shows the pipelines' own cost; the \
+     official ratio, the one the goals are stated on, is the total sender CPU per span.";
+
 /// One row's runs, summarised: medians, and the worst run's loss.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowSummary {
@@ -36,7 +49,8 @@ pub struct RowSummary {
     pub produced: u64,
     /// Median sender CPU seconds.
     pub cpu_seconds: f64,
-    /// Median sender CPU seconds per delivered span.
+    /// Median sender CPU seconds per delivered span (per span produced for
+    /// the control row, which delivers none).
     pub cpu_per_span: f64,
     /// Median peak RSS, bytes.
     pub peak_rss_bytes: f64,
@@ -58,7 +72,9 @@ impl RowSummary {
             produced: runs.first().map_or(0, |run| run.produced),
             cpu_seconds: median_of(&|run| run.usage.cpu().as_secs_f64()),
             cpu_per_span: median_of(&|run| {
-                if run.delivered == 0 {
+                if spec.implementation == Implementation::Workload {
+                    run.usage.cpu().as_secs_f64() / run.produced.max(1) as f64
+                } else if run.delivered == 0 {
                     f64::INFINITY
                 } else {
                     run.usage.cpu().as_secs_f64() / run.delivered as f64
@@ -74,6 +90,7 @@ impl RowSummary {
     pub fn label(&self) -> String {
         match (self.spec.implementation, self.spec.queue) {
             (Implementation::OtlpRust, _) => "otlp-rust (default settings)".to_owned(),
+            (Implementation::Workload, _) => WORKLOAD_LABEL.to_owned(),
             (Implementation::OpenTelemetry, queue) => {
                 let queue = match queue.unwrap_or(Queue::Default) {
                     Queue::Default => format!("queue {} (default)", thousands(2_048)),
@@ -164,7 +181,11 @@ impl Report {
         let reference_of = |transport: Transport| reference_row(&rows, transport);
         let references = rows
             .iter()
-            .map(|row| reference_of(row.spec.transport))
+            .map(|row| match row.spec.implementation {
+                // The control has no ratios of its own.
+                Implementation::Workload => None,
+                _ => reference_of(row.spec.transport),
+            })
             .collect();
         Report {
             references,
@@ -201,6 +222,49 @@ impl Report {
             self.rows.iter().flat_map(|row| &row.runs),
             self.machine.nproc,
         )
+    }
+
+    /// The control row (workload only, no SDK), if it ran.
+    pub fn workload(&self) -> Option<&RowSummary> {
+        self.rows
+            .iter()
+            .find(|row| row.spec.implementation == Implementation::Workload)
+    }
+
+    /// The control's median sender CPU seconds per span produced.
+    pub fn workload_cpu_per_span(&self) -> Option<f64> {
+        self.workload().map(|row| row.cpu_per_span)
+    }
+
+    /// Row `index`'s sender CPU seconds per delivered span beyond the
+    /// workload: the median over its runs of (CPU − the control's CPU per
+    /// span × spans produced) / spans delivered. `None` for the control
+    /// itself or without one.
+    pub fn beyond_workload(&self, index: usize) -> Option<f64> {
+        let row = &self.rows[index];
+        if row.spec.implementation == Implementation::Workload {
+            return None;
+        }
+        let workload = self.workload_cpu_per_span()?;
+        Some(median(
+            row.runs
+                .iter()
+                .map(|run| {
+                    if run.delivered == 0 {
+                        f64::INFINITY
+                    } else {
+                        (run.usage.cpu().as_secs_f64() - workload * run.produced as f64)
+                            / run.delivered as f64
+                    }
+                })
+                .collect(),
+        ))
+    }
+
+    /// Row `index`'s CPU per span beyond the workload over its reference's.
+    pub fn beyond_workload_ratio(&self, index: usize) -> Option<f64> {
+        let reference = self.references[index]?;
+        Some(self.beyond_workload(index)? / self.beyond_workload(reference)?)
     }
 
     /// Whether row `index` is the reference of its transport.
@@ -263,6 +327,9 @@ impl Report {
              |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (index, row) in self.rows.iter().enumerate() {
+            if row.spec.implementation == Implementation::Workload {
+                continue;
+            }
             let mark = if self.is_reference(index) { " †" } else { "" };
             let lost = if row.lost == 0 {
                 "0".to_owned()
@@ -304,6 +371,7 @@ impl Report {
              queue with which the baseline lost no span (or, if it always lost some, its largest \
              queue).\n\n",
         );
+        self.beyond_workload_table(&mut out);
         let _ = writeln!(
             out,
             "Each row is one sender process: one thread formats eight 16-character attribute \
@@ -347,7 +415,10 @@ impl Report {
             let per_run: Vec<String> = row
                 .runs
                 .iter()
-                .map(|run| thousands(run.delivered_per_second().round() as u64))
+                .map(|run| match row.spec.implementation {
+                    Implementation::Workload => "– (sends nothing)".to_owned(),
+                    _ => thousands(run.delivered_per_second().round() as u64),
+                })
                 .collect();
             let requests = median(row.runs.iter().map(|run| run.requests as f64).collect());
             let others: Vec<f64> = row
@@ -364,7 +435,11 @@ impl Report {
                 out,
                 "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
                 row.label(),
-                row.spec.transport.label(),
+                match row.spec.implementation {
+                    // The control sends nothing.
+                    Implementation::Workload => "–",
+                    _ => row.spec.transport.label(),
+                },
                 per_run.join(", "),
                 row.median_duration(|run| run.produce_time),
                 row.median_duration(|run| run.until_shutdown),
@@ -408,6 +483,45 @@ impl Report {
         out
     }
 
+    /// The control's table: every pipeline row's CPU per span, the
+    /// control's, the difference and its ratio against †; nothing without a
+    /// control row.
+    fn beyond_workload_table(&self, out: &mut String) {
+        let Some(workload) = self.workload() else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "Sender CPU beyond the workload (control: {WORKLOAD_LABEL}, {:.2} µs/span of CPU, \
+             producer {:.0} ns/span):\n",
+            workload.cpu_per_span * 1e6,
+            workload.producer_ns_per_span,
+        );
+        out.push_str(
+            "| implementation | transport | sender CPU µs/span | workload only µs/span \
+             | CPU µs/span beyond the workload | beyond workload vs † |\n\
+             |---|---|---:|---:|---:|---:|\n",
+        );
+        for (index, row) in self.rows.iter().enumerate() {
+            let Some(beyond) = self.beyond_workload(index) else {
+                continue;
+            };
+            let mark = if self.is_reference(index) { " †" } else { "" };
+            let _ = writeln!(
+                out,
+                "| {}{mark} | {} | {:.2} | {:.2} | {:.2} | {} |",
+                row.label(),
+                row.spec.transport.label(),
+                row.cpu_per_span * 1e6,
+                workload.cpu_per_span * 1e6,
+                beyond * 1e6,
+                self.beyond_workload_ratio(index)
+                    .map_or("–".to_owned(), ratio),
+            );
+        }
+        let _ = writeln!(out, "\n{WORKLOAD_NOTE}\n");
+    }
+
     /// The same report as JSON.
     pub fn json(&self) -> Value {
         let rows: Vec<Value> = self
@@ -433,6 +547,9 @@ impl Report {
                     "ratio_cpu_per_span": ratios.map(|r| r.cpu_per_span),
                     "ratio_peak_rss": ratios.map(|r| r.peak_rss),
                     "ratio_producer_ns_per_span": ratios.map(|r| r.producer_ns_per_span),
+                    "workload_cpu_seconds_per_span": self.workload_cpu_per_span(),
+                    "sender_cpu_seconds_per_span_beyond_workload": self.beyond_workload(index),
+                    "ratio_cpu_per_span_beyond_workload": self.beyond_workload_ratio(index),
                     "runs": row.runs.iter().map(measurement_json).collect::<Vec<_>>(),
                 })
             })
@@ -477,6 +594,12 @@ impl Report {
             "values": self.values,
             "receiver": self.store.as_str(),
             "rows": rows,
+            "workload": self.workload().map(|row| json!({
+                "label": WORKLOAD_LABEL,
+                "sender_cpu_seconds_per_span": row.cpu_per_span,
+                "producer_ns_per_span": row.producer_ns_per_span,
+                "note": WORKLOAD_NOTE,
+            })),
             "goals": goals,
         })
     }
@@ -838,8 +961,8 @@ mod tests {
         }
     }
 
-    fn sample_report() -> Report {
-        let options = Options {
+    fn sample_options() -> Options {
+        Options {
             scenarios: vec![crate::args::Scenario::Burst],
             receiver_store: None,
             field: crate::args::FieldOptions::default(),
@@ -852,8 +975,11 @@ mod tests {
             receiver_threads: 2,
             json: false,
             given: vec!["--spans".into(), "1000000".into()],
-        };
-        let results = vec![
+        }
+    }
+
+    fn sample_results() -> Vec<(RowSpec, Vec<Measurement>)> {
+        vec![
             (
                 spec(Implementation::OtlpRust, None),
                 vec![measurement(1_000_000, 1_000_000, 1.0, 1.5, 30)],
@@ -870,10 +996,13 @@ mod tests {
                 spec(Implementation::OpenTelemetry, Some(Queue::Size(1_000_000))),
                 vec![measurement(1_000_000, 1_000_000, 4.0, 6.0, 780)],
             ),
-        ];
+        ]
+    }
+
+    fn sample_report() -> Report {
         let mut machine = Machine::describe();
         machine.finish();
-        Report::new(&options, results, machine)
+        Report::new(&sample_options(), sample_results(), machine)
     }
 
     #[test]
@@ -898,6 +1027,63 @@ mod tests {
             (ratios.producer_ns_per_span - 0.25).abs() < 1e-9,
             "{ratios:?}"
         );
+    }
+
+    #[test]
+    fn the_control_row_is_subtracted_per_span_made_and_set_apart() {
+        let mut results = sample_results();
+        // 0.5 s of CPU for 1,000,000 spans made, none sent.
+        results.push((
+            spec(Implementation::Workload, None),
+            vec![measurement(1_000_000, 0, 1.0, 0.5, 5)],
+        ));
+        let report = Report::new(&sample_options(), results, Machine::describe());
+        assert_eq!(
+            report.references,
+            [Some(3), Some(3), Some(3), Some(3), None]
+        );
+        assert_eq!(report.workload_cpu_per_span(), Some(0.5e-6));
+        // Ours: 1.5 s − 0.5 s over 1,000,000 spans; †: 6 s − 0.5 s.
+        let ours = report.beyond_workload(0).expect("ours");
+        assert!((ours - 1.0e-6).abs() < 1e-12, "{ours}");
+        let ratio = report.beyond_workload_ratio(0).expect("ratio");
+        assert!((ratio - 1.0 / 5.5).abs() < 1e-9, "{ratio}");
+        // A lossy row pays the workload for every span made, not delivered.
+        let lossy = report.beyond_workload(1).expect("lossy");
+        assert!((lossy - 1.5 / 100_000.0).abs() < 1e-12, "{lossy}");
+        assert_eq!(report.beyond_workload(4), None);
+        // The goals still stand on the total CPU per span.
+        let ratios = report.ratios(0).expect("ours");
+        assert!((ratios.cpu_per_span - 0.25).abs() < 1e-9, "{ratios:?}");
+
+        let markdown = report.markdown();
+        assert!(
+            !markdown.contains("| workload only (no SDK) | gRPC | 0 |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "Sender CPU beyond the workload (control: workload only (no SDK), 0.50 µs/span"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown
+                .contains("| otlp-rust (default settings) | gRPC | 1.50 | 0.50 | 1.00 | 0.18x |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "| opentelemetry_sdk + opentelemetry-otlp, queue 1,000,000 † | gRPC \
+                 | 6.00 | 0.50 | 5.50 | 1.00x |"
+            ),
+            "{markdown}"
+        );
+        assert!(markdown.contains("the official ratio"), "{markdown}");
+        let json = report.json();
+        assert_eq!(json["workload"]["sender_cpu_seconds_per_span"], 0.5e-6);
+        assert_eq!(json["rows"][0]["ratio_cpu_per_span_beyond_workload"], ratio);
+        assert_eq!(json["rows"][4]["implementation"], "workload");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   closed. It exits at stdin EOF.
 //! - `--role sender`: one pipeline ([`SenderArgs`]) producing the spans on
 //!   its main thread (a burst, or paced at a rate: [`Load`]), entering it
-//!   through one [`Front`] door, then shutting down; it prints `producing`
+//!   through one [`Front`] door, then shutting down (`--impl workload`: the
+//!   same producer with no pipeline at all, the control); it prints `producing`
 //!   when it starts, then one `result {json}` line ([`SenderReport`]) and
 //!   exits. With `--memory` it also notes its resident memory before the
 //!   pipeline is built, before the load and after it, and what the pipeline
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use otlp_benches::end_to_end::{
-    BaselineSender, Endpoints, OursSender, Producer, Sender, Transport,
+    BaselineSender, Endpoints, OursSender, Producer, Sender, Transport, WorkloadOnly,
 };
 use otlp_benches::front_doors::{BridgeSender, TracingSender};
 use otlp_benches::hot_path::{SPAN_NAME, ValueKind};
@@ -263,6 +264,9 @@ pub enum Implementation {
     OtlpRust,
     /// opentelemetry_sdk with opentelemetry-otlp.
     OpenTelemetry,
+    /// The control: the same producer loop with no SDK at all
+    /// ([`WorkloadOnly`]); its CPU is the workload both sides pay.
+    Workload,
 }
 
 impl Implementation {
@@ -271,6 +275,7 @@ impl Implementation {
         match self {
             Implementation::OtlpRust => "otlp-rust",
             Implementation::OpenTelemetry => "opentelemetry",
+            Implementation::Workload => "workload",
         }
     }
 
@@ -279,8 +284,9 @@ impl Implementation {
         match text {
             "otlp-rust" => Ok(Implementation::OtlpRust),
             "opentelemetry" => Ok(Implementation::OpenTelemetry),
+            "workload" => Ok(Implementation::Workload),
             other => Err(format!(
-                "unknown implementation {other:?} (otlp-rust or opentelemetry)"
+                "unknown implementation {other:?} (otlp-rust, opentelemetry or workload)"
             )),
         }
     }
@@ -570,6 +576,11 @@ pub fn sender(args: &SenderArgs) -> Result<(), String> {
             let sender =
                 TracingSender::install(BaselineSender::new(transport, endpoints, args.queue)?)?;
             produce_and_shut_down(&sender, args, rss_start, &unknown_holding)?
+        }
+        // No SDK, no door, nothing sent: the transport and endpoints are
+        // ignored.
+        (Implementation::Workload, _) => {
+            produce_and_shut_down(&WorkloadOnly, args, rss_start, &unknown_holding)?
         }
     };
     let mut stdout = std::io::stdout().lock();

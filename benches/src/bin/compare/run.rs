@@ -42,7 +42,9 @@ const REFUSAL_RENEW: Duration = Duration::from_millis(250);
 /// The longest a sender may take to make its load while the receiver refuses.
 const LOAD_LIMIT: Duration = Duration::from_secs(300);
 
-/// One row of the table: which SDK, which transport, which queue.
+/// One row of the table: which SDK, which transport, which queue. The
+/// control row ([`Implementation::Workload`]) sends nothing; it carries the
+/// first transport only because every sender is given one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowSpec {
     /// The SDK.
@@ -53,7 +55,9 @@ pub struct RowSpec {
     pub queue: Option<Queue>,
 }
 
-/// The rows `options` ask for, per transport: ours, then the baseline per queue.
+/// The rows `options` ask for, per transport: ours, then the baseline per
+/// queue; then the one control row (workload only), which serves every
+/// transport.
 pub fn rows(options: &Options) -> Vec<RowSpec> {
     let mut rows = Vec::new();
     for &transport in &options.transports {
@@ -69,6 +73,13 @@ pub fn rows(options: &Options) -> Vec<RowSpec> {
                 queue: Some(queue),
             });
         }
+    }
+    if let Some(&transport) = options.transports.first() {
+        rows.push(RowSpec {
+            implementation: Implementation::Workload,
+            transport,
+            queue: None,
+        });
     }
     rows
 }
@@ -267,14 +278,18 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
     for index in rotation(rows.len(), options.runs) {
         let row = rows[index];
         done += 1;
-        eprint!(
-            "compare: [{done}/{total}] {} {} {}: ",
-            row.implementation.as_str(),
-            row.transport,
-            row.queue
-                .map(|queue| format!("queue {}", queue.capacity()))
-                .unwrap_or_else(|| "defaults".into()),
-        );
+        if row.implementation == Implementation::Workload {
+            eprint!("compare: [{done}/{total}] workload only (no SDK): ");
+        } else {
+            eprint!(
+                "compare: [{done}/{total}] {} {} {}: ",
+                row.implementation.as_str(),
+                row.transport,
+                row.queue
+                    .map(|queue| format!("queue {}", queue.capacity()))
+                    .unwrap_or_else(|| "defaults".into()),
+            );
+        }
         let args = SenderArgs {
             implementation: row.implementation,
             transport: row.transport,
@@ -293,13 +308,21 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
             shutdown_timeout: options.shutdown_timeout,
         };
         let measurement = measure(&exe, &mut receiver, &args, None)?;
-        eprintln!(
-            "{:.0} spans/s delivered, {} lost, CPU {:.2} s, peak RSS {:.1} MB",
-            measurement.delivered_per_second(),
-            measurement.lost(),
-            measurement.usage.cpu().as_secs_f64(),
-            measurement.usage.peak_rss_bytes as f64 / MIB,
-        );
+        if row.implementation == Implementation::Workload {
+            eprintln!(
+                "CPU {:.2} s, produced in {:.2} s",
+                measurement.usage.cpu().as_secs_f64(),
+                measurement.produce_time.as_secs_f64(),
+            );
+        } else {
+            eprintln!(
+                "{:.0} spans/s delivered, {} lost, CPU {:.2} s, peak RSS {:.1} MB",
+                measurement.delivered_per_second(),
+                measurement.lost(),
+                measurement.usage.cpu().as_secs_f64(),
+                measurement.usage.peak_rss_bytes as f64 / MIB,
+            );
+        }
         results[index].1.push(measurement);
     }
     receiver.stop();
@@ -395,10 +418,12 @@ pub fn measure(
     // Shutdown returned once every export was answered, and the receiver
     // counts a request before answering it; wait a little for stragglers
     // all the same (a shutdown that timed out may leave some in flight).
+    // The control sends nothing: nothing to wait for.
     let settle_start = Instant::now();
     let mut after = receiver.stats()?;
     let mut quiet_since = Instant::now();
-    while after.app_spans - before.app_spans < report.produced
+    while args.implementation != Implementation::Workload
+        && after.app_spans - before.app_spans < report.produced
         && quiet_since.elapsed() < SETTLE_QUIET
         && settle_start.elapsed() < SETTLE_LIMIT
     {
