@@ -326,16 +326,33 @@ pub(super) fn put_scope<B: BufMut + ?Sized>(buf: &mut B, scope: &Instrumentation
 }
 
 pub(super) fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
-    put_bytes_field(buf, 1, span.trace_id.as_bytes());
-    put_bytes_field(buf, 2, span.span_id.as_bytes());
+    // The two ids, fixed size, as one slice: `trace_id = 1`, `span_id = 2`.
+    let mut ids = [0u8; 2 + 16 + 2 + 8];
+    ids[0] = 1 << 3 | WIRE_LEN;
+    ids[1] = 16;
+    ids[2..18].copy_from_slice(span.trace_id.as_bytes());
+    ids[18] = 2 << 3 | WIRE_LEN;
+    ids[19] = 8;
+    ids[20..].copy_from_slice(span.span_id.as_bytes());
+    buf.put_slice(&ids);
     put_str(buf, 3, span.trace_state.header());
     if let Some(parent) = &span.parent_span_id {
         put_bytes_field(buf, 4, parent.as_bytes());
     }
     put_str(buf, 5, &span.name);
     put_uint(buf, 6, u64::from(span.kind.wire_value()));
-    put_fixed64(buf, 7, span.start_time_unix_nano);
-    put_fixed64(buf, 8, span.end_time_unix_nano);
+    if span.start_time_unix_nano != 0 && span.end_time_unix_nano != 0 {
+        // Both times, as one slice: `start_time_unix_nano = 7`, `end_time_unix_nano = 8`.
+        let mut times = [0u8; 2 * 9];
+        times[0] = 7 << 3 | WIRE_FIXED64;
+        times[1..9].copy_from_slice(&span.start_time_unix_nano.to_le_bytes());
+        times[9] = 8 << 3 | WIRE_FIXED64;
+        times[10..].copy_from_slice(&span.end_time_unix_nano.to_le_bytes());
+        buf.put_slice(&times);
+    } else {
+        put_fixed64(buf, 7, span.start_time_unix_nano);
+        put_fixed64(buf, 8, span.end_time_unix_nano);
+    }
     put_attributes(buf, 9, &span.attributes);
     put_uint(buf, 10, u64::from(span.dropped_attributes_count));
     for event in &span.events {
