@@ -26,8 +26,10 @@
 //! of both together (throughput). Spans go out in bursts of 8,192 with an
 //! untimed flush before each, so neither queue ever fills: no span is dropped
 //! and the final accounting shows it. The export threads run during the
-//! bursts, competing for the two cores; ours also encodes every batch to
-//! protobuf there, the baseline's no-op exporter encodes nothing.
+//! bursts, competing for the two cores. Ours encodes every span to protobuf
+//! on the producing thread as it ends (the export loop only frames the
+//! encoded records), so that encoding is inside the timed per-span cost;
+//! the baseline's no-op exporter encodes nothing.
 //!
 //! Before timing, the suite checks that both SDKs record the same span for
 //! every value kind, and counts the allocations per span on the producing
