@@ -51,7 +51,9 @@
 //! on a shared counter), one uncontended lock to hand it over, and a wake-up
 //! of the loop when it sleeps and a batch's worth is waiting. Memory: a record
 //! costs its encoded size plus eight bytes; blocks are reused, at most
-//! [`SPARE_BLOCKS`] are kept spare, and each producing thread holds at most
+//! a sixteenth of the budget is kept in spare blocks (64 of them, 4 MiB, by
+//! default: a burst of some 13,000 spans then finds its blocks ready), and
+//! each producing thread holds at most
 //! one partly filled block.
 //!
 //! A shared ring (one buffer, producers reserving ranges with a
@@ -81,8 +83,10 @@ const ROOM_TO_KEEP_FILLING: usize = 512;
 /// this much room left (larger records are rare, and only grow the block);
 /// nearer the end it is encoded aside and copied.
 const IN_PLACE_ROOM: usize = 4 * 1024;
-/// Empty blocks kept for reuse; more are freed.
-pub(crate) const SPARE_BLOCKS: usize = 16;
+/// Empty blocks kept for reuse take at most this share of the budget (and
+/// at least [`MIN_SPARE_BLOCKS`] blocks); more are freed.
+const SPARE_SHARE: usize = 16;
+const MIN_SPARE_BLOCKS: usize = 4;
 /// Distinct resource-and-scope pairs one pipeline tells apart.
 const MAX_GROUPS: usize = 4096;
 
@@ -312,6 +316,8 @@ pub(crate) struct RecordQueue {
     id: u64,
     budget: Budget,
     block_bytes: usize,
+    /// Empty blocks kept for reuse at most.
+    max_spare_blocks: usize,
     /// A record whose request would be larger than this is refused.
     max_request_bytes: usize,
     handed: Mutex<Handed>,
@@ -344,6 +350,7 @@ impl RecordQueue {
     ) -> Self {
         let max_bytes = max_bytes.max(1);
         let max_records = max_records.map_or(usize::MAX, |cap| cap.max(1));
+        let block_bytes = (max_bytes / 16).clamp(256, BLOCK_BYTES).min(max_bytes);
         RecordQueue {
             id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
             budget: Budget {
@@ -353,7 +360,8 @@ impl RecordQueue {
                 records: AtomicUsize::new(0),
                 records_per_block: (max_records / 16).clamp(1, 1024),
             },
-            block_bytes: (max_bytes / 16).clamp(256, BLOCK_BYTES).min(max_bytes),
+            block_bytes,
+            max_spare_blocks: (max_bytes / SPARE_SHARE / block_bytes).max(MIN_SPARE_BLOCKS),
             max_request_bytes,
             handed: Mutex::new(Handed::default()),
             handed_records: AtomicUsize::new(0),
@@ -648,7 +656,7 @@ impl RecordQueue {
         block.reserved_bytes = 0;
         block.reserved_records = 0;
         let mut spare = lock(&self.spare);
-        if spare.len() < SPARE_BLOCKS {
+        if spare.len() < self.max_spare_blocks {
             spare.push(block);
         }
     }
