@@ -287,6 +287,12 @@ mod tests {
         drop(provider);
         drop(processor);
         // Dropped, nothing keeps its queue alive: not the thread that used it.
+        // (The export runtime is released in the background: its last task
+        // lets go of the pipeline a moment after shutdown returns.)
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while shared.strong_count() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         assert!(
             shared.upgrade().is_none(),
             "the pipeline outlived its last handle"
