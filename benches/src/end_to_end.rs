@@ -235,6 +235,17 @@ impl BaselineSender {
         endpoints: &Endpoints,
         max_queue_size: Option<usize>,
     ) -> Result<Self, String> {
+        Self::with_exporter(transport, endpoints, max_queue_size, |exporter| exporter)
+    }
+
+    /// The same pipeline with its `opentelemetry-otlp` exporter wrapped by
+    /// `wrap` (to count what the batch processor hands it, say).
+    pub fn with_exporter<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
+        transport: Transport,
+        endpoints: &Endpoints,
+        max_queue_size: Option<usize>,
+        wrap: impl FnOnce(opentelemetry_otlp::SpanExporter) -> E,
+    ) -> Result<Self, String> {
         let (exporter, runtime) = match transport {
             Transport::Grpc => {
                 // The tonic exporter must be built inside a runtime, which
@@ -262,7 +273,7 @@ impl BaselineSender {
                 (exporter, None)
             }
         };
-        let exporter = exporter.map_err(|error| error.to_string())?;
+        let exporter = wrap(exporter.map_err(|error| error.to_string())?);
         let resource = opentelemetry_sdk::Resource::builder()
             .with_service_name(SERVICE_NAME)
             .build();

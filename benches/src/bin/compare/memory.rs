@@ -17,14 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use otlp_benches::end_to_end::{Endpoints, Sender, Transport, install_ring_provider};
-use otlp_benches::fixtures::SCOPE_NAME;
-use otlp_benches::hot_path::{ValueKind, record_baseline};
-use otlp_benches::pipeline::SERVICE_NAME;
+use otlp_benches::end_to_end::{BaselineSender, Endpoints, Sender, Transport};
+use otlp_benches::hot_path::ValueKind;
 use serde_json::{Value, json};
 
 /// A sender's resident memory around its load and what its pipeline held
@@ -140,11 +136,8 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
 /// `otlp_benches::end_to_end::BaselineSender` sets them up with a queue of
 /// `max_queue_size` spans (other settings default), its exporter counted.
 pub struct CountedBaseline {
-    provider: opentelemetry_sdk::trace::SdkTracerProvider,
-    tracer: opentelemetry_sdk::trace::SdkTracer,
+    sender: BaselineSender,
     handed: Arc<AtomicU64>,
-    /// The gRPC exporter's runtime, dropped after the provider.
-    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl CountedBaseline {
@@ -154,57 +147,18 @@ impl CountedBaseline {
         endpoints: &Endpoints,
         max_queue_size: usize,
     ) -> Result<Self, String> {
-        let (exporter, runtime) = match transport {
-            Transport::Grpc => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|error| format!("tokio runtime: {error}"))?;
-                let exporter = {
-                    let _entered = runtime.enter();
-                    opentelemetry_otlp::SpanExporter::builder()
-                        .with_tonic()
-                        .with_endpoint(endpoints.grpc.clone())
-                        .build()
-                };
-                (exporter, Some(runtime))
-            }
-            Transport::Http => {
-                install_ring_provider();
-                let exporter = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_endpoint(endpoints.http_traces_url())
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .build();
-                (exporter, None)
-            }
-        };
         let handed = Arc::new(AtomicU64::new(0));
-        let exporter = CountingExporter {
-            inner: exporter.map_err(|error| error.to_string())?,
-            handed: handed.clone(),
-        };
-        let config = opentelemetry_sdk::trace::BatchConfigBuilder::default()
-            .with_max_queue_size(max_queue_size)
-            .build();
-        let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
-            .with_batch_config(config)
-            .build();
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .with_resource(
-                opentelemetry_sdk::Resource::builder()
-                    .with_service_name(SERVICE_NAME)
-                    .build(),
-            )
-            .with_span_processor(processor)
-            .build();
-        let tracer = provider.tracer(SCOPE_NAME);
-        Ok(CountedBaseline {
-            provider,
-            tracer,
-            handed,
-            runtime,
-        })
+        let counted = handed.clone();
+        let sender = BaselineSender::with_exporter(
+            transport,
+            endpoints,
+            Some(max_queue_size),
+            move |inner| CountingExporter {
+                inner,
+                handed: counted,
+            },
+        )?;
+        Ok(CountedBaseline { sender, handed })
     }
 
     /// Spans handed to the exporter so far.
@@ -216,29 +170,15 @@ impl CountedBaseline {
 impl Sender for CountedBaseline {
     #[inline]
     fn record(&self, kind: ValueKind, values: &[String; 8]) {
-        record_baseline(&self.tracer, kind, values);
+        self.sender.record(kind, values);
     }
 
     fn flush(&self) -> Result<(), String> {
-        self.provider
-            .force_flush()
-            .map_err(|error| error.to_string())
+        self.sender.flush()
     }
 
     fn shutdown(&self, timeout: Duration) -> Result<(), String> {
-        self.provider
-            .shutdown_with_timeout(timeout)
-            .map_err(|error| error.to_string())
-    }
-}
-
-impl Drop for CountedBaseline {
-    fn drop(&mut self) {
-        // As `BaselineSender`: the provider shuts down while the runtime runs.
-        let _ = self.provider.shutdown_with_timeout(Duration::from_secs(5));
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
+        self.sender.shutdown(timeout)
     }
 }
 
