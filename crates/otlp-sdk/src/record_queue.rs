@@ -214,23 +214,7 @@ struct Budget {
 impl Budget {
     /// Reserves between `at_least` and `at_most` bytes, as much as is left.
     fn reserve_bytes(&self, at_least: usize, at_most: usize) -> Option<usize> {
-        let mut used = self.bytes.load(Ordering::Relaxed);
-        loop {
-            let left = self.max_bytes.saturating_sub(used);
-            if left < at_least {
-                return None;
-            }
-            let grant = at_most.min(left);
-            match self.bytes.compare_exchange_weak(
-                used,
-                used + grant,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(grant),
-                Err(now) => used = now,
-            }
-        }
+        reserve(&self.bytes, self.max_bytes, at_least, at_most)
     }
 
     /// Reserves up to a block's share of the count cap; at least one.
@@ -238,23 +222,7 @@ impl Budget {
         if self.max_records == usize::MAX {
             return Some(usize::MAX);
         }
-        let mut used = self.records.load(Ordering::Relaxed);
-        loop {
-            let left = self.max_records.saturating_sub(used);
-            if left == 0 {
-                return None;
-            }
-            let grant = self.records_per_block.min(left);
-            match self.records.compare_exchange_weak(
-                used,
-                used + grant,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(grant),
-                Err(now) => used = now,
-            }
-        }
+        reserve(&self.records, self.max_records, 1, self.records_per_block)
     }
 
     fn release(&self, bytes: usize, records: usize) {
@@ -263,6 +231,23 @@ impl Budget {
         }
         if records > 0 && self.max_records != usize::MAX {
             self.records.fetch_sub(records, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Adds between `at_least` and `at_most` to `used`, as much as keeps it at
+/// most `max`; returns what was added.
+fn reserve(used: &AtomicUsize, max: usize, at_least: usize, at_most: usize) -> Option<usize> {
+    let mut now = used.load(Ordering::Relaxed);
+    loop {
+        let left = max.saturating_sub(now);
+        if left < at_least {
+            return None;
+        }
+        let grant = at_most.min(left);
+        match used.compare_exchange_weak(now, now + grant, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return Some(grant),
+            Err(seen) => now = seen,
         }
     }
 }
