@@ -3,8 +3,10 @@
 //! SIGKILL mid-run; restarted on the same directory once the backend is back,
 //! it delivers every span the first run had written to disk.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, Store};
@@ -14,6 +16,20 @@ use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy};
 /// `otlp-loadgen` with a clean environment and the durable queue in `dir`:
 /// exports give up fast, so refused batches park on disk quickly.
 fn loadgen(dir: &Path, endpoint: &str) -> Command {
+    let mut command = loadgen_with_defaults(dir, endpoint);
+    command
+        .env("OTLP__DURABLE__FSYNC", "never")
+        .env("OTLP__BATCH__EXPORT_TIMEOUT", "200ms")
+        .env("OTLP__BATCH__SCHEDULED_DELAY", "20ms")
+        .env("OTLP__RETRY__INITIAL_BACKOFF", "10ms")
+        .env("OTLP__RETRY__MAX_BACKOFF", "50ms")
+        .arg("--quiet");
+    command
+}
+
+/// `otlp-loadgen` with a clean environment, the durable queue in `dir` and
+/// every other setting at its default, over HTTP/protobuf.
+fn loadgen_with_defaults(dir: &Path, endpoint: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_otlp-loadgen"));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
@@ -25,18 +41,7 @@ fn loadgen(dir: &Path, endpoint: &str) -> Command {
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::null())
         .env("OTLP__DURABLE__DIRECTORY", dir)
-        .env("OTLP__DURABLE__FSYNC", "never")
-        .env("OTLP__BATCH__EXPORT_TIMEOUT", "200ms")
-        .env("OTLP__BATCH__SCHEDULED_DELAY", "20ms")
-        .env("OTLP__RETRY__INITIAL_BACKOFF", "10ms")
-        .env("OTLP__RETRY__MAX_BACKOFF", "50ms")
-        .args([
-            "--endpoint",
-            endpoint,
-            "--protocol",
-            "http/protobuf",
-            "--quiet",
-        ]);
+        .args(["--endpoint", endpoint, "--protocol", "http/protobuf"]);
     command
 }
 
@@ -118,6 +123,95 @@ fn spans_on_disk_at_a_sigkill_reach_the_backend_after_a_restart() {
         on_disk + 1,
         "every span on disk, once, and the new one"
     );
+    assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `sent=N` of one of `otlp-loadgen`'s progress lines.
+fn sent_of(line: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix("sent="))
+        .and_then(|sent| sent.parse().ok())
+}
+
+#[test]
+fn at_default_settings_what_was_sent_a_second_before_a_sigkill_is_on_disk() {
+    // Issue 14's finding: the collector is down, the program sends 10,000
+    // spans/s with the durable queue on and every other setting at its
+    // default, and is killed. Spans waiting for an export slot stayed in
+    // memory (or were dropped at a full queue) and were lost with the
+    // process. Now every batch goes to disk when it is cut.
+    let dir: PathBuf = std::env::temp_dir().join(format!(
+        "otlp-crash-defaults-{}-{}",
+        std::process::id(),
+        TraceId::random()
+    ));
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..ReceiverConfig::default()
+    })
+    .expect("receiver");
+    receiver.set_fallback_fault(Some(Fault::Unavailable));
+    let endpoint = receiver.http_endpoint().expect("http");
+
+    let mut running = loadgen_with_defaults(&dir, &endpoint)
+        .args(["--spans", "10000000", "--rate", "10000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start otlp-loadgen");
+    // Its progress lines (one a second), with when each was read.
+    let progress: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
+    let reader = {
+        let progress = Arc::clone(&progress);
+        let stderr = running.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(sent) = sent_of(&line) {
+                    progress.lock().unwrap().push((Instant::now(), sent));
+                }
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while progress.lock().unwrap().len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running.kill().expect("SIGKILL");
+    let killed_at = Instant::now();
+    let _ = running.wait();
+    let _ = reader.join();
+    assert_eq!(receiver.span_count(), 0, "the backend refused everything");
+
+    // What had been sent a second before the kill (a batch of 512 spans is
+    // cut every 51 ms at this rate) must be on disk.
+    let sent_before = progress
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(at, _)| killed_at.duration_since(*at) >= Duration::from_secs(1))
+        .map(|(_, sent)| *sent)
+        .max()
+        .expect("a progress line a second before the kill");
+    assert!(sent_before >= 10_000, "{sent_before} spans sent");
+    let on_disk = spans_on_disk(&dir);
+    assert!(
+        on_disk >= sent_before,
+        "{on_disk} spans on disk, {sent_before} sent a second before the kill"
+    );
+
+    // The next run, backend back, delivers them.
+    receiver.set_fallback_fault(None);
+    let output = loadgen_with_defaults(&dir, &endpoint)
+        .args(["--spans", "1", "--quiet"])
+        .output()
+        .expect("run otlp-loadgen again");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(receiver.wait_for_spans(on_disk + 1, Duration::from_secs(60)));
     assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -301,17 +301,13 @@ impl<E: Exporter> ExportLoop<E> {
         }
     }
 
-    /// With the durable queue, a batch may be cut without a free export slot
-    /// (and wait on disk) when the queue is half full or shutdown is draining
-    /// it: an outage then fills the disk instead of dropping spans.
+    /// With the durable queue, a batch is cut when it is due whether or not
+    /// an export slot is free: without one it waits on disk. So what the
+    /// program hands over is on disk within a batch's time, not held in
+    /// memory until exports move again (an outage fills the disk, and a
+    /// crash loses only what had not yet been cut).
     fn can_park(&self) -> bool {
-        let queue = &self.shared.queue;
         self.backlog.is_some()
-            && (queue.used_bytes() >= queue.max_bytes() / 2
-                || queue
-                    .max_records()
-                    .is_some_and(|cap| queue.handed_records() >= cap / 2)
-                || self.flushes.iter().any(|flush| flush.is_shutdown))
     }
 
     /// Reads the oldest waiting record back from disk and exports it.
@@ -652,8 +648,9 @@ impl<E: Exporter> ExportLoop<E> {
             }
         }
         // While every permit is taken, more spans cannot be exported: sleep
-        // until an export finishes instead of being woken by producers.
-        let wake_on_spans = self.has_permit();
+        // until an export finishes instead of being woken by producers —
+        // unless batches go to disk then (the durable queue).
+        let wake_on_spans = self.has_permit() || self.can_park();
         self.shared.queue.park_loop(deadline, wake_on_spans, || {
             !self.commands.is_empty() || !self.completions.is_empty()
         });

@@ -263,7 +263,10 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
     /// `config.directory` before it is exported and removed once the backend
     /// took it; what was not delivered is sent again at the next start, and
     /// requests that run out of retries wait on disk for a later round
-    /// instead of failing. See [`crate::durable`].
+    /// instead of failing. Batches are cut when due (batch size or scheduled
+    /// delay) whether or not an export slot is free, and wait on disk when
+    /// none is: during an outage what the program hands over reaches the disk
+    /// within a batch's time. See [`crate::durable`].
     pub fn with_durable_queue(mut self, config: DurableConfig) -> Self {
         self.durable = Some(config);
         self
