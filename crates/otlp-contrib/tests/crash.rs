@@ -215,3 +215,56 @@ fn at_default_settings_what_was_sent_a_second_before_a_sigkill_is_on_disk() {
     assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_run_that_ends_during_an_outage_leaves_the_rest_on_disk_for_the_next() {
+    // The collector is down for the whole run, which ends normally: its
+    // shutdown returns by its deadline, what was not delivered stays on disk
+    // (exit status 3: not delivered), and the next run delivers it.
+    let dir: PathBuf = std::env::temp_dir().join(format!(
+        "otlp-outage-exit-{}-{}",
+        std::process::id(),
+        TraceId::random()
+    ));
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..ReceiverConfig::default()
+    })
+    .expect("receiver");
+    receiver.set_fallback_fault(Some(Fault::Unavailable));
+    let endpoint = receiver.http_endpoint().expect("http");
+
+    let started = Instant::now();
+    let output = loadgen_with_defaults(&dir, &endpoint)
+        .args(["--spans", "20000", "--rate", "10000"])
+        .args(["--shutdown-timeout", "2s", "--quiet"])
+        .output()
+        .expect("run otlp-loadgen");
+    let took = started.elapsed();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "not delivered: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Two seconds of load, then shutdown by its two-second deadline (and
+    // the process's start and end): far from the 30 s export timeout.
+    assert!(took < Duration::from_secs(15), "the run took {took:?}");
+    assert_eq!(receiver.span_count(), 0, "the backend refused everything");
+    assert_eq!(spans_on_disk(&dir), 20_000, "every span waits on disk");
+
+    receiver.set_fallback_fault(None);
+    let output = loadgen_with_defaults(&dir, &endpoint)
+        .args(["--spans", "1", "--quiet"])
+        .output()
+        .expect("run otlp-loadgen again");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(receiver.wait_for_spans(20_001, Duration::from_secs(60)));
+    assert_eq!(receiver.span_count(), 20_001, "each span once");
+    assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}

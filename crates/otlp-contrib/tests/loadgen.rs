@@ -229,7 +229,15 @@ fn a_duration_at_a_rate_is_paced_and_reports_progress() {
         .filter(|line| line.starts_with("otlp-loadgen: ") && line.contains(" sent="))
         .collect();
     assert!(progress.len() >= 2, "{errors}");
-    for key in ["exported=", "dropped=", "failed=", "queued=", "rate="] {
+    for key in [
+        "exported=",
+        "dropped=",
+        "failed=",
+        "queued=",
+        "in_flight=",
+        "on_disk=",
+        "rate=",
+    ] {
         assert!(progress[0].contains(key), "{key}: {}", progress[0]);
     }
 }

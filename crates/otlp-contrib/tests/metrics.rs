@@ -198,6 +198,7 @@ fn distinct_snapshot() -> StatsSnapshot {
         dropped_durable: 5,
         recovered: 7,
         persisted: 0,
+        on_disk: 3,
         retries: 31,
         batches: 37,
         queue_capacity: 2048,
@@ -249,6 +250,7 @@ fn every_field_of_the_snapshot_has_its_series() {
         2048.0
     );
     assert_eq!(get(&s, "otlp_sdk_queue_size_bytes", &[]), 41_000.0);
+    assert_eq!(get(&s, "otlp_sdk_spans_on_disk", &[]), 3.0);
     assert_eq!(
         get(&s, "otlp_sdk_queue_capacity_bytes", &[]),
         f64::from(64u32 << 20)
@@ -404,7 +406,7 @@ fn an_independent_parser_reads_the_same_values() {
         }
     }
     assert_eq!(seen, ours.len(), "it read every series we wrote");
-    assert_eq!(scrape.docs.len(), 17, "a HELP per family");
+    assert_eq!(scrape.docs.len(), 18, "a HELP per family");
 }
 
 fn format_quantile(q: f64) -> String {

@@ -181,6 +181,7 @@ impl<E: Exporter> ExportLoop<E> {
                 return;
             }
             self.sync_backlog(false);
+            self.note_on_disk();
             self.wait();
         }
     }
@@ -371,6 +372,21 @@ impl<E: Exporter> ExportLoop<E> {
             return;
         }
         self.spawn_export(body, spans, record, encoding);
+    }
+
+    /// Where the durable queue's spans are, for the stats: on disk, waiting
+    /// or being exported from there.
+    fn note_on_disk(&self) {
+        if let Some(backlog) = &self.backlog {
+            let exporting: u64 = self
+                .in_flight
+                .values()
+                .filter(|request| request.record.is_some())
+                .map(|request| request.spans)
+                .sum();
+            let on_disk = backlog.waiting_spans() + exporting;
+            self.shared.stats.on_disk.store(on_disk, Ordering::Release);
+        }
     }
 
     fn sync_backlog(&mut self, force: bool) {
@@ -610,6 +626,7 @@ impl<E: Exporter> ExportLoop<E> {
             persisted += backlog.waiting_spans();
         }
         Stats::add(&stats.persisted, persisted);
+        stats.on_disk.store(persisted, Ordering::Release);
         flush.persisted = persisted;
         self.in_flight.clear();
         self.sync_backlog(true);

@@ -37,6 +37,9 @@ pub(crate) struct Stats {
     pub(crate) recovered: AtomicU64,
     /// Spans left on disk at shutdown for the next start (still in flight).
     pub(crate) persisted: AtomicU64,
+    /// Spans whose durable record is on disk and not settled (a gauge, set
+    /// by the export loop).
+    pub(crate) on_disk: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) failed: AtomicU64,
@@ -60,6 +63,7 @@ impl Stats {
             dropped_durable: AtomicU64::new(0),
             recovered: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
+            on_disk: AtomicU64::new(0),
             exported: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -160,6 +164,7 @@ impl Stats {
             dropped_durable,
             recovered: Stats::read(&self.recovered),
             persisted: Stats::read(&self.persisted),
+            on_disk: Stats::read(&self.on_disk),
             retries: Stats::read(&self.retries),
             batches: Stats::read(&self.batches),
             queue_capacity: self.queue_capacity,
@@ -218,6 +223,12 @@ pub struct StatsSnapshot {
     /// stay counted in `in_flight`: with the durable queue, `in_flight` after
     /// shutdown is exactly this number, and 0 without it.
     pub persisted: u64,
+    /// With the durable queue: spans in flight whose record is on disk —
+    /// waiting there for an export slot, the backend or the next start, or
+    /// being exported from it (part of `in_flight`; `in_flight − on_disk`
+    /// are in memory, being exported). After shutdown, equal to `persisted`.
+    /// Spans still `queued` are in memory, not yet cut into a batch.
+    pub on_disk: u64,
     /// Export attempts retried.
     pub retries: u64,
     /// Batches cut.

@@ -157,6 +157,13 @@ fn an_outage_parks_batches_on_disk_and_delivers_them_when_the_backend_returns() 
         "{during:#?}"
     );
     assert_eq!(during.in_flight, 2_000, "parked on disk, still in flight");
+    // The stats say where they are: every one on disk, none in memory.
+    assert!(
+        eventually(Duration::from_secs(5), || processor.stats().on_disk
+            == 2_000),
+        "{:#?}",
+        processor.stats()
+    );
 
     backend.accepting.store(true, Ordering::SeqCst);
     assert!(eventually(Duration::from_secs(20), || processor
@@ -167,8 +174,14 @@ fn an_outage_parks_batches_on_disk_and_delivers_them_when_the_backend_returns() 
     let stats = processor.stats();
     assert_balanced(&stats);
     assert_eq!(
-        (stats.exported, stats.failed, stats.dropped, stats.persisted),
-        (2_000, 0, 0, 0)
+        (
+            stats.exported,
+            stats.failed,
+            stats.dropped,
+            stats.persisted,
+            stats.on_disk
+        ),
+        (2_000, 0, 0, 0, 0)
     );
     let accepted = backend.accepted.lock().unwrap().clone();
     assert_eq!(accepted.len(), 2_000, "each span delivered once");

@@ -128,6 +128,7 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otlp_sdk_spans_produced_total` | counter | `produced` (spans handed to the processor) |
 /// | `otlp_sdk_queue_size_bytes` | gauge | `queued_bytes` (encoded, with eight bytes of framing each) |
 /// | `otlp_sdk_queue_capacity_bytes` | gauge | `queue_capacity_bytes` (`max_queue_bytes`) |
+/// | `otlp_sdk_spans_on_disk` | gauge | `on_disk` (durable queue: in flight, on disk) |
 /// | `otlp_sdk_export_batches_total` | counter | `batches` |
 /// | `otlp_sdk_export_retries_total` | counter | `retries` (attempts retried) |
 /// | `otlp_sdk_export_batch_size_spans` | summary | `batch_size`: quantiles 0 (min), 0.5, 0.9, 0.99, 1 (max), `_sum` (spans taken), `_count` |
@@ -347,7 +348,7 @@ fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
-const FAMILIES: [Family; 12] = [
+const FAMILIES: [Family; 13] = [
     Family {
         name: "otel_sdk_processor_span_processed_total",
         kind: Kind::Counter,
@@ -380,6 +381,12 @@ const FAMILIES: [Family; 12] = [
         kind: Kind::Gauge,
         help: "Bytes the queued spans take, encoded.",
         samples: |s| s.value(s.stats.queued_bytes),
+    },
+    Family {
+        name: "otlp_sdk_spans_on_disk",
+        kind: Kind::Gauge,
+        help: "Spans in flight whose record is on disk (the durable queue): waiting there or being exported from it.",
+        samples: |s| s.value(s.stats.on_disk),
     },
     Family {
         name: "otlp_sdk_queue_capacity_bytes",

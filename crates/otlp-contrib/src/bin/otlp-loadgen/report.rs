@@ -39,13 +39,15 @@ impl Progress {
             return;
         }
         let line = format!(
-            "{:.0}s sent={} exported={} dropped={} failed={} queued={} rate={:.0}/s",
+            "{:.0}s sent={} exported={} dropped={} failed={} queued={} in_flight={} on_disk={} rate={:.0}/s",
             now.duration_since(self.started).as_secs_f64(),
             stats.produced,
             stats.exported,
             stats.dropped,
             stats.failed,
             stats.queued,
+            stats.in_flight,
+            stats.on_disk,
             rate,
         );
         if self.terminal {
