@@ -67,7 +67,11 @@ pub struct DurableConfig {
     pub fsync: FsyncPolicy,
     /// Disk cap over all segment files (default 256 MiB). When an append
     /// would exceed it, the oldest segments are deleted, delivered or not,
-    /// and what they held is reported as evicted.
+    /// and what they held is counted (`dropped_durable`). The oldest go
+    /// rather than the newest: after an outage longer than the disk holds,
+    /// the telemetry of the last minutes is what an operator looks at, and a
+    /// whole segment is freed at once (refusing new spans instead would keep
+    /// the stale ones and lose exactly those).
     pub max_bytes: u64,
     /// A segment file is closed and a new one started before a record would
     /// take it past this size (default 16 MiB). A segment holds at least one
