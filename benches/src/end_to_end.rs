@@ -6,6 +6,9 @@
 //!   by 64 MiB of encoded spans, no cap on their count, batches of 512, up to 4 exports in flight, bounded backpressure when the
 //!   queue is full) exporting through `otlp_exporter_grpc::GrpcExporter` or
 //!   `otlp_exporter_http::HttpExporter` (protobuf), also at their defaults.
+//!   [`OursSender::with_durable_queue`] is the same pipeline with
+//!   `otlp_sdk`'s durable queue on (`BatchSpanProcessorBuilder::with_durable_queue`):
+//!   every encoded request written to a directory before it is exported.
 //! - The baseline ([`BaselineSender`]): `opentelemetry_sdk`'s
 //!   `SdkTracerProvider` with its `BatchSpanProcessor` (the thread-based one)
 //!   and `opentelemetry-otlp`'s `SpanExporter`, set up the way their
@@ -140,24 +143,45 @@ pub fn default_pipeline(
     transport: Transport,
     endpoints: &Endpoints,
 ) -> Result<otlp_sdk::BatchSpanProcessor, String> {
-    let pipeline = match transport {
+    pipeline(transport, endpoints, None)
+}
+
+/// The same pipeline, with the durable queue on (`durable`: its directory
+/// and settings) or off (`None`: [`default_pipeline`]); every other setting
+/// at its default.
+pub fn pipeline(
+    transport: Transport,
+    endpoints: &Endpoints,
+    durable: Option<otlp_sdk::durable::DurableConfig>,
+) -> Result<otlp_sdk::BatchSpanProcessor, String> {
+    fn build<E: otlp_sdk::Exporter>(
+        exporter: E,
+        durable: Option<otlp_sdk::durable::DurableConfig>,
+    ) -> Result<otlp_sdk::BatchSpanProcessor, String> {
+        let builder = otlp_sdk::BatchSpanProcessor::builder(exporter);
+        match durable {
+            None => builder,
+            Some(config) => builder.with_durable_queue(config),
+        }
+        .build()
+        .map_err(|error| error.to_string())
+    }
+    match transport {
         Transport::Grpc => {
             let exporter = otlp_exporter_grpc::GrpcExporter::builder()
                 .endpoint(endpoints.grpc.clone())
                 .build()
                 .map_err(|error| error.to_string())?;
-            otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+            build(exporter, durable)
         }
         Transport::Http => {
             let exporter = otlp_exporter_http::HttpExporter::builder()
                 .endpoint(endpoints.http.clone())
                 .build()
                 .map_err(|error| error.to_string())?;
-            otlp_sdk::BatchSpanProcessor::builder(exporter).build()
+            build(exporter, durable)
         }
     }
-    .map_err(|error| error.to_string())?;
-    Ok(pipeline)
 }
 
 /// Ours: `otlp-sdk` with our exporter, default settings; see the module docs.
@@ -173,7 +197,17 @@ pub struct OursSender {
 impl OursSender {
     /// A pipeline sending to `endpoints` over `transport`, all defaults.
     pub fn new(transport: Transport, endpoints: &Endpoints) -> Result<Self, String> {
-        let processor = default_pipeline(transport, endpoints)?;
+        Self::with_durable_queue(transport, endpoints, None)
+    }
+
+    /// The same pipeline with the durable queue on (`durable`: its
+    /// directory and settings; the `fsync` policy included) or off (`None`).
+    pub fn with_durable_queue(
+        transport: Transport,
+        endpoints: &Endpoints,
+        durable: Option<otlp_sdk::durable::DurableConfig>,
+    ) -> Result<Self, String> {
+        let processor = pipeline(transport, endpoints, durable)?;
         let provider = otlp_sdk::TracerProvider::builder()
             .with_service_name(SERVICE_NAME)
             .with_processor(processor.clone())

@@ -1,5 +1,6 @@
-//! Smoke tests of the `compare` binary: a tiny burst (20,000 spans, ours and
-//! one lossless baseline row per transport), and the other scenarios at
+//! Smoke tests of the `compare` binary: a tiny burst (20,000 spans, ours
+//! memory-only and with the durable queue, and one lossless baseline row per
+//! transport), and the other scenarios at
 //! small loads over HTTP, run the receiver and sender processes and print
 //! their tables. No performance assertion: under `cargo test` this is a
 //! debug build.
@@ -65,7 +66,8 @@ fn a_tiny_comparison_prints_the_table_and_both_sides_deliver() {
     );
     for transport in ["gRPC", "HTTP/protobuf"] {
         for label in [
-            "otlp-rust",
+            "otlp-rust (default settings)",
+            "otlp-rust (durable queue, default fsync)",
             "opentelemetry_sdk + opentelemetry-otlp, queue 65,536 †",
         ] {
             let cells = row(&stdout, label, transport);
@@ -88,6 +90,42 @@ fn a_tiny_comparison_prints_the_table_and_both_sides_deliver() {
         !stdout.contains("| workload only (no SDK) | gRPC | 0 |"),
         "the control is not a row of the main table:\n{stdout}"
     );
+    // Issue 14: the durable queue against memory-only, per transport.
+    durable_rows(&stdout, "both");
+}
+
+/// Checks the table of the durable queue against memory-only: one row per
+/// transport (`transports`), both ratios given, nothing lost.
+fn durable_rows(stdout: &str, transports: &str) {
+    assert!(
+        stdout.contains("Durable queue vs memory-only (otlp-rust at its defaults"),
+        "{stdout}"
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("Durable queue vs memory-only"))
+        .filter(|line| line.starts_with("| gRPC |") || line.starts_with("| HTTP/protobuf |"))
+        .map(|line| line.trim_matches('|').split('|').map(str::trim).collect())
+        .take_while(|cells: &Vec<&str>| cells.len() == 9)
+        .collect();
+    let expected: Vec<&str> = if transports == "both" {
+        vec!["gRPC", "HTTP/protobuf"]
+    } else {
+        vec![transports]
+    };
+    assert_eq!(
+        rows.iter().map(|cells| cells[0]).collect::<Vec<_>>(),
+        expected,
+        "{stdout}"
+    );
+    for cells in rows {
+        assert!(
+            cells[3].ends_with('x') && cells[6].ends_with('x'),
+            "{cells:?}"
+        );
+        assert_eq!((cells[7], cells[8]), ("0", "0"), "{cells:?}");
+    }
+    assert!(stdout.contains("has no goals of its own"), "{stdout}");
 }
 
 /// The cells of the "beyond the workload" table's row (six cells, the
@@ -157,6 +195,7 @@ fn small_field_scenarios_print_their_tables() {
     // The steady rows: both sides make every span of the load and lose none.
     for label in [
         "otlp-rust (default settings)",
+        "otlp-rust (durable queue, default fsync)",
         "opentelemetry_sdk + opentelemetry-otlp (default settings)",
     ] {
         let line = stdout
@@ -177,6 +216,8 @@ fn small_field_scenarios_print_their_tables() {
     let cells = beyond_row(&stdout, "otlp-rust (default settings)", "HTTP/protobuf");
     assert!(number(cells[3]) > 0.0, "{cells:?}");
     assert!(cells[5].ends_with('x'), "{cells:?}");
+    // The steady rate's durable row against memory-only.
+    durable_rows(&stdout, "HTTP/protobuf");
     // Every door of the front-door table.
     for door in [
         "| otlp-sdk's tracer | otlp-rust",

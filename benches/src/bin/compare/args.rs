@@ -1,5 +1,6 @@
 //! The command line: the coordinator's options and the hidden child roles.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use otlp_benches::end_to_end::{Endpoints, Transport};
@@ -22,6 +23,9 @@ SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow
                  the producer's wall time per span
     steady       50,000 spans/s for 10 s, paced by the sender: sender CPU per span
                  and share of one core
+                 (burst and steady also run otlp-rust with its durable queue on,
+                 default fsync, in a fresh directory under the temp dir per run,
+                 and compare it with the memory-only row)
                  (burst, steady and front-doors also run a control sender, the
                  same producer loop with no SDK: CPU per span beyond the workload)
     slow         every answer delayed 200 ms: a burst of 5,000 spans and 10,000
@@ -66,6 +70,7 @@ OPTIONS:
                               (default 200000); the baseline's queue holds N
     --field-queue Q           the baseline's queue in every scenario but burst;
                               `default` is its default (2048) (default: default)
+    --no-durable              burst, steady: leave out the durable-queue rows
     --json                    print JSON instead of Markdown
     -h, --help                this text
 ";
@@ -254,6 +259,9 @@ pub struct Options {
     pub shutdown_timeout: Duration,
     /// Receiver worker threads.
     pub receiver_threads: usize,
+    /// Whether the burst and the steady rate also run otlp-rust with its
+    /// durable queue on (`--no-durable`: not).
+    pub durable: bool,
     /// JSON instead of Markdown.
     pub json: bool,
     /// The arguments as given (after the program name), for the report.
@@ -273,6 +281,7 @@ impl Options {
             values: ValueKind::Borrowed,
             shutdown_timeout: Duration::from_secs(120),
             receiver_threads: 2,
+            durable: true,
             json: false,
             given: Vec::new(),
         }
@@ -377,6 +386,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
     let mut timed = false;
     let mut memory = false;
     let mut answer_delay = None;
+    let mut durable_dir = None;
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
         let mut value = |name: &str| iter.next().ok_or_else(|| format!("{name} needs a value"));
@@ -440,6 +450,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                 };
             }
             "--field-queue" => options.field.queue = Queue::parse(&value("--field-queue")?)?,
+            "--no-durable" => options.durable = false,
             "--json" => options.json = true,
             // The hidden child roles.
             "--store" => {
@@ -454,6 +465,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
             "--grpc" => grpc = Some(value("--grpc")?),
             "--http" => http = Some(value("--http")?),
             "--queue" => queue = Some(parse_count(&value("--queue")?)? as usize),
+            "--durable-dir" => durable_dir = Some(PathBuf::from(value("--durable-dir")?)),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -487,6 +499,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
             timed,
             memory,
             queue,
+            durable_dir,
             values: options.values,
             shutdown_timeout: options.shutdown_timeout,
         })),
@@ -531,6 +544,12 @@ pub fn sender_command_line(args: &SenderArgs) -> Vec<String> {
     }
     if let Some(queue) = args.queue {
         line.extend(["--queue".to_owned(), queue.to_string()]);
+    }
+    if let Some(directory) = &args.durable_dir {
+        line.extend([
+            "--durable-dir".to_owned(),
+            directory.to_string_lossy().into_owned(),
+        ]);
     }
     line
 }
@@ -585,6 +604,12 @@ mod tests {
         assert_eq!(options.field.memory_spans, 200_000);
         assert_eq!(options.store_for(Scenario::Burst), ReceiverStore::Count);
         assert_eq!(options.store_for(Scenario::Steady), ReceiverStore::Decode);
+        // Issue 14: the durable-queue rows run unless left out.
+        assert!(options.durable);
+        let Ok(Role::Coordinator(without)) = parse(strings(&["--no-durable"])) else {
+            panic!("coordinator expected");
+        };
+        assert!(!without.durable);
     }
 
     #[test]
@@ -701,6 +726,7 @@ mod tests {
             timed: false,
             memory: true,
             queue: Some(65_536),
+            durable_dir: None,
             values: ValueKind::Owned,
             shutdown_timeout: Duration::from_secs(7),
         };
@@ -723,6 +749,16 @@ mod tests {
         assert_eq!(
             parse(sender_command_line(&paced)),
             Ok(Role::Sender(paced.clone()))
+        );
+        let durable = SenderArgs {
+            implementation: Implementation::OtlpRustDurable,
+            front: Front::Native,
+            durable_dir: Some(PathBuf::from("/tmp/otlp-compare-durable-1-0")),
+            ..paced
+        };
+        assert_eq!(
+            parse(sender_command_line(&durable)),
+            Ok(Role::Sender(durable.clone()))
         );
         let receiver = parse(receiver_command_line(3, ReceiverStore::Count, None));
         assert_eq!(

@@ -19,6 +19,7 @@ use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
 use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
+use crate::durable::{DURABLE_LABEL, DurableComparison, durable_table};
 use crate::report::{
     Machine, WORKLOAD_LABEL, WORKLOAD_NOTE, command_line, median, others_phrase, others_share,
     ratio, runs_phrase, thousands,
@@ -65,6 +66,7 @@ impl FieldRow {
             (Implementation::OtlpRust, _) => {
                 "OtlpSpanProcessor → otlp-rust (default settings)".to_owned()
             }
+            (Implementation::OtlpRustDurable, _) => DURABLE_LABEL.to_owned(),
             (Implementation::Workload, _) => WORKLOAD_LABEL.to_owned(),
             (Implementation::OpenTelemetry, _) => match queue {
                 Queue::Default => {
@@ -81,7 +83,9 @@ impl FieldRow {
     /// The door's name in the front-door table.
     fn front_label(&self) -> &'static str {
         match (self.implementation, self.front) {
-            (Implementation::OtlpRust, Front::Native) => "otlp-sdk's tracer",
+            (Implementation::OtlpRust | Implementation::OtlpRustDurable, Front::Native) => {
+                "otlp-sdk's tracer"
+            }
             (Implementation::Workload, _) => "none (no SDK)",
             (_, Front::Native | Front::Api) => "`opentelemetry` API",
             (_, Front::Tracing) => "`tracing` + `tracing-opentelemetry`",
@@ -124,8 +128,9 @@ pub fn has_workload_row(scenario: Scenario) -> bool {
     matches!(scenario, Scenario::Steady | Scenario::FrontDoors)
 }
 
-/// The rows of `scenario`, in table order: per transport, ours then the
-/// baseline for each load and door; then, where [`has_workload_row`], the
+/// The rows of `scenario`, in table order: per transport, ours (in the
+/// steady rate also ours with the durable queue, unless `--no-durable`) then
+/// the baseline for each load and door; then, where [`has_workload_row`], the
 /// one control row, which serves every transport (it sends nothing; it
 /// carries the first transport only because every sender is given one).
 pub fn rows(options: &Options, scenario: Scenario) -> Vec<FieldRow> {
@@ -142,7 +147,14 @@ pub fn rows(options: &Options, scenario: Scenario) -> Vec<FieldRow> {
     };
     let (loads, doors): (Vec<Load>, Vec<(Implementation, Front)>) = match scenario {
         Scenario::Burst => (Vec::new(), Vec::new()),
-        Scenario::Steady => (vec![steady], pair(Front::Native).to_vec()),
+        Scenario::Steady => {
+            let mut doors = vec![(Implementation::OtlpRust, Front::Native)];
+            if options.durable {
+                doors.push((Implementation::OtlpRustDurable, Front::Native));
+            }
+            doors.push((Implementation::OpenTelemetry, Front::Native));
+            (vec![steady], doors)
+        }
         Scenario::Slow => (
             vec![
                 Load::Burst {
@@ -267,8 +279,14 @@ fn run_scenario(
             front: row.front,
             timed: matches!(scenario, Scenario::Slow | Scenario::Outage),
             memory: scenario == Scenario::Memory,
+            durable_dir: None,
             queue: match (row.implementation, scenario, field.queue) {
-                (Implementation::OtlpRust | Implementation::Workload, ..) => None,
+                (
+                    Implementation::OtlpRust
+                    | Implementation::OtlpRustDurable
+                    | Implementation::Workload,
+                    ..,
+                ) => None,
                 // A queue that holds every span of the load.
                 (_, Scenario::Memory, _) => Some(field.memory_spans as usize),
                 (_, _, Queue::Size(size)) => Some(size),
@@ -339,6 +357,8 @@ pub struct FieldSummary {
     pub produced: u64,
     /// Spans lost in the worst run.
     pub lost: u64,
+    /// Median delivered spans per second (first span to last span counted).
+    pub delivered_per_second: f64,
     /// Median of other spans received.
     pub other_spans: f64,
     /// Median sender CPU seconds.
@@ -413,6 +433,7 @@ impl FieldSummary {
             row,
             produced: runs.first().map_or(0, |run| run.produced),
             lost: runs.iter().map(Measurement::lost).max().unwrap_or(0),
+            delivered_per_second: median_of(&Measurement::delivered_per_second),
             other_spans: median_of(&|run| run.other_spans as f64),
             cpu_seconds: median_of(&|run| run.usage.cpu().as_secs_f64()),
             cpu_per_span: median_of(&cpu_per_span),
@@ -487,7 +508,10 @@ impl ScenarioReport {
         let pairs = rows
             .iter()
             .map(|ours| {
-                if ours.row.implementation != Implementation::OtlpRust {
+                if !matches!(
+                    ours.row.implementation,
+                    Implementation::OtlpRust | Implementation::OtlpRustDurable
+                ) {
                     return None;
                 }
                 rows.iter()
@@ -511,6 +535,44 @@ impl ScenarioReport {
     /// The baseline row paired with row `index`, if it is ours.
     fn pair(&self, index: usize) -> Option<&FieldSummary> {
         self.pairs[index].map(|pair| &self.rows[pair])
+    }
+
+    /// The memory-only row of durable row `index`: otlp-rust at its
+    /// defaults with the same transport, load and door. `None` for any
+    /// other row.
+    fn memory_only(&self, index: usize) -> Option<usize> {
+        let durable = &self.rows[index].row;
+        if durable.implementation != Implementation::OtlpRustDurable {
+            return None;
+        }
+        self.rows.iter().position(|row| {
+            row.row.implementation == Implementation::OtlpRust
+                && row.row.transport == durable.transport
+                && row.row.load == durable.load
+                && row.row.front == durable.front
+        })
+    }
+
+    /// Row `index` against its memory-only row, if it is a durable row.
+    fn durable_comparison(&self, index: usize) -> Option<DurableComparison> {
+        let memory_only = &self.rows[self.memory_only(index)?];
+        let durable = &self.rows[index];
+        Some(DurableComparison {
+            transport: durable.row.transport,
+            memory_only_per_second: memory_only.delivered_per_second,
+            durable_per_second: durable.delivered_per_second,
+            memory_only_cpu_per_span: memory_only.cpu_per_span,
+            durable_cpu_per_span: durable.cpu_per_span,
+            memory_only_lost: memory_only.lost,
+            durable_lost: durable.lost,
+        })
+    }
+
+    /// Every durable row against its memory-only row, in table order.
+    pub fn durable_comparisons(&self) -> Vec<DurableComparison> {
+        (0..self.rows.len())
+            .filter_map(|index| self.durable_comparison(index))
+            .collect()
     }
 
     /// The control row (workload only, no SDK), if this scenario ran one.
@@ -658,6 +720,7 @@ impl ScenarioReport {
             Scenario::Steady => {
                 self.steady_table(&mut out);
                 self.beyond_workload_table(&mut out);
+                durable_table(&mut out, &self.durable_comparisons(), "span made");
             }
             Scenario::Slow | Scenario::Outage => self.loss_table(&mut out),
             Scenario::FrontDoors => {
@@ -891,7 +954,8 @@ impl ScenarioReport {
             Scenario::Steady => {
                 " Both pipelines at their defaults (the baseline's queue as its row's label \
                  says); CPU/span vs baseline is otlp-rust's CPU µs/span over the \
-                 baseline's in the same transport."
+                 baseline's in the same transport (for the durable row too, described \
+                 under its own table)."
                     .to_owned()
             }
             Scenario::Slow => {
@@ -1044,6 +1108,37 @@ impl ScenarioReport {
             .enumerate()
             .map(|(index, row)| {
                 let pair = self.pair(index);
+                let durable = self.durable_comparison(index).map(|comparison| {
+                    json!({
+                        "ratio_throughput": comparison.throughput_ratio(),
+                        "ratio_cpu_per_span": comparison.cpu_per_span_ratio(),
+                    })
+                });
+                let runs: Vec<Value> = row
+                    .runs
+                    .iter()
+                    .map(|run| {
+                        json!({
+                            "produced": run.produced,
+                            "delivered": run.delivered,
+                            "lost": run.lost(),
+                            "other_spans": run.other_spans,
+                            "sender_cpu_seconds": run.usage.cpu().as_secs_f64(),
+                            "peak_rss_bytes": run.usage.peak_rss_bytes,
+                            "produce_seconds": run.produce_time.as_secs_f64(),
+                            "until_shutdown_seconds": run.until_shutdown.as_secs_f64(),
+                            "in_span_calls_seconds": run.calls.map(|c| c.total_ns as f64 / 1e9),
+                            "longest_span_call_seconds": run.calls.map(|c| c.longest_ns as f64 / 1e9),
+                            "receiver_cpu_seconds": run.receiver_cpu.as_secs_f64(),
+                            "others_cpu_seconds": run.others_cpu.map(|cpu| cpu.as_secs_f64()),
+                            "requests": run.requests,
+                            "bad_requests": run.bad_requests,
+                            "shutdown_error": run.shutdown_error,
+                            "pipeline_stats": run.pipeline_stats,
+                            "memory": run.memory.as_ref().map(crate::memory::MemorySample::json),
+                        })
+                    })
+                    .collect();
                 json!({
                     "implementation": row.row.implementation.as_str(),
                     "front": row.row.front.as_str(),
@@ -1052,6 +1147,7 @@ impl ScenarioReport {
                     "load": load_label(row.row.load),
                     "produced": row.produced,
                     "lost": row.lost,
+                    "delivered_per_second": row.delivered_per_second,
                     "other_spans": row.other_spans,
                     "sender_cpu_seconds": row.cpu_seconds,
                     "sender_cpu_seconds_per_span": row.cpu_per_span,
@@ -1067,6 +1163,7 @@ impl ScenarioReport {
                     "workload_cpu_seconds_per_span": self.workload().map(|w| w.cpu_per_span),
                     "sender_cpu_seconds_per_span_beyond_workload": self.beyond_workload(index),
                     "ratio_cpu_per_span_beyond_workload": self.beyond_workload_ratio(index),
+                    "durable_vs_memory_only": durable,
                     "memory": row.memory.map(|memory| {
                         let encoded = memory
                             .encoded_per_span
@@ -1083,25 +1180,7 @@ impl ScenarioReport {
                             "pipeline_setup_rss_bytes": memory.setup_bytes,
                         })
                     }),
-                    "runs": row.runs.iter().map(|run| json!({
-                        "produced": run.produced,
-                        "delivered": run.delivered,
-                        "lost": run.lost(),
-                        "other_spans": run.other_spans,
-                        "sender_cpu_seconds": run.usage.cpu().as_secs_f64(),
-                        "peak_rss_bytes": run.usage.peak_rss_bytes,
-                        "produce_seconds": run.produce_time.as_secs_f64(),
-                        "until_shutdown_seconds": run.until_shutdown.as_secs_f64(),
-                        "in_span_calls_seconds": run.calls.map(|c| c.total_ns as f64 / 1e9),
-                        "longest_span_call_seconds": run.calls.map(|c| c.longest_ns as f64 / 1e9),
-                        "receiver_cpu_seconds": run.receiver_cpu.as_secs_f64(),
-                        "others_cpu_seconds": run.others_cpu.map(|cpu| cpu.as_secs_f64()),
-                        "requests": run.requests,
-                        "bad_requests": run.bad_requests,
-                        "shutdown_error": run.shutdown_error,
-                        "pipeline_stats": run.pipeline_stats,
-                        "memory": run.memory.as_ref().map(crate::memory::MemorySample::json),
-                    })).collect::<Vec<_>>(),
+                    "runs": runs,
                 })
             })
             .collect();
@@ -1125,6 +1204,11 @@ impl ScenarioReport {
                 "met": goal.met,
                 "value": goal.value,
             })).collect::<Vec<_>>(),
+            "durable_vs_memory_only": self
+                .durable_comparisons()
+                .iter()
+                .map(DurableComparison::json)
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -1190,17 +1274,20 @@ mod tests {
             let rows = rows(&options, scenario);
             let expected = match scenario {
                 Scenario::Burst => 0,
-                // Four pipeline rows and the control.
-                Scenario::Steady => 5,
+                // Per transport ours, ours with the durable queue and
+                // the baseline; then the control.
+                Scenario::Steady => 7,
                 Scenario::Outage | Scenario::Memory => 4,
                 Scenario::Slow => 8,
                 Scenario::FrontDoors => 11,
             };
             assert_eq!(rows.len(), expected, "{scenario:?}");
-            for ours in rows
-                .iter()
-                .filter(|row| row.implementation == Implementation::OtlpRust)
-            {
+            for ours in rows.iter().filter(|row| {
+                matches!(
+                    row.implementation,
+                    Implementation::OtlpRust | Implementation::OtlpRustDurable
+                )
+            }) {
                 let pairs = rows.iter().filter(|row| row.pairs_with(ours)).count();
                 assert_eq!(pairs, 1, "{scenario:?} {ours:?}");
             }
@@ -1218,6 +1305,18 @@ mod tests {
         assert_eq!(outage[0].load.spans(), 180_000);
         let memory = rows(&options, Scenario::Memory);
         assert_eq!(memory[0].load, Load::Burst { spans: 200_000 });
+        // The durable row sits beside the memory-only one, in the steady
+        // rate only, and `--no-durable` leaves it out.
+        assert_eq!(steady[1].implementation, Implementation::OtlpRustDurable);
+        let durable_rows = |options: &Options| {
+            Scenario::ALL
+                .into_iter()
+                .flat_map(|scenario| rows(options, scenario))
+                .filter(|row| row.implementation == Implementation::OtlpRustDurable)
+                .count()
+        };
+        assert_eq!(durable_rows(&options), 2);
+        assert_eq!(durable_rows(&self::options(&["--no-durable"])), 0);
     }
 
     #[test]

@@ -33,7 +33,11 @@
 //!   and HTTP/protobuf. See `otlp_benches::end_to_end`. One more row, the
 //!   control, runs the same producer loop with no SDK at all
 //!   (`otlp_benches::end_to_end::WorkloadOnly`, in the burst, the steady rate
-//!   and the front doors): what the workload itself costs.
+//!   and the front doors): what the workload itself costs. In the burst and
+//!   the steady rate (unless `--no-durable`), otlp-rust also runs with its
+//!   durable queue on at its defaults ([`durable`]), each run in a fresh
+//!   directory under the temporary directory, beside its memory-only row;
+//!   that row has no goals, only its ratios against the memory-only one.
 //!
 //! ## What is measured
 //!
@@ -57,6 +61,7 @@
 //! medians (lost: the worst run).
 
 mod args;
+mod durable;
 mod field;
 mod memory;
 mod process;

@@ -9,6 +9,7 @@ use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
 use crate::args::{Options, Queue, Scenario};
+use crate::durable::{DURABLE_LABEL, DurableComparison, durable_table};
 use crate::roles::{Implementation, ReceiverStore};
 use crate::run::{MIB, Measurement, RowSpec};
 
@@ -90,6 +91,7 @@ impl RowSummary {
     pub fn label(&self) -> String {
         match (self.spec.implementation, self.spec.queue) {
             (Implementation::OtlpRust, _) => "otlp-rust (default settings)".to_owned(),
+            (Implementation::OtlpRustDurable, _) => DURABLE_LABEL.to_owned(),
             (Implementation::Workload, _) => WORKLOAD_LABEL.to_owned(),
             (Implementation::OpenTelemetry, queue) => {
                 let queue = match queue.unwrap_or(Queue::Default) {
@@ -267,6 +269,35 @@ impl Report {
         Some(self.beyond_workload(index)? / self.beyond_workload(reference)?)
     }
 
+    /// Row `index` against otlp-rust's memory-only row (its defaults) of
+    /// the same transport, if it is a durable row.
+    pub fn durable_comparison(&self, index: usize) -> Option<DurableComparison> {
+        let durable = &self.rows[index];
+        if durable.spec.implementation != Implementation::OtlpRustDurable {
+            return None;
+        }
+        let memory_only = self.rows.iter().find(|row| {
+            row.spec.implementation == Implementation::OtlpRust
+                && row.spec.transport == durable.spec.transport
+        })?;
+        Some(DurableComparison {
+            transport: durable.spec.transport,
+            memory_only_per_second: memory_only.delivered_per_second,
+            durable_per_second: durable.delivered_per_second,
+            memory_only_cpu_per_span: memory_only.cpu_per_span,
+            durable_cpu_per_span: durable.cpu_per_span,
+            memory_only_lost: memory_only.lost,
+            durable_lost: durable.lost,
+        })
+    }
+
+    /// Every durable row against its memory-only row, in table order.
+    pub fn durable_comparisons(&self) -> Vec<DurableComparison> {
+        (0..self.rows.len())
+            .filter_map(|index| self.durable_comparison(index))
+            .collect()
+    }
+
     /// Whether row `index` is the reference of its transport.
     fn is_reference(&self, index: usize) -> bool {
         self.references[index] == Some(index)
@@ -372,6 +403,13 @@ impl Report {
              queue).\n\n",
         );
         self.beyond_workload_table(&mut out);
+        let durable = self.durable_comparisons();
+        if !durable.is_empty() {
+            // The table opens with its own blank line.
+            out.pop();
+            durable_table(&mut out, &durable, "delivered span");
+            out.push('\n');
+        }
         let _ = writeln!(
             out,
             "Each row is one sender process: one thread formats eight 16-character attribute \
@@ -530,6 +568,12 @@ impl Report {
             .enumerate()
             .map(|(index, row)| {
                 let ratios = self.ratios(index);
+                let durable = self.durable_comparison(index).map(|comparison| {
+                    json!({
+                        "ratio_throughput": comparison.throughput_ratio(),
+                        "ratio_cpu_per_span": comparison.cpu_per_span_ratio(),
+                    })
+                });
                 json!({
                     "implementation": row.spec.implementation.as_str(),
                     "label": row.label(),
@@ -550,6 +594,7 @@ impl Report {
                     "workload_cpu_seconds_per_span": self.workload_cpu_per_span(),
                     "sender_cpu_seconds_per_span_beyond_workload": self.beyond_workload(index),
                     "ratio_cpu_per_span_beyond_workload": self.beyond_workload_ratio(index),
+                    "durable_vs_memory_only": durable,
                     "runs": row.runs.iter().map(measurement_json).collect::<Vec<_>>(),
                 })
             })
@@ -601,6 +646,11 @@ impl Report {
                 "note": WORKLOAD_NOTE,
             })),
             "goals": goals,
+            "durable_vs_memory_only": self
+                .durable_comparisons()
+                .iter()
+                .map(DurableComparison::json)
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -973,6 +1023,7 @@ mod tests {
             values: otlp_benches::hot_path::ValueKind::Borrowed,
             shutdown_timeout: Duration::from_secs(120),
             receiver_threads: 2,
+            durable: true,
             json: false,
             given: vec!["--spans".into(), "1000000".into()],
         }
@@ -1084,6 +1135,45 @@ mod tests {
         assert_eq!(json["workload"]["sender_cpu_seconds_per_span"], 0.5e-6);
         assert_eq!(json["rows"][0]["ratio_cpu_per_span_beyond_workload"], ratio);
         assert_eq!(json["rows"][4]["implementation"], "workload");
+    }
+
+    #[test]
+    fn the_durable_row_is_set_against_the_memory_only_row_without_goals() {
+        let mut results = sample_results();
+        // 1,000,000 spans in 1.25 s (800,000/s against 1,000,000/s), 1.8 s of CPU.
+        results.insert(
+            1,
+            (
+                spec(Implementation::OtlpRustDurable, None),
+                vec![measurement(1_000_000, 1_000_000, 1.25, 1.8, 32)],
+            ),
+        );
+        let report = Report::new(&sample_options(), results, Machine::describe());
+        assert_eq!(report.references, vec![Some(4); 5]);
+        let comparison = report.durable_comparison(1).expect("durable");
+        assert!((comparison.throughput_ratio() - 0.8).abs() < 1e-9);
+        assert!((comparison.cpu_per_span_ratio() - 1.2).abs() < 1e-9);
+        assert_eq!(report.durable_comparison(0), None);
+        // The goals stay on the default-settings row alone.
+        assert_eq!(report.goals().len(), 1);
+        let markdown = report.markdown();
+        assert!(
+            markdown.contains("| otlp-rust (durable queue, default fsync) | gRPC | 800,000 | 0 |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown
+                .contains("| gRPC | 1,000,000 | 800,000 | 0.80x | 1.50 | 1.80 | 1.20x | 0 | 0 |"),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("\n\n\n"), "{markdown}");
+        let json = report.json();
+        let cpu_ratio = json["rows"][1]["durable_vs_memory_only"]["ratio_cpu_per_span"]
+            .as_f64()
+            .expect("a ratio");
+        assert!((cpu_ratio - 1.2).abs() < 1e-9, "{cpu_ratio}");
+        assert_eq!(json["durable_vs_memory_only"][0]["durable_lost"], 0);
+        assert_eq!(json["goals"].as_array().map(Vec::len), Some(1));
     }
 
     #[test]

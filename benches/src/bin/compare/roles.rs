@@ -13,13 +13,16 @@
 //! - `--role sender`: one pipeline ([`SenderArgs`]) producing the spans on
 //!   its main thread (a burst, or paced at a rate: [`Load`]), entering it
 //!   through one [`Front`] door, then shutting down (`--impl workload`: the
-//!   same producer with no pipeline at all, the control); it prints `producing`
+//!   same producer with no pipeline at all, the control; `--impl
+//!   otlp-rust-durable --durable-dir DIR`: ours with the durable queue in
+//!   `DIR`); it prints `producing`
 //!   when it starts, then one `result {json}` line ([`SenderReport`]) and
 //!   exits. With `--memory` it also notes its resident memory before the
 //!   pipeline is built, before the load and after it, and what the pipeline
 //!   holds then ([`MemorySample`]), and prints `loaded` before it shuts down.
 
 use std::io::{BufRead as _, Write as _};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +33,7 @@ use otlp_benches::end_to_end::{
 use otlp_benches::front_doors::{BridgeSender, TracingSender};
 use otlp_benches::hot_path::{SPAN_NAME, ValueKind};
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver, Store};
+use otlp_sdk::durable::DurableConfig;
 use serde_json::{Value, json};
 
 use crate::memory::{CountedBaseline, MemorySample};
@@ -262,6 +266,9 @@ impl ReceiverStats {
 pub enum Implementation {
     /// otlp-sdk with our exporters, default settings.
     OtlpRust,
+    /// The same with the durable queue on, at its defaults (fsync every
+    /// second), in the directory [`SenderArgs::durable_dir`].
+    OtlpRustDurable,
     /// opentelemetry_sdk with opentelemetry-otlp.
     OpenTelemetry,
     /// The control: the same producer loop with no SDK at all
@@ -274,6 +281,7 @@ impl Implementation {
     pub const fn as_str(self) -> &'static str {
         match self {
             Implementation::OtlpRust => "otlp-rust",
+            Implementation::OtlpRustDurable => "otlp-rust-durable",
             Implementation::OpenTelemetry => "opentelemetry",
             Implementation::Workload => "workload",
         }
@@ -283,10 +291,12 @@ impl Implementation {
     pub fn parse(text: &str) -> Result<Self, String> {
         match text {
             "otlp-rust" => Ok(Implementation::OtlpRust),
+            "otlp-rust-durable" => Ok(Implementation::OtlpRustDurable),
             "opentelemetry" => Ok(Implementation::OpenTelemetry),
             "workload" => Ok(Implementation::Workload),
             other => Err(format!(
-                "unknown implementation {other:?} (otlp-rust, opentelemetry or workload)"
+                "unknown implementation {other:?} \
+                 (otlp-rust, otlp-rust-durable, opentelemetry or workload)"
             )),
         }
     }
@@ -383,6 +393,9 @@ pub struct SenderArgs {
     /// The baseline's queue size; `None` is its default. Ours always runs
     /// with its defaults.
     pub queue: Option<usize>,
+    /// The durable queue's directory ([`Implementation::OtlpRustDurable`]
+    /// only): made fresh and empty by the coordinator, removed after the run.
+    pub durable_dir: Option<PathBuf>,
     /// How attribute values reach the SDK.
     pub values: ValueKind,
     /// The longest the final shutdown may take.
@@ -496,6 +509,9 @@ fn stats_json(stats: &otlp_sdk::StatsSnapshot) -> Value {
         "queue_capacity": stats.queue_capacity,
         "in_flight": stats.in_flight,
         "retries": stats.retries,
+        "persisted": stats.persisted,
+        "recovered": stats.recovered,
+        "dropped_durable": stats.dropped_durable,
         "batches": stats.batches,
         "last_error": stats.last_error,
     })
@@ -535,6 +551,28 @@ pub fn sender(args: &SenderArgs) -> Result<(), String> {
             })?;
             report.pipeline_stats = stats_json(&sender.stats());
             report
+        }
+        (Implementation::OtlpRustDurable, Front::Native) => {
+            let directory = args
+                .durable_dir
+                .clone()
+                .ok_or("a durable sender needs --durable-dir")?;
+            let sender = OursSender::with_durable_queue(
+                transport,
+                endpoints,
+                Some(DurableConfig::new(directory)),
+            )?;
+            let mut report = produce_and_shut_down(&sender, args, rss_start, &|_| {
+                ours_holding(&sender.stats())
+            })?;
+            report.pipeline_stats = stats_json(&sender.stats());
+            report
+        }
+        (Implementation::OtlpRustDurable, front) => {
+            return Err(format!(
+                "the durable queue runs behind otlp-sdk's own tracer only, not {}",
+                front.as_str()
+            ));
         }
         (Implementation::OtlpRust, Front::Api) => {
             let sender = BridgeSender::new(transport, endpoints)?;

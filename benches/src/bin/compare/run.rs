@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use otlp_benches::end_to_end::{Endpoints, Transport};
 
 use crate::args::{Options, Queue, Scenario, receiver_command_line, sender_command_line};
+use crate::durable::DurableDir;
 use crate::memory::MemorySample;
 use crate::process::{ChildUsage, machine_busy, reap};
 use crate::roles::{
@@ -55,9 +56,9 @@ pub struct RowSpec {
     pub queue: Option<Queue>,
 }
 
-/// The rows `options` ask for, per transport: ours, then the baseline per
-/// queue; then the one control row (workload only), which serves every
-/// transport.
+/// The rows `options` ask for, per transport: ours, ours with the durable
+/// queue (unless `--no-durable`), then the baseline per queue; then the one
+/// control row (workload only), which serves every transport.
 pub fn rows(options: &Options) -> Vec<RowSpec> {
     let mut rows = Vec::new();
     for &transport in &options.transports {
@@ -66,6 +67,13 @@ pub fn rows(options: &Options) -> Vec<RowSpec> {
             transport,
             queue: None,
         });
+        if options.durable {
+            rows.push(RowSpec {
+                implementation: Implementation::OtlpRustDurable,
+                transport,
+                queue: None,
+            });
+        }
         for &queue in &options.queues {
             rows.push(RowSpec {
                 implementation: Implementation::OpenTelemetry,
@@ -300,6 +308,7 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
             front: Front::Native,
             timed: false,
             memory: false,
+            durable_dir: None,
             queue: match row.queue {
                 None | Some(Queue::Default) => None,
                 Some(Queue::Size(size)) => Some(size),
@@ -350,13 +359,23 @@ pub enum Refusal {
 }
 
 /// One sender process, start to finish, and what the receiver counted from
-/// it; with a `refusal`, the receiver refuses connections during the run.
+/// it; with a `refusal`, the receiver refuses connections during the run. A
+/// durable row's sender gets a fresh directory ([`DurableDir`]), removed
+/// once the sender is reaped.
 pub fn measure(
     exe: &PathBuf,
     receiver: &mut ReceiverProcess,
     args: &SenderArgs,
     refusal: Option<Refusal>,
 ) -> Result<Measurement, String> {
+    let durable_dir = match args.implementation {
+        Implementation::OtlpRustDurable => Some(DurableDir::fresh()?),
+        _ => None,
+    };
+    let args = &SenderArgs {
+        durable_dir: durable_dir.as_ref().map(|dir| dir.path().to_owned()),
+        ..args.clone()
+    };
     let before = receiver.stats()?;
     let busy_before = machine_busy();
     let window_start = Instant::now();
