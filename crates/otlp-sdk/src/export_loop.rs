@@ -275,8 +275,11 @@ impl<E: Exporter> ExportLoop<E> {
 
     fn cut_ready_batches(&mut self) {
         // Blocks still being filled are handed over when the scheduled
-        // delay runs out, for a flush, or when a producer finds no room.
-        if Instant::now() >= self.next_cut || self.draining() || self.shared.queue.room_wanted() {
+        // delay runs out, for a flush, or when a producer finds no room;
+        // then what there is is cut at once (a byte budget may hold less
+        // than a batch).
+        let room_wanted = self.shared.queue.room_wanted();
+        if Instant::now() >= self.next_cut || self.draining() || room_wanted {
             self.shared.queue.steal_partial_blocks();
         }
         loop {
@@ -290,7 +293,10 @@ impl<E: Exporter> ExportLoop<E> {
                 break;
             }
             let now = Instant::now();
-            let ready = queued >= self.sizer.current() || now >= self.next_cut || self.draining();
+            let ready = queued >= self.sizer.current()
+                || now >= self.next_cut
+                || room_wanted
+                || self.draining();
             if !ready {
                 break;
             }

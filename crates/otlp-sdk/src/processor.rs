@@ -305,6 +305,7 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             self.attempt_timeout,
         )
         .map_err(|error| PipelineError::Start(error.to_string()))?;
+        let durable = self.durable.is_some();
         let settings = LoopSettings {
             encoding: self.exporter.encoding(),
             scheduled_delay: self.batch.scheduled_delay,
@@ -331,7 +332,7 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
             stats: Stats::new(self.batch.max_queue_size.unwrap_or(0)),
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
-            progress: Progress::new(self.attempt_timeout),
+            progress: Progress::new(self.attempt_timeout, durable),
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
         let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;

@@ -47,14 +47,19 @@ pub(crate) struct Progress {
     epoch: Instant,
     /// No movement for this long (the attempt timeout) means stalled.
     patience: Duration,
+    /// With the durable queue, failing exports do not stall the pipeline:
+    /// the loop keeps moving spans to disk (only a loop that takes nothing
+    /// for `patience` does).
+    durable: bool,
     /// Producers parked until the loop takes spans (the blocking path only).
     waiters: Mutex<Vec<Thread>>,
     has_waiters: AtomicBool,
 }
 
 impl Progress {
-    pub(crate) fn new(patience: Duration) -> Self {
+    pub(crate) fn new(patience: Duration, durable: bool) -> Self {
         Progress {
+            durable,
             takes: AtomicU64::new(0),
             stalled_at: AtomicU64::new(u64::MAX),
             failing: AtomicBool::new(false),
@@ -101,9 +106,10 @@ impl Progress {
         self.note_movement();
     }
 
-    /// Whether exports fail, or nothing has moved for a whole attempt timeout.
+    /// Whether exports fail (without the durable queue), or nothing has
+    /// moved for a whole attempt timeout.
     fn is_stalled(&self) -> bool {
-        if self.failing.load(Ordering::Relaxed) {
+        if self.failing.load(Ordering::Relaxed) && !self.durable {
             return true;
         }
         let still_for = self

@@ -5,6 +5,7 @@
 //! waited for forever.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -345,15 +346,31 @@ fn a_span_larger_than_the_whole_queue_is_dropped_and_counted_at_once() {
     assert!(stats.is_balanced());
 }
 
+/// Answers nothing until its gate opens, then accepts.
+struct Gated(Arc<AtomicBool>);
+
+impl Exporter for Gated {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        while !self.0.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        ExportOutcome::Success
+    }
+}
+
 #[test]
 fn spans_beyond_the_byte_budget_are_dropped_and_counted_then_fit_again() {
-    let (capture, _) = Capture::new(Encoding::Protobuf, 0);
-    let processor = BatchSpanProcessor::builder(capture)
+    let gate = Arc::new(AtomicBool::new(false));
+    // One export at a time, held until the gate opens: the queue cannot drain.
+    let processor = BatchSpanProcessor::builder(Gated(Arc::clone(&gate)))
         .with_batch_config(BatchConfig {
             max_queue_bytes: 16 * 1024,
             full_policy: FullPolicy::Drop,
-            scheduled_delay: Duration::from_secs(60),
-            max_export_batch_size: 100_000,
+            max_concurrent_exports: 1,
             ..BatchConfig::default()
         })
         .build()
@@ -363,22 +380,28 @@ fn spans_beyond_the_byte_budget_are_dropped_and_counted_then_fit_again() {
             .attribute(KeyValue::new("payload", "y".repeat(200)))
             .build()
     };
-    // About 230 bytes each: some seventy fit in 16 KiB, the rest do not.
-    for i in 0..200 {
+    // About 230 bytes each: some seventy fit in 16 KiB (a first batch of
+    // them may be taken into the held export), the rest do not.
+    for i in 0..300 {
         processor.on_end(span(i));
     }
     let stats = processor.stats();
-    assert!(stats.dropped_queue_full > 100, "{stats:#?}");
+    assert!(stats.dropped_queue_full >= 100, "{stats:#?}");
     assert!(stats.queued_bytes <= 16 * 1024, "{stats:#?}");
-    assert_eq!(stats.queued + stats.dropped_queue_full, 200, "{stats:#?}");
+    assert_eq!(
+        stats.queued + stats.in_flight + stats.dropped_queue_full,
+        300,
+        "{stats:#?}"
+    );
+    gate.store(true, Ordering::SeqCst);
     processor.force_flush(Duration::from_secs(10)).unwrap();
     assert_eq!(processor.stats().queued_bytes, 0);
-    processor.on_end(span(200));
+    processor.on_end(span(300));
     processor.shutdown(Duration::from_secs(10)).unwrap();
     let stats = processor.stats();
     assert_eq!(
         stats.exported,
-        200 - stats.dropped_queue_full + 1,
+        300 - stats.dropped_queue_full + 1,
         "{stats:#?}"
     );
     assert!(stats.is_balanced());

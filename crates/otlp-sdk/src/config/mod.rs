@@ -376,7 +376,10 @@ pub enum FullPolicy {
     /// once, without waiting, until the loop takes spans again — a dead
     /// backend holds producers for one bound per stall, not one per span. A
     /// waiting producer sleeps in short steps and is woken as soon as there
-    /// is room; it does not spin.
+    /// is room; it does not spin. With the durable queue, failing exports do
+    /// not stall the pipeline: the loop moves spans to disk, and producers
+    /// wait for it (only a loop that takes nothing for a whole attempt
+    /// timeout stalls it); spans are then dropped only at the disk's cap.
     Block(Duration),
 }
 
