@@ -110,6 +110,16 @@ impl Backlog {
     }
 
     /// Whether records wait (new batches must then queue behind them).
+    /// Whether the disk has room for more batches than those in flight: a
+    /// quarter of the disk cap is kept for them, so that batches cut while
+    /// the backend is healthy but slower than the program wait in memory
+    /// (and the program for room) instead of pushing undelivered batches
+    /// out at the cap.
+    pub(crate) fn has_room(&self) -> bool {
+        let cap = self.queue.config().max_bytes;
+        self.queue.stats().bytes < cap - cap / 4
+    }
+
     pub(crate) fn has_waiting(&self) -> bool {
         !self.waiting.is_empty()
     }

@@ -312,9 +312,11 @@ impl<E: Exporter> ExportLoop<E> {
     /// an export slot is free: without one it waits on disk. So what the
     /// program hands over is on disk within a batch's time, not held in
     /// memory until exports move again (an outage fills the disk, and a
-    /// crash loses only what had not yet been cut).
+    /// crash loses only what had not yet been cut) — while the disk has room
+    /// (see `Backlog::has_room`); then batches wait in memory again, and the
+    /// program for room.
     fn can_park(&self) -> bool {
-        self.backlog.is_some()
+        self.backlog.as_ref().is_some_and(Backlog::has_room)
     }
 
     /// Reads the oldest waiting record back from disk and exports it.
@@ -384,6 +386,7 @@ impl<E: Exporter> ExportLoop<E> {
     /// or being exported from there.
     fn note_on_disk(&self) {
         if let Some(backlog) = &self.backlog {
+            self.shared.progress.note_disk_room(backlog.has_room());
             let exporting: u64 = self
                 .in_flight
                 .values()

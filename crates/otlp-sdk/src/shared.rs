@@ -47,10 +47,10 @@ pub(crate) struct Progress {
     epoch: Instant,
     /// No movement for this long (the attempt timeout) means stalled.
     patience: Duration,
-    /// With the durable queue, failing exports do not stall the pipeline:
-    /// the loop keeps moving spans to disk (only a loop that takes nothing
-    /// for `patience` does).
-    durable: bool,
+    /// With the durable queue, while its disk has room, failing exports do
+    /// not stall the pipeline: the loop keeps moving spans to disk (only a
+    /// loop that takes nothing for `patience` does). Set by the loop.
+    disk_room: AtomicBool,
     /// Producers parked until the loop takes spans (the blocking path only).
     waiters: Mutex<Vec<Thread>>,
     has_waiters: AtomicBool,
@@ -59,7 +59,7 @@ pub(crate) struct Progress {
 impl Progress {
     pub(crate) fn new(patience: Duration, durable: bool) -> Self {
         Progress {
-            durable,
+            disk_room: AtomicBool::new(durable),
             takes: AtomicU64::new(0),
             stalled_at: AtomicU64::new(u64::MAX),
             failing: AtomicBool::new(false),
@@ -94,6 +94,11 @@ impl Progress {
         }
     }
 
+    /// Called by the loop: whether the durable queue's disk has room.
+    pub(crate) fn note_disk_room(&self, room: bool) {
+        self.disk_room.store(room, Ordering::Relaxed);
+    }
+
     /// Called by an export task when an attempt failed and will be retried.
     pub(crate) fn note_retry(&self) {
         self.failing.store(true, Ordering::Relaxed);
@@ -106,10 +111,10 @@ impl Progress {
         self.note_movement();
     }
 
-    /// Whether exports fail (without the durable queue), or nothing has
-    /// moved for a whole attempt timeout.
+    /// Whether exports fail (and no durable queue has disk room), or
+    /// nothing has moved for a whole attempt timeout.
     fn is_stalled(&self) -> bool {
-        if self.failing.load(Ordering::Relaxed) && !self.durable {
+        if self.failing.load(Ordering::Relaxed) && !self.disk_room.load(Ordering::Relaxed) {
             return true;
         }
         let still_for = self

@@ -90,15 +90,17 @@ impl Stats {
         }
     }
 
-    /// The counters that `queued` is derived from: `taken` and the two drops
+    /// The counters that `queued` is derived from: `taken` and the drops
     /// before queueing, then `produced`. A span produced and then dropped or
     /// taken by the loop between those reads would show as queued, so a
     /// snapshot taken while producers drop flat out or the loop takes a
     /// batch (and the reader is preempted) could show more spans queued than
     /// the queue holds. Read again while one of them moved in between; a
-    /// few tries, so that a reader is never held up for long.
+    /// bounded number of tries (a few hundred loads of counters at most, a
+    /// few microseconds), so that a reader is never held up for long, and
+    /// enough that a reader preempted on a loaded machine still settles.
     fn read_front(&self) -> Front {
-        const TRIES: usize = 64;
+        const TRIES: usize = 256;
         let read = || {
             let taken = Stats::read(&self.taken);
             let dropped_queue_full = Stats::read(&self.dropped_queue_full);

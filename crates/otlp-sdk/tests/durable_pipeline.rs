@@ -243,6 +243,36 @@ fn memory_is_a_cache_in_front_of_the_disk_not_a_reason_to_drop() {
 }
 
 #[test]
+fn a_healthy_backend_slower_than_the_program_loses_nothing_to_the_disk_cap() {
+    // The backend takes everything but one request at a time; the program
+    // makes spans faster. The disk (64 KiB) holds far less than the burst:
+    // spans wait in memory and producers wait for room — nothing is evicted.
+    let dir = directory("healthy-cap");
+    let backend = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        ..Backend::default()
+    });
+    let config = DurableConfig {
+        max_bytes: 64 * 1024,
+        segment_bytes: 8 * 1024,
+        ..durable(&dir)
+    };
+    let processor = pipeline_with(&backend, config, 1);
+    for _ in 0..5_000 {
+        processor.on_end(span());
+    }
+    processor.shutdown(Duration::from_secs(30)).unwrap();
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    assert_eq!(
+        (stats.exported, stats.dropped, stats.dropped_durable),
+        (5_000, 0, 0),
+        "{stats:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_restart_sends_what_was_not_delivered_before_new_data() {
     let dir = directory("restart");
     let down = Arc::new(Backend::default());

@@ -377,9 +377,11 @@ pub enum FullPolicy {
     /// backend holds producers for one bound per stall, not one per span. A
     /// waiting producer sleeps in short steps and is woken as soon as there
     /// is room; it does not spin. With the durable queue, failing exports do
-    /// not stall the pipeline: the loop moves spans to disk, and producers
-    /// wait for it (only a loop that takes nothing for a whole attempt
-    /// timeout stalls it); spans are then dropped only at the disk's cap.
+    /// not stall the pipeline while its disk has room: the loop moves spans
+    /// to disk, and producers wait for it (only a loop that takes nothing
+    /// for a whole attempt timeout stalls it). Once the disk is three
+    /// quarters full (the last quarter is kept for batches in flight), a
+    /// failing pipeline is stalled again.
     Block(Duration),
 }
 
