@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
-use crate::report::{ratio, thousands};
+use crate::format::{ratio, thousands};
 
 /// The row's name in the tables.
 pub const DURABLE_LABEL: &str = "otlp-rust (durable queue, default fsync)";

@@ -20,9 +20,10 @@ use serde_json::{Value, json};
 
 use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
 use crate::durable::{DURABLE_LABEL, DurableComparison, durable_table};
+use crate::format::{ratio, thousands};
 use crate::report::{
     Machine, WORKLOAD_LABEL, WORKLOAD_NOTE, command_line, median, others_phrase, others_share,
-    ratio, runs_phrase, thousands,
+    runs_phrase,
 };
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 use crate::run::{MIB, Measurement, ReceiverProcess, Refusal, measure, rotation};

@@ -63,6 +63,7 @@
 mod args;
 mod durable;
 mod field;
+mod format;
 mod memory;
 mod process;
 mod report;
