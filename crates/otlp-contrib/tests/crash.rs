@@ -58,6 +58,24 @@ fn segment_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// A fresh directory named after `name`, and a counting receiver that
+/// refuses everything (retryably) until told otherwise, with its HTTP endpoint.
+fn collector_down(name: &str) -> (PathBuf, Receiver, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        TraceId::random()
+    ));
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..ReceiverConfig::default()
+    })
+    .expect("receiver");
+    receiver.set_fallback_fault(Some(Fault::Unavailable));
+    let endpoint = receiver.http_endpoint().expect("http");
+    (dir, receiver, endpoint)
+}
+
 /// Spans on disk not yet delivered, as a new start will find them.
 fn spans_on_disk(dir: &Path) -> u64 {
     let config = DurableConfig {
@@ -71,18 +89,7 @@ fn spans_on_disk(dir: &Path) -> u64 {
 
 #[test]
 fn spans_on_disk_at_a_sigkill_reach_the_backend_after_a_restart() {
-    let dir: PathBuf = std::env::temp_dir().join(format!(
-        "otlp-crash-{}-{}",
-        std::process::id(),
-        TraceId::random()
-    ));
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..ReceiverConfig::default()
-    })
-    .expect("receiver");
-    receiver.set_fallback_fault(Some(Fault::Unavailable));
-    let endpoint = receiver.http_endpoint().expect("http");
+    let (dir, receiver, endpoint) = collector_down("otlp-crash");
 
     // First run: far more spans than it can produce before the kill.
     let mut first = loadgen(&dir, &endpoint)
@@ -141,18 +148,7 @@ fn at_default_settings_what_was_sent_a_second_before_a_sigkill_is_on_disk() {
     // default, and is killed. Spans waiting for an export slot stayed in
     // memory (or were dropped at a full queue) and were lost with the
     // process. Now every batch goes to disk when it is cut.
-    let dir: PathBuf = std::env::temp_dir().join(format!(
-        "otlp-crash-defaults-{}-{}",
-        std::process::id(),
-        TraceId::random()
-    ));
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..ReceiverConfig::default()
-    })
-    .expect("receiver");
-    receiver.set_fallback_fault(Some(Fault::Unavailable));
-    let endpoint = receiver.http_endpoint().expect("http");
+    let (dir, receiver, endpoint) = collector_down("otlp-crash-defaults");
 
     let mut running = loadgen_with_defaults(&dir, &endpoint)
         .args(["--spans", "10000000", "--rate", "10000"])
@@ -221,18 +217,7 @@ fn a_run_that_ends_during_an_outage_leaves_the_rest_on_disk_for_the_next() {
     // The collector is down for the whole run, which ends normally: its
     // shutdown returns by its deadline, what was not delivered stays on disk
     // (exit status 3: not delivered), and the next run delivers it.
-    let dir: PathBuf = std::env::temp_dir().join(format!(
-        "otlp-outage-exit-{}-{}",
-        std::process::id(),
-        TraceId::random()
-    ));
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..ReceiverConfig::default()
-    })
-    .expect("receiver");
-    receiver.set_fallback_fault(Some(Fault::Unavailable));
-    let endpoint = receiver.http_endpoint().expect("http");
+    let (dir, receiver, endpoint) = collector_down("otlp-outage-exit");
 
     let started = Instant::now();
     let output = loadgen_with_defaults(&dir, &endpoint)

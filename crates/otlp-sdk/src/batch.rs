@@ -13,12 +13,10 @@ use std::collections::VecDeque;
 use otlp_core::encode::frame;
 use otlp_core::wire::len_field_len;
 
-use crate::record_queue::{Block, Group, HEADER, RecordQueue};
+use crate::record_queue::{Block, GROUP_PREFIX_SLACK, Group, HEADER, RecordQueue};
 
 /// `spans`/`log_records` in `ScopeX`: each record's tag and length in a request.
 const RECORD_FIELD: u32 = 2;
-/// Room for the group's length prefixes to grow past one byte each.
-const PREFIX_SLACK: usize = 10;
 
 /// One record of the batch: its group and where its bytes are.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +83,7 @@ impl Batch {
                     .groups
                     .get(group as usize)
                     .map_or(0, |group| group.overhead)
-                    + PREFIX_SLACK;
+                    + GROUP_PREFIX_SLACK;
             }
             if !self.entries.is_empty() && request_len + grows_by > max_request_bytes {
                 break;

@@ -329,7 +329,7 @@ impl<E: Exporter> BatchSpanProcessorBuilder<E> {
                 self.performance.max_request_bytes,
                 self.batch.max_export_batch_size,
             ),
-            stats: Stats::new(self.batch.max_queue_size.unwrap_or(0)),
+            stats: Stats::new(),
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
             progress: Progress::new(self.attempt_timeout, durable),

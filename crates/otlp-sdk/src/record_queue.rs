@@ -87,6 +87,10 @@ const IN_PLACE_ROOM: usize = 4 * 1024;
 /// at least [`MIN_SPARE_BLOCKS`] blocks); more are freed.
 const SPARE_SHARE: usize = 16;
 const MIN_SPARE_BLOCKS: usize = 4;
+/// Room for a group's length prefixes (resource and scope) to grow past the
+/// one byte each they take around an empty record: a bound on a request's
+/// size from a group's overhead and its records' lengths.
+pub(crate) const GROUP_PREFIX_SLACK: usize = 10;
 /// Distinct resource-and-scope pairs one pipeline tells apart.
 const MAX_GROUPS: usize = 4096;
 
@@ -433,7 +437,9 @@ impl RecordQueue {
             scratch.len()
         };
         let need = HEADER + len;
-        if need > self.budget.max_bytes || overhead + len + 10 > self.max_request_bytes {
+        if need > self.budget.max_bytes
+            || overhead + len + GROUP_PREFIX_SLACK > self.max_request_bytes
+        {
             block.bytes.truncate(start);
             return match self.put_back(slot, block) {
                 Ok(()) => Push::TooLarge,
@@ -493,7 +499,9 @@ impl RecordQueue {
         let mut record = Vec::new();
         record::encode_span(span, &mut record);
         let need = HEADER + record.len();
-        if need > self.budget.max_bytes || overhead + record.len() + 10 > self.max_request_bytes {
+        if need > self.budget.max_bytes
+            || overhead + record.len() + GROUP_PREFIX_SLACK > self.max_request_bytes
+        {
             return Push::TooLarge;
         }
         let Some(mut block) = self.start_block(need) else {

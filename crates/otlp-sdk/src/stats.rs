@@ -48,11 +48,10 @@ pub(crate) struct Stats {
     pub(crate) batch_sizes: Histogram,
     pub(crate) export_latency_micros: Histogram,
     pub(crate) last_error: Mutex<Option<String>>,
-    pub(crate) queue_capacity: u64,
 }
 
 impl Stats {
-    pub(crate) fn new(queue_capacity: usize) -> Self {
+    pub(crate) fn new() -> Self {
         Stats {
             produced: ShardedCounter::default(),
             dropped_queue_full: AtomicU64::new(0),
@@ -72,7 +71,6 @@ impl Stats {
             batch_sizes: Histogram::default(),
             export_latency_micros: Histogram::default(),
             last_error: Mutex::new(None),
-            queue_capacity: queue_capacity as u64,
         }
     }
 
@@ -169,7 +167,8 @@ impl Stats {
             on_disk: Stats::read(&self.on_disk),
             retries: Stats::read(&self.retries),
             batches: Stats::read(&self.batches),
-            queue_capacity: self.queue_capacity,
+            // The queue's figures: filled in by the pipeline (`Shared::snapshot`).
+            queue_capacity: 0,
             queued_bytes: 0,
             queue_capacity_bytes: 0,
             batch_size: self.batch_sizes.summary(),
@@ -459,7 +458,7 @@ mod tests {
     /// counted spans flat out, each settled by `settle` right after it was
     /// counted produced (so a span is really queued only in between).
     fn worst_queued_while(producers: usize, settle: impl Fn(&Stats) + Sync) -> u64 {
-        let stats = Stats::new(8);
+        let stats = Stats::new();
         let producing = std::sync::atomic::AtomicBool::new(true);
         std::thread::scope(|scope| {
             for _ in 0..producers {
@@ -504,7 +503,7 @@ mod tests {
 
     #[test]
     fn snapshot_derives_queued_and_in_flight() {
-        let stats = Stats::new(10);
+        let stats = Stats::new();
         stats.produced.add(10);
         Stats::add(&stats.dropped_queue_full, 1);
         Stats::add(&stats.taken, 6);
