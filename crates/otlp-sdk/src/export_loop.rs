@@ -556,6 +556,21 @@ impl<E: Exporter> ExportLoop<E> {
                 index += 1;
                 continue;
             }
+            if done
+                && flush.is_shutdown
+                && now < flush.deadline
+                && self.late_spans_handed(flush.deadline)
+            {
+                // Spans a producer was writing when shutdown took the
+                // partly filled blocks (its block out of its slot): they
+                // were queued before shutdown began, and are exported too.
+                let taken = self.shared.stats.taken.load(Ordering::Acquire);
+                let flush = &mut self.flushes[index];
+                flush.target_taken = taken + self.shared.queue.handed_records() as u64;
+                flush.last_seq = None;
+                index += 1;
+                continue;
+            }
             let mut flush = self.flushes.swap_remove(index);
             if flush.is_shutdown {
                 self.finish_shutdown(flush, done);
@@ -571,6 +586,13 @@ impl<E: Exporter> ExportLoop<E> {
             };
             let _ = flush.reply.send(result);
         }
+    }
+
+    /// Takes the producers' partly filled blocks once more, waiting for a
+    /// producer caught writing (until `deadline`); whether any spans came.
+    fn late_spans_handed(&self, deadline: Instant) -> bool {
+        self.shared.queue.steal_all_blocks(deadline);
+        self.shared.queue.handed_records() > 0
     }
 
     /// Covered spans not yet settled: still queued, or in requests in flight.

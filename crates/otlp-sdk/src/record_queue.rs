@@ -196,6 +196,10 @@ impl Block {
 #[derive(Default)]
 struct Slot {
     block: AtomicCell<Option<Box<Block>>>,
+    /// Set while the thread writes a record (its block out of the slot), so
+    /// that shutdown can wait for a writer that was preempted mid-record
+    /// instead of missing its block.
+    writing: AtomicBool,
 }
 
 impl std::fmt::Debug for Slot {
@@ -409,6 +413,23 @@ impl RecordQueue {
             },
         };
         let slot = &entry.slot;
+        // Ordered before the take by the take's release: a loop whose swap
+        // finds the slot empty after this sees the flag.
+        slot.writing.store(true, Ordering::Relaxed);
+        let push = self.write_record(slot, scratch, span, group, overhead);
+        slot.writing.store(false, Ordering::Release);
+        push
+    }
+
+    /// Writes the record of `span` into the block of `slot` (this thread's).
+    fn write_record(
+        &self,
+        slot: &Slot,
+        scratch: &mut Vec<u8>,
+        span: &SpanData,
+        group: u32,
+        overhead: usize,
+    ) -> Push {
         let current = slot.block.take();
         if current.as_ref().is_some_and(|block| block.closed) {
             slot.block.store(current);
@@ -682,6 +703,28 @@ impl RecordQueue {
             // A slot only this list holds belongs to a thread that is gone.
             Arc::strong_count(slot) > 1
         });
+    }
+
+    /// Hands every thread's partly filled block to the loop, waiting (until
+    /// `deadline`) for threads caught writing a record: at shutdown, so that
+    /// spans queued before it began are not left in a block a preempted
+    /// thread held at the moment of a plain steal.
+    pub(crate) fn steal_all_blocks(&self, deadline: Instant) {
+        let mut slots = lock(&self.slots);
+        let Some(slots) = slots.as_mut() else {
+            return;
+        };
+        for slot in slots.iter() {
+            loop {
+                if let Some(block) = slot.block.take() {
+                    let _ = self.hand_over(block);
+                }
+                if !slot.writing.load(Ordering::Acquire) || Instant::now() >= deadline {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        }
     }
 
     /// Closes the queue for good (the loop, at the end of shutdown) and

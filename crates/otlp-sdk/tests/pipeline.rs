@@ -704,6 +704,12 @@ fn shut_down_while_producing(processor: BatchSpanProcessor, producers: usize, le
         })
         .collect();
     std::thread::sleep(lead);
+    // On a loaded machine the producers may not have run yet: shutdown
+    // begins once they have queued something.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processor.stats().produced < 64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let result = processor.shutdown(Duration::from_secs(20));
     stop.store(true, Ordering::Relaxed);
     for thread in threads {
