@@ -22,6 +22,13 @@
 //!   `.with_batch_exporter(..)` — and `bridge::SdkExporter` makes our gRPC and
 //!   HTTP exporters usable as SDK span exporters, with their own runtime and
 //!   retries.
+//! - [`tracing`] (feature `tracing`, default): the `tracing` front door.
+//!   `tracing::OtlpLayer` is a `tracing-subscriber` layer that records spans
+//!   and the events inside them straight into otlp-sdk spans — switching from
+//!   `tracing-opentelemetry` is one line, `OtlpLayer::new(&provider)` in place
+//!   of `tracing_opentelemetry::layer().with_tracer(..)` — and
+//!   `tracing::OtlpSpanExt` with `extract`/`inject` carries W3C
+//!   `traceparent`/`tracestate` in and out of `http::HeaderMap`s.
 //! - [`metrics`] (feature `metrics`, default): the pipeline's
 //!   `StatsSnapshot` as Prometheus text exposition, named after the
 //!   OpenTelemetry SDK self-metrics conventions (and, on request, the
@@ -101,3 +108,5 @@ pub mod pipeline;
 pub mod receiver;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tracing")]
+pub mod tracing;

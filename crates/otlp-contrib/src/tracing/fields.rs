@@ -1,0 +1,315 @@
+//! Visitors that turn `tracing` field values into OTLP attributes, into a
+//! local buffer, before any span's extensions are locked (a `Debug` impl may
+//! itself record through `tracing`).
+//!
+//! Types carry over: `i64` and `u64` (when it fits) become OTLP ints, `i128`
+//! and `u128` too when they fit, anything larger a decimal string; `f64` a
+//! double, `bool` a bool, `&str` a string, `&[u8]` bytes, `Debug` and
+//! `Display` (`?x`, `%x`) values their formatted text. Keys are the fields'
+//! static names: no allocation.
+
+use std::error::Error;
+use std::fmt::{self, Write as _};
+
+use otlp_core::{AnyValue, KeyValue, SpanKind, Status, Str};
+use tracing_core::field::{Field, Visit};
+
+use super::{
+    EXCEPTION_EVENT, EXCEPTION_MESSAGE, SPAN_KIND_FIELD, SPAN_NAME_FIELD, SPAN_STATUS_CODE_FIELD,
+    SPAN_STATUS_DESCRIPTION_FIELD,
+};
+
+/// The value of an integer that may not fit OTLP's `i64`: an int when it
+/// does, else its decimal text (as `tracing-opentelemetry` does).
+fn int_value<T: TryInto<i64> + fmt::Display + Copy>(value: T) -> AnyValue {
+    match value.try_into() {
+        Ok(int) => AnyValue::Int(int),
+        Err(_) => AnyValue::String(Str::from(value.to_string())),
+    }
+}
+
+/// The text of a `Debug` (or `Display`, through `%`) value.
+fn debug_text(value: &dyn fmt::Debug) -> String {
+    let mut text = String::new();
+    // Writing into a `String` fails only if the `Debug` impl does.
+    let _ = write!(text, "{value:?}");
+    text
+}
+
+/// The text of an error: its `Display`.
+fn error_text(error: &(dyn Error + 'static)) -> Str {
+    Str::from(error.to_string())
+}
+
+/// What the `otel.status_code` field says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum StatusCode {
+    Unset,
+    Ok,
+    Error,
+}
+
+/// What a span's fields say: attributes, and the reserved `otel.*` fields.
+#[derive(Debug, Default)]
+pub(super) struct SpanFields {
+    /// Attributes in the order the fields came.
+    pub(super) attributes: Vec<KeyValue>,
+    /// `otel.name`: the span's new name.
+    pub(super) name: Option<Str>,
+    /// `otel.kind`, when it names a kind.
+    pub(super) kind: Option<SpanKind>,
+    /// `otel.status_code`.
+    pub(super) status_code: Option<StatusCode>,
+    /// `otel.status_description`.
+    pub(super) status_description: Option<Str>,
+    /// The messages of `&dyn Error` values: one `exception` event each.
+    pub(super) exceptions: Vec<Str>,
+}
+
+impl SpanFields {
+    /// A buffer with room for `fields` attributes.
+    pub(super) fn with_capacity(fields: usize) -> Self {
+        SpanFields {
+            attributes: Vec::with_capacity(fields),
+            ..SpanFields::default()
+        }
+    }
+
+    /// The status the `otel.status_*` fields ask for, if any: a description
+    /// alone means an error, as in `tracing-opentelemetry`.
+    pub(super) fn status(&self) -> Option<Status> {
+        match (self.status_code, &self.status_description) {
+            (Some(StatusCode::Ok), _) => Some(Status::Ok),
+            (Some(StatusCode::Error), description) => Some(Status::error(
+                description.clone().unwrap_or_else(|| Str::from("")),
+            )),
+            (Some(StatusCode::Unset), _) => None,
+            (None, Some(description)) => Some(Status::error(description.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether a field's text is taken by a reserved `otel.*` name.
+    fn reserved_text(&mut self, field: &Field, text: &str) -> bool {
+        match field.name() {
+            SPAN_NAME_FIELD => self.name = Some(Str::copy_from(text)),
+            SPAN_KIND_FIELD => self.kind = parse_kind(text),
+            SPAN_STATUS_CODE_FIELD => self.status_code = Some(parse_status_code(text)),
+            SPAN_STATUS_DESCRIPTION_FIELD => self.status_description = Some(Str::copy_from(text)),
+            _ => return false,
+        }
+        true
+    }
+
+    fn push(&mut self, field: &Field, value: AnyValue) {
+        self.attributes.push(KeyValue {
+            key: Str::from(field.name()),
+            value,
+        });
+    }
+}
+
+/// `otel.kind`, case-insensitive; anything else is ignored.
+fn parse_kind(text: &str) -> Option<SpanKind> {
+    [
+        ("server", SpanKind::Server),
+        ("client", SpanKind::Client),
+        ("producer", SpanKind::Producer),
+        ("consumer", SpanKind::Consumer),
+        ("internal", SpanKind::Internal),
+    ]
+    .into_iter()
+    .find_map(|(name, kind)| text.eq_ignore_ascii_case(name).then_some(kind))
+}
+
+/// `otel.status_code`, case-insensitive; anything else is `Unset`.
+fn parse_status_code(text: &str) -> StatusCode {
+    if text.eq_ignore_ascii_case("ok") {
+        StatusCode::Ok
+    } else if text.eq_ignore_ascii_case("error") {
+        StatusCode::Error
+    } else {
+        StatusCode::Unset
+    }
+}
+
+impl Visit for SpanFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, AnyValue::Double(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, AnyValue::Int(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, int_value(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.push(field, int_value(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.push(field, int_value(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, AnyValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.reserved_text(field, value) {
+            self.push(field, AnyValue::String(Str::copy_from(value)));
+        }
+    }
+
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        self.push(field, AnyValue::Bytes(value.into()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        let message = error_text(value);
+        self.exceptions.push(message.clone());
+        self.push(field, AnyValue::String(message));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = debug_text(value);
+        if !self.reserved_text(field, &text) {
+            self.push(field, AnyValue::String(Str::from(text)));
+        }
+    }
+}
+
+/// What an event's fields say: its name (the `message` field), attributes,
+/// and the exception it carries, if any.
+#[derive(Debug)]
+pub(super) struct EventFields {
+    /// The `message` field.
+    pub(super) message: Option<Str>,
+    /// Every other field.
+    pub(super) attributes: Vec<KeyValue>,
+    /// The first error value, or the `error` field's text: the event's
+    /// `exception.message`.
+    pub(super) exception: Option<Str>,
+}
+
+impl EventFields {
+    /// A buffer with room for `fields` attributes and `extra` more.
+    pub(super) fn with_capacity(fields: usize, extra: usize) -> Self {
+        EventFields {
+            message: None,
+            attributes: Vec::with_capacity(fields + extra),
+            exception: None,
+        }
+    }
+
+    /// The event's name: its message, else `exception` when it carries an
+    /// error, else `fallback` (the callsite's name, as `tracing-opentelemetry`
+    /// does). Adds `exception.message` when it carries an error.
+    pub(super) fn finish(&mut self, fallback: &'static str) -> Str {
+        let exception = self.exception.clone();
+        let name = match (&self.message, &exception) {
+            (Some(message), _) => message.clone(),
+            (None, Some(_)) => Str::from(EXCEPTION_EVENT),
+            (None, None) => Str::from(fallback),
+        };
+        if let Some(message) = exception {
+            self.attributes
+                .push(KeyValue::new(EXCEPTION_MESSAGE, AnyValue::String(message)));
+        }
+        name
+    }
+
+    fn push(&mut self, field: &Field, value: AnyValue) {
+        self.attributes.push(KeyValue {
+            key: Str::from(field.name()),
+            value,
+        });
+    }
+
+    /// Text fields named `message` and `error` are the event's name and
+    /// exception (`#[instrument(err)]` records `error = %e`).
+    fn text(&mut self, field: &Field, text: Str) {
+        match field.name() {
+            "message" => self.message = Some(text),
+            "error" if self.exception.is_none() => self.exception = Some(text),
+            _ => self.push(field, AnyValue::String(text)),
+        }
+    }
+}
+
+impl Visit for EventFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, AnyValue::Double(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, AnyValue::Int(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, int_value(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.push(field, int_value(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.push(field, int_value(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, AnyValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.text(field, Str::copy_from(value));
+    }
+
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        self.push(field, AnyValue::Bytes(value.into()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        let message = error_text(value);
+        if field.name() != "error" {
+            self.push(field, AnyValue::String(message.clone()));
+        }
+        if self.exception.is_none() {
+            self.exception = Some(message);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.text(field, Str::from(debug_text(value)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_that_do_not_fit_become_text() {
+        assert_eq!(int_value(7u64), AnyValue::Int(7));
+        assert_eq!(int_value(i64::MAX as u64), AnyValue::Int(i64::MAX));
+        assert_eq!(
+            int_value(u64::MAX),
+            AnyValue::String(Str::from("18446744073709551615"))
+        );
+        assert_eq!(int_value(-5i128), AnyValue::Int(-5));
+    }
+
+    #[test]
+    fn reserved_values_parse_without_regard_to_case() {
+        assert_eq!(parse_kind("Server"), Some(SpanKind::Server));
+        assert_eq!(parse_kind("CONSUMER"), Some(SpanKind::Consumer));
+        assert_eq!(parse_kind("sideways"), None);
+        assert_eq!(parse_status_code("OK"), StatusCode::Ok);
+        assert_eq!(parse_status_code("Error"), StatusCode::Error);
+        assert_eq!(parse_status_code("whatever"), StatusCode::Unset);
+    }
+}

@@ -1,0 +1,381 @@
+//! [`OtlpLayer`]: the `tracing-subscriber` layer, and its builder.
+
+use std::any::TypeId;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::SystemTime;
+
+use otlp_core::{AnyValue, InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
+use otlp_sdk::{Tracer, TracerProvider, own_threads};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Dispatch, Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use super::fields::{EventFields, SpanFields};
+use super::state::{Pending, SpanState};
+use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE};
+
+/// A [`tracing_subscriber::Layer`] that records `tracing` spans, and the
+/// events inside them, as otlp-sdk spans of one [`TracerProvider`]: its
+/// sampler, span limits, resource and pipeline apply.
+///
+/// Cost: a span costs a `Pending` record (one allocation) at creation, its
+/// sdk span at first use (see the [module documentation](super)), and its
+/// encoding when it closes; a sampled-out span costs its creation fields and
+/// a flag check per event and `record` after that. Nothing is recorded on a
+/// pipeline's own threads.
+///
+/// One `OtlpLayer` per subscriber: the span state it keeps in the
+/// registry's extensions is one type, so a second one would share it.
+///
+/// ```
+/// use otlp_contrib::tracing::OtlpLayer;
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let provider = otlp_sdk::TracerProvider::builder().with_service_name("checkout").build();
+/// let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&provider));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let _request = tracing::info_span!("GET /cart", otel.kind = "server").entered();
+///     tracing::info!(items = 3, "cart loaded");
+/// });
+/// ```
+pub struct OtlpLayer<S> {
+    tracer: Tracer,
+    location: bool,
+    error_events_to_status: bool,
+    with_context: WithContext,
+    _subscriber: PhantomData<fn(S)>,
+}
+
+impl<S> fmt::Debug for OtlpLayer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpLayer")
+            .field("scope", self.tracer.scope())
+            .field("location", &self.location)
+            .field("error_events_to_status", &self.error_events_to_status)
+            .finish()
+    }
+}
+
+/// Builds an [`OtlpLayer`]; see [`OtlpLayer::builder`].
+#[derive(Debug)]
+pub struct OtlpLayerBuilder {
+    provider: TracerProvider,
+    scope: InstrumentationScope,
+    location: bool,
+    error_events_to_status: bool,
+}
+
+impl OtlpLayerBuilder {
+    /// The instrumentation scope of every span the layer records (default:
+    /// `otlp_contrib::tracing` with this crate's version). A service that
+    /// wants its own name there sets it here.
+    pub fn with_scope(mut self, scope: InstrumentationScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Whether spans carry where they were declared: `code.file.path`,
+    /// `code.line.number` and `code.module.name` (the OpenTelemetry
+    /// semantic conventions' names, as `tracing-opentelemetry`'s
+    /// `with_location` writes them). On by default: the values are static,
+    /// they cost no allocation.
+    pub fn with_location(mut self, location: bool) -> Self {
+        self.location = location;
+        self
+    }
+
+    /// Whether an `ERROR`-level event inside a span sets the span's status to
+    /// error, with the event's message as the description, unless a status
+    /// was set before (default: on, as in `tracing-opentelemetry`).
+    pub fn with_error_events_to_status(mut self, on: bool) -> Self {
+        self.error_events_to_status = on;
+        self
+    }
+
+    /// The layer, for a subscriber `S` (inferred where it is added).
+    pub fn build<S>(self) -> OtlpLayer<S>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        OtlpLayer {
+            tracer: self.provider.tracer_with_scope(self.scope),
+            location: self.location,
+            error_events_to_status: self.error_events_to_status,
+            with_context: WithContext(with_span_state::<S>),
+            _subscriber: PhantomData,
+        }
+    }
+}
+
+impl<S> OtlpLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// A layer recording into `provider`, with the defaults of
+    /// [`OtlpLayer::builder`]: the one-line replacement for
+    /// `tracing_opentelemetry::layer().with_tracer(tracer)`.
+    pub fn new(provider: &TracerProvider) -> Self {
+        OtlpLayer::builder(provider).build()
+    }
+}
+
+impl OtlpLayer<()> {
+    /// A builder: scope, location attributes, `ERROR` events to status.
+    pub fn builder(provider: &TracerProvider) -> OtlpLayerBuilder {
+        OtlpLayerBuilder {
+            provider: provider.clone(),
+            scope: InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION")),
+            location: true,
+            error_events_to_status: true,
+        }
+    }
+}
+
+impl<S> OtlpLayer<S> {
+    /// The tracer spans are started with.
+    pub fn tracer(&self) -> &Tracer {
+        &self.tracer
+    }
+}
+
+/// Reaches a span's [`SpanState`] from a [`Dispatch`] and a span id, without
+/// knowing the subscriber's type: `Subscriber::downcast_raw` hands this out
+/// (a plain function pointer, instantiated for the layer's subscriber type
+/// when the layer is built), so that [`OtlpSpanExt`](super::OtlpSpanExt) can
+/// work on any `tracing::Span`.
+#[derive(Clone, Copy)]
+pub(super) struct WithContext(fn(&Dispatch, &Id, &mut StateFn<'_>));
+
+/// What [`WithContext`] runs on a span's state.
+pub(super) type StateFn<'a> = dyn FnMut(&mut SpanState, &Tracer) + 'a;
+
+impl WithContext {
+    /// Runs `f` on the state of span `id` if an `OtlpLayer` in `dispatch`
+    /// records it.
+    pub(super) fn with_span_state(&self, dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>) {
+        (self.0)(dispatch, id, f);
+    }
+}
+
+fn with_span_state<S>(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let (Some(subscriber), Some(layer)) = (
+        dispatch.downcast_ref::<S>(),
+        dispatch.downcast_ref::<OtlpLayer<S>>(),
+    ) else {
+        return;
+    };
+    let Some(span) = subscriber.span(id) else {
+        return;
+    };
+    let mut extensions = span.extensions_mut();
+    if let Some(state) = extensions.get_mut::<SpanState>() {
+        f(state, &layer.tracer);
+    }
+}
+
+impl<S> OtlpLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// The context of `span`, started first if pending; `None` if this
+    /// layer does not record it.
+    fn context_of(&self, span: &SpanRef<'_, S>) -> Option<SpanContext> {
+        let mut extensions = span.extensions_mut();
+        let state = extensions.get_mut::<SpanState>()?;
+        Some(state.start(&self.tracer).context().clone())
+    }
+
+    /// The context of the closest ancestor of `span` this layer records.
+    fn parent_context(&self, span: &SpanRef<'_, S>) -> Option<SpanContext> {
+        span.scope()
+            .skip(1)
+            .find_map(|ancestor| self.context_of(&ancestor))
+    }
+}
+
+impl<S> Layer<S> for OtlpLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if own_threads::is_own_thread() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let start = SystemTime::now();
+        let metadata = attrs.metadata();
+        let location = if self.location { 3 } else { 0 };
+        let mut fields = SpanFields::with_capacity(attrs.fields().len() + location);
+        attrs.record(&mut fields);
+        if self.location {
+            if let Some(file) = metadata.file() {
+                fields.attributes.push(KeyValue::new(CODE_FILE_PATH, file));
+            }
+            if let Some(line) = metadata.line() {
+                fields
+                    .attributes
+                    .push(KeyValue::new(CODE_LINE_NUMBER, AnyValue::Int(line.into())));
+            }
+            if let Some(module) = metadata.module_path() {
+                fields
+                    .attributes
+                    .push(KeyValue::new(CODE_MODULE_NAME, module));
+            }
+        }
+        let parent = self.parent_context(&span);
+        let status = fields.status();
+        let status_set = status.is_some();
+        let SpanFields {
+            attributes,
+            name,
+            kind,
+            exceptions,
+            ..
+        } = fields;
+        let events = exceptions
+            .into_iter()
+            .map(|message| (start, message))
+            .collect();
+        let pending = Pending {
+            name: name.unwrap_or_else(|| Str::from(metadata.name())),
+            kind: kind.unwrap_or(SpanKind::Internal),
+            start,
+            parent,
+            attributes,
+            links: Vec::new(),
+            status,
+            events,
+        };
+        span.extensions_mut()
+            .replace(SpanState::pending(pending, status_set));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        // A span that started unsampled takes nothing: no field is converted.
+        if !span
+            .extensions()
+            .get::<SpanState>()
+            .is_some_and(SpanState::may_record)
+        {
+            return;
+        }
+        let mut fields = SpanFields::with_capacity(values.len());
+        values.record(&mut fields);
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            state.record(fields);
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let (Some(span), Some(follows)) = (ctx.span(id), ctx.span(follows)) else {
+            return;
+        };
+        let Some(context) = self.context_of(&follows) else {
+            return;
+        };
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            state.add_link(&context);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
+        {
+            state.start(&self.tracer);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if own_threads::is_own_thread() {
+            return;
+        }
+        // Outside any span: nothing (log records are another front door).
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let recording = span
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .is_some_and(|state| state.start(&self.tracer).is_recording());
+        if !recording {
+            return;
+        }
+        let metadata = event.metadata();
+        let location = if self.location { 3 } else { 0 };
+        let mut fields = EventFields::with_capacity(metadata.fields().len(), 3 + location);
+        fields
+            .attributes
+            .push(KeyValue::new("level", metadata.level().as_str()));
+        fields
+            .attributes
+            .push(KeyValue::new("target", metadata.target()));
+        event.record(&mut fields);
+        if self.location {
+            if let Some(file) = metadata.file() {
+                fields.attributes.push(KeyValue::new(CODE_FILE_PATH, file));
+            }
+            if let Some(line) = metadata.line() {
+                fields
+                    .attributes
+                    .push(KeyValue::new(CODE_LINE_NUMBER, AnyValue::Int(line.into())));
+            }
+            if let Some(module) = metadata.module_path() {
+                fields
+                    .attributes
+                    .push(KeyValue::new(CODE_MODULE_NAME, module));
+            }
+        }
+        let name = fields.finish(metadata.name());
+        let error = (self.error_events_to_status && *metadata.level() == Level::ERROR).then(|| {
+            fields
+                .message
+                .clone()
+                .or_else(|| fields.exception.clone())
+                .unwrap_or_default()
+        });
+        let mut extensions = span.extensions_mut();
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        state.start(&self.tracer).add_event(name, fields.attributes);
+        if let Some(description) = error {
+            state.error_event(description);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let state = span.extensions_mut().remove::<SpanState>();
+        // Ended (encoded, handed to the pipeline) outside the extensions' lock.
+        if let Some(state) = state {
+            state.end(&self.tracer);
+        }
+    }
+
+    // SAFETY: the contract of `downcast_raw` is that a pointer returned for
+    // `TypeId::of::<T>()` points to a live `T` borrowed from `self`; both
+    // arms below return exactly that (the layer itself, its `WithContext`).
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else if id == TypeId::of::<WithContext>() {
+            Some(&self.with_context as *const WithContext as *const ())
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The `tracing` front door: [`OtlpLayer`] records `tracing` spans and their
+//! events straight into otlp-sdk spans — no `opentelemetry_sdk` in between.
+//!
+//! ```
+//! use otlp_contrib::tracing::OtlpLayer;
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! let provider = otlp_sdk::TracerProvider::builder().with_service_name("orders").build();
+//! // Was: tracing_opentelemetry::layer().with_tracer(provider.tracer("orders"))
+//! let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&provider));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _span = tracing::info_span!("place order", order.id = 42_u64).entered();
+//!     tracing::info!(lines = 3, "priced");
+//! });
+//! ```
+//!
+//! ## What becomes what
+//!
+//! - A `tracing` span becomes an OTLP span, started when the `tracing` span is
+//!   created and ended when it closes (its last handle dropped). Its name is
+//!   the span's name; the instrumentation scope is `otlp_contrib::tracing`
+//!   for every span (one scope, as in `tracing-opentelemetry`; set another
+//!   with [`OtlpLayerBuilder::with_scope`]). Where it was declared goes into
+//!   `code.file.path`, `code.line.number` and `code.module.name` (on by
+//!   default, [`OtlpLayerBuilder::with_location`]).
+//! - Its parent is the `tracing` parent: the current span, or the explicit
+//!   `parent: &span` (`parent: None` makes a root). It is the registry's
+//!   parent, so spans moved across threads or `.await`s with `Instrument`
+//!   keep theirs. A per-layer filter that hides a span makes its children
+//!   hang from the closest ancestor the layer records. `follows_from`
+//!   becomes a link.
+//! - Fields become attributes with their types: integers (an `u64` over
+//!   `i64::MAX` becomes its decimal text), floats, bools and strings as such,
+//!   `?debug` and `%display` values as text. `Span::record` sets or replaces
+//!   attributes later. An error value (`&dyn Error` field) becomes a text
+//!   attribute and an `exception` event with `exception.message` (no
+//!   `exception.type`: a `dyn Error` does not know its type's name).
+//! - Events inside a span become span events: the `message` field is the
+//!   name, `level`, `target` (and the location) and every other field are
+//!   attributes, the time is the event's. An error (a `&dyn Error` value, or
+//!   the `error` field that `#[instrument(err)]` writes) adds
+//!   `exception.message` and, without a message, names the event
+//!   `exception`. An `ERROR` event sets the span's status to error with its
+//!   message, unless a status was set before
+//!   ([`OtlpLayerBuilder::with_error_events_to_status`]). Events outside any
+//!   span are not recorded here (log records are another front door).
+//! - The fields `tracing-opentelemetry` users know keep their meaning:
+//!   [`otel.name`](SPAN_NAME_FIELD) renames the span,
+//!   [`otel.kind`](SPAN_KIND_FIELD) sets its kind (`server`, `client`,
+//!   `producer`, `consumer`, `internal`, any case; only before the span
+//!   starts, see below), [`otel.status_code`](SPAN_STATUS_CODE_FIELD)
+//!   (`ok`, `error`, `unset`) and
+//!   [`otel.status_description`](SPAN_STATUS_DESCRIPTION_FIELD) its status.
+//!
+//! The provider's sampler, span limits, resource and pipeline apply: spans
+//! are started through its tracer.
+//!
+//! ## Remote parents and propagation: spans start lazily
+//!
+//! A server span's parent arrives in a `traceparent` header, and is set
+//! after the `tracing` span exists:
+//!
+//! ```
+//! # use otlp_contrib::tracing::{extract, inject, OtlpLayer, OtlpSpanExt as _};
+//! # use tracing_subscriber::layer::SubscriberExt as _;
+//! # let provider = otlp_sdk::TracerProvider::builder().build();
+//! # let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&provider));
+//! # let _guard = tracing::subscriber::set_default(subscriber);
+//! # let mut incoming = http::HeaderMap::new();
+//! # incoming.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+//! let span = tracing::info_span!("GET /orders", otel.kind = "server");
+//! if let Some(remote) = extract(&incoming) {
+//!     span.set_parent(&remote).expect("set before the span starts");
+//! }
+//! let _entered = span.enter();
+//! // Calling the next service: its parent is the current span.
+//! let mut outgoing = http::HeaderMap::new();
+//! inject(&tracing::Span::current().context(), &mut outgoing);
+//! assert!(outgoing["traceparent"].to_str()?.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A span's trace id, parent and sampling decision are fixed when the
+//! otlp-sdk span starts, and an otlp-sdk span cannot be restarted. So the
+//! layer keeps a *pending* span — name, start time, kind, attributes, links,
+//! parent — and starts the sdk span (with the recorded start time) only when
+//! something needs its context: the first time it is entered, a child is
+//! created, an event is recorded in it, another span follows from it,
+//! [`OtlpSpanExt::context`] is called, or it closes. Until then
+//! [`OtlpSpanExt::set_parent`] replaces the parent; after, it returns
+//! [`SetParentError::AlreadyStarted`]. This needs nothing from otlp-sdk and
+//! keeps the sampler's decision made once, with the final parent. The price:
+//! fields given at creation are converted before the sampling decision.
+//!
+//! ## Cost
+//!
+//! - A span: its creation fields converted into a pending record (one
+//!   allocation), one more look at its extensions at the first enter, its
+//!   sdk span (sampling, ids, attributes moved in), its encoding when it
+//!   closes, on the thread that closes it. Keys are the fields' static
+//!   names; strings are copied once; `?debug` values are formatted once.
+//! - Sampled out: after the span has started, `record` and events inside it
+//!   cost a look at a flag — no field is converted.
+//! - On a pipeline's own threads (see [`otlp_sdk::own_threads`]) nothing is
+//!   recorded: their dispatcher is a no-op already, and the layer checks too.
+//! - Not done: busy/idle time (`tracing-opentelemetry`'s
+//!   `with_tracked_inactivity`), a scope per `tracing` target.
+//!
+//! Works beside other layers (`fmt`, ...) and under per-layer filters
+//! (`Targets`, `filter_fn`, `EnvFilter`). One `OtlpLayer` per subscriber.
+
+mod fields;
+mod layer;
+mod propagation;
+mod state;
+
+pub use layer::{OtlpLayer, OtlpLayerBuilder};
+pub use propagation::{OtlpSpanExt, TRACEPARENT, TRACESTATE, extract, inject};
+pub use state::SetParentError;
+
+/// The instrumentation scope of the layer's spans unless
+/// [`OtlpLayerBuilder::with_scope`] says otherwise.
+pub const DEFAULT_SCOPE: &str = "otlp_contrib::tracing";
+
+/// Span field that renames the span (`otel.name = %route`).
+pub const SPAN_NAME_FIELD: &str = "otel.name";
+/// Span field that sets the span kind: `server`, `client`, `producer`,
+/// `consumer` or `internal`, in any case.
+pub const SPAN_KIND_FIELD: &str = "otel.kind";
+/// Span field that sets the status: `ok`, `error` or `unset`, in any case.
+pub const SPAN_STATUS_CODE_FIELD: &str = "otel.status_code";
+/// Span field that sets the status description (alone: an error status).
+pub const SPAN_STATUS_DESCRIPTION_FIELD: &str = "otel.status_description";
+
+/// The semantic conventions' name of an exception event.
+const EXCEPTION_EVENT: &str = "exception";
+/// The semantic conventions' attribute for an exception's message.
+const EXCEPTION_MESSAGE: &str = "exception.message";
+/// Source file of the code that declared the span or event.
+const CODE_FILE_PATH: &str = "code.file.path";
+/// Line of the code that declared the span or event.
+const CODE_LINE_NUMBER: &str = "code.line.number";
+/// Module of the code that declared the span or event.
+const CODE_MODULE_NAME: &str = "code.module.name";

@@ -1,0 +1,213 @@
+//! [`SpanState`]: what the layer keeps in a `tracing` span's extensions.
+//!
+//! A span starts *pending* and becomes an [`otlp_sdk::Span`] the first time
+//! its context is needed (see the module documentation for why): until then
+//! it holds what the sdk span will be started with.
+
+use std::time::SystemTime;
+
+use otlp_core::{KeyValue, SpanContext, SpanKind, Status, Str};
+use otlp_sdk::Tracer;
+
+use super::EXCEPTION_EVENT;
+use super::EXCEPTION_MESSAGE;
+use super::fields::SpanFields;
+
+/// A `tracing` span as this layer records it.
+///
+/// Invariant: a `Started` span never goes back to `Pending`; its trace id,
+/// parent and sampling decision are fixed from then on.
+#[derive(Debug)]
+pub(super) struct SpanState {
+    stage: Stage,
+    /// Whether a status was set explicitly (`otel.status_*` fields) or by an
+    /// `ERROR` event: a later `ERROR` event does not overwrite it.
+    status_set: bool,
+}
+
+// The sdk span inline, not boxed: the registry boxes each extension already,
+// a second box would be a second allocation per span.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Stage {
+    /// Not started: nothing outside the span has seen its context yet.
+    Pending(Box<Pending>),
+    /// Started: ids assigned, sampled or not.
+    Started(otlp_sdk::Span),
+}
+
+/// What a span is started with, gathered until it starts.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) name: Str,
+    pub(super) kind: SpanKind,
+    pub(super) start: SystemTime,
+    /// The parent's context: the closest recorded `tracing` ancestor, or the
+    /// remote context given to `set_parent`. `None`: a root.
+    pub(super) parent: Option<SpanContext>,
+    pub(super) attributes: Vec<KeyValue>,
+    pub(super) links: Vec<SpanContext>,
+    pub(super) status: Option<Status>,
+    /// Exception events (error values among the fields), with their time.
+    pub(super) events: Vec<(SystemTime, Str)>,
+}
+
+/// Why [`OtlpSpanExt::set_parent`](super::OtlpSpanExt::set_parent) did not
+/// change a span's parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SetParentError {
+    /// The span is disabled, or no [`OtlpLayer`](super::OtlpLayer) records it
+    /// (no layer in the span's subscriber, a per-layer filter excluded it, or
+    /// it was created on a pipeline's own thread).
+    #[error("the span is not recorded by an OtlpLayer")]
+    NotRecorded,
+    /// The span has started already: it was entered, has a child, recorded
+    /// an event, was followed from, or its context was read. Its trace is
+    /// fixed; call `set_parent` right after creating the span.
+    #[error("the span has started: its parent can no longer change")]
+    AlreadyStarted,
+}
+
+impl SpanState {
+    /// A span not started yet.
+    pub(super) fn pending(pending: Pending, status_set: bool) -> Self {
+        SpanState {
+            stage: Stage::Pending(Box::new(pending)),
+            status_set,
+        }
+    }
+
+    /// Whether field values recorded now may end up exported: false only
+    /// once the span has started unsampled (or ended).
+    pub(super) fn may_record(&self) -> bool {
+        match &self.stage {
+            Stage::Pending(_) => true,
+            Stage::Started(span) => span.is_recording(),
+        }
+    }
+
+    /// The sdk span, started first if it is pending.
+    pub(super) fn start(&mut self, tracer: &Tracer) -> &mut otlp_sdk::Span {
+        if let Stage::Pending(pending) = &mut self.stage {
+            let span = start(tracer, pending);
+            self.stage = Stage::Started(span);
+        }
+        match &mut self.stage {
+            Stage::Started(span) => span,
+            Stage::Pending(_) => unreachable!("started just above"),
+        }
+    }
+
+    /// Makes `parent` this span's parent, if it has not started.
+    pub(super) fn set_parent(&mut self, parent: &SpanContext) -> Result<(), SetParentError> {
+        match &mut self.stage {
+            Stage::Pending(pending) => {
+                pending.parent = Some(parent.clone()).filter(SpanContext::is_valid);
+                Ok(())
+            }
+            Stage::Started(_) => Err(SetParentError::AlreadyStarted),
+        }
+    }
+
+    /// Adds a link to `context` (`follows_from`).
+    pub(super) fn add_link(&mut self, context: &SpanContext) {
+        match &mut self.stage {
+            Stage::Pending(pending) => pending.links.push(context.clone()),
+            Stage::Started(span) => span.add_link(context, []),
+        }
+    }
+
+    /// Applies recorded fields: attributes, name, kind (before start only),
+    /// status, exception events.
+    pub(super) fn record(&mut self, fields: SpanFields) {
+        let status = fields.status();
+        self.status_set |= status.is_some();
+        match &mut self.stage {
+            Stage::Pending(pending) => {
+                let SpanFields {
+                    attributes,
+                    name,
+                    kind,
+                    exceptions,
+                    ..
+                } = fields;
+                pending.attributes.extend(attributes);
+                if let Some(name) = name {
+                    pending.name = name;
+                }
+                if let Some(kind) = kind {
+                    pending.kind = kind;
+                }
+                if let Some(status) = status {
+                    pending.status = Some(status);
+                }
+                let now = SystemTime::now();
+                pending
+                    .events
+                    .extend(exceptions.into_iter().map(|message| (now, message)));
+            }
+            Stage::Started(span) => {
+                let SpanFields {
+                    attributes,
+                    name,
+                    exceptions,
+                    ..
+                } = fields;
+                span.set_attributes(attributes);
+                if let Some(name) = name {
+                    span.update_name(name);
+                }
+                if let Some(status) = status {
+                    span.set_status(status);
+                }
+                for message in exceptions {
+                    span.add_event(EXCEPTION_EVENT, [KeyValue::new(EXCEPTION_MESSAGE, message)]);
+                }
+            }
+        }
+    }
+
+    /// Sets an error status from an `ERROR` event, unless one was set before.
+    pub(super) fn error_event(&mut self, description: Str) {
+        if !self.status_set
+            && let Stage::Started(span) = &mut self.stage
+        {
+            span.set_status(Status::error(description));
+            self.status_set = true;
+        }
+    }
+
+    /// Ends the span now, starting it first if it is pending.
+    pub(super) fn end(mut self, tracer: &Tracer) {
+        self.start(tracer).end();
+    }
+}
+
+/// Starts the sdk span a pending span describes.
+fn start(tracer: &Tracer, pending: &mut Pending) -> otlp_sdk::Span {
+    let mut builder = tracer
+        .span_builder(std::mem::take(&mut pending.name))
+        .kind(pending.kind)
+        .start_time(pending.start)
+        .attributes(std::mem::take(&mut pending.attributes));
+    if let Some(parent) = &pending.parent {
+        builder = builder.parent(parent);
+    }
+    for link in &pending.links {
+        builder = builder.link(link, []);
+    }
+    let mut span = builder.start();
+    if span.is_recording() {
+        if let Some(status) = pending.status.take() {
+            span.set_status(status);
+        }
+        for (time, message) in pending.events.drain(..) {
+            span.add_event_at(
+                EXCEPTION_EVENT,
+                time,
+                [KeyValue::new(EXCEPTION_MESSAGE, message)],
+            );
+        }
+    }
+    span
+}

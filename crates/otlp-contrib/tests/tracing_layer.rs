@@ -1,0 +1,710 @@
+//! The `tracing` front door end to end: `tracing` macros, through
+//! `OtlpLayer` and a real batch pipeline, to an exporter that decodes every
+//! request with `opentelemetry-proto` — or, for the pipeline's own
+//! telemetry, over gRPC to the embedded receiver.
+//!
+//! Every test but one installs its subscriber for its own thread
+//! (`with_default`) or its own runtime's threads; the gRPC test alone sets
+//! the global default, which no other test relies on.
+
+use std::collections::HashSet;
+use std::error::Error;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue as ProtoKeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use opentelemetry_proto::tonic::trace::v1::{Span as ProtoSpan, Status as ProtoStatus};
+use otlp_contrib::pipeline::build_processor;
+use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_contrib::tracing::{OtlpLayer, OtlpSpanExt as _, SetParentError, extract, inject};
+use otlp_core::encode::Encoding;
+use otlp_core::{SpanContext, TraceId};
+use otlp_sdk::config::ConfigLoader;
+use otlp_sdk::{
+    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, Sampler, SpanProcessor,
+    TracerProvider,
+};
+use prost::Message as _;
+use tracing::Instrument as _;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// An exporter that decodes every request, as a collector would.
+struct Decoding(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+
+impl Exporter for Decoding {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        let decoded = ExportTraceServiceRequest::decode(request.body)
+            .expect("every request decodes with opentelemetry-proto");
+        self.0.lock().unwrap().push(decoded);
+        ExportOutcome::Success
+    }
+}
+
+/// A provider over a batch pipeline into [`Decoding`].
+struct Pipeline {
+    provider: TracerProvider,
+    processor: BatchSpanProcessor,
+    requests: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+/// What arrived: each span with its scope's name.
+struct Exported {
+    spans: Vec<(String, ProtoSpan)>,
+}
+
+impl Pipeline {
+    fn new(sampler: Sampler) -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let processor = BatchSpanProcessor::builder(Decoding(requests.clone()))
+            .build()
+            .expect("the pipeline builds");
+        let provider = TracerProvider::builder()
+            .with_service_name("tracing-layer-test")
+            .with_sampler(sampler)
+            .with_processor(processor.clone())
+            .build();
+        Pipeline {
+            provider,
+            processor,
+            requests,
+        }
+    }
+
+    /// Shuts the pipeline down and returns every span it exported.
+    fn finish(self) -> Exported {
+        self.provider
+            .shutdown(PATIENCE)
+            .expect("the pipeline shuts down");
+        let stats = self.processor.stats();
+        assert!(stats.is_balanced(), "{stats:#?}");
+        assert_eq!(stats.exported, stats.produced, "{stats:#?}");
+        let requests = std::mem::take(&mut *self.requests.lock().unwrap());
+        let mut spans = Vec::new();
+        for request in requests {
+            for resource_spans in request.resource_spans {
+                for scope_spans in resource_spans.scope_spans {
+                    let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+                    for span in scope_spans.spans {
+                        spans.push((scope.clone(), span));
+                    }
+                }
+            }
+        }
+        Exported { spans }
+    }
+}
+
+impl Exported {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn named(&self, name: &str) -> &ProtoSpan {
+        let mut found = self.spans.iter().filter(|(_, span)| span.name == name);
+        let (_, span) = found
+            .next()
+            .unwrap_or_else(|| panic!("no span named {name:?} in {:#?}", self.names()));
+        assert!(found.next().is_none(), "several spans named {name:?}");
+        span
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.spans
+            .iter()
+            .map(|(_, span)| span.name.as_str())
+            .collect()
+    }
+}
+
+fn attribute<'a>(attributes: &'a [ProtoKeyValue], key: &str) -> Option<&'a Value> {
+    attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.as_ref())
+        .and_then(|value| value.value.as_ref())
+}
+
+fn string(text: &str) -> Value {
+    Value::StringValue(text.to_owned())
+}
+
+fn status(span: &ProtoSpan) -> (StatusCode, String) {
+    let ProtoStatus { code, message } = span.status.clone().unwrap_or_default();
+    (StatusCode::try_from(code).unwrap(), message)
+}
+
+/// An error with a source, as applications have.
+#[derive(Debug)]
+struct CardDeclined;
+
+impl fmt::Display for CardDeclined {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("card declined")
+    }
+}
+
+impl Error for CardDeclined {}
+
+#[tracing::instrument(fields(otel.kind = "server", cart.items = items))]
+fn checkout(user: &str, items: u32) {
+    let _lookup = tracing::info_span!("load cart", cache.hit = true).entered();
+    tracing::info!(
+        small = 7_u64,
+        huge = u64::MAX,
+        ratio = 0.25,
+        negative = -3_i64,
+        text = "plain",
+        debug = ?vec![1, 2],
+        display = %"shown",
+        "cart loaded"
+    );
+}
+
+#[tracing::instrument(err)]
+fn charge(amount: u32) -> Result<(), CardDeclined> {
+    Err(CardDeclined)
+}
+
+#[test]
+fn spans_fields_and_events_arrive_with_their_types_and_tree() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let request = tracing::info_span!(
+            "request",
+            otel.name = "POST /checkout",
+            http.response.status_code = tracing::field::Empty,
+        );
+        request.in_scope(|| {
+            checkout("ada", 3);
+            let _ = charge(12);
+            let explicit_root = tracing::info_span!(parent: None, "detached");
+            explicit_root.in_scope(|| tracing::warn!("alone"));
+        });
+        let explicit_child = tracing::info_span!(parent: &request, "audit");
+        drop(explicit_child);
+        request.record("http.response.status_code", 201_i64);
+    });
+    let exported = pipeline.finish();
+    assert_eq!(exported.len(), 6, "{:?}", exported.names());
+    for (scope, span) in &exported.spans {
+        assert_eq!(scope, "otlp_contrib::tracing");
+        assert!(span.start_time_unix_nano > 0);
+        assert!(span.start_time_unix_nano <= span.end_time_unix_nano);
+    }
+
+    // The tree: one trace, parents as the code nested them.
+    let request = exported.named("POST /checkout");
+    let checkout = exported.named("checkout");
+    let load = exported.named("load cart");
+    let charge = exported.named("charge");
+    let audit = exported.named("audit");
+    let detached = exported.named("detached");
+    assert!(request.parent_span_id.is_empty());
+    assert_eq!(checkout.parent_span_id, request.span_id);
+    assert_eq!(load.parent_span_id, checkout.span_id);
+    assert_eq!(charge.parent_span_id, request.span_id);
+    assert_eq!(audit.parent_span_id, request.span_id);
+    for span in [checkout, load, charge, audit] {
+        assert_eq!(span.trace_id, request.trace_id);
+    }
+    assert!(detached.parent_span_id.is_empty());
+    assert_ne!(detached.trace_id, request.trace_id);
+
+    // `otel.name` renamed, `Span::record` filled a declared field.
+    assert_eq!(
+        attribute(&request.attributes, "http.response.status_code"),
+        Some(&Value::IntValue(201))
+    );
+    assert!(attribute(&request.attributes, "otel.name").is_none());
+    // `#[instrument]` arguments and fields, `otel.kind`.
+    assert_eq!(checkout.kind, SpanKind::Server as i32);
+    assert_eq!(request.kind, SpanKind::Internal as i32);
+    assert_eq!(
+        attribute(&checkout.attributes, "user"),
+        Some(&string("ada"))
+    );
+    assert_eq!(
+        attribute(&checkout.attributes, "items"),
+        Some(&Value::IntValue(3))
+    );
+    assert_eq!(
+        attribute(&checkout.attributes, "cart.items"),
+        Some(&Value::IntValue(3))
+    );
+    assert!(attribute(&checkout.attributes, "otel.kind").is_none());
+    assert_eq!(
+        attribute(&load.attributes, "cache.hit"),
+        Some(&Value::BoolValue(true))
+    );
+    // Location, under the semantic conventions' names.
+    assert_eq!(
+        attribute(&load.attributes, "code.file.path"),
+        Some(&string(file!()))
+    );
+    assert!(matches!(
+        attribute(&load.attributes, "code.line.number"),
+        Some(Value::IntValue(line)) if *line > 0
+    ));
+    assert_eq!(
+        attribute(&load.attributes, "code.module.name"),
+        Some(&string(module_path!()))
+    );
+
+    // The event: name from the message, fields with their types.
+    assert_eq!(load.events.len(), 1);
+    let event = &load.events[0];
+    assert_eq!(event.name, "cart loaded");
+    assert!(event.time_unix_nano >= load.start_time_unix_nano);
+    assert!(event.time_unix_nano <= load.end_time_unix_nano);
+    let fields = &event.attributes;
+    assert_eq!(attribute(fields, "small"), Some(&Value::IntValue(7)));
+    assert_eq!(
+        attribute(fields, "huge"),
+        Some(&string("18446744073709551615"))
+    );
+    assert_eq!(attribute(fields, "ratio"), Some(&Value::DoubleValue(0.25)));
+    assert_eq!(attribute(fields, "negative"), Some(&Value::IntValue(-3)));
+    assert_eq!(attribute(fields, "text"), Some(&string("plain")));
+    assert_eq!(attribute(fields, "debug"), Some(&string("[1, 2]")));
+    assert_eq!(attribute(fields, "display"), Some(&string("shown")));
+    assert_eq!(attribute(fields, "level"), Some(&string("INFO")));
+    assert!(attribute(fields, "message").is_none());
+    assert_eq!(status(load).0, StatusCode::Unset);
+
+    // `#[instrument(err)]`: an ERROR event carrying the error.
+    let (code, message) = status(charge);
+    assert_eq!(code, StatusCode::Error);
+    assert_eq!(message, "card declined");
+    assert_eq!(charge.events.len(), 1);
+    assert_eq!(charge.events[0].name, "exception");
+    assert_eq!(
+        attribute(&charge.events[0].attributes, "exception.message"),
+        Some(&string("card declined"))
+    );
+    // A WARN event does not touch the status.
+    assert_eq!(detached.events[0].name, "alone");
+    assert_eq!(status(detached).0, StatusCode::Unset);
+}
+
+#[test]
+fn reserved_fields_errors_and_links() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let producer = tracing::info_span!("enqueue", otel.kind = "PRODUCER");
+        producer.in_scope(|| {});
+        let consumer = tracing::info_span!(
+            parent: None,
+            "dequeue",
+            otel.kind = "consumer",
+            otel.status_code = "ok"
+        );
+        consumer.follows_from(&producer);
+        consumer.in_scope(|| tracing::error!("not an error once ok"));
+        let failing = tracing::info_span!(
+            "failing",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            cause = tracing::field::Empty,
+        );
+        failing.in_scope(|| {
+            tracing::error!("first error");
+            tracing::error!("second error");
+        });
+        let error: &(dyn Error + 'static) = &CardDeclined;
+        failing.record("cause", error);
+        let explicit = tracing::info_span!(
+            "explicit status",
+            otel.status_code = "Error",
+            otel.status_description = "quota exceeded"
+        );
+        explicit.in_scope(|| tracing::error!("later error"));
+    });
+    let exported = pipeline.finish();
+    let producer = exported.named("enqueue");
+    let consumer = exported.named("dequeue");
+    assert_eq!(producer.kind, SpanKind::Producer as i32);
+    assert_eq!(consumer.kind, SpanKind::Consumer as i32);
+    assert_eq!(status(consumer).0, StatusCode::Ok);
+    assert_eq!(consumer.links.len(), 1);
+    assert_eq!(consumer.links[0].trace_id, producer.trace_id);
+    assert_eq!(consumer.links[0].span_id, producer.span_id);
+    assert_ne!(consumer.trace_id, producer.trace_id);
+
+    // The first ERROR event sets the status; the error value recorded later
+    // is an attribute and an exception event.
+    let failing = exported.named("failing");
+    assert_eq!(
+        status(failing),
+        (StatusCode::Error, "first error".to_owned())
+    );
+    assert_eq!(
+        attribute(&failing.attributes, "cause"),
+        Some(&string("card declined"))
+    );
+    let exception = failing
+        .events
+        .iter()
+        .find(|event| event.name == "exception")
+        .expect("an exception event");
+    assert_eq!(
+        attribute(&exception.attributes, "exception.message"),
+        Some(&string("card declined"))
+    );
+
+    let explicit = exported.named("explicit status");
+    assert_eq!(
+        status(explicit),
+        (StatusCode::Error, "quota exceeded".to_owned())
+    );
+}
+
+#[test]
+fn spans_keep_their_parent_across_await_on_a_multi_thread_runtime() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider)),
+    );
+    let on_workers = dispatch.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .on_thread_start(move || {
+            // The worker keeps it for its life.
+            std::mem::forget(tracing::dispatcher::set_default(&on_workers));
+        })
+        .build()
+        .unwrap();
+    const TASKS: usize = 8;
+    tracing::dispatcher::with_default(&dispatch, || {
+        runtime.block_on(async {
+            let root = tracing::info_span!("batch");
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|task| {
+                    let span = tracing::info_span!(parent: &root, "task", task);
+                    tokio::spawn(
+                        async move {
+                            for step in 0..3 {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                                tokio::task::yield_now().await;
+                                let step_span = tracing::info_span!("step", step);
+                                async {
+                                    tokio::task::yield_now().await;
+                                    tracing::info!("stepped");
+                                }
+                                .instrument(step_span)
+                                .await;
+                            }
+                        }
+                        .instrument(span),
+                    )
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+    });
+    drop(runtime);
+    let exported = pipeline.finish();
+    assert_eq!(exported.len(), 1 + TASKS + 3 * TASKS);
+    let root = exported.named("batch");
+    let tasks: HashSet<&[u8]> = exported
+        .spans
+        .iter()
+        .filter(|(_, span)| span.name == "task")
+        .map(|(_, span)| {
+            assert_eq!(span.parent_span_id, root.span_id);
+            assert_eq!(span.trace_id, root.trace_id);
+            span.span_id.as_slice()
+        })
+        .collect();
+    assert_eq!(tasks.len(), TASKS);
+    let mut steps_per_task = std::collections::HashMap::<&[u8], usize>::new();
+    for (_, span) in exported.spans.iter().filter(|(_, s)| s.name == "step") {
+        assert!(tasks.contains(span.parent_span_id.as_slice()));
+        assert_eq!(span.trace_id, root.trace_id);
+        assert_eq!(span.events.len(), 1);
+        *steps_per_task.entry(&span.parent_span_id).or_default() += 1;
+    }
+    assert!(steps_per_task.values().all(|steps| *steps == 3));
+}
+
+#[test]
+fn set_parent_from_a_traceparent_continues_the_remote_trace() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = SpanContext::from_traceparent(TRACEPARENT).unwrap();
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let mut propagated = http::HeaderMap::new();
+    tracing::subscriber::with_default(subscriber, || {
+        // Inside a local span, as a handler often is: the remote parent wins.
+        let _outer = tracing::info_span!("accept loop").entered();
+        let server = tracing::info_span!("GET /users", otel.kind = "server");
+        server.set_parent(&remote).expect("not started yet");
+        server.in_scope(|| {
+            let client = tracing::info_span!("call billing", otel.kind = "client");
+            let _entered = client.enter();
+            inject(&tracing::Span::current().context(), &mut propagated);
+        });
+        assert_eq!(
+            server.set_parent(&remote),
+            Err(SetParentError::AlreadyStarted)
+        );
+        // "billing", in the same process here: extract, then set_parent.
+        let billing = tracing::info_span!(parent: None, "POST /charge", otel.kind = "server");
+        billing
+            .set_parent(&extract(&propagated).expect("a traceparent"))
+            .unwrap();
+        billing.in_scope(|| {});
+    });
+    // A subscriber without the layer (not the global one: another test sets it).
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        assert_eq!(
+            tracing::info_span!("no layer").set_parent(&remote),
+            Err(SetParentError::NotRecorded)
+        );
+    });
+    assert!(!tracing::Span::none().context().is_valid());
+
+    let exported = pipeline.finish();
+    let server = exported.named("GET /users");
+    let client = exported.named("call billing");
+    let billing = exported.named("POST /charge");
+    let outer = exported.named("accept loop");
+    assert_eq!(server.trace_id, remote.trace_id.to_bytes());
+    assert_eq!(server.parent_span_id, remote.span_id.to_bytes());
+    assert_ne!(outer.trace_id, server.trace_id);
+    // A remote parent: flags say so (bit 8 known, bit 9 remote).
+    assert_eq!(server.flags & 0x300, 0x300);
+    assert_eq!(client.parent_span_id, server.span_id);
+    assert_eq!(client.trace_id, server.trace_id);
+    // What crossed the headers: the client span's context.
+    let sent = extract(&propagated).unwrap();
+    assert_eq!(sent.trace_id, remote.trace_id);
+    assert_eq!(
+        sent.span_id.to_bytes().as_slice(),
+        client.span_id.as_slice()
+    );
+    assert_eq!(billing.trace_id, server.trace_id);
+    assert_eq!(billing.parent_span_id, client.span_id);
+}
+
+#[test]
+fn inject_and_extract_round_trip_through_a_header_map() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let mut incoming = http::HeaderMap::new();
+        incoming.insert(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                .parse()
+                .unwrap(),
+        );
+        incoming.insert(
+            "tracestate",
+            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".parse().unwrap(),
+        );
+        let remote = extract(&incoming).expect("valid headers");
+        let span = tracing::info_span!("handler");
+        span.set_parent(&remote).unwrap();
+        let context = span.context();
+        assert_eq!(context.trace_id, remote.trace_id);
+        assert_eq!(context.trace_state, remote.trace_state);
+        assert!(!context.is_remote);
+        let mut outgoing = http::HeaderMap::new();
+        inject(&context, &mut outgoing);
+        assert_eq!(
+            outgoing["tracestate"],
+            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+        );
+        let back = extract(&outgoing).unwrap();
+        assert_eq!(back.trace_id, context.trace_id);
+        assert_eq!(back.span_id, context.span_id);
+        assert_eq!(back.trace_flags, context.trace_flags);
+        assert_eq!(back.trace_state, context.trace_state);
+    });
+    assert_eq!(pipeline.finish().len(), 1);
+}
+
+#[test]
+fn sampled_out_spans_export_nothing() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOff);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let mut contexts = Vec::new();
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..100_u64 {
+            let span = tracing::info_span!("dropped", i, late = tracing::field::Empty);
+            let _entered = span.enter();
+            span.record("late", "value");
+            tracing::error!(i, "not recorded");
+            let _child = tracing::info_span!("child").entered();
+            contexts.push(tracing::Span::current().context());
+        }
+    });
+    // Not sampled, but a valid context that says so, for the next service.
+    assert!(
+        contexts
+            .iter()
+            .all(|c| c.is_valid() && !c.trace_flags.is_sampled())
+    );
+    let stats = pipeline.processor.stats();
+    assert_eq!(pipeline.finish().len(), 0);
+    assert_eq!(stats.produced, 0);
+
+    // A ratio: whole traces are kept or dropped, children follow their root.
+    let pipeline = Pipeline::new(Sampler::parent_based(Sampler::TraceIdRatio(0.5)));
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..200 {
+            let _root = tracing::info_span!("root").entered();
+            let _child = tracing::info_span!("child").entered();
+        }
+    });
+    let exported = pipeline.finish();
+    let roots: HashSet<&[u8]> = exported
+        .spans
+        .iter()
+        .filter(|(_, span)| span.name == "root")
+        .map(|(_, span)| span.trace_id.as_slice())
+        .collect();
+    let children: HashSet<&[u8]> = exported
+        .spans
+        .iter()
+        .filter(|(_, span)| span.name == "child")
+        .map(|(_, span)| span.trace_id.as_slice())
+        .collect();
+    assert_eq!(roots, children);
+    assert!((40..160).contains(&roots.len()), "{} of 200", roots.len());
+}
+
+#[test]
+fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::TRACE)
+        .with_target("noisy", tracing_subscriber::filter::LevelFilter::OFF);
+    let formatted = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = formatted.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || SharedWriter(writer.clone())),
+        )
+        .with(OtlpLayer::new(&pipeline.provider).with_filter(filter));
+    tracing::subscriber::with_default(subscriber, || {
+        let _outer = tracing::info_span!("kept outer").entered();
+        let _noise = tracing::info_span!(target: "noisy", "hidden").entered();
+        tracing::info!(target: "noisy", "hidden event");
+        let _inner = tracing::info_span!("kept inner").entered();
+        tracing::info!("kept event");
+    });
+    let exported = pipeline.finish();
+    assert_eq!(exported.names().len(), 2, "{:?}", exported.names());
+    let outer = exported.named("kept outer");
+    let inner = exported.named("kept inner");
+    // The hidden span is skipped: its child hangs from the outer span.
+    assert_eq!(inner.parent_span_id, outer.span_id);
+    assert!(outer.events.is_empty());
+    assert_eq!(inner.events.len(), 1);
+    // The fmt layer saw everything.
+    let text = String::from_utf8(formatted.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("hidden event") && text.contains("kept event"),
+        "{text}"
+    );
+}
+
+/// A `fmt` writer into a shared buffer.
+struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn nothing_is_recorded_on_a_pipeline_thread_even_with_a_subscriber_set_there() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider)),
+    );
+    std::thread::spawn(move || {
+        otlp_sdk::own_threads::enter();
+        // Set after `enter`: the dispatcher is the layer's again; the layer
+        // itself declines.
+        tracing::dispatcher::with_default(&dispatch, || {
+            let _span = tracing::info_span!("inside the pipeline").entered();
+            tracing::info!("working");
+        });
+    })
+    .join()
+    .unwrap();
+    assert_eq!(pipeline.finish().len(), 0);
+}
+
+/// The only test with a global subscriber: the exporter's own `tracing`
+/// instrumentation (tonic, h2, hyper, tower on the pipeline's threads) never
+/// comes back as spans.
+#[test]
+fn over_grpc_the_exporters_own_spans_never_show_up() {
+    const SPANS: u64 = 300;
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
+    let mut config = ConfigLoader::new()
+        .with_env([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])
+        .load()
+        .expect("the configuration loads");
+    config.exporter.endpoint = receiver.grpc_endpoint();
+    let processor = build_processor(&config).expect("the gRPC pipeline builds");
+    let provider = TracerProvider::builder()
+        .with_service_name("grpc-app")
+        .with_processor(processor.clone())
+        .build();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(OtlpLayer::new(&provider)),
+    )
+    .expect("the only global subscriber in this binary");
+    for i in 0..SPANS {
+        let _span = tracing::trace_span!("application", i).entered();
+        tracing::trace!("working");
+        if i % 100 == 0 {
+            processor.force_flush(PATIENCE).expect("flushes");
+        }
+    }
+    provider.shutdown(PATIENCE).expect("shuts down");
+    let stats = processor.stats();
+    assert_eq!(stats.produced, SPANS, "{stats:#?}");
+    assert_eq!(stats.exported, SPANS, "{stats:#?}");
+    assert!(receiver.wait_for_spans(SPANS, PATIENCE));
+    let spans = receiver.accepted_spans();
+    assert_eq!(spans.len() as u64, SPANS);
+    assert!(spans.iter().all(|span| span.name == "application"));
+    let traces: HashSet<_> = spans.iter().map(|span| span.trace_id.clone()).collect();
+    assert_eq!(traces.len() as u64, SPANS);
+    assert!(
+        traces
+            .iter()
+            .all(|id| TraceId::from_bytes(id.as_slice().try_into().unwrap()).is_valid())
+    );
+}
