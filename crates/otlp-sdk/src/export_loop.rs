@@ -18,13 +18,18 @@ use crate::backlog::{Backlog, NextRecord};
 use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
-use crate::durable::{DurableConfig, RecordId};
+use crate::durable::{DurableConfig, FsyncPolicy, RecordId};
 use crate::error::PipelineError;
 use crate::exporter::{ExportRequest, Exporter};
 use crate::pool::Pool;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
 use crate::shared::Shared;
 use crate::stats::Stats;
+
+/// How long a cut under `FsyncPolicy::EveryBatch` waits for a producer
+/// caught writing a record into its block (it is done in well under a
+/// microsecond unless preempted).
+const STEAL_WAIT: Duration = Duration::from_millis(10);
 
 /// Requests from the processor handles to the loop.
 pub(crate) enum Command {
@@ -108,7 +113,12 @@ pub(crate) struct ExportLoop<E> {
     sizer: BatchSizer,
     in_flight: BTreeMap<u64, InFlight>,
     next_seq: u64,
+    /// The next tick of the scheduled delay.
     next_cut: Instant,
+    /// A tick has come: everything queued is cut as soon as it can be.
+    cut_pending: bool,
+    /// Every cut first takes every thread's block (`FsyncPolicy::EveryBatch`).
+    cut_covers_every_handed_record: bool,
     flushes: Vec<PendingFlush>,
     /// The durable queue, when on.
     backlog: Option<Backlog>,
@@ -157,6 +167,11 @@ impl<E: Exporter> ExportLoop<E> {
             in_flight: BTreeMap::new(),
             next_seq: 0,
             next_cut: Instant::now() + settings.scheduled_delay,
+            cut_pending: false,
+            cut_covers_every_handed_record: settings
+                .durable
+                .as_ref()
+                .is_some_and(|durable| durable.fsync == FsyncPolicy::EveryBatch),
             flushes: Vec::new(),
             backlog,
             stopping: false,
@@ -274,37 +289,54 @@ impl<E: Exporter> ExportLoop<E> {
     }
 
     fn cut_ready_batches(&mut self) {
-        // Blocks still being filled are handed over when the scheduled
-        // delay runs out, for a flush, or when a producer finds no room;
-        // then what there is is cut at once (a byte budget may hold less
-        // than a batch).
+        // The scheduled delay is a tick, not a timer that every cut restarts:
+        // at each tick the blocks still being filled are handed over and
+        // everything queued is cut, so no record waits longer than one
+        // delay for a slow thread's block to fill while other threads keep
+        // batches full. They are also handed over for a flush, and when a
+        // producer finds no room; then what there is is cut at once (a byte
+        // budget may hold less than a batch).
+        let now = Instant::now();
+        if now >= self.next_cut {
+            self.next_cut = now + self.settings.scheduled_delay;
+            self.cut_pending = true;
+        }
         let room_wanted = self.shared.queue.room_wanted();
-        if Instant::now() >= self.next_cut || self.draining() || room_wanted {
+        if self.cut_pending || self.draining() || room_wanted {
             self.shared.queue.steal_partial_blocks();
         }
+        // The strictest fsync policy: a batch written to disk holds every
+        // record handed over before it was cut.
+        let mut cutting_everything = false;
         loop {
             if self.has_permit() && self.backlog.as_ref().is_some_and(|b| b.due(Instant::now())) {
                 // Records waiting on disk are older than anything queued: they go first.
                 self.redeliver_next();
                 continue;
             }
-            let queued = self.shared.queue.handed_records();
+            let mut queued = self.shared.queue.handed_records();
             if queued == 0 || !(self.has_permit() || self.can_park()) {
                 break;
             }
-            let now = Instant::now();
             let ready = queued >= self.sizer.current()
-                || now >= self.next_cut
+                || self.cut_pending
+                || cutting_everything
                 || room_wanted
                 || self.draining();
             if !ready {
                 break;
             }
+            if self.cut_covers_every_handed_record && !cutting_everything {
+                cutting_everything = true;
+                self.shared
+                    .queue
+                    .steal_all_blocks(Instant::now() + STEAL_WAIT);
+                queued = self.shared.queue.handed_records();
+            }
             self.cut_batch(queued);
-            self.next_cut = Instant::now() + self.settings.scheduled_delay;
         }
-        if self.shared.queue.handed_records() == 0 && Instant::now() >= self.next_cut {
-            self.next_cut = Instant::now() + self.settings.scheduled_delay;
+        if self.shared.queue.handed_records() == 0 {
+            self.cut_pending = false;
         }
     }
 

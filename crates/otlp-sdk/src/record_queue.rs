@@ -706,9 +706,15 @@ impl RecordQueue {
     }
 
     /// Hands every thread's partly filled block to the loop, waiting (until
-    /// `deadline`) for threads caught writing a record: at shutdown, so that
-    /// spans queued before it began are not left in a block a preempted
+    /// `deadline`) for threads caught writing a record: at shutdown, and
+    /// before each cut under `FsyncPolicy::EveryBatch`, so that records
+    /// handed over before it began are not left in a block a preempted
     /// thread held at the moment of a plain steal.
+    ///
+    /// A block found in a slot holds only whole records (a writer takes it
+    /// out first and puts it back when done), so taking it ends the wait
+    /// for that slot; an empty slot whose flag is up has its block out with
+    /// a writer, who puts it back (or hands it over) when the record is in.
     pub(crate) fn steal_all_blocks(&self, deadline: Instant) {
         let mut slots = lock(&self.slots);
         let Some(slots) = slots.as_mut() else {
@@ -718,6 +724,7 @@ impl RecordQueue {
             loop {
                 if let Some(block) = slot.block.take() {
                     let _ = self.hand_over(block);
+                    break;
                 }
                 if !slot.writing.load(Ordering::Acquire) || Instant::now() >= deadline {
                     break;

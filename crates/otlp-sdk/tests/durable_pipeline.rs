@@ -459,3 +459,56 @@ fn the_durable_queue_is_configured_by_the_durable_section() {
         "off by default"
     );
 }
+
+#[test]
+fn with_fsync_every_batch_each_cut_takes_every_threads_records() {
+    // The strictest policy promises that a kill loses nothing handed over
+    // before the last batch write: so a cut takes every thread's block, not
+    // only the full ones. A quiet thread ends one span and stays alive (its
+    // block in its slot); a busy thread fills blocks, and the first cut must
+    // carry the quiet span too, long before the scheduled delay (a minute).
+    let dir = directory("every-batch-cut");
+    let backend = Arc::new(Backend::default());
+    backend.accepting.store(true, Ordering::SeqCst);
+    let processor = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_batch_config(BatchConfig {
+            max_export_batch_size: 64,
+            scheduled_delay: Duration::from_secs(60),
+            ..BatchConfig::default()
+        })
+        .with_durable_queue(DurableConfig {
+            fsync: FsyncPolicy::EveryBatch,
+            ..DurableConfig::new(&dir)
+        })
+        .build()
+        .expect("the pipeline starts");
+    let quiet_span = span();
+    let quiet_id = quiet_span.trace_id;
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (ended, has_ended) = std::sync::mpsc::channel::<()>();
+    let quiet = {
+        let processor = processor.clone();
+        std::thread::spawn(move || {
+            processor.on_end(quiet_span);
+            ended.send(()).unwrap();
+            let _ = released.recv();
+        })
+    };
+    has_ended.recv().unwrap();
+    // Several blocks' worth (a block holds about a thousand of these).
+    for _ in 0..5_000 {
+        processor.on_end(span());
+    }
+    let carried = eventually(Duration::from_secs(20), || {
+        backend.accepted.lock().unwrap().contains(&quiet_id)
+    });
+    release.send(()).unwrap();
+    quiet.join().unwrap();
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    assert!(
+        carried,
+        "the quiet thread's span waited for the scheduled delay"
+    );
+    assert_balanced(&processor.stats());
+    let _ = std::fs::remove_dir_all(&dir);
+}

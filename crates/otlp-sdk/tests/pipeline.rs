@@ -760,3 +760,68 @@ fn a_push_racing_shutdown_never_discards_spans_the_loop_still_exports() {
         shut_down_while_producing(processor, 2, Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_quiet_threads_span_leaves_within_the_scheduled_delay_while_others_keep_batches_full() {
+    // Batches are cut whenever a busy thread's blocks fill them; a thread
+    // that ended one span and went quiet still has it in its own block. The
+    // scheduled delay is a tick that takes such blocks, not a timer every
+    // cut restarts: before, the busy thread's cuts kept pushing it back and
+    // the quiet thread's span waited until the busy one stopped.
+    const MARKER: &[u8] = b"the quiet thread's only span";
+    let seen = Arc::new(AtomicBool::new(false));
+    struct Watch(Arc<AtomicBool>);
+    impl Exporter for Watch {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+        async fn export(&self, request: ExportRequest) -> ExportOutcome {
+            if request.body.windows(MARKER.len()).any(|w| w == MARKER) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+            ExportOutcome::Success
+        }
+    }
+    let processor = BatchSpanProcessor::builder(Watch(seen.clone()))
+        .with_batch_config(BatchConfig {
+            max_export_batch_size: 64,
+            scheduled_delay: Duration::from_millis(100),
+            ..BatchConfig::default()
+        })
+        .build()
+        .unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (ended, has_ended) = std::sync::mpsc::channel::<()>();
+    let quiet = {
+        let processor = processor.clone();
+        std::thread::spawn(move || {
+            let mut span = span(0);
+            span.name = std::str::from_utf8(MARKER).unwrap().into();
+            processor.on_end(span);
+            ended.send(()).unwrap();
+            // Stays alive (its block stays in its slot) until told.
+            let _ = released.recv();
+        })
+    };
+    has_ended.recv().unwrap();
+    // The busy thread: some 20,000 spans a second, a batch every few ms,
+    // until the quiet thread's span has been exported (or 30 s, a hang).
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let mut i = 1;
+    while !seen.load(Ordering::SeqCst) && Instant::now() < give_up {
+        processor.on_end(span(i));
+        i += 1;
+        if i % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let exported_while_busy = seen.load(Ordering::SeqCst);
+    release.send(()).unwrap();
+    quiet.join().unwrap();
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    assert!(
+        exported_while_busy,
+        "the quiet thread's span waited out {i} spans of the busy thread"
+    );
+    assert_final(&processor.stats());
+}

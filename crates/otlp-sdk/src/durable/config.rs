@@ -25,6 +25,19 @@ use super::error::DurableError;
 /// A lost acknowledgement only means its batch is sent again after the restart
 /// (at-least-once). A lost record is gone; a record cut short by the crash is
 /// detected by its checksum and skipped (counted), never replayed as garbage.
+///
+/// In a pipeline (the batch span processor with `durable` set), a record is
+/// appended when the export loop cuts its batch, so what a crash of the
+/// process loses is what the program handed over and the loop had not yet
+/// cut — records still in the threads' blocks or in the memory queue:
+///
+/// | policy | a `kill -9` of the program loses |
+/// |---|---|
+/// | [`EveryBatch`](FsyncPolicy::EveryBatch) | nothing handed over before the last batch write completed: each cut first takes every thread's block, and everything queued is cut at once (smaller batches at low rates) |
+/// | [`Interval(d)`](FsyncPolicy::Interval), [`Never`](FsyncPolicy::Never) | at most what was handed over in the last scheduled delay (5 s by default; batches are cut then, or as soon as a batch is full, a matter of milliseconds at thousands of spans a second) |
+///
+/// Either way only while the disk has room below its last quarter (kept for
+/// batches in flight); past that, batches wait in memory again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
     /// `fdatasync` after every append and every acknowledgement, before the call returns.
