@@ -1,16 +1,18 @@
 //! A crash with the durable queue on: `otlp-loadgen` runs against a backend
 //! that refuses everything, so its batches pile up on disk; it is killed with
 //! SIGKILL mid-run; restarted on the same directory once the backend is back,
-//! it delivers every span the first run had written to disk.
+//! it delivers every span the first run had written to disk. The runs at
+//! default settings and with `FsyncPolicy::EveryBatch` check span by span
+//! (`otlp-loadgen --span-ids`) that what the documentation promises to
+//! survive a kill arrives.
 
-use std::io::{BufRead, BufReader};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, Store};
-use otlp_core::TraceId;
+use otlp_core::{SpanId, TraceId};
 use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy};
 
 /// `otlp-loadgen` with a clean environment and the durable queue in `dir`:
@@ -58,16 +60,16 @@ fn segment_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// A fresh directory named after `name`, and a counting receiver that
-/// refuses everything (retryably) until told otherwise, with its HTTP endpoint.
-fn collector_down(name: &str) -> (PathBuf, Receiver, String) {
+/// A fresh directory named after `name`, and a receiver that refuses
+/// everything (retryably) until told otherwise, with its HTTP endpoint.
+fn collector_down(name: &str, store: Store) -> (PathBuf, Receiver, String) {
     let dir = std::env::temp_dir().join(format!(
         "{name}-{}-{}",
         std::process::id(),
         TraceId::random()
     ));
     let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
+        store,
         ..ReceiverConfig::default()
     })
     .expect("receiver");
@@ -87,9 +89,45 @@ fn spans_on_disk(dir: &Path) -> u64 {
     recovered.span_count()
 }
 
+/// The complete lines of an `otlp-loadgen --span-ids` file so far: one
+/// "TRACE_ID SPAN_ID" per span handed to the pipeline, in the order they
+/// were (one worker).
+fn sent_ids(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(str::to_owned).collect()
+}
+
+/// The accepted spans' ids, as `sent_ids` writes them.
+fn received_ids(receiver: &Receiver) -> HashSet<String> {
+    receiver
+        .accepted_spans()
+        .iter()
+        .map(|span| {
+            format!(
+                "{} {}",
+                TraceId::from_bytes(span.trace_id.as_slice().try_into().expect("16 bytes")),
+                SpanId::from_bytes(span.span_id.as_slice().try_into().expect("8 bytes"))
+            )
+        })
+        .collect()
+}
+
+/// Asserts that every id in `sent` was received, naming how many were not.
+fn assert_all_arrived(sent: &[String], received: &HashSet<String>, what: &str) {
+    let missing: Vec<&String> = sent.iter().filter(|id| !received.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of the {} spans {what} never arrived (first: {:?})",
+        missing.len(),
+        sent.len(),
+        missing.first()
+    );
+}
+
 #[test]
 fn spans_on_disk_at_a_sigkill_reach_the_backend_after_a_restart() {
-    let (dir, receiver, endpoint) = collector_down("otlp-crash");
+    let (dir, receiver, endpoint) = collector_down("otlp-crash", Store::CountOnly);
 
     // First run: far more spans than it can produce before the kill.
     let mut first = loadgen(&dir, &endpoint)
@@ -137,65 +175,49 @@ fn spans_on_disk_at_a_sigkill_reach_the_backend_after_a_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The `sent=N` of one of `otlp-loadgen`'s progress lines.
-fn sent_of(line: &str) -> Option<u64> {
-    line.split_whitespace()
-        .find_map(|field| field.strip_prefix("sent="))
-        .and_then(|sent| sent.parse().ok())
-}
-
 #[test]
-fn at_default_settings_what_was_sent_a_second_before_a_sigkill_is_on_disk() {
+fn at_default_settings_every_span_sent_a_second_before_a_sigkill_arrives_after_a_restart() {
     // Issue 14's finding: the collector is down, the program sends 10,000
     // spans/s with the durable queue on and every other setting at its
     // default, and is killed. Spans waiting for an export slot stayed in
     // memory (or were dropped at a full queue) and were lost with the
     // process. Now every batch goes to disk when it is cut.
-    let (dir, receiver, endpoint) = collector_down("otlp-crash-defaults");
+    let (dir, receiver, endpoint) = collector_down("otlp-crash-defaults", Store::All);
+    let ids = dir.with_extension("ids");
 
     let mut running = loadgen_with_defaults(&dir, &endpoint)
-        .args(["--spans", "10000000", "--rate", "10000"])
+        .args(["--spans", "10000000", "--rate", "10000", "--quiet"])
+        .arg("--span-ids")
+        .arg(&ids)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start otlp-loadgen");
-    // Its progress lines (one a second), with when each was read.
-    let progress: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
-    let reader = {
-        let progress = Arc::clone(&progress);
-        let stderr = running.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(sent) = sent_of(&line) {
-                    progress.lock().unwrap().push((Instant::now(), sent));
-                }
-            }
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while progress.lock().unwrap().len() < 4 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
+    // How many spans had been handed over, and when that was seen.
+    let mut seen: Vec<(Instant, usize)> = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(4) {
+        seen.push((Instant::now(), sent_ids(&ids).len()));
+        std::thread::sleep(Duration::from_millis(50));
     }
     running.kill().expect("SIGKILL");
     let killed_at = Instant::now();
     let _ = running.wait();
-    let _ = reader.join();
     assert_eq!(receiver.span_count(), 0, "the backend refused everything");
 
     // What had been sent a second before the kill (a batch of 512 spans is
-    // cut every 51 ms at this rate) must be on disk.
-    let sent_before = progress
-        .lock()
-        .unwrap()
+    // cut every 51 ms at this rate) must be on disk, and arrive.
+    let sent_before = seen
         .iter()
         .filter(|(at, _)| killed_at.duration_since(*at) >= Duration::from_secs(1))
         .map(|(_, sent)| *sent)
         .max()
-        .expect("a progress line a second before the kill");
+        .expect("a look a second before the kill");
     assert!(sent_before >= 10_000, "{sent_before} spans sent");
+    let sent = sent_ids(&ids);
     let on_disk = spans_on_disk(&dir);
     assert!(
-        on_disk >= sent_before,
+        on_disk >= sent_before as u64,
         "{on_disk} spans on disk, {sent_before} sent a second before the kill"
     );
 
@@ -211,8 +233,81 @@ fn at_default_settings_what_was_sent_a_second_before_a_sigkill_is_on_disk() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(receiver.wait_for_spans(on_disk + 1, Duration::from_secs(60)));
+    assert_all_arrived(
+        &sent[..sent_before],
+        &received_ids(&receiver),
+        "sent a second before the kill",
+    );
     assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&ids);
+}
+
+#[test]
+fn with_fsync_every_batch_a_sigkill_loses_nothing_sent_before_the_last_batch_write() {
+    // The strictest policy: each cut takes every thread's block, so a batch
+    // written to disk holds everything handed over before it was cut. The
+    // test reads how many spans were sent, then waits for two batch writes
+    // (the segment files grow twice): the second was cut after the first
+    // had been written, so after the read. One batch per cut here (a cut
+    // every 100 ms of 500 spans, batches of up to 4,096), so that "two
+    // growths" means "two cuts".
+    let (dir, receiver, endpoint) = collector_down("otlp-crash-every-batch", Store::All);
+    let ids = dir.with_extension("ids");
+
+    let mut running = loadgen_with_defaults(&dir, &endpoint)
+        .env("OTLP__DURABLE__FSYNC", "every_batch")
+        .env("OTLP__BATCH__SCHEDULED_DELAY", "100ms")
+        .env("OTLP__BATCH__MAX_EXPORT_BATCH_SIZE", "4096")
+        .args(["--spans", "10000000", "--rate", "5000", "--quiet"])
+        .arg("--span-ids")
+        .arg(&ids)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start otlp-loadgen");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sent_ids(&ids).len() < 5_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent_before = sent_ids(&ids).len();
+    let mut size = segment_bytes(&dir);
+    for _ in 0..2 {
+        let before = size;
+        while size == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            size = segment_bytes(&dir);
+        }
+    }
+    running.kill().expect("SIGKILL");
+    let _ = running.wait();
+    assert!(
+        Instant::now() < deadline,
+        "two batch writes within a minute"
+    );
+    assert!(sent_before >= 5_000, "{sent_before} spans sent");
+    assert_eq!(receiver.span_count(), 0, "the backend refused everything");
+    let sent = sent_ids(&ids);
+    let on_disk = spans_on_disk(&dir);
+
+    receiver.set_fallback_fault(None);
+    let output = loadgen_with_defaults(&dir, &endpoint)
+        .args(["--spans", "1", "--quiet"])
+        .output()
+        .expect("run otlp-loadgen again");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(receiver.wait_for_spans(on_disk + 1, Duration::from_secs(60)));
+    assert_all_arrived(
+        &sent[..sent_before],
+        &received_ids(&receiver),
+        "sent before the last two batch writes",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&ids);
 }
 
 #[test]
@@ -220,12 +315,15 @@ fn a_run_that_ends_during_an_outage_leaves_the_rest_on_disk_for_the_next() {
     // The collector is down for the whole run, which ends normally: its
     // shutdown returns by its deadline, what was not delivered stays on disk
     // (exit status 3: not delivered), and the next run delivers it.
-    let (dir, receiver, endpoint) = collector_down("otlp-outage-exit");
+    let (dir, receiver, endpoint) = collector_down("otlp-outage-exit", Store::All);
+    let ids = dir.with_extension("ids");
 
     let started = Instant::now();
     let output = loadgen_with_defaults(&dir, &endpoint)
         .args(["--spans", "20000", "--rate", "10000"])
         .args(["--shutdown-timeout", "2s", "--quiet"])
+        .arg("--span-ids")
+        .arg(&ids)
         .output()
         .expect("run otlp-loadgen");
     let took = started.elapsed();
@@ -253,6 +351,10 @@ fn a_run_that_ends_during_an_outage_leaves_the_rest_on_disk_for_the_next() {
     );
     assert!(receiver.wait_for_spans(20_001, Duration::from_secs(60)));
     assert_eq!(receiver.span_count(), 20_001, "each span once");
+    let sent = sent_ids(&ids);
+    assert_eq!(sent.len(), 20_000, "every id written at the normal exit");
+    assert_all_arrived(&sent, &received_ids(&receiver), "sent during the outage");
     assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&ids);
 }

@@ -395,6 +395,7 @@ fn help_lists_the_flags() {
         "--batch-size",
         "--timeout",
         "--json-summary",
+        "--span-ids",
         "Exit status",
     ] {
         assert!(usage.contains(flag), "{flag}");
@@ -458,4 +459,20 @@ fn metrics_are_served_while_it_runs() {
     );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn an_unwritable_span_ids_file_is_an_error_naming_it() {
+    let output = run(loadgen().args([
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--span-ids",
+        "/nonexistent-directory/ids.txt",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--span-ids file /nonexistent-directory/ids.txt"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -157,6 +157,14 @@ pub struct Args {
     /// config/default.* and config/$RUN_ENV.*
     #[arg(long, value_name = "FILE", verbatim_doc_comment)]
     pub config: Option<PathBuf>,
+    /// Append the id of every span (32 hex digits of trace id,
+    /// a space, 16 of span id), one line each, to FILE once the
+    /// span is handed to the pipeline: to check what a collector
+    /// received against what was sent. Each worker's lines are
+    /// in the order its spans were sent; lines still buffered
+    /// when the process is killed are lost
+    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
+    pub span_ids: Option<PathBuf>,
     /// Serve the pipeline's Prometheus metrics on
     /// http://ADDR/metrics while running (e.g. 127.0.0.1:9464)
     #[arg(long, value_name = "ADDR", value_parser = address, verbatim_doc_comment)]

@@ -19,7 +19,7 @@ use otlp_sdk::config::{Config, ConfigLoader};
 
 use crate::args::Args;
 use crate::report::{Progress, Summary};
-use crate::workload::{Plan, Workers};
+use crate::workload::{Plan, SpanIdLog, Workers};
 
 /// Exit status when some spans were not delivered.
 const EXIT_UNDELIVERED: u8 = 3;
@@ -91,11 +91,21 @@ fn run(args: Args) -> Result<u8, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_interrupt(stop.clone());
     let workers = args.workers.unwrap_or(1);
+    let span_ids = match &args.span_ids {
+        Some(path) => Some(SpanIdLog::create(path).map_err(|error| {
+            Failure::start(format!(
+                "cannot create the --span-ids file {}: {error}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
     let plan = Plan {
         total_spans: args.span_limit(),
         duration: args.duration,
         rate: args.rate,
         attributes: args.attributes.unwrap_or(workload::DEFAULT_ATTRIBUTES),
+        span_ids: span_ids.clone(),
     };
     let started = Instant::now();
     let mut running = Workers::start(&provider, workers, &plan, stop.clone())
@@ -107,6 +117,9 @@ fn run(args: Args) -> Result<u8, Failure> {
     }
     let sent_in = started.elapsed();
     progress.finish();
+    if let Some(Err(error)) = span_ids.as_ref().map(SpanIdLog::finish) {
+        eprintln!("otlp-loadgen: warning: the --span-ids file is incomplete: {error}");
+    }
 
     let shutdown_timeout = args.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
     let shutdown = provider.shutdown(shutdown_timeout);

@@ -2,13 +2,15 @@
 //! rate or as fast as they can, until their share of the spans is sent, the
 //! duration is over, or they are told to stop.
 
-use std::sync::Arc;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use otlp_core::{InstrumentationScope, KeyValue, SpanKind, Str};
+use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
 use otlp_sdk::{Tracer, TracerProvider};
 
 /// Attributes per span when `--attributes` is not given.
@@ -29,6 +31,49 @@ pub struct Plan {
     pub rate: Option<f64>,
     /// String attributes per span.
     pub attributes: usize,
+    /// Where the ids of sent spans go (`--span-ids`).
+    pub span_ids: Option<SpanIdLog>,
+}
+
+/// The `--span-ids` file: one line per span handed to the pipeline, shared
+/// by the workers. The first write error is kept and reported at the end.
+#[derive(Clone, Debug)]
+pub struct SpanIdLog {
+    inner: Arc<Mutex<SpanIdWriter>>,
+}
+
+#[derive(Debug)]
+struct SpanIdWriter {
+    file: BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+impl SpanIdLog {
+    /// Creates (or truncates) the file at `path`.
+    pub fn create(path: &Path) -> std::io::Result<SpanIdLog> {
+        let file = BufWriter::with_capacity(64 * 1024, File::create(path)?);
+        Ok(SpanIdLog {
+            inner: Arc::new(Mutex::new(SpanIdWriter { file, error: None })),
+        })
+    }
+
+    fn record(&self, context: &SpanContext) {
+        let mut writer = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if writer.error.is_none()
+            && let Err(error) = writeln!(writer.file, "{} {}", context.trace_id, context.span_id)
+        {
+            writer.error = Some(error);
+        }
+    }
+
+    /// Flushes what is buffered; the first error of the run, if any.
+    pub fn finish(&self) -> std::io::Result<()> {
+        let mut writer = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match writer.error.take() {
+            Some(error) => Err(error),
+            None => writer.file.flush(),
+        }
+    }
 }
 
 /// The running workers.
@@ -60,6 +105,7 @@ impl Workers {
             let worker = Worker {
                 tracer: tracer.clone(),
                 shape: SpanShape::new(index, plan.attributes),
+                span_ids: plan.span_ids.clone(),
                 quota,
                 deadline,
                 rate,
@@ -121,6 +167,7 @@ fn share(total: u64, workers: usize, index: usize) -> u64 {
 struct Worker {
     tracer: Tracer,
     shape: SpanShape,
+    span_ids: Option<SpanIdLog>,
     quota: Option<u64>,
     deadline: Option<Instant>,
     /// Spans per second for this worker.
@@ -156,7 +203,10 @@ impl Worker {
                     }
                 }
             }
-            self.shape.emit(&self.tracer, sent);
+            let context = self.shape.emit(&self.tracer, sent);
+            if let Some(log) = &self.span_ids {
+                log.record(&context);
+            }
             sent += 1;
         }
     }
@@ -175,14 +225,16 @@ impl SpanShape {
         SpanShape { variants }
     }
 
-    fn emit(&self, tracer: &Tracer, sent: u64) {
+    /// Sends one span; its context, for `--span-ids`.
+    fn emit(&self, tracer: &Tracer, sent: u64) -> SpanContext {
         let attributes = self.variants[(sent % VARIANTS as u64) as usize].clone();
-        tracer
+        let mut span = tracer
             .span_builder("GET /api/orders/{id}")
             .kind(SpanKind::Server)
             .attributes(attributes)
-            .start()
-            .end();
+            .start();
+        span.end();
+        span.context().clone()
     }
 }
 
