@@ -1,8 +1,9 @@
 //! `cargo run --release --example microservices`
 //!
-//! Three HTTP services (gateway → orders → inventory) propagate W3C
-//! `traceparent` and export through one otlp-rust pipeline; the output shows
-//! one connected trace across the three services.
+//! Three HTTP services (gateway → orders → inventory), instrumented with
+//! `tracing` and recorded by `otlp_contrib::tracing::OtlpLayer`, propagate
+//! W3C `traceparent` and export through one otlp-rust pipeline; the output
+//! shows one connected trace across the three services.
 
 use std::process::ExitCode;
 

@@ -8,7 +8,8 @@
 //!   unless `OTEL_EXPORTER_OTLP_ENDPOINT` names one — and reports what
 //!   arrived, ending with one JSON line.
 //! - [`microservices`]: `cargo run --release --example microservices` runs three
-//!   HTTP services (gateway → orders → inventory) that propagate W3C
+//!   HTTP services (gateway → orders → inventory), instrumented with `tracing`
+//!   and recorded by `otlp_contrib::tracing::OtlpLayer`, that propagate W3C
 //!   `traceparent` and export through one pipeline, then shows the connected trace.
 //!
 //! [`collector`] has what both share: the embedded collector and a view of

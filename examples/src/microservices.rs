@@ -1,9 +1,13 @@
-//! Three HTTP services — gateway → orders → inventory — that propagate W3C
-//! `traceparent` and export through one otlp-rust pipeline, so each request
+//! Three HTTP services — gateway → orders → inventory — instrumented with
+//! `tracing` (`info_span!`, `#[instrument]`) and recorded by
+//! [`OtlpLayer`], that propagate W3C `traceparent` with [`extract`] and
+//! [`inject`] and export through one otlp-rust pipeline, so each request
 //! becomes one trace across the three services.
 //!
 //! The services run in one process on loopback, each with its own
-//! [`TracerProvider`] (and so its own `service.name`), sharing one
+//! [`TracerProvider`] (and so its own `service.name`) behind its own
+//! `tracing` subscriber — each service's tasks run with its dispatcher, as
+//! separate processes would each install theirs — sharing one
 //! [`BatchSpanProcessor`] as separate processes would share a collector.
 
 use std::collections::HashSet;
@@ -22,18 +26,21 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use otlp_contrib::pipeline::build_processor;
-use otlp_core::{KeyValue, SpanContext, SpanKind, Status};
+use otlp_contrib::tracing::{OtlpLayer, OtlpSpanExt as _, extract, inject};
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{BatchSpanProcessor, SpanProcessor, StatsSnapshot, Tracer, TracerProvider};
+use otlp_sdk::{BatchSpanProcessor, SpanProcessor, StatsSnapshot, TracerProvider};
 use tokio::net::TcpListener;
+use tracing::field::Empty;
+use tracing::instrument::WithSubscriber as _;
+use tracing::{Dispatch, Instrument as _, Span};
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::collector::EmbeddedCollector;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-/// One service: its tracer, and the service it calls next (if any).
+/// One service: the route it serves, and the service it calls next (if any).
 struct Service {
-    tracer: Tracer,
     route: &'static str,
     downstream: Option<(SocketAddr, &'static str)>,
     client: HttpClient,
@@ -44,126 +51,127 @@ impl Service {
         self: Arc<Self>,
         request: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, Infallible> {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-        };
-        // A malformed traceparent starts a new trace, as the W3C specification says.
-        let parent = header("traceparent").and_then(|traceparent| {
-            SpanContext::from_headers(traceparent, header("tracestate")).ok()
-        });
-        let path = request.uri().path().to_owned();
-        let builder = self
-            .tracer
-            .span_builder(format!("{} {}", request.method(), self.route))
-            .kind(SpanKind::Server)
-            .attributes([
-                KeyValue::new("http.request.method", request.method().as_str().to_owned()),
-                KeyValue::new("http.route", self.route),
-                KeyValue::new("url.path", path),
-            ]);
-        let mut span = match &parent {
-            Some(parent) => builder.parent(parent).start(),
-            None => builder.start(),
-        };
-
-        let status = match self.downstream {
-            Some((address, route)) => self.call(span.context(), address, route).await,
-            None => {
-                // The last service does some work of its own.
-                let mut work = self
-                    .tracer
-                    .span_builder("reserve stock")
-                    .parent(span.context())
-                    .start();
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                work.set_attribute(KeyValue::new("inventory.items", 3));
-                work.end();
-                StatusCode::OK
-            }
-        };
-        span.set_attribute(KeyValue::new(
-            "http.response.status_code",
-            i64::from(status.as_u16()),
-        ));
-        if status.is_server_error() {
-            span.set_status(Status::error(format!("downstream answered {status}")));
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %format_args!("{} {}", request.method(), self.route),
+            otel.kind = "server",
+            http.request.method = %request.method(),
+            http.route = self.route,
+            url.path = request.uri().path(),
+            http.response.status_code = Empty,
+            otel.status_description = Empty,
+        );
+        // A malformed or missing traceparent starts a new trace, as the W3C
+        // specification says. Set before the span is entered.
+        if let Some(parent) = extract(request.headers()) {
+            let _ = span.set_parent(&parent);
         }
-        span.end();
+        let status = async {
+            match self.downstream {
+                Some((address, route)) => self.call(address, route).await,
+                None => {
+                    // The last service does some work of its own.
+                    reserve_stock().await;
+                    StatusCode::OK
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            span.record(
+                "otel.status_description",
+                format_args!("downstream answered {status}").to_string(),
+            );
+        }
         let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
         *response.status_mut() = status;
         Ok(response)
     }
 
-    /// Calls the next service inside a client span whose context travels in `traceparent`.
-    async fn call(
-        &self,
-        parent: &SpanContext,
-        address: SocketAddr,
-        route: &'static str,
-    ) -> StatusCode {
-        let mut span = self
-            .tracer
-            .span_builder(format!("GET {route}"))
-            .kind(SpanKind::Client)
-            .parent(parent)
-            .attribute(KeyValue::new("server.address", address.to_string()))
-            .start();
-        let request = Request::get(format!("http://{address}{route}"))
-            .header("traceparent", span.context().traceparent())
-            .body(Full::new(Bytes::new()));
-        let status = match request {
-            Ok(request) => match self.client.request(request).await {
-                Ok(response) => {
-                    let status = response.status();
-                    let _ = response.into_body().collect().await;
-                    status
-                }
+    /// Calls the next service inside a client span whose context travels in
+    /// `traceparent`.
+    #[tracing::instrument(
+        name = "call",
+        skip(self),
+        fields(
+            otel.name = %format_args!("GET {route}"),
+            otel.kind = "client",
+            server.address = %address,
+            http.response.status_code = Empty,
+            otel.status_description = Empty,
+        )
+    )]
+    async fn call(&self, address: SocketAddr, route: &'static str) -> StatusCode {
+        let span = Span::current();
+        let mut request =
+            match Request::get(format!("http://{address}{route}")).body(Full::new(Bytes::new())) {
+                Ok(request) => request,
                 Err(error) => {
-                    span.set_status(Status::error(error.to_string()));
-                    StatusCode::BAD_GATEWAY
+                    span.record("otel.status_description", error.to_string());
+                    return StatusCode::INTERNAL_SERVER_ERROR;
                 }
-            },
+            };
+        inject(&span.context(), request.headers_mut());
+        let status = match self.client.request(request).await {
+            Ok(response) => {
+                let status = response.status();
+                let _ = response.into_body().collect().await;
+                status
+            }
             Err(error) => {
-                span.set_status(Status::error(error.to_string()));
-                StatusCode::INTERNAL_SERVER_ERROR
+                span.record("otel.status_description", error.to_string());
+                StatusCode::BAD_GATEWAY
             }
         };
-        span.set_attribute(KeyValue::new(
-            "http.response.status_code",
-            i64::from(status.as_u16()),
-        ));
-        span.end();
+        span.record("http.response.status_code", status.as_u16());
         status
     }
 }
 
-/// Serves `service` on a free loopback port; returns the address.
-async fn serve(service: Arc<Service>) -> std::io::Result<SocketAddr> {
+/// The inventory's own work, a child of its request span.
+#[tracing::instrument(name = "reserve stock", fields(inventory.items = Empty))]
+async fn reserve_stock() {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    Span::current().record("inventory.items", 3);
+}
+
+/// Serves `service` on a free loopback port, its tasks recording through
+/// `dispatch`; returns the address.
+async fn serve(service: Arc<Service>, dispatch: Dispatch) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let service = service.clone();
-            tokio::spawn(async move {
-                let handler = service_fn(move |request| service.clone().handle(request));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), handler)
-                    .await;
-            });
+    let accepting = dispatch.clone();
+    tokio::spawn(
+        async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let service = service.clone();
+                tokio::spawn(
+                    async move {
+                        let handler = service_fn(move |request| service.clone().handle(request));
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), handler)
+                            .await;
+                    }
+                    .with_subscriber(dispatch.clone()),
+                );
+            }
         }
-    });
+        .with_subscriber(accepting),
+    );
     Ok(address)
 }
 
-fn provider(config: &Config, name: &str, processor: &BatchSpanProcessor) -> TracerProvider {
-    TracerProvider::builder()
+/// One service's provider (its own `service.name`, the shared pipeline) and
+/// its `tracing` subscriber: a registry with an [`OtlpLayer`].
+fn tracing_for(config: &Config, name: &str, processor: &BatchSpanProcessor) -> Dispatch {
+    let provider = TracerProvider::builder()
         .with_config(config)
         .with_service_name(name)
         .with_processor(processor.clone())
-        .build()
+        .build();
+    Dispatch::new(tracing_subscriber::registry().with(OtlpLayer::new(&provider)))
 }
 
 /// What the run produced.
@@ -196,26 +204,32 @@ pub async fn run(
     let processor = build_processor(&config)?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
 
-    let inventory = serve(Arc::new(Service {
-        tracer: provider(&config, "inventory", &processor).tracer("inventory-http"),
-        route: "/reserve",
-        downstream: None,
-        client: client.clone(),
-    }))
+    let inventory = serve(
+        Arc::new(Service {
+            route: "/reserve",
+            downstream: None,
+            client: client.clone(),
+        }),
+        tracing_for(&config, "inventory", &processor),
+    )
     .await?;
-    let orders = serve(Arc::new(Service {
-        tracer: provider(&config, "orders", &processor).tracer("orders-http"),
-        route: "/orders",
-        downstream: Some((inventory, "/reserve")),
-        client: client.clone(),
-    }))
+    let orders = serve(
+        Arc::new(Service {
+            route: "/orders",
+            downstream: Some((inventory, "/reserve")),
+            client: client.clone(),
+        }),
+        tracing_for(&config, "orders", &processor),
+    )
     .await?;
-    let gateway = serve(Arc::new(Service {
-        tracer: provider(&config, "gateway", &processor).tracer("gateway-http"),
-        route: "/checkout",
-        downstream: Some((orders, "/orders")),
-        client: client.clone(),
-    }))
+    let gateway = serve(
+        Arc::new(Service {
+            route: "/checkout",
+            downstream: Some((orders, "/orders")),
+            client: client.clone(),
+        }),
+        tracing_for(&config, "gateway", &processor),
+    )
     .await?;
 
     let mut succeeded = 0;
