@@ -23,7 +23,7 @@ use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig};
 use otlp_contrib::tracing::{OtlpLayer, OtlpSpanExt as _, SetParentError, extract, inject};
 use otlp_core::encode::Encoding;
-use otlp_core::{SpanContext, TraceId};
+use otlp_core::{InstrumentationScope, SpanContext, TraceId};
 use otlp_sdk::config::ConfigLoader;
 use otlp_sdk::{
     BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, Sampler, SpanProcessor,
@@ -608,8 +608,17 @@ fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
         )
         .with(OtlpLayer::new(&pipeline.provider).with_filter(filter));
     tracing::subscriber::with_default(subscriber, || {
-        let _outer = tracing::info_span!("kept outer").entered();
-        let _noise = tracing::info_span!(target: "noisy", "hidden").entered();
+        let outer = tracing::info_span!("kept outer");
+        // Through the filter, the layer is still found.
+        let remote = SpanContext::from_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .unwrap();
+        outer.set_parent(&remote).unwrap();
+        let _outer = outer.entered();
+        let noise = tracing::info_span!(target: "noisy", "hidden");
+        assert_eq!(noise.set_parent(&remote), Err(SetParentError::NotRecorded));
+        let _noise = noise.entered();
         tracing::info!(target: "noisy", "hidden event");
         let _inner = tracing::info_span!("kept inner").entered();
         tracing::info!("kept event");
@@ -620,6 +629,13 @@ fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
     let inner = exported.named("kept inner");
     // The hidden span is skipped: its child hangs from the outer span.
     assert_eq!(inner.parent_span_id, outer.span_id);
+    assert_eq!(outer.trace_id, inner.trace_id);
+    assert_eq!(
+        outer.trace_id.as_slice(),
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736")
+            .unwrap()
+            .as_bytes()
+    );
     assert!(outer.events.is_empty());
     assert_eq!(inner.events.len(), 1);
     // The fmt layer saw everything.
@@ -627,6 +643,38 @@ fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
     assert!(
         text.contains("hidden event") && text.contains("kept event"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_builder_sets_scope_location_and_error_events_to_status() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let layer = OtlpLayer::builder(&pipeline.provider)
+        .with_scope(InstrumentationScope::new("checkout-service").with_version("1.2.3"))
+        .with_location(false)
+        .with_error_events_to_status(false)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        // Outside any span: nothing, not even a span.
+        tracing::error!("nobody records this");
+        let _span = tracing::info_span!("quiet", count = 1_u8).entered();
+        tracing::error!("recorded, status untouched");
+    });
+    let exported = pipeline.finish();
+    assert_eq!(exported.len(), 1);
+    let (scope, span) = &exported.spans[0];
+    assert_eq!(scope, "checkout-service");
+    assert_eq!(status(span).0, StatusCode::Unset);
+    assert_eq!(span.events.len(), 1);
+    assert_eq!(span.events[0].name, "recorded, status untouched");
+    let keys: Vec<&str> = span.attributes.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["count"]);
+    assert!(
+        span.events[0]
+            .attributes
+            .iter()
+            .all(|attribute| !attribute.key.starts_with("code."))
     );
 }
 

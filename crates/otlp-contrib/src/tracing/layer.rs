@@ -20,11 +20,12 @@ use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE};
 /// events inside them, as otlp-sdk spans of one [`TracerProvider`]: its
 /// sampler, span limits, resource and pipeline apply.
 ///
-/// Cost: a span costs a `Pending` record (one allocation) at creation, its
-/// sdk span at first use (see the [module documentation](super)), and its
-/// encoding when it closes; a sampled-out span costs its creation fields and
-/// a flag check per event and `record` after that. Nothing is recorded on a
-/// pipeline's own threads.
+/// Cost: a span costs its pending state at creation (its attribute vector
+/// and one extension in the registry, where the sdk span later takes its
+/// place), its sdk span at first use (see the [module documentation](super)),
+/// and its encoding when it closes; a sampled-out span costs its creation
+/// fields and a flag check per event and `record` after that. Nothing is
+/// recorded on a pipeline's own threads.
 ///
 /// One `OtlpLayer` per subscriber: the span state it keeps in the
 /// registry's extensions is one type, so a second one would share it.
@@ -121,6 +122,8 @@ where
     }
 }
 
+// On `OtlpLayer<()>` so that `OtlpLayer::builder` names no subscriber type:
+// `build` takes it from where the layer is added.
 impl OtlpLayer<()> {
     /// A builder: scope, location attributes, `ERROR` events to status.
     pub fn builder(provider: &TracerProvider) -> OtlpLayerBuilder {

@@ -94,8 +94,9 @@
 //!
 //! ## Cost
 //!
-//! - A span: its creation fields converted into a pending record (one
-//!   allocation), one more look at its extensions at the first enter, its
+//! - A span: its creation fields converted into one vector of attributes,
+//!   kept with the rest of its pending state in the registry's extensions
+//!   (two allocations: the vector, the extension's box), one more look at its extensions at the first enter, its
 //!   sdk span (sampling, ids, attributes moved in), its encoding when it
 //!   closes, on the thread that closes it. Keys are the fields' static
 //!   names; strings are copied once; `?debug` values are formatted once.

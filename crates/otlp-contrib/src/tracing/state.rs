@@ -25,13 +25,14 @@ pub(super) struct SpanState {
     status_set: bool,
 }
 
-// The sdk span inline, not boxed: the registry boxes each extension already,
-// a second box would be a second allocation per span.
+// Both variants inline, not boxed: the registry boxes each extension already,
+// a second box would be a second allocation per span. The enum is as large as
+// the sdk span, which the span needs anyway.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Stage {
     /// Not started: nothing outside the span has seen its context yet.
-    Pending(Box<Pending>),
+    Pending(Pending),
     /// Started: ids assigned, sampled or not.
     Started(otlp_sdk::Span),
 }
@@ -72,7 +73,7 @@ impl SpanState {
     /// A span not started yet.
     pub(super) fn pending(pending: Pending, status_set: bool) -> Self {
         SpanState {
-            stage: Stage::Pending(Box::new(pending)),
+            stage: Stage::Pending(pending),
             status_set,
         }
     }
