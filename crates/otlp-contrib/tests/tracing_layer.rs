@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::error::Error;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -556,6 +557,21 @@ fn sampled_out_spans_export_nothing() {
             contexts.push(tracing::Span::current().context());
         }
     });
+    // Once a sampled-out span has started, nothing recorded in it is
+    // converted: this value's `Debug` is never called.
+    let formatted = Arc::new(AtomicUsize::new(0));
+    let pipeline_off = Pipeline::new(Sampler::AlwaysOff);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline_off.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("dropped", late = tracing::field::Empty);
+        let _entered = span.enter();
+        let counted = CountsFormatting(formatted.clone());
+        span.record("late", tracing::field::debug(&counted));
+        tracing::info!(value = ?counted, "inside");
+    });
+    assert_eq!(formatted.load(Ordering::SeqCst), 0);
+    assert_eq!(pipeline_off.finish().len(), 0);
+
     // Not sampled, but a valid context that says so, for the next service.
     assert!(
         contexts
@@ -676,6 +692,16 @@ fn the_builder_sets_scope_location_and_error_events_to_status() {
             .iter()
             .all(|attribute| !attribute.key.starts_with("code."))
     );
+}
+
+/// A value that counts how often it is formatted.
+struct CountsFormatting(Arc<AtomicUsize>);
+
+impl fmt::Debug for CountsFormatting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        f.write_str("counted")
+    }
 }
 
 /// A `fmt` writer into a shared buffer.
