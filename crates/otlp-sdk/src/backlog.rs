@@ -57,6 +57,10 @@ pub(crate) struct Backlog {
     /// Every record up to this id was evicted by the disk cap.
     evicted_through: Option<RecordId>,
     next_attempt: Instant,
+    /// The last append failed (disk full, I/O error): batches are not cut
+    /// for the disk until one succeeds again (each cut with an export slot
+    /// still tries).
+    append_failing: bool,
 }
 
 impl Backlog {
@@ -78,6 +82,7 @@ impl Backlog {
             failures: 0,
             evicted_through: None,
             next_attempt: Instant::now(),
+            append_failing: false,
         };
         Ok((backlog, recovered))
     }
@@ -93,7 +98,9 @@ impl Backlog {
         body: &[u8],
     ) -> Result<(RecordId, u64), DurableError> {
         let count = u32::try_from(spans).unwrap_or(u32::MAX);
-        let appended = self.queue.append(encoding, count, body)?;
+        let appended = self.queue.append(encoding, count, body);
+        self.append_failing = appended.is_err();
+        let appended = appended?;
         let mut evicted_spans = 0;
         if let Some(through) = appended.evicted.through {
             self.evicted_through = self.evicted_through.max(Some(through));
@@ -109,17 +116,26 @@ impl Backlog {
         self.evicted_through.is_some_and(|through| id <= through)
     }
 
-    /// Whether records wait (new batches must then queue behind them).
-    /// Whether the disk has room for more batches than those in flight: a
-    /// quarter of the disk cap is kept for them, so that batches cut while
+    /// Whether batches may be cut for the disk without an export slot.
+    ///
+    /// While the backend is down (`backend_down`: its last answer was a
+    /// retryable failure), up to the disk cap: there the oldest waiting
+    /// records are evicted (and counted) to make room, so an outage longer
+    /// than the disk holds keeps its most recent spans and never makes the
+    /// program drop at a full memory queue first. While the backend answers,
+    /// a quarter of the cap is kept for batches in flight: batches cut while
     /// the backend is healthy but slower than the program wait in memory
-    /// (and the program for room) instead of pushing undelivered batches
-    /// out at the cap.
-    pub(crate) fn has_room(&self) -> bool {
+    /// (and the program for room) instead of pushing undelivered batches out
+    /// at the cap. Never while appends fail.
+    pub(crate) fn has_room(&self, backend_down: bool) -> bool {
+        if self.append_failing {
+            return false;
+        }
         let cap = self.queue.config().max_bytes;
-        self.queue.stats().bytes < cap - cap / 4
+        backend_down || self.queue.stats().bytes < cap - cap / 4
     }
 
+    /// Whether records wait (new batches must then queue behind them).
     pub(crate) fn has_waiting(&self) -> bool {
         !self.waiting.is_empty()
     }

@@ -345,10 +345,13 @@ impl<E: Exporter> ExportLoop<E> {
     /// program hands over is on disk within a batch's time, not held in
     /// memory until exports move again (an outage fills the disk, and a
     /// crash loses only what had not yet been cut) — while the disk has room
-    /// (see `Backlog::has_room`); then batches wait in memory again, and the
-    /// program for room.
+    /// (see `Backlog::has_room`: up to the cap while the backend is down);
+    /// then batches wait in memory again, and the program for room.
     fn can_park(&self) -> bool {
-        self.backlog.as_ref().is_some_and(Backlog::has_room)
+        let backend_down = self.shared.progress.is_failing();
+        self.backlog
+            .as_ref()
+            .is_some_and(|backlog| backlog.has_room(backend_down))
     }
 
     /// Reads the oldest waiting record back from disk and exports it.
@@ -418,7 +421,7 @@ impl<E: Exporter> ExportLoop<E> {
     /// or being exported from there.
     fn note_on_disk(&self) {
         if let Some(backlog) = &self.backlog {
-            self.shared.progress.note_disk_room(backlog.has_room());
+            self.shared.progress.note_disk_room(self.can_park());
             let exporting: u64 = self
                 .in_flight
                 .values()

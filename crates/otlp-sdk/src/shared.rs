@@ -104,6 +104,12 @@ impl Progress {
         self.failing.store(true, Ordering::Relaxed);
     }
 
+    /// Whether the last export attempt failed and will be retried (the
+    /// backend is down or refusing), until it answers again.
+    pub(crate) fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
     /// Called by an export task when the backend answered (success, partial
     /// success or a permanent error): it is up.
     pub(crate) fn note_answer(&self) {

@@ -512,3 +512,64 @@ fn with_fsync_every_batch_each_cut_takes_every_threads_records() {
     assert_balanced(&processor.stats());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_outage_longer_than_the_disk_holds_drops_the_oldest_at_the_disk_cap_not_at_the_memory_queue() {
+    // The backend is down; the program sends more than the disk (64 KiB)
+    // holds, through a memory queue of 16 KiB. Before, batches stopped
+    // going to disk at three quarters of the cap and the program then
+    // dropped its newest spans at the full memory queue while the disk had
+    // room. Now the disk fills to its cap and the oldest waiting spans are
+    // evicted there, counted: the most recent spans survive the outage.
+    let dir = directory("outage-cap");
+    let backend = Arc::new(Backend::default());
+    let processor = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_batch_config(BatchConfig {
+            max_queue_bytes: 16 * 1024,
+            max_export_batch_size: 64,
+            scheduled_delay: Duration::from_millis(20),
+            // The one export slot stays taken, retrying, for the whole
+            // outage: batches reach the disk only by being parked there.
+            export_timeout: Duration::from_secs(20),
+            max_concurrent_exports: 1,
+            ..BatchConfig::default()
+        })
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        })
+        .with_durable_queue(DurableConfig {
+            max_bytes: 64 * 1024,
+            segment_bytes: 8 * 1024,
+            ..durable(&dir)
+        })
+        .build()
+        .expect("the pipeline starts");
+    let sent: Vec<SpanData> = (0..5_000).map(|_| span()).collect();
+    let newest: Vec<TraceId> = sent[4_500..].iter().map(|span| span.trace_id).collect();
+    for span in sent {
+        processor.on_end(span);
+    }
+    assert!(eventually(Duration::from_secs(10), || {
+        let stats = processor.stats();
+        stats.queued == 0 && stats.dropped_durable > 0
+    }));
+    let during = processor.stats();
+    assert_eq!(during.dropped_queue_full, 0, "{during:#?}");
+
+    backend.accepting.store(true, Ordering::SeqCst);
+    processor.shutdown(Duration::from_secs(30)).unwrap();
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    assert_eq!(stats.dropped_queue_full, 0, "{stats:#?}");
+    assert_eq!(
+        stats.exported + stats.dropped_durable,
+        5_000,
+        "every span delivered or evicted at the cap: {stats:#?}"
+    );
+    let accepted: HashSet<TraceId> = backend.accepted.lock().unwrap().iter().copied().collect();
+    let lost_newest = newest.iter().filter(|id| !accepted.contains(id)).count();
+    assert_eq!(lost_newest, 0, "the 500 newest spans all arrive");
+    let _ = std::fs::remove_dir_all(&dir);
+}

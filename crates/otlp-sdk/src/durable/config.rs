@@ -85,6 +85,12 @@ pub struct DurableConfig {
     /// the telemetry of the last minutes is what an operator looks at, and a
     /// whole segment is freed at once (refusing new spans instead would keep
     /// the stale ones and lose exactly those).
+    ///
+    /// In a pipeline, while the backend is down, batches go to disk up to
+    /// this cap (the program never drops at a full memory queue while the
+    /// disk can take its spans); while the backend answers, the last quarter
+    /// is kept for batches in flight, so a healthy backend slower than the
+    /// program slows the program down instead of causing evictions.
     pub max_bytes: u64,
     /// A segment file is closed and a new one started before a record would
     /// take it past this size (default 16 MiB). A segment holds at least one
