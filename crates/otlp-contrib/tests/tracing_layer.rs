@@ -27,7 +27,7 @@ use otlp_core::encode::Encoding;
 use otlp_core::{InstrumentationScope, SpanContext, TraceId};
 use otlp_sdk::config::ConfigLoader;
 use otlp_sdk::{
-    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, Sampler, SpanProcessor,
+    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, Sampler, SpanLimits, SpanProcessor,
     TracerProvider,
 };
 use prost::Message as _;
@@ -67,6 +67,10 @@ struct Exported {
 
 impl Pipeline {
     fn new(sampler: Sampler) -> Self {
+        Pipeline::with_limits(sampler, SpanLimits::default())
+    }
+
+    fn with_limits(sampler: Sampler, limits: SpanLimits) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let processor = BatchSpanProcessor::builder(Decoding(requests.clone()))
             .build()
@@ -74,6 +78,7 @@ impl Pipeline {
         let provider = TracerProvider::builder()
             .with_service_name("tracing-layer-test")
             .with_sampler(sampler)
+            .with_span_limits(limits)
             .with_processor(processor.clone())
             .build();
         Pipeline {
@@ -692,6 +697,34 @@ fn the_builder_sets_scope_location_and_error_events_to_status() {
             .iter()
             .all(|attribute| !attribute.key.starts_with("code."))
     );
+}
+
+#[test]
+fn the_providers_span_limits_apply() {
+    let limits = SpanLimits {
+        max_attributes: 2,
+        max_events: 1,
+        max_attribute_value_length: Some(4),
+        ..SpanLimits::default()
+    };
+    let pipeline = Pipeline::with_limits(Sampler::AlwaysOn, limits);
+    let layer = OtlpLayer::builder(&pipeline.provider)
+        .with_location(false)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("limited", a = "long value", b = 2, c = 3);
+        let _entered = span.enter();
+        tracing::info!("first");
+        tracing::info!("second");
+    });
+    let exported = pipeline.finish();
+    let span = exported.named("limited");
+    assert_eq!(span.attributes.len(), 2);
+    assert_eq!(span.dropped_attributes_count, 1);
+    assert_eq!(attribute(&span.attributes, "a"), Some(&string("long")));
+    assert_eq!(span.events.len(), 1);
+    assert_eq!(span.dropped_events_count, 1);
 }
 
 /// A value that counts how often it is formatted.

@@ -96,10 +96,12 @@
 //!
 //! - A span: its creation fields converted into one vector of attributes,
 //!   kept with the rest of its pending state in the registry's extensions
-//!   (two allocations: the vector, the extension's box), one more look at its extensions at the first enter, its
-//!   sdk span (sampling, ids, attributes moved in), its encoding when it
+//!   (two allocations: the vector, the extension's box); its sdk span
+//!   (sampling, ids, attributes moved in) at first use; its encoding when it
 //!   closes, on the thread that closes it. Keys are the fields' static
 //!   names; strings are copied once; `?debug` values are formatted once.
+//! - Each enter (for an `Instrument`ed future: each poll) takes the span's
+//!   extensions once, to start it if it is pending.
 //! - Sampled out: after the span has started, `record` and events inside it
 //!   cost a look at a flag — no field is converted.
 //! - On a pipeline's own threads (see [`otlp_sdk::own_threads`]) nothing is
