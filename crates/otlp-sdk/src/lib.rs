@@ -52,8 +52,8 @@
 //! a flush, and when a producer finds no room. Blocks are reserved from the
 //! byte budget when started and recycled after export.
 //!
-//! Cost model, per span on the producing thread: one pass measuring the span
-//! and one writing it, a thread-local lookup, two uncontended atomic swaps,
+//! Cost model, per span on the producing thread: one pass encoding it in
+//! place into the block, a thread-local lookup, two uncontended atomic swaps,
 //! no lock, no allocation, no syscall and no shared cache line written (the
 //! span's attribute vector is kept for the thread's next span). Per block of
 //! about two hundred spans: a compare-exchange on the budget, an uncontended
@@ -118,6 +118,7 @@ mod pool;
 mod processor;
 mod provider;
 mod provider_state;
+mod queued_record;
 mod record_queue;
 mod retry;
 mod sampler;

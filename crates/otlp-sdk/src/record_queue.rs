@@ -4,14 +4,15 @@
 //! # What travels
 //!
 //! A span is encoded once, when it ends, on the thread that ends it: the
-//! bytes of one OTLP `Span` message ([`record::encode_span`]), behind an
+//! bytes of one OTLP `Span` message ([`encode_span`](otlp_core::encode::record::encode_span)), behind an
 //! eight-byte header (the record's *group*, naming its resource and scope,
 //! and its length). Nothing else of the span outlives `end`: no attribute
 //! vector, no handle on a resource or scope crosses to another thread. The
 //! export loop writes only the `ResourceSpans`/`ScopeSpans` framing around the
 //! records ([`frame::write_request`]); a retry, the durable queue and the JSON
-//! transcoder all work from those bytes. Nothing here knows about spans but
-//! [`RecordQueue::push`]: another signal's records travel the same way.
+//! transcoder all work from those bytes. Nothing here knows about spans:
+//! [`RecordQueue::push`] takes any [`QueuedRecord`], and another signal's
+//! records travel the same way.
 //!
 //! # How the bytes travel: per-thread blocks
 //!
@@ -41,11 +42,12 @@
 //!
 //! # Cost model
 //!
-//! Per record, on the producing thread: measuring the span
-//! ([`record::span_len`], reads lengths only), a thread-local lookup of the
-//! slot (a short scan of the pipelines this thread feeds), a comparison of
-//! two pointers to find the group, two uncontended atomic swaps, and one
-//! pass that writes the bytes into memory the block already has. No lock, no
+//! Per record, on the producing thread: a thread-local lookup of the slot
+//! (a short scan of the pipelines this thread feeds), a comparison of two
+//! pointers to find the group, two uncontended atomic swaps, and one pass
+//! that encodes the record in place, behind room for its header, into
+//! memory the block already has (no measuring pass: near a block's end the
+//! record is encoded aside and copied, once per block). No lock, no
 //! allocation, no syscall, no shared cache line written. Per block (about two
 //! hundred records of 300 bytes): one budget reservation (a compare-exchange
 //! on a shared counter), one uncontended lock to hand it over, and a wake-up
@@ -69,8 +71,10 @@ use std::thread::Thread;
 use std::time::Instant;
 
 use crossbeam_utils::atomic::AtomicCell;
-use otlp_core::encode::{frame, record};
-use otlp_core::{InstrumentationScope, Resource, SpanData};
+use otlp_core::encode::frame;
+use otlp_core::{InstrumentationScope, Resource};
+
+use crate::queued_record::QueuedRecord;
 
 /// Bytes in front of every record in a block: its group and its length,
 /// two little-endian `u32`.
@@ -368,27 +372,27 @@ impl RecordQueue {
         }
     }
 
-    /// Encodes `span` into the calling thread's block for this queue.
-    pub(crate) fn push(&self, span: &SpanData) -> Push {
+    /// Encodes `record` into the calling thread's block for this queue.
+    pub(crate) fn push<R: QueuedRecord>(&self, record: &R) -> Push {
         let pushed = LOCAL.try_with(|local| {
             local.try_borrow_mut().ok().map(|mut local| {
                 let Local { slots, scratch } = &mut *local;
-                self.push_local(slots, scratch, span)
+                self.push_local(slots, scratch, record)
             })
         });
         match pushed {
             Ok(Some(push)) => push,
             // The thread's slots are gone (it is exiting) or in use below
             // us: a block of its own for this record.
-            _ => self.push_alone(span),
+            _ => self.push_alone(record),
         }
     }
 
-    fn push_local(
+    fn push_local<R: QueuedRecord>(
         &self,
         slots: &mut Vec<LocalSlot>,
         scratch: &mut Vec<u8>,
-        span: &SpanData,
+        record: &R,
     ) -> Push {
         let index = match slots.iter().position(|entry| entry.queue == self.id) {
             Some(index) => index,
@@ -398,11 +402,11 @@ impl RecordQueue {
             },
         };
         let entry = &mut slots[index];
-        let resource = Arc::as_ptr(&span.resource) as usize;
-        let scope = Arc::as_ptr(&span.scope) as usize;
+        let resource = Arc::as_ptr(record.resource()) as usize;
+        let scope = Arc::as_ptr(record.scope()) as usize;
         let (group, overhead) = match entry.last_group {
             Some((r, s, group, overhead)) if r == resource && s == scope => (group, overhead),
-            _ => match self.group_of(span) {
+            _ => match self.group_of(record) {
                 Some((group, overhead, own_handles)) => {
                     if own_handles {
                         entry.last_group = Some((resource, scope, group, overhead));
@@ -416,17 +420,17 @@ impl RecordQueue {
         // Ordered before the take by the take's release: a loop whose swap
         // finds the slot empty after this sees the flag.
         slot.writing.store(true, Ordering::Relaxed);
-        let push = self.write_record(slot, scratch, span, group, overhead);
+        let push = self.write_record(slot, scratch, record, group, overhead);
         slot.writing.store(false, Ordering::Release);
         push
     }
 
-    /// Writes the record of `span` into the block of `slot` (this thread's).
-    fn write_record(
+    /// Writes `record` into the block of `slot` (this thread's).
+    fn write_record<R: QueuedRecord>(
         &self,
         slot: &Slot,
         scratch: &mut Vec<u8>,
-        span: &SpanData,
+        record: &R,
         group: u32,
         overhead: usize,
     ) -> Push {
@@ -450,11 +454,11 @@ impl RecordQueue {
         let in_place = block.bytes.capacity() - start >= IN_PLACE_ROOM;
         let len = if in_place {
             block.bytes.extend_from_slice(&[0; HEADER]);
-            record::encode_span(span, &mut block.bytes);
+            record.encode(&mut block.bytes);
             block.bytes.len() - start - HEADER
         } else {
             scratch.clear();
-            record::encode_span(span, scratch);
+            record.encode(scratch);
             scratch.len()
         };
         let need = HEADER + len;
@@ -513,22 +517,22 @@ impl RecordQueue {
     }
 
     /// A record from a thread without its slot: a block of its own.
-    fn push_alone(&self, span: &SpanData) -> Push {
-        let Some((group, overhead, _)) = self.group_of(span) else {
+    fn push_alone<R: QueuedRecord>(&self, record: &R) -> Push {
+        let Some((group, overhead, _)) = self.group_of(record) else {
             return Push::TooManyGroups;
         };
-        let mut record = Vec::new();
-        record::encode_span(span, &mut record);
-        let need = HEADER + record.len();
+        let mut bytes = Vec::new();
+        record.encode(&mut bytes);
+        let need = HEADER + bytes.len();
         if need > self.budget.max_bytes
-            || overhead + record.len() + GROUP_PREFIX_SLACK > self.max_request_bytes
+            || overhead + bytes.len() + GROUP_PREFIX_SLACK > self.max_request_bytes
         {
             return Push::TooLarge;
         }
         let Some(mut block) = self.start_block(need) else {
             return Push::Full;
         };
-        block.append_record(group, &record);
+        block.append_record(group, &bytes);
         match self.hand_over(block) {
             Ok(()) => Push::Queued,
             Err(discarded) => Push::Closed(discarded),
@@ -549,21 +553,22 @@ impl RecordQueue {
         Some(local.len() - 1)
     }
 
-    /// The group of `span`'s resource and scope, its request overhead, and
-    /// whether the span's own handles are the group's (so that their
+    /// The group of `record`'s resource and scope, its request overhead, and
+    /// whether the record's own handles are the group's (so that their
     /// addresses may be cached: the table keeps them alive, and an address
     /// it keeps cannot come to name another resource or scope).
-    fn group_of(&self, span: &SpanData) -> Option<(u32, usize, bool)> {
+    fn group_of<R: QueuedRecord>(&self, record: &R) -> Option<(u32, usize, bool)> {
+        let (resource, scope) = (record.resource(), record.scope());
         let mut table = lock(&self.groups);
         let Groups { resources, groups } = &mut *table;
         let same = |group: &Group| {
-            (Arc::ptr_eq(&group.resource, &span.resource) || *group.resource == *span.resource)
-                && (Arc::ptr_eq(&group.scope, &span.scope) || *group.scope == *span.scope)
+            (Arc::ptr_eq(&group.resource, resource) || *group.resource == **resource)
+                && (Arc::ptr_eq(&group.scope, scope) || *group.scope == **scope)
         };
         if let Some(index) = groups.iter().position(same) {
             let group = &groups[index];
-            let own_handles = Arc::ptr_eq(&group.resource, &span.resource)
-                && Arc::ptr_eq(&group.scope, &span.scope);
+            let own_handles =
+                Arc::ptr_eq(&group.resource, resource) && Arc::ptr_eq(&group.scope, scope);
             return Some((u32::try_from(index).ok()?, group.overhead, own_handles));
         }
         if groups.len() >= MAX_GROUPS {
@@ -571,19 +576,19 @@ impl RecordQueue {
         }
         let resource_index = match resources
             .iter()
-            .position(|known| Arc::ptr_eq(known, &span.resource) || **known == *span.resource)
+            .position(|known| Arc::ptr_eq(known, resource) || **known == **resource)
         {
             Some(index) => index,
             None => {
-                resources.push(Arc::clone(&span.resource));
+                resources.push(Arc::clone(resource));
                 resources.len() - 1
             }
         };
-        let overhead = frame::single_record_request_len(&span.resource, &span.scope, 0);
+        let overhead = frame::single_record_request_len(resource, scope, 0);
         groups.push(Group {
             resource_index,
-            resource: Arc::clone(&span.resource),
-            scope: Arc::clone(&span.scope),
+            resource: Arc::clone(resource),
+            scope: Arc::clone(scope),
             overhead,
         });
         Some((u32::try_from(groups.len() - 1).ok()?, overhead, true))
@@ -850,6 +855,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::batch::Batch;
+    use otlp_core::SpanData;
+    use otlp_core::encode::record;
 
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use prost::Message;
