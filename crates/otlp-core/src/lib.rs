@@ -1,8 +1,8 @@
-//! # otlp-core: the span model and the OTLP wire formats
+//! # otlp-core: the span and log models and the OTLP wire formats
 //!
 //! This crate is the foundation of the `otlp-rust` workspace. It holds the
-//! data a finished span carries and turns batches of spans into OTLP request
-//! bodies. It has no async runtime, no network code and no dependency on
+//! data a finished span or an emitted log record carries and turns batches of
+//! them into OTLP request bodies. It has no async runtime, no network code and no dependency on
 //! `opentelemetry`: everything here is plain data and plain functions over
 //! buffers, so any pipeline can build on it.
 //!
@@ -16,9 +16,13 @@
 //!   longer text is an `Arc<str>` and clones with one counter increment.
 //! - [`AnyValue`] and [`KeyValue`]: attributes, covering all of OTLP's `AnyValue`
 //!   (string, bool, int, double, bytes, array, key-value list).
-//! - [`Resource`] and [`InstrumentationScope`]: shared by `Arc` between spans.
+//! - [`Resource`] and [`InstrumentationScope`]: shared by `Arc` between spans
+//!   and log records.
 //! - [`SpanData`]: a finished span with every field of OTLP's `Span`.
-//! - [`clock::now_unix_nanos`]: span timestamps, read from the wall clock
+//! - [`LogRecord`]: a log record with every field of OTLP's `LogRecord`
+//!   (times, [`Severity`] number and text, a body that is any [`AnyValue`],
+//!   attributes, flags, the ids of the span it belongs to, event name).
+//! - [`clock::now_unix_nanos`]: span and log timestamps, read from the wall clock
 //!   (`CLOCK_REALTIME`) every time.
 //!
 //! ## The wire
@@ -26,7 +30,13 @@
 //! - [`encode::TraceEncoder`] writes an `ExportTraceServiceRequest` straight
 //!   from `SpanData` as protobuf or OTLP/JSON, grouping spans by resource and
 //!   scope, with exact lengths and no allocation once warm; it also splits a
-//!   batch so no request exceeds a size limit.
+//!   batch so no request exceeds a size limit. [`encode::LogEncoder`] does
+//!   the same for log records (`ExportLogsServiceRequest`), with the same
+//!   code: only the record's own message differs between the signals.
+//! - [`encode::record`] encodes one span or log record on its own, when it
+//!   ends; [`encode::frame`] writes the request framing around such records
+//!   (the same bytes for both signals); [`encode::trace_request_to_json`] and
+//!   [`encode::logs_request_to_json`] transcode protobuf requests to OTLP/JSON.
 //! - [`wire`] has the protobuf primitives and a reader for received bytes;
 //!   [`response`] decodes what receivers answer (partial success, `google.rpc.Status`,
 //!   `RetryInfo`).
@@ -35,8 +45,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use otlp_core::encode::TraceEncoder;
-//! use otlp_core::{KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind};
+//! use otlp_core::encode::{LogEncoder, TraceEncoder};
+//! use otlp_core::{
+//!     KeyValue, LogRecord, Resource, Severity, SpanContext, SpanData, SpanId, SpanKind,
+//! };
 //!
 //! let resource = Arc::new(Resource::new([KeyValue::new("service.name", "checkout")]));
 //! let parent = SpanContext::from_traceparent(
@@ -51,8 +63,18 @@
 //!     .build();
 //!
 //! let mut body = Vec::new();
-//! let written = TraceEncoder::new().encode_protobuf(&[span], &mut body);
+//! let written = TraceEncoder::new().encode_protobuf(&[span.clone()], &mut body);
 //! assert_eq!(written, body.len());
+//!
+//! // A log record emitted inside the span, in the same resource.
+//! let log = LogRecord::builder()
+//!     .severity(Severity::INFO)
+//!     .body("cart updated")
+//!     .span_context(&span.span_context())
+//!     .resource(span.resource.clone())
+//!     .build();
+//! let mut body = Vec::new();
+//! LogEncoder::new().encode_protobuf(&[log], &mut body);
 //! # Ok::<(), otlp_core::TraceParentError>(())
 //! ```
 #![deny(missing_docs)]
@@ -63,6 +85,7 @@ pub mod clock;
 pub mod encode;
 mod error;
 mod id;
+mod log;
 mod resource;
 pub mod response;
 mod scope;
@@ -75,6 +98,7 @@ pub mod wire;
 
 pub use error::{DecodeError, IdError, TraceParentError, TraceStateError};
 pub use id::{SpanId, TraceId};
+pub use log::{LogRecord, LogRecordBuilder, Severity};
 pub use resource::Resource;
 pub use scope::InstrumentationScope;
 pub use span::{Event, Link, SpanData, SpanDataBuilder, SpanFlags, SpanKind, Status};

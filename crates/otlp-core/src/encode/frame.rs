@@ -1,7 +1,7 @@
 //! Writing an OTLP export request around records that are already encoded.
 //!
 //! The export loop holds records (see [`record`](super::record)), each the
-//! body of one message (a `Span`, later a `LogRecord` or a `Metric`) and a
+//! body of one message (a `Span` or a `LogRecord`, later a `Metric`) and a
 //! key naming its resource and scope. It groups them by resource, then by
 //! scope, and [`write_request`] writes the request: the framing it adds is the
 //! `ResourceX` and `ScopeX` messages (resource, scope, schema URLs and length
@@ -17,7 +17,10 @@
 //! `ScopeSpans`/`ScopeLogs`/`ScopeMetrics` are `{scope = 1, X = 2,
 //! schema_url = 3}` (`trace.proto`, `logs.proto`, `metrics.proto` and their
 //! `*_service.proto`). Which request the bytes are is decided by the records
-//! and by where they are sent.
+//! and by where they are sent: records from [`record::encode_log`](super::record::encode_log)
+//! framed here are an `ExportLogsServiceRequest`, the same bytes
+//! [`LogEncoder`](super::LogEncoder) writes (`tests/logs.rs` decodes them with
+//! `opentelemetry-proto`).
 //!
 //! Groups are passed as nested iterators, in the order they are to be
 //! written: resources yielding `(&Resource, scopes)`, scopes yielding
@@ -49,7 +52,7 @@
 use bytes::BufMut;
 
 use super::protobuf::{
-    put_resource, put_scope, put_str, resource_spans_overhead, scope_spans_overhead,
+    put_resource, put_scope, put_str, resource_group_overhead, scope_group_overhead,
 };
 use crate::wire::{len_field_len, put_len_prefix};
 use crate::{InstrumentationScope, Resource};
@@ -75,7 +78,7 @@ fn scope_group_len<'a>(
         count += 1;
         records_len += len_field_len(SCOPE_RECORDS, record.len());
     }
-    (count > 0).then(|| scope_spans_overhead(scope) + records_len)
+    (count > 0).then(|| scope_group_overhead(scope) + records_len)
 }
 
 /// Body size of the `ResourceX` message for one resource group; `None` when
@@ -93,7 +96,7 @@ where
             scopes_len += len_field_len(RESOURCE_SCOPE_GROUPS, len);
         }
     }
-    written.then(|| resource_spans_overhead(resource) + scopes_len)
+    written.then(|| resource_group_overhead(resource) + scopes_len)
 }
 
 /// Exact size of the request [`write_request`] writes for the same groups.
@@ -133,9 +136,9 @@ pub fn single_record_request_len(
     scope: &InstrumentationScope,
     record_len: usize,
 ) -> usize {
-    let scope_len = scope_spans_overhead(scope) + len_field_len(SCOPE_RECORDS, record_len);
+    let scope_len = scope_group_overhead(scope) + len_field_len(SCOPE_RECORDS, record_len);
     let resource_len =
-        resource_spans_overhead(resource) + len_field_len(RESOURCE_SCOPE_GROUPS, scope_len);
+        resource_group_overhead(resource) + len_field_len(RESOURCE_SCOPE_GROUPS, scope_len);
     len_field_len(REQUEST_RESOURCE_GROUPS, resource_len)
 }
 

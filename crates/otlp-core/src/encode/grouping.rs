@@ -1,10 +1,13 @@
 //! Grouping a batch by resource, then by scope, without allocating once warm.
+//!
+//! Generic over the [`Signal`]: spans and log records group the same way.
+//! Field and method names say "span" for a record of any signal.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::same_shared;
-use crate::SpanData;
+use super::signal::Signal;
 
 /// One distinct resource in the batch.
 #[derive(Debug, Default, Clone)]
@@ -54,7 +57,7 @@ fn address<T>(shared: &Arc<T>) -> usize {
 
 impl Groups {
     /// Groups `spans`; afterwards `resources`, `scope_order` and `order` describe the request.
-    pub(crate) fn build(&mut self, spans: &[SpanData]) {
+    pub(crate) fn build<T: Signal>(&mut self, spans: &[T]) {
         self.resources.clear();
         self.scopes.clear();
         self.scope_order.clear();
@@ -65,8 +68,8 @@ impl Groups {
         for (index, span) in spans.iter().enumerate() {
             let scope = match self.scopes.get(last_scope) {
                 Some(group)
-                    if group.alias == address(&span.scope)
-                        && self.resources[group.resource].alias == address(&span.resource) =>
+                    if group.alias == address(span.scope())
+                        && self.resources[group.resource].alias == address(span.resource()) =>
                 {
                     last_scope
                 }
@@ -111,8 +114,8 @@ impl Groups {
         }
     }
 
-    fn find_resource(&mut self, spans: &[SpanData], index: usize) -> usize {
-        let resource = &spans[index].resource;
+    fn find_resource<T: Signal>(&mut self, spans: &[T], index: usize) -> usize {
+        let resource = spans[index].resource();
         let found = self
             .resources
             .iter()
@@ -120,7 +123,7 @@ impl Groups {
             .or_else(|| {
                 self.resources
                     .iter()
-                    .position(|group| same_shared(&spans[group.span].resource, resource))
+                    .position(|group| same_shared(spans[group.span].resource(), resource))
             });
         match found {
             Some(group) => {
@@ -138,15 +141,15 @@ impl Groups {
         }
     }
 
-    fn find_scope(&mut self, spans: &[SpanData], index: usize, resource: usize) -> usize {
-        let scope = &spans[index].scope;
+    fn find_scope<T: Signal>(&mut self, spans: &[T], index: usize, resource: usize) -> usize {
+        let scope = spans[index].scope();
         let found = self
             .scopes
             .iter()
             .position(|group| group.resource == resource && group.alias == address(scope))
             .or_else(|| {
                 self.scopes.iter().position(|group| {
-                    group.resource == resource && same_shared(&spans[group.span].scope, scope)
+                    group.resource == resource && same_shared(spans[group.span].scope(), scope)
                 })
             });
         match found {
@@ -192,7 +195,7 @@ impl Groups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{InstrumentationScope, KeyValue, Resource};
+    use crate::{InstrumentationScope, KeyValue, Resource, SpanData};
 
     fn span(
         resource: &Arc<Resource>,

@@ -1,15 +1,20 @@
-//! OTLP/JSON encoding of `ExportTraceServiceRequest`.
+//! OTLP/JSON encoding of `ExportTraceServiceRequest` and `ExportLogsServiceRequest`.
 //!
 //! OTLP/JSON is proto3's JSON mapping with the differences the OTLP
 //! specification lists: trace and span ids are lowercase hex (not base64),
 //! enums are integers, field names are lowerCamelCase, and 64-bit integers
 //! are decimal strings. Default values are omitted, like in protobuf.
+//! Members are written in the order their fields are declared in the
+//! `.proto` files (the order of opentelemetry-proto's structs).
 
 use std::io::Write;
 
 use super::grouping::Groups;
+use super::signal::Signal;
 use crate::id::encode_hex_into;
-use crate::{AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status};
+use crate::{
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, LogRecord, Resource, SpanData, Status,
+};
 
 /// Writes the members of one JSON object, inserting commas between them.
 pub(super) struct Object<'a> {
@@ -281,33 +286,58 @@ pub(super) fn put_span(out: &mut Vec<u8>, span: &SpanData) {
     object.close();
 }
 
-pub(super) fn write_request(groups: &Groups, spans: &[SpanData], out: &mut Vec<u8>) {
+/// A log record; an absent body or id is omitted, a present one written
+/// whatever its value.
+pub(super) fn put_log(out: &mut Vec<u8>, log: &LogRecord) {
+    let mut object = Object::open(out);
+    object.uint64("timeUnixNano", log.time_unix_nano);
+    object.uint64("observedTimeUnixNano", log.observed_time_unix_nano);
+    object.uint("severityNumber", u32::from(log.severity_number.number()));
+    object.string("severityText", &log.severity_text);
+    if let Some(body) = &log.body {
+        put_any_value(object.key("body"), body);
+    }
+    object.attributes("attributes", &log.attributes);
+    object.uint("droppedAttributesCount", log.dropped_attributes_count);
+    object.uint("flags", log.flags);
+    if let Some(trace_id) = &log.trace_id {
+        object.hex("traceId", trace_id.as_bytes());
+    }
+    if let Some(span_id) = &log.span_id {
+        object.hex("spanId", span_id.as_bytes());
+    }
+    object.string("eventName", &log.event_name);
+    object.close();
+}
+
+/// Writes the request for `spans` (records of any signal), grouped as `groups` says.
+pub(super) fn write_request<T: Signal>(groups: &Groups, spans: &[T], out: &mut Vec<u8>) {
     let mut request = Object::open(out);
-    let out = request.key("resourceSpans");
+    let out = request.key(T::RESOURCE_GROUPS_KEY);
     out.push(b'[');
     for (resource_index, resource_group) in groups.resources.iter().enumerate() {
         if resource_index > 0 {
             out.push(b',');
         }
-        let resource = &spans[resource_group.span].resource;
+        let resource = spans[resource_group.span].resource();
         let mut resource_spans = Object::open(out);
         put_resource(resource_spans.key("resource"), resource);
-        let scopes_out = resource_spans.key("scopeSpans");
+        let scopes_out = resource_spans.key(T::SCOPE_GROUPS_KEY);
         scopes_out.push(b'[');
         for (scope_index, scope_group) in groups.scopes_of(resource_group).enumerate() {
             if scope_index > 0 {
                 scopes_out.push(b',');
             }
-            let scope = &spans[scope_group.span].scope;
+            let scope = spans[scope_group.span].scope();
             let mut scope_spans = Object::open(scopes_out);
             put_scope(scope_spans.key("scope"), scope);
-            let spans_out = scope_spans.key("spans");
+            let spans_out = scope_spans.key(T::RECORDS_KEY);
             spans_out.push(b'[');
             for (position, &index) in groups.spans_of(scope_group).iter().enumerate() {
                 if position > 0 {
                     spans_out.push(b',');
                 }
-                put_span(spans_out, &spans[index]);
+                spans[index].put_json(spans_out);
             }
             spans_out.push(b']');
             scope_spans.string("schemaUrl", &scope.schema_url);

@@ -1,30 +1,40 @@
-//! Encoding a batch of spans as an OTLP `ExportTraceServiceRequest`.
+//! Encoding a batch of spans or log records as an OTLP export request
+//! (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`).
 //!
 //! [`TraceEncoder`] writes protobuf ([`TraceEncoder::encode_protobuf`]) or
 //! OTLP/JSON ([`TraceEncoder::encode_json`]) straight from [`SpanData`] into a
-//! caller-supplied buffer. Spans are grouped by resource and then by
-//! instrumentation scope, as the protocol requires; within a group they keep
-//! their batch order.
+//! caller-supplied buffer; [`LogEncoder`] does the same from [`LogRecord`].
+//! Records are grouped by resource and then by instrumentation scope, as the
+//! protocol requires; within a group they keep their batch order.
 //!
-//! The encoder owns a little scratch space (group tables and per-span
+//! The encoder owns a little scratch space (group tables and per-record
 //! lengths). Keep one encoder per export loop: once its scratch and the output
 //! buffer have grown to the batch size, encoding allocates nothing.
 //!
 //! Grouping compares `Arc` pointers first and falls back to comparing values,
-//! so spans whose resources are equal but separately allocated still share one
-//! `ResourceSpans`.
+//! so records whose resources are equal but separately allocated still share
+//! one `ResourceSpans` (`ResourceLogs`).
+//!
+//! Both signals share everything but their record: grouping, the resource,
+//! scope, attribute and `AnyValue` encodings, the protobuf and JSON request
+//! writers, splitting and the transcoder's walker are written once. The
+//! protobuf framing is even the same bytes: `ResourceLogs`/`ScopeLogs` have
+//! the field numbers of `ResourceSpans`/`ScopeSpans` (resource 1, scope
+//! groups 2, schema URL 3; scope 1, records 2, schema URL 3).
 //!
 //! The "encode once" path (issue 13) is the other way to a request:
-//! [`record::encode_span`] encodes each span on its own, when it ends, into a
-//! record (the bytes of one OTLP `Span`), and [`frame::write_request`] later
-//! writes only the `ResourceSpans`/`ScopeSpans` framing around records that
-//! are already encoded, giving the same bytes as [`TraceEncoder`].
+//! [`record::encode_span`] (or [`record::encode_log`]) encodes each record on
+//! its own, when it ends, into the bytes of one OTLP `Span` (`LogRecord`), and
+//! [`frame::write_request`] later writes only the `ResourceX`/`ScopeX`
+//! framing around records that are already encoded, giving the same bytes as
+//! [`TraceEncoder`] ([`LogEncoder`]).
 
 pub mod frame;
 mod grouping;
 mod json;
 mod protobuf;
 pub mod record;
+mod signal;
 mod split;
 mod transcode;
 
@@ -33,10 +43,11 @@ use std::sync::Arc;
 use bytes::BufMut;
 
 pub use split::Chunk;
-pub use transcode::{TranscodeError, trace_request_to_json};
+pub use transcode::{TranscodeError, logs_request_to_json, trace_request_to_json};
 
-use crate::SpanData;
+use crate::{LogRecord, SpanData};
 use grouping::Groups;
+use signal::Signal;
 
 /// The two OTLP body encodings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -84,15 +95,7 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// ```
 #[derive(Debug, Default)]
 pub struct TraceEncoder {
-    groups: Groups,
-    /// Protobuf length of each span body, by batch index.
-    span_lens: Vec<usize>,
-    /// Scratch for JSON measurement while splitting.
-    json_scratch: Vec<u8>,
-    /// Length-prefix sizes of the last protobuf request, the guesses for the next.
-    prefix_guesses: protobuf::PrefixGuesses,
-    /// Protobuf bytes per span of the last request, to reserve the next.
-    bytes_per_span: usize,
+    batch: BatchEncoder,
 }
 
 impl TraceEncoder {
@@ -103,8 +106,7 @@ impl TraceEncoder {
 
     /// Exact protobuf size of the request for `spans`.
     pub fn encoded_len(&mut self, spans: &[SpanData]) -> usize {
-        self.groups.build(spans);
-        self.measure(spans)
+        self.batch.encoded_len(spans)
     }
 
     /// Writes the protobuf `ExportTraceServiceRequest` for `spans` into `buf`
@@ -116,43 +118,18 @@ impl TraceEncoder {
         spans: &[SpanData],
         buf: &mut B,
     ) -> usize {
-        self.groups.build(spans);
-        let len = self.measure(spans);
-        protobuf::write_request(&self.groups, &self.span_lens, spans, buf);
-        len
+        self.batch.encode_protobuf(spans, buf)
     }
 
     /// Writes the OTLP/JSON request for `spans` into `out` (appending).
     /// Returns the bytes written.
     pub fn encode_json(&mut self, spans: &[SpanData], out: &mut Vec<u8>) -> usize {
-        self.groups.build(spans);
-        let start = out.len();
-        json::write_request(&self.groups, spans, out);
-        out.len() - start
+        self.batch.encode_json(spans, out)
     }
 
     /// Encodes `spans` in `encoding`, appending to `out`; returns the bytes written.
     pub fn encode(&mut self, encoding: Encoding, spans: &[SpanData], out: &mut Vec<u8>) -> usize {
-        match encoding {
-            Encoding::Protobuf => {
-                self.groups.build(spans);
-                let start = out.len();
-                out.reserve(self.bytes_per_span.saturating_mul(spans.len() + 1));
-                protobuf::write_request_in_one_pass(
-                    &self.groups,
-                    spans,
-                    out,
-                    &mut self.prefix_guesses,
-                );
-                let len = out.len() - start;
-                if !spans.is_empty() {
-                    // With some slack, so that the next batch rarely grows the output.
-                    self.bytes_per_span = (len / spans.len()).saturating_add(16);
-                }
-                len
-            }
-            Encoding::Json => self.encode_json(spans, out),
-        }
+        self.batch.encode(encoding, spans, out)
     }
 
     /// Cuts `spans` into consecutive chunks whose requests each encode (in
@@ -182,6 +159,154 @@ impl TraceEncoder {
         max_bytes: usize,
         encoding: Encoding,
     ) -> Vec<Chunk> {
+        self.batch.split(spans, max_bytes, encoding)
+    }
+}
+
+/// Encodes batches of log records into OTLP `ExportLogsServiceRequest`
+/// bodies; reuse it across batches. The log twin of [`TraceEncoder`]: the
+/// same grouping (by resource, then scope, batch order within a group), the
+/// same writers and the same cost model; only the record differs.
+///
+/// ```
+/// use otlp_core::encode::{Encoding, LogEncoder, logs_request_to_json};
+/// use otlp_core::{LogRecord, Severity};
+///
+/// let logs = vec![LogRecord::builder().severity(Severity::INFO).body("started").build()];
+/// let mut encoder = LogEncoder::new();
+/// let mut protobuf = Vec::new();
+/// encoder.encode(Encoding::Protobuf, &logs, &mut protobuf);
+/// assert_eq!(protobuf.len(), encoder.encoded_len(&logs));
+///
+/// let mut json = Vec::new();
+/// encoder.encode_json(&logs, &mut json);
+/// let mut transcoded = Vec::new();
+/// logs_request_to_json(&protobuf, &mut transcoded)?;
+/// assert_eq!(transcoded, json);
+/// # Ok::<(), otlp_core::encode::TranscodeError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct LogEncoder {
+    batch: BatchEncoder,
+}
+
+impl LogEncoder {
+    /// A new encoder with empty scratch space.
+    pub fn new() -> Self {
+        LogEncoder::default()
+    }
+
+    /// Exact protobuf size of the request for `logs`.
+    pub fn encoded_len(&mut self, logs: &[LogRecord]) -> usize {
+        self.batch.encoded_len(logs)
+    }
+
+    /// Writes the protobuf `ExportLogsServiceRequest` for `logs` into `buf`
+    /// (appending). Returns the bytes written, which is exactly
+    /// [`encoded_len`](Self::encoded_len). For a `Vec<u8>` output prefer
+    /// [`encode`](Self::encode), which skips the measuring pass.
+    pub fn encode_protobuf<B: BufMut + ?Sized>(
+        &mut self,
+        logs: &[LogRecord],
+        buf: &mut B,
+    ) -> usize {
+        self.batch.encode_protobuf(logs, buf)
+    }
+
+    /// Writes the OTLP/JSON request for `logs` into `out` (appending).
+    /// Returns the bytes written.
+    pub fn encode_json(&mut self, logs: &[LogRecord], out: &mut Vec<u8>) -> usize {
+        self.batch.encode_json(logs, out)
+    }
+
+    /// Encodes `logs` in `encoding`, appending to `out`; returns the bytes written.
+    pub fn encode(&mut self, encoding: Encoding, logs: &[LogRecord], out: &mut Vec<u8>) -> usize {
+        self.batch.encode(encoding, logs, out)
+    }
+
+    /// Cuts `logs` into consecutive chunks whose requests each encode (in
+    /// `encoding`) to at most `max_bytes`; a record that alone exceeds the
+    /// limit becomes [`Chunk::Oversized`]. As [`TraceEncoder::split`].
+    pub fn split(
+        &mut self,
+        logs: &[LogRecord],
+        max_bytes: usize,
+        encoding: Encoding,
+    ) -> Vec<Chunk> {
+        self.batch.split(logs, max_bytes, encoding)
+    }
+}
+
+/// The state and the work of [`TraceEncoder`] and [`LogEncoder`], generic
+/// over the record type (each use is monomorphised). The scratch is not: one
+/// encoder encodes one signal, so what it learns (prefix sizes, bytes per
+/// record) fits the next batch.
+#[derive(Debug, Default)]
+struct BatchEncoder {
+    groups: Groups,
+    /// Protobuf length of each record body, by batch index.
+    span_lens: Vec<usize>,
+    /// Scratch for JSON measurement while splitting.
+    json_scratch: Vec<u8>,
+    /// Length-prefix sizes of the last protobuf request, the guesses for the next.
+    prefix_guesses: protobuf::PrefixGuesses,
+    /// Protobuf bytes per record of the last request, to reserve the next.
+    bytes_per_span: usize,
+}
+
+impl BatchEncoder {
+    fn encoded_len<T: Signal>(&mut self, spans: &[T]) -> usize {
+        self.groups.build(spans);
+        self.measure(spans)
+    }
+
+    fn encode_protobuf<T: Signal, B: BufMut + ?Sized>(
+        &mut self,
+        spans: &[T],
+        buf: &mut B,
+    ) -> usize {
+        self.groups.build(spans);
+        let len = self.measure(spans);
+        protobuf::write_request(&self.groups, &self.span_lens, spans, buf);
+        len
+    }
+
+    fn encode_json<T: Signal>(&mut self, spans: &[T], out: &mut Vec<u8>) -> usize {
+        self.groups.build(spans);
+        let start = out.len();
+        json::write_request(&self.groups, spans, out);
+        out.len() - start
+    }
+
+    fn encode<T: Signal>(&mut self, encoding: Encoding, spans: &[T], out: &mut Vec<u8>) -> usize {
+        match encoding {
+            Encoding::Protobuf => {
+                self.groups.build(spans);
+                let start = out.len();
+                out.reserve(self.bytes_per_span.saturating_mul(spans.len() + 1));
+                protobuf::write_request_in_one_pass(
+                    &self.groups,
+                    spans,
+                    out,
+                    &mut self.prefix_guesses,
+                );
+                let len = out.len() - start;
+                if !spans.is_empty() {
+                    // With some slack, so that the next batch rarely grows the output.
+                    self.bytes_per_span = (len / spans.len()).saturating_add(16);
+                }
+                len
+            }
+            Encoding::Json => self.encode_json(spans, out),
+        }
+    }
+
+    fn split<T: Signal>(
+        &mut self,
+        spans: &[T],
+        max_bytes: usize,
+        encoding: Encoding,
+    ) -> Vec<Chunk> {
         self.groups.build(spans);
         match encoding {
             Encoding::Protobuf => {
@@ -194,10 +319,10 @@ impl TraceEncoder {
         }
     }
 
-    /// Measures every span and group for the current grouping; returns the request length.
-    fn measure(&mut self, spans: &[SpanData]) -> usize {
+    /// Measures every record and group for the current grouping; returns the request length.
+    fn measure<T: Signal>(&mut self, spans: &[T]) -> usize {
         self.span_lens.clear();
-        self.span_lens.extend(spans.iter().map(protobuf::span_len));
+        self.span_lens.extend(spans.iter().map(T::protobuf_len));
         protobuf::measure_groups(&mut self.groups, &self.span_lens, spans)
     }
 }

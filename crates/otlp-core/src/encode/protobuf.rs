@@ -1,8 +1,12 @@
-//! Protobuf encoding of `ExportTraceServiceRequest`, written field by field.
+//! Protobuf encoding of `ExportTraceServiceRequest` and
+//! `ExportLogsServiceRequest`, written field by field.
 //!
 //! Field numbers follow `opentelemetry/proto/trace/v1/trace.proto`,
-//! `common/v1/common.proto`, `resource/v1/resource.proto` and
-//! `collector/trace/v1/trace_service.proto`. Proto3 defaults (empty strings,
+//! `logs/v1/logs.proto`, `common/v1/common.proto`, `resource/v1/resource.proto`
+//! and `collector/{trace,logs}/v1/*_service.proto`. The request framing
+//! (`ResourceSpans`/`ResourceLogs`, `ScopeSpans`/`ScopeLogs`) has the same
+//! field numbers for both signals, so one generic writer serves both; only
+//! the record (`Span`, `LogRecord`) differs. Proto3 defaults (empty strings,
 //! zero numbers, empty lists) are omitted, as every protobuf encoder does;
 //! `oneof` members of `AnyValue` are always written, defaults included.
 //! Each `*_len` function computes exactly what the matching `put_*` writes.
@@ -16,11 +20,14 @@
 use bytes::BufMut;
 
 use super::grouping::Groups;
+use super::signal::Signal;
 use crate::wire::{
     WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, len_field_len, put_bytes_field,
     put_len_prefix, put_tag, put_varint, tag_len, varint_len,
 };
-use crate::{AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanData, Status};
+use crate::{
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, LogRecord, Resource, SpanData, Status,
+};
 
 // ---- lengths -------------------------------------------------------------
 
@@ -154,28 +161,51 @@ pub(super) fn span_len(span: &SpanData) -> usize {
     len
 }
 
-/// Size of a `ScopeSpans` body without its spans: the scope and the schema URL.
-pub(super) fn scope_spans_overhead(scope: &InstrumentationScope) -> usize {
+/// Length of one `LogRecord` message body.
+pub(super) fn log_len(log: &LogRecord) -> usize {
+    let mut len = fixed64_len(1, log.time_unix_nano);
+    len += fixed64_len(11, log.observed_time_unix_nano);
+    len += uint_len(2, u64::from(log.severity_number.number()));
+    len += str_len(3, &log.severity_text);
+    if let Some(body) = &log.body {
+        len += len_field_len(5, any_value_len(body));
+    }
+    len += attributes_len(6, &log.attributes);
+    len += uint_len(7, u64::from(log.dropped_attributes_count));
+    len += fixed32_len(8, log.flags);
+    if log.trace_id.is_some() {
+        len += len_field_len(9, 16);
+    }
+    if log.span_id.is_some() {
+        len += len_field_len(10, 8);
+    }
+    len += str_len(12, &log.event_name);
+    len
+}
+
+/// Size of a `ScopeSpans` (or `ScopeLogs`) body without its records: the
+/// scope and the schema URL.
+pub(super) fn scope_group_overhead(scope: &InstrumentationScope) -> usize {
     len_field_len(1, scope_len(scope)) + str_len(3, &scope.schema_url)
 }
 
-/// Size of a `ResourceSpans` body without its scope groups.
-pub(super) fn resource_spans_overhead(resource: &Resource) -> usize {
+/// Size of a `ResourceSpans` (or `ResourceLogs`) body without its scope groups.
+pub(super) fn resource_group_overhead(resource: &Resource) -> usize {
     len_field_len(1, resource_len(resource)) + str_len(3, &resource.schema_url)
 }
 
-/// Fills in group lengths from the span lengths; returns the request length.
-pub(super) fn measure_groups(
+/// Fills in group lengths from the record lengths; returns the request length.
+pub(super) fn measure_groups<T: Signal>(
     groups: &mut Groups,
     span_lens: &[usize],
-    spans: &[SpanData],
+    spans: &[T],
 ) -> usize {
     for scope in &mut groups.scopes {
         let spans_len: usize = groups.order[scope.spans.clone()]
             .iter()
             .map(|&index| len_field_len(2, span_lens[index]))
             .sum();
-        scope.len = scope_spans_overhead(&spans[scope.span].scope) + spans_len;
+        scope.len = scope_group_overhead(spans[scope.span].scope()) + spans_len;
     }
     let mut request_len = 0;
     for resource in &mut groups.resources {
@@ -183,7 +213,7 @@ pub(super) fn measure_groups(
             .iter()
             .map(|&scope| len_field_len(2, groups.scopes[scope].len))
             .sum();
-        resource.len = resource_spans_overhead(&spans[resource.span].resource) + scopes_len;
+        resource.len = resource_group_overhead(spans[resource.span].resource()) + scopes_len;
         request_len += len_field_len(1, resource.len);
     }
     request_len
@@ -381,24 +411,47 @@ pub(super) fn put_span<B: BufMut + ?Sized>(buf: &mut B, span: &SpanData) {
     put_fixed32(buf, 16, span.flags.bits());
 }
 
+/// Writes one `LogRecord` message body, fields in number order as prost
+/// writes them (`observed_time_unix_nano = 11` after the ids).
+pub(super) fn put_log<B: BufMut + ?Sized>(buf: &mut B, log: &LogRecord) {
+    put_fixed64(buf, 1, log.time_unix_nano);
+    put_uint(buf, 2, u64::from(log.severity_number.number()));
+    put_str(buf, 3, &log.severity_text);
+    if let Some(body) = &log.body {
+        put_len_prefix(buf, 5, any_value_len(body));
+        put_any_value(buf, body);
+    }
+    put_attributes(buf, 6, &log.attributes);
+    put_uint(buf, 7, u64::from(log.dropped_attributes_count));
+    put_fixed32(buf, 8, log.flags);
+    if let Some(trace_id) = &log.trace_id {
+        put_bytes_field(buf, 9, trace_id.as_bytes());
+    }
+    if let Some(span_id) = &log.span_id {
+        put_bytes_field(buf, 10, span_id.as_bytes());
+    }
+    put_fixed64(buf, 11, log.observed_time_unix_nano);
+    put_str(buf, 12, &log.event_name);
+}
+
 /// Writes the request; `groups` and `span_lens` must come from measuring `spans`.
-pub(super) fn write_request<B: BufMut + ?Sized>(
+pub(super) fn write_request<T: Signal, B: BufMut + ?Sized>(
     groups: &Groups,
     span_lens: &[usize],
-    spans: &[SpanData],
+    spans: &[T],
     buf: &mut B,
 ) {
     for resource_group in &groups.resources {
-        let resource = &spans[resource_group.span].resource;
+        let resource = spans[resource_group.span].resource();
         put_len_prefix(buf, 1, resource_group.len);
         put_resource(buf, resource);
         for scope_group in groups.scopes_of(resource_group) {
-            let scope = &spans[scope_group.span].scope;
+            let scope = spans[scope_group.span].scope();
             put_len_prefix(buf, 2, scope_group.len);
             put_scope(buf, scope);
             for &index in groups.spans_of(scope_group) {
                 put_len_prefix(buf, 2, span_lens[index]);
-                put_span(buf, &spans[index]);
+                spans[index].put_protobuf(buf);
             }
             put_str(buf, 3, &scope.schema_url);
         }
@@ -464,25 +517,25 @@ fn put_len_field_after(
 /// Writes the request in one pass, learning each length as its message is
 /// written (see [`put_len_field_after`]); `guesses` carries prefix sizes from
 /// one request to the next so that bodies rarely move.
-pub(super) fn write_request_in_one_pass(
+pub(super) fn write_request_in_one_pass<T: Signal>(
     groups: &Groups,
-    spans: &[SpanData],
+    spans: &[T],
     out: &mut Vec<u8>,
     guesses: &mut PrefixGuesses,
 ) {
     let mut span_guess = guesses.span;
     let mut scope_guess = guesses.scope;
     for resource_group in &groups.resources {
-        let resource = &spans[resource_group.span].resource;
+        let resource = spans[resource_group.span].resource();
         guesses.resource = put_len_field_after(out, 1, guesses.resource, |out| {
             put_resource(out, resource);
             for scope_group in groups.scopes_of(resource_group) {
-                let scope = &spans[scope_group.span].scope;
+                let scope = spans[scope_group.span].scope();
                 scope_guess = put_len_field_after(out, 2, scope_guess, |out| {
                     put_scope(out, scope);
                     for &index in groups.spans_of(scope_group) {
                         span_guess = put_len_field_after(out, 2, span_guess, |out| {
-                            put_span(out, &spans[index]);
+                            spans[index].put_protobuf(out);
                         });
                     }
                     put_str(out, 3, &scope.schema_url);

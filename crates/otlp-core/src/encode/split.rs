@@ -3,16 +3,17 @@
 use std::ops::Range;
 
 use super::grouping::Groups;
+use super::signal::Signal;
 use super::{json, protobuf};
-use crate::SpanData;
 use crate::wire::len_field_len;
 
-/// One piece of a batch cut by [`TraceEncoder::split`](super::TraceEncoder::split).
+/// One piece of a batch cut by [`TraceEncoder::split`](super::TraceEncoder::split)
+/// or [`LogEncoder::split`](super::LogEncoder::split).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Chunk {
-    /// These spans (a range of the batch) encode within the limit.
+    /// These records (a range of the batch) encode within the limit.
     Fits(Range<usize>),
-    /// The span at this index alone encodes above the limit and cannot be sent.
+    /// The record at this index alone encodes above the limit and cannot be sent.
     Oversized(usize),
 }
 
@@ -86,18 +87,18 @@ where
     chunks
 }
 
-pub(super) fn split_protobuf(
+pub(super) fn split_protobuf<T: Signal>(
     groups: &Groups,
     span_lens: &[usize],
-    spans: &[SpanData],
+    spans: &[T],
     max_bytes: usize,
 ) -> Vec<Chunk> {
     let group_overheads = |scope: usize| {
         let group = &groups.scopes[scope];
         let resource = &groups.resources[groups.resource_of_scope(scope)];
         (
-            protobuf::resource_spans_overhead(&spans[resource.span].resource),
-            protobuf::scope_spans_overhead(&spans[group.span].scope),
+            protobuf::resource_group_overhead(spans[resource.span].resource()),
+            protobuf::scope_group_overhead(spans[group.span].scope()),
         )
     };
     cut(
@@ -122,14 +123,15 @@ pub(super) fn split_protobuf(
 }
 
 /// JSON punctuation and member names around one resource and one scope group,
-/// rounded up: `{"resource":,"scopeSpans":[{"scope":,"spans":[],"schemaUrl":""}],"schemaUrl":""},`.
+/// rounded up: `{"resource":,"scopeSpans":[{"scope":,"spans":[],"schemaUrl":""}],"schemaUrl":""},`
+/// (81 bytes; with `scopeLogs` and `logRecords`, 85).
 const JSON_GROUP_SLACK: usize = 96;
-/// `{"resourceSpans":[]}`.
+/// `{"resourceSpans":[]}` (`{"resourceLogs":[]}` is a byte shorter).
 const JSON_REQUEST_OVERHEAD: usize = 20;
 
-pub(super) fn split_json(
+pub(super) fn split_json<T: Signal>(
     groups: &Groups,
-    spans: &[SpanData],
+    spans: &[T],
     max_bytes: usize,
     scratch: &mut Vec<u8>,
 ) -> Vec<Chunk> {
@@ -140,14 +142,14 @@ pub(super) fn split_json(
     };
     let span_sizes: Vec<usize> = spans
         .iter()
-        .map(|span| measure(&|out| json::put_span(out, span)) + 1)
+        .map(|span| measure(&|out| span.put_json(out)) + 1)
         .collect();
     let group_sizes: Vec<usize> = (0..groups.scopes.len())
         .map(|scope| {
             let group = &groups.scopes[scope];
             let resource = &groups.resources[groups.resource_of_scope(scope)];
-            let resource = &spans[resource.span].resource;
-            let scope = &spans[group.span].scope;
+            let resource = spans[resource.span].resource();
+            let scope = spans[group.span].scope();
             measure(&|out| json::put_resource(out, resource))
                 + measure(&|out| json::put_string(out, &resource.schema_url))
                 + measure(&|out| json::put_scope(out, scope))

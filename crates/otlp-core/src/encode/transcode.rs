@@ -7,7 +7,9 @@
 //! [`TraceEncoder::encode_json`](super::TraceEncoder::encode_json) writes for
 //! the spans that [`TraceEncoder::encode_protobuf`](super::TraceEncoder::encode_protobuf)
 //! encoded: same keys, same key order, same escapes and number formats (the
-//! same helpers write them).
+//! same helpers write them). [`logs_request_to_json`] does the same for log
+//! records and [`LogEncoder`](super::LogEncoder); the two share the walker
+//! and every schema but the record's and its groups'.
 //!
 //! # Cost model
 //!
@@ -43,9 +45,9 @@
 //! # Adding a signal
 //!
 //! Each message type is a `Schema`: its fields in JSON key order, each with
-//! its number, JSON key, `Kind` and `Rule`. Logs and metrics add their
-//! schemas (and, for metrics, kinds for packed and `sint`/`sfixed` fields)
-//! and a `*_request_to_json` function calling `transcode`; the walker stays.
+//! its number, JSON key, `Kind` and `Rule`. A signal adds its schemas and a
+//! `*_request_to_json` function calling `transcode`, as logs do; the walker
+//! stays. Metrics will need kinds for packed and `sint`/`sfixed` fields.
 
 use super::json::{Object, put_base64, put_display, put_double, put_string};
 use crate::error::DecodeError;
@@ -165,6 +167,39 @@ pub enum TranscodeError {
 /// ```
 pub fn trace_request_to_json(protobuf: &[u8], out: &mut Vec<u8>) -> Result<usize, TranscodeError> {
     transcode(&TRACE_REQUEST, protobuf, out)
+}
+
+/// Transcodes a protobuf `ExportLogsServiceRequest` into the OTLP/JSON
+/// request [`LogEncoder::encode_json`](super::LogEncoder::encode_json) writes
+/// for the same log records, appending to `out`; returns the bytes written.
+/// On error `out` is left as it was. Cost and rules as
+/// [`trace_request_to_json`]; `LogRecord.trace_id` must be empty or 16 bytes
+/// and `LogRecord.span_id` empty or 8 bytes.
+///
+/// ```
+/// use otlp_core::encode::{LogEncoder, logs_request_to_json};
+/// use otlp_core::{KeyValue, LogRecord, Severity};
+///
+/// let logs = vec![
+///     LogRecord::builder()
+///         .severity(Severity::WARN)
+///         .body("retrying")
+///         .attribute(KeyValue::new("attempt", 2))
+///         .build(),
+/// ];
+/// let mut encoder = LogEncoder::new();
+/// let mut protobuf = Vec::new();
+/// encoder.encode_protobuf(&logs, &mut protobuf);
+///
+/// let mut json = Vec::new();
+/// logs_request_to_json(&protobuf, &mut json)?;
+/// let mut expected = Vec::new();
+/// encoder.encode_json(&logs, &mut expected);
+/// assert_eq!(json, expected);
+/// # Ok::<(), otlp_core::encode::TranscodeError>(())
+/// ```
+pub fn logs_request_to_json(protobuf: &[u8], out: &mut Vec<u8>) -> Result<usize, TranscodeError> {
+    transcode(&LOGS_REQUEST, protobuf, out)
 }
 
 /// Transcodes one top-level message of `schema`; `out` is restored on error.
@@ -363,6 +398,51 @@ static STATUS: Schema = Schema {
     fields: fits(&[
         field(2, "message", Str, Singular),
         field(3, "code", Int32, Singular),
+    ]),
+};
+
+static LOGS_REQUEST: Schema = Schema {
+    name: "ExportLogsServiceRequest",
+    fields: fits(&[field(
+        1,
+        "resourceLogs",
+        Message(&RESOURCE_LOGS),
+        RepeatedAlways,
+    )]),
+};
+
+static RESOURCE_LOGS: Schema = Schema {
+    name: "ResourceLogs",
+    fields: fits(&[
+        field(1, "resource", Message(&RESOURCE), Singular),
+        field(2, "scopeLogs", Message(&SCOPE_LOGS), RepeatedAlways),
+        field(3, "schemaUrl", Str, Singular),
+    ]),
+};
+
+static SCOPE_LOGS: Schema = Schema {
+    name: "ScopeLogs",
+    fields: fits(&[
+        field(1, "scope", Message(&SCOPE), Singular),
+        field(2, "logRecords", Message(&LOG_RECORD), RepeatedAlways),
+        field(3, "schemaUrl", Str, Singular),
+    ]),
+};
+
+static LOG_RECORD: Schema = Schema {
+    name: "LogRecord",
+    fields: fits(&[
+        field(1, "timeUnixNano", Fixed64, Singular),
+        field(11, "observedTimeUnixNano", Fixed64, Singular),
+        field(2, "severityNumber", Int32, Singular),
+        field(3, "severityText", Str, Singular),
+        field(5, "body", Message(&ANY_VALUE), Singular),
+        field(6, "attributes", Message(&KEY_VALUE), Repeated),
+        field(7, "droppedAttributesCount", Uint32, Singular),
+        field(8, "flags", Fixed32, Singular),
+        field(9, "traceId", Id(16), Singular),
+        field(10, "spanId", Id(8), Singular),
+        field(12, "eventName", Str, Singular),
     ]),
 };
 
