@@ -231,6 +231,29 @@ impl<'a> WireReader<'a> {
 /// # Ok::<(), otlp_core::DecodeError>(())
 /// ```
 pub fn count_spans(request: &[u8]) -> Result<u64, DecodeError> {
+    count_records(request)
+}
+
+/// Counts the log records in an encoded `ExportLogsServiceRequest`, as
+/// [`count_spans`] counts spans: `resource_logs` -> `scope_logs` ->
+/// `log_records` have the field numbers of their span counterparts, so the
+/// walk is the same.
+///
+/// ```
+/// use otlp_core::{encode::LogEncoder, wire::count_log_records, LogRecord};
+///
+/// let logs = vec![LogRecord::builder().body("a").build(), LogRecord::builder().build()];
+/// let mut body = Vec::new();
+/// LogEncoder::new().encode_protobuf(&logs, &mut body);
+/// assert_eq!(count_log_records(&body)?, 2);
+/// # Ok::<(), otlp_core::DecodeError>(())
+/// ```
+pub fn count_log_records(request: &[u8]) -> Result<u64, DecodeError> {
+    count_records(request)
+}
+
+/// Counts field 2 of field 2 of field 1: the records of any signal's export request.
+fn count_records(request: &[u8]) -> Result<u64, DecodeError> {
     let mut count = 0u64;
     let mut outer = WireReader::new(request);
     while let Some((field, value)) = outer.next_field()? {
