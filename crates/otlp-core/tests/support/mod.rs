@@ -114,11 +114,11 @@ pub fn arb_trace_state() -> impl Strategy<Value = TraceState> {
     ]
 }
 
-fn arb_u32() -> impl Strategy<Value = u32> {
+pub fn arb_u32() -> impl Strategy<Value = u32> {
     prop_oneof![Just(0u32), any::<u32>()]
 }
 
-fn arb_u64() -> impl Strategy<Value = u64> {
+pub fn arb_u64() -> impl Strategy<Value = u64> {
     prop_oneof![Just(0u64), any::<u64>()]
 }
 
