@@ -1,12 +1,14 @@
-//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
+//! and `opentelemetry.proto.collector.logs.v1.LogsService/Export`.
 //!
 //! On the wire the receiver runs tonic's unary machinery (framing,
 //! `grpc-encoding` gzip/zstd, the decoding size limit) with a raw-bytes codec
 //! and decodes the message itself, for two reasons: [`Store::CountOnly`]
-//! counts spans without building structs, and an undecodable message must be
+//! counts spans and log records without building structs, and an undecodable message must be
 //! `INVALID_ARGUMENT` (the OTLP answer for bad data), where tonic's prost
 //! codec would say `INTERNAL`. [`ReceiverService`] offers the same behaviour
-//! as an `opentelemetry-proto` [`TraceService`] for your own tonic server.
+//! as an `opentelemetry-proto` [`TraceService`] and [`LogsService`] for your
+//! own tonic server.
 //!
 //! Errors raised by tonic before the message reaches the receiver: a message
 //! over the cap is `OUT_OF_RANGE`, decompressing past the cap
@@ -20,6 +22,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsService;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -30,13 +36,16 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 
 use super::config::Store;
-use super::decode::{self, Decoded, Format};
+use super::decode::{self, Format};
 use super::faults::Fault;
 use super::shared::{Reply, RequestTicket, Shared};
-use super::store::Transport;
+use super::store::{Signal, Transport};
 
 /// The gRPC path of the trace export method.
 pub(crate) const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The gRPC path of the logs export method.
+pub(crate) const LOGS_EXPORT_PATH: &str =
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 /// Serves one HTTP/2 request of the gRPC listener.
 pub(crate) async fn serve(
@@ -44,17 +53,21 @@ pub(crate) async fn serve(
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<tonic::body::Body>, Infallible> {
     let ticket = Arc::new(RequestTicket::arrive(&shared));
-    if request.uri().path() != EXPORT_PATH {
-        ticket.refuse();
-        let message = format!(
-            "unknown method {}; OTLP traces use {EXPORT_PATH}",
-            request.uri().path()
-        );
-        return Ok(Status::unimplemented(message).into_http());
-    }
+    let signal = match request.uri().path() {
+        EXPORT_PATH => Signal::Traces,
+        LOGS_EXPORT_PATH => Signal::Logs,
+        path => {
+            ticket.refuse();
+            let message = format!(
+                "unknown method {path}; OTLP traces use {EXPORT_PATH}, logs {LOGS_EXPORT_PATH}"
+            );
+            return Ok(Status::unimplemented(message).into_http());
+        }
+    };
     let call = ExportCall {
         shared: Arc::clone(&shared),
         ticket: Arc::clone(&ticket),
+        signal,
     };
     let mut grpc = tonic::server::Grpc::new(RawCodec)
         .accept_compressed(CompressionEncoding::Gzip)
@@ -68,10 +81,11 @@ pub(crate) async fn serve(
     Ok(response)
 }
 
-/// One export call on raw bytes.
+/// One export call on raw bytes, of either signal.
 struct ExportCall {
     shared: Arc<Shared>,
     ticket: Arc<RequestTicket>,
+    signal: Signal,
 }
 
 type ExportFuture = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, Status>> + Send>>;
@@ -83,19 +97,22 @@ impl tonic::server::UnaryService<Bytes> for ExportCall {
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let ticket = Arc::clone(&self.ticket);
+        let signal = self.signal;
         Box::pin(async move {
             let meta = (shared.store != Store::CountOnly)
                 .then(|| request.metadata().clone().into_headers());
             let meta =
                 meta.and_then(|headers| shared.meta(Transport::Grpc, &headers, "grpc-encoding"));
-            let decoded = match decode::decode(Format::Protobuf, request.get_ref(), shared.store) {
-                Ok(decoded) => decoded,
-                Err(message) => {
-                    ticket.refuse();
-                    return Err(Status::invalid_argument(message));
-                }
-            };
+            let decoded =
+                match decode::decode(signal, Format::Protobuf, request.get_ref(), shared.store) {
+                    Ok(decoded) => decoded,
+                    Err(message) => {
+                        ticket.refuse();
+                        return Err(Status::invalid_argument(message));
+                    }
+                };
             match shared.answer(&ticket, meta, decoded).await {
+                // The trace and logs responses share their wire layout.
                 Reply::Success(partial) => Ok(tonic::Response::new(Bytes::from(
                     encode_export_response(partial.as_ref()),
                 ))),
@@ -122,10 +139,11 @@ pub(crate) fn fault_status(fault: &Fault) -> Status {
     }
 }
 
-/// An `opentelemetry-proto` [`TraceService`] that shares a
+/// An `opentelemetry-proto` [`TraceService`] and [`LogsService`] that shares a
 /// [`Receiver`](super::Receiver)'s fault script and collected data.
 ///
-/// Mount it in your own tonic server (`TraceServiceServer::new(service)`) when
+/// Mount it in your own tonic server (`TraceServiceServer::new(service.clone())`,
+/// `LogsServiceServer::new(service)`) when
 /// you need its transport settings; the receiver's own gRPC listener behaves
 /// the same, except that there tonic's prost codec does not run (see the
 /// module docs): here an undecodable message is tonic's `INTERNAL`, while ids
@@ -146,9 +164,7 @@ impl TraceService for ReceiverService {
         let headers = request.metadata().clone().into_headers();
         let meta = shared.meta(Transport::Grpc, &headers, "grpc-encoding");
         let decoded = match decode::checked(request.into_inner()) {
-            Ok(Decoded::Request(_, spans)) if shared.store == Store::CountOnly => {
-                Decoded::Count(spans)
-            }
+            Ok(decoded) if shared.store == Store::CountOnly => decoded.into_count(),
             Ok(decoded) => decoded,
             Err(message) => {
                 ticket.refuse();
@@ -159,6 +175,36 @@ impl TraceService for ReceiverService {
             Reply::Success(partial) => Ok(tonic::Response::new(ExportTraceServiceResponse {
                 partial_success: partial.map(|partial| ExportTracePartialSuccess {
                     rejected_spans: partial.rejected_spans,
+                    error_message: partial.error_message,
+                }),
+            })),
+            Reply::Error(fault) => Err(fault_status(&fault)),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for ReceiverService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
+        let shared = &self.shared;
+        let ticket = RequestTicket::arrive(shared);
+        let headers = request.metadata().clone().into_headers();
+        let meta = shared.meta(Transport::Grpc, &headers, "grpc-encoding");
+        let decoded = match decode::checked_logs(request.into_inner()) {
+            Ok(decoded) if shared.store == Store::CountOnly => decoded.into_count(),
+            Ok(decoded) => decoded,
+            Err(message) => {
+                ticket.refuse();
+                return Err(Status::invalid_argument(message));
+            }
+        };
+        match shared.answer(&ticket, meta, decoded).await {
+            Reply::Success(partial) => Ok(tonic::Response::new(ExportLogsServiceResponse {
+                partial_success: partial.map(|partial| ExportLogsPartialSuccess {
+                    rejected_log_records: partial.rejected_spans,
                     error_message: partial.error_message,
                 }),
             })),

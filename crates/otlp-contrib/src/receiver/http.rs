@@ -1,10 +1,11 @@
-//! OTLP/HTTP: `POST /v1/traces` with protobuf or OTLP/JSON bodies.
+//! OTLP/HTTP: `POST /v1/traces` and `POST /v1/logs` with protobuf or
+//! OTLP/JSON bodies.
 //!
-//! Answers, in order of the checks:
+//! Answers, in order of the checks (the same for both paths):
 //!
 //! | condition | status |
 //! |---|---|
-//! | path is not `/v1/traces` | 404 |
+//! | path is neither `/v1/traces` nor `/v1/logs` | 404 |
 //! | method is not `POST` | 405 with `Allow: POST` |
 //! | `Content-Type` is not `application/x-protobuf` or `application/json` | 415 |
 //! | `Content-Encoding` is not `gzip`, `zstd` or `identity` | 415 with `Accept-Encoding: gzip, zstd` (RFC 9110 §15.5.16) |
@@ -12,7 +13,8 @@
 //! | corrupt compressed body, undecodable message, wrong id length | 400 |
 //! | otherwise | the scripted fault, or 200 |
 //!
-//! Success bodies are an `ExportTraceServiceResponse`, error bodies a
+//! Success bodies are an `ExportTraceServiceResponse` or
+//! `ExportLogsServiceResponse`, error bodies a
 //! `google.rpc.Status`, both in the request's format (protobuf when the
 //! request's own content type is unusable). Connections are kept alive.
 
@@ -33,10 +35,12 @@ use super::body::{self, BodyError, ContentEncoding};
 use super::decode::{self, Format};
 use super::faults::Fault;
 use super::shared::{Reply, RequestTicket, Shared};
-use super::store::Transport;
+use super::store::{Signal, Transport};
 
 /// The OTLP/HTTP traces path.
 pub(crate) const TRACES_PATH: &str = "/v1/traces";
+/// The OTLP/HTTP logs path.
+pub(crate) const LOGS_PATH: &str = "/v1/logs";
 
 // google.rpc.Code values used in error bodies.
 const CODE_INVALID_ARGUMENT: i32 = 3;
@@ -82,14 +86,17 @@ pub(crate) async fn serve(
         )
     };
 
-    if parts.uri.path() != TRACES_PATH {
-        let message = format!(
-            "no such path {}; OTLP traces are POSTed to {TRACES_PATH}",
-            parts.uri.path()
-        );
-        discard(body).await;
-        return Ok(bad(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message));
-    }
+    let signal = match parts.uri.path() {
+        TRACES_PATH => Signal::Traces,
+        LOGS_PATH => Signal::Logs,
+        path => {
+            let message = format!(
+                "no such path {path}; OTLP traces are POSTed to {TRACES_PATH}, logs to {LOGS_PATH}"
+            );
+            discard(body).await;
+            return Ok(bad(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message));
+        }
+    };
     if parts.method != Method::POST {
         discard(body).await;
         let mut response = bad(
@@ -177,14 +184,14 @@ pub(crate) async fn serve(
             ));
         }
     };
-    let decoded = match decode::decode(format, &content, shared.store) {
+    let decoded = match decode::decode(signal, format, &content, shared.store) {
         Ok(decoded) => decoded,
         Err(message) => return Ok(bad(StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, message)),
     };
     drop(content);
     let meta = shared.meta(Transport::Http, &parts.headers, "content-encoding");
     Ok(match shared.answer(&ticket, meta, decoded).await {
-        Reply::Success(partial) => success_response(format, partial.as_ref()),
+        Reply::Success(partial) => success_response(format, signal, partial.as_ref()),
         Reply::Error(fault) => fault_response(&fault, format),
     })
 }
@@ -207,10 +214,16 @@ fn response(status: StatusCode, format: Format, body: Vec<u8>) -> Response<Full<
     response
 }
 
-fn success_response(format: Format, partial: Option<&PartialSuccess>) -> Response<Full<Bytes>> {
+fn success_response(
+    format: Format,
+    signal: Signal,
+    partial: Option<&PartialSuccess>,
+) -> Response<Full<Bytes>> {
     let body = match format {
+        // `ExportTraceServiceResponse` and `ExportLogsServiceResponse` share
+        // their wire layout: `partial_success` 1 { rejected count 1, message 2 }.
         Format::Protobuf => encode_export_response(partial),
-        Format::Json => export_response_json(partial).into_bytes(),
+        Format::Json => export_response_json(signal, partial).into_bytes(),
     };
     response(StatusCode::OK, format, body)
 }
@@ -268,17 +281,22 @@ pub(crate) fn retry_after_date(now: SystemTime, delay: Duration) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
-/// OTLP/JSON `ExportTraceServiceResponse`: `{}` for full success, otherwise
-/// `partialSuccess` with its non-default fields (`rejectedSpans` as a string,
-/// as OTLP/JSON writes 64-bit integers).
-pub(crate) fn export_response_json(partial: Option<&PartialSuccess>) -> String {
+/// OTLP/JSON `ExportTraceServiceResponse` (or `ExportLogsServiceResponse`):
+/// `{}` for full success, otherwise `partialSuccess` with its non-default
+/// fields (`rejectedSpans` or `rejectedLogRecords` as a string, as OTLP/JSON
+/// writes 64-bit integers).
+pub(crate) fn export_response_json(signal: Signal, partial: Option<&PartialSuccess>) -> String {
     let Some(partial) = partial else {
         return "{}".to_owned();
+    };
+    let rejected_key = match signal {
+        Signal::Traces => "rejectedSpans",
+        Signal::Logs => "rejectedLogRecords",
     };
     let mut fields = serde_json::Map::new();
     if partial.rejected_spans != 0 {
         fields.insert(
-            "rejectedSpans".into(),
+            rejected_key.into(),
             json!(partial.rejected_spans.to_string()),
         );
     }
@@ -339,16 +357,24 @@ mod tests {
 
     #[test]
     fn json_bodies_follow_otlp_json() {
-        assert_eq!(export_response_json(None), "{}");
+        assert_eq!(export_response_json(Signal::Traces, None), "{}");
         let partial = PartialSuccess {
             rejected_spans: 3,
             error_message: "too old".into(),
         };
         let value: serde_json::Value =
-            serde_json::from_str(&export_response_json(Some(&partial))).unwrap_or_default();
+            serde_json::from_str(&export_response_json(Signal::Traces, Some(&partial)))
+                .unwrap_or_default();
         assert_eq!(
             value,
             json!({ "partialSuccess": { "rejectedSpans": "3", "errorMessage": "too old" } })
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(&export_response_json(Signal::Logs, Some(&partial)))
+                .unwrap_or_default();
+        assert_eq!(
+            value,
+            json!({ "partialSuccess": { "rejectedLogRecords": "3", "errorMessage": "too old" } })
         );
         let status = RpcStatus {
             code: 8,

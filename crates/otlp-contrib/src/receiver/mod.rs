@@ -1,20 +1,24 @@
-//! An embeddable OTLP trace receiver for tests, examples, benchmarks and
-//! local debugging.
+//! An embeddable OTLP receiver of traces and logs for tests, examples,
+//! benchmarks and local debugging.
 //!
 //! [`Receiver::start`] binds OTLP/gRPC and OTLP/HTTP listeners (free loopback
 //! ports by default) on its own runtime thread, so it works the same from
 //! synchronous code, `#[test]` and `#[tokio::test]`. It accepts what a
 //! collector accepts:
 //!
-//! - gRPC `TraceService/Export` with `grpc-encoding` gzip or zstd;
-//! - HTTP `POST /v1/traces` with `application/x-protobuf` or
-//!   `application/json` (OTLP/JSON) bodies, `Content-Encoding` gzip or zstd,
-//!   HTTP/1.1 keep-alive or HTTP/2;
+//! - gRPC `TraceService/Export` and `LogsService/Export` with `grpc-encoding`
+//!   gzip or zstd;
+//! - HTTP `POST /v1/traces` and `POST /v1/logs` with `application/x-protobuf`
+//!   or `application/json` (OTLP/JSON) bodies, `Content-Encoding` gzip or
+//!   zstd, HTTP/1.1 keep-alive or HTTP/2;
 //! - optionally over TLS, with client certificates required (mTLS).
 //!
 //! Every request is decoded with `opentelemetry-proto` and kept, unless the
-//! [`Store`] mode says otherwise ([`Store::CountOnly`] counts spans straight
-//! from the protobuf, for benchmarks). Bad input gets the protocol's answer —
+//! [`Store`] mode says otherwise ([`Store::CountOnly`] counts spans and log
+//! records straight from the protobuf, for benchmarks). Spans and log records
+//! are counted apart ([`span_count`](Receiver::span_count),
+//! [`log_record_count`](Receiver::log_record_count)); each
+//! [`ReceivedRequest`] says its [`Signal`]. Bad input gets the protocol's answer —
 //! HTTP 400/404/405/413/415 with a `google.rpc.Status` body, gRPC
 //! `INVALID_ARGUMENT` — and never a panic; bodies are capped before and after
 //! decompression ([`ReceiverConfig::max_request_bytes`]).
@@ -22,7 +26,8 @@
 //! A script of [`Fault`]s, played one per request, makes it misbehave like a
 //! real backend: error codes, throttling with `RetryInfo` / `Retry-After`,
 //! partial success, delays, hanging requests; [`Receiver::refuse_connections_for`]
-//! takes it off the network for a while.
+//! takes it off the network for a while. Trace and log requests share one
+//! script: each request of either signal takes the next fault.
 //!
 //! ```
 //! use std::time::Duration;
@@ -37,6 +42,9 @@
 //! // ... point an exporter at `endpoint` (traces go to `{endpoint}/v1/traces`) ...
 //! assert!(!receiver.wait_for_spans(1, Duration::from_millis(10)));
 //! assert_eq!(receiver.request_count(), 0);
+//! // Logs go to `{endpoint}/v1/logs`, or gRPC `LogsService/Export`.
+//! assert_eq!(receiver.http_logs_url(), Some(format!("{endpoint}/v1/logs")));
+//! assert_eq!(receiver.log_record_count(), 0);
 //! receiver.shutdown();
 //! # Ok::<(), otlp_contrib::receiver::ReceiverError>(())
 //! ```
@@ -51,6 +59,7 @@ mod faults;
 mod grpc;
 mod http;
 mod listener;
+mod log_lines;
 mod shared;
 mod store;
 mod tls;
@@ -61,7 +70,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::sync::{mpsc, oneshot};
 
@@ -71,7 +82,8 @@ pub use config::{DEFAULT_MAX_REQUEST_BYTES, ReceiverConfig, ReceiverTls, Request
 pub use error::ReceiverError;
 pub use faults::Fault;
 pub use grpc::ReceiverService;
-pub use store::{Answer, ReceivedRequest, ReceiverStats, Transport};
+pub use log_lines::render_logs;
+pub use store::{Answer, ReceivedRequest, ReceiverStats, Signal, Transport};
 pub use tree::render_traces;
 
 use listener::ListenerCommand;
@@ -82,7 +94,7 @@ const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for connection tasks before dropping them.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A running OTLP trace receiver. See the [module docs](self).
+/// A running OTLP receiver of traces and logs. See the [module docs](self).
 ///
 /// The receiver runs on its own thread with its own tokio runtime
 /// ([`ReceiverConfig::worker_threads`]); this handle controls it and reads
@@ -233,7 +245,8 @@ impl Receiver {
     }
 
     /// `http://IP:PORT` (`https://` with TLS), the base URL of OTLP/HTTP;
-    /// traces go to [`http_traces_url`](Self::http_traces_url).
+    /// traces go to [`http_traces_url`](Self::http_traces_url), logs to
+    /// [`http_logs_url`](Self::http_logs_url).
     pub fn http_endpoint(&self) -> Option<String> {
         self.http_addr.map(|addr| self.endpoint(addr))
     }
@@ -242,6 +255,12 @@ impl Receiver {
     pub fn http_traces_url(&self) -> Option<String> {
         self.http_endpoint()
             .map(|base| format!("{base}{}", http::TRACES_PATH))
+    }
+
+    /// `http://IP:PORT/v1/logs` (`https://` with TLS).
+    pub fn http_logs_url(&self) -> Option<String> {
+        self.http_endpoint()
+            .map(|base| format!("{base}{}", http::LOGS_PATH))
     }
 
     fn endpoint(&self, addr: SocketAddr) -> String {
@@ -256,7 +275,7 @@ impl Receiver {
     }
 
     /// Appends faults to the script: each of the next requests (on either
-    /// transport, in arrival order) gets one. Requests refused as bad input
+    /// transport, of either signal, in arrival order) gets one. Requests refused as bad input
     /// do not consume a fault. After the script, requests succeed (or get the
     /// [fallback fault](Self::set_fallback_fault)).
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
@@ -302,8 +321,8 @@ impl Receiver {
         }
     }
 
-    /// A copy of every decoded request, in arrival order, whatever its answer
-    /// (only kept in [`Store::All`] mode).
+    /// A copy of every decoded request of either signal, in arrival order,
+    /// whatever its answer (only kept in [`Store::All`] mode).
     pub fn requests(&self) -> Vec<ReceivedRequest> {
         self.shared.collected.requests()
     }
@@ -313,15 +332,9 @@ impl Receiver {
         self.shared.collected.take_requests()
     }
 
-    /// The requests answered OK or with partial success.
+    /// The trace requests answered OK or with partial success.
     pub fn accepted_requests(&self) -> Vec<ExportTraceServiceRequest> {
-        self.shared.collected.with_requests(|requests| {
-            requests
-                .iter()
-                .filter(|received| received.answered.is_accepted())
-                .map(|received| received.request.clone())
-                .collect()
-        })
+        self.accepted(Signal::Traces, |received| received.request.clone())
     }
 
     /// The spans of accepted requests, in arrival order.
@@ -339,6 +352,40 @@ impl Receiver {
     /// Spans in accepted requests (counted in every [`Store`] mode).
     pub fn span_count(&self) -> u64 {
         self.shared.collected.accepted_spans()
+    }
+
+    /// The log requests answered OK or with partial success, with their
+    /// resources and scopes.
+    pub fn accepted_log_requests(&self) -> Vec<ExportLogsServiceRequest> {
+        self.accepted(Signal::Logs, |received| received.logs.clone())
+    }
+
+    /// The log records of accepted requests, in arrival order.
+    pub fn accepted_logs(&self) -> Vec<LogRecord> {
+        self.shared.collected.with_requests(|requests| {
+            requests
+                .iter()
+                .filter(|received| received.answered.is_accepted())
+                .flat_map(ReceivedRequest::log_records)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Log records in accepted requests (counted in every [`Store`] mode).
+    pub fn log_record_count(&self) -> u64 {
+        self.shared.collected.accepted_log_records()
+    }
+
+    /// `read` applied to each kept accepted request of `signal`, in arrival order.
+    fn accepted<T>(&self, signal: Signal, read: impl Fn(&ReceivedRequest) -> T) -> Vec<T> {
+        self.shared.collected.with_requests(|requests| {
+            requests
+                .iter()
+                .filter(|received| received.signal == signal && received.answered.is_accepted())
+                .map(read)
+                .collect()
+        })
     }
 
     /// Every request received, bad and faulted ones included.
@@ -360,6 +407,12 @@ impl Receiver {
         self.wait_until(timeout, |stats| stats.accepted_spans >= n)
     }
 
+    /// Blocks until at least `n` log records were accepted; `false` on
+    /// timeout. Blocks the calling thread, as [`wait_for_spans`](Self::wait_for_spans).
+    pub fn wait_for_log_records(&self, n: u64, timeout: Duration) -> bool {
+        self.wait_until(timeout, |stats| stats.accepted_log_records >= n)
+    }
+
     /// Blocks until `condition` holds for the counters; `false` on timeout.
     pub fn wait_until(
         &self,
@@ -376,6 +429,13 @@ impl Receiver {
             .await
     }
 
+    /// Waits, without blocking the thread, until at least `n` log records were
+    /// accepted; `false` on timeout. Needs a tokio runtime with timers.
+    pub async fn wait_for_log_records_async(&self, n: u64, timeout: Duration) -> bool {
+        self.wait_until_async(timeout, |stats| stats.accepted_log_records >= n)
+            .await
+    }
+
     /// Waits, without blocking the thread, until `condition` holds for the
     /// counters; `false` on timeout. Needs a tokio runtime with timers.
     pub async fn wait_until_async(
@@ -389,8 +449,8 @@ impl Receiver {
             .await
     }
 
-    /// An `opentelemetry-proto` `TraceService` sharing this receiver's script
-    /// and collected data, to mount in your own tonic server.
+    /// An `opentelemetry-proto` `TraceService` and `LogsService` sharing this
+    /// receiver's script and collected data, to mount in your own tonic server.
     pub fn service(&self) -> ReceiverService {
         ReceiverService {
             shared: Arc::clone(&self.shared),

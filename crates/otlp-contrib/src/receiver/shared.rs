@@ -1,5 +1,6 @@
 //! The state both transports share, and the one place that decides how a
 //! decoded request is answered: next fault of the script, record, reply.
+//! Trace and log requests take their faults from the same script.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,7 +118,9 @@ impl RequestMeta {
 /// The protocol-independent answer; each transport renders it.
 #[derive(Debug)]
 pub(crate) enum Reply {
-    /// Success, with `partial_success` when some spans were rejected.
+    /// Success, with `partial_success` when some spans or log records were
+    /// rejected (`rejected_spans` then stands for `rejected_log_records`: both
+    /// are field 1 of their `partial_success` message).
     Success(Option<PartialSuccess>),
     /// An error fault.
     Error(Fault),
@@ -177,17 +180,25 @@ impl Shared {
         if !ticket.settle() {
             return;
         }
-        let spans = decoded.span_count();
+        let (signal, items) = (decoded.signal(), decoded.item_count());
+        let bodies = match decoded {
+            Decoded::Traces(request, spans) => Some((*request, Default::default(), spans, 0)),
+            Decoded::Logs(logs, records) => Some((Default::default(), *logs, 0, records)),
+            Decoded::Count(..) => None,
+        };
         let mut keep = None;
-        if let (Decoded::Request(request, _), Some(meta)) = (decoded, meta) {
+        if let (Some((request, logs, span_count, log_record_count)), Some(meta)) = (bodies, meta) {
             let received = ReceivedRequest {
                 transport: meta.transport,
-                request: *request,
+                signal,
+                request,
+                logs,
                 content_type: meta.content_type,
                 content_encoding: meta.content_encoding,
                 headers: meta.headers,
                 answered: answer.clone(),
-                span_count: spans,
+                span_count,
+                log_record_count,
             };
             if let Some(observer) = &self.observer {
                 observer.call(&received);
@@ -197,6 +208,6 @@ impl Shared {
             }
         }
         self.collected
-            .note_answer(answer.is_accepted(), spans, keep);
+            .note_answer(answer.is_accepted(), signal, items, keep);
     }
 }

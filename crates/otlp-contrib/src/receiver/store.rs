@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::faults::Fault;
@@ -12,10 +14,30 @@ use super::faults::Fault;
 /// The transport a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
-    /// OTLP/gRPC (`TraceService/Export`).
+    /// OTLP/gRPC (`TraceService/Export`, `LogsService/Export`).
     Grpc,
-    /// OTLP/HTTP (`POST /v1/traces`).
+    /// OTLP/HTTP (`POST /v1/traces`, `POST /v1/logs`).
     Http,
+}
+
+/// The OTLP signal of a request: which export method or path it came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Signal {
+    /// `ExportTraceServiceRequest`: gRPC `TraceService/Export`, HTTP `/v1/traces`.
+    Traces,
+    /// `ExportLogsServiceRequest`: gRPC `LogsService/Export`, HTTP `/v1/logs`.
+    Logs,
+}
+
+impl std::fmt::Display for Signal {
+    /// `traces` or `logs`, as in the HTTP path.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        })
+    }
 }
 
 /// How the receiver answered a request.
@@ -26,7 +48,7 @@ pub enum Answer {
     Ok,
     /// Success with `partial_success` ([`Fault::PartialSuccess`]).
     Partial {
-        /// `rejected_spans` sent back.
+        /// `rejected_spans` (or `rejected_log_records`) sent back.
         rejected: i64,
         /// `error_message` sent back.
         message: String,
@@ -56,12 +78,22 @@ impl Answer {
 }
 
 /// One decoded export request and how it was answered.
+///
+/// A trace request fills `request` and `span_count`; a log request fills
+/// `logs` and `log_record_count` and leaves the other two empty. `signal`
+/// says which.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReceivedRequest {
     /// gRPC or HTTP.
     pub transport: Transport,
-    /// The request, decoded with `opentelemetry-proto` (from protobuf or OTLP/JSON).
+    /// Traces or logs.
+    pub signal: Signal,
+    /// The trace request, decoded with `opentelemetry-proto` (from protobuf or
+    /// OTLP/JSON); empty for a [`Signal::Logs`] request.
     pub request: ExportTraceServiceRequest,
+    /// The log request, decoded with `opentelemetry-proto`; empty for a
+    /// [`Signal::Traces`] request.
+    pub logs: ExportLogsServiceRequest,
     /// HTTP `Content-Type` as sent (`application/grpc...` for gRPC).
     pub content_type: Option<String>,
     /// HTTP `Content-Encoding`, or gRPC `grpc-encoding`, as sent.
@@ -70,8 +102,10 @@ pub struct ReceivedRequest {
     pub headers: Vec<(String, String)>,
     /// How the receiver answered.
     pub answered: Answer,
-    /// Spans in `request`.
+    /// Spans in `request` (0 for logs).
     pub span_count: u64,
+    /// Log records in `logs` (0 for traces).
+    pub log_record_count: u64,
 }
 
 impl ReceivedRequest {
@@ -91,6 +125,15 @@ impl ReceivedRequest {
             .flat_map(|resource| &resource.scope_spans)
             .flat_map(|scope| &scope.spans)
     }
+
+    /// The log records of the request, in order (none for traces).
+    pub fn log_records(&self) -> impl Iterator<Item = &LogRecord> {
+        self.logs
+            .resource_logs
+            .iter()
+            .flat_map(|resource| &resource.scope_logs)
+            .flat_map(|scope| &scope.log_records)
+    }
 }
 
 /// Counters of a receiver, read with [`Receiver::stats`](super::Receiver::stats).
@@ -98,7 +141,8 @@ impl ReceivedRequest {
 /// Counted in every [`Store`](super::Store) mode. Each request is counted once
 /// when it arrives and settled exactly once, so `requests` equals
 /// `accepted_requests + faulted_requests + bad_requests + abandoned_requests`
-/// plus the requests still in progress.
+/// plus the requests still in progress. Request counters cover both signals;
+/// spans and log records are counted apart.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceiverStats {
@@ -109,10 +153,14 @@ pub struct ReceiverStats {
     /// Spans in accepted requests (rejected spans of a partial success included:
     /// they arrived).
     pub accepted_spans: u64,
+    /// Log records in accepted requests (rejected ones of a partial success included).
+    pub accepted_log_records: u64,
     /// Requests answered with an error fault or left hanging.
     pub faulted_requests: u64,
     /// Spans in faulted requests.
     pub faulted_spans: u64,
+    /// Log records in faulted requests.
+    pub faulted_log_records: u64,
     /// Requests refused as bad input: undecodable, oversized, wrong content
     /// type or encoding, wrong path or method.
     pub bad_requests: u64,
@@ -128,8 +176,10 @@ pub(crate) struct Collected {
     requests: AtomicU64,
     accepted_requests: AtomicU64,
     accepted_spans: AtomicU64,
+    accepted_log_records: AtomicU64,
     faulted_requests: AtomicU64,
     faulted_spans: AtomicU64,
+    faulted_log_records: AtomicU64,
     bad_requests: AtomicU64,
     abandoned_requests: AtomicU64,
     kept: Mutex<Vec<ReceivedRequest>>,
@@ -145,8 +195,10 @@ impl Default for Collected {
             requests: AtomicU64::new(0),
             accepted_requests: AtomicU64::new(0),
             accepted_spans: AtomicU64::new(0),
+            accepted_log_records: AtomicU64::new(0),
             faulted_requests: AtomicU64::new(0),
             faulted_spans: AtomicU64::new(0),
+            faulted_log_records: AtomicU64::new(0),
             bad_requests: AtomicU64::new(0),
             abandoned_requests: AtomicU64::new(0),
             kept: Mutex::new(Vec::new()),
@@ -201,18 +253,26 @@ impl Collected {
         }
     }
 
-    /// Counts an answered request and keeps it if `keep` is given.
-    pub(crate) fn note_answer(&self, accepted: bool, spans: u64, keep: Option<ReceivedRequest>) {
+    /// Counts an answered request of `signal` holding `items` spans or log
+    /// records, and keeps it if `keep` is given.
+    pub(crate) fn note_answer(
+        &self,
+        accepted: bool,
+        signal: Signal,
+        items: u64,
+        keep: Option<ReceivedRequest>,
+    ) {
         if let Some(request) = keep {
             lock(&self.kept).push(request);
         }
-        if accepted {
-            self.accepted_requests.fetch_add(1, Ordering::SeqCst);
-            self.accepted_spans.fetch_add(spans, Ordering::SeqCst);
-        } else {
-            self.faulted_requests.fetch_add(1, Ordering::SeqCst);
-            self.faulted_spans.fetch_add(spans, Ordering::SeqCst);
-        }
+        let (requests, counter) = match (accepted, signal) {
+            (true, Signal::Traces) => (&self.accepted_requests, &self.accepted_spans),
+            (true, Signal::Logs) => (&self.accepted_requests, &self.accepted_log_records),
+            (false, Signal::Traces) => (&self.faulted_requests, &self.faulted_spans),
+            (false, Signal::Logs) => (&self.faulted_requests, &self.faulted_log_records),
+        };
+        requests.fetch_add(1, Ordering::SeqCst);
+        counter.fetch_add(items, Ordering::SeqCst);
         self.changed();
     }
 
@@ -221,8 +281,10 @@ impl Collected {
             requests: self.requests.load(Ordering::SeqCst),
             accepted_requests: self.accepted_requests.load(Ordering::SeqCst),
             accepted_spans: self.accepted_spans.load(Ordering::SeqCst),
+            accepted_log_records: self.accepted_log_records.load(Ordering::SeqCst),
             faulted_requests: self.faulted_requests.load(Ordering::SeqCst),
             faulted_spans: self.faulted_spans.load(Ordering::SeqCst),
+            faulted_log_records: self.faulted_log_records.load(Ordering::SeqCst),
             bad_requests: self.bad_requests.load(Ordering::SeqCst),
             abandoned_requests: self.abandoned_requests.load(Ordering::SeqCst),
         }
@@ -230,6 +292,10 @@ impl Collected {
 
     pub(crate) fn accepted_spans(&self) -> u64 {
         self.accepted_spans.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn accepted_log_records(&self) -> u64 {
+        self.accepted_log_records.load(Ordering::SeqCst)
     }
 
     pub(crate) fn requests(&self) -> Vec<ReceivedRequest> {
@@ -304,7 +370,7 @@ mod tests {
         let writer = Arc::clone(&collected);
         let thread = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            writer.note_answer(true, 3, None);
+            writer.note_answer(true, Signal::Traces, 3, None);
         });
         assert!(collected.wait_until(Duration::from_secs(10), |stats| stats.accepted_spans >= 3));
         assert!(
@@ -318,12 +384,24 @@ mod tests {
     fn faulted_requests_are_not_accepted() {
         let collected = Collected::default();
         collected.note_request();
-        collected.note_answer(false, 5, None);
+        collected.note_answer(false, Signal::Traces, 5, None);
         let stats = collected.stats();
         assert_eq!(
             (stats.requests, stats.faulted_requests, stats.faulted_spans),
             (1, 1, 5)
         );
         assert_eq!(stats.accepted_spans, 0);
+    }
+
+    #[test]
+    fn spans_and_log_records_are_counted_apart() {
+        let collected = Collected::default();
+        collected.note_answer(true, Signal::Traces, 2, None);
+        collected.note_answer(true, Signal::Logs, 7, None);
+        collected.note_answer(false, Signal::Logs, 3, None);
+        let stats = collected.stats();
+        assert_eq!((stats.accepted_spans, stats.accepted_log_records), (2, 7));
+        assert_eq!((stats.faulted_spans, stats.faulted_log_records), (0, 3));
+        assert_eq!((stats.accepted_requests, stats.faulted_requests), (2, 1));
     }
 }

@@ -134,7 +134,9 @@ fn render_span(out: &mut String, service: &str, span: &Span, depth: usize, note:
     out.push('\n');
 }
 
-fn service_name(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> &str {
+pub(crate) fn service_name(
+    resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>,
+) -> &str {
     resource
         .into_iter()
         .flat_map(|resource| &resource.attributes)
@@ -148,7 +150,7 @@ fn service_name(resource: Option<&opentelemetry_proto::tonic::resource::v1::Reso
         .unwrap_or("?")
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {

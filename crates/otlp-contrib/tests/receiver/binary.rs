@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 use http::StatusCode;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::support::*;
@@ -155,9 +157,111 @@ fn binary_prints_trees_and_appends_otlp_json_lines() {
     let last = rest.last().expect("final line");
     assert_eq!(
         last,
-        "final requests=2 accepted_requests=2 spans=4 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+        "final requests=2 accepted_requests=2 spans=4 log_records=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
     );
     let _ = std::fs::remove_file(&jsonl);
+}
+
+#[test]
+fn binary_prints_log_records_and_appends_log_requests_as_otlp_json_lines() {
+    let jsonl = temp_file("logs.jsonl");
+    let running = Running::start(&[
+        "--jsonl",
+        jsonl.to_str().expect("path"),
+        "--exit-on-stdin-eof",
+    ]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let first = rich_logs("logs-http", 2);
+    let second = rich_logs("logs-grpc", 1);
+    let traces = rich_request("traces-between", 1);
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/logs", running.http);
+        let json = serde_json::to_vec(&first).expect("JSON");
+        let answer = post(&url, "application/json", Some("gzip"), gzip(&json)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let url = format!("http://{}/v1/traces", running.http);
+        assert_eq!(post_protobuf(&url, &traces).await.status, StatusCode::OK);
+        let mut client = LogsServiceClient::connect(format!("http://{}", running.grpc))
+            .await
+            .expect("gRPC connect");
+        client.export(second.clone()).await.expect("gRPC export");
+    });
+
+    let output = running.lines_until(|line| line.contains("logs-grpc"));
+    let text = output.join("\n");
+    assert!(
+        text.contains("request http log_records=2 answer=ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("request grpc log_records=1 answer=ok"),
+        "{text}"
+    );
+    assert!(text.contains("request http spans=1 answer=ok"), "{text}");
+    // Service, time, severity, body, event, attributes, trace and span ids.
+    let in_trace = output
+        .iter()
+        .find(|line| line.starts_with("  logs-http 2018-12-13T14:51:00.000000000Z WARN"))
+        .unwrap_or_else(|| panic!("first record: {text}"));
+    for part in [
+        "\"disk almost full #0\"",
+        "int=-9007199254740993",
+        "kvlist={\"nested\": \"yes\"}",
+        "trace=0102030405060708090a0b0c0d0e0f10",
+        "span=a000000000000001",
+    ] {
+        assert!(in_trace.contains(part), "{part} in {in_trace}");
+    }
+    let outside = output
+        .iter()
+        .find(|line| line.starts_with("  logs-http 2018-12-13T14:51:00.000000001Z WARN"))
+        .unwrap_or_else(|| panic!("second record: {text}"));
+    assert!(outside.contains(" event=disk.full "), "{outside}");
+    assert!(!outside.contains("trace="), "{outside}");
+
+    // One request per line, in arrival order; `resourceLogs` or `resourceSpans`
+    // says which signal a line holds.
+    let content = std::fs::read_to_string(&jsonl).expect("jsonl file");
+    let lines: Vec<&str> = content.lines().collect();
+    assert_eq!(lines.len(), 3, "{content}");
+    let log_lines: Vec<ExportLogsServiceRequest> = [lines[0], lines[2]]
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("an OTLP/JSON log request"))
+        .collect();
+    assert_eq!(log_lines, vec![first, second]);
+    let value: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+    assert!(value.get("resourceLogs").is_some() && value.get("resourceSpans").is_none());
+    let trace_line: ExportTraceServiceRequest =
+        serde_json::from_str(lines[1]).expect("an OTLP/JSON trace request");
+    assert_eq!(trace_line, traces);
+
+    let rest = running.finish("stdin");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some(
+            "final requests=3 accepted_requests=3 spans=1 log_records=3 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+        )
+    );
+    let _ = std::fs::remove_file(&jsonl);
+}
+
+#[test]
+fn binary_count_only_counts_log_records() {
+    let running = Running::start(&["--count-only", "--summary-every", "0.1"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/logs", running.http);
+        let body = prost::Message::encode_to_vec(&rich_logs("count", 4));
+        let answer = post(&url, "application/x-protobuf", None, body).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    });
+    running.lines_until(|line| line.starts_with("count ") && line.contains(" log_records=4 "));
+    let rest = running.finish("-TERM");
+    assert!(
+        rest.last()
+            .is_some_and(|line| line.contains(" spans=0 log_records=4 ")),
+        "{rest:?}"
+    );
 }
 
 #[test]
@@ -190,7 +294,7 @@ fn binary_count_only_prints_counts_and_exits_on_sigterm() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=4 accepted_requests=4 spans=14 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+            "final requests=4 accepted_requests=4 spans=14 log_records=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
         )
     );
 }

@@ -1,8 +1,9 @@
 //! Integration tests of `otlp_contrib::receiver` and the `otlp-receiver` binary,
-//! using independent clients: tonic's generated `TraceServiceClient`, a raw
-//! gRPC codec, and plain hyper HTTP clients.
+//! using independent clients: tonic's generated `TraceServiceClient` and
+//! `LogsServiceClient`, a raw gRPC codec, and plain hyper HTTP clients.
 
 mod binary;
+mod logs;
 mod modes;
 mod over_grpc;
 mod over_http;

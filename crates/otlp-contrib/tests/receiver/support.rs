@@ -1,5 +1,6 @@
-//! Independent clients and sample data for the receiver tests: tonic's generated
-//! `TraceServiceClient`, a raw-bytes gRPC client, and plain hyper HTTP clients.
+//! Independent clients and sample data (traces and logs) for the receiver
+//! tests: tonic's generated `TraceServiceClient`, a raw-bytes gRPC client, and
+//! plain hyper HTTP clients.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -11,12 +12,14 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatusCode;
@@ -117,6 +120,82 @@ pub fn rich_request(service: &str, spans: usize) -> ExportTraceServiceRequest {
                     dropped_attributes_count: 0,
                 }),
                 spans,
+                schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
+            }],
+            schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
+        }],
+    }
+}
+
+/// A log request using every field of the log model, with `records` records:
+/// the even ones inside a trace, the odd ones without trace context.
+pub fn rich_logs(service: &str, records: usize) -> ExportLogsServiceRequest {
+    let log_records = (0..records)
+        .map(|i| {
+            let in_trace = i % 2 == 0;
+            LogRecord {
+                time_unix_nano: 1_544_712_660_000_000_000 + i as u64,
+                observed_time_unix_nano: 1_544_712_660_500_000_000,
+                severity_number: SeverityNumber::Warn as i32,
+                severity_text: "WARN".into(),
+                body: Some(AnyValue {
+                    value: Some(Value::StringValue(format!("disk almost full #{i}"))),
+                }),
+                attributes: vec![
+                    kv("string", Value::StringValue("text ünïcödé".into())),
+                    kv("int", Value::IntValue(-9_007_199_254_740_993)),
+                    kv("double", Value::DoubleValue(0.1 + 0.2)),
+                    kv("bytes", Value::BytesValue(vec![0, 1, 2, 255])),
+                    kv(
+                        "array",
+                        Value::ArrayValue(ArrayValue {
+                            values: vec![AnyValue {
+                                value: Some(Value::BoolValue(true)),
+                            }],
+                        }),
+                    ),
+                    kv(
+                        "kvlist",
+                        Value::KvlistValue(KeyValueList {
+                            values: vec![kv("nested", Value::StringValue("yes".into()))],
+                        }),
+                    ),
+                ],
+                dropped_attributes_count: 2,
+                flags: if in_trace { 0x01 } else { 0 },
+                trace_id: if in_trace {
+                    (1..=16).collect()
+                } else {
+                    Vec::new()
+                },
+                span_id: if in_trace {
+                    vec![0xa0, 0, 0, 0, 0, 0, 0, 1]
+                } else {
+                    Vec::new()
+                },
+                event_name: if i == 1 {
+                    "disk.full".into()
+                } else {
+                    String::new()
+                },
+            }
+        })
+        .collect();
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", Value::StringValue(service.into()))],
+                dropped_attributes_count: 1,
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(InstrumentationScope {
+                    name: "log-scope".into(),
+                    version: "4.5.6".into(),
+                    attributes: vec![kv("scope.attr", Value::StringValue("s".into()))],
+                    dropped_attributes_count: 0,
+                }),
+                log_records,
                 schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
             }],
             schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),

@@ -10,9 +10,11 @@ use clap::Parser;
 /// What the help prints after the options.
 const AFTER_HELP: &str = "\
 Output on stdout: the first line is `listening grpc=ADDR http=ADDR` (the bound
-addresses of the enabled listeners); then, per request, `request TRANSPORT
-spans=N answer=ANSWER` and its trees; `count requests=N ...` summaries; and
-`final requests=N ...` on exit. Errors go to stderr.
+addresses of the enabled listeners); then, per trace request, `request
+TRANSPORT spans=N answer=ANSWER` and its trees, per log request `request
+TRANSPORT log_records=N answer=ANSWER` and one line per record (service, time,
+severity, body, attributes, trace and span ids); `count requests=N ...`
+summaries; and `final requests=N ...` on exit. Errors go to stderr.
 
 Exits with status 0 on SIGINT or SIGTERM (and on end of standard input with
 --exit-on-stdin-eof), 1 when it cannot start, 2 on bad arguments.";
@@ -31,8 +33,9 @@ const LOCALHOST: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
     // A flag given twice takes its last value, as scripts that append options expect.
     args_override_self = true,
     about = "\
-Receives OTLP traces (gRPC and HTTP, protobuf and JSON, gzip and zstd) and
-prints each trace as an indented tree: service, name, duration, status.",
+Receives OTLP traces and logs (gRPC and HTTP, protobuf and JSON, gzip and
+zstd), prints each trace as an indented tree (service, name, duration, status)
+and each log record as a line.",
     long_about = None,
     after_help = AFTER_HELP,
 )]
@@ -40,18 +43,18 @@ pub struct Args {
     /// Listen for OTLP/gRPC on ADDR (port 0: any free port)
     #[arg(long, value_name = "ADDR", value_parser = address)]
     grpc: Option<SocketAddr>,
-    /// Listen for OTLP/HTTP (POST /v1/traces) on ADDR
+    /// Listen for OTLP/HTTP (POST /v1/traces, /v1/logs) on ADDR
     /// Neither given: both, on 127.0.0.1:4317 and 127.0.0.1:4318
     #[arg(long, value_name = "ADDR", value_parser = address, verbatim_doc_comment)]
     http: Option<SocketAddr>,
-    /// Append every request to FILE as one OTLP/JSON line
+    /// Append every request (traces or logs) to FILE as one OTLP/JSON line
     #[arg(long, value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
-    /// Count spans without decoding them (for benchmarks):
-    /// no trees, no --jsonl
+    /// Count spans and log records without decoding them
+    /// (for benchmarks): no trees, no --jsonl
     #[arg(long, conflicts_with = "jsonl", verbatim_doc_comment)]
     pub count_only: bool,
-    /// Do not print requests and trees
+    /// Do not print requests, trees and log lines
     #[arg(long)]
     pub quiet: bool,
     /// Print a count line every SECS seconds when the counts

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use otlp_contrib::receiver::{
     Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver,
-    Store, Transport, render_traces,
+    Signal, Store, Transport, render_logs, render_traces,
 };
 
 fn main() -> ExitCode {
@@ -102,19 +102,25 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The observer of decoded requests: prints each with its trees, appends it to the JSONL file.
+/// The observer of decoded requests: prints each with its trees (traces) or
+/// lines (logs), appends it to the JSONL file.
 fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserver {
     let jsonl = jsonl.map(Arc::new);
     RequestObserver::new(move |received: &ReceivedRequest| {
         if let Some(file) = &jsonl {
-            let written = serde_json::to_string(&received.request)
-                .map_err(|error| error.to_string())
-                .and_then(|line| {
-                    let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    writeln!(file, "{line}")
-                        .and_then(|()| file.flush())
-                        .map_err(|error| error.to_string())
-                });
+            // One `ExportTraceServiceRequest` or `ExportLogsServiceRequest` per
+            // line (the file exporter format); `resourceSpans` or
+            // `resourceLogs` tells them apart.
+            let line = match received.signal {
+                Signal::Logs => serde_json::to_string(&received.logs),
+                _ => serde_json::to_string(&received.request),
+            };
+            let written = line.map_err(|error| error.to_string()).and_then(|line| {
+                let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                writeln!(file, "{line}")
+                    .and_then(|()| file.flush())
+                    .map_err(|error| error.to_string())
+            });
             if let Err(error) = written {
                 eprintln!("otlp-receiver: cannot append to the JSONL file: {error}");
             }
@@ -126,12 +132,20 @@ fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserve
             Transport::Grpc => "grpc",
             Transport::Http => "http",
         };
-        let text = format!(
-            "request {transport} spans={} answer={}\n{}",
-            received.span_count,
-            received.answered,
-            render_traces(&received.request)
-        );
+        let text = match received.signal {
+            Signal::Logs => format!(
+                "request {transport} log_records={} answer={}\n{}",
+                received.log_record_count,
+                received.answered,
+                render_logs(&received.logs)
+            ),
+            _ => format!(
+                "request {transport} spans={} answer={}\n{}",
+                received.span_count,
+                received.answered,
+                render_traces(&received.request)
+            ),
+        };
         // One write for the whole block, so concurrent requests do not interleave.
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
     })
@@ -145,10 +159,11 @@ fn say(line: &str) {
 
 fn summary(stats: &ReceiverStats) -> String {
     format!(
-        "requests={} accepted_requests={} spans={} faulted_requests={} bad_requests={} abandoned_requests={}",
+        "requests={} accepted_requests={} spans={} log_records={} faulted_requests={} bad_requests={} abandoned_requests={}",
         stats.requests,
         stats.accepted_requests,
         stats.accepted_spans,
+        stats.accepted_log_records,
         stats.faulted_requests,
         stats.bad_requests,
         stats.abandoned_requests
