@@ -44,10 +44,10 @@
 //! Opt-in, for tests, benchmarks and debugging (not linked here: a default
 //! build does not have them; docs.rs documents every feature):
 //!
-//! - `receiver` (feature `receiver`): an embeddable OTLP trace receiver —
-//!   gRPC and HTTP, protobuf and OTLP/JSON, gzip and zstd, optional TLS/mTLS —
-//!   that keeps decoded spans in memory, counts requests and spans, and plays
-//!   scripted faults (error codes, throttling with `RetryInfo` /
+//! - `receiver` (feature `receiver`): an embeddable OTLP receiver of traces
+//!   and logs — gRPC and HTTP, protobuf and OTLP/JSON, gzip and zstd, optional
+//!   TLS/mTLS — that keeps decoded spans and log records in memory, counts
+//!   requests, spans and log records, and plays scripted faults (error codes, throttling with `RetryInfo` /
 //!   `Retry-After`, partial success, delays, hangs, refused connections). The
 //!   integration tests, examples and benchmarks of the workspace all export to
 //!   it. `receiver::TestCertificates` (feature `test-certs`) generates a
@@ -62,8 +62,9 @@
 //!   `cargo install otlp-contrib --features tools` (in this workspace:
 //!   `cargo run --release -p otlp-contrib --features tools --bin otlp-receiver -- --help`).
 //!   - `otlp-receiver`: the receiver as a local debugging tool that prints
-//!     each trace as an indented tree and can append OTLP/JSON lines to a
-//!     file, or just count spans for benchmarks (`otlp-receiver --help`).
+//!     each trace as an indented tree and each log record as a line, and can
+//!     append OTLP/JSON lines to a file, or just count spans and log records
+//!     for benchmarks (`otlp-receiver --help`).
 //!   - `otlp-loadgen`: load-tests a collector through the real pipeline and
 //!     exporters — workers, total spans or duration, target rate, attributes
 //!     per span — with a progress line and a final summary of sent, exported,
