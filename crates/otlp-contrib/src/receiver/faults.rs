@@ -6,8 +6,9 @@ use std::time::Duration;
 
 /// One scripted answer, played on exactly one export request.
 ///
-/// Each variant maps to the protocol-correct answer on both transports, so one
-/// script drives a gRPC and an HTTP exporter alike:
+/// Each variant maps to the protocol-correct answer on both transports and
+/// for both signals, so one script drives gRPC and HTTP exporters of traces
+/// and logs alike:
 ///
 /// | fault | gRPC | HTTP |
 /// |---|---|---|
@@ -58,9 +59,11 @@ pub enum Fault {
         /// The status message (gRPC `grpc-message`, HTTP `google.rpc.Status.message`).
         message: String,
     },
-    /// A success response that rejects some spans (`partial_success`).
+    /// A success response that rejects some spans or log records
+    /// (`partial_success`).
     PartialSuccess {
-        /// `rejected_spans`: may be 0 (a warning) or exceed the spans sent.
+        /// `rejected_spans` (`rejected_log_records` for logs): may be 0 (a
+        /// warning) or exceed the records sent.
         rejected: i64,
         /// `error_message`.
         message: String,
@@ -118,8 +121,8 @@ impl Fault {
 /// The fault script: a queue played one fault per request, then an optional
 /// fallback fault for every request after it.
 ///
-/// One short lock per request; shared by both transports, so the order is
-/// the order in which requests finished decoding.
+/// One short lock per request; shared by both transports and both signals, so
+/// the order is the order in which requests finished decoding.
 #[derive(Debug, Default)]
 pub(crate) struct FaultScript {
     inner: Mutex<ScriptState>,
