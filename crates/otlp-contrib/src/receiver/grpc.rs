@@ -4,9 +4,9 @@
 //! On the wire the receiver runs tonic's unary machinery (framing,
 //! `grpc-encoding` gzip/zstd, the decoding size limit) with a raw-bytes codec
 //! and decodes the message itself, for two reasons: [`Store::CountOnly`]
-//! counts spans and log records without building structs, and an undecodable message must be
-//! `INVALID_ARGUMENT` (the OTLP answer for bad data), where tonic's prost
-//! codec would say `INTERNAL`. [`ReceiverService`] offers the same behaviour
+//! counts spans and log records without building structs, and an
+//! undecodable message must be `INVALID_ARGUMENT` (the OTLP answer for bad
+//! data), where tonic's prost codec would say `INTERNAL`. [`ReceiverService`] offers the same behaviour
 //! as an `opentelemetry-proto` [`TraceService`] and [`LogsService`] for your
 //! own tonic server.
 //!
@@ -143,11 +143,11 @@ pub(crate) fn fault_status(fault: &Fault) -> Status {
 /// [`Receiver`](super::Receiver)'s fault script and collected data.
 ///
 /// Mount it in your own tonic server (`TraceServiceServer::new(service.clone())`,
-/// `LogsServiceServer::new(service)`) when
-/// you need its transport settings; the receiver's own gRPC listener behaves
-/// the same, except that there tonic's prost codec does not run (see the
-/// module docs): here an undecodable message is tonic's `INTERNAL`, while ids
-/// of the wrong length are still `INVALID_ARGUMENT`. Cloning is cheap (an `Arc`).
+/// `LogsServiceServer::new(service)`) when you need its transport settings;
+/// the receiver's own gRPC listener behaves the same, except that there
+/// tonic's prost codec does not run (see the module docs): here an
+/// undecodable message is tonic's `INTERNAL`, while ids of the wrong length
+/// are still `INVALID_ARGUMENT`. Cloning is cheap (an `Arc`).
 #[derive(Clone, Debug)]
 pub struct ReceiverService {
     pub(crate) shared: Arc<Shared>,
