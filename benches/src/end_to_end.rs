@@ -130,6 +130,23 @@ pub trait Sender {
     /// Starts, fills and ends one span with these attribute values.
     fn record(&self, kind: ValueKind, values: &[String; 8]);
 
+    /// Starts a span with these values and keeps it open (the current span
+    /// of this thread, where the door has one) while `children` records its
+    /// children through [`record`](Self::record), then ends it: the nested
+    /// shape of [`Shape::Nested`]. `children` may overwrite `values`. By
+    /// default (a door with no current span) the span is recorded alone and
+    /// the children after it, as roots of their own.
+    #[inline]
+    fn record_root(
+        &self,
+        kind: ValueKind,
+        values: &mut [String; 8],
+        children: &mut dyn FnMut(&mut [String; 8]),
+    ) {
+        self.record(kind, values);
+        children(values);
+    }
+
     /// Exports everything recorded so far; `Err` says why it did not.
     fn flush(&self) -> Result<(), String>;
 
@@ -391,22 +408,79 @@ impl Sender for WorkloadOnly {
     }
 }
 
+/// The shape of what a producer makes per unit of work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Shape {
+    /// One span at a time, each a root of its own.
+    #[default]
+    Flat,
+    /// One root span and [`NESTED_CHILDREN`] children made while it is
+    /// open (the current span, through `tracing`): [`NESTED_UNIT`] spans.
+    Nested,
+}
+
+/// Children of the root in [`Shape::Nested`].
+pub const NESTED_CHILDREN: u64 = 9;
+/// Spans of one unit of [`Shape::Nested`]: the root and its children.
+pub const NESTED_UNIT: u64 = 1 + NESTED_CHILDREN;
+
+impl Shape {
+    /// Both shapes, flat first.
+    pub const ALL: [Shape; 2] = [Shape::Flat, Shape::Nested];
+
+    /// Spans per unit of work.
+    pub const fn unit(self) -> u64 {
+        match self {
+            Shape::Flat => 1,
+            Shape::Nested => NESTED_UNIT,
+        }
+    }
+
+    /// The name on command lines (`flat`, `nested`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Shape::Flat => "flat",
+            Shape::Nested => "nested",
+        }
+    }
+}
+
+impl FromStr for Shape {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "flat" => Ok(Shape::Flat),
+            "nested" => Ok(Shape::Nested),
+            other => Err(format!("unknown shape {other:?} (flat or nested)")),
+        }
+    }
+}
+
 /// The producer both sides share: formats each span's values into reused
 /// buffers, then records the span; see the module docs.
 #[derive(Debug)]
 pub struct Producer {
     kind: ValueKind,
     values: [String; 8],
+    first: u64,
     next: u64,
 }
 
 impl Producer {
     /// A producer handing values over as `kind`, starting at span 0.
     pub fn new(kind: ValueKind) -> Self {
+        Self::starting_at(kind, 0)
+    }
+
+    /// A producer whose first span is the `first`-th of the fixtures (so
+    /// that several producer threads make different values).
+    pub fn starting_at(kind: ValueKind, first: u64) -> Self {
         Producer {
             kind,
             values: Default::default(),
-            next: 0,
+            first,
+            next: first,
         }
     }
 
@@ -420,9 +494,34 @@ impl Producer {
         }
     }
 
+    /// Formats and records the next `units` units of `shape`
+    /// ([`Shape::unit`] spans each) on `sender`; every span of a nested
+    /// unit has its own eight values, formatted just before it starts.
+    #[inline]
+    pub fn produce_units<S: Sender + ?Sized>(&mut self, sender: &S, shape: Shape, units: u64) {
+        match shape {
+            Shape::Flat => self.produce(sender, units),
+            Shape::Nested => {
+                for _ in 0..units {
+                    write_attribute_values(self.next, &mut self.values);
+                    self.next += 1;
+                    let kind = self.kind;
+                    let next = &mut self.next;
+                    sender.record_root(kind, &mut self.values, &mut |values| {
+                        for _ in 0..NESTED_CHILDREN {
+                            write_attribute_values(*next, values);
+                            sender.record(kind, values);
+                            *next += 1;
+                        }
+                    });
+                }
+            }
+        }
+    }
+
     /// Spans produced so far.
     pub fn produced(&self) -> u64 {
-        self.next
+        self.next - self.first
     }
 }
 

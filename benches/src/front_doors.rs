@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `opentelemetry` API | `opentelemetry_sdk::trace::SdkTracerProvider` + [`OtlpSpanProcessor`] over an `otlp_sdk::BatchSpanProcessor` ([`BridgeSender`]) | [`BaselineSender`] (the SDK's batch processor + `opentelemetry-otlp`) |
 //! | `tracing` | `tracing-opentelemetry` over the bridge ([`TracingSender`] of a [`BridgeSender`]) | `tracing-opentelemetry` over [`BaselineSender`] |
+//! | `tracing`, native | `otlp_contrib::tracing::OtlpLayer` over otlp-sdk's own pipeline ([`LayerSender`]) | — |
 //!
 //! Every pipeline runs at its defaults, set up as its documentation says
 //! (the bridge: `OtlpSpanProcessor::new(pipeline)` on the SDK's provider; the
@@ -21,15 +22,21 @@
 //! The span is the same in every door: [`SPAN_NAME`], eight string
 //! attributes keyed
 //! [`ATTRIBUTE_KEYS`](crate::fixtures::ATTRIBUTE_KEYS), values borrowed as `&str` (each side
-//! makes its own owned copy).
+//! makes its own owned copy). Through `tracing` ([`tracing_span`]) it is an
+//! `info_span!` with the eight values as fields, created and closed at once
+//! (flat), or, in the nested shape ([`Shape::Nested`](crate::end_to_end::Shape)),
+//! a root span entered while its nine children are made and closed.
 
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use otlp_contrib::bridge::OtlpSpanProcessor;
+use otlp_contrib::tracing::OtlpLayer;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::end_to_end::{BaselineSender, Endpoints, Sender, Transport, default_pipeline};
+use crate::end_to_end::{
+    BaselineSender, Endpoints, OursSender, Sender, Transport, default_pipeline,
+};
 use crate::fixtures::SCOPE_NAME;
 use crate::hot_path::{SPAN_NAME, ValueKind, record_baseline};
 use crate::pipeline::SERVICE_NAME;
@@ -131,22 +138,110 @@ impl<P: ApiProvider> TracingSender<P> {
     }
 }
 
+/// The `tracing` span every `tracing` door makes: an `info_span!` named
+/// [`SPAN_NAME`] with the eight values as `&str` fields, its parent the
+/// current span (if any).
+#[inline]
+pub fn tracing_span(values: &[String; 8]) -> tracing::Span {
+    tracing::info_span!(
+        target: SCOPE_NAME,
+        SPAN_NAME,
+        http.route = values[0].as_str(),
+        url.path = values[1].as_str(),
+        server.address = values[2].as_str(),
+        user_agent.original = values[3].as_str(),
+        network.peer.address = values[4].as_str(),
+        enduser.id = values[5].as_str(),
+        app.tenant.id = values[6].as_str(),
+        app.request.id = values[7].as_str(),
+    )
+}
+
+/// The nested shape through `tracing`: the root span made, entered while
+/// `children` makes its children (their parent: the current span), closed.
+#[inline]
+fn record_tracing_root(values: &mut [String; 8], children: &mut dyn FnMut(&mut [String; 8])) {
+    let root = tracing_span(values);
+    {
+        let _entered = root.enter();
+        children(values);
+    }
+    drop(root);
+}
+
 impl<P: Sender> Sender for TracingSender<P> {
     #[inline]
     fn record(&self, _kind: ValueKind, values: &[String; 8]) {
-        let span = tracing::info_span!(
-            target: SCOPE_NAME,
-            SPAN_NAME,
-            http.route = values[0].as_str(),
-            url.path = values[1].as_str(),
-            server.address = values[2].as_str(),
-            user_agent.original = values[3].as_str(),
-            network.peer.address = values[4].as_str(),
-            enduser.id = values[5].as_str(),
-            app.tenant.id = values[6].as_str(),
-            app.request.id = values[7].as_str(),
-        );
-        drop(span);
+        drop(tracing_span(values));
+    }
+
+    #[inline]
+    fn record_root(
+        &self,
+        _kind: ValueKind,
+        values: &mut [String; 8],
+        children: &mut dyn FnMut(&mut [String; 8]),
+    ) {
+        record_tracing_root(values, children);
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.inner.flush()
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), String> {
+        self.inner.shutdown(timeout)
+    }
+}
+
+/// `tracing` straight into otlp-sdk: `tracing_subscriber::registry()` with
+/// `otlp_contrib::tracing::OtlpLayer` on an [`OursSender`]'s provider (its
+/// pipeline at its defaults, our exporters), installed as the process's
+/// global subscriber by [`install`](Self::install). The layer's scope is
+/// [`SCOPE_NAME`], as the other doors' tracers'; everything else is the
+/// layer's default (`OtlpLayer::new`), the code location attributes
+/// included, as `tracing-opentelemetry` writes them by default. The spans
+/// are those of [`tracing_span`]. The pipeline's own threads record
+/// nothing: their dispatcher is a no-op.
+pub struct LayerSender {
+    /// The otlp-sdk pipeline behind the layer.
+    pub inner: OursSender,
+}
+
+impl LayerSender {
+    /// Installs the layer over a new default pipeline to `endpoints` as the
+    /// global subscriber. Fails if the process already has one.
+    pub fn install(transport: Transport, endpoints: &Endpoints) -> Result<Self, String> {
+        let inner = OursSender::new(transport, endpoints)?;
+        let layer = OtlpLayer::builder(&inner.provider)
+            .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
+            .build();
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|error| format!("cannot install the global subscriber: {error}"))?;
+        Ok(LayerSender { inner })
+    }
+
+    /// The otlp-sdk pipeline's counters.
+    pub fn stats(&self) -> otlp_sdk::StatsSnapshot {
+        self.inner.stats()
+    }
+}
+
+impl Sender for LayerSender {
+    #[inline]
+    fn record(&self, _kind: ValueKind, values: &[String; 8]) {
+        drop(tracing_span(values));
+    }
+
+    #[inline]
+    fn record_root(
+        &self,
+        _kind: ValueKind,
+        values: &mut [String; 8],
+        children: &mut dyn FnMut(&mut [String; 8]),
+    ) {
+        record_tracing_root(values, children);
     }
 
     fn flush(&self) -> Result<(), String> {

@@ -169,6 +169,12 @@ fn small_field_scenarios_print_their_tables() {
             "300ms",
             "--outage-rate",
             "1000",
+            "--door-spans",
+            "2000",
+            "--door-threads",
+            "2",
+            "--door-shapes",
+            "nested",
             "--shutdown-timeout",
             "60",
         ])
@@ -185,7 +191,7 @@ fn small_field_scenarios_print_their_tables() {
         "### Steady rate: 2,000 spans/s for 1 s",
         "### Slow collector: every answer after 50 ms",
         "### Short outage: connections refused for 300 ms while 1,000 spans/s are sent",
-        "### Front doors: 2,000 spans/s for 1 s",
+        "### Front doors: 2,000 spans/s for 1 s (and `tracing` also in a burst of 2,000)",
         "--scenario steady",
         "--scenario front-doors",
         "`Store::DecodeOnly`",
@@ -205,12 +211,20 @@ fn small_field_scenarios_print_their_tables() {
         let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
         assert_eq!(cells[3], "0", "{line}");
     }
-    // The steady and front-door tables are followed by the control's.
+    // The steady and front-door tables are followed by the control's (the
+    // front doors have one per load and thread count).
     assert_eq!(
         stdout
             .matches("Sender CPU beyond the workload (control: workload only (no SDK)")
             .count(),
-        2,
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("Sender CPU beyond the workload (controls: workload only (no SDK)")
+            .count(),
+        1,
         "{stdout}"
     );
     let cells = beyond_row(&stdout, "otlp-rust (default settings)", "HTTP/protobuf");
@@ -223,9 +237,46 @@ fn small_field_scenarios_print_their_tables() {
         "| otlp-sdk's tracer | otlp-rust",
         "| `opentelemetry` API | OtlpSpanProcessor",
         "| `opentelemetry` API | opentelemetry_sdk",
-        "| `tracing` + `tracing-opentelemetry` | OtlpSpanProcessor",
-        "| `tracing` + `tracing-opentelemetry` | opentelemetry_sdk",
     ] {
         assert!(stdout.contains(door), "{door}:\n{stdout}");
     }
+    // The `tracing` door three ways, in a burst and paced, two threads,
+    // nested: every row makes every span and loses none; OtlpLayer's rows
+    // carry both ratios.
+    let tracing_rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|line| {
+            line.starts_with("| burst of 2,000 | nested | 2 |")
+                || line.starts_with("| 2,000/s for 1 s | nested | 2 |")
+        })
+        .map(|line| line.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(tracing_rows.len(), 6, "{stdout}");
+    for cells in &tracing_rows {
+        assert_eq!(cells[6], "0", "{cells:?}");
+        if cells[4].starts_with("`OtlpLayer`") {
+            assert!(
+                cells[11].ends_with('x') && cells[12].ends_with('x'),
+                "{cells:?}"
+            );
+        }
+    }
+    for door in [
+        "`OtlpLayer` → otlp-sdk",
+        "`tracing-opentelemetry` → `OtlpSpanProcessor` → otlp-sdk",
+        "`opentelemetry-otlp` (lossless queue)",
+    ] {
+        assert!(
+            tracing_rows
+                .iter()
+                .filter(|cells| cells[4].contains(door))
+                .count()
+                == 2,
+            "{door}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("Goals for `tracing` + `OtlpLayer`"),
+        "{stdout}"
+    );
 }

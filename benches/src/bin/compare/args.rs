@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use otlp_benches::end_to_end::{Endpoints, Transport};
+use otlp_benches::end_to_end::{Endpoints, Shape, Transport};
 use otlp_benches::hot_path::ValueKind;
 
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
@@ -34,7 +34,11 @@ SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow
                  first 2 s (2 s more follow); spans lost
     front-doors  the steady load through the opentelemetry API and through tracing +
                  tracing-opentelemetry, in front of otlp-rust (OtlpSpanProcessor)
-                 and of the baseline
+                 and of the baseline; and tracing three ways (OtlpLayer into
+                 otlp-sdk, tracing-opentelemetry over OtlpSpanProcessor, over the
+                 baseline with a queue that holds every span), in a burst and at
+                 the steady rate, 1 and 2 producer threads, flat spans and a root
+                 with nine children: sender CPU per span, producer ns/span, lost
     memory       the receiver refuses connections while 200,000 spans are made as
                  fast as one thread makes them; the sender's resident memory
                  growth per span its pipeline holds, against the spans' encoded
@@ -66,6 +70,11 @@ OPTIONS:
     --slow-duration D         slow: how long the paced load lasts (default 10s)
     --outage D                outage: how long connections are refused (default 5s)
     --outage-rate N           outage: spans per second (default 20000)
+    --door-spans N            front-doors: spans of the tracing burst (default 200000)
+    --door-threads LIST       front-doors: producer threads of the tracing rows,
+                              comma-separated (default 1,2)
+    --door-shapes LIST        front-doors: flat, nested or both, comma-separated
+                              (default flat,nested)
     --memory-spans N          memory: spans made while the receiver is down
                               (default 200000); the baseline's queue holds N
     --field-queue Q           the baseline's queue in every scenario but burst;
@@ -199,6 +208,8 @@ pub struct FieldOptions {
     pub outage_rate: u64,
     /// Memory: spans made while the receiver is down.
     pub memory_spans: u64,
+    /// Front doors: spans of the `tracing` burst.
+    pub door_spans: u64,
     /// The baseline's queue in these scenarios (but memory's, which holds
     /// every span).
     pub queue: Queue,
@@ -216,6 +227,7 @@ impl Default for FieldOptions {
             outage: Duration::from_secs(5),
             outage_rate: 20_000,
             memory_spans: 200_000,
+            door_spans: 200_000,
             queue: Queue::Default,
         }
     }
@@ -259,6 +271,10 @@ pub struct Options {
     pub shutdown_timeout: Duration,
     /// Receiver worker threads.
     pub receiver_threads: usize,
+    /// Front doors: producer threads of the `tracing` rows.
+    pub door_threads: Vec<usize>,
+    /// Front doors: shapes of the `tracing` rows.
+    pub door_shapes: Vec<Shape>,
     /// Whether the burst and the steady rate also run otlp-rust with its
     /// durable queue on (`--no-durable`: not).
     pub durable: bool,
@@ -281,6 +297,8 @@ impl Options {
             values: ValueKind::Borrowed,
             shutdown_timeout: Duration::from_secs(120),
             receiver_threads: 2,
+            door_threads: vec![1, 2],
+            door_shapes: Shape::ALL.to_vec(),
             durable: true,
             json: false,
             given: Vec::new(),
@@ -382,6 +400,8 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
     let mut queue = None;
     let mut queues_given = false;
     let mut front = Front::Native;
+    let mut threads = 1;
+    let mut shape = Shape::Flat;
     let mut rate = None;
     let mut timed = false;
     let mut memory = false;
@@ -449,6 +469,31 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                     spans => spans,
                 };
             }
+            "--door-spans" => {
+                options.field.door_spans = match parse_count(&value("--door-spans")?)? {
+                    0 => return Err("--door-spans must be at least 1".into()),
+                    spans => spans,
+                };
+            }
+            "--door-threads" => {
+                options.door_threads = value("--door-threads")?
+                    .split(',')
+                    .map(|item| match parse_count(item.trim())? {
+                        0 => Err("--door-threads: at least 1 thread".to_owned()),
+                        threads => Ok(threads as usize),
+                    })
+                    .collect::<Result<_, _>>()?;
+                options.door_threads.sort_unstable();
+                options.door_threads.dedup();
+            }
+            "--door-shapes" => {
+                options.door_shapes = value("--door-shapes")?
+                    .split(',')
+                    .map(|item| item.trim().parse())
+                    .collect::<Result<_, _>>()?;
+                options.door_shapes.sort_unstable();
+                options.door_shapes.dedup();
+            }
             "--field-queue" => options.field.queue = Queue::parse(&value("--field-queue")?)?,
             "--no-durable" => options.durable = false,
             "--json" => options.json = true,
@@ -458,6 +503,13 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
             }
             "--answer-delay" => answer_delay = Some(parse_duration(&value("--answer-delay")?)?),
             "--front" => front = Front::parse(&value("--front")?)?,
+            "--threads" => {
+                threads = parse_count(&value("--threads")?)? as usize;
+                if threads == 0 {
+                    return Err("--threads must be at least 1".into());
+                }
+            }
+            "--shape" => shape = value("--shape")?.parse()?,
             "--timed" => timed = true,
             "--memory" => memory = true,
             "--role" => role = Some(value("--role")?),
@@ -496,6 +548,8 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                 },
             },
             front,
+            threads,
+            shape,
             timed,
             memory,
             queue,
@@ -522,6 +576,10 @@ pub fn sender_command_line(args: &SenderArgs) -> Vec<String> {
         args.endpoints.http.clone(),
         "--front".to_owned(),
         args.front.as_str().to_owned(),
+        "--threads".to_owned(),
+        args.threads.to_string(),
+        "--shape".to_owned(),
+        args.shape.as_str().to_owned(),
         "--values".to_owned(),
         values_name(args.values).to_owned(),
         "--shutdown-timeout".to_owned(),
@@ -661,6 +719,7 @@ mod tests {
                 outage: Duration::from_millis(300),
                 outage_rate: 1_000,
                 memory_spans: 50_000,
+                door_spans: 200_000,
                 queue: Queue::Size(65_536),
             }
         );
@@ -723,6 +782,8 @@ mod tests {
             },
             load: Load::Burst { spans: 1_000 },
             front: Front::Native,
+            threads: 1,
+            shape: Shape::Flat,
             timed: false,
             memory: true,
             queue: Some(65_536),
@@ -741,6 +802,8 @@ mod tests {
                 duration: Duration::from_millis(2_500),
             },
             front: Front::Tracing,
+            threads: 2,
+            shape: Shape::Nested,
             timed: true,
             memory: false,
             queue: None,

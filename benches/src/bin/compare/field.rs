@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use otlp_benches::end_to_end::Transport;
+use otlp_benches::end_to_end::{Shape, Transport};
 use serde_json::{Value, json};
 
 use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
@@ -43,27 +43,77 @@ pub struct FieldRow {
     pub transport: Transport,
     /// How the spans are produced.
     pub load: Load,
+    /// Producer threads sharing the load.
+    pub threads: usize,
+    /// Single spans or a root with nine children per unit of work.
+    pub shape: Shape,
+}
+
+/// The smallest baseline queue that holds every span of `load`: the
+/// lossless configuration the `tracing` rows of the front doors compare
+/// against (never below the SDK's default, 2,048).
+pub fn lossless_queue(load: Load) -> usize {
+    load.spans().max(2_048) as usize
 }
 
 impl FieldRow {
+    /// The baseline's queue in this row of `scenario`: a queue that holds
+    /// every span for the memory scenario and the front doors' `tracing`
+    /// rows, `--field-queue` otherwise; `None` for otlp-rust and the control
+    /// (they run at their defaults).
+    pub fn baseline_queue(&self, scenario: Scenario, field: &crate::args::FieldOptions) -> Queue {
+        match (self.implementation, scenario, self.front) {
+            (Implementation::OpenTelemetry, Scenario::Memory, _) => {
+                Queue::Size(field.memory_spans as usize)
+            }
+            (Implementation::OpenTelemetry, Scenario::FrontDoors, Front::Tracing) => {
+                Queue::Size(lossless_queue(self.load))
+            }
+            _ => field.queue,
+        }
+    }
+
+    /// Whether this is one of the `tracing` rows of the front doors (either
+    /// layer, either pipeline).
+    fn is_tracing(&self) -> bool {
+        matches!(self.front, Front::Tracing | Front::Layer)
+    }
+
     /// Whether this baseline row does the same work as `ours`: same load
     /// and transport, and the same door (the baseline's own tracer is the
     /// `opentelemetry` API, so for it the native door and the API are one).
     fn pairs_with(&self, ours: &FieldRow) -> bool {
         let door = |front: Front| match front {
             Front::Native | Front::Api => Front::Api,
-            Front::Tracing => Front::Tracing,
+            Front::Tracing | Front::Layer => Front::Tracing,
         };
         self.implementation == Implementation::OpenTelemetry
             && self.transport == ours.transport
             && self.load == ours.load
+            && self.threads == ours.threads
+            && self.shape == ours.shape
             && door(self.front) == door(ours.front)
+    }
+
+    /// Whether this row is `tracing` + `tracing-opentelemetry` over the
+    /// bridge doing the same work as `layer`, an `OtlpLayer` row.
+    fn is_bridge_of(&self, layer: &FieldRow) -> bool {
+        layer.front == Front::Layer
+            && self.implementation == Implementation::OtlpRust
+            && self.front == Front::Tracing
+            && self.transport == layer.transport
+            && self.load == layer.load
+            && self.threads == layer.threads
+            && self.shape == layer.shape
     }
 
     /// The implementation's name in the tables.
     fn implementation_label(&self, queue: Queue) -> String {
         match (self.implementation, self.front) {
             (Implementation::OtlpRust, Front::Native) => "otlp-rust (default settings)".to_owned(),
+            (Implementation::OtlpRust, Front::Layer) => {
+                "OtlpLayer → otlp-rust (default settings)".to_owned()
+            }
             (Implementation::OtlpRust, _) => {
                 "OtlpSpanProcessor → otlp-rust (default settings)".to_owned()
             }
@@ -72,6 +122,12 @@ impl FieldRow {
             (Implementation::OpenTelemetry, _) => match queue {
                 Queue::Default => {
                     "opentelemetry_sdk + opentelemetry-otlp (default settings)".into()
+                }
+                Queue::Size(size) if self.is_tracing() && size == lossless_queue(self.load) => {
+                    format!(
+                        "opentelemetry_sdk + opentelemetry-otlp, queue {} (lossless: holds every span)",
+                        thousands(size as u64)
+                    )
                 }
                 Queue::Size(size) => format!(
                     "opentelemetry_sdk + opentelemetry-otlp, queue {}",
@@ -90,6 +146,7 @@ impl FieldRow {
             (Implementation::Workload, _) => "none (no SDK)",
             (_, Front::Native | Front::Api) => "`opentelemetry` API",
             (_, Front::Tracing) => "`tracing` + `tracing-opentelemetry`",
+            (_, Front::Layer) => "`tracing` + `OtlpLayer`",
         }
     }
 }
@@ -100,6 +157,19 @@ fn transport_label(row: &FieldRow) -> &'static str {
         Implementation::Workload => "–",
         _ => row.transport.label(),
     }
+}
+
+/// A row's load with its producer threads and shape when they are not one
+/// thread and flat spans: `burst of 200,000, 2 threads, nested`.
+fn row_load_label(row: &FieldRow) -> String {
+    let mut label = load_label(row.load);
+    if row.threads != 1 {
+        let _ = write!(label, ", {} threads", row.threads);
+    }
+    if row.shape == Shape::Nested {
+        label.push_str(", nested");
+    }
+    label
 }
 
 /// A load as the tables name it: `burst of 5,000`, `10,000/s for 10 s`.
@@ -127,6 +197,20 @@ fn seconds_label(duration: Duration) -> String {
 /// scenarios that compare sender CPU per span.
 pub fn has_workload_row(scenario: Scenario) -> bool {
     matches!(scenario, Scenario::Steady | Scenario::FrontDoors)
+}
+
+/// The loads of the front doors' `tracing` rows: a burst of `--door-spans`
+/// and the steady rate.
+fn door_loads(options: &Options) -> [Load; 2] {
+    [
+        Load::Burst {
+            spans: options.field.door_spans,
+        },
+        Load::Paced {
+            rate: options.field.rate,
+            duration: options.field.duration,
+        },
+    ]
 }
 
 /// The rows of `scenario`, in table order: per transport, ours (in the
@@ -178,32 +262,72 @@ pub fn rows(options: &Options, scenario: Scenario) -> Vec<FieldRow> {
         Scenario::FrontDoors => {
             let mut doors = vec![(Implementation::OtlpRust, Front::Native)];
             doors.extend(pair(Front::Api));
-            doors.extend(pair(Front::Tracing));
             (vec![steady], doors)
         }
+    };
+    let one = |implementation, front, transport, load| FieldRow {
+        implementation,
+        front,
+        transport,
+        load,
+        threads: 1,
+        shape: Shape::Flat,
     };
     let mut rows = Vec::new();
     for &transport in &options.transports {
         for &load in &loads {
             for &(implementation, front) in &doors {
-                rows.push(FieldRow {
-                    implementation,
-                    front,
-                    transport,
-                    load,
-                });
+                rows.push(one(implementation, front, transport, load));
+            }
+        }
+        if scenario == Scenario::FrontDoors {
+            // The `tracing` door three ways, for every load, thread count
+            // and shape: OtlpLayer, tracing-opentelemetry over the bridge,
+            // tracing-opentelemetry over the baseline (lossless queue).
+            for load in door_loads(options) {
+                for &threads in &options.door_threads {
+                    for &shape in &options.door_shapes {
+                        for (implementation, front) in [
+                            (Implementation::OtlpRust, Front::Layer),
+                            (Implementation::OtlpRust, Front::Tracing),
+                            (Implementation::OpenTelemetry, Front::Tracing),
+                        ] {
+                            rows.push(FieldRow {
+                                threads,
+                                shape,
+                                ..one(implementation, front, transport, load)
+                            });
+                        }
+                    }
+                }
             }
         }
     }
     if let Some(&transport) = options.transports.first()
         && has_workload_row(scenario)
     {
-        rows.push(FieldRow {
-            implementation: Implementation::Workload,
-            front: Front::Native,
-            transport,
-            load: steady,
-        });
+        // One control per load and thread count (the shape does not change
+        // the workload: every span formats its own eight values).
+        let controls: Vec<(Load, usize)> = match scenario {
+            Scenario::FrontDoors => {
+                let mut controls = vec![(steady, 1)];
+                for load in door_loads(options) {
+                    for &threads in &options.door_threads {
+                        if !controls.contains(&(load, threads)) {
+                            controls.push((load, threads));
+                        }
+                    }
+                }
+                controls
+            }
+            _ => vec![(steady, 1)],
+        };
+        for (load, threads) in controls {
+            rows.push(FieldRow {
+                threads,
+                ..one(Implementation::Workload, Front::Native, transport, load)
+            });
+        }
     }
     rows
 }
@@ -260,7 +384,7 @@ fn run_scenario(
             eprint!(
                 "compare: {} [{done}/{total}] {WORKLOAD_LABEL} {}: ",
                 scenario.as_str(),
-                load_label(row.load),
+                row_load_label(&row),
             );
         } else {
             eprint!(
@@ -269,7 +393,7 @@ fn run_scenario(
                 row.implementation.as_str(),
                 row.front.as_str(),
                 row.transport,
-                load_label(row.load),
+                row_load_label(&row),
             );
         }
         let args = SenderArgs {
@@ -278,20 +402,20 @@ fn run_scenario(
             endpoints: receiver.endpoints().clone(),
             load: row.load,
             front: row.front,
+            threads: row.threads,
+            shape: row.shape,
             timed: matches!(scenario, Scenario::Slow | Scenario::Outage),
             memory: scenario == Scenario::Memory,
             durable_dir: None,
-            queue: match (row.implementation, scenario, field.queue) {
+            queue: match (row.implementation, row.baseline_queue(scenario, field)) {
                 (
                     Implementation::OtlpRust
                     | Implementation::OtlpRustDurable
                     | Implementation::Workload,
-                    ..,
+                    _,
                 ) => None,
-                // A queue that holds every span of the load.
-                (_, Scenario::Memory, _) => Some(field.memory_spans as usize),
-                (_, _, Queue::Size(size)) => Some(size),
-                (_, _, Queue::Default) => None,
+                (_, Queue::Size(size)) => Some(size),
+                (_, Queue::Default) => None,
             },
             values: options.values,
             shutdown_timeout: options.shutdown_timeout,
@@ -336,6 +460,18 @@ fn cpu_per_span(run: &Measurement) -> f64 {
     run.usage.cpu().as_secs_f64() / run.produced.max(1) as f64
 }
 
+/// The producer threads' own CPU seconds per span they made.
+fn producer_cpu_per_span(run: &Measurement) -> f64 {
+    run.producer_cpu.as_secs_f64() / run.produced.max(1) as f64
+}
+
+/// The producer's wall time per span, per thread: the time from the first
+/// span started to the last one ended, over the spans each of the
+/// `threads` producer threads made.
+fn producer_wall_per_span(run: &Measurement, threads: usize) -> f64 {
+    run.produce_time.as_secs_f64() * threads as f64 / run.produced.max(1) as f64
+}
+
 /// Sender CPU over the sender's wall time from its first span to the return
 /// of its shutdown: the share of one core it kept busy.
 fn core_share(run: &Measurement) -> f64 {
@@ -366,6 +502,12 @@ pub struct FieldSummary {
     pub cpu_seconds: f64,
     /// Median sender CPU seconds per span produced.
     pub cpu_per_span: f64,
+    /// The lowest and highest sender CPU seconds per span of the runs.
+    pub cpu_per_span_range: (f64, f64),
+    /// Median CPU seconds of the producer threads per span.
+    pub producer_cpu_per_span: f64,
+    /// Median producer wall seconds per span, per thread.
+    pub producer_wall_per_span: f64,
     /// Median share of one core.
     pub core_share: f64,
     /// Median peak RSS, bytes.
@@ -438,6 +580,14 @@ impl FieldSummary {
             other_spans: median_of(&|run| run.other_spans as f64),
             cpu_seconds: median_of(&|run| run.usage.cpu().as_secs_f64()),
             cpu_per_span: median_of(&cpu_per_span),
+            cpu_per_span_range: runs
+                .iter()
+                .map(cpu_per_span)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), value| {
+                    (low.min(value), high.max(value))
+                }),
+            producer_cpu_per_span: median_of(&producer_cpu_per_span),
+            producer_wall_per_span: median_of(&|run| producer_wall_per_span(run, row.threads)),
             core_share: median_of(&core_share),
             peak_rss_bytes: median_of(&|run| run.usage.peak_rss_bytes as f64),
             in_calls: timed.then(|| {
@@ -488,8 +638,6 @@ pub struct ScenarioReport {
     pub command: String,
     /// Runs per row.
     pub runs: usize,
-    /// The baseline's queue.
-    pub queue: Queue,
     /// The loads' settings (for the headings).
     pub field: crate::args::FieldOptions,
     /// Machine CPUs, for the other processes' share.
@@ -526,7 +674,6 @@ impl ScenarioReport {
             pairs,
             command: command_line(&scenario_arguments(&options.given, results.scenario)),
             runs: options.runs,
-            queue: options.field.queue,
             field: options.field,
             nproc,
             shutdown_timeout: options.shutdown_timeout,
@@ -583,15 +730,37 @@ impl ScenarioReport {
             .find(|row| row.row.implementation == Implementation::Workload)
     }
 
+    /// The control of row `index`: the control row with the same load and
+    /// producer threads (else the first control). `None` for a control
+    /// itself or without one.
+    pub fn workload_for(&self, index: usize) -> Option<&FieldSummary> {
+        let row = &self.rows[index].row;
+        if row.implementation == Implementation::Workload {
+            return None;
+        }
+        self.rows
+            .iter()
+            .find(|control| {
+                control.row.implementation == Implementation::Workload
+                    && control.row.load == row.load
+                    && control.row.threads == row.threads
+            })
+            .or_else(|| self.workload())
+    }
+
     /// Row `index`'s sender CPU seconds per span beyond the workload: its
-    /// CPU per span less the control's. `None` for the control itself or
+    /// CPU per span less its control's. `None` for the control itself or
     /// without one.
     pub fn beyond_workload(&self, index: usize) -> Option<f64> {
         let row = &self.rows[index];
-        if row.row.implementation == Implementation::Workload {
-            return None;
-        }
-        Some(row.cpu_per_span - self.workload()?.cpu_per_span)
+        Some(row.cpu_per_span - self.workload_for(index)?.cpu_per_span)
+    }
+
+    /// The `tracing` + `tracing-opentelemetry` over the bridge row doing
+    /// the same work as `OtlpLayer` row `index`.
+    fn bridge_of(&self, index: usize) -> Option<&FieldSummary> {
+        let layer = &self.rows[index].row;
+        self.rows.iter().find(|row| row.row.is_bridge_of(layer))
     }
 
     /// Row `index`'s CPU per span beyond the workload over its pair's (ours
@@ -609,17 +778,42 @@ impl ScenarioReport {
             return;
         };
         let doors = self.scenario == Scenario::FrontDoors;
-        let _ = writeln!(
-            out,
-            "\nSender CPU beyond the workload (control: {WORKLOAD_LABEL}, {:.2} µs/span of CPU, \
-             {:.0}% of one core):\n",
-            workload.cpu_per_span * 1e6,
-            workload.core_share * 100.0,
-        );
+        let controls: Vec<&FieldSummary> = self
+            .rows
+            .iter()
+            .filter(|row| row.row.implementation == Implementation::Workload)
+            .collect();
+        if controls.len() == 1 {
+            let _ = writeln!(
+                out,
+                "\nSender CPU beyond the workload (control: {WORKLOAD_LABEL}, {:.2} µs/span of CPU, \
+                 {:.0}% of one core):\n",
+                workload.cpu_per_span * 1e6,
+                workload.core_share * 100.0,
+            );
+        } else {
+            let each: Vec<String> = controls
+                .iter()
+                .map(|control| {
+                    format!(
+                        "{}: {:.2} µs/span of CPU, producer {:.0} ns/span of CPU",
+                        row_load_label(&control.row).replace(", nested", ""),
+                        control.cpu_per_span * 1e6,
+                        control.producer_cpu_per_span * 1e9,
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "\nSender CPU beyond the workload (controls: {WORKLOAD_LABEL}, one per load and \
+                 thread count; {}):\n",
+                each.join("; "),
+            );
+        }
         out.push_str(if doors {
-            "| front door | pipeline | transport | CPU µs/span | workload only µs/span \
+            "| front door | load | pipeline | transport | CPU µs/span | workload only µs/span \
              | CPU µs/span beyond the workload | beyond workload vs baseline (same door) |\n\
-             |---|---|---|---:|---:|---:|---:|\n"
+             |---|---|---|---|---:|---:|---:|---:|\n"
         } else {
             "| implementation | transport | CPU µs/span | workload only µs/span \
              | CPU µs/span beyond the workload | beyond workload vs baseline |\n\
@@ -630,7 +824,12 @@ impl ScenarioReport {
                 continue;
             };
             if doors {
-                let _ = write!(out, "| {} ", row.row.front_label());
+                let _ = write!(
+                    out,
+                    "| {} | {} ",
+                    row.row.front_label(),
+                    row_load_label(&row.row)
+                );
             }
             let _ = writeln!(
                 out,
@@ -638,7 +837,9 @@ impl ScenarioReport {
                 self.label(&row.row),
                 row.row.transport.label(),
                 row.cpu_per_span * 1e6,
-                workload.cpu_per_span * 1e6,
+                self.workload_for(index)
+                    .map_or(workload.cpu_per_span, |control| control.cpu_per_span)
+                    * 1e6,
                 beyond * 1e6,
                 self.beyond_workload_ratio(index)
                     .map_or("–".to_owned(), ratio),
@@ -673,10 +874,11 @@ impl ScenarioReport {
                 thousands(field.outage_rate)
             ),
             Scenario::FrontDoors => format!(
-                "Front doors: {} spans/s for {} through the `opentelemetry` API and `tracing`, \
-                 otlp-rust vs opentelemetry-rust",
+                "Front doors: {} spans/s for {} (and `tracing` also in a burst of {}) through \
+                 the `opentelemetry` API and `tracing`, otlp-rust vs opentelemetry-rust",
                 thousands(field.rate),
-                seconds_label(field.duration)
+                seconds_label(field.duration),
+                thousands(field.door_spans),
             ),
             Scenario::Memory => format!(
                 "Memory per held span: {} spans made while the receiver is down, \
@@ -726,6 +928,7 @@ impl ScenarioReport {
             Scenario::Slow | Scenario::Outage => self.loss_table(&mut out),
             Scenario::FrontDoors => {
                 self.front_door_table(&mut out);
+                self.tracing_table(&mut out);
                 self.beyond_workload_table(&mut out);
             }
             Scenario::Memory => self.memory_table(&mut out),
@@ -734,7 +937,12 @@ impl ScenarioReport {
         out.push_str(&self.explanation());
         let goals = self.goals();
         if !goals.is_empty() {
-            out.push_str("Goals for otlp-rust at its default settings (issue 13):\n\n");
+            out.push_str(if self.scenario == Scenario::FrontDoors {
+                "Goals for `tracing` + `OtlpLayer` at otlp-rust's default settings (the `tracing` \
+                 front door), over every load, thread count and shape above:\n\n"
+            } else {
+                "Goals for otlp-rust at its default settings (issue 13):\n\n"
+            });
             for goal in goals {
                 let _ = writeln!(out, "- {goal}");
             }
@@ -745,12 +953,7 @@ impl ScenarioReport {
     }
 
     fn label(&self, row: &FieldRow) -> String {
-        match self.scenario {
-            Scenario::Memory => {
-                row.implementation_label(Queue::Size(self.field.memory_spans as usize))
-            }
-            _ => row.implementation_label(self.queue),
-        }
+        row.implementation_label(row.baseline_queue(self.scenario, &self.field))
     }
 
     fn steady_table(&self, out: &mut String) {
@@ -823,7 +1026,12 @@ impl ScenarioReport {
              |---|---|---|---:|---:|---:|---:|---:|---:|\n",
         );
         for (index, row) in self.rows.iter().enumerate() {
-            if row.row.implementation == Implementation::Workload {
+            let steady = matches!(row.row.load, Load::Paced { .. });
+            if row.row.implementation == Implementation::Workload
+                || !steady
+                || row.row.threads != 1
+                || row.row.shape != Shape::Flat
+            {
                 continue;
             }
             let versus = self.pair(index).map_or("–".to_owned(), |pair| {
@@ -840,6 +1048,64 @@ impl ScenarioReport {
                 thousands(row.other_spans.round() as u64),
                 row.cpu_per_span * 1e6,
                 row.core_share * 100.0,
+            );
+        }
+    }
+
+    /// The front doors' `tracing` rows, every load, thread count and shape:
+    /// `OtlpLayer` against `tracing-opentelemetry` over the bridge and over
+    /// the baseline (lossless queue).
+    fn tracing_table(&self, out: &mut String) {
+        out.push_str(
+            "\nThe `tracing` door three ways: `OtlpLayer` → otlp-sdk, `tracing-opentelemetry` → \
+             `OtlpSpanProcessor` → otlp-sdk, and `tracing-opentelemetry` → `opentelemetry_sdk` + \
+             `opentelemetry-otlp` with a queue that holds every span (lossless):\n\n\
+             | load | shape | threads | transport | door → pipeline | spans sent | lost \
+             | sender CPU µs/span (min–max) | beyond workload µs/span | producer CPU ns/span \
+             | producer wall ns/span | CPU/span vs baseline (lossless) \
+             | CPU/span vs OtlpSpanProcessor |\n\
+             |---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (index, row) in self.rows.iter().enumerate() {
+            if !row.row.is_tracing() || row.row.implementation == Implementation::Workload {
+                continue;
+            }
+            let door = match (row.row.implementation, row.row.front) {
+                (_, Front::Layer) => "`OtlpLayer` → otlp-sdk",
+                (Implementation::OtlpRust, _) => {
+                    "`tracing-opentelemetry` → `OtlpSpanProcessor` → otlp-sdk"
+                }
+                _ => {
+                    "`tracing-opentelemetry` → `opentelemetry_sdk` + `opentelemetry-otlp` (lossless queue)"
+                }
+            };
+            let versus = self.pair(index).map_or("–".to_owned(), |pair| {
+                ratio(row.cpu_per_span / pair.cpu_per_span)
+            });
+            let versus_bridge = self.bridge_of(index).map_or("–".to_owned(), |bridge| {
+                ratio(row.cpu_per_span / bridge.cpu_per_span)
+            });
+            let (low, high) = row.cpu_per_span_range;
+            let wall = match row.row.load {
+                Load::Burst { .. } => format!("{:.0}", row.producer_wall_per_span * 1e9),
+                Load::Paced { .. } => "– (paced)".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {door} | {} | {} | {:.2} ({:.2}–{:.2}) | {} | {:.0} | {wall} \
+                 | {versus} | {versus_bridge} |",
+                load_label(row.row.load),
+                row.row.shape.as_str(),
+                row.row.threads,
+                row.row.transport.label(),
+                thousands(row.produced),
+                row.lost_label(),
+                row.cpu_per_span * 1e6,
+                low * 1e6,
+                high * 1e6,
+                self.beyond_workload(index)
+                    .map_or("–".to_owned(), |beyond| format!("{:.2}", beyond * 1e6)),
+                row.producer_cpu_per_span * 1e9,
             );
         }
     }
@@ -938,8 +1204,93 @@ impl ScenarioReport {
                     })
                 })
                 .collect(),
+            Scenario::FrontDoors => self.tracing_goals(),
             _ => Vec::new(),
         }
+    }
+
+    /// The `tracing` front door's goals, per transport over every
+    /// `OtlpLayer` row: sender CPU per span at most 1/5 of the baseline's
+    /// (lossless queue), at most 1 µs per span, nothing lost.
+    fn tracing_goals(&self) -> Vec<FieldGoal> {
+        let mut goals = Vec::new();
+        for &transport in Transport::ALL.iter() {
+            let layers: Vec<usize> = (0..self.rows.len())
+                .filter(|&index| {
+                    let row = &self.rows[index].row;
+                    row.front == Front::Layer && row.transport == transport
+                })
+                .collect();
+            if layers.is_empty() {
+                continue;
+            }
+            let name = |index: usize| {
+                let row = &self.rows[index].row;
+                format!(
+                    "{}/{}t/{}",
+                    match row.load {
+                        Load::Burst { .. } => "burst",
+                        Load::Paced { .. } => "steady",
+                    },
+                    row.threads,
+                    row.shape.as_str()
+                )
+            };
+            let ratios: Vec<(usize, Option<f64>)> = layers
+                .iter()
+                .map(|&index| {
+                    let pair = self.pair(index);
+                    (
+                        index,
+                        pair.map(|pair| self.rows[index].cpu_per_span / pair.cpu_per_span),
+                    )
+                })
+                .collect();
+            goals.push(FieldGoal {
+                transport,
+                goal: "sender CPU per span ≤ 1/5 of `tracing-opentelemetry` + \
+                       `opentelemetry-otlp` with a lossless queue"
+                    .to_owned(),
+                met: ratios
+                    .iter()
+                    .all(|(_, ratio)| ratio.is_some_and(|ratio| ratio <= 0.2)),
+                value: ratios
+                    .iter()
+                    .map(|&(index, value)| {
+                        format!("{} {}", name(index), value.map_or("–".to_owned(), ratio))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+            goals.push(FieldGoal {
+                transport,
+                goal: "sender CPU ≤ 1 µs per span (8 fields)".to_owned(),
+                met: layers
+                    .iter()
+                    .all(|&index| self.rows[index].cpu_per_span <= 1e-6),
+                value: layers
+                    .iter()
+                    .map(|&index| {
+                        let row = &self.rows[index];
+                        format!(
+                            "{} {:.2} µs (producer threads {:.2})",
+                            name(index),
+                            row.cpu_per_span * 1e6,
+                            row.producer_cpu_per_span * 1e6
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+            let lost: u64 = layers.iter().map(|&index| self.rows[index].lost).sum();
+            goals.push(FieldGoal {
+                transport,
+                goal: "0 lost at default settings".to_owned(),
+                met: lost == 0,
+                value: format!("{} lost in the worst runs together", thousands(lost)),
+            });
+        }
+        goals
     }
 
     fn explanation(&self) -> String {
@@ -1012,7 +1363,20 @@ impl ScenarioReport {
                  spans the sender exported that the application did not make (its \
                  pipeline's own `tracing` spans fed back). Ratios: each otlp-rust row over \
                  the baseline behind the same door (otlp-sdk's own tracer over the \
-                 baseline's API row)."
+                 baseline's API row). The `tracing` table adds `OtlpLayer` \
+                 (`otlp_contrib::tracing::OtlpLayer::new(&provider)` with the scope set to \
+                 the other doors' tracer's, on `tracing_subscriber::registry()`, global) over \
+                 otlp-sdk's own pipeline at its defaults, with the same exporters, receiver and \
+                 spans; each door also makes a burst as fast as it can, with one and with two \
+                 producer threads (the load shared evenly: each thread makes half the spans, a \
+                 steady thread at half the rate), flat spans and the nested shape (a root span \
+                 entered while its nine children, eight fields each, are made and closed: ten \
+                 spans per unit). The baseline's `tracing` rows run with a queue that holds \
+                 every span of the load, so that they lose none. Producer CPU ns/span = the \
+                 producer threads' own CPU time (`CLOCK_THREAD_CPUTIME_ID`, from their first \
+                 span to their last) over the spans made; producer wall ns/span = the time from \
+                 the first span started to the last one ended, over the spans each thread made \
+                 (bursts only). Min–max: over the runs."
                     .to_owned()
             }
         };
@@ -1093,7 +1457,7 @@ impl ScenarioReport {
                     _ => row.row.front.as_str(),
                 },
                 transport_label(&row.row),
-                load_label(row.row.load),
+                row_load_label(&row.row),
                 thousands(requests.round() as u64),
                 problems.join("; ").replace('|', "\\|"),
             );
@@ -1127,6 +1491,7 @@ impl ScenarioReport {
                             "sender_cpu_seconds": run.usage.cpu().as_secs_f64(),
                             "peak_rss_bytes": run.usage.peak_rss_bytes,
                             "produce_seconds": run.produce_time.as_secs_f64(),
+                            "producer_cpu_seconds": run.producer_cpu.as_secs_f64(),
                             "until_shutdown_seconds": run.until_shutdown.as_secs_f64(),
                             "in_span_calls_seconds": run.calls.map(|c| c.total_ns as f64 / 1e9),
                             "longest_span_call_seconds": run.calls.map(|c| c.longest_ns as f64 / 1e9),
@@ -1146,6 +1511,15 @@ impl ScenarioReport {
                     "label": self.label(&row.row),
                     "transport": row.row.transport.as_str(),
                     "load": load_label(row.row.load),
+                    "threads": row.row.threads,
+                    "shape": row.row.shape.as_str(),
+                    "producer_cpu_seconds_per_span": row.producer_cpu_per_span,
+                    "producer_wall_seconds_per_span_per_thread": row.producer_wall_per_span,
+                    "sender_cpu_seconds_per_span_min": row.cpu_per_span_range.0,
+                    "sender_cpu_seconds_per_span_max": row.cpu_per_span_range.1,
+                    "ratio_cpu_per_span_vs_bridge": self
+                        .bridge_of(index)
+                        .map(|bridge| row.cpu_per_span / bridge.cpu_per_span),
                     "produced": row.produced,
                     "lost": row.lost,
                     "delivered_per_second": row.delivered_per_second,
@@ -1161,7 +1535,7 @@ impl ScenarioReport {
                     "ratio_cpu_per_span": pair.map(|pair| row.cpu_per_span / pair.cpu_per_span),
                     "ratio_in_span_calls": pair
                         .and_then(|pair| Some(row.in_calls? / pair.in_calls?)),
-                    "workload_cpu_seconds_per_span": self.workload().map(|w| w.cpu_per_span),
+                    "workload_cpu_seconds_per_span": self.workload_for(index).map(|w| w.cpu_per_span),
                     "sender_cpu_seconds_per_span_beyond_workload": self.beyond_workload(index),
                     "ratio_cpu_per_span_beyond_workload": self.beyond_workload_ratio(index),
                     "durable_vs_memory_only": durable,
@@ -1280,7 +1654,10 @@ mod tests {
                 Scenario::Steady => 7,
                 Scenario::Outage | Scenario::Memory => 4,
                 Scenario::Slow => 8,
-                Scenario::FrontDoors => 11,
+                // Per transport ours, the API pair, and the `tracing`
+                // door three ways for 2 loads x 2 thread counts x 2
+                // shapes; then a control per load and thread count.
+                Scenario::FrontDoors => 2 * (3 + 3 * 8) + 4,
             };
             assert_eq!(rows.len(), expected, "{scenario:?}");
             for ours in rows.iter().filter(|row| {

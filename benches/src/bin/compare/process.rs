@@ -32,6 +32,16 @@ pub fn own_cpu() -> Duration {
     timeval(usage.ru_utime) + timeval(usage.ru_stime)
 }
 
+/// CPU time (user + system) the calling thread has used so far.
+pub fn thread_cpu() -> Duration {
+    // SAFETY: an all-zero `timespec` is a valid value of this plain C struct.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `now` is a valid, writable `timespec`; the clock id is valid.
+    let result = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(result, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
 fn timeval(value: libc::timeval) -> Duration {
     Duration::from_secs(value.tv_sec as u64) + Duration::from_micros(value.tv_usec as u64)
 }

@@ -28,16 +28,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use otlp_benches::end_to_end::{
-    BaselineSender, Endpoints, OursSender, Producer, Sender, Transport, WorkloadOnly,
+    BaselineSender, Endpoints, OursSender, Producer, Sender, Shape, Transport, WorkloadOnly,
 };
-use otlp_benches::front_doors::{BridgeSender, TracingSender};
+use otlp_benches::front_doors::{BridgeSender, LayerSender, TracingSender};
 use otlp_benches::hot_path::{SPAN_NAME, ValueKind};
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver, Store};
 use otlp_sdk::durable::DurableConfig;
 use serde_json::{Value, json};
 
 use crate::memory::{CountedBaseline, MemorySample};
-use crate::process::{monotonic_ns, own_cpu, resident_bytes};
+use crate::process::{monotonic_ns, own_cpu, resident_bytes, thread_cpu};
 
 /// What the receiver does with each request it accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -314,6 +314,9 @@ pub enum Front {
     /// `tracing` + `tracing-opentelemetry` (global subscriber) in front of
     /// the `opentelemetry` API.
     Tracing,
+    /// `tracing` + `otlp_contrib::tracing::OtlpLayer` (global subscriber)
+    /// straight into otlp-sdk's own pipeline (ours only).
+    Layer,
 }
 
 impl Front {
@@ -323,6 +326,7 @@ impl Front {
             Front::Native => "native",
             Front::Api => "api",
             Front::Tracing => "tracing",
+            Front::Layer => "tracing-layer",
         }
     }
 
@@ -332,8 +336,9 @@ impl Front {
             "native" => Ok(Front::Native),
             "api" => Ok(Front::Api),
             "tracing" => Ok(Front::Tracing),
+            "tracing-layer" => Ok(Front::Layer),
             other => Err(format!(
-                "unknown front door {other:?} (native, api or tracing)"
+                "unknown front door {other:?} (native, api, tracing or tracing-layer)"
             )),
         }
     }
@@ -383,6 +388,13 @@ pub struct SenderArgs {
     pub load: Load,
     /// The door the spans enter through.
     pub front: Front,
+    /// Producer threads; the load is shared out evenly among them (a
+    /// rate too: each thread makes its share at its share of the rate).
+    pub threads: usize,
+    /// What a producer makes per unit of work: single spans, or a root
+    /// with nine children (through `tracing`; the other doors make ten
+    /// single spans).
+    pub shape: Shape,
     /// Whether the producer times every span call (two clock reads per
     /// span): [`SenderReport::calls`].
     pub timed: bool,
@@ -420,6 +432,9 @@ pub struct SenderReport {
     pub pipeline_stats: Value,
     /// The producer's time in span calls, when it timed them.
     pub calls: Option<CallTimes>,
+    /// CPU time of the producer threads (their own, from the first span to
+    /// the last one they made), all together, ns.
+    pub producer_cpu_ns: u64,
     /// Memory and what the pipeline held after the load (`--memory`).
     pub memory: Option<MemorySample>,
 }
@@ -445,6 +460,7 @@ impl SenderReport {
             "shutdown_ns": self.shutdown_ns,
             "shutdown_error": self.shutdown_error,
             "pipeline_stats": self.pipeline_stats,
+            "producer_cpu_ns": self.producer_cpu_ns,
             "calls": self.calls.map(|calls| json!({
                 "total_ns": calls.total_ns,
                 "longest_ns": calls.longest_ns,
@@ -475,6 +491,7 @@ impl SenderReport {
             shutdown_ns: number("shutdown_ns")?,
             shutdown_error: json["shutdown_error"].as_str().map(str::to_owned),
             pipeline_stats: json["pipeline_stats"].clone(),
+            producer_cpu_ns: json["producer_cpu_ns"].as_u64().unwrap_or(0),
             calls: match &json["calls"] {
                 Value::Null => None,
                 calls => Some(CallTimes {
@@ -590,6 +607,17 @@ pub fn sender(args: &SenderArgs) -> Result<(), String> {
             report.pipeline_stats = stats_json(&sender.inner.stats());
             report
         }
+        (Implementation::OtlpRust, Front::Layer) => {
+            let sender = LayerSender::install(transport, endpoints)?;
+            let mut report = produce_and_shut_down(&sender, args, rss_start, &|_| {
+                ours_holding(&sender.stats())
+            })?;
+            report.pipeline_stats = stats_json(&sender.stats());
+            report
+        }
+        (Implementation::OpenTelemetry, Front::Layer) => {
+            return Err("OtlpLayer records into otlp-sdk only".to_owned());
+        }
         (Implementation::OpenTelemetry, Front::Native) if args.memory => {
             let queue = args
                 .queue
@@ -642,7 +670,7 @@ fn say(line: &str) -> Result<(), String> {
 /// (`rss_start`: the resident memory before the pipeline was built;
 /// `holding`: what the pipeline holds), then says `loaded`, so that the
 /// coordinator can let the receiver come back, and only then shuts down.
-fn produce_and_shut_down<S: Sender + ?Sized>(
+fn produce_and_shut_down<S: Sender + Sync + ?Sized>(
     sender: &S,
     args: &SenderArgs,
     rss_start: Option<u64>,
@@ -650,31 +678,63 @@ fn produce_and_shut_down<S: Sender + ?Sized>(
 ) -> Result<SenderReport, String> {
     let rss_before_load = if args.memory { resident_bytes() } else { None };
     say("producing")?;
-    let mut producer = TimedProducer {
-        producer: Producer::new(args.values),
-        calls: args.timed.then(CallTimes::default),
-    };
+    let threads = args.threads.max(1) as u64;
+    let unit = args.shape.unit();
+    let total = args.load.spans();
     let start_ns = monotonic_ns();
-    match args.load {
-        Load::Burst { spans } => producer.produce(sender, spans),
-        Load::Paced { rate, duration } => {
-            let total = args.load.spans();
-            let start = Instant::now();
-            loop {
-                let elapsed = start.elapsed();
-                let due = if elapsed >= duration {
-                    total
-                } else {
-                    ((elapsed.as_secs_f64() * rate as f64) as u64).min(total)
+    let made: Vec<(u64, Option<CallTimes>, u64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                // This thread's share, in whole units; the first thread
+                // takes what does not divide evenly.
+                let share = total / threads + if thread == 0 { total % threads } else { 0 };
+                let units = share.div_ceil(unit);
+                let first = thread * (total / threads + threads);
+                let load = args.load;
+                let shape = args.shape;
+                let timed = args.timed;
+                let values = args.values;
+                let work = move || {
+                    let mut producer = TimedProducer {
+                        producer: Producer::starting_at(values, first),
+                        calls: timed.then(CallTimes::default),
+                    };
+                    let cpu_start = thread_cpu();
+                    produce_load(&mut producer, sender, load, shape, units, threads);
+                    let cpu = thread_cpu().saturating_sub(cpu_start);
+                    (
+                        producer.producer.produced(),
+                        producer.calls,
+                        cpu.as_nanos() as u64,
+                    )
                 };
-                producer.produce(sender, due.saturating_sub(producer.producer.produced()));
-                if producer.producer.produced() >= total {
-                    break;
+                if thread == 0 {
+                    None
+                } else {
+                    Some(scope.spawn(work))
                 }
-                std::thread::sleep(PACING_TICK);
+                .ok_or(work)
+            })
+            .collect();
+        // The main thread is the first producer; the others run beside it.
+        let mut made = Vec::new();
+        for handle in handles {
+            match handle {
+                Err(work) => made.push(work()),
+                Ok(handle) => made.push(handle.join().expect("a producer thread panicked")),
             }
         }
-    }
+        made
+    });
+    let produced: u64 = made.iter().map(|(spans, ..)| spans).sum();
+    let producer_cpu_ns = made.iter().map(|(.., cpu)| cpu).sum();
+    let calls = made
+        .iter()
+        .filter_map(|(_, calls, _)| *calls)
+        .reduce(|a, b| CallTimes {
+            total_ns: a.total_ns + b.total_ns,
+            longest_ns: a.longest_ns.max(b.longest_ns),
+        });
     let produced_ns = monotonic_ns();
     let memory = if args.memory {
         let rss_loaded = resident_bytes();
@@ -682,7 +742,7 @@ fn produce_and_shut_down<S: Sender + ?Sized>(
             rss_start_bytes: rss_start.unwrap_or(0),
             rss_before_load_bytes: rss_before_load.unwrap_or(0),
             rss_loaded_bytes: rss_loaded.unwrap_or(0),
-            ..holding(producer.producer.produced())
+            ..holding(produced)
         };
         say("loaded")?;
         Some(sample)
@@ -692,18 +752,55 @@ fn produce_and_shut_down<S: Sender + ?Sized>(
     let shutdown = sender.shutdown(args.shutdown_timeout);
     let shutdown_ns = monotonic_ns();
     Ok(SenderReport {
-        produced: producer.producer.produced(),
+        produced,
         start_ns,
         produced_ns,
         shutdown_ns,
         shutdown_error: shutdown.err(),
         pipeline_stats: Value::Null,
-        calls: producer.calls,
+        producer_cpu_ns,
+        calls,
         memory,
     })
 }
 
-/// The shared [`Producer`], timing each span call when asked to.
+/// One producer thread's part of `load`: `units` units of `shape`, as fast
+/// as it can (a burst) or paced at its share (`1 / threads`) of the rate.
+fn produce_load<S: Sender + ?Sized>(
+    producer: &mut TimedProducer,
+    sender: &S,
+    load: Load,
+    shape: Shape,
+    units: u64,
+    threads: u64,
+) {
+    match load {
+        Load::Burst { .. } => producer.produce(sender, shape, units),
+        Load::Paced { rate, duration } => {
+            // Units per second of this thread.
+            let rate = rate as f64 / threads as f64 / shape.unit() as f64;
+            let start = Instant::now();
+            let mut made = 0;
+            loop {
+                let elapsed = start.elapsed();
+                let due = if elapsed >= duration {
+                    units
+                } else {
+                    ((elapsed.as_secs_f64() * rate) as u64).min(units)
+                };
+                producer.produce(sender, shape, due.saturating_sub(made));
+                made = made.max(due);
+                if made >= units {
+                    break;
+                }
+                std::thread::sleep(PACING_TICK);
+            }
+        }
+    }
+}
+
+/// The shared [`Producer`], timing each span call (each unit's calls) when
+/// asked to.
 struct TimedProducer {
     producer: Producer,
     calls: Option<CallTimes>,
@@ -711,13 +808,13 @@ struct TimedProducer {
 
 impl TimedProducer {
     #[inline]
-    fn produce<S: Sender + ?Sized>(&mut self, sender: &S, spans: u64) {
+    fn produce<S: Sender + ?Sized>(&mut self, sender: &S, shape: Shape, units: u64) {
         match &mut self.calls {
-            None => self.producer.produce(sender, spans),
+            None => self.producer.produce_units(sender, shape, units),
             Some(calls) => {
-                for _ in 0..spans {
+                for _ in 0..units {
                     let start = Instant::now();
-                    self.producer.produce(sender, 1);
+                    self.producer.produce_units(sender, shape, 1);
                     let took = start.elapsed().as_nanos() as u64;
                     calls.total_ns += took;
                     calls.longest_ns = calls.longest_ns.max(took);
@@ -755,6 +852,7 @@ mod tests {
             shutdown_ns: 3,
             shutdown_error: Some("timed out".into()),
             pipeline_stats: json!({"exported": 20_000}),
+            producer_cpu_ns: 17,
             calls: None,
             memory: None,
         };
@@ -792,7 +890,7 @@ mod tests {
         };
         assert_eq!(load.spans(), 125_000);
         assert_eq!(Load::Burst { spans: 7 }.spans(), 7);
-        for front in [Front::Native, Front::Api, Front::Tracing] {
+        for front in [Front::Native, Front::Api, Front::Tracing, Front::Layer] {
             assert_eq!(Front::parse(front.as_str()), Ok(front));
         }
         assert!(Front::parse("log").is_err());

@@ -9,7 +9,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use otlp_benches::end_to_end::{Endpoints, Transport};
+use otlp_benches::end_to_end::{Endpoints, Shape, Transport};
 
 use crate::args::{Options, Queue, Scenario, receiver_command_line, sender_command_line};
 use crate::durable::DurableDir;
@@ -105,6 +105,8 @@ pub struct Measurement {
     pub other_spans: u64,
     /// The producer's time in span calls, if it timed them.
     pub calls: Option<CallTimes>,
+    /// CPU time of the producer threads, all together, while they produced.
+    pub producer_cpu: Duration,
     /// From the first span to the last span the receiver counted.
     pub elapsed: Duration,
     /// From the first span to the last span ended (the producer's loop).
@@ -306,6 +308,8 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
                 spans: options.spans,
             },
             front: Front::Native,
+            threads: 1,
+            shape: Shape::Flat,
             timed: false,
             memory: false,
             durable_dir: None,
@@ -474,6 +478,7 @@ pub fn measure(
         delivered,
         other_spans,
         calls: report.calls,
+        producer_cpu: Duration::from_nanos(report.producer_cpu_ns),
         elapsed,
         produce_time: Duration::from_nanos(report.produced_ns.saturating_sub(report.start_ns)),
         until_shutdown: Duration::from_nanos(report.shutdown_ns.saturating_sub(report.start_ns)),

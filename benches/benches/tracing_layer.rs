@@ -1,0 +1,225 @@
+//! `tracing_layer`: what a producing thread pays per `tracing` span,
+//! `otlp_contrib::tracing::OtlpLayer` into otlp-sdk against
+//! `tracing-opentelemetry` into `opentelemetry_sdk`'s `BatchSpanProcessor`,
+//! in the same run.
+//!
+//! ```text
+//! cargo bench -p otlp-benches --bench tracing_layer
+//! ```
+//!
+//! One element is one span: an `info_span!` named `render_response` with
+//! eight `&str` fields of 16 characters (`otlp_benches::front_doors::tracing_span`,
+//! the span `compare --scenario front-doors` makes), created and closed.
+//! Groups:
+//!
+//! - `tracing_layer_flat`: every span a root, created and closed at once;
+//! - `tracing_layer_nested`: one root span entered while nine children (eight
+//!   fields each) are created and closed, then closed itself: ten spans per
+//!   unit, each child's parent the root.
+//!
+//! Sides, each with `1_thread` and `2_threads`:
+//!
+//! - `otlp_layer`: `tracing_subscriber::registry().with(OtlpLayer::new(&provider))`
+//!   on otlp-sdk's provider and `BatchSpanProcessor` (`otlp_benches::pipeline::OursPipeline`:
+//!   the in-process no-op exporter of the other suites; each span encoded on
+//!   the thread that closes it);
+//! - `tracing_opentelemetry`: `tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer))`
+//!   on `opentelemetry_sdk`'s provider and thread-based `BatchSpanProcessor`
+//!   (`otlp_benches::pipeline::BaselinePipeline`, its exporter discards
+//!   every batch) with a queue of twice a burst: lossless (the final
+//!   accounting shows it).
+//!
+//! Each side's subscriber is its own `Dispatch`, made the default of the
+//! producing thread for each burst (`tracing::dispatcher::with_default`);
+//! no global subscriber, so the pipelines' own threads record nothing. Spans
+//! go out in bursts of 8,192 with an untimed flush before each
+//! (`otlp_benches::hot_path::produce`); with two threads both produce at once
+//! and the time is wall time per span of both together. Criterion's time is
+//! nanoseconds per span. At the end the suite prints `OtlpLayer`'s ratio
+//! against `tracing-opentelemetry` for every group and thread count,
+//! measured in interleaved rounds (goal: at least 5x, the issue's "at most
+//! 1/5 of the CPU per span"), and where every span went.
+//!
+//! Measured 2026-12-02 on this project's 2-core build machine: see
+//! `benches/README.md` ("The `tracing` front door").
+
+use std::ops::Range;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use otlp_benches::end_to_end::NESTED_UNIT;
+use otlp_benches::fixtures::SCOPE_NAME;
+use otlp_benches::front_doors::tracing_span;
+use otlp_benches::hot_path::{BURST, HotPath, ValueKind, ValueRing, produce, settings};
+use otlp_benches::pipeline::{BaselinePipeline, OursPipeline};
+use otlp_benches::report::{Comparison, Interleaved, RunMode, print_report, settle_allocator};
+use otlp_contrib::tracing::OtlpLayer;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// The issue's goal: `OtlpLayer` at most 1/5 of `tracing-opentelemetry`'s
+/// time per span.
+const GOAL: f64 = 5.0;
+
+/// Thread counts measured, with their benchmark ids.
+const THREADS: [(usize, &str); 2] = [(1, "1_thread"), (2, "2_threads")];
+
+/// The two shapes, with their group names.
+const SHAPES: [(bool, &str); 2] = [
+    (false, "tracing_layer_flat"),
+    (true, "tracing_layer_nested"),
+];
+
+/// A `tracing` subscriber over a pipeline, recording flat or nested spans.
+struct TracingSide<P> {
+    dispatch: tracing::Dispatch,
+    pipeline: P,
+    nested: bool,
+}
+
+impl<P: HotPath> HotPath for TracingSide<P> {
+    fn record_spans(&self, _kind: ValueKind, ring: &ValueRing, indices: Range<usize>) {
+        tracing::dispatcher::with_default(&self.dispatch, || {
+            if !self.nested {
+                for index in indices {
+                    drop(tracing_span(ring.span(index)));
+                }
+                return;
+            }
+            let mut index = indices.start;
+            while index < indices.end {
+                let end = (index + NESTED_UNIT as usize).min(indices.end);
+                let root = tracing_span(ring.span(index));
+                {
+                    let _entered = root.enter();
+                    for child in index + 1..end {
+                        drop(tracing_span(ring.span(child)));
+                    }
+                }
+                drop(root);
+                index = end;
+            }
+        });
+    }
+
+    fn flush(&self) {
+        self.pipeline.flush();
+    }
+
+    fn count_produced(&self, spans: u64) {
+        self.pipeline.count_produced(spans);
+    }
+}
+
+fn otlp_layer(nested: bool) -> TracingSide<OursPipeline> {
+    let pipeline = OursPipeline::new(&settings());
+    let layer = OtlpLayer::builder(&pipeline.provider)
+        .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
+        .build();
+    TracingSide {
+        dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        pipeline,
+        nested,
+    }
+}
+
+fn tracing_opentelemetry(nested: bool) -> TracingSide<BaselinePipeline> {
+    let pipeline = BaselinePipeline::new(&settings());
+    let layer = tracing_opentelemetry::layer().with_tracer(pipeline.tracer.clone());
+    TracingSide {
+        dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        pipeline,
+        nested,
+    }
+}
+
+/// Both sides record every span of a nested unit: `NESTED_UNIT` spans each.
+fn check_both_record(ring: &ValueRing) -> String {
+    let ours = otlp_layer(true);
+    let baseline = tracing_opentelemetry(true);
+    ours.record_spans(ValueKind::Borrowed, ring, 0..NESTED_UNIT as usize);
+    ours.count_produced(NESTED_UNIT);
+    ours.flush();
+    baseline.record_spans(ValueKind::Borrowed, ring, 0..NESTED_UNIT as usize);
+    baseline.count_produced(NESTED_UNIT);
+    baseline.flush();
+    let (ours, baseline) = (ours.pipeline.accounting(), baseline.pipeline.accounting());
+    assert!(ours.is_lossless(), "{ours}");
+    assert!(baseline.is_lossless(), "{baseline}");
+    format!("both layers export every span of a root with nine children: {ours}; {baseline}")
+}
+
+fn main() {
+    let mode = RunMode::from_env();
+    settle_allocator();
+    let ring = ValueRing::new();
+    if mode != RunMode::List {
+        println!("tracing_layer: {}", check_both_record(&ring));
+    }
+    let sides: Vec<_> = SHAPES
+        .iter()
+        .map(|&(nested, group)| (group, otlp_layer(nested), tracing_opentelemetry(nested)))
+        .collect();
+
+    // About 2.5 s per benchmark on two cores (plus untimed flushes);
+    // command-line flags override.
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    for (group, ours, baseline) in &sides {
+        let mut group = criterion.benchmark_group(*group);
+        group.throughput(Throughput::Elements(1));
+        for (threads, id) in THREADS {
+            group.bench_function(BenchmarkId::new("otlp_layer", id), |b| {
+                b.iter_custom(|spans| produce(ours, ValueKind::Borrowed, &ring, threads, spans))
+            });
+            group.bench_function(BenchmarkId::new("tracing_opentelemetry", id), |b| {
+                b.iter_custom(|spans| produce(baseline, ValueKind::Borrowed, &ring, threads, spans))
+            });
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+
+    if let Some(interleaved) = Interleaved::for_mode(mode) {
+        let interleaved = match mode {
+            RunMode::Benchmark => interleaved.with_budget(Duration::from_secs(1)),
+            _ => interleaved,
+        };
+        let mut comparisons = Vec::new();
+        for (group, ours, baseline) in &sides {
+            for (threads, id) in THREADS {
+                let timing = interleaved.run(
+                    || produce(ours, ValueKind::Borrowed, &ring, threads, BURST as u64),
+                    || produce(baseline, ValueKind::Borrowed, &ring, threads, BURST as u64),
+                );
+                comparisons.push(
+                    Comparison::new(
+                        format!("{group}/{id}"),
+                        "OtlpLayer",
+                        "tracing-opentelemetry",
+                        BURST as u64,
+                        timing,
+                    )
+                    .with_goal(GOAL),
+                );
+            }
+        }
+        print_report("tracing_layer", mode, &comparisons);
+        println!(
+            "  (2_threads: wall time per span with both threads producing; spans in bursts of \
+             {BURST}, untimed flush between bursts; nested: a root and nine children per unit)"
+        );
+    }
+    if mode != RunMode::List {
+        for (group, ours, baseline) in &sides {
+            println!(
+                "tracing_layer: {group}: where every span went: OtlpLayer {}; \
+                 tracing-opentelemetry {}",
+                ours.pipeline.accounting(),
+                baseline.pipeline.accounting()
+            );
+        }
+    }
+}
