@@ -20,7 +20,7 @@ use std::time::Duration;
 use otlp_sdk::RetryPolicy;
 use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
-    FullPolicy, Headers, PerformanceConfig, Protocol, TlsConfig,
+    FullPolicy, Headers, LogsConfig, PerformanceConfig, Protocol, TlsConfig,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -580,10 +580,17 @@ fn each_traces_variant_wins_over_the_generic_variable() {
     for (suffix, generic, traces, read) in TRACES_VARIANTS {
         let generic_var = format!("OTEL_EXPORTER_OTLP_{suffix}");
         let traces_var = format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}");
-        // mTLS needs both files: an override completes the pair.
+        // mTLS needs both files: an override completes the pair (for logs,
+        // whose own file keeps their pair complete without the generic one).
         let mut env: Vec<(&str, &str)> = match *suffix {
-            "CLIENT_CERTIFICATE" => vec![("OTLP__EXPORTER__CLIENT_KEY", "/c.key")],
-            "CLIENT_KEY" => vec![("OTLP__EXPORTER__CLIENT_CERTIFICATE", "/c.pem")],
+            "CLIENT_CERTIFICATE" => vec![
+                ("OTLP__EXPORTER__CLIENT_KEY", "/c.key"),
+                ("OTLP__LOGS__EXPORTER__CLIENT_CERTIFICATE", "/l.pem"),
+            ],
+            "CLIENT_KEY" => vec![
+                ("OTLP__EXPORTER__CLIENT_CERTIFICATE", "/c.pem"),
+                ("OTLP__LOGS__EXPORTER__CLIENT_KEY", "/l.key"),
+            ],
             _ => Vec::new(),
         };
         env.push((&generic_var, generic));
@@ -957,6 +964,9 @@ fn lenient_loading_turns_each_rejected_otel_value_into_a_warning() {
         let mut expected = Config::default();
         if var.ends_with("INSECURE") {
             expected.exporter.tls.insecure = Some(false); // a bad boolean reads as false
+            if !var.contains("_TRACES_") {
+                expected.logs.exporter.tls.insecure = Some(false); // generic: logs too
+            }
         }
         assert_eq!(config, expected, "{var}={value} is ignored");
         assert_eq!(warnings.len(), 1, "{var}={value}");
@@ -1342,6 +1352,29 @@ io_threads = 2
 
 #[cfg(any(feature = "yaml", feature = "toml"))]
 fn full_config() -> Config {
+    let exporter = ExporterConfig {
+        endpoint: Some("https://collector.example.com:4318/base/".into()),
+        traces_endpoint: Some("https://traces.example.com/v1/traces".into()),
+        logs_endpoint: None,
+        protocol: Protocol::HttpJson,
+        timeout: Duration::from_secs(2),
+        compression: Compression::Gzip,
+        headers: Headers::from_iter([("x-api-key", "s3cr3t"), ("x-tenant", "42")]),
+        tls: TlsConfig {
+            ca_certificate: Some("/etc/otlp/ca.pem".into()),
+            client_certificate: Some("/etc/otlp/client.pem".into()),
+            client_key: Some("/etc/otlp/client.key".into()),
+            insecure: Some(false),
+        },
+    };
+    // The generic exporter settings reach logs too; `traces_endpoint` does not.
+    let logs = LogsConfig {
+        exporter: ExporterConfig {
+            traces_endpoint: None,
+            ..exporter.clone()
+        },
+        batch: BatchConfig::logs_default(),
+    };
     Config {
         service_name: Some("checkout".into()),
         disabled: true,
@@ -1350,20 +1383,8 @@ fn full_config() -> Config {
             ("team", "payments"),
             ("replicas", "3"),
         ]),
-        exporter: ExporterConfig {
-            endpoint: Some("https://collector.example.com:4318/base/".into()),
-            traces_endpoint: Some("https://traces.example.com/v1/traces".into()),
-            protocol: Protocol::HttpJson,
-            timeout: Duration::from_secs(2),
-            compression: Compression::Gzip,
-            headers: Headers::from_iter([("x-api-key", "s3cr3t"), ("x-tenant", "42")]),
-            tls: TlsConfig {
-                ca_certificate: Some("/etc/otlp/ca.pem".into()),
-                client_certificate: Some("/etc/otlp/client.pem".into()),
-                client_key: Some("/etc/otlp/client.key".into()),
-                insecure: Some(false),
-            },
-        },
+        exporter,
+        logs,
         batch: BatchConfig {
             max_queue_bytes: 1024 * 1024,
             max_queue_size: Some(8192),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::file::{shown_unknown, unknown_key};
-use super::keys::{self, Ctx, Setting, Staged};
+use super::keys::{self, Ctx, LOGS_SECTION, Scope, Setting, Staged};
 use super::node::Node;
 use super::parse::Dialect;
 use super::{ConfigError, ConfigSource, ConfigWarning};
@@ -12,7 +12,8 @@ use super::{ConfigError, ConfigSource, ConfigWarning};
 /// The prefix of the nested overrides.
 pub(crate) const OVERRIDE_PREFIX: &str = "OTLP__";
 
-/// Exporter settings that exist as `OTEL_EXPORTER_OTLP_X` and `OTEL_EXPORTER_OTLP_TRACES_X`.
+/// Exporter settings that exist as `OTEL_EXPORTER_OTLP_X`, `OTEL_EXPORTER_OTLP_TRACES_X`
+/// and `OTEL_EXPORTER_OTLP_LOGS_X` (the endpoints, whose meaning differs, are apart).
 const EXPORTER_SETTINGS: &[(&str, Setting)] = &[
     ("PROTOCOL", Setting::ExporterProtocol),
     ("TIMEOUT", Setting::ExporterTimeout),
@@ -24,45 +25,71 @@ const EXPORTER_SETTINGS: &[(&str, Setting)] = &[
     ("INSECURE", Setting::ExporterInsecure),
 ];
 
-/// Every standard variable read, in the order applied (a later one wins):
-/// `OTEL_SERVICE_NAME` after `OTEL_RESOURCE_ATTRIBUTES` (so it wins over a
-/// `service.name` attribute), and each `_TRACES_` variant after its generic one.
-pub(crate) fn otel_variables() -> Vec<(String, Setting)> {
-    let mut vars: Vec<(String, Setting)> = vec![
-        ("OTEL_SDK_DISABLED".into(), Setting::ServiceDisabled),
+/// Batch settings that exist as `OTEL_BSP_X` (spans) and `OTEL_BLRP_X` (log records).
+const BATCH_SETTINGS: &[(&str, Setting)] = &[
+    ("SCHEDULE_DELAY", Setting::BatchScheduledDelay),
+    ("EXPORT_TIMEOUT", Setting::BatchExportTimeout),
+    ("MAX_QUEUE_SIZE", Setting::BatchMaxQueueSize),
+    ("MAX_EXPORT_BATCH_SIZE", Setting::BatchMaxExportBatchSize),
+];
+
+/// Every standard variable read, with the setting and scope it writes, in the
+/// order applied: `OTEL_SERVICE_NAME` after `OTEL_RESOURCE_ATTRIBUTES` (so it
+/// wins over a `service.name` attribute). The `_TRACES_` and `_LOGS_` variants
+/// write their own scope, which wins over the generic one when the
+/// configuration is resolved, whatever the order.
+pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
+    let mut vars: Vec<(String, Setting, Scope)> = vec![
+        (
+            "OTEL_SDK_DISABLED".into(),
+            Setting::ServiceDisabled,
+            Scope::Shared,
+        ),
         (
             "OTEL_RESOURCE_ATTRIBUTES".into(),
             Setting::ResourceAttributes,
+            Scope::Shared,
         ),
-        ("OTEL_SERVICE_NAME".into(), Setting::ServiceName),
+        (
+            "OTEL_SERVICE_NAME".into(),
+            Setting::ServiceName,
+            Scope::Shared,
+        ),
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
             Setting::ExporterEndpoint,
+            Scope::Shared,
         ),
         (
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into(),
             Setting::ExporterTracesEndpoint,
+            Scope::Shared,
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT".into(),
+            Setting::ExporterLogsEndpoint,
+            Scope::Logs,
         ),
     ];
     for (suffix, key) in EXPORTER_SETTINGS {
-        vars.push((format!("OTEL_EXPORTER_OTLP_{suffix}"), *key));
-        vars.push((format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}"), *key));
+        vars.push((format!("OTEL_EXPORTER_OTLP_{suffix}"), *key, Scope::Shared));
+        vars.push((
+            format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}"),
+            *key,
+            Scope::Traces,
+        ));
+        vars.push((
+            format!("OTEL_EXPORTER_OTLP_LOGS_{suffix}"),
+            *key,
+            Scope::Logs,
+        ));
     }
-    vars.extend([
-        (
-            "OTEL_BSP_SCHEDULE_DELAY".into(),
-            Setting::BatchScheduledDelay,
-        ),
-        (
-            "OTEL_BSP_EXPORT_TIMEOUT".into(),
-            Setting::BatchExportTimeout,
-        ),
-        ("OTEL_BSP_MAX_QUEUE_SIZE".into(), Setting::BatchMaxQueueSize),
-        (
-            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE".into(),
-            Setting::BatchMaxExportBatchSize,
-        ),
-    ]);
+    for (suffix, key) in BATCH_SETTINGS {
+        vars.push((format!("OTEL_BSP_{suffix}"), *key, Scope::Shared));
+    }
+    for (suffix, key) in BATCH_SETTINGS {
+        vars.push((format!("OTEL_BLRP_{suffix}"), *key, Scope::Logs));
+    }
     vars
 }
 
@@ -74,7 +101,7 @@ pub(crate) fn apply_otel(
     lenient: bool,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<(), ConfigError> {
-    for (name, key) in otel_variables() {
+    for (name, key, scope) in otel_variables() {
         let Some(value) = env.get(&name) else {
             continue;
         };
@@ -83,6 +110,7 @@ pub(crate) fn apply_otel(
             origin: &origin,
             spelled: &name,
             dialect: Dialect::Otel,
+            scope,
         };
         match keys::apply(staged, key, &Node::Str(value.clone()), ctx) {
             Ok(()) => {}
@@ -118,23 +146,43 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
     let text = Node::Str(value.to_owned());
     let path = &name[OVERRIDE_PREFIX.len()..];
     let segments: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
-    let (section, key_name, entry) = match segments.as_slice() {
+    // `OTLP__LOGS__SUBSECTION__KEY[__NAME]`: the rest is read as for the top level.
+    let (scope, segments) = match segments.split_first() {
+        Some((first, rest)) if first == LOGS_SECTION => (Scope::Logs, rest),
+        _ => (Scope::Shared, segments.as_slice()),
+    };
+    let (section, key_name, entry) = match segments {
         [section, key] => (section, key, None),
         [section, key, entry] if !entry.is_empty() => (section, key, Some(entry)),
         _ => {
-            let reason = "expected OTLP__SECTION__KEY, or OTLP__SECTION__MAP__NAME for headers and attributes";
+            let reason = match scope {
+                Scope::Logs => {
+                    "expected OTLP__LOGS__EXPORTER__KEY or OTLP__LOGS__BATCH__KEY, \
+                     or OTLP__LOGS__EXPORTER__HEADERS__NAME for one header"
+                }
+                Scope::Shared | Scope::Traces => {
+                    "expected OTLP__SECTION__KEY, or OTLP__SECTION__MAP__NAME for headers and attributes"
+                }
+            };
             return Err(unknown_key(name, &text, reason.to_owned(), &origin));
         }
     };
-    let key = Setting::lookup(section, key_name)
-        .map_err(|unknown| unknown_key(name, &text, unknown.reason(), &origin))?;
+    let key = match scope {
+        Scope::Logs => Setting::lookup_logs(section, key_name),
+        Scope::Shared | Scope::Traces => Setting::lookup(section, key_name),
+    }
+    .map_err(|unknown| unknown_key(name, &text, unknown.reason(), &origin))?;
     let node = match entry {
         None => text,
         Some(entry) => {
             let Some(entry) = key.entry_name(entry) else {
                 let reason = format!(
-                    "{} is not a map: use OTLP__{}__{}",
-                    key.dotted(),
+                    "{} is not a map: use {OVERRIDE_PREFIX}{}{}__{}",
+                    scope.dotted(key),
+                    match scope {
+                        Scope::Logs => "LOGS__",
+                        Scope::Shared | Scope::Traces => "",
+                    },
                     section.to_ascii_uppercase(),
                     key_name.to_ascii_uppercase()
                 );
@@ -152,6 +200,7 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
         origin: &origin,
         spelled: name,
         dialect: Dialect::Native,
+        scope,
     };
     keys::apply(staged, key, &node, ctx)
 }
@@ -161,14 +210,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_exporter_variable_has_a_traces_variant_applied_after_it() {
+    fn every_exporter_variable_has_a_traces_and_a_logs_variant_in_their_own_scope() {
         let vars = otel_variables();
-        let position = |name: &str| vars.iter().position(|(n, _)| n == name).unwrap();
-        for (suffix, _) in EXPORTER_SETTINGS {
-            let generic = position(&format!("OTEL_EXPORTER_OTLP_{suffix}"));
-            let traces = position(&format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}"));
-            assert!(generic < traces, "{suffix}");
+        let find = |name: &str| {
+            let found = vars.iter().position(|(n, _, _)| n == name);
+            let at = found.unwrap_or_else(|| panic!("{name} is not read"));
+            (at, vars[at].1, vars[at].2)
+        };
+        for (suffix, key) in EXPORTER_SETTINGS {
+            let generic = find(&format!("OTEL_EXPORTER_OTLP_{suffix}"));
+            let traces = find(&format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}"));
+            let logs = find(&format!("OTEL_EXPORTER_OTLP_LOGS_{suffix}"));
+            assert_eq!((generic.1, generic.2), (*key, Scope::Shared), "{suffix}");
+            assert_eq!((traces.1, traces.2), (*key, Scope::Traces), "{suffix}");
+            assert_eq!((logs.1, logs.2), (*key, Scope::Logs), "{suffix}");
         }
-        assert!(position("OTEL_RESOURCE_ATTRIBUTES") < position("OTEL_SERVICE_NAME"));
+        for (suffix, key) in BATCH_SETTINGS {
+            assert_eq!(find(&format!("OTEL_BSP_{suffix}")).2, Scope::Shared);
+            assert_eq!(find(&format!("OTEL_BLRP_{suffix}")).1, *key);
+            assert_eq!(find(&format!("OTEL_BLRP_{suffix}")).2, Scope::Logs);
+        }
+        let logs_endpoint = find("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
+        assert_eq!(
+            (logs_endpoint.1, logs_endpoint.2),
+            (Setting::ExporterLogsEndpoint, Scope::Logs)
+        );
+        assert!(find("OTEL_RESOURCE_ATTRIBUTES").0 < find("OTEL_SERVICE_NAME").0);
     }
 }

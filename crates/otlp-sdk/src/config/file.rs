@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::REDACTED;
-use super::keys::{self, Ctx, Setting, Staged, Unknown};
+use super::keys::{self, Ctx, LOGS_SECTION, Scope, Setting, Staged, Unknown};
 use super::node::Node;
 use super::parse::Dialect;
 use super::{ConfigError, ConfigSource};
@@ -170,7 +170,8 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Applies a parsed file: a map of sections, each a map of keys.
+/// Applies a parsed file: a map of sections, each a map of keys (`logs`: a map
+/// of subsections, each a map of keys).
 fn apply_tree(
     staged: &mut Staged,
     root: &Node,
@@ -203,33 +204,75 @@ fn apply_section(
     body: &Node,
     origin: &ConfigSource,
 ) -> Result<(), ConfigError> {
+    if section == LOGS_SECTION {
+        let Some(subsections) = map_entries(section, body, "subsections", origin)? else {
+            return Ok(());
+        };
+        for (subsection, body) in subsections {
+            let spelled = format!("{section}.{subsection}");
+            if let Err(Unknown::Section(reason)) = Setting::lookup_logs(subsection, "") {
+                return Err(unknown_key(&spelled, body, reason, origin));
+            }
+            apply_keys(staged, &spelled, body, Scope::Logs, origin)?;
+        }
+        return Ok(());
+    }
     if let Err(Unknown::Section(reason)) = Setting::lookup(section, "") {
         return Err(unknown_key(section, body, reason, origin));
     }
-    let entries = match body {
-        Node::Null => return Ok(()),
-        Node::Map(entries) => entries,
-        other => {
-            return Err(ConfigError::invalid(
-                section,
-                shown_unknown(section, other),
-                format!("section {section:?} must be a map of keys"),
-                origin.clone(),
-            ));
-        }
+    apply_keys(staged, section, body, Scope::Shared, origin)
+}
+
+/// Applies the keys of `section` (spelled in full: `batch`, `logs.batch`).
+fn apply_keys(
+    staged: &mut Staged,
+    section: &str,
+    body: &Node,
+    scope: Scope,
+    origin: &ConfigSource,
+) -> Result<(), ConfigError> {
+    let Some(entries) = map_entries(section, body, "keys", origin)? else {
+        return Ok(());
     };
     for (name, value) in entries {
         let spelled = format!("{section}.{name}");
-        let key = Setting::lookup(section, name)
-            .map_err(|unknown| unknown_key(&spelled, value, unknown.reason(), origin))?;
+        let key = match scope {
+            Scope::Logs => {
+                let subsection = section.rsplit('.').next().unwrap_or(section);
+                Setting::lookup_logs(subsection, name)
+            }
+            Scope::Shared | Scope::Traces => Setting::lookup(section, name),
+        }
+        .map_err(|unknown| unknown_key(&spelled, value, unknown.reason(), origin))?;
         let ctx = Ctx {
             origin,
             spelled: &spelled,
             dialect: Dialect::Native,
+            scope,
         };
         keys::apply(staged, key, value, ctx)?;
     }
     Ok(())
+}
+
+/// The entries of a section's body: `None` when null, an error naming the
+/// section when not a map.
+fn map_entries<'a>(
+    section: &str,
+    body: &'a Node,
+    what: &str,
+    origin: &ConfigSource,
+) -> Result<Option<&'a [(String, Node)]>, ConfigError> {
+    match body {
+        Node::Null => Ok(None),
+        Node::Map(entries) => Ok(Some(entries)),
+        other => Err(ConfigError::invalid(
+            section,
+            shown_unknown(section, other),
+            format!("section {section:?} must be a map of {what}"),
+            origin.clone(),
+        )),
+    }
 }
 
 /// An error for a key (or section) no setting has.

@@ -4,6 +4,14 @@
 //! Files, `OTLP__SECTION__KEY` overrides and the standard `OTEL_*` variables all
 //! end up here, so each key has exactly one parser (with a [`Dialect`] switch for
 //! the few places where the `OTEL_*` syntax differs).
+//!
+//! Exporter settings are staged apart per [`Scope`]: the generic ones (section
+//! `exporter`, `OTEL_EXPORTER_OTLP_X`), the traces-specific ones
+//! (`OTEL_EXPORTER_OTLP_TRACES_X`) and the logs-specific ones (section
+//! `logs.exporter`, `OTEL_EXPORTER_OTLP_LOGS_X`). Each scope is filled by every
+//! source in order (a later source wins within a scope); [`Staged::resolve`] then
+//! gives each signal the generic values with its own over them, so a specific
+//! value wins over a generic one whichever source set either.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,7 +21,9 @@ use super::node::Node;
 use super::origin::Origins;
 use super::parse::{self, Dialect, ListSyntax};
 use super::validate::{self, redact_userinfo};
-use super::{Compression, Config, ConfigError, ConfigSource, FullPolicy, Protocol};
+use super::{
+    Compression, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, Headers, Protocol,
+};
 use crate::durable::{DurableConfig, FsyncPolicy};
 
 /// How long [`FullPolicy::Block`] waits when `full_policy = "block"` is given
@@ -28,6 +38,7 @@ pub(crate) enum Setting {
     ResourceAttributes,
     ExporterEndpoint,
     ExporterTracesEndpoint,
+    ExporterLogsEndpoint,
     ExporterProtocol,
     ExporterTimeout,
     ExporterCompression,
@@ -122,6 +133,48 @@ const KEYS: &[(&str, Setting)] = &[
     ("durable.segment_bytes", Setting::DurableSegmentBytes),
 ];
 
+/// The section whose subsections (`exporter`, `batch`) hold the log pipeline's settings.
+pub(crate) const LOGS_SECTION: &str = "logs";
+
+/// The subsections of [`LOGS_SECTION`], mirroring the top-level sections of the same names.
+const LOGS_SUBSECTIONS: &[&str] = &["exporter", "batch"];
+
+/// The dotted name of the logs-only key [`Setting::ExporterLogsEndpoint`]
+/// (under `logs.`, it is `logs.exporter.logs_endpoint`).
+const LOGS_ENDPOINT_KEY: &str = "exporter.logs_endpoint";
+
+/// Which configuration a key writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Scope {
+    /// The top-level sections: `exporter.*` is generic and reaches both signals;
+    /// `batch.*` is the span pipeline's.
+    Shared,
+    /// The span pipeline's exporter only, over the generic values
+    /// (`OTEL_EXPORTER_OTLP_TRACES_X`).
+    Traces,
+    /// The log pipeline's (section `logs`, `OTEL_EXPORTER_OTLP_LOGS_X`, `OTEL_BLRP_*`);
+    /// exporter values go over the generic ones.
+    Logs,
+}
+
+impl Scope {
+    /// What precedes a setting's dotted name in [`Origins`]: `logs.` for logs
+    /// (so that errors name `logs.batch.max_queue_size`), `traces.` (internal
+    /// only: resolution moves these to the plain name) for traces.
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Scope::Shared => "",
+            Scope::Traces => "traces.",
+            Scope::Logs => "logs.",
+        }
+    }
+
+    /// The dotted name `key` is recorded under in this scope.
+    pub(crate) fn dotted(self, key: Setting) -> String {
+        format!("{}{}", self.prefix(), key.dotted())
+    }
+}
+
 /// Why a `section`/`key` pair names no setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Unknown {
@@ -141,21 +194,39 @@ impl Unknown {
 }
 
 impl Setting {
-    /// The key `name` of `section` (both exact, lower case).
+    /// The key `name` of the top-level `section` (both exact, lower case).
     pub(crate) fn lookup(section: &str, name: &str) -> Result<Setting, Unknown> {
-        let keys: Vec<(&str, Setting)> = KEYS
-            .iter()
-            .filter_map(|(dotted, key)| {
-                let (s, n) = dotted.split_once('.')?;
-                (s == section).then_some((n, *key))
-            })
-            .collect();
+        let keys: Vec<(&str, Setting)> = section_keys(section);
         if keys.is_empty() {
             return Err(Unknown::Section(format!(
                 "no section {section:?}; expected one of {}",
                 sections().join(", ")
             )));
         }
+        Self::find(section, &keys, name)
+    }
+
+    /// The key `name` of `logs.{subsection}` (both exact, lower case): the keys
+    /// of the top-level section of that name, with `logs_endpoint` instead of
+    /// `traces_endpoint`.
+    pub(crate) fn lookup_logs(subsection: &str, name: &str) -> Result<Setting, Unknown> {
+        if !LOGS_SUBSECTIONS.contains(&subsection) {
+            return Err(Unknown::Section(format!(
+                "section \"{LOGS_SECTION}\" has no subsection {subsection:?}; expected one of {}",
+                LOGS_SUBSECTIONS.join(", ")
+            )));
+        }
+        let mut keys = section_keys(subsection);
+        if let Some(at) = keys
+            .iter()
+            .position(|(_, key)| *key == Setting::ExporterTracesEndpoint)
+        {
+            keys[at] = ("logs_endpoint", Setting::ExporterLogsEndpoint);
+        }
+        Self::find(&format!("{LOGS_SECTION}.{subsection}"), &keys, name)
+    }
+
+    fn find(section: &str, keys: &[(&str, Setting)], name: &str) -> Result<Setting, Unknown> {
         keys.iter()
             .find(|(n, _)| *n == name)
             .map(|(_, key)| *key)
@@ -168,8 +239,12 @@ impl Setting {
             })
     }
 
-    /// The dotted name, `section.key`.
+    /// The dotted name, `section.key` (for the span pipeline and the generic
+    /// exporter settings; [`Scope::dotted`] adds the scope's prefix).
     pub(crate) fn dotted(self) -> &'static str {
+        if self == Setting::ExporterLogsEndpoint {
+            return LOGS_ENDPOINT_KEY;
+        }
         KEYS.iter()
             .find(|(_, key)| *key == self)
             .map_or("", |(dotted, _)| dotted)
@@ -205,15 +280,25 @@ impl Setting {
     pub(crate) fn shown(self, node: &Node) -> String {
         match self {
             Setting::ExporterHeaders | Setting::ExporterClientKey => REDACTED.to_owned(),
-            Setting::ExporterEndpoint | Setting::ExporterTracesEndpoint => {
-                redact_userinfo(&node.describe())
-            }
+            Setting::ExporterEndpoint
+            | Setting::ExporterTracesEndpoint
+            | Setting::ExporterLogsEndpoint => redact_userinfo(&node.describe()),
             _ => node.describe(),
         }
     }
 }
 
-/// The section names, in file order.
+/// The keys of a top-level section, by their name in it.
+fn section_keys(section: &str) -> Vec<(&'static str, Setting)> {
+    KEYS.iter()
+        .filter_map(|(dotted, key)| {
+            let (s, n) = dotted.split_once('.')?;
+            (s == section).then_some((n, *key))
+        })
+        .collect()
+}
+
+/// The section names, in file order, `logs` last.
 pub(crate) fn sections() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for (dotted, _) in KEYS {
@@ -222,6 +307,7 @@ pub(crate) fn sections() -> Vec<&'static str> {
             names.push(section);
         }
     }
+    names.push(LOGS_SECTION);
     names
 }
 
@@ -234,30 +320,147 @@ pub(crate) struct Ctx<'a> {
     pub spelled: &'a str,
     /// The syntax values are read with.
     pub dialect: Dialect,
+    /// Which configuration the value goes to.
+    pub scope: Scope,
 }
 
 /// A configuration being assembled from its sources.
+///
+/// Until [`resolve`](Self::resolve), `config.exporter` holds the generic exporter
+/// settings (and `traces_endpoint`), and the per-signal ones wait in
+/// `traces_exporter` and `logs_exporter`, meaningful only where [`Origins`]
+/// records them (under `traces.exporter.*` and `logs.exporter.*`).
 #[derive(Clone, Debug)]
 pub(crate) struct Staged {
     /// The values so far.
     pub config: Config,
+    /// Traces-specific exporter values (`OTEL_EXPORTER_OTLP_TRACES_X`).
+    pub traces_exporter: ExporterConfig,
+    /// Logs-specific exporter values (section `logs.exporter`, `OTEL_EXPORTER_OTLP_LOGS_X`).
+    pub logs_exporter: ExporterConfig,
     /// A `block_timeout` given while the policy is not (yet) `block`.
     pub block_timeout: Option<Duration>,
+    /// The same for `logs.batch`.
+    pub logs_block_timeout: Option<Duration>,
     /// A `durable.fsync_interval` given while the fsync policy is not (yet) `interval`.
     pub fsync_interval: Option<Duration>,
     /// Who set what.
     pub origins: Origins,
 }
 
+/// The exporter settings other than `headers`, each staged per scope.
+const EXPORTER_SCALARS: &[Setting] = &[
+    Setting::ExporterEndpoint,
+    Setting::ExporterTracesEndpoint,
+    Setting::ExporterLogsEndpoint,
+    Setting::ExporterProtocol,
+    Setting::ExporterTimeout,
+    Setting::ExporterCompression,
+    Setting::ExporterCertificate,
+    Setting::ExporterClientCertificate,
+    Setting::ExporterClientKey,
+    Setting::ExporterInsecure,
+];
+
 impl Staged {
     /// Defaults, attributed to [`ConfigSource::Default`].
     pub(crate) fn new() -> Self {
         Staged {
             config: Config::default(),
+            traces_exporter: ExporterConfig::default(),
+            logs_exporter: ExporterConfig::default(),
             block_timeout: None,
+            logs_block_timeout: None,
             fsync_interval: None,
             origins: Origins::new(ConfigSource::Default),
         }
+    }
+
+    /// The exporter values of `scope`.
+    fn exporter_mut(&mut self, scope: Scope) -> &mut ExporterConfig {
+        match scope {
+            Scope::Shared => &mut self.config.exporter,
+            Scope::Traces => &mut self.traces_exporter,
+            Scope::Logs => &mut self.logs_exporter,
+        }
+    }
+
+    /// The finished configuration: each signal's exporter is the generic values
+    /// with the signal's own over them (headers merged per name), and the
+    /// origins name, for every setting, the source of the value that won
+    /// (`exporter.*` for spans, `logs.exporter.*` for logs).
+    pub(crate) fn resolve(mut self) -> (Config, Origins) {
+        let generic = self.config.exporter.clone();
+        let origins = &mut self.origins;
+        // Logs first: they copy the generic origins, which traces then replace.
+        let mut logs = overlay(&generic, &self.logs_exporter, Scope::Logs, origins);
+        logs.traces_endpoint = None;
+        let mut traces = overlay(&generic, &self.traces_exporter, Scope::Traces, origins);
+        traces.logs_endpoint = None;
+        self.config.exporter = traces;
+        self.config.logs.exporter = logs;
+        (self.config, self.origins)
+    }
+}
+
+/// `generic` with the values `scope` recorded over it. Origins end up under the
+/// names validation uses: a traces-specific one replaces the generic one under
+/// `exporter.*`; a generic one is copied to `logs.exporter.*` when logs set none.
+fn overlay(
+    generic: &ExporterConfig,
+    specific: &ExporterConfig,
+    scope: Scope,
+    origins: &mut Origins,
+) -> ExporterConfig {
+    let resolved_name = |dotted: &str| match scope {
+        Scope::Logs => format!("{}{dotted}", scope.prefix()),
+        Scope::Shared | Scope::Traces => dotted.to_owned(),
+    };
+    let mut resolved = generic.clone();
+    for &key in EXPORTER_SCALARS {
+        let (own, shared) = (scope.dotted(key), key.dotted());
+        if origins.is_recorded(&own) {
+            copy_exporter_value(&mut resolved, specific, key);
+            origins.copy(&own, &resolved_name(shared));
+        } else {
+            origins.copy(shared, &resolved_name(shared));
+        }
+    }
+    let headers_key = Setting::ExporterHeaders.dotted();
+    let mut headers: Headers = generic.headers.clone();
+    for (name, _) in generic.headers.iter() {
+        let dotted = format!("{headers_key}.{}", name.to_ascii_lowercase());
+        origins.copy(&dotted, &resolved_name(&dotted));
+    }
+    for (name, value) in specific.headers.iter() {
+        headers.insert(name, value);
+        let dotted = format!("{headers_key}.{}", name.to_ascii_lowercase());
+        origins.copy(
+            &format!("{}{dotted}", scope.prefix()),
+            &resolved_name(&dotted),
+        );
+    }
+    resolved.headers = headers;
+    resolved
+}
+
+/// Copies the field `key` names from `from` into `to`.
+fn copy_exporter_value(to: &mut ExporterConfig, from: &ExporterConfig, key: Setting) {
+    match key {
+        Setting::ExporterEndpoint => to.endpoint.clone_from(&from.endpoint),
+        Setting::ExporterTracesEndpoint => to.traces_endpoint.clone_from(&from.traces_endpoint),
+        Setting::ExporterLogsEndpoint => to.logs_endpoint.clone_from(&from.logs_endpoint),
+        Setting::ExporterProtocol => to.protocol = from.protocol,
+        Setting::ExporterTimeout => to.timeout = from.timeout,
+        Setting::ExporterCompression => to.compression = from.compression,
+        Setting::ExporterCertificate => to.tls.ca_certificate.clone_from(&from.tls.ca_certificate),
+        Setting::ExporterClientCertificate => to
+            .tls
+            .client_certificate
+            .clone_from(&from.tls.client_certificate),
+        Setting::ExporterClientKey => to.tls.client_key.clone_from(&from.tls.client_key),
+        Setting::ExporterInsecure => to.tls.insecure = from.tls.insecure,
+        _ => {}
     }
 }
 
@@ -279,8 +482,9 @@ pub(crate) fn apply(
         Setting::ResourceAttributes => apply_attributes(staged, node, ctx).map_err(invalid),
         Setting::ExporterHeaders => apply_headers(staged, node, ctx).map_err(invalid),
         _ => {
-            apply_scalar(staged, key, node, ctx.dialect).map_err(invalid)?;
-            staged.origins.record(key.dotted(), ctx.origin, ctx.spelled);
+            apply_scalar(staged, key, node, ctx.scope, ctx.dialect).map_err(invalid)?;
+            let dotted = ctx.scope.dotted(key);
+            staged.origins.record(dotted, ctx.origin, ctx.spelled);
             Ok(())
         }
     }
@@ -290,11 +494,23 @@ fn apply_scalar(
     staged: &mut Staged,
     key: Setting,
     node: &Node,
+    scope: Scope,
     dialect: Dialect,
 ) -> Result<(), String> {
-    let config = &mut staged.config;
-    let exporter = &mut config.exporter;
-    let batch = &mut config.batch;
+    let Staged {
+        config,
+        traces_exporter,
+        logs_exporter,
+        block_timeout,
+        logs_block_timeout,
+        fsync_interval,
+        origins: _,
+    } = staged;
+    let (exporter, batch, block_timeout) = match scope {
+        Scope::Shared => (&mut config.exporter, &mut config.batch, block_timeout),
+        Scope::Traces => (traces_exporter, &mut config.batch, block_timeout),
+        Scope::Logs => (logs_exporter, &mut config.logs.batch, logs_block_timeout),
+    };
     let retry = &mut config.retry;
     let performance = &mut config.performance;
     match key {
@@ -302,6 +518,7 @@ fn apply_scalar(
         Setting::ServiceDisabled => config.disabled = parse::boolean(node, dialect)?,
         Setting::ExporterEndpoint => exporter.endpoint = Some(string(node)?),
         Setting::ExporterTracesEndpoint => exporter.traces_endpoint = Some(string(node)?),
+        Setting::ExporterLogsEndpoint => exporter.logs_endpoint = Some(string(node)?),
         Setting::ExporterProtocol => exporter.protocol = parse::choice(node, PROTOCOLS)?,
         Setting::ExporterTimeout => exporter.timeout = parse::timeout(node, dialect)?,
         Setting::ExporterCompression => exporter.compression = parse::choice(node, COMPRESSIONS)?,
@@ -321,13 +538,13 @@ fn apply_scalar(
             batch.full_policy = match parse::choice(node, FULL_POLICIES)? {
                 FullPolicyName::Drop => FullPolicy::Drop,
                 FullPolicyName::Block => {
-                    FullPolicy::Block(staged.block_timeout.unwrap_or(DEFAULT_BLOCK_TIMEOUT))
+                    FullPolicy::Block(block_timeout.unwrap_or(DEFAULT_BLOCK_TIMEOUT))
                 }
             }
         }
         Setting::BatchBlockTimeout => {
             let timeout = nonzero_duration(node, dialect)?;
-            staged.block_timeout = Some(timeout);
+            *block_timeout = Some(timeout);
             if let FullPolicy::Block(_) = batch.full_policy {
                 batch.full_policy = FullPolicy::Block(timeout);
             }
@@ -358,13 +575,13 @@ fn apply_scalar(
                 FsyncName::EveryBatch => FsyncPolicy::EveryBatch,
                 FsyncName::Never => FsyncPolicy::Never,
                 FsyncName::Interval => {
-                    FsyncPolicy::Interval(staged.fsync_interval.unwrap_or(DEFAULT_FSYNC_INTERVAL))
+                    FsyncPolicy::Interval(fsync_interval.unwrap_or(DEFAULT_FSYNC_INTERVAL))
                 }
             }
         }
         Setting::DurableFsyncInterval => {
             let interval = nonzero_duration(node, dialect)?;
-            staged.fsync_interval = Some(interval);
+            *fsync_interval = Some(interval);
             let durable = durable(config);
             if let FsyncPolicy::Interval(_) = durable.fsync {
                 durable.fsync = FsyncPolicy::Interval(interval);
@@ -517,10 +734,10 @@ fn apply_headers(staged: &mut Staged, node: &Node, ctx: Ctx<'_>) -> Result<(), S
     for (name, value) in entries {
         let dotted = format!(
             "{}.{}",
-            Setting::ExporterHeaders.dotted(),
+            ctx.scope.dotted(Setting::ExporterHeaders),
             name.to_ascii_lowercase()
         );
-        staged.config.exporter.headers.insert(name, value);
+        staged.exporter_mut(ctx.scope).headers.insert(name, value);
         staged.origins.record(dotted, ctx.origin, ctx.spelled);
     }
     Ok(())
@@ -535,6 +752,7 @@ mod tests {
             origin,
             spelled: "test.key",
             dialect: Dialect::Native,
+            scope: Scope::Shared,
         }
     }
 
@@ -554,7 +772,8 @@ mod tests {
                 "batch",
                 "retry",
                 "performance",
-                "durable"
+                "durable",
+                "logs"
             ]
         );
     }

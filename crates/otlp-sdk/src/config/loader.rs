@@ -264,8 +264,9 @@ impl ConfigLoader {
         let mut warnings = Vec::new();
         env::apply_otel(&mut staged, &env, self.lenient, &mut warnings)?;
         env::apply_overrides(&mut staged, &env)?;
-        validate::validate(&staged.config, &staged.origins)?;
-        Ok((staged.config, warnings))
+        let (config, origins) = staged.resolve();
+        validate::validate(&config, &origins)?;
+        Ok((config, warnings))
     }
 
     fn files(&self, env: &BTreeMap<String, String>) -> Result<Vec<PathBuf>, ConfigError> {

@@ -30,12 +30,18 @@ use std::time::Duration;
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
 pub use loader::ConfigLoader;
 
+use crate::Signal;
 use crate::durable::DurableConfig;
 use crate::retry::RetryPolicy;
 
-/// Everything a pipeline needs to know, after merging all sources.
+/// Everything the pipelines need to know, after merging all sources: the span
+/// pipeline's [`exporter`](Self::exporter) and [`batch`](Self::batch), the log
+/// pipeline's [`logs`](Self::logs), and what both share (service, resource,
+/// retry, performance, durable queue).
 ///
 /// ```
+/// use std::time::Duration;
+/// use otlp_sdk::Signal;
 /// use otlp_sdk::config::{Config, Protocol};
 ///
 /// let config = Config::default();
@@ -43,6 +49,13 @@ use crate::retry::RetryPolicy;
 /// assert_eq!(config.exporter.traces_endpoint(), "http://localhost:4318/v1/traces");
 /// assert_eq!(config.batch.max_queue_bytes, 64 * 1024 * 1024);
 /// assert_eq!(config.batch.max_queue_size, None); // no cap on the count unless set
+///
+/// // Log records have their own exporter settings and batching.
+/// assert_eq!(
+///     config.logs.exporter.endpoint_for(Signal::Logs),
+///     "http://localhost:4318/v1/logs"
+/// );
+/// assert_eq!(config.logs.batch.scheduled_delay, Duration::from_secs(1));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
@@ -52,10 +65,15 @@ pub struct Config {
     pub disabled: bool,
     /// Extra resource attributes, in order (`OTEL_RESOURCE_ATTRIBUTES`, section `resource`).
     pub resource_attributes: Vec<(String, String)>,
-    /// Where and how spans are sent.
+    /// Where and how spans are sent: the generic settings (`OTEL_EXPORTER_OTLP_*`,
+    /// section `exporter`) with the traces-specific ones
+    /// (`OTEL_EXPORTER_OTLP_TRACES_*`, `exporter.traces_endpoint`) over them.
     pub exporter: ExporterConfig,
-    /// Queueing and batching.
+    /// Queueing and batching of spans (`OTEL_BSP_*`, section `batch`).
     pub batch: BatchConfig,
+    /// The log pipeline's exporter and batching (`OTEL_EXPORTER_OTLP_LOGS_*`,
+    /// `OTEL_BLRP_*`, section `logs`).
+    pub logs: LogsConfig,
     /// Retrying failed exports.
     pub retry: RetryPolicy,
     /// Tuning that trades memory for speed.
@@ -66,8 +84,8 @@ pub struct Config {
 
 impl Config {
     /// Checks every setting and the constraints between them (batch size at most
-    /// the queue's span cap when one is set, endpoint URLs, client certificate and
-    /// key together, …).
+    /// the queue's count cap when one is set, endpoint URLs, client certificate and
+    /// key together, …), for spans and for logs (`logs.*` keys).
     ///
     /// [`ConfigLoader::load`] already does this and names each key as its source
     /// spelled it; call this after changing a loaded configuration in code. Errors
@@ -268,15 +286,77 @@ impl fmt::Debug for TlsConfig {
     }
 }
 
-/// Where and how the exporter sends spans. `Debug` hides URL user-info and
-/// header values.
+/// The log pipeline's share of a [`Config`] (section `logs`): its own exporter
+/// settings and batching.
+///
+/// The loader fills [`exporter`](Self::exporter) with the generic settings
+/// (`OTEL_EXPORTER_OTLP_*`, section `exporter`) and the logs-specific ones
+/// (`OTEL_EXPORTER_OTLP_LOGS_*`, section `logs.exporter`) over them; the
+/// traces-specific ones never reach it. [`batch`](Self::batch) starts from
+/// [`BatchConfig::logs_default`] (not from the span pipeline's `batch`), then
+/// `OTEL_BLRP_*` and section `logs.batch`.
+///
+/// Plain data: cloning copies the strings it holds.
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_sdk::Signal;
+/// use otlp_sdk::config::ConfigLoader;
+///
+/// let config = ConfigLoader::new()
+///     .with_config_dir("no-such-dir")
+///     .with_env([
+///         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+///         ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip"),
+///         ("OTEL_BLRP_SCHEDULE_DELAY", "200"),
+///     ])
+///     .load()?;
+/// assert_eq!(
+///     config.logs.exporter.endpoint_for(Signal::Logs),
+///     "http://collector:4318/v1/logs"
+/// );
+/// assert_eq!(config.logs.exporter.compression.as_str(), "gzip");
+/// assert_eq!(config.exporter.compression.as_str(), "none"); // spans: untouched
+/// assert_eq!(config.logs.batch.scheduled_delay, Duration::from_millis(200));
+/// # Ok::<(), otlp_sdk::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogsConfig {
+    /// Where and how log records are sent; use
+    /// [`endpoint_for(Signal::Logs)`](ExporterConfig::endpoint_for) for the URL.
+    pub exporter: ExporterConfig,
+    /// Queueing and batching of log records (default [`BatchConfig::logs_default`]:
+    /// 1 s scheduled delay, 30 s export timeout, batches of 512, the queue bounded
+    /// by 64 MiB of encoded records and by a count only when
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` or `logs.batch.max_queue_size` is set).
+    pub batch: BatchConfig,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig {
+            exporter: ExporterConfig::default(),
+            batch: BatchConfig::logs_default(),
+        }
+    }
+}
+
+/// Where and how an exporter sends one signal's records. `Debug` hides URL
+/// user-info and header values.
+///
+/// One value serves one pipeline: [`Config::exporter`] for spans,
+/// [`LogsConfig::exporter`] for log records. [`endpoint_for`](Self::endpoint_for)
+/// gives the URL for a signal.
 #[derive(Clone, PartialEq)]
 pub struct ExporterConfig {
     /// Base endpoint for all signals (`OTEL_EXPORTER_OTLP_ENDPOINT`); for HTTP,
-    /// `v1/traces` is appended.
+    /// `v1/traces` or `v1/logs` is appended.
     pub endpoint: Option<String>,
     /// Traces endpoint, used exactly as given (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
     pub traces_endpoint: Option<String>,
+    /// Logs endpoint, used exactly as given (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`,
+    /// `logs.exporter.logs_endpoint`).
+    pub logs_endpoint: Option<String>,
     /// Transport and encoding.
     pub protocol: Protocol,
     /// Timeout of one export attempt (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s).
@@ -296,6 +376,7 @@ impl fmt::Debug for ExporterConfig {
         f.debug_struct("ExporterConfig")
             .field("endpoint", &redacted(&self.endpoint))
             .field("traces_endpoint", &redacted(&self.traces_endpoint))
+            .field("logs_endpoint", &redacted(&self.logs_endpoint))
             .field("protocol", &self.protocol)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
@@ -310,6 +391,7 @@ impl Default for ExporterConfig {
         ExporterConfig {
             endpoint: None,
             traces_endpoint: None,
+            logs_endpoint: None,
             protocol: Protocol::default(),
             timeout: Duration::from_secs(10),
             compression: Compression::None,
@@ -320,13 +402,32 @@ impl Default for ExporterConfig {
 }
 
 impl ExporterConfig {
-    /// The URL spans are sent to, after the specification's rules: a per-signal
-    /// endpoint is used as given; a generic HTTP endpoint gets `v1/traces`
-    /// appended with exactly one `/`; a gRPC endpoint is used as given; with
-    /// neither, the protocol's default. A gRPC endpoint without a scheme gets
-    /// `http://` when `insecure` is true and `https://` otherwise.
-    pub fn traces_endpoint(&self) -> String {
-        if let Some(endpoint) = &self.traces_endpoint {
+    /// The URL `signal`'s records are sent to, after the specification's rules:
+    /// the signal's own endpoint ([`traces_endpoint`](Self::traces_endpoint) or
+    /// [`logs_endpoint`](Self::logs_endpoint)) is used as given; else a generic
+    /// HTTP endpoint gets `v1/traces` or `v1/logs` appended with exactly one
+    /// `/`; a generic gRPC endpoint is used as given; with neither, the
+    /// protocol's default. A gRPC endpoint without a scheme gets `http://` when
+    /// `insecure` is true and `https://` otherwise.
+    ///
+    /// ```
+    /// use otlp_sdk::Signal;
+    /// use otlp_sdk::config::ExporterConfig;
+    ///
+    /// let exporter = ExporterConfig {
+    ///     endpoint: Some("http://collector:4318/".into()),
+    ///     logs_endpoint: Some("http://logs:9000/ingest".into()),
+    ///     ..ExporterConfig::default()
+    /// };
+    /// assert_eq!(exporter.endpoint_for(Signal::Traces), "http://collector:4318/v1/traces");
+    /// assert_eq!(exporter.endpoint_for(Signal::Logs), "http://logs:9000/ingest");
+    /// ```
+    pub fn endpoint_for(&self, signal: Signal) -> String {
+        let own = match signal {
+            Signal::Traces => &self.traces_endpoint,
+            Signal::Logs => &self.logs_endpoint,
+        };
+        if let Some(endpoint) = own {
             return self.with_scheme(endpoint);
         }
         let base = self
@@ -337,9 +438,14 @@ impl ExporterConfig {
         match self.protocol {
             Protocol::Grpc => base,
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                format!("{}/v1/traces", base.trim_end_matches('/'))
+                format!("{}/v1/{}", base.trim_end_matches('/'), signal.as_str())
             }
         }
+    }
+
+    /// The URL spans are sent to: [`endpoint_for(Signal::Traces)`](Self::endpoint_for).
+    pub fn traces_endpoint(&self) -> String {
+        self.endpoint_for(Signal::Traces)
     }
 
     fn with_scheme(&self, endpoint: &str) -> String {
@@ -397,7 +503,15 @@ impl Default for FullPolicy {
     }
 }
 
-/// Queueing and batching (`OTEL_BSP_*` and section `batch`).
+/// Queueing and batching (`OTEL_BSP_*` and section `batch` for spans,
+/// `OTEL_BLRP_*` and section `logs.batch` for log records).
+///
+/// The queue is bounded by bytes ([`max_queue_bytes`](Self::max_queue_bytes),
+/// 64 MiB), and by a count only when one is set: the specification's default
+/// of 2048 for `OTEL_BSP_MAX_QUEUE_SIZE` and `OTEL_BLRP_MAX_QUEUE_SIZE` is not
+/// applied, since the byte bound already protects memory whatever the
+/// records' sizes. What is said of spans below holds for log records in a log
+/// pipeline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchConfig {
     /// Bytes the queue holds (`OTLP__BATCH__MAX_QUEUE_BYTES`, key `max_queue_bytes`,
@@ -443,6 +557,17 @@ impl BatchConfig {
     /// request limit, so the queue holds at least one largest request's worth of
     /// encoded spans. At the limit, `on_end` applies the [`FullPolicy`].
     pub const DEFAULT_MAX_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
+    /// The defaults of a log pipeline: those of spans but the scheduled delay,
+    /// 1 s (`OTEL_BLRP_SCHEDULE_DELAY`'s default; spans' is 5 s). As for
+    /// spans, the queue is bounded by bytes, and by a count only when
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` is set.
+    pub fn logs_default() -> Self {
+        BatchConfig {
+            scheduled_delay: Duration::from_millis(1000),
+            ..BatchConfig::default()
+        }
+    }
 }
 
 impl Default for BatchConfig {

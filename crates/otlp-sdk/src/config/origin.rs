@@ -46,6 +46,16 @@ impl Origins {
         self.settings.insert(dotted.into(), setting);
     }
 
+    /// Records for `to` whoever set `from`, if anyone did (nothing changes otherwise).
+    pub(crate) fn copy(&mut self, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        if let Some(setting) = self.settings.get(from).cloned() {
+            self.settings.insert(to.to_owned(), setting);
+        }
+    }
+
     /// Who set `dotted`: the recorded setting, or the dotted name itself from `fallback`.
     pub(crate) fn of(&self, dotted: &str) -> SetBy {
         self.settings.get(dotted).cloned().unwrap_or_else(|| SetBy {
@@ -77,5 +87,13 @@ mod tests {
         assert!(origins.is_recorded("batch.max_queue_size"));
         assert_eq!(origins.of("batch.adaptive").key, "batch.adaptive");
         assert_eq!(origins.of("batch.adaptive").source, ConfigSource::Builder);
+
+        origins.copy("batch.max_queue_size", "logs.batch.max_queue_size");
+        origins.copy("batch.adaptive", "logs.batch.adaptive");
+        assert_eq!(
+            origins.of("logs.batch.max_queue_size").key,
+            "OTEL_BSP_MAX_QUEUE_SIZE"
+        );
+        assert!(!origins.is_recorded("logs.batch.adaptive"));
     }
 }

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::REDACTED;
-use super::keys::Setting;
-use super::origin::Origins;
+use super::keys::{Scope, Setting};
+use super::origin::{Origins, SetBy};
 use super::{
     BatchConfig, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, PerformanceConfig,
     Protocol,
 };
+use crate::Signal;
 use crate::durable::{DurableConfig, DurableError};
 use crate::retry::RetryPolicy;
 
@@ -21,10 +22,19 @@ pub(crate) const MAX_REQUEST_BYTES: usize = otlp_core::encode::MAX_REQUEST_BYTES
 
 /// Checks `config`; errors name each key as `origins` recorded it.
 pub(crate) fn validate(config: &Config, origins: &Origins) -> Result<(), ConfigError> {
-    let report = Report { origins };
+    let report = Report {
+        origins,
+        scope: Scope::Shared,
+    };
     service(config, &report)?;
-    exporter(&config.exporter, &report)?;
+    exporter(&config.exporter, Signal::Traces, &report)?;
     batch(&config.batch, &report)?;
+    let logs = Report {
+        origins,
+        scope: Scope::Logs,
+    };
+    exporter(&config.logs.exporter, Signal::Logs, &logs)?;
+    batch(&config.logs.batch, &logs)?;
     retry(&config.retry, &report)?;
     performance(&config.performance, &report)?;
     durable(config.durable.as_ref(), &report)
@@ -53,11 +63,9 @@ fn durable(durable: Option<&DurableConfig>, report: &Report<'_>) -> Result<(), C
             // As `Report::at_most`: a segment size a source set over the default
             // cap is the segment size's fault, not the untouched cap's.
             let (segment_key, max_key) = ("durable.segment_bytes", "durable.max_bytes");
-            if key == "max_bytes"
-                && report.origins.is_recorded(segment_key)
-                && !report.origins.is_recorded(max_key)
+            if key == "max_bytes" && report.is_recorded(segment_key) && !report.is_recorded(max_key)
             {
-                let other = report.origins.of(max_key).key;
+                let other = report.of(max_key).key;
                 let reason = format!("must be at most {other} ({})", durable.max_bytes);
                 return Err(report.error(segment_key, durable.segment_bytes, reason));
             }
@@ -76,7 +84,10 @@ pub(crate) fn validate_pipeline(
     attempt_timeout: Duration,
 ) -> Result<(), ConfigError> {
     let origins = Origins::new(ConfigSource::Builder);
-    let report = Report { origins: &origins };
+    let report = Report {
+        origins: &origins,
+        scope: Scope::Shared,
+    };
     report.check(
         Setting::ExporterTimeout.dotted(),
         Millis(&attempt_timeout),
@@ -90,11 +101,26 @@ pub(crate) fn validate_pipeline(
 /// Turns a failed check into an error naming the key as its source spelled it.
 struct Report<'a> {
     origins: &'a Origins,
+    /// Whose settings are checked: the dotted names given are the top-level
+    /// ones (`batch.max_queue_size`), looked up with the scope's prefix
+    /// (`logs.batch.max_queue_size`).
+    scope: Scope,
 }
 
 impl Report<'_> {
+    /// Who set `dotted` (in this report's scope).
+    fn of(&self, dotted: &str) -> SetBy {
+        self.origins.of(&format!("{}{dotted}", self.scope.prefix()))
+    }
+
+    /// Whether a source set `dotted` (in this report's scope).
+    fn is_recorded(&self, dotted: &str) -> bool {
+        self.origins
+            .is_recorded(&format!("{}{dotted}", self.scope.prefix()))
+    }
+
     fn error(&self, dotted: &str, value: impl Display, reason: impl Into<String>) -> ConfigError {
-        let setting = self.origins.of(dotted);
+        let setting = self.of(dotted);
         ConfigError::invalid(setting.key, value.to_string(), reason, setting.source)
     }
 
@@ -115,15 +141,15 @@ impl Report<'_> {
             return Ok(());
         }
         let (small_name, big_name) = (small_key.dotted(), big_key.dotted());
-        if self.origins.is_recorded(big_name) && !self.origins.is_recorded(small_name) {
-            let other = self.origins.of(small_name).key;
+        if self.is_recorded(big_name) && !self.is_recorded(small_name) {
+            let other = self.of(small_name).key;
             Err(self.error(
                 big_name,
                 big_value,
                 format!("must be at least {other} ({small_value})"),
             ))
         } else {
-            let other = self.origins.of(big_name).key;
+            let other = self.of(big_name).key;
             Err(self.error(
                 small_name,
                 small_value,
@@ -156,7 +182,12 @@ fn service(config: &Config, report: &Report<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn exporter(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+/// Checks the exporter settings of the pipeline of `signal`.
+fn exporter(
+    exporter: &ExporterConfig,
+    signal: Signal,
+    report: &Report<'_>,
+) -> Result<(), ConfigError> {
     let timeout = &exporter.timeout;
     report.check(
         Setting::ExporterTimeout.dotted(),
@@ -165,20 +196,22 @@ fn exporter(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), Config
     )?;
     let protocol = exporter.protocol;
     if let Some(url) = &exporter.endpoint {
-        let result = endpoint(url, protocol, true);
+        let result = endpoint(url, protocol, Some(signal));
         report.check(
             Setting::ExporterEndpoint.dotted(),
             redact_userinfo(url),
             result,
         )?;
     }
-    if let Some(url) = &exporter.traces_endpoint {
-        let result = endpoint(url, protocol, false);
-        report.check(
-            Setting::ExporterTracesEndpoint.dotted(),
-            redact_userinfo(url),
-            result,
-        )?;
+    let own_endpoints = [
+        (Setting::ExporterTracesEndpoint, &exporter.traces_endpoint),
+        (Setting::ExporterLogsEndpoint, &exporter.logs_endpoint),
+    ];
+    for (key, url) in own_endpoints {
+        if let Some(url) = url {
+            let result = endpoint(url, protocol, None);
+            report.check(key.dotted(), redact_userinfo(url), result)?;
+        }
     }
     for (name, value) in exporter.headers.iter() {
         let dotted = format!(
@@ -215,12 +248,12 @@ fn tls(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError
     );
     match (&tls.client_certificate, &tls.client_key) {
         (Some(path), None) => {
-            let other = report.origins.of(key.dotted()).key;
+            let other = report.of(key.dotted()).key;
             let reason = format!("mTLS needs {other} too");
             Err(report.error(certificate.dotted(), shown_path(certificate, path), reason))
         }
         (None, Some(path)) => {
-            let other = report.origins.of(certificate.dotted()).key;
+            let other = report.of(certificate.dotted()).key;
             let reason = format!("mTLS needs {other} too");
             Err(report.error(key.dotted(), shown_path(key, path), reason))
         }
@@ -315,12 +348,12 @@ fn retry(retry: &RetryPolicy, report: &Report<'_>) -> Result<(), ConfigError> {
             Setting::RetryInitialBackoff.dotted(),
             Setting::RetryMaxBackoff.dotted(),
         );
-        if report.origins.is_recorded(initial_key) && !report.origins.is_recorded(max_key) {
-            let other = report.origins.of(max_key).key;
+        if report.is_recorded(initial_key) && !report.is_recorded(max_key) {
+            let other = report.of(max_key).key;
             let reason = format!("must be at most {other} ({})", Millis(&max));
             return Err(report.error(initial_key, Millis(&initial), reason));
         }
-        let other = report.origins.of(initial_key).key;
+        let other = report.of(initial_key).key;
         let reason = format!("must be at least {other} ({})", Millis(&initial));
         return Err(report.error(max_key, Millis(&max), reason));
     }
@@ -457,9 +490,14 @@ pub(crate) fn header_value(value: &str) -> Result<(), String> {
 }
 
 /// An endpoint URL: `http` or `https` with a host (a gRPC endpoint may omit the
-/// scheme). A generic HTTP endpoint gets `v1/traces` appended to its path, so it
-/// may have neither query nor fragment.
-pub(crate) fn endpoint(url: &str, protocol: Protocol, generic: bool) -> Result<(), String> {
+/// scheme). A generic HTTP endpoint (`generic_for`: the signal it serves) gets
+/// `v1/traces` or `v1/logs` appended to its path, so it may have neither query
+/// nor fragment; a signal's own endpoint (`None`) is used as given.
+pub(crate) fn endpoint(
+    url: &str,
+    protocol: Protocol,
+    generic_for: Option<Signal>,
+) -> Result<(), String> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must not contain spaces or control characters".to_owned());
     }
@@ -483,12 +521,15 @@ pub(crate) fn endpoint(url: &str, protocol: Protocol, generic: bool) -> Result<(
         .rsplit_once('@')
         .map_or(authority, |(_, host_port)| host_port);
     host_and_port(host_port)?;
-    if generic && protocol != Protocol::Grpc && tail.contains(['?', '#']) {
-        return Err(
-            "a base endpoint cannot have a query or fragment, because v1/traces is appended to its path \
-             (set the traces endpoint to give a complete URL)"
-                .to_owned(),
-        );
+    if let Some(signal) = generic_for
+        && protocol != Protocol::Grpc
+        && tail.contains(['?', '#'])
+    {
+        let signal = signal.as_str();
+        return Err(format!(
+            "a base endpoint cannot have a query or fragment, because v1/{signal} is appended to its path \
+             (set the {signal} endpoint to give a complete URL)"
+        ));
     }
     Ok(())
 }
@@ -549,50 +590,56 @@ mod tests {
     #[test]
     fn endpoints_need_an_http_scheme_and_a_host() {
         let http = Protocol::HttpProtobuf;
-        assert_eq!(endpoint("http://collector:4318", http, true), Ok(()));
-        assert_eq!(endpoint("https://[::1]:4318/base/", http, true), Ok(()));
         assert_eq!(
-            endpoint("https://user:pw@collector/x?y=1", http, false),
+            endpoint("http://collector:4318", http, Some(Signal::Traces)),
             Ok(())
         );
         assert_eq!(
-            endpoint("collector:4318", http, true),
+            endpoint("https://[::1]:4318/base/", http, Some(Signal::Traces)),
+            Ok(())
+        );
+        assert_eq!(
+            endpoint("https://user:pw@collector/x?y=1", http, None),
+            Ok(())
+        );
+        assert_eq!(
+            endpoint("collector:4318", http, Some(Signal::Traces)),
             Err("must start with http:// or https://".to_owned())
         );
         assert_eq!(
-            endpoint("ftp://collector", http, true),
+            endpoint("ftp://collector", http, Some(Signal::Traces)),
             Err("unsupported scheme \"ftp\": use http or https".to_owned())
         );
         assert_eq!(
-            endpoint("http://:4318", http, true),
+            endpoint("http://:4318", http, Some(Signal::Traces)),
             Err("has no host".to_owned())
         );
         assert_eq!(
-            endpoint("http://", http, true),
+            endpoint("http://", http, Some(Signal::Traces)),
             Err("has no host".to_owned())
         );
         assert!(
-            endpoint("http://c:99999", http, true)
+            endpoint("http://c:99999", http, Some(Signal::Traces))
                 .unwrap_err()
                 .contains("port \"99999\"")
         );
         assert!(
-            endpoint("http://c:0", http, true)
+            endpoint("http://c:0", http, Some(Signal::Traces))
                 .unwrap_err()
                 .contains("port \"0\"")
         );
         assert!(
-            endpoint("http://c:4318?x=1", http, true)
+            endpoint("http://c:4318?x=1", http, Some(Signal::Traces))
                 .unwrap_err()
                 .contains("query or fragment")
         );
         assert!(
-            endpoint("http://c a", http, true)
+            endpoint("http://c a", http, Some(Signal::Traces))
                 .unwrap_err()
                 .contains("spaces")
         );
         assert!(
-            endpoint("http://[::1", http, true)
+            endpoint("http://[::1", http, Some(Signal::Traces))
                 .unwrap_err()
                 .contains("unclosed")
         );
@@ -600,10 +647,16 @@ mod tests {
 
     #[test]
     fn grpc_endpoints_may_omit_the_scheme() {
-        assert_eq!(endpoint("collector:4317", Protocol::Grpc, true), Ok(()));
-        assert_eq!(endpoint("http://c:4317?x", Protocol::Grpc, true), Ok(()));
         assert_eq!(
-            endpoint(":4317", Protocol::Grpc, true),
+            endpoint("collector:4317", Protocol::Grpc, Some(Signal::Traces)),
+            Ok(())
+        );
+        assert_eq!(
+            endpoint("http://c:4317?x", Protocol::Grpc, Some(Signal::Traces)),
+            Ok(())
+        );
+        assert_eq!(
+            endpoint(":4317", Protocol::Grpc, Some(Signal::Traces)),
             Err("has no host".to_owned())
         );
     }
@@ -619,7 +672,12 @@ mod tests {
         // A password before a misplaced "://" is no scheme.
         assert_eq!(redact_userinfo("a:s3cret@://h"), "<redacted>@://h");
         assert_eq!(redact_userinfo("://a:s3cret@h"), "://<redacted>@h");
-        let reason = endpoint("a:s3cret@://h", Protocol::HttpProtobuf, true).unwrap_err();
+        let reason = endpoint(
+            "a:s3cret@://h",
+            Protocol::HttpProtobuf,
+            Some(Signal::Traces),
+        )
+        .unwrap_err();
         assert!(!reason.contains("s3cret"), "{reason}");
     }
 
