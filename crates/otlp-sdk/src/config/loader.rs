@@ -27,27 +27,47 @@ const RUN_ENV: &str = "RUN_ENV";
 /// 4. the nested overrides `OTLP__SECTION__KEY=value`;
 /// 5. whatever the program changes afterwards: check those with [`Config::validate`].
 ///
+/// Exporter settings come in three scopes: generic (section `exporter`,
+/// `OTEL_EXPORTER_OTLP_X`, `OTLP__EXPORTER__X`), traces-specific
+/// (`OTEL_EXPORTER_OTLP_TRACES_X`, `exporter.traces_endpoint`) and
+/// logs-specific (section `logs.exporter`, `OTEL_EXPORTER_OTLP_LOGS_X`,
+/// `OTLP__LOGS__EXPORTER__X`). Each scope is filled by the sources above in
+/// order; then each signal gets the generic values with its own over them
+/// ([`Config::exporter`] for spans, [`LogsConfig::exporter`](super::LogsConfig::exporter)
+/// for logs). So a signal's own value wins over a generic one whichever source
+/// set either, as the specification asks, and traces-specific values never
+/// reach logs nor logs-specific ones traces. Batching is not inherited:
+/// `logs.batch` starts from [`BatchConfig::logs_default`](super::BatchConfig::logs_default),
+/// not from `batch`.
+///
 /// Cost: reads the environment once and at most two files per [`load`](Self::load);
 /// allocates freely. Meant for start-up, not for a hot path.
 ///
 /// ```
 /// use std::time::Duration;
+/// use otlp_sdk::Signal;
 /// use otlp_sdk::config::{ConfigLoader, Protocol};
 ///
 /// let config = ConfigLoader::new()
 ///     .with_config_dir("no-such-dir") // files are optional
 ///     .with_env([
 ///         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-///         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"), // _TRACES_ wins
+///         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"), // _TRACES_ wins, for spans only
 ///         ("OTEL_BSP_SCHEDULE_DELAY", "250"),
 ///         ("OTLP__BATCH__MAX_QUEUE_BYTES", "16777216"),
 ///         ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"), // also caps the count
+///         ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4317"),
+///         ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "256"),
 ///     ])
 ///     .load()?;
 /// assert_eq!(config.exporter.protocol, Protocol::HttpJson);
 /// assert_eq!(config.batch.scheduled_delay, Duration::from_millis(250));
 /// assert_eq!(config.batch.max_queue_bytes, 16 * 1024 * 1024);
 /// assert_eq!(config.batch.max_queue_size, Some(4096));
+/// assert_eq!(config.logs.exporter.protocol, Protocol::Grpc); // the generic value
+/// assert_eq!(config.logs.exporter.endpoint_for(Signal::Logs), "http://logs:4317");
+/// assert_eq!(config.logs.batch.max_export_batch_size, 256);
+/// assert_eq!(config.logs.batch.scheduled_delay, Duration::from_secs(1)); // logs' default
 /// # Ok::<(), otlp_sdk::config::ConfigError>(())
 /// ```
 ///
@@ -89,6 +109,14 @@ const RUN_ENV: &str = "RUN_ENV";
 ///   fsync_interval: 1s
 ///   max_bytes: 268435456                  # disk cap; the oldest data is dropped (and counted) past it
 ///   segment_bytes: 16777216
+/// logs:                                   # the log pipeline
+///   exporter:                             # the keys of `exporter`, for logs only; unset keys inherit `exporter`
+///     endpoint: https://logs-collector:4318   # base: v1/logs is appended for HTTP
+///     logs_endpoint: https://logs.example.com/v1/logs   # or the full URL, used as given (no traces_endpoint here)
+///     headers: { x-api-key: l0gs }        # merged per name over exporter.headers
+///   batch:                                # the keys of `batch`; unset keys keep the logs defaults
+///     scheduled_delay: 1s                 # logs' default (spans: 5s)
+///     max_export_batch_size: 512
 /// ```
 ///
 /// * Durations are whole milliseconds (`250`) or a whole number with a unit:
@@ -109,26 +137,44 @@ const RUN_ENV: &str = "RUN_ENV";
 /// # Standard variables
 ///
 /// Each `OTEL_EXPORTER_OTLP_X` is also read as `OTEL_EXPORTER_OTLP_TRACES_X`, which
-/// wins (for headers: per header name). Empty values (after trimming) mean unset.
+/// wins for spans, and as `OTEL_EXPORTER_OTLP_LOGS_X`, which wins for logs (for
+/// headers: per header name). Empty values (after trimming) mean unset.
 ///
 /// | variable | sets | syntax |
 /// |---|---|---|
 /// | `OTEL_SDK_DISABLED` | `service.disabled` | only `true` (any case) disables |
 /// | `OTEL_SERVICE_NAME` | `service.name` | text |
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` or `/v1/logs` |
 /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `exporter.traces_endpoint` | URL used as given |
-/// | `…_PROTOCOL` | `exporter.protocol` | `grpc`, `http/protobuf`, `http/json` |
-/// | `…_HEADERS` | `exporter.headers` | `k=v,…`, names trimmed, values percent-decoded |
-/// | `…_COMPRESSION` | `exporter.compression` | `gzip`, `none`, `zstd` |
-/// | `…_TIMEOUT` | `exporter.timeout` | whole ms; `0` = no limit |
-/// | `…_INSECURE` | `exporter.insecure` | `true` / `false` |
-/// | `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | TLS file paths | path |
-/// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms, more than 0 |
-/// | `OTEL_BSP_EXPORT_TIMEOUT` | `batch.export_timeout` | whole ms; `0` = no limit |
+/// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | `logs.exporter.logs_endpoint` | URL used as given |
+/// | `OTEL_EXPORTER_OTLP_PROTOCOL` | `exporter.protocol` | `grpc`, `http/protobuf`, `http/json` |
+/// | `OTEL_EXPORTER_OTLP_HEADERS` | `exporter.headers` | `k=v,…`, names trimmed, values percent-decoded |
+/// | `OTEL_EXPORTER_OTLP_COMPRESSION` | `exporter.compression` | `gzip`, `none`, `zstd` |
+/// | `OTEL_EXPORTER_OTLP_TIMEOUT` | `exporter.timeout` | whole ms; `0` = no limit |
+/// | `OTEL_EXPORTER_OTLP_INSECURE` | `exporter.insecure` | `true` / `false` |
+/// | `OTEL_EXPORTER_OTLP_CERTIFICATE` | `exporter.certificate` | path |
+/// | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` | `exporter.client_certificate` | path |
+/// | `OTEL_EXPORTER_OTLP_CLIENT_KEY` | `exporter.client_key` | path |
+/// | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `…_TRACES_HEADERS`, `…_TRACES_COMPRESSION`, `…_TRACES_TIMEOUT`, `…_TRACES_INSECURE`, `…_TRACES_CERTIFICATE`, `…_TRACES_CLIENT_CERTIFICATE`, `…_TRACES_CLIENT_KEY` | the same, for spans only (no file key) | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL` | `logs.exporter.protocol` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_LOGS_HEADERS` | `logs.exporter.headers` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION` | `logs.exporter.compression` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` | `logs.exporter.timeout` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_LOGS_INSECURE` | `logs.exporter.insecure` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE` | `logs.exporter.certificate` | path |
+/// | `OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE` | `logs.exporter.client_certificate` | path |
+/// | `OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY` | `logs.exporter.client_key` | path |
+/// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms, more than 0 (default 5 s) |
+/// | `OTEL_BSP_EXPORT_TIMEOUT` | `batch.export_timeout` | whole ms; `0` = no limit (default 30 s) |
 /// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1; caps the count of queued spans (default: no cap) |
-/// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `batch.max_export_batch_size` | whole number, at least 1 |
+/// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `batch.max_export_batch_size` | whole number, at least 1 (default 512) |
 /// | none: use `OTLP__BATCH__MAX_QUEUE_BYTES` | `batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
+/// | `OTEL_BLRP_SCHEDULE_DELAY` | `logs.batch.scheduled_delay` | whole ms, more than 0 (default 1 s) |
+/// | `OTEL_BLRP_EXPORT_TIMEOUT` | `logs.batch.export_timeout` | whole ms; `0` = no limit (default 30 s) |
+/// | `OTEL_BLRP_MAX_QUEUE_SIZE` | `logs.batch.max_queue_size` | whole number, at least 1; caps the count of queued log records (default: no cap, where the specification says 2048: the queue is bounded by bytes) |
+/// | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `logs.batch.max_export_batch_size` | whole number, at least 1 (default 512) |
+/// | none: use `OTLP__LOGS__BATCH__MAX_QUEUE_BYTES` | `logs.batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
 ///
 /// Other `OTEL_*` variables belong to other components and are ignored.
 ///
@@ -145,6 +191,11 @@ const RUN_ENV: &str = "RUN_ENV";
 /// * `OTLP__RESOURCE__ATTRIBUTES__DEPLOYMENT_ENVIRONMENT=prod` sets one attribute:
 ///   lower-cased, `_` becomes `.` (`deployment.environment`). Spell keys that need
 ///   `_`, `-` or capitals with the list form.
+///
+/// The log pipeline's settings take one more level: `OTLP__LOGS__EXPORTER__KEY`
+/// and `OTLP__LOGS__BATCH__KEY` (`OTLP__LOGS__EXPORTER__ENDPOINT=https://logs:4318`,
+/// `OTLP__LOGS__BATCH__SCHEDULED_DELAY=2s`), `OTLP__LOGS__EXPORTER__HEADERS=k=v,…`
+/// and `OTLP__LOGS__EXPORTER__HEADERS__X_API_KEY=abc`.
 ///
 /// Overrides apply in variable-name order, so a list form comes before the
 /// single entries of the same map. An unknown section or key is an error.
@@ -165,8 +216,8 @@ const RUN_ENV: &str = "RUN_ENV";
 /// Always errors, in both modes: anything wrong in a file or an `OTLP__`
 /// override (these are ours, and typos must not pass), unreadable or ambiguous
 /// files, a bad `RUN_ENV`, non-UTF-8 values of `OTEL_*`/`OTLP__`/`RUN_ENV`, and the
-/// checks on the merged result — batch size at most the queue's span cap (when
-/// `max_queue_size` is set), minimum at most
+/// checks on the merged result, for spans and (under `logs.*`) for logs — batch
+/// size at most the queue's count cap (when `max_queue_size` is set), minimum at most
 /// maximum batch size, endpoint URL (scheme and host), client certificate and key
 /// together, `max_backoff` at least `initial_backoff`.
 ///
