@@ -779,6 +779,32 @@ mod tests {
     }
 
     #[test]
+    fn logs_subsections_mirror_exporter_and_batch_with_their_own_endpoint() {
+        for (dotted, key) in KEYS {
+            let (section, name) = dotted.split_once('.').unwrap();
+            let in_logs = Setting::lookup_logs(section, name);
+            match (section, *key) {
+                (_, Setting::ExporterTracesEndpoint) => assert!(in_logs.is_err()),
+                ("exporter" | "batch", _) => assert_eq!(in_logs, Ok(*key)),
+                _ => assert!(matches!(in_logs, Err(Unknown::Section(_))), "{dotted}"),
+            }
+        }
+        assert_eq!(
+            Setting::lookup_logs("exporter", "logs_endpoint"),
+            Ok(Setting::ExporterLogsEndpoint)
+        );
+        assert!(Setting::lookup("exporter", "logs_endpoint").is_err());
+        assert_eq!(
+            Scope::Logs.dotted(Setting::ExporterLogsEndpoint),
+            "logs.exporter.logs_endpoint"
+        );
+        assert_eq!(
+            Scope::Logs.dotted(Setting::BatchMaxQueueSize),
+            "logs.batch.max_queue_size"
+        );
+    }
+
+    #[test]
     fn unknown_sections_and_keys_list_the_alternatives() {
         let section = Setting::lookup("bach", "max_queue_size")
             .unwrap_err()
