@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
-use otlp_core::encode::{Encoding, trace_request_to_json};
+use otlp_core::encode::{Encoding, logs_request_to_json, trace_request_to_json};
 use tokio::runtime::Runtime;
 
 use crate::backlog::{Backlog, NextRecord};
@@ -20,7 +20,7 @@ use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::durable::{DurableConfig, FsyncPolicy, RecordId};
 use crate::error::PipelineError;
-use crate::exporter::{ExportRequest, Exporter};
+use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::pool::Pool;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
 use crate::shared::Shared;
@@ -46,6 +46,7 @@ pub(crate) enum Command {
 /// What the loop needs from the configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct LoopSettings {
+    pub(crate) signal: Signal,
     pub(crate) encoding: Encoding,
     pub(crate) scheduled_delay: Duration,
     pub(crate) export_timeout: Duration,
@@ -487,7 +488,11 @@ impl<E: Exporter> ExportLoop<E> {
         }
         self.protobuf.clear();
         self.batch.write(range.clone(), &mut self.protobuf);
-        if let Err(error) = trace_request_to_json(&self.protobuf, &mut body) {
+        let transcode = match self.settings.signal {
+            Signal::Traces => trace_request_to_json,
+            Signal::Logs => logs_request_to_json,
+        };
+        if let Err(error) = transcode(&self.protobuf, &mut body) {
             // Our own bytes: a bug, counted rather than hidden.
             self.buffers.put(body);
             Stats::add(&self.shared.stats.failed, count as u64);

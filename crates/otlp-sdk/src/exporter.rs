@@ -77,6 +77,43 @@ pub enum ExportOutcome {
     },
 }
 
+/// Which OTLP signal a pipeline carries, and so where a transport sends its
+/// requests (`/v1/traces` or `/v1/logs`, `TraceService/Export` or
+/// `LogsService/Export`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Signal {
+    /// Spans: `ExportTraceServiceRequest`.
+    #[default]
+    Traces,
+    /// Log records: `ExportLogsServiceRequest`.
+    Logs,
+}
+
+impl Signal {
+    /// The signal's name in OTLP paths and variables: `traces`, `logs`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// What one of its records is called in messages: `span`, `log record`.
+    pub const fn record_noun(self) -> &'static str {
+        match self {
+            Signal::Traces => "span",
+            Signal::Logs => "log record",
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A transport that sends encoded requests: OTLP/gRPC, OTLP/HTTP, a file, a test double.
 ///
 /// The pipeline calls [`export`](Exporter::export) from its own tokio runtime,
@@ -106,6 +143,12 @@ pub enum ExportOutcome {
 pub trait Exporter: Send + Sync + 'static {
     /// The body encoding this exporter sends.
     fn encoding(&self) -> Encoding;
+
+    /// The signal whose requests this exporter sends (default: traces). A
+    /// pipeline refuses to start with an exporter of another signal.
+    fn signal(&self) -> Signal {
+        Signal::Traces
+    }
 
     /// Sends one request and classifies the outcome.
     fn export(&self, request: ExportRequest) -> impl Future<Output = ExportOutcome> + Send;
@@ -138,6 +181,8 @@ pub type BoxExportFuture<'a> = Pin<Box<dyn Future<Output = ExportOutcome> + Send
 pub trait DynExporter: Send + Sync + 'static {
     /// See [`Exporter::encoding`].
     fn dyn_encoding(&self) -> Encoding;
+    /// See [`Exporter::signal`].
+    fn dyn_signal(&self) -> Signal;
     /// See [`Exporter::export`].
     fn dyn_export(&self, request: ExportRequest) -> BoxExportFuture<'_>;
     /// See [`Exporter::shutdown`].
@@ -147,6 +192,10 @@ pub trait DynExporter: Send + Sync + 'static {
 impl<E: Exporter> DynExporter for E {
     fn dyn_encoding(&self) -> Encoding {
         self.encoding()
+    }
+
+    fn dyn_signal(&self) -> Signal {
+        self.signal()
     }
 
     fn dyn_export(&self, request: ExportRequest) -> BoxExportFuture<'_> {
@@ -161,6 +210,10 @@ impl<E: Exporter> DynExporter for E {
 impl Exporter for Box<dyn DynExporter> {
     fn encoding(&self) -> Encoding {
         (**self).dyn_encoding()
+    }
+
+    fn signal(&self) -> Signal {
+        (**self).dyn_signal()
     }
 
     fn export(&self, request: ExportRequest) -> impl Future<Output = ExportOutcome> + Send {

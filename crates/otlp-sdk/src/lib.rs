@@ -104,6 +104,7 @@
 
 mod backlog;
 mod batch;
+mod batch_pipeline;
 mod batch_size;
 pub mod config;
 mod counter;
@@ -112,7 +113,10 @@ pub mod durable;
 mod error;
 mod export_loop;
 mod exporter;
+mod fan_out;
 mod limits;
+mod log_processor;
+mod logger;
 pub mod own_threads;
 mod pool;
 mod processor;
@@ -120,6 +124,7 @@ mod provider;
 mod provider_state;
 mod queued_record;
 mod record_queue;
+mod resource_settings;
 mod retry;
 mod sampler;
 mod shared;
@@ -128,11 +133,14 @@ mod spare_attributes;
 mod stats;
 mod tracer;
 
+pub use batch_pipeline::BatchProcessorBuilder;
 pub use error::PipelineError;
 pub use exporter::{
-    BoxExportFuture, DynExporter, ExportError, ExportOutcome, ExportRequest, Exporter,
+    BoxExportFuture, DynExporter, ExportError, ExportOutcome, ExportRequest, Exporter, Signal,
 };
 pub use limits::SpanLimits;
+pub use log_processor::{BatchLogProcessor, BatchLogProcessorBuilder, LogProcessor};
+pub use logger::{Logger, LoggerProvider, LoggerProviderBuilder};
 pub use pool::{Pool, PoolStats, Pooled};
 pub use processor::{BatchSpanProcessor, BatchSpanProcessorBuilder, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};

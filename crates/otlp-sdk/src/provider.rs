@@ -2,15 +2,17 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use otlp_core::{InstrumentationScope, KeyValue, Resource, Str};
+use otlp_core::{InstrumentationScope, Resource, Str};
 
 use crate::config::Config;
 use crate::error::PipelineError;
+use crate::fan_out::on_every_processor;
 use crate::limits::SpanLimits;
-use crate::processor::{BatchSpanProcessor, SpanProcessor, deadline_after};
+use crate::processor::{BatchSpanProcessor, SpanProcessor};
 use crate::provider_state::ProviderState;
+use crate::resource_settings::ResourceSettings;
 use crate::sampler::Sampler;
 use crate::tracer::Tracer;
 
@@ -82,63 +84,24 @@ impl TracerProvider {
     /// Flushes every processor, all together, within `timeout`; returns the
     /// first error.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
-        self.for_each_processor(timeout, |processor, left| processor.force_flush(left))
+        on_every_processor(&self.inner.processors, timeout, |processor, left| {
+            processor.force_flush(left)
+        })
     }
 
     /// Shuts down every processor, all together, within `timeout`; returns
     /// the first error.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
-        self.for_each_processor(timeout, |processor, left| processor.shutdown(left))
-    }
-
-    /// Runs `action` on every processor with what is left of `timeout`, on
-    /// one thread per processor when there are several, so that the whole
-    /// call returns by the deadline even if each processor takes all of it.
-    fn for_each_processor(
-        &self,
-        timeout: Duration,
-        action: impl Fn(&dyn SpanProcessor, Duration) -> Result<(), PipelineError> + Sync,
-    ) -> Result<(), PipelineError> {
-        let deadline = deadline_after(timeout);
-        let left = || deadline.saturating_duration_since(Instant::now());
-        let processors = &self.inner.processors;
-        let results: Vec<Result<(), PipelineError>> = match &processors[..] {
-            [] => Vec::new(),
-            [only] => vec![action(only.as_ref(), left())],
-            several => std::thread::scope(|scope| {
-                let running: Vec<_> = several
-                    .iter()
-                    .map(|processor| {
-                        let action = &action;
-                        (
-                            processor,
-                            std::thread::Builder::new()
-                                .name("otlp-provider-shutdown".into())
-                                .spawn_scoped(scope, move || action(processor.as_ref(), left())),
-                        )
-                    })
-                    .collect();
-                running
-                    .into_iter()
-                    .map(|(processor, thread)| match thread {
-                        Ok(thread) => thread
-                            .join()
-                            .unwrap_or(Err(PipelineError::Timeout { pending: 0 })),
-                        // No thread to spare: this one does it, with what is left.
-                        Err(_) => action(processor.as_ref(), left()),
-                    })
-                    .collect()
-            }),
-        };
-        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+        on_every_processor(&self.inner.processors, timeout, |processor, left| {
+            processor.shutdown(left)
+        })
     }
 }
 
 /// Builder for [`TracerProvider`].
 #[derive(Default)]
 pub struct TracerProviderBuilder {
-    resource: Option<Resource>,
-    service_name: Option<String>,
+    resource: ResourceSettings,
     sampler: Sampler,
     limits: SpanLimits,
     processors: Vec<Arc<dyn SpanProcessor>>,
@@ -150,34 +113,20 @@ impl TracerProviderBuilder {
     /// Takes the service name, resource attributes and `OTEL_SDK_DISABLED`
     /// from a loaded [`Config`].
     pub fn with_config(mut self, config: &Config) -> Self {
-        let attributes = config
-            .resource_attributes
-            .iter()
-            .map(|(key, value)| KeyValue::new(key.clone(), value.clone()));
-        let mut resource = self.resource.take().unwrap_or_default();
-        for attribute in attributes {
-            resource.set(attribute);
-        }
-        self.resource = Some(resource);
-        if let Some(name) = &config.service_name {
-            self.service_name = Some(name.clone());
-        }
+        self.resource.apply_config(config);
         self.disabled = config.disabled;
         self
     }
 
     /// Merges these attributes into the resource (later values win).
     pub fn with_resource(mut self, resource: Resource) -> Self {
-        self.resource = Some(match self.resource.take() {
-            Some(existing) => existing.merge(&resource),
-            None => resource,
-        });
+        self.resource.merge(resource);
         self
     }
 
     /// Sets `service.name`, which wins over any resource attribute.
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
-        self.service_name = Some(name.into());
+        self.resource.set_service_name(name.into());
         self
     }
 
@@ -211,21 +160,9 @@ impl TracerProviderBuilder {
     /// Builds the provider. The resource gets the SDK's `telemetry.sdk.*`
     /// attributes and a `service.name` (`unknown_service` if none was given).
     pub fn build(mut self) -> TracerProvider {
-        let mut resource = Resource::new([
-            KeyValue::new("service.name", "unknown_service"),
-            KeyValue::new("telemetry.sdk.name", "otlp-rust"),
-            KeyValue::new("telemetry.sdk.language", "rust"),
-            KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
-        ]);
-        if let Some(user) = &self.resource {
-            resource = resource.merge(user);
-        }
-        if let Some(name) = self.service_name {
-            resource.set(KeyValue::new("service.name", name));
-        }
         TracerProvider {
             inner: Arc::new(ProviderState {
-                resource: Arc::new(resource),
+                resource: Arc::new(self.resource.build()),
                 sampler: self.sampler,
                 limits: self.limits,
                 only_batch: match (self.processors.len(), self.batch_processors.pop()) {
@@ -242,6 +179,7 @@ impl TracerProviderBuilder {
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;
+    use std::time::Instant;
 
     use otlp_core::encode::Encoding;
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use otlp_core::encode::record;
-use otlp_core::{InstrumentationScope, Resource, SpanData};
+use otlp_core::{InstrumentationScope, LogRecord, Resource, SpanData};
 
 /// A finished record on its way into the queue.
 pub(crate) trait QueuedRecord {
@@ -36,5 +36,22 @@ impl QueuedRecord for SpanData {
     #[inline]
     fn encode(&self, out: &mut Vec<u8>) {
         record::encode_span(self, out);
+    }
+}
+
+impl QueuedRecord for LogRecord {
+    #[inline]
+    fn resource(&self) -> &Arc<Resource> {
+        &self.resource
+    }
+
+    #[inline]
+    fn scope(&self) -> &Arc<InstrumentationScope> {
+        &self.scope
+    }
+
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        record::encode_log(self, out);
     }
 }

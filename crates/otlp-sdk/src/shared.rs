@@ -7,9 +7,9 @@ use std::sync::{Mutex, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use otlp_core::SpanData;
-
 use crate::config::FullPolicy;
+use crate::exporter::Signal;
+use crate::queued_record::QueuedRecord;
 use crate::record_queue::{Push, RecordQueue};
 use crate::stats::{Stats, StatsSnapshot};
 
@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) shut_down: AtomicBool,
     /// Whether exports make progress (for [`FullPolicy::Block`]).
     pub(crate) progress: Progress,
+    /// What the pipeline carries (for messages).
+    pub(crate) signal: Signal,
 }
 
 /// Whether the pipeline moves: how many times the export loop has taken
@@ -148,15 +150,15 @@ impl Progress {
 impl Shared {
     /// Encodes `span` into the queue, or counts why it was not.
     #[inline]
-    pub(crate) fn on_end(&self, span: &SpanData) {
-        // Counted before anything else, so the span is never in a stage it
+    pub(crate) fn on_end<R: QueuedRecord>(&self, record: &R) {
+        // Counted before anything else, so the record is never in a stage it
         // was not first counted into (see `stats`).
         self.stats.produced.add(1);
         if self.shut_down.load(Ordering::SeqCst) {
             Stats::add(&self.stats.dropped_shutdown, 1);
             return;
         }
-        match self.queue.push(span) {
+        match self.queue.push(record) {
             Push::Queued => {}
             Push::Full => match self.full_policy {
                 FullPolicy::Drop => {
@@ -165,7 +167,7 @@ impl Shared {
                     }
                     Stats::add(&self.stats.dropped_queue_full, 1);
                 }
-                FullPolicy::Block(bound) => self.block_until_room(span, bound),
+                FullPolicy::Block(bound) => self.block_until_room(record, bound),
             },
             other => self.count_refused(other),
         }
@@ -179,17 +181,19 @@ impl Shared {
             Push::TooLarge => {
                 Stats::add(&self.stats.dropped_too_large, 1);
                 self.stats.record_error(format!(
-                    "a span was dropped: encoded, it is larger than the queue ({} bytes) or a \
+                    "a {} was dropped: encoded, it is larger than the queue ({} bytes) or a \
                      request may be",
+                    self.signal.record_noun(),
                     self.queue.max_bytes()
                 ));
             }
             Push::TooManyGroups => {
                 Stats::add(&self.stats.dropped_queue_full, 1);
-                self.stats.record_error(
-                    "a span was dropped: its pipeline already tells apart the most resource and \
+                self.stats.record_error(format!(
+                    "a {} was dropped: its pipeline already tells apart the most resource and \
                      scope pairs it keeps",
-                );
+                    self.signal.record_noun()
+                ));
             }
             Push::Closed(discarded) => Stats::add(&self.stats.dropped_shutdown, discarded),
         }
@@ -199,7 +203,7 @@ impl Shared {
     /// progress. A producer that waited `bound` while exports were failing
     /// or nothing moved marks the pipeline stalled, and later producers drop
     /// at once until the loop takes spans again.
-    fn block_until_room(&self, span: &SpanData, bound: Duration) {
+    fn block_until_room<R: QueuedRecord>(&self, record: &R, bound: Duration) {
         let progress = &self.progress;
         if progress.stalled_at.load(Ordering::Acquire) == progress.takes.load(Ordering::Acquire) {
             return Stats::add(&self.stats.dropped_queue_full, 1);
@@ -219,7 +223,7 @@ impl Shared {
                 progress.wait_for_take(seen, Duration::from_millis(1));
             }
             step = step.saturating_add(1);
-            match self.queue.push(span) {
+            match self.queue.push(record) {
                 Push::Queued => return,
                 Push::Full => {}
                 other => return self.count_refused(other),

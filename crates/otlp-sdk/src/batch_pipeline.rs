@@ -1,0 +1,320 @@
+//! [`BatchPipeline`]: the byte-bounded queue and export loop behind every
+//! batch processor, whatever its signal, and [`BatchProcessorBuilder`], the
+//! one builder of those processors.
+//!
+//! A pipeline carries one signal: [`BatchSpanProcessor`] spans,
+//! [`BatchLogProcessor`] log records. Both are a [`BatchPipeline`] with the
+//! signal's front (`on_end`, `on_emit`): the same queue of encoded records,
+//! export loop, retry, durable queue and stats.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::config::validate::validate_pipeline;
+use crate::config::{BatchConfig, Config, PerformanceConfig};
+use crate::durable::DurableConfig;
+use crate::error::PipelineError;
+use crate::export_loop::{Command, ExportLoop, LoopSettings};
+use crate::exporter::{Exporter, Signal};
+use crate::log_processor::BatchLogProcessor;
+use crate::processor::BatchSpanProcessor;
+use crate::record_queue::RecordQueue;
+use crate::retry::RetryPolicy;
+use crate::shared::{Progress, Shared};
+use crate::stats::{Stats, StatsSnapshot};
+
+struct Control {
+    commands: Sender<Command>,
+    loop_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Bound for the shutdown done when the last handle is dropped.
+    drop_timeout: Duration,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    control: Control,
+    signal: Signal,
+}
+
+/// One pipeline: its shared state (queue, stats) and its export loop.
+/// Cheap to clone; shuts down (with a bounded wait) when the last handle is
+/// dropped.
+#[derive(Clone)]
+pub(crate) struct BatchPipeline {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for BatchPipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchPipeline")
+            .field("signal", &self.inner.signal)
+            .field("queued_bytes", &self.inner.shared.queue.used_bytes())
+            .field("max_queue_bytes", &self.inner.shared.queue.max_bytes())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+impl BatchPipeline {
+    /// Where every record is now.
+    pub(crate) fn stats(&self) -> StatsSnapshot {
+        self.inner.shared.snapshot()
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.inner.shared.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// The state producers hand records to.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Sends a command to the loop and waits for its answer until `deadline`.
+    /// `None` means no answer came in time.
+    fn send(
+        &self,
+        command: impl FnOnce(Sender<Result<(), PipelineError>>) -> Command,
+        deadline: Instant,
+    ) -> Option<Result<(), PipelineError>> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        if self.inner.control.commands.send(command(reply)).is_err() {
+            return Some(Err(PipelineError::ShutDown));
+        }
+        self.inner.shared.queue.unpark_loop();
+        answer.recv_deadline(deadline).ok()
+    }
+
+    fn pending(&self) -> PipelineError {
+        let stats = self.stats();
+        PipelineError::Timeout {
+            pending: stats.queued + stats.in_flight,
+        }
+    }
+
+    /// Exports everything received so far; returns by `timeout`.
+    pub(crate) fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
+        if self.is_shut_down() {
+            return Err(PipelineError::ShutDown);
+        }
+        let deadline = deadline_after(timeout);
+        self.send(|reply| Command::Flush { reply, deadline }, deadline)
+            .unwrap_or_else(|| Err(self.pending()))
+    }
+
+    /// Flushes and stops; returns by `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        let deadline = deadline_after(timeout);
+        if self.inner.shared.shut_down.swap(true, Ordering::SeqCst) {
+            return Err(PipelineError::ShutDown);
+        }
+        let answer = self.send(|reply| Command::Shutdown { reply, deadline }, deadline);
+        // The loop answers as its last act, so joining it now is immediate.
+        let loop_thread = answer
+            .as_ref()
+            .and_then(|_| self.inner.control.loop_thread.lock().ok())
+            .and_then(|mut thread| thread.take());
+        if let Some(handle) = loop_thread {
+            let _ = handle.join();
+        }
+        // Whatever is still queued is the loop's to settle (it closes the
+        // queue as its last act, even after this call's deadline).
+        answer.unwrap_or_else(|| Err(self.pending()))
+    }
+}
+
+/// `timeout` from now; a timeout too long for `Instant` (`Duration::MAX`,
+/// "no deadline") ends a century from now instead of overflowing.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.shared.shut_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let deadline = Instant::now() + self.control.drop_timeout;
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        if self
+            .control
+            .commands
+            .send(Command::Shutdown { reply, deadline })
+            .is_ok()
+        {
+            self.shared.queue.unpark_loop();
+            let _ = answer.recv_deadline(deadline);
+        }
+    }
+}
+
+/// Builder of a batch processor: [`BatchSpanProcessorBuilder`](crate::BatchSpanProcessorBuilder)
+/// (from [`BatchSpanProcessor::builder`]) or [`BatchLogProcessorBuilder`](crate::BatchLogProcessorBuilder)
+/// (from [`BatchLogProcessor::builder`]). Every setting has a default.
+pub struct BatchProcessorBuilder<E, P> {
+    exporter: E,
+    batch: BatchConfig,
+    retry: RetryPolicy,
+    attempt_timeout: Duration,
+    performance: PerformanceConfig,
+    durable: Option<DurableConfig>,
+    /// The processor `build` makes.
+    product: PhantomData<fn() -> P>,
+}
+
+impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
+    pub(crate) fn new(exporter: E, batch: BatchConfig) -> Self {
+        BatchProcessorBuilder {
+            exporter,
+            batch,
+            retry: RetryPolicy::default(),
+            attempt_timeout: Duration::from_secs(10),
+            performance: PerformanceConfig::default(),
+            durable: None,
+            product: PhantomData,
+        }
+    }
+
+    /// Takes batch, retry, attempt timeout, performance and durable-queue
+    /// settings from a loaded [`Config`].
+    pub fn with_config(mut self, config: &Config) -> Self {
+        self.batch = config.batch.clone();
+        self.retry = config.retry.clone();
+        self.attempt_timeout = config.exporter.timeout;
+        self.performance = config.performance.clone();
+        self.durable = config.durable.clone();
+        self
+    }
+
+    /// Turns the durable queue on: every encoded request is written to
+    /// `config.directory` before it is exported and removed once the backend
+    /// took it; what was not delivered is sent again at the next start, and
+    /// requests that run out of retries wait on disk for a later round
+    /// instead of failing. Batches are cut when due (batch size or scheduled
+    /// delay) whether or not an export slot is free, and wait on disk when
+    /// none is: during an outage what the program hands over reaches the disk
+    /// within a batch's time. See [`crate::durable`]. One directory per
+    /// pipeline (it is locked).
+    pub fn with_durable_queue(mut self, config: DurableConfig) -> Self {
+        self.durable = Some(config);
+        self
+    }
+
+    /// Replaces the batch settings.
+    pub fn with_batch_config(mut self, batch: BatchConfig) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the timeout of one export attempt (default 10 s).
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Replaces the performance settings.
+    pub fn with_performance_config(mut self, performance: PerformanceConfig) -> Self {
+        self.performance = performance;
+        self
+    }
+
+    /// Validates the settings and starts the export loop of a `signal` pipeline.
+    fn start(self, signal: Signal) -> Result<BatchPipeline, PipelineError> {
+        if self.exporter.signal() != signal {
+            return Err(PipelineError::Start(format!(
+                "a {signal} pipeline cannot export through an exporter of {}",
+                self.exporter.signal()
+            )));
+        }
+        validate_pipeline(
+            &self.batch,
+            &self.retry,
+            &self.performance,
+            self.attempt_timeout,
+        )
+        .map_err(|error| PipelineError::Start(error.to_string()))?;
+        let durable = self.durable.is_some();
+        let settings = LoopSettings {
+            signal,
+            encoding: self.exporter.encoding(),
+            scheduled_delay: self.batch.scheduled_delay,
+            export_timeout: self.batch.export_timeout,
+            attempt_timeout: self.attempt_timeout,
+            max_concurrent_exports: self.batch.max_concurrent_exports,
+            max_request_bytes: self.performance.max_request_bytes,
+            buffer_pool_size: self
+                .performance
+                .buffer_pool_size
+                .unwrap_or(2 * self.batch.max_concurrent_exports),
+            io_threads: self.performance.io_threads,
+            retry: self.retry,
+            batch: self.batch.clone(),
+            durable: self.durable,
+        };
+        let shared = Arc::new(Shared {
+            queue: RecordQueue::new(
+                self.batch.max_queue_bytes,
+                self.batch.max_queue_size,
+                self.performance.max_request_bytes,
+                self.batch.max_export_batch_size,
+            ),
+            stats: Stats::new(),
+            full_policy: self.batch.full_policy,
+            shut_down: AtomicBool::new(false),
+            progress: Progress::new(self.attempt_timeout, durable),
+            signal,
+        });
+        let (commands, receiver) = crossbeam_channel::unbounded();
+        let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;
+        let thread = std::thread::Builder::new()
+            .name(format!("otlp-export-{signal}"))
+            .spawn(move || {
+                crate::own_threads::enter();
+                export_loop.run()
+            })
+            .map_err(|error| {
+                PipelineError::Start(format!("cannot spawn the export loop thread: {error}"))
+            })?;
+        shared.queue.set_loop_thread(thread.thread().clone());
+        Ok(BatchPipeline {
+            inner: Arc::new(Inner {
+                shared,
+                control: Control {
+                    commands,
+                    loop_thread: Mutex::new(Some(thread)),
+                    drop_timeout: self.batch.export_timeout.min(Duration::from_secs(5)),
+                },
+                signal,
+            }),
+        })
+    }
+}
+
+impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
+    /// Validates the settings and starts the export loop.
+    pub fn build(self) -> Result<BatchSpanProcessor, PipelineError> {
+        self.start(Signal::Traces).map(BatchSpanProcessor::new)
+    }
+}
+
+impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
+    /// Validates the settings and starts the export loop.
+    pub fn build(self) -> Result<BatchLogProcessor, PipelineError> {
+        self.start(Signal::Logs).map(BatchLogProcessor::new)
+    }
+}

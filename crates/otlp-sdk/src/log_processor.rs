@@ -1,0 +1,114 @@
+//! [`LogProcessor`] and [`BatchLogProcessor`]: where emitted log records
+//! enter the pipeline.
+
+use std::fmt;
+use std::time::Duration;
+
+use otlp_core::LogRecord;
+
+use crate::batch_pipeline::{BatchPipeline, BatchProcessorBuilder};
+use crate::config::BatchConfig;
+use crate::error::PipelineError;
+use crate::exporter::Exporter;
+use crate::stats::StatsSnapshot;
+
+/// Receives every emitted log record: `on_emit`, `force_flush`, `shutdown`.
+pub trait LogProcessor: Send + Sync + 'static {
+    /// Takes an emitted record. Must not block (beyond a configured bound)
+    /// and must account for it: exported, dropped or failed, never lost
+    /// silently. Borrowed: a processor that keeps the record copies or
+    /// encodes what it needs, and the caller may reuse its buffers.
+    fn on_emit(&self, record: &LogRecord);
+
+    /// Exports everything received so far; returns by `timeout`.
+    fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError>;
+
+    /// Flushes, stops, and releases resources; returns by `timeout`. Records
+    /// received afterwards are dropped and counted.
+    fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError>;
+}
+
+/// The batching log processor: the span pipeline's design for log records.
+/// Each record is encoded once, on the thread that emits it, into the bytes
+/// of one OTLP `LogRecord` message in that thread's block of a byte-bounded
+/// queue; one export loop cuts batches, writes the `ResourceLogs` /
+/// `ScopeLogs` framing around the bytes, exports with retry (and the
+/// durable queue when configured), and counts every record:
+/// [`stats`](Self::stats) follows `produced = exported + dropped + failed +
+/// rejected + queued + in_flight`, in log records.
+///
+/// Its exporter must send logs ([`Signal::Logs`](crate::Signal::Logs)):
+/// `/v1/logs` over HTTP, `LogsService/Export` over gRPC.
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_sdk::{BatchLogProcessor, ExportOutcome, ExportRequest, Exporter, LogProcessor, Signal};
+/// use otlp_core::{encode::Encoding, LogRecord, Severity};
+///
+/// struct Accept;
+/// impl Exporter for Accept {
+///     fn encoding(&self) -> Encoding { Encoding::Protobuf }
+///     fn signal(&self) -> Signal { Signal::Logs }
+///     async fn export(&self, _: ExportRequest) -> ExportOutcome { ExportOutcome::Success }
+/// }
+///
+/// let processor = BatchLogProcessor::builder(Accept).build()?;
+/// processor.on_emit(&LogRecord::builder().severity(Severity::INFO).body("started").build());
+/// processor.shutdown(Duration::from_secs(1))?;
+/// let stats = processor.stats();
+/// assert_eq!((stats.produced, stats.exported, stats.queued), (1, 1, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct BatchLogProcessor {
+    pipeline: BatchPipeline,
+}
+
+/// Builder for [`BatchLogProcessor`]; every setting has a default.
+pub type BatchLogProcessorBuilder<E> = BatchProcessorBuilder<E, BatchLogProcessor>;
+
+impl fmt::Debug for BatchLogProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BatchLogProcessor")
+            .field(&self.pipeline)
+            .finish()
+    }
+}
+
+impl BatchLogProcessor {
+    /// Starts building a processor that exports through `exporter` (an
+    /// exporter of [`Signal::Logs`](crate::Signal::Logs)), with the
+    /// log defaults of [`BatchConfig::logs_default`].
+    pub fn builder<E: Exporter>(exporter: E) -> BatchLogProcessorBuilder<E> {
+        BatchProcessorBuilder::new(exporter, BatchConfig::logs_default())
+    }
+
+    pub(crate) fn new(pipeline: BatchPipeline) -> Self {
+        BatchLogProcessor { pipeline }
+    }
+
+    /// Where every log record is now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.pipeline.stats()
+    }
+
+    /// Whether [`shutdown`](LogProcessor::shutdown) has been called.
+    pub fn is_shut_down(&self) -> bool {
+        self.pipeline.is_shut_down()
+    }
+}
+
+impl LogProcessor for BatchLogProcessor {
+    #[inline]
+    fn on_emit(&self, record: &LogRecord) {
+        self.pipeline.shared().on_end(record);
+    }
+
+    fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
+        self.pipeline.force_flush(timeout)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        self.pipeline.shutdown(timeout)
+    }
+}

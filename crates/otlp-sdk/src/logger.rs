@@ -1,0 +1,214 @@
+//! [`LoggerProvider`] and [`Logger`]: the native log API.
+//!
+//! A program (or a front door: the `tracing` layer, the `log` crate) builds
+//! an [`otlp_core::LogRecord`] and emits it through a [`Logger`], which
+//! stamps it with the provider's resource, the logger's scope and, when the
+//! record has none, the observed time; every processor of the provider then
+//! takes it — a [`BatchLogProcessor`](crate::BatchLogProcessor) encodes it
+//! once, on the emitting thread, into its queue.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use otlp_core::{InstrumentationScope, LogRecord, Resource, Str, clock};
+
+use crate::config::Config;
+use crate::error::PipelineError;
+use crate::fan_out::on_every_processor;
+use crate::log_processor::LogProcessor;
+use crate::resource_settings::ResourceSettings;
+
+struct LoggerProviderState {
+    resource: Arc<Resource>,
+    processors: Vec<Arc<dyn LogProcessor>>,
+    disabled: bool,
+}
+
+/// The entry point of the native log API: configure once, then get a
+/// [`Logger`] per instrumentation scope. Cheap to clone (an `Arc`).
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_sdk::{BatchLogProcessor, ExportOutcome, ExportRequest, Exporter, LoggerProvider, Signal};
+/// use otlp_core::{encode::Encoding, KeyValue, LogRecord, Severity};
+///
+/// struct Accept;
+/// impl Exporter for Accept {
+///     fn encoding(&self) -> Encoding { Encoding::Protobuf }
+///     fn signal(&self) -> Signal { Signal::Logs }
+///     async fn export(&self, _: ExportRequest) -> ExportOutcome { ExportOutcome::Success }
+/// }
+///
+/// let processor = BatchLogProcessor::builder(Accept).build()?;
+/// let provider = LoggerProvider::builder()
+///     .with_service_name("checkout")
+///     .with_processor(processor.clone())
+///     .build();
+/// let logger = provider.logger("checkout-http");
+/// logger.emit(
+///     LogRecord::builder()
+///         .severity(Severity::WARN)
+///         .body("card declined")
+///         .attribute(KeyValue::new("payment.attempt", 2))
+///         .build(),
+/// );
+/// provider.shutdown(Duration::from_secs(1))?;
+/// assert_eq!(processor.stats().exported, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct LoggerProvider {
+    inner: Arc<LoggerProviderState>,
+}
+
+impl fmt::Debug for LoggerProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoggerProvider")
+            .field("resource", &self.inner.resource)
+            .field("processors", &self.inner.processors.len())
+            .field("disabled", &self.inner.disabled)
+            .finish()
+    }
+}
+
+impl LoggerProvider {
+    /// Starts building a provider.
+    pub fn builder() -> LoggerProviderBuilder {
+        LoggerProviderBuilder::default()
+    }
+
+    /// A logger for the instrumentation scope `name`.
+    pub fn logger(&self, name: impl Into<Str>) -> Logger {
+        self.logger_with_scope(InstrumentationScope::new(name))
+    }
+
+    /// A logger for a fully described scope (version, schema URL, attributes).
+    pub fn logger_with_scope(&self, scope: InstrumentationScope) -> Logger {
+        Logger {
+            provider: Arc::clone(&self.inner),
+            scope: Arc::new(scope),
+        }
+    }
+
+    /// The resource every record of this provider carries.
+    pub fn resource(&self) -> &Arc<Resource> {
+        &self.inner.resource
+    }
+
+    /// Flushes every processor, all together, within `timeout`; returns the
+    /// first error.
+    pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
+        on_every_processor(&self.inner.processors, timeout, |processor, left| {
+            processor.force_flush(left)
+        })
+    }
+
+    /// Shuts down every processor, all together, within `timeout`; returns
+    /// the first error.
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        on_every_processor(&self.inner.processors, timeout, |processor, left| {
+            processor.shutdown(left)
+        })
+    }
+}
+
+/// Emits log records for one instrumentation scope. Cheap to clone.
+#[derive(Clone)]
+pub struct Logger {
+    provider: Arc<LoggerProviderState>,
+    scope: Arc<InstrumentationScope>,
+}
+
+impl fmt::Debug for Logger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logger")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl Logger {
+    /// The scope of this logger's records.
+    pub fn scope(&self) -> &Arc<InstrumentationScope> {
+        &self.scope
+    }
+
+    /// Whether records emitted here go anywhere: false when the provider is
+    /// disabled or has no processor. A front door may skip building a
+    /// record that would go nowhere.
+    pub fn enabled(&self) -> bool {
+        !self.provider.disabled && !self.provider.processors.is_empty()
+    }
+
+    /// Emits `record`: it gets this provider's resource and this logger's
+    /// scope (whatever it carried), and the current time as its observed
+    /// time when it has none; then every processor takes it, in order.
+    pub fn emit(&self, mut record: LogRecord) {
+        if !self.enabled() {
+            return;
+        }
+        if record.observed_time_unix_nano == 0 {
+            record.observed_time_unix_nano = clock::now_unix_nanos();
+        }
+        record.resource = Arc::clone(&self.provider.resource);
+        record.scope = Arc::clone(&self.scope);
+        for processor in &self.provider.processors {
+            processor.on_emit(&record);
+        }
+    }
+}
+
+/// Builder for [`LoggerProvider`].
+#[derive(Default)]
+pub struct LoggerProviderBuilder {
+    resource: ResourceSettings,
+    processors: Vec<Arc<dyn LogProcessor>>,
+    disabled: bool,
+}
+
+impl LoggerProviderBuilder {
+    /// Takes the service name, resource attributes and `OTEL_SDK_DISABLED`
+    /// from a loaded [`Config`].
+    pub fn with_config(mut self, config: &Config) -> Self {
+        self.resource.apply_config(config);
+        self.disabled = config.disabled;
+        self
+    }
+
+    /// Merges these attributes into the resource (later values win).
+    pub fn with_resource(mut self, resource: Resource) -> Self {
+        self.resource.merge(resource);
+        self
+    }
+
+    /// Sets `service.name`, which wins over any resource attribute.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.resource.set_service_name(name.into());
+        self
+    }
+
+    /// Adds a processor; emitted records go to every processor in order.
+    pub fn with_processor(mut self, processor: impl LogProcessor) -> Self {
+        self.processors.push(Arc::new(processor));
+        self
+    }
+
+    /// Disables recording (as `OTEL_SDK_DISABLED=true` does).
+    pub fn with_disabled(mut self, disabled: bool) -> Self {
+        self.disabled = disabled;
+        self
+    }
+
+    /// Builds the provider. The resource gets the SDK's `telemetry.sdk.*`
+    /// attributes and a `service.name` (`unknown_service` if none was given).
+    pub fn build(self) -> LoggerProvider {
+        LoggerProvider {
+            inner: Arc::new(LoggerProviderState {
+                resource: Arc::new(self.resource.build()),
+                processors: self.processors,
+                disabled: self.disabled,
+            }),
+        }
+    }
+}

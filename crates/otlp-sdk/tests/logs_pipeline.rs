@@ -1,0 +1,288 @@
+//! Log records through the batch pipeline: emitted by loggers of several
+//! providers on several threads, every request decoded with
+//! `opentelemetry-proto` and compared field by field with what was emitted;
+//! JSON bodies equal the JSON encoder's; every record accounted for.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use otlp_core::encode::{Encoding, LogEncoder};
+use otlp_core::{
+    AnyValue, InstrumentationScope, KeyValue, LogRecord, Resource, Severity, SpanContext, SpanId,
+    TraceFlags, TraceId, TraceState,
+};
+use otlp_sdk::{
+    BatchLogProcessor, BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, LogProcessor,
+    LoggerProvider, PipelineError, Signal,
+};
+use prost::Message;
+
+/// Keeps every request body.
+struct Capture {
+    encoding: Encoding,
+    signal: Signal,
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Capture {
+    fn logs(encoding: Encoding) -> (Self, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let bodies = Arc::default();
+        let capture = Capture {
+            encoding,
+            signal: Signal::Logs,
+            bodies: Arc::clone(&bodies),
+        };
+        (capture, bodies)
+    }
+}
+
+impl Exporter for Capture {
+    fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        self.bodies.lock().unwrap().push(request.body.to_vec());
+        ExportOutcome::Success
+    }
+}
+
+/// What a received record says, keyed by its body text.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    service: String,
+    scope: String,
+    severity: i32,
+    severity_text: String,
+    attributes: Vec<(String, String)>,
+    trace_id: Vec<u8>,
+    span_id: Vec<u8>,
+    flags: u32,
+    event_name: String,
+    has_observed_time: bool,
+}
+
+fn text(value: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
+    match value.as_ref().and_then(|value| value.value.as_ref()) {
+        Some(Value::StringValue(text)) => text.clone(),
+        Some(Value::IntValue(int)) => format!("int {int}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn decode_all(bodies: &[Vec<u8>]) -> HashMap<String, Seen> {
+    let mut seen = HashMap::new();
+    for body in bodies {
+        let request = ExportLogsServiceRequest::decode(body.as_slice()).expect("a valid request");
+        for resource in request.resource_logs {
+            let service = resource
+                .resource
+                .iter()
+                .flat_map(|resource| &resource.attributes)
+                .find(|kv| kv.key == "service.name")
+                .map(|kv| text(&kv.value))
+                .unwrap_or_default();
+            for scope in resource.scope_logs {
+                let scope_name = scope.scope.map(|scope| scope.name).unwrap_or_default();
+                for record in scope.log_records {
+                    let previous = seen.insert(
+                        text(&record.body),
+                        Seen {
+                            service: service.clone(),
+                            scope: scope_name.clone(),
+                            severity: record.severity_number,
+                            severity_text: record.severity_text,
+                            attributes: record
+                                .attributes
+                                .iter()
+                                .map(|kv| (kv.key.clone(), text(&kv.value)))
+                                .collect(),
+                            trace_id: record.trace_id,
+                            span_id: record.span_id,
+                            flags: record.flags,
+                            event_name: record.event_name,
+                            has_observed_time: record.observed_time_unix_nano > 0,
+                        },
+                    );
+                    assert!(previous.is_none(), "each record once");
+                }
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn records_of_many_threads_and_providers_arrive_whole_and_grouped() {
+    let (capture, bodies) = Capture::logs(Encoding::Protobuf);
+    let processor = BatchLogProcessor::builder(capture).build().unwrap();
+    let providers: Vec<LoggerProvider> = ["checkout", "payments"]
+        .iter()
+        .map(|service| {
+            LoggerProvider::builder()
+                .with_service_name(*service)
+                .with_processor(processor.clone())
+                .build()
+        })
+        .collect();
+    let context = SpanContext {
+        trace_id: TraceId::random(),
+        span_id: SpanId::random(),
+        trace_flags: TraceFlags::SAMPLED,
+        is_remote: false,
+        trace_state: TraceState::EMPTY,
+    };
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let providers = &providers;
+            let context = &context;
+            scope.spawn(move || {
+                let loggers: Vec<_> = providers
+                    .iter()
+                    .map(|provider| provider.logger(format!("module-{}", thread % 2)))
+                    .collect();
+                for i in 0..500 {
+                    let logger = &loggers[i % 2];
+                    let mut record = LogRecord::builder()
+                        .severity(Severity::WARN)
+                        .severity_text("WARN")
+                        .body(format!("thread {thread} record {i}"))
+                        .attribute(KeyValue::new("i", i as i64))
+                        .event_name("checkout.warning");
+                    if i % 3 == 0 {
+                        record = record.span_context(context);
+                    }
+                    logger.emit(record.build());
+                }
+            });
+        }
+    });
+    providers[0].shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!((stats.produced, stats.exported), (2_000, 2_000));
+
+    let seen = decode_all(&bodies.lock().unwrap());
+    assert_eq!(seen.len(), 2_000);
+    for thread in 0..4 {
+        for i in 0..500usize {
+            let record = &seen[&format!("thread {thread} record {i}")];
+            let with_context = i % 3 == 0;
+            assert_eq!(
+                *record,
+                Seen {
+                    service: ["checkout", "payments"][i % 2].to_owned(),
+                    scope: format!("module-{}", thread % 2),
+                    severity: 13,
+                    severity_text: "WARN".to_owned(),
+                    attributes: vec![("i".to_owned(), format!("int {i}"))],
+                    trace_id: if with_context {
+                        context.trace_id.to_bytes().to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                    span_id: if with_context {
+                        context.span_id.to_bytes().to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                    flags: if with_context { 1 } else { 0 },
+                    event_name: "checkout.warning".to_owned(),
+                    has_observed_time: true,
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn a_json_exporter_gets_what_the_json_encoder_writes() {
+    let (capture, bodies) = Capture::logs(Encoding::Json);
+    let processor = BatchLogProcessor::builder(capture).build().unwrap();
+    let resource = Arc::new(Resource::new([KeyValue::new("service.name", "json")]));
+    let scope = Arc::new(InstrumentationScope::new("json-test"));
+    let records: Vec<LogRecord> = (0..50)
+        .map(|i| {
+            LogRecord::builder()
+                .time_unix_nano(1_000 + i)
+                .observed_time_unix_nano(2_000 + i)
+                .severity(Severity::ERROR)
+                .body(AnyValue::Array(
+                    vec![
+                        AnyValue::from(format!("\"quoted\" {i}")),
+                        AnyValue::Int(i as i64),
+                    ]
+                    .into(),
+                ))
+                .attribute(KeyValue::new("ratio", i as f64 / 3.0))
+                .resource(Arc::clone(&resource))
+                .scope(Arc::clone(&scope))
+                .build()
+        })
+        .collect();
+    for record in &records {
+        processor.on_emit(record);
+    }
+    processor.force_flush(Duration::from_secs(10)).unwrap();
+    let mut encoded = Vec::new();
+    LogEncoder::new().encode(Encoding::Json, &records, &mut encoded);
+    assert_eq!(*bodies.lock().unwrap(), [encoded]);
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_pipeline_refuses_an_exporter_of_another_signal() {
+    let (capture, _) = Capture::logs(Encoding::Protobuf);
+    let error = BatchSpanProcessor::builder(capture).build().unwrap_err();
+    assert!(
+        matches!(&error, PipelineError::Start(message) if message.contains("traces") && message.contains("logs")),
+        "{error}"
+    );
+    let spans = Capture {
+        encoding: Encoding::Protobuf,
+        signal: Signal::Traces,
+        bodies: Arc::default(),
+    };
+    assert!(BatchLogProcessor::builder(spans).build().is_err());
+}
+
+#[test]
+fn records_after_shutdown_are_dropped_and_counted() {
+    let (capture, _) = Capture::logs(Encoding::Protobuf);
+    let processor = BatchLogProcessor::builder(capture).build().unwrap();
+    let provider = LoggerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let logger = provider.logger("late");
+    logger.emit(LogRecord::builder().body("before").build());
+    provider.shutdown(Duration::from_secs(5)).unwrap();
+    logger.emit(LogRecord::builder().body("after").build());
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!(
+        (stats.produced, stats.exported, stats.dropped_shutdown),
+        (2, 1, 1)
+    );
+}
+
+#[test]
+fn a_disabled_provider_emits_nothing() {
+    let (capture, _) = Capture::logs(Encoding::Protobuf);
+    let processor = BatchLogProcessor::builder(capture).build().unwrap();
+    let provider = LoggerProvider::builder()
+        .with_processor(processor.clone())
+        .with_disabled(true)
+        .build();
+    let logger = provider.logger("off");
+    assert!(!logger.enabled());
+    logger.emit(LogRecord::builder().body("nothing").build());
+    provider.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(processor.stats().produced, 0);
+}
