@@ -4,11 +4,15 @@
 //! `otlp-sdk` loads one typed [`Config`] (defaults, files, `OTEL_*` variables,
 //! `OTLP__` overrides); its `exporter.protocol` picks the transport.
 //! [`exporter_from_config`] builds that transport —
-//! [`GrpcExporter`] for `grpc`, [`HttpExporter`] for `http/protobuf` and
+//! [`GrpcExporter`](otlp_exporter_grpc::GrpcExporter) for `grpc`,
+//! [`HttpExporter`](otlp_exporter_http::HttpExporter) for `http/protobuf` and
 //! `http/json` — behind one type, `Box<dyn DynExporter>` (itself an
 //! [`Exporter`](otlp_sdk::Exporter)); [`build_processor`] puts a
 //! [`BatchSpanProcessor`] with the configuration's batch, retry and timeout
-//! settings in front of it.
+//! settings in front of it. [`log_exporter_from_config`] and
+//! [`build_log_processor`] do the same for log records, from `config.logs`
+//! (the `OTEL_EXPORTER_OTLP_LOGS_*` and `OTEL_BLRP_*` settings over the
+//! generic ones).
 //!
 //! ```
 //! use std::time::Duration;
@@ -33,10 +37,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use otlp_exporter_grpc::GrpcExporter;
-use otlp_exporter_http::HttpExporter;
+use otlp_exporter_grpc::GrpcExporterBuilder;
+use otlp_exporter_http::HttpExporterBuilder;
+use otlp_sdk::config::ExporterConfig;
 use otlp_sdk::config::{Config, Protocol};
-use otlp_sdk::{BatchSpanProcessor, DynExporter, PipelineError};
+use otlp_sdk::{BatchLogProcessor, BatchSpanProcessor, DynExporter, PipelineError, Signal};
 
 /// Why [`exporter_from_config`] or [`build_processor`] failed; the message
 /// names the exporter and the bad setting.
@@ -56,18 +61,39 @@ pub enum PipelineBuildError {
 
 /// The exporter `config.exporter.protocol` names, configured from
 /// `config.exporter` (endpoint, headers, compression, timeout, TLS files):
-/// [`GrpcExporter::from_config`] for `grpc`, [`HttpExporter::from_config`]
+/// [`GrpcExporter::from_config`](otlp_exporter_grpc::GrpcExporter::from_config)
+/// for `grpc`, [`HttpExporter::from_config`](otlp_exporter_http::HttpExporter::from_config)
 /// for `http/protobuf` and `http/json`.
 ///
 /// Cost: reads the TLS files the configuration names; opens no connection
 /// (both exporters connect on the first export) and needs no runtime.
 pub fn exporter_from_config(config: &Config) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
-    let exporter = &config.exporter;
+    signal_exporter(&config.exporter, Signal::Traces)
+}
+
+/// The log exporter `config.logs.exporter` names (the generic
+/// `OTEL_EXPORTER_OTLP_*` settings under the `OTEL_EXPORTER_OTLP_LOGS_*`
+/// ones): as [`exporter_from_config`], sending to `/v1/logs` or
+/// `LogsService/Export`.
+pub fn log_exporter_from_config(
+    config: &Config,
+) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
+    signal_exporter(&config.logs.exporter, Signal::Logs)
+}
+
+fn signal_exporter(
+    exporter: &ExporterConfig,
+    signal: Signal,
+) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
     Ok(match exporter.protocol {
-        Protocol::Grpc => Box::new(GrpcExporter::from_config(exporter)?),
-        Protocol::HttpProtobuf | Protocol::HttpJson => {
-            Box::new(HttpExporter::from_config(exporter)?)
+        Protocol::Grpc => {
+            Box::new(GrpcExporterBuilder::from_config_for(exporter, signal)?.build()?)
         }
+        Protocol::HttpProtobuf | Protocol::HttpJson => Box::new(
+            HttpExporterBuilder::from_config(exporter)?
+                .signal(signal)
+                .build()?,
+        ),
     })
 }
 
@@ -79,6 +105,21 @@ pub fn build_processor(config: &Config) -> Result<BatchSpanProcessor, PipelineBu
     let exporter = exporter_from_config(config)?;
     Ok(BatchSpanProcessor::builder(exporter)
         .with_config(config)
+        .build()?)
+}
+
+/// A started [`BatchLogProcessor`] exporting through
+/// [`log_exporter_from_config`], with `config.logs.batch` (the `OTEL_BLRP_*`
+/// settings), retry and performance settings. Add it to a
+/// [`LoggerProvider`](otlp_sdk::LoggerProvider). The durable queue is not
+/// turned on here: `config.durable` names one directory, and a directory
+/// serves one pipeline.
+pub fn build_log_processor(config: &Config) -> Result<BatchLogProcessor, PipelineBuildError> {
+    let exporter = log_exporter_from_config(config)?;
+    let mut without_durable = config.clone();
+    without_durable.durable = None;
+    Ok(BatchLogProcessor::builder(exporter)
+        .with_config(&without_durable)
         .build()?)
 }
 

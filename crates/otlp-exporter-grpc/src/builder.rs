@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use http::Uri;
+use otlp_sdk::Signal;
 use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
@@ -59,6 +60,7 @@ pub struct GrpcExporterBuilder {
     compression: Compression,
     headers: Vec<(String, String)>,
     tls: TlsSettings,
+    signal: Signal,
 }
 
 impl Default for GrpcExporterBuilder {
@@ -69,6 +71,7 @@ impl Default for GrpcExporterBuilder {
             compression: Compression::None,
             headers: Vec::new(),
             tls: TlsSettings::default(),
+            signal: Signal::Traces,
         }
     }
 }
@@ -88,6 +91,7 @@ impl fmt::Debug for GrpcExporterBuilder {
                     .collect::<Vec<_>>(),
             )
             .field("tls", &self.tls)
+            .field("signal", &self.signal)
             .finish()
     }
 }
@@ -108,12 +112,20 @@ impl GrpcExporterBuilder {
     /// For an `http://` endpoint the TLS files are ignored, as the specification
     /// says (the scheme wins). The configuration's protocol must be `grpc`.
     pub fn from_config(config: &ExporterConfig) -> Result<Self, BuildError> {
+        Self::from_config_for(config, Signal::Traces)
+    }
+
+    /// [`from_config`](Self::from_config) for an exporter of `signal`: its
+    /// endpoint after the specification's rules for that signal
+    /// ([`ExporterConfig::endpoint_for`]). For logs, pass the logs section:
+    /// `from_config_for(&config.logs.exporter, Signal::Logs)`.
+    pub fn from_config_for(config: &ExporterConfig, signal: Signal) -> Result<Self, BuildError> {
         if config.protocol != Protocol::Grpc {
             return Err(BuildError::NotGrpc {
                 protocol: config.protocol,
             });
         }
-        let endpoint = config.traces_endpoint();
+        let endpoint = config.endpoint_for(signal);
         let mut builder = GrpcExporterBuilder::new()
             .timeout(config.timeout)
             .compression(config.compression)
@@ -147,7 +159,16 @@ impl GrpcExporterBuilder {
             };
         }
         builder.endpoint = endpoint;
+        builder.signal = signal;
         Ok(builder)
+    }
+
+    /// The signal this exporter sends (default traces): its requests go to
+    /// `TraceService/Export` or `LogsService/Export`, and it serves a
+    /// `BatchSpanProcessor` or a `BatchLogProcessor`.
+    pub fn signal(mut self, signal: Signal) -> Self {
+        self.signal = signal;
+        self
     }
 
     /// Where to send: `http://host:port` (plaintext, HTTP/2 with prior knowledge)
@@ -254,6 +275,7 @@ impl GrpcExporterBuilder {
             compression: self.compression,
             encoding: compression_encoding(self.compression)?,
             timeout: self.timeout,
+            signal: self.signal,
         }))
     }
 }

@@ -28,8 +28,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower_service::Service;
 
+use crate::MAX_RESPONSE_BYTES;
 use crate::classify::{error_chain, has_in_chain};
-use crate::{MAX_RESPONSE_BYTES, TRACE_EXPORT_PATH};
 
 /// How a direct call failed.
 #[derive(Debug)]
@@ -51,12 +51,13 @@ pub(crate) async fn export(
     channel: &mut Channel,
     metadata: &MetadataMap,
     timeout: Duration,
+    path: &'static str,
     message: Bytes,
 ) -> Result<Bytes, DirectError> {
     std::future::poll_fn(|context| channel.poll_ready(context))
         .await
         .map_err(DirectError::NotReady)?;
-    let request = build_request(metadata, timeout, message);
+    let request = build_request(metadata, timeout, path, message);
     let response = channel.call(request).await.map_err(|error| {
         if has_in_chain::<tonic::TimeoutExpired>(&error) {
             DirectError::TimedOut
@@ -104,7 +105,12 @@ pub(crate) async fn export(
     response_message(collected.to_bytes())
 }
 
-fn build_request(metadata: &MetadataMap, timeout: Duration, message: Bytes) -> Request<TonicBody> {
+fn build_request(
+    metadata: &MetadataMap,
+    timeout: Duration,
+    path: &'static str,
+    message: Bytes,
+) -> Request<TonicBody> {
     let mut headers: HeaderMap = metadata.clone().into_headers();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(TE, HeaderValue::from_static("trailers"));
@@ -113,7 +119,7 @@ fn build_request(metadata: &MetadataMap, timeout: Duration, message: Bytes) -> R
     }
     let mut request = Request::new(TonicBody::new(PrefixedMessage::new(message)));
     *request.method_mut() = Method::POST;
-    *request.uri_mut() = http::Uri::from_static(TRACE_EXPORT_PATH);
+    *request.uri_mut() = http::Uri::from_static(path);
     *request.headers_mut() = headers;
     request
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::uri::PathAndQuery;
 use otlp_core::encode::Encoding;
 use otlp_sdk::config::{Compression, ExporterConfig};
-use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use tokio::sync::Notify;
 use tonic::client::Grpc;
 use tonic::codec::CompressionEncoding;
@@ -23,7 +23,7 @@ use crate::classify::{capped, classify_not_ready, classify_response, classify_st
 use crate::codec::RawCodec;
 use crate::direct::{self, DirectError};
 use crate::error::BuildError;
-use crate::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, TRACE_EXPORT_PATH};
+use crate::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, export_path};
 
 /// What the builder hands over.
 pub(crate) struct ExporterParts {
@@ -33,11 +33,14 @@ pub(crate) struct ExporterParts {
     pub(crate) compression: Compression,
     pub(crate) encoding: Option<CompressionEncoding>,
     pub(crate) timeout: Duration,
+    pub(crate) signal: Signal,
 }
 
 /// The OTLP/gRPC transport: sends each pre-encoded `ExportTraceServiceRequest`
-/// to `opentelemetry.proto.collector.trace.v1.TraceService/Export` and
-/// classifies the answer as the OTLP specification says.
+/// to `opentelemetry.proto.collector.trace.v1.TraceService/Export` (or, built
+/// for [`Signal::Logs`], each `ExportLogsServiceRequest` to
+/// `opentelemetry.proto.collector.logs.v1.LogsService/Export`) and classifies
+/// the answer as the OTLP specification says.
 ///
 /// **Cost model.** An export clones the request's [`Bytes`] (a reference count),
 /// the channel handle and the metadata map: no decode, no re-encode. An
@@ -71,6 +74,8 @@ pub struct GrpcExporter {
     compression: Compression,
     encoding: Option<CompressionEncoding>,
     timeout: Duration,
+    /// What it sends, and so the method it calls.
+    signal: Signal,
     /// The channel and the runtime it lives on, once an export opened it;
     /// `None` again after shutdown.
     channel: Mutex<Option<(tokio::runtime::Id, Channel)>>,
@@ -129,6 +134,7 @@ impl GrpcExporter {
             compression: parts.compression,
             encoding: parts.encoding,
             timeout: parts.timeout,
+            signal: parts.signal,
             channel: Mutex::new(None),
             shut_down: AtomicBool::new(false),
             shutting_down: Notify::new(),
@@ -229,7 +235,7 @@ impl GrpcExporter {
         let mut request =
             tonic::Request::from_parts(self.metadata.clone(), tonic::Extensions::default(), body);
         request.set_timeout(self.timeout);
-        let path = PathAndQuery::from_static(TRACE_EXPORT_PATH);
+        let path = PathAndQuery::from_static(export_path(self.signal));
         grpc.unary(request, path, RawCodec)
             .await
             .map(tonic::Response::into_inner)
@@ -246,7 +252,15 @@ impl GrpcExporter {
                 Err(CallError::NotReady(error)) => classify_not_ready(&error),
             };
         }
-        match direct::export(&mut channel, &self.metadata, self.timeout, body).await {
+        match direct::export(
+            &mut channel,
+            &self.metadata,
+            self.timeout,
+            export_path(self.signal),
+            body,
+        )
+        .await
+        {
             Ok(response) => classify_response(&response),
             Err(DirectError::Status(status)) => classify_status(&status, self.timeout),
             Err(DirectError::NotReady(error)) => classify_not_ready(&error),
@@ -279,6 +293,10 @@ fn shut_down() -> ExportOutcome {
 impl Exporter for GrpcExporter {
     fn encoding(&self) -> Encoding {
         Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal
     }
 
     /// Sends one request and classifies the outcome (see the crate docs).

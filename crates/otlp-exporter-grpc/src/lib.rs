@@ -121,8 +121,19 @@ pub use exporter::GrpcExporter;
 /// Request compression, shared with the `otlp-sdk` configuration.
 pub use otlp_sdk::config::Compression;
 
-/// The gRPC method every request goes to.
+/// The gRPC method span requests go to.
 pub const TRACE_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// The gRPC method log requests go to.
+pub const LOGS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+/// The gRPC method of `signal`'s requests.
+pub const fn export_path(signal: otlp_sdk::Signal) -> &'static str {
+    match signal {
+        otlp_sdk::Signal::Logs => LOGS_EXPORT_PATH,
+        _ => TRACE_EXPORT_PATH,
+    }
+}
 
 /// Where the exporter sends when no endpoint is configured.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4317";

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use otlp_core::encode::Encoding;
+use otlp_sdk::Signal;
 use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -66,6 +67,8 @@ const RESERVED_HEADERS: [&str; 5] = [
 pub struct HttpExporterBuilder {
     endpoint: Option<String>,
     traces_endpoint: Option<String>,
+    logs_endpoint: Option<String>,
+    signal: Signal,
     protocol: Protocol,
     compression: Compression,
     headers: Headers,
@@ -79,6 +82,8 @@ impl Default for HttpExporterBuilder {
         HttpExporterBuilder {
             endpoint: None,
             traces_endpoint: None,
+            logs_endpoint: None,
+            signal: Signal::Traces,
             protocol: Protocol::HttpProtobuf,
             compression: defaults.compression,
             headers: defaults.headers,
@@ -93,6 +98,8 @@ impl fmt::Debug for HttpExporterBuilder {
         f.debug_struct("HttpExporterBuilder")
             .field("endpoint", &self.endpoint)
             .field("traces_endpoint", &self.traces_endpoint)
+            .field("logs_endpoint", &self.logs_endpoint)
+            .field("signal", &self.signal)
             .field("protocol", &self.protocol)
             .field("compression", &self.compression)
             .field("headers", &self.headers)
@@ -143,6 +150,8 @@ impl HttpExporterBuilder {
         Ok(HttpExporterBuilder {
             endpoint: config.endpoint.clone(),
             traces_endpoint: config.traces_endpoint.clone(),
+            logs_endpoint: config.logs_endpoint.clone(),
+            signal: Signal::Traces,
             protocol: config.protocol,
             compression: config.compression,
             headers: config.headers.clone(),
@@ -166,6 +175,24 @@ impl HttpExporterBuilder {
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. Wins over [`endpoint`](Self::endpoint).
     pub fn traces_endpoint(mut self, url: impl Into<String>) -> Self {
         self.traces_endpoint = Some(url.into());
+        self
+    }
+
+    /// The full logs URL, used exactly as given, like
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`. Wins over [`endpoint`](Self::endpoint)
+    /// for a logs exporter.
+    pub fn logs_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.logs_endpoint = Some(url.into());
+        self
+    }
+
+    /// The signal this exporter sends (default traces): `v1/logs` is
+    /// appended to the base endpoint for [`Signal::Logs`], and the exporter
+    /// serves a [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor).
+    /// With [`from_config`](Self::from_config), pass the signal's section:
+    /// `from_config(&config.logs.exporter)?.signal(Signal::Logs)`.
+    pub fn signal(mut self, signal: Signal) -> Self {
+        self.signal = signal;
         self
     }
 
@@ -248,10 +275,11 @@ impl HttpExporterBuilder {
         let endpoint = ExporterConfig {
             endpoint: self.endpoint.clone(),
             traces_endpoint: self.traces_endpoint.clone(),
+            logs_endpoint: self.logs_endpoint.clone(),
             protocol: self.protocol,
             ..ExporterConfig::default()
         }
-        .traces_endpoint();
+        .endpoint_for(self.signal);
         let invalid = |reason: String| HttpExporterError::InvalidEndpoint {
             endpoint: endpoint.clone(),
             reason,
@@ -325,6 +353,7 @@ impl HttpExporterBuilder {
             client,
             url,
             encoding: self.protocol.encoding(),
+            signal: self.signal,
             compression: self.compression,
             timeout: self.timeout,
             header_names: headers

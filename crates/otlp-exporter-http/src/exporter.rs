@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use otlp_core::encode::{Encoding, MAX_REQUEST_BYTES};
 use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
-use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use reqwest::Url;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use tokio::sync::watch;
@@ -25,6 +25,7 @@ pub(crate) struct Settings {
     pub(crate) client: reqwest::Client,
     pub(crate) url: Url,
     pub(crate) encoding: Encoding,
+    pub(crate) signal: Signal,
     pub(crate) compression: Compression,
     pub(crate) timeout: Duration,
     /// For `Debug`; the values stay hidden.
@@ -80,6 +81,7 @@ impl fmt::Debug for HttpExporter {
         f.debug_struct("HttpExporter")
             .field("url", &self.inner.display_url)
             .field("encoding", &settings.encoding)
+            .field("signal", &settings.signal)
             .field("compression", &settings.compression)
             .field("timeout", &settings.timeout)
             .field("headers", &settings.header_names)
@@ -291,6 +293,10 @@ impl HttpExporter {
 impl Exporter for HttpExporter {
     fn encoding(&self) -> Encoding {
         self.inner.settings.encoding
+    }
+
+    fn signal(&self) -> Signal {
+        self.inner.settings.signal
     }
 
     /// Sends one request. Does not retry; returns early with

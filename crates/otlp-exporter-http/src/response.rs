@@ -173,9 +173,10 @@ fn decode_partial_success(
     }
 }
 
-/// Decodes the OTLP/JSON `ExportTraceServiceResponse`:
-/// `{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "..."}}`.
-/// 64-bit integers may be strings or numbers; snake_case keys are accepted too.
+/// Decodes the OTLP/JSON `ExportTraceServiceResponse`
+/// (`{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "..."}}`) or
+/// `ExportLogsServiceResponse` (`rejectedLogRecords`). 64-bit integers may be
+/// strings or numbers; snake_case keys are accepted too.
 pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialSuccess>, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))?;
@@ -190,9 +191,14 @@ pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialS
         Some(serde_json::Value::Object(partial)) => partial,
         Some(_) => return Err("`partialSuccess` is not an object".to_owned()),
     };
-    let rejected_spans = match partial
-        .get("rejectedSpans")
-        .or_else(|| partial.get("rejected_spans"))
+    let rejected_spans = match [
+        "rejectedSpans",
+        "rejected_spans",
+        "rejectedLogRecords",
+        "rejected_log_records",
+    ]
+    .iter()
+    .find_map(|key| partial.get(*key))
     {
         None | Some(serde_json::Value::Null) => 0,
         Some(serde_json::Value::Number(number)) => number

@@ -184,12 +184,13 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         }
     }
 
-    /// Takes batch, retry, attempt timeout, performance and durable-queue
-    /// settings from a loaded [`Config`].
-    pub fn with_config(mut self, config: &Config) -> Self {
-        self.batch = config.batch.clone();
+    /// The settings of a loaded [`Config`] that both signals share (retry,
+    /// performance, durable queue), with the signal's batch settings and
+    /// attempt timeout.
+    fn with_settings(mut self, config: &Config, batch: &BatchConfig, timeout: Duration) -> Self {
+        self.batch = batch.clone();
         self.retry = config.retry.clone();
-        self.attempt_timeout = config.exporter.timeout;
+        self.attempt_timeout = timeout;
         self.performance = config.performance.clone();
         self.durable = config.durable.clone();
         self
@@ -306,6 +307,13 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
 }
 
 impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
+    /// Takes batch (`config.batch`), retry, attempt timeout
+    /// (`config.exporter.timeout`), performance and durable-queue settings
+    /// from a loaded [`Config`].
+    pub fn with_config(self, config: &Config) -> Self {
+        self.with_settings(config, &config.batch, config.exporter.timeout)
+    }
+
     /// Validates the settings and starts the export loop.
     pub fn build(self) -> Result<BatchSpanProcessor, PipelineError> {
         self.start(Signal::Traces).map(BatchSpanProcessor::new)
@@ -313,6 +321,16 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
 }
 
 impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
+    /// Takes batch (`config.logs.batch`: the `OTEL_BLRP_*` settings), retry,
+    /// attempt timeout (`config.logs.exporter.timeout`), performance and
+    /// durable-queue settings from a loaded [`Config`]. The durable queue
+    /// needs a directory of its own per pipeline: give the log pipeline its
+    /// own with [`with_durable_queue`](Self::with_durable_queue) when spans
+    /// use `config.durable`.
+    pub fn with_config(self, config: &Config) -> Self {
+        self.with_settings(config, &config.logs.batch, config.logs.exporter.timeout)
+    }
+
     /// Validates the settings and starts the export loop.
     pub fn build(self) -> Result<BatchLogProcessor, PipelineError> {
         self.start(Signal::Logs).map(BatchLogProcessor::new)
