@@ -116,11 +116,18 @@ impl Span {
         let Some(data) = self.data.as_mut().filter(|_| !attributes.is_empty()) else {
             return;
         };
-        let mut maybe_repeated = false;
-        for attribute in &attributes {
-            maybe_repeated |= self.key_filter.insert(&attribute.key);
+        // The filter only says a key *may* repeat (with a dozen keys, two
+        // share a bit more often than not): such a key is compared with the
+        // keys before it, and only a true repeat dedupes the whole vector.
+        let mut repeated = false;
+        for (index, attribute) in attributes.iter().enumerate() {
+            if self.key_filter.insert(&attribute.key) && !repeated {
+                repeated = attributes[..index]
+                    .iter()
+                    .any(|earlier| earlier.key == attribute.key);
+            }
         }
-        if maybe_repeated {
+        if repeated {
             dedupe_keep_last(&mut attributes);
         }
         let limits = &self.limits;
@@ -533,6 +540,36 @@ mod tests {
         let spans = keep.0.lock().unwrap();
         assert_eq!(spans[0].attributes, expected);
         assert_eq!(spans[0].dropped_attributes_count, 0);
+    }
+
+    #[test]
+    fn start_attributes_keep_distinct_keys_and_dedupe_true_repeats() {
+        let keep = Keep::default();
+        let tracer = TracerProvider::builder()
+            .with_processor(keep.clone())
+            .build()
+            .tracer("start");
+        // Forty distinct keys: several share a bit of the filter.
+        let distinct: Vec<KeyValue> = (0..40i64)
+            .map(|i| KeyValue::new(format!("start.{i}"), i))
+            .collect();
+        tracer
+            .span_builder("distinct")
+            .attributes(distinct.clone())
+            .start()
+            .end();
+        let mut repeated = distinct.clone();
+        repeated.push(KeyValue::new("start.3", "again"));
+        tracer
+            .span_builder("repeated")
+            .attributes(repeated)
+            .start()
+            .end();
+        let spans = keep.0.lock().unwrap();
+        assert_eq!(spans[0].attributes, distinct);
+        let mut expected = distinct;
+        expected[3] = KeyValue::new("start.3", "again");
+        assert_eq!(spans[1].attributes, expected);
     }
 
     #[test]
