@@ -13,8 +13,7 @@
 )]
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use otlp_sdk::RetryPolicy;
@@ -23,88 +22,8 @@ use otlp_sdk::config::{
     FullPolicy, Headers, LogsConfig, PerformanceConfig, Protocol, TlsConfig,
 };
 
-// ---------------------------------------------------------------- helpers
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let unique = format!(
-            "otlp-sdk-config-{}-{}-{name}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(unique);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A loader with exactly these variables and an empty config directory.
-fn loader(dir: &TempDir, env: &[(&str, &str)]) -> ConfigLoader {
-    ConfigLoader::new()
-        .with_config_dir(dir.path())
-        .with_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-}
-
-fn load(env: &[(&str, &str)]) -> Config {
-    let dir = TempDir::new("env");
-    loader(&dir, env).load().unwrap()
-}
-
-fn load_err(env: &[(&str, &str)]) -> ConfigError {
-    let dir = TempDir::new("env-err");
-    loader(&dir, env).load().unwrap_err()
-}
-
-fn headers(config: &Config) -> Vec<(String, String)> {
-    config
-        .exporter
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// The error names the key, shows the value and says why, both in its fields and its message.
-fn assert_names(err: &ConfigError, key: &str, value: &str, reason: &str) {
-    assert_eq!(err.key(), Some(key), "{err}");
-    assert_eq!(err.value(), Some(value), "{err}");
-    assert!(
-        err.reason().contains(reason),
-        "reason {:?} lacks {reason:?}",
-        err.reason()
-    );
-    let message = err.to_string();
-    assert!(message.contains(key), "{message}");
-    assert!(message.contains(&format!("{value:?}")), "{message}");
-    assert!(message.contains(reason), "{message}");
-}
+mod config_support;
+use config_support::{TempDir, assert_names, headers, load, load_err, loader, pairs};
 
 // ------------------------------------------------------- sources and precedence
 
@@ -449,7 +368,7 @@ const EACH_OTEL_VARIABLE: &[(&str, &str, Read, &str)] = &[
     (
         "OTEL_EXPORTER_OTLP_HEADERS",
         "a=1",
-        |c| format!("{:?}", headers(c)),
+        |c| format!("{:?}", headers(&c.exporter)),
         "[(\"a\", \"1\")]",
     ),
     (
@@ -558,7 +477,10 @@ const TRACES_VARIANTS: &[(&str, &str, &str, Read)] = &[
         c.exporter.compression.to_string()
     }),
     ("HEADERS", "a=generic", "a=traces", |c| {
-        let entries: Vec<String> = headers(c).iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let entries: Vec<String> = headers(&c.exporter)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         entries.join(",")
     }),
     ("CERTIFICATE", "generic", "traces", |c| {
@@ -614,7 +536,7 @@ fn traces_headers_merge_with_the_generic_ones_per_name() {
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=3,c=4"),
     ]);
     assert_eq!(
-        headers(&config),
+        headers(&config.exporter),
         pairs(&[("a", "1"), ("B", "3"), ("c", "4")])
     );
 }
@@ -626,7 +548,7 @@ fn header_values_are_percent_decoded_and_keys_trimmed() {
         " Authorization = Basic%20dXNlcjpwYXNz%3D%3D , x-list=a%2Cb ,x-plus=a+b",
     )]);
     assert_eq!(
-        headers(&config),
+        headers(&config.exporter),
         pairs(&[
             ("Authorization", "Basic dXNlcjpwYXNz=="),
             ("x-list", "a,b"),
@@ -1464,7 +1386,7 @@ fn file_maps_merge_with_later_sources_per_key() {
     ];
     let config = loader(&dir, &env).load().unwrap();
     assert_eq!(
-        headers(&config),
+        headers(&config.exporter),
         pairs(&[("a", "override"), ("b", "file"), ("c", "env")])
     );
     assert_eq!(
@@ -1722,7 +1644,7 @@ fn map_overrides_name_one_entry_or_give_a_list() {
         ("OTLP__RESOURCE__ATTRIBUTES", "Mixed_Case=kept"),
     ]);
     assert_eq!(
-        headers(&config),
+        headers(&config.exporter),
         pairs(&[("x_custom", "a b"), ("x-api-key", "single")])
     );
     assert_eq!(
@@ -1881,7 +1803,7 @@ fn debug_output_hides_header_values_and_the_client_key() {
             &format!("/keys/{SECRET}.key"),
         ),
     ]);
-    assert_eq!(headers(&config)[0].1, format!("Bearer {SECRET}"));
+    assert_eq!(headers(&config.exporter)[0].1, format!("Bearer {SECRET}"));
     let debug = format!("{config:?}");
     assert!(!debug.contains(SECRET), "{debug}");
     assert!(
