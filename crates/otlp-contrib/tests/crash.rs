@@ -113,6 +113,23 @@ fn received_ids(receiver: &Receiver) -> HashSet<String> {
         .collect()
 }
 
+/// Brings the backend back and runs `otlp-loadgen` once more on `dir` (one
+/// new span, default settings): it must succeed, and the receiver must then
+/// have `expected` spans.
+fn restart_with_the_backend_up(dir: &Path, receiver: &Receiver, endpoint: &str, expected: u64) {
+    receiver.set_fallback_fault(None);
+    let output = loadgen_with_defaults(dir, endpoint)
+        .args(["--spans", "1", "--quiet"])
+        .output()
+        .expect("run otlp-loadgen again");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(receiver.wait_for_spans(expected, Duration::from_secs(60)));
+}
+
 /// Asserts that every id in `sent` was received, naming how many were not.
 fn assert_all_arrived(sent: &[String], received: &HashSet<String>, what: &str) {
     let missing: Vec<&String> = sent.iter().filter(|id| !received.contains(*id)).collect();
@@ -222,17 +239,7 @@ fn at_default_settings_every_span_sent_a_second_before_a_sigkill_arrives_after_a
     );
 
     // The next run, backend back, delivers them.
-    receiver.set_fallback_fault(None);
-    let output = loadgen_with_defaults(&dir, &endpoint)
-        .args(["--spans", "1", "--quiet"])
-        .output()
-        .expect("run otlp-loadgen again");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(receiver.wait_for_spans(on_disk + 1, Duration::from_secs(60)));
+    restart_with_the_backend_up(&dir, &receiver, &endpoint, on_disk + 1);
     assert_all_arrived(
         &sent[..sent_before],
         &received_ids(&receiver),
@@ -290,17 +297,7 @@ fn with_fsync_every_batch_a_sigkill_loses_nothing_sent_before_the_last_batch_wri
     let sent = sent_ids(&ids);
     let on_disk = spans_on_disk(&dir);
 
-    receiver.set_fallback_fault(None);
-    let output = loadgen_with_defaults(&dir, &endpoint)
-        .args(["--spans", "1", "--quiet"])
-        .output()
-        .expect("run otlp-loadgen again");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(receiver.wait_for_spans(on_disk + 1, Duration::from_secs(60)));
+    restart_with_the_backend_up(&dir, &receiver, &endpoint, on_disk + 1);
     assert_all_arrived(
         &sent[..sent_before],
         &received_ids(&receiver),
@@ -339,17 +336,7 @@ fn a_run_that_ends_during_an_outage_leaves_the_rest_on_disk_for_the_next() {
     assert_eq!(receiver.span_count(), 0, "the backend refused everything");
     assert_eq!(spans_on_disk(&dir), 20_000, "every span waits on disk");
 
-    receiver.set_fallback_fault(None);
-    let output = loadgen_with_defaults(&dir, &endpoint)
-        .args(["--spans", "1", "--quiet"])
-        .output()
-        .expect("run otlp-loadgen again");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(receiver.wait_for_spans(20_001, Duration::from_secs(60)));
+    restart_with_the_backend_up(&dir, &receiver, &endpoint, 20_001);
     assert_eq!(receiver.span_count(), 20_001, "each span once");
     let sent = sent_ids(&ids);
     assert_eq!(sent.len(), 20_000, "every id written at the normal exit");
