@@ -1,9 +1,11 @@
-//! # otlp-sdk: from finished span to export, with every span accounted for
+//! # otlp-sdk: from finished record to export, with every record accounted for
 //!
-//! This crate is the pipeline of the `otlp-rust` workspace. It encodes each
-//! finished [`otlp_core::SpanData`] once, queues the bytes, batches them,
-//! hands requests to a transport, retries what can be retried, and keeps
-//! count of where every span went.
+//! This crate holds the pipelines of the `otlp-rust` workspace. It encodes
+//! each finished [`otlp_core::SpanData`] (and each emitted
+//! [`otlp_core::LogRecord`]) once, queues the bytes, batches them, hands
+//! requests to a transport, retries what can be retried, and keeps count of
+//! where every record went. Spans tell the story below; log records take
+//! the same road (see "Log records").
 //!
 //! ## How a span travels
 //!
@@ -35,6 +37,16 @@
 //!    at any moment and exactly after shutdown, and how many bytes the queue
 //!    holds. `force_flush` and `shutdown` return by their deadline, even if
 //!    the backend hangs.
+//!
+//! ## Log records
+//!
+//! A [`LoggerProvider`] hands out [`Logger`]s; [`Logger::emit`] stamps an
+//! [`otlp_core::LogRecord`] with the provider's resource and the logger's
+//! scope and gives it to each [`LogProcessor`]. [`BatchLogProcessor`] is
+//! the span pipeline for log records: the same queue of encoded records,
+//! export loop, retry, durable queue and [`StatsSnapshot`] (counted in log
+//! records), with `ResourceLogs`/`ScopeLogs` framing and an exporter of
+//! [`Signal::Logs`]. Configuration: [`config::Config::logs`].
 //!
 //! ## The queue: per-thread blocks of encoded records
 //!
