@@ -29,6 +29,16 @@
 //!   of `tracing_opentelemetry::layer().with_tracer(..)` — and
 //!   `tracing::OtlpSpanExt` with `extract`/`inject` carries W3C
 //!   `traceparent`/`tracestate` in and out of `http::HeaderMap`s.
+//!   `tracing::OtlpLogLayer` turns `tracing` events into OTLP log records of
+//!   an `otlp_sdk::LoggerProvider` — severity, the message as body, typed
+//!   fields, and the trace and span ids of the `OtlpLayer` span they happen
+//!   in — in place of `opentelemetry-appender-tracing`'s
+//!   `OpenTelemetryTracingBridge::new(&provider)`.
+//! - `log_bridge` (feature `log`, opt-in: a program that records through
+//!   `tracing` does not need it): `log_bridge::OtlpLogger`, a `log::Log`
+//!   that turns the `log` crate's records (level, message, target, location,
+//!   key-values) into OTLP log records; `OtlpLogger::new(&provider)
+//!   .install(LevelFilter::Info)` makes it the process's logger.
 //! - [`metrics`] (feature `metrics`, default): the pipeline's
 //!   `StatsSnapshot` as Prometheus text exposition, named after the
 //!   OpenTelemetry SDK self-metrics conventions (and, on request, the
@@ -101,6 +111,8 @@
 pub mod bridge;
 #[cfg(feature = "file-exporter")]
 pub mod file_exporter;
+#[cfg(feature = "log")]
+pub mod log_bridge;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(feature = "pipeline")]

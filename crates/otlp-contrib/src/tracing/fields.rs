@@ -209,17 +209,21 @@ impl EventFields {
     /// error, else `fallback` (the callsite's name, as `tracing-opentelemetry`
     /// does). Adds `exception.message` when it carries an error.
     pub(super) fn finish(&mut self, fallback: &'static str) -> Str {
-        let exception = self.exception.clone();
-        let name = match (&self.message, &exception) {
+        let name = match (&self.message, &self.exception) {
             (Some(message), _) => message.clone(),
             (None, Some(_)) => Str::from(EXCEPTION_EVENT),
             (None, None) => Str::from(fallback),
         };
-        if let Some(message) = exception {
+        self.push_exception();
+        name
+    }
+
+    /// Adds `exception.message` when the event carries an error.
+    pub(super) fn push_exception(&mut self) {
+        if let Some(message) = self.exception.clone() {
             self.attributes
                 .push(KeyValue::new(EXCEPTION_MESSAGE, AnyValue::String(message)));
         }
-        name
     }
 
     fn push(&mut self, field: &Field, value: AnyValue) {

@@ -14,7 +14,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::fields::{EventFields, SpanFields};
 use super::state::{Pending, SpanState};
-use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE};
+use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that records `tracing` spans, and the
 /// events inside them, as otlp-sdk spans of one [`TracerProvider`]: its
@@ -322,7 +322,7 @@ where
             .push(KeyValue::new("level", metadata.level().as_str()));
         fields
             .attributes
-            .push(KeyValue::new("target", metadata.target()));
+            .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
         event.record(&mut fields);
         if self.location {
             if let Some(file) = metadata.file() {

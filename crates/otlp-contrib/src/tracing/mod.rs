@@ -114,10 +114,12 @@
 
 mod fields;
 mod layer;
+mod log_layer;
 mod propagation;
 mod state;
 
 pub use layer::{OtlpLayer, OtlpLayerBuilder};
+pub use log_layer::{OtlpLogLayer, OtlpLogLayerBuilder};
 pub use propagation::{OtlpSpanExt, TRACEPARENT, TRACESTATE, extract, inject};
 pub use state::SetParentError;
 
@@ -145,3 +147,5 @@ const CODE_FILE_PATH: &str = "code.file.path";
 const CODE_LINE_NUMBER: &str = "code.line.number";
 /// Module of the code that declared the span or event.
 const CODE_MODULE_NAME: &str = "code.module.name";
+/// The `tracing` target of an event (span events and log records).
+const TARGET_ATTRIBUTE: &str = "target";

@@ -87,6 +87,14 @@ impl SpanState {
         }
     }
 
+    /// The span's context if it has started; `None` while it is pending.
+    pub(super) fn started_context(&self) -> Option<&SpanContext> {
+        match &self.stage {
+            Stage::Pending(_) => None,
+            Stage::Started(span) => Some(span.context()),
+        }
+    }
+
     /// The sdk span, started first if it is pending.
     pub(super) fn start(&mut self, tracer: &Tracer) -> &mut otlp_sdk::Span {
         if let Stage::Pending(pending) = &mut self.stage {

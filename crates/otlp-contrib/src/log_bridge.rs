@@ -1,0 +1,296 @@
+//! The `log` crate's front door: [`OtlpLogger`] is a [`log::Log`] that turns
+//! every `log::info!`, `log::warn!`... into an OTLP log record of an
+//! [`otlp_sdk::LoggerProvider`].
+//!
+//! ```
+//! use otlp_contrib::log_bridge::OtlpLogger;
+//!
+//! let provider = otlp_sdk::LoggerProvider::builder().with_service_name("orders").build();
+//! OtlpLogger::new(&provider).install(log::LevelFilter::Info)?;
+//! log::info!(order_id = 42, express = true; "order {} placed", 42);
+//! log::debug!("not recorded: below the maximum level");
+//! # Ok::<(), log::SetLoggerError>(())
+//! ```
+//!
+//! ## What becomes what
+//!
+//! - The level becomes the severity (the OpenTelemetry log data model's
+//!   mapping: `Trace` 1, `Debug` 5, `Info` 9, `Warn` 13, `Error` 17) and the
+//!   severity text (`"INFO"`...).
+//! - `record.args()`, formatted, becomes the body, a string (a message
+//!   without arguments is taken as is, without formatting).
+//! - The target becomes the `target` attribute; the module, file and line
+//!   `code.module.name`, `code.file.path` and `code.line.number` (on by
+//!   default, [`OtlpLoggerBuilder::with_location`]).
+//! - Key-values (`log::info!(key = value; "...")`) become attributes with
+//!   their types: bools, integers that fit an `i64`, floats and strings as
+//!   such, anything else (larger integers, `Debug`/`Display` captures) its
+//!   text.
+//! - With the `tracing` feature on, a record written inside a `tracing` span
+//!   that an [`OtlpLayer`](crate::tracing::OtlpLayer) records carries that
+//!   span's trace id, span id and flags (the span is started if it was
+//!   pending, as [`OtlpSpanExt::context`](crate::tracing::OtlpSpanExt::context)
+//!   does).
+//! - The time is when `log` was called; the logger stamps the observed time,
+//!   the resource and the scope (`otlp_contrib::log_bridge` unless
+//!   [`OtlpLoggerBuilder::with_scope`] says otherwise: one scope, the target
+//!   is an attribute).
+//!
+//! ## Cost
+//!
+//! - Below the maximum level: `log`'s own `max_level` check, nothing else
+//!   (set by [`OtlpLogger::install`]); [`log::Log::enabled`] says the same.
+//! - On a pipeline's own threads (see [`otlp_sdk::own_threads`]), or with a
+//!   provider that has no processor or is disabled: a flag check, no record.
+//! - Recorded: one attribute vector, the body formatted once (no allocation
+//!   for a message without arguments), key-value strings copied once, and the
+//!   record's encoding on the calling thread by the provider's processor.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use log::kv::{self, VisitSource};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use otlp_core::{AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, Str, clock};
+use otlp_sdk::{Logger, LoggerProvider, own_threads};
+
+/// The instrumentation scope of the records unless
+/// [`OtlpLoggerBuilder::with_scope`] says otherwise.
+pub const DEFAULT_SCOPE: &str = "otlp_contrib::log_bridge";
+
+/// How long [`log::Log::flush`] waits for the provider's processors: long
+/// enough for one export to a healthy collector; past it, `flush` returns
+/// (`log` has no way to report the failure).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `log` target of a record.
+const TARGET: &str = "target";
+/// Source file of the code that wrote the record.
+const CODE_FILE_PATH: &str = "code.file.path";
+/// Line of the code that wrote the record.
+const CODE_LINE_NUMBER: &str = "code.line.number";
+/// Module of the code that wrote the record.
+const CODE_MODULE_NAME: &str = "code.module.name";
+
+/// A [`log::Log`] that emits each record as an OTLP log record of one
+/// [`LoggerProvider`]: its resource, processors and pipeline apply. See the
+/// [module documentation](self) for what becomes what.
+///
+/// Cost: below [`max_level`](OtlpLoggerBuilder::with_max_level) nothing; on
+/// a pipeline's own threads or with a provider that has nowhere to send, a
+/// flag check; otherwise one attribute vector, the formatted body and the
+/// record's encoding on the calling thread. `log` allows one logger per
+/// process: [`install`](Self::install) it once.
+pub struct OtlpLogger {
+    provider: LoggerProvider,
+    logger: Logger,
+    max_level: LevelFilter,
+    location: bool,
+}
+
+impl std::fmt::Debug for OtlpLogger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpLogger")
+            .field("scope", self.logger.scope())
+            .field("max_level", &self.max_level)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// Builds an [`OtlpLogger`]; see [`OtlpLogger::builder`].
+#[derive(Debug)]
+pub struct OtlpLoggerBuilder {
+    provider: LoggerProvider,
+    scope: InstrumentationScope,
+    max_level: LevelFilter,
+    location: bool,
+}
+
+impl OtlpLoggerBuilder {
+    /// The instrumentation scope of every record (default:
+    /// `otlp_contrib::log_bridge` with this crate's version).
+    pub fn with_scope(mut self, scope: InstrumentationScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The most verbose level recorded (default: `Trace`, everything);
+    /// [`OtlpLogger::install`] replaces it with the level it is given.
+    pub fn with_max_level(mut self, max_level: LevelFilter) -> Self {
+        self.max_level = max_level;
+        self
+    }
+
+    /// Whether records carry where they were written: `code.file.path`,
+    /// `code.line.number` and `code.module.name` (default: on).
+    pub fn with_location(mut self, location: bool) -> Self {
+        self.location = location;
+        self
+    }
+
+    /// The logger.
+    pub fn build(self) -> OtlpLogger {
+        OtlpLogger {
+            logger: self.provider.logger_with_scope(self.scope),
+            provider: self.provider,
+            max_level: self.max_level,
+            location: self.location,
+        }
+    }
+}
+
+impl OtlpLogger {
+    /// A logger emitting into `provider`, with the defaults of
+    /// [`OtlpLogger::builder`].
+    pub fn new(provider: &LoggerProvider) -> Self {
+        OtlpLogger::builder(provider).build()
+    }
+
+    /// A builder: scope, maximum level, location attributes.
+    pub fn builder(provider: &LoggerProvider) -> OtlpLoggerBuilder {
+        OtlpLoggerBuilder {
+            provider: provider.clone(),
+            scope: InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION")),
+            max_level: LevelFilter::Trace,
+            location: true,
+        }
+    }
+
+    /// The maximum level this logger records.
+    pub fn max_level(&self) -> LevelFilter {
+        self.max_level
+    }
+
+    /// Makes this the process's `log` logger, recording `max_level` and more
+    /// severe: [`log::set_boxed_logger`] and [`log::set_max_level`]. Fails,
+    /// changing nothing, if a logger was set before.
+    pub fn install(mut self, max_level: LevelFilter) -> Result<(), log::SetLoggerError> {
+        self.max_level = max_level;
+        log::set_boxed_logger(Box::new(self))?;
+        log::set_max_level(max_level);
+        Ok(())
+    }
+
+    /// The log record `record` becomes.
+    fn to_log_record(&self, record: &Record<'_>) -> LogRecord {
+        let time = clock::now_unix_nanos();
+        let level = record.level();
+        let body = match record.args().as_str() {
+            Some(text) => Str::from(text),
+            None => {
+                let mut text = String::new();
+                // Writing into a `String` fails only if a `Display` impl does.
+                let _ = write!(text, "{}", record.args());
+                Str::from(text)
+            }
+        };
+        let mut attributes = KeyValues(Vec::with_capacity(
+            1 + if self.location { 3 } else { 0 } + record.key_values().count(),
+        ));
+        // Our visitor never fails; a source that does keeps what it gave.
+        let _ = record.key_values().visit(&mut attributes);
+        let KeyValues(mut attributes) = attributes;
+        attributes.push(KeyValue::new(TARGET, Str::copy_from(record.target())));
+        if self.location {
+            if let Some(file) = record.file_static() {
+                attributes.push(KeyValue::new(CODE_FILE_PATH, file));
+            } else if let Some(file) = record.file() {
+                attributes.push(KeyValue::new(CODE_FILE_PATH, Str::copy_from(file)));
+            }
+            if let Some(line) = record.line() {
+                attributes.push(KeyValue::new(CODE_LINE_NUMBER, AnyValue::Int(line.into())));
+            }
+            if let Some(module) = record.module_path_static() {
+                attributes.push(KeyValue::new(CODE_MODULE_NAME, module));
+            } else if let Some(module) = record.module_path() {
+                attributes.push(KeyValue::new(CODE_MODULE_NAME, Str::copy_from(module)));
+            }
+        }
+        #[allow(unused_mut)]
+        let mut builder = LogRecord::builder()
+            .time_unix_nano(time)
+            .severity(severity(level))
+            .severity_text(Str::from(level.as_str()))
+            .body(AnyValue::String(body));
+        #[cfg(feature = "tracing")]
+        {
+            use crate::tracing::OtlpSpanExt as _;
+            let context = ::tracing::Span::current().context();
+            if context.is_valid() {
+                builder = builder.span_context(&context);
+            }
+        }
+        let mut log_record = builder.build();
+        log_record.attributes = attributes;
+        log_record
+    }
+}
+
+/// The OpenTelemetry severity of a `log` level (the first number of each
+/// range).
+fn severity(level: Level) -> Severity {
+    match level {
+        Level::Trace => Severity::TRACE,
+        Level::Debug => Severity::DEBUG,
+        Level::Info => Severity::INFO,
+        Level::Warn => Severity::WARN,
+        Level::Error => Severity::ERROR,
+    }
+}
+
+impl Log for OtlpLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= self.max_level && self.logger.enabled() && !own_threads::is_own_thread()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        self.logger.emit(self.to_log_record(record));
+    }
+
+    fn flush(&self) {
+        let _ = self.provider.force_flush(FLUSH_TIMEOUT);
+    }
+}
+
+/// Collects a record's key-values as typed attributes.
+struct KeyValues(Vec<KeyValue>);
+
+impl<'kvs> VisitSource<'kvs> for KeyValues {
+    fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        let key = match key.to_static_str() {
+            Some(key) => Str::from(key),
+            None => Str::copy_from(key.as_str()),
+        };
+        let value = if let Some(value) = value.to_bool() {
+            AnyValue::Bool(value)
+        } else if let Some(value) = value.to_i64() {
+            AnyValue::Int(value)
+        } else if let Some(value) = value.to_f64() {
+            AnyValue::Double(value)
+        } else if let Some(text) = value.to_borrowed_str() {
+            AnyValue::String(Str::copy_from(text))
+        } else {
+            AnyValue::String(Str::from(value.to_string()))
+        };
+        self.0.push(KeyValue { key, value });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_map_to_the_first_severity_of_their_range() {
+        assert_eq!(severity(Level::Trace).number(), 1);
+        assert_eq!(severity(Level::Debug).number(), 5);
+        assert_eq!(severity(Level::Info).number(), 9);
+        assert_eq!(severity(Level::Warn).number(), 13);
+        assert_eq!(severity(Level::Error).number(), 17);
+    }
+}

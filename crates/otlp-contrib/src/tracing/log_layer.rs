@@ -1,0 +1,253 @@
+//! [`OtlpLogLayer`]: `tracing` events as otlp-sdk log records.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use otlp_core::{
+    AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
+};
+use otlp_sdk::{Logger, LoggerProvider, own_threads};
+use tracing_core::dispatcher::WeakDispatch;
+use tracing_core::span::Id;
+use tracing_core::{Dispatch, Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::fields::EventFields;
+use super::layer::WithContext;
+use super::state::SpanState;
+use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, TARGET_ATTRIBUTE};
+
+/// A [`tracing_subscriber::Layer`] that turns every `tracing` event into an
+/// OTLP log record of one [`LoggerProvider`]: its resource, processors and
+/// pipeline apply. The replacement for `opentelemetry-appender-tracing`'s
+/// `OpenTelemetryTracingBridge::new(&provider)`.
+///
+/// What a record carries (see the [module documentation](super) for the
+/// details): the event's time, its level as severity (`TRACE` 1, `DEBUG` 5,
+/// `INFO` 9, `WARN` 13, `ERROR` 17) and severity text, the `message` field
+/// as a string body, the other fields as typed attributes, `target` and the
+/// location, and the trace id, span id and flags of the span it happened in
+/// when an [`OtlpLayer`](super::OtlpLayer) of the same subscriber records
+/// that span.
+///
+/// Cost: nothing when the provider has no processor or is disabled
+/// ([`Logger::enabled`]) or on a pipeline's own threads; otherwise one
+/// attribute vector (keys static, strings copied once, `?debug` values
+/// formatted once), the clock read, a look at the current span's extensions,
+/// and the record's encoding by the provider's processor on this thread.
+///
+/// ```
+/// use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer};
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let tracer_provider = otlp_sdk::TracerProvider::builder().with_service_name("orders").build();
+/// let logger_provider = otlp_sdk::LoggerProvider::builder().with_service_name("orders").build();
+/// // Was: OpenTelemetryTracingBridge::new(&logger_provider)
+/// let subscriber = tracing_subscriber::registry()
+///     .with(OtlpLayer::new(&tracer_provider))
+///     .with(OtlpLogLayer::new(&logger_provider));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let _span = tracing::info_span!("place order").entered();
+///     tracing::warn!(order.id = 42_u64, retry = true, "payment slow");
+/// });
+/// ```
+pub struct OtlpLogLayer {
+    logger: Logger,
+    location: bool,
+    /// The dispatch this layer is part of, to start an `OtlpLayer` span that
+    /// is still pending (set once, when the subscriber becomes a dispatch).
+    dispatch: OnceLock<WeakDispatch>,
+}
+
+impl fmt::Debug for OtlpLogLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpLogLayer")
+            .field("scope", self.logger.scope())
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// Builds an [`OtlpLogLayer`]; see [`OtlpLogLayer::builder`].
+#[derive(Debug)]
+pub struct OtlpLogLayerBuilder {
+    provider: LoggerProvider,
+    scope: InstrumentationScope,
+    location: bool,
+}
+
+impl OtlpLogLayerBuilder {
+    /// The instrumentation scope of every record (default:
+    /// `otlp_contrib::tracing` with this crate's version). The event's target
+    /// is an attribute, not the scope: see the module documentation.
+    pub fn with_scope(mut self, scope: InstrumentationScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Whether records carry where the event was written: `code.file.path`,
+    /// `code.line.number` and `code.module.name`. On by default, as for
+    /// [`OtlpLayer`](super::OtlpLayer): the values are static, they cost no
+    /// allocation.
+    pub fn with_location(mut self, location: bool) -> Self {
+        self.location = location;
+        self
+    }
+
+    /// The layer.
+    pub fn build(self) -> OtlpLogLayer {
+        OtlpLogLayer {
+            logger: self.provider.logger_with_scope(self.scope),
+            location: self.location,
+            dispatch: OnceLock::new(),
+        }
+    }
+}
+
+impl OtlpLogLayer {
+    /// A layer emitting into `provider`, with the defaults of
+    /// [`OtlpLogLayer::builder`]: the one-line replacement for
+    /// `OpenTelemetryTracingBridge::new(&provider)`.
+    pub fn new(provider: &LoggerProvider) -> Self {
+        OtlpLogLayer::builder(provider).build()
+    }
+
+    /// A builder: scope, location attributes.
+    pub fn builder(provider: &LoggerProvider) -> OtlpLogLayerBuilder {
+        OtlpLogLayerBuilder {
+            provider: provider.clone(),
+            scope: InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION")),
+            location: true,
+        }
+    }
+
+    /// The logger records are emitted through.
+    pub fn logger(&self) -> &Logger {
+        &self.logger
+    }
+
+    /// The context of the span `event` happened in, or of its closest
+    /// ancestor an `OtlpLayer` records; a pending span is started first.
+    ///
+    /// Looked up in the whole subscriber, not through this layer's
+    /// [`Context`]: a per-layer filter on this layer (say, `WARN` and up)
+    /// would hide the `INFO` spans the event happens in.
+    fn span_context<S>(&self, event: &Event<'_>) -> Option<SpanContext>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if event.is_root() {
+            return None;
+        }
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let subscriber = dispatch.downcast_ref::<S>()?;
+        let id = match event.parent() {
+            Some(parent) => parent.clone(),
+            None => subscriber.current_span().id()?.clone(),
+        };
+        let span = subscriber.span(&id)?;
+        let mut pending: Option<Id> = None;
+        for ancestor in span.scope() {
+            let extensions = ancestor.extensions();
+            if let Some(state) = extensions.get::<SpanState>() {
+                if let Some(context) = state.started_context() {
+                    return Some(context.clone());
+                }
+                pending = Some(ancestor.id());
+                break;
+            }
+        }
+        // A pending span: started the way `OtlpSpanExt::context` starts it,
+        // through the `OtlpLayer` of this dispatch (it holds the tracer).
+        let pending = pending?;
+        let with_context = dispatch.downcast_ref::<WithContext>()?;
+        let mut context = None;
+        with_context.with_span_state(&dispatch, &pending, &mut |state, tracer| {
+            context = Some(state.start(tracer).context().clone());
+        });
+        context
+    }
+}
+
+/// The OpenTelemetry severity of a `tracing` level (the log data model's
+/// mapping: the first number of each range).
+fn severity(level: &Level) -> Severity {
+    match *level {
+        Level::TRACE => Severity::TRACE,
+        Level::DEBUG => Severity::DEBUG,
+        Level::INFO => Severity::INFO,
+        Level::WARN => Severity::WARN,
+        Level::ERROR => Severity::ERROR,
+    }
+}
+
+impl<S> Layer<S> for OtlpLogLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        // A second registration (the same layer cannot be in two
+        // subscribers, but be safe) keeps the first.
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if own_threads::is_own_thread() || !self.logger.enabled() {
+            return;
+        }
+        let time = clock::now_unix_nanos();
+        let metadata = event.metadata();
+        let location = if self.location { 3 } else { 0 };
+        let mut fields = EventFields::with_capacity(metadata.fields().len(), 2 + location);
+        event.record(&mut fields);
+        fields.push_exception();
+        fields
+            .attributes
+            .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
+        if self.location {
+            if let Some(file) = metadata.file() {
+                fields.attributes.push(KeyValue::new(CODE_FILE_PATH, file));
+            }
+            if let Some(line) = metadata.line() {
+                fields
+                    .attributes
+                    .push(KeyValue::new(CODE_LINE_NUMBER, AnyValue::Int(line.into())));
+            }
+            if let Some(module) = metadata.module_path() {
+                fields
+                    .attributes
+                    .push(KeyValue::new(CODE_MODULE_NAME, module));
+            }
+        }
+        let level = metadata.level();
+        let mut record = LogRecord::builder()
+            .time_unix_nano(time)
+            .severity(severity(level))
+            .severity_text(Str::from(level.as_str()));
+        if let Some(message) = fields.message {
+            record = record.body(AnyValue::String(message));
+        }
+        if let Some(context) = self.span_context::<S>(event).filter(SpanContext::is_valid) {
+            record = record.span_context(&context);
+        }
+        let mut record = record.build();
+        // Moved in, not copied: `attributes()` would extend an empty vector.
+        record.attributes = fields.attributes;
+        self.logger.emit(record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_map_to_the_first_severity_of_their_range() {
+        assert_eq!(severity(&Level::TRACE).number(), 1);
+        assert_eq!(severity(&Level::DEBUG).number(), 5);
+        assert_eq!(severity(&Level::INFO).number(), 9);
+        assert_eq!(severity(&Level::WARN).number(), 13);
+        assert_eq!(severity(&Level::ERROR).number(), 17);
+    }
+}

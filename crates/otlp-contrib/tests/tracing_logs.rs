@@ -1,0 +1,445 @@
+//! `tracing` events as log records: `tracing` macros, through
+//! `OtlpLogLayer` (beside `OtlpLayer` for the spans) and real batch
+//! pipelines, to exporters that decode every request with
+//! `opentelemetry-proto`. Every test installs its subscriber for its own
+//! thread (`with_default`); the global subscriber test is
+//! `tracing_logs_global.rs`, in its own process.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::logs::v1::LogRecord as ProtoLogRecord;
+use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
+use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer};
+use otlp_core::encode::Encoding;
+use otlp_sdk::{
+    BatchLogProcessor, BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, LoggerProvider,
+    Signal, TracerProvider,
+};
+use prost::Message as _;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// An exporter that decodes every request as a collector would: spans or
+/// log records, by the pipeline's signal.
+#[derive(Clone, Default)]
+struct Decoding {
+    logs: Arc<Mutex<Vec<ExportLogsServiceRequest>>>,
+    traces: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    signal: Option<Signal>,
+}
+
+impl Exporter for Decoding {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal.unwrap_or(Signal::Traces)
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        if self.signal == Some(Signal::Logs) {
+            let decoded = ExportLogsServiceRequest::decode(request.body)
+                .expect("every logs request decodes with opentelemetry-proto");
+            self.logs.lock().unwrap().push(decoded);
+        } else {
+            let decoded = ExportTraceServiceRequest::decode(request.body)
+                .expect("every traces request decodes with opentelemetry-proto");
+            self.traces.lock().unwrap().push(decoded);
+        }
+        ExportOutcome::Success
+    }
+}
+
+/// A logger provider and a tracer provider, each over a batch pipeline into
+/// a [`Decoding`] exporter.
+struct Pipelines {
+    loggers: LoggerProvider,
+    log_processor: BatchLogProcessor,
+    tracers: TracerProvider,
+    span_processor: BatchSpanProcessor,
+    exporter: Decoding,
+}
+
+/// What arrived: each log record with its scope's name, and the spans.
+struct Exported {
+    records: Vec<(String, ProtoLogRecord)>,
+    spans: Vec<ProtoSpan>,
+}
+
+impl Pipelines {
+    fn new() -> Self {
+        let exporter = Decoding::default();
+        let log_processor = BatchLogProcessor::builder(Decoding {
+            signal: Some(Signal::Logs),
+            ..exporter.clone()
+        })
+        .build()
+        .expect("the log pipeline builds");
+        let span_processor = BatchSpanProcessor::builder(exporter.clone())
+            .build()
+            .expect("the span pipeline builds");
+        Pipelines {
+            loggers: LoggerProvider::builder()
+                .with_service_name("tracing-logs-test")
+                .with_processor(log_processor.clone())
+                .build(),
+            log_processor,
+            tracers: TracerProvider::builder()
+                .with_service_name("tracing-logs-test")
+                .with_processor(span_processor.clone())
+                .build(),
+            span_processor,
+            exporter,
+        }
+    }
+
+    /// Shuts both pipelines down and returns what they exported.
+    fn finish(self) -> Exported {
+        self.loggers.shutdown(PATIENCE).expect("logs shut down");
+        self.tracers.shutdown(PATIENCE).expect("traces shut down");
+        let logs = self.log_processor.stats();
+        assert!(logs.is_balanced(), "{logs:#?}");
+        assert_eq!(logs.exported, logs.produced, "{logs:#?}");
+        let spans = self.span_processor.stats();
+        assert_eq!(spans.exported, spans.produced, "{spans:#?}");
+        let mut exported = Exported {
+            records: Vec::new(),
+            spans: Vec::new(),
+        };
+        for request in std::mem::take(&mut *self.exporter.logs.lock().unwrap()) {
+            for resource_logs in request.resource_logs {
+                for scope_logs in resource_logs.scope_logs {
+                    let scope = scope_logs.scope.map(|s| s.name).unwrap_or_default();
+                    for record in scope_logs.log_records {
+                        exported.records.push((scope.clone(), record));
+                    }
+                }
+            }
+        }
+        for request in std::mem::take(&mut *self.exporter.traces.lock().unwrap()) {
+            for resource_spans in request.resource_spans {
+                for scope_spans in resource_spans.scope_spans {
+                    exported.spans.extend(scope_spans.spans);
+                }
+            }
+        }
+        exported
+    }
+}
+
+impl Exported {
+    /// The one record whose body is `body`.
+    fn record(&self, body: &str) -> &ProtoLogRecord {
+        let mut found = self
+            .records
+            .iter()
+            .filter(|(_, record)| body_of(record) == Some(body));
+        let (_, record) = found
+            .next()
+            .unwrap_or_else(|| panic!("no record {body:?} in {:#?}", self.bodies()));
+        assert!(found.next().is_none(), "several records {body:?}");
+        record
+    }
+
+    fn bodies(&self) -> Vec<Option<&str>> {
+        self.records
+            .iter()
+            .map(|(_, record)| body_of(record))
+            .collect()
+    }
+
+    fn span(&self, name: &str) -> &ProtoSpan {
+        let mut found = self.spans.iter().filter(|span| span.name == name);
+        let span = found
+            .next()
+            .unwrap_or_else(|| panic!("no span named {name:?}"));
+        assert!(found.next().is_none(), "several spans named {name:?}");
+        span
+    }
+}
+
+fn body_of(record: &ProtoLogRecord) -> Option<&str> {
+    match record.body.as_ref()?.value.as_ref()? {
+        Value::StringValue(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn attribute<'a>(record: &'a ProtoLogRecord, key: &str) -> Option<&'a Value> {
+    record
+        .attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
+
+fn string(text: &str) -> Value {
+    Value::StringValue(text.to_owned())
+}
+
+#[derive(Debug)]
+struct Declined;
+
+impl fmt::Display for Declined {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("card declined")
+    }
+}
+
+impl Error for Declined {}
+
+#[test]
+fn every_level_becomes_its_severity_with_the_message_as_body() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    let before = otlp_core::clock::now_unix_nanos();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::trace!("at trace");
+        tracing::debug!("at debug");
+        tracing::info!("at info");
+        tracing::warn!("at warn");
+        tracing::error!("at error");
+    });
+    let after = otlp_core::clock::now_unix_nanos();
+    let exported = pipelines.finish();
+    assert_eq!(exported.records.len(), 5);
+    for (body, number, text) in [
+        ("at trace", 1, "TRACE"),
+        ("at debug", 5, "DEBUG"),
+        ("at info", 9, "INFO"),
+        ("at warn", 13, "WARN"),
+        ("at error", 17, "ERROR"),
+    ] {
+        let record = exported.record(body);
+        assert_eq!(record.severity_number, number, "{body}");
+        assert_eq!(record.severity_text, text, "{body}");
+        assert!(
+            (before..=after).contains(&record.time_unix_nano),
+            "the event's time"
+        );
+        assert!(record.observed_time_unix_nano >= record.time_unix_nano);
+        assert!(record.trace_id.is_empty(), "outside any span: no trace id");
+        assert!(record.span_id.is_empty(), "outside any span: no span id");
+        assert_eq!(record.flags, 0);
+    }
+    assert!(
+        exported
+            .records
+            .iter()
+            .all(|(scope, _)| scope == otlp_contrib::tracing::DEFAULT_SCOPE)
+    );
+}
+
+#[test]
+fn fields_become_typed_attributes() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::warn!(
+            target: "payments",
+            attempt = 3_i64,
+            amount = 12.5_f64,
+            retry = true,
+            card = "visa",
+            big = u64::MAX,
+            small = 7_u64,
+            state = ?Some(1),
+            shown = %"display",
+            cause = &Declined as &dyn Error,
+            "payment failed"
+        );
+        tracing::info!(answer = 42);
+    });
+    let exported = pipelines.finish();
+    let record = exported.record("payment failed");
+    assert_eq!(attribute(record, "attempt"), Some(&Value::IntValue(3)));
+    assert_eq!(attribute(record, "amount"), Some(&Value::DoubleValue(12.5)));
+    assert_eq!(attribute(record, "retry"), Some(&Value::BoolValue(true)));
+    assert_eq!(attribute(record, "card"), Some(&string("visa")));
+    assert_eq!(
+        attribute(record, "big"),
+        Some(&string("18446744073709551615"))
+    );
+    assert_eq!(attribute(record, "small"), Some(&Value::IntValue(7)));
+    assert_eq!(attribute(record, "state"), Some(&string("Some(1)")));
+    assert_eq!(attribute(record, "shown"), Some(&string("display")));
+    assert_eq!(attribute(record, "cause"), Some(&string("card declined")));
+    assert_eq!(
+        attribute(record, "exception.message"),
+        Some(&string("card declined"))
+    );
+    assert_eq!(attribute(record, "target"), Some(&string("payments")));
+    assert_eq!(
+        attribute(record, "message"),
+        None,
+        "the message is the body"
+    );
+    assert_eq!(
+        attribute(record, "code.file.path"),
+        Some(&string(file!())),
+        "location on by default"
+    );
+    assert!(matches!(
+        attribute(record, "code.line.number"),
+        Some(Value::IntValue(line)) if *line > 0
+    ));
+    assert_eq!(
+        attribute(record, "code.module.name"),
+        Some(&string(module_path!()))
+    );
+
+    // Without a message: no body, the fields still there.
+    let (_, bare) = exported
+        .records
+        .iter()
+        .find(|(_, record)| record.body.is_none())
+        .expect("the record without a message");
+    assert_eq!(attribute(bare, "answer"), Some(&Value::IntValue(42)));
+}
+
+#[test]
+fn location_can_be_left_out() {
+    let pipelines = Pipelines::new();
+    let layer = OtlpLogLayer::builder(&pipelines.loggers)
+        .with_location(false)
+        .with_scope(otlp_core::InstrumentationScope::new("checkout"))
+        .build();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("here");
+    });
+    let exported = pipelines.finish();
+    let record = exported.record("here");
+    assert_eq!(attribute(record, "code.file.path"), None);
+    assert_eq!(attribute(record, "code.line.number"), None);
+    assert_eq!(attribute(record, "code.module.name"), None);
+    assert!(attribute(record, "target").is_some());
+    assert_eq!(exported.records[0].0, "checkout");
+}
+
+#[test]
+fn inside_a_span_the_record_carries_that_spans_ids() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(OtlpLayer::new(&pipelines.tracers))
+        .with(OtlpLogLayer::new(&pipelines.loggers))
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("before");
+        {
+            let _outer = tracing::info_span!("outer").entered();
+            tracing::info!("in outer");
+            {
+                let _inner = tracing::debug_span!("inner").entered();
+                tracing::warn!("in inner");
+            }
+            // Never entered: still pending when the event names it.
+            let pending = tracing::info_span!("pending");
+            tracing::info!(parent: &pending, "in pending");
+            tracing::info!(parent: None, "explicit root");
+        }
+        tracing::info!("after");
+    });
+    let exported = pipelines.finish();
+    assert_eq!(exported.records.len(), 6);
+    assert_eq!(exported.spans.len(), 3);
+    for (body, span) in [
+        ("in outer", "outer"),
+        ("in inner", "inner"),
+        ("in pending", "pending"),
+    ] {
+        let record = exported.record(body);
+        let span = exported.span(span);
+        assert_eq!(record.trace_id, span.trace_id, "{body}");
+        assert_eq!(record.span_id, span.span_id, "{body}");
+        assert_eq!(record.flags, 1, "{body}: sampled");
+    }
+    for body in ["before", "explicit root", "after"] {
+        let record = exported.record(body);
+        assert!(record.trace_id.is_empty(), "{body}");
+        assert!(record.span_id.is_empty(), "{body}");
+    }
+    // OtlpLayer keeps recording events in spans as span events too.
+    assert_eq!(exported.span("outer").events.len(), 1);
+    assert_eq!(exported.span("inner").events.len(), 1);
+}
+
+#[test]
+fn a_per_layer_filter_keeps_what_it_lets_through_and_the_spans_ids() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(OtlpLayer::new(&pipelines.tracers))
+        .with(OtlpLogLayer::new(&pipelines.loggers).with_filter(LevelFilter::WARN));
+    tracing::subscriber::with_default(subscriber, || {
+        // An INFO span: hidden from the log layer by its filter, still the
+        // span its WARN event happens in.
+        let _span = tracing::info_span!("request").entered();
+        tracing::info!("filtered out");
+        tracing::debug!("filtered out too");
+        tracing::warn!("kept");
+        tracing::error!("kept too");
+    });
+    let exported = pipelines.finish();
+    assert_eq!(exported.bodies(), [Some("kept"), Some("kept too")]);
+    let span = exported.span("request");
+    for (_, record) in &exported.records {
+        assert_eq!(record.trace_id, span.trace_id);
+        assert_eq!(record.span_id, span.span_id);
+    }
+}
+
+#[test]
+fn spans_no_otlp_layer_records_give_no_ids() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("unrecorded").entered();
+        tracing::info!("inside");
+    });
+    let exported = pipelines.finish();
+    let record = exported.record("inside");
+    assert!(record.trace_id.is_empty());
+    assert!(record.span_id.is_empty());
+}
+
+#[test]
+fn nothing_is_recorded_on_a_pipelines_own_threads() {
+    let pipelines = Pipelines::new();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(OtlpLayer::new(&pipelines.tracers))
+            .with(OtlpLogLayer::new(&pipelines.loggers)),
+    );
+    std::thread::spawn(move || {
+        otlp_sdk::own_threads::enter();
+        // Set after `enter`: the dispatcher is the layers' again; the layer
+        // itself declines.
+        tracing::dispatcher::with_default(&dispatch, || {
+            let _span = tracing::info_span!("inside the pipeline").entered();
+            tracing::error!("working");
+        });
+    })
+    .join()
+    .unwrap();
+    let exported = pipelines.finish();
+    assert_eq!(exported.records.len(), 0);
+}
+
+#[test]
+fn a_provider_with_nowhere_to_send_costs_no_record() {
+    let provider = LoggerProvider::builder().build();
+    let layer = OtlpLogLayer::new(&provider);
+    assert!(!layer.logger().enabled());
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("nowhere");
+    });
+}
