@@ -1,1 +1,281 @@
-//! placeholder
+//! The `log` crate's front door: records through `OtlpLogger` and the real
+//! pipeline (gRPC exporter) to the embedded receiver, which decodes them
+//! with `opentelemetry-proto`.
+//!
+//! One test installs `OtlpLogger` as the process's logger and writes
+//! through the `log` macros; the others call `log::Log::log` on a logger of
+//! their own, so that they do not depend on the global one.
+
+use std::time::Duration;
+
+use log::kv::Value as KvValue;
+use log::{Level, LevelFilter, Log as _, Record};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::logs::v1::LogRecord as ProtoLogRecord;
+use otlp_contrib::log_bridge::{DEFAULT_SCOPE, OtlpLogger};
+use otlp_contrib::pipeline::{build_log_processor, build_processor};
+use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_contrib::tracing::OtlpLayer;
+use otlp_sdk::config::{Config, ConfigLoader};
+use otlp_sdk::{BatchLogProcessor, LoggerProvider, TracerProvider};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Traces and logs over gRPC to `receiver`.
+fn grpc_config(receiver: &Receiver) -> Config {
+    let endpoint = receiver.grpc_endpoint().expect("gRPC is on");
+    ConfigLoader::new()
+        .with_env([
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ])
+        .load()
+        .expect("the configuration loads")
+}
+
+/// A receiver and a logger provider exporting to it over gRPC.
+struct Pipeline {
+    receiver: Receiver,
+    provider: LoggerProvider,
+    processor: BatchLogProcessor,
+}
+
+impl Pipeline {
+    fn new() -> Self {
+        let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
+        let config = grpc_config(&receiver);
+        let processor = build_log_processor(&config).expect("the log pipeline builds");
+        let provider = LoggerProvider::builder()
+            .with_service_name("log-crate-test")
+            .with_processor(processor.clone())
+            .build();
+        Pipeline {
+            receiver,
+            provider,
+            processor,
+        }
+    }
+
+    /// Shuts the pipeline down; every record it took arrived.
+    fn finish(self, expected: u64) -> Vec<ProtoLogRecord> {
+        self.provider.shutdown(PATIENCE).expect("shuts down");
+        let stats = self.processor.stats();
+        assert!(stats.is_balanced(), "{stats:#?}");
+        assert_eq!(stats.produced, expected, "{stats:#?}");
+        assert_eq!(stats.exported, expected, "{stats:#?}");
+        assert!(self.receiver.wait_for_log_records(expected, PATIENCE));
+        let requests = self.receiver.accepted_log_requests();
+        for request in &requests {
+            for resource_logs in &request.resource_logs {
+                for scope_logs in &resource_logs.scope_logs {
+                    let scope = scope_logs.scope.as_ref().expect("a scope");
+                    assert_eq!(scope.name, DEFAULT_SCOPE);
+                }
+            }
+        }
+        self.receiver.accepted_logs()
+    }
+}
+
+fn body_of(record: &ProtoLogRecord) -> Option<&str> {
+    match record.body.as_ref()?.value.as_ref()? {
+        Value::StringValue(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn record<'a>(records: &'a [ProtoLogRecord], body: &str) -> &'a ProtoLogRecord {
+    let mut found = records
+        .iter()
+        .filter(|record| body_of(record) == Some(body));
+    let record = found.next().unwrap_or_else(|| panic!("no record {body:?}"));
+    assert!(found.next().is_none(), "several records {body:?}");
+    record
+}
+
+fn attribute<'a>(record: &'a ProtoLogRecord, key: &str) -> Option<&'a Value> {
+    record
+        .attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
+
+fn string(text: &str) -> Value {
+    Value::StringValue(text.to_owned())
+}
+
+/// The one test with the global logger: the `log` macros, a maximum level,
+/// key-values, and the ids of the `tracing` span the record is written in.
+#[test]
+fn the_log_macros_arrive_with_severity_body_and_attributes() {
+    let pipeline = Pipeline::new();
+    OtlpLogger::new(&pipeline.provider)
+        .install(LevelFilter::Debug)
+        .expect("the only logger in this binary");
+    assert_eq!(log::max_level(), LevelFilter::Debug);
+    assert!(!log::logger().enabled(&log::Metadata::builder().level(Level::Trace).build()));
+    assert!(log::logger().enabled(&log::Metadata::builder().level(Level::Debug).build()));
+
+    log::trace!("below the maximum level");
+    log::debug!("at debug");
+    log::info!(order_id = 42, express = true, weight = 1.5, carrier = "post"; "order {} placed", 42);
+    log::warn!(target: "payments", "at warn");
+    log::error!("at error");
+
+    // Inside a `tracing` span an OtlpLayer records: that span's ids.
+    let span_processor =
+        build_processor(&grpc_config(&pipeline.receiver)).expect("the span pipeline builds");
+    let tracers = TracerProvider::builder()
+        .with_processor(span_processor.clone())
+        .build();
+    tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(OtlpLayer::new(&tracers)),
+        || {
+            let _span = tracing::info_span!("request").entered();
+            log::info!("in a span");
+        },
+    );
+    tracers.shutdown(PATIENCE).expect("spans shut down");
+    assert!(pipeline.receiver.wait_for_spans(1, PATIENCE));
+    let span = pipeline.receiver.accepted_spans().remove(0);
+
+    let records = pipeline.finish(5);
+    for (body, number, text) in [
+        ("at debug", 5, "DEBUG"),
+        ("order 42 placed", 9, "INFO"),
+        ("at warn", 13, "WARN"),
+        ("at error", 17, "ERROR"),
+        ("in a span", 9, "INFO"),
+    ] {
+        let record = record(&records, body);
+        assert_eq!(record.severity_number, number, "{body}");
+        assert_eq!(record.severity_text, text, "{body}");
+        assert!(record.time_unix_nano > 0);
+        assert!(record.observed_time_unix_nano >= record.time_unix_nano);
+    }
+    let order = record(&records, "order 42 placed");
+    assert_eq!(attribute(order, "order_id"), Some(&Value::IntValue(42)));
+    assert_eq!(attribute(order, "express"), Some(&Value::BoolValue(true)));
+    assert_eq!(attribute(order, "weight"), Some(&Value::DoubleValue(1.5)));
+    assert_eq!(attribute(order, "carrier"), Some(&string("post")));
+    assert_eq!(attribute(order, "target"), Some(&string(module_path!())));
+    assert_eq!(
+        attribute(order, "code.module.name"),
+        Some(&string(module_path!()))
+    );
+    assert_eq!(attribute(order, "code.file.path"), Some(&string(file!())));
+    assert!(matches!(
+        attribute(order, "code.line.number"),
+        Some(Value::IntValue(line)) if *line > 0
+    ));
+    assert!(order.trace_id.is_empty(), "outside any span");
+    assert_eq!(
+        attribute(record(&records, "at warn"), "target"),
+        Some(&string("payments"))
+    );
+    let in_span = record(&records, "in a span");
+    assert_eq!(in_span.trace_id, span.trace_id);
+    assert_eq!(in_span.span_id, span.span_id);
+    assert_eq!(in_span.flags, 1);
+}
+
+#[test]
+fn enabled_honours_the_maximum_level() {
+    let provider = Pipeline::new();
+    let logger = OtlpLogger::builder(&provider.provider)
+        .with_max_level(LevelFilter::Warn)
+        .build();
+    assert_eq!(logger.max_level(), LevelFilter::Warn);
+    let at = |level| log::Metadata::builder().level(level).build();
+    assert!(!logger.enabled(&at(Level::Info)));
+    assert!(logger.enabled(&at(Level::Warn)));
+    assert!(logger.enabled(&at(Level::Error)));
+    logger.log(
+        &Record::builder()
+            .level(Level::Info)
+            .args(format_args!("dropped"))
+            .build(),
+    );
+    logger.log(
+        &Record::builder()
+            .level(Level::Error)
+            .args(format_args!("kept"))
+            .build(),
+    );
+    let records = provider.finish(1);
+    assert_eq!(body_of(&records[0]), Some("kept"));
+}
+
+#[test]
+fn key_values_keep_their_types_and_location_can_be_left_out() {
+    let pipeline = Pipeline::new();
+    let logger = OtlpLogger::builder(&pipeline.provider)
+        .with_location(false)
+        .build();
+    let shown = std::net::Ipv4Addr::LOCALHOST;
+    let key_values = [
+        ("count", KvValue::from(-3_i64)),
+        ("big", KvValue::from(u64::MAX)),
+        ("ratio", KvValue::from(0.25_f64)),
+        ("ok", KvValue::from(false)),
+        ("name", KvValue::from("disk")),
+        ("address", KvValue::from_display(&shown)),
+    ];
+    logger.log(
+        &Record::builder()
+            .level(Level::Warn)
+            .target("storage")
+            .file(Some("src/storage.rs"))
+            .line(Some(7))
+            .module_path(Some("app::storage"))
+            .key_values(&key_values)
+            .args(format_args!("disk {} almost full", "sda"))
+            .build(),
+    );
+    let records = pipeline.finish(1);
+    let record = &records[0];
+    assert_eq!(body_of(record), Some("disk sda almost full"));
+    assert_eq!(attribute(record, "count"), Some(&Value::IntValue(-3)));
+    assert_eq!(
+        attribute(record, "big"),
+        Some(&string("18446744073709551615"))
+    );
+    assert_eq!(attribute(record, "ratio"), Some(&Value::DoubleValue(0.25)));
+    assert_eq!(attribute(record, "ok"), Some(&Value::BoolValue(false)));
+    assert_eq!(attribute(record, "name"), Some(&string("disk")));
+    assert_eq!(attribute(record, "address"), Some(&string("127.0.0.1")));
+    assert_eq!(attribute(record, "target"), Some(&string("storage")));
+    assert_eq!(attribute(record, "code.file.path"), None);
+    assert_eq!(attribute(record, "code.line.number"), None);
+    assert_eq!(attribute(record, "code.module.name"), None);
+    assert!(record.trace_id.is_empty());
+}
+
+#[test]
+fn nothing_is_recorded_on_a_pipelines_own_threads() {
+    let pipeline = Pipeline::new();
+    let logger = OtlpLogger::new(&pipeline.provider);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            otlp_sdk::own_threads::enter();
+            let metadata = log::Metadata::builder().level(Level::Error).build();
+            assert!(!logger.enabled(&metadata));
+            logger.log(
+                &Record::builder()
+                    .level(Level::Error)
+                    .args(format_args!("inside the pipeline"))
+                    .build(),
+            );
+        });
+    });
+    logger.log(
+        &Record::builder()
+            .level(Level::Error)
+            .args(format_args!("application"))
+            .build(),
+    );
+    let records = pipeline.finish(1);
+    assert_eq!(body_of(&records[0]), Some("application"));
+}
