@@ -1,5 +1,7 @@
 //! The `tracing` front door: [`OtlpLayer`] records `tracing` spans and their
-//! events straight into otlp-sdk spans — no `opentelemetry_sdk` in between.
+//! events straight into otlp-sdk spans — no `opentelemetry_sdk` in between;
+//! [`OtlpLogLayer`] turns `tracing` events into otlp-sdk log records (see
+//! [Events as log records](#events-as-log-records)).
 //!
 //! ```
 //! use otlp_contrib::tracing::OtlpLayer;
@@ -111,6 +113,68 @@
 //!
 //! Works beside other layers (`fmt`, ...) and under per-layer filters
 //! (`Targets`, `filter_fn`, `EnvFilter`). One `OtlpLayer` per subscriber.
+//!
+//! ## Events as log records
+//!
+//! [`OtlpLogLayer::new(&logger_provider)`](OtlpLogLayer::new) turns every
+//! `tracing` event — inside a span or not — into an OTLP log record of an
+//! [`otlp_sdk::LoggerProvider`]. It works alone, beside `OtlpLayer` and
+//! `fmt`, and under its own per-layer filter (`OtlpLogLayer::new(&p)
+//! .with_filter(LevelFilter::WARN)` keeps warnings and errors):
+//!
+//! ```
+//! use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer};
+//! use tracing_subscriber::{Layer as _, filter::LevelFilter, layer::SubscriberExt as _};
+//!
+//! let tracer_provider = otlp_sdk::TracerProvider::builder().build();
+//! let logger_provider = otlp_sdk::LoggerProvider::builder().build();
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(OtlpLayer::new(&tracer_provider))
+//!     .with(OtlpLogLayer::new(&logger_provider).with_filter(LevelFilter::INFO));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _span = tracing::info_span!("GET /orders").entered();
+//!     // A log record with the span's trace id and span id, and a span event.
+//!     tracing::info!(rows = 12, "orders listed");
+//! });
+//! ```
+//!
+//! - Time: when the event happened (the observed time is stamped by the
+//!   logger, right after).
+//! - Severity: the OpenTelemetry log data model's mapping, `TRACE` 1,
+//!   `DEBUG` 5, `INFO` 9, `WARN` 13, `ERROR` 17; the severity text is the
+//!   level's name (`"INFO"`), as `opentelemetry-appender-tracing` writes it.
+//! - Body: the `message` field, as a string; an event without one has no
+//!   body.
+//! - Attributes: every other field, with the same types as span attributes
+//!   above (the same conversion); an error value (`&dyn Error`, or the
+//!   `error` field) adds `exception.message`. Then `target`, and the
+//!   location (`code.file.path`, `code.line.number`, `code.module.name`; on
+//!   by default, [`OtlpLogLayerBuilder::with_location`]).
+//! - Trace context: inside a span an `OtlpLayer` of the same subscriber
+//!   records (or below one: the closest recorded ancestor), the record
+//!   carries its trace id, span id and trace flags. A span still pending is
+//!   started, as `OtlpLayer` does for a span an event happens in. The span
+//!   is found in the whole subscriber, so a per-layer filter on the log
+//!   layer that hides the span (`WARN` logs, `INFO` spans) does not lose it.
+//!   No `OtlpLayer`, or a span it does not record: no ids.
+//! - Scope: one, `otlp_contrib::tracing` with this crate's version
+//!   ([`OtlpLogLayerBuilder::with_scope`]), as for spans. The target is the
+//!   `target` attribute. (`opentelemetry-appender-tracing` sets the target
+//!   as the record's target, which `opentelemetry-otlp` exports as the
+//!   scope name, one scope per target; here a record costs no lookup of a
+//!   logger per target, and a query by target reads the attribute.) No
+//!   event name is set: the callsite's generated name (`event
+//!   src/main.rs:12`) says nothing the location does not.
+//! - Spans too: `OtlpLayer` keeps recording events inside spans as span
+//!   events, whether or not an `OtlpLogLayer` is there; with both, an event
+//!   is a span event and a log record. To have log records only, filter
+//!   `OtlpLayer` (e.g. `filter_fn(|m| m.is_span())`).
+//!
+//! Cost: with a provider that has nowhere to send
+//! ([`otlp_sdk::Logger::enabled`] false) or on a pipeline's own threads,
+//! nothing is converted. Otherwise one attribute vector (static keys, strings
+//! copied once), one clock read, a lookup of the current span and one read of
+//! its extensions, and the record's encoding on this thread.
 
 mod fields;
 mod layer;
