@@ -443,3 +443,48 @@ fn a_provider_with_nowhere_to_send_costs_no_record() {
         tracing::info!("nowhere");
     });
 }
+
+#[test]
+fn log_records_through_tracing_log_keep_their_target_and_location() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    tracing::subscriber::with_default(subscriber, || {
+        // What `tracing_log::LogTracer` does with each `log` record.
+        tracing_log::format_trace(
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("app::db")
+                .module_path(Some("app::db"))
+                .file(Some("src/db.rs"))
+                .line(Some(12))
+                .args(format_args!("slow query"))
+                .build(),
+        )
+        .expect("dispatched");
+    });
+    let exported = pipelines.finish();
+    let record = exported.record("slow query");
+    assert_eq!(record.severity_number, 13);
+    assert_eq!(attribute(record, "target"), Some(&string("app::db")));
+    assert_eq!(
+        attribute(record, "code.module.name"),
+        Some(&string("app::db"))
+    );
+    assert_eq!(
+        attribute(record, "code.file.path"),
+        Some(&string("src/db.rs"))
+    );
+    assert_eq!(
+        attribute(record, "code.line.number"),
+        Some(&Value::IntValue(12))
+    );
+    assert!(
+        record
+            .attributes
+            .iter()
+            .all(|kv| !kv.key.starts_with("log.")),
+        "{:?}",
+        record.attributes
+    );
+    assert_eq!(record.attributes.len(), 4, "{:?}", record.attributes);
+}

@@ -170,6 +170,27 @@ impl OtlpLogLayer {
     }
 }
 
+/// The field `tracing-log` writes a `log` record's target into; with it
+/// come `log.module_path`, `log.file` and `log.line`.
+const LOG_TARGET_FIELD: &str = "log.target";
+
+/// Renames the `log.*` fields of a `log` record that `tracing-log` turned
+/// into an event to what an event's metadata gives: `target`, and the
+/// location (dropped when `location` is off).
+fn from_log_fields(attributes: &mut Vec<KeyValue>, location: bool) {
+    attributes.retain_mut(|attribute| {
+        let (renamed, is_location) = match &*attribute.key {
+            LOG_TARGET_FIELD => (TARGET_ATTRIBUTE, false),
+            "log.module_path" => (CODE_MODULE_NAME, true),
+            "log.file" => (CODE_FILE_PATH, true),
+            "log.line" => (CODE_LINE_NUMBER, true),
+            _ => return true,
+        };
+        attribute.key = Str::from(renamed);
+        location || !is_location
+    });
+}
+
 /// The OpenTelemetry severity of a `tracing` level (the log data model's
 /// mapping: the first number of each range).
 fn severity(level: &Level) -> Severity {
@@ -202,10 +223,17 @@ where
         let mut fields = EventFields::with_capacity(metadata.fields().len(), 2 + location);
         event.record(&mut fields);
         fields.push_exception();
-        fields
-            .attributes
-            .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
-        if self.location {
+        let from_log = metadata.fields().field(LOG_TARGET_FIELD).is_some();
+        if from_log {
+            // A `log` record through `tracing-log`: its target and location
+            // are fields, the metadata's are `tracing-log`'s own.
+            from_log_fields(&mut fields.attributes, self.location);
+        } else {
+            fields
+                .attributes
+                .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
+        }
+        if self.location && !from_log {
             if let Some(file) = metadata.file() {
                 fields.attributes.push(KeyValue::new(CODE_FILE_PATH, file));
             }

@@ -149,7 +149,11 @@
 //!   above (the same conversion); an error value (`&dyn Error`, or the
 //!   `error` field) adds `exception.message`. Then `target`, and the
 //!   location (`code.file.path`, `code.line.number`, `code.module.name`; on
-//!   by default, [`OtlpLogLayerBuilder::with_location`]).
+//!   by default, [`OtlpLogLayerBuilder::with_location`]). A `log` record
+//!   that `tracing-log` (`LogTracer`, installed by `tracing_subscriber`'s
+//!   `init()`) turned into an event keeps its own target and location: its
+//!   `log.target`, `log.module_path`, `log.file` and `log.line` fields become
+//!   these attributes, not `tracing-log`'s.
 //! - Trace context: inside a span an `OtlpLayer` of the same subscriber
 //!   records (or below one: the closest recorded ancestor), the record
 //!   carries its trace id, span id and trace flags. A span still pending is
