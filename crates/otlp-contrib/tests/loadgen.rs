@@ -1,7 +1,8 @@
 //! The `otlp-loadgen` binary as users run it, against the real receiver on
 //! loopback: over gRPC, HTTP/protobuf and HTTP/JSON the receiver gets exactly
-//! the spans the summary says were exported; flags reach the wire; bad flags
-//! and bad configuration exit 2 naming what is wrong; lost spans exit 3.
+//! the spans (with `--signal logs`, the log records) the summary says were
+//! exported; flags reach the wire; bad flags and bad configuration exit 2
+//! naming what is wrong; lost spans and log records exit 3.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -74,10 +75,12 @@ fn delivers_every_span(receiver: &Receiver, endpoint: &str, protocol: &str, extr
         assert_eq!(count(&summary, key), 0, "{key}: {summary}");
     }
     assert_eq!(summary["all_delivered"], true);
+    assert_eq!(summary["signal"], "traces");
     assert_eq!(summary["protocol"], protocol);
     assert_eq!(summary["workers"], 3);
     assert!(summary["spans_per_second"].as_f64().unwrap() > 0.0);
     assert_eq!(receiver.span_count(), count(&summary, "exported"));
+    assert_eq!(receiver.log_record_count(), 0, "spans are not log records");
 
     // The text summary comes first, in its documented form.
     let text = stdout(&output);
@@ -171,6 +174,158 @@ fn http_json_delivers_every_span_to_a_full_traces_url() {
     assert!(resource.attributes.iter().any(|kv| kv.key == "service.name"
         && kv.value.as_ref().and_then(|v| v.value.clone())
             == Some(Value::StringValue("shop".into()))));
+}
+
+/// Runs `--signal logs` with `count_flag N --workers 3` and `extra` options
+/// and checks the summary against the receiver.
+fn delivers_every_log_record(
+    receiver: &Receiver,
+    endpoint: &str,
+    protocol: &str,
+    count_flag: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let output = run(loadgen()
+        .args(["--signal", "logs"])
+        .args(["--endpoint", endpoint, "--protocol", protocol])
+        .args([count_flag, "2000", "--workers", "3", "--batch-size", "256"])
+        .args(["--queue-size", "4096"])
+        .arg("--json-summary")
+        .args(extra));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(summary["signal"], "logs");
+    assert_eq!(summary["protocol"], protocol);
+    assert_eq!(count(&summary, "sent"), 2000, "{summary}");
+    assert_eq!(count(&summary, "exported"), 2000, "{summary}");
+    for key in ["dropped", "failed", "rejected", "unsettled"] {
+        assert_eq!(count(&summary, key), 0, "{key}: {summary}");
+    }
+    assert_eq!(summary["all_delivered"], true);
+    assert!(summary["records_per_second"].as_f64().unwrap() > 0.0);
+    assert!(summary.get("spans_per_second").is_none(), "{summary}");
+    assert!(
+        summary["endpoint"].as_str().unwrap().ends_with("/v1/logs") || protocol == "grpc",
+        "{summary}"
+    );
+    assert!(receiver.wait_for_log_records(2000, Duration::from_secs(5)));
+    assert_eq!(receiver.log_record_count(), 2000);
+    assert_eq!(receiver.span_count(), 0, "log records are not spans");
+
+    let text = stdout(&output);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("sent=2000 exported=2000 dropped=0 failed=0 rejected=0 elapsed="),
+        "{first}"
+    );
+    assert!(first.contains(" records/s="), "{first}");
+    assert!(text.contains("signal=logs"), "{text}");
+    summary
+}
+
+#[test]
+fn grpc_delivers_every_log_record() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let endpoint = receiver.grpc_endpoint().unwrap();
+    delivers_every_log_record(
+        &receiver,
+        &endpoint,
+        "grpc",
+        "--records",
+        &["--compression", "gzip"],
+    );
+    let requests = receiver.requests();
+    assert!(requests.iter().all(|r| r.transport == Transport::Grpc));
+    // What a log record looks like: an access-log body, a severity, 8 string
+    // attributes, the loadgen's resource and scope.
+    let request = &receiver.accepted_log_requests()[0];
+    let resource = request.resource_logs[0].resource.as_ref().unwrap();
+    let service = resource
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| kv.value.as_ref()?.value.clone());
+    assert_eq!(service, Some(Value::StringValue("otlp-loadgen".into())));
+    let scope_logs = &request.resource_logs[0].scope_logs[0];
+    assert_eq!(scope_logs.scope.as_ref().unwrap().name, "otlp-loadgen");
+    let records = receiver.accepted_logs();
+    for record in &records {
+        assert!([9, 13, 17].contains(&record.severity_number), "{record:?}");
+        assert!(!record.severity_text.is_empty());
+        assert!(record.time_unix_nano > 0 && record.observed_time_unix_nano > 0);
+        match record.body.as_ref().and_then(|body| body.value.as_ref()) {
+            Some(Value::StringValue(body)) => assert!(body.len() > 100, "{body}"),
+            other => panic!("a string body, not {other:?}"),
+        }
+        assert_eq!(record.attributes.len(), 8);
+        assert!(record.trace_id.is_empty(), "no span: no trace id");
+    }
+    for severity in [9, 13, 17] {
+        assert!(records.iter().any(|r| r.severity_number == severity));
+    }
+}
+
+#[test]
+fn http_delivers_every_log_record_with_spans_as_the_count() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    // The base endpoint gets /v1/logs; --spans still counts, as --records does.
+    let endpoint = receiver.http_endpoint().unwrap();
+    delivers_every_log_record(&receiver, &endpoint, "http/protobuf", "--spans", &[]);
+    let requests = receiver.requests();
+    assert!(requests.iter().all(|r| r.transport == Transport::Http));
+
+    // A full /v1/logs URL is used as given; --attributes applies to records too.
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let url = receiver.http_logs_url().unwrap();
+    let summary = delivers_every_log_record(
+        &receiver,
+        &url,
+        "http/json",
+        "--records",
+        &["--attributes", "12", "--service-name", "shop"],
+    );
+    assert_eq!(summary["endpoint"], url.as_str());
+    let requests = receiver.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.content_type.as_deref() == Some("application/json"))
+    );
+    let record = receiver.accepted_logs().pop().unwrap();
+    assert_eq!(record.attributes.len(), 12);
+    let resource = receiver.accepted_log_requests()[0].resource_logs[0]
+        .resource
+        .clone()
+        .unwrap();
+    assert!(resource.attributes.iter().any(|kv| kv.key == "service.name"
+        && kv.value.as_ref().and_then(|v| v.value.clone())
+            == Some(Value::StringValue("shop".into()))));
+}
+
+#[test]
+fn the_logs_variables_configure_what_flags_do_not() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    // The traces endpoint points nowhere: the logs variables win for --signal logs.
+    let output = run(loadgen()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+        .env(
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            receiver.grpc_endpoint().unwrap(),
+        )
+        .env("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc")
+        .env("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "100")
+        .args(["--signal", "logs", "--records", "1000"])
+        .args(["--json-summary", "--quiet"]));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(summary["protocol"], "grpc");
+    assert_eq!(count(&summary, "exported"), 1000);
+    assert!(count(&summary, "batches") >= 10, "{summary}");
+    assert_eq!(receiver.log_record_count(), 1000);
 }
 
 #[test]
@@ -279,6 +434,32 @@ fn lost_spans_exit_3_and_say_so() {
 }
 
 #[test]
+fn lost_log_records_exit_3_and_say_so() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let output = run(loadgen()
+        .env("OTLP__RETRY__ENABLED", "false")
+        .args(["--signal", "logs"])
+        .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
+        .args(["--protocol", "grpc", "--records", "300", "--timeout", "2s"])
+        .args(["--shutdown-timeout", "5s", "--json-summary", "--quiet"]));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary = summary(&output);
+    assert_eq!(summary["signal"], "logs");
+    assert_eq!(count(&summary, "sent"), 300);
+    assert_eq!(count(&summary, "exported"), 0);
+    assert_eq!(count(&summary, "failed"), 300, "{summary}");
+    assert_eq!(summary["all_delivered"], false);
+    assert_eq!(
+        count(&summary, "unsettled"),
+        0,
+        "every record accounted for"
+    );
+}
+
+#[test]
 fn a_full_queue_is_reported_with_a_hint() {
     let receiver = Receiver::start(ReceiverConfig {
         store: Store::CountOnly,
@@ -316,6 +497,16 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
         (&["--workers", "abc"][..], &["--workers", "'abc'"][..]),
         (&["--spans", "0"], &["--spans", "'0'"]),
         (&["--protocol", "thrift"], &["--protocol", "'thrift'"]),
+        (&["--signal", "metrics"], &["--signal", "'metrics'"]),
+        (&["--records", "-1"], &["--records", "'-1'"]),
+        (
+            &["--signal", "logs", "--span-ids", "ids.txt"],
+            &["--span-ids", "--signal logs"],
+        ),
+        (
+            &["--spans", "5", "--records", "5"],
+            &["--spans", "--records"],
+        ),
         (&["--rate", "-3"], &["--rate", "'-3'"]),
         (&["--duration", "forever"], &["--duration", "'forever'"]),
         (
@@ -385,6 +576,8 @@ fn help_lists_the_flags() {
         "--endpoint",
         "--protocol",
         "--spans",
+        "--signal",
+        "--records",
         "--workers",
         "--duration",
         "--rate",

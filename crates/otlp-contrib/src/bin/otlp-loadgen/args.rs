@@ -11,39 +11,74 @@ use otlp_sdk::config::{Compression, FullPolicy, Protocol};
 
 /// What the help prints before the options.
 const ABOUT: &str = "\
-Load-tests an OTLP trace endpoint (a Collector, an agent, a backend) through
-the otlp-rust pipeline: W worker threads create spans with the native tracer,
-a BatchSpanProcessor batches them and the OTLP/gRPC or OTLP/HTTP exporter
-sends them. Settings not given as options come from the standard OTEL_*
-variables (OTEL_EXPORTER_OTLP_*, OTEL_BSP_*, OTEL_SERVICE_NAME, ...), the
-OTLP__SECTION__KEY overrides and config/default.{yaml,toml}, as for any
+Load-tests an OTLP trace or logs endpoint (a Collector, an agent, a backend)
+through the otlp-rust pipeline: W worker threads create spans with the native
+tracer (or, with --signal logs, log records with the native logger), a
+BatchSpanProcessor (BatchLogProcessor) batches them and the OTLP/gRPC or
+OTLP/HTTP exporter sends them. Settings not given as options come from the
+standard OTEL_* variables (OTEL_EXPORTER_OTLP_*, OTEL_BSP_* for traces,
+OTEL_EXPORTER_OTLP_LOGS_* and OTEL_BLRP_* for logs, OTEL_SERVICE_NAME, ...),
+the OTLP__SECTION__KEY overrides and config/default.{yaml,toml}, as for any
 otlp-sdk program; options win.";
 
 /// What the help prints after the options.
 const AFTER_HELP: &str = "\
 While it runs, a progress line goes to standard error every second: spans
-sent (handed to the pipeline), exported, dropped, failed, queued, and the
-current send rate. At the end, once the pipeline has shut down, the summary
-goes to standard output:
+(or log records) sent (handed to the pipeline), exported, dropped, failed,
+queued, and the current send rate. At the end, once the pipeline has shut
+down, the summary goes to standard output:
 
   sent=N exported=N dropped=N failed=N rejected=N elapsed=SECS spans/s=RATE
 
-sent counts every span created; elapsed runs from the first span until the
-pipeline has settled every span; spans/s is exported / elapsed. A second
-line gives the details (send time and rate, batches, retries, export
-latency). Ctrl-C stops producing early and still drains and summarises.
+(records/s=RATE with --signal logs). sent counts every span (log record)
+created; elapsed runs from the first one until the pipeline has settled
+every one; spans/s is exported / elapsed. A second line gives the details
+(signal, send time and rate, batches, retries, export latency). Ctrl-C
+stops producing early and still drains and summarises.
 
-Exit status: 0 when every span sent was exported; 3 when some were dropped,
+With --signal logs, each worker emits log records (mostly INFO, some WARN and
+ERROR, a body of about 150 bytes, --attributes attributes); --spans (or its
+alias --records), --duration, --rate and --workers count log records.
+
+Exit status: 0 when every span (log record) sent was exported; 3 when some
+were dropped,
 failed, rejected or not settled by --shutdown-timeout (the summary says
 which); 1 when the pipeline cannot start (bad endpoint, unreadable TLS
 file, port taken for --metrics); 2 on bad options or configuration.";
 
-/// Spans sent when neither `--spans` nor `--duration` is given.
+/// Spans (log records) sent when neither `--spans` nor `--duration` is given.
 pub const DEFAULT_SPANS: u64 = 10_000;
 /// The most attributes a span may carry without the default span limits dropping some.
 pub const MAX_ATTRIBUTES: usize = 128;
 /// The most worker threads: more would only measure the scheduler.
 const MAX_WORKERS: usize = 4096;
+
+/// What `--signal` asks for: the pipeline under load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Spans through a `BatchSpanProcessor` (the default).
+    Traces,
+    /// Log records through a `BatchLogProcessor`.
+    Logs,
+}
+
+impl Signal {
+    /// As written on the command line and in the JSON summary: `traces`, `logs`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// The SDK's name for the signal, for endpoints.
+    pub const fn sdk(self) -> otlp_sdk::Signal {
+        match self {
+            Signal::Traces => otlp_sdk::Signal::Traces,
+            Signal::Logs => otlp_sdk::Signal::Logs,
+        }
+    }
+}
 
 /// What the command line asks for. `None` means "not given": the
 /// configuration (or the built-in default) decides.
@@ -69,8 +104,13 @@ pub struct Args {
     /// (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)
     #[arg(long, value_name = "P", value_parser = protocol, verbatim_doc_comment)]
     pub protocol: Option<Protocol>,
-    /// Total spans, split across the workers
-    /// (default 10000 when --duration is not given)
+    /// What to send: traces (spans) or logs (log records)
+    /// (default traces)
+    #[arg(long, value_name = "S", value_parser = signal, verbatim_doc_comment)]
+    pub signal: Option<Signal>,
+    /// Total spans (log records with --signal logs), split
+    /// across the workers (default 10000 when --duration is
+    /// not given)
     #[arg(
         long,
         value_name = "N",
@@ -79,6 +119,15 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub spans: Option<u64>,
+    /// Same as --spans, for --signal logs
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = positive,
+        allow_hyphen_values = true,
+        conflicts_with = "spans"
+    )]
+    pub records: Option<u64>,
     /// Produce for this long (e.g. 30s, 500ms, 2m; a bare
     /// number is seconds); with --spans, stop at whichever
     /// comes first
@@ -93,7 +142,7 @@ pub struct Args {
     /// Producing threads (default 1)
     #[arg(long, value_name = "W", value_parser = workers, allow_hyphen_values = true)]
     pub workers: Option<usize>,
-    /// Target spans per second over all workers (default:
+    /// Target spans (log records) per second over all workers (default:
     /// as fast as possible); paced with sleeps, not spinning
     #[arg(
         long,
@@ -103,8 +152,8 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub rate: Option<f64>,
-    /// String attributes per span, 0 to 128 (default 8:
-    /// realistic HTTP server attributes)
+    /// String attributes per span or log record, 0 to 128
+    /// (default 8: realistic HTTP server attributes)
     #[arg(
         long,
         value_name = "N",
@@ -119,15 +168,16 @@ pub struct Args {
     /// Add a request header / gRPC metadata entry (repeatable)
     #[arg(long = "header", value_name = "K=V", value_parser = header)]
     pub headers: Vec<(String, String)>,
-    /// Cap on the number of queued spans (default: OTEL_BSP_MAX_QUEUE_SIZE, else none: the queue is bounded by OTLP__BATCH__MAX_QUEUE_BYTES, 64 MiB)
+    /// Cap on the number of queued spans or log records (default: OTEL_BSP_MAX_QUEUE_SIZE, or OTEL_BLRP_MAX_QUEUE_SIZE for logs, else none: the queue is bounded by OTLP__BATCH__MAX_QUEUE_BYTES, 64 MiB)
     #[arg(long, value_name = "N", value_parser = size, allow_hyphen_values = true)]
     pub queue_size: Option<usize>,
     /// When the queue is full: block (wait while the pipeline
     /// drains; the default) or drop (OpenTelemetry's behaviour)
     #[arg(long, value_name = "P", value_parser = full_policy, verbatim_doc_comment)]
     pub full_policy: Option<FullPolicy>,
-    /// Largest batch (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512,
-    /// lowered to --queue-size if that is smaller)
+    /// Largest batch (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, or
+    /// OTEL_BLRP_MAX_EXPORT_BATCH_SIZE for logs, 512, lowered
+    /// to --queue-size if that is smaller)
     #[arg(
         long,
         value_name = "N",
@@ -139,7 +189,7 @@ pub struct Args {
     /// Timeout of one export attempt (default: OTEL_EXPORTER_OTLP_TIMEOUT, 10s)
     #[arg(long, value_name = "D", value_parser = duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
-    /// How long to wait at the end for queued spans to be
+    /// How long to wait at the end for queued records to be
     /// exported (default 30s)
     #[arg(
         long,
@@ -149,7 +199,7 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub shutdown_timeout: Option<Duration>,
-    /// service.name of the spans (default: OTEL_SERVICE_NAME,
+    /// service.name of the spans or logs (default: OTEL_SERVICE_NAME,
     /// else otlp-loadgen)
     #[arg(long, value_name = "NAME", value_parser = service_name, verbatim_doc_comment)]
     pub service_name: Option<String>,
@@ -162,7 +212,7 @@ pub struct Args {
     /// span is handed to the pipeline: to check what a collector
     /// received against what was sent. Each worker's lines are
     /// in the order its spans were sent; lines still buffered
-    /// when the process is killed are lost
+    /// when the process is killed are lost (traces only)
     #[arg(long, value_name = "FILE", verbatim_doc_comment)]
     pub span_ids: Option<PathBuf>,
     /// Serve the pipeline's Prometheus metrics on
@@ -195,12 +245,24 @@ impl Args {
                 format!("--batch-size {batch} is larger than --queue-size {queue}"),
             ));
         }
+        if self.signal() == Signal::Logs && self.span_ids.is_some() {
+            return Err(Args::command().error(
+                ErrorKind::ArgumentConflict,
+                "--span-ids applies to --signal traces only, not --signal logs",
+            ));
+        }
         Ok(self)
     }
 
-    /// Total spans to send: `--spans`, else unlimited with `--duration`, else the default.
+    /// What to send: `--signal`, else traces.
+    pub fn signal(&self) -> Signal {
+        self.signal.unwrap_or(Signal::Traces)
+    }
+
+    /// Total spans (log records) to send: `--spans` or `--records`, else
+    /// unlimited with `--duration`, else the default.
     pub fn span_limit(&self) -> Option<u64> {
-        match (self.spans, self.duration) {
+        match (self.spans.or(self.records), self.duration) {
             (Some(spans), _) => Some(spans),
             (None, Some(_)) => None,
             (None, None) => Some(DEFAULT_SPANS),
@@ -230,6 +292,14 @@ fn protocol(text: &str) -> Result<Protocol, String> {
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
         "http/json" => Ok(Protocol::HttpJson),
         _ => Err("not one of grpc, http/protobuf, http/json".into()),
+    }
+}
+
+fn signal(text: &str) -> Result<Signal, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "traces" => Ok(Signal::Traces),
+        "logs" => Ok(Signal::Logs),
+        _ => Err("not traces or logs".into()),
     }
 }
 
@@ -441,6 +511,29 @@ mod tests {
     }
 
     #[test]
+    fn the_signal_is_traces_unless_logs_are_asked_for() {
+        assert_eq!(parsed(&[]).signal(), Signal::Traces);
+        assert_eq!(parsed(&["--signal", "LOGS"]).signal(), Signal::Logs);
+        assert_eq!(parsed(&["--signal=traces"]).signal(), Signal::Traces);
+        let args = parsed(&["--signal", "logs", "--records", "42"]);
+        assert_eq!(args.span_limit(), Some(42));
+        assert_eq!(
+            parsed(&["--signal", "logs", "--spans", "7"]).span_limit(),
+            Some(7)
+        );
+        let conflict = error(&["--signal", "logs", "--span-ids", "ids.txt"]);
+        assert!(
+            conflict.contains("--span-ids") && conflict.contains("--signal logs"),
+            "{conflict}"
+        );
+        let both = error(&["--spans", "1", "--records", "2"]);
+        assert!(
+            both.contains("--records") && both.contains("--spans"),
+            "{both}"
+        );
+    }
+
+    #[test]
     fn durations_have_units() {
         assert_eq!(duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
@@ -459,6 +552,8 @@ mod tests {
             (&["--workers", "4097"], "--workers", "4097"),
             (&["--spans", "-5"], "--spans", "-5"),
             (&["--protocol", "http"], "--protocol", "http"),
+            (&["--signal", "metrics"], "--signal", "metrics"),
+            (&["--records", "0"], "--records", "0"),
             (&["--rate", "0"], "--rate", "0"),
             (&["--attributes", "129"], "--attributes", "129"),
             (&["--compression", "brotli"], "--compression", "brotli"),

@@ -1,5 +1,6 @@
-//! `otlp-loadgen`: load-tests an OTLP trace endpoint through the otlp-rust
-//! pipeline (native tracer, `BatchSpanProcessor`, our gRPC and HTTP
+//! `otlp-loadgen`: load-tests an OTLP trace or logs endpoint through the
+//! otlp-rust pipeline (native tracer and `BatchSpanProcessor`, or native
+//! logger and `BatchLogProcessor` with `--signal logs`; our gRPC and HTTP
 //! exporters). See `otlp-loadgen --help` (or [`args::Args`]).
 
 mod args;
@@ -13,15 +14,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::metrics::{Labels, MetricsServer, render_prometheus};
-use otlp_contrib::pipeline::build_processor;
-use otlp_sdk::TracerProvider;
+use otlp_contrib::pipeline::{build_log_processor, build_processor};
 use otlp_sdk::config::{Config, ConfigLoader};
+use otlp_sdk::{
+    BatchLogProcessor, BatchSpanProcessor, LoggerProvider, PipelineError, StatsSnapshot,
+    TracerProvider,
+};
 
-use crate::args::Args;
+use crate::args::{Args, Signal};
 use crate::report::{Progress, Summary};
-use crate::workload::{Plan, SpanIdLog, Workers};
+use crate::workload::{Plan, Source, SpanIdLog, Workers};
 
-/// Exit status when some spans were not delivered.
+/// Exit status when some spans (log records) were not delivered.
 const EXIT_UNDELIVERED: u8 = 3;
 /// How long the pipeline may take to settle when `--shutdown-timeout` is not given.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,23 +69,108 @@ fn main() -> ExitCode {
     }
 }
 
+/// The pipeline under load: spans or log records.
+enum Pipeline {
+    Traces {
+        provider: TracerProvider,
+        processor: BatchSpanProcessor,
+    },
+    Logs {
+        provider: LoggerProvider,
+        processor: BatchLogProcessor,
+    },
+}
+
+impl Pipeline {
+    fn start(signal: Signal, config: &Config) -> Result<Pipeline, Failure> {
+        let failed =
+            |error: otlp_contrib::pipeline::PipelineBuildError| Failure::start(error.to_string());
+        Ok(match signal {
+            Signal::Traces => {
+                let processor = build_processor(config).map_err(failed)?;
+                let provider = TracerProvider::builder()
+                    .with_config(config)
+                    .with_processor(processor.clone())
+                    .build();
+                Pipeline::Traces {
+                    provider,
+                    processor,
+                }
+            }
+            Signal::Logs => {
+                let processor = build_log_processor(config).map_err(failed)?;
+                let provider = LoggerProvider::builder()
+                    .with_config(config)
+                    .with_processor(processor.clone())
+                    .build();
+                Pipeline::Logs {
+                    provider,
+                    processor,
+                }
+            }
+        })
+    }
+
+    fn source(&self) -> Source<'_> {
+        match self {
+            Pipeline::Traces { provider, .. } => Source::Traces(provider),
+            Pipeline::Logs { provider, .. } => Source::Logs(provider),
+        }
+    }
+
+    /// A function that reads the pipeline's stats, for the metrics server.
+    fn stats_reader(&self) -> Box<dyn Fn() -> StatsSnapshot + Send + Sync> {
+        match self {
+            Pipeline::Traces { processor, .. } => {
+                let processor = processor.clone();
+                Box::new(move || processor.stats())
+            }
+            Pipeline::Logs { processor, .. } => {
+                let processor = processor.clone();
+                Box::new(move || processor.stats())
+            }
+        }
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        match self {
+            Pipeline::Traces { processor, .. } => processor.stats(),
+            Pipeline::Logs { processor, .. } => processor.stats(),
+        }
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        match self {
+            Pipeline::Traces { provider, .. } => provider.shutdown(timeout),
+            Pipeline::Logs { provider, .. } => provider.shutdown(timeout),
+        }
+    }
+}
+
 fn run(args: Args) -> Result<u8, Failure> {
+    let signal = args.signal();
     let config = configure(&args)?;
     if config.disabled {
-        eprintln!("otlp-loadgen: warning: OTEL_SDK_DISABLED is true: no span will be recorded");
+        let what = match signal {
+            Signal::Traces => "span",
+            Signal::Logs => "log record",
+        };
+        eprintln!("otlp-loadgen: warning: OTEL_SDK_DISABLED is true: no {what} will be recorded");
     }
-    let processor = build_processor(&config).map_err(|error| Failure::start(error.to_string()))?;
-    let provider = TracerProvider::builder()
-        .with_config(&config)
-        .with_processor(processor.clone())
-        .build();
+    let pipeline = Pipeline::start(signal, &config)?;
     let _metrics = match args.metrics {
         Some(addr) => {
-            let stats = processor.clone();
-            let server = MetricsServer::start_with(addr, move || {
-                render_prometheus(&stats.stats(), &Labels::none())
-            })
-            .map_err(|error| Failure::start(error.to_string()))?;
+            let stats = pipeline.stats_reader();
+            // The metric names are the pipeline's (`otlp_sdk_spans_*`); for logs the
+            // series carry `signal="logs"`.
+            let labels = match signal {
+                Signal::Traces => Labels::none(),
+                Signal::Logs => Labels::new([("signal", "logs")])
+                    .map_err(|error| Failure::start(error.to_string()))?,
+            };
+            let server =
+                MetricsServer::start_with(addr, move || render_prometheus(&stats(), &labels))
+                    .map_err(|error| Failure::start(error.to_string()))?;
             eprintln!("otlp-loadgen: metrics at {}", server.url());
             Some(server)
         }
@@ -108,12 +197,12 @@ fn run(args: Args) -> Result<u8, Failure> {
         span_ids: span_ids.clone(),
     };
     let started = Instant::now();
-    let mut running = Workers::start(&provider, workers, &plan, stop.clone())
+    let mut running = Workers::start(pipeline.source(), workers, &plan, stop.clone())
         .map_err(|error| Failure::start(format!("cannot start a worker thread: {error}")))?;
 
     let mut progress = Progress::new(!args.quiet, std::io::stderr().is_terminal(), started);
     while !running.wait(Duration::from_secs(1)) {
-        progress.report(&processor.stats());
+        progress.report(&pipeline.stats());
     }
     let sent_in = started.elapsed();
     progress.finish();
@@ -122,11 +211,12 @@ fn run(args: Args) -> Result<u8, Failure> {
     }
 
     let shutdown_timeout = args.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
-    let shutdown = provider.shutdown(shutdown_timeout);
+    let shutdown = pipeline.shutdown(shutdown_timeout);
     let elapsed = started.elapsed();
-    let stats = processor.stats();
+    let stats = pipeline.stats();
     let summary = Summary {
         config: &config,
+        signal,
         workers,
         stats: &stats,
         sent_in,
@@ -147,7 +237,9 @@ fn run(args: Args) -> Result<u8, Failure> {
     })
 }
 
-/// The configuration: files and `OTEL_*` / `OTLP__` variables, then the options.
+/// The configuration: files and `OTEL_*` / `OTLP__` variables, then the
+/// options, which apply to the pipeline of `--signal` (`exporter` and `batch`
+/// for traces, `logs.exporter` and `logs.batch` for logs).
 fn configure(args: &Args) -> Result<Config, Failure> {
     let mut loader = ConfigLoader::new();
     if let Some(path) = &args.config {
@@ -156,17 +248,29 @@ fn configure(args: &Args) -> Result<Config, Failure> {
     let mut config = loader
         .load()
         .map_err(|error| Failure::usage(format!("invalid configuration: {error}")))?;
-    let exporter = &mut config.exporter;
+    let signal = args.signal();
+    let (exporter, batch) = match signal {
+        Signal::Traces => (&mut config.exporter, &mut config.batch),
+        Signal::Logs => (&mut config.logs.exporter, &mut config.logs.batch),
+    };
     if let Some(protocol) = args.protocol {
         exporter.protocol = protocol;
     }
     if let Some(endpoint) = &args.endpoint {
-        // The option wins over both endpoint variables.
-        if endpoint.trim_end_matches('/').ends_with("/v1/traces") {
-            exporter.traces_endpoint = Some(endpoint.clone());
+        // The option wins over both endpoint variables: a URL ending in the
+        // signal's path is used as given, any other is the base URL.
+        let full = endpoint
+            .trim_end_matches('/')
+            .ends_with(&format!("/v1/{}", signal.as_str()));
+        let own = match signal {
+            Signal::Traces => &mut exporter.traces_endpoint,
+            Signal::Logs => &mut exporter.logs_endpoint,
+        };
+        if full {
+            *own = Some(endpoint.clone());
         } else {
             exporter.endpoint = Some(endpoint.clone());
-            exporter.traces_endpoint = None;
+            *own = None;
         }
     }
     if let Some(compression) = args.compression {
@@ -178,7 +282,6 @@ fn configure(args: &Args) -> Result<Config, Failure> {
     if let Some(timeout) = args.timeout {
         exporter.timeout = timeout;
     }
-    let batch = &mut config.batch;
     if let Some(queue) = args.queue_size {
         batch.max_queue_size = Some(queue);
         if args.batch_size.is_none() {

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use otlp_sdk::StatsSnapshot;
 use otlp_sdk::config::Config;
 
+use crate::args::Signal;
+
 /// The progress line, every second on standard error: rewritten in place on a
 /// terminal, one line per report otherwise (logs, CI).
 pub struct Progress {
@@ -77,6 +79,8 @@ fn per_second(count: u64, seconds: f64) -> f64 {
 /// The final report, once the pipeline has shut down.
 pub struct Summary<'a> {
     pub config: &'a Config,
+    /// Spans or log records.
+    pub signal: Signal,
     pub workers: usize,
     pub stats: &'a StatsSnapshot,
     /// From the first span to the last worker ending.
@@ -88,7 +92,7 @@ pub struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    /// Whether every span sent was exported.
+    /// Whether every span (log record) sent was exported.
     pub fn all_delivered(&self) -> bool {
         self.stats.exported == self.stats.produced
     }
@@ -106,15 +110,38 @@ impl Summary<'_> {
     }
 
     fn endpoint(&self) -> String {
-        redact_userinfo(&self.config.exporter.traces_endpoint())
+        let exporter = match self.signal {
+            Signal::Traces => &self.config.exporter,
+            Signal::Logs => &self.config.logs.exporter,
+        };
+        redact_userinfo(&exporter.endpoint_for(self.signal.sdk()))
+    }
+
+    fn protocol(&self) -> &'static str {
+        match self.signal {
+            Signal::Traces => self.config.exporter.protocol.as_str(),
+            Signal::Logs => self.config.logs.exporter.protocol.as_str(),
+        }
+    }
+
+    /// What is counted, in the plural: `spans` or `log records`.
+    fn records(&self) -> &'static str {
+        match self.signal {
+            Signal::Traces => "spans",
+            Signal::Logs => "log records",
+        }
     }
 
     /// The summary line, a details line, and notes on anything that went wrong.
     pub fn text(&self) -> String {
         let stats = self.stats;
         let latency = stats.export_latency;
+        let rate_name = match self.signal {
+            Signal::Traces => "spans/s",
+            Signal::Logs => "records/s",
+        };
         let mut text = format!(
-            "sent={} exported={} dropped={} failed={} rejected={} elapsed={:.3}s spans/s={:.1}\n",
+            "sent={} exported={} dropped={} failed={} rejected={} elapsed={:.3}s {rate_name}={:.1}\n",
             stats.produced,
             stats.exported,
             stats.dropped,
@@ -125,10 +152,11 @@ impl Summary<'_> {
         );
         let _ = writeln!(
             text,
-            "details: protocol={} endpoint={} workers={} send_time={:.3}s send_rate={:.1}/s \
+            "details: signal={} protocol={} endpoint={} workers={} send_time={:.3}s send_rate={:.1}/s \
              batches={} retries={} export_p50={:.1}ms export_p99={:.1}ms \
              dropped_queue_full={} dropped_shutdown={} unsettled={}",
-            self.config.exporter.protocol,
+            self.signal.as_str(),
+            self.protocol(),
             self.endpoint(),
             self.workers,
             self.sent_in.as_secs_f64(),
@@ -144,13 +172,19 @@ impl Summary<'_> {
         if stats.dropped_queue_full > 0 {
             let _ = writeln!(
                 text,
-                "note: {} spans were dropped because the queue ({} spans) was full: \
+                "note: {} {records} were dropped because the queue ({} {records}) was full: \
                  lower --rate, raise --queue-size, or use --full-policy block",
-                stats.dropped_queue_full, stats.queue_capacity
+                stats.dropped_queue_full,
+                stats.queue_capacity,
+                records = self.records(),
             );
         }
         if self.interrupted {
-            text.push_str("note: interrupted before every span was sent\n");
+            let one = match self.signal {
+                Signal::Traces => "span",
+                Signal::Logs => "log record",
+            };
+            let _ = writeln!(text, "note: interrupted before every {one} was sent");
         }
         if let Some(error) = &self.shutdown_error {
             let _ = writeln!(text, "note: shutdown: {error}");
@@ -161,7 +195,10 @@ impl Summary<'_> {
         text
     }
 
-    /// The summary as one JSON object (no line break).
+    /// The summary as one JSON object (no line break). The keys are the same
+    /// for both signals, counting spans or log records, with `signal` saying
+    /// which; `spans_per_second` is only there for traces,
+    /// `records_per_second` for both.
     pub fn json(&self) -> String {
         let stats = self.stats;
         let latency = stats.export_latency;
@@ -179,7 +216,8 @@ impl Summary<'_> {
             json_string(&mut out, value);
             out
         };
-        field("protocol", &text(self.config.exporter.protocol.as_str()));
+        field("signal", &text(self.signal.as_str()));
+        field("protocol", &text(self.protocol()));
         field("endpoint", &text(&self.endpoint()));
         field("workers", &self.workers.to_string());
         field("sent", &stats.produced.to_string());
@@ -189,7 +227,10 @@ impl Summary<'_> {
         field("rejected", &stats.rejected.to_string());
         field("unsettled", &self.unsettled().to_string());
         field("elapsed_seconds", &number(self.elapsed.as_secs_f64()));
-        field("spans_per_second", &number(self.spans_per_second()));
+        if self.signal == Signal::Traces {
+            field("spans_per_second", &number(self.spans_per_second()));
+        }
+        field("records_per_second", &number(self.spans_per_second()));
         field("send_seconds", &number(self.sent_in.as_secs_f64()));
         field("send_rate", &number(self.send_rate()));
         field("batches", &stats.batches.to_string());

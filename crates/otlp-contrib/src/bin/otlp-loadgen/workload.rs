@@ -1,6 +1,10 @@
-//! The workers: threads that create spans with the native tracer, at a target
-//! rate or as fast as they can, until their share of the spans is sent, the
-//! duration is over, or they are told to stop.
+//! The workers: threads that create spans with the native tracer (or log
+//! records with the native logger), at a target rate or as fast as they can,
+//! until their share is sent, the duration is over, or they are told to stop.
+//!
+//! Cost per record on a worker: one clone of a prepared attribute set (and,
+//! for logs, of a prepared body: a shared string), a clock read for a log
+//! record's time, and the pipeline's own encode-and-enqueue.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -8,10 +12,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
-use otlp_sdk::{Tracer, TracerProvider};
+use otlp_core::{
+    AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, SpanKind, Str,
+};
+use otlp_sdk::{Logger, LoggerProvider, Tracer, TracerProvider};
 
 /// Attributes per span when `--attributes` is not given.
 pub const DEFAULT_ATTRIBUTES: usize = 8;
@@ -33,6 +39,15 @@ pub struct Plan {
     pub attributes: usize,
     /// Where the ids of sent spans go (`--span-ids`).
     pub span_ids: Option<SpanIdLog>,
+}
+
+/// What the workers create, and through which provider.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// Spans, with the provider's tracer.
+    Traces(&'a TracerProvider),
+    /// Log records, with the provider's logger.
+    Logs(&'a LoggerProvider),
 }
 
 /// The `--span-ids` file: one line per span handed to the pipeline, shared
@@ -87,14 +102,17 @@ impl Workers {
     /// Starts `count` workers sharing `plan`. If a thread cannot be spawned,
     /// the ones already started are stopped and joined.
     pub fn start(
-        provider: &TracerProvider,
+        source: Source<'_>,
         count: usize,
         plan: &Plan,
         stop: Arc<AtomicBool>,
     ) -> std::io::Result<Workers> {
-        let tracer = provider.tracer_with_scope(
-            InstrumentationScope::new("otlp-loadgen").with_version(env!("CARGO_PKG_VERSION")),
-        );
+        let scope =
+            InstrumentationScope::new("otlp-loadgen").with_version(env!("CARGO_PKG_VERSION"));
+        let emitter = match source {
+            Source::Traces(provider) => Emitter::Span(provider.tracer_with_scope(scope)),
+            Source::Logs(provider) => Emitter::Log(provider.logger_with_scope(scope)),
+        };
         let start = Instant::now();
         let deadline = plan.duration.map(|duration| start + duration);
         let rate = plan.rate.map(|rate| rate / count as f64);
@@ -103,8 +121,8 @@ impl Workers {
         for index in 0..count {
             let quota = plan.total_spans.map(|total| share(total, count, index));
             let worker = Worker {
-                tracer: tracer.clone(),
-                shape: SpanShape::new(index, plan.attributes),
+                emitter: emitter.clone(),
+                shape: Shape::new(&emitter, index, plan.attributes),
                 span_ids: plan.span_ids.clone(),
                 quota,
                 deadline,
@@ -164,9 +182,16 @@ fn share(total: u64, workers: usize, index: usize) -> u64 {
     total / workers + u64::from(index < total % workers)
 }
 
+/// The tracer or the logger the workers share.
+#[derive(Clone)]
+enum Emitter {
+    Span(Tracer),
+    Log(Logger),
+}
+
 struct Worker {
-    tracer: Tracer,
-    shape: SpanShape,
+    emitter: Emitter,
+    shape: Shape,
     span_ids: Option<SpanIdLog>,
     quota: Option<u64>,
     deadline: Option<Instant>,
@@ -203,30 +228,62 @@ impl Worker {
                     }
                 }
             }
-            let context = self.shape.emit(&self.tracer, sent);
-            if let Some(log) = &self.span_ids {
-                log.record(&context);
+            match &self.emitter {
+                Emitter::Span(tracer) => {
+                    let context = self.shape.emit_span(tracer, sent);
+                    if let Some(log) = &self.span_ids {
+                        log.record(&context);
+                    }
+                }
+                Emitter::Log(logger) => self.shape.emit_log(logger, sent),
             }
             sent += 1;
         }
     }
 }
 
-/// What each span looks like: an HTTP server span with string attributes.
-struct SpanShape {
+/// What each record looks like: an HTTP server span with string attributes,
+/// or the access-log record of the same request (same attributes).
+struct Shape {
     variants: Vec<Vec<KeyValue>>,
+    /// Log bodies, one per variant (empty for spans).
+    bodies: Vec<AnyValue>,
 }
 
-impl SpanShape {
-    fn new(worker: usize, attributes: usize) -> Self {
+impl Shape {
+    fn new(emitter: &Emitter, worker: usize, attributes: usize) -> Self {
         let variants = (0..VARIANTS)
             .map(|variant| attribute_set(worker, variant, attributes))
             .collect();
-        SpanShape { variants }
+        let bodies = match emitter {
+            Emitter::Span(_) => Vec::new(),
+            Emitter::Log(_) => (0..VARIANTS)
+                .map(|variant| AnyValue::from(log_body(worker, variant)))
+                .collect(),
+        };
+        Shape { variants, bodies }
+    }
+
+    /// Sends one log record: mostly INFO, one in 16 WARN, one in 64 ERROR.
+    fn emit_log(&self, logger: &Logger, sent: u64) {
+        let variant = (sent % VARIANTS as u64) as usize;
+        let severity = severity(sent);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        logger.emit(
+            LogRecord::builder()
+                .time_unix_nano(now)
+                .severity(severity)
+                .severity_text(severity.name())
+                .body(self.bodies[variant].clone())
+                .attributes(self.variants[variant].clone())
+                .build(),
+        );
     }
 
     /// Sends one span; its context, for `--span-ids`.
-    fn emit(&self, tracer: &Tracer, sent: u64) -> SpanContext {
+    fn emit_span(&self, tracer: &Tracer, sent: u64) -> SpanContext {
         let attributes = self.variants[(sent % VARIANTS as u64) as usize].clone();
         let mut span = tracer
             .span_builder("GET /api/orders/{id}")
@@ -236,6 +293,31 @@ impl SpanShape {
         span.end();
         span.context().clone()
     }
+}
+
+/// The severity of log record number `sent`: one in 64 ERROR, one in 16 WARN, else INFO.
+fn severity(sent: u64) -> Severity {
+    if sent % 64 == 63 {
+        Severity::ERROR
+    } else if sent % 16 == 15 {
+        Severity::WARN
+    } else {
+        Severity::INFO
+    }
+}
+
+/// An access-log line of about 150 bytes, varied per worker and variant.
+fn log_body(worker: usize, variant: usize) -> String {
+    let order = 10_000 + (variant * 7_919 + worker * 104_729) % 90_000;
+    format!(
+        "GET /api/orders/{order} 200 completed in {}.{}ms: {} items, cart total {}.{:02} EUR, \
+         payment authorised, stock reserved (worker {worker}, variant {variant})",
+        3 + variant % 40,
+        variant % 10,
+        1 + variant % 7,
+        10 + variant * 3,
+        variant % 100,
+    )
 }
 
 /// `count` realistic string attributes: the first eight are what an HTTP
@@ -276,6 +358,21 @@ mod tests {
         let shares: Vec<u64> = (0..3).map(|index| share(10, 3, index)).collect();
         assert_eq!(shares, [4, 3, 3]);
         assert_eq!((0..4).map(|index| share(2, 4, index)).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn log_records_look_like_access_logs() {
+        let body = log_body(2, 63);
+        assert!((120..220).contains(&body.len()), "{} {body}", body.len());
+        let severities: Vec<Severity> = (0..64).map(severity).collect();
+        assert_eq!(
+            severities.iter().filter(|s| **s == Severity::ERROR).count(),
+            1
+        );
+        assert_eq!(
+            severities.iter().filter(|s| **s == Severity::WARN).count(),
+            3
+        );
     }
 
     #[test]
