@@ -1,8 +1,10 @@
 //! `cargo run --release --example quickstart [-- --spans N]`
 //!
-//! Spans through the otlp-rust pipeline to the embedded receiver (or to the
-//! collector `OTEL_EXPORTER_OTLP_ENDPOINT` names), a short report, and a JSON
-//! summary as the last line. Exit status 0 only if every span was delivered.
+//! Spans, and log records correlated with them, through the otlp-rust
+//! pipelines to the embedded receiver (or to the collector
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` names), a short report, and a JSON summary as
+//! the last line. Exit status 0 only if every span and every log record was
+//! delivered.
 
 use std::process::ExitCode;
 

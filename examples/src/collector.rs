@@ -1,22 +1,28 @@
-//! The embedded collector the examples export to, and the traces it keeps for display.
+//! The embedded collector the examples export to, and the traces (with their
+//! log records) it keeps for display.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use otlp_contrib::receiver::{
-    ReceivedRequest, Receiver, ReceiverConfig, ReceiverError, RequestObserver, Store, render_traces,
+    ReceivedRequest, Receiver, ReceiverConfig, ReceiverError, RequestObserver, Signal, Store,
+    render_logs, render_traces,
 };
 use otlp_sdk::config::{Config, Protocol};
 
-/// The spans of the first few traces seen, grouped as they arrived.
+/// The spans and log records of the first few traces seen (by a span or by
+/// a log record carrying its trace id), grouped as they arrived.
 #[derive(Default)]
 struct KeptTraces {
     limit: usize,
     order: Vec<Vec<u8>>,
     spans: HashMap<Vec<u8>, Vec<ResourceSpans>>,
+    logs: HashMap<Vec<u8>, Vec<ResourceLogs>>,
 }
 
 impl KeptTraces {
@@ -24,14 +30,54 @@ impl KeptTraces {
         if !request.answered.is_accepted() {
             return;
         }
+        match request.signal {
+            Signal::Traces => self.keep_spans(request),
+            Signal::Logs => self.keep_logs(request),
+            // A signal the examples do not display.
+            _ => {}
+        }
+    }
+
+    /// Whether `trace_id` is kept, starting to keep it if there is room.
+    fn admits(&mut self, trace_id: &[u8]) -> bool {
+        if self.order.iter().any(|kept| kept == trace_id) {
+            return true;
+        }
+        if trace_id.is_empty() || self.order.len() >= self.limit {
+            return false;
+        }
+        self.order.push(trace_id.to_vec());
+        true
+    }
+
+    fn keep_logs(&mut self, request: &ReceivedRequest) {
+        for resource_logs in &request.logs.resource_logs {
+            for scope_logs in &resource_logs.scope_logs {
+                for record in &scope_logs.log_records {
+                    if !self.admits(&record.trace_id) {
+                        continue;
+                    }
+                    let kept = self.logs.entry(record.trace_id.clone()).or_default();
+                    kept.push(ResourceLogs {
+                        resource: resource_logs.resource.clone(),
+                        scope_logs: vec![ScopeLogs {
+                            scope: scope_logs.scope.clone(),
+                            log_records: vec![record.clone()],
+                            schema_url: scope_logs.schema_url.clone(),
+                        }],
+                        schema_url: resource_logs.schema_url.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn keep_spans(&mut self, request: &ReceivedRequest) {
         for resource_spans in &request.request.resource_spans {
             for scope_spans in &resource_spans.scope_spans {
                 for span in &scope_spans.spans {
-                    if !self.spans.contains_key(&span.trace_id) {
-                        if self.order.len() >= self.limit {
-                            continue;
-                        }
-                        self.order.push(span.trace_id.clone());
+                    if !self.admits(&span.trace_id) {
+                        continue;
                     }
                     let kept = self.spans.entry(span.trace_id.clone()).or_default();
                     kept.push(ResourceSpans {
@@ -50,8 +96,8 @@ impl KeptTraces {
 }
 
 /// An OTLP receiver on free loopback ports (gRPC and HTTP) that counts every
-/// span and keeps the spans of the first `keep_traces` traces for display.
-/// Memory stays bounded however many spans arrive.
+/// span and log record and keeps the spans and log records of the first
+/// `keep_traces` traces for display. Memory stays bounded however many arrive.
 pub struct EmbeddedCollector {
     receiver: Receiver,
     kept: Arc<Mutex<KeptTraces>>,
@@ -95,6 +141,18 @@ impl EmbeddedCollector {
         Ok(Some(collector))
     }
 
+    /// Points `config`'s log exporter at this collector too, unless `config`
+    /// names a logs endpoint (generic or logs-specific) of its own; says
+    /// whether it did.
+    pub fn receive_logs_unless_configured(&self, config: &mut Config) -> bool {
+        let logs = &mut config.logs.exporter;
+        if logs.endpoint.is_some() || logs.logs_endpoint.is_some() {
+            return false;
+        }
+        logs.endpoint = self.endpoint(logs.protocol);
+        true
+    }
+
     /// The endpoint an exporter of `protocol` should use.
     pub fn endpoint(&self, protocol: Protocol) -> Option<String> {
         match protocol {
@@ -113,6 +171,17 @@ impl EmbeddedCollector {
         self.receiver.wait_for_spans(spans, timeout)
     }
 
+    /// Log records received in accepted requests.
+    pub fn received_log_records(&self) -> u64 {
+        self.receiver.log_record_count()
+    }
+
+    /// Waits until at least `records` log records arrived, or `timeout`
+    /// passed; says which.
+    pub fn wait_for_log_records(&self, records: u64, timeout: Duration) -> bool {
+        self.receiver.wait_for_log_records(records, timeout)
+    }
+
     /// Ids of the kept traces, in the order they were first seen.
     pub fn kept_trace_ids(&self) -> Vec<Vec<u8>> {
         self.lock().order.clone()
@@ -123,6 +192,18 @@ impl EmbeddedCollector {
         ExportTraceServiceRequest {
             resource_spans: self.lock().spans.get(trace_id).cloned().unwrap_or_default(),
         }
+    }
+
+    /// The kept log records of one trace (those carrying its trace id), as one request.
+    pub fn trace_logs(&self, trace_id: &[u8]) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: self.lock().logs.get(trace_id).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The kept log records of one trace, one line each.
+    pub fn render_trace_logs(&self, trace_id: &[u8]) -> String {
+        render_logs(&self.trace_logs(trace_id))
     }
 
     /// The kept spans of one trace, drawn as an indented tree.

@@ -4,16 +4,17 @@
 //! same code:
 //!
 //! - [`quickstart`]: `cargo run --release --example quickstart [-- --spans N]`
-//!   sends spans through the pipeline to a collector — the embedded receiver
-//!   unless `OTEL_EXPORTER_OTLP_ENDPOINT` names one — and reports what
-//!   arrived, ending with one JSON line.
+//!   sends spans, and log records carrying their spans' ids, through the
+//!   pipelines to a collector — the embedded receiver unless
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` names one — and reports what arrived,
+//!   ending with one JSON line.
 //! - [`microservices`]: `cargo run --release --example microservices` runs three
 //!   HTTP services (gateway → orders → inventory), instrumented with `tracing`
 //!   and recorded by `otlp_contrib::tracing::OtlpLayer`, that propagate W3C
 //!   `traceparent` and export through one pipeline, then shows the connected trace.
 //!
 //! [`collector`] has what both share: the embedded collector and a view of
-//! the traces it received.
+//! the traces (and their log records) it received.
 #![deny(missing_docs)]
 
 pub mod collector;

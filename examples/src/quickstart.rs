@@ -1,22 +1,29 @@
-//! The quickstart: spans through the whole pipeline to a collector, and a report.
+//! The quickstart: spans, and log records correlated with them, through the
+//! whole pipeline to a collector, and a report.
 //!
 //! Configuration is the standard one ([`ConfigLoader`]): with neither
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` nor `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
 //! set, an embedded receiver starts on a free loopback port and the spans go
 //! there over `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf` by default,
-//! `grpc`, or `http/json`); otherwise they go to the collector named.
+//! `grpc`, or `http/json`); otherwise they go to the collector named. Log
+//! records go through their own pipeline (`config.logs`: the same variables,
+//! under the `OTEL_EXPORTER_OTLP_LOGS_*` and `OTEL_BLRP_*` ones) to the same
+//! place; each one is emitted inside a span and carries its trace and span ids.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use otlp_contrib::pipeline::build_processor;
-use otlp_core::{KeyValue, SpanKind, Status};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use otlp_contrib::pipeline::{build_log_processor, build_processor};
+use otlp_contrib::receiver::{render_logs, render_traces};
+use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
 use otlp_sdk::config::ConfigLoader;
-use otlp_sdk::{StatsSnapshot, Tracer, TracerProvider};
+use otlp_sdk::{Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider};
 
 use crate::collector::EmbeddedCollector;
 
-/// Spans per generated trace: a server span with three children and a grandchild.
+/// Spans per generated trace: a server span with four children.
 const SPANS_PER_TRACE: u64 = 5;
 
 /// What the quickstart was asked to do.
@@ -45,11 +52,12 @@ pub enum UsageError {
 
 const USAGE: &str = "usage: cargo run --release --example quickstart [-- --spans N]
 
-Sends N spans (default 100000) through the otlp-rust pipeline. Without
-OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP receiver on loopback receives
-them; OTEL_EXPORTER_OTLP_PROTOCOL picks grpc, http/protobuf or http/json.
-The last line printed is a JSON summary; the exit status is 0 only if every
-span was delivered.";
+Sends N spans (default 100000), and log records correlated with them (two per
+request: one in the server span, one in its authentication span), through
+the otlp-rust pipelines. Without OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP
+receiver on loopback receives them; OTEL_EXPORTER_OTLP_PROTOCOL picks grpc,
+http/protobuf or http/json. The last line printed is a JSON summary; the
+exit status is 0 only if every span and every log record was delivered.";
 
 impl Options {
     /// Parses `--spans N` (also `--spans=N`) and `--help`.
@@ -89,39 +97,67 @@ pub struct Report {
     pub embedded: bool,
     /// From the first span to the end of shutdown.
     pub elapsed: Duration,
-    /// The pipeline's final accounting.
+    /// The span pipeline's final accounting.
     pub stats: StatsSnapshot,
     /// Spans the embedded receiver got (`None` for an external collector).
     pub received: Option<u64>,
+    /// Where the log records went.
+    pub logs_endpoint: String,
+    /// The log pipeline's final accounting.
+    pub log_stats: StatsSnapshot,
+    /// Log records the embedded receiver got (`None` when they went to an
+    /// external collector).
+    pub received_logs: Option<u64>,
     /// A sample trace as the receiver saw it, drawn as a tree.
     pub sample_trace: Option<String>,
+    /// The sample trace's log records as the receiver saw them, one line each.
+    pub sample_logs: Option<String>,
+    /// The sample trace's spans, as received.
+    pub sample_spans_received: Option<ExportTraceServiceRequest>,
+    /// The sample trace's log records (those carrying its trace id), as received.
+    pub sample_logs_received: Option<ExportLogsServiceRequest>,
     /// An error from shutdown, if any.
     pub shutdown_error: Option<String>,
 }
 
 impl Report {
-    /// Whether every span was delivered (and, with the embedded receiver, received).
+    /// Whether every span and every log record was delivered (and, with the
+    /// embedded receiver, received).
     pub fn all_delivered(&self) -> bool {
-        self.stats.produced == self.stats.exported
-            && self
-                .received
-                .is_none_or(|received| received == self.stats.exported)
+        delivered(&self.stats, self.received) && delivered(&self.log_stats, self.received_logs)
     }
 
-    /// The summary line: `produced`, `exported`, `dropped`, `failed`, and
-    /// `received` when the embedded receiver was used.
+    /// The summary line. `produced`, `exported`, `dropped`, `failed` (and
+    /// `received` when the embedded receiver got them) count spans, as before
+    /// logs were added; `spans` and `logs` hold the same counts per signal,
+    /// and `all_delivered` says whether the exit status is 0.
     pub fn json_summary(&self) -> String {
-        let mut summary = serde_json::json!({
-            "produced": self.stats.produced,
-            "exported": self.stats.exported,
-            "dropped": self.stats.dropped,
-            "failed": self.stats.failed,
-        });
-        if let Some(received) = self.received {
-            summary["received"] = received.into();
-        }
+        let spans = counts(&self.stats, self.received);
+        let mut summary = spans.clone();
+        summary["spans"] = spans;
+        summary["logs"] = counts(&self.log_stats, self.received_logs);
+        summary["all_delivered"] = self.all_delivered().into();
         summary.to_string()
     }
+}
+
+/// Every record produced was exported, and received when that is known.
+fn delivered(stats: &StatsSnapshot, received: Option<u64>) -> bool {
+    stats.produced == stats.exported && received.is_none_or(|received| received == stats.exported)
+}
+
+/// One signal's counts for the JSON summary.
+fn counts(stats: &StatsSnapshot, received: Option<u64>) -> serde_json::Value {
+    let mut counts = serde_json::json!({
+        "produced": stats.produced,
+        "exported": stats.exported,
+        "dropped": stats.dropped,
+        "failed": stats.failed,
+    });
+    if let Some(received) = received {
+        counts["received"] = received.into();
+    }
+    counts
 }
 
 impl fmt::Display for Report {
@@ -147,6 +183,20 @@ impl fmt::Display for Report {
         if let Some(received) = self.received {
             writeln!(f, "  received      {received}")?;
         }
+        let logs = &self.log_stats;
+        writeln!(
+            f,
+            "  log records   {} produced, {} exported, {} dropped, {} failed, {} rejected (to {})",
+            logs.produced,
+            logs.exported,
+            logs.dropped,
+            logs.failed,
+            logs.rejected,
+            self.logs_endpoint,
+        )?;
+        if let Some(received) = self.received_logs {
+            writeln!(f, "  received      {received}")?;
+        }
         writeln!(
             f,
             "  throughput    {:.0} spans/s ({:.3} s end to end, shutdown included)",
@@ -168,9 +218,21 @@ impl fmt::Display for Report {
         if let Some(error) = &stats.last_error {
             writeln!(f, "  last error    {error}")?;
         }
+        if let Some(error) = &logs.last_error {
+            writeln!(f, "  last log error {error}")?;
+        }
         if let Some(tree) = &self.sample_trace {
             writeln!(f, "\nA sample trace, as the receiver got it:")?;
             for line in tree.lines() {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        if let Some(lines) = self.sample_logs.as_ref().filter(|lines| !lines.is_empty()) {
+            writeln!(
+                f,
+                "\nIts log records, with the trace and span ids of their spans:"
+            )?;
+            for line in lines.lines() {
                 writeln!(f, "  {line}")?;
             }
         }
@@ -185,13 +247,16 @@ pub fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
 
 /// Runs the quickstart: loads the configuration from `loader`, starts the
 /// embedded receiver if no endpoint is configured, sends `options.spans`
-/// spans and shuts down.
+/// spans with their log records and shuts both pipelines down.
 pub fn run_with(
     options: &Options,
     loader: ConfigLoader,
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
     let embedded = EmbeddedCollector::unless_configured(&mut config, 1)?;
+    let logs_embedded = embedded
+        .as_ref()
+        .is_some_and(|collector| collector.receive_logs_unless_configured(&mut config));
     if config.service_name.is_none() {
         config.service_name = Some("quickstart".into());
     }
@@ -200,29 +265,48 @@ pub fn run_with(
         .with_config(&config)
         .with_processor(processor.clone())
         .build();
+    let log_processor = build_log_processor(&config)?;
+    let logger_provider = LoggerProvider::builder()
+        .with_config(&config)
+        .with_processor(log_processor.clone())
+        .build();
     let tracer = provider.tracer("otlp-rust-quickstart");
+    let logger = logger_provider.logger("otlp-rust-quickstart");
 
     let started = Instant::now();
-    produce(&tracer, options.spans);
-    let shutdown_error = provider
-        .shutdown(config.batch.export_timeout)
-        .err()
-        .map(|error| error.to_string());
+    produce(&tracer, &logger, options.spans);
+    let shutdown_errors: Vec<String> = [
+        provider.shutdown(config.batch.export_timeout),
+        logger_provider.shutdown(config.logs.batch.export_timeout),
+    ]
+    .into_iter()
+    .zip(["spans", "logs"])
+    .filter_map(|(result, signal)| result.err().map(|error| format!("{signal}: {error}")))
+    .collect();
+    let shutdown_error = (!shutdown_errors.is_empty()).then(|| shutdown_errors.join("; "));
     let elapsed = started.elapsed();
     let stats = processor.stats();
+    let log_stats = log_processor.stats();
 
-    let (received, sample_trace) = match &embedded {
-        Some(collector) => {
-            // The receiver counts a request as it answers it: give the last answers a moment.
-            collector.wait_for_spans(stats.exported, Duration::from_secs(5));
-            let sample = collector
-                .kept_trace_ids()
-                .first()
-                .map(|trace_id| collector.render_trace(trace_id));
-            (Some(collector.received_spans()), sample)
+    let mut received = None;
+    let mut received_logs = None;
+    let mut sample_spans_received = None;
+    let mut sample_logs_received = None;
+    if let Some(collector) = &embedded {
+        // The receiver counts a request as it answers it: give the last answers a moment.
+        collector.wait_for_spans(stats.exported, Duration::from_secs(5));
+        received = Some(collector.received_spans());
+        if logs_embedded {
+            collector.wait_for_log_records(log_stats.exported, Duration::from_secs(5));
+            received_logs = Some(collector.received_log_records());
         }
-        None => (None, None),
-    };
+        if let Some(trace_id) = collector.kept_trace_ids().first() {
+            sample_spans_received = Some(collector.trace(trace_id));
+            if logs_embedded {
+                sample_logs_received = Some(collector.trace_logs(trace_id));
+            }
+        }
+    }
     Ok(Report {
         protocol: config.exporter.protocol.to_string(),
         endpoint: config.exporter.traces_endpoint(),
@@ -230,25 +314,55 @@ pub fn run_with(
         elapsed,
         stats,
         received,
-        sample_trace,
+        logs_endpoint: config.logs.exporter.endpoint_for(Signal::Logs),
+        log_stats,
+        received_logs,
+        sample_trace: sample_spans_received.as_ref().map(render_traces),
+        sample_logs: sample_logs_received.as_ref().map(render_logs),
+        sample_spans_received,
+        sample_logs_received,
         shutdown_error,
     })
 }
 
 /// Sends `spans` spans as traces shaped like a web request: a server span,
-/// an authentication check, two database queries, and a render with a cache lookup.
-fn produce(tracer: &Tracer, spans: u64) {
+/// an authentication check, two database queries, and a render; and, inside
+/// the server span and the authentication span, a log record each.
+fn produce(tracer: &Tracer, logger: &Logger, spans: u64) {
     let mut sent = 0;
     let mut request = 0u64;
     while sent < spans {
         let budget = (spans - sent).min(SPANS_PER_TRACE);
-        trace_one_request(tracer, request, budget);
+        trace_one_request(tracer, logger, request, budget);
         sent += budget;
         request += 1;
     }
 }
 
-fn trace_one_request(tracer: &Tracer, request: u64, budget: u64) {
+/// Emits a log record inside `span`: it carries the span's trace and span ids.
+fn log_in(
+    logger: &Logger,
+    span: &Span,
+    severity: Severity,
+    body: String,
+    attributes: Vec<KeyValue>,
+) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64);
+    logger.emit(
+        LogRecord::builder()
+            .time_unix_nano(now)
+            .severity(severity)
+            .severity_text(severity.name())
+            .body(body)
+            .attributes(attributes)
+            .span_context(span.context())
+            .build(),
+    );
+}
+
+fn trace_one_request(tracer: &Tracer, logger: &Logger, request: u64, budget: u64) {
     let user = format!("user-{:06}", request % 10_000);
     let mut server = tracer
         .span_builder("GET /checkout/{cart}")
@@ -267,6 +381,17 @@ fn trace_one_request(tracer: &Tracer, request: u64, budget: u64) {
             KeyValue::new("app.request.id", format!("req-{request:012}")),
         ])
         .start();
+    let items = 1 + request % 5;
+    log_in(
+        logger,
+        &server,
+        Severity::INFO,
+        format!("checkout started for {user}: {items} items in cart"),
+        vec![
+            KeyValue::new("enduser.id", user.clone()),
+            KeyValue::new("app.cart.items", items as i64),
+        ],
+    );
     let children: [(&'static str, SpanKind); 4] = [
         ("authenticate", SpanKind::Internal),
         ("SELECT cart_items", SpanKind::Client),
@@ -286,6 +411,27 @@ fn trace_one_request(tracer: &Tracer, request: u64, budget: u64) {
             ]);
         } else {
             child.set_attribute(KeyValue::new("enduser.id", user.clone()));
+        }
+        if *name == "authenticate" {
+            // One login in 50 needs a second factor: a warning.
+            let (severity, body) = if request % 50 == 49 {
+                (
+                    Severity::WARN,
+                    format!("{user} authenticated after a second factor"),
+                )
+            } else {
+                (
+                    Severity::INFO,
+                    format!("{user} authenticated by session cookie"),
+                )
+            };
+            log_in(
+                logger,
+                &child,
+                severity,
+                body,
+                vec![KeyValue::new("enduser.id", user.clone())],
+            );
         }
         child.end();
     }
