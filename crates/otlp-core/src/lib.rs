@@ -1,4 +1,4 @@
-//! # otlp-core: the span and log models and the OTLP wire formats
+//! # otlp-core: the span, log and metric models and the OTLP wire formats
 //!
 //! This crate is the foundation of the `otlp-rust` workspace. It holds the
 //! data a finished span or an emitted log record carries and turns batches of
@@ -22,6 +22,9 @@
 //! - [`LogRecord`]: a log record with every field of OTLP's `LogRecord`
 //!   (times, [`Severity`] number and text, a body that is any [`AnyValue`],
 //!   attributes, flags, the ids of the span it belongs to, event name).
+//! - [`Metric`]: one instrument's state at a collection, in OTLP's shapes
+//!   ([`MetricData`]: gauge, sum, explicit and exponential histogram, summary),
+//!   with [`Exemplar`]s.
 //! - [`clock::now_unix_nanos`]: span and log timestamps, read from the wall clock
 //!   (`CLOCK_REALTIME`) every time.
 //!
@@ -86,6 +89,7 @@ pub mod encode;
 mod error;
 mod id;
 mod log;
+mod metric;
 mod resource;
 pub mod response;
 mod scope;
@@ -99,6 +103,11 @@ pub mod wire;
 pub use error::{DecodeError, IdError, TraceParentError, TraceStateError};
 pub use id::{SpanId, TraceId};
 pub use log::{LogRecord, LogRecordBuilder, Severity};
+pub use metric::{
+    Exemplar, ExponentialBuckets, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
+    Histogram, HistogramDataPoint, Metric, MetricData, NO_RECORDED_VALUE, NumberDataPoint,
+    NumberValue, Sum, Summary, SummaryDataPoint, Temporality, ValueAtQuantile,
+};
 pub use resource::Resource;
 pub use scope::InstrumentationScope;
 pub use span::{Event, Link, SpanData, SpanDataBuilder, SpanFlags, SpanKind, Status};
