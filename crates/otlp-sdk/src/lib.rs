@@ -129,6 +129,7 @@ mod fan_out;
 mod limits;
 mod log_processor;
 mod logger;
+pub mod metrics;
 pub mod own_threads;
 mod pool;
 mod processor;
