@@ -30,6 +30,9 @@
 //! - [`front_doors`]: the `opentelemetry` API and `tracing` +
 //!   `tracing-opentelemetry` in front of either pipeline (otlp-rust through
 //!   `otlp_contrib::bridge::OtlpSpanProcessor`).
+//! - [`logs`]: `tracing` events as log records, through
+//!   `otlp_contrib::tracing::OtlpLogLayer` into otlp-sdk's log pipeline and
+//!   through `opentelemetry-appender-tracing` into the baseline's.
 //!
 //! ## Suites
 //!
@@ -82,6 +85,7 @@ pub mod end_to_end;
 pub mod fixtures;
 pub mod front_doors;
 pub mod hot_path;
+pub mod logs;
 pub mod pipeline;
 pub mod report;
 pub mod verify;

@@ -6,6 +6,9 @@ use std::time::Duration;
 use otlp_benches::end_to_end::{Endpoints, Shape, Transport};
 use otlp_benches::hot_path::ValueKind;
 
+use otlp_benches::logs::Shape as LogShape;
+
+use crate::logs::{LogOptions, ModeKind};
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 
 /// `--help`.
@@ -44,6 +47,12 @@ SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow
                  growth per span its pipeline holds, against the spans' encoded
                  size (the baseline's queue holds every span); only with
                  --scenario memory or all
+    logs         tracing events (info, 8 fields) as log records: OtlpLogLayer and
+                 Logger::emit into otlp-sdk against opentelemetry-appender-tracing
+                 + the SDK's BatchLogProcessor + opentelemetry-otlp (queue 2,048
+                 and one that holds every record), a burst of 200,000 and 50,000
+                 records/s for 5 s: sender CPU per record, received, lost; only
+                 with --scenario logs (not part of `all`)
 
 OPTIONS:
     --scenario LIST           the scenarios to run (see above)
@@ -80,6 +89,13 @@ OPTIONS:
     --field-queue Q           the baseline's queue in every scenario but burst;
                               `default` is its default (2048) (default: default)
     --no-durable              burst, steady: leave out the durable-queue rows
+    --log-records N           logs: records of the burst (default 200000)
+    --log-rate N              logs: records per second of the steady load (default 50000)
+    --log-duration D          logs: how long the steady load lasts (default 5s)
+    --log-modes LIST          logs: burst, steady or both, comma-separated (default both)
+    --log-shapes LIST         logs: flat (no span), in-span (ten events per entered
+                              span) or both, comma-separated (default flat)
+    --repeat R                the same as --runs
     --json                    print JSON instead of Markdown
     -h, --help                this text
 ";
@@ -275,6 +291,9 @@ pub struct Options {
     pub door_threads: Vec<usize>,
     /// Front doors: shapes of the `tracing` rows.
     pub door_shapes: Vec<Shape>,
+    /// The logs scenario (run when `--scenario` names `logs`); boxed so
+    /// that `Role::Coordinator` stays about the size of the other roles.
+    pub logs: Box<LogOptions>,
     /// Whether the burst and the steady rate also run otlp-rust with its
     /// durable queue on (`--no-durable`: not).
     pub durable: bool,
@@ -299,6 +318,7 @@ impl Options {
             receiver_threads: 2,
             door_threads: vec![1, 2],
             door_shapes: Shape::ALL.to_vec(),
+            logs: Box::default(),
             durable: true,
             json: false,
             given: Vec::new(),
@@ -413,7 +433,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Role::Help),
             "--spans" => options.spans = parse_count(&value("--spans")?)?,
-            "--runs" => {
+            "--runs" | "--repeat" => {
                 options.runs = parse_count(&value("--runs")?)? as usize;
                 if options.runs == 0 {
                     return Err("--runs must be at least 1".into());
@@ -445,7 +465,44 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                     return Err("--receiver-threads must be at least 1".into());
                 }
             }
-            "--scenario" => options.scenarios = Scenario::parse_list(&value("--scenario")?)?,
+            "--scenario" => {
+                // `logs` runs apart from the span scenarios (crate::logs).
+                let text = value("--scenario")?;
+                let (logs, spans): (Vec<&str>, Vec<&str>) =
+                    text.split(',').partition(|item| item.trim() == "logs");
+                options.logs.run = !logs.is_empty();
+                options.scenarios = if spans.is_empty() {
+                    Vec::new()
+                } else {
+                    Scenario::parse_list(&spans.join(","))?
+                };
+            }
+            "--log-records" => {
+                options.logs.records = match parse_count(&value("--log-records")?)? {
+                    0 => return Err("--log-records must be at least 1".into()),
+                    records => records,
+                };
+            }
+            "--log-rate" => options.logs.rate = parse_rate(&value("--log-rate")?)?,
+            "--log-duration" => {
+                options.logs.duration = parse_duration(&value("--log-duration")?)?;
+            }
+            "--log-modes" => {
+                options.logs.modes = value("--log-modes")?
+                    .split(',')
+                    .map(|item| ModeKind::parse(item.trim()))
+                    .collect::<Result<_, _>>()?;
+                options.logs.modes.sort_unstable();
+                options.logs.modes.dedup();
+            }
+            "--log-shapes" => {
+                options.logs.shapes = value("--log-shapes")?
+                    .split(',')
+                    .map(|item| LogShape::parse(item.trim()))
+                    .collect::<Result<_, _>>()?;
+                options.logs.shapes.sort_unstable();
+                options.logs.shapes.dedup();
+            }
             "--receiver" => {
                 options.receiver_store = Some(ReceiverStore::parse(&value("--receiver")?)?);
             }
@@ -735,6 +792,65 @@ mod tests {
             &["--slow-delay", "-1s"],
             &["--field-queue", "0"],
             &["--memory-spans", "0"],
+        ] {
+            assert!(parse(strings(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn logs_run_only_when_named_and_take_their_own_options() {
+        let Ok(Role::Coordinator(options)) = parse(Vec::new()) else {
+            panic!("coordinator expected");
+        };
+        assert!(!options.logs.run);
+        let Ok(Role::Coordinator(all)) = parse(strings(&["--scenario", "all"])) else {
+            panic!("coordinator expected");
+        };
+        assert!(!all.logs.run);
+        let args = strings(&[
+            "--scenario",
+            "logs",
+            "--repeat",
+            "2",
+            "--log-records",
+            "5,000",
+            "--log-rate",
+            "1000",
+            "--log-duration",
+            "2s",
+            "--log-modes",
+            "steady",
+            "--log-shapes",
+            "in-span,flat",
+        ]);
+        let Ok(Role::Coordinator(logs)) = parse(args) else {
+            panic!("coordinator expected");
+        };
+        assert!(logs.scenarios.is_empty());
+        assert_eq!(logs.runs, 2);
+        assert_eq!(
+            *logs.logs,
+            LogOptions {
+                run: true,
+                records: 5_000,
+                rate: 1_000,
+                duration: Duration::from_secs(2),
+                modes: vec![ModeKind::Steady],
+                shapes: vec![LogShape::Flat, LogShape::InSpan],
+            }
+        );
+        let Ok(Role::Coordinator(both)) = parse(strings(&["--scenario", "steady,logs"])) else {
+            panic!("coordinator expected");
+        };
+        assert_eq!(
+            (both.scenarios, both.logs.run),
+            (vec![Scenario::Steady], true)
+        );
+        for bad in [
+            &["--log-records", "0"][..],
+            &["--log-modes", "soak"],
+            &["--log-shapes", "nested"],
+            &["--scenario", "logs,soak"],
         ] {
             assert!(parse(strings(bad)).is_err(), "{bad:?}");
         }

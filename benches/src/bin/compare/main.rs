@@ -13,7 +13,9 @@
 //! **front doors** (the `opentelemetry` API and `tracing`), and the
 //! **memory** a pipeline takes per span it holds while the receiver is down
 //! ([`memory`]). The burst's receiver counts spans; the others' decodes
-//! every request (`--receiver count|decode` chooses for all).
+//! every request (`--receiver count|decode` chooses for all). Apart from
+//! those, `--scenario logs` compares log records through `tracing`
+//! ([`logs`]).
 //!
 //! ## What runs where
 //!
@@ -64,6 +66,7 @@ mod args;
 mod durable;
 mod field;
 mod format;
+mod logs;
 mod memory;
 mod process;
 mod report;
@@ -78,7 +81,17 @@ use crate::field::ScenarioReport;
 use crate::report::{Machine, Report};
 
 fn main() -> ExitCode {
-    let role = match args::parse(std::env::args().skip(1).collect()) {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(outcome) = logs::child_role(&arguments) {
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("compare: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let role = match args::parse(arguments) {
         Ok(role) => role,
         Err(error) => {
             eprintln!("compare: {error}\nTry `compare --help`.");
@@ -109,8 +122,9 @@ fn main() -> ExitCode {
 
 /// Runs the scenarios `options` ask for and prints their report: the
 /// burst's table as it always was, then one section per other scenario.
-/// JSON: the burst's object alone when only the burst ran, else
-/// `{"burst": ..., "scenarios": [...]}`.
+/// JSON: the burst's object alone when only the burst ran, the logs'
+/// alone when only they ran, else `{"burst": ..., "scenarios": [...]}`
+/// (with `"logs": ...` when they ran).
 fn coordinate(options: &Options) -> Result<(), String> {
     let mut machine = Machine::describe();
     let burst = if options.scenarios.contains(&Scenario::Burst) {
@@ -119,6 +133,11 @@ fn coordinate(options: &Options) -> Result<(), String> {
         None
     };
     let scenarios = field::run(options)?;
+    let logs = if options.logs.run {
+        Some(logs::run(options)?)
+    } else {
+        None
+    };
     machine.finish();
     let nproc = machine.nproc;
     let burst = burst.map(|results| Report::new(options, results, machine.clone()));
@@ -127,12 +146,19 @@ fn coordinate(options: &Options) -> Result<(), String> {
         .map(|results| ScenarioReport::new(options, results, nproc))
         .collect();
     let text = if options.json {
-        let json = match (&burst, scenarios.is_empty()) {
-            (Some(burst), true) => burst.json(),
-            _ => serde_json::json!({
-                "burst": burst.as_ref().map(Report::json),
-                "scenarios": scenarios.iter().map(ScenarioReport::json).collect::<Vec<_>>(),
-            }),
+        let json = match (&burst, scenarios.is_empty(), &logs) {
+            (Some(burst), true, None) => burst.json(),
+            (None, true, Some(logs)) => logs.json(),
+            _ => {
+                let mut json = serde_json::json!({
+                    "burst": burst.as_ref().map(Report::json),
+                    "scenarios": scenarios.iter().map(ScenarioReport::json).collect::<Vec<_>>(),
+                });
+                if let Some(logs) = &logs {
+                    json["logs"] = logs.json();
+                }
+                json
+            }
         };
         format!("{json:#}\n")
     } else {
@@ -142,6 +168,12 @@ fn coordinate(options: &Options) -> Result<(), String> {
                 text.push('\n');
             }
             text.push_str(&scenario.markdown(&machine));
+        }
+        if let Some(logs) = &logs {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&logs.markdown(&machine));
         }
         text
     };

@@ -1001,6 +1001,7 @@ mod tests {
             receiver_threads: 2,
             door_threads: vec![1, 2],
             door_shapes: otlp_benches::end_to_end::Shape::ALL.to_vec(),
+            logs: Box::default(),
             durable: true,
             json: false,
             given: vec!["--spans".into(), "1000000".into()],
