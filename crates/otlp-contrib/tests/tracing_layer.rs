@@ -815,3 +815,52 @@ fn over_grpc_the_exporters_own_spans_never_show_up() {
             .all(|id| TraceId::from_bytes(id.as_slice().try_into().unwrap()).is_valid())
     );
 }
+
+/// An entered span is the thread's active span (what metric exemplars
+/// read), nested spans restore their parent on exit, and a span another
+/// layer's filter hides from ours leaves the active span as it was.
+#[test]
+fn entered_spans_are_the_threads_active_span_and_exits_restore_the_outer_one() {
+    use otlp_sdk::active_span;
+    use tracing_subscriber::filter::filter_fn;
+
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(
+        OtlpLayer::new(&pipeline.provider)
+            .with_filter(filter_fn(|metadata| metadata.name() != "hidden")),
+    );
+    let (outer_id, inner_id) = tracing::subscriber::with_default(subscriber, || {
+        assert_eq!(active_span::current(), None);
+        let outer = tracing::info_span!("outer");
+        let _outer = outer.enter();
+        let outer_active = active_span::current().expect("outer is active");
+        assert!(outer_active.sampled);
+        let inner_active = {
+            let inner = tracing::info_span!("inner");
+            let _inner = inner.enter();
+            let hidden = tracing::info_span!("hidden");
+            let hidden_active = hidden.in_scope(active_span::current);
+            let inner_active = active_span::current().expect("inner is active");
+            assert_eq!(
+                hidden_active,
+                Some(inner_active),
+                "a hidden span changes nothing"
+            );
+            assert_eq!(inner_active.trace_id, outer_active.trace_id);
+            assert_ne!(inner_active.span_id, outer_active.span_id);
+            inner_active
+        };
+        assert_eq!(active_span::current(), Some(outer_active));
+        (outer_active.span_id, inner_active.span_id)
+    });
+    assert_eq!(active_span::current(), None);
+    let exported = pipeline.finish();
+    assert_eq!(
+        exported.named("outer").span_id,
+        outer_id.to_bytes().to_vec()
+    );
+    assert_eq!(
+        exported.named("inner").span_id,
+        inner_id.to_bytes().to_vec()
+    );
+}

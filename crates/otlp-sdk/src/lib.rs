@@ -114,6 +114,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]
 
+pub mod active_span;
 mod backlog;
 mod batch;
 mod batch_pipeline;

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::time::SystemTime;
 
 use otlp_core::{AnyValue, InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
+use otlp_sdk::active_span::{self, ActiveSpan};
 use otlp_sdk::{Tracer, TracerProvider, own_threads};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Dispatch, Event, Level, Subscriber};
@@ -292,11 +293,20 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        // The entered span becomes the thread's active span (metric
+        // exemplars read it); every enter is paired with the exit below.
         if let Some(span) = ctx.span(id)
             && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
         {
-            state.start(&self.tracer);
+            let started = state.start(&self.tracer);
+            active_span::enter(ActiveSpan::from(started.context()));
+            return;
         }
+        active_span::enter_current();
+    }
+
+    fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
+        active_span::exit();
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
