@@ -1053,7 +1053,7 @@ fn early_refusals_with_a_large_body_still_reach_the_client() {
             Some("deflate"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
-        ("/v1/metrics", Some(PROTOBUF), None, StatusCode::NOT_FOUND),
+        ("/v1/profiles", Some(PROTOBUF), None, StatusCode::NOT_FOUND),
     ];
     for _ in 0..3 {
         for (path, content_type, encoding, expected) in cases {

@@ -21,7 +21,7 @@ pub struct ReceiverConfig {
     /// Address of the OTLP/gRPC listener; `None` turns gRPC off.
     /// Default `127.0.0.1:0` (a free port).
     pub grpc: Option<SocketAddr>,
-    /// Address of the OTLP/HTTP listener (`POST /v1/traces`, `POST /v1/logs`);
+    /// Address of the OTLP/HTTP listener (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`);
     /// `None` turns HTTP off. Default `127.0.0.1:0`.
     pub http: Option<SocketAddr>,
     /// Serve both listeners over TLS (and require client certificates when
@@ -36,7 +36,7 @@ pub struct ReceiverConfig {
     pub max_request_bytes: usize,
     /// Worker threads of the receiver's own tokio runtime. Default 2.
     pub worker_threads: usize,
-    /// Called with every decoded request of either signal (in [`Store::All`] and
+    /// Called with every decoded request of any signal (in [`Store::All`] and
     /// [`Store::DecodeOnly`] modes) as soon as its answer is decided, on a
     /// receiver thread. Keep it short: the answer waits for it.
     pub observer: Option<RequestObserver>,
@@ -96,13 +96,15 @@ pub enum Store {
     /// [`observer`](ReceiverConfig::observer), but keep nothing: memory stays
     /// flat. Counters still count.
     DecodeOnly,
-    /// Never decode into structs; count spans and log records by walking the
-    /// protobuf ([`otlp_core::wire::count_spans`]: the framing of log requests
-    /// has the same field numbers), so the receiver is never the bottleneck
-    /// of a benchmark. OTLP/JSON bodies are still parsed, with a visitor that
-    /// checks the JSON and the `resourceSpans` / `scopeSpans` / `spans` (or
-    /// `resourceLogs` / `scopeLogs` / `logRecords`) structure but skips the
-    /// records' contents. Only framing errors are
+    /// Never decode into structs; count spans, log records and data points by
+    /// walking the protobuf ([`otlp_core::wire::count_spans`]: the framing of
+    /// log requests has the same field numbers; data points are one level
+    /// deeper, in each metric's shape), so the receiver is never the
+    /// bottleneck of a benchmark. OTLP/JSON bodies are still parsed, with a
+    /// visitor that checks the JSON and the `resourceSpans` / `scopeSpans` /
+    /// `spans` (or `resourceLogs` / `scopeLogs` / `logRecords`, or
+    /// `resourceMetrics` / `scopeMetrics` / `metrics` / shape / `dataPoints`)
+    /// structure but skips the records' contents. Only framing errors are
     /// detected (no id checks); nothing is kept and the observer is not called.
     CountOnly,
 }

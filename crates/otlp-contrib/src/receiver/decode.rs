@@ -1,14 +1,14 @@
-//! From body bytes to a request (or just a count of spans or log records):
-//! protobuf and OTLP/JSON, traces and logs, with the id checks a collector
-//! makes. Never panics on input.
+//! From body bytes to a request (or just a count of spans, log records or
+//! data points): protobuf and OTLP/JSON, of any signal, with the id checks a
+//! collector makes. Never panics on input. What differs per signal is in
+//! [`export_request`](super::export_request).
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 use super::config::Store;
+use super::export_request::ExportRequest;
 use super::store::Signal;
 
 /// The body format of a request.
@@ -49,7 +49,9 @@ pub(crate) enum Decoded {
     Traces(Box<ExportTraceServiceRequest>, u64),
     /// A full log request and its log record count.
     Logs(Box<ExportLogsServiceRequest>, u64),
-    /// Only the count of spans or log records ([`Store::CountOnly`]).
+    /// A full metrics request and its data point count.
+    Metrics(Box<ExportMetricsServiceRequest>, u64),
+    /// Only the count of spans, log records or data points ([`Store::CountOnly`]).
     Count(Signal, u64),
 }
 
@@ -59,30 +61,25 @@ impl Decoded {
         match self {
             Decoded::Traces(..) => Signal::Traces,
             Decoded::Logs(..) => Signal::Logs,
+            Decoded::Metrics(..) => Signal::Metrics,
             Decoded::Count(signal, _) => *signal,
         }
     }
 
-    /// Spans of a trace request, log records of a log request.
+    /// Spans of a trace request, log records of a log request, data points
+    /// of a metrics request.
     pub(crate) fn item_count(&self) -> u64 {
         match self {
-            Decoded::Traces(_, count) | Decoded::Logs(_, count) | Decoded::Count(_, count) => {
-                *count
-            }
+            Decoded::Traces(_, count)
+            | Decoded::Logs(_, count)
+            | Decoded::Metrics(_, count)
+            | Decoded::Count(_, count) => *count,
         }
     }
 
     /// Only the count, for [`Store::CountOnly`].
     pub(crate) fn into_count(self) -> Decoded {
         Decoded::Count(self.signal(), self.item_count())
-    }
-}
-
-/// The name of a signal's request message, for error messages.
-fn message_name(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Traces => "ExportTraceServiceRequest",
-        Signal::Logs => "ExportLogsServiceRequest",
     }
 }
 
@@ -94,180 +91,47 @@ pub(crate) fn decode(
     body: &[u8],
     store: Store,
 ) -> Result<Decoded, String> {
-    let name = message_name(signal);
+    match signal {
+        Signal::Traces => decode_as::<ExportTraceServiceRequest>(format, body, store),
+        Signal::Logs => decode_as::<ExportLogsServiceRequest>(format, body, store),
+        Signal::Metrics => decode_as::<ExportMetricsServiceRequest>(format, body, store),
+    }
+}
+
+fn decode_as<R: ExportRequest>(
+    format: Format,
+    body: &[u8],
+    store: Store,
+) -> Result<Decoded, String> {
+    let name = R::NAME;
     let invalid_protobuf =
         |error: &dyn std::fmt::Display| format!("invalid {name} protobuf: {error}");
     let invalid_json = |error: &dyn std::fmt::Display| format!("invalid OTLP/JSON {name}: {error}");
-    match (store, format, signal) {
-        // `ExportLogsServiceRequest` frames its records with the field numbers
-        // of `ExportTraceServiceRequest` (resource_logs = 1, scope_logs = 2,
-        // log_records = 2), so the span counter counts log records as they are.
-        (Store::CountOnly, Format::Protobuf, _) => otlp_core::wire::count_spans(body)
-            .map(|count| Decoded::Count(signal, count))
+    match (store, format) {
+        (Store::CountOnly, Format::Protobuf) => R::count_protobuf(body)
+            .map(|count| Decoded::Count(R::SIGNAL, count))
             .map_err(|error| invalid_protobuf(&error)),
-        (Store::CountOnly, Format::Json, Signal::Traces) => {
-            serde_json::from_slice::<CountRequest>(body)
-                .map(|request| Decoded::Count(signal, request.spans()))
-                .map_err(|error| invalid_json(&error))
-        }
-        (Store::CountOnly, Format::Json, Signal::Logs) => {
-            serde_json::from_slice::<CountLogsRequest>(body)
-                .map(|request| Decoded::Count(signal, request.log_records()))
-                .map_err(|error| invalid_json(&error))
-        }
-        (_, Format::Protobuf, Signal::Traces) => {
-            checked(ExportTraceServiceRequest::decode(body).map_err(|e| invalid_protobuf(&e))?)
-        }
-        (_, Format::Json, Signal::Traces) => checked(
-            serde_json::from_slice::<ExportTraceServiceRequest>(body)
-                .map_err(|e| invalid_json(&e))?,
-        ),
-        (_, Format::Protobuf, Signal::Logs) => {
-            checked_logs(ExportLogsServiceRequest::decode(body).map_err(|e| invalid_protobuf(&e))?)
-        }
-        (_, Format::Json, Signal::Logs) => checked_logs(
-            serde_json::from_slice::<ExportLogsServiceRequest>(body)
-                .map_err(|e| invalid_json(&e))?,
-        ),
-    }
-}
-
-/// Validates ids and counts spans of an already decoded trace request.
-pub(crate) fn checked(request: ExportTraceServiceRequest) -> Result<Decoded, String> {
-    let spans = check_ids(&request)?;
-    Ok(Decoded::Traces(Box::new(request), spans))
-}
-
-/// Validates ids and counts log records of an already decoded log request.
-pub(crate) fn checked_logs(request: ExportLogsServiceRequest) -> Result<Decoded, String> {
-    let records = check_log_ids(&request)?;
-    Ok(Decoded::Logs(Box::new(request), records))
-}
-
-/// Fails unless `id` has one of the `lengths`, naming the field.
-fn check_id(
-    what: &str,
-    path: impl Fn() -> String,
-    id: &[u8],
-    lengths: &[usize],
-) -> Result<(), String> {
-    if lengths.contains(&id.len()) {
-        return Ok(());
-    }
-    let expected: Vec<String> = lengths.iter().map(usize::to_string).collect();
-    Err(format!(
-        "{}.{what} has {} bytes, expected {}",
-        path(),
-        id.len(),
-        expected.join(" or ")
-    ))
-}
-
-/// Checks that every id has its OTLP length (as a collector does) and counts
-/// the spans. Protobuf `bytes` and JSON hex strings of any length decode fine,
-/// so this is where a wrong id is caught.
-fn check_ids(request: &ExportTraceServiceRequest) -> Result<u64, String> {
-    let mut spans = 0u64;
-    for (r, resource) in request.resource_spans.iter().enumerate() {
-        for (s, scope) in resource.scope_spans.iter().enumerate() {
-            for (i, span) in scope.spans.iter().enumerate() {
-                let path = || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
-                check_id("traceId", path, &span.trace_id, &[16])?;
-                check_id("spanId", path, &span.span_id, &[8])?;
-                check_id("parentSpanId", path, &span.parent_span_id, &[0, 8])?;
-                for (l, link) in span.links.iter().enumerate() {
-                    let path =
-                        || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}].links[{l}]");
-                    check_id("traceId", path, &link.trace_id, &[16])?;
-                    check_id("spanId", path, &link.span_id, &[8])?;
-                }
-                spans += 1;
-            }
+        (Store::CountOnly, Format::Json) => R::count_json(body)
+            .map(|count| Decoded::Count(R::SIGNAL, count))
+            .map_err(|error| invalid_json(&error)),
+        (_, Format::Protobuf) => checked(R::decode(body).map_err(|e| invalid_protobuf(&e))?),
+        (_, Format::Json) => {
+            checked(serde_json::from_slice::<R>(body).map_err(|e| invalid_json(&e))?)
         }
     }
-    Ok(spans)
 }
 
-/// As [`check_ids`] for log records, whose trace context is optional: a
-/// `traceId` is empty or 16 bytes, a `spanId` empty or 8 bytes.
-fn check_log_ids(request: &ExportLogsServiceRequest) -> Result<u64, String> {
-    let mut records = 0u64;
-    for (r, resource) in request.resource_logs.iter().enumerate() {
-        for (s, scope) in resource.scope_logs.iter().enumerate() {
-            for (i, record) in scope.log_records.iter().enumerate() {
-                let path = || format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{i}]");
-                check_id("traceId", path, &record.trace_id, &[0, 16])?;
-                check_id("spanId", path, &record.span_id, &[0, 8])?;
-                records += 1;
-            }
-        }
-    }
-    Ok(records)
-}
-
-/// OTLP/JSON seen only as far as needed to count spans; span contents are
-/// skipped (`IgnoredAny`) and unknown fields ignored, like the full decoder.
-#[derive(Deserialize)]
-struct CountRequest {
-    #[serde(default, rename = "resourceSpans")]
-    resource_spans: Vec<CountResourceSpans>,
-}
-
-#[derive(Deserialize)]
-struct CountResourceSpans {
-    #[serde(default, rename = "scopeSpans")]
-    scope_spans: Vec<CountScopeSpans>,
-}
-
-#[derive(Deserialize)]
-struct CountScopeSpans {
-    #[serde(default)]
-    spans: Vec<IgnoredAny>,
-}
-
-impl CountRequest {
-    fn spans(&self) -> u64 {
-        self.resource_spans
-            .iter()
-            .flat_map(|resource| &resource.scope_spans)
-            .map(|scope| scope.spans.len() as u64)
-            .sum()
-    }
-}
-
-/// The log twin of [`CountRequest`]: `resourceLogs` / `scopeLogs` / `logRecords`.
-#[derive(Deserialize)]
-struct CountLogsRequest {
-    #[serde(default, rename = "resourceLogs")]
-    resource_logs: Vec<CountResourceLogs>,
-}
-
-#[derive(Deserialize)]
-struct CountResourceLogs {
-    #[serde(default, rename = "scopeLogs")]
-    scope_logs: Vec<CountScopeLogs>,
-}
-
-#[derive(Deserialize)]
-struct CountScopeLogs {
-    #[serde(default, rename = "logRecords")]
-    log_records: Vec<IgnoredAny>,
-}
-
-impl CountLogsRequest {
-    fn log_records(&self) -> u64 {
-        self.resource_logs
-            .iter()
-            .flat_map(|resource| &resource.scope_logs)
-            .map(|scope| scope.log_records.len() as u64)
-            .sum()
-    }
+/// Validates ids and counts the items of an already decoded request.
+pub(crate) fn checked<R: ExportRequest>(request: R) -> Result<Decoded, String> {
+    let items = request.check()?;
+    Ok(request.into_decoded(items))
 }
 
 #[cfg(test)]
 mod tests {
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
 
     use super::*;
 
@@ -360,7 +224,7 @@ mod tests {
         for garbage in [&b"\xff\xff\xff"[..], b"\x0a\x05\x01", b"not json"] {
             for format in [Format::Protobuf, Format::Json] {
                 for store in [Store::All, Store::CountOnly] {
-                    for signal in [Signal::Traces, Signal::Logs] {
+                    for signal in Signal::ALL {
                         assert!(
                             decode(signal, format, garbage, store).is_err(),
                             "{garbage:?} {format:?} {signal:?}"
@@ -437,5 +301,180 @@ mod tests {
             garbage.is_err_and(|error| error.contains("ExportLogsServiceRequest")),
             "the message names the logs request"
         );
+    }
+
+    mod metrics {
+        use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+        use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;
+        use opentelemetry_proto::tonic::metrics::v1::{
+            Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram,
+            HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+            Summary, SummaryDataPoint, metric, number_data_point,
+        };
+
+        use super::*;
+
+        fn exemplar(trace_len: usize, span_len: usize) -> Exemplar {
+            Exemplar {
+                trace_id: vec![1; trace_len],
+                span_id: vec![2; span_len],
+                value: Some(opentelemetry_proto::tonic::metrics::v1::exemplar::Value::AsInt(3)),
+                ..Default::default()
+            }
+        }
+
+        fn number(value: i64, exemplars: Vec<Exemplar>) -> NumberDataPoint {
+            NumberDataPoint {
+                value: Some(number_data_point::Value::AsInt(value)),
+                time_unix_nano: 1_544_712_660_000_000_000,
+                exemplars,
+                ..Default::default()
+            }
+        }
+
+        fn metric(name: &str, data: Option<metric::Data>) -> Metric {
+            Metric {
+                name: name.into(),
+                data,
+                ..Default::default()
+            }
+        }
+
+        /// Every shape, with 2 + 1 + 2 + 1 + 1 = 7 data points, plus a
+        /// metric without data and a scope without metrics.
+        fn every_shape(sum_exemplar: Exemplar) -> ExportMetricsServiceRequest {
+            let metrics = vec![
+                metric(
+                    "gauge",
+                    Some(metric::Data::Gauge(Gauge {
+                        data_points: vec![number(1, Vec::new()), number(2, Vec::new())],
+                    })),
+                ),
+                metric(
+                    "sum",
+                    Some(metric::Data::Sum(Sum {
+                        data_points: vec![number(3, vec![exemplar(16, 8), sum_exemplar])],
+                        aggregation_temporality: 2,
+                        is_monotonic: true,
+                    })),
+                ),
+                metric(
+                    "histogram",
+                    Some(metric::Data::Histogram(Histogram {
+                        data_points: vec![
+                            HistogramDataPoint {
+                                count: 3,
+                                sum: Some(1.5),
+                                bucket_counts: vec![1, 2],
+                                explicit_bounds: vec![1.0],
+                                exemplars: vec![exemplar(0, 0)],
+                                ..Default::default()
+                            },
+                            HistogramDataPoint::default(),
+                        ],
+                        aggregation_temporality: 1,
+                    })),
+                ),
+                metric(
+                    "exponential",
+                    Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                        data_points: vec![ExponentialHistogramDataPoint {
+                            count: 2,
+                            scale: -1,
+                            positive: Some(Buckets {
+                                offset: -2,
+                                bucket_counts: vec![1, 1],
+                            }),
+                            ..Default::default()
+                        }],
+                        aggregation_temporality: 2,
+                    })),
+                ),
+                metric(
+                    "summary",
+                    Some(metric::Data::Summary(Summary {
+                        data_points: vec![SummaryDataPoint {
+                            count: 4,
+                            sum: 2.0,
+                            quantile_values: vec![ValueAtQuantile {
+                                quantile: 0.5,
+                                value: 0.4,
+                            }],
+                            ..Default::default()
+                        }],
+                    })),
+                ),
+                metric("empty", None),
+            ];
+            ExportMetricsServiceRequest {
+                resource_metrics: vec![ResourceMetrics {
+                    scope_metrics: vec![
+                        ScopeMetrics {
+                            metrics,
+                            ..Default::default()
+                        },
+                        ScopeMetrics::default(),
+                    ],
+                    ..Default::default()
+                }],
+            }
+        }
+
+        #[test]
+        fn data_points_of_every_shape_decode_and_count_in_every_mode_and_format() {
+            let sent = every_shape(exemplar(0, 8));
+            let protobuf = sent.encode_to_vec();
+            let json = serde_json::to_vec(&sent).unwrap_or_default();
+            for store in [Store::All, Store::DecodeOnly, Store::CountOnly] {
+                for (format, body) in [(Format::Protobuf, &protobuf), (Format::Json, &json)] {
+                    let decoded = decode(Signal::Metrics, format, body, store);
+                    assert_eq!(
+                        decoded.as_ref().map(|d| (d.signal(), d.item_count())),
+                        Ok((Signal::Metrics, 7)),
+                        "{store:?} {format:?}"
+                    );
+                    if let (Store::All, Ok(Decoded::Metrics(request, _))) = (store, decoded) {
+                        assert_eq!(*request, sent, "{format:?}");
+                    }
+                }
+            }
+            assert_eq!(
+                decode(Signal::Metrics, Format::Json, b"{}", Store::CountOnly)
+                    .map(|d| d.item_count()),
+                Ok(0)
+            );
+        }
+
+        #[test]
+        fn exemplar_ids_are_empty_or_full_length() {
+            let body = every_shape(exemplar(16, 3)).encode_to_vec();
+            let error = decode(Signal::Metrics, Format::Protobuf, &body, Store::All)
+                .err()
+                .unwrap_or_default();
+            assert!(
+                error.contains(
+                    "metrics[1].sum.dataPoints[0].exemplars[1].spanId has 3 bytes, expected 0 or 8"
+                ),
+                "{error}"
+            );
+            let body = every_shape(exemplar(8, 8)).encode_to_vec();
+            assert!(decode(Signal::Metrics, Format::Protobuf, &body, Store::All).is_err());
+            // Counting alone does not look at ids.
+            assert_eq!(
+                decode(Signal::Metrics, Format::Protobuf, &body, Store::CountOnly)
+                    .map(|d| d.item_count()),
+                Ok(7)
+            );
+            let garbage = decode(
+                Signal::Metrics,
+                Format::Json,
+                b"{\"resourceMetrics\":{}}",
+                Store::All,
+            );
+            assert!(
+                garbage.is_err_and(|error| error.contains("ExportMetricsServiceRequest")),
+                "the message names the metrics request"
+            );
+        }
     }
 }

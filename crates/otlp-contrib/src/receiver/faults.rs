@@ -7,8 +7,8 @@ use std::time::Duration;
 /// One scripted answer, played on exactly one export request.
 ///
 /// Each variant maps to the protocol-correct answer on both transports and
-/// for both signals, so one script drives gRPC and HTTP exporters of traces
-/// and logs alike:
+/// for every signal, so one script drives gRPC and HTTP exporters of traces,
+/// logs and metrics alike:
 ///
 /// | fault | gRPC | HTTP |
 /// |---|---|---|
@@ -59,11 +59,12 @@ pub enum Fault {
         /// The status message (gRPC `grpc-message`, HTTP `google.rpc.Status.message`).
         message: String,
     },
-    /// A success response that rejects some spans or log records
-    /// (`partial_success`).
+    /// A success response that rejects some spans, log records or data
+    /// points (`partial_success`).
     PartialSuccess {
-        /// `rejected_spans` (`rejected_log_records` for logs): may be 0 (a
-        /// warning) or exceed the records sent.
+        /// `rejected_spans` (`rejected_log_records` for logs,
+        /// `rejected_data_points` for metrics): may be 0 (a warning) or
+        /// exceed the items sent.
         rejected: i64,
         /// `error_message`.
         message: String,
@@ -121,7 +122,7 @@ impl Fault {
 /// The fault script: a queue played one fault per request, then an optional
 /// fallback fault for every request after it.
 ///
-/// One short lock per request; shared by both transports and both signals, so
+/// One short lock per request; shared by both transports and every signal, so
 /// the order is the order in which requests finished decoding.
 #[derive(Debug, Default)]
 pub(crate) struct FaultScript {

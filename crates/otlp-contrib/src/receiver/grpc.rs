@@ -1,14 +1,15 @@
-//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
-//! and `opentelemetry.proto.collector.logs.v1.LogsService/Export`.
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`,
+//! `opentelemetry.proto.collector.logs.v1.LogsService/Export` and
+//! `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`.
 //!
 //! On the wire the receiver runs tonic's unary machinery (framing,
 //! `grpc-encoding` gzip/zstd, the decoding size limit) with a raw-bytes codec
 //! and decodes the message itself, for two reasons: [`Store::CountOnly`]
-//! counts spans and log records without building structs, and an
+//! counts spans, log records and data points without building structs, and an
 //! undecodable message must be `INVALID_ARGUMENT` (the OTLP answer for bad
-//! data), where tonic's prost codec would say `INTERNAL`. [`ReceiverService`] offers the same behaviour
-//! as an `opentelemetry-proto` [`TraceService`] and [`LogsService`] for your
-//! own tonic server.
+//! data), where tonic's prost codec would say `INTERNAL`. [`ReceiverService`]
+//! offers the same behaviour as an `opentelemetry-proto` [`TraceService`],
+//! [`LogsService`] and [`MetricsService`] for your own tonic server.
 //!
 //! Errors raised by tonic before the message reaches the receiver: a message
 //! over the cap is `OUT_OF_RANGE`, decompressing past the cap
@@ -24,11 +25,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsService;
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService;
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use otlp_core::response::{RpcStatus, encode_export_response};
 use otlp_exporter_grpc::RawCodec;
@@ -37,15 +42,10 @@ use tonic::{Code, Status};
 
 use super::config::Store;
 use super::decode::{self, Format};
+use super::export_request::ExportRequest;
 use super::faults::Fault;
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
-
-/// The gRPC path of the trace export method.
-pub(crate) const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-/// The gRPC path of the logs export method.
-pub(crate) const LOGS_EXPORT_PATH: &str =
-    "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 /// Serves one HTTP/2 request of the gRPC listener.
 pub(crate) async fn serve(
@@ -53,16 +53,19 @@ pub(crate) async fn serve(
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<tonic::body::Body>, Infallible> {
     let ticket = Arc::new(RequestTicket::arrive(&shared));
-    let signal = match request.uri().path() {
-        EXPORT_PATH => Signal::Traces,
-        LOGS_EXPORT_PATH => Signal::Logs,
-        path => {
-            ticket.refuse();
-            let message = format!(
-                "unknown method {path}; OTLP traces use {EXPORT_PATH}, logs {LOGS_EXPORT_PATH}"
-            );
-            return Ok(Status::unimplemented(message).into_http());
-        }
+    let path = request.uri().path();
+    let Some(signal) = Signal::ALL
+        .into_iter()
+        .find(|signal| signal.grpc_path() == path)
+    else {
+        ticket.refuse();
+        let message = format!(
+            "unknown method {path}; OTLP traces use {}, logs {}, metrics {}",
+            Signal::Traces.grpc_path(),
+            Signal::Logs.grpc_path(),
+            Signal::Metrics.grpc_path()
+        );
+        return Ok(Status::unimplemented(message).into_http());
     };
     let call = ExportCall {
         shared: Arc::clone(&shared),
@@ -81,7 +84,7 @@ pub(crate) async fn serve(
     Ok(response)
 }
 
-/// One export call on raw bytes, of either signal.
+/// One export call on raw bytes, of any signal.
 struct ExportCall {
     shared: Arc<Shared>,
     ticket: Arc<RequestTicket>,
@@ -112,7 +115,7 @@ impl tonic::server::UnaryService<Bytes> for ExportCall {
                     }
                 };
             match shared.answer(&ticket, meta, decoded).await {
-                // The trace and logs responses share their wire layout.
+                // The responses of the three signals share their wire layout.
                 Reply::Success(partial) => Ok(tonic::Response::new(Bytes::from(
                     encode_export_response(partial.as_ref()),
                 ))),
@@ -139,11 +142,13 @@ pub(crate) fn fault_status(fault: &Fault) -> Status {
     }
 }
 
-/// An `opentelemetry-proto` [`TraceService`] and [`LogsService`] that shares a
-/// [`Receiver`](super::Receiver)'s fault script and collected data.
+/// An `opentelemetry-proto` [`TraceService`], [`LogsService`] and
+/// [`MetricsService`] that shares a [`Receiver`](super::Receiver)'s fault
+/// script and collected data.
 ///
 /// Mount it in your own tonic server (`TraceServiceServer::new(service.clone())`,
-/// `LogsServiceServer::new(service)`) when you need its transport settings;
+/// `LogsServiceServer::new(service.clone())`, `MetricsServiceServer::new(service)`)
+/// when you need its transport settings;
 /// the receiver's own gRPC listener behaves the same, except that there
 /// tonic's prost codec does not run (see the module docs): here an
 /// undecodable message is tonic's `INTERNAL`, while ids of the wrong length
@@ -153,12 +158,13 @@ pub struct ReceiverService {
     pub(crate) shared: Arc<Shared>,
 }
 
-#[tonic::async_trait]
-impl TraceService for ReceiverService {
-    async fn export(
+impl ReceiverService {
+    /// The one export path of the three services: check, play the next
+    /// fault, record, answer.
+    async fn answer_export<R: ExportRequest>(
         &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        request: tonic::Request<R>,
+    ) -> Result<tonic::Response<R::Response>, Status> {
         let shared = &self.shared;
         let ticket = RequestTicket::arrive(shared);
         let headers = request.metadata().clone().into_headers();
@@ -172,14 +178,19 @@ impl TraceService for ReceiverService {
             }
         };
         match shared.answer(&ticket, meta, decoded).await {
-            Reply::Success(partial) => Ok(tonic::Response::new(ExportTraceServiceResponse {
-                partial_success: partial.map(|partial| ExportTracePartialSuccess {
-                    rejected_spans: partial.rejected_spans,
-                    error_message: partial.error_message,
-                }),
-            })),
+            Reply::Success(partial) => Ok(tonic::Response::new(R::response(partial))),
             Reply::Error(fault) => Err(fault_status(&fault)),
         }
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for ReceiverService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        self.answer_export(request).await
     }
 }
 
@@ -189,27 +200,17 @@ impl LogsService for ReceiverService {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
-        let shared = &self.shared;
-        let ticket = RequestTicket::arrive(shared);
-        let headers = request.metadata().clone().into_headers();
-        let meta = shared.meta(Transport::Grpc, &headers, "grpc-encoding");
-        let decoded = match decode::checked_logs(request.into_inner()) {
-            Ok(decoded) if shared.store == Store::CountOnly => decoded.into_count(),
-            Ok(decoded) => decoded,
-            Err(message) => {
-                ticket.refuse();
-                return Err(Status::invalid_argument(message));
-            }
-        };
-        match shared.answer(&ticket, meta, decoded).await {
-            Reply::Success(partial) => Ok(tonic::Response::new(ExportLogsServiceResponse {
-                partial_success: partial.map(|partial| ExportLogsPartialSuccess {
-                    rejected_log_records: partial.rejected_spans,
-                    error_message: partial.error_message,
-                }),
-            })),
-            Reply::Error(fault) => Err(fault_status(&fault)),
-        }
+        self.answer_export(request).await
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for ReceiverService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
+        self.answer_export(request).await
     }
 }
 

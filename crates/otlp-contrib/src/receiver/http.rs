@@ -1,11 +1,11 @@
-//! OTLP/HTTP: `POST /v1/traces` and `POST /v1/logs` with protobuf or
-//! OTLP/JSON bodies.
+//! OTLP/HTTP: `POST /v1/traces`, `POST /v1/logs` and `POST /v1/metrics` with
+//! protobuf or OTLP/JSON bodies.
 //!
-//! Answers, in order of the checks (the same for both paths):
+//! Answers, in order of the checks (the same for every path):
 //!
 //! | condition | status |
 //! |---|---|
-//! | path is neither `/v1/traces` nor `/v1/logs` | 404 |
+//! | path is not `/v1/traces`, `/v1/logs` or `/v1/metrics` | 404 |
 //! | method is not `POST` | 405 with `Allow: POST` |
 //! | `Content-Type` is not `application/x-protobuf` or `application/json` | 415 |
 //! | `Content-Encoding` is not `gzip`, `zstd` or `identity` | 415 with `Accept-Encoding: gzip, zstd` (RFC 9110 §15.5.16) |
@@ -13,8 +13,8 @@
 //! | corrupt compressed body, undecodable message, wrong id length | 400 |
 //! | otherwise | the scripted fault, or 200 |
 //!
-//! Success bodies are an `ExportTraceServiceResponse` or
-//! `ExportLogsServiceResponse`, error bodies a
+//! Success bodies are an `ExportTraceServiceResponse`,
+//! `ExportLogsServiceResponse` or `ExportMetricsServiceResponse`, error bodies a
 //! `google.rpc.Status`, both in the request's format (protobuf when the
 //! request's own content type is unusable). Connections are kept alive.
 
@@ -36,11 +36,6 @@ use super::decode::{self, Format};
 use super::faults::Fault;
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
-
-/// The OTLP/HTTP traces path.
-pub(crate) const TRACES_PATH: &str = "/v1/traces";
-/// The OTLP/HTTP logs path.
-pub(crate) const LOGS_PATH: &str = "/v1/logs";
 
 // google.rpc.Code values used in error bodies.
 const CODE_INVALID_ARGUMENT: i32 = 3;
@@ -86,16 +81,19 @@ pub(crate) async fn serve(
         )
     };
 
-    let signal = match parts.uri.path() {
-        TRACES_PATH => Signal::Traces,
-        LOGS_PATH => Signal::Logs,
-        path => {
-            let message = format!(
-                "no such path {path}; OTLP traces are POSTed to {TRACES_PATH}, logs to {LOGS_PATH}"
-            );
-            discard(body).await;
-            return Ok(bad(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message));
-        }
+    let path = parts.uri.path();
+    let Some(signal) = Signal::ALL
+        .into_iter()
+        .find(|signal| signal.http_path() == path)
+    else {
+        let message = format!(
+            "no such path {path}; OTLP traces are POSTed to {}, logs to {}, metrics to {}",
+            Signal::Traces.http_path(),
+            Signal::Logs.http_path(),
+            Signal::Metrics.http_path()
+        );
+        discard(body).await;
+        return Ok(bad(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message));
     };
     if parts.method != Method::POST {
         discard(body).await;
@@ -220,8 +218,8 @@ fn success_response(
     partial: Option<&PartialSuccess>,
 ) -> Response<Full<Bytes>> {
     let body = match format {
-        // `ExportTraceServiceResponse` and `ExportLogsServiceResponse` share
-        // their wire layout: `partial_success` 1 { rejected count 1, message 2 }.
+        // The `Export*ServiceResponse`s of the three signals share their wire
+        // layout: `partial_success` 1 { rejected count 1, message 2 }.
         Format::Protobuf => encode_export_response(partial),
         Format::Json => export_response_json(signal, partial).into_bytes(),
     };
@@ -281,10 +279,10 @@ pub(crate) fn retry_after_date(now: SystemTime, delay: Duration) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
-/// OTLP/JSON `ExportTraceServiceResponse` (or `ExportLogsServiceResponse`):
+/// OTLP/JSON `ExportTraceServiceResponse` (or the logs or metrics one):
 /// `{}` for full success, otherwise `partialSuccess` with its non-default
-/// fields (`rejectedSpans` or `rejectedLogRecords` as a string, as OTLP/JSON
-/// writes 64-bit integers).
+/// fields (`rejectedSpans`, `rejectedLogRecords` or `rejectedDataPoints` as a
+/// string, as OTLP/JSON writes 64-bit integers).
 pub(crate) fn export_response_json(signal: Signal, partial: Option<&PartialSuccess>) -> String {
     let Some(partial) = partial else {
         return "{}".to_owned();
@@ -292,6 +290,7 @@ pub(crate) fn export_response_json(signal: Signal, partial: Option<&PartialSucce
     let rejected_key = match signal {
         Signal::Traces => "rejectedSpans",
         Signal::Logs => "rejectedLogRecords",
+        Signal::Metrics => "rejectedDataPoints",
     };
     let mut fields = serde_json::Map::new();
     if partial.rejected_spans != 0 {
@@ -375,6 +374,13 @@ mod tests {
         assert_eq!(
             value,
             json!({ "partialSuccess": { "rejectedLogRecords": "3", "errorMessage": "too old" } })
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(&export_response_json(Signal::Metrics, Some(&partial)))
+                .unwrap_or_default();
+        assert_eq!(
+            value,
+            json!({ "partialSuccess": { "rejectedDataPoints": "3", "errorMessage": "too old" } })
         );
         let status = RpcStatus {
             code: 8,

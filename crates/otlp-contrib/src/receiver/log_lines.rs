@@ -96,7 +96,7 @@ fn severity_name(number: i32) -> Option<String> {
     })
 }
 
-fn key_value(out: &mut String, attribute: &KeyValue) {
+pub(crate) fn key_value(out: &mut String, attribute: &KeyValue) {
     out.push_str(&attribute.key);
     out.push('=');
     match &attribute.value {
@@ -106,7 +106,7 @@ fn key_value(out: &mut String, attribute: &KeyValue) {
 }
 
 /// An `AnyValue` on one line: strings quoted and escaped, bytes as hex.
-fn any_value(out: &mut String, value: &AnyValue) {
+pub(crate) fn any_value(out: &mut String, value: &AnyValue) {
     match &value.value {
         None => out.push_str("null"),
         Some(Value::StringValue(text)) => {

@@ -1,23 +1,25 @@
-//! An embeddable OTLP receiver of traces and logs for tests, examples,
-//! benchmarks and local debugging.
+//! An embeddable OTLP receiver of traces, logs and metrics for tests,
+//! examples, benchmarks and local debugging.
 //!
 //! [`Receiver::start`] binds OTLP/gRPC and OTLP/HTTP listeners (free loopback
 //! ports by default) on its own runtime thread, so it works the same from
 //! synchronous code, `#[test]` and `#[tokio::test]`. It accepts what a
 //! collector accepts:
 //!
-//! - gRPC `TraceService/Export` and `LogsService/Export` with `grpc-encoding`
-//!   gzip or zstd;
-//! - HTTP `POST /v1/traces` and `POST /v1/logs` with `application/x-protobuf`
-//!   or `application/json` (OTLP/JSON) bodies, `Content-Encoding` gzip or
-//!   zstd, HTTP/1.1 keep-alive or HTTP/2;
+//! - gRPC `TraceService/Export`, `LogsService/Export` and
+//!   `MetricsService/Export` with `grpc-encoding` gzip or zstd;
+//! - HTTP `POST /v1/traces`, `POST /v1/logs` and `POST /v1/metrics` with
+//!   `application/x-protobuf` or `application/json` (OTLP/JSON) bodies,
+//!   `Content-Encoding` gzip or zstd, HTTP/1.1 keep-alive or HTTP/2;
 //! - optionally over TLS, with client certificates required (mTLS).
 //!
 //! Every request is decoded with `opentelemetry-proto` and kept, unless the
-//! [`Store`] mode says otherwise ([`Store::CountOnly`] counts spans and log
-//! records straight from the protobuf, for benchmarks). Spans and log records
-//! are counted apart ([`span_count`](Receiver::span_count),
-//! [`log_record_count`](Receiver::log_record_count)); each
+//! [`Store`] mode says otherwise ([`Store::CountOnly`] counts spans, log
+//! records and data points straight from the protobuf, for benchmarks).
+//! Spans, log records and metric data points are counted apart
+//! ([`span_count`](Receiver::span_count),
+//! [`log_record_count`](Receiver::log_record_count),
+//! [`data_point_count`](Receiver::data_point_count)); each
 //! [`ReceivedRequest`] says its [`Signal`]. Bad input gets the protocol's answer —
 //! HTTP 400/404/405/413/415 with a `google.rpc.Status` body, gRPC
 //! `INVALID_ARGUMENT` — and never a panic; bodies are capped before and after
@@ -26,8 +28,8 @@
 //! A script of [`Fault`]s, played one per request, makes it misbehave like a
 //! real backend: error codes, throttling with `RetryInfo` / `Retry-After`,
 //! partial success, delays, hanging requests; [`Receiver::refuse_connections_for`]
-//! takes it off the network for a while. Trace and log requests share one
-//! script: each request of either signal takes the next fault.
+//! takes it off the network for a while. The three signals share one
+//! script: each request of any signal takes the next fault.
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,6 +47,9 @@
 //! // Logs go to `{endpoint}/v1/logs`, or gRPC `LogsService/Export`.
 //! assert_eq!(receiver.http_logs_url(), Some(format!("{endpoint}/v1/logs")));
 //! assert_eq!(receiver.log_record_count(), 0);
+//! // Metrics go to `{endpoint}/v1/metrics`, or gRPC `MetricsService/Export`.
+//! assert_eq!(receiver.http_metrics_url(), Some(format!("{endpoint}/v1/metrics")));
+//! assert!(!receiver.wait_for_data_points(1, Duration::from_millis(10)));
 //! receiver.shutdown();
 //! # Ok::<(), otlp_contrib::receiver::ReceiverError>(())
 //! ```
@@ -55,11 +60,13 @@ mod certs;
 mod config;
 mod decode;
 mod error;
+mod export_request;
 mod faults;
 mod grpc;
 mod http;
 mod listener;
 mod log_lines;
+mod metric_lines;
 mod shared;
 mod store;
 mod tls;
@@ -71,8 +78,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::sync::{mpsc, oneshot};
 
@@ -83,6 +92,7 @@ pub use error::ReceiverError;
 pub use faults::Fault;
 pub use grpc::ReceiverService;
 pub use log_lines::render_logs;
+pub use metric_lines::render_metrics;
 pub use store::{Answer, ReceivedRequest, ReceiverStats, Signal, Transport};
 pub use tree::render_traces;
 
@@ -94,7 +104,7 @@ const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for connection tasks before dropping them.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A running OTLP receiver of traces and logs. See the [module docs](self).
+/// A running OTLP receiver of traces, logs and metrics. See the [module docs](self).
 ///
 /// The receiver runs on its own thread with its own tokio runtime
 /// ([`ReceiverConfig::worker_threads`]); this handle controls it and reads
@@ -246,21 +256,30 @@ impl Receiver {
 
     /// `http://IP:PORT` (`https://` with TLS), the base URL of OTLP/HTTP;
     /// traces go to [`http_traces_url`](Self::http_traces_url), logs to
-    /// [`http_logs_url`](Self::http_logs_url).
+    /// [`http_logs_url`](Self::http_logs_url), metrics to
+    /// [`http_metrics_url`](Self::http_metrics_url).
     pub fn http_endpoint(&self) -> Option<String> {
         self.http_addr.map(|addr| self.endpoint(addr))
     }
 
     /// `http://IP:PORT/v1/traces` (`https://` with TLS).
     pub fn http_traces_url(&self) -> Option<String> {
-        self.http_endpoint()
-            .map(|base| format!("{base}{}", http::TRACES_PATH))
+        self.http_url(Signal::Traces)
     }
 
     /// `http://IP:PORT/v1/logs` (`https://` with TLS).
     pub fn http_logs_url(&self) -> Option<String> {
+        self.http_url(Signal::Logs)
+    }
+
+    /// `http://IP:PORT/v1/metrics` (`https://` with TLS).
+    pub fn http_metrics_url(&self) -> Option<String> {
+        self.http_url(Signal::Metrics)
+    }
+
+    fn http_url(&self, signal: Signal) -> Option<String> {
         self.http_endpoint()
-            .map(|base| format!("{base}{}", http::LOGS_PATH))
+            .map(|base| format!("{base}{}", signal.http_path()))
     }
 
     fn endpoint(&self, addr: SocketAddr) -> String {
@@ -275,7 +294,7 @@ impl Receiver {
     }
 
     /// Appends faults to the script: each of the next requests (on either
-    /// transport, of either signal, in arrival order) gets one. Requests refused as bad input
+    /// transport, of any signal, in arrival order) gets one. Requests refused as bad input
     /// do not consume a fault. After the script, requests succeed (or get the
     /// [fallback fault](Self::set_fallback_fault)).
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
@@ -321,7 +340,7 @@ impl Receiver {
         }
     }
 
-    /// A copy of every decoded request of either signal, in arrival order,
+    /// A copy of every decoded request of any signal, in arrival order,
     /// whatever its answer (only kept in [`Store::All`] mode).
     pub fn requests(&self) -> Vec<ReceivedRequest> {
         self.shared.collected.requests()
@@ -351,7 +370,7 @@ impl Receiver {
 
     /// Spans in accepted requests (counted in every [`Store`] mode).
     pub fn span_count(&self) -> u64 {
-        self.shared.collected.accepted_spans()
+        self.shared.collected.accepted_items(Signal::Traces)
     }
 
     /// The log requests answered OK or with partial success, with their
@@ -374,7 +393,33 @@ impl Receiver {
 
     /// Log records in accepted requests (counted in every [`Store`] mode).
     pub fn log_record_count(&self) -> u64 {
-        self.shared.collected.accepted_log_records()
+        self.shared.collected.accepted_items(Signal::Logs)
+    }
+
+    /// The metrics requests answered OK or with partial success, with their
+    /// resources and scopes.
+    pub fn accepted_metric_requests(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.accepted(Signal::Metrics, |received| received.metrics.clone())
+    }
+
+    /// The metrics of accepted requests, each with its data points, in
+    /// arrival order. One instrument exported twice appears twice.
+    pub fn accepted_metrics(&self) -> Vec<Metric> {
+        self.shared.collected.with_requests(|requests| {
+            requests
+                .iter()
+                .filter(|received| received.answered.is_accepted())
+                .flat_map(ReceivedRequest::metric_list)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Metric data points in accepted requests, over every metric shape
+    /// (gauge, sum, histogram, exponential histogram, summary); counted in
+    /// every [`Store`] mode.
+    pub fn data_point_count(&self) -> u64 {
+        self.shared.collected.accepted_items(Signal::Metrics)
     }
 
     /// `read` applied to each kept accepted request of `signal`, in arrival order.
@@ -413,6 +458,12 @@ impl Receiver {
         self.wait_until(timeout, |stats| stats.accepted_log_records >= n)
     }
 
+    /// Blocks until at least `n` metric data points were accepted; `false` on
+    /// timeout. Blocks the calling thread, as [`wait_for_spans`](Self::wait_for_spans).
+    pub fn wait_for_data_points(&self, n: u64, timeout: Duration) -> bool {
+        self.wait_until(timeout, |stats| stats.accepted_data_points >= n)
+    }
+
     /// Blocks until `condition` holds for the counters; `false` on timeout.
     pub fn wait_until(
         &self,
@@ -436,6 +487,13 @@ impl Receiver {
             .await
     }
 
+    /// Waits, without blocking the thread, until at least `n` metric data
+    /// points were accepted; `false` on timeout. Needs a tokio runtime with timers.
+    pub async fn wait_for_data_points_async(&self, n: u64, timeout: Duration) -> bool {
+        self.wait_until_async(timeout, |stats| stats.accepted_data_points >= n)
+            .await
+    }
+
     /// Waits, without blocking the thread, until `condition` holds for the
     /// counters; `false` on timeout. Needs a tokio runtime with timers.
     pub async fn wait_until_async(
@@ -449,8 +507,9 @@ impl Receiver {
             .await
     }
 
-    /// An `opentelemetry-proto` `TraceService` and `LogsService` sharing this
-    /// receiver's script and collected data, to mount in your own tonic server.
+    /// An `opentelemetry-proto` `TraceService`, `LogsService` and
+    /// `MetricsService` sharing this receiver's script and collected data, to
+    /// mount in your own tonic server.
     pub fn service(&self) -> ReceiverService {
         ReceiverService {
             shared: Arc::clone(&self.shared),

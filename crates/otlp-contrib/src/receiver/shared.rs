@@ -1,6 +1,6 @@
 //! The state both transports share, and the one place that decides how a
 //! decoded request is answered: next fault of the script, record, reply.
-//! Trace and log requests take their faults from the same script.
+//! Requests of every signal take their faults from the same script.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,9 +118,10 @@ impl RequestMeta {
 /// The protocol-independent answer; each transport renders it.
 #[derive(Debug)]
 pub(crate) enum Reply {
-    /// Success, with `partial_success` when some spans or log records were
-    /// rejected (`rejected_spans` then stands for `rejected_log_records`: both
-    /// are field 1 of their `partial_success` message).
+    /// Success, with `partial_success` when some spans, log records or data
+    /// points were rejected (`rejected_spans` then stands for
+    /// `rejected_log_records` or `rejected_data_points`: all are field 1 of
+    /// their `partial_success` message).
     Success(Option<PartialSuccess>),
     /// An error fault.
     Error(Fault),
@@ -181,25 +182,39 @@ impl Shared {
             return;
         }
         let (signal, items) = (decoded.signal(), decoded.item_count());
-        let bodies = match decoded {
-            Decoded::Traces(request, spans) => Some((*request, Default::default(), spans, 0)),
-            Decoded::Logs(logs, records) => Some((Default::default(), *logs, 0, records)),
-            Decoded::Count(..) => None,
-        };
         let mut keep = None;
-        if let (Some((request, logs, span_count, log_record_count)), Some(meta)) = (bodies, meta) {
-            let received = ReceivedRequest {
+        if let Some(meta) = meta
+            && !matches!(decoded, Decoded::Count(..))
+        {
+            let mut received = ReceivedRequest {
                 transport: meta.transport,
                 signal,
-                request,
-                logs,
+                request: Default::default(),
+                logs: Default::default(),
+                metrics: Default::default(),
                 content_type: meta.content_type,
                 content_encoding: meta.content_encoding,
                 headers: meta.headers,
                 answered: answer.clone(),
-                span_count,
-                log_record_count,
+                span_count: 0,
+                log_record_count: 0,
+                data_point_count: 0,
             };
+            match decoded {
+                Decoded::Traces(request, spans) => {
+                    received.request = *request;
+                    received.span_count = spans;
+                }
+                Decoded::Logs(logs, records) => {
+                    received.logs = *logs;
+                    received.log_record_count = records;
+                }
+                Decoded::Metrics(metrics, points) => {
+                    received.metrics = *metrics;
+                    received.data_point_count = points;
+                }
+                Decoded::Count(..) => {}
+            }
             if let Some(observer) = &self.observer {
                 observer.call(&received);
             }

@@ -5,8 +5,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::faults::Fault;
@@ -14,9 +16,9 @@ use super::faults::Fault;
 /// The transport a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
-    /// OTLP/gRPC (`TraceService/Export`, `LogsService/Export`).
+    /// OTLP/gRPC (`TraceService/Export`, `LogsService/Export`, `MetricsService/Export`).
     Grpc,
-    /// OTLP/HTTP (`POST /v1/traces`, `POST /v1/logs`).
+    /// OTLP/HTTP (`POST /v1/traces`, `POST /v1/logs`, `POST /v1/metrics`).
     Http,
 }
 
@@ -28,14 +30,49 @@ pub enum Signal {
     Traces,
     /// `ExportLogsServiceRequest`: gRPC `LogsService/Export`, HTTP `/v1/logs`.
     Logs,
+    /// `ExportMetricsServiceRequest`: gRPC `MetricsService/Export`, HTTP `/v1/metrics`.
+    Metrics,
+}
+
+impl Signal {
+    /// Every signal, in the order of [`index`](Self::index).
+    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
+
+    /// The position of the signal in [`ALL`](Self::ALL), for per-signal arrays.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Signal::Traces => 0,
+            Signal::Logs => 1,
+            Signal::Metrics => 2,
+        }
+    }
+
+    /// The OTLP/HTTP path: `/v1/traces`, `/v1/logs` or `/v1/metrics`.
+    pub(crate) fn http_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Logs => "/v1/logs",
+            Signal::Metrics => "/v1/metrics",
+        }
+    }
+
+    /// The gRPC path of the signal's export method.
+    pub(crate) fn grpc_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        }
+    }
 }
 
 impl std::fmt::Display for Signal {
-    /// `traces` or `logs`, as in the HTTP path.
+    /// `traces`, `logs` or `metrics`, as in the HTTP path.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Signal::Traces => "traces",
             Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
         })
     }
 }
@@ -48,7 +85,7 @@ pub enum Answer {
     Ok,
     /// Success with `partial_success` ([`Fault::PartialSuccess`]).
     Partial {
-        /// `rejected_spans` (or `rejected_log_records`) sent back.
+        /// `rejected_spans` (`rejected_log_records`, `rejected_data_points`) sent back.
         rejected: i64,
         /// `error_message` sent back.
         message: String,
@@ -79,21 +116,25 @@ impl Answer {
 
 /// One decoded export request and how it was answered.
 ///
-/// A trace request fills `request` and `span_count`; a log request fills
-/// `logs` and `log_record_count` and leaves the other two empty. `signal`
-/// says which.
+/// A trace request fills `request` and `span_count`, a log request `logs`
+/// and `log_record_count`, a metrics request `metrics` and
+/// `data_point_count`; the other fields of the kind stay empty (default).
+/// `signal` says which.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReceivedRequest {
     /// gRPC or HTTP.
     pub transport: Transport,
-    /// Traces or logs.
+    /// Traces, logs or metrics.
     pub signal: Signal,
     /// The trace request, decoded with `opentelemetry-proto` (from protobuf or
-    /// OTLP/JSON); empty for a [`Signal::Logs`] request.
+    /// OTLP/JSON); empty unless `signal` is [`Signal::Traces`].
     pub request: ExportTraceServiceRequest,
-    /// The log request, decoded with `opentelemetry-proto`; empty for a
-    /// [`Signal::Traces`] request.
+    /// The log request, decoded with `opentelemetry-proto`; empty unless
+    /// `signal` is [`Signal::Logs`].
     pub logs: ExportLogsServiceRequest,
+    /// The metrics request, decoded with `opentelemetry-proto`; empty unless
+    /// `signal` is [`Signal::Metrics`].
+    pub metrics: ExportMetricsServiceRequest,
     /// HTTP `Content-Type` as sent (`application/grpc...` for gRPC).
     pub content_type: Option<String>,
     /// HTTP `Content-Encoding`, or gRPC `grpc-encoding`, as sent.
@@ -102,10 +143,12 @@ pub struct ReceivedRequest {
     pub headers: Vec<(String, String)>,
     /// How the receiver answered.
     pub answered: Answer,
-    /// Spans in `request` (0 for logs).
+    /// Spans in `request` (0 for the other signals).
     pub span_count: u64,
-    /// Log records in `logs` (0 for traces).
+    /// Log records in `logs` (0 for the other signals).
     pub log_record_count: u64,
+    /// Data points in `metrics`, over every metric shape (0 for the other signals).
+    pub data_point_count: u64,
 }
 
 impl ReceivedRequest {
@@ -126,13 +169,23 @@ impl ReceivedRequest {
             .flat_map(|scope| &scope.spans)
     }
 
-    /// The log records of the request, in order (none for traces).
+    /// The log records of the request, in order (none for the other signals).
     pub fn log_records(&self) -> impl Iterator<Item = &LogRecord> {
         self.logs
             .resource_logs
             .iter()
             .flat_map(|resource| &resource.scope_logs)
             .flat_map(|scope| &scope.log_records)
+    }
+
+    /// The metrics of the request, each with its data points, in order (none
+    /// for the other signals).
+    pub fn metric_list(&self) -> impl Iterator<Item = &Metric> {
+        self.metrics
+            .resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
     }
 }
 
@@ -141,12 +194,12 @@ impl ReceivedRequest {
 /// Counted in every [`Store`](super::Store) mode. Each request is counted once
 /// when it arrives and settled exactly once, so `requests` equals
 /// `accepted_requests + faulted_requests + bad_requests + abandoned_requests`
-/// plus the requests still in progress. Request counters cover both signals;
-/// spans and log records are counted apart.
+/// plus the requests still in progress. Request counters cover every signal;
+/// spans, log records and data points are counted apart.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceiverStats {
-    /// Every request received on either transport, whatever its answer.
+    /// Every request received on either transport, of any signal, whatever its answer.
     pub requests: u64,
     /// Requests answered OK or with partial success.
     pub accepted_requests: u64,
@@ -155,12 +208,17 @@ pub struct ReceiverStats {
     pub accepted_spans: u64,
     /// Log records in accepted requests (rejected ones of a partial success included).
     pub accepted_log_records: u64,
+    /// Metric data points in accepted requests, over every metric shape
+    /// (rejected ones of a partial success included).
+    pub accepted_data_points: u64,
     /// Requests answered with an error fault or left hanging.
     pub faulted_requests: u64,
     /// Spans in faulted requests.
     pub faulted_spans: u64,
     /// Log records in faulted requests.
     pub faulted_log_records: u64,
+    /// Metric data points in faulted requests.
+    pub faulted_data_points: u64,
     /// Requests refused as bad input: undecodable, oversized, wrong content
     /// type or encoding, wrong path or method.
     pub bad_requests: u64,
@@ -175,11 +233,11 @@ pub struct ReceiverStats {
 pub(crate) struct Collected {
     requests: AtomicU64,
     accepted_requests: AtomicU64,
-    accepted_spans: AtomicU64,
-    accepted_log_records: AtomicU64,
+    /// Spans, log records, data points of accepted requests, by [`Signal::index`].
+    accepted_items: [AtomicU64; 3],
     faulted_requests: AtomicU64,
-    faulted_spans: AtomicU64,
-    faulted_log_records: AtomicU64,
+    /// The same, of faulted requests.
+    faulted_items: [AtomicU64; 3],
     bad_requests: AtomicU64,
     abandoned_requests: AtomicU64,
     kept: Mutex<Vec<ReceivedRequest>>,
@@ -194,11 +252,9 @@ impl Default for Collected {
         Collected {
             requests: AtomicU64::new(0),
             accepted_requests: AtomicU64::new(0),
-            accepted_spans: AtomicU64::new(0),
-            accepted_log_records: AtomicU64::new(0),
+            accepted_items: Default::default(),
             faulted_requests: AtomicU64::new(0),
-            faulted_spans: AtomicU64::new(0),
-            faulted_log_records: AtomicU64::new(0),
+            faulted_items: Default::default(),
             bad_requests: AtomicU64::new(0),
             abandoned_requests: AtomicU64::new(0),
             kept: Mutex::new(Vec::new()),
@@ -253,8 +309,8 @@ impl Collected {
         }
     }
 
-    /// Counts an answered request of `signal` holding `items` spans or log
-    /// records, and keeps it if `keep` is given.
+    /// Counts an answered request of `signal` holding `items` spans, log
+    /// records or data points, and keeps it if `keep` is given.
     pub(crate) fn note_answer(
         &self,
         accepted: bool,
@@ -265,37 +321,40 @@ impl Collected {
         if let Some(request) = keep {
             lock(&self.kept).push(request);
         }
-        let (requests, counter) = match (accepted, signal) {
-            (true, Signal::Traces) => (&self.accepted_requests, &self.accepted_spans),
-            (true, Signal::Logs) => (&self.accepted_requests, &self.accepted_log_records),
-            (false, Signal::Traces) => (&self.faulted_requests, &self.faulted_spans),
-            (false, Signal::Logs) => (&self.faulted_requests, &self.faulted_log_records),
+        let (requests, counters) = if accepted {
+            (&self.accepted_requests, &self.accepted_items)
+        } else {
+            (&self.faulted_requests, &self.faulted_items)
         };
         requests.fetch_add(1, Ordering::SeqCst);
-        counter.fetch_add(items, Ordering::SeqCst);
+        counters[signal.index()].fetch_add(items, Ordering::SeqCst);
         self.changed();
     }
 
     pub(crate) fn stats(&self) -> ReceiverStats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::SeqCst);
+        let [accepted_spans, accepted_log_records, accepted_data_points] =
+            self.accepted_items.each_ref().map(load);
+        let [faulted_spans, faulted_log_records, faulted_data_points] =
+            self.faulted_items.each_ref().map(load);
         ReceiverStats {
             requests: self.requests.load(Ordering::SeqCst),
             accepted_requests: self.accepted_requests.load(Ordering::SeqCst),
-            accepted_spans: self.accepted_spans.load(Ordering::SeqCst),
-            accepted_log_records: self.accepted_log_records.load(Ordering::SeqCst),
+            accepted_spans,
+            accepted_log_records,
+            accepted_data_points,
             faulted_requests: self.faulted_requests.load(Ordering::SeqCst),
-            faulted_spans: self.faulted_spans.load(Ordering::SeqCst),
-            faulted_log_records: self.faulted_log_records.load(Ordering::SeqCst),
+            faulted_spans,
+            faulted_log_records,
+            faulted_data_points,
             bad_requests: self.bad_requests.load(Ordering::SeqCst),
             abandoned_requests: self.abandoned_requests.load(Ordering::SeqCst),
         }
     }
 
-    pub(crate) fn accepted_spans(&self) -> u64 {
-        self.accepted_spans.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn accepted_log_records(&self) -> u64 {
-        self.accepted_log_records.load(Ordering::SeqCst)
+    /// Spans, log records or data points of accepted requests of `signal`.
+    pub(crate) fn accepted_items(&self, signal: Signal) -> u64 {
+        self.accepted_items[signal.index()].load(Ordering::SeqCst)
     }
 
     pub(crate) fn requests(&self) -> Vec<ReceivedRequest> {
@@ -394,14 +453,40 @@ mod tests {
     }
 
     #[test]
-    fn spans_and_log_records_are_counted_apart() {
+    fn spans_log_records_and_data_points_are_counted_apart() {
         let collected = Collected::default();
         collected.note_answer(true, Signal::Traces, 2, None);
         collected.note_answer(true, Signal::Logs, 7, None);
         collected.note_answer(false, Signal::Logs, 3, None);
+        collected.note_answer(true, Signal::Metrics, 11, None);
+        collected.note_answer(false, Signal::Metrics, 5, None);
         let stats = collected.stats();
-        assert_eq!((stats.accepted_spans, stats.accepted_log_records), (2, 7));
-        assert_eq!((stats.faulted_spans, stats.faulted_log_records), (0, 3));
-        assert_eq!((stats.accepted_requests, stats.faulted_requests), (2, 1));
+        assert_eq!(
+            (
+                stats.accepted_spans,
+                stats.accepted_log_records,
+                stats.accepted_data_points
+            ),
+            (2, 7, 11)
+        );
+        assert_eq!(
+            (
+                stats.faulted_spans,
+                stats.faulted_log_records,
+                stats.faulted_data_points
+            ),
+            (0, 3, 5)
+        );
+        assert_eq!((stats.accepted_requests, stats.faulted_requests), (3, 2));
+        assert_eq!(collected.accepted_items(Signal::Metrics), 11);
+    }
+
+    #[test]
+    fn signals_index_their_arrays_and_name_their_paths() {
+        for (index, signal) in Signal::ALL.into_iter().enumerate() {
+            assert_eq!(signal.index(), index);
+            assert_eq!(signal.http_path(), format!("/v1/{signal}"));
+            assert!(signal.grpc_path().ends_with("Service/Export"), "{signal}");
+        }
     }
 }

@@ -380,7 +380,7 @@ async fn http_bad_input_gets_4xx_and_the_receiver_keeps_working() {
         ),
     ];
     let client = http_client();
-    let wrong_path = format!("{}/v1/metrics", receiver.http_endpoint().expect("base"));
+    let wrong_path = format!("{}/v1/profiles", receiver.http_endpoint().expect("base"));
     let requests = cases
         .into_iter()
         .map(|(what, expected, parts)| (what, url.as_str(), expected, parts))

@@ -1,0 +1,447 @@
+//! The three OTLP export requests behind one trait, so that decoding,
+//! checking, counting and answering are written once for traces, logs and
+//! metrics: what differs per signal is here, and only here.
+//!
+//! Counting without decoding ([`Store::CountOnly`](super::Store::CountOnly))
+//! walks the protobuf with [`otlp_core::wire`]: spans and log records sit at
+//! the same depth (field 2 of field 2 of field 1), data points one level
+//! deeper, inside each metric's shape.
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::metrics::v1::{Exemplar, Metric, metric};
+use otlp_core::DecodeError;
+use otlp_core::response::PartialSuccess;
+use otlp_core::wire::{WireReader, WireValue};
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use super::decode::Decoded;
+use super::store::Signal;
+
+/// An `opentelemetry-proto` export request of one signal, with what the
+/// receiver needs to know about it.
+pub(crate) trait ExportRequest:
+    prost::Message + DeserializeOwned + Default + Send + Sized + 'static
+{
+    /// The signal whose requests these are.
+    const SIGNAL: Signal;
+    /// The message name, for error messages.
+    const NAME: &'static str;
+    /// The `ExportXServiceResponse` a tonic service answers with.
+    type Response: Send + 'static;
+
+    /// Checks what a collector checks (id lengths) and counts the spans, log
+    /// records or data points. The error is a message for the client.
+    fn check(&self) -> Result<u64, String>;
+
+    /// Counts the items of an encoded request without decoding them.
+    fn count_protobuf(body: &[u8]) -> Result<u64, DecodeError>;
+
+    /// Counts the items of an OTLP/JSON request, skipping their contents.
+    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error>;
+
+    /// The decoded request, for [`Shared::answer`](super::shared::Shared::answer).
+    fn into_decoded(self, items: u64) -> Decoded;
+
+    /// The success response, with `partial_success` when some items were rejected.
+    fn response(partial: Option<PartialSuccess>) -> Self::Response;
+}
+
+impl ExportRequest for ExportTraceServiceRequest {
+    const SIGNAL: Signal = Signal::Traces;
+    const NAME: &'static str = "ExportTraceServiceRequest";
+    type Response = ExportTraceServiceResponse;
+
+    fn check(&self) -> Result<u64, String> {
+        let mut spans = 0u64;
+        for (r, resource) in self.resource_spans.iter().enumerate() {
+            for (s, scope) in resource.scope_spans.iter().enumerate() {
+                for (i, span) in scope.spans.iter().enumerate() {
+                    let path = || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
+                    check_id("traceId", path, &span.trace_id, &[16])?;
+                    check_id("spanId", path, &span.span_id, &[8])?;
+                    check_id("parentSpanId", path, &span.parent_span_id, &[0, 8])?;
+                    for (l, link) in span.links.iter().enumerate() {
+                        let path =
+                            || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}].links[{l}]");
+                        check_id("traceId", path, &link.trace_id, &[16])?;
+                        check_id("spanId", path, &link.span_id, &[8])?;
+                    }
+                    spans += 1;
+                }
+            }
+        }
+        Ok(spans)
+    }
+
+    fn count_protobuf(body: &[u8]) -> Result<u64, DecodeError> {
+        otlp_core::wire::count_spans(body)
+    }
+
+    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
+        serde_json::from_slice::<CountRequest>(body).map(|request| request.spans())
+    }
+
+    fn into_decoded(self, items: u64) -> Decoded {
+        Decoded::Traces(Box::new(self), items)
+    }
+
+    fn response(partial: Option<PartialSuccess>) -> Self::Response {
+        ExportTraceServiceResponse {
+            partial_success: partial.map(|partial| ExportTracePartialSuccess {
+                rejected_spans: partial.rejected_spans,
+                error_message: partial.error_message,
+            }),
+        }
+    }
+}
+
+impl ExportRequest for ExportLogsServiceRequest {
+    const SIGNAL: Signal = Signal::Logs;
+    const NAME: &'static str = "ExportLogsServiceRequest";
+    type Response = ExportLogsServiceResponse;
+
+    /// A log record's trace context is optional: a `traceId` is empty or 16
+    /// bytes, a `spanId` empty or 8 bytes.
+    fn check(&self) -> Result<u64, String> {
+        let mut records = 0u64;
+        for (r, resource) in self.resource_logs.iter().enumerate() {
+            for (s, scope) in resource.scope_logs.iter().enumerate() {
+                for (i, record) in scope.log_records.iter().enumerate() {
+                    let path = || format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{i}]");
+                    check_id("traceId", path, &record.trace_id, &[0, 16])?;
+                    check_id("spanId", path, &record.span_id, &[0, 8])?;
+                    records += 1;
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    fn count_protobuf(body: &[u8]) -> Result<u64, DecodeError> {
+        otlp_core::wire::count_log_records(body)
+    }
+
+    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
+        serde_json::from_slice::<CountLogsRequest>(body).map(|request| request.log_records())
+    }
+
+    fn into_decoded(self, items: u64) -> Decoded {
+        Decoded::Logs(Box::new(self), items)
+    }
+
+    fn response(partial: Option<PartialSuccess>) -> Self::Response {
+        ExportLogsServiceResponse {
+            partial_success: partial.map(|partial| ExportLogsPartialSuccess {
+                rejected_log_records: partial.rejected_spans,
+                error_message: partial.error_message,
+            }),
+        }
+    }
+}
+
+impl ExportRequest for ExportMetricsServiceRequest {
+    const SIGNAL: Signal = Signal::Metrics;
+    const NAME: &'static str = "ExportMetricsServiceRequest";
+    type Response = ExportMetricsServiceResponse;
+
+    /// Counts data points over every metric shape; an exemplar's trace
+    /// context is optional, as a log record's.
+    fn check(&self) -> Result<u64, String> {
+        let mut points = 0u64;
+        for (r, resource) in self.resource_metrics.iter().enumerate() {
+            for (s, scope) in resource.scope_metrics.iter().enumerate() {
+                for (m, metric) in scope.metrics.iter().enumerate() {
+                    let shape = shape_name(metric);
+                    try_each_point_exemplars(metric, |p, exemplars| {
+                        exemplars.iter().enumerate().try_for_each(|(e, exemplar)| {
+                            let path = || {
+                                format!(
+                                    "resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}].{shape}.dataPoints[{p}].exemplars[{e}]"
+                                )
+                            };
+                            check_id("traceId", path, &exemplar.trace_id, &[0, 16])?;
+                            check_id("spanId", path, &exemplar.span_id, &[0, 8])
+                        })
+                    })?;
+                    points += data_point_count(metric) as u64;
+                }
+            }
+        }
+        Ok(points)
+    }
+
+    fn count_protobuf(body: &[u8]) -> Result<u64, DecodeError> {
+        count_data_points(body)
+    }
+
+    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
+        serde_json::from_slice::<CountMetricsRequest>(body).map(|request| request.data_points())
+    }
+
+    fn into_decoded(self, items: u64) -> Decoded {
+        Decoded::Metrics(Box::new(self), items)
+    }
+
+    fn response(partial: Option<PartialSuccess>) -> Self::Response {
+        ExportMetricsServiceResponse {
+            partial_success: partial.map(|partial| ExportMetricsPartialSuccess {
+                rejected_data_points: partial.rejected_spans,
+                error_message: partial.error_message,
+            }),
+        }
+    }
+}
+
+/// The data points of a metric, whatever its shape (0 without data).
+pub(crate) fn data_point_count(metric: &Metric) -> usize {
+    match &metric.data {
+        Some(metric::Data::Gauge(gauge)) => gauge.data_points.len(),
+        Some(metric::Data::Sum(sum)) => sum.data_points.len(),
+        Some(metric::Data::Histogram(histogram)) => histogram.data_points.len(),
+        Some(metric::Data::ExponentialHistogram(histogram)) => histogram.data_points.len(),
+        Some(metric::Data::Summary(summary)) => summary.data_points.len(),
+        None => 0,
+    }
+}
+
+/// The OTLP/JSON name of a metric's shape (`gauge`, `sum`, `histogram`,
+/// `exponentialHistogram`, `summary`), `-` without data.
+fn shape_name(metric: &Metric) -> &'static str {
+    match &metric.data {
+        Some(metric::Data::Gauge(_)) => "gauge",
+        Some(metric::Data::Sum(_)) => "sum",
+        Some(metric::Data::Histogram(_)) => "histogram",
+        Some(metric::Data::ExponentialHistogram(_)) => "exponentialHistogram",
+        Some(metric::Data::Summary(_)) => "summary",
+        None => "-",
+    }
+}
+
+/// Calls `visit` with the index and exemplars of each data point that can
+/// carry exemplars (summary points cannot), up to the first error.
+fn try_each_point_exemplars<E>(
+    metric: &Metric,
+    mut visit: impl FnMut(usize, &[Exemplar]) -> Result<(), E>,
+) -> Result<(), E> {
+    fn each<P, E>(
+        points: &[P],
+        exemplars: fn(&P) -> &[Exemplar],
+        visit: &mut impl FnMut(usize, &[Exemplar]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        points
+            .iter()
+            .enumerate()
+            .try_for_each(|(p, point)| visit(p, exemplars(point)))
+    }
+    match &metric.data {
+        Some(metric::Data::Gauge(gauge)) => {
+            each(&gauge.data_points, |point| &point.exemplars, &mut visit)
+        }
+        Some(metric::Data::Sum(sum)) => {
+            each(&sum.data_points, |point| &point.exemplars, &mut visit)
+        }
+        Some(metric::Data::Histogram(histogram)) => {
+            each(&histogram.data_points, |point| &point.exemplars, &mut visit)
+        }
+        Some(metric::Data::ExponentialHistogram(histogram)) => {
+            each(&histogram.data_points, |point| &point.exemplars, &mut visit)
+        }
+        Some(metric::Data::Summary(_)) | None => Ok(()),
+    }
+}
+
+/// Fails unless `id` has one of the `lengths`, naming the field.
+///
+/// Protobuf `bytes` and JSON hex strings of any length decode fine, so this
+/// is where a wrong id is caught, as a collector does.
+fn check_id(
+    what: &str,
+    path: impl Fn() -> String,
+    id: &[u8],
+    lengths: &[usize],
+) -> Result<(), String> {
+    if lengths.contains(&id.len()) {
+        return Ok(());
+    }
+    let expected: Vec<String> = lengths.iter().map(usize::to_string).collect();
+    Err(format!(
+        "{}.{what} has {} bytes, expected {}",
+        path(),
+        id.len(),
+        expected.join(" or ")
+    ))
+}
+
+/// `Metric` fields holding a shape (`gauge` 5, `sum` 7, `histogram` 9,
+/// `exponential_histogram` 10, `summary` 11); each shape's `data_points` is
+/// its field 1.
+const METRIC_SHAPE_FIELDS: [u32; 5] = [5, 7, 9, 10, 11];
+
+/// Counts the data points of an encoded `ExportMetricsServiceRequest`:
+/// `resource_metrics` (1) -> `scope_metrics` (2) -> `metrics` (2) -> a shape
+/// -> `data_points` (1), without decoding any point.
+fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
+    let mut points = 0u64;
+    each_message(WireReader::new(request), &[1], |resource| {
+        each_message(resource, &[2], |scope| {
+            each_message(scope, &[2], |metric| {
+                each_message(metric, &METRIC_SHAPE_FIELDS, |shape| {
+                    each_message(shape, &[1], |_| {
+                        points += 1;
+                        Ok(())
+                    })
+                })
+            })
+        })
+    })?;
+    Ok(points)
+}
+
+/// Calls `visit` with a reader over each length-delimited field numbered one
+/// of `fields`; other fields are skipped (still checked for framing).
+fn each_message<'a>(
+    mut reader: WireReader<'a>,
+    fields: &[u32],
+    mut visit: impl FnMut(WireReader<'a>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    while let Some((field, value)) = reader.next_field()? {
+        if let WireValue::Len(payload) = value
+            && fields.contains(&field)
+        {
+            visit(WireReader::nested(payload, reader.offset_of(payload)))?;
+        }
+    }
+    Ok(())
+}
+
+/// OTLP/JSON seen only as far as needed to count spans; span contents are
+/// skipped (`IgnoredAny`) and unknown fields ignored, like the full decoder.
+#[derive(Deserialize)]
+struct CountRequest {
+    #[serde(default, rename = "resourceSpans")]
+    resource_spans: Vec<CountResourceSpans>,
+}
+
+#[derive(Deserialize)]
+struct CountResourceSpans {
+    #[serde(default, rename = "scopeSpans")]
+    scope_spans: Vec<CountScopeSpans>,
+}
+
+#[derive(Deserialize)]
+struct CountScopeSpans {
+    #[serde(default)]
+    spans: Vec<IgnoredAny>,
+}
+
+impl CountRequest {
+    fn spans(&self) -> u64 {
+        self.resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len() as u64)
+            .sum()
+    }
+}
+
+/// The log twin of [`CountRequest`]: `resourceLogs` / `scopeLogs` / `logRecords`.
+#[derive(Deserialize)]
+struct CountLogsRequest {
+    #[serde(default, rename = "resourceLogs")]
+    resource_logs: Vec<CountResourceLogs>,
+}
+
+#[derive(Deserialize)]
+struct CountResourceLogs {
+    #[serde(default, rename = "scopeLogs")]
+    scope_logs: Vec<CountScopeLogs>,
+}
+
+#[derive(Deserialize)]
+struct CountScopeLogs {
+    #[serde(default, rename = "logRecords")]
+    log_records: Vec<IgnoredAny>,
+}
+
+impl CountLogsRequest {
+    fn log_records(&self) -> u64 {
+        self.resource_logs
+            .iter()
+            .flat_map(|resource| &resource.scope_logs)
+            .map(|scope| scope.log_records.len() as u64)
+            .sum()
+    }
+}
+
+/// The metrics twin of [`CountRequest`]: `resourceMetrics` / `scopeMetrics` /
+/// `metrics` / a shape / `dataPoints`.
+#[derive(Deserialize)]
+struct CountMetricsRequest {
+    #[serde(default, rename = "resourceMetrics")]
+    resource_metrics: Vec<CountResourceMetrics>,
+}
+
+#[derive(Deserialize)]
+struct CountResourceMetrics {
+    #[serde(default, rename = "scopeMetrics")]
+    scope_metrics: Vec<CountScopeMetrics>,
+}
+
+#[derive(Deserialize)]
+struct CountScopeMetrics {
+    #[serde(default)]
+    metrics: Vec<CountMetric>,
+}
+
+/// A metric's shapes: one is present (with several, the first in this order
+/// is counted).
+#[derive(Deserialize)]
+struct CountMetric {
+    #[serde(default)]
+    gauge: Option<CountShape>,
+    #[serde(default)]
+    sum: Option<CountShape>,
+    #[serde(default)]
+    histogram: Option<CountShape>,
+    #[serde(default, rename = "exponentialHistogram")]
+    exponential_histogram: Option<CountShape>,
+    #[serde(default)]
+    summary: Option<CountShape>,
+}
+
+#[derive(Deserialize)]
+struct CountShape {
+    #[serde(default, rename = "dataPoints")]
+    data_points: Vec<IgnoredAny>,
+}
+
+impl CountMetricsRequest {
+    fn data_points(&self) -> u64 {
+        self.resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+            .filter_map(|metric| {
+                [
+                    &metric.gauge,
+                    &metric.sum,
+                    &metric.histogram,
+                    &metric.exponential_histogram,
+                    &metric.summary,
+                ]
+                .into_iter()
+                .find_map(Option::as_ref)
+            })
+            .map(|shape| shape.data_points.len() as u64)
+            .sum()
+    }
+}
