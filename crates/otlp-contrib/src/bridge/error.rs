@@ -19,4 +19,16 @@ pub enum BridgeError {
     /// The export runtime of an `SdkExporter` could not be started.
     #[error("cannot start the export runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The exporter given sends another signal than the adapter carries (an
+    /// `SdkLogExporter` around an exporter built for traces, say: it would
+    /// post log records to `/v1/traces`).
+    #[error(
+        "an exporter of {found} cannot carry {expected}: build it for {expected} (`.signal(Signal::{expected:?})`)"
+    )]
+    WrongSignal {
+        /// The signal the adapter carries.
+        expected: otlp_sdk::Signal,
+        /// The signal the exporter was built for.
+        found: otlp_sdk::Signal,
+    },
 }

@@ -319,26 +319,7 @@ impl<E: Exporter> SdkExporterBuilder<E> {
     /// Starts the runtime (unless one was given) and builds the adapter.
     pub fn build(self) -> Result<SdkExporter<E>, BridgeError> {
         super::suppress_on_pipeline_threads();
-        let runtime = match self.runtime {
-            Some(handle) => ExportRuntime {
-                handle,
-                owned: None,
-            },
-            None => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("otlp-bridge-export")
-                    .on_thread_start(otlp_sdk::own_threads::enter)
-                    .on_thread_unpark(otlp_sdk::own_threads::catch_up)
-                    .enable_all()
-                    .build()
-                    .map_err(BridgeError::Runtime)?;
-                ExportRuntime {
-                    handle: runtime.handle().clone(),
-                    owned: Some(runtime),
-                }
-            }
-        };
+        let runtime = ExportRuntime::start(self.runtime)?;
         let encoding = self.exporter.encoding();
         Ok(SdkExporter {
             exporter: Arc::new(self.exporter),
@@ -355,7 +336,8 @@ impl<E: Exporter> SdkExporterBuilder<E> {
     }
 }
 
-/// What happened to the spans an [`SdkExporter`] was given. Every span of a
+/// What happened to the spans an [`SdkExporter`] was given (the log records
+/// an [`SdkLogExporter`](super::SdkLogExporter) was given). Every span of a
 /// settled batch is in exactly one of `exported`, `rejected`, `failed`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -374,36 +356,37 @@ pub struct SdkExporterStats {
     pub last_error: Option<String>,
 }
 
+/// The live counters behind [`SdkExporterStats`] (shared with the log exporter).
 #[derive(Debug, Default)]
-struct Counters {
-    batches: AtomicU64,
-    exported: AtomicU64,
-    rejected: AtomicU64,
-    failed: AtomicU64,
-    retries: AtomicU64,
+pub(super) struct Counters {
+    pub(super) batches: AtomicU64,
+    pub(super) exported: AtomicU64,
+    pub(super) rejected: AtomicU64,
+    pub(super) failed: AtomicU64,
+    pub(super) retries: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
 impl Counters {
-    fn add(counter: &AtomicU64, value: u64) {
+    pub(super) fn add(counter: &AtomicU64, value: u64) {
         counter.fetch_add(value, Ordering::Relaxed);
     }
 
-    fn record_error(&self, error: impl ToString) {
+    pub(super) fn record_error(&self, error: impl ToString) {
         *self
             .last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
     }
 
-    fn last_error(&self) -> Option<String> {
+    pub(super) fn last_error(&self) -> Option<String> {
         self.last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn snapshot(&self) -> SdkExporterStats {
+    pub(super) fn snapshot(&self) -> SdkExporterStats {
         SdkExporterStats {
             batches: self.batches.load(Ordering::Relaxed),
             exported: self.exported.load(Ordering::Relaxed),
@@ -418,9 +401,36 @@ impl Counters {
 /// The runtime exports run on; an owned one is shut down without blocking
 /// when the adapter is dropped (dropping a runtime inside another runtime's
 /// context would panic).
-struct ExportRuntime {
-    handle: Handle,
-    owned: Option<Runtime>,
+pub(super) struct ExportRuntime {
+    pub(super) handle: Handle,
+    pub(super) owned: Option<Runtime>,
+}
+
+impl ExportRuntime {
+    /// Runs on `handle`, or starts the adapter's own runtime: one worker
+    /// thread named `otlp-bridge-export`, one of the pipeline's own threads.
+    pub(super) fn start(handle: Option<Handle>) -> Result<ExportRuntime, BridgeError> {
+        Ok(match handle {
+            Some(handle) => ExportRuntime {
+                handle,
+                owned: None,
+            },
+            None => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("otlp-bridge-export")
+                    .on_thread_start(otlp_sdk::own_threads::enter)
+                    .on_thread_unpark(otlp_sdk::own_threads::catch_up)
+                    .enable_all()
+                    .build()
+                    .map_err(BridgeError::Runtime)?;
+                ExportRuntime {
+                    handle: runtime.handle().clone(),
+                    owned: Some(runtime),
+                }
+            }
+        })
+    }
 }
 
 impl Drop for ExportRuntime {
@@ -432,21 +442,22 @@ impl Drop for ExportRuntime {
 }
 
 /// One batch's requests on their way out, on the export runtime.
-struct Delivery<E> {
-    exporter: Arc<E>,
-    retry: RetryPolicy,
-    deadline: Instant,
-    counters: Arc<Counters>,
+pub(super) struct Delivery<E> {
+    pub(super) exporter: Arc<E>,
+    pub(super) retry: RetryPolicy,
+    pub(super) deadline: Instant,
+    pub(super) counters: Arc<Counters>,
 }
 
 /// How a batch's requests ended.
 #[derive(Debug, Default)]
-struct Settled {
-    failed: u64,
+pub(super) struct Settled {
+    /// Records (spans or log records) not delivered.
+    pub(super) failed: u64,
 }
 
 impl<E: Exporter> Delivery<E> {
-    async fn run(self, requests: Vec<ExportRequest>) -> Settled {
+    pub(super) async fn run(self, requests: Vec<ExportRequest>) -> Settled {
         let mut settled = Settled::default();
         for request in requests {
             settled.failed += self.send_with_retry(request).await;

@@ -140,7 +140,7 @@ pub(crate) fn convert_scope(
 }
 
 /// A hash of the scope's contents, attributes in order (consistent with [`same_scope`]).
-fn scope_hash(scope: &opentelemetry::InstrumentationScope) -> u64 {
+pub(crate) fn scope_hash(scope: &opentelemetry::InstrumentationScope) -> u64 {
     let mut hasher = DefaultHasher::new();
     scope.name().hash(&mut hasher);
     scope.version().hash(&mut hasher);
@@ -157,7 +157,7 @@ fn scope_hash(scope: &opentelemetry::InstrumentationScope) -> u64 {
 /// Unlike `opentelemetry`'s own `PartialEq` this never allocates (that one sorts
 /// copies of both attribute lists) and compares floats by their bits, so a
 /// scope with a NaN attribute still finds itself in the cache.
-fn same_scope(
+pub(crate) fn same_scope(
     a: &opentelemetry::InstrumentationScope,
     b: &opentelemetry::InstrumentationScope,
 ) -> bool {
