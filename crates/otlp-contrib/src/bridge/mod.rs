@@ -79,17 +79,83 @@
 //! flags and state, kind, name, times, attributes of every value kind,
 //! events, links, status, dropped counts — plus the provider's resource and
 //! each span's instrumentation scope. [`SpanConverter`] lists each mapping.
+//!
+//! ## Logs
+//!
+//! The same two ways in, for `opentelemetry_sdk`'s `SdkLoggerProvider` (and
+//! so for `tracing` events through `opentelemetry-appender-tracing`, and the
+//! `log` crate through `opentelemetry-appender-log`):
+//!
+//! - [`OtlpLogProcessor`]: an `opentelemetry_sdk` log processor that converts
+//!   each record ([`LogConverter`]) and hands it to an otlp-sdk
+//!   [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor): the record encoded
+//!   once on the emitting thread, a byte-bounded queue, retries, every record
+//!   counted, bounded flush and shutdown. The recommended way.
+//! - [`SdkLogExporter`]: our gRPC and HTTP transports, built for
+//!   [`Signal::Logs`](otlp_sdk::Signal::Logs), as an `opentelemetry_sdk` log
+//!   exporter for the SDK's own `BatchLogProcessor` or `SimpleLogProcessor`,
+//!   with its own tokio runtime and retries, as [`SdkExporter`] for spans.
+//!
+//! From `opentelemetry-otlp`:
+//!
+//! ```text
+//! let provider = SdkLoggerProvider::builder()
+//!     .with_batch_exporter(opentelemetry_otlp::LogExporter::builder().with_tonic().build()?)
+//!     .build();
+//! ```
+//!
+//! to the otlp-rust log pipeline, configured from the same variables
+//! (`OTEL_EXPORTER_OTLP_LOGS_*` over `OTEL_EXPORTER_OTLP_*`, `OTEL_BLRP_*`):
+//!
+//! ```no_run
+//! use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+//! use opentelemetry_sdk::logs::SdkLoggerProvider;
+//! use otlp_contrib::bridge::OtlpLogProcessor;
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! let provider = SdkLoggerProvider::builder()
+//!     .with_log_processor(OtlpLogProcessor::from_env()?)
+//!     .build();
+//! let subscriber = tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider));
+//! tracing::subscriber::set_global_default(subscriber)?;
+//!
+//! tracing::warn!(disk.free_bytes = 1_048_576_i64, "disk almost full");
+//! provider.shutdown()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Or keep the SDK's batch processor and swap only the exporter:
+//! `.with_batch_exporter(SdkLogExporter::from_env()?)`.
+//!
+//! Every field of the SDK's log record crosses: times (the observed time is
+//! *now* when absent), severity number and text, the body and attributes as
+//! full `AnyValue`s (maps, lists, bytes, nested), the trace context of the
+//! active span (ids and flags), the event name, the provider's resource and
+//! the logger's scope — named by the record's target when it has one, as
+//! `opentelemetry-otlp` names it. [`LogConverter`] lists each mapping.
+//!
+//! Records emitted on the pipelines' own threads never come back: those
+//! threads enter `opentelemetry`'s suppressed context (so the SDK's logger
+//! drops them), `tracing` records nothing there, and [`OtlpLogProcessor`]
+//! refuses them as well.
 
 mod convert;
 mod error;
 mod exporter;
 mod intern;
+mod log_convert;
+mod log_exporter;
+mod log_processor;
+mod log_scope_cache;
 mod processor;
 mod scope_cache;
 
 pub use convert::{SpanConverter, convert_resource};
 pub use error::BridgeError;
 pub use exporter::{DEFAULT_EXPORT_TIMEOUT, SdkExporter, SdkExporterBuilder, SdkExporterStats};
+pub use log_convert::LogConverter;
+pub use log_exporter::{SdkLogExporter, SdkLogExporterBuilder};
+pub use log_processor::OtlpLogProcessor;
 pub use processor::{DEFAULT_FLUSH_TIMEOUT, OtlpSpanProcessor};
 
 /// Makes the `opentelemetry` API record nothing on the pipelines' own
