@@ -18,6 +18,7 @@ mod error;
 mod file;
 mod keys;
 mod loader;
+mod metric_options;
 mod node;
 mod origin;
 mod parse;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
 pub use loader::ConfigLoader;
+pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
 
 use crate::Signal;
 use crate::durable::DurableConfig;
