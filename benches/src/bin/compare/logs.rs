@@ -704,6 +704,12 @@ impl Run {
     fn cpu_per_record(&self) -> f64 {
         self.usage.cpu().as_secs_f64() / self.produced.max(1) as f64
     }
+
+    /// Per record the receiver got: what a lossy row paid for each record
+    /// it delivered.
+    fn cpu_per_received_record(&self) -> f64 {
+        self.usage.cpu().as_secs_f64() / self.received.max(1) as f64
+    }
 }
 
 fn measure(
@@ -959,11 +965,11 @@ impl LogsReport {
         );
         let _ = writeln!(
             out,
-            "| load | shape | transport | implementation | sender CPU µs/record | vs baseline default | vs baseline lossless | producer CPU ns/record | produce s | until shut down s | produced | received | lost | other records | peak RSS MiB |"
+            "| load | shape | transport | implementation | sender CPU µs/record | vs baseline default | vs baseline lossless | µs/received record | producer CPU ns/record | produce s | until shut down s | produced | received | lost | other records | peak RSS MiB |"
         );
         let _ = writeln!(
             out,
-            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for (row, runs) in &self.rows {
             if runs.is_empty() {
@@ -976,7 +982,7 @@ impl LogsReport {
             let lost = runs.iter().map(Run::lost).max().unwrap_or(0);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.2} ({:.2}–{:.2}) | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.1} |",
+                "| {} | {} | {} | {} | {:.2} ({:.2}–{:.2}) | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.1} |",
                 row.mode.label(),
                 row.shape.as_str(),
                 if control {
@@ -990,6 +996,11 @@ impl LogsReport {
                 high * 1e6,
                 show(versus_default),
                 show(versus_lossless),
+                if control {
+                    "–".to_owned()
+                } else {
+                    format!("{:.2}", spread(runs, Run::cpu_per_received_record).0 * 1e6)
+                },
                 spread(runs, |run| run.producer_cpu.as_secs_f64()
                     / run.produced.max(1) as f64)
                 .0 * 1e9,
@@ -1033,17 +1044,46 @@ impl LogsReport {
                 None => "–".to_owned(),
             };
             let lost = runs.iter().map(Run::lost).max().unwrap_or(0);
-            let control = self
-                .control_cpu(row)
-                .map(|cpu| format!("; the control took {:.2} µs/record", cpu * 1e6))
+            // Beyond the workload: each side's CPU per record less the
+            // control's, ours over the lossless baseline's.
+            let control = self.control_cpu(row);
+            let beyond = control
+                .zip(self.cpu(row))
+                .zip(self.baseline_cpu(row, Side::BaselineLossless))
+                .map(|((control, ours), theirs)| (ours - control) / (theirs - control));
+            let control = match (control, beyond) {
+                (Some(control), Some(beyond)) => format!(
+                    "; the control took {:.2} µs/record, beyond it ours over lossless is {}",
+                    control * 1e6,
+                    ratio(beyond)
+                ),
+                _ => String::new(),
+            };
+            // The default queue dropped records: what it paid per record it
+            // delivered.
+            let delivered = self
+                .rows
+                .iter()
+                .find(|(other, runs)| {
+                    *other
+                        == Row {
+                            side: Side::BaselineDefault,
+                            ..*row
+                        }
+                        && !runs.is_empty()
+                })
+                .zip(self.cpu(row))
+                .map(|((_, runs), ours)| ours / spread(runs, Run::cpu_per_received_record).0)
+                .map(|value| format!(" ({} per record it delivered)", ratio(value)))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "- {}, {}, {}: CPU/record vs baseline default {}, vs lossless {}; lost {}{}{}",
+                "- {}, {}, {}: CPU/record vs baseline default {}{}, vs lossless {}; lost {}{}{}",
                 row.mode.label(),
                 row.shape.as_str(),
                 row.transport.label(),
                 met(versus_default),
+                delivered,
                 met(versus_lossless),
                 lost,
                 if lost == 0 { " (met)" } else { " (NOT met)" },
@@ -1072,6 +1112,7 @@ impl LogsReport {
                     "sender_cpu_seconds_per_record": cpu,
                     "sender_cpu_seconds_per_record_min": low,
                     "sender_cpu_seconds_per_record_max": high,
+                    "sender_cpu_seconds_per_received_record": spread(runs, Run::cpu_per_received_record).0,
                     "ratio_cpu_per_record_vs_baseline_default": versus_default,
                     "ratio_cpu_per_record_vs_baseline_lossless": versus_lossless,
                     "lost_worst": if row.side == Side::Workload { 0 } else { runs.iter().map(Run::lost).max().unwrap_or(0) },
