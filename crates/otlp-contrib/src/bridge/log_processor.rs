@@ -8,14 +8,14 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry::logs::Severity as OtelSeverity;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLogRecord;
-use otlp_core::{KeyValue, Resource};
+use otlp_core::Resource;
 use otlp_sdk::config::{Config, ConfigLoader};
 use otlp_sdk::{BatchLogProcessor, LogProcessor, PipelineError, StatsSnapshot, own_threads};
 
 use super::BridgeError;
-use super::convert::convert_resource;
 use super::log_convert::LogConverter;
 use super::processor::DEFAULT_FLUSH_TIMEOUT;
+use super::resource::{config_resource, merge_over_base};
 use crate::pipeline::build_log_processor;
 
 /// An [`opentelemetry_sdk::logs::LogProcessor`] that converts each emitted
@@ -218,41 +218,6 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
     }
 }
 
-/// The resource a [`Config`] describes (`service_name`, `resource_attributes`),
-/// if it describes any.
-pub(crate) fn config_resource(config: &Config) -> Option<Resource> {
-    let mut attributes: Vec<KeyValue> = config
-        .resource_attributes
-        .iter()
-        .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
-        .collect();
-    if let Some(name) = config.effective_service_name() {
-        attributes.push(KeyValue::new("service.name", name.to_owned()));
-    }
-    (!attributes.is_empty()).then(|| Resource::new(attributes))
-}
-
-/// The SDK's resource merged over `base`: the SDK's values win, except its
-/// placeholder `service.name` (`unknown_service…`) when `base` names the service.
-pub(crate) fn merge_over_base(
-    base: Option<&Resource>,
-    resource: &opentelemetry_sdk::Resource,
-) -> Resource {
-    let mut converted = convert_resource(resource);
-    let Some(base) = base else {
-        return converted;
-    };
-    let placeholder = converted
-        .service_name()
-        .is_some_and(|name| name == "unknown_service" || name.starts_with("unknown_service:"));
-    if placeholder && base.service_name().is_some() {
-        converted
-            .attributes
-            .retain(|attribute| attribute.key != "service.name");
-    }
-    base.merge(&converted)
-}
-
 /// The `opentelemetry_sdk` form of a log pipeline error; the message counts
 /// log records (the pipeline's own messages count spans whatever the signal).
 pub(crate) fn log_sdk_error(error: PipelineError, timeout: Duration) -> OTelSdkError {
@@ -277,6 +242,7 @@ mod tests {
 
     use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
     use opentelemetry_sdk::logs::{LogProcessor as _, SdkLoggerProvider};
+    use otlp_core::KeyValue;
 
     use super::*;
 

@@ -148,6 +148,7 @@ mod log_exporter;
 mod log_processor;
 mod log_scope_cache;
 mod processor;
+mod resource;
 mod scope_cache;
 
 pub use convert::{SpanConverter, convert_resource};

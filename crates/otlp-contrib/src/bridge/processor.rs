@@ -7,12 +7,13 @@ use std::time::Duration;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData};
-use otlp_core::{KeyValue, Resource};
+use otlp_core::Resource;
 use otlp_sdk::config::{Config, ConfigLoader};
 use otlp_sdk::{BatchSpanProcessor, PipelineError, SpanProcessor, StatsSnapshot};
 
 use super::BridgeError;
-use super::convert::{SpanConverter, convert_resource};
+use super::convert::SpanConverter;
+use super::resource::{config_resource, merge_over_base};
 use crate::pipeline::build_processor;
 
 /// The default bound of [`force_flush`](opentelemetry_sdk::trace::SpanProcessor::force_flush),
@@ -155,16 +156,8 @@ impl OtlpSpanProcessor<BatchSpanProcessor> {
     /// (`OTEL_SDK_DISABLED=true`) makes a processor that discards every span.
     pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
         let mut processor = OtlpSpanProcessor::new(build_processor(config)?);
-        let mut attributes: Vec<KeyValue> = config
-            .resource_attributes
-            .iter()
-            .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
-            .collect();
-        if let Some(name) = config.effective_service_name() {
-            attributes.push(KeyValue::new("service.name", name.to_owned()));
-        }
-        if !attributes.is_empty() {
-            processor = processor.with_resource(Resource::new(attributes));
+        if let Some(resource) = config_resource(config) {
+            processor = processor.with_resource(resource);
         }
         processor.disabled = config.disabled;
         Ok(processor)
@@ -199,18 +192,7 @@ impl<P: SpanProcessor> opentelemetry_sdk::trace::SpanProcessor for OtlpSpanProce
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        let mut converted = convert_resource(resource);
-        if let Some(base) = &self.base_resource {
-            let placeholder = converted.service_name().is_some_and(|name| {
-                name == "unknown_service" || name.starts_with("unknown_service:")
-            });
-            if placeholder && base.service_name().is_some() {
-                converted
-                    .attributes
-                    .retain(|attribute| attribute.key != "service.name");
-            }
-            converted = base.merge(&converted);
-        }
+        let converted = merge_over_base(self.base_resource.as_ref(), resource);
         self.converter.set_otlp_resource(Arc::new(converted));
     }
 }
@@ -230,6 +212,7 @@ mod tests {
 
     use opentelemetry::trace::{Tracer as _, TracerProvider as _};
     use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use otlp_core::KeyValue;
 
     use super::*;
 
