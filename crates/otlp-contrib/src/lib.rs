@@ -21,7 +21,9 @@
 //!   `.with_span_processor(OtlpSpanProcessor::from_env()?)` in place of
 //!   `.with_batch_exporter(..)` — and `bridge::SdkExporter` makes our gRPC and
 //!   HTTP exporters usable as SDK span exporters, with their own runtime and
-//!   retries.
+//!   retries. For an `SdkLoggerProvider` (and `opentelemetry-appender-tracing`
+//!   on it), `bridge::OtlpLogProcessor` and `bridge::SdkLogExporter` do the
+//!   same for log records: `.with_log_processor(OtlpLogProcessor::from_env()?)`.
 //! - [`tracing`] (feature `tracing`, default): the `tracing` front door.
 //!   `tracing::OtlpLayer` is a `tracing-subscriber` layer that records spans
 //!   and the events inside them straight into otlp-sdk spans — switching from
