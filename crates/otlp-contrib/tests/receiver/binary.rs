@@ -8,6 +8,8 @@ use std::sync::mpsc;
 use http::StatusCode;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::support::*;
@@ -157,7 +159,7 @@ fn binary_prints_trees_and_appends_otlp_json_lines() {
     let last = rest.last().expect("final line");
     assert_eq!(
         last,
-        "final requests=2 accepted_requests=2 spans=4 log_records=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+        "final requests=2 accepted_requests=2 spans=4 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
     );
     let _ = std::fs::remove_file(&jsonl);
 }
@@ -239,7 +241,7 @@ fn binary_prints_log_records_and_appends_log_requests_as_otlp_json_lines() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=3 accepted_requests=3 spans=1 log_records=3 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+            "final requests=3 accepted_requests=3 spans=1 log_records=3 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
         )
     );
     let _ = std::fs::remove_file(&jsonl);
@@ -260,6 +262,111 @@ fn binary_count_only_counts_log_records() {
     assert!(
         rest.last()
             .is_some_and(|line| line.contains(" spans=0 log_records=4 ")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn binary_prints_data_points_and_appends_metrics_requests_as_otlp_json_lines() {
+    let jsonl = temp_file("metrics.jsonl");
+    let running = Running::start(&[
+        "--jsonl",
+        jsonl.to_str().expect("path"),
+        "--exit-on-stdin-eof",
+    ]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let first = rich_metrics("metrics-http", 2);
+    let second = rich_metrics("metrics-grpc", 1);
+    let logs = rich_logs("logs-between", 1);
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/metrics", running.http);
+        let json = serde_json::to_vec(&first).expect("JSON");
+        let answer = post(&url, "application/json", Some("gzip"), gzip(&json)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let url = format!("http://{}/v1/logs", running.http);
+        let body = prost::Message::encode_to_vec(&logs);
+        let answer = post(&url, "application/x-protobuf", None, body).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let mut client = MetricsServiceClient::connect(format!("http://{}", running.grpc))
+            .await
+            .expect("gRPC connect");
+        client.export(second.clone()).await.expect("gRPC export");
+    });
+
+    let output = running.lines_until(|line| line.starts_with("  metrics-grpc gc.pause"));
+    let text = output.join("\n");
+    assert!(
+        text.contains("request http data_points=10 answer=ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("request grpc data_points=5 answer=ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("request http log_records=1 answer=ok"),
+        "{text}"
+    );
+    // One line per data point: service, name[unit], kind, value, attributes.
+    let point_lines = output
+        .iter()
+        .filter(|line| line.starts_with("  metrics-http "))
+        .count();
+    assert_eq!(point_lines, 10, "{text}");
+    for expected in [
+        "  metrics-http queue.depth[{item}] gauge -2 point=1 string=\"text ünïcödé\"",
+        "  metrics-http http.requests sum(cumulative, monotonic) 40 point=0 string=\"text ünïcödé\"",
+        "  metrics-http http.duration[ms] histogram(delta) count=3 sum=12.5 min=1 max=8 bounds=[5, 10] buckets=[1, 2, 0] point=0 string=\"text ünïcödé\"",
+        "  metrics-http rpc.duration[s] exponential_histogram(cumulative) count=4 sum=2.25 min=0 max=1.5 scale=3 zero_count=1 point=1 string=\"text ünïcödé\"",
+        "  metrics-grpc gc.pause[s] summary count=10 sum=0.5 q0.5=0.25 q0.99=0.125 point=0 string=\"text ünïcödé\"",
+    ] {
+        assert!(
+            output.iter().any(|line| line == expected),
+            "{expected} in {text}"
+        );
+    }
+
+    // One request per line, in arrival order; `resourceMetrics` says which
+    // lines hold metrics.
+    let content = std::fs::read_to_string(&jsonl).expect("jsonl file");
+    let lines: Vec<&str> = content.lines().collect();
+    assert_eq!(lines.len(), 3, "{content}");
+    let metric_lines: Vec<ExportMetricsServiceRequest> = [lines[0], lines[2]]
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("an OTLP/JSON metrics request"))
+        .collect();
+    assert_eq!(metric_lines, vec![first, second]);
+    let value: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+    assert!(value.get("resourceMetrics").is_some() && value.get("resourceLogs").is_none());
+    let log_line: ExportLogsServiceRequest =
+        serde_json::from_str(lines[1]).expect("an OTLP/JSON log request");
+    assert_eq!(log_line, logs);
+
+    let rest = running.finish("stdin");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some(
+            "final requests=3 accepted_requests=3 spans=0 log_records=1 data_points=15 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+        )
+    );
+    let _ = std::fs::remove_file(&jsonl);
+}
+
+#[test]
+fn binary_count_only_counts_data_points() {
+    let running = Running::start(&["--count-only", "--summary-every", "0.1"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/metrics", running.http);
+        let body = prost::Message::encode_to_vec(&rich_metrics("count", 4));
+        let answer = post(&url, "application/x-protobuf", None, body).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    });
+    running.lines_until(|line| line.starts_with("count ") && line.contains(" data_points=20 "));
+    let rest = running.finish("-TERM");
+    assert!(
+        rest.last()
+            .is_some_and(|line| line.contains(" spans=0 log_records=0 data_points=20 ")),
         "{rest:?}"
     );
 }
@@ -294,7 +401,7 @@ fn binary_count_only_prints_counts_and_exits_on_sigterm() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=4 accepted_requests=4 spans=14 log_records=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+            "final requests=4 accepted_requests=4 spans=14 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
         )
     );
 }

@@ -1,6 +1,6 @@
-//! Independent clients and sample data (traces and logs) for the receiver
-//! tests: tonic's generated `TraceServiceClient`, a raw-bytes gRPC client, and
-//! plain hyper HTTP clients.
+//! Independent clients and sample data (traces, logs and metrics) for the
+//! receiver tests: tonic's generated `TraceServiceClient`, a raw-bytes gRPC
+//! client, and plain hyper HTTP clients.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -20,6 +21,13 @@ use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
+    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    Summary, SummaryDataPoint, exemplar, metric, number_data_point,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatusCode;
@@ -196,6 +204,158 @@ pub fn rich_logs(service: &str, records: usize) -> ExportLogsServiceRequest {
                     dropped_attributes_count: 0,
                 }),
                 log_records,
+                schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
+            }],
+            schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
+        }],
+    }
+}
+
+/// A metrics request with one metric of each shape (gauge, sum, histogram,
+/// exponential histogram, summary), each with `points` data points: `5 *
+/// points` in all. Point `i` has the attribute `point=i`; the gauge and sum
+/// are ints, histograms carry an exemplar inside a trace.
+pub fn rich_metrics(service: &str, points: usize) -> ExportMetricsServiceRequest {
+    const START: u64 = 1_544_712_600_000_000_000;
+    const TIME: u64 = 1_544_712_660_000_000_000;
+    let attributes = |i: usize| {
+        vec![
+            kv("point", Value::IntValue(i as i64)),
+            kv("string", Value::StringValue("text ünïcödé".into())),
+        ]
+    };
+    let exemplars = || {
+        vec![Exemplar {
+            filtered_attributes: vec![kv("user", Value::StringValue("u1".into()))],
+            time_unix_nano: TIME - 1,
+            trace_id: (1..=16).collect(),
+            span_id: vec![0xa0, 0, 0, 0, 0, 0, 0, 1],
+            value: Some(exemplar::Value::AsDouble(0.25)),
+        }]
+    };
+    let number = |i: usize, value: i64| NumberDataPoint {
+        attributes: attributes(i),
+        start_time_unix_nano: START,
+        time_unix_nano: TIME,
+        value: Some(number_data_point::Value::AsInt(value)),
+        ..Default::default()
+    };
+    let shape = |name: &str, unit: &str, data: metric::Data| Metric {
+        name: name.into(),
+        description: format!("the {name} of the test"),
+        unit: unit.into(),
+        metadata: Vec::new(),
+        data: Some(data),
+    };
+    let metrics = vec![
+        shape(
+            "queue.depth",
+            "{item}",
+            metric::Data::Gauge(Gauge {
+                data_points: (0..points).map(|i| number(i, -(i as i64) - 1)).collect(),
+            }),
+        ),
+        shape(
+            "http.requests",
+            "",
+            metric::Data::Sum(Sum {
+                data_points: (0..points).map(|i| number(i, 40 + i as i64)).collect(),
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                is_monotonic: true,
+            }),
+        ),
+        shape(
+            "http.duration",
+            "ms",
+            metric::Data::Histogram(Histogram {
+                data_points: (0..points)
+                    .map(|i| HistogramDataPoint {
+                        attributes: attributes(i),
+                        start_time_unix_nano: START,
+                        time_unix_nano: TIME,
+                        count: 3,
+                        sum: Some(12.5),
+                        bucket_counts: vec![1, 2, 0],
+                        explicit_bounds: vec![5.0, 10.0],
+                        exemplars: exemplars(),
+                        flags: 0,
+                        min: Some(1.0),
+                        max: Some(8.0),
+                    })
+                    .collect(),
+                aggregation_temporality: AggregationTemporality::Delta as i32,
+            }),
+        ),
+        shape(
+            "rpc.duration",
+            "s",
+            metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points: (0..points)
+                    .map(|i| ExponentialHistogramDataPoint {
+                        attributes: attributes(i),
+                        start_time_unix_nano: START,
+                        time_unix_nano: TIME,
+                        count: 4,
+                        sum: Some(2.25),
+                        scale: 3,
+                        zero_count: 1,
+                        positive: Some(Buckets {
+                            offset: -2,
+                            bucket_counts: vec![1, 2],
+                        }),
+                        negative: None,
+                        flags: 0,
+                        exemplars: exemplars(),
+                        min: Some(0.0),
+                        max: Some(1.5),
+                        zero_threshold: 0.0,
+                    })
+                    .collect(),
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            }),
+        ),
+        shape(
+            "gc.pause",
+            "s",
+            metric::Data::Summary(Summary {
+                data_points: (0..points)
+                    .map(|i| SummaryDataPoint {
+                        attributes: attributes(i),
+                        start_time_unix_nano: START,
+                        time_unix_nano: TIME,
+                        count: 10,
+                        sum: 0.5,
+                        quantile_values: vec![
+                            ValueAtQuantile {
+                                quantile: 0.5,
+                                value: 0.25,
+                            },
+                            ValueAtQuantile {
+                                quantile: 0.99,
+                                value: 0.125,
+                            },
+                        ],
+                        flags: 0,
+                    })
+                    .collect(),
+            }),
+        ),
+    ];
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", Value::StringValue(service.into()))],
+                dropped_attributes_count: 1,
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "metric-scope".into(),
+                    version: "7.8.9".into(),
+                    attributes: vec![kv("scope.attr", Value::StringValue("s".into()))],
+                    dropped_attributes_count: 0,
+                }),
+                metrics,
                 schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),
             }],
             schema_url: "https://opentelemetry.io/schemas/1.30.0".into(),

@@ -13,7 +13,9 @@ Output on stdout: the first line is `listening grpc=ADDR http=ADDR` (the bound
 addresses of the enabled listeners); then, per trace request, `request
 TRANSPORT spans=N answer=ANSWER` and its trees, per log request `request
 TRANSPORT log_records=N answer=ANSWER` and one line per record (service, time,
-severity, body, attributes, trace and span ids); `count requests=N ...`
+severity, body, attributes, trace and span ids), per metrics request `request
+TRANSPORT data_points=N answer=ANSWER` and one line per data point (service,
+name[unit], kind, value or count and sum, attributes); `count requests=N ...`
 summaries; and `final requests=N ...` on exit. Errors go to stderr.
 
 Exits with status 0 on SIGINT or SIGTERM (and on end of standard input with
@@ -33,9 +35,9 @@ const LOCALHOST: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
     // A flag given twice takes its last value, as scripts that append options expect.
     args_override_self = true,
     about = "\
-Receives OTLP traces and logs (gRPC and HTTP, protobuf and JSON, gzip and
-zstd), prints each trace as an indented tree (service, name, duration, status)
-and each log record as a line.",
+Receives OTLP traces, logs and metrics (gRPC and HTTP, protobuf and JSON, gzip
+and zstd), prints each trace as an indented tree (service, name, duration,
+status), each log record as a line and each metric data point as a line.",
     long_about = None,
     after_help = AFTER_HELP,
 )]
@@ -43,18 +45,18 @@ pub struct Args {
     /// Listen for OTLP/gRPC on ADDR (port 0: any free port)
     #[arg(long, value_name = "ADDR", value_parser = address)]
     grpc: Option<SocketAddr>,
-    /// Listen for OTLP/HTTP (POST /v1/traces, /v1/logs) on ADDR
+    /// Listen for OTLP/HTTP (POST /v1/traces, /v1/logs, /v1/metrics) on ADDR
     /// Neither given: both, on 127.0.0.1:4317 and 127.0.0.1:4318
     #[arg(long, value_name = "ADDR", value_parser = address, verbatim_doc_comment)]
     http: Option<SocketAddr>,
-    /// Append every request (traces or logs) to FILE as one OTLP/JSON line
+    /// Append every request (traces, logs or metrics) to FILE as one OTLP/JSON line
     #[arg(long, value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
-    /// Count spans and log records without decoding them
+    /// Count spans, log records and data points without decoding them
     /// (for benchmarks): no trees, no --jsonl
     #[arg(long, conflicts_with = "jsonl", verbatim_doc_comment)]
     pub count_only: bool,
-    /// Do not print requests, trees and log lines
+    /// Do not print requests, trees, log lines and data point lines
     #[arg(long)]
     pub quiet: bool,
     /// Print a count line every SECS seconds when the counts

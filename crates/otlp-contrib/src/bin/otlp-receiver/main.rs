@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use otlp_contrib::receiver::{
     Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver,
-    Signal, Store, Transport, render_logs, render_traces,
+    Signal, Store, Transport, render_logs, render_metrics, render_traces,
 };
 
 fn main() -> ExitCode {
@@ -103,16 +103,18 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
 }
 
 /// The observer of decoded requests: prints each with its trees (traces) or
-/// lines (logs), appends it to the JSONL file.
+/// lines (a log record or a data point each), appends it to the JSONL file.
 fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserver {
     let jsonl = jsonl.map(Arc::new);
     RequestObserver::new(move |received: &ReceivedRequest| {
         if let Some(file) = &jsonl {
-            // One `ExportTraceServiceRequest` or `ExportLogsServiceRequest` per
-            // line (the file exporter format); `resourceSpans` or
-            // `resourceLogs` tells them apart.
+            // One `ExportTraceServiceRequest`, `ExportLogsServiceRequest` or
+            // `ExportMetricsServiceRequest` per line (the file exporter
+            // format); `resourceSpans`, `resourceLogs` or `resourceMetrics`
+            // tells them apart.
             let line = match received.signal {
                 Signal::Logs => serde_json::to_string(&received.logs),
+                Signal::Metrics => serde_json::to_string(&received.metrics),
                 _ => serde_json::to_string(&received.request),
             };
             let written = line.map_err(|error| error.to_string()).and_then(|line| {
@@ -139,6 +141,12 @@ fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserve
                 received.answered,
                 render_logs(&received.logs)
             ),
+            Signal::Metrics => format!(
+                "request {transport} data_points={} answer={}\n{}",
+                received.data_point_count,
+                received.answered,
+                render_metrics(&received.metrics)
+            ),
             _ => format!(
                 "request {transport} spans={} answer={}\n{}",
                 received.span_count,
@@ -159,11 +167,12 @@ fn say(line: &str) {
 
 fn summary(stats: &ReceiverStats) -> String {
     format!(
-        "requests={} accepted_requests={} spans={} log_records={} faulted_requests={} bad_requests={} abandoned_requests={}",
+        "requests={} accepted_requests={} spans={} log_records={} data_points={} faulted_requests={} bad_requests={} abandoned_requests={}",
         stats.requests,
         stats.accepted_requests,
         stats.accepted_spans,
         stats.accepted_log_records,
+        stats.accepted_data_points,
         stats.faulted_requests,
         stats.bad_requests,
         stats.abandoned_requests
