@@ -56,10 +56,11 @@
 //! Opt-in, for tests, benchmarks and debugging (not linked here: a default
 //! build does not have them; docs.rs documents every feature):
 //!
-//! - `receiver` (feature `receiver`): an embeddable OTLP receiver of traces
-//!   and logs — gRPC and HTTP, protobuf and OTLP/JSON, gzip and zstd, optional
-//!   TLS/mTLS — that keeps decoded spans and log records in memory, counts
-//!   requests, spans and log records, and plays scripted faults (error codes, throttling with `RetryInfo` /
+//! - `receiver` (feature `receiver`): an embeddable OTLP receiver of traces,
+//!   logs and metrics — gRPC and HTTP, protobuf and OTLP/JSON, gzip and zstd,
+//!   optional TLS/mTLS — that keeps decoded spans, log records and metrics in
+//!   memory, counts requests, spans, log records and data points, and plays
+//!   scripted faults (error codes, throttling with `RetryInfo` /
 //!   `Retry-After`, partial success, delays, hangs, refused connections). The
 //!   integration tests, examples and benchmarks of the workspace all export to
 //!   it. `receiver::TestCertificates` (feature `test-certs`) generates a
