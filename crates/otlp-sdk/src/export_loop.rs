@@ -491,6 +491,17 @@ impl<E: Exporter> ExportLoop<E> {
         let transcode = match self.settings.signal {
             Signal::Traces => trace_request_to_json,
             Signal::Logs => logs_request_to_json,
+            // Not reached: a batch pipeline starts for spans or log records
+            // only; metrics go through the periodic reader, which encodes each
+            // collection itself.
+            Signal::Metrics => {
+                self.buffers.put(body);
+                Stats::add(&self.shared.stats.failed, count as u64);
+                self.shared
+                    .stats
+                    .record_error("data points cannot go through the batch pipeline");
+                return 0;
+            }
         };
         if let Err(error) = transcode(&self.protobuf, &mut body) {
             // Our own bytes: a bug, counted rather than hidden.

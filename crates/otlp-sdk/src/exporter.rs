@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use otlp_core::encode::Encoding;
 
-/// One encoded `ExportTraceServiceRequest`, ready to send.
+/// One encoded export request (`ExportTraceServiceRequest`,
+/// `ExportLogsServiceRequest` or `ExportMetricsServiceRequest`), ready to send.
 ///
 /// Cloning is cheap (the body is a reference-counted [`Bytes`]): a retry sends
 /// the same bytes again, it never re-encodes.
@@ -18,7 +19,10 @@ pub struct ExportRequest {
     pub body: Bytes,
     /// How the body is encoded.
     pub encoding: Encoding,
-    /// Spans in the request.
+    /// Records in the request, in the exporter's [`Signal`]: spans, log
+    /// records, or for metrics the data points (what a partial success's
+    /// `rejected_data_points` counts against). `0` means an empty request,
+    /// which transports do not send.
     pub span_count: usize,
 }
 
@@ -58,7 +62,8 @@ pub enum ExportOutcome {
     /// Accepted, but the server rejected some spans. Never retried.
     /// `rejected_spans == 0` with a message is a warning.
     PartialSuccess {
-        /// Spans the server rejected.
+        /// Records the server rejected: its `rejected_spans`,
+        /// `rejected_log_records` or `rejected_data_points`.
         rejected_spans: u64,
         /// The server's explanation.
         message: String,
@@ -78,8 +83,8 @@ pub enum ExportOutcome {
 }
 
 /// Which OTLP signal a pipeline carries, and so where a transport sends its
-/// requests (`/v1/traces` or `/v1/logs`, `TraceService/Export` or
-/// `LogsService/Export`).
+/// requests (`/v1/traces`, `/v1/logs` or `/v1/metrics`; `TraceService/Export`,
+/// `LogsService/Export` or `MetricsService/Export`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Signal {
@@ -88,22 +93,28 @@ pub enum Signal {
     Traces,
     /// Log records: `ExportLogsServiceRequest`.
     Logs,
+    /// Metric data points: `ExportMetricsServiceRequest`. An
+    /// [`ExportRequest`]'s record count is then its number of data points.
+    Metrics,
 }
 
 impl Signal {
-    /// The signal's name in OTLP paths and variables: `traces`, `logs`.
+    /// The signal's name in OTLP paths and variables: `traces`, `logs`, `metrics`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
             Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
         }
     }
 
-    /// What one of its records is called in messages: `span`, `log record`.
+    /// What one of its records is called in messages: `span`, `log record`,
+    /// `data point`.
     pub const fn record_noun(self) -> &'static str {
         match self {
             Signal::Traces => "span",
             Signal::Logs => "log record",
+            Signal::Metrics => "data point",
         }
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use otlp_sdk::RetryPolicy;
 use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
-    FullPolicy, Headers, LogsConfig, PerformanceConfig, Protocol, TlsConfig,
+    FullPolicy, Headers, LogsConfig, MetricsConfig, PerformanceConfig, Protocol, TlsConfig,
 };
 
 mod config_support;
@@ -502,16 +502,19 @@ fn each_traces_variant_wins_over_the_generic_variable() {
     for (suffix, generic, traces, read) in TRACES_VARIANTS {
         let generic_var = format!("OTEL_EXPORTER_OTLP_{suffix}");
         let traces_var = format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}");
-        // mTLS needs both files: an override completes the pair (for logs,
-        // whose own file keeps their pair complete without the generic one).
+        // mTLS needs both files: an override completes the pair (for logs
+        // and metrics, whose own files keep their pairs complete without the
+        // generic one).
         let mut env: Vec<(&str, &str)> = match *suffix {
             "CLIENT_CERTIFICATE" => vec![
                 ("OTLP__EXPORTER__CLIENT_KEY", "/c.key"),
                 ("OTLP__LOGS__EXPORTER__CLIENT_CERTIFICATE", "/l.pem"),
+                ("OTLP__METRICS__EXPORTER__CLIENT_CERTIFICATE", "/m.pem"),
             ],
             "CLIENT_KEY" => vec![
                 ("OTLP__EXPORTER__CLIENT_CERTIFICATE", "/c.pem"),
                 ("OTLP__LOGS__EXPORTER__CLIENT_KEY", "/l.key"),
+                ("OTLP__METRICS__EXPORTER__CLIENT_KEY", "/m.key"),
             ],
             _ => Vec::new(),
         };
@@ -887,7 +890,9 @@ fn lenient_loading_turns_each_rejected_otel_value_into_a_warning() {
         if var.ends_with("INSECURE") {
             expected.exporter.tls.insecure = Some(false); // a bad boolean reads as false
             if !var.contains("_TRACES_") {
-                expected.logs.exporter.tls.insecure = Some(false); // generic: logs too
+                // generic: logs and metrics too
+                expected.logs.exporter.tls.insecure = Some(false);
+                expected.metrics.exporter.tls.insecure = Some(false);
             }
         }
         assert_eq!(config, expected, "{var}={value} is ignored");
@@ -1278,6 +1283,7 @@ fn full_config() -> Config {
         endpoint: Some("https://collector.example.com:4318/base/".into()),
         traces_endpoint: Some("https://traces.example.com/v1/traces".into()),
         logs_endpoint: None,
+        metrics_endpoint: None,
         protocol: Protocol::HttpJson,
         timeout: Duration::from_secs(2),
         compression: Compression::Gzip,
@@ -1289,13 +1295,18 @@ fn full_config() -> Config {
             insecure: Some(false),
         },
     };
-    // The generic exporter settings reach logs too; `traces_endpoint` does not.
+    // The generic exporter settings reach logs and metrics too;
+    // `traces_endpoint` does not.
     let logs = LogsConfig {
         exporter: ExporterConfig {
             traces_endpoint: None,
             ..exporter.clone()
         },
         batch: BatchConfig::logs_default(),
+    };
+    let metrics = MetricsConfig {
+        exporter: logs.exporter.clone(),
+        ..MetricsConfig::default()
     };
     Config {
         service_name: Some("checkout".into()),
@@ -1307,6 +1318,7 @@ fn full_config() -> Config {
         ]),
         exporter,
         logs,
+        metrics,
         batch: BatchConfig {
             max_queue_bytes: 1024 * 1024,
             max_queue_size: Some(8192),

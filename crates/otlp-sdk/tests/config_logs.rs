@@ -714,6 +714,7 @@ fn logs_exporter_checks_name_the_logs_key() {
         ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/logs.key"),
         ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/client.pem"),
         ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/traces.key"),
+        ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "/metrics.key"),
     ]);
     assert_eq!(
         ok.logs.exporter.tls.client_key,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::file::{shown_unknown, unknown_key};
-use super::keys::{self, Ctx, LOGS_SECTION, Scope, Setting, Staged};
+use super::keys::{self, Ctx, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Staged};
 use super::node::Node;
 use super::parse::Dialect;
 use super::{ConfigError, ConfigSource, ConfigWarning};
@@ -12,8 +12,9 @@ use super::{ConfigError, ConfigSource, ConfigWarning};
 /// The prefix of the nested overrides.
 pub(crate) const OVERRIDE_PREFIX: &str = "OTLP__";
 
-/// Exporter settings that exist as `OTEL_EXPORTER_OTLP_X`, `OTEL_EXPORTER_OTLP_TRACES_X`
-/// and `OTEL_EXPORTER_OTLP_LOGS_X` (the endpoints, whose meaning differs, are apart).
+/// Exporter settings that exist as `OTEL_EXPORTER_OTLP_X`, `OTEL_EXPORTER_OTLP_TRACES_X`,
+/// `OTEL_EXPORTER_OTLP_LOGS_X` and `OTEL_EXPORTER_OTLP_METRICS_X` (the endpoints,
+/// whose meaning differs, are apart).
 const EXPORTER_SETTINGS: &[(&str, Setting)] = &[
     ("PROTOCOL", Setting::ExporterProtocol),
     ("TIMEOUT", Setting::ExporterTimeout),
@@ -33,11 +34,37 @@ const BATCH_SETTINGS: &[(&str, Setting)] = &[
     ("MAX_EXPORT_BATCH_SIZE", Setting::BatchMaxExportBatchSize),
 ];
 
+/// The metrics pipeline's own variables (not exporter settings: no generic
+/// form). The cardinality limit has no standard variable:
+/// `OTLP__METRICS__CARDINALITY_LIMIT`.
+const METRICS_SETTINGS: &[(&str, Setting)] = &[
+    (
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        Setting::MetricsExportInterval,
+    ),
+    ("OTEL_METRIC_EXPORT_TIMEOUT", Setting::MetricsExportTimeout),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        Setting::MetricsTemporality,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+        Setting::MetricsDefaultHistogramAggregation,
+    ),
+    (
+        "OTEL_METRICS_EXEMPLAR_FILTER",
+        Setting::MetricsExemplarFilter,
+    ),
+];
+
 /// Every standard variable read, with the setting and scope it writes, in the
 /// order applied: `OTEL_SERVICE_NAME` after `OTEL_RESOURCE_ATTRIBUTES` (so it
-/// wins over a `service.name` attribute). The `_TRACES_` and `_LOGS_` variants
-/// write their own scope, which wins over the generic one when the
-/// configuration is resolved, whatever the order.
+/// wins over a `service.name` attribute). The `_TRACES_`, `_LOGS_` and
+/// `_METRICS_` variants write their own scope, which wins over the generic one
+/// when the configuration is resolved, whatever the order. The metrics
+/// pipeline's own settings (`OTEL_METRIC_EXPORT_INTERVAL`, …) are keys of
+/// section `metrics` and are written in [`Scope::Shared`], where their dotted
+/// names already say `metrics.`.
 pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
     let mut vars: Vec<(String, Setting, Scope)> = vec![
         (
@@ -70,6 +97,11 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
             Setting::ExporterLogsEndpoint,
             Scope::Logs,
         ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT".into(),
+            Setting::ExporterMetricsEndpoint,
+            Scope::Metrics,
+        ),
     ];
     for (suffix, key) in EXPORTER_SETTINGS {
         vars.push((format!("OTEL_EXPORTER_OTLP_{suffix}"), *key, Scope::Shared));
@@ -83,12 +115,20 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
             *key,
             Scope::Logs,
         ));
+        vars.push((
+            format!("OTEL_EXPORTER_OTLP_METRICS_{suffix}"),
+            *key,
+            Scope::Metrics,
+        ));
     }
     for (suffix, key) in BATCH_SETTINGS {
         vars.push((format!("OTEL_BSP_{suffix}"), *key, Scope::Shared));
     }
     for (suffix, key) in BATCH_SETTINGS {
         vars.push((format!("OTEL_BLRP_{suffix}"), *key, Scope::Logs));
+    }
+    for (name, key) in METRICS_SETTINGS {
+        vars.push(((*name).to_owned(), *key, Scope::Shared));
     }
     vars
 }
@@ -146,9 +186,23 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
     let text = Node::Str(value.to_owned());
     let path = &name[OVERRIDE_PREFIX.len()..];
     let segments: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
-    // `OTLP__LOGS__SUBSECTION__KEY[__NAME]`: the rest is read as for the top level.
+    // `OTLP__LOGS__SUBSECTION__KEY[__NAME]` and `OTLP__METRICS__EXPORTER__KEY[__NAME]`:
+    // the rest is read as for the top level. `OTLP__METRICS__KEY` is a key of
+    // section `metrics` itself.
     let (scope, segments) = match segments.split_first() {
         Some((first, rest)) if first == LOGS_SECTION => (Scope::Logs, rest),
+        Some((first, [key])) if first == METRICS_SECTION && key != "exporter" => {
+            let key = Setting::lookup_metrics(key)
+                .map_err(|unknown| unknown_key(name, &text, unknown.reason(), &origin))?;
+            let ctx = Ctx {
+                origin: &origin,
+                spelled: name,
+                dialect: Dialect::Native,
+                scope: Scope::Shared,
+            };
+            return keys::apply(staged, key, &text, ctx);
+        }
+        Some((first, rest)) if first == METRICS_SECTION => (Scope::Metrics, rest),
         _ => (Scope::Shared, segments.as_slice()),
     };
     let (section, key_name, entry) = match segments {
@@ -160,6 +214,10 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
                     "expected OTLP__LOGS__EXPORTER__KEY or OTLP__LOGS__BATCH__KEY, \
                      or OTLP__LOGS__EXPORTER__HEADERS__NAME for one header"
                 }
+                Scope::Metrics => {
+                    "expected OTLP__METRICS__KEY or OTLP__METRICS__EXPORTER__KEY, \
+                     or OTLP__METRICS__EXPORTER__HEADERS__NAME for one header"
+                }
                 Scope::Shared | Scope::Traces => {
                     "expected OTLP__SECTION__KEY, or OTLP__SECTION__MAP__NAME for headers and attributes"
                 }
@@ -168,7 +226,7 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
         }
     };
     let key = match scope {
-        Scope::Logs => Setting::lookup_logs(section, key_name),
+        Scope::Logs | Scope::Metrics => Setting::lookup_in(scope, section, key_name),
         Scope::Shared | Scope::Traces => Setting::lookup(section, key_name),
     }
     .map_err(|unknown| unknown_key(name, &text, unknown.reason(), &origin))?;
@@ -181,6 +239,7 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
                     scope.dotted(key),
                     match scope {
                         Scope::Logs => "LOGS__",
+                        Scope::Metrics => "METRICS__",
                         Scope::Shared | Scope::Traces => "",
                     },
                     section.to_ascii_uppercase(),
@@ -210,7 +269,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_exporter_variable_has_a_traces_and_a_logs_variant_in_their_own_scope() {
+    fn every_exporter_variable_has_a_traces_a_logs_and_a_metrics_variant_in_their_own_scope() {
         let vars = otel_variables();
         let find = |name: &str| {
             let found = vars.iter().position(|(n, _, _)| n == name);
@@ -221,9 +280,21 @@ mod tests {
             let generic = find(&format!("OTEL_EXPORTER_OTLP_{suffix}"));
             let traces = find(&format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}"));
             let logs = find(&format!("OTEL_EXPORTER_OTLP_LOGS_{suffix}"));
+            let metrics = find(&format!("OTEL_EXPORTER_OTLP_METRICS_{suffix}"));
             assert_eq!((generic.1, generic.2), (*key, Scope::Shared), "{suffix}");
             assert_eq!((traces.1, traces.2), (*key, Scope::Traces), "{suffix}");
             assert_eq!((logs.1, logs.2), (*key, Scope::Logs), "{suffix}");
+            assert_eq!((metrics.1, metrics.2), (*key, Scope::Metrics), "{suffix}");
+        }
+        let metrics_endpoint = find("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+        assert_eq!(
+            (metrics_endpoint.1, metrics_endpoint.2),
+            (Setting::ExporterMetricsEndpoint, Scope::Metrics)
+        );
+        for (name, key) in METRICS_SETTINGS {
+            let (_, found, scope) = find(name);
+            assert_eq!((found, scope), (*key, Scope::Shared), "{name}");
+            assert!(key.dotted().starts_with("metrics."), "{name}");
         }
         for (suffix, key) in BATCH_SETTINGS {
             assert_eq!(find(&format!("OTEL_BSP_{suffix}")).2, Scope::Shared);

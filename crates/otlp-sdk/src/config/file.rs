@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::REDACTED;
-use super::keys::{self, Ctx, LOGS_SECTION, Scope, Setting, Staged, Unknown};
+use super::keys::{self, Ctx, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Staged, Unknown};
 use super::node::Node;
 use super::parse::Dialect;
 use super::{ConfigError, ConfigSource};
@@ -171,7 +171,8 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Applies a parsed file: a map of sections, each a map of keys (`logs`: a map
-/// of subsections, each a map of keys).
+/// of subsections, each a map of keys; `metrics`: its own keys and the
+/// subsection `exporter`).
 fn apply_tree(
     staged: &mut Staged,
     root: &Node,
@@ -217,13 +218,36 @@ fn apply_section(
         }
         return Ok(());
     }
+    if section == METRICS_SECTION {
+        let Some(entries) = map_entries(section, body, "keys", origin)? else {
+            return Ok(());
+        };
+        for (name, value) in entries {
+            let spelled = format!("{section}.{name}");
+            if name == "exporter" {
+                apply_keys(staged, &spelled, value, Scope::Metrics, origin)?;
+                continue;
+            }
+            let key = Setting::lookup_metrics(name)
+                .map_err(|unknown| unknown_key(&spelled, value, unknown.reason(), origin))?;
+            let ctx = Ctx {
+                origin,
+                spelled: &spelled,
+                dialect: Dialect::Native,
+                scope: Scope::Shared,
+            };
+            keys::apply(staged, key, value, ctx)?;
+        }
+        return Ok(());
+    }
     if let Err(Unknown::Section(reason)) = Setting::lookup(section, "") {
         return Err(unknown_key(section, body, reason, origin));
     }
     apply_keys(staged, section, body, Scope::Shared, origin)
 }
 
-/// Applies the keys of `section` (spelled in full: `batch`, `logs.batch`).
+/// Applies the keys of `section` (spelled in full: `batch`, `logs.batch`,
+/// `metrics.exporter`).
 fn apply_keys(
     staged: &mut Staged,
     section: &str,
@@ -237,9 +261,9 @@ fn apply_keys(
     for (name, value) in entries {
         let spelled = format!("{section}.{name}");
         let key = match scope {
-            Scope::Logs => {
+            Scope::Logs | Scope::Metrics => {
                 let subsection = section.rsplit('.').next().unwrap_or(section);
-                Setting::lookup_logs(subsection, name)
+                Setting::lookup_in(scope, subsection, name)
             }
             Scope::Shared | Scope::Traces => Setting::lookup(section, name),
         }

@@ -7,8 +7,9 @@
 //!
 //! Exporter settings are staged apart per [`Scope`]: the generic ones (section
 //! `exporter`, `OTEL_EXPORTER_OTLP_X`), the traces-specific ones
-//! (`OTEL_EXPORTER_OTLP_TRACES_X`) and the logs-specific ones (section
-//! `logs.exporter`, `OTEL_EXPORTER_OTLP_LOGS_X`). Each scope is filled by every
+//! (`OTEL_EXPORTER_OTLP_TRACES_X`), the logs-specific ones (section
+//! `logs.exporter`, `OTEL_EXPORTER_OTLP_LOGS_X`) and the metrics-specific ones
+//! (section `metrics.exporter`, `OTEL_EXPORTER_OTLP_METRICS_X`). Each scope is filled by every
 //! source in order (a later source wins within a scope); [`Staged::resolve`] then
 //! gives each signal the generic values with its own over them, so a specific
 //! value wins over a generic one whichever source set either.
@@ -22,7 +23,8 @@ use super::origin::Origins;
 use super::parse::{self, Dialect, ListSyntax};
 use super::validate::{self, redact_userinfo};
 use super::{
-    Compression, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, Headers, Protocol,
+    Compression, Config, ConfigError, ConfigSource, DefaultHistogramAggregation, ExemplarFilter,
+    ExporterConfig, FullPolicy, Headers, Protocol, TemporalityPreference,
 };
 use crate::durable::{DurableConfig, FsyncPolicy};
 
@@ -39,6 +41,7 @@ pub(crate) enum Setting {
     ExporterEndpoint,
     ExporterTracesEndpoint,
     ExporterLogsEndpoint,
+    ExporterMetricsEndpoint,
     ExporterProtocol,
     ExporterTimeout,
     ExporterCompression,
@@ -70,6 +73,12 @@ pub(crate) enum Setting {
     DurableFsyncInterval,
     DurableMaxBytes,
     DurableSegmentBytes,
+    MetricsExportInterval,
+    MetricsExportTimeout,
+    MetricsTemporality,
+    MetricsDefaultHistogramAggregation,
+    MetricsCardinalityLimit,
+    MetricsExemplarFilter,
 }
 
 /// Every key with its dotted name, grouped by section in file order.
@@ -131,6 +140,18 @@ const KEYS: &[(&str, Setting)] = &[
     ("durable.fsync_interval", Setting::DurableFsyncInterval),
     ("durable.max_bytes", Setting::DurableMaxBytes),
     ("durable.segment_bytes", Setting::DurableSegmentBytes),
+    ("metrics.export_interval", Setting::MetricsExportInterval),
+    ("metrics.export_timeout", Setting::MetricsExportTimeout),
+    ("metrics.temporality", Setting::MetricsTemporality),
+    (
+        "metrics.default_histogram_aggregation",
+        Setting::MetricsDefaultHistogramAggregation,
+    ),
+    (
+        "metrics.cardinality_limit",
+        Setting::MetricsCardinalityLimit,
+    ),
+    ("metrics.exemplar_filter", Setting::MetricsExemplarFilter),
 ];
 
 /// The section whose subsections (`exporter`, `batch`) hold the log pipeline's settings.
@@ -143,11 +164,24 @@ const LOGS_SUBSECTIONS: &[&str] = &["exporter", "batch"];
 /// (under `logs.`, it is `logs.exporter.logs_endpoint`).
 const LOGS_ENDPOINT_KEY: &str = "exporter.logs_endpoint";
 
+/// The section of the metrics pipeline: its own keys (`metrics.export_interval`,
+/// in [`KEYS`]) and the subsection `exporter`.
+pub(crate) const METRICS_SECTION: &str = "metrics";
+
+/// The subsections of [`METRICS_SECTION`]: metrics have no batch settings.
+const METRICS_SUBSECTIONS: &[&str] = &["exporter"];
+
+/// The dotted name of the metrics-only key [`Setting::ExporterMetricsEndpoint`]
+/// (under `metrics.`, it is `metrics.exporter.metrics_endpoint`).
+const METRICS_ENDPOINT_KEY: &str = "exporter.metrics_endpoint";
+
 /// Which configuration a key writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Scope {
-    /// The top-level sections: `exporter.*` is generic and reaches both signals;
-    /// `batch.*` is the span pipeline's.
+    /// The top-level sections: `exporter.*` is generic and reaches every
+    /// signal; `batch.*` is the span pipeline's; the keys of `metrics` itself
+    /// (`metrics.export_interval`, not `metrics.exporter.*`) are the metrics
+    /// pipeline's.
     Shared,
     /// The span pipeline's exporter only, over the generic values
     /// (`OTEL_EXPORTER_OTLP_TRACES_X`).
@@ -155,17 +189,51 @@ pub(crate) enum Scope {
     /// The log pipeline's (section `logs`, `OTEL_EXPORTER_OTLP_LOGS_X`, `OTEL_BLRP_*`);
     /// exporter values go over the generic ones.
     Logs,
+    /// The metrics pipeline's exporter (section `metrics.exporter`,
+    /// `OTEL_EXPORTER_OTLP_METRICS_X`), over the generic values.
+    Metrics,
 }
 
 impl Scope {
     /// What precedes a setting's dotted name in [`Origins`]: `logs.` for logs
-    /// (so that errors name `logs.batch.max_queue_size`), `traces.` (internal
-    /// only: resolution moves these to the plain name) for traces.
+    /// (so that errors name `logs.batch.max_queue_size`), `metrics.` for
+    /// metrics (`metrics.exporter.timeout`), `traces.` (internal only:
+    /// resolution moves these to the plain name) for traces.
     pub(crate) fn prefix(self) -> &'static str {
         match self {
             Scope::Shared => "",
             Scope::Traces => "traces.",
             Scope::Logs => "logs.",
+            Scope::Metrics => "metrics.",
+        }
+    }
+
+    /// The section holding this scope's subsections (`logs`, `metrics`).
+    pub(crate) fn section(self) -> Option<&'static str> {
+        match self {
+            Scope::Logs => Some(LOGS_SECTION),
+            Scope::Metrics => Some(METRICS_SECTION),
+            Scope::Shared | Scope::Traces => None,
+        }
+    }
+
+    /// The subsections of [`section`](Self::section), each mirroring the
+    /// top-level section of that name.
+    fn subsections(self) -> &'static [&'static str] {
+        match self {
+            Scope::Logs => LOGS_SUBSECTIONS,
+            Scope::Metrics => METRICS_SUBSECTIONS,
+            Scope::Shared | Scope::Traces => &[],
+        }
+    }
+
+    /// The signal's own endpoint key and its name in the `exporter`
+    /// subsection, which takes the place of `traces_endpoint` there.
+    fn own_endpoint(self) -> Option<(&'static str, Setting)> {
+        match self {
+            Scope::Logs => Some(("logs_endpoint", Setting::ExporterLogsEndpoint)),
+            Scope::Metrics => Some(("metrics_endpoint", Setting::ExporterMetricsEndpoint)),
+            Scope::Shared | Scope::Traces => None,
         }
     }
 
@@ -210,10 +278,28 @@ impl Setting {
     /// of the top-level section of that name, with `logs_endpoint` instead of
     /// `traces_endpoint`.
     pub(crate) fn lookup_logs(subsection: &str, name: &str) -> Result<Setting, Unknown> {
-        if !LOGS_SUBSECTIONS.contains(&subsection) {
+        Self::lookup_in(Scope::Logs, subsection, name)
+    }
+
+    /// The key `name` of `{section}.{subsection}` for the signal section of
+    /// `scope` (`logs.batch`, `metrics.exporter`; both exact, lower case): the
+    /// keys of the top-level section of that name, with the signal's own
+    /// endpoint (`logs_endpoint`, `metrics_endpoint`) instead of
+    /// `traces_endpoint`.
+    pub(crate) fn lookup_in(
+        scope: Scope,
+        subsection: &str,
+        name: &str,
+    ) -> Result<Setting, Unknown> {
+        let (Some(section), Some((own_name, own_key))) = (scope.section(), scope.own_endpoint())
+        else {
+            return Self::lookup(subsection, name);
+        };
+        let subsections = scope.subsections();
+        if !subsections.contains(&subsection) {
             return Err(Unknown::Section(format!(
-                "section \"{LOGS_SECTION}\" has no subsection {subsection:?}; expected one of {}",
-                LOGS_SUBSECTIONS.join(", ")
+                "section {section:?} has no subsection {subsection:?}; expected one of {}",
+                subsections.join(", ")
             )));
         }
         let mut keys = section_keys(subsection);
@@ -221,9 +307,24 @@ impl Setting {
             .iter()
             .position(|(_, key)| *key == Setting::ExporterTracesEndpoint)
         {
-            keys[at] = ("logs_endpoint", Setting::ExporterLogsEndpoint);
+            keys[at] = (own_name, own_key);
         }
-        Self::find(&format!("{LOGS_SECTION}.{subsection}"), &keys, name)
+        Self::find(&format!("{section}.{subsection}"), &keys, name)
+    }
+
+    /// The key `name` of the section `metrics` itself (`export_interval`, …);
+    /// the subsection `exporter` is looked up with [`lookup_in`](Self::lookup_in).
+    pub(crate) fn lookup_metrics(name: &str) -> Result<Setting, Unknown> {
+        let mut keys: Vec<(&str, Setting)> = section_keys(METRICS_SECTION);
+        Self::find(METRICS_SECTION, &keys, name).map_err(|_| {
+            // List the subsection too: `exporter` is a valid name here.
+            keys.insert(0, ("exporter", Setting::ExporterEndpoint));
+            let names: Vec<&str> = keys.iter().map(|(n, _)| *n).collect();
+            Unknown::Key(format!(
+                "section {METRICS_SECTION:?} has no key {name:?}; expected one of {}",
+                names.join(", ")
+            ))
+        })
     }
 
     fn find(section: &str, keys: &[(&str, Setting)], name: &str) -> Result<Setting, Unknown> {
@@ -242,8 +343,10 @@ impl Setting {
     /// The dotted name, `section.key` (for the span pipeline and the generic
     /// exporter settings; [`Scope::dotted`] adds the scope's prefix).
     pub(crate) fn dotted(self) -> &'static str {
-        if self == Setting::ExporterLogsEndpoint {
-            return LOGS_ENDPOINT_KEY;
+        match self {
+            Setting::ExporterLogsEndpoint => return LOGS_ENDPOINT_KEY,
+            Setting::ExporterMetricsEndpoint => return METRICS_ENDPOINT_KEY,
+            _ => {}
         }
         KEYS.iter()
             .find(|(_, key)| *key == self)
@@ -282,7 +385,8 @@ impl Setting {
             Setting::ExporterHeaders | Setting::ExporterClientKey => REDACTED.to_owned(),
             Setting::ExporterEndpoint
             | Setting::ExporterTracesEndpoint
-            | Setting::ExporterLogsEndpoint => redact_userinfo(&node.describe()),
+            | Setting::ExporterLogsEndpoint
+            | Setting::ExporterMetricsEndpoint => redact_userinfo(&node.describe()),
             _ => node.describe(),
         }
     }
@@ -298,7 +402,7 @@ fn section_keys(section: &str) -> Vec<(&'static str, Setting)> {
         .collect()
 }
 
-/// The section names, in file order, `logs` last.
+/// The section names, in file order (`metrics` after `durable`), `logs` last.
 pub(crate) fn sections() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for (dotted, _) in KEYS {
@@ -328,8 +432,9 @@ pub(crate) struct Ctx<'a> {
 ///
 /// Until [`resolve`](Self::resolve), `config.exporter` holds the generic exporter
 /// settings (and `traces_endpoint`), and the per-signal ones wait in
-/// `traces_exporter` and `logs_exporter`, meaningful only where [`Origins`]
-/// records them (under `traces.exporter.*` and `logs.exporter.*`).
+/// `traces_exporter`, `logs_exporter` and `metrics_exporter`, meaningful only
+/// where [`Origins`] records them (under `traces.exporter.*`,
+/// `logs.exporter.*` and `metrics.exporter.*`).
 #[derive(Clone, Debug)]
 pub(crate) struct Staged {
     /// The values so far.
@@ -338,6 +443,9 @@ pub(crate) struct Staged {
     pub traces_exporter: ExporterConfig,
     /// Logs-specific exporter values (section `logs.exporter`, `OTEL_EXPORTER_OTLP_LOGS_X`).
     pub logs_exporter: ExporterConfig,
+    /// Metrics-specific exporter values (section `metrics.exporter`,
+    /// `OTEL_EXPORTER_OTLP_METRICS_X`).
+    pub metrics_exporter: ExporterConfig,
     /// A `block_timeout` given while the policy is not (yet) `block`.
     pub block_timeout: Option<Duration>,
     /// The same for `logs.batch`.
@@ -353,6 +461,7 @@ const EXPORTER_SCALARS: &[Setting] = &[
     Setting::ExporterEndpoint,
     Setting::ExporterTracesEndpoint,
     Setting::ExporterLogsEndpoint,
+    Setting::ExporterMetricsEndpoint,
     Setting::ExporterProtocol,
     Setting::ExporterTimeout,
     Setting::ExporterCompression,
@@ -369,6 +478,7 @@ impl Staged {
             config: Config::default(),
             traces_exporter: ExporterConfig::default(),
             logs_exporter: ExporterConfig::default(),
+            metrics_exporter: ExporterConfig::default(),
             block_timeout: None,
             logs_block_timeout: None,
             fsync_interval: None,
@@ -382,30 +492,41 @@ impl Staged {
             Scope::Shared => &mut self.config.exporter,
             Scope::Traces => &mut self.traces_exporter,
             Scope::Logs => &mut self.logs_exporter,
+            Scope::Metrics => &mut self.metrics_exporter,
         }
     }
 
     /// The finished configuration: each signal's exporter is the generic values
     /// with the signal's own over them (headers merged per name), and the
     /// origins name, for every setting, the source of the value that won
-    /// (`exporter.*` for spans, `logs.exporter.*` for logs).
+    /// (`exporter.*` for spans, `logs.exporter.*` for logs,
+    /// `metrics.exporter.*` for metrics). Each signal keeps only its own
+    /// endpoint.
     pub(crate) fn resolve(mut self) -> (Config, Origins) {
         let generic = self.config.exporter.clone();
         let origins = &mut self.origins;
-        // Logs first: they copy the generic origins, which traces then replace.
+        // Logs and metrics first: they copy the generic origins, which traces
+        // then replace.
         let mut logs = overlay(&generic, &self.logs_exporter, Scope::Logs, origins);
         logs.traces_endpoint = None;
+        logs.metrics_endpoint = None;
+        let mut metrics = overlay(&generic, &self.metrics_exporter, Scope::Metrics, origins);
+        metrics.traces_endpoint = None;
+        metrics.logs_endpoint = None;
         let mut traces = overlay(&generic, &self.traces_exporter, Scope::Traces, origins);
         traces.logs_endpoint = None;
+        traces.metrics_endpoint = None;
         self.config.exporter = traces;
         self.config.logs.exporter = logs;
+        self.config.metrics.exporter = metrics;
         (self.config, self.origins)
     }
 }
 
 /// `generic` with the values `scope` recorded over it. Origins end up under the
 /// names validation uses: a traces-specific one replaces the generic one under
-/// `exporter.*`; a generic one is copied to `logs.exporter.*` when logs set none.
+/// `exporter.*`; a generic one is copied to `logs.exporter.*` (or
+/// `metrics.exporter.*`) when logs (or metrics) set none.
 fn overlay(
     generic: &ExporterConfig,
     specific: &ExporterConfig,
@@ -413,7 +534,7 @@ fn overlay(
     origins: &mut Origins,
 ) -> ExporterConfig {
     let resolved_name = |dotted: &str| match scope {
-        Scope::Logs => format!("{}{dotted}", scope.prefix()),
+        Scope::Logs | Scope::Metrics => format!("{}{dotted}", scope.prefix()),
         Scope::Shared | Scope::Traces => dotted.to_owned(),
     };
     let mut resolved = generic.clone();
@@ -450,6 +571,9 @@ fn copy_exporter_value(to: &mut ExporterConfig, from: &ExporterConfig, key: Sett
         Setting::ExporterEndpoint => to.endpoint.clone_from(&from.endpoint),
         Setting::ExporterTracesEndpoint => to.traces_endpoint.clone_from(&from.traces_endpoint),
         Setting::ExporterLogsEndpoint => to.logs_endpoint.clone_from(&from.logs_endpoint),
+        Setting::ExporterMetricsEndpoint => {
+            to.metrics_endpoint.clone_from(&from.metrics_endpoint);
+        }
         Setting::ExporterProtocol => to.protocol = from.protocol,
         Setting::ExporterTimeout => to.timeout = from.timeout,
         Setting::ExporterCompression => to.compression = from.compression,
@@ -497,10 +621,15 @@ fn apply_scalar(
     scope: Scope,
     dialect: Dialect,
 ) -> Result<(), String> {
+    if scope == Scope::Metrics && key.dotted().starts_with("batch.") {
+        // `lookup_in` offers no `metrics.batch`: this is a caller's mistake.
+        return Err("metrics have no batch settings".to_owned());
+    }
     let Staged {
         config,
         traces_exporter,
         logs_exporter,
+        metrics_exporter,
         block_timeout,
         logs_block_timeout,
         fsync_interval,
@@ -510,7 +639,10 @@ fn apply_scalar(
         Scope::Shared => (&mut config.exporter, &mut config.batch, block_timeout),
         Scope::Traces => (traces_exporter, &mut config.batch, block_timeout),
         Scope::Logs => (logs_exporter, &mut config.logs.batch, logs_block_timeout),
+        // Batch keys were refused above.
+        Scope::Metrics => (metrics_exporter, &mut config.batch, block_timeout),
     };
+    let metrics = &mut config.metrics;
     let retry = &mut config.retry;
     let performance = &mut config.performance;
     match key {
@@ -519,6 +651,7 @@ fn apply_scalar(
         Setting::ExporterEndpoint => exporter.endpoint = Some(string(node)?),
         Setting::ExporterTracesEndpoint => exporter.traces_endpoint = Some(string(node)?),
         Setting::ExporterLogsEndpoint => exporter.logs_endpoint = Some(string(node)?),
+        Setting::ExporterMetricsEndpoint => exporter.metrics_endpoint = Some(string(node)?),
         Setting::ExporterProtocol => exporter.protocol = parse::choice(node, PROTOCOLS)?,
         Setting::ExporterTimeout => exporter.timeout = parse::timeout(node, dialect)?,
         Setting::ExporterCompression => exporter.compression = parse::choice(node, COMPRESSIONS)?,
@@ -589,6 +722,22 @@ fn apply_scalar(
         }
         Setting::DurableMaxBytes => durable(config).max_bytes = positive(node)? as u64,
         Setting::DurableSegmentBytes => durable(config).segment_bytes = positive(node)? as u64,
+        Setting::MetricsExportInterval => {
+            metrics.export_interval = nonzero_duration(node, dialect)?;
+        }
+        Setting::MetricsExportTimeout => metrics.export_timeout = parse::timeout(node, dialect)?,
+        Setting::MetricsTemporality => metrics.temporality = parse::choice(node, TEMPORALITIES)?,
+        Setting::MetricsDefaultHistogramAggregation => {
+            metrics.default_histogram_aggregation = parse::choice(node, HISTOGRAM_AGGREGATIONS)?;
+        }
+        Setting::MetricsCardinalityLimit => {
+            let limit = parse::count(node)?;
+            validate::cardinality_limit(limit)?;
+            metrics.cardinality_limit = limit;
+        }
+        Setting::MetricsExemplarFilter => {
+            metrics.exemplar_filter = parse::choice(node, EXEMPLAR_FILTERS)?;
+        }
         Setting::ResourceAttributes | Setting::ExporterHeaders => {
             return Err("expected a map".to_owned());
         }
@@ -624,6 +773,29 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("grpc", Protocol::Grpc),
     ("http/protobuf", Protocol::HttpProtobuf),
     ("http/json", Protocol::HttpJson),
+];
+
+const TEMPORALITIES: &[(&str, TemporalityPreference)] = &[
+    ("cumulative", TemporalityPreference::Cumulative),
+    ("delta", TemporalityPreference::Delta),
+    ("lowmemory", TemporalityPreference::LowMemory),
+];
+
+const HISTOGRAM_AGGREGATIONS: &[(&str, DefaultHistogramAggregation)] = &[
+    (
+        "explicit_bucket_histogram",
+        DefaultHistogramAggregation::ExplicitBucketHistogram,
+    ),
+    (
+        "base2_exponential_bucket_histogram",
+        DefaultHistogramAggregation::Base2ExponentialBucketHistogram,
+    ),
+];
+
+const EXEMPLAR_FILTERS: &[(&str, ExemplarFilter)] = &[
+    ("trace_based", ExemplarFilter::TraceBased),
+    ("always_on", ExemplarFilter::AlwaysOn),
+    ("always_off", ExemplarFilter::AlwaysOff),
 ];
 
 const COMPRESSIONS: &[(&str, Compression)] = &[
@@ -773,6 +945,7 @@ mod tests {
                 "retry",
                 "performance",
                 "durable",
+                "metrics",
                 "logs"
             ]
         );
@@ -802,6 +975,62 @@ mod tests {
             Scope::Logs.dotted(Setting::BatchMaxQueueSize),
             "logs.batch.max_queue_size"
         );
+    }
+
+    #[test]
+    fn metrics_exporter_mirrors_exporter_with_its_own_endpoint_and_no_batch() {
+        for (dotted, key) in KEYS {
+            let (section, name) = dotted.split_once('.').unwrap();
+            let in_metrics = Setting::lookup_in(Scope::Metrics, section, name);
+            match (section, *key) {
+                (_, Setting::ExporterTracesEndpoint) => assert!(in_metrics.is_err()),
+                ("exporter", _) => assert_eq!(in_metrics, Ok(*key)),
+                _ => assert!(matches!(in_metrics, Err(Unknown::Section(_))), "{dotted}"),
+            }
+        }
+        assert_eq!(
+            Setting::lookup_in(Scope::Metrics, "exporter", "metrics_endpoint"),
+            Ok(Setting::ExporterMetricsEndpoint)
+        );
+        assert!(Setting::lookup_in(Scope::Metrics, "exporter", "logs_endpoint").is_err());
+        assert!(Setting::lookup_logs("exporter", "metrics_endpoint").is_err());
+        assert!(Setting::lookup("exporter", "metrics_endpoint").is_err());
+        assert_eq!(
+            Scope::Metrics.dotted(Setting::ExporterMetricsEndpoint),
+            "metrics.exporter.metrics_endpoint"
+        );
+        assert_eq!(
+            Setting::lookup_metrics("cardinality_limit"),
+            Ok(Setting::MetricsCardinalityLimit)
+        );
+        assert_eq!(
+            Setting::MetricsCardinalityLimit.dotted(),
+            "metrics.cardinality_limit"
+        );
+        let unknown = Setting::lookup_metrics("interval").unwrap_err().reason();
+        assert!(
+            unknown.contains("expected one of exporter, export_interval"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn metrics_batch_keys_are_refused_and_change_nothing() {
+        let origin = ConfigSource::Builder;
+        let mut staged = Staged::new();
+        let ctx = Ctx {
+            scope: Scope::Metrics,
+            ..file_ctx(&origin)
+        };
+        let err = apply(
+            &mut staged,
+            Setting::BatchScheduledDelay,
+            &Node::Int(5),
+            ctx,
+        )
+        .unwrap_err();
+        assert!(err.reason().contains("no batch settings"), "{err}");
+        assert_eq!(staged.config.batch, super::super::BatchConfig::default());
     }
 
     #[test]

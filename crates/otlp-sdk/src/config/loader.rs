@@ -27,18 +27,21 @@ const RUN_ENV: &str = "RUN_ENV";
 /// 4. the nested overrides `OTLP__SECTION__KEY=value`;
 /// 5. whatever the program changes afterwards: check those with [`Config::validate`].
 ///
-/// Exporter settings come in three scopes: generic (section `exporter`,
+/// Exporter settings come in four scopes: generic (section `exporter`,
 /// `OTEL_EXPORTER_OTLP_X`, `OTLP__EXPORTER__X`), traces-specific
-/// (`OTEL_EXPORTER_OTLP_TRACES_X`, `exporter.traces_endpoint`) and
+/// (`OTEL_EXPORTER_OTLP_TRACES_X`, `exporter.traces_endpoint`),
 /// logs-specific (section `logs.exporter`, `OTEL_EXPORTER_OTLP_LOGS_X`,
-/// `OTLP__LOGS__EXPORTER__X`). Each scope is filled by the sources above in
+/// `OTLP__LOGS__EXPORTER__X`) and metrics-specific (section
+/// `metrics.exporter`, `OTEL_EXPORTER_OTLP_METRICS_X`,
+/// `OTLP__METRICS__EXPORTER__X`). Each scope is filled by the sources above in
 /// order; then each signal gets the generic values with its own over them
 /// ([`Config::exporter`] for spans, [`LogsConfig::exporter`](super::LogsConfig::exporter)
-/// for logs). So a signal's own value wins over a generic one whichever source
-/// set either, as the specification asks, and traces-specific values never
-/// reach logs nor logs-specific ones traces. Batching is not inherited:
+/// for logs, [`MetricsConfig::exporter`](super::MetricsConfig::exporter) for
+/// metrics). So a signal's own value wins over a generic one whichever source
+/// set either, as the specification asks, and one signal's specific values
+/// never reach another signal. Batching is not inherited:
 /// `logs.batch` starts from [`BatchConfig::logs_default`](super::BatchConfig::logs_default),
-/// not from `batch`.
+/// not from `batch`; metrics have no batching (each collection is one export).
 ///
 /// Cost: reads the environment once and at most two files per [`load`](Self::load);
 /// allocates freely. Meant for start-up, not for a hot path.
@@ -117,6 +120,16 @@ const RUN_ENV: &str = "RUN_ENV";
 ///   batch:                                # the keys of `batch`; unset keys keep the logs defaults
 ///     scheduled_delay: 1s                 # logs' default (spans: 5s)
 ///     max_export_batch_size: 512
+/// metrics:                                # the metrics pipeline
+///   exporter:                             # the keys of `exporter`, for metrics only; unset keys inherit `exporter`
+///     endpoint: https://metrics-collector:4318   # base: v1/metrics is appended for HTTP
+///     metrics_endpoint: https://metrics.example.com/v1/metrics   # or the full URL, used as given
+///   export_interval: 60s                  # between collections (default 60s)
+///   export_timeout: 30s                   # one export, retries included; 0 = no limit (default 30s)
+///   temporality: cumulative               # cumulative (default) | delta | lowmemory
+///   default_histogram_aggregation: explicit_bucket_histogram   # or base2_exponential_bucket_histogram
+///   cardinality_limit: 2000               # series per metric stream, overflow series included (at least 2)
+///   exemplar_filter: trace_based          # trace_based (default) | always_on | always_off
 /// ```
 ///
 /// * Durations are whole milliseconds (`250`) or a whole number with a unit:
@@ -137,8 +150,9 @@ const RUN_ENV: &str = "RUN_ENV";
 /// # Standard variables
 ///
 /// Each `OTEL_EXPORTER_OTLP_X` is also read as `OTEL_EXPORTER_OTLP_TRACES_X`, which
-/// wins for spans, and as `OTEL_EXPORTER_OTLP_LOGS_X`, which wins for logs (for
-/// headers: per header name). Empty values (after trimming) mean unset.
+/// wins for spans, as `OTEL_EXPORTER_OTLP_LOGS_X`, which wins for logs, and as
+/// `OTEL_EXPORTER_OTLP_METRICS_X`, which wins for metrics (for headers: per
+/// header name). Empty values (after trimming) mean unset.
 ///
 /// | variable | sets | syntax |
 /// |---|---|---|
@@ -148,6 +162,7 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` or `/v1/logs` |
 /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `exporter.traces_endpoint` | URL used as given |
 /// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | `logs.exporter.logs_endpoint` | URL used as given |
+/// | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | `metrics.exporter.metrics_endpoint` | URL used as given |
 /// | `OTEL_EXPORTER_OTLP_PROTOCOL` | `exporter.protocol` | `grpc`, `http/protobuf`, `http/json` |
 /// | `OTEL_EXPORTER_OTLP_HEADERS` | `exporter.headers` | `k=v,…`, names trimmed, values percent-decoded |
 /// | `OTEL_EXPORTER_OTLP_COMPRESSION` | `exporter.compression` | `gzip`, `none`, `zstd` |
@@ -165,6 +180,14 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE` | `logs.exporter.certificate` | path |
 /// | `OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE` | `logs.exporter.client_certificate` | path |
 /// | `OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY` | `logs.exporter.client_key` | path |
+/// | `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` | `metrics.exporter.protocol` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_METRICS_HEADERS` | `metrics.exporter.headers` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION` | `metrics.exporter.compression` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT` | `metrics.exporter.timeout` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_METRICS_INSECURE` | `metrics.exporter.insecure` | as the generic variable |
+/// | `OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE` | `metrics.exporter.certificate` | path |
+/// | `OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE` | `metrics.exporter.client_certificate` | path |
+/// | `OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY` | `metrics.exporter.client_key` | path |
 /// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms, more than 0 (default 5 s) |
 /// | `OTEL_BSP_EXPORT_TIMEOUT` | `batch.export_timeout` | whole ms; `0` = no limit (default 30 s) |
 /// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1; caps the count of queued spans (default: no cap) |
@@ -175,6 +198,12 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `OTEL_BLRP_MAX_QUEUE_SIZE` | `logs.batch.max_queue_size` | whole number, at least 1; caps the count of queued log records (default: no cap, where the specification says 2048: the queue is bounded by bytes) |
 /// | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `logs.batch.max_export_batch_size` | whole number, at least 1 (default 512) |
 /// | none: use `OTLP__LOGS__BATCH__MAX_QUEUE_BYTES` | `logs.batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
+/// | `OTEL_METRIC_EXPORT_INTERVAL` | `metrics.export_interval` | whole ms, more than 0 (default 60 s) |
+/// | `OTEL_METRIC_EXPORT_TIMEOUT` | `metrics.export_timeout` | whole ms; `0` = no limit (default 30 s) |
+/// | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `metrics.temporality` | `cumulative` (default), `delta`, `lowmemory` |
+/// | `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` | `metrics.default_histogram_aggregation` | `explicit_bucket_histogram` (default), `base2_exponential_bucket_histogram` |
+/// | `OTEL_METRICS_EXEMPLAR_FILTER` | `metrics.exemplar_filter` | `trace_based` (default), `always_on`, `always_off` |
+/// | none: use `OTLP__METRICS__CARDINALITY_LIMIT` | `metrics.cardinality_limit` | whole number, at least 2 (default 2000) |
 ///
 /// Other `OTEL_*` variables belong to other components and are ignored.
 ///
@@ -197,6 +226,11 @@ const RUN_ENV: &str = "RUN_ENV";
 /// `OTLP__LOGS__BATCH__SCHEDULED_DELAY=2s`), `OTLP__LOGS__EXPORTER__HEADERS=k=v,…`
 /// and `OTLP__LOGS__EXPORTER__HEADERS__X_API_KEY=abc`.
 ///
+/// The metrics pipeline's own keys sit directly under `OTLP__METRICS__`
+/// (`OTLP__METRICS__EXPORT_INTERVAL=15s`, `OTLP__METRICS__CARDINALITY_LIMIT=500`,
+/// `OTLP__METRICS__TEMPORALITY=delta`), its exporter's one level down:
+/// `OTLP__METRICS__EXPORTER__KEY`, `OTLP__METRICS__EXPORTER__HEADERS__X_API_KEY=abc`.
+///
 /// Overrides apply in variable-name order, so a list form comes before the
 /// single entries of the same map. An unknown section or key is an error.
 ///
@@ -209,14 +243,15 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | rejected `OTEL_*` value | strict | lenient |
 /// |---|---|---|
 /// | not a number / duration, negative, out of range (e.g. `0` queue size) | error | warning, variable ignored |
-/// | unknown protocol or compression | error | warning, variable ignored |
+/// | unknown protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
 /// | boolean other than `true`/`false` | error | warning, read as `false` |
 /// | one bad entry in `…_HEADERS` or `OTEL_RESOURCE_ATTRIBUTES` | error | warning, whole variable ignored |
 ///
 /// Always errors, in both modes: anything wrong in a file or an `OTLP__`
 /// override (these are ours, and typos must not pass), unreadable or ambiguous
 /// files, a bad `RUN_ENV`, non-UTF-8 values of `OTEL_*`/`OTLP__`/`RUN_ENV`, and the
-/// checks on the merged result, for spans and (under `logs.*`) for logs — batch
+/// checks on the merged result, for spans, (under `logs.*`) for logs and
+/// (under `metrics.*`) for metrics — batch
 /// size at most the queue's count cap (when `max_queue_size` is set), minimum at most
 /// maximum batch size, endpoint URL (scheme and host), client certificate and key
 /// together, `max_backoff` at least `initial_backoff`.

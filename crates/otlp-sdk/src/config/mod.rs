@@ -38,8 +38,9 @@ use crate::retry::RetryPolicy;
 
 /// Everything the pipelines need to know, after merging all sources: the span
 /// pipeline's [`exporter`](Self::exporter) and [`batch`](Self::batch), the log
-/// pipeline's [`logs`](Self::logs), and what both share (service, resource,
-/// retry, performance, durable queue).
+/// pipeline's [`logs`](Self::logs), the metrics pipeline's
+/// [`metrics`](Self::metrics), and what they share (service, resource, retry,
+/// performance, durable queue).
 ///
 /// ```
 /// use std::time::Duration;
@@ -58,6 +59,13 @@ use crate::retry::RetryPolicy;
 ///     "http://localhost:4318/v1/logs"
 /// );
 /// assert_eq!(config.logs.batch.scheduled_delay, Duration::from_secs(1));
+///
+/// // So do metrics, collected and exported once a minute by default.
+/// assert_eq!(
+///     config.metrics.exporter.endpoint_for(Signal::Metrics),
+///     "http://localhost:4318/v1/metrics"
+/// );
+/// assert_eq!(config.metrics.export_interval, Duration::from_secs(60));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
@@ -76,6 +84,10 @@ pub struct Config {
     /// The log pipeline's exporter and batching (`OTEL_EXPORTER_OTLP_LOGS_*`,
     /// `OTEL_BLRP_*`, section `logs`).
     pub logs: LogsConfig,
+    /// The metrics pipeline's exporter, export interval and aggregation
+    /// defaults (`OTEL_EXPORTER_OTLP_METRICS_*`, `OTEL_METRIC_EXPORT_*`,
+    /// section `metrics`).
+    pub metrics: MetricsConfig,
     /// Retrying failed exports.
     pub retry: RetryPolicy,
     /// Tuning that trades memory for speed.
@@ -87,7 +99,8 @@ pub struct Config {
 impl Config {
     /// Checks every setting and the constraints between them (batch size at most
     /// the queue's count cap when one is set, endpoint URLs, client certificate and
-    /// key together, …), for spans and for logs (`logs.*` keys).
+    /// key together, …), for spans, for logs (`logs.*` keys) and for metrics
+    /// (`metrics.*` keys).
     ///
     /// [`ConfigLoader::load`] already does this and names each key as its source
     /// spelled it; call this after changing a loaded configuration in code. Errors
@@ -343,22 +356,129 @@ impl Default for LogsConfig {
     }
 }
 
+/// The metrics pipeline's share of a [`Config`] (section `metrics`): its own
+/// exporter settings, how often the periodic reader collects and exports, and
+/// the aggregation defaults of the meter provider.
+///
+/// The loader fills [`exporter`](Self::exporter) as it does for logs: the
+/// generic settings (`OTEL_EXPORTER_OTLP_*`, section `exporter`) with the
+/// metrics-specific ones (`OTEL_EXPORTER_OTLP_METRICS_*`, section
+/// `metrics.exporter`) over them; the traces- and logs-specific ones never
+/// reach it. Metrics have no batch settings: each collection is exported as
+/// one request.
+///
+/// Plain data: cloning copies the strings it holds.
+///
+/// ```
+/// use std::time::Duration;
+/// use otlp_sdk::Signal;
+/// use otlp_sdk::config::{ConfigLoader, TemporalityPreference};
+///
+/// let config = ConfigLoader::new()
+///     .with_config_dir("no-such-dir")
+///     .with_env([
+///         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+///         ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"),
+///         ("OTEL_METRIC_EXPORT_INTERVAL", "15000"),
+///         ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+///         ("OTLP__METRICS__CARDINALITY_LIMIT", "500"),
+///     ])
+///     .load()?;
+/// let metrics = &config.metrics;
+/// assert_eq!(
+///     metrics.exporter.endpoint_for(Signal::Metrics),
+///     "http://collector:4318/v1/metrics"
+/// );
+/// assert_eq!(metrics.exporter.compression.as_str(), "gzip");
+/// assert_eq!(config.exporter.compression.as_str(), "none"); // spans: untouched
+/// assert_eq!(metrics.export_interval, Duration::from_secs(15));
+/// assert_eq!(metrics.export_timeout, Duration::from_secs(30)); // the default
+/// assert_eq!(metrics.temporality, TemporalityPreference::Delta);
+/// assert_eq!(metrics.cardinality_limit, 500);
+/// # Ok::<(), otlp_sdk::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsConfig {
+    /// Where and how metrics are sent; use
+    /// [`endpoint_for(Signal::Metrics)`](ExporterConfig::endpoint_for) for the URL.
+    pub exporter: ExporterConfig,
+    /// Time between the start of two collections (`OTEL_METRIC_EXPORT_INTERVAL`,
+    /// key `metrics.export_interval`; default 60 s, more than 0).
+    pub export_interval: Duration,
+    /// Time one export may take, retries included (`OTEL_METRIC_EXPORT_TIMEOUT`,
+    /// key `metrics.export_timeout`; default 30 s, `0` = no limit).
+    pub export_timeout: Duration,
+    /// Delta or cumulative per instrument kind
+    /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, key
+    /// `metrics.temporality`; default cumulative).
+    pub temporality: TemporalityPreference,
+    /// The aggregation of histograms no view configures
+    /// (`OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`, key
+    /// `metrics.default_histogram_aggregation`; default explicit buckets).
+    pub default_histogram_aggregation: DefaultHistogramAggregation,
+    /// Series per metric stream, the overflow series included
+    /// (`OTLP__METRICS__CARDINALITY_LIMIT`, key `metrics.cardinality_limit`;
+    /// default [`DEFAULT_CARDINALITY_LIMIT`](Self::DEFAULT_CARDINALITY_LIMIT),
+    /// at least 2). Past it, measurements with new attribute sets go to the one
+    /// series with the attribute `otel.metric.overflow=true`.
+    pub cardinality_limit: usize,
+    /// Which measurements may become exemplars (`OTEL_METRICS_EXEMPLAR_FILTER`,
+    /// key `metrics.exemplar_filter`; default trace-based).
+    pub exemplar_filter: ExemplarFilter,
+}
+
+impl MetricsConfig {
+    /// The default [`export_interval`](Self::export_interval), 60 s
+    /// (`OTEL_METRIC_EXPORT_INTERVAL`'s default).
+    pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_millis(60_000);
+
+    /// The default [`export_timeout`](Self::export_timeout), 30 s
+    /// (`OTEL_METRIC_EXPORT_TIMEOUT`'s default).
+    pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_millis(30_000);
+
+    /// The default [`cardinality_limit`](Self::cardinality_limit), 2000: the
+    /// specification's default per metric stream. At the limit, new attribute
+    /// sets are aggregated into the overflow series.
+    pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+
+    /// The smallest [`cardinality_limit`](Self::cardinality_limit): one series
+    /// of its own and the overflow series.
+    pub const MIN_CARDINALITY_LIMIT: usize = 2;
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            exporter: ExporterConfig::default(),
+            export_interval: Self::DEFAULT_EXPORT_INTERVAL,
+            export_timeout: Self::DEFAULT_EXPORT_TIMEOUT,
+            temporality: TemporalityPreference::default(),
+            default_histogram_aggregation: DefaultHistogramAggregation::default(),
+            cardinality_limit: Self::DEFAULT_CARDINALITY_LIMIT,
+            exemplar_filter: ExemplarFilter::default(),
+        }
+    }
+}
+
 /// Where and how an exporter sends one signal's records. `Debug` hides URL
 /// user-info and header values.
 ///
 /// One value serves one pipeline: [`Config::exporter`] for spans,
-/// [`LogsConfig::exporter`] for log records. [`endpoint_for`](Self::endpoint_for)
-/// gives the URL for a signal.
+/// [`LogsConfig::exporter`] for log records, [`MetricsConfig::exporter`] for
+/// metrics. [`endpoint_for`](Self::endpoint_for) gives the URL for a signal.
 #[derive(Clone, PartialEq)]
 pub struct ExporterConfig {
     /// Base endpoint for all signals (`OTEL_EXPORTER_OTLP_ENDPOINT`); for HTTP,
-    /// `v1/traces` or `v1/logs` is appended.
+    /// `v1/traces`, `v1/logs` or `v1/metrics` is appended.
     pub endpoint: Option<String>,
     /// Traces endpoint, used exactly as given (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
     pub traces_endpoint: Option<String>,
     /// Logs endpoint, used exactly as given (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`,
     /// `logs.exporter.logs_endpoint`).
     pub logs_endpoint: Option<String>,
+    /// Metrics endpoint, used exactly as given (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`,
+    /// `metrics.exporter.metrics_endpoint`).
+    pub metrics_endpoint: Option<String>,
     /// Transport and encoding.
     pub protocol: Protocol,
     /// Timeout of one export attempt (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s).
@@ -379,6 +499,7 @@ impl fmt::Debug for ExporterConfig {
             .field("endpoint", &redacted(&self.endpoint))
             .field("traces_endpoint", &redacted(&self.traces_endpoint))
             .field("logs_endpoint", &redacted(&self.logs_endpoint))
+            .field("metrics_endpoint", &redacted(&self.metrics_endpoint))
             .field("protocol", &self.protocol)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
@@ -394,6 +515,7 @@ impl Default for ExporterConfig {
             endpoint: None,
             traces_endpoint: None,
             logs_endpoint: None,
+            metrics_endpoint: None,
             protocol: Protocol::default(),
             timeout: Duration::from_secs(10),
             compression: Compression::None,
@@ -405,10 +527,11 @@ impl Default for ExporterConfig {
 
 impl ExporterConfig {
     /// The URL `signal`'s records are sent to, after the specification's rules:
-    /// the signal's own endpoint ([`traces_endpoint`](Self::traces_endpoint) or
-    /// [`logs_endpoint`](Self::logs_endpoint)) is used as given; else a generic
-    /// HTTP endpoint gets `v1/traces` or `v1/logs` appended with exactly one
-    /// `/`; a generic gRPC endpoint is used as given; with neither, the
+    /// the signal's own endpoint ([`traces_endpoint`](Self::traces_endpoint),
+    /// [`logs_endpoint`](Self::logs_endpoint) or
+    /// [`metrics_endpoint`](Self::metrics_endpoint)) is used as given; else a
+    /// generic HTTP endpoint gets `v1/traces`, `v1/logs` or `v1/metrics`
+    /// appended with exactly one `/`; a generic gRPC endpoint is used as given; with neither, the
     /// protocol's default. A gRPC endpoint without a scheme gets `http://` when
     /// `insecure` is true and `https://` otherwise.
     ///
@@ -423,11 +546,13 @@ impl ExporterConfig {
     /// };
     /// assert_eq!(exporter.endpoint_for(Signal::Traces), "http://collector:4318/v1/traces");
     /// assert_eq!(exporter.endpoint_for(Signal::Logs), "http://logs:9000/ingest");
+    /// assert_eq!(exporter.endpoint_for(Signal::Metrics), "http://collector:4318/v1/metrics");
     /// ```
     pub fn endpoint_for(&self, signal: Signal) -> String {
         let own = match signal {
             Signal::Traces => &self.traces_endpoint,
             Signal::Logs => &self.logs_endpoint,
+            Signal::Metrics => &self.metrics_endpoint,
         };
         if let Some(endpoint) = own {
             return self.with_scheme(endpoint);

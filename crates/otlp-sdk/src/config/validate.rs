@@ -10,8 +10,8 @@ use super::error::REDACTED;
 use super::keys::{Scope, Setting};
 use super::origin::{Origins, SetBy};
 use super::{
-    BatchConfig, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, PerformanceConfig,
-    Protocol,
+    BatchConfig, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, MetricsConfig,
+    PerformanceConfig, Protocol,
 };
 use crate::Signal;
 use crate::durable::{DurableConfig, DurableError};
@@ -35,6 +35,12 @@ pub(crate) fn validate(config: &Config, origins: &Origins) -> Result<(), ConfigE
     };
     exporter(&config.logs.exporter, Signal::Logs, &logs)?;
     batch(&config.logs.batch, &logs)?;
+    let metrics_exporter = Report {
+        origins,
+        scope: Scope::Metrics,
+    };
+    exporter(&config.metrics.exporter, Signal::Metrics, &metrics_exporter)?;
+    metrics(&config.metrics, &report)?;
     retry(&config.retry, &report)?;
     performance(&config.performance, &report)?;
     durable(config.durable.as_ref(), &report)
@@ -206,6 +212,7 @@ fn exporter(
     let own_endpoints = [
         (Setting::ExporterTracesEndpoint, &exporter.traces_endpoint),
         (Setting::ExporterLogsEndpoint, &exporter.logs_endpoint),
+        (Setting::ExporterMetricsEndpoint, &exporter.metrics_endpoint),
     ];
     for (key, url) in own_endpoints {
         if let Some(url) = url {
@@ -330,6 +337,24 @@ fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
     )
 }
 
+/// The metrics pipeline's own settings (its exporter is checked apart, as
+/// every signal's): reported under `metrics.*`.
+fn metrics(metrics: &MetricsConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+    let durations = [
+        (Setting::MetricsExportInterval, metrics.export_interval),
+        (Setting::MetricsExportTimeout, metrics.export_timeout),
+    ];
+    for (key, value) in durations {
+        report.check(key.dotted(), Millis(&value), longer_than_zero(value))?;
+    }
+    let limit = metrics.cardinality_limit;
+    report.check(
+        Setting::MetricsCardinalityLimit.dotted(),
+        limit,
+        cardinality_limit(limit),
+    )
+}
+
 fn retry(retry: &RetryPolicy, report: &Report<'_>) -> Result<(), ConfigError> {
     let (initial, max) = (retry.initial_backoff, retry.max_backoff);
     report.check(
@@ -422,6 +447,19 @@ pub(crate) fn longer_than_zero(duration: Duration) -> Result<(), String> {
     }
 }
 
+/// A metric stream's series cap: at least
+/// [`MetricsConfig::MIN_CARDINALITY_LIMIT`] (one series and the overflow series).
+pub(crate) fn cardinality_limit(n: usize) -> Result<(), String> {
+    if n >= MetricsConfig::MIN_CARDINALITY_LIMIT {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be at least {} (one series and the overflow series)",
+            MetricsConfig::MIN_CARDINALITY_LIMIT
+        ))
+    }
+}
+
 /// Backoff growth: at least 1 (a shrinking backoff would hammer the backend).
 pub(crate) fn multiplier(x: f64) -> Result<(), String> {
     if x.is_finite() && x >= 1.0 {
@@ -491,7 +529,7 @@ pub(crate) fn header_value(value: &str) -> Result<(), String> {
 
 /// An endpoint URL: `http` or `https` with a host (a gRPC endpoint may omit the
 /// scheme). A generic HTTP endpoint (`generic_for`: the signal it serves) gets
-/// `v1/traces` or `v1/logs` appended to its path, so it may have neither query
+/// `v1/traces`, `v1/logs` or `v1/metrics` appended to its path, so it may have neither query
 /// nor fragment; a signal's own endpoint (`None`) is used as given.
 pub(crate) fn endpoint(
     url: &str,
