@@ -135,7 +135,8 @@ impl<'a> WireReader<'a> {
         self.base + (payload.as_ptr() as usize).saturating_sub(start)
     }
 
-    fn read_varint(&mut self) -> Result<u64, DecodeError> {
+    /// Reads one bare varint (no tag): for the values of packed fields.
+    pub(crate) fn read_varint(&mut self) -> Result<u64, DecodeError> {
         let start = self.offset();
         let mut value = 0u64;
         for shift in 0..10 {
@@ -250,6 +251,81 @@ pub fn count_spans(request: &[u8]) -> Result<u64, DecodeError> {
 /// ```
 pub fn count_log_records(request: &[u8]) -> Result<u64, DecodeError> {
     count_records(request)
+}
+
+/// Counts the data points in an encoded `ExportMetricsServiceRequest`: OTLP's
+/// unit for metrics (`rejected_data_points`), what an exporter reports as
+/// sent or dropped. Walks `resource_metrics` -> `scope_metrics` -> `metrics`
+/// -> the metric's data (`gauge`, `sum`, `histogram`, `exponential_histogram`
+/// or `summary`) -> `data_points` without decoding any point; a metric
+/// without data counts zero. Reads as `prost` does: of data given more than
+/// once the last member wins, and the same member given twice merges (its
+/// points add up).
+///
+/// ```
+/// use otlp_core::encode::MetricEncoder;
+/// use otlp_core::wire::count_data_points;
+/// use otlp_core::{Gauge, Metric, MetricData, NumberDataPoint, Summary};
+///
+/// let points = vec![
+///     NumberDataPoint::int(Vec::new(), 0, 1, 5),
+///     NumberDataPoint::double(Vec::new(), 0, 1, 0.5),
+/// ];
+/// let metrics = vec![
+///     Metric::new("queue.depth", MetricData::Gauge(Gauge { data_points: points })),
+///     Metric::new("empty", MetricData::Summary(Summary::default())),
+/// ];
+/// let mut body = Vec::new();
+/// MetricEncoder::new().encode_protobuf(&metrics, &mut body);
+/// assert_eq!(count_data_points(&body)?, 2);
+/// # Ok::<(), otlp_core::DecodeError>(())
+/// ```
+pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
+    /// `Metric`'s `oneof data`: gauge, sum, histogram, exponential histogram, summary.
+    const DATA_FIELDS: [u32; 5] = [5, 7, 9, 10, 11];
+    let mut count = 0u64;
+    let mut outer = WireReader::new(request);
+    while let Some((field, value)) = outer.next_field()? {
+        let (1, WireValue::Len(resource_metrics)) = (field, value) else {
+            continue;
+        };
+        let mut resource = WireReader::nested(resource_metrics, outer.offset_of(resource_metrics));
+        while let Some((field, value)) = resource.next_field()? {
+            let (2, WireValue::Len(scope_metrics)) = (field, value) else {
+                continue;
+            };
+            let mut scope = WireReader::nested(scope_metrics, resource.offset_of(scope_metrics));
+            while let Some((field, value)) = scope.next_field()? {
+                let (2, WireValue::Len(metric)) = (field, value) else {
+                    continue;
+                };
+                let mut metric_reader = WireReader::nested(metric, scope.offset_of(metric));
+                // The data member last given and its points so far.
+                let mut member = 0;
+                let mut points = 0u64;
+                while let Some((field, value)) = metric_reader.next_field()? {
+                    let WireValue::Len(data) = value else {
+                        continue;
+                    };
+                    if !DATA_FIELDS.contains(&field) {
+                        continue;
+                    }
+                    if field != member {
+                        member = field;
+                        points = 0;
+                    }
+                    let mut data_reader = WireReader::nested(data, metric_reader.offset_of(data));
+                    while let Some((field, value)) = data_reader.next_field()? {
+                        if let (1, WireValue::Len(_)) = (field, value) {
+                            points += 1;
+                        }
+                    }
+                }
+                count += points;
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// Counts field 2 of field 2 of field 1: the records of any signal's export request.

@@ -1,7 +1,7 @@
 //! Writing an OTLP export request around records that are already encoded.
 //!
 //! The export loop holds records (see [`record`](super::record)), each the
-//! body of one message (a `Span` or a `LogRecord`, later a `Metric`) and a
+//! body of one message (a `Span`, a `LogRecord` or a `Metric`) and a
 //! key naming its resource and scope. It groups them by resource, then by
 //! scope, and [`write_request`] writes the request: the framing it adds is the
 //! `ResourceX` and `ScopeX` messages (resource, scope, schema URLs and length

@@ -1,4 +1,5 @@
-//! OTLP/JSON encoding of `ExportTraceServiceRequest` and `ExportLogsServiceRequest`.
+//! OTLP/JSON encoding of `ExportTraceServiceRequest`, `ExportLogsServiceRequest`
+//! and `ExportMetricsServiceRequest` (the `Metric` in [`metric`]).
 //!
 //! OTLP/JSON is proto3's JSON mapping with the differences the OTLP
 //! specification lists: trace and span ids are lowercase hex (not base64),
@@ -7,10 +8,14 @@
 //! Members are written in the order their fields are declared in the
 //! `.proto` files (the order of opentelemetry-proto's structs).
 
+mod metric;
+
 use std::io::Write;
 
 use super::grouping::Groups;
 use super::signal::Signal;
+pub(super) use metric::put_metric;
+
 use crate::id::encode_hex_into;
 use crate::{
     AnyValue, Event, InstrumentationScope, KeyValue, Link, LogRecord, Resource, SpanData, Status,

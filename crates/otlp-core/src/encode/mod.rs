@@ -1,9 +1,11 @@
-//! Encoding a batch of spans or log records as an OTLP export request
-//! (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`).
+//! Encoding a batch of spans, log records or metrics as an OTLP export
+//! request (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`,
+//! `ExportMetricsServiceRequest`).
 //!
 //! [`TraceEncoder`] writes protobuf ([`TraceEncoder::encode_protobuf`]) or
 //! OTLP/JSON ([`TraceEncoder::encode_json`]) straight from [`SpanData`] into a
-//! caller-supplied buffer; [`LogEncoder`] does the same from [`LogRecord`].
+//! caller-supplied buffer; [`LogEncoder`] does the same from [`LogRecord`] and
+//! [`MetricEncoder`] from [`Metric`].
 //! Records are grouped by resource and then by instrumentation scope, as the
 //! protocol requires; within a group they keep their batch order.
 //!
@@ -15,19 +17,23 @@
 //! so records whose resources are equal but separately allocated still share
 //! one `ResourceSpans` (`ResourceLogs`).
 //!
-//! Both signals share everything but their record: grouping, the resource,
+//! The signals share everything but their record: grouping, the resource,
 //! scope, attribute and `AnyValue` encodings, the protobuf and JSON request
 //! writers, splitting and the transcoder's walker are written once. The
-//! protobuf framing is even the same bytes: `ResourceLogs`/`ScopeLogs` have
-//! the field numbers of `ResourceSpans`/`ScopeSpans` (resource 1, scope
-//! groups 2, schema URL 3; scope 1, records 2, schema URL 3).
+//! protobuf framing is even the same bytes: `ResourceLogs`/`ScopeLogs` and
+//! `ResourceMetrics`/`ScopeMetrics` have the field numbers of
+//! `ResourceSpans`/`ScopeSpans` (resource 1, scope groups 2, schema URL 3;
+//! scope 1, records 2, schema URL 3). For metrics the record is a whole
+//! [`Metric`], all its data points in one message: a metric is never cut
+//! across requests.
 //!
 //! The "encode once" path (issue 13) is the other way to a request:
-//! [`record::encode_span`] (or [`record::encode_log`]) encodes each record on
-//! its own, when it ends, into the bytes of one OTLP `Span` (`LogRecord`), and
+//! [`record::encode_span`] (or [`record::encode_log`], [`record::encode_metric`])
+//! encodes each record on its own, when it ends, into the bytes of one OTLP
+//! `Span` (`LogRecord`, `Metric`), and
 //! [`frame::write_request`] later writes only the `ResourceX`/`ScopeX`
 //! framing around records that are already encoded, giving the same bytes as
-//! [`TraceEncoder`] ([`LogEncoder`]).
+//! [`TraceEncoder`] ([`LogEncoder`], [`MetricEncoder`]).
 
 pub mod frame;
 mod grouping;
@@ -43,9 +49,11 @@ use std::sync::Arc;
 use bytes::BufMut;
 
 pub use split::Chunk;
-pub use transcode::{TranscodeError, logs_request_to_json, trace_request_to_json};
+pub use transcode::{
+    TranscodeError, logs_request_to_json, metrics_request_to_json, trace_request_to_json,
+};
 
-use crate::{LogRecord, SpanData};
+use crate::{LogRecord, Metric, SpanData};
 use grouping::Groups;
 use signal::Signal;
 
@@ -237,7 +245,119 @@ impl LogEncoder {
     }
 }
 
-/// The state and the work of [`TraceEncoder`] and [`LogEncoder`], generic
+/// Encodes batches of metrics into OTLP `ExportMetricsServiceRequest`
+/// bodies; reuse it across batches. The metric twin of [`TraceEncoder`]: the
+/// same grouping (by resource, then scope, batch order within a group), the
+/// same writers and the same cost model; the record is one [`Metric`] with
+/// all its data points.
+///
+/// The unit of everything here is the metric: [`split`](Self::split) cuts
+/// between metrics, never inside one, and a metric whose request alone
+/// exceeds the limit is [`Chunk::Oversized`], which loses
+/// [`data_point_count`](crate::MetricData::data_point_count) data points,
+/// the unit in which OTLP counts (`rejected_data_points`) and exporters
+/// should report drops. [`data_points`](Self::data_points) counts them for a
+/// chunk.
+///
+/// ```
+/// use otlp_core::encode::{Chunk, Encoding, MetricEncoder, metrics_request_to_json};
+/// use otlp_core::{Gauge, Metric, MetricData, NumberDataPoint};
+///
+/// let metrics = vec![
+///     Metric::new(
+///         "process.cpu.utilization",
+///         MetricData::Gauge(Gauge {
+///             data_points: vec![NumberDataPoint::double(Vec::new(), 0, 1_700_000_000_000_000_000, 0.25)],
+///         }),
+///     )
+///     .with_unit("1"),
+/// ];
+/// let mut encoder = MetricEncoder::new();
+/// let mut protobuf = Vec::new();
+/// encoder.encode(Encoding::Protobuf, &metrics, &mut protobuf);
+/// assert_eq!(protobuf.len(), encoder.encoded_len(&metrics));
+///
+/// let mut json = Vec::new();
+/// encoder.encode_json(&metrics, &mut json);
+/// let mut transcoded = Vec::new();
+/// metrics_request_to_json(&protobuf, &mut transcoded)?;
+/// assert_eq!(transcoded, json);
+///
+/// let chunks = encoder.split(&metrics, 1_000, Encoding::Protobuf);
+/// assert_eq!(chunks, vec![Chunk::Fits(0..1)]);
+/// assert_eq!(MetricEncoder::data_points(&metrics, &chunks[0]), 1);
+/// # Ok::<(), otlp_core::encode::TranscodeError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MetricEncoder {
+    batch: BatchEncoder,
+}
+
+impl MetricEncoder {
+    /// A new encoder with empty scratch space.
+    pub fn new() -> Self {
+        MetricEncoder::default()
+    }
+
+    /// Exact protobuf size of the request for `metrics`.
+    pub fn encoded_len(&mut self, metrics: &[Metric]) -> usize {
+        self.batch.encoded_len(metrics)
+    }
+
+    /// Writes the protobuf `ExportMetricsServiceRequest` for `metrics` into
+    /// `buf` (appending). Returns the bytes written, which is exactly
+    /// [`encoded_len`](Self::encoded_len). For a `Vec<u8>` output prefer
+    /// [`encode`](Self::encode), which skips the measuring pass.
+    pub fn encode_protobuf<B: BufMut + ?Sized>(
+        &mut self,
+        metrics: &[Metric],
+        buf: &mut B,
+    ) -> usize {
+        self.batch.encode_protobuf(metrics, buf)
+    }
+
+    /// Writes the OTLP/JSON request for `metrics` into `out` (appending).
+    /// Returns the bytes written.
+    pub fn encode_json(&mut self, metrics: &[Metric], out: &mut Vec<u8>) -> usize {
+        self.batch.encode_json(metrics, out)
+    }
+
+    /// Encodes `metrics` in `encoding`, appending to `out`; returns the bytes written.
+    pub fn encode(&mut self, encoding: Encoding, metrics: &[Metric], out: &mut Vec<u8>) -> usize {
+        self.batch.encode(encoding, metrics, out)
+    }
+
+    /// Cuts `metrics` into consecutive chunks whose requests each encode (in
+    /// `encoding`) to at most `max_bytes`, as [`TraceEncoder::split`]; the
+    /// cut falls between metrics. A metric that alone exceeds the limit
+    /// becomes [`Chunk::Oversized`]: count its
+    /// [`data_point_count`](crate::MetricData::data_point_count) (or
+    /// [`data_points`](Self::data_points) of the chunk) as dropped.
+    pub fn split(
+        &mut self,
+        metrics: &[Metric],
+        max_bytes: usize,
+        encoding: Encoding,
+    ) -> Vec<Chunk> {
+        self.batch.split(metrics, max_bytes, encoding)
+    }
+
+    /// How many data points the metrics of `chunk` (a chunk of `metrics`
+    /// from [`split`](Self::split)) hold: what a request of them delivers,
+    /// or what an oversized metric loses.
+    pub fn data_points(metrics: &[Metric], chunk: &Chunk) -> usize {
+        let range = match chunk {
+            Chunk::Fits(range) => range.clone(),
+            Chunk::Oversized(index) => *index..*index + 1,
+        };
+        metrics[range]
+            .iter()
+            .map(|metric| metric.data.data_point_count())
+            .sum()
+    }
+}
+
+/// The state and the work of [`TraceEncoder`], [`LogEncoder`] and [`MetricEncoder`], generic
 /// over the record type (each use is monomorphised). The scratch is not: one
 /// encoder encodes one signal, so what it learns (prefix sizes, bytes per
 /// record) fits the next batch.

@@ -1,5 +1,5 @@
-//! A span or log record encoded once, when it ends: the bytes of one OTLP
-//! `Span` or `LogRecord` message.
+//! A span or log record encoded once, when it ends (a metric, when it is
+//! collected): the bytes of one OTLP `Span`, `LogRecord` or `Metric` message.
 //!
 //! A *record* is the body of one protobuf `opentelemetry.proto.trace.v1.Span`
 //! (or `opentelemetry.proto.logs.v1.LogRecord`) message: no field tag and no
@@ -13,8 +13,10 @@
 //! Log records work the same way ([`encode_log`], [`log_len`], with
 //! [`LogEncoder`](super::LogEncoder)): their framing has the same field
 //! numbers, so the same [`frame::write_request`](super::frame::write_request)
-//! makes an `ExportLogsServiceRequest` of them. A request holds records of
-//! one signal only.
+//! makes an `ExportLogsServiceRequest` of them. Metrics too ([`encode_metric`],
+//! [`metric_len`], with [`MetricEncoder`](super::MetricEncoder)): a metric's
+//! record is one `Metric` message, all its data points inside. A request
+//! holds records of one signal only.
 //!
 //! Cost model: [`encode_span`] ([`encode_log`]) writes the record in one pass
 //! over its fields.
@@ -32,7 +34,7 @@
 use bytes::BufMut;
 
 use super::protobuf;
-use crate::{LogRecord, SpanData};
+use crate::{LogRecord, Metric, SpanData};
 
 /// Appends the record of `span` to `out`: the body of one OTLP `Span`
 /// message, without tag or length prefix. Writes exactly
@@ -94,4 +96,43 @@ pub fn encode_log<B: BufMut + ?Sized>(log: &LogRecord, out: &mut B) {
 /// it.
 pub fn log_len(log: &LogRecord) -> usize {
     protobuf::log_len(log)
+}
+
+/// Appends the record of `metric` to `out`: the body of one OTLP `Metric`
+/// message (name, description, unit, data with every data point, metadata),
+/// without tag or length prefix. Writes exactly [`metric_len(metric)`](metric_len)
+/// bytes, the same bytes [`MetricEncoder`](super::MetricEncoder) writes for
+/// this metric inside a request.
+///
+/// ```
+/// use otlp_core::encode::{Encoding, MetricEncoder, frame, record};
+/// use otlp_core::{Metric, MetricData, NumberDataPoint, Sum, Temporality};
+///
+/// let metric = Metric::new(
+///     "jobs.done",
+///     MetricData::Sum(Sum {
+///         data_points: vec![NumberDataPoint::int(Vec::new(), 1, 2, 7)],
+///         temporality: Temporality::Delta,
+///         is_monotonic: true,
+///     }),
+/// );
+/// let mut bytes = Vec::new();
+/// record::encode_metric(&metric, &mut bytes);
+/// assert_eq!(bytes.len(), record::metric_len(&metric));
+///
+/// let groups = [(&*metric.resource, [(&*metric.scope, [bytes.as_slice()])])];
+/// let mut framed = Vec::new();
+/// frame::write_request(groups, &mut framed);
+/// let mut encoded = Vec::new();
+/// MetricEncoder::new().encode(Encoding::Protobuf, &[metric], &mut encoded);
+/// assert_eq!(framed, encoded);
+/// ```
+pub fn encode_metric<B: BufMut + ?Sized>(metric: &Metric, out: &mut B) {
+    protobuf::put_metric(out, metric);
+}
+
+/// Exact size of the record [`encode_metric`] writes for `metric`, without
+/// writing it.
+pub fn metric_len(metric: &Metric) -> usize {
+    protobuf::metric_len(metric)
 }

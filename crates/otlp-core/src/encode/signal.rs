@@ -1,9 +1,9 @@
 //! What the request encoders need of one signal's records.
 //!
-//! Spans and log records travel in requests of the same shape: records
-//! grouped by resource, then by scope (`ResourceSpans`/`ScopeSpans`/`Span`,
-//! `ResourceLogs`/`ScopeLogs`/`LogRecord`), with the same field numbers for
-//! the groups in protobuf. Grouping, measuring, the request writers (protobuf
+//! Spans, log records and metrics travel in requests of the same shape:
+//! records grouped by resource, then by scope (`ResourceSpans`/`ScopeSpans`/`Span`,
+//! `ResourceLogs`/`ScopeLogs`/`LogRecord`, `ResourceMetrics`/`ScopeMetrics`/`Metric`),
+//! with the same field numbers for the groups in protobuf. Grouping, measuring, the request writers (protobuf
 //! in both modes, JSON) and splitting are written once, generic over
 //! [`Signal`]; a signal adds only the encoding of its own record and the
 //! JSON names of its groups. Each use is monomorphised: spans encode exactly
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::BufMut;
 
 use super::{json, protobuf};
-use crate::{InstrumentationScope, LogRecord, Resource, SpanData};
+use crate::{InstrumentationScope, LogRecord, Metric, Resource, SpanData};
 
 /// A record type whose batches encode as one OTLP export request.
 pub(crate) trait Signal {
@@ -96,5 +96,38 @@ impl Signal for LogRecord {
     #[inline]
     fn put_json(&self, out: &mut Vec<u8>) {
         json::put_log(out, self);
+    }
+}
+
+/// A metric is the record of the metrics signal: one `Metric` message with
+/// all its data points. Requests are grouped, measured and split by metric.
+impl Signal for Metric {
+    const RESOURCE_GROUPS_KEY: &'static str = "resourceMetrics";
+    const SCOPE_GROUPS_KEY: &'static str = "scopeMetrics";
+    const RECORDS_KEY: &'static str = "metrics";
+
+    #[inline]
+    fn resource(&self) -> &Arc<Resource> {
+        &self.resource
+    }
+
+    #[inline]
+    fn scope(&self) -> &Arc<InstrumentationScope> {
+        &self.scope
+    }
+
+    #[inline]
+    fn protobuf_len(&self) -> usize {
+        protobuf::metric_len(self)
+    }
+
+    #[inline]
+    fn put_protobuf<B: BufMut + ?Sized>(&self, buf: &mut B) {
+        protobuf::put_metric(buf, self);
+    }
+
+    #[inline]
+    fn put_json(&self, out: &mut Vec<u8>) {
+        json::put_metric(out, self);
     }
 }

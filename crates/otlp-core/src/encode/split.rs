@@ -7,8 +7,9 @@ use super::signal::Signal;
 use super::{json, protobuf};
 use crate::wire::len_field_len;
 
-/// One piece of a batch cut by [`TraceEncoder::split`](super::TraceEncoder::split)
-/// or [`LogEncoder::split`](super::LogEncoder::split).
+/// One piece of a batch cut by [`TraceEncoder::split`](super::TraceEncoder::split),
+/// [`LogEncoder::split`](super::LogEncoder::split) or
+/// [`MetricEncoder::split`](super::MetricEncoder::split).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Chunk {
     /// These records (a range of the batch) encode within the limit.
@@ -124,10 +125,24 @@ pub(super) fn split_protobuf<T: Signal>(
 
 /// JSON punctuation and member names around one resource and one scope group,
 /// rounded up: `{"resource":,"scopeSpans":[{"scope":,"spans":[],"schemaUrl":""}],"schemaUrl":""},`
-/// (81 bytes; with `scopeLogs` and `logRecords`, 85).
+/// (81 bytes; with `scopeLogs` and `logRecords`, 85; with `scopeMetrics`
+/// and `metrics`, 85).
 const JSON_GROUP_SLACK: usize = 96;
-/// `{"resourceSpans":[]}` (`{"resourceLogs":[]}` is a byte shorter).
+/// `{"resourceSpans":[]}` (`{"resourceLogs":[]}` is a byte shorter); at
+/// least `{"<resource groups key>":[]}` for every signal (see [`json_request_overhead`]).
 const JSON_REQUEST_OVERHEAD: usize = 20;
+
+/// Bytes of the empty request `{"<T::RESOURCE_GROUPS_KEY>":[]}`, never less
+/// than [`JSON_REQUEST_OVERHEAD`] (so spans and logs split as they always
+/// have; `{"resourceMetrics":[]}` is 22 bytes).
+const fn json_request_overhead<T: Signal>() -> usize {
+    let exact = T::RESOURCE_GROUPS_KEY.len() + 7;
+    if exact > JSON_REQUEST_OVERHEAD {
+        exact
+    } else {
+        JSON_REQUEST_OVERHEAD
+    }
+}
 
 pub(super) fn split_json<T: Signal>(
     groups: &Groups,
@@ -162,7 +177,7 @@ pub(super) fn split_json<T: Signal>(
         spans.len(),
         max_bytes,
         Costs {
-            request_overhead: JSON_REQUEST_OVERHEAD,
+            request_overhead: json_request_overhead::<T>(),
             span: |index| span_sizes[index],
             group: |scope| group_sizes[scope],
             fits_alone: |index| {

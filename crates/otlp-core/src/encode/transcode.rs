@@ -8,8 +8,9 @@
 //! the spans that [`TraceEncoder::encode_protobuf`](super::TraceEncoder::encode_protobuf)
 //! encoded: same keys, same key order, same escapes and number formats (the
 //! same helpers write them). [`logs_request_to_json`] does the same for log
-//! records and [`LogEncoder`](super::LogEncoder); the two share the walker
-//! and every schema but the record's and its groups'.
+//! records and [`LogEncoder`](super::LogEncoder), [`metrics_request_to_json`]
+//! for metrics and [`MetricEncoder`](super::MetricEncoder); the signals share
+//! the walker and every schema but the record's and its groups'.
 //!
 //! # Cost model
 //!
@@ -26,7 +27,9 @@
 //!   last occurrence of each singular field and the byte range holding each
 //!   repeated field; writing then walks only that range. Messages written by
 //!   our encoder (or any encoder writing repeated fields together) are thus
-//!   read at most twice at the tag level and once at the byte level.
+//!   read at most twice at the tag level and once at the byte level (a run
+//!   of packed numbers, such as `bucketCounts`, is scanned once more, for
+//!   tags only, to omit it when all its runs are empty).
 //! - Recursion is bounded by 100 nested messages (`MAX_DEPTH`, as in `prost`),
 //!   so hostile nesting (`AnyValue` arrays in arrays) is an error, not a stack
 //!   overflow.
@@ -35,7 +38,9 @@
 //!
 //! Proto3 semantics, as `prost` reads them: unknown fields are skipped; of a
 //! singular field given more than once the last wins; of a `oneof` the last
-//! member given wins; integers are truncated to their declared width. A known
+//! member given wins; integers are truncated to their declared width; a
+//! repeated number field may come packed (one length-delimited run of
+//! values), unpacked (one field per value) or both, and is one JSON array. A known
 //! field with the wrong wire type, a string that is not UTF-8, an id that is
 //! neither empty nor of its length (16 bytes for trace ids, 8 for span ids)
 //! and a singular message given twice (which protobuf would merge: no OTLP
@@ -46,8 +51,8 @@
 //!
 //! Each message type is a `Schema`: its fields in JSON key order, each with
 //! its number, JSON key, `Kind` and `Rule`. A signal adds its schemas and a
-//! `*_request_to_json` function calling `transcode`, as logs do; the walker
-//! stays. Metrics will need kinds for packed and `sint`/`sfixed` fields.
+//! `*_request_to_json` function calling `transcode`, as logs and metrics do;
+//! the walker stays.
 
 use super::json::{Object, put_base64, put_display, put_double, put_string};
 use crate::error::DecodeError;
@@ -202,6 +207,50 @@ pub fn logs_request_to_json(protobuf: &[u8], out: &mut Vec<u8>) -> Result<usize,
     transcode(&LOGS_REQUEST, protobuf, out)
 }
 
+/// Transcodes a protobuf `ExportMetricsServiceRequest` into the OTLP/JSON
+/// request [`MetricEncoder::encode_json`](super::MetricEncoder::encode_json)
+/// writes for the same metrics, appending to `out`; returns the bytes
+/// written. On error `out` is left as it was. Cost and rules as
+/// [`trace_request_to_json`]; `Exemplar.trace_id` must be empty or 16 bytes
+/// and `Exemplar.span_id` empty or 8 bytes; packed numbers
+/// (`bucket_counts`, `explicit_bounds`) must hold whole values.
+///
+/// ```
+/// use otlp_core::encode::{MetricEncoder, metrics_request_to_json};
+/// use otlp_core::{Histogram, HistogramDataPoint, Metric, MetricData, Temporality};
+///
+/// let point = HistogramDataPoint {
+///     count: 3,
+///     sum: Some(7.5),
+///     bucket_counts: vec![1, 2, 0],
+///     explicit_bounds: vec![1.0, 5.0],
+///     ..HistogramDataPoint::default()
+/// };
+/// let metrics = vec![Metric::new(
+///     "http.server.request.duration",
+///     MetricData::Histogram(Histogram {
+///         data_points: vec![point],
+///         temporality: Temporality::Cumulative,
+///     }),
+/// )];
+/// let mut encoder = MetricEncoder::new();
+/// let mut protobuf = Vec::new();
+/// encoder.encode_protobuf(&metrics, &mut protobuf);
+///
+/// let mut json = Vec::new();
+/// metrics_request_to_json(&protobuf, &mut json)?;
+/// let mut expected = Vec::new();
+/// encoder.encode_json(&metrics, &mut expected);
+/// assert_eq!(json, expected);
+/// # Ok::<(), otlp_core::encode::TranscodeError>(())
+/// ```
+pub fn metrics_request_to_json(
+    protobuf: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<usize, TranscodeError> {
+    transcode(&METRICS_REQUEST, protobuf, out)
+}
+
 /// Transcodes one top-level message of `schema`; `out` is restored on error.
 fn transcode(schema: &Schema, protobuf: &[u8], out: &mut Vec<u8>) -> Result<usize, TranscodeError> {
     let start = out.len();
@@ -244,8 +293,14 @@ enum Kind {
     Int32,
     /// `int64` varint: a decimal string.
     Int64,
+    /// `uint64` varint: a decimal string.
+    Uint64,
+    /// `sint32` (zigzag) varint: a JSON number.
+    Sint32,
     /// `fixed64`: a decimal string.
     Fixed64,
+    /// `sfixed64`: a decimal string.
+    Sfixed64,
     /// `fixed32`: a JSON number.
     Fixed32,
     /// `bool` varint.
@@ -265,11 +320,19 @@ enum Kind {
 impl Kind {
     const fn wire_type(self) -> u8 {
         match self {
-            Kind::Uint32 | Kind::Int32 | Kind::Int64 | Kind::Bool => WIRE_VARINT,
-            Kind::Fixed64 | Kind::Double => WIRE_FIXED64,
+            Kind::Uint32 | Kind::Int32 | Kind::Int64 | Kind::Uint64 | Kind::Sint32 | Kind::Bool => {
+                WIRE_VARINT
+            }
+            Kind::Fixed64 | Kind::Sfixed64 | Kind::Double => WIRE_FIXED64,
             Kind::Fixed32 => WIRE_FIXED32,
             Kind::Str | Kind::Id(_) | Kind::Bytes | Kind::Message(_) => WIRE_LEN,
         }
+    }
+
+    /// Whether a repeated field of this kind may come packed: numbers may,
+    /// strings, bytes and messages may not.
+    const fn is_packable(self) -> bool {
+        !matches!(self.wire_type(), WIRE_LEN)
     }
 
     /// Whether `value` is the proto3 default, which JSON omits (a present
@@ -277,7 +340,7 @@ impl Kind {
     fn is_default(self, value: WireValue<'_>) -> bool {
         match (self, value) {
             (Kind::Message(_), _) => false,
-            (Kind::Uint32 | Kind::Int32, WireValue::Varint(int)) => int as u32 == 0,
+            (Kind::Uint32 | Kind::Int32 | Kind::Sint32, WireValue::Varint(int)) => int as u32 == 0,
             (_, WireValue::Varint(int) | WireValue::Fixed64(int)) => int == 0,
             (_, WireValue::Fixed32(int)) => int == 0,
             (_, WireValue::Len(bytes)) => bytes.is_empty(),
@@ -290,6 +353,8 @@ impl Kind {
 enum Rule {
     /// Written unless absent or the default value (a message: when present).
     Singular,
+    /// A proto3 `optional` scalar: written when present, default included.
+    Optional,
     /// Always written, as the default when absent (`KeyValue.key`).
     Always,
     /// A member of the message's one `oneof`: written when it is the last
@@ -316,8 +381,11 @@ const fn fits(fields: &'static [Field]) -> &'static [Field] {
     fields
 }
 
-use Kind::{Bool, Bytes, Double, Fixed32, Fixed64, Id, Int32, Int64, Message, Str, Uint32};
-use Rule::{Always, Oneof, Repeated, RepeatedAlways, Singular};
+use Kind::{
+    Bool, Bytes, Double, Fixed32, Fixed64, Id, Int32, Int64, Message, Sfixed64, Sint32, Str,
+    Uint32, Uint64,
+};
+use Rule::{Always, Oneof, Optional, Repeated, RepeatedAlways, Singular};
 
 // Key orders follow `json.rs`, which writes them.
 
@@ -446,6 +514,195 @@ static LOG_RECORD: Schema = Schema {
     ]),
 };
 
+static METRICS_REQUEST: Schema = Schema {
+    name: "ExportMetricsServiceRequest",
+    fields: fits(&[field(
+        1,
+        "resourceMetrics",
+        Message(&RESOURCE_METRICS),
+        RepeatedAlways,
+    )]),
+};
+
+static RESOURCE_METRICS: Schema = Schema {
+    name: "ResourceMetrics",
+    fields: fits(&[
+        field(1, "resource", Message(&RESOURCE), Singular),
+        field(2, "scopeMetrics", Message(&SCOPE_METRICS), RepeatedAlways),
+        field(3, "schemaUrl", Str, Singular),
+    ]),
+};
+
+static SCOPE_METRICS: Schema = Schema {
+    name: "ScopeMetrics",
+    fields: fits(&[
+        field(1, "scope", Message(&SCOPE), Singular),
+        field(2, "metrics", Message(&METRIC), RepeatedAlways),
+        field(3, "schemaUrl", Str, Singular),
+    ]),
+};
+
+static METRIC: Schema = Schema {
+    name: "Metric",
+    fields: fits(&[
+        field(1, "name", Str, Singular),
+        field(2, "description", Str, Singular),
+        field(3, "unit", Str, Singular),
+        field(5, "gauge", Message(&GAUGE), Oneof),
+        field(7, "sum", Message(&SUM), Oneof),
+        field(9, "histogram", Message(&HISTOGRAM), Oneof),
+        field(
+            10,
+            "exponentialHistogram",
+            Message(&EXPONENTIAL_HISTOGRAM),
+            Oneof,
+        ),
+        field(11, "summary", Message(&SUMMARY), Oneof),
+        field(12, "metadata", Message(&KEY_VALUE), Repeated),
+    ]),
+};
+
+static GAUGE: Schema = Schema {
+    name: "Gauge",
+    fields: fits(&[field(
+        1,
+        "dataPoints",
+        Message(&NUMBER_DATA_POINT),
+        Repeated,
+    )]),
+};
+
+static SUM: Schema = Schema {
+    name: "Sum",
+    fields: fits(&[
+        field(1, "dataPoints", Message(&NUMBER_DATA_POINT), Repeated),
+        field(2, "aggregationTemporality", Int32, Singular),
+        field(3, "isMonotonic", Bool, Singular),
+    ]),
+};
+
+static HISTOGRAM: Schema = Schema {
+    name: "Histogram",
+    fields: fits(&[
+        field(1, "dataPoints", Message(&HISTOGRAM_DATA_POINT), Repeated),
+        field(2, "aggregationTemporality", Int32, Singular),
+    ]),
+};
+
+static EXPONENTIAL_HISTOGRAM: Schema = Schema {
+    name: "ExponentialHistogram",
+    fields: fits(&[
+        field(
+            1,
+            "dataPoints",
+            Message(&EXPONENTIAL_HISTOGRAM_DATA_POINT),
+            Repeated,
+        ),
+        field(2, "aggregationTemporality", Int32, Singular),
+    ]),
+};
+
+static SUMMARY: Schema = Schema {
+    name: "Summary",
+    fields: fits(&[field(
+        1,
+        "dataPoints",
+        Message(&SUMMARY_DATA_POINT),
+        Repeated,
+    )]),
+};
+
+static NUMBER_DATA_POINT: Schema = Schema {
+    name: "NumberDataPoint",
+    fields: fits(&[
+        field(7, "attributes", Message(&KEY_VALUE), Repeated),
+        field(2, "startTimeUnixNano", Fixed64, Singular),
+        field(3, "timeUnixNano", Fixed64, Singular),
+        field(4, "asDouble", Double, Oneof),
+        field(6, "asInt", Sfixed64, Oneof),
+        field(5, "exemplars", Message(&EXEMPLAR), Repeated),
+        field(8, "flags", Uint32, Singular),
+    ]),
+};
+
+static HISTOGRAM_DATA_POINT: Schema = Schema {
+    name: "HistogramDataPoint",
+    fields: fits(&[
+        field(9, "attributes", Message(&KEY_VALUE), Repeated),
+        field(2, "startTimeUnixNano", Fixed64, Singular),
+        field(3, "timeUnixNano", Fixed64, Singular),
+        field(4, "count", Fixed64, Singular),
+        field(5, "sum", Double, Optional),
+        field(6, "bucketCounts", Fixed64, Repeated),
+        field(7, "explicitBounds", Double, Repeated),
+        field(8, "exemplars", Message(&EXEMPLAR), Repeated),
+        field(10, "flags", Uint32, Singular),
+        field(11, "min", Double, Optional),
+        field(12, "max", Double, Optional),
+    ]),
+};
+
+static EXPONENTIAL_HISTOGRAM_DATA_POINT: Schema = Schema {
+    name: "ExponentialHistogramDataPoint",
+    fields: fits(&[
+        field(1, "attributes", Message(&KEY_VALUE), Repeated),
+        field(2, "startTimeUnixNano", Fixed64, Singular),
+        field(3, "timeUnixNano", Fixed64, Singular),
+        field(4, "count", Fixed64, Singular),
+        field(5, "sum", Double, Optional),
+        field(6, "scale", Sint32, Singular),
+        field(7, "zeroCount", Fixed64, Singular),
+        field(8, "positive", Message(&BUCKETS), Singular),
+        field(9, "negative", Message(&BUCKETS), Singular),
+        field(10, "flags", Uint32, Singular),
+        field(11, "exemplars", Message(&EXEMPLAR), Repeated),
+        field(12, "min", Double, Optional),
+        field(13, "max", Double, Optional),
+        field(14, "zeroThreshold", Double, Singular),
+    ]),
+};
+
+static BUCKETS: Schema = Schema {
+    name: "ExponentialHistogramDataPoint.Buckets",
+    fields: fits(&[
+        field(1, "offset", Sint32, Singular),
+        field(2, "bucketCounts", Uint64, Repeated),
+    ]),
+};
+
+static SUMMARY_DATA_POINT: Schema = Schema {
+    name: "SummaryDataPoint",
+    fields: fits(&[
+        field(7, "attributes", Message(&KEY_VALUE), Repeated),
+        field(2, "startTimeUnixNano", Fixed64, Singular),
+        field(3, "timeUnixNano", Fixed64, Singular),
+        field(4, "count", Fixed64, Singular),
+        field(5, "sum", Double, Singular),
+        field(6, "quantileValues", Message(&VALUE_AT_QUANTILE), Repeated),
+        field(8, "flags", Uint32, Singular),
+    ]),
+};
+
+static VALUE_AT_QUANTILE: Schema = Schema {
+    name: "SummaryDataPoint.ValueAtQuantile",
+    fields: fits(&[
+        field(1, "quantile", Double, Singular),
+        field(2, "value", Double, Singular),
+    ]),
+};
+
+static EXEMPLAR: Schema = Schema {
+    name: "Exemplar",
+    fields: fits(&[
+        field(7, "filteredAttributes", Message(&KEY_VALUE), Repeated),
+        field(2, "timeUnixNano", Fixed64, Singular),
+        field(3, "asDouble", Double, Oneof),
+        field(6, "asInt", Sfixed64, Oneof),
+        field(4, "spanId", Id(8), Singular),
+        field(5, "traceId", Id(16), Singular),
+    ]),
+};
+
 static RESOURCE: Schema = Schema {
     name: "Resource",
     fields: fits(&[
@@ -539,7 +796,9 @@ fn write_message(
         };
         let field = &schema.fields[index];
         let expected = field.kind.wire_type();
-        if value.wire_type() != expected {
+        let repeated = matches!(field.rule, Rule::Repeated | Rule::RepeatedAlways);
+        let packed = repeated && field.kind.is_packable() && value.wire_type() == WIRE_LEN;
+        if value.wire_type() != expected && !packed {
             return Err(TranscodeError::WireType {
                 message: schema.name,
                 field: field.key,
@@ -582,7 +841,9 @@ fn write_message(
                 }
                 slots[index] = Slot::Value(value, offset);
             }
-            Rule::Singular | Rule::Always => slots[index] = Slot::Value(value, offset),
+            Rule::Singular | Rule::Optional | Rule::Always => {
+                slots[index] = Slot::Value(value, offset);
+            }
         }
     }
 
@@ -610,12 +871,24 @@ fn write_message(
                 write_value(schema, field, value, offset, depth, object.key(field.key))?;
             }
             Slot::Run { start, end } => {
+                let run = &body[start..end];
+                if field.rule == Rule::Repeated
+                    && field.kind.is_packable()
+                    && !has_values(field, run, base + start)?
+                {
+                    continue; // only empty packed runs: an empty list, omitted
+                }
                 let out = object.key(field.key);
                 out.push(b'[');
-                let mut run = WireReader::nested(&body[start..end], base + start);
+                let mut run = WireReader::nested(run, base + start);
                 let mut first = true;
                 while let Some((number, value)) = run.next_field()? {
                     if number != field.number {
+                        continue;
+                    }
+                    if let (true, WireValue::Len(payload)) = (field.kind.is_packable(), value) {
+                        let offset = run.offset_of(payload);
+                        write_packed(schema, field, payload, offset, &mut first, out)?;
                         continue;
                     }
                     if !first {
@@ -633,6 +906,66 @@ fn write_message(
         }
     }
     object.close();
+    Ok(())
+}
+
+/// Whether the run of a packable repeated `field` holds at least one value
+/// (an unpacked one, or a packed run that is not empty).
+fn has_values(field: &Field, run: &[u8], base: usize) -> Result<bool, TranscodeError> {
+    let mut reader = WireReader::nested(run, base);
+    while let Some((number, value)) = reader.next_field()? {
+        if number == field.number && value != WireValue::Len(&[]) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes the values of a packed run of `field` (starting at input `offset`)
+/// as array elements, each preceded by a comma unless it is the `first`. A
+/// run that does not end with a whole value is an error, as in `prost`.
+fn write_packed(
+    schema: &Schema,
+    field: &Field,
+    payload: &[u8],
+    offset: usize,
+    first: &mut bool,
+    out: &mut Vec<u8>,
+) -> Result<(), TranscodeError> {
+    let end = offset + payload.len();
+    let mut varints = WireReader::nested(payload, offset);
+    let mut rest = payload;
+    loop {
+        let at = end - rest.len();
+        let value = match field.kind.wire_type() {
+            _ if rest.is_empty() => break,
+            WIRE_VARINT => {
+                let value = WireValue::Varint(varints.read_varint()?);
+                rest = &payload[varints.offset() - offset..];
+                value
+            }
+            WIRE_FIXED64 => {
+                let Some((word, tail)) = rest.split_first_chunk::<8>() else {
+                    return Err(DecodeError::Truncated { offset: end }.into());
+                };
+                rest = tail;
+                WireValue::Fixed64(u64::from_le_bytes(*word))
+            }
+            _ => {
+                let Some((word, tail)) = rest.split_first_chunk::<4>() else {
+                    return Err(DecodeError::Truncated { offset: end }.into());
+                };
+                rest = tail;
+                WireValue::Fixed32(u32::from_le_bytes(*word))
+            }
+        };
+        if !*first {
+            out.push(b',');
+        }
+        *first = false;
+        // Numbers nest nothing: the depth does not matter.
+        write_value(schema, field, value, at, 0, out)?;
+    }
     Ok(())
 }
 
@@ -655,12 +988,16 @@ fn write_value(
         // Truncation to the declared width, as protobuf decoders do.
         Kind::Uint32 | Kind::Fixed32 => put_display(out, int as u32),
         Kind::Int32 => put_display(out, int as i32),
-        Kind::Int64 => {
+        Kind::Sint32 => {
+            let zigzag = int as u32;
+            put_display(out, (zigzag >> 1) as i32 ^ -((zigzag & 1) as i32));
+        }
+        Kind::Int64 | Kind::Sfixed64 => {
             out.push(b'"');
             put_display(out, int as i64);
             out.push(b'"');
         }
-        Kind::Fixed64 => {
+        Kind::Fixed64 | Kind::Uint64 => {
             out.push(b'"');
             put_display(out, int);
             out.push(b'"');
