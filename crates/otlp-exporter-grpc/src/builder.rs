@@ -118,7 +118,8 @@ impl GrpcExporterBuilder {
     /// [`from_config`](Self::from_config) for an exporter of `signal`: its
     /// endpoint after the specification's rules for that signal
     /// ([`ExporterConfig::endpoint_for`]). For logs, pass the logs section:
-    /// `from_config_for(&config.logs.exporter, Signal::Logs)`.
+    /// `from_config_for(&config.logs.exporter, Signal::Logs)`; for metrics, the
+    /// metrics section: `from_config_for(&config.metrics.exporter, Signal::Metrics)`.
     pub fn from_config_for(config: &ExporterConfig, signal: Signal) -> Result<Self, BuildError> {
         if config.protocol != Protocol::Grpc {
             return Err(BuildError::NotGrpc {
@@ -164,8 +165,9 @@ impl GrpcExporterBuilder {
     }
 
     /// The signal this exporter sends (default traces): its requests go to
-    /// `TraceService/Export` or `LogsService/Export`, and it serves a
-    /// `BatchSpanProcessor` or a `BatchLogProcessor`.
+    /// `TraceService/Export`, `LogsService/Export` or `MetricsService/Export`
+    /// ([`export_path`](crate::export_path)), and it serves a
+    /// `BatchSpanProcessor`, a `BatchLogProcessor` or a metrics reader.
     pub fn signal(mut self, signal: Signal) -> Self {
         self.signal = signal;
         self

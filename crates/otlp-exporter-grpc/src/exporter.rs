@@ -39,8 +39,12 @@ pub(crate) struct ExporterParts {
 /// The OTLP/gRPC transport: sends each pre-encoded `ExportTraceServiceRequest`
 /// to `opentelemetry.proto.collector.trace.v1.TraceService/Export` (or, built
 /// for [`Signal::Logs`], each `ExportLogsServiceRequest` to
-/// `opentelemetry.proto.collector.logs.v1.LogsService/Export`) and classifies
-/// the answer as the OTLP specification says.
+/// `opentelemetry.proto.collector.logs.v1.LogsService/Export`; for
+/// [`Signal::Metrics`], each `ExportMetricsServiceRequest` to
+/// `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`) and
+/// classifies the answer as the OTLP specification says. A partial success
+/// counts the rejected records, whichever the signal (`rejected_spans`,
+/// `rejected_log_records`, `rejected_data_points`: the same field).
 ///
 /// **Cost model.** An export clones the request's [`Bytes`] (a reference count),
 /// the channel handle and the metadata map: no decode, no re-encode. An
@@ -300,7 +304,8 @@ impl Exporter for GrpcExporter {
     }
 
     /// Sends one request and classifies the outcome (see the crate docs).
-    /// A request with no spans is not sent and succeeds.
+    /// A request with no records (spans, log records, data points) is not
+    /// sent and succeeds.
     async fn export(&self, request: ExportRequest) -> ExportOutcome {
         if let Some(refused) = self.refuse(&request) {
             return refused;

@@ -6,6 +6,8 @@
 //! `opentelemetry.proto.collector.trace.v1.TraceService/Export` through tonic
 //! with a raw-bytes codec — nothing is decoded and re-encoded on the way out —
 //! and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
+//! Built for another [`Signal`](otlp_sdk::Signal), it sends log records to
+//! [`LOGS_EXPORT_PATH`] or metrics to [`METRICS_EXPORT_PATH`] the same way.
 //!
 //! ## What it does
 //!
@@ -34,7 +36,7 @@
 //! | answer | outcome |
 //! |---|---|
 //! | `OK`, no `partial_success` (or an empty one) | `Success` |
-//! | `OK` with rejected spans or a message | `PartialSuccess` (never retried) |
+//! | `OK` with rejected spans (log records, data points) or a message | `PartialSuccess` (never retried) |
 //! | `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`, `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS` | `Retryable` |
 //! | `RESOURCE_EXHAUSTED` with `google.rpc.RetryInfo` | `Retryable`, throttle = the retry delay |
 //! | `RESOURCE_EXHAUSTED` without `RetryInfo`, and every other code | `Permanent` |
@@ -127,10 +129,24 @@ pub const TRACE_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.Tra
 /// The gRPC method log requests go to.
 pub const LOGS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
+/// The gRPC method metrics requests go to.
+pub const METRICS_EXPORT_PATH: &str =
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
 /// The gRPC method of `signal`'s requests.
+///
+/// ```
+/// use otlp_exporter_grpc::{METRICS_EXPORT_PATH, export_path};
+/// use otlp_sdk::Signal;
+///
+/// assert_eq!(export_path(Signal::Metrics), METRICS_EXPORT_PATH);
+/// ```
 pub const fn export_path(signal: otlp_sdk::Signal) -> &'static str {
     match signal {
         otlp_sdk::Signal::Logs => LOGS_EXPORT_PATH,
+        otlp_sdk::Signal::Metrics => METRICS_EXPORT_PATH,
+        // `Signal` is non-exhaustive: traces, and any signal added later
+        // until this crate learns its method.
         _ => TRACE_EXPORT_PATH,
     }
 }

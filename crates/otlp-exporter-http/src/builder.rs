@@ -68,6 +68,7 @@ pub struct HttpExporterBuilder {
     endpoint: Option<String>,
     traces_endpoint: Option<String>,
     logs_endpoint: Option<String>,
+    metrics_endpoint: Option<String>,
     signal: Signal,
     protocol: Protocol,
     compression: Compression,
@@ -83,6 +84,7 @@ impl Default for HttpExporterBuilder {
             endpoint: None,
             traces_endpoint: None,
             logs_endpoint: None,
+            metrics_endpoint: None,
             signal: Signal::Traces,
             protocol: Protocol::HttpProtobuf,
             compression: defaults.compression,
@@ -99,6 +101,7 @@ impl fmt::Debug for HttpExporterBuilder {
             .field("endpoint", &self.endpoint)
             .field("traces_endpoint", &self.traces_endpoint)
             .field("logs_endpoint", &self.logs_endpoint)
+            .field("metrics_endpoint", &self.metrics_endpoint)
             .field("signal", &self.signal)
             .field("protocol", &self.protocol)
             .field("compression", &self.compression)
@@ -151,6 +154,7 @@ impl HttpExporterBuilder {
             endpoint: config.endpoint.clone(),
             traces_endpoint: config.traces_endpoint.clone(),
             logs_endpoint: config.logs_endpoint.clone(),
+            metrics_endpoint: config.metrics_endpoint.clone(),
             signal: Signal::Traces,
             protocol: config.protocol,
             compression: config.compression,
@@ -186,11 +190,21 @@ impl HttpExporterBuilder {
         self
     }
 
+    /// The full metrics URL, used exactly as given, like
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`. Wins over
+    /// [`endpoint`](Self::endpoint) for a metrics exporter.
+    pub fn metrics_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.metrics_endpoint = Some(url.into());
+        self
+    }
+
     /// The signal this exporter sends (default traces): `v1/logs` is
     /// appended to the base endpoint for [`Signal::Logs`], and the exporter
-    /// serves a [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor).
+    /// serves a [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor);
+    /// `v1/metrics` for [`Signal::Metrics`], for a metrics reader.
     /// With [`from_config`](Self::from_config), pass the signal's section:
-    /// `from_config(&config.logs.exporter)?.signal(Signal::Logs)`.
+    /// `from_config(&config.logs.exporter)?.signal(Signal::Logs)`,
+    /// `from_config(&config.metrics.exporter)?.signal(Signal::Metrics)`.
     pub fn signal(mut self, signal: Signal) -> Self {
         self.signal = signal;
         self
@@ -276,6 +290,7 @@ impl HttpExporterBuilder {
             endpoint: self.endpoint.clone(),
             traces_endpoint: self.traces_endpoint.clone(),
             logs_endpoint: self.logs_endpoint.clone(),
+            metrics_endpoint: self.metrics_endpoint.clone(),
             protocol: self.protocol,
             ..ExporterConfig::default()
         }

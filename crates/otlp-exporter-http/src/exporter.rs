@@ -168,7 +168,11 @@ impl HttpExporter {
         }
         if request.body.is_empty() {
             return Some(ExportOutcome::Permanent {
-                error: ExportError::Request(format!("empty body for {} spans", request.span_count)),
+                error: ExportError::Request(format!(
+                    "empty body for {} {}s",
+                    request.span_count,
+                    self.inner.settings.signal.record_noun()
+                )),
             });
         }
         if request.body.len() > MAX_REQUEST_BYTES {

@@ -174,9 +174,10 @@ fn decode_partial_success(
 }
 
 /// Decodes the OTLP/JSON `ExportTraceServiceResponse`
-/// (`{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "..."}}`) or
-/// `ExportLogsServiceResponse` (`rejectedLogRecords`). 64-bit integers may be
-/// strings or numbers; snake_case keys are accepted too.
+/// (`{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "..."}}`),
+/// `ExportLogsServiceResponse` (`rejectedLogRecords`) or
+/// `ExportMetricsServiceResponse` (`rejectedDataPoints`). 64-bit integers may
+/// be strings or numbers; snake_case keys are accepted too.
 pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialSuccess>, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))?;
@@ -196,6 +197,8 @@ pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialS
         "rejected_spans",
         "rejectedLogRecords",
         "rejected_log_records",
+        "rejectedDataPoints",
+        "rejected_data_points",
     ]
     .iter()
     .find_map(|key| partial.get(*key))
@@ -522,6 +525,29 @@ mod tests {
         assert!(decode_json_partial_success(b"[]").is_err());
         assert!(
             decode_json_partial_success(br#"{"partialSuccess":{"rejectedSpans":"x"}}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn json_partial_success_counts_rejected_data_points_of_metrics() {
+        let as_string = br#"{"partialSuccess":{"rejectedDataPoints":"5","errorMessage":"nan"}}"#;
+        let as_number = br#"{"partialSuccess":{"rejectedDataPoints":5,"errorMessage":"nan"}}"#;
+        let snake = br#"{"partial_success":{"rejected_data_points":"5","error_message":"nan"}}"#;
+        for body in [&as_string[..], as_number, snake] {
+            assert_eq!(
+                decode_json_partial_success(body),
+                Ok(Some(PartialSuccess {
+                    rejected_spans: 5,
+                    error_message: "nan".into()
+                }))
+            );
+        }
+        assert_eq!(
+            success_outcome(as_number, BodyFormat::Json, Encoding::Json),
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 5,
+                message: "nan".into()
+            }
         );
     }
 
