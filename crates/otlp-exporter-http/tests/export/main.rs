@@ -2,6 +2,7 @@
 //! `otlp-contrib`, on loopback, no mocks.
 
 mod delivery;
+mod metrics;
 mod retry;
 mod support;
 mod tls;
