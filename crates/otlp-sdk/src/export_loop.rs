@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
-use otlp_core::encode::{Encoding, logs_request_to_json, trace_request_to_json};
+use otlp_core::encode::{
+    Encoding, logs_request_to_json, metrics_request_to_json, trace_request_to_json,
+};
 use tokio::runtime::Runtime;
 
 use crate::backlog::{Backlog, NextRecord};
@@ -491,17 +493,9 @@ impl<E: Exporter> ExportLoop<E> {
         let transcode = match self.settings.signal {
             Signal::Traces => trace_request_to_json,
             Signal::Logs => logs_request_to_json,
-            // Not reached: a batch pipeline starts for spans or log records
-            // only; metrics go through the periodic reader, which encodes each
-            // collection itself.
-            Signal::Metrics => {
-                self.buffers.put(body);
-                Stats::add(&self.shared.stats.failed, count as u64);
-                self.shared
-                    .stats
-                    .record_error("data points cannot go through the batch pipeline");
-                return 0;
-            }
+            // The batch pipelines carry spans and log records; metrics go
+            // through the periodic reader. Transcoded all the same if they come.
+            Signal::Metrics => metrics_request_to_json,
         };
         if let Err(error) = transcode(&self.protobuf, &mut body) {
             // Our own bytes: a bug, counted rather than hidden.
