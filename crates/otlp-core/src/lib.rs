@@ -1,10 +1,11 @@
 //! # otlp-core: the span, log and metric models and the OTLP wire formats
 //!
 //! This crate is the foundation of the `otlp-rust` workspace. It holds the
-//! data a finished span or an emitted log record carries and turns batches of
-//! them into OTLP request bodies. It has no async runtime, no network code and no dependency on
-//! `opentelemetry`: everything here is plain data and plain functions over
-//! buffers, so any pipeline can build on it.
+//! data a finished span, an emitted log record or a collected metric carries
+//! and turns batches of them into OTLP request bodies. It has no async
+//! runtime, no network code and no dependency on `opentelemetry`: everything
+//! here is plain data and plain functions over buffers, so any pipeline can
+//! build on it.
 //!
 //! ## The model
 //!
@@ -34,13 +35,17 @@
 //!   from `SpanData` as protobuf or OTLP/JSON, grouping spans by resource and
 //!   scope, with exact lengths and no allocation once warm; it also splits a
 //!   batch so no request exceeds a size limit. [`encode::LogEncoder`] does
-//!   the same for log records (`ExportLogsServiceRequest`), with the same
-//!   code: only the record's own message differs between the signals.
-//! - [`encode::record`] encodes one span or log record on its own, when it
-//!   ends; [`encode::frame`] writes the request framing around such records
-//!   (the same bytes for both signals); [`encode::trace_request_to_json`] and
-//!   [`encode::logs_request_to_json`] transcode protobuf requests to OTLP/JSON.
-//! - [`wire`] has the protobuf primitives and a reader for received bytes;
+//!   the same for log records (`ExportLogsServiceRequest`) and
+//!   [`encode::MetricEncoder`] for metrics (`ExportMetricsServiceRequest`,
+//!   split between metrics, never inside one), with the same code: only the
+//!   record's own message differs between the signals.
+//! - [`encode::record`] encodes one span, log record or metric on its own;
+//!   [`encode::frame`] writes the request framing around such records (the
+//!   same bytes for every signal); [`encode::trace_request_to_json`],
+//!   [`encode::logs_request_to_json`] and [`encode::metrics_request_to_json`]
+//!   transcode protobuf requests to OTLP/JSON.
+//! - [`wire`] has the protobuf primitives, a reader for received bytes and
+//!   counters of what a request holds (spans, log records, data points);
 //!   [`response`] decodes what receivers answer (partial success, `google.rpc.Status`,
 //!   `RetryInfo`).
 //!
@@ -48,9 +53,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use otlp_core::encode::{LogEncoder, TraceEncoder};
+//! use otlp_core::encode::{LogEncoder, MetricEncoder, TraceEncoder};
 //! use otlp_core::{
-//!     KeyValue, LogRecord, Resource, Severity, SpanContext, SpanData, SpanId, SpanKind,
+//!     Exemplar, KeyValue, LogRecord, Metric, MetricData, NumberDataPoint, Resource, Severity,
+//!     SpanContext, SpanData, SpanId, SpanKind, Sum, Temporality,
 //! };
 //!
 //! let resource = Arc::new(Resource::new([KeyValue::new("service.name", "checkout")]));
@@ -78,6 +84,21 @@
 //!     .build();
 //! let mut body = Vec::new();
 //! LogEncoder::new().encode_protobuf(&[log], &mut body);
+//!
+//! // A counter of carts updated, with the span as the exemplar of its point.
+//! let (start, end) = (1_700_000_000_000_000_000, 1_700_000_060_000_000_000);
+//! let mut point = NumberDataPoint::int(Vec::new(), start, end, 1);
+//! point.exemplars.push(Exemplar {
+//!     filtered_attributes: Vec::new(),
+//!     time_unix_nano: end,
+//!     value: 1i64.into(),
+//!     span_id: Some(span.span_id),
+//!     trace_id: Some(span.trace_id),
+//! });
+//! let sum = Sum { data_points: vec![point], temporality: Temporality::Delta, is_monotonic: true };
+//! let carts = Metric::new("cart.updates", MetricData::Sum(sum)).with_resource(span.resource);
+//! let mut body = Vec::new();
+//! MetricEncoder::new().encode_protobuf(&[carts], &mut body);
 //! # Ok::<(), otlp_core::TraceParentError>(())
 //! ```
 #![deny(missing_docs)]
