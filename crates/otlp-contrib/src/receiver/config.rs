@@ -97,7 +97,8 @@ pub enum Store {
     /// flat. Counters still count.
     DecodeOnly,
     /// Never decode into structs; count spans, log records and data points by
-    /// walking the protobuf ([`otlp_core::wire::count_spans`]: the framing of
+    /// walking the protobuf ([`otlp_core::wire::count_spans`] and
+    /// [`otlp_core::wire::count_data_points`]: the framing of
     /// log requests has the same field numbers; data points are one level
     /// deeper, in each metric's shape), so the receiver is never the
     /// bottleneck of a benchmark. OTLP/JSON bodies are still parsed, with a

@@ -3,9 +3,9 @@
 //! metrics: what differs per signal is here, and only here.
 //!
 //! Counting without decoding ([`Store::CountOnly`](super::Store::CountOnly))
-//! walks the protobuf with [`otlp_core::wire`]: spans and log records sit at
-//! the same depth (field 2 of field 2 of field 1), data points one level
-//! deeper, inside each metric's shape.
+//! walks the protobuf with [`otlp_core::wire`]'s counters: spans and log
+//! records sit at the same depth (field 2 of field 2 of field 1), data points
+//! one level deeper, inside each metric's data.
 
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -19,7 +19,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::metrics::v1::{Exemplar, Metric, metric};
 use otlp_core::DecodeError;
 use otlp_core::response::PartialSuccess;
-use otlp_core::wire::{WireReader, WireValue};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
@@ -180,7 +179,7 @@ impl ExportRequest for ExportMetricsServiceRequest {
     }
 
     fn count_protobuf(body: &[u8]) -> Result<u64, DecodeError> {
-        count_data_points(body)
+        otlp_core::wire::count_data_points(body)
     }
 
     fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
@@ -279,48 +278,6 @@ fn check_id(
         id.len(),
         expected.join(" or ")
     ))
-}
-
-/// `Metric` fields holding a shape (`gauge` 5, `sum` 7, `histogram` 9,
-/// `exponential_histogram` 10, `summary` 11); each shape's `data_points` is
-/// its field 1.
-const METRIC_SHAPE_FIELDS: [u32; 5] = [5, 7, 9, 10, 11];
-
-/// Counts the data points of an encoded `ExportMetricsServiceRequest`:
-/// `resource_metrics` (1) -> `scope_metrics` (2) -> `metrics` (2) -> a shape
-/// -> `data_points` (1), without decoding any point.
-fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
-    let mut points = 0u64;
-    each_message(WireReader::new(request), &[1], |resource| {
-        each_message(resource, &[2], |scope| {
-            each_message(scope, &[2], |metric| {
-                each_message(metric, &METRIC_SHAPE_FIELDS, |shape| {
-                    each_message(shape, &[1], |_| {
-                        points += 1;
-                        Ok(())
-                    })
-                })
-            })
-        })
-    })?;
-    Ok(points)
-}
-
-/// Calls `visit` with a reader over each length-delimited field numbered one
-/// of `fields`; other fields are skipped (still checked for framing).
-fn each_message<'a>(
-    mut reader: WireReader<'a>,
-    fields: &[u32],
-    mut visit: impl FnMut(WireReader<'a>) -> Result<(), DecodeError>,
-) -> Result<(), DecodeError> {
-    while let Some((field, value)) = reader.next_field()? {
-        if let WireValue::Len(payload) = value
-            && fields.contains(&field)
-        {
-            visit(WireReader::nested(payload, reader.offset_of(payload)))?;
-        }
-    }
-    Ok(())
 }
 
 /// OTLP/JSON seen only as far as needed to count spans; span contents are
