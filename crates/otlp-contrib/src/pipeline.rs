@@ -12,7 +12,9 @@
 //! settings in front of it. [`log_exporter_from_config`] and
 //! [`build_log_processor`] do the same for log records, from `config.logs`
 //! (the `OTEL_EXPORTER_OTLP_LOGS_*` and `OTEL_BLRP_*` settings over the
-//! generic ones).
+//! generic ones). [`metric_exporter_from_config`] builds the metrics
+//! transport from `config.metrics.exporter` (the `OTEL_EXPORTER_OTLP_METRICS_*`
+//! settings over the generic ones), for a metrics reader.
 //!
 //! ```
 //! use std::time::Duration;
@@ -81,6 +83,31 @@ pub fn log_exporter_from_config(
     signal_exporter(&config.logs.exporter, Signal::Logs)
 }
 
+/// The metrics exporter `config.metrics.exporter` names (the generic
+/// `OTEL_EXPORTER_OTLP_*` settings under the `OTEL_EXPORTER_OTLP_METRICS_*`
+/// ones): as [`exporter_from_config`], sending to `/v1/metrics` or
+/// `MetricsService/Export`. Each request's record count is its number of
+/// data points.
+///
+/// ```
+/// use otlp_contrib::pipeline::metric_exporter_from_config;
+/// use otlp_sdk::config::ConfigLoader;
+/// use otlp_sdk::{Exporter, Signal};
+///
+/// let config = ConfigLoader::new()
+///     .with_config_dir("no-such-dir")
+///     .with_env([("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")])
+///     .load()?;
+/// let exporter = metric_exporter_from_config(&config)?;
+/// assert_eq!(exporter.signal(), Signal::Metrics);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn metric_exporter_from_config(
+    config: &Config,
+) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
+    signal_exporter(&config.metrics.exporter, Signal::Metrics)
+}
+
 fn signal_exporter(
     exporter: &ExporterConfig,
     signal: Signal,
@@ -141,6 +168,45 @@ mod tests {
             let exporter = exporter_from_config(&config).unwrap();
             assert_eq!(exporter.encoding(), encoding, "{protocol}");
         }
+    }
+
+    #[test]
+    fn each_signal_gets_its_own_section_and_signal() {
+        let mut config = Config::default();
+        config.exporter.protocol = Protocol::HttpJson;
+        config.logs.exporter.protocol = Protocol::Grpc;
+        config.metrics.exporter.protocol = Protocol::HttpProtobuf;
+        let built = [
+            exporter_from_config(&config).unwrap(),
+            log_exporter_from_config(&config).unwrap(),
+            metric_exporter_from_config(&config).unwrap(),
+        ];
+        let found: Vec<(Signal, Encoding)> = built
+            .iter()
+            .map(|exporter| (exporter.signal(), exporter.encoding()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Signal::Traces, Encoding::Json),
+                (Signal::Logs, Encoding::Protobuf),
+                (Signal::Metrics, Encoding::Protobuf),
+            ]
+        );
+
+        // Only the metrics section counts for metrics.
+        config.metrics.exporter.protocol = Protocol::Grpc;
+        config.metrics.exporter.endpoint = Some("ftp://metrics".into());
+        let message = metric_exporter_from_config(&config)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.starts_with("cannot build the OTLP/gRPC exporter"),
+            "{message}"
+        );
+        assert!(message.contains("ftp://metrics"), "{message}");
+        assert!(exporter_from_config(&config).is_ok());
     }
 
     #[test]
