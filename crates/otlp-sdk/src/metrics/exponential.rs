@@ -58,9 +58,6 @@
 //! - [`to_point`](ExponentialState::to_point): copies both ranges into the
 //!   exported point (two allocations).
 
-// Until the metrics module calls this API (issue 17 is landing in parts).
-#![allow(dead_code)]
-
 use otlp_core::{ExponentialBuckets, ExponentialHistogramDataPoint, KeyValue};
 
 /// The specification's default `max_size`: buckets per sign.
@@ -192,6 +189,7 @@ impl ExponentialState {
     }
 
     /// How many values were recorded (zeros included; NaN and ±Inf are not).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn count(&self) -> u64 {
         self.count
     }
@@ -202,6 +200,7 @@ impl ExponentialState {
     }
 
     /// The current scale: bucket boundaries are powers of `2^(2^-scale)`.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn scale(&self) -> i32 {
         self.scale
     }

@@ -1,5 +1,162 @@
 //! Metrics: instruments, in-process aggregation and periodic export.
 //!
-//! (Work in progress: the module's story is written as its parts land.)
+//! Metrics are not a queue of records: measurements are aggregated where
+//! they are taken, and a reader exports the aggregates periodically.
+//!
+//! ## How a measurement travels
+//!
+//! 1. A [`MeterProvider`] hands out [`Meter`]s; a meter builds instruments:
+//!    [`Counter`], [`UpDownCounter`], [`Histogram`], [`Gauge`], and their
+//!    observable (callback) forms, for `u64`/`i64`/`f64` as OTLP allows.
+//! 2. Each instrument has one stream per [`View`] that selects it (or its
+//!    default stream). Recording finds the stream's series for the
+//!    measurement's attributes in a table read without a lock (the
+//!    `series_table` module) and updates the series' cell with atomics (the
+//!    `aggregation` module): no lock, no allocation once the series exists.
+//!    Only the exponential histogram records under the series' own mutex.
+//!    New attribute sets past the cardinality limit (2000 by default) go to
+//!    the `otel.metric.overflow=true` series, counted in [`MetricsStats`].
+//! 3. A measurement taken inside a sampled span (the thread's
+//!    [`active_span`](crate::active_span)) is offered as an exemplar.
+//! 4. The [`PeriodicReader`] collects every `OTEL_METRIC_EXPORT_INTERVAL`
+//!    (60 s), on `force_flush` and at `shutdown`: it runs the callbacks,
+//!    takes each series' delta (adding it to the totals of cumulative
+//!    streams), encodes one `ExportMetricsServiceRequest` and sends it with
+//!    the retry policy of the span pipeline, by `OTEL_METRIC_EXPORT_TIMEOUT`.
+//!
+//! Temporality follows `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`
+//! (the spec's table: `cumulative` for all; `delta` for counters, histograms
+//! and observable counters; `lowmemory` for counters and histograms); the
+//! aggregation of histograms follows
+//! `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`.
+//!
+//! The span and log pipelines' own counts become metrics too:
+//! [`observe_pipeline`] (names in the Collector's style).
+//!
+//! Series live as long as their stream: a delta stream reports only the
+//! series with measurements in the interval, but keeps the others (and counts
+//! them against the cardinality limit).
+//!
+//! ## Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use otlp_core::{encode::Encoding, KeyValue};
+//! use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
+//! use otlp_sdk::{ExportOutcome, ExportRequest, Exporter, Signal};
+//!
+//! struct Accept;
+//! impl Exporter for Accept {
+//!     fn encoding(&self) -> Encoding { Encoding::Protobuf }
+//!     fn signal(&self) -> Signal { Signal::Metrics }
+//!     async fn export(&self, _: ExportRequest) -> ExportOutcome { ExportOutcome::Success }
+//! }
+//!
+//! let provider = MeterProvider::builder()
+//!     .with_service_name("checkout")
+//!     .with_reader(PeriodicReader::builder(Accept).with_interval(Duration::from_secs(10)).build()?)
+//!     .build()?;
+//! let meter = provider.meter("checkout");
+//! let latency = meter.f64_histogram("http.server.request.duration").with_unit("s").build();
+//! latency.record(0.012, &[KeyValue::new("http.route", "/cart")]);
+//! provider.shutdown(Duration::from_secs(5))?;
+//! assert_eq!(provider.stats().exported_data_points, 1);
+//! # Ok::<(), otlp_sdk::metrics::MetricsError>(())
+//! ```
 
+mod aggregation;
+mod attributes;
+mod exemplar;
 mod exponential;
+mod instrument;
+mod pipeline_stats;
+mod provider;
+mod reader;
+mod series_table;
+mod stream;
+mod view;
+
+use std::time::Duration;
+
+pub use instrument::{
+    Counter, Gauge, Histogram, InstrumentKind, Number, ObservableCounter, ObservableGauge,
+    ObservableUpDownCounter, Observer, UpDownCounter,
+};
+pub use pipeline_stats::observe_pipeline;
+pub use provider::{
+    DEFAULT_CARDINALITY_LIMIT, InstrumentBuilder, Meter, MeterProvider, MeterProviderBuilder,
+    ObservableBuilder,
+};
+pub use reader::{
+    DEFAULT_EXPORT_INTERVAL, DEFAULT_EXPORT_TIMEOUT, PeriodicReader, PeriodicReaderBuilder,
+};
+pub use series_table::OVERFLOW_ATTRIBUTE;
+pub use view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View};
+
+use crate::exporter::Signal;
+
+/// What building, flushing or shutting down a metrics pipeline reports.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum MetricsError {
+    /// A view asks for something impossible.
+    #[error("invalid view {view:?}: {reason}")]
+    InvalidView {
+        /// The view's instrument name pattern.
+        view: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The cardinality limit must leave room for one series and the overflow series.
+    #[error("invalid cardinality limit {0}: it must be at least 2")]
+    InvalidCardinalityLimit(usize),
+    /// The reader's interval must be positive.
+    #[error("invalid export interval {0:?}: it must be positive")]
+    InvalidInterval(Duration),
+    /// The reader's exporter sends another signal.
+    #[error("the metrics reader needs an exporter of metrics, not of {0}")]
+    WrongSignal(Signal),
+    /// The reader's thread or runtime could not start.
+    #[error("could not start the metrics reader: {0}")]
+    Start(String),
+    /// The flush or shutdown did not finish in time.
+    #[error("the metrics export did not settle within {0:?}")]
+    Timeout(Duration),
+    /// Some data points were not accepted.
+    #[error("{failed} data points failed to export and {rejected} were rejected by the backend")]
+    Undelivered {
+        /// Data points whose export failed.
+        failed: u64,
+        /// Data points the backend rejected (partial success).
+        rejected: u64,
+    },
+    /// The provider was already shut down.
+    #[error("the meter provider is shut down")]
+    ShutDown,
+}
+
+/// Counts of a metrics pipeline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsStats {
+    /// Collections run (by the reader, flushes, shutdown or `collect`).
+    pub collections: u64,
+    /// Export requests settled.
+    pub exports: u64,
+    /// Data points the backend accepted.
+    pub exported_data_points: u64,
+    /// Data points the backend rejected (partial success).
+    pub rejected_data_points: u64,
+    /// Data points whose export failed (permanent error, or retries
+    /// exhausted by the export timeout).
+    pub failed_data_points: u64,
+    /// Export attempts retried.
+    pub retries: u64,
+    /// Measurements (and observations) that went to the overflow series
+    /// because their stream had reached its cardinality limit.
+    pub overflowed_measurements: u64,
+    /// Instruments refused (invalid name or boundaries): they record nothing.
+    pub invalid_instruments: u64,
+    /// Observable callbacks that panicked.
+    pub callback_panics: u64,
+    /// The last export error or partial-success message.
+    pub last_error: Option<String>,
+}

@@ -1,0 +1,264 @@
+//! The instruments: what a program records measurements with.
+//!
+//! Synchronous instruments ([`Counter`], [`UpDownCounter`], [`Histogram`],
+//! [`Gauge`]) record on the caller's thread, into each of their streams'
+//! series (see the `series_table` module for what that costs). Observable
+//! instruments ([`ObservableCounter`], [`ObservableUpDownCounter`],
+//! [`ObservableGauge`]) are callbacks the reader runs at each collection,
+//! on its own thread.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use otlp_core::KeyValue;
+
+use super::aggregation::Measure;
+use super::stream::Stream;
+use crate::active_span;
+
+/// The kinds of instrument, as views select them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InstrumentKind {
+    /// Monotonic sum, recorded synchronously.
+    Counter,
+    /// Non-monotonic sum, recorded synchronously.
+    UpDownCounter,
+    /// Distribution, recorded synchronously.
+    Histogram,
+    /// Last value, recorded synchronously.
+    Gauge,
+    /// Monotonic sum, observed by a callback.
+    ObservableCounter,
+    /// Non-monotonic sum, observed by a callback.
+    ObservableUpDownCounter,
+    /// Last value, observed by a callback.
+    ObservableGauge,
+}
+
+impl InstrumentKind {
+    /// Whether its sums only increase (what OTLP's `is_monotonic` says).
+    pub(crate) const fn is_monotonic(self) -> bool {
+        matches!(
+            self,
+            InstrumentKind::Counter | InstrumentKind::ObservableCounter | InstrumentKind::Histogram
+        )
+    }
+
+    /// Whether a callback observes it.
+    pub(crate) const fn is_observable(self) -> bool {
+        matches!(
+            self,
+            InstrumentKind::ObservableCounter
+                | InstrumentKind::ObservableUpDownCounter
+                | InstrumentKind::ObservableGauge
+        )
+    }
+}
+
+mod sealed {
+    /// Keeps [`super::Number`] to the three types OTLP carries.
+    pub trait Sealed {
+        /// The value as the aggregations take it.
+        fn measure(self) -> super::Measure;
+    }
+}
+
+/// The number types instruments record: `u64`, `i64` and `f64`.
+pub trait Number: Copy + Send + Sync + fmt::Debug + 'static + sealed::Sealed {
+    /// Whether the instrument's points carry floats.
+    const IS_FLOAT: bool;
+    /// Whether the value is negative (refused by counters).
+    fn is_negative(self) -> bool;
+}
+
+impl sealed::Sealed for u64 {
+    #[inline]
+    fn measure(self) -> Measure {
+        Measure::Int(i64::try_from(self).unwrap_or(i64::MAX))
+    }
+}
+impl Number for u64 {
+    const IS_FLOAT: bool = false;
+    #[inline]
+    fn is_negative(self) -> bool {
+        false
+    }
+}
+
+impl sealed::Sealed for i64 {
+    #[inline]
+    fn measure(self) -> Measure {
+        Measure::Int(self)
+    }
+}
+impl Number for i64 {
+    const IS_FLOAT: bool = false;
+    #[inline]
+    fn is_negative(self) -> bool {
+        self < 0
+    }
+}
+
+impl sealed::Sealed for f64 {
+    #[inline]
+    fn measure(self) -> Measure {
+        Measure::Double(self)
+    }
+}
+impl Number for f64 {
+    const IS_FLOAT: bool = true;
+    #[inline]
+    fn is_negative(self) -> bool {
+        self < 0.0
+    }
+}
+
+/// What a synchronous instrument records into: its streams, and whether the
+/// provider still runs.
+pub(crate) struct SyncCore {
+    pub(crate) streams: Vec<Arc<Stream>>,
+    pub(crate) live: Arc<AtomicBool>,
+    /// Whether any stream keeps exemplars (else the active span is not read).
+    pub(crate) wants_span: bool,
+}
+
+impl SyncCore {
+    #[inline]
+    fn record(&self, measure: Measure, attributes: &[KeyValue]) {
+        if !self.live.load(Ordering::Relaxed) {
+            return;
+        }
+        let span = if self.wants_span {
+            active_span::current()
+        } else {
+            None
+        };
+        for stream in &self.streams {
+            stream.record(measure, attributes, span.as_ref());
+        }
+    }
+}
+
+impl fmt::Debug for SyncCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncCore")
+            .field("streams", &self.streams.len())
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! sync_instrument {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $verb:literal, refuse_negative: $refuse:literal) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name<T> {
+            core: Arc<SyncCore>,
+            number: PhantomData<fn(T)>,
+        }
+
+        impl<T: Number> $name<T> {
+            pub(crate) fn new(core: Arc<SyncCore>) -> Self {
+                $name { core, number: PhantomData }
+            }
+
+            #[doc = concat!("Records `value` (", $verb, ") in the series named by `attributes`.")]
+            #[inline]
+            pub fn $method(&self, value: T, attributes: &[KeyValue]) {
+                if $refuse && value.is_negative() {
+                    return;
+                }
+                self.core.record(sealed::Sealed::measure(value), attributes);
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).field("core", &self.core).finish()
+            }
+        }
+    };
+}
+
+sync_instrument!(
+    /// A monotonic sum (`u64` or `f64`): requests served, bytes sent.
+    /// Negative values are ignored.
+    Counter, add, "added; negative values are ignored", refuse_negative: true
+);
+sync_instrument!(
+    /// A sum that goes up and down (`i64` or `f64`): items in a queue.
+    UpDownCounter, add, "added", refuse_negative: false
+);
+sync_instrument!(
+    /// A distribution (`u64` or `f64`): request durations, payload sizes.
+    Histogram, record, "one measurement", refuse_negative: false
+);
+sync_instrument!(
+    /// The current value of something (`u64`, `i64` or `f64`): a temperature,
+    /// a pool's size.
+    Gauge, record, "the new current value", refuse_negative: false
+);
+
+/// What an observable instrument's callback reports into.
+pub struct Observer<'a, T> {
+    pub(crate) observations: &'a mut Vec<(Measure, Vec<KeyValue>)>,
+    pub(crate) number: PhantomData<fn(T)>,
+}
+
+impl<T: Number> Observer<'_, T> {
+    /// Reports the value of the series named by `attributes` (for counters,
+    /// the running total, not an increment).
+    pub fn observe(&mut self, value: T, attributes: &[KeyValue]) {
+        self.observations
+            .push((sealed::Sealed::measure(value), attributes.to_vec()));
+    }
+}
+
+impl<T> fmt::Debug for Observer<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observer")
+            .field("observations", &self.observations.len())
+            .finish()
+    }
+}
+
+macro_rules! observable_instrument {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// The handle only names the registration: the callback stays
+        /// registered for the provider's life.
+        #[derive(Clone)]
+        pub struct $name<T> {
+            pub(crate) name: otlp_core::Str,
+            pub(crate) number: PhantomData<fn(T)>,
+        }
+
+        impl<T> $name<T> {
+            /// The instrument's name.
+            pub fn name(&self) -> &str {
+                &self.name
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).field("name", &self.name).finish()
+            }
+        }
+    };
+}
+
+observable_instrument!(
+    /// A monotonic sum observed at each collection (`u64` or `f64`).
+    ObservableCounter
+);
+observable_instrument!(
+    /// A sum that goes up and down, observed at each collection (`i64` or `f64`).
+    ObservableUpDownCounter
+);
+observable_instrument!(
+    /// A current value observed at each collection (`u64`, `i64` or `f64`).
+    ObservableGauge
+);

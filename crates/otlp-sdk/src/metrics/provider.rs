@@ -1,0 +1,776 @@
+//! [`MeterProvider`] and [`Meter`]: where instruments come from, and the
+//! collection that reads them all.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use otlp_core::{InstrumentationScope, KeyValue, Metric, Resource, Str, Temporality};
+
+use super::aggregation::{CellKind, Measure};
+use super::attributes::KeyFilter;
+use super::exponential::{DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE};
+use super::instrument::{
+    Counter, Gauge, Histogram, InstrumentKind, Number, ObservableCounter, ObservableGauge,
+    ObservableUpDownCounter, Observer, SyncCore, UpDownCounter,
+};
+use super::reader::{PeriodicReader, ReaderHandle};
+use super::stream::{Identity, ObservedStream, Stream};
+use super::view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View, validate_boundaries};
+use super::{MetricsError, MetricsStats};
+use crate::config::{Config, DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+use crate::resource_settings::ResourceSettings;
+
+/// The default cardinality limit per stream.
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+
+type Callback = Box<dyn Fn(&mut Vec<(Measure, Vec<KeyValue>)>) + Send + Sync>;
+
+/// A user callback of an observable instrument of `T`.
+type ObserveFn<T> = Box<dyn Fn(&mut Observer<'_, T>) + Send + Sync>;
+
+struct Registration {
+    callback: Callback,
+    streams: Vec<Arc<ObservedStream>>,
+}
+
+/// Identifies an instrument within a provider: a second request for the
+/// same one returns the first.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct InstrumentKey {
+    scope: String,
+    scope_version: String,
+    name: String,
+    kind: InstrumentKind,
+    unit: String,
+    float: bool,
+}
+
+#[derive(Default)]
+struct Registry {
+    streams: Vec<Arc<Stream>>,
+    observed: Vec<Arc<Registration>>,
+    instruments: HashMap<InstrumentKey, Arc<SyncCore>>,
+}
+
+/// What the provider, its meters and its reader share.
+pub(crate) struct ProviderShared {
+    resource: Arc<Resource>,
+    views: Vec<View>,
+    temporality: TemporalityPreference,
+    histogram: DefaultHistogramAggregation,
+    cardinality_limit: usize,
+    exemplar_filter: ExemplarFilter,
+    registry: Mutex<Registry>,
+    live: Arc<AtomicBool>,
+    invalid_instruments: AtomicU64,
+    callback_panics: AtomicU64,
+    collections: AtomicU64,
+}
+
+impl ProviderShared {
+    /// Runs the callbacks and reads every stream: one collection.
+    pub(crate) fn collect(&self) -> Vec<Metric> {
+        let (streams, observed) = {
+            let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+            (registry.streams.clone(), registry.observed.clone())
+        };
+        self.collections.fetch_add(1, Ordering::Relaxed);
+        let now = otlp_core::clock::now_unix_nanos();
+        let mut metrics = Vec::new();
+        for stream in &streams {
+            metrics.extend(stream.collect(&self.resource, now));
+        }
+        let mut observations = Vec::new();
+        for registration in &observed {
+            observations.clear();
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                (registration.callback)(&mut observations)
+            }));
+            if ran.is_err() {
+                self.callback_panics.fetch_add(1, Ordering::Relaxed);
+                observations.clear();
+            }
+            for stream in &registration.streams {
+                metrics.extend(stream.collect(&observations, &self.resource, now));
+            }
+        }
+        metrics
+    }
+
+    /// The counts of the aggregation side.
+    pub(crate) fn stats(&self) -> MetricsStats {
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let overflowed = registry.streams.iter().map(|s| s.overflowed()).sum::<u64>()
+            + registry
+                .observed
+                .iter()
+                .flat_map(|r| r.streams.iter())
+                .map(|s| s.overflowed())
+                .sum::<u64>();
+        MetricsStats {
+            collections: self.collections.load(Ordering::Relaxed),
+            overflowed_measurements: overflowed,
+            invalid_instruments: self.invalid_instruments.load(Ordering::Relaxed),
+            callback_panics: self.callback_panics.load(Ordering::Relaxed),
+            ..MetricsStats::default()
+        }
+    }
+
+    fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        use InstrumentKind::*;
+        match (self.temporality, kind) {
+            (TemporalityPreference::Cumulative, _) => Temporality::Cumulative,
+            (TemporalityPreference::Delta, Counter | ObservableCounter | Histogram | Gauge) => {
+                Temporality::Delta
+            }
+            (TemporalityPreference::LowMemory, Counter | Histogram | Gauge) => Temporality::Delta,
+            _ => Temporality::Cumulative,
+        }
+    }
+
+    /// The cell of `aggregation` for `kind`, or `None` for [`Aggregation::Drop`].
+    fn cell_kind(
+        &self,
+        aggregation: &Aggregation,
+        kind: InstrumentKind,
+        advised_boundaries: Option<&[f64]>,
+    ) -> Option<CellKind> {
+        use InstrumentKind::*;
+        Some(match aggregation {
+            Aggregation::Drop => return None,
+            Aggregation::Sum => CellKind::Sum,
+            Aggregation::LastValue => CellKind::LastValue,
+            Aggregation::ExplicitBucketHistogram {
+                boundaries,
+                record_min_max,
+            } => CellKind::Histogram {
+                bounds: boundaries.clone(),
+                record_min_max: *record_min_max,
+            },
+            Aggregation::Base2ExponentialHistogram {
+                max_size,
+                max_scale,
+                record_min_max,
+            } => CellKind::Exponential {
+                max_size: *max_size,
+                max_scale: *max_scale,
+                record_min_max: *record_min_max,
+            },
+            Aggregation::Default => match kind {
+                Counter | UpDownCounter | ObservableCounter | ObservableUpDownCounter => {
+                    CellKind::Sum
+                }
+                Gauge | ObservableGauge => CellKind::LastValue,
+                Histogram => match self.histogram {
+                    DefaultHistogramAggregation::Base2ExponentialBucketHistogram => {
+                        CellKind::Exponential {
+                            max_size: DEFAULT_MAX_SIZE,
+                            max_scale: DEFAULT_MAX_SCALE,
+                            record_min_max: true,
+                        }
+                    }
+                    DefaultHistogramAggregation::ExplicitBucketHistogram => CellKind::Histogram {
+                        bounds: advised_boundaries
+                            .map(<[f64]>::to_vec)
+                            .unwrap_or_else(|| DEFAULT_HISTOGRAM_BOUNDARIES.to_vec()),
+                        record_min_max: true,
+                    },
+                },
+            },
+        })
+    }
+
+    /// The streams an instrument produces: one per selecting view, or its
+    /// default stream.
+    fn stream_plans(&self, spec: &InstrumentSpec) -> Vec<(Identity, CellKind, KeyFilter, usize)> {
+        let selecting: Vec<&View> = self
+            .views
+            .iter()
+            .filter(|view| view.selects(&spec.name, spec.kind, &spec.scope.name))
+            .collect();
+        let default_view = View::default();
+        let views = if selecting.is_empty() {
+            vec![&default_view]
+        } else {
+            selecting
+        };
+        views
+            .into_iter()
+            .filter_map(|view| {
+                let aggregation = view.aggregation.clone().unwrap_or_default();
+                let mut cell =
+                    self.cell_kind(&aggregation, spec.kind, spec.boundaries.as_deref())?;
+                if spec.kind.is_observable() && !matches!(cell, CellKind::Sum | CellKind::LastValue)
+                {
+                    // Observations are totals or current values: a histogram
+                    // of them is not defined; keep the kind's default.
+                    cell = self.cell_kind(&Aggregation::Default, spec.kind, None)?;
+                }
+                let identity = Identity {
+                    name: view.name.clone().unwrap_or_else(|| spec.name.clone()),
+                    description: view
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| spec.description.clone()),
+                    unit: spec.unit.clone(),
+                    kind: spec.kind,
+                    scope: spec.scope.clone(),
+                };
+                let filter = match &view.attribute_keys {
+                    Some(keys) => KeyFilter::Only(keys.clone().into()),
+                    None => KeyFilter::All,
+                };
+                let limit = view.cardinality_limit.unwrap_or(self.cardinality_limit);
+                Some((identity, cell, filter, limit))
+            })
+            .collect()
+    }
+
+    fn sync_core(&self, spec: InstrumentSpec, float: bool) -> Arc<SyncCore> {
+        if let Err(reason) = spec.validate() {
+            self.invalid_instruments.fetch_add(1, Ordering::Relaxed);
+            let _ = reason;
+            return Arc::new(SyncCore {
+                streams: Vec::new(),
+                live: self.live.clone(),
+                wants_span: false,
+            });
+        }
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let key = spec.key(float);
+        if let Some(core) = registry.instruments.get(&key) {
+            return core.clone();
+        }
+        let streams: Vec<Arc<Stream>> = self
+            .stream_plans(&spec)
+            .into_iter()
+            .map(|(identity, cell, filter, limit)| {
+                let temporality = self.temporality(spec.kind);
+                Arc::new(Stream::new(
+                    identity,
+                    cell,
+                    float,
+                    temporality,
+                    filter,
+                    limit,
+                    self.exemplar_filter,
+                ))
+            })
+            .collect();
+        registry.streams.extend(streams.iter().cloned());
+        let core = Arc::new(SyncCore {
+            wants_span: self.exemplar_filter == ExemplarFilter::TraceBased && !streams.is_empty(),
+            streams,
+            live: self.live.clone(),
+        });
+        registry.instruments.insert(key, core.clone());
+        core
+    }
+
+    fn register_callback(&self, spec: InstrumentSpec, callback: Callback) {
+        if spec.validate().is_err() {
+            self.invalid_instruments.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let streams: Vec<Arc<ObservedStream>> = self
+            .stream_plans(&spec)
+            .into_iter()
+            .map(|(identity, cell, filter, limit)| {
+                Arc::new(ObservedStream::new(
+                    identity,
+                    cell,
+                    self.temporality(spec.kind),
+                    filter,
+                    limit,
+                ))
+            })
+            .collect();
+        if streams.is_empty() {
+            return;
+        }
+        self.registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observed
+            .push(Arc::new(Registration { callback, streams }));
+    }
+}
+
+/// Where meters come from; owns the streams, the reader and the resource.
+///
+/// Cloning is cheap and every clone is the same provider.
+///
+/// ```
+/// use otlp_core::{KeyValue, MetricData, NumberValue};
+/// use otlp_sdk::metrics::MeterProvider;
+///
+/// let provider = MeterProvider::builder().with_service_name("checkout").build()?;
+/// let meter = provider.meter("checkout");
+/// let orders = meter.u64_counter("orders").with_unit("{order}").build();
+/// orders.add(2, &[KeyValue::new("payment", "card")]);
+/// orders.add(1, &[KeyValue::new("payment", "card")]);
+///
+/// let metrics = provider.collect();
+/// let MetricData::Sum(sum) = &metrics[0].data else { unreachable!() };
+/// assert_eq!(sum.data_points[0].value, NumberValue::Int(3));
+/// # Ok::<(), otlp_sdk::metrics::MetricsError>(())
+/// ```
+#[derive(Clone)]
+pub struct MeterProvider {
+    shared: Arc<ProviderShared>,
+    reader: Option<Arc<ReaderHandle>>,
+}
+
+impl fmt::Debug for MeterProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeterProvider")
+            .field("resource", &self.shared.resource)
+            .field("reader", &self.reader.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeterProvider {
+    /// Starts building a provider.
+    pub fn builder() -> MeterProviderBuilder {
+        MeterProviderBuilder::default()
+    }
+
+    /// A meter of the scope named `name`.
+    pub fn meter(&self, name: impl Into<Str>) -> Meter {
+        self.meter_with_scope(InstrumentationScope::new(name))
+    }
+
+    /// A meter of `scope`.
+    pub fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
+        Meter {
+            shared: self.shared.clone(),
+            scope: Arc::new(scope),
+        }
+    }
+
+    /// The resource every metric carries.
+    pub fn resource(&self) -> &Arc<Resource> {
+        &self.shared.resource
+    }
+
+    /// Collects now and returns the metrics, without exporting them.
+    ///
+    /// With a periodic reader, this takes the same deltas the reader would:
+    /// use it for tests and for a pull exporter, not beside a delta reader.
+    pub fn collect(&self) -> Vec<Metric> {
+        self.shared.collect()
+    }
+
+    /// Collects and exports now; returns when the export has settled or at
+    /// `timeout`.
+    pub fn force_flush(&self, timeout: Duration) -> Result<(), MetricsError> {
+        match &self.reader {
+            Some(reader) => reader.flush(timeout),
+            None => Ok(()),
+        }
+    }
+
+    /// A final collection and export, then the exporter is shut down;
+    /// instruments record nothing afterwards. Returns by `timeout`.
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
+        if !self.shared.live.swap(false, Ordering::AcqRel) {
+            return Err(MetricsError::ShutDown);
+        }
+        match &self.reader {
+            Some(reader) => reader.shutdown(timeout),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts of collections, exports, overflow and errors.
+    pub fn stats(&self) -> MetricsStats {
+        let mut stats = self.shared.stats();
+        if let Some(reader) = &self.reader {
+            reader.add_stats(&mut stats);
+        }
+        stats
+    }
+}
+
+/// Builder for [`MeterProvider`].
+#[derive(Default)]
+pub struct MeterProviderBuilder {
+    resource: ResourceSettings,
+    views: Vec<View>,
+    temporality: Option<TemporalityPreference>,
+    histogram: Option<DefaultHistogramAggregation>,
+    cardinality_limit: Option<usize>,
+    exemplar_filter: Option<ExemplarFilter>,
+    reader: Option<PeriodicReader>,
+}
+
+impl fmt::Debug for MeterProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeterProviderBuilder")
+            .field("views", &self.views.len())
+            .field("reader", &self.reader.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeterProviderBuilder {
+    /// Takes the service name, resource attributes, temporality preference,
+    /// default histogram aggregation, cardinality limit and exemplar filter
+    /// of a loaded [`Config`] (the reader and its exporter are set apart).
+    pub fn with_config(mut self, config: &Config) -> Self {
+        self.resource.apply_config(config);
+        let metrics = &config.metrics;
+        self.temporality = Some(metrics.temporality);
+        self.histogram = Some(metrics.default_histogram_aggregation);
+        self.cardinality_limit = Some(metrics.cardinality_limit);
+        self.exemplar_filter = Some(metrics.exemplar_filter);
+        self
+    }
+
+    /// Merges these resource attributes (later values win).
+    pub fn with_resource(mut self, resource: Resource) -> Self {
+        self.resource.merge(resource);
+        self
+    }
+
+    /// Sets `service.name`.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.resource.set_service_name(name.into());
+        self
+    }
+
+    /// Adds a view.
+    pub fn with_view(mut self, view: View) -> Self {
+        self.views.push(view);
+        self
+    }
+
+    /// Which instruments report deltas (default: cumulative for all).
+    pub fn with_temporality(mut self, preference: TemporalityPreference) -> Self {
+        self.temporality = Some(preference);
+        self
+    }
+
+    /// The aggregation of histograms no view changes.
+    pub fn with_default_histogram_aggregation(
+        mut self,
+        aggregation: DefaultHistogramAggregation,
+    ) -> Self {
+        self.histogram = Some(aggregation);
+        self
+    }
+
+    /// The number of series per stream, the overflow series included
+    /// (default 2000, at least 2).
+    pub fn with_cardinality_limit(mut self, limit: usize) -> Self {
+        self.cardinality_limit = Some(limit);
+        self
+    }
+
+    /// Which measurements become exemplars (default: those in sampled spans).
+    pub fn with_exemplar_filter(mut self, filter: ExemplarFilter) -> Self {
+        self.exemplar_filter = Some(filter);
+        self
+    }
+
+    /// Exports through `reader` at its interval.
+    pub fn with_reader(mut self, reader: PeriodicReader) -> Self {
+        self.reader = Some(reader);
+        self
+    }
+
+    /// Builds the provider and starts its reader. Fails on an invalid view
+    /// or cardinality limit, or if the reader's thread cannot start.
+    pub fn build(self) -> Result<MeterProvider, MetricsError> {
+        for view in &self.views {
+            view.validate()?;
+        }
+        let cardinality_limit = self.cardinality_limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT);
+        if cardinality_limit < 2 {
+            return Err(MetricsError::InvalidCardinalityLimit(cardinality_limit));
+        }
+        let shared = Arc::new(ProviderShared {
+            resource: Arc::new(self.resource.build()),
+            views: self.views,
+            temporality: self.temporality.unwrap_or_default(),
+            histogram: self.histogram.unwrap_or_default(),
+            cardinality_limit,
+            exemplar_filter: self.exemplar_filter.unwrap_or_default(),
+            registry: Mutex::new(Registry::default()),
+            live: Arc::new(AtomicBool::new(true)),
+            invalid_instruments: AtomicU64::new(0),
+            callback_panics: AtomicU64::new(0),
+            collections: AtomicU64::new(0),
+        });
+        let reader = match self.reader {
+            Some(reader) => Some(Arc::new(reader.start(shared.clone())?)),
+            None => None,
+        };
+        Ok(MeterProvider { shared, reader })
+    }
+}
+
+/// Hands out instruments of one scope.
+#[derive(Clone)]
+pub struct Meter {
+    shared: Arc<ProviderShared>,
+    scope: Arc<InstrumentationScope>,
+}
+
+impl fmt::Debug for Meter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Meter").field("scope", &self.scope).finish()
+    }
+}
+
+/// What an instrument builder has gathered.
+#[derive(Clone, Debug)]
+struct InstrumentSpec {
+    name: Str,
+    description: Str,
+    unit: Str,
+    kind: InstrumentKind,
+    scope: Arc<InstrumentationScope>,
+    boundaries: Option<Vec<f64>>,
+}
+
+impl InstrumentSpec {
+    /// The spec's instrument name syntax, and advisory boundaries.
+    fn validate(&self) -> Result<(), String> {
+        let name = self.name.as_bytes();
+        let valid = !name.is_empty()
+            && name.len() <= 255
+            && name[0].is_ascii_alphabetic()
+            && name
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/'));
+        if !valid {
+            return Err(format!("invalid instrument name {:?}", self.name.as_str()));
+        }
+        if let Some(boundaries) = &self.boundaries {
+            validate_boundaries(boundaries)?;
+        }
+        Ok(())
+    }
+
+    fn key(&self, float: bool) -> InstrumentKey {
+        InstrumentKey {
+            scope: self.scope.name.to_string(),
+            scope_version: self.scope.version.to_string(),
+            name: self.name.to_ascii_lowercase(),
+            kind: self.kind,
+            unit: self.unit.to_string(),
+            float,
+        }
+    }
+}
+
+/// Builds a synchronous instrument: [`Meter::u64_counter`] and the others.
+pub struct InstrumentBuilder<I> {
+    meter: Meter,
+    spec: InstrumentSpec,
+    make: fn(Arc<SyncCore>) -> I,
+    float: bool,
+}
+
+impl<I> fmt::Debug for InstrumentBuilder<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstrumentBuilder")
+            .field("spec", &self.spec)
+            .finish()
+    }
+}
+
+impl<I> InstrumentBuilder<I> {
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<Str>) -> Self {
+        self.spec.description = description.into();
+        self
+    }
+
+    /// Sets the unit (UCUM: `ms`, `By`, `{request}`).
+    pub fn with_unit(mut self, unit: impl Into<Str>) -> Self {
+        self.spec.unit = unit.into();
+        self
+    }
+
+    /// Builds the instrument. An invalid name (the spec's syntax: a letter,
+    /// then letters, digits, `_ . - /`, at most 255) or invalid boundaries
+    /// give an instrument that records nothing, counted in
+    /// [`MetricsStats::invalid_instruments`]. Asking again for the same
+    /// instrument returns one that records into the same streams.
+    pub fn build(self) -> I {
+        (self.make)(self.meter.shared.sync_core(self.spec, self.float))
+    }
+}
+
+impl<T> InstrumentBuilder<Histogram<T>> {
+    /// Advises bucket boundaries for the default explicit-bucket aggregation
+    /// (views win over advice).
+    pub fn with_boundaries(mut self, boundaries: Vec<f64>) -> Self {
+        self.spec.boundaries = Some(boundaries);
+        self
+    }
+}
+
+/// Builds an observable instrument: [`Meter::u64_observable_counter`] and
+/// the others.
+pub struct ObservableBuilder<I, T> {
+    meter: Meter,
+    spec: InstrumentSpec,
+    callbacks: Vec<ObserveFn<T>>,
+    make: fn(Str) -> I,
+}
+
+impl<I, T> fmt::Debug for ObservableBuilder<I, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObservableBuilder")
+            .field("spec", &self.spec)
+            .finish()
+    }
+}
+
+impl<I, T: Number> ObservableBuilder<I, T> {
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<Str>) -> Self {
+        self.spec.description = description.into();
+        self
+    }
+
+    /// Sets the unit.
+    pub fn with_unit(mut self, unit: impl Into<Str>) -> Self {
+        self.spec.unit = unit.into();
+        self
+    }
+
+    /// Adds a callback, run at every collection on the reader's thread.
+    /// A callback that panics reports nothing for that collection and is
+    /// counted in [`MetricsStats::callback_panics`].
+    pub fn with_callback(
+        mut self,
+        callback: impl Fn(&mut Observer<'_, T>) + Send + Sync + 'static,
+    ) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Registers the callbacks.
+    pub fn build(self) -> I {
+        let name = self.spec.name.clone();
+        let callbacks = self.callbacks;
+        let callback: Callback = Box::new(move |observations| {
+            for callback in &callbacks {
+                let mut observer = Observer {
+                    observations: &mut *observations,
+                    number: PhantomData,
+                };
+                callback(&mut observer);
+            }
+        });
+        self.meter.shared.register_callback(self.spec, callback);
+        (self.make)(name)
+    }
+}
+
+macro_rules! sync_constructor {
+    ($(#[$doc:meta])* $method:ident, $instrument:ident, $number:ty, $kind:ident) => {
+        $(#[$doc])*
+        pub fn $method(&self, name: impl Into<Str>) -> InstrumentBuilder<$instrument<$number>> {
+            InstrumentBuilder {
+                meter: self.clone(),
+                spec: self.spec(name.into(), InstrumentKind::$kind),
+                make: $instrument::<$number>::new,
+                float: <$number as Number>::IS_FLOAT,
+            }
+        }
+    };
+}
+
+macro_rules! observable_constructor {
+    ($(#[$doc:meta])* $method:ident, $instrument:ident, $number:ty, $kind:ident) => {
+        $(#[$doc])*
+        pub fn $method(&self, name: impl Into<Str>) -> ObservableBuilder<$instrument<$number>, $number> {
+            ObservableBuilder {
+                meter: self.clone(),
+                spec: self.spec(name.into(), InstrumentKind::$kind),
+                callbacks: Vec::new(),
+                make: |name| $instrument { name, number: PhantomData },
+            }
+        }
+    };
+}
+
+impl Meter {
+    /// The meter's scope.
+    pub fn scope(&self) -> &Arc<InstrumentationScope> {
+        &self.scope
+    }
+
+    fn spec(&self, name: Str, kind: InstrumentKind) -> InstrumentSpec {
+        InstrumentSpec {
+            name,
+            description: Str::default(),
+            unit: Str::default(),
+            kind,
+            scope: self.scope.clone(),
+            boundaries: None,
+        }
+    }
+
+    sync_constructor!(
+        /// A counter of `u64`.
+        u64_counter, Counter, u64, Counter);
+    sync_constructor!(
+        /// A counter of `f64`.
+        f64_counter, Counter, f64, Counter);
+    sync_constructor!(
+        /// An up-down counter of `i64`.
+        i64_up_down_counter, UpDownCounter, i64, UpDownCounter);
+    sync_constructor!(
+        /// An up-down counter of `f64`.
+        f64_up_down_counter, UpDownCounter, f64, UpDownCounter);
+    sync_constructor!(
+        /// A histogram of `u64`.
+        u64_histogram, Histogram, u64, Histogram);
+    sync_constructor!(
+        /// A histogram of `f64`.
+        f64_histogram, Histogram, f64, Histogram);
+    sync_constructor!(
+        /// A gauge of `u64`.
+        u64_gauge, Gauge, u64, Gauge);
+    sync_constructor!(
+        /// A gauge of `i64`.
+        i64_gauge, Gauge, i64, Gauge);
+    sync_constructor!(
+        /// A gauge of `f64`.
+        f64_gauge, Gauge, f64, Gauge);
+    observable_constructor!(
+        /// An observable counter of `u64`.
+        u64_observable_counter, ObservableCounter, u64, ObservableCounter);
+    observable_constructor!(
+        /// An observable counter of `f64`.
+        f64_observable_counter, ObservableCounter, f64, ObservableCounter);
+    observable_constructor!(
+        /// An observable up-down counter of `i64`.
+        i64_observable_up_down_counter, ObservableUpDownCounter, i64, ObservableUpDownCounter);
+    observable_constructor!(
+        /// An observable up-down counter of `f64`.
+        f64_observable_up_down_counter, ObservableUpDownCounter, f64, ObservableUpDownCounter);
+    observable_constructor!(
+        /// An observable gauge of `u64`.
+        u64_observable_gauge, ObservableGauge, u64, ObservableGauge);
+    observable_constructor!(
+        /// An observable gauge of `i64`.
+        i64_observable_gauge, ObservableGauge, i64, ObservableGauge);
+    observable_constructor!(
+        /// An observable gauge of `f64`.
+        f64_observable_gauge, ObservableGauge, f64, ObservableGauge);
+}
+
+pub(crate) use ProviderShared as Shared;

@@ -1,0 +1,503 @@
+//! [`PeriodicReader`]: collects at an interval and exports what it read.
+//!
+//! The reader runs on its own thread (an own thread of the pipeline: what
+//! the exporter or a callback records through `tracing` goes nowhere) with a
+//! one-worker tokio runtime for the exporter. Every interval, and on
+//! `force_flush` and `shutdown`, it collects, encodes the metrics once as
+//! one `ExportMetricsServiceRequest` (in the exporter's encoding), and sends
+//! it with the [`RetryPolicy`] until it settles or the export timeout
+//! passes. Data points are counted as the spans of a span pipeline are:
+//! exported, rejected (partial success) or failed.
+//!
+//! Metrics are state, not a queue: a failed export loses no measurement of a
+//! cumulative stream (the next collection reports the totals again), and
+//! loses the interval of a delta stream (counted in
+//! [`MetricsStats::failed_data_points`]).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use otlp_core::encode::{Chunk, Encoding, MetricEncoder};
+use otlp_core::{ExponentialHistogram, Gauge, Histogram, Metric, MetricData, Sum, Summary};
+
+use super::provider::Shared;
+use super::{MetricsError, MetricsStats};
+use crate::config::Config;
+use crate::exporter::{ExportRequest, Exporter, Signal};
+use crate::retry::{RetryPolicy, SendEvent, Settlement};
+
+/// The spec's default export interval (`OTEL_METRIC_EXPORT_INTERVAL`).
+pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
+/// The spec's default export timeout (`OTEL_METRIC_EXPORT_TIMEOUT`).
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an export timeout of `0` ("no limit") stands for: a year.
+const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+type StartFn = Box<dyn FnOnce(Arc<Shared>) -> Result<ReaderHandle, MetricsError> + Send>;
+
+/// Collects and exports at an interval. Built with [`PeriodicReader::builder`],
+/// given to [`MeterProviderBuilder::with_reader`](super::MeterProviderBuilder::with_reader).
+pub struct PeriodicReader {
+    start: StartFn,
+}
+
+impl fmt::Debug for PeriodicReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeriodicReader").finish_non_exhaustive()
+    }
+}
+
+impl PeriodicReader {
+    /// A reader exporting through `exporter`, which must carry
+    /// [`Signal::Metrics`].
+    pub fn builder<E: Exporter>(exporter: E) -> PeriodicReaderBuilder<E> {
+        PeriodicReaderBuilder {
+            exporter,
+            interval: DEFAULT_EXPORT_INTERVAL,
+            timeout: DEFAULT_EXPORT_TIMEOUT,
+            retry: RetryPolicy::default(),
+            max_request_bytes: otlp_core::encode::MAX_REQUEST_BYTES,
+        }
+    }
+
+    pub(crate) fn start(self, shared: Arc<Shared>) -> Result<ReaderHandle, MetricsError> {
+        (self.start)(shared)
+    }
+}
+
+/// Builder for [`PeriodicReader`].
+#[derive(Debug)]
+pub struct PeriodicReaderBuilder<E> {
+    exporter: E,
+    interval: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_request_bytes: usize,
+}
+
+impl<E: Exporter> PeriodicReaderBuilder<E> {
+    /// Takes the export interval and timeout (`0`: no limit) of a loaded
+    /// [`Config`].
+    pub fn with_config(mut self, config: &Config) -> Self {
+        self.interval = config.metrics.export_interval;
+        self.timeout = if config.metrics.export_timeout.is_zero() {
+            NO_TIMEOUT
+        } else {
+            config.metrics.export_timeout
+        };
+        self
+    }
+
+    /// Time between collections (default 60 s).
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How long one export may take, retries included (default 30 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The retry policy of exports.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The largest request body to send (default
+    /// [`MAX_REQUEST_BYTES`](otlp_core::encode::MAX_REQUEST_BYTES)); larger
+    /// collections go in several requests.
+    pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// Builds the reader; its thread starts with the provider.
+    pub fn build(self) -> Result<PeriodicReader, MetricsError> {
+        if self.exporter.signal() != Signal::Metrics {
+            return Err(MetricsError::WrongSignal(self.exporter.signal()));
+        }
+        if self.interval.is_zero() {
+            return Err(MetricsError::InvalidInterval(self.interval));
+        }
+        Ok(PeriodicReader {
+            start: Box::new(move |shared| spawn(self, shared)),
+        })
+    }
+}
+
+enum Command {
+    Flush(Sender<Result<(), MetricsError>>),
+    Shutdown(Sender<Result<(), MetricsError>>),
+}
+
+#[derive(Debug, Default)]
+struct ExportCounts {
+    exports: AtomicU64,
+    exported: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    retries: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// The provider's side of a running reader.
+pub(crate) struct ReaderHandle {
+    commands: Sender<Command>,
+    counts: Arc<ExportCounts>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ReaderHandle {
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), MetricsError> {
+        self.ask(Command::Flush, timeout)
+    }
+
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
+        let result = self.ask(Command::Shutdown, timeout);
+        if result.is_ok()
+            && let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
+        {
+            let _ = thread.join();
+        }
+        result
+    }
+
+    fn ask(
+        &self,
+        command: fn(Sender<Result<(), MetricsError>>) -> Command,
+        timeout: Duration,
+    ) -> Result<(), MetricsError> {
+        let (reply, answer) = bounded(1);
+        self.commands
+            .send(command(reply))
+            .map_err(|_| MetricsError::ShutDown)?;
+        match answer.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(MetricsError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(MetricsError::ShutDown),
+        }
+    }
+
+    pub(crate) fn add_stats(&self, stats: &mut MetricsStats) {
+        let counts = &self.counts;
+        stats.exports = counts.exports.load(Ordering::Relaxed);
+        stats.exported_data_points = counts.exported.load(Ordering::Relaxed);
+        stats.rejected_data_points = counts.rejected.load(Ordering::Relaxed);
+        stats.failed_data_points = counts.failed.load(Ordering::Relaxed);
+        stats.retries = counts.retries.load(Ordering::Relaxed);
+        stats.last_error = counts
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+    }
+}
+
+impl Drop for ReaderHandle {
+    fn drop(&mut self) {
+        // The thread ends when the command channel closes; do not wait.
+    }
+}
+
+fn spawn<E: Exporter>(
+    settings: PeriodicReaderBuilder<E>,
+    shared: Arc<Shared>,
+) -> Result<ReaderHandle, MetricsError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("otlp-metrics-io")
+        .on_thread_start(crate::own_threads::enter)
+        .on_thread_unpark(crate::own_threads::catch_up)
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            MetricsError::Start(format!("cannot build the export runtime: {error}"))
+        })?;
+    let (commands, receiver) = crossbeam_channel::unbounded();
+    let counts = Arc::new(ExportCounts::default());
+    let reader = Reader {
+        shared,
+        exporter: settings.exporter,
+        timeout: settings.timeout,
+        retry: settings.retry,
+        max_request_bytes: settings.max_request_bytes,
+        counts: counts.clone(),
+        encoder: MetricEncoder::new(),
+        body: Vec::new(),
+        runtime,
+    };
+    let interval = settings.interval;
+    let thread = std::thread::Builder::new()
+        .name("otlp-metrics-reader".into())
+        .spawn(move || {
+            crate::own_threads::enter();
+            reader.run(receiver, interval);
+        })
+        .map_err(|error| MetricsError::Start(format!("cannot start the reader thread: {error}")))?;
+    Ok(ReaderHandle {
+        commands,
+        counts,
+        thread: Mutex::new(Some(thread)),
+    })
+}
+
+struct Reader<E> {
+    shared: Arc<Shared>,
+    exporter: E,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_request_bytes: usize,
+    counts: Arc<ExportCounts>,
+    encoder: MetricEncoder,
+    body: Vec<u8>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl<E: Exporter> Reader<E> {
+    fn run(mut self, commands: Receiver<Command>, interval: Duration) {
+        let mut next = Instant::now() + interval;
+        loop {
+            let wait = next.saturating_duration_since(Instant::now());
+            match commands.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => {
+                    next = Instant::now() + interval;
+                    let _ = self.collect_and_export();
+                }
+                Ok(Command::Flush(reply)) => {
+                    let _ = reply.send(self.collect_and_export());
+                }
+                Ok(Command::Shutdown(reply)) => {
+                    let result = self.collect_and_export();
+                    let deadline = self.timeout;
+                    let exporter = &self.exporter;
+                    let _ = self.runtime.block_on(async {
+                        tokio::time::timeout(deadline, exporter.shutdown()).await
+                    });
+                    let _ = reply.send(result);
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn collect_and_export(&mut self) -> Result<(), MetricsError> {
+        let metrics = split_large_metrics(self.shared.collect());
+        if metrics.is_empty() {
+            return Ok(());
+        }
+        let encoding = self.exporter.encoding();
+        let (mut failed, mut rejected) = (0, 0);
+        let deadline = Instant::now() + self.timeout;
+        for chunk in self
+            .encoder
+            .split(&metrics, self.max_request_bytes, encoding)
+        {
+            let range = match chunk {
+                Chunk::Fits(range) => range,
+                Chunk::Oversized(index) => {
+                    // Split to MAX_POINTS_PER_REQUEST points already: only a
+                    // point of absurd size (attributes of megabytes) is left.
+                    let points = metrics[index].data.data_point_count() as u64;
+                    self.counts.failed.fetch_add(points, Ordering::Relaxed);
+                    failed += points;
+                    *self
+                        .counts
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                        "metric {} encodes larger than the request size limit",
+                        metrics[index].name.as_str()
+                    ));
+                    continue;
+                }
+            };
+            let settlement = self.export(&metrics[range], encoding, deadline);
+            failed += settlement.failed;
+            rejected += settlement.rejected;
+        }
+        if failed > 0 || rejected > 0 {
+            return Err(MetricsError::Undelivered { failed, rejected });
+        }
+        Ok(())
+    }
+
+    fn export(&mut self, metrics: &[Metric], encoding: Encoding, deadline: Instant) -> Settlement {
+        let points: usize = metrics.iter().map(|m| m.data.data_point_count()).sum();
+        self.body.clear();
+        self.encoder.encode(encoding, metrics, &mut self.body);
+        let request = ExportRequest {
+            body: Bytes::copy_from_slice(&self.body),
+            encoding,
+            span_count: points,
+        };
+        let counts = &self.counts;
+        let settlement = self.runtime.block_on(self.retry.send(
+            &self.exporter,
+            &request,
+            self.timeout,
+            deadline,
+            |event| match event {
+                SendEvent::Error(message) => {
+                    *counts.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+                }
+                SendEvent::Retry => {
+                    counts.retries.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+        ));
+        counts.exports.fetch_add(1, Ordering::Relaxed);
+        counts
+            .exported
+            .fetch_add(settlement.exported, Ordering::Relaxed);
+        counts
+            .rejected
+            .fetch_add(settlement.rejected, Ordering::Relaxed);
+        counts
+            .failed
+            .fetch_add(settlement.failed, Ordering::Relaxed);
+        settlement
+    }
+}
+
+/// Data points per metric in one request at most: a metric with more is
+/// sent as several copies with parts of its points, so that requests can be
+/// cut under the size limit.
+const MAX_POINTS_PER_REQUEST: usize = 1000;
+
+/// Cuts metrics with more than [`MAX_POINTS_PER_REQUEST`] points into
+/// copies holding at most that many each.
+fn split_large_metrics(metrics: Vec<Metric>) -> Vec<Metric> {
+    if metrics
+        .iter()
+        .all(|metric| metric.data.data_point_count() <= MAX_POINTS_PER_REQUEST)
+    {
+        return metrics;
+    }
+    let mut out = Vec::with_capacity(metrics.len());
+    for metric in metrics {
+        if metric.data.data_point_count() <= MAX_POINTS_PER_REQUEST {
+            out.push(metric);
+            continue;
+        }
+        let Metric {
+            name,
+            description,
+            unit,
+            data,
+            metadata,
+            resource,
+            scope,
+        } = metric;
+        let copy = |data| Metric {
+            name: name.clone(),
+            description: description.clone(),
+            unit: unit.clone(),
+            data,
+            metadata: metadata.clone(),
+            resource: resource.clone(),
+            scope: scope.clone(),
+        };
+        match data {
+            MetricData::Gauge(gauge) => {
+                for points in chunks(gauge.data_points) {
+                    out.push(copy(MetricData::Gauge(Gauge {
+                        data_points: points,
+                    })));
+                }
+            }
+            MetricData::Sum(sum) => {
+                let (temporality, is_monotonic) = (sum.temporality, sum.is_monotonic);
+                for points in chunks(sum.data_points) {
+                    out.push(copy(MetricData::Sum(Sum {
+                        data_points: points,
+                        temporality,
+                        is_monotonic,
+                    })));
+                }
+            }
+            MetricData::Histogram(histogram) => {
+                let temporality = histogram.temporality;
+                for points in chunks(histogram.data_points) {
+                    out.push(copy(MetricData::Histogram(Histogram {
+                        data_points: points,
+                        temporality,
+                    })));
+                }
+            }
+            MetricData::ExponentialHistogram(histogram) => {
+                let temporality = histogram.temporality;
+                for points in chunks(histogram.data_points) {
+                    out.push(copy(MetricData::ExponentialHistogram(
+                        ExponentialHistogram {
+                            data_points: points,
+                            temporality,
+                        },
+                    )));
+                }
+            }
+            MetricData::Summary(summary) => {
+                for points in chunks(summary.data_points) {
+                    out.push(copy(MetricData::Summary(Summary {
+                        data_points: points,
+                    })));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn chunks<T>(mut points: Vec<T>) -> Vec<Vec<T>> {
+    let mut parts = Vec::new();
+    while points.len() > MAX_POINTS_PER_REQUEST {
+        let rest = points.split_off(MAX_POINTS_PER_REQUEST);
+        parts.push(std::mem::replace(&mut points, rest));
+    }
+    parts.push(points);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use otlp_core::{NumberDataPoint, Temporality};
+
+    use super::*;
+
+    #[test]
+    fn metrics_with_many_points_are_cut_into_copies_of_at_most_the_request_share() {
+        let points: Vec<NumberDataPoint> = (0..2500)
+            .map(|i| NumberDataPoint::int(vec![otlp_core::KeyValue::new("i", i)], 1, 2, i))
+            .collect();
+        let big = Metric::new(
+            "big",
+            MetricData::Sum(Sum {
+                data_points: points,
+                temporality: Temporality::Delta,
+                is_monotonic: true,
+            }),
+        );
+        let small = Metric::new("small", MetricData::Gauge(Gauge::default()));
+        let cut = split_large_metrics(vec![big, small]);
+        let sizes: Vec<usize> = cut.iter().map(|m| m.data.data_point_count()).collect();
+        assert_eq!(sizes, vec![1000, 1000, 500, 0]);
+        let MetricData::Sum(last) = &cut[2].data else {
+            panic!("a sum")
+        };
+        assert_eq!(
+            (last.temporality, last.is_monotonic),
+            (Temporality::Delta, true)
+        );
+        assert_eq!(last.data_points[0].value, otlp_core::NumberValue::Int(2000));
+        assert!(cut[..3].iter().all(|m| m.name.as_str() == "big"));
+    }
+}

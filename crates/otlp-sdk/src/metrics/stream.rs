@@ -1,0 +1,333 @@
+//! Streams: what one instrument (through one view) exports.
+//!
+//! A [`Stream`] belongs to a synchronous instrument: its series live in a
+//! [`SeriesTable`] that measurements write and collections read. An
+//! [`ObservedStream`] belongs to an observable instrument: it has no
+//! recording path, only what its callback observed at each collection, and
+//! keeps per series what the delta of a sum needs (the previous total).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use otlp_core::{
+    ExponentialHistogram, Gauge, Histogram, InstrumentationScope, KeyValue, Metric, MetricData,
+    NumberDataPoint, Resource, Str, Sum, Temporality,
+};
+
+use super::aggregation::{CellKind, Measure, Point, Window};
+use super::attributes::{AttributeSet, KeyFilter, canonical};
+use super::exemplar::offers;
+use super::instrument::InstrumentKind;
+use super::series_table::{OVERFLOW_ATTRIBUTE, SeriesTable};
+use crate::active_span::ActiveSpan;
+use crate::config::ExemplarFilter;
+
+/// A stream's name, description, unit and origin.
+#[derive(Clone, Debug)]
+pub(crate) struct Identity {
+    pub(crate) name: Str,
+    pub(crate) description: Str,
+    pub(crate) unit: Str,
+    pub(crate) kind: InstrumentKind,
+    pub(crate) scope: Arc<InstrumentationScope>,
+}
+
+impl Identity {
+    fn metric(&self, data: MetricData, resource: &Arc<Resource>) -> Metric {
+        Metric::new(self.name.clone(), data)
+            .with_description(self.description.clone())
+            .with_unit(self.unit.clone())
+            .with_resource(resource.clone())
+            .with_scope(self.scope.clone())
+    }
+
+    fn data(
+        &self,
+        cell: &CellKind,
+        temporality: Temporality,
+        points: Vec<Point>,
+    ) -> Option<MetricData> {
+        if points.is_empty() {
+            return None;
+        }
+        let numbers = || {
+            points
+                .iter()
+                .filter_map(|point| match point {
+                    Point::Number(point) => Some(point.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        Some(match cell {
+            CellKind::Sum => MetricData::Sum(Sum {
+                data_points: numbers(),
+                temporality,
+                is_monotonic: self.kind.is_monotonic(),
+            }),
+            CellKind::LastValue => MetricData::Gauge(Gauge {
+                data_points: numbers(),
+            }),
+            CellKind::Histogram { .. } => MetricData::Histogram(Histogram {
+                data_points: points
+                    .into_iter()
+                    .filter_map(|point| match point {
+                        Point::Histogram(point) => Some(point),
+                        _ => None,
+                    })
+                    .collect(),
+                temporality,
+            }),
+            CellKind::Exponential { .. } => {
+                MetricData::ExponentialHistogram(ExponentialHistogram {
+                    data_points: points
+                        .into_iter()
+                        .filter_map(|point| match point {
+                            Point::Exponential(point) => Some(point),
+                            _ => None,
+                        })
+                        .collect(),
+                    temporality,
+                })
+            }
+        })
+    }
+}
+
+/// The stream of a synchronous instrument.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    identity: Identity,
+    cell: CellKind,
+    temporality: Temporality,
+    table: SeriesTable,
+    exemplar_filter: ExemplarFilter,
+    /// Start of the next delta point.
+    last_collection: Mutex<u64>,
+}
+
+impl Stream {
+    pub(crate) fn new(
+        identity: Identity,
+        cell: CellKind,
+        float: bool,
+        temporality: Temporality,
+        filter: KeyFilter,
+        limit: usize,
+        exemplar_filter: ExemplarFilter,
+    ) -> Stream {
+        Stream {
+            table: SeriesTable::new(cell.clone(), float, filter, limit),
+            identity,
+            cell,
+            temporality,
+            exemplar_filter,
+            last_collection: Mutex::new(otlp_core::clock::now_unix_nanos()),
+        }
+    }
+
+    /// Records one measurement, offering it as an exemplar if the filter
+    /// lets it through.
+    #[inline]
+    pub(crate) fn record(
+        &self,
+        measure: Measure,
+        attributes: &[KeyValue],
+        span: Option<&ActiveSpan>,
+    ) {
+        self.table.with_series(attributes, |series| {
+            series.cell.record(measure);
+            if offers(self.exemplar_filter, span) {
+                let bucket = match &self.cell {
+                    CellKind::Histogram { bounds, .. } => {
+                        let value = measure.as_f64();
+                        Some(bounds.partition_point(|bound| *bound < value))
+                    }
+                    _ => None,
+                };
+                let filter = self.table.filter();
+                let dropped = if filter.is_all() {
+                    Vec::new()
+                } else {
+                    attributes
+                        .iter()
+                        .filter(|attribute| !filter.keeps(&attribute.key))
+                        .cloned()
+                        .collect()
+                };
+                series.reservoir.offer(bucket, measure, span, dropped);
+            }
+        });
+    }
+
+    /// This collection's metric, if any series has a point in it.
+    pub(crate) fn collect(&self, resource: &Arc<Resource>, now: u64) -> Option<Metric> {
+        let mut last = self
+            .last_collection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut points = Vec::new();
+        for series in self.table.series() {
+            let window = Window {
+                temporality: self.temporality,
+                start: match self.temporality {
+                    Temporality::Delta => *last,
+                    _ => series.created,
+                },
+                time: now,
+            };
+            let exemplars = series.reservoir.take();
+            if let Some(point) = series
+                .cell
+                .collect(window, series.attributes.clone(), exemplars)
+            {
+                points.push(point);
+            }
+        }
+        *last = now;
+        let data = self.identity.data(&self.cell, self.temporality, points)?;
+        Some(self.identity.metric(data, resource))
+    }
+
+    /// Measurements sent to the overflow series.
+    pub(crate) fn overflowed(&self) -> u64 {
+        self.table.overflowed()
+    }
+}
+
+/// What an observed series remembers between collections.
+#[derive(Debug)]
+struct Observed {
+    created: u64,
+    /// The previous total, for delta sums.
+    previous: Option<Measure>,
+}
+
+#[derive(Debug)]
+struct ObservedState {
+    series: HashMap<AttributeSet, Observed>,
+    last_collection: u64,
+    overflowed: u64,
+}
+
+/// The stream of an observable instrument.
+#[derive(Debug)]
+pub(crate) struct ObservedStream {
+    identity: Identity,
+    /// `Sum` or `LastValue`.
+    cell: CellKind,
+    temporality: Temporality,
+    filter: KeyFilter,
+    limit: usize,
+    state: Mutex<ObservedState>,
+}
+
+impl ObservedStream {
+    pub(crate) fn new(
+        identity: Identity,
+        cell: CellKind,
+        temporality: Temporality,
+        filter: KeyFilter,
+        limit: usize,
+    ) -> ObservedStream {
+        ObservedStream {
+            identity,
+            cell,
+            temporality,
+            filter,
+            limit: limit.max(2),
+            state: Mutex::new(ObservedState {
+                series: HashMap::new(),
+                last_collection: otlp_core::clock::now_unix_nanos(),
+                overflowed: 0,
+            }),
+        }
+    }
+
+    /// This collection's metric from the callback's observations.
+    pub(crate) fn collect(
+        &self,
+        observations: &[(Measure, Vec<KeyValue>)],
+        resource: &Arc<Resource>,
+        now: u64,
+    ) -> Option<Metric> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *state;
+        let is_sum = self.cell == CellKind::Sum;
+        // This round's value per canonical set, in the order first observed.
+        let mut round: Vec<(AttributeSet, Measure)> = Vec::new();
+        let mut index: HashMap<AttributeSet, usize> = HashMap::new();
+        let mut new_sets = 0;
+        for (measure, attributes) in observations {
+            let mut set = AttributeSet(canonical(attributes, &self.filter));
+            if !state.series.contains_key(&set) && !index.contains_key(&set) {
+                if state.series.len() + new_sets + 1 >= self.limit {
+                    state.overflowed += 1;
+                    set = AttributeSet(vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)]);
+                } else {
+                    new_sets += 1;
+                }
+            }
+            match index.get(&set) {
+                Some(&at) if is_sum => round[at].1 = add(round[at].1, *measure),
+                Some(&at) => round[at].1 = *measure,
+                None => {
+                    index.insert(set.clone(), round.len());
+                    round.push((set, *measure));
+                }
+            }
+        }
+        let mut points = Vec::new();
+        for (set, value) in round {
+            let series = state.series.entry(set.clone()).or_insert(Observed {
+                created: state.last_collection,
+                previous: None,
+            });
+            let (start, reported) = match (is_sum, self.temporality) {
+                (true, Temporality::Delta) => {
+                    let delta = match series.previous {
+                        Some(previous) => subtract(value, previous),
+                        None => value,
+                    };
+                    (state.last_collection, delta)
+                }
+                (true, _) => (series.created, value),
+                (false, _) => (state.last_collection, value),
+            };
+            series.previous = Some(value);
+            points.push(Point::Number(NumberDataPoint {
+                attributes: set.0,
+                start_time_unix_nano: start,
+                time_unix_nano: now,
+                value: reported.number(),
+                exemplars: Vec::new(),
+                flags: 0,
+            }));
+        }
+        state.last_collection = now;
+        let data = self.identity.data(&self.cell, self.temporality, points)?;
+        Some(self.identity.metric(data, resource))
+    }
+
+    /// Observations sent to the overflow series.
+    pub(crate) fn overflowed(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .overflowed
+    }
+}
+
+fn add(a: Measure, b: Measure) -> Measure {
+    match (a, b) {
+        (Measure::Int(a), Measure::Int(b)) => Measure::Int(a.wrapping_add(b)),
+        (a, b) => Measure::Double(a.as_f64() + b.as_f64()),
+    }
+}
+
+fn subtract(a: Measure, b: Measure) -> Measure {
+    match (a, b) {
+        (Measure::Int(a), Measure::Int(b)) => Measure::Int(a.wrapping_sub(b)),
+        (a, b) => Measure::Double(a.as_f64() - b.as_f64()),
+    }
+}

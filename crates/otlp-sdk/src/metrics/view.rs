@@ -1,0 +1,284 @@
+//! Views: how a provider changes the streams its instruments produce.
+//!
+//! A [`View`] selects instruments (by name, with `*` and `?` wildcards, by
+//! kind, by meter) and changes what their stream is: its name and
+//! description, its [`Aggregation`] (or none: [`Aggregation::Drop`]), which
+//! attribute keys it keeps, and its cardinality limit. An instrument that
+//! several views select produces one stream per view; one that no view
+//! selects produces its default stream.
+
+use otlp_core::Str;
+
+use super::MetricsError;
+use super::instrument::InstrumentKind;
+
+/// The spec's default explicit-bucket boundaries.
+pub const DEFAULT_HISTOGRAM_BOUNDARIES: [f64; 15] = [
+    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
+    10000.0,
+];
+
+/// How a stream aggregates measurements.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Aggregation {
+    /// The instrument kind's default: sums for counters, last value for
+    /// gauges, the configured histogram for histograms.
+    #[default]
+    Default,
+    /// No stream at all: measurements are ignored.
+    Drop,
+    /// Arithmetic sum.
+    Sum,
+    /// The last measurement.
+    LastValue,
+    /// Explicit-bucket histogram.
+    ExplicitBucketHistogram {
+        /// Bucket upper bounds, strictly increasing and finite (empty: one
+        /// bucket, count and sum only).
+        boundaries: Vec<f64>,
+        /// Whether to keep the minimum and maximum.
+        record_min_max: bool,
+    },
+    /// Base-2 exponential histogram.
+    Base2ExponentialHistogram {
+        /// Most buckets per sign (the spec's default: 160).
+        max_size: u32,
+        /// Finest scale, at most 20 (the default).
+        max_scale: i8,
+        /// Whether to keep the minimum and maximum.
+        record_min_max: bool,
+    },
+}
+
+impl Aggregation {
+    /// The exponential histogram with the spec's defaults (160 buckets, scale 20).
+    pub const fn base2_exponential() -> Aggregation {
+        Aggregation::Base2ExponentialHistogram {
+            max_size: 160,
+            max_scale: 20,
+            record_min_max: true,
+        }
+    }
+
+    /// The explicit-bucket histogram with the spec's default boundaries.
+    pub fn explicit_default() -> Aggregation {
+        Aggregation::ExplicitBucketHistogram {
+            boundaries: DEFAULT_HISTOGRAM_BOUNDARIES.to_vec(),
+            record_min_max: true,
+        }
+    }
+
+    /// Checks the parameters: boundaries increasing and finite, exponential
+    /// sizes in range.
+    pub(crate) fn validate(&self, view: &str) -> Result<(), MetricsError> {
+        match self {
+            Aggregation::ExplicitBucketHistogram { boundaries, .. } => {
+                validate_boundaries(boundaries).map_err(|reason| MetricsError::InvalidView {
+                    view: view.to_string(),
+                    reason,
+                })
+            }
+            Aggregation::Base2ExponentialHistogram {
+                max_size,
+                max_scale,
+                ..
+            } => {
+                if *max_size < 2 || !(-10..=20).contains(max_scale) {
+                    return Err(MetricsError::InvalidView {
+                        view: view.to_string(),
+                        reason: format!(
+                            "exponential histogram max_size {max_size} (needs >= 2) or max_scale \
+                             {max_scale} (needs -10..=20) out of range"
+                        ),
+                    });
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks explicit-bucket boundaries: finite and strictly increasing.
+pub(crate) fn validate_boundaries(boundaries: &[f64]) -> Result<(), String> {
+    if let Some(bad) = boundaries.iter().find(|bound| !bound.is_finite()) {
+        return Err(format!("histogram boundary {bad} is not finite"));
+    }
+    if let Some(pair) = boundaries.windows(2).find(|pair| pair[0] >= pair[1]) {
+        return Err(format!(
+            "histogram boundaries must increase: {} is followed by {}",
+            pair[0], pair[1]
+        ));
+    }
+    Ok(())
+}
+
+/// Selects instruments and changes their stream.
+///
+/// ```
+/// use otlp_sdk::metrics::{Aggregation, InstrumentKind, View};
+///
+/// // Milliseconds histograms with coarser buckets, keyed by route only.
+/// let view = View::new("http.server.*")
+///     .with_kind(InstrumentKind::Histogram)
+///     .with_aggregation(Aggregation::ExplicitBucketHistogram {
+///         boundaries: vec![10.0, 100.0, 1000.0],
+///         record_min_max: true,
+///     })
+///     .with_attribute_keys(["http.route"]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    pub(crate) pattern: Str,
+    pub(crate) kind: Option<InstrumentKind>,
+    pub(crate) meter_name: Option<Str>,
+    pub(crate) name: Option<Str>,
+    pub(crate) description: Option<Str>,
+    pub(crate) aggregation: Option<Aggregation>,
+    pub(crate) attribute_keys: Option<Vec<Str>>,
+    pub(crate) cardinality_limit: Option<usize>,
+}
+
+impl View {
+    /// A view of the instruments whose name matches `pattern`: exact
+    /// (case-insensitive, as instrument names are), or with `*` (any run of
+    /// characters) and `?` (one character).
+    pub fn new(pattern: impl Into<Str>) -> View {
+        View {
+            pattern: pattern.into(),
+            ..View::default()
+        }
+    }
+
+    /// Only instruments of this kind.
+    pub fn with_kind(mut self, kind: InstrumentKind) -> View {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Only instruments of the meter with this name.
+    pub fn with_meter_name(mut self, name: impl Into<Str>) -> View {
+        self.meter_name = Some(name.into());
+        self
+    }
+
+    /// Renames the stream (only sensible for a view that selects one instrument).
+    pub fn rename(mut self, name: impl Into<Str>) -> View {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Replaces the stream's description.
+    pub fn with_description(mut self, description: impl Into<Str>) -> View {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Changes the aggregation.
+    pub fn with_aggregation(mut self, aggregation: Aggregation) -> View {
+        self.aggregation = Some(aggregation);
+        self
+    }
+
+    /// Keeps only these attribute keys (the others are dropped before the
+    /// series is looked up, so sets differing only in them merge).
+    pub fn with_attribute_keys<K: Into<Str>>(mut self, keys: impl IntoIterator<Item = K>) -> View {
+        self.attribute_keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets the stream's cardinality limit (at least 2).
+    pub fn with_cardinality_limit(mut self, limit: usize) -> View {
+        self.cardinality_limit = Some(limit);
+        self
+    }
+
+    /// Whether the view selects an instrument.
+    pub(crate) fn selects(&self, name: &str, kind: InstrumentKind, meter: &str) -> bool {
+        self.kind.is_none_or(|wanted| wanted == kind)
+            && self
+                .meter_name
+                .as_ref()
+                .is_none_or(|wanted| wanted.as_str() == meter)
+            && wildcard_match(self.pattern.as_bytes(), name.as_bytes())
+    }
+
+    /// Checks what the view asks for.
+    pub(crate) fn validate(&self) -> Result<(), MetricsError> {
+        if let Some(aggregation) = &self.aggregation {
+            aggregation.validate(&self.pattern)?;
+        }
+        if self.cardinality_limit.is_some_and(|limit| limit < 2) {
+            return Err(MetricsError::InvalidView {
+                view: self.pattern.to_string(),
+                reason: "cardinality limit must be at least 2".into(),
+            });
+        }
+        if self.name.is_some() && self.pattern.contains(['*', '?']) {
+            return Err(MetricsError::InvalidView {
+                view: self.pattern.to_string(),
+                reason: "a view that renames its stream must select one instrument by name, \
+                         not a wildcard"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `*` and `?` matching, ASCII case-insensitive.
+fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p].eq_ignore_ascii_case(&name[n])) {
+            p += 1;
+            n += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, n));
+            p += 1;
+        } else if let Some((star_p, star_n)) = star {
+            p = star_p + 1;
+            n = star_n + 1;
+            star = Some((star_p, star_n + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_runs_and_single_characters_case_insensitively() {
+        assert!(wildcard_match(b"http.*", b"http.server.duration"));
+        assert!(wildcard_match(b"*", b"anything"));
+        assert!(wildcard_match(b"a?c", b"abc"));
+        assert!(wildcard_match(b"Requests", b"requests"));
+        assert!(!wildcard_match(b"a?c", b"abbc"));
+        assert!(!wildcard_match(b"http.*", b"grpc.server"));
+        assert!(wildcard_match(b"*.duration", b"http.server.duration"));
+    }
+
+    #[test]
+    fn invalid_views_are_refused_naming_the_view() {
+        let decreasing =
+            View::new("latency").with_aggregation(Aggregation::ExplicitBucketHistogram {
+                boundaries: vec![5.0, 1.0],
+                record_min_max: true,
+            });
+        let error = decreasing.validate().expect_err("decreasing boundaries");
+        assert!(error.to_string().contains("latency"), "{error}");
+        assert!(View::new("x*").rename("y").validate().is_err());
+        assert!(View::new("x").with_cardinality_limit(1).validate().is_err());
+        assert!(
+            View::new("x")
+                .with_aggregation(Aggregation::explicit_default())
+                .validate()
+                .is_ok()
+        );
+    }
+}

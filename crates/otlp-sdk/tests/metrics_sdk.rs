@@ -1,0 +1,547 @@
+//! The metrics SDK's aggregation, against hand-computed values: sums,
+//! histograms and gauges over several collections in both temporalities,
+//! views, the cardinality limit, observable instruments, exemplars and
+//! concurrent recording.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use otlp_core::encode::Encoding;
+use otlp_core::{
+    KeyValue, Metric, MetricData, NumberDataPoint, NumberValue, SpanContext, SpanId, Temporality,
+    TraceFlags, TraceId,
+};
+use otlp_sdk::config::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+use otlp_sdk::metrics::{
+    Aggregation, InstrumentKind, MeterProvider, MetricsError, OVERFLOW_ATTRIBUTE, PeriodicReader,
+    View,
+};
+use otlp_sdk::{ExportOutcome, ExportRequest, Exporter, Signal, active_span};
+
+fn provider(temporality: TemporalityPreference) -> MeterProvider {
+    MeterProvider::builder()
+        .with_temporality(temporality)
+        .build()
+        .expect("provider")
+}
+
+fn find<'a>(metrics: &'a [Metric], name: &str) -> &'a Metric {
+    metrics
+        .iter()
+        .find(|metric| metric.name.as_str() == name)
+        .unwrap_or_else(|| panic!("no metric {name} in {metrics:#?}"))
+}
+
+fn sum_points(metric: &Metric) -> (&[NumberDataPoint], Temporality, bool) {
+    match &metric.data {
+        MetricData::Sum(sum) => (&sum.data_points, sum.temporality, sum.is_monotonic),
+        other => panic!("not a sum: {other:?}"),
+    }
+}
+
+fn value_of(points: &[NumberDataPoint], attributes: &[KeyValue]) -> NumberValue {
+    points
+        .iter()
+        .find(|point| point.attributes == attributes)
+        .unwrap_or_else(|| panic!("no point {attributes:?} in {points:#?}"))
+        .value
+}
+
+#[test]
+fn counters_report_running_totals_or_deltas_per_attribute_set() {
+    for preference in [TemporalityPreference::Cumulative, TemporalityPreference::Delta] {
+        let provider = provider(preference);
+        let counter = provider.meter("shop").u64_counter("orders").build();
+        let card = [KeyValue::new("payment", "card")];
+        let cash = [KeyValue::new("payment", "cash")];
+        counter.add(2, &card);
+        counter.add(3, &card);
+        counter.add(1, &cash);
+        let first = provider.collect();
+        let (points, temporality, monotonic) = sum_points(find(&first, "orders"));
+        assert!(monotonic);
+        assert_eq!(value_of(points, &card), NumberValue::Int(5));
+        assert_eq!(value_of(points, &cash), NumberValue::Int(1));
+
+        counter.add(4, &card);
+        let second = provider.collect();
+        let (points, _, _) = sum_points(find(&second, "orders"));
+        match preference {
+            TemporalityPreference::Cumulative => {
+                assert_eq!(temporality, Temporality::Cumulative);
+                assert_eq!(value_of(points, &card), NumberValue::Int(9));
+                assert_eq!(value_of(points, &cash), NumberValue::Int(1));
+            }
+            _ => {
+                assert_eq!(temporality, Temporality::Delta);
+                assert_eq!(value_of(points, &card), NumberValue::Int(4));
+                // No measurement of `cash` in the interval: no point.
+                assert_eq!(points.len(), 1);
+                assert!(points[0].start_time_unix_nano > 0);
+                assert!(points[0].start_time_unix_nano <= points[0].time_unix_nano);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_temporality_preference_follows_the_spec_table() {
+    let expectations = [
+        (TemporalityPreference::Delta, Temporality::Delta, Temporality::Cumulative),
+        (TemporalityPreference::LowMemory, Temporality::Delta, Temporality::Cumulative),
+        (TemporalityPreference::Cumulative, Temporality::Cumulative, Temporality::Cumulative),
+    ];
+    for (preference, counter_temporality, up_down_temporality) in expectations {
+        let provider = provider(preference);
+        let meter = provider.meter("t");
+        meter.u64_counter("c").build().add(1, &[]);
+        meter.i64_up_down_counter("u").build().add(-1, &[]);
+        let observed = meter
+            .u64_observable_counter("o")
+            .with_callback(|observer| observer.observe(10, &[]))
+            .build();
+        assert_eq!(observed.name(), "o");
+        let metrics = provider.collect();
+        assert_eq!(sum_points(find(&metrics, "c")).1, counter_temporality, "{preference:?}");
+        assert_eq!(sum_points(find(&metrics, "u")).1, up_down_temporality, "{preference:?}");
+        let observable = match preference {
+            TemporalityPreference::Delta => Temporality::Delta,
+            _ => Temporality::Cumulative,
+        };
+        assert_eq!(sum_points(find(&metrics, "o")).1, observable, "{preference:?}");
+    }
+}
+
+#[test]
+fn histograms_count_buckets_sum_min_max_with_default_or_advised_boundaries() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("http");
+    let default = meter.f64_histogram("latency").with_unit("ms").build();
+    let advised = meter
+        .u64_histogram("size")
+        .with_boundaries(vec![100.0, 1000.0])
+        .build();
+    for value in [0.0, 3.0, 5.0, 7.5, 12_000.0] {
+        default.record(value, &[]);
+    }
+    for value in [50, 100, 101, 5000] {
+        advised.record(value, &[]);
+    }
+    let metrics = provider.collect();
+    let MetricData::Histogram(latency) = &find(&metrics, "latency").data else {
+        panic!("latency is not a histogram");
+    };
+    let point = &latency.data_points[0];
+    assert_eq!(point.explicit_bounds.len(), 15);
+    // Bounds 0, 5, 10, ...: 0.0 in the first bucket, 3 and 5 in the second,
+    // 7.5 in the third, 12,000 past the last bound.
+    assert_eq!(&point.bucket_counts[..4], &[1, 2, 1, 0]);
+    assert_eq!(point.bucket_counts[15], 1);
+    assert_eq!(point.count, 5);
+    assert_eq!(point.sum, Some(12_015.5));
+    assert_eq!((point.min, point.max), (Some(0.0), Some(12_000.0)));
+    assert_eq!(find(&metrics, "latency").unit.as_str(), "ms");
+
+    let MetricData::Histogram(size) = &find(&metrics, "size").data else {
+        panic!("size is not a histogram");
+    };
+    assert_eq!(size.data_points[0].explicit_bounds, vec![100.0, 1000.0]);
+    assert_eq!(size.data_points[0].bucket_counts, vec![2, 1, 1]);
+}
+
+#[test]
+fn the_configured_default_histogram_aggregation_gives_exponential_histograms() {
+    let provider = MeterProvider::builder()
+        .with_default_histogram_aggregation(
+            DefaultHistogramAggregation::Base2ExponentialBucketHistogram,
+        )
+        .build()
+        .expect("provider");
+    let histogram = provider.meter("m").f64_histogram("d").build();
+    for value in [1.0, 2.0, 4.0, 0.0, -1.0] {
+        histogram.record(value, &[]);
+    }
+    let metrics = provider.collect();
+    let MetricData::ExponentialHistogram(exponential) = &find(&metrics, "d").data else {
+        panic!("not exponential: {metrics:?}");
+    };
+    let point = &exponential.data_points[0];
+    assert_eq!(point.count, 5);
+    assert_eq!(point.zero_count, 1);
+    assert_eq!(point.sum, Some(6.0));
+    assert_eq!(point.negative.bucket_counts.iter().sum::<u64>(), 1);
+    assert_eq!(point.positive.bucket_counts.iter().sum::<u64>(), 3);
+}
+
+#[test]
+fn views_rename_reaggregate_filter_keys_and_drop() {
+    let provider = MeterProvider::builder()
+        .with_view(View::new("requests").rename("http.requests").with_description("served"))
+        .with_view(
+            View::new("latency")
+                .with_aggregation(Aggregation::ExplicitBucketHistogram {
+                    boundaries: vec![10.0],
+                    record_min_max: false,
+                })
+                .with_attribute_keys(["route"]),
+        )
+        .with_view(View::new("noise*").with_aggregation(Aggregation::Drop))
+        .with_view(
+            View::new("*")
+                .with_kind(InstrumentKind::Gauge)
+                .with_aggregation(Aggregation::Sum),
+        )
+        .build()
+        .expect("provider");
+    let meter = provider.meter("svc");
+    meter.u64_counter("requests").build().add(1, &[]);
+    let latency = meter.f64_histogram("latency").build();
+    latency.record(5.0, &[KeyValue::new("route", "/a"), KeyValue::new("user", 1)]);
+    latency.record(50.0, &[KeyValue::new("user", 2), KeyValue::new("route", "/a")]);
+    meter.u64_counter("noise.level").build().add(1, &[]);
+    let gauge = meter.i64_gauge("temperature").build();
+    gauge.record(3, &[]);
+    gauge.record(4, &[]);
+
+    let metrics = provider.collect();
+    let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+    assert!(!names.contains(&"noise.level"), "{names:?}");
+    assert!(!names.contains(&"requests"), "{names:?}");
+    assert_eq!(find(&metrics, "http.requests").description.as_str(), "served");
+    let MetricData::Histogram(histogram) = &find(&metrics, "latency").data else {
+        panic!("latency is not a histogram");
+    };
+    assert_eq!(histogram.data_points.len(), 1, "user dropped: one series");
+    let point = &histogram.data_points[0];
+    assert_eq!(point.attributes, vec![KeyValue::new("route", "/a")]);
+    assert_eq!((point.bucket_counts.clone(), point.min), (vec![1, 1], None));
+    // A gauge aggregated as a sum adds its measurements.
+    let (points, _, monotonic) = sum_points(find(&metrics, "temperature"));
+    assert_eq!(points[0].value, NumberValue::Int(7));
+    assert!(!monotonic);
+}
+
+#[test]
+fn invalid_views_and_limits_are_refused_naming_what_is_wrong() {
+    let error = MeterProvider::builder()
+        .with_view(View::new("lat").with_aggregation(Aggregation::ExplicitBucketHistogram {
+            boundaries: vec![1.0, f64::NAN],
+            record_min_max: true,
+        }))
+        .build()
+        .expect_err("NaN boundary");
+    assert!(matches!(error, MetricsError::InvalidView { ref view, .. } if view == "lat"));
+    let error = MeterProvider::builder()
+        .with_cardinality_limit(1)
+        .build()
+        .expect_err("limit 1");
+    assert_eq!(error, MetricsError::InvalidCardinalityLimit(1));
+}
+
+#[test]
+fn past_the_cardinality_limit_measurements_go_to_the_overflow_series_and_are_counted() {
+    let provider = MeterProvider::builder()
+        .with_cardinality_limit(3)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("m").u64_counter("hits").build();
+    for user in 0..10 {
+        counter.add(1, &[KeyValue::new("user", user)]);
+    }
+    counter.add(5, &[KeyValue::new("user", 0)]);
+    let metrics = provider.collect();
+    let (points, _, _) = sum_points(find(&metrics, "hits"));
+    assert_eq!(points.len(), 3, "limit - 1 series and the overflow series");
+    assert_eq!(value_of(points, &[KeyValue::new("user", 0)]), NumberValue::Int(6));
+    assert_eq!(value_of(points, &[KeyValue::new("user", 1)]), NumberValue::Int(1));
+    assert_eq!(
+        value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
+        NumberValue::Int(8)
+    );
+    assert_eq!(provider.stats().overflowed_measurements, 8);
+}
+
+#[test]
+fn concurrent_recording_from_several_threads_sums_exactly() {
+    let provider = provider(TemporalityPreference::Delta);
+    let meter = provider.meter("m");
+    let counter = meter.u64_counter("ops").build();
+    let float = meter.f64_up_down_counter("level").build();
+    let histogram = meter.u64_histogram("sizes").with_boundaries(vec![10.0]).build();
+    let per_thread = 100_000u64;
+    let collected = Arc::new(AtomicU64::new(0));
+    let histogram_count = Arc::new(AtomicU64::new(0));
+    std::thread::scope(|scope| {
+        let mut writers = Vec::new();
+        for thread in 0..3i64 {
+            let (counter, float, histogram) = (counter.clone(), float.clone(), histogram.clone());
+            writers.push(scope.spawn(move || {
+                for i in 0..per_thread {
+                    let attributes = [KeyValue::new("shard", (i % 4) as i64)];
+                    counter.add(1, &attributes);
+                    float.add(0.5, &attributes);
+                    histogram.record(i % 20, &[KeyValue::new("thread", thread)]);
+                }
+            }));
+        }
+        // Collect while they record: deltas must add up to everything.
+        while writers.iter().any(|writer| !writer.is_finished()) {
+            for metric in provider.collect() {
+                tally(&metric, &collected, &histogram_count);
+            }
+        }
+    });
+    for metric in provider.collect() {
+        tally(&metric, &collected, &histogram_count);
+    }
+    assert_eq!(collected.load(Ordering::Relaxed), 3 * per_thread);
+    assert_eq!(histogram_count.load(Ordering::Relaxed), 3 * per_thread);
+    // The up-down counter is cumulative under the delta preference.
+    let last = provider.collect();
+    let (points, temporality, _) = sum_points(find(&last, "level"));
+    assert_eq!(temporality, Temporality::Cumulative);
+    let total: f64 = points
+        .iter()
+        .map(|point| match point.value {
+            NumberValue::Double(value) => value,
+            NumberValue::Int(value) => value as f64,
+        })
+        .sum();
+    assert_eq!(total, 0.5 * 3.0 * per_thread as f64);
+}
+
+fn tally(metric: &Metric, ops: &AtomicU64, histogram_count: &AtomicU64) {
+    match (&metric.data, metric.name.as_str()) {
+        (MetricData::Sum(sum), "ops") => {
+            for point in &sum.data_points {
+                if let NumberValue::Int(value) = point.value {
+                    ops.fetch_add(value as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        (MetricData::Histogram(histogram), "sizes") => {
+            for point in &histogram.data_points {
+                assert_eq!(point.count, point.bucket_counts.iter().sum::<u64>());
+                histogram_count.fetch_add(point.count, Ordering::Relaxed);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn observable_instruments_report_totals_deltas_and_current_values() {
+    let provider = provider(TemporalityPreference::Delta);
+    let meter = provider.meter("process");
+    let total = Arc::new(AtomicU64::new(100));
+    let level = Arc::new(AtomicI64::new(7));
+    let (t, l) = (total.clone(), level.clone());
+    meter
+        .u64_observable_counter("cpu.time")
+        .with_callback(move |observer| observer.observe(t.load(Ordering::Relaxed), &[]))
+        .build();
+    meter
+        .i64_observable_gauge("threads")
+        .with_callback(move |observer| {
+            observer.observe(l.load(Ordering::Relaxed), &[KeyValue::new("pool", "io")])
+        })
+        .build();
+    meter
+        .u64_observable_gauge("broken")
+        .with_callback(|_| panic!("callback failure"))
+        .build();
+
+    let first = provider.collect();
+    assert_eq!(sum_points(find(&first, "cpu.time")).0[0].value, NumberValue::Int(100));
+    total.store(130, Ordering::Relaxed);
+    level.store(9, Ordering::Relaxed);
+    let second = provider.collect();
+    // Delta of an observed total: 130 - 100.
+    assert_eq!(sum_points(find(&second, "cpu.time")).0[0].value, NumberValue::Int(30));
+    let MetricData::Gauge(gauge) = &find(&second, "threads").data else {
+        panic!("threads is not a gauge");
+    };
+    assert_eq!(gauge.data_points[0].value, NumberValue::Int(9));
+    assert!(second.iter().all(|metric| metric.name.as_str() != "broken"));
+    assert_eq!(provider.stats().callback_panics, 2);
+}
+
+#[test]
+fn a_measurement_inside_a_sampled_span_keeps_its_ids_as_an_exemplar() {
+    let provider = MeterProvider::builder()
+        .with_exemplar_filter(ExemplarFilter::TraceBased)
+        .build()
+        .expect("provider");
+    let histogram = provider.meter("m").f64_histogram("latency").build();
+    let sampled = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED);
+    let unsampled = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::default());
+    active_span::in_span(&sampled, || histogram.record(42.0, &[]));
+    active_span::in_span(&unsampled, || histogram.record(3.0, &[]));
+    histogram.record(7.0, &[]);
+    let metrics = provider.collect();
+    let MetricData::Histogram(data) = &find(&metrics, "latency").data else {
+        panic!("not a histogram");
+    };
+    let exemplars = &data.data_points[0].exemplars;
+    assert_eq!(exemplars.len(), 1, "{exemplars:?}");
+    assert_eq!(exemplars[0].value, NumberValue::Double(42.0));
+    assert_eq!(exemplars[0].trace_id, Some(sampled.trace_id));
+    assert_eq!(exemplars[0].span_id, Some(sampled.span_id));
+    // Taken by the collection.
+    let metrics = provider.collect();
+    let MetricData::Histogram(data) = &find(&metrics, "latency").data else {
+        panic!("not a histogram");
+    };
+    assert!(data.data_points[0].exemplars.is_empty());
+}
+
+#[test]
+fn the_same_instrument_asked_twice_records_into_one_stream_and_bad_names_record_nothing() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("m");
+    meter.u64_counter("jobs").build().add(1, &[]);
+    meter.u64_counter("Jobs").build().add(2, &[]);
+    meter.u64_counter("9lives").build().add(1, &[]);
+    meter.u64_counter("").build().add(1, &[]);
+    let metrics = provider.collect();
+    assert_eq!(metrics.len(), 1, "{metrics:#?}");
+    assert_eq!(sum_points(&metrics[0]).0[0].value, NumberValue::Int(3));
+    assert_eq!(provider.stats().invalid_instruments, 2);
+}
+
+#[test]
+fn negative_increments_of_a_counter_are_ignored() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let counter = provider.meter("m").f64_counter("c").build();
+    counter.add(2.5, &[]);
+    counter.add(-1.0, &[]);
+    let metrics = provider.collect();
+    assert_eq!(sum_points(&metrics[0]).0[0].value, NumberValue::Double(2.5));
+}
+
+/// Counts the data points of each request; fails the first `fail` attempts.
+#[derive(Default)]
+struct Counts {
+    requests: AtomicU64,
+    points: AtomicU64,
+}
+
+#[derive(Clone, Default)]
+struct Counting(Arc<Counts>);
+
+impl std::ops::Deref for Counting {
+    type Target = Counts;
+    fn deref(&self) -> &Counts {
+        &self.0
+    }
+}
+
+impl Exporter for Counting {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.points
+            .fetch_add(request.span_count as u64, Ordering::Relaxed);
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn the_periodic_reader_exports_at_its_interval_on_flush_and_at_shutdown() {
+    let exporter = Counting::default();
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_interval(Duration::from_millis(50))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("m").u64_counter("c").build();
+    counter.add(1, &[KeyValue::new("k", 1)]);
+    counter.add(1, &[KeyValue::new("k", 2)]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while exporter.requests.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(exporter.requests.load(Ordering::Relaxed) >= 1, "no export at the interval");
+    provider.force_flush(Duration::from_secs(5)).expect("flush");
+    provider.shutdown(Duration::from_secs(5)).expect("shutdown");
+    let stats = provider.stats();
+    assert_eq!(stats.exported_data_points, exporter.points.load(Ordering::Relaxed));
+    assert_eq!(stats.exports, exporter.requests.load(Ordering::Relaxed));
+    assert_eq!(stats.exported_data_points, 2 * stats.exports, "{stats:?}");
+    // After shutdown: nothing recorded, nothing more exported, a second shutdown refused.
+    counter.add(1, &[]);
+    assert_eq!(provider.shutdown(Duration::from_secs(1)), Err(MetricsError::ShutDown));
+}
+
+#[test]
+fn a_reader_refuses_an_exporter_of_another_signal() {
+    struct Spans;
+    impl Exporter for Spans {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Success
+        }
+    }
+    let error = PeriodicReader::builder(Spans).build().expect_err("traces exporter");
+    assert_eq!(error, MetricsError::WrongSignal(Signal::Traces));
+}
+
+#[test]
+fn a_span_pipelines_counts_become_collector_style_metrics() {
+    struct Accept;
+    impl Exporter for Accept {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Success
+        }
+    }
+    let processor = otlp_sdk::BatchSpanProcessor::builder(Accept)
+        .build()
+        .expect("span pipeline");
+    let tracer_provider = otlp_sdk::TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    for _ in 0..3 {
+        tracer_provider.tracer("t").start("work").end();
+    }
+    tracer_provider
+        .force_flush(Duration::from_secs(10))
+        .expect("flush");
+    let provider = provider(TemporalityPreference::Cumulative);
+    let watched = processor.clone();
+    otlp_sdk::metrics::observe_pipeline(
+        &provider.meter("otlp-sdk"),
+        Signal::Traces,
+        vec![KeyValue::new("pipeline", "main")],
+        move || watched.stats(),
+    );
+    let metrics = provider.collect();
+    let attributes = [KeyValue::new("pipeline", "main"), KeyValue::new("signal", "traces")];
+    let (sent, _, monotonic) = sum_points(find(&metrics, "otelcol_exporter_sent_spans"));
+    assert!(monotonic);
+    assert_eq!(value_of(sent, &attributes), NumberValue::Int(3));
+    let (produced, _, _) = sum_points(find(&metrics, "otlp_sdk_produced_spans"));
+    assert_eq!(value_of(produced, &attributes), NumberValue::Int(3));
+    let MetricData::Gauge(queue) = &find(&metrics, "otelcol_exporter_queue_size").data else {
+        panic!("queue size is not a gauge");
+    };
+    assert_eq!(value_of(&queue.data_points, &attributes), NumberValue::Int(0));
+    tracer_provider
+        .shutdown(Duration::from_secs(10))
+        .expect("shutdown");
+}
