@@ -50,7 +50,10 @@ fn value_of(points: &[NumberDataPoint], attributes: &[KeyValue]) -> NumberValue 
 
 #[test]
 fn counters_report_running_totals_or_deltas_per_attribute_set() {
-    for preference in [TemporalityPreference::Cumulative, TemporalityPreference::Delta] {
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
         let provider = provider(preference);
         let counter = provider.meter("shop").u64_counter("orders").build();
         let card = [KeyValue::new("payment", "card")];
@@ -88,9 +91,21 @@ fn counters_report_running_totals_or_deltas_per_attribute_set() {
 #[test]
 fn the_temporality_preference_follows_the_spec_table() {
     let expectations = [
-        (TemporalityPreference::Delta, Temporality::Delta, Temporality::Cumulative),
-        (TemporalityPreference::LowMemory, Temporality::Delta, Temporality::Cumulative),
-        (TemporalityPreference::Cumulative, Temporality::Cumulative, Temporality::Cumulative),
+        (
+            TemporalityPreference::Delta,
+            Temporality::Delta,
+            Temporality::Cumulative,
+        ),
+        (
+            TemporalityPreference::LowMemory,
+            Temporality::Delta,
+            Temporality::Cumulative,
+        ),
+        (
+            TemporalityPreference::Cumulative,
+            Temporality::Cumulative,
+            Temporality::Cumulative,
+        ),
     ];
     for (preference, counter_temporality, up_down_temporality) in expectations {
         let provider = provider(preference);
@@ -103,13 +118,25 @@ fn the_temporality_preference_follows_the_spec_table() {
             .build();
         assert_eq!(observed.name(), "o");
         let metrics = provider.collect();
-        assert_eq!(sum_points(find(&metrics, "c")).1, counter_temporality, "{preference:?}");
-        assert_eq!(sum_points(find(&metrics, "u")).1, up_down_temporality, "{preference:?}");
+        assert_eq!(
+            sum_points(find(&metrics, "c")).1,
+            counter_temporality,
+            "{preference:?}"
+        );
+        assert_eq!(
+            sum_points(find(&metrics, "u")).1,
+            up_down_temporality,
+            "{preference:?}"
+        );
         let observable = match preference {
             TemporalityPreference::Delta => Temporality::Delta,
             _ => Temporality::Cumulative,
         };
-        assert_eq!(sum_points(find(&metrics, "o")).1, observable, "{preference:?}");
+        assert_eq!(
+            sum_points(find(&metrics, "o")).1,
+            observable,
+            "{preference:?}"
+        );
     }
 }
 
@@ -177,7 +204,11 @@ fn the_configured_default_histogram_aggregation_gives_exponential_histograms() {
 #[test]
 fn views_rename_reaggregate_filter_keys_and_drop() {
     let provider = MeterProvider::builder()
-        .with_view(View::new("requests").rename("http.requests").with_description("served"))
+        .with_view(
+            View::new("requests")
+                .rename("http.requests")
+                .with_description("served"),
+        )
         .with_view(
             View::new("latency")
                 .with_aggregation(Aggregation::ExplicitBucketHistogram {
@@ -197,8 +228,14 @@ fn views_rename_reaggregate_filter_keys_and_drop() {
     let meter = provider.meter("svc");
     meter.u64_counter("requests").build().add(1, &[]);
     let latency = meter.f64_histogram("latency").build();
-    latency.record(5.0, &[KeyValue::new("route", "/a"), KeyValue::new("user", 1)]);
-    latency.record(50.0, &[KeyValue::new("user", 2), KeyValue::new("route", "/a")]);
+    latency.record(
+        5.0,
+        &[KeyValue::new("route", "/a"), KeyValue::new("user", 1)],
+    );
+    latency.record(
+        50.0,
+        &[KeyValue::new("user", 2), KeyValue::new("route", "/a")],
+    );
     meter.u64_counter("noise.level").build().add(1, &[]);
     let gauge = meter.i64_gauge("temperature").build();
     gauge.record(3, &[]);
@@ -208,7 +245,10 @@ fn views_rename_reaggregate_filter_keys_and_drop() {
     let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
     assert!(!names.contains(&"noise.level"), "{names:?}");
     assert!(!names.contains(&"requests"), "{names:?}");
-    assert_eq!(find(&metrics, "http.requests").description.as_str(), "served");
+    assert_eq!(
+        find(&metrics, "http.requests").description.as_str(),
+        "served"
+    );
     let MetricData::Histogram(histogram) = &find(&metrics, "latency").data else {
         panic!("latency is not a histogram");
     };
@@ -225,10 +265,12 @@ fn views_rename_reaggregate_filter_keys_and_drop() {
 #[test]
 fn invalid_views_and_limits_are_refused_naming_what_is_wrong() {
     let error = MeterProvider::builder()
-        .with_view(View::new("lat").with_aggregation(Aggregation::ExplicitBucketHistogram {
-            boundaries: vec![1.0, f64::NAN],
-            record_min_max: true,
-        }))
+        .with_view(
+            View::new("lat").with_aggregation(Aggregation::ExplicitBucketHistogram {
+                boundaries: vec![1.0, f64::NAN],
+                record_min_max: true,
+            }),
+        )
         .build()
         .expect_err("NaN boundary");
     assert!(matches!(error, MetricsError::InvalidView { ref view, .. } if view == "lat"));
@@ -253,8 +295,14 @@ fn past_the_cardinality_limit_measurements_go_to_the_overflow_series_and_are_cou
     let metrics = provider.collect();
     let (points, _, _) = sum_points(find(&metrics, "hits"));
     assert_eq!(points.len(), 3, "limit - 1 series and the overflow series");
-    assert_eq!(value_of(points, &[KeyValue::new("user", 0)]), NumberValue::Int(6));
-    assert_eq!(value_of(points, &[KeyValue::new("user", 1)]), NumberValue::Int(1));
+    assert_eq!(
+        value_of(points, &[KeyValue::new("user", 0)]),
+        NumberValue::Int(6)
+    );
+    assert_eq!(
+        value_of(points, &[KeyValue::new("user", 1)]),
+        NumberValue::Int(1)
+    );
     assert_eq!(
         value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
         NumberValue::Int(8)
@@ -268,7 +316,10 @@ fn concurrent_recording_from_several_threads_sums_exactly() {
     let meter = provider.meter("m");
     let counter = meter.u64_counter("ops").build();
     let float = meter.f64_up_down_counter("level").build();
-    let histogram = meter.u64_histogram("sizes").with_boundaries(vec![10.0]).build();
+    let histogram = meter
+        .u64_histogram("sizes")
+        .with_boundaries(vec![10.0])
+        .build();
     let per_thread = 100_000u64;
     let collected = Arc::new(AtomicU64::new(0));
     let histogram_count = Arc::new(AtomicU64::new(0));
@@ -353,12 +404,18 @@ fn observable_instruments_report_totals_deltas_and_current_values() {
         .build();
 
     let first = provider.collect();
-    assert_eq!(sum_points(find(&first, "cpu.time")).0[0].value, NumberValue::Int(100));
+    assert_eq!(
+        sum_points(find(&first, "cpu.time")).0[0].value,
+        NumberValue::Int(100)
+    );
     total.store(130, Ordering::Relaxed);
     level.store(9, Ordering::Relaxed);
     let second = provider.collect();
     // Delta of an observed total: 130 - 100.
-    assert_eq!(sum_points(find(&second, "cpu.time")).0[0].value, NumberValue::Int(30));
+    assert_eq!(
+        sum_points(find(&second, "cpu.time")).0[0].value,
+        NumberValue::Int(30)
+    );
     let MetricData::Gauge(gauge) = &find(&second, "threads").data else {
         panic!("threads is not a gauge");
     };
@@ -472,16 +529,25 @@ fn the_periodic_reader_exports_at_its_interval_on_flush_and_at_shutdown() {
     while exporter.requests.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(exporter.requests.load(Ordering::Relaxed) >= 1, "no export at the interval");
+    assert!(
+        exporter.requests.load(Ordering::Relaxed) >= 1,
+        "no export at the interval"
+    );
     provider.force_flush(Duration::from_secs(5)).expect("flush");
     provider.shutdown(Duration::from_secs(5)).expect("shutdown");
     let stats = provider.stats();
-    assert_eq!(stats.exported_data_points, exporter.points.load(Ordering::Relaxed));
+    assert_eq!(
+        stats.exported_data_points,
+        exporter.points.load(Ordering::Relaxed)
+    );
     assert_eq!(stats.exports, exporter.requests.load(Ordering::Relaxed));
     assert_eq!(stats.exported_data_points, 2 * stats.exports, "{stats:?}");
     // After shutdown: nothing recorded, nothing more exported, a second shutdown refused.
     counter.add(1, &[]);
-    assert_eq!(provider.shutdown(Duration::from_secs(1)), Err(MetricsError::ShutDown));
+    assert_eq!(
+        provider.shutdown(Duration::from_secs(1)),
+        Err(MetricsError::ShutDown)
+    );
 }
 
 #[test]
@@ -495,7 +561,9 @@ fn a_reader_refuses_an_exporter_of_another_signal() {
             ExportOutcome::Success
         }
     }
-    let error = PeriodicReader::builder(Spans).build().expect_err("traces exporter");
+    let error = PeriodicReader::builder(Spans)
+        .build()
+        .expect_err("traces exporter");
     assert_eq!(error, MetricsError::WrongSignal(Signal::Traces));
 }
 
@@ -531,7 +599,10 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
         move || watched.stats(),
     );
     let metrics = provider.collect();
-    let attributes = [KeyValue::new("pipeline", "main"), KeyValue::new("signal", "traces")];
+    let attributes = [
+        KeyValue::new("pipeline", "main"),
+        KeyValue::new("signal", "traces"),
+    ];
     let (sent, _, monotonic) = sum_points(find(&metrics, "otelcol_exporter_sent_spans"));
     assert!(monotonic);
     assert_eq!(value_of(sent, &attributes), NumberValue::Int(3));
@@ -540,7 +611,10 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
     let MetricData::Gauge(queue) = &find(&metrics, "otelcol_exporter_queue_size").data else {
         panic!("queue size is not a gauge");
     };
-    assert_eq!(value_of(&queue.data_points, &attributes), NumberValue::Int(0));
+    assert_eq!(
+        value_of(&queue.data_points, &attributes),
+        NumberValue::Int(0)
+    );
     tracer_provider
         .shutdown(Duration::from_secs(10))
         .expect("shutdown");
