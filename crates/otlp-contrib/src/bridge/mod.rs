@@ -138,6 +138,49 @@
 //! threads enter `opentelemetry`'s suppressed context (so the SDK's logger
 //! drops them), `tracing` records nothing there, and [`OtlpLogProcessor`]
 //! refuses them as well.
+//!
+//! ## Metrics
+//!
+//! For `opentelemetry_sdk`'s `SdkMeterProvider`, [`SdkMetricExporter`]: our
+//! gRPC and HTTP transports, built for
+//! [`Signal::Metrics`](otlp_sdk::Signal::Metrics), as the push metric
+//! exporter of the SDK's `PeriodicReader`. Instruments, views, aggregation
+//! and temporality stay the SDK's; each collection is converted
+//! ([`MetricConverter`]: gauges, sums, explicit and exponential histograms
+//! of `u64`, `i64` and `f64`, exemplars, resource and scopes), encoded once,
+//! cut to the request cap between metrics, sent on the adapter's own tokio
+//! runtime and retried, and counted in data points.
+//!
+//! From `opentelemetry-otlp`:
+//!
+//! ```text
+//! let provider = SdkMeterProvider::builder()
+//!     .with_periodic_exporter(opentelemetry_otlp::MetricExporter::builder().with_tonic().build()?)
+//!     .build();
+//! ```
+//!
+//! to the otlp-rust transports, configured from the same variables
+//! (`OTEL_EXPORTER_OTLP_METRICS_*` over `OTEL_EXPORTER_OTLP_*`, the
+//! temporality preference, `OTEL_METRIC_EXPORT_TIMEOUT`):
+//!
+//! ```no_run
+//! use opentelemetry::metrics::MeterProvider as _;
+//! use opentelemetry_sdk::metrics::SdkMeterProvider;
+//! use otlp_contrib::bridge::SdkMetricExporter;
+//!
+//! let provider = SdkMeterProvider::builder()
+//!     .with_periodic_exporter(SdkMetricExporter::from_env()?)
+//!     .build();
+//!
+//! provider.meter("checkout").u64_counter("orders").build().add(1, &[]);
+//! provider.shutdown()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `OTEL_METRIC_EXPORT_INTERVAL` is the reader's: with
+//! `PeriodicReader::builder(exporter).with_interval(config.metrics.export_interval)`
+//! for a loaded configuration, or the SDK reads the variable itself when
+//! `with_periodic_exporter` builds the reader.
 
 mod convert;
 mod error;
@@ -147,6 +190,8 @@ mod log_convert;
 mod log_exporter;
 mod log_processor;
 mod log_scope_cache;
+mod metric_convert;
+mod metric_exporter;
 mod processor;
 mod resource;
 mod scope_cache;
@@ -157,6 +202,8 @@ pub use exporter::{DEFAULT_EXPORT_TIMEOUT, SdkExporter, SdkExporterBuilder, SdkE
 pub use log_convert::LogConverter;
 pub use log_exporter::{SdkLogExporter, SdkLogExporterBuilder};
 pub use log_processor::OtlpLogProcessor;
+pub use metric_convert::MetricConverter;
+pub use metric_exporter::{SdkMetricExporter, SdkMetricExporterBuilder};
 pub use processor::{DEFAULT_FLUSH_TIMEOUT, OtlpSpanProcessor};
 
 /// Makes the `opentelemetry` API record nothing on the pipelines' own
