@@ -24,6 +24,9 @@
 //!   retries. For an `SdkLoggerProvider` (and `opentelemetry-appender-tracing`
 //!   on it), `bridge::OtlpLogProcessor` and `bridge::SdkLogExporter` do the
 //!   same for log records: `.with_log_processor(OtlpLogProcessor::from_env()?)`.
+//!   For an `SdkMeterProvider`, `bridge::SdkMetricExporter` is our metrics
+//!   transport as the push exporter of the SDK's `PeriodicReader`:
+//!   `.with_periodic_exporter(SdkMetricExporter::from_env()?)`.
 //! - [`tracing`] (feature `tracing`, default): the `tracing` front door.
 //!   `tracing::OtlpLayer` is a `tracing-subscriber` layer that records spans
 //!   and the events inside them straight into otlp-sdk spans — switching from
