@@ -16,7 +16,8 @@ pub enum BridgeError {
     /// pipeline could not start.
     #[error(transparent)]
     Build(#[from] PipelineBuildError),
-    /// The export runtime of an `SdkExporter` could not be started.
+    /// The export runtime of an `SdkExporter`, `SdkLogExporter` or
+    /// `SdkMetricExporter` could not be started.
     #[error("cannot start the export runtime: {0}")]
     Runtime(#[source] std::io::Error),
     /// The exporter given sends another signal than the adapter carries (an

@@ -337,8 +337,10 @@ impl<E: Exporter> SdkExporterBuilder<E> {
 }
 
 /// What happened to the spans an [`SdkExporter`] was given (the log records
-/// an [`SdkLogExporter`](super::SdkLogExporter) was given). Every span of a
-/// settled batch is in exactly one of `exported`, `rejected`, `failed`.
+/// an [`SdkLogExporter`](super::SdkLogExporter) was given, the data points of
+/// the collections an [`SdkMetricExporter`](super::SdkMetricExporter) was
+/// given). Every span of a settled batch is in exactly one of `exported`,
+/// `rejected`, `failed`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SdkExporterStats {
@@ -356,7 +358,7 @@ pub struct SdkExporterStats {
     pub last_error: Option<String>,
 }
 
-/// The live counters behind [`SdkExporterStats`] (shared with the log exporter).
+/// The live counters behind [`SdkExporterStats`] (shared with the log and metric exporters).
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     pub(super) batches: AtomicU64,
@@ -452,7 +454,7 @@ pub(super) struct Delivery<E> {
 /// How a batch's requests ended.
 #[derive(Debug, Default)]
 pub(super) struct Settled {
-    /// Records (spans or log records) not delivered.
+    /// Records (spans, log records or data points) not delivered.
     pub(super) failed: u64,
 }
 
