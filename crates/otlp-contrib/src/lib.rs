@@ -44,6 +44,10 @@
 //!   that turns the `log` crate's records (level, message, target, location,
 //!   key-values) into OTLP log records; `OtlpLogger::new(&provider)
 //!   .install(LevelFilter::Info)` makes it the process's logger.
+//! - `recorder` (feature `metrics-recorder`, opt-in): `recorder::OtlpRecorder`,
+//!   a `metrics::Recorder` over otlp-sdk instruments, so a program that
+//!   records through the `metrics` crate (`counter!`, `gauge!`,
+//!   `histogram!`) exports OTLP metrics with `OtlpRecorder::new(&meter_provider).install()`.
 //! - [`metrics`] (feature `metrics`, default): the pipeline's
 //!   `StatsSnapshot` as Prometheus text exposition, named after the
 //!   OpenTelemetry SDK self-metrics conventions (and, on request, the
@@ -125,6 +129,8 @@ pub mod metrics;
 pub mod pipeline;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+#[cfg(feature = "metrics-recorder")]
+pub mod recorder;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "tracing")]

@@ -1,0 +1,350 @@
+//! The `metrics` crate's facade over otlp-sdk instruments.
+//!
+//! Many Rust services record through the `metrics` crate (`counter!`,
+//! `gauge!`, `histogram!`) and pick an exporter by installing a
+//! `metrics::Recorder`. [`OtlpRecorder`] is one: each metric name becomes an
+//! otlp-sdk instrument of the provider's meter (a `u64` counter, an `f64`
+//! gauge, an `f64` histogram), each label an attribute, and the periodic
+//! reader exports them over OTLP with the rest of the program's telemetry.
+//!
+//! ```
+//! use otlp_contrib::recorder::OtlpRecorder;
+//! use otlp_core::{MetricData, NumberValue};
+//! use otlp_sdk::metrics::MeterProvider;
+//!
+//! let provider = MeterProvider::builder().build()?;
+//! let recorder = OtlpRecorder::new(&provider);
+//! metrics::with_local_recorder(&recorder, || {
+//!     metrics::describe_counter!("jobs_done", metrics::Unit::Count, "Jobs finished");
+//!     metrics::counter!("jobs_done", "queue" => "default").increment(3);
+//! });
+//! let collected = provider.collect();
+//! let MetricData::Sum(sum) = &collected[0].data else { unreachable!() };
+//! assert_eq!(sum.data_points[0].value, NumberValue::Int(3));
+//! assert_eq!(collected[0].description.as_str(), "Jobs finished");
+//! # Ok::<(), otlp_sdk::metrics::MetricsError>(())
+//! ```
+//!
+//! Registration (what the macros do at each use) looks the key up in a
+//! concurrent map and hands out a handle; recording through the handle is
+//! the instrument's own recording: no lock, no allocation. `metrics`
+//! gauges can be incremented as well as set: the handle keeps the current
+//! value and records each new one. A counter's `absolute` value is turned
+//! into the increment since the previous absolute value.
+//!
+//! Names are made valid instrument names (characters other than letters,
+//! digits and `_ . - /` become `_`; a name not starting with a letter gets
+//! a `m_` prefix). Units map to UCUM (`ms`, `By`, `%`...). A description or
+//! unit given after the metric was first used does not change it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use dashmap::DashMap;
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SetRecorderError, SharedString, Unit,
+};
+use otlp_core::{InstrumentationScope, KeyValue};
+use otlp_sdk::metrics::{Meter, MeterProvider};
+
+/// [`OtlpRecorder::install`] found another recorder installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a `metrics` recorder is already installed in this process")]
+pub struct RecorderAlreadyInstalled;
+
+/// A `metrics::Recorder` recording into otlp-sdk instruments.
+pub struct OtlpRecorder {
+    meter: Meter,
+    descriptions: Mutex<HashMap<String, (Option<Unit>, SharedString)>>,
+    counters: DashMap<Key, Arc<CounterHandle>>,
+    gauges: DashMap<Key, Arc<GaugeHandle>>,
+    histograms: DashMap<Key, Arc<HistogramHandle>>,
+}
+
+impl fmt::Debug for OtlpRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpRecorder")
+            .field("scope", self.meter.scope())
+            .field("counters", &self.counters.len())
+            .field("gauges", &self.gauges.len())
+            .field("histograms", &self.histograms.len())
+            .finish()
+    }
+}
+
+impl OtlpRecorder {
+    /// A recorder whose instruments belong to the scope `metrics`.
+    pub fn new(provider: &MeterProvider) -> OtlpRecorder {
+        OtlpRecorder::with_scope(provider, InstrumentationScope::new("metrics"))
+    }
+
+    /// A recorder whose instruments belong to `scope`.
+    pub fn with_scope(provider: &MeterProvider, scope: InstrumentationScope) -> OtlpRecorder {
+        OtlpRecorder {
+            meter: provider.meter_with_scope(scope),
+            descriptions: Mutex::new(HashMap::new()),
+            counters: DashMap::new(),
+            gauges: DashMap::new(),
+            histograms: DashMap::new(),
+        }
+    }
+
+    /// Makes this the process's recorder (`metrics::set_global_recorder`);
+    /// fails if one is installed already.
+    pub fn install(self) -> Result<(), RecorderAlreadyInstalled> {
+        metrics::set_global_recorder(self).map_err(|_: SetRecorderError<OtlpRecorder>| {
+            RecorderAlreadyInstalled
+        })
+    }
+
+    fn describe(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.descriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.as_str().to_string(), (unit, description));
+    }
+
+    /// The instrument name, description and unit of a key, and its labels
+    /// as attributes.
+    fn identity(&self, key: &Key) -> (String, String, &'static str, Vec<KeyValue>) {
+        let (unit, description) = self
+            .descriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key.name())
+            .map(|(unit, description)| (*unit, description.to_string()))
+            .unwrap_or_default();
+        let attributes = key
+            .labels()
+            .map(|label| KeyValue::new(label.key().to_string(), label.value().to_string()))
+            .collect();
+        (
+            instrument_name(key.name()),
+            description,
+            unit.map_or("", ucum),
+            attributes,
+        )
+    }
+}
+
+impl Recorder for OtlpRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
+        if let Some(handle) = self.counters.get(key) {
+            return Counter::from_arc(handle.clone());
+        }
+        let (name, description, unit, attributes) = self.identity(key);
+        let counter = self
+            .meter
+            .u64_counter(name)
+            .with_description(description)
+            .with_unit(unit)
+            .build();
+        let handle = self
+            .counters
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(CounterHandle {
+                    counter,
+                    attributes,
+                    absolute: AtomicU64::new(0),
+                })
+            })
+            .clone();
+        Counter::from_arc(handle)
+    }
+
+    fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
+        if let Some(handle) = self.gauges.get(key) {
+            return Gauge::from_arc(handle.clone());
+        }
+        let (name, description, unit, attributes) = self.identity(key);
+        let gauge = self
+            .meter
+            .f64_gauge(name)
+            .with_description(description)
+            .with_unit(unit)
+            .build();
+        let handle = self
+            .gauges
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(GaugeHandle {
+                    gauge,
+                    attributes,
+                    value: AtomicU64::new(0f64.to_bits()),
+                })
+            })
+            .clone();
+        Gauge::from_arc(handle)
+    }
+
+    fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
+        if let Some(handle) = self.histograms.get(key) {
+            return Histogram::from_arc(handle.clone());
+        }
+        let (name, description, unit, attributes) = self.identity(key);
+        let histogram = self
+            .meter
+            .f64_histogram(name)
+            .with_description(description)
+            .with_unit(unit)
+            .build();
+        let handle = self
+            .histograms
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(HistogramHandle {
+                    histogram,
+                    attributes,
+                })
+            })
+            .clone();
+        Histogram::from_arc(handle)
+    }
+}
+
+struct CounterHandle {
+    counter: otlp_sdk::metrics::Counter<u64>,
+    attributes: Vec<KeyValue>,
+    /// The last absolute value given.
+    absolute: AtomicU64,
+}
+
+impl CounterFn for CounterHandle {
+    fn increment(&self, value: u64) {
+        self.counter.add(value, &self.attributes);
+    }
+
+    fn absolute(&self, value: u64) {
+        let previous = self.absolute.fetch_max(value, Ordering::AcqRel);
+        if value > previous {
+            self.counter.add(value - previous, &self.attributes);
+        }
+    }
+}
+
+struct GaugeHandle {
+    gauge: otlp_sdk::metrics::Gauge<f64>,
+    attributes: Vec<KeyValue>,
+    /// The current value (bits of an `f64`).
+    value: AtomicU64,
+}
+
+impl GaugeHandle {
+    fn change(&self, by: impl Fn(f64) -> f64) {
+        let mut current = self.value.load(Ordering::Acquire);
+        loop {
+            let next = by(f64::from_bits(current));
+            match self.value.compare_exchange_weak(
+                current,
+                next.to_bits(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.gauge.record(next, &self.attributes);
+                    return;
+                }
+                Err(seen) => current = seen,
+            }
+        }
+    }
+}
+
+impl GaugeFn for GaugeHandle {
+    fn increment(&self, value: f64) {
+        self.change(|current| current + value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.change(|current| current - value);
+    }
+
+    fn set(&self, value: f64) {
+        self.change(|_| value);
+    }
+}
+
+struct HistogramHandle {
+    histogram: otlp_sdk::metrics::Histogram<f64>,
+    attributes: Vec<KeyValue>,
+}
+
+impl HistogramFn for HistogramHandle {
+    fn record(&self, value: f64) {
+        self.histogram.record(value, &self.attributes);
+    }
+}
+
+/// A valid instrument name for a `metrics` name.
+fn instrument_name(name: &str) -> String {
+    let mut valid: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !valid.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        valid.insert_str(0, "m_");
+    }
+    valid.truncate(255);
+    valid
+}
+
+/// The UCUM form of a `metrics` unit.
+fn ucum(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Count => "1",
+        Unit::Percent => "%",
+        Unit::Seconds => "s",
+        Unit::Milliseconds => "ms",
+        Unit::Microseconds => "us",
+        Unit::Nanoseconds => "ns",
+        Unit::Tebibytes => "TiBy",
+        Unit::Gibibytes => "GiBy",
+        Unit::Mebibytes => "MiBy",
+        Unit::Kibibytes => "KiBy",
+        Unit::Bytes => "By",
+        Unit::TerabitsPerSecond => "Tbit/s",
+        Unit::GigabitsPerSecond => "Gbit/s",
+        Unit::MegabitsPerSecond => "Mbit/s",
+        Unit::KilobitsPerSecond => "kbit/s",
+        Unit::BitsPerSecond => "bit/s",
+        Unit::CountPerSecond => "1/s",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_valid_instrument_names() {
+        assert_eq!(
+            instrument_name("http_requests_total"),
+            "http_requests_total"
+        );
+        assert_eq!(instrument_name("a:b c"), "a_b_c");
+        assert_eq!(instrument_name("2xx"), "m_2xx");
+        assert_eq!(instrument_name(""), "m_");
+    }
+}

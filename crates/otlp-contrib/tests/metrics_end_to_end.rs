@@ -1,0 +1,271 @@
+//! Metrics end to end: otlp-sdk instruments (natively, and through the
+//! `metrics` crate's `OtlpRecorder`) aggregated, collected by the periodic
+//! reader, encoded and sent over gRPC and HTTP (protobuf and OTLP/JSON) to
+//! the embedded receiver, and decoded there with `opentelemetry-proto`.
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
+use opentelemetry_proto::tonic::metrics::v1::{Metric as ProtoMetric, NumberDataPoint};
+use otlp_contrib::pipeline::metric_exporter_from_config;
+use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_contrib::recorder::OtlpRecorder;
+use otlp_core::{KeyValue, SpanContext, SpanId, TraceFlags, TraceId};
+use otlp_sdk::active_span;
+use otlp_sdk::config::{Config, ConfigLoader};
+use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn config(env: &[(&str, &str)]) -> Config {
+    ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env(env.iter().map(|(name, value)| (*name, *value)))
+        .load()
+        .expect("a valid configuration")
+}
+
+/// A provider exporting to the receiver as `config` says, at a long
+/// interval: the tests export with `force_flush`.
+fn provider(config: &Config) -> MeterProvider {
+    let exporter = metric_exporter_from_config(config).expect("metrics exporter");
+    let reader = PeriodicReader::builder(exporter)
+        .with_config(config)
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    MeterProvider::builder()
+        .with_config(config)
+        .with_service_name("metrics-e2e")
+        .with_reader(reader)
+        .build()
+        .expect("provider")
+}
+
+fn named<'a>(metrics: &'a [ProtoMetric], name: &str) -> Vec<&'a ProtoMetric> {
+    metrics
+        .iter()
+        .filter(|metric| metric.name == name)
+        .collect()
+}
+
+fn string_attribute(
+    point_attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<String> {
+    point_attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(
+            |kv| match kv.value.as_ref().and_then(|value| value.value.as_ref()) {
+                Some(ProtoValue::StringValue(text)) => Some(text.clone()),
+                _ => None,
+            },
+        )
+}
+
+fn sum_points(metric: &ProtoMetric) -> (&[NumberDataPoint], i32, bool) {
+    match &metric.data {
+        Some(Data::Sum(sum)) => (
+            &sum.data_points,
+            sum.aggregation_temporality,
+            sum.is_monotonic,
+        ),
+        other => panic!("{} is not a sum: {other:?}", metric.name),
+    }
+}
+
+/// Records through the native API, flushes twice, and checks what the
+/// receiver decoded.
+fn native_instruments_arrive_decoded(receiver: &Receiver, config: &Config, delta: bool) {
+    let provider = provider(config);
+    let meter = provider.meter("checkout");
+    let orders = meter.u64_counter("orders").with_unit("{order}").build();
+    let latency = meter
+        .f64_histogram("latency")
+        .with_unit("ms")
+        .with_boundaries(vec![10.0, 100.0])
+        .build();
+    let queue = meter.i64_up_down_counter("queue.depth").build();
+    let span = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED);
+    active_span::in_span(&span, || {
+        orders.add(2, &[KeyValue::new("payment", "card")]);
+        latency.record(42.0, &[KeyValue::new("route", "/cart")]);
+    });
+    orders.add(1, &[KeyValue::new("payment", "cash")]);
+    latency.record(5.0, &[KeyValue::new("route", "/cart")]);
+    queue.add(3, &[]);
+    provider.force_flush(PATIENCE).expect("first flush");
+    orders.add(4, &[KeyValue::new("payment", "card")]);
+    queue.add(-1, &[]);
+    provider.force_flush(PATIENCE).expect("second flush");
+    provider.shutdown(PATIENCE).expect("shutdown");
+    let stats = provider.stats();
+    assert_eq!(
+        stats.failed_data_points + stats.rejected_data_points,
+        0,
+        "{stats:?}"
+    );
+    assert_eq!(
+        receiver.data_point_count(),
+        stats.exported_data_points,
+        "{stats:?}"
+    );
+
+    let metrics = receiver.accepted_metrics();
+    let orders = named(&metrics, "orders");
+    // Two flushes (and shutdown's collection, empty for delta streams).
+    let (first, temporality, monotonic) = sum_points(orders[0]);
+    assert!(monotonic);
+    assert_eq!(temporality, if delta { 1 } else { 2 });
+    assert_eq!(orders[0].unit, "{order}");
+    let card = |points: &[NumberDataPoint]| {
+        points
+            .iter()
+            .find(|point| string_attribute(&point.attributes, "payment").as_deref() == Some("card"))
+            .map(|point| point.value)
+    };
+    assert_eq!(card(first), Some(Some(Value::AsInt(2))));
+    let (second, _, _) = sum_points(orders[1]);
+    assert_eq!(
+        card(second),
+        Some(Some(Value::AsInt(if delta { 4 } else { 6 })))
+    );
+    if delta {
+        assert_eq!(
+            second.len(),
+            1,
+            "cash had no measurement in the second interval"
+        );
+    }
+    // The card point of the first interval carries its span as an exemplar.
+    let exemplar = first
+        .iter()
+        .find(|point| string_attribute(&point.attributes, "payment").as_deref() == Some("card"))
+        .and_then(|point| point.exemplars.first())
+        .expect("an exemplar");
+    assert_eq!(exemplar.trace_id, span.trace_id.to_bytes().to_vec());
+    assert_eq!(exemplar.span_id, span.span_id.to_bytes().to_vec());
+
+    let Some(Data::Histogram(histogram)) = &named(&metrics, "latency")[0].data else {
+        panic!("latency is not a histogram");
+    };
+    let point = &histogram.data_points[0];
+    assert_eq!((point.count, point.sum), (2, Some(47.0)));
+    assert_eq!(point.bucket_counts, vec![1, 1, 0]);
+    assert_eq!(point.explicit_bounds, vec![10.0, 100.0]);
+    assert_eq!((point.min, point.max), (Some(5.0), Some(42.0)));
+    assert_eq!(point.exemplars.len(), 1);
+
+    // Up-down counters stay cumulative under the delta preference.
+    let queue = named(&metrics, "queue.depth");
+    let (last, temporality, monotonic) = sum_points(queue[1]);
+    assert_eq!((temporality, monotonic), (2, false));
+    assert_eq!(last[0].value, Some(Value::AsInt(2)));
+
+    let request = &receiver.accepted_metric_requests()[0];
+    let resource = request.resource_metrics[0]
+        .resource
+        .as_ref()
+        .expect("resource");
+    assert_eq!(
+        string_attribute(&resource.attributes, "service.name").as_deref(),
+        Some("metrics-e2e")
+    );
+    assert_eq!(
+        request.resource_metrics[0].scope_metrics[0]
+            .scope
+            .as_ref()
+            .map(|scope| scope.name.as_str()),
+        Some("checkout")
+    );
+}
+
+#[test]
+fn native_instruments_over_grpc_cumulative() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver");
+    let endpoint = receiver.grpc_endpoint().expect("gRPC listener");
+    let config = config(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+    ]);
+    native_instruments_arrive_decoded(&receiver, &config, false);
+}
+
+#[test]
+fn native_instruments_over_http_json_delta() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver");
+    let endpoint = receiver.http_endpoint().expect("HTTP listener");
+    let config = config(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            &format!("{endpoint}/v1/metrics"),
+        ),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+    ]);
+    native_instruments_arrive_decoded(&receiver, &config, true);
+}
+
+#[test]
+fn the_metrics_crate_through_otlp_recorder_over_http_protobuf() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver");
+    let endpoint = receiver.http_endpoint().expect("HTTP listener");
+    let config = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+    let provider = provider(&config);
+    let recorder = OtlpRecorder::new(&provider);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_histogram!(
+            "request.duration",
+            metrics::Unit::Seconds,
+            "Time per request"
+        );
+        for _ in 0..3 {
+            metrics::counter!("requests", "method" => "GET").increment(1);
+        }
+        metrics::counter!("uptime").absolute(10);
+        metrics::counter!("uptime").absolute(25);
+        let connections = metrics::gauge!("connections");
+        connections.increment(5.0);
+        connections.decrement(2.0);
+        metrics::gauge!("temperature", "room" => "lab").set(21.5);
+        metrics::histogram!("request.duration").record(0.25);
+        metrics::histogram!("request.duration").record(0.75);
+        metrics::counter!("odd name:with spaces").increment(1);
+    });
+    provider.force_flush(PATIENCE).expect("flush");
+    provider.shutdown(PATIENCE).expect("shutdown");
+
+    let metrics = receiver.accepted_metrics();
+    let (requests, _, monotonic) = sum_points(named(&metrics, "requests")[0]);
+    assert!(monotonic);
+    assert_eq!(requests[0].value, Some(Value::AsInt(3)));
+    assert_eq!(
+        string_attribute(&requests[0].attributes, "method").as_deref(),
+        Some("GET")
+    );
+    let (uptime, _, _) = sum_points(named(&metrics, "uptime")[0]);
+    assert_eq!(uptime[0].value, Some(Value::AsInt(25)));
+    let gauge = |name: &str| match &named(&metrics, name)[0].data {
+        Some(Data::Gauge(gauge)) => gauge.data_points[0].value,
+        other => panic!("{name} is not a gauge: {other:?}"),
+    };
+    assert_eq!(gauge("connections"), Some(Value::AsDouble(3.0)));
+    assert_eq!(gauge("temperature"), Some(Value::AsDouble(21.5)));
+    let duration = named(&metrics, "request.duration")[0];
+    assert_eq!(
+        (duration.unit.as_str(), duration.description.as_str()),
+        ("s", "Time per request")
+    );
+    let Some(Data::Histogram(histogram)) = &duration.data else {
+        panic!("request.duration is not a histogram");
+    };
+    assert_eq!(
+        (histogram.data_points[0].count, histogram.data_points[0].sum),
+        (2, Some(1.0))
+    );
+    // Exported by the flush and again (cumulative) by shutdown.
+    assert_eq!(named(&metrics, "odd_name_with_spaces").len(), 2);
+}
