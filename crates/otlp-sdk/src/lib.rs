@@ -5,7 +5,9 @@
 //! [`otlp_core::LogRecord`]) once, queues the bytes, batches them, hands
 //! requests to a transport, retries what can be retried, and keeps count of
 //! where every record went. Spans tell the story below; log records take
-//! the same road (see "Log records").
+//! the same road (see "Log records"). Metrics are aggregated where they are
+//! measured and exported periodically over the same transports and retry
+//! (see "Metrics").
 //!
 //! ## How a span travels
 //!
@@ -47,6 +49,16 @@
 //! export loop, retry, durable queue and [`StatsSnapshot`] (counted in log
 //! records), with `ResourceLogs`/`ScopeLogs` framing and an exporter of
 //! [`Signal::Logs`]. Configuration: [`config::Config::logs`].
+//!
+//! ## Metrics
+//!
+//! A [`metrics::MeterProvider`] hands out meters and their instruments.
+//! Recording finds the measurement's series without a lock and updates it
+//! with atomics; a [`metrics::PeriodicReader`] collects every interval,
+//! encodes one `ExportMetricsServiceRequest` and sends it through an
+//! exporter of [`Signal::Metrics`] with the [`RetryPolicy`]. Configuration:
+//! [`config::Config::metrics`]. Exemplars come from the thread's
+//! [`active_span`]. Details: the [`metrics`] module.
 //!
 //! ## The queue: per-thread blocks of encoded records
 //!
