@@ -1,8 +1,9 @@
 //! The `otlp-loadgen` binary as users run it, against the real receiver on
 //! loopback: over gRPC, HTTP/protobuf and HTTP/JSON the receiver gets exactly
-//! the spans (with `--signal logs`, the log records) the summary says were
-//! exported; flags reach the wire; bad flags and bad configuration exit 2
-//! naming what is wrong; lost spans and log records exit 3.
+//! the spans (with `--signal logs`, the log records; with `--signal metrics`,
+//! the data points, whose sums add up to the recordings) the summary says
+//! were exported; flags reach the wire; bad flags and bad configuration exit
+//! 2 naming what is wrong; lost spans, log records and data points exit 3.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -10,6 +11,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store, Transport};
 
 /// A clean environment: none of the runner's `OTEL_*` / `OTLP__` variables,
@@ -302,6 +306,329 @@ fn http_delivers_every_log_record_with_spans_as_the_count() {
             == Some(Value::StringValue("shop".into()))));
 }
 
+/// The data points of every `name` metric received, one `(series, value)`
+/// per point: the counter's sum, or the histogram's count.
+fn points(receiver: &Receiver, name: &str) -> Vec<Vec<(String, u64)>> {
+    let series = |attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue]| {
+        attributes
+            .iter()
+            .find(|kv| kv.key == "loadgen.series" || kv.key == "otel.metric.overflow")
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(text) => Some(text.clone()),
+                Value::BoolValue(_) => Some("overflow".to_owned()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    receiver
+        .accepted_metrics()
+        .iter()
+        .filter(|metric: &&Metric| metric.name == name)
+        .map(|metric| match &metric.data {
+            Some(Data::Sum(sum)) => sum
+                .data_points
+                .iter()
+                .map(|point| match point.value {
+                    Some(number_data_point::Value::AsInt(value)) => {
+                        (series(&point.attributes), value as u64)
+                    }
+                    other => panic!("an integer sum, not {other:?}"),
+                })
+                .collect(),
+            Some(Data::Histogram(histogram)) => histogram
+                .data_points
+                .iter()
+                .map(|point| (series(&point.attributes), point.count))
+                .collect(),
+            other => panic!("{name}: a sum or a histogram, not {other:?}"),
+        })
+        .collect()
+}
+
+/// Runs `--signal metrics --records 3000 --workers 3 --series 50` with
+/// `extra` options and checks the summary and the last (cumulative) export
+/// against the receiver.
+fn delivers_every_recording(
+    receiver: &Receiver,
+    endpoint: &str,
+    protocol: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let output = run(loadgen()
+        .args(["--signal", "metrics"])
+        .args(["--endpoint", endpoint, "--protocol", protocol])
+        .args(["--records", "3000", "--workers", "3", "--series", "50"])
+        .arg("--json-summary")
+        .args(extra));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(summary["signal"], "metrics");
+    assert_eq!(summary["protocol"], protocol);
+    assert_eq!(summary["workers"], 3);
+    assert_eq!(count(&summary, "recordings"), 3000, "{summary}");
+    assert_eq!(count(&summary, "series"), 50, "{summary}");
+    for key in [
+        "data_points_failed",
+        "data_points_rejected",
+        "overflowed_measurements",
+    ] {
+        assert_eq!(count(&summary, key), 0, "{key}: {summary}");
+    }
+    assert_eq!(summary["all_delivered"], true);
+    assert_eq!(summary["export_interval_seconds"], 1.0, "{summary}");
+    assert!(summary["send_rate"].as_f64().unwrap() > 0.0, "{summary}");
+    assert!(summary.get("sent").is_none(), "{summary}");
+    // At least the shutdown's export: both instruments' 50 series.
+    let exported = count(&summary, "data_points_exported");
+    assert!(exported >= 100, "{summary}");
+    assert!(count(&summary, "exports") >= 1, "{summary}");
+    assert!(receiver.wait_for_data_points(exported, Duration::from_secs(5)));
+    assert_eq!(receiver.data_point_count(), exported, "{summary}");
+    assert_eq!(receiver.span_count() + receiver.log_record_count(), 0);
+
+    // Cumulative: the last export holds every series, with every recording.
+    for name in ["loadgen.requests", "loadgen.request.duration"] {
+        let exports = points(receiver, name);
+        let last = exports.last().unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(last.len(), 50, "{name}: {last:?}");
+        assert_eq!(last.iter().map(|(_, value)| value).sum::<u64>(), 3000);
+        // 3000 recordings over 50 series, taken in turn: 60 each.
+        assert!(last.iter().all(|(_, value)| *value == 60), "{last:?}");
+        let mut series: Vec<&str> = last.iter().map(|(series, _)| series.as_str()).collect();
+        series.sort_unstable();
+        series.dedup();
+        assert_eq!(series.len(), 50, "{series:?}");
+    }
+
+    let text = stdout(&output);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "recordings=3000 series=50 data_points_exported={exported} data_points_failed=0 \
+             data_points_rejected=0 overflowed=0 elapsed="
+        )),
+        "{first}"
+    );
+    assert!(first.contains(" recordings/s="), "{first}");
+    assert!(text.contains("signal=metrics"), "{text}");
+    summary
+}
+
+#[test]
+fn grpc_delivers_every_metric_recording() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let endpoint = receiver.grpc_endpoint().unwrap();
+    let summary =
+        delivers_every_recording(&receiver, &endpoint, "grpc", &["--compression", "gzip"]);
+    assert_eq!(summary["endpoint"], endpoint.as_str());
+    let requests = receiver.requests();
+    assert!(requests.iter().all(|r| r.transport == Transport::Grpc));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.content_encoding.as_deref() == Some("gzip"))
+    );
+    // The loadgen's resource and scope; a counter of requests and a histogram in ms.
+    let request = &receiver.accepted_metric_requests()[0];
+    let resource = request.resource_metrics[0].resource.as_ref().unwrap();
+    let service = resource
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| kv.value.as_ref()?.value.clone());
+    assert_eq!(service, Some(Value::StringValue("otlp-loadgen".into())));
+    let scope_metrics = &request.resource_metrics[0].scope_metrics[0];
+    assert_eq!(scope_metrics.scope.as_ref().unwrap().name, "otlp-loadgen");
+    let metrics = receiver.accepted_metrics();
+    let counter = metrics
+        .iter()
+        .find(|metric| metric.name == "loadgen.requests")
+        .unwrap();
+    assert_eq!(counter.unit, "{request}");
+    match &counter.data {
+        Some(Data::Sum(sum)) => {
+            assert!(sum.is_monotonic);
+            // Four attributes per series by default, one telling it apart.
+            let point = &sum.data_points[0];
+            assert_eq!(point.attributes.len(), 4, "{point:?}");
+            assert!(
+                point.attributes.iter().any(|kv| kv.key == "loadgen.series"),
+                "{point:?}"
+            );
+        }
+        other => panic!("a sum, not {other:?}"),
+    }
+    let histogram = metrics
+        .iter()
+        .find(|metric| metric.name == "loadgen.request.duration")
+        .unwrap();
+    assert_eq!(histogram.unit, "ms");
+    match &histogram.data {
+        Some(Data::Histogram(histogram)) => {
+            let point = &histogram.data_points[0];
+            assert!(
+                point.min.unwrap() >= 1.0 && point.max.unwrap() <= 201.0,
+                "{point:?}"
+            );
+        }
+        other => panic!("a histogram, not {other:?}"),
+    }
+}
+
+#[test]
+fn http_delivers_every_metric_recording() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let endpoint = receiver.http_endpoint().unwrap();
+    let summary = delivers_every_recording(&receiver, &endpoint, "http/protobuf", &[]);
+    assert_eq!(summary["endpoint"], format!("{endpoint}/v1/metrics"));
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .all(|r| r.transport == Transport::Http)
+    );
+
+    // A full /v1/metrics URL is used as given; --attributes and
+    // --service-name apply to metrics too.
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let url = receiver.http_metrics_url().unwrap();
+    let summary = delivers_every_recording(
+        &receiver,
+        &url,
+        "http/json",
+        &["--attributes", "9", "--service-name", "shop"],
+    );
+    assert_eq!(summary["endpoint"], url.as_str());
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .all(|r| r.content_type.as_deref() == Some("application/json"))
+    );
+    let request = &receiver.accepted_metric_requests()[0];
+    let resource = request.resource_metrics[0].resource.clone().unwrap();
+    assert!(resource.attributes.iter().any(|kv| kv.key == "service.name"
+        && kv.value.as_ref().and_then(|v| v.value.clone())
+            == Some(Value::StringValue("shop".into()))));
+    let metric = &request.resource_metrics[0].scope_metrics[0].metrics[0];
+    let attributes = match &metric.data {
+        Some(Data::Sum(sum)) => sum.data_points[0].attributes.len(),
+        Some(Data::Histogram(histogram)) => histogram.data_points[0].attributes.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(attributes, 9);
+}
+
+#[test]
+fn delta_metrics_at_a_rate_export_every_interval_and_add_up_to_the_recordings() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let output = run(loadgen()
+        .env("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+        .args(["--signal", "metrics", "--protocol", "grpc"])
+        .args(["--endpoint", &receiver.grpc_endpoint().unwrap()])
+        .args(["--duration", "1.6s", "--rate", "2000", "--workers", "2"])
+        .args(["--series", "10", "--export-interval", "300ms"])
+        .arg("--json-summary"));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let recordings = count(&summary, "recordings");
+    assert!((2_000..=3_202).contains(&recordings), "{summary}");
+    assert_eq!(summary["export_interval_seconds"], 0.3, "{summary}");
+    // About five interval exports, and shutdown's.
+    assert!(count(&summary, "exports") >= 4, "{summary}");
+    assert_eq!(
+        receiver.data_point_count(),
+        count(&summary, "data_points_exported")
+    );
+    // Delta: each export holds what was recorded since the one before.
+    for name in ["loadgen.requests", "loadgen.request.duration"] {
+        let exports = points(&receiver, name);
+        assert!(exports.len() >= 4, "{name}: {exports:?}");
+        let total: u64 = exports.iter().flatten().map(|(_, value)| value).sum();
+        assert_eq!(total, recordings, "{name}");
+    }
+    // A progress line per second, in recordings and data points.
+    let errors = stderr(&output);
+    let progress = errors
+        .lines()
+        .find(|line| line.contains(" recordings="))
+        .unwrap_or_else(|| panic!("{errors}"));
+    for key in ["data_points_exported=", "overflowed=", "rate="] {
+        assert!(progress.contains(key), "{key}: {progress}");
+    }
+}
+
+#[test]
+fn series_past_the_cardinality_limit_overflow_and_are_still_delivered() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let output = run(loadgen()
+        .env("OTLP__METRICS__CARDINALITY_LIMIT", "20")
+        .args(["--signal", "metrics", "--protocol", "http/protobuf"])
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--records", "1000", "--series", "50", "--json-summary"]));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // 19 series of their own, and the overflow series; 20 per instrument
+    // recording: 19 series get 20 recordings each, the other 620 overflow.
+    assert_eq!(
+        count(&summary, "overflowed_measurements"),
+        2 * 620,
+        "{summary}"
+    );
+    assert_eq!(summary["all_delivered"], true);
+    for name in ["loadgen.requests", "loadgen.request.duration"] {
+        let exports = points(&receiver, name);
+        let last = exports.last().unwrap();
+        assert_eq!(last.len(), 20, "{last:?}");
+        assert_eq!(last.iter().map(|(_, value)| value).sum::<u64>(), 1000);
+        assert!(
+            last.iter()
+                .any(|(series, value)| series == "overflow" && *value == 620),
+            "{last:?}"
+        );
+    }
+    let text = stdout(&output);
+    assert!(text.contains("overflow series"), "{text}");
+    assert!(text.contains("OTLP__METRICS__CARDINALITY_LIMIT"), "{text}");
+}
+
+#[test]
+fn lost_data_points_exit_3_and_say_so() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let output = run(loadgen()
+        .env("OTLP__RETRY__ENABLED", "false")
+        .args(["--signal", "metrics"])
+        .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
+        .args(["--protocol", "grpc", "--records", "300", "--timeout", "2s"])
+        .args(["--shutdown-timeout", "5s", "--json-summary", "--quiet"]));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary = summary(&output);
+    assert_eq!(summary["signal"], "metrics");
+    assert_eq!(count(&summary, "recordings"), 300);
+    assert_eq!(count(&summary, "data_points_exported"), 0);
+    // The shutdown's export: 100 series of two instruments.
+    assert_eq!(count(&summary, "data_points_failed"), 200, "{summary}");
+    assert_eq!(summary["all_delivered"], false);
+    assert!(
+        summary["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("connect"),
+        "{summary}"
+    );
+    assert!(
+        summary["shutdown_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("200 data points failed"),
+        "{summary}"
+    );
+    assert!(stdout(&output).contains("note: "), "{}", stdout(&output));
+}
+
 #[test]
 fn the_logs_variables_configure_what_flags_do_not() {
     let receiver = Receiver::start(ReceiverConfig {
@@ -497,7 +824,17 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
         (&["--workers", "abc"][..], &["--workers", "'abc'"][..]),
         (&["--spans", "0"], &["--spans", "'0'"]),
         (&["--protocol", "thrift"], &["--protocol", "'thrift'"]),
-        (&["--signal", "metrics"], &["--signal", "'metrics'"]),
+        (&["--signal", "profiles"], &["--signal", "'profiles'"]),
+        (&["--series", "0"], &["--series", "'0'"]),
+        (
+            &["--signal", "metrics", "--queue-size", "10"],
+            &["--queue-size", "--signal metrics"],
+        ),
+        (&["--series", "5"], &["--series", "--signal traces"]),
+        (
+            &["--signal", "logs", "--export-interval", "1s"],
+            &["--export-interval", "--signal logs"],
+        ),
         (&["--records", "-1"], &["--records", "'-1'"]),
         (
             &["--signal", "logs", "--span-ids", "ids.txt"],
@@ -589,6 +926,8 @@ fn help_lists_the_flags() {
         "--timeout",
         "--json-summary",
         "--span-ids",
+        "--series",
+        "--export-interval",
         "Exit status",
     ] {
         assert!(usage.contains(flag), "{flag}");

@@ -11,15 +11,17 @@ use otlp_sdk::config::{Compression, FullPolicy, Protocol};
 
 /// What the help prints before the options.
 const ABOUT: &str = "\
-Load-tests an OTLP trace or logs endpoint (a Collector, an agent, a backend)
-through the otlp-rust pipeline: W worker threads create spans with the native
-tracer (or, with --signal logs, log records with the native logger), a
-BatchSpanProcessor (BatchLogProcessor) batches them and the OTLP/gRPC or
-OTLP/HTTP exporter sends them. Settings not given as options come from the
-standard OTEL_* variables (OTEL_EXPORTER_OTLP_*, OTEL_BSP_* for traces,
-OTEL_EXPORTER_OTLP_LOGS_* and OTEL_BLRP_* for logs, OTEL_SERVICE_NAME, ...),
-the OTLP__SECTION__KEY overrides and config/default.{yaml,toml}, as for any
-otlp-sdk program; options win.";
+Load-tests an OTLP trace, logs or metrics endpoint (a Collector, an agent, a
+backend) through the otlp-rust pipeline: W worker threads create spans with
+the native tracer (or, with --signal logs, log records with the native
+logger; with --signal metrics, measurements on a counter and a histogram), a
+BatchSpanProcessor (BatchLogProcessor; for metrics a PeriodicReader) batches
+them and the OTLP/gRPC or OTLP/HTTP exporter sends them. Settings not given as
+options come from the standard OTEL_* variables (OTEL_EXPORTER_OTLP_*,
+OTEL_BSP_* for traces, OTEL_EXPORTER_OTLP_LOGS_* and OTEL_BLRP_* for logs,
+OTEL_EXPORTER_OTLP_METRICS_* and OTEL_METRIC_EXPORT_* for metrics,
+OTEL_SERVICE_NAME, ...), the OTLP__SECTION__KEY overrides and
+config/default.{yaml,toml}, as for any otlp-sdk program; options win.";
 
 /// What the help prints after the options.
 const AFTER_HELP: &str = "\
@@ -40,8 +42,22 @@ With --signal logs, each worker emits log records (mostly INFO, some WARN and
 ERROR, a body of about 150 bytes, --attributes attributes); --spans (or its
 alias --records), --duration, --rate and --workers count log records.
 
-Exit status: 0 when every span (log record) sent was exported; 3 when some
-were dropped,
+With --signal metrics, each recording adds 1 to the counter loadgen.requests
+and records a duration in the histogram loadgen.request.duration (ms), both
+on one of --series attribute sets (series), taken in turn; --records (or
+--spans), --duration, --rate and --workers count recordings. A PeriodicReader
+exports every --export-interval, and once more at shutdown. The summary reads
+
+  recordings=N series=N data_points_exported=N data_points_failed=N
+  data_points_rejected=N overflowed=N elapsed=SECS recordings/s=RATE
+
+(on one line); overflowed counts measurements that went to the overflow
+series because --series is above the cardinality limit
+(OTLP__METRICS__CARDINALITY_LIMIT, 2000 by default). --queue-size,
+--batch-size, --full-policy, --span-ids and --metrics do not apply.
+
+Exit status: 0 when every span (log record) sent was exported, or, for
+metrics, every data point was; 3 when some were dropped,
 failed, rejected or not settled by --shutdown-timeout (the summary says
 which); 1 when the pipeline cannot start (bad endpoint, unreadable TLS
 file, port taken for --metrics); 2 on bad options or configuration.";
@@ -52,6 +68,13 @@ pub const DEFAULT_SPANS: u64 = 10_000;
 pub const MAX_ATTRIBUTES: usize = 128;
 /// The most worker threads: more would only measure the scheduler.
 const MAX_WORKERS: usize = 4096;
+/// Series (attribute sets) when `--series` is not given: well under the
+/// default cardinality limit (2000), so nothing overflows.
+pub const DEFAULT_SERIES: usize = 100;
+/// The most series: their attribute sets are prepared up front (a few hundred
+/// bytes each); past it, `--series` is refused (50 times the default
+/// cardinality limit is plenty to exercise the overflow series).
+const MAX_SERIES: usize = 100_000;
 
 /// What `--signal` asks for: the pipeline under load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,14 +83,18 @@ pub enum Signal {
     Traces,
     /// Log records through a `BatchLogProcessor`.
     Logs,
+    /// Measurements through a `MeterProvider` and its `PeriodicReader`.
+    Metrics,
 }
 
 impl Signal {
-    /// As written on the command line and in the JSON summary: `traces`, `logs`.
+    /// As written on the command line and in the JSON summary: `traces`,
+    /// `logs`, `metrics`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
             Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
         }
     }
 
@@ -76,6 +103,7 @@ impl Signal {
         match self {
             Signal::Traces => otlp_sdk::Signal::Traces,
             Signal::Logs => otlp_sdk::Signal::Logs,
+            Signal::Metrics => otlp_sdk::Signal::Metrics,
         }
     }
 }
@@ -104,13 +132,14 @@ pub struct Args {
     /// (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)
     #[arg(long, value_name = "P", value_parser = protocol, verbatim_doc_comment)]
     pub protocol: Option<Protocol>,
-    /// What to send: traces (spans) or logs (log records)
+    /// What to send: traces (spans), logs (log records) or
+    /// metrics (recordings on a counter and a histogram)
     /// (default traces)
     #[arg(long, value_name = "S", value_parser = signal, verbatim_doc_comment)]
     pub signal: Option<Signal>,
-    /// Total spans (log records with --signal logs), split
-    /// across the workers (default 10000 when --duration is
-    /// not given)
+    /// Total spans (log records with --signal logs, recordings
+    /// with --signal metrics), split across the workers
+    /// (default 10000 when --duration is not given)
     #[arg(
         long,
         value_name = "N",
@@ -119,7 +148,7 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub spans: Option<u64>,
-    /// Same as --spans, for --signal logs
+    /// Same as --spans, for --signal logs and metrics
     #[arg(
         long,
         value_name = "N",
@@ -142,8 +171,9 @@ pub struct Args {
     /// Producing threads (default 1)
     #[arg(long, value_name = "W", value_parser = workers, allow_hyphen_values = true)]
     pub workers: Option<usize>,
-    /// Target spans (log records) per second over all workers (default:
-    /// as fast as possible); paced with sleeps, not spinning
+    /// Target spans (log records, recordings) per second over all
+    /// workers (default: as fast as possible); paced with sleeps,
+    /// not spinning
     #[arg(
         long,
         value_name = "R",
@@ -153,7 +183,9 @@ pub struct Args {
     )]
     pub rate: Option<f64>,
     /// String attributes per span or log record, 0 to 128
-    /// (default 8: realistic HTTP server attributes)
+    /// (default 8: realistic HTTP server attributes); per
+    /// series with --signal metrics (default 4, the first
+    /// being loadgen.series; at least 1 with --series above 1)
     #[arg(
         long,
         value_name = "N",
@@ -162,6 +194,27 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub attributes: Option<usize>,
+    /// Distinct attribute sets the recordings are spread over,
+    /// 1 to 100000 (--signal metrics only; default 100)
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = series,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
+    pub series: Option<usize>,
+    /// Time between two metric exports (--signal metrics only;
+    /// default 1s, unless OTEL_METRIC_EXPORT_INTERVAL sets
+    /// another value than its default, 60s)
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = duration,
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
+    pub export_interval: Option<Duration>,
     /// none, gzip or zstd (default: OTEL_EXPORTER_OTLP_COMPRESSION)
     #[arg(long, value_name = "C", value_parser = compression)]
     pub compression: Option<Compression>,
@@ -251,12 +304,56 @@ impl Args {
                 "--span-ids applies to --signal traces only, not --signal logs",
             ));
         }
+        if self.signal() == Signal::Metrics {
+            let batching = [
+                ("--span-ids", self.span_ids.is_some()),
+                ("--queue-size", self.queue_size.is_some()),
+                ("--batch-size", self.batch_size.is_some()),
+                ("--full-policy", self.full_policy.is_some()),
+                ("--metrics", self.metrics.is_some()),
+            ];
+            if let Some((flag, _)) = batching.iter().find(|(_, given)| *given) {
+                return Err(Args::command().error(
+                    ErrorKind::ArgumentConflict,
+                    format!("{flag} applies to --signal traces and logs, not --signal metrics"),
+                ));
+            }
+            if self.attributes == Some(0) && self.series() > 1 {
+                return Err(Args::command().error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "--attributes 0 leaves no attribute to tell {} series apart \
+                         (give --series 1, or at least --attributes 1)",
+                        self.series()
+                    ),
+                ));
+            }
+        } else {
+            let metric_only = [
+                ("--series", self.series.is_some()),
+                ("--export-interval", self.export_interval.is_some()),
+            ];
+            if let Some((flag, _)) = metric_only.iter().find(|(_, given)| *given) {
+                return Err(Args::command().error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "{flag} applies to --signal metrics only, not --signal {}",
+                        self.signal().as_str()
+                    ),
+                ));
+            }
+        }
         Ok(self)
     }
 
     /// What to send: `--signal`, else traces.
     pub fn signal(&self) -> Signal {
         self.signal.unwrap_or(Signal::Traces)
+    }
+
+    /// Series of `--signal metrics`: `--series`, else [`DEFAULT_SERIES`].
+    pub fn series(&self) -> usize {
+        self.series.unwrap_or(DEFAULT_SERIES)
     }
 
     /// Total spans (log records) to send: `--spans` or `--records`, else
@@ -299,7 +396,8 @@ fn signal(text: &str) -> Result<Signal, String> {
     match text.to_ascii_lowercase().as_str() {
         "traces" => Ok(Signal::Traces),
         "logs" => Ok(Signal::Logs),
-        _ => Err("not traces or logs".into()),
+        "metrics" => Ok(Signal::Metrics),
+        _ => Err("not one of traces, logs, metrics".into()),
     }
 }
 
@@ -338,6 +436,13 @@ fn workers(text: &str) -> Result<usize, String> {
         return Err(format!("more than {MAX_WORKERS} threads"));
     }
     Ok(workers)
+}
+
+fn series(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_SERIES).contains(n))
+        .ok_or_else(|| format!("not a whole number from 1 to {MAX_SERIES}"))
 }
 
 fn attributes(text: &str) -> Result<usize, String> {
@@ -534,6 +639,46 @@ mod tests {
     }
 
     #[test]
+    fn metrics_take_series_and_an_export_interval_and_refuse_batching_flags() {
+        let args = parsed(&["--signal", "Metrics", "--records", "500", "--series", "20"]);
+        assert_eq!(args.signal(), Signal::Metrics);
+        assert_eq!(args.span_limit(), Some(500));
+        assert_eq!(args.series(), 20);
+        assert_eq!(parsed(&["--signal", "metrics"]).series(), DEFAULT_SERIES);
+        let args = parsed(&["--signal=metrics", "--export-interval", "250ms"]);
+        assert_eq!(args.export_interval, Some(Duration::from_millis(250)));
+        // One series needs no attribute to tell it apart.
+        assert_eq!(
+            parsed(&["--signal", "metrics", "--series", "1", "--attributes", "0"]).series(),
+            1
+        );
+        for flag in [
+            &["--queue-size", "10"][..],
+            &["--batch-size", "10"],
+            &["--full-policy", "drop"],
+            &["--span-ids", "ids.txt"],
+            &["--metrics", "127.0.0.1:0"],
+        ] {
+            let message = error(&[&["--signal", "metrics"][..], flag].concat());
+            assert!(
+                message.contains(flag[0]) && message.contains("not --signal metrics"),
+                "{message}"
+            );
+        }
+        let message = error(&["--signal", "metrics", "--attributes", "0"]);
+        assert!(message.contains("--attributes 0"), "{message}");
+        for (flag, value) in [("--series", "5"), ("--export-interval", "1s")] {
+            for signal in ["traces", "logs"] {
+                let message = error(&["--signal", signal, flag, value]);
+                assert!(
+                    message.contains(flag) && message.contains(&format!("not --signal {signal}")),
+                    "{message}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn durations_have_units() {
         assert_eq!(duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
@@ -552,7 +697,10 @@ mod tests {
             (&["--workers", "4097"], "--workers", "4097"),
             (&["--spans", "-5"], "--spans", "-5"),
             (&["--protocol", "http"], "--protocol", "http"),
-            (&["--signal", "metrics"], "--signal", "metrics"),
+            (&["--signal", "profiles"], "--signal", "profiles"),
+            (&["--series", "0"], "--series", "0"),
+            (&["--series", "100001"], "--series", "100001"),
+            (&["--export-interval", "0s"], "--export-interval", "0s"),
             (&["--records", "0"], "--records", "0"),
             (&["--rate", "0"], "--rate", "0"),
             (&["--attributes", "129"], "--attributes", "129"),

@@ -1,7 +1,9 @@
-//! `otlp-loadgen`: load-tests an OTLP trace or logs endpoint through the
-//! otlp-rust pipeline (native tracer and `BatchSpanProcessor`, or native
-//! logger and `BatchLogProcessor` with `--signal logs`; our gRPC and HTTP
-//! exporters). See `otlp-loadgen --help` (or [`args::Args`]).
+//! `otlp-loadgen`: load-tests an OTLP trace, logs or metrics endpoint through
+//! the otlp-rust pipeline (native tracer and `BatchSpanProcessor`; native
+//! logger and `BatchLogProcessor` with `--signal logs`; a counter and a
+//! histogram of a `MeterProvider` read by a `PeriodicReader` with `--signal
+//! metrics`; our gRPC and HTTP exporters). See `otlp-loadgen --help` (or
+//! [`args::Args`]).
 
 mod args;
 mod report;
@@ -10,23 +12,28 @@ mod workload;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::metrics::{Labels, MetricsServer, render_prometheus};
-use otlp_contrib::pipeline::{build_log_processor, build_processor};
-use otlp_sdk::config::{Config, ConfigLoader};
+use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
+use otlp_sdk::config::{Config, ConfigLoader, MetricsConfig};
+use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
 use otlp_sdk::{
     BatchLogProcessor, BatchSpanProcessor, LoggerProvider, PipelineError, StatsSnapshot,
     TracerProvider,
 };
 
 use crate::args::{Args, Signal};
-use crate::report::{Progress, Summary};
+use crate::report::{MetricsSummary, Progress, Summary};
 use crate::workload::{Plan, Source, SpanIdLog, Workers};
 
-/// Exit status when some spans (log records) were not delivered.
+/// Exit status when some spans (log records, metric data points) were not delivered.
 const EXIT_UNDELIVERED: u8 = 3;
+/// The metrics export interval when neither `--export-interval` nor the
+/// configuration sets one: short, so that a run of seconds exports several
+/// times (the specification's default, 60 s, would export only at shutdown).
+const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the pipeline may take to settle when `--shutdown-timeout` is not given.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// `service.name` when neither the options nor the configuration name one.
@@ -69,7 +76,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// The pipeline under load: spans or log records.
+/// The pipeline under load: spans, log records or metrics.
 enum Pipeline {
     Traces {
         provider: TracerProvider,
@@ -78,6 +85,11 @@ enum Pipeline {
     Logs {
         provider: LoggerProvider,
         processor: BatchLogProcessor,
+    },
+    Metrics {
+        provider: MeterProvider,
+        /// Recordings made so far, as the workers report them.
+        recordings: Arc<AtomicU64>,
     },
 }
 
@@ -108,6 +120,27 @@ impl Pipeline {
                     processor,
                 }
             }
+            Signal::Metrics => {
+                let exporter = metric_exporter_from_config(config).map_err(failed)?;
+                let not_started =
+                    |error: otlp_sdk::metrics::MetricsError| Failure::start(error.to_string());
+                // The reader's `with_config` takes the interval and timeout;
+                // the retry policy (`OTLP__RETRY__*`) is the pipeline's too.
+                let reader = PeriodicReader::builder(exporter)
+                    .with_config(config)
+                    .with_retry(config.retry.clone())
+                    .build()
+                    .map_err(not_started)?;
+                let provider = MeterProvider::builder()
+                    .with_config(config)
+                    .with_reader(reader)
+                    .build()
+                    .map_err(not_started)?;
+                Pipeline::Metrics {
+                    provider,
+                    recordings: Arc::new(AtomicU64::new(0)),
+                }
+            }
         })
     }
 
@@ -115,34 +148,105 @@ impl Pipeline {
         match self {
             Pipeline::Traces { provider, .. } => Source::Traces(provider),
             Pipeline::Logs { provider, .. } => Source::Logs(provider),
+            Pipeline::Metrics {
+                provider,
+                recordings,
+            } => Source::Metrics {
+                provider,
+                recordings,
+            },
         }
     }
 
-    /// A function that reads the pipeline's stats, for the metrics server.
-    fn stats_reader(&self) -> Box<dyn Fn() -> StatsSnapshot + Send + Sync> {
+    /// A function that reads the span or log pipeline's stats, for the
+    /// metrics server (`None` for metrics: `--metrics` is refused there).
+    fn stats_reader(&self) -> Option<Box<dyn Fn() -> StatsSnapshot + Send + Sync>> {
         match self {
             Pipeline::Traces { processor, .. } => {
                 let processor = processor.clone();
-                Box::new(move || processor.stats())
+                Some(Box::new(move || processor.stats()))
             }
             Pipeline::Logs { processor, .. } => {
                 let processor = processor.clone();
-                Box::new(move || processor.stats())
+                Some(Box::new(move || processor.stats()))
             }
+            Pipeline::Metrics { .. } => None,
         }
     }
 
-    fn stats(&self) -> StatsSnapshot {
+    /// One progress line.
+    fn report(&self, progress: &mut Progress) {
         match self {
-            Pipeline::Traces { processor, .. } => processor.stats(),
-            Pipeline::Logs { processor, .. } => processor.stats(),
+            Pipeline::Traces { processor, .. } => progress.report(&processor.stats()),
+            Pipeline::Logs { processor, .. } => progress.report(&processor.stats()),
+            Pipeline::Metrics {
+                provider,
+                recordings,
+            } => progress.report_metrics(recordings.load(Ordering::Relaxed), &provider.stats()),
         }
     }
 
-    fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+    /// Shuts the pipeline down: what is queued (for metrics, a last
+    /// collection) is exported by `timeout`.
+    fn shutdown(&self, timeout: Duration) -> Result<(), String> {
+        let error = |error: PipelineError| error.to_string();
         match self {
-            Pipeline::Traces { provider, .. } => provider.shutdown(timeout),
-            Pipeline::Logs { provider, .. } => provider.shutdown(timeout),
+            Pipeline::Traces { provider, .. } => provider.shutdown(timeout).map_err(error),
+            Pipeline::Logs { provider, .. } => provider.shutdown(timeout).map_err(error),
+            Pipeline::Metrics { provider, .. } => provider
+                .shutdown(timeout)
+                .map_err(|error| error.to_string()),
+        }
+    }
+}
+
+/// What the run did, apart from the pipeline's counts.
+struct Run<'a> {
+    config: &'a Config,
+    signal: Signal,
+    workers: usize,
+    series: usize,
+    sent_in: Duration,
+    elapsed: Duration,
+    interrupted: bool,
+    shutdown_error: Option<String>,
+}
+
+/// The text summary, the JSON summary and whether everything was delivered.
+fn summarise(pipeline: &Pipeline, run: Run<'_>) -> (String, String, bool) {
+    let records = |stats: &StatsSnapshot| {
+        let summary = Summary {
+            config: run.config,
+            signal: run.signal,
+            workers: run.workers,
+            stats,
+            sent_in: run.sent_in,
+            elapsed: run.elapsed,
+            interrupted: run.interrupted,
+            shutdown_error: run.shutdown_error.clone(),
+        };
+        (summary.text(), summary.json(), summary.all_delivered())
+    };
+    match pipeline {
+        Pipeline::Traces { processor, .. } => records(&processor.stats()),
+        Pipeline::Logs { processor, .. } => records(&processor.stats()),
+        Pipeline::Metrics {
+            provider,
+            recordings,
+        } => {
+            let stats = provider.stats();
+            let summary = MetricsSummary {
+                config: run.config,
+                workers: run.workers,
+                recordings: recordings.load(Ordering::SeqCst),
+                series: run.series,
+                stats: &stats,
+                sent_in: run.sent_in,
+                elapsed: run.elapsed,
+                interrupted: run.interrupted,
+                shutdown_error: run.shutdown_error.clone(),
+            };
+            (summary.text(), summary.json(), summary.all_delivered())
         }
     }
 }
@@ -150,21 +254,22 @@ impl Pipeline {
 fn run(args: Args) -> Result<u8, Failure> {
     let signal = args.signal();
     let config = configure(&args)?;
-    if config.disabled {
-        let what = match signal {
-            Signal::Traces => "span",
-            Signal::Logs => "log record",
-        };
+    let disabled = match signal {
+        Signal::Traces => Some("span"),
+        Signal::Logs => Some("log record"),
+        // The meter provider does not read OTEL_SDK_DISABLED.
+        Signal::Metrics => None,
+    };
+    if let (true, Some(what)) = (config.disabled, disabled) {
         eprintln!("otlp-loadgen: warning: OTEL_SDK_DISABLED is true: no {what} will be recorded");
     }
     let pipeline = Pipeline::start(signal, &config)?;
-    let _metrics = match args.metrics {
-        Some(addr) => {
-            let stats = pipeline.stats_reader();
+    let _metrics = match (args.metrics, pipeline.stats_reader()) {
+        (Some(addr), Some(stats)) => {
             // The metric names are the pipeline's (`otlp_sdk_spans_*`); for logs the
             // series carry `signal="logs"`.
             let labels = match signal {
-                Signal::Traces => Labels::none(),
+                Signal::Traces | Signal::Metrics => Labels::none(),
                 Signal::Logs => Labels::new([("signal", "logs")])
                     .map_err(|error| Failure::start(error.to_string()))?,
             };
@@ -174,7 +279,7 @@ fn run(args: Args) -> Result<u8, Failure> {
             eprintln!("otlp-loadgen: metrics at {}", server.url());
             Some(server)
         }
-        None => None,
+        _ => None,
     };
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -193,8 +298,12 @@ fn run(args: Args) -> Result<u8, Failure> {
         total_spans: args.span_limit(),
         duration: args.duration,
         rate: args.rate,
-        attributes: args.attributes.unwrap_or(workload::DEFAULT_ATTRIBUTES),
+        attributes: args.attributes.unwrap_or(match signal {
+            Signal::Traces | Signal::Logs => workload::DEFAULT_ATTRIBUTES,
+            Signal::Metrics => workload::DEFAULT_METRIC_ATTRIBUTES,
+        }),
         span_ids: span_ids.clone(),
+        series: args.series(),
     };
     let started = Instant::now();
     let mut running = Workers::start(pipeline.source(), workers, &plan, stop.clone())
@@ -202,7 +311,7 @@ fn run(args: Args) -> Result<u8, Failure> {
 
     let mut progress = Progress::new(!args.quiet, std::io::stderr().is_terminal(), started);
     while !running.wait(Duration::from_secs(1)) {
-        progress.report(&pipeline.stats());
+        pipeline.report(&mut progress);
     }
     let sent_in = started.elapsed();
     progress.finish();
@@ -213,33 +322,32 @@ fn run(args: Args) -> Result<u8, Failure> {
     let shutdown_timeout = args.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
     let shutdown = pipeline.shutdown(shutdown_timeout);
     let elapsed = started.elapsed();
-    let stats = pipeline.stats();
-    let summary = Summary {
-        config: &config,
-        signal,
-        workers,
-        stats: &stats,
-        sent_in,
-        elapsed,
-        interrupted: stop.load(Ordering::SeqCst),
-        shutdown_error: shutdown.err().map(|error| error.to_string()),
-    };
+    let (text, json, all_delivered) = summarise(
+        &pipeline,
+        Run {
+            config: &config,
+            signal,
+            workers,
+            series: args.series(),
+            sent_in,
+            elapsed,
+            interrupted: stop.load(Ordering::SeqCst),
+            shutdown_error: shutdown.err(),
+        },
+    );
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(summary.text().as_bytes());
+    let _ = stdout.write_all(text.as_bytes());
     if args.json_summary {
-        let _ = writeln!(stdout, "{}", summary.json());
+        let _ = writeln!(stdout, "{json}");
     }
     let _ = stdout.flush();
-    Ok(if summary.all_delivered() {
-        0
-    } else {
-        EXIT_UNDELIVERED
-    })
+    Ok(if all_delivered { 0 } else { EXIT_UNDELIVERED })
 }
 
 /// The configuration: files and `OTEL_*` / `OTLP__` variables, then the
 /// options, which apply to the pipeline of `--signal` (`exporter` and `batch`
-/// for traces, `logs.exporter` and `logs.batch` for logs).
+/// for traces, `logs.exporter` and `logs.batch` for logs, `metrics.exporter`
+/// and `metrics.export_interval` for metrics).
 fn configure(args: &Args) -> Result<Config, Failure> {
     let mut loader = ConfigLoader::new();
     if let Some(path) = &args.config {
@@ -249,9 +357,10 @@ fn configure(args: &Args) -> Result<Config, Failure> {
         .load()
         .map_err(|error| Failure::usage(format!("invalid configuration: {error}")))?;
     let signal = args.signal();
-    let (exporter, batch) = match signal {
-        Signal::Traces => (&mut config.exporter, &mut config.batch),
-        Signal::Logs => (&mut config.logs.exporter, &mut config.logs.batch),
+    let exporter = match signal {
+        Signal::Traces => &mut config.exporter,
+        Signal::Logs => &mut config.logs.exporter,
+        Signal::Metrics => &mut config.metrics.exporter,
     };
     if let Some(protocol) = args.protocol {
         exporter.protocol = protocol;
@@ -265,6 +374,7 @@ fn configure(args: &Args) -> Result<Config, Failure> {
         let own = match signal {
             Signal::Traces => &mut exporter.traces_endpoint,
             Signal::Logs => &mut exporter.logs_endpoint,
+            Signal::Metrics => &mut exporter.metrics_endpoint,
         };
         if full {
             *own = Some(endpoint.clone());
@@ -282,19 +392,34 @@ fn configure(args: &Args) -> Result<Config, Failure> {
     if let Some(timeout) = args.timeout {
         exporter.timeout = timeout;
     }
-    if let Some(queue) = args.queue_size {
-        batch.max_queue_size = Some(queue);
-        if args.batch_size.is_none() {
-            batch.max_export_batch_size = batch.max_export_batch_size.min(queue);
+    let batch = match signal {
+        Signal::Traces => Some(&mut config.batch),
+        Signal::Logs => Some(&mut config.logs.batch),
+        Signal::Metrics => None,
+    };
+    if let Some(batch) = batch {
+        if let Some(queue) = args.queue_size {
+            batch.max_queue_size = Some(queue);
+            if args.batch_size.is_none() {
+                batch.max_export_batch_size = batch.max_export_batch_size.min(queue);
+            }
+        }
+        if let Some(size) = args.batch_size {
+            batch.max_export_batch_size = size;
+        }
+        if let Some(policy) = args.full_policy {
+            batch.full_policy = policy;
+        }
+        batch.min_export_batch_size = batch.min_export_batch_size.min(batch.max_export_batch_size);
+    }
+    if signal == Signal::Metrics {
+        let metrics = &mut config.metrics;
+        if let Some(interval) = args.export_interval {
+            metrics.export_interval = interval;
+        } else if metrics.export_interval == MetricsConfig::DEFAULT_EXPORT_INTERVAL {
+            metrics.export_interval = DEFAULT_METRIC_EXPORT_INTERVAL;
         }
     }
-    if let Some(size) = args.batch_size {
-        batch.max_export_batch_size = size;
-    }
-    if let Some(policy) = args.full_policy {
-        batch.full_policy = policy;
-    }
-    batch.min_export_batch_size = batch.min_export_batch_size.min(batch.max_export_batch_size);
     if let Some(name) = &args.service_name {
         config.service_name = Some(name.clone());
     } else if config.effective_service_name().is_none() {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use otlp_sdk::StatsSnapshot;
 use otlp_sdk::config::Config;
+use otlp_sdk::metrics::MetricsStats;
 
 use crate::args::Signal;
 
@@ -52,6 +53,33 @@ impl Progress {
             stats.on_disk,
             rate,
         );
+        self.print(&line);
+    }
+
+    /// The metrics pipeline's progress: `recordings` made so far.
+    pub fn report_metrics(&mut self, recordings: u64, stats: &MetricsStats) {
+        let now = Instant::now();
+        let interval = now.duration_since(self.last_at).as_secs_f64();
+        let rate = per_second(recordings.saturating_sub(self.last_sent), interval);
+        self.last_at = now;
+        self.last_sent = recordings;
+        if !self.enabled {
+            return;
+        }
+        let line = format!(
+            "{:.0}s recordings={recordings} data_points_exported={} data_points_failed={} \
+             data_points_rejected={} overflowed={} exports={} rate={rate:.0}/s",
+            now.duration_since(self.started).as_secs_f64(),
+            stats.exported_data_points,
+            stats.failed_data_points,
+            stats.rejected_data_points,
+            stats.overflowed_measurements,
+            stats.exports,
+        );
+        self.print(&line);
+    }
+
+    fn print(&mut self, line: &str) {
         if self.terminal {
             eprint!("\r\x1b[2Kotlp-loadgen: {line}");
         } else {
@@ -110,18 +138,11 @@ impl Summary<'_> {
     }
 
     fn endpoint(&self) -> String {
-        let exporter = match self.signal {
-            Signal::Traces => &self.config.exporter,
-            Signal::Logs => &self.config.logs.exporter,
-        };
-        redact_userinfo(&exporter.endpoint_for(self.signal.sdk()))
+        endpoint(self.config, self.signal)
     }
 
     fn protocol(&self) -> &'static str {
-        match self.signal {
-            Signal::Traces => self.config.exporter.protocol.as_str(),
-            Signal::Logs => self.config.logs.exporter.protocol.as_str(),
-        }
+        exporter(self.config, self.signal).protocol.as_str()
     }
 
     /// What is counted, in the plural: `spans` or `log records`.
@@ -129,6 +150,7 @@ impl Summary<'_> {
         match self.signal {
             Signal::Traces => "spans",
             Signal::Logs => "log records",
+            Signal::Metrics => "recordings",
         }
     }
 
@@ -139,6 +161,7 @@ impl Summary<'_> {
         let rate_name = match self.signal {
             Signal::Traces => "spans/s",
             Signal::Logs => "records/s",
+            Signal::Metrics => "recordings/s",
         };
         let mut text = format!(
             "sent={} exported={} dropped={} failed={} rejected={} elapsed={:.3}s {rate_name}={:.1}\n",
@@ -183,6 +206,7 @@ impl Summary<'_> {
             let one = match self.signal {
                 Signal::Traces => "span",
                 Signal::Logs => "log record",
+                Signal::Metrics => "recording",
             };
             let _ = writeln!(text, "note: interrupted before every {one} was sent");
         }
@@ -203,19 +227,7 @@ impl Summary<'_> {
         let stats = self.stats;
         let latency = stats.export_latency;
         let mut json = String::from("{");
-        let mut field = |name: &str, value: &str| {
-            if json.len() > 1 {
-                json.push(',');
-            }
-            json_string(&mut json, name);
-            json.push(':');
-            json.push_str(value);
-        };
-        let text = |value: &str| {
-            let mut out = String::new();
-            json_string(&mut out, value);
-            out
-        };
+        let mut field = |name: &str, value: &str| json_field(&mut json, name, value);
         field("signal", &text(self.signal.as_str()));
         field("protocol", &text(self.protocol()));
         field("endpoint", &text(&self.endpoint()));
@@ -252,12 +264,180 @@ impl Summary<'_> {
         );
         field("interrupted", &self.interrupted.to_string());
         field("all_delivered", &self.all_delivered().to_string());
-        let optional = |value: Option<&String>| value.map_or("null".to_owned(), |v| text(v));
         field("shutdown_error", &optional(self.shutdown_error.as_ref()));
         field("last_error", &optional(stats.last_error.as_ref()));
         json.push('}');
         json
     }
+}
+
+/// The final report of `--signal metrics`, once the meter provider has shut
+/// down (its last collection exported).
+pub struct MetricsSummary<'a> {
+    pub config: &'a Config,
+    pub workers: usize,
+    /// Recordings made (each one counter add and one histogram record).
+    pub recordings: u64,
+    /// Distinct attribute sets the recordings were spread over.
+    pub series: usize,
+    pub stats: &'a MetricsStats,
+    /// From the first recording to the last worker ending.
+    pub sent_in: Duration,
+    /// From the first recording to the end of shutdown.
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    pub shutdown_error: Option<String>,
+}
+
+impl MetricsSummary<'_> {
+    /// Whether every data point collected was exported: none failed or was
+    /// rejected, shutdown settled, and recordings made some data points.
+    pub fn all_delivered(&self) -> bool {
+        let stats = self.stats;
+        stats.failed_data_points == 0
+            && stats.rejected_data_points == 0
+            && self.shutdown_error.is_none()
+            && (self.recordings == 0 || stats.exported_data_points > 0)
+    }
+
+    fn recordings_per_second(&self) -> f64 {
+        per_second(self.recordings, self.sent_in.as_secs_f64())
+    }
+
+    /// The summary line, a details line, and notes on anything that went wrong.
+    pub fn text(&self) -> String {
+        let stats = self.stats;
+        let mut text = format!(
+            "recordings={} series={} data_points_exported={} data_points_failed={} \
+             data_points_rejected={} overflowed={} elapsed={:.3}s recordings/s={:.1}\n",
+            self.recordings,
+            self.series,
+            stats.exported_data_points,
+            stats.failed_data_points,
+            stats.rejected_data_points,
+            stats.overflowed_measurements,
+            self.elapsed.as_secs_f64(),
+            self.recordings_per_second(),
+        );
+        let _ = writeln!(
+            text,
+            "details: signal=metrics protocol={} endpoint={} workers={} send_time={:.3}s \
+             exports={} retries={} collections={} export_interval={:.3}s",
+            exporter(self.config, Signal::Metrics).protocol.as_str(),
+            endpoint(self.config, Signal::Metrics),
+            self.workers,
+            self.sent_in.as_secs_f64(),
+            stats.exports,
+            stats.retries,
+            stats.collections,
+            self.config.metrics.export_interval.as_secs_f64(),
+        );
+        if stats.overflowed_measurements > 0 {
+            let _ = writeln!(
+                text,
+                "note: {} measurements went to the overflow series ({}=true): --series {} is \
+                 above the cardinality limit ({} series per instrument, the overflow series \
+                 included; OTLP__METRICS__CARDINALITY_LIMIT)",
+                stats.overflowed_measurements,
+                otlp_sdk::metrics::OVERFLOW_ATTRIBUTE,
+                self.series,
+                self.config.metrics.cardinality_limit,
+            );
+        }
+        if self.interrupted {
+            let _ = writeln!(text, "note: interrupted before every recording was made");
+        }
+        if let Some(error) = &self.shutdown_error {
+            let _ = writeln!(text, "note: shutdown: {error}");
+        }
+        if let Some(error) = &stats.last_error {
+            let _ = writeln!(text, "note: last export error: {error}");
+        }
+        text
+    }
+
+    /// The summary as one JSON object (no line break): `signal` is
+    /// `metrics`, and the counts are of recordings and data points.
+    pub fn json(&self) -> String {
+        let stats = self.stats;
+        let mut json = String::from("{");
+        let mut field = |name: &str, value: &str| json_field(&mut json, name, value);
+        field("signal", &text(Signal::Metrics.as_str()));
+        field(
+            "protocol",
+            &text(exporter(self.config, Signal::Metrics).protocol.as_str()),
+        );
+        field("endpoint", &text(&endpoint(self.config, Signal::Metrics)));
+        field("workers", &self.workers.to_string());
+        field("recordings", &self.recordings.to_string());
+        field("series", &self.series.to_string());
+        field(
+            "data_points_exported",
+            &stats.exported_data_points.to_string(),
+        );
+        field("data_points_failed", &stats.failed_data_points.to_string());
+        field(
+            "data_points_rejected",
+            &stats.rejected_data_points.to_string(),
+        );
+        field(
+            "overflowed_measurements",
+            &stats.overflowed_measurements.to_string(),
+        );
+        field("exports", &stats.exports.to_string());
+        field("retries", &stats.retries.to_string());
+        field("collections", &stats.collections.to_string());
+        field(
+            "export_interval_seconds",
+            &number(self.config.metrics.export_interval.as_secs_f64()),
+        );
+        field("elapsed_seconds", &number(self.elapsed.as_secs_f64()));
+        field("send_seconds", &number(self.sent_in.as_secs_f64()));
+        field("send_rate", &number(self.recordings_per_second()));
+        field("interrupted", &self.interrupted.to_string());
+        field("all_delivered", &self.all_delivered().to_string());
+        field("shutdown_error", &optional(self.shutdown_error.as_ref()));
+        field("last_error", &optional(stats.last_error.as_ref()));
+        json.push('}');
+        json
+    }
+}
+
+/// The exporter settings of `signal`.
+fn exporter(config: &Config, signal: Signal) -> &otlp_sdk::config::ExporterConfig {
+    match signal {
+        Signal::Traces => &config.exporter,
+        Signal::Logs => &config.logs.exporter,
+        Signal::Metrics => &config.metrics.exporter,
+    }
+}
+
+/// Where `signal` goes, without credentials.
+fn endpoint(config: &Config, signal: Signal) -> String {
+    redact_userinfo(&exporter(config, signal).endpoint_for(signal.sdk()))
+}
+
+/// Appends `"name":value` to an object being written (after a comma unless
+/// it is the first field).
+fn json_field(json: &mut String, name: &str, value: &str) {
+    if json.len() > 1 {
+        json.push(',');
+    }
+    json_string(json, name);
+    json.push(':');
+    json.push_str(value);
+}
+
+/// `value` as a JSON string.
+fn text(value: &str) -> String {
+    let mut out = String::new();
+    json_string(&mut out, value);
+    out
+}
+
+/// `value` as a JSON string, or `null`.
+fn optional(value: Option<&String>) -> String {
+    value.map_or("null".to_owned(), |v| text(v))
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -1,15 +1,20 @@
 //! The workers: threads that create spans with the native tracer (or log
-//! records with the native logger), at a target rate or as fast as they can,
-//! until their share is sent, the duration is over, or they are told to stop.
+//! records with the native logger, or measurements on a counter and a
+//! histogram), at a target rate or as fast as they can, until their share is
+//! sent, the duration is over, or they are told to stop.
 //!
 //! Cost per record on a worker: one clone of a prepared attribute set (and,
 //! for logs, of a prepared body: a shared string), a clock read for a log
-//! record's time, and the pipeline's own encode-and-enqueue.
+//! record's time, and the pipeline's own encode-and-enqueue. A metrics
+//! recording clones nothing: the counter's add and the histogram's record
+//! take the series' prepared attribute set by reference and update its cells
+//! in place (a lock-free lookup once the series exists); one shared counter of
+//! recordings is bumped every [`RECORDINGS_PER_UPDATE`] recordings.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,10 +22,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, SpanKind, Str,
 };
+use otlp_sdk::metrics::{Counter, Histogram, MeterProvider};
 use otlp_sdk::{Logger, LoggerProvider, Tracer, TracerProvider};
 
 /// Attributes per span when `--attributes` is not given.
 pub const DEFAULT_ATTRIBUTES: usize = 8;
+/// Attributes per metric series when `--attributes` is not given: what an
+/// HTTP server metric carries (series, method, route, status code).
+pub const DEFAULT_METRIC_ATTRIBUTES: usize = 4;
+/// The counter `--signal metrics` adds to.
+pub const COUNTER_NAME: &str = "loadgen.requests";
+/// The histogram `--signal metrics` records in (milliseconds).
+pub const HISTOGRAM_NAME: &str = "loadgen.request.duration";
+/// A worker adds its recordings to the shared count in steps of this many:
+/// the progress line lags by at most this much per worker, and the shared
+/// cache line is written once per step rather than once per recording.
+const RECORDINGS_PER_UPDATE: u64 = 1024;
 /// Attribute sets prepared per worker, used in turn (varied values, no formatting per span).
 const VARIANTS: usize = 64;
 /// Longest single sleep while pacing, so that a stop request is noticed quickly.
@@ -39,6 +56,8 @@ pub struct Plan {
     pub attributes: usize,
     /// Where the ids of sent spans go (`--span-ids`).
     pub span_ids: Option<SpanIdLog>,
+    /// Distinct attribute sets of metric recordings (`--series`).
+    pub series: usize,
 }
 
 /// What the workers create, and through which provider.
@@ -48,6 +67,12 @@ pub enum Source<'a> {
     Traces(&'a TracerProvider),
     /// Log records, with the provider's logger.
     Logs(&'a LoggerProvider),
+    /// Recordings on a counter and a histogram of the provider's meter,
+    /// counted in `recordings`.
+    Metrics {
+        provider: &'a MeterProvider,
+        recordings: &'a Arc<AtomicU64>,
+    },
 }
 
 /// The `--span-ids` file: one line per span handed to the pipeline, shared
@@ -112,6 +137,28 @@ impl Workers {
         let emitter = match source {
             Source::Traces(provider) => Emitter::Span(provider.tracer_with_scope(scope)),
             Source::Logs(provider) => Emitter::Log(provider.logger_with_scope(scope)),
+            Source::Metrics {
+                provider,
+                recordings,
+            } => {
+                let meter = provider.meter_with_scope(scope);
+                Emitter::Metric(Arc::new(MetricShape {
+                    counter: meter
+                        .u64_counter(COUNTER_NAME)
+                        .with_unit("{request}")
+                        .with_description("Requests handled")
+                        .build(),
+                    histogram: meter
+                        .f64_histogram(HISTOGRAM_NAME)
+                        .with_unit("ms")
+                        .with_description("Request duration")
+                        .build(),
+                    series: (0..plan.series)
+                        .map(|series| series_attributes(series, plan.attributes))
+                        .collect(),
+                    recordings: recordings.clone(),
+                }))
+            }
         };
         let start = Instant::now();
         let deadline = plan.duration.map(|duration| start + duration);
@@ -124,6 +171,8 @@ impl Workers {
                 emitter: emitter.clone(),
                 shape: Shape::new(&emitter, index, plan.attributes),
                 span_ids: plan.span_ids.clone(),
+                index,
+                workers: count,
                 quota,
                 deadline,
                 rate,
@@ -182,17 +231,41 @@ fn share(total: u64, workers: usize, index: usize) -> u64 {
     total / workers + u64::from(index < total % workers)
 }
 
-/// The tracer or the logger the workers share.
+/// The tracer, the logger or the instruments the workers share.
 #[derive(Clone)]
 enum Emitter {
     Span(Tracer),
     Log(Logger),
+    Metric(Arc<MetricShape>),
+}
+
+/// The instruments of `--signal metrics` and the attribute set of each series.
+struct MetricShape {
+    counter: Counter<u64>,
+    histogram: Histogram<f64>,
+    series: Vec<Vec<KeyValue>>,
+    recordings: Arc<AtomicU64>,
+}
+
+impl MetricShape {
+    /// Recording number `recording` (counted over all workers): one request
+    /// on series `recording % series`, with a duration from 1 to 200.9 ms.
+    fn record(&self, recording: u64) {
+        let attributes = &self.series[(recording % self.series.len() as u64) as usize];
+        self.counter.add(1, attributes);
+        let duration = 1.0 + (recording.wrapping_mul(7_919) % 2_000) as f64 / 10.0;
+        self.histogram.record(duration, attributes);
+    }
 }
 
 struct Worker {
     emitter: Emitter,
     shape: Shape,
     span_ids: Option<SpanIdLog>,
+    /// This worker's number, and how many there are: recording `n` of worker
+    /// `index` is recording `index + n * workers` of the run.
+    index: usize,
+    workers: usize,
     quota: Option<u64>,
     deadline: Option<Instant>,
     /// Spans per second for this worker.
@@ -203,16 +276,26 @@ struct Worker {
 
 impl Worker {
     fn run(&self) {
+        let sent = self.produce();
+        if let Emitter::Metric(shape) = &self.emitter {
+            shape
+                .recordings
+                .fetch_add(sent % RECORDINGS_PER_UPDATE, Ordering::Relaxed);
+        }
+    }
+
+    /// Produces until done; how many records (recordings) it sent.
+    fn produce(&self) -> u64 {
         let timed = self.rate.is_some() || self.deadline.is_some();
         let mut sent: u64 = 0;
         loop {
             if self.quota.is_some_and(|quota| sent >= quota) || self.stop.load(Ordering::Relaxed) {
-                return;
+                return sent;
             }
             if timed {
                 let now = Instant::now();
                 if self.deadline.is_some_and(|deadline| now >= deadline) {
-                    return;
+                    return sent;
                 }
                 if let Some(rate) = self.rate {
                     // Span number `sent` is due `sent / rate` seconds after the start:
@@ -236,6 +319,14 @@ impl Worker {
                     }
                 }
                 Emitter::Log(logger) => self.shape.emit_log(logger, sent),
+                Emitter::Metric(shape) => {
+                    shape.record(self.index as u64 + sent * self.workers as u64);
+                    if sent % RECORDINGS_PER_UPDATE == RECORDINGS_PER_UPDATE - 1 {
+                        shape
+                            .recordings
+                            .fetch_add(RECORDINGS_PER_UPDATE, Ordering::Relaxed);
+                    }
+                }
             }
             sent += 1;
         }
@@ -252,11 +343,18 @@ struct Shape {
 
 impl Shape {
     fn new(emitter: &Emitter, worker: usize, attributes: usize) -> Self {
+        if let Emitter::Metric(_) = emitter {
+            // The series' attribute sets are shared, in the emitter.
+            return Shape {
+                variants: Vec::new(),
+                bodies: Vec::new(),
+            };
+        }
         let variants = (0..VARIANTS)
             .map(|variant| attribute_set(worker, variant, attributes))
             .collect();
         let bodies = match emitter {
-            Emitter::Span(_) => Vec::new(),
+            Emitter::Span(_) | Emitter::Metric(_) => Vec::new(),
             Emitter::Log(_) => (0..VARIANTS)
                 .map(|variant| AnyValue::from(log_body(worker, variant)))
                 .collect(),
@@ -349,6 +447,28 @@ fn attribute_set(worker: usize, variant: usize, count: usize) -> Vec<KeyValue> {
     standard.into_iter().take(count).chain(extra).collect()
 }
 
+/// The attribute set of metric series number `series`: `count` string
+/// attributes, the first (`loadgen.series`) telling the series apart, then
+/// what an HTTP server metric carries, then `loadgen.attribute.N`.
+fn series_attributes(series: usize, count: usize) -> Vec<KeyValue> {
+    let standard = [
+        KeyValue::new("loadgen.series", format!("series-{series}")),
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("http.route", "/api/orders/{id}"),
+        KeyValue::new("http.response.status_code", "200"),
+        KeyValue::new("url.scheme", "https"),
+        KeyValue::new("server.address", "shop.example.com"),
+        KeyValue::new("network.protocol.version", "1.1"),
+    ];
+    let extra = (standard.len()..count).map(|n| {
+        KeyValue::new(
+            Str::from(format!("loadgen.attribute.{n}")),
+            format!("value-{n}"),
+        )
+    });
+    standard.into_iter().take(count).chain(extra).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +493,24 @@ mod tests {
             severities.iter().filter(|s| **s == Severity::WARN).count(),
             3
         );
+    }
+
+    #[test]
+    fn series_differ_by_their_first_attribute() {
+        let a = series_attributes(0, DEFAULT_METRIC_ATTRIBUTES);
+        let b = series_attributes(1, DEFAULT_METRIC_ATTRIBUTES);
+        assert_eq!(a.len(), 4);
+        assert_eq!(a[0].key.to_string(), "loadgen.series");
+        assert_ne!(a[0], b[0]);
+        assert_eq!(a[1..], b[1..]);
+        for count in [0, 1, 7, 8, 128] {
+            let set = series_attributes(9, count);
+            assert_eq!(set.len(), count);
+            let mut keys: Vec<String> = set.iter().map(|kv| kv.key.to_string()).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), count);
+        }
     }
 
     #[test]
