@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use otlp_core::{
-    AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
+    AnyValue, InstrumentationScope, KeyValue, LogRecord, Resource, Severity, SpanContext, Str,
+    clock,
 };
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
 use tracing_core::dispatcher::WeakDispatch;
@@ -249,19 +250,27 @@ where
             }
         }
         let level = metadata.level();
-        let mut record = LogRecord::builder()
-            .time_unix_nano(time)
-            .severity(severity(level))
-            .severity_text(Str::from(level.as_str()));
-        if let Some(message) = fields.message {
-            record = record.body(AnyValue::String(message));
-        }
-        if let Some(context) = self.span_context::<S>(event).filter(SpanContext::is_valid) {
-            record = record.span_context(&context);
-        }
-        let mut record = record.build();
-        // Moved in, not copied: `attributes()` would extend an empty vector.
-        record.attributes = fields.attributes;
+        let context = self.span_context::<S>(event).filter(SpanContext::is_valid);
+        // Built in place (the builder would move the record at each step);
+        // observed when it occurred: one clock read.
+        let record = LogRecord {
+            time_unix_nano: time,
+            observed_time_unix_nano: time,
+            severity_number: severity(level),
+            severity_text: Str::from(level.as_str()),
+            body: fields.message.map(AnyValue::String),
+            attributes: fields.attributes,
+            dropped_attributes_count: 0,
+            flags: context
+                .as_ref()
+                .map_or(0, |context| u32::from(context.trace_flags.bits())),
+            trace_id: context.as_ref().map(|context| context.trace_id),
+            span_id: context.as_ref().map(|context| context.span_id),
+            event_name: Str::default(),
+            // Stamped by the logger.
+            resource: Resource::empty(),
+            scope: InstrumentationScope::empty(),
+        };
         self.logger.emit(record);
     }
 }
