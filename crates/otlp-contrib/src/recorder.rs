@@ -95,9 +95,8 @@ impl OtlpRecorder {
     /// Makes this the process's recorder (`metrics::set_global_recorder`);
     /// fails if one is installed already.
     pub fn install(self) -> Result<(), RecorderAlreadyInstalled> {
-        metrics::set_global_recorder(self).map_err(|_: SetRecorderError<OtlpRecorder>| {
-            RecorderAlreadyInstalled
-        })
+        metrics::set_global_recorder(self)
+            .map_err(|_: SetRecorderError<OtlpRecorder>| RecorderAlreadyInstalled)
     }
 
     fn describe(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
