@@ -1,10 +1,10 @@
 //! `cargo run --release --example quickstart [-- --spans N]`
 //!
-//! Spans, and log records correlated with them, through the otlp-rust
-//! pipelines to the embedded receiver (or to the collector
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` names), a short report, and a JSON summary as
-//! the last line. Exit status 0 only if every span and every log record was
-//! delivered.
+//! Spans, log records correlated with them, and request metrics (a counter
+//! and a duration histogram) through the otlp-rust pipelines to the embedded
+//! receiver (or to the collector `OTEL_EXPORTER_OTLP_ENDPOINT` names), a
+//! short report, and a JSON summary as the last line. Exit status 0 only if
+//! every span, every log record and every metric data point was delivered.
 
 use std::process::ExitCode;
 

@@ -1,11 +1,12 @@
 //! The embedded collector the examples export to, and the traces (with their
-//! log records) it keeps for display.
+//! log records) and the latest metrics it keeps for display.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
@@ -16,13 +17,15 @@ use otlp_contrib::receiver::{
 use otlp_sdk::config::{Config, Protocol};
 
 /// The spans and log records of the first few traces seen (by a span or by
-/// a log record carrying its trace id), grouped as they arrived.
+/// a log record carrying its trace id), grouped as they arrived, and the
+/// last metrics request accepted.
 #[derive(Default)]
 struct KeptTraces {
     limit: usize,
     order: Vec<Vec<u8>>,
     spans: HashMap<Vec<u8>, Vec<ResourceSpans>>,
     logs: HashMap<Vec<u8>, Vec<ResourceLogs>>,
+    latest_metrics: Option<ExportMetricsServiceRequest>,
 }
 
 impl KeptTraces {
@@ -33,6 +36,8 @@ impl KeptTraces {
         match request.signal {
             Signal::Traces => self.keep_spans(request),
             Signal::Logs => self.keep_logs(request),
+            // One request replaces the one before: memory stays bounded.
+            Signal::Metrics => self.latest_metrics = Some(request.metrics.clone()),
             // A signal the examples do not display.
             _ => {}
         }
@@ -96,8 +101,9 @@ impl KeptTraces {
 }
 
 /// An OTLP receiver on free loopback ports (gRPC and HTTP) that counts every
-/// span and log record and keeps the spans and log records of the first
-/// `keep_traces` traces for display. Memory stays bounded however many arrive.
+/// span, log record and metric data point, and keeps the spans and log
+/// records of the first `keep_traces` traces and the latest metrics request
+/// for display. Memory stays bounded however many arrive.
 pub struct EmbeddedCollector {
     receiver: Receiver,
     kept: Arc<Mutex<KeptTraces>>,
@@ -153,6 +159,18 @@ impl EmbeddedCollector {
         true
     }
 
+    /// Points `config`'s metric exporter at this collector too, unless
+    /// `config` names a metrics endpoint (generic or metrics-specific) of its
+    /// own; says whether it did.
+    pub fn receive_metrics_unless_configured(&self, config: &mut Config) -> bool {
+        let metrics = &mut config.metrics.exporter;
+        if metrics.endpoint.is_some() || metrics.metrics_endpoint.is_some() {
+            return false;
+        }
+        metrics.endpoint = self.endpoint(metrics.protocol);
+        true
+    }
+
     /// The endpoint an exporter of `protocol` should use.
     pub fn endpoint(&self, protocol: Protocol) -> Option<String> {
         match protocol {
@@ -180,6 +198,22 @@ impl EmbeddedCollector {
     /// passed; says which.
     pub fn wait_for_log_records(&self, records: u64, timeout: Duration) -> bool {
         self.receiver.wait_for_log_records(records, timeout)
+    }
+
+    /// Metric data points received in accepted requests.
+    pub fn received_data_points(&self) -> u64 {
+        self.receiver.data_point_count()
+    }
+
+    /// Waits until at least `points` metric data points arrived, or
+    /// `timeout` passed; says which.
+    pub fn wait_for_data_points(&self, points: u64, timeout: Duration) -> bool {
+        self.receiver.wait_for_data_points(points, timeout)
+    }
+
+    /// The last metrics request accepted, if any.
+    pub fn latest_metrics(&self) -> Option<ExportMetricsServiceRequest> {
+        self.lock().latest_metrics.clone()
     }
 
     /// Ids of the kept traces, in the order they were first seen.

@@ -4,8 +4,8 @@
 //! same code:
 //!
 //! - [`quickstart`]: `cargo run --release --example quickstart [-- --spans N]`
-//!   sends spans, and log records carrying their spans' ids, through the
-//!   pipelines to a collector — the embedded receiver unless
+//!   sends spans, log records carrying their spans' ids, and request
+//!   metrics through the pipelines to a collector — the embedded receiver unless
 //!   `OTEL_EXPORTER_OTLP_ENDPOINT` names one — and reports what arrived,
 //!   ending with one JSON line.
 //! - [`microservices`]: `cargo run --release --example microservices` runs three

@@ -1,5 +1,5 @@
-//! The quickstart: spans, and log records correlated with them, through the
-//! whole pipeline to a collector, and a report.
+//! The quickstart: spans, log records correlated with them, and request
+//! metrics, through the whole pipeline to a collector, and a report.
 //!
 //! Configuration is the standard one ([`ConfigLoader`]): with neither
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` nor `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
@@ -9,22 +9,39 @@
 //! records go through their own pipeline (`config.logs`: the same variables,
 //! under the `OTEL_EXPORTER_OTLP_LOGS_*` and `OTEL_BLRP_*` ones) to the same
 //! place; each one is emitted inside a span and carries its trace and span ids.
+//! Each request is also counted (`quickstart.requests`, a counter with its
+//! `http.route`) and timed (`quickstart.request.duration`, a histogram in ms)
+//! inside its server span, so sampled requests become exemplars; a
+//! `PeriodicReader` exports them through the metrics pipeline
+//! (`config.metrics`: `OTEL_EXPORTER_OTLP_METRICS_*`, `OTEL_METRIC_EXPORT_*`)
+//! to the same place, and once more at shutdown.
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use otlp_contrib::pipeline::{build_log_processor, build_processor};
-use otlp_contrib::receiver::{render_logs, render_traces};
+use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
+use otlp_contrib::receiver::{render_logs, render_metrics, render_traces};
 use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
 use otlp_sdk::config::ConfigLoader;
-use otlp_sdk::{Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider};
+use otlp_sdk::metrics::{Counter, Histogram, MeterProvider, MetricsStats, PeriodicReader};
+use otlp_sdk::{
+    Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider, active_span,
+};
 
 use crate::collector::EmbeddedCollector;
 
 /// Spans per generated trace: a server span with four children.
 const SPANS_PER_TRACE: u64 = 5;
+/// Measurements per request: one on the counter, one on the histogram.
+const RECORDINGS_PER_REQUEST: u64 = 2;
+/// The route of every request, as the spans and the metrics carry it.
+const ROUTE: &str = "/checkout/{cart}";
+/// How long the metrics shutdown may take when `OTEL_METRIC_EXPORT_TIMEOUT`
+/// is 0 (no limit): the quickstart still ends.
+const METRICS_SHUTDOWN_CAP: Duration = Duration::from_secs(60);
 
 /// What the quickstart was asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,12 +69,14 @@ pub enum UsageError {
 
 const USAGE: &str = "usage: cargo run --release --example quickstart [-- --spans N]
 
-Sends N spans (default 100000), and log records correlated with them (two per
-request: one in the server span, one in its authentication span), through
-the otlp-rust pipelines. Without OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP
+Sends N spans (default 100000), log records correlated with them (two per
+request: one in the server span, one in its authentication span), and
+metrics of the requests (a counter and a duration histogram) through the
+otlp-rust pipelines. Without OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP
 receiver on loopback receives them; OTEL_EXPORTER_OTLP_PROTOCOL picks grpc,
 http/protobuf or http/json. The last line printed is a JSON summary; the
-exit status is 0 only if every span and every log record was delivered.";
+exit status is 0 only if every span, every log record and every metric data
+point was delivered.";
 
 impl Options {
     /// Parses `--spans N` (also `--spans=N`) and `--help`.
@@ -116,26 +135,66 @@ pub struct Report {
     pub sample_spans_received: Option<ExportTraceServiceRequest>,
     /// The sample trace's log records (those carrying its trace id), as received.
     pub sample_logs_received: Option<ExportLogsServiceRequest>,
+    /// Where the metrics went.
+    pub metrics_endpoint: String,
+    /// Measurements made: a counter add and a histogram record per request.
+    pub recordings: u64,
+    /// The metrics pipeline's final accounting, in data points.
+    pub metric_stats: MetricsStats,
+    /// Metric data points the embedded receiver got (`None` when they went
+    /// to an external collector).
+    pub received_data_points: Option<u64>,
+    /// The last metrics request the embedded receiver got (shutdown's
+    /// collection), as received.
+    pub metrics_received: Option<ExportMetricsServiceRequest>,
+    /// The same, one line per data point.
+    pub sample_metrics: Option<String>,
     /// An error from shutdown, if any.
     pub shutdown_error: Option<String>,
 }
 
 impl Report {
-    /// Whether every span and every log record was delivered (and, with the
-    /// embedded receiver, received).
+    /// Whether every span, every log record and every metric data point was
+    /// delivered (and, with the embedded receiver, received).
     pub fn all_delivered(&self) -> bool {
-        delivered(&self.stats, self.received) && delivered(&self.log_stats, self.received_logs)
+        delivered(&self.stats, self.received)
+            && delivered(&self.log_stats, self.received_logs)
+            && self.metrics_delivered()
+    }
+
+    /// No data point failed or was rejected, the recordings made some, and
+    /// the embedded receiver (when it was the target) got every one exported.
+    fn metrics_delivered(&self) -> bool {
+        let stats = &self.metric_stats;
+        stats.failed_data_points == 0
+            && stats.rejected_data_points == 0
+            && (self.recordings == 0 || stats.exported_data_points > 0)
+            && self
+                .received_data_points
+                .is_none_or(|received| received == stats.exported_data_points)
     }
 
     /// The summary line. `produced`, `exported`, `dropped`, `failed` (and
     /// `received` when the embedded receiver got them) count spans, as before
     /// logs were added; `spans` and `logs` hold the same counts per signal,
-    /// and `all_delivered` says whether the exit status is 0.
+    /// `metrics` the recordings made and the data points exported, failed,
+    /// rejected (and received); `all_delivered` says whether the exit status
+    /// is 0.
     pub fn json_summary(&self) -> String {
         let spans = counts(&self.stats, self.received);
         let mut summary = spans.clone();
         summary["spans"] = spans;
         summary["logs"] = counts(&self.log_stats, self.received_logs);
+        let metrics = &self.metric_stats;
+        summary["metrics"] = serde_json::json!({
+            "recordings": self.recordings,
+            "data_points_exported": metrics.exported_data_points,
+            "data_points_failed": metrics.failed_data_points,
+            "data_points_rejected": metrics.rejected_data_points,
+        });
+        if let Some(received) = self.received_data_points {
+            summary["metrics"]["data_points_received"] = received.into();
+        }
         summary["all_delivered"] = self.all_delivered().into();
         summary.to_string()
     }
@@ -197,6 +256,19 @@ impl fmt::Display for Report {
         if let Some(received) = self.received_logs {
             writeln!(f, "  received      {received}")?;
         }
+        let metrics = &self.metric_stats;
+        writeln!(
+            f,
+            "  metrics       {} recordings, {} data points exported, {} failed, {} rejected (to {})",
+            self.recordings,
+            metrics.exported_data_points,
+            metrics.failed_data_points,
+            metrics.rejected_data_points,
+            self.metrics_endpoint,
+        )?;
+        if let Some(received) = self.received_data_points {
+            writeln!(f, "  received      {received} data points")?;
+        }
         writeln!(
             f,
             "  throughput    {:.0} spans/s ({:.3} s end to end, shutdown included)",
@@ -221,6 +293,9 @@ impl fmt::Display for Report {
         if let Some(error) = &logs.last_error {
             writeln!(f, "  last log error {error}")?;
         }
+        if let Some(error) = &metrics.last_error {
+            writeln!(f, "  last metrics error {error}")?;
+        }
         if let Some(tree) = &self.sample_trace {
             writeln!(f, "\nA sample trace, as the receiver got it:")?;
             for line in tree.lines() {
@@ -236,6 +311,16 @@ impl fmt::Display for Report {
                 writeln!(f, "  {line}")?;
             }
         }
+        if let Some(lines) = self
+            .sample_metrics
+            .as_ref()
+            .filter(|lines| !lines.is_empty())
+        {
+            writeln!(f, "\nThe request metrics, as the receiver got them last:")?;
+            for line in lines.lines() {
+                writeln!(f, "{line}")?;
+            }
+        }
         Ok(())
     }
 }
@@ -247,7 +332,8 @@ pub fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
 
 /// Runs the quickstart: loads the configuration from `loader`, starts the
 /// embedded receiver if no endpoint is configured, sends `options.spans`
-/// spans with their log records and shuts both pipelines down.
+/// spans with their log records and request metrics, and shuts the three
+/// pipelines down.
 pub fn run_with(
     options: &Options,
     loader: ConfigLoader,
@@ -257,6 +343,9 @@ pub fn run_with(
     let logs_embedded = embedded
         .as_ref()
         .is_some_and(|collector| collector.receive_logs_unless_configured(&mut config));
+    let metrics_embedded = embedded
+        .as_ref()
+        .is_some_and(|collector| collector.receive_metrics_unless_configured(&mut config));
     if config.service_name.is_none() {
         config.service_name = Some("quickstart".into());
     }
@@ -270,28 +359,68 @@ pub fn run_with(
         .with_config(&config)
         .with_processor(log_processor.clone())
         .build();
+    // The reader's `with_config` takes the interval and timeout; the retry
+    // policy is the span pipeline's.
+    let reader = PeriodicReader::builder(metric_exporter_from_config(&config)?)
+        .with_config(&config)
+        .with_retry(config.retry.clone())
+        .build()?;
+    let meter_provider = MeterProvider::builder()
+        .with_config(&config)
+        .with_reader(reader)
+        .build()?;
     let tracer = provider.tracer("otlp-rust-quickstart");
     let logger = logger_provider.logger("otlp-rust-quickstart");
+    let meter = meter_provider.meter("otlp-rust-quickstart");
+    let metrics = RequestMetrics {
+        requests: meter
+            .u64_counter("quickstart.requests")
+            .with_unit("{request}")
+            .with_description("Requests handled")
+            .build(),
+        duration: meter
+            .f64_histogram("quickstart.request.duration")
+            .with_unit("ms")
+            .with_description("Time to handle a request")
+            // A generated request takes well under a millisecond.
+            .with_boundaries(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            .build(),
+    };
 
     let started = Instant::now();
-    produce(&tracer, &logger, options.spans);
+    let requests = produce(&tracer, &logger, &metrics, options.spans);
+    let metrics_timeout = match config.metrics.export_timeout {
+        Duration::ZERO => METRICS_SHUTDOWN_CAP,
+        timeout => timeout,
+    };
     let shutdown_errors: Vec<String> = [
-        provider.shutdown(config.batch.export_timeout),
-        logger_provider.shutdown(config.logs.batch.export_timeout),
+        provider
+            .shutdown(config.batch.export_timeout)
+            .map_err(|e| e.to_string()),
+        logger_provider
+            .shutdown(config.logs.batch.export_timeout)
+            .map_err(|e| e.to_string()),
+        // A last collection and export of everything recorded.
+        meter_provider
+            .shutdown(metrics_timeout)
+            .map_err(|e| e.to_string()),
     ]
     .into_iter()
-    .zip(["spans", "logs"])
+    .zip(["spans", "logs", "metrics"])
     .filter_map(|(result, signal)| result.err().map(|error| format!("{signal}: {error}")))
     .collect();
     let shutdown_error = (!shutdown_errors.is_empty()).then(|| shutdown_errors.join("; "));
     let elapsed = started.elapsed();
     let stats = processor.stats();
     let log_stats = log_processor.stats();
+    let metric_stats = meter_provider.stats();
 
     let mut received = None;
     let mut received_logs = None;
     let mut sample_spans_received = None;
     let mut sample_logs_received = None;
+    let mut received_data_points = None;
+    let mut metrics_received = None;
     if let Some(collector) = &embedded {
         // The receiver counts a request as it answers it: give the last answers a moment.
         collector.wait_for_spans(stats.exported, Duration::from_secs(5));
@@ -299,6 +428,12 @@ pub fn run_with(
         if logs_embedded {
             collector.wait_for_log_records(log_stats.exported, Duration::from_secs(5));
             received_logs = Some(collector.received_log_records());
+        }
+        if metrics_embedded {
+            collector
+                .wait_for_data_points(metric_stats.exported_data_points, Duration::from_secs(5));
+            received_data_points = Some(collector.received_data_points());
+            metrics_received = collector.latest_metrics();
         }
         if let Some(trace_id) = collector.kept_trace_ids().first() {
             sample_spans_received = Some(collector.trace(trace_id));
@@ -321,22 +456,36 @@ pub fn run_with(
         sample_logs: sample_logs_received.as_ref().map(render_logs),
         sample_spans_received,
         sample_logs_received,
+        metrics_endpoint: config.metrics.exporter.endpoint_for(Signal::Metrics),
+        recordings: requests * RECORDINGS_PER_REQUEST,
+        metric_stats,
+        received_data_points,
+        sample_metrics: metrics_received.as_ref().map(render_metrics),
+        metrics_received,
         shutdown_error,
     })
 }
 
+/// The request metrics: how many, and how long each took.
+struct RequestMetrics {
+    requests: Counter<u64>,
+    duration: Histogram<f64>,
+}
+
 /// Sends `spans` spans as traces shaped like a web request: a server span,
 /// an authentication check, two database queries, and a render; and, inside
-/// the server span and the authentication span, a log record each.
-fn produce(tracer: &Tracer, logger: &Logger, spans: u64) {
+/// the server span and the authentication span, a log record each; counts
+/// and times each request in `metrics`. Returns the number of requests.
+fn produce(tracer: &Tracer, logger: &Logger, metrics: &RequestMetrics, spans: u64) -> u64 {
     let mut sent = 0;
     let mut request = 0u64;
     while sent < spans {
         let budget = (spans - sent).min(SPANS_PER_TRACE);
-        trace_one_request(tracer, logger, request, budget);
+        trace_one_request(tracer, logger, metrics, request, budget);
         sent += budget;
         request += 1;
     }
+    request
 }
 
 /// Emits a log record inside `span`: it carries the span's trace and span ids.
@@ -362,14 +511,21 @@ fn log_in(
     );
 }
 
-fn trace_one_request(tracer: &Tracer, logger: &Logger, request: u64, budget: u64) {
+fn trace_one_request(
+    tracer: &Tracer,
+    logger: &Logger,
+    metrics: &RequestMetrics,
+    request: u64,
+    budget: u64,
+) {
+    let started = Instant::now();
     let user = format!("user-{:06}", request % 10_000);
     let mut server = tracer
         .span_builder("GET /checkout/{cart}")
         .kind(SpanKind::Server)
         .attributes([
             KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("http.route", "/checkout/{cart}"),
+            KeyValue::new("http.route", ROUTE),
             KeyValue::new("url.path", format!("/checkout/{:08}", request)),
             KeyValue::new("server.address", "shop.example.com"),
             KeyValue::new(
@@ -437,6 +593,15 @@ fn trace_one_request(tracer: &Tracer, logger: &Logger, request: u64, budget: u64
     }
     server.set_attribute(KeyValue::new("http.response.status_code", 200));
     server.set_status(Status::Ok);
+    // Recorded in the server span: a sampled request can be the exemplar
+    // that links a data point to its trace.
+    active_span::in_span(server.context(), || {
+        let route = [KeyValue::new("http.route", ROUTE)];
+        metrics.requests.add(1, &route);
+        metrics
+            .duration
+            .record(started.elapsed().as_secs_f64() * 1000.0, &route);
+    });
     server.end();
 }
 

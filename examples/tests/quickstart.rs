@@ -1,7 +1,11 @@
-//! The quickstart delivers every span and every log record to the embedded
-//! receiver over each protocol, its summary says so, and its log records
-//! carry the trace and span ids of the spans they were emitted in.
+//! The quickstart delivers every span, every log record and every metric
+//! data point to the embedded receiver over each protocol, its summary says
+//! so, its log records carry the trace and span ids of the spans they were
+//! emitted in, and its metrics count and time every request.
 
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
+use otlp_contrib::receiver::{Receiver, ReceiverConfig};
 use otlp_examples::quickstart::{Options, run_with};
 use otlp_sdk::config::ConfigLoader;
 
@@ -21,6 +25,13 @@ fn every_span_reaches_the_embedded_receiver_over_each_protocol() {
         assert_eq!(summary["dropped"], 0);
         assert_eq!(summary["spans"]["produced"], 2_003);
         assert_eq!(summary["spans"]["received"], 2_003);
+        // 401 requests, each counted and timed; one export, at shutdown: the
+        // counter's and the histogram's one series.
+        assert_eq!(summary["metrics"]["recordings"], 802, "{summary}");
+        assert_eq!(summary["metrics"]["data_points_exported"], 2, "{summary}");
+        assert_eq!(summary["metrics"]["data_points_received"], 2, "{summary}");
+        assert_eq!(summary["metrics"]["data_points_failed"], 0, "{summary}");
+        assert_eq!(summary["metrics"]["data_points_rejected"], 0, "{summary}");
         assert_eq!(summary["all_delivered"], true);
         // The sample trace is one request: a server span and its four children.
         let tree = report.sample_trace.as_ref().expect("a sample trace");
@@ -63,6 +74,116 @@ fn every_log_record_reaches_the_embedded_receiver_and_the_summary_counts_it() {
         assert!(lines.contains("checkout started"), "{lines}");
         assert!(lines.contains("authenticated"), "{lines}");
     }
+}
+
+#[test]
+fn every_request_is_counted_and_timed_in_the_metrics_received() {
+    for protocol in ["http/protobuf", "grpc", "http/json"] {
+        let loader = ConfigLoader::new().with_env([("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)]);
+        let report = run_with(&Options { spans: 1_000 }, loader).expect("the quickstart runs");
+        assert!(report.all_delivered(), "{report}");
+        assert_eq!(report.recordings, 400, "{report}");
+        let stats = &report.metric_stats;
+        assert_eq!(stats.exported_data_points, 2, "{stats:?}");
+        assert_eq!(report.received_data_points, Some(2), "{report}");
+        assert!(report.metrics_endpoint.ends_with("/v1/metrics") || protocol == "grpc");
+        let text = report.to_string();
+        assert!(
+            text.contains("metrics       400 recordings, 2 data points exported, 0 failed"),
+            "{text}"
+        );
+        assert!(text.contains("received      2 data points"), "{text}");
+        assert!(text.contains("quickstart.requests"), "{text}");
+
+        let received = report.metrics_received.as_ref().expect("the metrics");
+        let metrics: Vec<_> = received
+            .resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+            .collect();
+        let requests = metrics
+            .iter()
+            .find(|metric| metric.name == "quickstart.requests")
+            .expect("the request counter");
+        let Some(Data::Sum(sum)) = &requests.data else {
+            panic!("a sum: {requests:?}");
+        };
+        assert_eq!(sum.data_points.len(), 1);
+        let point = &sum.data_points[0];
+        assert_eq!(point.value, Some(Value::AsInt(200)), "{point:?}");
+        assert_eq!(point.attributes.len(), 1);
+        assert_eq!(point.attributes[0].key, "http.route");
+        // Recorded inside sampled server spans: the exemplar names a trace.
+        assert!(
+            point
+                .exemplars
+                .iter()
+                .any(|exemplar| exemplar.trace_id.len() == 16),
+            "{point:?}"
+        );
+        let duration = metrics
+            .iter()
+            .find(|metric| metric.name == "quickstart.request.duration")
+            .expect("the duration histogram");
+        assert_eq!(duration.unit, "ms");
+        let Some(Data::Histogram(histogram)) = &duration.data else {
+            panic!("a histogram: {duration:?}");
+        };
+        assert_eq!(histogram.data_points[0].count, 200);
+    }
+}
+
+#[test]
+fn the_metrics_go_to_the_configured_collector_and_count_in_all_delivered() {
+    // An external collector: the same endpoint for the three signals.
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let endpoint = receiver.grpc_endpoint().unwrap();
+    let loader = ConfigLoader::new().with_env([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    let report = run_with(&Options { spans: 100 }, loader).expect("the quickstart runs");
+    assert!(!report.embedded);
+    assert!(report.all_delivered(), "{report}");
+    assert_eq!(report.received_data_points, None);
+    assert_eq!(report.metric_stats.exported_data_points, 2);
+    assert!(receiver.wait_for_data_points(2, std::time::Duration::from_secs(5)));
+    assert_eq!(receiver.data_point_count(), 2);
+    assert_eq!(receiver.span_count(), 100);
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    assert_eq!(summary["metrics"]["recordings"], 40, "{summary}");
+    assert_eq!(summary["metrics"]["data_points_exported"], 2, "{summary}");
+    assert!(
+        summary["metrics"].get("data_points_received").is_none(),
+        "{summary}"
+    );
+
+    // Metrics that cannot be delivered make the run fail, spans or not.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let nowhere = format!("http://127.0.0.1:{port}");
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let loader = ConfigLoader::new().with_env([
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            receiver.http_endpoint().unwrap(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            format!("{nowhere}/v1/metrics"),
+        ),
+        ("OTLP__RETRY__ENABLED", "false".to_owned()),
+    ]);
+    let report = run_with(&Options { spans: 100 }, loader).expect("the quickstart runs");
+    assert_eq!(receiver.span_count(), 100, "{report}");
+    assert_eq!(report.metric_stats.failed_data_points, 2, "{report}");
+    assert!(!report.all_delivered(), "{report}");
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    assert_eq!(summary["metrics"]["data_points_failed"], 2, "{summary}");
+    assert_eq!(summary["all_delivered"], false, "{summary}");
 }
 
 #[test]
