@@ -9,6 +9,7 @@ use otlp_benches::hot_path::ValueKind;
 use otlp_benches::logs::Shape as LogShape;
 
 use crate::logs::{LogOptions, ModeKind};
+use crate::metrics::MetricOptions;
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 
 /// `--help`.
@@ -53,6 +54,11 @@ SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow
                  and one that holds every record), a burst of 200,000 and 50,000
                  records/s for 5 s: sender CPU per record, received, lost; only
                  with --scenario logs (not part of `all`)
+    metrics      issue 17: Counter::add and Histogram::record with 3 attributes on an
+                 existing series, 1 and 2 threads (ns/op), memory per series and CPU
+                 to collect and export 10,000 series over gRPC: otlp-sdk against
+                 opentelemetry_sdk + opentelemetry-otlp; only with --scenario
+                 metrics (not part of `all`)
 
 OPTIONS:
     --scenario LIST           the scenarios to run (see above)
@@ -95,6 +101,9 @@ OPTIONS:
     --log-modes LIST          logs: burst, steady or both, comma-separated (default both)
     --log-shapes LIST         logs: flat (no span), in-span (ten events per entered
                               span) or both, comma-separated (default flat)
+    --metric-series N         metrics: series of the memory and export measurements
+                              (default 10000)
+    --metric-op-time D        metrics: length of each timed loop (default 300ms)
     --repeat R                the same as --runs
     --json                    print JSON instead of Markdown
     -h, --help                this text
@@ -294,6 +303,8 @@ pub struct Options {
     /// The logs scenario (run when `--scenario` names `logs`); boxed so
     /// that `Role::Coordinator` stays about the size of the other roles.
     pub logs: Box<LogOptions>,
+    /// The metrics scenario (run when `--scenario` names `metrics`).
+    pub metrics: Box<MetricOptions>,
     /// Whether the burst and the steady rate also run otlp-rust with its
     /// durable queue on (`--no-durable`: not).
     pub durable: bool,
@@ -319,6 +330,7 @@ impl Options {
             door_threads: vec![1, 2],
             door_shapes: Shape::ALL.to_vec(),
             logs: Box::default(),
+            metrics: Box::default(),
             durable: true,
             json: false,
             given: Vec::new(),
@@ -466,11 +478,15 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                 }
             }
             "--scenario" => {
-                // `logs` runs apart from the span scenarios (crate::logs).
+                // `logs` and `metrics` run apart from the span scenarios
+                // (crate::logs, crate::metrics).
                 let text = value("--scenario")?;
                 let (logs, spans): (Vec<&str>, Vec<&str>) =
                     text.split(',').partition(|item| item.trim() == "logs");
+                let (metrics, spans): (Vec<&str>, Vec<&str>) =
+                    spans.into_iter().partition(|item| item.trim() == "metrics");
                 options.logs.run = !logs.is_empty();
+                options.metrics.run = !metrics.is_empty();
                 options.scenarios = if spans.is_empty() {
                     Vec::new()
                 } else {
@@ -482,6 +498,15 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                     0 => return Err("--log-records must be at least 1".into()),
                     records => records,
                 };
+            }
+            "--metric-series" => {
+                options.metrics.series = match parse_count(&value("--metric-series")?)? {
+                    0 => return Err("--metric-series must be at least 1".into()),
+                    series => series,
+                };
+            }
+            "--metric-op-time" => {
+                options.metrics.op_time = parse_duration(&value("--metric-op-time")?)?;
             }
             "--log-rate" => options.logs.rate = parse_rate(&value("--log-rate")?)?,
             "--log-duration" => {

@@ -15,7 +15,9 @@
 //! ([`memory`]). The burst's receiver counts spans; the others' decodes
 //! every request (`--receiver count|decode` chooses for all). Apart from
 //! those, `--scenario logs` compares log records through `tracing`
-//! ([`logs`]).
+//! ([`logs`]), and `--scenario metrics` compares counters and histograms
+//! (issue 17: ns per recording, memory per series, CPU to export;
+//! [`metrics`]).
 //!
 //! ## What runs where
 //!
@@ -68,6 +70,7 @@ mod field;
 mod format;
 mod logs;
 mod memory;
+mod metrics;
 mod process;
 mod report;
 mod roles;
@@ -82,7 +85,8 @@ use crate::report::{Machine, Report};
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(outcome) = logs::child_role(&arguments) {
+    if let Some(outcome) = logs::child_role(&arguments).or_else(|| metrics::child_role(&arguments))
+    {
         return match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -124,7 +128,7 @@ fn main() -> ExitCode {
 /// burst's table as it always was, then one section per other scenario.
 /// JSON: the burst's object alone when only the burst ran, the logs'
 /// alone when only they ran, else `{"burst": ..., "scenarios": [...]}`
-/// (with `"logs": ...` when they ran).
+/// (with `"logs": ...` when they ran); likewise for the metrics.
 fn coordinate(options: &Options) -> Result<(), String> {
     let mut machine = Machine::describe();
     let burst = if options.scenarios.contains(&Scenario::Burst) {
@@ -138,6 +142,11 @@ fn coordinate(options: &Options) -> Result<(), String> {
     } else {
         None
     };
+    let metrics = if options.metrics.run {
+        Some(metrics::run(options)?)
+    } else {
+        None
+    };
     machine.finish();
     let nproc = machine.nproc;
     let burst = burst.map(|results| Report::new(options, results, machine.clone()));
@@ -146,9 +155,10 @@ fn coordinate(options: &Options) -> Result<(), String> {
         .map(|results| ScenarioReport::new(options, results, nproc))
         .collect();
     let text = if options.json {
-        let json = match (&burst, scenarios.is_empty(), &logs) {
-            (Some(burst), true, None) => burst.json(),
-            (None, true, Some(logs)) => logs.json(),
+        let json = match (&burst, scenarios.is_empty(), &logs, &metrics) {
+            (Some(burst), true, None, None) => burst.json(),
+            (None, true, Some(logs), None) => logs.json(),
+            (None, true, None, Some(metrics)) => metrics.json(),
             _ => {
                 let mut json = serde_json::json!({
                     "burst": burst.as_ref().map(Report::json),
@@ -156,6 +166,9 @@ fn coordinate(options: &Options) -> Result<(), String> {
                 });
                 if let Some(logs) = &logs {
                     json["logs"] = logs.json();
+                }
+                if let Some(metrics) = &metrics {
+                    json["metrics"] = metrics.json();
                 }
                 json
             }
@@ -174,6 +187,12 @@ fn coordinate(options: &Options) -> Result<(), String> {
                 text.push('\n');
             }
             text.push_str(&logs.markdown(&machine));
+        }
+        if let Some(metrics) = &metrics {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&metrics.markdown(&machine));
         }
         text
     };

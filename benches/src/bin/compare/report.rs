@@ -1002,6 +1002,7 @@ mod tests {
             door_threads: vec![1, 2],
             door_shapes: otlp_benches::end_to_end::Shape::ALL.to_vec(),
             logs: Box::default(),
+            metrics: Box::default(),
             durable: true,
             json: false,
             given: vec!["--spans".into(), "1000000".into()],

@@ -1,0 +1,147 @@
+//! `Counter::add` and `Histogram::record` with 3 attributes on an existing
+//! series (issue 17): otlp-sdk against `opentelemetry_sdk`, side by side.
+//!
+//! ```text
+//! cargo bench -p otlp-benches --bench metrics
+//! ```
+//!
+//! Each call builds its three `KeyValue`s (static keys and values:
+//! `http.request.method=GET`, `http.route=/cart|/checkout`,
+//! `http.response.status_code=200`) as a call site does and records on a
+//! series that exists already. Both providers have a `PeriodicReader` whose
+//! interval (an hour) never fires and an exporter that drops everything;
+//! see `otlp_benches::metrics`. Threads: `1_thread`; `2_threads_shared`
+//! (both threads on one series); `2_threads_own` (one series each). With
+//! two threads the figure is wall time per operation on each thread
+//! (`iter_custom`: both threads do `iters` operations; the longest thread's
+//! time), so perfect scaling keeps it at the one-thread figure.
+//!
+//! After criterion the suite prints otlp-sdk's ratio against the baseline,
+//! measured in interleaved rounds; the goal of issue 17 is 2x.
+//!
+//! | ns/op (2026-12-03, 2-core VM, shared) | otlp-sdk | opentelemetry_sdk |
+//! |---|---:|---:|
+//! | see `benches/README.md`, "Metrics" | | |
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use otlp_benches::metrics::{
+    BaselineInstruments, Exporter, Instrument, Instruments, OursInstruments, Series, time_threads,
+};
+use otlp_benches::report::{Comparison, Interleaved, RunMode, print_report, settle_allocator};
+
+/// Issue 17: at least 2x faster per recording.
+const GOAL: f64 = 2.0;
+
+/// Operations per call of a side in the interleaved rounds.
+const ROUND: u64 = 20_000;
+
+/// The thread setups: threads, series, benchmark id.
+const SETUPS: [(usize, Series, &str); 3] = [
+    (1, Series::Shared, "1_thread"),
+    (2, Series::Shared, "2_threads_shared"),
+    (2, Series::PerThread, "2_threads_own"),
+];
+
+fn group_name(instrument: Instrument) -> &'static str {
+    match instrument {
+        Instrument::Counter => "metrics_counter_add",
+        Instrument::Histogram => "metrics_histogram_record",
+    }
+}
+
+fn run(
+    side: &dyn Instruments,
+    instrument: Instrument,
+    threads: usize,
+    series: Series,
+    ops: u64,
+) -> Duration {
+    time_threads(threads, ops, |thread| {
+        side.existing(instrument, series.of(thread))
+    })
+}
+
+fn main() {
+    let mode = RunMode::from_env();
+    settle_allocator();
+    let ours = OursInstruments::new(&Exporter::Discard).expect("otlp-sdk provider");
+    let baseline =
+        BaselineInstruments::new(&Exporter::Discard).expect("opentelemetry_sdk provider");
+    // Both series of both instruments exist before anything is timed.
+    for side in [&ours as &dyn Instruments, &baseline] {
+        for instrument in Instrument::ALL {
+            side.existing(instrument, 0);
+            side.existing(instrument, 1);
+        }
+    }
+
+    // About 2.5 s per benchmark; command-line flags override.
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    for instrument in Instrument::ALL {
+        let mut group = criterion.benchmark_group(group_name(instrument));
+        group.throughput(Throughput::Elements(1));
+        for (threads, series, id) in SETUPS {
+            group.bench_function(BenchmarkId::new("otlp_sdk", id), |b| {
+                b.iter_custom(|ops| run(&ours, instrument, threads, series, ops))
+            });
+            group.bench_function(BenchmarkId::new("opentelemetry_sdk", id), |b| {
+                b.iter_custom(|ops| run(&baseline, instrument, threads, series, ops))
+            });
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+
+    if let Some(interleaved) = Interleaved::for_mode(mode) {
+        let mut comparisons = Vec::new();
+        for instrument in Instrument::ALL {
+            for (threads, series, id) in SETUPS {
+                let ops = if mode == RunMode::Benchmark {
+                    ROUND
+                } else {
+                    10
+                };
+                let timing = interleaved.run(
+                    || run(&ours, instrument, threads, series, ops),
+                    || run(&baseline, instrument, threads, series, ops),
+                );
+                comparisons.push(
+                    Comparison::new(
+                        format!("{}/{id}", group_name(instrument)),
+                        "otlp-sdk",
+                        "opentelemetry_sdk",
+                        ops,
+                        timing,
+                    )
+                    .with_unit("op")
+                    .with_goal(GOAL),
+                );
+            }
+        }
+        print_report("metrics", mode, &comparisons);
+        println!(
+            "  (2_threads: wall time per operation on each thread, both threads recording; \
+             {ROUND} operations per thread per call)"
+        );
+    }
+    if mode != RunMode::List {
+        // Every recording landed: two series per instrument, no overflow.
+        let collected = ours.provider.collect();
+        let points: usize = collected
+            .iter()
+            .map(|metric| metric.data.data_point_count())
+            .sum();
+        println!(
+            "metrics: otlp-sdk holds {points} series over {} instruments; overflowed \
+             measurements: {}",
+            collected.len(),
+            ours.provider.stats().overflowed_measurements
+        );
+    }
+}
