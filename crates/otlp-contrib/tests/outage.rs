@@ -353,7 +353,7 @@ fn shutdown_meets_its_deadline(transport: Transport, fault: Fault, spans: u64) -
     );
     let undelivered = stats.dropped + stats.failed;
     match result {
-        Err(PipelineError::Timeout { pending }) => {
+        Err(PipelineError::Timeout { pending, .. }) => {
             assert!(pending > 0 && pending <= undelivered, "{pending} {stats:?}")
         }
         Err(PipelineError::Undelivered { failed, .. }) => assert!(failed <= undelivered),

@@ -96,6 +96,7 @@ impl BatchPipeline {
         let stats = self.stats();
         PipelineError::Timeout {
             pending: stats.queued + stats.in_flight,
+            signal: self.inner.signal,
         }
     }
 

@@ -21,7 +21,7 @@ use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::durable::{DurableConfig, FsyncPolicy, RecordId};
-use crate::error::PipelineError;
+use crate::error::{PipelineError, Records};
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::pool::Pool;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
@@ -374,7 +374,8 @@ impl<E: Exporter> ExportLoop<E> {
                 self.buffers.put(body);
                 Stats::add(&self.shared.stats.dropped_durable, spans);
                 self.shared.stats.record_error(format!(
-                    "{spans} spans lost: their durable record could not be read back: {error}"
+                    "{} lost: their durable record could not be read back: {error}",
+                    Records(spans, self.settings.signal)
                 ));
             }
             Some(NextRecord::Deferred { spans, error }) => {
@@ -401,7 +402,8 @@ impl<E: Exporter> ExportLoop<E> {
                     if evicted > 0 {
                         Stats::add(&self.shared.stats.dropped_durable, evicted);
                         self.shared.stats.record_error(format!(
-                            "the durable queue reached its disk cap: {evicted} waiting spans were dropped"
+                            "the durable queue reached its disk cap: {} waiting were dropped",
+                            Records(evicted, self.settings.signal)
                         ));
                     }
                 }
@@ -502,7 +504,8 @@ impl<E: Exporter> ExportLoop<E> {
             self.buffers.put(body);
             Stats::add(&self.shared.stats.failed, count as u64);
             self.shared.stats.record_error(format!(
-                "{count} spans could not be written as JSON: {error}"
+                "{} could not be written as JSON: {error}",
+                Records(count as u64, self.settings.signal)
             ));
             return 0;
         }
@@ -514,7 +517,8 @@ impl<E: Exporter> ExportLoop<E> {
         if count == 1 {
             Stats::add(&self.shared.stats.dropped_oversized, 1);
             self.shared.stats.record_error(format!(
-                "a span larger, as JSON, than the {} byte request cap was dropped",
+                "a {} larger, as JSON, than the {} byte request cap was dropped",
+                self.settings.signal.record_noun(),
                 self.settings.max_request_bytes
             ));
             return 1;
@@ -625,9 +629,10 @@ impl<E: Exporter> ExportLoop<E> {
             let result = if !done {
                 Err(PipelineError::Timeout {
                     pending: self.pending_for(&flush),
+                    signal: self.settings.signal,
                 })
             } else {
-                settled_result(&flush)
+                settled_result(&flush, self.settings.signal)
             };
             let _ = flush.reply.send(result);
         }
@@ -695,7 +700,8 @@ impl<E: Exporter> ExportLoop<E> {
         if abandoned > 0 {
             Stats::add(&stats.failed, abandoned);
             stats.record_error(format!(
-                "{abandoned} spans still in flight at the shutdown deadline"
+                "{} still in flight at the shutdown deadline",
+                Records(abandoned, self.settings.signal)
             ));
         }
         if let Some(backlog) = &self.backlog {
@@ -713,9 +719,12 @@ impl<E: Exporter> ExportLoop<E> {
             .runtime
             .block_on(async move { tokio::time::timeout(remaining, exporter.shutdown()).await });
         let result = if pending > 0 && persisted < pending {
-            Err(PipelineError::Timeout { pending })
+            Err(PipelineError::Timeout {
+                pending,
+                signal: self.settings.signal,
+            })
         } else {
-            settled_result(&flush)
+            settled_result(&flush, self.settings.signal)
         };
         // Flushes still waiting learn that the pipeline is gone.
         for other in self.flushes.drain(..) {
@@ -750,16 +759,18 @@ impl<E: Exporter> ExportLoop<E> {
     }
 }
 
-/// A finished flush's answer: what its spans became.
-fn settled_result(flush: &PendingFlush) -> Result<(), PipelineError> {
+/// A finished flush's answer: what its records (of `signal`) became.
+fn settled_result(flush: &PendingFlush, signal: Signal) -> Result<(), PipelineError> {
     if flush.failed > 0 || flush.rejected > 0 {
         Err(PipelineError::Undelivered {
             failed: flush.failed,
             rejected: flush.rejected,
+            signal,
         })
     } else if flush.persisted > 0 {
         Err(PipelineError::Persisted {
             spans: flush.persisted,
+            signal,
         })
     } else {
         Ok(())

@@ -6,13 +6,16 @@ use std::time::{Duration, Instant};
 
 use crate::batch_pipeline::deadline_after;
 use crate::error::PipelineError;
+use crate::exporter::Signal;
 
 /// Runs `action` on every processor with what is left of `timeout`, on one
 /// thread per processor when there are several, so that the whole call
 /// returns by the deadline even if each processor takes all of it. Returns
-/// the first error.
+/// the first error; a processor whose thread panicked reports a timeout of
+/// `signal`'s records.
 pub(crate) fn on_every_processor<P: ?Sized + Send + Sync>(
     processors: &[Arc<P>],
+    signal: Signal,
     timeout: Duration,
     action: impl Fn(&P, Duration) -> Result<(), PipelineError> + Sync,
 ) -> Result<(), PipelineError> {
@@ -39,7 +42,7 @@ pub(crate) fn on_every_processor<P: ?Sized + Send + Sync>(
                 .map(|(processor, thread)| match thread {
                     Ok(thread) => thread
                         .join()
-                        .unwrap_or(Err(PipelineError::Timeout { pending: 0 })),
+                        .unwrap_or(Err(PipelineError::Timeout { pending: 0, signal })),
                     // No thread to spare: this one does it, with what is left.
                     Err(_) => action(processor.as_ref(), left()),
                 })

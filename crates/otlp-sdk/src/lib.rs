@@ -164,7 +164,7 @@ pub use error::PipelineError;
 pub use exporter::{
     BoxExportFuture, DynExporter, ExportError, ExportOutcome, ExportRequest, Exporter, Signal,
 };
-pub use limits::SpanLimits;
+pub use limits::{LogRecordLimits, SpanLimits};
 pub use log_processor::{BatchLogProcessor, BatchLogProcessorBuilder, LogProcessor};
 pub use logger::{Logger, LoggerProvider, LoggerProviderBuilder};
 pub use pool::{Pool, PoolStats, Pooled};

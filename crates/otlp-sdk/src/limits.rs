@@ -1,14 +1,16 @@
-//! [`SpanLimits`]: caps on what one span may carry.
+//! [`SpanLimits`] and [`LogRecordLimits`]: caps on what one span or one log
+//! record may carry.
 
 use std::sync::Arc;
 
-use otlp_core::{AnyValue, KeyValue, Str};
+use otlp_core::{AnyValue, KeyValue, LogRecord, Str};
 
 /// Caps on attributes, events and links per span, and on the length of
 /// attribute values. What goes over a count cap is discarded and counted in
 /// the span's `dropped_*_count` fields, which reach the backend; a value over
 /// the length cap is truncated. Defaults follow the specification (128 each,
-/// no length cap).
+/// no length cap). From a loaded configuration (`OTEL_SPAN_*_LIMIT`, section
+/// `limits`): [`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits).
 ///
 /// ```
 /// use otlp_sdk::SpanLimits;
@@ -51,6 +53,63 @@ impl Default for SpanLimits {
             max_attributes_per_event: 128,
             max_attributes_per_link: 128,
             max_attribute_value_length: None,
+        }
+    }
+}
+
+/// Caps on the attributes of one log record, as the specification's
+/// `LogRecordLimits`: what goes over the count cap is discarded and counted
+/// in the record's `dropped_attributes_count`, which reaches the backend; a
+/// value over the length cap is truncated, exactly as
+/// [`SpanLimits::max_attribute_value_length`] says. The body is never
+/// changed. Defaults follow the specification (128 attributes, no length cap).
+///
+/// Cost: [`Logger::emit`](crate::Logger::emit) compares the attribute count
+/// with the cap; only a record over it, or a length cap, costs more (a
+/// truncation copies the text it cuts, nothing else).
+///
+/// ```
+/// use otlp_sdk::LogRecordLimits;
+///
+/// let limits = LogRecordLimits { max_attribute_value_length: Some(256), ..LogRecordLimits::default() };
+/// assert_eq!(limits.max_attributes, 128);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogRecordLimits {
+    /// Attributes per log record (`OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`, else
+    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`; default 128).
+    pub max_attributes: usize,
+    /// Longest attribute value (`OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`,
+    /// else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`); `None` (the default) is no
+    /// limit. Strings are cut to this many characters, byte arrays to this many
+    /// bytes, arrays and key-value lists value by value.
+    pub max_attribute_value_length: Option<usize>,
+}
+
+impl Default for LogRecordLimits {
+    fn default() -> Self {
+        LogRecordLimits {
+            max_attributes: 128,
+            max_attribute_value_length: None,
+        }
+    }
+}
+
+impl LogRecordLimits {
+    /// Applies the limits to `record`: attributes past
+    /// [`max_attributes`](Self::max_attributes) are discarded (the first ones
+    /// are kept) and added to its `dropped_attributes_count`, and values are
+    /// truncated. Allocates only to truncate.
+    pub(crate) fn apply(&self, record: &mut LogRecord) {
+        let excess = record.attributes.len().saturating_sub(self.max_attributes);
+        if excess > 0 {
+            record.attributes.truncate(self.max_attributes);
+            let excess = u32::try_from(excess).unwrap_or(u32::MAX);
+            record.dropped_attributes_count =
+                record.dropped_attributes_count.saturating_add(excess);
+        }
+        if let Some(max) = self.max_attribute_value_length {
+            truncate_values(&mut record.attributes, max);
         }
     }
 }
@@ -107,6 +166,43 @@ fn exceeds(value: &AnyValue, max: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_record_limits_keep_the_first_attributes_and_count_the_rest() {
+        let mut record = LogRecord::builder()
+            .body("a body longer than the cap is kept")
+            .attribute(KeyValue::new("a", "first value"))
+            .attribute(KeyValue::new("b", 2))
+            .attribute(KeyValue::new("c", "third"))
+            .build();
+        record.dropped_attributes_count = 1; // dropped earlier, by a front door
+        let limits = LogRecordLimits {
+            max_attributes: 2,
+            max_attribute_value_length: Some(5),
+        };
+        limits.apply(&mut record);
+        assert_eq!(
+            record.attributes,
+            [KeyValue::new("a", "first"), KeyValue::new("b", 2)]
+        );
+        assert_eq!(record.dropped_attributes_count, 2);
+        assert_eq!(
+            record.body,
+            Some(string("a body longer than the cap is kept"))
+        );
+    }
+
+    #[test]
+    fn default_log_record_limits_change_nothing_under_128_attributes() {
+        let attributes: Vec<KeyValue> = (0..128)
+            .map(|i| KeyValue::new(format!("k{i}"), "x".repeat(1000)))
+            .collect();
+        let mut record = LogRecord::builder().build();
+        record.attributes = attributes.clone();
+        LogRecordLimits::default().apply(&mut record);
+        assert_eq!(record.attributes, attributes);
+        assert_eq!(record.dropped_attributes_count, 0);
+    }
 
     fn string(text: &str) -> AnyValue {
         AnyValue::String(Str::copy_from(text))

@@ -15,13 +15,16 @@ use otlp_core::{InstrumentationScope, LogRecord, Resource, Str, clock};
 
 use crate::config::Config;
 use crate::error::PipelineError;
+use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
+use crate::limits::LogRecordLimits;
 use crate::log_processor::LogProcessor;
 use crate::resource_settings::ResourceSettings;
 
 struct LoggerProviderState {
     resource: Arc<Resource>,
     processors: Vec<Arc<dyn LogProcessor>>,
+    limits: LogRecordLimits,
     disabled: bool,
 }
 
@@ -67,6 +70,7 @@ impl fmt::Debug for LoggerProvider {
         f.debug_struct("LoggerProvider")
             .field("resource", &self.inner.resource)
             .field("processors", &self.inner.processors.len())
+            .field("limits", &self.inner.limits)
             .field("disabled", &self.inner.disabled)
             .finish()
     }
@@ -99,17 +103,23 @@ impl LoggerProvider {
     /// Flushes every processor, all together, within `timeout`; returns the
     /// first error.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
-        on_every_processor(&self.inner.processors, timeout, |processor, left| {
-            processor.force_flush(left)
-        })
+        on_every_processor(
+            &self.inner.processors,
+            Signal::Logs,
+            timeout,
+            |processor, left| processor.force_flush(left),
+        )
     }
 
     /// Shuts down every processor, all together, within `timeout`; returns
     /// the first error.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
-        on_every_processor(&self.inner.processors, timeout, |processor, left| {
-            processor.shutdown(left)
-        })
+        on_every_processor(
+            &self.inner.processors,
+            Signal::Logs,
+            timeout,
+            |processor, left| processor.shutdown(left),
+        )
     }
 }
 
@@ -143,11 +153,15 @@ impl Logger {
 
     /// Emits `record`: it gets this provider's resource and this logger's
     /// scope (whatever it carried), and the current time as its observed
-    /// time when it has none; then every processor takes it, in order.
+    /// time when it has none; its attributes are held to the provider's
+    /// [`LogRecordLimits`] (those past the cap discarded and added to
+    /// `dropped_attributes_count`, values truncated); then every processor
+    /// takes it, in order.
     pub fn emit(&self, mut record: LogRecord) {
         if !self.enabled() {
             return;
         }
+        self.provider.limits.apply(&mut record);
         if record.observed_time_unix_nano == 0 {
             record.observed_time_unix_nano = clock::now_unix_nanos();
         }
@@ -164,15 +178,26 @@ impl Logger {
 pub struct LoggerProviderBuilder {
     resource: ResourceSettings,
     processors: Vec<Arc<dyn LogProcessor>>,
+    limits: LogRecordLimits,
     disabled: bool,
 }
 
 impl LoggerProviderBuilder {
-    /// Takes the service name, resource attributes and `OTEL_SDK_DISABLED`
-    /// from a loaded [`Config`].
+    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` and
+    /// the log record limits ([`LimitsConfig::log_record_limits`](crate::config::LimitsConfig::log_record_limits))
+    /// from a loaded [`Config`]. A [`with_log_limits`](Self::with_log_limits)
+    /// after this call wins.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
+        self.limits = config.limits.log_record_limits();
         self.disabled = config.disabled;
+        self
+    }
+
+    /// Sets the log record limits (default [`LogRecordLimits::default`]: 128
+    /// attributes, no length cap).
+    pub fn with_log_limits(mut self, limits: LogRecordLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -207,6 +232,7 @@ impl LoggerProviderBuilder {
             inner: Arc::new(LoggerProviderState {
                 resource: Arc::new(self.resource.build()),
                 processors: self.processors,
+                limits: self.limits,
                 disabled: self.disabled,
             }),
         }

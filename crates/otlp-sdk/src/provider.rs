@@ -8,6 +8,7 @@ use otlp_core::{InstrumentationScope, Resource, Str};
 
 use crate::config::Config;
 use crate::error::PipelineError;
+use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
 use crate::limits::SpanLimits;
 use crate::processor::{BatchSpanProcessor, SpanProcessor};
@@ -84,17 +85,23 @@ impl TracerProvider {
     /// Flushes every processor, all together, within `timeout`; returns the
     /// first error.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
-        on_every_processor(&self.inner.processors, timeout, |processor, left| {
-            processor.force_flush(left)
-        })
+        on_every_processor(
+            &self.inner.processors,
+            Signal::Traces,
+            timeout,
+            |processor, left| processor.force_flush(left),
+        )
     }
 
     /// Shuts down every processor, all together, within `timeout`; returns
     /// the first error.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
-        on_every_processor(&self.inner.processors, timeout, |processor, left| {
-            processor.shutdown(left)
-        })
+        on_every_processor(
+            &self.inner.processors,
+            Signal::Traces,
+            timeout,
+            |processor, left| processor.shutdown(left),
+        )
     }
 }
 
@@ -110,10 +117,13 @@ pub struct TracerProviderBuilder {
 }
 
 impl TracerProviderBuilder {
-    /// Takes the service name, resource attributes and `OTEL_SDK_DISABLED`
-    /// from a loaded [`Config`].
+    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` and
+    /// the span limits ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
+    /// from a loaded [`Config`]. A [`with_span_limits`](Self::with_span_limits)
+    /// after this call wins.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
+        self.limits = config.limits.span_limits();
         self.disabled = config.disabled;
         self
     }
@@ -136,7 +146,8 @@ impl TracerProviderBuilder {
         self
     }
 
-    /// Sets the span limits.
+    /// Sets the span limits (default [`SpanLimits::default`]: 128 of each, no
+    /// length cap).
     pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
         self.limits = limits;
         self

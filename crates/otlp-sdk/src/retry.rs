@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::error::Records;
 use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
 
 /// How failed exports are retried. The one retry policy of the pipeline:
@@ -182,7 +183,8 @@ impl RetryPolicy {
                     let rejected = rejected_spans.min(spans);
                     if rejected > 0 || !message.is_empty() {
                         report(SendEvent::Error(format!(
-                            "partial success: {rejected} spans rejected: {message}"
+                            "partial success: {} rejected: {message}",
+                            Records(rejected, exporter.signal())
                         )));
                     }
                     settlement.exported = spans - rejected;

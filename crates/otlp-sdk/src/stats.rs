@@ -188,6 +188,12 @@ struct Front {
 }
 
 /// Where every span of a pipeline is, at one moment. See [`StatsSnapshot::is_balanced`].
+///
+/// The fields say "spans"; in a log pipeline's snapshot
+/// ([`BatchLogProcessor::stats`](crate::BatchLogProcessor::stats)) every count
+/// is of log records instead, and so is `batch_size`. [`last_error`](Self::last_error)
+/// names the pipeline's own records ("3 log records still in flight at the
+/// shutdown deadline").
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
     /// Spans handed to the processor.

@@ -19,7 +19,8 @@ use std::time::Duration;
 use otlp_sdk::RetryPolicy;
 use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
-    FullPolicy, Headers, LogsConfig, MetricsConfig, PerformanceConfig, Protocol, TlsConfig,
+    FullPolicy, Headers, LimitsConfig, LogsConfig, MetricsConfig, PerformanceConfig, Protocol,
+    TlsConfig,
 };
 
 mod config_support;
@@ -1343,6 +1344,7 @@ fn full_config() -> Config {
             io_threads: 2,
         },
         durable: None,
+        limits: LimitsConfig::default(),
     }
 }
 

@@ -18,7 +18,7 @@ use otlp_sdk::config::BatchConfig;
 use otlp_sdk::durable::{DurableConfig, FsyncPolicy};
 use otlp_sdk::{
     BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
-    RetryPolicy, SpanProcessor, StatsSnapshot,
+    RetryPolicy, Signal, SpanProcessor, StatsSnapshot,
 };
 
 /// The backend: refuses (retryably, or for good) until told to accept, and
@@ -284,7 +284,10 @@ fn a_restart_sends_what_was_not_delivered_before_new_data() {
     }
     assert_eq!(
         first.shutdown(Duration::from_secs(2)),
-        Err(PipelineError::Persisted { spans: 500 })
+        Err(PipelineError::Persisted {
+            spans: 500,
+            signal: Signal::Traces
+        })
     );
     let stats = first.stats();
     assert_balanced(&stats);
@@ -348,7 +351,8 @@ fn permanent_failures_are_counted_and_not_kept() {
         result,
         Err(PipelineError::Undelivered {
             failed: 200,
-            rejected: 0
+            rejected: 0,
+            signal: Signal::Traces
         })
     );
     let stats = processor.stats();

@@ -19,7 +19,7 @@ use otlp_core::encode::Encoding;
 use otlp_sdk::config::BatchConfig;
 use otlp_sdk::durable::{DurableConfig, FsyncPolicy, RecordId};
 use otlp_sdk::{
-    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, PipelineError, RetryPolicy,
+    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, PipelineError, RetryPolicy, Signal,
     SpanProcessor, StatsSnapshot,
 };
 
@@ -161,7 +161,10 @@ fn a_record_that_cannot_be_read_for_a_while_waits_and_is_delivered_once_it_can()
     // Not lost: a flush meanwhile reports both as waiting on disk.
     assert_eq!(
         processor.force_flush(Duration::from_secs(10)),
-        Err(PipelineError::Persisted { spans: 12 })
+        Err(PipelineError::Persisted {
+            spans: 12,
+            signal: Signal::Traces
+        })
     );
 
     // The file is back: the record is read and delivered, then the next.
@@ -205,7 +208,10 @@ fn a_record_that_cannot_be_read_at_shutdown_is_kept_for_the_next_start() -> Test
     );
     assert_eq!(
         processor.shutdown(Duration::from_secs(10)),
-        Err(PipelineError::Persisted { spans: 12 })
+        Err(PipelineError::Persisted {
+            spans: 12,
+            signal: Signal::Traces
+        })
     );
     let stats = processor.stats();
     assert_balanced(&stats);

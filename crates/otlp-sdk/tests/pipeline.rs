@@ -12,7 +12,7 @@ use otlp_core::{KeyValue, SpanData, SpanId, TraceId};
 use otlp_sdk::config::{BatchConfig, FullPolicy, PerformanceConfig};
 use otlp_sdk::{
     BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
-    RetryPolicy, SpanProcessor, StatsSnapshot, TracerProvider,
+    RetryPolicy, Signal, SpanProcessor, StatsSnapshot, TracerProvider,
 };
 
 /// What the test exporter does with the n-th attempt.
@@ -268,7 +268,7 @@ fn shutdown_returns_by_its_deadline_when_the_exporter_hangs() {
         "took {took:?}"
     );
     match result {
-        Err(PipelineError::Timeout { pending }) => assert!(pending > 0),
+        Err(PipelineError::Timeout { pending, .. }) => assert!(pending > 0),
         other => panic!("expected a timeout, got {other:?}"),
     }
     let stats = processor.stats();
@@ -305,7 +305,8 @@ fn force_flush_delivers_what_was_queued_and_reports_failures() {
         failing.force_flush(Duration::from_secs(5)),
         Err(PipelineError::Undelivered {
             failed: 10,
-            rejected: 0
+            rejected: 0,
+            signal: Signal::Traces
         })
     );
     failing.shutdown(Duration::from_secs(1)).unwrap();
@@ -324,7 +325,13 @@ fn force_flush_returns_by_its_deadline_when_the_exporter_hangs() {
     let started = Instant::now();
     let result = processor.force_flush(Duration::from_millis(200));
     assert!(started.elapsed() < Duration::from_millis(450));
-    assert_eq!(result, Err(PipelineError::Timeout { pending: 10 }));
+    assert_eq!(
+        result,
+        Err(PipelineError::Timeout {
+            pending: 10,
+            signal: Signal::Traces
+        })
+    );
     let _ = processor.shutdown(Duration::from_millis(100));
     assert_final(&processor.stats());
 }
@@ -452,7 +459,8 @@ fn retries_stop_at_the_export_deadline() {
         result,
         Err(PipelineError::Undelivered {
             failed: 10,
-            rejected: 0
+            rejected: 0,
+            signal: Signal::Traces
         })
     );
     assert!(processor.stats().retries > 0);

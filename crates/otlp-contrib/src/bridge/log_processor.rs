@@ -219,20 +219,15 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
 }
 
 /// The `opentelemetry_sdk` form of a log pipeline error; the message counts
-/// log records (the pipeline's own messages count spans whatever the signal).
+/// log records (the pipeline's own messages name its signal's records).
 pub(crate) fn log_sdk_error(error: PipelineError, timeout: Duration) -> OTelSdkError {
     match error {
         PipelineError::Timeout { .. } => OTelSdkError::Timeout(timeout),
         PipelineError::ShutDown => OTelSdkError::AlreadyShutdown,
-        PipelineError::Undelivered { failed, rejected } => OTelSdkError::InternalFailure(format!(
-            "log pipeline: {failed} log records failed to export and {rejected} were rejected by the backend"
-        )),
-        PipelineError::Persisted { spans } => OTelSdkError::InternalFailure(format!(
-            "log pipeline: {spans} log records are not delivered yet and are kept on disk for redelivery"
-        )),
         PipelineError::Start(message) => {
             OTelSdkError::InternalFailure(format!("log pipeline: could not start: {message}"))
         }
+        other => OTelSdkError::InternalFailure(format!("log pipeline: {other}")),
     }
 }
 
@@ -243,6 +238,8 @@ mod tests {
     use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
     use opentelemetry_sdk::logs::{LogProcessor as _, SdkLoggerProvider};
     use otlp_core::KeyValue;
+
+    use otlp_sdk::Signal;
 
     use super::*;
 
@@ -343,7 +340,10 @@ mod tests {
         let processor =
             OtlpLogProcessor::new(collect.clone()).with_flush_timeout(Duration::from_millis(7));
         processor.force_flush().expect("succeeds");
-        collect.fail_with(PipelineError::Timeout { pending: 3 });
+        collect.fail_with(PipelineError::Timeout {
+            pending: 3,
+            signal: Signal::Logs,
+        });
         assert!(
             matches!(processor.force_flush(), Err(OTelSdkError::Timeout(t)) if t == Duration::from_millis(7))
         );
@@ -358,6 +358,7 @@ mod tests {
         collect.fail_with(PipelineError::Undelivered {
             failed: 2,
             rejected: 1,
+            signal: Signal::Logs,
         });
         let Err(OTelSdkError::InternalFailure(message)) = processor.force_flush() else {
             panic!("expected an internal failure")

@@ -214,6 +214,8 @@ mod tests {
     use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
     use otlp_core::KeyValue;
 
+    use otlp_sdk::Signal;
+
     use super::*;
 
     /// Keeps what it receives.
@@ -274,7 +276,10 @@ mod tests {
             OtlpSpanProcessor::new(collect.clone()).with_flush_timeout(Duration::from_millis(7));
         use opentelemetry_sdk::trace::SpanProcessor as _;
         processor.force_flush().expect("succeeds");
-        *collect.1.lock().unwrap() = Some(PipelineError::Timeout { pending: 3 });
+        *collect.1.lock().unwrap() = Some(PipelineError::Timeout {
+            pending: 3,
+            signal: Signal::Traces,
+        });
         assert!(
             matches!(processor.force_flush(), Err(OTelSdkError::Timeout(t)) if t == Duration::from_millis(7))
         );
@@ -289,6 +294,7 @@ mod tests {
         *collect.1.lock().unwrap() = Some(PipelineError::Undelivered {
             failed: 2,
             rejected: 1,
+            signal: Signal::Traces,
         });
         let Err(OTelSdkError::InternalFailure(message)) = processor.force_flush() else {
             panic!("expected an internal failure")

@@ -57,6 +57,44 @@ const METRICS_SETTINGS: &[(&str, Setting)] = &[
     ),
 ];
 
+/// The attribute limits (section `limits`): the generic ones and those of
+/// spans, events, links and log records. The specific ones win over the
+/// generic ones when the limits are resolved
+/// ([`LimitsConfig::span_limits`](super::LimitsConfig::span_limits)), whatever the order.
+const LIMIT_SETTINGS: &[(&str, Setting)] = &[
+    ("OTEL_ATTRIBUTE_COUNT_LIMIT", Setting::LimitsAttributeCount),
+    (
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        Setting::LimitsAttributeValueLength,
+    ),
+    (
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        Setting::LimitsSpanAttributeCount,
+    ),
+    (
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        Setting::LimitsSpanAttributeValueLength,
+    ),
+    ("OTEL_SPAN_EVENT_COUNT_LIMIT", Setting::LimitsSpanEventCount),
+    ("OTEL_SPAN_LINK_COUNT_LIMIT", Setting::LimitsSpanLinkCount),
+    (
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+        Setting::LimitsEventAttributeCount,
+    ),
+    (
+        "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+        Setting::LimitsLinkAttributeCount,
+    ),
+    (
+        "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+        Setting::LimitsLogRecordAttributeCount,
+    ),
+    (
+        "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        Setting::LimitsLogRecordAttributeValueLength,
+    ),
+];
+
 /// Every standard variable read, with the setting and scope it writes, in the
 /// order applied: `OTEL_SERVICE_NAME` after `OTEL_RESOURCE_ATTRIBUTES` (so it
 /// wins over a `service.name` attribute). The `_TRACES_`, `_LOGS_` and
@@ -127,7 +165,7 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
     for (suffix, key) in BATCH_SETTINGS {
         vars.push((format!("OTEL_BLRP_{suffix}"), *key, Scope::Logs));
     }
-    for (name, key) in METRICS_SETTINGS {
+    for (name, key) in METRICS_SETTINGS.iter().chain(LIMIT_SETTINGS) {
         vars.push(((*name).to_owned(), *key, Scope::Shared));
     }
     vars
@@ -295,6 +333,11 @@ mod tests {
             let (_, found, scope) = find(name);
             assert_eq!((found, scope), (*key, Scope::Shared), "{name}");
             assert!(key.dotted().starts_with("metrics."), "{name}");
+        }
+        for (name, key) in LIMIT_SETTINGS {
+            let (_, found, scope) = find(name);
+            assert_eq!((found, scope), (*key, Scope::Shared), "{name}");
+            assert!(key.dotted().starts_with("limits."), "{name}");
         }
         for (suffix, key) in BATCH_SETTINGS {
             assert_eq!(find(&format!("OTEL_BSP_{suffix}")).2, Scope::Shared);

@@ -73,6 +73,16 @@ pub(crate) enum Setting {
     DurableFsyncInterval,
     DurableMaxBytes,
     DurableSegmentBytes,
+    LimitsAttributeCount,
+    LimitsAttributeValueLength,
+    LimitsSpanAttributeCount,
+    LimitsSpanAttributeValueLength,
+    LimitsSpanEventCount,
+    LimitsSpanLinkCount,
+    LimitsEventAttributeCount,
+    LimitsLinkAttributeCount,
+    LimitsLogRecordAttributeCount,
+    LimitsLogRecordAttributeValueLength,
     MetricsExportInterval,
     MetricsExportTimeout,
     MetricsTemporality,
@@ -140,6 +150,37 @@ const KEYS: &[(&str, Setting)] = &[
     ("durable.fsync_interval", Setting::DurableFsyncInterval),
     ("durable.max_bytes", Setting::DurableMaxBytes),
     ("durable.segment_bytes", Setting::DurableSegmentBytes),
+    ("limits.attribute_count", Setting::LimitsAttributeCount),
+    (
+        "limits.attribute_value_length",
+        Setting::LimitsAttributeValueLength,
+    ),
+    (
+        "limits.span_attribute_count",
+        Setting::LimitsSpanAttributeCount,
+    ),
+    (
+        "limits.span_attribute_value_length",
+        Setting::LimitsSpanAttributeValueLength,
+    ),
+    ("limits.span_event_count", Setting::LimitsSpanEventCount),
+    ("limits.span_link_count", Setting::LimitsSpanLinkCount),
+    (
+        "limits.event_attribute_count",
+        Setting::LimitsEventAttributeCount,
+    ),
+    (
+        "limits.link_attribute_count",
+        Setting::LimitsLinkAttributeCount,
+    ),
+    (
+        "limits.log_record_attribute_count",
+        Setting::LimitsLogRecordAttributeCount,
+    ),
+    (
+        "limits.log_record_attribute_value_length",
+        Setting::LimitsLogRecordAttributeValueLength,
+    ),
     ("metrics.export_interval", Setting::MetricsExportInterval),
     ("metrics.export_timeout", Setting::MetricsExportTimeout),
     ("metrics.temporality", Setting::MetricsTemporality),
@@ -645,6 +686,7 @@ fn apply_scalar(
     let metrics = &mut config.metrics;
     let retry = &mut config.retry;
     let performance = &mut config.performance;
+    let limits = &mut config.limits;
     match key {
         Setting::ServiceName => config.service_name = Some(string(node)?),
         Setting::ServiceDisabled => config.disabled = parse::boolean(node, dialect)?,
@@ -722,6 +764,30 @@ fn apply_scalar(
         }
         Setting::DurableMaxBytes => durable(config).max_bytes = positive(node)? as u64,
         Setting::DurableSegmentBytes => durable(config).segment_bytes = positive(node)? as u64,
+        Setting::LimitsAttributeCount => limits.attribute_count = Some(parse::count(node)?),
+        Setting::LimitsAttributeValueLength => {
+            limits.attribute_value_length = Some(parse::count(node)?);
+        }
+        Setting::LimitsSpanAttributeCount => {
+            limits.span_attribute_count = Some(parse::count(node)?);
+        }
+        Setting::LimitsSpanAttributeValueLength => {
+            limits.span_attribute_value_length = Some(parse::count(node)?);
+        }
+        Setting::LimitsSpanEventCount => limits.span_event_count = Some(parse::count(node)?),
+        Setting::LimitsSpanLinkCount => limits.span_link_count = Some(parse::count(node)?),
+        Setting::LimitsEventAttributeCount => {
+            limits.event_attribute_count = Some(parse::count(node)?);
+        }
+        Setting::LimitsLinkAttributeCount => {
+            limits.link_attribute_count = Some(parse::count(node)?);
+        }
+        Setting::LimitsLogRecordAttributeCount => {
+            limits.log_record_attribute_count = Some(parse::count(node)?);
+        }
+        Setting::LimitsLogRecordAttributeValueLength => {
+            limits.log_record_attribute_value_length = Some(parse::count(node)?);
+        }
         Setting::MetricsExportInterval => {
             metrics.export_interval = nonzero_duration(node, dialect)?;
         }
@@ -945,6 +1011,7 @@ mod tests {
                 "retry",
                 "performance",
                 "durable",
+                "limits",
                 "metrics",
                 "logs"
             ]

@@ -112,6 +112,12 @@ const RUN_ENV: &str = "RUN_ENV";
 ///   fsync_interval: 1s
 ///   max_bytes: 268435456                  # disk cap; the oldest data is dropped (and counted) past it
 ///   segment_bytes: 16777216
+/// limits:                                 # attribute limits; unset keys fall back as the specification says
+///   attribute_count: 128                  # generic: spans, events, links and log records (default 128)
+///   attribute_value_length: 4096          # generic: characters (strings) or bytes (byte arrays); default none
+///   span_attribute_count: 128             # also span_attribute_value_length, span_event_count, span_link_count,
+///   event_attribute_count: 128            # link_attribute_count,
+///   log_record_attribute_count: 128       # log_record_attribute_value_length
 /// logs:                                   # the log pipeline
 ///   exporter:                             # the keys of `exporter`, for logs only; unset keys inherit `exporter`
 ///     endpoint: https://logs-collector:4318   # base: v1/logs is appended for HTTP
@@ -198,6 +204,16 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `OTEL_BLRP_MAX_QUEUE_SIZE` | `logs.batch.max_queue_size` | whole number, at least 1; caps the count of queued log records (default: no cap, where the specification says 2048: the queue is bounded by bytes) |
 /// | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `logs.batch.max_export_batch_size` | whole number, at least 1 (default 512) |
 /// | none: use `OTLP__LOGS__BATCH__MAX_QUEUE_BYTES` | `logs.batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
+/// | `OTEL_ATTRIBUTE_COUNT_LIMIT` | `limits.attribute_count` | whole number (default 128); for spans, events, links and log records without their own limit |
+/// | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `limits.attribute_value_length` | whole number (default: no limit); the same fallback |
+/// | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` | `limits.span_attribute_count` | whole number (default 128) |
+/// | `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `limits.span_attribute_value_length` | whole number (default: no limit); spans, their events and links |
+/// | `OTEL_SPAN_EVENT_COUNT_LIMIT` | `limits.span_event_count` | whole number (default 128) |
+/// | `OTEL_SPAN_LINK_COUNT_LIMIT` | `limits.span_link_count` | whole number (default 128) |
+/// | `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT` | `limits.event_attribute_count` | whole number (default 128) |
+/// | `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | `limits.link_attribute_count` | whole number (default 128) |
+/// | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` | `limits.log_record_attribute_count` | whole number (default 128) |
+/// | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `limits.log_record_attribute_value_length` | whole number (default: no limit) |
 /// | `OTEL_METRIC_EXPORT_INTERVAL` | `metrics.export_interval` | whole ms, more than 0 (default 60 s) |
 /// | `OTEL_METRIC_EXPORT_TIMEOUT` | `metrics.export_timeout` | whole ms; `0` = no limit (default 30 s) |
 /// | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `metrics.temporality` | `cumulative` (default), `delta`, `lowmemory` |

@@ -34,13 +34,14 @@ pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, Temporalit
 
 use crate::Signal;
 use crate::durable::DurableConfig;
+use crate::limits::{LogRecordLimits, SpanLimits};
 use crate::retry::RetryPolicy;
 
 /// Everything the pipelines need to know, after merging all sources: the span
 /// pipeline's [`exporter`](Self::exporter) and [`batch`](Self::batch), the log
 /// pipeline's [`logs`](Self::logs), the metrics pipeline's
 /// [`metrics`](Self::metrics), and what they share (service, resource, retry,
-/// performance, durable queue).
+/// performance, durable queue, attribute [`limits`](Self::limits)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -94,6 +95,9 @@ pub struct Config {
     pub performance: PerformanceConfig,
     /// The durable queue (section `durable`; off unless `durable.directory` is set).
     pub durable: Option<DurableConfig>,
+    /// Caps on the attributes, events and links of spans and on the
+    /// attributes of log records (`OTEL_*_LIMIT`, section `limits`).
+    pub limits: LimitsConfig,
 }
 
 impl Config {
@@ -456,6 +460,127 @@ impl Default for MetricsConfig {
             default_histogram_aggregation: DefaultHistogramAggregation::default(),
             cardinality_limit: Self::DEFAULT_CARDINALITY_LIMIT,
             exemplar_filter: ExemplarFilter::default(),
+        }
+    }
+}
+
+/// The attribute limits of spans and log records (section `limits`), as the
+/// sources set them: each field is `None` unless a source set it.
+/// [`span_limits`](Self::span_limits) and
+/// [`log_record_limits`](Self::log_record_limits) resolve them as the
+/// specification says: a model-specific limit
+/// (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`) wins over the generic one
+/// (`OTEL_ATTRIBUTE_COUNT_LIMIT`), whichever source set either; with neither,
+/// the model's default (128 per count, no length cap).
+/// [`TracerProviderBuilder::with_config`](crate::TracerProviderBuilder::with_config)
+/// and [`LoggerProviderBuilder::with_config`](crate::LoggerProviderBuilder::with_config)
+/// apply them.
+///
+/// Any whole number is accepted, `0` included (a count of 0 keeps no
+/// attribute, a length of 0 empties every string).
+///
+/// Plain data: `Copy`.
+///
+/// ```
+/// use otlp_sdk::config::ConfigLoader;
+///
+/// let config = ConfigLoader::new()
+///     .with_config_dir("no-such-dir")
+///     .with_env([
+///         ("OTEL_ATTRIBUTE_COUNT_LIMIT", "64"),
+///         ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "32"), // wins for spans
+///         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1024"),
+///         ("OTEL_SPAN_EVENT_COUNT_LIMIT", "16"),
+///     ])
+///     .load()?;
+/// let spans = config.limits.span_limits();
+/// assert_eq!(spans.max_attributes, 32);
+/// assert_eq!(spans.max_attributes_per_event, 64); // the generic limit
+/// assert_eq!(spans.max_events, 16);
+/// assert_eq!(spans.max_links, 128); // the default
+/// assert_eq!(spans.max_attribute_value_length, Some(1024));
+/// let logs = config.limits.log_record_limits();
+/// assert_eq!(logs.max_attributes, 64);
+/// assert_eq!(logs.max_attribute_value_length, Some(1024));
+/// # Ok::<(), otlp_sdk::config::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Attributes per span, event, link or log record unless a model-specific
+    /// limit is set (`OTEL_ATTRIBUTE_COUNT_LIMIT`, key `limits.attribute_count`).
+    pub attribute_count: Option<usize>,
+    /// Longest attribute value of spans, events, links and log records unless
+    /// a model-specific limit is set (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, key
+    /// `limits.attribute_value_length`).
+    pub attribute_value_length: Option<usize>,
+    /// Attributes per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, key
+    /// `limits.span_attribute_count`).
+    pub span_attribute_count: Option<usize>,
+    /// Longest attribute value of spans, their events and links
+    /// (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, key
+    /// `limits.span_attribute_value_length`).
+    pub span_attribute_value_length: Option<usize>,
+    /// Events per span (`OTEL_SPAN_EVENT_COUNT_LIMIT`, key
+    /// `limits.span_event_count`; no generic fallback).
+    pub span_event_count: Option<usize>,
+    /// Links per span (`OTEL_SPAN_LINK_COUNT_LIMIT`, key
+    /// `limits.span_link_count`; no generic fallback).
+    pub span_link_count: Option<usize>,
+    /// Attributes per span event (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, key
+    /// `limits.event_attribute_count`).
+    pub event_attribute_count: Option<usize>,
+    /// Attributes per span link (`OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`, key
+    /// `limits.link_attribute_count`).
+    pub link_attribute_count: Option<usize>,
+    /// Attributes per log record (`OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`, key
+    /// `limits.log_record_attribute_count`).
+    pub log_record_attribute_count: Option<usize>,
+    /// Longest attribute value of log records
+    /// (`OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, key
+    /// `limits.log_record_attribute_value_length`).
+    pub log_record_attribute_value_length: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The span limits: each model-specific setting, else the generic one,
+    /// else [`SpanLimits::default`]'s value.
+    pub fn span_limits(&self) -> SpanLimits {
+        let defaults = SpanLimits::default();
+        let count = |specific: Option<usize>, default: usize| {
+            specific.or(self.attribute_count).unwrap_or(default)
+        };
+        SpanLimits {
+            max_attributes: count(self.span_attribute_count, defaults.max_attributes),
+            max_events: self.span_event_count.unwrap_or(defaults.max_events),
+            max_links: self.span_link_count.unwrap_or(defaults.max_links),
+            max_attributes_per_event: count(
+                self.event_attribute_count,
+                defaults.max_attributes_per_event,
+            ),
+            max_attributes_per_link: count(
+                self.link_attribute_count,
+                defaults.max_attributes_per_link,
+            ),
+            max_attribute_value_length: self
+                .span_attribute_value_length
+                .or(self.attribute_value_length)
+                .or(defaults.max_attribute_value_length),
+        }
+    }
+
+    /// The log record limits: each model-specific setting, else the generic
+    /// one, else [`LogRecordLimits::default`]'s value.
+    pub fn log_record_limits(&self) -> LogRecordLimits {
+        let defaults = LogRecordLimits::default();
+        LogRecordLimits {
+            max_attributes: self
+                .log_record_attribute_count
+                .or(self.attribute_count)
+                .unwrap_or(defaults.max_attributes),
+            max_attribute_value_length: self
+                .log_record_attribute_value_length
+                .or(self.attribute_value_length)
+                .or(defaults.max_attribute_value_length),
         }
     }
 }
