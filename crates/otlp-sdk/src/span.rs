@@ -33,39 +33,60 @@ pub struct Span {
     data: Option<SpanData>,
     limits: SpanLimits,
     destination: Destination,
-    /// A one-word filter of the attribute keys set so far: a key whose bit is
+    /// A two-word filter of the attribute keys set so far: a key whose bit is
     /// clear cannot be a duplicate, so most `set_attribute` calls skip the scan.
     key_filter: KeyFilter,
 }
 
-/// A 64-bit Bloom filter over attribute keys (one bit per key).
+/// A 128-bit Bloom filter over attribute keys: one bit per key, from a hash
+/// of all its bytes (keys of one call site often share their length and
+/// their first and last bytes: `a0`..`a7`, `http.request.*`).
 #[derive(Clone, Copy, Debug, Default)]
-struct KeyFilter(u64);
+struct KeyFilter([u64; 2]);
 
 impl KeyFilter {
+    /// The word and bit of `key`.
     #[inline]
-    fn bit(key: &str) -> u64 {
+    fn bit(key: &str) -> (usize, u64) {
         let bytes = key.as_bytes();
-        let (first, last) = match bytes {
-            [] => (0, 0),
-            [first, .., last] => (*first, *last),
-            [only] => (*only, *only),
-        };
-        let mixed = (bytes.len() as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .wrapping_add(u64::from(first) << 8 | u64::from(last))
-            .wrapping_mul(0xff51_afd7_ed55_8ccd);
-        1 << (mixed >> 58)
+        let mix =
+            |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+        let mut hash = bytes.len() as u64;
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            hash = mix(hash, u64::from_le_bytes(eight));
+        }
+        // The tail byte by byte: a variable-length copy would be a call to
+        // `memcpy` and a store-to-load stall.
+        let tail = words
+            .remainder()
+            .iter()
+            .enumerate()
+            .fold(0u64, |word, (at, byte)| word | u64::from(*byte) << (8 * at));
+        hash = mix(hash, tail);
+        let index = (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 57) as usize;
+        (index >> 6, 1 << (index & 63))
     }
 
     /// Records `key`; says whether it may have been seen before.
     #[inline]
     fn insert(&mut self, key: &str) -> bool {
-        let bit = KeyFilter::bit(key);
-        let maybe_seen = self.0 & bit != 0;
-        self.0 |= bit;
+        let (word, bit) = KeyFilter::bit(key);
+        let maybe_seen = self.0[word] & bit != 0;
+        self.0[word] |= bit;
         maybe_seen
     }
+}
+
+/// Whether two keys are equal: an inline byte loop, as keys are short and
+/// a call to `memcmp` for each pair the filter could not tell apart costs
+/// more than the comparison.
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 impl fmt::Debug for Span {
@@ -124,7 +145,7 @@ impl Span {
             if self.key_filter.insert(&attribute.key) && !repeated {
                 repeated = attributes[..index]
                     .iter()
-                    .any(|earlier| earlier.key == attribute.key);
+                    .any(|earlier| same_key(&earlier.key, &attribute.key));
             }
         }
         if repeated {
@@ -333,7 +354,7 @@ fn record_attribute(
         && let Some(existing) = data
             .attributes
             .iter_mut()
-            .find(|kv| kv.key == attribute.key)
+            .find(|kv| same_key(&kv.key, &attribute.key))
     {
         existing.value = attribute.value;
     } else if data.attributes.len() < limits.max_attributes {
@@ -383,7 +404,7 @@ fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
     let mut index = 1;
     while index < attributes.len() {
         let (before, rest) = attributes.split_at_mut(index);
-        match before.iter_mut().find(|kv| kv.key == rest[0].key) {
+        match before.iter_mut().find(|kv| same_key(&kv.key, &rest[0].key)) {
             Some(earlier) => {
                 earlier.value = rest[0].value.clone();
                 attributes.remove(index);
