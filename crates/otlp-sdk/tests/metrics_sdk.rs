@@ -619,3 +619,29 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
         .shutdown(Duration::from_secs(10))
         .expect("shutdown");
 }
+
+#[test]
+fn a_disabled_provider_records_nothing_and_never_starts_its_reader() {
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_SDK_DISABLED", "true")])
+        .load()
+        .expect("config");
+    let exporter = Counting::default();
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_config(&config)
+        .with_interval(Duration::from_millis(10))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_config(&config)
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(provider.collect().is_empty());
+    provider.force_flush(Duration::from_secs(1)).expect("flush");
+    assert_eq!(exporter.requests.load(Ordering::Relaxed), 0);
+    provider.shutdown(Duration::from_secs(1)).expect("a disabled provider shuts down");
+}

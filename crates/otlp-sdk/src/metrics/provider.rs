@@ -67,6 +67,7 @@ pub(crate) struct ProviderShared {
     exemplar_filter: ExemplarFilter,
     registry: Mutex<Registry>,
     live: Arc<AtomicBool>,
+    shut_down: AtomicBool,
     invalid_instruments: AtomicU64,
     callback_panics: AtomicU64,
     collections: AtomicU64,
@@ -379,9 +380,10 @@ impl MeterProvider {
     /// A final collection and export, then the exporter is shut down;
     /// instruments record nothing afterwards. Returns by `timeout`.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
-        if !self.shared.live.swap(false, Ordering::AcqRel) {
+        if self.shared.shut_down.swap(true, Ordering::AcqRel) {
             return Err(MetricsError::ShutDown);
         }
+        self.shared.live.store(false, Ordering::Release);
         match &self.reader {
             Some(reader) => reader.shutdown(timeout),
             None => Ok(()),
@@ -408,6 +410,7 @@ pub struct MeterProviderBuilder {
     cardinality_limit: Option<usize>,
     exemplar_filter: Option<ExemplarFilter>,
     reader: Option<PeriodicReader>,
+    disabled: bool,
 }
 
 impl fmt::Debug for MeterProviderBuilder {
@@ -421,10 +424,12 @@ impl fmt::Debug for MeterProviderBuilder {
 
 impl MeterProviderBuilder {
     /// Takes the service name, resource attributes, temporality preference,
-    /// default histogram aggregation, cardinality limit and exemplar filter
-    /// of a loaded [`Config`] (the reader and its exporter are set apart).
+    /// default histogram aggregation, cardinality limit, exemplar filter and
+    /// `OTEL_SDK_DISABLED` of a loaded [`Config`] (the reader and its
+    /// exporter are set apart).
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
+        self.disabled = config.disabled;
         let metrics = &config.metrics;
         self.temporality = Some(metrics.temporality);
         self.histogram = Some(metrics.default_histogram_aggregation);
@@ -479,6 +484,13 @@ impl MeterProviderBuilder {
         self
     }
 
+    /// A disabled provider's instruments record nothing and its reader
+    /// never starts (`OTEL_SDK_DISABLED=true`).
+    pub fn with_disabled(mut self, disabled: bool) -> Self {
+        self.disabled = disabled;
+        self
+    }
+
     /// Exports through `reader` at its interval.
     pub fn with_reader(mut self, reader: PeriodicReader) -> Self {
         self.reader = Some(reader);
@@ -503,14 +515,15 @@ impl MeterProviderBuilder {
             cardinality_limit,
             exemplar_filter: self.exemplar_filter.unwrap_or_default(),
             registry: Mutex::new(Registry::default()),
-            live: Arc::new(AtomicBool::new(true)),
+            live: Arc::new(AtomicBool::new(!self.disabled)),
+            shut_down: AtomicBool::new(false),
             invalid_instruments: AtomicU64::new(0),
             callback_panics: AtomicU64::new(0),
             collections: AtomicU64::new(0),
         });
         let reader = match self.reader {
-            Some(reader) => Some(Arc::new(reader.start(shared.clone())?)),
-            None => None,
+            Some(reader) if !self.disabled => Some(Arc::new(reader.start(shared.clone())?)),
+            _ => None,
         };
         Ok(MeterProvider { shared, reader })
     }

@@ -82,9 +82,11 @@ pub struct PeriodicReaderBuilder<E> {
 }
 
 impl<E: Exporter> PeriodicReaderBuilder<E> {
-    /// Takes the export interval and timeout (`0`: no limit) of a loaded
-    /// [`Config`].
+    /// Takes the export interval and timeout (`0`: no limit), the retry
+    /// policy and the request size cap of a loaded [`Config`].
     pub fn with_config(mut self, config: &Config) -> Self {
+        self.retry = config.retry.clone();
+        self.max_request_bytes = config.performance.max_request_bytes;
         self.interval = config.metrics.export_interval;
         self.timeout = if config.metrics.export_timeout.is_zero() {
             NO_TIMEOUT
