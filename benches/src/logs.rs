@@ -10,7 +10,7 @@
 //!
 //! The event is the same on every `tracing` row ([`log_event`]): an
 //! `info!` with eight `&str` fields keyed
-//! [`ATTRIBUTE_KEYS`](crate::fixtures::ATTRIBUTE_KEYS) (the span benches'
+//! [`ATTRIBUTE_KEYS`] (the span benches'
 //! values, [`write_attribute_values`](crate::fixtures::write_attribute_values))
 //! and the message [`LOG_MESSAGE`], which becomes the record's body on both
 //! sides. Each layer is installed as the **global** subscriber, as programs
