@@ -14,7 +14,8 @@
 //! (both threads on one series); `2_threads_own` (one series each). With
 //! two threads the figure is wall time per operation on each thread
 //! (`iter_custom`: both threads do `iters` operations; the longest thread's
-//! time), so perfect scaling keeps it at the one-thread figure.
+//! time), so perfect scaling keeps it at the one-thread figure. The group
+//! `metrics_anatomy` adds the counter without attributes (no series lookup).
 //!
 //! After criterion the suite prints otlp-sdk's ratio against the baseline,
 //! measured in interleaved rounds; the goal of issue 17 is 2x.
@@ -96,6 +97,17 @@ fn main() {
         }
         group.finish();
     }
+    // Anatomy: the counter with no attributes (no attribute lookup), one
+    // thread; the difference to `1_thread` is what finding the series costs.
+    let mut group = criterion.benchmark_group("metrics_anatomy");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("otlp_sdk/counter_add_no_attributes", |b| {
+        b.iter(|| ours.add_bare())
+    });
+    group.bench_function("opentelemetry_sdk/counter_add_no_attributes", |b| {
+        b.iter(|| baseline.add_bare())
+    });
+    group.finish();
     criterion.final_summary();
 
     if let Some(interleaved) = Interleaved::for_mode(mode) {
@@ -124,6 +136,28 @@ fn main() {
                 );
             }
         }
+        let ops = if mode == RunMode::Benchmark {
+            ROUND
+        } else {
+            10
+        };
+        let bare = |side: &dyn Instruments| {
+            otlp_benches::report::time(|| {
+                for _ in 0..ops {
+                    side.add_bare();
+                }
+            })
+        };
+        comparisons.push(
+            Comparison::new(
+                "metrics_anatomy/counter_add_no_attributes",
+                "otlp-sdk",
+                "opentelemetry_sdk",
+                ops,
+                interleaved.run(|| bare(&ours), || bare(&baseline)),
+            )
+            .with_unit("op"),
+        );
         print_report("metrics", mode, &comparisons);
         println!(
             "  (2_threads: wall time per operation on each thread, both threads recording; \

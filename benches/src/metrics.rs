@@ -113,6 +113,9 @@ pub trait Instruments: Sync {
     fn add(&self, series: usize);
     /// `histogram.record(value, [method, ROUTES[series % 2], status])`.
     fn record(&self, series: usize, value: f64);
+    /// `counter.add(1, &[])`: the series without attributes (what a
+    /// recording costs before any attribute lookup).
+    fn add_bare(&self);
     /// `counter.add(1, ..)` on the series of `index`: route `/items/{index}`.
     fn add_distinct(&self, index: u64);
     /// `histogram.record(value, ..)` on the series of `index`.
@@ -261,6 +264,11 @@ impl Instruments for OursInstruments {
         );
     }
 
+    #[inline]
+    fn add_bare(&self) {
+        self.counter.add(1, &[]);
+    }
+
     fn add_distinct(&self, index: u64) {
         use otlp_core::KeyValue;
         self.counter.add(
@@ -392,6 +400,11 @@ impl Instruments for BaselineInstruments {
                 KeyValue::new(KEYS[2], STATUS),
             ],
         );
+    }
+
+    #[inline]
+    fn add_bare(&self) {
+        self.counter.add(1, &[]);
     }
 
     fn add_distinct(&self, index: u64) {

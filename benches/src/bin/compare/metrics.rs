@@ -52,7 +52,7 @@ use serde_json::{Value, json};
 use crate::args::Options;
 use crate::format::{ratio, thousands};
 use crate::process::{machine_busy, own_cpu, reap, resident_bytes};
-use crate::report::{Machine, command_line, median, runs_phrase};
+use crate::report::{Machine, command_line, median};
 
 /// Issue 17: ours at least twice as fast per recording (ours / baseline
 /// at most this).
@@ -734,7 +734,11 @@ impl MetricsReport {
                 None => String::new(),
             },
             machine.source,
-            runs_phrase(self.runs),
+            if self.runs == 1 {
+                "1 run".to_owned()
+            } else {
+                format!("{} runs (medians, min–max in brackets)", self.runs)
+            },
         );
         if machine.debug_build {
             out.push_str("**Debug build: not a measurement.**\n\n");
