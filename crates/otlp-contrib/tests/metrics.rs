@@ -15,11 +15,11 @@ use hyper_util::rt::TokioExecutor;
 use otlp_contrib::metrics::{
     CONTENT_TYPE, Exposition, Labels, MetricsError, MetricsServer, render_prometheus,
 };
-use otlp_contrib::pipeline::build_processor;
+use otlp_contrib::pipeline::{build_log_processor, build_processor};
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
-use otlp_core::KeyValue;
+use otlp_core::{KeyValue, LogRecord};
 use otlp_sdk::config::{Config, FullPolicy, Protocol};
-use otlp_sdk::{LatencySummary, StatsSnapshot, Summary, TracerProvider};
+use otlp_sdk::{LatencySummary, LoggerProvider, Signal, StatsSnapshot, Summary, TracerProvider};
 
 /// One sample: metric name and labels (sorted) -> value.
 type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
@@ -407,6 +407,263 @@ fn an_independent_parser_reads_the_same_values() {
     }
     assert_eq!(seen, ours.len(), "it read every series we wrote");
     assert_eq!(scrape.docs.len(), 18, "a HELP per family");
+}
+
+/// The names of a log pipeline's series that count log records.
+const LOG_NAMES: [&str; 11] = [
+    "otel_sdk_processor_log_processed_total",
+    "otel_sdk_processor_log_queue_size",
+    "otel_sdk_processor_log_queue_capacity",
+    "otel_sdk_exporter_log_exported_total",
+    "otel_sdk_exporter_log_inflight",
+    "otlp_sdk_log_records_produced_total",
+    "otlp_sdk_log_records_on_disk",
+    "otlp_sdk_export_batch_size_log_records_count",
+    "otelcol_exporter_sent_log_records_total",
+    "otelcol_exporter_send_failed_log_records_total",
+    "otelcol_exporter_enqueue_failed_log_records_total",
+];
+
+/// The identities the documentation promises, for a log pipeline's names.
+fn assert_logs_balanced(s: &Series, labels: &[(&str, &str)]) {
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
+        labels.iter().chain(extra).copied().collect()
+    };
+    let processed = |e: &[(&'static str, &'static str)]| {
+        get(s, "otel_sdk_processor_log_processed_total", &with(e))
+    };
+    let exported = |e: &[(&'static str, &'static str)]| {
+        get(s, "otel_sdk_exporter_log_exported_total", &with(e))
+    };
+    assert_eq!(
+        get(s, "otlp_sdk_log_records_produced_total", labels),
+        processed(&[])
+            + processed(&[("error_type", "queue_full")])
+            + processed(&[("error_type", "already_shutdown")])
+            + get(s, "otel_sdk_processor_log_queue_size", labels)
+    );
+    assert_eq!(
+        processed(&[]),
+        exported(&[])
+            + exported(&[("error_type", "rejected")])
+            + exported(&[("error_type", "oversized")])
+            + exported(&[("error_type", "durable_queue")])
+            + exported(&[("error_type", "failed")])
+            + get(s, "otel_sdk_exporter_log_inflight", labels)
+    );
+}
+
+#[test]
+fn a_log_pipeline_is_named_after_log_records() {
+    let stats = distinct_snapshot();
+    let text = Exposition::new()
+        .with_collector_names(true)
+        .pipeline_for(Signal::Logs, Labels::none(), stats.clone())
+        .render();
+    let s = read_strictly(&text);
+    let processed = "otel_sdk_processor_log_processed_total";
+    let exported = "otel_sdk_exporter_log_exported_total";
+    assert_eq!(
+        get(&s, processed, &[]),
+        700.0 + 23.0 + 19.0 + 13.0 + 5.0 + 183.0
+    );
+    assert_eq!(get(&s, processed, &[("error_type", "queue_full")]), 11.0);
+    assert_eq!(get(&s, "otel_sdk_processor_log_queue_size", &[]), 29.0);
+    assert_eq!(
+        get(&s, "otel_sdk_processor_log_queue_capacity", &[]),
+        2048.0
+    );
+    assert_eq!(get(&s, exported, &[]), 700.0);
+    assert_eq!(get(&s, exported, &[("error_type", "failed")]), 19.0);
+    assert_eq!(get(&s, "otel_sdk_exporter_log_inflight", &[]), 183.0);
+    assert_eq!(get(&s, "otlp_sdk_log_records_produced_total", &[]), 1000.0);
+    assert_eq!(get(&s, "otlp_sdk_log_records_on_disk", &[]), 3.0);
+    let size = "otlp_sdk_export_batch_size_log_records";
+    assert_eq!(get(&s, size, &[("quantile", "1")]), 64.0);
+    assert_eq!(get(&s, &format!("{size}_sum"), &[]), 943.0);
+    assert_eq!(
+        get(&s, "otelcol_exporter_sent_log_records_total", &[]),
+        700.0
+    );
+    assert_eq!(
+        get(&s, "otelcol_exporter_send_failed_log_records_total", &[]),
+        19.0 + 23.0 + 13.0
+    );
+    assert_eq!(
+        get(&s, "otelcol_exporter_enqueue_failed_log_records_total", &[]),
+        11.0 + 17.0
+    );
+    // The shared families keep their names.
+    assert_eq!(get(&s, "otlp_sdk_queue_size_bytes", &[]), 41_000.0);
+    assert_eq!(get(&s, "otlp_sdk_export_retries_total", &[]), 31.0);
+    assert_eq!(get(&s, "otelcol_exporter_queue_size", &[]), 29.0);
+    assert_eq!(get(&s, "otlp_sdk_export_duration_seconds_count", &[]), 36.0);
+    // No series is named after spans.
+    for (name, _) in s.keys() {
+        assert!(!name.contains("span"), "{name}");
+    }
+    for line in text.lines().filter(|line| line.starts_with("# HELP")) {
+        assert!(!line.contains("Spans"), "{line}");
+    }
+    assert_logs_balanced(&s, &[]);
+}
+
+#[test]
+fn span_and_log_pipelines_share_the_families_without_a_record_name() {
+    let spans = [("pipeline", "checkout")];
+    let logs = [("pipeline", "audit")];
+    let text = Exposition::new()
+        .with_collector_names(true)
+        .pipeline(Labels::new(spans).unwrap(), distinct_snapshot())
+        .pipeline_for(
+            Signal::Logs,
+            Labels::new(logs).unwrap(),
+            StatsSnapshot {
+                produced: 9,
+                exported: 8,
+                queued: 1,
+                queue_capacity: 100,
+                queue_capacity_bytes: 1024,
+                ..StatsSnapshot::default()
+            },
+        )
+        .render();
+    // One HELP and TYPE per family, no series twice.
+    let ours = read_strictly(&text);
+    assert_balanced(&ours, &spans);
+    assert_logs_balanced(&ours, &logs);
+    assert_eq!(
+        get(&ours, "otlp_sdk_log_records_produced_total", &logs),
+        9.0
+    );
+    assert_eq!(get(&ours, "otlp_sdk_spans_produced_total", &spans), 1000.0);
+    assert_eq!(get(&ours, "otlp_sdk_queue_capacity_bytes", &logs), 1024.0);
+    assert_eq!(
+        get(&ours, "otlp_sdk_queue_capacity_bytes", &spans),
+        f64::from(64u32 << 20)
+    );
+    assert_eq!(get(&ours, "otelcol_exporter_queue_size", &logs), 1.0);
+    // The log names hold the log pipeline's series only, and all of them.
+    let audit = ("pipeline".to_owned(), "audit".to_owned());
+    for name in LOG_NAMES {
+        let holders: Vec<_> = ours.keys().filter(|(n, _)| n == name).collect();
+        assert!(!holders.is_empty(), "{name}");
+        for (_, labels) in holders {
+            assert!(labels.contains(&audit), "{name} {labels:?}");
+        }
+    }
+
+    // An independent parser reads every family once and the same values.
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    // 8 families named after records and 5 shared, plus the Collector's 3
+    // named after records and 2 shared: the named ones twice.
+    assert_eq!(
+        scrape.docs.len(),
+        8 * 2 + 5 + 3 * 2 + 2,
+        "a HELP per family"
+    );
+    let value = |metric: &str, pipeline: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|sample| {
+                sample.metric == metric && sample.labels.get("pipeline") == Some(pipeline)
+            })
+            .map(|sample| match &sample.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => *v,
+                other => panic!("{metric}: {other:?}"),
+            })
+            .unwrap_or_else(|| panic!("no {metric} for {pipeline}"))
+    };
+    assert_eq!(
+        value("otelcol_exporter_sent_log_records_total", "audit"),
+        8.0
+    );
+    assert_eq!(
+        value("otelcol_exporter_sent_spans_total", "checkout"),
+        700.0
+    );
+    assert_eq!(value("otel_sdk_processor_log_queue_size", "audit"), 1.0);
+    assert_eq!(value("otlp_sdk_queue_capacity_bytes", "audit"), 1024.0);
+    let declared = |metric: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("# TYPE {metric} ")))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        declared("otel_sdk_exporter_log_exported_total").as_deref(),
+        Some("counter")
+    );
+    assert_eq!(
+        declared("otlp_sdk_export_batch_size_log_records").as_deref(),
+        Some("summary")
+    );
+}
+
+#[test]
+fn the_same_labels_replace_a_pipeline_whatever_its_signal() {
+    let labels = Labels::new([("pipeline", "one")]).unwrap();
+    let text = Exposition::new()
+        .pipeline(labels.clone(), distinct_snapshot())
+        .pipeline_for(Signal::Logs, labels, StatsSnapshot::default())
+        .render();
+    let s = read_strictly(&text);
+    assert_eq!(
+        get(
+            &s,
+            "otlp_sdk_log_records_produced_total",
+            &[("pipeline", "one")]
+        ),
+        0.0
+    );
+    assert!(!text.contains("otlp_sdk_spans_produced_total{"), "{text}");
+}
+
+#[test]
+fn a_live_log_pipeline_matches_the_receiver() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let mut config = Config::default();
+    config.logs.exporter.protocol = Protocol::Grpc;
+    config.logs.exporter.endpoint = receiver.grpc_endpoint();
+    config.logs.batch.scheduled_delay = Duration::from_millis(20);
+    let processor = build_log_processor(&config).unwrap();
+    let provider = LoggerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let logger = provider.logger("metrics-test");
+    let labels = Labels::new([("pipeline", "live-logs")]).unwrap();
+    let l = [("pipeline", "live-logs")];
+    let render = |stats: StatsSnapshot| {
+        Exposition::new()
+            .with_collector_names(true)
+            .pipeline_for(Signal::Logs, labels.clone(), stats)
+            .render()
+    };
+    for round in 0..5 {
+        for n in 0..100 {
+            logger.emit(
+                LogRecord::builder()
+                    .body("work")
+                    .attribute(KeyValue::new("n", n + round * 100))
+                    .build(),
+            );
+        }
+        assert_logs_balanced(&read_strictly(&render(processor.stats())), &l);
+    }
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    let s = read_strictly(&render(processor.stats()));
+    assert_logs_balanced(&s, &l);
+    assert_eq!(get(&s, "otlp_sdk_log_records_produced_total", &l), 500.0);
+    assert_eq!(
+        get(&s, "otel_sdk_exporter_log_exported_total", &l),
+        receiver.log_record_count() as f64
+    );
+    assert_eq!(
+        get(&s, "otelcol_exporter_sent_log_records_total", &l),
+        receiver.log_record_count() as f64
+    );
+    assert_eq!(receiver.log_record_count(), 500);
+    assert_eq!(get(&s, "otel_sdk_exporter_log_inflight", &l), 0.0);
 }
 
 fn format_quantile(q: f64) -> String {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use otlp_sdk::StatsSnapshot;
+use otlp_sdk::{Signal, StatsSnapshot};
 
 use super::MetricsError;
 
@@ -153,6 +153,48 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otelcol_exporter_queue_size` | gauge | `queued` (in spans; the Collector's default sizer counts requests) |
 /// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (spans), only when the count is capped |
 ///
+/// # Log pipelines
+///
+/// The tables name a span pipeline's metrics. A pipeline added with
+/// [`pipeline_for`](Self::pipeline_for) is named after its signal's records,
+/// as the conventions and the Collector name them; the families without a
+/// record in their name (`otlp_sdk_queue_size_bytes`,
+/// `otlp_sdk_export_duration_seconds`, `otelcol_exporter_queue_size`, …) are
+/// shared, each written once with the samples of every pipeline. For
+/// [`Signal::Logs`] (a [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor)'s
+/// stats):
+///
+/// | span pipeline | log pipeline |
+/// |---|---|
+/// | `otel_sdk_processor_span_processed_total` | `otel_sdk_processor_log_processed_total` |
+/// | `otel_sdk_processor_span_queue_size` | `otel_sdk_processor_log_queue_size` |
+/// | `otel_sdk_processor_span_queue_capacity` | `otel_sdk_processor_log_queue_capacity` |
+/// | `otel_sdk_exporter_span_exported_total` | `otel_sdk_exporter_log_exported_total` |
+/// | `otel_sdk_exporter_span_inflight` | `otel_sdk_exporter_log_inflight` |
+/// | `otlp_sdk_spans_produced_total` | `otlp_sdk_log_records_produced_total` |
+/// | `otlp_sdk_spans_on_disk` | `otlp_sdk_log_records_on_disk` |
+/// | `otlp_sdk_export_batch_size_spans` | `otlp_sdk_export_batch_size_log_records` |
+/// | `otelcol_exporter_sent_spans_total` | `otelcol_exporter_sent_log_records_total` |
+/// | `otelcol_exporter_send_failed_spans_total` | `otelcol_exporter_send_failed_log_records_total` |
+/// | `otelcol_exporter_enqueue_failed_spans_total` | `otelcol_exporter_enqueue_failed_log_records_total` |
+///
+/// ```
+/// use otlp_contrib::metrics::{Exposition, Labels};
+/// use otlp_sdk::{Signal, StatsSnapshot};
+///
+/// let logs = StatsSnapshot { produced: 4, exported: 4, ..Default::default() };
+/// let text = Exposition::new()
+///     .pipeline(Labels::new([("pipeline", "spans")])?, StatsSnapshot::default())
+///     .pipeline_for(Signal::Logs, Labels::new([("pipeline", "logs")])?, logs)
+///     .render();
+/// assert!(text.contains("otel_sdk_exporter_log_exported_total{pipeline=\"logs\"} 4\n"));
+/// assert!(text.contains("otel_sdk_exporter_span_exported_total{pipeline=\"spans\"} 0\n"));
+/// // A shared family, once, with both pipelines.
+/// assert_eq!(text.matches("# TYPE otlp_sdk_queue_capacity_bytes gauge").count(), 1);
+/// assert!(text.contains("otlp_sdk_queue_capacity_bytes{pipeline=\"logs\"} 0\n"));
+/// # Ok::<(), otlp_contrib::metrics::MetricsError>(())
+/// ```
+///
 /// Cost: rendering allocates one `String` of a few kilobytes per pipeline.
 ///
 /// ```
@@ -173,8 +215,16 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Exposition {
-    pipelines: Vec<(Labels, StatsSnapshot)>,
+    pipelines: Vec<Pipeline>,
     collector_names: bool,
+}
+
+/// One pipeline of an [`Exposition`].
+#[derive(Clone, Debug)]
+struct Pipeline {
+    signal: Signal,
+    labels: Labels,
+    stats: StatsSnapshot,
 }
 
 impl Exposition {
@@ -189,15 +239,31 @@ impl Exposition {
         self
     }
 
-    /// Adds a pipeline; one with the same labels as an earlier one replaces it.
-    pub fn pipeline(mut self, labels: Labels, stats: StatsSnapshot) -> Self {
+    /// Adds a span pipeline ([`pipeline_for`](Self::pipeline_for) with
+    /// [`Signal::Traces`]); one with the same labels as an earlier one
+    /// replaces it.
+    pub fn pipeline(self, labels: Labels, stats: StatsSnapshot) -> Self {
+        self.pipeline_for(Signal::Traces, labels, stats)
+    }
+
+    /// Adds a pipeline of `signal`, whose metrics are named after its records
+    /// (see "Log pipelines" above); one with the same labels as an earlier
+    /// one replaces it, whatever the signals (the families the signals share
+    /// would otherwise hold its series twice): give pipelines of different
+    /// signals labels of their own.
+    pub fn pipeline_for(mut self, signal: Signal, labels: Labels, stats: StatsSnapshot) -> Self {
+        let pipeline = Pipeline {
+            signal,
+            labels,
+            stats,
+        };
         match self
             .pipelines
             .iter_mut()
-            .find(|(known, _)| *known == labels)
+            .find(|known| known.labels == pipeline.labels)
         {
-            Some(existing) => existing.1 = stats,
-            None => self.pipelines.push((labels, stats)),
+            Some(existing) => *existing = pipeline,
+            None => self.pipelines.push(pipeline),
         }
         self
     }
@@ -215,16 +281,42 @@ impl Exposition {
         if self.collector_names {
             families.extend_from_slice(&COLLECTOR_FAMILIES);
         }
-        for family in families {
-            let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
-            let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind.as_str());
-            for (labels, stats) in &self.pipelines {
-                (family.samples)(&mut Samples {
-                    out,
-                    name: family.name,
-                    labels,
-                    stats,
-                });
+        // The signals present, in order of first appearance (spans when
+        // there is no pipeline, so that the families are still described).
+        let mut signals: Vec<Signal> = Vec::new();
+        for pipeline in &self.pipelines {
+            if !signals.contains(&pipeline.signal) {
+                signals.push(pipeline.signal);
+            }
+        }
+        if signals.is_empty() {
+            signals.push(Signal::Traces);
+        }
+        // A family whose name has no record word is the same family for
+        // every signal: written once, with the samples of every pipeline.
+        let mut written: Vec<String> = Vec::new();
+        for signal in signals {
+            let words = Words::of(signal);
+            for family in &families {
+                let name = words.fill(family.name);
+                if written.contains(&name) {
+                    continue;
+                }
+                let help = words.fill(family.help);
+                let _ = writeln!(out, "# HELP {name} {help}");
+                let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
+                for pipeline in &self.pipelines {
+                    if Words::of(pipeline.signal).fill(family.name) != name {
+                        continue;
+                    }
+                    (family.samples)(&mut Samples {
+                        out,
+                        name: &name,
+                        labels: &pipeline.labels,
+                        stats: &pipeline.stats,
+                    });
+                }
+                written.push(name);
             }
         }
     }
@@ -248,6 +340,73 @@ pub fn render_prometheus(stats: &StatsSnapshot, labels: &Labels) -> String {
         .render()
 }
 
+/// The words a signal's metric names and help texts use for its records;
+/// [`fill`](Self::fill) puts them in place of the placeholders of a
+/// [`Family`]'s name and help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Words {
+    /// `{component}`: the SDK semantic conventions' component (`span`, `log`,
+    /// `metric_data_point`).
+    component: &'static str,
+    /// `{records}`: the records in `otlp_sdk_` names (`spans`, `log_records`).
+    records: &'static str,
+    /// `{collector}`: the records in the Collector's names (`spans`,
+    /// `log_records`, `metric_points`).
+    collector: &'static str,
+    /// `{text}`: the records in help texts (`spans`, `log records`).
+    text: &'static str,
+    /// `{Text}`: the same at the start of a sentence (`Spans`, `Log records`).
+    title: &'static str,
+}
+
+impl Words {
+    const SPANS: Words = Words {
+        component: "span",
+        records: "spans",
+        collector: "spans",
+        text: "spans",
+        title: "Spans",
+    };
+
+    fn of(signal: Signal) -> Words {
+        match signal {
+            Signal::Traces => Words::SPANS,
+            Signal::Logs => Words {
+                component: "log",
+                records: "log_records",
+                collector: "log_records",
+                text: "log records",
+                title: "Log records",
+            },
+            Signal::Metrics => Words {
+                component: "metric_data_point",
+                records: "data_points",
+                collector: "metric_points",
+                text: "data points",
+                title: "Data points",
+            },
+            // A signal added later: neutral words, still valid names.
+            _ => Words {
+                component: "record",
+                records: "records",
+                collector: "records",
+                text: "records",
+                title: "Records",
+            },
+        }
+    }
+
+    /// `template` with every placeholder replaced.
+    fn fill(self, template: &str) -> String {
+        template
+            .replace("{component}", self.component)
+            .replace("{records}", self.records)
+            .replace("{collector}", self.collector)
+            .replace("{text}", self.text)
+            .replace("{Text}", self.title)
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Counter,
@@ -266,6 +425,8 @@ impl Kind {
 }
 
 /// One metric family: its metadata and how to write one pipeline's samples.
+/// Name and help may hold [`Words`]' placeholders; a family whose name holds
+/// none is shared by every signal, and so is its help (checked by a test).
 #[derive(Clone, Copy)]
 struct Family {
     name: &'static str,
@@ -278,7 +439,7 @@ struct Family {
 /// Writes the samples of one family for one pipeline.
 struct Samples<'a> {
     out: &'a mut String,
-    name: &'static str,
+    name: &'a str,
     labels: &'a Labels,
     stats: &'a StatsSnapshot,
 }
@@ -350,9 +511,9 @@ fn seconds(duration: Duration) -> f64 {
 
 const FAMILIES: [Family; 13] = [
     Family {
-        name: "otel_sdk_processor_span_processed_total",
+        name: "otel_sdk_processor_{component}_processed_total",
         kind: Kind::Counter,
-        help: "Spans whose processing finished: handed on for export (no error_type) or dropped (error_type queue_full, already_shutdown).",
+        help: "{Text} whose processing finished: handed on for export (no error_type) or dropped (error_type queue_full, already_shutdown).",
         samples: |s| {
             let stats = s.stats;
             s.value(taken(stats));
@@ -361,15 +522,15 @@ const FAMILIES: [Family; 13] = [
         },
     },
     Family {
-        name: "otel_sdk_processor_span_queue_size",
+        name: "otel_sdk_processor_{component}_queue_size",
         kind: Kind::Gauge,
-        help: "Spans waiting in the batch span processor's queue.",
+        help: "{Text} waiting in the batch processor's queue.",
         samples: |s| s.value(s.stats.queued),
     },
     Family {
-        name: "otel_sdk_processor_span_queue_capacity",
+        name: "otel_sdk_processor_{component}_queue_capacity",
         kind: Kind::Gauge,
-        help: "Spans the batch span processor's queue can hold, when their count is capped.",
+        help: "{Text} the batch processor's queue can hold, when their count is capped.",
         samples: |s| {
             if s.stats.queue_capacity > 0 {
                 s.value(s.stats.queue_capacity);
@@ -379,13 +540,13 @@ const FAMILIES: [Family; 13] = [
     Family {
         name: "otlp_sdk_queue_size_bytes",
         kind: Kind::Gauge,
-        help: "Bytes the queued spans take, encoded.",
+        help: "Bytes the queued records take, encoded.",
         samples: |s| s.value(s.stats.queued_bytes),
     },
     Family {
-        name: "otlp_sdk_spans_on_disk",
+        name: "otlp_sdk_{records}_on_disk",
         kind: Kind::Gauge,
-        help: "Spans in flight whose record is on disk (the durable queue): waiting there or being exported from it.",
+        help: "{Text} in flight whose record is on disk (the durable queue): waiting there or being exported from it.",
         samples: |s| s.value(s.stats.on_disk),
     },
     Family {
@@ -395,9 +556,9 @@ const FAMILIES: [Family; 13] = [
         samples: |s| s.value(s.stats.queue_capacity_bytes),
     },
     Family {
-        name: "otel_sdk_exporter_span_exported_total",
+        name: "otel_sdk_exporter_{component}_exported_total",
         kind: Kind::Counter,
-        help: "Spans whose export finished: accepted (no error_type), rejected by partial success, oversized (never sent) or failed.",
+        help: "{Text} whose export finished: accepted (no error_type), rejected by partial success, oversized (never sent) or failed.",
         samples: |s| {
             let stats = s.stats;
             s.value(stats.exported);
@@ -408,15 +569,15 @@ const FAMILIES: [Family; 13] = [
         },
     },
     Family {
-        name: "otel_sdk_exporter_span_inflight",
+        name: "otel_sdk_exporter_{component}_inflight",
         kind: Kind::Gauge,
-        help: "Spans taken for export whose export has not finished, retries included.",
+        help: "{Text} taken for export whose export has not finished, retries included.",
         samples: |s| s.value(s.stats.in_flight),
     },
     Family {
-        name: "otlp_sdk_spans_produced_total",
+        name: "otlp_sdk_{records}_produced_total",
         kind: Kind::Counter,
-        help: "Spans handed to the batch span processor.",
+        help: "{Text} handed to the batch processor.",
         samples: |s| s.value(s.stats.produced),
     },
     Family {
@@ -432,9 +593,9 @@ const FAMILIES: [Family; 13] = [
         samples: |s| s.value(s.stats.retries),
     },
     Family {
-        name: "otlp_sdk_export_batch_size_spans",
+        name: "otlp_sdk_export_batch_size_{records}",
         kind: Kind::Summary,
-        help: "Spans per batch (quantile 0 is the smallest batch, 1 the largest).",
+        help: "{Text} per batch (quantile 0 is the smallest batch, 1 the largest).",
         samples: |s| {
             let size = s.stats.batch_size;
             let value = |v: u64| (size.count > 0).then_some(v as f64);
@@ -466,24 +627,24 @@ const FAMILIES: [Family; 13] = [
 
 const COLLECTOR_FAMILIES: [Family; 5] = [
     Family {
-        name: "otelcol_exporter_sent_spans_total",
+        name: "otelcol_exporter_sent_{collector}_total",
         kind: Kind::Counter,
-        help: "Number of spans successfully sent to destination.",
+        help: "Number of {text} successfully sent to destination.",
         samples: |s| s.value(s.stats.exported),
     },
     Family {
-        name: "otelcol_exporter_send_failed_spans_total",
+        name: "otelcol_exporter_send_failed_{collector}_total",
         kind: Kind::Counter,
-        help: "Number of spans in failed attempts to send to destination (failed, rejected or oversized).",
+        help: "Number of {text} in failed attempts to send to destination (failed, rejected or oversized).",
         samples: |s| {
             let stats = s.stats;
             s.value(stats.failed + stats.rejected + stats.dropped_oversized);
         },
     },
     Family {
-        name: "otelcol_exporter_enqueue_failed_spans_total",
+        name: "otelcol_exporter_enqueue_failed_{collector}_total",
         kind: Kind::Counter,
-        help: "Number of spans failed to be added to the sending queue (full, or shut down).",
+        help: "Number of {text} failed to be added to the sending queue (full, or shut down).",
         samples: |s| {
             let stats = s.stats;
             s.value(stats.dropped_queue_full + stats.dropped_shutdown);
@@ -492,13 +653,13 @@ const COLLECTOR_FAMILIES: [Family; 5] = [
     Family {
         name: "otelcol_exporter_queue_size",
         kind: Kind::Gauge,
-        help: "Current size of the sending queue, in spans.",
+        help: "Current size of the sending queue, in records (spans, log records: the pipeline's).",
         samples: |s| s.value(s.stats.queued),
     },
     Family {
         name: "otelcol_exporter_queue_capacity",
         kind: Kind::Gauge,
-        help: "Fixed capacity of the sending queue, in spans.",
+        help: "Fixed capacity of the sending queue, in records (spans, log records: the pipeline's).",
         samples: |s| {
             if s.stats.queue_capacity > 0 {
                 s.value(s.stats.queue_capacity);
@@ -520,6 +681,45 @@ mod tests {
                 family.name,
                 family.help
             );
+        }
+    }
+
+    #[test]
+    fn shared_families_have_help_for_every_signal_and_names_are_filled() {
+        let signals = [Signal::Traces, Signal::Logs, Signal::Metrics];
+        for family in FAMILIES.iter().chain(&COLLECTOR_FAMILIES) {
+            let names: Vec<String> = signals
+                .iter()
+                .map(|signal| Words::of(*signal).fill(family.name))
+                .collect();
+            let shared = names.iter().all(|name| *name == names[0]);
+            if shared {
+                assert!(
+                    !family.help.contains('{'),
+                    "{}: {}",
+                    family.name,
+                    family.help
+                );
+            } else {
+                assert_eq!(
+                    names.iter().collect::<std::collections::HashSet<_>>().len(),
+                    signals.len(),
+                    "{}",
+                    family.name
+                );
+            }
+            for signal in signals {
+                let words = Words::of(signal);
+                for text in [words.fill(family.name), words.fill(family.help)] {
+                    assert!(!text.contains(['{', '}']), "{text}");
+                }
+                let name = words.fill(family.name);
+                assert!(
+                    name.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{name}"
+                );
+            }
         }
     }
 
