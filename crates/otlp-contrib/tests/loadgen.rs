@@ -934,8 +934,9 @@ fn help_lists_the_flags() {
     }
 }
 
-#[test]
-fn metrics_are_served_while_it_runs() {
+/// Runs the load generator with `signal` and `--metrics` for 3 s and
+/// returns one scrape of its `/metrics` page, taken while it runs.
+fn scrape_while_running(signal: &str) -> String {
     let receiver = Receiver::start(ReceiverConfig {
         store: Store::CountOnly,
         ..Default::default()
@@ -947,6 +948,8 @@ fn metrics_are_served_while_it_runs() {
             &receiver.grpc_endpoint().unwrap(),
             "--protocol",
             "grpc",
+            "--signal",
+            signal,
         ])
         .args([
             "--duration",
@@ -985,12 +988,31 @@ fn metrics_are_served_while_it_runs() {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    response
+}
+
+#[test]
+fn metrics_are_served_while_it_runs() {
+    let response = scrape_while_running("traces");
     assert!(
         response.contains("otlp_sdk_spans_produced_total "),
         "{response}"
     );
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_log_pipelines_metrics_are_named_after_log_records() {
+    let response = scrape_while_running("logs");
+    for name in [
+        "otlp_sdk_log_records_produced_total ",
+        "otel_sdk_exporter_log_exported_total ",
+        "otel_sdk_processor_log_queue_size ",
+    ] {
+        assert!(response.contains(name), "{name}: {response}");
+    }
+    assert!(!response.contains("_span"), "{response}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use otlp_contrib::metrics::{Labels, MetricsServer, render_prometheus};
+use otlp_contrib::metrics::{Exposition, Labels, MetricsServer};
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
 use otlp_sdk::config::{Config, ConfigLoader, MetricsConfig};
 use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
@@ -266,16 +266,18 @@ fn run(args: Args) -> Result<u8, Failure> {
     let pipeline = Pipeline::start(signal, &config)?;
     let _metrics = match (args.metrics, pipeline.stats_reader()) {
         (Some(addr), Some(stats)) => {
-            // The metric names are the pipeline's (`otlp_sdk_spans_*`); for logs the
-            // series carry `signal="logs"`.
-            let labels = match signal {
-                Signal::Traces | Signal::Metrics => Labels::none(),
-                Signal::Logs => Labels::new([("signal", "logs")])
-                    .map_err(|error| Failure::start(error.to_string()))?,
+            // The metric names are the pipeline's records': `otlp_sdk_spans_*`
+            // or `otlp_sdk_log_records_*` (metrics have no batch pipeline).
+            let records = match signal {
+                Signal::Traces | Signal::Metrics => otlp_sdk::Signal::Traces,
+                Signal::Logs => otlp_sdk::Signal::Logs,
             };
-            let server =
-                MetricsServer::start_with(addr, move || render_prometheus(&stats(), &labels))
-                    .map_err(|error| Failure::start(error.to_string()))?;
+            let server = MetricsServer::start_with(addr, move || {
+                Exposition::new()
+                    .pipeline_for(records, Labels::none(), stats())
+                    .render()
+            })
+            .map_err(|error| Failure::start(error.to_string()))?;
             eprintln!("otlp-loadgen: metrics at {}", server.url());
             Some(server)
         }
