@@ -1,22 +1,19 @@
 //! [`SdkExporter`]: an otlp-sdk transport as an `opentelemetry_sdk` span exporter.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanExporter;
 use otlp_core::SpanData;
-use otlp_core::encode::{Chunk, Encoding, MAX_REQUEST_BYTES, TraceEncoder};
+use otlp_core::encode::TraceEncoder;
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{DynExporter, ExportRequest, Exporter, RetryPolicy, SendEvent};
-use tokio::runtime::{Handle, Runtime};
+use otlp_sdk::{DynExporter, Exporter, RetryPolicy, Signal};
+use tokio::runtime::Handle;
 
 use super::BridgeError;
 use super::convert::SpanConverter;
+use super::delivery::{ExportCore, ExportSettings, ExportSignal};
 use crate::pipeline::exporter_from_config;
 
 /// The default bound of one batch's export, retries included.
@@ -82,29 +79,27 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SdkExporter<E> {
-    exporter: Arc<E>,
+    core: ExportCore<Spans, E>,
     converter: SpanConverter,
-    encoder: Mutex<TraceEncoder>,
-    encoding: Encoding,
-    retry: RetryPolicy,
-    export_timeout: Duration,
-    max_request_bytes: usize,
-    counters: Arc<Counters>,
-    shut_down: AtomicBool,
-    runtime: ExportRuntime,
+}
+
+/// Spans, for [`ExportCore`]: counted one by one, any transport's signal.
+struct Spans;
+
+impl ExportSignal for Spans {
+    type Record = SpanData;
+    type Encoder = TraceEncoder;
+    const SIGNAL: Option<Signal> = None;
+    const NOUN: &'static str = "spans";
+    const OVERSIZED: &'static str = "spans are each";
+    const EXPORT: &'static str = "export";
+    const ZERO_TIMEOUT_IS_NO_LIMIT: bool = false;
+    const SHUTDOWN_WAITS_FOR_EXPORTS: bool = false;
 }
 
 impl<E> fmt::Debug for SdkExporter<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SdkExporter")
-            .field("exporter", &std::any::type_name::<E>())
-            .field("encoding", &self.encoding)
-            .field("export_timeout", &self.export_timeout)
-            .field("retry", &self.retry)
-            .field("own_runtime", &self.runtime.owned.is_some())
-            .field("stats", &self.counters.snapshot())
-            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
-            .finish()
+        self.core.fmt(f, "SdkExporter", &[])
     }
 }
 
@@ -118,54 +113,18 @@ impl<E: Exporter> SdkExporter<E> {
     /// Starts building an adapter around `exporter`.
     pub fn builder(exporter: E) -> SdkExporterBuilder<E> {
         SdkExporterBuilder {
-            exporter,
-            retry: RetryPolicy::default(),
-            export_timeout: DEFAULT_EXPORT_TIMEOUT,
-            max_request_bytes: MAX_REQUEST_BYTES,
-            runtime: None,
+            settings: ExportSettings::new(exporter),
         }
     }
 
     /// The wrapped transport.
     pub fn exporter(&self) -> &E {
-        &self.exporter
+        self.core.exporter()
     }
 
     /// What happened to the spans exported so far.
     pub fn stats(&self) -> SdkExporterStats {
-        self.counters.snapshot()
-    }
-
-    /// Converts and encodes a batch: the requests to send, and how many spans
-    /// could not be sent because each alone exceeds the size cap.
-    fn encode(&self, spans: &[SpanData]) -> (Vec<ExportRequest>, u64) {
-        let mut encoder = self.encoder.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut body = Vec::new();
-        encoder.encode(self.encoding, spans, &mut body);
-        if body.len() <= self.max_request_bytes {
-            return (vec![self.request(body, spans.len())], 0);
-        }
-        let mut requests = Vec::new();
-        let mut oversized = 0;
-        for chunk in encoder.split(spans, self.max_request_bytes, self.encoding) {
-            match chunk {
-                Chunk::Fits(range) => {
-                    let mut body = Vec::new();
-                    encoder.encode(self.encoding, &spans[range.clone()], &mut body);
-                    requests.push(self.request(body, range.len()));
-                }
-                Chunk::Oversized(_) => oversized += 1,
-            }
-        }
-        (requests, oversized)
-    }
-
-    fn request(&self, body: Vec<u8>, span_count: usize) -> ExportRequest {
-        ExportRequest {
-            body: Bytes::from(body),
-            encoding: self.encoding,
-            span_count,
-        }
+        self.core.stats()
     }
 }
 
@@ -188,69 +147,17 @@ impl SdkExporter<Box<dyn DynExporter>> {
 
 impl<E: Exporter> SpanExporter for SdkExporter<E> {
     async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> OTelSdkResult {
-        if self.shut_down.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let total = batch.len() as u64;
-        let spans: Vec<SpanData> = batch
-            .into_iter()
-            .map(|span| self.converter.convert(span))
-            .collect();
-        let (requests, oversized) = self.encode(&spans);
-        drop(spans);
-        let counters = &self.counters;
-        Counters::add(&counters.batches, 1);
-        if oversized > 0 {
-            Counters::add(&counters.failed, oversized);
-            counters.record_error(format!(
-                "{oversized} spans are each larger than the {} byte request cap: not sent",
-                self.max_request_bytes
-            ));
-        }
-        let delivery = Delivery {
-            exporter: Arc::clone(&self.exporter),
-            retry: self.retry.clone(),
-            deadline: Instant::now() + self.export_timeout,
-            counters: Arc::clone(&self.counters),
-        };
-        let settled = self
-            .runtime
-            .handle
-            .spawn(delivery.run(requests))
-            .await
-            .map_err(|error| {
-                OTelSdkError::InternalFailure(format!("export task failed: {error}"))
-            })?;
-        let failed = settled.failed + oversized;
-        if failed == 0 {
-            return Ok(());
-        }
-        let last_error = self.counters.last_error().unwrap_or_default();
-        Err(OTelSdkError::InternalFailure(format!(
-            "{failed} of {total} spans were not exported: {last_error}"
-        )))
+        let prepared = self.core.prepare(|| {
+            batch
+                .into_iter()
+                .map(|span| self.converter.convert(span))
+                .collect()
+        });
+        self.core.send(prepared).await
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        if self.shut_down.swap(true, Ordering::AcqRel) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let exporter = Arc::clone(&self.exporter);
-        let (done, finished) = mpsc::sync_channel(1);
-        self.runtime.handle.spawn(async move {
-            exporter.shutdown().await;
-            let _ = done.send(());
-        });
-        match finished.recv_timeout(timeout) {
-            Ok(()) => Ok(()),
-            Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
-            Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure(
-                "the export runtime stopped before the exporter shut down".into(),
-            )),
-        }
+        self.core.shutdown(timeout)
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
@@ -260,22 +167,12 @@ impl<E: Exporter> SpanExporter for SdkExporter<E> {
 
 /// Builder for [`SdkExporter`]; every setting has a default.
 pub struct SdkExporterBuilder<E> {
-    exporter: E,
-    retry: RetryPolicy,
-    export_timeout: Duration,
-    max_request_bytes: usize,
-    runtime: Option<Handle>,
+    settings: ExportSettings<E>,
 }
 
 impl<E> fmt::Debug for SdkExporterBuilder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SdkExporterBuilder")
-            .field("exporter", &std::any::type_name::<E>())
-            .field("retry", &self.retry)
-            .field("export_timeout", &self.export_timeout)
-            .field("max_request_bytes", &self.max_request_bytes)
-            .field("runtime", &self.runtime.as_ref().map(Handle::id))
-            .finish()
+        self.settings.fmt(f, "SdkExporterBuilder", &[])
     }
 }
 
@@ -283,27 +180,25 @@ impl<E: Exporter> SdkExporterBuilder<E> {
     /// Takes the retry policy, the export timeout (`batch.export_timeout`,
     /// `OTEL_BSP_EXPORT_TIMEOUT`) and the request size cap from a loaded [`Config`].
     pub fn with_config(mut self, config: &Config) -> Self {
-        self.retry = config.retry.clone();
-        self.export_timeout = config.batch.export_timeout;
-        self.max_request_bytes = config.performance.max_request_bytes;
+        self.settings.configure(config, config.batch.export_timeout);
         self
     }
 
     /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each batch once).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.settings.retry = retry;
         self
     }
 
     /// Bounds each batch's export, retries included (default [`DEFAULT_EXPORT_TIMEOUT`]).
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
-        self.export_timeout = timeout;
+        self.settings.export_timeout = timeout;
         self
     }
 
     /// Largest request body; bigger batches are cut (default and maximum 64 MiB).
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
-        self.max_request_bytes = bytes;
+        self.settings.max_request_bytes = bytes;
         self
     }
 
@@ -312,26 +207,15 @@ impl<E: Exporter> SdkExporterBuilder<E> {
     /// runtime driven by a thread that may block in `export` (the stock
     /// `SimpleSpanProcessor` blocks the thread that ends a span).
     pub fn with_runtime(mut self, handle: Handle) -> Self {
-        self.runtime = Some(handle);
+        self.settings.runtime = Some(handle);
         self
     }
 
     /// Starts the runtime (unless one was given) and builds the adapter.
     pub fn build(self) -> Result<SdkExporter<E>, BridgeError> {
-        super::suppress_on_pipeline_threads();
-        let runtime = ExportRuntime::start(self.runtime)?;
-        let encoding = self.exporter.encoding();
         Ok(SdkExporter {
-            exporter: Arc::new(self.exporter),
+            core: ExportCore::start(self.settings)?,
             converter: SpanConverter::new(),
-            encoder: Mutex::new(TraceEncoder::new()),
-            encoding,
-            retry: self.retry,
-            export_timeout: self.export_timeout,
-            max_request_bytes: self.max_request_bytes.clamp(1, MAX_REQUEST_BYTES),
-            counters: Arc::new(Counters::default()),
-            shut_down: AtomicBool::new(false),
-            runtime,
         })
     }
 }
@@ -358,143 +242,6 @@ pub struct SdkExporterStats {
     pub last_error: Option<String>,
 }
 
-/// The live counters behind [`SdkExporterStats`] (shared with the log and metric exporters).
-#[derive(Debug, Default)]
-pub(super) struct Counters {
-    pub(super) batches: AtomicU64,
-    pub(super) exported: AtomicU64,
-    pub(super) rejected: AtomicU64,
-    pub(super) failed: AtomicU64,
-    pub(super) retries: AtomicU64,
-    last_error: Mutex<Option<String>>,
-}
-
-impl Counters {
-    pub(super) fn add(counter: &AtomicU64, value: u64) {
-        counter.fetch_add(value, Ordering::Relaxed);
-    }
-
-    pub(super) fn record_error(&self, error: impl ToString) {
-        *self
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
-    }
-
-    pub(super) fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(super) fn snapshot(&self) -> SdkExporterStats {
-        SdkExporterStats {
-            batches: self.batches.load(Ordering::Relaxed),
-            exported: self.exported.load(Ordering::Relaxed),
-            rejected: self.rejected.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            retries: self.retries.load(Ordering::Relaxed),
-            last_error: self.last_error(),
-        }
-    }
-}
-
-/// The runtime exports run on; an owned one is shut down without blocking
-/// when the adapter is dropped (dropping a runtime inside another runtime's
-/// context would panic).
-pub(super) struct ExportRuntime {
-    pub(super) handle: Handle,
-    pub(super) owned: Option<Runtime>,
-}
-
-impl ExportRuntime {
-    /// Runs on `handle`, or starts the adapter's own runtime: one worker
-    /// thread named `otlp-bridge-export`, one of the pipeline's own threads.
-    pub(super) fn start(handle: Option<Handle>) -> Result<ExportRuntime, BridgeError> {
-        Ok(match handle {
-            Some(handle) => ExportRuntime {
-                handle,
-                owned: None,
-            },
-            None => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("otlp-bridge-export")
-                    .on_thread_start(otlp_sdk::own_threads::enter)
-                    .on_thread_unpark(otlp_sdk::own_threads::catch_up)
-                    .enable_all()
-                    .build()
-                    .map_err(BridgeError::Runtime)?;
-                ExportRuntime {
-                    handle: runtime.handle().clone(),
-                    owned: Some(runtime),
-                }
-            }
-        })
-    }
-}
-
-impl Drop for ExportRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.owned.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// One batch's requests on their way out, on the export runtime.
-pub(super) struct Delivery<E> {
-    pub(super) exporter: Arc<E>,
-    pub(super) retry: RetryPolicy,
-    pub(super) deadline: Instant,
-    pub(super) counters: Arc<Counters>,
-}
-
-/// How a batch's requests ended.
-#[derive(Debug, Default)]
-pub(super) struct Settled {
-    /// Records (spans, log records or data points) not delivered.
-    pub(super) failed: u64,
-}
-
-impl<E: Exporter> Delivery<E> {
-    pub(super) async fn run(self, requests: Vec<ExportRequest>) -> Settled {
-        let mut settled = Settled::default();
-        for request in requests {
-            settled.failed += self.send_with_retry(request).await;
-        }
-        settled
-    }
-
-    /// Sends one request until it is settled (the sdk's one retry loop,
-    /// each attempt bounded only by the export deadline); returns the spans
-    /// that failed.
-    async fn send_with_retry(&self, request: ExportRequest) -> u64 {
-        let counters = &*self.counters;
-        let attempt_timeout = self.deadline.saturating_duration_since(Instant::now());
-        let settled = self
-            .retry
-            .send(
-                &*self.exporter,
-                &request,
-                attempt_timeout,
-                self.deadline,
-                |event| {
-                    if let SendEvent::Error(error) = event {
-                        counters.record_error(error);
-                    }
-                },
-            )
-            .await;
-        Counters::add(&counters.exported, settled.exported);
-        Counters::add(&counters.rejected, settled.rejected);
-        Counters::add(&counters.failed, settled.failed);
-        Counters::add(&counters.retries, settled.retries);
-        settled.failed
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
@@ -504,8 +251,14 @@ mod tests {
     use opentelemetry::trace::{
         SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
     };
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use opentelemetry_sdk::error::OTelSdkError;
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
-    use otlp_sdk::{ExportError, ExportOutcome};
+    use otlp_core::encode::Encoding;
+    use otlp_sdk::{ExportError, ExportOutcome, ExportRequest};
 
     use super::*;
 

@@ -2,24 +2,19 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use otlp_core::LogRecord;
-use otlp_core::encode::{Chunk, Encoding, LogEncoder, MAX_REQUEST_BYTES};
+use otlp_core::encode::LogEncoder;
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{DynExporter, ExportRequest, Exporter, RetryPolicy, Signal};
+use otlp_sdk::{DynExporter, Exporter, RetryPolicy, Signal};
 use tokio::runtime::Handle;
 
 use super::BridgeError;
-use super::exporter::{
-    Counters, DEFAULT_EXPORT_TIMEOUT, Delivery, ExportRuntime, SdkExporterStats,
-};
+use super::delivery::{ExportCore, ExportSettings, ExportSignal};
+use super::exporter::SdkExporterStats;
 use super::log_convert::LogConverter;
 use crate::pipeline::log_exporter_from_config;
 
@@ -48,7 +43,8 @@ use crate::pipeline::log_exporter_from_config;
 ///
 /// **Retry.** The stock SDK never retries, so the adapter does, as the
 /// [`RetryPolicy`] says, the same bytes each time, until the batch's export
-/// timeout ([`DEFAULT_EXPORT_TIMEOUT`], or `OTEL_BLRP_EXPORT_TIMEOUT` through
+/// timeout ([`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT), or
+/// `OTEL_BLRP_EXPORT_TIMEOUT` through
 /// [`with_config`](SdkLogExporterBuilder::with_config)). The stock processors
 /// export one batch at a time: keep the timeout short.
 ///
@@ -85,36 +81,35 @@ use crate::pipeline::log_exporter_from_config;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SdkLogExporter<E> {
-    exporter: Arc<E>,
+    core: ExportCore<Logs, E>,
     converter: LogConverter,
-    encoder: Mutex<LogEncoder>,
-    encoding: Encoding,
-    retry: RetryPolicy,
-    export_timeout: Duration,
-    max_request_bytes: usize,
-    counters: Arc<Counters>,
-    shut_down: AtomicBool,
-    runtime: ExportRuntime,
+}
+
+/// Log records, for [`ExportCore`]: counted one by one, transports of logs only.
+struct Logs;
+
+impl ExportSignal for Logs {
+    type Record = LogRecord;
+    type Encoder = LogEncoder;
+    const SIGNAL: Option<Signal> = Some(Signal::Logs);
+    const NOUN: &'static str = "log records";
+    const OVERSIZED: &'static str = "log records are each";
+    const EXPORT: &'static str = "log export";
+    const ZERO_TIMEOUT_IS_NO_LIMIT: bool = false;
+    const SHUTDOWN_WAITS_FOR_EXPORTS: bool = false;
 }
 
 impl<E> fmt::Debug for SdkLogExporter<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SdkLogExporter")
-            .field("exporter", &std::any::type_name::<E>())
-            .field("encoding", &self.encoding)
-            .field("export_timeout", &self.export_timeout)
-            .field("retry", &self.retry)
-            .field("own_runtime", &self.runtime.owned.is_some())
-            .field("stats", &self.counters.snapshot())
-            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
-            .finish()
+        self.core.fmt(f, "SdkLogExporter", &[])
     }
 }
 
 impl<E: Exporter> SdkLogExporter<E> {
     /// An adapter with the defaults: its own runtime, [`RetryPolicy::default`],
-    /// [`DEFAULT_EXPORT_TIMEOUT`], the 64 MiB request cap. Fails if `exporter`
-    /// is not built for [`Signal::Logs`] or the runtime cannot start.
+    /// [`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT), the 64 MiB
+    /// request cap. Fails if `exporter` is not built for [`Signal::Logs`] or
+    /// the runtime cannot start.
     pub fn new(exporter: E) -> Result<Self, BridgeError> {
         SdkLogExporter::builder(exporter).build()
     }
@@ -122,99 +117,19 @@ impl<E: Exporter> SdkLogExporter<E> {
     /// Starts building an adapter around `exporter`.
     pub fn builder(exporter: E) -> SdkLogExporterBuilder<E> {
         SdkLogExporterBuilder {
-            exporter,
-            retry: RetryPolicy::default(),
-            export_timeout: DEFAULT_EXPORT_TIMEOUT,
-            max_request_bytes: MAX_REQUEST_BYTES,
-            runtime: None,
+            settings: ExportSettings::new(exporter),
         }
     }
 
     /// The wrapped transport.
     pub fn exporter(&self) -> &E {
-        &self.exporter
+        self.core.exporter()
     }
 
     /// What happened to the log records exported so far (counted in records).
     pub fn stats(&self) -> SdkExporterStats {
-        self.counters.snapshot()
+        self.core.stats()
     }
-
-    /// Converts and encodes a batch: the requests to send, and how many
-    /// records could not be sent because each alone exceeds the size cap.
-    fn encode(&self, records: &[LogRecord]) -> (Vec<ExportRequest>, u64) {
-        let mut encoder = self.encoder.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut body = Vec::new();
-        encoder.encode(self.encoding, records, &mut body);
-        if body.len() <= self.max_request_bytes {
-            return (vec![self.request(body, records.len())], 0);
-        }
-        let mut requests = Vec::new();
-        let mut oversized = 0;
-        for chunk in encoder.split(records, self.max_request_bytes, self.encoding) {
-            match chunk {
-                Chunk::Fits(range) => {
-                    let mut body = Vec::new();
-                    encoder.encode(self.encoding, &records[range.clone()], &mut body);
-                    requests.push(self.request(body, range.len()));
-                }
-                Chunk::Oversized(_) => oversized += 1,
-            }
-        }
-        (requests, oversized)
-    }
-
-    fn request(&self, body: Vec<u8>, record_count: usize) -> ExportRequest {
-        ExportRequest {
-            body: Bytes::from(body),
-            encoding: self.encoding,
-            span_count: record_count,
-        }
-    }
-
-    /// Everything `export` does before it awaits: refuse after shutdown,
-    /// convert, encode, count; the delivery left to run, if any.
-    fn prepare(&self, batch: &LogBatch<'_>) -> Result<Option<Prepared<E>>, OTelSdkError> {
-        if self.shut_down.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let records: Vec<LogRecord> = batch
-            .iter()
-            .map(|(record, scope)| self.converter.convert(record, scope))
-            .collect();
-        if records.is_empty() {
-            return Ok(None);
-        }
-        let (requests, oversized) = self.encode(&records);
-        let counters = &self.counters;
-        Counters::add(&counters.batches, 1);
-        if oversized > 0 {
-            Counters::add(&counters.failed, oversized);
-            counters.record_error(format!(
-                "{oversized} log records are each larger than the {} byte request cap: not sent",
-                self.max_request_bytes
-            ));
-        }
-        Ok(Some(Prepared {
-            total: records.len() as u64,
-            oversized,
-            requests,
-            delivery: Delivery {
-                exporter: Arc::clone(&self.exporter),
-                retry: self.retry.clone(),
-                deadline: Instant::now() + self.export_timeout,
-                counters: Arc::clone(&self.counters),
-            },
-        }))
-    }
-}
-
-/// A converted and encoded batch, ready to send.
-struct Prepared<E> {
-    total: u64,
-    oversized: u64,
-    requests: Vec<ExportRequest>,
-    delivery: Delivery<E>,
 }
 
 impl SdkLogExporter<Box<dyn DynExporter>> {
@@ -237,48 +152,17 @@ impl SdkLogExporter<Box<dyn DynExporter>> {
 
 impl<E: Exporter> LogExporter for SdkLogExporter<E> {
     fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
-        let prepared = self.prepare(&batch);
-        let handle = self.runtime.handle.clone();
-        let counters = Arc::clone(&self.counters);
-        async move {
-            let Some(prepared) = prepared? else {
-                return Ok(());
-            };
-            let settled = handle
-                .spawn(prepared.delivery.run(prepared.requests))
-                .await
-                .map_err(|error| {
-                    OTelSdkError::InternalFailure(format!("log export task failed: {error}"))
-                })?;
-            let failed = settled.failed + prepared.oversized;
-            if failed == 0 {
-                return Ok(());
-            }
-            let last_error = counters.last_error().unwrap_or_default();
-            Err(OTelSdkError::InternalFailure(format!(
-                "{failed} of {} log records were not exported: {last_error}",
-                prepared.total
-            )))
-        }
+        let prepared = self.core.prepare(|| {
+            batch
+                .iter()
+                .map(|(record, scope)| self.converter.convert(record, scope))
+                .collect()
+        });
+        self.core.send(prepared)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        if self.shut_down.swap(true, Ordering::AcqRel) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let exporter = Arc::clone(&self.exporter);
-        let (done, finished) = mpsc::sync_channel(1);
-        self.runtime.handle.spawn(async move {
-            exporter.shutdown().await;
-            let _ = done.send(());
-        });
-        match finished.recv_timeout(timeout) {
-            Ok(()) => Ok(()),
-            Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
-            Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure(
-                "the log export runtime stopped before the exporter shut down".into(),
-            )),
-        }
+        self.core.shutdown(timeout)
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
@@ -288,22 +172,12 @@ impl<E: Exporter> LogExporter for SdkLogExporter<E> {
 
 /// Builder for [`SdkLogExporter`]; every setting has a default.
 pub struct SdkLogExporterBuilder<E> {
-    exporter: E,
-    retry: RetryPolicy,
-    export_timeout: Duration,
-    max_request_bytes: usize,
-    runtime: Option<Handle>,
+    settings: ExportSettings<E>,
 }
 
 impl<E> fmt::Debug for SdkLogExporterBuilder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SdkLogExporterBuilder")
-            .field("exporter", &std::any::type_name::<E>())
-            .field("retry", &self.retry)
-            .field("export_timeout", &self.export_timeout)
-            .field("max_request_bytes", &self.max_request_bytes)
-            .field("runtime", &self.runtime.as_ref().map(Handle::id))
-            .finish()
+        self.settings.fmt(f, "SdkLogExporterBuilder", &[])
     }
 }
 
@@ -311,27 +185,27 @@ impl<E: Exporter> SdkLogExporterBuilder<E> {
     /// Takes the retry policy, the log export timeout (`logs.batch.export_timeout`,
     /// `OTEL_BLRP_EXPORT_TIMEOUT`) and the request size cap from a loaded [`Config`].
     pub fn with_config(mut self, config: &Config) -> Self {
-        self.retry = config.retry.clone();
-        self.export_timeout = config.logs.batch.export_timeout;
-        self.max_request_bytes = config.performance.max_request_bytes;
+        self.settings
+            .configure(config, config.logs.batch.export_timeout);
         self
     }
 
     /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each batch once).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.settings.retry = retry;
         self
     }
 
-    /// Bounds each batch's export, retries included (default [`DEFAULT_EXPORT_TIMEOUT`]).
+    /// Bounds each batch's export, retries included (default
+    /// [`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT)).
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
-        self.export_timeout = timeout;
+        self.settings.export_timeout = timeout;
         self
     }
 
     /// Largest request body; bigger batches are cut (default and maximum 64 MiB).
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
-        self.max_request_bytes = bytes;
+        self.settings.max_request_bytes = bytes;
         self
     }
 
@@ -340,34 +214,16 @@ impl<E: Exporter> SdkLogExporterBuilder<E> {
     /// runtime driven by a thread that may block in `export` (the stock
     /// `SimpleLogProcessor` blocks the thread that emits a record).
     pub fn with_runtime(mut self, handle: Handle) -> Self {
-        self.runtime = Some(handle);
+        self.settings.runtime = Some(handle);
         self
     }
 
     /// Checks the exporter's signal, starts the runtime (unless one was
     /// given) and builds the adapter.
     pub fn build(self) -> Result<SdkLogExporter<E>, BridgeError> {
-        let found = self.exporter.signal();
-        if found != Signal::Logs {
-            return Err(BridgeError::WrongSignal {
-                expected: Signal::Logs,
-                found,
-            });
-        }
-        super::suppress_on_pipeline_threads();
-        let runtime = ExportRuntime::start(self.runtime)?;
-        let encoding = self.exporter.encoding();
         Ok(SdkLogExporter {
-            exporter: Arc::new(self.exporter),
+            core: ExportCore::start(self.settings)?,
             converter: LogConverter::new(),
-            encoder: Mutex::new(LogEncoder::new()),
-            encoding,
-            retry: self.retry,
-            export_timeout: self.export_timeout,
-            max_request_bytes: self.max_request_bytes.clamp(1, MAX_REQUEST_BYTES),
-            counters: Arc::new(Counters::default()),
-            shut_down: AtomicBool::new(false),
-            runtime,
         })
     }
 }
@@ -378,8 +234,14 @@ mod tests {
 
     use opentelemetry::InstrumentationScope;
     use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use opentelemetry_sdk::error::OTelSdkError;
     use opentelemetry_sdk::logs::{SdkLogRecord, SdkLoggerProvider};
-    use otlp_sdk::{ExportError, ExportOutcome};
+    use otlp_core::encode::Encoding;
+    use otlp_sdk::{ExportError, ExportOutcome, ExportRequest};
 
     use super::*;
 

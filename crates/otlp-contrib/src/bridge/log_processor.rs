@@ -13,9 +13,8 @@ use otlp_sdk::config::{Config, ConfigLoader};
 use otlp_sdk::{BatchLogProcessor, LogProcessor, PipelineError, StatsSnapshot, own_threads};
 
 use super::BridgeError;
+use super::feed::PipelineFeed;
 use super::log_convert::LogConverter;
-use super::processor::DEFAULT_FLUSH_TIMEOUT;
-use super::resource::{config_resource, merge_over_base};
 use crate::pipeline::build_log_processor;
 
 /// An [`opentelemetry_sdk::logs::LogProcessor`] that converts each emitted
@@ -37,7 +36,7 @@ use crate::pipeline::build_log_processor;
 /// |---|---|
 /// | `emit(record, scope)` | `on_emit(converted)` |
 /// | `event_enabled(..)` | `false` on a pipeline's own threads and when disabled (`OTEL_SDK_DISABLED`), else `true` |
-/// | `force_flush()` | `force_flush(flush_timeout)` ([`DEFAULT_FLUSH_TIMEOUT`], see [`with_flush_timeout`](Self::with_flush_timeout)) |
+/// | `force_flush()` | `force_flush(flush_timeout)` ([`DEFAULT_FLUSH_TIMEOUT`](super::DEFAULT_FLUSH_TIMEOUT), see [`with_flush_timeout`](Self::with_flush_timeout)) |
 /// | `shutdown_with_timeout(timeout)` | `shutdown(timeout)`: returns by `timeout`, even if the backend hangs |
 /// | `set_resource(resource)` | converted once into the `Arc<Resource>` every record shares |
 ///
@@ -79,23 +78,12 @@ use crate::pipeline::build_log_processor;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct OtlpLogProcessor<P = BatchLogProcessor> {
-    processor: P,
-    converter: LogConverter,
-    /// Resource from our configuration, under the SDK's (see `set_resource`).
-    base_resource: Option<Resource>,
-    flush_timeout: Duration,
-    /// `OTEL_SDK_DISABLED`: records are discarded.
-    disabled: bool,
+    feed: PipelineFeed<P, LogConverter>,
 }
 
 impl<P> fmt::Debug for OtlpLogProcessor<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtlpLogProcessor")
-            .field("processor", &std::any::type_name::<P>())
-            .field("resource", self.converter.resource())
-            .field("flush_timeout", &self.flush_timeout)
-            .field("disabled", &self.disabled)
-            .finish()
+        self.feed.fmt(f, "OtlpLogProcessor")
     }
 }
 
@@ -103,19 +91,14 @@ impl<P: LogProcessor> OtlpLogProcessor<P> {
     /// Feeds `processor` (an otlp-sdk log pipeline; clone a
     /// [`BatchLogProcessor`] first to keep a handle for its stats).
     pub fn new(processor: P) -> Self {
-        super::suppress_on_pipeline_threads();
         OtlpLogProcessor {
-            processor,
-            converter: LogConverter::new(),
-            base_resource: None,
-            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
-            disabled: false,
+            feed: PipelineFeed::new(processor, LogConverter::new(), log_sdk_error),
         }
     }
 
-    /// Bounds `force_flush` (default [`DEFAULT_FLUSH_TIMEOUT`]).
+    /// Bounds `force_flush` (default [`DEFAULT_FLUSH_TIMEOUT`](super::DEFAULT_FLUSH_TIMEOUT)).
     pub fn with_flush_timeout(mut self, timeout: Duration) -> Self {
-        self.flush_timeout = timeout;
+        self.feed.flush_timeout = timeout;
         self
     }
 
@@ -124,19 +107,18 @@ impl<P: LogProcessor> OtlpLogProcessor<P> {
     /// which never hides a service name given here. Records carry this
     /// resource until the provider calls `set_resource`.
     pub fn with_resource(mut self, resource: Resource) -> Self {
-        self.converter.set_otlp_resource(Arc::new(resource.clone()));
-        self.base_resource = Some(resource);
+        self.feed.set_base_resource(resource);
         self
     }
 
     /// The wrapped otlp-sdk processor.
     pub fn processor(&self) -> &P {
-        &self.processor
+        &self.feed.processor
     }
 
     /// The resource records get now.
     pub fn resource(&self) -> &Arc<Resource> {
-        self.converter.resource()
+        self.feed.converter.resource()
     }
 }
 
@@ -174,47 +156,40 @@ impl OtlpLogProcessor<BatchLogProcessor> {
     /// every record.
     pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
         let mut processor = OtlpLogProcessor::new(build_log_processor(config)?);
-        if let Some(resource) = config_resource(config) {
-            processor = processor.with_resource(resource);
-        }
-        processor.disabled = config.disabled;
+        processor.feed.configure(config);
         Ok(processor)
     }
 
     /// Where every log record is: the pipeline's counters (see [`StatsSnapshot`]).
     pub fn stats(&self) -> StatsSnapshot {
-        self.processor.stats()
+        self.feed.processor.stats()
     }
 }
 
 impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor<P> {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        if self.disabled || own_threads::is_own_thread() {
+        if self.feed.disabled || own_threads::is_own_thread() {
             return;
         }
-        self.processor
-            .on_emit(&self.converter.convert(record, scope));
+        self.feed
+            .processor
+            .on_emit(&self.feed.converter.convert(record, scope));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.processor
-            .force_flush(self.flush_timeout)
-            .map_err(|error| log_sdk_error(error, self.flush_timeout))
+        self.feed.bounded(self.feed.flush_timeout, P::force_flush)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.processor
-            .shutdown(timeout)
-            .map_err(|error| log_sdk_error(error, timeout))
+        self.feed.bounded(timeout, P::shutdown)
     }
 
     fn event_enabled(&self, _level: OtelSeverity, _target: &str, _name: Option<&str>) -> bool {
-        !self.disabled && !own_threads::is_own_thread()
+        !self.feed.disabled && !own_threads::is_own_thread()
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        let converted = merge_over_base(self.base_resource.as_ref(), resource);
-        self.converter.set_otlp_resource(Arc::new(converted));
+        self.feed.set_resource(resource);
     }
 }
 

@@ -12,34 +12,23 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use otlp_core::Metric;
-use otlp_core::encode::{Chunk, Encoding, MAX_REQUEST_BYTES, MetricEncoder};
+use otlp_core::encode::{Chunk, MetricEncoder};
 use otlp_sdk::config::{Config, ConfigLoader, TemporalityPreference};
-use otlp_sdk::{DynExporter, ExportRequest, Exporter, RetryPolicy, Signal};
+use otlp_sdk::{DynExporter, Exporter, RetryPolicy, Signal};
 use tokio::runtime::Handle;
 
 use super::BridgeError;
-use super::exporter::{
-    Counters, DEFAULT_EXPORT_TIMEOUT, Delivery, ExportRuntime, SdkExporterStats,
-};
+use super::delivery::{ExportCore, ExportSettings, ExportSignal};
+use super::exporter::SdkExporterStats;
 use super::metric_convert::MetricConverter;
 use crate::pipeline::metric_exporter_from_config;
-
-/// How far away "no limit" is: an export timeout of zero (the
-/// configuration's `OTEL_METRIC_EXPORT_TIMEOUT=0`) means no deadline, and
-/// `Instant` arithmetic needs a finite one. A year outlives any process that
-/// still waits; past it, the export gives up as if timed out.
-const NO_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Any otlp-sdk [`Exporter`] built for [`Signal::Metrics`] —
 /// [`GrpcExporter`](otlp_exporter_grpc::GrpcExporter)
@@ -75,8 +64,9 @@ const NO_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 ///
 /// **Retry.** The SDK never retries, so the adapter does, as the
 /// [`RetryPolicy`] says, the same bytes each time, until the collection's
-/// export timeout ([`DEFAULT_EXPORT_TIMEOUT`], or `OTEL_METRIC_EXPORT_TIMEOUT`
-/// through [`with_config`](SdkMetricExporterBuilder::with_config)). The
+/// export timeout ([`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT),
+/// or `OTEL_METRIC_EXPORT_TIMEOUT` through
+/// [`with_config`](SdkMetricExporterBuilder::with_config)). The
 /// reader collects again only when an export returns: keep the timeout
 /// below the export interval.
 ///
@@ -119,39 +109,54 @@ const NO_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SdkMetricExporter<E> {
-    exporter: Arc<E>,
+    core: ExportCore<Metrics, E>,
     converter: MetricConverter,
-    encoder: Mutex<MetricEncoder>,
-    encoding: Encoding,
     temporality: Temporality,
-    retry: RetryPolicy,
-    export_timeout: Duration,
-    max_request_bytes: usize,
-    counters: Arc<Counters>,
-    in_flight: Arc<InFlight>,
-    shut_down: AtomicBool,
-    runtime: ExportRuntime,
+}
+
+/// Metrics, for [`ExportCore`]: counted in data points, cut between metrics,
+/// transports of metrics only; a zero timeout is no limit
+/// (`OTEL_METRIC_EXPORT_TIMEOUT=0`), and shutdown lets exports in flight finish.
+struct Metrics;
+
+impl ExportSignal for Metrics {
+    type Record = Metric;
+    type Encoder = MetricEncoder;
+    const SIGNAL: Option<Signal> = Some(Signal::Metrics);
+    const NOUN: &'static str = "data points";
+    const OVERSIZED: &'static str = "data points are in metrics each";
+    const EXPORT: &'static str = "metric export";
+    const ZERO_TIMEOUT_IS_NO_LIMIT: bool = true;
+    const SHUTDOWN_WAITS_FOR_EXPORTS: bool = true;
+
+    /// Data points in `metrics`: the unit OTLP counts metrics in.
+    fn count(metrics: &[Metric]) -> usize {
+        metrics
+            .iter()
+            .map(|metric| metric.data.data_point_count())
+            .sum()
+    }
+
+    fn count_chunk(metrics: &[Metric], chunk: &Chunk) -> usize {
+        MetricEncoder::data_points(metrics, chunk)
+    }
 }
 
 impl<E> fmt::Debug for SdkMetricExporter<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SdkMetricExporter")
-            .field("exporter", &std::any::type_name::<E>())
-            .field("encoding", &self.encoding)
-            .field("temporality", &self.temporality)
-            .field("export_timeout", &self.export_timeout)
-            .field("retry", &self.retry)
-            .field("own_runtime", &self.runtime.owned.is_some())
-            .field("stats", &self.counters.snapshot())
-            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
-            .finish()
+        self.core.fmt(
+            f,
+            "SdkMetricExporter",
+            &[("temporality", &self.temporality)],
+        )
     }
 }
 
 impl<E: Exporter> SdkMetricExporter<E> {
     /// An adapter with the defaults: cumulative temporality, its own
-    /// runtime, [`RetryPolicy::default`], [`DEFAULT_EXPORT_TIMEOUT`], the
-    /// 64 MiB request cap. Fails if `exporter` is not built for
+    /// runtime, [`RetryPolicy::default`],
+    /// [`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT), the 64 MiB
+    /// request cap. Fails if `exporter` is not built for
     /// [`Signal::Metrics`] or the runtime cannot start.
     pub fn new(exporter: E) -> Result<Self, BridgeError> {
         SdkMetricExporter::builder(exporter).build()
@@ -160,117 +165,21 @@ impl<E: Exporter> SdkMetricExporter<E> {
     /// Starts building an adapter around `exporter`.
     pub fn builder(exporter: E) -> SdkMetricExporterBuilder<E> {
         SdkMetricExporterBuilder {
-            exporter,
+            settings: ExportSettings::new(exporter),
             temporality: Temporality::Cumulative,
-            retry: RetryPolicy::default(),
-            export_timeout: DEFAULT_EXPORT_TIMEOUT,
-            max_request_bytes: MAX_REQUEST_BYTES,
-            runtime: None,
         }
     }
 
     /// The wrapped transport.
     pub fn exporter(&self) -> &E {
-        &self.exporter
+        self.core.exporter()
     }
 
     /// What happened to the data points exported so far (`batches` counts
     /// collections).
     pub fn stats(&self) -> SdkExporterStats {
-        self.counters.snapshot()
+        self.core.stats()
     }
-
-    /// Encodes a collection: the requests to send, and how many data points
-    /// could not be sent because their metric alone exceeds the size cap.
-    fn encode(&self, metrics: &[Metric]) -> (Vec<ExportRequest>, u64) {
-        let mut encoder = self.encoder.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut body = Vec::new();
-        encoder.encode(self.encoding, metrics, &mut body);
-        if body.len() <= self.max_request_bytes {
-            let points = data_points(metrics);
-            return (vec![self.request(body, points)], 0);
-        }
-        let mut requests = Vec::new();
-        let mut oversized = 0;
-        for chunk in encoder.split(metrics, self.max_request_bytes, self.encoding) {
-            let points = MetricEncoder::data_points(metrics, &chunk);
-            match chunk {
-                Chunk::Fits(range) => {
-                    let mut body = Vec::new();
-                    encoder.encode(self.encoding, &metrics[range], &mut body);
-                    requests.push(self.request(body, points));
-                }
-                Chunk::Oversized(_) => oversized += points as u64,
-            }
-        }
-        (requests, oversized)
-    }
-
-    fn request(&self, body: Vec<u8>, data_points: usize) -> ExportRequest {
-        ExportRequest {
-            body: Bytes::from(body),
-            encoding: self.encoding,
-            span_count: data_points,
-        }
-    }
-
-    /// Everything `export` does before it awaits: refuse after shutdown,
-    /// convert, encode, count; the delivery left to run, if any.
-    fn prepare(&self, collection: &ResourceMetrics) -> Result<Option<Prepared<E>>, OTelSdkError> {
-        if self.shut_down.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let metrics = self.converter.convert(collection);
-        if metrics.is_empty() {
-            return Ok(None);
-        }
-        let (requests, oversized) = self.encode(&metrics);
-        let counters = &self.counters;
-        Counters::add(&counters.batches, 1);
-        if oversized > 0 {
-            Counters::add(&counters.failed, oversized);
-            counters.record_error(format!(
-                "{oversized} data points are in metrics each larger than the {} byte request cap: not sent",
-                self.max_request_bytes
-            ));
-        }
-        Ok(Some(Prepared {
-            total: data_points(&metrics) as u64,
-            oversized,
-            requests,
-            delivery: Delivery {
-                exporter: Arc::clone(&self.exporter),
-                retry: self.retry.clone(),
-                deadline: deadline_after(self.export_timeout),
-                counters: Arc::clone(&self.counters),
-            },
-        }))
-    }
-}
-
-/// Data points in `metrics`: the unit OTLP counts metrics in.
-fn data_points(metrics: &[Metric]) -> usize {
-    metrics
-        .iter()
-        .map(|metric| metric.data.data_point_count())
-        .sum()
-}
-
-/// `now + timeout`, where zero is no limit ([`NO_LIMIT`]).
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    let timeout = if timeout.is_zero() { NO_LIMIT } else { timeout };
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(NO_LIMIT))
-        .unwrap_or(now)
-}
-
-/// A converted and encoded collection, ready to send.
-struct Prepared<E> {
-    total: u64,
-    oversized: u64,
-    requests: Vec<ExportRequest>,
-    delivery: Delivery<E>,
 }
 
 impl SdkMetricExporter<Box<dyn DynExporter>> {
@@ -296,73 +205,16 @@ impl SdkMetricExporter<Box<dyn DynExporter>> {
 
 impl<E: Exporter> PushMetricExporter for SdkMetricExporter<E> {
     fn export(&self, metrics: &ResourceMetrics) -> impl Future<Output = OTelSdkResult> + Send {
-        let prepared = self.prepare(metrics);
-        let handle = self.runtime.handle.clone();
-        let counters = Arc::clone(&self.counters);
-        let in_flight = Arc::clone(&self.in_flight);
-        async move {
-            let Some(prepared) = prepared? else {
-                return Ok(());
-            };
-            let guard = InFlight::enter(in_flight);
-            let delivery = prepared.delivery.run(prepared.requests);
-            let settled = handle
-                .spawn(async move {
-                    let settled = delivery.await;
-                    drop(guard);
-                    settled
-                })
-                .await
-                .map_err(|error| {
-                    OTelSdkError::InternalFailure(format!("metric export task failed: {error}"))
-                })?;
-            let failed = settled.failed + prepared.oversized;
-            if failed == 0 {
-                return Ok(());
-            }
-            let last_error = counters.last_error().unwrap_or_default();
-            Err(OTelSdkError::InternalFailure(format!(
-                "{failed} of {} data points were not exported: {last_error}",
-                prepared.total
-            )))
-        }
+        let prepared = self.core.prepare(|| self.converter.convert(metrics));
+        self.core.send(prepared)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let timeout = if self.export_timeout.is_zero() {
-            NO_LIMIT
-        } else {
-            self.export_timeout
-        };
-        if self.in_flight.wait_idle(deadline_after(timeout)) {
-            Ok(())
-        } else {
-            Err(OTelSdkError::Timeout(timeout))
-        }
+        self.core.force_flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        if self.shut_down.swap(true, Ordering::AcqRel) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let deadline = Instant::now()
-            .checked_add(timeout)
-            .unwrap_or_else(|| deadline_after(NO_LIMIT));
-        // Exports in flight finish first (or are ended below, by the transport's shutdown).
-        self.in_flight.wait_idle(deadline);
-        let exporter = Arc::clone(&self.exporter);
-        let (done, finished) = mpsc::sync_channel(1);
-        self.runtime.handle.spawn(async move {
-            exporter.shutdown().await;
-            let _ = done.send(());
-        });
-        match finished.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(()) => Ok(()),
-            Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
-            Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure(
-                "the metric export runtime stopped before the exporter shut down".into(),
-            )),
-        }
+        self.core.shutdown(timeout)
     }
 
     fn temporality(&self) -> Temporality {
@@ -370,75 +222,19 @@ impl<E: Exporter> PushMetricExporter for SdkMetricExporter<E> {
     }
 }
 
-/// Exports whose delivery is running on the runtime, and a way to wait for none.
-#[derive(Debug, Default)]
-struct InFlight {
-    running: Mutex<usize>,
-    idle: Condvar,
-}
-
-/// One running delivery; dropping it (the delivery ended, or the runtime
-/// dropped its task) counts it out.
-struct InFlightGuard(Arc<InFlight>);
-
-impl InFlight {
-    fn enter(this: Arc<InFlight>) -> InFlightGuard {
-        *this.running.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        InFlightGuard(this)
-    }
-
-    /// Waits until no delivery runs; `false` if `deadline` came first.
-    fn wait_idle(&self, deadline: Instant) -> bool {
-        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        while *running > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            running = self
-                .idle
-                .wait_timeout(running, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        let mut running = self
-            .0
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *running -= 1;
-        if *running == 0 {
-            self.0.idle.notify_all();
-        }
-    }
-}
-
 /// Builder for [`SdkMetricExporter`]; every setting has a default.
 pub struct SdkMetricExporterBuilder<E> {
-    exporter: E,
+    settings: ExportSettings<E>,
     temporality: Temporality,
-    retry: RetryPolicy,
-    export_timeout: Duration,
-    max_request_bytes: usize,
-    runtime: Option<Handle>,
 }
 
 impl<E> fmt::Debug for SdkMetricExporterBuilder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SdkMetricExporterBuilder")
-            .field("exporter", &std::any::type_name::<E>())
-            .field("temporality", &self.temporality)
-            .field("retry", &self.retry)
-            .field("export_timeout", &self.export_timeout)
-            .field("max_request_bytes", &self.max_request_bytes)
-            .field("runtime", &self.runtime.as_ref().map(Handle::id))
-            .finish()
+        self.settings.fmt(
+            f,
+            "SdkMetricExporterBuilder",
+            &[("temporality", &self.temporality)],
+        )
     }
 }
 
@@ -453,9 +249,8 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
             TemporalityPreference::Delta => Temporality::Delta,
             TemporalityPreference::LowMemory => Temporality::LowMemory,
         };
-        self.retry = config.retry.clone();
-        self.export_timeout = config.metrics.export_timeout;
-        self.max_request_bytes = config.performance.max_request_bytes;
+        self.settings
+            .configure(config, config.metrics.export_timeout);
         self
     }
 
@@ -469,21 +264,22 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
 
     /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each collection once).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.settings.retry = retry;
         self
     }
 
     /// Bounds each collection's export, retries included, and `force_flush`
-    /// (default [`DEFAULT_EXPORT_TIMEOUT`]; zero is no limit).
+    /// (default [`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT);
+    /// zero is no limit).
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
-        self.export_timeout = timeout;
+        self.settings.export_timeout = timeout;
         self
     }
 
     /// Largest request body; bigger collections are cut between metrics
     /// (default and maximum 64 MiB).
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
-        self.max_request_bytes = bytes;
+        self.settings.max_request_bytes = bytes;
         self
     }
 
@@ -493,36 +289,17 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
     /// (the `PeriodicReader` blocks its own thread, which is fine; a
     /// `force_flush` on the provider blocks the caller's).
     pub fn with_runtime(mut self, handle: Handle) -> Self {
-        self.runtime = Some(handle);
+        self.settings.runtime = Some(handle);
         self
     }
 
     /// Checks the exporter's signal, starts the runtime (unless one was
     /// given) and builds the adapter.
     pub fn build(self) -> Result<SdkMetricExporter<E>, BridgeError> {
-        let found = self.exporter.signal();
-        if found != Signal::Metrics {
-            return Err(BridgeError::WrongSignal {
-                expected: Signal::Metrics,
-                found,
-            });
-        }
-        super::suppress_on_pipeline_threads();
-        let runtime = ExportRuntime::start(self.runtime)?;
-        let encoding = self.exporter.encoding();
         Ok(SdkMetricExporter {
-            exporter: Arc::new(self.exporter),
+            core: ExportCore::start(self.settings)?,
             converter: MetricConverter::new(),
-            encoder: Mutex::new(MetricEncoder::new()),
-            encoding,
             temporality: self.temporality,
-            retry: self.retry,
-            export_timeout: self.export_timeout,
-            max_request_bytes: self.max_request_bytes.clamp(1, MAX_REQUEST_BYTES),
-            counters: Arc::new(Counters::default()),
-            in_flight: Arc::new(InFlight::default()),
-            shut_down: AtomicBool::new(false),
-            runtime,
         })
     }
 }
@@ -534,8 +311,16 @@ mod tests {
     use opentelemetry::KeyValue;
     use opentelemetry::metrics::MeterProvider as _;
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use opentelemetry_sdk::error::OTelSdkError;
     use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-    use otlp_sdk::{ExportError, ExportOutcome};
+    use otlp_core::encode::Encoding;
+    use otlp_sdk::{ExportError, ExportOutcome, ExportRequest};
+
+    use super::super::delivery::InFlight;
     use prost::Message as _;
 
     use super::*;
@@ -889,7 +674,7 @@ mod tests {
                 .build()
                 .expect("builds");
             assert_eq!(exporter.temporality(), temporality);
-            assert_eq!(exporter.export_timeout, Duration::from_secs(3));
+            assert_eq!(exporter.core.export_timeout, Duration::from_secs(3));
         }
     }
 
@@ -915,7 +700,14 @@ mod tests {
         let flushing = std::thread::spawn(move || collect(&background, 1, 1));
         // Until the export has started, there is nothing in flight to wait for.
         let started = Instant::now();
-        while *exporter.in_flight.running.lock().expect("not poisoned") == 0 {
+        while *exporter
+            .core
+            .in_flight
+            .running
+            .lock()
+            .expect("not poisoned")
+            == 0
+        {
             assert!(started.elapsed() < Duration::from_secs(5), "export started");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -930,7 +722,7 @@ mod tests {
             .with_export_timeout(Duration::from_millis(50))
             .build()
             .expect("builds");
-        let _stuck = InFlight::enter(Arc::clone(&exporter.in_flight));
+        let _stuck = InFlight::enter(Arc::clone(&exporter.core.in_flight));
         let started = Instant::now();
         assert!(matches!(
             exporter.force_flush(),
@@ -946,7 +738,7 @@ mod tests {
             ..Scripted::default()
         })
         .expect("builds");
-        let _stuck = InFlight::enter(Arc::clone(&exporter.in_flight));
+        let _stuck = InFlight::enter(Arc::clone(&exporter.core.in_flight));
         let started = Instant::now();
         assert!(matches!(
             exporter.shutdown_with_timeout(Duration::from_millis(100)),
@@ -970,12 +762,6 @@ mod tests {
             block_on(exporter.export(&ResourceMetrics::default())),
             Err(OTelSdkError::AlreadyShutdown)
         ));
-    }
-
-    #[test]
-    fn a_zero_export_timeout_is_no_limit() {
-        let deadline = deadline_after(Duration::ZERO);
-        assert!(deadline > Instant::now() + Duration::from_secs(3600));
     }
 
     /// A minimal executor with no tokio context, like the SDK's `futures_executor::block_on`.

@@ -183,8 +183,10 @@
 //! `with_periodic_exporter` builds the reader.
 
 mod convert;
+mod delivery;
 mod error;
 mod exporter;
+mod feed;
 mod intern;
 mod log_convert;
 mod log_exporter;

@@ -13,7 +13,7 @@ use otlp_sdk::{BatchSpanProcessor, PipelineError, SpanProcessor, StatsSnapshot};
 
 use super::BridgeError;
 use super::convert::SpanConverter;
-use super::resource::{config_resource, merge_over_base};
+use super::feed::PipelineFeed;
 use crate::pipeline::build_processor;
 
 /// The default bound of [`force_flush`](opentelemetry_sdk::trace::SpanProcessor::force_flush),
@@ -66,23 +66,12 @@ pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct OtlpSpanProcessor<P = BatchSpanProcessor> {
-    processor: P,
-    converter: SpanConverter,
-    /// Resource from our configuration, under the SDK's (see `set_resource`).
-    base_resource: Option<Resource>,
-    flush_timeout: Duration,
-    /// `OTEL_SDK_DISABLED`: spans are discarded.
-    disabled: bool,
+    feed: PipelineFeed<P, SpanConverter>,
 }
 
 impl<P> fmt::Debug for OtlpSpanProcessor<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtlpSpanProcessor")
-            .field("processor", &std::any::type_name::<P>())
-            .field("resource", self.converter.resource())
-            .field("flush_timeout", &self.flush_timeout)
-            .field("disabled", &self.disabled)
-            .finish()
+        self.feed.fmt(f, "OtlpSpanProcessor")
     }
 }
 
@@ -90,19 +79,14 @@ impl<P: SpanProcessor> OtlpSpanProcessor<P> {
     /// Feeds `processor` (an otlp-sdk pipeline; clone a [`BatchSpanProcessor`]
     /// first to keep a handle for its stats).
     pub fn new(processor: P) -> Self {
-        super::suppress_on_pipeline_threads();
         OtlpSpanProcessor {
-            processor,
-            converter: SpanConverter::new(),
-            base_resource: None,
-            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
-            disabled: false,
+            feed: PipelineFeed::new(processor, SpanConverter::new(), sdk_error),
         }
     }
 
     /// Bounds `force_flush` (default [`DEFAULT_FLUSH_TIMEOUT`]).
     pub fn with_flush_timeout(mut self, timeout: Duration) -> Self {
-        self.flush_timeout = timeout;
+        self.feed.flush_timeout = timeout;
         self
     }
 
@@ -111,19 +95,18 @@ impl<P: SpanProcessor> OtlpSpanProcessor<P> {
     /// which never hides a service name given here. Spans carry this resource
     /// until the provider calls `set_resource`.
     pub fn with_resource(mut self, resource: Resource) -> Self {
-        self.converter.set_otlp_resource(Arc::new(resource.clone()));
-        self.base_resource = Some(resource);
+        self.feed.set_base_resource(resource);
         self
     }
 
     /// The wrapped otlp-sdk processor.
     pub fn processor(&self) -> &P {
-        &self.processor
+        &self.feed.processor
     }
 
     /// The resource spans get now.
     pub fn resource(&self) -> &Arc<Resource> {
-        self.converter.resource()
+        self.feed.converter.resource()
     }
 }
 
@@ -156,16 +139,13 @@ impl OtlpSpanProcessor<BatchSpanProcessor> {
     /// (`OTEL_SDK_DISABLED=true`) makes a processor that discards every span.
     pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
         let mut processor = OtlpSpanProcessor::new(build_processor(config)?);
-        if let Some(resource) = config_resource(config) {
-            processor = processor.with_resource(resource);
-        }
-        processor.disabled = config.disabled;
+        processor.feed.configure(config);
         Ok(processor)
     }
 
     /// Where every span is: the pipeline's counters (see [`StatsSnapshot`]).
     pub fn stats(&self) -> StatsSnapshot {
-        self.processor.stats()
+        self.feed.processor.stats()
     }
 }
 
@@ -173,27 +153,24 @@ impl<P: SpanProcessor> opentelemetry_sdk::trace::SpanProcessor for OtlpSpanProce
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if self.disabled || !span.span_context.is_sampled() {
+        if self.feed.disabled || !span.span_context.is_sampled() {
             return;
         }
-        self.processor.on_end(self.converter.convert(span));
+        self.feed
+            .processor
+            .on_end(self.feed.converter.convert(span));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.processor
-            .force_flush(self.flush_timeout)
-            .map_err(|error| sdk_error(error, self.flush_timeout))
+        self.feed.bounded(self.feed.flush_timeout, P::force_flush)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.processor
-            .shutdown(timeout)
-            .map_err(|error| sdk_error(error, timeout))
+        self.feed.bounded(timeout, P::shutdown)
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        let converted = merge_over_base(self.base_resource.as_ref(), resource);
-        self.converter.set_otlp_resource(Arc::new(converted));
+        self.feed.set_resource(resource);
     }
 }
 
