@@ -57,11 +57,13 @@ pub(crate) fn kept<'a>(
 /// Hash of the kept attributes, in the order given.
 #[inline]
 pub(crate) fn hash_kept(attributes: &[KeyValue], filter: &KeyFilter) -> u64 {
-    let mut hasher = FxHasher::default();
+    let mut hash = SEED_SET;
     for attribute in kept(attributes, filter) {
-        hash_key_value(&mut hasher, attribute);
+        // Each attribute hashes on its own (independent multiplies the CPU
+        // overlaps); only the combining step is a chain.
+        hash = fold(hash ^ hash_key_value(attribute), SEED_NEXT);
     }
-    hasher.finish()
+    hash
 }
 
 /// Hash of a stored attribute list (every entry kept).
@@ -124,12 +126,12 @@ impl std::hash::Hash for AttributeSet {
 /// Whether two attributes are the same (floats by bits).
 #[inline]
 pub(crate) fn same_key_value(a: &KeyValue, b: &KeyValue) -> bool {
-    a.key.as_str() == b.key.as_str() && same_value(&a.value, &b.value)
+    same_bytes(a.key.as_bytes(), b.key.as_bytes()) && same_value(&a.value, &b.value)
 }
 
 fn same_value(a: &AnyValue, b: &AnyValue) -> bool {
     match (a, b) {
-        (AnyValue::String(a), AnyValue::String(b)) => a.as_str() == b.as_str(),
+        (AnyValue::String(a), AnyValue::String(b)) => same_bytes(a.as_bytes(), b.as_bytes()),
         (AnyValue::Bool(a), AnyValue::Bool(b)) => a == b,
         (AnyValue::Int(a), AnyValue::Int(b)) => a == b,
         (AnyValue::Double(a), AnyValue::Double(b)) => a.to_bits() == b.to_bits(),
@@ -144,104 +146,104 @@ fn same_value(a: &AnyValue, b: &AnyValue) -> bool {
     }
 }
 
+/// Whether two byte strings are equal: an inline loop for the short ones
+/// (keys and most values), where a call to `memcmp` costs more than the
+/// comparison.
 #[inline]
-fn hash_key_value(hasher: &mut FxHasher, attribute: &KeyValue) {
-    hasher.write(attribute.key.as_bytes());
-    hash_value(hasher, &attribute.value);
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 32 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    a == b
 }
 
-fn hash_value(hasher: &mut FxHasher, value: &AnyValue) {
+const SEED_SET: u64 = 0x243f_6a88_85a3_08d3;
+const SEED_NEXT: u64 = 0x1319_8a2e_0370_7344;
+const SEED_KEY: u64 = 0xa409_3822_299f_31d0;
+const SEED_VALUE: u64 = 0x082e_fa98_ec4e_6c89;
+const SEED_BYTES: u64 = 0x4528_21e6_38d0_1377;
+
+/// The folded multiply: the 128-bit product's halves xor-ed (as in
+/// foldhash and wyhash); every input bit reaches every output bit.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// Hash of a byte string: one folded multiply for up to 16 bytes (its
+/// first and last eight, or four, or three bytes), one more per 16 beyond.
+/// No copy: the words are read from the slice.
+#[inline]
+fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
+    let len = bytes.len();
+    let word = |at: usize| {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(eight)
+    };
+    let half = |at: usize| {
+        let mut four = [0u8; 4];
+        four.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(four))
+    };
+    let mut hash = seed;
+    let (a, b) = if len > 16 {
+        let mut at = 0;
+        while at + 16 < len {
+            hash = fold(word(at) ^ hash, word(at + 8) ^ SEED_BYTES);
+            at += 16;
+        }
+        (word(len - 16), word(len - 8))
+    } else if len >= 8 {
+        (word(0), word(len - 8))
+    } else if len >= 4 {
+        (half(0), half(len - 4))
+    } else if len > 0 {
+        (
+            u64::from(bytes[0]) << 16 | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]),
+            0,
+        )
+    } else {
+        (0, 0)
+    };
+    fold(a ^ hash, b ^ hash.rotate_left(32) ^ SEED_BYTES ^ len as u64)
+}
+
+/// A full-width seed for values of one kind, so `1` and `"1"` differ.
+#[inline]
+const fn kind_seed(kind: u64) -> u64 {
+    SEED_VALUE.wrapping_add(kind.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+#[inline]
+fn hash_key_value(attribute: &KeyValue) -> u64 {
+    fold(
+        hash_bytes(attribute.key.as_bytes(), SEED_KEY),
+        hash_value(&attribute.value) ^ SEED_NEXT,
+    )
+}
+
+fn hash_value(value: &AnyValue) -> u64 {
     match value {
-        AnyValue::String(text) => {
-            hasher.write_u8(1);
-            hasher.write(text.as_bytes());
-        }
-        AnyValue::Bool(flag) => hasher.write_u8(2 + u8::from(*flag)),
-        AnyValue::Int(number) => {
-            hasher.write_u8(4);
-            hasher.write_u64(*number as u64);
-        }
-        AnyValue::Double(number) => {
-            hasher.write_u8(5);
-            hasher.write_u64(number.to_bits());
-        }
-        AnyValue::Bytes(bytes) => {
-            hasher.write_u8(6);
-            hasher.write(bytes);
-        }
-        AnyValue::Array(items) => {
-            hasher.write_u8(7);
-            hasher.write_usize(items.len());
-            for item in items.iter() {
-                hash_value(hasher, item);
-            }
-        }
-        AnyValue::KvList(entries) => {
-            hasher.write_u8(8);
-            hasher.write_usize(entries.len());
-            for entry in entries.iter() {
-                hash_key_value(hasher, entry);
-            }
-        }
-    }
-}
-
-/// The multiply-rotate hash of rustc (`FxHasher`), with a final mix so the
-/// low bits (which pick a table slot) depend on every input byte. Not
-/// resistant to chosen collisions: attribute sets come from the program's
-/// own call sites, and the cardinality limit bounds any table.
-#[derive(Default)]
-struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-        // The length ends the field, so "ab"+"c" and "a"+"bc" differ.
-        self.add(bytes.len() as u64);
-    }
-
-    #[inline]
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, word: u64) {
-        self.add(word);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, word: usize) {
-        self.add(word as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // Fold the high bits (well mixed by the multiply) into the low ones.
-        self.hash ^ (self.hash >> 29) ^ (self.hash >> 47)
+        AnyValue::String(text) => hash_bytes(text.as_bytes(), kind_seed(1)),
+        AnyValue::Bool(flag) => kind_seed(2 + u64::from(*flag)),
+        AnyValue::Int(number) => fold(*number as u64 ^ kind_seed(4), SEED_NEXT),
+        AnyValue::Double(number) => fold(number.to_bits() ^ kind_seed(5), SEED_NEXT),
+        AnyValue::Bytes(bytes) => hash_bytes(bytes, kind_seed(6)),
+        AnyValue::Array(items) => items
+            .iter()
+            .fold(kind_seed(7) ^ items.len() as u64, |hash, item| {
+                fold(hash ^ hash_value(item), SEED_NEXT)
+            }),
+        AnyValue::KvList(entries) => entries
+            .iter()
+            .fold(kind_seed(8) ^ entries.len() as u64, |hash, entry| {
+                fold(hash ^ hash_key_value(entry), SEED_NEXT)
+            }),
     }
 }
 
@@ -283,5 +285,49 @@ mod tests {
         let text = [KeyValue::new("v", "1")];
         assert!(!same_kept(&int, &text, &KeyFilter::All));
         assert_ne!(hash_all(&int), hash_all(&text));
+    }
+
+    #[test]
+    fn distinct_sets_hash_apart_and_spread_over_the_low_bits() {
+        use std::collections::HashSet;
+        let mut hashes = HashSet::new();
+        let mut low_bits = HashSet::new();
+        for i in 0..20_000i64 {
+            let set = [
+                KeyValue::new("http.route", "/cart"),
+                KeyValue::new("user", format!("u{i}")),
+                KeyValue::new("shard", i % 7),
+            ];
+            let hash = hash_all(&set);
+            hashes.insert(hash);
+            low_bits.insert(hash & 0x3fff);
+        }
+        assert_eq!(hashes.len(), 20_000);
+        // 20,000 values over 16,384 slots: a good hash fills about 70%.
+        assert!(low_bits.len() > 10_000, "{} of 16,384", low_bits.len());
+        // Lengths around the word sizes, and the kind of a value.
+        let texts = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcdefgh",
+            "abcdefghi",
+            &"x".repeat(40),
+        ];
+        let distinct: HashSet<u64> = texts
+            .iter()
+            .map(|text| hash_all(&[KeyValue::new("k", text.to_string())]))
+            .collect();
+        assert_eq!(distinct.len(), texts.len());
+        assert_ne!(
+            hash_all(&[KeyValue::new("k", 1)]),
+            hash_all(&[KeyValue::new("k", "1")])
+        );
+        assert_ne!(
+            hash_all(&[KeyValue::new("a", 1), KeyValue::new("b", 2)]),
+            hash_all(&[KeyValue::new("b", 2), KeyValue::new("a", 1)])
+        );
     }
 }

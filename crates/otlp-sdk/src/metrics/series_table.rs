@@ -2,25 +2,27 @@
 //!
 //! A measurement finds its series in an open-addressing table of write-once
 //! slots: it hashes its attributes as given (after the stream's key filter),
-//! loads the current table (`arc_swap`: no lock, no shared write) and probes
+//! loads the current table (one atomic load, no lock, no shared write) and probes
 //! slots until it finds an entry with that hash and those attributes, or an
 //! empty slot. Found: the measurement goes to the cell — no lock, no
 //! allocation. Not found: the slow path takes the table's mutex, builds the
 //! canonical attribute set, and either finds the series under it (the same
 //! set in another order: an alias entry is added, so that order is fast next
 //! time) or creates the series. Entries are never removed while the stream
-//! lives; a table more than half full is copied into one twice its size and
-//! swapped in. Readers still holding the old table may miss a series added
-//! since: they take the slow path, which looks in the current table.
+//! lives; a table more than half full is copied into one twice its size,
+//! which becomes current. Tables are levels of doubling size kept until the
+//! stream is dropped (at most twice the memory of the largest), so a reader
+//! that loaded an older level still reads valid slots: it may miss a series
+//! added since, and then takes the slow path, which looks in the current
+//! level.
 //!
 //! The cardinality limit bounds the series: once a stream has `limit - 1`
 //! series, measurements with new attribute sets go to the overflow series
 //! (`otel.metric.overflow = true`), counted in [`SeriesTable::overflowed`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arc_swap::ArcSwap;
 use otlp_core::KeyValue;
 
 use super::aggregation::{Cell, CellKind};
@@ -29,6 +31,9 @@ use super::exemplar::Reservoir;
 
 /// The attribute of the overflow series.
 pub const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
+
+/// Levels of the table: 8 << 27 slots is past any cardinality limit.
+const LEVELS: usize = 28;
 
 /// Alias entries (other orders of a known set) a table takes, per series.
 const ALIASES_PER_SERIES: usize = 4;
@@ -112,7 +117,10 @@ struct Inserts {
 /// The series of one stream.
 #[derive(Debug)]
 pub(crate) struct SeriesTable {
-    current: ArcSwap<Slots>,
+    /// Tables of 8, 16, 32... slots, filled in turn; `current` indexes the
+    /// newest.
+    levels: [OnceLock<Slots>; LEVELS],
+    current: AtomicUsize,
     inserts: Mutex<Inserts>,
     overflow: OnceLock<Arc<Series>>,
     overflowed: AtomicU64,
@@ -131,7 +139,12 @@ impl SeriesTable {
             _ => 1,
         };
         SeriesTable {
-            current: ArcSwap::from_pointee(Slots::with_capacity(8)),
+            levels: {
+                let levels: [OnceLock<Slots>; LEVELS] = std::array::from_fn(|_| OnceLock::new());
+                let _ = levels[0].set(Slots::with_capacity(8));
+                levels
+            },
+            current: AtomicUsize::new(0),
             inserts: Mutex::new(Inserts::default()),
             overflow: OnceLock::new(),
             overflowed: AtomicU64::new(0),
@@ -153,7 +166,7 @@ impl SeriesTable {
     ) -> R {
         let hash = hash_kept(attributes, &self.filter);
         {
-            let slots = self.current.load();
+            let slots = self.slots();
             if let Some(series) = slots.find(hash, attributes, &self.filter) {
                 return f(series);
             }
@@ -171,7 +184,7 @@ impl SeriesTable {
     #[cold]
     fn find_or_create(&self, hash: u64, attributes: &[KeyValue]) -> Arc<Series> {
         let mut inserts = self.inserts.lock().unwrap_or_else(|p| p.into_inner());
-        let slots = self.current.load_full();
+        let slots = self.slots();
         if let Some(series) = slots.find(hash, attributes, &self.filter) {
             return series.clone();
         }
@@ -221,8 +234,9 @@ impl SeriesTable {
             .all_entries
             .push((hash, key.clone(), series.clone()));
         inserts.entries += 1;
-        let slots = self.current.load();
+        let slots = self.slots();
         if inserts.entries * 2 > slots.slots.len() {
+            let next = self.current.load(Ordering::Relaxed) + 1;
             let larger = Slots::with_capacity(slots.slots.len() * 2);
             for (hash, key, series) in &inserts.all_entries {
                 larger.put(Entry {
@@ -231,7 +245,9 @@ impl SeriesTable {
                     series: series.clone(),
                 });
             }
-            self.current.store(Arc::new(larger));
+            if next < LEVELS && self.levels[next].set(larger).is_ok() {
+                self.current.store(next, Ordering::Release);
+            }
         } else {
             slots.put(Entry {
                 hash,
@@ -239,6 +255,16 @@ impl SeriesTable {
                 series: series.clone(),
             });
         }
+    }
+
+    /// The current level.
+    #[inline]
+    fn slots(&self) -> &Slots {
+        let current = self.current.load(Ordering::Acquire);
+        // Set before `current` was stored (Release), never unset.
+        self.levels[current]
+            .get()
+            .unwrap_or_else(|| unreachable!("level {current} is set before it is current"))
     }
 
     fn new_series(&self, attributes: Vec<KeyValue>) -> Series {
