@@ -643,5 +643,7 @@ fn a_disabled_provider_records_nothing_and_never_starts_its_reader() {
     assert!(provider.collect().is_empty());
     provider.force_flush(Duration::from_secs(1)).expect("flush");
     assert_eq!(exporter.requests.load(Ordering::Relaxed), 0);
-    provider.shutdown(Duration::from_secs(1)).expect("a disabled provider shuts down");
+    provider
+        .shutdown(Duration::from_secs(1))
+        .expect("a disabled provider shuts down");
 }
