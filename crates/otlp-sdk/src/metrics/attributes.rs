@@ -146,18 +146,36 @@ fn same_value(a: &AnyValue, b: &AnyValue) -> bool {
     }
 }
 
-/// Whether two byte strings are equal: an inline loop for the short ones
-/// (keys and most values), where a call to `memcmp` costs more than the
-/// comparison.
+/// Whether two byte strings are equal. The same memory (a `&'static str`
+/// key or value cloned from the call site's literal into the series) is
+/// equal at once; short strings compare by overlapping words, inline, where
+/// a call to `memcmp` costs more than the comparison.
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let len = a.len();
+    if len != b.len() {
         return false;
     }
-    if a.len() <= 32 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
+    if std::ptr::eq(a.as_ptr(), b.as_ptr()) {
+        return true;
     }
-    a == b
+    let word = |bytes: &[u8], at: usize| {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(eight)
+    };
+    let half = |bytes: &[u8], at: usize| {
+        let mut four = [0u8; 4];
+        four.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(four)
+    };
+    match len {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
+        _ => a == b,
+    }
 }
 
 const SEED_SET: u64 = 0x243f_6a88_85a3_08d3;
@@ -329,5 +347,20 @@ mod tests {
             hash_all(&[KeyValue::new("a", 1), KeyValue::new("b", 2)]),
             hash_all(&[KeyValue::new("b", 2), KeyValue::new("a", 1)])
         );
+    }
+
+    #[test]
+    fn byte_strings_compare_equal_only_when_equal_at_every_length() {
+        for len in 0..40 {
+            let text: Vec<u8> = (0..len as u8).map(|i| b'a' + i % 26).collect();
+            let copy = text.clone();
+            assert!(same_bytes(&text, &copy), "{len}");
+            for at in 0..len {
+                let mut other = text.clone();
+                other[at] ^= 1;
+                assert!(!same_bytes(&text, &other), "{len} at {at}");
+            }
+            assert!(!same_bytes(&text, &text[..len.saturating_sub(1)]) || len == 0);
+        }
     }
 }
