@@ -8,7 +8,7 @@
 //! or [`in_span`]. Cost: a thread-local push or pop; the stack's storage is
 //! kept for the thread's next span.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use otlp_core::{SpanContext, SpanId, TraceId};
 
@@ -44,11 +44,18 @@ impl From<&SpanContext> for ActiveSpan {
 
 thread_local! {
     static STACK: RefCell<Vec<ActiveSpan>> = const { RefCell::new(Vec::new()) };
+    /// How many spans are entered: [`current`] outside any span (the common
+    /// case of a measurement) reads this one word, not the stack.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Makes `span` the thread's active span until the matching [`exit`].
 pub fn enter(span: ActiveSpan) {
-    let _ = STACK.try_with(|stack| stack.borrow_mut().push(span));
+    let _ = STACK.try_with(|stack| {
+        let mut stack = stack.borrow_mut();
+        stack.push(span);
+        let _ = DEPTH.try_with(|depth| depth.set(stack.len()));
+    });
 }
 
 /// Enters the thread's active span again (or nothing), so that a front door
@@ -59,17 +66,25 @@ pub fn enter_current() {
         let mut stack = stack.borrow_mut();
         let current = stack.last().copied();
         stack.push(current.unwrap_or(ActiveSpan::NONE));
+        let _ = DEPTH.try_with(|depth| depth.set(stack.len()));
     });
 }
 
 /// Ends the innermost [`enter`] on this thread (nothing if none).
 pub fn exit() {
-    let _ = STACK.try_with(|stack| stack.borrow_mut().pop());
+    let _ = STACK.try_with(|stack| {
+        let mut stack = stack.borrow_mut();
+        stack.pop();
+        let _ = DEPTH.try_with(|depth| depth.set(stack.len()));
+    });
 }
 
 /// The thread's active span, if any.
 #[inline]
 pub fn current() -> Option<ActiveSpan> {
+    if DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {
+        return None;
+    }
     STACK
         .try_with(|stack| stack.borrow().last().copied())
         .ok()
