@@ -129,7 +129,19 @@ pub(crate) fn same_key_value(a: &KeyValue, b: &KeyValue) -> bool {
     same_bytes(a.key.as_bytes(), b.key.as_bytes()) && same_value(&a.value, &b.value)
 }
 
+#[inline]
 fn same_value(a: &AnyValue, b: &AnyValue) -> bool {
+    match (a, b) {
+        (AnyValue::String(a), AnyValue::String(b)) => same_bytes(a.as_bytes(), b.as_bytes()),
+        (AnyValue::Int(a), AnyValue::Int(b)) => a == b,
+        (AnyValue::Bool(a), AnyValue::Bool(b)) => a == b,
+        _ => same_nested_value(a, b),
+    }
+}
+
+/// [`same_value`] for the rarer kinds, nested ones included (not inlined:
+/// it recurses).
+fn same_nested_value(a: &AnyValue, b: &AnyValue) -> bool {
     match (a, b) {
         (AnyValue::String(a), AnyValue::String(b)) => same_bytes(a.as_bytes(), b.as_bytes()),
         (AnyValue::Bool(a), AnyValue::Bool(b)) => a == b,
@@ -245,7 +257,18 @@ fn hash_key_value(attribute: &KeyValue) -> u64 {
     )
 }
 
+#[inline]
 fn hash_value(value: &AnyValue) -> u64 {
+    match value {
+        AnyValue::String(text) => hash_bytes(text.as_bytes(), kind_seed(1)),
+        AnyValue::Int(number) => fold(*number as u64 ^ kind_seed(4), SEED_NEXT),
+        _ => hash_nested_value(value),
+    }
+}
+
+/// [`hash_value`] for the rarer kinds, nested ones included (not inlined:
+/// it recurses).
+fn hash_nested_value(value: &AnyValue) -> u64 {
     match value {
         AnyValue::String(text) => hash_bytes(text.as_bytes(), kind_seed(1)),
         AnyValue::Bool(flag) => kind_seed(2 + u64::from(*flag)),
