@@ -42,7 +42,7 @@ const ALIASES_PER_SERIES: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Series {
     /// Sorted by key, one value per key.
-    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) attributes: Arc<[KeyValue]>,
     /// The aggregation state.
     pub(crate) cell: Cell,
     /// Exemplars offered since the last collection.
@@ -55,7 +55,7 @@ pub(crate) struct Series {
 struct Entry {
     hash: u64,
     /// The attributes as some call site gives them (after the filter).
-    key: Box<[KeyValue]>,
+    key: Arc<[KeyValue]>,
     series: Arc<Series>,
 }
 
@@ -111,7 +111,7 @@ struct Inserts {
     /// Entries in the current table.
     entries: usize,
     /// Every entry's hash, key and series, to rebuild a larger table.
-    all_entries: Vec<(u64, Box<[KeyValue]>, Arc<Series>)>,
+    all_entries: Vec<(u64, Arc<[KeyValue]>, Arc<Series>)>,
 }
 
 /// The series of one stream.
@@ -198,7 +198,7 @@ impl SeriesTable {
                 // the caller gives exactly that attribute.
                 self.overflow
                     .get()
-                    .filter(|overflow| overflow.attributes == set)
+                    .filter(|overflow| *overflow.attributes == *set)
                     .cloned()
             });
         let series = match existing {
@@ -208,14 +208,10 @@ impl SeriesTable {
                 return self.overflow_series();
             }
             None => {
-                let series = Arc::new(self.new_series(set.clone()));
+                // The series' attributes are its canonical entry's key.
+                let series = Arc::new(self.new_series(Arc::from(set.clone())));
                 inserts.series.push(series.clone());
-                self.insert(
-                    &mut inserts,
-                    set_hash,
-                    set.clone().into_boxed_slice(),
-                    &series,
-                );
+                self.insert(&mut inserts, set_hash, series.attributes.clone(), &series);
                 series
             }
         };
@@ -224,12 +220,12 @@ impl SeriesTable {
             .collect();
         let aliases = inserts.entries.saturating_sub(inserts.series.len());
         if given != set && aliases < ALIASES_PER_SERIES * inserts.series.len() {
-            self.insert(&mut inserts, hash, given.into_boxed_slice(), &series);
+            self.insert(&mut inserts, hash, Arc::from(given), &series);
         }
         series
     }
 
-    fn insert(&self, inserts: &mut Inserts, hash: u64, key: Box<[KeyValue]>, series: &Arc<Series>) {
+    fn insert(&self, inserts: &mut Inserts, hash: u64, key: Arc<[KeyValue]>, series: &Arc<Series>) {
         inserts
             .all_entries
             .push((hash, key.clone(), series.clone()));
@@ -267,7 +263,7 @@ impl SeriesTable {
             .unwrap_or_else(|| unreachable!("level {current} is set before it is current"))
     }
 
-    fn new_series(&self, attributes: Vec<KeyValue>) -> Series {
+    fn new_series(&self, attributes: Arc<[KeyValue]>) -> Series {
         Series {
             attributes,
             cell: Cell::new(&self.kind, self.float),
@@ -279,7 +275,7 @@ impl SeriesTable {
     fn overflow_series(&self) -> Arc<Series> {
         self.overflow
             .get_or_init(|| {
-                Arc::new(self.new_series(vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)]))
+                Arc::new(self.new_series(Arc::from([KeyValue::new(OVERFLOW_ATTRIBUTE, true)])))
             })
             .clone()
     }
@@ -337,7 +333,7 @@ mod tests {
         let series = table.series();
         assert_eq!(series.len(), 1);
         assert_eq!(
-            series[0].attributes,
+            series[0].attributes.to_vec(),
             vec![KeyValue::new("a", 1), KeyValue::new("b", 2)]
         );
     }
@@ -350,7 +346,7 @@ mod tests {
         }
         for i in 0..3000 {
             table.with_series(&[KeyValue::new("i", i)], |series| {
-                assert_eq!(series.attributes, vec![KeyValue::new("i", i)]);
+                assert_eq!(series.attributes.to_vec(), vec![KeyValue::new("i", i)]);
             });
         }
         assert_eq!(table.series().len(), 3000);
@@ -368,13 +364,13 @@ mod tests {
         assert_eq!(series.len(), 4);
         let overflow = series.last().expect("overflow series");
         assert_eq!(
-            overflow.attributes,
+            overflow.attributes.to_vec(),
             vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)]
         );
         assert_eq!(table.overflowed(), 7);
         // Known sets still reach their own series.
         table.with_series(&[KeyValue::new("i", 0)], |series| {
-            assert_eq!(series.attributes, vec![KeyValue::new("i", 0)]);
+            assert_eq!(series.attributes.to_vec(), vec![KeyValue::new("i", 0)]);
         });
     }
 
@@ -392,7 +388,10 @@ mod tests {
         );
         let series = table.series();
         assert_eq!(series.len(), 1);
-        assert_eq!(series[0].attributes, vec![KeyValue::new("route", "/a")]);
+        assert_eq!(
+            series[0].attributes.to_vec(),
+            vec![KeyValue::new("route", "/a")]
+        );
     }
 
     #[test]

@@ -179,7 +179,7 @@ impl Stream {
             let exemplars = series.reservoir.take();
             if let Some(point) = series
                 .cell
-                .collect(window, series.attributes.clone(), exemplars)
+                .collect(window, series.attributes.to_vec(), exemplars)
             {
                 points.push(point);
             }
