@@ -14,6 +14,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::support::*;
 
+/// How long a line of the binary may take: generous, as a loaded machine
+/// (two cores, a parallel build) can delay a freshly spawned process.
+const LINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A running `otlp-receiver` whose stdout lines arrive on a channel.
 struct Running {
     child: Child,
@@ -42,7 +46,7 @@ impl Running {
                 }
             }
         });
-        let first = lines.recv_timeout(TIMEOUT).expect("first line");
+        let first = lines.recv_timeout(LINE_TIMEOUT).expect("first line");
         // `listening grpc=127.0.0.1:PORT http=127.0.0.1:PORT`
         let mut words = first.split(' ');
         assert_eq!(words.next(), Some("listening"), "{first}");
@@ -73,7 +77,7 @@ impl Running {
         loop {
             let line = self
                 .lines
-                .recv_timeout(TIMEOUT)
+                .recv_timeout(LINE_TIMEOUT)
                 .unwrap_or_else(|_| panic!("no line matched; got {seen:#?}"));
             let done = until(&line);
             seen.push(line);
@@ -99,6 +103,16 @@ impl Running {
         let status = self.child.wait().expect("exit status");
         assert!(status.success(), "{status:?}");
         rest
+    }
+}
+
+/// A test that fails midway must not leave its receiver running (holding
+/// the test's output open): the process is killed when `Running` goes,
+/// whatever happened (a no-op once it has exited).
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
