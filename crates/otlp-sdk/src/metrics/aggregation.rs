@@ -369,6 +369,19 @@ impl LastValueCell {
 
 const HOT_BIT: u64 = 1 << 63;
 
+/// The bucket of `value`: bucket `i` holds `(bounds[i-1], bounds[i]]`, so it
+/// is the number of bounds below the value. Up to 32 bounds (the default
+/// has 15) they are all compared — no chain of dependent branches, and the
+/// compiler uses vector compares; beyond, a binary search.
+#[inline]
+pub(crate) fn bucket_of(bounds: &[f64], value: f64) -> usize {
+    if bounds.len() <= 32 {
+        bounds.iter().map(|bound| usize::from(*bound < value)).sum()
+    } else {
+        bounds.partition_point(|bound| *bound < value)
+    }
+}
+
 /// One half of a histogram cell.
 #[derive(Debug)]
 struct HistogramHalf {
@@ -441,8 +454,7 @@ impl HistogramCell {
         if !value.is_finite() {
             return;
         }
-        // Bucket i holds (bounds[i-1], bounds[i]]: the first bound >= value.
-        let bucket = self.bounds.partition_point(|bound| *bound < value);
+        let bucket = bucket_of(&self.bounds, value);
         let started = self.started.fetch_add(1, Ordering::Acquire);
         let half = &self.halves[(started >> 63) as usize];
         half.buckets[bucket].fetch_add(1, Ordering::Relaxed);
@@ -773,5 +785,22 @@ mod tests {
         assert_eq!(added, 2 * per_thread as i64);
         assert_eq!(buckets.iter().sum::<u64>(), 2 * per_thread);
         assert!(total > 0.0);
+    }
+
+    #[test]
+    fn bucket_of_counts_the_bounds_below_for_short_and_long_lists() {
+        let short: Vec<f64> = (0..15).map(|i| f64::from(i) * 10.0).collect();
+        let long: Vec<f64> = (0..100).map(f64::from).collect();
+        for bounds in [&short, &long] {
+            for value in [-1.0, 0.0, 0.5, 10.0, 10.1, 99.0, 140.0, 1e9] {
+                assert_eq!(
+                    bucket_of(bounds, value),
+                    bounds.partition_point(|bound| *bound < value),
+                    "{value} in {} bounds",
+                    bounds.len()
+                );
+            }
+        }
+        assert_eq!(bucket_of(&[], 5.0), 0);
     }
 }

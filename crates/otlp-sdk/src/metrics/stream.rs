@@ -140,8 +140,7 @@ impl Stream {
             if offers(self.exemplar_filter, span) {
                 let bucket = match &self.cell {
                     CellKind::Histogram { bounds, .. } => {
-                        let value = measure.as_f64();
-                        Some(bounds.partition_point(|bound| *bound < value))
+                        Some(super::aggregation::bucket_of(bounds, measure.as_f64()))
                     }
                     _ => None,
                 };
