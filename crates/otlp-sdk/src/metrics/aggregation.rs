@@ -23,11 +23,16 @@
 //! measurements go to the other half — and waits until the old half's
 //! `completed` has caught up with the measurements started in it before it
 //! reads and clears it. (Prometheus's Go client does the same.) Cost per
-//! measurement: three uncontended atomic additions and two compare-exchanges
-//! for the sum and, when they move, the minimum and maximum.
+//! measurement: three atomic additions and a compare-exchange for the sum
+//! (and, when they move, for the minimum and maximum).
+//!
+//! A cell has one such pair of halves per stripe, one stripe per processor
+//! (up to four), each on cache lines of its own; a thread records in the
+//! stripe its number picks, so threads recording on one series at once do
+//! not take turns on the same lines. A collection reads every stripe.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use otlp_core::{
     Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, KeyValue, NumberDataPoint,
@@ -404,13 +409,22 @@ impl HistogramHalf {
     }
 }
 
+/// One stripe of a histogram cell: the two halves and the word that says
+/// which is hot. Aligned so that two stripes never share a cache line.
+#[derive(Debug)]
+#[repr(align(128))]
+struct HistogramStripe {
+    started: AtomicU64,
+    halves: [HistogramHalf; 2],
+}
+
 /// What only the collector of a histogram touches.
 #[derive(Debug)]
 struct HistogramCollector {
-    /// `started` (count bits) at the previous flip.
-    started_at_flip: u64,
-    /// Each half's `completed` when it was last emptied.
-    completed_when_emptied: [u64; 2],
+    /// Per stripe: `started` (count bits) at the previous flip.
+    started_at_flip: Vec<u64>,
+    /// Per stripe: each half's `completed` when it was last emptied.
+    completed_when_emptied: Vec<[u64; 2]>,
     /// Totals for cumulative points.
     counts: Vec<u64>,
     count: u64,
@@ -419,27 +433,55 @@ struct HistogramCollector {
     max: f64,
 }
 
-/// An explicit-bucket histogram in two halves (see the module docs).
+/// How many stripes a histogram cell has: one per processor, up to four.
+/// Threads recording on one series at once then mostly write lines of
+/// their own instead of taking turns on one; a collection reads them all.
+fn stripes() -> usize {
+    static STRIPES: OnceLock<usize> = OnceLock::new();
+    *STRIPES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|count| count.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+    })
+}
+
+/// The stripe this thread records in: threads are numbered as they first
+/// record, so concurrent threads take different stripes.
+#[inline]
+fn thread_stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    STRIPE.try_with(|stripe| *stripe).unwrap_or(0)
+}
+
+/// An explicit-bucket histogram in two halves per stripe (see the module docs).
 #[derive(Debug)]
 pub(crate) struct HistogramCell {
     bounds: Vec<f64>,
     record_min_max: bool,
-    started: AtomicU64,
-    halves: [HistogramHalf; 2],
+    stripes: Box<[HistogramStripe]>,
     collector: Mutex<HistogramCollector>,
 }
 
 impl HistogramCell {
     fn new(bounds: Vec<f64>, record_min_max: bool) -> HistogramCell {
         let buckets = bounds.len() + 1;
+        let stripes = stripes();
         HistogramCell {
             bounds,
             record_min_max,
-            started: AtomicU64::new(0),
-            halves: [HistogramHalf::new(buckets), HistogramHalf::new(buckets)],
+            stripes: (0..stripes)
+                .map(|_| HistogramStripe {
+                    started: AtomicU64::new(0),
+                    halves: [HistogramHalf::new(buckets), HistogramHalf::new(buckets)],
+                })
+                .collect(),
             collector: Mutex::new(HistogramCollector {
-                started_at_flip: 0,
-                completed_when_emptied: [0, 0],
+                started_at_flip: vec![0; stripes],
+                completed_when_emptied: vec![[0, 0]; stripes],
                 counts: vec![0; buckets],
                 count: 0,
                 sum: 0.0,
@@ -455,8 +497,9 @@ impl HistogramCell {
             return;
         }
         let bucket = bucket_of(&self.bounds, value);
-        let started = self.started.fetch_add(1, Ordering::Acquire);
-        let half = &self.halves[(started >> 63) as usize];
+        let stripe = &self.stripes[thread_stripe() % self.stripes.len()];
+        let started = stripe.started.fetch_add(1, Ordering::Acquire);
+        let half = &stripe.halves[(started >> 63) as usize];
         half.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         add_f64(&half.sum, value);
         if self.record_min_max {
@@ -473,30 +516,36 @@ impl HistogramCell {
         exemplars: Vec<Exemplar>,
     ) -> Option<HistogramDataPoint> {
         let mut collector = self.collector.lock().unwrap_or_else(|p| p.into_inner());
-        let flipped = self.started.fetch_xor(HOT_BIT, Ordering::AcqRel);
-        let cold = (flipped >> 63) as usize;
-        let started = flipped & !HOT_BIT;
-        let count = started - collector.started_at_flip;
-        let expected = collector.completed_when_emptied[cold] + count;
-        let half = &self.halves[cold];
-        // Measurements started in the cold half finish in a few
-        // instructions; wait for the stragglers.
-        while half.completed.load(Ordering::Acquire) < expected {
-            std::thread::yield_now();
+        let collector = &mut *collector;
+        let mut counts = vec![0u64; self.bounds.len() + 1];
+        let (mut count, mut sum, mut min, mut max) = (0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+        for (index, stripe) in self.stripes.iter().enumerate() {
+            let flipped = stripe.started.fetch_xor(HOT_BIT, Ordering::AcqRel);
+            let cold = (flipped >> 63) as usize;
+            let started = flipped & !HOT_BIT;
+            let started_here = started - collector.started_at_flip[index];
+            let expected = collector.completed_when_emptied[index][cold] + started_here;
+            let half = &stripe.halves[cold];
+            // Measurements started in the cold half finish in a few
+            // instructions; wait for the stragglers.
+            while half.completed.load(Ordering::Acquire) < expected {
+                std::thread::yield_now();
+            }
+            for (total, bucket) in counts.iter_mut().zip(half.buckets.iter()) {
+                *total += bucket.swap(0, Ordering::Relaxed);
+            }
+            sum += f64::from_bits(half.sum.swap(0f64.to_bits(), Ordering::Relaxed));
+            min = min.min(f64::from_bits(
+                half.min.swap(f64::INFINITY.to_bits(), Ordering::Relaxed),
+            ));
+            max = max.max(f64::from_bits(
+                half.max
+                    .swap(f64::NEG_INFINITY.to_bits(), Ordering::Relaxed),
+            ));
+            collector.started_at_flip[index] = started;
+            collector.completed_when_emptied[index][cold] = expected;
+            count += started_here;
         }
-        let counts: Vec<u64> = half
-            .buckets
-            .iter()
-            .map(|bucket| bucket.swap(0, Ordering::Relaxed))
-            .collect();
-        let sum = f64::from_bits(half.sum.swap(0f64.to_bits(), Ordering::Relaxed));
-        let min = f64::from_bits(half.min.swap(f64::INFINITY.to_bits(), Ordering::Relaxed));
-        let max = f64::from_bits(
-            half.max
-                .swap(f64::NEG_INFINITY.to_bits(), Ordering::Relaxed),
-        );
-        collector.started_at_flip = started;
-        collector.completed_when_emptied[cold] = expected;
 
         collector.count += count;
         collector.sum += sum;
