@@ -30,7 +30,31 @@ use otlp_sdk::{ExportRequest, Exporter, RetryPolicy, SendEvent, Signal};
 use tokio::runtime::{Handle, Runtime};
 
 use super::BridgeError;
-use super::exporter::{DEFAULT_EXPORT_TIMEOUT, SdkExporterStats};
+
+/// The default bound of one batch's export, retries included.
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What happened to the spans an [`SdkExporter`](super::SdkExporter) was given (the log records
+/// an [`SdkLogExporter`](super::SdkLogExporter) was given, the data points of
+/// the collections an [`SdkMetricExporter`](super::SdkMetricExporter) was
+/// given). Every span of a settled batch is in exactly one of `exported`,
+/// `rejected`, `failed`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SdkExporterStats {
+    /// Batches received from the SDK.
+    pub batches: u64,
+    /// Spans the backend accepted.
+    pub exported: u64,
+    /// Spans the backend rejected in a partial success (not retried).
+    pub rejected: u64,
+    /// Spans not delivered: permanent errors, retries exhausted, too large, shut down.
+    pub failed: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// The latest error or partial-success message.
+    pub last_error: Option<String>,
+}
 
 /// How far away "no limit" is: an export timeout of zero (the
 /// configuration's `OTEL_METRIC_EXPORT_TIMEOUT=0`) means no deadline, and

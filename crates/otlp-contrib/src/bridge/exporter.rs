@@ -13,11 +13,9 @@ use tokio::runtime::Handle;
 
 use super::BridgeError;
 use super::convert::SpanConverter;
+pub use super::delivery::{DEFAULT_EXPORT_TIMEOUT, SdkExporterStats};
 use super::delivery::{ExportCore, ExportSettings, ExportSignal};
 use crate::pipeline::exporter_from_config;
-
-/// The default bound of one batch's export, retries included.
-pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Any otlp-sdk [`Exporter`] — [`GrpcExporter`](otlp_exporter_grpc::GrpcExporter),
 /// [`HttpExporter`](otlp_exporter_http::HttpExporter) (protobuf or JSON), your
@@ -218,28 +216,6 @@ impl<E: Exporter> SdkExporterBuilder<E> {
             converter: SpanConverter::new(),
         })
     }
-}
-
-/// What happened to the spans an [`SdkExporter`] was given (the log records
-/// an [`SdkLogExporter`](super::SdkLogExporter) was given, the data points of
-/// the collections an [`SdkMetricExporter`](super::SdkMetricExporter) was
-/// given). Every span of a settled batch is in exactly one of `exported`,
-/// `rejected`, `failed`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SdkExporterStats {
-    /// Batches received from the SDK.
-    pub batches: u64,
-    /// Spans the backend accepted.
-    pub exported: u64,
-    /// Spans the backend rejected in a partial success (not retried).
-    pub rejected: u64,
-    /// Spans not delivered: permanent errors, retries exhausted, too large, shut down.
-    pub failed: u64,
-    /// Attempts that were retries.
-    pub retries: u64,
-    /// The latest error or partial-success message.
-    pub last_error: Option<String>,
 }
 
 #[cfg(test)]

@@ -18,8 +18,11 @@ use otlp_sdk::config::Config;
 
 use super::convert::SpanConverter;
 use super::log_convert::LogConverter;
-use super::processor::DEFAULT_FLUSH_TIMEOUT;
 use super::resource::{config_resource, merge_over_base};
+
+/// The default bound of [`force_flush`](opentelemetry_sdk::trace::SpanProcessor::force_flush),
+/// which takes no timeout in `opentelemetry_sdk` (its own batch processor uses 5 s too).
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A converter whose records all share one converted resource.
 pub(super) trait SharedResource {

@@ -13,12 +13,9 @@ use otlp_sdk::{BatchSpanProcessor, PipelineError, SpanProcessor, StatsSnapshot};
 
 use super::BridgeError;
 use super::convert::SpanConverter;
+pub use super::feed::DEFAULT_FLUSH_TIMEOUT;
 use super::feed::PipelineFeed;
 use crate::pipeline::build_processor;
-
-/// The default bound of [`force_flush`](opentelemetry_sdk::trace::SpanProcessor::force_flush),
-/// which takes no timeout in `opentelemetry_sdk` (its own batch processor uses 5 s too).
-pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An [`opentelemetry_sdk::trace::SpanProcessor`] that converts each finished
 /// span to an [`otlp_core::SpanData`] and hands it to an otlp-sdk

@@ -22,8 +22,48 @@ use otlp_core::response::PartialSuccess;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use super::decode::Decoded;
 use super::store::Signal;
+
+/// What decoding produced.
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    /// A full trace request and its span count.
+    Traces(Box<ExportTraceServiceRequest>, u64),
+    /// A full log request and its log record count.
+    Logs(Box<ExportLogsServiceRequest>, u64),
+    /// A full metrics request and its data point count.
+    Metrics(Box<ExportMetricsServiceRequest>, u64),
+    /// Only the count of spans, log records or data points ([`Store::CountOnly`](super::config::Store::CountOnly)).
+    Count(Signal, u64),
+}
+
+impl Decoded {
+    /// The signal of the request.
+    pub(crate) fn signal(&self) -> Signal {
+        match self {
+            Decoded::Traces(..) => Signal::Traces,
+            Decoded::Logs(..) => Signal::Logs,
+            Decoded::Metrics(..) => Signal::Metrics,
+            Decoded::Count(signal, _) => *signal,
+        }
+    }
+
+    /// Spans of a trace request, log records of a log request, data points
+    /// of a metrics request.
+    pub(crate) fn item_count(&self) -> u64 {
+        match self {
+            Decoded::Traces(_, count)
+            | Decoded::Logs(_, count)
+            | Decoded::Metrics(_, count)
+            | Decoded::Count(_, count) => *count,
+        }
+    }
+
+    /// Only the count, for [`Store::CountOnly`](super::config::Store::CountOnly).
+    pub(crate) fn into_count(self) -> Decoded {
+        Decoded::Count(self.signal(), self.item_count())
+    }
+}
 
 /// An `opentelemetry-proto` export request of one signal, with what the
 /// receiver needs to know about it.

@@ -9,7 +9,7 @@ use http::HeaderMap;
 use otlp_core::response::PartialSuccess;
 
 use super::config::{ReceiverConfig, RequestObserver, Store};
-use super::decode::Decoded;
+use super::export_request::Decoded;
 use super::faults::{Fault, FaultScript};
 use super::store::{Answer, Collected, ReceivedRequest, Transport};
 
