@@ -243,7 +243,10 @@ fn every_level_becomes_its_severity_with_the_message_as_body() {
 #[test]
 fn fields_become_typed_attributes() {
     let pipelines = Pipelines::new();
-    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    let layer = OtlpLogLayer::builder(&pipelines.loggers)
+        .with_location(true)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         tracing::warn!(
             target: "payments",
@@ -287,7 +290,7 @@ fn fields_become_typed_attributes() {
     assert_eq!(
         attribute(record, "code.file.path"),
         Some(&string(file!())),
-        "location on by default"
+        "location asked for"
     );
     assert!(matches!(
         attribute(record, "code.line.number"),
@@ -308,10 +311,9 @@ fn fields_become_typed_attributes() {
 }
 
 #[test]
-fn location_can_be_left_out() {
+fn location_is_left_out_by_default_as_in_the_appender() {
     let pipelines = Pipelines::new();
     let layer = OtlpLogLayer::builder(&pipelines.loggers)
-        .with_location(false)
         .with_scope(otlp_core::InstrumentationScope::new("checkout"))
         .build();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -447,7 +449,10 @@ fn a_provider_with_nowhere_to_send_costs_no_record() {
 #[test]
 fn log_records_through_tracing_log_keep_their_target_and_location() {
     let pipelines = Pipelines::new();
-    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    let layer = OtlpLogLayer::builder(&pipelines.loggers)
+        .with_location(true)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         // What `tracing_log::LogTracer` does with each `log` record.
         tracing_log::format_trace(

@@ -148,8 +148,10 @@
 //! - Attributes: every other field, with the same types as span attributes
 //!   above (the same conversion); an error value (`&dyn Error`, or the
 //!   `error` field) adds `exception.message`. Then `target`, and the
-//!   location (`code.file.path`, `code.line.number`, `code.module.name`; on
-//!   by default, [`OtlpLogLayerBuilder::with_location`]). A `log` record
+//!   location (`code.file.path`, `code.line.number`, `code.module.name`)
+//!   when asked for ([`OtlpLogLayerBuilder::with_location`]; off by default,
+//!   as in `opentelemetry-appender-tracing`, where it is an opt-in feature;
+//!   spans keep theirs by default, as in `tracing-opentelemetry`). A `log` record
 //!   that `tracing-log` (`LogTracer`, installed by `tracing_subscriber`'s
 //!   `init()`) turned into an event keeps its own target and location: its
 //!   `log.target`, `log.module_path`, `log.file` and `log.line` fields become
