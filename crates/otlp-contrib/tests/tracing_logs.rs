@@ -151,6 +151,16 @@ impl Exported {
         record
     }
 
+    /// The scope name of the one record whose body is `body`.
+    fn scope_of(&self, body: &str) -> &str {
+        let record = self.record(body);
+        self.records
+            .iter()
+            .find(|(_, candidate)| std::ptr::eq(candidate, record))
+            .map(|(scope, _)| scope.as_str())
+            .expect("the record is among them")
+    }
+
     fn bodies(&self) -> Vec<Option<&str>> {
         self.records
             .iter()
@@ -232,11 +242,16 @@ fn every_level_becomes_its_severity_with_the_message_as_body() {
         assert!(record.span_id.is_empty(), "outside any span: no span id");
         assert_eq!(record.flags, 0);
     }
+    // The scope is the target (here the module path), as the appender's
+    // records are exported; the target is not repeated as an attribute.
     assert!(
         exported
             .records
             .iter()
-            .all(|(scope, _)| scope == otlp_contrib::tracing::DEFAULT_SCOPE)
+            .all(|(scope, record)| scope == module_path!()
+                && attribute(record, "target").is_none()),
+        "{:?}",
+        exported.records
     );
 }
 
@@ -281,7 +296,8 @@ fn fields_become_typed_attributes() {
         attribute(record, "exception.message"),
         Some(&string("card declined"))
     );
-    assert_eq!(attribute(record, "target"), Some(&string("payments")));
+    assert_eq!(exported.scope_of("payment failed"), "payments");
+    assert_eq!(attribute(record, "target"), None, "the scope names it");
     assert_eq!(
         attribute(record, "message"),
         None,
@@ -470,7 +486,12 @@ fn log_records_through_tracing_log_keep_their_target_and_location() {
     let exported = pipelines.finish();
     let record = exported.record("slow query");
     assert_eq!(record.severity_number, 13);
-    assert_eq!(attribute(record, "target"), Some(&string("app::db")));
+    assert_eq!(
+        exported.scope_of("slow query"),
+        "app::db",
+        "the log record's own target"
+    );
+    assert_eq!(attribute(record, "target"), None, "the scope names it");
     assert_eq!(
         attribute(record, "code.module.name"),
         Some(&string("app::db"))
@@ -491,5 +512,57 @@ fn log_records_through_tracing_log_keep_their_target_and_location() {
         "{:?}",
         record.attributes
     );
-    assert_eq!(record.attributes.len(), 4, "{:?}", record.attributes);
+    assert_eq!(record.attributes.len(), 3, "{:?}", record.attributes);
+}
+
+#[test]
+fn with_one_scope_the_target_is_an_attribute_for_log_records_too() {
+    let pipelines = Pipelines::new();
+    let layer = OtlpLogLayer::builder(&pipelines.loggers)
+        .with_scope(otlp_core::InstrumentationScope::new("checkout"))
+        .build();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing_log::format_trace(
+            &log::Record::builder()
+                .level(log::Level::Info)
+                .target("app::cache")
+                .args(format_args!("cache warm"))
+                .build(),
+        )
+        .expect("dispatched");
+        tracing::info!(target: "app::http", "request served");
+    });
+    let exported = pipelines.finish();
+    assert_eq!(exported.scope_of("cache warm"), "checkout");
+    assert_eq!(exported.scope_of("request served"), "checkout");
+    assert_eq!(
+        attribute(exported.record("cache warm"), "target"),
+        Some(&string("app::cache"))
+    );
+    assert_eq!(
+        attribute(exported.record("request served"), "target"),
+        Some(&string("app::http"))
+    );
+}
+
+#[test]
+fn each_target_gets_a_scope_of_its_own() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    tracing::subscriber::with_default(subscriber, || {
+        for round in 0..3 {
+            tracing::info!(target: "shop::orders", round, "order placed");
+            tracing::info!(target: "shop::payments", round, "payment taken");
+        }
+    });
+    let exported = pipelines.finish();
+    assert_eq!(exported.records.len(), 6);
+    for (scope, record) in &exported.records {
+        let expected = match body_of(record) {
+            Some("order placed") => "shop::orders",
+            Some("payment taken") => "shop::payments",
+            other => panic!("unexpected record {other:?}"),
+        };
+        assert_eq!(scope, expected);
+    }
 }

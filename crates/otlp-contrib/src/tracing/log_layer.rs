@@ -17,6 +17,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::fields::EventFields;
 use super::layer::WithContext;
 use super::state::SpanState;
+use super::target_loggers::TargetLoggers;
 use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that turns every `tracing` event into an
@@ -54,7 +55,11 @@ use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, T
 /// });
 /// ```
 pub struct OtlpLogLayer {
+    /// The scope given to [`OtlpLogLayerBuilder::with_scope`], else the
+    /// default scope: where a record goes when its target has no logger.
     logger: Logger,
+    /// One logger per target, unless a scope was given.
+    targets: Option<TargetLoggers>,
     location: bool,
     /// The dispatch this layer is part of, to start an `OtlpLayer` span that
     /// is still pending (set once, when the subscriber becomes a dispatch).
@@ -65,6 +70,7 @@ impl fmt::Debug for OtlpLogLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpLogLayer")
             .field("scope", self.logger.scope())
+            .field("scope_per_target", &self.targets.is_some())
             .field("location", &self.location)
             .finish()
     }
@@ -74,16 +80,19 @@ impl fmt::Debug for OtlpLogLayer {
 #[derive(Debug)]
 pub struct OtlpLogLayerBuilder {
     provider: LoggerProvider,
-    scope: InstrumentationScope,
+    /// `None`: a scope per target.
+    scope: Option<InstrumentationScope>,
     location: bool,
 }
 
 impl OtlpLogLayerBuilder {
-    /// The instrumentation scope of every record (default:
-    /// `otlp_contrib::tracing` with this crate's version). The event's target
-    /// is an attribute, not the scope: see the module documentation.
+    /// One instrumentation scope for every record, the event's target then
+    /// an attribute (`target`). By default each target has a scope of its
+    /// own, named after it (and the record no `target` attribute), as
+    /// `opentelemetry-appender-tracing`'s records are exported by
+    /// `opentelemetry-otlp`: see the module documentation.
     pub fn with_scope(mut self, scope: InstrumentationScope) -> Self {
-        self.scope = scope;
+        self.scope = Some(scope);
         self
     }
 
@@ -103,8 +112,16 @@ impl OtlpLogLayerBuilder {
 
     /// The layer.
     pub fn build(self) -> OtlpLogLayer {
+        let (logger, targets) = match self.scope {
+            Some(scope) => (self.provider.logger_with_scope(scope), None),
+            None => (
+                self.provider.logger_with_scope(default_scope()),
+                Some(TargetLoggers::new(self.provider)),
+            ),
+        };
         OtlpLogLayer {
-            logger: self.provider.logger_with_scope(self.scope),
+            logger,
+            targets,
             location: self.location,
             dispatch: OnceLock::new(),
         }
@@ -123,12 +140,15 @@ impl OtlpLogLayer {
     pub fn builder(provider: &LoggerProvider) -> OtlpLogLayerBuilder {
         OtlpLogLayerBuilder {
             provider: provider.clone(),
-            scope: InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION")),
+            scope: None,
             location: false,
         }
     }
 
-    /// The logger records are emitted through.
+    /// The logger of the scope given to [`OtlpLogLayerBuilder::with_scope`];
+    /// with a scope per target (the default), the one of the layer's
+    /// default scope (`otlp_contrib::tracing`), which records get only past
+    /// 4,096 distinct targets. Its provider is every record's.
     pub fn logger(&self) -> &Logger {
         &self.logger
     }
@@ -176,24 +196,42 @@ impl OtlpLogLayer {
     }
 }
 
+/// The scope of a layer given none, for records whose target has no logger.
+fn default_scope() -> InstrumentationScope {
+    InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION"))
+}
+
 /// The field `tracing-log` writes a `log` record's target into; with it
 /// come `log.module_path`, `log.file` and `log.line`.
 const LOG_TARGET_FIELD: &str = "log.target";
 
+/// The target a `log` record that `tracing-log` turned into an event
+/// carries in its `log.target` field.
+fn log_target(attributes: &[KeyValue]) -> Option<&str> {
+    attributes
+        .iter()
+        .find(|attribute| &*attribute.key == LOG_TARGET_FIELD)
+        .and_then(|attribute| match &attribute.value {
+            AnyValue::String(target) => Some(&**target),
+            _ => None,
+        })
+}
+
 /// Renames the `log.*` fields of a `log` record that `tracing-log` turned
-/// into an event to what an event's metadata gives: `target`, and the
-/// location (dropped when `location` is off).
-fn from_log_fields(attributes: &mut Vec<KeyValue>, location: bool) {
+/// into an event to what an event's metadata gives: `target` (dropped when
+/// the scope is named after it), and the location (dropped when `location`
+/// is off).
+fn from_log_fields(attributes: &mut Vec<KeyValue>, target: bool, location: bool) {
     attributes.retain_mut(|attribute| {
-        let (renamed, is_location) = match &*attribute.key {
-            LOG_TARGET_FIELD => (TARGET_ATTRIBUTE, false),
-            "log.module_path" => (CODE_MODULE_NAME, true),
-            "log.file" => (CODE_FILE_PATH, true),
-            "log.line" => (CODE_LINE_NUMBER, true),
+        let (renamed, keep) = match &*attribute.key {
+            LOG_TARGET_FIELD => (TARGET_ATTRIBUTE, target),
+            "log.module_path" => (CODE_MODULE_NAME, location),
+            "log.file" => (CODE_FILE_PATH, location),
+            "log.line" => (CODE_LINE_NUMBER, location),
             _ => return true,
         };
         attribute.key = Str::from(renamed);
-        location || !is_location
+        keep
     });
 }
 
@@ -230,11 +268,27 @@ where
         event.record(&mut fields);
         fields.push_exception();
         let from_log = metadata.fields().field(LOG_TARGET_FIELD).is_some();
-        if from_log {
-            // A `log` record through `tracing-log`: its target and location
-            // are fields, the metadata's are `tracing-log`'s own.
-            from_log_fields(&mut fields.attributes, self.location);
+        // A `log` record through `tracing-log`: its target and location are
+        // fields, the metadata's are `tracing-log`'s own.
+        let target = if from_log {
+            log_target(&fields.attributes)
         } else {
+            Some(metadata.target())
+        };
+        // The target's own logger (its scope named after it), unless the
+        // layer has one scope or the target is one too many.
+        let target_logger = self
+            .targets
+            .as_ref()
+            .zip(target)
+            .and_then(|(targets, target)| targets.get(target));
+        if from_log {
+            from_log_fields(
+                &mut fields.attributes,
+                target_logger.is_none(),
+                self.location,
+            );
+        } else if target_logger.is_none() {
             fields
                 .attributes
                 .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
@@ -276,7 +330,10 @@ where
             resource: Resource::empty(),
             scope: InstrumentationScope::empty(),
         };
-        self.logger.emit(record);
+        match &target_logger {
+            Some(entry) => entry.logger.emit(record),
+            None => self.logger.emit(record),
+        }
     }
 }
 

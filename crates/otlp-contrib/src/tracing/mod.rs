@@ -147,7 +147,8 @@
 //!   body.
 //! - Attributes: every other field, with the same types as span attributes
 //!   above (the same conversion); an error value (`&dyn Error`, or the
-//!   `error` field) adds `exception.message`. Then `target`, and the
+//!   `error` field) adds `exception.message`. Then `target` when the scope
+//!   does not carry it (see below), and the
 //!   location (`code.file.path`, `code.line.number`, `code.module.name`)
 //!   when asked for ([`OtlpLogLayerBuilder::with_location`]; off by default,
 //!   as in `opentelemetry-appender-tracing`, where it is an opt-in feature;
@@ -163,14 +164,19 @@
 //!   is found in the whole subscriber, so a per-layer filter on the log
 //!   layer that hides the span (`WARN` logs, `INFO` spans) does not lose it.
 //!   No `OtlpLayer`, or a span it does not record: no ids.
-//! - Scope: one, `otlp_contrib::tracing` with this crate's version
-//!   ([`OtlpLogLayerBuilder::with_scope`]), as for spans. The target is the
-//!   `target` attribute. (`opentelemetry-appender-tracing` sets the target
-//!   as the record's target, which `opentelemetry-otlp` exports as the
-//!   scope name, one scope per target; here a record costs no lookup of a
-//!   logger per target, and a query by target reads the attribute.) No
-//!   event name is set: the callsite's generated name (`event
-//!   src/main.rs:12`) says nothing the location does not.
+//! - Scope: one per target, named after it (no version), as
+//!   `opentelemetry-appender-tracing`'s records are exported by
+//!   `opentelemetry-otlp` (the appender sets the record's target, the
+//!   exporter names the scope after it) and as this crate's
+//!   `bridge` (`OtlpLogProcessor`) exports them: a migrated query by scope name
+//!   keeps working. A `log` record's target is its own (`log.target`). The
+//!   loggers are cached (a thread-local last entry, then a shared map; no
+//!   lock or allocation for a target seen before). With
+//!   [`OtlpLogLayerBuilder::with_scope`] every record has that one scope
+//!   and the target is the `target` attribute; so it is past 4,096
+//!   distinct targets, under `otlp_contrib::tracing`. No event name is set:
+//!   the callsite's generated name (`event src/main.rs:12`) says nothing the
+//!   location does not.
 //! - Spans too: `OtlpLayer` keeps recording events inside spans as span
 //!   events, whether or not an `OtlpLogLayer` is there; with both, an event
 //!   is a span event and a log record. To have log records only, filter
@@ -187,6 +193,7 @@ mod layer;
 mod log_layer;
 mod propagation;
 mod state;
+mod target_loggers;
 
 pub use layer::{OtlpLayer, OtlpLayerBuilder};
 pub use log_layer::{OtlpLogLayer, OtlpLogLayerBuilder};
