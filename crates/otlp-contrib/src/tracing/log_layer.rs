@@ -28,16 +28,18 @@ use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, T
 /// What a record carries (see the [module documentation](super) for the
 /// details): the event's time, its level as severity (`TRACE` 1, `DEBUG` 5,
 /// `INFO` 9, `WARN` 13, `ERROR` 17) and severity text, the `message` field
-/// as a string body, the other fields as typed attributes, `target` (and
-/// the location, when asked for), and the trace id, span id and flags of
-/// the span it happened in when an [`OtlpLayer`](super::OtlpLayer) of the same subscriber records
-/// that span.
+/// as a string body, the other fields as typed attributes (and the
+/// location, when asked for), the event's target as the name of the
+/// record's scope, and the trace id, span id and flags of the span it
+/// happened in when an [`OtlpLayer`](super::OtlpLayer) of the same
+/// subscriber records that span.
 ///
 /// Cost: nothing when the provider has no processor or is disabled
 /// ([`Logger::enabled`]) or on a pipeline's own threads; otherwise one
 /// attribute vector (keys static, strings copied once, `?debug` values
-/// formatted once), the clock read, a look at the current span's extensions,
-/// and the record's encoding by the provider's processor on this thread.
+/// formatted once), the clock read, the target's logger (this thread's last
+/// one, or a shared map), a look at the current span's extensions, and the
+/// record's encoding by the provider's processor on this thread.
 ///
 /// ```
 /// use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer};
