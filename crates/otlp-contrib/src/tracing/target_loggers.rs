@@ -83,14 +83,18 @@ impl TargetLoggers {
         if self.len.load(Ordering::Relaxed) >= MAX_TARGETS {
             return None;
         }
+        // Made before the map's shard is locked: nothing runs under it but
+        // the insertion (another thread may have inserted the target
+        // meanwhile: its entry wins, this one is dropped).
+        let made = Arc::new(TargetLogger {
+            target: Box::from(target),
+            logger: self
+                .provider
+                .logger_with_scope(InstrumentationScope::new(target.to_owned())),
+        });
         let entry = self.loggers.entry(Box::from(target)).or_insert_with(|| {
             self.len.fetch_add(1, Ordering::Relaxed);
-            Arc::new(TargetLogger {
-                target: Box::from(target),
-                logger: self
-                    .provider
-                    .logger_with_scope(InstrumentationScope::new(target.to_owned())),
-            })
+            made
         });
         Some(Arc::clone(&entry))
     }
