@@ -8,6 +8,7 @@
 //! `Display` (`?x`, `%x`) values their formatted text. Keys are the fields'
 //! static names: no allocation.
 
+use std::cell::Cell;
 use std::error::Error;
 use std::fmt::{self, Write as _};
 
@@ -28,12 +29,32 @@ fn int_value<T: TryInto<i64> + fmt::Display + Copy>(value: T) -> AnyValue {
     }
 }
 
-/// The text of a `Debug` (or `Display`, through `%`) value.
-fn debug_text(value: &dyn fmt::Debug) -> String {
-    let mut text = String::new();
+thread_local! {
+    /// Where this thread formats `Debug` values (every event's message is
+    /// one): the text is then copied into its `Str` (in place when short),
+    /// so the formatting buffer is allocated once per thread, not once per
+    /// value.
+    static DEBUG_TEXT: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// A formatting buffer grown past this is freed after use, not kept.
+const MAX_KEPT_DEBUG_TEXT: usize = 4096;
+
+/// Runs `f` on the text of a `Debug` (or `Display`, through `%`) value,
+/// formatted into this thread's buffer. The buffer is taken out while in
+/// use: a `Debug` impl that itself records through `tracing` finds none
+/// and formats into a fresh one.
+fn with_debug_text<R>(value: &dyn fmt::Debug, f: impl FnOnce(&str) -> R) -> R {
+    // Empty when the thread is being torn down: a fresh buffer then.
+    let mut text = DEBUG_TEXT.try_with(Cell::take).unwrap_or_default();
+    text.clear();
     // Writing into a `String` fails only if the `Debug` impl does.
     let _ = write!(text, "{value:?}");
-    text
+    let result = f(&text);
+    if text.capacity() <= MAX_KEPT_DEBUG_TEXT {
+        let _ = DEBUG_TEXT.try_with(|buffer| buffer.set(text));
+    }
+    result
 }
 
 /// The text of an error: its `Display`.
@@ -175,10 +196,11 @@ impl Visit for SpanFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = debug_text(value);
-        if !self.reserved_text(field, &text) {
-            self.push(field, AnyValue::String(Str::from(text)));
-        }
+        with_debug_text(value, |text| {
+            if !self.reserved_text(field, text) {
+                self.push(field, AnyValue::String(Str::copy_from(text)));
+            }
+        });
     }
 }
 
@@ -288,7 +310,8 @@ impl Visit for EventFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, Str::from(debug_text(value)));
+        let text = with_debug_text(value, Str::copy_from);
+        self.text(field, text);
     }
 }
 
@@ -305,6 +328,24 @@ mod tests {
             AnyValue::String(Str::from("18446744073709551615"))
         );
         assert_eq!(int_value(-5i128), AnyValue::Int(-5));
+    }
+
+    #[test]
+    fn debug_text_is_formatted_into_the_threads_buffer_even_when_nested() {
+        /// A `Debug` impl that formats another value the same way while
+        /// the outer one is being formatted (as one that logs would).
+        struct Nested;
+        impl fmt::Debug for Nested {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let inner = with_debug_text(&"inner", str::to_owned);
+                write!(f, "outer({inner})")
+            }
+        }
+        assert_eq!(with_debug_text(&Nested, str::to_owned), "outer(\"inner\")");
+        assert_eq!(with_debug_text(&7, str::to_owned), "7");
+        let long = "x".repeat(MAX_KEPT_DEBUG_TEXT + 1);
+        assert_eq!(with_debug_text(&long, str::len), long.len() + 2);
+        assert_eq!(with_debug_text(&format_args!("a{}", 1), str::to_owned), "a1");
     }
 
     #[test]

@@ -1,0 +1,101 @@
+//! What an event costs in allocations on the thread that emits it, through
+//! `OtlpLogLayer` into a log pipeline, in steady state: its attribute vector
+//! and nothing else — the message is formatted into the thread's buffer and
+//! copied into its `Str` (in place when short), the target's logger comes
+//! from the thread's last entry, and the record is encoded into the
+//! thread's block of the queue.
+//!
+//! Steady state is made, not hoped for (as in otlp-sdk's
+//! `push_allocations.rs`): the first round is queued while the exporter is
+//! held shut, so every block exists at once and comes back spare when it
+//! opens.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use otlp_contrib::testing::alloc::{CountingAllocator, allocations_during};
+use otlp_contrib::tracing::OtlpLogLayer;
+use otlp_core::encode::Encoding;
+use otlp_sdk::config::BatchConfig;
+use otlp_sdk::{
+    BatchLogProcessor, ExportOutcome, ExportRequest, Exporter, LoggerProvider, Signal,
+};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Accepts every request once it is open; until then an export waits (on
+/// the export loop's thread), so the queue fills.
+#[derive(Clone, Default)]
+struct Gate {
+    open: Arc<AtomicBool>,
+}
+
+impl Exporter for Gate {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Logs
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        while !self.open.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn an_event_allocates_only_its_attribute_vector() {
+    let gate = Gate::default();
+    let processor = BatchLogProcessor::builder(gate.clone())
+        .with_batch_config(BatchConfig {
+            max_queue_size: Some(8192),
+            max_export_batch_size: 512,
+            ..BatchConfig::default()
+        })
+        .build()
+        .expect("the log pipeline builds");
+    let provider = LoggerProvider::builder()
+        .with_service_name("allocations")
+        .with_processor(processor.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&provider));
+    let values: Vec<String> = (0..8).map(|i| format!("value-{i:010}")).collect();
+    let emit = |count: usize| {
+        for round in 0..count {
+            tracing::info!(
+                target: "checkout.http",
+                a0 = values[0].as_str(),
+                a1 = values[1].as_str(),
+                a2 = values[2].as_str(),
+                a3 = values[3].as_str(),
+                round,
+                "request served"
+            );
+        }
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        emit(5_000);
+        assert_eq!(processor.stats().dropped, 0);
+        gate.open.store(true, Ordering::Release);
+        provider
+            .force_flush(Duration::from_secs(30))
+            .expect("the first round is delivered");
+        let events = 1_000;
+        let (allocations, ()) = allocations_during(|| emit(events));
+        assert!(
+            allocations <= events,
+            "{allocations} allocations for {events} events: more than the attribute vector each"
+        );
+    });
+    provider
+        .shutdown(Duration::from_secs(30))
+        .expect("everything is delivered");
+    assert_eq!(processor.stats().exported, 6_000);
+}
