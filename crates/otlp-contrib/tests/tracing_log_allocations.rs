@@ -18,9 +18,7 @@ use otlp_contrib::testing::alloc::{CountingAllocator, allocations_during};
 use otlp_contrib::tracing::OtlpLogLayer;
 use otlp_core::encode::Encoding;
 use otlp_sdk::config::BatchConfig;
-use otlp_sdk::{
-    BatchLogProcessor, ExportOutcome, ExportRequest, Exporter, LoggerProvider, Signal,
-};
+use otlp_sdk::{BatchLogProcessor, ExportOutcome, ExportRequest, Exporter, LoggerProvider, Signal};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 #[global_allocator]

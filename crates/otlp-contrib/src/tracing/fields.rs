@@ -345,7 +345,10 @@ mod tests {
         assert_eq!(with_debug_text(&7, str::to_owned), "7");
         let long = "x".repeat(MAX_KEPT_DEBUG_TEXT + 1);
         assert_eq!(with_debug_text(&long, str::len), long.len() + 2);
-        assert_eq!(with_debug_text(&format_args!("a{}", 1), str::to_owned), "a1");
+        assert_eq!(
+            with_debug_text(&format_args!("a{}", 1), str::to_owned),
+            "a1"
+        );
     }
 
     #[test]
