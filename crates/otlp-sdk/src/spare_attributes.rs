@@ -1,5 +1,8 @@
-//! The spare attribute vector of each thread: a span's one allocation, made
-//! once per thread rather than once per span.
+//! The spare attribute vector of each thread: a span's (or log record's)
+//! one allocation, made once per thread rather than once per record.
+//!
+//! Log records take part through [`Logger::attribute_vector`](crate::Logger::attribute_vector)
+//! and [`Logger::emit`](crate::Logger::emit), which keeps the record's vector.
 //!
 //! A span's attributes live in a vector it allocates at its first attribute.
 //! When the span has been encoded into a pipeline's queue, nothing needs the

@@ -220,9 +220,16 @@ pub(super) struct EventFields {
 impl EventFields {
     /// A buffer with room for `fields` attributes and `extra` more.
     pub(super) fn with_capacity(fields: usize, extra: usize) -> Self {
+        EventFields::in_vector(Vec::new(), fields + extra)
+    }
+
+    /// A buffer in `attributes` (emptied), with room for `room` attributes.
+    pub(super) fn in_vector(mut attributes: Vec<KeyValue>, room: usize) -> Self {
+        attributes.clear();
+        attributes.reserve(room);
         EventFields {
             message: None,
-            attributes: Vec::with_capacity(fields + extra),
+            attributes,
             exception: None,
         }
     }

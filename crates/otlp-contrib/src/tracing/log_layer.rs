@@ -35,9 +35,10 @@ use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, T
 /// subscriber records that span.
 ///
 /// Cost: nothing when the provider has no processor or is disabled
-/// ([`Logger::enabled`]) or on a pipeline's own threads; otherwise one
-/// attribute vector (keys static, strings copied once, `?debug` values
-/// formatted once), the clock read, the target's logger (this thread's last
+/// ([`Logger::enabled`]) or on a pipeline's own threads; otherwise the
+/// attributes in this thread's spare vector ([`Logger::attribute_vector`];
+/// keys static, strings copied once, `?debug` values formatted once into a
+/// per-thread buffer: no allocation in steady state), the clock read, the target's logger (this thread's last
 /// one, or a shared map), a look at the current span's extensions, and the
 /// record's encoding by the provider's processor on this thread.
 ///
@@ -266,7 +267,11 @@ where
         let time = clock::now_unix_nanos();
         let metadata = event.metadata();
         let location = if self.location { 3 } else { 0 };
-        let mut fields = EventFields::with_capacity(metadata.fields().len(), 2 + location);
+        // This thread's spare vector: `emit` gives it back once encoded.
+        let mut fields = EventFields::in_vector(
+            self.logger.attribute_vector(),
+            metadata.fields().len() + 2 + location,
+        );
         event.record(&mut fields);
         fields.push_exception();
         let from_log = metadata.fields().field(LOG_TARGET_FIELD).is_some();
