@@ -185,9 +185,10 @@ impl OtlpLogger {
                 Str::from(text)
             }
         };
-        let mut attributes = KeyValues(Vec::with_capacity(
-            1 + if self.location { 3 } else { 0 } + record.key_values().count(),
-        ));
+        // This thread's spare vector: `emit` gives it back once encoded.
+        let mut spare = self.logger.attribute_vector();
+        spare.reserve(1 + if self.location { 3 } else { 0 } + record.key_values().count());
+        let mut attributes = KeyValues(spare);
         // Our visitor never fails; a source that does keeps what it gave.
         let _ = record.key_values().visit(&mut attributes);
         let KeyValues(mut attributes) = attributes;
