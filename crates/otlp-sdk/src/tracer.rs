@@ -11,6 +11,7 @@ use otlp_core::{
 
 use crate::provider_state::ProviderState;
 use crate::span::Span;
+use crate::spare_attributes;
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -65,6 +66,17 @@ impl Tracer {
         self.span_builder(name).parent(parent).start()
     }
 
+    /// An empty vector for the start attributes of a span about to be
+    /// built ([`SpanBuilder::attributes`]): this thread's spare (the
+    /// emptied vector of the last span or log record it handed to a
+    /// pipeline) when it has one, else a new one with room for a few. A
+    /// front door that gathers attributes before the span starts saves its
+    /// one allocation this way; the pipeline gives the vector back once the
+    /// span is encoded.
+    pub fn attribute_vector(&self) -> Vec<KeyValue> {
+        spare_attributes::take()
+    }
+
     /// A builder for a span with kind, parent, attributes, links or a start time.
     pub fn span_builder(&self, name: impl Into<Str>) -> SpanBuilder<'_> {
         SpanBuilder {
@@ -110,9 +122,15 @@ impl SpanBuilder<'_> {
         self
     }
 
-    /// Adds attributes known at start.
+    /// Adds attributes known at start. A `Vec` given as the first
+    /// attributes is adopted, not copied (collecting a vector's own iterator
+    /// keeps its memory).
     pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        self.attributes.extend(attributes);
+        if self.attributes.is_empty() {
+            self.attributes = attributes.into_iter().collect();
+        } else {
+            self.attributes.extend(attributes);
+        }
         self
     }
 

@@ -90,8 +90,15 @@ pub(super) struct SpanFields {
 impl SpanFields {
     /// A buffer with room for `fields` attributes.
     pub(super) fn with_capacity(fields: usize) -> Self {
+        SpanFields::in_vector(Vec::new(), fields)
+    }
+
+    /// A buffer in `attributes` (emptied), with room for `room` attributes.
+    pub(super) fn in_vector(mut attributes: Vec<KeyValue>, room: usize) -> Self {
+        attributes.clear();
+        attributes.reserve(room);
         SpanFields {
-            attributes: Vec::with_capacity(fields),
+            attributes,
             ..SpanFields::default()
         }
     }

@@ -216,7 +216,12 @@ where
         let start = SystemTime::now();
         let metadata = attrs.metadata();
         let location = if self.location { 3 } else { 0 };
-        let mut fields = SpanFields::with_capacity(attrs.fields().len() + location);
+        // This thread's spare vector: the pipeline gives it back once the
+        // span is encoded.
+        let mut fields = SpanFields::in_vector(
+            self.tracer.attribute_vector(),
+            attrs.fields().len() + location,
+        );
         attrs.record(&mut fields);
         if self.location {
             if let Some(file) = metadata.file() {
