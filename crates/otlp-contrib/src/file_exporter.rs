@@ -2,10 +2,11 @@
 //! of the OpenTelemetry specification's file exporter.
 //!
 //! Every export request becomes exactly one line: the
-//! `ExportTraceServiceRequest` in OTLP/JSON, as the pipeline already encoded
-//! it (no re-encoding), followed by `\n`. Any OTLP/JSON reader, the
-//! Collector's `otlpjsonfile` receiver or `opentelemetry-proto`'s serde types,
-//! reads the file back line by line.
+//! `ExportTraceServiceRequest` (or, for the signal it was built for, the
+//! `ExportLogsServiceRequest` or `ExportMetricsServiceRequest`) in OTLP/JSON,
+//! as the pipeline already encoded it (no re-encoding), followed by `\n`.
+//! Any OTLP/JSON reader, the Collector's `otlpjsonfile` receiver or
+//! `opentelemetry-proto`'s serde types, reads the file back line by line.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -15,7 +16,7 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use otlp_core::encode::Encoding;
-use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter};
+use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use tokio::sync::{mpsc, oneshot};
 
 /// Requests waiting for the writer thread; an export waits (cancellably) for room.
@@ -42,6 +43,15 @@ pub enum FileExporterError {
 /// An [`Exporter`] that appends each export request as one OTLP/JSON line
 /// (`ExportTraceServiceRequest` + `\n`) to a file, to standard output, or to
 /// any [`Write`].
+///
+/// One exporter serves one signal, traces unless told otherwise
+/// ([`FileExporterBuilder::signal`], [`FileExporter::for_signal`]): a
+/// `BatchLogProcessor` needs one built for [`Signal::Logs`] (its lines are
+/// `ExportLogsServiceRequest`s), a `PeriodicReader` one for
+/// [`Signal::Metrics`] (`ExportMetricsServiceRequest`s); a pipeline refuses
+/// an exporter of another signal when it starts. Several signals may append
+/// to the same file (each line names what it holds by its first key,
+/// `resourceSpans`, `resourceLogs` or `resourceMetrics`).
 ///
 /// Cost model: one dedicated writer thread per exporter, which owns the
 /// output. An export hands the encoded body to that thread through a bounded
@@ -105,12 +115,15 @@ pub struct FileExporter {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Where lines go, for messages.
     target: String,
+    /// The signal whose requests this exporter writes.
+    signal: Signal,
 }
 
 impl fmt::Debug for FileExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileExporter")
             .field("target", &self.target)
+            .field("signal", &self.signal)
             .field("shut_down", &self.sender().is_none())
             .finish()
     }
@@ -122,6 +135,7 @@ impl FileExporter {
         FileExporterBuilder {
             path: path.into(),
             create_dirs: true,
+            signal: Signal::Traces,
         }
     }
 
@@ -143,6 +157,33 @@ impl FileExporter {
         FileExporter::start(Sink::Writer(Box::new(writer)), "a writer".to_owned())
     }
 
+    /// The same exporter, for `signal`'s pipeline: `Signal::Logs` for a
+    /// `BatchLogProcessor`, `Signal::Metrics` for a `PeriodicReader`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use otlp_contrib::file_exporter::FileExporter;
+    /// use otlp_core::LogRecord;
+    /// use otlp_sdk::{BatchLogProcessor, LoggerProvider, Signal};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("otlp-file-logs-doc-{}", std::process::id()));
+    /// let path = dir.join("logs.jsonl");
+    /// let exporter = FileExporter::to_path(&path)?.for_signal(Signal::Logs);
+    /// let processor = BatchLogProcessor::builder(exporter).build()?;
+    /// let provider = LoggerProvider::builder().with_processor(processor).build();
+    /// provider.logger("docs").emit(LogRecord::builder().body("one line").build());
+    /// provider.shutdown(Duration::from_secs(5))?;
+    ///
+    /// let text = std::fs::read_to_string(&path)?;
+    /// assert!(text.starts_with(r#"{"resourceLogs":["#) && text.ends_with("}\n"));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_signal(mut self, signal: Signal) -> FileExporter {
+        self.signal = signal;
+        self
+    }
+
     /// Where this exporter writes: the file's path, `stdout` or `a writer`.
     pub fn target(&self) -> &str {
         &self.target
@@ -162,6 +203,7 @@ impl FileExporter {
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(writer)),
             target,
+            signal: Signal::Traces,
         })
     }
 
@@ -176,6 +218,10 @@ impl FileExporter {
 impl Exporter for FileExporter {
     fn encoding(&self) -> Encoding {
         Encoding::Json
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal
     }
 
     async fn export(&self, request: ExportRequest) -> ExportOutcome {
@@ -235,12 +281,20 @@ impl Exporter for FileExporter {
 pub struct FileExporterBuilder {
     path: PathBuf,
     create_dirs: bool,
+    signal: Signal,
 }
 
 impl FileExporterBuilder {
     /// Whether missing parent directories are created (default `true`).
     pub fn create_dirs(mut self, create: bool) -> Self {
         self.create_dirs = create;
+        self
+    }
+
+    /// The signal whose requests the exporter writes (default
+    /// [`Signal::Traces`]); see [`FileExporter::for_signal`].
+    pub fn signal(mut self, signal: Signal) -> Self {
+        self.signal = signal;
         self
     }
 
@@ -261,7 +315,7 @@ impl FileExporterBuilder {
             .open(&self.path)
             .map_err(open_error)?;
         let target = self.path.display().to_string();
-        FileExporter::start(Sink::File(file), target)
+        Ok(FileExporter::start(Sink::File(file), target)?.for_signal(self.signal))
     }
 }
 

@@ -56,9 +56,10 @@
 //!   server) serves it on `GET /metrics`.
 //! - [`file_exporter`] (feature `file-exporter`, default):
 //!   `FileExporter`, an `otlp_sdk::Exporter` that appends every export request
-//!   as one OTLP/JSON line to a file or standard output — the specification's
-//!   file exporter format, readable by any OTLP/JSON tool — flushed per
-//!   request, never interleaved, with I/O errors classified for the retry policy.
+//!   (spans, log records or metrics: one exporter per signal) as one OTLP/JSON
+//!   line to a file or standard output — the specification's file exporter
+//!   format, readable by any OTLP/JSON tool — flushed per request, never
+//!   interleaved, with I/O errors classified for the retry policy.
 //!
 //! Opt-in, for tests, benchmarks and debugging (not linked here: a default
 //! build does not have them; docs.rs documents every feature):

@@ -1,7 +1,10 @@
 //! `FileExporter` behind the real batch pipeline: every line is one OTLP/JSON
 //! `ExportTraceServiceRequest` that `opentelemetry-proto`'s serde types read
 //! back into exactly the spans sent — the same spans the receiver gets over
-//! OTLP/HTTP — and I/O errors end as the retry policy expects.
+//! OTLP/HTTP — and I/O errors end as the retry policy expects. Built for
+//! logs or metrics, it writes `ExportLogsServiceRequest` /
+//! `ExportMetricsServiceRequest` lines, and a pipeline of another signal
+//! refuses it.
 
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind, Write};
@@ -10,15 +13,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use otlp_contrib::file_exporter::{FileExporter, FileExporterError};
 use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig};
-use otlp_core::{KeyValue, SpanKind};
+use otlp_core::{
+    KeyValue, LogRecord, Severity, SpanContext, SpanId, SpanKind, TraceFlags, TraceId,
+};
 use otlp_sdk::config::{BatchConfig, Config, Protocol};
-use otlp_sdk::{BatchSpanProcessor, Exporter, RetryPolicy, StatsSnapshot, TracerProvider};
+use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
+use otlp_sdk::{
+    BatchLogProcessor, BatchSpanProcessor, Exporter, LoggerProvider, RetryPolicy, Signal,
+    StatsSnapshot, TracerProvider,
+};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -366,4 +379,159 @@ fn exports_after_shutdown_are_refused() {
             "{outcome:?}"
         );
     });
+}
+
+/// Every line of a file written for another signal, decoded by `decode`.
+fn read_lines_as<T>(path: &std::path::Path, decode: fn(&str) -> serde_json::Result<T>) -> Vec<T> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.ends_with('\n'), "the last line is complete");
+    text.lines()
+        .map(|line| decode(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect()
+}
+
+#[test]
+fn a_log_pipeline_writes_its_records_as_log_lines() {
+    let dir = TempDir::new("logs");
+    let path = dir.0.join("logs.jsonl");
+    let exporter = FileExporter::builder(&path)
+        .signal(Signal::Logs)
+        .build()
+        .unwrap();
+    assert_eq!(exporter.signal(), Signal::Logs);
+    let processor = BatchLogProcessor::builder(exporter)
+        .with_batch_config(BatchConfig {
+            max_export_batch_size: 7,
+            scheduled_delay: Duration::from_millis(10),
+            ..BatchConfig::default()
+        })
+        .build()
+        .unwrap();
+    let provider = LoggerProvider::builder()
+        .with_service_name("file-test")
+        .with_processor(processor.clone())
+        .build();
+    let context = SpanContext {
+        trace_id: TraceId::random(),
+        span_id: SpanId::random(),
+        trace_flags: TraceFlags::SAMPLED,
+        is_remote: false,
+        trace_state: Default::default(),
+    };
+    let logger = provider.logger("file-logs");
+    for n in 0..50_i64 {
+        logger.emit(
+            LogRecord::builder()
+                .time_unix_nano(1_700_000_000_000_000_000 + n as u64)
+                .severity(Severity::WARN)
+                .severity_text("WARN")
+                .body(format!("record {n}: line\nbreak \"quoted\" é"))
+                .attribute(KeyValue::new("n", n))
+                .span_context(&context)
+                .build(),
+        );
+    }
+    provider.shutdown(DEADLINE).unwrap();
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!((stats.produced, stats.exported), (50, 50), "{stats:?}");
+
+    let requests: Vec<ExportLogsServiceRequest> =
+        read_lines_as(&path, |line| serde_json::from_str(line));
+    assert_eq!(requests.len() as u64, stats.batches, "{stats:?}");
+    let records: Vec<_> = requests
+        .iter()
+        .flat_map(|request| &request.resource_logs)
+        .flat_map(|resource| &resource.scope_logs)
+        .inspect(|scope| assert_eq!(scope.scope.as_ref().unwrap().name, "file-logs"))
+        .flat_map(|scope| scope.log_records.iter())
+        .collect();
+    assert_eq!(records.len(), 50);
+    for (n, record) in records.iter().enumerate() {
+        assert_eq!(
+            record.time_unix_nano,
+            1_700_000_000_000_000_000 + n as u64,
+            "in order"
+        );
+        assert_eq!(
+            (record.severity_number, record.severity_text.as_str()),
+            (13, "WARN")
+        );
+        assert_eq!(
+            record.body.as_ref().and_then(|body| body.value.clone()),
+            Some(Value::StringValue(format!(
+                "record {n}: line\nbreak \"quoted\" é"
+            )))
+        );
+        assert_eq!(
+            record.attributes[0]
+                .value
+                .as_ref()
+                .and_then(|v| v.value.clone()),
+            Some(Value::IntValue(n as i64))
+        );
+        assert_eq!(record.trace_id, context.trace_id.to_bytes().to_vec());
+        assert_eq!(record.span_id, context.span_id.to_bytes().to_vec());
+    }
+}
+
+#[test]
+fn a_metrics_reader_writes_its_metrics_as_metric_lines() {
+    let dir = TempDir::new("metrics");
+    let path = dir.0.join("metrics.jsonl");
+    let exporter = FileExporter::to_path(&path)
+        .unwrap()
+        .for_signal(Signal::Metrics);
+    let reader = PeriodicReader::builder(exporter)
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let provider = MeterProvider::builder()
+        .with_service_name("file-test")
+        .with_reader(reader)
+        .build()
+        .unwrap();
+    let orders = provider.meter("file-metrics").u64_counter("orders").build();
+    orders.add(2, &[KeyValue::new("payment", "card")]);
+    orders.add(5, &[KeyValue::new("payment", "card")]);
+    provider.force_flush(DEADLINE).unwrap();
+    provider.shutdown(DEADLINE).unwrap();
+
+    let requests: Vec<ExportMetricsServiceRequest> =
+        read_lines_as(&path, |line| serde_json::from_str(line));
+    assert!(!requests.is_empty());
+    let sums: Vec<i64> = requests
+        .iter()
+        .flat_map(|request| &request.resource_metrics)
+        .flat_map(|resource| &resource.scope_metrics)
+        .flat_map(|scope| &scope.metrics)
+        .filter(|metric| metric.name == "orders")
+        .map(|metric| match &metric.data {
+            Some(Data::Sum(sum)) => {
+                assert!(sum.is_monotonic);
+                match sum.data_points[0].value {
+                    Some(NumberValue::AsInt(value)) => value,
+                    ref other => panic!("an integer sum, not {other:?}"),
+                }
+            }
+            other => panic!("a sum, not {other:?}"),
+        })
+        .collect();
+    // The flush and the final collection at shutdown: cumulative, 7 each time.
+    assert!(
+        !sums.is_empty() && sums.iter().all(|&sum| sum == 7),
+        "{sums:?}"
+    );
+}
+
+#[test]
+fn a_pipeline_refuses_a_file_exporter_of_another_signal() {
+    let dir = TempDir::new("mismatch");
+    let traces = FileExporter::to_path(dir.0.join("traces.jsonl")).unwrap();
+    let error = BatchLogProcessor::builder(traces).build().unwrap_err();
+    assert!(error.to_string().contains("trace"), "{error}");
+    let logs = FileExporter::to_path(dir.0.join("logs.jsonl"))
+        .unwrap()
+        .for_signal(Signal::Logs);
+    assert!(BatchSpanProcessor::builder(logs).build().is_err());
 }
