@@ -102,14 +102,7 @@ fn send_spans(provider: &TracerProvider, threads: usize, per_thread: usize) {
 
 /// Every line of the file, decoded; panics on a line that is not one request.
 fn read_lines(path: &std::path::Path) -> Vec<ExportTraceServiceRequest> {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.ends_with('\n'), "the last line is complete");
-    text.lines()
-        .map(|line| {
-            serde_json::from_str::<ExportTraceServiceRequest>(line)
-                .unwrap_or_else(|error| panic!("{error}: {line}"))
-        })
-        .collect()
+    read_lines_as(path, |line| serde_json::from_str(line))
 }
 
 fn spans_of(requests: &[ExportTraceServiceRequest]) -> Vec<Span> {
