@@ -2,8 +2,8 @@
 //! batch processor, whatever its signal, and [`BatchProcessorBuilder`], the
 //! one builder of those processors.
 //!
-//! A pipeline carries one signal: [`BatchSpanProcessor`] spans,
-//! [`BatchLogProcessor`] log records. Both are a [`BatchPipeline`] with the
+//! A pipeline carries one signal: [`BatchSpanProcessor`](crate::BatchSpanProcessor) spans,
+//! [`BatchLogProcessor`](crate::BatchLogProcessor) log records. Both are a [`BatchPipeline`] with the
 //! signal's front (`on_end`, `on_emit`): the same queue of encoded records,
 //! export loop, retry, durable queue and stats.
 
@@ -22,8 +22,6 @@ use crate::durable::DurableConfig;
 use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::{Exporter, Signal};
-use crate::log_processor::BatchLogProcessor;
-use crate::processor::BatchSpanProcessor;
 use crate::record_queue::RecordQueue;
 use crate::retry::RetryPolicy;
 use crate::shared::{Progress, Shared};
@@ -159,8 +157,8 @@ impl Drop for Inner {
 }
 
 /// Builder of a batch processor: [`BatchSpanProcessorBuilder`](crate::BatchSpanProcessorBuilder)
-/// (from [`BatchSpanProcessor::builder`]) or [`BatchLogProcessorBuilder`](crate::BatchLogProcessorBuilder)
-/// (from [`BatchLogProcessor::builder`]). Every setting has a default.
+/// (from [`BatchSpanProcessor::builder`](crate::BatchSpanProcessor::builder)) or [`BatchLogProcessorBuilder`](crate::BatchLogProcessorBuilder)
+/// (from [`BatchLogProcessor::builder`](crate::BatchLogProcessor::builder)). Every setting has a default.
 pub struct BatchProcessorBuilder<E, P> {
     exporter: E,
     batch: BatchConfig,
@@ -188,7 +186,12 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     /// The settings of a loaded [`Config`] that both signals share (retry,
     /// performance, durable queue), with the signal's batch settings and
     /// attempt timeout.
-    fn with_settings(mut self, config: &Config, batch: &BatchConfig, timeout: Duration) -> Self {
+    pub(crate) fn with_settings(
+        mut self,
+        config: &Config,
+        batch: &BatchConfig,
+        timeout: Duration,
+    ) -> Self {
         self.batch = batch.clone();
         self.retry = config.retry.clone();
         self.attempt_timeout = timeout;
@@ -236,7 +239,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     }
 
     /// Validates the settings and starts the export loop of a `signal` pipeline.
-    fn start(self, signal: Signal) -> Result<BatchPipeline, PipelineError> {
+    pub(crate) fn start(self, signal: Signal) -> Result<BatchPipeline, PipelineError> {
         if self.exporter.signal() != signal {
             return Err(PipelineError::Start(format!(
                 "a {signal} pipeline cannot export through an exporter of {}",
@@ -304,36 +307,5 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
                 signal,
             }),
         })
-    }
-}
-
-impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
-    /// Takes batch (`config.batch`), retry, attempt timeout
-    /// (`config.exporter.timeout`), performance and durable-queue settings
-    /// from a loaded [`Config`].
-    pub fn with_config(self, config: &Config) -> Self {
-        self.with_settings(config, &config.batch, config.exporter.timeout)
-    }
-
-    /// Validates the settings and starts the export loop.
-    pub fn build(self) -> Result<BatchSpanProcessor, PipelineError> {
-        self.start(Signal::Traces).map(BatchSpanProcessor::new)
-    }
-}
-
-impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
-    /// Takes batch (`config.logs.batch`: the `OTEL_BLRP_*` settings), retry,
-    /// attempt timeout (`config.logs.exporter.timeout`), performance and
-    /// durable-queue settings from a loaded [`Config`]. The durable queue
-    /// needs a directory of its own per pipeline: give the log pipeline its
-    /// own with [`with_durable_queue`](Self::with_durable_queue) when spans
-    /// use `config.durable`.
-    pub fn with_config(self, config: &Config) -> Self {
-        self.with_settings(config, &config.logs.batch, config.logs.exporter.timeout)
-    }
-
-    /// Validates the settings and starts the export loop.
-    pub fn build(self) -> Result<BatchLogProcessor, PipelineError> {
-        self.start(Signal::Logs).map(BatchLogProcessor::new)
     }
 }

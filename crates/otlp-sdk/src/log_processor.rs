@@ -7,9 +7,9 @@ use std::time::Duration;
 use otlp_core::LogRecord;
 
 use crate::batch_pipeline::{BatchPipeline, BatchProcessorBuilder};
-use crate::config::BatchConfig;
+use crate::config::{BatchConfig, Config};
 use crate::error::PipelineError;
-use crate::exporter::Exporter;
+use crate::exporter::{Exporter, Signal};
 use crate::stats::StatsSnapshot;
 
 /// Receives every emitted log record: `on_emit`, `force_flush`, `shutdown`.
@@ -110,5 +110,22 @@ impl LogProcessor for BatchLogProcessor {
 
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
         self.pipeline.shutdown(timeout)
+    }
+}
+
+impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
+    /// Takes batch (`config.logs.batch`: the `OTEL_BLRP_*` settings), retry,
+    /// attempt timeout (`config.logs.exporter.timeout`), performance and
+    /// durable-queue settings from a loaded [`Config`]. The durable queue
+    /// needs a directory of its own per pipeline: give the log pipeline its
+    /// own with [`with_durable_queue`](Self::with_durable_queue) when spans
+    /// use `config.durable`.
+    pub fn with_config(self, config: &Config) -> Self {
+        self.with_settings(config, &config.logs.batch, config.logs.exporter.timeout)
+    }
+
+    /// Validates the settings and starts the export loop.
+    pub fn build(self) -> Result<BatchLogProcessor, PipelineError> {
+        self.start(Signal::Logs).map(BatchLogProcessor::new)
     }
 }

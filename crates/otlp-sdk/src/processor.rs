@@ -7,9 +7,9 @@ use std::time::Duration;
 use otlp_core::SpanData;
 
 use crate::batch_pipeline::{BatchPipeline, BatchProcessorBuilder};
-use crate::config::BatchConfig;
+use crate::config::{BatchConfig, Config};
 use crate::error::PipelineError;
-use crate::exporter::Exporter;
+use crate::exporter::{Exporter, Signal};
 use crate::shared::Shared;
 use crate::stats::StatsSnapshot;
 
@@ -142,5 +142,19 @@ impl SpanProcessor for BatchSpanProcessor {
 
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
         self.pipeline.shutdown(timeout)
+    }
+}
+
+impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
+    /// Takes batch (`config.batch`), retry, attempt timeout
+    /// (`config.exporter.timeout`), performance and durable-queue settings
+    /// from a loaded [`Config`].
+    pub fn with_config(self, config: &Config) -> Self {
+        self.with_settings(config, &config.batch, config.exporter.timeout)
+    }
+
+    /// Validates the settings and starts the export loop.
+    pub fn build(self) -> Result<BatchSpanProcessor, PipelineError> {
+        self.start(Signal::Traces).map(BatchSpanProcessor::new)
     }
 }
