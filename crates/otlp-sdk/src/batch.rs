@@ -18,6 +18,10 @@ use crate::record_queue::{Block, GROUP_PREFIX_SLACK, Group, HEADER, RecordQueue}
 /// `spans`/`log_records` in `ScopeX`: each record's tag and length in a request.
 const RECORD_FIELD: u32 = 2;
 
+/// How far ahead of the record being read its block is warmed: a few
+/// records' worth, so that their cache misses overlap.
+const WARM_AHEAD: usize = 2048;
+
 /// One record of the batch: its group and where its bytes are.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -59,6 +63,8 @@ impl Batch {
         self.groups_in_batch.clear();
         let mut request_len = 0;
         let mut taken_bytes = 0;
+        // How far the current block is warmed (see `Block::warm`).
+        let mut warmed = (self.read_block, self.read_offset);
         while self.entries.len() < max_records {
             if self.read_block == self.blocks.len() {
                 match queue.pop_block() {
@@ -67,6 +73,14 @@ impl Batch {
                 }
             }
             let block = &self.blocks[self.read_block];
+            if warmed.0 != self.read_block {
+                warmed = (self.read_block, self.read_offset);
+            }
+            let ahead = self.read_offset + WARM_AHEAD;
+            if warmed.1 < ahead {
+                block.warm(warmed.1..ahead);
+                warmed.1 = ahead;
+            }
             let Some((group, bytes, next)) = block.record_at(self.read_offset) else {
                 self.read_block += 1;
                 self.read_offset = 0;
