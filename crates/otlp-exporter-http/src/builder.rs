@@ -12,6 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::compression;
 use crate::error::HttpExporterError;
 use crate::exporter::{HttpExporter, Settings};
+use crate::plain::PlainConnections;
 use crate::tls::{self, Pem, TlsMaterial};
 
 /// The `User-Agent` of every request: the specification's
@@ -352,6 +353,7 @@ impl HttpExporterBuilder {
         let url = self.url()?;
         let headers = self.header_map()?;
         let tls = tls::client_config(&self.tls, &url)?;
+        let plain = PlainConnections::for_url(&url, &headers, |name| std::env::var(name).ok());
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT)
@@ -363,7 +365,7 @@ impl HttpExporterBuilder {
             .tcp_nodelay(true)
             .redirect(redirect_policy())
             .build()
-            .map_err(|error| HttpExporterError::Client(crate::exporter::error_chain(&error)))?;
+            .map_err(|error| HttpExporterError::Client(crate::error::error_chain(&error)))?;
         Ok(HttpExporter::new(Settings {
             client,
             url,
@@ -371,6 +373,7 @@ impl HttpExporterBuilder {
             signal: self.signal,
             compression: self.compression,
             timeout: self.timeout,
+            plain,
             header_names: headers
                 .keys()
                 .map(|name| name.as_str().to_owned())

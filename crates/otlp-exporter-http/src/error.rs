@@ -109,3 +109,19 @@ pub enum HttpExporterError {
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
+
+/// `error`, then each of its sources, joined by `: ` (skipping sources whose
+/// text the message already contains).
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

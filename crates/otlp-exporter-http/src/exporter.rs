@@ -8,13 +8,14 @@ use bytes::Bytes;
 use otlp_core::encode::{Encoding, MAX_REQUEST_BYTES};
 use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
-use reqwest::Url;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 
 use crate::builder::HttpExporterBuilder;
 use crate::compression;
-use crate::error::HttpExporterError;
+use crate::error::{HttpExporterError, error_chain};
+use crate::plain::PlainConnections;
 use crate::response::{
     BodyError, MAX_RESPONSE_BYTES, StatusClass, body_format, cap_message, classify_status,
     error_outcome, read_capped, success_outcome,
@@ -28,6 +29,8 @@ pub(crate) struct Settings {
     pub(crate) signal: Signal,
     pub(crate) compression: Compression,
     pub(crate) timeout: Duration,
+    /// Its own connections, for a plain `http://` endpoint without a proxy.
+    pub(crate) plain: Option<PlainConnections>,
     /// For `Debug`; the values stay hidden.
     pub(crate) header_names: Vec<String>,
 }
@@ -57,7 +60,9 @@ struct Inner {
 ///   alone decides.
 /// - **Connections**: one pool per exporter, kept alive between requests
 ///   (HTTP/1.1 keep-alive; HTTP/2 when an `https://` server offers it
-///   through ALPN). TLS is rustls on `ring`, always, without needing a
+///   through ALPN). A plain `http://` endpoint without a proxy is sent to on
+///   the exporter's own HTTP/1.1 connections, without reqwest's per-request
+///   work; a redirect from it is followed through reqwest. TLS is rustls on `ring`, always, without needing a
 ///   process-wide crypto provider. `HTTP_PROXY`, `HTTPS_PROXY` and
 ///   `NO_PROXY` are honoured. Only `307`/`308` redirects are followed (they
 ///   keep the method and body), never from `https` to `http`.
@@ -85,6 +90,7 @@ impl fmt::Debug for HttpExporter {
             .field("compression", &settings.compression)
             .field("timeout", &settings.timeout)
             .field("headers", &settings.header_names)
+            .field("own_http1_connections", &settings.plain.is_some())
             .field("shut_down", &*self.inner.shut_down.borrow())
             .finish()
     }
@@ -205,7 +211,9 @@ impl HttpExporter {
         }
     }
 
-    /// One attempt: send, read the answer, classify.
+    /// One attempt: send, read the answer, classify. A plain `http://`
+    /// endpoint is reached on the exporter's own connections, except to
+    /// follow a redirect; everything else goes through reqwest.
     async fn send(&self, request: &ExportRequest) -> ExportOutcome {
         let settings = &self.inner.settings;
         let body = match self.wire_body(&request.body).await {
@@ -217,48 +225,49 @@ impl HttpExporter {
             }
         };
         // The Content-Type says what the bytes are; they are what the pipeline encoded.
-        let mut http_request = settings
-            .client
-            .post(settings.url.clone())
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static(request.encoding.content_type()),
-            )
-            .body(body);
+        let mut headers = vec![(
+            CONTENT_TYPE,
+            HeaderValue::from_static(request.encoding.content_type()),
+        )];
         if let Some(encoding) = compression::content_encoding(settings.compression) {
-            http_request =
-                http_request.header(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            headers.push((CONTENT_ENCODING, HeaderValue::from_static(encoding)));
+        }
+        if let Some(plain) = &settings.plain {
+            let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES);
+            let Ok(answered) = tokio::time::timeout(settings.timeout, exchange).await else {
+                return ExportOutcome::Retryable {
+                    error: ExportError::Timeout(settings.timeout),
+                    throttle: None,
+                };
+            };
+            match answered {
+                Ok((head, answer)) if !head.status.is_redirection() => {
+                    return outcome(head.status, &head.headers, answer, request.encoding);
+                }
+                // reqwest follows it, as its redirect policy allows.
+                Ok(_) => {}
+                Err(error) => {
+                    return ExportOutcome::Retryable {
+                        error: ExportError::Transport(format!(
+                            "POST {}: {error}",
+                            self.inner.display_url
+                        )),
+                        throttle: None,
+                    };
+                }
+            }
+        }
+        let mut http_request = settings.client.post(settings.url.clone()).body(body);
+        for (name, value) in headers {
+            http_request = http_request.header(name, value);
         }
         let response = match http_request.send().await {
             Ok(response) => response,
             Err(error) => return self.send_error(error),
         };
-
-        let status = response.status();
-        let format = body_format(response.headers(), request.encoding);
-        match classify_status(status) {
-            StatusClass::Success => match read_capped(response, MAX_RESPONSE_BYTES).await {
-                Ok(body) => success_outcome(&body, format, request.encoding),
-                Err(BodyError::TooLarge) => ExportOutcome::Permanent {
-                    error: ExportError::InvalidResponse(format!(
-                        "HTTP {status} response body over the {MAX_RESPONSE_BYTES} byte cap"
-                    )),
-                },
-                // The status already said the spans were accepted.
-                Err(BodyError::Read(error)) => ExportOutcome::PartialSuccess {
-                    rejected_spans: 0,
-                    message: cap_message(&format!(
-                        "spans accepted (HTTP {status}), but the response body could not be read: {}",
-                        error_chain(&error.without_url())
-                    )),
-                },
-            },
-            StatusClass::Retryable | StatusClass::Permanent => {
-                let headers = response.headers().clone();
-                let body = read_capped(response, MAX_RESPONSE_BYTES).await;
-                error_outcome(status, &headers, body, format)
-            }
-        }
+        let (head, body) = http::Response::from(response).into_parts();
+        let answer = read_capped(body, MAX_RESPONSE_BYTES).await;
+        outcome(head.status, &head.headers, answer, request.encoding)
     }
 
     /// Classifies a request that got no response.
@@ -321,6 +330,39 @@ impl Exporter for HttpExporter {
     /// connections close). Affects every clone of this exporter.
     async fn shutdown(&self) {
         self.inner.shut_down.send_replace(true);
+        if let Some(plain) = &self.inner.settings.plain {
+            plain.close_idle();
+        }
+    }
+}
+
+/// The outcome of a response: its status, headers and (capped) body.
+fn outcome(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Result<Vec<u8>, BodyError>,
+    request: Encoding,
+) -> ExportOutcome {
+    let format = body_format(headers, request);
+    match classify_status(status) {
+        StatusClass::Success => match body {
+            Ok(body) => success_outcome(&body, format, request),
+            Err(BodyError::TooLarge) => ExportOutcome::Permanent {
+                error: ExportError::InvalidResponse(format!(
+                    "HTTP {status} response body over the {MAX_RESPONSE_BYTES} byte cap"
+                )),
+            },
+            // The status already said the records were accepted.
+            Err(BodyError::Read(reason)) => ExportOutcome::PartialSuccess {
+                rejected_spans: 0,
+                message: cap_message(&format!(
+                    "records accepted (HTTP {status}), but the response body could not be read: {reason}"
+                )),
+            },
+        },
+        StatusClass::Retryable | StatusClass::Permanent => {
+            error_outcome(status, headers, body, format)
+        }
     }
 }
 
@@ -332,22 +374,6 @@ async fn wait_for_shutdown(mut shut_down: watch::Receiver<bool>) {
             std::future::pending::<()>().await;
         }
     }
-}
-
-/// `error`, then each of its sources, joined by `: ` (skipping sources whose
-/// text the message already contains).
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 /// `url` without user name, password, query or fragment.

@@ -85,6 +85,7 @@ mod builder;
 mod compression;
 mod error;
 mod exporter;
+mod plain;
 mod response;
 mod tls;
 

@@ -5,6 +5,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use bytes::Buf;
+use http_body::Body;
+use http_body_util::BodyExt;
 use otlp_core::encode::Encoding;
 use otlp_core::response::{PartialSuccess, RpcStatus, decode_export_response};
 use otlp_sdk::{ExportError, ExportOutcome};
@@ -101,32 +104,46 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Why a response body could not be read in full.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum BodyError {
     /// Over [`MAX_RESPONSE_BYTES`] (by `Content-Length` or while reading).
     TooLarge,
-    /// The connection failed or timed out mid-body.
-    Read(reqwest::Error),
+    /// The connection failed or timed out mid-body: why.
+    Read(String),
 }
 
-/// Reads a response body chunk by chunk, refusing to hold more than `cap` bytes.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    cap: usize,
-) -> Result<Vec<u8>, BodyError> {
-    let declared = response.content_length();
+/// Reads a response body frame by frame, refusing to hold more than `cap` bytes.
+pub(crate) async fn read_capped<B>(body: B, cap: usize) -> Result<Vec<u8>, BodyError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = body.size_hint().exact();
     if declared.is_some_and(|length| length > cap as u64) {
         return Err(BodyError::TooLarge);
     }
     // Trust the declared length only as far as a small first allocation.
-    let mut body = Vec::with_capacity(declared.map_or(0, |length| length.min(64 * 1024) as usize));
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
-        if body.len() + chunk.len() > cap {
-            return Err(BodyError::TooLarge);
+    let mut collected =
+        Vec::with_capacity(declared.map_or(0, |length| length.min(64 * 1024) as usize));
+    let mut body = std::pin::pin!(body);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+            BodyError::Read(crate::error::error_chain(&*error))
+        })?;
+        if let Ok(mut data) = frame.into_data() {
+            if collected.len() + data.remaining() > cap {
+                return Err(BodyError::TooLarge);
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                collected.extend_from_slice(chunk);
+                let read = chunk.len();
+                data.advance(read);
+            }
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(collected)
 }
 
 /// The outcome of a 2xx response with this body.
@@ -312,11 +329,8 @@ pub(crate) fn error_outcome(
             format!("error body larger than the {MAX_RESPONSE_BYTES} byte cap, not read"),
             None,
         ),
-        Err(BodyError::Read(error)) => (
-            cap_message(&format!(
-                "error body unreadable: {}",
-                crate::exporter::error_chain(&error)
-            )),
+        Err(BodyError::Read(reason)) => (
+            cap_message(&format!("error body unreadable: {reason}")),
             None,
         ),
     };
@@ -619,8 +633,8 @@ mod tests {
         assert!(message.len() <= MAX_ERROR_MESSAGE_BYTES && message.ends_with('…'));
     }
 
-    fn response(body: Vec<u8>) -> reqwest::Response {
-        reqwest::Response::from(http::Response::new(body))
+    fn response(body: Vec<u8>) -> http_body_util::Full<bytes::Bytes> {
+        http_body_util::Full::new(body.into())
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod delivery;
 mod metrics;
+mod plain;
 mod retry;
 mod support;
 mod tls;

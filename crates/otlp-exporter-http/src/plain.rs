@@ -1,0 +1,339 @@
+//! [`PlainConnections`]: requests to a plain `http://` endpoint on hyper's
+//! HTTP/1.1 connections of our own, without reqwest.
+//!
+//! Most collectors are reached over plain HTTP on loopback or inside a
+//! cluster. For such an endpoint reqwest's general machinery — parsing and
+//! matching the URL for proxies and redirects on every request, its
+//! connection pool keyed by scheme and authority, its tower stack — was a
+//! fifth of the exporter's io thread at a steady 50,000 records/s (perf,
+//! `otlp-loadgen --signal logs`), and it buys nothing here: there is one
+//! origin, no TLS and no proxy. So the exporter keeps a few idle HTTP/1.1
+//! connections itself, writes the request head with the headers it settled
+//! on at build time, and hands hyper the body [`Bytes`] without a copy.
+//!
+//! Used only when nothing of reqwest's is needed: an `http://` URL without
+//! user name or password, and no `HTTP_PROXY`, `http_proxy`, `ALL_PROXY` or
+//! `all_proxy` in the environment when the exporter is built (reqwest reads
+//! them at the same moment). A redirect answer is handed back to the caller,
+//! which resends through reqwest and its redirect policy.
+//!
+//! Connections: taken from the idle list (the most recent first) while
+//! they are open and idle less than 90 s, else opened (`TCP_NODELAY`); put
+//! back once their response is read in full. A request that an idle
+//! connection refused before writing it (the server had closed it) is sent
+//! once more on a new connection.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderValue};
+use http::response::Parts;
+use http::{Method, Request, Uri};
+use http_body_util::Full;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
+use tokio::net::TcpStream;
+
+use crate::response::{BodyError, read_capped};
+
+/// How long an idle connection is kept for reuse (reqwest's pool keeps its
+/// own as long).
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Idle connections kept at most: one per export that may run at once is
+/// plenty (the pipeline runs a few).
+const MAX_IDLE: usize = 16;
+
+/// Proxy variables reqwest honours for `http://` URLs.
+const PROXY_VARIABLES: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
+/// Why a request on a plain connection got no response.
+#[derive(Debug)]
+pub(crate) enum PlainError {
+    /// The TCP connection could not be made.
+    Connect(std::io::Error),
+    /// The connection failed before or while the response came.
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for PlainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlainError::Connect(error) => write!(f, "error connecting: {error}"),
+            PlainError::Http(error) => {
+                write!(f, "{}", crate::error::error_chain(error))
+            }
+        }
+    }
+}
+
+/// An idle connection and since when it is idle.
+struct Idle {
+    sender: SendRequest<Full<Bytes>>,
+    since: Instant,
+}
+
+/// The plain HTTP/1.1 connections of one exporter to its one origin.
+pub(crate) struct PlainConnections {
+    /// Where to connect.
+    host: String,
+    port: u16,
+    /// `/v1/traces` (and a query, if the URL has one).
+    path: Uri,
+    /// Every request's headers but its length: `Host`, `User-Agent`, the
+    /// configured headers.
+    headers: HeaderMap,
+    idle: Mutex<Vec<Idle>>,
+}
+
+impl std::fmt::Debug for PlainConnections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainConnections")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlainConnections {
+    /// Connections for `url`, if it is a plain `http://` URL that needs
+    /// nothing of reqwest's (see the module docs); `headers` are the
+    /// configured headers over the `User-Agent`.
+    pub(crate) fn for_url(
+        url: &Url,
+        headers: &HeaderMap,
+        environment: impl Fn(&str) -> Option<String>,
+    ) -> Option<PlainConnections> {
+        let proxied = PROXY_VARIABLES
+            .iter()
+            .any(|name| environment(name).is_some_and(|value| !value.trim().is_empty()));
+        if url.scheme() != "http"
+            || proxied
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return None;
+        }
+        // An IPv6 address is bracketed in the URL and the `Host` header,
+        // not when connecting.
+        let host = url
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url.port_or_known_default()?;
+        let authority = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str()?),
+            None => url.host_str()?.to_owned(),
+        };
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let mut all_headers = HeaderMap::new();
+        all_headers.insert(HOST, HeaderValue::from_str(&authority).ok()?);
+        all_headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(crate::builder::USER_AGENT),
+        );
+        for (name, value) in headers {
+            all_headers.insert(name.clone(), value.clone());
+        }
+        Some(PlainConnections {
+            host,
+            port,
+            path: path.parse().ok()?,
+            headers: all_headers,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The headers every request carries (for tests and `Debug`).
+    #[cfg(test)]
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// `POST`s `body` with these extra headers; returns the response head
+    /// and its body, read up to `cap` bytes. The connection goes back to the
+    /// idle list once the body is read in full.
+    pub(crate) async fn post(
+        &self,
+        extra_headers: &[(http::HeaderName, HeaderValue)],
+        body: Bytes,
+        cap: usize,
+    ) -> Result<(Parts, Result<Vec<u8>, BodyError>), PlainError> {
+        let request = self.request(extra_headers, body);
+        let (mut sender, reused) = match self.ready_idle().await {
+            Some(sender) => (sender, true),
+            None => (self.connect().await?, false),
+        };
+        let response = match sender.try_send_request(request).await {
+            Ok(response) => response,
+            Err(mut error) => match error.take_message() {
+                // An idle connection the server had just closed: the request
+                // was not written, so sending it on a new one cannot deliver
+                // it twice.
+                Some(request) if reused => {
+                    sender = self.connect().await?;
+                    sender
+                        .send_request(request)
+                        .await
+                        .map_err(PlainError::Http)?
+                }
+                _ => return Err(PlainError::Http(error.into_error())),
+            },
+        };
+        let (head, incoming) = response.into_parts();
+        let body = read_capped(incoming, cap).await;
+        if body.is_ok() {
+            self.put_idle(sender);
+        }
+        Ok((head, body))
+    }
+
+    fn request(
+        &self,
+        extra_headers: &[(http::HeaderName, HeaderValue)],
+        body: Bytes,
+    ) -> Request<Full<Bytes>> {
+        let mut headers = self.headers.clone();
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        for (name, value) in extra_headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.path.clone();
+        *request.headers_mut() = headers;
+        request
+    }
+
+    /// An open idle connection ready for a request, the most recently
+    /// used first.
+    async fn ready_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+        while let Some(mut sender) = self.take_idle() {
+            // Ready once its connection has finished the previous exchange;
+            // an error means it closed meanwhile.
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while let Some(Idle { sender, since }) = idle.pop() {
+            if !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Keeps `sender` for the next request (up to [`MAX_IDLE`]).
+    fn put_idle(&self, sender: SendRequest<Full<Bytes>>) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        idle.retain(|entry| !entry.sender.is_closed());
+        if idle.len() < MAX_IDLE {
+            idle.push(Idle {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// Closes every idle connection.
+    pub(crate) fn close_idle(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    /// A new connection, its task spawned on the caller's runtime.
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, PlainError> {
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(PlainError::Connect)?;
+        stream.set_nodelay(true).map_err(PlainError::Connect)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(PlainError::Http)?;
+        tokio::spawn(async move {
+            // Its end (closed by either side, or failed) is seen by the
+            // request in flight, if any, or by the idle list's check.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connections(url: &str, environment: &[(&str, &str)]) -> Option<PlainConnections> {
+        let url = Url::parse(url).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static("k"));
+        PlainConnections::for_url(&url, &headers, |name| {
+            environment
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn plain_http_without_a_proxy_goes_direct() {
+        let plain = connections("http://collector:4318/v1/traces", &[("NO_PROXY", "x")]).unwrap();
+        assert_eq!((plain.host.as_str(), plain.port), ("collector", 4318));
+        assert_eq!(plain.path, "/v1/traces");
+        assert_eq!(plain.headers()[HOST], "collector:4318");
+        assert_eq!(plain.headers()["x-api-key"], "k");
+        assert_eq!(
+            plain.headers()[http::header::USER_AGENT],
+            crate::builder::USER_AGENT
+        );
+        let default_port = connections("http://[::1]/v1/logs?tenant=a", &[]).unwrap();
+        assert_eq!((default_port.host.as_str(), default_port.port), ("::1", 80));
+        assert_eq!(default_port.headers()[HOST], "[::1]");
+        assert_eq!(default_port.path, "/v1/logs?tenant=a");
+    }
+
+    #[test]
+    fn tls_proxies_and_credentials_go_through_reqwest() {
+        assert!(connections("https://collector:4318/v1/traces", &[]).is_none());
+        for variable in PROXY_VARIABLES {
+            assert!(
+                connections(
+                    "http://collector:4318/v1/traces",
+                    &[(variable, "http://proxy:3128")]
+                )
+                .is_none(),
+                "{variable}"
+            );
+        }
+        assert!(connections("http://collector:4318/v1/traces", &[("HTTP_PROXY", " ")]).is_some());
+        assert!(connections("http://user:pw@collector:4318/v1/traces", &[]).is_none());
+    }
+
+    #[test]
+    fn a_configured_user_agent_wins() {
+        let url = Url::parse("http://collector:4318/v1/traces").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::USER_AGENT, HeaderValue::from_static("mine/1"));
+        let plain = PlainConnections::for_url(&url, &headers, |_| None).unwrap();
+        assert_eq!(plain.headers()[http::header::USER_AGENT], "mine/1");
+    }
+}

@@ -1,0 +1,151 @@
+//! Plain `http://` endpoints go over the exporter's own HTTP/1.1
+//! connections: kept alive between exports, replaced when the server closed
+//! them, and redirects still followed (through reqwest).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use otlp_core::encode::Encoding;
+use otlp_exporter_http::HttpExporter;
+use otlp_sdk::{ExportOutcome, Exporter};
+
+use crate::support::{encode, endpoint, receiver, rich_spans};
+
+/// What the bare server answers to every request.
+#[derive(Clone)]
+enum Answer {
+    /// `200`, keeping the connection open.
+    KeepAlive,
+    /// `200`, then the server closes the connection (without saying so).
+    ThenClose,
+    /// `307` to this URL.
+    RedirectTo(String),
+}
+
+/// A bare HTTP/1.1 server on loopback; counts the connections it accepted.
+fn bare_server(answer: Answer) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone();
+            std::thread::spawn(move || serve(stream, &answer));
+        }
+    });
+    (format!("http://{address}"), accepted)
+}
+
+fn serve(stream: TcpStream, answer: &Answer) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("content-length");
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        let response = match answer {
+            Answer::KeepAlive | Answer::ThenClose => {
+                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_owned()
+            }
+            Answer::RedirectTo(url) => format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {url}\r\ncontent-length: 0\r\n\r\n"
+            ),
+        };
+        writer.write_all(response.as_bytes()).expect("answer");
+        if matches!(answer, Answer::ThenClose) {
+            return;
+        }
+    }
+}
+
+fn exporter_to(endpoint: &str) -> HttpExporter {
+    HttpExporter::builder()
+        .endpoint(endpoint)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("exporter")
+}
+
+/// `times` exports one after the other on one runtime; their outcomes.
+fn export_times(exporter: &HttpExporter, times: usize) -> Vec<ExportOutcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut outcomes = Vec::new();
+        for _ in 0..times {
+            outcomes.push(
+                exporter
+                    .export(encode(&rich_spans(3), Encoding::Protobuf))
+                    .await,
+            );
+            // Time for a closing server's FIN to arrive.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        outcomes
+    })
+}
+
+#[test]
+fn one_connection_carries_every_export() {
+    let (url, accepted) = bare_server(Answer::KeepAlive);
+    let outcomes = export_times(&exporter_to(&url), 5);
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| *outcome == ExportOutcome::Success),
+        "{outcomes:?}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_connection_the_server_closed_is_replaced() {
+    let (url, accepted) = bare_server(Answer::ThenClose);
+    let outcomes = export_times(&exporter_to(&url), 4);
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| *outcome == ExportOutcome::Success),
+        "{outcomes:?}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn a_307_is_followed_to_the_receiver() {
+    let receiver = receiver();
+    let target = format!("{}/v1/traces", endpoint(&receiver));
+    let (url, accepted) = bare_server(Answer::RedirectTo(target));
+    let outcomes = export_times(&exporter_to(&url), 2);
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| *outcome == ExportOutcome::Success),
+        "{outcomes:?}"
+    );
+    assert_eq!(receiver.span_count(), 6);
+    assert!(accepted.load(Ordering::SeqCst) >= 1);
+}
