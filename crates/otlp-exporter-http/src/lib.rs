@@ -14,9 +14,12 @@
 //!    traces URL — `…/v1/traces` appended to a generic endpoint, a per-signal
 //!    endpoint used as given — with the `Content-Type` of the encoding,
 //!    the configured headers and a [`USER_AGENT`] naming this crate.
-//! 3. The connection comes from a pool kept alive between requests; `https://`
-//!    uses rustls on `ring` (custom CA, mTLS, or the system's roots) and
-//!    HTTP/2 when the server offers it.
+//! 3. The connection is kept alive between requests. A plain `http://`
+//!    endpoint without a proxy uses the exporter's own hyper HTTP/1.1
+//!    connections (no per-request work of reqwest's; redirects still go
+//!    through reqwest); `https://` and proxied endpoints use reqwest's pool,
+//!    rustls on `ring` (custom CA, mTLS, or the system's roots) and HTTP/2
+//!    when the server offers it.
 //! 4. The answer becomes an [`ExportOutcome`](otlp_sdk::ExportOutcome) exactly as the OTLP
 //!    specification says: 2xx success or partial success (decoded from a
 //!    protobuf or JSON body); 429/502/503/504 and connection failures
