@@ -353,7 +353,8 @@ impl HttpExporterBuilder {
         let url = self.url()?;
         let headers = self.header_map()?;
         let tls = tls::client_config(&self.tls, &url)?;
-        let plain = PlainConnections::for_url(&url, &headers, |name| std::env::var(name).ok());
+        let plain =
+            PlainConnections::for_url(&url, USER_AGENT, &headers, |name| std::env::var(name).ok());
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT)

@@ -100,9 +100,10 @@ impl std::fmt::Debug for PlainConnections {
 impl PlainConnections {
     /// Connections for `url`, if it is a plain `http://` URL that needs
     /// nothing of reqwest's (see the module docs); `headers` are the
-    /// configured headers over the `User-Agent`.
+    /// configured headers, over `user_agent`.
     pub(crate) fn for_url(
         url: &Url,
+        user_agent: &'static str,
         headers: &HeaderMap,
         environment: impl Fn(&str) -> Option<String>,
     ) -> Option<PlainConnections> {
@@ -136,7 +137,7 @@ impl PlainConnections {
         all_headers.insert(HOST, HeaderValue::from_str(&authority).ok()?);
         all_headers.insert(
             http::header::USER_AGENT,
-            HeaderValue::from_static(crate::builder::USER_AGENT),
+            HeaderValue::from_static(user_agent),
         );
         for (name, value) in headers {
             all_headers.insert(name.clone(), value.clone());
@@ -286,7 +287,7 @@ mod tests {
         let url = Url::parse(url).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", HeaderValue::from_static("k"));
-        PlainConnections::for_url(&url, &headers, |name| {
+        PlainConnections::for_url(&url, crate::USER_AGENT, &headers, |name| {
             environment
                 .iter()
                 .find(|(key, _)| *key == name)
@@ -301,10 +302,7 @@ mod tests {
         assert_eq!(plain.path, "/v1/traces");
         assert_eq!(plain.headers()[HOST], "collector:4318");
         assert_eq!(plain.headers()["x-api-key"], "k");
-        assert_eq!(
-            plain.headers()[http::header::USER_AGENT],
-            crate::builder::USER_AGENT
-        );
+        assert_eq!(plain.headers()[http::header::USER_AGENT], crate::USER_AGENT);
         let default_port = connections("http://[::1]/v1/logs?tenant=a", &[]).unwrap();
         assert_eq!((default_port.host.as_str(), default_port.port), ("::1", 80));
         assert_eq!(default_port.headers()[HOST], "[::1]");
@@ -333,7 +331,7 @@ mod tests {
         let url = Url::parse("http://collector:4318/v1/traces").unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(http::header::USER_AGENT, HeaderValue::from_static("mine/1"));
-        let plain = PlainConnections::for_url(&url, &headers, |_| None).unwrap();
+        let plain = PlainConnections::for_url(&url, crate::USER_AGENT, &headers, |_| None).unwrap();
         assert_eq!(plain.headers()[http::header::USER_AGENT], "mine/1");
     }
 }
