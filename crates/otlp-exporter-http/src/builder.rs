@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::compression;
 use crate::error::HttpExporterError;
 use crate::exporter::{HttpExporter, Settings};
-use crate::plain::PlainConnections;
+use crate::plain::{self, PlainConnections};
 use crate::tls::{self, Pem, TlsMaterial};
 
 /// The `User-Agent` of every request: the specification's
@@ -24,9 +24,6 @@ pub const USER_AGENT: &str = concat!(
     " otlp-exporter-http/",
     env!("CARGO_PKG_VERSION")
 );
-
-/// How long an idle connection is kept for reuse.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -362,7 +359,7 @@ impl HttpExporterBuilder {
             .default_headers(headers.clone())
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_idle_timeout(plain::IDLE_TIMEOUT)
             .tcp_nodelay(true)
             .redirect(redirect_policy())
             .build()

@@ -38,8 +38,8 @@ use tokio::net::TcpStream;
 
 use crate::response::{BodyError, read_capped};
 
-/// How long an idle connection is kept for reuse (reqwest's pool keeps its
-/// own as long).
+/// How long an idle connection is kept for reuse, here and in reqwest's
+/// pool (`https://` and proxied endpoints).
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Idle connections kept at most: one per export that may run at once is

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use bytes::Buf;
+use bytes::{Buf, BufMut};
 use http_body::Body;
 use http_body_util::BodyExt;
 use otlp_core::encode::Encoding;
@@ -104,7 +104,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Why a response body could not be read in full.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum BodyError {
     /// Over [`MAX_RESPONSE_BYTES`] (by `Content-Length` or while reading).
     TooLarge,
@@ -131,16 +131,11 @@ where
             let error: Box<dyn std::error::Error + Send + Sync> = error.into();
             BodyError::Read(crate::error::error_chain(&*error))
         })?;
-        if let Ok(mut data) = frame.into_data() {
+        if let Ok(data) = frame.into_data() {
             if collected.len() + data.remaining() > cap {
                 return Err(BodyError::TooLarge);
             }
-            while data.has_remaining() {
-                let chunk = data.chunk();
-                collected.extend_from_slice(chunk);
-                let read = chunk.len();
-                data.advance(read);
-            }
+            collected.put(data);
         }
     }
     Ok(collected)
