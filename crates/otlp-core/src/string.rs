@@ -157,12 +157,22 @@ impl Str {
     }
 
     /// Copies `text`: in place when short, else into a new shared allocation.
-    #[inline]
+    // Always inlined, so that a short copy is built where it goes (a returned
+    // `Str` moved again stalls store-to-load forwarding); the allocating
+    // path stays out of line.
+    #[inline(always)]
     pub fn copy_from(text: &str) -> Self {
         match InlineStr::new(text) {
             Some(inline) => Str(Repr::Inline(inline)),
-            None => Str(Repr::Shared(Arc::from(text))),
+            None => Str::copy_shared(text),
         }
+    }
+
+    /// Copies `text` into a new shared allocation.
+    #[cold]
+    #[inline(never)]
+    fn copy_shared(text: &str) -> Self {
+        Str(Repr::Shared(Arc::from(text)))
     }
 
     /// The text.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::SystemTime;
 
-use otlp_core::{AnyValue, InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
+use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
 use otlp_sdk::active_span::{self, ActiveSpan};
 use otlp_sdk::{Tracer, TracerProvider, own_threads};
 use tracing_core::span::{Attributes, Id, Record};
@@ -13,9 +13,9 @@ use tracing_core::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::fields::{EventFields, SpanFields};
+use super::fields::{EventFields, SpanFields, push_in_place, push_location};
 use super::state::{Pending, SpanState};
-use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, TARGET_ATTRIBUTE};
+use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that records `tracing` spans, and the
 /// events inside them, as otlp-sdk spans of one [`TracerProvider`]: its
@@ -224,19 +224,7 @@ where
         );
         attrs.record(&mut fields);
         if self.location {
-            if let Some(file) = metadata.file() {
-                fields.attributes.push(KeyValue::new(CODE_FILE_PATH, file));
-            }
-            if let Some(line) = metadata.line() {
-                fields
-                    .attributes
-                    .push(KeyValue::new(CODE_LINE_NUMBER, AnyValue::Int(line.into())));
-            }
-            if let Some(module) = metadata.module_path() {
-                fields
-                    .attributes
-                    .push(KeyValue::new(CODE_MODULE_NAME, module));
-            }
+            push_location(&mut fields.attributes, metadata);
         }
         let parent = self.parent_context(&span);
         let status = fields.status();
@@ -332,27 +320,15 @@ where
         let metadata = event.metadata();
         let location = if self.location { 3 } else { 0 };
         let mut fields = EventFields::with_capacity(metadata.fields().len(), 3 + location);
-        fields
-            .attributes
-            .push(KeyValue::new("level", metadata.level().as_str()));
-        fields
-            .attributes
-            .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
+        push_in_place(&mut fields.attributes, || {
+            KeyValue::new("level", metadata.level().as_str())
+        });
+        push_in_place(&mut fields.attributes, || {
+            KeyValue::new(TARGET_ATTRIBUTE, metadata.target())
+        });
         event.record(&mut fields);
         if self.location {
-            if let Some(file) = metadata.file() {
-                fields.attributes.push(KeyValue::new(CODE_FILE_PATH, file));
-            }
-            if let Some(line) = metadata.line() {
-                fields
-                    .attributes
-                    .push(KeyValue::new(CODE_LINE_NUMBER, AnyValue::Int(line.into())));
-            }
-            if let Some(module) = metadata.module_path() {
-                fields
-                    .attributes
-                    .push(KeyValue::new(CODE_MODULE_NAME, module));
-            }
+            push_location(&mut fields.attributes, metadata);
         }
         let name = fields.finish(metadata.name());
         let error = (self.error_events_to_status && *metadata.level() == Level::ERROR).then(|| {

@@ -14,7 +14,7 @@ use tracing_core::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::fields::EventFields;
+use super::fields::{EventFields, push_location};
 use super::layer::WithContext;
 use super::state::SpanState;
 use super::target_loggers::TargetLoggers;
@@ -301,19 +301,7 @@ where
                 .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
         }
         if self.location && !from_log {
-            if let Some(file) = metadata.file() {
-                fields.attributes.push(KeyValue::new(CODE_FILE_PATH, file));
-            }
-            if let Some(line) = metadata.line() {
-                fields
-                    .attributes
-                    .push(KeyValue::new(CODE_LINE_NUMBER, AnyValue::Int(line.into())));
-            }
-            if let Some(module) = metadata.module_path() {
-                fields
-                    .attributes
-                    .push(KeyValue::new(CODE_MODULE_NAME, module));
-            }
+            push_location(&mut fields.attributes, metadata);
         }
         let level = metadata.level();
         let context = self.span_context::<S>(event).filter(SpanContext::is_valid);

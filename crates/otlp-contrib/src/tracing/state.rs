@@ -187,8 +187,13 @@ impl SpanState {
     }
 
     /// Ends the span now, starting it first if it is pending.
-    pub(super) fn end(mut self, tracer: &Tracer) {
-        self.start(tracer).end();
+    pub(super) fn end(self, tracer: &Tracer) {
+        // A pending span starts and ends here without first moving into
+        // `stage` (the sdk span is about 300 bytes: one copy less per span).
+        match self.stage {
+            Stage::Pending(mut pending) => start(tracer, &mut pending).end(),
+            Stage::Started(mut span) => span.end(),
+        }
     }
 }
 
