@@ -553,3 +553,56 @@ pub(super) fn write_request_in_one_pass<T: Signal>(
     guesses.scope = scope_guess;
     guesses.span = span_guess;
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::common::v1 as proto;
+
+    use super::*;
+    use crate::Str;
+
+    /// The bytes `prost` writes for `key = value` as field `field`.
+    fn prost_attribute(field: u32, key: &str, value: &str) -> Vec<u8> {
+        let attribute = proto::KeyValue {
+            key: key.to_owned(),
+            value: Some(proto::AnyValue {
+                value: Some(proto::any_value::Value::StringValue(value.to_owned())),
+            }),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        prost::encoding::message::encode(field, &attribute, &mut out);
+        out
+    }
+
+    /// Below 128 bytes a string attribute takes the short path, above it the
+    /// general one: both write what `prost` writes, at every length.
+    #[test]
+    fn string_attributes_match_prost_at_every_length() {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-+".repeat(2);
+        for key_len in 1..=45 {
+            for value_len in 0..=66 {
+                let key = &text[..key_len];
+                let value = &text[..value_len];
+                let attribute = KeyValue::new(Str::copy_from(key), Str::copy_from(value));
+                // Into a buffer with room and into one that must grow.
+                let mut roomy = Vec::with_capacity(4096);
+                roomy.push(0xFF);
+                put_attributes(&mut roomy, 9, std::slice::from_ref(&attribute));
+                let mut cramped = Vec::with_capacity(3);
+                cramped.push(0xFF);
+                put_attributes(&mut cramped, 9, std::slice::from_ref(&attribute));
+                let mut expected = vec![0xFF];
+                expected.extend(prost_attribute(9, key, value));
+                assert_eq!(
+                    roomy, expected,
+                    "key {key_len} bytes, value {value_len} bytes"
+                );
+                assert_eq!(
+                    cramped, expected,
+                    "key {key_len} bytes, value {value_len} bytes"
+                );
+            }
+        }
+    }
+}
