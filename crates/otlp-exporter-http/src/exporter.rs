@@ -63,9 +63,10 @@ struct Inner {
 ///   through ALPN). A plain `http://` endpoint without a proxy is sent to on
 ///   the exporter's own HTTP/1.1 connections, without reqwest's per-request
 ///   work; a redirect from it is followed through reqwest. TLS is rustls on
-///   `ring`, always, without needing a process-wide crypto provider. `HTTP_PROXY`, `HTTPS_PROXY` and
-///   `NO_PROXY` are honoured. Only `307`/`308` redirects are followed (they
-///   keep the method and body), never from `https` to `http`.
+///   `ring`, always, without needing a process-wide crypto provider.
+///   `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured. Only
+///   `307`/`308` redirects are followed (they keep the method and body),
+///   never from `https` to `http`.
 ///
 /// Cost model: per attempt, one compression of the body when compression is
 /// on (on tokio's blocking pool from 256 KiB), otherwise none — the body

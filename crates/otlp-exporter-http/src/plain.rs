@@ -151,7 +151,7 @@ impl PlainConnections {
         })
     }
 
-    /// The headers every request carries (for tests and `Debug`).
+    /// The headers every request carries (for tests).
     #[cfg(test)]
     pub(crate) fn headers(&self) -> &HeaderMap {
         &self.headers

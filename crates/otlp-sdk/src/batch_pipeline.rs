@@ -2,10 +2,11 @@
 //! batch processor, whatever its signal, and [`BatchProcessorBuilder`], the
 //! one builder of those processors.
 //!
-//! A pipeline carries one signal: [`BatchSpanProcessor`](crate::BatchSpanProcessor) spans,
-//! [`BatchLogProcessor`](crate::BatchLogProcessor) log records. Both are a [`BatchPipeline`] with the
-//! signal's front (`on_end`, `on_emit`): the same queue of encoded records,
-//! export loop, retry, durable queue and stats.
+//! A pipeline carries one signal: [`BatchSpanProcessor`](crate::BatchSpanProcessor)
+//! spans, [`BatchLogProcessor`](crate::BatchLogProcessor) log records. Both are
+//! a [`BatchPipeline`] with the signal's front (`on_end`, `on_emit`): the
+//! same queue of encoded records, export loop, retry, durable queue and
+//! stats.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -156,9 +157,12 @@ impl Drop for Inner {
     }
 }
 
-/// Builder of a batch processor: [`BatchSpanProcessorBuilder`](crate::BatchSpanProcessorBuilder)
-/// (from [`BatchSpanProcessor::builder`](crate::BatchSpanProcessor::builder)) or [`BatchLogProcessorBuilder`](crate::BatchLogProcessorBuilder)
-/// (from [`BatchLogProcessor::builder`](crate::BatchLogProcessor::builder)). Every setting has a default.
+/// Builder of a batch processor:
+/// [`BatchSpanProcessorBuilder`](crate::BatchSpanProcessorBuilder) (from
+/// [`BatchSpanProcessor::builder`](crate::BatchSpanProcessor::builder)) or
+/// [`BatchLogProcessorBuilder`](crate::BatchLogProcessorBuilder) (from
+/// [`BatchLogProcessor::builder`](crate::BatchLogProcessor::builder)). Every
+/// setting has a default.
 pub struct BatchProcessorBuilder<E, P> {
     exporter: E,
     batch: BatchConfig,
