@@ -224,6 +224,9 @@ impl OtlpLogger {
         }
         let mut log_record = builder.build();
         log_record.attributes = attributes;
+        // The logger's own handles: `emit` has nothing to replace, and keeps
+        // them for this thread's next record.
+        (log_record.resource, log_record.scope) = self.logger.handles();
         log_record
     }
 }

@@ -6,7 +6,7 @@ use otlp_core::SpanData;
 
 use crate::processor::SpanProcessor;
 use crate::shared::Shared;
-use crate::spare_attributes;
+use crate::{spare_attributes, spare_handles};
 
 /// Where a recording span is handed when it ends.
 pub(crate) enum Destination {
@@ -27,10 +27,16 @@ impl Destination {
             Destination::Pipeline(pipeline) => {
                 if let Some(span) = slot {
                     pipeline.on_end(span);
-                    // Encoded: its attribute vector serves the thread's next span.
+                    // Encoded: its attribute vector and its handles serve
+                    // the thread's next span.
                     spare_attributes::keep(std::mem::take(&mut span.attributes));
                 }
-                *slot = None;
+                if let Some(SpanData {
+                    resource, scope, ..
+                }) = slot.take()
+                {
+                    spare_handles::keep(resource, scope);
+                }
             }
             Destination::Processors(processors) => {
                 let Some(span) = slot.take() else {

@@ -156,6 +156,7 @@ mod sampler;
 mod shared;
 mod span;
 mod spare_attributes;
+mod spare_handles;
 mod stats;
 mod tracer;
 

@@ -20,7 +20,7 @@ use crate::fan_out::on_every_processor;
 use crate::limits::LogRecordLimits;
 use crate::log_processor::LogProcessor;
 use crate::resource_settings::ResourceSettings;
-use crate::spare_attributes;
+use crate::{spare_attributes, spare_handles};
 
 struct LoggerProviderState {
     resource: Arc<Resource>,
@@ -175,14 +175,34 @@ impl Logger {
         if record.observed_time_unix_nano == 0 {
             record.observed_time_unix_nano = clock::now_unix_nanos();
         }
-        record.resource = Arc::clone(&self.provider.resource);
-        record.scope = Arc::clone(&self.scope);
+        if !Arc::ptr_eq(&record.resource, &self.provider.resource)
+            || !Arc::ptr_eq(&record.scope, &self.scope)
+        {
+            (record.resource, record.scope) = self.handles();
+        }
         for processor in &self.provider.processors {
             processor.on_emit(&record);
         }
         // Every processor has taken what it needs (encoded or cloned): the
-        // vector serves this thread's next record or span.
-        spare_attributes::keep(std::mem::take(&mut record.attributes));
+        // vector and the handles serve this thread's next record or span.
+        let LogRecord {
+            attributes,
+            resource,
+            scope,
+            ..
+        } = record;
+        spare_attributes::keep(attributes);
+        spare_handles::keep(resource, scope);
+    }
+
+    /// This provider's resource and this logger's scope, as handles for a
+    /// record about to be built: this thread's spares (kept from its last
+    /// record or span) when it has them, else clones. A front door that
+    /// builds a record per event and stamps it with these leaves
+    /// [`emit`](Self::emit) nothing to replace, and writes no shared
+    /// reference count: `emit` keeps the handles for the next record.
+    pub fn handles(&self) -> (Arc<Resource>, Arc<InstrumentationScope>) {
+        spare_handles::take(&self.provider.resource, &self.scope)
     }
 }
 

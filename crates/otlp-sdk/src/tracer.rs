@@ -11,7 +11,7 @@ use otlp_core::{
 
 use crate::provider_state::ProviderState;
 use crate::span::Span;
-use crate::spare_attributes;
+use crate::{spare_attributes, spare_handles};
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -218,6 +218,7 @@ fn start_span(
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
     // Through a batch pipeline alone: a handle on the pipeline.
     let destination = provider.destination();
+    let (resource, scope) = spare_handles::take(&provider.resource, &tracer.scope);
     Span::recording(
         context,
         SpanData {
@@ -237,8 +238,8 @@ fn start_span(
             links: Vec::new(),
             dropped_links_count: 0,
             status: otlp_core::Status::Unset,
-            resource: provider.resource.clone(),
-            scope: tracer.scope.clone(),
+            resource,
+            scope,
         },
         provider.limits,
         destination,

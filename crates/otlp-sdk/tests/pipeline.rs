@@ -611,14 +611,91 @@ fn queued_spans_hold_no_handle_on_their_resource_only_their_bytes() {
     }
     // A hundred spans wait for the scheduled delay (a minute): encoded, they
     // keep no handle; the pipeline's table of resources and scopes holds a
-    // couple, however many spans wait.
+    // couple, and this thread one for its next span, however many spans wait.
     let stats = processor.stats();
     assert_eq!(stats.queued, 100, "{stats:#?}");
     assert!(stats.queued_bytes >= 100 * 10, "{stats:#?}");
-    assert!(handles() <= before + 2, "{} handles", handles() - before);
+    assert!(handles() <= before + 3, "{} handles", handles() - before);
     processor.force_flush(Duration::from_secs(10)).unwrap();
     assert_eq!(processor.stats().exported, 100);
     assert_eq!(processor.stats().queued_bytes, 0);
+}
+
+#[test]
+fn a_thread_reuses_its_handles_on_the_resource_and_scope() {
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+        .with_batch_config(batch(4096, 512, 60_000))
+        .build()
+        .unwrap();
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("reused");
+    let counts = || {
+        (
+            Arc::strong_count(provider.resource()),
+            Arc::strong_count(tracer.scope()),
+        )
+    };
+    tracer.start("first").end();
+    // The first span's handles stay with this thread; every later span takes
+    // them back: no new count on the shared resource or scope, at start or end.
+    let kept = counts();
+    for _ in 0..10 {
+        let mut span = tracer.start("again");
+        assert_eq!(counts(), kept);
+        span.set_attribute(KeyValue::new("key", "value"));
+        span.end();
+        assert_eq!(counts(), kept);
+    }
+    // Log records too: the logger's handles, stamped and kept by `emit`.
+    let logs = otlp_sdk::BatchLogProcessor::builder(LogExporter)
+        .build()
+        .unwrap();
+    let loggers = otlp_sdk::LoggerProvider::builder()
+        .with_processor(logs.clone())
+        .build();
+    let logger = loggers.logger("reused");
+    let log_counts = || {
+        (
+            Arc::strong_count(loggers.resource()),
+            Arc::strong_count(logger.scope()),
+        )
+    };
+    let record = |(resource, scope)| otlp_core::LogRecord {
+        resource,
+        scope,
+        ..otlp_core::LogRecord::builder().body("event").build()
+    };
+    logger.emit(record(logger.handles()));
+    let kept = log_counts();
+    for _ in 0..10 {
+        let handles = logger.handles();
+        assert_eq!(log_counts(), kept);
+        logger.emit(record(handles));
+        assert_eq!(log_counts(), kept);
+    }
+    processor.force_flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(processor.stats().exported, 11);
+    otlp_sdk::LogProcessor::force_flush(&logs, Duration::from_secs(10)).unwrap();
+    assert_eq!(logs.stats().exported, 11);
+}
+
+/// Accepts every log request.
+struct LogExporter;
+
+impl Exporter for LogExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Logs
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Success
+    }
 }
 
 #[test]

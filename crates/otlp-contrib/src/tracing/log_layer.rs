@@ -4,8 +4,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use otlp_core::{
-    AnyValue, InstrumentationScope, KeyValue, LogRecord, Resource, Severity, SpanContext, Str,
-    clock,
+    AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
 };
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
 use tracing_core::dispatcher::WeakDispatch;
@@ -303,6 +302,12 @@ where
         if self.location && !from_log {
             push_location(&mut fields.attributes, metadata);
         }
+        let logger = target_logger
+            .as_ref()
+            .map_or(&self.logger, |entry| &entry.logger);
+        // Stamped here with the logger's own handles: `emit` has nothing to
+        // replace, and keeps them for the thread's next record.
+        let (resource, scope) = logger.handles();
         let level = metadata.level();
         let context = self.span_context::<S>(event).filter(SpanContext::is_valid);
         // Built in place (the builder would move the record at each step);
@@ -321,14 +326,10 @@ where
             trace_id: context.as_ref().map(|context| context.trace_id),
             span_id: context.as_ref().map(|context| context.span_id),
             event_name: Str::default(),
-            // Stamped by the logger.
-            resource: Resource::empty(),
-            scope: InstrumentationScope::empty(),
+            resource,
+            scope,
         };
-        match &target_logger {
-            Some(entry) => entry.logger.emit(record),
-            None => self.logger.emit(record),
-        }
+        logger.emit(record);
     }
 }
 
