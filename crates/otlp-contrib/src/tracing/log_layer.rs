@@ -161,19 +161,22 @@ impl OtlpLogLayer {
     /// Looked up in the whole subscriber, not through this layer's
     /// [`Context`]: a per-layer filter on this layer (say, `WARN` and up)
     /// would hide the `INFO` spans the event happens in.
-    fn span_context<S>(&self, event: &Event<'_>) -> Option<SpanContext>
+    fn span_context<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<SpanContext>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         if event.is_root() {
             return None;
         }
-        let dispatch = self.dispatch.get()?.upgrade()?;
-        let subscriber = dispatch.downcast_ref::<S>()?;
+        // The whole subscriber's current span (`Context::current_span` is not
+        // filtered): an event outside every span is done here, without
+        // writing the dispatch's shared reference count.
         let id = match event.parent() {
             Some(parent) => parent.clone(),
-            None => subscriber.current_span().id()?.clone(),
+            None => ctx.current_span().id()?.clone(),
         };
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let subscriber = dispatch.downcast_ref::<S>()?;
         let span = subscriber.span(&id)?;
         let mut pending: Option<Id> = None;
         for ancestor in span.scope() {
@@ -259,7 +262,7 @@ where
         let _ = self.dispatch.set(subscriber.downgrade());
     }
 
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         if own_threads::is_own_thread() || !self.logger.enabled() {
             return;
         }
@@ -309,7 +312,7 @@ where
         // replace, and keeps them for the thread's next record.
         let (resource, scope) = logger.handles();
         let level = metadata.level();
-        let context = self.span_context::<S>(event).filter(SpanContext::is_valid);
+        let context = self.span_context(event, &ctx).filter(SpanContext::is_valid);
         // Built in place (the builder would move the record at each step);
         // observed when it occurred: one clock read.
         let record = LogRecord {
