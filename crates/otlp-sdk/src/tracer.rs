@@ -9,6 +9,7 @@ use otlp_core::{
     TraceFlags, TraceId, TraceState, clock,
 };
 
+use crate::destination::Destination;
 use crate::provider_state::ProviderState;
 use crate::span::Span;
 use crate::{spare_attributes, spare_handles};
@@ -218,7 +219,12 @@ fn start_span(
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
     // Through a batch pipeline alone: a handle on the pipeline.
     let destination = provider.destination();
-    let (resource, scope) = spare_handles::take(&provider.resource, &tracer.scope);
+    // A span encoded into the pipeline leaves its handles with this thread
+    // for the next one; one handed to processors takes them along.
+    let (resource, scope) = match destination {
+        Destination::Pipeline(_) => spare_handles::take(&provider.resource, &tracer.scope),
+        _ => (provider.resource.clone(), tracer.scope.clone()),
+    };
     Span::recording(
         context,
         SpanData {
