@@ -592,8 +592,9 @@ fn the_block_policy_does_not_hold_producers_when_the_pipeline_is_stalled() {
     assert_final(&processor.stats());
 }
 
-#[test]
-fn queued_spans_hold_no_handle_on_their_resource_only_their_bytes() {
+/// A provider whose one batch processor accepts everything and exports
+/// once a minute (or when flushed): spans stay queued meanwhile.
+fn accepting_provider_exporting_each_minute() -> (BatchSpanProcessor, TracerProvider) {
     let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
         .with_batch_config(batch(4096, 512, 60_000))
         .build()
@@ -601,6 +602,12 @@ fn queued_spans_hold_no_handle_on_their_resource_only_their_bytes() {
     let provider = TracerProvider::builder()
         .with_processor(processor.clone())
         .build();
+    (processor, provider)
+}
+
+#[test]
+fn queued_spans_hold_no_handle_on_their_resource_only_their_bytes() {
+    let (processor, provider) = accepting_provider_exporting_each_minute();
     let tracer = provider.tracer("encoded");
     let handles = || Arc::strong_count(provider.resource());
     let before = handles();
@@ -623,13 +630,7 @@ fn queued_spans_hold_no_handle_on_their_resource_only_their_bytes() {
 
 #[test]
 fn a_thread_reuses_its_handles_on_the_resource_and_scope() {
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
-        .with_batch_config(batch(4096, 512, 60_000))
-        .build()
-        .unwrap();
-    let provider = TracerProvider::builder()
-        .with_processor(processor.clone())
-        .build();
+    let (processor, provider) = accepting_provider_exporting_each_minute();
     let tracer = provider.tracer("reused");
     let counts = || {
         (
