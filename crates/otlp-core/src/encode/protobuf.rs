@@ -575,13 +575,23 @@ mod tests {
         out
     }
 
-    /// Below 128 bytes a string attribute takes the short path, above it the
-    /// general one: both write what `prost` writes, at every length.
+    /// A string attribute under a non-empty key whose `KeyValue` is shorter
+    /// than 128 bytes takes the short path; an empty key or a longer one
+    /// (its value's length prefixes then take two bytes) the general one:
+    /// both write what `prost` writes, at every length.
     #[test]
     fn string_attributes_match_prost_at_every_length() {
-        let text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-+".repeat(2);
-        for key_len in 1..=45 {
-            for value_len in 0..=66 {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-+".repeat(3);
+        let (mut short, mut general) = (0, 0);
+        for key_len in 0..=45 {
+            for value_len in 0..=140 {
+                // `2 + key + 2 + (2 + value)`: the `KeyValue`'s length when
+                // every prefix is one byte (the short path's condition).
+                if key_len == 0 || key_len + value_len + 6 >= 128 {
+                    general += 1;
+                } else {
+                    short += 1;
+                }
                 let key = &text[..key_len];
                 let value = &text[..value_len];
                 let attribute = KeyValue::new(Str::copy_from(key), Str::copy_from(value));
@@ -604,5 +614,10 @@ mod tests {
                 );
             }
         }
+        // Both paths ran, each many times.
+        assert!(
+            short > 1_000 && general > 1_000,
+            "{short} short, {general} general"
+        );
     }
 }
