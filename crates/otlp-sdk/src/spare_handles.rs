@@ -108,32 +108,37 @@ mod tests {
         )
     }
 
+    /// How many handles there are on `resource` and on `scope`.
+    fn counts(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>) -> (usize, usize) {
+        (Arc::strong_count(resource), Arc::strong_count(scope))
+    }
+
+    /// A record of `resource` and `scope` made and ended on this thread.
+    fn one_record(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>) {
+        let (r, s) = take(resource, scope);
+        keep(r, s);
+    }
+
     #[test]
     fn a_kept_handle_serves_the_next_record_without_a_new_count() {
         let (resource, scope) = handles();
         let (r, s) = take(&resource, &scope);
-        assert_eq!(
-            (Arc::strong_count(&resource), Arc::strong_count(&scope)),
-            (2, 2)
-        );
+        assert_eq!(counts(&resource, &scope), (2, 2));
         keep(r, s);
         for _ in 0..100 {
             let (r, s) = take(&resource, &scope);
             assert!(Arc::ptr_eq(&r, &resource) && Arc::ptr_eq(&s, &scope));
+            assert_eq!(counts(&resource, &scope), (2, 2));
             keep(r, s);
         }
         // One handle of each kept by this thread, however many records went by.
-        assert_eq!(
-            (Arc::strong_count(&resource), Arc::strong_count(&scope)),
-            (2, 2)
-        );
+        assert_eq!(counts(&resource, &scope), (2, 2));
     }
 
     #[test]
     fn a_thread_keeps_a_bounded_number_and_drops_the_oldest() {
         let (old_resource, old_scope) = handles();
-        let (r, s) = take(&old_resource, &old_scope);
-        keep(r, s);
+        one_record(&old_resource, &old_scope);
         let (resource, scope) = handles();
         let open: Vec<_> = (0..MAX_KEPT + 5).map(|_| take(&resource, &scope)).collect();
         for (r, s) in open {
@@ -141,20 +146,13 @@ mod tests {
         }
         assert_eq!(Arc::strong_count(&resource), 1 + MAX_KEPT);
         // The other provider's handles were the oldest: dropped.
-        assert_eq!(
-            (
-                Arc::strong_count(&old_resource),
-                Arc::strong_count(&old_scope)
-            ),
-            (1, 1)
-        );
+        assert_eq!(counts(&old_resource, &old_scope), (1, 1));
     }
 
     #[test]
     fn handles_of_another_value_are_cloned_not_taken() {
         let (resource, scope) = handles();
-        let (r, s) = take(&resource, &scope);
-        keep(r, s);
+        one_record(&resource, &scope);
         let (other_resource, other_scope) = handles();
         let (r, s) = take(&other_resource, &other_scope);
         assert!(Arc::ptr_eq(&r, &other_resource) && Arc::ptr_eq(&s, &other_scope));
