@@ -195,10 +195,20 @@ where
     }
 
     /// The context of the closest ancestor of `span` this layer records.
+    ///
+    /// Walks `parent()` rather than `scope().skip(1)`: the scope's first
+    /// step looks `span` itself up in the registry again (a slab lookup per
+    /// span, and every `tracing` span takes this path). Both skip the
+    /// ancestors a per-layer filter disables.
     fn parent_context(&self, span: &SpanRef<'_, S>) -> Option<SpanContext> {
-        span.scope()
-            .skip(1)
-            .find_map(|ancestor| self.context_of(&ancestor))
+        let mut ancestor = span.parent();
+        while let Some(span) = ancestor {
+            if let Some(context) = self.context_of(&span) {
+                return Some(context);
+            }
+            ancestor = span.parent();
+        }
+        None
     }
 }
 

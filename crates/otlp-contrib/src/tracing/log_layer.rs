@@ -177,9 +177,11 @@ impl OtlpLogLayer {
         };
         let dispatch = self.dispatch.get()?.upgrade()?;
         let subscriber = dispatch.downcast_ref::<S>()?;
-        let span = subscriber.span(&id)?;
+        // The span, then its ancestors (`parent()`: `scope()` would look
+        // the span up in the registry a second time).
+        let mut next = subscriber.span(&id);
         let mut pending: Option<Id> = None;
-        for ancestor in span.scope() {
+        while let Some(ancestor) = next {
             let extensions = ancestor.extensions();
             if let Some(state) = extensions.get::<SpanState>() {
                 if let Some(context) = state.started_context() {
@@ -188,6 +190,8 @@ impl OtlpLogLayer {
                 pending = Some(ancestor.id());
                 break;
             }
+            drop(extensions);
+            next = ancestor.parent();
         }
         // A pending span: started the way `OtlpSpanExt::context` starts it,
         // through the `OtlpLayer` of this dispatch (it holds the tracer).
