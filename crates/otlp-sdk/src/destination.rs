@@ -8,11 +8,16 @@ use crate::processor::SpanProcessor;
 use crate::shared::Shared;
 use crate::{spare_attributes, spare_handles};
 
+/// A batch pipeline, as the spans of one thread hold it: a handle per thread,
+/// so that their reference counts are not one cache line all threads write
+/// (see [`ProviderState::destination`](crate::provider_state::ProviderState::destination)).
+pub(crate) struct PipelineHandle(pub(crate) Arc<Shared>);
+
 /// Where a recording span is handed when it ends.
 pub(crate) enum Destination {
     /// The provider's one processor is a batch pipeline: the span is encoded
     /// straight into its queue.
-    Pipeline(Arc<Shared>),
+    Pipeline(Arc<PipelineHandle>),
     /// Every processor of the provider, in order.
     Processors(Arc<[Arc<dyn SpanProcessor>]>),
     /// Nowhere: the span does not record.
@@ -26,7 +31,7 @@ impl Destination {
         match self {
             Destination::Pipeline(pipeline) => {
                 if let Some(span) = slot {
-                    pipeline.on_end(span);
+                    pipeline.0.on_end(span);
                     // Encoded: its attribute vector and its handles serve
                     // the thread's next span.
                     spare_attributes::keep(std::mem::take(&mut span.attributes));

@@ -78,10 +78,12 @@
 //!
 //! Cost model, per span on the producing thread: one pass encoding it in
 //! place into the block, a thread-local lookup, two uncontended atomic swaps,
-//! no lock, no allocation, no syscall; the one shared cache line written is
-//! the count of the span's handle on its pipeline, at start and at end (the
-//! span's attribute vector and its resource and scope handles are kept for
-//! the thread's next span: `spare_attributes`, `spare_handles`). Per block of
+//! no lock, no allocation, no syscall; the reference count a span takes at
+//! start and gives back at end is on its thread's own handle on the
+//! pipeline (the provider keeps one per thread that starts spans), not on a
+//! cache line every thread writes, and its attribute vector and its
+//! resource and scope handles are kept for the thread's next span
+//! (`spare_attributes`, `spare_handles`). Per block of
 //! about two hundred spans: a compare-exchange on the budget, an uncontended
 //! lock to hand it over, at most one wake-up of the loop. A shared byte ring
 //! with reserve/commit would instead write a shared counter per span.

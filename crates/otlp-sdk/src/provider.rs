@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otlp_core::{InstrumentationScope, Resource, Str};
+use thread_local::ThreadLocal;
 
 use crate::config::Config;
 use crate::error::PipelineError;
@@ -180,6 +181,7 @@ impl TracerProviderBuilder {
                     (1, Some(batch)) => Some(batch),
                     _ => None,
                 },
+                pipeline_handles: ThreadLocal::new(),
                 processors: self.processors.into(),
                 disabled: self.disabled,
             }),
@@ -207,6 +209,40 @@ mod tests {
         async fn export(&self, _: ExportRequest) -> ExportOutcome {
             ExportOutcome::Success
         }
+    }
+
+    #[test]
+    fn live_spans_hold_their_threads_handle_not_the_pipeline() {
+        let processor = BatchSpanProcessor::builder(Accept).build().unwrap();
+        let provider = TracerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        let tracer = provider.tracer("handles");
+        let pipeline_count = || Arc::strong_count(processor.shared());
+        let before = pipeline_count();
+        // However many spans a thread has open, the pipeline's own count
+        // moves once: for the thread's handle, which the spans share.
+        let open: Vec<_> = (0..10).map(|_| tracer.start("open")).collect();
+        assert_eq!(pipeline_count(), before + 1);
+        let more: Vec<_> = (0..10).map(|_| tracer.start("open")).collect();
+        assert_eq!(pipeline_count(), before + 1);
+        // Another thread takes a handle of its own.
+        let (started, on_main) = mpsc::channel();
+        let other = tracer.clone();
+        std::thread::spawn(move || started.send(other.start("elsewhere")).unwrap())
+            .join()
+            .unwrap();
+        let elsewhere = on_main.recv().unwrap();
+        assert_eq!(pipeline_count(), before + 2);
+        // Ended, the spans give nothing back to the pipeline either; the
+        // handles go with the provider's state.
+        for mut span in open.into_iter().chain(more).chain([elsewhere]) {
+            span.end();
+        }
+        assert_eq!(pipeline_count(), before + 2);
+        drop(tracer);
+        drop(provider);
+        assert_eq!(pipeline_count(), before);
     }
 
     #[test]
