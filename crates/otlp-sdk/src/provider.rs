@@ -211,12 +211,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn live_spans_hold_their_threads_handle_not_the_pipeline() {
+    /// A batch pipeline that accepts everything, and a provider on it alone.
+    fn accepting_pipeline() -> (BatchSpanProcessor, TracerProvider) {
         let processor = BatchSpanProcessor::builder(Accept).build().unwrap();
         let provider = TracerProvider::builder()
             .with_processor(processor.clone())
             .build();
+        (processor, provider)
+    }
+
+    #[test]
+    fn live_spans_hold_their_threads_handle_not_the_pipeline() {
+        let (processor, provider) = accepting_pipeline();
         let tracer = provider.tracer("handles");
         let pipeline_count = || Arc::strong_count(processor.shared());
         let before = pipeline_count();
@@ -247,10 +253,7 @@ mod tests {
 
     #[test]
     fn a_shut_down_pipeline_keeps_no_memory_in_the_threads_that_used_it() {
-        let processor = BatchSpanProcessor::builder(Accept).build().unwrap();
-        let provider = TracerProvider::builder()
-            .with_processor(processor.clone())
-            .build();
+        let (processor, provider) = accepting_pipeline();
         let shared = Arc::downgrade(processor.shared());
         // A thread records spans, then stays alive doing something else.
         let (recorded, wait) = mpsc::channel();
