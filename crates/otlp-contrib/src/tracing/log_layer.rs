@@ -203,6 +203,63 @@ impl OtlpLogLayer {
         });
         context
     }
+
+    /// Emits the record of `event` (its fields recorded in `fields`) through
+    /// `target_logger`, the target's own logger, or else the layer's, which
+    /// then names the target in an attribute.
+    fn emit<S>(
+        &self,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        time: u64,
+        mut fields: EventFields,
+        from_log: bool,
+        target_logger: Option<&Logger>,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let metadata = event.metadata();
+        if from_log {
+            from_log_fields(
+                &mut fields.attributes,
+                target_logger.is_none(),
+                self.location,
+            );
+        } else if target_logger.is_none() {
+            fields
+                .attributes
+                .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
+        }
+        if self.location && !from_log {
+            push_location(&mut fields.attributes, metadata);
+        }
+        let logger = target_logger.unwrap_or(&self.logger);
+        // Stamped here with the logger's own handles: `emit` has nothing to
+        // replace, and keeps them for the thread's next record.
+        let (resource, scope) = logger.handles();
+        let level = metadata.level();
+        let context = self.span_context(event, ctx).filter(SpanContext::is_valid);
+        // Built in place (the builder would move the record at each step);
+        // observed when it occurred: one clock read.
+        let record = LogRecord {
+            time_unix_nano: time,
+            observed_time_unix_nano: time,
+            severity_number: severity(level),
+            severity_text: Str::from(level.as_str()),
+            body: fields.message.map(AnyValue::String),
+            attributes: fields.attributes,
+            dropped_attributes_count: 0,
+            flags: context
+                .as_ref()
+                .map_or(0, |context| u32::from(context.trace_flags.bits())),
+            trace_id: context.as_ref().map(|context| context.trace_id),
+            span_id: context.as_ref().map(|context| context.span_id),
+            event_name: Str::default(),
+            resource,
+            scope,
+        };
+        logger.emit(record);
+    }
 }
 
 /// The scope of a layer given none, for records whose target has no logger.
@@ -281,62 +338,24 @@ where
         event.record(&mut fields);
         fields.push_exception();
         let from_log = metadata.fields().field(LOG_TARGET_FIELD).is_some();
-        // A `log` record through `tracing-log`: its target and location are
-        // fields, the metadata's are `tracing-log`'s own.
-        let target = if from_log {
-            log_target(&fields.attributes)
-        } else {
-            Some(metadata.target())
-        };
         // The target's own logger (its scope named after it), unless the
         // layer has one scope or the target is one too many.
-        let target_logger = self
-            .targets
-            .as_ref()
-            .zip(target)
-            .and_then(|(targets, target)| targets.get(target));
-        if from_log {
-            from_log_fields(
-                &mut fields.attributes,
-                target_logger.is_none(),
-                self.location,
-            );
-        } else if target_logger.is_none() {
-            fields
-                .attributes
-                .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
-        }
-        if self.location && !from_log {
-            push_location(&mut fields.attributes, metadata);
-        }
-        let logger = target_logger
-            .as_ref()
-            .map_or(&self.logger, |entry| &entry.logger);
-        // Stamped here with the logger's own handles: `emit` has nothing to
-        // replace, and keeps them for the thread's next record.
-        let (resource, scope) = logger.handles();
-        let level = metadata.level();
-        let context = self.span_context(event, &ctx).filter(SpanContext::is_valid);
-        // Built in place (the builder would move the record at each step);
-        // observed when it occurred: one clock read.
-        let record = LogRecord {
-            time_unix_nano: time,
-            observed_time_unix_nano: time,
-            severity_number: severity(level),
-            severity_text: Str::from(level.as_str()),
-            body: fields.message.map(AnyValue::String),
-            attributes: fields.attributes,
-            dropped_attributes_count: 0,
-            flags: context
-                .as_ref()
-                .map_or(0, |context| u32::from(context.trace_flags.bits())),
-            trace_id: context.as_ref().map(|context| context.trace_id),
-            span_id: context.as_ref().map(|context| context.span_id),
-            event_name: Str::default(),
-            resource,
-            scope,
+        let Some(targets) = &self.targets else {
+            return self.emit(event, &ctx, time, fields, from_log, None);
         };
-        logger.emit(record);
+        targets.with_logger(
+            fields,
+            // A `log` record through `tracing-log`: its target and location
+            // are fields, the metadata's are `tracing-log`'s own.
+            |fields| {
+                if from_log {
+                    log_target(&fields.attributes)
+                } else {
+                    Some(metadata.target())
+                }
+            },
+            |fields, target_logger| self.emit(event, &ctx, time, fields, from_log, target_logger),
+        );
     }
 }
 

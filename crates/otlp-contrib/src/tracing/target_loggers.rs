@@ -30,10 +30,11 @@ thread_local! {
 
 /// The loggers of one provider, one per target.
 ///
-/// Per record: the calling thread's last entry (a thread-local: one
-/// comparison of the target's text, then a reference-count increment; no
-/// lock, no allocation); else a [`DashMap`] lookup by the target (a sharded
-/// read lock); a target seen for the first time makes its logger once.
+/// Per record ([`TargetLoggers::with_logger`]): the calling thread's last
+/// entry, used where the thread keeps it (a thread-local: one comparison of
+/// the target's text; no lock, no allocation, no reference count written);
+/// else a [`DashMap`] lookup by the target (a sharded read lock); a target
+/// seen for the first time makes its logger once.
 #[derive(Debug)]
 pub(super) struct TargetLoggers {
     /// Tells this cache's thread-local entries from other caches'.
@@ -54,6 +55,45 @@ impl TargetLoggers {
         }
     }
 
+    /// Runs `f` on `carried` and the logger of the target `target_of` reads
+    /// from it: `None` when it names none, or once [`MAX_TARGETS`] other
+    /// targets have a logger. (`carried` goes through so that the target
+    /// may be borrowed from it.)
+    ///
+    /// The thread's last entry is used in place, not cloned: a clone would
+    /// write the entry's reference count twice per record, one cache line
+    /// that every thread logging through the target writes. `f` may log
+    /// again (a record emitted while one is): the thread's entry is then
+    /// only read.
+    pub(super) fn with_logger<T>(
+        &self,
+        carried: T,
+        target_of: impl Fn(&T) -> Option<&str>,
+        f: impl FnOnce(T, Option<&Logger>),
+    ) {
+        let mut pending = Some((carried, f));
+        let _ = LAST_TARGET.try_with(|last| {
+            let Ok(last) = last.try_borrow() else {
+                return;
+            };
+            let Some((id, entry)) = last.as_ref() else {
+                return;
+            };
+            let hit = *id == self.id
+                && pending
+                    .as_ref()
+                    .and_then(|(carried, _)| target_of(carried))
+                    .is_some_and(|target| *entry.target == *target);
+            if hit && let Some((carried, f)) = pending.take() {
+                f(carried, Some(&entry.logger));
+            }
+        });
+        if let Some((carried, f)) = pending {
+            let entry = target_of(&carried).and_then(|target| self.get(target));
+            f(carried, entry.as_deref().map(|entry| &entry.logger));
+        }
+    }
+
     /// The logger of `target`; `None` once [`MAX_TARGETS`] other targets
     /// have one.
     pub(super) fn get(&self, target: &str) -> Option<Arc<TargetLogger>> {
@@ -70,9 +110,13 @@ impl TargetLoggers {
             return last_hit;
         }
         let entry = self.shared(target)?;
-        // Fails only while the thread is being torn down: nothing to remember then.
-        let _ =
-            LAST_TARGET.try_with(|last| *last.borrow_mut() = Some((self.id, Arc::clone(&entry))));
+        // Nothing to remember while the thread is being torn down, nor while
+        // `with_logger` reads the entry (a record emitted inside another).
+        let _ = LAST_TARGET.try_with(|last| {
+            if let Ok(mut last) = last.try_borrow_mut() {
+                *last = Some((self.id, Arc::clone(&entry)));
+            }
+        });
         Some(entry)
     }
 
@@ -140,6 +184,69 @@ mod tests {
             "known targets keep theirs"
         );
         assert_eq!(loggers.len(), MAX_TARGETS);
+    }
+
+    /// The scope name of the logger `with_logger` gives for `target`.
+    fn scope_of(loggers: &TargetLoggers, target: &str) -> Option<String> {
+        let mut seen = None;
+        loggers.with_logger(
+            target,
+            |target| Some(*target),
+            |_, logger| {
+                seen = logger.map(|logger| logger.scope().name.to_string());
+            },
+        );
+        seen
+    }
+
+    #[test]
+    fn the_threads_last_entry_is_used_in_place() {
+        let loggers = TargetLoggers::new(LoggerProvider::builder().build());
+        // Made, and this thread's last entry.
+        let entry = loggers.get("shop::orders").expect("a logger");
+        let counted = Arc::strong_count(&entry);
+        let mut calls = 0;
+        loggers.with_logger(
+            "shop::orders",
+            |target| Some(*target),
+            |_, logger| {
+                calls += 1;
+                let logger = logger.expect("a logger");
+                assert_eq!(logger.scope().name.as_ref(), "shop::orders");
+                // No clone of the entry while the record is made.
+                assert_eq!(Arc::strong_count(&entry), counted);
+            },
+        );
+        assert_eq!(calls, 1);
+        // Another target takes the slow path and becomes the last entry.
+        assert_eq!(
+            scope_of(&loggers, "shop::payments").as_deref(),
+            Some("shop::payments")
+        );
+        // No target: no logger.
+        let mut got = Some(());
+        loggers.with_logger((), |_| None, |_, logger| got = logger.map(|_| ()));
+        assert_eq!(got, None);
+    }
+
+    #[test]
+    fn a_record_made_while_another_is_gets_its_own_logger() {
+        let loggers = TargetLoggers::new(LoggerProvider::builder().build());
+        let _ = loggers.get("outer");
+        let mut inner = None;
+        loggers.with_logger(
+            "outer",
+            |target| Some(*target),
+            |_, outer| {
+                assert_eq!(outer.expect("a logger").scope().name.as_ref(), "outer");
+                // Its own entry is read meanwhile: a new target is not
+                // remembered then, and nothing panics.
+                inner = scope_of(&loggers, "inner");
+                assert_eq!(scope_of(&loggers, "outer").as_deref(), Some("outer"));
+            },
+        );
+        assert_eq!(inner.as_deref(), Some("inner"));
+        assert_eq!(scope_of(&loggers, "inner").as_deref(), Some("inner"));
     }
 
     #[test]
