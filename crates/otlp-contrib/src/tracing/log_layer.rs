@@ -37,9 +37,11 @@ use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, T
 /// ([`Logger::enabled`]) or on a pipeline's own threads; otherwise the
 /// attributes in this thread's spare vector ([`Logger::attribute_vector`];
 /// keys static, strings copied once, `?debug` values formatted once into a
-/// per-thread buffer: no allocation in steady state), the clock read, the target's logger (this thread's last
-/// one, or a shared map), a look at the current span's extensions, and the
-/// record's encoding by the provider's processor on this thread.
+/// per-thread buffer: no allocation in steady state), the clock read, the
+/// target's logger (this thread's last one, used in place: no reference
+/// count written; or a shared map), a look at the current span's
+/// extensions, and the record's encoding by the provider's processor on
+/// this thread.
 ///
 /// ```
 /// use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer};
