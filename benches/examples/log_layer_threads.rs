@@ -14,26 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use otlp_core::encode::Encoding;
-use otlp_sdk::{ExportOutcome, ExportRequest, Exporter, Signal};
+use otlp_benches::pipeline::NoopExporter;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-/// Accepts every request of log records at once.
-struct AcceptLogs;
-
-impl Exporter for AcceptLogs {
-    fn encoding(&self) -> Encoding {
-        Encoding::Protobuf
-    }
-
-    fn signal(&self) -> Signal {
-        Signal::Logs
-    }
-
-    async fn export(&self, _: ExportRequest) -> ExportOutcome {
-        ExportOutcome::Success
-    }
-}
 
 /// The positional argument `index` as a positive number, else `default`.
 fn argument(index: usize, name: &str, default: usize) -> Result<usize, String> {
@@ -49,9 +31,10 @@ fn argument(index: usize, name: &str, default: usize) -> Result<usize, String> {
 fn main() -> Result<(), String> {
     let threads = argument(1, "THREADS", 2)?;
     let records = argument(2, "RECORDS", 400_000)?;
-    let processor = otlp_sdk::BatchLogProcessor::builder(AcceptLogs)
-        .build()
-        .map_err(|error| error.to_string())?;
+    let processor =
+        otlp_sdk::BatchLogProcessor::builder(NoopExporter::for_signal(otlp_sdk::Signal::Logs))
+            .build()
+            .map_err(|error| error.to_string())?;
     let provider = otlp_sdk::LoggerProvider::builder()
         .with_processor(processor.clone())
         .build();

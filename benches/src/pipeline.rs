@@ -86,14 +86,24 @@ impl BatchSettings {
 }
 
 /// Our exporter for the suites: accepts every request at once and counts
-/// its spans.
+/// its records (spans by default; [`NoopExporter::for_signal`] for others).
 #[derive(Clone, Debug, Default)]
 pub struct NoopExporter {
     received: Arc<AtomicU64>,
+    signal: otlp_sdk::Signal,
 }
 
 impl NoopExporter {
-    /// Spans received so far (shared by every clone).
+    /// One that accepts requests of `signal` (a log pipeline refuses an
+    /// exporter of spans).
+    pub fn for_signal(signal: otlp_sdk::Signal) -> Self {
+        NoopExporter {
+            received: Arc::default(),
+            signal,
+        }
+    }
+
+    /// Records received so far (shared by every clone).
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Acquire)
     }
@@ -102,6 +112,10 @@ impl NoopExporter {
 impl otlp_sdk::Exporter for NoopExporter {
     fn encoding(&self) -> Encoding {
         Encoding::Protobuf
+    }
+
+    fn signal(&self) -> otlp_sdk::Signal {
+        self.signal
     }
 
     async fn export(&self, request: ExportRequest) -> ExportOutcome {
