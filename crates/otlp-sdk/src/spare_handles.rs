@@ -18,7 +18,8 @@
 //! oldest is dropped. So a thread holds on to a provider's resource and
 //! scopes (a few hundred bytes) only until it uses others, or exits. Never a
 //! pipeline: a thread that has used one does not keep it alive (a span's
-//! handle on its pipeline is cloned and dropped as before).
+//! handle on its pipeline is its thread's, but the provider keeps it: see
+//! `ProviderState::destination`).
 
 use std::cell::RefCell;
 use std::sync::Arc;
