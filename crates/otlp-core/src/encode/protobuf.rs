@@ -29,7 +29,7 @@ use super::grouping::Groups;
 use super::signal::Signal;
 use crate::wire::{
     WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, len_field_len, put_bytes_field,
-    put_len_prefix, put_tag, put_varint, tag_len, varint_len,
+    put_len_prefix, put_short, put_tag, put_varint, tag_len, varint_len,
 };
 use crate::{
     AnyValue, Event, InstrumentationScope, KeyValue, Link, LogRecord, Resource, SpanData, Status,
@@ -315,8 +315,9 @@ fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[Key
 /// The common attribute, a string value under a non-empty key, whose
 /// `KeyValue` is shorter than 128 bytes: every tag and length prefix is one
 /// byte, so the field is two four-byte headers and the two texts, written
-/// as four slices rather than byte by byte. The same bytes as the general
-/// path. Returns whether it wrote the attribute.
+/// with a few fixed-size stores into a buffer with room ([`put_short`]),
+/// else as four slices. The same bytes as the general path. Returns whether
+/// it wrote the attribute.
 #[inline(always)]
 fn put_short_string_attribute<B: BufMut + ?Sized>(
     buf: &mut B,
@@ -335,15 +336,19 @@ fn put_short_string_attribute<B: BufMut + ?Sized>(
         return false;
     }
     let tag = (field << 3) as u8 | WIRE_LEN;
-    buf.put_slice(&[tag, key_value_len as u8, 1 << 3 | WIRE_LEN, key.len() as u8]);
-    buf.put_slice(key);
-    buf.put_slice(&[
+    let key_header = [tag, key_value_len as u8, 1 << 3 | WIRE_LEN, key.len() as u8];
+    let value_header = [
         2 << 3 | WIRE_LEN,
         value_len as u8,
         1 << 3 | WIRE_LEN,
         value.len() as u8,
-    ]);
-    buf.put_slice(value);
+    ];
+    if !put_short(buf, [&key_header, key, &value_header, value]) {
+        buf.put_slice(&key_header);
+        buf.put_slice(key);
+        buf.put_slice(&value_header);
+        buf.put_slice(value);
+    }
     true
 }
 
@@ -595,7 +600,8 @@ mod tests {
                 let key = &text[..key_len];
                 let value = &text[..value_len];
                 let attribute = KeyValue::new(Str::copy_from(key), Str::copy_from(value));
-                // Into a buffer with room and into one that must grow.
+                // Into a buffer with room (fixed-size stores) and into one
+                // that must grow (piece by piece).
                 let mut roomy = Vec::with_capacity(4096);
                 roomy.push(0xFF);
                 put_attributes(&mut roomy, 9, std::slice::from_ref(&attribute));
@@ -604,6 +610,21 @@ mod tests {
                 put_attributes(&mut cramped, 9, std::slice::from_ref(&attribute));
                 let mut expected = vec![0xFF];
                 expected.extend(prost_attribute(9, key, value));
+                // Into slices: one with room to spare (fixed-size stores)
+                // and one of the exact size (piece by piece); what lies past
+                // the attribute is left as it was.
+                for spare in [0, crate::wire::SHORT_ROOM] {
+                    let mut slice = vec![0xEE; expected.len() + spare];
+                    let mut out = slice.as_mut_slice();
+                    out.put_u8(0xFF);
+                    put_attributes(&mut out, 9, std::slice::from_ref(&attribute));
+                    assert!(out.iter().all(|byte| *byte == 0xEE));
+                    assert_eq!(
+                        slice[..expected.len()],
+                        expected,
+                        "key {key_len} bytes, value {value_len} bytes, {spare} spare"
+                    );
+                }
                 assert_eq!(
                     roomy, expected,
                     "key {key_len} bytes, value {value_len} bytes"
