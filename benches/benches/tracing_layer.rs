@@ -16,8 +16,14 @@
 //! - `tracing_layer_nested`: one root span entered while nine children (eight
 //!   fields each) are created and closed, then closed itself: ten spans per
 //!   unit, each child's parent the root.
+//! - `tracing_layer_sampled_out`: flat spans that the provider's sampler
+//!   drops (`Sampler::AlwaysOff`), `otlp_layer_sampled_out`, against
+//!   `registry_only`: `tracing_subscriber::registry()` with no layer, what
+//!   `tracing` itself costs per span (issue 15: "a sampled-out span costs as
+//!   little as `tracing` itself"). No span reaches a pipeline; the suite
+//!   checks that none did.
 //!
-//! Sides, each with `1_thread` and `2_threads`:
+//! Sides of the first two groups, each with `1_thread` and `2_threads`:
 //!
 //! - `otlp_layer`: `tracing_subscriber::registry().with(OtlpLayer::new(&provider))`
 //!   on otlp-sdk's provider and `BatchSpanProcessor` (`otlp_benches::pipeline::OursPipeline`:
@@ -132,6 +138,54 @@ fn tracing_opentelemetry(nested: bool) -> TracingSide<BaselinePipeline> {
     }
 }
 
+/// `tracing` spans no pipeline receives: `OtlpLayer` on a provider that
+/// samples every span out, or the registry alone.
+struct SampledOutSide {
+    dispatch: tracing::Dispatch,
+    /// The provider's pipeline, for the check that it received nothing.
+    pipeline: Option<OursPipeline>,
+}
+
+impl HotPath for SampledOutSide {
+    fn record_spans(&self, _kind: ValueKind, ring: &ValueRing, indices: Range<usize>) {
+        tracing::dispatcher::with_default(&self.dispatch, || {
+            for index in indices {
+                drop(tracing_span(ring.span(index)));
+            }
+        });
+    }
+
+    // Nothing is queued: no flush, and the spans are not the pipeline's.
+    fn flush(&self) {}
+
+    fn count_produced(&self, _spans: u64) {}
+}
+
+fn otlp_layer_sampled_out() -> SampledOutSide {
+    let pipeline = OursPipeline::with_sampler(&settings(), otlp_sdk::Sampler::AlwaysOff);
+    let layer = OtlpLayer::builder(&pipeline.provider)
+        .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
+        .build();
+    SampledOutSide {
+        dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        pipeline: Some(pipeline),
+    }
+}
+
+fn registry_only() -> SampledOutSide {
+    SampledOutSide {
+        dispatch: tracing::Dispatch::new(tracing_subscriber::registry()),
+        pipeline: None,
+    }
+}
+
+/// The number of spans the sampled-out side's pipeline received: none.
+fn received_when_sampled_out(side: &SampledOutSide) -> u64 {
+    side.pipeline
+        .as_ref()
+        .map_or(0, |pipeline| pipeline.stats().produced)
+}
+
 /// Both sides record every span of a nested unit: `NESTED_UNIT` spans each.
 fn check_both_record(ring: &ValueRing) -> String {
     let ours = otlp_layer(true);
@@ -159,6 +213,7 @@ fn main() {
         .iter()
         .map(|&(nested, group)| (group, otlp_layer(nested), tracing_opentelemetry(nested)))
         .collect();
+    let (sampled_out, tracing_alone) = (otlp_layer_sampled_out(), registry_only());
 
     // About 2.5 s per benchmark on two cores (plus untimed flushes);
     // command-line flags override.
@@ -180,6 +235,19 @@ fn main() {
         }
         group.finish();
     }
+    let mut group = criterion.benchmark_group("tracing_layer_sampled_out");
+    group.throughput(Throughput::Elements(1));
+    for (threads, id) in THREADS {
+        group.bench_function(BenchmarkId::new("otlp_layer_sampled_out", id), |b| {
+            b.iter_custom(|spans| produce(&sampled_out, ValueKind::Borrowed, &ring, threads, spans))
+        });
+        group.bench_function(BenchmarkId::new("registry_only", id), |b| {
+            b.iter_custom(|spans| {
+                produce(&tracing_alone, ValueKind::Borrowed, &ring, threads, spans)
+            })
+        });
+    }
+    group.finish();
     criterion.final_summary();
 
     if let Some(interleaved) = Interleaved::for_mode(mode) {
@@ -206,13 +274,49 @@ fn main() {
                 );
             }
         }
+        for (threads, id) in THREADS {
+            let timing = interleaved.run(
+                || {
+                    produce(
+                        &sampled_out,
+                        ValueKind::Borrowed,
+                        &ring,
+                        threads,
+                        BURST as u64,
+                    )
+                },
+                || {
+                    produce(
+                        &tracing_alone,
+                        ValueKind::Borrowed,
+                        &ring,
+                        threads,
+                        BURST as u64,
+                    )
+                },
+            );
+            comparisons.push(Comparison::new(
+                format!("tracing_layer_sampled_out/{id}"),
+                "OtlpLayer, sampled out",
+                "the registry alone",
+                BURST as u64,
+                timing,
+            ));
+        }
         print_report("tracing_layer", mode, &comparisons);
         println!(
             "  (2_threads: wall time per span with both threads producing; spans in bursts of \
-             {BURST}, untimed flush between bursts; nested: a root and nine children per unit)"
+             {BURST}, untimed flush between bursts; nested: a root and nine children per unit; \
+             sampled_out: flat spans the provider's AlwaysOff sampler drops, against \
+             `tracing_subscriber::registry()` with no layer)"
         );
     }
     if mode != RunMode::List {
+        let received = received_when_sampled_out(&sampled_out);
+        assert_eq!(received, 0, "a sampled-out span reached the pipeline");
+        println!(
+            "tracing_layer: tracing_layer_sampled_out: spans the pipeline received: {received}"
+        );
         for (group, ours, baseline) in &sides {
             println!(
                 "tracing_layer: {group}: where every span went: OtlpLayer {}; \

@@ -192,6 +192,12 @@ pub struct OursPipeline {
 impl OursPipeline {
     /// A pipeline with these batch settings.
     pub fn new(settings: &BatchSettings) -> Self {
+        Self::with_sampler(settings, otlp_sdk::Sampler::default())
+    }
+
+    /// A pipeline with these batch settings whose provider samples with
+    /// `sampler`.
+    pub fn with_sampler(settings: &BatchSettings, sampler: otlp_sdk::Sampler) -> Self {
         let exporter = NoopExporter::default();
         let processor = otlp_sdk::BatchSpanProcessor::builder(exporter.clone())
             .with_batch_config(settings.ours())
@@ -199,6 +205,7 @@ impl OursPipeline {
             .expect("the suites' batch settings are valid");
         let provider = otlp_sdk::TracerProvider::builder()
             .with_service_name(SERVICE_NAME)
+            .with_sampler(sampler)
             .with_processor(processor.clone())
             .build();
         let tracer = provider.tracer(SCOPE_NAME);
