@@ -142,8 +142,12 @@ impl Span {
     }
 
     fn adopt_start_attributes(&mut self, mut attributes: Vec<KeyValue>) {
-        // None given: the span keeps the vector it started with.
+        // None given, the span keeps the vector it started with; not
+        // recording, it keeps none. Either way the vector given serves this
+        // thread's next span or record instead of being freed (a sampled-out
+        // span would otherwise cost an allocation and a free).
         let Some(data) = self.data.as_mut().filter(|_| !attributes.is_empty()) else {
+            spare_attributes::keep(attributes);
             return;
         };
         // The filter only says a key *may* repeat (with a dozen keys, two
@@ -321,7 +325,10 @@ impl Span {
     /// tenth of the hot path.
     #[inline]
     pub fn end(&mut self) {
-        self.finish(clock::now_unix_nanos());
+        // A non-recording (or ended) span reads no clock.
+        if self.data.is_some() {
+            self.finish(clock::now_unix_nanos());
+        }
     }
 
     /// Ends the span at a given time (see [`Span::end`]).
@@ -622,6 +629,28 @@ mod tests {
         let mut expected = distinct;
         expected[3] = KeyValue::new("start.3", "again");
         assert_eq!(spans[1].attributes, expected);
+    }
+
+    #[test]
+    fn a_sampled_out_span_leaves_its_start_attribute_vector_to_the_thread() {
+        let tracer = TracerProvider::builder()
+            .with_sampler(crate::Sampler::AlwaysOff)
+            .build()
+            .tracer("sampled-out");
+        let mut attributes = tracer.attribute_vector();
+        attributes.extend((0..20i64).map(|i| KeyValue::new(format!("key.{i}"), i)));
+        let capacity = attributes.capacity();
+        let mut span = tracer
+            .span_builder("dropped")
+            .attributes(attributes)
+            .start();
+        assert!(!span.is_recording());
+        span.end();
+        // The thread's next vector is that one, emptied: the next span
+        // allocates nothing (a fresh one has room for 8).
+        let next = tracer.attribute_vector();
+        assert!(next.is_empty());
+        assert_eq!(next.capacity(), capacity);
     }
 
     #[test]

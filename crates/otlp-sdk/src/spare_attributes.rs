@@ -7,9 +7,10 @@
 //! A span's attributes live in a vector it allocates at its first attribute.
 //! When the span has been encoded into a pipeline's queue, nothing needs the
 //! vector any more: it is emptied (its values dropped, here, on the thread
-//! that made them) and kept for this thread's next span. It never leaves the
-//! thread, so a thread keeps at most one, of at most [`MAX_KEPT_CAPACITY`]
-//! attributes.
+//! that made them) and kept for this thread's next span. So is the vector of
+//! start attributes given to a span that does not record (sampled out): it
+//! is emptied when the span starts. It never leaves the thread, so a thread
+//! keeps at most one, of at most [`MAX_KEPT_CAPACITY`] attributes.
 
 use otlp_core::KeyValue;
 

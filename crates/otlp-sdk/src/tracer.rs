@@ -154,6 +154,9 @@ impl SpanBuilder<'_> {
     /// Starts the span: decides sampling, assigns ids, records the start time.
     pub fn start(mut self) -> Span {
         if self.attributes.is_empty() && self.links.is_empty() {
+            // An empty vector with room (`Tracer::attribute_vector`) goes back
+            // to the thread for its next span.
+            spare_attributes::keep(std::mem::take(&mut self.attributes));
             return self.start_bare();
         }
         let attributes = std::mem::take(&mut self.attributes);
