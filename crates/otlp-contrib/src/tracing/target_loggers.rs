@@ -65,6 +65,11 @@ impl TargetLoggers {
     /// that every thread logging through the target writes. `f` may log
     /// again (a record emitted while one is): the thread's entry is then
     /// only read.
+    // Inlined into its one caller: called, it copied the record's fields and
+    // `f`'s captures into `pending` right after the caller wrote them, wide
+    // loads over narrow stores the processor cannot forward (half of this
+    // function's samples; `log_layer_threads 1`: 213 -> 204 ns per record).
+    #[inline(always)]
     pub(super) fn with_logger<T>(
         &self,
         carried: T,
