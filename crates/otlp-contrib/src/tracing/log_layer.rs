@@ -269,6 +269,9 @@ fn default_scope() -> InstrumentationScope {
     InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION"))
 }
 
+/// The target of every event `tracing-log` makes of a `log` record.
+const LOG_TARGET: &str = "log";
+
 /// The field `tracing-log` writes a `log` record's target into; with it
 /// come `log.module_path`, `log.file` and `log.line`.
 const LOG_TARGET_FIELD: &str = "log.target";
@@ -339,7 +342,10 @@ where
         );
         event.record(&mut fields);
         fields.push_exception();
-        let from_log = metadata.fields().field(LOG_TARGET_FIELD).is_some();
+        // `tracing-log`'s callsites all have the target "log": other events
+        // skip the scan of their field names.
+        let from_log =
+            metadata.target() == LOG_TARGET && metadata.fields().field(LOG_TARGET_FIELD).is_some();
         // The target's own logger (its scope named after it), unless the
         // layer has one scope or the target is one too many.
         let Some(targets) = &self.targets else {
