@@ -330,7 +330,14 @@ impl EventFields {
     #[inline(always)]
     fn text(&mut self, field: &Field, text: impl FnOnce() -> Str) {
         match field.name() {
-            "message" => self.message = Some(text()),
+            // The old value is dropped first, so that the new one is built
+            // in the field: built aside and moved, its 16-byte loads read
+            // the 8-byte stores that had just built it (a forwarding stall,
+            // a third of `record_debug`'s samples).
+            "message" => {
+                self.message = None;
+                self.message = Some(text());
+            }
             "error" if self.exception.is_none() => self.exception = Some(text()),
             _ => self.push(field, || AnyValue::String(text())),
         }
