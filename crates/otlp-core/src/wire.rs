@@ -61,17 +61,15 @@ pub fn put_len_prefix<B: BufMut + ?Sized>(buf: &mut B, field: u32, len: usize) {
 #[inline]
 pub fn put_bytes_field<B: BufMut + ?Sized>(buf: &mut B, field: u32, bytes: &[u8]) {
     // A short field (a name, a message): its tag and length one byte each.
-    if field < 16
-        && bytes.len() < 128
-        && put_short(
+    if field < 16 && bytes.len() < 128 {
+        put_short(
             buf,
             [&[(field << 3) as u8 | WIRE_LEN, bytes.len() as u8], bytes],
-        )
-    {
-        return;
+        );
+    } else {
+        put_len_prefix(buf, field, bytes.len());
+        buf.put_slice(bytes);
     }
-    put_len_prefix(buf, field, bytes.len());
-    buf.put_slice(bytes);
 }
 
 /// Room [`put_short`] wants in one piece: the longest short field, a
@@ -79,21 +77,20 @@ pub fn put_bytes_field<B: BufMut + ?Sized>(buf: &mut B, field: u32, bytes: &[u8]
 /// is shorter than 128 bytes, behind its tag and length).
 pub(crate) const SHORT_ROOM: usize = 129;
 
-/// Writes `parts` one after the other, at most [`SHORT_ROOM`] bytes in all,
-/// with a few fixed-size stores each instead of a call to `memcpy` (which
-/// costs more than the copy for text this short). Only when `buf` has
-/// `SHORT_ROOM` bytes in one piece (a buffer with room, as the blocks of the
-/// record queue have); otherwise writes nothing and returns `false`, and the
-/// caller writes the parts one by one.
+/// Writes `parts` one after the other. When they take at most
+/// [`SHORT_ROOM`] bytes and `buf` has that much room in one piece (a buffer
+/// with room, as the blocks of the record queue have), with a few fixed-size
+/// stores each instead of a call to `memcpy` (which costs more than the copy
+/// for text this short); otherwise part by part.
 #[inline(always)]
-pub(crate) fn put_short<B: BufMut + ?Sized, const N: usize>(
-    buf: &mut B,
-    parts: [&[u8]; N],
-) -> bool {
+pub(crate) fn put_short<B: BufMut + ?Sized, const N: usize>(buf: &mut B, parts: [&[u8]; N]) {
     let total: usize = parts.iter().map(|part| part.len()).sum();
     let room = buf.chunk_mut();
     if total > SHORT_ROOM || room.len() < SHORT_ROOM {
-        return false;
+        for part in parts {
+            buf.put_slice(part);
+        }
+        return;
     }
     let room = &mut room[..SHORT_ROOM];
     let mut at = 0;
@@ -112,7 +109,6 @@ pub(crate) fn put_short<B: BufMut + ?Sized, const N: usize>(
     unsafe {
         buf.advance_mut(total);
     }
-    true
 }
 
 /// Copies `text` into `out[at..at + text.len()]` with at most two stores of

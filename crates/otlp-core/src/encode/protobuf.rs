@@ -315,8 +315,8 @@ fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[Key
 /// The common attribute, a string value under a non-empty key, whose
 /// `KeyValue` is shorter than 128 bytes: every tag and length prefix is one
 /// byte, so the field is two four-byte headers and the two texts, written
-/// with a few fixed-size stores into a buffer with room ([`put_short`]),
-/// else as four slices. The same bytes as the general path. Returns whether
+/// by [`put_short`]: a few fixed-size stores into a buffer with room, else
+/// four slices. The same bytes as the general path. Returns whether
 /// it wrote the attribute.
 #[inline(always)]
 fn put_short_string_attribute<B: BufMut + ?Sized>(
@@ -343,12 +343,7 @@ fn put_short_string_attribute<B: BufMut + ?Sized>(
         1 << 3 | WIRE_LEN,
         value.len() as u8,
     ];
-    if !put_short(buf, [&key_header, key, &value_header, value]) {
-        buf.put_slice(&key_header);
-        buf.put_slice(key);
-        buf.put_slice(&value_header);
-        buf.put_slice(value);
-    }
+    put_short(buf, [&key_header, key, &value_header, value]);
     true
 }
 
