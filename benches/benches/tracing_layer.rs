@@ -82,29 +82,40 @@ struct TracingSide<P> {
     nested: bool,
 }
 
+/// Records the spans `indices` through `dispatch`: each a root, or (`nested`)
+/// in units of a root and its children.
+fn record_tracing_spans(
+    dispatch: &tracing::Dispatch,
+    nested: bool,
+    ring: &ValueRing,
+    indices: Range<usize>,
+) {
+    tracing::dispatcher::with_default(dispatch, || {
+        if !nested {
+            for index in indices {
+                drop(tracing_span(ring.span(index)));
+            }
+            return;
+        }
+        let mut index = indices.start;
+        while index < indices.end {
+            let end = (index + NESTED_UNIT as usize).min(indices.end);
+            let root = tracing_span(ring.span(index));
+            {
+                let _entered = root.enter();
+                for child in index + 1..end {
+                    drop(tracing_span(ring.span(child)));
+                }
+            }
+            drop(root);
+            index = end;
+        }
+    });
+}
+
 impl<P: HotPath> HotPath for TracingSide<P> {
     fn record_spans(&self, _kind: ValueKind, ring: &ValueRing, indices: Range<usize>) {
-        tracing::dispatcher::with_default(&self.dispatch, || {
-            if !self.nested {
-                for index in indices {
-                    drop(tracing_span(ring.span(index)));
-                }
-                return;
-            }
-            let mut index = indices.start;
-            while index < indices.end {
-                let end = (index + NESTED_UNIT as usize).min(indices.end);
-                let root = tracing_span(ring.span(index));
-                {
-                    let _entered = root.enter();
-                    for child in index + 1..end {
-                        drop(tracing_span(ring.span(child)));
-                    }
-                }
-                drop(root);
-                index = end;
-            }
-        });
+        record_tracing_spans(&self.dispatch, self.nested, ring, indices);
     }
 
     fn flush(&self) {
@@ -148,11 +159,7 @@ struct SampledOutSide {
 
 impl HotPath for SampledOutSide {
     fn record_spans(&self, _kind: ValueKind, ring: &ValueRing, indices: Range<usize>) {
-        tracing::dispatcher::with_default(&self.dispatch, || {
-            for index in indices {
-                drop(tracing_span(ring.span(index)));
-            }
-        });
+        record_tracing_spans(&self.dispatch, false, ring, indices);
     }
 
     // Nothing is queued: no flush, and the spans are not the pipeline's.
