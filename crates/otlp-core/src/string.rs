@@ -194,6 +194,13 @@ impl Str {
     pub fn is_static(&self) -> bool {
         matches!(self.0, Repr::Static(_))
     }
+
+    /// Whether the text is in a shared allocation (cloning or dropping it
+    /// touches a reference count).
+    #[inline]
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Repr::Shared(_))
+    }
 }
 
 impl Default for Str {

@@ -34,7 +34,7 @@ pub(crate) fn keep(mut attributes: Vec<KeyValue>) {
     if attributes.capacity() == 0 || attributes.capacity() > MAX_KEPT_CAPACITY {
         return;
     }
-    attributes.clear();
+    KeyValue::clear_vec(&mut attributes);
     // A thread being torn down has no spare to keep: the vector is freed.
     let _ = SPARE_ATTRIBUTES.try_with(|spare| drop(spare.replace(attributes)));
 }
