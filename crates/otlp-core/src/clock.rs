@@ -47,9 +47,13 @@ pub fn now_unix_nanos() -> u64 {
 /// Nanoseconds since the Unix epoch of `time` (0 before the epoch, saturating
 /// far in the future).
 pub fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    // In 64-bit words (`as_nanos` is a 128-bit product and conversion).
+    time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| {
+        elapsed
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(elapsed.subsec_nanos()))
+    })
 }
 
 #[cfg(test)]
@@ -124,5 +128,13 @@ mod tests {
     fn unix_nanos_saturates_at_both_ends() {
         assert_eq!(unix_nanos(UNIX_EPOCH - Duration::from_secs(1)), 0);
         assert_eq!(unix_nanos(UNIX_EPOCH + Duration::from_nanos(42)), 42);
+        let recent = Duration::new(1_764_000_000, 123_456_789);
+        assert_eq!(unix_nanos(UNIX_EPOCH + recent), 1_764_000_000_123_456_789);
+        // The last representable nanosecond, and a second past it.
+        let last = Duration::from_nanos(u64::MAX);
+        assert_eq!(unix_nanos(UNIX_EPOCH + last), u64::MAX);
+        if let Some(beyond) = UNIX_EPOCH.checked_add(last + Duration::from_secs(1)) {
+            assert_eq!(unix_nanos(beyond), u64::MAX);
+        }
     }
 }
