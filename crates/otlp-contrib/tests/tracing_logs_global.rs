@@ -19,9 +19,13 @@ use otlp_sdk::{LoggerProvider, StatsSnapshot, TracerProvider};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-const SPANS: u64 = 200;
-/// Two events per span: a `TRACE` one and a `WARN` one.
-const RECORDS: u64 = 2 * SPANS;
+/// Spans entered, each with two events: a `TRACE` one and a `WARN` one.
+const ENTERED: u64 = 200;
+/// Spans never entered, each with one event naming it as its parent: the
+/// log layer starts the pending span to read its ids.
+const PENDING: u64 = 20;
+const SPANS: u64 = ENTERED + PENDING;
+const RECORDS: u64 = 2 * ENTERED + PENDING;
 
 fn config(env: &[(&str, &str)]) -> Config {
     ConfigLoader::new()
@@ -75,7 +79,11 @@ fn the_pipelines_own_events_never_become_log_records() {
     )
     .expect("the only global subscriber in this binary");
 
-    for i in 0..SPANS {
+    for i in 0..ENTERED {
+        if i < PENDING {
+            let pending = tracing::info_span!("pending", i);
+            tracing::info!(parent: &pending, i, "pending");
+        }
         let _span = tracing::trace_span!("application", i).entered();
         tracing::trace!(i, "working");
         tracing::warn!(i, "slow");
@@ -122,7 +130,7 @@ fn the_pipelines_own_events_never_become_log_records() {
                 other => panic!("{name}: a string body, not {other:?}"),
             };
             assert!(
-                matches!(body, "working" | "slow"),
+                matches!(body, "working" | "slow" | "pending"),
                 "{name}: not the application's: {body:?}"
             );
             let span = spans

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
@@ -68,6 +69,9 @@ pub struct OtlpLogLayer {
     /// The dispatch this layer is part of, to start an `OtlpLayer` span that
     /// is still pending (set once, when the subscriber becomes a dispatch).
     dispatch: OnceLock<WeakDispatch>,
+    /// Whether that dispatch has an `OtlpLayer`: without one no span has a
+    /// context to give a record, and none is looked for.
+    spans_recorded: AtomicBool,
 }
 
 impl fmt::Debug for OtlpLogLayer {
@@ -128,6 +132,7 @@ impl OtlpLogLayerBuilder {
             targets,
             location: self.location,
             dispatch: OnceLock::new(),
+            spans_recorded: AtomicBool::new(false),
         }
     }
 }
@@ -167,7 +172,7 @@ impl OtlpLogLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if event.is_root() {
+        if event.is_root() || !self.spans_recorded.load(Ordering::Relaxed) {
             return None;
         }
         // The whole subscriber's current span (`Context::current_span` is not
@@ -177,6 +182,20 @@ impl OtlpLogLayer {
             Some(parent) => parent.clone(),
             None => ctx.current_span().id()?.clone(),
         };
+        // Most events are in a span an `OtlpLayer` has started (entered):
+        // its context is read through this layer's context, without the
+        // dispatch (upgrading the weak handle writes a reference count every
+        // thread shares, and was a third of this function). If this layer's
+        // filter hides the span, or it is pending or not an `OtlpLayer`
+        // span, the whole subscriber is searched below.
+        if let Some(span) = ctx.span(&id)
+            && let Some(context) = span
+                .extensions()
+                .get::<SpanState>()
+                .and_then(SpanState::started_context)
+        {
+            return Some(context.clone());
+        }
         let dispatch = self.dispatch.get()?.upgrade()?;
         let subscriber = dispatch.downcast_ref::<S>()?;
         // The span, then its ancestors (`parent()`: `scope()` would look
@@ -325,7 +344,10 @@ where
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         // A second registration (the same layer cannot be in two
         // subscribers, but be safe) keeps the first.
-        let _ = self.dispatch.set(subscriber.downgrade());
+        if self.dispatch.set(subscriber.downgrade()).is_ok() {
+            let recorded = subscriber.downcast_ref::<WithContext>().is_some();
+            self.spans_recorded.store(recorded, Ordering::Relaxed);
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
