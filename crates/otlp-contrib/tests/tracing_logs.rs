@@ -416,6 +416,27 @@ fn a_per_layer_filter_keeps_what_it_lets_through_and_the_spans_ids() {
 }
 
 #[test]
+fn an_otlp_layer_behind_a_reload_layer_still_gives_its_spans_ids() {
+    // `reload::Layer` hides the layer from downcasts: the span's ids are
+    // found in its extensions all the same.
+    let pipelines = Pipelines::new();
+    let (reloadable, _handle) =
+        tracing_subscriber::reload::Layer::new(OtlpLayer::new(&pipelines.tracers));
+    let subscriber = tracing_subscriber::registry()
+        .with(reloadable)
+        .with(OtlpLogLayer::new(&pipelines.loggers));
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("reloaded").entered();
+        tracing::info!("inside");
+    });
+    let exported = pipelines.finish();
+    let record = exported.record("inside");
+    let span = exported.span("reloaded");
+    assert_eq!(record.trace_id, span.trace_id);
+    assert_eq!(record.span_id, span.span_id);
+}
+
+#[test]
 fn spans_no_otlp_layer_records_give_no_ids() {
     let pipelines = Pipelines::new();
     let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));

@@ -3,6 +3,7 @@
 use std::any::TypeId;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
@@ -101,6 +102,7 @@ impl OtlpLayerBuilder {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        LAYER_BUILT.store(true, Ordering::Release);
         OtlpLayer {
             tracer: self.provider.tracer_with_scope(self.scope),
             location: self.location,
@@ -109,6 +111,16 @@ impl OtlpLayerBuilder {
             _subscriber: PhantomData,
         }
     }
+}
+
+/// Set once an `OtlpLayer` is built in this process: until then no
+/// `tracing` span carries a [`SpanState`], and `OtlpLogLayer` looks for none.
+static LAYER_BUILT: AtomicBool = AtomicBool::new(false);
+
+/// Whether an `OtlpLayer` was built in this process (in any subscriber,
+/// whatever wraps it: a span's state is found in its extensions).
+pub(super) fn any_layer_built() -> bool {
+    LAYER_BUILT.load(Ordering::Acquire)
 }
 
 impl<S> OtlpLayer<S>

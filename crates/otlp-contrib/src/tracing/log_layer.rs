@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
@@ -69,9 +68,6 @@ pub struct OtlpLogLayer {
     /// The dispatch this layer is part of, to start an `OtlpLayer` span that
     /// is still pending (set once, when the subscriber becomes a dispatch).
     dispatch: OnceLock<WeakDispatch>,
-    /// Whether that dispatch has an `OtlpLayer`: without one no span has a
-    /// context to give a record, and none is looked for.
-    spans_recorded: AtomicBool,
 }
 
 impl fmt::Debug for OtlpLogLayer {
@@ -132,7 +128,6 @@ impl OtlpLogLayerBuilder {
             targets,
             location: self.location,
             dispatch: OnceLock::new(),
-            spans_recorded: AtomicBool::new(false),
         }
     }
 }
@@ -172,7 +167,8 @@ impl OtlpLogLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if event.is_root() || !self.spans_recorded.load(Ordering::Relaxed) {
+        // Without an `OtlpLayer` in the process no span has a context to give.
+        if event.is_root() || !super::layer::any_layer_built() {
             return None;
         }
         // The whole subscriber's current span (`Context::current_span` is not
@@ -344,10 +340,7 @@ where
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         // A second registration (the same layer cannot be in two
         // subscribers, but be safe) keeps the first.
-        if self.dispatch.set(subscriber.downgrade()).is_ok() {
-            let recorded = subscriber.downcast_ref::<WithContext>().is_some();
-            self.spans_recorded.store(recorded, Ordering::Relaxed);
-        }
+        let _ = self.dispatch.set(subscriber.downgrade());
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
