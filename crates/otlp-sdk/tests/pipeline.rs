@@ -282,6 +282,37 @@ fn shutdown_returns_by_its_deadline_when_the_exporter_hangs() {
 }
 
 #[test]
+fn a_flush_waits_for_the_exports_already_in_flight() {
+    // Three batches go out on their own (the batch size is reached) and take
+    // 100 ms each; permits are left, so the loop parks without asking to be
+    // woken by their completions. The flush that follows must be: it returns
+    // as soon as they settle, long before its deadline or the scheduled
+    // delay (a minute).
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
+        Behaviour::Slow(Duration::from_millis(100))
+    }))
+    .with_batch_config(batch(4096, 10, 60_000))
+    .build()
+    .unwrap();
+    for i in 0..30 {
+        processor.on_end(span(i));
+    }
+    let started = Instant::now();
+    processor.force_flush(Duration::from_secs(20)).unwrap();
+    // Not a timing goal: a loop left asleep until the flush's deadline
+    // would answer after about 19 s, still in time.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the flush waited {:?} for exports that took 100 ms",
+        started.elapsed()
+    );
+    let stats = processor.stats();
+    assert_eq!(stats.exported, 30, "{stats:#?}");
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+    assert_final(&processor.stats());
+}
+
+#[test]
 fn force_flush_delivers_what_was_queued_and_reports_failures() {
     let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
         .with_batch_config(batch(4096, 512, 60_000))
