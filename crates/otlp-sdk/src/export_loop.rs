@@ -457,7 +457,9 @@ impl<E: Exporter> ExportLoop<E> {
         if count == 0 {
             return;
         }
-        self.shared.progress.note_take();
+        self.shared
+            .progress
+            .note_take(self.shared.queue.has_room_to_resume());
         let stats = &self.shared.stats;
         Stats::add(&stats.taken, count as u64);
         Stats::add(&stats.batches, 1);

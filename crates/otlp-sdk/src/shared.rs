@@ -81,11 +81,19 @@ impl Progress {
         self.moved_at.fetch_max(self.now(), Ordering::Relaxed);
     }
 
-    /// Called by the loop whenever it takes spans: there is room again, so
-    /// producers waiting for it are woken.
-    pub(crate) fn note_take(&self) {
+    /// Called by the loop whenever it takes spans; producers waiting for
+    /// room are woken when `wake_waiters` (the take left enough of it).
+    pub(crate) fn note_take(&self, wake_waiters: bool) {
         self.note_movement();
         self.takes.fetch_add(1, Ordering::SeqCst);
+        if wake_waiters {
+            self.wake_waiters();
+        }
+    }
+
+    /// Wakes every producer waiting for room (the loop, when a take left
+    /// enough of it; shutdown).
+    pub(crate) fn wake_waiters(&self) {
         if self.has_waiters.load(Ordering::SeqCst) && self.has_waiters.swap(false, Ordering::SeqCst)
         {
             let waiters =
@@ -145,6 +153,21 @@ impl Progress {
             std::thread::park_timeout(at_most);
         }
     }
+}
+
+/// Longest a producer waiting for room sleeps before it looks at the clock
+/// (to give up on a stalled pipeline) and tries again; a take that leaves
+/// enough room wakes it sooner.
+const MAX_WAIT_STEP: Duration = Duration::from_millis(10);
+
+/// How long a producer that has waited `elapsed` of its `bound` sleeps next:
+/// until the bound, in steps of at most [`MAX_WAIT_STEP`].
+fn wait_step(elapsed: Duration, bound: Duration) -> Duration {
+    bound
+        .checked_sub(elapsed)
+        .filter(|left| !left.is_zero())
+        .unwrap_or(MAX_WAIT_STEP)
+        .min(MAX_WAIT_STEP)
 }
 
 impl Shared {
@@ -209,20 +232,18 @@ impl Shared {
             return Stats::add(&self.stats.dropped_queue_full, 1);
         }
         let started = Instant::now();
-        let mut step = 0u32;
         loop {
             // Room may be held by partly filled blocks of other threads: the
             // loop hands them over and takes them.
             self.queue.want_room();
             let seen = progress.takes.load(Ordering::SeqCst);
-            if step < 4 {
-                std::thread::yield_now();
-            } else {
-                // Woken as soon as the loop takes a batch (room again), or
-                // after a millisecond to look at the clock.
-                progress.wait_for_take(seen, Duration::from_millis(1));
+            // Woken when a take leaves a good share of the queue free (see
+            // `RecordQueue::has_room_to_resume`), so that a producer that
+            // outruns its backend resumes for many records at a time instead
+            // of once per batch taken; or after a step, to look at the clock.
+            if !self.queue.has_room_to_resume() {
+                progress.wait_for_take(seen, wait_step(started.elapsed(), bound));
             }
-            step = step.saturating_add(1);
             match self.queue.push(record) {
                 Push::Queued => return,
                 Push::Full => {}
