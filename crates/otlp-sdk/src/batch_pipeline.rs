@@ -115,8 +115,6 @@ impl BatchPipeline {
         if self.inner.shared.shut_down.swap(true, Ordering::SeqCst) {
             return Err(PipelineError::ShutDown);
         }
-        // Producers waiting for room look again now, not at their next step.
-        self.inner.shared.progress.wake_waiters();
         let answer = self.send(|reply| Command::Shutdown { reply, deadline }, deadline);
         // The loop answers as its last act, so joining it now is immediate.
         let loop_thread = answer
@@ -145,7 +143,6 @@ impl Drop for Inner {
         if self.shared.shut_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.shared.progress.wake_waiters();
         let deadline = Instant::now() + self.control.drop_timeout;
         let (reply, answer) = crossbeam_channel::bounded(1);
         if self

@@ -307,11 +307,6 @@ impl<E: Exporter> ExportLoop<E> {
         let room_wanted = self.shared.queue.room_wanted();
         if self.cut_pending || self.draining() || room_wanted {
             self.shared.queue.steal_partial_blocks();
-            // Handing blocks over gives back the budget they held and did not
-            // fill: waiting producers may have room without a take.
-            if room_wanted && self.shared.queue.has_room_to_resume() {
-                self.shared.progress.wake_waiters();
-            }
         }
         // The strictest fsync policy: a batch written to disk holds every
         // record handed over before it was cut.
@@ -462,9 +457,7 @@ impl<E: Exporter> ExportLoop<E> {
         if count == 0 {
             return;
         }
-        self.shared
-            .progress
-            .note_take(self.shared.queue.has_room_to_resume());
+        self.shared.progress.note_take();
         let stats = &self.shared.stats;
         Stats::add(&stats.taken, count as u64);
         Stats::add(&stats.batches, 1);

@@ -99,9 +99,6 @@ const MIN_SPARE_BLOCKS: usize = 4;
 /// one byte each they take around an empty record: a bound on a request's
 /// size from a group's overhead and its records' lengths.
 pub(crate) const GROUP_PREFIX_SLACK: usize = 10;
-/// A producer that found the queue full resumes once this share of it is
-/// free again ([`RecordQueue::has_room_to_resume`]).
-const RESUME_SHARE: usize = 8;
 /// Distinct resource-and-scope pairs one pipeline tells apart.
 const MAX_GROUPS: usize = 4096;
 
@@ -823,31 +820,6 @@ impl RecordQueue {
         (self.budget.max_records != usize::MAX).then_some(self.budget.max_records)
     }
 
-    /// Whether a producer that found no room should try again: at least
-    /// [`1 / RESUME_SHARE`](RESUME_SHARE) of the byte budget is free, and
-    /// of the count cap when one is set.
-    ///
-    /// A producer that outruns its backend fills the queue, then waits for
-    /// this rather than for any room at all: woken for every batch the loop
-    /// takes, it would park and wake (two context switches, and caches
-    /// refilled) once per batch; woken at this mark, it runs for thousands
-    /// of records at a time. The backend drains the queue at the same pace
-    /// either way: seven eighths of it are still waiting to be sent.
-    pub(crate) fn has_room_to_resume(&self) -> bool {
-        let budget = &self.budget;
-        let free_bytes = budget
-            .max_bytes
-            .saturating_sub(budget.bytes.load(Ordering::Acquire));
-        if free_bytes < (budget.max_bytes / RESUME_SHARE).max(1) {
-            return false;
-        }
-        budget.max_records == usize::MAX
-            || budget
-                .max_records
-                .saturating_sub(budget.records.load(Ordering::Acquire))
-                >= (budget.max_records / RESUME_SHARE).max(1)
-    }
-
     /// A producer found no room: the loop should steal partial blocks.
     pub(crate) fn want_room(&self) {
         self.room_wanted.store(true, Ordering::Relaxed);
@@ -1086,35 +1058,6 @@ mod tests {
         assert_eq!(batch.take(&queue, 1, usize::MAX), 1);
         assert_eq!(queue.push(&small), Push::Queued);
         assert_eq!(queue.push(&small), Push::Full);
-    }
-
-    #[test]
-    fn a_full_queue_has_room_to_resume_once_an_eighth_of_it_is_free() {
-        let small = span("small", "");
-        let one = HEADER + record::span_len(&small);
-        // By bytes: 16 records' worth, resumed with 2 free.
-        let queue = RecordQueue::new(16 * one, None, usize::MAX, 1);
-        let mut batch = Batch::default();
-        while queue.push(&small) == Push::Queued {}
-        queue.steal_partial_blocks();
-        assert!(!queue.has_room_to_resume());
-        assert_eq!(batch.take(&queue, 1, usize::MAX), 1);
-        batch.finish(&queue);
-        assert!(!queue.has_room_to_resume(), "one record free of 16");
-        assert_eq!(batch.take(&queue, 1, usize::MAX), 1);
-        batch.finish(&queue);
-        assert!(queue.has_room_to_resume(), "two records free of 16");
-        // By the count cap: 64 records, resumed with 8 free, however much
-        // of the byte budget is free.
-        let queue = RecordQueue::new(1 << 20, Some(64), usize::MAX, 1);
-        while queue.push(&small) == Push::Queued {}
-        queue.steal_partial_blocks();
-        assert_eq!(batch.take(&queue, 7, usize::MAX), 7);
-        batch.finish(&queue);
-        assert!(!queue.has_room_to_resume(), "7 records free of 64");
-        assert_eq!(batch.take(&queue, 1, usize::MAX), 1);
-        batch.finish(&queue);
-        assert!(queue.has_room_to_resume(), "8 records free of 64");
     }
 
     #[test]

@@ -81,19 +81,11 @@ impl Progress {
         self.moved_at.fetch_max(self.now(), Ordering::Relaxed);
     }
 
-    /// Called by the loop whenever it takes spans; producers waiting for
-    /// room are woken when `wake_waiters` (the take left enough of it).
-    pub(crate) fn note_take(&self, wake_waiters: bool) {
+    /// Called by the loop whenever it takes spans: there is room again, so
+    /// producers waiting for it are woken.
+    pub(crate) fn note_take(&self) {
         self.note_movement();
         self.takes.fetch_add(1, Ordering::SeqCst);
-        if wake_waiters {
-            self.wake_waiters();
-        }
-    }
-
-    /// Wakes every producer waiting for room (the loop, when a take left
-    /// enough of it; shutdown).
-    pub(crate) fn wake_waiters(&self) {
         if self.has_waiters.load(Ordering::SeqCst) && self.has_waiters.swap(false, Ordering::SeqCst)
         {
             let waiters =
@@ -153,21 +145,6 @@ impl Progress {
             std::thread::park_timeout(at_most);
         }
     }
-}
-
-/// Longest a producer waiting for room sleeps before it looks at the clock
-/// (to give up on a stalled pipeline) and tries again; a take that leaves
-/// enough room wakes it sooner.
-const MAX_WAIT_STEP: Duration = Duration::from_millis(10);
-
-/// How long a producer that has waited `elapsed` of its `bound` sleeps next:
-/// until the bound, in steps of at most [`MAX_WAIT_STEP`].
-fn wait_step(elapsed: Duration, bound: Duration) -> Duration {
-    bound
-        .checked_sub(elapsed)
-        .filter(|left| !left.is_zero())
-        .unwrap_or(MAX_WAIT_STEP)
-        .min(MAX_WAIT_STEP)
 }
 
 impl Shared {
@@ -232,28 +209,23 @@ impl Shared {
             return Stats::add(&self.stats.dropped_queue_full, 1);
         }
         let started = Instant::now();
-        // The last push found the resume mark reached and still failed: the
-        // record needs more than the mark, or another producer came first.
-        let mut full_at_the_mark = false;
+        let mut step = 0u32;
         loop {
-            #[cfg(test)]
-            tests::WAIT_ROUNDS.with(|rounds| rounds.set(rounds.get() + 1));
             // Room may be held by partly filled blocks of other threads: the
             // loop hands them over and takes them.
             self.queue.want_room();
             let seen = progress.takes.load(Ordering::SeqCst);
-            // Woken when a take leaves a good share of the queue free (see
-            // `RecordQueue::has_room_to_resume`), so that a producer that
-            // outruns its backend resumes for many records at a time instead
-            // of once per batch taken; or after a step, to look at the clock.
-            // Past the mark, each take may be the one that makes room.
-            let at_the_mark = self.queue.has_room_to_resume();
-            if !at_the_mark || full_at_the_mark {
-                progress.wait_for_take(seen, wait_step(started.elapsed(), bound));
+            if step < 4 {
+                std::thread::yield_now();
+            } else {
+                // Woken as soon as the loop takes a batch (room again), or
+                // after a millisecond to look at the clock.
+                progress.wait_for_take(seen, Duration::from_millis(1));
             }
+            step = step.saturating_add(1);
             match self.queue.push(record) {
                 Push::Queued => return,
-                Push::Full => full_at_the_mark = at_the_mark,
+                Push::Full => {}
                 other => return self.count_refused(other),
             }
             if self.shut_down.load(Ordering::SeqCst) {
@@ -275,75 +247,5 @@ impl Shared {
         snapshot.queue_capacity_bytes = self.queue.max_bytes() as u64;
         snapshot.queue_capacity = self.queue.max_records().unwrap_or(0) as u64;
         snapshot
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::cell::Cell;
-    use std::time::Duration;
-
-    use otlp_core::encode::Encoding;
-    use otlp_core::{KeyValue, SpanData};
-
-    use crate::config::{BatchConfig, FullPolicy};
-    use crate::{BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, SpanProcessor};
-
-    thread_local! {
-        /// Rounds of `block_until_room` on this thread: how many times a
-        /// producer waiting for room looked for it.
-        pub(super) static WAIT_ROUNDS: Cell<u64> = const { Cell::new(0) };
-    }
-
-    /// Accepts everything, each answer two milliseconds late.
-    struct SlowExporter;
-
-    impl Exporter for SlowExporter {
-        fn encoding(&self) -> Encoding {
-            Encoding::Protobuf
-        }
-
-        async fn export(&self, _: ExportRequest) -> ExportOutcome {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            ExportOutcome::Success
-        }
-    }
-
-    #[test]
-    fn a_record_larger_than_the_resume_mark_waits_for_takes_without_spinning() {
-        // A 64 KiB queue resumes producers at 8 KiB free; with spans of some
-        // 11 KiB, a full queue has more than the mark free and less than a
-        // span needs. A producer that took the mark for room looked again at
-        // once, over and over, until the slow exporter made room (103,260
-        // rounds for these 40 spans); one that waits for the next take looks
-        // about twice per span.
-        let processor = BatchSpanProcessor::builder(SlowExporter)
-            .with_batch_config(BatchConfig {
-                max_queue_size: None,
-                max_queue_bytes: 64 * 1024,
-                max_export_batch_size: 1,
-                max_concurrent_exports: 1,
-                scheduled_delay: Duration::from_millis(1),
-                full_policy: FullPolicy::Block(Duration::from_secs(30)),
-                ..BatchConfig::default()
-            })
-            .build()
-            .expect("pipeline");
-        let spans = 40;
-        let before = WAIT_ROUNDS.with(Cell::get);
-        for i in 0..spans {
-            processor.on_end(
-                SpanData::builder(format!("big-{i}"))
-                    .attribute(KeyValue::new("payload", "x".repeat(11_000)))
-                    .build(),
-            );
-        }
-        let rounds = WAIT_ROUNDS.with(Cell::get) - before;
-        processor
-            .shutdown(Duration::from_secs(30))
-            .expect("shutdown");
-        let stats = processor.stats();
-        assert_eq!((stats.exported, stats.dropped), (spans, 0), "{stats:#?}");
-        assert!(rounds < 10 * spans, "{rounds} rounds for {spans} spans");
     }
 }

@@ -754,50 +754,6 @@ fn the_block_policy_waits_for_a_slow_but_healthy_backend() {
     assert_eq!((stats.exported, stats.dropped), (600, 0), "{stats:#?}");
 }
 
-/// How many times the calling thread has slept (parked, waited on a lock),
-/// as Linux counts it.
-#[cfg(target_os = "linux")]
-fn voluntary_context_switches() -> u64 {
-    let status = std::fs::read_to_string("/proc/thread-self/status").expect("readable");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|count| count.trim().parse().ok())
-        .expect("the count in the status")
-}
-
-#[test]
-#[cfg(target_os = "linux")]
-fn a_producer_that_outruns_its_backend_sleeps_until_an_eighth_of_the_queue_is_free() {
-    // One export at a time, 32 spans each, every answer a millisecond late:
-    // the producer fills the queue of 1,024 and then waits for room. Woken
-    // for every batch taken, and every millisecond besides, it slept 635 to
-    // 662 times for these 10,000 spans; waiting for 128 free records, it
-    // sleeps about 70 times and runs in longer stretches. A count, not a
-    // time: scheduling moves it little.
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
-        Behaviour::Slow(Duration::from_millis(1))
-    }))
-    .with_batch_config(BatchConfig {
-        max_concurrent_exports: 1,
-        full_policy: FullPolicy::Block(Duration::from_secs(30)),
-        ..batch(1_024, 32, 1)
-    })
-    .build()
-    .unwrap();
-    let spans: Vec<SpanData> = (0..10_000).map(span).collect();
-    let before = voluntary_context_switches();
-    for span in spans {
-        processor.on_end(span);
-    }
-    let slept = voluntary_context_switches() - before;
-    processor.shutdown(Duration::from_secs(30)).unwrap();
-    let stats = processor.stats();
-    assert_final(&stats);
-    assert_eq!((stats.exported, stats.dropped), (10_000, 0), "{stats:#?}");
-    assert!(slept < 160, "the producer slept {slept} times");
-}
-
 #[test]
 fn the_block_policy_holds_producers_one_bound_per_stall_when_exports_fail() {
     // The backend refuses everything: exports retry, nothing leaves the queue.

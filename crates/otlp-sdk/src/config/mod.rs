@@ -733,10 +733,8 @@ pub enum FullPolicy {
     /// waits this bound at most, drops, and so do the following producers at
     /// once, without waiting, until the loop takes spans again — a dead
     /// backend holds producers for one bound per stall, not one per span. A
-    /// waiting producer sleeps (it does not spin) until an eighth of the
-    /// queue is free again, so that it then runs for many records at a time
-    /// rather than waking for every batch taken, or for at most 10 ms at a
-    /// time to look at the clock. With the durable queue, failing exports do
+    /// waiting producer sleeps in short steps and is woken as soon as there
+    /// is room; it does not spin. With the durable queue, failing exports do
     /// not stall the pipeline while its disk has room: the loop moves spans
     /// to disk, and producers wait for it (only a loop that takes nothing
     /// for a whole attempt timeout stalls it). Once the disk is three
