@@ -196,10 +196,12 @@ impl Str {
     }
 
     /// Whether the text is in a shared allocation (cloning or dropping it
-    /// touches a reference count).
+    /// touches a reference count). Anything but `'static` and inline text
+    /// counts as shared, so that a representation added later is released
+    /// by `KeyValue::clear_vec` unless it is listed here as owning nothing.
     #[inline]
     pub fn is_shared(&self) -> bool {
-        matches!(self.0, Repr::Shared(_))
+        !matches!(self.0, Repr::Static(_) | Repr::Inline(_))
     }
 }
 
