@@ -34,7 +34,9 @@ pub struct ReceiverConfig {
     /// and as tonic's maximum decoding message size. Default
     /// [`DEFAULT_MAX_REQUEST_BYTES`].
     pub max_request_bytes: usize,
-    /// Worker threads of the receiver's own tokio runtime. Default 2.
+    /// Threads that serve connections, each with its own single-threaded
+    /// tokio runtime; a connection stays on one of them from start to end,
+    /// and new connections go to the one serving the fewest. Default 2.
     pub worker_threads: usize,
     /// Called with every decoded request of any signal (in [`Store::All`] and
     /// [`Store::DecodeOnly`] modes) as soon as its answer is decided, on a

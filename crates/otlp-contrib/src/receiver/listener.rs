@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use super::workers::WorkerPool;
+
 /// A TLS handshake that takes longer than this is abandoned.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between attempts to bind again after a refusal window.
@@ -50,10 +52,12 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Runs a listener until the command channel closes (receiver shutdown).
+/// Each accepted connection is served on one of `workers`' threads.
 pub(crate) async fn run<S, B>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     service: S,
+    workers: WorkerPool,
     mut commands: mpsc::UnboundedReceiver<ListenerCommand>,
 ) where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -86,7 +90,16 @@ pub(crate) async fn run<S, B>(
         };
         match event {
             Event::Accepted(Ok(stream)) => {
-                connections.spawn(serve_connection(stream, acceptor.clone(), service.clone()));
+                // The worker registers the socket with its own runtime.
+                let Ok(stream) = stream.into_std() else {
+                    continue;
+                };
+                let (acceptor, service) = (acceptor.clone(), service.clone());
+                workers.spawn(&mut connections, async move {
+                    if let Ok(stream) = TcpStream::from_std(stream) {
+                        serve_connection(stream, acceptor, service).await;
+                    }
+                });
             }
             // Out of file descriptors and the like: let it pass, do not spin.
             Event::Accepted(Err(_)) => tokio::time::sleep(Duration::from_millis(10)).await,

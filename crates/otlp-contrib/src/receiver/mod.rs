@@ -2,8 +2,10 @@
 //! examples, benchmarks and local debugging.
 //!
 //! [`Receiver::start`] binds OTLP/gRPC and OTLP/HTTP listeners (free loopback
-//! ports by default) on its own runtime thread, so it works the same from
-//! synchronous code, `#[test]` and `#[tokio::test]`. It accepts what a
+//! ports by default) on its own threads and tokio runtimes (one thread
+//! listens, [`ReceiverConfig::worker_threads`] serve connections, each
+//! connection on one of them), so it works the same from synchronous code,
+//! `#[test]` and `#[tokio::test]`. It accepts what a
 //! collector accepts:
 //!
 //! - gRPC `TraceService/Export`, `LogsService/Export` and
@@ -71,6 +73,7 @@ mod shared;
 mod store;
 mod tls;
 mod tree;
+mod workers;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -106,7 +109,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A running OTLP receiver of traces, logs and metrics. See the [module docs](self).
 ///
-/// The receiver runs on its own thread with its own tokio runtime
+/// The receiver runs on its own threads with their own tokio runtimes
 /// ([`ReceiverConfig::worker_threads`]); this handle controls it and reads
 /// what it collected. All methods are synchronous and cheap except the ones
 /// that copy collected requests. The receiver stops on [`shutdown`](Self::shutdown)
@@ -150,16 +153,18 @@ impl Receiver {
             None => (None, None),
         };
         let shared = Shared::new(&config);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.worker_threads)
-            .thread_name("otlp-receiver-worker")
-            // The server's own telemetry (hyper, h2, tonic) is never recorded:
-            // an embedded receiver must not feed the program's pipeline.
-            .on_thread_start(otlp_sdk::own_threads::enter)
+        // Listening and control run on the receiver's thread; connections on
+        // the workers (see `workers` for why each keeps its connections). The
+        // server's own telemetry (hyper, h2, tonic) is never recorded on any
+        // of them: an embedded receiver must not feed the program's pipeline.
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .on_thread_unpark(otlp_sdk::own_threads::catch_up)
             .enable_all()
             .build()
             .map_err(ReceiverError::Runtime)?;
+        let workers =
+            workers::Workers::start(config.worker_threads).map_err(ReceiverError::Runtime)?;
+        let pool = workers.pool();
 
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -183,7 +188,7 @@ impl Receiver {
                             grpc::serve(Arc::clone(&shared), request)
                         });
                         let (tx, rx) = mpsc::unbounded_channel();
-                        tokio::spawn(listener::run(socket, grpc_tls, service, rx));
+                        tokio::spawn(listener::run(socket, grpc_tls, service, pool.clone(), rx));
                         started.listeners.push(tx);
                     }
                     if let Some(addr) = http {
@@ -194,7 +199,7 @@ impl Receiver {
                             http::serve(Arc::clone(&shared), request)
                         });
                         let (tx, rx) = mpsc::unbounded_channel();
-                        tokio::spawn(listener::run(socket, http_tls, service, rx));
+                        tokio::spawn(listener::run(socket, http_tls, service, pool, rx));
                         started.listeners.push(tx);
                     }
                     Ok::<_, ReceiverError>(started)
@@ -206,7 +211,10 @@ impl Receiver {
                         let _ = stop_rx.await;
                     });
                 }
+                // Dropping the listeners aborts their connections; the
+                // workers then drop what is left.
                 runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
+                workers.shutdown();
             })
             .map_err(ReceiverError::Runtime)?;
         let started = match started_rx.recv() {

@@ -105,6 +105,75 @@ async fn decode_only_feeds_the_observer_and_keeps_nothing() {
     assert_eq!(receiver.span_count(), 2);
 }
 
+/// The service name a request's first resource carries.
+fn service_of(request: &ReceivedRequest) -> String {
+    let resource = request.request.resource_spans[0].resource.as_ref();
+    resource
+        .and_then(|resource| {
+            resource
+                .attributes
+                .iter()
+                .find(|attribute| attribute.key == "service.name")
+        })
+        .map(|attribute| format!("{:?}", attribute.value))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_is_served_on_one_thread_and_two_on_two() {
+    let threads: Arc<Mutex<Vec<(String, std::thread::ThreadId)>>> = Arc::default();
+    let observer_threads = Arc::clone(&threads);
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::DecodeOnly,
+        worker_threads: 2,
+        observer: Some(RequestObserver::new(move |request| {
+            let thread = std::thread::current().id();
+            let service = service_of(request);
+            observer_threads
+                .lock()
+                .expect("lock")
+                .push((service, thread));
+        })),
+        ..Default::default()
+    })
+    .expect("start");
+    let endpoint = receiver.grpc_endpoint().expect("grpc");
+    // Two HTTP/2 connections, open together, each sending many streams at once.
+    let (first, second) = (grpc_client(&endpoint).await, grpc_client(&endpoint).await);
+    let mut calls = tokio::task::JoinSet::new();
+    for (client, service) in [(first, "first"), (second, "second")] {
+        let request = rich_request(service, 3);
+        for _ in 0..40 {
+            let (mut client, request) = (client.clone(), request.clone());
+            calls.spawn(async move { client.export(request).await.map(|_| ()) });
+        }
+    }
+    while let Some(call) = calls.join_next().await {
+        call.expect("the call's task").expect("export");
+    }
+    assert!(receiver.wait_for_spans(240, TIMEOUT));
+
+    let threads = threads.lock().expect("lock").clone();
+    assert_eq!(threads.len(), 80);
+    let served_on = |service: &str| {
+        let mut ids: Vec<_> = threads
+            .iter()
+            .filter(|(name, _)| name.contains(service))
+            .map(|(_, thread)| *thread)
+            .collect();
+        assert_eq!(ids.len(), 40, "{service}");
+        ids.dedup();
+        ids
+    };
+    let (first, second) = (served_on("first"), served_on("second"));
+    assert_eq!(first.len(), 1, "one connection, one thread: {first:?}");
+    assert_eq!(second.len(), 1, "one connection, one thread: {second:?}");
+    assert_ne!(
+        first, second,
+        "the second connection goes to the idle worker"
+    );
+}
+
 #[tokio::test]
 async fn refusing_connections_breaks_open_and_new_connections_then_recovers() {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
