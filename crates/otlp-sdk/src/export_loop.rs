@@ -228,10 +228,14 @@ impl<E: Exporter> ExportLoop<E> {
             let nothing_to_wait_for = target_taken <= taken && last_seq.is_none();
             self.flushes.push(PendingFlush {
                 reply,
-                // Leave a little time to settle accounts and answer before the caller's deadline.
+                // Leave time to settle accounts and answer before the caller's
+                // deadline, even on a loaded machine where this thread runs a
+                // few milliseconds late: a tenth of the time, at most 50 ms
+                // (a twentieth, at most 20 ms, was once too little for a
+                // 200 ms shutdown while every test of a binary ran at once).
                 deadline: deadline
-                    - (deadline.saturating_duration_since(Instant::now()) / 20)
-                        .min(Duration::from_millis(20)),
+                    - (deadline.saturating_duration_since(Instant::now()) / 10)
+                        .min(Duration::from_millis(50)),
                 target_taken,
                 first_seq,
                 last_seq: if nothing_to_wait_for {
