@@ -174,6 +174,14 @@ mod tests {
             .expect("the worker runs the task")
     }
 
+    /// How many connections each worker counts.
+    fn loads(pool: &WorkerPool) -> Vec<usize> {
+        let loads = pool.workers.iter();
+        loads
+            .map(|(_, load)| load.load(Ordering::Relaxed))
+            .collect()
+    }
+
     #[test]
     fn connections_spread_over_workers_by_load_and_stay_on_theirs() {
         let workers = Workers::start(2).expect("workers start");
@@ -195,22 +203,12 @@ mod tests {
             // A tie goes to the first worker.
             let d = thread_of_spawn(&pool, &mut first);
             assert_eq!(d, a);
-            let loads: Vec<usize> = pool
-                .workers
-                .iter()
-                .map(|(_, load)| load.load(Ordering::Relaxed))
-                .collect();
-            assert_eq!(loads, vec![2, 1]);
+            assert_eq!(loads(&pool), vec![2, 1]);
             first.abort_all();
             second.abort_all();
             while first.join_next().await.is_some() {}
             while second.join_next().await.is_some() {}
-            let loads: Vec<usize> = pool
-                .workers
-                .iter()
-                .map(|(_, load)| load.load(Ordering::Relaxed))
-                .collect();
-            assert_eq!(loads, vec![0, 0]);
+            assert_eq!(loads(&pool), vec![0, 0]);
         });
         workers.shutdown();
     }
