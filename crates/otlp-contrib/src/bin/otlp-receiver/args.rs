@@ -79,6 +79,17 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub max_request_bytes: Option<usize>,
+    /// Threads that serve connections, each connection on one
+    /// (new ones go to the thread serving the fewest)
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = positive_count,
+        default_value = "2",
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
+    pub threads: usize,
     /// Answer every request D late, like a slow but healthy
     /// collector (e.g. 200ms, 1.5s)
     #[arg(
@@ -136,6 +147,14 @@ fn positive_bytes(text: &str) -> Result<usize, String> {
         .ok_or_else(|| "not a positive whole number of bytes".to_owned())
 }
 
+/// `--threads`: a positive whole number.
+fn positive_count(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|count| *count > 0)
+        .ok_or_else(|| "not a positive whole number (e.g. 2)".to_owned())
+}
+
 /// A delay with its unit: `250ms`, `1.5s`; `0` alone needs none.
 fn delay(text: &str) -> Result<Duration, String> {
     let bad = || "not a duration with a unit (e.g. 200ms, 1.5s, 0)".to_owned();
@@ -186,6 +205,8 @@ mod tests {
         assert_eq!(args.listeners(), (Some(DEFAULT_GRPC), Some(DEFAULT_HTTP)));
         assert_eq!(DEFAULT_GRPC, SocketAddr::from(([127, 0, 0, 1], 4317)));
         assert_eq!(DEFAULT_HTTP, SocketAddr::from(([127, 0, 0, 1], 4318)));
+        assert_eq!(args.threads, 2);
+        assert_eq!(parse(&["--threads=4"]).expect("four").threads, 4);
     }
 
     #[test]
@@ -246,6 +267,8 @@ mod tests {
                 &["--max-request-bytes", "'0'"],
             ),
             (&["--quiet=yes"], &["--quiet"]),
+            (&["--threads", "0"], &["--threads", "'0'", "positive"]),
+            (&["--threads", "many"], &["--threads", "'many'"]),
         ] {
             let error = error(args);
             for name in names {

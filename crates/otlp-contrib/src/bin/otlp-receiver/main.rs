@@ -65,6 +65,7 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
             Store::DecodeOnly
         },
         max_request_bytes: args.max_request_bytes.unwrap_or(defaults.max_request_bytes),
+        worker_threads: args.threads,
         observer,
         ..defaults
     })?;
