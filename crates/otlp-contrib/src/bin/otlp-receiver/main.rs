@@ -67,7 +67,6 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
         max_request_bytes: args.max_request_bytes.unwrap_or(defaults.max_request_bytes),
         worker_threads: args.threads,
         observer,
-        ..defaults
     })?;
     // Set before the `listening` line, so a client that waits for it sees the
     // delay on its first request.
