@@ -24,21 +24,16 @@ use std::thread::JoinHandle;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// A started worker thread.
-struct Worker {
-    handle: Handle,
-    /// Connections this worker serves now.
-    load: Arc<AtomicUsize>,
-    stop: oneshot::Sender<()>,
-    thread: JoinHandle<()>,
-}
-
-/// The receiver's worker threads; [`WorkerPool`] hands out connections to them.
+/// The receiver's worker threads; their [`WorkerPool`] hands out connections
+/// to them.
 pub(crate) struct Workers {
-    workers: Vec<Worker>,
+    pool: WorkerPool,
+    /// Each thread and what stops it.
+    running: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
-/// Where the listeners send connections: cheap to clone.
+/// Where the listeners send connections: each worker's runtime and how many
+/// connections it serves now. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct WorkerPool {
     workers: Arc<[(Handle, Arc<AtomicUsize>)]>,
@@ -59,13 +54,14 @@ impl Workers {
     /// the pipeline's own (see [`otlp_sdk::own_threads`]) so the server's
     /// telemetry is never recorded.
     pub(crate) fn start(count: usize) -> io::Result<Workers> {
-        let mut workers = Vec::with_capacity(count);
+        let mut handles = Vec::with_capacity(count);
+        let mut running = Vec::with_capacity(count);
         for _ in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .on_thread_unpark(otlp_sdk::own_threads::catch_up)
                 .enable_all()
                 .build()?;
-            let handle = runtime.handle().clone();
+            handles.push((runtime.handle().clone(), Arc::new(AtomicUsize::new(0))));
             let (stop, stopped) = oneshot::channel::<()>();
             let thread = std::thread::Builder::new()
                 .name("otlp-receiver-worker".into())
@@ -76,45 +72,43 @@ impl Workers {
                     });
                     runtime.shutdown_timeout(super::SHUTDOWN_TIMEOUT);
                 });
-            let thread = match thread {
-                Ok(thread) => thread,
+            match thread {
+                Ok(thread) => running.push((stop, thread)),
                 Err(error) => {
-                    Workers { workers }.shutdown();
+                    stop_all(running);
                     return Err(error);
                 }
-            };
-            workers.push(Worker {
-                handle,
-                load: Arc::new(AtomicUsize::new(0)),
-                stop,
-                thread,
-            });
+            }
         }
-        Ok(Workers { workers })
+        let pool = WorkerPool {
+            workers: handles.into(),
+        };
+        Ok(Workers { pool, running })
     }
 
     /// The handle listeners spawn connections with.
     pub(crate) fn pool(&self) -> WorkerPool {
-        WorkerPool {
-            workers: self
-                .workers
-                .iter()
-                .map(|worker| (worker.handle.clone(), Arc::clone(&worker.load)))
-                .collect(),
-        }
+        self.pool.clone()
     }
 
     /// Stops every worker: connections still open are dropped after
     /// [`SHUTDOWN_TIMEOUT`](super::SHUTDOWN_TIMEOUT) at most.
     pub(crate) fn shutdown(self) {
-        let mut threads = Vec::with_capacity(self.workers.len());
-        for worker in self.workers {
-            let _ = worker.stop.send(());
-            threads.push(worker.thread);
-        }
-        for thread in threads {
-            let _ = thread.join();
-        }
+        stop_all(self.running);
+    }
+}
+
+/// Tells every thread to stop, then waits for them all.
+fn stop_all(running: Vec<(oneshot::Sender<()>, JoinHandle<()>)>) {
+    let threads: Vec<_> = running
+        .into_iter()
+        .map(|(stop, thread)| {
+            let _ = stop.send(());
+            thread
+        })
+        .collect();
+    for thread in threads {
+        let _ = thread.join();
     }
 }
 
