@@ -139,20 +139,19 @@ fn seconds(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| "not a number of seconds, zero or more (e.g. 0.5)".to_owned())
 }
 
+/// A whole number above zero.
+fn positive(text: &str) -> Option<usize> {
+    text.parse::<usize>().ok().filter(|number| *number > 0)
+}
+
 /// `--max-request-bytes`: a positive whole number.
 fn positive_bytes(text: &str) -> Result<usize, String> {
-    text.parse::<usize>()
-        .ok()
-        .filter(|bytes| *bytes > 0)
-        .ok_or_else(|| "not a positive whole number of bytes".to_owned())
+    positive(text).ok_or_else(|| "not a positive whole number of bytes".to_owned())
 }
 
 /// `--threads`: a positive whole number.
 fn positive_count(text: &str) -> Result<usize, String> {
-    text.parse::<usize>()
-        .ok()
-        .filter(|count| *count > 0)
-        .ok_or_else(|| "not a positive whole number (e.g. 2)".to_owned())
+    positive(text).ok_or_else(|| "not a positive whole number (e.g. 2)".to_owned())
 }
 
 /// A delay with its unit: `250ms`, `1.5s`; `0` alone needs none.
