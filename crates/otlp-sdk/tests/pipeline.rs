@@ -11,8 +11,8 @@ use otlp_core::wire::count_spans;
 use otlp_core::{KeyValue, SpanData, SpanId, TraceId};
 use otlp_sdk::config::{BatchConfig, FullPolicy, PerformanceConfig};
 use otlp_sdk::{
-    BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
-    RetryPolicy, Signal, SpanProcessor, StatsSnapshot, TracerProvider,
+    BatchSpanProcessor, BatchSpanProcessorBuilder, ExportError, ExportOutcome, ExportRequest,
+    Exporter, PipelineError, RetryPolicy, Signal, SpanProcessor, StatsSnapshot, TracerProvider,
 };
 
 /// What the test exporter does with the n-th attempt.
@@ -111,6 +111,13 @@ fn span(i: u64) -> SpanData {
         .times(1_700_000_000_000_000_000 + i, 1_700_000_000_000_100_000 + i)
         .attributes((0..8).map(|k| KeyValue::new("attr", format!("value-{k:010}"))))
         .build()
+}
+
+/// A processor builder whose exporter accepts every batch after `millis`.
+fn slow_processor_builder(millis: u64) -> BatchSpanProcessorBuilder<ScriptedExporter> {
+    BatchSpanProcessor::builder(ScriptedExporter::new(move |_| {
+        Behaviour::Slow(Duration::from_millis(millis))
+    }))
 }
 
 fn fast_retry() -> RetryPolicy {
@@ -288,12 +295,10 @@ fn a_flush_waits_for_the_exports_already_in_flight() {
     // woken by their completions. The flush that follows must be: it returns
     // as soon as they settle, long before its deadline or the scheduled
     // delay (a minute).
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
-        Behaviour::Slow(Duration::from_millis(100))
-    }))
-    .with_batch_config(batch(4096, 10, 60_000))
-    .build()
-    .unwrap();
+    let processor = slow_processor_builder(100)
+        .with_batch_config(batch(4096, 10, 60_000))
+        .build()
+        .unwrap();
     for i in 0..30 {
         processor.on_end(span(i));
     }
@@ -393,15 +398,13 @@ fn a_full_queue_drops_and_counts() {
 
 #[test]
 fn the_block_policy_waits_for_room_instead_of_dropping() {
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
-        Behaviour::Slow(Duration::from_millis(2))
-    }))
-    .with_batch_config(BatchConfig {
-        full_policy: FullPolicy::Block(Duration::from_secs(5)),
-        ..batch(32, 16, 1)
-    })
-    .build()
-    .unwrap();
+    let processor = slow_processor_builder(2)
+        .with_batch_config(BatchConfig {
+            full_policy: FullPolicy::Block(Duration::from_secs(5)),
+            ..batch(32, 16, 1)
+        })
+        .build()
+        .unwrap();
     for i in 0..2_000 {
         processor.on_end(span(i));
     }
@@ -554,12 +557,10 @@ fn spans_after_shutdown_are_dropped_and_counted() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn works_inside_a_current_thread_runtime_without_stalling_it() {
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
-        Behaviour::Slow(Duration::from_millis(1))
-    }))
-    .with_batch_config(batch(4096, 64, 1))
-    .build()
-    .unwrap();
+    let processor = slow_processor_builder(1)
+        .with_batch_config(batch(4096, 64, 1))
+        .build()
+        .unwrap();
     for i in 0..1_000 {
         processor.on_end(span(i));
         if i % 100 == 0 {
@@ -735,16 +736,14 @@ fn the_block_policy_waits_for_a_slow_but_healthy_backend() {
     // Every answer takes three times the block bound: a remote collector.
     // Exports are in flight within their timeout, so the pipeline is not
     // stalled: producers wait for room and nothing is lost.
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
-        Behaviour::Slow(Duration::from_millis(300))
-    }))
-    .with_batch_config(BatchConfig {
-        max_concurrent_exports: 2,
-        full_policy: FullPolicy::Block(Duration::from_millis(100)),
-        ..batch(64, 32, 1)
-    })
-    .build()
-    .unwrap();
+    let processor = slow_processor_builder(300)
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 2,
+            full_policy: FullPolicy::Block(Duration::from_millis(100)),
+            ..batch(64, 32, 1)
+        })
+        .build()
+        .unwrap();
     for i in 0..600 {
         processor.on_end(span(i));
     }
@@ -844,16 +843,14 @@ fn producers_blocked_when_shutdown_begins_leave_nothing_queued() {
     // while shutdown drains the queue: a producer that gets room after the
     // final drain must not leave its span queued forever.
     for _ in 0..5 {
-        let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
-            Behaviour::Slow(Duration::from_millis(20))
-        }))
-        .with_batch_config(BatchConfig {
-            max_concurrent_exports: 1,
-            full_policy: FullPolicy::Block(Duration::from_secs(30)),
-            ..batch(16, 8, 1)
-        })
-        .build()
-        .unwrap();
+        let processor = slow_processor_builder(20)
+            .with_batch_config(BatchConfig {
+                max_concurrent_exports: 1,
+                full_policy: FullPolicy::Block(Duration::from_secs(30)),
+                ..batch(16, 8, 1)
+            })
+            .build()
+            .unwrap();
         shut_down_while_producing(processor, 4, Duration::from_millis(100));
     }
 }
@@ -864,16 +861,14 @@ fn a_push_racing_shutdown_never_discards_spans_the_loop_still_exports() {
     // shutdown began is exported, and shutdown reports success by its
     // deadline instead of timing out over spans a producer threw away.
     for _ in 0..20 {
-        let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| {
-            Behaviour::Slow(Duration::from_millis(5))
-        }))
-        .with_batch_config(BatchConfig {
-            max_concurrent_exports: 1,
-            full_policy: FullPolicy::Drop,
-            ..batch(4_096, 64, 1_000)
-        })
-        .build()
-        .unwrap();
+        let processor = slow_processor_builder(5)
+            .with_batch_config(BatchConfig {
+                max_concurrent_exports: 1,
+                full_policy: FullPolicy::Drop,
+                ..batch(4_096, 64, 1_000)
+            })
+            .build()
+            .unwrap();
         shut_down_while_producing(processor, 2, Duration::from_millis(20));
     }
 }
