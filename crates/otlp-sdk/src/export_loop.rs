@@ -14,13 +14,13 @@ use crossbeam_channel::{Receiver, Sender};
 use otlp_core::encode::{
     Encoding, logs_request_to_json, metrics_request_to_json, trace_request_to_json,
 };
-use tokio::runtime::Runtime;
 
 use crate::backlog::{Backlog, NextRecord};
 use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::durable::{DurableConfig, FsyncPolicy, RecordId};
+use crate::export_runtime::ExportRuntime;
 use crate::error::{PipelineError, Records};
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::pool::Pool;
@@ -103,7 +103,7 @@ struct PendingFlush {
 pub(crate) struct ExportLoop<E> {
     shared: Arc<Shared>,
     exporter: Arc<E>,
-    runtime: Runtime,
+    runtime: ExportRuntime,
     settings: LoopSettings,
     commands: Receiver<Command>,
     completions: Receiver<Completion>,
@@ -138,17 +138,9 @@ impl<E: Exporter> ExportLoop<E> {
         settings: LoopSettings,
         commands: Receiver<Command>,
     ) -> Result<Self, PipelineError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(settings.io_threads)
-            .thread_name("otlp-export-io")
-            // The exporter's own telemetry (hyper, h2, tonic) is never recorded.
-            .on_thread_start(crate::own_threads::enter)
-            .on_thread_unpark(crate::own_threads::catch_up)
-            .enable_all()
-            .build()
-            .map_err(|error| {
-                PipelineError::Start(format!("cannot build the export runtime: {error}"))
-            })?;
+        let runtime = ExportRuntime::new(settings.io_threads).map_err(|error| {
+            PipelineError::Start(format!("cannot build the export runtime: {error}"))
+        })?;
         let backlog = match settings.durable.clone() {
             Some(config) => Some(open_backlog(&shared, config, settings.retry.clone())?),
             None => None,
@@ -577,7 +569,7 @@ impl<E: Exporter> ExportLoop<E> {
             encoding,
             span_count,
         };
-        self.runtime.spawn(task.run(request));
+        self.runtime.runtime().spawn(task.run(request));
     }
 
     fn complete_flushes(&mut self) {
@@ -721,6 +713,7 @@ impl<E: Exporter> ExportLoop<E> {
         let exporter = self.exporter.clone();
         let _ = self
             .runtime
+            .runtime()
             .block_on(async move { tokio::time::timeout(remaining, exporter.shutdown()).await });
         let result = if pending > 0 && persisted < pending {
             Err(PipelineError::Timeout {
@@ -766,9 +759,13 @@ impl<E: Exporter> ExportLoop<E> {
             !self.has_permit() || !self.flushes.is_empty() || self.backlog.is_some();
         self.shared
             .queue
-            .park_loop(deadline, wake_on_spans, wake_on_completions, || {
-                !self.commands.is_empty() || !self.completions.is_empty()
-            });
+            .park_loop(
+                deadline,
+                wake_on_spans,
+                wake_on_completions,
+                || !self.commands.is_empty() || !self.completions.is_empty(),
+                |deadline, wake| self.runtime.wait(deadline, wake),
+            );
     }
 }
 

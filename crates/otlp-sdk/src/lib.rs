@@ -22,13 +22,16 @@
 //!    `OTEL_BSP_MAX_QUEUE_SIZE` is set). A full queue makes the caller wait
 //!    while exports make progress, and drops and counts the span once the
 //!    backend is stalled ([`config::FullPolicy`]).
-//! 3. One export loop per pipeline, on its own thread with its own small
-//!    tokio runtime, takes the records in the order their blocks were handed
-//!    over, cuts a batch at the batch size or after the scheduled delay
-//!    (adaptive mode moves the size with queue depth and latency), writes
-//!    only the `ResourceSpans`/`ScopeSpans` framing around the records into a
-//!    pooled buffer ([`Pool`]) — transcoding to OTLP/JSON for a JSON exporter
-//!    — and starts up to `max_concurrent_exports` exports.
+//! 3. One export loop per pipeline, on its own thread, takes the records in
+//!    the order their blocks were handed over, cuts a batch at the batch size
+//!    or after the scheduled delay (adaptive mode moves the size with queue
+//!    depth and latency), writes only the `ResourceSpans`/`ScopeSpans`
+//!    framing around the records into a pooled buffer ([`Pool`]) —
+//!    transcoding to OTLP/JSON for a JSON exporter — and starts up to
+//!    `max_concurrent_exports` exports. They run on the pipeline's own tokio
+//!    runtime, which by default is the loop's thread itself, driving the
+//!    requests whenever the loop waits (`performance.io_threads` gives them
+//!    worker threads of their own instead).
 //! 4. An [`Exporter`] (OTLP/gRPC in `otlp-exporter-grpc`, OTLP/HTTP in
 //!    `otlp-exporter-http`) sends the bytes and classifies the outcome; the
 //!    [`RetryPolicy`] resends the same bytes with backoff and jitter until the
@@ -141,6 +144,7 @@ mod destination;
 pub mod durable;
 mod error;
 mod export_loop;
+mod export_runtime;
 mod exporter;
 mod fan_out;
 mod limits;

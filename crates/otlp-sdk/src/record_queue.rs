@@ -66,7 +66,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 use std::time::Instant;
 
@@ -74,6 +74,7 @@ use crossbeam_utils::atomic::AtomicCell;
 use otlp_core::encode::frame;
 use otlp_core::{InstrumentationScope, Resource};
 
+use crate::export_runtime::LoopWake;
 use crate::queued_record::QueuedRecord;
 
 /// Bytes in front of every record in a block: its group and its length,
@@ -353,7 +354,8 @@ pub(crate) struct RecordQueue {
     /// The parked loop waits for an export to finish (no permit left, a
     /// flush, the durable queue): export tasks wake it when they do.
     completions_wanted: AtomicBool,
-    loop_thread: OnceLock<Thread>,
+    /// How the loop is woken, whether it parks or waits on its runtime.
+    loop_wake: LoopWake,
     /// How often the loop thread was unparked (tests look at it).
     #[cfg(test)]
     unparks: AtomicUsize,
@@ -393,7 +395,7 @@ impl RecordQueue {
             wake_at: AtomicUsize::new(wake_at.max(1)),
             loop_sleeping: AtomicBool::new(false),
             completions_wanted: AtomicBool::new(true),
-            loop_thread: OnceLock::new(),
+            loop_wake: LoopWake::default(),
             #[cfg(test)]
             unparks: AtomicUsize::new(0),
         }
@@ -833,7 +835,7 @@ impl RecordQueue {
 
     /// Records which thread to wake (the export loop); set once at start.
     pub(crate) fn set_loop_thread(&self, thread: Thread) {
-        let _ = self.loop_thread.set(thread);
+        self.loop_wake.set_thread(thread);
     }
 
     pub(crate) fn set_wake_at(&self, wake_at: usize) {
@@ -867,12 +869,12 @@ impl RecordQueue {
     pub(crate) fn unpark_loop(&self) {
         #[cfg(test)]
         self.unparks.fetch_add(1, Ordering::Relaxed);
-        if let Some(thread) = self.loop_thread.get() {
-            thread.unpark();
-        }
+        self.loop_wake.wake();
     }
 
-    /// Parks the calling (loop) thread until `deadline`, an unpark, or — when
+    /// Waits on the calling (loop) thread, through `wait` (the loop's
+    /// [`ExportRuntime::wait`](crate::export_runtime::ExportRuntime::wait)),
+    /// until `deadline`, a wake-up, or — when
     /// `wake_on_records` — a batch's worth of handed records, or — when
     /// `wake_on_completions` — a finished export. Returns at once if
     /// `ready()` holds after announcing the sleep.
@@ -886,6 +888,7 @@ impl RecordQueue {
         wake_on_records: bool,
         wake_on_completions: bool,
         ready: impl Fn() -> bool,
+        wait: impl FnOnce(Instant, &LoopWake),
     ) {
         self.completions_wanted
             .store(wake_on_completions, Ordering::Relaxed);
@@ -897,11 +900,8 @@ impl RecordQueue {
                 return;
             }
         }
-        if !ready() {
-            let now = Instant::now();
-            if deadline > now {
-                std::thread::park_timeout(deadline - now);
-            }
+        if !ready() && deadline > Instant::now() {
+            wait(deadline, &self.loop_wake);
         }
         self.loop_sleeping.store(false, Ordering::SeqCst);
     }
@@ -964,15 +964,15 @@ mod tests {
         queue.set_loop_thread(std::thread::current());
         let unparks = || queue.unparks.load(Ordering::Relaxed);
         // Parked for records only (a permit free, no flush): not woken.
-        queue.park_loop(Instant::now(), true, false, || true);
+        queue.park_loop(Instant::now(), true, false, || true, |_, _| {});
         queue.wake_loop_for_completion();
         assert_eq!(unparks(), 0);
         // Parked waiting for an export to finish: woken.
-        queue.park_loop(Instant::now(), true, true, || true);
+        queue.park_loop(Instant::now(), true, true, || true, |_, _| {});
         queue.wake_loop_for_completion();
         assert_eq!(unparks(), 1);
         // A command or a shutdown wakes it whatever it waits for.
-        queue.park_loop(Instant::now(), true, false, || true);
+        queue.park_loop(Instant::now(), true, false, || true, |_, _| {});
         queue.unpark_loop();
         assert_eq!(unparks(), 2);
     }

@@ -555,6 +555,48 @@ fn spans_after_shutdown_are_dropped_and_counted() {
     );
 }
 
+/// Accepts everything and records the name of the thread each export ran on.
+struct ThreadRecorder(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Exporter for ThreadRecorder {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _request: ExportRequest) -> ExportOutcome {
+        let name = std::thread::current().name().unwrap_or("").to_owned();
+        self.0.lock().unwrap().push(name);
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn one_io_thread_is_the_export_loops_own_and_more_are_workers_beside_it() {
+    for (io_threads, expected) in [(1, "otlp-export-traces"), (2, "otlp-export-io")] {
+        let threads = Arc::default();
+        let processor = BatchSpanProcessor::builder(ThreadRecorder(Arc::clone(&threads)))
+            .with_batch_config(batch(4096, 10, 60_000))
+            .with_performance_config(PerformanceConfig {
+                io_threads,
+                ..PerformanceConfig::default()
+            })
+            .build()
+            .unwrap();
+        for i in 0..30 {
+            processor.on_end(span(i));
+        }
+        processor.force_flush(Duration::from_secs(10)).unwrap();
+        processor.shutdown(Duration::from_secs(5)).unwrap();
+        assert_final(&processor.stats());
+        let threads = threads.lock().unwrap();
+        assert_eq!(threads.len(), 3, "{io_threads} I/O threads: {threads:?}");
+        assert!(
+            threads.iter().all(|name| name == expected),
+            "{io_threads} I/O threads: exports ran on {threads:?}, not on {expected}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn works_inside_a_current_thread_runtime_without_stalling_it() {
     let processor = slow_processor_builder(1)

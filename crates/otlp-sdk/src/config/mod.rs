@@ -846,7 +846,10 @@ pub struct PerformanceConfig {
     pub max_request_bytes: usize,
     /// Encode buffers kept for reuse (default: twice `max_concurrent_exports`).
     pub buffer_pool_size: Option<usize>,
-    /// Threads of the export runtime (default 1).
+    /// Threads that send the requests (default 1). With 1 the export loop's
+    /// own thread sends them, between batches; with more, a runtime of that
+    /// many threads beside the loop does (a pipeline compressing or
+    /// encrypting many large requests at once).
     pub io_threads: usize,
 }
 

@@ -1,0 +1,123 @@
+//! [`ExportRuntime`]: where a pipeline's export tasks run, and so how its
+//! export loop waits.
+//!
+//! With one I/O thread (`performance.io_threads`, the default) the exports run
+//! on the export loop's own thread: a single-threaded tokio runtime that the
+//! loop drives whenever it waits for records, commands or a deadline. Sending
+//! a request, reading its answer and waking for the next batch then happen on
+//! one thread, and a request costs no hand-over between threads: per export,
+//! one wake-up of the loop by a producer and one by the answer, where a
+//! separate I/O thread adds the loop waking that thread, that thread's
+//! own wake-up, and the wake-up of the loop by a finished export. While the
+//! loop cuts and frames a batch, the exports in flight wait for it (a few
+//! tens of microseconds for 512 spans).
+//!
+//! With more I/O threads, a multi-threaded runtime of that many workers runs
+//! the exports beside the loop (for compression or TLS on busy pipelines),
+//! and the loop parks its thread while it waits.
+//!
+//! Either way the loop is woken through [`LoopWake`], which both waits listen
+//! to.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::runtime::Runtime;
+use tokio::sync::Notify;
+
+/// Wakes the export loop whichever way it waits: a stored permit for a
+/// loop that is about to wait on the runtime, an unpark token for one that
+/// parks its thread. Each costs one atomic operation when the loop is not
+/// waiting, one system call when it is.
+#[derive(Debug, Default)]
+pub(crate) struct LoopWake {
+    notify: Arc<Notify>,
+    thread: std::sync::OnceLock<std::thread::Thread>,
+}
+
+impl LoopWake {
+    /// Records which thread parks (the export loop's); set once at start.
+    pub(crate) fn set_thread(&self, thread: std::thread::Thread) {
+        let _ = self.thread.set(thread);
+    }
+
+    /// Wakes the loop, or makes its next wait return at once.
+    pub(crate) fn wake(&self) {
+        self.notify.notify_one();
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// The runtime a pipeline's export tasks run on; see the module docs.
+pub(crate) enum ExportRuntime {
+    /// Single-threaded, run by the export loop's thread while it waits.
+    OnLoopThread(Runtime),
+    /// Worker threads beside the loop, which parks while it waits.
+    Workers(Runtime),
+}
+
+impl ExportRuntime {
+    /// One I/O thread: the loop's own; more: that many workers.
+    pub(crate) fn new(io_threads: usize) -> std::io::Result<Self> {
+        let mut builder = if io_threads <= 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(io_threads);
+            builder
+        };
+        builder
+            // Worker threads, and the blocking pool's (DNS, compression).
+            .thread_name("otlp-export-io")
+            // The exporter's own telemetry (hyper, h2, tonic) is never recorded.
+            .on_thread_start(crate::own_threads::enter)
+            .on_thread_unpark(crate::own_threads::catch_up)
+            .enable_all();
+        let runtime = builder.build()?;
+        Ok(if io_threads <= 1 {
+            ExportRuntime::OnLoopThread(runtime)
+        } else {
+            ExportRuntime::Workers(runtime)
+        })
+    }
+
+    /// The runtime, to spawn export tasks and block on the exporter's shutdown.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        match self {
+            ExportRuntime::OnLoopThread(runtime) | ExportRuntime::Workers(runtime) => runtime,
+        }
+    }
+
+    /// Waits until `deadline` or a [`LoopWake::wake`], running the exports
+    /// meanwhile when they run on this thread.
+    pub(crate) fn wait(&self, deadline: Instant, wake: &LoopWake) {
+        match self {
+            ExportRuntime::OnLoopThread(runtime) => {
+                let notified = wake.notify.notified();
+                // The deadline as given, not `now + timeout`: the loop waits
+                // for the same tick many times over, and a timer at the
+                // driver's next wake-up does not make it wake itself.
+                runtime.block_on(async {
+                    let _ = tokio::time::timeout_at(deadline.into(), notified).await;
+                });
+            }
+            ExportRuntime::Workers(_) => {
+                let now = Instant::now();
+                if deadline > now {
+                    std::thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+
+    /// Stops the runtime without waiting for what still runs on it.
+    pub(crate) fn shutdown_background(self) {
+        match self {
+            ExportRuntime::OnLoopThread(runtime) | ExportRuntime::Workers(runtime) => {
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
