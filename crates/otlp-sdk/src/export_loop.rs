@@ -20,8 +20,8 @@ use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::durable::{DurableConfig, FsyncPolicy, RecordId};
-use crate::export_runtime::ExportRuntime;
 use crate::error::{PipelineError, Records};
+use crate::export_runtime::ExportRuntime;
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::pool::Pool;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
@@ -757,15 +757,25 @@ impl<E: Exporter> ExportLoop<E> {
         // of the sender's CPU at a steady 50,000 spans/s).
         let wake_on_completions =
             !self.has_permit() || !self.flushes.is_empty() || self.backlog.is_some();
-        self.shared
-            .queue
-            .park_loop(
-                deadline,
-                wake_on_spans,
-                wake_on_completions,
-                || !self.commands.is_empty() || !self.completions.is_empty(),
-                |deadline, wake| self.runtime.wait(deadline, wake),
-            );
+        let mut waited = false;
+        self.shared.queue.park_loop(
+            deadline,
+            wake_on_spans,
+            wake_on_completions,
+            || !self.commands.is_empty() || !self.completions.is_empty(),
+            |deadline, wake| {
+                waited = true;
+                self.runtime.wait(deadline, wake);
+            },
+        );
+        // Work is waiting already. Without a durable queue the loop waits
+        // again within `max_concurrent_exports` batches (it runs out of
+        // permits), and the exports running on its thread progress then; with
+        // one, batches go to disk while producers outpace the loop, which
+        // could then keep busy indefinitely: the exports get their turn.
+        if !waited && self.backlog.is_some() {
+            self.runtime.turn();
+        }
     }
 }
 
