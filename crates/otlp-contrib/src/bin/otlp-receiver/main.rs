@@ -208,7 +208,10 @@ async fn wait_for_exit(
     };
     tokio::pin!(stdin_closed);
     let mut ticks = (!summary_every.is_zero()).then(|| tokio::time::interval(summary_every));
-    let mut last = receiver.stats();
+    // From zero, not from the counts when this loop starts: requests can
+    // arrive as soon as `listening` is out, before this thread gets here, and
+    // a baseline taken after them would never report them.
+    let mut last = ReceiverStats::default();
     let signals = signals()?;
     tokio::pin!(signals);
     loop {
