@@ -19,7 +19,6 @@
 //! Either way the loop is woken through [`LoopWake`], which both waits listen
 //! to.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::runtime::Runtime;
@@ -31,7 +30,7 @@ use tokio::sync::Notify;
 /// waiting, one system call when it is.
 #[derive(Debug, Default)]
 pub(crate) struct LoopWake {
-    notify: Arc<Notify>,
+    notify: Notify,
     thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
@@ -137,6 +136,7 @@ impl ExportRuntime {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
     use tokio::io::AsyncReadExt;
