@@ -1,7 +1,8 @@
 //! The pipeline's own threads record nothing.
 //!
-//! A pipeline's threads (its export loop, its tokio runtime's workers and
-//! blocking pool) run code that is itself instrumented: hyper, h2, tonic,
+//! A pipeline's threads (its export loop, which by default also runs the
+//! exports, its tokio runtime's workers when it has any, and its blocking
+//! pool) run code that is itself instrumented: hyper, h2, tonic,
 //! tower and rustls emit `tracing` spans and events. If a program's
 //! subscriber recorded them and fed them back into the pipeline, every
 //! export would make more telemetry to export: a loop that can swamp the
