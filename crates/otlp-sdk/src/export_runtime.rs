@@ -50,64 +50,57 @@ impl LoopWake {
 }
 
 /// The runtime a pipeline's export tasks run on; see the module docs.
-pub(crate) enum ExportRuntime {
-    /// Single-threaded, run by the export loop's thread while it waits.
-    OnLoopThread(Runtime),
-    /// Worker threads beside the loop, which parks while it waits.
-    Workers(Runtime),
+pub(crate) struct ExportRuntime {
+    runtime: Runtime,
+    /// Single-threaded and run by the export loop's thread while it waits
+    /// (one I/O thread); otherwise worker threads beside the loop, which
+    /// parks while it waits.
+    on_loop_thread: bool,
 }
 
 impl ExportRuntime {
     /// One I/O thread: the loop's own; more: that many workers.
     pub(crate) fn new(io_threads: usize) -> std::io::Result<Self> {
-        let mut builder = if io_threads <= 1 {
+        let on_loop_thread = io_threads <= 1;
+        let mut builder = if on_loop_thread {
             tokio::runtime::Builder::new_current_thread()
         } else {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             builder.worker_threads(io_threads);
             builder
         };
-        builder
+        let runtime = builder
             // Worker threads, and the blocking pool's (DNS, compression).
             .thread_name("otlp-export-io")
             // The exporter's own telemetry (hyper, h2, tonic) is never recorded.
             .on_thread_start(crate::own_threads::enter)
             .on_thread_unpark(crate::own_threads::catch_up)
-            .enable_all();
-        let runtime = builder.build()?;
-        Ok(if io_threads <= 1 {
-            ExportRuntime::OnLoopThread(runtime)
-        } else {
-            ExportRuntime::Workers(runtime)
+            .enable_all()
+            .build()?;
+        Ok(ExportRuntime {
+            runtime,
+            on_loop_thread,
         })
     }
 
     /// The runtime, to spawn export tasks and block on the exporter's shutdown.
     pub(crate) fn runtime(&self) -> &Runtime {
-        match self {
-            ExportRuntime::OnLoopThread(runtime) | ExportRuntime::Workers(runtime) => runtime,
-        }
+        &self.runtime
     }
 
     /// Waits until `deadline` or a [`LoopWake::wake`], running the exports
     /// meanwhile when they run on this thread.
     pub(crate) fn wait(&self, deadline: Instant, wake: &LoopWake) {
-        match self {
-            ExportRuntime::OnLoopThread(runtime) => {
-                let notified = wake.notify.notified();
-                // The deadline as given, not `now + timeout`: the loop waits
-                // for the same tick many times over, and a timer at the
-                // driver's next wake-up does not make it wake itself.
-                runtime.block_on(async {
-                    let _ = tokio::time::timeout_at(deadline.into(), notified).await;
-                });
-            }
-            ExportRuntime::Workers(_) => {
-                let now = Instant::now();
-                if deadline > now {
-                    std::thread::park_timeout(deadline - now);
-                }
-            }
+        if self.on_loop_thread {
+            let notified = wake.notify.notified();
+            // The deadline as given, not `now + timeout`: the loop waits for
+            // the same tick many times over, and a timer at the driver's next
+            // wake-up does not make it wake itself.
+            self.runtime.block_on(async {
+                let _ = tokio::time::timeout_at(deadline.into(), notified).await;
+            });
+        } else {
+            std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
         }
     }
 
@@ -115,20 +108,16 @@ impl ExportRuntime {
     /// thread: the tasks that are ready run, and the I/O driver is polled
     /// once (an `epoll_wait` with no timeout).
     pub(crate) fn turn(&self) {
-        if let ExportRuntime::OnLoopThread(runtime) = self {
+        if self.on_loop_thread {
             // `yield_now` defers its wake-up to the scheduler's next park,
             // which then only polls the driver: one turn, no wait.
-            runtime.block_on(tokio::task::yield_now());
+            self.runtime.block_on(tokio::task::yield_now());
         }
     }
 
     /// Stops the runtime without waiting for what still runs on it.
     pub(crate) fn shutdown_background(self) {
-        match self {
-            ExportRuntime::OnLoopThread(runtime) | ExportRuntime::Workers(runtime) => {
-                runtime.shutdown_background();
-            }
-        }
+        self.runtime.shutdown_background();
     }
 }
 
