@@ -569,7 +569,7 @@ impl<E: Exporter> ExportLoop<E> {
             encoding,
             span_count,
         };
-        self.runtime.runtime().spawn(task.run(request));
+        self.runtime.spawn(task.run(request));
     }
 
     fn complete_flushes(&mut self) {

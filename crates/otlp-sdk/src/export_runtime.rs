@@ -83,9 +83,28 @@ impl ExportRuntime {
         })
     }
 
-    /// The runtime, to spawn export tasks and block on the exporter's shutdown.
+    /// The runtime, to block on the exporter's shutdown.
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// Starts an export task. On the loop's thread it is spawned from inside
+    /// the runtime, into the queue the loop's next wait runs: spawned from
+    /// outside, a task also wakes the runtime's driver (an `eventfd` write,
+    /// a system call per export) for a thread that is not waiting in it.
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if self.on_loop_thread {
+            // Ready at its first poll: `block_on` returns without running
+            // the task or polling the driver.
+            self.runtime.block_on(async {
+                drop(tokio::spawn(task));
+            });
+        } else {
+            drop(self.runtime.spawn(task));
+        }
     }
 
     /// Waits until `deadline` or a [`LoopWake::wake`], running the exports
@@ -162,6 +181,35 @@ mod tests {
             runtime.turn();
         }
         assert!(read.load(Ordering::SeqCst), "the task woken by I/O ran");
+    }
+
+    /// Write system calls this thread has made (`/proc/thread-self/io`).
+    #[cfg(target_os = "linux")]
+    fn writes_by_this_thread() -> u64 {
+        let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
+        io.lines()
+            .find_map(|line| line.strip_prefix("syscw:"))
+            .and_then(|count| count.trim().parse().ok())
+            .expect("a syscw line")
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_task_spawned_by_the_loops_thread_waits_for_its_next_wait_without_a_system_call() {
+        let runtime = ExportRuntime::new(1).expect("runtime");
+        // The runtime's driver and its timer exist once it has run.
+        runtime.turn();
+        let ran = Arc::new(AtomicBool::new(false));
+        let task_ran = Arc::clone(&ran);
+        let before = writes_by_this_thread();
+        runtime.spawn(async move { task_ran.store(true, Ordering::SeqCst) });
+        let writes = writes_by_this_thread() - before;
+        // Spawned from outside the runtime, the task also wrote the driver's
+        // eventfd to wake a thread that was not waiting.
+        assert_eq!(writes, 0, "spawning made {writes} write system calls");
+        assert!(!ran.load(Ordering::SeqCst), "the task waits for the loop");
+        runtime.turn();
+        assert!(ran.load(Ordering::SeqCst), "the next turn runs it");
     }
 
     #[test]
