@@ -118,12 +118,17 @@ pub struct TracerProviderBuilder {
 }
 
 impl TracerProviderBuilder {
-    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` and
-    /// the span limits ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
-    /// from a loaded [`Config`]. A [`with_span_limits`](Self::with_span_limits)
-    /// after this call wins.
+    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED`, the
+    /// sampler when one is named (`OTEL_TRACES_SAMPLER`,
+    /// [`SamplerConfig`](crate::config::SamplerConfig)) and the span limits
+    /// ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
+    /// from a loaded [`Config`]. A [`with_sampler`](Self::with_sampler) or
+    /// [`with_span_limits`](Self::with_span_limits) after this call wins.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
+        if let Some(sampler) = config.sampler.sampler() {
+            self.sampler = sampler;
+        }
         self.limits = config.limits.span_limits();
         self.disabled = config.disabled;
         self

@@ -20,7 +20,7 @@ use otlp_sdk::RetryPolicy;
 use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
     FullPolicy, Headers, LimitsConfig, LogsConfig, MetricsConfig, PerformanceConfig, Protocol,
-    TlsConfig,
+    SamplerConfig, SamplerName, TlsConfig,
 };
 
 mod config_support;
@@ -604,6 +604,70 @@ fn one_bad_attribute_discards_the_whole_variable() {
     );
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].0, err);
+}
+
+#[test]
+fn the_sampler_variables_name_the_specifications_samplers() {
+    use otlp_sdk::Sampler;
+    let sampler = |env: &[(&str, &str)]| load(env).sampler.sampler();
+    assert_eq!(sampler(&[]), None, "unset: the provider's own");
+    assert_eq!(
+        sampler(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ]),
+        Some(Sampler::parent_based(Sampler::TraceIdRatio(0.25)))
+    );
+    assert_eq!(
+        sampler(&[("OTEL_TRACES_SAMPLER", "TraceIdRatio")]),
+        Some(Sampler::TraceIdRatio(1.0)),
+        "any case; the ratio is 1 without an argument"
+    );
+    assert_eq!(
+        sampler(&[
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ]),
+        Some(Sampler::AlwaysOff),
+        "the argument is the ratio samplers' only"
+    );
+    assert_eq!(
+        sampler(&[
+            ("OTLP__SAMPLER__NAME", "parentbased_always_off"),
+            ("OTLP__SAMPLER__ARG", "0.5"),
+        ]),
+        Some(Sampler::parent_based(Sampler::AlwaysOff))
+    );
+}
+
+#[test]
+fn a_bad_sampler_or_ratio_names_the_variable_and_is_ignored_when_lenient() {
+    for (var, value, reason) in [
+        (
+            "OTEL_TRACES_SAMPLER",
+            "jaeger_remote",
+            "parentbased_traceidratio",
+        ),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5", "between 0 and 1"),
+        ("OTEL_TRACES_SAMPLER_ARG", "-0.1", "between 0 and 1"),
+        ("OTEL_TRACES_SAMPLER_ARG", "half", "not a number"),
+    ] {
+        let env = [("OTEL_TRACES_SAMPLER", "traceidratio"), (var, value)];
+        let err = load_err(&env);
+        assert_names(&err, var, value, reason);
+        let dir = TempDir::new("sampler-lenient");
+        let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+        assert_eq!(warnings.len(), 1, "{var}={value}");
+        assert_eq!(warnings[0].0, err);
+        assert_eq!(config.sampler.arg, None, "{var}={value}");
+    }
+    let mut config = Config::default();
+    config.sampler.arg = Some(2.0);
+    assert_eq!(
+        config.validate().unwrap_err().key(),
+        Some("sampler.arg"),
+        "a ratio set in code is checked too"
+    );
 }
 
 #[test]
@@ -1194,6 +1258,9 @@ resource:
     deployment.environment: prod
     team: payments
     replicas: 3
+sampler:
+  name: parentbased_traceidratio
+  arg: 0.125
 exporter:
   endpoint: https://collector.example.com:4318/base/
   traces_endpoint: https://traces.example.com/v1/traces
@@ -1240,6 +1307,10 @@ disabled = true
 "deployment.environment" = "prod"
 team = "payments"
 replicas = 3
+
+[sampler]
+name = "parentbased_traceidratio"
+arg = 0.125
 
 [exporter]
 endpoint = "https://collector.example.com:4318/base/"
@@ -1317,6 +1388,10 @@ fn full_config() -> Config {
             ("team", "payments"),
             ("replicas", "3"),
         ]),
+        sampler: SamplerConfig {
+            name: Some(SamplerName::ParentBasedTraceIdRatio),
+            arg: Some(0.125),
+        },
         exporter,
         logs,
         metrics,
@@ -1564,7 +1639,7 @@ fn unknown_sections_and_keys_in_files_are_errors() {
             "bach:\n  max_queue_size: 5\n",
             "bach",
             "{max_queue_size=5}",
-            "no section \"bach\"; expected one of service, resource, exporter, batch, retry, performance",
+            "no section \"bach\"; expected one of service, resource, sampler, exporter, batch, retry, performance",
         ),
         (
             "batch:\n  max_queue: 5\n",

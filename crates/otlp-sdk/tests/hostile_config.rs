@@ -81,7 +81,9 @@ const OTEL_VARIABLES: &[&str] = &[
     "OTEL_BSP_EXPORT_TIMEOUT",
     "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-    "OTEL_TRACES_SAMPLER", // someone else's: ignored
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_TRACES_EXPORTER", // someone else's: ignored
     "RUN_ENV",
 ];
 
@@ -89,6 +91,7 @@ const OTEL_VARIABLES: &[&str] = &[
 const FILE_KEYS: &[(&str, &[&str])] = &[
     ("service", &["name", "disabled"]),
     ("resource", &["attributes"]),
+    ("sampler", &["name", "arg"]),
     (
         "exporter",
         &[

@@ -178,6 +178,38 @@ fn ok_status_is_final_and_unset_is_ignored() {
 }
 
 #[test]
+fn the_configured_sampler_applies_and_one_set_after_it_in_code_wins() {
+    use otlp_sdk::Sampler;
+    use otlp_sdk::config::ConfigLoader;
+    let config = ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_TRACES_SAMPLER", "always_off")])
+        .load()
+        .unwrap();
+    let collect = Collect::default();
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_processor(collect.clone())
+        .build();
+    let mut span = provider.tracer("scope").start("dropped");
+    assert!(
+        !span.context().trace_flags.is_sampled(),
+        "OTEL_TRACES_SAMPLER=always_off"
+    );
+    span.end();
+    assert!(collect.spans().is_empty());
+
+    let collect = Collect::default();
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_sampler(Sampler::AlwaysOn)
+        .with_processor(collect.clone())
+        .build();
+    provider.tracer("scope").start("kept").end();
+    assert_eq!(collect.spans().len(), 1);
+}
+
+#[test]
 fn the_resource_names_the_service_and_the_sdk() {
     let collect = Collect::default();
     let config = Config {

@@ -121,6 +121,16 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
             Scope::Shared,
         ),
         (
+            "OTEL_TRACES_SAMPLER".into(),
+            Setting::SamplerName,
+            Scope::Shared,
+        ),
+        (
+            "OTEL_TRACES_SAMPLER_ARG".into(),
+            Setting::SamplerArg,
+            Scope::Shared,
+        ),
+        (
             "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
             Setting::ExporterEndpoint,
             Scope::Shared,

@@ -24,7 +24,7 @@ use super::parse::{self, Dialect, ListSyntax};
 use super::validate::{self, redact_userinfo};
 use super::{
     Compression, Config, ConfigError, ConfigSource, DefaultHistogramAggregation, ExemplarFilter,
-    ExporterConfig, FullPolicy, Headers, Protocol, TemporalityPreference,
+    ExporterConfig, FullPolicy, Headers, Protocol, SamplerName, TemporalityPreference,
 };
 use crate::durable::{DurableConfig, FsyncPolicy};
 
@@ -38,6 +38,8 @@ pub(crate) enum Setting {
     ServiceName,
     ServiceDisabled,
     ResourceAttributes,
+    SamplerName,
+    SamplerArg,
     ExporterEndpoint,
     ExporterTracesEndpoint,
     ExporterLogsEndpoint,
@@ -96,6 +98,8 @@ const KEYS: &[(&str, Setting)] = &[
     ("service.name", Setting::ServiceName),
     ("service.disabled", Setting::ServiceDisabled),
     ("resource.attributes", Setting::ResourceAttributes),
+    ("sampler.name", Setting::SamplerName),
+    ("sampler.arg", Setting::SamplerArg),
     ("exporter.endpoint", Setting::ExporterEndpoint),
     ("exporter.traces_endpoint", Setting::ExporterTracesEndpoint),
     ("exporter.protocol", Setting::ExporterProtocol),
@@ -690,6 +694,14 @@ fn apply_scalar(
     match key {
         Setting::ServiceName => config.service_name = Some(string(node)?),
         Setting::ServiceDisabled => config.disabled = parse::boolean(node, dialect)?,
+        Setting::SamplerName => {
+            config.sampler.name = Some(parse::choice(node, &SamplerName::ALL)?);
+        }
+        Setting::SamplerArg => {
+            let ratio = parse::number(node)?;
+            validate::sampler_ratio(ratio)?;
+            config.sampler.arg = Some(ratio);
+        }
         Setting::ExporterEndpoint => exporter.endpoint = Some(string(node)?),
         Setting::ExporterTracesEndpoint => exporter.traces_endpoint = Some(string(node)?),
         Setting::ExporterLogsEndpoint => exporter.logs_endpoint = Some(string(node)?),
@@ -1006,6 +1018,7 @@ mod tests {
             [
                 "service",
                 "resource",
+                "sampler",
                 "exporter",
                 "batch",
                 "retry",

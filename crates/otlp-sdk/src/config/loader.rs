@@ -165,6 +165,8 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `OTEL_SDK_DISABLED` | `service.disabled` | only `true` (any case) disables |
 /// | `OTEL_SERVICE_NAME` | `service.name` | text |
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
+/// | `OTEL_TRACES_SAMPLER` | `sampler.name` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` (default: the provider's, parent-based always on) |
+/// | `OTEL_TRACES_SAMPLER_ARG` | `sampler.arg` | number between 0 and 1: the ratio samplers' probability (default 1); the others ignore it |
 /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` or `/v1/logs` |
 /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `exporter.traces_endpoint` | URL used as given |
 /// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | `logs.exporter.logs_endpoint` | URL used as given |

@@ -22,6 +22,7 @@ mod metric_options;
 mod node;
 mod origin;
 mod parse;
+mod sampler_options;
 pub(crate) mod validate;
 
 use std::fmt;
@@ -31,6 +32,7 @@ use std::time::Duration;
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
 pub use loader::ConfigLoader;
 pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+pub use sampler_options::{SamplerConfig, SamplerName};
 
 use crate::Signal;
 use crate::durable::DurableConfig;
@@ -76,6 +78,9 @@ pub struct Config {
     pub disabled: bool,
     /// Extra resource attributes, in order (`OTEL_RESOURCE_ATTRIBUTES`, section `resource`).
     pub resource_attributes: Vec<(String, String)>,
+    /// Which spans are sampled (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
+    /// section `sampler`); unset, the tracer provider's own sampler.
+    pub sampler: SamplerConfig,
     /// Where and how spans are sent: the generic settings (`OTEL_EXPORTER_OTLP_*`,
     /// section `exporter`) with the traces-specific ones
     /// (`OTEL_EXPORTER_OTLP_TRACES_*`, `exporter.traces_endpoint`) over them.

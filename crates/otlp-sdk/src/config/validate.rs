@@ -27,6 +27,9 @@ pub(crate) fn validate(config: &Config, origins: &Origins) -> Result<(), ConfigE
         scope: Scope::Shared,
     };
     service(config, &report)?;
+    if let Some(arg) = config.sampler.arg {
+        report.check(Setting::SamplerArg.dotted(), arg, sampler_ratio(arg))?;
+    }
     exporter(&config.exporter, Signal::Traces, &report)?;
     batch(&config.batch, &report)?;
     let logs = Report {
@@ -466,6 +469,15 @@ pub(crate) fn multiplier(x: f64) -> Result<(), String> {
         Ok(())
     } else {
         Err("must be a number of at least 1".to_owned())
+    }
+}
+
+/// A sampling probability, in `[0, 1]`.
+pub(crate) fn sampler_ratio(x: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err("must be a probability between 0 and 1".to_owned())
     }
 }
 
