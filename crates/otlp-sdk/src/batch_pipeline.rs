@@ -189,7 +189,9 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
 
     /// The settings of a loaded [`Config`] that both signals share (retry,
     /// performance, durable queue), with the signal's batch settings and
-    /// attempt timeout.
+    /// attempt timeout. A disabled SDK (`OTEL_SDK_DISABLED`) leaves the
+    /// durable queue off: what an earlier run left on disk stays there,
+    /// neither sent nor touched, until a run that is not disabled.
     pub(crate) fn with_settings(
         mut self,
         config: &Config,
@@ -200,7 +202,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         self.retry = config.retry.clone();
         self.attempt_timeout = timeout;
         self.performance = config.performance.clone();
-        self.durable = config.durable.clone();
+        self.durable = config.durable.clone().filter(|_| !config.disabled);
         self
     }
 

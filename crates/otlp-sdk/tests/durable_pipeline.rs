@@ -426,6 +426,46 @@ fn a_directory_in_use_is_an_error_at_start() {
 }
 
 #[test]
+fn a_disabled_sdk_leaves_what_is_on_disk_unsent_for_a_later_run() {
+    use otlp_sdk::config::Config;
+    let dir = directory("disabled");
+    let down = Arc::new(Backend::default());
+    let first = pipeline(&down, durable(&dir));
+    for _ in 0..200 {
+        first.on_end(span());
+    }
+    assert!(first.shutdown(Duration::from_secs(2)).is_err(), "persisted");
+    assert_eq!(first.stats().persisted, 200);
+
+    let up = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        ..Backend::default()
+    });
+    // OTEL_SDK_DISABLED=true with the durable section set.
+    let disabled = Config {
+        disabled: true,
+        durable: Some(durable(&dir)),
+        ..Config::default()
+    };
+    let second = BatchSpanProcessor::builder(BackendExporter(up.clone()))
+        .with_config(&disabled)
+        .build()
+        .expect("the pipeline starts");
+    second.shutdown(Duration::from_secs(2)).unwrap();
+    assert_eq!(second.stats().recovered, 0);
+    assert!(
+        up.accepted.lock().unwrap().is_empty(),
+        "a disabled SDK sent what an earlier run left on disk"
+    );
+
+    let third = pipeline(&up, durable(&dir));
+    assert_eq!(third.stats().recovered, 200, "still on disk");
+    third.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(up.accepted.lock().unwrap().len(), 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_durable_queue_is_configured_by_the_durable_section() {
     use otlp_sdk::config::ConfigLoader;
     let config = ConfigLoader::new()
