@@ -234,13 +234,15 @@ impl LoggerProviderBuilder {
         self
     }
 
-    /// Merges these attributes into the resource (later values win).
+    /// Merges these attributes into the resource (later values win; they win
+    /// over the configuration's).
     pub fn with_resource(mut self, resource: Resource) -> Self {
         self.resource.merge(resource);
         self
     }
 
-    /// Sets `service.name`, which wins over any resource attribute.
+    /// Sets `service.name`, which wins over any resource attribute and over
+    /// the configuration's (`OTEL_SERVICE_NAME`).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.resource.set_service_name(name.into());
         self
@@ -259,7 +261,9 @@ impl LoggerProviderBuilder {
     }
 
     /// Builds the provider. The resource gets the SDK's `telemetry.sdk.*`
-    /// attributes and a `service.name` (`unknown_service` if none was given).
+    /// attributes and a `service.name` (`unknown_service:` and the executable's name if none
+    /// was given); the builder's resource and service name win over the configuration's,
+    /// whichever was given first.
     pub fn build(self) -> LoggerProvider {
         LoggerProvider {
             inner: Arc::new(LoggerProviderState {

@@ -1,5 +1,13 @@
-//! [`ResourceSettings`]: the resource a provider (tracer or logger) gives
-//! its records, from configuration and code.
+//! [`ResourceSettings`]: the resource a provider (tracer, logger or meter)
+//! gives its records, from configuration and code.
+//!
+//! Precedence, lowest first: the SDK's own attributes (`telemetry.sdk.*`
+//! and the placeholder `service.name`), the configuration's
+//! (`OTEL_RESOURCE_ATTRIBUTES`, then `OTEL_SERVICE_NAME`, files and
+//! `OTLP__` keys as [`Config`] resolved them), then the builder's in code
+//! (`with_resource`, then `with_service_name`), whatever order the builder's
+//! methods were called in: the specification makes the environment's
+//! resource the secondary one, under what the program provides.
 
 use otlp_core::{KeyValue, Resource};
 
@@ -8,25 +16,24 @@ use crate::config::Config;
 /// What a provider builder collects about its resource.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ResourceSettings {
+    /// From [`Config`]: its attributes and its service name.
+    configured: Option<Resource>,
+    configured_service_name: Option<String>,
+    /// From the builder's methods.
     resource: Option<Resource>,
     service_name: Option<String>,
 }
 
 impl ResourceSettings {
-    /// Takes the service name and resource attributes of a loaded [`Config`].
+    /// Takes the service name and resource attributes of a loaded [`Config`]
+    /// (those of an earlier call are replaced).
     pub(crate) fn apply_config(&mut self, config: &Config) {
         let attributes = config
             .resource_attributes
             .iter()
             .map(|(key, value)| KeyValue::new(key.clone(), value.clone()));
-        let mut resource = self.resource.take().unwrap_or_default();
-        for attribute in attributes {
-            resource.set(attribute);
-        }
-        self.resource = Some(resource);
-        if let Some(name) = &config.service_name {
-            self.service_name = Some(name.clone());
-        }
+        self.configured = Some(Resource::new(attributes));
+        self.configured_service_name = config.service_name.clone();
     }
 
     /// Merges these attributes into the resource (later values win).
@@ -43,14 +50,21 @@ impl ResourceSettings {
     }
 
     /// The resource: the SDK's `telemetry.sdk.*` attributes and a
-    /// `service.name` (`unknown_service` if none was given), under what was set.
+    /// `service.name` (`unknown_service:` and the executable's name if none
+    /// was given), under the configuration's, under the builder's.
     pub(crate) fn build(self) -> Resource {
         let mut resource = Resource::new([
-            KeyValue::new("service.name", "unknown_service"),
+            KeyValue::new("service.name", unknown_service()),
             KeyValue::new("telemetry.sdk.name", "otlp-rust"),
             KeyValue::new("telemetry.sdk.language", "rust"),
             KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
         ]);
+        if let Some(configured) = &self.configured {
+            resource = resource.merge(configured);
+        }
+        if let Some(name) = self.configured_service_name {
+            resource.set(KeyValue::new("service.name", name));
+        }
         if let Some(user) = &self.resource {
             resource = resource.merge(user);
         }
@@ -58,5 +72,85 @@ impl ResourceSettings {
             resource.set(KeyValue::new("service.name", name));
         }
         resource
+    }
+}
+
+/// The specification's placeholder service name: `unknown_service:` and the
+/// process's executable name (`unknown_service:bash`), or `unknown_service`
+/// when that name is not known.
+fn unknown_service() -> String {
+    let executable = std::env::current_exe().ok().and_then(|path| {
+        path.file_name()
+            .and_then(|name| name.to_str())
+            .map(str::to_owned)
+    });
+    match executable {
+        Some(name) if !name.is_empty() => format!("unknown_service:{name}"),
+        _ => "unknown_service".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otlp_core::AnyValue;
+
+    fn configured() -> Config {
+        Config {
+            service_name: Some("from-config".into()),
+            resource_attributes: vec![
+                ("team".into(), "config".into()),
+                ("region".into(), "config".into()),
+            ],
+            ..Config::default()
+        }
+    }
+
+    fn get(resource: &Resource, key: &str) -> Option<AnyValue> {
+        resource.get(key).cloned()
+    }
+
+    #[test]
+    fn the_builders_resource_wins_over_the_configuration_in_either_order() {
+        let code = || Resource::new([KeyValue::new("team", "code")]);
+        let mut config_first = ResourceSettings::default();
+        config_first.apply_config(&configured());
+        config_first.merge(code());
+        config_first.set_service_name("from-code".into());
+        let mut code_first = ResourceSettings::default();
+        code_first.merge(code());
+        code_first.set_service_name("from-code".into());
+        code_first.apply_config(&configured());
+        for resource in [config_first.build(), code_first.build()] {
+            assert_eq!(resource.service_name(), Some("from-code"));
+            assert_eq!(get(&resource, "team"), Some(AnyValue::from("code")));
+            assert_eq!(get(&resource, "region"), Some(AnyValue::from("config")));
+        }
+    }
+
+    #[test]
+    fn the_configured_service_name_wins_over_the_sdks_but_not_over_a_resource_in_code() {
+        let mut settings = ResourceSettings::default();
+        settings.apply_config(&configured());
+        assert_eq!(settings.clone().build().service_name(), Some("from-config"));
+        settings.merge(Resource::new([KeyValue::new(
+            "service.name",
+            "resource-in-code",
+        )]));
+        assert_eq!(settings.build().service_name(), Some("resource-in-code"));
+    }
+
+    #[test]
+    fn without_a_service_name_the_placeholder_names_the_executable() {
+        let executable = std::env::current_exe().expect("the test binary");
+        let name = executable
+            .file_name()
+            .and_then(|name| name.to_str())
+            .expect("a name");
+        let resource = ResourceSettings::default().build();
+        assert_eq!(
+            resource.service_name(),
+            Some(format!("unknown_service:{name}").as_str())
+        );
     }
 }

@@ -438,7 +438,8 @@ impl MeterProviderBuilder {
         self
     }
 
-    /// Merges these resource attributes (later values win).
+    /// Merges these resource attributes (later values win; they win over the
+    /// configuration's).
     pub fn with_resource(mut self, resource: Resource) -> Self {
         self.resource.merge(resource);
         self
