@@ -534,15 +534,18 @@ fn each_traces_variant_wins_over_the_generic_variable() {
 }
 
 #[test]
-fn traces_headers_merge_with_the_generic_ones_per_name() {
+fn traces_headers_replace_the_generic_ones() {
     let config = load(&[
-        ("OTEL_EXPORTER_OTLP_HEADERS", "a=1,B=2"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=generic,B=2"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=3,c=4"),
     ]);
     assert_eq!(
         headers(&config.exporter),
-        pairs(&[("a", "1"), ("B", "3"), ("c", "4")])
+        pairs(&[("b", "3"), ("c", "4")]),
+        "the generic credential does not reach the traces backend"
     );
+    let generic_only = load(&[("OTEL_EXPORTER_OTLP_HEADERS", "a=1")]);
+    assert_eq!(headers(&generic_only.exporter), pairs(&[("a", "1")]));
 }
 
 #[test]

@@ -592,21 +592,21 @@ fn overlay(
             origins.copy(shared, &resolved_name(shared));
         }
     }
+    // Headers are one setting: a signal's own replace the generic ones
+    // altogether (as the other SDKs read `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`),
+    // so a credential meant for the generic backend never reaches a signal
+    // that names its own headers (and usually its own backend).
     let headers_key = Setting::ExporterHeaders.dotted();
-    let mut headers: Headers = generic.headers.clone();
-    for (name, _) in generic.headers.iter() {
+    let (headers, prefix) = if specific.headers.is_empty() {
+        (&generic.headers, String::new())
+    } else {
+        (&specific.headers, scope.prefix().to_owned())
+    };
+    for (name, _) in headers.iter() {
         let dotted = format!("{headers_key}.{}", name.to_ascii_lowercase());
-        origins.copy(&dotted, &resolved_name(&dotted));
+        origins.copy(&format!("{prefix}{dotted}"), &resolved_name(&dotted));
     }
-    for (name, value) in specific.headers.iter() {
-        headers.insert(name, value);
-        let dotted = format!("{headers_key}.{}", name.to_ascii_lowercase());
-        origins.copy(
-            &format!("{}{dotted}", scope.prefix()),
-            &resolved_name(&dotted),
-        );
-    }
-    resolved.headers = headers;
+    resolved.headers = headers.clone();
     resolved
 }
 

@@ -157,8 +157,10 @@ const RUN_ENV: &str = "RUN_ENV";
 ///
 /// Each `OTEL_EXPORTER_OTLP_X` is also read as `OTEL_EXPORTER_OTLP_TRACES_X`, which
 /// wins for spans, as `OTEL_EXPORTER_OTLP_LOGS_X`, which wins for logs, and as
-/// `OTEL_EXPORTER_OTLP_METRICS_X`, which wins for metrics (for headers: per
-/// header name). Empty values (after trimming) mean unset.
+/// `OTEL_EXPORTER_OTLP_METRICS_X`, which wins for metrics (headers as a whole:
+/// a signal's own headers, from any source, replace the generic ones, so a
+/// credential for the generic backend never reaches another). Empty values
+/// (after trimming) mean unset.
 ///
 /// | variable | sets | syntax |
 /// |---|---|---|
