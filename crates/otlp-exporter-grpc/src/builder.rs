@@ -193,7 +193,9 @@ impl GrpcExporterBuilder {
         self
     }
 
-    /// Adds a metadata entry sent with every request (`authorization`, API keys...).
+    /// Adds a metadata entry sent with every request (`authorization`, API keys...),
+    /// replacing an earlier one of the same name (one set in code after
+    /// [`from_config`](Self::from_config) wins over the configuration's).
     /// Names are case-insensitive and sent in lowercase; values must be visible ASCII.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -335,7 +337,8 @@ fn metadata(headers: &[(String, String)]) -> Result<MetadataMap, BuildError> {
             .map_err(|_| invalid("not a valid metadata name (letters, digits, `-`, `_`, `.`)"))?;
         let value = AsciiMetadataValue::try_from(value.as_str())
             .map_err(|_| invalid("the value must be visible ASCII"))?;
-        metadata.append(key, value);
+        // The last value given for a name replaces the earlier ones.
+        metadata.insert(key, value);
     }
     Ok(metadata)
 }
@@ -395,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn headers_become_lowercase_metadata_and_bad_ones_are_named() {
+    fn headers_become_lowercase_metadata_the_last_value_wins_and_bad_ones_are_named() {
         let map = metadata(&[
             ("X-Api-Key".into(), "s3cr3t".into()),
             ("x-api-key".into(), "two".into()),
@@ -406,7 +409,7 @@ mod tests {
             .iter()
             .map(|v| v.to_str().unwrap())
             .collect();
-        assert_eq!(values, ["s3cr3t", "two"]);
+        assert_eq!(values, ["two"], "the later entry replaces the earlier one");
 
         for (name, value) in [
             ("grpc-timeout", "1S"),

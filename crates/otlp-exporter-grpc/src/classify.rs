@@ -84,9 +84,13 @@ pub(crate) fn classify_response(body: &[u8]) -> ExportOutcome {
             rejected_spans: u64::try_from(partial.rejected_spans).unwrap_or(0),
             message: capped(&partial.error_message),
         },
-        Err(error) => ExportOutcome::Permanent {
-            error: ExportError::InvalidResponse(format!(
-                "cannot decode the ExportTraceServiceResponse: {error}"
+        // `OK`: the server took the records; only its answer is unreadable.
+        // A warning (a partial success rejecting nothing), as over HTTP: the
+        // records were delivered and are not counted as failed.
+        Err(error) => ExportOutcome::PartialSuccess {
+            rejected_spans: 0,
+            message: capped(&format!(
+                "records accepted (gRPC OK), but the response could not be decoded: {error}"
             )),
         },
     }
@@ -445,11 +449,14 @@ mod tests {
                 message: "deprecated attribute".into()
             }
         );
+        // An OK answer whose body cannot be decoded: the records were
+        // delivered, the garbled answer is a warning.
         assert!(matches!(
             classify_response(&[0x0a, 0x05, 0x08]),
-            ExportOutcome::Permanent {
-                error: ExportError::InvalidResponse(_)
-            }
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 0,
+                message,
+            } if message.contains("could not be decoded")
         ));
     }
 

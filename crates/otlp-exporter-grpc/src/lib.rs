@@ -37,11 +37,12 @@
 //! |---|---|
 //! | `OK`, no `partial_success` (or an empty one) | `Success` |
 //! | `OK` with rejected spans (log records, data points) or a message | `PartialSuccess` (never retried) |
+//! | `OK` whose response cannot be decoded | `PartialSuccess` rejecting nothing, with a warning: the records were delivered |
 //! | `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`, `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS` | `Retryable` |
 //! | `RESOURCE_EXHAUSTED` with `google.rpc.RetryInfo` | `Retryable`, throttle = the retry delay |
 //! | `RESOURCE_EXHAUSTED` without `RetryInfo`, and every other code | `Permanent` |
 //! | no answer: connection refused or reset, TLS failure, timeout | `Retryable` |
-//! | response over 4 MiB, undecodable response | `Permanent` |
+//! | response over 4 MiB | `Permanent` |
 //!
 //! A `RetryInfo` delay on any retryable status becomes the throttle hint: the
 //! pipeline waits at least that long before the next attempt.
