@@ -24,7 +24,7 @@ use super::parse::{self, Dialect, ListSyntax};
 use super::validate::{self, redact_userinfo};
 use super::{
     Compression, Config, ConfigError, ConfigSource, DefaultHistogramAggregation, ExemplarFilter,
-    ExporterConfig, FullPolicy, Headers, Protocol, SamplerName, TemporalityPreference,
+    ExporterConfig, FullPolicy, Protocol, SamplerName, TemporalityPreference,
 };
 use crate::durable::{DurableConfig, FsyncPolicy};
 
