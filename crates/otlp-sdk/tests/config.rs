@@ -1923,7 +1923,7 @@ fn errors_and_warnings_hide_secrets() {
         &err,
         "OTEL_EXPORTER_OTLP_HEADERS",
         "<redacted>",
-        "entry 2 has a bad value",
+        "entry 2 (`x`) has a bad value",
     );
     let (_, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
     assert!(!warnings[0].to_string().contains(SECRET));

@@ -202,8 +202,15 @@ pub(crate) fn list(text: &str, syntax: ListSyntax) -> Result<Vec<(String, String
         if key.is_empty() {
             return Err(shown("has an empty key"));
         }
-        let value = percent_decode(value.trim())
-            .map_err(|why| shown(&format!("has a bad value: {why}")))?;
+        let value = percent_decode(value.trim()).map_err(|why| {
+            if syntax.show_entries {
+                shown(&format!("has a bad value: {why}"))
+            } else {
+                // The entry is hidden (a header's value is a secret), its
+                // name is not.
+                shown(&format!("(`{key}`) has a bad value: {why}"))
+            }
+        })?;
         entries.push((key, value));
     }
     Ok(entries)
@@ -219,9 +226,10 @@ pub(crate) fn percent_decode(s: &str) -> Result<String, String> {
             let hex = bytes
                 .get(i + 1..i + 3)
                 .ok_or("incomplete percent-encoding")?;
-            let hex = std::str::from_utf8(hex).map_err(|_| "invalid percent-encoding")?;
-            let byte = u8::from_str_radix(hex, 16).map_err(|_| "invalid percent-encoding")?;
-            out.push(byte);
+            // Two hex digits exactly (`from_str_radix` would also take `+A`).
+            let digit = |d: u8| (d as char).to_digit(16).ok_or("invalid percent-encoding");
+            let byte = digit(hex[0])? * 16 + digit(hex[1])?;
+            out.push(u8::try_from(byte).map_err(|_| "invalid percent-encoding")?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -355,7 +363,8 @@ mod tests {
         );
         assert_eq!(
             list("a=%zz", headers),
-            Err("entry 1 has a bad value: invalid percent-encoding".to_owned())
+            Err("entry 1 (`a`) has a bad value: invalid percent-encoding".to_owned()),
+            "a header's name is shown, not its value"
         );
         assert_eq!(
             list("=v", headers),
@@ -373,6 +382,14 @@ mod tests {
             list("a=1,b", attrs),
             Err("entry 2 (\"b\") is not key=value".to_owned())
         );
+    }
+
+    #[test]
+    fn percent_decoding_takes_exactly_two_hex_digits() {
+        assert_eq!(percent_decode("a%2Cb%2c"), Ok("a,b,".to_owned()));
+        for bad in ["%+A", "%-1", "% A", "%zz", "%é"] {
+            assert!(percent_decode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
