@@ -207,8 +207,9 @@ pub struct LogRecord {
     pub attributes: Vec<KeyValue>,
     /// Attributes discarded by limits.
     pub dropped_attributes_count: u32,
-    /// OTLP `LogRecordFlags`: bits 0-7 are the W3C trace flags; the other bits
-    /// are reserved and kept as given.
+    /// OTLP `LogRecordFlags`: bits 0-7 are the W3C trace flags; the other
+    /// bits are reserved, must be 0 on the wire, and are not encoded
+    /// ([`wire_flags`](Self::wire_flags)).
     pub flags: u32,
     /// The trace of the span that was active, if any; `None` is not written.
     pub trace_id: Option<TraceId>,
@@ -222,7 +223,17 @@ pub struct LogRecord {
     pub scope: Arc<InstrumentationScope>,
 }
 
+/// The bits of `LogRecord.flags` OTLP defines: the W3C trace flags. The 24
+/// above them are reserved and must be 0.
+const TRACE_FLAGS_MASK: u32 = 0xff;
+
 impl LogRecord {
+    /// [`flags`](Self::flags) as OTLP writes them: the reserved bits cleared.
+    #[inline]
+    pub fn wire_flags(&self) -> u32 {
+        self.flags & TRACE_FLAGS_MASK
+    }
+
     /// Starts building a log record; every field has its default (zero times,
     /// unspecified severity, no body, no ids, the empty resource and scope).
     pub fn builder() -> LogRecordBuilder {
@@ -306,9 +317,10 @@ impl LogRecordBuilder {
         self
     }
 
-    /// Sets the raw flags (bits 0-7: W3C trace flags).
+    /// Sets the flags: bits 0-7, the W3C trace flags (the reserved bits
+    /// above them are cleared).
     pub fn flags(mut self, flags: u32) -> Self {
-        self.record.flags = flags;
+        self.record.flags = flags & TRACE_FLAGS_MASK;
         self
     }
 
@@ -325,12 +337,11 @@ impl LogRecordBuilder {
     }
 
     /// Correlates the record with the span `context` describes: its trace id,
-    /// span id and trace flags (the low byte of the flags; the other bits are
-    /// kept).
+    /// span id and trace flags.
     pub fn span_context(mut self, context: &SpanContext) -> Self {
         self.record.trace_id = Some(context.trace_id);
         self.record.span_id = Some(context.span_id);
-        self.record.flags = (self.record.flags & !0xff) | u32::from(context.trace_flags.bits());
+        self.record.flags = u32::from(context.trace_flags.bits());
         self
     }
 
@@ -397,7 +408,8 @@ mod tests {
             .flags(0x1fe)
             .span_context(&context)
             .build();
-        assert_eq!(record.flags, 0x101);
+        assert_eq!(record.flags, 0x01);
+        assert_eq!(LogRecord::builder().flags(0x1fe).build().flags, 0xfe);
         assert_eq!(record.trace_id, Some(context.trace_id));
         assert_eq!(record.span_id, Some(context.span_id));
         assert!(record.trace_flags().is_sampled());

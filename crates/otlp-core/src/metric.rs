@@ -148,7 +148,8 @@ impl Temporality {
         }
     }
 
-    /// The OTLP/JSON name (`AGGREGATION_TEMPORALITY_DELTA`).
+    /// The protobuf enum value's name (`AGGREGATION_TEMPORALITY_DELTA`), for
+    /// messages; OTLP/JSON writes the number ([`as_number`](Self::as_number)).
     pub const fn as_str(self) -> &'static str {
         match self {
             Temporality::Unspecified => "AGGREGATION_TEMPORALITY_UNSPECIFIED",

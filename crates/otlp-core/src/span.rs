@@ -338,8 +338,13 @@ impl SpanDataBuilder {
     }
 
     /// Makes this span a child of `parent`: same trace, flags and state, parent id set,
-    /// parent's remoteness recorded.
+    /// parent's remoteness recorded. An invalid `parent` (a zero trace or span
+    /// id) is no parent: the span stays a root, as OTLP wants a root's
+    /// `parent_span_id` empty.
     pub fn parent(mut self, parent: &SpanContext) -> Self {
+        if !parent.is_valid() {
+            return self;
+        }
         self.span.trace_id = parent.trace_id;
         self.span.parent_span_id = Some(parent.span_id);
         self.span.trace_state = parent.trace_state.clone();
@@ -451,6 +456,20 @@ mod tests {
         assert_eq!(span.trace_id, parent.trace_id);
         assert_eq!(span.parent_span_id, Some(parent.span_id));
         assert_eq!(span.flags.bits(), 0x301);
+    }
+
+    #[test]
+    fn an_invalid_parent_leaves_the_span_a_root() {
+        let trace_id = TraceId::random();
+        let span = SpanData::builder("root")
+            .trace_id(trace_id)
+            .parent(&SpanContext::default())
+            .build();
+        assert_eq!(
+            span.parent_span_id, None,
+            "no all-zero parent id on the wire"
+        );
+        assert_eq!(span.trace_id, trace_id);
     }
 
     #[test]

@@ -55,7 +55,8 @@ fn expected_log(log: &LogRecord) -> proto_logs::LogRecord {
         body: log.body.as_ref().map(proto::value),
         attributes: proto::attributes(&log.attributes),
         dropped_attributes_count: log.dropped_attributes_count,
-        flags: log.flags,
+        // logs.proto: the 24 most significant bits are reserved, must be 0.
+        flags: log.flags & 0xff,
         trace_id: log
             .trace_id
             .map(|id| id.to_bytes().to_vec())
@@ -382,7 +383,7 @@ fn every_field_round_trips_through_protobuf_grouped_by_resource_and_scope() {
     let full = &decoded.resource_logs[0].scope_logs[0].log_records[0];
     assert_eq!(full.severity_number, 19);
     assert_eq!(full.observed_time_unix_nano, 1_544_712_660_000_000_123);
-    assert_eq!(full.flags, 0x101);
+    assert_eq!(full.flags, 0x01, "the reserved bits cleared");
     assert_eq!(full.event_name, "payment.declined");
     assert_eq!(full.trace_id.len(), 16);
     assert_eq!(full.span_id.len(), 8);
@@ -408,7 +409,7 @@ fn json_follows_the_otlp_rules() {
         "9223372036854775807"
     );
     assert_eq!(log["droppedAttributesCount"], 3);
-    assert_eq!(log["flags"], 257);
+    assert_eq!(log["flags"], 1);
     assert_eq!(log["traceId"], "5b8efff798038103d269b633813fc60c");
     assert_eq!(log["spanId"], "eee19b7ec3c1b174");
     assert_eq!(log["eventName"], "payment.declined");
@@ -418,8 +419,20 @@ fn json_follows_the_otlp_rules() {
         r#"{"timeUnixNano":"1544712660000000000","observedTimeUnixNano":"1544712660000000123","severityNumber":19,"severityText":"ERROR","body":"#
     ));
     assert!(json.contains(
-        r#""droppedAttributesCount":3,"flags":257,"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","eventName":"payment.declined"}"#
+        r#""droppedAttributesCount":3,"flags":1,"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","eventName":"payment.declined"}"#
     ));
+}
+
+#[test]
+fn reserved_flag_bits_are_not_written() {
+    let mut log = LogRecord::builder().body("flags").build();
+    log.flags = 0xffff_ff01;
+    let mut bytes = Vec::new();
+    record::encode_log(&log, &mut bytes);
+    let decoded = proto_logs::LogRecord::decode(bytes.as_slice()).unwrap();
+    assert_eq!(decoded.flags, 0x01);
+    let text = String::from_utf8(json(&[log])).unwrap();
+    assert!(text.contains(r#""flags":1"#), "{text}");
 }
 
 #[test]

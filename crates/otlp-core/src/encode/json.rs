@@ -304,7 +304,7 @@ pub(super) fn put_log(out: &mut Vec<u8>, log: &LogRecord) {
     }
     object.attributes("attributes", &log.attributes);
     object.uint("droppedAttributesCount", log.dropped_attributes_count);
-    object.uint("flags", log.flags);
+    object.uint("flags", log.wire_flags());
     if let Some(trace_id) = &log.trace_id {
         object.hex("traceId", trace_id.as_bytes());
     }

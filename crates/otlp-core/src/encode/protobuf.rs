@@ -178,7 +178,7 @@ pub(super) fn log_len(log: &LogRecord) -> usize {
     }
     len += attributes_len(6, &log.attributes);
     len += uint_len(7, u64::from(log.dropped_attributes_count));
-    len += fixed32_len(8, log.flags);
+    len += fixed32_len(8, log.wire_flags());
     if log.trace_id.is_some() {
         len += len_field_len(9, 16);
     }
@@ -429,7 +429,7 @@ pub(super) fn put_log<B: BufMut + ?Sized>(buf: &mut B, log: &LogRecord) {
     }
     put_attributes(buf, 6, &log.attributes);
     put_uint(buf, 7, u64::from(log.dropped_attributes_count));
-    put_fixed32(buf, 8, log.flags);
+    put_fixed32(buf, 8, log.wire_flags());
     if let Some(trace_id) = &log.trace_id {
         put_bytes_field(buf, 9, trace_id.as_bytes());
     }
