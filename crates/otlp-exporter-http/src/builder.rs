@@ -297,6 +297,23 @@ impl HttpExporterBuilder {
             endpoint: endpoint.clone(),
             reason,
         };
+        let own = match self.signal {
+            Signal::Traces => &self.traces_endpoint,
+            Signal::Logs => &self.logs_endpoint,
+            Signal::Metrics => &self.metrics_endpoint,
+            _ => &None,
+        };
+        if own.is_none()
+            && let Some(base) = &self.endpoint
+            && base.contains(['?', '#'])
+        {
+            // `/v1/<signal>` would land in the query or fragment.
+            return Err(invalid(format!(
+                "a base endpoint cannot have a query or fragment, because v1/{} is appended to \
+                 its path (give the signal's own endpoint as a complete URL)",
+                self.signal.as_str()
+            )));
+        }
         let url = Url::parse(&endpoint).map_err(|error| invalid(error.to_string()))?;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(invalid(format!(
@@ -457,6 +474,28 @@ mod tests {
             assert_eq!(named, endpoint);
             assert!(error.to_string().contains(reason), "{endpoint}: {error}");
         }
+    }
+
+    #[test]
+    fn a_base_endpoint_with_a_query_is_refused_and_a_signal_endpoint_is_used_as_given() {
+        for base in ["http://gw/otlp?tenant=a", "http://gw/otlp#part"] {
+            let error = HttpExporterBuilder::new()
+                .endpoint(base)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(&error, HttpExporterError::InvalidEndpoint { .. })
+                    && error.to_string().contains("query or fragment"),
+                "{base}: {error}"
+            );
+        }
+        let given = HttpExporterBuilder::new()
+            .endpoint("http://gw/otlp?tenant=a")
+            .traces_endpoint("http://gw/otlp/v1/traces?tenant=a");
+        assert_eq!(
+            given.url().unwrap().as_str(),
+            "http://gw/otlp/v1/traces?tenant=a"
+        );
     }
 
     #[test]

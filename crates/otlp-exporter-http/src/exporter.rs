@@ -62,7 +62,8 @@ struct Inner {
 ///   (HTTP/1.1 keep-alive; HTTP/2 when an `https://` server offers it
 ///   through ALPN). A plain `http://` endpoint without a proxy is sent to on
 ///   the exporter's own HTTP/1.1 connections, without reqwest's per-request
-///   work; a redirect from it is followed through reqwest. TLS is rustls on
+///   work; a `307`/`308` from it is followed through reqwest, to its
+///   `Location`, within the same attempt's time. TLS is rustls on
 ///   `ring`, always, without needing a process-wide crypto provider.
 ///   `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured. Only
 ///   `307`/`308` redirects are followed (they keep the method and body),
@@ -233,20 +234,33 @@ impl HttpExporter {
         if let Some(encoding) = compression::content_encoding(settings.compression) {
             headers.push((CONTENT_ENCODING, HeaderValue::from_static(encoding)));
         }
+        // One deadline per attempt, whichever connections it takes.
+        let deadline = tokio::time::Instant::now() + settings.timeout;
+        let mut url = settings.url.clone();
         if let Some(plain) = &settings.plain {
             let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES);
-            let Ok(answered) = tokio::time::timeout(settings.timeout, exchange).await else {
-                return ExportOutcome::Retryable {
-                    error: ExportError::Timeout(settings.timeout),
-                    throttle: None,
-                };
+            let Ok(answered) = tokio::time::timeout_at(deadline, exchange).await else {
+                return self.timed_out();
             };
             match answered {
-                Ok((head, answer)) if !head.status.is_redirection() => {
+                // Only `307` and `308` keep the method and body: those are
+                // followed through reqwest, from where they point (its
+                // redirect policy takes the further hops). Any other answer,
+                // other redirects included, is the outcome.
+                Ok((head, answer)) if !is_followed_redirect(head.status) => {
                     return outcome(head.status, &head.headers, answer, request.encoding);
                 }
-                // reqwest follows it, as its redirect policy allows.
-                Ok(_) => {}
+                Ok((head, _)) => match redirect_target(&url, &head.headers) {
+                    Some(target) => url = target,
+                    None => {
+                        return ExportOutcome::Permanent {
+                            error: ExportError::Server {
+                                status: format!("HTTP {}", head.status),
+                                message: "a redirect without a usable Location".into(),
+                            },
+                        };
+                    }
+                },
                 Err(error) => {
                     return ExportOutcome::Retryable {
                         error: ExportError::Transport(format!(
@@ -258,17 +272,31 @@ impl HttpExporter {
                 }
             }
         }
-        let mut http_request = settings.client.post(settings.url.clone()).body(body);
+        let mut http_request = settings.client.post(url).body(body);
         for (name, value) in headers {
             http_request = http_request.header(name, value);
         }
-        let response = match http_request.send().await {
-            Ok(response) => response,
-            Err(error) => return self.send_error(error),
+        let exchange = async {
+            let response = match http_request.send().await {
+                Ok(response) => response,
+                Err(error) => return self.send_error(error),
+            };
+            let (head, body) = http::Response::from(response).into_parts();
+            let answer = read_capped(body, MAX_RESPONSE_BYTES).await;
+            outcome(head.status, &head.headers, answer, request.encoding)
         };
-        let (head, body) = http::Response::from(response).into_parts();
-        let answer = read_capped(body, MAX_RESPONSE_BYTES).await;
-        outcome(head.status, &head.headers, answer, request.encoding)
+        match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => self.timed_out(),
+        }
+    }
+
+    /// An attempt that ran out of its time.
+    fn timed_out(&self) -> ExportOutcome {
+        ExportOutcome::Retryable {
+            error: ExportError::Timeout(self.inner.settings.timeout),
+            throttle: None,
+        }
     }
 
     /// Classifies a request that got no response.
@@ -365,6 +393,20 @@ fn outcome(
             error_outcome(status, headers, body, format)
         }
     }
+}
+
+/// Whether a redirect is followed: `307` and `308`, which keep the method and
+/// the body (the builder's reqwest policy says the same for later hops).
+fn is_followed_redirect(status: StatusCode) -> bool {
+    status == StatusCode::TEMPORARY_REDIRECT || status == StatusCode::PERMANENT_REDIRECT
+}
+
+/// Where a redirect from `from` points: its `Location`, resolved against
+/// `from`, if it is an `http` or `https` URL.
+fn redirect_target(from: &Url, headers: &HeaderMap) -> Option<Url> {
+    let location = headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
+    let target = from.join(location).ok()?;
+    matches!(target.scheme(), "http" | "https").then_some(target)
 }
 
 /// Resolves once the exporter is shut down.

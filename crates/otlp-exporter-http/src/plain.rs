@@ -15,7 +15,8 @@
 //! user name or password, and no `HTTP_PROXY`, `http_proxy`, `ALL_PROXY` or
 //! `all_proxy` in the environment when the exporter is built (reqwest reads
 //! them at the same moment). A redirect answer is handed back to the caller,
-//! which resends through reqwest and its redirect policy.
+//! which sends a `307`/`308` on to its `Location` through reqwest and its
+//! redirect policy, and takes any other as the outcome.
 //!
 //! Connections: taken from the idle list (the most recent first) while
 //! they are open and idle less than 90 s, else opened (`TCP_NODELAY`); put

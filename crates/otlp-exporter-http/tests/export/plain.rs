@@ -23,25 +23,34 @@ enum Answer {
     ThenClose,
     /// `307` to this URL.
     RedirectTo(String),
+    /// `301` to this URL: a redirect that changes the method, not followed.
+    MovedTo(String),
 }
 
 /// A bare HTTP/1.1 server on loopback; counts the connections it accepted.
 fn bare_server(answer: Answer) -> (String, Arc<AtomicUsize>) {
+    let (url, accepted, _) = counting_server(answer);
+    (url, accepted)
+}
+
+/// [`bare_server`], also counting the requests it answered.
+fn counting_server(answer: Answer) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = listener.local_addr().expect("address");
     let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (counter, answered) = (accepted.clone(), requests.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             counter.fetch_add(1, Ordering::SeqCst);
-            let answer = answer.clone();
-            std::thread::spawn(move || serve(stream, &answer));
+            let (answer, answered) = (answer.clone(), answered.clone());
+            std::thread::spawn(move || serve(stream, &answer, &answered));
         }
     });
-    (format!("http://{address}"), accepted)
+    (format!("http://{address}"), accepted, requests)
 }
 
-fn serve(stream: TcpStream, answer: &Answer) {
+fn serve(stream: TcpStream, answer: &Answer, requests: &AtomicUsize) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
     loop {
@@ -63,12 +72,16 @@ fn serve(stream: TcpStream, answer: &Answer) {
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).expect("body");
+        requests.fetch_add(1, Ordering::SeqCst);
         let response = match answer {
             Answer::KeepAlive | Answer::ThenClose => {
                 "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_owned()
             }
             Answer::RedirectTo(url) => format!(
                 "HTTP/1.1 307 Temporary Redirect\r\nlocation: {url}\r\ncontent-length: 0\r\n\r\n"
+            ),
+            Answer::MovedTo(url) => format!(
+                "HTTP/1.1 301 Moved Permanently\r\nlocation: {url}\r\ncontent-length: 0\r\n\r\n"
             ),
         };
         writer.write_all(response.as_bytes()).expect("answer");
@@ -132,11 +145,32 @@ fn a_connection_the_server_closed_is_replaced() {
 fn a_307_is_followed_to_the_receiver() {
     let receiver = receiver();
     let target = format!("{}/v1/traces", endpoint(&receiver));
-    let (url, accepted) = bare_server(Answer::RedirectTo(target));
+    let (url, accepted, requests) = counting_server(Answer::RedirectTo(target));
     export_successfully(&exporter_to(&url), 2);
     assert_eq!(receiver.span_count(), 6);
-    // Each export asks the redirecting server twice: on the exporter's own
-    // connection, then through reqwest, which follows the 307. Both kinds
-    // of connection are kept alive between the two exports.
-    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    // Each export asks the redirecting server once, on the exporter's own
+    // connection (kept alive between the two exports), then goes through
+    // reqwest straight to the Location: the body is not sent to the
+    // redirecting server a second time.
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "one request per export");
+}
+
+#[test]
+fn a_301_is_not_followed_nor_sent_again() {
+    let receiver = receiver();
+    let target = format!("{}/v1/traces", endpoint(&receiver));
+    let (url, _, requests) = counting_server(Answer::MovedTo(target));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcome =
+        runtime.block_on(exporter_to(&url).export(encode(&rich_spans(3), Encoding::Protobuf)));
+    assert!(
+        matches!(outcome, ExportOutcome::Permanent { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "the body went once");
+    assert_eq!(receiver.span_count(), 0);
 }
