@@ -263,12 +263,44 @@ pub(crate) fn error_details(body: &[u8], format: BodyFormat) -> (String, Option<
                 serde_json::from_slice::<serde_json::Value>(body)
                 && let Some(serde_json::Value::String(message)) = status.get("message")
             {
-                return (cap_message(message), None);
+                return (cap_message(message), json_retry_delay(&status));
             }
         }
         BodyFormat::Other => {}
     }
     (body_as_text(body), None)
+}
+
+/// The `retryDelay` of a `google.rpc.RetryInfo` among a JSON
+/// `google.rpc.Status`'s `details` (`{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+/// "retryDelay": "1.5s"}`).
+fn json_retry_delay(status: &serde_json::Map<String, serde_json::Value>) -> Option<Duration> {
+    let details = status.get("details")?.as_array()?;
+    details.iter().find_map(|detail| {
+        let kind = detail.get("@type")?.as_str()?;
+        if !kind.ends_with("/google.rpc.RetryInfo") {
+            return None;
+        }
+        json_duration(detail.get("retryDelay")?.as_str()?)
+    })
+}
+
+/// A protobuf JSON `Duration`: whole seconds and up to nine decimals,
+/// followed by `s` (`"5s"`, `"0.250s"`); negative or malformed, none.
+fn json_duration(text: &str) -> Option<Duration> {
+    let number = text.strip_suffix('s')?;
+    let (seconds, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(seconds) || !(fraction.is_empty() || digits(fraction)) || fraction.len() > 9 {
+        return None;
+    }
+    let seconds: u64 = seconds.parse().ok()?;
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse::<u32>().ok()? * 10u32.pow(9 - fraction.len() as u32)
+    };
+    Some(Duration::new(seconds, nanos))
 }
 
 /// A body shown as text: lossy UTF-8, capped; binary garbage is summarised.
@@ -681,5 +713,33 @@ mod tests {
         };
         assert_eq!(status, "HTTP 400 Bad Request");
         assert!(message.contains("cap"), "{message}");
+    }
+
+    #[test]
+    fn a_json_status_carries_its_retry_info_delay() {
+        let body = br#"{"code":8,"message":"quota","details":[
+            {"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"x"},
+            {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"2.500s"}]}"#;
+        let outcome = error_outcome(
+            StatusCode::TOO_MANY_REQUESTS,
+            &HeaderMap::new(),
+            Ok(body.to_vec()),
+            BodyFormat::Json,
+        );
+        let ExportOutcome::Retryable { throttle, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(throttle, Some(Duration::from_millis(2500)));
+        for (text, delay) in [
+            ("5s", Some(Duration::from_secs(5))),
+            ("0.000000001s", Some(Duration::from_nanos(1))),
+            ("-1s", None),
+            ("1.0000000001s", None),
+            ("5", None),
+            ("s", None),
+            (".5s", None),
+        ] {
+            assert_eq!(json_duration(text), delay, "{text}");
+        }
     }
 }
