@@ -999,6 +999,19 @@ fn lenient_keeps_the_earlier_value_of_an_ignored_variable() {
     );
 }
 
+#[test]
+fn a_count_cap_below_the_default_batch_size_lowers_that_default() {
+    let config = load(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100")]);
+    assert_eq!(config.batch.max_queue_size, Some(100));
+    assert_eq!(config.batch.max_export_batch_size, 100);
+    assert_eq!(
+        config.logs.batch.max_export_batch_size, 512,
+        "logs keep theirs"
+    );
+    let above = load(&[("OTEL_BSP_MAX_QUEUE_SIZE", "4096")]);
+    assert_eq!(above.batch.max_export_batch_size, 512);
+}
+
 /// Values that are only wrong in combination or as URLs: errors in both modes.
 #[test]
 fn checks_on_the_merged_config_are_errors_even_when_lenient() {
@@ -1013,12 +1026,6 @@ fn checks_on_the_merged_config_are_errors_even_when_lenient() {
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
             "4096",
             "must be at most OTLP__BATCH__MAX_QUEUE_SIZE (2048)",
-        ),
-        (
-            &[("OTEL_BSP_MAX_QUEUE_SIZE", "100")],
-            "OTEL_BSP_MAX_QUEUE_SIZE",
-            "100",
-            "must be at least batch.max_export_batch_size (512)",
         ),
         (
             &[

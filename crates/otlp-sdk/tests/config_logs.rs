@@ -667,14 +667,10 @@ fn a_logs_batch_larger_than_its_count_cap_is_an_error() {
         "must be at most OTEL_BLRP_MAX_QUEUE_SIZE (100)",
     );
 
-    // Only the cap set: the cap is at fault, against the logs default batch size.
-    let err = load_err(&[("OTEL_BLRP_MAX_QUEUE_SIZE", "100")]);
-    assert_names(
-        &err,
-        "OTEL_BLRP_MAX_QUEUE_SIZE",
-        "100",
-        "must be at least logs.batch.max_export_batch_size (512)",
-    );
+    // Only the cap set: the default batch size follows it down.
+    let config = load(&[("OTEL_BLRP_MAX_QUEUE_SIZE", "100")]);
+    assert_eq!(config.logs.batch.max_export_batch_size, 100);
+    assert_eq!(config.batch.max_export_batch_size, 512, "spans keep theirs");
 
     // The span pipeline's cap does not bound logs, nor the reverse.
     assert!(

@@ -542,7 +542,10 @@ impl Staged {
     }
 
     /// The finished configuration: each signal's exporter is the generic values
-    /// with the signal's own over them (headers merged per name), and the
+    /// with the signal's own over them (a signal's own headers replace the
+    /// generic ones), a batch size no source set follows a smaller count cap
+    /// (the default 512 becomes 100 under `OTEL_BSP_MAX_QUEUE_SIZE=100`, as
+    /// the other SDKs clamp it), and the
     /// origins name, for every setting, the source of the value that won
     /// (`exporter.*` for spans, `logs.exporter.*` for logs,
     /// `metrics.exporter.*` for metrics). Each signal keeps only its own
@@ -564,6 +567,17 @@ impl Staged {
         self.config.exporter = traces;
         self.config.logs.exporter = logs;
         self.config.metrics.exporter = metrics;
+        for (batch, scope) in [
+            (&mut self.config.batch, Scope::Shared),
+            (&mut self.config.logs.batch, Scope::Logs),
+        ] {
+            let batch_size = scope.dotted(Setting::BatchMaxExportBatchSize);
+            if let Some(cap) = batch.max_queue_size
+                && !self.origins.is_recorded(&batch_size)
+            {
+                batch.max_export_batch_size = batch.max_export_batch_size.min(cap);
+            }
+        }
         (self.config, self.origins)
     }
 }

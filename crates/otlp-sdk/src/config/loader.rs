@@ -200,12 +200,12 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY` | `metrics.exporter.client_key` | path |
 /// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms, more than 0 (default 5 s) |
 /// | `OTEL_BSP_EXPORT_TIMEOUT` | `batch.export_timeout` | whole ms; `0` = no limit (default 30 s) |
-/// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1; caps the count of queued spans (default: no cap) |
+/// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1; caps the count of queued spans (default: no cap); a batch size left at its default follows a smaller cap |
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `batch.max_export_batch_size` | whole number, at least 1 (default 512) |
 /// | none: use `OTLP__BATCH__MAX_QUEUE_BYTES` | `batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
 /// | `OTEL_BLRP_SCHEDULE_DELAY` | `logs.batch.scheduled_delay` | whole ms, more than 0 (default 1 s) |
 /// | `OTEL_BLRP_EXPORT_TIMEOUT` | `logs.batch.export_timeout` | whole ms; `0` = no limit (default 30 s) |
-/// | `OTEL_BLRP_MAX_QUEUE_SIZE` | `logs.batch.max_queue_size` | whole number, at least 1; caps the count of queued log records (default: no cap, where the specification says 2048: the queue is bounded by bytes) |
+/// | `OTEL_BLRP_MAX_QUEUE_SIZE` | `logs.batch.max_queue_size` | whole number, at least 1; caps the count of queued log records (default: no cap, where the specification says 2048: the queue is bounded by bytes); a batch size left at its default follows a smaller cap |
 /// | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `logs.batch.max_export_batch_size` | whole number, at least 1 (default 512) |
 /// | none: use `OTLP__LOGS__BATCH__MAX_QUEUE_BYTES` | `logs.batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
 /// | `OTEL_ATTRIBUTE_COUNT_LIMIT` | `limits.attribute_count` | whole number (default 128); for spans, events, links and log records without their own limit |
