@@ -28,6 +28,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower_service::Service;
 
+use otlp_core::response::RpcStatus;
+
 use crate::MAX_RESPONSE_BYTES;
 use crate::classify::{error_chain, has_in_chain};
 
@@ -67,10 +69,9 @@ pub(crate) async fn export(
     })?;
     let (parts, body) = response.into_parts();
     if parts.status != StatusCode::OK {
-        // No gRPC answer at all (a proxy, say): the gRPC specification's mapping.
-        return Err(DirectError::Status(Status::new(
-            code_of_http_status(parts.status),
-            format!("HTTP status {} instead of a gRPC answer", parts.status),
+        return Err(DirectError::Status(status_of_http_answer(
+            parts.status,
+            &parts.headers,
         )));
     }
     // A trailers-only answer carries its status in the headers.
@@ -165,6 +166,31 @@ fn response_message(mut data: Bytes) -> Result<Bytes, DirectError> {
 
 /// The gRPC code for an HTTP status that came without a gRPC status
 /// (grpc/doc/http-grpc-status-mapping.md).
+/// The status of an HTTP answer that is no gRPC answer at all (a proxy's,
+/// say): the gRPC specification's mapping of its code, and the proxy's
+/// `Retry-After` (in seconds) as a `RetryInfo` delay, so that a throttling
+/// proxy's 429 or 503 is waited out as asked.
+pub(crate) fn status_of_http_answer(status: StatusCode, headers: &http::HeaderMap) -> Status {
+    let code = code_of_http_status(status);
+    let message = format!("HTTP status {status} instead of a gRPC answer");
+    let retry_after = headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    match retry_after {
+        Some(delay) => {
+            let details = RpcStatus {
+                code: code as i32,
+                message: String::new(),
+                retry_delay: Some(delay),
+            };
+            Status::with_details(code, message, details.encode().into())
+        }
+        None => Status::new(code, message),
+    }
+}
+
 pub(crate) fn code_of_http_status(status: StatusCode) -> Code {
     match status.as_u16() {
         400 => Code::Internal,
@@ -232,6 +258,31 @@ mod tests {
         assert_eq!(grpc_timeout(Duration::from_micros(10)), "1m");
         assert_eq!(grpc_timeout(Duration::from_secs(100_000)), "100000S");
         assert_eq!(grpc_timeout(Duration::from_secs(u64::MAX)), "99999999S");
+    }
+
+    #[test]
+    fn a_proxys_retry_after_becomes_the_throttle_hint() {
+        use otlp_sdk::ExportOutcome;
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("30"));
+        let status = status_of_http_answer(StatusCode::SERVICE_UNAVAILABLE, &headers);
+        assert_eq!(status.code(), Code::Unavailable);
+        let outcome = crate::classify::classify_status(&status, Duration::from_secs(10));
+        let ExportOutcome::Retryable { throttle, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(throttle, Some(Duration::from_secs(30)));
+        // Without the header (or with a date, which is not read), no hint.
+        headers.insert(
+            http::header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        let status = status_of_http_answer(StatusCode::TOO_MANY_REQUESTS, &headers);
+        let outcome = crate::classify::classify_status(&status, Duration::from_secs(10));
+        assert!(
+            matches!(outcome, ExportOutcome::Retryable { throttle: None, .. }),
+            "{outcome:?}"
+        );
     }
 
     #[test]
