@@ -129,8 +129,11 @@ pub(crate) fn decode_content(
 
 fn read_all(decoder: impl Read, compressed_len: usize, cap: usize) -> Result<Bytes, BodyError> {
     let mut out = Vec::with_capacity(compressed_len.saturating_mul(4).min(cap));
+    // One byte past the cap tells "over" from "exactly the cap"; saturating,
+    // so `cap = usize::MAX` reads everything instead of wrapping to `take(0)`.
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
     decoder
-        .take(cap as u64 + 1)
+        .take(limit)
         .read_to_end(&mut out)
         .map_err(|error| BodyError::Corrupt(error.to_string()))?;
     if out.len() > cap {
@@ -196,6 +199,19 @@ mod tests {
         assert_eq!(
             decode_content(ContentEncoding::Zstd, zs, 1 << 20),
             Err(BodyError::TooLarge { cap: 1 << 20 })
+        );
+    }
+
+    #[test]
+    fn the_largest_cap_keeps_the_whole_body() {
+        assert_eq!(
+            decode_content(ContentEncoding::Gzip, gzip(b"abc"), usize::MAX).as_deref(),
+            Ok(&b"abc"[..])
+        );
+        let zstd = Bytes::from(zstd::stream::encode_all(&b"abc"[..], 3).unwrap_or_default());
+        assert_eq!(
+            decode_content(ContentEncoding::Zstd, zstd, usize::MAX).as_deref(),
+            Ok(&b"abc"[..])
         );
     }
 

@@ -179,6 +179,53 @@ mod tests {
     }
 
     #[test]
+    fn all_zero_required_ids_are_rejected_naming_the_field() {
+        let mut zero_trace = span(16, 8);
+        zero_trace.trace_id = vec![0; 16];
+        let body = request(vec![span(16, 8), zero_trace]).encode_to_vec();
+        for format in [Format::Protobuf, Format::Json] {
+            let body = match format {
+                Format::Protobuf => body.clone(),
+                Format::Json => serde_json::to_vec(
+                    &ExportTraceServiceRequest::decode(&body[..]).unwrap_or_default(),
+                )
+                .unwrap_or_default(),
+            };
+            let error = decode(Signal::Traces, format, &body, Store::All)
+                .err()
+                .unwrap_or_default();
+            assert!(
+                error.contains("spans[1].traceId is all zeroes"),
+                "{format:?}: {error}"
+            );
+        }
+        let mut zero_span = span(16, 8);
+        zero_span.span_id = vec![0; 8];
+        let body = request(vec![zero_span]).encode_to_vec();
+        let error = decode(Signal::Traces, Format::Protobuf, &body, Store::DecodeOnly)
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("spans[0].spanId is all zeroes"), "{error}");
+        // Optional ids may be all zeroes: a parent span id, a log record's
+        // trace context (logs.proto: "not associated with a trace").
+        let mut zero_parent = span(16, 8);
+        zero_parent.parent_span_id = vec![0; 8];
+        let body = request(vec![zero_parent]).encode_to_vec();
+        assert_eq!(
+            decode(Signal::Traces, Format::Protobuf, &body, Store::All).map(|d| d.item_count()),
+            Ok(1)
+        );
+        let mut zero_record = record(16, 8);
+        zero_record.trace_id = vec![0; 16];
+        zero_record.span_id = vec![0; 8];
+        let body = logs_request(vec![zero_record]).encode_to_vec();
+        assert_eq!(
+            decode(Signal::Logs, Format::Protobuf, &body, Store::All).map(|d| d.item_count()),
+            Ok(1)
+        );
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         for garbage in [&b"\xff\xff\xff"[..], b"\x0a\x05\x01", b"not json"] {
             for format in [Format::Protobuf, Format::Json] {

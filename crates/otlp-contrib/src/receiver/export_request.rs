@@ -77,8 +77,9 @@ pub(crate) trait ExportRequest:
     /// The `ExportXServiceResponse` a tonic service answers with.
     type Response: Send + 'static;
 
-    /// Checks what a collector checks (id lengths) and counts the spans, log
-    /// records or data points. The error is a message for the client.
+    /// Checks what a collector checks (id lengths, all-zero required ids)
+    /// and counts the spans, log records or data points. The error is a
+    /// message for the client.
     fn check(&self) -> Result<u64, String>;
 
     /// Counts the items of an encoded request without decoding them.
@@ -105,14 +106,14 @@ impl ExportRequest for ExportTraceServiceRequest {
             for (s, scope) in resource.scope_spans.iter().enumerate() {
                 for (i, span) in scope.spans.iter().enumerate() {
                     let path = || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
-                    check_id("traceId", path, &span.trace_id, &[16])?;
-                    check_id("spanId", path, &span.span_id, &[8])?;
-                    check_id("parentSpanId", path, &span.parent_span_id, &[0, 8])?;
+                    check_id("traceId", path, &span.trace_id, Id::Required(16))?;
+                    check_id("spanId", path, &span.span_id, Id::Required(8))?;
+                    check_id("parentSpanId", path, &span.parent_span_id, Id::Optional(8))?;
                     for (l, link) in span.links.iter().enumerate() {
                         let path =
                             || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}].links[{l}]");
-                        check_id("traceId", path, &link.trace_id, &[16])?;
-                        check_id("spanId", path, &link.span_id, &[8])?;
+                        check_id("traceId", path, &link.trace_id, Id::Sized(16))?;
+                        check_id("spanId", path, &link.span_id, Id::Sized(8))?;
                     }
                     spans += 1;
                 }
@@ -149,15 +150,17 @@ impl ExportRequest for ExportLogsServiceRequest {
     type Response = ExportLogsServiceResponse;
 
     /// A log record's trace context is optional: a `traceId` is empty or 16
-    /// bytes, a `spanId` empty or 8 bytes.
+    /// bytes, a `spanId` empty or 8 bytes. All-zero ids are accepted:
+    /// logs.proto asks receivers to take an invalid id as "no trace context",
+    /// not to refuse the record.
     fn check(&self) -> Result<u64, String> {
         let mut records = 0u64;
         for (r, resource) in self.resource_logs.iter().enumerate() {
             for (s, scope) in resource.scope_logs.iter().enumerate() {
                 for (i, record) in scope.log_records.iter().enumerate() {
                     let path = || format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{i}]");
-                    check_id("traceId", path, &record.trace_id, &[0, 16])?;
-                    check_id("spanId", path, &record.span_id, &[0, 8])?;
+                    check_id("traceId", path, &record.trace_id, Id::Optional(16))?;
+                    check_id("spanId", path, &record.span_id, Id::Optional(8))?;
                     records += 1;
                 }
             }
@@ -207,8 +210,8 @@ impl ExportRequest for ExportMetricsServiceRequest {
                                     "resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}].{shape}.dataPoints[{p}].exemplars[{e}]"
                                 )
                             };
-                            check_id("traceId", path, &exemplar.trace_id, &[0, 16])?;
-                            check_id("spanId", path, &exemplar.span_id, &[0, 8])
+                            check_id("traceId", path, &exemplar.trace_id, Id::Optional(16))?;
+                            check_id("spanId", path, &exemplar.span_id, Id::Optional(8))
                         })
                     })?;
                     points += data_point_count(metric) as u64;
@@ -298,26 +301,50 @@ fn try_each_point_exemplars<E>(
     }
 }
 
-/// Fails unless `id` has one of the `lengths`, naming the field.
+/// What a trace or span id field accepts.
+#[derive(Clone, Copy, Debug)]
+enum Id {
+    /// Exactly this many bytes, not all zeroes: a span's own `traceId` and
+    /// `spanId`. trace.proto: "An ID with all zeroes OR of length other than
+    /// 16 [8] bytes is considered invalid", and the field is required.
+    Required(usize),
+    /// Exactly this many bytes, of any value: a link's ids. The trace API
+    /// records links to an invalid (all-zero) context when they carry
+    /// attributes or a trace state, so a collector takes them.
+    Sized(usize),
+    /// Empty, or this many bytes of any value: a parent span id, a log
+    /// record's or an exemplar's trace context. All zeroes are accepted, as
+    /// the protos ask nothing more (logs.proto: a receiver takes an invalid
+    /// id as no trace context, it does not refuse the record).
+    Optional(usize),
+}
+
+/// Fails unless `id` is what `rule` accepts, naming the field.
 ///
 /// Protobuf `bytes` and JSON hex strings of any length decode fine, so this
 /// is where a wrong id is caught, as a collector does.
-fn check_id(
-    what: &str,
-    path: impl Fn() -> String,
-    id: &[u8],
-    lengths: &[usize],
-) -> Result<(), String> {
-    if lengths.contains(&id.len()) {
-        return Ok(());
+fn check_id(what: &str, path: impl Fn() -> String, id: &[u8], rule: Id) -> Result<(), String> {
+    match rule {
+        Id::Required(length) if id.len() != length => Err(format!(
+            "{}.{what} has {} bytes, expected {length}",
+            path(),
+            id.len()
+        )),
+        Id::Required(_) if id.iter().all(|&byte| byte == 0) => {
+            Err(format!("{}.{what} is all zeroes, an invalid id", path()))
+        }
+        Id::Sized(length) if id.len() != length => Err(format!(
+            "{}.{what} has {} bytes, expected {length}",
+            path(),
+            id.len()
+        )),
+        Id::Optional(length) if !id.is_empty() && id.len() != length => Err(format!(
+            "{}.{what} has {} bytes, expected 0 or {length}",
+            path(),
+            id.len()
+        )),
+        Id::Required(_) | Id::Sized(_) | Id::Optional(_) => Ok(()),
     }
-    let expected: Vec<String> = lengths.iter().map(usize::to_string).collect();
-    Err(format!(
-        "{}.{what} has {} bytes, expected {}",
-        path(),
-        id.len(),
-        expected.join(" or ")
-    ))
 }
 
 /// OTLP/JSON seen only as far as needed to count spans; span contents are

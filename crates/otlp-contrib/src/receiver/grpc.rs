@@ -12,10 +12,12 @@
 //! [`LogsService`] and [`MetricsService`] for your own tonic server.
 //!
 //! Errors raised by tonic before the message reaches the receiver: a message
-//! over the cap is `OUT_OF_RANGE`, decompressing past the cap
-//! `RESOURCE_EXHAUSTED` (without `RetryInfo`, so not retryable), a corrupt
-//! compressed message `INTERNAL`, an unsupported `grpc-encoding`
-//! `UNIMPLEMENTED`. All are permanent errors for an OTLP client.
+//! over the cap and decompressing past the cap are both `RESOURCE_EXHAUSTED`
+//! without `RetryInfo` (so not retryable; tonic says `OUT_OF_RANGE` for the
+//! first, which OTLP clients retry, so [`serve`] rewrites it to what grpc-go,
+//! and so the OpenTelemetry Collector, answers), a corrupt compressed message
+//! `INTERNAL`, an unsupported `grpc-encoding` `UNIMPLEMENTED`. All are
+//! permanent errors for an OTLP client.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -80,8 +82,28 @@ pub(crate) async fn serve(
     if !ticket.is_settled() {
         // tonic refused the message itself (framing, encoding or size).
         ticket.refuse();
+        return Ok(permanent_size_refusal(response));
     }
     Ok(response)
+}
+
+/// tonic answers a message over `max_decoding_message_size` with
+/// `OUT_OF_RANGE`, which OTLP clients retry (the same oversized batch, until
+/// they give up); this turns that trailers-only answer into
+/// `RESOURCE_EXHAUSTED` without `RetryInfo`, which they do not retry, keeping
+/// tonic's message. Any other response is returned as it is.
+///
+/// Only for responses tonic made before the receiver saw the message (the
+/// receiver itself never answers `OUT_OF_RANGE` then).
+fn permanent_size_refusal(
+    response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    match Status::from_header_map(response.headers()) {
+        Some(status) if status.code() == Code::OutOfRange => {
+            Status::resource_exhausted(status.message()).into_http()
+        }
+        _ => response,
+    }
 }
 
 /// One export call on raw bytes, of any signal.
@@ -219,6 +241,32 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn oversized_messages_are_resource_exhausted_without_retry_info() {
+        let tonic_answer = Status::out_of_range(
+            "Error, decoded message length too large: found 102400 bytes, the limit is: 65536 bytes",
+        )
+        .into_http::<tonic::body::Body>();
+        let answer = permanent_size_refusal(tonic_answer);
+        let status = Status::from_header_map(answer.headers());
+        assert_eq!(
+            status.as_ref().map(Status::code),
+            Some(Code::ResourceExhausted)
+        );
+        let status = status.unwrap_or_else(|| Status::unknown(""));
+        assert!(status.details().is_empty(), "no RetryInfo");
+        assert!(
+            status.message().contains("found 102400 bytes"),
+            "{status:?}"
+        );
+        // Other refusals pass through untouched.
+        let unimplemented = permanent_size_refusal(Status::unimplemented("zstd2").into_http());
+        assert_eq!(
+            Status::from_header_map(unimplemented.headers()).map(|s| s.code()),
+            Some(Code::Unimplemented)
+        );
+    }
 
     #[test]
     fn throttle_status_carries_retry_info() {

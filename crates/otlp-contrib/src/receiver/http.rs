@@ -42,6 +42,11 @@ const CODE_INVALID_ARGUMENT: i32 = 3;
 const CODE_NOT_FOUND: i32 = 5;
 const CODE_UNIMPLEMENTED: i32 = 12;
 
+/// The last second an HTTP-date can name, 9999-12-31T23:59:59Z, in seconds
+/// since the Unix epoch: `httpdate` panics on later dates (four-digit years),
+/// so a later `Retry-After` date is clamped to it.
+const LAST_HTTP_DATE_SECS: u64 = 253_402_300_799;
+
 /// Serves one request of the HTTP listener. Never fails: every problem is an answer.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
@@ -265,17 +270,22 @@ fn fault_response(fault: &Fault, format: Format) -> Response<Full<Bytes>> {
     response
 }
 
-/// `Retry-After` delay-seconds: whole seconds, rounded up.
+/// `Retry-After` delay-seconds: whole seconds, rounded up (saturating, so
+/// `Duration::MAX` is `u64::MAX` seconds rather than an overflow).
 pub(crate) fn retry_after_seconds(delay: Duration) -> u64 {
-    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
+    delay
+        .as_secs()
+        .saturating_add(u64::from(delay.subsec_nanos() > 0))
 }
 
 /// `Retry-After` HTTP-date: `now + delay` rounded up to the next whole second,
-/// so a client never waits less than `delay` (minus clock skew).
+/// so a client never waits less than `delay` (minus clock skew). Dates past
+/// the year 9999 (or past what `SystemTime` holds) are clamped to
+/// [`LAST_HTTP_DATE_SECS`], the last one an HTTP-date can write.
 pub(crate) fn retry_after_date(now: SystemTime, delay: Duration) -> String {
-    let at = now.checked_add(delay).unwrap_or(now);
-    let since_epoch = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = retry_after_seconds(since_epoch);
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let at = since_epoch.saturating_add(delay);
+    let seconds = retry_after_seconds(at).min(LAST_HTTP_DATE_SECS);
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
@@ -347,11 +357,24 @@ mod tests {
         assert_eq!(retry_after_seconds(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_seconds(Duration::from_secs(3)), 3);
         assert_eq!(retry_after_seconds(Duration::ZERO), 0);
+        assert_eq!(retry_after_seconds(Duration::MAX), u64::MAX);
         let now = UNIX_EPOCH + Duration::from_millis(784_111_777_250);
         assert_eq!(
             retry_after_date(now, Duration::from_millis(1_000)),
             "Sun, 06 Nov 1994 08:49:39 GMT"
         );
+    }
+
+    #[test]
+    fn retry_after_dates_past_the_year_9999_are_clamped() {
+        let last = "Fri, 31 Dec 9999 23:59:59 GMT";
+        assert_eq!(
+            retry_after_date(SystemTime::now(), Duration::from_secs(1 << 40)),
+            last
+        );
+        assert_eq!(retry_after_date(SystemTime::now(), Duration::MAX), last);
+        let end = UNIX_EPOCH + Duration::from_secs(LAST_HTTP_DATE_SECS);
+        assert_eq!(retry_after_date(end, Duration::ZERO), last);
     }
 
     #[test]

@@ -6,8 +6,10 @@ use std::fmt::Write;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs};
+use prost::Message;
 
+use super::render_limits::{RenderBudget, clip};
 use super::tree::{hex, service_name};
 
 /// Renders the log records of one request, one line each, in order:
@@ -24,18 +26,37 @@ use super::tree::{hex, service_name};
 /// name), the body (strings quoted, maps and arrays in braces and brackets),
 /// `event=NAME` for events, the attributes as `key=value`, and `trace=` /
 /// `span=` when the record carries a trace context.
+///
+/// The text stays proportional to the request: service names are cut after
+/// 256 characters (`…`), and past 8 times the request's encoded size (at
+/// least 16 KiB) the remaining records are left out, with a last line that
+/// says so.
 pub fn render_logs(request: &ExportLogsServiceRequest) -> String {
+    let records = |resource: &ResourceLogs| {
+        resource
+            .scope_logs
+            .iter()
+            .map(|scope| scope.log_records.len() as u64)
+            .sum::<u64>()
+    };
+    let total = request.resource_logs.iter().map(records).sum();
+    let mut budget = RenderBudget::new(request.encoded_len(), total);
     let mut out = String::new();
-    for resource in &request.resource_logs {
-        let service = service_name(resource.resource.as_ref());
+    'resources: for resource in &request.resource_logs {
+        let service = clip(service_name(resource.resource.as_ref()));
         for record in resource
             .scope_logs
             .iter()
             .flat_map(|scope| &scope.log_records)
         {
-            render_record(&mut out, service, record);
+            if !budget.admits(&out) {
+                break 'resources;
+            }
+            render_record(&mut out, &service, record);
+            budget.count(1);
         }
     }
+    budget.finish(&mut out, "log records");
     out
 }
 
@@ -253,6 +274,32 @@ mod tests {
             "cd".repeat(8)
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn empty_records_under_a_long_service_name_render_in_bounded_text() {
+        let service = "s".repeat(1024);
+        let mut request = request(vec![LogRecord::default(); 10_000]);
+        if let Some(resource) = request.resource_logs[0].resource.as_mut() {
+            resource.attributes = vec![kv("service.name", Value::StringValue(service))];
+        }
+        let text = render_logs(&request);
+        let size = request.encoded_len();
+        assert!(
+            text.len() < 16 * size,
+            "{} bytes of text for {size} bytes of request",
+            text.len()
+        );
+        let clipped = format!("{}…", "s".repeat(256));
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("  {clipped} - -").as_str())
+        );
+        let last = text.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("output truncated") && last.contains("of 10000 log records printed"),
+            "{last}"
+        );
     }
 
     #[test]

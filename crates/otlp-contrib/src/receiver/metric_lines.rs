@@ -9,8 +9,11 @@ use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, ExponentialHistogramDataPoint, HistogramDataPoint, Metric,
     NumberDataPoint, SummaryDataPoint, metric, number_data_point,
 };
+use prost::Message;
 
+use super::export_request::data_point_count;
 use super::log_lines::key_value;
+use super::render_limits::{RenderBudget, clip};
 use super::tree::service_name;
 
 /// `DataPointFlags.FLAG_NO_RECORDED_VALUE`: the point stands for a gap.
@@ -34,25 +37,58 @@ const FLAG_NO_RECORDED_VALUE: u32 = 1;
 /// summaries — then the point's attributes as `key=value`, and
 /// `(no recorded value)` for a point flagged so. A metric without data
 /// points gets one line that says so.
+///
+/// The text stays proportional to the request: service names, metric names
+/// and units are cut after 256 characters (`…`), and past 8 times the
+/// request's encoded size (at least 16 KiB) the remaining data points are
+/// left out, with a last line that says so.
 pub fn render_metrics(request: &ExportMetricsServiceRequest) -> String {
+    let total = request
+        .resource_metrics
+        .iter()
+        .flat_map(|resource| &resource.scope_metrics)
+        .flat_map(|scope| &scope.metrics)
+        .map(|metric| data_point_count(metric) as u64)
+        .sum();
+    let mut budget = RenderBudget::new(request.encoded_len(), total);
     let mut out = String::new();
-    for resource in &request.resource_metrics {
-        let service = service_name(resource.resource.as_ref());
+    'resources: for resource in &request.resource_metrics {
+        let service = clip(service_name(resource.resource.as_ref()));
         for metric in resource
             .scope_metrics
             .iter()
             .flat_map(|scope| &scope.metrics)
         {
-            render_metric(&mut out, service, metric);
+            if !budget.admits(&out) {
+                break 'resources;
+            }
+            render_metric(&mut out, &service, metric, &mut budget);
         }
     }
+    budget.finish(&mut out, "data points");
     out
 }
 
-fn render_metric(out: &mut String, service: &str, metric: &Metric) {
-    let mut head = format!("  {service} {}", metric.name);
+/// Writes one line per point with `line`, while the budget admits lines.
+fn each_point<P>(
+    out: &mut String,
+    budget: &mut RenderBudget,
+    points: &[P],
+    mut line: impl FnMut(&mut String, &P),
+) {
+    for point in points {
+        if !budget.admits(out) {
+            return;
+        }
+        line(out, point);
+        budget.count(1);
+    }
+}
+
+fn render_metric(out: &mut String, service: &str, metric: &Metric, budget: &mut RenderBudget) {
+    let mut head = format!("  {service} {}", clip(&metric.name));
     if !metric.unit.is_empty() {
-        let _ = write!(head, "[{}]", metric.unit);
+        let _ = write!(head, "[{}]", clip(&metric.unit));
     }
     let before = out.len();
     match &metric.data {
@@ -61,9 +97,9 @@ fn render_metric(out: &mut String, service: &str, metric: &Metric) {
         }
         Some(metric::Data::Gauge(gauge)) => {
             let kind = "gauge";
-            for point in &gauge.data_points {
-                number_line(out, &head, kind, point);
-            }
+            each_point(out, budget, &gauge.data_points, |out, point| {
+                number_line(out, &head, kind, point)
+            });
         }
         Some(metric::Data::Sum(sum)) => {
             let temporality = temporality(sum.aggregation_temporality);
@@ -72,35 +108,36 @@ fn render_metric(out: &mut String, service: &str, metric: &Metric) {
             } else {
                 format!("sum({temporality})")
             };
-            for point in &sum.data_points {
-                number_line(out, &head, &kind, point);
-            }
+            each_point(out, budget, &sum.data_points, |out, point| {
+                number_line(out, &head, &kind, point)
+            });
         }
         Some(metric::Data::Histogram(histogram)) => {
             let kind = format!(
                 "histogram({})",
                 temporality(histogram.aggregation_temporality)
             );
-            for point in &histogram.data_points {
-                histogram_line(out, &head, &kind, point);
-            }
+            each_point(out, budget, &histogram.data_points, |out, point| {
+                histogram_line(out, &head, &kind, point)
+            });
         }
         Some(metric::Data::ExponentialHistogram(histogram)) => {
             let kind = format!(
                 "exponential_histogram({})",
                 temporality(histogram.aggregation_temporality)
             );
-            for point in &histogram.data_points {
-                exponential_line(out, &head, &kind, point);
-            }
+            each_point(out, budget, &histogram.data_points, |out, point| {
+                exponential_line(out, &head, &kind, point)
+            });
         }
         Some(metric::Data::Summary(summary)) => {
-            for point in &summary.data_points {
-                summary_line(out, &head, point);
-            }
+            each_point(out, budget, &summary.data_points, |out, point| {
+                summary_line(out, &head, point)
+            });
         }
     }
-    if out.len() == before {
+    // A metric without points says so, unless the budget stopped its points.
+    if out.len() == before && data_point_count(metric) == 0 {
         let _ = writeln!(out, "{head} {} (no data points)", kind_name(metric));
     }
 }
@@ -365,6 +402,49 @@ mod tests {
             render_metrics(&request),
             expected.map(|line| format!("{line}\n")).concat()
         );
+    }
+
+    #[test]
+    fn empty_points_under_long_names_render_in_bounded_text() {
+        let long = "m".repeat(1024);
+        let gauge = metric(
+            &long,
+            &long,
+            metric::Data::Gauge(Gauge {
+                data_points: vec![NumberDataPoint::default(); 10_000],
+            }),
+        );
+        let request = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", Value::StringValue(long.clone()))],
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![gauge, Metric::default()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let text = render_metrics(&request);
+        let size = request.encoded_len();
+        assert!(
+            text.len() < 16 * size,
+            "{} bytes of text for {size} bytes of request",
+            text.len()
+        );
+        let clipped = format!("{}…", "m".repeat(256));
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("  {clipped} {clipped}[{clipped}] gauge -").as_str())
+        );
+        let last = text.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("output truncated") && last.contains("of 10000 data points printed"),
+            "{last}"
+        );
+        assert!(!text.contains("(no data"), "nothing past the budget");
     }
 
     #[test]

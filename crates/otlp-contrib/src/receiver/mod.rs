@@ -24,8 +24,14 @@
 //! [`data_point_count`](Receiver::data_point_count)); each
 //! [`ReceivedRequest`] says its [`Signal`]. Bad input gets the protocol's answer —
 //! HTTP 400/404/405/413/415 with a `google.rpc.Status` body, gRPC
-//! `INVALID_ARGUMENT` — and never a panic; bodies are capped before and after
-//! decompression ([`ReceiverConfig::max_request_bytes`]).
+//! `INVALID_ARGUMENT`, or `RESOURCE_EXHAUSTED` without `RetryInfo` over the
+//! cap (all permanent for an OTLP client) — and never a panic; bodies are
+//! capped before and after decompression
+//! ([`ReceiverConfig::max_request_bytes`]). Bad data includes ids of the
+//! wrong length and a span's all-zero span or trace id (which trace.proto
+//! calls invalid); a link's ids may be all zeroes (the trace API records
+//! links to an invalid context that carry attributes), a log record's or
+//! exemplar's optional ids empty or all zeroes.
 //!
 //! A script of [`Fault`]s, played one per request, makes it misbehave like a
 //! real backend: error codes, throttling with `RetryInfo` / `Retry-After`,
@@ -69,6 +75,7 @@ mod http;
 mod listener;
 mod log_lines;
 mod metric_lines;
+mod render_limits;
 mod shared;
 mod store;
 mod tls;

@@ -1,6 +1,7 @@
 //! Spans of a request as indented trees, one per trace: what `otlp-receiver`
 //! prints, and handy in a failing test.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::Duration;
@@ -9,6 +10,14 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use prost::Message;
+
+use super::render_limits::{RenderBudget, clip};
+
+/// The deepest span indented further than its parent: a chain of spans
+/// indented one step per level would print quadratic text (N(N+1) bytes for
+/// N spans). Deeper spans stay at this indent and say `[depth N]`.
+const MAX_INDENT_DEPTH: usize = 32;
 
 /// Renders the spans of one request as trees, one per trace id, in order of
 /// first appearance:
@@ -24,32 +33,50 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 /// resource's `service.name` (`?` when missing). Children follow their parent,
 /// ordered by start time. A span whose parent is not in the request starts its
 /// own tree, marked `(parent <id> not in this request)`: traces often arrive
-/// in several requests. Works on hostile input too (cycles, deep chains).
+/// in several requests.
+///
+/// Works on hostile input too (cycles, deep chains), and the text stays
+/// proportional to the request: spans deeper than 32 levels are not indented
+/// further but marked `[depth N]`, names are cut after 256 characters (`…`),
+/// and past 8 times the request's encoded size (at least 16 KiB) the rest is
+/// left out, with a last line that says so.
 pub fn render_traces(request: &ExportTraceServiceRequest) -> String {
+    // Clipped once per resource, then borrowed by each of its spans.
+    let services: Vec<Cow<'_, str>> = request
+        .resource_spans
+        .iter()
+        .map(|resource| clip(service_name(resource.resource.as_ref())))
+        .collect();
     let mut traces: Vec<TraceSpans<'_>> = Vec::new();
     let mut trace_index: HashMap<&[u8], usize> = HashMap::new();
-    for resource in &request.resource_spans {
-        let service = service_name(resource.resource.as_ref());
+    let mut total = 0u64;
+    for (resource, service) in request.resource_spans.iter().zip(&services) {
         for span in resource.scope_spans.iter().flat_map(|scope| &scope.spans) {
             let index = *trace_index.entry(&span.trace_id).or_insert_with(|| {
                 traces.push((&span.trace_id, Vec::new()));
                 traces.len() - 1
             });
             traces[index].1.push((service, span));
+            total += 1;
         }
     }
+    let mut budget = RenderBudget::new(request.encoded_len(), total);
     let mut out = String::new();
     for (trace_id, spans) in &traces {
+        if !budget.admits(&out) {
+            break;
+        }
         let _ = writeln!(out, "trace {}", hex(trace_id));
-        render_trace(&mut out, spans);
+        render_trace(&mut out, spans, &mut budget);
     }
+    budget.finish(&mut out, "spans");
     out
 }
 
-/// A trace id and its spans, each with the service it came from.
+/// A trace id and its spans, each with the (clipped) service it came from.
 type TraceSpans<'a> = (&'a [u8], Vec<(&'a str, &'a Span)>);
 
-fn render_trace(out: &mut String, spans: &[(&str, &Span)]) {
+fn render_trace(out: &mut String, spans: &[(&str, &Span)], budget: &mut RenderBudget) {
     let by_id: HashMap<&[u8], usize> = spans
         .iter()
         .enumerate()
@@ -88,6 +115,9 @@ fn render_trace(out: &mut String, spans: &[(&str, &Span)]) {
             if printed[index] {
                 continue;
             }
+            if !budget.admits(out) {
+                return;
+            }
             printed[index] = true;
             let (service, span) = spans[index];
             let note = match () {
@@ -101,6 +131,7 @@ fn render_trace(out: &mut String, spans: &[(&str, &Span)]) {
                 )),
             };
             render_span(out, service, span, depth, note.as_deref());
+            budget.count(1);
             if let Some(list) = children.get(&index) {
                 stack.extend(list.iter().rev().map(|&child| (child, depth + 1)));
             }
@@ -122,11 +153,14 @@ fn render_span(out: &mut String, service: &str, span: &Span, depth: usize, note:
     };
     let _ = write!(
         out,
-        "{:indent$}{service} {} {duration:?} {status}",
+        "{:indent$}",
         "",
-        span.name,
-        indent = depth * 2
+        indent = depth.min(MAX_INDENT_DEPTH) * 2
     );
+    if depth > MAX_INDENT_DEPTH {
+        let _ = write!(out, "[depth {depth}] ");
+    }
+    let _ = write!(out, "{service} {} {duration:?} {status}", clip(&span.name));
     if let Some(note) = note {
         out.push(' ');
         out.push_str(note);
@@ -221,6 +255,76 @@ mod tests {
             "ab".repeat(16)
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_deep_parent_chain_renders_in_linear_space() {
+        const SPANS: u64 = 20_000;
+        let id = |n: u64| n.to_be_bytes().to_vec();
+        let spans = (1..=SPANS)
+            .map(|n| Span {
+                trace_id: vec![0xab; 16],
+                span_id: id(n),
+                parent_span_id: if n == 1 { Vec::new() } else { id(n - 1) },
+                name: "step".into(),
+                ..Default::default()
+            })
+            .collect();
+        let request = request("svc", spans);
+        let text = render_traces(&request);
+        let size = request.encoded_len();
+        assert!(
+            text.len() < 16 * size,
+            "{} bytes of text for {size} bytes of request",
+            text.len()
+        );
+        assert_eq!(text.lines().count() as u64, SPANS + 1, "nothing left out");
+        let indent = " ".repeat(MAX_INDENT_DEPTH * 2);
+        assert!(
+            text.contains(&format!("\n{indent}svc step 0ns unset\n")),
+            "depth 32"
+        );
+        assert!(
+            text.ends_with(&format!("\n{indent}[depth {SPANS}] svc step 0ns unset\n")),
+            "{:?}",
+            text.lines().last()
+        );
+    }
+
+    #[test]
+    fn long_names_are_clipped_and_huge_requests_cut_short() {
+        let long = "n".repeat(1024);
+        let spans = (1..=2_000u64)
+            .map(|n| Span {
+                trace_id: vec![0xab; 16],
+                span_id: n.to_be_bytes().to_vec(),
+                name: long.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let named = request(&long, spans);
+        let text = render_traces(&named);
+        let clipped = format!("{}…", "n".repeat(256));
+        assert_eq!(
+            text.lines().nth(1),
+            Some(format!("  {clipped} {clipped} 0ns unset").as_str())
+        );
+        assert!(text.len() < 16 * named.encoded_len(), "{}", text.len());
+        // Tiny spans under a long service name: cut short, and said so.
+        let tiny = (1..=20_000u64)
+            .map(|n| Span {
+                span_id: n.to_be_bytes().to_vec(),
+                ..Default::default()
+            })
+            .collect();
+        let tiny = request(&long, tiny);
+        let text = render_traces(&tiny);
+        assert!(text.len() < 16 * tiny.encoded_len(), "{}", text.len());
+        let last = text.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("output truncated") && last.contains("of 20000 spans printed"),
+            "{last}"
+        );
     }
 
     #[test]

@@ -215,13 +215,47 @@ async fn grpc_bad_input_is_invalid_argument_and_the_receiver_keeps_working() {
         status.message()
     );
 
-    // Over the cap uncompressed: tonic's own limit, a permanent error.
+    let mut zero_id = rich_request("ids", 1);
+    zero_id.resource_spans[0].scope_spans[0].spans[0].span_id = vec![0; 8];
+    let status = grpc_client(&endpoint)
+        .await
+        .export(zero_id)
+        .await
+        .expect_err("all-zero id");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("spanId is all zeroes"),
+        "{}",
+        status.message()
+    );
+
+    // Over the cap uncompressed: tonic's own limit, answered as grpc-go (and
+    // so the Collector) does, RESOURCE_EXHAUSTED without RetryInfo, which an
+    // OTLP client does not retry (tonic's OUT_OF_RANGE it would).
     let status = grpc_client(&endpoint)
         .await
         .export(big_request(100 << 10))
         .await
         .expect_err("too big");
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(
+        grpc_retry_delay(&status),
+        None,
+        "no RetryInfo: not retryable"
+    );
+    const RETRYABLE: [Code; 6] = [
+        Code::Cancelled,
+        Code::DeadlineExceeded,
+        Code::Aborted,
+        Code::OutOfRange,
+        Code::Unavailable,
+        Code::DataLoss,
+    ];
+    assert!(!RETRYABLE.contains(&status.code()), "{status:?}");
+    assert!(
+        status.message().contains("too large"),
+        "tonic's message is kept: {status:?}"
+    );
 
     // A compression bomb: small on the wire, over the cap once decompressed.
     for encoding in [CompressionEncoding::Gzip, CompressionEncoding::Zstd] {
@@ -268,7 +302,7 @@ async fn grpc_bad_input_is_invalid_argument_and_the_receiver_keeps_working() {
     assert_eq!(unknown.code(), Code::Unimplemented);
 
     let stats = receiver.stats();
-    assert_eq!(stats.bad_requests, 7, "{stats:?}");
+    assert_eq!(stats.bad_requests, 8, "{stats:?}");
     assert_eq!(stats.accepted_requests, 0);
     assert!(receiver.requests().is_empty());
 

@@ -264,6 +264,67 @@ async fn http_faults_map_to_statuses_retry_after_and_status_bodies() {
 }
 
 #[tokio::test]
+async fn http_throttle_dates_past_the_year_9999_are_clamped_not_a_panic() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    receiver.push_faults([Fault::ThrottleHttpDate(Duration::from_secs(1 << 40))]);
+    let response = post_protobuf(&url(&receiver), &rich_request("far", 1)).await;
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        response.header("retry-after"),
+        Some("Fri, 31 Dec 9999 23:59:59 GMT")
+    );
+    // The handler did not die: the next request is served.
+    let response = post_protobuf(&url(&receiver), &rich_request("after", 1)).await;
+    assert_eq!(response.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn http_all_zero_span_and_trace_ids_are_400_naming_the_field() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    // Each case zeroes one required id of the first span.
+    type Zeroing = fn(&mut ExportTraceServiceRequest);
+    let cases: [(&str, Zeroing); 2] = [
+        ("spans[0].traceId", |request| {
+            request.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![0; 16];
+        }),
+        ("spans[0].spanId", |request| {
+            request.resource_spans[0].scope_spans[0].spans[0].span_id = vec![0; 8];
+        }),
+    ];
+    for content_type in [PROTOBUF, JSON] {
+        for (field, zero) in &cases {
+            let mut request = rich_request("zeros", 1);
+            zero(&mut request);
+            let body = encode(content_type, &request);
+            let response = post(&url(&receiver), content_type, None, body).await;
+            assert_eq!(
+                response.status,
+                StatusCode::BAD_REQUEST,
+                "{field} {content_type}"
+            );
+            let (code, message, _) = response.rpc_status();
+            assert_eq!(code, 3, "INVALID_ARGUMENT: {message}");
+            assert!(
+                message.contains(&format!("{field} is all zeroes")),
+                "{field}: {message}"
+            );
+        }
+    }
+    assert_eq!(receiver.span_count(), 0);
+    // An all-zero parent span id is not refused: the field is optional and
+    // trace.proto only asks roots to leave it empty. Nor is a link to an
+    // invalid context: the trace API records one that carries attributes.
+    let mut request = rich_request("zero parent", 2);
+    request.resource_spans[0].scope_spans[0].spans[1].parent_span_id = vec![0; 8];
+    let link = &mut request.resource_spans[0].scope_spans[0].spans[0].links[0];
+    link.trace_id = vec![0; 16];
+    link.span_id = vec![0; 8];
+    let response = post_protobuf(&url(&receiver), &request).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(receiver.span_count(), 2);
+}
+
+#[tokio::test]
 async fn http_partial_success_in_both_encodings_delay_and_hang() {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
     let partial = Fault::PartialSuccess {

@@ -68,6 +68,10 @@ pub const DEFAULT_SPANS: u64 = 10_000;
 pub const MAX_ATTRIBUTES: usize = 128;
 /// The most worker threads: more would only measure the scheduler.
 const MAX_WORKERS: usize = 4096;
+/// The slowest `--rate`, in spans (log records, recordings) per second: one
+/// every 1000 s is already no load; slower rates are refused, as are those
+/// whose pacing (`n / rate` seconds) would not fit a `Duration`.
+pub const MIN_RATE: f64 = 0.001;
 /// Series (attribute sets) when `--series` is not given: well under the
 /// default cardinality limit (2000), so nothing overflows.
 pub const DEFAULT_SERIES: usize = 100;
@@ -453,10 +457,18 @@ fn attributes(text: &str) -> Result<usize, String> {
 }
 
 fn rate(text: &str) -> Result<f64, String> {
-    text.parse::<f64>()
+    let rate = text
+        .parse::<f64>()
         .ok()
         .filter(|rate| rate.is_finite() && *rate > 0.0)
-        .ok_or_else(|| "not a positive number of spans per second".to_owned())
+        .ok_or_else(|| "not a positive number of spans per second".to_owned())?;
+    if rate < MIN_RATE {
+        return Err(format!(
+            "below the slowest rate, {MIN_RATE} spans per second (one every {} s)",
+            1.0 / MIN_RATE
+        ));
+    }
+    Ok(rate)
 }
 
 fn header(text: &str) -> Result<(String, String), String> {
@@ -690,6 +702,18 @@ mod tests {
     }
 
     #[test]
+    fn rates_below_the_slowest_are_refused_naming_rate() {
+        for tiny in ["1e-20", "5e-324", "0.0009"] {
+            let error = error(&["--rate", tiny]);
+            assert!(
+                error.contains("--rate") && error.contains("slowest rate"),
+                "{tiny}: {error}"
+            );
+        }
+        assert_eq!(parsed(&["--rate", "0.001"]).rate, Some(MIN_RATE));
+    }
+
+    #[test]
     fn errors_name_the_flag_and_the_value() {
         for (args, flag, value) in [
             (&["--workers", "abc"][..], "--workers", "abc"),
@@ -703,6 +727,8 @@ mod tests {
             (&["--export-interval", "0s"], "--export-interval", "0s"),
             (&["--records", "0"], "--records", "0"),
             (&["--rate", "0"], "--rate", "0"),
+            (&["--rate", "1e-20"], "--rate", "1e-20"),
+            (&["--rate", "0.0009"], "--rate", "0.0009"),
             (&["--attributes", "129"], "--attributes", "129"),
             (&["--compression", "brotli"], "--compression", "brotli"),
             (

@@ -300,9 +300,10 @@ impl Worker {
                 if let Some(rate) = self.rate {
                     // Span number `sent` is due `sent / rate` seconds after the start:
                     // sleep until then (a late worker catches up without sleeping).
-                    let due = self.start + Duration::from_secs_f64(sent as f64 / rate);
-                    if due > now {
-                        let mut wake = due.min(now + MAX_SLEEP);
+                    // A due time past what an `Instant` holds never comes: keep sleeping.
+                    let due = due_time(self.start, sent, rate);
+                    if due.is_none_or(|due| due > now) {
+                        let mut wake = due.map_or(now + MAX_SLEEP, |due| due.min(now + MAX_SLEEP));
                         if let Some(deadline) = self.deadline {
                             wake = wake.min(deadline);
                         }
@@ -469,9 +470,31 @@ fn series_attributes(series: usize, count: usize) -> Vec<KeyValue> {
     standard.into_iter().take(count).chain(extra).collect()
 }
 
+/// When record number `sent` is due at `rate` per second, counting from
+/// `start`; `None` when that is too far ahead for an `Instant` (or `rate` is
+/// not a positive number), which the caller takes as "not yet". Never panics,
+/// whatever the rate: `Duration::from_secs_f64` would past `Duration::MAX`.
+fn due_time(start: Instant, sent: u64, rate: f64) -> Option<Instant> {
+    let offset = Duration::try_from_secs_f64(sent as f64 / rate).ok()?;
+    start.checked_add(offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn due_times_of_tiny_rates_are_never_a_panic() {
+        let start = Instant::now();
+        assert_eq!(due_time(start, 0, 1e-20), Some(start));
+        assert_eq!(due_time(start, 1, 1e-20), None);
+        assert_eq!(due_time(start, u64::MAX, f64::MIN_POSITIVE), None);
+        assert_eq!(due_time(start, 1, 0.0), None);
+        assert_eq!(
+            due_time(start, 3, 2.0),
+            Some(start + Duration::from_millis(1500))
+        );
+    }
 
     #[test]
     fn spans_are_shared_evenly() {
