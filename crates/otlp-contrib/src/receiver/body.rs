@@ -1,6 +1,7 @@
 //! Request bodies: reading them with a cap and undoing `Content-Encoding`
 //! with the same cap, so neither a huge body nor a compression bomb can make
-//! the receiver allocate more than the cap.
+//! the receiver hold more than the cap in bytes. Decoding them is another
+//! matter: see [`ReceiverConfig::max_request_bytes`](super::ReceiverConfig::max_request_bytes).
 
 use std::io::Read;
 

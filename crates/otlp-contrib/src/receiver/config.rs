@@ -33,6 +33,13 @@ pub struct ReceiverConfig {
     /// again to the decompressed body (so compression bombs stop at the cap),
     /// and as tonic's maximum decoding message size. Default
     /// [`DEFAULT_MAX_REQUEST_BYTES`].
+    ///
+    /// The cap bounds bytes, not the decoded request: with [`Store::All`] or
+    /// [`Store::DecodeOnly`] a body of empty messages (two bytes each on the
+    /// wire, a few hundred decoded) takes up to about 130 times its size in
+    /// memory while it is decoded, 4 GB for a 32 MiB body (which compresses
+    /// to a few KiB). Facing untrusted clients, lower the cap or count only
+    /// ([`Store::CountOnly`]).
     pub max_request_bytes: usize,
     /// Threads that serve connections, each with its own single-threaded
     /// tokio runtime; a connection stays on one of them from start to end,
