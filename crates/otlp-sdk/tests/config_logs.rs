@@ -763,10 +763,10 @@ fn bad_logs_file_values_name_the_dotted_key() {
             "expected one of gzip, none, zstd",
         ),
         (
-            "logs: { batch: { max_queue_size: 10 } }",
-            "logs.batch.max_queue_size",
-            "10",
-            "must be at least logs.batch.max_export_batch_size (512)",
+            "logs: { batch: { max_queue_size: 10, max_export_batch_size: 20 } }",
+            "logs.batch.max_export_batch_size",
+            "20",
+            "must be at most logs.batch.max_queue_size (10)",
         ),
     ];
     for (yaml, key, value, reason) in cases {
