@@ -5,8 +5,12 @@
 //! runtime; plus the export task with its retries.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -825,6 +829,31 @@ fn open_backlog(
     Ok(backlog)
 }
 
+/// A future whose panic becomes its output (`Err` with the payload).
+struct CatchPanic<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(context))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// The text of a panic's payload, when it has one.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 /// One request on its way out, retried as the policy allows.
 struct ExportTask<E> {
     exporter: Arc<E>,
@@ -845,22 +874,38 @@ impl<E: Exporter> ExportTask<E> {
         let started = Instant::now();
         let span_count = request.span_count as u64;
         let stats = &self.shared.stats;
-        let settlement = self
-            .retry
-            .send(
-                &*self.exporter,
-                &request,
-                self.attempt_timeout,
-                self.deadline,
-                |event| match event {
-                    SendEvent::Error(error) => stats.record_error(error),
-                    SendEvent::Retry => {
-                        Stats::add(&stats.retries, 1);
-                        self.shared.progress.note_retry();
-                    }
-                },
-            )
-            .await;
+        let sent = self.retry.send(
+            &*self.exporter,
+            &request,
+            self.attempt_timeout,
+            self.deadline,
+            |event| match event {
+                SendEvent::Error(error) => stats.record_error(error),
+                SendEvent::Retry => {
+                    Stats::add(&stats.retries, 1);
+                    self.shared.progress.note_retry();
+                }
+            },
+        );
+        // An exporter that panics fails its request like a permanent error:
+        // the request settles and its export slot comes back (unnoticed, the
+        // runtime would swallow the panic and the slot stay taken for good).
+        let settlement = match CatchPanic(Box::pin(sent)).await {
+            Ok(settlement) => settlement,
+            Err(panic) => {
+                stats.record_error(format!(
+                    "the exporter panicked: {}",
+                    panic_message(panic.as_ref())
+                ));
+                Settlement {
+                    exported: 0,
+                    rejected: 0,
+                    failed: span_count,
+                    retries: 0,
+                    exhausted: false,
+                }
+            }
+        };
         let latency = started.elapsed();
         // An answer, even a refusal, shows the backend is up; retries that
         // ran out do not.

@@ -25,6 +25,7 @@ enum Behaviour {
     Partial(u64),
     Slow(Duration),
     Hang,
+    Panic,
 }
 
 /// An in-memory exporter that plays a script and counts what it accepted,
@@ -98,6 +99,7 @@ impl Exporter for ScriptedExporter {
             }
             Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
             Behaviour::Hang => std::future::pending::<()>().await,
+            Behaviour::Panic => panic!("the exporter's own bug"),
         }
         self.accepted_spans.fetch_add(spans, Ordering::SeqCst);
         ExportOutcome::Success
@@ -347,6 +349,49 @@ fn force_flush_delivers_what_was_queued_and_reports_failures() {
     );
     failing.shutdown(Duration::from_secs(1)).unwrap();
     processor.shutdown(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn an_exporter_that_panics_fails_its_request_and_gives_its_export_slot_back() {
+    let exporter = ScriptedExporter::new(|attempt| {
+        if attempt == 0 {
+            Behaviour::Panic
+        } else {
+            Behaviour::Accept
+        }
+    });
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 1,
+            ..batch(4096, 512, 60_000)
+        })
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        processor.on_end(span(i));
+    }
+    assert_eq!(
+        processor.force_flush(Duration::from_secs(5)),
+        Err(PipelineError::Undelivered {
+            failed: 10,
+            rejected: 0,
+            signal: Signal::Traces
+        })
+    );
+    let error = processor.stats().last_error.unwrap_or_default();
+    assert!(
+        error.contains("the exporter panicked: the exporter's own bug"),
+        "{error}"
+    );
+    // The only export slot is free again: the next batch goes out.
+    for i in 10..20 {
+        processor.on_end(span(i));
+    }
+    processor.force_flush(Duration::from_secs(5)).unwrap();
+    processor.shutdown(Duration::from_secs(1)).unwrap();
+    let stats = processor.stats();
+    assert_eq!((stats.exported, stats.failed), (10, 10));
+    assert_final(&stats);
 }
 
 #[test]
