@@ -50,8 +50,14 @@ impl LoopWake {
 }
 
 /// The runtime a pipeline's export tasks run on; see the module docs.
+///
+/// Dropped, it shuts its runtime down without waiting for what still runs on
+/// it, as the loop does at its end: a blocking shutdown would panic when the
+/// runtime is dropped inside an async context (a pipeline built from async
+/// code whose start then fails).
 pub(crate) struct ExportRuntime {
-    runtime: Runtime,
+    /// `Some` until dropped.
+    runtime: Option<Runtime>,
     /// Single-threaded and run by the export loop's thread while it waits
     /// (one I/O thread); otherwise worker threads beside the loop, which
     /// parks while it waits.
@@ -78,14 +84,16 @@ impl ExportRuntime {
             .enable_all()
             .build()?;
         Ok(ExportRuntime {
-            runtime,
+            runtime: Some(runtime),
             on_loop_thread,
         })
     }
 
     /// The runtime, to block on the exporter's shutdown.
     pub(crate) fn runtime(&self) -> &Runtime {
-        &self.runtime
+        self.runtime
+            .as_ref()
+            .expect("the runtime is there until the ExportRuntime is dropped")
     }
 
     /// Starts an export task. On the loop's thread it is spawned from inside
@@ -99,11 +107,11 @@ impl ExportRuntime {
         if self.on_loop_thread {
             // Ready at its first poll: `block_on` returns without running
             // the task or polling the driver.
-            self.runtime.block_on(async {
+            self.runtime().block_on(async {
                 drop(tokio::spawn(task));
             });
         } else {
-            drop(self.runtime.spawn(task));
+            drop(self.runtime().spawn(task));
         }
     }
 
@@ -115,7 +123,7 @@ impl ExportRuntime {
             // The deadline as given, not `now + timeout`: the loop waits for
             // the same tick many times over, and a timer at the driver's next
             // wake-up does not make it wake itself.
-            self.runtime.block_on(async {
+            self.runtime().block_on(async {
                 let _ = tokio::time::timeout_at(deadline.into(), notified).await;
             });
         } else {
@@ -130,13 +138,21 @@ impl ExportRuntime {
         if self.on_loop_thread {
             // `yield_now` defers its wake-up to the scheduler's next park,
             // which then only polls the driver: one turn, no wait.
-            self.runtime.block_on(tokio::task::yield_now());
+            self.runtime().block_on(tokio::task::yield_now());
         }
     }
 
     /// Stops the runtime without waiting for what still runs on it.
     pub(crate) fn shutdown_background(self) {
-        self.runtime.shutdown_background();
+        drop(self);
+    }
+}
+
+impl Drop for ExportRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -425,6 +425,22 @@ fn a_directory_in_use_is_an_error_at_start() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn a_pipeline_that_cannot_start_inside_async_code_is_an_error_not_a_panic() {
+    let dir = directory("locked-async");
+    let backend = Arc::new(Backend::default());
+    let first = pipeline(&backend, durable(&dir));
+    // Built from async code: its failed start must not drop a runtime in a
+    // way tokio forbids there.
+    let second = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_durable_queue(durable(&dir))
+        .build();
+    let error = second.expect_err("the directory is locked").to_string();
+    assert!(error.contains("durable queue"), "{error}");
+    let _ = first.shutdown(Duration::from_secs(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_disabled_sdk_leaves_what_is_on_disk_unsent_for_a_later_run() {
     use otlp_sdk::config::Config;
