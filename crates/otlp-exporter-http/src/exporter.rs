@@ -235,7 +235,11 @@ impl HttpExporter {
             headers.push((CONTENT_ENCODING, HeaderValue::from_static(encoding)));
         }
         // One deadline per attempt, whichever connections it takes.
-        let deadline = tokio::time::Instant::now() + settings.timeout;
+        let now = tokio::time::Instant::now();
+        // A timeout too long for an `Instant` (`Duration::MAX`) is a century.
+        let deadline = now
+            .checked_add(settings.timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         let mut url = settings.url.clone();
         if let Some(plain) = &settings.plain {
             let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES);

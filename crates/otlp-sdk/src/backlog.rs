@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use otlp_core::encode::Encoding;
 
+use crate::deadline::deadline_after;
 use crate::durable::{DurableConfig, DurableError, DurableQueue, RecordId, Recovered};
 use crate::retry::RetryPolicy;
 
@@ -218,7 +219,7 @@ impl Backlog {
     fn back_off(&mut self) {
         self.failures = self.failures.saturating_add(1);
         let delay = self.retry.delay(self.failures, 0.5, None);
-        self.next_attempt = self.next_attempt.max(Instant::now() + delay);
+        self.next_attempt = self.next_attempt.max(deadline_after(delay));
     }
 
     /// Puts a record straight into the waiting line (a new batch that must

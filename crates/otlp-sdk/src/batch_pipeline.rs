@@ -19,6 +19,7 @@ use crossbeam_channel::Sender;
 
 use crate::config::validate::validate_pipeline;
 use crate::config::{BatchConfig, Config, PerformanceConfig};
+use crate::deadline::deadline_after;
 use crate::durable::DurableConfig;
 use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
@@ -130,20 +131,12 @@ impl BatchPipeline {
     }
 }
 
-/// `timeout` from now; a timeout too long for `Instant` (`Duration::MAX`,
-/// "no deadline") ends a century from now instead of overflowing.
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
         if self.shared.shut_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        let deadline = Instant::now() + self.control.drop_timeout;
+        let deadline = deadline_after(self.control.drop_timeout);
         let (reply, answer) = crossbeam_channel::bounded(1);
         if self
             .control

@@ -23,6 +23,7 @@ use crate::backlog::{Backlog, NextRecord};
 use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
+use crate::deadline::{deadline_after, later};
 use crate::durable::{DurableConfig, FsyncPolicy, RecordId};
 use crate::error::{PipelineError, Records};
 use crate::export_runtime::ExportRuntime;
@@ -165,7 +166,7 @@ impl<E: Exporter> ExportLoop<E> {
             sizer,
             in_flight: BTreeMap::new(),
             next_seq: 0,
-            next_cut: Instant::now() + settings.scheduled_delay,
+            next_cut: deadline_after(settings.scheduled_delay),
             cut_pending: false,
             cut_covers_every_handed_record: settings
                 .durable
@@ -301,7 +302,7 @@ impl<E: Exporter> ExportLoop<E> {
         // budget may hold less than a batch).
         let now = Instant::now();
         if now >= self.next_cut {
-            self.next_cut = now + self.settings.scheduled_delay;
+            self.next_cut = later(now, self.settings.scheduled_delay);
             self.cut_pending = true;
         }
         let room_wanted = self.shared.queue.room_wanted();
@@ -561,7 +562,7 @@ impl<E: Exporter> ExportLoop<E> {
             shared: self.shared.clone(),
             retry: self.settings.retry.clone(),
             attempt_timeout: self.settings.attempt_timeout,
-            deadline: Instant::now() + self.settings.export_timeout,
+            deadline: deadline_after(self.settings.export_timeout),
             settled,
             seq,
             completions: self.completion_sender.clone(),

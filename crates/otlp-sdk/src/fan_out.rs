@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::batch_pipeline::deadline_after;
+use crate::deadline::deadline_after;
 use crate::error::PipelineError;
 use crate::exporter::Signal;
 

@@ -140,6 +140,7 @@ mod batch_pipeline;
 mod batch_size;
 pub mod config;
 mod counter;
+mod deadline;
 mod destination;
 pub mod durable;
 mod error;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use otlp_core::SpanData;
 use otlp_core::encode::Encoding;
+use otlp_sdk::config::{BatchConfig, FullPolicy};
 use otlp_sdk::{
     BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, PipelineError, SpanProcessor,
     TracerProvider,
@@ -39,6 +40,28 @@ fn flush_and_shutdown_take_duration_max_as_no_deadline() {
     let stats = processor.stats();
     assert_eq!((stats.produced, stats.exported), (2, 2));
     assert!(stats.is_balanced());
+}
+
+#[test]
+fn configured_durations_of_duration_max_mean_no_limit() {
+    // Found by reading the loop: `now + scheduled_delay` and
+    // `now + export_timeout` overflowed on the export loop's thread.
+    let batch = BatchConfig {
+        scheduled_delay: Duration::MAX,
+        export_timeout: Duration::MAX,
+        full_policy: FullPolicy::Block(Duration::MAX),
+        ..BatchConfig::default()
+    };
+    let processor = BatchSpanProcessor::builder(Accept)
+        .with_batch_config(batch)
+        .with_attempt_timeout(Duration::MAX)
+        .build()
+        .expect("pipeline");
+    processor.on_end(SpanData::builder("a").build());
+    assert_eq!(processor.force_flush(Duration::from_secs(10)), Ok(()));
+    assert_eq!(processor.shutdown(Duration::from_secs(10)), Ok(()));
+    let stats = processor.stats();
+    assert_eq!((stats.produced, stats.exported), (1, 1), "{stats:?}");
 }
 
 #[test]

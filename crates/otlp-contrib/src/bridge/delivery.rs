@@ -312,7 +312,10 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
         let deadline = if S::ZERO_TIMEOUT_IS_NO_LIMIT {
             deadline_after(self.export_timeout)
         } else {
-            Instant::now() + self.export_timeout
+            // Any duration the caller gave, `Duration::MAX` included.
+            Instant::now()
+                .checked_add(self.export_timeout)
+                .unwrap_or_else(|| deadline_after(NO_LIMIT))
         };
         Ok(Some(Prepared {
             total: S::count(&records) as u64,

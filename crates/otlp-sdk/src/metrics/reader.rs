@@ -28,6 +28,7 @@ use otlp_core::{ExponentialHistogram, Gauge, Histogram, Metric, MetricData, Sum,
 use super::provider::Shared;
 use super::{MetricsError, MetricsStats};
 use crate::config::Config;
+use crate::deadline::deadline_after;
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
 
@@ -266,12 +267,12 @@ struct Reader<E> {
 
 impl<E: Exporter> Reader<E> {
     fn run(mut self, commands: Receiver<Command>, interval: Duration) {
-        let mut next = Instant::now() + interval;
+        let mut next = deadline_after(interval);
         loop {
             let wait = next.saturating_duration_since(Instant::now());
             match commands.recv_timeout(wait) {
                 Err(RecvTimeoutError::Timeout) => {
-                    next = Instant::now() + interval;
+                    next = deadline_after(interval);
                     let _ = self.collect_and_export();
                 }
                 Ok(Command::Flush(reply)) => {
@@ -299,7 +300,7 @@ impl<E: Exporter> Reader<E> {
         }
         let encoding = self.exporter.encoding();
         let (mut failed, mut rejected) = (0, 0);
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(self.timeout);
         for chunk in self
             .encoder
             .split(&metrics, self.max_request_bytes, encoding)
