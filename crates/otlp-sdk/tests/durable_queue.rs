@@ -479,6 +479,43 @@ fn interval_syncs_once_the_interval_has_passed() -> TestResult {
 }
 
 #[test]
+fn a_failed_sync_is_tried_again_after_the_interval_not_at_once() -> TestResult {
+    let dir = TempDir::new("fsync-fails");
+    let every = Duration::from_millis(200);
+    let (mut queue, _) = open(&small_config(dir.path(), FsyncPolicy::Interval(every)));
+    let _ = queue.append(Encoding::Protobuf, 1, &body(1, 500))?;
+    // The directory goes: fsyncing it (a new segment file is in it) fails.
+    std::fs::remove_dir_all(dir.path())?;
+    std::thread::sleep(every + Duration::from_millis(50));
+    assert!(queue.sync(false).is_err(), "the directory is gone");
+    let failed_at = Instant::now();
+    // Due at once again, the export loop that asks would spin on it.
+    let due = queue.next_sync_at().ok_or("still dirty")?;
+    assert!(
+        due > failed_at,
+        "next sync due {:?} before now",
+        failed_at - due
+    );
+    Ok(())
+}
+
+#[test]
+fn an_interval_too_long_for_an_instant_never_comes_due() -> TestResult {
+    let dir = TempDir::new("fsync-forever");
+    let (mut queue, _) = open(&small_config(
+        dir.path(),
+        FsyncPolicy::Interval(Duration::MAX),
+    ));
+    let _ = queue.append(Encoding::Protobuf, 1, &body(1, 500))?;
+    assert_eq!(queue.next_sync_at(), None);
+    queue.sync(false)?;
+    assert_eq!(queue.stats().syncs, 0);
+    queue.sync(true)?;
+    assert!(queue.stats().syncs > 0);
+    Ok(())
+}
+
+#[test]
 fn never_syncs_only_when_forced() -> TestResult {
     let dir = TempDir::new("fsync-never");
     let (mut queue, _) = open(&small_config(dir.path(), FsyncPolicy::Never));

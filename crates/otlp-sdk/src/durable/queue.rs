@@ -121,6 +121,7 @@ pub struct DurableQueue {
     /// Files created or removed since the directory was last fsynced.
     directory_dirty: bool,
     next_id: u64,
+    /// When `sync` last tried to make writes durable (succeeded or not).
     last_sync: Instant,
     /// The segment last read from, kept open for sequential replay.
     reader: Option<(u64, File)>,
@@ -502,6 +503,10 @@ impl DurableQueue {
         let due = force
             || matches!(self.config.fsync, FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every);
         if due && self.is_dirty() {
+            // Counted from the attempt, not its success: after a failed
+            // fsync the next try waits the interval too, rather than the
+            // loop retrying it in a busy spin.
+            self.last_sync = Instant::now();
             let appending = self.writer.is_some();
             let last = self.segments.len().saturating_sub(1);
             for (index, segment) in self.segments.iter_mut().enumerate() {
@@ -523,7 +528,6 @@ impl DurableQueue {
             if self.directory_dirty {
                 self.sync_directory()?;
             }
-            self.last_sync = Instant::now();
         }
         let mut index = 0;
         while index < self.segments.len() {
@@ -541,7 +545,10 @@ impl DurableQueue {
     /// is up; otherwise `None` (nothing is waiting for time to pass).
     pub fn next_sync_at(&self) -> Option<Instant> {
         match self.config.fsync {
-            FsyncPolicy::Interval(every) if self.is_dirty() => Some(self.last_sync + every),
+            FsyncPolicy::Interval(every) if self.is_dirty() => {
+                // An interval too long for an `Instant` never comes.
+                self.last_sync.checked_add(every)
+            }
             _ => None,
         }
     }
