@@ -823,14 +823,20 @@ impl RecordQueue {
     }
 
     /// A producer found no room: the loop should steal partial blocks.
+    ///
+    /// `SeqCst`, as the load in [`room_wanted`](Self::room_wanted): with
+    /// `loop_sleeping` this is the store/load pattern of
+    /// [`park_loop`](Self::park_loop), where either the producer sees the loop
+    /// asleep or the loop sees the request. Relaxed, a weakly ordered CPU
+    /// (ARM) may let both miss, and the producer waits out its block timeout.
     pub(crate) fn want_room(&self) {
-        self.room_wanted.store(true, Ordering::Relaxed);
+        self.room_wanted.store(true, Ordering::SeqCst);
         self.wake_loop();
     }
 
     /// Whether a producer asked for room since the last steal.
     pub(crate) fn room_wanted(&self) -> bool {
-        self.room_wanted.load(Ordering::Relaxed)
+        self.room_wanted.load(Ordering::SeqCst)
     }
 
     /// Records which thread to wake (the export loop); set once at start.
