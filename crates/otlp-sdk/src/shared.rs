@@ -136,7 +136,12 @@ impl Progress {
     fn wait_for_take(&self, seen: u64, at_most: Duration) {
         {
             let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-            waiters.push(std::thread::current());
+            // Once per thread: a producer blocked for long comes back every
+            // `at_most`, and the list must not grow while the loop takes nothing.
+            let me = std::thread::current();
+            if !waiters.iter().any(|waiter| waiter.id() == me.id()) {
+                waiters.push(me);
+            }
             self.has_waiters.store(true, Ordering::SeqCst);
         }
         // A take between the failed push and the registration above would
@@ -247,5 +252,23 @@ impl Shared {
         snapshot.queue_capacity_bytes = self.queue.max_bytes() as u64;
         snapshot.queue_capacity = self.queue.max_records().unwrap_or(0) as u64;
         snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_producer_waiting_again_and_again_is_listed_once() {
+        let progress = Progress::new(Duration::from_secs(1), false);
+        for _ in 0..50 {
+            progress.wait_for_take(0, Duration::from_micros(10));
+        }
+        let waiters = progress.waiters.lock().map(|w| w.len()).unwrap_or(0);
+        assert_eq!(waiters, 1);
+        progress.note_take();
+        let waiters = progress.waiters.lock().map(|w| w.len()).unwrap_or(0);
+        assert_eq!(waiters, 0);
     }
 }
