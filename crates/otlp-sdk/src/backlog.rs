@@ -62,6 +62,9 @@ pub(crate) struct Backlog {
     /// for the disk until one succeeds again (each cut with an export slot
     /// still tries).
     append_failing: bool,
+    /// The newest record stored, recovered or appended (flushes cover
+    /// records up to the newest when their last span was cut).
+    newest: Option<RecordId>,
 }
 
 impl Backlog {
@@ -71,11 +74,12 @@ impl Backlog {
         retry: RetryPolicy,
     ) -> Result<(Backlog, Recovered), DurableError> {
         let (queue, recovered) = DurableQueue::open(config)?;
-        let waiting = recovered
+        let waiting: BTreeMap<RecordId, u64> = recovered
             .records
             .iter()
             .map(|record| (record.id, u64::from(record.span_count)))
             .collect();
+        let newest = waiting.last_key_value().map(|(&id, _)| id);
         let backlog = Backlog {
             queue,
             waiting,
@@ -84,6 +88,7 @@ impl Backlog {
             evicted_through: None,
             next_attempt: Instant::now(),
             append_failing: false,
+            newest,
         };
         Ok((backlog, recovered))
     }
@@ -102,6 +107,7 @@ impl Backlog {
         let appended = self.queue.append(encoding, count, body);
         self.append_failing = appended.is_err();
         let appended = appended?;
+        self.newest = Some(appended.id);
         let mut evicted_spans = 0;
         if let Some(through) = appended.evicted.through {
             self.evicted_through = self.evicted_through.max(Some(through));
@@ -139,6 +145,26 @@ impl Backlog {
     /// Whether records wait (new batches must then queue behind them).
     pub(crate) fn has_waiting(&self) -> bool {
         !self.waiting.is_empty()
+    }
+
+    /// The newest record stored so far, if any.
+    pub(crate) fn newest(&self) -> Option<RecordId> {
+        self.newest
+    }
+
+    /// Whether a waiting record up to `through` may be sent now (one that
+    /// is backing off after a failure is not on its way).
+    pub(crate) fn due_through(&self, through: RecordId, now: Instant) -> bool {
+        self.due(now)
+            && self
+                .waiting
+                .first_key_value()
+                .is_some_and(|(&id, _)| id <= through)
+    }
+
+    /// Spans of the waiting records up to `through`.
+    pub(crate) fn waiting_spans_through(&self, through: RecordId) -> u64 {
+        self.waiting.range(..=through).map(|(_, spans)| spans).sum()
     }
 
     /// Spans of the waiting records.

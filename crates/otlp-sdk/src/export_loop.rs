@@ -97,6 +97,11 @@ struct PendingFlush {
     first_seq: u64,
     /// Set once every covered span is in a request: the last such request.
     last_seq: Option<u64>,
+    /// With the durable queue, set with `last_seq`: the newest record on
+    /// disk then. Records up to it are covered whatever request carries them
+    /// (a redelivery has a later sequence number); newer ones are not, so a
+    /// flush under steady traffic ends.
+    last_record: Option<RecordId>,
     /// Outcomes of covered requests, to report what was not delivered.
     failed: u64,
     rejected: u64,
@@ -240,6 +245,7 @@ impl<E: Exporter> ExportLoop<E> {
                 } else {
                     last_seq
                 },
+                last_record: self.backlog.as_ref().and_then(Backlog::newest),
                 failed: 0,
                 rejected: 0,
                 persisted: 0,
@@ -532,9 +538,11 @@ impl<E: Exporter> ExportLoop<E> {
     fn mark_flushes_covered(&mut self) {
         let taken = self.shared.stats.taken.load(Ordering::Acquire);
         let last_cut = self.next_seq.checked_sub(1);
+        let newest = self.backlog.as_ref().and_then(Backlog::newest);
         for flush in &mut self.flushes {
             if flush.last_seq.is_none() && taken >= flush.target_taken {
                 flush.last_seq = Some(last_cut.unwrap_or(u64::MAX));
+                flush.last_record = newest;
             }
         }
     }
@@ -579,29 +587,16 @@ impl<E: Exporter> ExportLoop<E> {
 
     fn complete_flushes(&mut self) {
         let now = Instant::now();
-        // Records waiting on disk that may be sent now (not backing off after
-        // a failure) are still on their way: a flush waits for them.
-        let backlog_moving = self
-            .backlog
-            .as_ref()
-            .is_some_and(|backlog| backlog.due(now));
         let mut index = 0;
         while index < self.flushes.len() {
             let flush = &self.flushes[index];
-            let done = !backlog_moving
-                && flush.last_seq.is_some_and(|last| {
-                    // Records sent again from disk get new sequence numbers:
-                    // with the durable queue, wait for every request.
-                    let last = if self.backlog.is_some() {
-                        u64::MAX
-                    } else {
-                        last
-                    };
-                    self.in_flight
-                        .range(flush.first_seq..)
-                        .next()
-                        .is_none_or(|(&seq, _)| seq > last)
-                });
+            let done = flush.last_seq.is_some_and(|last| {
+                self.in_flight
+                    .range(flush.first_seq..)
+                    .next()
+                    .is_none_or(|(&seq, _)| seq > last)
+                    && self.covered_records_settled(flush.last_record, now)
+            });
             if !done && now < flush.deadline {
                 index += 1;
                 continue;
@@ -626,7 +621,11 @@ impl<E: Exporter> ExportLoop<E> {
                 self.finish_shutdown(flush, done);
                 return;
             }
-            flush.persisted = self.backlog.as_ref().map_or(0, Backlog::waiting_spans);
+            // What it covers that waits on disk, not what came after it.
+            flush.persisted = match (&self.backlog, flush.last_record) {
+                (Some(backlog), Some(through)) => backlog.waiting_spans_through(through),
+                _ => 0,
+            };
             let result = if !done {
                 Err(PipelineError::Timeout {
                     pending: self.pending_for(&flush),
@@ -637,6 +636,21 @@ impl<E: Exporter> ExportLoop<E> {
             };
             let _ = flush.reply.send(result);
         }
+    }
+
+    /// With the durable queue: whether no record up to `through` is being
+    /// exported (records sent again from disk get new sequence numbers) or
+    /// waits on disk to be sent now. Records backing off after a failure are
+    /// not on their way: the flush ends and reports them persisted.
+    fn covered_records_settled(&self, through: Option<RecordId>, now: Instant) -> bool {
+        let (Some(backlog), Some(through)) = (&self.backlog, through) else {
+            return true;
+        };
+        !backlog.due_through(through, now)
+            && !self
+                .in_flight
+                .values()
+                .any(|request| request.record.is_some_and(|id| id <= through))
     }
 
     /// Takes the producers' partly filled blocks once more, waiting for a
