@@ -478,9 +478,10 @@ fn the_disk_cap_drops_the_oldest_waiting_data_and_counts_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_directory_in_use_is_an_error_at_start() {
-    let dir = directory("locked");
+/// Starts a pipeline on a directory another pipeline holds: an error naming
+/// the durable queue.
+fn start_on_a_locked_directory(name: &str) {
+    let dir = directory(name);
     let backend = Arc::new(Backend::default());
     let first = pipeline(&backend, durable(&dir));
     let second = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
@@ -492,20 +493,16 @@ fn a_directory_in_use_is_an_error_at_start() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_directory_in_use_is_an_error_at_start() {
+    start_on_a_locked_directory("locked");
+}
+
 #[tokio::test]
 async fn a_pipeline_that_cannot_start_inside_async_code_is_an_error_not_a_panic() {
-    let dir = directory("locked-async");
-    let backend = Arc::new(Backend::default());
-    let first = pipeline(&backend, durable(&dir));
     // Built from async code: its failed start must not drop a runtime in a
     // way tokio forbids there.
-    let second = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
-        .with_durable_queue(durable(&dir))
-        .build();
-    let error = second.expect_err("the directory is locked").to_string();
-    assert!(error.contains("durable queue"), "{error}");
-    let _ = first.shutdown(Duration::from_secs(1));
-    let _ = std::fs::remove_dir_all(&dir);
+    start_on_a_locked_directory("locked-async");
 }
 
 #[test]
