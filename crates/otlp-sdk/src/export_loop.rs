@@ -24,7 +24,7 @@ use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::deadline::{deadline_after, later};
-use crate::durable::{DurableConfig, FsyncPolicy, RecordId};
+use crate::durable::{DurableConfig, DurableError, FsyncPolicy, RecordId};
 use crate::error::{PipelineError, Records};
 use crate::export_runtime::ExportRuntime;
 use crate::exporter::{ExportRequest, Exporter, Signal};
@@ -689,6 +689,9 @@ impl<E: Exporter> ExportLoop<E> {
                 }
             }
         }
+        // Answers that came while queued spans went to disk.
+        self.receive_completions();
+        let left = settle_in_flight(&self.in_flight, self.backlog.as_mut());
         let stats = &self.shared.stats;
         // Closed for good: what is still queued is dropped and counted, and
         // a producer racing with this discards (and counts) its own.
@@ -696,19 +699,10 @@ impl<E: Exporter> ExportLoop<E> {
         if discarded > 0 {
             Stats::add(&stats.dropped_shutdown, discarded);
         }
-        let (mut abandoned, mut persisted, mut evicted) = (0, 0, 0);
-        for request in self.in_flight.values() {
-            if request.settled.swap(true, Ordering::AcqRel) {
-                continue;
-            }
-            match (&self.backlog, request.record) {
-                // Evicted from disk by the cap while it was being exported: lost.
-                (Some(backlog), Some(id)) if backlog.was_evicted(id) => evicted += request.spans,
-                // On disk: the next start sends it again.
-                (Some(_), Some(_)) => persisted += request.spans,
-                _ => abandoned += request.spans,
-            }
+        for error in left.errors {
+            stats.record_error(error);
         }
+        let (abandoned, mut persisted, evicted) = (left.abandoned, left.persisted, left.evicted);
         if evicted > 0 {
             Stats::add(&stats.dropped_durable, evicted);
         }
@@ -844,6 +838,46 @@ fn open_backlog(
     Ok(backlog)
 }
 
+/// What shutdown left of the requests still in flight, in records.
+#[derive(Debug, Default)]
+struct LeftInFlight {
+    /// Without a durable record: failed.
+    abandoned: u64,
+    /// On disk: the next start sends them again.
+    persisted: u64,
+    /// Evicted from disk by the cap while being exported: lost.
+    evicted: u64,
+    /// Acknowledgements the durable queue refused.
+    errors: Vec<DurableError>,
+}
+
+/// Settles the requests still in flight at shutdown's deadline. One whose
+/// task settled it first (it counted its records; its completion is on its
+/// way) had its final answer: its durable record leaves the disk, or the next
+/// start would send it again. The others the loop settles here.
+fn settle_in_flight(
+    in_flight: &BTreeMap<u64, InFlight>,
+    mut backlog: Option<&mut Backlog>,
+) -> LeftInFlight {
+    let mut left = LeftInFlight::default();
+    for request in in_flight.values() {
+        if request.settled.swap(true, Ordering::AcqRel) {
+            if let (Some(backlog), Some(id)) = (backlog.as_deref_mut(), request.record)
+                && let Err(error) = backlog.settled(id, true)
+            {
+                left.errors.push(error);
+            }
+            continue;
+        }
+        match (&backlog, request.record) {
+            (Some(backlog), Some(id)) if backlog.was_evicted(id) => left.evicted += request.spans,
+            (Some(_), Some(_)) => left.persisted += request.spans,
+            _ => left.abandoned += request.spans,
+        }
+    }
+    left
+}
+
 /// A future whose panic becomes its output (`Err` with the payload).
 struct CatchPanic<F>(Pin<Box<F>>);
 
@@ -956,5 +990,48 @@ impl<E: Exporter> ExportTask<E> {
             parked,
         });
         self.shared.queue.wake_loop_for_completion();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_its_task_settled_leaves_the_disk_at_shutdown() {
+        let directory =
+            std::env::temp_dir().join(format!("otlp-export-loop-settle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        let config = DurableConfig {
+            fsync: FsyncPolicy::Never,
+            ..DurableConfig::new(&directory)
+        };
+        let (mut backlog, _) = Backlog::open(config.clone(), RetryPolicy::default()).expect("open");
+        let (answered, _) = backlog
+            .append(Encoding::Protobuf, 3, b"answered")
+            .expect("append");
+        let (unanswered, _) = backlog
+            .append(Encoding::Protobuf, 5, b"unanswered")
+            .expect("append");
+        let request = |record, settled| InFlight {
+            spans: if record == answered { 3 } else { 5 },
+            settled: Arc::new(AtomicBool::new(settled)),
+            record: Some(record),
+        };
+        // The first one's task settled it (exported) just before the
+        // deadline; its completion has not reached the loop.
+        let in_flight = BTreeMap::from([
+            (0, request(answered, true)),
+            (1, request(unanswered, false)),
+        ]);
+        let left = settle_in_flight(&in_flight, Some(&mut backlog));
+        assert_eq!((left.abandoned, left.persisted, left.evicted), (0, 5, 0));
+        assert!(left.errors.is_empty(), "{:?}", left.errors);
+        drop(backlog);
+        // The next start sends only what was not answered.
+        let (_, recovered) = Backlog::open(config, RetryPolicy::default()).expect("reopen");
+        let ids: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+        assert_eq!(ids, vec![unanswered]);
+        let _ = std::fs::remove_dir_all(&directory);
     }
 }
