@@ -469,21 +469,22 @@ impl<E: Exporter> ExportLoop<E> {
         Stats::add(&stats.taken, count as u64);
         Stats::add(&stats.batches, 1);
         stats.batch_sizes.record(count as u64);
-        let oversized = self.write_requests(0..count);
+        let unsent = self.write_requests(0..count);
         self.batch.finish(&self.shared.queue);
-        // Flushes still collecting their spans count the oversized ones as undelivered.
+        // Flushes still collecting their spans count the unsent ones as undelivered.
         for flush in self
             .flushes
             .iter_mut()
             .filter(|flush| flush.last_seq.is_none())
         {
-            flush.failed += oversized;
+            flush.failed += unsent;
         }
         self.mark_flushes_covered();
     }
 
     /// Writes the batch's records `range` as requests in the exporter's
-    /// encoding and dispatches them; returns the records dropped as too large.
+    /// encoding and dispatches them; returns the records not sent: dropped as
+    /// too large, or failed because they could not be written as JSON.
     ///
     /// A protobuf request fits the size cap by construction (the batch was
     /// taken to fit). A JSON body is larger than its protobuf source: one
@@ -507,14 +508,15 @@ impl<E: Exporter> ExportLoop<E> {
             Signal::Metrics => metrics_request_to_json,
         };
         if let Err(error) = transcode(&self.protobuf, &mut body) {
-            // Our own bytes: a bug, counted rather than hidden.
+            // A value nested deeper than the transcoder allows (100
+            // messages), or a bug: counted rather than hidden.
             self.buffers.put(body);
             Stats::add(&self.shared.stats.failed, count as u64);
             self.shared.stats.record_error(format!(
                 "{} could not be written as JSON: {error}",
                 Records(count as u64, self.settings.signal)
             ));
-            return 0;
+            return count as u64;
         }
         if body.len() <= self.settings.max_request_bytes {
             self.dispatch(body, count);

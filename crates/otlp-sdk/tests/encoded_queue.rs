@@ -317,6 +317,37 @@ fn a_json_exporter_gets_what_the_json_encoder_writes() {
 }
 
 #[test]
+fn a_span_that_cannot_be_written_as_json_fails_the_flush_that_covers_it() {
+    // A value nested deeper than the transcoder's limit of 100 messages.
+    let mut value = AnyValue::from("deep");
+    for _ in 0..150 {
+        value = AnyValue::Array(vec![value].into());
+    }
+    let (capture, bodies) = Capture::new(Encoding::Json, 0);
+    let processor = BatchSpanProcessor::builder(capture).build().unwrap();
+    processor.on_end(
+        SpanData::builder("nested")
+            .trace_id(TraceId::random())
+            .span_id(SpanId::random())
+            .attribute(KeyValue::new("deep", value))
+            .build(),
+    );
+    let flushed = processor.force_flush(Duration::from_secs(10));
+    assert_eq!(
+        flushed,
+        Err(otlp_sdk::PipelineError::Undelivered {
+            failed: 1,
+            rejected: 0,
+            signal: otlp_sdk::Signal::Traces,
+        })
+    );
+    assert!(bodies.lock().unwrap().is_empty());
+    let stats = processor.stats();
+    assert_eq!((stats.failed, stats.exported), (1, 0));
+    assert!(stats.is_balanced(), "{stats:?}");
+}
+
+#[test]
 fn a_span_larger_than_the_whole_queue_is_dropped_and_counted_at_once() {
     let (capture, _) = Capture::new(Encoding::Protobuf, 0);
     let processor = BatchSpanProcessor::builder(capture)
