@@ -179,6 +179,64 @@ fn binary_prints_trees_and_appends_otlp_json_lines() {
 }
 
 #[test]
+fn non_finite_doubles_in_the_jsonl_file_are_the_otlp_json_strings() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+    let jsonl = temp_file("non-finite.jsonl");
+    let running = Running::start(&[
+        "--jsonl",
+        jsonl.to_str().expect("path"),
+        "--exit-on-stdin-eof",
+    ]);
+    let mut request = rich_request("non-finite", 1);
+    let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+    span.attributes = [
+        ("nan", f64::NAN),
+        ("inf", f64::INFINITY),
+        ("minus_inf", f64::NEG_INFINITY),
+    ]
+    .into_iter()
+    .map(|(key, double)| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Value::DoubleValue(double)),
+        }),
+        ..Default::default()
+    })
+    .collect();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/traces", running.http);
+        assert_eq!(post_protobuf(&url, &request).await.status, StatusCode::OK);
+    });
+    let _ = running.lines_until(|line| line.contains("non-finite"));
+    let _ = running.finish("stdin");
+    let text = std::fs::read_to_string(&jsonl).expect("jsonl file");
+    let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
+    let attributes = &line["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+    let doubles: Vec<(&str, &serde_json::Value)> = attributes
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .map(|kv| {
+            (
+                kv["key"].as_str().expect("key"),
+                &kv["value"]["doubleValue"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        doubles,
+        [
+            ("nan", &serde_json::json!("NaN")),
+            ("inf", &serde_json::json!("Infinity")),
+            ("minus_inf", &serde_json::json!("-Infinity")),
+        ]
+    );
+    let _ = std::fs::remove_file(&jsonl);
+}
+
+#[test]
 fn binary_prints_log_records_and_appends_log_requests_as_otlp_json_lines() {
     let jsonl = temp_file("logs.jsonl");
     let running = Running::start(&[

@@ -102,6 +102,23 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// The request as one line of OTLP/JSON, written by otlp-core's transcoder
+/// from its protobuf encoding: exactly the OTLP/JSON mapping, where a double
+/// that is NaN or infinite is the string `"NaN"`, `"Infinity"` or
+/// `"-Infinity"` (serde's JSON would write `null` and lose it).
+fn otlp_json_line(received: &ReceivedRequest) -> Result<String, String> {
+    use otlp_core::encode::{logs_request_to_json, metrics_request_to_json, trace_request_to_json};
+    use prost::Message;
+    let (protobuf, transcode): (Vec<u8>, fn(&[u8], &mut Vec<u8>) -> _) = match received.signal {
+        Signal::Logs => (received.logs.encode_to_vec(), logs_request_to_json),
+        Signal::Metrics => (received.metrics.encode_to_vec(), metrics_request_to_json),
+        _ => (received.request.encode_to_vec(), trace_request_to_json),
+    };
+    let mut json = Vec::new();
+    transcode(&protobuf, &mut json).map_err(|error| error.to_string())?;
+    String::from_utf8(json).map_err(|error| error.to_string())
+}
+
 /// The observer of decoded requests: prints each with its trees (traces) or
 /// lines (a log record or a data point each), appends it to the JSONL file.
 fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserver {
@@ -112,12 +129,7 @@ fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserve
             // `ExportMetricsServiceRequest` per line (the file exporter
             // format); `resourceSpans`, `resourceLogs` or `resourceMetrics`
             // tells them apart.
-            let line = match received.signal {
-                Signal::Logs => serde_json::to_string(&received.logs),
-                Signal::Metrics => serde_json::to_string(&received.metrics),
-                _ => serde_json::to_string(&received.request),
-            };
-            let written = line.map_err(|error| error.to_string()).and_then(|line| {
+            let written = otlp_json_line(received).and_then(|line| {
                 let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 writeln!(file, "{line}")
                     .and_then(|()| file.flush())
