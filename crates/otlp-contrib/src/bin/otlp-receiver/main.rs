@@ -109,13 +109,13 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
 fn otlp_json_line(received: &ReceivedRequest) -> Result<String, String> {
     use otlp_core::encode::{logs_request_to_json, metrics_request_to_json, trace_request_to_json};
     use prost::Message;
-    let (protobuf, transcode): (Vec<u8>, fn(&[u8], &mut Vec<u8>) -> _) = match received.signal {
-        Signal::Logs => (received.logs.encode_to_vec(), logs_request_to_json),
-        Signal::Metrics => (received.metrics.encode_to_vec(), metrics_request_to_json),
-        _ => (received.request.encode_to_vec(), trace_request_to_json),
-    };
     let mut json = Vec::new();
-    transcode(&protobuf, &mut json).map_err(|error| error.to_string())?;
+    let transcoded = match received.signal {
+        Signal::Logs => logs_request_to_json(&received.logs.encode_to_vec(), &mut json),
+        Signal::Metrics => metrics_request_to_json(&received.metrics.encode_to_vec(), &mut json),
+        _ => trace_request_to_json(&received.request.encode_to_vec(), &mut json),
+    };
+    transcoded.map_err(|error| error.to_string())?;
     String::from_utf8(json).map_err(|error| error.to_string())
 }
 
