@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs};
 use prost::Message;
 
-use super::render_limits::{RenderBudget, clip};
+use super::render_limits::{RenderBudget, clip, printable};
 use super::tree::{hex, service_name};
 
 /// Renders the log records of one request, one line each, in order:
@@ -72,7 +72,7 @@ fn render_record(out: &mut String, service: &str, record: &LogRecord) {
         any_value(out, body);
     }
     if !record.event_name.is_empty() {
-        let _ = write!(out, " event={}", record.event_name);
+        let _ = write!(out, " event={}", printable(&record.event_name));
     }
     for attribute in &record.attributes {
         out.push(' ');
@@ -92,7 +92,7 @@ fn render_record(out: &mut String, service: &str, record: &LogRecord) {
 fn severity(record: &LogRecord) -> String {
     let number = record.severity_number;
     let name = severity_name(number);
-    match (record.severity_text.as_str(), name) {
+    match (printable(&record.severity_text).as_ref(), name) {
         ("", Some(name)) => name,
         ("", None) if number == 0 => "-".to_owned(),
         ("", None) => format!("({number})"),
@@ -118,7 +118,7 @@ fn severity_name(number: i32) -> Option<String> {
 }
 
 pub(crate) fn key_value(out: &mut String, attribute: &KeyValue) {
-    out.push_str(&attribute.key);
+    out.push_str(&printable(&attribute.key));
     out.push('=');
     match &attribute.value {
         Some(value) => any_value(out, value),

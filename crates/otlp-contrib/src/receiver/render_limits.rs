@@ -13,6 +13,12 @@
 //! rendering once its text reaches [`BYTES_PER_REQUEST_BYTE`] times the
 //! request's encoded size, ending it with a line that says how much was left
 //! out. The whole text is then at most that budget plus one line.
+//!
+//! Text from the request is also made printable ([`printable`]): a control
+//! character (an ANSI escape, a carriage return, a newline that would fake a
+//! line of its own) is written escaped, as Rust writes it (`\u{1b}`, `\n`),
+//! so a request cannot rewrite the operator's terminal or the lines a script
+//! reads. Other characters, any script's, are written as they are.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -31,13 +37,30 @@ pub(crate) const BYTES_PER_REQUEST_BYTE: usize = 8;
 /// never cut short; being a constant, it cannot be multiplied by a request.
 pub(crate) const MIN_BUDGET: usize = 16 << 10;
 
-/// `name` cut to [`MAX_NAME_CHARS`] characters, then `…`; borrowed when it
-/// fits.
+/// `name` cut to [`MAX_NAME_CHARS`] characters, then `…`, and made
+/// [`printable`]; borrowed when it fits and has nothing to escape.
 pub(crate) fn clip(name: &str) -> Cow<'_, str> {
     match name.char_indices().nth(MAX_NAME_CHARS) {
-        Some((end, _)) => Cow::Owned(format!("{}…", &name[..end])),
-        None => Cow::Borrowed(name),
+        Some((end, _)) => Cow::Owned(format!("{}…", printable(&name[..end]))),
+        None => printable(name),
     }
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\r`, `\n`, `\t`);
+/// borrowed when it has none.
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// How much text a rendering may still write, and how many of its items
@@ -105,6 +128,20 @@ mod tests {
         let clipped = clip(&long);
         assert_eq!(clipped.chars().count(), MAX_NAME_CHARS + 1);
         assert!(clipped.ends_with("é…"), "{clipped}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert!(matches!(printable("ünï 名前"), Cow::Borrowed("ünï 名前")));
+        assert_eq!(
+            printable("\u{1b}[2Jred\rfinal requests=0\n\u{7}"),
+            "\\u{1b}[2Jred\\rfinal requests=0\\n\\u{7}"
+        );
+        let long = format!("{}\n", "a".repeat(MAX_NAME_CHARS - 1));
+        assert_eq!(
+            clip(&long),
+            format!("{}\\n", "a".repeat(MAX_NAME_CHARS - 1))
+        );
     }
 
     #[test]

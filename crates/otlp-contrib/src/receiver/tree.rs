@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use prost::Message;
 
-use super::render_limits::{RenderBudget, clip};
+use super::render_limits::{RenderBudget, clip, printable};
 
 /// The deepest span indented further than its parent: a chain of spans
 /// indented one step per level would print quadratic text (N(N+1) bytes for
@@ -146,7 +146,7 @@ fn render_span(out: &mut String, service: &str, span: &Span, depth: usize, note:
     );
     let status = match &span.status {
         Some(status) if status.code == StatusCode::Error as i32 => {
-            format!("error: {}", status.message)
+            format!("error: {}", printable(&status.message))
         }
         Some(status) if status.code == StatusCode::Ok as i32 => "ok".to_owned(),
         _ => "unset".to_owned(),
@@ -255,6 +255,27 @@ mod tests {
             "ab".repeat(16)
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn control_characters_from_the_request_are_printed_escaped() {
+        let mut hostile = span(1, None, "\u{1b}[2Jname\nfinal requests=0", 0, 1);
+        hostile.status = Some(Status {
+            code: StatusCode::Error as i32,
+            message: "bad\r\u{7}".into(),
+        });
+        let text = render_traces(&request("svc\u{1b}]0;title\u{7}", vec![hostile]));
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 2, "{text:?}");
+        assert!(
+            text.ends_with(
+                "  svc\\u{1b}]0;title\\u{7} \\u{1b}[2Jname\\nfinal requests=0 1ms error: bad\\r\\u{7}\n"
+            ),
+            "{text:?}"
+        );
     }
 
     #[test]
