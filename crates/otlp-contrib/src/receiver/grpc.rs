@@ -11,6 +11,9 @@
 //! offers the same behaviour as an `opentelemetry-proto` [`TraceService`],
 //! [`LogsService`] and [`MetricsService`] for your own tonic server.
 //!
+//! A request whose `content-type` is not gRPC's is answered HTTP 415 before
+//! tonic sees it (the gRPC specification's answer; tonic does not check).
+//!
 //! Errors raised by tonic before the message reaches the receiver: a message
 //! over the cap and decompressing past the cap are both `RESOURCE_EXHAUSTED`
 //! without `RetryInfo` (so not retryable; tonic says `OUT_OF_RANGE` for the
@@ -55,6 +58,10 @@ pub(crate) async fn serve(
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<tonic::body::Body>, Infallible> {
     let ticket = Arc::new(RequestTicket::arrive(&shared));
+    if !is_grpc_content(request.headers()) {
+        ticket.refuse();
+        return Ok(unsupported_media_type(request.headers()));
+    }
     let path = request.uri().path();
     let Some(signal) = Signal::ALL
         .into_iter()
@@ -85,6 +92,39 @@ pub(crate) async fn serve(
         return Ok(permanent_size_refusal(response));
     }
     Ok(response)
+}
+
+/// Whether the request says it is gRPC: a `content-type` of
+/// `application/grpc`, alone or with a `+` or `;` suffix
+/// (`application/grpc+proto`). tonic does not look.
+fn is_grpc_content(headers: &http::HeaderMap) -> bool {
+    const GRPC: &str = "application/grpc";
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .get(..GRPC.len())
+                .filter(|head| head.eq_ignore_ascii_case(GRPC))
+                .map(|_| &value[GRPC.len()..])
+        })
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']))
+}
+
+/// HTTP 415, as the gRPC specification asks of a server for a request that is
+/// not gRPC: a client of another protocol must not take a gRPC error, which
+/// is an HTTP 200, for success.
+fn unsupported_media_type(headers: &http::HeaderMap) -> http::Response<tonic::body::Body> {
+    let given = headers
+        .get(http::header::CONTENT_TYPE)
+        .map_or_else(|| "none".to_owned(), |value| format!("{value:?}"));
+    let mut response = http::Response::new(tonic::body::Body::new(http_body_util::Full::new(
+        Bytes::from(format!(
+            "this is the OTLP/gRPC port: content-type must be application/grpc, not {given}\n"
+        )),
+    )));
+    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    response
 }
 
 /// tonic answers a message over `max_decoding_message_size` with

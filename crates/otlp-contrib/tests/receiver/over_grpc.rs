@@ -378,3 +378,60 @@ async fn grpc_status_of_frame(endpoint: &str, payload: &[u8]) -> i32 {
         .and_then(|value| value.to_str().ok()?.parse().ok())
         .expect("grpc-status")
 }
+
+#[tokio::test]
+async fn a_grpc_call_that_is_not_grpc_content_is_unsupported_media_type() {
+    use http_body_util::{BodyExt, Full};
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let message = rich_request("not-grpc", 1).encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let path = format!(
+        "{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        endpoint(&receiver)
+    );
+    for content_type in [Some("application/json"), Some("text/plain"), None] {
+        let mut request = http::Request::post(&path).header("te", "trailers");
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(frame.clone())))
+            .expect("request");
+        let response = client.request(request).await.expect("h2 response");
+        // What the gRPC spec asks, so that a client of another protocol
+        // does not take a gRPC error (HTTP 200) for success.
+        assert_eq!(
+            response.status(),
+            http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+        let _ = response.into_body().collect().await;
+    }
+    // gRPC's own content types are still served.
+    for content_type in ["application/grpc", "application/grpc+proto"] {
+        let request = http::Request::post(&path)
+            .header("te", "trailers")
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(frame.clone())))
+            .expect("request");
+        let response = client.request(request).await.expect("h2 response");
+        assert_eq!(response.status(), http::StatusCode::OK, "{content_type}");
+        let trailers = response.into_body().collect().await.expect("body");
+        let status = trailers
+            .trailers()
+            .and_then(|t| t.get("grpc-status")?.to_str().ok().map(str::to_owned));
+        assert_eq!(status.as_deref(), Some("0"), "{content_type}");
+    }
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.bad_requests, stats.accepted_requests),
+        (3, 2),
+        "{stats:?}"
+    );
+    receiver.shutdown();
+}
