@@ -303,6 +303,39 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_from_the_request_are_printed_escaped() {
+        let hostile = "\u{1b}[2J\r\u{7}\u{9b}31m\nfinal requests=0";
+        let record = LogRecord {
+            severity_text: hostile.into(),
+            body: Some(AnyValue {
+                value: Some(Value::KvlistValue(KeyValueList {
+                    values: vec![kv(hostile, Value::StringValue(hostile.into()))],
+                })),
+            }),
+            event_name: hostile.into(),
+            attributes: vec![kv(hostile, Value::StringValue(hostile.into()))],
+            ..Default::default()
+        };
+        let mut request = request(vec![record]);
+        if let Some(resource) = request.resource_logs[0].resource.as_mut() {
+            resource.attributes = vec![kv("service.name", Value::StringValue(hostile.into()))];
+        }
+        let text = render_logs(&request);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(text.ends_with('\n'), "{text:?}");
+        let escaped = "\\u{1b}[2J\\r\\u{7}\\u{9b}31m\\nfinal requests=0";
+        assert!(
+            text.starts_with(&format!("  {escaped} - {escaped} ")),
+            "{text:?}"
+        );
+        assert!(text.contains(&format!(" event={escaped} ")), "{text:?}");
+    }
+
+    #[test]
     fn severity_numbers_have_their_short_names() {
         let name = |number| severity_name(number).unwrap_or_default();
         assert_eq!(name(1), "TRACE");

@@ -448,6 +448,44 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_from_the_request_are_printed_escaped() {
+        let hostile = "\u{1b}[2J\r\u{7}\u{9b}31m\nfinal requests=0";
+        let gauge = metric(
+            hostile,
+            hostile,
+            metric::Data::Gauge(Gauge {
+                data_points: vec![number(
+                    number_data_point::Value::AsInt(1),
+                    vec![kv(hostile, Value::StringValue(hostile.into()))],
+                )],
+            }),
+        );
+        let request = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", Value::StringValue(hostile.into()))],
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![gauge],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let text = render_metrics(&request);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        let escaped = "\\u{1b}[2J\\r\\u{7}\\u{9b}31m\\nfinal requests=0";
+        assert_eq!(
+            text,
+            format!("  {escaped} {escaped}[{escaped}] gauge 1 {escaped}=\"{escaped}\"\n")
+        );
+    }
+
+    #[test]
     fn unknown_temporalities_are_unspecified() {
         assert_eq!(temporality(0), "unspecified");
         assert_eq!(temporality(1), "delta");
