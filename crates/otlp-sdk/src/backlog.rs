@@ -62,9 +62,6 @@ pub(crate) struct Backlog {
     /// for the disk until one succeeds again (each cut with an export slot
     /// still tries).
     append_failing: bool,
-    /// The newest record stored, recovered or appended (flushes cover
-    /// records up to the newest when their last span was cut).
-    newest: Option<RecordId>,
 }
 
 impl Backlog {
@@ -74,12 +71,11 @@ impl Backlog {
         retry: RetryPolicy,
     ) -> Result<(Backlog, Recovered), DurableError> {
         let (queue, recovered) = DurableQueue::open(config)?;
-        let waiting: BTreeMap<RecordId, u64> = recovered
+        let waiting = recovered
             .records
             .iter()
             .map(|record| (record.id, u64::from(record.span_count)))
             .collect();
-        let newest = waiting.last_key_value().map(|(&id, _)| id);
         let backlog = Backlog {
             queue,
             waiting,
@@ -88,7 +84,6 @@ impl Backlog {
             evicted_through: None,
             next_attempt: Instant::now(),
             append_failing: false,
-            newest,
         };
         Ok((backlog, recovered))
     }
@@ -107,7 +102,6 @@ impl Backlog {
         let appended = self.queue.append(encoding, count, body);
         self.append_failing = appended.is_err();
         let appended = appended?;
-        self.newest = Some(appended.id);
         let mut evicted_spans = 0;
         if let Some(through) = appended.evicted.through {
             self.evicted_through = self.evicted_through.max(Some(through));
@@ -147,9 +141,10 @@ impl Backlog {
         !self.waiting.is_empty()
     }
 
-    /// The newest record stored so far, if any.
+    /// The newest record stored so far (flushes cover the records up to
+    /// the newest when their last span was cut), if any.
     pub(crate) fn newest(&self) -> Option<RecordId> {
-        self.newest
+        self.queue.last_id()
     }
 
     /// Whether a waiting record up to `through` may be sent now (one that

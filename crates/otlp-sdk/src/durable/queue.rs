@@ -575,6 +575,16 @@ impl DurableQueue {
         }
     }
 
+    /// The highest id given out so far, in this run or an earlier one (ids
+    /// continue across restarts): every record stored has an id up to it.
+    /// `None` before the first append ever.
+    pub(crate) fn last_id(&self) -> Option<RecordId> {
+        self.next_id
+            .checked_sub(1)
+            .filter(|&id| id > 0)
+            .map(RecordId::new)
+    }
+
     /// The configuration the queue was opened with.
     pub fn config(&self) -> &DurableConfig {
         &self.config
