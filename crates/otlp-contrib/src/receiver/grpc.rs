@@ -98,17 +98,14 @@ pub(crate) async fn serve(
 /// `application/grpc`, alone or with a `+` or `;` suffix
 /// (`application/grpc+proto`). tonic does not look.
 fn is_grpc_content(headers: &http::HeaderMap) -> bool {
-    const GRPC: &str = "application/grpc";
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .get(..GRPC.len())
-                .filter(|head| head.eq_ignore_ascii_case(GRPC))
-                .map(|_| &value[GRPC.len()..])
-        })
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']))
+    const GRPC: &[u8] = b"application/grpc";
+    let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let value = value.as_bytes();
+    value.len() >= GRPC.len()
+        && value[..GRPC.len()].eq_ignore_ascii_case(GRPC)
+        && matches!(value.get(GRPC.len()), None | Some(b'+' | b';'))
 }
 
 /// HTTP 415, as the gRPC specification asks of a server for a request that is
