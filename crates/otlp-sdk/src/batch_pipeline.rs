@@ -182,12 +182,14 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
 
     /// The settings of a loaded [`Config`] that both signals share (retry,
     /// performance, durable queue), with the signal's batch settings and
-    /// attempt timeout. A disabled SDK (`OTEL_SDK_DISABLED`) leaves the
+    /// attempt timeout. A disabled SDK (`OTEL_SDK_DISABLED`) or signal
+    /// (`OTEL_TRACES_EXPORTER=none`, [`Config::is_disabled`]) leaves the
     /// durable queue off: what an earlier run left on disk stays there,
     /// neither sent nor touched, until a run that is not disabled.
     pub(crate) fn with_settings(
         mut self,
         config: &Config,
+        signal: Signal,
         batch: &BatchConfig,
         timeout: Duration,
     ) -> Self {
@@ -195,7 +197,10 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         self.retry = config.retry.clone();
         self.attempt_timeout = timeout;
         self.performance = config.performance.clone();
-        self.durable = config.durable.clone().filter(|_| !config.disabled);
+        self.durable = config
+            .durable
+            .clone()
+            .filter(|_| !config.is_disabled(signal));
         self
     }
 

@@ -216,14 +216,15 @@ pub struct LoggerProviderBuilder {
 }
 
 impl LoggerProviderBuilder {
-    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` and
+    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` or
+    /// `OTEL_LOGS_EXPORTER=none` ([`Config::is_disabled`]), and
     /// the log record limits ([`LimitsConfig::log_record_limits`](crate::config::LimitsConfig::log_record_limits))
     /// from a loaded [`Config`]. A [`with_log_limits`](Self::with_log_limits)
     /// after this call wins.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
         self.limits = config.limits.log_record_limits();
-        self.disabled = config.disabled;
+        self.disabled = config.is_disabled(Signal::Logs);
         self
     }
 

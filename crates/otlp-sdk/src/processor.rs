@@ -150,7 +150,12 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
     /// (`config.exporter.timeout`), performance and durable-queue settings
     /// from a loaded [`Config`].
     pub fn with_config(self, config: &Config) -> Self {
-        self.with_settings(config, &config.batch, config.exporter.timeout)
+        self.with_settings(
+            config,
+            Signal::Traces,
+            &config.batch,
+            config.exporter.timeout,
+        )
     }
 
     /// Validates the settings and starts the export loop.

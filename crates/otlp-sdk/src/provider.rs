@@ -118,7 +118,8 @@ pub struct TracerProviderBuilder {
 }
 
 impl TracerProviderBuilder {
-    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED`, the
+    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` or
+    /// `OTEL_TRACES_EXPORTER=none` ([`Config::is_disabled`]), the
     /// sampler when one is named (`OTEL_TRACES_SAMPLER`,
     /// [`SamplerConfig`](crate::config::SamplerConfig)) and the span limits
     /// ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
@@ -130,7 +131,7 @@ impl TracerProviderBuilder {
             self.sampler = sampler;
         }
         self.limits = config.limits.span_limits();
-        self.disabled = config.disabled;
+        self.disabled = config.is_disabled(Signal::Traces);
         self
     }
 

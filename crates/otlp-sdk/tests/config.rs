@@ -16,12 +16,12 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use otlp_sdk::RetryPolicy;
 use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
-    FullPolicy, Headers, LimitsConfig, LogsConfig, MetricsConfig, PerformanceConfig, Protocol,
-    SamplerConfig, SamplerName, TlsConfig,
+    ExporterKind, FullPolicy, Headers, LimitsConfig, LogsConfig, MetricsConfig, PerformanceConfig,
+    Protocol, SamplerConfig, SamplerName, TlsConfig,
 };
+use otlp_sdk::{RetryPolicy, Signal};
 
 mod config_support;
 use config_support::{TempDir, assert_names, headers, load, load_err, loader, pairs};
@@ -317,6 +317,24 @@ const EACH_OTEL_VARIABLE: &[(&str, &str, Read, &str)] = &[
         "TRUE",
         |c| c.disabled.to_string(),
         "true",
+    ),
+    (
+        "OTEL_TRACES_EXPORTER",
+        "none",
+        |c| c.exporter.kind.to_string(),
+        "none",
+    ),
+    (
+        "OTEL_LOGS_EXPORTER",
+        "Console",
+        |c| c.logs.exporter.kind.to_string(),
+        "console",
+    ),
+    (
+        "OTEL_METRICS_EXPORTER",
+        "none",
+        |c| c.metrics.exporter.kind.to_string(),
+        "none",
     ),
     (
         "OTEL_RESOURCE_ATTRIBUTES",
@@ -671,6 +689,76 @@ fn a_bad_sampler_or_ratio_names_the_variable_and_is_ignored_when_lenient() {
         Some("sampler.arg"),
         "a ratio set in code is checked too"
     );
+}
+
+#[test]
+fn each_signal_exporter_variable_reaches_its_signal_only() {
+    let kinds = |config: &Config| {
+        [Signal::Traces, Signal::Logs, Signal::Metrics]
+            .map(|signal| (config.exporter_for(signal).kind, config.is_disabled(signal)))
+    };
+    let (otlp, console, none) = (
+        ExporterKind::Otlp,
+        ExporterKind::Console,
+        ExporterKind::None,
+    );
+    assert_eq!(
+        kinds(&load(&[])),
+        [(otlp, false), (otlp, false), (otlp, false)],
+        "OTLP for every signal by default"
+    );
+    assert_eq!(
+        kinds(&load(&[("OTEL_TRACES_EXPORTER", "none")])),
+        [(none, true), (otlp, false), (otlp, false)]
+    );
+    assert_eq!(
+        kinds(&load(&[("OTEL_LOGS_EXPORTER", "none")])),
+        [(otlp, false), (none, true), (otlp, false)]
+    );
+    assert_eq!(
+        kinds(&load(&[
+            ("OTEL_METRICS_EXPORTER", "NONE"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+        ])),
+        [(console, false), (otlp, false), (none, true)]
+    );
+    // The generic key reaches every signal; a signal's own value wins.
+    assert_eq!(
+        kinds(&load(&[
+            ("OTLP__EXPORTER__KIND", "none"),
+            ("OTLP__LOGS__EXPORTER__KIND", "otlp"),
+        ])),
+        [(none, true), (otlp, false), (none, true)]
+    );
+    assert_eq!(
+        kinds(&load(&[
+            ("OTLP__EXPORTER__KIND", "none"),
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+        ])),
+        [(otlp, false), (none, true), (none, true)]
+    );
+    // OTEL_SDK_DISABLED turns every signal off, whatever its exporter.
+    let disabled = load(&[("OTEL_SDK_DISABLED", "true")]);
+    assert_eq!(kinds(&disabled), [(otlp, true), (otlp, true), (otlp, true)]);
+}
+
+#[test]
+fn an_exporter_kind_this_sdk_does_not_build_names_the_variable() {
+    for (var, value) in [
+        ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ("OTEL_TRACES_EXPORTER", "otlp,console"),
+        ("OTEL_LOGS_EXPORTER", "logging"),
+        ("OTEL_METRICS_EXPORTER", "prometheus"),
+    ] {
+        let env = [(var, value)];
+        let err = load_err(&env);
+        assert_names(&err, var, value, "otlp, console, none");
+        let dir = TempDir::new("exporter-kind-lenient");
+        let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+        assert_eq!(warnings.len(), 1, "{var}={value}");
+        assert_eq!(warnings[0].0, err);
+        assert_eq!(config, Config::default(), "{var}={value} is ignored");
+    }
 }
 
 #[test]
@@ -1284,6 +1372,7 @@ exporter:
   client_certificate: /etc/otlp/client.pem
   client_key: /etc/otlp/client.key
   insecure: false
+  kind: Console
 batch:
   max_queue_bytes: 1048576
   max_queue_size: 8192
@@ -1332,6 +1421,7 @@ certificate = "/etc/otlp/ca.pem"
 client_certificate = "/etc/otlp/client.pem"
 client_key = "/etc/otlp/client.key"
 insecure = false
+kind = "console"
 headers = { x-api-key = "s3cr3t", x-tenant = 42 }
 
 [batch]
@@ -1376,6 +1466,7 @@ fn full_config() -> Config {
             client_key: Some("/etc/otlp/client.key".into()),
             insecure: Some(false),
         },
+        kind: ExporterKind::Console,
     };
     // The generic exporter settings reach logs and metrics too;
     // `traces_endpoint` does not.

@@ -286,3 +286,28 @@ fn a_disabled_provider_emits_nothing() {
     provider.shutdown(Duration::from_secs(5)).unwrap();
     assert_eq!(processor.stats().produced, 0);
 }
+
+#[test]
+fn otel_logs_exporter_none_turns_log_records_off_and_traces_none_does_not() {
+    let emitted = |variable: &str| {
+        let config = otlp_sdk::config::ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([(variable, "none")])
+            .load()
+            .unwrap();
+        let (capture, _) = Capture::logs(Encoding::Protobuf);
+        let processor = BatchLogProcessor::builder(capture).build().unwrap();
+        let provider = LoggerProvider::builder()
+            .with_config(&config)
+            .with_processor(processor.clone())
+            .build();
+        let logger = provider.logger("maybe");
+        let enabled = logger.enabled();
+        logger.emit(LogRecord::builder().body("maybe").build());
+        provider.shutdown(Duration::from_secs(5)).unwrap();
+        (enabled, processor.stats().produced)
+    };
+    assert_eq!(emitted("OTEL_LOGS_EXPORTER"), (false, 0));
+    assert_eq!(emitted("OTEL_TRACES_EXPORTER"), (true, 1));
+    assert_eq!(emitted("OTEL_METRICS_EXPORTER"), (true, 1));
+}

@@ -622,9 +622,18 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
 
 #[test]
 fn a_disabled_provider_records_nothing_and_never_starts_its_reader() {
+    for (variable, value) in [
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ] {
+        disabled_provider_records_nothing(variable, value);
+    }
+}
+
+fn disabled_provider_records_nothing(variable: &str, value: &str) {
     let config = otlp_sdk::config::ConfigLoader::new()
         .with_config_dir("no-such-dir")
-        .with_env([("OTEL_SDK_DISABLED", "true")])
+        .with_env([(variable, value)])
         .load()
         .expect("config");
     let exporter = Counting::default();

@@ -178,6 +178,30 @@ fn ok_status_is_final_and_unset_is_ignored() {
 }
 
 #[test]
+fn otel_traces_exporter_none_records_no_span_but_keeps_the_ids() {
+    use otlp_sdk::config::ConfigLoader;
+    let recorded = |variable: &str| {
+        let config = ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([(variable, "none")])
+            .load()
+            .unwrap();
+        let collect = Collect::default();
+        let provider = TracerProvider::builder()
+            .with_config(&config)
+            .with_processor(collect.clone())
+            .build();
+        let mut span = provider.tracer("scope").start("maybe");
+        assert!(span.context().is_valid(), "{variable}: ids still propagate");
+        let recording = span.is_recording();
+        span.end();
+        (recording, collect.spans().len())
+    };
+    assert_eq!(recorded("OTEL_TRACES_EXPORTER"), (false, 0));
+    assert_eq!(recorded("OTEL_LOGS_EXPORTER"), (true, 1));
+}
+
+#[test]
 fn the_configured_sampler_applies_and_one_set_after_it_in_code_wins() {
     use otlp_sdk::Sampler;
     use otlp_sdk::config::ConfigLoader;

@@ -131,6 +131,21 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
             Scope::Shared,
         ),
         (
+            "OTEL_TRACES_EXPORTER".into(),
+            Setting::ExporterKind,
+            Scope::Traces,
+        ),
+        (
+            "OTEL_LOGS_EXPORTER".into(),
+            Setting::ExporterKind,
+            Scope::Logs,
+        ),
+        (
+            "OTEL_METRICS_EXPORTER".into(),
+            Setting::ExporterKind,
+            Scope::Metrics,
+        ),
+        (
             "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
             Setting::ExporterEndpoint,
             Scope::Shared,

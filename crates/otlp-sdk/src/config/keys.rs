@@ -24,7 +24,7 @@ use super::parse::{self, Dialect, ListSyntax};
 use super::validate::{self, redact_userinfo};
 use super::{
     Compression, Config, ConfigError, ConfigSource, DefaultHistogramAggregation, ExemplarFilter,
-    ExporterConfig, FullPolicy, Protocol, SamplerName, TemporalityPreference,
+    ExporterConfig, ExporterKind, FullPolicy, Protocol, SamplerName, TemporalityPreference,
 };
 use crate::durable::{DurableConfig, FsyncPolicy};
 
@@ -52,6 +52,7 @@ pub(crate) enum Setting {
     ExporterClientCertificate,
     ExporterClientKey,
     ExporterInsecure,
+    ExporterKind,
     BatchMaxQueueBytes,
     BatchMaxQueueSize,
     BatchMaxExportBatchSize,
@@ -113,6 +114,7 @@ const KEYS: &[(&str, Setting)] = &[
     ),
     ("exporter.client_key", Setting::ExporterClientKey),
     ("exporter.insecure", Setting::ExporterInsecure),
+    ("exporter.kind", Setting::ExporterKind),
     ("batch.max_queue_bytes", Setting::BatchMaxQueueBytes),
     ("batch.max_queue_size", Setting::BatchMaxQueueSize),
     (
@@ -514,6 +516,7 @@ const EXPORTER_SCALARS: &[Setting] = &[
     Setting::ExporterClientCertificate,
     Setting::ExporterClientKey,
     Setting::ExporterInsecure,
+    Setting::ExporterKind,
 ];
 
 impl Staged {
@@ -643,6 +646,7 @@ fn copy_exporter_value(to: &mut ExporterConfig, from: &ExporterConfig, key: Sett
             .clone_from(&from.tls.client_certificate),
         Setting::ExporterClientKey => to.tls.client_key.clone_from(&from.tls.client_key),
         Setting::ExporterInsecure => to.tls.insecure = from.tls.insecure,
+        Setting::ExporterKind => to.kind = from.kind,
         _ => {}
     }
 }
@@ -727,6 +731,7 @@ fn apply_scalar(
         Setting::ExporterClientCertificate => exporter.tls.client_certificate = Some(path(node)?),
         Setting::ExporterClientKey => exporter.tls.client_key = Some(path(node)?),
         Setting::ExporterInsecure => exporter.tls.insecure = Some(parse::boolean(node, dialect)?),
+        Setting::ExporterKind => exporter.kind = parse::choice(node, EXPORTER_KINDS)?,
         Setting::BatchMaxQueueBytes => batch.max_queue_bytes = positive(node)?,
         Setting::BatchMaxQueueSize => batch.max_queue_size = Some(positive(node)?),
         Setting::BatchMaxExportBatchSize => batch.max_export_batch_size = positive(node)?,
@@ -888,6 +893,12 @@ const EXEMPLAR_FILTERS: &[(&str, ExemplarFilter)] = &[
     ("trace_based", ExemplarFilter::TraceBased),
     ("always_on", ExemplarFilter::AlwaysOn),
     ("always_off", ExemplarFilter::AlwaysOff),
+];
+
+const EXPORTER_KINDS: &[(&str, ExporterKind)] = &[
+    ("otlp", ExporterKind::Otlp),
+    ("console", ExporterKind::Console),
+    ("none", ExporterKind::None),
 ];
 
 const COMPRESSIONS: &[(&str, Compression)] = &[

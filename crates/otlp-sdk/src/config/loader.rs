@@ -93,6 +93,7 @@ const RUN_ENV: &str = "RUN_ENV";
 ///   headers: { x-api-key: s3cr3t }
 ///   certificate: /etc/ssl/ca.pem          # also client_certificate, client_key
 ///   insecure: false                       # gRPC without scheme only
+///   kind: otlp                            # otlp | console | none, for every signal (OTEL_TRACES_EXPORTER: spans only)
 /// batch:
 ///   max_queue_bytes: 67108864             # encoded spans waiting for export (default 64 MiB)
 ///   max_queue_size: 2048                  # also cap the count of queued spans (default: no cap)
@@ -169,6 +170,9 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
 /// | `OTEL_TRACES_SAMPLER` | `sampler.name` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` (default: the provider's, parent-based always on) |
 /// | `OTEL_TRACES_SAMPLER_ARG` | `sampler.arg` | number between 0 and 1: the ratio samplers' probability (default 1); the others ignore it |
+/// | `OTEL_TRACES_EXPORTER` | `exporter.kind`, for spans only | `otlp` (default), `console` (otlp-contrib's pipeline writes OTLP/JSON lines to standard output), `none` (spans off, [`Config::is_disabled`]); one value, no list |
+/// | `OTEL_LOGS_EXPORTER` | `logs.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for log records |
+/// | `OTEL_METRICS_EXPORTER` | `metrics.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for metrics |
 /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` or `/v1/logs` |
 /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `exporter.traces_endpoint` | URL used as given |
 /// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | `logs.exporter.logs_endpoint` | URL used as given |
@@ -263,7 +267,7 @@ const RUN_ENV: &str = "RUN_ENV";
 /// | rejected `OTEL_*` value | strict | lenient |
 /// |---|---|---|
 /// | not a number / duration, negative, out of range (e.g. `0` queue size) | error | warning, variable ignored |
-/// | unknown protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
+/// | unknown exporter kind, protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
 /// | boolean other than `true`/`false` | error | warning, read as `false` |
 /// | one bad entry in `…_HEADERS` or `OTEL_RESOURCE_ATTRIBUTES` | error | warning, whole variable ignored |
 ///

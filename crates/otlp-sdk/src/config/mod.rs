@@ -128,6 +128,42 @@ impl Config {
         validate::validate(self, &origin::Origins::new(ConfigSource::Builder))
     }
 
+    /// The exporter settings of `signal`: [`exporter`](Self::exporter) for
+    /// spans, [`logs.exporter`](LogsConfig::exporter) for log records,
+    /// [`metrics.exporter`](MetricsConfig::exporter) for metrics.
+    pub fn exporter_for(&self, signal: Signal) -> &ExporterConfig {
+        match signal {
+            Signal::Traces => &self.exporter,
+            Signal::Logs => &self.logs.exporter,
+            Signal::Metrics => &self.metrics.exporter,
+        }
+    }
+
+    /// Whether `signal` is off: the whole SDK is ([`disabled`](Self::disabled),
+    /// `OTEL_SDK_DISABLED`), or the signal's exporter is [`ExporterKind::None`]
+    /// (`OTEL_TRACES_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none`,
+    /// `OTEL_METRICS_EXPORTER=none`). The providers built
+    /// `with_config` record nothing of a signal that is off, and its durable
+    /// queue stays closed.
+    ///
+    /// ```
+    /// use otlp_sdk::Signal;
+    /// use otlp_sdk::config::{ConfigLoader, ExporterKind};
+    ///
+    /// let config = ConfigLoader::new()
+    ///     .with_config_dir("no-such-dir")
+    ///     .with_env([("OTEL_TRACES_EXPORTER", "none"), ("OTEL_LOGS_EXPORTER", "console")])
+    ///     .load()?;
+    /// assert!(config.is_disabled(Signal::Traces));
+    /// assert!(!config.is_disabled(Signal::Logs));
+    /// assert_eq!(config.logs.exporter.kind, ExporterKind::Console);
+    /// assert_eq!(config.metrics.exporter.kind, ExporterKind::Otlp);
+    /// # Ok::<(), otlp_sdk::config::ConfigError>(())
+    /// ```
+    pub fn is_disabled(&self, signal: Signal) -> bool {
+        self.disabled || self.exporter_for(signal).kind == ExporterKind::None
+    }
+
     /// The service name the resource should carry: [`service_name`](Self::service_name),
     /// else a `service.name` entry of [`resource_attributes`](Self::resource_attributes)
     /// (the loader moves such an entry into `service_name`; code may not).
@@ -210,6 +246,45 @@ impl Compression {
 }
 
 impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a signal's records are exported with (`OTEL_TRACES_EXPORTER`,
+/// `OTEL_LOGS_EXPORTER`, `OTEL_METRICS_EXPORTER`; key `exporter.kind`).
+///
+/// One exporter per signal: a list such as `otlp,console` is refused, and so
+/// are the specification's other names (`zipkin`, `prometheus`, `logging`),
+/// which this project does not build.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExporterKind {
+    /// OTLP over the signal's protocol and endpoint (the default).
+    #[default]
+    Otlp,
+    /// OTLP/JSON lines on standard output, one per export request (the
+    /// specification's file exporter format; `otlp-contrib`'s pipeline
+    /// builds it).
+    Console,
+    /// No export: the signal is off, as `OTEL_SDK_DISABLED` turns every
+    /// signal off ([`Config::is_disabled`]). Spans still get ids and carry
+    /// context; nothing is recorded.
+    None,
+}
+
+impl ExporterKind {
+    /// The value as written in configuration (`otlp`, `console`, `none`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExporterKind::Otlp => "otlp",
+            ExporterKind::Console => "console",
+            ExporterKind::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for ExporterKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -619,6 +694,9 @@ pub struct ExporterConfig {
     pub headers: Headers,
     /// TLS files and the gRPC `insecure` flag.
     pub tls: TlsConfig,
+    /// What exports the signal: OTLP (the default), the console, or nothing
+    /// (`OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER`, `OTEL_METRICS_EXPORTER`).
+    pub kind: ExporterKind,
 }
 
 impl fmt::Debug for ExporterConfig {
@@ -635,6 +713,7 @@ impl fmt::Debug for ExporterConfig {
             .field("compression", &self.compression)
             .field("headers", &self.headers)
             .field("tls", &self.tls)
+            .field("kind", &self.kind)
             .finish()
     }
 }
@@ -651,6 +730,7 @@ impl Default for ExporterConfig {
             compression: Compression::None,
             headers: Headers::new(),
             tls: TlsConfig::default(),
+            kind: ExporterKind::Otlp,
         }
     }
 }

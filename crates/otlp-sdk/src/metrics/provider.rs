@@ -22,6 +22,7 @@ use super::reader::{PeriodicReader, ReaderHandle};
 use super::stream::{Identity, ObservedStream, Stream};
 use super::view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View, validate_boundaries};
 use super::{MetricsError, MetricsStats};
+use crate::Signal;
 use crate::config::{Config, DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
 use crate::resource_settings::ResourceSettings;
 
@@ -425,11 +426,12 @@ impl fmt::Debug for MeterProviderBuilder {
 impl MeterProviderBuilder {
     /// Takes the service name, resource attributes, temporality preference,
     /// default histogram aggregation, cardinality limit, exemplar filter and
-    /// `OTEL_SDK_DISABLED` of a loaded [`Config`] (the reader and its
+    /// `OTEL_SDK_DISABLED` or `OTEL_METRICS_EXPORTER=none`
+    /// ([`Config::is_disabled`]) of a loaded [`Config`] (the reader and its
     /// exporter are set apart).
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
-        self.disabled = config.disabled;
+        self.disabled = config.is_disabled(Signal::Metrics);
         let metrics = &config.metrics;
         self.temporality = Some(metrics.temporality);
         self.histogram = Some(metrics.default_histogram_aggregation);
