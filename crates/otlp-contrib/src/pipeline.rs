@@ -16,6 +16,15 @@
 //! transport from `config.metrics.exporter` (the `OTEL_EXPORTER_OTLP_METRICS_*`
 //! settings over the generic ones), for a metrics reader.
 //!
+//! A signal's exporter kind (`OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER`,
+//! `OTEL_METRICS_EXPORTER`, key `exporter.kind`) comes first: `otlp` builds
+//! the transport above; `console` a [`FileExporter`] writing OTLP/JSON lines
+//! to standard output; `none` an exporter that fails every request with the
+//! reason. With `none` the providers built `with_config` record nothing of
+//! the signal ([`Config::is_disabled`]), so that exporter only sees records
+//! of a provider configured in code, and they are counted `failed`, never
+//! lost unseen.
+//!
 //! ```
 //! use std::time::Duration;
 //! use otlp_contrib::pipeline::build_processor;
@@ -39,11 +48,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use otlp_core::encode::Encoding;
 use otlp_exporter_grpc::GrpcExporterBuilder;
 use otlp_exporter_http::HttpExporterBuilder;
-use otlp_sdk::config::ExporterConfig;
-use otlp_sdk::config::{Config, Protocol};
-use otlp_sdk::{BatchLogProcessor, BatchSpanProcessor, DynExporter, PipelineError, Signal};
+use otlp_sdk::config::{Config, ExporterConfig, ExporterKind, Protocol};
+use otlp_sdk::{
+    BatchLogProcessor, BatchSpanProcessor, DynExporter, ExportError, ExportOutcome, ExportRequest,
+    Exporter, PipelineError, Signal,
+};
+
+use crate::file_exporter::{FileExporter, FileExporterError};
 
 /// Why [`exporter_from_config`] or [`build_processor`] failed; the message
 /// names the exporter and the bad setting.
@@ -56,6 +70,17 @@ pub enum PipelineBuildError {
     /// The OTLP/HTTP exporter rejected its settings.
     #[error("cannot build the OTLP/HTTP exporter: {0}")]
     Http(#[from] otlp_exporter_http::HttpExporterError),
+    /// The console exporter (`OTEL_TRACES_EXPORTER=console`) could not start.
+    #[error("cannot start the console exporter: {0}")]
+    Console(#[from] FileExporterError),
+    /// The configuration names an exporter kind this crate cannot build.
+    #[error("cannot build a {kind} exporter for {}", signal.as_str())]
+    UnsupportedExporter {
+        /// The signal.
+        signal: Signal,
+        /// The kind its configuration names.
+        kind: ExporterKind,
+    },
     /// The batch span processor could not start.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
@@ -112,6 +137,16 @@ fn signal_exporter(
     exporter: &ExporterConfig,
     signal: Signal,
 ) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
+    match exporter.kind {
+        ExporterKind::Otlp => {}
+        ExporterKind::Console => {
+            return Ok(Box::new(FileExporter::stdout()?.for_signal(signal)));
+        }
+        ExporterKind::None => return Ok(Box::new(TurnedOff { signal })),
+        // A kind this crate does not know yet: refuse rather than send
+        // somewhere the configuration did not ask for.
+        kind => return Err(PipelineBuildError::UnsupportedExporter { signal, kind }),
+    }
     Ok(match exporter.protocol {
         Protocol::Grpc => {
             Box::new(GrpcExporterBuilder::from_config_for(exporter, signal)?.build()?)
@@ -150,11 +185,40 @@ pub fn build_log_processor(config: &Config) -> Result<BatchLogProcessor, Pipelin
         .build()?)
 }
 
+/// The exporter of a signal that is off ([`ExporterKind::None`]): the
+/// providers built `with_config` record nothing of it, so nothing should
+/// arrive here; a record that does (a provider configured in code) fails,
+/// naming why, and is counted `failed`, never dropped unseen.
+struct TurnedOff {
+    signal: Signal,
+}
+
+impl Exporter for TurnedOff {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    async fn export(&self, _request: ExportRequest) -> ExportOutcome {
+        let variable = self.signal.as_str().to_ascii_uppercase();
+        ExportOutcome::Permanent {
+            error: ExportError::Request(format!(
+                "{} export is off (OTEL_{variable}_EXPORTER=none)",
+                self.signal.as_str()
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use otlp_core::encode::Encoding;
-    use otlp_sdk::Exporter;
+    use std::time::Duration;
+
+    use otlp_sdk::{SpanProcessor as _, TracerProvider};
 
     #[test]
     fn the_protocol_picks_the_transport_and_its_encoding() {
@@ -207,6 +271,61 @@ mod tests {
         );
         assert!(message.contains("ftp://metrics"), "{message}");
         assert!(exporter_from_config(&config).is_ok());
+    }
+
+    #[test]
+    fn the_exporter_kind_picks_otlp_the_console_or_none() {
+        let mut config = Config::default();
+        config.exporter.protocol = Protocol::Grpc;
+        config.logs.exporter.kind = ExporterKind::Console;
+        config.metrics.exporter.kind = ExporterKind::None;
+        let built = [
+            exporter_from_config(&config).unwrap(),
+            log_exporter_from_config(&config).unwrap(),
+            metric_exporter_from_config(&config).unwrap(),
+        ];
+        let found: Vec<(Signal, Encoding)> = built
+            .iter()
+            .map(|exporter| (exporter.signal(), exporter.encoding()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Signal::Traces, Encoding::Protobuf),
+                // The console writes OTLP/JSON lines, whatever the protocol.
+                (Signal::Logs, Encoding::Json),
+                (Signal::Metrics, Encoding::Protobuf),
+            ]
+        );
+    }
+
+    #[test]
+    fn with_traces_off_a_configured_provider_records_nothing_and_a_span_sent_anyway_fails() {
+        let config = otlp_sdk::config::ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([("OTEL_TRACES_EXPORTER", "none")])
+            .load()
+            .unwrap();
+        let processor = build_processor(&config).unwrap();
+        let configured = TracerProvider::builder()
+            .with_config(&config)
+            .with_processor(processor.clone())
+            .build();
+        configured.tracer("off").start("not recorded").end();
+        // A provider configured in code only still reaches the exporter:
+        // the span is counted failed, with the reason.
+        let in_code = TracerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        in_code.tracer("on").start("recorded").end();
+        let flushed = processor.force_flush(Duration::from_secs(10));
+        assert!(flushed.is_err(), "the span failed: {flushed:?}");
+        let stats = processor.stats();
+        assert_eq!((stats.produced, stats.exported, stats.failed), (1, 0, 1));
+        assert!(stats.is_balanced(), "{stats:#?}");
+        let error = stats.last_error.unwrap_or_default();
+        assert!(error.contains("OTEL_TRACES_EXPORTER=none"), "{error}");
+        configured.shutdown(Duration::from_secs(5)).unwrap();
     }
 
     #[test]

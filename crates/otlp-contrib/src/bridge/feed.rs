@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use otlp_core::Resource;
-use otlp_sdk::PipelineError;
 use otlp_sdk::config::Config;
+use otlp_sdk::{PipelineError, Signal};
 
 use super::convert::SpanConverter;
 use super::log_convert::LogConverter;
@@ -88,11 +88,11 @@ impl<P, C: SharedResource> PipelineFeed<P, C> {
     }
 
     /// The base resource and the disabled switch of a loaded [`Config`].
-    pub(super) fn configure(&mut self, config: &Config) {
+    pub(super) fn configure(&mut self, config: &Config, signal: Signal) {
         if let Some(resource) = config_resource(config) {
             self.set_base_resource(resource);
         }
-        self.disabled = config.disabled;
+        self.disabled = config.is_disabled(signal);
     }
 
     /// The provider's resource, merged over the base one.

@@ -10,7 +10,9 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLogRecord;
 use otlp_core::Resource;
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{BatchLogProcessor, LogProcessor, PipelineError, StatsSnapshot, own_threads};
+use otlp_sdk::{
+    BatchLogProcessor, LogProcessor, PipelineError, Signal, StatsSnapshot, own_threads,
+};
 
 use super::BridgeError;
 use super::feed::PipelineFeed;
@@ -152,11 +154,11 @@ impl OtlpLogProcessor<BatchLogProcessor> {
     /// [`from_env`](Self::from_env)): `config.logs` for the exporter and the
     /// batch settings. Its `service_name` and `resource_attributes` become
     /// the base resource (see [`with_resource`](Self::with_resource));
-    /// `disabled` (`OTEL_SDK_DISABLED=true`) makes a processor that discards
-    /// every record.
+    /// a disabled SDK or log signal (`OTEL_SDK_DISABLED=true`,
+    /// `OTEL_LOGS_EXPORTER=none`) makes a processor that discards every record.
     pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
         let mut processor = OtlpLogProcessor::new(build_log_processor(config)?);
-        processor.feed.configure(config);
+        processor.feed.configure(config, Signal::Logs);
         Ok(processor)
     }
 

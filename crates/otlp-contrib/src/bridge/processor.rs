@@ -9,7 +9,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData};
 use otlp_core::Resource;
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{BatchSpanProcessor, PipelineError, SpanProcessor, StatsSnapshot};
+use otlp_sdk::{BatchSpanProcessor, PipelineError, Signal, SpanProcessor, StatsSnapshot};
 
 use super::BridgeError;
 use super::convert::SpanConverter;
@@ -132,11 +132,12 @@ impl OtlpSpanProcessor<BatchSpanProcessor> {
 
     /// The pipeline a loaded [`Config`] describes (see [`from_env`](Self::from_env)).
     /// Its `service_name` and `resource_attributes` become the base resource
-    /// (see [`with_resource`](Self::with_resource)); `disabled`
-    /// (`OTEL_SDK_DISABLED=true`) makes a processor that discards every span.
+    /// (see [`with_resource`](Self::with_resource)); a disabled SDK or trace
+    /// signal (`OTEL_SDK_DISABLED=true`, `OTEL_TRACES_EXPORTER=none`) makes a
+    /// processor that discards every span.
     pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
         let mut processor = OtlpSpanProcessor::new(build_processor(config)?);
-        processor.feed.configure(config);
+        processor.feed.configure(config, Signal::Traces);
         Ok(processor)
     }
 

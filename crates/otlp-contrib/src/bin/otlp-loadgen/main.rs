@@ -254,14 +254,19 @@ fn summarise(pipeline: &Pipeline, run: Run<'_>) -> (String, String, bool) {
 fn run(args: Args) -> Result<u8, Failure> {
     let signal = args.signal();
     let config = configure(&args)?;
-    let disabled = match signal {
-        Signal::Traces => Some("span"),
-        Signal::Logs => Some("log record"),
-        // The meter provider does not read OTEL_SDK_DISABLED.
-        Signal::Metrics => None,
-    };
-    if let (true, Some(what)) = (config.disabled, disabled) {
-        eprintln!("otlp-loadgen: warning: OTEL_SDK_DISABLED is true: no {what} will be recorded");
+    if config.is_disabled(signal.sdk()) {
+        let why = if config.disabled {
+            "OTEL_SDK_DISABLED is true".to_owned()
+        } else {
+            format!(
+                "OTEL_{}_EXPORTER is none",
+                signal.as_str().to_ascii_uppercase()
+            )
+        };
+        eprintln!(
+            "otlp-loadgen: warning: {why}: no {} will be recorded",
+            signal.sdk().record_noun()
+        );
     }
     let pipeline = Pipeline::start(signal, &config)?;
     let _metrics = match (args.metrics, pipeline.stats_reader()) {
