@@ -14,7 +14,10 @@
 //! inside its server span, so sampled requests become exemplars; a
 //! `PeriodicReader` exports them through the metrics pipeline
 //! (`config.metrics`: `OTEL_EXPORTER_OTLP_METRICS_*`, `OTEL_METRIC_EXPORT_*`)
-//! to the same place, and once more at shutdown.
+//! to the same place, and once more at shutdown. `OTEL_TRACES_EXPORTER`,
+//! `OTEL_LOGS_EXPORTER` and `OTEL_METRICS_EXPORTER` send a signal to the
+//! console (`console`) or turn it off (`none`) instead; the report then
+//! names that instead of an endpoint, and the receiver does not count it.
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,7 +28,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
 use otlp_contrib::receiver::{render_logs, render_metrics, render_traces};
 use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
-use otlp_sdk::config::ConfigLoader;
+use otlp_sdk::config::{ConfigLoader, ExporterConfig, ExporterKind};
 use otlp_sdk::metrics::{Counter, Histogram, MeterProvider, MetricsStats, PeriodicReader};
 use otlp_sdk::{
     Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider, active_span,
@@ -108,7 +111,7 @@ impl Options {
 /// What happened, for the report.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// The protocol used.
+    /// The protocol used (empty when spans are not exported over OTLP).
     pub protocol: String,
     /// Where the spans went.
     pub endpoint: String,
@@ -229,11 +232,12 @@ impl fmt::Display for Report {
             ""
         };
         writeln!(f, "otlp-rust quickstart")?;
-        writeln!(
-            f,
-            "  exported to   {} over {}{target}",
-            self.endpoint, self.protocol
-        )?;
+        let over = if self.protocol.is_empty() {
+            String::new()
+        } else {
+            format!(" over {}", self.protocol)
+        };
+        writeln!(f, "  exported to   {}{over}{target}", self.endpoint)?;
         writeln!(
             f,
             "  spans         {} produced, {} exported, {} dropped, {} failed, {} rejected",
@@ -340,12 +344,16 @@ pub fn run_with(
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
     let embedded = EmbeddedCollector::unless_configured(&mut config, 1)?;
-    let logs_embedded = embedded
-        .as_ref()
-        .is_some_and(|collector| collector.receive_logs_unless_configured(&mut config));
-    let metrics_embedded = embedded
-        .as_ref()
-        .is_some_and(|collector| collector.receive_metrics_unless_configured(&mut config));
+    // A signal exported to the console or not at all
+    // (`OTEL_TRACES_EXPORTER=console`, `…=none`) never reaches the receiver.
+    let otlp = |exporter: &ExporterConfig| exporter.kind == ExporterKind::Otlp;
+    let spans_embedded = embedded.is_some() && otlp(&config.exporter);
+    let logs_embedded = embedded.as_ref().is_some_and(|collector| {
+        otlp(&config.logs.exporter) && collector.receive_logs_unless_configured(&mut config)
+    });
+    let metrics_embedded = embedded.as_ref().is_some_and(|collector| {
+        otlp(&config.metrics.exporter) && collector.receive_metrics_unless_configured(&mut config)
+    });
     if config.service_name.is_none() {
         config.service_name = Some("quickstart".into());
     }
@@ -423,8 +431,10 @@ pub fn run_with(
     let mut metrics_received = None;
     if let Some(collector) = &embedded {
         // The receiver counts a request as it answers it: give the last answers a moment.
-        collector.wait_for_spans(stats.exported, Duration::from_secs(5));
-        received = Some(collector.received_spans());
+        if spans_embedded {
+            collector.wait_for_spans(stats.exported, Duration::from_secs(5));
+            received = Some(collector.received_spans());
+        }
         if logs_embedded {
             collector.wait_for_log_records(log_stats.exported, Duration::from_secs(5));
             received_logs = Some(collector.received_log_records());
@@ -435,7 +445,11 @@ pub fn run_with(
             received_data_points = Some(collector.received_data_points());
             metrics_received = collector.latest_metrics();
         }
-        if let Some(trace_id) = collector.kept_trace_ids().first() {
+        if let Some(trace_id) = collector
+            .kept_trace_ids()
+            .first()
+            .filter(|_| spans_embedded)
+        {
             sample_spans_received = Some(collector.trace(trace_id));
             if logs_embedded {
                 sample_logs_received = Some(collector.trace_logs(trace_id));
@@ -443,27 +457,46 @@ pub fn run_with(
         }
     }
     Ok(Report {
-        protocol: config.exporter.protocol.to_string(),
-        endpoint: config.exporter.traces_endpoint(),
-        embedded: embedded.is_some(),
+        protocol: if otlp(&config.exporter) {
+            config.exporter.protocol.to_string()
+        } else {
+            String::new()
+        },
+        endpoint: destination(&config.exporter, Signal::Traces),
+        embedded: spans_embedded,
         elapsed,
         stats,
         received,
-        logs_endpoint: config.logs.exporter.endpoint_for(Signal::Logs),
+        logs_endpoint: destination(&config.logs.exporter, Signal::Logs),
         log_stats,
         received_logs,
         sample_trace: sample_spans_received.as_ref().map(render_traces),
         sample_logs: sample_logs_received.as_ref().map(render_logs),
         sample_spans_received,
         sample_logs_received,
-        metrics_endpoint: config.metrics.exporter.endpoint_for(Signal::Metrics),
-        recordings: requests * RECORDINGS_PER_REQUEST,
+        metrics_endpoint: destination(&config.metrics.exporter, Signal::Metrics),
+        // A meter provider that is off (`OTEL_METRICS_EXPORTER=none`) records nothing.
+        recordings: if config.is_disabled(Signal::Metrics) {
+            0
+        } else {
+            requests * RECORDINGS_PER_REQUEST
+        },
         metric_stats,
         received_data_points,
         sample_metrics: metrics_received.as_ref().map(render_metrics),
         metrics_received,
         shutdown_error,
     })
+}
+
+/// Where `signal`'s records went: the endpoint, or the exporter kind when it
+/// is not OTLP (`console`, `none`).
+fn destination(exporter: &ExporterConfig, signal: Signal) -> String {
+    if exporter.kind == ExporterKind::Otlp {
+        exporter.endpoint_for(signal)
+    } else {
+        exporter.kind.to_string()
+    }
 }
 
 /// The request metrics: how many, and how long each took.

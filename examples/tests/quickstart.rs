@@ -222,3 +222,24 @@ fn a_received_log_record_carries_a_received_span_s_ids() {
         assert_eq!(record.flags & 0xff, 1, "sampled, as the span");
     }
 }
+
+#[test]
+fn a_signal_turned_off_records_nothing_and_the_others_still_reach_the_receiver() {
+    let loader = ConfigLoader::new().with_env([
+        ("OTEL_TRACES_EXPORTER", "none"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ]);
+    let report = run_with(&Options { spans: 100 }, loader).expect("the quickstart runs");
+    assert!(!report.embedded, "no span goes to the receiver: {report}");
+    assert_eq!(report.endpoint, "none");
+    assert_eq!((report.stats.produced, report.received), (0, None));
+    assert_eq!(report.metric_stats.exported_data_points, 0, "{report}");
+    assert_eq!(report.metrics_endpoint, "none");
+    // Log records are on: emitted outside any recorded span, still delivered.
+    assert_eq!(report.log_stats.produced, 40, "{report}");
+    assert_eq!(report.received_logs, Some(40), "{report}");
+    assert!(report.all_delivered(), "{report}");
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    assert_eq!(summary["metrics"]["recordings"], 0, "{summary}");
+    assert_eq!(summary["all_delivered"], true, "{summary}");
+}
