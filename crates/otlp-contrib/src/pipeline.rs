@@ -7,7 +7,7 @@
 //! [`GrpcExporter`](otlp_exporter_grpc::GrpcExporter) for `grpc`,
 //! [`HttpExporter`](otlp_exporter_http::HttpExporter) for `http/protobuf` and
 //! `http/json` — behind one type, `Box<dyn DynExporter>` (itself an
-//! [`Exporter`](otlp_sdk::Exporter)); [`build_processor`] puts a
+//! [`Exporter`]); [`build_processor`] puts a
 //! [`BatchSpanProcessor`] with the configuration's batch, retry and timeout
 //! settings in front of it. [`log_exporter_from_config`] and
 //! [`build_log_processor`] do the same for log records, from `config.logs`
