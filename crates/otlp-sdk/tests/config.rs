@@ -142,6 +142,88 @@ fn an_explicit_file_replaces_the_directory_lookup() {
     assert_eq!(config.exporter.compression, Compression::None);
 }
 
+#[cfg(all(feature = "yaml", feature = "toml"))]
+#[test]
+fn otlp_config_dir_and_otlp_config_file_say_where_the_files_are() {
+    let dir = TempDir::new("env-dir");
+    dir.write("default.yaml", "service:\n  name: from-dir\n");
+    dir.write("prod.toml", "[batch]\nadaptive = true\n");
+    let dir_path = dir.path().to_str().unwrap();
+    let config = ConfigLoader::new()
+        .with_env([("OTLP_CONFIG_DIR", dir_path), ("RUN_ENV", "prod")])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("from-dir"));
+    assert!(config.batch.adaptive, "RUN_ENV applies in that directory");
+
+    let other = TempDir::new("env-file");
+    let file = other.write("otlp.toml", "[service]\nname = \"from-file\"\n");
+    let file_path = file.to_str().unwrap();
+    let config = ConfigLoader::new()
+        .with_env([("OTLP_CONFIG_FILE", file_path), ("RUN_ENV", "prod")])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("from-file"));
+    assert!(!config.batch.adaptive, "one file, no directory lookup");
+
+    // A blank value is unset; a missing file is an error naming it.
+    let missing = other.path().join("missing.yaml");
+    let err = ConfigLoader::new()
+        .with_env([
+            ("OTLP_CONFIG_FILE", missing.to_str().unwrap()),
+            ("OTLP_CONFIG_DIR", " "),
+        ])
+        .load()
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::FileUnreadable { path, .. } if *path == missing),
+        "{err}"
+    );
+
+    // Both: which one was meant is unclear.
+    let err = ConfigLoader::new()
+        .with_env([
+            ("OTLP_CONFIG_FILE", file_path),
+            ("OTLP_CONFIG_DIR", dir_path),
+        ])
+        .load()
+        .unwrap_err();
+    assert_names(
+        &err,
+        "OTLP_CONFIG_FILE",
+        file_path,
+        "OTLP_CONFIG_DIR is set too",
+    );
+
+    // The program's choice wins over the environment's.
+    let config = loader(&other, &[("OTLP_CONFIG_DIR", dir_path)])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name, None, "with_config_dir: {config:?}");
+    let config = ConfigLoader::new()
+        .with_env([("OTLP_CONFIG_DIR", dir_path)])
+        .with_file(&file)
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("from-file"));
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn an_applications_file_in_a_chosen_directory_is_an_error_without_the_hint() {
+    // The hint about OTLP_CONFIG_DIR is for files found in `config/` by
+    // default only (see the loader's unit tests); a directory someone chose
+    // holds what they meant for this SDK.
+    let dir = TempDir::new("app-file");
+    dir.write("default.toml", "[database]\nurl = \"postgres://db\"\n");
+    let err = ConfigLoader::new()
+        .with_env([("OTLP_CONFIG_DIR", dir.path().to_str().unwrap())])
+        .load()
+        .unwrap_err();
+    assert_eq!(err.key(), Some("database"), "{err}");
+    assert!(!err.to_string().contains("OTLP_CONFIG_DIR"), "{err}");
+}
+
 #[cfg(feature = "yaml")]
 #[test]
 fn run_env_default_names_the_default_file() {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::env::{self, OVERRIDE_PREFIX};
 use super::file;
@@ -13,6 +13,12 @@ use super::{Config, ConfigError, ConfigSource, ConfigWarning, REDACTED};
 
 /// The variable that selects `config/{RUN_ENV}.{yaml,yml,toml}`.
 const RUN_ENV: &str = "RUN_ENV";
+/// The variable naming the directory looked in instead of `config`.
+const CONFIG_DIR: &str = "OTLP_CONFIG_DIR";
+/// The variable naming the one file read instead of looking in a directory.
+const CONFIG_FILE: &str = "OTLP_CONFIG_FILE";
+/// The directory looked in when neither the program nor the environment names one.
+const DEFAULT_CONFIG_DIR: &str = "config";
 
 /// Loads a [`Config`] from its sources and validates it.
 ///
@@ -20,9 +26,16 @@ const RUN_ENV: &str = "RUN_ENV";
 ///
 /// 1. the defaults ([`Config::default`]);
 /// 2. `default.{yaml,yml,toml}` then `{RUN_ENV}.{yaml,yml,toml}` from the
-///    configuration directory (`config`, relative to the working directory,
-///    unless [`with_config_dir`](Self::with_config_dir)) — both optional — or
-///    instead exactly the one file given to [`with_file`](Self::with_file), which must exist;
+///    configuration directory — both optional — or instead exactly one file,
+///    which must exist. The program chooses with
+///    [`with_config_dir`](Self::with_config_dir) or [`with_file`](Self::with_file);
+///    when it does not, the variables `OTLP_CONFIG_DIR` (a directory) or
+///    `OTLP_CONFIG_FILE` (one file) do; when neither is set, the directory is
+///    `config`, relative to the working directory. An application whose own
+///    files live in `config/` (the layout of the `config` crate) points this
+///    SDK elsewhere with `OTLP_CONFIG_DIR`, for example at a directory that
+///    does not exist: an error about a file found in the default directory
+///    says so;
 /// 3. the standard `OTEL_*` variables;
 /// 4. the nested overrides `OTLP__SECTION__KEY=value`;
 /// 5. whatever the program changes afterwards: check those with [`Config::validate`].
@@ -81,6 +94,11 @@ const RUN_ENV: &str = "RUN_ENV";
 /// `default.toml` (or `.yml`) exist, loading fails as ambiguous; the same for the
 /// `RUN_ENV` stem. `RUN_ENV` must be a plain file stem (letters, digits, `-`, `_`,
 /// `.`, not starting with `.`); `RUN_ENV=default` loads `default.*` once.
+///
+/// | variable | what | when |
+/// |---|---|---|
+/// | `OTLP_CONFIG_DIR` | the directory of `default.*` and `{RUN_ENV}.*`, instead of `config` | the program called neither [`with_config_dir`](Self::with_config_dir) nor [`with_file`](Self::with_file) |
+/// | `OTLP_CONFIG_FILE` | exactly one file, which must exist, instead of the directory lookup | the same; setting both variables is an error |
 ///
 /// ```yaml
 /// service:     { name: checkout, disabled: false }
@@ -288,7 +306,8 @@ const RUN_ENV: &str = "RUN_ENV";
 #[derive(Clone)]
 pub struct ConfigLoader {
     env: EnvSource,
-    config_dir: PathBuf,
+    /// Chosen by the program; `None`: the environment's, else the default.
+    config_dir: Option<PathBuf>,
     file: Option<PathBuf>,
     lenient: bool,
 }
@@ -310,11 +329,12 @@ impl Default for ConfigLoader {
 
 impl ConfigLoader {
     /// A strict loader reading the process environment (when [`load`](Self::load)
-    /// runs) and the directory `config`.
+    /// runs) and the directory `config` (or what `OTLP_CONFIG_DIR` or
+    /// `OTLP_CONFIG_FILE` name).
     pub fn new() -> Self {
         ConfigLoader {
             env: EnvSource::Process,
-            config_dir: PathBuf::from("config"),
+            config_dir: None,
             file: None,
             lenient: false,
         }
@@ -337,14 +357,16 @@ impl ConfigLoader {
         self
     }
 
-    /// Looks for `default.*` and `{RUN_ENV}.*` in `dir` instead of `config`.
+    /// Looks for `default.*` and `{RUN_ENV}.*` in `dir` instead of `config`
+    /// (`OTLP_CONFIG_DIR` and `OTLP_CONFIG_FILE` are then not read).
     pub fn with_config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config_dir = dir.into();
+        self.config_dir = Some(dir.into());
         self
     }
 
     /// Reads exactly this file (YAML or TOML by extension) instead of looking in
-    /// the configuration directory. A missing file is an error.
+    /// the configuration directory (`OTLP_CONFIG_DIR` and `OTLP_CONFIG_FILE`
+    /// are then not read). A missing file is an error.
     pub fn with_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.file = Some(path.into());
         self
@@ -368,8 +390,12 @@ impl ConfigLoader {
     pub fn load_with_warnings(self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
         let env = self.env.snapshot()?;
         let mut staged = Staged::new();
-        for path in self.files(&env)? {
-            file::apply_file(&mut staged, &path)?;
+        let (files, lookup) = self.files(&env)?;
+        for path in files {
+            file::apply_file(&mut staged, &path).map_err(|error| match lookup {
+                Lookup::DefaultDirectory => not_ours_hint(error),
+                Lookup::Chosen => error,
+            })?;
         }
         let mut warnings = Vec::new();
         env::apply_otel(&mut staged, &env, self.lenient, &mut warnings)?;
@@ -379,11 +405,83 @@ impl ConfigLoader {
         Ok((config, warnings))
     }
 
-    fn files(&self, env: &BTreeMap<String, String>) -> Result<Vec<PathBuf>, ConfigError> {
-        match &self.file {
-            Some(path) => Ok(vec![path.clone()]),
-            None => file::discover(&self.config_dir, run_env(env)?),
+    /// The files to read, in order, and whether they were found in the
+    /// default directory rather than where the program or the environment said.
+    fn files(&self, env: &BTreeMap<String, String>) -> Result<(Vec<PathBuf>, Lookup), ConfigError> {
+        if let Some(path) = &self.file {
+            return Ok((vec![path.clone()], Lookup::Chosen));
         }
+        if let Some(dir) = &self.config_dir {
+            return Ok((file::discover(dir, run_env(env)?)?, Lookup::Chosen));
+        }
+        let named = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        match (named(CONFIG_FILE), named(CONFIG_DIR)) {
+            (Some(path), Some(_)) => Err(ConfigError::invalid(
+                CONFIG_FILE,
+                path,
+                format!("{CONFIG_DIR} is set too: name one file or one directory, not both"),
+                ConfigSource::Env(CONFIG_FILE.to_owned()),
+            )),
+            (Some(path), None) => Ok((vec![PathBuf::from(path)], Lookup::Chosen)),
+            (None, Some(dir)) => Ok((
+                file::discover(Path::new(dir), run_env(env)?)?,
+                Lookup::Chosen,
+            )),
+            (None, None) => Ok((
+                file::discover(Path::new(DEFAULT_CONFIG_DIR), run_env(env)?)?,
+                Lookup::DefaultDirectory,
+            )),
+        }
+    }
+}
+
+/// Where the configuration files were looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookup {
+    /// Where the program or the environment said.
+    Chosen,
+    /// In `config/`, by default: the files may be the application's own.
+    DefaultDirectory,
+}
+
+/// An error about a file found in the default directory, with how to point
+/// this SDK elsewhere when the file is the application's own: the
+/// `config/default.toml` of the `config` crate's layout names sections this
+/// configuration does not have.
+fn not_ours_hint(error: ConfigError) -> ConfigError {
+    let hint = format!(
+        " (this file was found in {DEFAULT_CONFIG_DIR}/, where otlp-sdk looks by default; \
+         if it is not meant for otlp-sdk, set {CONFIG_DIR} to another directory, \
+         or {CONFIG_FILE} to a file of its own)"
+    );
+    match error {
+        ConfigError::UnknownKey {
+            key,
+            value,
+            reason,
+            origin,
+        } => ConfigError::UnknownKey {
+            key,
+            value,
+            reason: reason + &hint,
+            origin,
+        },
+        ConfigError::FileRejected { path, reason } => ConfigError::FileRejected {
+            path,
+            reason: reason + &hint,
+        },
+        ConfigError::FileSyntax {
+            path,
+            line,
+            column,
+            reason,
+        } => ConfigError::FileSyntax {
+            path,
+            line,
+            column,
+            reason: reason + &hint,
+        },
+        other => other,
     }
 }
 
@@ -442,7 +540,9 @@ fn process_env() -> Result<BTreeMap<String, String>, ConfigError> {
 }
 
 fn is_ours(name: &str) -> bool {
-    name.starts_with("OTEL_") || name.starts_with(OVERRIDE_PREFIX) || name == RUN_ENV
+    name.starts_with("OTEL_")
+        || name.starts_with(OVERRIDE_PREFIX)
+        || [RUN_ENV, CONFIG_DIR, CONFIG_FILE].contains(&name)
 }
 
 impl fmt::Debug for ConfigLoader {
@@ -487,6 +587,31 @@ impl fmt::Debug for OursOnly<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_files_found_in_the_default_directory_get_the_hint() {
+        // The tests run in the crate's directory, which has no `config/`.
+        let env = BTreeMap::new();
+        let (files, lookup) = ConfigLoader::new().files(&env).unwrap();
+        assert_eq!((files.len(), lookup), (0, Lookup::DefaultDirectory));
+        let chosen = ConfigLoader::new().with_config_dir("config");
+        assert_eq!(chosen.files(&env).unwrap().1, Lookup::Chosen);
+        let named = BTreeMap::from([(CONFIG_DIR.to_owned(), "config".to_owned())]);
+        assert_eq!(ConfigLoader::new().files(&named).unwrap().1, Lookup::Chosen);
+
+        let unknown = ConfigError::UnknownKey {
+            key: "database".into(),
+            value: "{}".into(),
+            reason: "no section \"database\"".into(),
+            origin: ConfigSource::File(PathBuf::from("config/default.toml")),
+        };
+        let hinted = not_ours_hint(unknown).to_string();
+        assert!(hinted.contains("no section \"database\""), "{hinted}");
+        assert!(
+            hinted.contains("set OTLP_CONFIG_DIR to another directory"),
+            "{hinted}"
+        );
+    }
 
     #[test]
     fn run_env_must_be_a_plain_stem() {
