@@ -41,6 +41,26 @@ impl Sampler {
         Sampler::ParentBased(Box::new(root))
     }
 
+    /// Whether this sampler refuses every span, whatever its trace and
+    /// parent: `AlwaysOff`, or a ratio of 0 (or NaN). A parent-based sampler
+    /// samples the children of sampled parents, so it never is.
+    ///
+    /// ```
+    /// use otlp_sdk::Sampler;
+    ///
+    /// assert!(Sampler::AlwaysOff.never_samples());
+    /// assert!(Sampler::TraceIdRatio(0.0).never_samples());
+    /// assert!(!Sampler::TraceIdRatio(0.01).never_samples());
+    /// assert!(!Sampler::parent_based(Sampler::AlwaysOff).never_samples());
+    /// ```
+    pub fn never_samples(&self) -> bool {
+        match self {
+            Sampler::AlwaysOff => true,
+            Sampler::TraceIdRatio(ratio) => ratio.is_nan() || *ratio <= 0.0,
+            Sampler::AlwaysOn | Sampler::ParentBased(_) => false,
+        }
+    }
+
     /// Whether a span in `trace_id` with parent `parent` is sampled.
     pub fn should_sample(&self, parent: Option<&SpanContext>, trace_id: TraceId) -> bool {
         match self {

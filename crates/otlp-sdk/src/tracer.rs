@@ -55,6 +55,24 @@ impl Tracer {
         &self.scope
     }
 
+    /// Whether no span this tracer starts can ever be recorded: its provider
+    /// is disabled (`OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`) or its
+    /// sampler [never samples](crate::Sampler::never_samples). Its spans
+    /// still get ids and carry their parent's trace. A front door that
+    /// gathers a span's attributes before starting it can skip that work.
+    ///
+    /// ```
+    /// use otlp_sdk::{Sampler, TracerProvider};
+    ///
+    /// let off = TracerProvider::builder().with_sampler(Sampler::AlwaysOff).build();
+    /// assert!(off.tracer("scope").never_records());
+    /// let on = TracerProvider::builder().build();
+    /// assert!(!on.tracer("scope").never_records());
+    /// ```
+    pub fn never_records(&self) -> bool {
+        self.provider.disabled || self.provider.sampler.never_samples()
+    }
+
     /// Starts a root span (a new trace).
     pub fn start(&self, name: impl Into<Str>) -> Span {
         // Not through a `SpanBuilder`: building one and taking it apart again
