@@ -17,7 +17,11 @@
 //!   fields each) are created and closed, then closed itself: ten spans per
 //!   unit, each child's parent the root.
 //! - `tracing_layer_sampled_out`: flat spans that the provider's sampler
-//!   drops (`Sampler::AlwaysOff`), `otlp_layer_sampled_out`, against
+//!   drops, against `registry_only`, two ways: `otlp_layer_sampled_out`
+//!   (`Sampler::AlwaysOff`, tracing off: the layer converts no field) and
+//!   `otlp_layer_sampled_out_by_ratio` (`parentbased_traceidratio` with
+//!   ratio 0: the decision is made when the span starts, after its creation
+//!   fields were converted, since `set_parent` may still change it); against
 //!   `registry_only`: `tracing_subscriber::registry()` with no layer, what
 //!   `tracing` itself costs per span (issue 15: "a sampled-out span costs as
 //!   little as `tracing` itself"). No span reaches a pipeline; the suite
@@ -168,8 +172,26 @@ impl HotPath for SampledOutSide {
     fn count_produced(&self, _spans: u64) {}
 }
 
-fn otlp_layer_sampled_out() -> SampledOutSide {
-    let pipeline = OursPipeline::with_sampler(&settings(), otlp_sdk::Sampler::AlwaysOff);
+/// A side of the `tracing_layer_sampled_out` group: its id, its sampler and
+/// its label in the report.
+type SampledOutCase = (&'static str, fn() -> otlp_sdk::Sampler, &'static str);
+
+/// The two ways a span goes unsampled.
+const SAMPLED_OUT: [SampledOutCase; 2] = [
+    (
+        "otlp_layer_sampled_out",
+        || otlp_sdk::Sampler::AlwaysOff,
+        "OtlpLayer, sampled out (always_off: tracing off)",
+    ),
+    (
+        "otlp_layer_sampled_out_by_ratio",
+        || otlp_sdk::Sampler::parent_based(otlp_sdk::Sampler::TraceIdRatio(0.0)),
+        "OtlpLayer, sampled out (parentbased_traceidratio 0: decided at start)",
+    ),
+];
+
+fn otlp_layer_sampled_out(sampler: otlp_sdk::Sampler) -> SampledOutSide {
+    let pipeline = OursPipeline::with_sampler(&settings(), sampler);
     let layer = OtlpLayer::builder(&pipeline.provider)
         .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
         .build();
@@ -220,7 +242,11 @@ fn main() {
         .iter()
         .map(|&(nested, group)| (group, otlp_layer(nested), tracing_opentelemetry(nested)))
         .collect();
-    let (sampled_out, tracing_alone) = (otlp_layer_sampled_out(), registry_only());
+    let sampled_out: Vec<_> = SAMPLED_OUT
+        .iter()
+        .map(|&(id, sampler, label)| (id, label, otlp_layer_sampled_out(sampler())))
+        .collect();
+    let tracing_alone = registry_only();
 
     // About 2.5 s per benchmark on two cores (plus untimed flushes);
     // command-line flags override.
@@ -245,9 +271,13 @@ fn main() {
     let mut group = criterion.benchmark_group("tracing_layer_sampled_out");
     group.throughput(Throughput::Elements(1));
     for (threads, id) in THREADS {
-        group.bench_function(BenchmarkId::new("otlp_layer_sampled_out", id), |b| {
-            b.iter_custom(|spans| produce(&sampled_out, ValueKind::Borrowed, &ring, threads, spans))
-        });
+        for (side, _, sampled_out) in &sampled_out {
+            group.bench_function(BenchmarkId::new(*side, id), |b| {
+                b.iter_custom(|spans| {
+                    produce(sampled_out, ValueKind::Borrowed, &ring, threads, spans)
+                })
+            });
+        }
         group.bench_function(BenchmarkId::new("registry_only", id), |b| {
             b.iter_custom(|spans| {
                 produce(&tracing_alone, ValueKind::Borrowed, &ring, threads, spans)
@@ -282,48 +312,55 @@ fn main() {
             }
         }
         for (threads, id) in THREADS {
-            let timing = interleaved.run(
-                || {
-                    produce(
-                        &sampled_out,
-                        ValueKind::Borrowed,
-                        &ring,
-                        threads,
-                        BURST as u64,
-                    )
-                },
-                || {
-                    produce(
-                        &tracing_alone,
-                        ValueKind::Borrowed,
-                        &ring,
-                        threads,
-                        BURST as u64,
-                    )
-                },
-            );
-            comparisons.push(Comparison::new(
-                format!("tracing_layer_sampled_out/{id}"),
-                "OtlpLayer, sampled out",
-                "the registry alone",
-                BURST as u64,
-                timing,
-            ));
+            for (side, label, sampled_out) in &sampled_out {
+                let timing = interleaved.run(
+                    || {
+                        produce(
+                            sampled_out,
+                            ValueKind::Borrowed,
+                            &ring,
+                            threads,
+                            BURST as u64,
+                        )
+                    },
+                    || {
+                        produce(
+                            &tracing_alone,
+                            ValueKind::Borrowed,
+                            &ring,
+                            threads,
+                            BURST as u64,
+                        )
+                    },
+                );
+                comparisons.push(Comparison::new(
+                    format!("tracing_layer_sampled_out/{side}/{id}"),
+                    *label,
+                    "the registry alone",
+                    BURST as u64,
+                    timing,
+                ));
+            }
         }
         print_report("tracing_layer", mode, &comparisons);
         println!(
             "  (2_threads: wall time per span with both threads producing; spans in bursts of \
              {BURST}, untimed flush between bursts; nested: a root and nine children per unit; \
-             sampled_out: flat spans the provider's AlwaysOff sampler drops, against \
-             `tracing_subscriber::registry()` with no layer)"
+             sampled_out: flat spans the provider's sampler drops, always_off (tracing off: \
+             no field converted) or parentbased_traceidratio 0 (decided when the span starts, \
+             after its fields were converted: a later set_parent may change the decision), \
+             against `tracing_subscriber::registry()` with no layer)"
         );
     }
     if mode != RunMode::List {
-        let received = received_when_sampled_out(&sampled_out);
-        assert_eq!(received, 0, "a sampled-out span reached the pipeline");
-        println!(
-            "tracing_layer: tracing_layer_sampled_out: spans the pipeline received: {received}"
-        );
+        for (side, _, sampled_out) in &sampled_out {
+            let received = received_when_sampled_out(sampled_out);
+            assert_eq!(received, 0, "a sampled-out span reached the pipeline");
+            println!(
+                "tracing_layer: tracing_layer_sampled_out/{side}: spans the pipeline received: \
+                 {received}"
+            );
+        }
         for (group, ours, baseline) in &sides {
             println!(
                 "tracing_layer: {group}: where every span went: OtlpLayer {}; \

@@ -614,6 +614,58 @@ fn sampled_out_spans_export_nothing() {
 }
 
 #[test]
+fn with_tracing_off_no_field_is_converted_and_the_trace_still_propagates() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = SpanContext::from_traceparent(TRACEPARENT).unwrap();
+    let off_by_config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_TRACES_EXPORTER", "none")])
+        .load()
+        .unwrap();
+    let processor = BatchSpanProcessor::builder(Decoding(Arc::default()))
+        .build()
+        .unwrap();
+    let providers = [
+        // `OTEL_TRACES_SAMPLER=always_off`, and tracing turned off by configuration.
+        TracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOff)
+            .with_processor(processor.clone())
+            .build(),
+        TracerProvider::builder()
+            .with_config(&off_by_config)
+            .with_processor(processor.clone())
+            .build(),
+    ];
+    for provider in &providers {
+        assert!(provider.tracer("t").never_records());
+        let formatted = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(provider));
+        let mut sent = http::HeaderMap::new();
+        tracing::subscriber::with_default(subscriber, || {
+            let counted = CountsFormatting(formatted.clone());
+            let server =
+                tracing::info_span!("GET /users", value = ?counted, late = tracing::field::Empty);
+            server.set_parent(&remote).expect("not started yet");
+            server.record("late", tracing::field::debug(&counted));
+            server.in_scope(|| {
+                let _client = tracing::info_span!("call", value = ?counted).entered();
+                tracing::info!(value = ?counted, "inside");
+                inject(&tracing::Span::current().context(), &mut sent);
+            });
+        });
+        assert_eq!(formatted.load(Ordering::SeqCst), 0, "no field converted");
+        // The next service continues the caller's trace, told it is not sampled.
+        let next = extract(&sent).expect("a traceparent");
+        assert_eq!(next.trace_id, remote.trace_id);
+        assert_ne!(next.span_id, remote.span_id);
+        assert!(!next.trace_flags.is_sampled());
+    }
+    // The two providers share the processor: one shutdown ends it.
+    providers[0].shutdown(PATIENCE).unwrap();
+    assert_eq!(processor.stats().produced, 0);
+}
+
+#[test]
 fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
     let pipeline = Pipeline::new(Sampler::AlwaysOn);
     let filter = tracing_subscriber::filter::Targets::new()

@@ -235,8 +235,17 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let start = SystemTime::now();
         let metadata = attrs.metadata();
+        if self.tracer.never_records() {
+            // Tracing is off (a disabled provider, `always_off`): the span
+            // only needs its place in the trace, for its children and for
+            // propagation. No field is converted, no clock read.
+            let pending = Pending::unrecorded(metadata.name(), self.parent_context(&span));
+            span.extensions_mut()
+                .replace(SpanState::pending(pending, false));
+            return;
+        }
+        let start = SystemTime::now();
         let location = if self.location { 3 } else { 0 };
         // This thread's spare vector: the pipeline gives it back once the
         // span is encoded.
@@ -283,6 +292,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if self.tracer.never_records() {
+            return;
+        }
         let Some(span) = ctx.span(id) else {
             return;
         };

@@ -106,6 +106,12 @@
 //!   extensions once, to start it if it is pending.
 //! - Sampled out: after the span has started, `record` and events inside it
 //!   cost a look at a flag — no field is converted.
+//! - Tracing off — a provider that can record nothing
+//!   ([`Tracer::never_records`](otlp_sdk::Tracer::never_records):
+//!   `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`, an `always_off`
+//!   sampler): no field is converted at all, no clock is read, and a span
+//!   whose context nobody asked for gets no ids. Its pending state keeps
+//!   only its name and parent, so the trace still propagates.
 //! - On a pipeline's own threads (see [`otlp_sdk::own_threads`]) nothing is
 //!   recorded: their dispatcher is a no-op already, and the layer checks too.
 //! - Not done: busy/idle time (`tracing-opentelemetry`'s

@@ -53,6 +53,23 @@ pub(super) struct Pending {
     pub(super) events: Vec<(SystemTime, Str)>,
 }
 
+impl Pending {
+    /// A span whose tracer never records: its name and parent, nothing else
+    /// (no attributes, no start time: it will not be exported).
+    pub(super) fn unrecorded(name: &'static str, parent: Option<SpanContext>) -> Self {
+        Pending {
+            name: Str::from(name),
+            kind: SpanKind::Internal,
+            start: SystemTime::UNIX_EPOCH,
+            parent,
+            attributes: Vec::new(),
+            links: Vec::new(),
+            status: None,
+            events: Vec::new(),
+        }
+    }
+}
+
 /// Why [`OtlpSpanExt::set_parent`](super::OtlpSpanExt::set_parent) did not
 /// change a span's parent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -191,6 +208,8 @@ impl SpanState {
         // A pending span starts and ends here without first moving into
         // `stage` (the sdk span is about 300 bytes: one copy less per span).
         match self.stage {
+            // Nobody saw its context and it records nothing: no ids to make.
+            Stage::Pending(_) if tracer.never_records() => {}
             Stage::Pending(mut pending) => start(tracer, &mut pending).end(),
             Stage::Started(mut span) => span.end(),
         }
