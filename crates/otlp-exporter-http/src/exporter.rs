@@ -13,7 +13,7 @@ use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 
 use crate::builder::HttpExporterBuilder;
-use crate::compression;
+use crate::compression::{self, ResponseDecodeError};
 use crate::error::{HttpExporterError, error_chain};
 use crate::plain::PlainConnections;
 use crate::response::{
@@ -377,6 +377,20 @@ fn outcome(
     request: Encoding,
 ) -> ExportOutcome {
     let format = body_format(headers, request);
+    let coding = headers.get(CONTENT_ENCODING).map(HeaderValue::as_bytes);
+    let body = body.and_then(|body| {
+        compression::decode_response(coding, body, MAX_RESPONSE_BYTES).map_err(
+            |error| match error {
+                ResponseDecodeError::TooLarge => BodyError::TooLarge,
+                ResponseDecodeError::Unsupported(coding) => BodyError::Read(format!(
+                    "a response body in a coding not decoded here: {coding}"
+                )),
+                ResponseDecodeError::Corrupt(reason) => {
+                    BodyError::Read(format!("the compressed response body is corrupt: {reason}"))
+                }
+            },
+        )
+    });
     match classify_status(status) {
         StatusClass::Success => match body {
             Ok(body) => success_outcome(&body, format, request),

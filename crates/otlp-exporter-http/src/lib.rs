@@ -22,7 +22,9 @@
 //!    when the server offers it.
 //! 4. The answer becomes an [`ExportOutcome`](otlp_sdk::ExportOutcome) exactly as the OTLP
 //!    specification says: 2xx success or partial success (decoded from a
-//!    protobuf or JSON body); 429/502/503/504 and connection failures
+//!    protobuf or JSON body, decompressed first when the server sent it
+//!    with `Content-Encoding: gzip` or `zstd`, at most 4 MiB either way);
+//!    429/502/503/504 and connection failures
 //!    retryable, with `Retry-After` as the throttle hint; everything else
 //!    permanent, with the server's `google.rpc.Status` message. The
 //!    pipeline's retry policy takes it from there.
