@@ -7,7 +7,6 @@ use std::time::Duration;
 use http::Uri;
 use otlp_sdk::Signal;
 use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
-use tonic::codec::CompressionEncoding;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Endpoint;
 
@@ -272,12 +271,12 @@ impl GrpcExporterBuilder {
                 endpoint: self.endpoint.clone(),
             });
         }
+        check_compression(self.compression)?;
         Ok(GrpcExporter::new(ExporterParts {
             endpoint,
             display_endpoint: self.endpoint.clone(),
             metadata: metadata(&self.headers)?,
             compression: self.compression,
-            encoding: compression_encoding(self.compression)?,
             timeout: self.timeout,
             signal: self.signal,
         }))
@@ -343,20 +342,19 @@ fn metadata(headers: &[(String, String)]) -> Result<MetadataMap, BuildError> {
     Ok(metadata)
 }
 
-fn compression_encoding(
-    compression: Compression,
-) -> Result<Option<CompressionEncoding>, BuildError> {
+/// Refuses a compression whose cargo feature is off.
+fn check_compression(compression: Compression) -> Result<(), BuildError> {
     match compression {
-        Compression::None => Ok(None),
+        Compression::None => Ok(()),
         #[cfg(feature = "gzip")]
-        Compression::Gzip => Ok(Some(CompressionEncoding::Gzip)),
+        Compression::Gzip => Ok(()),
         #[cfg(not(feature = "gzip"))]
         Compression::Gzip => Err(BuildError::CompressionUnavailable {
             compression,
             feature: "gzip",
         }),
         #[cfg(feature = "zstd")]
-        Compression::Zstd => Ok(Some(CompressionEncoding::Zstd)),
+        Compression::Zstd => Ok(()),
         #[cfg(not(feature = "zstd"))]
         Compression::Zstd => Err(BuildError::CompressionUnavailable {
             compression,

@@ -1,17 +1,17 @@
-//! An uncompressed Export call written straight onto the HTTP/2 channel.
+//! An Export call written straight onto the HTTP/2 channel.
 //!
 //! tonic's unary path copies every message into its own frame buffer before
 //! sending it (its encoder API takes a buffer to write into). For a request
-//! that is already encoded and goes out uncompressed, that copy is pure cost:
-//! about 120 KB per batch of 512 spans, and the page faults of a buffer that
-//! large. Here the 5-byte gRPC message prefix and the request's [`Bytes`] go
-//! to the channel as two body frames, so the payload is never copied: h2 writes
-//! it to the socket from the caller's buffer. The answer is read as tonic
-//! would (HTTP status, then `grpc-status` in the headers or trailers, then the
-//! one response message) and handed to the same classification.
-//!
-//! Compressed requests still go through tonic: compression is a pass over the
-//! bytes anyway, and tonic's encoder does it in that pass.
+//! that is already encoded, that copy is pure cost: about 120 KB per batch of
+//! 512 spans, and the page faults of a buffer that large. Here the 5-byte gRPC
+//! message prefix and the request's [`Bytes`] go to the channel as two body
+//! frames, so the payload is never copied: h2 writes it to the socket from the
+//! caller's buffer. A compressed request is compressed once, into its own
+//! buffer ([`compress`]), and sent the same way with `grpc-encoding` and the
+//! prefix's compressed flag. The answer is read as tonic would (HTTP status,
+//! then `grpc-status` in the headers or trailers, then the one response
+//! message) and handed to the same classification; an HTTP answer that is no
+//! gRPC answer keeps its `Retry-After`, which tonic's own path loses.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -29,6 +29,7 @@ use tonic::{Code, Status};
 use tower_service::Service;
 
 use otlp_core::response::RpcStatus;
+use otlp_sdk::config::Compression;
 
 use crate::MAX_RESPONSE_BYTES;
 use crate::classify::{error_chain, has_in_chain};
@@ -48,18 +49,20 @@ pub(crate) enum DirectError {
     InvalidResponse(String),
 }
 
-/// Sends one uncompressed Export request and returns the response message.
+/// Sends one Export request and returns the response message. `message` is
+/// compressed with `compression` already (see [`compress`]).
 pub(crate) async fn export(
     channel: &mut Channel,
     metadata: &MetadataMap,
     timeout: Duration,
     path: &'static str,
     message: Bytes,
+    compression: Compression,
 ) -> Result<Bytes, DirectError> {
     std::future::poll_fn(|context| channel.poll_ready(context))
         .await
         .map_err(DirectError::NotReady)?;
-    let request = build_request(metadata, timeout, path, message);
+    let request = build_request(metadata, timeout, path, message, compression);
     let response = channel.call(request).await.map_err(|error| {
         if has_in_chain::<tonic::TimeoutExpired>(&error) {
             DirectError::TimedOut
@@ -111,6 +114,7 @@ fn build_request(
     timeout: Duration,
     path: &'static str,
     message: Bytes,
+    compression: Compression,
 ) -> Request<TonicBody> {
     let mut headers: HeaderMap = metadata.clone().into_headers();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -118,11 +122,60 @@ fn build_request(
     if let Ok(value) = HeaderValue::from_str(&grpc_timeout(timeout)) {
         headers.insert("grpc-timeout", value);
     }
-    let mut request = Request::new(TonicBody::new(PrefixedMessage::new(message)));
+    let compressed = compression != Compression::None;
+    if compressed {
+        headers.insert(
+            "grpc-encoding",
+            HeaderValue::from_static(compression.as_str()),
+        );
+    }
+    let mut request = Request::new(TonicBody::new(PrefixedMessage::new(message, compressed)));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = http::Uri::from_static(path);
     *request.headers_mut() = headers;
     request
+}
+
+/// `message` compressed for `grpc-encoding` `compression` (as is for
+/// [`Compression::None`], no copy). The builder refuses a compression whose
+/// feature is off, so the error arms only guard a misuse.
+pub(crate) fn compress(compression: Compression, message: Bytes) -> Result<Bytes, String> {
+    match compression {
+        Compression::None => Ok(message),
+        Compression::Gzip => gzip(&message).map(Bytes::from),
+        Compression::Zstd => zstd(&message).map(Bytes::from),
+    }
+}
+
+#[cfg(feature = "gzip")]
+fn gzip(message: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+
+    // OTLP messages compress well (repeated keys and values): start at a quarter.
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(message.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    encoder
+        .write_all(message)
+        .and_then(|()| encoder.finish())
+        .map_err(|error| format!("gzip compression failed: {error}"))
+}
+
+#[cfg(not(feature = "gzip"))]
+fn gzip(_: &[u8]) -> Result<Vec<u8>, String> {
+    Err("gzip compression needs the `gzip` feature of otlp-exporter-grpc".to_owned())
+}
+
+#[cfg(feature = "zstd")]
+fn zstd(message: &[u8]) -> Result<Vec<u8>, String> {
+    zstd::bulk::compress(message, zstd::DEFAULT_COMPRESSION_LEVEL)
+        .map_err(|error| format!("zstd compression failed: {error}"))
+}
+
+#[cfg(not(feature = "zstd"))]
+fn zstd(_: &[u8]) -> Result<Vec<u8>, String> {
+    Err("zstd compression needs the `zstd` feature of otlp-exporter-grpc".to_owned())
 }
 
 /// The `grpc-timeout` header value: at most eight digits and a unit.
@@ -210,10 +263,11 @@ struct PrefixedMessage {
 }
 
 impl PrefixedMessage {
-    fn new(message: Bytes) -> Self {
+    fn new(message: Bytes, compressed: bool) -> Self {
         // Callers refuse messages over the 64 MiB cap, far below u32::MAX.
         let length = u32::try_from(message.len()).unwrap_or(u32::MAX);
         let mut prefix = [0u8; 5];
+        prefix[0] = u8::from(compressed);
         prefix[1..].copy_from_slice(&length.to_be_bytes());
         PrefixedMessage {
             prefix: Some(Bytes::copy_from_slice(&prefix)),
@@ -319,16 +373,18 @@ mod tests {
     #[test]
     fn the_body_is_the_prefix_then_the_message_uncopied() {
         let message = Bytes::from(vec![7u8; 300]);
-        let mut body = PrefixedMessage::new(message.clone());
-        assert_eq!(body.size_hint().exact(), Some(305));
-        let waker = std::task::Waker::noop();
-        let mut context = Context::from_waker(waker);
-        let mut frames = Vec::new();
-        while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut context) {
-            frames.push(frame.into_data().unwrap_or_default());
+        for (compressed, flag) in [(false, 0), (true, 1)] {
+            let mut body = PrefixedMessage::new(message.clone(), compressed);
+            assert_eq!(body.size_hint().exact(), Some(305));
+            let waker = std::task::Waker::noop();
+            let mut context = Context::from_waker(waker);
+            let mut frames = Vec::new();
+            while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut context) {
+                frames.push(frame.into_data().unwrap_or_default());
+            }
+            assert_eq!(frames[0].as_ref(), &[flag, 0, 0, 1, 44]);
+            assert_eq!(frames[1].as_ptr(), message.as_ptr(), "the same buffer");
+            assert!(body.is_end_stream());
         }
-        assert_eq!(frames[0].as_ref(), &[0, 0, 0, 1, 44]);
-        assert_eq!(frames[1].as_ptr(), message.as_ptr(), "the same buffer");
-        assert!(body.is_end_stream());
     }
 }

@@ -8,22 +8,18 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::PathAndQuery;
 use otlp_core::encode::Encoding;
 use otlp_sdk::config::{Compression, ExporterConfig};
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use tokio::sync::Notify;
-use tonic::client::Grpc;
-use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::builder::GrpcExporterBuilder;
 use crate::classify::{capped, classify_not_ready, classify_response, classify_status};
-use crate::codec::RawCodec;
 use crate::direct::{self, DirectError};
 use crate::error::BuildError;
-use crate::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, export_path};
+use crate::{MAX_REQUEST_BYTES, export_path};
 
 /// What the builder hands over.
 pub(crate) struct ExporterParts {
@@ -31,7 +27,6 @@ pub(crate) struct ExporterParts {
     pub(crate) display_endpoint: String,
     pub(crate) metadata: MetadataMap,
     pub(crate) compression: Compression,
-    pub(crate) encoding: Option<CompressionEncoding>,
     pub(crate) timeout: Duration,
     pub(crate) signal: Signal,
 }
@@ -76,7 +71,6 @@ pub struct GrpcExporter {
     display_endpoint: String,
     metadata: MetadataMap,
     compression: Compression,
-    encoding: Option<CompressionEncoding>,
     timeout: Duration,
     /// What it sends, and so the method it calls.
     signal: Signal,
@@ -136,7 +130,6 @@ impl GrpcExporter {
             display_endpoint: parts.display_endpoint,
             metadata: parts.metadata,
             compression: parts.compression,
-            encoding: parts.encoding,
             timeout: parts.timeout,
             signal: parts.signal,
             channel: Mutex::new(None),
@@ -219,49 +212,23 @@ impl GrpcExporter {
         None
     }
 
-    /// One unary call; tonic's errors are classified by the caller.
-    async fn call(&self, channel: Channel, body: Bytes) -> Result<Bytes, CallError> {
-        let mut grpc = Grpc::new(channel)
-            .max_decoding_message_size(MAX_RESPONSE_BYTES)
-            .max_encoding_message_size(MAX_REQUEST_BYTES);
-        if let Some(encoding) = self.encoding {
-            grpc = grpc.send_compressed(encoding);
-        }
-        #[cfg(feature = "gzip")]
-        {
-            grpc = grpc.accept_compressed(CompressionEncoding::Gzip);
-        }
-        #[cfg(feature = "zstd")]
-        {
-            grpc = grpc.accept_compressed(CompressionEncoding::Zstd);
-        }
-        grpc.ready().await.map_err(CallError::NotReady)?;
-        let mut request =
-            tonic::Request::from_parts(self.metadata.clone(), tonic::Extensions::default(), body);
-        request.set_timeout(self.timeout);
-        let path = PathAndQuery::from_static(export_path(self.signal));
-        grpc.unary(request, path, RawCodec)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(CallError::Status)
-    }
-
-    /// One attempt, sent by the direct path when uncompressed (see
-    /// [`direct`]), through tonic otherwise.
+    /// One attempt, written straight onto the channel (see [`direct`]).
     async fn attempt(&self, mut channel: Channel, body: Bytes) -> ExportOutcome {
-        if self.encoding.is_some() {
-            return match self.call(channel, body).await {
-                Ok(response) => classify_response(&response),
-                Err(CallError::Status(status)) => classify_status(&status, self.timeout),
-                Err(CallError::NotReady(error)) => classify_not_ready(&error),
-            };
-        }
+        let message = match direct::compress(self.compression, body) {
+            Ok(message) => message,
+            Err(reason) => {
+                return ExportOutcome::Permanent {
+                    error: ExportError::Request(reason),
+                };
+            }
+        };
         match direct::export(
             &mut channel,
             &self.metadata,
             self.timeout,
             export_path(self.signal),
-            body,
+            message,
+            self.compression,
         )
         .await
         {
@@ -281,11 +248,6 @@ impl GrpcExporter {
             },
         }
     }
-}
-
-enum CallError {
-    NotReady(tonic::transport::Error),
-    Status(tonic::Status),
 }
 
 fn shut_down() -> ExportOutcome {

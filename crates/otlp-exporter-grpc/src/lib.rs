@@ -3,9 +3,9 @@
 //! [`GrpcExporter`] implements `otlp_sdk::Exporter`. The pipeline
 //! (`otlp_sdk::BatchSpanProcessor`) batches spans and encodes each batch once
 //! into an `ExportTraceServiceRequest`; this crate moves those bytes to
-//! `opentelemetry.proto.collector.trace.v1.TraceService/Export` through tonic
-//! with a raw-bytes codec — nothing is decoded and re-encoded on the way out —
-//! and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
+//! `opentelemetry.proto.collector.trace.v1.TraceService/Export`, written
+//! straight onto tonic's HTTP/2 channel — nothing is decoded, re-encoded or
+//! copied on the way out — and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
 //! Built for another [`Signal`](otlp_sdk::Signal), it sends log records to
 //! [`LOGS_EXPORT_PATH`] or metrics to [`METRICS_EXPORT_PATH`] the same way.
 //!
@@ -15,7 +15,8 @@
 //!   pipeline's tokio runtime (so building needs no runtime) and reconnected
 //!   when it breaks; concurrent exports are multiplexed HTTP/2 streams on it.
 //! - **Compression**: gzip or zstd (`grpc-encoding`), features `gzip` and `zstd`
-//!   (both default). Compressed responses are accepted too.
+//!   (both default), once per attempt into a buffer of its own. No response
+//!   compression is offered (responses are a few bytes).
 //! - **TLS** with rustls and the *ring* provider (tonic's `tls-ring`; the
 //!   process-default rustls provider is used instead if one is installed, and
 //!   aws-lc-rs is never compiled in). `http://` is plaintext HTTP/2;

@@ -6,17 +6,18 @@
 mod support;
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otlp_core::response::PartialSuccess;
-use otlp_exporter_grpc::{GrpcExporter, MAX_RESPONSE_BYTES};
+use otlp_exporter_grpc::{Compression, GrpcExporter, MAX_RESPONSE_BYTES};
 use otlp_sdk::{ExportError, ExportOutcome, Exporter};
+use prost::Message as _;
 use support::rich_spans;
 
 /// One gRPC message frame: uncompressed flag, length, message.
@@ -33,12 +34,25 @@ type Answer = hyper::Response<DataThenTrailers>;
 /// Exports one span to a bare server that gives every request `answer()`;
 /// returns the outcome and how many requests the server saw.
 fn export_to(answer: impl Fn() -> Answer + Send + Sync + 'static) -> (ExportOutcome, u64) {
+    let (outcome, requests) = export_compressed(Compression::None, answer);
+    (outcome, requests.len() as u64)
+}
+
+/// What the server received: each request's `grpc-encoding` and body.
+type Received = Vec<(Option<String>, Bytes)>;
+
+/// As [`export_to`], the request compressed with `compression`; returns the
+/// outcome and every request the server received.
+fn export_compressed(
+    compression: Compression,
+    answer: impl Fn() -> Answer + Send + Sync + 'static,
+) -> (ExportOutcome, Received) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let calls = Arc::new(AtomicU64::new(0));
+    let calls = Arc::new(Mutex::new(Received::new()));
     let answer = Arc::new(answer);
     let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -53,10 +67,21 @@ fn export_to(answer: impl Fn() -> Answer + Send + Sync + 'static) -> (ExportOutc
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(
                         move |request: hyper::Request<hyper::body::Incoming>| {
-                            calls.fetch_add(1, Ordering::SeqCst);
+                            let calls = calls.clone();
                             let answer = answer.clone();
                             async move {
-                                let _ = request.into_body().collect().await;
+                                let encoding = request
+                                    .headers()
+                                    .get("grpc-encoding")
+                                    .and_then(|value| value.to_str().ok())
+                                    .map(str::to_owned);
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|body| body.to_bytes())
+                                    .unwrap_or_default();
+                                calls.lock().unwrap().push((encoding, body));
                                 Ok::<_, Infallible>(answer())
                             }
                         },
@@ -69,12 +94,14 @@ fn export_to(answer: impl Fn() -> Answer + Send + Sync + 'static) -> (ExportOutc
         });
         let exporter = GrpcExporter::builder()
             .endpoint(format!("http://{address}"))
+            .compression(compression)
             .timeout(Duration::from_secs(5))
             .build()
             .expect("exporter builds");
         exporter.export(support::request(&rich_spans(1))).await
     });
-    (outcome, calls.load(Ordering::SeqCst))
+    let received = std::mem::take(&mut *calls.lock().unwrap());
+    (outcome, received)
 }
 
 fn grpc_answer(data: Option<Bytes>, trailers: Option<http::HeaderMap>) -> Answer {
@@ -165,6 +192,73 @@ fn http_errors_without_a_grpc_status_map_to_grpc_codes() {
         ),
         "{outcome:?}"
     );
+}
+
+#[test]
+fn a_proxys_retry_after_is_the_throttle_hint_with_or_without_compression() {
+    let throttled = || {
+        hyper::Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header("content-type", "text/plain")
+            .header("retry-after", "7")
+            .body(DataThenTrailers {
+                data: Some(Bytes::from_static(b"slow down")),
+                trailers: None,
+            })
+            .expect("response")
+    };
+    let mut compressions = vec![Compression::None];
+    if cfg!(feature = "gzip") {
+        compressions.push(Compression::Gzip);
+    }
+    if cfg!(feature = "zstd") {
+        compressions.push(Compression::Zstd);
+    }
+    for compression in compressions {
+        let (outcome, received) = export_compressed(compression, throttled);
+        assert!(
+            matches!(
+                &outcome,
+                ExportOutcome::Retryable { throttle: Some(delay), .. }
+                    if *delay == Duration::from_secs(7)
+            ),
+            "{compression:?}: {outcome:?}"
+        );
+        // What was sent is one gRPC message, compressed as announced, that
+        // decodes into the one span.
+        let [(encoding, body)] = received.as_slice() else {
+            panic!("{compression:?}: {} requests", received.len());
+        };
+        let compressed = compression != Compression::None;
+        assert_eq!(
+            encoding.as_deref(),
+            compressed.then_some(compression.as_str())
+        );
+        assert_eq!(body[0], u8::from(compressed));
+        let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+        assert_eq!(length, body.len() - 5);
+        let message = decompress(compression, &body[5..]);
+        let request = ExportTraceServiceRequest::decode(&message[..]).expect("decodes");
+        assert_eq!(request.resource_spans[0].scope_spans[0].spans.len(), 1);
+    }
+}
+
+/// A request message as the server reads it.
+fn decompress(compression: Compression, message: &[u8]) -> Vec<u8> {
+    match compression {
+        #[cfg(feature = "gzip")]
+        Compression::Gzip => {
+            use std::io::Read as _;
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(message)
+                .read_to_end(&mut out)
+                .expect("gzip");
+            out
+        }
+        #[cfg(feature = "zstd")]
+        Compression::Zstd => zstd::decode_all(message).expect("zstd"),
+        _ => message.to_vec(),
+    }
 }
 
 #[test]
