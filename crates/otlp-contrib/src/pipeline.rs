@@ -234,23 +234,26 @@ mod tests {
         }
     }
 
+    /// The signal and encoding of each signal's exporter built from `config`.
+    fn signals_and_encodings(config: &Config) -> Vec<(Signal, Encoding)> {
+        [
+            exporter_from_config(config).unwrap(),
+            log_exporter_from_config(config).unwrap(),
+            metric_exporter_from_config(config).unwrap(),
+        ]
+        .iter()
+        .map(|exporter| (exporter.signal(), exporter.encoding()))
+        .collect()
+    }
+
     #[test]
     fn each_signal_gets_its_own_section_and_signal() {
         let mut config = Config::default();
         config.exporter.protocol = Protocol::HttpJson;
         config.logs.exporter.protocol = Protocol::Grpc;
         config.metrics.exporter.protocol = Protocol::HttpProtobuf;
-        let built = [
-            exporter_from_config(&config).unwrap(),
-            log_exporter_from_config(&config).unwrap(),
-            metric_exporter_from_config(&config).unwrap(),
-        ];
-        let found: Vec<(Signal, Encoding)> = built
-            .iter()
-            .map(|exporter| (exporter.signal(), exporter.encoding()))
-            .collect();
         assert_eq!(
-            found,
+            signals_and_encodings(&config),
             [
                 (Signal::Traces, Encoding::Json),
                 (Signal::Logs, Encoding::Protobuf),
@@ -279,17 +282,8 @@ mod tests {
         config.exporter.protocol = Protocol::Grpc;
         config.logs.exporter.kind = ExporterKind::Console;
         config.metrics.exporter.kind = ExporterKind::None;
-        let built = [
-            exporter_from_config(&config).unwrap(),
-            log_exporter_from_config(&config).unwrap(),
-            metric_exporter_from_config(&config).unwrap(),
-        ];
-        let found: Vec<(Signal, Encoding)> = built
-            .iter()
-            .map(|exporter| (exporter.signal(), exporter.encoding()))
-            .collect();
         assert_eq!(
-            found,
+            signals_and_encodings(&config),
             [
                 (Signal::Traces, Encoding::Protobuf),
                 // The console writes OTLP/JSON lines, whatever the protocol.

@@ -137,45 +137,9 @@ fn build_request(
 }
 
 /// `message` compressed for `grpc-encoding` `compression` (as is for
-/// [`Compression::None`], no copy). The builder refuses a compression whose
-/// feature is off, so the error arms only guard a misuse.
+/// [`Compression::None`], no copy).
 pub(crate) fn compress(compression: Compression, message: Bytes) -> Result<Bytes, String> {
-    match compression {
-        Compression::None => Ok(message),
-        Compression::Gzip => gzip(&message).map(Bytes::from),
-        Compression::Zstd => zstd(&message).map(Bytes::from),
-    }
-}
-
-#[cfg(feature = "gzip")]
-fn gzip(message: &[u8]) -> Result<Vec<u8>, String> {
-    use std::io::Write as _;
-
-    // OTLP messages compress well (repeated keys and values): start at a quarter.
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(message.len() / 4 + 64),
-        flate2::Compression::default(),
-    );
-    encoder
-        .write_all(message)
-        .and_then(|()| encoder.finish())
-        .map_err(|error| format!("gzip compression failed: {error}"))
-}
-
-#[cfg(not(feature = "gzip"))]
-fn gzip(_: &[u8]) -> Result<Vec<u8>, String> {
-    Err("gzip compression needs the `gzip` feature of otlp-exporter-grpc".to_owned())
-}
-
-#[cfg(feature = "zstd")]
-fn zstd(message: &[u8]) -> Result<Vec<u8>, String> {
-    zstd::bulk::compress(message, zstd::DEFAULT_COMPRESSION_LEVEL)
-        .map_err(|error| format!("zstd compression failed: {error}"))
-}
-
-#[cfg(not(feature = "zstd"))]
-fn zstd(_: &[u8]) -> Result<Vec<u8>, String> {
-    Err("zstd compression needs the `zstd` feature of otlp-exporter-grpc".to_owned())
+    Ok(otlp_sdk::compression::compress(compression, &message)?.map_or(message, Bytes::from))
 }
 
 /// The `grpc-timeout` header value: at most eight digits and a unit.

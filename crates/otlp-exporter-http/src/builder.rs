@@ -9,7 +9,6 @@ use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::compression;
 use crate::error::HttpExporterError;
 use crate::exporter::{HttpExporter, Settings};
 use crate::plain::{self, PlainConnections};
@@ -358,7 +357,7 @@ impl HttpExporterBuilder {
         if self.protocol == Protocol::Grpc {
             return Err(HttpExporterError::UnsupportedProtocol(self.protocol));
         }
-        if !compression::is_available(self.compression) {
+        if !otlp_sdk::compression::is_available(self.compression) {
             return Err(HttpExporterError::CompressionUnavailable(self.compression));
         }
         if self.timeout.is_zero() {

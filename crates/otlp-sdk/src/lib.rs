@@ -138,6 +138,7 @@ mod backlog;
 mod batch;
 mod batch_pipeline;
 mod batch_size;
+pub mod compression;
 pub mod config;
 mod counter;
 mod deadline;

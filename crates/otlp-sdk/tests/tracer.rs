@@ -177,20 +177,25 @@ fn ok_status_is_final_and_unset_is_ignored() {
     assert_eq!(spans[1].status, Status::Ok);
 }
 
+/// A provider configured by the one variable given, and what it collects.
+fn configured_by(variable: &str, value: &str) -> (TracerProvider, Collect) {
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([(variable, value)])
+        .load()
+        .unwrap();
+    let collect = Collect::default();
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_processor(collect.clone())
+        .build();
+    (provider, collect)
+}
+
 #[test]
 fn otel_traces_exporter_none_records_no_span_but_keeps_the_ids() {
-    use otlp_sdk::config::ConfigLoader;
     let recorded = |variable: &str| {
-        let config = ConfigLoader::new()
-            .with_config_dir("no-such-dir")
-            .with_env([(variable, "none")])
-            .load()
-            .unwrap();
-        let collect = Collect::default();
-        let provider = TracerProvider::builder()
-            .with_config(&config)
-            .with_processor(collect.clone())
-            .build();
+        let (provider, collect) = configured_by(variable, "none");
         let mut span = provider.tracer("scope").start("maybe");
         assert!(span.context().is_valid(), "{variable}: ids still propagate");
         let recording = span.is_recording();
@@ -205,16 +210,7 @@ fn otel_traces_exporter_none_records_no_span_but_keeps_the_ids() {
 fn the_configured_sampler_applies_and_one_set_after_it_in_code_wins() {
     use otlp_sdk::Sampler;
     use otlp_sdk::config::ConfigLoader;
-    let config = ConfigLoader::new()
-        .with_config_dir("no-such-dir")
-        .with_env([("OTEL_TRACES_SAMPLER", "always_off")])
-        .load()
-        .unwrap();
-    let collect = Collect::default();
-    let provider = TracerProvider::builder()
-        .with_config(&config)
-        .with_processor(collect.clone())
-        .build();
+    let (provider, collect) = configured_by("OTEL_TRACES_SAMPLER", "always_off");
     let mut span = provider.tracer("scope").start("dropped");
     assert!(
         !span.context().trace_flags.is_sampled(),
@@ -223,6 +219,11 @@ fn the_configured_sampler_applies_and_one_set_after_it_in_code_wins() {
     span.end();
     assert!(collect.spans().is_empty());
 
+    let config = ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_TRACES_SAMPLER", "always_off")])
+        .load()
+        .unwrap();
     let collect = Collect::default();
     let provider = TracerProvider::builder()
         .with_config(&config)
