@@ -261,7 +261,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME", value_parser = service_name, verbatim_doc_comment)]
     pub service_name: Option<String>,
     /// Read this YAML or TOML configuration file instead of
-    /// config/default.* and config/$RUN_ENV.*
+    /// config/default.* and config/$RUN_ENV.* (or what
+    /// OTLP_CONFIG_DIR or OTLP_CONFIG_FILE name)
     #[arg(long, value_name = "FILE", verbatim_doc_comment)]
     pub config: Option<PathBuf>,
     /// Append the id of every span (32 hex digits of trace id,
