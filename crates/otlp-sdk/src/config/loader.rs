@@ -188,7 +188,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
 /// | `OTEL_TRACES_SAMPLER` | `sampler.name` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` (default: the provider's, parent-based always on) |
 /// | `OTEL_TRACES_SAMPLER_ARG` | `sampler.arg` | number between 0 and 1: the ratio samplers' probability (default 1); the others ignore it |
-/// | `OTEL_TRACES_EXPORTER` | `exporter.kind`, for spans only | `otlp` (default), `console` (otlp-contrib's pipeline writes OTLP/JSON lines to standard output), `none` (spans off, [`Config::is_disabled`]); one value, no list |
+/// | `OTEL_TRACES_EXPORTER` | `exporter.kind` for spans only (no file key of its own: a file's `exporter.kind` reaches every signal) | `otlp` (default), `console` (otlp-contrib's pipeline writes OTLP/JSON lines to standard output), `none` (spans off, [`Config::is_disabled`]); one value, no list |
 /// | `OTEL_LOGS_EXPORTER` | `logs.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for log records |
 /// | `OTEL_METRICS_EXPORTER` | `metrics.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for metrics |
 /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` or `/v1/logs` |
