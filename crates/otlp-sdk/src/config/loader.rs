@@ -466,6 +466,17 @@ fn not_ours_hint(error: ConfigError) -> ConfigError {
             reason: reason + &hint,
             origin,
         },
+        ConfigError::InvalidValue {
+            key,
+            value,
+            reason,
+            origin: origin @ ConfigSource::File(_),
+        } => ConfigError::InvalidValue {
+            key,
+            value,
+            reason: reason + &hint,
+            origin,
+        },
         ConfigError::FileRejected { path, reason } => ConfigError::FileRejected {
             path,
             reason: reason + &hint,
