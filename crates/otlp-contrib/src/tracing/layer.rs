@@ -343,7 +343,8 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if own_threads::is_own_thread() {
+        // Tracing off: no span records an event (nor needs starting for one).
+        if own_threads::is_own_thread() || self.tracer.never_records() {
             return;
         }
         // Outside any span: nothing (log records are another front door).
