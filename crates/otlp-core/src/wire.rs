@@ -295,9 +295,6 @@ impl<'a> WireReader<'a> {
 /// Counts the spans in an encoded `ExportTraceServiceRequest` by walking the
 /// wire format (`resource_spans` -> `scope_spans` -> `spans`) without decoding
 /// any span. Cheap enough for a receiver that must never be the bottleneck.
-/// A known field of the levels walked carried with the wrong wire type is an
-/// error, as it is when `prost` decodes the request; unknown fields are
-/// skipped, as `prost` skips them.
 ///
 /// ```
 /// use otlp_core::{encode::TraceEncoder, wire::count_spans, SpanData};
@@ -360,37 +357,19 @@ pub fn count_log_records(request: &[u8]) -> Result<u64, DecodeError> {
 pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
     /// `Metric`'s `oneof data`: gauge, sum, histogram, exponential histogram, summary.
     const DATA_FIELDS: [u32; 5] = [5, 7, 9, 10, 11];
-    /// `Metric`'s fields: name, description, unit, the data, metadata.
-    const METRIC_FIELDS: &[(u32, u8)] = &[
-        (1, WIRE_LEN),
-        (2, WIRE_LEN),
-        (3, WIRE_LEN),
-        (5, WIRE_LEN),
-        (7, WIRE_LEN),
-        (9, WIRE_LEN),
-        (10, WIRE_LEN),
-        (11, WIRE_LEN),
-        (12, WIRE_LEN),
-    ];
-    /// The data's fields: the points, then (sum, histograms) the
-    /// temporality and (sum) whether it is monotonic.
-    const MEMBER_FIELDS: &[(u32, u8)] = &[(1, WIRE_LEN), (2, WIRE_VARINT), (3, WIRE_VARINT)];
     let mut count = 0u64;
     let mut outer = WireReader::new(request);
     while let Some((field, value)) = outer.next_field()? {
-        check_wire_type("export request", REQUEST_FIELDS, field, &value)?;
         let (1, WireValue::Len(resource_metrics)) = (field, value) else {
             continue;
         };
         let mut resource = WireReader::nested(resource_metrics, outer.offset_of(resource_metrics));
         while let Some((field, value)) = resource.next_field()? {
-            check_wire_type("resource group", GROUP_FIELDS, field, &value)?;
             let (2, WireValue::Len(scope_metrics)) = (field, value) else {
                 continue;
             };
             let mut scope = WireReader::nested(scope_metrics, resource.offset_of(scope_metrics));
             while let Some((field, value)) = scope.next_field()? {
-                check_wire_type("scope group", GROUP_FIELDS, field, &value)?;
                 let (2, WireValue::Len(metric)) = (field, value) else {
                     continue;
                 };
@@ -399,7 +378,6 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
                 let mut member = 0;
                 let mut points = 0u64;
                 while let Some((field, value)) = metric_reader.next_field()? {
-                    check_wire_type("Metric", METRIC_FIELDS, field, &value)?;
                     let WireValue::Len(data) = value else {
                         continue;
                     };
@@ -412,14 +390,6 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
                     }
                     let mut data_reader = WireReader::nested(data, metric_reader.offset_of(data));
                     while let Some((field, value)) = data_reader.next_field()? {
-                        // Gauge and Summary have no field 2 or 3: unknown,
-                        // skipped by a decode whatever their wire type.
-                        let known = match member {
-                            7 => MEMBER_FIELDS,
-                            9 | 10 => &MEMBER_FIELDS[..2],
-                            _ => &MEMBER_FIELDS[..1],
-                        };
-                        check_wire_type("metric data", known, field, &value)?;
                         if let (1, WireValue::Len(_)) = (field, value) {
                             points += 1;
                         }
@@ -437,19 +407,16 @@ fn count_records(request: &[u8]) -> Result<u64, DecodeError> {
     let mut count = 0u64;
     let mut outer = WireReader::new(request);
     while let Some((field, value)) = outer.next_field()? {
-        check_wire_type("export request", REQUEST_FIELDS, field, &value)?;
         let (1, WireValue::Len(resource_spans)) = (field, value) else {
             continue;
         };
         let mut resource = WireReader::nested(resource_spans, outer.offset_of(resource_spans));
         while let Some((field, value)) = resource.next_field()? {
-            check_wire_type("resource group", GROUP_FIELDS, field, &value)?;
             let (2, WireValue::Len(scope_spans)) = (field, value) else {
                 continue;
             };
             let mut scope = WireReader::nested(scope_spans, resource.offset_of(scope_spans));
             while let Some((field, value)) = scope.next_field()? {
-                check_wire_type("scope group", GROUP_FIELDS, field, &value)?;
                 if let (2, WireValue::Len(_)) = (field, value) {
                     count += 1;
                 }
@@ -457,36 +424,6 @@ fn count_records(request: &[u8]) -> Result<u64, DecodeError> {
         }
     }
     Ok(count)
-}
-
-/// The fields of an export request: its resource groups.
-const REQUEST_FIELDS: &[(u32, u8)] = &[(1, WIRE_LEN)];
-/// The fields of a resource group (`ResourceSpans`, `ResourceLogs`,
-/// `ResourceMetrics`) and of a scope group (`ScopeSpans`, ...): the
-/// resource or scope, the records or scope groups, the schema URL.
-const GROUP_FIELDS: &[(u32, u8)] = &[(1, WIRE_LEN), (2, WIRE_LEN), (3, WIRE_LEN)];
-
-/// Refuses a known field of `message` carried with another wire type, as
-/// decoding the message with `prost` does; unknown fields pass (they are
-/// skipped). So counting and decoding agree on the framing of the levels the
-/// count walks; what the records hold is not looked at.
-fn check_wire_type(
-    message: &'static str,
-    known: &[(u32, u8)],
-    field: u32,
-    value: &WireValue<'_>,
-) -> Result<(), DecodeError> {
-    match known.iter().find(|(number, _)| *number == field) {
-        Some(&(_, expected)) if value.wire_type() != expected => {
-            Err(DecodeError::UnexpectedWireType {
-                message,
-                field,
-                wire_type: value.wire_type(),
-                expected,
-            })
-        }
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]
@@ -563,74 +500,6 @@ mod tests {
                 Err(DecodeError::Varint { offset: 0 }),
                 "{overflowing:#x}"
             );
-        }
-    }
-
-    /// A field of `number` carrying a varint.
-    fn varint_field(number: u32) -> Vec<u8> {
-        let mut field = Vec::new();
-        prost::encoding::uint64::encode(number, &1, &mut field);
-        field
-    }
-
-    /// A field of `number` carrying `payload` length-delimited.
-    fn len_field(number: u32, payload: &[u8]) -> Vec<u8> {
-        let mut field = Vec::new();
-        prost::encoding::bytes::encode(number, &payload.to_vec(), &mut field);
-        field
-    }
-
-    #[test]
-    fn counting_and_decoding_agree_on_the_wire_types_of_the_levels_walked() {
-        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-        use prost::Message as _;
-
-        let record = len_field(2, &[]);
-        let scope_ok = record.clone();
-        let resource = |scope: &[u8]| len_field(2, scope);
-        let request = |resource: &[u8]| len_field(1, resource);
-        // A known field with the wrong wire type, at each level walked; then
-        // unknown fields (99) of any wire type, which both skip.
-        let bad = [
-            varint_field(1),
-            request(&varint_field(2)),
-            request(&resource(&varint_field(2))),
-            request(&resource(&[scope_ok.clone(), varint_field(3)].concat())),
-        ];
-        let good = [
-            request(&resource(&[scope_ok.clone(), varint_field(99)].concat())),
-            [request(&resource(&scope_ok)), varint_field(99)].concat(),
-        ];
-        for body in &bad {
-            assert!(count_spans(body).is_err(), "{body:?}");
-            assert!(ExportTraceServiceRequest::decode(&body[..]).is_err());
-            assert!(count_log_records(body).is_err());
-            assert!(ExportLogsServiceRequest::decode(&body[..]).is_err());
-        }
-        for body in &good {
-            assert_eq!(count_spans(body), Ok(1), "{body:?}");
-            assert!(ExportTraceServiceRequest::decode(&body[..]).is_ok());
-        }
-
-        // Metrics: a sum's temporality must be a varint, a gauge has no field 2.
-        let metrics = |metric: &[u8]| request(&resource(&len_field(2, metric)));
-        let point = len_field(1, &[]);
-        let sum = |extra: &[u8]| len_field(7, &[point.clone(), extra.to_vec()].concat());
-        let gauge = |extra: &[u8]| len_field(5, &[point.clone(), extra.to_vec()].concat());
-        let bad_sum = metrics(&sum(&len_field(2, b"x")));
-        assert!(count_data_points(&bad_sum).is_err());
-        assert!(ExportMetricsServiceRequest::decode(&bad_sum[..]).is_err());
-        let bad_name = metrics(&[varint_field(1), gauge(&[])].concat());
-        assert!(count_data_points(&bad_name).is_err());
-        assert!(ExportMetricsServiceRequest::decode(&bad_name[..]).is_err());
-        for body in [
-            metrics(&sum(&varint_field(2))),
-            metrics(&gauge(&len_field(2, b"x"))),
-        ] {
-            assert_eq!(count_data_points(&body), Ok(1), "{body:?}");
-            assert!(ExportMetricsServiceRequest::decode(&body[..]).is_ok());
         }
     }
 

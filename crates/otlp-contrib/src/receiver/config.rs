@@ -115,9 +115,7 @@ pub enum Store {
     /// `spans` (or `resourceLogs` / `scopeLogs` / `logRecords`, or
     /// `resourceMetrics` / `scopeMetrics` / `metrics` / shape / `dataPoints`)
     /// structure but skips the records' contents. Only framing errors are
-    /// detected — a known field with the wrong wire type in the levels walked
-    /// is refused, as decoding refuses it — not what the records hold (no id
-    /// or UTF-8 checks); nothing is kept and the observer is not called.
+    /// detected (no id checks); nothing is kept and the observer is not called.
     CountOnly,
 }
 
