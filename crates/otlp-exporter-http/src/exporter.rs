@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use otlp_core::encode::{Encoding, MAX_REQUEST_BYTES};
+use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
 use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -13,7 +14,7 @@ use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 
 use crate::builder::HttpExporterBuilder;
-use crate::compression::{self, ResponseDecodeError};
+use crate::compression;
 use crate::error::{HttpExporterError, error_chain};
 use crate::plain::PlainConnections;
 use crate::response::{
@@ -377,20 +378,7 @@ fn outcome(
     request: Encoding,
 ) -> ExportOutcome {
     let format = body_format(headers, request);
-    let coding = headers.get(CONTENT_ENCODING).map(HeaderValue::as_bytes);
-    let body = body.and_then(|body| {
-        compression::decode_response(coding, body, MAX_RESPONSE_BYTES).map_err(
-            |error| match error {
-                ResponseDecodeError::TooLarge => BodyError::TooLarge,
-                ResponseDecodeError::Unsupported(coding) => BodyError::Read(format!(
-                    "a response body in a coding not decoded here: {coding}"
-                )),
-                ResponseDecodeError::Corrupt(reason) => {
-                    BodyError::Read(format!("the compressed response body is corrupt: {reason}"))
-                }
-            },
-        )
-    });
+    let body = body.and_then(|body| decoded_body(headers, body));
     match classify_status(status) {
         StatusClass::Success => match body {
             Ok(body) => success_outcome(&body, format, request),
@@ -410,6 +398,33 @@ fn outcome(
         StatusClass::Retryable | StatusClass::Permanent => {
             error_outcome(status, headers, body, format)
         }
+    }
+}
+
+/// A response body as the server meant it: its `Content-Encoding` (a
+/// request without `Accept-Encoding` accepts any coding, RFC 9110, and a
+/// proxy in front of a collector may use one) undone within
+/// [`MAX_RESPONSE_BYTES`], which then bounds the decompressed size too.
+fn decoded_body(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<u8>, BodyError> {
+    let header = headers.get(CONTENT_ENCODING).map(HeaderValue::to_str);
+    let coding = match header {
+        None => Some(ContentCoding::Identity),
+        Some(Ok(value)) => ContentCoding::parse(Some(value)),
+        Some(Err(_)) => None,
+    };
+    let Some(coding) = coding else {
+        let shown = header.map(|value| format!("{value:?}")).unwrap_or_default();
+        return Err(BodyError::Read(format!(
+            "a response body in a coding not decoded here: {shown}"
+        )));
+    };
+    match decompress(coding, &body, MAX_RESPONSE_BYTES) {
+        Ok(None) => Ok(body),
+        Ok(Some(decoded)) => Ok(decoded),
+        Err(DecompressError::TooLarge) => Err(BodyError::TooLarge),
+        Err(DecompressError::Corrupt(reason)) => Err(BodyError::Read(format!(
+            "the compressed response body is corrupt: {reason}"
+        ))),
     }
 }
 

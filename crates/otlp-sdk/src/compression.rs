@@ -1,9 +1,12 @@
-//! Request body compression for the transports: gzip (feature `gzip`) and
-//! zstd (feature `zstd`), one pass over the encoded request into a buffer
-//! of its own. Both exporters compress through here; each turns the
-//! features on that its own `gzip` and `zstd` features ask for, and refuses
-//! a compression whose feature is off when it is built, so the errors below
-//! only guard a misuse.
+//! Body compression for the transports: gzip (feature `gzip`) and zstd
+//! (feature `zstd`). [`compress`] makes one pass over an encoded request into
+//! a buffer of its own; [`decompress`] undoes a body's `Content-Encoding`
+//! without ever holding more than a cap, so a compression bomb stops there.
+//! Both exporters compress through here, the HTTP exporter reads compressed
+//! answers and otlp-contrib's receiver compressed requests through here; each
+//! turns on the features its own `gzip` and `zstd` features ask for.
+
+use std::io::Read;
 
 use crate::config::Compression;
 
@@ -33,6 +36,134 @@ pub const fn is_available(compression: Compression) -> bool {
         Compression::Gzip => cfg!(feature = "gzip"),
         Compression::Zstd => cfg!(feature = "zstd"),
     }
+}
+
+/// A body's HTTP `Content-Encoding`, one this crate can undo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentCoding {
+    /// No coding (no header, `identity`, or an empty value).
+    Identity,
+    /// `gzip` (or `x-gzip`).
+    Gzip,
+    /// `zstd`.
+    Zstd,
+}
+
+impl ContentCoding {
+    /// The coding a `Content-Encoding` header names (any case, spaces
+    /// trimmed); `None` for one not known here, a list (`gzip, br`) included.
+    ///
+    /// ```
+    /// use otlp_sdk::compression::ContentCoding;
+    ///
+    /// assert_eq!(ContentCoding::parse(None), Some(ContentCoding::Identity));
+    /// assert_eq!(ContentCoding::parse(Some(" X-GZIP ")), Some(ContentCoding::Gzip));
+    /// assert_eq!(ContentCoding::parse(Some("br")), None);
+    /// ```
+    pub fn parse(header: Option<&str>) -> Option<Self> {
+        let Some(value) = header.map(str::trim) else {
+            return Some(ContentCoding::Identity);
+        };
+        if value.is_empty() || value.eq_ignore_ascii_case("identity") {
+            Some(ContentCoding::Identity)
+        } else if value.eq_ignore_ascii_case("gzip") || value.eq_ignore_ascii_case("x-gzip") {
+            Some(ContentCoding::Gzip)
+        } else if value.eq_ignore_ascii_case("zstd") {
+            Some(ContentCoding::Zstd)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why [`decompress`] gave no body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecompressError {
+    /// Decompressed, the body is larger than the cap.
+    TooLarge,
+    /// The compressed stream is corrupt or truncated (or, with its feature
+    /// off, the coding cannot be undone by this build): why.
+    Corrupt(String),
+}
+
+/// `body` with its `coding` undone, at most `cap` bytes of it; `None` for
+/// [`ContentCoding::Identity`] (use the body as it is, no copy).
+///
+/// ```
+/// use otlp_sdk::compression::{ContentCoding, DecompressError, compress, decompress};
+/// use otlp_sdk::config::Compression;
+///
+/// assert_eq!(decompress(ContentCoding::Identity, b"spans", 1), Ok(None));
+/// # #[cfg(feature = "gzip")]
+/// # {
+/// let bomb = compress(Compression::Gzip, &vec![0; 1 << 20])?.unwrap();
+/// assert_eq!(decompress(ContentCoding::Gzip, &bomb, 1024), Err(DecompressError::TooLarge));
+/// # }
+/// # Ok::<(), String>(())
+/// ```
+pub fn decompress(
+    coding: ContentCoding,
+    body: &[u8],
+    cap: usize,
+) -> Result<Option<Vec<u8>>, DecompressError> {
+    match coding {
+        ContentCoding::Identity => Ok(None),
+        ContentCoding::Gzip => gunzip(body, cap).map(Some),
+        ContentCoding::Zstd => unzstd(body, cap).map(Some),
+    }
+}
+
+/// Reads at most `cap` bytes from `decoder`, and one more to tell "over" from
+/// "exactly the cap" (saturating, so `cap = usize::MAX` reads everything).
+#[cfg_attr(not(any(feature = "gzip", feature = "zstd")), allow(dead_code))]
+fn read_capped(
+    decoder: impl Read,
+    compressed_len: usize,
+    cap: usize,
+) -> Result<Vec<u8>, DecompressError> {
+    let mut out = Vec::with_capacity(compressed_len.saturating_mul(4).min(cap));
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    decoder
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|error| DecompressError::Corrupt(error.to_string()))?;
+    if out.len() > cap {
+        return Err(DecompressError::TooLarge);
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "gzip")]
+fn gunzip(body: &[u8], cap: usize) -> Result<Vec<u8>, DecompressError> {
+    read_capped(flate2::read::MultiGzDecoder::new(body), body.len(), cap)
+}
+
+#[cfg(not(feature = "gzip"))]
+fn gunzip(_: &[u8], _: usize) -> Result<Vec<u8>, DecompressError> {
+    Err(DecompressError::Corrupt(
+        "gzip cannot be undone without the `gzip` feature of otlp-sdk".to_owned(),
+    ))
+}
+
+#[cfg(feature = "zstd")]
+fn unzstd(body: &[u8], cap: usize) -> Result<Vec<u8>, DecompressError> {
+    let corrupt = |error: std::io::Error| DecompressError::Corrupt(format!("zstd: {error}"));
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(corrupt)?;
+    // A frame may ask for a window of up to 2 GiB; allow what a body of `cap`
+    // bytes can need, but never less than 8 MiB (what common streaming
+    // encoders announce) nor more than zstd's default 128 MiB.
+    let window_log = usize::BITS - cap.saturating_sub(1).leading_zeros();
+    decoder
+        .window_log_max(window_log.clamp(23, 27))
+        .map_err(corrupt)?;
+    read_capped(decoder, body.len(), cap)
+}
+
+#[cfg(not(feature = "zstd"))]
+fn unzstd(_: &[u8], _: usize) -> Result<Vec<u8>, DecompressError> {
+    Err(DecompressError::Corrupt(
+        "zstd cannot be undone without the `zstd` feature of otlp-sdk".to_owned(),
+    ))
 }
 
 #[cfg(feature = "gzip")]
@@ -104,6 +235,33 @@ mod tests {
         let compressed = compress(Compression::Zstd, &body).unwrap().unwrap();
         assert!(compressed.len() < body.len() / 4);
         assert_eq!(zstd::decode_all(&compressed[..]).unwrap(), body);
+    }
+
+    #[cfg(all(feature = "gzip", feature = "zstd"))]
+    #[test]
+    fn decompressing_undoes_compressing_within_the_cap_only() {
+        let body = sample();
+        for (compression, coding) in [
+            (Compression::Gzip, ContentCoding::Gzip),
+            (Compression::Zstd, ContentCoding::Zstd),
+        ] {
+            let compressed = compress(compression, &body).unwrap().unwrap();
+            let whole = decompress(coding, &compressed, body.len());
+            assert_eq!(whole, Ok(Some(body.clone())), "{coding:?}");
+            assert_eq!(
+                decompress(coding, &compressed, body.len() - 1),
+                Err(DecompressError::TooLarge),
+                "{coding:?}"
+            );
+            let truncated = &compressed[..compressed.len() - 6];
+            assert!(
+                matches!(
+                    decompress(coding, truncated, body.len()),
+                    Err(DecompressError::Corrupt(_))
+                ),
+                "{coding:?}"
+            );
+        }
     }
 
     #[cfg(not(feature = "gzip"))]

@@ -3,38 +3,13 @@
 //! the receiver hold more than the cap in bytes. Decoding them is another
 //! matter: see [`ReceiverConfig::max_request_bytes`](super::ReceiverConfig::max_request_bytes).
 
-use std::io::Read;
-
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use otlp_sdk::compression::{self, ContentCoding, DecompressError};
 
 /// After the cap is hit, up to this many more bytes are read and thrown away
 /// so the client can read the 413 instead of seeing a reset connection.
 const DRAIN_LIMIT: u64 = 64 << 20;
-
-/// A `Content-Encoding` the receiver understands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ContentEncoding {
-    Identity,
-    Gzip,
-    Zstd,
-}
-
-impl ContentEncoding {
-    /// Parses a `Content-Encoding` header; `None` for codings we do not support
-    /// (answered 415 with `Accept-Encoding`, RFC 9110 §15.5.16).
-    pub(crate) fn parse(header: Option<&str>) -> Option<Self> {
-        let Some(value) = header else {
-            return Some(ContentEncoding::Identity);
-        };
-        match value.trim().to_ascii_lowercase().as_str() {
-            "" | "identity" => Some(ContentEncoding::Identity),
-            "gzip" | "x-gzip" => Some(ContentEncoding::Gzip),
-            "zstd" => Some(ContentEncoding::Zstd),
-            _ => None,
-        }
-    }
-}
 
 /// Why a body was not usable.
 #[derive(Debug, PartialEq, Eq)]
@@ -100,47 +75,19 @@ where
     }
 }
 
-/// Undoes the content coding, producing at most `cap` bytes.
+/// Undoes the content coding, producing at most `cap` bytes
+/// ([`compression::decompress`]).
 pub(crate) fn decode_content(
-    encoding: ContentEncoding,
+    coding: ContentCoding,
     body: Bytes,
     cap: usize,
 ) -> Result<Bytes, BodyError> {
-    match encoding {
-        ContentEncoding::Identity => Ok(body),
-        ContentEncoding::Gzip => read_all(
-            flate2::read::MultiGzDecoder::new(&body[..]),
-            body.len(),
-            cap,
-        ),
-        ContentEncoding::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(&body[..])
-                .map_err(|error| BodyError::Corrupt(format!("zstd: {error}")))?;
-            // A frame may ask for a window of up to 2 GiB; allow what a body
-            // of `cap` bytes can need, but never less than 8 MiB (what common
-            // streaming encoders announce) nor more than zstd's default 128 MiB.
-            let window_log = usize::BITS - cap.saturating_sub(1).leading_zeros();
-            decoder
-                .window_log_max(window_log.clamp(23, 27))
-                .map_err(|error| BodyError::Corrupt(format!("zstd: {error}")))?;
-            read_all(decoder, body.len(), cap)
-        }
+    match compression::decompress(coding, &body, cap) {
+        Ok(None) => Ok(body),
+        Ok(Some(decoded)) => Ok(Bytes::from(decoded)),
+        Err(DecompressError::TooLarge) => Err(BodyError::TooLarge { cap }),
+        Err(DecompressError::Corrupt(reason)) => Err(BodyError::Corrupt(reason)),
     }
-}
-
-fn read_all(decoder: impl Read, compressed_len: usize, cap: usize) -> Result<Bytes, BodyError> {
-    let mut out = Vec::with_capacity(compressed_len.saturating_mul(4).min(cap));
-    // One byte past the cap tells "over" from "exactly the cap"; saturating,
-    // so `cap = usize::MAX` reads everything instead of wrapping to `take(0)`.
-    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
-    decoder
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|error| BodyError::Corrupt(error.to_string()))?;
-    if out.len() > cap {
-        return Err(BodyError::TooLarge { cap });
-    }
-    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]
@@ -156,33 +103,15 @@ mod tests {
     }
 
     #[test]
-    fn content_encodings_parse_case_insensitively() {
-        assert_eq!(
-            ContentEncoding::parse(None),
-            Some(ContentEncoding::Identity)
-        );
-        assert_eq!(
-            ContentEncoding::parse(Some(" GZIP ")),
-            Some(ContentEncoding::Gzip)
-        );
-        assert_eq!(
-            ContentEncoding::parse(Some("zstd")),
-            Some(ContentEncoding::Zstd)
-        );
-        assert_eq!(ContentEncoding::parse(Some("br")), None);
-        assert_eq!(ContentEncoding::parse(Some("gzip, br")), None);
-    }
-
-    #[test]
     fn gzip_and_zstd_round_trip_under_the_cap() {
         let data = vec![7u8; 10_000];
         assert_eq!(
-            decode_content(ContentEncoding::Gzip, gzip(&data), 10_000).as_deref(),
+            decode_content(ContentCoding::Gzip, gzip(&data), 10_000).as_deref(),
             Ok(&data[..])
         );
         let zstd = Bytes::from(zstd::stream::encode_all(&data[..], 3).unwrap_or_default());
         assert_eq!(
-            decode_content(ContentEncoding::Zstd, zstd, 10_000).as_deref(),
+            decode_content(ContentCoding::Zstd, zstd, 10_000).as_deref(),
             Ok(&data[..])
         );
     }
@@ -193,12 +122,12 @@ mod tests {
         let gz = gzip(&bomb);
         assert!(gz.len() < 100_000);
         assert_eq!(
-            decode_content(ContentEncoding::Gzip, gz, 1 << 20),
+            decode_content(ContentCoding::Gzip, gz, 1 << 20),
             Err(BodyError::TooLarge { cap: 1 << 20 })
         );
         let zs = Bytes::from(zstd::stream::encode_all(&bomb[..], 3).unwrap_or_default());
         assert_eq!(
-            decode_content(ContentEncoding::Zstd, zs, 1 << 20),
+            decode_content(ContentCoding::Zstd, zs, 1 << 20),
             Err(BodyError::TooLarge { cap: 1 << 20 })
         );
     }
@@ -206,12 +135,12 @@ mod tests {
     #[test]
     fn the_largest_cap_keeps_the_whole_body() {
         assert_eq!(
-            decode_content(ContentEncoding::Gzip, gzip(b"abc"), usize::MAX).as_deref(),
+            decode_content(ContentCoding::Gzip, gzip(b"abc"), usize::MAX).as_deref(),
             Ok(&b"abc"[..])
         );
         let zstd = Bytes::from(zstd::stream::encode_all(&b"abc"[..], 3).unwrap_or_default());
         assert_eq!(
-            decode_content(ContentEncoding::Zstd, zstd, usize::MAX).as_deref(),
+            decode_content(ContentCoding::Zstd, zstd, usize::MAX).as_deref(),
             Ok(&b"abc"[..])
         );
     }
@@ -221,15 +150,15 @@ mod tests {
         let mut gz = gzip(b"hello world, hello world").to_vec();
         gz.truncate(gz.len() - 6);
         assert!(matches!(
-            decode_content(ContentEncoding::Gzip, Bytes::from(gz), 1000),
+            decode_content(ContentCoding::Gzip, Bytes::from(gz), 1000),
             Err(BodyError::Corrupt(_))
         ));
         assert!(matches!(
-            decode_content(ContentEncoding::Gzip, Bytes::from_static(b"not gzip"), 1000),
+            decode_content(ContentCoding::Gzip, Bytes::from_static(b"not gzip"), 1000),
             Err(BodyError::Corrupt(_))
         ));
         assert!(matches!(
-            decode_content(ContentEncoding::Zstd, Bytes::from_static(b"not zstd"), 1000),
+            decode_content(ContentCoding::Zstd, Bytes::from_static(b"not zstd"), 1000),
             Err(BodyError::Corrupt(_))
         ));
     }

@@ -29,9 +29,10 @@ use http::header::{
 use http::{HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use otlp_core::response::{PartialSuccess, RETRY_INFO_TYPE_URL, RpcStatus, encode_export_response};
+use otlp_sdk::compression::ContentCoding;
 use serde_json::json;
 
-use super::body::{self, BodyError, ContentEncoding};
+use super::body::{self, BodyError};
 use super::decode::{self, Format};
 use super::faults::Fault;
 use super::shared::{Reply, RequestTicket, Shared};
@@ -127,8 +128,8 @@ pub(crate) async fn serve(
         ));
     };
     let encoding = match header(CONTENT_ENCODING) {
-        None => Some(ContentEncoding::Identity),
-        Some(Ok(value)) => ContentEncoding::parse(Some(value)),
+        None => Some(ContentCoding::Identity),
+        Some(Ok(value)) => ContentCoding::parse(Some(value)),
         Some(Err(_)) => None,
     };
     let Some(encoding) = encoding else {
