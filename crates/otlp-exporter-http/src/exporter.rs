@@ -8,6 +8,7 @@ use bytes::Bytes;
 use otlp_core::encode::{Encoding, MAX_REQUEST_BYTES};
 use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
 use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
+use otlp_sdk::deadline::deadline_after;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
@@ -236,11 +237,8 @@ impl HttpExporter {
             headers.push((CONTENT_ENCODING, HeaderValue::from_static(encoding)));
         }
         // One deadline per attempt, whichever connections it takes.
-        let now = tokio::time::Instant::now();
         // A timeout too long for an `Instant` (`Duration::MAX`) is a century.
-        let deadline = now
-            .checked_add(settings.timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
+        let deadline = tokio::time::Instant::from_std(deadline_after(settings.timeout));
         let mut url = settings.url.clone();
         if let Some(plain) = &settings.plain {
             let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES);

@@ -3,8 +3,16 @@
 //! A timeout or delay is a [`Duration`], and users may give any: a public
 //! config field set to `Duration::MAX` means "no limit". `Instant + Duration`
 //! panics when the sum does not fit, and on the export loop's thread such a
-//! panic would stop the pipeline. Every deadline the pipeline computes from a
-//! duration it did not choose itself goes through [`later`].
+//! panic would stop the pipeline. Every deadline the pipeline, the exporters
+//! and the bridges compute from a duration they did not choose themselves
+//! goes through [`later`].
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use otlp_sdk::deadline::deadline_after;
+//!
+//! assert!(deadline_after(Duration::MAX) > Instant::now() + Duration::from_secs(3600));
+//! ```
 
 use std::time::{Duration, Instant};
 
@@ -14,14 +22,14 @@ const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// `wait` after `from`; a wait too long for `Instant` ends a century after
 /// `from` instead of overflowing.
-pub(crate) fn later(from: Instant, wait: Duration) -> Instant {
+pub fn later(from: Instant, wait: Duration) -> Instant {
     from.checked_add(wait)
         .or_else(|| from.checked_add(FAR_FUTURE))
         .unwrap_or(from)
 }
 
 /// `timeout` from now; see [`later`].
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+pub fn deadline_after(timeout: Duration) -> Instant {
     later(Instant::now(), timeout)
 }
 

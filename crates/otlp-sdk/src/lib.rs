@@ -141,7 +141,7 @@ mod batch_size;
 pub mod compression;
 pub mod config;
 mod counter;
-mod deadline;
+pub mod deadline;
 mod destination;
 pub mod durable;
 mod error;

@@ -26,6 +26,7 @@ use otlp_core::encode::{
 };
 use otlp_core::{LogRecord, Metric, SpanData};
 use otlp_sdk::config::Config;
+use otlp_sdk::deadline;
 use otlp_sdk::{ExportRequest, Exporter, RetryPolicy, SendEvent, Signal};
 use tokio::runtime::{Handle, Runtime};
 
@@ -310,12 +311,10 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             ));
         }
         let deadline = if S::ZERO_TIMEOUT_IS_NO_LIMIT {
-            deadline_after(self.export_timeout)
+            deadline_or_no_limit(self.export_timeout)
         } else {
             // Any duration the caller gave, `Duration::MAX` included.
-            Instant::now()
-                .checked_add(self.export_timeout)
-                .unwrap_or_else(|| deadline_after(NO_LIMIT))
+            deadline::deadline_after(self.export_timeout)
         };
         Ok(Some(Prepared {
             total: S::count(&records) as u64,
@@ -378,7 +377,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
         } else {
             self.export_timeout
         };
-        if self.in_flight.wait_idle(deadline_after(timeout)) {
+        if self.in_flight.wait_idle(deadline::deadline_after(timeout)) {
             Ok(())
         } else {
             Err(OTelSdkError::Timeout(timeout))
@@ -393,9 +392,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let deadline = S::SHUTDOWN_WAITS_FOR_EXPORTS.then(|| {
-            let deadline = Instant::now()
-                .checked_add(timeout)
-                .unwrap_or_else(|| deadline_after(NO_LIMIT));
+            let deadline = deadline::deadline_after(timeout);
             // Exports in flight finish first (or are ended below, by the transport's shutdown).
             self.in_flight.wait_idle(deadline);
             deadline
@@ -446,12 +443,8 @@ impl<S: ExportSignal, E> ExportCore<S, E> {
 }
 
 /// `now + timeout`, where zero is no limit ([`NO_LIMIT`]).
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    let timeout = if timeout.is_zero() { NO_LIMIT } else { timeout };
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(NO_LIMIT))
-        .unwrap_or(now)
+fn deadline_or_no_limit(timeout: Duration) -> Instant {
+    deadline::deadline_after(if timeout.is_zero() { NO_LIMIT } else { timeout })
 }
 
 /// The live counters behind [`SdkExporterStats`].
@@ -646,7 +639,7 @@ mod tests {
 
     #[test]
     fn a_zero_export_timeout_is_no_limit() {
-        let deadline = deadline_after(Duration::ZERO);
+        let deadline = deadline_or_no_limit(Duration::ZERO);
         assert!(deadline > Instant::now() + Duration::from_secs(3600));
     }
 }
