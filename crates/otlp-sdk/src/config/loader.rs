@@ -411,27 +411,22 @@ impl ConfigLoader {
         if let Some(path) = &self.file {
             return Ok((vec![path.clone()], Lookup::Chosen));
         }
-        if let Some(dir) = &self.config_dir {
-            return Ok((file::discover(dir, run_env(env)?)?, Lookup::Chosen));
-        }
         let named = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        match (named(CONFIG_FILE), named(CONFIG_DIR)) {
-            (Some(path), Some(_)) => Err(ConfigError::invalid(
-                CONFIG_FILE,
-                path,
-                format!("{CONFIG_DIR} is set too: name one file or one directory, not both"),
-                ConfigSource::Env(CONFIG_FILE.to_owned()),
-            )),
-            (Some(path), None) => Ok((vec![PathBuf::from(path)], Lookup::Chosen)),
-            (None, Some(dir)) => Ok((
-                file::discover(Path::new(dir), run_env(env)?)?,
-                Lookup::Chosen,
-            )),
-            (None, None) => Ok((
-                file::discover(Path::new(DEFAULT_CONFIG_DIR), run_env(env)?)?,
-                Lookup::DefaultDirectory,
-            )),
-        }
+        let (dir, lookup) = match (&self.config_dir, named(CONFIG_FILE), named(CONFIG_DIR)) {
+            (Some(dir), _, _) => (dir.as_path(), Lookup::Chosen),
+            (None, Some(path), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    CONFIG_FILE,
+                    path,
+                    format!("{CONFIG_DIR} is set too: name one file or one directory, not both"),
+                    ConfigSource::Env(CONFIG_FILE.to_owned()),
+                ));
+            }
+            (None, Some(path), None) => return Ok((vec![PathBuf::from(path)], Lookup::Chosen)),
+            (None, None, Some(dir)) => (Path::new(dir), Lookup::Chosen),
+            (None, None, None) => (Path::new(DEFAULT_CONFIG_DIR), Lookup::DefaultDirectory),
+        };
+        Ok((file::discover(dir, run_env(env)?)?, lookup))
     }
 }
 
@@ -448,52 +443,20 @@ enum Lookup {
 /// this SDK elsewhere when the file is the application's own: the
 /// `config/default.toml` of the `config` crate's layout names sections this
 /// configuration does not have.
-fn not_ours_hint(error: ConfigError) -> ConfigError {
+fn not_ours_hint(mut error: ConfigError) -> ConfigError {
     let hint = format!(
         " (this file was found in {DEFAULT_CONFIG_DIR}/, where otlp-sdk looks by default; \
          if it is not meant for otlp-sdk, set {CONFIG_DIR} to another directory, \
          or {CONFIG_FILE} to a file of its own)"
     );
-    match error {
-        ConfigError::UnknownKey {
-            key,
-            value,
-            reason,
-            origin,
-        } => ConfigError::UnknownKey {
-            key,
-            value,
-            reason: reason + &hint,
-            origin,
-        },
-        ConfigError::InvalidValue {
-            key,
-            value,
-            reason,
-            origin: origin @ ConfigSource::File(_),
-        } => ConfigError::InvalidValue {
-            key,
-            value,
-            reason: reason + &hint,
-            origin,
-        },
-        ConfigError::FileRejected { path, reason } => ConfigError::FileRejected {
-            path,
-            reason: reason + &hint,
-        },
-        ConfigError::FileSyntax {
-            path,
-            line,
-            column,
-            reason,
-        } => ConfigError::FileSyntax {
-            path,
-            line,
-            column,
-            reason: reason + &hint,
-        },
-        other => other,
+    if let ConfigError::UnknownKey { reason, .. }
+    | ConfigError::InvalidValue { reason, .. }
+    | ConfigError::FileRejected { reason, .. }
+    | ConfigError::FileSyntax { reason, .. } = &mut error
+    {
+        reason.push_str(&hint);
     }
+    error
 }
 
 /// `RUN_ENV`, if set: a plain file stem, so it cannot point outside the directory.
