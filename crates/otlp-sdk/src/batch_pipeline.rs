@@ -191,11 +191,10 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         config: &Config,
         signal: Signal,
         batch: &BatchConfig,
-        timeout: Duration,
     ) -> Self {
         self.batch = batch.clone();
         self.retry = config.retry.clone();
-        self.attempt_timeout = timeout;
+        self.attempt_timeout = config.exporter_for(signal).timeout;
         self.performance = config.performance.clone();
         self.durable = config
             .durable

@@ -121,12 +121,7 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
     /// own with [`with_durable_queue`](Self::with_durable_queue) when spans
     /// use `config.durable`.
     pub fn with_config(self, config: &Config) -> Self {
-        self.with_settings(
-            config,
-            Signal::Logs,
-            &config.logs.batch,
-            config.logs.exporter.timeout,
-        )
+        self.with_settings(config, Signal::Logs, &config.logs.batch)
     }
 
     /// Validates the settings and starts the export loop.

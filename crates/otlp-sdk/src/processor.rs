@@ -150,12 +150,7 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
     /// (`config.exporter.timeout`), performance and durable-queue settings
     /// from a loaded [`Config`].
     pub fn with_config(self, config: &Config) -> Self {
-        self.with_settings(
-            config,
-            Signal::Traces,
-            &config.batch,
-            config.exporter.timeout,
-        )
+        self.with_settings(config, Signal::Traces, &config.batch)
     }
 
     /// Validates the settings and starts the export loop.
