@@ -203,11 +203,11 @@ impl Exporter for TurnedOff {
     }
 
     async fn export(&self, _request: ExportRequest) -> ExportOutcome {
-        let variable = self.signal.as_str().to_ascii_uppercase();
         ExportOutcome::Permanent {
             error: ExportError::Request(format!(
-                "{} export is off (OTEL_{variable}_EXPORTER=none)",
-                self.signal.as_str()
+                "{} export is off ({}=none)",
+                self.signal.as_str(),
+                self.signal.exporter_variable()
             )),
         }
     }

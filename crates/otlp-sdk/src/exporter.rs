@@ -108,6 +108,17 @@ impl Signal {
         }
     }
 
+    /// The standard variable that names this signal's exporter:
+    /// `OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER`, `OTEL_METRICS_EXPORTER`
+    /// ([`ExporterKind`](crate::config::ExporterKind)).
+    pub const fn exporter_variable(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_TRACES_EXPORTER",
+            Signal::Logs => "OTEL_LOGS_EXPORTER",
+            Signal::Metrics => "OTEL_METRICS_EXPORTER",
+        }
+    }
+
     /// What one of its records is called in messages: `span`, `log record`,
     /// `data point`.
     pub const fn record_noun(self) -> &'static str {

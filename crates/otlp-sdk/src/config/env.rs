@@ -8,6 +8,7 @@ use super::keys::{self, Ctx, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Stag
 use super::node::Node;
 use super::parse::Dialect;
 use super::{ConfigError, ConfigSource, ConfigWarning};
+use crate::Signal;
 
 /// The prefix of the nested overrides.
 pub(crate) const OVERRIDE_PREFIX: &str = "OTLP__";
@@ -131,17 +132,17 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
             Scope::Shared,
         ),
         (
-            "OTEL_TRACES_EXPORTER".into(),
+            Signal::Traces.exporter_variable().into(),
             Setting::ExporterKind,
             Scope::Traces,
         ),
         (
-            "OTEL_LOGS_EXPORTER".into(),
+            Signal::Logs.exporter_variable().into(),
             Setting::ExporterKind,
             Scope::Logs,
         ),
         (
-            "OTEL_METRICS_EXPORTER".into(),
+            Signal::Metrics.exporter_variable().into(),
             Setting::ExporterKind,
             Scope::Metrics,
         ),

@@ -258,10 +258,7 @@ fn run(args: Args) -> Result<u8, Failure> {
         let why = if config.disabled {
             "OTEL_SDK_DISABLED is true".to_owned()
         } else {
-            format!(
-                "OTEL_{}_EXPORTER is none",
-                signal.as_str().to_ascii_uppercase()
-            )
+            format!("{} is none", signal.sdk().exporter_variable())
         };
         eprintln!(
             "otlp-loadgen: warning: {why}: no {} will be recorded",
