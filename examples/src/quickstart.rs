@@ -28,7 +28,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
 use otlp_contrib::receiver::{render_logs, render_metrics, render_traces};
 use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
-use otlp_sdk::config::{ConfigLoader, ExporterConfig, ExporterKind};
+use otlp_sdk::config::{Config, ConfigLoader, ExporterConfig, ExporterKind};
 use otlp_sdk::metrics::{Counter, Histogram, MeterProvider, MetricsStats, PeriodicReader};
 use otlp_sdk::{
     Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider, active_span,
@@ -462,19 +462,19 @@ pub fn run_with(
         } else {
             String::new()
         },
-        endpoint: destination(&config.exporter, Signal::Traces),
+        endpoint: destination(&config, Signal::Traces),
         embedded: spans_embedded,
         elapsed,
         stats,
         received,
-        logs_endpoint: destination(&config.logs.exporter, Signal::Logs),
+        logs_endpoint: destination(&config, Signal::Logs),
         log_stats,
         received_logs,
         sample_trace: sample_spans_received.as_ref().map(render_traces),
         sample_logs: sample_logs_received.as_ref().map(render_logs),
         sample_spans_received,
         sample_logs_received,
-        metrics_endpoint: destination(&config.metrics.exporter, Signal::Metrics),
+        metrics_endpoint: destination(&config, Signal::Metrics),
         // A meter provider that is off (`OTEL_METRICS_EXPORTER=none`) records nothing.
         recordings: if config.is_disabled(Signal::Metrics) {
             0
@@ -491,7 +491,8 @@ pub fn run_with(
 
 /// Where `signal`'s records went: the endpoint, or the exporter kind when it
 /// is not OTLP (`console`, `none`).
-fn destination(exporter: &ExporterConfig, signal: Signal) -> String {
+fn destination(config: &Config, signal: Signal) -> String {
+    let exporter = config.exporter_for(signal);
     if exporter.kind == ExporterKind::Otlp {
         exporter.endpoint_for(signal)
     } else {
