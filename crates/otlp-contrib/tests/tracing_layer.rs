@@ -779,6 +779,58 @@ fn the_providers_span_limits_apply() {
     assert_eq!(span.dropped_events_count, 1);
 }
 
+/// A `log` record that `tracing-log` (`LogTracer`) turned into an event
+/// inside a span is a span event with the record's own target and location,
+/// as `tracing-opentelemetry` (its default `tracing-log` feature) writes it:
+/// not `tracing-log`'s target `log`, nor its `log.*` fields.
+#[test]
+fn log_records_through_tracing_log_are_span_events_with_their_own_target_and_location() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("handler").entered();
+        // What `tracing_log::LogTracer` does with each `log` record.
+        tracing_log::format_trace(
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("app::db")
+                .module_path(Some("app::db"))
+                .file(Some("src/db.rs"))
+                .line(Some(12))
+                .args(format_args!("slow query"))
+                .build(),
+        )
+        .expect("dispatched");
+    });
+    let exported = pipeline.finish();
+    let span = exported.named("handler");
+    assert_eq!(span.events.len(), 1);
+    let event = &span.events[0];
+    assert_eq!(event.name, "slow query");
+    let fields = &event.attributes;
+    assert_eq!(attribute(fields, "level"), Some(&string("WARN")));
+    assert_eq!(attribute(fields, "target"), Some(&string("app::db")));
+    assert_eq!(
+        attribute(fields, "code.file.path"),
+        Some(&string("src/db.rs"))
+    );
+    assert_eq!(
+        attribute(fields, "code.line.number"),
+        Some(&Value::IntValue(12))
+    );
+    assert_eq!(
+        attribute(fields, "code.module.name"),
+        Some(&string("app::db"))
+    );
+    let keys: Vec<&str> = fields.iter().map(|kv| kv.key.as_str()).collect();
+    assert!(keys.iter().all(|key| !key.starts_with("log.")), "{keys:?}");
+    assert_eq!(
+        keys.iter().filter(|key| **key == "target").count(),
+        1,
+        "{keys:?}"
+    );
+}
+
 /// A value that counts how often it is formatted.
 struct CountsFormatting(Arc<AtomicUsize>);
 

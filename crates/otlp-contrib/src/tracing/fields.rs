@@ -19,6 +19,7 @@ use tracing_core::field::{Field, Visit};
 use super::{
     CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, EXCEPTION_EVENT, EXCEPTION_MESSAGE,
     SPAN_KIND_FIELD, SPAN_NAME_FIELD, SPAN_STATUS_CODE_FIELD, SPAN_STATUS_DESCRIPTION_FIELD,
+    TARGET_ATTRIBUTE,
 };
 
 /// The value of an integer that may not fit OTLP's `i64`: an int when it
@@ -159,6 +160,51 @@ pub(super) fn push_location(attributes: &mut Vec<KeyValue>, metadata: &Metadata<
     if let Some(module) = metadata.module_path() {
         push_in_place(attributes, || KeyValue::new(CODE_MODULE_NAME, module));
     }
+}
+
+/// The target of every event `tracing-log` makes of a `log` record.
+const LOG_TARGET: &str = "log";
+
+/// The field `tracing-log` writes a `log` record's target into; with it
+/// come `log.module_path`, `log.file` and `log.line`.
+const LOG_TARGET_FIELD: &str = "log.target";
+
+/// Whether an event is a `log` record that `tracing-log` turned into an
+/// event: its target and location are then fields, the metadata's are
+/// `tracing-log`'s own. `tracing-log`'s callsites all have the target
+/// "log": other events skip the look at their field names.
+pub(super) fn is_from_log(metadata: &Metadata<'_>) -> bool {
+    metadata.target() == LOG_TARGET && metadata.fields().field(LOG_TARGET_FIELD).is_some()
+}
+
+/// The target a `log` record that `tracing-log` turned into an event
+/// carries in its `log.target` field.
+pub(super) fn log_target(attributes: &[KeyValue]) -> Option<&str> {
+    attributes
+        .iter()
+        .find(|attribute| &*attribute.key == LOG_TARGET_FIELD)
+        .and_then(|attribute| match &attribute.value {
+            AnyValue::String(target) => Some(&**target),
+            _ => None,
+        })
+}
+
+/// Renames the `log.*` fields of a `log` record that `tracing-log` turned
+/// into an event to what an event's metadata gives: `target` (dropped when
+/// `target` is false, e.g. when the scope is named after it), and the
+/// location (dropped when `location` is off).
+pub(super) fn from_log_fields(attributes: &mut Vec<KeyValue>, target: bool, location: bool) {
+    attributes.retain_mut(|attribute| {
+        let (renamed, keep) = match &*attribute.key {
+            LOG_TARGET_FIELD => (TARGET_ATTRIBUTE, target),
+            "log.module_path" => (CODE_MODULE_NAME, location),
+            "log.file" => (CODE_FILE_PATH, location),
+            "log.line" => (CODE_LINE_NUMBER, location),
+            _ => return true,
+        };
+        attribute.key = Str::from(renamed);
+        keep
+    });
 }
 
 /// Appends what `build` makes, built in the vector's free slot.

@@ -14,7 +14,9 @@ use tracing_core::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::fields::{EventFields, SpanFields, push_in_place, push_location};
+use super::fields::{
+    EventFields, SpanFields, from_log_fields, is_from_log, push_in_place, push_location,
+};
 use super::state::{Pending, SpanState};
 use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 
@@ -364,11 +366,19 @@ where
         push_in_place(&mut fields.attributes, || {
             KeyValue::new("level", metadata.level().as_str())
         });
-        push_in_place(&mut fields.attributes, || {
-            KeyValue::new(TARGET_ATTRIBUTE, metadata.target())
-        });
+        // A `log` record through `tracing-log` carries its own target and
+        // location in `log.*` fields: they become these attributes, as in
+        // `tracing-opentelemetry`, not `tracing-log`'s target `log`.
+        let from_log = is_from_log(metadata);
+        if !from_log {
+            push_in_place(&mut fields.attributes, || {
+                KeyValue::new(TARGET_ATTRIBUTE, metadata.target())
+            });
+        }
         event.record(&mut fields);
-        if self.location {
+        if from_log {
+            from_log_fields(&mut fields.attributes, true, self.location);
+        } else if self.location {
             push_location(&mut fields.attributes, metadata);
         }
         let name = fields.finish(metadata.name());

@@ -13,11 +13,11 @@ use tracing_core::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::fields::{EventFields, push_location};
+use super::fields::{EventFields, from_log_fields, is_from_log, log_target, push_location};
 use super::layer::WithContext;
 use super::state::SpanState;
 use super::target_loggers::TargetLoggers;
-use super::{CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, DEFAULT_SCOPE, TARGET_ATTRIBUTE};
+use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that turns every `tracing` event into an
 /// OTLP log record of one [`LoggerProvider`]: its resource, processors and
@@ -284,43 +284,6 @@ fn default_scope() -> InstrumentationScope {
     InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION"))
 }
 
-/// The target of every event `tracing-log` makes of a `log` record.
-const LOG_TARGET: &str = "log";
-
-/// The field `tracing-log` writes a `log` record's target into; with it
-/// come `log.module_path`, `log.file` and `log.line`.
-const LOG_TARGET_FIELD: &str = "log.target";
-
-/// The target a `log` record that `tracing-log` turned into an event
-/// carries in its `log.target` field.
-fn log_target(attributes: &[KeyValue]) -> Option<&str> {
-    attributes
-        .iter()
-        .find(|attribute| &*attribute.key == LOG_TARGET_FIELD)
-        .and_then(|attribute| match &attribute.value {
-            AnyValue::String(target) => Some(&**target),
-            _ => None,
-        })
-}
-
-/// Renames the `log.*` fields of a `log` record that `tracing-log` turned
-/// into an event to what an event's metadata gives: `target` (dropped when
-/// the scope is named after it), and the location (dropped when `location`
-/// is off).
-fn from_log_fields(attributes: &mut Vec<KeyValue>, target: bool, location: bool) {
-    attributes.retain_mut(|attribute| {
-        let (renamed, keep) = match &*attribute.key {
-            LOG_TARGET_FIELD => (TARGET_ATTRIBUTE, target),
-            "log.module_path" => (CODE_MODULE_NAME, location),
-            "log.file" => (CODE_FILE_PATH, location),
-            "log.line" => (CODE_LINE_NUMBER, location),
-            _ => return true,
-        };
-        attribute.key = Str::from(renamed);
-        keep
-    });
-}
-
 /// The OpenTelemetry severity of a `tracing` level (the log data model's
 /// mapping: the first number of each range).
 fn severity(level: &Level) -> Severity {
@@ -357,10 +320,7 @@ where
         );
         event.record(&mut fields);
         fields.push_exception();
-        // `tracing-log`'s callsites all have the target "log": other events
-        // skip the scan of their field names.
-        let from_log =
-            metadata.target() == LOG_TARGET && metadata.fields().field(LOG_TARGET_FIELD).is_some();
+        let from_log = is_from_log(metadata);
         // The target's own logger (its scope named after it), unless the
         // layer has one scope or the target is one too many.
         let Some(targets) = &self.targets else {

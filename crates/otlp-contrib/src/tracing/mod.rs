@@ -39,10 +39,12 @@
 //!   `exception.type`: a `dyn Error` does not know its type's name).
 //! - Events inside a span become span events: the `message` field is the
 //!   name, `level`, `target` (and the location) and every other field are
-//!   attributes, the time is the event's. An error (a `&dyn Error` value, or
-//!   the `error` field that `#[instrument(err)]` writes) adds
-//!   `exception.message` and, without a message, names the event
-//!   `exception`. An `ERROR` event sets the span's status to error with its
+//!   attributes, the time is the event's (a `log` record that `tracing-log`
+//!   turned into an event has its own target and location there, not
+//!   `tracing-log`'s `log.*` fields, as in `tracing-opentelemetry`). An
+//!   error (a `&dyn Error` value, or the `error` field that
+//!   `#[instrument(err)]` writes) adds `exception.message` and, without a
+//!   message, names the event `exception`. An `ERROR` event sets the span's status to error with its
 //!   message, unless a status was set before
 //!   ([`OtlpLayerBuilder::with_error_events_to_status`]). Events outside any
 //!   span are not recorded here (log records are another front door).
