@@ -326,6 +326,51 @@ fn fields_become_typed_attributes() {
     assert_eq!(attribute(bare, "answer"), Some(&Value::IntValue(42)));
 }
 
+/// An `error` field is the user's attribute like any other: it stays on
+/// the log record (as `opentelemetry-appender-tracing` keeps it) and on the
+/// span event (as `tracing-opentelemetry` keeps it beside a message), with
+/// `exception.message` added.
+#[test]
+fn an_error_field_stays_an_attribute_beside_exception_message() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(OtlpLayer::new(&pipelines.tracers))
+        .with(OtlpLogLayer::new(&pipelines.loggers));
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("request").entered();
+        tracing::warn!(error = %"upstream timeout", attempt = 2_i64, "retrying");
+        tracing::warn!(error = &Declined as &dyn Error, "charge failed");
+    });
+    let exported = pipelines.finish();
+    let span = exported.span("request");
+    for (body, error) in [
+        ("retrying", "upstream timeout"),
+        ("charge failed", "card declined"),
+    ] {
+        let record = exported.record(body);
+        assert_eq!(attribute(record, "error"), Some(&string(error)), "{body}");
+        assert_eq!(
+            attribute(record, "exception.message"),
+            Some(&string(error)),
+            "{body}"
+        );
+        let event = span
+            .events
+            .iter()
+            .find(|event| event.name == body)
+            .unwrap_or_else(|| panic!("no span event {body:?}"));
+        let value = |key: &str| {
+            event
+                .attributes
+                .iter()
+                .find(|kv| kv.key == key)
+                .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+        };
+        assert_eq!(value("error"), Some(&string(error)), "{body}");
+        assert_eq!(value("exception.message"), Some(&string(error)), "{body}");
+    }
+}
+
 #[test]
 fn location_is_left_out_by_default_as_in_the_appender() {
     let pipelines = Pipelines::new();

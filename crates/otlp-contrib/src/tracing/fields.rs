@@ -371,8 +371,10 @@ impl EventFields {
         push_attribute(&mut self.attributes, field, value);
     }
 
-    /// Text fields named `message` and `error` are the event's name and
-    /// exception (`#[instrument(err)]` records `error = %e`).
+    /// A text field named `message` is the event's name; one named `error`
+    /// is also its exception (`#[instrument(err)]` records `error = %e`),
+    /// and stays an attribute, as `opentelemetry-appender-tracing` and
+    /// (beside a message) `tracing-opentelemetry` keep it.
     #[inline(always)]
     fn text(&mut self, field: &Field, text: impl FnOnce() -> Str) {
         match field.name() {
@@ -384,7 +386,11 @@ impl EventFields {
                 self.message = None;
                 self.message = Some(text());
             }
-            "error" if self.exception.is_none() => self.exception = Some(text()),
+            "error" if self.exception.is_none() => {
+                let text = text();
+                self.exception = Some(text.clone());
+                self.push(field, || AnyValue::String(text));
+            }
             _ => self.push(field, || AnyValue::String(text())),
         }
     }
@@ -425,12 +431,10 @@ impl Visit for EventFields {
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
         let message = error_text(value);
-        if field.name() != "error" {
-            self.push(field, || AnyValue::String(message.clone()));
-        }
         if self.exception.is_none() {
-            self.exception = Some(message);
+            self.exception = Some(message.clone());
         }
+        self.push(field, || AnyValue::String(message));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
