@@ -378,6 +378,36 @@ fn reserved_fields_errors_and_links() {
     );
 }
 
+/// `OtlpSpanExt::add_link` with an invalid context (the context of a span no
+/// `OtlpLayer` records, `Span::none()`'s) adds no link of zeros, as
+/// `tracing-opentelemetry`'s `add_link` ignores it; a valid one is a link.
+#[test]
+fn a_link_to_an_invalid_context_is_not_recorded() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber =
+        tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider).with_filter(
+            tracing_subscriber::filter::filter_fn(|m| m.name() != "hidden"),
+        ));
+    tracing::subscriber::with_default(subscriber, || {
+        let other = tracing::info_span!(parent: None, "other");
+        let hidden = tracing::info_span!(parent: None, "hidden");
+        let span = tracing::info_span!(parent: None, "linked");
+        span.add_link(&tracing::Span::none().context());
+        span.add_link(&hidden.context());
+        span.add_link(&SpanContext::default());
+        span.add_link(&other.context());
+        span.in_scope(|| {});
+        // Started: the same for a link added now.
+        span.add_link(&hidden.context());
+    });
+    let exported = pipeline.finish();
+    let other = exported.named("other");
+    let linked = exported.named("linked");
+    assert_eq!(linked.links.len(), 1, "{:?}", linked.links);
+    assert_eq!(linked.links[0].span_id, other.span_id);
+    assert_eq!(linked.dropped_links_count, 0);
+}
+
 #[test]
 fn spans_keep_their_parent_across_await_on_a_multi_thread_runtime() {
     let pipeline = Pipeline::new(Sampler::AlwaysOn);

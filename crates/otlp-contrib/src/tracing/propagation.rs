@@ -55,7 +55,9 @@ pub trait OtlpSpanExt {
     fn context(&self) -> SpanContext;
 
     /// Links this span to another span (in this trace or another), as
-    /// `follows_from` does for a `tracing` span.
+    /// `follows_from` does for a `tracing` span. An invalid `context` (all
+    /// zeros: the [`context`](Self::context) of a span no `OtlpLayer`
+    /// records) adds no link, as in `tracing-opentelemetry`.
     fn add_link(&self, context: &SpanContext);
 }
 
@@ -75,6 +77,9 @@ impl OtlpSpanExt for tracing::Span {
     }
 
     fn add_link(&self, context: &SpanContext) {
+        if !context.is_valid() {
+            return;
+        }
         with_state(self, &mut |state, _| state.add_link(context));
     }
 }
