@@ -43,6 +43,17 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 /// extensions, and the record's encoding by the provider's processor on
 /// this thread.
 ///
+/// **Add it as it is, or boxed, not inside `Option` or `Vec`.** The layer
+/// finds the span of an event through the subscriber it was registered with
+/// (`Layer::on_register_dispatch`), and `tracing-subscriber` 0.3.23 does not
+/// pass that call on through `Option<L>` and `Vec<L>` (fixed upstream, not
+/// released). Inside them, a record still gets the ids of a span that has
+/// started and that its own filter lets through, but none for a span not
+/// started yet (a span is started the first time its context is needed) or
+/// one its filter hides. To switch the layer on from configuration, use
+/// `.boxed()` on both branches, or keep the layer and turn it off with a
+/// `filter_fn`.
+///
 /// ```
 /// use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer};
 /// use tracing_subscriber::layer::SubscriberExt as _;
