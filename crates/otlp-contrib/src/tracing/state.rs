@@ -157,7 +157,20 @@ impl SpanState {
                     exceptions,
                     ..
                 } = fields;
-                pending.attributes.extend(attributes);
+                // A field recorded again replaces its value: a span that is
+                // recorded in a loop before it starts (never entered, its
+                // context never asked for) keeps one attribute per key,
+                // not one per call.
+                for attribute in attributes {
+                    match pending
+                        .attributes
+                        .iter_mut()
+                        .find(|kept| kept.key == attribute.key)
+                    {
+                        Some(kept) => kept.value = attribute.value,
+                        None => pending.attributes.push(attribute),
+                    }
+                }
                 if let Some(name) = name {
                     pending.name = name;
                 }
@@ -243,4 +256,38 @@ fn start(tracer: &Tracer, pending: &mut Pending) -> otlp_sdk::Span {
         }
     }
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use otlp_core::AnyValue;
+
+    use super::*;
+
+    #[test]
+    fn a_field_recorded_again_before_start_replaces_its_value() {
+        let mut pending = Pending::unrecorded("job", None);
+        pending.attributes.push(KeyValue::new("queue", "default"));
+        let mut state = SpanState::pending(pending, false);
+        for done in 0..1_000_i64 {
+            let mut fields = SpanFields::with_capacity(1);
+            fields.attributes.push(KeyValue::new("done", done));
+            state.record(fields);
+        }
+        let Stage::Pending(pending) = &state.stage else {
+            panic!("recording does not start a span");
+        };
+        let kept: Vec<_> = pending
+            .attributes
+            .iter()
+            .map(|attribute| (attribute.key.to_string(), attribute.value.clone()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("queue".to_string(), AnyValue::from("default")),
+                ("done".to_string(), AnyValue::Int(999)),
+            ]
+        );
+    }
 }
