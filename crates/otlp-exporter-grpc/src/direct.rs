@@ -12,6 +12,12 @@
 //! then `grpc-status` in the headers or trailers, then the one response
 //! message) and handed to the same classification; an HTTP answer that is no
 //! gRPC answer keeps its `Retry-After`, which tonic's own path loses.
+//!
+//! The status is read here too, not by tonic's `Status::from_header_map`:
+//! that one panics on a `grpc-status-details-bin` that is no base64 and turns
+//! any status whose `grpc-message` is not UTF-8 into `UNKNOWN` (so a
+//! retryable `UNAVAILABLE` into a permanent failure); gRPC says a malformed
+//! message must never cost the status.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -78,7 +84,7 @@ pub(crate) async fn export(
         )));
     }
     // A trailers-only answer carries its status in the headers.
-    if let Some(status) = Status::from_header_map(&parts.headers) {
+    if let Some(status) = grpc_status(&parts.headers) {
         return match status.code() {
             Code::Ok => Ok(Bytes::new()),
             _ => Err(DirectError::Status(status)),
@@ -97,16 +103,61 @@ pub(crate) async fn export(
                 DirectError::Transport(error_chain(&*error))
             }
         })?;
-    let status = collected
-        .trailers()
-        .and_then(Status::from_header_map)
-        .ok_or_else(|| {
-            DirectError::InvalidResponse("the answer ended without a grpc-status".into())
-        })?;
+    let status = collected.trailers().and_then(grpc_status).ok_or_else(|| {
+        DirectError::InvalidResponse("the answer ended without a grpc-status".into())
+    })?;
     if status.code() != Code::Ok {
         return Err(DirectError::Status(status));
     }
     response_message(collected.to_bytes())
+}
+
+const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
+
+/// The gRPC status in `headers` (the trailers, or the headers of a
+/// trailers-only answer), if they carry one. A `grpc-status` that is no code
+/// is `UNKNOWN`, as tonic reads it; a `grpc-message` that is not
+/// percent-encoded UTF-8 is kept as far as it decodes (lossily), and status
+/// details that are not base64 are left out: neither changes the code.
+fn grpc_status(headers: &HeaderMap) -> Option<Status> {
+    let code = Code::from_bytes(headers.get("grpc-status")?.as_bytes());
+    let message = headers
+        .get("grpc-message")
+        .map(|value| percent_decoded(value.as_bytes()))
+        .unwrap_or_default();
+    let details = headers
+        .get(GRPC_STATUS_DETAILS)
+        .and_then(|value| {
+            let mut only = HeaderMap::new();
+            only.insert(GRPC_STATUS_DETAILS, value.clone());
+            MetadataMap::from_headers(only)
+                .get_bin(GRPC_STATUS_DETAILS)?
+                .to_bytes()
+                .ok()
+        })
+        .unwrap_or_default();
+    Some(Status::with_details(code, message, details))
+}
+
+/// A `grpc-message` value percent-decoded; a `%` not followed by two hex
+/// digits is kept as it is, and bytes that are not UTF-8 become U+FFFD.
+fn percent_decoded(value: &[u8]) -> String {
+    let hex = |byte: u8| char::from(byte).to_digit(16);
+    let mut decoded = Vec::with_capacity(value.len());
+    let mut rest = value;
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%'
+            && let [high, low, after @ ..] = tail
+            && let (Some(high), Some(low)) = (hex(*high), hex(*low))
+        {
+            decoded.push(((high << 4) | low) as u8);
+            rest = after;
+        } else {
+            decoded.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 fn build_request(
@@ -332,6 +383,40 @@ mod tests {
         assert!(response_message(Bytes::from_static(&[0, 0, 0])).is_err());
         assert!(response_message(Bytes::from_static(&[1, 0, 0, 0, 1, 8])).is_err());
         assert!(response_message(Bytes::from_static(&[0, 0, 0, 0, 9, 8])).is_err());
+    }
+
+    #[test]
+    fn status_headers_are_read_without_losing_the_code() {
+        let mut headers = HeaderMap::new();
+        assert!(grpc_status(&headers).is_none());
+        headers.insert("grpc-status", HeaderValue::from_static("14"));
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static("caf%C3%A9 %E2%9C 50%"),
+        );
+        headers.insert(
+            GRPC_STATUS_DETAILS,
+            HeaderValue::from_static("*not base64*"),
+        );
+        let status = grpc_status(&headers).unwrap();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "café \u{fffd} 50%");
+        assert!(status.details().is_empty());
+        let details = RpcStatus {
+            code: 8,
+            message: String::new(),
+            retry_delay: Some(Duration::from_secs(2)),
+        }
+        .encode();
+        let metadata = tonic::metadata::MetadataValue::from_bytes(&details);
+        headers.insert(
+            GRPC_STATUS_DETAILS,
+            HeaderValue::from_bytes(metadata.as_encoded_bytes()).unwrap(),
+        );
+        headers.insert("grpc-status", HeaderValue::from_static("x"));
+        let status = grpc_status(&headers).unwrap();
+        assert_eq!(status.code(), Code::Unknown);
+        assert_eq!(status.details(), &details[..]);
     }
 
     #[test]

@@ -332,3 +332,119 @@ impl hyper::body::Body for DataThenTrailers {
         std::task::Poll::Ready(frame.map(Ok))
     }
 }
+
+/// A `google.rpc.Status` whose details carry a `RetryInfo` delay.
+fn retry_info_status(code: i32, delay: Duration) -> String {
+    let details = otlp_core::response::RpcStatus {
+        code,
+        message: "slow down".into(),
+        retry_delay: Some(delay),
+    }
+    .encode();
+    base64_encode(&details)
+}
+
+/// Standard base64 without padding, as gRPC sends `-bin` metadata.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for chunk in bytes.chunks(3) {
+        let mut group = [0u8; 3];
+        group[..chunk.len()].copy_from_slice(chunk);
+        let bits = u32::from_be_bytes([0, group[0], group[1], group[2]]);
+        for index in 0..=chunk.len() {
+            text.push(ALPHABET[(bits >> (18 - 6 * index) & 63) as usize] as char);
+        }
+    }
+    text
+}
+
+/// A trailers-only error answer with these status headers.
+fn trailers_only(headers: Vec<(&'static str, String)>) -> Answer {
+    let mut answer = grpc_answer(None, None);
+    for (name, value) in headers {
+        answer
+            .headers_mut()
+            .insert(name, http::HeaderValue::from_str(&value).expect("value"));
+    }
+    answer
+}
+
+#[test]
+fn resource_exhausted_with_retry_info_is_retried_after_its_delay() {
+    for in_trailers in [false, true] {
+        let status = retry_info_status(8, Duration::from_millis(1500));
+        let (outcome, _) = export_to(move || {
+            let headers = vec![
+                ("grpc-status", "8".to_owned()),
+                ("grpc-message", "quota".to_owned()),
+                ("grpc-status-details-bin", status.clone()),
+            ];
+            if in_trailers {
+                let mut trailers = http::HeaderMap::new();
+                for (name, value) in headers {
+                    trailers.insert(name, http::HeaderValue::from_str(&value).unwrap());
+                }
+                grpc_answer(Some(frame(&[])), Some(trailers))
+            } else {
+                trailers_only(headers)
+            }
+        });
+        assert_eq!(
+            outcome,
+            ExportOutcome::Retryable {
+                error: ExportError::Server {
+                    status: "gRPC RESOURCE_EXHAUSTED".into(),
+                    message: "quota".into(),
+                },
+                throttle: Some(Duration::from_millis(1500)),
+            },
+            "in trailers: {in_trailers}"
+        );
+    }
+}
+
+/// A server (or a proxy rewriting its answers) sending status details that
+/// are no base64: the status code still decides, and the exporter does not panic.
+#[test]
+fn status_details_that_are_not_base64_are_ignored_not_a_panic() {
+    let (outcome, _) = export_to(|| {
+        trailers_only(vec![
+            ("grpc-status", "14".to_owned()),
+            ("grpc-message", "draining".to_owned()),
+            ("grpc-status-details-bin", "not*base64!".to_owned()),
+        ])
+    });
+    assert_eq!(
+        outcome,
+        ExportOutcome::Retryable {
+            error: ExportError::Server {
+                status: "gRPC UNAVAILABLE".into(),
+                message: "draining".into(),
+            },
+            throttle: None,
+        }
+    );
+}
+
+/// A `grpc-message` that is not percent-encoded UTF-8 (a proxy that cut it
+/// mid-character, a server in another charset) must not change the code:
+/// gRPC says never to throw the status away over its message.
+#[test]
+fn a_status_message_that_is_not_utf8_keeps_its_code() {
+    let (outcome, _) = export_to(|| {
+        trailers_only(vec![
+            ("grpc-status", "14".to_owned()),
+            ("grpc-message", "overloaded %E2%9C".to_owned()),
+        ])
+    });
+    let ExportOutcome::Retryable {
+        error: ExportError::Server { status, message },
+        throttle: None,
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(status, "gRPC UNAVAILABLE");
+    assert!(message.starts_with("overloaded"), "{message}");
+}
