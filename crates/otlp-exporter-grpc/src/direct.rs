@@ -17,7 +17,10 @@
 //! that one panics on a `grpc-status-details-bin` that is no base64 and turns
 //! any status whose `grpc-message` is not UTF-8 into `UNKNOWN` (so a
 //! retryable `UNAVAILABLE` into a permanent failure); gRPC says a malformed
-//! message must never cost the status.
+//! message must never cost the status. A response message compressed in the
+//! `grpc-encoding` the server names is decompressed: grpc-go servers (the
+//! Collector) answer in the request's compression whether or not the client
+//! offered it.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -35,6 +38,7 @@ use tonic::{Code, Status};
 use tower_service::Service;
 
 use otlp_core::response::RpcStatus;
+use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
 use otlp_sdk::config::Compression;
 
 use crate::MAX_RESPONSE_BYTES;
@@ -109,9 +113,10 @@ pub(crate) async fn export(
     if status.code() != Code::Ok {
         return Err(DirectError::Status(status));
     }
-    response_message(collected.to_bytes())
+    response_message(collected.to_bytes(), parts.headers.get(GRPC_ENCODING))
 }
 
+const GRPC_ENCODING: &str = "grpc-encoding";
 const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
 
 /// The gRPC status in `headers` (the trailers, or the headers of a
@@ -204,9 +209,11 @@ pub(crate) fn grpc_timeout(timeout: Duration) -> String {
     }
 }
 
-/// The one response message out of its gRPC framing (uncompressed: this call
-/// does not offer the server any compression).
-fn response_message(mut data: Bytes) -> Result<Bytes, DirectError> {
+/// The one response message out of its gRPC framing, decompressed if its
+/// flag says so, by the `grpc-encoding` the answer names (this call offers
+/// no compression, but grpc-go servers answer in the request's), within
+/// [`MAX_RESPONSE_BYTES`].
+fn response_message(mut data: Bytes, encoding: Option<&HeaderValue>) -> Result<Bytes, DirectError> {
     if data.is_empty() {
         return Ok(data);
     }
@@ -218,18 +225,35 @@ fn response_message(mut data: Bytes) -> Result<Bytes, DirectError> {
     }
     let compressed = data.get_u8();
     let length = data.get_u32() as usize;
-    if compressed != 0 {
-        return Err(DirectError::InvalidResponse(
-            "the response is compressed although no compression was offered".into(),
-        ));
-    }
     if length != data.len() {
         return Err(DirectError::InvalidResponse(format!(
             "the response message announces {length} bytes and carries {}",
             data.len()
         )));
     }
-    Ok(data)
+    if compressed == 0 {
+        return Ok(data);
+    }
+    let named = encoding.map(|value| value.to_str().unwrap_or("(not text)"));
+    let coding = match named.map(|name| ContentCoding::parse(Some(name))) {
+        Some(Some(coding)) if coding != ContentCoding::Identity => coding,
+        _ => {
+            return Err(DirectError::InvalidResponse(format!(
+                "the response is compressed, in a grpc-encoding not decoded here: {}",
+                named.unwrap_or("(none)")
+            )));
+        }
+    };
+    match decompress(coding, &data, MAX_RESPONSE_BYTES) {
+        Ok(Some(message)) => Ok(message.into()),
+        Ok(None) => Ok(data),
+        Err(DecompressError::TooLarge) => Err(DirectError::InvalidResponse(format!(
+            "the decompressed response is over the {MAX_RESPONSE_BYTES} byte cap"
+        ))),
+        Err(DecompressError::Corrupt(reason)) => Err(DirectError::InvalidResponse(format!(
+            "the compressed response is corrupt: {reason}"
+        ))),
+    }
 }
 
 /// The gRPC code for an HTTP status that came without a gRPC status
@@ -376,13 +400,38 @@ mod tests {
     fn response_framing_is_checked() {
         let framed = Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]);
         assert_eq!(
-            response_message(framed).ok(),
+            response_message(framed, None).ok(),
             Some(Bytes::from_static(&[8, 1]))
         );
-        assert_eq!(response_message(Bytes::new()).ok(), Some(Bytes::new()));
-        assert!(response_message(Bytes::from_static(&[0, 0, 0])).is_err());
-        assert!(response_message(Bytes::from_static(&[1, 0, 0, 0, 1, 8])).is_err());
-        assert!(response_message(Bytes::from_static(&[0, 0, 0, 0, 9, 8])).is_err());
+        assert_eq!(
+            response_message(Bytes::new(), None).ok(),
+            Some(Bytes::new())
+        );
+        assert!(response_message(Bytes::from_static(&[0, 0, 0]), None).is_err());
+        assert!(response_message(Bytes::from_static(&[0, 0, 0, 0, 9, 8]), None).is_err());
+        // Compressed: only in a grpc-encoding the answer names and this build decodes.
+        let flagged = Bytes::from_static(&[1, 0, 0, 0, 1, 8]);
+        assert!(response_message(flagged.clone(), None).is_err());
+        let identity = HeaderValue::from_static("identity");
+        assert!(response_message(flagged.clone(), Some(&identity)).is_err());
+        let snappy = HeaderValue::from_static("snappy");
+        assert!(response_message(flagged, Some(&snappy)).is_err());
+        #[cfg(feature = "gzip")]
+        {
+            let gzip = HeaderValue::from_static("gzip");
+            let bomb = compress(
+                Compression::Gzip,
+                Bytes::from(vec![0; MAX_RESPONSE_BYTES + 1]),
+            )
+            .unwrap();
+            let mut framed = vec![1];
+            framed.extend_from_slice(&(bomb.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&bomb);
+            assert!(matches!(
+                response_message(framed.into(), Some(&gzip)),
+                Err(DirectError::InvalidResponse(message)) if message.contains("cap")
+            ));
+        }
     }
 
     #[test]

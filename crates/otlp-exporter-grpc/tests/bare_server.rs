@@ -448,3 +448,46 @@ fn a_status_message_that_is_not_utf8_keeps_its_code() {
     assert_eq!(status, "gRPC UNAVAILABLE");
     assert!(message.starts_with("overloaded"), "{message}");
 }
+
+/// The Collector (grpc-go) answers in the compression of the request, whether
+/// or not the client offered it: a compressed partial success is still one.
+#[test]
+fn a_compressed_partial_success_is_read() {
+    let mut compressions = Vec::new();
+    if cfg!(feature = "gzip") {
+        compressions.push(Compression::Gzip);
+    }
+    if cfg!(feature = "zstd") {
+        compressions.push(Compression::Zstd);
+    }
+    for compression in compressions {
+        let response = otlp_core::response::encode_export_response(Some(&PartialSuccess {
+            rejected_spans: 1,
+            error_message: "too old".into(),
+        }));
+        let compressed = otlp_sdk::compression::compress(compression, &response)
+            .expect("compress")
+            .expect("compressed");
+        let mut message = BytesMut::new();
+        message.put_u8(1);
+        message.put_u32(u32::try_from(compressed.len()).unwrap());
+        message.put_slice(&compressed);
+        let message = message.freeze();
+        let (outcome, _) = export_compressed(compression, move || {
+            let mut answer = grpc_answer(Some(message.clone()), Some(status_headers("0", "")));
+            answer.headers_mut().insert(
+                "grpc-encoding",
+                http::HeaderValue::from_static(compression.as_str()),
+            );
+            answer
+        });
+        assert_eq!(
+            outcome,
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 1,
+                message: "too old".into()
+            },
+            "{compression:?}"
+        );
+    }
+}
