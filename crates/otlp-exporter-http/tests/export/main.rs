@@ -4,6 +4,7 @@
 mod compressed_response;
 mod delivery;
 mod metrics;
+mod misbehaving;
 mod plain;
 mod retry;
 mod support;

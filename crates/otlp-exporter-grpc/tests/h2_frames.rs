@@ -1,0 +1,312 @@
+//! HTTP/2 behaviour of servers and proxies in front of collectors, written
+//! frame by frame on loopback: streams refused with `RST_STREAM`
+//! (`REFUSED_STREAM`), `GOAWAY` before a stream is taken or after an answer
+//! (a server draining, `MaxConnectionAge`), and a server that accepts the
+//! connection but never speaks.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use otlp_exporter_grpc::GrpcExporter;
+use otlp_sdk::{ExportError, ExportOutcome, Exporter};
+use support::rich_spans;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the server does with the `n`th request stream (from 0, over all connections).
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    /// Answers gRPC OK with an empty response message.
+    Answer,
+    /// `RST_STREAM` `REFUSED_STREAM` as soon as the request headers arrive.
+    Refuse,
+    /// `GOAWAY` (last stream 0, `NO_ERROR`) as soon as the request headers
+    /// arrive; the connection stays open a while, then closes.
+    GoAwayBefore,
+    /// Answers OK, then `GOAWAY` (this stream the last, `NO_ERROR`), and
+    /// closes the connection a little later.
+    AnswerThenGoAway,
+    /// Never answers (the stream stays open).
+    Ignore,
+}
+
+struct Server {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    streams: Arc<AtomicUsize>,
+}
+
+/// A server acting `act(n)` on the `n`th request; `silent` servers accept
+/// connections and never write a byte.
+async fn server(act: fn(usize) -> Act, silent: bool) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let streams = Arc::new(AtomicUsize::new(0));
+    let (accepted, counted) = (connections.clone(), streams.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                if silent {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    drop(stream);
+                } else {
+                    let _ = serve(stream, act, &counted).await;
+                }
+            });
+        }
+    });
+    Server {
+        url,
+        connections,
+        streams,
+    }
+}
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(payload.len()).expect("fits").to_be_bytes();
+    let mut frame = vec![length[1], length[2], length[3], kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+const DATA: u8 = 0;
+const HEADERS: u8 = 1;
+const RST_STREAM: u8 = 3;
+const SETTINGS: u8 = 4;
+const PING: u8 = 6;
+const GOAWAY: u8 = 7;
+const END_STREAM: u8 = 1;
+const END_HEADERS: u8 = 4;
+const ACK: u8 = 1;
+const REFUSED_STREAM: u32 = 7;
+
+fn go_away(last_stream: u32) -> Vec<u8> {
+    let mut payload = last_stream.to_be_bytes().to_vec();
+    payload.extend_from_slice(&0u32.to_be_bytes());
+    frame(GOAWAY, 0, 0, &payload)
+}
+
+/// `:status: 200`, `content-type: application/grpc`; an empty message;
+/// trailers `grpc-status: 0`. HPACK without indexing or Huffman.
+fn ok_answer(stream: u32) -> Vec<u8> {
+    let mut head = vec![0x88, 0x0f, 0x10, 16];
+    head.extend_from_slice(b"application/grpc");
+    let mut trailers = vec![0x00, 11];
+    trailers.extend_from_slice(b"grpc-status");
+    trailers.extend_from_slice(&[1, b'0']);
+    let mut bytes = frame(HEADERS, END_HEADERS, stream, &head);
+    bytes.extend(frame(DATA, 0, stream, &[0, 0, 0, 0, 0]));
+    bytes.extend(frame(HEADERS, END_HEADERS | END_STREAM, stream, &trailers));
+    bytes
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    act: fn(usize) -> Act,
+    streams: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut preface = [0u8; 24];
+    stream.read_exact(&mut preface).await?;
+    stream.write_all(&frame(SETTINGS, 0, 0, &[])).await?;
+    let mut acts = std::collections::HashMap::new();
+    loop {
+        let mut header = [0u8; 9];
+        stream.read_exact(&mut header).await?;
+        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let (kind, flags) = (header[3], header[4]);
+        let id = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; length];
+        stream.read_exact(&mut payload).await?;
+        match kind {
+            SETTINGS if flags & ACK == 0 => stream.write_all(&frame(SETTINGS, ACK, 0, &[])).await?,
+            PING if flags & ACK == 0 => stream.write_all(&frame(PING, ACK, 0, &payload)).await?,
+            GOAWAY => return Ok(()),
+            HEADERS => {
+                let act = act(streams.fetch_add(1, Ordering::SeqCst));
+                match act {
+                    Act::Refuse => {
+                        stream
+                            .write_all(&frame(RST_STREAM, 0, id, &REFUSED_STREAM.to_be_bytes()))
+                            .await?;
+                    }
+                    Act::GoAwayBefore => {
+                        stream.write_all(&go_away(0)).await?;
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        return Ok(());
+                    }
+                    _ => {
+                        acts.insert(id, act);
+                    }
+                }
+            }
+            DATA if flags & END_STREAM != 0 => match acts.remove(&id) {
+                Some(Act::Answer) => stream.write_all(&ok_answer(id)).await?,
+                Some(Act::AnswerThenGoAway) => {
+                    stream.write_all(&ok_answer(id)).await?;
+                    stream.write_all(&go_away(id)).await?;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    return Ok(());
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+fn exporter(url: &str, timeout: Duration) -> GrpcExporter {
+    GrpcExporter::builder()
+        .endpoint(url)
+        .timeout(timeout)
+        .build()
+        .expect("exporter")
+}
+
+/// `times` exports one after the other on one runtime, against a server
+/// acting `act`; the outcomes and the server's counts.
+fn export_times(
+    act: fn(usize) -> Act,
+    silent: bool,
+    timeout: Duration,
+    times: usize,
+) -> (Vec<ExportOutcome>, usize, usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let server = server(act, silent).await;
+        let exporter = exporter(&server.url, timeout);
+        let mut outcomes = Vec::new();
+        for _ in 0..times {
+            outcomes.push(exporter.export(support::request(&rich_spans(2))).await);
+        }
+        exporter.shutdown().await;
+        (
+            outcomes,
+            server.connections.load(Ordering::SeqCst),
+            server.streams.load(Ordering::SeqCst),
+        )
+    })
+}
+
+fn is_retryable_transport(outcome: &ExportOutcome) -> bool {
+    matches!(
+        outcome,
+        ExportOutcome::Retryable {
+            error: ExportError::Transport(_),
+            throttle: None
+        }
+    )
+}
+
+#[test]
+fn the_frame_server_answers() {
+    let (outcomes, connections, _) =
+        export_times(|_| Act::Answer, false, Duration::from_secs(5), 3);
+    assert_eq!(outcomes, vec![ExportOutcome::Success; 3]);
+    assert_eq!(connections, 1);
+}
+
+#[test]
+fn a_refused_stream_is_retryable_and_the_next_attempt_delivers() {
+    let (outcomes, connections, streams) = export_times(
+        |n| if n == 0 { Act::Refuse } else { Act::Answer },
+        false,
+        Duration::from_secs(5),
+        2,
+    );
+    assert!(
+        is_retryable_transport(&outcomes[0]) || outcomes[0] == ExportOutcome::Success,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], ExportOutcome::Success);
+    assert_eq!(
+        connections, 1,
+        "a refused stream leaves the connection usable"
+    );
+    assert!(streams >= 2);
+}
+
+/// `GOAWAY` before the stream: the request was not taken, retryable. The
+/// channel may still hand the next request to the closing connection (tonic
+/// reports it "canceled", also retryable); delivery resumes on a new one.
+#[test]
+fn goaway_before_the_stream_is_retryable_and_the_next_exports_reconnect() {
+    let (outcomes, connections, _) = export_times(
+        |n| {
+            if n == 0 {
+                Act::GoAwayBefore
+            } else {
+                Act::Answer
+            }
+        },
+        false,
+        Duration::from_secs(5),
+        4,
+    );
+    assert!(is_retryable_transport(&outcomes[0]), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| *outcome == ExportOutcome::Success || is_retryable_transport(outcome)),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[3], ExportOutcome::Success, "{outcomes:?}");
+    assert_eq!(connections, 2);
+}
+
+#[test]
+fn goaway_after_each_answer_costs_no_export() {
+    let (outcomes, connections, _) =
+        export_times(|_| Act::AnswerThenGoAway, false, Duration::from_secs(5), 5);
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| *outcome == ExportOutcome::Success || is_retryable_transport(outcome)),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[0], ExportOutcome::Success);
+    // Every answer ended its connection: each success after the first took a new one.
+    let successes = outcomes
+        .iter()
+        .filter(|outcome| **outcome == ExportOutcome::Success)
+        .count();
+    assert!(connections >= successes, "{connections} < {successes}");
+}
+
+#[test]
+fn a_stream_never_answered_times_out() {
+    let timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let (outcomes, _, _) = export_times(|_| Act::Ignore, false, timeout, 1);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        outcomes,
+        vec![ExportOutcome::Retryable {
+            error: ExportError::Timeout(timeout),
+            throttle: None
+        }]
+    );
+}
+
+#[test]
+fn a_server_that_never_speaks_times_out() {
+    let timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let (outcomes, connections, _) = export_times(|_| Act::Answer, true, timeout, 1);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(connections, 1);
+    assert!(
+        matches!(&outcomes[0], ExportOutcome::Retryable { .. }),
+        "{outcomes:?}"
+    );
+}

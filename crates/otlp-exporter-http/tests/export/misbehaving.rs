@@ -1,0 +1,509 @@
+//! Servers that answer the way real collectors, proxies and load balancers
+//! sometimes do: chunked and close-delimited bodies, `Connection: close`,
+//! early 413s, headers or bodies that never end, silence. A bare HTTP/1.1
+//! server on loopback writes the raw bytes of each answer.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use otlp_core::encode::Encoding;
+use otlp_core::response::{PartialSuccess, RpcStatus, encode_export_response};
+use otlp_exporter_http::HttpExporter;
+use otlp_sdk::{ExportError, ExportOutcome, Exporter};
+
+use crate::support::{encode, rich_spans};
+
+/// What the server does with one request.
+#[derive(Clone)]
+enum Reply {
+    /// Writes these bytes, then keeps the connection open for the next request.
+    Raw(Vec<u8>),
+    /// Writes these bytes, then closes the connection.
+    RawThenClose(Vec<u8>),
+    /// Writes these bytes as soon as the request head is read, before the
+    /// body, then reads the body and keeps the connection.
+    Early(Vec<u8>),
+    /// Writes the first bytes, then the second forever (until the client goes).
+    Endless(Vec<u8>, Vec<u8>),
+    /// Says nothing, holds the connection.
+    Silence,
+    /// Closes the connection without answering.
+    Hangup,
+}
+
+struct Server {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+/// A server giving the `n`th request (from 0, over all connections) `reply(n)`.
+fn server(reply: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (accepted, answered) = (connections.clone(), requests.clone());
+    let reply = Arc::new(reply);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let (reply, answered) = (reply.clone(), answered.clone());
+            std::thread::spawn(move || serve(stream, &*reply, &answered));
+        }
+    });
+    Server {
+        url,
+        connections,
+        requests,
+    }
+}
+
+fn serve(stream: TcpStream, reply: &dyn Fn(usize) -> Reply, requests: &AtomicUsize) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("content-length");
+            }
+        }
+        let n = requests.fetch_add(1, Ordering::SeqCst);
+        let reply = reply(n);
+        if let Reply::Early(bytes) = &reply {
+            let _ = writer.write_all(bytes);
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        match reply {
+            Reply::Raw(bytes) => {
+                if writer.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+            Reply::RawThenClose(bytes) => {
+                let _ = writer.write_all(&bytes);
+                return;
+            }
+            Reply::Early(_) => {}
+            Reply::Endless(head, filler) => {
+                let _ = writer.write_all(&head);
+                while writer.write_all(&filler).is_ok() {}
+                return;
+            }
+            Reply::Silence => {
+                std::thread::sleep(Duration::from_secs(60));
+                return;
+            }
+            Reply::Hangup => return,
+        }
+    }
+}
+
+fn exporter(url: &str, timeout: Duration) -> HttpExporter {
+    HttpExporter::builder()
+        .endpoint(url)
+        .timeout(timeout)
+        .build()
+        .expect("exporter")
+}
+
+/// `times` exports, one after the other, on one runtime, with no pause.
+fn export_times(exporter: &HttpExporter, times: usize) -> Vec<ExportOutcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut outcomes = Vec::new();
+        for _ in 0..times {
+            outcomes.push(
+                exporter
+                    .export(encode(&rich_spans(2), Encoding::Protobuf))
+                    .await,
+            );
+        }
+        Exporter::shutdown(exporter).await;
+        outcomes
+    })
+}
+
+fn partial_success_body() -> Vec<u8> {
+    encode_export_response(Some(&PartialSuccess {
+        rejected_spans: 1,
+        error_message: "too old".into(),
+    }))
+}
+
+fn head(status: &str, headers: &str) -> Vec<u8> {
+    format!("HTTP/1.1 {status}\r\n{headers}\r\n").into_bytes()
+}
+
+fn with_body(mut head: Vec<u8>, body: &[u8]) -> Vec<u8> {
+    head.extend_from_slice(body);
+    head
+}
+
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(3) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+fn partial() -> ExportOutcome {
+    ExportOutcome::PartialSuccess {
+        rejected_spans: 1,
+        message: "too old".into(),
+    }
+}
+
+#[test]
+fn a_chunked_partial_success_is_read_and_the_connection_kept() {
+    let body = partial_success_body();
+    let server = server(move |_| {
+        Reply::Raw(with_body(
+            head(
+                "200 OK",
+                "content-type: application/x-protobuf\r\ntransfer-encoding: chunked\r\n",
+            ),
+            &chunked(&body),
+        ))
+    });
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 3);
+    assert_eq!(outcomes, vec![partial(), partial(), partial()]);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_close_delimited_body_is_read_and_the_next_export_reconnects() {
+    let body = partial_success_body();
+    let server = server(move |_| {
+        Reply::RawThenClose(with_body(
+            head("200 OK", "content-type: application/x-protobuf\r\n"),
+            &body,
+        ))
+    });
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 3);
+    assert_eq!(outcomes, vec![partial(), partial(), partial()]);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3, "each sent once");
+}
+
+#[test]
+fn connection_close_is_honoured_at_once() {
+    let server = server(|_| {
+        Reply::RawThenClose(head("200 OK", "content-length: 0\r\nconnection: close\r\n"))
+    });
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 4);
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| *outcome == ExportOutcome::Success),
+        "{outcomes:?}"
+    );
+    assert_eq!(server.connections.load(Ordering::SeqCst), 4);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn an_informational_answer_before_the_status_is_skipped() {
+    let server = server(|_| {
+        let mut bytes = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+        bytes.extend(head("200 OK", "content-length: 0\r\n"));
+        Reply::Raw(bytes)
+    });
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 2);
+    assert_eq!(
+        outcomes,
+        vec![ExportOutcome::Success, ExportOutcome::Success]
+    );
+}
+
+#[test]
+fn payload_too_large_is_permanent_even_when_answered_before_the_body() {
+    for early in [false, true] {
+        let answer = with_body(
+            head(
+                "413 Payload Too Large",
+                "content-type: text/plain\r\ncontent-length: 9\r\n",
+            ),
+            b"too large",
+        );
+        let server = server(move |_| {
+            if early {
+                Reply::Early(answer.clone())
+            } else {
+                Reply::Raw(answer.clone())
+            }
+        });
+        let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+        assert_eq!(
+            outcomes,
+            vec![ExportOutcome::Permanent {
+                error: ExportError::Server {
+                    status: "HTTP 413 Payload Too Large".into(),
+                    message: "too large".into(),
+                }
+            }],
+            "early: {early}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_request_carries_its_status_message_or_its_text() {
+    let status = RpcStatus {
+        code: 3,
+        message: "invalid span id".into(),
+        retry_delay: None,
+    }
+    .encode();
+    let answers = [
+        (
+            with_body(
+                head(
+                    "400 Bad Request",
+                    &format!(
+                        "content-type: application/x-protobuf\r\ncontent-length: {}\r\n",
+                        status.len()
+                    ),
+                ),
+                &status,
+            ),
+            "invalid span id",
+        ),
+        (
+            with_body(
+                head(
+                    "400 Bad Request",
+                    "content-type: text/plain; charset=utf-8\r\ncontent-length: 12\r\n",
+                ),
+                b"no such path",
+            ),
+            "no such path",
+        ),
+    ];
+    for (answer, expected) in answers {
+        let server = server(move |_| Reply::Raw(answer.clone()));
+        let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+        assert_eq!(
+            outcomes,
+            vec![ExportOutcome::Permanent {
+                error: ExportError::Server {
+                    status: "HTTP 400 Bad Request".into(),
+                    message: expected.into(),
+                }
+            }]
+        );
+    }
+}
+
+#[test]
+fn a_bodiless_5xx_is_retryable_however_it_ends() {
+    for (answer, close) in [
+        (
+            head("503 Service Unavailable", "content-length: 0\r\n"),
+            false,
+        ),
+        (head("502 Bad Gateway", "connection: close\r\n"), true),
+        (head("504 Gateway Timeout", ""), true),
+    ] {
+        let server = server(move |_| {
+            if close {
+                Reply::RawThenClose(answer.clone())
+            } else {
+                Reply::Raw(answer.clone())
+            }
+        });
+        let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+        assert!(
+            matches!(
+                &outcomes[0],
+                ExportOutcome::Retryable {
+                    error: ExportError::Server { .. },
+                    throttle: None
+                }
+            ),
+            "{outcomes:?}"
+        );
+    }
+}
+
+#[test]
+fn endless_headers_fail_the_attempt_quickly() {
+    let server = server(|_| {
+        Reply::Endless(
+            b"HTTP/1.1 200 OK\r\n".to_vec(),
+            b"x-filler: 0123456789abcdef0123456789abcdef\r\n".to_vec(),
+        )
+    });
+    let started = Instant::now();
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(10)), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(&outcomes[0], ExportOutcome::Retryable { .. }),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn an_endless_success_body_is_over_the_cap_not_read_forever() {
+    let mut chunk = b"4000\r\n".to_vec();
+    chunk.extend(vec![b'x'; 0x4000]);
+    chunk.extend(b"\r\n");
+    let server = server(move |_| {
+        Reply::Endless(
+            head("200 OK", "transfer-encoding: chunked\r\n"),
+            chunk.clone(),
+        )
+    });
+    let started = Instant::now();
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(10)), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            &outcomes[0],
+            ExportOutcome::Permanent {
+                error: ExportError::InvalidResponse(message)
+            } if message.contains("cap")
+        ),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn a_silent_server_fails_the_attempt_at_its_timeout() {
+    let server = server(|_| Reply::Silence);
+    let timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let outcomes = export_times(&exporter(&server.url, timeout), 1);
+    let took = started.elapsed();
+    assert!(took >= timeout && took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(
+        outcomes,
+        vec![ExportOutcome::Retryable {
+            error: ExportError::Timeout(timeout),
+            throttle: None
+        }]
+    );
+}
+
+#[test]
+fn a_hangup_without_an_answer_is_retryable() {
+    let server = server(|_| Reply::Hangup);
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+    assert!(
+        matches!(
+            &outcomes[0],
+            ExportOutcome::Retryable {
+                error: ExportError::Transport(_),
+                throttle: None
+            }
+        ),
+        "{outcomes:?}"
+    );
+}
+
+/// The server answers, then closes the kept-alive connection at once, without
+/// saying so (an idle timeout of zero): no export may fail for good.
+#[test]
+fn a_server_closing_kept_alive_connections_at_once_fails_nothing_for_good() {
+    let server = server(|_| Reply::RawThenClose(head("200 OK", "content-length: 0\r\n")));
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 20);
+    let permanent: Vec<_> = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, ExportOutcome::Permanent { .. }))
+        .collect();
+    assert!(permanent.is_empty(), "{permanent:?}");
+}
+
+/// Some proxies and servers write a `408` on a kept-alive connection they
+/// time out, then close it: that answer belongs to no request of ours.
+#[test]
+fn an_unsolicited_408_on_an_idle_connection_fails_nothing() {
+    let server = server(|_| {
+        let mut bytes = head("200 OK", "content-length: 0\r\n");
+        bytes.extend(head(
+            "408 Request Timeout",
+            "content-length: 0\r\nconnection: close\r\n",
+        ));
+        Reply::RawThenClose(bytes)
+    });
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 10);
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| *outcome == ExportOutcome::Success),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn a_redirect_loop_ends_permanently() {
+    let server = server(|_| {
+        Reply::Raw(head(
+            "307 Temporary Redirect",
+            "location: /v1/traces\r\ncontent-length: 0\r\n",
+        ))
+    });
+    let started = Instant::now();
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(
+        matches!(&outcomes[0], ExportOutcome::Permanent { .. }),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn a_truncated_success_body_is_a_warning() {
+    let server = server(|_| {
+        Reply::RawThenClose(with_body(
+            head(
+                "200 OK",
+                "content-type: application/x-protobuf\r\ncontent-length: 100\r\n",
+            ),
+            b"\x0a\x02",
+        ))
+    });
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+    assert!(
+        matches!(
+            &outcomes[0],
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 0,
+                ..
+            }
+        ),
+        "{outcomes:?}"
+    );
+}
