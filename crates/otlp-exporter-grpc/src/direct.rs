@@ -20,7 +20,11 @@
 //! message must never cost the status. A response message compressed in the
 //! `grpc-encoding` the server names is decompressed: grpc-go servers (the
 //! Collector) answer in the request's compression whether or not the client
-//! offered it.
+//! offered it. A request the server did not take (a refused stream, a stream
+//! above a draining server's `GOAWAY`, a request canceled on a closing
+//! connection) is sent again at once, at most twice, instead of waiting for
+//! the pipeline's backoff: a collector that ends connections on purpose
+//! (`MaxConnectionAge`) costs no export a second of delay.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -69,17 +73,25 @@ pub(crate) async fn export(
     message: Bytes,
     compression: Compression,
 ) -> Result<Bytes, DirectError> {
-    std::future::poll_fn(|context| channel.poll_ready(context))
-        .await
-        .map_err(DirectError::NotReady)?;
-    let request = build_request(metadata, timeout, path, message, compression);
-    let response = channel.call(request).await.map_err(|error| {
-        if has_in_chain::<tonic::TimeoutExpired>(&error) {
-            DirectError::TimedOut
-        } else {
-            DirectError::Transport(error_chain(&error))
+    let mut sent_again = 0;
+    let response = loop {
+        std::future::poll_fn(|context| channel.poll_ready(context))
+            .await
+            .map_err(DirectError::NotReady)?;
+        let request = build_request(metadata, timeout, path, message.clone(), compression);
+        match channel.call(request).await {
+            Ok(response) => break response,
+            // At once, twice at most: the pipeline's backoff is for a
+            // server in trouble, not for a connection that was closing. Twice,
+            // since the channel may hand the first resend to the closing
+            // connection too, before it notices and reconnects.
+            Err(error) if sent_again < 2 && not_taken(&error) => sent_again += 1,
+            Err(error) if has_in_chain::<tonic::TimeoutExpired>(&error) => {
+                return Err(DirectError::TimedOut);
+            }
+            Err(error) => return Err(DirectError::Transport(error_chain(&error))),
         }
-    })?;
+    };
     let (parts, body) = response.into_parts();
     if parts.status != StatusCode::OK {
         return Err(DirectError::Status(status_of_http_answer(
@@ -114,6 +126,32 @@ pub(crate) async fn export(
         return Err(DirectError::Status(status));
     }
     response_message(collected.to_bytes(), parts.headers.get(GRPC_ENCODING))
+}
+
+/// Whether a call failed before the server took the request, so that
+/// sending it again on the channel (which reconnects) does no work twice
+/// that a retry later would not do too: the stream was refused
+/// (`REFUSED_STREAM`: no application logic ran), it was above the last
+/// stream of the server's graceful `GOAWAY` (`NO_ERROR`: a server draining,
+/// `MaxConnectionAge`), or the request was canceled while it waited for a
+/// connection that was closing.
+fn not_taken(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(h2) = error.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || (h2.is_go_away()
+                    && h2.is_remote()
+                    && h2.reason() == Some(h2::Reason::NO_ERROR));
+        }
+        if let Some(hyper) = error.downcast_ref::<hyper::Error>()
+            && hyper.is_canceled()
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 const GRPC_ENCODING: &str = "grpc-encoding";
