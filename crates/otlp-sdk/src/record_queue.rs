@@ -219,10 +219,30 @@ impl Block {
 #[derive(Default)]
 struct Slot {
     block: AtomicCell<Option<Box<Block>>>,
-    /// Set while the thread writes a record (its block out of the slot), so
-    /// that shutdown can wait for a writer that was preempted mid-record
-    /// instead of missing its block.
-    writing: AtomicBool,
+    /// Odd while the thread writes a record (its block out of the slot),
+    /// even otherwise, so that shutdown can wait for a writer that was
+    /// preempted mid-record instead of missing its block. A count rather than
+    /// a flag: two looks at it that agree mean no write began or ended in
+    /// between (see [`RecordQueue::steal_all_blocks`]). Written only by the
+    /// slot's thread.
+    writes: AtomicU64,
+}
+
+impl Slot {
+    /// Announces a write, before the block is taken out: a loop whose swap
+    /// finds the slot empty after that take sees the count odd (the take's
+    /// release orders this store before it). Returns the count to end with.
+    fn begin_write(&self) -> u64 {
+        let writes = self.writes.load(Ordering::Relaxed) + 1;
+        self.writes.store(writes, Ordering::Relaxed);
+        writes
+    }
+
+    /// Ends the write begun with `writes`, once the block is back in the
+    /// slot or handed over.
+    fn end_write(&self, writes: u64) {
+        self.writes.store(writes + 1, Ordering::Release);
+    }
 }
 
 impl std::fmt::Debug for Slot {
@@ -446,11 +466,9 @@ impl RecordQueue {
             },
         };
         let slot = &entry.slot;
-        // Ordered before the take by the take's release: a loop whose swap
-        // finds the slot empty after this sees the flag.
-        slot.writing.store(true, Ordering::Relaxed);
+        let writes = slot.begin_write();
         let push = self.write_record(slot, scratch, record, group, overhead);
-        slot.writing.store(false, Ordering::Release);
+        slot.end_write(writes);
         push
     }
 
@@ -750,15 +768,17 @@ impl RecordQueue {
     }
 
     /// Hands every thread's partly filled block to the loop, waiting (until
-    /// `deadline`) for threads caught writing a record: at shutdown, and
-    /// before each cut under `FsyncPolicy::EveryBatch`, so that records
+    /// `deadline`) for threads caught writing a record: when a flush or
+    /// shutdown begins, at the end of shutdown, and before each cut under
+    /// `FsyncPolicy::EveryBatch`, so that records
     /// handed over before it began are not left in a block a preempted
     /// thread held at the moment of a plain steal.
     ///
     /// A block found in a slot holds only whole records (a writer takes it
     /// out first and puts it back when done), so taking it ends the wait
-    /// for that slot; an empty slot whose flag is up has its block out with
-    /// a writer, who puts it back (or hands it over) when the record is in.
+    /// for that slot; an empty slot whose write count is odd has its block
+    /// out with a writer, who puts it back (or hands it over) when the
+    /// record is in; it is looked at again once the count is even.
     pub(crate) fn steal_all_blocks(&self, deadline: Instant) {
         let mut slots = lock(&self.slots);
         let Some(slots) = slots.as_mut() else {
@@ -770,7 +790,23 @@ impl RecordQueue {
                     let _ = self.hand_over(block);
                     break;
                 }
-                if !slot.writing.load(Ordering::Acquire) || Instant::now() >= deadline {
+                // The slot is empty: its thread is writing a record with the
+                // block out, or it has no block (it handed it over).
+                let writes = slot.writes.load(Ordering::Acquire);
+                if writes % 2 == 0 {
+                    // Not writing now: a write that ended since the take
+                    // above put its block back. Look once more; still empty
+                    // and no write begun since (the same count), the thread
+                    // has no block. Otherwise a write began again: wait.
+                    if let Some(block) = slot.block.take() {
+                        let _ = self.hand_over(block);
+                        break;
+                    }
+                    if slot.writes.load(Ordering::Acquire) == writes {
+                        break;
+                    }
+                }
+                if Instant::now() >= deadline {
                     break;
                 }
                 std::thread::yield_now();
@@ -1117,6 +1153,56 @@ mod tests {
         assert_eq!(queue.close(), 4);
         assert_eq!(queue.push(&span("s", "")), Push::Closed(1));
         assert_eq!(queue.used_bytes(), 0);
+    }
+
+    #[test]
+    fn a_steal_waiting_for_a_writer_takes_the_block_it_puts_back() {
+        // A writer holds its block (a record in it) while `steal_all_blocks`
+        // waits for it, then puts it back and ends its write, as
+        // `push_local` does. The steal must take that block however the two
+        // interleave: the record was queued before the steal began.
+        let queue = Arc::new(RecordQueue::new(1 << 20, None, usize::MAX, 1));
+        let mut batch = Batch::default();
+        let rounds = 10_000;
+        let mut missed = 0;
+        for round in 0..rounds {
+            assert_eq!(queue.push(&span("s", "")), Push::Queued);
+            let slot = LOCAL.with(|local| {
+                let local = local.borrow();
+                let entry = local.slots.iter().find(|e| e.queue == queue.id).unwrap();
+                Arc::clone(&entry.slot)
+            });
+            // What `push_local` does before writing the next record.
+            let writes = slot.begin_write();
+            let held = slot.block.take();
+            assert!(held.is_some());
+            let started = Arc::new(std::sync::Barrier::new(2));
+            let stealer = {
+                let queue = Arc::clone(&queue);
+                let started = Arc::clone(&started);
+                std::thread::spawn(move || {
+                    started.wait();
+                    queue.steal_all_blocks(Instant::now() + std::time::Duration::from_secs(30));
+                })
+            };
+            started.wait();
+            for _ in 0..(round % 200) * 20 {
+                std::hint::spin_loop();
+            }
+            // What `push_local` does once the record is in.
+            assert!(slot.block.swap(held).is_none());
+            slot.end_write(writes);
+            stealer.join().unwrap();
+            if queue.handed_records() == 0 {
+                missed += 1;
+                queue.steal_partial_blocks();
+            }
+            assert_eq!(drain(&queue, &mut batch).len(), 1);
+        }
+        assert_eq!(
+            missed, 0,
+            "the steal left the block in its slot in {missed} of {rounds} rounds"
+        );
     }
 
     #[test]
