@@ -212,9 +212,19 @@ impl<E: Exporter> ExportLoop<E> {
                 Command::Flush { reply, deadline } => (reply, deadline, false),
                 Command::Shutdown { reply, deadline } => (reply, deadline, true),
             };
+            // Leave time to settle accounts and answer before the caller's
+            // deadline, even on a loaded machine where this thread runs a
+            // few milliseconds late: a tenth of the time, at most 50 ms
+            // (a twentieth, at most 20 ms, was once too little for a
+            // 200 ms shutdown while every test of a binary ran at once).
+            let deadline = deadline
+                - (deadline.saturating_duration_since(Instant::now()) / 10)
+                    .min(Duration::from_millis(50));
             // Every span that ended before the command is in a handed
-            // block once the partly filled ones are handed over.
-            self.shared.queue.steal_partial_blocks();
+            // block once the partly filled ones are handed over, including
+            // the block of a thread caught writing its next span (taken out
+            // of its slot then): that one is waited for.
+            self.shared.queue.steal_all_blocks(deadline);
             let taken = self.shared.stats.taken.load(Ordering::Acquire);
             let target_taken = taken + self.shared.queue.handed_records() as u64;
             let first_seq = self
@@ -230,14 +240,7 @@ impl<E: Exporter> ExportLoop<E> {
             let nothing_to_wait_for = target_taken <= taken && last_seq.is_none();
             self.flushes.push(PendingFlush {
                 reply,
-                // Leave time to settle accounts and answer before the caller's
-                // deadline, even on a loaded machine where this thread runs a
-                // few milliseconds late: a tenth of the time, at most 50 ms
-                // (a twentieth, at most 20 ms, was once too little for a
-                // 200 ms shutdown while every test of a binary ran at once).
-                deadline: deadline
-                    - (deadline.saturating_duration_since(Instant::now()) / 10)
-                        .min(Duration::from_millis(50)),
+                deadline,
                 target_taken,
                 first_seq,
                 last_seq: if nothing_to_wait_for {

@@ -1024,3 +1024,91 @@ fn a_quiet_threads_span_leaves_within_the_scheduled_delay_while_others_keep_batc
     );
     assert_final(&processor.stats());
 }
+
+/// Remembers whether a request carried `marker` (set by the test).
+struct MarkerWatch {
+    marker: Arc<std::sync::Mutex<Vec<u8>>>,
+    seen: Arc<AtomicBool>,
+}
+
+impl Exporter for MarkerWatch {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        let marker = self.marker.lock().unwrap().clone();
+        if !marker.is_empty() && request.body.windows(marker.len()).any(|w| w == marker) {
+            self.seen.store(true, Ordering::SeqCst);
+        }
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn force_flush_exports_a_span_ended_before_it_while_its_thread_writes_the_next() {
+    // A thread ends a span, then keeps ending more; a flush called after the
+    // first `on_end` returned must export it, even when the flush finds the
+    // thread's block out of its slot (the thread writing its next span).
+    let marker = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::new(AtomicBool::new(false));
+    let processor = BatchSpanProcessor::builder(MarkerWatch {
+        marker: marker.clone(),
+        seen: seen.clone(),
+    })
+    .with_batch_config(BatchConfig {
+        max_export_batch_size: 4096,
+        scheduled_delay: Duration::from_secs(600),
+        ..BatchConfig::default()
+    })
+    .build()
+    .unwrap();
+    let rounds = 200;
+    let mut missed = 0;
+    for round in 0..rounds {
+        let name = format!("the span ended before flush, round {round:04}");
+        *marker.lock().unwrap() = name.clone().into_bytes();
+        seen.store(false, Ordering::SeqCst);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ended, has_ended) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let processor = processor.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                processor.on_end(SpanData::builder(name).build());
+                ended.send(()).unwrap();
+                // Small, but slow to encode (each level's length is
+                // computed in turn): the thread spends most of its time
+                // writing a span, its block out of its slot.
+                let mut nested = otlp_core::AnyValue::Int(1);
+                for _ in 0..48 {
+                    nested = otlp_core::AnyValue::Array(Arc::from(vec![nested]));
+                }
+                let filler = SpanData::builder("filler")
+                    .attribute(KeyValue::new("nested", nested))
+                    .build();
+                for _ in 0..20_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    processor.on_end(filler.clone());
+                }
+            })
+        };
+        has_ended.recv().unwrap();
+        let flushed = processor.force_flush(Duration::from_secs(30));
+        let exported = seen.load(Ordering::SeqCst);
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert!(flushed.is_ok(), "{flushed:?}");
+        if !exported {
+            missed += 1;
+        }
+    }
+    processor.shutdown(Duration::from_secs(30)).unwrap();
+    assert_final(&processor.stats());
+    assert_eq!(
+        missed, 0,
+        "the flush missed the span in {missed} of {rounds} rounds"
+    );
+}
