@@ -729,10 +729,18 @@ impl<E: Exporter> ExportLoop<E> {
         // Give the exporter what is left of the deadline to release resources.
         let remaining = flush.deadline.saturating_duration_since(Instant::now());
         let exporter = self.exporter.clone();
-        let _ = self
-            .runtime
-            .runtime()
-            .block_on(async move { tokio::time::timeout(remaining, exporter.shutdown()).await });
+        // An exporter whose shutdown panics must not take the loop down
+        // before it answers (the caller would hear a timeout instead).
+        let released = self.runtime.runtime().block_on(async move {
+            let release = CatchPanic(Box::pin(async move { exporter.shutdown().await }));
+            tokio::time::timeout(remaining, release).await
+        });
+        if let Ok(Err(panic)) = released {
+            self.shared.stats.record_error(format!(
+                "the exporter panicked at shutdown: {}",
+                panic_message(panic.as_ref())
+            ));
+        }
         let result = if pending > 0 && persisted < pending {
             Err(PipelineError::Timeout {
                 pending,

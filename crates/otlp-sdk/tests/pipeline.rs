@@ -1112,3 +1112,42 @@ fn force_flush_exports_a_span_ended_before_it_while_its_thread_writes_the_next()
         "the flush missed the span in {missed} of {rounds} rounds"
     );
 }
+
+/// Accepts everything; panics when told to shut down.
+struct PanicsAtShutdown;
+
+impl Exporter for PanicsAtShutdown {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Success
+    }
+
+    async fn shutdown(&self) {
+        panic!("the exporter's own bug at shutdown");
+    }
+}
+
+#[test]
+fn an_exporter_that_panics_at_shutdown_still_gets_its_answer_from_shutdown() {
+    let processor = BatchSpanProcessor::builder(PanicsAtShutdown)
+        .build()
+        .unwrap();
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    let result = processor.shutdown(Duration::from_secs(30));
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!(stats.exported, 100, "{stats:#?}");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .is_some_and(|error| error.contains("panicked")),
+        "{stats:#?}"
+    );
+}
