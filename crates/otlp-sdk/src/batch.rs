@@ -160,21 +160,27 @@ impl Batch {
     }
 
     /// Records popped from the queue and not taken yet (discarded when the
-    /// queue closes); they leave the batch.
+    /// queue closes); they leave the batch, and their budget goes back to
+    /// the queue as if taken.
     pub(crate) fn drop_unread(&mut self, queue: &RecordQueue) -> u64 {
         let mut unread = 0;
+        let mut unread_bytes = 0;
         while let Some(block) = self.blocks.get(self.read_block) {
             let mut offset = self.read_offset;
-            while let Some((_, _, next)) = block.record_at(offset) {
+            while let Some((_, bytes, next)) = block.record_at(offset) {
                 unread += 1;
+                unread_bytes += HEADER + bytes.len();
                 offset = next;
             }
             self.read_block += 1;
             self.read_offset = 0;
         }
+        if unread > 0 {
+            queue.note_taken(unread, unread_bytes);
+        }
         self.entries.clear();
         self.release_read_blocks(queue);
-        unread
+        unread as u64
     }
 
     /// Ends the batch once its requests are written: blocks read to the end

@@ -1151,3 +1151,29 @@ fn an_exporter_that_panics_at_shutdown_still_gets_its_answer_from_shutdown() {
         "{stats:#?}"
     );
 }
+
+#[test]
+fn spans_dropped_at_the_shutdown_deadline_give_their_bytes_back() {
+    // One export hangs with the only permit; the rest of the block it was
+    // cut from, and the blocks behind it, are still queued at the deadline.
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Hang))
+        .with_batch_config(BatchConfig {
+            max_concurrent_exports: 1,
+            ..batch(100_000, 10, 1)
+        })
+        .build()
+        .unwrap();
+    for i in 0..1_000 {
+        processor.on_end(span(i));
+    }
+    let _ = processor.force_flush(Duration::from_millis(200));
+    let result = processor.shutdown(Duration::from_millis(300));
+    assert!(
+        matches!(result, Err(PipelineError::Timeout { .. })),
+        "{result:?}"
+    );
+    wait_until_settled(&processor);
+    let stats = processor.stats();
+    assert!(stats.dropped_shutdown > 0, "{stats:#?}");
+    assert_eq!(stats.queued_bytes, 0, "nothing is queued: {stats:#?}");
+}
