@@ -233,7 +233,9 @@ impl Slot {
     /// finds the slot empty after that take sees the count odd (the take's
     /// release orders this store before it). Returns the count to end with.
     fn begin_write(&self) -> u64 {
-        let writes = self.writes.load(Ordering::Relaxed) + 1;
+        // The next odd count, even after a write that never ended (unwound
+        // by a panic): the count heals at the next write.
+        let writes = (self.writes.load(Ordering::Relaxed) + 1) | 1;
         self.writes.store(writes, Ordering::Relaxed);
         writes
     }
