@@ -86,6 +86,9 @@ const CACHE_LINE: usize = 64;
 
 /// Capacity of a block for the default budget.
 const BLOCK_BYTES: usize = 64 * 1024;
+
+/// The most records of a count cap one block sets aside.
+const MAX_RECORDS_PER_BLOCK: usize = 1024;
 /// A block is handed over once less than this is left in it.
 const ROOM_TO_KEEP_FILLING: usize = 512;
 /// A record is encoded straight into its block when the block's memory has
@@ -261,7 +264,9 @@ struct Budget {
     /// `usize::MAX` when the count is not capped.
     max_records: usize,
     records: AtomicUsize,
-    records_per_block: usize,
+    /// The threads that feed the queue (their slots, as last counted): a
+    /// block's share of the count cap shrinks as they grow in number.
+    threads: AtomicUsize,
 }
 
 impl Budget {
@@ -275,7 +280,18 @@ impl Budget {
         if self.max_records == usize::MAX {
             return Some(usize::MAX);
         }
-        reserve(&self.records, self.max_records, 1, self.records_per_block)
+        let share = (self.max_records / self.shares()).clamp(1, MAX_RECORDS_PER_BLOCK);
+        reserve(&self.records, self.max_records, 1, share)
+    }
+
+    /// Into how many shares a block's reservation divides the count cap: a
+    /// sixty-fourth, less once more than 32 threads feed the queue, so that
+    /// the blocks they are filling, mostly empty, never set aside more than
+    /// half of it. With a sixteenth, 16 threads that had each begun a block
+    /// left no room for the records of a seventeenth: they were dropped as
+    /// queue-full while the queue held a few.
+    fn shares(&self) -> usize {
+        (2 * self.threads.load(Ordering::Relaxed)).max(64)
     }
 
     fn release(&self, bytes: usize, records: usize) {
@@ -403,7 +419,7 @@ impl RecordQueue {
                 bytes: AtomicUsize::new(0),
                 max_records,
                 records: AtomicUsize::new(0),
-                records_per_block: (max_records / 16).clamp(1, 1024),
+                threads: AtomicUsize::new(0),
             },
             block_bytes,
             max_spare_blocks: (max_bytes / SPARE_SHARE / block_bytes).max(MIN_SPARE_BLOCKS),
@@ -593,7 +609,12 @@ impl RecordQueue {
         // Slots of queues that are gone are forgotten here.
         local.retain(|entry| Arc::strong_count(&entry.slot) > 1);
         let slot = Arc::new(Slot::default());
-        lock(&self.slots).as_mut()?.push(Arc::clone(&slot));
+        {
+            let mut slots = lock(&self.slots);
+            let slots = slots.as_mut()?;
+            slots.push(Arc::clone(&slot));
+            self.budget.threads.store(slots.len(), Ordering::Relaxed);
+        }
         local.push(LocalSlot {
             queue: self.id,
             slot,
@@ -767,6 +788,7 @@ impl RecordQueue {
             }
             alive
         });
+        self.budget.threads.store(slots.len(), Ordering::Relaxed);
     }
 
     /// Hands every thread's partly filled block to the loop, waiting (until

@@ -1177,3 +1177,39 @@ fn spans_dropped_at_the_shutdown_deadline_give_their_bytes_back() {
     assert!(stats.dropped_shutdown > 0, "{stats:#?}");
     assert_eq!(stats.queued_bytes, 0, "nothing is queued: {stats:#?}");
 }
+
+/// With a count cap (`OTEL_BSP_MAX_QUEUE_SIZE`), each producing thread's open
+/// block sets aside a share of it. Many threads, each with a block it has
+/// barely begun, must not set aside the whole cap: a record is dropped as
+/// queue-full only when the queue holds the cap's worth. Here 32 threads
+/// make 128 spans against a cap of 320; the loop sleeps (no batch is due).
+#[test]
+fn many_threads_with_open_blocks_do_not_use_up_a_count_cap() {
+    let threads = 32;
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+        .with_batch_config(BatchConfig {
+            full_policy: FullPolicy::Drop,
+            ..batch(320, 256, 60_000)
+        })
+        .build()
+        .unwrap();
+    let round = std::sync::Barrier::new(threads);
+    std::thread::scope(|scope| {
+        for t in 0..threads as u64 {
+            let (processor, round) = (&processor, &round);
+            scope.spawn(move || {
+                for i in 0..4 {
+                    processor.on_end(span(t * 100 + i));
+                    round.wait();
+                }
+            });
+        }
+    });
+    let stats = processor.stats();
+    assert_eq!(stats.dropped_queue_full, 0, "{stats:#?}");
+    assert_eq!(stats.queued, 128, "{stats:#?}");
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!(stats.exported, 128);
+}
