@@ -34,7 +34,7 @@ pub(crate) const INLINE_MAX: usize = Str::INLINE_CAPACITY;
 /// | `SystemTime` | nanoseconds since the Unix epoch (0 before it) |
 /// | `parent_span_id` | `None` when `SpanId::INVALID` |
 /// | trace flags and `parent_span_is_remote` | [`SpanFlags`] (bits 0-7, `0x100` always, `0x200` when remote) |
-/// | `TraceState` | [`TraceState`] from its header; an entry `otlp_core` finds invalid empties it (W3C: discard a malformed `tracestate`) |
+/// | `TraceState` | [`TraceState`] from its header; members W3C Trace Context does not allow (`opentelemetry` accepts some: empty or non-ASCII values, keys starting with a digit) are skipped, the others kept (`opentelemetry-otlp` sends the header unchanged) |
 /// | links | the linked context's ids, state, flags and remoteness, attributes, dropped count |
 /// | dropped counts of attributes, events, links, event and link attributes | the same |
 /// | status, kind | the same variants |
