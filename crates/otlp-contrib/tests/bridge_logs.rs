@@ -633,3 +633,114 @@ fn records_of_the_pipelines_own_threads_are_not_taken_over_grpc() {
 fn records_of_the_pipelines_own_threads_are_not_taken_over_http() {
     records_of_the_pipelines_own_threads_are_not_taken(Transport::Http);
 }
+
+/// Emits records at the edges: no body, no severity, no timestamp; a trace
+/// context without flags; a record with an owned target; empty and nested
+/// values; repeated keys.
+fn emit_edge_records(loggers: &SdkLoggerProvider) -> u64 {
+    let logger = loggers.logger_with_scope(
+        InstrumentationScope::builder("edges")
+            .with_version("0.1.0")
+            .with_schema_url("https://opentelemetry.io/schemas/1.29.0")
+            .build(),
+    );
+    let blank = logger.create_log_record();
+    logger.emit(blank);
+
+    let mut no_flags = logger.create_log_record();
+    no_flags.set_body(AnyValue::from("no flags"));
+    no_flags.set_trace_context(TraceId::from(7), SpanId::from(8), None);
+    no_flags.set_severity_number(Severity::Trace);
+    logger.emit(no_flags);
+
+    let mut unsampled = logger.create_log_record();
+    unsampled.set_body(AnyValue::from("unsampled"));
+    unsampled.set_trace_context(
+        TraceId::from(7),
+        SpanId::from(9),
+        Some(TraceFlags::NOT_SAMPLED),
+    );
+    unsampled.set_severity_number(Severity::Debug4);
+    unsampled.set_target(String::from("owned::target"));
+    logger.emit(unsampled);
+
+    let mut values = logger.create_log_record();
+    values.set_body(AnyValue::ListAny(Box::new(vec![
+        AnyValue::ListAny(Box::new(vec![])),
+        AnyValue::Map(Box::new(std::collections::HashMap::new())),
+        AnyValue::Bytes(Box::new(vec![])),
+        AnyValue::Bytes(Box::new(vec![0, 255, 7, 1, 62, 63])),
+        AnyValue::String("".into()),
+        AnyValue::Double(-0.0),
+        AnyValue::Int(i64::MIN),
+    ])));
+    values.add_attribute("dup", 1);
+    values.add_attribute("dup", "two");
+    values.add_attribute("", AnyValue::Boolean(false));
+    values.add_attribute(
+        "escapes \"\\\n",
+        "quote \" backslash \\ nul \u{0} \u{2028} caf\u{e9} \u{1f600}",
+    );
+    values.set_severity_text("sev");
+    values.set_severity_number(Severity::Warn3);
+    values.set_timestamp(std::time::UNIX_EPOCH - Duration::from_secs(1));
+    logger.emit(values);
+    4
+}
+
+fn edge_records_arrive_as_opentelemetry_proto_converts_them(
+    receiver: &Receiver,
+    transport: Box<dyn DynExporter>,
+    ours: bool,
+) {
+    let reference = Reference::default();
+    let mut builder = SdkLoggerProvider::builder()
+        .with_resource(resource())
+        .with_log_processor(reference.clone());
+    builder = if ours {
+        let pipeline = BatchLogProcessor::builder(transport)
+            .build()
+            .expect("the log pipeline starts");
+        builder.with_log_processor(OtlpLogProcessor::new(pipeline))
+    } else {
+        builder.with_batch_exporter(
+            SdkLogExporter::builder(transport)
+                .build()
+                .expect("the adapter builds"),
+        )
+    };
+    let loggers = builder.build();
+    let count = emit_edge_records(&loggers);
+    loggers.shutdown_with_timeout(PATIENCE).expect("shuts down");
+    let delivered = received(receiver, count);
+    assert_same(&delivered, &reference.expected(&resource()));
+}
+
+#[test]
+fn edge_records_arrive_as_opentelemetry_proto_converts_them_processor_grpc() {
+    let receiver = receiver();
+    let transport = log_exporter(&receiver, Transport::Grpc);
+    edge_records_arrive_as_opentelemetry_proto_converts_them(&receiver, transport, true);
+}
+
+#[test]
+fn edge_records_arrive_as_opentelemetry_proto_converts_them_exporter_http() {
+    let receiver = receiver();
+    let transport = log_exporter(&receiver, Transport::Http);
+    edge_records_arrive_as_opentelemetry_proto_converts_them(&receiver, transport, false);
+}
+
+#[test]
+fn edge_records_arrive_as_opentelemetry_proto_converts_them_exporter_http_json() {
+    let receiver = receiver();
+    let transport = Box::new(
+        HttpExporter::builder()
+            .endpoint(receiver.http_endpoint().expect("HTTP listener"))
+            .signal(Signal::Logs)
+            .encoding(Encoding::Json)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a valid HTTP exporter"),
+    );
+    edge_records_arrive_as_opentelemetry_proto_converts_them(&receiver, transport, false);
+}

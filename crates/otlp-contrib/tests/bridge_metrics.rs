@@ -685,3 +685,80 @@ fn from_config_takes_the_metrics_section_and_temporality() {
     );
     setup.provider.shutdown().expect("shut down");
 }
+
+/// Shapes at the edges — an explicit histogram without bounds, exponential
+/// histograms of zeros only and of negative values (rescaled to fit four
+/// buckets), zero sums, an unnamed scope, an empty attribute key and
+/// non-ASCII text — arrive as `opentelemetry-proto` converts them.
+fn edge_metrics_arrive_as_opentelemetry_proto_converts_them(kind: Transport) {
+    let receiver = receiver();
+    let exporter = Arc::new(
+        SdkMetricExporter::builder(transport(&receiver, kind, Signal::Metrics))
+            .build()
+            .expect("a metrics transport"),
+    );
+    let reference = Arc::new(Mutex::new(Vec::new()));
+    let reader = PeriodicReader::builder(Tee {
+        exporter: Arc::clone(&exporter),
+        reference: Arc::clone(&reference),
+    })
+    .with_interval(Duration::from_secs(3600))
+    .build();
+    let provider = SdkMeterProvider::builder()
+        .with_resource(Resource::builder_empty().build())
+        .with_view(|instrument: &Instrument| match instrument.name() {
+            "no.bounds" => Stream::builder()
+                .with_aggregation(Aggregation::ExplicitBucketHistogram {
+                    boundaries: vec![],
+                    record_min_max: true,
+                })
+                .build()
+                .ok(),
+            name if name.starts_with("exp.") => Stream::builder()
+                .with_aggregation(Aggregation::Base2ExponentialHistogram {
+                    max_size: 4,
+                    max_scale: 20,
+                    record_min_max: true,
+                })
+                .build()
+                .ok(),
+            _ => None,
+        })
+        .with_reader(reader)
+        .build();
+    let meter = provider.meter("");
+    meter.f64_histogram("no.bounds").build().record(3.0, &[]);
+    meter.f64_histogram("exp.zeros").build().record(0.0, &[]);
+    let negative = meter.f64_histogram("exp.negative").build();
+    for value in [-1.0, -1000.0, -1e-9, 5.0] {
+        negative.record(value, &[]);
+    }
+    meter.i64_up_down_counter("zero").build().add(0, &[]);
+    meter
+        .f64_counter("zero.double")
+        .with_description("caf\u{e9} \u{0} \u{1f600}")
+        .build()
+        .add(0.0, &[KeyValue::new("", "")]);
+    provider.force_flush().expect("flushed");
+    provider.shutdown().expect("shut down");
+
+    let collections = reference.lock().expect("not poisoned").clone();
+    assert_eq!(flatten([collections[0].clone()]).len(), 5);
+    let expected = flatten(collections);
+    let points: u64 = expected
+        .iter()
+        .map(|delivered| data_points(&delivered.metric))
+        .sum();
+    assert!(receiver.wait_for_data_points(points, PATIENCE));
+    assert_same(&flatten(receiver.accepted_metric_requests()), &expected);
+}
+
+#[test]
+fn edge_metrics_arrive_as_opentelemetry_proto_converts_them_over_grpc() {
+    edge_metrics_arrive_as_opentelemetry_proto_converts_them(Transport::Grpc);
+}
+
+#[test]
+fn edge_metrics_arrive_as_opentelemetry_proto_converts_them_over_http_json() {
+    edge_metrics_arrive_as_opentelemetry_proto_converts_them(Transport::HttpJson);
+}

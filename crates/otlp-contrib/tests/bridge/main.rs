@@ -5,6 +5,7 @@
 
 mod deadlines;
 mod processor;
+mod reference;
 mod sdk_exporter;
 mod support;
 mod tracing_spans;

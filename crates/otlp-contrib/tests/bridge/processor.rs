@@ -289,3 +289,33 @@ fn from_config_picks_the_transport_of_the_protocol() {
         );
     }
 }
+
+#[test]
+fn after_shutdown_flush_and_shutdown_answer_already_shut_down_and_late_spans_are_counted() {
+    use opentelemetry_sdk::error::OTelSdkError;
+    use opentelemetry_sdk::trace::SpanProcessor as _;
+    let receiver = receiver();
+    let pipeline = grpc_pipeline(&receiver);
+    let processor = OtlpSpanProcessor::new(pipeline.clone());
+    processor.on_end(crate::support::sample_span(1));
+    processor
+        .shutdown_with_timeout(TIMEOUT)
+        .expect("the first shutdown succeeds");
+    assert!(matches!(
+        processor.shutdown_with_timeout(TIMEOUT),
+        Err(OTelSdkError::AlreadyShutdown)
+    ));
+    assert!(matches!(
+        processor.force_flush(),
+        Err(OTelSdkError::AlreadyShutdown)
+    ));
+    processor.on_end(crate::support::sample_span(2));
+    let stats = pipeline.stats();
+    assert_eq!(
+        (stats.produced, stats.exported, stats.dropped_shutdown),
+        (2, 1, 1),
+        "{stats:?}"
+    );
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!(receiver.accepted_spans().len(), 1);
+}
