@@ -3,7 +3,7 @@
 //! early 413s, headers or bodies that never end, silence. A bare HTTP/1.1
 //! server on loopback writes the raw bytes of each answer.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,22 +66,9 @@ fn serve(stream: TcpStream, reply: &dyn Fn(usize) -> Reply, requests: &AtomicUsi
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
     loop {
-        let mut length = 0usize;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().expect("content-length");
-            }
-        }
+        let Some(length) = crate::support::read_request_head(&mut reader) else {
+            return;
+        };
         let n = requests.fetch_add(1, Ordering::SeqCst);
         let reply = reply(n);
         if let Reply::Early(bytes) = &reply {

@@ -2,7 +2,7 @@
 //! connections: kept alive between exports, replaced when the server closed
 //! them, and redirects still followed (through reqwest).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,22 +54,9 @@ fn serve(stream: TcpStream, answer: &Answer, requests: &AtomicUsize) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
     loop {
-        let mut length = 0usize;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().expect("content-length");
-            }
-        }
+        let Some(length) = crate::support::read_request_head(&mut reader) else {
+            return;
+        };
         let mut body = vec![0; length];
         reader.read_exact(&mut body).expect("body");
         requests.fetch_add(1, Ordering::SeqCst);

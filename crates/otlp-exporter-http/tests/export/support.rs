@@ -265,3 +265,25 @@ pub fn assert_delivered_intact(receiver: &Receiver, sent: &[SpanData]) {
         assert_eq!(scope_schema, span.scope.schema_url.as_str());
     }
 }
+
+/// Reads one HTTP/1.1 request head, as a bare test server does: its
+/// `Content-Length` (0 without one), or `None` once the client closed the
+/// connection.
+pub fn read_request_head(reader: &mut impl std::io::BufRead) -> Option<usize> {
+    let mut length = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            return Some(length);
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().expect("content-length");
+        }
+    }
+}
