@@ -19,19 +19,9 @@ use otlp_contrib::bridge::{OtlpSpanProcessor, SdkExporter};
 
 use otlp_contrib::receiver::Receiver;
 use otlp_core::encode::Encoding;
-use otlp_exporter_http::HttpExporter;
 use otlp_sdk::Exporter;
 
-use crate::support::{TIMEOUT, block_on, grpc_exporter, grpc_pipeline, receiver};
-
-fn http_exporter(receiver: &Receiver, encoding: Encoding) -> HttpExporter {
-    HttpExporter::builder()
-        .endpoint(receiver.http_endpoint().expect("HTTP listener"))
-        .encoding(encoding)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("valid exporter")
-}
+use crate::support::{TIMEOUT, block_on, grpc_exporter, grpc_pipeline, http_exporter, receiver};
 
 fn at(nanos: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(nanos)

@@ -13,21 +13,12 @@ use opentelemetry_sdk::trace::{
 use otlp_contrib::bridge::SdkExporter;
 use otlp_contrib::receiver::{Fault, Receiver, Transport};
 use otlp_core::encode::Encoding;
-use otlp_exporter_http::HttpExporter;
 use otlp_sdk::{Exporter, RetryPolicy};
 
 use crate::support::{
-    TIMEOUT, attribute, block_on, grpc_exporter, only_group, receiver, sample_span, string,
+    TIMEOUT, attribute, block_on, grpc_exporter, http_exporter, only_group, receiver, sample_span,
+    string,
 };
-
-fn http_exporter(receiver: &Receiver, encoding: Encoding) -> HttpExporter {
-    HttpExporter::builder()
-        .endpoint(receiver.http_endpoint().expect("HTTP listener"))
-        .encoding(encoding)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("valid exporter")
-}
 
 fn resource() -> Resource {
     Resource::builder_empty()

@@ -10,7 +10,9 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_core::encode::Encoding;
 use otlp_exporter_grpc::GrpcExporter;
+use otlp_exporter_http::HttpExporter;
 use otlp_sdk::BatchSpanProcessor;
 use otlp_sdk::config::BatchConfig;
 
@@ -23,6 +25,15 @@ pub fn receiver() -> Receiver {
 pub fn grpc_exporter(receiver: &Receiver) -> GrpcExporter {
     GrpcExporter::builder()
         .endpoint(receiver.grpc_endpoint().expect("gRPC listener"))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("valid exporter")
+}
+
+pub fn http_exporter(receiver: &Receiver, encoding: Encoding) -> HttpExporter {
+    HttpExporter::builder()
+        .endpoint(receiver.http_endpoint().expect("HTTP listener"))
+        .encoding(encoding)
         .timeout(Duration::from_secs(5))
         .build()
         .expect("valid exporter")
