@@ -294,20 +294,20 @@ fn past_the_cardinality_limit_measurements_go_to_the_overflow_series_and_are_cou
     counter.add(5, &[KeyValue::new("user", 0)]);
     let metrics = provider.collect();
     let (points, _, _) = sum_points(find(&metrics, "hits"));
-    assert_eq!(points.len(), 3, "limit - 1 series and the overflow series");
+    assert_eq!(points.len(), 4, "limit series and the overflow series");
     assert_eq!(
         value_of(points, &[KeyValue::new("user", 0)]),
         NumberValue::Int(6)
     );
     assert_eq!(
-        value_of(points, &[KeyValue::new("user", 1)]),
+        value_of(points, &[KeyValue::new("user", 2)]),
         NumberValue::Int(1)
     );
     assert_eq!(
         value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
-        NumberValue::Int(8)
+        NumberValue::Int(7)
     );
-    assert_eq!(provider.stats().overflowed_measurements, 8);
+    assert_eq!(provider.stats().overflowed_measurements, 7);
 }
 
 #[test]
@@ -655,4 +655,52 @@ fn disabled_provider_records_nothing(variable: &str, value: &str) {
     provider
         .shutdown(Duration::from_secs(1))
         .expect("a disabled provider shuts down");
+}
+
+#[test]
+fn the_cardinality_limit_admits_as_many_attribute_sets_as_it_names_before_overflowing() {
+    // The spec: "The SDK MUST provide the guarantee that overflow would not
+    // happen if the maximum number of distinct, non-overflow attribute sets
+    // is less than or equal to the limit."
+    let provider = MeterProvider::builder()
+        .with_cardinality_limit(3)
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let counter = meter.u64_counter("hits").build();
+    meter
+        .u64_observable_gauge("open")
+        .with_callback(|observer| {
+            for user in 0..3 {
+                observer.observe(1, &[KeyValue::new("user", user)]);
+            }
+        })
+        .build();
+    for user in 0..3 {
+        counter.add(1, &[KeyValue::new("user", user)]);
+    }
+    let metrics = provider.collect();
+    let (points, _, _) = sum_points(find(&metrics, "hits"));
+    assert_eq!(points.len(), 3, "{points:#?}");
+    assert!(
+        points
+            .iter()
+            .all(|point| point.attributes != [KeyValue::new(OVERFLOW_ATTRIBUTE, true)])
+    );
+    let MetricData::Gauge(open) = &find(&metrics, "open").data else {
+        panic!("open is not a gauge");
+    };
+    assert_eq!(open.data_points.len(), 3, "{:#?}", open.data_points);
+    assert_eq!(provider.stats().overflowed_measurements, 0);
+
+    // One set more: the overflow series takes it.
+    counter.add(1, &[KeyValue::new("user", 3)]);
+    let metrics = provider.collect();
+    let (points, _, _) = sum_points(find(&metrics, "hits"));
+    assert_eq!(points.len(), 4);
+    assert_eq!(
+        value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
+        NumberValue::Int(1)
+    );
+    assert_eq!(provider.stats().overflowed_measurements, 1);
 }

@@ -153,7 +153,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 ///   export_timeout: 30s                   # one export, retries included; 0 = no limit (default 30s)
 ///   temporality: cumulative               # cumulative (default) | delta | lowmemory
 ///   default_histogram_aggregation: explicit_bucket_histogram   # or base2_exponential_bucket_histogram
-///   cardinality_limit: 2000               # series per metric stream, overflow series included (at least 2)
+///   cardinality_limit: 2000               # attribute sets per metric stream before the overflow series (at least 2)
 ///   exemplar_filter: trace_based          # trace_based (default) | always_on | always_off
 /// ```
 ///

@@ -500,7 +500,7 @@ pub struct MetricsConfig {
     /// (`OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`, key
     /// `metrics.default_histogram_aggregation`; default explicit buckets).
     pub default_histogram_aggregation: DefaultHistogramAggregation,
-    /// Series per metric stream, the overflow series included
+    /// Attribute sets per metric stream that get series of their own
     /// (`OTLP__METRICS__CARDINALITY_LIMIT`, key `metrics.cardinality_limit`;
     /// default [`DEFAULT_CARDINALITY_LIMIT`](Self::DEFAULT_CARDINALITY_LIMIT),
     /// at least 2). Past it, measurements with new attribute sets go to the one

@@ -474,7 +474,8 @@ impl MeterProviderBuilder {
         self
     }
 
-    /// The number of series per stream, the overflow series included
+    /// The number of attribute sets per stream that get series of their
+    /// own; measurements with further sets go to the overflow series
     /// (default 2000, at least 2).
     pub fn with_cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit = Some(limit);

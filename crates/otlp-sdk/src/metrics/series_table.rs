@@ -16,9 +16,11 @@
 //! added since, and then takes the slow path, which looks in the current
 //! level.
 //!
-//! The cardinality limit bounds the series: once a stream has `limit - 1`
-//! series, measurements with new attribute sets go to the overflow series
-//! (`otel.metric.overflow = true`), counted in [`SeriesTable::overflowed`].
+//! The cardinality limit bounds the series: once a stream has `limit`
+//! series of their own, measurements with new attribute sets go to the
+//! overflow series (`otel.metric.overflow = true`), counted in
+//! [`SeriesTable::overflowed`]. As the specification requires, no
+//! measurement overflows while a stream has at most `limit` attribute sets.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -203,7 +205,7 @@ impl SeriesTable {
             });
         let series = match existing {
             Some(series) => series,
-            None if inserts.series.len() + 1 >= self.limit => {
+            None if inserts.series.len() >= self.limit => {
                 self.overflowed.fetch_add(1, Ordering::Relaxed);
                 return self.overflow_series();
             }
@@ -360,14 +362,14 @@ mod tests {
             table.record(Measure::Int(1), &[KeyValue::new("i", i)]);
         }
         let series = table.series();
-        // limit - 1 ordinary series, and the overflow series: limit in all.
-        assert_eq!(series.len(), 4);
+        // limit ordinary series, and the overflow series.
+        assert_eq!(series.len(), 5);
         let overflow = series.last().expect("overflow series");
         assert_eq!(
             overflow.attributes.to_vec(),
             vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)]
         );
-        assert_eq!(table.overflowed(), 7);
+        assert_eq!(table.overflowed(), 6);
         // Known sets still reach their own series.
         table.with_series(&[KeyValue::new("i", 0)], |series| {
             assert_eq!(series.attributes.to_vec(), vec![KeyValue::new("i", 0)]);

@@ -260,7 +260,8 @@ impl ObservedStream {
         for (measure, attributes) in observations {
             let mut set = AttributeSet(canonical(attributes, &self.filter));
             if !state.series.contains_key(&set) && !index.contains_key(&set) {
-                if state.series.len() + new_sets + 1 >= self.limit {
+                // The overflow set is stored only once `limit` sets are.
+                if state.series.len() + new_sets >= self.limit {
                     state.overflowed += 1;
                     set = AttributeSet(vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)]);
                 } else {

@@ -336,8 +336,8 @@ impl MetricsSummary<'_> {
             let _ = writeln!(
                 text,
                 "note: {} measurements went to the overflow series ({}=true): --series {} is \
-                 above the cardinality limit ({} series per instrument, the overflow series \
-                 included; OTLP__METRICS__CARDINALITY_LIMIT)",
+                 above the cardinality limit ({} series per instrument, then the overflow \
+                 series; OTLP__METRICS__CARDINALITY_LIMIT)",
                 stats.overflowed_measurements,
                 otlp_sdk::metrics::OVERFLOW_ATTRIBUTE,
                 self.series,
