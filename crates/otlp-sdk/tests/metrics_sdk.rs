@@ -704,3 +704,25 @@ fn the_cardinality_limit_admits_as_many_attribute_sets_as_it_names_before_overfl
     );
     assert_eq!(provider.stats().overflowed_measurements, 1);
 }
+
+#[test]
+fn under_lowmemory_a_gauge_reports_its_last_value_at_every_collection() {
+    // `lowmemory` makes only synchronous Counter and Histogram delta (the
+    // spec's table; opentelemetry_sdk keeps Gauge cumulative under it): a
+    // gauge set once is still reported by the next collection.
+    let provider = provider(TemporalityPreference::LowMemory);
+    let gauge = provider.meter("m").i64_gauge("pool.size").build();
+    gauge.record(8, &[]);
+    let first = provider.collect();
+    let second = provider.collect();
+    for (collection, metrics) in [first, second].iter().enumerate() {
+        let metric = metrics
+            .iter()
+            .find(|metric| metric.name.as_str() == "pool.size")
+            .unwrap_or_else(|| panic!("no gauge in collection {collection}: {metrics:#?}"));
+        let MetricData::Gauge(gauge) = &metric.data else {
+            panic!("not a gauge");
+        };
+        assert_eq!(gauge.data_points[0].value, NumberValue::Int(8));
+    }
+}

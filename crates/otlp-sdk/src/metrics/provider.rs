@@ -130,7 +130,9 @@ impl ProviderShared {
             (TemporalityPreference::Delta, Counter | ObservableCounter | Histogram | Gauge) => {
                 Temporality::Delta
             }
-            (TemporalityPreference::LowMemory, Counter | Histogram | Gauge) => Temporality::Delta,
+            // The spec's table: only the synchronous Counter and Histogram
+            // (opentelemetry_sdk keeps gauges cumulative too).
+            (TemporalityPreference::LowMemory, Counter | Histogram) => Temporality::Delta,
             _ => Temporality::Cumulative,
         }
     }
