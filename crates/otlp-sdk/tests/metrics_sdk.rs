@@ -726,3 +726,39 @@ fn under_lowmemory_a_gauge_reports_its_last_value_at_every_collection() {
         assert_eq!(gauge.data_points[0].value, NumberValue::Int(8));
     }
 }
+
+#[test]
+fn histograms_of_instruments_that_record_negative_values_carry_no_sum() {
+    // The spec, explicit bucket and exponential histogram aggregations: the
+    // sum "SHOULD NOT be collected when used with instruments that record
+    // negative measurements (e.g. UpDownCounter or ObservableGauge)".
+    let provider = MeterProvider::builder()
+        .with_view(View::new("queue.depth").with_aggregation(Aggregation::explicit_default()))
+        .with_view(View::new("temperature").with_aggregation(Aggregation::base2_exponential()))
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let depth = meter.i64_up_down_counter("queue.depth").build();
+    depth.add(3, &[]);
+    depth.add(-2, &[]);
+    let temperature = meter.f64_gauge("temperature").build();
+    temperature.record(-4.5, &[]);
+    let latency = meter.f64_histogram("latency").build();
+    latency.record(2.0, &[]);
+    let metrics = provider.collect();
+    let MetricData::Histogram(depth) = &find(&metrics, "queue.depth").data else {
+        panic!("not a histogram");
+    };
+    assert_eq!(depth.data_points[0].count, 2);
+    assert_eq!(depth.data_points[0].sum, None);
+    let MetricData::ExponentialHistogram(temperature) = &find(&metrics, "temperature").data else {
+        panic!("not an exponential histogram");
+    };
+    assert_eq!(temperature.data_points[0].count, 1);
+    assert_eq!(temperature.data_points[0].sum, None);
+    // A histogram instrument keeps its sum.
+    let MetricData::Histogram(latency) = &find(&metrics, "latency").data else {
+        panic!("not a histogram");
+    };
+    assert_eq!(latency.data_points[0].sum, Some(2.0));
+}

@@ -46,6 +46,20 @@ impl InstrumentKind {
         )
     }
 
+    /// Whether its measurements may be negative, so that a histogram of
+    /// them carries no sum (the spec: the sum "SHOULD NOT be collected when
+    /// used with instruments that record negative measurements (e.g.
+    /// UpDownCounter or ObservableGauge)").
+    pub(crate) const fn records_negative(self) -> bool {
+        matches!(
+            self,
+            InstrumentKind::UpDownCounter
+                | InstrumentKind::ObservableUpDownCounter
+                | InstrumentKind::Gauge
+                | InstrumentKind::ObservableGauge
+        )
+    }
+
     /// Whether a callback observes it.
     pub(crate) const fn is_observable(self) -> bool {
         matches!(

@@ -50,6 +50,8 @@ impl Identity {
         if points.is_empty() {
             return None;
         }
+        // Histograms of measurements that may be negative carry no sum.
+        let no_sum = self.kind.records_negative();
         let numbers = || {
             points
                 .iter()
@@ -72,7 +74,12 @@ impl Identity {
                 data_points: points
                     .into_iter()
                     .filter_map(|point| match point {
-                        Point::Histogram(point) => Some(point),
+                        Point::Histogram(mut point) => {
+                            if no_sum {
+                                point.sum = None;
+                            }
+                            Some(point)
+                        }
                         _ => None,
                     })
                     .collect(),
@@ -83,7 +90,12 @@ impl Identity {
                     data_points: points
                         .into_iter()
                         .filter_map(|point| match point {
-                            Point::Exponential(point) => Some(point),
+                            Point::Exponential(mut point) => {
+                                if no_sum {
+                                    point.sum = None;
+                                }
+                                Some(point)
+                            }
                             _ => None,
                         })
                         .collect(),
