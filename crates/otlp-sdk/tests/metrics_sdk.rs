@@ -762,3 +762,34 @@ fn histograms_of_instruments_that_record_negative_values_carry_no_sum() {
     };
     assert_eq!(latency.data_points[0].sum, Some(2.0));
 }
+
+#[test]
+fn a_delta_exponential_histogram_starts_each_interval_at_the_maximum_scale() {
+    // The spec: "Use the maximum scale for single measurements" and
+    // "Maintain the ideal scale"; opentelemetry_sdk starts every delta
+    // interval with a fresh point at max_scale.
+    let provider = MeterProvider::builder()
+        .with_temporality(TemporalityPreference::Delta)
+        .with_default_histogram_aggregation(
+            DefaultHistogramAggregation::Base2ExponentialBucketHistogram,
+        )
+        .build()
+        .expect("provider");
+    let histogram = provider.meter("m").f64_histogram("d").build();
+    histogram.record(1.0, &[]);
+    histogram.record(1e12, &[]);
+    let wide = provider.collect();
+    let MetricData::ExponentialHistogram(wide) = &find(&wide, "d").data else {
+        panic!("not exponential");
+    };
+    assert!(wide.data_points[0].scale < 20, "{wide:?}");
+    histogram.record(1.5, &[]);
+    let single = provider.collect();
+    let MetricData::ExponentialHistogram(single) = &find(&single, "d").data else {
+        panic!("not exponential");
+    };
+    let point = &single.data_points[0];
+    assert_eq!(point.count, 1);
+    assert_eq!(point.scale, 20, "{point:?}");
+    assert_eq!(point.positive.bucket_counts, vec![1]);
+}

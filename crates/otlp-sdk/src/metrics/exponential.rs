@@ -33,11 +33,13 @@
 //! A state starts at `max_scale`. When a value's bucket would stretch its
 //! sign's range past `max_size` buckets, the scale drops by the fewest steps
 //! that make it fit, and each step merges adjacent buckets pairwise (index
-//! `i` becomes `i >> 1`) in both signs. The scale never rises again (not even
-//! on [`reset`](ExponentialState::reset)), so it is always the largest scale
-//! at or below `max_scale` where every value recorded since the state was
-//! created fits (an empty state that is merged into starts over at
-//! `max_scale`). With `max_size >= 3` it never goes below
+//! `i` becomes `i >> 1`) in both signs. The scale never rises while values
+//! are recorded; [`reset`](ExponentialState::reset) returns it to
+//! `max_scale` (the spec's "maintain the ideal scale": each delta interval
+//! gets the best resolution of its own values, a single value the maximum
+//! scale), so it is always the largest scale at or below `max_scale` where
+//! every value recorded since creation or the last reset fits (an empty
+//! state that is merged into starts over at `max_scale` too). With `max_size >= 3` it never goes below
 //! [`MIN_SCALE`]`(-10)`, where every `f64` fits in three buckets; with
 //! `max_size == 2` values spanning subnormals to large magnitudes take it to
 //! -11, where every `f64` fits in two (OTLP does not bound the scale).
@@ -50,8 +52,8 @@
 //!   never past `max_size`), so once the storage has reached the range a
 //!   series needs, recording never allocates. Extending the range downwards
 //!   moves the counts (`O(range)`, at most `max_size` words); a rescale is
-//!   one in-place pass over both ranges (`O(max_size)`), at most 31 over the
-//!   state's life (scale 20 down to -11).
+//!   one in-place pass over both ranges (`O(max_size)`), at most 31 between
+//!   two resets (scale 20 down to -11).
 //! - [`reset`](ExponentialState::reset): clears, keeps the allocation.
 //! - [`merge_from`](ExponentialState::merge_from): `O(buckets)`; may grow the
 //!   destination's storage.
@@ -110,7 +112,7 @@ pub(crate) struct ExponentialState {
     /// Whether [`to_point`](Self::to_point) exports min and max (they are
     /// tracked either way: two comparisons).
     record_min_max: bool,
-    /// Current scale: at most `max_scale`, never rises.
+    /// Current scale: at most `max_scale`, never rises until a reset.
     scale: i32,
     /// Values recorded (zeros included; NaN and ±Inf are not).
     count: u64,
@@ -205,11 +207,12 @@ impl ExponentialState {
         self.scale
     }
 
-    /// Empties the histogram for the next delta interval, keeping the
-    /// current scale (so a steady distribution does not rescale at every
-    /// interval, and consecutive points share a scale) and the bucket
-    /// storage (so recording stays allocation-free).
+    /// Empties the histogram for the next delta interval and returns it to
+    /// `max_scale` (the interval's values get the best resolution they
+    /// fit; rescaling again costs at most one pass per scale step), keeping
+    /// the bucket storage (so recording stays allocation-free).
     pub(crate) fn reset(&mut self) {
+        self.scale = self.max_scale;
         self.count = 0;
         self.zero_count = 0;
         self.sum = 0.0;
@@ -856,13 +859,13 @@ mod tests {
     }
 
     #[test]
-    fn reset_empties_but_keeps_the_scale_and_the_storage() {
+    fn reset_empties_returns_to_the_maximum_scale_and_keeps_the_storage() {
         let mut state = histogram(4, 20, &[1.0, 2.0, 4.0, 8.0, 16.0, -1.0]);
-        let scale = state.scale();
+        assert!(state.scale() < 20);
         let capacity = state.positive.counts.capacity();
         state.reset();
         assert!(state.is_empty());
-        assert_eq!(state.scale(), scale);
+        assert_eq!(state.scale(), 20);
         assert_eq!(state.positive.counts.capacity(), capacity);
         let point = state.to_point(Vec::new(), 0, 0);
         assert_eq!(
@@ -872,9 +875,11 @@ mod tests {
         assert_eq!((point.min, point.max), (None, None));
         assert_eq!(point.positive, ExponentialBuckets::default());
         assert_eq!(point.negative, ExponentialBuckets::default());
+        // One value: the maximum scale, 2.0 in the last bucket below 2^1.
         state.record(2.0);
-        assert_eq!(buckets(&state).0, (0, vec![1]));
-        assert_eq!(state.scale(), scale);
+        assert_eq!(buckets(&state).0, ((1 << 20) - 1, vec![1]));
+        assert_eq!(state.scale(), 20);
+        assert_eq!(state.positive.counts.capacity(), capacity);
     }
 
     #[test]
