@@ -793,3 +793,54 @@ fn a_delta_exponential_histogram_starts_each_interval_at_the_maximum_scale() {
     assert_eq!(point.scale, 20, "{point:?}");
     assert_eq!(point.positive.bucket_counts, vec![1]);
 }
+
+#[test]
+fn an_observable_instruments_cardinality_limit_counts_the_sets_of_one_collection() {
+    // Sets observed once and never again must not fill the limit for good:
+    // an observable instrument reports only what its callback observed, so
+    // the limit applies to the sets of each callback run (opentelemetry_sdk
+    // starts each collection of an observable instrument afresh).
+    let provider = MeterProvider::builder()
+        .with_cardinality_limit(3)
+        .build()
+        .expect("provider");
+    let round = Arc::new(AtomicI64::new(0));
+    let seen = round.clone();
+    provider
+        .meter("m")
+        .i64_observable_gauge("connections")
+        .with_callback(move |observer| {
+            let round = seen.load(Ordering::Relaxed);
+            for peer in 0..3 {
+                observer.observe(round, &[KeyValue::new("peer", round * 10 + peer)]);
+            }
+        })
+        .build();
+    for collection in 0..3 {
+        round.store(collection, Ordering::Relaxed);
+        let metrics = provider.collect();
+        let MetricData::Gauge(gauge) = &find(&metrics, "connections").data else {
+            panic!("not a gauge");
+        };
+        let mut peers: Vec<NumberValue> = gauge
+            .data_points
+            .iter()
+            .map(|point| {
+                assert_eq!(point.attributes.len(), 1, "{point:?}");
+                match &point.attributes[0].value {
+                    otlp_core::AnyValue::Int(peer) => NumberValue::Int(*peer),
+                    other => panic!("not a peer: {other:?} in collection {collection}"),
+                }
+            })
+            .collect();
+        peers.sort_by_key(|peer| match peer {
+            NumberValue::Int(peer) => *peer,
+            NumberValue::Double(_) => 0,
+        });
+        let expected: Vec<NumberValue> = (0..3)
+            .map(|peer| NumberValue::Int(collection * 10 + peer))
+            .collect();
+        assert_eq!(peers, expected, "collection {collection}");
+    }
+    assert_eq!(provider.stats().overflowed_measurements, 0);
+}

@@ -94,8 +94,10 @@ impl ProviderShared {
                 (registration.callback)(&mut observations)
             }));
             if ran.is_err() {
+                // Nothing reported this time; the streams keep their series
+                // (the next delta covers this interval too).
                 self.callback_panics.fetch_add(1, Ordering::Relaxed);
-                observations.clear();
+                continue;
             }
             for stream in &registration.streams {
                 metrics.extend(stream.collect(&observations, &self.resource, now));

@@ -4,7 +4,8 @@
 //! [`SeriesTable`] that measurements write and collections read. An
 //! [`ObservedStream`] belongs to an observable instrument: it has no
 //! recording path, only what its callback observed at each collection, and
-//! keeps per series what the delta of a sum needs (the previous total).
+//! keeps per series what the delta of a sum needs (the previous total), for
+//! the series its previous collection observed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -266,18 +267,20 @@ impl ObservedStream {
         let state = &mut *state;
         let is_sum = self.cell == CellKind::Sum;
         // This round's value per canonical set, in the order first observed.
+        // The limit counts the sets of this round: the first `limit` sets
+        // observed get points of their own (the spec: "prefer the
+        // first-observed attributes in the callback").
         let mut round: Vec<(AttributeSet, Measure)> = Vec::new();
         let mut index: HashMap<AttributeSet, usize> = HashMap::new();
-        let mut new_sets = 0;
+        let mut own_sets = 0;
         for (measure, attributes) in observations {
             let mut set = AttributeSet(canonical(attributes, &self.filter));
-            if !state.series.contains_key(&set) && !index.contains_key(&set) {
-                // The overflow set is stored only once `limit` sets are.
-                if state.series.len() + new_sets >= self.limit {
+            if !index.contains_key(&set) {
+                if own_sets >= self.limit {
                     state.overflowed += 1;
                     set = AttributeSet(vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)]);
                 } else {
-                    new_sets += 1;
+                    own_sets += 1;
                 }
             }
             match index.get(&set) {
@@ -316,6 +319,11 @@ impl ObservedStream {
                 flags: 0,
             }));
         }
+        // A set not observed this round is forgotten, as opentelemetry_sdk
+        // does: should it come back, it is a new series (a start time of its
+        // own, a delta from zero), and sets seen once do not hold memory or
+        // a place under the limit for good.
+        state.series.retain(|set, _| index.contains_key(set));
         state.last_collection = now;
         let data = self.identity.data(&self.cell, self.temporality, points)?;
         Some(self.identity.metric(data, resource))
