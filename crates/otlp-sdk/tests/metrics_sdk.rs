@@ -844,3 +844,35 @@ fn an_observable_instruments_cardinality_limit_counts_the_sets_of_one_collection
     }
     assert_eq!(provider.stats().overflowed_measurements, 0);
 }
+
+#[test]
+fn identical_observable_instruments_are_aggregated_into_one_metric() {
+    // The spec: "the SDK MUST aggregate data from identical Instruments
+    // together in its export pipeline".
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("m");
+    for shard in 0..2 {
+        meter
+            .u64_observable_counter("bytes")
+            .with_unit("By")
+            .with_callback(move |observer| {
+                observer.observe(10 + shard, &[KeyValue::new("shard", shard as i64)])
+            })
+            .build();
+    }
+    let metrics = provider.collect();
+    let named: Vec<&Metric> = metrics
+        .iter()
+        .filter(|metric| metric.name.as_str() == "bytes")
+        .collect();
+    assert_eq!(named.len(), 1, "{named:#?}");
+    let (points, _, _) = sum_points(named[0]);
+    assert_eq!(
+        value_of(points, &[KeyValue::new("shard", 0)]),
+        NumberValue::Int(10)
+    );
+    assert_eq!(
+        value_of(points, &[KeyValue::new("shard", 1)]),
+        NumberValue::Int(11)
+    );
+}

@@ -29,13 +29,16 @@ use crate::resource_settings::ResourceSettings;
 /// The default cardinality limit per stream.
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 
-type Callback = Box<dyn Fn(&mut Vec<(Measure, Vec<KeyValue>)>) + Send + Sync>;
+type Callback = Arc<dyn Fn(&mut Vec<(Measure, Vec<KeyValue>)>) + Send + Sync>;
 
 /// A user callback of an observable instrument of `T`.
 type ObserveFn<T> = Box<dyn Fn(&mut Observer<'_, T>) + Send + Sync>;
 
 struct Registration {
-    callback: Callback,
+    /// The callbacks of every identical registration (the spec: "the SDK
+    /// MUST aggregate data from identical Instruments together"). Copied
+    /// out before they run, so a callback may register instruments.
+    callbacks: Mutex<Arc<Vec<Callback>>>,
     streams: Vec<Arc<ObservedStream>>,
 }
 
@@ -55,6 +58,7 @@ struct InstrumentKey {
 struct Registry {
     streams: Vec<Arc<Stream>>,
     observed: Vec<Arc<Registration>>,
+    observed_instruments: HashMap<InstrumentKey, Arc<Registration>>,
     instruments: HashMap<InstrumentKey, Arc<SyncCore>>,
 }
 
@@ -90,13 +94,24 @@ impl ProviderShared {
         let mut observations = Vec::new();
         for registration in &observed {
             observations.clear();
-            let ran = catch_unwind(AssertUnwindSafe(|| {
-                (registration.callback)(&mut observations)
-            }));
-            if ran.is_err() {
+            let callbacks = registration
+                .callbacks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let mut panicked = 0;
+            for callback in callbacks.iter() {
+                let before = observations.len();
+                let ran = catch_unwind(AssertUnwindSafe(|| callback(&mut observations)));
+                if ran.is_err() {
+                    self.callback_panics.fetch_add(1, Ordering::Relaxed);
+                    observations.truncate(before);
+                    panicked += 1;
+                }
+            }
+            if panicked == callbacks.len() {
                 // Nothing reported this time; the streams keep their series
                 // (the next delta covers this interval too).
-                self.callback_panics.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             for stream in &registration.streams {
@@ -278,9 +293,21 @@ impl ProviderShared {
         core
     }
 
-    fn register_callback(&self, spec: InstrumentSpec, callback: Callback) {
+    fn register_callback(&self, spec: InstrumentSpec, float: bool, callback: Callback) {
         if spec.validate().is_err() {
             self.invalid_instruments.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let key = spec.key(float);
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(registration) = registry.observed_instruments.get(&key) {
+            let mut callbacks = registration
+                .callbacks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let mut more = Vec::clone(&callbacks);
+            more.push(callback);
+            *callbacks = Arc::new(more);
             return;
         }
         let streams: Vec<Arc<ObservedStream>> = self
@@ -299,11 +326,12 @@ impl ProviderShared {
         if streams.is_empty() {
             return;
         }
-        self.registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .observed
-            .push(Arc::new(Registration { callback, streams }));
+        let registration = Arc::new(Registration {
+            callbacks: Mutex::new(Arc::new(vec![callback])),
+            streams,
+        });
+        registry.observed.push(registration.clone());
+        registry.observed_instruments.insert(key, registration);
     }
 }
 
@@ -685,7 +713,7 @@ impl<I, T: Number> ObservableBuilder<I, T> {
     pub fn build(self) -> I {
         let name = self.spec.name.clone();
         let callbacks = self.callbacks;
-        let callback: Callback = Box::new(move |observations| {
+        let callback: Callback = Arc::new(move |observations| {
             for callback in &callbacks {
                 let mut observer = Observer {
                     observations: &mut *observations,
@@ -694,7 +722,9 @@ impl<I, T: Number> ObservableBuilder<I, T> {
                 callback(&mut observer);
             }
         });
-        self.meter.shared.register_callback(self.spec, callback);
+        self.meter
+            .shared
+            .register_callback(self.spec, T::IS_FLOAT, callback);
         (self.make)(name)
     }
 }
