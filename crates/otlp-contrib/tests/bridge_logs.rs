@@ -666,9 +666,9 @@ fn emit_edge_records(loggers: &SdkLoggerProvider) -> u64 {
 
     let mut values = logger.create_log_record();
     values.set_body(AnyValue::ListAny(Box::new(vec![
-        AnyValue::ListAny(Box::new(vec![])),
-        AnyValue::Map(Box::new(std::collections::HashMap::new())),
-        AnyValue::Bytes(Box::new(vec![])),
+        AnyValue::ListAny(Box::default()),
+        AnyValue::Map(Box::default()),
+        AnyValue::Bytes(Box::default()),
         AnyValue::Bytes(Box::new(vec![0, 255, 7, 1, 62, 63])),
         AnyValue::String("".into()),
         AnyValue::Double(-0.0),
