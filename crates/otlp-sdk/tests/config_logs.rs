@@ -325,6 +325,36 @@ fn grpc_can_be_chosen_for_logs_only() {
 }
 
 #[test]
+fn a_generic_endpoint_is_not_checked_for_a_signal_that_has_its_own() {
+    // gRPC for spans and metrics at a generic endpoint without a scheme (a
+    // form gRPC accepts); logs over HTTP at their own URL, used as given: the
+    // generic endpoint never serves logs, so HTTP's rules do not apply to it.
+    let env = [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/protobuf"),
+        (
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "http://logs:4318/v1/logs",
+        ),
+    ];
+    let config = load(&env);
+    assert_eq!(config.exporter.traces_endpoint(), "https://collector:4317");
+    assert_eq!(
+        config.logs.exporter.endpoint_for(Signal::Logs),
+        "http://logs:4318/v1/logs"
+    );
+    // Without the logs endpoint, logs use the generic one: checked for them.
+    let err = load_err(&env[..3]);
+    assert_names(
+        &err,
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "collector:4317",
+        "must start with http:// or https://",
+    );
+}
+
+#[test]
 fn blrp_variables_set_the_logs_batch_and_nothing_else() {
     let config = load(&[
         ("OTEL_BLRP_SCHEDULE_DELAY", "250"),

@@ -204,7 +204,15 @@ fn exporter(
         longer_than_zero(*timeout),
     )?;
     let protocol = exporter.protocol;
-    if let Some(url) = &exporter.endpoint {
+    let own_endpoint = match signal {
+        Signal::Traces => &exporter.traces_endpoint,
+        Signal::Logs => &exporter.logs_endpoint,
+        Signal::Metrics => &exporter.metrics_endpoint,
+    };
+    // The generic endpoint is checked only for a signal that uses it: one
+    // with an endpoint of its own never does (`endpoint_for`), and may use
+    // another protocol, whose rules the generic endpoint need not meet.
+    if let (Some(url), None) = (&exporter.endpoint, own_endpoint) {
         let result = endpoint(url, protocol, Some(signal));
         report.check(
             Setting::ExporterEndpoint.dotted(),
