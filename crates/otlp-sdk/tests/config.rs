@@ -863,6 +863,30 @@ fn otel_service_name_wins_over_the_service_name_attribute() {
     assert!(attribute_only.resource_attributes.is_empty());
 }
 
+#[test]
+fn a_blank_service_name_attribute_sets_no_service_name() {
+    // Blank means unset, as for `OTEL_SERVICE_NAME`: not a load failure.
+    let config = load(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=,team=a")]);
+    assert_eq!(config.service_name, None);
+    assert_eq!(config.resource_attributes, pairs(&[("team", "a")]));
+    let config = load(&[
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=%20"),
+        ("OTEL_SERVICE_NAME", "from-variable"),
+    ]);
+    assert_eq!(config.service_name.as_deref(), Some("from-variable"));
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn a_blank_service_name_attribute_keeps_an_earlier_file_name() {
+    let dir = TempDir::new("service-name-blank-attr");
+    dir.write("default.toml", "[service]\nname = \"file\"\n");
+    let config = loader(&dir, &[("OTEL_RESOURCE_ATTRIBUTES", "service.name= ")])
+        .load()
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("file"));
+}
+
 #[cfg(feature = "toml")]
 #[test]
 fn a_later_service_name_attribute_beats_an_earlier_file_name() {

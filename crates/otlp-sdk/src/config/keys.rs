@@ -978,6 +978,11 @@ fn apply_attributes(staged: &mut Staged, node: &Node, ctx: Ctx<'_>) -> Result<()
     }
     for (key, value) in entries {
         if key == "service.name" {
+            // A blank name is no name, as a blank `OTEL_SERVICE_NAME` or a
+            // blank value in a file: the earlier service name stays.
+            if value.trim().is_empty() {
+                continue;
+            }
             staged.config.service_name = Some(value);
             staged
                 .origins

@@ -170,7 +170,8 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// * A `service.name` resource attribute, from any source, sets
 ///   [`Config::service_name`] (it is not kept in `resource_attributes`); whichever
 ///   is set later wins, so `OTEL_SERVICE_NAME` beats `service.name` in
-///   `OTEL_RESOURCE_ATTRIBUTES`.
+///   `OTEL_RESOURCE_ATTRIBUTES`. A blank one (`service.name=`) sets nothing,
+///   as a blank `OTEL_SERVICE_NAME` does.
 ///
 /// # Standard variables
 ///
