@@ -365,6 +365,42 @@ fn a_read_only_directory_is_a_clear_error() -> TestResult {
     Ok(())
 }
 
+/// A full disk: an acknowledgement's entry cannot be written (its file is
+/// `/dev/full` here). The record was delivered all the same, so it is settled:
+/// once every record of a segment is, the segment goes and frees its space
+/// (otherwise a full disk would never empty: every acknowledgement fails).
+#[cfg(target_os = "linux")]
+#[test]
+fn acknowledgements_that_cannot_be_written_still_let_a_delivered_segment_go() -> TestResult {
+    let dir = TempDir::new("ack-full");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let mut ids = Vec::new();
+    for seq in 0..8 {
+        ids.push(queue.append(Encoding::Protobuf, 1, &body(seq, 1500))?.id);
+    }
+    let first_segment = segment_files(dir.path())[0].clone();
+    std::os::unix::fs::symlink("/dev/full", first_segment.with_extension("ack"))?;
+    let settled_before = queue.stats().pending_records;
+    for id in &ids[..2] {
+        match queue.ack(*id) {
+            Err(DurableError::Io { .. }) => {}
+            other => panic!("expected the write to fail, got {other:?}"),
+        }
+    }
+    assert_eq!(queue.stats().pending_records, settled_before - 2);
+    assert!(!queue.ack(ids[0])?, "no longer pending");
+    assert!(
+        !first_segment.exists(),
+        "its records were all delivered: the segment is deleted"
+    );
+    drop(queue);
+    let (_queue, recovered) = open(&config);
+    let replayed: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    assert_eq!(replayed, ids[2..]);
+    Ok(())
+}
+
 #[test]
 fn acknowledging_or_reading_what_is_not_pending_is_harmless() -> TestResult {
     let dir = TempDir::new("unknown");

@@ -410,6 +410,13 @@ impl DurableQueue {
     /// An acknowledgement lost in a machine crash only means the record is
     /// sent again. A segment whose records are all settled is deleted (unless
     /// it is still being appended to).
+    ///
+    /// An error means the acknowledgement could not be written or synced (a
+    /// full disk): the record is settled all the same, since it was delivered.
+    /// It is not pending any more in this run, and its segment still goes
+    /// once all its records are settled (which makes the acknowledgement
+    /// durable after all); only a restart before that sends it again. So a
+    /// full disk still empties as records are delivered.
     pub fn ack(&mut self, id: RecordId) -> Result<bool, DurableError> {
         let Some((index, slot)) = self.locate(id.get()) else {
             return Ok(false);
@@ -418,9 +425,20 @@ impl DurableQueue {
         if !segment.slots[slot].pending {
             return Ok(false);
         }
-        let created = segment.write_ack(id.get())?;
+        let written = segment.write_ack(id.get());
         segment.settle(slot);
         self.stats.acked_records += 1;
+        let result = written.and_then(|created| self.sync_ack(index, created));
+        if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
+            // Failing to delete it now loses nothing: `sync` tries again.
+            let _ = self.delete_segment(index);
+        }
+        result.map(|()| true)
+    }
+
+    /// Makes an acknowledgement just written to segment `index` durable when
+    /// the policy says so (`created`: its file is new).
+    fn sync_ack(&mut self, index: usize, created: bool) -> Result<(), DurableError> {
         if self.config.fsync == FsyncPolicy::EveryBatch {
             if created {
                 self.sync_directory()?;
@@ -429,11 +447,7 @@ impl DurableQueue {
         } else {
             self.directory_dirty |= created;
         }
-        if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
-            // Failing to delete it now loses nothing: `sync` tries again.
-            let _ = self.delete_segment(index);
-        }
-        Ok(true)
+        Ok(())
     }
 
     /// Reads the body of a pending record into `body` (replacing its contents)
