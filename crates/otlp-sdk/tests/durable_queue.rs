@@ -401,6 +401,27 @@ fn acknowledgements_that_cannot_be_written_still_let_a_delivered_segment_go() ->
     Ok(())
 }
 
+/// A write of an acknowledgement that failed part way, and whose partial
+/// entry could not be cut off either, leaves the file at a length that is not
+/// a whole number of entries. The next entry written must not be shifted by
+/// it (every later entry would then fail its check and its record be sent again).
+#[test]
+fn a_partial_acknowledgement_entry_does_not_shift_the_next_ones() -> TestResult {
+    let dir = TempDir::new("ack-partial");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let first = queue.append(Encoding::Protobuf, 1, &body(1, 300))?.id;
+    let second = queue.append(Encoding::Protobuf, 1, &body(2, 300))?.id;
+    let segment = segment_files(dir.path())[0].clone();
+    fs::write(segment.with_extension("ack"), b"OTLA\x01")?;
+    assert!(queue.ack(first)?);
+    drop(queue);
+    let (_queue, recovered) = open(&config);
+    let replayed: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    assert_eq!(replayed, [second]);
+    Ok(())
+}
+
 #[test]
 fn acknowledging_or_reading_what_is_not_pending_is_harmless() -> TestResult {
     let dir = TempDir::new("unknown");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use otlp_core::encode::Encoding;
 
-use super::acks::encode_ack;
+use super::acks::{ACK_ENTRY_LEN, encode_ack};
 use super::error::DurableError;
 use super::record::{PendingRecord, RecordId};
 
@@ -165,18 +165,26 @@ impl Segment {
                     .append(true)
                     .open(&path)
                     .map_err(DurableError::io(&path, "open the acknowledgement file"))?;
-                self.acks_len = file
+                let len = file
                     .metadata()
                     .map_err(DurableError::io(&path, "read the length of"))?
                     .len();
-                created = self.acks_len == 0;
+                // A partial entry left by a failed write whose cut failed
+                // too would shift every entry after it: cut it off first.
+                let whole = len - len % ACK_ENTRY_LEN as u64;
+                if whole != len {
+                    file.set_len(whole)
+                        .map_err(DurableError::io(&path, "cut a partial entry off"))?;
+                }
+                self.acks_len = whole;
+                created = len == 0;
                 self.acks.insert(file)
             }
         };
         let entry = encode_ack(id);
         if let Err(error) = file.write_all(&entry) {
             // Cut a partial entry off so later entries stay aligned; if even
-            // that fails, reopen (and re-measure) next time.
+            // that fails, reopen next time (which cuts it off again).
             if file.set_len(self.acks_len).is_err() {
                 self.acks = None;
             }
