@@ -22,6 +22,10 @@ impl TraceFlags {
     pub const NONE: TraceFlags = TraceFlags(0);
     /// The `sampled` flag.
     pub const SAMPLED: TraceFlags = TraceFlags(0x01);
+    /// The flags W3C Trace Context defines (level 2: `sampled` 0x01 and
+    /// `random` 0x02); a written `traceparent` carries no others, as
+    /// "Vendors MUST set those to zero".
+    pub const DEFINED: TraceFlags = TraceFlags(0x03);
 
     /// Wraps a raw flags byte (unknown bits are kept).
     pub const fn new(bits: u8) -> Self {
@@ -168,6 +172,10 @@ impl SpanContext {
     }
 
     /// Writes the version-00 `traceparent` header into `out` and returns it. Does not allocate.
+    ///
+    /// Only the defined trace flags ([`TraceFlags::DEFINED`]) are written:
+    /// unknown bits a remote parent sent are kept on its context but not
+    /// passed on, as W3C requires of every vendor.
     pub fn write_traceparent<'a>(&self, out: &'a mut [u8; TRACEPARENT_LEN]) -> &'a str {
         out[0] = b'0';
         out[1] = b'0';
@@ -176,14 +184,17 @@ impl SpanContext {
         out[35] = b'-';
         encode_hex_into(self.span_id.as_bytes(), &mut out[36..52]);
         out[52] = b'-';
-        encode_hex_into(&[self.trace_flags.bits()], &mut out[53..55]);
+        encode_hex_into(
+            &[self.trace_flags.bits() & TraceFlags::DEFINED.bits()],
+            &mut out[53..55],
+        );
         match std::str::from_utf8(out) {
             Ok(text) => text,
             Err(_) => unreachable!("traceparent is ASCII"),
         }
     }
 
-    /// The version-00 `traceparent` header.
+    /// The version-00 `traceparent` header (see [`write_traceparent`](Self::write_traceparent)).
     pub fn traceparent(&self) -> String {
         let mut out = [0u8; TRACEPARENT_LEN];
         self.write_traceparent(&mut out).to_owned()

@@ -168,3 +168,33 @@ fn a_bad_tracestate_is_discarded_without_losing_the_parent() {
     let context = SpanContext::from_headers(header, Some("congo=t61rcWkgMzE")).unwrap();
     assert_eq!(context.trace_state.get("congo"), Some("t61rcWkgMzE"));
 }
+
+#[test]
+fn a_written_traceparent_carries_only_the_defined_flags() {
+    // W3C Trace Context (level 2, trace-flags): only `sampled` (0x01) and
+    // `random` (0x02) are defined; "The behavior of other flags ... is not
+    // defined and is reserved for future use. Vendors MUST set those to
+    // zero." Unknown bits received are kept on the context, never sent on.
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let span = "00f067aa0ba902b7";
+    for (received, sent) in [
+        (format!("00-{trace}-{span}-ff"), "03"),
+        (format!("00-{trace}-{span}-09"), "01"),
+        (format!("00-{trace}-{span}-fc"), "00"),
+        (format!("cc-{trace}-{span}-0b-future"), "03"),
+    ] {
+        let context = SpanContext::from_traceparent(&received).unwrap();
+        assert_eq!(
+            context.traceparent(),
+            format!("00-{trace}-{span}-{sent}"),
+            "{received}"
+        );
+    }
+    let context = SpanContext::new(
+        TraceId::from_hex(trace).unwrap(),
+        SpanId::from_hex(span).unwrap(),
+        TraceFlags::new(0x85),
+    );
+    let mut out = [0u8; 55];
+    assert!(context.write_traceparent(&mut out).ends_with("-01"));
+}
