@@ -95,10 +95,14 @@ fn with_state(span: &tracing::Span, f: &mut StateFn<'_>) {
 
 /// The remote parent `headers` carry: `traceparent`, and `tracestate` when
 /// present (several `tracestate` lines are joined, as W3C says). `None` if
-/// `traceparent` is missing or malformed — the caller then starts a new
-/// trace, as the W3C specification asks.
+/// `traceparent` is missing, malformed or given more than once — the caller
+/// then starts a new trace, as the W3C specification asks.
 pub fn extract(headers: &HeaderMap) -> Option<SpanContext> {
-    let traceparent = headers.get(TRACEPARENT)?.to_str().ok()?;
+    let mut traceparents = headers.get_all(TRACEPARENT).iter();
+    let (Some(traceparent), None) = (traceparents.next(), traceparents.next()) else {
+        return None;
+    };
+    let traceparent = traceparent.to_str().ok()?;
     let mut lines = headers
         .get_all(TRACESTATE)
         .iter()
@@ -160,6 +164,19 @@ mod tests {
             },
             context
         );
+    }
+
+    #[test]
+    fn two_traceparent_lines_are_no_parent() {
+        // W3C's test suite (test_traceparent_duplicated): a request with two
+        // `traceparent` headers starts a new trace, even when they agree.
+        let mut headers = HeaderMap::new();
+        let line =
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        headers.append(TRACEPARENT, line.clone());
+        assert!(extract(&headers).is_some());
+        headers.append(TRACEPARENT, line);
+        assert_eq!(extract(&headers), None);
     }
 
     #[test]
