@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -88,7 +88,10 @@ pub enum FileExporterError {
 /// Files are opened in append mode when the exporter is built (so a bad path
 /// is an error at start-up, not at the first export) and created if missing,
 /// together with missing parent directories unless
-/// [`FileExporterBuilder::create_dirs`] is turned off.
+/// [`FileExporterBuilder::create_dirs`] is turned off. A file that ends with a
+/// line cut short (an earlier process killed mid-write, or a full disk it
+/// could not repair) gets a `\n` before the first new line, as after a torn
+/// line of this exporter.
 ///
 /// ```
 /// use std::time::Duration;
@@ -146,7 +149,7 @@ impl FileExporter {
 
     /// Writes to the process's standard output (locked for each line).
     pub fn stdout() -> Result<FileExporter, FileExporterError> {
-        FileExporter::start(Sink::Stdout, "stdout".to_owned())
+        FileExporter::start(Sink::Stdout, "stdout".to_owned(), false)
     }
 
     /// Writes to any writer (a pipe, a socket, an in-memory buffer in tests),
@@ -154,7 +157,7 @@ impl FileExporter {
     pub fn to_writer(
         writer: impl Write + Send + 'static,
     ) -> Result<FileExporter, FileExporterError> {
-        FileExporter::start(Sink::Writer(Box::new(writer)), "a writer".to_owned())
+        FileExporter::start(Sink::Writer(Box::new(writer)), "a writer".to_owned(), false)
     }
 
     /// The same exporter, for `signal`'s pipeline: `Signal::Logs` for a
@@ -189,14 +192,22 @@ impl FileExporter {
         &self.target
     }
 
-    fn start(sink: Sink, target: String) -> Result<FileExporter, FileExporterError> {
+    /// Starts the writer thread; `mid_line`: the output does not end at a
+    /// line boundary (a file whose last line was cut short).
+    fn start(
+        sink: Sink,
+        target: String,
+        mid_line: bool,
+    ) -> Result<FileExporter, FileExporterError> {
         let (jobs, queue) = mpsc::channel(QUEUED_REQUESTS);
         let thread_target = target.clone();
         let writer = std::thread::Builder::new()
             .name("otlp-file-exporter".into())
             .spawn(move || {
                 otlp_sdk::own_threads::enter();
-                LineWriter::new(sink, thread_target).run(queue)
+                let mut writer = LineWriter::new(sink, thread_target);
+                writer.torn = mid_line;
+                writer.run(queue)
             })
             .map_err(FileExporterError::Thread)?;
         Ok(FileExporter {
@@ -315,7 +326,8 @@ impl FileExporterBuilder {
             .open(&self.path)
             .map_err(open_error)?;
         let target = self.path.display().to_string();
-        Ok(FileExporter::start(Sink::File(file), target)?.for_signal(self.signal))
+        let mid_line = ends_mid_line(&file, &self.path);
+        Ok(FileExporter::start(Sink::File(file), target, mid_line)?.for_signal(self.signal))
     }
 }
 
@@ -422,6 +434,25 @@ impl LineWriter {
             .is_ok_and(|meta| meta.len() == start + written as u64);
         ends_with_fragment && file.set_len(start).is_ok()
     }
+}
+
+/// Whether `file` (opened for appending at `path`) ends with a line cut short
+/// (a write an earlier process did not finish): a regular file, not empty,
+/// whose last byte is not `\n`. One that cannot be read is taken to end at a
+/// line boundary; anything else (a pipe, a terminal) is not read at all.
+fn ends_mid_line(file: &File, path: &Path) -> bool {
+    let last_byte = || -> io::Result<Option<u8>> {
+        let metadata = file.metadata()?;
+        if !metadata.is_file() || metadata.len() == 0 {
+            return Ok(None);
+        }
+        let mut file = File::open(path)?;
+        file.seek(SeekFrom::End(-1))?;
+        let mut byte = [0u8];
+        file.read_exact(&mut byte)?;
+        Ok(Some(byte[0]))
+    };
+    matches!(last_byte(), Ok(Some(byte)) if byte != b'\n')
 }
 
 /// `write_all`, counting what was written before an error.

@@ -254,6 +254,33 @@ fn appends_after_existing_lines_and_creates_directories() {
 }
 
 #[test]
+fn a_file_ending_in_a_cut_line_gets_its_first_new_line_on_a_line_of_its_own() {
+    // A line cut short by an earlier process (killed mid-write, or a disk
+    // that filled up): the file does not end with `\n`.
+    let dir = TempDir::new("cut");
+    let path = dir.0.join("traces.jsonl");
+    std::fs::write(&path, "{\"resourceSpans\":[]}\n{\"resourceSpans\":[{\"reso").unwrap();
+    let processor = processor(FileExporter::to_path(&path).unwrap());
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    send_spans(&provider, 1, 3);
+    provider.shutdown(DEADLINE).unwrap();
+    assert_all_exported(&processor.stats(), 3);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[1], "{\"resourceSpans\":[{\"reso",
+        "the cut line stays alone"
+    );
+    let requests: Vec<ExportTraceServiceRequest> = lines[2..]
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect();
+    assert_eq!(spans_of(&requests).len(), 3, "{text}");
+}
+
+#[test]
 fn an_unopenable_file_is_an_error_naming_it() {
     let dir = TempDir::new("missing");
     let path = dir.0.join("missing").join("traces.jsonl");
