@@ -30,7 +30,9 @@
 //!   that an [`OtlpLayer`](crate::tracing::OtlpLayer) records carries that
 //!   span's trace id, span id and flags (the span is started if it was
 //!   pending, as [`OtlpSpanExt::context`](crate::tracing::OtlpSpanExt::context)
-//!   does).
+//!   does). Outside one, a record carries the ids of the thread's active
+//!   span of the native API ([`otlp_sdk::active_span`], e.g.
+//!   [`in_span`](otlp_sdk::active_span::in_span)), if there is one.
 //! - The time is when `log` was called; the logger stamps the observed time,
 //!   the resource and the scope (`otlp_contrib::log_bridge` unless
 //!   [`OtlpLoggerBuilder::with_scope`] says otherwise: one scope, the target
@@ -51,7 +53,10 @@ use std::time::Duration;
 
 use log::kv::{self, VisitSource};
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use otlp_core::{AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, Str, clock};
+use otlp_core::{
+    AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, TraceFlags,
+    clock,
+};
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
 
 /// The instrumentation scope of the records unless
@@ -214,13 +219,27 @@ impl OtlpLogger {
             .severity(severity(level))
             .severity_text(Str::from(level.as_str()))
             .body(AnyValue::String(body));
+        #[allow(unused_mut)]
+        let mut correlated = false;
         #[cfg(feature = "tracing")]
         {
             use crate::tracing::OtlpSpanExt as _;
             let context = ::tracing::Span::current().context();
             if context.is_valid() {
                 builder = builder.span_context(&context);
+                correlated = true;
             }
+        }
+        // Outside a `tracing` span: the span of the native API made active
+        // on this thread (`otlp_sdk::active_span`), if any.
+        if !correlated && let Some(active) = otlp_sdk::active_span::current() {
+            let flags = if active.sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::NONE
+            };
+            builder =
+                builder.span_context(&SpanContext::new(active.trace_id, active.span_id, flags));
         }
         let mut log_record = builder.build();
         log_record.attributes = attributes;

@@ -279,3 +279,42 @@ fn nothing_is_recorded_on_a_pipelines_own_threads() {
     let records = pipeline.finish(1);
     assert_eq!(body_of(&records[0]), Some("application"));
 }
+
+/// A record written inside a span of the native API (made active with
+/// `otlp_sdk::active_span::in_span`, no `tracing` span around it) carries
+/// that span's ids and flags, as the specification has a record take its
+/// trace context from the current one.
+#[test]
+fn a_record_inside_an_active_native_span_carries_its_ids() {
+    use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId};
+    let pipeline = Pipeline::new();
+    let logger = OtlpLogger::builder(&pipeline.provider).build();
+    let context = SpanContext::new(
+        TraceId::from_bytes([7; 16]),
+        SpanId::from_bytes([9; 8]),
+        TraceFlags::SAMPLED,
+    );
+    otlp_sdk::active_span::in_span(&context, || {
+        logger.log(
+            &Record::builder()
+                .level(Level::Info)
+                .target("native")
+                .args(format_args!("inside"))
+                .build(),
+        );
+    });
+    logger.log(
+        &Record::builder()
+            .level(Level::Info)
+            .target("native")
+            .args(format_args!("outside"))
+            .build(),
+    );
+    let records = pipeline.finish(2);
+    let inside = record(&records, "inside");
+    assert_eq!(inside.trace_id, vec![7; 16]);
+    assert_eq!(inside.span_id, vec![9; 8]);
+    assert_eq!(inside.flags, 1);
+    let outside = record(&records, "outside");
+    assert!(outside.trace_id.is_empty() && outside.span_id.is_empty());
+}
