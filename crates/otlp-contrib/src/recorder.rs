@@ -58,7 +58,7 @@ pub struct RecorderAlreadyInstalled;
 /// A `metrics::Recorder` recording into otlp-sdk instruments.
 pub struct OtlpRecorder {
     meter: Meter,
-    descriptions: Mutex<HashMap<String, (Option<Unit>, SharedString)>>,
+    descriptions: Mutex<HashMap<String, Description>>,
     counters: DashMap<Key, Arc<CounterHandle>>,
     gauges: DashMap<Key, Arc<GaugeHandle>>,
     histograms: DashMap<Key, Arc<HistogramHandle>>,
@@ -100,22 +100,26 @@ impl OtlpRecorder {
     }
 
     fn describe(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.descriptions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.as_str().to_string(), (unit, description));
+        let mut descriptions = self.descriptions.lock().unwrap_or_else(|p| p.into_inner());
+        let known = descriptions.entry(key.as_str().to_string()).or_default();
+        if !known.used {
+            known.unit = unit;
+            known.text = description.to_string();
+        }
     }
 
     /// The instrument name, description and unit of a key, and its labels
     /// as attributes.
     fn identity(&self, key: &Key) -> (String, String, &'static str, Vec<KeyValue>) {
-        let (unit, description) = self
-            .descriptions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key.name())
-            .map(|(unit, description)| (*unit, description.to_string()))
-            .unwrap_or_default();
+        let (unit, description) = {
+            let mut descriptions = self.descriptions.lock().unwrap_or_else(|p| p.into_inner());
+            let known = match descriptions.get_mut(key.name()) {
+                Some(known) => known,
+                None => descriptions.entry(key.name().to_string()).or_default(),
+            };
+            known.used = true;
+            (known.unit, known.text.clone())
+        };
         let attributes = key
             .labels()
             .map(|label| KeyValue::new(label.key().to_string(), label.value().to_string()))
@@ -215,6 +219,17 @@ impl Recorder for OtlpRecorder {
             .clone();
         Histogram::from_arc(handle)
     }
+}
+
+/// A name's unit and description, as `describe_*` gave them.
+#[derive(Default)]
+struct Description {
+    unit: Option<Unit>,
+    text: String,
+    /// An instrument was built with them: they are kept from then on (the
+    /// instrument's are fixed, and a later unit would make a second
+    /// instrument of the same name beside it).
+    used: bool,
 }
 
 struct CounterHandle {

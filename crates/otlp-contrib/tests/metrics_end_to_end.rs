@@ -269,3 +269,33 @@ fn the_metrics_crate_through_otlp_recorder_over_http_protobuf() {
     // Exported by the flush and again (cumulative) by shutdown.
     assert_eq!(named(&metrics, "odd_name_with_spaces").len(), 2);
 }
+
+/// The metrics a recorder-only provider collects under `name`.
+fn collected(provider: &MeterProvider, name: &str) -> Vec<otlp_core::Metric> {
+    provider
+        .collect()
+        .into_iter()
+        .filter(|metric| metric.name.as_str() == name)
+        .collect()
+}
+
+#[test]
+fn a_unit_described_after_first_use_does_not_split_the_metric() {
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::histogram!("latency", "route" => "a").record(1.0);
+        metrics::describe_histogram!("latency", metrics::Unit::Seconds, "Time per request");
+        metrics::histogram!("latency", "route" => "b").record(2.0);
+    });
+    let latency = collected(&provider, "latency");
+    assert_eq!(
+        latency.len(),
+        1,
+        "one metric, not one per unit: {latency:#?}"
+    );
+    let otlp_core::MetricData::Histogram(histogram) = &latency[0].data else {
+        panic!("latency is not a histogram");
+    };
+    assert_eq!(histogram.data_points.len(), 2);
+}
