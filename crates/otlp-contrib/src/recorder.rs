@@ -29,8 +29,9 @@
 //! concurrent map and hands out a handle; recording through the handle is
 //! the instrument's own recording: no lock, no allocation. `metrics`
 //! gauges can be incremented as well as set: the handle keeps the current
-//! value and records each new one. A counter's `absolute` value is turned
-//! into the increment since the previous absolute value.
+//! value and records each new one. A counter's handle keeps its total, so
+//! that `absolute` sets the counter to at least the value given (as
+//! `metrics` defines it): the increment past the total is recorded.
 //!
 //! Names are made valid instrument names (characters other than letters,
 //! digits and `_ . - /` become `_`; a name not starting with a letter gets
@@ -164,7 +165,7 @@ impl Recorder for OtlpRecorder {
                 Arc::new(CounterHandle {
                     counter,
                     attributes,
-                    absolute: AtomicU64::new(0),
+                    total: AtomicU64::new(0),
                 })
             })
             .clone();
@@ -235,17 +236,20 @@ struct Description {
 struct CounterHandle {
     counter: otlp_sdk::metrics::Counter<u64>,
     attributes: Vec<KeyValue>,
-    /// The last absolute value given.
-    absolute: AtomicU64,
+    /// The counter's total: every increment, and what `absolute` added.
+    total: AtomicU64,
 }
 
 impl CounterFn for CounterHandle {
     fn increment(&self, value: u64) {
+        self.total.fetch_add(value, Ordering::Relaxed);
         self.counter.add(value, &self.attributes);
     }
 
+    /// Sets the counter to at least `value` (`metrics`' contract: callers
+    /// copying an external counter may arrive out of order).
     fn absolute(&self, value: u64) {
-        let previous = self.absolute.fetch_max(value, Ordering::AcqRel);
+        let previous = self.total.fetch_max(value, Ordering::Relaxed);
         if value > previous {
             self.counter.add(value - previous, &self.attributes);
         }

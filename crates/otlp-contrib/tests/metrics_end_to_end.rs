@@ -299,3 +299,25 @@ fn a_unit_described_after_first_use_does_not_split_the_metric() {
     };
     assert_eq!(histogram.data_points.len(), 2);
 }
+
+#[test]
+fn absolute_sets_a_counter_to_at_least_the_value_whatever_the_increments() {
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    let total = |name: &str| match &collected(&provider, name)[0].data {
+        otlp_core::MetricData::Sum(sum) => sum.data_points[0].value,
+        other => panic!("{name} is not a sum: {other:?}"),
+    };
+    metrics::with_local_recorder(&recorder, || {
+        // `CounterFn::absolute`: "sets the counter to at least the given amount".
+        let ahead = metrics::counter!("ahead");
+        ahead.increment(5);
+        ahead.absolute(10);
+        let behind = metrics::counter!("behind");
+        behind.increment(10);
+        behind.absolute(4);
+        behind.increment(1);
+    });
+    assert_eq!(total("ahead"), otlp_core::NumberValue::Int(10));
+    assert_eq!(total("behind"), otlp_core::NumberValue::Int(11));
+}
