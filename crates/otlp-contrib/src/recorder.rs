@@ -29,9 +29,11 @@
 //! concurrent map and hands out a handle; recording through the handle is
 //! the instrument's own recording: no lock, no allocation. `metrics`
 //! gauges can be incremented as well as set: the handle keeps the current
-//! value and records each new one. A counter's handle keeps its total, so
-//! that `absolute` sets the counter to at least the value given (as
-//! `metrics` defines it): the increment past the total is recorded.
+//! value and records each new one under its own lock (uncontended, tens of
+//! nanoseconds), so that the value recorded last is the current one. A
+//! counter's handle keeps its total, so that `absolute` sets the counter to
+//! at least the value given (as `metrics` defines it): the increment past
+//! the total is recorded.
 //!
 //! Names are made valid instrument names (characters other than letters,
 //! digits and `_ . - /` become `_`; a name not starting with a letter gets
@@ -190,7 +192,7 @@ impl Recorder for OtlpRecorder {
                 Arc::new(GaugeHandle {
                     gauge,
                     attributes,
-                    value: AtomicU64::new(0f64.to_bits()),
+                    value: Mutex::new(0.0),
                 })
             })
             .clone();
@@ -259,28 +261,17 @@ impl CounterFn for CounterHandle {
 struct GaugeHandle {
     gauge: otlp_sdk::metrics::Gauge<f64>,
     attributes: Vec<KeyValue>,
-    /// The current value (bits of an `f64`).
-    value: AtomicU64,
+    /// The current value, held while it is recorded: the series' last value
+    /// is then always the current one (updating an atomic and recording after
+    /// it let two threads record in the other order, a stale value last).
+    value: Mutex<f64>,
 }
 
 impl GaugeHandle {
     fn change(&self, by: impl Fn(f64) -> f64) {
-        let mut current = self.value.load(Ordering::Acquire);
-        loop {
-            let next = by(f64::from_bits(current));
-            match self.value.compare_exchange_weak(
-                current,
-                next.to_bits(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    self.gauge.record(next, &self.attributes);
-                    return;
-                }
-                Err(seen) => current = seen,
-            }
-        }
+        let mut value = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        *value = by(*value);
+        self.gauge.record(*value, &self.attributes);
     }
 }
 

@@ -321,3 +321,36 @@ fn absolute_sets_a_counter_to_at_least_the_value_whatever_the_increments() {
     assert_eq!(total("ahead"), otlp_core::NumberValue::Int(10));
     assert_eq!(total("behind"), otlp_core::NumberValue::Int(11));
 }
+
+#[test]
+fn a_gauge_changed_from_many_threads_ends_at_its_current_value() {
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    // Long label sets make each recording slow next to the value's update.
+    let labels: Vec<metrics::Label> = (0..32)
+        .map(|i| metrics::Label::new(format!("label_{i}"), format!("value_{i}")))
+        .collect();
+    let key = metrics::Key::from_parts("in_use", labels);
+    let metadata = metrics::Metadata::new("test", metrics::Level::INFO, None);
+    let gauge = metrics::Recorder::register_gauge(&recorder, &key, &metadata);
+    let last = || match &collected(&provider, "in_use")[0].data {
+        otlp_core::MetricData::Gauge(gauge) => gauge.data_points[0].value,
+        other => panic!("in_use is not a gauge: {other:?}"),
+    };
+    for round in 1..=300u32 {
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    barrier.wait();
+                    gauge.increment(1.0);
+                });
+            }
+        });
+        assert_eq!(
+            last(),
+            otlp_core::NumberValue::Double(f64::from(round * 4)),
+            "round {round}"
+        );
+    }
+}
