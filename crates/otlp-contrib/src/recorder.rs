@@ -322,7 +322,10 @@ fn instrument_name(name: &str) -> String {
 /// The UCUM form of a `metrics` unit.
 fn ucum(unit: Unit) -> &'static str {
     match unit {
-        Unit::Count => "1",
+        // A count of things: an annotation, as the semantic conventions
+        // write counts (`1` is for ratios, and Prometheus names a gauge in
+        // `1` `..._ratio`).
+        Unit::Count => "{count}",
         Unit::Percent => "%",
         Unit::Seconds => "s",
         Unit::Milliseconds => "ms",
@@ -338,7 +341,7 @@ fn ucum(unit: Unit) -> &'static str {
         Unit::MegabitsPerSecond => "Mbit/s",
         Unit::KilobitsPerSecond => "kbit/s",
         Unit::BitsPerSecond => "bit/s",
-        Unit::CountPerSecond => "1/s",
+        Unit::CountPerSecond => "{count}/s",
     }
 }
 

@@ -354,3 +354,19 @@ fn a_gauge_changed_from_many_threads_ends_at_its_current_value() {
         );
     }
 }
+
+#[test]
+fn a_count_is_not_given_the_dimensionless_unit_of_ratios() {
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_gauge!("connections", metrics::Unit::Count, "Open connections");
+        metrics::gauge!("connections").set(3.0);
+    });
+    // UCUM `1` is what utilizations use; a Prometheus translation makes a
+    // gauge in `1` a `_ratio`. Counts of things use an annotation.
+    assert_eq!(
+        collected(&provider, "connections")[0].unit.as_str(),
+        "{count}"
+    );
+}
