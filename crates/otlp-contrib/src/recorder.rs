@@ -65,6 +65,26 @@ pub struct OtlpRecorder {
     counters: DashMap<Key, Arc<CounterHandle>>,
     gauges: DashMap<Key, Arc<GaugeHandle>>,
     histograms: DashMap<Key, Arc<HistogramHandle>>,
+    /// The handles again, by the series they record into.
+    counter_series: DashMap<SeriesKey, Arc<CounterHandle>>,
+    gauge_series: DashMap<SeriesKey, Arc<GaugeHandle>>,
+    histogram_series: DashMap<SeriesKey, Arc<HistogramHandle>>,
+}
+
+/// What names one series of the provider: the instrument name, lowercased
+/// (instrument names are case-insensitive), and the attribute set (sorted by
+/// key; of a key given twice, the last value). Different `metrics` keys can
+/// name one series (`a:b` and `a_b`, `Jobs` and `jobs`, a label given twice):
+/// they share one handle, so a gauge's current value and a counter's total
+/// are the series' own.
+type SeriesKey = (String, Vec<(String, String)>);
+
+/// An instrument's name, description and unit, and a series' attributes.
+struct Identity {
+    name: String,
+    description: String,
+    unit: &'static str,
+    attributes: Vec<KeyValue>,
 }
 
 impl fmt::Debug for OtlpRecorder {
@@ -92,6 +112,9 @@ impl OtlpRecorder {
             counters: DashMap::new(),
             gauges: DashMap::new(),
             histograms: DashMap::new(),
+            counter_series: DashMap::new(),
+            gauge_series: DashMap::new(),
+            histogram_series: DashMap::new(),
         }
     }
 
@@ -111,9 +134,28 @@ impl OtlpRecorder {
         }
     }
 
-    /// The instrument name, description and unit of a key, and its labels
-    /// as attributes.
-    fn identity(&self, key: &Key) -> (String, String, &'static str, Vec<KeyValue>) {
+    /// The handle of `key`'s series: the one made for the key, else the one
+    /// made for the same series under another key, else a new one.
+    fn handle<H>(
+        &self,
+        by_key: &DashMap<Key, Arc<H>>,
+        by_series: &DashMap<SeriesKey, Arc<H>>,
+        key: &Key,
+        make: impl FnOnce(Identity) -> H,
+    ) -> Arc<H> {
+        if let Some(handle) = by_key.get(key) {
+            return handle.clone();
+        }
+        let (series, identity) = self.identity(key);
+        let handle = by_series
+            .entry(series)
+            .or_insert_with(|| Arc::new(make(identity)))
+            .clone();
+        by_key.entry(key.clone()).or_insert(handle).clone()
+    }
+
+    /// The series of a key, and its instrument's identity.
+    fn identity(&self, key: &Key) -> (SeriesKey, Identity) {
         let (unit, description) = {
             let mut descriptions = self.descriptions.lock().unwrap_or_else(|p| p.into_inner());
             let known = match descriptions.get_mut(key.name()) {
@@ -123,15 +165,27 @@ impl OtlpRecorder {
             known.used = true;
             (known.unit, known.text.clone())
         };
-        let attributes = key
-            .labels()
-            .map(|label| KeyValue::new(label.key().to_string(), label.value().to_string()))
+        let mut labels: Vec<(String, String)> = Vec::with_capacity(key.labels().len());
+        for label in key.labels() {
+            match labels.iter_mut().find(|(name, _)| name == label.key()) {
+                Some((_, value)) => *value = label.value().to_string(),
+                None => labels.push((label.key().to_string(), label.value().to_string())),
+            }
+        }
+        labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let attributes = labels
+            .iter()
+            .map(|(name, value)| KeyValue::new(name.clone(), value.clone()))
             .collect();
+        let name = instrument_name(key.name());
         (
-            instrument_name(key.name()),
-            description,
-            unit.map_or("", ucum),
-            attributes,
+            (name.to_ascii_lowercase(), labels),
+            Identity {
+                name,
+                description,
+                unit: unit.map_or("", ucum),
+                attributes,
+            },
         )
     }
 }
@@ -150,77 +204,56 @@ impl Recorder for OtlpRecorder {
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
-        if let Some(handle) = self.counters.get(key) {
-            return Counter::from_arc(handle.clone());
-        }
-        let (name, description, unit, attributes) = self.identity(key);
-        let counter = self
-            .meter
-            .u64_counter(name)
-            .with_description(description)
-            .with_unit(unit)
-            .build();
-        let handle = self
-            .counters
-            .entry(key.clone())
-            .or_insert_with(|| {
-                Arc::new(CounterHandle {
-                    counter,
-                    attributes,
+        Counter::from_arc(
+            self.handle(&self.counters, &self.counter_series, key, |identity| {
+                CounterHandle {
+                    counter: self
+                        .meter
+                        .u64_counter(identity.name)
+                        .with_description(identity.description)
+                        .with_unit(identity.unit)
+                        .build(),
+                    attributes: identity.attributes,
                     total: AtomicU64::new(0),
-                })
-            })
-            .clone();
-        Counter::from_arc(handle)
+                }
+            }),
+        )
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
-        if let Some(handle) = self.gauges.get(key) {
-            return Gauge::from_arc(handle.clone());
-        }
-        let (name, description, unit, attributes) = self.identity(key);
-        let gauge = self
-            .meter
-            .f64_gauge(name)
-            .with_description(description)
-            .with_unit(unit)
-            .build();
-        let handle = self
-            .gauges
-            .entry(key.clone())
-            .or_insert_with(|| {
-                Arc::new(GaugeHandle {
-                    gauge,
-                    attributes,
+        Gauge::from_arc(
+            self.handle(&self.gauges, &self.gauge_series, key, |identity| {
+                GaugeHandle {
+                    gauge: self
+                        .meter
+                        .f64_gauge(identity.name)
+                        .with_description(identity.description)
+                        .with_unit(identity.unit)
+                        .build(),
+                    attributes: identity.attributes,
                     value: Mutex::new(0.0),
-                })
-            })
-            .clone();
-        Gauge::from_arc(handle)
+                }
+            }),
+        )
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        if let Some(handle) = self.histograms.get(key) {
-            return Histogram::from_arc(handle.clone());
-        }
-        let (name, description, unit, attributes) = self.identity(key);
-        let histogram = self
-            .meter
-            .f64_histogram(name)
-            .with_description(description)
-            .with_unit(unit)
-            .build();
-        let handle = self
-            .histograms
-            .entry(key.clone())
-            .or_insert_with(|| {
-                Arc::new(HistogramHandle {
-                    histogram,
-                    attributes,
-                })
-            })
-            .clone();
-        Histogram::from_arc(handle)
+        Histogram::from_arc(self.handle(
+            &self.histograms,
+            &self.histogram_series,
+            key,
+            |identity| {
+                HistogramHandle {
+                    histogram: self
+                        .meter
+                        .f64_histogram(identity.name)
+                        .with_description(identity.description)
+                        .with_unit(identity.unit)
+                        .build(),
+                    attributes: identity.attributes,
+                }
+            },
+        ))
     }
 }
 

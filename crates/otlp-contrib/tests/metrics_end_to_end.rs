@@ -370,3 +370,34 @@ fn a_count_is_not_given_the_dimensionless_unit_of_ratios() {
         "{count}"
     );
 }
+
+#[test]
+fn keys_naming_one_series_share_its_gauge_value_and_counter_total() {
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    metrics::with_local_recorder(&recorder, || {
+        // Instrument names are case-insensitive: one instrument.
+        metrics::gauge!("Queue.Depth").increment(1.0);
+        metrics::gauge!("queue.depth").increment(1.0);
+        // Of a label given twice the last value counts: one series.
+        metrics::gauge!("jobs", "k" => "a", "k" => "b").increment(1.0);
+        metrics::gauge!("jobs", "k" => "b").increment(1.0);
+        // Both names become the instrument name `total_x`.
+        metrics::counter!("total:x").absolute(10);
+        metrics::counter!("total_x").absolute(10);
+        metrics::counter!("total_x").increment(1);
+    });
+    let value = |name: &str| {
+        let metric = &collected(&provider, name)[0];
+        let points = match &metric.data {
+            otlp_core::MetricData::Gauge(gauge) => &gauge.data_points,
+            otlp_core::MetricData::Sum(sum) => &sum.data_points,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(points.len(), 1, "{name}: {points:?}");
+        points[0].value
+    };
+    assert_eq!(value("Queue.Depth"), otlp_core::NumberValue::Double(2.0));
+    assert_eq!(value("jobs"), otlp_core::NumberValue::Double(2.0));
+    assert_eq!(value("total_x"), otlp_core::NumberValue::Int(11));
+}
