@@ -620,6 +620,30 @@ fn the_same_labels_replace_a_pipeline_whatever_its_signal() {
 }
 
 #[test]
+fn the_same_labels_in_another_order_replace_a_pipeline() {
+    let text = Exposition::new()
+        .pipeline(
+            Labels::new([("service", "a"), ("pipeline", "one")]).unwrap(),
+            distinct_snapshot(),
+        )
+        .pipeline(
+            Labels::new([("pipeline", "one"), ("service", "a")]).unwrap(),
+            StatsSnapshot::default(),
+        )
+        .render();
+    // One series per label set: a scrape with a series twice is refused.
+    let s = read_strictly(&text);
+    assert_eq!(
+        get(
+            &s,
+            "otlp_sdk_spans_produced_total",
+            &[("pipeline", "one"), ("service", "a")]
+        ),
+        0.0
+    );
+}
+
+#[test]
 fn a_live_log_pipeline_matches_the_receiver() {
     let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
     let mut config = Config::default();

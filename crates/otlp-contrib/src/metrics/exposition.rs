@@ -78,6 +78,12 @@ impl Labels {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Whether both name the same series: the same labels in any order
+    /// (names do not repeat, so equal lengths and inclusion suffice).
+    fn same_set(&self, other: &Labels) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().all(|label| other.0.contains(label))
+    }
 }
 
 fn invalid_label_name(name: &str) -> Option<&'static str> {
@@ -102,7 +108,8 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// Each pipeline is a [`StatsSnapshot`] with its [`Labels`]; every metric
 /// family is written once (`# HELP`, `# TYPE`, then the samples of every
 /// pipeline), as the format requires. A pipeline added with the same labels
-/// as an earlier one replaces it, so the output never holds a series twice.
+/// as an earlier one (in any order) replaces it, so the output never holds a
+/// series twice.
 ///
 /// # The metrics
 ///
@@ -260,7 +267,7 @@ impl Exposition {
         match self
             .pipelines
             .iter_mut()
-            .find(|known| known.labels == pipeline.labels)
+            .find(|known| known.labels.same_set(&pipeline.labels))
         {
             Some(existing) => *existing = pipeline,
             None => self.pipelines.push(pipeline),
