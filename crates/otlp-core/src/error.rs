@@ -36,7 +36,7 @@ pub enum TraceParentError {
     /// Version 00 is exactly 55 characters; later versions at least 55.
     #[error("traceparent must be 55 characters for version 00, found {found}")]
     Length {
-        /// Length of the header given.
+        /// Length of the header given, without the optional whitespace around it.
         found: usize,
     },
     /// Version `ff` is forbidden by the specification.
@@ -45,7 +45,8 @@ pub enum TraceParentError {
     /// A `-` is missing where the format requires one.
     #[error("traceparent needs '-' at position {position}")]
     Delimiter {
-        /// Zero-based byte position.
+        /// Zero-based byte position, in the header without the optional
+        /// whitespace around it.
         position: usize,
     },
     /// The version or flags field is not two lowercase hex digits.

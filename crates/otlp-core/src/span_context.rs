@@ -108,11 +108,20 @@ impl SpanContext {
 
     /// Parses a W3C `traceparent` header strictly; the result is marked remote.
     ///
-    /// Version `00` must be exactly `00-<32 hex>-<16 hex>-<2 hex>` in lowercase.
-    /// Higher versions are parsed by their version-00 prefix, as the
-    /// specification asks, provided what follows starts with `-`. Version `ff`,
-    /// uppercase hex, all-zero ids and wrong lengths are errors.
+    /// Optional whitespace (spaces and tabs, HTTP's `OWS`) around the value
+    /// is ignored; lengths and positions in errors are those of the value
+    /// without it. The value itself is strict: version `00` must be exactly
+    /// `00-<32 hex>-<16 hex>-<2 hex>` in lowercase. Higher versions are
+    /// parsed by their version-00 prefix, as the specification asks, provided
+    /// what follows starts with `-`. Version `ff`, uppercase hex, all-zero ids
+    /// and wrong lengths are errors.
     pub fn from_traceparent(header: &str) -> Result<Self, TraceParentError> {
+        // HTTP lets a field value be surrounded by spaces and tabs (RFC 9110
+        // §5.5, `OWS`), and a header map built by hand or by a proxy may keep
+        // them; W3C's test suite (`test_traceparent_ows_handling`) expects
+        // such a parent to be continued, and opentelemetry-rust trims it.
+        // Nothing else is trimmed: other whitespace is not `OWS`.
+        let header = header.trim_matches(|c| c == ' ' || c == '\t');
         let bytes = header.as_bytes();
         if !header.is_ascii() {
             return Err(TraceParentError::NotAscii);

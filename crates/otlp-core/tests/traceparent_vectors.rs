@@ -138,8 +138,14 @@ fn invalid_headers_are_rejected_with_the_reason() {
             format!("00-{}é-{valid_span}-01", &valid_trace[..30]),
             |e| *e == E::NotAscii,
         ),
-        // whitespace
-        (format!(" 00-{valid_trace}-{valid_span}-01"), |e| {
+        // whitespace that is not optional whitespace around the value
+        (format!("00- {}-{valid_span}-01", &valid_trace[1..]), |e| {
+            matches!(e, E::Id(_))
+        }),
+        (format!("00-{valid_trace}-{valid_span}-01 x"), |e| {
+            matches!(e, E::Length { found: 57 })
+        }),
+        (format!("\n00-{valid_trace}-{valid_span}-01"), |e| {
             matches!(
                 e,
                 E::Field {
@@ -148,6 +154,13 @@ fn invalid_headers_are_rejected_with_the_reason() {
                 }
             )
         }),
+        (format!("00-{valid_trace}-{valid_span}-01\r"), |e| {
+            matches!(e, E::Length { found: 56 })
+        }),
+        (format!("\u{a0}00-{valid_trace}-{valid_span}-01"), |e| {
+            *e == E::NotAscii
+        }),
+        (" \t ".to_owned(), |e| matches!(e, E::Length { found: 0 })),
     ];
     for (header, expected) in cases {
         match SpanContext::from_traceparent(&header) {
@@ -158,6 +171,39 @@ fn invalid_headers_are_rejected_with_the_reason() {
             }
         }
     }
+}
+
+#[test]
+fn optional_whitespace_around_the_header_is_ignored() {
+    // W3C's test suite (test_traceparent_ows_handling) sends these and
+    // expects the trace continued: HTTP's optional whitespace (spaces and
+    // tabs) around a field value is not part of the value.
+    let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let expected = SpanContext::from_traceparent(header).unwrap();
+    for padded in [
+        format!(" {header}"),
+        format!("\t{header}"),
+        format!("{header} "),
+        format!("{header}\t"),
+        format!("\t {header} \t"),
+    ] {
+        assert_eq!(
+            SpanContext::from_traceparent(&padded).as_ref(),
+            Ok(&expected),
+            "{padded:?}"
+        );
+    }
+    // A future version's tail ends where the whitespace starts.
+    let future = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-tail";
+    assert_eq!(
+        SpanContext::from_traceparent(&format!(" {future}\t")),
+        SpanContext::from_traceparent(future)
+    );
+    // Errors count from the value: a short one is short by its own length.
+    assert_eq!(
+        SpanContext::from_traceparent(&format!("  {}  ", &header[..54])),
+        Err(TraceParentError::Length { found: 54 })
+    );
 }
 
 #[test]
