@@ -211,14 +211,19 @@ fn start_span(
     start_time: Option<SystemTime>,
 ) -> Span {
     let provider = &tracer.provider;
+    // A root span's parent is known not to be remote: there is none. OTLP's
+    // `flags` then says so (0x100, "has is_remote", without 0x200), as
+    // opentelemetry-otlp and the Go SDK write it; leaving the bit unset told
+    // backends the remoteness was unknown, so a root could not be told from a
+    // span of an exporter that does not record it.
     let (trace_id, trace_state, parent_span_id, parent_remote) = match &parent {
         Some(parent) => (
             parent.trace_id,
             parent.trace_state.clone(),
             Some(parent.span_id),
-            Some(parent.is_remote),
+            parent.is_remote,
         ),
-        None => (TraceId::random(), TraceState::EMPTY, None, None),
+        None => (TraceId::random(), TraceState::EMPTY, None, false),
     };
     let span_id = SpanId::random();
     let sampled = !provider.disabled && provider.sampler.should_sample(parent.as_ref(), trace_id);
@@ -253,7 +258,7 @@ fn start_span(
             span_id,
             trace_state,
             parent_span_id,
-            flags: SpanFlags::new(trace_flags, parent_remote),
+            flags: SpanFlags::new(trace_flags, Some(parent_remote)),
             name,
             kind,
             start_time_unix_nano: start,

@@ -4,9 +4,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{Span as ProtoSpan, SpanFlags as ProtoSpanFlags};
+use otlp_core::encode::Encoding;
 use otlp_core::{AnyValue, KeyValue, SpanContext, SpanData, SpanKind, Status, TraceFlags};
 use otlp_sdk::config::Config;
-use otlp_sdk::{PipelineError, Sampler, SpanLimits, SpanProcessor, TracerProvider};
+use otlp_sdk::{
+    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, PipelineError, Sampler, SpanLimits,
+    SpanProcessor, TracerProvider,
+};
+use prost::Message;
 
 /// Keeps every span it receives.
 #[derive(Clone, Default)]
@@ -55,10 +62,96 @@ fn children_share_the_trace_and_point_at_their_parent() {
     assert_eq!(child.parent_span_id, Some(root.span_id));
     assert_eq!(root.parent_span_id, None);
     assert_eq!(child.flags.is_remote(), Some(false));
-    assert_eq!(root.flags.is_remote(), None);
+    // A root's parent is known not to be remote (there is none).
+    assert_eq!(root.flags.is_remote(), Some(false));
     assert!(root_context.trace_flags.is_sampled() && child_context.trace_flags.is_sampled());
     assert!(root.end_time_unix_nano >= root.start_time_unix_nano);
     assert_eq!(&*child.scope.name, "scope");
+}
+
+/// Keeps every request body it is sent, and accepts it.
+#[derive(Clone, Default)]
+struct Bodies(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Exporter for Bodies {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        self.0.lock().unwrap().push(request.body.to_vec());
+        ExportOutcome::Success
+    }
+}
+
+impl Bodies {
+    /// Every span sent, decoded by `opentelemetry-proto`.
+    fn spans(&self) -> Vec<ProtoSpan> {
+        let bodies = self.0.lock().unwrap();
+        bodies
+            .iter()
+            .map(|body| ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes"))
+            .flat_map(|request| request.resource_spans)
+            .flat_map(|resource_spans| resource_spans.scope_spans)
+            .flat_map(|scope_spans| scope_spans.spans)
+            .collect()
+    }
+}
+
+#[test]
+fn exported_flags_say_whether_the_parent_is_remote_for_roots_too() {
+    // OTLP `Span.flags` (and `Link.flags`): bits 0-7 the W3C trace flags,
+    // 0x100 "whether the parent is remote is known", 0x200 "it is remote".
+    // opentelemetry-otlp and the Go SDK set 0x100 on every span they export:
+    // 0x100 for a root or a local parent, 0x300 for a remote one.
+    const HAS_IS_REMOTE: u32 = ProtoSpanFlags::ContextHasIsRemoteMask as u32;
+    const IS_REMOTE: u32 = ProtoSpanFlags::ContextIsRemoteMask as u32;
+    let bodies = Bodies::default();
+    let processor = BatchSpanProcessor::builder(bodies.clone()).build().unwrap();
+    let provider = TracerProvider::builder().with_processor(processor).build();
+    let tracer = provider.tracer("scope");
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let mut root = tracer.start("root");
+    let local = root.context().clone();
+    tracer.start_with_parent("local child", &local).end();
+    tracer.start_with_parent("remote child", &remote).end();
+    // An invalid parent is no parent: a root.
+    tracer
+        .start_with_parent("invalid parent", &SpanContext::default())
+        .end();
+    tracer
+        .span_builder("linked")
+        .link(&local, [])
+        .link(&remote, [])
+        .start()
+        .end();
+    root.end();
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+
+    let spans = bodies.spans();
+    let flags = |name: &str| {
+        let span = spans.iter().find(|span| span.name == name).expect(name);
+        span.flags
+    };
+    let sampled = u32::from(TraceFlags::SAMPLED.bits());
+    assert_eq!(flags("root"), HAS_IS_REMOTE | sampled, "root: not remote");
+    assert_eq!(flags("invalid parent"), HAS_IS_REMOTE | sampled);
+    assert_eq!(flags("linked"), HAS_IS_REMOTE | sampled);
+    assert_eq!(flags("local child"), HAS_IS_REMOTE | sampled);
+    assert_eq!(
+        flags("remote child"),
+        HAS_IS_REMOTE | IS_REMOTE | sampled,
+        "remote parent"
+    );
+    let linked = spans.iter().find(|span| span.name == "linked").unwrap();
+    let link_flags: Vec<u32> = linked.links.iter().map(|link| link.flags).collect();
+    assert_eq!(
+        link_flags,
+        [HAS_IS_REMOTE | sampled, HAS_IS_REMOTE | IS_REMOTE | sampled],
+        "links: the local one, then the remote one"
+    );
 }
 
 #[test]
