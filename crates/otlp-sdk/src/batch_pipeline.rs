@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{RecvTimeoutError, Sender};
 
 use crate::config::validate::validate_pipeline;
 use crate::config::{BatchConfig, Config, PerformanceConfig};
@@ -78,18 +78,20 @@ impl BatchPipeline {
     }
 
     /// Sends a command to the loop and waits for its answer until `deadline`.
-    /// `None` means no answer came in time.
+    /// `Err(Timeout)` means no answer came in time; `Err(Disconnected)` that
+    /// the command was dropped unanswered: the loop ended (it finished a
+    /// shutdown, or panicked) before it took the command from the channel.
     fn send(
         &self,
         command: impl FnOnce(Sender<Result<(), PipelineError>>) -> Command,
         deadline: Instant,
-    ) -> Option<Result<(), PipelineError>> {
+    ) -> Result<Result<(), PipelineError>, RecvTimeoutError> {
         let (reply, answer) = crossbeam_channel::bounded(1);
         if self.inner.control.commands.send(command(reply)).is_err() {
-            return Some(Err(PipelineError::ShutDown));
+            return Ok(Err(PipelineError::ShutDown));
         }
         self.inner.shared.queue.unpark_loop();
-        answer.recv_deadline(deadline).ok()
+        answer.recv_deadline(deadline)
     }
 
     fn pending(&self) -> PipelineError {
@@ -105,9 +107,21 @@ impl BatchPipeline {
         if self.is_shut_down() {
             return Err(PipelineError::ShutDown);
         }
-        let deadline = deadline_after(timeout);
-        self.send(|reply| Command::Flush { reply, deadline }, deadline)
-            .unwrap_or_else(|| Err(self.pending()))
+        self.flush_by(deadline_after(timeout))
+    }
+
+    /// Asks the loop for a flush and waits for it until `deadline`. A
+    /// shutdown may start after the caller found the pipeline running. If the
+    /// loop takes the command it answers it (`ShutDown` when the shutdown
+    /// ends first); if the command arrives after the loop's last look at the
+    /// channel, the loop ends and drops it unanswered. That too means the
+    /// pipeline is shut down, not that the deadline passed.
+    fn flush_by(&self, deadline: Instant) -> Result<(), PipelineError> {
+        match self.send(|reply| Command::Flush { reply, deadline }, deadline) {
+            Ok(answer) => answer,
+            Err(RecvTimeoutError::Disconnected) => Err(PipelineError::ShutDown),
+            Err(RecvTimeoutError::Timeout) => Err(self.pending()),
+        }
     }
 
     /// Flushes and stops; returns by `timeout`.
@@ -116,7 +130,12 @@ impl BatchPipeline {
         if self.inner.shared.shut_down.swap(true, Ordering::SeqCst) {
             return Err(PipelineError::ShutDown);
         }
-        let answer = self.send(|reply| Command::Shutdown { reply, deadline }, deadline);
+        // `Shutdown` is sent once (the flag above), so one dropped
+        // unanswered means the loop died (a panic) before it could answer:
+        // the records still queued are reported pending, as at the deadline.
+        let answer = self
+            .send(|reply| Command::Shutdown { reply, deadline }, deadline)
+            .ok();
         // The loop answers as its last act, so joining it now is immediate.
         let loop_thread = answer
             .as_ref()
@@ -310,5 +329,78 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
                 signal,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use otlp_core::encode::Encoding;
+
+    use super::*;
+    use crate::exporter::{ExportOutcome, ExportRequest};
+
+    /// Accepts every export; its `shutdown` reports that it started, then
+    /// waits until the test lets it go. It holds the export loop in the last
+    /// pass of a shutdown: after its last look at the command channel,
+    /// before it ends and drops that channel.
+    struct HeldShutdown {
+        started: Sender<()>,
+        release: crossbeam_channel::Receiver<()>,
+    }
+
+    impl Exporter for HeldShutdown {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Success
+        }
+
+        async fn shutdown(&self) {
+            let _ = self.started.send(());
+            // Blocks the loop's thread on purpose: nothing else runs there.
+            let _ = self.release.recv();
+        }
+    }
+
+    #[test]
+    fn a_flush_the_ending_loop_never_takes_reports_shut_down() {
+        let (started, shutdown_started) = crossbeam_channel::bounded(1);
+        let (let_go, release) = crossbeam_channel::bounded(1);
+        let pipeline = BatchProcessorBuilder::<_, ()>::new(
+            HeldShutdown { started, release },
+            BatchConfig::default(),
+        )
+        .start(Signal::Traces)
+        .expect("starts");
+        let shutting_down = {
+            let pipeline = pipeline.clone();
+            std::thread::spawn(move || pipeline.shutdown(Duration::from_secs(60)))
+        };
+        shutdown_started
+            .recv()
+            .expect("the loop shuts the exporter down");
+        // A `force_flush` that found the pipeline running just before the
+        // shutdown began sends its command now, which the loop never reads.
+        let flushing = {
+            let pipeline = pipeline.clone();
+            std::thread::spawn(move || pipeline.flush_by(deadline_after(Duration::from_secs(60))))
+        };
+        while pipeline.inner.control.commands.is_empty() {
+            std::thread::yield_now();
+        }
+        let_go.send(()).expect("the exporter waits");
+        assert_eq!(shutting_down.join().expect("no panic"), Ok(()));
+        assert_eq!(
+            flushing.join().expect("no panic"),
+            Err(PipelineError::ShutDown),
+            "the loop is gone: that is no timeout"
+        );
+        // A flush after shutdown returned says the same, without asking.
+        assert_eq!(
+            pipeline.force_flush(Duration::from_secs(60)),
+            Err(PipelineError::ShutDown)
+        );
     }
 }
