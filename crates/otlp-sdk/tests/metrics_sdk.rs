@@ -876,3 +876,138 @@ fn identical_observable_instruments_are_aggregated_into_one_metric() {
         NumberValue::Int(11)
     );
 }
+
+/// Keeps every request body a reader exports.
+#[derive(Clone, Default)]
+struct Capturing(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl Exporter for Capturing {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        self.0
+            .lock()
+            .expect("capture lock")
+            .push(request.body.to_vec());
+        ExportOutcome::Success
+    }
+}
+
+impl Capturing {
+    /// A provider whose reader exports here, at flushes only.
+    fn provider(&self, temporality: TemporalityPreference) -> MeterProvider {
+        let reader = PeriodicReader::builder(self.clone())
+            .with_interval(Duration::from_secs(3600))
+            .build()
+            .expect("reader");
+        MeterProvider::builder()
+            .with_temporality(temporality)
+            .with_reader(reader)
+            .build()
+            .expect("provider")
+    }
+
+    /// Flushes `provider` and decodes the request it exported: the `as_int`
+    /// of each point of the sum `name`, and whether the sum is monotonic.
+    fn flushed_ints(&self, provider: &MeterProvider, name: &str) -> (Vec<i64>, bool) {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+        use prost::Message;
+
+        provider
+            .force_flush(Duration::from_secs(10))
+            .expect("flush");
+        let body = self
+            .0
+            .lock()
+            .expect("capture lock")
+            .pop()
+            .expect("the flush exported a request");
+        let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("valid protobuf");
+        let metric = request
+            .resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+            .find(|metric| metric.name == name)
+            .unwrap_or_else(|| panic!("no metric {name} in {request:#?}"));
+        let Some(metric::Data::Sum(sum)) = &metric.data else {
+            panic!("{name} is not a sum: {metric:#?}");
+        };
+        let ints = sum
+            .data_points
+            .iter()
+            .map(|point| match point.value {
+                Some(number_data_point::Value::AsInt(value)) => value,
+                other => panic!("not an integer point: {other:?}"),
+            })
+            .collect();
+        (ints, sum.is_monotonic)
+    }
+}
+
+#[test]
+fn a_u64_counter_past_the_largest_exportable_int_stays_there_and_never_goes_negative() {
+    // `as_int` is an sfixed64: a u64 counter's sum saturates at i64::MAX.
+    // It wrapped: two `add(u64::MAX)` exported -2.
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
+        let exporter = Capturing::default();
+        let provider = exporter.provider(preference);
+        let counter = provider.meter("m").u64_counter("bytes").build();
+        counter.add(u64::MAX, &[]);
+        counter.add(u64::MAX, &[]);
+        let (ints, monotonic) = exporter.flushed_ints(&provider, "bytes");
+        assert!(monotonic);
+        assert_eq!(ints, [i64::MAX], "{preference:?}, first interval");
+
+        // Three in one interval overflow even a u64 accumulator.
+        for _ in 0..3 {
+            counter.add(u64::MAX, &[]);
+        }
+        counter.add(1, &[]);
+        let (ints, _) = exporter.flushed_ints(&provider, "bytes");
+        assert_eq!(ints, [i64::MAX], "{preference:?}, second interval");
+
+        // A cumulative total that reached the top stays there.
+        counter.add(5, &[]);
+        let (ints, _) = exporter.flushed_ints(&provider, "bytes");
+        let expected = match preference {
+            TemporalityPreference::Cumulative => i64::MAX,
+            _ => 5,
+        };
+        assert_eq!(ints, [expected], "{preference:?}, third interval");
+        provider
+            .shutdown(Duration::from_secs(10))
+            .expect("shutdown");
+    }
+}
+
+#[test]
+fn observable_u64_counters_adding_up_past_the_largest_exportable_int_stay_there() {
+    let exporter = Capturing::default();
+    let provider = exporter.provider(TemporalityPreference::Cumulative);
+    // Identical instruments are aggregated into one metric: two callbacks
+    // add up for the same attribute set.
+    let meter = provider.meter("m");
+    for _ in 0..2 {
+        meter
+            .u64_observable_counter("bytes")
+            .with_callback(|observer| observer.observe(u64::MAX, &[]))
+            .build();
+    }
+    let (ints, monotonic) = exporter.flushed_ints(&provider, "bytes");
+    assert!(monotonic);
+    assert_eq!(ints, [i64::MAX]);
+    provider
+        .shutdown(Duration::from_secs(10))
+        .expect("shutdown");
+}

@@ -74,7 +74,11 @@ impl Measure {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum CellKind {
     /// Sum (counters, up-down counters).
-    Sum,
+    Sum {
+        /// Whether the sum only increases (the instrument's `is_monotonic`):
+        /// an integer one then saturates at `i64::MAX` instead of wrapping.
+        monotonic: bool,
+    },
     /// Last value (gauges).
     LastValue,
     /// Explicit-bucket histogram.
@@ -135,7 +139,7 @@ impl Cell {
     /// their number.
     pub(crate) fn new(kind: &CellKind, float: bool) -> Cell {
         match kind {
-            CellKind::Sum => Cell::Sum(SumCell::new(float)),
+            CellKind::Sum { monotonic } => Cell::Sum(SumCell::new(float, *monotonic)),
             CellKind::LastValue => Cell::LastValue(LastValueCell::new(float)),
             CellKind::Histogram {
                 bounds,
@@ -261,21 +265,35 @@ const FRESH: u8 = 1;
 const STALE: u8 = 2;
 
 /// A sum in one word (integer, or float bits).
+///
+/// An integer sum is an `i64` in two's complement, as OTLP's `as_int`
+/// (sfixed64) carries it. A non-monotonic one (up-down counter) wraps: its
+/// result is exact whenever the true total fits, whatever the order of the
+/// measurements. A monotonic one (counter) saturates at `i64::MAX`, in each
+/// interval and in the running total: its true total only grows, so once
+/// past the largest value `as_int` can carry it can never come back, and a
+/// wrapped value would go negative (a counter's sum must never go down; a
+/// consumer takes a drop for a reset). Saturating costs the monotonic
+/// integer sum a compare-exchange loop where the others take one atomic
+/// addition; uncontended, both are one locked instruction.
 #[derive(Debug)]
 pub(crate) struct SumCell {
     value: AtomicU64,
     float: bool,
+    /// Integer sums saturate instead of wrapping.
+    saturates: bool,
     written: AtomicU8,
     /// Cumulative total of the deltas taken (collector only).
     total: Mutex<u64>,
 }
 
 impl SumCell {
-    fn new(float: bool) -> SumCell {
+    fn new(float: bool, monotonic: bool) -> SumCell {
         let zero = if float { 0f64.to_bits() } else { 0 };
         SumCell {
             value: AtomicU64::new(zero),
             float,
+            saturates: monotonic && !float,
             written: AtomicU8::new(NEVER),
             total: Mutex::new(zero),
         }
@@ -287,6 +305,14 @@ impl SumCell {
             self.written.store(FRESH, Ordering::Relaxed);
         }
         match measure {
+            Measure::Int(value) if self.saturates => {
+                // The closure always returns `Some`: the update cannot fail.
+                let _ = self
+                    .value
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                        Some(add_int(bits, value as u64, true))
+                    });
+            }
             Measure::Int(value) => {
                 self.value.fetch_add(value as u64, Ordering::Relaxed);
             }
@@ -308,7 +334,7 @@ impl SumCell {
         *total = if self.float {
             (f64::from_bits(*total) + f64::from_bits(delta)).to_bits()
         } else {
-            total.wrapping_add(delta)
+            add_int(*total, delta, self.saturates)
         };
         let fresh = written == FRESH || delta != zero;
         let bits = match temporality {
@@ -323,6 +349,17 @@ impl SumCell {
             Measure::Int(bits as i64)
         })
     }
+}
+
+/// Adds two `i64`s held as bits: saturating at the `i64` range, or wrapping.
+#[inline]
+fn add_int(a: u64, b: u64, saturate: bool) -> u64 {
+    let (a, b) = (a as i64, b as i64);
+    (if saturate {
+        a.saturating_add(b)
+    } else {
+        a.wrapping_add(b)
+    }) as u64
 }
 
 /// The last value in one word (integer, or float bits).
@@ -637,6 +674,9 @@ mod tests {
 
     use super::*;
 
+    /// An up-down counter's sum (integer sums wrap).
+    const SUM: CellKind = CellKind::Sum { monotonic: false };
+
     fn window(temporality: Temporality) -> Window {
         Window {
             temporality,
@@ -663,8 +703,8 @@ mod tests {
 
     #[test]
     fn sums_report_deltas_or_running_totals_and_skip_quiet_intervals() {
-        let delta = Cell::new(&CellKind::Sum, false);
-        let cumulative = Cell::new(&CellKind::Sum, false);
+        let delta = Cell::new(&SUM, false);
+        let cumulative = Cell::new(&SUM, false);
         for cell in [&delta, &cumulative] {
             assert_eq!(
                 number(cell.collect(window(Temporality::Delta), vec![], vec![])),
@@ -694,7 +734,7 @@ mod tests {
             Some(NumberValue::Int(5))
         );
 
-        let float = Cell::new(&CellKind::Sum, true);
+        let float = Cell::new(&SUM, true);
         float.record(Measure::Double(0.5));
         float.record(Measure::Double(0.25));
         assert_eq!(
@@ -705,7 +745,7 @@ mod tests {
 
     #[test]
     fn a_delta_sum_of_zero_that_was_recorded_is_still_reported() {
-        let cell = Cell::new(&CellKind::Sum, false);
+        let cell = Cell::new(&SUM, false);
         cell.record(Measure::Int(0));
         let point = number(cell.collect(window(Temporality::Delta), vec![], vec![]));
         assert_eq!(point, Some(NumberValue::Int(0)));
@@ -787,7 +827,7 @@ mod tests {
             record_min_max: true,
         };
         let cell = Arc::new(Cell::new(&kind, false));
-        let sum = Arc::new(Cell::new(&CellKind::Sum, false));
+        let sum = Arc::new(Cell::new(&SUM, false));
         let per_thread = 200_000u64;
         let writers: Vec<_> = (0..2)
             .map(|_| {

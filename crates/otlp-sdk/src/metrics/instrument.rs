@@ -88,6 +88,8 @@ pub trait Number: Copy + Send + Sync + fmt::Debug + 'static + sealed::Sealed {
 }
 
 impl sealed::Sealed for u64 {
+    /// OTLP carries integers as `i64` (`as_int`, sfixed64): a value above
+    /// `i64::MAX` is capped there rather than wrapped negative.
     #[inline]
     fn measure(self) -> Measure {
         Measure::Int(i64::try_from(self).unwrap_or(i64::MAX))
@@ -198,6 +200,13 @@ macro_rules! sync_instrument {
 sync_instrument!(
     /// A monotonic sum (`u64` or `f64`): requests served, bytes sent.
     /// Negative values are ignored.
+    ///
+    /// An integer counter's sum saturates at `i64::MAX`, the largest value
+    /// OTLP's `as_int` (sfixed64) can carry: a `u64` above it counts as
+    /// `i64::MAX`, and a sum that reaches it (in an interval, or as a running
+    /// total) stays there. It never wraps negative, which a consumer would
+    /// take for a reset. (`opentelemetry_sdk` exports a `u64` total above
+    /// `i64::MAX` as 0.)
     Counter, add, "added; negative values are ignored", refuse_negative: true
 );
 sync_instrument!(
@@ -266,6 +275,11 @@ macro_rules! observable_instrument {
 
 observable_instrument!(
     /// A monotonic sum observed at each collection (`u64` or `f64`).
+    ///
+    /// As for [`Counter`], an integer total saturates at `i64::MAX`: a `u64`
+    /// observation above it counts as `i64::MAX`, and observations of one
+    /// attribute set that add up past it (identical instruments' callbacks)
+    /// stay there.
     ObservableCounter
 );
 observable_instrument!(

@@ -164,7 +164,9 @@ impl ProviderShared {
         use InstrumentKind::*;
         Some(match aggregation {
             Aggregation::Drop => return None,
-            Aggregation::Sum => CellKind::Sum,
+            Aggregation::Sum => CellKind::Sum {
+                monotonic: kind.is_monotonic(),
+            },
             Aggregation::LastValue => CellKind::LastValue,
             Aggregation::ExplicitBucketHistogram {
                 boundaries,
@@ -184,7 +186,9 @@ impl ProviderShared {
             },
             Aggregation::Default => match kind {
                 Counter | UpDownCounter | ObservableCounter | ObservableUpDownCounter => {
-                    CellKind::Sum
+                    CellKind::Sum {
+                        monotonic: kind.is_monotonic(),
+                    }
                 }
                 Gauge | ObservableGauge => CellKind::LastValue,
                 Histogram => match self.histogram {
@@ -226,7 +230,8 @@ impl ProviderShared {
                 let aggregation = view.aggregation.clone().unwrap_or_default();
                 let mut cell =
                     self.cell_kind(&aggregation, spec.kind, spec.boundaries.as_deref())?;
-                if spec.kind.is_observable() && !matches!(cell, CellKind::Sum | CellKind::LastValue)
+                if spec.kind.is_observable()
+                    && !matches!(cell, CellKind::Sum { .. } | CellKind::LastValue)
                 {
                     // Observations are totals or current values: a histogram
                     // of them is not defined; keep the kind's default.

@@ -314,7 +314,12 @@ mod tests {
     use super::*;
 
     fn table(limit: usize) -> SeriesTable {
-        SeriesTable::new(CellKind::Sum, false, KeyFilter::All, limit)
+        SeriesTable::new(
+            CellKind::Sum { monotonic: true },
+            false,
+            KeyFilter::All,
+            limit,
+        )
     }
 
     #[test]
@@ -379,7 +384,7 @@ mod tests {
     #[test]
     fn a_key_filter_merges_sets_that_differ_only_in_dropped_keys() {
         let filter = KeyFilter::Only(Arc::from([Str::from("route")]));
-        let table = SeriesTable::new(CellKind::Sum, false, filter, 100);
+        let table = SeriesTable::new(CellKind::Sum { monotonic: true }, false, filter, 100);
         table.record(
             Measure::Int(1),
             &[KeyValue::new("route", "/a"), KeyValue::new("user", 1)],

@@ -63,7 +63,7 @@ impl Identity {
                 .collect()
         };
         Some(match cell {
-            CellKind::Sum => MetricData::Sum(Sum {
+            CellKind::Sum { .. } => MetricData::Sum(Sum {
                 data_points: numbers(),
                 temporality,
                 is_monotonic: self.kind.is_monotonic(),
@@ -265,7 +265,10 @@ impl ObservedStream {
     ) -> Option<Metric> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let state = &mut *state;
-        let is_sum = self.cell == CellKind::Sum;
+        let (is_sum, monotonic) = match self.cell {
+            CellKind::Sum { monotonic } => (true, monotonic),
+            _ => (false, false),
+        };
         // This round's value per canonical set, in the order first observed.
         // The limit counts the sets of this round: the first `limit` sets
         // observed get points of their own (the spec: "prefer the
@@ -284,7 +287,7 @@ impl ObservedStream {
                 }
             }
             match index.get(&set) {
-                Some(&at) if is_sum => round[at].1 = add(round[at].1, *measure),
+                Some(&at) if is_sum => round[at].1 = add(round[at].1, *measure, monotonic),
                 Some(&at) => round[at].1 = *measure,
                 None => {
                     index.insert(set.clone(), round.len());
@@ -338,8 +341,12 @@ impl ObservedStream {
     }
 }
 
-fn add(a: Measure, b: Measure) -> Measure {
+/// Adds two observations of one set. Integers saturate for a monotonic sum
+/// (a counter's total never wraps negative; see `SumCell`) and wrap for the
+/// others (exact whenever the true total fits).
+fn add(a: Measure, b: Measure, monotonic: bool) -> Measure {
     match (a, b) {
+        (Measure::Int(a), Measure::Int(b)) if monotonic => Measure::Int(a.saturating_add(b)),
         (Measure::Int(a), Measure::Int(b)) => Measure::Int(a.wrapping_add(b)),
         (a, b) => Measure::Double(a.as_f64() + b.as_f64()),
     }
