@@ -1058,6 +1058,43 @@ fn env_endpoints_flow_through_the_rule() {
     assert_eq!(config.exporter.traces_endpoint(), "http://collector:4317");
 }
 
+#[test]
+fn an_endpoint_with_an_empty_port_means_the_schemes_default_port() {
+    // RFC 3986 (3.2.3) and the WHATWG URL standard: `host:` with no digits
+    // is the scheme's default port; both exporters' URL parsers read it so.
+    let config = load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:")]);
+    assert_eq!(
+        config.exporter.traces_endpoint(),
+        "http://collector:/v1/traces"
+    );
+    let config = load(&[
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "https://[::1]:/v1/traces",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "http://user:pw@logs:/v1/logs",
+        ),
+    ]);
+    assert_eq!(
+        config.exporter.traces_endpoint(),
+        "https://[::1]:/v1/traces"
+    );
+    assert_eq!(
+        config.logs.exporter.endpoint_for(Signal::Logs),
+        "http://user:pw@logs:/v1/logs"
+    );
+    let config = load(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    assert_eq!(config.exporter.traces_endpoint(), "https://collector:");
+    // A port that is there must still be a port.
+    let err = load_err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:http")]);
+    assert!(err.reason().contains("port \"http\""), "{err}");
+}
+
 // ------------------------------------------------------------ invalid values
 
 /// Standard variables whose bad value the specification says to warn about and ignore.

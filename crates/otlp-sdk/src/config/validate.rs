@@ -548,7 +548,8 @@ pub(crate) fn header_value(value: &str) -> Result<(), String> {
 }
 
 /// An endpoint URL: `http` or `https` with a host (a gRPC endpoint may omit the
-/// scheme). A generic HTTP endpoint (`generic_for`: the signal it serves) gets
+/// scheme), and a port from 1 to 65535 or none (`host` or `host:`: the
+/// scheme's default). A generic HTTP endpoint (`generic_for`: the signal it serves) gets
 /// `v1/traces`, `v1/logs` or `v1/metrics` appended to its path, so it may have neither query
 /// nor fragment; a signal's own endpoint (`None`) is used as given.
 pub(crate) fn endpoint(
@@ -612,6 +613,10 @@ fn host_and_port(host_port: &str) -> Result<(), String> {
         return Err("has no host".to_owned());
     }
     match port.map(|port| (port, port.parse::<u16>())) {
+        // `host:` with no digits is the scheme's default port (RFC 3986
+        // 3.2.3, the WHATWG URL standard), and both exporters' parsers
+        // (`url`, `http::Uri`) read it so.
+        Some(("", _)) => Ok(()),
         Some((port, Ok(0) | Err(_))) => {
             Err(format!("port {port:?} is not a number from 1 to 65535"))
         }
