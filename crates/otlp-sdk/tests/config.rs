@@ -774,6 +774,67 @@ fn a_bad_sampler_or_ratio_names_the_variable_and_is_ignored_when_lenient() {
 }
 
 #[test]
+fn an_argument_the_sampler_does_not_use_is_ignored_with_a_warning() {
+    // The specification: OTEL_TRACES_SAMPLER_ARG is the ratio samplers'
+    // probability; the other samplers have no argument, so a value meant
+    // for another sampler (or left over) cannot fail the load.
+    use otlp_sdk::Sampler;
+    /// Variables, then the sampler they configure.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<Sampler>);
+    let cases: &[Case<'_>] = &[
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "always_on"),
+                ("OTEL_TRACES_SAMPLER_ARG", "garbage"),
+            ],
+            Some(Sampler::AlwaysOn),
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "parentbased_always_off"),
+                ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ],
+            Some(Sampler::parent_based(Sampler::AlwaysOff)),
+        ),
+        // No sampler named: the provider's own, which takes no argument.
+        (&[("OTEL_TRACES_SAMPLER_ARG", "-1")], None),
+        (
+            &[
+                ("OTLP__SAMPLER__NAME", "always_off"),
+                ("OTLP__SAMPLER__ARG", "half"),
+            ],
+            Some(Sampler::AlwaysOff),
+        ),
+    ];
+    for (env, sampler) in cases {
+        let dir = TempDir::new("unused-sampler-arg");
+        for lenient in [false, true] {
+            let mut l = loader(&dir, env);
+            if lenient {
+                l = l.lenient();
+            }
+            let (config, warnings) = l.load_with_warnings().unwrap_or_else(|err| {
+                panic!("{env:?} (lenient: {lenient}): {err}");
+            });
+            assert_eq!(config.sampler.sampler(), *sampler, "{env:?}");
+            assert_eq!(config.sampler.arg, None, "{env:?}");
+            assert_eq!(warnings.len(), 1, "{env:?} (lenient: {lenient})");
+            let key = env.last().map(|(name, _)| *name);
+            assert_eq!(warnings[0].0.key(), key, "{}", warnings[0]);
+            assert!(warnings[0].0.reason().contains("unused"), "{}", warnings[0]);
+        }
+    }
+    // A ratio sampler still refuses a bad argument, and a file's even when lenient.
+    let ratio = [
+        ("OTLP__SAMPLER__NAME", "traceidratio"),
+        ("OTLP__SAMPLER__ARG", "half"),
+    ];
+    let dir = TempDir::new("used-sampler-arg");
+    let err = loader(&dir, &ratio).lenient().load().unwrap_err();
+    assert_names(&err, "OTLP__SAMPLER__ARG", "half", "not a number");
+}
+
+#[test]
 fn each_signal_exporter_variable_reaches_its_signal_only() {
     let kinds = |config: &Config| {
         [Signal::Traces, Signal::Logs, Signal::Metrics]

@@ -191,9 +191,11 @@ impl fmt::Display for Location {
     }
 }
 
-/// A problem that [lenient](super::ConfigLoader::lenient) loading reported instead of
-/// failing: the value named in the error was ignored (or, for a boolean
-/// variable, read as `false`, as the specification requires).
+/// A problem that loading reported instead of failing: the value named in the
+/// error was ignored (or, for a boolean variable, read as `false`, as the
+/// specification requires). [Lenient](super::ConfigLoader::lenient) loading
+/// reports rejected `OTEL_*` values so; both modes a bad sampler argument
+/// that the sampler does not use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigWarning(pub ConfigError);
 

@@ -23,8 +23,9 @@ use super::origin::Origins;
 use super::parse::{self, Dialect, ListSyntax};
 use super::validate::{self, redact_userinfo};
 use super::{
-    Compression, Config, ConfigError, ConfigSource, DefaultHistogramAggregation, ExemplarFilter,
-    ExporterConfig, ExporterKind, FullPolicy, Protocol, SamplerName, TemporalityPreference,
+    Compression, Config, ConfigError, ConfigSource, ConfigWarning, DefaultHistogramAggregation,
+    ExemplarFilter, ExporterConfig, ExporterKind, FullPolicy, Protocol, SamplerName,
+    TemporalityPreference,
 };
 use crate::durable::{DurableConfig, FsyncPolicy};
 
@@ -499,6 +500,10 @@ pub(crate) struct Staged {
     pub logs_block_timeout: Option<Duration>,
     /// A `durable.fsync_interval` given while the fsync policy is not (yet) `interval`.
     pub fsync_interval: Option<Duration>,
+    /// Sampler arguments rejected so far, each with the error it would be:
+    /// whether that is an error depends on the sampler, which a later
+    /// source may name ([`settle_sampler_args`]).
+    pub rejected_sampler_args: Vec<ConfigError>,
     /// Who set what.
     pub origins: Origins,
 }
@@ -530,6 +535,7 @@ impl Staged {
             block_timeout: None,
             logs_block_timeout: None,
             fsync_interval: None,
+            rejected_sampler_args: Vec::new(),
             origins: Origins::new(ConfigSource::Default),
         }
     }
@@ -652,7 +658,9 @@ fn copy_exporter_value(to: &mut ExporterConfig, from: &ExporterConfig, key: Sett
 }
 
 /// Parses `node` for `key`, checks it and stores it. A null or blank value means
-/// "not set" and changes nothing. On error nothing is changed.
+/// "not set" and changes nothing. On error nothing is changed. A rejected
+/// sampler argument is not an error yet: it is kept in
+/// [`Staged::rejected_sampler_args`] until the sampler is known.
 pub(crate) fn apply(
     staged: &mut Staged,
     key: Setting,
@@ -668,12 +676,20 @@ pub(crate) fn apply(
     match key {
         Setting::ResourceAttributes => apply_attributes(staged, node, ctx).map_err(invalid),
         Setting::ExporterHeaders => apply_headers(staged, node, ctx).map_err(invalid),
-        _ => {
-            apply_scalar(staged, key, node, ctx.scope, ctx.dialect).map_err(invalid)?;
-            let dotted = ctx.scope.dotted(key);
-            staged.origins.record(dotted, ctx.origin, ctx.spelled);
-            Ok(())
-        }
+        _ => match apply_scalar(staged, key, node, ctx.scope, ctx.dialect) {
+            Ok(()) => {
+                let dotted = ctx.scope.dotted(key);
+                staged.origins.record(dotted, ctx.origin, ctx.spelled);
+                Ok(())
+            }
+            // Whether the argument is used depends on the sampler, which a
+            // later source may name: `settle_sampler_args` decides.
+            Err(reason) if key == Setting::SamplerArg => {
+                staged.rejected_sampler_args.push(invalid(reason));
+                Ok(())
+            }
+            Err(reason) => Err(invalid(reason)),
+        },
     }
 }
 
@@ -696,6 +712,7 @@ fn apply_scalar(
         block_timeout,
         logs_block_timeout,
         fsync_interval,
+        rejected_sampler_args: _,
         origins: _,
     } = staged;
     let (exporter, batch, block_timeout) = match scope {
@@ -838,6 +855,43 @@ fn apply_scalar(
         Setting::ResourceAttributes | Setting::ExporterHeaders => {
             return Err("expected a map".to_owned());
         }
+    }
+    Ok(())
+}
+
+/// Settles the sampler arguments the sources gave that were rejected: the
+/// argument is the ratio samplers' (`traceidratio`,
+/// `parentbased_traceidratio`) only, so for any other sampler, or none
+/// (the provider's own), a bad one is unused and only a warning. For a
+/// ratio sampler it is an error, or when `lenient` and it came from
+/// `OTEL_TRACES_SAMPLER_ARG`, a warning (the earlier value stays), as for
+/// any rejected standard variable.
+pub(crate) fn settle_sampler_args(
+    staged: &mut Staged,
+    lenient: bool,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<(), ConfigError> {
+    let name = staged.config.sampler.name;
+    for mut error in std::mem::take(&mut staged.rejected_sampler_args) {
+        let standard = matches!(error.origin(), ConfigSource::Env(ref variable) if variable.starts_with("OTEL_"));
+        match name {
+            Some(name) if name.uses_arg() => {
+                if !(lenient && standard) {
+                    return Err(error);
+                }
+            }
+            _ => {
+                if let ConfigError::InvalidValue { reason, .. } = &mut error {
+                    let unused = match name {
+                        Some(name) => format!("the sampler {} takes no argument", name.as_str()),
+                        None => "no sampler is named, and the provider's own takes no argument"
+                            .to_owned(),
+                    };
+                    reason.push_str(&format!(" (unused: {unused})"));
+                }
+            }
+        }
+        warnings.push(ConfigWarning(error));
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::env::{self, OVERRIDE_PREFIX};
 use super::file;
-use super::keys::Staged;
+use super::keys::{self, Staged};
 use super::validate;
 use super::{Config, ConfigError, ConfigSource, ConfigWarning, REDACTED};
 
@@ -188,7 +188,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_SERVICE_NAME` | `service.name` | text |
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
 /// | `OTEL_TRACES_SAMPLER` | `sampler.name` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` (default: the provider's, parent-based always on) |
-/// | `OTEL_TRACES_SAMPLER_ARG` | `sampler.arg` | number between 0 and 1: the ratio samplers' probability (default 1); the others ignore it |
+/// | `OTEL_TRACES_SAMPLER_ARG` | `sampler.arg` | number between 0 and 1: the ratio samplers' probability (default 1); the others ignore it, a bad value included (a warning, in both modes) |
 /// | `OTEL_TRACES_EXPORTER` | `exporter.kind` for spans only (no file key of its own: a file's `exporter.kind` reaches every signal) | `otlp` (default), `console` (otlp-contrib's pipeline writes OTLP/JSON lines to standard output), `none` (spans off, [`Config::is_disabled`]); one value, no list |
 /// | `OTEL_LOGS_EXPORTER` | `logs.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for log records |
 /// | `OTEL_METRICS_EXPORTER` | `metrics.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for metrics |
@@ -279,7 +279,8 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 ///
 /// # Strict and lenient
 ///
-/// By default loading is strict: any rejected value is an error. The specification
+/// By default loading is strict: any rejected value is an error (but a sampler
+/// argument no sampler uses, the table's last row). The specification
 /// asks SDKs to *warn and ignore* bad `OTEL_*` values instead; [`lenient`](Self::lenient)
 /// does that for the standard variables only:
 ///
@@ -289,9 +290,11 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | unknown exporter kind, protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
 /// | boolean other than `true`/`false` | error | warning, read as `false` |
 /// | one bad entry in `…_HEADERS` or `OTEL_RESOURCE_ATTRIBUTES` | error | warning, whole variable ignored |
+/// | a bad `OTEL_TRACES_SAMPLER_ARG` (or `sampler.arg`) the sampler does not use (not a ratio sampler, or none named) | warning, ignored | warning, ignored |
 ///
 /// Always errors, in both modes: anything wrong in a file or an `OTLP__`
-/// override (these are ours, and typos must not pass), unreadable or ambiguous
+/// override (these are ours, and typos must not pass; a sampler argument
+/// the sampler does not use is only a warning there too), unreadable or ambiguous
 /// files, a bad `RUN_ENV`, non-UTF-8 values of `OTEL_*`/`OTLP__`/`RUN_ENV`, and the
 /// checks on the merged result, for spans, (under `logs.*`) for logs and
 /// (under `metrics.*`) for metrics — batch
@@ -386,8 +389,9 @@ impl ConfigLoader {
         self.load_with_warnings().map(|(config, _)| config)
     }
 
-    /// Loads and validates, returning what lenient mode ignored (always empty
-    /// when strict).
+    /// Loads and validates, returning what was ignored: in lenient mode the
+    /// rejected `OTEL_*` values; in both modes a bad sampler argument the
+    /// sampler does not use.
     pub fn load_with_warnings(self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
         let env = self.env.snapshot()?;
         let mut staged = Staged::new();
@@ -401,6 +405,7 @@ impl ConfigLoader {
         let mut warnings = Vec::new();
         env::apply_otel(&mut staged, &env, self.lenient, &mut warnings)?;
         env::apply_overrides(&mut staged, &env)?;
+        keys::settle_sampler_args(&mut staged, self.lenient, &mut warnings)?;
         let (config, origins) = staged.resolve();
         validate::validate(&config, &origins)?;
         Ok((config, warnings))

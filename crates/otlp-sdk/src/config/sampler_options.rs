@@ -43,6 +43,14 @@ impl SamplerName {
             .map(|(_, sampler)| *sampler)
     }
 
+    /// Whether the sampler takes `OTEL_TRACES_SAMPLER_ARG` (the ratio ones).
+    pub(crate) fn uses_arg(self) -> bool {
+        matches!(
+            self,
+            SamplerName::TraceIdRatio | SamplerName::ParentBasedTraceIdRatio
+        )
+    }
+
     /// The variable's value for this sampler.
     pub fn as_str(self) -> &'static str {
         Self::ALL
@@ -76,7 +84,8 @@ pub struct SamplerConfig {
     pub name: Option<SamplerName>,
     /// The ratio-based samplers' probability, between 0 and 1
     /// (`OTEL_TRACES_SAMPLER_ARG`, key `sampler.arg`); 1 when unset. The other
-    /// samplers ignore it.
+    /// samplers ignore it: loading one that is not a probability fails only
+    /// when the sampler named is a ratio sampler (otherwise it is a warning).
     pub arg: Option<f64>,
 }
 
