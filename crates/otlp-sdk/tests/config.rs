@@ -1304,29 +1304,99 @@ fn a_count_cap_below_the_default_batch_size_lowers_that_default() {
     assert_eq!(above.batch.max_export_batch_size, 512);
 }
 
-/// Values that are only wrong in combination or as URLs: errors in both modes.
 #[test]
-fn checks_on_the_merged_config_are_errors_even_when_lenient() {
-    /// Variables, then the key, value and reason the error must name.
-    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+fn lenient_loading_lowers_a_batch_size_above_the_queue_size_to_it_with_a_warning() {
+    // The specification: the batch size must be at most the queue size.
+    // Strict, that is an error naming both; lenient, where a standard
+    // variable set either, the batch size is lowered to the queue size (as
+    // the other SDKs do) and the error becomes a warning.
+    type Batch = fn(&Config) -> usize;
+    /// Variables; the batch size read, its value when lenient; then the key,
+    /// value and reason the strict error (the lenient warning) names.
+    type Case<'a> = (
+        &'a [(&'a str, &'a str)],
+        Batch,
+        usize,
+        &'a str,
+        &'a str,
+        &'a str,
+    );
     let cases: &[Case<'_>] = &[
+        (
+            &[
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200"),
+            ],
+            |c| c.batch.max_export_batch_size,
+            100,
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            "200",
+            "must be at most OTEL_BSP_MAX_QUEUE_SIZE (100)",
+        ),
+        (
+            &[
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "100"),
+                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "200"),
+            ],
+            |c| c.logs.batch.max_export_batch_size,
+            100,
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            "200",
+            "must be at most OTEL_BLRP_MAX_QUEUE_SIZE (100)",
+        ),
         (
             &[
                 ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"),
                 ("OTLP__BATCH__MAX_QUEUE_SIZE", "2048"),
             ],
+            |c| c.batch.max_export_batch_size,
+            2048,
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
             "4096",
             "must be at most OTLP__BATCH__MAX_QUEUE_SIZE (2048)",
         ),
         (
             &[
-                ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
-                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200"),
+                ("OTLP__LOGS__BATCH__MAX_EXPORT_BATCH_SIZE", "600"),
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "300"),
             ],
-            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-            "200",
-            "must be at most OTEL_BSP_MAX_QUEUE_SIZE (100)",
+            |c| c.logs.batch.max_export_batch_size,
+            300,
+            "OTLP__LOGS__BATCH__MAX_EXPORT_BATCH_SIZE",
+            "600",
+            "must be at most OTEL_BLRP_MAX_QUEUE_SIZE (300)",
+        ),
+    ];
+    for (env, batch, clamped, key, value, reason) in cases {
+        let err = load_err(env);
+        assert_names(&err, key, value, reason);
+        let dir = TempDir::new("lenient-batch");
+        let (config, warnings) = loader(&dir, env)
+            .lenient()
+            .load_with_warnings()
+            .unwrap_or_else(|err| panic!("{env:?}: {err}"));
+        assert_eq!(batch(&config), *clamped, "{env:?}");
+        assert_eq!(warnings.len(), 1, "{env:?}");
+        assert_eq!(warnings[0].0, err, "{env:?}");
+        assert_eq!(config.validate(), Ok(()), "{env:?}");
+    }
+}
+
+/// Values that are only wrong in combination or as URLs: errors in both modes.
+#[test]
+fn checks_on_the_merged_config_are_errors_even_when_lenient() {
+    /// Variables, then the key, value and reason the error must name.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
+        // Both sizes ours (no standard variable): lenient does not clamp.
+        (
+            &[
+                ("OTLP__BATCH__MAX_EXPORT_BATCH_SIZE", "4096"),
+                ("OTLP__BATCH__MAX_QUEUE_SIZE", "2048"),
+            ],
+            "OTLP__BATCH__MAX_EXPORT_BATCH_SIZE",
+            "4096",
+            "must be at most OTLP__BATCH__MAX_QUEUE_SIZE (2048)",
         ),
         (
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],

@@ -193,7 +193,8 @@ impl fmt::Display for Location {
 
 /// A problem that loading reported instead of failing: the value named in the
 /// error was ignored (or, for a boolean variable, read as `false`, as the
-/// specification requires). [Lenient](super::ConfigLoader::lenient) loading
+/// specification requires; for a batch size above the queue size, lowered
+/// to it). [Lenient](super::ConfigLoader::lenient) loading
 /// reports rejected `OTEL_*` values so; both modes a bad sampler argument
 /// that the sampler does not use.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -290,6 +290,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | unknown exporter kind, protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
 /// | boolean other than `true`/`false` | error | warning, read as `false` |
 /// | one bad entry in `…_HEADERS` or `OTEL_RESOURCE_ATTRIBUTES` | error | warning, whole variable ignored |
+/// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` above `OTEL_BSP_MAX_QUEUE_SIZE` (or `OTEL_BLRP_*`; either from the variable, the other from any source) | error | warning, batch size lowered to the queue size |
 /// | a bad `OTEL_TRACES_SAMPLER_ARG` (or `sampler.arg`) the sampler does not use (not a ratio sampler, or none named) | warning, ignored | warning, ignored |
 ///
 /// Always errors, in both modes: anything wrong in a file or an `OTLP__`
@@ -298,7 +299,8 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// files, a bad `RUN_ENV`, non-UTF-8 values of `OTEL_*`/`OTLP__`/`RUN_ENV`, and the
 /// checks on the merged result, for spans, (under `logs.*`) for logs and
 /// (under `metrics.*`) for metrics — batch
-/// size at most the queue's count cap (when `max_queue_size` is set), minimum at most
+/// size at most the queue's count cap (when `max_queue_size` is set; unless a
+/// standard variable set either when lenient, see above), minimum at most
 /// maximum batch size, endpoint URL (scheme and host), client certificate and key
 /// together, `max_backoff` at least `initial_backoff`.
 ///
@@ -390,8 +392,8 @@ impl ConfigLoader {
     }
 
     /// Loads and validates, returning what was ignored: in lenient mode the
-    /// rejected `OTEL_*` values; in both modes a bad sampler argument the
-    /// sampler does not use.
+    /// rejected `OTEL_*` values (and batch sizes lowered to the queue size);
+    /// in both modes a bad sampler argument the sampler does not use.
     pub fn load_with_warnings(self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
         let env = self.env.snapshot()?;
         let mut staged = Staged::new();
@@ -406,7 +408,10 @@ impl ConfigLoader {
         env::apply_otel(&mut staged, &env, self.lenient, &mut warnings)?;
         env::apply_overrides(&mut staged, &env)?;
         keys::settle_sampler_args(&mut staged, self.lenient, &mut warnings)?;
-        let (config, origins) = staged.resolve();
+        let (mut config, origins) = staged.resolve();
+        if self.lenient {
+            validate::clamp_batch_sizes(&mut config, &origins, &mut warnings);
+        }
         validate::validate(&config, &origins)?;
         Ok((config, warnings))
     }

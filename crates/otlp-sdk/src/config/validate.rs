@@ -10,8 +10,8 @@ use super::error::REDACTED;
 use super::keys::{Scope, Setting};
 use super::origin::{Origins, SetBy};
 use super::{
-    BatchConfig, Config, ConfigError, ConfigSource, ExporterConfig, FullPolicy, MetricsConfig,
-    PerformanceConfig, Protocol,
+    BatchConfig, Config, ConfigError, ConfigSource, ConfigWarning, ExporterConfig, FullPolicy,
+    MetricsConfig, PerformanceConfig, Protocol,
 };
 use crate::Signal;
 use crate::durable::{DurableConfig, DurableError};
@@ -81,6 +81,43 @@ fn durable(durable: Option<&DurableConfig>, report: &Report<'_>) -> Result<(), C
             Err(report.error(&dotted, value, reason))
         }
         _ => Ok(()),
+    }
+}
+
+/// Lenient loading's answer to a batch size above the count cap, for spans
+/// and for logs: where a standard variable set either
+/// (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_MAX_QUEUE_SIZE`, the
+/// `OTEL_BLRP_*` pair), the batch size is lowered to the cap and the error
+/// strict loading reports becomes a warning. The specification only says
+/// the batch size must be at most the queue size, and asks for bad standard
+/// values to be warned about and ignored; lowering it is what the other
+/// SDKs do. Where both came from files or `OTLP__` overrides (ours), the
+/// error stays, as every error there does.
+pub(crate) fn clamp_batch_sizes(
+    config: &mut Config,
+    origins: &Origins,
+    warnings: &mut Vec<ConfigWarning>,
+) {
+    for (batch, scope) in [
+        (&mut config.batch, Scope::Shared),
+        (&mut config.logs.batch, Scope::Logs),
+    ] {
+        let Some(cap) = batch.max_queue_size else {
+            continue;
+        };
+        let report = Report { origins, scope };
+        let (size, queue) = (Setting::BatchMaxExportBatchSize, Setting::BatchMaxQueueSize);
+        let standard = |key: Setting| {
+            matches!(report.of(key.dotted()).source,
+                ConfigSource::Env(ref name) if name.starts_with("OTEL_"))
+        };
+        if !(standard(size) || standard(queue)) {
+            continue;
+        }
+        if let Err(error) = report.at_most((size, batch.max_export_batch_size), (queue, cap)) {
+            warnings.push(ConfigWarning(error));
+            batch.max_export_batch_size = cap;
+        }
     }
 }
 
