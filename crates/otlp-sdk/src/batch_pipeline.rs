@@ -293,13 +293,18 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
             batch: self.batch.clone(),
             durable: self.durable,
         };
+        let mut queue = RecordQueue::new(
+            self.batch.max_queue_bytes,
+            self.batch.max_queue_size,
+            self.performance.max_request_bytes,
+            self.batch.max_export_batch_size,
+        );
+        if self.batch.scheduled_delay.is_zero() {
+            // No delay to tick at: records wake the loop themselves.
+            queue = queue.waking_on_every_record();
+        }
         let shared = Arc::new(Shared {
-            queue: RecordQueue::new(
-                self.batch.max_queue_bytes,
-                self.batch.max_queue_size,
-                self.performance.max_request_bytes,
-                self.batch.max_export_batch_size,
-            ),
+            queue,
             stats: Stats::new(),
             full_policy: self.batch.full_policy,
             shut_down: AtomicBool::new(false),
@@ -334,10 +339,13 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicUsize;
+
     use otlp_core::encode::Encoding;
 
     use super::*;
     use crate::exporter::{ExportOutcome, ExportRequest};
+    use crate::{BatchSpanProcessor, SpanProcessor, TracerProvider};
 
     /// Accepts every export; its `shutdown` reports that it started, then
     /// waits until the test lets it go. It holds the export loop in the last
@@ -402,5 +410,67 @@ mod tests {
             pipeline.force_flush(Duration::from_secs(60)),
             Err(PipelineError::ShutDown)
         );
+    }
+
+    /// Counts the requests it is given.
+    #[derive(Clone, Default)]
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Exporter for Counting {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            ExportOutcome::Success
+        }
+    }
+
+    /// Waits (ten seconds at most) until `exports` reaches `count`.
+    fn wait_for(exports: &AtomicUsize, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while exports.load(Ordering::SeqCst) < count && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(exports.load(Ordering::SeqCst), count);
+    }
+
+    #[test]
+    fn a_zero_scheduled_delay_exports_each_span_as_it_ends_and_sleeps_while_idle() {
+        // The specification's durations are non-negative: a zero delay is
+        // "export as soon as spans arrive", not a timer that fires at once
+        // forever. Counted, not timed: a spinning loop parks thousands of
+        // times in the idle pauses below, a sleeping one at most once.
+        let exporter = Counting::default();
+        let exports = exporter.0.clone();
+        let processor = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(BatchConfig {
+                scheduled_delay: Duration::ZERO,
+                ..BatchConfig::default()
+            })
+            .build()
+            .expect("a zero delay is valid");
+        let provider = TracerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        let queue = &processor.shared().queue;
+        let idle_parks = || {
+            std::thread::sleep(Duration::from_millis(50));
+            let before = queue.parks();
+            std::thread::sleep(Duration::from_millis(200));
+            queue.parks() - before
+        };
+        assert!(idle_parks() <= 1, "the loop spins before any span");
+        for round in 1..=3 {
+            // No flush: the span ends, and the loop, asleep, is woken for it.
+            provider.tracer("t").start("work").end();
+            wait_for(&exports, round);
+            assert!(idle_parks() <= 1, "the loop spins after span {round}");
+        }
+        assert_eq!(processor.stats().exported, 3);
+        processor
+            .shutdown(Duration::from_secs(10))
+            .expect("shutdown");
     }
 }

@@ -171,7 +171,7 @@ impl<E: Exporter> ExportLoop<E> {
             sizer,
             in_flight: BTreeMap::new(),
             next_seq: 0,
-            next_cut: deadline_after(settings.scheduled_delay),
+            next_cut: first_tick(settings.scheduled_delay),
             cut_pending: false,
             cut_covers_every_handed_record: settings
                 .durable
@@ -309,8 +309,14 @@ impl<E: Exporter> ExportLoop<E> {
         // batches full. They are also handed over for a flush, and when a
         // producer finds no room; then what there is is cut at once (a byte
         // budget may hold less than a batch).
+        //
+        // A zero delay has no tick (it would come at once, forever): every
+        // turn of the loop cuts what there is, and the loop sleeps until a
+        // record comes (`RecordQueue::waking_on_every_record`).
         let now = Instant::now();
-        if now >= self.next_cut {
+        if self.settings.scheduled_delay.is_zero() {
+            self.cut_pending = true;
+        } else if now >= self.next_cut {
             self.next_cut = later(now, self.settings.scheduled_delay);
             self.cut_pending = true;
         }
@@ -802,6 +808,16 @@ impl<E: Exporter> ExportLoop<E> {
         if !waited && self.backlog.is_some() {
             self.runtime.turn();
         }
+    }
+}
+
+/// The first tick of the scheduled `delay`; none (a century away) for a
+/// zero delay, which cuts at every turn of the loop instead.
+fn first_tick(delay: Duration) -> Instant {
+    if delay.is_zero() {
+        deadline_after(Duration::MAX)
+    } else {
+        deadline_after(delay)
     }
 }
 

@@ -58,6 +58,12 @@
 //! each producing thread holds at most
 //! one partly filled block.
 //!
+//! With a zero scheduled delay ([`RecordQueue::waking_on_every_record`])
+//! each record also pays a `SeqCst` fence and a load of a shared flag
+//! (written only when the loop falls asleep and wakes), and the first one
+//! after the loop fell asleep an unpark: the loop then has no tick to wait
+//! for, and sleeps until a record comes.
+//!
 //! A shared ring (one buffer, producers reserving ranges with a
 //! fetch-and-add) would write one shared counter per record, and in safe Rust
 //! would need per-word atomic stores into the ring; per-thread blocks write
@@ -389,6 +395,14 @@ pub(crate) struct RecordQueue {
     /// Handed records at which a sleeping loop is woken (the batch size).
     wake_at: AtomicUsize,
     loop_sleeping: AtomicBool,
+    /// A zero scheduled delay: every record queued wakes the loop if it is
+    /// idle ([`loop_idle`](Self::loop_idle)), so that it is exported at once
+    /// without the loop ticking (see [`park_loop`](Self::park_loop)).
+    wake_on_every_record: bool,
+    /// The loop, with [`wake_on_every_record`](Self::wake_on_every_record),
+    /// found nothing to export, not even in a partly filled block, and sleeps
+    /// until a producer queues a record.
+    loop_idle: AtomicBool,
     /// The parked loop waits for an export to finish (no permit left, a
     /// flush, the durable queue): export tasks wake it when they do.
     completions_wanted: AtomicBool,
@@ -397,6 +411,9 @@ pub(crate) struct RecordQueue {
     /// How often the loop thread was unparked (tests look at it).
     #[cfg(test)]
     unparks: AtomicUsize,
+    /// How often the loop went to wait (tests count them to see it sleep).
+    #[cfg(test)]
+    parks: AtomicUsize,
 }
 
 impl RecordQueue {
@@ -432,11 +449,24 @@ impl RecordQueue {
             room_wanted: AtomicBool::new(false),
             wake_at: AtomicUsize::new(wake_at.max(1)),
             loop_sleeping: AtomicBool::new(false),
+            wake_on_every_record: false,
+            loop_idle: AtomicBool::new(false),
             completions_wanted: AtomicBool::new(true),
             loop_wake: LoopWake::default(),
             #[cfg(test)]
             unparks: AtomicUsize::new(0),
+            #[cfg(test)]
+            parks: AtomicUsize::new(0),
         }
+    }
+
+    /// For a zero scheduled delay: a record wakes the loop when it is idle,
+    /// which then takes it from its thread's block and exports it at once.
+    /// Costs every record a `SeqCst` fence and a load of a flag (and the
+    /// first record after the loop went idle an unpark).
+    pub(crate) fn waking_on_every_record(mut self) -> Self {
+        self.wake_on_every_record = true;
+        self
     }
 
     /// Encodes `record` into the calling thread's block for this queue.
@@ -447,11 +477,31 @@ impl RecordQueue {
                 self.push_local(slots, scratch, record)
             })
         });
-        match pushed {
+        let push = match pushed {
             Ok(Some(push)) => push,
             // The thread's slots are gone (it is exiting) or in use below
             // us: a block of its own for this record.
             _ => self.push_alone(record),
+        };
+        if self.wake_on_every_record && push == Push::Queued {
+            self.wake_idle_loop();
+        }
+        push
+    }
+
+    /// Wakes the loop if it is idle: a record was just queued, and with a
+    /// zero scheduled delay it goes at once.
+    ///
+    /// The wake-up cannot be lost: the record is in its block, and the block
+    /// back in its slot (or handed over), before this thread's `SeqCst`
+    /// fence and look at `loop_idle`; the loop sets `loop_idle`, fences, and
+    /// then takes the blocks (`park_loop`). Whichever fence comes first, the
+    /// other side sees what came before it: the loop takes the record, or
+    /// this thread sees the loop idle and wakes it.
+    fn wake_idle_loop(&self) {
+        fence(Ordering::SeqCst);
+        if self.loop_idle.load(Ordering::Relaxed) && self.loop_idle.swap(false, Ordering::SeqCst) {
+            self.unpark_loop();
         }
     }
 
@@ -941,13 +991,16 @@ impl RecordQueue {
     /// Waits on the calling (loop) thread, through `wait` (the loop's
     /// [`ExportRuntime::wait`](crate::export_runtime::ExportRuntime::wait)),
     /// until `deadline`, a wake-up, or — when
-    /// `wake_on_records` — a batch's worth of handed records, or — when
+    /// `wake_on_records` — a batch's worth of handed records (with
+    /// [`waking_on_every_record`](Self::waking_on_every_record): any record,
+    /// handed or in a thread's block), or — when
     /// `wake_on_completions` — a finished export. Returns at once if
-    /// `ready()` holds after announcing the sleep.
+    /// `ready()` holds after announcing the sleep, or if a record waits.
     ///
     /// The wake-up cannot be lost: the loop sets `loop_sleeping` and then
     /// reads the handed count; a producer adds to the count and then reads
-    /// `loop_sleeping`, all `SeqCst`, so at least one sees the other.
+    /// `loop_sleeping`, all `SeqCst`, so at least one sees the other. Records
+    /// still in a thread's block: see [`wake_idle_loop`](Self::wake_idle_loop).
     pub(crate) fn park_loop(
         &self,
         deadline: Instant,
@@ -956,13 +1009,28 @@ impl RecordQueue {
         ready: impl Fn() -> bool,
         wait: impl FnOnce(Instant, &LoopWake),
     ) {
+        #[cfg(test)]
+        self.parks.fetch_add(1, Ordering::Relaxed);
         self.completions_wanted
             .store(wake_on_completions, Ordering::Relaxed);
         fence(Ordering::SeqCst);
+        if wake_on_records && self.wake_on_every_record {
+            // Idle only once every thread's block is seen empty after
+            // announcing it (the other half of `wake_idle_loop`). Taking
+            // the blocks here, before `loop_sleeping` is set, wakes no one.
+            self.loop_idle.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            self.steal_partial_blocks();
+            if self.handed_records() > 0 {
+                self.loop_idle.store(false, Ordering::Relaxed);
+                return;
+            }
+        }
         if wake_on_records {
             self.loop_sleeping.store(true, Ordering::SeqCst);
             if self.handed_records() >= self.wake_at.load(Ordering::Relaxed) || self.room_wanted() {
                 self.loop_sleeping.store(false, Ordering::SeqCst);
+                self.loop_idle.store(false, Ordering::Relaxed);
                 return;
             }
         }
@@ -970,6 +1038,13 @@ impl RecordQueue {
             wait(deadline, &self.loop_wake);
         }
         self.loop_sleeping.store(false, Ordering::SeqCst);
+        self.loop_idle.store(false, Ordering::Relaxed);
+    }
+
+    /// How often the loop went to wait.
+    #[cfg(test)]
+    pub(crate) fn parks(&self) -> usize {
+        self.parks.load(Ordering::Relaxed)
     }
 }
 

@@ -1208,7 +1208,7 @@ const REJECTED_OTEL_VALUES: &[(&str, &str, &str)] = &[
         "5s",
         "expected whole milliseconds",
     ),
-    ("OTEL_BSP_SCHEDULE_DELAY", "0", "must be longer than 0"),
+    ("OTEL_BSP_SCHEDULE_DELAY", "-1", "must not be negative"),
     (
         "OTEL_BSP_EXPORT_TIMEOUT",
         "soon",
@@ -1288,6 +1288,32 @@ fn lenient_keeps_the_earlier_value_of_an_ignored_variable() {
     assert_eq!(
         loader(&dir, &env).load().unwrap_err().key(),
         Some("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+    );
+}
+
+#[test]
+fn a_zero_schedule_delay_means_export_as_soon_as_records_arrive() {
+    // The specification's durations are non-negative integers of
+    // milliseconds: 0 is a valid delay (the pipeline then exports what
+    // arrives at once, see `BatchConfig::scheduled_delay`).
+    let config = load(&[
+        ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "0"),
+    ]);
+    assert_eq!(config.batch.scheduled_delay, Duration::ZERO);
+    assert_eq!(config.logs.batch.scheduled_delay, Duration::ZERO);
+    let config = load(&[("OTLP__LOGS__BATCH__SCHEDULED_DELAY", "0ms")]);
+    assert_eq!(config.logs.batch.scheduled_delay, Duration::ZERO);
+    let mut config = Config::default();
+    config.batch.scheduled_delay = Duration::ZERO;
+    assert_eq!(config.validate(), Ok(()));
+    // A zero export interval would collect without pause: still refused.
+    let err = load_err(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]);
+    assert_names(
+        &err,
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        "0",
+        "must be longer than 0",
     );
 }
 
@@ -1493,12 +1519,6 @@ fn builder_values_are_validated_with_dotted_keys() {
             "batch.max_concurrent_exports",
             "0",
             "must be at least 1",
-        ),
-        (
-            |c| c.batch.scheduled_delay = Duration::ZERO,
-            "batch.scheduled_delay",
-            "0ms",
-            "must be longer than 0",
         ),
         (
             |c| c.batch.export_timeout = Duration::ZERO,

@@ -619,7 +619,7 @@ fn bad_logs_variables_name_the_variable_and_the_value() {
             "soon",
             "expected whole milliseconds",
         ),
-        ("OTEL_BLRP_SCHEDULE_DELAY", "0", "must be longer than 0"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "-1", "must not be negative"),
         ("OTEL_BLRP_EXPORT_TIMEOUT", "-5", "must not be negative"),
         ("OTEL_BLRP_MAX_QUEUE_SIZE", "0", "must be at least 1"),
         (

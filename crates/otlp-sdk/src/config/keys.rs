@@ -753,7 +753,9 @@ fn apply_scalar(
         Setting::BatchMaxQueueSize => batch.max_queue_size = Some(positive(node)?),
         Setting::BatchMaxExportBatchSize => batch.max_export_batch_size = positive(node)?,
         Setting::BatchMinExportBatchSize => batch.min_export_batch_size = positive(node)?,
-        Setting::BatchScheduledDelay => batch.scheduled_delay = nonzero_duration(node, dialect)?,
+        // Zero is valid (the specification's durations are non-negative):
+        // records are exported as soon as they come.
+        Setting::BatchScheduledDelay => batch.scheduled_delay = parse::duration(node, dialect)?,
         Setting::BatchExportTimeout => batch.export_timeout = parse::timeout(node, dialect)?,
         Setting::BatchMaxConcurrentExports => batch.max_concurrent_exports = positive(node)?,
         Setting::BatchAdaptive => batch.adaptive = parse::boolean(node, dialect)?,

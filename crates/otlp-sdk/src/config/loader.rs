@@ -221,12 +221,12 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE` | `metrics.exporter.certificate` | path |
 /// | `OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE` | `metrics.exporter.client_certificate` | path |
 /// | `OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY` | `metrics.exporter.client_key` | path |
-/// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms, more than 0 (default 5 s) |
+/// | `OTEL_BSP_SCHEDULE_DELAY` | `batch.scheduled_delay` | whole ms; `0` = export spans as soon as they end (default 5 s) |
 /// | `OTEL_BSP_EXPORT_TIMEOUT` | `batch.export_timeout` | whole ms; `0` = no limit (default 30 s) |
 /// | `OTEL_BSP_MAX_QUEUE_SIZE` | `batch.max_queue_size` | whole number, at least 1; caps the count of queued spans (default: no cap); a batch size left at its default follows a smaller cap |
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `batch.max_export_batch_size` | whole number, at least 1 (default 512) |
 /// | none: use `OTLP__BATCH__MAX_QUEUE_BYTES` | `batch.max_queue_bytes` | whole bytes, at least 1 (default 64 MiB) |
-/// | `OTEL_BLRP_SCHEDULE_DELAY` | `logs.batch.scheduled_delay` | whole ms, more than 0 (default 1 s) |
+/// | `OTEL_BLRP_SCHEDULE_DELAY` | `logs.batch.scheduled_delay` | whole ms; `0` = export log records as soon as they are emitted (default 1 s) |
 /// | `OTEL_BLRP_EXPORT_TIMEOUT` | `logs.batch.export_timeout` | whole ms; `0` = no limit (default 30 s) |
 /// | `OTEL_BLRP_MAX_QUEUE_SIZE` | `logs.batch.max_queue_size` | whole number, at least 1; caps the count of queued log records (default: no cap, where the specification says 2048: the queue is bounded by bytes); a batch size left at its default follows a smaller cap |
 /// | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `logs.batch.max_export_batch_size` | whole number, at least 1 (default 512) |
@@ -241,7 +241,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | `limits.link_attribute_count` | whole number (default 128) |
 /// | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` | `limits.log_record_attribute_count` | whole number (default 128) |
 /// | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `limits.log_record_attribute_value_length` | whole number (default: no limit) |
-/// | `OTEL_METRIC_EXPORT_INTERVAL` | `metrics.export_interval` | whole ms, more than 0 (default 60 s) |
+/// | `OTEL_METRIC_EXPORT_INTERVAL` | `metrics.export_interval` | whole ms, more than 0: `0` would collect without pause (default 60 s) |
 /// | `OTEL_METRIC_EXPORT_TIMEOUT` | `metrics.export_timeout` | whole ms; `0` = no limit (default 30 s) |
 /// | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `metrics.temporality` | `cumulative` (default), `delta`, `lowmemory` |
 /// | `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` | `metrics.default_histogram_aggregation` | `explicit_bucket_histogram` (default), `base2_exponential_bucket_histogram` |

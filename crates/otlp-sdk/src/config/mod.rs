@@ -487,7 +487,10 @@ pub struct MetricsConfig {
     /// [`endpoint_for(Signal::Metrics)`](ExporterConfig::endpoint_for) for the URL.
     pub exporter: ExporterConfig,
     /// Time between the start of two collections (`OTEL_METRIC_EXPORT_INTERVAL`,
-    /// key `metrics.export_interval`; default 60 s, more than 0).
+    /// key `metrics.export_interval`; default 60 s, more than 0: unlike a
+    /// batch's delay, nothing would wake a reader with no interval, since
+    /// measurements only update the aggregation, so 0 could only mean
+    /// collecting without pause).
     pub export_interval: Duration,
     /// Time one export may take, retries included (`OTEL_METRIC_EXPORT_TIMEOUT`,
     /// key `metrics.export_timeout`; default 30 s, `0` = no limit).
@@ -868,6 +871,13 @@ pub struct BatchConfig {
     /// Smallest batch size adaptive batching goes down to (default 64).
     pub min_export_batch_size: usize,
     /// Longest a span waits before its batch is cut (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
+    ///
+    /// Zero is valid, as the specification's durations are non-negative: then
+    /// what arrives is exported at once. The export loop has no tick; it
+    /// sleeps until a record comes, and each record pays for a look at
+    /// whether the loop sleeps (a `SeqCst` fence) and the first one after it
+    /// fell asleep for waking it. At a low rate that is a request per record;
+    /// while every export slot is taken, records gather into batches.
     pub scheduled_delay: Duration,
     /// Total time for one batch, retries included (`OTEL_BSP_EXPORT_TIMEOUT`, default 30 s).
     pub export_timeout: Duration,

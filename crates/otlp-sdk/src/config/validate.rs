@@ -347,13 +347,13 @@ fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
     for (key, value) in counts {
         report.check(key.dotted(), value, at_least_one(value))?;
     }
-    let durations = [
-        (Setting::BatchScheduledDelay, batch.scheduled_delay),
-        (Setting::BatchExportTimeout, batch.export_timeout),
-    ];
-    for (key, value) in durations {
-        report.check(key.dotted(), Millis(&value), longer_than_zero(value))?;
-    }
+    // A zero scheduled delay is valid: records are exported as they come.
+    let timeout = batch.export_timeout;
+    report.check(
+        Setting::BatchExportTimeout.dotted(),
+        Millis(&timeout),
+        longer_than_zero(timeout),
+    )?;
     if let FullPolicy::Block(timeout) = batch.full_policy {
         let key = Setting::BatchBlockTimeout.dotted();
         report.check(key, Millis(&timeout), longer_than_zero(timeout))?;
@@ -388,6 +388,8 @@ fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
 /// The metrics pipeline's own settings (its exporter is checked apart, as
 /// every signal's): reported under `metrics.*`.
 fn metrics(metrics: &MetricsConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+    // Unlike a batch's delay, a zero export interval is refused: measurements
+    // wake no one, so "at once" could only mean collecting without pause.
     let durations = [
         (Setting::MetricsExportInterval, metrics.export_interval),
         (Setting::MetricsExportTimeout, metrics.export_timeout),
