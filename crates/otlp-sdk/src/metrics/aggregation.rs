@@ -273,9 +273,8 @@ const STALE: u8 = 2;
 /// interval and in the running total: its true total only grows, so once
 /// past the largest value `as_int` can carry it can never come back, and a
 /// wrapped value would go negative (a counter's sum must never go down; a
-/// consumer takes a drop for a reset). Saturating costs the monotonic
-/// integer sum a compare-exchange loop where the others take one atomic
-/// addition; uncontended, both are one locked instruction.
+/// consumer takes a drop for a reset). Saturating costs a comparison after
+/// the same one atomic addition (see [`SumCell::add_saturating`]).
 #[derive(Debug)]
 pub(crate) struct SumCell {
     value: AtomicU64,
@@ -305,18 +304,39 @@ impl SumCell {
             self.written.store(FRESH, Ordering::Relaxed);
         }
         match measure {
-            Measure::Int(value) if self.saturates => {
-                // The closure always returns `Some`: the update cannot fail.
-                let _ = self
-                    .value
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                        Some(add_int(bits, value as u64, true))
-                    });
-            }
+            // A monotonic integer sum only takes `u64` measurements, capped
+            // at `i64::MAX`: `value` is never negative.
+            Measure::Int(value) if self.saturates => self.add_saturating(value as u64),
             Measure::Int(value) => {
                 self.value.fetch_add(value as u64, Ordering::Relaxed);
             }
             Measure::Double(value) => add_f64(&self.value, value),
+        }
+    }
+
+    /// Adds `value` (`0..=i64::MAX`) to a saturating sum.
+    ///
+    /// One atomic addition, as for the other sums: the value may pass
+    /// `i64::MAX` for a moment, until the adding thread lowers it back with
+    /// `fetch_min`, and [`collect`](Self::collect) caps what it takes. Past
+    /// `i64::MAX` by at most `SMALL_ADD` per thread adding at that moment,
+    /// the `u64` cannot wrap. A larger value (a `u64` near the top of its
+    /// range, rare) takes a compare-exchange loop that never passes the cap.
+    #[inline]
+    fn add_saturating(&self, value: u64) {
+        const SMALL_ADD: u64 = 1 << 48;
+        if value <= SMALL_ADD {
+            let previous = self.value.fetch_add(value, Ordering::Relaxed);
+            if previous.saturating_add(value) > INT_SUM_MAX {
+                self.value.fetch_min(INT_SUM_MAX, Ordering::Relaxed);
+            }
+        } else {
+            // The closure always returns `Some`: the update cannot fail.
+            let _ = self
+                .value
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                    Some(bits.saturating_add(value).min(INT_SUM_MAX))
+                });
         }
     }
 
@@ -326,7 +346,11 @@ impl SumCell {
         // non-zero value (or a fresh mark) for the next.
         let written = self.written.swap(STALE, Ordering::AcqRel);
         let zero = if self.float { 0f64.to_bits() } else { 0 };
-        let delta = self.value.swap(zero, Ordering::AcqRel);
+        let mut delta = self.value.swap(zero, Ordering::AcqRel);
+        if self.saturates {
+            // Taken while an addition passed the cap, before it lowered it.
+            delta = delta.min(INT_SUM_MAX);
+        }
         let mut total = self
             .total
             .lock()
@@ -350,6 +374,9 @@ impl SumCell {
         })
     }
 }
+
+/// The largest integer sum: what OTLP's `as_int` (sfixed64) carries.
+const INT_SUM_MAX: u64 = i64::MAX as u64;
 
 /// Adds two `i64`s held as bits: saturating at the `i64` range, or wrapping.
 #[inline]
@@ -818,6 +845,63 @@ mod tests {
             assert_eq!((c.count, c.bucket_counts.clone()), (2 * n, vec![n, n]));
         }
         assert!(histogram(delta.collect(window(Temporality::Delta), vec![], vec![])).is_none());
+    }
+
+    #[test]
+    fn a_counter_sum_adds_exactly_below_the_cap_and_never_passes_it_from_many_threads() {
+        let counter = CellKind::Sum { monotonic: true };
+        // Below the cap, the saturating sum adds every measurement.
+        let exact = Arc::new(Cell::new(&counter, false));
+        // Close to the cap, threads pass it at once (small additions, the
+        // `fetch_add` path) and with `u64`s near the top of their range
+        // (the compare-exchange path).
+        let near_cap = Arc::new(Cell::new(&counter, false));
+        near_cap.record(Measure::Int(i64::MAX - 1_000));
+        // Large additions with no collection between them: together they
+        // pass the `u64` range several times over.
+        let uncollected = Arc::new(Cell::new(&counter, false));
+        let per_thread = 100_000i64;
+        let writers: Vec<_> = (0..2)
+            .map(|thread| {
+                let (exact, near_cap) = (exact.clone(), near_cap.clone());
+                let uncollected = uncollected.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per_thread {
+                        exact.record(Measure::Int(1));
+                        uncollected.record(Measure::Int(1 << 48));
+                        let big = thread == 1 && i % 1_000 == 0;
+                        near_cap.record(Measure::Int(if big { i64::MAX } else { 1 }));
+                    }
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        let mut collect = || {
+            let point = number(near_cap.collect(window(Temporality::Cumulative), vec![], vec![]));
+            if let Some(NumberValue::Int(total)) = point {
+                seen.push(total);
+            }
+        };
+        while writers.iter().any(|writer| !writer.is_finished()) {
+            collect();
+        }
+        for writer in writers {
+            writer.join().expect("writer");
+        }
+        collect();
+        assert!(
+            seen.windows(2).all(|pair| pair[0] <= pair[1]),
+            "the running total never goes down"
+        );
+        assert_eq!(seen.last(), Some(&i64::MAX));
+        assert_eq!(
+            number(uncollected.collect(window(Temporality::Delta), vec![], vec![])),
+            Some(NumberValue::Int(i64::MAX))
+        );
+        assert_eq!(
+            number(exact.collect(window(Temporality::Cumulative), vec![], vec![])),
+            Some(NumberValue::Int(2 * per_thread))
+        );
     }
 
     #[test]
