@@ -48,6 +48,17 @@ pub(crate) enum NextRecord {
     Deferred { spans: u64, error: DurableError },
 }
 
+/// What [`Backlog::append`] did.
+#[must_use = "evicted spans are lost and must be counted"]
+pub(crate) struct BacklogAppend {
+    /// The new record's id, or why it was not stored (it is then exported
+    /// from memory, without a durable record).
+    pub(crate) stored: Result<RecordId, DurableError>,
+    /// Spans of waiting records the disk cap evicted to make room, whether
+    /// or not the record was then stored: dropped.
+    pub(crate) evicted_spans: u64,
+}
+
 pub(crate) struct Backlog {
     queue: DurableQueue,
     /// Records on disk not being exported now, by id (oldest first), with their span counts.
@@ -88,28 +99,31 @@ impl Backlog {
         Ok((backlog, recovered))
     }
 
-    /// Writes a request to disk. Returns its id and the spans of waiting
-    /// records the disk cap evicted to make room (lost: they were only on
-    /// disk). Records being exported that were evicted are settled by their
-    /// export as usual.
-    pub(crate) fn append(
-        &mut self,
-        encoding: Encoding,
-        spans: u64,
-        body: &[u8],
-    ) -> Result<(RecordId, u64), DurableError> {
+    /// Writes a request to disk. Returns its id, or why it could not be
+    /// stored, and — either way — the spans of waiting records the disk cap
+    /// evicted (lost: they were only on disk). An append can evict and then
+    /// fail to write (a full disk): those evictions count all the same.
+    /// Records being exported that were evicted are settled by their export
+    /// as usual ([`was_evicted`](Self::was_evicted)).
+    pub(crate) fn append(&mut self, encoding: Encoding, spans: u64, body: &[u8]) -> BacklogAppend {
         let count = u32::try_from(spans).unwrap_or(u32::MAX);
         let appended = self.queue.append(encoding, count, body);
         self.append_failing = appended.is_err();
-        let appended = appended?;
+        // Read from the queue, not from `appended`: an `Err` says nothing of
+        // the segments deleted before the write failed.
         let mut evicted_spans = 0;
-        if let Some(through) = appended.evicted.through {
-            self.evicted_through = self.evicted_through.max(Some(through));
+        if let Some(through) = self.queue.evicted_through()
+            && self.evicted_through < Some(through)
+        {
+            self.evicted_through = Some(through);
             let survivors = self.waiting.split_off(&next_id(through));
             evicted_spans = self.waiting.values().sum();
             self.waiting = survivors;
         }
-        Ok((appended.id, evicted_spans))
+        BacklogAppend {
+            stored: appended.map(|appended| appended.id),
+            evicted_spans,
+        }
     }
 
     /// Whether the disk cap evicted this record (it is no longer on disk).

@@ -412,17 +412,17 @@ impl<E: Exporter> ExportLoop<E> {
         let encoding = self.settings.encoding;
         let mut record = None;
         if let Some(backlog) = &mut self.backlog {
-            match backlog.append(encoding, spans as u64, &body) {
-                Ok((id, evicted)) => {
-                    record = Some(id);
-                    if evicted > 0 {
-                        Stats::add(&self.shared.stats.dropped_durable, evicted);
-                        self.shared.stats.record_error(format!(
-                            "the durable queue reached its disk cap: {} waiting were dropped",
-                            Records(evicted, self.settings.signal)
-                        ));
-                    }
-                }
+            let appended = backlog.append(encoding, spans as u64, &body);
+            let evicted = appended.evicted_spans;
+            if evicted > 0 {
+                Stats::add(&self.shared.stats.dropped_durable, evicted);
+                self.shared.stats.record_error(format!(
+                    "the durable queue reached its disk cap: {} waiting were dropped",
+                    Records(evicted, self.settings.signal)
+                ));
+            }
+            match appended.stored {
+                Ok(id) => record = Some(id),
                 // Not durable, but not lost either: export it from memory.
                 Err(error) => self.shared.stats.record_error(error),
             }
@@ -1036,11 +1036,13 @@ mod tests {
             ..DurableConfig::new(&directory)
         };
         let (mut backlog, _) = Backlog::open(config.clone(), RetryPolicy::default()).expect("open");
-        let (answered, _) = backlog
+        let answered = backlog
             .append(Encoding::Protobuf, 3, b"answered")
+            .stored
             .expect("append");
-        let (unanswered, _) = backlog
+        let unanswered = backlog
             .append(Encoding::Protobuf, 5, b"unanswered")
+            .stored
             .expect("append");
         let request = |record, settled| InFlight {
             spans: if record == answered { 3 } else { 5 },

@@ -697,3 +697,84 @@ fn an_outage_longer_than_the_disk_holds_drops_the_oldest_at_the_disk_cap_not_at_
     assert_eq!(lost_newest, 0, "the 500 newest spans all arrive");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A full disk right after the disk cap evicted the oldest segment: the
+/// append that made room then fails to write (its segment is `/dev/full`
+/// here). The evicted records are gone from the disk whatever the write did,
+/// so their spans are dropped and counted, not reported as persisted for a
+/// next start that will never find them.
+#[cfg(target_os = "linux")]
+#[test]
+fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
+    use otlp_sdk::durable::DurableQueue;
+
+    const SPANS_PER_RECORD: u32 = 2;
+    let dir = directory("evict-then-fail");
+    // Two segments of three 1332-byte records each: 7992 of the 8192 bytes
+    // the cap allows, so any new record evicts the first segment.
+    let config = DurableConfig {
+        max_bytes: 8 * 1024,
+        segment_bytes: 4 * 1024,
+        ..durable(&dir)
+    };
+    let (mut queue, _) = DurableQueue::open(config.clone()).expect("open");
+    for seq in 0..6u8 {
+        // Never decoded: the backend stays down.
+        let body = vec![seq; 1300];
+        let _ = queue
+            .append(Encoding::Protobuf, SPANS_PER_RECORD, &body)
+            .expect("append");
+    }
+    let next = queue.stats().appended_records + 1;
+    drop(queue);
+    // The segment the next record goes to is a full disk.
+    std::os::unix::fs::symlink("/dev/full", dir.join(format!("{next:020}.seg"))).expect("symlink");
+
+    let backend = Arc::new(Backend::default());
+    let processor = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_batch_config(BatchConfig {
+            max_export_batch_size: 64,
+            scheduled_delay: Duration::from_millis(5),
+            // The one export slot stays taken by the first recovered
+            // record, retrying; the others wait on disk.
+            export_timeout: Duration::from_secs(30),
+            max_concurrent_exports: 1,
+            ..BatchConfig::default()
+        })
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        })
+        .with_durable_queue(config.clone())
+        .build()
+        .expect("the pipeline starts");
+    assert_eq!(processor.stats().recovered, 6 * u64::from(SPANS_PER_RECORD));
+    // Once the backend is known to be down, a new batch is written to disk
+    // even without a free export slot: that append evicts and then fails.
+    assert!(eventually(Duration::from_secs(10), || processor
+        .stats()
+        .retries
+        > 0));
+    for _ in 0..5 {
+        processor.on_end(span());
+    }
+    assert!(eventually(Duration::from_secs(10), || processor
+        .stats()
+        .queued
+        == 0));
+    let _ = processor.shutdown(Duration::from_millis(500));
+    let stats = processor.stats();
+    assert_balanced(&stats);
+
+    let evicted = 3 * u64::from(SPANS_PER_RECORD);
+    assert_eq!(stats.dropped_durable, evicted, "{stats:#?}");
+    let (_queue, recovered) = DurableQueue::open(config).expect("reopen");
+    assert_eq!(
+        stats.persisted,
+        recovered.span_count(),
+        "persisted is what the next start finds on disk: {stats:#?}"
+    );
+    assert_eq!(recovered.span_count(), 3 * u64::from(SPANS_PER_RECORD));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -271,6 +271,45 @@ fn the_disk_cap_evicts_the_oldest_segments_and_counts_what_they_held() -> TestRe
     Ok(())
 }
 
+/// The disk cap evicts the oldest segment to make room, then the write fails
+/// (a full disk: the segment being appended to is `/dev/full` here). The
+/// record is not stored, but the eviction happened: `evicted_through` and
+/// the stats say so, for the caller to count those records as dropped.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_eviction_before_a_failed_write_is_still_reported() -> TestResult {
+    let dir = TempDir::new("evict-then-fail");
+    let config = DurableConfig {
+        max_bytes: 8 * 1024,
+        ..small_config(dir.path(), FsyncPolicy::Never)
+    };
+    let (mut queue, _) = open(&config);
+    let ids: Vec<RecordId> = (0..6)
+        .map(|n| {
+            queue
+                .append(Encoding::Protobuf, 2, &body(n, 1300))
+                .map(|a| a.id)
+        })
+        .collect::<Result<_, _>>()?;
+    assert_eq!(segment_files(dir.path()).len(), 2);
+    drop(queue);
+    let next = ids[5].get() + 1;
+    std::os::unix::fs::symlink("/dev/full", dir.path().join(format!("{next:020}.seg")))?;
+
+    let (mut queue, _) = open(&config);
+    assert_eq!(queue.evicted_through(), None);
+    match queue.append(Encoding::Protobuf, 1, &body(9, 500)) {
+        Err(DurableError::Io { .. }) => {}
+        other => panic!("expected the write to fail, got {other:?}"),
+    }
+    assert_eq!(queue.evicted_through(), Some(ids[2]));
+    let stats = queue.stats();
+    assert_eq!((stats.evicted_records, stats.evicted_spans), (3, 6));
+    let pending: Vec<RecordId> = queue.pending().map(|record| record.id).collect();
+    assert_eq!(pending, ids[3..]);
+    Ok(())
+}
+
 #[test]
 fn a_record_larger_than_the_cap_is_refused_and_nothing_is_stored() -> TestResult {
     let dir = TempDir::new("too-large");

@@ -29,8 +29,10 @@
 //! acknowledged (the newest only once it is no longer appended to). When an
 //! append would take the segments past `max_bytes`, the oldest segments are
 //! deleted whether delivered or not, and what they held is reported as
-//! [`Evicted`] for the caller to count as dropped. A single record larger
-//! than `max_bytes` is refused ([`DurableError::TooLarge`]).
+//! [`Evicted`] for the caller to count as dropped — and by
+//! [`DurableQueue::evicted_through`], which also covers an eviction made for
+//! an append whose write then failed. A single record larger than
+//! `max_bytes` is refused ([`DurableError::TooLarge`]).
 //!
 //! Record ids grow by one per append and continue after a restart: the newest
 //! segment is never deleted before a newer one exists, and its name or its

@@ -125,6 +125,10 @@ pub struct DurableQueue {
     last_sync: Instant,
     /// The segment last read from, kept open for sequential replay.
     reader: Option<(u64, File)>,
+    /// No record up to and including this id is stored any more: the disk
+    /// cap evicted it (in this run). Kept here, not only in what `append`
+    /// returns, because an append can evict and then fail to write.
+    evicted_through: Option<RecordId>,
     stats: DurableStats,
     _lock: DirectoryLock,
 }
@@ -151,6 +155,7 @@ impl DurableQueue {
             next_id: 1,
             last_sync: Instant::now(),
             reader: None,
+            evicted_through: None,
             stats: DurableStats::default(),
             _lock: lock,
         };
@@ -289,7 +294,11 @@ impl DurableQueue {
     /// The record is in the operating system's hands when this returns (it
     /// survives a process crash); under [`FsyncPolicy::EveryBatch`] it is also
     /// on stable storage. A record larger than `max_bytes` is refused with
-    /// [`DurableError::TooLarge`]. On any error nothing was stored.
+    /// [`DurableError::TooLarge`]. On any error the record was not stored;
+    /// but segments evicted to make room for it before the write failed (a
+    /// full disk) stay evicted: they are counted in [`stats`](Self::stats),
+    /// and [`evicted_through`](Self::evicted_through) says which records
+    /// they held, so that the caller can count them as dropped as well.
     pub fn append(
         &mut self,
         encoding: Encoding,
@@ -328,6 +337,7 @@ impl DurableQueue {
             evicted.spans += segment.pending_spans;
             if let Some(last) = segment.slots.last() {
                 evicted.through = Some(RecordId::new(last.id));
+                self.evicted_through = evicted.through;
             }
             self.stats.evicted_records += segment.pending_records;
             self.stats.evicted_spans += segment.pending_spans;
@@ -597,6 +607,18 @@ impl DurableQueue {
             .checked_sub(1)
             .filter(|&id| id > 0)
             .map(RecordId::new)
+    }
+
+    /// No record up to and including this id is stored any more: the disk
+    /// cap evicted it, in this run (`None`: nothing evicted since open).
+    /// Segments go oldest first, so every older record is gone too.
+    ///
+    /// The same as the latest [`Evicted::through`], except that it also
+    /// covers an eviction made for an [`append`](Self::append) that then
+    /// failed to write: compare it before and after each append to learn
+    /// about every eviction, whatever the append returned.
+    pub fn evicted_through(&self) -> Option<RecordId> {
+        self.evicted_through
     }
 
     /// The configuration the queue was opened with.
