@@ -123,7 +123,7 @@ fn the_id_of_a_lost_but_acknowledged_record_is_never_reused() -> TestResult {
 }
 
 #[test]
-fn damage_in_an_older_segment_is_counted_as_corrupt_not_cut_off() -> TestResult {
+fn damage_in_an_older_segment_is_counted_as_corrupt_not_as_a_torn_tail() -> TestResult {
     let dir = TempDir::new("older-damage");
     let config = small_config(dir.path(), FsyncPolicy::Never);
     let (mut queue, _) = open(&config);
@@ -154,11 +154,88 @@ fn damage_in_an_older_segment_is_counted_as_corrupt_not_cut_off() -> TestResult 
     assert_eq!(recovered.corrupt_records, 2);
     assert_eq!(recovered.corrupt_bytes, 1032 - 10 + 1032);
     assert_eq!(recovered.torn_tail_bytes, 0);
+    // Counted, then removed so that the next open does not count it again:
+    // each segment keeps exactly its two sound records.
+    assert_eq!(fs::metadata(&files[0])?.len(), 2 * 1032, "tail cut off");
+    assert_eq!(fs::metadata(&files[1])?.len(), 2 * 1032, "rewritten");
+    Ok(())
+}
+
+/// Damage found when the queue opens is reported by that open only: a
+/// restart (every restart of a crash loop, while the backend is down) must
+/// not count and log the same damaged records again. The sound records
+/// around the damage all stay, readable, through both opens.
+#[test]
+fn damage_found_at_open_is_reported_once_and_the_sound_records_around_it_kept() -> TestResult {
+    let dir = TempDir::new("damage-once");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let ids: Vec<RecordId> = (0..9)
+        .map(|n| {
+            queue
+                .append(Encoding::Protobuf, n as u32 + 1, &body(n, 1000))
+                .map(|a| a.id)
+        })
+        .collect::<Result<_, _>>()?;
+    drop(queue);
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 3, "three records of 1032 bytes per segment");
+    // An older segment whose last record was cut short,
+    let first = fs::read(&files[0])?;
+    fs::write(&files[0], &first[..first.len() - 10])?;
+    // an older one with a flipped bit in its middle record,
+    let mut second = fs::read(&files[1])?;
+    second[1032 + 40] ^= 0x02;
+    fs::write(&files[1], &second)?;
+    // and the newest with one in its first record.
+    let mut third = fs::read(&files[2])?;
+    third[40] ^= 0x10;
+    fs::write(&files[2], &third)?;
+    let sound = [ids[0], ids[1], ids[3], ids[5], ids[7], ids[8]];
+
+    let (mut queue, recovered) = open(&config);
+    assert_eq!(recovered.corrupt_records, 3);
+    assert_eq!(recovered.corrupt_bytes, 1032 - 10 + 1032 + 1032);
+    assert_eq!(check_sound(&mut queue, &ids, 1000), sound);
+    drop(queue);
+
+    let (mut queue, recovered) = open(&config);
     assert_eq!(
-        fs::metadata(&files[0])?.len(),
-        first.len() as u64 - 10,
-        "left as it was"
+        (
+            recovered.corrupt_records,
+            recovered.corrupt_bytes,
+            recovered.torn_tail_bytes
+        ),
+        (0, 0, 0),
+        "the damage was reported by the first open"
     );
+    assert_eq!(queue.stats().corrupt_records, 0);
+    assert_eq!(check_sound(&mut queue, &ids, 1000), sound);
+    // Appending carries on after the newest segment's sound records.
+    let next = queue.append(Encoding::Protobuf, 1, &body(9, 1000))?.id;
+    assert!(next > ids[8]);
+    drop(queue);
+    let (_, recovered) = open(&config);
+    assert_eq!(recovered.corrupt_records, 0);
+    assert_eq!(recovered.records.len(), sound.len() + 1);
+    Ok(())
+}
+
+/// A crash while a damaged segment was being rewritten (before the copy was
+/// renamed over it) leaves the segment whole and the partial copy beside it:
+/// the next open deletes the copy and reads the segment as it was.
+#[test]
+fn a_rewrite_cut_short_by_a_crash_is_deleted_and_its_segment_read_as_it_was() -> TestResult {
+    let dir = TempDir::new("rewrite-left-over");
+    let (config, ids) = write_queue(dir.path(), 4);
+    let segment = segment_files(dir.path())[0].clone();
+    let left_over = segment.with_extension("rewrite");
+    fs::write(&left_over, &fs::read(&segment)?[..RECORD + 7])?;
+
+    let (mut queue, recovered) = open(&config);
+    assert!(!left_over.exists());
+    assert_eq!(recovered.corrupt_records, 0);
+    assert_eq!(check_sound(&mut queue, &ids, BODY), ids);
     Ok(())
 }
 
@@ -257,5 +334,17 @@ proptest! {
         if found.len() < acked.iter().filter(|a| !**a).count() {
             prop_assert!(recovered.corrupt_records + u64::from(recovered.torn_tail_bytes > 0) > 0);
         }
+        // The damage was reported by that open: the next one finds none,
+        // and the same sound records.
+        drop(queue);
+        let (mut queue, again) = match DurableQueue::open(config) {
+            Ok(opened) => opened,
+            Err(error) => return Err(TestCaseError::fail(format!("reopen: {error}"))),
+        };
+        prop_assert_eq!(
+            (again.corrupt_records, again.corrupt_bytes, again.torn_tail_bytes),
+            (0, 0, 0)
+        );
+        prop_assert_eq!(check_sound(&mut queue, &ids, 1000), found);
     }
 }

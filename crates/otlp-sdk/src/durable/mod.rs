@@ -21,6 +21,7 @@
 //! 00000000000000000001.seg     a segment: records 1, 2, ... (named by its first id, 20 digits)
 //! 00000000000000000001.ack     acknowledgements of that segment's records
 //! 00000000000000000158.seg     the newest segment, being appended to
+//! 00000000000000000001.rewrite only while opening: a damaged segment's sound records, copied
 //! ```
 //!
 //! Records are appended to the newest segment until the next one would take
@@ -85,6 +86,16 @@
 //!   returned only if both checksums match.
 //! - **Damaged acknowledgement entries** are ignored: their records are sent again.
 //!
+//! Damage is reported by the open that finds it, once: then it is removed
+//! from disk, so that the next open (the next restart of a crash loop) does
+//! not count it again. A damaged tail is cut off (in any segment), and a
+//! segment with damage followed by sound records is rewritten with only its
+//! sound records — copied into `N.rewrite`, fsynced, renamed over `N.seg`
+//! (see `repair.rs`). Nothing sound is lost: the copy is made
+//! durable before it replaces the segment, and a crash before that leaves
+//! the segment whole (the next open deletes the partial copy). A repair that
+//! fails (a full disk) leaves the damage, reported again next time.
+//!
 //! # What survives what
 //!
 //! Every append and acknowledgement is written to the operating system
@@ -107,6 +118,7 @@ mod fs;
 mod lock;
 mod queue;
 mod record;
+mod repair;
 mod scan;
 mod segment;
 mod stats;

@@ -16,6 +16,7 @@ use super::error::DurableError;
 use super::fs::{remove_if_present, sync_directory, write_all_vectored};
 use super::lock::DirectoryLock;
 use super::record::{HEADER_LEN, HEADER_LEN_U64, PendingRecord, RecordHeader, RecordId};
+use super::repair::{cut_tail, rewrite_sound_records};
 use super::scan::{CHUNK_LEN, FileSource, scan};
 use super::segment::{FileKind, ID_LIMIT, Segment, Slot, file_path, parse_file_name};
 use super::stats::DurableStats;
@@ -52,7 +53,9 @@ pub struct Recovered {
     /// [`DurableQueue::read`] when it is its turn to be sent, so replay holds
     /// one body in memory at a time rather than the whole backlog.
     pub records: Vec<PendingRecord>,
-    /// Damaged records skipped (bit rot, lost writes); their spans are unknown.
+    /// Damaged records skipped (bit rot, lost writes); their spans are
+    /// unknown. Each is reported by one open only: once counted, the damage
+    /// is removed from disk (see [the module docs](super#crashes-and-damage)).
     pub corrupt_records: u64,
     /// Bytes of those damaged stretches.
     pub corrupt_bytes: u64,
@@ -137,10 +140,12 @@ impl DurableQueue {
     /// Opens the queue in `config.directory`, creating the directory if
     /// missing, and takes its lock. Reads every segment in order and checks
     /// every record; cuts a torn tail off the newest segment; skips damaged
-    /// records (all counted in [`Recovered`]); deletes segments with nothing
-    /// left to deliver. Returns the queue and the records to replay.
+    /// records (all counted in [`Recovered`]) and removes them from disk, so
+    /// that they are reported once; deletes segments with nothing left to
+    /// deliver. Returns the queue and the records to replay.
     ///
-    /// Reads the whole queue once: about as long as reading `max_bytes` from disk.
+    /// Reads the whole queue once: about as long as reading `max_bytes` from
+    /// disk; and writes once more the sound records of a segment found damaged.
     pub fn open(config: DurableConfig) -> Result<(DurableQueue, Recovered), DurableError> {
         config.validate()?;
         let directory = config.directory.clone();
@@ -159,12 +164,17 @@ impl DurableQueue {
             stats: DurableStats::default(),
             _lock: lock,
         };
-        let (segment_ids, acks_ids) = list_directory(&directory)?;
-        for orphan in acks_ids
+        let listed = list_directory(&directory)?;
+        let segment_ids = listed.segments;
+        let orphans = listed
+            .acks
             .iter()
             .filter(|id| segment_ids.binary_search(id).is_err())
-        {
-            let path = file_path(&directory, *orphan, FileKind::Acks);
+            .map(|id| (*id, FileKind::Acks));
+        // A rewrite a crash interrupted: its segment is still whole.
+        let unfinished = listed.rewrites.iter().map(|id| (*id, FileKind::Rewrite));
+        for (id, kind) in orphans.chain(unfinished) {
+            let path = file_path(&directory, id, kind);
             remove_if_present(&path).map_err(DurableError::io(&path, "delete"))?;
             queue.directory_dirty = true;
         }
@@ -222,6 +232,12 @@ impl DurableQueue {
 
     /// Reads one segment and its acknowledgements; its records must have ids
     /// in `ids`. Also returns the highest id its acknowledgement file names.
+    ///
+    /// Damage found is counted, then removed from disk (`repair.rs`) so that
+    /// the next open does not count it again: a torn tail of the newest
+    /// segment is cut off (that must succeed: appending continues there);
+    /// in a segment kept for its pending records, a damaged tail is cut off
+    /// and damage followed by sound records rewritten away (best effort).
     fn load_segment(
         &mut self,
         first_id: u64,
@@ -229,8 +245,8 @@ impl DurableQueue {
         newest: bool,
         chunk: &mut Vec<u8>,
     ) -> Result<(Segment, Option<u64>), DurableError> {
-        let directory = &self.config.directory;
-        let path = file_path(directory, first_id, FileKind::Segment);
+        let directory = self.config.directory.clone();
+        let path = file_path(&directory, first_id, FileKind::Segment);
         let file = File::open(&path).map_err(DurableError::io(&path, "open"))?;
         let len = file
             .metadata()
@@ -245,10 +261,7 @@ impl DurableQueue {
         if found.tail_bytes > 0 {
             if newest {
                 // A crash cut the last write short: cut it off, and append after it.
-                OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|file| file.set_len(found.valid_len))
+                cut_tail(&path, found.valid_len)
                     .map_err(DurableError::io(&path, "cut the torn tail off"))?;
                 self.stats.torn_tail_bytes += found.tail_bytes;
                 bytes = found.valid_len;
@@ -270,7 +283,7 @@ impl DurableQueue {
                 pending: true,
             })
             .collect();
-        let acks_path = file_path(directory, first_id, FileKind::Acks);
+        let acks_path = file_path(&directory, first_id, FileKind::Acks);
         let mut highest_acked = None;
         read_ack_file(&acks_path, chunk, |id| {
             if let Ok(index) = slots.binary_search_by_key(&id, |slot| slot.id) {
@@ -280,10 +293,36 @@ impl DurableQueue {
                 highest_acked = highest_acked.max(Some(id));
             }
         })?;
+
+        // An older segment with nothing left to deliver is deleted by `open`,
+        // damage and all: no need to repair it first.
+        let kept = newest || slots.iter().any(|slot| slot.pending);
+        // Failing to repair loses nothing: the next open reports the damage again.
+        if kept && !newest && found.tail_bytes > 0 && cut_tail(&path, found.valid_len).is_ok() {
+            bytes = found.valid_len;
+        }
+        if kept && found.corrupt_records > 0 {
+            let rewrite = file_path(&directory, first_id, FileKind::Rewrite);
+            if let Ok(rewritten) = rewrite_sound_records(&path, &rewrite, &mut slots) {
+                bytes = rewritten;
+                self.stats.syncs += 1;
+                self.note_renamed();
+            }
+        }
         Ok((
-            Segment::new(directory, first_id, bytes, slots),
+            Segment::new(&directory, first_id, bytes, slots),
             highest_acked,
         ))
+    }
+
+    /// A file was renamed in the directory: its entry is made durable when
+    /// the policy says (at once under [`FsyncPolicy::EveryBatch`], best
+    /// effort: until then a machine crash at worst undoes the rename).
+    fn note_renamed(&mut self) {
+        self.directory_dirty = true;
+        if self.config.fsync == FsyncPolicy::EveryBatch {
+            let _ = self.sync_directory();
+        }
     }
 
     /// Stores one encoded request and returns its id. Before writing, starts a
@@ -733,22 +772,31 @@ impl Drop for DurableQueue {
     }
 }
 
-/// The ids of the segment files and of the acknowledgement files, each sorted.
-fn list_directory(directory: &Path) -> Result<(Vec<u64>, Vec<u64>), DurableError> {
-    let mut segments = Vec::new();
-    let mut acks = Vec::new();
+/// The ids in the names of a directory's files, by kind, each sorted.
+#[derive(Debug, Default)]
+struct Listing {
+    segments: Vec<u64>,
+    acks: Vec<u64>,
+    rewrites: Vec<u64>,
+}
+
+/// Lists the queue's files in `directory` (other files are left alone).
+fn list_directory(directory: &Path) -> Result<Listing, DurableError> {
+    let mut listing = Listing::default();
     let entries = fs::read_dir(directory).map_err(DurableError::io(directory, "list"))?;
     for entry in entries {
         let entry = entry.map_err(DurableError::io(directory, "list"))?;
         match parse_file_name(&entry.file_name()) {
-            Some((id, FileKind::Segment)) => segments.push(id),
-            Some((id, FileKind::Acks)) => acks.push(id),
+            Some((id, FileKind::Segment)) => listing.segments.push(id),
+            Some((id, FileKind::Acks)) => listing.acks.push(id),
+            Some((id, FileKind::Rewrite)) => listing.rewrites.push(id),
             None => {}
         }
     }
-    segments.sort_unstable();
-    acks.sort_unstable();
-    Ok((segments, acks))
+    listing.segments.sort_unstable();
+    listing.acks.sort_unstable();
+    listing.rewrites.sort_unstable();
+    Ok(listing)
 }
 
 /// Reads the record in `slot` into `body`; whether it is still the record

@@ -16,7 +16,8 @@
 //!
 //! Damage followed by a sound record is *corrupt* (bit rot, a lost page).
 //! Damage that runs to the end of the file is the *tail*: in the segment being
-//! written when a crash came it is a torn write and is truncated away.
+//! written when a crash came it is a torn write and is truncated away. Either
+//! kind, once counted, is removed from disk (`repair.rs`).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};

@@ -17,14 +17,19 @@ pub(crate) const ID_LIMIT: u64 = 1 << 63;
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const ACKS_SUFFIX: &str = ".ack";
+const REWRITE_SUFFIX: &str = ".rewrite";
 /// Digits of a file name's id: enough for any u64, so names sort as ids do.
 const NAME_DIGITS: usize = 20;
 
-/// The two kinds of file named after a segment.
+/// The kinds of file named after a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FileKind {
     Segment,
     Acks,
+    /// A damaged segment's sound records being copied (see `repair.rs`):
+    /// renamed over the segment once complete, so one found at open is
+    /// what a crash left of an unfinished copy, and is deleted.
+    Rewrite,
 }
 
 /// `00000000000000000042.seg` → `(42, Segment)`; anything else (including
@@ -33,8 +38,10 @@ pub(crate) fn parse_file_name(name: &OsStr) -> Option<(u64, FileKind)> {
     let name = name.to_str()?;
     let (digits, kind) = if let Some(digits) = name.strip_suffix(SEGMENT_SUFFIX) {
         (digits, FileKind::Segment)
+    } else if let Some(digits) = name.strip_suffix(ACKS_SUFFIX) {
+        (digits, FileKind::Acks)
     } else {
-        (name.strip_suffix(ACKS_SUFFIX)?, FileKind::Acks)
+        (name.strip_suffix(REWRITE_SUFFIX)?, FileKind::Rewrite)
     };
     if digits.len() != NAME_DIGITS || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
         return None;
@@ -47,6 +54,7 @@ pub(crate) fn file_path(directory: &Path, first_id: u64, kind: FileKind) -> Path
     let suffix = match kind {
         FileKind::Segment => SEGMENT_SUFFIX,
         FileKind::Acks => ACKS_SUFFIX,
+        FileKind::Rewrite => REWRITE_SUFFIX,
     };
     directory.join(format!("{first_id:0width$}{suffix}", width = NAME_DIGITS))
 }
@@ -229,6 +237,12 @@ mod tests {
         assert!(
             file_path(directory, 9, FileKind::Segment)
                 < file_path(directory, 10, FileKind::Segment)
+        );
+        let rewrite = file_path(directory, 42, FileKind::Rewrite);
+        assert_eq!(rewrite, Path::new("queue/00000000000000000042.rewrite"));
+        assert_eq!(
+            parse_file_name(rewrite.file_name().expect("a name")),
+            Some((42, FileKind::Rewrite))
         );
     }
 

@@ -27,7 +27,8 @@ pub struct DurableStats {
     pub evicted_records: u64,
     /// Spans in those records.
     pub evicted_spans: u64,
-    /// Damaged records skipped: found when opening, or when read back.
+    /// Damaged records skipped: found when opening (then removed from disk,
+    /// so the next open does not count them again), or when read back.
     pub corrupt_records: u64,
     /// Bytes of damaged stretches skipped when opening.
     pub corrupt_bytes: u64,
