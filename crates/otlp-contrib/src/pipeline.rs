@@ -174,8 +174,9 @@ pub fn build_processor(config: &Config) -> Result<BatchSpanProcessor, PipelineBu
 /// [`log_exporter_from_config`], with `config.logs.batch` (the `OTEL_BLRP_*`
 /// settings), retry and performance settings. Add it to a
 /// [`LoggerProvider`](otlp_sdk::LoggerProvider). The durable queue is not
-/// turned on here: `config.durable` names one directory, and a directory
-/// serves one pipeline.
+/// turned on here: `config.durable` names one directory, the span
+/// pipeline's ([`build_processor`]), and a directory holds one signal's
+/// requests (a log pipeline given it would fail to start, naming it).
 pub fn build_log_processor(config: &Config) -> Result<BatchLogProcessor, PipelineBuildError> {
     let exporter = log_exporter_from_config(config)?;
     let mut without_durable = config.clone();

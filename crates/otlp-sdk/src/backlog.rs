@@ -24,6 +24,7 @@ use otlp_core::encode::Encoding;
 
 use crate::deadline::deadline_after;
 use crate::durable::{DurableConfig, DurableError, DurableQueue, RecordId, Recovered};
+use crate::exporter::Signal;
 use crate::retry::RetryPolicy;
 
 /// A record read back from disk, ready to export.
@@ -76,12 +77,15 @@ pub(crate) struct Backlog {
 }
 
 impl Backlog {
-    /// Opens the durable queue; the records it recovers wait, due at once.
+    /// Opens the durable queue of a `signal` pipeline (refusing a directory
+    /// that holds another signal's requests); the records it recovers wait,
+    /// due at once.
     pub(crate) fn open(
         config: DurableConfig,
+        signal: Signal,
         retry: RetryPolicy,
     ) -> Result<(Backlog, Recovered), DurableError> {
-        let (queue, recovered) = DurableQueue::open(config)?;
+        let (queue, recovered) = DurableQueue::open_for(config, signal)?;
         let waiting = recovered
             .records
             .iter()
@@ -303,7 +307,7 @@ mod tests {
             initial_backoff: Duration::from_secs(60),
             ..RetryPolicy::default()
         };
-        let (backlog, recovered) = Backlog::open(config, retry).expect("reopen");
+        let (backlog, recovered) = Backlog::open(config, Signal::Traces, retry).expect("reopen");
         assert_eq!(recovered.records.len(), 1);
         backlog
     }

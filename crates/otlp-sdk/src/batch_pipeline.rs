@@ -229,8 +229,16 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     /// instead of failing. Batches are cut when due (batch size or scheduled
     /// delay) whether or not an export slot is free, and wait on disk when
     /// none is: during an outage what the program hands over reaches the disk
-    /// within a batch's time. See [`crate::durable`]. One directory per
-    /// pipeline (it is locked).
+    /// within a batch's time. See [`crate::durable`].
+    ///
+    /// One directory per pipeline: it is locked while a pipeline has it
+    /// open, and it holds one signal's requests for good — the first
+    /// pipeline to open it claims it for its signal. A pipeline of another
+    /// signal given that directory (say a log pipeline given the directory a
+    /// span pipeline uses or once used) is refused it: `build` fails with
+    /// [`PipelineError::Start`] naming the directory and both signals, and
+    /// nothing in it is touched, instead of the stored requests being sent
+    /// to the wrong endpoint.
     pub fn with_durable_queue(mut self, config: DurableConfig) -> Self {
         self.durable = Some(config);
         self

@@ -847,7 +847,7 @@ fn open_backlog(
     retry: RetryPolicy,
 ) -> Result<Backlog, PipelineError> {
     let directory = config.directory.clone();
-    let (backlog, recovered) = Backlog::open(config, retry).map_err(|error| {
+    let (backlog, recovered) = Backlog::open(config, shared.signal, retry).map_err(|error| {
         PipelineError::Start(format!(
             "cannot open the durable queue in {}: {error}",
             directory.display()
@@ -1035,7 +1035,8 @@ mod tests {
             fsync: FsyncPolicy::Never,
             ..DurableConfig::new(&directory)
         };
-        let (mut backlog, _) = Backlog::open(config.clone(), RetryPolicy::default()).expect("open");
+        let (mut backlog, _) =
+            Backlog::open(config.clone(), Signal::Traces, RetryPolicy::default()).expect("open");
         let answered = backlog
             .append(Encoding::Protobuf, 3, b"answered")
             .stored
@@ -1060,7 +1061,8 @@ mod tests {
         assert!(left.errors.is_empty(), "{:?}", left.errors);
         drop(backlog);
         // The next start sends only what was not answered.
-        let (_, recovered) = Backlog::open(config, RetryPolicy::default()).expect("reopen");
+        let (_, recovered) =
+            Backlog::open(config, Signal::Traces, RetryPolicy::default()).expect("reopen");
         let ids: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
         assert_eq!(ids, vec![unanswered]);
         let _ = std::fs::remove_dir_all(&directory);

@@ -117,9 +117,13 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
     /// Takes batch (`config.logs.batch`: the `OTEL_BLRP_*` settings), retry,
     /// attempt timeout (`config.logs.exporter.timeout`), performance and
     /// durable-queue settings from a loaded [`Config`]. The durable queue
-    /// needs a directory of its own per pipeline: give the log pipeline its
-    /// own with [`with_durable_queue`](Self::with_durable_queue) when spans
-    /// use `config.durable`.
+    /// needs a directory of its own per pipeline, and a directory holds one
+    /// signal's requests: when spans use (or once used) `config.durable`'s
+    /// directory, [`build`](Self::build) fails with
+    /// [`PipelineError::Start`] naming the directory and both signals,
+    /// rather than sending trace requests to the logs endpoint. Give the
+    /// log pipeline its own with
+    /// [`with_durable_queue`](Self::with_durable_queue), after this call.
     pub fn with_config(self, config: &Config) -> Self {
         self.with_settings(config, Signal::Logs, &config.logs.batch)
     }

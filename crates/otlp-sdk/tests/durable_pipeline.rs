@@ -778,3 +778,87 @@ fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
     assert_eq!(recovered.span_count(), 3 * u64::from(SPANS_PER_RECORD));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A log exporter that counts the requests it is given.
+#[derive(Default)]
+struct LogSink {
+    requests: AtomicU64,
+}
+
+struct LogSinkExporter(Arc<LogSink>);
+
+impl Exporter for LogSinkExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Logs
+    }
+
+    async fn export(&self, _request: ExportRequest) -> ExportOutcome {
+        self.0.requests.fetch_add(1, Ordering::SeqCst);
+        ExportOutcome::Success
+    }
+}
+
+/// One `Config` with `durable.directory` given to the span pipeline of one
+/// run and to the log pipeline of the next: the directory holds trace
+/// requests, which the log pipeline would send to the logs endpoint. Its
+/// start is refused instead, with an error naming the directory and both
+/// signals, and the directory is left for the span pipeline, untouched.
+#[test]
+fn a_log_pipeline_is_refused_the_directory_a_span_pipeline_wrote() {
+    use otlp_sdk::config::Config;
+    use otlp_sdk::{BatchLogProcessor, LogProcessor};
+
+    let dir = directory("signal");
+    let config = Config {
+        durable: Some(durable(&dir)),
+        ..Config::default()
+    };
+    let down = Arc::new(Backend::default());
+    let spans = BatchSpanProcessor::builder(BackendExporter(down.clone()))
+        .with_config(&config)
+        .build()
+        .expect("the span pipeline starts");
+    for _ in 0..10 {
+        spans.on_end(span());
+    }
+    let _ = spans.shutdown(Duration::from_millis(500));
+    assert_eq!(spans.stats().persisted, 10, "{:#?}", spans.stats());
+
+    let sink = Arc::new(LogSink::default());
+    let logs = BatchLogProcessor::builder(LogSinkExporter(sink.clone()))
+        .with_config(&config)
+        .build();
+    let error = match logs {
+        Ok(logs) => {
+            let _ = logs.shutdown(Duration::from_secs(1));
+            panic!(
+                "the log pipeline started on the span pipeline's directory and sent {} of its requests",
+                sink.requests.load(Ordering::SeqCst)
+            );
+        }
+        Err(error) => error,
+    };
+    let message = error.to_string();
+    assert!(matches!(error, PipelineError::Start(_)), "{error:?}");
+    assert!(message.contains(&dir.display().to_string()), "{message}");
+    assert!(
+        message.contains("holds traces requests, not logs"),
+        "{message}"
+    );
+    assert_eq!(sink.requests.load(Ordering::SeqCst), 0);
+
+    // The refused start touched nothing: the span pipeline gets every record back.
+    let up = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        ..Backend::default()
+    });
+    let again = pipeline(&up, durable(&dir));
+    assert_eq!(again.stats().recovered, 10);
+    again.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(up.accepted.lock().unwrap().len(), 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,10 +6,12 @@ mod durable_support;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use durable_support::{TempDir, ack_files, body, open, segment_files, small_config};
 use otlp_core::encode::Encoding;
+use otlp_sdk::Signal;
 use otlp_sdk::durable::{
     DurableConfig, DurableError, DurableQueue, FsyncPolicy, PendingRecord, RecordId,
 };
@@ -351,6 +353,100 @@ fn a_second_queue_on_the_same_directory_is_refused_until_the_first_closes() -> T
     }
     drop(queue);
     let _reopened = open(&config);
+    Ok(())
+}
+
+/// A pipeline's queue claims its directory for its signal: a queue for
+/// another signal is refused it, with an error naming the directory and
+/// both signals, before anything in it is touched.
+#[test]
+fn a_directory_is_claimed_by_its_first_signal_and_refused_to_the_others() -> TestResult {
+    let dir = TempDir::new("signal-claim");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = DurableQueue::open_for(config.clone(), Signal::Traces)?;
+    let id = queue.append(Encoding::Protobuf, 3, b"a trace request")?.id;
+    drop(queue);
+    assert_eq!(fs::read_to_string(dir.path().join("signal"))?, "traces\n");
+    let segment = segment_files(dir.path())[0].clone();
+    // A torn tail the refused open must not cut either.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)?
+        .write_all(b"OTLR")?;
+    let before = fs::read(&segment)?;
+
+    match DurableQueue::open_for(config.clone(), Signal::Logs) {
+        Err(DurableError::WrongSignal {
+            path,
+            holds: Signal::Traces,
+            wanted: Signal::Logs,
+        }) => assert_eq!(path, dir.path()),
+        other => panic!("expected the directory to be refused, got {other:?}"),
+    }
+    let error = DurableQueue::open_for(config.clone(), Signal::Metrics)
+        .err()
+        .ok_or("refused")?
+        .to_string();
+    assert!(error.contains(&dir.path().display().to_string()), "{error}");
+    assert!(
+        error.contains("holds traces requests, not metrics"),
+        "{error}"
+    );
+    assert_eq!(fs::read(&segment)?, before, "untouched");
+
+    let (_queue, recovered) = DurableQueue::open_for(config, Signal::Traces)?;
+    let ids: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    assert_eq!(ids, [id]);
+    Ok(())
+}
+
+/// A directory written before directories were claimed (by an older
+/// version, or by the signal-blind `open`) has no `signal` file: the first
+/// signal to open it adopts it, and the others are refused from then on.
+#[test]
+fn a_directory_without_a_signal_file_is_adopted_by_the_first_signal_to_open_it() -> TestResult {
+    let dir = TempDir::new("signal-adopt");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let id = queue.append(Encoding::Protobuf, 2, b"a log request")?.id;
+    drop(queue);
+    assert!(!dir.path().join("signal").exists(), "open claims nothing");
+
+    let (queue, recovered) = DurableQueue::open_for(config.clone(), Signal::Logs)?;
+    assert_eq!(recovered.records.len(), 1);
+    assert_eq!(recovered.records[0].id, id);
+    drop(queue);
+    assert_eq!(fs::read_to_string(dir.path().join("signal"))?, "logs\n");
+    assert!(matches!(
+        DurableQueue::open_for(config.clone(), Signal::Traces),
+        Err(DurableError::WrongSignal { .. })
+    ));
+    // The signal-blind `open` still opens it.
+    let (_queue, recovered) = open(&config);
+    assert_eq!(recovered.records.len(), 1);
+    Ok(())
+}
+
+/// A `signal` file left empty (a crash while it was first written) counts as
+/// missing; one naming no signal this version knows is an error, not a guess.
+#[test]
+fn an_empty_signal_file_is_missing_and_an_unknown_one_an_error() -> TestResult {
+    let dir = TempDir::new("signal-unknown");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    fs::create_dir_all(dir.path())?;
+    fs::write(dir.path().join("signal"), b"")?;
+    drop(DurableQueue::open_for(config.clone(), Signal::Logs)?);
+    assert_eq!(fs::read_to_string(dir.path().join("signal"))?, "logs\n");
+
+    fs::write(dir.path().join("signal"), b"profiles\n")?;
+    match DurableQueue::open_for(config, Signal::Logs) {
+        Err(error @ DurableError::Io { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("signal file"), "{message}");
+            assert!(message.contains("profiles"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
     Ok(())
 }
 

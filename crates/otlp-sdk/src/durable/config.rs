@@ -74,7 +74,10 @@ impl Default for FsyncPolicy {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DurableConfig {
-    /// The queue's directory, created if missing. One queue per directory at a time (it is locked).
+    /// The queue's directory, created if missing. One queue per directory
+    /// at a time (it is locked); and a pipeline's queue claims its directory
+    /// for its signal for good ([`DurableQueue::open_for`](super::DurableQueue::open_for)):
+    /// one directory per pipeline.
     pub directory: PathBuf,
     /// When written data is forced to stable storage (default `Interval(1 s)`).
     pub fsync: FsyncPolicy,

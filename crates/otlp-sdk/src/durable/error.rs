@@ -4,6 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::record::RecordId;
+use crate::exporter::Signal;
 
 /// Why a durable-queue operation failed. Every variant names the file or
 /// directory involved; nothing read from disk can cause a panic, only one of these.
@@ -30,6 +31,24 @@ pub enum DurableError {
         path: PathBuf,
         /// What the lock file says about its holder (`pid 1234`), if readable.
         holder: Option<String>,
+    },
+    /// The directory holds the requests of another signal's pipeline: its
+    /// `signal` file names `holds`, and a `wanted` pipeline asked for it
+    /// ([`DurableQueue::open_for`](super::DurableQueue::open_for)). Its
+    /// records would go to the wrong endpoint, so it is refused, untouched:
+    /// give each pipeline a directory of its own.
+    #[error(
+        "durable queue: the directory {} holds {holds} requests, not {wanted}: \
+         give the {wanted} pipeline a durable directory of its own",
+        path.display()
+    )]
+    WrongSignal {
+        /// The directory.
+        path: PathBuf,
+        /// The signal whose requests it holds (the pipeline that first opened it).
+        holds: Signal,
+        /// The signal of the pipeline that asked for it.
+        wanted: Signal,
     },
     /// The configuration cannot work; `key` names the field of
     /// [`DurableConfig`](super::DurableConfig).

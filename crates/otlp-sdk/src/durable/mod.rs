@@ -10,7 +10,7 @@
 //! the disk before a crash is sent again ([`Recovered`] counts the replays).
 //!
 //! - [`DurableConfig`]: the directory, the disk cap, the segment size, the [`FsyncPolicy`].
-//! - [`DurableQueue`]: `open`, `append`, `ack`, `read`, `sync`, `stats`.
+//! - [`DurableQueue`]: `open` (`open_for` a signal's pipeline), `append`, `ack`, `read`, `sync`, `stats`.
 //! - [`DurableError`]: every failure names its file and operation; nothing on
 //!   disk, however damaged, makes the queue panic.
 //!
@@ -18,11 +18,20 @@
 //!
 //! ```text
 //! lock                         held (flock) while a queue has the directory open; holds "pid N"
+//! signal                       whose requests these are: "traces", "logs" or "metrics"
 //! 00000000000000000001.seg     a segment: records 1, 2, ... (named by its first id, 20 digits)
 //! 00000000000000000001.ack     acknowledgements of that segment's records
 //! 00000000000000000158.seg     the newest segment, being appended to
 //! 00000000000000000001.rewrite only while opening: a damaged segment's sound records, copied
 //! ```
+//!
+//! A record does not say which signal's request its body is, so the
+//! directory does: a queue serving a pipeline ([`DurableQueue::open_for`])
+//! writes the file `signal` when it first opens the directory, and a queue
+//! for another signal is refused the directory ([`DurableError::WrongSignal`])
+//! rather than sending, say, trace requests to the logs endpoint. A directory
+//! without the file (written by an older version) is adopted by the first
+//! signal to open it.
 //!
 //! Records are appended to the newest segment until the next one would take
 //! it past `segment_bytes`; then a new segment is started. A segment is
@@ -121,6 +130,7 @@ mod record;
 mod repair;
 mod scan;
 mod segment;
+mod signal_file;
 mod stats;
 
 pub use config::{DurableConfig, FsyncPolicy};

@@ -19,7 +19,9 @@ use super::record::{HEADER_LEN, HEADER_LEN_U64, PendingRecord, RecordHeader, Rec
 use super::repair::{cut_tail, rewrite_sound_records};
 use super::scan::{CHUNK_LEN, FileSource, scan};
 use super::segment::{FileKind, ID_LIMIT, Segment, Slot, file_path, parse_file_name};
+use super::signal_file::claim;
 use super::stats::DurableStats;
+use crate::exporter::Signal;
 
 /// What [`DurableQueue::append`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,12 +148,43 @@ impl DurableQueue {
     ///
     /// Reads the whole queue once: about as long as reading `max_bytes` from
     /// disk; and writes once more the sound records of a segment found damaged.
+    ///
+    /// The directory's `signal` file is neither read nor written: a queue
+    /// that serves a pipeline opens with [`open_for`](Self::open_for).
     pub fn open(config: DurableConfig) -> Result<(DurableQueue, Recovered), DurableError> {
+        Self::open_claimed(config, None)
+    }
+
+    /// [`open`](Self::open)s the queue of a `signal` pipeline: refuses
+    /// ([`DurableError::WrongSignal`]), before touching anything, a
+    /// directory that holds another signal's requests, and claims one that
+    /// holds no signal's yet, so that no other signal's pipeline may replay
+    /// its records later to the wrong endpoint. A directory written before
+    /// directories were claimed (by an older version, or by `open`) is
+    /// adopted by the first signal to open it: its records are taken as that
+    /// signal's. See [the directory](super#the-directory).
+    pub fn open_for(
+        config: DurableConfig,
+        signal: Signal,
+    ) -> Result<(DurableQueue, Recovered), DurableError> {
+        Self::open_claimed(config, Some(signal))
+    }
+
+    /// Opens the queue; with a `signal`, first claims the directory for it.
+    fn open_claimed(
+        config: DurableConfig,
+        signal: Option<Signal>,
+    ) -> Result<(DurableQueue, Recovered), DurableError> {
         config.validate()?;
         let directory = config.directory.clone();
         fs::create_dir_all(&directory)
             .map_err(DurableError::io(&directory, "create the directory"))?;
         let lock = DirectoryLock::acquire(&directory)?;
+        // Before anything is read, cut or deleted: a refused directory stays
+        // as its own pipeline left it.
+        if let Some(signal) = signal {
+            claim(&directory, signal)?;
+        }
         let mut queue = DurableQueue {
             config,
             segments: VecDeque::new(),
