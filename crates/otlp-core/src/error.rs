@@ -167,3 +167,55 @@ pub enum DecodeError {
         limit: usize,
     },
 }
+
+/// A B3 header (single `b3`, or the multi `X-B3-*` headers) was rejected.
+///
+/// Rejected values are shown cut to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum B3Error {
+    /// The single header is not `{TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]]`.
+    #[error(
+        "b3 header has {found} fields separated by '-', expected 2 to 4: trace id, span id, sampling state, parent span id"
+    )]
+    Fields {
+        /// Number of fields found.
+        found: usize,
+    },
+    /// The header carries a sampling decision (`0`, `1` or `d`) and no ids:
+    /// no trace to continue.
+    #[error("b3 header {value:?} carries a sampling decision only, no trace id and span id")]
+    SamplingOnly {
+        /// The header.
+        value: String,
+    },
+    /// An id is not the lowercase hex digits B3 requires.
+    #[error("b3 {field} {value:?} is not {digits} lowercase hex digits")]
+    Id {
+        /// `trace id`, `span id` or `parent span id`.
+        field: &'static str,
+        /// The text found.
+        value: String,
+        /// How many digits are allowed (`32 or 16`, `16`).
+        digits: &'static str,
+    },
+    /// An id is all zeros.
+    #[error("b3 {field} is all zeros")]
+    ZeroId {
+        /// `trace id`, `span id` or `parent span id`.
+        field: &'static str,
+    },
+    /// The sampling state is not one B3 defines.
+    #[error("b3 sampling state {value:?} is not one of {expected}")]
+    SamplingState {
+        /// The text found.
+        value: String,
+        /// The values allowed where it was found.
+        expected: &'static str,
+    },
+    /// A required multi header is absent.
+    #[error("{header} is missing")]
+    Missing {
+        /// `X-B3-TraceId` or `X-B3-SpanId`.
+        header: &'static str,
+    },
+}

@@ -11,7 +11,11 @@
 //!
 //! - [`TraceId`] and [`SpanId`]: `Copy` byte arrays with hex forms and fast
 //!   random generation. [`SpanContext`] adds [`TraceFlags`] and the W3C
-//!   [`TraceState`], and parses and formats the W3C `traceparent` header.
+//!   [`TraceState`], and parses and formats the W3C `traceparent` header and
+//!   the B3 headers of Zipkin ([`SpanContext::from_b3`]).
+//! - [`propagation`]: [`Propagators`](propagation::Propagators), the header
+//!   formats a program extracts and injects (what `OTEL_PROPAGATORS` names:
+//!   W3C Trace Context, B3 single, B3 multi), over any carrier of headers.
 //! - [`Str`]: the string of every name, key and value. Static text is free to
 //!   clone; dynamic text of up to 23 bytes is stored inline (no allocation),
 //!   longer text is an `Arc<str>` and clones with one counter increment.
@@ -105,12 +109,14 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(unsafe_code)]
 
+mod b3;
 pub mod clock;
 pub mod encode;
 mod error;
 mod id;
 mod log;
 mod metric;
+pub mod propagation;
 mod resource;
 pub mod response;
 mod scope;
@@ -121,7 +127,8 @@ mod trace_state;
 mod value;
 pub mod wire;
 
-pub use error::{DecodeError, IdError, TraceParentError, TraceStateError};
+pub use b3::{B3_SINGLE_LEN, B3MultiHeaders};
+pub use error::{B3Error, DecodeError, IdError, TraceParentError, TraceStateError};
 pub use id::{SpanId, TraceId};
 pub use log::{LogRecord, LogRecordBuilder, Severity};
 pub use metric::{
