@@ -19,7 +19,7 @@ use std::time::Duration;
 use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
     ExporterKind, FullPolicy, Headers, LimitsConfig, LogsConfig, MetricsConfig, PerformanceConfig,
-    Protocol, SamplerConfig, SamplerName, TlsConfig,
+    PropagatorName, PropagatorsConfig, Protocol, SamplerConfig, SamplerName, TlsConfig,
 };
 use otlp_sdk::{RetryPolicy, Signal};
 
@@ -1653,6 +1653,8 @@ resource:
 sampler:
   name: parentbased_traceidratio
   arg: 0.125
+propagation:
+  propagators: [b3multi, tracecontext]
 exporter:
   endpoint: https://collector.example.com:4318/base/
   traces_endpoint: https://traces.example.com/v1/traces
@@ -1704,6 +1706,9 @@ replicas = 3
 [sampler]
 name = "parentbased_traceidratio"
 arg = 0.125
+
+[propagation]
+propagators = ["b3multi", "tracecontext"]
 
 [exporter]
 endpoint = "https://collector.example.com:4318/base/"
@@ -1786,6 +1791,9 @@ fn full_config() -> Config {
         sampler: SamplerConfig {
             name: Some(SamplerName::ParentBasedTraceIdRatio),
             arg: Some(0.125),
+        },
+        propagators: PropagatorsConfig {
+            names: vec![PropagatorName::B3Multi, PropagatorName::TraceContext],
         },
         exporter,
         logs,
@@ -2034,7 +2042,7 @@ fn unknown_sections_and_keys_in_files_are_errors() {
             "bach:\n  max_queue_size: 5\n",
             "bach",
             "{max_queue_size=5}",
-            "no section \"bach\"; expected one of service, resource, sampler, exporter, batch, retry, performance",
+            "no section \"bach\"; expected one of service, resource, sampler, propagation, exporter, batch, retry, performance",
         ),
         (
             "batch:\n  max_queue: 5\n",

@@ -7,6 +7,7 @@ use super::file::{shown_unknown, unknown_key};
 use super::keys::{self, Ctx, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Staged};
 use super::node::Node;
 use super::parse::Dialect;
+use super::propagator_options::accepted_names;
 use super::{ConfigError, ConfigSource, ConfigWarning};
 use crate::Signal;
 
@@ -132,6 +133,11 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
             Scope::Shared,
         ),
         (
+            "OTEL_PROPAGATORS".into(),
+            Setting::PropagationPropagators,
+            Scope::Shared,
+        ),
+        (
             Signal::Traces.exporter_variable().into(),
             Setting::ExporterKind,
             Scope::Traces,
@@ -198,7 +204,9 @@ pub(crate) fn otel_variables() -> Vec<(String, Setting, Scope)> {
 }
 
 /// Applies the standard variables. In lenient mode a rejected value becomes a
-/// warning and is ignored, except that a rejected boolean reads as `false`.
+/// warning and is ignored, except that a rejected boolean reads as `false`
+/// and a rejected `OTEL_PROPAGATORS` keeps the names it could accept (a
+/// second warning if those are refused too).
 pub(crate) fn apply_otel(
     staged: &mut Staged,
     env: &BTreeMap<String, String>,
@@ -222,6 +230,11 @@ pub(crate) fn apply_otel(
                 warnings.push(ConfigWarning(err));
                 if key.is_boolean() {
                     keys::apply(staged, key, &Node::Bool(false), ctx)?;
+                } else if key == Setting::PropagationPropagators
+                    && let Some(accepted) = accepted_names(value)
+                    && let Err(err) = keys::apply(staged, key, &Node::Str(accepted), ctx)
+                {
+                    warnings.push(ConfigWarning(err));
                 }
             }
             Err(err) => return Err(err),

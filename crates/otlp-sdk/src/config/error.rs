@@ -194,9 +194,14 @@ impl fmt::Display for Location {
 /// A problem that loading reported instead of failing: the value named in the
 /// error was ignored (or, for a boolean variable, read as `false`, as the
 /// specification requires; for a batch size above the queue size, lowered
-/// to it). [Lenient](super::ConfigLoader::lenient) loading
-/// reports rejected `OTEL_*` values so; both modes a bad sampler argument
-/// that the sampler does not use.
+/// to it; for `OTEL_PROPAGATORS`, only the names refused were ignored).
+/// [Lenient](super::ConfigLoader::lenient) loading reports rejected `OTEL_*`
+/// values so.
+///
+/// In both modes, a bad sampler argument that the sampler does not use is
+/// reported so, and so is a value that is accepted but not acted on:
+/// `baggage` in `OTEL_PROPAGATORS` (or `propagation.propagators`), since
+/// this SDK does not propagate baggage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigWarning(pub ConfigError);
 

@@ -21,6 +21,7 @@ use super::error::REDACTED;
 use super::node::Node;
 use super::origin::Origins;
 use super::parse::{self, Dialect, ListSyntax};
+use super::propagator_options::{self, PropagatorsConfig};
 use super::validate::{self, redact_userinfo};
 use super::{
     Compression, Config, ConfigError, ConfigSource, ConfigWarning, DefaultHistogramAggregation,
@@ -41,6 +42,7 @@ pub(crate) enum Setting {
     ResourceAttributes,
     SamplerName,
     SamplerArg,
+    PropagationPropagators,
     ExporterEndpoint,
     ExporterTracesEndpoint,
     ExporterLogsEndpoint,
@@ -102,6 +104,7 @@ const KEYS: &[(&str, Setting)] = &[
     ("resource.attributes", Setting::ResourceAttributes),
     ("sampler.name", Setting::SamplerName),
     ("sampler.arg", Setting::SamplerArg),
+    ("propagation.propagators", Setting::PropagationPropagators),
     ("exporter.endpoint", Setting::ExporterEndpoint),
     ("exporter.traces_endpoint", Setting::ExporterTracesEndpoint),
     ("exporter.protocol", Setting::ExporterProtocol),
@@ -737,6 +740,7 @@ fn apply_scalar(
             validate::sampler_ratio(ratio)?;
             config.sampler.arg = Some(ratio);
         }
+        Setting::PropagationPropagators => config.propagators = propagators(node)?,
         Setting::ExporterEndpoint => exporter.endpoint = Some(string(node)?),
         Setting::ExporterTracesEndpoint => exporter.traces_endpoint = Some(string(node)?),
         Setting::ExporterLogsEndpoint => exporter.logs_endpoint = Some(string(node)?),
@@ -985,6 +989,18 @@ fn string(node: &Node) -> Result<String, String> {
     parse::text(node)
 }
 
+/// The propagators: the `OTEL_PROPAGATORS` comma-separated list, or (files)
+/// a list of names.
+fn propagators(node: &Node) -> Result<PropagatorsConfig, String> {
+    match node {
+        Node::Seq(items) => {
+            let names = items.iter().map(string).collect::<Result<Vec<_>, _>>()?;
+            propagator_options::parse_names(names.iter().map(String::as_str))
+        }
+        _ => propagator_options::parse_names(string(node)?.split(',')),
+    }
+}
+
 fn path(node: &Node) -> Result<PathBuf, String> {
     string(node).map(PathBuf::from)
 }
@@ -1105,6 +1121,7 @@ mod tests {
                 "service",
                 "resource",
                 "sampler",
+                "propagation",
                 "exporter",
                 "batch",
                 "retry",

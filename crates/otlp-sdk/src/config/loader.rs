@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use super::env::{self, OVERRIDE_PREFIX};
 use super::file;
-use super::keys::{self, Staged};
+use super::keys::{self, Setting, Staged};
+use super::origin::Origins;
 use super::validate;
-use super::{Config, ConfigError, ConfigSource, ConfigWarning, REDACTED};
+use super::{Config, ConfigError, ConfigSource, ConfigWarning, PropagatorName, REDACTED};
 
 /// The variable that selects `config/{RUN_ENV}.{yaml,yml,toml}`.
 const RUN_ENV: &str = "RUN_ENV";
@@ -103,6 +104,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// ```yaml
 /// service:     { name: checkout, disabled: false }
 /// resource:    { attributes: { deployment.environment: prod } }
+/// propagation: { propagators: [tracecontext, b3] }   # or "tracecontext,b3", or none (default: tracecontext,baggage)
 /// exporter:
 ///   endpoint: https://collector:4318      # or traces_endpoint: full URL, used as given
 ///   protocol: http/protobuf               # grpc | http/protobuf | http/json
@@ -189,6 +191,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
 /// | `OTEL_TRACES_SAMPLER` | `sampler.name` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` (default: the provider's, parent-based always on) |
 /// | `OTEL_TRACES_SAMPLER_ARG` | `sampler.arg` | number between 0 and 1: the ratio samplers' probability (default 1); the others ignore it, a bad value included (a warning, in both modes) |
+/// | `OTEL_PROPAGATORS` | `propagation.propagators` | comma-separated, any case: `tracecontext` (W3C), `b3` (the single `b3` header), `b3multi` (the `X-B3-*` headers), `baggage` (accepted with a warning: this SDK has no baggage API, nothing is propagated for it), or `none` alone (default `tracecontext,baggage`); repeated names count once; in a request carrying several formats the last listed wins; `jaeger`, `xray`, `ottrace` (not built here) and unknown names are refused ([`PropagatorsConfig`](super::PropagatorsConfig)) |
 /// | `OTEL_TRACES_EXPORTER` | `exporter.kind` for spans only (no file key of its own: a file's `exporter.kind` reaches every signal) | `otlp` (default), `console` (otlp-contrib's pipeline writes OTLP/JSON lines to standard output), `none` (spans off, [`Config::is_disabled`]); one value, no list |
 /// | `OTEL_LOGS_EXPORTER` | `logs.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for log records |
 /// | `OTEL_METRICS_EXPORTER` | `metrics.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for metrics |
@@ -288,6 +291,8 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// |---|---|---|
 /// | not a number / duration, negative, out of range (e.g. `0` queue size) | error | warning, variable ignored |
 /// | unknown exporter kind, protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
+/// | a propagator in `OTEL_PROPAGATORS` not built here (`jaeger`, `xray`, `ottrace`) or unknown | error | warning, those names ignored, the others kept (none left: the variable is ignored) |
+/// | `none` with other names in `OTEL_PROPAGATORS` | error | warning, variable ignored |
 /// | boolean other than `true`/`false` | error | warning, read as `false` |
 /// | one bad entry in `…_HEADERS` or `OTEL_RESOURCE_ATTRIBUTES` | error | warning, whole variable ignored |
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` above `OTEL_BSP_MAX_QUEUE_SIZE` (or `OTEL_BLRP_*`; either from the variable, the other from any source) | error | warning, batch size lowered to the queue size |
@@ -391,9 +396,11 @@ impl ConfigLoader {
         self.load_with_warnings().map(|(config, _)| config)
     }
 
-    /// Loads and validates, returning what was ignored: in lenient mode the
+    /// Loads and validates, returning the warnings: in lenient mode the
     /// rejected `OTEL_*` values (and batch sizes lowered to the queue size);
-    /// in both modes a bad sampler argument the sampler does not use.
+    /// in both modes a bad sampler argument the sampler does not use, and
+    /// what is accepted but not done — `baggage` named in `OTEL_PROPAGATORS`
+    /// (or `propagation.propagators`), which is not propagated.
     pub fn load_with_warnings(self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
         let env = self.env.snapshot()?;
         let mut staged = Staged::new();
@@ -413,6 +420,7 @@ impl ConfigLoader {
             validate::clamp_batch_sizes(&mut config, &origins, &mut warnings);
         }
         validate::validate(&config, &origins)?;
+        warnings.extend(baggage_warning(&config, &origins));
         Ok((config, warnings))
     }
 
@@ -439,6 +447,28 @@ impl ConfigLoader {
         };
         Ok((file::discover(dir, run_env(env)?)?, lookup))
     }
+}
+
+/// The note that `baggage`, named by a source (not the default), is accepted
+/// but not propagated: the specification's default names it, so refusing it
+/// would break common settings, and saying nothing would hide that baggage
+/// headers are dropped.
+fn baggage_warning(config: &Config, origins: &Origins) -> Option<ConfigWarning> {
+    let dotted = Setting::PropagationPropagators.dotted();
+    if !config.propagators.names_baggage() || !origins.is_recorded(dotted) {
+        return None;
+    }
+    let set_by = origins.of(dotted);
+    let used = config.propagators.propagators();
+    Some(ConfigWarning(ConfigError::invalid(
+        set_by.key,
+        PropagatorName::Baggage.as_str(),
+        format!(
+            "this SDK has no baggage API: W3C `baggage` headers are neither extracted nor \
+             injected (the propagators used: {used})"
+        ),
+        set_by.source,
+    )))
 }
 
 /// Where the configuration files were looked for.

@@ -22,6 +22,7 @@ mod metric_options;
 mod node;
 mod origin;
 mod parse;
+mod propagator_options;
 mod sampler_options;
 pub(crate) mod validate;
 
@@ -32,6 +33,7 @@ use std::time::Duration;
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
 pub use loader::ConfigLoader;
 pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+pub use propagator_options::{PropagatorName, PropagatorsConfig};
 pub use sampler_options::{SamplerConfig, SamplerName};
 
 use crate::Signal;
@@ -81,6 +83,10 @@ pub struct Config {
     /// Which spans are sampled (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
     /// section `sampler`); unset, the tracer provider's own sampler.
     pub sampler: SamplerConfig,
+    /// The header formats trace context travels in (`OTEL_PROPAGATORS`,
+    /// section `propagation`, key `propagators`; default
+    /// `tracecontext,baggage`, baggage accepted but not propagated).
+    pub propagators: PropagatorsConfig,
     /// Where and how spans are sent: the generic settings (`OTEL_EXPORTER_OTLP_*`,
     /// section `exporter`) with the traces-specific ones
     /// (`OTEL_EXPORTER_OTLP_TRACES_*`, `exporter.traces_endpoint`) over them.
