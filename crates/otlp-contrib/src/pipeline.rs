@@ -25,6 +25,13 @@
 //! of a provider configured in code, and they are counted `failed`, never
 //! lost unseen.
 //!
+//! With the `tracing` feature, the span pipeline's builders
+//! ([`exporter_from_config`], [`build_processor`]) also install the
+//! configuration's propagators (`OTEL_PROPAGATORS`) for the process, so that
+//! `otlp_contrib::tracing::extract` and `inject` read and write the header
+//! formats the configuration names (W3C Trace Context by default; `b3`,
+//! `b3multi`, `none`).
+//!
 //! ```
 //! use std::time::Duration;
 //! use otlp_contrib::pipeline::build_processor;
@@ -92,10 +99,21 @@ pub enum PipelineBuildError {
 /// for `grpc`, [`HttpExporter::from_config`](otlp_exporter_http::HttpExporter::from_config)
 /// for `http/protobuf` and `http/json`.
 ///
+/// With the `tracing` feature, it also makes the configuration's
+/// propagators (`OTEL_PROPAGATORS`, [`config.propagators`](Config::propagators))
+/// the process's, for [`crate::tracing::extract`] and
+/// [`crate::tracing::inject`] (see
+/// [`set_global_propagators`](crate::tracing::set_global_propagators);
+/// the last call wins): the exporter and the propagation of the same
+/// configuration go together.
+///
 /// Cost: reads the TLS files the configuration names; opens no connection
 /// (both exporters connect on the first export) and needs no runtime.
 pub fn exporter_from_config(config: &Config) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
-    signal_exporter(&config.exporter, Signal::Traces)
+    let exporter = signal_exporter(&config.exporter, Signal::Traces)?;
+    #[cfg(feature = "tracing")]
+    crate::tracing::set_global_propagators(config.propagators.propagators());
+    Ok(exporter)
 }
 
 /// The log exporter `config.logs.exporter` names (the generic
@@ -163,6 +181,8 @@ fn signal_exporter(
 /// [`exporter_from_config`], with the batch, retry, attempt timeout and
 /// performance settings of `config`. Add it to a
 /// [`TracerProvider`](otlp_sdk::TracerProvider) (keep a clone to read its stats).
+/// With the `tracing` feature, the configuration's propagators become the
+/// process's, as [`exporter_from_config`] says.
 pub fn build_processor(config: &Config) -> Result<BatchSpanProcessor, PipelineBuildError> {
     let exporter = exporter_from_config(config)?;
     Ok(BatchSpanProcessor::builder(exporter)

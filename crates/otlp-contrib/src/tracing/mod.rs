@@ -205,7 +205,10 @@ mod target_loggers;
 
 pub use layer::{OtlpLayer, OtlpLayerBuilder};
 pub use log_layer::{OtlpLogLayer, OtlpLogLayerBuilder};
-pub use propagation::{OtlpSpanExt, TRACEPARENT, TRACESTATE, extract, inject};
+pub use propagation::{
+    OtlpSpanExt, TRACEPARENT, TRACESTATE, extract, extract_with, global_propagators, inject,
+    inject_with, set_global_propagators,
+};
 pub use state::SetParentError;
 
 /// The instrumentation scope of the layer's spans unless

@@ -1,9 +1,15 @@
 //! [`OtlpSpanExt`]: remote parents and the current context for `tracing`
-//! spans; [`extract`] and [`inject`]: W3C `traceparent`/`tracestate` in an
-//! [`http::HeaderMap`].
+//! spans; [`extract`] and [`inject`]: the trace context in an
+//! [`http::HeaderMap`], in the formats of the process's propagators
+//! ([`set_global_propagators`]; W3C `traceparent`/`tracestate` unless
+//! `OTEL_PROPAGATORS` says otherwise), or of given ones ([`extract_with`],
+//! [`inject_with`]).
+
+use std::sync::{PoisonError, RwLock};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use otlp_core::SpanContext;
+use otlp_core::propagation::{Extractor, Injector, Propagators};
 
 use super::layer::{StateFn, WithContext};
 use super::state::SetParentError;
@@ -93,60 +99,257 @@ fn with_state(span: &tracing::Span, f: &mut StateFn<'_>) {
     });
 }
 
-/// The remote parent `headers` carry: `traceparent`, and `tracestate` when
-/// present (several `tracestate` lines are joined, as W3C says). `None` if
-/// `traceparent` is missing, malformed or given more than once — the caller
-/// then starts a new trace, as the W3C specification asks.
-pub fn extract(headers: &HeaderMap) -> Option<SpanContext> {
-    let mut traceparents = headers.get_all(TRACEPARENT).iter();
-    let (Some(traceparent), None) = (traceparents.next(), traceparents.next()) else {
-        return None;
-    };
-    let traceparent = traceparent.to_str().ok()?;
-    let mut lines = headers
-        .get_all(TRACESTATE)
-        .iter()
-        .filter_map(|value| value.to_str().ok());
-    let tracestate = match (lines.next(), lines.next()) {
-        (None, _) => None,
-        (Some(only), None) => Some(std::borrow::Cow::Borrowed(only)),
-        (Some(first), Some(second)) => {
-            let mut joined = format!("{first},{second}");
-            for line in lines {
-                joined.push(',');
-                joined.push_str(line);
-            }
-            Some(std::borrow::Cow::Owned(joined))
-        }
-    };
-    SpanContext::from_headers(traceparent, tracestate.as_deref()).ok()
+/// The propagators [`extract`] and [`inject`] use, until
+/// [`set_global_propagators`] replaces them: W3C Trace Context alone.
+static GLOBAL_PROPAGATORS: RwLock<Propagators> = RwLock::new(Propagators::trace_context());
+
+/// Makes `propagators` the process's: what [`extract`] and [`inject`] use
+/// from now on, on every thread. The last call wins.
+///
+/// `otlp_contrib::pipeline::exporter_from_config` and `build_processor`
+/// (feature `pipeline`) call this with the configuration's propagators
+/// (`OTEL_PROPAGATORS`, [`PropagatorsConfig`](otlp_sdk::config::PropagatorsConfig)):
+/// a program set up from its configuration extracts and injects what
+/// `OTEL_PROPAGATORS` names without a word. A program that builds its
+/// provider otherwise calls it itself, or passes its propagators to
+/// [`extract_with`] and [`inject_with`] and leaves the global alone.
+///
+/// Cost: a write lock, taken once at set-up.
+///
+/// ```rust,standalone_crate
+/// use otlp_contrib::tracing::{extract, global_propagators, set_global_propagators};
+/// use otlp_core::propagation::Propagators;
+/// use otlp_sdk::config::ConfigLoader;
+///
+/// let config = ConfigLoader::new()
+///     .with_config_dir("no-such-dir")
+///     .with_env([("OTEL_PROPAGATORS", "tracecontext,b3")])
+///     .load()?;
+/// set_global_propagators(config.propagators.propagators());
+/// assert_eq!(global_propagators().to_string(), "tracecontext,b3");
+///
+/// // A request from a Zipkin-instrumented client continues its trace.
+/// let mut incoming = http::HeaderMap::new();
+/// incoming.insert("b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1".parse()?);
+/// assert!(extract(&incoming).is_some());
+/// # set_global_propagators(Propagators::default());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_global_propagators(propagators: Propagators) {
+    *GLOBAL_PROPAGATORS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = propagators;
 }
 
-/// Writes `context` into `headers` as `traceparent`, and `tracestate` when
-/// the trace state is not empty (replacing any there). An invalid context
-/// writes nothing.
+/// The process's propagators: the last [`set_global_propagators`], or W3C
+/// Trace Context alone when nothing was set. Cost: a read lock, shared by
+/// every reader, held for a copy of a few bytes.
+pub fn global_propagators() -> Propagators {
+    *GLOBAL_PROPAGATORS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The remote parent `headers` carry, in the formats of the process's
+/// propagators ([`global_propagators`]): [`extract_with`] those.
+///
+/// With the default, W3C Trace Context: `traceparent`, and `tracestate`
+/// when present (several `tracestate` lines are joined, as W3C says).
+/// `None` if `traceparent` is missing, malformed or given more than once —
+/// the caller then starts a new trace, as the W3C specification asks.
+pub fn extract(headers: &HeaderMap) -> Option<SpanContext> {
+    extract_with(&global_propagators(), headers)
+}
+
+/// Writes `context` into `headers` with every one of the process's
+/// propagators ([`global_propagators`]): [`inject_with`] those.
+///
+/// With the default, W3C Trace Context: `traceparent`, and `tracestate`
+/// when the trace state is not empty (replacing any there). An invalid
+/// context writes nothing.
 pub fn inject(context: &SpanContext, headers: &mut HeaderMap) {
-    if !context.is_valid() {
-        return;
+    inject_with(&global_propagators(), context, headers);
+}
+
+/// The remote parent `headers` carry in the formats of `propagators`: each
+/// is asked in order, and when several find a context the last of them
+/// wins, as in the other OpenTelemetry SDKs (see [`Propagators`]). `None`
+/// when none finds a valid one (or `propagators` is
+/// [`none`](Propagators::none)); malformed headers are never an error here.
+///
+/// ```
+/// use otlp_contrib::tracing::extract_with;
+/// use otlp_core::propagation::{Propagator, Propagators};
+///
+/// let b3 = Propagators::new([Propagator::B3Multi]);
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("X-B3-TraceId", "4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
+/// headers.insert("X-B3-SpanId", "00f067aa0ba902b7".parse()?);
+/// headers.insert("X-B3-Sampled", "1".parse()?);
+/// let parent = extract_with(&b3, &headers).expect("the B3 headers");
+/// assert_eq!(parent.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert!(parent.trace_flags.is_sampled() && parent.is_remote);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn extract_with(propagators: &Propagators, headers: &HeaderMap) -> Option<SpanContext> {
+    propagators.extract(&HeaderSource(headers))
+}
+
+/// Writes `context` into `headers` with every one of `propagators`, in
+/// order, each replacing its own headers already there. An invalid context,
+/// or [`Propagators::none`], writes nothing.
+///
+/// ```
+/// use otlp_contrib::tracing::inject_with;
+/// use otlp_core::propagation::{Propagator, Propagators};
+/// use otlp_core::SpanContext;
+///
+/// let context = SpanContext::from_traceparent(
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+/// )?;
+/// let mut headers = http::HeaderMap::new();
+/// inject_with(&Propagators::new([Propagator::TraceContext, Propagator::B3]), &context, &mut headers);
+/// assert_eq!(headers["b3"], "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1");
+/// assert!(headers.contains_key("traceparent"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn inject_with(propagators: &Propagators, context: &SpanContext, headers: &mut HeaderMap) {
+    propagators.inject(context, &mut HeaderSink(headers));
+}
+
+/// A header map read by the propagators. Text values only (visible ASCII,
+/// as [`HeaderValue::to_str`] reads them); a second or later line that is
+/// not text reads as empty text, so that it still counts as a line (two
+/// `traceparent` lines are no parent) and carries nothing.
+struct HeaderSource<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderSource<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name)?.to_str().ok()
     }
-    let mut buffer = [0u8; 55];
-    let traceparent = context.write_traceparent(&mut buffer);
-    if let Ok(value) = HeaderValue::from_str(traceparent) {
-        headers.insert(TRACEPARENT, value);
+
+    fn get_line(&self, name: &str, index: usize) -> Option<&str> {
+        let value = self.0.get_all(name).iter().nth(index)?;
+        match value.to_str() {
+            Ok(text) => Some(text),
+            Err(_) if index > 0 => Some(""),
+            Err(_) => None,
+        }
     }
-    let state = context.trace_state.header();
-    if state.is_empty() {
-        headers.remove(TRACESTATE);
-    } else if let Ok(value) = HeaderValue::from_str(state) {
-        headers.insert(TRACESTATE, value);
+}
+
+/// A header map written by the propagators.
+struct HeaderSink<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderSink<'_> {
+    fn set(&mut self, name: &'static str, value: &str) {
+        // The propagators write lower-case names and hex, digits and the
+        // W3C `tracestate` characters: both always convert.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+
+    fn remove(&mut self, name: &'static str) {
+        self.0.remove(name);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use otlp_core::propagation::Propagator;
     use otlp_core::{SpanId, TraceFlags, TraceId, TraceState};
 
     use super::*;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const SPAN: &str = "00f067aa0ba902b7";
+
+    fn header_map(entries: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in entries {
+            headers.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn nothing_installed_the_global_propagators_are_trace_context() {
+        // Only pipeline tests of this binary install any: the default config's.
+        assert_eq!(global_propagators(), Propagators::trace_context());
+    }
+
+    #[test]
+    fn extract_with_reads_b3_headers_whatever_the_case_of_their_names() {
+        let b3 = Propagators::new([Propagator::B3]);
+        let multi = header_map(&[
+            ("X-B3-TraceId", TRACE),
+            ("X-B3-SpanId", SPAN),
+            ("X-B3-Sampled", "1"),
+            ("X-B3-ParentSpanId", "00000000000000cd"),
+        ]);
+        let single = header_map(&[("B3", &format!("a3ce929d0e0e4736-{SPAN}-d"))]);
+        let from_multi = extract_with(&b3, &multi).unwrap();
+        assert_eq!(
+            (
+                from_multi.trace_id.to_string(),
+                from_multi.span_id.to_string()
+            ),
+            (TRACE.to_owned(), SPAN.to_owned())
+        );
+        let from_single = extract_with(&b3, &single).unwrap();
+        assert_eq!(
+            from_single.trace_id.to_string(),
+            "0000000000000000a3ce929d0e0e4736"
+        );
+        assert!(from_single.trace_flags.is_sampled(), "debug is sampled");
+        // W3C alone does not read them; nor does `none`.
+        assert_eq!(extract_with(&Propagators::trace_context(), &multi), None);
+        assert_eq!(extract_with(&Propagators::none(), &single), None);
+    }
+
+    #[test]
+    fn inject_with_writes_every_propagators_headers_and_none_writes_nothing() {
+        let context = SpanContext::from_traceparent(&format!("00-{TRACE}-{SPAN}-00")).unwrap();
+        let mut headers = header_map(&[("x-b3-flags", "1")]);
+        let all = Propagators::new([
+            Propagator::B3Multi,
+            Propagator::TraceContext,
+            Propagator::B3,
+        ]);
+        inject_with(&all, &context, &mut headers);
+        assert_eq!(headers["traceparent"], format!("00-{TRACE}-{SPAN}-00"));
+        assert_eq!(headers["b3"], format!("{TRACE}-{SPAN}-0"));
+        assert_eq!(headers["x-b3-traceid"], TRACE);
+        assert_eq!(headers["x-b3-spanid"], SPAN);
+        assert_eq!(headers["x-b3-sampled"], "0");
+        assert!(!headers.contains_key("x-b3-flags"), "no stale debug flag");
+        assert_eq!(headers.len(), 5);
+
+        let mut untouched = HeaderMap::new();
+        inject_with(&Propagators::none(), &context, &mut untouched);
+        assert!(untouched.is_empty());
+    }
+
+    #[test]
+    fn a_second_traceparent_line_that_is_not_text_is_still_no_parent() {
+        let mut headers = header_map(&[("traceparent", &format!("00-{TRACE}-{SPAN}-01"))]);
+        assert!(extract(&headers).is_some());
+        headers.append(TRACEPARENT, HeaderValue::from_bytes(b"00-\xff").unwrap());
+        assert_eq!(extract(&headers), None);
+        // A `tracestate` line that is not text is skipped, the others kept.
+        let mut headers = header_map(&[
+            ("traceparent", &format!("00-{TRACE}-{SPAN}-01")),
+            ("tracestate", "a=1"),
+        ]);
+        headers.append(TRACESTATE, HeaderValue::from_bytes(b"b=\xff").unwrap());
+        headers.append(TRACESTATE, HeaderValue::from_static("c=3"));
+        let context = extract(&headers).unwrap();
+        assert_eq!(context.trace_state.header(), "a=1,c=3");
+    }
 
     #[test]
     fn inject_then_extract_gives_the_context_back_as_remote() {
