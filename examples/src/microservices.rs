@@ -1,8 +1,10 @@
 //! Three HTTP services — gateway → orders → inventory — instrumented with
 //! `tracing` (`info_span!`, `#[instrument]`) and recorded by
-//! [`OtlpLayer`], that propagate W3C `traceparent` with [`extract`] and
-//! [`inject`] and export through one otlp-rust pipeline, so each request
-//! becomes one trace across the three services.
+//! [`OtlpLayer`], that propagate the trace context with [`extract`] and
+//! [`inject`] (W3C `traceparent`, or what `OTEL_PROPAGATORS` names:
+//! [`build_processor`] installs the configuration's propagators) and export
+//! through one otlp-rust pipeline, so each request becomes one trace across
+//! the three services.
 //!
 //! The services run in one process on loopback, each with its own
 //! [`TracerProvider`] (and so its own `service.name`) behind its own
@@ -61,8 +63,9 @@ impl Service {
             http.response.status_code = Empty,
             otel.status_description = Empty,
         );
-        // A malformed or missing traceparent starts a new trace, as the W3C
-        // specification says. Set before the span is entered.
+        // Malformed or missing headers (a traceparent, or the B3 ones under
+        // OTEL_PROPAGATORS=b3) start a new trace, as the W3C specification
+        // says. Set before the span is entered.
         if let Some(parent) = extract(request.headers()) {
             let _ = span.set_parent(&parent);
         }
