@@ -32,8 +32,11 @@
 //!   and the events inside them straight into otlp-sdk spans — switching from
 //!   `tracing-opentelemetry` is one line, `OtlpLayer::new(&provider)` in place
 //!   of `tracing_opentelemetry::layer().with_tracer(..)` — and
-//!   `tracing::OtlpSpanExt` with `extract`/`inject` carries W3C
-//!   `traceparent`/`tracestate` in and out of `http::HeaderMap`s.
+//!   `tracing::OtlpSpanExt` with `extract`/`inject` carries the trace
+//!   context in and out of `http::HeaderMap`s: W3C `traceparent`/`tracestate`,
+//!   or B3 when `OTEL_PROPAGATORS` says so (the pipeline builders install the
+//!   configuration's propagators; `extract_with`/`inject_with` take them
+//!   explicitly).
 //!   `tracing::OtlpLogLayer` turns `tracing` events into OTLP log records of
 //!   an `otlp_sdk::LoggerProvider` — severity, the message as body, typed
 //!   fields, and the trace and span ids of the `OtlpLayer` span they happen

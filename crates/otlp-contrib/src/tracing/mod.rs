@@ -61,8 +61,10 @@
 //!
 //! ## Remote parents and propagation: spans start lazily
 //!
-//! A server span's parent arrives in a `traceparent` header, and is set
-//! after the `tracing` span exists:
+//! A server span's parent arrives in the request's headers — `traceparent`,
+//! or the B3 ones under `OTEL_PROPAGATORS=b3` (see
+//! [`set_global_propagators`]; [`extract_with`] and [`inject_with`] take
+//! the propagators explicitly) — and is set after the `tracing` span exists:
 //!
 //! ```
 //! # use otlp_contrib::tracing::{extract, inject, OtlpLayer, OtlpSpanExt as _};
