@@ -35,7 +35,9 @@ use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 /// `{32 hex}-{16 hex}-{1 digit}`.
 pub const B3_SINGLE_LEN: usize = 32 + 1 + 16 + 1 + 1;
 
-/// The most characters of a rejected value an error shows.
+/// The most characters of a rejected value an error shows: enough for any
+/// id B3 defines (32) with room to see what went wrong; past it the value is
+/// cut and ends with `…`, so a hostile 8 KiB header makes a short message.
 const SHOWN_MAX: usize = 64;
 
 /// The values of the multi B3 headers, as received: each `None` when the
@@ -97,20 +99,22 @@ impl SpanContext {
     /// ```
     pub fn from_b3(header: &str) -> Result<Self, B3Error> {
         let mut fields = header.split('-');
-        let found = header.split('-').count();
+        let fields_found = || B3Error::Fields {
+            found: header.split('-').count(),
+        };
         let (Some(trace_id), Some(span_id)) = (fields.next(), fields.next()) else {
             return Err(if matches!(header, "0" | "1" | "d") {
                 B3Error::SamplingOnly {
                     value: header.to_owned(),
                 }
             } else {
-                B3Error::Fields { found }
+                fields_found()
             });
         };
         let sampling = fields.next();
         let parent = fields.next();
         if fields.next().is_some() {
-            return Err(B3Error::Fields { found });
+            return Err(fields_found());
         }
         let trace_id = b3_trace_id(trace_id)?;
         let span_id = b3_span_id(span_id, "span id")?;
