@@ -502,6 +502,30 @@ fn binary_answer_delay_answers_every_request_that_late() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_signal_as_soon_as_it_listens_ends_the_run_with_the_final_line_and_status_0() {
+    use rustix::process::{Pid, Signal, kill_process};
+    // A script that starts the receiver, reads `listening` and stops it at
+    // once: the signal, sent the moment the line is read, must be caught,
+    // not kill the process before its handlers are in place.
+    for signal in [Signal::INT, Signal::TERM, Signal::INT, Signal::TERM] {
+        let mut running = Running::start(&[]);
+        let pid = Pid::from_child(&running.child);
+        kill_process(pid, signal).expect("kill");
+        let rest = running.lines_until(|line| line.starts_with("final "));
+        assert_eq!(
+            rest,
+            vec![
+                "final requests=0 accepted_requests=0 spans=0 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+            ],
+            "{signal:?}"
+        );
+        let status = running.child.wait().expect("exit status");
+        assert!(status.success(), "{signal:?}: {status:?}");
+    }
+}
+
 #[test]
 fn binary_rejects_bad_arguments_with_status_2() {
     let output = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))

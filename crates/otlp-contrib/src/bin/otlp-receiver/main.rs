@@ -73,6 +73,16 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
     if !args.answer_delay.is_zero() {
         receiver.set_fallback_fault(Some(Fault::Delay(args.answer_delay)));
     }
+    // SIGINT and SIGTERM are caught from here on, before the `listening`
+    // line: a signal sent as soon as it is out must end the run with the
+    // `final` line and status 0, not kill the process mid-way.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signals = {
+        let _entered = runtime.enter();
+        signals()?
+    };
 
     let mut listening = String::from("listening");
     if let Some(addr) = receiver.grpc_addr() {
@@ -89,11 +99,9 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
         Duration::ZERO
     };
     let summary_every = args.summary_every.unwrap_or(default_summary);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     runtime.block_on(wait_for_exit(
         &receiver,
+        signals,
         summary_every,
         args.exit_on_stdin_eof,
     ))?;
@@ -191,10 +199,11 @@ fn summary(stats: &ReceiverStats) -> String {
     )
 }
 
-/// Returns on SIGINT, SIGTERM or (when asked) the end of stdin, printing count
-/// lines meanwhile.
+/// Returns when `signals` resolves (SIGINT or SIGTERM) or (when asked) at the
+/// end of stdin, printing count lines meanwhile.
 async fn wait_for_exit(
     receiver: &Receiver,
+    signals: impl Future<Output = ()>,
     summary_every: Duration,
     exit_on_stdin_eof: bool,
 ) -> std::io::Result<()> {
@@ -224,7 +233,6 @@ async fn wait_for_exit(
     // arrive as soon as `listening` is out, before this thread gets here, and
     // a baseline taken after them would never report them.
     let mut last = ReceiverStats::default();
-    let signals = signals()?;
     tokio::pin!(signals);
     loop {
         tokio::select! {
@@ -251,7 +259,9 @@ async fn tick(ticks: Option<&mut tokio::time::Interval>) {
     }
 }
 
-/// A future that resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
+/// A future that resolves on SIGINT or SIGTERM (Ctrl-C elsewhere). On Unix
+/// the handlers are installed by this call, inside a tokio runtime: a signal
+/// that comes after it, even before the future is first polled, is seen.
 #[cfg(unix)]
 fn signals() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
