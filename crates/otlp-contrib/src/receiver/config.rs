@@ -11,6 +11,13 @@ use super::store::ReceivedRequest;
 /// the largest request an OTLP exporter sends.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 << 20;
 
+/// The most [`worker_threads`](ReceiverConfig::worker_threads): each is an OS
+/// thread with its own runtime (a stack, a few file descriptors), and 1024 is
+/// far more than the cores of any machine that serves connections on them.
+/// Above it, [`Receiver::start`](super::Receiver::start) refuses the
+/// configuration instead of trying to start them all.
+pub const MAX_WORKER_THREADS: usize = 1024;
+
 /// Configuration of a [`Receiver`](super::Receiver). Plain data with public
 /// fields; build it with a struct literal and `..Default::default()`.
 ///
@@ -43,7 +50,8 @@ pub struct ReceiverConfig {
     pub max_request_bytes: usize,
     /// Threads that serve connections, each with its own single-threaded
     /// tokio runtime; a connection stays on one of them from start to end,
-    /// and new connections go to the one serving the fewest. Default 2.
+    /// and new connections go to the one serving the fewest. Default 2; from
+    /// 1 to [`MAX_WORKER_THREADS`].
     pub worker_threads: usize,
     /// Called with every decoded request of any signal (in [`Store::All`] and
     /// [`Store::DecodeOnly`] modes) as soon as its answer is decided, on a
@@ -85,6 +93,15 @@ impl ReceiverConfig {
             return Err(ReceiverError::Config {
                 field: "worker_threads",
                 reason: "must be at least 1".into(),
+            });
+        }
+        if self.worker_threads > MAX_WORKER_THREADS {
+            return Err(ReceiverError::Config {
+                field: "worker_threads",
+                reason: format!(
+                    "{} is more than {MAX_WORKER_THREADS}, the most",
+                    self.worker_threads
+                ),
             });
         }
         Ok(())

@@ -97,7 +97,10 @@ use tokio::sync::{mpsc, oneshot};
 
 #[cfg(feature = "test-certs")]
 pub use certs::TestCertificates;
-pub use config::{DEFAULT_MAX_REQUEST_BYTES, ReceiverConfig, ReceiverTls, RequestObserver, Store};
+pub use config::{
+    DEFAULT_MAX_REQUEST_BYTES, MAX_WORKER_THREADS, ReceiverConfig, ReceiverTls, RequestObserver,
+    Store,
+};
 pub use error::ReceiverError;
 pub use faults::Fault;
 pub use grpc::ReceiverService;

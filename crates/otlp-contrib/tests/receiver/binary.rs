@@ -560,3 +560,24 @@ fn binary_rejects_bad_arguments_with_status_2() {
         "{errors}"
     );
 }
+
+#[test]
+fn threads_beyond_the_most_exit_2_naming_the_flag_and_the_value() {
+    // Each thread is started up front: a huge count must be a usage error,
+    // not a failed allocation (a panic, or an abort).
+    for threads in ["1025", "1000000000000", "18446744073709551615"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+            .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(["--threads", threads])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        let errors = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{threads}: {errors}");
+        assert!(
+            errors.contains("--threads") && errors.contains(&format!("'{threads}'")),
+            "{errors}"
+        );
+        assert!(output.stdout.is_empty(), "{threads}");
+    }
+}

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use otlp_contrib::receiver::{
-    Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverError, RequestObserver, Store,
+    Fault, MAX_WORKER_THREADS, ReceivedRequest, Receiver, ReceiverConfig, ReceiverError,
+    RequestObserver, Store,
 };
 use prost::Message;
 use tonic::codec::CompressionEncoding;
@@ -313,4 +314,22 @@ fn works_from_plain_threads_and_rejects_bad_configs() {
         ),
         "{clash:?}"
     );
+}
+
+#[test]
+fn more_worker_threads_than_the_most_are_refused_naming_the_field_and_the_count() {
+    for threads in [MAX_WORKER_THREADS + 1, usize::MAX] {
+        let refused = Receiver::start(ReceiverConfig {
+            worker_threads: threads,
+            ..Default::default()
+        });
+        let Err(error @ ReceiverError::Config { .. }) = refused else {
+            panic!("{threads} threads: {refused:?}");
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains("worker_threads") && message.contains(&threads.to_string()),
+            "{message}"
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use otlp_contrib::receiver::MAX_WORKER_THREADS;
 
 /// What the help prints after the options.
 const AFTER_HELP: &str = "\
@@ -80,11 +81,11 @@ pub struct Args {
     )]
     pub max_request_bytes: Option<usize>,
     /// Threads that serve connections, each connection on one
-    /// (new ones go to the thread serving the fewest)
+    /// (new ones go to the thread serving the fewest), 1 to 1024
     #[arg(
         long,
         value_name = "N",
-        value_parser = positive_count,
+        value_parser = threads,
         default_value = "2",
         allow_hyphen_values = true,
         verbatim_doc_comment
@@ -149,9 +150,11 @@ fn positive_bytes(text: &str) -> Result<usize, String> {
     positive(text).ok_or_else(|| "not a positive whole number of bytes".to_owned())
 }
 
-/// `--threads`: a positive whole number.
-fn positive_count(text: &str) -> Result<usize, String> {
-    positive(text).ok_or_else(|| "not a positive whole number (e.g. 2)".to_owned())
+/// `--threads`: a whole number from 1 to [`MAX_WORKER_THREADS`].
+fn threads(text: &str) -> Result<usize, String> {
+    positive(text)
+        .filter(|threads| *threads <= MAX_WORKER_THREADS)
+        .ok_or_else(|| format!("not a whole number from 1 to {MAX_WORKER_THREADS} (e.g. 2)"))
 }
 
 /// A delay with its unit: `250ms`, `1.5s`; `0` alone needs none.
@@ -266,8 +269,16 @@ mod tests {
                 &["--max-request-bytes", "'0'"],
             ),
             (&["--quiet=yes"], &["--quiet"]),
-            (&["--threads", "0"], &["--threads", "'0'", "positive"]),
+            (&["--threads", "0"], &["--threads", "'0'", "from 1 to 1024"]),
             (&["--threads", "many"], &["--threads", "'many'"]),
+            (
+                &["--threads", "1025"],
+                &["--threads", "'1025'", "from 1 to 1024"],
+            ),
+            (
+                &["--threads", "18446744073709551615"],
+                &["--threads", "'18446744073709551615'"],
+            ),
         ] {
             let error = error(args);
             for name in names {
