@@ -67,8 +67,6 @@ pub(crate) struct Backlog {
     retry: RetryPolicy,
     /// Failed redelivery rounds in a row (for the backoff).
     failures: u32,
-    /// Every record up to this id was evicted by the disk cap.
-    evicted_through: Option<RecordId>,
     next_attempt: Instant,
     /// The last append failed (disk full, I/O error): batches are not cut
     /// for the disk until one succeeds again (each cut with an export slot
@@ -96,7 +94,6 @@ impl Backlog {
             waiting,
             retry,
             failures: 0,
-            evicted_through: None,
             next_attempt: Instant::now(),
             append_failing: false,
         };
@@ -117,9 +114,11 @@ impl Backlog {
         // the segments deleted before the write failed.
         let mut evicted_spans = 0;
         if let Some(through) = self.queue.evicted_through()
-            && self.evicted_through < Some(through)
+            && self
+                .waiting
+                .first_key_value()
+                .is_some_and(|(&id, _)| id <= through)
         {
-            self.evicted_through = Some(through);
             let survivors = self.waiting.split_off(&next_id(through));
             evicted_spans = self.waiting.values().sum();
             self.waiting = survivors;
@@ -132,7 +131,9 @@ impl Backlog {
 
     /// Whether the disk cap evicted this record (it is no longer on disk).
     pub(crate) fn was_evicted(&self, id: RecordId) -> bool {
-        self.evicted_through.is_some_and(|through| id <= through)
+        self.queue
+            .evicted_through()
+            .is_some_and(|through| id <= through)
     }
 
     /// Whether batches may be cut for the disk without an export slot.
