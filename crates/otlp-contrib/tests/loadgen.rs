@@ -819,6 +819,55 @@ fn a_full_queue_is_reported_with_a_hint() {
 }
 
 #[test]
+fn drops_at_a_full_queue_under_the_default_policy_are_blamed_on_the_stalled_pipeline() {
+    // Nobody listens: exports fail and are retried, the pipeline is stalled,
+    // and producers (blocking, the default) drop once their wait is over.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let output = run(loadgen()
+        .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
+        .args(["--spans", "5000", "--queue-size", "10", "--timeout", "1s"])
+        .args(["--shutdown-timeout", "2s", "--json-summary", "--quiet"]));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let blocked = summary(&output);
+    assert!(count(&blocked, "dropped_queue_full") > 0, "{blocked}");
+    let text = stdout(&output);
+    let note = text
+        .lines()
+        .find(|line| line.contains("because the queue"))
+        .unwrap_or_else(|| panic!("no note on the full queue: {text}"));
+    // The policy in force is blocking: advising it would be wrong.
+    assert!(!note.contains("--full-policy block"), "{note}");
+    assert!(note.contains("stalled"), "{note}");
+    assert!(note.contains("the queue (10 spans or "), "{note}");
+
+    // Without a count cap, the queue is bounded by bytes: it never held "0 spans".
+    let output = run(loadgen()
+        .env("OTLP__BATCH__MAX_QUEUE_BYTES", "4096")
+        .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
+        .args([
+            "--spans",
+            "5000",
+            "--full-policy",
+            "drop",
+            "--timeout",
+            "1s",
+        ])
+        .args(["--shutdown-timeout", "2s", "--json-summary", "--quiet"]));
+    let dropped = summary(&output);
+    assert!(count(&dropped, "dropped_queue_full") > 0, "{dropped}");
+    let text = stdout(&output);
+    let note = text
+        .lines()
+        .find(|line| line.contains("because the queue"))
+        .unwrap_or_else(|| panic!("no note on the full queue: {text}"));
+    assert!(note.contains("the queue (4096 bytes)"), "{note}");
+    assert!(note.contains("--full-policy block"), "{note}");
+}
+
+#[test]
 fn bad_flags_exit_2_naming_the_flag_and_value() {
     for (args, expected) in [
         (&["--workers", "abc"][..], &["--workers", "'abc'"][..]),

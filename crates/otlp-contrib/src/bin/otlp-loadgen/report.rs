@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use otlp_sdk::StatsSnapshot;
-use otlp_sdk::config::Config;
+use otlp_sdk::config::{Config, FullPolicy};
 use otlp_sdk::metrics::MetricsStats;
 
 use crate::args::Signal;
@@ -154,6 +154,33 @@ impl Summary<'_> {
         }
     }
 
+    /// What bounds the queue: its byte budget, and the count cap when one is
+    /// set (`queue_capacity` is 0 without one).
+    fn queue_bounds(&self) -> String {
+        let bytes = self.stats.queue_capacity_bytes;
+        match self.stats.queue_capacity {
+            0 => format!("{bytes} bytes"),
+            count => format!("{count} {} or {bytes} bytes", self.records()),
+        }
+    }
+
+    /// What to do about drops at a full queue, by the policy that dropped them.
+    fn full_queue_hint(&self) -> &'static str {
+        let batch = match self.signal {
+            Signal::Logs => &self.config.logs.batch,
+            Signal::Traces | Signal::Metrics => &self.config.batch,
+        };
+        match batch.full_policy {
+            FullPolicy::Drop => "lower --rate, raise --queue-size, or use --full-policy block",
+            // Blocking producers drop only when the pipeline is stalled.
+            FullPolicy::Block(_) => {
+                "the pipeline stalled (exports failing and retried, or unanswered for a whole \
+                 --timeout; see the last export error), and producers stop waiting for a \
+                 stalled pipeline: check the endpoint, or lower --rate"
+            }
+        }
+    }
+
     /// The summary line, a details line, and notes on anything that went wrong.
     pub fn text(&self) -> String {
         let stats = self.stats;
@@ -195,11 +222,11 @@ impl Summary<'_> {
         if stats.dropped_queue_full > 0 {
             let _ = writeln!(
                 text,
-                "note: {} {records} were dropped because the queue ({} {records}) was full: \
-                 lower --rate, raise --queue-size, or use --full-policy block",
+                "note: {} {} were dropped because the queue ({}) was full: {}",
                 stats.dropped_queue_full,
-                stats.queue_capacity,
-                records = self.records(),
+                self.records(),
+                self.queue_bounds(),
+                self.full_queue_hint(),
             );
         }
         if self.interrupted {
