@@ -177,9 +177,10 @@ impl Report {
                 .is_none_or(|received| received == stats.exported_data_points)
     }
 
-    /// The summary line. `produced`, `exported`, `dropped`, `failed` (and
-    /// `received` when the embedded receiver got them) count spans, as before
-    /// logs were added; `spans` and `logs` hold the same counts per signal,
+    /// The summary line. `produced`, `exported`, `dropped`, `failed`,
+    /// `rejected`, `unsettled` (the five add up to `produced`) and `received`
+    /// (when the embedded receiver got them) count spans, as before logs were
+    /// added; `spans` and `logs` hold the same counts per signal,
     /// `metrics` the recordings made and the data points exported, failed,
     /// rejected (and received); `all_delivered` says whether the exit status
     /// is 0.
@@ -208,13 +209,18 @@ fn delivered(stats: &StatsSnapshot, received: Option<u64>) -> bool {
     stats.produced == stats.exported && received.is_none_or(|received| received == stats.exported)
 }
 
-/// One signal's counts for the JSON summary.
+/// One signal's counts for the JSON summary: `produced` is the sum of
+/// `exported`, `dropped`, `failed`, `rejected` (by the backend, in partial
+/// successes) and `unsettled` (still queued or in flight after shutdown: left
+/// on disk with the durable queue).
 fn counts(stats: &StatsSnapshot, received: Option<u64>) -> serde_json::Value {
     let mut counts = serde_json::json!({
         "produced": stats.produced,
         "exported": stats.exported,
         "dropped": stats.dropped,
         "failed": stats.failed,
+        "rejected": stats.rejected,
+        "unsettled": stats.queued + stats.in_flight,
     });
     if let Some(received) = received {
         counts["received"] = received.into();

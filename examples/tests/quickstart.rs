@@ -5,7 +5,7 @@
 
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
-use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
 use otlp_examples::quickstart::{Options, run_with};
 use otlp_sdk::config::ConfigLoader;
 
@@ -242,4 +242,46 @@ fn a_signal_turned_off_records_nothing_and_the_others_still_reach_the_receiver()
     let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
     assert_eq!(summary["metrics"]["recordings"], 0, "{summary}");
     assert_eq!(summary["all_delivered"], true, "{summary}");
+}
+
+#[test]
+fn the_summary_counts_add_up_when_the_backend_rejects_some_records() {
+    // A backend that takes each request but rejects one of its records
+    // (OTLP partial success): the summary must say where each one went.
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    receiver.set_fallback_fault(Some(Fault::PartialSuccess {
+        rejected: 1,
+        message: "one record refused".into(),
+    }));
+    let loader = ConfigLoader::new().with_env([
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            receiver.grpc_endpoint().unwrap(),
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+    ]);
+    let report = run_with(&Options { spans: 100 }, loader).expect("the quickstart runs");
+    assert!(!report.all_delivered(), "{report}");
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    let count = |signal: &serde_json::Value, key: &str| {
+        signal[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in {summary}"))
+    };
+    for name in ["spans", "logs"] {
+        let signal = &summary[name];
+        let settled = ["exported", "dropped", "failed", "rejected", "unsettled"]
+            .iter()
+            .map(|key| count(signal, key))
+            .sum::<u64>();
+        assert_eq!(settled, count(signal, "produced"), "{name}: {summary}");
+        assert!(count(signal, "rejected") > 0, "{name}: {summary}");
+    }
+    // The top level keeps the span counts.
+    assert_eq!(
+        summary["rejected"], summary["spans"]["rejected"],
+        "{summary}"
+    );
+    assert_eq!(summary["unsettled"], 0, "{summary}");
+    assert_eq!(summary["all_delivered"], false, "{summary}");
 }
