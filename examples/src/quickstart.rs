@@ -72,9 +72,9 @@ pub enum UsageError {
 
 const USAGE: &str = "usage: cargo run --release --example quickstart [-- --spans N]
 
-Sends N spans (default 100000), log records correlated with them (two per
-request: one in the server span, one in its authentication span), and
-metrics of the requests (a counter and a duration histogram) through the
+Sends N spans (default 100000, at least 1), log records correlated with them
+(two per request: one in the server span, one in its authentication span),
+and metrics of the requests (a counter and a duration histogram) through the
 otlp-rust pipelines. Without OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP
 receiver on loopback receives them; OTEL_EXPORTER_OTLP_PROTOCOL picks grpc,
 http/protobuf or http/json. The last line printed is a JSON summary; the
@@ -82,7 +82,7 @@ exit status is 0 only if every span, every log record and every metric data
 point was delivered.";
 
 impl Options {
-    /// Parses `--spans N` (also `--spans=N`) and `--help`.
+    /// Parses `--spans N` (also `--spans=N`; N at least 1) and `--help`.
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, UsageError> {
         let mut options = Options::default();
         let mut args = args.into_iter();
@@ -100,6 +100,12 @@ impl Options {
                     options.spans = value.parse().map_err(|_| {
                         UsageError::Invalid(format!("--spans {value:?} is not a whole number"))
                     })?;
+                    // Nothing sent would be "everything delivered", exit 0.
+                    if options.spans == 0 {
+                        return Err(UsageError::Invalid(format!(
+                            "--spans {value:?}: give at least 1 span"
+                        )));
+                    }
                 }
                 other => return Err(UsageError::Invalid(format!("unknown argument {other:?}"))),
             }
@@ -675,5 +681,24 @@ mod tests {
             matches!(Options::parse(args(&["--fast"])), Err(UsageError::Invalid(message)) if message.contains("--fast"))
         );
         assert_eq!(Options::parse(args(&["--help"])), Err(UsageError::Help));
+    }
+
+    #[test]
+    fn zero_spans_is_refused_naming_the_flag() {
+        // A run of nothing would exit 0, "every span delivered", having
+        // checked nothing.
+        for zero in [&["--spans", "0"][..], &["--spans=0"], &["--spans", "000"]] {
+            let Err(UsageError::Invalid(message)) = Options::parse(args(zero)) else {
+                panic!("{zero:?} was accepted");
+            };
+            assert!(
+                message.contains("--spans") && message.contains("at least 1"),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            Options::parse(args(&["--spans", "1"])),
+            Ok(Options { spans: 1 })
+        );
     }
 }
