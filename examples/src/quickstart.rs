@@ -20,6 +20,7 @@
 //! names that instead of an endpoint, and the receiver does not count it.
 
 use std::fmt;
+use std::num::{IntErrorKind, ParseIntError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -97,8 +98,13 @@ impl Options {
                     let value = inline
                         .or_else(|| args.next())
                         .ok_or_else(|| UsageError::Invalid("--spans needs a number".into()))?;
-                    options.spans = value.parse().map_err(|_| {
-                        UsageError::Invalid(format!("--spans {value:?} is not a whole number"))
+                    options.spans = value.parse().map_err(|error: ParseIntError| {
+                        UsageError::Invalid(match error.kind() {
+                            IntErrorKind::PosOverflow => {
+                                format!("--spans {value:?} is more than the most, {}", u64::MAX)
+                            }
+                            _ => format!("--spans {value:?} is not a whole number"),
+                        })
                     })?;
                     // Nothing sent would be "everything delivered", exit 0.
                     if options.spans == 0 {
@@ -700,5 +706,29 @@ mod tests {
             Options::parse(args(&["--spans", "1"])),
             Ok(Options { spans: 1 })
         );
+    }
+
+    #[test]
+    fn a_count_too_large_for_the_counters_says_so_and_names_the_most() {
+        let huge = "99999999999999999999999";
+        let Err(UsageError::Invalid(message)) = Options::parse(args(&["--spans", huge])) else {
+            panic!("{huge} was accepted");
+        };
+        assert!(
+            message.contains(huge) && message.contains(&u64::MAX.to_string()),
+            "{message}"
+        );
+        assert!(!message.contains("not a whole number"), "{message}");
+        assert_eq!(
+            Options::parse(args(&["--spans", &u64::MAX.to_string()])),
+            Ok(Options { spans: u64::MAX })
+        );
+        // What is not a whole number still says so.
+        for bad in ["", "-1", "1e3", "+", "12x"] {
+            let Err(UsageError::Invalid(message)) = Options::parse(args(&["--spans", bad])) else {
+                panic!("{bad:?} was accepted");
+            };
+            assert!(message.contains("not a whole number"), "{bad:?}: {message}");
+        }
     }
 }
