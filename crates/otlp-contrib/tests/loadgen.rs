@@ -867,6 +867,78 @@ fn drops_at_a_full_queue_under_the_default_policy_are_blamed_on_the_stalled_pipe
     assert!(note.contains("--full-policy block"), "{note}");
 }
 
+/// A Ctrl-C while the pipeline drains, every span already sent, does not
+/// make the summary say the run was interrupted before it sent them all; one
+/// while the workers produce does.
+#[cfg(unix)]
+#[test]
+fn an_interrupt_during_the_drain_is_not_reported_as_an_early_stop() {
+    use otlp_contrib::receiver::Fault;
+    use rustix::process::{Pid, Signal, kill_process};
+    // A collector that never answers: shutdown waits for its deadline.
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    receiver.set_fallback_fault(Some(Fault::Hang));
+    let child = loadgen()
+        // One batch, cut by the shutdown once the ten spans are sent.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--spans", "10", "--shutdown-timeout", "5s"])
+        .args(["--json-summary", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The request arrives: the spans are sent and the pipeline is draining.
+    assert!(
+        receiver.wait_until(Duration::from_secs(60), |stats| stats.requests > 0),
+        "no request"
+    );
+    kill_process(Pid::from_child(&child), Signal::INT).expect("SIGINT");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let drained = summary(&output);
+    assert_eq!(count(&drained, "sent"), 10, "{drained}");
+    assert_eq!(drained["interrupted"], false, "{drained}");
+    assert!(
+        !stdout(&output).contains("interrupted before"),
+        "{}",
+        stdout(&output)
+    );
+
+    // One while the workers produce still stops them early, and says so.
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let child = loadgen()
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--duration", "10m", "--rate", "100"])
+        .args(["--json-summary", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        receiver.wait_until(Duration::from_secs(60), |stats| stats.accepted_spans > 0),
+        "no span arrived"
+    );
+    kill_process(Pid::from_child(&child), Signal::INT).expect("SIGINT");
+    let output = child.wait_with_output().unwrap();
+    let stopped = summary(&output);
+    assert_eq!(stopped["interrupted"], true, "{stopped}");
+    assert!(
+        stdout(&output).contains("note: interrupted before every span was sent"),
+        "{}",
+        stdout(&output)
+    );
+}
+
 #[test]
 fn bad_flags_exit_2_naming_the_flag_and_value() {
     for (args, expected) in [

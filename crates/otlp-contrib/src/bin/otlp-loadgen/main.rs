@@ -208,6 +208,7 @@ struct Run<'a> {
     series: usize,
     sent_in: Duration,
     elapsed: Duration,
+    /// An interrupt came while the workers were producing (not during the drain).
     interrupted: bool,
     shutdown_error: Option<String>,
 }
@@ -318,6 +319,9 @@ fn run(args: Args) -> Result<u8, Failure> {
         pipeline.report(&mut progress);
     }
     let sent_in = started.elapsed();
+    // Whether an interrupt ended the production early: one during the drain
+    // below stops nothing that was still to be sent.
+    let interrupted = stop.load(Ordering::SeqCst);
     progress.finish();
     if let Some(Err(error)) = span_ids.as_ref().map(SpanIdLog::finish) {
         eprintln!("otlp-loadgen: warning: the --span-ids file is incomplete: {error}");
@@ -335,7 +339,7 @@ fn run(args: Args) -> Result<u8, Failure> {
             series: args.series(),
             sent_in,
             elapsed,
-            interrupted: stop.load(Ordering::SeqCst),
+            interrupted,
             shutdown_error: shutdown.err(),
         },
     );
