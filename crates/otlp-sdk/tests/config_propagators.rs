@@ -115,7 +115,13 @@ fn naming_baggage_is_accepted_with_a_warning_that_it_is_not_propagated() {
         "{warning}"
     );
     assert_eq!(warning.origin(), ConfigSource::Env(VARIABLE.into()));
-    assert!(warnings[0].to_string().starts_with("ignored: "));
+    // Accepted, so neither "ignored" nor "invalid": a note that it does nothing.
+    assert_eq!(
+        warnings[0].to_string(),
+        "note: \"baggage\" for OTEL_PROPAGATORS (from environment) is accepted but does \
+         nothing: this SDK has no baggage API: W3C `baggage` headers are neither extracted nor \
+         injected (the propagators used: tracecontext)"
+    );
 
     // Alone, nothing is propagated, and the warning says so.
     let (config, warnings) = load_warned(&[(VARIABLE, "baggage")]);

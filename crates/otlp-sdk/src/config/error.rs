@@ -81,6 +81,19 @@ pub enum ConfigError {
         /// Where it came from.
         origin: ConfigSource,
     },
+    /// A value that is accepted but that this SDK does not act on (only ever
+    /// in a [`ConfigWarning`]): `baggage` in `OTEL_PROPAGATORS`.
+    #[error("{value:?} for {key} (from {origin}) is accepted but does nothing: {reason}")]
+    NotActedOn {
+        /// The key, as the source spells it.
+        key: String,
+        /// The value accepted.
+        value: String,
+        /// Why nothing is done for it.
+        reason: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
     /// A configuration file exists (or was named explicitly) but cannot be read.
     #[error("cannot read configuration file {}: {reason}", .path.display())]
     FileUnreadable {
@@ -131,9 +144,9 @@ impl ConfigError {
     /// The key the error is about, as the source spells it (`None` for file-level errors).
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::InvalidValue { key, .. } | ConfigError::UnknownKey { key, .. } => {
-                Some(key)
-            }
+            ConfigError::InvalidValue { key, .. }
+            | ConfigError::UnknownKey { key, .. }
+            | ConfigError::NotActedOn { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -141,9 +154,9 @@ impl ConfigError {
     /// The rejected value, redacted for secrets (`None` for file-level errors).
     pub fn value(&self) -> Option<&str> {
         match self {
-            ConfigError::InvalidValue { value, .. } | ConfigError::UnknownKey { value, .. } => {
-                Some(value)
-            }
+            ConfigError::InvalidValue { value, .. }
+            | ConfigError::UnknownKey { value, .. }
+            | ConfigError::NotActedOn { value, .. } => Some(value),
             _ => None,
         }
     }
@@ -153,6 +166,7 @@ impl ConfigError {
         match self {
             ConfigError::InvalidValue { reason, .. }
             | ConfigError::UnknownKey { reason, .. }
+            | ConfigError::NotActedOn { reason, .. }
             | ConfigError::FileUnreadable { reason, .. }
             | ConfigError::FileSyntax { reason, .. }
             | ConfigError::FileRejected { reason, .. } => reason,
@@ -162,9 +176,9 @@ impl ConfigError {
     /// Where the rejected value came from: a file error's origin is that file.
     pub fn origin(&self) -> ConfigSource {
         match self {
-            ConfigError::InvalidValue { origin, .. } | ConfigError::UnknownKey { origin, .. } => {
-                origin.clone()
-            }
+            ConfigError::InvalidValue { origin, .. }
+            | ConfigError::UnknownKey { origin, .. }
+            | ConfigError::NotActedOn { origin, .. } => origin.clone(),
             ConfigError::FileUnreadable { path, .. }
             | ConfigError::FileSyntax { path, .. }
             | ConfigError::FileRejected { path, .. } => ConfigSource::File(path.clone()),
@@ -191,8 +205,9 @@ impl fmt::Display for Location {
     }
 }
 
-/// A problem that loading reported instead of failing: the value named in the
-/// error was ignored (or, for a boolean variable, read as `false`, as the
+/// A problem that loading reported instead of failing (shown as `ignored: …`,
+/// or `note: …` for a [`NotActedOn`](ConfigError::NotActedOn) value): the
+/// value named in the error was ignored (or, for a boolean variable, read as `false`, as the
 /// specification requires; for a batch size above the queue size, lowered
 /// to it; for `OTEL_PROPAGATORS`, only the names refused were ignored).
 /// [Lenient](super::ConfigLoader::lenient) loading reports rejected `OTEL_*`
@@ -207,7 +222,11 @@ pub struct ConfigWarning(pub ConfigError);
 
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ignored: {}", self.0)
+        match &self.0 {
+            // Nothing was ignored: the value stands, it only does nothing.
+            accepted @ ConfigError::NotActedOn { .. } => write!(f, "note: {accepted}"),
+            ignored => write!(f, "ignored: {ignored}"),
+        }
     }
 }
 

@@ -460,15 +460,15 @@ fn baggage_warning(config: &Config, origins: &Origins) -> Option<ConfigWarning> 
     }
     let set_by = origins.of(dotted);
     let used = config.propagators.propagators();
-    Some(ConfigWarning(ConfigError::invalid(
-        set_by.key,
-        PropagatorName::Baggage.as_str(),
-        format!(
+    Some(ConfigWarning(ConfigError::NotActedOn {
+        key: set_by.key,
+        value: PropagatorName::Baggage.as_str().to_owned(),
+        reason: format!(
             "this SDK has no baggage API: W3C `baggage` headers are neither extracted nor \
              injected (the propagators used: {used})"
         ),
-        set_by.source,
-    )))
+        origin: set_by.source,
+    }))
 }
 
 /// Where the configuration files were looked for.
