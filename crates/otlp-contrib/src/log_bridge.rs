@@ -30,8 +30,10 @@
 //!   that an [`OtlpLayer`](crate::tracing::OtlpLayer) records carries that
 //!   span's trace id, span id and flags (the span is started if it was
 //!   pending, as [`OtlpSpanExt::context`](crate::tracing::OtlpSpanExt::context)
-//!   does). Outside one, a record carries the ids of the thread's active
-//!   span of the native API ([`otlp_sdk::active_span`], e.g.
+//!   does). Outside one, a record carries the ids of the span made current
+//!   through the `opentelemetry` API (`opentelemetry::Context::current()`,
+//!   with the `opentelemetry-bridge` feature on), else those of the thread's
+//!   active span of the native API ([`otlp_sdk::active_span`], e.g.
 //!   [`in_span`](otlp_sdk::active_span::in_span)), if there is one.
 //! - The time is when `log` was called; the logger stamps the observed time,
 //!   the resource and the scope (`otlp_contrib::log_bridge` unless
@@ -57,6 +59,8 @@ use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, TraceFlags,
     clock,
 };
+#[cfg(feature = "opentelemetry-bridge")]
+use otlp_core::{SpanId, TraceId};
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
 
 /// The instrumentation scope of the records unless
@@ -230,8 +234,30 @@ impl OtlpLogger {
                 correlated = true;
             }
         }
-        // Outside a `tracing` span: the span of the native API made active
-        // on this thread (`otlp_sdk::active_span`), if any.
+        // Outside a `tracing` span: a span made current through the
+        // `opentelemetry` API (`Context::attach`, `Tracer::in_span`).
+        #[cfg(feature = "opentelemetry-bridge")]
+        if !correlated {
+            use opentelemetry::trace::TraceContextExt as _;
+            let current = opentelemetry::Context::current();
+            let span = current.span();
+            let context = span.span_context();
+            if context.is_valid() {
+                let flags = if context.is_sampled() {
+                    TraceFlags::SAMPLED
+                } else {
+                    TraceFlags::NONE
+                };
+                builder = builder.span_context(&SpanContext::new(
+                    TraceId::from_bytes(context.trace_id().to_bytes()),
+                    SpanId::from_bytes(context.span_id().to_bytes()),
+                    flags,
+                ));
+                correlated = true;
+            }
+        }
+        // Else the span of the native API made active on this thread
+        // (`otlp_sdk::active_span`), if any.
         if !correlated && let Some(active) = otlp_sdk::active_span::current() {
             let flags = if active.sampled {
                 TraceFlags::SAMPLED

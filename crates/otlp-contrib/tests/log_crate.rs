@@ -318,3 +318,49 @@ fn a_record_inside_an_active_native_span_carries_its_ids() {
     let outside = record(&records, "outside");
     assert!(outside.trace_id.is_empty() && outside.span_id.is_empty());
 }
+
+/// A record written inside a span made current through the `opentelemetry`
+/// API (no `tracing` span, no native active span) carries that span's ids
+/// and flags.
+#[cfg(feature = "opentelemetry-bridge")]
+#[test]
+fn a_record_inside_a_current_opentelemetry_span_carries_its_ids() {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+    };
+    let pipeline = Pipeline::new();
+    let logger = OtlpLogger::builder(&pipeline.provider).build();
+    let context = SpanContext::new(
+        TraceId::from_bytes([5; 16]),
+        SpanId::from_bytes([6; 8]),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    {
+        let _current = opentelemetry::Context::current()
+            .with_remote_span_context(context)
+            .attach();
+        logger.log(
+            &Record::builder()
+                .level(Level::Info)
+                .target("otel")
+                .args(format_args!("inside"))
+                .build(),
+        );
+    }
+    logger.log(
+        &Record::builder()
+            .level(Level::Info)
+            .target("otel")
+            .args(format_args!("outside"))
+            .build(),
+    );
+    let records = pipeline.finish(2);
+    let inside = record(&records, "inside");
+    assert_eq!(inside.trace_id, vec![5; 16]);
+    assert_eq!(inside.span_id, vec![6; 8]);
+    assert_eq!(inside.flags, 1);
+    let outside = record(&records, "outside");
+    assert!(outside.trace_id.is_empty() && outside.span_id.is_empty());
+}
