@@ -280,6 +280,31 @@ fn nothing_is_recorded_on_a_pipelines_own_threads() {
     assert_eq!(body_of(&records[0]), Some("application"));
 }
 
+/// Logs "inside" within `current` (which makes a span current and runs its
+/// argument) and "outside" after it; returns the two records as received.
+fn logged_inside_and_outside(
+    current: impl FnOnce(&mut dyn FnMut()),
+) -> (ProtoLogRecord, ProtoLogRecord) {
+    let pipeline = Pipeline::new();
+    let logger = OtlpLogger::builder(&pipeline.provider).build();
+    let log = |body: &str| {
+        logger.log(
+            &Record::builder()
+                .level(Level::Info)
+                .target("current")
+                .args(format_args!("{body}"))
+                .build(),
+        );
+    };
+    current(&mut || log("inside"));
+    log("outside");
+    let records = pipeline.finish(2);
+    let inside = record(&records, "inside").clone();
+    let outside = record(&records, "outside").clone();
+    assert!(outside.trace_id.is_empty() && outside.span_id.is_empty());
+    (inside, outside)
+}
+
 /// A record written inside a span of the native API (made active with
 /// `otlp_sdk::active_span::in_span`, no `tracing` span around it) carries
 /// that span's ids and flags, as the specification has a record take its
@@ -287,36 +312,16 @@ fn nothing_is_recorded_on_a_pipelines_own_threads() {
 #[test]
 fn a_record_inside_an_active_native_span_carries_its_ids() {
     use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId};
-    let pipeline = Pipeline::new();
-    let logger = OtlpLogger::builder(&pipeline.provider).build();
     let context = SpanContext::new(
         TraceId::from_bytes([7; 16]),
         SpanId::from_bytes([9; 8]),
         TraceFlags::SAMPLED,
     );
-    otlp_sdk::active_span::in_span(&context, || {
-        logger.log(
-            &Record::builder()
-                .level(Level::Info)
-                .target("native")
-                .args(format_args!("inside"))
-                .build(),
-        );
-    });
-    logger.log(
-        &Record::builder()
-            .level(Level::Info)
-            .target("native")
-            .args(format_args!("outside"))
-            .build(),
-    );
-    let records = pipeline.finish(2);
-    let inside = record(&records, "inside");
+    let (inside, _) =
+        logged_inside_and_outside(|log| otlp_sdk::active_span::in_span(&context, log));
     assert_eq!(inside.trace_id, vec![7; 16]);
     assert_eq!(inside.span_id, vec![9; 8]);
     assert_eq!(inside.flags, 1);
-    let outside = record(&records, "outside");
-    assert!(outside.trace_id.is_empty() && outside.span_id.is_empty());
 }
 
 /// A record written inside a span made current through the `opentelemetry`
@@ -328,8 +333,6 @@ fn a_record_inside_a_current_opentelemetry_span_carries_its_ids() {
     use opentelemetry::trace::{
         SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
     };
-    let pipeline = Pipeline::new();
-    let logger = OtlpLogger::builder(&pipeline.provider).build();
     let context = SpanContext::new(
         TraceId::from_bytes([5; 16]),
         SpanId::from_bytes([6; 8]),
@@ -337,30 +340,13 @@ fn a_record_inside_a_current_opentelemetry_span_carries_its_ids() {
         true,
         TraceState::NONE,
     );
-    {
+    let (inside, _) = logged_inside_and_outside(|log| {
         let _current = opentelemetry::Context::current()
             .with_remote_span_context(context)
             .attach();
-        logger.log(
-            &Record::builder()
-                .level(Level::Info)
-                .target("otel")
-                .args(format_args!("inside"))
-                .build(),
-        );
-    }
-    logger.log(
-        &Record::builder()
-            .level(Level::Info)
-            .target("otel")
-            .args(format_args!("outside"))
-            .build(),
-    );
-    let records = pipeline.finish(2);
-    let inside = record(&records, "inside");
+        log();
+    });
     assert_eq!(inside.trace_id, vec![5; 16]);
     assert_eq!(inside.span_id, vec![6; 8]);
     assert_eq!(inside.flags, 1);
-    let outside = record(&records, "outside");
-    assert!(outside.trace_id.is_empty() && outside.span_id.is_empty());
 }
