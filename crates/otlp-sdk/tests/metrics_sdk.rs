@@ -1011,3 +1011,51 @@ fn observable_u64_counters_adding_up_past_the_largest_exportable_int_stay_there(
         .shutdown(Duration::from_secs(10))
         .expect("shutdown");
 }
+
+#[test]
+fn an_observable_counter_whose_total_drops_reports_a_reset_not_a_negative_delta() {
+    for preference in [
+        TemporalityPreference::Delta,
+        TemporalityPreference::Cumulative,
+    ] {
+        let provider = provider(preference);
+        let total = Arc::new(AtomicU64::new(100));
+        let t = total.clone();
+        provider
+            .meter("process")
+            .u64_observable_counter("cpu.time")
+            .with_callback(move |observer| observer.observe(t.load(Ordering::Relaxed), &[]))
+            .build();
+        let first = provider.collect();
+        let first = sum_points(find(&first, "cpu.time")).0[0].clone();
+        total.store(130, Ordering::Relaxed);
+        let second = provider.collect();
+        let second = sum_points(find(&second, "cpu.time")).0[0].clone();
+        // The counter was reset, and counted 20 since.
+        total.store(20, Ordering::Relaxed);
+        let third = provider.collect();
+        let (points, temporality, monotonic) = sum_points(find(&third, "cpu.time"));
+        assert!(monotonic);
+        let third = points[0].clone();
+        // The reset happened after the second collection: the series starts
+        // again there.
+        assert_eq!(third.start_time_unix_nano, second.time_unix_nano);
+        assert_eq!(third.value, NumberValue::Int(20), "{preference:?}");
+        total.store(25, Ordering::Relaxed);
+        let fourth = provider.collect();
+        let fourth = sum_points(find(&fourth, "cpu.time")).0[0].clone();
+        match temporality {
+            Temporality::Delta => {
+                assert_eq!(second.value, NumberValue::Int(30));
+                assert_eq!(fourth.value, NumberValue::Int(5));
+                assert_eq!(fourth.start_time_unix_nano, third.time_unix_nano);
+            }
+            _ => {
+                assert_eq!(second.start_time_unix_nano, first.start_time_unix_nano);
+                assert_eq!(fourth.value, NumberValue::Int(25));
+                // The cumulative series keeps its new start.
+                assert_eq!(fourth.start_time_unix_nano, second.time_unix_nano);
+            }
+        }
+    }
+}

@@ -5,7 +5,9 @@
 //! [`ObservedStream`] belongs to an observable instrument: it has no
 //! recording path, only what its callback observed at each collection, and
 //! keeps per series what the delta of a sum needs (the previous total), for
-//! the series its previous collection observed.
+//! the series its previous collection observed. A monotonic total observed
+//! below the previous one was reset: the series starts again at the previous
+//! collection, and its delta is the new total, never negative.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -301,6 +303,19 @@ impl ObservedStream {
                 created: state.last_collection,
                 previous: None,
             });
+            // A monotonic total below the previous one was reset (a process
+            // restarted, a counter was cleared): the data model's reset. The
+            // series starts again after the previous collection, and what is
+            // observed now is what accumulated since; a delta of a monotonic
+            // sum is never negative.
+            let reset = monotonic
+                && series
+                    .previous
+                    .is_some_and(|previous| below(value, previous));
+            if reset {
+                series.created = state.last_collection;
+                series.previous = None;
+            }
             let (start, reported) = match (is_sum, self.temporality) {
                 (true, Temporality::Delta) => {
                     let delta = match series.previous {
@@ -349,6 +364,15 @@ fn add(a: Measure, b: Measure, monotonic: bool) -> Measure {
         (Measure::Int(a), Measure::Int(b)) if monotonic => Measure::Int(a.saturating_add(b)),
         (Measure::Int(a), Measure::Int(b)) => Measure::Int(a.wrapping_add(b)),
         (a, b) => Measure::Double(a.as_f64() + b.as_f64()),
+    }
+}
+
+/// Whether `a` is less than `b` (integers compared as integers: exact past
+/// 2^53).
+fn below(a: Measure, b: Measure) -> bool {
+    match (a, b) {
+        (Measure::Int(a), Measure::Int(b)) => a < b,
+        (a, b) => a.as_f64() < b.as_f64(),
     }
 }
 
