@@ -1059,3 +1059,137 @@ fn an_observable_counter_whose_total_drops_reports_a_reset_not_a_negative_delta(
         }
     }
 }
+
+#[test]
+fn a_delta_stream_forgets_sets_idle_for_an_interval_so_new_sets_get_series_of_their_own() {
+    const LIMIT: i64 = 4;
+    let provider = MeterProvider::builder()
+        .with_temporality(TemporalityPreference::Delta)
+        .with_cardinality_limit(LIMIT as usize)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("shop").u64_counter("orders").build();
+    let old: Vec<_> = (0..LIMIT).map(|i| [KeyValue::new("old", i)]).collect();
+    for set in &old {
+        counter.add(1, set);
+    }
+    let first = provider.collect();
+    let (points, _, _) = sum_points(find(&first, "orders"));
+    assert_eq!(points.len(), LIMIT as usize);
+    // An interval without any of them: nothing to report.
+    assert!(
+        provider
+            .collect()
+            .iter()
+            .all(|metric| metric.name.as_str() != "orders")
+    );
+    let new: Vec<_> = (0..LIMIT).map(|i| [KeyValue::new("new", i)]).collect();
+    for set in &new {
+        counter.add(2, set);
+    }
+    let third = provider.collect();
+    let (points, _, _) = sum_points(find(&third, "orders"));
+    assert_eq!(points.len(), LIMIT as usize, "{points:#?}");
+    for set in &new {
+        assert_eq!(value_of(points, set), NumberValue::Int(2));
+    }
+    assert_eq!(provider.stats().overflowed_measurements, 0);
+    // While the new sets hold the limit, a forgotten set overflows; once
+    // they were idle for an interval, it is a series again.
+    counter.add(1, &old[0]);
+    let fourth = provider.collect();
+    let (points, _, _) = sum_points(find(&fourth, "orders"));
+    assert_eq!(points.len(), 1, "{points:#?}");
+    assert_eq!(
+        value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
+        NumberValue::Int(1)
+    );
+    counter.add(5, &old[0]);
+    let fifth = provider.collect();
+    let (points, _, _) = sum_points(find(&fifth, "orders"));
+    assert_eq!(points.len(), 1, "{points:#?}");
+    assert_eq!(value_of(points, &old[0]), NumberValue::Int(5));
+    assert_eq!(provider.stats().overflowed_measurements, 1);
+}
+
+#[test]
+fn measurements_racing_delta_collections_that_forget_series_all_arrive() {
+    const THREADS: u64 = 3;
+    const ROUNDS: u64 = 1000;
+    const SETS: u64 = 24;
+    let provider = Arc::new(
+        MeterProvider::builder()
+            .with_temporality(TemporalityPreference::Delta)
+            .with_cardinality_limit(8)
+            .build()
+            .expect("provider"),
+    );
+    let counter = provider.meter("shop").u64_counter("orders").build();
+    let histogram = provider.meter("shop").u64_histogram("sizes").build();
+    let running = Arc::new(AtomicU64::new(THREADS));
+    let recorders: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let (counter, histogram, running) =
+                (counter.clone(), histogram.clone(), running.clone());
+            std::thread::spawn(move || {
+                // Each thread walks its own way through the sets, so that
+                // sets go idle, are forgotten and come back while others
+                // record.
+                for round in 0..ROUNDS {
+                    for step in 0..SETS {
+                        let set = [KeyValue::new(
+                            "set",
+                            ((round * (thread + 1) + step * (thread + 2)) % SETS) as i64,
+                        )];
+                        counter.add(round % 5 + 1, &set);
+                        histogram.record(1, &set);
+                    }
+                }
+                running.fetch_sub(1, Ordering::Release);
+            })
+        })
+        .collect();
+    let (mut counted, mut recorded) = (0i64, 0u64);
+    let mut take = |metrics: Vec<Metric>| {
+        for metric in metrics {
+            match &metric.data {
+                MetricData::Sum(sum) => {
+                    for point in &sum.data_points {
+                        let NumberValue::Int(value) = point.value else {
+                            panic!("not an int: {point:?}");
+                        };
+                        counted += value;
+                    }
+                }
+                MetricData::Histogram(histogram) => {
+                    recorded += histogram
+                        .data_points
+                        .iter()
+                        .map(|point| point.count)
+                        .sum::<u64>();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    let mut collections = 0;
+    while running.load(Ordering::Acquire) > 0 {
+        take(provider.collect());
+        collections += 1;
+    }
+    for recorder in recorders {
+        recorder.join().expect("recorder");
+    }
+    take(provider.collect());
+    let per_round: u64 = (0..ROUNDS).map(|round| (round % 5 + 1) * SETS).sum();
+    assert_eq!(
+        counted,
+        (THREADS * per_round) as i64,
+        "{collections} collections"
+    );
+    assert_eq!(
+        recorded,
+        THREADS * ROUNDS * SETS,
+        "{collections} collections"
+    );
+}

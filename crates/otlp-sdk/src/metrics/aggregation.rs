@@ -513,7 +513,7 @@ fn stripes() -> usize {
 /// The stripe this thread records in: threads are numbered as they first
 /// record, so concurrent threads take different stripes.
 #[inline]
-fn thread_stripe() -> usize {
+pub(crate) fn thread_stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed);

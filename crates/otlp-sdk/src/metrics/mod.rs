@@ -11,9 +11,11 @@
 //! 2. Each instrument has one stream per [`View`] that selects it (or its
 //!    default stream). Recording finds the stream's series for the
 //!    measurement's attributes in a table read without a lock (the
-//!    `series_table` module) and updates the series' cell with atomics (the
-//!    `aggregation` module): no lock, no allocation once the series exists.
-//!    Only the exponential histogram records under the series' own mutex.
+//!    `series_table` module; a delta stream takes an uncontended read lock
+//!    of the thread's stripe, so that it can free the series it forgets)
+//!    and updates the series' cell with atomics (the `aggregation` module):
+//!    no waiting, no allocation once the series exists. Only the
+//!    exponential histogram records under the series' own mutex.
 //!    New attribute sets past the cardinality limit (2000 by default) go to
 //!    the `otel.metric.overflow=true` series, counted in [`MetricsStats`].
 //! 3. A measurement taken inside a sampled span (the thread's
@@ -33,9 +35,12 @@
 //! The span and log pipelines' own counts become metrics too:
 //! [`observe_pipeline`] (names in the Collector's style).
 //!
-//! Series live as long as their stream: a delta stream reports only the
-//! series with measurements in the interval, but keeps the others (and counts
-//! them against the cardinality limit).
+//! A cumulative stream's series live as long as their stream. A delta
+//! stream reports only the series with measurements in the interval and
+//! forgets the others at that collection, as `opentelemetry_sdk` does: they
+//! no longer count against the cardinality limit nor hold memory, and a set
+//! recorded again later is a new series (the `series_table` module says why
+//! no measurement racing that is lost).
 //!
 //! ## Example
 //!

@@ -513,7 +513,9 @@ impl MeterProviderBuilder {
 
     /// The number of attribute sets per stream that get series of their
     /// own; measurements with further sets go to the overflow series
-    /// (default 2000, at least 2).
+    /// (default 2000, at least 2). A delta stream forgets a set without
+    /// measurements for a whole interval, so its limit counts the sets of
+    /// about one interval; a cumulative stream counts every set it saw.
     pub fn with_cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit = Some(limit);
         self

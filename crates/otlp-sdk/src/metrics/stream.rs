@@ -21,7 +21,7 @@ use super::aggregation::{CellKind, Measure, Point, Window};
 use super::attributes::{AttributeSet, KeyFilter, canonical};
 use super::exemplar::offers;
 use super::instrument::InstrumentKind;
-use super::series_table::{OVERFLOW_ATTRIBUTE, SeriesTable};
+use super::series_table::{OVERFLOW_ATTRIBUTE, Series, SeriesTable};
 use crate::active_span::ActiveSpan;
 use crate::config::ExemplarFilter;
 
@@ -132,7 +132,13 @@ impl Stream {
         exemplar_filter: ExemplarFilter,
     ) -> Stream {
         Stream {
-            table: SeriesTable::new(cell.clone(), float, filter, limit),
+            table: SeriesTable::new(
+                cell.clone(),
+                float,
+                filter,
+                limit,
+                temporality == Temporality::Delta,
+            ),
             identity,
             cell,
             temporality,
@@ -181,19 +187,34 @@ impl Stream {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let mut points = Vec::new();
+        let mut idle = Vec::new();
+        let delta = self.temporality == Temporality::Delta;
+        let window = |series: &Series| Window {
+            temporality: self.temporality,
+            start: if delta { *last } else { series.created },
+            time: now,
+        };
         for series in self.table.series() {
-            let window = Window {
-                temporality: self.temporality,
-                start: match self.temporality {
-                    Temporality::Delta => *last,
-                    _ => series.created,
-                },
-                time: now,
-            };
             let exemplars = series.reservoir.take();
-            if let Some(point) = series
+            match series
                 .cell
-                .collect(window, series.attributes.to_vec(), exemplars)
+                .collect(window(&series), series.attributes.to_vec(), exemplars)
+            {
+                Some(point) => points.push(point),
+                None if delta => idle.push(series),
+                None => {}
+            }
+        }
+        // A delta stream forgets the series without a measurement in the
+        // interval (see `series_table`). Measurements that came between the
+        // look above and the retirement are in the retired cells now, and
+        // nobody writes them any more: they are exported here.
+        for series in self.table.retire(idle) {
+            let exemplars = series.reservoir.take();
+            if let Some(point) =
+                series
+                    .cell
+                    .collect(window(&series), series.attributes.to_vec(), exemplars)
             {
                 points.push(point);
             }
