@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::config::Store;
 use super::export_request::{Decoded, ExportRequest};
+use super::json_doubles;
 use super::store::Signal;
 
 /// The body format of a request.
@@ -75,7 +76,7 @@ fn decode_as<R: ExportRequest>(
             .map_err(|error| invalid_json(&error)),
         (_, Format::Protobuf) => checked(R::decode(body).map_err(|e| invalid_protobuf(&e))?),
         (_, Format::Json) => {
-            checked(serde_json::from_slice::<R>(body).map_err(|e| invalid_json(&e))?)
+            checked(json_doubles::from_slice::<R>(body).map_err(|e| invalid_json(&e))?)
         }
     }
 }

@@ -11,7 +11,8 @@
 //! - gRPC `TraceService/Export`, `LogsService/Export` and
 //!   `MetricsService/Export` with `grpc-encoding` gzip or zstd;
 //! - HTTP `POST /v1/traces`, `POST /v1/logs` and `POST /v1/metrics` with
-//!   `application/x-protobuf` or `application/json` (OTLP/JSON) bodies,
+//!   `application/x-protobuf` or `application/json` (OTLP/JSON, a non-finite
+//!   double written `"NaN"`, `"Infinity"` or `"-Infinity"`) bodies,
 //!   `Content-Encoding` gzip or zstd, HTTP/1.1 keep-alive or HTTP/2;
 //! - optionally over TLS, with client certificates required (mTLS).
 //!
@@ -72,6 +73,7 @@ mod export_request;
 mod faults;
 mod grpc;
 mod http;
+mod json_doubles;
 mod listener;
 mod log_lines;
 mod metric_lines;

@@ -11,7 +11,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, number_data_point};
 use otlp_contrib::receiver::{
     Answer, Fault, Receiver, ReceiverConfig, RequestObserver, Signal, Store, Transport,
 };
@@ -277,6 +278,82 @@ async fn http_accepts_hand_written_otlp_json_metrics() {
             .map(|scope| scope.name.as_str()),
         Some("my.library")
     );
+}
+
+/// proto3 JSON, which OTLP/JSON is, writes a non-finite `double` as the
+/// string `"NaN"`, `"Infinity"` or `"-Infinity"`.
+#[tokio::test]
+async fn http_json_takes_nan_and_infinities_in_every_double_field() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let json = r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"d","value":{"doubleValue":"-Infinity"}},
+          {"key":"s","value":{"stringValue":"NaN"}}]},
+        "scopeMetrics":[{"metrics":[
+        {"name":"gauge","gauge":{"dataPoints":[{"asDouble":"NaN","timeUnixNano":"1"},{"asDouble":"Infinity","timeUnixNano":"1",
+          "exemplars":[{"asDouble":"-Infinity","timeUnixNano":"1"}]}]}},
+        {"name":"histogram","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":"2","sum":"Infinity",
+          "bucketCounts":["1","1"],"explicitBounds":["-Infinity"],"min":"-Infinity","max":"NaN"}]}},
+        {"name":"exponential","exponentialHistogram":{"aggregationTemporality":2,"dataPoints":[{"count":"1","sum":"NaN",
+          "zeroThreshold":"Infinity"}]}},
+        {"name":"summary","summary":{"dataPoints":[{"count":"1","sum":"-Infinity","quantileValues":[{"quantile":1,"value":"Infinity"}]}]}}
+        ]}]}]}"#;
+    let response = post(
+        &metrics_url(&receiver),
+        JSON,
+        None,
+        json.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    assert_eq!(receiver.data_point_count(), 5);
+    let request = &receiver.accepted_metric_requests()[0];
+    let values: Vec<_> = request.resource_metrics[0]
+        .resource
+        .iter()
+        .flat_map(|resource| &resource.attributes)
+        .map(|kv| kv.value.as_ref().and_then(|value| value.value.clone()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            Some(any_value::Value::DoubleValue(f64::NEG_INFINITY)),
+            Some(any_value::Value::StringValue("NaN".into()))
+        ]
+    );
+    let metrics = receiver.accepted_metrics();
+    let Some(metric::Data::Gauge(gauge)) = &metrics[0].data else {
+        panic!("a gauge: {:?}", metrics[0]);
+    };
+    assert!(
+        matches!(gauge.data_points[0].value, Some(number_data_point::Value::AsDouble(nan)) if nan.is_nan())
+    );
+    assert_eq!(
+        gauge.data_points[1].value,
+        Some(number_data_point::Value::AsDouble(f64::INFINITY))
+    );
+    assert_eq!(
+        gauge.data_points[1].exemplars[0].value,
+        Some(exemplar::Value::AsDouble(f64::NEG_INFINITY))
+    );
+    let Some(metric::Data::Histogram(histogram)) = &metrics[1].data else {
+        panic!("a histogram: {:?}", metrics[1]);
+    };
+    let point = &histogram.data_points[0];
+    assert_eq!(point.sum, Some(f64::INFINITY));
+    assert_eq!(point.explicit_bounds, [f64::NEG_INFINITY]);
+    assert_eq!(point.min, Some(f64::NEG_INFINITY));
+    assert!(point.max.is_some_and(f64::is_nan), "{:?}", point.max);
+    let Some(metric::Data::ExponentialHistogram(histogram)) = &metrics[2].data else {
+        panic!("an exponential histogram: {:?}", metrics[2]);
+    };
+    let point = &histogram.data_points[0];
+    assert!(point.sum.is_some_and(f64::is_nan), "{:?}", point.sum);
+    assert_eq!(point.zero_threshold, f64::INFINITY);
+    let Some(metric::Data::Summary(summary)) = &metrics[3].data else {
+        panic!("a summary: {:?}", metrics[3]);
+    };
+    let point = &summary.data_points[0];
+    assert_eq!(point.sum, f64::NEG_INFINITY);
+    assert_eq!(point.quantile_values[0].value, f64::INFINITY);
 }
 
 #[tokio::test]
