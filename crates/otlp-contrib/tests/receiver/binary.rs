@@ -173,9 +173,35 @@ fn binary_prints_trees_and_appends_otlp_json_lines() {
     let last = rest.last().expect("final line");
     assert_eq!(
         last,
-        "final requests=2 accepted_requests=2 spans=4 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+        "final requests=2 accepted_requests=2 spans=4 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=0"
     );
     let _ = std::fs::remove_file(&jsonl);
+}
+
+/// A request that cannot be appended to the `--jsonl` file (here a full
+/// device) is counted on the `final` line, and the run exits with status 3.
+#[cfg(target_os = "linux")]
+#[test]
+fn lost_jsonl_lines_are_counted_on_the_final_line_and_exit_3() {
+    let mut running = Running::start(&["--jsonl", "/dev/full", "--exit-on-stdin-eof", "--quiet"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/traces", running.http);
+        for spans in [1, 2] {
+            let request = rich_request("full", spans);
+            assert_eq!(post_protobuf(&url, &request).await.status, StatusCode::OK);
+        }
+    });
+    drop(running.child.stdin.take());
+    let rest = running.lines_until(|line| line.starts_with("final "));
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some(
+            "final requests=2 accepted_requests=2 spans=3 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=2"
+        )
+    );
+    let status = running.child.wait().expect("exit status");
+    assert_eq!(status.code(), Some(3), "{status:?}");
 }
 
 #[test]
@@ -313,7 +339,7 @@ fn binary_prints_log_records_and_appends_log_requests_as_otlp_json_lines() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=3 accepted_requests=3 spans=1 log_records=3 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+            "final requests=3 accepted_requests=3 spans=1 log_records=3 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=0"
         )
     );
     let _ = std::fs::remove_file(&jsonl);
@@ -418,7 +444,7 @@ fn binary_prints_data_points_and_appends_metrics_requests_as_otlp_json_lines() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=3 accepted_requests=3 spans=0 log_records=1 data_points=15 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+            "final requests=3 accepted_requests=3 spans=0 log_records=1 data_points=15 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=0"
         )
     );
     let _ = std::fs::remove_file(&jsonl);

@@ -19,8 +19,12 @@ TRANSPORT data_points=N answer=ANSWER` and one line per data point (service,
 name[unit], kind, value or count and sum, attributes); `count requests=N ...`
 summaries; and `final requests=N ...` on exit. Errors go to stderr.
 
+With --jsonl, the count and final lines end with `jsonl_lost_lines=N`: the
+requests that could not be appended to FILE (each also said on stderr).
+
 Exits with status 0 on SIGINT or SIGTERM (and on end of standard input with
---exit-on-stdin-eof), 1 when it cannot start, 2 on bad arguments.";
+--exit-on-stdin-eof), 1 when it cannot start, 2 on bad arguments, 3 when it
+ended as asked but lost --jsonl lines.";
 
 /// The gRPC listener when neither `--grpc` nor `--http` is given.
 const DEFAULT_GRPC: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(LOCALHOST), 4317);

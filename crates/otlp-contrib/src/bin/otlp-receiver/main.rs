@@ -5,8 +5,9 @@ mod args;
 
 use std::error::Error;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,11 +17,23 @@ use otlp_contrib::receiver::{
     Signal, Store, Transport, render_logs, render_metrics, render_traces,
 };
 
+/// The exit status of a run that ended as asked but lost `--jsonl` lines
+/// (0 ended cleanly, 1 could not start, 2 bad usage).
+const LOST_JSONL_LINES: u8 = 3;
+
 fn main() -> ExitCode {
     // `--help` and `--version` exit 0 here, bad usage 2 with clap's message.
     let args = args::Args::parse();
     match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome {
+            lost_jsonl_lines: 0,
+        }) => ExitCode::SUCCESS,
+        Ok(Outcome { lost_jsonl_lines }) => {
+            eprintln!(
+                "otlp-receiver: {lost_jsonl_lines} request(s) could not be appended to the JSONL file"
+            );
+            ExitCode::from(LOST_JSONL_LINES)
+        }
         Err(error) => {
             eprintln!("otlp-receiver: {error}");
             ExitCode::FAILURE
@@ -28,7 +41,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
+/// How a run that started ended.
+struct Outcome {
+    /// Requests that could not be appended to the `--jsonl` file.
+    lost_jsonl_lines: u64,
+}
+
+/// The `--jsonl` file and the count of requests that could not be appended
+/// to it (a write or flush that failed, a request that could not be
+/// transcoded).
+struct JsonlFile {
+    file: Mutex<File>,
+    lost_lines: AtomicU64,
+}
+
+fn run(args: args::Args) -> Result<Outcome, Box<dyn Error>> {
     let read = |path: &std::path::PathBuf| {
         std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))
@@ -48,11 +75,14 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
                 .append(true)
                 .open(path)
                 .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
-            Some(Mutex::new(BufWriter::new(file)))
+            Some(Arc::new(JsonlFile {
+                file: Mutex::new(file),
+                lost_lines: AtomicU64::new(0),
+            }))
         }
         None => None,
     };
-    let observer = (!args.count_only).then(|| printer(args.quiet, jsonl));
+    let observer = (!args.count_only).then(|| printer(args.quiet, jsonl.clone()));
     let defaults = ReceiverConfig::default();
     let (grpc, http) = args.listeners();
     let receiver = Receiver::start(ReceiverConfig {
@@ -101,13 +131,19 @@ fn run(args: args::Args) -> Result<(), Box<dyn Error>> {
     let summary_every = args.summary_every.unwrap_or(default_summary);
     runtime.block_on(wait_for_exit(
         &receiver,
+        jsonl.as_deref(),
         signals,
         summary_every,
         args.exit_on_stdin_eof,
     ))?;
     receiver.shutdown();
-    say(&format!("final {}", summary(&receiver.stats())));
-    Ok(())
+    say(&format!(
+        "final {}",
+        summary(&receiver.stats(), jsonl.as_deref())
+    ));
+    Ok(Outcome {
+        lost_jsonl_lines: jsonl.map_or(0, |jsonl| jsonl.lost_lines.load(Ordering::Relaxed)),
+    })
 }
 
 /// The request as one line of OTLP/JSON, written by otlp-core's transcoder
@@ -128,22 +164,28 @@ fn otlp_json_line(received: &ReceivedRequest) -> Result<String, String> {
 }
 
 /// The observer of decoded requests: prints each with its trees (traces) or
-/// lines (a log record or a data point each), appends it to the JSONL file.
-fn printer(quiet: bool, jsonl: Option<Mutex<BufWriter<File>>>) -> RequestObserver {
-    let jsonl = jsonl.map(Arc::new);
+/// lines (a log record or a data point each), appends it to the JSONL file,
+/// counting the requests it could not append.
+fn printer(quiet: bool, jsonl: Option<Arc<JsonlFile>>) -> RequestObserver {
     RequestObserver::new(move |received: &ReceivedRequest| {
-        if let Some(file) = &jsonl {
+        if let Some(jsonl) = &jsonl {
             // One `ExportTraceServiceRequest`, `ExportLogsServiceRequest` or
             // `ExportMetricsServiceRequest` per line (the file exporter
             // format); `resourceSpans`, `resourceLogs` or `resourceMetrics`
             // tells them apart.
-            let written = otlp_json_line(received).and_then(|line| {
-                let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                writeln!(file, "{line}")
-                    .and_then(|()| file.flush())
+            // The line goes in one `write_all` to the unbuffered file, so a
+            // failed line leaves nothing behind to be written with the next.
+            let written = otlp_json_line(received).and_then(|mut line| {
+                line.push('\n');
+                let mut file = jsonl
+                    .file
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                file.write_all(line.as_bytes())
                     .map_err(|error| error.to_string())
             });
             if let Err(error) = written {
+                jsonl.lost_lines.fetch_add(1, Ordering::Relaxed);
                 eprintln!("otlp-receiver: cannot append to the JSONL file: {error}");
             }
         }
@@ -185,8 +227,10 @@ fn say(line: &str) {
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
-fn summary(stats: &ReceiverStats) -> String {
-    format!(
+/// The counts of a `count` or `final` line; with `--jsonl`, ends with
+/// `jsonl_lost_lines=N`, the requests that could not be appended.
+fn summary(stats: &ReceiverStats, jsonl: Option<&JsonlFile>) -> String {
+    let mut line = format!(
         "requests={} accepted_requests={} spans={} log_records={} data_points={} faulted_requests={} bad_requests={} abandoned_requests={}",
         stats.requests,
         stats.accepted_requests,
@@ -196,13 +240,21 @@ fn summary(stats: &ReceiverStats) -> String {
         stats.faulted_requests,
         stats.bad_requests,
         stats.abandoned_requests
-    )
+    );
+    if let Some(jsonl) = jsonl {
+        line.push_str(&format!(
+            " jsonl_lost_lines={}",
+            jsonl.lost_lines.load(Ordering::Relaxed)
+        ));
+    }
+    line
 }
 
 /// Returns when `signals` resolves (SIGINT or SIGTERM) or (when asked) at the
 /// end of stdin, printing count lines meanwhile.
 async fn wait_for_exit(
     receiver: &Receiver,
+    jsonl: Option<&JsonlFile>,
     signals: impl Future<Output = ()>,
     summary_every: Duration,
     exit_on_stdin_eof: bool,
@@ -233,6 +285,7 @@ async fn wait_for_exit(
     // arrive as soon as `listening` is out, before this thread gets here, and
     // a baseline taken after them would never report them.
     let mut last = ReceiverStats::default();
+    let mut last_lost = 0;
     tokio::pin!(signals);
     loop {
         tokio::select! {
@@ -240,9 +293,11 @@ async fn wait_for_exit(
             _ = &mut stdin_closed => return Ok(()),
             _ = tick(ticks.as_mut()) => {
                 let stats = receiver.stats();
-                if stats != last {
-                    say(&format!("count {}", summary(&stats)));
+                let lost = jsonl.map_or(0, |jsonl| jsonl.lost_lines.load(Ordering::Relaxed));
+                if (&stats, lost) != (&last, last_lost) {
+                    say(&format!("count {}", summary(&stats, jsonl)));
                     last = stats;
+                    last_lost = lost;
                 }
             }
         }
