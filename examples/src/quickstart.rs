@@ -355,7 +355,9 @@ pub fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
 /// Runs the quickstart: loads the configuration from `loader`, starts the
 /// embedded receiver if no endpoint is configured, sends `options.spans`
 /// spans with their log records and request metrics, and shuts the three
-/// pipelines down.
+/// pipelines down together, each within its own deadline (its
+/// `export_timeout`): against a collector that never answers, the run ends
+/// by the longest of those, not their sum.
 pub fn run_with(
     options: &Options,
     loader: ConfigLoader,
@@ -419,22 +421,36 @@ pub fn run_with(
         Duration::ZERO => METRICS_SHUTDOWN_CAP,
         timeout => timeout,
     };
-    let shutdown_errors: Vec<String> = [
-        provider
-            .shutdown(config.batch.export_timeout)
-            .map_err(|e| e.to_string()),
-        logger_provider
-            .shutdown(config.logs.batch.export_timeout)
-            .map_err(|e| e.to_string()),
+    // The three pipelines shut down together, each within its own deadline:
+    // against a collector that never answers, the run ends by the longest
+    // of them (30 s by default), not by their sum.
+    let shutdowns: [Result<(), String>; 3] = std::thread::scope(|scope| {
+        let spans = scope.spawn(|| {
+            provider
+                .shutdown(config.batch.export_timeout)
+                .map_err(|e| e.to_string())
+        });
+        let logs = scope.spawn(|| {
+            logger_provider
+                .shutdown(config.logs.batch.export_timeout)
+                .map_err(|e| e.to_string())
+        });
         // A last collection and export of everything recorded.
-        meter_provider
+        let metrics = meter_provider
             .shutdown(metrics_timeout)
-            .map_err(|e| e.to_string()),
-    ]
-    .into_iter()
-    .zip(["spans", "logs", "metrics"])
-    .filter_map(|(result, signal)| result.err().map(|error| format!("{signal}: {error}")))
-    .collect();
+            .map_err(|e| e.to_string());
+        let joined = |shutdown: std::thread::ScopedJoinHandle<'_, Result<(), String>>| {
+            shutdown
+                .join()
+                .unwrap_or_else(|_| Err("the shutdown panicked".to_owned()))
+        };
+        [joined(spans), joined(logs), metrics]
+    });
+    let shutdown_errors: Vec<String> = shutdowns
+        .into_iter()
+        .zip(["spans", "logs", "metrics"])
+        .filter_map(|(result, signal)| result.err().map(|error| format!("{signal}: {error}")))
+        .collect();
     let shutdown_error = (!shutdown_errors.is_empty()).then(|| shutdown_errors.join("; "));
     let elapsed = started.elapsed();
     let stats = processor.stats();

@@ -8,6 +8,8 @@ use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
 use otlp_examples::quickstart::{Options, run_with};
 use otlp_sdk::config::ConfigLoader;
+use std::sync::mpsc;
+use std::time::Duration;
 
 #[test]
 fn every_span_reaches_the_embedded_receiver_over_each_protocol() {
@@ -283,5 +285,65 @@ fn the_summary_counts_add_up_when_the_backend_rejects_some_records() {
         "{summary}"
     );
     assert_eq!(summary["unsettled"], 0, "{summary}");
+    assert_eq!(summary["all_delivered"], false, "{summary}");
+}
+
+#[test]
+fn against_a_collector_that_never_answers_the_run_ends_within_one_shutdown_deadline() {
+    // Each pipeline may take this long to shut down; one after another, the
+    // three took three times as long (90 s with the default 30 s).
+    const DEADLINE: Duration = Duration::from_secs(8);
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    receiver.set_fallback_fault(Some(Fault::Hang));
+    let deadline = DEADLINE.as_millis().to_string();
+    let loader = ConfigLoader::new().with_env([
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            receiver.http_endpoint().unwrap(),
+        ),
+        // No request gives up before its pipeline's deadline.
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000".to_owned()),
+        // Spans and log records are exported by the shutdown, as metrics
+        // are (their interval is 60 s): each shutdown waits its deadline.
+        ("OTEL_BSP_SCHEDULE_DELAY", "600000".to_owned()),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "600000".to_owned()),
+        ("OTEL_BSP_EXPORT_TIMEOUT", deadline.clone()),
+        ("OTEL_BLRP_EXPORT_TIMEOUT", deadline.clone()),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", deadline),
+    ]);
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let report = run_with(&Options { spans: 100 }, loader).map_err(|e| e.to_string());
+        let _ = done.send(report);
+    });
+    // Together they end by one deadline; one by one, by three. The test's
+    // bound sits between, with a deadline to spare either way.
+    let report = finished
+        .recv_timeout(DEADLINE * 2)
+        .expect("the run ends within one shutdown deadline, not three")
+        .expect("the quickstart runs");
+    // Each pipeline tried: a request of each signal reached the collector.
+    let stats = receiver.stats();
+    assert!(stats.faulted_spans > 0, "{stats:?}");
+    assert!(stats.faulted_log_records > 0, "{stats:?}");
+    assert!(stats.faulted_data_points > 0, "{stats:?}");
+    // Nothing was delivered, and every record is accounted for.
+    assert!(!report.all_delivered(), "{report}");
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    for name in ["spans", "logs"] {
+        let signal = &summary[name];
+        assert_eq!(signal["exported"], 0, "{name}: {summary}");
+        let settled: u64 = ["exported", "dropped", "failed", "rejected", "unsettled"]
+            .iter()
+            .map(|key| signal[key].as_u64().unwrap_or_else(|| panic!("{key}")))
+            .sum();
+        assert_eq!(
+            Some(settled),
+            signal["produced"].as_u64(),
+            "{name}: {summary}"
+        );
+    }
+    assert_eq!(report.stats.produced, 100, "{report}");
+    assert_eq!(summary["metrics"]["data_points_exported"], 0, "{summary}");
     assert_eq!(summary["all_delivered"], false, "{summary}");
 }
