@@ -141,7 +141,9 @@ pub enum DecodeError {
         offset: usize,
     },
     /// A known field carries the wrong wire type.
-    #[error("field {field} of {message} has wire type {wire_type}, expected {expected}")]
+    #[error(
+        "field {field} of {message} has wire type {wire_type}, expected {expected}, at byte {offset}"
+    )]
     UnexpectedWireType {
         /// Message name.
         message: &'static str,
@@ -151,6 +153,8 @@ pub enum DecodeError {
         wire_type: u8,
         /// Wire type required.
         expected: u8,
+        /// Byte offset of the field's tag.
+        offset: usize,
     },
     /// A string field is not UTF-8.
     #[error("field {field} of {message} is not valid UTF-8")]

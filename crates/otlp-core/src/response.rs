@@ -28,12 +28,13 @@ fn string_field(
     value: WireValue<'_>,
     message: &'static str,
     field: u32,
+    offset: usize,
 ) -> Result<String, DecodeError> {
     match value {
         WireValue::Len(bytes) => std::str::from_utf8(bytes)
             .map(str::to_owned)
             .map_err(|_| DecodeError::Utf8 { message, field }),
-        other => Err(unexpected(message, field, other, WIRE_LEN)),
+        other => Err(unexpected(message, field, other, WIRE_LEN, offset)),
     }
 }
 
@@ -41,10 +42,11 @@ fn varint_field(
     value: WireValue<'_>,
     message: &'static str,
     field: u32,
+    offset: usize,
 ) -> Result<u64, DecodeError> {
     match value {
         WireValue::Varint(value) => Ok(value),
-        other => Err(unexpected(message, field, other, WIRE_VARINT)),
+        other => Err(unexpected(message, field, other, WIRE_VARINT, offset)),
     }
 }
 
@@ -52,10 +54,11 @@ fn message_field<'a>(
     value: WireValue<'a>,
     message: &'static str,
     field: u32,
+    offset: usize,
 ) -> Result<&'a [u8], DecodeError> {
     match value {
         WireValue::Len(bytes) => Ok(bytes),
-        other => Err(unexpected(message, field, other, WIRE_LEN)),
+        other => Err(unexpected(message, field, other, WIRE_LEN, offset)),
     }
 }
 
@@ -64,12 +67,14 @@ fn unexpected(
     field: u32,
     value: WireValue<'_>,
     expected: u8,
+    offset: usize,
 ) -> DecodeError {
     DecodeError::UnexpectedWireType {
         message,
         field,
         wire_type: value.wire_type(),
         expected,
+        offset,
     }
 }
 
@@ -93,7 +98,7 @@ pub fn decode_export_response(body: &[u8]) -> Result<Option<PartialSuccess>, Dec
         if field != 1 {
             continue;
         }
-        let bytes = message_field(value, MESSAGE, 1)?;
+        let bytes = message_field(value, MESSAGE, 1, reader.field_offset())?;
         let mut inner = WireReader::nested(bytes, reader.offset_of(bytes));
         // A repeated message field merges into the earlier one (protobuf
         // concatenation semantics), so no earlier `rejected_spans` is lost.
@@ -102,9 +107,13 @@ pub fn decode_export_response(body: &[u8]) -> Result<Option<PartialSuccess>, Dec
             match field {
                 1 => {
                     decoded.rejected_spans =
-                        varint_field(value, "ExportTracePartialSuccess", 1)? as i64
+                        varint_field(value, "ExportTracePartialSuccess", 1, inner.field_offset())?
+                            as i64
                 }
-                2 => decoded.error_message = string_field(value, "ExportTracePartialSuccess", 2)?,
+                2 => {
+                    decoded.error_message =
+                        string_field(value, "ExportTracePartialSuccess", 2, inner.field_offset())?
+                }
                 _ => {}
             }
         }
@@ -157,10 +166,10 @@ impl RpcStatus {
         let mut reader = WireReader::new(body);
         while let Some((field, value)) = reader.next_field()? {
             match field {
-                1 => status.code = varint_field(value, MESSAGE, 1)? as i32,
-                2 => status.message = string_field(value, MESSAGE, 2)?,
+                1 => status.code = varint_field(value, MESSAGE, 1, reader.field_offset())? as i32,
+                2 => status.message = string_field(value, MESSAGE, 2, reader.field_offset())?,
                 3 => {
-                    let any = message_field(value, MESSAGE, 3)?;
+                    let any = message_field(value, MESSAGE, 3, reader.field_offset())?;
                     if let Some(delay) = decode_retry_info_any(any, reader.offset_of(any))? {
                         status.retry_delay = Some(delay);
                     }
@@ -210,8 +219,22 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
     let mut value = None;
     while let Some((field, field_value)) = reader.next_field()? {
         match field {
-            1 => type_url = Some(message_field(field_value, "google.protobuf.Any", 1)?),
-            2 => value = Some(message_field(field_value, "google.protobuf.Any", 2)?),
+            1 => {
+                type_url = Some(message_field(
+                    field_value,
+                    "google.protobuf.Any",
+                    1,
+                    reader.field_offset(),
+                )?)
+            }
+            2 => {
+                value = Some(message_field(
+                    field_value,
+                    "google.protobuf.Any",
+                    2,
+                    reader.field_offset(),
+                )?)
+            }
             _ => {}
         }
     }
@@ -228,13 +251,32 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
         if field != 1 {
             continue;
         }
-        let duration = message_field(field_value, "google.rpc.RetryInfo", 1)?;
+        let duration = message_field(
+            field_value,
+            "google.rpc.RetryInfo",
+            1,
+            reader.field_offset(),
+        )?;
         let mut inner = WireReader::nested(duration, base);
         let (mut seconds, mut nanos) = (0i64, 0i32);
         while let Some((field, field_value)) = inner.next_field()? {
             match field {
-                1 => seconds = varint_field(field_value, "google.protobuf.Duration", 1)? as i64,
-                2 => nanos = varint_field(field_value, "google.protobuf.Duration", 2)? as i32,
+                1 => {
+                    seconds = varint_field(
+                        field_value,
+                        "google.protobuf.Duration",
+                        1,
+                        inner.field_offset(),
+                    )? as i64
+                }
+                2 => {
+                    nanos = varint_field(
+                        field_value,
+                        "google.protobuf.Duration",
+                        2,
+                        inner.field_offset(),
+                    )? as i32
+                }
                 _ => {}
             }
         }

@@ -180,6 +180,8 @@ pub struct WireReader<'a> {
     buf: &'a [u8],
     pos: usize,
     base: usize,
+    /// Where the tag of the field last returned starts, within `buf`.
+    field_pos: usize,
 }
 
 impl<'a> WireReader<'a> {
@@ -189,18 +191,31 @@ impl<'a> WireReader<'a> {
             buf,
             pos: 0,
             base: 0,
+            field_pos: 0,
         }
     }
 
     /// A reader over a nested message found at `base` bytes into the outer input
     /// (only used to report offsets relative to the outermost input).
     pub fn nested(buf: &'a [u8], base: usize) -> Self {
-        WireReader { buf, pos: 0, base }
+        WireReader {
+            buf,
+            pos: 0,
+            base,
+            field_pos: 0,
+        }
     }
 
     /// Offset of the next unread byte, relative to the outermost input.
     pub fn offset(&self) -> usize {
         self.base + self.pos
+    }
+
+    /// The offset, relative to the outermost input, of the tag of the field
+    /// [`next_field`](Self::next_field) returned last (of the message's
+    /// start before the first): where an error about that field points.
+    pub fn field_offset(&self) -> usize {
+        self.base + self.field_pos
     }
 
     /// The offset, within the outermost input, of a payload this reader returned.
@@ -252,6 +267,7 @@ impl<'a> WireReader<'a> {
             return Ok(None);
         }
         let tag_offset = self.offset();
+        self.field_pos = self.pos;
         let tag = self.read_varint()?;
         let field = tag >> 3;
         if field == 0 || field > u64::from(u32::MAX >> 3) {
@@ -296,6 +312,11 @@ impl<'a> WireReader<'a> {
 /// wire format (`resource_spans` -> `scope_spans` -> `spans`) without decoding
 /// any span. Cheap enough for a receiver that must never be the bottleneck.
 ///
+/// The messages it walks through are read as `prost` reads them: a known
+/// field of theirs with the wrong wire type (a `resource_spans` sent as a
+/// varint) is [`DecodeError::UnexpectedWireType`], as it is to a full
+/// decoder. What is inside a span, a resource or a scope is not read.
+///
 /// ```
 /// use otlp_core::{encode::TraceEncoder, wire::count_spans, SpanData};
 ///
@@ -303,16 +324,21 @@ impl<'a> WireReader<'a> {
 /// let mut body = Vec::new();
 /// TraceEncoder::new().encode_protobuf(&spans, &mut body);
 /// assert_eq!(count_spans(&body)?, 2);
+/// // `resource_spans` (field 1) as a varint: refused, as `prost` refuses it.
+/// assert!(count_spans(&[0x08, 0x01]).is_err());
 /// # Ok::<(), otlp_core::DecodeError>(())
 /// ```
 pub fn count_spans(request: &[u8]) -> Result<u64, DecodeError> {
-    count_records(request)
+    count_records(
+        request,
+        ["ExportTraceServiceRequest", "ResourceSpans", "ScopeSpans"],
+    )
 }
 
 /// Counts the log records in an encoded `ExportLogsServiceRequest`, as
 /// [`count_spans`] counts spans: `resource_logs` -> `scope_logs` ->
 /// `log_records` have the field numbers of their span counterparts, so the
-/// walk is the same.
+/// walk (and what it refuses) is the same.
 ///
 /// ```
 /// use otlp_core::{encode::LogEncoder, wire::count_log_records, LogRecord};
@@ -324,7 +350,10 @@ pub fn count_spans(request: &[u8]) -> Result<u64, DecodeError> {
 /// # Ok::<(), otlp_core::DecodeError>(())
 /// ```
 pub fn count_log_records(request: &[u8]) -> Result<u64, DecodeError> {
-    count_records(request)
+    count_records(
+        request,
+        ["ExportLogsServiceRequest", "ResourceLogs", "ScopeLogs"],
+    )
 }
 
 /// Counts the data points in an encoded `ExportMetricsServiceRequest`: OTLP's
@@ -333,8 +362,9 @@ pub fn count_log_records(request: &[u8]) -> Result<u64, DecodeError> {
 /// -> the metric's data (`gauge`, `sum`, `histogram`, `exponential_histogram`
 /// or `summary`) -> `data_points` without decoding any point; a metric
 /// without data counts zero. Reads as `prost` does: of data given more than
-/// once the last member wins, and the same member given twice merges (its
-/// points add up).
+/// once the last member wins, the same member given twice merges (its
+/// points add up), and a known field of a message walked through with the
+/// wrong wire type is [`DecodeError::UnexpectedWireType`].
 ///
 /// ```
 /// use otlp_core::encode::MetricEncoder;
@@ -355,21 +385,67 @@ pub fn count_log_records(request: &[u8]) -> Result<u64, DecodeError> {
 /// # Ok::<(), otlp_core::DecodeError>(())
 /// ```
 pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
-    /// `Metric`'s `oneof data`: gauge, sum, histogram, exponential histogram, summary.
-    const DATA_FIELDS: [u32; 5] = [5, 7, 9, 10, 11];
+    /// `Metric`'s fields: name, description, unit, the `oneof data` (gauge,
+    /// sum, histogram, exponential histogram, summary) and metadata.
+    const METRIC: FieldWireTypes = &[
+        (1, WIRE_LEN),
+        (2, WIRE_LEN),
+        (3, WIRE_LEN),
+        (5, WIRE_LEN),
+        (7, WIRE_LEN),
+        (9, WIRE_LEN),
+        (10, WIRE_LEN),
+        (11, WIRE_LEN),
+        (12, WIRE_LEN),
+    ];
+    /// Each data member's name and fields: `data_points`, then (sum,
+    /// histograms) `aggregation_temporality` and (sum) `is_monotonic`.
+    const DATA: [(u32, &str, FieldWireTypes); 5] = [
+        (5, "Gauge", &[(1, WIRE_LEN)]),
+        (
+            7,
+            "Sum",
+            &[(1, WIRE_LEN), (2, WIRE_VARINT), (3, WIRE_VARINT)],
+        ),
+        (9, "Histogram", &[(1, WIRE_LEN), (2, WIRE_VARINT)]),
+        (
+            10,
+            "ExponentialHistogram",
+            &[(1, WIRE_LEN), (2, WIRE_VARINT)],
+        ),
+        (11, "Summary", &[(1, WIRE_LEN)]),
+    ];
     let mut count = 0u64;
     let mut outer = WireReader::new(request);
     while let Some((field, value)) = outer.next_field()? {
+        check_wire_type(
+            "ExportMetricsServiceRequest",
+            REQUEST,
+            (field, value),
+            outer.field_offset(),
+        )?;
         let (1, WireValue::Len(resource_metrics)) = (field, value) else {
             continue;
         };
         let mut resource = WireReader::nested(resource_metrics, outer.offset_of(resource_metrics));
         while let Some((field, value)) = resource.next_field()? {
+            check_wire_type(
+                "ResourceMetrics",
+                RESOURCE_OR_SCOPE,
+                (field, value),
+                resource.field_offset(),
+            )?;
             let (2, WireValue::Len(scope_metrics)) = (field, value) else {
                 continue;
             };
             let mut scope = WireReader::nested(scope_metrics, resource.offset_of(scope_metrics));
             while let Some((field, value)) = scope.next_field()? {
+                check_wire_type(
+                    "ScopeMetrics",
+                    RESOURCE_OR_SCOPE,
+                    (field, value),
+                    scope.field_offset(),
+                )?;
                 let (2, WireValue::Len(metric)) = (field, value) else {
                     continue;
                 };
@@ -378,18 +454,27 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
                 let mut member = 0;
                 let mut points = 0u64;
                 while let Some((field, value)) = metric_reader.next_field()? {
+                    check_wire_type(
+                        "Metric",
+                        METRIC,
+                        (field, value),
+                        metric_reader.field_offset(),
+                    )?;
                     let WireValue::Len(data) = value else {
                         continue;
                     };
-                    if !DATA_FIELDS.contains(&field) {
+                    let Some(&(_, name, fields)) =
+                        DATA.iter().find(|(number, _, _)| *number == field)
+                    else {
                         continue;
-                    }
+                    };
                     if field != member {
                         member = field;
                         points = 0;
                     }
                     let mut data_reader = WireReader::nested(data, metric_reader.offset_of(data));
                     while let Some((field, value)) = data_reader.next_field()? {
+                        check_wire_type(name, fields, (field, value), data_reader.field_offset())?;
                         if let (1, WireValue::Len(_)) = (field, value) {
                             points += 1;
                         }
@@ -402,21 +487,68 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
     Ok(count)
 }
 
-/// Counts field 2 of field 2 of field 1: the records of any signal's export request.
-fn count_records(request: &[u8]) -> Result<u64, DecodeError> {
+/// A message's known fields and the wire type each must have.
+type FieldWireTypes = &'static [(u32, u8)];
+
+/// An export request's one field: its `resource_spans` (`_logs`, `_metrics`).
+const REQUEST: FieldWireTypes = &[(1, WIRE_LEN)];
+/// The fields of `ResourceSpans` and `ScopeSpans` (and of their logs and
+/// metrics twins): `resource` or `scope`, the records, `schema_url`.
+const RESOURCE_OR_SCOPE: FieldWireTypes = &[(1, WIRE_LEN), (2, WIRE_LEN), (3, WIRE_LEN)];
+
+/// Fails if `field` is one of `message`'s `fields` and `value` does not
+/// have its wire type (the error at `offset`, the field's tag); unknown
+/// fields pass, as they do for `prost`.
+fn check_wire_type(
+    message: &'static str,
+    fields: &[(u32, u8)],
+    (field, value): (u32, WireValue<'_>),
+    offset: usize,
+) -> Result<(), DecodeError> {
+    match fields.iter().find(|(number, _)| *number == field) {
+        Some(&(_, expected)) if value.wire_type() != expected => {
+            Err(DecodeError::UnexpectedWireType {
+                message,
+                field,
+                wire_type: value.wire_type(),
+                expected,
+                offset,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Counts field 2 of field 2 of field 1: the records of any signal's export
+/// request, whose three message names are `names`.
+fn count_records(request: &[u8], names: [&'static str; 3]) -> Result<u64, DecodeError> {
+    let [request_name, resource_name, scope_name] = names;
     let mut count = 0u64;
     let mut outer = WireReader::new(request);
     while let Some((field, value)) = outer.next_field()? {
+        check_wire_type(request_name, REQUEST, (field, value), outer.field_offset())?;
         let (1, WireValue::Len(resource_spans)) = (field, value) else {
             continue;
         };
         let mut resource = WireReader::nested(resource_spans, outer.offset_of(resource_spans));
         while let Some((field, value)) = resource.next_field()? {
+            check_wire_type(
+                resource_name,
+                RESOURCE_OR_SCOPE,
+                (field, value),
+                resource.field_offset(),
+            )?;
             let (2, WireValue::Len(scope_spans)) = (field, value) else {
                 continue;
             };
             let mut scope = WireReader::nested(scope_spans, resource.offset_of(scope_spans));
             while let Some((field, value)) = scope.next_field()? {
+                check_wire_type(
+                    scope_name,
+                    RESOURCE_OR_SCOPE,
+                    (field, value),
+                    scope.field_offset(),
+                )?;
                 if let (2, WireValue::Len(_)) = (field, value) {
                     count += 1;
                 }

@@ -200,7 +200,8 @@ fn error_offset(error: &DecodeError) -> Option<usize> {
         DecodeError::Truncated { offset }
         | DecodeError::Varint { offset }
         | DecodeError::WireType { offset, .. }
-        | DecodeError::FieldNumber { offset, .. } => Some(*offset),
+        | DecodeError::FieldNumber { offset, .. }
+        | DecodeError::UnexpectedWireType { offset, .. } => Some(*offset),
         _ => None,
     }
 }

@@ -132,7 +132,10 @@ pub enum Store {
     /// `spans` (or `resourceLogs` / `scopeLogs` / `logRecords`, or
     /// `resourceMetrics` / `scopeMetrics` / `metrics` / shape / `dataPoints`)
     /// structure but skips the records' contents. Only framing errors are
-    /// detected (no id checks); nothing is kept and the observer is not called.
+    /// detected (no id checks), and a known field of a message walked
+    /// through (an export request, a resource's or scope's group, a metric
+    /// and its data) with the wrong wire type, which decoding refuses too;
+    /// nothing is kept and the observer is not called.
     CountOnly,
 }
 

@@ -242,6 +242,69 @@ mod tests {
         }
     }
 
+    /// Field `field` holding `payload`, length-delimited.
+    fn len_field(field: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![field << 3 | 2, payload.len() as u8];
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// Field `field` as the varint 1.
+    fn varint_field(field: u8) -> Vec<u8> {
+        vec![field << 3, 1]
+    }
+
+    #[test]
+    fn counting_and_decoding_refuse_the_same_wrong_wire_types() {
+        let scope = |inner: &[u8]| len_field(1, &len_field(2, inner));
+        let metric = |inner: &[u8]| scope(&len_field(2, inner));
+        let record_bodies = [
+            varint_field(1),                // resource_spans / resource_logs
+            len_field(1, &varint_field(1)), // resource
+            len_field(1, &varint_field(2)), // scope_spans / scope_logs
+            len_field(1, &varint_field(3)), // schema_url
+            scope(&varint_field(1)),        // scope
+            scope(&varint_field(2)),        // spans / log_records
+            scope(&varint_field(3)),        // schema_url
+        ];
+        let metric_bodies = [
+            varint_field(1),
+            len_field(1, &varint_field(2)),
+            scope(&varint_field(2)),                   // metrics
+            metric(&varint_field(1)),                  // name
+            metric(&varint_field(5)),                  // gauge
+            metric(&varint_field(11)),                 // summary
+            metric(&varint_field(12)),                 // metadata
+            metric(&len_field(7, &varint_field(1))),   // sum.data_points
+            metric(&len_field(7, &len_field(3, &[]))), // sum.is_monotonic
+            metric(&len_field(9, &len_field(2, &[]))), // histogram.aggregation_temporality
+        ];
+        let cases = record_bodies
+            .iter()
+            .flat_map(|body| [(Signal::Traces, body), (Signal::Logs, body)])
+            .chain(metric_bodies.iter().map(|body| (Signal::Metrics, body)));
+        for (signal, body) in cases {
+            for store in [Store::DecodeOnly, Store::CountOnly] {
+                let error = decode(signal, Format::Protobuf, body, store)
+                    .err()
+                    .unwrap_or_default();
+                assert!(
+                    error.contains("wire type"),
+                    "{signal:?} {store:?} {body:02x?}: {error:?}"
+                );
+            }
+        }
+        // The right wire types, with unknown fields of any type, pass both.
+        let good = metric(&[&varint_field(4)[..], &len_field(7, &varint_field(2))].concat());
+        for store in [Store::DecodeOnly, Store::CountOnly] {
+            assert_eq!(
+                decode(Signal::Metrics, Format::Protobuf, &good, store).map(|d| d.item_count()),
+                Ok(0),
+                "{store:?}"
+            );
+        }
+    }
+
     fn logs_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
         ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
