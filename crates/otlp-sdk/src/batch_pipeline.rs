@@ -236,7 +236,8 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     /// pipeline to open it claims it for its signal. A pipeline of another
     /// signal given that directory (say a log pipeline given the directory a
     /// span pipeline uses or once used) is refused it: `build` fails with
-    /// [`PipelineError::Start`] naming the directory and both signals, and
+    /// [`PipelineError::Durable`] naming the directory, its source a
+    /// [`DurableError::WrongSignal`](crate::durable::DurableError::WrongSignal) naming both signals, and
     /// nothing in it is touched, instead of the stored requests being sent
     /// to the wrong endpoint.
     pub fn with_durable_queue(mut self, config: DurableConfig) -> Self {

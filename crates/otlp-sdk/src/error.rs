@@ -1,7 +1,10 @@
 //! [`PipelineError`]: what flush, shutdown and pipeline start-up report.
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::durable::DurableError;
 use crate::exporter::Signal;
 
 /// A flush or shutdown that did not deliver everything, or a pipeline that could not start.
@@ -16,7 +19,13 @@ use crate::exporter::Signal;
 /// let error = PipelineError::Timeout { pending: 3, signal: Signal::Logs };
 /// assert_eq!(error.to_string(), "deadline passed with 3 log records not yet delivered");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// Non-exhaustive: later versions may say more kinds of failure apart, so a
+/// `match` needs a wildcard arm. Two errors are equal when they are the same
+/// variant with equal fields; a [`Durable`](Self::Durable) error's source,
+/// which holds an operating-system error, compares by its message.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PipelineError {
     /// The deadline passed first. `pending` records were still queued or
     /// being exported; after a shutdown they are counted as dropped or failed.
@@ -57,10 +66,74 @@ pub enum PipelineError {
     /// The pipeline was already shut down.
     #[error("the pipeline is shut down")]
     ShutDown,
-    /// The export loop or its runtime could not be started.
+    /// The export loop or its runtime could not be started, or the settings
+    /// cannot work together.
     #[error("could not start the export pipeline: {0}")]
     Start(String),
+    /// The pipeline's durable queue could not be opened, so the pipeline did
+    /// not start: its directory is in use by another queue
+    /// ([`DurableError::Locked`]), holds another signal's requests
+    /// ([`DurableError::WrongSignal`]), cannot be created or read
+    /// ([`DurableError::Io`]), … Nothing was sent.
+    #[error("could not start the export pipeline: cannot open the durable queue in {}: {source}", directory.display())]
+    Durable {
+        /// The durable queue's directory, as configured.
+        directory: PathBuf,
+        /// Why it could not be opened (shared, so the error stays `Clone`).
+        #[source]
+        source: Arc<DurableError>,
+    },
 }
+
+impl PartialEq for PipelineError {
+    fn eq(&self, other: &Self) -> bool {
+        use PipelineError::*;
+        match (self, other) {
+            (
+                Timeout { pending, signal },
+                Timeout {
+                    pending: other_pending,
+                    signal: other_signal,
+                },
+            ) => pending == other_pending && signal == other_signal,
+            (
+                Undelivered {
+                    failed,
+                    rejected,
+                    signal,
+                },
+                Undelivered {
+                    failed: other_failed,
+                    rejected: other_rejected,
+                    signal: other_signal,
+                },
+            ) => failed == other_failed && rejected == other_rejected && signal == other_signal,
+            (
+                Persisted { spans, signal },
+                Persisted {
+                    spans: other_spans,
+                    signal: other_signal,
+                },
+            ) => spans == other_spans && signal == other_signal,
+            (ShutDown, ShutDown) => true,
+            (Start(message), Start(other_message)) => message == other_message,
+            (
+                Durable { directory, source },
+                Durable {
+                    directory: other_directory,
+                    source: other_source,
+                },
+            ) => {
+                directory == other_directory
+                    && (Arc::ptr_eq(source, other_source)
+                        || source.to_string() == other_source.to_string())
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PipelineError {}
 
 /// A count of a signal's records for a message: `1 span`, `3 log records`,
 /// `0 data points`.

@@ -847,12 +847,11 @@ fn open_backlog(
     retry: RetryPolicy,
 ) -> Result<Backlog, PipelineError> {
     let directory = config.directory.clone();
-    let (backlog, recovered) = Backlog::open(config, shared.signal, retry).map_err(|error| {
-        PipelineError::Start(format!(
-            "cannot open the durable queue in {}: {error}",
-            directory.display()
-        ))
-    })?;
+    let (backlog, recovered) =
+        Backlog::open(config, shared.signal, retry).map_err(|error| PipelineError::Durable {
+            directory,
+            source: Arc::new(error),
+        })?;
     let spans = recovered.span_count();
     let stats = &shared.stats;
     stats.produced.add(spans);

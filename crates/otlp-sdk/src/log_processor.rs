@@ -120,7 +120,8 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
     /// needs a directory of its own per pipeline, and a directory holds one
     /// signal's requests: when spans use (or once used) `config.durable`'s
     /// directory, [`build`](Self::build) fails with
-    /// [`PipelineError::Start`] naming the directory and both signals,
+    /// [`PipelineError::Durable`] naming the directory, its source a
+    /// [`DurableError::WrongSignal`](crate::durable::DurableError::WrongSignal) naming both signals,
     /// rather than sending trace requests to the logs endpoint. Give the
     /// log pipeline its own with
     /// [`with_durable_queue`](Self::with_durable_queue), after this call.

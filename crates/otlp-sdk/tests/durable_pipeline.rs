@@ -15,7 +15,7 @@ use durable_support::eventually;
 use otlp_core::encode::Encoding;
 use otlp_core::{SpanData, SpanId, TraceId};
 use otlp_sdk::config::BatchConfig;
-use otlp_sdk::durable::{DurableConfig, FsyncPolicy};
+use otlp_sdk::durable::{DurableConfig, DurableError, FsyncPolicy};
 use otlp_sdk::{
     BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
     RetryPolicy, Signal, SpanProcessor, StatsSnapshot,
@@ -843,7 +843,23 @@ fn a_log_pipeline_is_refused_the_directory_a_span_pipeline_wrote() {
         Err(error) => error,
     };
     let message = error.to_string();
-    assert!(matches!(error, PipelineError::Start(_)), "{error:?}");
+    match &error {
+        PipelineError::Durable { directory, source } => {
+            assert_eq!(directory, &dir);
+            assert!(
+                matches!(
+                    **source,
+                    DurableError::WrongSignal {
+                        holds: Signal::Traces,
+                        wanted: Signal::Logs,
+                        ..
+                    }
+                ),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected PipelineError::Durable, got {other:?}"),
+    }
     assert!(message.contains(&dir.display().to_string()), "{message}");
     assert!(
         message.contains("holds traces requests, not logs"),
@@ -860,5 +876,40 @@ fn a_log_pipeline_is_refused_the_directory_a_span_pipeline_wrote() {
     assert_eq!(again.stats().recovered, 10);
     again.shutdown(Duration::from_secs(5)).unwrap();
     assert_eq!(up.accepted.lock().unwrap().len(), 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A second pipeline given a directory another pipeline has open is refused
+/// with an error a program can match on: `PipelineError::Durable` naming the
+/// directory, its source `DurableError::Locked`. (It was
+/// `PipelineError::Start` with the same words as text.)
+#[test]
+fn a_directory_in_use_is_refused_with_a_typed_error_naming_it() {
+    let dir = directory("locked");
+    let backend = Arc::new(Backend::default());
+    let first = pipeline(&backend, durable(&dir));
+    let error = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_durable_queue(durable(&dir))
+        .build()
+        .expect_err("the directory is in use");
+    match &error {
+        PipelineError::Durable { directory, source } => {
+            assert_eq!(directory, &dir);
+            assert!(
+                matches!(**source, DurableError::Locked { ref path, .. } if path == &dir),
+                "{source:?}"
+            );
+            // The error chain reaches the durable queue's own error.
+            let cause = std::error::Error::source(&error).expect("a source");
+            assert_eq!(cause.to_string(), source.to_string());
+        }
+        other => panic!("expected PipelineError::Durable, got {other:?}"),
+    }
+    assert!(
+        error.to_string().contains("is in use by another queue"),
+        "{error}"
+    );
+    assert_eq!(error.clone(), error);
+    let _ = first.shutdown(Duration::from_secs(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
