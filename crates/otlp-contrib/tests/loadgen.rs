@@ -939,6 +939,55 @@ fn an_interrupt_during_the_drain_is_not_reported_as_an_early_stop() {
     );
 }
 
+/// A script that starts the load generator and stops it at once: a signal
+/// sent the moment its first line is read — the warning that the exporter is
+/// `none`, printed before the pipeline starts, or `metrics at`, once it runs
+/// — must be caught and end the run with its summary and status 0, not kill
+/// the process before its handlers are in place.
+#[cfg(unix)]
+#[test]
+fn a_signal_as_soon_as_it_starts_ends_the_run_with_the_summary_and_status_0() {
+    use rustix::process::{Pid, Signal, kill_process};
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let endpoint = receiver.http_endpoint().unwrap();
+    let firsts = [
+        ("OTEL_TRACES_EXPORTER", "none", "otlp-loadgen: warning: "),
+        ("OTEL_TRACES_EXPORTER", "otlp", "otlp-loadgen: metrics at "),
+    ];
+    for round in 0..5 {
+        for (variable, value, first_line) in firsts {
+            for signal in [Signal::INT, Signal::TERM] {
+                let case = format!("round {round}, {variable}={value}, {signal:?}");
+                let mut child = loadgen()
+                    .env(variable, value)
+                    .args(["--endpoint", &endpoint])
+                    .args(["--duration", "10m", "--rate", "100"])
+                    .args(["--metrics", "127.0.0.1:0", "--json-summary", "--quiet"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut errors = BufReader::new(child.stderr.take().unwrap());
+                let mut first = String::new();
+                errors.read_line(&mut first).unwrap();
+                assert!(first.starts_with(first_line), "{case}: {first:?}");
+                kill_process(Pid::from_child(&child), signal).expect("kill");
+                let output = child.wait_with_output().unwrap();
+                let mut rest = String::new();
+                errors.read_to_string(&mut rest).unwrap();
+                assert_eq!(output.status.code(), Some(0), "{case}: {rest}");
+                let stopped = summary(&output);
+                assert_eq!(stopped["interrupted"], true, "{case}: {stopped}");
+                assert_eq!(stopped["sent"], stopped["exported"], "{case}: {stopped}");
+            }
+        }
+    }
+}
+
 #[test]
 fn bad_flags_exit_2_naming_the_flag_and_value() {
     for (args, expected) in [

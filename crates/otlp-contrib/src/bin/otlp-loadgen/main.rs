@@ -253,6 +253,12 @@ fn summarise(pipeline: &Pipeline, run: Run<'_>) -> (String, String, bool) {
 }
 
 fn run(args: Args) -> Result<u8, Failure> {
+    // SIGINT and SIGTERM are caught from here on, before the configuration
+    // is read and the pipeline starts: a signal sent as soon as the process
+    // is up (or its `metrics at` line is out) must end the run with its
+    // summary, not kill it by the signal's default action.
+    let stop = Arc::new(AtomicBool::new(false));
+    stop_on_interrupt(stop.clone());
     let signal = args.signal();
     let config = configure(&args)?;
     if config.is_disabled(signal.sdk()) {
@@ -287,8 +293,6 @@ fn run(args: Args) -> Result<u8, Failure> {
         _ => None,
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
-    stop_on_interrupt(stop.clone());
     let workers = args.workers.unwrap_or(1);
     let span_ids = match &args.span_ids {
         Some(path) => Some(SpanIdLog::create(path).map_err(|error| {
@@ -440,21 +444,32 @@ fn configure(args: &Args) -> Result<Config, Failure> {
 }
 
 /// On the first Ctrl-C (or SIGTERM), stop producing and let the run drain and
-/// summarise; on the second, exit at once.
+/// summarise; on the second, exit at once. Returns once the handlers are
+/// installed (on Unix): a signal that comes after the call is caught.
 fn stop_on_interrupt(stop: Arc<AtomicBool>) {
+    let (installed, on_installed) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("otlp-loadgen-signals".into())
         .spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            let ready = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                let Ok(mut signals) = Signals::new() else {
+                .and_then(|runtime| {
+                    let signals = {
+                        let _entered = runtime.enter();
+                        Signals::new()?
+                    };
+                    Ok((runtime, signals))
+                });
+            let (runtime, mut signals) = match ready {
+                Ok(ready) => ready,
+                Err(error) => {
+                    let _ = installed.send(Err(error));
                     return;
-                };
+                }
+            };
+            let _ = installed.send(Ok(()));
+            runtime.block_on(async {
                 signals.next().await;
                 stop.store(true, Ordering::SeqCst);
                 eprintln!("\notlp-loadgen: interrupted: draining (interrupt again to quit now)");
@@ -462,7 +477,14 @@ fn stop_on_interrupt(stop: Arc<AtomicBool>) {
                 std::process::exit(130);
             });
         });
-    if let Err(error) = spawned {
+    let installed = match spawned {
+        // A thread that ends without a word failed to set up.
+        Ok(_) => on_installed
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the signal thread ended"))),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = installed {
         eprintln!("otlp-loadgen: warning: Ctrl-C will not drain: {error}");
     }
 }
