@@ -1,7 +1,8 @@
 //! Request bodies: reading them with a cap and undoing `Content-Encoding`
 //! with the same cap, so neither a huge body nor a compression bomb can make
-//! the receiver hold more than the cap in bytes. Decoding them is another
-//! matter: see [`ReceiverConfig::max_request_bytes`](super::ReceiverConfig::max_request_bytes).
+//! the receiver hold more than the cap in bytes. What decoding them may take
+//! is bounded apart, in [`decoded_size`](super::decoded_size): see
+//! [`ReceiverConfig::max_request_bytes`](super::ReceiverConfig::max_request_bytes).
 
 use bytes::Bytes;
 use http_body_util::BodyExt;

@@ -81,6 +81,23 @@ fn decode_as<R: ExportRequest>(
     }
 }
 
+/// Fails, with a message for the client, when decoding `body` as `store`
+/// asks could take more memory than the cap allows
+/// ([`decoded_size::check`](super::decoded_size::check)): only protobuf
+/// bodies that are decoded into structs are looked at.
+pub(crate) fn check_decoded_size(
+    signal: Signal,
+    format: Format,
+    body: &[u8],
+    store: Store,
+    cap: usize,
+) -> Result<(), String> {
+    match (store, format) {
+        (Store::CountOnly, _) | (_, Format::Json) => Ok(()),
+        (_, Format::Protobuf) => super::decoded_size::check(signal, body, cap),
+    }
+}
+
 /// Validates ids and counts the items of an already decoded request.
 pub(crate) fn checked<R: ExportRequest>(request: R) -> Result<Decoded, String> {
     let items = request.check()?;

@@ -165,6 +165,17 @@ impl tonic::server::UnaryService<Bytes> for ExportCall {
                 .then(|| request.metadata().clone().into_headers());
             let meta =
                 meta.and_then(|headers| shared.meta(Transport::Grpc, &headers, "grpc-encoding"));
+            if let Err(message) = decode::check_decoded_size(
+                signal,
+                Format::Protobuf,
+                request.get_ref(),
+                shared.store,
+                shared.max_request_bytes,
+            ) {
+                // Permanent, as a message over the cap: no `RetryInfo`.
+                ticket.refuse();
+                return Err(Status::resource_exhausted(message));
+            }
             let decoded =
                 match decode::decode(signal, Format::Protobuf, request.get_ref(), shared.store) {
                     Ok(decoded) => decoded,

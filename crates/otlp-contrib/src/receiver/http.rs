@@ -188,6 +188,13 @@ pub(crate) async fn serve(
             ));
         }
     };
+    if let Err(message) = decode::check_decoded_size(signal, format, &content, shared.store, cap) {
+        return Ok(bad(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            CODE_INVALID_ARGUMENT,
+            message,
+        ));
+    }
     let decoded = match decode::decode(signal, format, &content, shared.store) {
         Ok(decoded) => decoded,
         Err(message) => return Ok(bad(StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, message)),

@@ -27,7 +27,8 @@
 //! HTTP 400/404/405/413/415 with a `google.rpc.Status` body, gRPC
 //! `INVALID_ARGUMENT`, or `RESOURCE_EXHAUSTED` without `RetryInfo` over the
 //! cap (all permanent for an OTLP client) — and never a panic; bodies are
-//! capped before and after decompression
+//! capped before and after decompression, and what a protobuf body would
+//! take decoded at 32 times the cap
 //! ([`ReceiverConfig::max_request_bytes`]). Bad data includes ids of the
 //! wrong length and a span's all-zero span or trace id (which trace.proto
 //! calls invalid); a link's ids may be all zeroes (the trace API records
@@ -68,6 +69,7 @@ mod body;
 mod certs;
 mod config;
 mod decode;
+mod decoded_size;
 mod error;
 mod export_request;
 mod faults;

@@ -5,9 +5,12 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::Full;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use otlp_contrib::receiver::{Answer, Fault, Receiver, ReceiverConfig, Transport};
 use prost::Message;
 
@@ -156,6 +159,109 @@ async fn http_1_1_serves_several_requests_on_one_connection() {
         assert!(answer.contains("content-length: 0"), "{answer}");
     }
     assert_eq!(receiver.span_count(), 3);
+}
+
+/// A body of empty log records (valid ones) or spans is two bytes an item on
+/// the wire and a few hundred decoded: under the byte cap, it would take
+/// over 100 times the cap in memory. It is refused as a body over the cap
+/// is, over both transports; real requests, decoded at a few times their
+/// size, are not, even with the cap at their exact size.
+#[tokio::test]
+async fn a_body_that_would_decode_far_past_the_cap_is_refused_and_real_ones_are_not() {
+    const CAP: usize = 256 << 10;
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: CAP,
+        ..Default::default()
+    })
+    .expect("start");
+    let empty_records = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord::default(); 120_000],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    assert!(empty_records.len() <= CAP, "{}", empty_records.len());
+    let empty_spans = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span::default(); 120_000],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    assert!(empty_spans.len() <= CAP, "{}", empty_spans.len());
+
+    let logs_url = receiver.http_logs_url().expect("HTTP endpoint");
+    let response = post(&logs_url, PROTOBUF, None, empty_records).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, message, retry) = response.rpc_status();
+    assert!(message.contains("decoded"), "{message}");
+    assert_eq!(retry, None);
+    let endpoint = receiver.grpc_endpoint().expect("gRPC endpoint");
+    let status = grpc_raw(&endpoint, Bytes::from(empty_spans))
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert_eq!(grpc_retry_delay(&status), None);
+    assert_eq!(receiver.stats().bad_requests, 2);
+    assert_eq!(receiver.log_record_count(), 0);
+
+    // Real requests, with the cap at their own size.
+    let rich = rich_request("real", 50).encode_to_vec();
+    let exact = Receiver::start(ReceiverConfig {
+        max_request_bytes: rich.len(),
+        ..Default::default()
+    })
+    .expect("start");
+    let response = post(&url(&exact), PROTOBUF, None, rich.clone()).await;
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "{:?}",
+        response.rpc_status()
+    );
+    let endpoint = exact.grpc_endpoint().expect("gRPC endpoint");
+    grpc_raw(&endpoint, Bytes::from(rich))
+        .await
+        .expect("a real request passes over gRPC");
+    let minimal = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: (1..=2000u64)
+                    .map(|i| Span {
+                        trace_id: vec![1; 16],
+                        span_id: i.to_le_bytes().to_vec(),
+                        name: "s".into(),
+                        start_time_unix_nano: i,
+                        end_time_unix_nano: i + 1,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    let exact = Receiver::start(ReceiverConfig {
+        max_request_bytes: minimal.len(),
+        ..Default::default()
+    })
+    .expect("start");
+    let response = post(&url(&exact), PROTOBUF, None, minimal).await;
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "{:?}",
+        response.rpc_status()
+    );
+    assert_eq!(exact.span_count(), 2000);
 }
 
 #[tokio::test]

@@ -1,0 +1,341 @@
+//! A bound on the memory a protobuf request takes once decoded, found before
+//! decoding it, so that the cap on body bytes
+//! ([`ReceiverConfig::max_request_bytes`](super::ReceiverConfig::max_request_bytes))
+//! also caps what decoding allocates.
+//!
+//! Why: an empty message is two bytes on the wire (tag, length 0) and a
+//! struct of a hundred or more bytes once decoded (a `Span` is a few
+//! hundred), in a `Vec` that doubles as it grows: a body of empty log
+//! records took 150 times its size in memory at the peak of decoding.
+//!
+//! Cost model: one walk of the body with [`otlp_core::wire::WireReader`],
+//! each nested message read once, no allocation; about the cost of counting
+//! spans, far less than decoding. It follows the OTLP schema (only fields
+//! that decode into messages or into `Vec`s are looked at) and adds, per
+//! message, the `Vec`s its repeated fields grow into (each the element size
+//! times the capacity `Vec` reaches pushing that many elements, and half as
+//! much again for the buffer it grew from, alive while it is copied), plus
+//! [`BYTES_PER_BODY_BYTE`] times the body for strings, bytes and packed
+//! numbers (copied from the body, with `Vec`'s rounding up). A body that is
+//! not valid protobuf is walked as far as it goes: decoding refuses it.
+
+use std::mem::size_of;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList,
+};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;
+use opentelemetry_proto::tonic::metrics::v1::{
+    Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram,
+    HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary,
+    SummaryDataPoint,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use otlp_core::wire::{WireReader, WireValue};
+
+use super::store::Signal;
+
+/// The decoded request may take this many bytes per byte of the cap on a
+/// body. The bound of a real request is 3 to 12 times its size (2000 spans
+/// with ids, times, a name and one attribute: 148 KB on the wire, 1.15 MB at
+/// the peak of decoding, bounded at 1.77 MB), a little more for log records
+/// of a few bytes each; a body of empty log records reached 150 (240 KB,
+/// 36 MB). Past it the body is refused as one over the cap is (HTTP 413,
+/// gRPC `RESOURCE_EXHAUSTED`), and counted a bad request.
+pub(crate) const DECODED_BYTES_PER_CAP_BYTE: usize = 32;
+
+/// What strings, bytes and packed numbers may take per body byte: copied
+/// from the body, in `Vec`s that round small ones up (a one-byte string,
+/// three bytes on the wire, gets eight) and grow by doubling.
+const BYTES_PER_BODY_BYTE: u64 = 3;
+
+/// Deeper than this, `prost` refuses the body (its recursion limit), so the
+/// walk stops there.
+const MAX_DEPTH: usize = 100;
+
+/// The messages of OTLP traces, logs and metrics that hold other messages
+/// or `Vec`s, and the leaves a `Vec` holds.
+#[derive(Clone, Copy, Debug)]
+enum Message {
+    TraceRequest,
+    ResourceSpans,
+    ScopeSpans,
+    Span,
+    Event,
+    Link,
+    Resource,
+    EntityRef,
+    Scope,
+    KeyValue,
+    AnyValue,
+    ArrayValue,
+    KeyValueList,
+    LogsRequest,
+    ResourceLogs,
+    ScopeLogs,
+    LogRecord,
+    MetricsRequest,
+    ResourceMetrics,
+    ScopeMetrics,
+    Metric,
+    Gauge,
+    Sum,
+    Histogram,
+    ExponentialHistogram,
+    Summary,
+    NumberPoint,
+    HistogramPoint,
+    ExponentialPoint,
+    Buckets,
+    SummaryPoint,
+    ValueAtQuantile,
+    Exemplar,
+    /// A `String` in a `Vec<String>` (its bytes are counted with the body's).
+    Text,
+    /// A `u64`, `i64` or `f64` in a `Vec` (packed or not).
+    Number,
+}
+
+/// What a field decodes into.
+#[derive(Clone, Copy)]
+enum Field {
+    /// One message inside its parent (an `Option` or a oneof member): no
+    /// allocation of its own.
+    One(Message),
+    /// One more element of a `Vec` per occurrence.
+    Many(Message),
+    /// Numbers in a `Vec`: one per occurrence, or a packed run of varints
+    /// (`varint`) or of 8-byte values.
+    Numbers { varint: bool },
+}
+
+impl Message {
+    /// The size of the decoded struct.
+    fn size(self) -> usize {
+        match self {
+            Message::TraceRequest => size_of::<ExportTraceServiceRequest>(),
+            Message::ResourceSpans => size_of::<ResourceSpans>(),
+            Message::ScopeSpans => size_of::<ScopeSpans>(),
+            Message::Span => size_of::<Span>(),
+            Message::Event => size_of::<span::Event>(),
+            Message::Link => size_of::<span::Link>(),
+            Message::Resource => size_of::<Resource>(),
+            Message::EntityRef => size_of::<EntityRef>(),
+            Message::Scope => size_of::<InstrumentationScope>(),
+            Message::KeyValue => size_of::<KeyValue>(),
+            Message::AnyValue => size_of::<AnyValue>(),
+            Message::ArrayValue => size_of::<ArrayValue>(),
+            Message::KeyValueList => size_of::<KeyValueList>(),
+            Message::LogsRequest => size_of::<ExportLogsServiceRequest>(),
+            Message::ResourceLogs => size_of::<ResourceLogs>(),
+            Message::ScopeLogs => size_of::<ScopeLogs>(),
+            Message::LogRecord => size_of::<LogRecord>(),
+            Message::MetricsRequest => size_of::<ExportMetricsServiceRequest>(),
+            Message::ResourceMetrics => size_of::<ResourceMetrics>(),
+            Message::ScopeMetrics => size_of::<ScopeMetrics>(),
+            Message::Metric => size_of::<Metric>(),
+            Message::Gauge => size_of::<Gauge>(),
+            Message::Sum => size_of::<Sum>(),
+            Message::Histogram => size_of::<Histogram>(),
+            Message::ExponentialHistogram => size_of::<ExponentialHistogram>(),
+            Message::Summary => size_of::<Summary>(),
+            Message::NumberPoint => size_of::<NumberDataPoint>(),
+            Message::HistogramPoint => size_of::<HistogramDataPoint>(),
+            Message::ExponentialPoint => size_of::<ExponentialHistogramDataPoint>(),
+            Message::Buckets => size_of::<Buckets>(),
+            Message::SummaryPoint => size_of::<SummaryDataPoint>(),
+            Message::ValueAtQuantile => size_of::<ValueAtQuantile>(),
+            Message::Exemplar => size_of::<Exemplar>(),
+            Message::Text => size_of::<String>(),
+            Message::Number => size_of::<u64>(),
+        }
+    }
+
+    /// The fields that decode into messages or `Vec`s (field numbers from
+    /// the OTLP protos); other fields are strings, bytes or scalars.
+    fn fields(self) -> &'static [(u32, Field)] {
+        use Field::{Many, Numbers, One};
+        use Message as M;
+        match self {
+            M::TraceRequest => &[(1, Many(M::ResourceSpans))],
+            M::ResourceSpans => &[(1, One(M::Resource)), (2, Many(M::ScopeSpans))],
+            M::ScopeSpans => &[(1, One(M::Scope)), (2, Many(M::Span))],
+            M::Span => &[
+                (9, Many(M::KeyValue)),
+                (11, Many(M::Event)),
+                (13, Many(M::Link)),
+            ],
+            M::Event => &[(3, Many(M::KeyValue))],
+            M::Link => &[(4, Many(M::KeyValue))],
+            M::Resource => &[(1, Many(M::KeyValue)), (3, Many(M::EntityRef))],
+            M::EntityRef => &[(3, Many(M::Text)), (4, Many(M::Text))],
+            M::Scope => &[(3, Many(M::KeyValue))],
+            M::KeyValue => &[(2, One(M::AnyValue))],
+            M::AnyValue => &[(5, One(M::ArrayValue)), (6, One(M::KeyValueList))],
+            M::ArrayValue => &[(1, Many(M::AnyValue))],
+            M::KeyValueList => &[(1, Many(M::KeyValue))],
+            M::LogsRequest => &[(1, Many(M::ResourceLogs))],
+            M::ResourceLogs => &[(1, One(M::Resource)), (2, Many(M::ScopeLogs))],
+            M::ScopeLogs => &[(1, One(M::Scope)), (2, Many(M::LogRecord))],
+            M::LogRecord => &[(5, One(M::AnyValue)), (6, Many(M::KeyValue))],
+            M::MetricsRequest => &[(1, Many(M::ResourceMetrics))],
+            M::ResourceMetrics => &[(1, One(M::Resource)), (2, Many(M::ScopeMetrics))],
+            M::ScopeMetrics => &[(1, One(M::Scope)), (2, Many(M::Metric))],
+            M::Metric => &[
+                (5, One(M::Gauge)),
+                (7, One(M::Sum)),
+                (9, One(M::Histogram)),
+                (10, One(M::ExponentialHistogram)),
+                (11, One(M::Summary)),
+                (12, Many(M::KeyValue)),
+            ],
+            M::Gauge | M::Sum => &[(1, Many(M::NumberPoint))],
+            M::Histogram => &[(1, Many(M::HistogramPoint))],
+            M::ExponentialHistogram => &[(1, Many(M::ExponentialPoint))],
+            M::Summary => &[(1, Many(M::SummaryPoint))],
+            M::NumberPoint => &[(5, Many(M::Exemplar)), (7, Many(M::KeyValue))],
+            M::HistogramPoint => &[
+                (6, Numbers { varint: false }),
+                (7, Numbers { varint: false }),
+                (8, Many(M::Exemplar)),
+                (9, Many(M::KeyValue)),
+            ],
+            M::ExponentialPoint => &[
+                (1, Many(M::KeyValue)),
+                (8, One(M::Buckets)),
+                (9, One(M::Buckets)),
+                (11, Many(M::Exemplar)),
+            ],
+            M::Buckets => &[(2, Numbers { varint: true })],
+            M::SummaryPoint => &[(6, Many(M::ValueAtQuantile)), (7, Many(M::KeyValue))],
+            M::Exemplar => &[(7, Many(M::KeyValue))],
+            M::ValueAtQuantile | M::Text | M::Number => &[],
+        }
+    }
+}
+
+/// An upper bound, in bytes, on the memory decoding `body` as a request of
+/// `signal` holds at its peak (its structs, `Vec`s, strings and bytes).
+pub(crate) fn decoded_size(signal: Signal, body: &[u8]) -> u64 {
+    let request = match signal {
+        Signal::Logs => Message::LogsRequest,
+        Signal::Metrics => Message::MetricsRequest,
+        _ => Message::TraceRequest,
+    };
+    let mut total = request.size() as u64;
+    walk(body, request, 0, &mut total);
+    total.saturating_add((body.len() as u64).saturating_mul(BYTES_PER_BODY_BYTE))
+}
+
+/// The most elements a `Vec` holds memory for at once while `n` are pushed
+/// one by one: its capacity, 4 at least and then doubling (what `Vec::push`
+/// does for elements of up to 1 KiB), plus, once it has grown, the
+/// half-size buffer it was copied from.
+fn peak_capacity(n: u64) -> u64 {
+    match n.max(4).checked_next_power_of_two() {
+        // Allocated once, at its first push.
+        Some(4) => 4,
+        Some(capacity) => capacity + capacity / 2,
+        None => u64::MAX,
+    }
+}
+
+/// Adds to `total` the `Vec`s of the `message` encoded in `bytes` and of
+/// every message inside it.
+fn walk(bytes: &[u8], message: Message, depth: usize, total: &mut u64) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let fields = message.fields();
+    // Elements pushed into each field's `Vec` (`Metric` has the most such fields: six).
+    let mut pushed = [0u64; 6];
+    let mut reader = WireReader::new(bytes);
+    while let Ok(Some((number, value))) = reader.next_field() {
+        let Some(index) = fields.iter().position(|(field, _)| *field == number) else {
+            continue;
+        };
+        let Some(pushed) = pushed.get_mut(index) else {
+            continue;
+        };
+        match (fields[index].1, value) {
+            (Field::One(child), WireValue::Len(payload)) => {
+                walk(payload, child, depth + 1, total);
+            }
+            (Field::Many(child), WireValue::Len(payload)) => {
+                *pushed += 1;
+                walk(payload, child, depth + 1, total);
+            }
+            (Field::Numbers { varint: true }, WireValue::Len(packed)) => {
+                *pushed += packed.iter().filter(|&&byte| byte < 0x80).count() as u64;
+            }
+            (Field::Numbers { varint: false }, WireValue::Len(packed)) => {
+                *pushed += (packed.len() / 8) as u64;
+            }
+            (Field::Numbers { .. }, _) => *pushed += 1,
+            // The wrong wire type: decoding refuses the body.
+            (Field::One(_) | Field::Many(_), _) => {}
+        }
+    }
+    for ((_, field), &count) in fields.iter().zip(&pushed) {
+        let element = match *field {
+            Field::One(_) => continue,
+            Field::Many(child) => child.size(),
+            Field::Numbers { .. } => Message::Number.size(),
+        };
+        if count > 0 {
+            *total = total.saturating_add(peak_capacity(count).saturating_mul(element as u64));
+        }
+    }
+}
+
+/// Fails, with a message for the client, if decoding `body` could take more
+/// than [`DECODED_BYTES_PER_CAP_BYTE`] times `cap` bytes.
+pub(crate) fn check(signal: Signal, body: &[u8], cap: usize) -> Result<(), String> {
+    let limit = (cap as u64).saturating_mul(DECODED_BYTES_PER_CAP_BYTE as u64);
+    let size = decoded_size(signal, body);
+    if size > limit {
+        return Err(format!(
+            "the request would take about {size} bytes decoded, more than the receiver's \
+             limit of {limit} ({DECODED_BYTES_PER_CAP_BYTE} times its limit of {cap} bytes \
+             on a request body): send fewer items per request"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+
+    #[test]
+    fn empty_spans_are_counted_at_their_decoded_size() {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); 1000],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let body = request.encode_to_vec();
+        let size = decoded_size(Signal::Traces, &body);
+        assert!(
+            size >= 1536 * size_of::<Span>() as u64,
+            "{size} for {} bytes",
+            body.len()
+        );
+        // The spans' `Vec` (capacity 1024, grown from 512), the body's bytes,
+        // the small rest.
+        let most = 1536 * size_of::<Span>() + 3 * body.len() + 4096;
+        assert!(size <= most as u64, "{size} > {most}");
+    }
+}
