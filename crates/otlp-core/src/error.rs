@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// A hex identifier ([`TraceId`](crate::TraceId), [`SpanId`](crate::SpanId)) could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum IdError {
     /// The text has the wrong number of hex digits.
     #[error("{what} must be {expected} hex digits, found {found} characters")]
@@ -29,6 +30,7 @@ pub enum IdError {
 
 /// A W3C `traceparent` header was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum TraceParentError {
     /// The header contains non-ASCII characters.
     #[error("traceparent must be ASCII")]
@@ -70,6 +72,7 @@ pub enum TraceParentError {
 
 /// A W3C `tracestate` header or entry was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum TraceStateError {
     /// A list member has no `=`.
     #[error("tracestate member {member:?} has no '='")]
@@ -111,6 +114,7 @@ pub enum TraceStateError {
 
 /// Bytes received from outside could not be decoded as the expected protobuf message.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The input ends in the middle of a field.
     #[error("truncated protobuf input at byte {offset}")]
@@ -176,6 +180,7 @@ pub enum DecodeError {
 ///
 /// Rejected values are shown cut to 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum B3Error {
     /// The single header is not `{TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]]`.
     #[error(
