@@ -343,6 +343,7 @@ fn error_offset(error: &TranscodeError) -> Option<usize> {
         | TranscodeError::IdLength { offset, .. }
         | TranscodeError::Duplicate { offset, .. }
         | TranscodeError::TooDeep { offset, .. } => Some(*offset),
+        other => panic!("a TranscodeError this test does not know yet: {other:?}"),
     }
 }
 

@@ -28,6 +28,7 @@ pub struct ExportRequest {
 
 /// Why an export attempt did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExportError {
     /// The connection could not be made or broke without a response.
     #[error("transport error: {0}")]

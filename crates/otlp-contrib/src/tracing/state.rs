@@ -73,6 +73,7 @@ impl Pending {
 /// Why [`OtlpSpanExt::set_parent`](super::OtlpSpanExt::set_parent) did not
 /// change a span's parent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SetParentError {
     /// The span is disabled, or no [`OtlpLayer`](super::OtlpLayer) records it
     /// (no layer in the span's subscriber, a per-layer filter excluded it, or

@@ -69,6 +69,7 @@ const MAX_FIELDS: usize = 16;
 
 /// Why a protobuf request could not be transcoded; every variant says where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TranscodeError {
     /// The bytes are not protobuf (truncated, a bad varint or tag).
     #[error("malformed protobuf: {0}")]

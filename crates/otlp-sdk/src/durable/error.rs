@@ -9,6 +9,7 @@ use crate::exporter::Signal;
 /// Why a durable-queue operation failed. Every variant names the file or
 /// directory involved; nothing read from disk can cause a panic, only one of these.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DurableError {
     /// A file-system operation failed.
     #[error("durable queue: cannot {operation} {}: {source}", path.display())]

@@ -102,6 +102,7 @@ use crate::exporter::Signal;
 
 /// What building, flushing or shutting down a metrics pipeline reports.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetricsError {
     /// A view asks for something impossible.
     #[error("invalid view {view:?}: {reason}")]
