@@ -599,6 +599,44 @@ fn damage_after_opening_is_caught_when_the_record_is_read_back() -> TestResult {
     Ok(())
 }
 
+/// A record found damaged when read back is counted then; the next open
+/// finds the same damage on disk (its segment is kept for the record still
+/// pending) and must not count it a second time. It counted it again.
+#[test]
+fn damage_counted_when_read_is_not_counted_again_by_the_next_open() -> TestResult {
+    let dir = TempDir::new("read-damage-reopen");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let first = queue.append(Encoding::Protobuf, 4, &body(1, 200))?.id;
+    let second = queue.append(Encoding::Protobuf, 6, &body(2, 200))?.id;
+    let segment = &segment_files(dir.path())[0];
+    let mut bytes = fs::read(segment)?;
+    bytes[32 + 100] ^= 0x08; // in the first body
+    fs::write(segment, &bytes)?;
+
+    let mut body_read = Vec::new();
+    assert!(matches!(
+        queue.read(first, &mut body_read),
+        Err(DurableError::Corrupt { .. })
+    ));
+    assert_eq!(queue.stats().corrupt_records, 1);
+    queue.sync(true)?;
+    drop(queue);
+
+    // The second record is still pending: its segment is kept and scanned.
+    let (mut queue, recovered) = open(&config);
+    assert_eq!(
+        (recovered.corrupt_records, recovered.corrupt_bytes),
+        (0, 0),
+        "{recovered:?}"
+    );
+    let ids: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    assert_eq!(ids, [second]);
+    assert_eq!(queue.read(second, &mut body_read)?.span_count, 6);
+    assert_eq!(body_read, body(2, 200));
+    Ok(())
+}
+
 #[test]
 fn a_read_that_fails_for_io_leaves_the_record_pending_and_it_reads_back_later() -> TestResult {
     let dir = TempDir::new("read-io");

@@ -97,7 +97,9 @@
 //!
 //! Damage is reported by the open that finds it, once: then it is removed
 //! from disk, so that the next open (the next restart of a crash loop) does
-//! not count it again. A damaged tail is cut off (in any segment), and a
+//! not count it again. A record that a read finds damaged (after the open)
+//! is counted by that read and acknowledged, so that the next open, which
+//! finds the damage on disk, does not count it a second time. A damaged tail is cut off (in any segment), and a
 //! segment with damage followed by sound records is rewritten with only its
 //! sound records — copied into `N.rewrite`, fsynced, renamed over `N.seg`
 //! (see `repair.rs`). Nothing sound is lost: the copy is made

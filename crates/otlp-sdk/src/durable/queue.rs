@@ -17,7 +17,7 @@ use super::fs::{remove_if_present, sync_directory, write_all_vectored};
 use super::lock::DirectoryLock;
 use super::record::{HEADER_LEN, HEADER_LEN_U64, PendingRecord, RecordHeader, RecordId};
 use super::repair::{cut_tail, rewrite_sound_records};
-use super::scan::{CHUNK_LEN, FileSource, scan};
+use super::scan::{CHUNK_LEN, DamagedRecord, FileSource, scan};
 use super::segment::{FileKind, ID_LIMIT, Segment, Slot, file_path, parse_file_name};
 use super::signal_file::claim;
 use super::stats::DurableStats;
@@ -288,21 +288,6 @@ impl DurableQueue {
         let found = scan(&mut FileSource::new(&file, len), ids.clone(), chunk)
             .map_err(DurableError::io(&path, "read"))?;
         drop(file);
-        self.stats.corrupt_records += found.corrupt_records;
-        self.stats.corrupt_bytes += found.corrupt_bytes;
-        let mut bytes = len;
-        if found.tail_bytes > 0 {
-            if newest {
-                // A crash cut the last write short: cut it off, and append after it.
-                cut_tail(&path, found.valid_len)
-                    .map_err(DurableError::io(&path, "cut the torn tail off"))?;
-                self.stats.torn_tail_bytes += found.tail_bytes;
-                bytes = found.valid_len;
-            } else {
-                self.stats.corrupt_records += found.tail_records;
-                self.stats.corrupt_bytes += found.tail_bytes;
-            }
-        }
         let mut slots: Vec<Slot> = found
             .records
             .iter()
@@ -318,14 +303,38 @@ impl DurableQueue {
             .collect();
         let acks_path = file_path(&directory, first_id, FileKind::Acks);
         let mut highest_acked = None;
+        // Damaged records acknowledged when a read found them damaged: counted
+        // then, so not again (records and bytes, in the stretch or the tail).
+        let mut counted = Counted::default();
         read_ack_file(&acks_path, chunk, |id| {
             if let Ok(index) = slots.binary_search_by_key(&id, |slot| slot.id) {
                 slots[index].pending = false;
+            }
+            if let Some(damaged) = found.damaged.iter().find(|damaged| damaged.id == id) {
+                counted.add(damaged, found.valid_len);
             }
             if ids.contains(&id) {
                 highest_acked = highest_acked.max(Some(id));
             }
         })?;
+        self.stats.corrupt_records += found
+            .corrupt_records
+            .saturating_sub(counted.stretch_records);
+        self.stats.corrupt_bytes += found.corrupt_bytes.saturating_sub(counted.stretch_bytes);
+        let mut bytes = len;
+        if found.tail_bytes > 0 {
+            if newest {
+                // A crash cut the last write short: cut it off, and append after it.
+                cut_tail(&path, found.valid_len)
+                    .map_err(DurableError::io(&path, "cut the torn tail off"))?;
+                self.stats.torn_tail_bytes += found.tail_bytes;
+                bytes = found.valid_len;
+            } else {
+                self.stats.corrupt_records +=
+                    found.tail_records.saturating_sub(counted.tail_records);
+                self.stats.corrupt_bytes += found.tail_bytes.saturating_sub(counted.tail_bytes);
+            }
+        }
 
         // An older segment with nothing left to deliver is deleted by `open`,
         // damage and all: no need to repair it first.
@@ -579,9 +588,15 @@ impl DurableQueue {
         }
     }
 
-    /// A record found damaged when read back: no longer pending, counted.
+    /// A record found damaged when read back: no longer pending, counted,
+    /// and acknowledged, so that the next open, finding it damaged, does not
+    /// count it again (best effort: if the acknowledgement cannot be
+    /// written, the next open counts it once more).
     fn settle_damaged(&mut self, id: RecordId) {
         if let Some((index, slot)) = self.locate(id.get()) {
+            if let Ok(created) = self.segments[index].write_ack(id.get()) {
+                let _ = self.sync_ack(index, created);
+            }
             self.segments[index].settle(slot);
             self.stats.corrupt_records += 1;
             if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
@@ -852,4 +867,26 @@ fn read_record(mut file: &File, slot: &Slot, body: &mut Vec<u8>) -> io::Result<b
     body.reserve_exact(slot.body_len as usize);
     file.take(u64::from(slot.body_len)).read_to_end(body)?;
     Ok(RecordHeader::decode(&header) == Ok(expected) && expected.matches_body(body))
+}
+
+/// Damaged records of a segment already counted by the read that found
+/// them: those inside a damaged stretch and those in the tail.
+#[derive(Default)]
+struct Counted {
+    stretch_records: u64,
+    stretch_bytes: u64,
+    tail_records: u64,
+    tail_bytes: u64,
+}
+
+impl Counted {
+    fn add(&mut self, damaged: &DamagedRecord, valid_len: u64) {
+        if damaged.offset < valid_len {
+            self.stretch_records += 1;
+            self.stretch_bytes += damaged.len;
+        } else {
+            self.tail_records += 1;
+            self.tail_bytes += damaged.len;
+        }
+    }
 }

@@ -99,6 +99,21 @@ pub(crate) struct SegmentScan {
     pub(crate) tail_bytes: u64,
     /// Records known to be lost in the tail (at least one when there is a tail).
     pub(crate) tail_records: u64,
+    /// The damaged records whose header is sound (only the body fails its
+    /// checksum): counted above, and known by id, so that one already
+    /// counted when it was read back (and acknowledged then) is not counted
+    /// again.
+    pub(crate) damaged: Vec<DamagedRecord>,
+}
+
+/// A record with a sound header and a damaged body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DamagedRecord {
+    pub(crate) id: u64,
+    /// Where its header starts in the file.
+    pub(crate) offset: u64,
+    /// Its length, header included.
+    pub(crate) len: u64,
 }
 
 /// A damaged stretch not yet known to be followed by a sound record.
@@ -148,6 +163,11 @@ pub(crate) fn scan(
                             records: 0,
                         })
                         .records += 1;
+                    scan.damaged.push(DamagedRecord {
+                        id: header.id,
+                        offset: position,
+                        len: header.record_len(),
+                    });
                 }
                 position = end;
             }
