@@ -511,6 +511,111 @@ impl Exporter for Counting {
     }
 }
 
+/// An exporter whose export waits until the test opens its gate, then
+/// accepts.
+#[derive(Clone)]
+struct Gated {
+    open: Arc<tokio::sync::Semaphore>,
+    entered: Arc<AtomicU64>,
+}
+
+impl Exporter for Gated {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let _permit = self.open.acquire().await;
+        ExportOutcome::Success
+    }
+}
+
+fn assert_metrics_balanced(stats: &otlp_sdk::metrics::MetricsStats) {
+    assert_eq!(
+        stats.produced_data_points,
+        stats.exported_data_points
+            + stats.rejected_data_points
+            + stats.failed_data_points
+            + stats.in_flight_data_points,
+        "{stats:?}"
+    );
+}
+
+/// While an export hangs, its data points are counted in flight, so that
+/// the counts add up at any moment; they could not (nothing counted what a
+/// collection handed to the exporter).
+#[test]
+fn data_points_being_exported_are_counted_in_flight_and_the_counts_add_up() {
+    let exporter = Gated {
+        open: Arc::new(tokio::sync::Semaphore::new(0)),
+        entered: Arc::default(),
+    };
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = Arc::new(
+        MeterProvider::builder()
+            .with_reader(reader)
+            .build()
+            .expect("provider"),
+    );
+    let counter = provider.meter("m").u64_counter("c").build();
+    for k in 0..3 {
+        counter.add(1, &[KeyValue::new("k", k)]);
+    }
+    let flushing = {
+        let provider = provider.clone();
+        std::thread::spawn(move || provider.force_flush(Duration::from_secs(60)))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while exporter.entered.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        exporter.entered.load(Ordering::SeqCst),
+        1,
+        "no export began"
+    );
+    let stats = provider.stats();
+    assert_eq!(
+        (
+            stats.produced_data_points,
+            stats.in_flight_data_points,
+            stats.exported_data_points
+        ),
+        (3, 3, 0),
+        "{stats:?}"
+    );
+    assert_metrics_balanced(&stats);
+
+    exporter.open.add_permits(1_000);
+    flushing.join().expect("flush thread").expect("flush");
+    let stats = provider.stats();
+    assert_eq!(
+        (stats.in_flight_data_points, stats.exported_data_points),
+        (0, 3)
+    );
+    assert_metrics_balanced(&stats);
+
+    counter.add(1, &[KeyValue::new("k", 0)]);
+    provider
+        .shutdown(Duration::from_secs(10))
+        .expect("shutdown");
+    let stats = provider.stats();
+    assert_eq!(stats.in_flight_data_points, 0, "{stats:?}");
+    assert_eq!(
+        stats.produced_data_points, stats.exported_data_points,
+        "{stats:?}"
+    );
+    assert_metrics_balanced(&stats);
+}
+
 #[test]
 fn the_periodic_reader_exports_at_its_interval_on_flush_and_at_shutdown() {
     let exporter = Counting::default();

@@ -141,10 +141,21 @@ pub enum MetricsError {
 }
 
 /// Counts of a metrics pipeline.
+///
+/// The data points a reader exports are accounted for at any moment:
+/// `produced_data_points = exported_data_points + rejected_data_points +
+/// failed_data_points + in_flight_data_points`, and once the provider is
+/// shut down nothing is in flight.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetricsStats {
     /// Collections run (by the reader, flushes, shutdown or `collect`).
     pub collections: u64,
+    /// Data points the reader's collections handed to export (a
+    /// [`MeterProvider::collect`] by the program exports nothing and is not
+    /// counted).
+    pub produced_data_points: u64,
+    /// Of those, the ones not settled yet: being exported or retried.
+    pub in_flight_data_points: u64,
     /// Export requests settled.
     pub exports: u64,
     /// Data points the backend accepted.

@@ -144,6 +144,9 @@ enum Command {
 
 #[derive(Debug, Default)]
 struct ExportCounts {
+    /// Data points the reader's collections handed to export (each settles
+    /// as exported, rejected or failed).
+    produced: AtomicU64,
     exports: AtomicU64,
     exported: AtomicU64,
     rejected: AtomicU64,
@@ -193,9 +196,15 @@ impl ReaderHandle {
     pub(crate) fn add_stats(&self, stats: &mut MetricsStats) {
         let counts = &self.counts;
         stats.exports = counts.exports.load(Ordering::Relaxed);
-        stats.exported_data_points = counts.exported.load(Ordering::Relaxed);
-        stats.rejected_data_points = counts.rejected.load(Ordering::Relaxed);
-        stats.failed_data_points = counts.failed.load(Ordering::Relaxed);
+        stats.exported_data_points = counts.exported.load(Ordering::Acquire);
+        stats.rejected_data_points = counts.rejected.load(Ordering::Acquire);
+        stats.failed_data_points = counts.failed.load(Ordering::Acquire);
+        // Read after the settled counts, so at least everything they count:
+        // a point is counted produced before it can be counted settled.
+        stats.produced_data_points = counts.produced.load(Ordering::Acquire);
+        stats.in_flight_data_points = stats.produced_data_points.saturating_sub(
+            stats.exported_data_points + stats.rejected_data_points + stats.failed_data_points,
+        );
         stats.retries = counts.retries.load(Ordering::Relaxed);
         stats.last_error = counts
             .last_error
@@ -298,6 +307,10 @@ impl<E: Exporter> Reader<E> {
         if metrics.is_empty() {
             return Ok(());
         }
+        let points: usize = metrics.iter().map(|m| m.data.data_point_count()).sum();
+        self.counts
+            .produced
+            .fetch_add(points as u64, Ordering::Release);
         let encoding = self.exporter.encoding();
         let (mut failed, mut rejected) = (0, 0);
         let deadline = deadline_after(self.timeout);
@@ -311,7 +324,7 @@ impl<E: Exporter> Reader<E> {
                     // Split to MAX_POINTS_PER_REQUEST points already: only a
                     // point of absurd size (attributes of megabytes) is left.
                     let points = metrics[index].data.data_point_count() as u64;
-                    self.counts.failed.fetch_add(points, Ordering::Relaxed);
+                    self.counts.failed.fetch_add(points, Ordering::Release);
                     failed += points;
                     *self
                         .counts
@@ -361,13 +374,13 @@ impl<E: Exporter> Reader<E> {
         counts.exports.fetch_add(1, Ordering::Relaxed);
         counts
             .exported
-            .fetch_add(settlement.exported, Ordering::Relaxed);
+            .fetch_add(settlement.exported, Ordering::Release);
         counts
             .rejected
-            .fetch_add(settlement.rejected, Ordering::Relaxed);
+            .fetch_add(settlement.rejected, Ordering::Release);
         counts
             .failed
-            .fetch_add(settlement.failed, Ordering::Relaxed);
+            .fetch_add(settlement.failed, Ordering::Release);
         settlement
     }
 }
