@@ -467,14 +467,18 @@ fn the_same_instrument_asked_twice_records_into_one_stream_and_bad_names_record_
     assert_eq!(provider.stats().invalid_instruments, 2);
 }
 
+/// Ignored, and counted: every measurement dropped is visible in the stats
+/// (it was dropped silently).
 #[test]
-fn negative_increments_of_a_counter_are_ignored() {
+fn negative_increments_of_a_counter_are_ignored_and_counted() {
     let provider = provider(TemporalityPreference::Cumulative);
     let counter = provider.meter("m").f64_counter("c").build();
     counter.add(2.5, &[]);
     counter.add(-1.0, &[]);
+    counter.add(-0.5, &[KeyValue::new("k", 1)]);
     let metrics = provider.collect();
     assert_eq!(sum_points(&metrics[0]).0[0].value, NumberValue::Double(2.5));
+    assert_eq!(provider.stats().refused_measurements, 2);
 }
 
 /// Counts the data points of each request; fails the first `fail` attempts.

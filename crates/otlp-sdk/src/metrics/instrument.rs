@@ -10,7 +10,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use otlp_core::KeyValue;
 
@@ -136,11 +136,22 @@ impl Number for f64 {
 pub(crate) struct SyncCore {
     pub(crate) streams: Vec<Arc<Stream>>,
     pub(crate) live: Arc<AtomicBool>,
+    /// The provider's count of refused measurements.
+    pub(crate) refused: Arc<AtomicU64>,
     /// Whether any stream keeps exemplars (else the active span is not read).
     pub(crate) wants_span: bool,
 }
 
 impl SyncCore {
+    /// Counts a measurement the instrument refused (a negative value given
+    /// to a counter), while the provider runs.
+    #[cold]
+    fn refuse(&self) {
+        if self.live.load(Ordering::Relaxed) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     #[inline]
     fn record(&self, measure: Measure, attributes: &[KeyValue]) {
         if !self.live.load(Ordering::Relaxed) {
@@ -183,6 +194,7 @@ macro_rules! sync_instrument {
             #[inline]
             pub fn $method(&self, value: T, attributes: &[KeyValue]) {
                 if $refuse && value.is_negative() {
+                    self.core.refuse();
                     return;
                 }
                 self.core.record(sealed::Sealed::measure(value), attributes);
@@ -199,7 +211,8 @@ macro_rules! sync_instrument {
 
 sync_instrument!(
     /// A monotonic sum (`u64` or `f64`): requests served, bytes sent.
-    /// Negative values are ignored.
+    /// Negative values are ignored, and counted in
+    /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
     ///
     /// An integer counter's sum saturates at `i64::MAX`, the largest value
     /// OTLP's `as_int` (sfixed64) can carry: a `u64` above it counts as
@@ -207,7 +220,7 @@ sync_instrument!(
     /// total) stays there. It never wraps negative, which a consumer would
     /// take for a reset. (`opentelemetry_sdk` exports a `u64` total above
     /// `i64::MAX` as 0.)
-    Counter, add, "added; negative values are ignored", refuse_negative: true
+    Counter, add, "added; negative values are ignored (and counted)", refuse_negative: true
 );
 sync_instrument!(
     /// A sum that goes up and down (`i64` or `f64`): items in a queue.

@@ -170,6 +170,9 @@ pub struct MetricsStats {
     /// Measurements (and observations) that went to the overflow series
     /// because their stream had reached its cardinality limit.
     pub overflowed_measurements: u64,
+    /// Measurements refused: negative values given to a counter (a
+    /// monotonic sum), ignored.
+    pub refused_measurements: u64,
     /// Instruments refused (invalid name or boundaries): they record nothing.
     pub invalid_instruments: u64,
     /// Observable callbacks that panicked.

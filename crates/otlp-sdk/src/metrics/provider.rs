@@ -74,6 +74,8 @@ pub(crate) struct ProviderShared {
     live: Arc<AtomicBool>,
     shut_down: AtomicBool,
     invalid_instruments: AtomicU64,
+    /// Measurements the instruments refused (negative counter values).
+    refused: Arc<AtomicU64>,
     callback_panics: AtomicU64,
     collections: AtomicU64,
 }
@@ -135,6 +137,7 @@ impl ProviderShared {
             collections: self.collections.load(Ordering::Relaxed),
             overflowed_measurements: overflowed,
             invalid_instruments: self.invalid_instruments.load(Ordering::Relaxed),
+            refused_measurements: self.refused.load(Ordering::Relaxed),
             callback_panics: self.callback_panics.load(Ordering::Relaxed),
             ..MetricsStats::default()
         }
@@ -264,6 +267,7 @@ impl ProviderShared {
             return Arc::new(SyncCore {
                 streams: Vec::new(),
                 live: self.live.clone(),
+                refused: self.refused.clone(),
                 wants_span: false,
             });
         }
@@ -293,6 +297,7 @@ impl ProviderShared {
             wants_span: self.exemplar_filter == ExemplarFilter::TraceBased && !streams.is_empty(),
             streams,
             live: self.live.clone(),
+            refused: self.refused.clone(),
         });
         registry.instruments.insert(key, core.clone());
         core
@@ -561,6 +566,7 @@ impl MeterProviderBuilder {
             live: Arc::new(AtomicBool::new(!self.disabled)),
             shut_down: AtomicBool::new(false),
             invalid_instruments: AtomicU64::new(0),
+            refused: Arc::new(AtomicU64::new(0)),
             callback_panics: AtomicU64::new(0),
             collections: AtomicU64::new(0),
         });
