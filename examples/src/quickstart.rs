@@ -29,7 +29,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
 use otlp_contrib::receiver::{render_logs, render_metrics, render_traces};
 use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
-use otlp_sdk::config::{Config, ConfigLoader, ExporterConfig, ExporterKind};
+use otlp_sdk::config::{Config, ConfigLoader, ExporterConfig, ExporterKind, NO_TIMEOUT};
 use otlp_sdk::metrics::{Counter, Histogram, MeterProvider, MetricsStats, PeriodicReader};
 use otlp_sdk::{
     Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider, active_span,
@@ -43,9 +43,22 @@ const SPANS_PER_TRACE: u64 = 5;
 const RECORDINGS_PER_REQUEST: u64 = 2;
 /// The route of every request, as the spans and the metrics carry it.
 const ROUTE: &str = "/checkout/{cart}";
-/// How long the metrics shutdown may take when `OTEL_METRIC_EXPORT_TIMEOUT`
-/// is 0 (no limit): the quickstart still ends.
-const METRICS_SHUTDOWN_CAP: Duration = Duration::from_secs(60);
+/// How long a pipeline's shutdown may take when its export timeout is 0
+/// (`OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT`,
+/// `OTEL_METRIC_EXPORT_TIMEOUT`: no limit): the quickstart still ends.
+const UNLIMITED_SHUTDOWN_CAP: Duration = Duration::from_secs(60);
+
+/// The deadline of a pipeline's shutdown for its configured export
+/// `timeout`: the timeout, or [`UNLIMITED_SHUTDOWN_CAP`] for "no limit"
+/// (stored as [`NO_TIMEOUT`] by the configuration loader, or zero when set
+/// in code).
+fn shutdown_deadline(timeout: Duration) -> Duration {
+    if timeout.is_zero() || timeout >= NO_TIMEOUT {
+        UNLIMITED_SHUTDOWN_CAP
+    } else {
+        timeout
+    }
+}
 
 /// What the quickstart was asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -417,27 +430,23 @@ pub fn run_with(
 
     let started = Instant::now();
     let requests = produce(&tracer, &logger, &metrics, options.spans);
-    let metrics_timeout = match config.metrics.export_timeout {
-        Duration::ZERO => METRICS_SHUTDOWN_CAP,
-        timeout => timeout,
-    };
     // The three pipelines shut down together, each within its own deadline:
     // against a collector that never answers, the run ends by the longest
     // of them (30 s by default), not by their sum.
     let shutdowns: [Result<(), String>; 3] = std::thread::scope(|scope| {
         let spans = scope.spawn(|| {
             provider
-                .shutdown(config.batch.export_timeout)
+                .shutdown(shutdown_deadline(config.batch.export_timeout))
                 .map_err(|e| e.to_string())
         });
         let logs = scope.spawn(|| {
             logger_provider
-                .shutdown(config.logs.batch.export_timeout)
+                .shutdown(shutdown_deadline(config.logs.batch.export_timeout))
                 .map_err(|e| e.to_string())
         });
         // A last collection and export of everything recorded.
         let metrics = meter_provider
-            .shutdown(metrics_timeout)
+            .shutdown(shutdown_deadline(config.metrics.export_timeout))
             .map_err(|e| e.to_string());
         let joined = |shutdown: std::thread::ScopedJoinHandle<'_, Result<(), String>>| {
             shutdown
@@ -679,6 +688,37 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|arg| arg.to_string()).collect()
+    }
+
+    /// "No limit" as the loader stores it (`OTEL_*_EXPORT_TIMEOUT=0`) is
+    /// capped, so the quickstart ends; it was passed on as about 24.8 days,
+    /// and the cap applied only to a zero no loader produces.
+    #[test]
+    fn a_shutdown_without_a_limit_is_capped_and_others_keep_theirs()
+    -> Result<(), otlp_sdk::config::ConfigError> {
+        let config = ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([
+                ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
+                ("OTEL_BLRP_EXPORT_TIMEOUT", "0"),
+                ("OTEL_METRIC_EXPORT_TIMEOUT", "0"),
+            ])
+            .load()?;
+        for timeout in [
+            config.batch.export_timeout,
+            config.logs.batch.export_timeout,
+            config.metrics.export_timeout,
+            Duration::ZERO,
+        ] {
+            assert_eq!(
+                shutdown_deadline(timeout),
+                UNLIMITED_SHUTDOWN_CAP,
+                "{timeout:?}"
+            );
+        }
+        let given = Duration::from_secs(90);
+        assert_eq!(shutdown_deadline(given), given);
+        Ok(())
     }
 
     #[test]

@@ -33,6 +33,7 @@ use std::time::Duration;
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
 pub use loader::ConfigLoader;
 pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+pub use parse::NO_TIMEOUT;
 pub use propagator_options::{PropagatorName, PropagatorsConfig};
 pub use sampler_options::{SamplerConfig, SamplerName};
 

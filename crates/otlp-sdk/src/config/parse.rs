@@ -20,9 +20,11 @@ pub(crate) enum Dialect {
     Native,
 }
 
-/// What a timeout of `0` ("no limit", per the specification) is stored as:
-/// the largest number of milliseconds a 32-bit integer holds (about 24.8 days).
-pub(crate) const NO_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+/// What a loaded timeout of `0` ("no limit", per the specification) is
+/// stored as: the largest number of milliseconds a 32-bit integer holds
+/// (about 24.8 days). A program that bounds what "no limit" may mean for
+/// itself (a command-line tool that must end) compares with this.
+pub const NO_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 /// Text of a scalar, trimmed.
 pub(crate) fn text(node: &Node) -> Result<String, String> {
