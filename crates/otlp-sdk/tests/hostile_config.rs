@@ -461,11 +461,14 @@ fn check_environment(env: &BTreeMap<String, String>, dir: &TempDir) {
                     // Strict loading warns only of a sampler argument the
                     // sampler does not use, and of what it accepts and does
                     // not do: baggage, named in OTEL_PROPAGATORS.
+                    // The key as the environment spelled it: `OTLP__` keys
+                    // are case-insensitive after the prefix.
                     for ConfigWarning(warning) in warnings {
-                        if matches!(
-                            warning.key(),
-                            Some("OTEL_TRACES_SAMPLER_ARG" | "OTLP__SAMPLER__ARG")
-                        ) {
+                        let sampler_arg = warning.key().is_some_and(|key| {
+                            key == "OTEL_TRACES_SAMPLER_ARG"
+                                || key.eq_ignore_ascii_case("OTLP__SAMPLER__ARG")
+                        });
+                        if sampler_arg {
                             assert!(warning.reason().contains("unused"), "{warning}");
                         } else {
                             assert_eq!(warning.value(), Some("baggage"), "{warning}");
@@ -542,6 +545,18 @@ fn check_file(dir: &TempDir, extension: &str, contents: &[u8]) {
             }
             assert_no_secret("file error", &message);
         }
+    }
+}
+
+/// The case `environment_arbitrary` found twice: an unused sampler argument
+/// under an `OTLP__` key spelled in another case is the sampler's warning,
+/// not one about `baggage` (the check knew only the upper-case spellings).
+#[test]
+fn an_unused_sampler_argument_under_a_key_in_any_case_is_the_samplers_warning() {
+    for key in ["OTLP__sampler__arg", "OTLP__Sampler__ARG", "OTLP__SAMPLER__ARG"] {
+        let env = BTreeMap::from([(key.to_owned(), "2792".to_owned())]);
+        let dir = TempDir::new("env-sampler-arg");
+        check_environment(&env, &dir);
     }
 }
 
