@@ -553,7 +553,11 @@ fn check_file(dir: &TempDir, extension: &str, contents: &[u8]) {
 /// not one about `baggage` (the check knew only the upper-case spellings).
 #[test]
 fn an_unused_sampler_argument_under_a_key_in_any_case_is_the_samplers_warning() {
-    for key in ["OTLP__sampler__arg", "OTLP__Sampler__ARG", "OTLP__SAMPLER__ARG"] {
+    for key in [
+        "OTLP__sampler__arg",
+        "OTLP__Sampler__ARG",
+        "OTLP__SAMPLER__ARG",
+    ] {
         let env = BTreeMap::from([(key.to_owned(), "2792".to_owned())]);
         let dir = TempDir::new("env-sampler-arg");
         check_environment(&env, &dir);
