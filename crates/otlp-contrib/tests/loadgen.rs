@@ -1052,6 +1052,24 @@ fn version_prints_the_crate_version() {
     );
 }
 
+/// A stderr whose reader is gone (`otlp-loadgen ... 2>&1 | head -1`) loses
+/// the error message, not the exit status: `eprintln!` panicked (101).
+#[test]
+fn an_error_on_a_stderr_nobody_reads_still_exits_2() {
+    let mut child = loadgen()
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "lots")
+        .args(["--spans", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start otlp-loadgen");
+    // The reader goes away before the message is written: the write fails
+    // with EPIPE.
+    drop(child.stderr.take());
+    let status = child.wait().expect("wait for otlp-loadgen");
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
+
 #[test]
 fn bad_configuration_exits_2_naming_the_variable() {
     let output = run(loadgen()

@@ -587,6 +587,26 @@ fn binary_rejects_bad_arguments_with_status_2() {
     );
 }
 
+/// A stderr whose reader is gone loses the error message, not the exit
+/// status: `eprintln!` panicked (101) where the receiver cannot start (1).
+#[test]
+fn a_start_failure_on_a_stderr_nobody_reads_still_exits_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+        .args(["--grpc", &address])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    // The reader goes away before the message is written: EPIPE.
+    drop(child.stderr.take());
+    let status = child.wait().expect("exit status");
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    drop(taken);
+}
+
 #[test]
 fn threads_beyond_the_most_exit_2_naming_the_flag_and_the_value() {
     // Each thread is started up front: a huge count must be a usage error,

@@ -5,6 +5,15 @@
 //! metrics`; our gRPC and HTTP exporters). See `otlp-loadgen --help` (or
 //! [`args::Args`]).
 
+/// `eprintln!` that does not panic: a stderr whose reader went away
+/// (`otlp-loadgen 2>&1 | head -1`) loses the line, not the run.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod report;
 mod workload;
@@ -67,9 +76,9 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(status) => ExitCode::from(status),
         Err(failure) => {
-            eprintln!("otlp-loadgen: {}", failure.message);
+            note!("otlp-loadgen: {}", failure.message);
             if failure.status == 2 {
-                eprintln!("Try `otlp-loadgen --help`.");
+                note!("Try `otlp-loadgen --help`.");
             }
             ExitCode::from(failure.status)
         }
@@ -267,7 +276,7 @@ fn run(args: Args) -> Result<u8, Failure> {
         } else {
             format!("{} is none", signal.sdk().exporter_variable())
         };
-        eprintln!(
+        note!(
             "otlp-loadgen: warning: {why}: no {} will be recorded",
             signal.sdk().record_noun()
         );
@@ -287,7 +296,7 @@ fn run(args: Args) -> Result<u8, Failure> {
                     .render()
             })
             .map_err(|error| Failure::start(error.to_string()))?;
-            eprintln!("otlp-loadgen: metrics at {}", server.url());
+            note!("otlp-loadgen: metrics at {}", server.url());
             Some(server)
         }
         _ => None,
@@ -328,7 +337,7 @@ fn run(args: Args) -> Result<u8, Failure> {
     let interrupted = stop.load(Ordering::SeqCst);
     progress.finish();
     if let Some(Err(error)) = span_ids.as_ref().map(SpanIdLog::finish) {
-        eprintln!("otlp-loadgen: warning: the --span-ids file is incomplete: {error}");
+        note!("otlp-loadgen: warning: the --span-ids file is incomplete: {error}");
     }
 
     let shutdown_timeout = args.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
@@ -472,7 +481,7 @@ fn stop_on_interrupt(stop: Arc<AtomicBool>) {
             runtime.block_on(async {
                 signals.next().await;
                 stop.store(true, Ordering::SeqCst);
-                eprintln!("\notlp-loadgen: interrupted: draining (interrupt again to quit now)");
+                note!("\notlp-loadgen: interrupted: draining (interrupt again to quit now)");
                 signals.next().await;
                 std::process::exit(130);
             });
@@ -485,7 +494,7 @@ fn stop_on_interrupt(stop: Arc<AtomicBool>) {
         Err(error) => Err(error),
     };
     if let Err(error) = installed {
-        eprintln!("otlp-loadgen: warning: Ctrl-C will not drain: {error}");
+        note!("otlp-loadgen: warning: Ctrl-C will not drain: {error}");
     }
 }
 

@@ -81,9 +81,10 @@ impl Progress {
 
     fn print(&mut self, line: &str) {
         if self.terminal {
-            eprint!("\r\x1b[2Kotlp-loadgen: {line}");
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr(), "\r\x1b[2Kotlp-loadgen: {line}");
         } else {
-            eprintln!("otlp-loadgen: {line}");
+            note!("otlp-loadgen: {line}");
         }
         self.printed = true;
     }
@@ -91,7 +92,7 @@ impl Progress {
     /// Ends the rewritten line on a terminal.
     pub fn finish(&mut self) {
         if self.enabled && self.terminal && self.printed {
-            eprintln!();
+            note!();
         }
     }
 }

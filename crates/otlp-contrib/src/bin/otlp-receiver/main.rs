@@ -1,6 +1,15 @@
 //! `otlp-receiver`: the embeddable receiver of `otlp-contrib` as a local
 //! debugging and benchmarking tool. See `otlp-receiver --help` (or [`args::Args`]).
 
+/// `eprintln!` that does not panic: a stderr whose reader went away loses
+/// the line, not the run.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 
 use std::error::Error;
@@ -29,13 +38,13 @@ fn main() -> ExitCode {
             lost_jsonl_lines: 0,
         }) => ExitCode::SUCCESS,
         Ok(Outcome { lost_jsonl_lines }) => {
-            eprintln!(
+            note!(
                 "otlp-receiver: {lost_jsonl_lines} request(s) could not be appended to the JSONL file"
             );
             ExitCode::from(LOST_JSONL_LINES)
         }
         Err(error) => {
-            eprintln!("otlp-receiver: {error}");
+            note!("otlp-receiver: {error}");
             ExitCode::FAILURE
         }
     }
@@ -186,7 +195,7 @@ fn printer(quiet: bool, jsonl: Option<Arc<JsonlFile>>) -> RequestObserver {
             });
             if let Err(error) = written {
                 jsonl.lost_lines.fetch_add(1, Ordering::Relaxed);
-                eprintln!("otlp-receiver: cannot append to the JSONL file: {error}");
+                note!("otlp-receiver: cannot append to the JSONL file: {error}");
             }
         }
         if quiet {
