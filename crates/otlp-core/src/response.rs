@@ -244,7 +244,7 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
     let Some(retry_info) = value else {
         return Ok(Some(Duration::ZERO));
     };
-    let mut reader = WireReader::nested(retry_info, base);
+    let mut reader = WireReader::nested(retry_info, reader.offset_of(retry_info));
     // A RetryInfo without a usable delay still says "retry", with no minimum wait.
     let mut delay = Some(Duration::ZERO);
     while let Some((field, field_value)) = reader.next_field()? {
@@ -257,7 +257,7 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
             1,
             reader.field_offset(),
         )?;
-        let mut inner = WireReader::nested(duration, base);
+        let mut inner = WireReader::nested(duration, reader.offset_of(duration));
         let (mut seconds, mut nanos) = (0i64, 0i32);
         while let Some((field, field_value)) = inner.next_field()? {
             match field {
@@ -300,6 +300,31 @@ mod tests {
             retry_delay: Some(Duration::from_millis(1_500)),
         };
         assert_eq!(RpcStatus::decode(&status.encode()), Ok(status));
+    }
+
+    /// An error inside a RetryInfo points at the byte where it is; the
+    /// readers of the RetryInfo and its Duration were given the offset of
+    /// the `Any` around them.
+    #[test]
+    fn an_error_inside_a_retry_info_names_its_own_offset() {
+        let mut body = RpcStatus {
+            code: 8,
+            message: "slow down".into(),
+            retry_delay: Some(Duration::from_millis(1_500)),
+        }
+        .encode();
+        // The Duration's `seconds` tag (field 1, varint), made a fixed32.
+        let at = body
+            .windows(3)
+            .rposition(|bytes| bytes == [0x08, 0x01, 0x10])
+            .expect("the Duration");
+        body[at] = 0x0d;
+        match RpcStatus::decode(&body) {
+            Err(DecodeError::UnexpectedWireType {
+                message, offset, ..
+            }) => assert_eq!((message, offset), ("google.protobuf.Duration", at)),
+            other => panic!("expected UnexpectedWireType, got {other:?}"),
+        }
     }
 
     #[test]
