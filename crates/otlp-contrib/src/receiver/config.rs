@@ -42,14 +42,12 @@ pub struct ReceiverConfig {
     /// [`DEFAULT_MAX_REQUEST_BYTES`].
     ///
     /// With [`Store::All`] or [`Store::DecodeOnly`] it also bounds the
-    /// decoded request: a protobuf body is walked before it is decoded, and
-    /// one whose decoding would take more than 32 times the cap in memory
-    /// (a body of empty messages, two bytes each on the wire and a few
-    /// hundred decoded, took up to 150 times its size) is refused as a body
-    /// over the cap is: HTTP 413, gRPC `RESOURCE_EXHAUSTED`. Real requests
-    /// decode to 3 to 12 times their size. OTLP/JSON bodies are not walked:
-    /// `{}` is a span too. Facing untrusted clients, lower the cap or count
-    /// only ([`Store::CountOnly`]).
+    /// decoded request: a body (protobuf or OTLP/JSON) is walked before it
+    /// is decoded, and one whose decoding would take more than 32 times the
+    /// cap in memory (a body of empty messages, two bytes each on the wire
+    /// and a few hundred decoded, took up to 150 times its size) is refused
+    /// as a body over the cap is: HTTP 413, gRPC `RESOURCE_EXHAUSTED`. Real
+    /// requests decode to 3 to 12 times their size.
     pub max_request_bytes: usize,
     /// Threads that serve connections, each with its own single-threaded
     /// tokio runtime; a connection stays on one of them from start to end,

@@ -83,8 +83,9 @@ fn decode_as<R: ExportRequest>(
 
 /// Fails, with a message for the client, when decoding `body` as `store`
 /// asks could take more memory than the cap allows
-/// ([`decoded_size::check`](super::decoded_size::check)): only protobuf
-/// bodies that are decoded into structs are looked at.
+/// ([`decoded_size::check`](super::decoded_size::check), for OTLP/JSON
+/// [`check_json`](super::decoded_size::check_json)): only bodies that are
+/// decoded into structs are looked at.
 pub(crate) fn check_decoded_size(
     signal: Signal,
     format: Format,
@@ -93,8 +94,9 @@ pub(crate) fn check_decoded_size(
     cap: usize,
 ) -> Result<(), String> {
     match (store, format) {
-        (Store::CountOnly, _) | (_, Format::Json) => Ok(()),
+        (Store::CountOnly, _) => Ok(()),
         (_, Format::Protobuf) => super::decoded_size::check(signal, body, cap),
+        (_, Format::Json) => super::decoded_size::check_json(signal, body, cap),
     }
 }
 

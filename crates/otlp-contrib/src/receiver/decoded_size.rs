@@ -1,5 +1,5 @@
-//! A bound on the memory a protobuf request takes once decoded, found before
-//! decoding it, so that the cap on body bytes
+//! A bound on the memory a request (protobuf or OTLP/JSON) takes once
+//! decoded, found before decoding it, so that the cap on body bytes
 //! ([`ReceiverConfig::max_request_bytes`](super::ReceiverConfig::max_request_bytes))
 //! also caps what decoding allocates.
 //!
@@ -18,6 +18,11 @@
 //! [`BYTES_PER_BODY_BYTE`] times the body for strings, bytes and packed
 //! numbers (copied from the body, with `Vec`'s rounding up). A body that is
 //! not valid protobuf is walked as far as it goes: decoding refuses it.
+//!
+//! An OTLP/JSON body is walked the same way over its text (objects by their
+//! lowerCamelCase keys, arrays by their elements; no allocation), and its
+//! structs are counted twice: a body with doubles written as strings
+//! (`"NaN"`) is decoded a second time through a JSON tree.
 
 use std::mem::size_of;
 
@@ -282,7 +287,272 @@ fn walk(bytes: &[u8], message: Message, depth: usize, total: &mut u64) {
             (Field::One(_) | Field::Many(_), _) => {}
         }
     }
-    for ((_, field), &count) in fields.iter().zip(&pushed) {
+    add_vecs(fields, &pushed, total);
+}
+
+impl Message {
+    /// The OTLP/JSON name of field `number` of this message (lowerCamelCase),
+    /// for the fields [`fields`](Self::fields) lists.
+    fn json_name(self, number: u32) -> &'static str {
+        use Message as M;
+        match (self, number) {
+            (M::TraceRequest, 1) => "resourceSpans",
+            (M::LogsRequest, 1) => "resourceLogs",
+            (M::MetricsRequest, 1) => "resourceMetrics",
+            (M::ResourceSpans | M::ResourceLogs | M::ResourceMetrics, 1) => "resource",
+            (M::ResourceSpans, 2) => "scopeSpans",
+            (M::ResourceLogs, 2) => "scopeLogs",
+            (M::ResourceMetrics, 2) => "scopeMetrics",
+            (M::ScopeSpans | M::ScopeLogs | M::ScopeMetrics, 1) => "scope",
+            (M::ScopeSpans, 2) => "spans",
+            (M::ScopeLogs, 2) => "logRecords",
+            (M::ScopeMetrics, 2) => "metrics",
+            (M::Span, 11) => "events",
+            (M::Span, 13) => "links",
+            (M::Resource, 3) => "entityRefs",
+            (M::EntityRef, 3) => "idKeys",
+            (M::EntityRef, 4) => "descriptionKeys",
+            (M::KeyValue, 2) => "value",
+            (M::AnyValue, 5) => "arrayValue",
+            (M::AnyValue, 6) => "kvlistValue",
+            (M::ArrayValue | M::KeyValueList, 1) => "values",
+            (M::LogRecord, 5) => "body",
+            (M::Metric, 5) => "gauge",
+            (M::Metric, 7) => "sum",
+            (M::Metric, 9) => "histogram",
+            (M::Metric, 10) => "exponentialHistogram",
+            (M::Metric, 11) => "summary",
+            (M::Metric, 12) => "metadata",
+            (M::Gauge | M::Sum | M::Histogram | M::ExponentialHistogram | M::Summary, 1) => {
+                "dataPoints"
+            }
+            (M::NumberPoint, 5) | (M::HistogramPoint, 8) | (M::ExponentialPoint, 11) => "exemplars",
+            (M::HistogramPoint, 6) | (M::Buckets, 2) => "bucketCounts",
+            (M::HistogramPoint, 7) => "explicitBounds",
+            (M::ExponentialPoint, 8) => "positive",
+            (M::ExponentialPoint, 9) => "negative",
+            (M::SummaryPoint, 6) => "quantileValues",
+            (M::Exemplar, 7) => "filteredAttributes",
+            // Every other listed field is a message's `attributes`.
+            _ => "attributes",
+        }
+    }
+
+    /// The field a JSON key names: its lowerCamelCase name, the only
+    /// spelling the decoder reads (it ignores others, as unknown fields).
+    fn json_field(self, key: &[u8]) -> Option<(usize, Field)> {
+        self.fields()
+            .iter()
+            .enumerate()
+            .find(|(_, (number, _))| self.json_name(*number).as_bytes() == key)
+            .map(|(index, &(_, field))| (index, field))
+    }
+}
+
+/// [`decoded_size`] for an OTLP/JSON body: the same structs and `Vec`s,
+/// found by walking the JSON text (objects by their keys, arrays by their
+/// elements) instead of the protobuf. Text that is not JSON is walked as far
+/// as it goes: decoding refuses it.
+pub(crate) fn decoded_size_json(signal: Signal, body: &[u8]) -> u64 {
+    let request = match signal {
+        Signal::Logs => Message::LogsRequest,
+        Signal::Metrics => Message::MetricsRequest,
+        _ => Message::TraceRequest,
+    };
+    let mut total = request.size() as u64;
+    let mut json = Json {
+        bytes: body,
+        pos: 0,
+    };
+    json.object(request, 0, &mut total);
+    // Strings are copied out of the text; a JSON tree may be built once
+    // more when doubles are written as strings (`json_doubles`), about the
+    // structs' size again.
+    total
+        .saturating_mul(2)
+        .saturating_add((body.len() as u64).saturating_mul(BYTES_PER_BODY_BYTE))
+}
+
+/// A cursor over JSON text that never panics: every read is checked, and
+/// text that is not JSON ends the walk.
+struct Json<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Json<'_> {
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&byte) = self.bytes.get(self.pos) {
+            if !byte.is_ascii_whitespace() {
+                return Some(byte);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// Consumes `byte` if it comes next.
+    fn eat(&mut self, byte: u8) -> bool {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A string's raw text (escapes left as they are), after its quote.
+    fn string(&mut self) -> Option<&[u8]> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.pos;
+        loop {
+            match self.bytes.get(self.pos)? {
+                b'"' => {
+                    self.pos += 1;
+                    return self.bytes.get(start..self.pos - 1);
+                }
+                b'\\' => self.pos += 2,
+                _ => self.pos += 1,
+            }
+        }
+    }
+
+    /// Skips one value of any kind; `false` if the text is not JSON.
+    fn skip(&mut self, depth: usize) -> bool {
+        match self.peek() {
+            Some(b'"') => self.string().is_some(),
+            Some(b'{') if depth <= MAX_DEPTH => {
+                self.pos += 1;
+                if self.eat(b'}') {
+                    return true;
+                }
+                loop {
+                    if self.string().is_none() || !self.eat(b':') || !self.skip(depth + 1) {
+                        return false;
+                    }
+                    if self.eat(b'}') {
+                        return true;
+                    }
+                    if !self.eat(b',') {
+                        return false;
+                    }
+                }
+            }
+            Some(b'[') if depth <= MAX_DEPTH => {
+                self.pos += 1;
+                if self.eat(b']') {
+                    return true;
+                }
+                loop {
+                    if !self.skip(depth + 1) {
+                        return false;
+                    }
+                    if self.eat(b']') {
+                        return true;
+                    }
+                    if !self.eat(b',') {
+                        return false;
+                    }
+                }
+            }
+            Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                let start = self.pos;
+                while let Some(byte) = self.bytes.get(self.pos) {
+                    if matches!(byte, b',' | b'}' | b']') || byte.is_ascii_whitespace() {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                self.pos > start
+            }
+            _ => false,
+        }
+    }
+
+    /// Walks an object holding `message`, adding its `Vec`s (and those of
+    /// the messages inside it) to `total`; `false` if the text is not JSON.
+    fn object(&mut self, message: Message, depth: usize, total: &mut u64) -> bool {
+        if depth > MAX_DEPTH || !self.eat(b'{') {
+            return false;
+        }
+        let fields = message.fields();
+        let mut pushed = [0u64; 6];
+        let mut fine = self.eat(b'}');
+        let mut open = !fine;
+        while open {
+            let Some(key) = self.string() else { break };
+            let field = message.json_field(key);
+            if !self.eat(b':') {
+                break;
+            }
+            let walked = match field {
+                Some((_, Field::One(child))) if self.peek() == Some(b'{') => {
+                    self.object(child, depth + 1, total)
+                }
+                Some((index, field @ (Field::Many(_) | Field::Numbers { .. })))
+                    if self.peek() == Some(b'[') =>
+                {
+                    let count = self.array(field, depth + 1, total);
+                    match (count, pushed.get_mut(index)) {
+                        (Some(count), Some(pushed)) => {
+                            *pushed += count;
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                _ => self.skip(depth + 1),
+            };
+            if !walked {
+                break;
+            }
+            if self.eat(b'}') {
+                fine = true;
+                open = false;
+            } else if !self.eat(b',') {
+                break;
+            }
+        }
+        add_vecs(fields, &pushed, total);
+        fine
+    }
+
+    /// Walks an array of `field`'s elements; their count, `None` if the
+    /// text is not JSON.
+    fn array(&mut self, field: Field, depth: usize, total: &mut u64) -> Option<u64> {
+        if depth > MAX_DEPTH || !self.eat(b'[') {
+            return None;
+        }
+        let mut count = 0;
+        if self.eat(b']') {
+            return Some(0);
+        }
+        loop {
+            let walked = match field {
+                Field::Many(child) if self.peek() == Some(b'{') => {
+                    self.object(child, depth + 1, total)
+                }
+                _ => self.skip(depth + 1),
+            };
+            if !walked {
+                return None;
+            }
+            count += 1;
+            if self.eat(b']') {
+                return Some(count);
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+}
+
+/// Adds the peak size of each `Vec` field that got `pushed` elements.
+fn add_vecs(fields: &[(u32, Field)], pushed: &[u64; 6], total: &mut u64) {
+    for ((_, field), &count) in fields.iter().zip(pushed) {
         let element = match *field {
             Field::One(_) => continue,
             Field::Many(child) => child.size(),
@@ -297,8 +567,16 @@ fn walk(bytes: &[u8], message: Message, depth: usize, total: &mut u64) {
 /// Fails, with a message for the client, if decoding `body` could take more
 /// than [`DECODED_BYTES_PER_CAP_BYTE`] times `cap` bytes.
 pub(crate) fn check(signal: Signal, body: &[u8], cap: usize) -> Result<(), String> {
+    refuse_past_limit(decoded_size(signal, body), cap)
+}
+
+/// [`check`] for an OTLP/JSON body.
+pub(crate) fn check_json(signal: Signal, body: &[u8], cap: usize) -> Result<(), String> {
+    refuse_past_limit(decoded_size_json(signal, body), cap)
+}
+
+fn refuse_past_limit(size: u64, cap: usize) -> Result<(), String> {
     let limit = (cap as u64).saturating_mul(DECODED_BYTES_PER_CAP_BYTE as u64);
-    let size = decoded_size(signal, body);
     if size > limit {
         return Err(format!(
             "the request would take about {size} bytes decoded, more than the receiver's \
@@ -337,5 +615,53 @@ mod tests {
         // the small rest.
         let most = 1536 * size_of::<Span>() + 3 * body.len() + 4096;
         assert!(size <= most as u64, "{size} > {most}");
+    }
+
+    /// The JSON walk finds the same structs and `Vec`s as the protobuf one
+    /// (its bound is twice theirs, for a JSON tree built once more, plus the
+    /// text), and it never panics on text that is not JSON.
+    #[test]
+    fn a_json_body_is_bounded_like_its_protobuf_form() {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..1000u64)
+                        .map(|i| Span {
+                            name: "s".into(),
+                            start_time_unix_nano: i,
+                            attributes: vec![KeyValue {
+                                key: "k".into(),
+                                value: Some(AnyValue::default()),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let protobuf = request.encode_to_vec();
+        let json = serde_json::to_vec(&request).expect("JSON");
+        let structs = decoded_size(Signal::Traces, &protobuf) - 3 * protobuf.len() as u64;
+        let bound = decoded_size_json(Signal::Traces, &json);
+        assert_eq!(bound, 2 * structs + 3 * json.len() as u64);
+        // Real text is far below the limit per byte.
+        assert!(
+            bound < (DECODED_BYTES_PER_CAP_BYTE as u64 / 2) * json.len() as u64,
+            "{bound} for {} bytes",
+            json.len()
+        );
+        for text in [
+            &b"{"[..],
+            b"{\"resourceSpans\":[{",
+            b"[1,2",
+            b"\"x",
+            b"{\"a\":tru",
+            b"}}]]",
+        ] {
+            let _ = decoded_size_json(Signal::Traces, text);
+        }
     }
 }

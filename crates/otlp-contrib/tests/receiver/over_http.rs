@@ -264,6 +264,43 @@ async fn a_body_that_would_decode_far_past_the_cap_is_refused_and_real_ones_are_
     assert_eq!(exact.span_count(), 2000);
 }
 
+/// The bound on decoded memory holds for OTLP/JSON too: an object of two
+/// bytes (`{}`) per span decodes into a few hundred bytes as surely as an
+/// empty protobuf message does. It was checked for protobuf only.
+#[tokio::test]
+async fn a_json_body_that_would_decode_far_past_the_cap_is_refused_and_real_ones_are_not() {
+    const CAP: usize = 256 << 10;
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: CAP,
+        ..Default::default()
+    })
+    .expect("start");
+    let spans = vec!["{}"; 80_000].join(",");
+    let empty_spans = format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{spans}]}}]}}]}}"#);
+    assert!(empty_spans.len() <= CAP, "{}", empty_spans.len());
+    let response = post(&url(&receiver), JSON, None, empty_spans.into_bytes()).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(response.rpc_status().1.contains("decoded"));
+    assert_eq!(receiver.stats().bad_requests, 1);
+    assert_eq!(receiver.span_count(), 0);
+
+    // A real request, with the cap at its own size.
+    let rich = serde_json::to_vec(&rich_request("real", 50)).expect("JSON");
+    let exact = Receiver::start(ReceiverConfig {
+        max_request_bytes: rich.len(),
+        ..Default::default()
+    })
+    .expect("start");
+    let response = post(&url(&exact), JSON, None, rich).await;
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "{:?}",
+        response.rpc_status()
+    );
+    assert_eq!(exact.span_count(), 50);
+}
+
 #[tokio::test]
 async fn http_announced_oversize_is_413_before_100_continue() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
