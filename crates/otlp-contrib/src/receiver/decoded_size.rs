@@ -51,7 +51,9 @@ use super::store::Signal;
 /// with ids, times, a name and one attribute: 148 KB on the wire, 1.15 MB at
 /// the peak of decoding, bounded at 1.77 MB), a little more for log records
 /// of a few bytes each; a body of empty log records reached 150 (240 KB,
-/// 36 MB). Past it the body is refused as one over the cap is (HTTP 413,
+/// 36 MB). (Peaks measured once with a byte-counting global allocator that
+/// is not in the repository; the bounds are what [`decoded_size`] returns.)
+/// Past it the body is refused as one over the cap is (HTTP 413,
 /// gRPC `RESOURCE_EXHAUSTED`), and counted a bad request.
 pub(crate) const DECODED_BYTES_PER_CAP_BYTE: usize = 32;
 
