@@ -128,11 +128,20 @@ pub enum DecodeError {
         /// Byte offset of the varint.
         offset: usize,
     },
-    /// A wire type the protocol does not define (or the deprecated groups).
+    /// A wire type the protocol does not define (6 or 7).
     #[error("unsupported wire type {wire_type} at byte {offset}")]
     WireType {
         /// The wire type found.
         wire_type: u8,
+        /// Byte offset of the tag.
+        offset: usize,
+    },
+    /// A group's end tag that closes no group open at that point: outside
+    /// any group, or for another field than the group's.
+    #[error("end-group tag of field {field} closes no open group, at byte {offset}")]
+    EndGroup {
+        /// The field number of the end tag.
+        field: u32,
         /// Byte offset of the tag.
         offset: usize,
     },
@@ -168,11 +177,14 @@ pub enum DecodeError {
         /// Field number.
         field: u32,
     },
-    /// Messages nested deeper than the decoder allows.
-    #[error("messages nested deeper than {limit} levels")]
+    /// Messages, or groups inside one another, nested deeper than the
+    /// decoder allows.
+    #[error("messages or groups nested deeper than {limit} levels, at byte {offset}")]
     TooDeep {
         /// The nesting limit.
         limit: usize,
+        /// Byte offset of the tag that went one level too deep.
+        offset: usize,
     },
 }
 

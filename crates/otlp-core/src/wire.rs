@@ -13,6 +13,15 @@ pub const WIRE_FIXED64: u8 = 1;
 pub const WIRE_LEN: u8 = 2;
 /// Wire type of 32-bit fixed fields (fixed32, sfixed32, float).
 pub const WIRE_FIXED32: u8 = 5;
+/// Wire type of the tag that opens a group (proto2's deprecated groups; OTLP
+/// has none, but a reader skips them in fields it does not know).
+pub const WIRE_START_GROUP: u8 = 3;
+/// Wire type of the tag that closes a group.
+pub const WIRE_END_GROUP: u8 = 4;
+
+/// How deeply groups may nest inside one another before a reader refuses
+/// them: `prost`'s recursion limit, which also bounds its skipping of groups.
+pub const MAX_GROUP_DEPTH: usize = 100;
 
 /// Number of bytes `value` takes as a varint (1 to 10).
 #[inline]
@@ -140,6 +149,7 @@ fn copy_short(out: &mut bytes::buf::UninitSlice, at: usize, text: &[u8]) {
 
 /// One field's value as it appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WireValue<'a> {
     /// A varint (already decoded to its 64-bit value).
     Varint(u64),
@@ -149,6 +159,11 @@ pub enum WireValue<'a> {
     Len(&'a [u8]),
     /// Four little-endian bytes.
     Fixed32(u32),
+    /// A group (proto2, deprecated): the fields between its start tag and
+    /// its matching end tag, already checked to be well formed. OTLP defines
+    /// no group, so readers skip it where the field is unknown (as `prost`
+    /// does) and refuse it where a known field has another wire type.
+    Group(&'a [u8]),
 }
 
 impl WireValue<'_> {
@@ -159,6 +174,7 @@ impl WireValue<'_> {
             WireValue::Fixed64(_) => WIRE_FIXED64,
             WireValue::Len(_) => WIRE_LEN,
             WireValue::Fixed32(_) => WIRE_FIXED32,
+            WireValue::Group(_) => WIRE_START_GROUP,
         }
     }
 }
@@ -297,6 +313,13 @@ impl<'a> WireReader<'a> {
                 word.copy_from_slice(bytes);
                 WireValue::Fixed32(u32::from_le_bytes(word))
             }
+            WIRE_START_GROUP => WireValue::Group(self.skip_group(field as u32, 1)?),
+            WIRE_END_GROUP => {
+                return Err(DecodeError::EndGroup {
+                    field: field as u32,
+                    offset: tag_offset,
+                });
+            }
             wire_type => {
                 return Err(DecodeError::WireType {
                     wire_type,
@@ -305,6 +328,73 @@ impl<'a> WireReader<'a> {
             }
         };
         Ok(Some((field as u32, value)))
+    }
+
+    /// Reads past the fields of the group `field` opened, `depth` groups
+    /// deep, and its end tag; returns the bytes of those fields. Refuses
+    /// what `prost` refuses when it skips a group: a malformed field inside,
+    /// an end tag of another field, a missing end tag (the input ends), and
+    /// a field inside a group [`MAX_GROUP_DEPTH`] deep. (`prost` counts the
+    /// depth from the outermost message, the messages between included; a
+    /// reader from the message it walks.)
+    fn skip_group(&mut self, field: u32, depth: usize) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        loop {
+            let end = self.pos;
+            let tag_offset = self.offset();
+            if self.pos >= self.buf.len() {
+                return Err(DecodeError::Truncated { offset: tag_offset });
+            }
+            let tag = self.read_varint()?;
+            let inner = tag >> 3;
+            if inner == 0 || inner > u64::from(u32::MAX >> 3) {
+                return Err(DecodeError::FieldNumber {
+                    field: inner,
+                    offset: tag_offset,
+                });
+            }
+            let wire_type = (tag & 0x7) as u8;
+            if depth >= MAX_GROUP_DEPTH && wire_type != WIRE_END_GROUP {
+                return Err(DecodeError::TooDeep {
+                    limit: MAX_GROUP_DEPTH,
+                    offset: tag_offset,
+                });
+            }
+            match wire_type {
+                WIRE_VARINT => {
+                    self.read_varint()?;
+                }
+                WIRE_FIXED64 => {
+                    self.take(8)?;
+                }
+                WIRE_LEN => {
+                    let len = self.read_varint()?;
+                    let len = usize::try_from(len).map_err(|_| DecodeError::Truncated {
+                        offset: self.offset(),
+                    })?;
+                    self.take(len)?;
+                }
+                WIRE_FIXED32 => {
+                    self.take(4)?;
+                }
+                WIRE_START_GROUP => {
+                    self.skip_group(inner as u32, depth + 1)?;
+                }
+                WIRE_END_GROUP if inner == u64::from(field) => return Ok(&self.buf[start..end]),
+                WIRE_END_GROUP => {
+                    return Err(DecodeError::EndGroup {
+                        field: inner as u32,
+                        offset: tag_offset,
+                    });
+                }
+                wire_type => {
+                    return Err(DecodeError::WireType {
+                        wire_type,
+                        offset: tag_offset,
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -640,7 +730,9 @@ mod tests {
         let cases: &[&[u8]] = &[
             &[0x0a, 0x05, 0x01], // length past the end
             &[0x08],             // missing varint
-            &[0x0b],             // group wire type
+            &[0x0b],             // a group that never ends
+            &[0x0c],             // an end tag outside any group
+            &[0x0b, 0x14],       // a group closed by another field's end tag
             &[0x00, 0x00],       // field 0
             &[0x09, 0x01, 0x02], // truncated fixed64
             &[

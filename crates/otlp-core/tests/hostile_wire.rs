@@ -5,9 +5,9 @@
 //! valid messages.
 //!
 //! Properties: no input panics; every error offset lies inside the input;
-//! whatever `prost` (an independent decoder) reads, ours reads the same way
-//! (the one deliberate difference: groups, wire types 3 and 4, which OTLP
-//! never uses, are refused).
+//! whatever `prost` (an independent decoder) reads, ours reads the same way,
+//! groups (wire types 3 and 4, which OTLP never uses) skipped as it skips
+//! them.
 //!
 //! Bounded run: `PROPTEST_CASES=20000 cargo test -p otlp-core --test hostile_wire`.
 
@@ -27,8 +27,8 @@ use otlp_core::response::{
     PartialSuccess, RETRY_INFO_TYPE_URL, RpcStatus, decode_export_response, encode_export_response,
 };
 use otlp_core::wire::{
-    WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader, WireValue, count_spans,
-    put_bytes_field, put_tag, put_varint,
+    WIRE_END_GROUP, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_START_GROUP, WIRE_VARINT,
+    WireReader, WireValue, count_spans, put_bytes_field, put_tag, put_varint,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -83,6 +83,7 @@ enum Field {
     Fixed32(u32, u32),
     Bytes(u32, Vec<u8>),
     Message(u32, Vec<Field>),
+    Group(u32, Vec<Field>),
 }
 
 fn field_number() -> impl Strategy<Value = u32> {
@@ -97,7 +98,11 @@ fn arb_field() -> impl Strategy<Value = Field> {
         (field_number(), vec(any::<u8>(), 0..24)).prop_map(|(f, v)| Field::Bytes(f, v)),
     ];
     leaf.prop_recursive(3, 32, 5, |inner| {
-        (field_number(), vec(inner, 0..5)).prop_map(|(f, fields)| Field::Message(f, fields))
+        prop_oneof![
+            3 => (field_number(), vec(inner.clone(), 0..5))
+                .prop_map(|(f, fields)| Field::Message(f, fields)),
+            1 => (field_number(), vec(inner, 0..5)).prop_map(|(f, fields)| Field::Group(f, fields)),
+        ]
     })
 }
 
@@ -121,6 +126,11 @@ fn encode_fields(fields: &[Field], out: &mut Vec<u8>) {
                 let mut body = Vec::new();
                 encode_fields(inner, &mut body);
                 put_bytes_field(out, *number, &body);
+            }
+            Field::Group(number, inner) => {
+                put_tag(out, *number, WIRE_START_GROUP);
+                encode_fields(inner, out);
+                put_tag(out, *number, WIRE_END_GROUP);
             }
         }
     }
@@ -201,6 +211,7 @@ fn error_offset(error: &DecodeError) -> Option<usize> {
         | DecodeError::Varint { offset }
         | DecodeError::WireType { offset, .. }
         | DecodeError::FieldNumber { offset, .. }
+        | DecodeError::EndGroup { offset, .. }
         | DecodeError::UnexpectedWireType { offset, .. } => Some(*offset),
         _ => None,
     }
@@ -222,7 +233,7 @@ fn walk(bytes: &[u8], base: usize, total: usize, depth: usize) {
                 assert!((1..=u32::MAX >> 3).contains(&field));
                 assert!(reader.offset() > before, "no progress at {before}");
                 assert!(reader.offset() <= base + bytes.len());
-                if let WireValue::Len(payload) = value {
+                if let WireValue::Len(payload) | WireValue::Group(payload) = value {
                     let at = reader.offset_of(payload);
                     assert!(at >= base && at + payload.len() <= base + bytes.len());
                     if depth < 4 {
@@ -242,17 +253,6 @@ fn walk(bytes: &[u8], base: usize, total: usize, depth: usize) {
     }
 }
 
-/// Whether `bytes` holds a group (wire type 3 or 4) somewhere prost would skip it.
-fn is_group_error(error: &DecodeError) -> bool {
-    matches!(
-        error,
-        DecodeError::WireType {
-            wire_type: 3 | 4,
-            ..
-        }
-    )
-}
-
 fn check_count_spans(bytes: &[u8]) {
     let ours = count_spans(bytes);
     if let Err(error) = &ours {
@@ -269,7 +269,7 @@ fn check_count_spans(bytes: &[u8]) {
             .sum();
         match ours {
             Ok(count) => assert_eq!(count, spans as u64),
-            Err(error) => assert!(is_group_error(&error), "prost decodes, we say {error}"),
+            Err(error) => panic!("prost decodes, we say {error}"),
         }
     }
 }
@@ -283,7 +283,7 @@ fn check_export_response(bytes: &[u8]) {
         });
         match ours {
             Ok(partial) => assert_eq!(partial, expected),
-            Err(error) => assert!(is_group_error(&error), "prost decodes, we say {error}"),
+            Err(error) => panic!("prost decodes, we say {error}"),
         }
     }
 }
@@ -338,10 +338,7 @@ fn check_rpc_status(bytes: &[u8]) {
                 any.type_url == RETRY_INFO_TYPE_URL
                     && ProstRetryInfo::decode(&any.value[..]).is_err()
             });
-            assert!(
-                inner_refused || is_group_error(&error),
-                "prost decodes, we say {error}"
-            );
+            assert!(inner_refused, "prost decodes, we say {error}");
         }
     }
 }
@@ -371,6 +368,12 @@ proptest! {
                 Field::Message(n, _) => {
                     prop_assert_eq!(read.0, *n);
                     prop_assert_eq!(read.1.wire_type(), WIRE_LEN);
+                    continue;
+                }
+                Field::Group(n, inner) => {
+                    let mut body = Vec::new();
+                    encode_fields(inner, &mut body);
+                    prop_assert_eq!(read, (*n, WireValue::Group(&body)));
                     continue;
                 }
             };
@@ -553,4 +556,132 @@ fn a_million_empty_spans_are_counted() {
     let mut request = Vec::new();
     put_bytes_field(&mut request, 1, &resource);
     assert_eq!(count_spans(&request), Ok(1_000_000));
+}
+
+/// `depth` groups of field 7 inside one another, `inner` in the innermost.
+fn nested_groups(depth: usize, inner: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for _ in 0..depth {
+        put_tag(&mut body, 7, WIRE_START_GROUP);
+    }
+    body.extend_from_slice(inner);
+    for _ in 0..depth {
+        put_tag(&mut body, 7, WIRE_END_GROUP);
+    }
+    body
+}
+
+#[test]
+fn unknown_groups_are_skipped_as_prost_skips_them() {
+    // A real request with an unknown group before its spans, one inside its
+    // `ResourceSpans` and one inside its `ScopeSpans`: prost skips all three
+    // and reads 3 spans. Before, every reader refused wire type 3, so the
+    // receiver's count-only mode answered 400 to what its decoding mode
+    // accepted, and a collector's response with such a field was an error.
+    let group = {
+        let mut group = Vec::new();
+        put_tag(&mut group, 99, WIRE_START_GROUP);
+        put_tag(&mut group, 1, WIRE_VARINT);
+        put_varint(&mut group, 5);
+        put_bytes_field(&mut group, 2, b"text");
+        group.extend(nested_groups(2, &[]));
+        put_tag(&mut group, 99, WIRE_END_GROUP);
+        group
+    };
+    let mut scope = group.clone();
+    for _ in 0..3 {
+        put_bytes_field(&mut scope, 2, &[]);
+    }
+    let mut resource = group.clone();
+    put_bytes_field(&mut resource, 2, &scope);
+    let mut request = group.clone();
+    put_bytes_field(&mut request, 1, &resource);
+    let decoded = ExportTraceServiceRequest::decode(&request[..]).expect("prost skips groups");
+    assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 3);
+    assert_eq!(count_spans(&request), Ok(3));
+    check_count_spans(&request);
+
+    let mut reader = WireReader::new(&group);
+    match reader.next_field() {
+        Ok(Some((99, WireValue::Group(fields)))) => assert_eq!(fields, &group[2..group.len() - 2]),
+        other => panic!("expected group 99, got {other:?}"),
+    }
+    assert_eq!(reader.next_field(), Ok(None));
+
+    let mut response = group.clone();
+    response.extend_from_slice(&[0x0a, 0x02, 0x08, 0x05]);
+    check_export_response(&response);
+    assert_eq!(
+        decode_export_response(&response),
+        Ok(Some(PartialSuccess {
+            rejected_spans: 5,
+            error_message: String::new(),
+        }))
+    );
+}
+
+#[test]
+fn groups_prost_refuses_are_refused() {
+    // A known field sent as a group: refused by both.
+    let mut body = Vec::new();
+    put_tag(&mut body, 1, WIRE_START_GROUP);
+    put_tag(&mut body, 1, WIRE_END_GROUP);
+    assert!(ExportTraceServiceRequest::decode(&body[..]).is_err());
+    assert!(matches!(
+        count_spans(&body),
+        Err(DecodeError::UnexpectedWireType {
+            field: 1,
+            wire_type: 3,
+            ..
+        })
+    ));
+    // Ill-formed groups: unclosed, closed by another field, an end tag alone.
+    for (bytes, error) in [
+        (&[0x3b][..], DecodeError::Truncated { offset: 1 }),
+        (
+            &[0x3b, 0x44],
+            DecodeError::EndGroup {
+                field: 8,
+                offset: 1,
+            },
+        ),
+        (
+            &[0x3c],
+            DecodeError::EndGroup {
+                field: 7,
+                offset: 0,
+            },
+        ),
+    ] {
+        assert!(
+            ExportTraceServiceRequest::decode(bytes).is_err(),
+            "{bytes:?}"
+        );
+        assert_eq!(count_spans(bytes), Err(error), "{bytes:?}");
+    }
+    // Depth: prost skips 100 groups inside one another, but no field inside
+    // the hundredth; both agree at each side of the limit.
+    let varint = [0x08, 0x01];
+    for (depth, inner, accepted) in [
+        (100, &[][..], true),
+        (99, &varint[..], true),
+        (100, &varint[..], false),
+        (101, &[][..], false),
+    ] {
+        let body = nested_groups(depth, inner);
+        let prost = ExportTraceServiceRequest::decode(&body[..]).is_ok();
+        assert_eq!(prost, accepted, "prost at depth {depth}, {inner:?}");
+        let ours = count_spans(&body);
+        assert_eq!(
+            ours.is_ok(),
+            accepted,
+            "{ours:?} at depth {depth}, {inner:?}"
+        );
+        if !accepted {
+            assert!(
+                matches!(ours, Err(DecodeError::TooDeep { limit: 100, .. })),
+                "{ours:?}"
+            );
+        }
+    }
 }

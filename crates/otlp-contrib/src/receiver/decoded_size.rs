@@ -619,6 +619,37 @@ mod tests {
         assert!(size <= most as u64, "{size} > {most}");
     }
 
+    /// An unknown group, which `prost` skips, does not end the walk: before,
+    /// the walk stopped at the first group (its reader refused wire type 3),
+    /// so a group in front of a body hid everything after it from the bound
+    /// while `prost` went on to decode it all.
+    #[test]
+    fn an_unknown_group_in_front_hides_nothing_from_the_bound() {
+        use otlp_core::wire::{WIRE_END_GROUP, WIRE_START_GROUP, put_tag};
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); 1000],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let body = request.encode_to_vec();
+        let mut grouped = Vec::new();
+        put_tag(&mut grouped, 99, WIRE_START_GROUP);
+        put_tag(&mut grouped, 99, WIRE_END_GROUP);
+        grouped.extend_from_slice(&body);
+        let decoded = ExportTraceServiceRequest::decode(&grouped[..]).expect("prost skips it");
+        assert_eq!(decoded, request);
+        let alone = decoded_size(Signal::Traces, &body);
+        let behind_a_group = decoded_size(Signal::Traces, &grouped);
+        assert!(
+            behind_a_group >= alone,
+            "{behind_a_group} behind a group, {alone} alone"
+        );
+    }
+
     /// The JSON walk finds the same structs and `Vec`s as the protobuf one
     /// (its bound is twice theirs, for a JSON tree built once more, plus the
     /// text), and it never panics on text that is not JSON.

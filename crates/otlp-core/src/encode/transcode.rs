@@ -345,6 +345,8 @@ impl Kind {
             (_, WireValue::Varint(int) | WireValue::Fixed64(int)) => int == 0,
             (_, WireValue::Fixed32(int)) => int == 0,
             (_, WireValue::Len(bytes)) => bytes.is_empty(),
+            // No known field is a group: the scan refuses one first.
+            (_, _) => false,
         }
     }
 }
@@ -984,6 +986,16 @@ fn write_value(
         WireValue::Varint(int) | WireValue::Fixed64(int) => (int, &[]),
         WireValue::Fixed32(int) => (u64::from(int), &[]),
         WireValue::Len(bytes) => (0, bytes),
+        // The scan refused a group in a known field (no schema has one).
+        _ => {
+            return Err(TranscodeError::WireType {
+                message: schema.name,
+                field: field.key,
+                wire_type: value.wire_type(),
+                expected: field.kind.wire_type(),
+                offset,
+            });
+        }
     };
     match field.kind {
         // Truncation to the declared width, as protobuf decoders do.
