@@ -230,7 +230,8 @@ impl Span {
         }
     }
 
-    /// Adds an event now.
+    /// Adds an event now. Its attributes keep one value per key (the last
+    /// given), then the per-event cap and the length limit apply.
     pub fn add_event(
         &mut self,
         name: impl Into<Str>,
@@ -263,6 +264,7 @@ impl Span {
                 return;
             }
             let mut event = Event::new(name, time_unix_nano, attributes);
+            dedupe_collection(&mut event.attributes);
             event.dropped_attributes_count =
                 cap(&mut event.attributes, limits.max_attributes_per_event);
             if let Some(max) = limits.max_attribute_value_length {
@@ -272,7 +274,8 @@ impl Span {
         }
     }
 
-    /// Adds a link to another span.
+    /// Adds a link to another span. Its attributes keep one value per key
+    /// (the last given), then the per-link cap and the length limit apply.
     pub fn add_link(
         &mut self,
         context: &SpanContext,
@@ -288,6 +291,7 @@ impl Span {
                 data.dropped_links_count = data.dropped_links_count.saturating_add(1);
                 return;
             }
+            dedupe_collection(&mut link.attributes);
             link.dropped_attributes_count =
                 cap(&mut link.attributes, limits.max_attributes_per_link);
             if let Some(max) = limits.max_attribute_value_length {
@@ -410,6 +414,24 @@ fn cap(attributes: &mut Vec<KeyValue>, max: usize) -> u32 {
     let excess = attributes.len().saturating_sub(max);
     attributes.truncate(max);
     u32::try_from(excess).unwrap_or(u32::MAX)
+}
+
+/// Makes an event's or a link's attributes a collection with unique keys,
+/// as the specification asks of every exported one: a repeated key keeps
+/// its last value, in its first place. Done before the attribute cap, so
+/// that a repeat neither takes a distinct key's place nor counts as dropped.
+/// Keys the filter tells apart cost no comparison.
+fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
+    let mut filter = KeyFilter::default();
+    let repeated = attributes.iter().enumerate().any(|(index, attribute)| {
+        filter.insert(&attribute.key)
+            && attributes[..index]
+                .iter()
+                .any(|earlier| same_key(&earlier.key, &attribute.key))
+    });
+    if repeated {
+        dedupe_keep_last(attributes);
+    }
 }
 
 /// Removes duplicate keys, keeping the last value at the first position.
@@ -649,6 +671,58 @@ mod tests {
         let next = tracer.attribute_vector();
         assert!(next.is_empty());
         assert_eq!(next.capacity(), capacity);
+    }
+
+    #[test]
+    fn event_and_link_attributes_keep_one_value_per_key_and_count_only_real_drops() {
+        let keep = Keep::default();
+        let tracer = TracerProvider::builder()
+            .with_span_limits(SpanLimits {
+                max_attributes_per_event: 2,
+                max_attributes_per_link: 2,
+                ..SpanLimits::default()
+            })
+            .with_processor(keep.clone())
+            .build()
+            .tracer("collections");
+        let other = tracer.start("other").context().clone();
+        let repeated = || {
+            [
+                KeyValue::new("a", 1),
+                KeyValue::new("b", 2),
+                KeyValue::new("a", 3),
+            ]
+        };
+        let mut span = tracer
+            .span_builder("repeats")
+            .link(&other, repeated())
+            .start();
+        span.add_event("event", repeated());
+        span.add_link(&other, repeated());
+        span.add_event(
+            "over the cap",
+            [
+                KeyValue::new("x", 1),
+                KeyValue::new("y", 2),
+                KeyValue::new("x", 3),
+                KeyValue::new("z", 4),
+            ],
+        );
+        span.end();
+        let spans = keep.0.lock().unwrap();
+        let span = spans.iter().find(|span| &*span.name == "repeats").unwrap();
+        let expected = [KeyValue::new("a", 3), KeyValue::new("b", 2)];
+        assert_eq!(span.events[0].attributes, expected);
+        assert_eq!(span.events[0].dropped_attributes_count, 0);
+        for link in &span.links {
+            assert_eq!(link.attributes, expected);
+            assert_eq!(link.dropped_attributes_count, 0);
+        }
+        assert_eq!(
+            span.events[1].attributes,
+            [KeyValue::new("x", 3), KeyValue::new("y", 2)]
+        );
+        assert_eq!(span.events[1].dropped_attributes_count, 1);
     }
 
     #[test]
