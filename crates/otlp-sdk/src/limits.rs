@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use otlp_core::{AnyValue, KeyValue, LogRecord, Str};
 
+use crate::span::dedupe_collection;
+
 /// Caps on attributes, events and links per span, and on the length of
 /// attribute values. What goes over a count cap is discarded and counted in
 /// the span's `dropped_*_count` fields, which reach the backend; a value over
@@ -96,11 +98,13 @@ impl Default for LogRecordLimits {
 }
 
 impl LogRecordLimits {
-    /// Applies the limits to `record`: attributes past
+    /// Applies the limits to `record`: a repeated key keeps its last value
+    /// (in its first place), attributes past
     /// [`max_attributes`](Self::max_attributes) are discarded (the first ones
     /// are kept) and added to its `dropped_attributes_count`, and values are
     /// truncated. Allocates only to truncate.
     pub(crate) fn apply(&self, record: &mut LogRecord) {
+        dedupe_collection(&mut record.attributes);
         let excess = record.attributes.len().saturating_sub(self.max_attributes);
         if excess > 0 {
             record.attributes.truncate(self.max_attributes);
@@ -190,6 +194,25 @@ mod tests {
             record.body,
             Some(string("a body longer than the cap is kept"))
         );
+    }
+
+    #[test]
+    fn a_repeated_log_record_key_keeps_its_last_value_and_takes_no_place_under_the_cap() {
+        let mut record = LogRecord::builder()
+            .attribute(KeyValue::new("a", 1))
+            .attribute(KeyValue::new("b", 2))
+            .attribute(KeyValue::new("a", 3))
+            .build();
+        let limits = LogRecordLimits {
+            max_attributes: 2,
+            max_attribute_value_length: None,
+        };
+        limits.apply(&mut record);
+        assert_eq!(
+            record.attributes,
+            [KeyValue::new("a", 3), KeyValue::new("b", 2)]
+        );
+        assert_eq!(record.dropped_attributes_count, 0);
     }
 
     #[test]

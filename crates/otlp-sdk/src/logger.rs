@@ -164,8 +164,9 @@ impl Logger {
     /// Emits `record`: it gets this provider's resource and this logger's
     /// scope (whatever it carried), and the current time as its observed
     /// time when it has none; its attributes are held to the provider's
-    /// [`LogRecordLimits`] (those past the cap discarded and added to
-    /// `dropped_attributes_count`, values truncated); then every processor
+    /// [`LogRecordLimits`] (a repeated key keeps its last value, those past
+    /// the cap are discarded and added to `dropped_attributes_count`, values
+    /// truncated); then every processor
     /// takes it, in order.
     pub fn emit(&self, mut record: LogRecord) {
         if !self.enabled() {

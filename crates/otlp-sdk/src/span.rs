@@ -416,12 +416,12 @@ fn cap(attributes: &mut Vec<KeyValue>, max: usize) -> u32 {
     u32::try_from(excess).unwrap_or(u32::MAX)
 }
 
-/// Makes an event's or a link's attributes a collection with unique keys,
+/// Makes an event's, a link's or a log record's attributes a collection with unique keys,
 /// as the specification asks of every exported one: a repeated key keeps
 /// its last value, in its first place. Done before the attribute cap, so
 /// that a repeat neither takes a distinct key's place nor counts as dropped.
 /// Keys the filter tells apart cost no comparison.
-fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
+pub(crate) fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
     let mut filter = KeyFilter::default();
     let repeated = attributes.iter().enumerate().any(|(index, attribute)| {
         filter.insert(&attribute.key)
