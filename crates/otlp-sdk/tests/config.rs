@@ -905,6 +905,26 @@ fn an_exporter_kind_this_sdk_does_not_build_names_the_variable() {
 }
 
 #[test]
+fn a_list_of_exporters_is_refused_as_a_list() {
+    for (var, value) in [
+        ("OTEL_TRACES_EXPORTER", "otlp,console"),
+        ("OTEL_LOGS_EXPORTER", "console, otlp"),
+        ("OTLP__METRICS__EXPORTER__KIND", "none,otlp"),
+    ] {
+        let err = load_err(&[(var, value)]);
+        assert_names(
+            &err,
+            var,
+            value,
+            "one exporter per signal, not a list: expected one of otlp, console, none",
+        );
+    }
+    // A single unknown name is not called a list.
+    let err = load_err(&[("OTEL_TRACES_EXPORTER", "zipkin")]);
+    assert_eq!(err.reason(), "expected one of otlp, console, none");
+}
+
+#[test]
 fn otel_service_name_wins_over_the_service_name_attribute() {
     let both = load(&[
         (

@@ -752,7 +752,7 @@ fn apply_scalar(
         Setting::ExporterClientCertificate => exporter.tls.client_certificate = Some(path(node)?),
         Setting::ExporterClientKey => exporter.tls.client_key = Some(path(node)?),
         Setting::ExporterInsecure => exporter.tls.insecure = Some(parse::boolean(node, dialect)?),
-        Setting::ExporterKind => exporter.kind = parse::choice(node, EXPORTER_KINDS)?,
+        Setting::ExporterKind => exporter.kind = exporter_kind(node)?,
         Setting::BatchMaxQueueBytes => batch.max_queue_bytes = positive(node)?,
         Setting::BatchMaxQueueSize => batch.max_queue_size = Some(positive(node)?),
         Setting::BatchMaxExportBatchSize => batch.max_export_batch_size = positive(node)?,
@@ -999,6 +999,20 @@ fn propagators(node: &Node) -> Result<PropagatorsConfig, String> {
         }
         _ => propagator_options::parse_names(string(node)?.split(',')),
     }
+}
+
+/// An exporter kind (`OTEL_TRACES_EXPORTER`, `exporter.kind`). The
+/// specification lets an SDK take a comma-separated list; this one takes one
+/// exporter per signal, and a list is refused saying so (listing the names
+/// alone would name the very ones the list holds).
+fn exporter_kind(node: &Node) -> Result<ExporterKind, String> {
+    parse::choice(node, EXPORTER_KINDS).map_err(|expected| {
+        if parse::text(node).is_ok_and(|text| text.contains(',')) {
+            format!("one exporter per signal, not a list: {expected}")
+        } else {
+            expected
+        }
+    })
 }
 
 fn path(node: &Node) -> Result<PathBuf, String> {
