@@ -1028,6 +1028,32 @@ fn a_bad_boolean_reads_as_false_when_lenient() {
 }
 
 #[test]
+fn a_lenient_warning_names_the_value_used_when_the_rejected_one_was_replaced() {
+    let env = [
+        ("OTEL_SDK_DISABLED", "1"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"),
+        ("OTLP__BATCH__MAX_QUEUE_SIZE", "2048"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+    ];
+    let dir = TempDir::new("lenient-replaced");
+    let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+    assert!(!config.disabled);
+    assert_eq!(config.batch.max_export_batch_size, 2048);
+    let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "replaced: invalid value \"1\" for OTEL_SDK_DISABLED (from environment): \
+             expected true or false (only \"true\", in any case, means true); false is used instead",
+            "ignored: invalid value \"soon\" for OTEL_BSP_SCHEDULE_DELAY (from environment): \
+             expected whole milliseconds",
+            "replaced: invalid value \"4096\" for OTEL_BSP_MAX_EXPORT_BATCH_SIZE (from environment): \
+             must be at most OTLP__BATCH__MAX_QUEUE_SIZE (2048); 2048 is used instead",
+        ]
+    );
+}
+
+#[test]
 fn timeout_zero_means_no_limit() {
     let config = load(&[
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
@@ -1278,7 +1304,14 @@ fn lenient_loading_turns_each_rejected_otel_value_into_a_warning() {
         assert_eq!(config, expected, "{var}={value} is ignored");
         assert_eq!(warnings.len(), 1, "{var}={value}");
         assert_names(&warnings[0].0, var, value, reason);
-        assert!(warnings[0].to_string().starts_with("ignored: "));
+        let shown = warnings[0].to_string();
+        if var.ends_with("INSECURE") || var.ends_with("DISABLED") {
+            // Not ignored: read as false, which may replace an earlier true.
+            assert!(shown.starts_with("replaced: "), "{shown}");
+            assert!(shown.ends_with("; false is used instead"), "{shown}");
+        } else {
+            assert!(shown.starts_with("ignored: "), "{shown}");
+        }
     }
 }
 
@@ -1423,7 +1456,13 @@ fn lenient_loading_lowers_a_batch_size_above_the_queue_size_to_it_with_a_warning
             .unwrap_or_else(|err| panic!("{env:?}: {err}"));
         assert_eq!(batch(&config), *clamped, "{env:?}");
         assert_eq!(warnings.len(), 1, "{env:?}");
-        assert_eq!(warnings[0].0, err, "{env:?}");
+        let warning = &warnings[0].0;
+        assert_eq!(
+            (warning.key(), warning.value(), warning.reason()),
+            (err.key(), err.value(), err.reason()),
+            "{env:?}"
+        );
+        assert_eq!(warning.origin(), err.origin(), "{env:?}");
         assert_eq!(config.validate(), Ok(()), "{env:?}");
     }
 }

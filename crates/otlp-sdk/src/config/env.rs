@@ -227,10 +227,13 @@ pub(crate) fn apply_otel(
         match keys::apply(staged, key, &Node::Str(value.clone()), ctx) {
             Ok(()) => {}
             Err(err) if lenient => {
-                warnings.push(ConfigWarning(err));
                 if key.is_boolean() {
+                    warnings.push(ConfigWarning(err.replaced_by("false")));
                     keys::apply(staged, key, &Node::Bool(false), ctx)?;
-                } else if key == Setting::PropagationPropagators
+                    continue;
+                }
+                warnings.push(ConfigWarning(err));
+                if key == Setting::PropagationPropagators
                     && let Some(accepted) = accepted_names(value)
                     && let Err(err) = keys::apply(staged, key, &Node::Str(accepted), ctx)
                 {

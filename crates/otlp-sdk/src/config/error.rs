@@ -94,6 +94,24 @@ pub enum ConfigError {
         /// Where it came from.
         origin: ConfigSource,
     },
+    /// A rejected value that lenient loading replaced with another instead
+    /// of ignoring it (only ever in a [`ConfigWarning`]): a boolean variable
+    /// other than `true`/`false` read as `false`, as the specification
+    /// requires, or a batch size above the queue size lowered to it.
+    #[error("invalid value {value:?} for {key} (from {origin}): {reason}; {used} is used instead")]
+    Replaced {
+        /// The key, as the source spells it.
+        key: String,
+        /// The rejected value ([`REDACTED`] for secrets).
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+        /// The value used in its place (boxed: keeps the error as small as
+        /// the others).
+        used: Box<str>,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
     /// A configuration file exists (or was named explicitly) but cannot be read.
     #[error("cannot read configuration file {}: {reason}", .path.display())]
     FileUnreadable {
@@ -141,12 +159,34 @@ impl ConfigError {
         }
     }
 
+    /// This rejected value (an [`InvalidValue`](ConfigError::InvalidValue))
+    /// as [`Replaced`](ConfigError::Replaced) by `used`; other errors are
+    /// returned as they are.
+    pub(crate) fn replaced_by(self, used: impl Into<Box<str>>) -> Self {
+        match self {
+            ConfigError::InvalidValue {
+                key,
+                value,
+                reason,
+                origin,
+            } => ConfigError::Replaced {
+                key,
+                value,
+                reason,
+                used: used.into(),
+                origin,
+            },
+            other => other,
+        }
+    }
+
     /// The key the error is about, as the source spells it (`None` for file-level errors).
     pub fn key(&self) -> Option<&str> {
         match self {
             ConfigError::InvalidValue { key, .. }
             | ConfigError::UnknownKey { key, .. }
-            | ConfigError::NotActedOn { key, .. } => Some(key),
+            | ConfigError::NotActedOn { key, .. }
+            | ConfigError::Replaced { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -156,7 +196,8 @@ impl ConfigError {
         match self {
             ConfigError::InvalidValue { value, .. }
             | ConfigError::UnknownKey { value, .. }
-            | ConfigError::NotActedOn { value, .. } => Some(value),
+            | ConfigError::NotActedOn { value, .. }
+            | ConfigError::Replaced { value, .. } => Some(value),
             _ => None,
         }
     }
@@ -167,6 +208,7 @@ impl ConfigError {
             ConfigError::InvalidValue { reason, .. }
             | ConfigError::UnknownKey { reason, .. }
             | ConfigError::NotActedOn { reason, .. }
+            | ConfigError::Replaced { reason, .. }
             | ConfigError::FileUnreadable { reason, .. }
             | ConfigError::FileSyntax { reason, .. }
             | ConfigError::FileRejected { reason, .. } => reason,
@@ -178,7 +220,8 @@ impl ConfigError {
         match self {
             ConfigError::InvalidValue { origin, .. }
             | ConfigError::UnknownKey { origin, .. }
-            | ConfigError::NotActedOn { origin, .. } => origin.clone(),
+            | ConfigError::NotActedOn { origin, .. }
+            | ConfigError::Replaced { origin, .. } => origin.clone(),
             ConfigError::FileUnreadable { path, .. }
             | ConfigError::FileSyntax { path, .. }
             | ConfigError::FileRejected { path, .. } => ConfigSource::File(path.clone()),
@@ -205,11 +248,13 @@ impl fmt::Display for Location {
     }
 }
 
-/// A problem that loading reported instead of failing (shown as `ignored: …`,
-/// or `note: …` for a [`NotActedOn`](ConfigError::NotActedOn) value): the
-/// value named in the error was ignored (or, for a boolean variable, read as `false`, as the
-/// specification requires; for a batch size above the queue size, lowered
-/// to it; for `OTEL_PROPAGATORS`, only the names refused were ignored).
+/// A problem that loading reported instead of failing, shown as what was
+/// done: `ignored: …` when the value named in the error was ignored (for
+/// `OTEL_PROPAGATORS`, only the names refused were); `replaced: …` for a
+/// [`Replaced`](ConfigError::Replaced) value (a boolean variable read as
+/// `false`, as the specification requires; a batch size above the queue
+/// size lowered to it), whose message names the value used; `note: …` for
+/// a [`NotActedOn`](ConfigError::NotActedOn) value.
 /// [Lenient](super::ConfigLoader::lenient) loading reports rejected `OTEL_*`
 /// values so.
 ///
@@ -225,6 +270,7 @@ impl fmt::Display for ConfigWarning {
         match &self.0 {
             // Nothing was ignored: the value stands, it only does nothing.
             accepted @ ConfigError::NotActedOn { .. } => write!(f, "note: {accepted}"),
+            replaced @ ConfigError::Replaced { .. } => write!(f, "replaced: {replaced}"),
             ignored => write!(f, "ignored: {ignored}"),
         }
     }

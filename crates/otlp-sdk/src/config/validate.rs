@@ -115,7 +115,7 @@ pub(crate) fn clamp_batch_sizes(
             continue;
         }
         if let Err(error) = report.at_most((size, batch.max_export_batch_size), (queue, cap)) {
-            warnings.push(ConfigWarning(error));
+            warnings.push(ConfigWarning(error.replaced_by(cap.to_string())));
             batch.max_export_batch_size = cap;
         }
     }
