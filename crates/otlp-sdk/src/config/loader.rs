@@ -6,10 +6,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::env::{self, OVERRIDE_PREFIX};
-use super::file;
+use super::file::{self, shown_unknown};
 use super::keys::{self, Setting, Staged};
+use super::node::Node;
 use super::origin::Origins;
-use super::validate;
+use super::validate::{self, redact_userinfo};
 use super::{Config, ConfigError, ConfigSource, ConfigWarning, PropagatorName, REDACTED};
 
 /// The variable that selects `config/{RUN_ENV}.{yaml,yml,toml}`.
@@ -543,7 +544,7 @@ fn process_env() -> Result<BTreeMap<String, String>, ConfigError> {
             Err(value) if is_ours(&name) => {
                 return Err(ConfigError::invalid(
                     name.clone(),
-                    value.to_string_lossy(),
+                    shown_non_utf8(&name, &value.to_string_lossy()),
                     "not valid UTF-8",
                     ConfigSource::Env(name),
                 ));
@@ -552,6 +553,21 @@ fn process_env() -> Result<BTreeMap<String, String>, ConfigError> {
         }
     }
     Ok(vars)
+}
+
+/// A value of `name` that is not UTF-8, as its error shows it: lossily, and
+/// redacted as that key's other errors are (header values, the client key,
+/// an endpoint's user-info; an `OTLP__` name that suggests a secret).
+fn shown_non_utf8(name: &str, lossy: &str) -> String {
+    let node = Node::Str(lossy.to_owned());
+    match env::otel_variables()
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+    {
+        Some((_, key, _)) => key.shown(&node),
+        None if name.to_ascii_lowercase().contains("endpoint") => redact_userinfo(lossy),
+        None => shown_unknown(name, &node),
+    }
 }
 
 fn is_ours(name: &str) -> bool {
