@@ -86,3 +86,17 @@ fn a_secret_that_is_not_utf8_is_named_but_not_shown() {
         assert!(!result.contains("s3cr3t"), "{name}: {result}");
     }
 }
+
+#[test]
+fn another_components_otel_variable_that_is_not_utf8_is_skipped() {
+    assert_eq!(
+        load_in_child("OTEL_PYTHON_EXCLUDED_URLS", b"/caf\xe9"),
+        "loaded"
+    );
+    // One this SDK reads is still refused, naming it.
+    let result = load_in_child("OTEL_BSP_SCHEDULE_DELAY", b"5\xff");
+    assert!(
+        result.starts_with("error: invalid value \"5\u{fffd}\" for OTEL_BSP_SCHEDULE_DELAY"),
+        "{result}"
+    );
+}

@@ -302,7 +302,9 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// Always errors, in both modes: anything wrong in a file or an `OTLP__`
 /// override (these are ours, and typos must not pass; a sampler argument
 /// the sampler does not use is only a warning there too), unreadable or ambiguous
-/// files, a bad `RUN_ENV`, non-UTF-8 values of `OTEL_*`/`OTLP__`/`RUN_ENV`, and the
+/// files, a bad `RUN_ENV`, non-UTF-8 values of the variables read here (the
+/// `OTEL_*` ones above, `OTLP__*`, `RUN_ENV`; other `OTEL_*` variables are
+/// another component's and are skipped whatever their bytes), and the
 /// checks on the merged result, for spans, (under `logs.*`) for logs and
 /// (under `metrics.*`) for metrics — batch
 /// size at most the queue's count cap (when `max_queue_size` is set; unless a
@@ -530,7 +532,8 @@ impl EnvSource {
 }
 
 /// The process environment. Variables that are not UTF-8 are skipped, unless
-/// they are ours (`OTEL_*`, `OTLP__*`, `RUN_ENV`): then they are an error.
+/// they are ours (the `OTEL_*` variables read here, `OTLP__*`, `RUN_ENV`,
+/// `OTLP_CONFIG_DIR`, `OTLP_CONFIG_FILE`): then they are an error.
 fn process_env() -> Result<BTreeMap<String, String>, ConfigError> {
     let mut vars = BTreeMap::new();
     for (name, value) in std::env::vars_os() {
@@ -570,8 +573,12 @@ fn shown_non_utf8(name: &str, lossy: &str) -> String {
     }
 }
 
+/// Whether loading reads `name`. Other `OTEL_*` variables belong to other
+/// components (`OTEL_PYTHON_*`, `OTEL_LOG_LEVEL`): this SDK ignores them.
 fn is_ours(name: &str) -> bool {
-    name.starts_with("OTEL_")
+    env::otel_variables()
+        .iter()
+        .any(|(ours, _, _)| ours == name)
         || name.starts_with(OVERRIDE_PREFIX)
         || [RUN_ENV, CONFIG_DIR, CONFIG_FILE].contains(&name)
 }
