@@ -386,3 +386,54 @@ fn a_log_pipelines_errors_count_log_records() {
         Some("partial success: 1 log record rejected: one too many")
     );
 }
+
+#[test]
+fn a_repeated_key_reaches_the_wire_once_in_events_links_and_log_records() {
+    let repeated = || {
+        [
+            KeyValue::new("k", "first"),
+            KeyValue::new("other", 1),
+            KeyValue::new("k", "last"),
+        ]
+    };
+    let expected = pairs(&[("k", "last"), ("other", "int 1")]);
+    let config = config(&[
+        ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "2"),
+    ]);
+
+    let capture = Capture::new(Signal::Traces);
+    let processor = BatchSpanProcessor::builder(capture.clone())
+        .build()
+        .unwrap();
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_processor(processor)
+        .build();
+    let tracer = provider.tracer("repeats");
+    let linked = tracer.start("other").context().clone();
+    {
+        let mut span = tracer
+            .span_builder("repeats")
+            .link(&linked, repeated())
+            .start();
+        span.add_event("event", repeated());
+        span.add_link(&linked, repeated());
+    }
+    provider.shutdown(Duration::from_secs(5)).unwrap();
+    let spans = capture.spans();
+    let span = spans.iter().find(|span| span.name == "repeats").unwrap();
+    assert_eq!(attributes(&span.events[0].attributes), expected);
+    assert_eq!(span.events[0].dropped_attributes_count, 0);
+    assert_eq!(span.links.len(), 2);
+    for link in &span.links {
+        assert_eq!(attributes(&link.attributes), expected);
+        assert_eq!(link.dropped_attributes_count, 0);
+    }
+
+    let record = LogRecord::builder().attributes(repeated()).build();
+    let records = emit_through(LoggerProvider::builder().with_config(&config), [record]);
+    assert_eq!(attributes(&records[0].attributes), expected);
+    assert_eq!(records[0].dropped_attributes_count, 0);
+}
