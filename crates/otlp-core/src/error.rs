@@ -17,7 +17,7 @@ pub enum IdError {
         found: usize,
     },
     /// A character is not a (lowercase, when required) hex digit.
-    #[error("{what} has a character that is not a {} hex digit at position {position}", if *.lowercase_only { "lowercase" } else { "" })]
+    #[error("{what} has a character that is not a {}hex digit at position {position}", if *.lowercase_only { "lowercase " } else { "" })]
     Digit {
         /// Which identifier.
         what: &'static str,

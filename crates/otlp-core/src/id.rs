@@ -175,7 +175,8 @@ fn decode_hex<const N: usize>(
         return Err(IdError::Length {
             what,
             expected: N * 2,
-            found: digits.len(),
+            // Characters, as the message says: a multibyte one counts once.
+            found: hex.chars().count(),
         });
     }
     let mut bytes = [0u8; N];
@@ -389,6 +390,34 @@ mod tests {
         let err = TraceId::from_hex("abc").unwrap_err();
         assert!(err.to_string().contains("32"), "{err}");
         assert!(err.to_string().contains('3'), "{err}");
+    }
+
+    #[test]
+    fn id_errors_read_well_and_count_characters_not_bytes() {
+        let err = TraceId::from_hex(&"g".repeat(32)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "trace id has a character that is not a hex digit at position 0"
+        );
+        let err = SpanId::from_lower_hex("00f067aa0ba902B7").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "span id has a character that is not a lowercase hex digit at position 14"
+        );
+        // "é" is one character of two bytes.
+        let err = SpanId::from_hex("\u{e9}").unwrap_err();
+        assert_eq!(
+            err,
+            IdError::Length {
+                what: "span id",
+                expected: 16,
+                found: 1
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "span id must be 16 hex digits, found 1 characters"
+        );
     }
 
     #[test]
