@@ -227,8 +227,12 @@ fn start_span(
     };
     let span_id = SpanId::random();
     let sampled = !provider.disabled && provider.sampler.should_sample(parent.as_ref(), trace_id);
+    // A child keeps its parent's defined flags (W3C level 2: the random
+    // flag stays with its trace id) and drops reserved ones, which "Vendors
+    // MUST set to zero": they would reach OTLP's `Span.flags` otherwise.
     let trace_flags = match &parent {
-        Some(parent) => parent.trace_flags.with_sampled(sampled),
+        Some(parent) => TraceFlags::new(parent.trace_flags.bits() & TraceFlags::DEFINED.bits())
+            .with_sampled(sampled),
         None => TraceFlags::NONE.with_sampled(sampled),
     };
     drop(parent);

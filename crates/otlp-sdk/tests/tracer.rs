@@ -155,6 +155,42 @@ fn exported_flags_say_whether_the_parent_is_remote_for_roots_too() {
 }
 
 #[test]
+fn a_child_keeps_the_parents_defined_flags_and_drops_reserved_ones() {
+    // W3C Trace Context level 2, "trace-flags": the random flag (0x02) of a
+    // continued trace MUST stay set; "Other Flags" (0x04 and up) are
+    // reserved and "Vendors MUST set those to zero". A child span is this
+    // side's span: its exported OTLP flags (bits 0-7) and its context carry
+    // the defined flags only, as its `traceparent` does.
+    let bodies = Bodies::default();
+    let processor = BatchSpanProcessor::builder(bodies.clone()).build().unwrap();
+    let provider = TracerProvider::builder().with_processor(processor).build();
+    let tracer = provider.tracer("scope");
+    let sampled_parent =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff")
+            .unwrap();
+    let mut child = tracer.start_with_parent("child", &sampled_parent);
+    assert_eq!(child.context().trace_flags.bits(), 0x03);
+    assert!(child.context().traceparent().ends_with("-03"));
+    child.end();
+    let unsampled_parent =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-fe")
+            .unwrap();
+    let unsampled = tracer.start_with_parent("unsampled child", &unsampled_parent);
+    assert_eq!(unsampled.context().trace_flags.bits(), 0x02, "random kept");
+    drop(unsampled);
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+
+    let spans = bodies.spans();
+    assert_eq!(spans.len(), 1, "the unsampled child is not exported");
+    assert_eq!(spans[0].name, "child");
+    assert_eq!(
+        spans[0].flags & 0xff,
+        0x03,
+        "sampled and random, nothing else"
+    );
+}
+
+#[test]
 fn a_remote_parent_continues_its_trace_and_state() {
     let collect = Collect::default();
     let tracer = provider(&collect).tracer("scope");
