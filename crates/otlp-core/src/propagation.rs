@@ -71,8 +71,10 @@ pub trait Extractor {
     /// The `index`-th value (from 0) of a field given more than once, as an
     /// HTTP header may be; `None` past the last. W3C Trace Context needs
     /// this: two `traceparent` lines are no parent, several `tracestate`
-    /// lines are one list. The default knows one value per field
-    /// ([`get`](Self::get)'s).
+    /// lines are one list (read from index 0 through this method, so a
+    /// carrier may answer a line that is present but not text with `""`,
+    /// which carries nothing and keeps the other lines). The default knows
+    /// one value per field ([`get`](Self::get)'s).
     fn get_line(&self, name: &str, index: usize) -> Option<&str> {
         if index == 0 { self.get(name) } else { None }
     }
@@ -228,7 +230,9 @@ fn extract_trace_context(carrier: &dyn Extractor) -> Option<SpanContext> {
     if carrier.get_line(TRACEPARENT, 1).is_some() {
         return None;
     }
-    let tracestate = match carrier.get(TRACESTATE) {
+    // Lines from the first through `get_line`, which a carrier may answer
+    // for a line `get` cannot read (see `Extractor::get_line`).
+    let tracestate = match carrier.get_line(TRACESTATE, 0) {
         None => None,
         Some(first) => match carrier.get_line(TRACESTATE, 1) {
             None => Some(Cow::Borrowed(first)),

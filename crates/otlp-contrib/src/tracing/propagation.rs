@@ -218,9 +218,10 @@ pub fn inject_with(propagators: &Propagators, context: &SpanContext, headers: &m
 }
 
 /// A header map read by the propagators. Text values only (visible ASCII,
-/// as [`HeaderValue::to_str`] reads them); a second or later line that is
-/// not text reads as empty text, so that it still counts as a line (two
-/// `traceparent` lines are no parent) and carries nothing.
+/// as [`HeaderValue::to_str`] reads them): `get` does not read a value that
+/// is not text, and `get_line` reads it as empty text, so that it still
+/// counts as a line (two `traceparent` lines are no parent) and carries
+/// nothing (the other `tracestate` lines are kept, whichever line it is).
 struct HeaderSource<'a>(&'a HeaderMap);
 
 impl Extractor for HeaderSource<'_> {
@@ -230,11 +231,7 @@ impl Extractor for HeaderSource<'_> {
 
     fn get_line(&self, name: &str, index: usize) -> Option<&str> {
         let value = self.0.get_all(name).iter().nth(index)?;
-        match value.to_str() {
-            Ok(text) => Some(text),
-            Err(_) if index > 0 => Some(""),
-            Err(_) => None,
-        }
+        Some(value.to_str().unwrap_or(""))
     }
 }
 
@@ -349,6 +346,22 @@ mod tests {
         headers.append(TRACESTATE, HeaderValue::from_static("c=3"));
         let context = extract(&headers).unwrap();
         assert_eq!(context.trace_state.header(), "a=1,c=3");
+    }
+
+    #[test]
+    fn a_first_tracestate_line_that_is_not_text_is_skipped_like_a_later_one() {
+        // The same lines as above in another order keep the same members:
+        // the order of the lines does not decide whether the valid ones are kept.
+        let mut headers = header_map(&[("traceparent", &format!("00-{TRACE}-{SPAN}-01"))]);
+        headers.append(TRACESTATE, HeaderValue::from_bytes(b"b=\xff").unwrap());
+        headers.append(TRACESTATE, HeaderValue::from_static("a=1"));
+        headers.append(TRACESTATE, HeaderValue::from_static("c=3"));
+        let context = extract(&headers).unwrap();
+        assert_eq!(context.trace_state.header(), "a=1,c=3");
+        // A first `traceparent` line that is not text is still no parent.
+        let mut headers = HeaderMap::new();
+        headers.append(TRACEPARENT, HeaderValue::from_bytes(b"00-\xff").unwrap());
+        assert_eq!(extract(&headers), None);
     }
 
     #[test]
