@@ -243,11 +243,10 @@ impl OtlpLogger {
             let span = current.span();
             let context = span.span_context();
             if context.is_valid() {
-                let flags = if context.is_sampled() {
-                    TraceFlags::SAMPLED
-                } else {
-                    TraceFlags::NONE
-                };
+                // The span's defined W3C flags (sampled, and the level 2
+                // random flag); reserved bits are not passed on.
+                let flags =
+                    TraceFlags::new(context.trace_flags().to_u8() & TraceFlags::DEFINED.bits());
                 builder = builder.span_context(&SpanContext::new(
                     TraceId::from_bytes(context.trace_id().to_bytes()),
                     SpanId::from_bytes(context.span_id().to_bytes()),
