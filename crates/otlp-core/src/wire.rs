@@ -282,8 +282,15 @@ impl<'a> WireReader<'a> {
         if self.pos >= self.buf.len() {
             return Ok(None);
         }
-        let tag_offset = self.offset();
         self.field_pos = self.pos;
+        let (field, wire_type, tag_offset) = self.read_tag()?;
+        let value = self.read_value(wire_type, field, tag_offset, 0)?;
+        Ok(Some((field, value)))
+    }
+
+    /// Reads a tag: its field number (checked), wire type and offset.
+    fn read_tag(&mut self) -> Result<(u32, u8, usize), DecodeError> {
+        let tag_offset = self.offset();
         let tag = self.read_varint()?;
         let field = tag >> 3;
         if field == 0 || field > u64::from(u32::MAX >> 3) {
@@ -292,7 +299,49 @@ impl<'a> WireReader<'a> {
                 offset: tag_offset,
             });
         }
-        let value = match (tag & 0x7) as u8 {
+        Ok((field as u32, (tag & 0x7) as u8, tag_offset))
+    }
+
+    /// Reads past the fields of the group `field` opened, `depth` groups
+    /// deep, and its end tag; returns the bytes of those fields. Refuses
+    /// what `prost` refuses when it skips a group: a malformed field inside,
+    /// an end tag of another field, a missing end tag (the input ends), and
+    /// a field inside a group [`MAX_GROUP_DEPTH`] deep. (`prost` counts the
+    /// depth from the outermost message, the messages between included; a
+    /// reader from the message it walks.)
+    fn skip_group(&mut self, field: u32, depth: usize) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        loop {
+            let end = self.pos;
+            if self.pos >= self.buf.len() {
+                return Err(DecodeError::Truncated {
+                    offset: self.offset(),
+                });
+            }
+            let (inner, wire_type, tag_offset) = self.read_tag()?;
+            if wire_type == WIRE_END_GROUP && inner == field {
+                return Ok(&self.buf[start..end]);
+            }
+            if depth >= MAX_GROUP_DEPTH && wire_type != WIRE_END_GROUP {
+                return Err(DecodeError::TooDeep {
+                    limit: MAX_GROUP_DEPTH,
+                    offset: tag_offset,
+                });
+            }
+            self.read_value(wire_type, inner, tag_offset, depth)?;
+        }
+    }
+
+    /// Reads the value of field `field` of `wire_type`, whose tag is at
+    /// `tag_offset`, inside `depth` groups (0: directly in the message).
+    fn read_value(
+        &mut self,
+        wire_type: u8,
+        field: u32,
+        tag_offset: usize,
+        depth: usize,
+    ) -> Result<WireValue<'a>, DecodeError> {
+        Ok(match wire_type {
             WIRE_VARINT => WireValue::Varint(self.read_varint()?),
             WIRE_FIXED64 => {
                 let bytes = self.take(8)?;
@@ -313,10 +362,10 @@ impl<'a> WireReader<'a> {
                 word.copy_from_slice(bytes);
                 WireValue::Fixed32(u32::from_le_bytes(word))
             }
-            WIRE_START_GROUP => WireValue::Group(self.skip_group(field as u32, 1)?),
+            WIRE_START_GROUP => WireValue::Group(self.skip_group(field, depth + 1)?),
             WIRE_END_GROUP => {
                 return Err(DecodeError::EndGroup {
-                    field: field as u32,
+                    field,
                     offset: tag_offset,
                 });
             }
@@ -326,75 +375,7 @@ impl<'a> WireReader<'a> {
                     offset: tag_offset,
                 });
             }
-        };
-        Ok(Some((field as u32, value)))
-    }
-
-    /// Reads past the fields of the group `field` opened, `depth` groups
-    /// deep, and its end tag; returns the bytes of those fields. Refuses
-    /// what `prost` refuses when it skips a group: a malformed field inside,
-    /// an end tag of another field, a missing end tag (the input ends), and
-    /// a field inside a group [`MAX_GROUP_DEPTH`] deep. (`prost` counts the
-    /// depth from the outermost message, the messages between included; a
-    /// reader from the message it walks.)
-    fn skip_group(&mut self, field: u32, depth: usize) -> Result<&'a [u8], DecodeError> {
-        let start = self.pos;
-        loop {
-            let end = self.pos;
-            let tag_offset = self.offset();
-            if self.pos >= self.buf.len() {
-                return Err(DecodeError::Truncated { offset: tag_offset });
-            }
-            let tag = self.read_varint()?;
-            let inner = tag >> 3;
-            if inner == 0 || inner > u64::from(u32::MAX >> 3) {
-                return Err(DecodeError::FieldNumber {
-                    field: inner,
-                    offset: tag_offset,
-                });
-            }
-            let wire_type = (tag & 0x7) as u8;
-            if depth >= MAX_GROUP_DEPTH && wire_type != WIRE_END_GROUP {
-                return Err(DecodeError::TooDeep {
-                    limit: MAX_GROUP_DEPTH,
-                    offset: tag_offset,
-                });
-            }
-            match wire_type {
-                WIRE_VARINT => {
-                    self.read_varint()?;
-                }
-                WIRE_FIXED64 => {
-                    self.take(8)?;
-                }
-                WIRE_LEN => {
-                    let len = self.read_varint()?;
-                    let len = usize::try_from(len).map_err(|_| DecodeError::Truncated {
-                        offset: self.offset(),
-                    })?;
-                    self.take(len)?;
-                }
-                WIRE_FIXED32 => {
-                    self.take(4)?;
-                }
-                WIRE_START_GROUP => {
-                    self.skip_group(inner as u32, depth + 1)?;
-                }
-                WIRE_END_GROUP if inner == u64::from(field) => return Ok(&self.buf[start..end]),
-                WIRE_END_GROUP => {
-                    return Err(DecodeError::EndGroup {
-                        field: inner as u32,
-                        offset: tag_offset,
-                    });
-                }
-                wire_type => {
-                    return Err(DecodeError::WireType {
-                        wire_type,
-                        offset: tag_offset,
-                    });
-                }
-            }
-        }
+        })
     }
 }
 

@@ -595,17 +595,22 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn empty_spans_are_counted_at_their_decoded_size() {
-        let request = ExportTraceServiceRequest {
+    /// A request of `count` empty spans in one resource and scope.
+    fn empty_spans(count: usize) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 scope_spans: vec![ScopeSpans {
-                    spans: vec![Span::default(); 1000],
+                    spans: vec![Span::default(); count],
                     ..Default::default()
                 }],
                 ..Default::default()
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn empty_spans_are_counted_at_their_decoded_size() {
+        let request = empty_spans(1000);
         let body = request.encode_to_vec();
         let size = decoded_size(Signal::Traces, &body);
         assert!(
@@ -626,15 +631,7 @@ mod tests {
     #[test]
     fn an_unknown_group_in_front_hides_nothing_from_the_bound() {
         use otlp_core::wire::{WIRE_END_GROUP, WIRE_START_GROUP, put_tag};
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                scope_spans: vec![ScopeSpans {
-                    spans: vec![Span::default(); 1000],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        };
+        let request = empty_spans(1000);
         let body = request.encode_to_vec();
         let mut grouped = Vec::new();
         put_tag(&mut grouped, 99, WIRE_START_GROUP);
