@@ -326,53 +326,32 @@ fn a_record_inside_an_active_native_span_carries_its_ids() {
 
 /// A record written inside a span made current through the `opentelemetry`
 /// API (no `tracing` span, no native active span) carries that span's ids
-/// and flags.
+/// and its W3C trace flags (OTLP `LogRecord.flags`, bits 0-7): the level 2
+/// random flag (0x02) included, reserved bits, which W3C has vendors set to
+/// zero, not.
 #[cfg(feature = "opentelemetry-bridge")]
 #[test]
-fn a_record_inside_a_current_opentelemetry_span_carries_its_ids() {
+fn a_record_inside_a_current_opentelemetry_span_carries_its_ids_and_flags() {
     use opentelemetry::trace::{
         SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
     };
-    let context = SpanContext::new(
-        TraceId::from_bytes([5; 16]),
-        SpanId::from_bytes([6; 8]),
-        TraceFlags::SAMPLED,
-        true,
-        TraceState::NONE,
-    );
-    let (inside, _) = logged_inside_and_outside(|log| {
-        let _current = opentelemetry::Context::current()
-            .with_remote_span_context(context)
-            .attach();
-        log();
-    });
-    assert_eq!(inside.trace_id, vec![5; 16]);
-    assert_eq!(inside.span_id, vec![6; 8]);
-    assert_eq!(inside.flags, 1);
-}
-
-/// The record's flags are the current `opentelemetry` span's W3C trace
-/// flags (OTLP `LogRecord.flags`, bits 0-7), the level 2 random flag
-/// (0x02) included, and without reserved bits, which W3C has vendors set
-/// to zero.
-#[cfg(feature = "opentelemetry-bridge")]
-#[test]
-fn a_record_inside_a_current_opentelemetry_span_keeps_its_random_flag() {
-    use opentelemetry::trace::{
-        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
-    };
-    let context = SpanContext::new(
-        TraceId::from_bytes([5; 16]),
-        SpanId::from_bytes([6; 8]),
-        TraceFlags::new(0x07),
-        true,
-        TraceState::NONE,
-    );
-    let (inside, _) = logged_inside_and_outside(|log| {
-        let _current = opentelemetry::Context::current()
-            .with_remote_span_context(context)
-            .attach();
-        log();
-    });
-    assert_eq!(inside.flags, 0x03, "sampled and random");
+    // (the span's flags, the record's): sampled; sampled, random and a reserved bit.
+    for (flags, expected) in [(TraceFlags::SAMPLED, 0x01), (TraceFlags::new(0x07), 0x03)] {
+        let context = SpanContext::new(
+            TraceId::from_bytes([5; 16]),
+            SpanId::from_bytes([6; 8]),
+            flags,
+            true,
+            TraceState::NONE,
+        );
+        let (inside, _) = logged_inside_and_outside(|log| {
+            let _current = opentelemetry::Context::current()
+                .with_remote_span_context(context)
+                .attach();
+            log();
+        });
+        assert_eq!(inside.trace_id, vec![5; 16]);
+        assert_eq!(inside.span_id, vec![6; 8]);
+        assert_eq!(inside.flags, expected, "from {flags:?}");
+    }
 }
