@@ -221,7 +221,8 @@ impl LoggerProviderBuilder {
     /// `OTEL_LOGS_EXPORTER=none` ([`Config::is_disabled`]), and
     /// the log record limits ([`LimitsConfig::log_record_limits`](crate::config::LimitsConfig::log_record_limits))
     /// from a loaded [`Config`]. A [`with_log_limits`](Self::with_log_limits)
-    /// after this call wins.
+    /// after this call wins; what calls before it set for these is replaced,
+    /// so call it first and override in code after it.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
         self.limits = config.limits.log_record_limits();

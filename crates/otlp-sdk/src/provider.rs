@@ -124,7 +124,10 @@ impl TracerProviderBuilder {
     /// [`SamplerConfig`](crate::config::SamplerConfig)) and the span limits
     /// ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
     /// from a loaded [`Config`]. A [`with_sampler`](Self::with_sampler) or
-    /// [`with_span_limits`](Self::with_span_limits) after this call wins.
+    /// [`with_span_limits`](Self::with_span_limits) after this call wins;
+    /// what calls before it set for these is replaced (the span limits and
+    /// the disabled flag always, the sampler when the configuration names
+    /// one), so call it first and override in code after it.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
         if let Some(sampler) = config.sampler.sampler() {

@@ -470,7 +470,9 @@ impl MeterProviderBuilder {
     /// default histogram aggregation, cardinality limit, exemplar filter and
     /// `OTEL_SDK_DISABLED` or `OTEL_METRICS_EXPORTER=none`
     /// ([`Config::is_disabled`]) of a loaded [`Config`] (the reader and its
-    /// exporter are set apart).
+    /// exporter are set apart). What calls before it set for these is
+    /// replaced, and calls after it win: call it first and override in code
+    /// after it.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
         self.disabled = config.is_disabled(Signal::Metrics);
