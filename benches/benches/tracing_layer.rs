@@ -29,7 +29,8 @@
 //!
 //! Sides of the first two groups, each with `1_thread` and `2_threads`:
 //!
-//! - `otlp_layer`: `tracing_subscriber::registry().with(OtlpLayer::new(&provider))`
+//! - `otlp_layer`: `tracing_subscriber::registry().with(OtlpLayer)`, with the thread and target
+//!   attributes `tracing-opentelemetry` writes by default (`with_threads`, `with_target`)
 //!   on otlp-sdk's provider and `BatchSpanProcessor` (`otlp_benches::pipeline::OursPipeline`:
 //!   the in-process no-op exporter of the other suites; each span encoded on
 //!   the thread that closes it);
@@ -133,8 +134,11 @@ impl<P: HotPath> HotPath for TracingSide<P> {
 
 fn otlp_layer(nested: bool) -> TracingSide<OursPipeline> {
     let pipeline = OursPipeline::new(&settings());
+    // The thread and target attributes `tracing-opentelemetry` writes by default.
     let layer = OtlpLayer::builder(&pipeline.provider)
         .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
+        .with_threads(true)
+        .with_target(true)
         .build();
     TracingSide {
         dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),

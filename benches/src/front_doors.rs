@@ -198,9 +198,10 @@ impl<P: Sender> Sender for TracingSender<P> {
 /// `otlp_contrib::tracing::OtlpLayer` on an [`OursSender`]'s provider (its
 /// pipeline at its defaults, our exporters), installed as the process's
 /// global subscriber by [`install`](Self::install). The layer's scope is
-/// [`SCOPE_NAME`], as the other doors' tracers'; everything else is the
-/// layer's default (`OtlpLayer::new`), the code location attributes
-/// included, as `tracing-opentelemetry` writes them by default. The spans
+/// [`SCOPE_NAME`], as the other doors' tracers'; the thread and target
+/// attributes are on (`with_threads`, `with_target`), so that each span
+/// carries what `tracing-opentelemetry` writes by default; everything else
+/// is the layer's default, the code location attributes included. The spans
 /// are those of [`tracing_span`]. The pipeline's own threads record
 /// nothing: their dispatcher is a no-op.
 pub struct LayerSender {
@@ -215,6 +216,8 @@ impl LayerSender {
         let inner = OursSender::new(transport, endpoints)?;
         let layer = OtlpLayer::builder(&inner.provider)
             .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
+            .with_threads(true)
+            .with_target(true)
             .build();
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::set_global_default(subscriber)

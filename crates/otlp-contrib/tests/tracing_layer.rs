@@ -781,6 +781,107 @@ fn the_builder_sets_scope_location_and_error_events_to_status() {
     );
 }
 
+/// `with_threads(true)` records the creating thread as `tracing-opentelemetry`
+/// does (`thread.id`, the `ThreadId`'s number; `thread.name` when the thread
+/// has one), `with_target(true)` and `with_level(true)` the span's target and
+/// level; by default none of them.
+#[test]
+fn spans_carry_their_thread_target_and_level_when_asked() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let with_threads = OtlpLayer::builder(&pipeline.provider)
+        .with_location(false)
+        .with_threads(true)
+        .build();
+    let subscriber = Arc::new(tracing_subscriber::registry().with(with_threads));
+    let number = |id: std::thread::ThreadId| -> i64 {
+        let text = format!("{id:?}");
+        text["ThreadId(".len()..text.len() - 1].parse().unwrap()
+    };
+    let mut expected = Vec::new();
+    for name in [Some("checkout-worker"), None] {
+        let subscriber = subscriber.clone();
+        let mut thread = std::thread::Builder::new();
+        if let Some(name) = name {
+            thread = thread.name(name.to_owned());
+        }
+        let id = thread
+            .spawn(move || {
+                tracing::subscriber::with_default(subscriber, || {
+                    // Twice on the thread: the cached values are the same.
+                    for _ in 0..2 {
+                        let _span = tracing::info_span!("on a thread").entered();
+                    }
+                });
+                std::thread::current().id()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        expected.push((number(id), name));
+    }
+    let plain = Pipeline::new(Sampler::AlwaysOn);
+    let layer = OtlpLayer::builder(&plain.provider)
+        .with_location(false)
+        .build();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _span = tracing::info_span!("default").entered();
+    });
+    drop(subscriber);
+    let exported = pipeline.finish();
+    assert_eq!(exported.len(), 4);
+    // Matched by id: the two threads' spans may arrive in either order.
+    for (id, name) in expected {
+        let spans: Vec<&ProtoSpan> = exported
+            .spans
+            .iter()
+            .map(|(_, span)| span)
+            .filter(|span| attribute(&span.attributes, "thread.id") == Some(&Value::IntValue(id)))
+            .collect();
+        assert_eq!(spans.len(), 2, "thread {id}");
+        for span in spans {
+            assert_eq!(
+                attribute(&span.attributes, "thread.name"),
+                name.map(string).as_ref()
+            );
+        }
+    }
+    let targeted = Pipeline::new(Sampler::AlwaysOn);
+    let layer = OtlpLayer::builder(&targeted.provider)
+        .with_location(false)
+        .with_target(true)
+        .with_level(true)
+        .build();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _span = tracing::warn_span!(target: "checkout", "targeted", n = 1).entered();
+    });
+    let targeted = targeted.finish();
+    let keys: Vec<(&str, &Value)> = targeted.spans[0]
+        .1
+        .attributes
+        .iter()
+        .map(|a| {
+            (
+                a.key.as_str(),
+                a.value.as_ref().unwrap().value.as_ref().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("n", &Value::IntValue(1)),
+            ("target", &string("checkout")),
+            ("level", &string("WARN"))
+        ]
+    );
+    let default = plain.finish();
+    assert!(
+        default.spans[0].1.attributes.is_empty(),
+        "{:?}",
+        default.spans[0].1
+    );
+}
+
 #[test]
 fn the_providers_span_limits_apply() {
     let limits = SpanLimits {

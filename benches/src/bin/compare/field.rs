@@ -1364,8 +1364,10 @@ impl ScenarioReport {
                  pipeline's own `tracing` spans fed back). Ratios: each otlp-rust row over \
                  the baseline behind the same door (otlp-sdk's own tracer over the \
                  baseline's API row). The `tracing` table adds `OtlpLayer` \
-                 (`otlp_contrib::tracing::OtlpLayer::new(&provider)` with the scope set to \
-                 the other doors' tracer's, on `tracing_subscriber::registry()`, global) over \
+                 (`otlp_contrib::tracing::OtlpLayer` with the scope set to the other doors' \
+                 tracer's and the thread and target attributes on, as \
+                 `tracing-opentelemetry` writes them by default, on \
+                 `tracing_subscriber::registry()`, global) over \
                  otlp-sdk's own pipeline at its defaults, with the same exporters, receiver and \
                  spans; each door also makes a burst as fast as it can, with one and with two \
                  producer threads (the load shared evenly: each thread makes half the spans, a \

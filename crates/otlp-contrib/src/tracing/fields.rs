@@ -19,7 +19,7 @@ use tracing_core::field::{Field, Visit};
 use super::{
     CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, EXCEPTION_EVENT, EXCEPTION_MESSAGE,
     SPAN_KIND_FIELD, SPAN_NAME_FIELD, SPAN_STATUS_CODE_FIELD, SPAN_STATUS_DESCRIPTION_FIELD,
-    TARGET_ATTRIBUTE,
+    TARGET_ATTRIBUTE, THREAD_ID, THREAD_NAME,
 };
 
 /// The value of an integer that may not fit OTLP's `i64`: an int when it
@@ -160,6 +160,37 @@ pub(super) fn push_location(attributes: &mut Vec<KeyValue>, metadata: &Metadata<
     if let Some(module) = metadata.module_path() {
         push_in_place(attributes, || KeyValue::new(CODE_MODULE_NAME, module));
     }
+}
+
+thread_local! {
+    /// This thread's `thread.id` and `thread.name` values, worked out once:
+    /// the number of its `std::thread::ThreadId` (as `tracing-opentelemetry`
+    /// writes it) and its name, if it has one.
+    static THREAD: (i64, Option<Str>) = {
+        let thread = std::thread::current();
+        (thread_number(thread.id()), thread.name().map(Str::copy_from))
+    };
+}
+
+/// The number inside a `ThreadId`'s `Debug` text (`ThreadId(7)`: 7); `std`
+/// gives it no other stable way. 0 if the text ever changes shape.
+fn thread_number(id: std::thread::ThreadId) -> i64 {
+    let text = format!("{id:?}");
+    text.trim_start_matches("ThreadId(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Pushes `thread.id` and, for a named thread, `thread.name` of the calling
+/// thread (cached per thread: a copy of its name, no allocation when short).
+pub(super) fn push_thread(attributes: &mut Vec<KeyValue>) {
+    THREAD.with(|(id, name)| {
+        push_in_place(attributes, || KeyValue::new(THREAD_ID, AnyValue::Int(*id)));
+        if let Some(name) = name {
+            push_in_place(attributes, || KeyValue::new(THREAD_NAME, name.clone()));
+        }
+    });
 }
 
 /// The target of every event `tracing-log` makes of a `log` record.

@@ -16,9 +16,10 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::fields::{
     EventFields, SpanFields, from_log_fields, is_from_log, push_in_place, push_location,
+    push_thread,
 };
 use super::state::{Pending, SpanState};
-use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
+use super::{DEFAULT_SCOPE, LEVEL_ATTRIBUTE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that records `tracing` spans, and the
 /// events inside them, as otlp-sdk spans of one [`TracerProvider`]: its
@@ -48,6 +49,9 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 pub struct OtlpLayer<S> {
     tracer: Tracer,
     location: bool,
+    threads: bool,
+    target: bool,
+    level: bool,
     error_events_to_status: bool,
     with_context: WithContext,
     _subscriber: PhantomData<fn(S)>,
@@ -58,6 +62,9 @@ impl<S> fmt::Debug for OtlpLayer<S> {
         f.debug_struct("OtlpLayer")
             .field("scope", self.tracer.scope())
             .field("location", &self.location)
+            .field("threads", &self.threads)
+            .field("target", &self.target)
+            .field("level", &self.level)
             .field("error_events_to_status", &self.error_events_to_status)
             .finish()
     }
@@ -69,6 +76,9 @@ pub struct OtlpLayerBuilder {
     provider: TracerProvider,
     scope: InstrumentationScope,
     location: bool,
+    threads: bool,
+    target: bool,
+    level: bool,
     error_events_to_status: bool,
 }
 
@@ -91,6 +101,34 @@ impl OtlpLayerBuilder {
         self
     }
 
+    /// Whether spans carry the thread that created them: `thread.id` (the
+    /// number of its `std::thread::ThreadId`) and, when the thread has a
+    /// name, `thread.name` (the semantic conventions' names, as
+    /// `tracing-opentelemetry`'s `with_threads` writes them). Off by default,
+    /// unlike `tracing-opentelemetry`: two more attributes on every span,
+    /// which count against the span limits like any other.
+    pub fn with_threads(mut self, threads: bool) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Whether spans carry their `tracing` target as the `target` attribute
+    /// (as `tracing-opentelemetry`'s `with_target` writes it, on by default
+    /// there). Off by default: span events carry their target already. The
+    /// value is static, it costs no allocation.
+    pub fn with_target(mut self, target: bool) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Whether spans carry their `tracing` level as the `level` attribute
+    /// (`"INFO"`..., as `tracing-opentelemetry`'s `with_level` writes it;
+    /// off by default in both).
+    pub fn with_level(mut self, level: bool) -> Self {
+        self.level = level;
+        self
+    }
+
     /// Whether an `ERROR`-level event inside a span sets the span's status to
     /// error, with the event's message as the description, unless a status
     /// was set before (default: on, as in `tracing-opentelemetry`).
@@ -108,6 +146,9 @@ impl OtlpLayerBuilder {
         OtlpLayer {
             tracer: self.provider.tracer_with_scope(self.scope),
             location: self.location,
+            threads: self.threads,
+            target: self.target,
+            level: self.level,
             error_events_to_status: self.error_events_to_status,
             with_context: WithContext(with_span_state::<S>),
             _subscriber: PhantomData,
@@ -146,6 +187,9 @@ impl OtlpLayer<()> {
             provider: provider.clone(),
             scope: InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION")),
             location: true,
+            threads: false,
+            target: false,
+            level: false,
             error_events_to_status: true,
         }
     }
@@ -249,15 +293,30 @@ where
         }
         let start = SystemTime::now();
         let location = if self.location { 3 } else { 0 };
+        let extra =
+            usize::from(self.threads) * 2 + usize::from(self.target) + usize::from(self.level);
         // This thread's spare vector: the pipeline gives it back once the
         // span is encoded.
         let mut fields = SpanFields::in_vector(
             self.tracer.attribute_vector(),
-            attrs.fields().len() + location,
+            attrs.fields().len() + location + extra,
         );
         attrs.record(&mut fields);
         if self.location {
             push_location(&mut fields.attributes, metadata);
+        }
+        if self.threads {
+            push_thread(&mut fields.attributes);
+        }
+        if self.target {
+            push_in_place(&mut fields.attributes, || {
+                KeyValue::new(TARGET_ATTRIBUTE, metadata.target())
+            });
+        }
+        if self.level {
+            push_in_place(&mut fields.attributes, || {
+                KeyValue::new(LEVEL_ATTRIBUTE, metadata.level().as_str())
+            });
         }
         let parent = self.parent_context(&span);
         let status = fields.status();
@@ -364,7 +423,7 @@ where
         let location = if self.location { 3 } else { 0 };
         let mut fields = EventFields::with_capacity(metadata.fields().len(), 3 + location);
         push_in_place(&mut fields.attributes, || {
-            KeyValue::new("level", metadata.level().as_str())
+            KeyValue::new(LEVEL_ATTRIBUTE, metadata.level().as_str())
         });
         // A `log` record through `tracing-log` carries its own target and
         // location in `log.*` fields: they become these attributes, as in

@@ -24,7 +24,13 @@
 //!   for every span (one scope, as in `tracing-opentelemetry`; set another
 //!   with [`OtlpLayerBuilder::with_scope`]). Where it was declared goes into
 //!   `code.file.path`, `code.line.number` and `code.module.name` (on by
-//!   default, [`OtlpLayerBuilder::with_location`]).
+//!   default, [`OtlpLayerBuilder::with_location`]). The thread that created
+//!   it goes into `thread.id` and `thread.name` when asked
+//!   ([`OtlpLayerBuilder::with_threads`]; `tracing-opentelemetry` records
+//!   them unless told not to), its target and level into `target` and
+//!   `level` when asked ([`OtlpLayerBuilder::with_target`],
+//!   [`OtlpLayerBuilder::with_level`]; `tracing-opentelemetry` records the
+//!   target unless told not to).
 //! - Its parent is the `tracing` parent: the current span, or the explicit
 //!   `parent: &span` (`parent: None` makes a root). It is the registry's
 //!   parent, so spans moved across threads or `.await`s with `Instrument`
@@ -237,5 +243,13 @@ const CODE_FILE_PATH: &str = "code.file.path";
 const CODE_LINE_NUMBER: &str = "code.line.number";
 /// Module of the code that declared the span or event.
 const CODE_MODULE_NAME: &str = "code.module.name";
-/// The `tracing` target of an event (span events and log records).
+/// The `tracing` target of an event (span events and log records), and of
+/// a span when asked ([`OtlpLayerBuilder::with_target`]).
 const TARGET_ATTRIBUTE: &str = "target";
+/// The `tracing` level of a span event, and of a span when asked
+/// ([`OtlpLayerBuilder::with_level`]).
+const LEVEL_ATTRIBUTE: &str = "level";
+/// The semantic conventions' id of the thread that created a span.
+const THREAD_ID: &str = "thread.id";
+/// The semantic conventions' name of the thread that created a span.
+const THREAD_NAME: &str = "thread.name";
