@@ -169,6 +169,7 @@ mod spare_attributes;
 mod spare_handles;
 mod stats;
 mod tracer;
+mod unique_keys;
 
 pub use batch_pipeline::BatchProcessorBuilder;
 pub use error::PipelineError;

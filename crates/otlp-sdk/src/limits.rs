@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use otlp_core::{AnyValue, KeyValue, LogRecord, Str};
 
-use crate::span::dedupe_collection;
+use crate::unique_keys::dedupe_collection;
 
 /// Caps on attributes, events and links per span, and on the length of
 /// attribute values. What goes over a count cap is discarded and counted in

@@ -1,0 +1,153 @@
+//! Attribute collections with unique keys, as the specification asks of
+//! every exported one: [`KeyFilter`], which tells most distinct keys apart
+//! without comparing them, and the deduplication of a finished collection
+//! (a span's events and links, a log record), a repeated key keeping its
+//! last value in its first place.
+
+use otlp_core::KeyValue;
+
+/// A 128-bit Bloom filter over attribute keys: one bit per key. Kept in one
+/// `u128` so that a run of `set_attribute` calls carries it in registers (as
+/// two words indexed by the hash it went through memory, a store and a
+/// dependent load per attribute).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeyFilter(u128);
+
+impl KeyFilter {
+    /// The bit of `key`: from its length and three words read at its start,
+    /// middle and end, which together cover every byte of a key of up to 24
+    /// bytes (keys of one call site often share their length and their
+    /// first bytes, `http.request.*`, or differ in one byte, `a0`..`a7`).
+    /// The three products are independent, so they overlap in the pipeline
+    /// instead of chaining one multiply per word. A longer key hashes part
+    /// of its bytes; keys the filter cannot tell apart are compared.
+    #[inline]
+    pub(crate) fn bit(key: &str) -> u128 {
+        let bytes = key.as_bytes();
+        let len = bytes.len();
+        let word_at = |at: usize| {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(eight)
+        };
+        let (first, middle, last) = if len >= 8 {
+            (word_at(0), word_at(len / 2 - 4), word_at(len - 8))
+        } else {
+            // Byte by byte: a variable-length copy would be a call to
+            // `memcpy` and a store-to-load stall.
+            let short = bytes
+                .iter()
+                .enumerate()
+                .fold(0u64, |word, (at, byte)| word | u64::from(*byte) << (8 * at));
+            (short, 0, 0)
+        };
+        let hash = (first ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ middle.rotate_left(23).wrapping_mul(0x517c_c1b7_2722_0a95)
+            ^ last.rotate_left(47).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        1 << (hash >> 57)
+    }
+
+    /// Records `key`; says whether it may have been seen before.
+    #[inline]
+    pub(crate) fn insert(&mut self, key: &str) -> bool {
+        let bit = KeyFilter::bit(key);
+        let maybe_seen = self.0 & bit != 0;
+        self.0 |= bit;
+        maybe_seen
+    }
+}
+
+/// Whether two keys are equal: an inline byte loop, as keys are short and
+/// a call to `memcmp` for each pair the filter could not tell apart costs
+/// more than the comparison.
+#[inline]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Makes an event's, a link's or a log record's attributes a collection with unique keys,
+/// as the specification asks of every exported one: a repeated key keeps
+/// its last value, in its first place. Done before the attribute cap, so
+/// that a repeat neither takes a distinct key's place nor counts as dropped.
+/// Keys the filter tells apart cost no comparison.
+pub(crate) fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
+    let mut filter = KeyFilter::default();
+    let repeated = attributes.iter().enumerate().any(|(index, attribute)| {
+        filter.insert(&attribute.key)
+            && attributes[..index]
+                .iter()
+                .any(|earlier| same_key(&earlier.key, &attribute.key))
+    });
+    if repeated {
+        dedupe_keep_last(attributes);
+    }
+}
+
+/// Removes duplicate keys, keeping the last value at the first position.
+pub(crate) fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
+    let mut index = 1;
+    while index < attributes.len() {
+        let (before, rest) = attributes.split_at_mut(index);
+        match before.iter_mut().find(|kv| same_key(&kv.key, &rest[0].key)) {
+            Some(earlier) => {
+                earlier.value = rest[0].value.clone();
+                attributes.remove(index);
+            }
+            None => index += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_filter_never_misses_a_repeated_key() {
+        let keys: Vec<String> = (0..200).map(|i| format!("key.{i}")).collect();
+        let mut filter = KeyFilter::default();
+        for key in &keys {
+            filter.insert(key);
+        }
+        assert!(keys.iter().all(|key| filter.insert(key)));
+        assert!(!KeyFilter::default().insert(""));
+    }
+
+    #[test]
+    fn keys_that_differ_in_one_byte_mostly_get_their_own_bit() {
+        // Every byte of a key of up to 24 bytes reaches the hash: eight keys
+        // that differ in one byte, anywhere, land on (nearly) eight bits.
+        let sets: [Vec<String>; 4] = [
+            (0..8).map(|i| format!("a{i}")).collect(),
+            (0..8).map(|i| format!("attribute.key.0{i}")).collect(),
+            (0..8).map(|i| format!("http.{i}.request.method")).collect(),
+            (0..8)
+                .map(|i| format!("service.inst{i}nce.id.xx"))
+                .collect(),
+        ];
+        for keys in &sets {
+            let bits: std::collections::HashSet<u128> =
+                keys.iter().map(|key| KeyFilter::bit(key)).collect();
+            assert!(
+                bits.len() >= 7,
+                "{keys:?} share bits: {} distinct",
+                bits.len()
+            );
+        }
+    }
+
+    #[test]
+    fn dedupe_keeps_the_last_value_in_the_first_place() {
+        let mut attributes = vec![
+            KeyValue::new("a", 1),
+            KeyValue::new("b", 2),
+            KeyValue::new("a", 3),
+        ];
+        dedupe_keep_last(&mut attributes);
+        assert_eq!(
+            attributes,
+            vec![KeyValue::new("a", 3), KeyValue::new("b", 2)]
+        );
+    }
+}
