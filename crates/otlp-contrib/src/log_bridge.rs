@@ -258,13 +258,11 @@ impl OtlpLogger {
         // Else the span of the native API made active on this thread
         // (`otlp_sdk::active_span`), if any.
         if !correlated && let Some(active) = otlp_sdk::active_span::current() {
-            let flags = if active.sampled {
-                TraceFlags::SAMPLED
-            } else {
-                TraceFlags::NONE
-            };
-            builder =
-                builder.span_context(&SpanContext::new(active.trace_id, active.span_id, flags));
+            builder = builder.span_context(&SpanContext::new(
+                active.trace_id,
+                active.span_id,
+                active.trace_flags,
+            ));
         }
         let mut log_record = builder.build();
         log_record.attributes = attributes;

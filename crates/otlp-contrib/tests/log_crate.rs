@@ -308,20 +308,24 @@ fn logged_inside_and_outside(
 /// A record written inside a span of the native API (made active with
 /// `otlp_sdk::active_span::in_span`, no `tracing` span around it) carries
 /// that span's ids and flags, as the specification has a record take its
-/// trace context from the current one.
+/// trace context from the current one: the W3C level 2 random flag
+/// included, reserved bits not.
 #[test]
-fn a_record_inside_an_active_native_span_carries_its_ids() {
+fn a_record_inside_an_active_native_span_carries_its_ids_and_flags() {
     use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId};
-    let context = SpanContext::new(
-        TraceId::from_bytes([7; 16]),
-        SpanId::from_bytes([9; 8]),
-        TraceFlags::SAMPLED,
-    );
-    let (inside, _) =
-        logged_inside_and_outside(|log| otlp_sdk::active_span::in_span(&context, log));
-    assert_eq!(inside.trace_id, vec![7; 16]);
-    assert_eq!(inside.span_id, vec![9; 8]);
-    assert_eq!(inside.flags, 1);
+    // (the span's flags, the record's): sampled; sampled, random and a reserved bit.
+    for (flags, expected) in [(TraceFlags::SAMPLED, 0x01), (TraceFlags::new(0x07), 0x03)] {
+        let context = SpanContext::new(
+            TraceId::from_bytes([7; 16]),
+            SpanId::from_bytes([9; 8]),
+            flags,
+        );
+        let (inside, _) =
+            logged_inside_and_outside(|log| otlp_sdk::active_span::in_span(&context, log));
+        assert_eq!(inside.trace_id, vec![7; 16]);
+        assert_eq!(inside.span_id, vec![9; 8]);
+        assert_eq!(inside.flags, expected, "from {flags:?}");
+    }
 }
 
 /// A record written inside a span made current through the `opentelemetry`

@@ -1069,7 +1069,7 @@ fn entered_spans_are_the_threads_active_span_and_exits_restore_the_outer_one() {
         let outer = tracing::info_span!("outer");
         let _outer = outer.enter();
         let outer_active = active_span::current().expect("outer is active");
-        assert!(outer_active.sampled);
+        assert!(outer_active.is_sampled());
         let inner_active = {
             let inner = tracing::info_span!("inner");
             let _inner = inner.enter();

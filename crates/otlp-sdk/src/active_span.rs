@@ -10,17 +10,25 @@
 
 use std::cell::{Cell, RefCell};
 
-use otlp_core::{SpanContext, SpanId, TraceId};
+use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId};
 
-/// The ids of an entered span, and whether it was sampled.
+/// The ids of an entered span, and its trace flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ActiveSpan {
     /// The span's trace.
     pub trace_id: TraceId,
     /// The span.
     pub span_id: SpanId,
+    /// The span's W3C trace flags: sampled and, for a trace id known to be
+    /// random, random ([`TraceFlags::DEFINED`]; reserved bits are not kept).
+    pub trace_flags: TraceFlags,
+}
+
+impl ActiveSpan {
     /// Whether the span is sampled (recorded and exported).
-    pub sampled: bool,
+    pub fn is_sampled(&self) -> bool {
+        self.trace_flags.is_sampled()
+    }
 }
 
 impl ActiveSpan {
@@ -28,7 +36,7 @@ impl ActiveSpan {
     pub const NONE: ActiveSpan = ActiveSpan {
         trace_id: TraceId::from_bytes([0; 16]),
         span_id: SpanId::from_bytes([0; 8]),
-        sampled: false,
+        trace_flags: TraceFlags::NONE,
     };
 }
 
@@ -37,7 +45,7 @@ impl From<&SpanContext> for ActiveSpan {
         ActiveSpan {
             trace_id: context.trace_id,
             span_id: context.span_id,
-            sampled: context.trace_flags.is_sampled(),
+            trace_flags: TraceFlags::new(context.trace_flags.bits() & TraceFlags::DEFINED.bits()),
         }
     }
 }

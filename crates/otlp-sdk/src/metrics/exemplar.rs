@@ -29,7 +29,7 @@ pub(crate) fn offers(filter: ExemplarFilter, span: Option<&ActiveSpan>) -> bool 
     match filter {
         ExemplarFilter::AlwaysOff => false,
         ExemplarFilter::AlwaysOn => true,
-        ExemplarFilter::TraceBased => span.is_some_and(|span| span.sampled),
+        ExemplarFilter::TraceBased => span.is_some_and(ActiveSpan::is_sampled),
     }
 }
 
@@ -122,7 +122,7 @@ fn random_below(bound: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use otlp_core::{NumberValue, SpanId, TraceId};
+    use otlp_core::{NumberValue, SpanId, TraceFlags, TraceId};
 
     use super::*;
 
@@ -130,7 +130,7 @@ mod tests {
         ActiveSpan {
             trace_id: TraceId::from_bytes([1; 16]),
             span_id: SpanId::from_bytes([2; 8]),
-            sampled,
+            trace_flags: TraceFlags::NONE.with_sampled(sampled),
         }
     }
 
