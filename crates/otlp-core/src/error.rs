@@ -36,7 +36,9 @@ pub enum TraceParentError {
     #[error("traceparent must be ASCII")]
     NotAscii,
     /// Version 00 is exactly 55 characters; later versions at least 55.
-    #[error("traceparent must be 55 characters for version 00, found {found}")]
+    #[error(
+        "traceparent must be 55 characters (version 00) or at least 55 (a later version), found {found}"
+    )]
     Length {
         /// Length of the header given, without the optional whitespace around it.
         found: usize,

@@ -244,3 +244,15 @@ fn a_written_traceparent_carries_only_the_defined_flags() {
     let mut out = [0u8; 55];
     assert!(context.write_traceparent(&mut out).ends_with("-01"));
 }
+
+#[test]
+fn a_short_traceparent_of_a_later_version_is_not_told_about_version_00_alone() {
+    // Before: "must be 55 characters for version 00" for a `cc-` header too
+    // short to hold the version-00 fields.
+    let short = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0";
+    let error = SpanContext::from_traceparent(short).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "traceparent must be 55 characters (version 00) or at least 55 (a later version), found 54"
+    );
+}
