@@ -226,7 +226,8 @@ impl Exporter for TurnedOff {
     async fn export(&self, _request: ExportRequest) -> ExportOutcome {
         ExportOutcome::Permanent {
             error: ExportError::Request(format!(
-                "{} export is off ({}=none)",
+                "{} export is off (its exporter is `none`: {}=none, or `none` as the \
+                 configuration file's exporter kind)",
                 self.signal.as_str(),
                 self.signal.exporter_variable()
             )),
@@ -311,6 +312,34 @@ mod tests {
                 (Signal::Logs, Encoding::Json),
                 (Signal::Metrics, Encoding::Protobuf),
             ]
+        );
+    }
+
+    #[test]
+    fn a_record_reaching_a_turned_off_signal_fails_naming_both_ways_to_turn_it_off() {
+        // Before: "logs export is off (OTEL_LOGS_EXPORTER=none)", also when a
+        // configuration file's exporter kind had turned it off.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let outcome = runtime.block_on(
+            TurnedOff {
+                signal: Signal::Logs,
+            }
+            .export(otlp_sdk::ExportRequest {
+                body: bytes::Bytes::new(),
+                encoding: Encoding::Protobuf,
+                span_count: 1,
+            }),
+        );
+        let ExportOutcome::Permanent { error } = outcome else {
+            panic!("{outcome:?}");
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains("OTEL_LOGS_EXPORTER=none")
+                && message.contains("configuration file's exporter kind"),
+            "{message}"
         );
     }
 
