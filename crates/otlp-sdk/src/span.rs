@@ -8,7 +8,7 @@ use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str, clock
 use crate::destination::Destination;
 use crate::limits::{SpanLimits, truncate_value, truncate_values};
 use crate::spare_attributes;
-use crate::unique_keys::{KeyFilter, dedupe_collection, dedupe_keep_last, same_key};
+use crate::unique_keys::{KeyFilter, dedupe_collection, dedupe_into, same_key};
 
 /// A span in progress. Record attributes, events, links and status, then
 /// [`end`](Span::end) it — or let it drop, which ends it too.
@@ -91,20 +91,7 @@ impl Span {
             spare_attributes::keep(attributes);
             return;
         };
-        // The filter only says a key *may* repeat (with a dozen keys, two
-        // share a bit more often than not): such a key is compared with the
-        // keys before it, and only a true repeat dedupes the whole vector.
-        let mut repeated = false;
-        for (index, attribute) in attributes.iter().enumerate() {
-            if self.key_filter.insert(&attribute.key) && !repeated {
-                repeated = attributes[..index]
-                    .iter()
-                    .any(|earlier| same_key(&earlier.key, &attribute.key));
-            }
-        }
-        if repeated {
-            dedupe_keep_last(&mut attributes);
-        }
+        dedupe_into(&mut self.key_filter, &mut attributes);
         let limits = &self.limits;
         data.dropped_attributes_count = cap(&mut attributes, limits.max_attributes);
         if let Some(max) = limits.max_attribute_value_length {

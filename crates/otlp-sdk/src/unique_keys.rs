@@ -72,20 +72,30 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
 /// that a repeat neither takes a distinct key's place nor counts as dropped.
 /// Keys the filter tells apart cost no comparison.
 pub(crate) fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
-    let mut filter = KeyFilter::default();
-    let repeated = attributes.iter().enumerate().any(|(index, attribute)| {
-        filter.insert(&attribute.key)
-            && attributes[..index]
+    dedupe_into(&mut KeyFilter::default(), attributes);
+}
+
+/// Records every key of `attributes` in `filter` (which may hold keys set
+/// before), and dedupes `attributes` if one of its keys truly repeats one
+/// before it. The filter only says a key *may* repeat (with a dozen keys,
+/// two share a bit more often than not): such a key is compared with the
+/// keys before it, and only a true repeat dedupes the whole vector.
+pub(crate) fn dedupe_into(filter: &mut KeyFilter, attributes: &mut Vec<KeyValue>) {
+    let mut repeated = false;
+    for (index, attribute) in attributes.iter().enumerate() {
+        if filter.insert(&attribute.key) && !repeated {
+            repeated = attributes[..index]
                 .iter()
-                .any(|earlier| same_key(&earlier.key, &attribute.key))
-    });
+                .any(|earlier| same_key(&earlier.key, &attribute.key));
+        }
+    }
     if repeated {
         dedupe_keep_last(attributes);
     }
 }
 
 /// Removes duplicate keys, keeping the last value at the first position.
-pub(crate) fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
+fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
     let mut index = 1;
     while index < attributes.len() {
         let (before, rest) = attributes.split_at_mut(index);
