@@ -308,7 +308,8 @@ impl<E: Exporter> ExportLoop<E> {
         // delay for a slow thread's block to fill while other threads keep
         // batches full. They are also handed over for a flush, and when a
         // producer finds no room; then what there is is cut at once (a byte
-        // budget may hold less than a batch).
+        // budget may hold less than a batch). And when one thread's block
+        // holds a batch (small records): then full batches are cut.
         //
         // A zero delay has no tick (it would come at once, forever): every
         // turn of the loop cuts what there is, and the loop sleeps until a
@@ -320,8 +321,10 @@ impl<E: Exporter> ExportLoop<E> {
             self.next_cut = later(now, self.settings.scheduled_delay);
             self.cut_pending = true;
         }
+        // A batch's worth in one thread's block is taken to be cut as one.
         let room_wanted = self.shared.queue.room_wanted();
-        if self.cut_pending || self.draining() || room_wanted {
+        let batch_in_a_block = self.shared.queue.batch_in_a_block();
+        if self.cut_pending || self.draining() || room_wanted || batch_in_a_block {
             self.shared.queue.steal_partial_blocks();
         }
         // The strictest fsync policy: a batch written to disk holds every

@@ -20,7 +20,10 @@
 //! budget) kept in a per-thread *slot* of the pipeline. A block is handed to
 //! the loop's FIFO when the next record does not fit in it; the loop also
 //! *steals* the blocks of every slot when its scheduled delay runs out, when a
-//! flush or shutdown asks for everything, and when a producer finds no room.
+//! flush or shutdown asks for everything, when a producer finds no room, and
+//! when a thread's block alone holds a batch's worth of records (small
+//! records: the batch goes out at once, not at the scheduled delay; records
+//! spread over several threads' blocks, none a batch's worth, wait for it).
 //! A block is taken from a slot and put back by one atomic swap each
 //! (`AtomicCell<Option<Box<Block>>>`, a pointer), so a producer and the loop
 //! never write the same block, and a thread owns its block while it writes.
@@ -392,6 +395,9 @@ pub(crate) struct RecordQueue {
     groups: Mutex<Groups>,
     /// A producer found no room: the loop steals partial blocks.
     room_wanted: AtomicBool,
+    /// A thread's block holds a batch's worth of records (`wake_at`): the
+    /// loop steals partial blocks.
+    batch_in_a_block: AtomicBool,
     /// Handed records at which a sleeping loop is woken (the batch size).
     wake_at: AtomicUsize,
     loop_sleeping: AtomicBool,
@@ -447,6 +453,7 @@ impl RecordQueue {
             slots: Mutex::new(Some(Vec::new())),
             groups: Mutex::new(Groups::default()),
             room_wanted: AtomicBool::new(false),
+            batch_in_a_block: AtomicBool::new(false),
             wake_at: AtomicUsize::new(wake_at.max(1)),
             loop_sleeping: AtomicBool::new(false),
             wake_on_every_record: false,
@@ -612,10 +619,33 @@ impl RecordQueue {
                 Err(discarded) => Push::Closed(discarded),
             };
         }
+        let records = block.records;
         match self.put_back(slot, block) {
-            Ok(()) => Push::Queued,
+            Ok(()) => {
+                if records == self.wake_at.load(Ordering::Relaxed) {
+                    self.want_batch_in_block();
+                }
+                Push::Queued
+            }
             Err(discarded) => Push::Closed(discarded),
         }
+    }
+
+    /// This thread's block, back in its slot, holds a batch's worth of
+    /// records: the loop is to steal it (handing it over instead would
+    /// leave most of a block's memory unused when records are small).
+    ///
+    /// `SeqCst`, as [`want_room`](Self::want_room), for the same reason.
+    #[cold]
+    fn want_batch_in_block(&self) {
+        self.batch_in_a_block.store(true, Ordering::SeqCst);
+        self.wake_loop();
+    }
+
+    /// Whether a thread's block held a batch's worth of records since the
+    /// last steal.
+    pub(crate) fn batch_in_a_block(&self) -> bool {
+        self.batch_in_a_block.load(Ordering::SeqCst)
     }
 
     /// Puts this thread's block back in its slot. `Err(records)`: the loop
@@ -816,6 +846,7 @@ impl RecordQueue {
     /// scheduled delay, for a flush, or when a producer found no room).
     pub(crate) fn steal_partial_blocks(&self) {
         self.room_wanted.store(false, Ordering::Relaxed);
+        self.batch_in_a_block.store(false, Ordering::Relaxed);
         let mut slots = lock(&self.slots);
         let Some(slots) = slots.as_mut() else {
             return;
@@ -1028,7 +1059,10 @@ impl RecordQueue {
         }
         if wake_on_records {
             self.loop_sleeping.store(true, Ordering::SeqCst);
-            if self.handed_records() >= self.wake_at.load(Ordering::Relaxed) || self.room_wanted() {
+            if self.handed_records() >= self.wake_at.load(Ordering::Relaxed)
+                || self.room_wanted()
+                || self.batch_in_a_block()
+            {
                 self.loop_sleeping.store(false, Ordering::SeqCst);
                 self.loop_idle.store(false, Ordering::Relaxed);
                 return;

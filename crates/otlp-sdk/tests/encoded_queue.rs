@@ -437,3 +437,35 @@ fn spans_beyond_the_byte_budget_are_dropped_and_counted_then_fit_again() {
     );
     assert!(stats.is_balanced());
 }
+
+#[test]
+fn a_batch_of_small_spans_goes_out_before_the_scheduled_delay() {
+    // The spec's batching processor: once the queue holds a batch's worth, a
+    // batch is exported even if the scheduled delay has not elapsed. Spans
+    // of about 60 bytes fill a thread's block only at some thousand; the
+    // scheduled delay is an hour, so only the batch size can send them.
+    let (capture, bodies) = Capture::new(Encoding::Protobuf, 0);
+    let processor = BatchSpanProcessor::builder(capture)
+        .with_batch_config(BatchConfig {
+            scheduled_delay: Duration::from_secs(3600),
+            max_export_batch_size: 512,
+            ..BatchConfig::default()
+        })
+        .build()
+        .unwrap();
+    for i in 0..600 {
+        processor.on_end(SpanData::builder(format!("s{i}")).build());
+    }
+    // Waits for the export (an hour would be the scheduled delay).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while processor.stats().exported < 512 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stats = processor.stats();
+    assert_eq!(stats.exported, 512, "{stats:#?}");
+    assert_eq!(decode_all(&bodies.lock().unwrap()).len(), 512);
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_eq!(stats.exported, 600, "{stats:#?}");
+    assert!(stats.is_balanced());
+}
