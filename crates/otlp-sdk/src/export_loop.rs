@@ -24,6 +24,7 @@ use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::deadline::{deadline_after, later};
+use crate::diagnostics::{self, LossReport, Losses};
 use crate::durable::{DurableConfig, DurableError, FsyncPolicy, RecordId};
 use crate::error::{PipelineError, Records};
 use crate::export_runtime::ExportRuntime;
@@ -139,6 +140,10 @@ pub(crate) struct ExportLoop<E> {
     stopping: bool,
     /// Set once shutdown has been carried out; `run` returns.
     finished: bool,
+    /// The loss counts last reported ([`crate::diagnostics`]).
+    reported: Losses,
+    /// No report before this (none yet: at the first loss).
+    next_report: Option<Instant>,
 }
 
 impl<E: Exporter> ExportLoop<E> {
@@ -181,6 +186,8 @@ impl<E: Exporter> ExportLoop<E> {
             backlog,
             stopping: false,
             finished: false,
+            reported: Losses::default(),
+            next_report: None,
             settings,
         })
     }
@@ -202,6 +209,7 @@ impl<E: Exporter> ExportLoop<E> {
             }
             self.sync_backlog(false);
             self.note_on_disk();
+            self.report_losses(false);
             self.wait();
         }
     }
@@ -758,12 +766,37 @@ impl<E: Exporter> ExportLoop<E> {
         } else {
             settled_result(&flush, self.settings.signal)
         };
+        // Before answering: the caller's shutdown returns with every loss told.
+        self.report_losses(true);
         // Flushes still waiting learn that the pipeline is gone.
         for other in self.flushes.drain(..) {
             let _ = other.reply.send(Err(PipelineError::ShutDown));
         }
         let _ = flush.reply.send(result);
         self.finished = true;
+    }
+
+    /// Tells the process's loss handler what was lost since the last
+    /// report: at the first loss, then at most every
+    /// [`REPORT_INTERVAL`](crate::diagnostics::REPORT_INTERVAL), and at
+    /// shutdown (`finishing`) whatever is left.
+    fn report_losses(&mut self, finishing: bool) {
+        let losses = self.shared.stats.losses();
+        let lost = losses.since(&self.reported);
+        if lost.total() == 0 {
+            return;
+        }
+        let now = Instant::now();
+        if !finishing && self.next_report.is_some_and(|at| now < at) {
+            return;
+        }
+        self.reported = losses;
+        self.next_report = Some(later(now, diagnostics::REPORT_INTERVAL));
+        diagnostics::report(&LossReport {
+            signal: self.settings.signal,
+            lost,
+            last_error: self.shared.stats.last_error(),
+        });
     }
 
     fn wait(&self) {

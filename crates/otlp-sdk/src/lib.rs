@@ -42,6 +42,10 @@
 //!    at any moment and exactly after shutdown, and how many bytes the queue
 //!    holds. `force_flush` and `shutdown` return by their deadline, even if
 //!    the backend hangs.
+//! 6. Losses are told, unasked: a pipeline that fails, or drops, records
+//!    hands a [`diagnostics::LossReport`] to the process's loss handler (by
+//!    default a line on standard error) at the first loss, at most every ten
+//!    seconds while they go on, and at shutdown.
 //!
 //! ## Log records
 //!
@@ -143,6 +147,7 @@ pub mod config;
 mod counter;
 pub mod deadline;
 mod destination;
+pub mod diagnostics;
 pub mod durable;
 mod error;
 mod export_loop;

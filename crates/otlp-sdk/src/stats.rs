@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::counter::ShardedCounter;
+use crate::diagnostics::Losses;
 
 /// The live counters of one pipeline (shared by producers, the loop and export tasks).
 #[derive(Debug)]
@@ -128,6 +129,24 @@ impl Stats {
         front.0
     }
 
+    /// The loss counters, by reason (for [`crate::diagnostics`]).
+    pub(crate) fn losses(&self) -> Losses {
+        Losses {
+            failed: Stats::read(&self.failed),
+            rejected: Stats::read(&self.rejected),
+            dropped_queue_full: Stats::read(&self.dropped_queue_full),
+            dropped_oversized: Stats::read(&self.dropped_oversized)
+                + Stats::read(&self.dropped_too_large),
+            dropped_shutdown: Stats::read(&self.dropped_shutdown),
+            dropped_durable: Stats::read(&self.dropped_durable),
+        }
+    }
+
+    /// The most recent export error, if any.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|last| last.clone())
+    }
+
     /// A consistent snapshot (see the module docs for why it balances).
     pub(crate) fn snapshot(&self) -> StatsSnapshot {
         // Later stages first, `produced` last.
@@ -173,7 +192,7 @@ impl Stats {
             queue_capacity_bytes: 0,
             batch_size: self.batch_sizes.summary(),
             export_latency: LatencySummary::from_micros(self.export_latency_micros.summary()),
-            last_error: self.last_error.lock().ok().and_then(|last| last.clone()),
+            last_error: self.last_error(),
         }
     }
 }

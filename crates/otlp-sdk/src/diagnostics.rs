@@ -1,0 +1,241 @@
+//! [`LossReport`]: a pipeline that loses records says so, unasked.
+//!
+//! [`StatsSnapshot`](crate::StatsSnapshot) counts every record, but only a
+//! program that reads it learns anything: a wrong endpoint, a token the
+//! backend refuses or a queue that overflows would otherwise lose every
+//! record without a word. So each batch pipeline (spans, log records)
+//! compares its loss counters with what it last reported and hands any
+//! increase to the process's *loss handler*:
+//!
+//! - when its export loop first sees a loss, and then at most once every
+//!   [`REPORT_INTERVAL`] while losses go on;
+//! - once more when it shuts down, with whatever was not reported yet
+//!   (shutdown's own drops and failures included), so that the reports of a
+//!   pipeline add up to its final counts.
+//!
+//! The default handler writes one line to standard error, as the other
+//! OpenTelemetry SDKs log what they cannot export:
+//!
+//! ```text
+//! otlp-rust: the traces pipeline lost 512 spans: 512 failed (last error: server answered HTTP 401 Unauthorized: ...)
+//! ```
+//!
+//! [`set_loss_handler`] replaces it for the whole process: to send reports
+//! to the program's own logging or alerting, or to drop them
+//! (`set_loss_handler(|_| {})`). Writing to standard error never panics, even
+//! when it is closed.
+//!
+//! # Where the handler runs
+//!
+//! On the pipeline's export-loop thread, between two turns of the loop: a
+//! slow handler delays exports, so hand the report over (a channel, a
+//! counter) rather than doing I/O that can block. That thread records
+//! nothing (see [`own_threads`](crate::own_threads)): a `tracing` event or a
+//! `log` record made in the handler reaches no subscriber, logger or
+//! pipeline of this process, so that the pipeline never records itself. A
+//! handler that wants its report in the program's logs sends it to a thread
+//! of the program that logs it.
+
+use std::fmt;
+use std::io::Write;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use crate::Signal;
+
+/// The least time between two reports of one pipeline while losses go on
+/// (the first loss is reported at once, and shutdown reports the rest).
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Records a pipeline lost since its previous report, by reason; the fields
+/// are those of [`StatsSnapshot`](crate::StatsSnapshot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Losses {
+    /// Exports that failed: a permanent error, retries exhausted, or still
+    /// in flight at the shutdown deadline.
+    pub failed: u64,
+    /// Records the backend rejected through a partial success.
+    pub rejected: u64,
+    /// Dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Dropped because a single record is larger than a request or the queue may be.
+    pub dropped_oversized: u64,
+    /// Dropped because they came after shutdown or were still queued at its deadline.
+    pub dropped_shutdown: u64,
+    /// Dropped by the durable queue: evicted at its disk cap, or damaged on disk.
+    pub dropped_durable: u64,
+}
+
+impl Losses {
+    /// Every record lost, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.failed
+            + self.rejected
+            + self.dropped_queue_full
+            + self.dropped_oversized
+            + self.dropped_shutdown
+            + self.dropped_durable
+    }
+
+    /// What `self` (counts now) holds beyond `earlier` (counts then).
+    pub(crate) fn since(&self, earlier: &Losses) -> Losses {
+        Losses {
+            failed: self.failed.saturating_sub(earlier.failed),
+            rejected: self.rejected.saturating_sub(earlier.rejected),
+            dropped_queue_full: self
+                .dropped_queue_full
+                .saturating_sub(earlier.dropped_queue_full),
+            dropped_oversized: self
+                .dropped_oversized
+                .saturating_sub(earlier.dropped_oversized),
+            dropped_shutdown: self
+                .dropped_shutdown
+                .saturating_sub(earlier.dropped_shutdown),
+            dropped_durable: self.dropped_durable.saturating_sub(earlier.dropped_durable),
+        }
+    }
+}
+
+/// What one pipeline lost since its previous report; see the [module docs](self).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LossReport {
+    /// The pipeline's signal: what its records are.
+    pub signal: Signal,
+    /// Lost since the pipeline's previous report, by reason.
+    pub lost: Losses,
+    /// The pipeline's most recent export error, if any
+    /// ([`StatsSnapshot::last_error`](crate::StatsSnapshot::last_error)).
+    pub last_error: Option<String>,
+}
+
+impl fmt::Display for LossReport {
+    /// `the traces pipeline lost 3 spans: 2 failed, 1 dropped (queue full) (last error: …)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = self.lost.total();
+        let noun = self.signal.record_noun();
+        let plural = if total == 1 { "" } else { "s" };
+        write!(
+            f,
+            "the {} pipeline lost {total} {noun}{plural}:",
+            self.signal
+        )?;
+        let reasons = [
+            (self.lost.failed, "failed"),
+            (self.lost.rejected, "rejected by the backend"),
+            (self.lost.dropped_queue_full, "dropped (queue full)"),
+            (self.lost.dropped_oversized, "dropped (too large)"),
+            (self.lost.dropped_shutdown, "dropped (shutdown)"),
+            (self.lost.dropped_durable, "dropped (durable queue)"),
+        ];
+        let mut first = true;
+        for (count, reason) in reasons.into_iter().filter(|(count, _)| *count > 0) {
+            let comma = if first { "" } else { "," };
+            write!(f, "{comma} {count} {reason}")?;
+            first = false;
+        }
+        if let Some(error) = &self.last_error {
+            write!(f, " (last error: {error})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the process does with a [`LossReport`].
+type Handler = Arc<dyn Fn(&LossReport) + Send + Sync>;
+
+/// The process's handler; `None`: the default, a line on standard error.
+static HANDLER: RwLock<Option<Handler>> = RwLock::new(None);
+
+/// Makes `handler` receive every pipeline's [`LossReport`]s from now on,
+/// in place of the default line on standard error (or of the handler set
+/// before). It runs on a pipeline's own thread; see the [module docs](self).
+///
+/// ```
+/// use std::sync::mpsc;
+///
+/// let (reports, received) = mpsc::channel();
+/// otlp_sdk::diagnostics::set_loss_handler(move |report| {
+///     let _ = reports.send(report.to_string());
+/// });
+/// # drop(received);
+/// ```
+pub fn set_loss_handler(handler: impl Fn(&LossReport) + Send + Sync + 'static) {
+    *HANDLER.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(handler));
+}
+
+/// Hands `report` to the process's handler.
+pub(crate) fn report(report: &LossReport) {
+    let handler = HANDLER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match handler {
+        Some(handler) => {
+            // A handler that panics must not take the pipeline's loop down
+            // with it: the report is lost, the pipeline goes on.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| handler(report)));
+        }
+        None => {
+            // Not `eprintln!`: it panics when standard error is closed.
+            let _ = writeln!(std::io::stderr().lock(), "otlp-rust: {report}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_names_its_pipeline_every_reason_and_the_last_error() {
+        let report = LossReport {
+            signal: Signal::Logs,
+            lost: Losses {
+                failed: 2,
+                dropped_queue_full: 1,
+                ..Losses::default()
+            },
+            last_error: Some("server answered HTTP 401 Unauthorized".into()),
+        };
+        assert_eq!(
+            report.to_string(),
+            "the logs pipeline lost 3 log records: 2 failed, 1 dropped (queue full) \
+             (last error: server answered HTTP 401 Unauthorized)"
+        );
+        let one = LossReport {
+            signal: Signal::Traces,
+            lost: Losses {
+                rejected: 1,
+                ..Losses::default()
+            },
+            last_error: None,
+        };
+        assert_eq!(
+            one.to_string(),
+            "the traces pipeline lost 1 span: 1 rejected by the backend"
+        );
+    }
+
+    #[test]
+    fn losses_since_an_earlier_count_are_the_increase_per_reason() {
+        let then = Losses {
+            failed: 5,
+            dropped_shutdown: 1,
+            ..Losses::default()
+        };
+        let now = Losses {
+            failed: 7,
+            dropped_shutdown: 1,
+            dropped_durable: 4,
+            ..Losses::default()
+        };
+        let lost = now.since(&then);
+        assert_eq!(lost.failed, 2);
+        assert_eq!(lost.dropped_shutdown, 0);
+        assert_eq!(lost.dropped_durable, 4);
+        assert_eq!(lost.total(), 6);
+    }
+}
