@@ -14,8 +14,8 @@ use otlp_core::{
 };
 use otlp_sdk::config::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
 use otlp_sdk::metrics::{
-    Aggregation, InstrumentKind, MeterProvider, MetricsError, OVERFLOW_ATTRIBUTE, PeriodicReader,
-    View,
+    Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, InstrumentKind, MeterProvider, MetricsError,
+    OVERFLOW_ATTRIBUTE, PeriodicReader, View,
 };
 use otlp_sdk::{ExportOutcome, ExportRequest, Exporter, Signal, active_span};
 
@@ -1301,4 +1301,37 @@ fn measurements_racing_delta_collections_that_forget_series_all_arrive() {
         THREADS * ROUNDS * SETS,
         "{collections} collections"
     );
+}
+
+/// The spec: a Meter "SHOULD emit an error notifying the user and proceed
+/// as if the parameter was not provided" when an advisory parameter is not
+/// valid; such histograms recorded nothing.
+#[test]
+fn invalid_advised_boundaries_are_ignored_and_the_histogram_keeps_the_default_ones() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("m");
+    let unsorted = meter
+        .f64_histogram("unsorted")
+        .with_boundaries(vec![10.0, 1.0])
+        .build();
+    let not_a_number = meter
+        .u64_histogram("not_a_number")
+        .with_boundaries(vec![1.0, f64::NAN])
+        .build();
+    unsorted.record(3.0, &[]);
+    not_a_number.record(3, &[]);
+    let metrics = provider.collect();
+    for name in ["unsorted", "not_a_number"] {
+        let MetricData::Histogram(histogram) = &find(&metrics, name).data else {
+            panic!("{name} is not a histogram");
+        };
+        let point = &histogram.data_points[0];
+        assert_eq!(
+            point.explicit_bounds, DEFAULT_HISTOGRAM_BOUNDARIES,
+            "{name}"
+        );
+        assert_eq!(point.count, 1, "{name}");
+    }
+    let stats = provider.stats();
+    assert_eq!((stats.invalid_instruments, stats.ignored_advice), (0, 2));
 }

@@ -173,8 +173,12 @@ pub struct MetricsStats {
     /// Measurements refused: negative values given to a counter (a
     /// monotonic sum), ignored.
     pub refused_measurements: u64,
-    /// Instruments refused (invalid name or boundaries): they record nothing.
+    /// Instruments refused (invalid name): they record nothing.
     pub invalid_instruments: u64,
+    /// Advisory parameters ignored because they were invalid (histogram
+    /// boundaries not finite or not increasing): the instrument was
+    /// created as if they had not been given.
+    pub ignored_advice: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
     /// The last export error or partial-success message.

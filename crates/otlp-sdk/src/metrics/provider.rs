@@ -74,6 +74,8 @@ pub(crate) struct ProviderShared {
     live: Arc<AtomicBool>,
     shut_down: AtomicBool,
     invalid_instruments: AtomicU64,
+    /// Advisory parameters ignored as invalid.
+    ignored_advice: AtomicU64,
     /// Measurements the instruments refused (negative counter values).
     refused: Arc<AtomicU64>,
     callback_panics: AtomicU64,
@@ -137,6 +139,7 @@ impl ProviderShared {
             collections: self.collections.load(Ordering::Relaxed),
             overflowed_measurements: overflowed,
             invalid_instruments: self.invalid_instruments.load(Ordering::Relaxed),
+            ignored_advice: self.ignored_advice.load(Ordering::Relaxed),
             refused_measurements: self.refused.load(Ordering::Relaxed),
             callback_panics: self.callback_panics.load(Ordering::Relaxed),
             ..MetricsStats::default()
@@ -260,7 +263,10 @@ impl ProviderShared {
             .collect()
     }
 
-    fn sync_core(&self, spec: InstrumentSpec, float: bool) -> Arc<SyncCore> {
+    fn sync_core(&self, mut spec: InstrumentSpec, float: bool) -> Arc<SyncCore> {
+        if spec.drop_invalid_advice() {
+            self.ignored_advice.fetch_add(1, Ordering::Relaxed);
+        }
         if let Err(reason) = spec.validate() {
             self.invalid_instruments.fetch_add(1, Ordering::Relaxed);
             let _ = reason;
@@ -568,6 +574,7 @@ impl MeterProviderBuilder {
             live: Arc::new(AtomicBool::new(!self.disabled)),
             shut_down: AtomicBool::new(false),
             invalid_instruments: AtomicU64::new(0),
+            ignored_advice: AtomicU64::new(0),
             refused: Arc::new(AtomicU64::new(0)),
             callback_panics: AtomicU64::new(0),
             collections: AtomicU64::new(0),
@@ -605,7 +612,7 @@ struct InstrumentSpec {
 }
 
 impl InstrumentSpec {
-    /// The spec's instrument name syntax, and advisory boundaries.
+    /// The spec's instrument name syntax.
     fn validate(&self) -> Result<(), String> {
         let name = self.name.as_bytes();
         let valid = !name.is_empty()
@@ -617,10 +624,21 @@ impl InstrumentSpec {
         if !valid {
             return Err(format!("invalid instrument name {:?}", self.name.as_str()));
         }
-        if let Some(boundaries) = &self.boundaries {
-            validate_boundaries(boundaries)?;
-        }
         Ok(())
+    }
+
+    /// Forgets advised boundaries that are not finite and increasing, as
+    /// the spec asks of an invalid advisory parameter ("proceed as if the
+    /// parameter was not provided"); whether it did.
+    fn drop_invalid_advice(&mut self) -> bool {
+        let invalid = self
+            .boundaries
+            .as_deref()
+            .is_some_and(|boundaries| validate_boundaries(boundaries).is_err());
+        if invalid {
+            self.boundaries = None;
+        }
+        invalid
     }
 
     fn key(&self, float: bool) -> InstrumentKey {
@@ -665,9 +683,11 @@ impl<I> InstrumentBuilder<I> {
     }
 
     /// Builds the instrument. An invalid name (the spec's syntax: a letter,
-    /// then letters, digits, `_ . - /`, at most 255) or invalid boundaries
-    /// give an instrument that records nothing, counted in
-    /// [`MetricsStats::invalid_instruments`]. Asking again for the same
+    /// then letters, digits, `_ . - /`, at most 255) gives an instrument
+    /// that records nothing, counted in
+    /// [`MetricsStats::invalid_instruments`]. Invalid advised boundaries are
+    /// ignored (the default ones apply), counted in
+    /// [`MetricsStats::ignored_advice`]. Asking again for the same
     /// instrument returns one that records into the same streams.
     pub fn build(self) -> I {
         (self.make)(self.meter.shared.sync_core(self.spec, self.float))
@@ -676,7 +696,9 @@ impl<I> InstrumentBuilder<I> {
 
 impl<T> InstrumentBuilder<Histogram<T>> {
     /// Advises bucket boundaries for the default explicit-bucket aggregation
-    /// (views win over advice).
+    /// (views win over advice). Boundaries that are not finite and strictly
+    /// increasing are ignored: the default boundaries apply and
+    /// [`MetricsStats::ignored_advice`] counts it.
     pub fn with_boundaries(mut self, boundaries: Vec<f64>) -> Self {
         self.spec.boundaries = Some(boundaries);
         self
