@@ -1335,3 +1335,97 @@ fn invalid_advised_boundaries_are_ignored_and_the_histogram_keeps_the_default_on
     let stats = provider.stats();
     assert_eq!((stats.invalid_instruments, stats.ignored_advice), (0, 2));
 }
+
+/// Meters are identified by name, version, schema URL and attributes (the
+/// API spec: distinct when "at least one parameter has a different value"),
+/// and distinct meters are separate namespaces of instruments. Meters
+/// differing only in schema URL or attributes shared one instrument,
+/// exported under the first meter's scope.
+#[test]
+fn meters_differing_only_in_schema_url_or_attributes_export_their_own_scopes() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+    use otlp_core::InstrumentationScope;
+    use prost::Message;
+
+    let capture = Capturing::default();
+    let provider = capture.provider(TemporalityPreference::Cumulative);
+    let scope = || InstrumentationScope::new("lib").with_version("1.0");
+    let meters = [
+        provider.meter_with_scope(scope()),
+        provider
+            .meter_with_scope(scope().with_schema_url("https://opentelemetry.io/schemas/1.26.0")),
+        provider.meter_with_scope(scope().with_attributes([KeyValue::new("shard", 7)])),
+    ];
+    for (meter, value) in meters.iter().zip([1, 10, 100]) {
+        meter.u64_counter("requests").build().add(value, &[]);
+    }
+    // The same meter again, attributes in another order: one instrument.
+    let two = || scope().with_attributes([KeyValue::new("a", 1), KeyValue::new("b", 2)]);
+    provider
+        .meter_with_scope(two())
+        .u64_counter("requests")
+        .build()
+        .add(1000, &[]);
+    let mut reordered = two();
+    reordered.attributes.reverse();
+    provider
+        .meter_with_scope(reordered)
+        .u64_counter("requests")
+        .build()
+        .add(1000, &[]);
+
+    provider
+        .force_flush(Duration::from_secs(10))
+        .expect("flush");
+    let body = capture
+        .0
+        .lock()
+        .expect("capture lock")
+        .pop()
+        .expect("the flush exported a request");
+    let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("valid protobuf");
+    // Per scope: its schema URL, its attributes and its one sum's value.
+    type ScopeSummary = (String, Vec<(String, i64)>, i64);
+    let mut scopes: Vec<ScopeSummary> = request
+        .resource_metrics
+        .iter()
+        .flat_map(|resource| &resource.scope_metrics)
+        .map(|scope_metrics| {
+            let scope = scope_metrics.scope.as_ref().expect("a scope");
+            assert_eq!(
+                (scope.name.as_str(), scope.version.as_str()),
+                ("lib", "1.0")
+            );
+            let attributes = scope
+                .attributes
+                .iter()
+                .map(
+                    |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                        Some(any_value::Value::IntValue(int)) => (kv.key.clone(), *int),
+                        other => panic!("not an int attribute: {other:?}"),
+                    },
+                )
+                .collect();
+            assert_eq!(scope_metrics.metrics.len(), 1, "{scope_metrics:#?}");
+            let Some(metric::Data::Sum(sum)) = &scope_metrics.metrics[0].data else {
+                panic!("not a sum: {scope_metrics:#?}");
+            };
+            let Some(number_data_point::Value::AsInt(value)) = sum.data_points[0].value else {
+                panic!("not an int point: {sum:#?}");
+            };
+            (scope_metrics.schema_url.clone(), attributes, value)
+        })
+        .collect();
+    scopes.sort_by_key(|scope| scope.2);
+    assert_eq!(
+        scopes,
+        vec![
+            (String::new(), vec![], 1),
+            ("https://opentelemetry.io/schemas/1.26.0".into(), vec![], 10),
+            (String::new(), vec![("shard".into(), 7)], 100),
+            (String::new(), vec![("a".into(), 1), ("b".into(), 2)], 2000),
+        ]
+    );
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use otlp_core::{InstrumentationScope, KeyValue, Metric, Resource, Str, Temporality};
 
 use super::aggregation::{CellKind, Measure};
-use super::attributes::KeyFilter;
+use super::attributes::{AttributeSet, KeyFilter, canonical};
 use super::exponential::{DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE};
 use super::instrument::{
     Counter, Gauge, Histogram, InstrumentKind, Number, ObservableCounter, ObservableGauge,
@@ -43,11 +43,16 @@ struct Registration {
 }
 
 /// Identifies an instrument within a provider: a second request for the
-/// same one returns the first.
+/// same one returns the first. Its meter is identified by every parameter
+/// (the API spec: meters are distinct when "at least one parameter has a
+/// different value"), the scope attributes as a set (their order does not
+/// count), and distinct meters are separate namespaces.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct InstrumentKey {
     scope: String,
     scope_version: String,
+    scope_schema_url: String,
+    scope_attributes: AttributeSet,
     name: String,
     kind: InstrumentKind,
     unit: String,
@@ -645,6 +650,8 @@ impl InstrumentSpec {
         InstrumentKey {
             scope: self.scope.name.to_string(),
             scope_version: self.scope.version.to_string(),
+            scope_schema_url: self.scope.schema_url.to_string(),
+            scope_attributes: AttributeSet(canonical(&self.scope.attributes, &KeyFilter::All)),
             name: self.name.to_ascii_lowercase(),
             kind: self.kind,
             unit: self.unit.to_string(),
