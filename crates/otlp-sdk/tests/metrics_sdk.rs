@@ -1429,3 +1429,50 @@ fn meters_differing_only_in_schema_url_or_attributes_export_their_own_scopes() {
         ]
     );
 }
+
+/// The spec: a View whose application "would produce semantic errors (for
+/// example, configuring an asynchronous instrument to use the Explicit
+/// bucket histogram aggregation)" is skipped: "proceed as if that View did
+/// not exist". Its rename, key filter and limit applied with the default
+/// aggregation.
+#[test]
+fn a_histogram_view_selecting_an_observable_instrument_is_ignored_whole() {
+    let provider = MeterProvider::builder()
+        .with_view(
+            View::new("temperature")
+                .rename("temperature.histogram")
+                .with_aggregation(Aggregation::explicit_default())
+                .with_attribute_keys(["room"]),
+        )
+        .with_view(
+            View::new("queue.depth")
+                .rename("queue.depth.histogram")
+                .with_aggregation(Aggregation::base2_exponential()),
+        )
+        .with_view(View::new("queue.depth").rename("queue.depth.renamed"))
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    meter
+        .i64_observable_gauge("temperature")
+        .with_callback(|observer| {
+            observer.observe(21, &[KeyValue::new("room", "a"), KeyValue::new("floor", 1)])
+        })
+        .build();
+    meter
+        .i64_observable_up_down_counter("queue.depth")
+        .with_callback(|observer| observer.observe(5, &[]))
+        .build();
+    let metrics = provider.collect();
+    let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let MetricData::Gauge(gauge) = &find(&metrics, "temperature").data else {
+        panic!("temperature is not a gauge");
+    };
+    assert_eq!(
+        gauge.data_points[0].attributes,
+        vec![KeyValue::new("floor", 1), KeyValue::new("room", "a")]
+    );
+    find(&metrics, "queue.depth.renamed");
+    assert_eq!(provider.stats().ignored_views, 2);
+}

@@ -179,6 +179,11 @@ pub struct MetricsStats {
     /// boundaries not finite or not increasing): the instrument was
     /// created as if they had not been given.
     pub ignored_advice: u64,
+    /// Views skipped for an instrument they selected but cannot apply to
+    /// (a histogram aggregation for an observable instrument), once per
+    /// instrument: the instrument's streams are made as if the view did not
+    /// exist.
+    pub ignored_views: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
     /// The last export error or partial-success message.

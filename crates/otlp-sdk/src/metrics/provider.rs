@@ -81,6 +81,8 @@ pub(crate) struct ProviderShared {
     invalid_instruments: AtomicU64,
     /// Advisory parameters ignored as invalid.
     ignored_advice: AtomicU64,
+    /// Views skipped for an instrument they cannot apply to.
+    ignored_views: AtomicU64,
     /// Measurements the instruments refused (negative counter values).
     refused: Arc<AtomicU64>,
     callback_panics: AtomicU64,
@@ -145,6 +147,7 @@ impl ProviderShared {
             overflowed_measurements: overflowed,
             invalid_instruments: self.invalid_instruments.load(Ordering::Relaxed),
             ignored_advice: self.ignored_advice.load(Ordering::Relaxed),
+            ignored_views: self.ignored_views.load(Ordering::Relaxed),
             refused_measurements: self.refused.load(Ordering::Relaxed),
             callback_panics: self.callback_panics.load(Ordering::Relaxed),
             ..MetricsStats::default()
@@ -222,12 +225,26 @@ impl ProviderShared {
     }
 
     /// The streams an instrument produces: one per selecting view, or its
-    /// default stream.
+    /// default stream. A view whose aggregation the instrument cannot have
+    /// (a histogram of an observable instrument: observations are totals or
+    /// current values) is skipped whole, as the spec asks of a view that
+    /// "would produce semantic errors" ("proceed as if that View did not
+    /// exist"), and counted in [`MetricsStats::ignored_views`].
     fn stream_plans(&self, spec: &InstrumentSpec) -> Vec<(Identity, CellKind, KeyFilter, usize)> {
         let selecting: Vec<&View> = self
             .views
             .iter()
             .filter(|view| view.selects(&spec.name, spec.kind, &spec.scope.name))
+            .filter(|view| {
+                let applies = view
+                    .aggregation
+                    .as_ref()
+                    .is_none_or(|aggregation| aggregation.applies_to(spec.kind));
+                if !applies {
+                    self.ignored_views.fetch_add(1, Ordering::Relaxed);
+                }
+                applies
+            })
             .collect();
         let default_view = View::default();
         let views = if selecting.is_empty() {
@@ -239,15 +256,7 @@ impl ProviderShared {
             .into_iter()
             .filter_map(|view| {
                 let aggregation = view.aggregation.clone().unwrap_or_default();
-                let mut cell =
-                    self.cell_kind(&aggregation, spec.kind, spec.boundaries.as_deref())?;
-                if spec.kind.is_observable()
-                    && !matches!(cell, CellKind::Sum { .. } | CellKind::LastValue)
-                {
-                    // Observations are totals or current values: a histogram
-                    // of them is not defined; keep the kind's default.
-                    cell = self.cell_kind(&Aggregation::Default, spec.kind, None)?;
-                }
+                let cell = self.cell_kind(&aggregation, spec.kind, spec.boundaries.as_deref())?;
                 let identity = Identity {
                     name: view.name.clone().unwrap_or_else(|| spec.name.clone()),
                     description: view
@@ -580,6 +589,7 @@ impl MeterProviderBuilder {
             shut_down: AtomicBool::new(false),
             invalid_instruments: AtomicU64::new(0),
             ignored_advice: AtomicU64::new(0),
+            ignored_views: AtomicU64::new(0),
             refused: Arc::new(AtomicU64::new(0)),
             callback_panics: AtomicU64::new(0),
             collections: AtomicU64::new(0),

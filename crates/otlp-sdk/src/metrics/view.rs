@@ -68,6 +68,19 @@ impl Aggregation {
         }
     }
 
+    /// Whether an instrument of `kind` can be aggregated so: not a
+    /// histogram of an observable instrument (observations are totals or
+    /// current values, not a population of measurements; the spec's example
+    /// of a view that "would produce semantic errors").
+    pub(crate) fn applies_to(&self, kind: InstrumentKind) -> bool {
+        !(kind.is_observable()
+            && matches!(
+                self,
+                Aggregation::ExplicitBucketHistogram { .. }
+                    | Aggregation::Base2ExponentialHistogram { .. }
+            ))
+    }
+
     /// Checks the parameters: boundaries increasing and finite, exponential
     /// sizes in range.
     pub(crate) fn validate(&self, view: &str) -> Result<(), MetricsError> {
@@ -174,7 +187,10 @@ impl View {
         self
     }
 
-    /// Changes the aggregation.
+    /// Changes the aggregation. A histogram aggregation does not apply to
+    /// observable instruments: for them the whole view is skipped (its
+    /// rename, keys and limit too), counted in
+    /// [`MetricsStats::ignored_views`](super::MetricsStats::ignored_views).
     pub fn with_aggregation(mut self, aggregation: Aggregation) -> View {
         self.aggregation = Some(aggregation);
         self
