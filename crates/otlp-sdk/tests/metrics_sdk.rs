@@ -1476,3 +1476,64 @@ fn a_histogram_view_selecting_an_observable_instrument_is_ignored_whole() {
     find(&metrics, "queue.depth.renamed");
     assert_eq!(provider.stats().ignored_views, 2);
 }
+
+/// The spec's exemplar defaults: a base-2 exponential histogram "SHOULD use
+/// a SimpleFixedSizeExemplarReservoir with a reservoir equal to the smaller
+/// of the maximum number of buckets configured on the aggregation or
+/// twenty". It kept one exemplar.
+#[test]
+fn exponential_histograms_keep_up_to_twenty_exemplars_or_max_size_if_smaller() {
+    let provider = MeterProvider::builder()
+        .with_default_histogram_aggregation(
+            DefaultHistogramAggregation::Base2ExponentialBucketHistogram,
+        )
+        .with_view(
+            View::new("small").with_aggregation(Aggregation::Base2ExponentialHistogram {
+                max_size: 4,
+                max_scale: 20,
+                record_min_max: true,
+            }),
+        )
+        .with_exemplar_filter(ExemplarFilter::AlwaysOn)
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let (large, small, few) = (
+        meter.f64_histogram("large").build(),
+        meter.f64_histogram("small").build(),
+        meter.f64_histogram("few").build(),
+    );
+    for value in 1..=50 {
+        large.record(f64::from(value), &[]);
+        small.record(f64::from(value), &[]);
+    }
+    for value in [1.0, 2.0, 3.0] {
+        few.record(value, &[]);
+    }
+    let exemplar_values = |metrics: &[Metric], name: &str| {
+        let MetricData::ExponentialHistogram(histogram) = &find(metrics, name).data else {
+            panic!("{name} is not exponential");
+        };
+        let mut values: Vec<f64> = histogram.data_points[0]
+            .exemplars
+            .iter()
+            .map(|exemplar| match exemplar.value {
+                NumberValue::Double(value) => value,
+                other => panic!("not a double: {other:?}"),
+            })
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        values
+    };
+    let metrics = provider.collect();
+    let large_values = exemplar_values(&metrics, "large");
+    assert_eq!(large_values.len(), 20, "{large_values:?}");
+    assert!(
+        large_values
+            .iter()
+            .all(|value| (1.0..=50.0).contains(value))
+    );
+    assert_eq!(exemplar_values(&metrics, "small").len(), 4);
+    assert_eq!(exemplar_values(&metrics, "few"), vec![1.0, 2.0, 3.0]);
+}

@@ -7,19 +7,22 @@
 //! sets on entering a span, or from the context given explicitly.
 //!
 //! Each series has a reservoir, empty and unallocated until the first
-//! offer: for explicit-bucket histograms one exemplar per bucket (the latest
-//! measurement of the bucket wins), for other aggregations one exemplar
-//! chosen uniformly among the interval's offers (reservoir sampling). A
-//! collection takes the exemplars and empties the reservoir. Offering takes
-//! the series' reservoir mutex: the measurement path pays it only when the
-//! filter lets the measurement through.
+//! offer, shaped as the spec's exemplar defaults say
+//! ([`ReservoirShape::of`]): for explicit-bucket histograms one exemplar per
+//! bucket (the latest measurement of the bucket wins), for exponential
+//! histograms up to [`EXPONENTIAL_EXEMPLARS`] (fewer if the aggregation has
+//! fewer buckets), for other aggregations one; those are chosen uniformly
+//! among the interval's offers (reservoir sampling). A collection takes the
+//! exemplars and empties the reservoir. Offering takes the series'
+//! reservoir mutex: the measurement path pays it only when the filter lets
+//! the measurement through.
 
 use std::cell::Cell;
 use std::sync::Mutex;
 
 use otlp_core::{Exemplar, KeyValue};
 
-use super::aggregation::Measure;
+use super::aggregation::{CellKind, Measure};
 use crate::active_span::ActiveSpan;
 use crate::config::ExemplarFilter;
 
@@ -30,6 +33,41 @@ pub(crate) fn offers(filter: ExemplarFilter, span: Option<&ActiveSpan>) -> bool 
         ExemplarFilter::AlwaysOff => false,
         ExemplarFilter::AlwaysOn => true,
         ExemplarFilter::TraceBased => span.is_some_and(ActiveSpan::is_sampled),
+    }
+}
+
+/// Most exemplars an exponential histogram's series keeps per interval:
+/// the spec's default (`min(20, max_buckets)`). Past it, each further offer
+/// replaces a kept one at random (every offer kept with equal chance).
+pub(crate) const EXPONENTIAL_EXEMPLARS: usize = 20;
+
+/// How a series' reservoir keeps exemplars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReservoirShape {
+    /// The spec's `AlignedHistogramBucketExemplarReservoir`: one slot per
+    /// bucket, the latest offer of the bucket kept.
+    Aligned(usize),
+    /// The spec's `SimpleFixedSizeExemplarReservoir`: this many slots,
+    /// filled in order, then sampled uniformly.
+    Fixed(usize),
+}
+
+impl ReservoirShape {
+    /// The spec's default for an aggregation: aligned for an explicit-bucket
+    /// histogram with more than one bucket, `min(20, max_size)` slots for an
+    /// exponential histogram, one slot otherwise.
+    pub(crate) fn of(kind: &CellKind) -> ReservoirShape {
+        match kind {
+            CellKind::Histogram { bounds, .. } if !bounds.is_empty() => {
+                ReservoirShape::Aligned(bounds.len() + 1)
+            }
+            CellKind::Exponential { max_size, .. } => ReservoirShape::Fixed(
+                usize::try_from(*max_size)
+                    .unwrap_or(usize::MAX)
+                    .min(EXPONENTIAL_EXEMPLARS),
+            ),
+            _ => ReservoirShape::Fixed(1),
+        }
     }
 }
 
@@ -44,14 +82,20 @@ struct Slots {
 pub(crate) struct Reservoir {
     slots: Mutex<Slots>,
     size: usize,
+    aligned: bool,
 }
 
 impl Reservoir {
-    /// A reservoir of `size` slots (histogram buckets, or 1).
-    pub(crate) fn new(size: usize) -> Reservoir {
+    /// An empty reservoir of that shape (at least one slot).
+    pub(crate) fn new(shape: ReservoirShape) -> Reservoir {
+        let (size, aligned) = match shape {
+            ReservoirShape::Aligned(buckets) => (buckets, true),
+            ReservoirShape::Fixed(size) => (size, false),
+        };
         Reservoir {
             slots: Mutex::new(Slots::default()),
             size: size.max(1),
+            aligned,
         }
     }
 
@@ -76,17 +120,19 @@ impl Reservoir {
             slots.exemplars.resize(self.size, None);
         }
         slots.offered += 1;
-        let index = match bucket {
-            Some(bucket) if self.size > 1 => bucket.min(self.size - 1),
-            _ => {
-                // Reservoir sampling: the n-th offer replaces the kept one
-                // with probability 1/n.
-                let pick = random_below(slots.offered);
-                if pick != 0 {
-                    return;
-                }
-                0
+        let index = if self.aligned {
+            bucket.unwrap_or(0).min(self.size - 1)
+        } else if slots.offered <= self.size as u64 {
+            // The first offers fill the slots in order.
+            (slots.offered - 1) as usize
+        } else {
+            // Reservoir sampling: the n-th offer replaces a kept one with
+            // probability size/n, so every offer is kept with equal chance.
+            let pick = random_below(slots.offered);
+            if pick >= self.size as u64 {
+                return;
             }
+            pick as usize
         };
         slots.exemplars[index] = Some(exemplar);
     }
@@ -145,7 +191,7 @@ mod tests {
 
     #[test]
     fn aligned_reservoirs_keep_the_latest_per_bucket_and_empty_on_take() {
-        let reservoir = Reservoir::new(3);
+        let reservoir = Reservoir::new(ReservoirShape::Aligned(3));
         let active = span(true);
         reservoir.offer(Some(0), Measure::Int(1), Some(&active), vec![]);
         reservoir.offer(Some(2), Measure::Int(7), Some(&active), vec![]);
@@ -160,10 +206,70 @@ mod tests {
 
     #[test]
     fn a_single_slot_keeps_one_of_the_offers() {
-        let reservoir = Reservoir::new(1);
+        let reservoir = Reservoir::new(ReservoirShape::Fixed(1));
         for value in 0..100 {
             reservoir.offer(None, Measure::Double(value as f64), None, vec![]);
         }
         assert_eq!(reservoir.take().len(), 1);
+    }
+
+    #[test]
+    fn a_fixed_size_reservoir_fills_its_slots_then_samples_every_offer_alike() {
+        let reservoir = Reservoir::new(ReservoirShape::Fixed(4));
+        for value in 0..3 {
+            reservoir.offer(None, Measure::Int(value), None, vec![]);
+        }
+        let values: Vec<NumberValue> = reservoir.take().iter().map(|e| e.value).collect();
+        assert_eq!(values, (0..3).map(NumberValue::Int).collect::<Vec<_>>());
+        // Over many intervals of 8 offers into 4 slots, each offer is kept
+        // about half the time.
+        let mut kept = [0u32; 8];
+        for _ in 0..4000 {
+            for value in 0..8 {
+                reservoir.offer(None, Measure::Int(value), None, vec![]);
+            }
+            let taken = reservoir.take();
+            assert_eq!(taken.len(), 4);
+            for exemplar in taken {
+                let NumberValue::Int(value) = exemplar.value else {
+                    panic!("not an int");
+                };
+                kept[value as usize] += 1;
+            }
+        }
+        assert!(kept.iter().all(|&n| (1700..2300).contains(&n)), "{kept:?}");
+    }
+
+    #[test]
+    fn the_default_shapes_follow_the_spec() {
+        let histogram = |bounds: Vec<f64>| CellKind::Histogram {
+            bounds,
+            record_min_max: true,
+        };
+        let exponential = |max_size| CellKind::Exponential {
+            max_size,
+            max_scale: 20,
+            record_min_max: true,
+        };
+        assert_eq!(
+            ReservoirShape::of(&histogram(vec![1.0, 2.0])),
+            ReservoirShape::Aligned(3)
+        );
+        assert_eq!(
+            ReservoirShape::of(&histogram(vec![])),
+            ReservoirShape::Fixed(1)
+        );
+        assert_eq!(
+            ReservoirShape::of(&exponential(160)),
+            ReservoirShape::Fixed(20)
+        );
+        assert_eq!(
+            ReservoirShape::of(&exponential(4)),
+            ReservoirShape::Fixed(4)
+        );
+        assert_eq!(
+            ReservoirShape::of(&CellKind::LastValue),
+            ReservoirShape::Fixed(1)
+        );
     }
 }

@@ -77,7 +77,7 @@ use otlp_core::KeyValue;
 
 use super::aggregation::{Cell, CellKind, thread_stripe};
 use super::attributes::{KeyFilter, canonical, hash_all, hash_kept, same_kept};
-use super::exemplar::Reservoir;
+use super::exemplar::{Reservoir, ReservoirShape};
 
 /// The attribute of the overflow series.
 pub const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
@@ -204,7 +204,7 @@ pub(crate) struct SeriesTable {
     kind: CellKind,
     float: bool,
     limit: usize,
-    buckets_for_exemplars: usize,
+    exemplars: ReservoirShape,
 }
 
 impl SeriesTable {
@@ -217,10 +217,7 @@ impl SeriesTable {
         limit: usize,
         retires: bool,
     ) -> Self {
-        let buckets_for_exemplars = match &kind {
-            CellKind::Histogram { bounds, .. } => bounds.len() + 1,
-            _ => 1,
-        };
+        let exemplars = ReservoirShape::of(&kind);
         let (tables, current) = if retires {
             let first = Arc::new(Slots::with_capacity(8));
             let stripes = Box::new(std::array::from_fn(|_| {
@@ -245,7 +242,7 @@ impl SeriesTable {
             kind,
             float,
             limit: limit.max(2),
-            buckets_for_exemplars,
+            exemplars,
         }
     }
 
@@ -466,7 +463,7 @@ impl SeriesTable {
         Series {
             attributes,
             cell: Cell::new(&self.kind, self.float),
-            reservoir: Reservoir::new(self.buckets_for_exemplars),
+            reservoir: Reservoir::new(self.exemplars),
             created: otlp_core::clock::now_unix_nanos(),
         }
     }
