@@ -1537,3 +1537,40 @@ fn exponential_histograms_keep_up_to_twenty_exemplars_or_max_size_if_smaller() {
     assert_eq!(exemplar_values(&metrics, "small").len(), 4);
     assert_eq!(exemplar_values(&metrics, "few"), vec![1.0, 2.0, 3.0]);
 }
+
+/// Histograms leave NaN and infinities out of their counts (the spec: not
+/// incorporated into sum, min and max); they were still offered as
+/// exemplars, where an infinity took the place of the last bucket's finite
+/// exemplar (a point with an exemplar it did not count).
+#[test]
+fn measurements_a_histogram_leaves_out_do_not_become_exemplars() {
+    let provider = MeterProvider::builder()
+        .with_view(View::new("exponential").with_aggregation(Aggregation::base2_exponential()))
+        .with_exemplar_filter(ExemplarFilter::AlwaysOn)
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let explicit = meter.f64_histogram("explicit").build();
+    let exponential = meter.f64_histogram("exponential").build();
+    for histogram in [&explicit, &exponential] {
+        histogram.record(20_000.0, &[]);
+        histogram.record(f64::INFINITY, &[]);
+        histogram.record(f64::NAN, &[]);
+        histogram.record(f64::NEG_INFINITY, &[]);
+    }
+    let metrics = provider.collect();
+    let MetricData::Histogram(data) = &find(&metrics, "explicit").data else {
+        panic!("not a histogram");
+    };
+    let point = &data.data_points[0];
+    assert_eq!(point.count, 1);
+    let values: Vec<NumberValue> = point.exemplars.iter().map(|e| e.value).collect();
+    assert_eq!(values, vec![NumberValue::Double(20_000.0)]);
+    let MetricData::ExponentialHistogram(data) = &find(&metrics, "exponential").data else {
+        panic!("not exponential");
+    };
+    let point = &data.data_points[0];
+    assert_eq!(point.count, 1);
+    let values: Vec<NumberValue> = point.exemplars.iter().map(|e| e.value).collect();
+    assert_eq!(values, vec![NumberValue::Double(20_000.0)]);
+}

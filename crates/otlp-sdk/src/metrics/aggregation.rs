@@ -99,6 +99,21 @@ pub(crate) enum CellKind {
     },
 }
 
+impl CellKind {
+    /// Whether a cell of this kind counts `measure`: histograms leave NaN
+    /// and the infinities out (the spec: not incorporated into the sum,
+    /// min and max), sums and last values take every value.
+    #[inline]
+    pub(crate) fn aggregates(&self, measure: Measure) -> bool {
+        match self {
+            CellKind::Histogram { .. } | CellKind::Exponential { .. } => {
+                measure.as_f64().is_finite()
+            }
+            CellKind::Sum { .. } | CellKind::LastValue => true,
+        }
+    }
+}
+
 /// A collected point, in the shape of its stream.
 #[derive(Clone, Debug)]
 pub(crate) enum Point {

@@ -148,7 +148,8 @@ impl Stream {
     }
 
     /// Records one measurement, offering it as an exemplar if the filter
-    /// lets it through.
+    /// lets it through and the aggregation counts it (a histogram leaves NaN
+    /// and the infinities out: they would displace an exemplar it counted).
     #[inline]
     pub(crate) fn record(
         &self,
@@ -158,7 +159,7 @@ impl Stream {
     ) {
         self.table.with_series(attributes, |series| {
             series.cell.record(measure);
-            if offers(self.exemplar_filter, span) {
+            if offers(self.exemplar_filter, span) && self.cell.aggregates(measure) {
                 let bucket = match &self.cell {
                     CellKind::Histogram { bounds, .. } => {
                         Some(super::aggregation::bucket_of(bounds, measure.as_f64()))
