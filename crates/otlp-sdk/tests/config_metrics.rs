@@ -56,7 +56,7 @@ fn metrics_default_to_v1_metrics_a_minute_cumulative_and_2000_series() {
             MetricsConfig::DEFAULT_CARDINALITY_LIMIT,
             MetricsConfig::MIN_CARDINALITY_LIMIT,
         ),
-        (Duration::from_secs(60), Duration::from_secs(30), 2000, 2)
+        (Duration::from_secs(60), Duration::from_secs(30), 2000, 1)
     );
     assert_eq!(Config::default().validate(), Ok(()));
 }
@@ -810,16 +810,16 @@ fn bad_metrics_variables_name_the_variable_and_the_value() {
 }
 
 #[test]
-fn the_cardinality_limit_must_be_at_least_two() {
-    for value in ["0", "1"] {
-        let err = load_err(&[("OTLP__METRICS__CARDINALITY_LIMIT", value)]);
-        assert_names(
-            &err,
-            "OTLP__METRICS__CARDINALITY_LIMIT",
-            value,
-            "must be at least 2 (one series and the overflow series)",
-        );
-    }
+fn the_cardinality_limit_must_be_positive() {
+    let err = load_err(&[("OTLP__METRICS__CARDINALITY_LIMIT", "0")]);
+    assert_names(
+        &err,
+        "OTLP__METRICS__CARDINALITY_LIMIT",
+        "0",
+        "must be at least 1 (one series, beside the overflow series)",
+    );
+    let config = load(&[("OTLP__METRICS__CARDINALITY_LIMIT", "1")]);
+    assert_eq!(config.metrics.cardinality_limit, 1);
     let err = load_err(&[("OTLP__METRICS__CARDINALITY_LIMIT", "many")]);
     assert_names(
         &err,
@@ -837,9 +837,9 @@ fn the_cardinality_limit_must_be_at_least_two() {
 
     // Changed in code: the dotted key.
     let mut config = Config::default();
-    config.metrics.cardinality_limit = 1;
+    config.metrics.cardinality_limit = 0;
     let err = config.validate().unwrap_err();
-    assert_names(&err, "metrics.cardinality_limit", "1", "must be at least 2");
+    assert_names(&err, "metrics.cardinality_limit", "0", "must be at least 1");
     assert_eq!(err.origin(), ConfigSource::Builder);
 }
 
@@ -1004,10 +1004,10 @@ fn bad_metrics_file_values_name_the_dotted_key() {
             "must be longer than 0",
         ),
         (
-            "metrics: { cardinality_limit: 1 }",
+            "metrics: { cardinality_limit: 0 }",
             "metrics.cardinality_limit",
-            "1",
-            "must be at least 2",
+            "0",
+            "must be at least 1",
         ),
         (
             "metrics: { temporality: sometimes }",

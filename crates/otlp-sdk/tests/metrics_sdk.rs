@@ -275,10 +275,10 @@ fn invalid_views_and_limits_are_refused_naming_what_is_wrong() {
         .expect_err("NaN boundary");
     assert!(matches!(error, MetricsError::InvalidView { ref view, .. } if view == "lat"));
     let error = MeterProvider::builder()
-        .with_cardinality_limit(1)
+        .with_view(View::new("hits").with_cardinality_limit(0))
         .build()
-        .expect_err("limit 1");
-    assert_eq!(error, MetricsError::InvalidCardinalityLimit(1));
+        .expect_err("view limit 0");
+    assert!(matches!(error, MetricsError::InvalidView { ref view, .. } if view == "hits"));
 }
 
 #[test]
@@ -1573,4 +1573,51 @@ fn measurements_a_histogram_leaves_out_do_not_become_exemplars() {
     assert_eq!(point.count, 1);
     let values: Vec<NumberValue> = point.exemplars.iter().map(|e| e.value).collect();
     assert_eq!(values, vec![NumberValue::Double(20_000.0)]);
+}
+
+/// The spec's cardinality limit is "a positive integer", and the limit
+/// counts the attribute sets that get series of their own (the overflow
+/// series comes on top): a limit of 1 keeps one set and the overflow
+/// series. It was refused (the minimum 2 came from the rule where the
+/// overflow series took a place under the limit).
+#[test]
+fn a_cardinality_limit_of_one_keeps_one_set_and_the_overflow_series() {
+    let provider = MeterProvider::builder()
+        .with_cardinality_limit(1)
+        .with_view(View::new("by_view").with_cardinality_limit(1))
+        .build()
+        .expect("a limit of 1 is valid");
+    let meter = provider.meter("m");
+    let hits = meter.u64_counter("hits").build();
+    let by_view = meter.u64_counter("by_view").build();
+    meter
+        .u64_observable_counter("observed")
+        .with_callback(|observer| {
+            for user in 0..3 {
+                observer.observe(1, &[KeyValue::new("user", user)]);
+            }
+        })
+        .build();
+    for user in 0..3 {
+        hits.add(1, &[KeyValue::new("user", user)]);
+        by_view.add(1, &[KeyValue::new("user", user)]);
+    }
+    let metrics = provider.collect();
+    for name in ["hits", "by_view", "observed"] {
+        let (points, _, _) = sum_points(find(&metrics, name));
+        assert_eq!(points.len(), 2, "{name}: {points:?}");
+        assert_eq!(
+            value_of(points, &[KeyValue::new("user", 0)]),
+            NumberValue::Int(1)
+        );
+        assert_eq!(
+            value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
+            NumberValue::Int(2)
+        );
+    }
+    let error = MeterProvider::builder()
+        .with_cardinality_limit(0)
+        .build()
+        .expect_err("limit 0");
+    assert_eq!(error, MetricsError::InvalidCardinalityLimit(0));
 }

@@ -156,7 +156,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 ///   export_timeout: 30s                   # one export, retries included; 0 = no limit (default 30s)
 ///   temporality: cumulative               # cumulative (default) | delta | lowmemory
 ///   default_histogram_aggregation: explicit_bucket_histogram   # or base2_exponential_bucket_histogram
-///   cardinality_limit: 2000               # attribute sets per metric stream before the overflow series (at least 2)
+///   cardinality_limit: 2000               # attribute sets per metric stream before the overflow series (at least 1)
 ///   exemplar_filter: trace_based          # trace_based (default) | always_on | always_off
 /// ```
 ///
@@ -250,7 +250,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `metrics.temporality` | `cumulative` (default), `delta`, `lowmemory` |
 /// | `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` | `metrics.default_histogram_aggregation` | `explicit_bucket_histogram` (default), `base2_exponential_bucket_histogram` |
 /// | `OTEL_METRICS_EXEMPLAR_FILTER` | `metrics.exemplar_filter` | `trace_based` (default), `always_on`, `always_off` |
-/// | none: use `OTLP__METRICS__CARDINALITY_LIMIT` | `metrics.cardinality_limit` | whole number, at least 2 (default 2000) |
+/// | none: use `OTLP__METRICS__CARDINALITY_LIMIT` | `metrics.cardinality_limit` | whole number, at least 1 (default 2000) |
 ///
 /// Other `OTEL_*` variables belong to other components and are ignored.
 ///

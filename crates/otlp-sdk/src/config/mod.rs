@@ -513,7 +513,7 @@ pub struct MetricsConfig {
     /// Attribute sets per metric stream that get series of their own
     /// (`OTLP__METRICS__CARDINALITY_LIMIT`, key `metrics.cardinality_limit`;
     /// default [`DEFAULT_CARDINALITY_LIMIT`](Self::DEFAULT_CARDINALITY_LIMIT),
-    /// at least 2). Past it, measurements with new attribute sets go to the one
+    /// at least 1). Past it, measurements with new attribute sets go to the one
     /// series with the attribute `otel.metric.overflow=true`.
     pub cardinality_limit: usize,
     /// Which measurements may become exemplars (`OTEL_METRICS_EXEMPLAR_FILTER`,
@@ -536,8 +536,9 @@ impl MetricsConfig {
     pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 
     /// The smallest [`cardinality_limit`](Self::cardinality_limit): one series
-    /// of its own and the overflow series.
-    pub const MIN_CARDINALITY_LIMIT: usize = 2;
+    /// of its own, beside the overflow series (the specification: "a positive
+    /// integer").
+    pub const MIN_CARDINALITY_LIMIT: usize = 1;
 }
 
 impl Default for MetricsConfig {

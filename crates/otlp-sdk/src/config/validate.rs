@@ -498,13 +498,13 @@ pub(crate) fn longer_than_zero(duration: Duration) -> Result<(), String> {
 }
 
 /// A metric stream's series cap: at least
-/// [`MetricsConfig::MIN_CARDINALITY_LIMIT`] (one series and the overflow series).
+/// [`MetricsConfig::MIN_CARDINALITY_LIMIT`] (one series, beside the overflow series).
 pub(crate) fn cardinality_limit(n: usize) -> Result<(), String> {
     if n >= MetricsConfig::MIN_CARDINALITY_LIMIT {
         Ok(())
     } else {
         Err(format!(
-            "must be at least {} (one series and the overflow series)",
+            "must be at least {} (one series, beside the overflow series)",
             MetricsConfig::MIN_CARDINALITY_LIMIT
         ))
     }

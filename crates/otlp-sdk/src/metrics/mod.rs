@@ -112,8 +112,9 @@ pub enum MetricsError {
         /// What is wrong.
         reason: String,
     },
-    /// The cardinality limit must leave room for one series and the overflow series.
-    #[error("invalid cardinality limit {0}: it must be at least 2")]
+    /// The cardinality limit must be positive (one attribute set of its own,
+    /// beside the overflow series).
+    #[error("invalid cardinality limit {0}: it must be at least 1")]
     InvalidCardinalityLimit(usize),
     /// The reader's interval must be positive.
     #[error("invalid export interval {0:?}: it must be positive")]

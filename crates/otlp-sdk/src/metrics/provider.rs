@@ -540,7 +540,7 @@ impl MeterProviderBuilder {
 
     /// The number of attribute sets per stream that get series of their
     /// own; measurements with further sets go to the overflow series
-    /// (default 2000, at least 2). A delta stream forgets a set without
+    /// (default 2000, at least 1). A delta stream forgets a set without
     /// measurements for a whole interval, so its limit counts the sets of
     /// about one interval; a cumulative stream counts every set it saw.
     pub fn with_cardinality_limit(mut self, limit: usize) -> Self {
@@ -574,7 +574,7 @@ impl MeterProviderBuilder {
             view.validate()?;
         }
         let cardinality_limit = self.cardinality_limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT);
-        if cardinality_limit < 2 {
+        if cardinality_limit < 1 {
             return Err(MetricsError::InvalidCardinalityLimit(cardinality_limit));
         }
         let shared = Arc::new(ProviderShared {

@@ -241,7 +241,7 @@ impl SeriesTable {
             filter,
             kind,
             float,
-            limit: limit.max(2),
+            limit: limit.max(1),
             exemplars,
         }
     }

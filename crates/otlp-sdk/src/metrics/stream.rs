@@ -271,7 +271,7 @@ impl ObservedStream {
             cell,
             temporality,
             filter,
-            limit: limit.max(2),
+            limit: limit.max(1),
             state: Mutex::new(ObservedState {
                 series: HashMap::new(),
                 last_collection: otlp_core::clock::now_unix_nanos(),

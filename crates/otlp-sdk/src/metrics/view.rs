@@ -203,7 +203,8 @@ impl View {
         self
     }
 
-    /// Sets the stream's cardinality limit (at least 2).
+    /// Sets the stream's cardinality limit: the attribute sets with series
+    /// of their own, beside the overflow series (at least 1).
     pub fn with_cardinality_limit(mut self, limit: usize) -> View {
         self.cardinality_limit = Some(limit);
         self
@@ -224,10 +225,10 @@ impl View {
         if let Some(aggregation) = &self.aggregation {
             aggregation.validate(&self.pattern)?;
         }
-        if self.cardinality_limit.is_some_and(|limit| limit < 2) {
+        if self.cardinality_limit == Some(0) {
             return Err(MetricsError::InvalidView {
                 view: self.pattern.to_string(),
-                reason: "cardinality limit must be at least 2".into(),
+                reason: "cardinality limit must be at least 1".into(),
             });
         }
         if self.name.is_some() && self.pattern.contains(['*', '?']) {
@@ -289,7 +290,8 @@ mod tests {
         let error = decreasing.validate().expect_err("decreasing boundaries");
         assert!(error.to_string().contains("latency"), "{error}");
         assert!(View::new("x*").rename("y").validate().is_err());
-        assert!(View::new("x").with_cardinality_limit(1).validate().is_err());
+        assert!(View::new("x").with_cardinality_limit(0).validate().is_err());
+        assert!(View::new("x").with_cardinality_limit(1).validate().is_ok());
         assert!(
             View::new("x")
                 .with_aggregation(Aggregation::explicit_default())
