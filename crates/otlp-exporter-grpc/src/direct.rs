@@ -28,7 +28,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, Bytes};
 use http::header::{CONTENT_TYPE, HeaderValue, TE};
@@ -294,20 +294,18 @@ fn response_message(mut data: Bytes, encoding: Option<&HeaderValue>) -> Result<B
     }
 }
 
-/// The gRPC code for an HTTP status that came without a gRPC status
-/// (grpc/doc/http-grpc-status-mapping.md).
 /// The status of an HTTP answer that is no gRPC answer at all (a proxy's,
 /// say): the gRPC specification's mapping of its code, and the proxy's
-/// `Retry-After` (in seconds) as a `RetryInfo` delay, so that a throttling
-/// proxy's 429 or 503 is waited out as asked.
+/// `Retry-After` (delay-seconds or an HTTP-date, see [`retry_after`]) as a
+/// `RetryInfo` delay, so that a throttling proxy's 429 or 503 is waited out
+/// as asked.
 pub(crate) fn status_of_http_answer(status: StatusCode, headers: &http::HeaderMap) -> Status {
     let code = code_of_http_status(status);
     let message = format!("HTTP status {status} instead of a gRPC answer");
     let retry_after = headers
         .get(http::header::RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|value| retry_after(value, SystemTime::now()));
     match retry_after {
         Some(delay) => {
             let details = RpcStatus {
@@ -321,6 +319,28 @@ pub(crate) fn status_of_http_answer(status: StatusCode, headers: &http::HeaderMa
     }
 }
 
+/// The longest `Retry-After` kept: a `google.protobuf.Duration` holds at most
+/// `i64::MAX` seconds, and a longer wait would come back from the `RetryInfo`
+/// as no delay at all. Any wait this long outlasts every export deadline.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(i64::MAX as u64);
+
+/// A `Retry-After` value as a wait from `now`: delay-seconds (`120`; absurdly
+/// long digit strings saturate) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00
+/// GMT`, and the two obsolete date forms), a date in the past meaning "now".
+/// Anything else (negative, fractional, garbage) is no hint.
+pub(crate) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        Duration::from_secs(value.parse().unwrap_or(u64::MAX))
+    } else {
+        let date = httpdate::parse_http_date(value).ok()?;
+        date.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// The gRPC code for an HTTP status that came without a gRPC status
+/// (grpc/doc/http-grpc-status-mapping.md).
 pub(crate) fn code_of_http_status(status: StatusCode) -> Code {
     match status.as_u16() {
         400 => Code::Internal,
@@ -403,7 +423,7 @@ mod tests {
             panic!("{outcome:?}")
         };
         assert_eq!(throttle, Some(Duration::from_secs(30)));
-        // Without the header (or with a date, which is not read), no hint.
+        // A date in the past means "now"; a value that is neither form, no hint.
         headers.insert(
             http::header::RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
@@ -411,8 +431,58 @@ mod tests {
         let status = status_of_http_answer(StatusCode::TOO_MANY_REQUESTS, &headers);
         let outcome = crate::classify::classify_status(&status, Duration::from_secs(10));
         assert!(
+            matches!(
+                outcome,
+                ExportOutcome::Retryable {
+                    throttle: Some(Duration::ZERO),
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        let status = status_of_http_answer(StatusCode::TOO_MANY_REQUESTS, &headers);
+        let outcome = crate::classify::classify_status(&status, Duration::from_secs(10));
+        assert!(
             matches!(outcome, ExportOutcome::Retryable { throttle: None, .. }),
             "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        for (value, wait) in [
+            ("7", Some(Duration::from_secs(7))),
+            (" 120 ", Some(Duration::from_secs(120))),
+            (
+                "Wed, 21 Oct 2015 07:28:30 GMT",
+                Some(Duration::from_secs(30)),
+            ),
+            (
+                "Wednesday, 21-Oct-15 07:29:00 GMT",
+                Some(Duration::from_secs(60)),
+            ),
+            ("Wed Oct 21 07:28:05 2015", Some(Duration::from_secs(5))),
+            ("Wed, 21 Oct 2015 07:27:00 GMT", Some(Duration::ZERO)),
+            ("99999999999999999999999", Some(MAX_RETRY_AFTER)),
+            ("", None),
+            ("-1", None),
+            ("1.5", None),
+            ("soon", None),
+        ] {
+            assert_eq!(retry_after(value, now), wait, "{value:?}");
+        }
+        // The longest wait survives its trip through a RetryInfo.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::RETRY_AFTER,
+            HeaderValue::from_static("99999999999999999999999"),
+        );
+        let status = status_of_http_answer(StatusCode::SERVICE_UNAVAILABLE, &headers);
+        assert_eq!(
+            RpcStatus::decode(status.details()).unwrap().retry_delay,
+            Some(MAX_RETRY_AFTER)
         );
     }
 

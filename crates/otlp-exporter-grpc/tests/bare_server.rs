@@ -243,6 +243,32 @@ fn a_proxys_retry_after_is_the_throttle_hint_with_or_without_compression() {
     }
 }
 
+/// A proxy may give its `Retry-After` as an HTTP-date rather than seconds
+/// (RFC 9110 allows both); the wait until that date is the throttle hint.
+#[test]
+fn a_proxys_retry_after_http_date_is_the_throttle_hint() {
+    let (outcome, _) = export_to(|| {
+        let later = std::time::SystemTime::now() + Duration::from_secs(30);
+        hyper::Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .header("content-type", "text/plain")
+            .header("retry-after", httpdate::fmt_http_date(later))
+            .body(DataThenTrailers {
+                data: Some(Bytes::from_static(b"slow down")),
+                trailers: None,
+            })
+            .expect("response")
+    });
+    assert!(
+        matches!(
+            &outcome,
+            ExportOutcome::Retryable { throttle: Some(delay), .. }
+                if *delay > Duration::from_secs(25) && *delay <= Duration::from_secs(30)
+        ),
+        "{outcome:?}"
+    );
+}
+
 /// A request message as the server reads it.
 fn decompress(compression: Compression, message: &[u8]) -> Vec<u8> {
     match compression {
