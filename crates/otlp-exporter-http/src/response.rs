@@ -261,9 +261,16 @@ pub(crate) fn error_details(body: &[u8], format: BodyFormat) -> (String, Option<
         BodyFormat::Json => {
             if let Ok(serde_json::Value::Object(status)) =
                 serde_json::from_slice::<serde_json::Value>(body)
-                && let Some(serde_json::Value::String(message)) = status.get("message")
             {
-                return (cap_message(message), json_retry_delay(&status));
+                // proto3 JSON leaves out an empty `message`: a status may
+                // carry only its code and details. Without a message, the
+                // body itself is the explanation; its RetryInfo still counts.
+                let retry_delay = json_retry_delay(&status);
+                let message = match status.get("message") {
+                    Some(serde_json::Value::String(message)) => cap_message(message),
+                    _ => body_as_text(body),
+                };
+                return (message, retry_delay);
             }
         }
         BodyFormat::Other => {}
@@ -625,6 +632,21 @@ mod tests {
         assert_eq!(
             error_details(json, BodyFormat::Json),
             ("bad span id".to_owned(), None)
+        );
+        // proto3 JSON leaves an empty message out: the body is the text,
+        // its RetryInfo the hint.
+        let json = r#"{"code":8,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"3s"}]}"#;
+        assert_eq!(
+            error_details(json.as_bytes(), BodyFormat::Json),
+            (json.to_owned(), Some(Duration::from_secs(3)))
+        );
+        assert_eq!(
+            error_details(br#"{"message":""}"#, BodyFormat::Json),
+            (String::new(), None)
+        );
+        assert_eq!(
+            error_details(br#"{"error":"nope","code":429}"#, BodyFormat::Json),
+            (r#"{"error":"nope","code":429}"#.to_owned(), None)
         );
         // A proxy's text page, whatever it claims to be.
         assert_eq!(

@@ -306,6 +306,35 @@ fn a_bad_request_carries_its_status_message_or_its_text() {
     }
 }
 
+/// A JSON `google.rpc.Status` need not have a `message` (proto3 JSON leaves
+/// an empty string out): its `RetryInfo` is the throttle hint all the same,
+/// as it is in a protobuf body.
+#[test]
+fn a_json_status_without_a_message_still_carries_its_retry_info() {
+    let body = br#"{"code":8,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"3s"}]}"#;
+    let answer = with_body(
+        head(
+            "429 Too Many Requests",
+            &format!(
+                "content-type: application/json\r\ncontent-length: {}\r\n",
+                body.len()
+            ),
+        ),
+        body,
+    );
+    let server = server(move |_| Reply::Raw(answer.clone()));
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+    assert!(
+        matches!(
+            &outcomes[0],
+            ExportOutcome::Retryable { error: ExportError::Server { status, .. }, throttle }
+                if status == "HTTP 429 Too Many Requests"
+                    && *throttle == Some(Duration::from_secs(3))
+        ),
+        "{outcomes:?}"
+    );
+}
+
 #[test]
 fn a_bodiless_5xx_is_retryable_however_it_ends() {
     for (answer, close) in [
