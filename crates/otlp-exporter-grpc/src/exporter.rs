@@ -56,7 +56,11 @@ pub(crate) struct ExporterParts {
 /// no runtime. Concurrent exports share the connection as multiplexed HTTP/2
 /// streams. The channel lives on the runtime that opened it: an export run by
 /// another runtime (say the exporter was tried out on a test runtime, then
-/// handed to the pipeline) replaces it with a channel of its own.
+/// handed to the pipeline) replaces it with a channel of its own. An attempt
+/// that goes unanswered (timed out, or dropped by the caller) gives up its
+/// channel: the next export opens a new connection instead of waiting on one
+/// that may have stopped answering for good (the exports still on the old one
+/// go on; it closes when they are done).
 ///
 /// **Limits.** A request body over 64 MiB is refused without sending
 /// ([`ExportOutcome::Permanent`] with [`ExportError::Request`]; the pipeline
@@ -75,8 +79,8 @@ pub struct GrpcExporter {
     /// What it sends, and so the method it calls.
     signal: Signal,
     /// The channel and the runtime it lives on, once an export opened it;
-    /// `None` again after shutdown.
-    channel: Mutex<Option<(tokio::runtime::Id, Channel)>>,
+    /// `None` again after shutdown, or after an attempt on it went unanswered.
+    channel: Mutex<ChannelSlot>,
     shut_down: AtomicBool,
     /// Wakes exports in flight when the exporter shuts down.
     shutting_down: Notify,
@@ -89,7 +93,7 @@ impl fmt::Debug for GrpcExporter {
             .field("compression", &self.compression)
             .field("timeout", &self.timeout)
             .field("headers", &self.metadata.keys().count())
-            .field("connected", &self.lock_channel().is_some())
+            .field("connected", &self.lock_channel().open.is_some())
             .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
             .finish()
     }
@@ -132,7 +136,7 @@ impl GrpcExporter {
             compression: parts.compression,
             timeout: parts.timeout,
             signal: parts.signal,
-            channel: Mutex::new(None),
+            channel: Mutex::new(ChannelSlot::default()),
             shut_down: AtomicBool::new(false),
             shutting_down: Notify::new(),
         }
@@ -158,12 +162,12 @@ impl GrpcExporter {
         self.shut_down.load(Ordering::Acquire)
     }
 
-    fn lock_channel(&self) -> std::sync::MutexGuard<'_, Option<(tokio::runtime::Id, Channel)>> {
+    fn lock_channel(&self) -> std::sync::MutexGuard<'_, ChannelSlot> {
         self.channel.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The channel, opened on first use in the current tokio runtime.
-    fn channel(&self) -> Result<Channel, ExportOutcome> {
+    /// The channel and its number, opened on first use in the current tokio runtime.
+    fn channel(&self) -> Result<(u64, Channel), ExportOutcome> {
         let mut slot = self.lock_channel();
         if self.is_shut_down() {
             return Err(shut_down());
@@ -176,15 +180,31 @@ impl GrpcExporter {
                 ),
             });
         };
-        match slot.as_ref() {
-            Some((id, channel)) if *id == runtime.id() => Ok(channel.clone()),
-            // Not yet opened, or opened by another runtime (whose tasks,
-            // the connection's among them, may be gone).
+        match &slot.open {
+            Some(open) if open.runtime == runtime.id() => Ok((open.number, open.channel.clone())),
+            // Not yet opened, opened by another runtime (whose tasks, the
+            // connection's among them, may be gone), or given up.
             _ => {
                 let channel = self.endpoint.connect_lazy();
-                *slot = Some((runtime.id(), channel.clone()));
-                Ok(channel)
+                slot.opened += 1;
+                let number = slot.opened;
+                slot.open = Some(OpenChannel {
+                    runtime: runtime.id(),
+                    number,
+                    channel: channel.clone(),
+                });
+                Ok((number, channel))
             }
+        }
+    }
+
+    /// Gives up channel `number` if it is still the exporter's: the next
+    /// export opens a new one. Exports in flight on it go on; its connection
+    /// closes once they are done.
+    fn forget_channel(&self, number: u64) {
+        let mut slot = self.lock_channel();
+        if slot.open.as_ref().is_some_and(|open| open.number == number) {
+            slot.open = None;
         }
     }
 
@@ -277,11 +297,17 @@ impl Exporter for GrpcExporter {
         }
         let mut shutting_down = pin!(self.shutting_down.notified());
         shutting_down.as_mut().enable();
-        let channel = match self.channel() {
+        let (number, channel) = match self.channel() {
             Ok(channel) => channel,
             Err(outcome) => return outcome,
         };
-        tokio::select! {
+        // Dropped unanswered (timed out here, or by the caller), the
+        // attempt gives up the channel it used.
+        let mut unanswered = Unanswered {
+            exporter: self,
+            channel: Some(number),
+        };
+        let outcome = tokio::select! {
             biased;
             () = shutting_down => shut_down(),
             result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body)) => match result {
@@ -291,7 +317,17 @@ impl Exporter for GrpcExporter {
                     throttle: None,
                 },
             },
+        };
+        if !matches!(
+            outcome,
+            ExportOutcome::Retryable {
+                error: ExportError::Timeout(_),
+                ..
+            }
+        ) {
+            unanswered.channel = None;
         }
+        outcome
     }
 
     /// Refuses new exports, ends the ones in flight (they report
@@ -300,7 +336,40 @@ impl Exporter for GrpcExporter {
     async fn shutdown(&self) {
         self.shut_down.store(true, Ordering::Release);
         self.shutting_down.notify_waiters();
-        let channel = self.lock_channel().take();
+        let channel = self.lock_channel().open.take();
         drop(channel);
+    }
+}
+
+/// The exporter's channel, if open, and how many it opened: an attempt that
+/// went unanswered gives up the channel it used, not a newer one.
+#[derive(Default)]
+struct ChannelSlot {
+    open: Option<OpenChannel>,
+    opened: u64,
+}
+
+/// A channel, the runtime it lives on and its number.
+struct OpenChannel {
+    runtime: tokio::runtime::Id,
+    number: u64,
+    channel: Channel,
+}
+
+/// An attempt in progress: unless it got an answer (`channel` cleared),
+/// dropping it gives up its channel. A connection that stopped answering (a
+/// collector gone without a word, a load balancer black-holing the
+/// connection) would otherwise take every later export until TCP gives up
+/// on it, many minutes later.
+struct Unanswered<'a> {
+    exporter: &'a GrpcExporter,
+    channel: Option<u64>,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(number) = self.channel {
+            self.exporter.forget_channel(number);
+        }
     }
 }

@@ -39,9 +39,9 @@ struct Server {
     streams: Arc<AtomicUsize>,
 }
 
-/// A server acting `act(n)` on the `n`th request; `silent` servers accept
-/// connections and never write a byte.
-async fn server(act: fn(usize) -> Act, silent: bool) -> Server {
+/// A server acting `act(n)` on the `n`th request; its first `silent`
+/// connections are accepted and never written a byte (`usize::MAX`: all).
+async fn server(act: fn(usize) -> Act, silent: usize) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let connections = Arc::new(AtomicUsize::new(0));
@@ -49,10 +49,10 @@ async fn server(act: fn(usize) -> Act, silent: bool) -> Server {
     let (accepted, counted) = (connections.clone(), streams.clone());
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            accepted.fetch_add(1, Ordering::SeqCst);
+            let n = accepted.fetch_add(1, Ordering::SeqCst);
             let counted = counted.clone();
             tokio::spawn(async move {
-                if silent {
+                if n < silent {
                     tokio::time::sleep(Duration::from_secs(60)).await;
                     drop(stream);
                 } else {
@@ -173,7 +173,7 @@ fn exporter(url: &str, timeout: Duration) -> GrpcExporter {
 /// acting `act`; the outcomes and the server's counts.
 fn export_times(
     act: fn(usize) -> Act,
-    silent: bool,
+    silent: usize,
     timeout: Duration,
     times: usize,
 ) -> (Vec<ExportOutcome>, usize, usize) {
@@ -210,8 +210,7 @@ fn is_retryable_transport(outcome: &ExportOutcome) -> bool {
 
 #[test]
 fn the_frame_server_answers() {
-    let (outcomes, connections, _) =
-        export_times(|_| Act::Answer, false, Duration::from_secs(5), 3);
+    let (outcomes, connections, _) = export_times(|_| Act::Answer, 0, Duration::from_secs(5), 3);
     assert_eq!(outcomes, vec![ExportOutcome::Success; 3]);
     assert_eq!(connections, 1);
 }
@@ -223,7 +222,7 @@ fn the_frame_server_answers() {
 fn a_refused_stream_is_sent_again_at_once() {
     let (outcomes, connections, streams) = export_times(
         |n| if n == 0 { Act::Refuse } else { Act::Answer },
-        false,
+        0,
         Duration::from_secs(5),
         2,
     );
@@ -238,7 +237,7 @@ fn a_refused_stream_is_sent_again_at_once() {
 /// Refused every time: two resends at once, then the pipeline's retry decides.
 #[test]
 fn a_stream_refused_again_is_retryable() {
-    let (outcomes, _, streams) = export_times(|_| Act::Refuse, false, Duration::from_secs(5), 1);
+    let (outcomes, _, streams) = export_times(|_| Act::Refuse, 0, Duration::from_secs(5), 1);
     assert!(is_retryable_transport(&outcomes[0]), "{outcomes:?}");
     assert_eq!(streams, 3, "sent twice more at once, not more");
 }
@@ -255,7 +254,7 @@ fn goaway_before_the_stream_sends_it_again_on_a_new_connection() {
                 Act::Answer
             }
         },
-        false,
+        0,
         Duration::from_secs(5),
         4,
     );
@@ -269,7 +268,7 @@ fn goaway_before_the_stream_sends_it_again_on_a_new_connection() {
 #[test]
 fn goaway_after_each_answer_costs_no_retry() {
     let (outcomes, connections, _) =
-        export_times(|_| Act::AnswerThenGoAway, false, Duration::from_secs(5), 5);
+        export_times(|_| Act::AnswerThenGoAway, 0, Duration::from_secs(5), 5);
     assert_eq!(outcomes, vec![ExportOutcome::Success; 5]);
     assert!(connections >= 5, "{connections}");
 }
@@ -278,7 +277,7 @@ fn goaway_after_each_answer_costs_no_retry() {
 fn a_stream_never_answered_times_out() {
     let timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let (outcomes, _, _) = export_times(|_| Act::Ignore, false, timeout, 1);
+    let (outcomes, _, _) = export_times(|_| Act::Ignore, 0, timeout, 1);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(
         outcomes,
@@ -293,11 +292,33 @@ fn a_stream_never_answered_times_out() {
 fn a_server_that_never_speaks_times_out() {
     let timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let (outcomes, connections, _) = export_times(|_| Act::Answer, true, timeout, 1);
+    let (outcomes, connections, _) = export_times(|_| Act::Answer, usize::MAX, timeout, 1);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(connections, 1);
     assert!(
         matches!(&outcomes[0], ExportOutcome::Retryable { .. }),
         "{outcomes:?}"
     );
+}
+
+/// A connection that stopped answering (a collector gone without a word, a
+/// load balancer black-holing it) is not kept: the export after a timed-out
+/// attempt goes out on a new connection instead of waiting on the dead one
+/// until the kernel gives up on it, minutes later.
+#[test]
+fn after_a_timed_out_attempt_the_next_export_reconnects() {
+    let timeout = Duration::from_millis(300);
+    let (outcomes, connections, _) = export_times(|_| Act::Answer, 1, timeout, 3);
+    assert_eq!(
+        outcomes,
+        vec![
+            ExportOutcome::Retryable {
+                error: ExportError::Timeout(timeout),
+                throttle: None
+            },
+            ExportOutcome::Success,
+            ExportOutcome::Success,
+        ]
+    );
+    assert_eq!(connections, 2, "one new connection, then kept");
 }
