@@ -368,20 +368,14 @@ impl HttpExporterBuilder {
         let tls = tls::client_config(&self.tls, &url)?;
         let plain =
             PlainConnections::for_url(&url, USER_AGENT, &headers, |name| std::env::var(name).ok());
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .user_agent(USER_AGENT)
-            // After the User-Agent, so that a configured `user-agent` header wins.
-            .default_headers(headers.clone())
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            .pool_idle_timeout(plain::IDLE_TIMEOUT)
-            .tcp_nodelay(true)
-            .redirect(redirect_policy())
-            .build()
-            .map_err(|error| HttpExporterError::Client(crate::error::error_chain(&error)))?;
-        Ok(HttpExporter::new(Settings {
-            client,
+        let recipe = ClientRecipe {
+            tls,
+            headers: headers.clone(),
+            timeout: self.timeout,
+        };
+        let client = recipe.build()?;
+        let settings = Settings {
+            client_recipe: recipe,
             url,
             encoding: self.protocol.encoding(),
             signal: self.signal,
@@ -392,7 +386,36 @@ impl HttpExporterBuilder {
                 .keys()
                 .map(|name| name.as_str().to_owned())
                 .collect(),
-        }))
+        };
+        Ok(HttpExporter::new(settings, client))
+    }
+}
+
+/// What the exporter's reqwest client is made of, to make it again: an
+/// exporter replaces its client (and so its connection pool) after an
+/// attempt on it went unanswered.
+#[derive(Clone)]
+pub(crate) struct ClientRecipe {
+    tls: rustls::ClientConfig,
+    headers: HeaderMap,
+    timeout: Duration,
+}
+
+impl ClientRecipe {
+    /// A client with a connection pool of its own.
+    pub(crate) fn build(&self) -> Result<reqwest::Client, HttpExporterError> {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(self.tls.clone())
+            .user_agent(USER_AGENT)
+            // After the User-Agent, so that a configured `user-agent` header wins.
+            .default_headers(self.headers.clone())
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .pool_idle_timeout(plain::IDLE_TIMEOUT)
+            .tcp_nodelay(true)
+            .redirect(redirect_policy())
+            .build()
+            .map_err(|error| HttpExporterError::Client(crate::error::error_chain(&error)))
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`HttpExporter`]: one OTLP/HTTP attempt per call, classified.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 
-use crate::builder::HttpExporterBuilder;
+use crate::builder::{ClientRecipe, HttpExporterBuilder};
 use crate::compression;
 use crate::error::{HttpExporterError, error_chain};
 use crate::plain::PlainConnections;
@@ -25,7 +25,8 @@ use crate::response::{
 
 /// What the builder settled on.
 pub(crate) struct Settings {
-    pub(crate) client: reqwest::Client,
+    /// How to make the reqwest client (and another, see [`Inner::client`]).
+    pub(crate) client_recipe: ClientRecipe,
     pub(crate) url: Url,
     pub(crate) encoding: Encoding,
     pub(crate) signal: Signal,
@@ -39,6 +40,9 @@ pub(crate) struct Settings {
 
 struct Inner {
     settings: Settings,
+    /// The reqwest client in use and its number; replaced (with its
+    /// connection pool) after an attempt on it went unanswered.
+    client: Mutex<(u64, reqwest::Client)>,
     /// The URL without credentials or query, for messages and `Debug`.
     display_url: String,
     /// Flipped once by `shutdown`; exports in flight watch it.
@@ -69,7 +73,10 @@ struct Inner {
 ///   `ring`, always, without needing a process-wide crypto provider.
 ///   `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured. Only
 ///   `307`/`308` redirects are followed (they keep the method and body),
-///   never from `https` to `http`.
+///   never from `https` to `http`. An attempt that goes unanswered (timed
+///   out, or dropped by the caller) gives up its connection: over HTTP/2,
+///   where exports share one, the next export opens a new pool, so a
+///   connection that stopped answering for good is not waited on.
 ///
 /// Cost model: per attempt, one compression of the body when compression is
 /// on (on tokio's blocking pool from 256 KiB), otherwise none — the body
@@ -126,10 +133,14 @@ impl HttpExporter {
         HttpExporterBuilder::from_config(config)?.build()
     }
 
-    pub(crate) fn new(settings: Settings) -> Self {
+    /// An exporter of `settings`, sending through `client` (made from
+    /// `settings.client_recipe`) where reqwest is used.
+    pub(crate) fn new(settings: Settings, client: reqwest::Client) -> Self {
         let display_url = redacted(&settings.url);
         HttpExporter {
             inner: Arc::new(Inner {
+                // The only handle on the first client: replaced, its pool goes.
+                client: Mutex::new((0, client)),
                 settings,
                 display_url,
                 shut_down: watch::Sender::new(false),
@@ -275,10 +286,18 @@ impl HttpExporter {
                 }
             }
         }
-        let mut http_request = settings.client.post(url).body(body);
+        let (number, client) = self.client();
+        let mut http_request = client.post(url).body(body);
         for (name, value) in headers {
             http_request = http_request.header(name, value);
         }
+        // Dropped unanswered (timed out here, or by the caller), the attempt
+        // gives up its client: over HTTP/2 every export shares one
+        // connection, and one that stopped answering would take them all.
+        let mut unanswered = Unanswered {
+            exporter: self,
+            client: Some(number),
+        };
         let exchange = async {
             let response = match http_request.send().await {
                 Ok(response) => response,
@@ -288,9 +307,48 @@ impl HttpExporter {
             let answer = read_capped(body, MAX_RESPONSE_BYTES).await;
             outcome(head.status, &head.headers, answer, request.encoding)
         };
-        match tokio::time::timeout_at(deadline, exchange).await {
+        let outcome = match tokio::time::timeout_at(deadline, exchange).await {
             Ok(outcome) => outcome,
             Err(_) => self.timed_out(),
+        };
+        if !matches!(
+            outcome,
+            ExportOutcome::Retryable {
+                error: ExportError::Timeout(_),
+                ..
+            }
+        ) {
+            unanswered.client = None;
+        }
+        outcome
+    }
+
+    /// The reqwest client in use, and its number.
+    fn client(&self) -> (u64, reqwest::Client) {
+        self.inner
+            .client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces client `number`, if it is still the one in use, with a new
+    /// one (a new connection pool). Exports in flight on the old one go on;
+    /// its connections close once they are done.
+    fn forget_client(&self, number: u64) {
+        let mut slot = self
+            .inner
+            .client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // A shut-down exporter sends nothing more: no new pool for it.
+        if slot.0 != number || self.is_shut_down() {
+            return;
+        }
+        // The recipe built a client once already; should it fail now, the
+        // old client stays.
+        if let Ok(client) = self.inner.settings.client_recipe.build() {
+            *slot = (number + 1, client);
         }
     }
 
@@ -438,6 +496,21 @@ fn redirect_target(from: &Url, headers: &HeaderMap) -> Option<Url> {
     let location = headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
     let target = from.join(location).ok()?;
     matches!(target.scheme(), "http" | "https").then_some(target)
+}
+
+/// An attempt through reqwest in progress: unless it got an answer (`client`
+/// cleared), dropping it gives up its client.
+struct Unanswered<'a> {
+    exporter: &'a HttpExporter,
+    client: Option<u64>,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(number) = self.client {
+            self.exporter.forget_client(number);
+        }
+    }
 }
 
 /// Resolves once the exporter is shut down.

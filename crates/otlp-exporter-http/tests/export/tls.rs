@@ -7,7 +7,7 @@ use otlp_contrib::receiver::{Receiver, ReceiverConfig, ReceiverTls, TestCertific
 use otlp_core::encode::Encoding;
 use otlp_exporter_http::HttpExporter;
 use otlp_sdk::config::{ExporterConfig, TlsConfig};
-use otlp_sdk::{ExportError, ExportOutcome};
+use otlp_sdk::{ExportError, ExportOutcome, Exporter};
 
 use crate::support::{
     assert_delivered_intact, encode, endpoint, export_once, finish, pipeline, rich_spans,
@@ -226,4 +226,111 @@ fn https_negotiates_http2_and_plain_http_keeps_http1() {
         ExportOutcome::Success
     );
     assert!(plain.requests()[0].header("host").is_some(), "HTTP/1.1");
+}
+
+/// A TCP relay on loopback in front of `target`. [`Relay::black_hole`] makes
+/// every connection relayed so far a black hole: what arrives on it is
+/// dropped, nothing more comes out of it, and it stays open (a collector gone
+/// without a word, a load balancer that lost the connection's state).
+/// Connections made later are relayed as usual.
+struct Relay {
+    url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    dead_below: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Relay {
+    fn start(target: std::net::SocketAddr) -> Relay {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("https://{}", listener.local_addr().expect("address"));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let dead_below = Arc::new(AtomicUsize::new(0));
+        let (accepted, dead) = (connections.clone(), dead_below.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let n = accepted.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ] {
+                    let (Ok(mut from), Ok(mut to)) = (from, to) else {
+                        continue;
+                    };
+                    let dead = dead.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut buffer = [0u8; 16 * 1024];
+                        while let Ok(read) = from.read(&mut buffer) {
+                            if read == 0 {
+                                let _ = to.shutdown(std::net::Shutdown::Write);
+                                return;
+                            }
+                            if n < dead.load(Ordering::SeqCst) {
+                                // Black hole: hold the connection, pass nothing.
+                                std::thread::sleep(Duration::from_secs(30));
+                                return;
+                            }
+                            if to.write_all(&buffer[..read]).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Relay {
+            url,
+            connections,
+            dead_below,
+        }
+    }
+
+    fn black_hole(&self) {
+        use std::sync::atomic::Ordering;
+        self.dead_below
+            .store(self.connections.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+/// Over HTTP/2 every export shares one connection: one that stopped
+/// answering must not take every later export until TCP gives up on it
+/// (many minutes): after an attempt goes unanswered, the next export goes out
+/// on a new connection.
+#[test]
+fn an_http2_connection_that_stopped_answering_is_not_kept() {
+    let certs = certificates();
+    let receiver = tls_receiver(certs.server_tls());
+    let relay = Relay::start(receiver.http_addr().expect("HTTP listener"));
+    let timeout = Duration::from_millis(500);
+    let exporter = HttpExporter::builder()
+        .endpoint(&relay.url)
+        .ca_certificate_pem(&certs.ca_pem)
+        .timeout(timeout)
+        .build()
+        .expect("exporter");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let export = || runtime.block_on(exporter.export(encode(&rich_spans(1), Encoding::Protobuf)));
+    assert_eq!(export(), ExportOutcome::Success);
+    relay.black_hole();
+    let unanswered = export();
+    assert!(
+        matches!(unanswered, ExportOutcome::Retryable { .. }),
+        "{unanswered:?}"
+    );
+    assert_eq!(export(), ExportOutcome::Success, "on a new connection");
+    assert_eq!(export(), ExportOutcome::Success);
+    assert_eq!(
+        relay.connections.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert_eq!(receiver.requests().len(), 3);
 }
