@@ -20,7 +20,7 @@ use crate::error::{HttpExporterError, error_chain};
 use crate::plain::PlainConnections;
 use crate::response::{
     BodyError, MAX_RESPONSE_BYTES, StatusClass, body_format, cap_message, classify_status,
-    error_outcome, read_capped, success_outcome,
+    error_outcome, read_capped_until, success_outcome,
 };
 
 /// What the builder settled on.
@@ -63,7 +63,8 @@ struct Inner {
 ///   permanent, its `google.rpc.Status` message in the error (capped at
 ///   1 KiB). Response bodies are read up to 4 MiB: a larger success body is
 ///   a permanent error; a larger error body is left unread and the status
-///   alone decides.
+///   alone decides, as it does when the body does not arrive within the
+///   attempt's timeout (a `200` then delivered the records, with a warning).
 /// - **Connections**: one pool per exporter, kept alive between requests
 ///   (HTTP/1.1 keep-alive; HTTP/2 when an `https://` server offers it
 ///   through ALPN). A plain `http://` endpoint without a proxy is sent to on
@@ -252,7 +253,7 @@ impl HttpExporter {
         let deadline = tokio::time::Instant::from_std(deadline_after(settings.timeout));
         let mut url = settings.url.clone();
         if let Some(plain) = &settings.plain {
-            let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES);
+            let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES, deadline);
             let Ok(answered) = tokio::time::timeout_at(deadline, exchange).await else {
                 return self.timed_out();
             };
@@ -304,7 +305,9 @@ impl HttpExporter {
                 Err(error) => return self.send_error(error),
             };
             let (head, body) = http::Response::from(response).into_parts();
-            let answer = read_capped(body, MAX_RESPONSE_BYTES).await;
+            // By the same deadline as the exchange: a body that does not come
+            // leaves the status to decide.
+            let answer = read_capped_until(body, MAX_RESPONSE_BYTES, deadline).await;
             outcome(head.status, &head.headers, answer, request.encoding)
         };
         let outcome = match tokio::time::timeout_at(deadline, exchange).await {

@@ -37,7 +37,7 @@ use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use tokio::net::TcpStream;
 
-use crate::response::{BodyError, read_capped};
+use crate::response::{BodyError, read_capped_until};
 
 /// How long an idle connection is kept for reuse, here and in reqwest's
 /// pool (`https://` and proxied endpoints).
@@ -159,13 +159,15 @@ impl PlainConnections {
     }
 
     /// `POST`s `body` with these extra headers; returns the response head
-    /// and its body, read up to `cap` bytes. The connection goes back to the
-    /// idle list once the body is read in full.
+    /// and its body, read up to `cap` bytes by `deadline` (see
+    /// [`read_capped_until`]). The connection goes back to the idle list
+    /// once the body is read in full.
     pub(crate) async fn post(
         &self,
         extra_headers: &[(http::HeaderName, HeaderValue)],
         body: Bytes,
         cap: usize,
+        deadline: tokio::time::Instant,
     ) -> Result<(Parts, Result<Vec<u8>, BodyError>), PlainError> {
         let request = self.request(extra_headers, body);
         let (mut sender, reused) = match self.ready_idle().await {
@@ -189,7 +191,7 @@ impl PlainConnections {
             },
         };
         let (head, incoming) = response.into_parts();
-        let body = read_capped(incoming, cap).await;
+        let body = read_capped_until(incoming, cap, deadline).await;
         if body.is_ok() {
             self.put_idle(sender);
         }

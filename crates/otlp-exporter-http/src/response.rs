@@ -141,6 +141,28 @@ where
     Ok(collected)
 }
 
+/// [`read_capped`], given up at `deadline` (the attempt's): a body that has
+/// not arrived by then is a [`BodyError::Read`], so that the status already
+/// received still decides the outcome (a `400` is not retried, a `200`
+/// delivered the records) instead of the attempt timing out as a whole.
+pub(crate) async fn read_capped_until<B>(
+    body: B,
+    cap: usize,
+    deadline: tokio::time::Instant,
+) -> Result<Vec<u8>, BodyError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::time::timeout_at(deadline, read_capped(body, cap))
+        .await
+        .unwrap_or_else(|_| {
+            Err(BodyError::Read(
+                "the body did not arrive before the attempt's timeout".to_owned(),
+            ))
+        })
+}
+
 /// The outcome of a 2xx response with this body.
 pub(crate) fn success_outcome(body: &[u8], format: BodyFormat, request: Encoding) -> ExportOutcome {
     if body.is_empty() {

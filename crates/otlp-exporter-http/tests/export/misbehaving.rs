@@ -500,6 +500,65 @@ fn a_redirect_loop_ends_permanently() {
     );
 }
 
+/// The status decides, even when the body after it never arrives: a `400`
+/// is never retried (the data is bad) and a `200` delivered the records
+/// (sending them again would deliver them twice).
+#[test]
+fn a_status_whose_body_stalls_is_the_outcome_not_a_timeout() {
+    let timeout = Duration::from_millis(300);
+    let stalled = |status: &str| {
+        // Two bytes of the hundred announced, then nothing (the connection stays open).
+        Reply::Raw(with_body(
+            head(
+                status,
+                "content-type: application/x-protobuf\r\ncontent-length: 100\r\n",
+            ),
+            b"\x0a\x02",
+        ))
+    };
+    let bad_request = server(move |_| stalled("400 Bad Request"));
+    let outcomes = export_times(&exporter(&bad_request.url, timeout), 1);
+    assert!(
+        matches!(
+            &outcomes[0],
+            ExportOutcome::Permanent { error: ExportError::Server { status, message } }
+                if status == "HTTP 400 Bad Request" && message.contains("time")
+        ),
+        "{outcomes:?}"
+    );
+    let ok = server(move |_| stalled("200 OK"));
+    let outcomes = export_times(&exporter(&ok.url, timeout), 1);
+    assert!(
+        matches!(
+            &outcomes[0],
+            ExportOutcome::PartialSuccess { rejected_spans: 0, message } if message.contains("time")
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(ok.requests.load(Ordering::SeqCst), 1);
+    // The same through reqwest, which a redirect from the plain path takes
+    // (its own timeout, as long, may be the one that ends the body).
+    let redirected = server(move |n| {
+        if n == 0 {
+            Reply::Raw(head(
+                "307 Temporary Redirect",
+                "location: /v1/traces\r\ncontent-length: 0\r\n",
+            ))
+        } else {
+            stalled("400 Bad Request")
+        }
+    });
+    let outcomes = export_times(&exporter(&redirected.url, timeout), 1);
+    assert!(
+        matches!(
+            &outcomes[0],
+            ExportOutcome::Permanent { error: ExportError::Server { status, message } }
+                if status == "HTTP 400 Bad Request" && message.contains("time")
+        ),
+        "{outcomes:?}"
+    );
+}
+
 #[test]
 fn a_truncated_success_body_is_a_warning() {
     let server = server(|_| {
