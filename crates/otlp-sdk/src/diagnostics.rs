@@ -3,15 +3,21 @@
 //! [`StatsSnapshot`](crate::StatsSnapshot) counts every record, but only a
 //! program that reads it learns anything: a wrong endpoint, a token the
 //! backend refuses or a queue that overflows would otherwise lose every
-//! record without a word. So each batch pipeline (spans, log records)
-//! compares its loss counters with what it last reported and hands any
-//! increase to the process's *loss handler*:
+//! record without a word. So each pipeline (a batch pipeline of spans or
+//! log records, a metrics reader) compares its loss counters with what it
+//! last reported and hands any increase to the process's *loss handler*:
 //!
-//! - when its export loop first sees a loss, and then at most once every
-//!   [`REPORT_INTERVAL`] while losses go on;
-//! - once more when it shuts down, with whatever was not reported yet
-//!   (shutdown's own drops and failures included), so that the reports of a
-//!   pipeline add up to its final counts.
+//! - when its thread first sees a loss (a batch pipeline's export loop on
+//!   its next turn, a reader after the export that lost data points), and
+//!   then at most once every [`REPORT_INTERVAL`] while losses go on;
+//! - once more when it shuts down, before its `shutdown` returns, with
+//!   whatever was not reported yet (shutdown's own drops and failures
+//!   included), so that the reports of a pipeline add up to its counts
+//!   at shutdown.
+//!
+//! A metrics reader's losses are data points that failed or were rejected
+//! ([`MetricsStats`](crate::metrics::MetricsStats)); the other reasons are
+//! the batch pipelines'.
 //!
 //! The default handler writes one line to standard error, as the other
 //! OpenTelemetry SDKs log what they cannot export:
@@ -40,9 +46,10 @@ use std::fmt;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Signal;
+use crate::deadline::later;
 
 /// The least time between two reports of one pipeline while losses go on
 /// (the first loss is reported at once, and shutdown reports the rest).
@@ -143,6 +150,45 @@ impl fmt::Display for LossReport {
     }
 }
 
+/// One pipeline's reporting: what it reported last, and when it may again.
+#[derive(Debug, Default)]
+pub(crate) struct LossReporter {
+    /// The loss counts last reported.
+    reported: Losses,
+    /// No report before this (none yet: at the first loss).
+    next_report: Option<Instant>,
+}
+
+impl LossReporter {
+    /// Tells the process's handler what `signal`'s pipeline lost since its
+    /// last report, given its counts now (`losses`): at the first loss,
+    /// then at most every [`REPORT_INTERVAL`], and whatever is left when
+    /// `finishing`.
+    pub(crate) fn report(
+        &mut self,
+        signal: Signal,
+        losses: Losses,
+        last_error: impl FnOnce() -> Option<String>,
+        finishing: bool,
+    ) {
+        let lost = losses.since(&self.reported);
+        if lost.total() == 0 {
+            return;
+        }
+        let now = Instant::now();
+        if !finishing && self.next_report.is_some_and(|at| now < at) {
+            return;
+        }
+        self.reported = losses;
+        self.next_report = Some(later(now, REPORT_INTERVAL));
+        report(&LossReport {
+            signal,
+            lost,
+            last_error: last_error(),
+        });
+    }
+}
+
 /// What the process does with a [`LossReport`].
 type Handler = Arc<dyn Fn(&LossReport) + Send + Sync>;
 
@@ -167,7 +213,7 @@ pub fn set_loss_handler(handler: impl Fn(&LossReport) + Send + Sync + 'static) {
 }
 
 /// Hands `report` to the process's handler.
-pub(crate) fn report(report: &LossReport) {
+fn report(report: &LossReport) {
     let handler = HANDLER
         .read()
         .unwrap_or_else(PoisonError::into_inner)

@@ -24,7 +24,7 @@ use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
 use crate::deadline::{deadline_after, later};
-use crate::diagnostics::{self, LossReport, Losses};
+use crate::diagnostics::LossReporter;
 use crate::durable::{DurableConfig, DurableError, FsyncPolicy, RecordId};
 use crate::error::{PipelineError, Records};
 use crate::export_runtime::ExportRuntime;
@@ -140,10 +140,8 @@ pub(crate) struct ExportLoop<E> {
     stopping: bool,
     /// Set once shutdown has been carried out; `run` returns.
     finished: bool,
-    /// The loss counts last reported ([`crate::diagnostics`]).
-    reported: Losses,
-    /// No report before this (none yet: at the first loss).
-    next_report: Option<Instant>,
+    /// What it told of its losses ([`crate::diagnostics`]).
+    losses: LossReporter,
 }
 
 impl<E: Exporter> ExportLoop<E> {
@@ -186,8 +184,7 @@ impl<E: Exporter> ExportLoop<E> {
             backlog,
             stopping: false,
             finished: false,
-            reported: Losses::default(),
-            next_report: None,
+            losses: LossReporter::default(),
             settings,
         })
     }
@@ -777,26 +774,16 @@ impl<E: Exporter> ExportLoop<E> {
     }
 
     /// Tells the process's loss handler what was lost since the last
-    /// report: at the first loss, then at most every
-    /// [`REPORT_INTERVAL`](crate::diagnostics::REPORT_INTERVAL), and at
-    /// shutdown (`finishing`) whatever is left.
+    /// report (see [`LossReporter::report`]); at shutdown (`finishing`)
+    /// whatever is left.
     fn report_losses(&mut self, finishing: bool) {
-        let losses = self.shared.stats.losses();
-        let lost = losses.since(&self.reported);
-        if lost.total() == 0 {
-            return;
-        }
-        let now = Instant::now();
-        if !finishing && self.next_report.is_some_and(|at| now < at) {
-            return;
-        }
-        self.reported = losses;
-        self.next_report = Some(later(now, diagnostics::REPORT_INTERVAL));
-        diagnostics::report(&LossReport {
-            signal: self.settings.signal,
-            lost,
-            last_error: self.shared.stats.last_error(),
-        });
+        let stats = &self.shared.stats;
+        self.losses.report(
+            self.settings.signal,
+            stats.losses(),
+            || stats.last_error(),
+            finishing,
+        );
     }
 
     fn wait(&self) {

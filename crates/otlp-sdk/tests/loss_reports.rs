@@ -4,9 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use otlp_core::SpanData;
 use otlp_core::encode::Encoding;
+use otlp_core::{KeyValue, SpanData};
 use otlp_sdk::diagnostics::{LossReport, set_loss_handler};
+use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
 use otlp_sdk::{
     BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError, Signal,
     SpanProcessor,
@@ -15,11 +16,16 @@ use otlp_sdk::{
 /// Answers every export as the backend would a wrong token, or accepts it.
 struct Backend {
     refuse: bool,
+    signal: Signal,
 }
 
 impl Exporter for Backend {
     fn encoding(&self) -> Encoding {
         Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal
     }
 
     async fn export(&self, _: ExportRequest) -> ExportOutcome {
@@ -36,9 +42,12 @@ impl Exporter for Backend {
 }
 
 fn pipeline(refuse: bool) -> BatchSpanProcessor {
-    BatchSpanProcessor::builder(Backend { refuse })
-        .build()
-        .unwrap()
+    BatchSpanProcessor::builder(Backend {
+        refuse,
+        signal: Signal::Traces,
+    })
+    .build()
+    .unwrap()
 }
 
 fn end_spans(processor: &BatchSpanProcessor, count: usize) {
@@ -77,6 +86,37 @@ fn losses_reach_the_loss_handler_by_shutdown_and_a_panicking_handler_harms_nothi
         assert!(
             last.to_string().starts_with("the traces pipeline lost "),
             "{last}"
+        );
+    }
+
+    // A metrics reader whose exports are refused reports its data points.
+    reports.lock().unwrap().clear();
+    let reader = PeriodicReader::builder(Backend {
+        refuse: true,
+        signal: Signal::Metrics,
+    })
+    .build()
+    .unwrap();
+    let meters = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .unwrap();
+    let requests = meters.meter("checkout").u64_counter("requests").build();
+    requests.add(1, &[KeyValue::new("route", "/a")]);
+    requests.add(1, &[KeyValue::new("route", "/b")]);
+    assert!(meters.shutdown(Duration::from_secs(10)).is_err());
+    {
+        let reports = reports.lock().unwrap();
+        let failed: u64 = reports
+            .iter()
+            .filter(|report| report.signal == Signal::Metrics)
+            .map(|report| report.lost.failed)
+            .sum();
+        assert_eq!(failed, 2, "{reports:#?}");
+        assert_eq!(failed, meters.stats().failed_data_points);
+        assert!(
+            reports[0].to_string().contains("2 data points: 2 failed"),
+            "{reports:#?}"
         );
     }
 

@@ -29,6 +29,7 @@ use super::provider::Shared;
 use super::{MetricsError, MetricsStats};
 use crate::config::Config;
 use crate::deadline::deadline_after;
+use crate::diagnostics::{LossReporter, Losses};
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
 
@@ -246,6 +247,7 @@ fn spawn<E: Exporter>(
         encoder: MetricEncoder::new(),
         body: Vec::new(),
         runtime,
+        losses: LossReporter::default(),
     };
     let interval = settings.interval;
     let thread = std::thread::Builder::new()
@@ -272,6 +274,8 @@ struct Reader<E> {
     encoder: MetricEncoder,
     body: Vec<u8>,
     runtime: tokio::runtime::Runtime,
+    /// What it told of its losses ([`crate::diagnostics`]).
+    losses: LossReporter,
 }
 
 impl<E: Exporter> Reader<E> {
@@ -283,9 +287,12 @@ impl<E: Exporter> Reader<E> {
                 Err(RecvTimeoutError::Timeout) => {
                     next = deadline_after(interval);
                     let _ = self.collect_and_export();
+                    self.report_losses(false);
                 }
                 Ok(Command::Flush(reply)) => {
-                    let _ = reply.send(self.collect_and_export());
+                    let result = self.collect_and_export();
+                    self.report_losses(false);
+                    let _ = reply.send(result);
                 }
                 Ok(Command::Shutdown(reply)) => {
                     let result = self.collect_and_export();
@@ -294,12 +301,34 @@ impl<E: Exporter> Reader<E> {
                     let _ = self.runtime.block_on(async {
                         tokio::time::timeout(deadline, exporter.shutdown()).await
                     });
+                    // Before answering: shutdown returns with every loss told.
+                    self.report_losses(true);
                     let _ = reply.send(result);
                     return;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+    }
+
+    /// Tells the process's loss handler of data points that failed or were
+    /// rejected since the last report (see [`LossReporter::report`]).
+    fn report_losses(&mut self, finishing: bool) {
+        let counts = &self.counts;
+        let losses = Losses {
+            failed: counts.failed.load(Ordering::Acquire),
+            rejected: counts.rejected.load(Ordering::Acquire),
+            ..Losses::default()
+        };
+        let last_error = || {
+            counts
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        self.losses
+            .report(Signal::Metrics, losses, last_error, finishing);
     }
 
     fn collect_and_export(&mut self) -> Result<(), MetricsError> {
