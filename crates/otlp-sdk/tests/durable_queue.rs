@@ -144,6 +144,43 @@ fn ids_continue_after_a_restart_even_when_everything_was_delivered() -> TestResu
     Ok(())
 }
 
+/// A segment roll whose new file cannot be created (here a file already
+/// has its name; in the field `EMFILE`, no inodes left, permissions) leaves
+/// no segment being appended to. The newest segment must stay all the same
+/// once its records are delivered: its name and last record are what give
+/// the next id after a restart. It was deleted, and ids started again at 1.
+#[test]
+fn ids_continue_after_a_restart_when_a_segment_roll_failed_and_everything_was_delivered()
+-> TestResult {
+    let dir = TempDir::new("ids-failed-roll");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(queue.append(Encoding::Protobuf, 1, &body(n, 900))?.id);
+    }
+    assert_eq!(segment_files(dir.path()).len(), 1);
+    let next = ids[3].get() + 1;
+    let in_the_way = dir.path().join(format!("{next:020}.seg"));
+    fs::write(&in_the_way, b"")?;
+    match queue.append(Encoding::Protobuf, 1, &body(9, 900)) {
+        Err(DurableError::Io { operation, .. }) => assert_eq!(operation, "create"),
+        other => panic!("expected the new segment not to be created, got {other:?}"),
+    }
+    fs::remove_file(&in_the_way)?;
+    for id in &ids {
+        assert!(queue.ack(*id)?);
+    }
+    queue.sync(true)?;
+    drop(queue);
+
+    let (mut queue, recovered) = open(&config);
+    assert!(recovered.records.is_empty());
+    let id = queue.append(Encoding::Protobuf, 1, &body(10, 100))?.id;
+    assert!(id > ids[3], "{id} after {}", ids[3]);
+    Ok(())
+}
+
 #[test]
 fn segments_rotate_and_go_once_all_their_records_are_acknowledged() -> TestResult {
     let dir = TempDir::new("rotation");

@@ -36,7 +36,7 @@
 //! Records are appended to the newest segment until the next one would take
 //! it past `segment_bytes`; then a new segment is started. A segment is
 //! deleted, with its acknowledgement file, once every record in it is
-//! acknowledged (the newest only once it is no longer appended to). When an
+//! acknowledged (the newest only once a newer one exists). When an
 //! append would take the segments past `max_bytes`, the oldest segments are
 //! deleted whether delivered or not, and what they held is reported as
 //! [`Evicted`] for the caller to count as dropped — and by

@@ -500,7 +500,7 @@ impl DurableQueue {
     /// One 16-byte write (and an `fdatasync` under [`FsyncPolicy::EveryBatch`]).
     /// An acknowledgement lost in a machine crash only means the record is
     /// sent again. A segment whose records are all settled is deleted (unless
-    /// it is still being appended to).
+    /// it is the newest: its name gives the next id after a restart).
     ///
     /// An error means the acknowledgement could not be written or synced (a
     /// full disk): the record is settled all the same, since it was delivered.
@@ -520,7 +520,7 @@ impl DurableQueue {
         segment.settle(slot);
         self.stats.acked_records += 1;
         let result = written.and_then(|created| self.sync_ack(index, created));
-        if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
+        if self.segments[index].pending_records == 0 && !self.is_newest(index) {
             // Failing to delete it now loses nothing: `sync` tries again.
             let _ = self.delete_segment(index);
         }
@@ -599,7 +599,7 @@ impl DurableQueue {
             }
             self.segments[index].settle(slot);
             self.stats.corrupt_records += 1;
-            if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
+            if self.segments[index].pending_records == 0 && !self.is_newest(index) {
                 let _ = self.delete_segment(index);
             }
         }
@@ -642,7 +642,7 @@ impl DurableQueue {
         }
         let mut index = 0;
         while index < self.segments.len() {
-            if self.segments[index].pending_records == 0 && !self.is_appending_to(index) {
+            if self.segments[index].pending_records == 0 && !self.is_newest(index) {
                 self.delete_segment(index)?;
             } else {
                 index += 1;
@@ -722,7 +722,16 @@ impl DurableQueue {
     }
 
     fn is_appending_to(&self, index: usize) -> bool {
-        self.writer.is_some() && index + 1 == self.segments.len()
+        self.writer.is_some() && self.is_newest(index)
+    }
+
+    /// Whether segment `index` is the newest. It is kept even when delivered
+    /// and no longer appended to (a segment roll whose new file could not be
+    /// created, a write whose partial record could not be cut): its name and
+    /// last record give the next id after a restart. It goes once a newer
+    /// segment exists.
+    fn is_newest(&self, index: usize) -> bool {
+        index + 1 == self.segments.len()
     }
 
     /// The segment and slot of record `id`, if stored.
