@@ -263,6 +263,49 @@ fn garbage_named_like_a_segment_is_skipped_and_counted() -> TestResult {
     Ok(())
 }
 
+/// A FIFO (or socket) named like one of the queue's files: opening it to
+/// read waits for a writer, forever. Opening the queue must fail at once
+/// with an error naming the file; it hung, and with it the program's start.
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_like_a_queue_file_is_an_error_not_a_hang() -> TestResult {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use otlp_sdk::Signal;
+    use otlp_sdk::durable::DurableError;
+
+    for name in [
+        format!("{:020}.seg", 1),
+        format!("{:020}.ack", 1),
+        "signal".to_owned(),
+        "lock".to_owned(),
+    ] {
+        let dir = TempDir::new("fifo");
+        let (config, _) = write_queue(dir.path(), 2);
+        let fifo = dir.path().join(&name);
+        let _ = fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
+        assert!(made.success(), "mkfifo {}", fifo.display());
+
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let opened = DurableQueue::open_for(config, Signal::Traces).map(|_| ());
+            let _ = sender.send(opened);
+        });
+        match receiver.recv_timeout(Duration::from_secs(10)) {
+            Ok(Err(error @ DurableError::Io { .. })) => {
+                let text = error.to_string();
+                assert!(text.contains(&name), "{text}");
+                assert!(text.contains("not a regular file"), "{text}");
+            }
+            Ok(other) => panic!("{name}: expected an error, got {other:?}"),
+            Err(_) => panic!("{name}: opening the queue hung on a FIFO"),
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config(48))]
 

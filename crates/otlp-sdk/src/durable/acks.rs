@@ -14,6 +14,7 @@ use std::path::Path;
 
 use super::crc::crc32c;
 use super::error::DurableError;
+use super::fs::check_openable;
 
 /// The first bytes of every entry.
 pub(crate) const ACK_MAGIC: [u8; 4] = *b"OTLA";
@@ -67,6 +68,7 @@ pub(crate) fn read_ack_file(
     chunk: &mut Vec<u8>,
     mut acknowledged: impl FnMut(u64),
 ) -> Result<(), DurableError> {
+    check_openable(path).map_err(DurableError::io(path, "open"))?;
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),

@@ -1,4 +1,5 @@
-//! File-system helpers: one write per record, directory fsync, tolerant removal.
+//! File-system helpers: one write per record, directory fsync, tolerant
+//! removal, and a check that a name found in the directory can be opened without waiting.
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
@@ -27,6 +28,43 @@ pub(crate) fn sync_directory(directory: &Path) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Refuses, before it is opened, a path that names no file to read or write
+/// but a FIFO (opening one waits for its other end: forever, at start) or a
+/// socket. A missing path passes (opening it says so); so do devices.
+pub(crate) fn check_openable(path: &Path) -> io::Result<()> {
+    let kind = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.file_type(),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    match special_kind(kind) {
+        Some(what) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {what}, not a regular file"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What a file type is, if one that cannot be opened as a file without waiting.
+#[cfg(unix)]
+fn special_kind(kind: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        Some("a FIFO")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
+}
+
+/// What a file type is, if one that cannot be opened as a file without waiting.
+#[cfg(not(unix))]
+fn special_kind(_kind: std::fs::FileType) -> Option<&'static str> {
+    None
 }
 
 /// Removes a file; one that is already gone is fine.

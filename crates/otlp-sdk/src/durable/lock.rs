@@ -16,6 +16,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::error::DurableError;
+use super::fs::check_openable;
 
 /// The lock file's name inside the queue's directory.
 pub(crate) const LOCK_FILE: &str = "lock";
@@ -30,6 +31,7 @@ impl DirectoryLock {
     /// Takes the lock on `directory`, or says who holds it.
     pub(crate) fn acquire(directory: &Path) -> Result<Self, DurableError> {
         let path = directory.join(LOCK_FILE);
+        check_openable(&path).map_err(DurableError::io(&path, "create the lock file"))?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

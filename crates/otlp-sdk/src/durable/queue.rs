@@ -13,7 +13,7 @@ use otlp_core::encode::Encoding;
 use super::acks::read_ack_file;
 use super::config::{DurableConfig, FsyncPolicy};
 use super::error::DurableError;
-use super::fs::{remove_if_present, sync_directory, write_all_vectored};
+use super::fs::{check_openable, remove_if_present, sync_directory, write_all_vectored};
 use super::lock::DirectoryLock;
 use super::record::{HEADER_LEN, HEADER_LEN_U64, PendingRecord, RecordHeader, RecordId};
 use super::repair::{cut_tail, rewrite_sound_records};
@@ -280,6 +280,7 @@ impl DurableQueue {
     ) -> Result<(Segment, Option<u64>), DurableError> {
         let directory = self.config.directory.clone();
         let path = file_path(&directory, first_id, FileKind::Segment);
+        check_openable(&path).map_err(DurableError::io(&path, "open"))?;
         let file = File::open(&path).map_err(DurableError::io(&path, "open"))?;
         let len = file
             .metadata()

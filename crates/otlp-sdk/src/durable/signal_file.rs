@@ -27,7 +27,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::error::DurableError;
-use super::fs::sync_directory;
+use super::fs::{check_openable, sync_directory};
 use crate::exporter::Signal;
 
 /// The file's name inside the queue's directory.
@@ -39,6 +39,7 @@ const SIGNAL_FILE_NEW: &str = "signal.new";
 /// has yet, refuses it if another one has. Call with the directory locked.
 pub(crate) fn claim(directory: &Path, signal: Signal) -> Result<(), DurableError> {
     let path = directory.join(SIGNAL_FILE);
+    check_openable(&path).map_err(DurableError::io(&path, "read the signal file"))?;
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
@@ -75,6 +76,7 @@ fn parse_signal(name: &str) -> Option<Signal> {
 /// Writes the file naming `signal`, durably.
 fn write(directory: &Path, signal: Signal) -> Result<(), DurableError> {
     let new = directory.join(SIGNAL_FILE_NEW);
+    check_openable(&new).map_err(DurableError::io(&new, "write the signal file"))?;
     File::create(&new)
         .and_then(|mut file| {
             writeln!(file, "{}", signal.as_str())?;
