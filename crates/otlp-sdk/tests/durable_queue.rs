@@ -393,6 +393,28 @@ fn a_second_queue_on_the_same_directory_is_refused_until_the_first_closes() -> T
     Ok(())
 }
 
+/// The `lock` file's text goes into the error a second opener gets. A file
+/// that holds far more than "pid N" (garbage, or a device that never ends)
+/// must not be read whole into it: the holder is its first line, cut short.
+/// It was read whole (here 8 MiB into one error message).
+#[test]
+fn a_lock_file_full_of_garbage_is_not_read_whole_into_the_error() -> TestResult {
+    let dir = TempDir::new("lock-garbage");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (_queue, _) = open(&config);
+    let garbage = "pid 42 ".repeat(1024 * 1024 + 1);
+    fs::write(dir.path().join("lock"), garbage.as_bytes())?;
+    match DurableQueue::open(config.clone()) {
+        Err(error @ DurableError::Locked { .. }) => {
+            let text = error.to_string();
+            assert!(text.len() < 400, "{} bytes of error", text.len());
+            assert!(text.contains("lock file says: pid 42"), "{text}");
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    Ok(())
+}
+
 /// A pipeline's queue claims its directory for its signal: a queue for
 /// another signal is refused it, with an error naming the directory and
 /// both signals, before anything in it is touched.

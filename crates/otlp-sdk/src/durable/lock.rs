@@ -11,8 +11,8 @@
 //! another process or in the same one. (Network file systems may not honour
 //! these locks: keep the directory on a local disk.)
 
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::Write;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
 use std::path::Path;
 
 use super::error::DurableError;
@@ -20,6 +20,9 @@ use super::fs::check_openable;
 
 /// The lock file's name inside the queue's directory.
 pub(crate) const LOCK_FILE: &str = "lock";
+/// Bytes of the lock file read for the holder: "pid N" takes at most 24; a
+/// longer text is not ours, and the rest of it stays out of the error.
+const HOLDER_MAX_BYTES: u64 = 64;
 
 /// The held lock; dropping it releases the lock.
 #[derive(Debug)]
@@ -42,10 +45,7 @@ impl DirectoryLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path)
-                    .ok()
-                    .map(|text| text.trim().to_owned())
-                    .filter(|text| !text.is_empty());
+                let holder = read_holder(&file);
                 return Err(DurableError::Locked {
                     path: directory.to_owned(),
                     holder,
@@ -60,4 +60,14 @@ impl DirectoryLock {
             .map_err(DurableError::io(&path, "write the lock file"))?;
         Ok(DirectoryLock { _file: file })
     }
+}
+
+/// What the lock file says about its holder: its first line, at most
+/// [`HOLDER_MAX_BYTES`] of it (the file may hold garbage, or never end).
+fn read_holder(file: &File) -> Option<String> {
+    let mut bytes = Vec::new();
+    file.take(HOLDER_MAX_BYTES).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let line = text.lines().next().unwrap_or_default().trim();
+    (!line.is_empty()).then(|| line.to_owned())
 }
