@@ -415,6 +415,37 @@ fn a_lock_file_full_of_garbage_is_not_read_whole_into_the_error() -> TestResult 
     Ok(())
 }
 
+/// A full disk at start: the lock file's "pid N" (for another opener's
+/// error message) cannot be written (the file is `/dev/full` here). The lock
+/// itself is held all the same, and the queue must open: it is what frees
+/// the disk, by delivering and deleting what it holds. It refused to open,
+/// and the pipeline to start.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lock_file_that_cannot_be_written_does_not_keep_the_queue_shut() -> TestResult {
+    let dir = TempDir::new("lock-full");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    let id = queue.append(Encoding::Protobuf, 3, &body(1, 300))?.id;
+    drop(queue);
+    fs::remove_file(dir.path().join("lock"))?;
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("lock"))?;
+
+    let (mut queue, recovered) = match DurableQueue::open(config.clone()) {
+        Ok(opened) => opened,
+        Err(error) => panic!("the queue must open on a full disk: {error}"),
+    };
+    let ids: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    assert_eq!(ids, [id]);
+    // Still one queue at a time.
+    assert!(matches!(
+        DurableQueue::open(config.clone()),
+        Err(DurableError::Locked { .. })
+    ));
+    assert!(queue.ack(id)?);
+    Ok(())
+}
+
 /// A pipeline's queue claims its directory for its signal: a queue for
 /// another signal is refused it, with an error naming the directory and
 /// both signals, before anything in it is touched.

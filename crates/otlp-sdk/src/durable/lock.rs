@@ -5,7 +5,8 @@
 //! directory for as long as it is open. The operating system releases the lock
 //! when the holder exits, however it exits, so a crash never leaves a stale
 //! lock behind and there is nothing to clean up; the file itself stays. It
-//! holds the holder's process id, for the error a second opener gets. A
+//! holds the holder's process id, for the error a second opener gets (best
+//! effort: on a full disk it may be empty, or name an earlier holder). A
 //! second queue on the same directory fails with
 //! [`DurableError::Locked`](super::DurableError::Locked), whether it is in
 //! another process or in the same one. (Network file systems may not honour
@@ -55,9 +56,12 @@ impl DirectoryLock {
                 return Err(DurableError::io(&path, "lock")(error));
             }
         }
-        file.set_len(0)
-            .and_then(|()| writeln!(file, "pid {}", std::process::id()))
-            .map_err(DurableError::io(&path, "write the lock file"))?;
+        // Only for another opener's error message: the lock is held either
+        // way, and a full disk must not keep the queue (which is what frees
+        // it) shut. A file that cannot be emptied keeps the old text.
+        if file.set_len(0).is_ok() {
+            let _ = writeln!(file, "pid {}", std::process::id());
+        }
         Ok(DirectoryLock { _file: file })
     }
 }
