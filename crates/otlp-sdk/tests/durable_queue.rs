@@ -540,6 +540,27 @@ fn an_empty_signal_file_is_missing_and_an_unknown_one_an_error() -> TestResult {
     Ok(())
 }
 
+/// A `signal` file holding far more than a signal's name (garbage, or a
+/// device that never ends) is refused without being read whole: the error
+/// quotes its start only. It was read whole (here 8 MiB into one message).
+#[test]
+fn a_signal_file_full_of_garbage_is_refused_without_being_read_whole() -> TestResult {
+    let dir = TempDir::new("signal-garbage");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    fs::create_dir_all(dir.path())?;
+    fs::write(dir.path().join("signal"), "traces ".repeat(1024 * 1024 + 1))?;
+    match DurableQueue::open_for(config, Signal::Traces) {
+        Err(error @ DurableError::Io { .. }) => {
+            let message = error.to_string();
+            assert!(message.len() < 400, "{} bytes of error", message.len());
+            assert!(message.contains("signal file"), "{message}");
+            assert!(message.contains("traces traces"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    Ok(())
+}
+
 #[test]
 fn a_directory_that_cannot_be_used_is_a_clear_error() -> TestResult {
     let dir = TempDir::new("not-a-directory");

@@ -23,7 +23,7 @@
 //! first open of a directory also one write, two fsyncs and a rename.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use super::error::DurableError;
@@ -32,6 +32,9 @@ use crate::exporter::Signal;
 
 /// The file's name inside the queue's directory.
 pub(crate) const SIGNAL_FILE: &str = "signal";
+/// Bytes of the file read: a signal's name and a newline take at most 8; a
+/// longer text is not a signal's name (and the rest stays out of the error).
+const SIGNAL_MAX_BYTES: u64 = 64;
 /// The file being written, before it is renamed to [`SIGNAL_FILE`].
 const SIGNAL_FILE_NEW: &str = "signal.new";
 
@@ -40,13 +43,19 @@ const SIGNAL_FILE_NEW: &str = "signal.new";
 pub(crate) fn claim(directory: &Path, signal: Signal) -> Result<(), DurableError> {
     let path = directory.join(SIGNAL_FILE);
     check_openable(&path).map_err(DurableError::io(&path, "read the signal file"))?;
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
+    let mut bytes = Vec::new();
+    match File::open(&path) {
+        Ok(file) => file
+            .take(SIGNAL_MAX_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(DurableError::io(&path, "read the signal file"))?,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => 0,
         Err(error) => return Err(DurableError::io(&path, "read the signal file")(error)),
     };
+    let text = String::from_utf8_lossy(&bytes);
     let name = text.trim();
-    if name.is_empty() {
+    // Empty only if all of it was read: a longer file is not ours to overwrite.
+    if name.is_empty() && (bytes.len() as u64) < SIGNAL_MAX_BYTES {
         return write(directory, signal);
     }
     match parse_signal(name) {
