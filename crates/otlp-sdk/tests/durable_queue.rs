@@ -820,6 +820,36 @@ fn a_failed_sync_is_tried_again_after_the_interval_not_at_once() -> TestResult {
     Ok(())
 }
 
+/// One file whose fsync keeps failing (a segment left behind by a write
+/// that failed on a full disk and could not be cut; `/dev/full` here) must
+/// not keep every other file from being made durable: the records appended
+/// after it, under `Interval`, would never reach stable storage. `sync`
+/// stopped at the first failure, before the newer segment.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_whose_fsync_fails_does_not_keep_the_others_from_being_synced() -> TestResult {
+    let dir = TempDir::new("fsync-one-fails");
+    let config = small_config(dir.path(), FsyncPolicy::Interval(Duration::from_secs(3600)));
+    let (mut queue, _) = open(&config);
+    let first = queue.append(Encoding::Protobuf, 1, &body(1, 300))?.id;
+    drop(queue);
+    let next = first.get() + 1;
+    std::os::unix::fs::symlink("/dev/full", dir.path().join(format!("{next:020}.seg")))?;
+
+    let (mut queue, _) = open(&config);
+    assert!(queue.append(Encoding::Protobuf, 1, &body(2, 300)).is_err());
+    let stored = queue.append(Encoding::Protobuf, 1, &body(3, 300))?.id;
+    let before = queue.stats().syncs;
+    assert!(queue.sync(true).is_err(), "/dev/full cannot be fsynced");
+    let synced = queue.stats().syncs - before;
+    // The newer segment's data and the directory that holds it.
+    assert!(
+        synced >= 2,
+        "{synced} fsyncs: record {stored} is not durable"
+    );
+    Ok(())
+}
+
 #[test]
 fn an_interval_too_long_for_an_instant_never_comes_due() -> TestResult {
     let dir = TempDir::new("fsync-forever");

@@ -610,10 +610,15 @@ impl DurableQueue {
     /// it is time (under [`FsyncPolicy::Interval`], once the interval has passed
     /// since the last time), or now if `force` (under any policy: call
     /// `sync(true)` at shutdown). Also retries deleting settled segments whose
-    /// deletion failed earlier. Cheap when there is nothing to do.
+    /// deletion failed earlier. Cheap when there is nothing to do. A file that
+    /// fails does not stop the others: every file is tried, and the first
+    /// error is returned.
     pub fn sync(&mut self, force: bool) -> Result<(), DurableError> {
         let due = force
             || matches!(self.config.fsync, FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every);
+        // One file that fails does not keep the others from being synced
+        // (or settled segments from going): the first error is returned.
+        let mut first_error = None;
         if due && self.is_dirty() {
             // Counted from the attempt, not its success: after a failed
             // fsync the next try waits the interval too, rather than the
@@ -623,33 +628,54 @@ impl DurableQueue {
             let last = self.segments.len().saturating_sub(1);
             for (index, segment) in self.segments.iter_mut().enumerate() {
                 if segment.data_dirty {
-                    match &self.writer {
+                    let synced = match &self.writer {
                         Some(writer) if appending && index == last => writer.sync_data(),
                         // A closed segment: any handle with write access will do.
                         _ => OpenOptions::new()
                             .append(true)
                             .open(&segment.path)
                             .and_then(|file| file.sync_data()),
+                    };
+                    match synced {
+                        Ok(()) => {
+                            segment.data_dirty = false;
+                            self.stats.syncs += 1;
+                        }
+                        Err(error) => {
+                            let error = DurableError::io(&segment.path, "fsync")(error);
+                            first_error.get_or_insert(error);
+                        }
                     }
-                    .map_err(DurableError::io(&segment.path, "fsync"))?;
-                    segment.data_dirty = false;
-                    self.stats.syncs += 1;
                 }
-                self.stats.syncs += segment.sync_acks()?;
+                match segment.sync_acks() {
+                    Ok(syncs) => self.stats.syncs += syncs,
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
             }
-            if self.directory_dirty {
-                self.sync_directory()?;
+            if self.directory_dirty
+                && let Err(error) = self.sync_directory()
+            {
+                first_error.get_or_insert(error);
             }
         }
         let mut index = 0;
         while index < self.segments.len() {
             if self.segments[index].pending_records == 0 && !self.is_newest(index) {
-                self.delete_segment(index)?;
+                let before = self.segments.len();
+                if let Err(error) = self.delete_segment(index) {
+                    first_error.get_or_insert(error);
+                    // Still listed if its file could not be removed.
+                    if self.segments.len() == before {
+                        index += 1;
+                    }
+                }
             } else {
                 index += 1;
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// When [`sync`](DurableQueue::sync) should next be called: under
