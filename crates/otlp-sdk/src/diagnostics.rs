@@ -33,14 +33,16 @@
 //!
 //! # Where the handler runs
 //!
-//! On the pipeline's export-loop thread, between two turns of the loop: a
-//! slow handler delays exports, so hand the report over (a channel, a
-//! counter) rather than doing I/O that can block. That thread records
-//! nothing (see [`own_threads`](crate::own_threads)): a `tracing` event or a
-//! `log` record made in the handler reaches no subscriber, logger or
-//! pipeline of this process, so that the pipeline never records itself. A
-//! handler that wants its report in the program's logs sends it to a thread
-//! of the program that logs it.
+//! On the pipeline's own thread (a batch pipeline's export loop, a metrics
+//! reader's thread), between two turns of its work: a slow handler delays
+//! exports, so hand the report over (a channel, a counter) rather than
+//! doing I/O that can block. That thread records nothing (see
+//! [`own_threads`](crate::own_threads)): a `tracing` event made in the
+//! handler reaches no subscriber, and a `log` record reaches no pipeline of
+//! this project (the program's own `log` logger still gets it), so that
+//! the pipeline never records itself. A handler that wants its report in
+//! the program's `tracing` output sends it to a thread of the program that
+//! logs it.
 
 use std::fmt;
 use std::io::Write;
