@@ -632,3 +632,38 @@ fn each_target_gets_a_scope_of_its_own() {
         assert_eq!(scope, expected);
     }
 }
+
+#[test]
+fn dropping_the_subscriber_and_the_provider_shuts_the_log_pipeline_down() {
+    // The pipeline shuts down (exporting what it holds) when its last
+    // handle is dropped; the thread's cached logger of the event's target
+    // must not be such a handle.
+    let exporter = Decoding {
+        signal: Some(Signal::Logs),
+        ..Decoding::default()
+    };
+    let processor = BatchLogProcessor::builder(exporter.clone())
+        .build()
+        .expect("the log pipeline builds");
+    let loggers = LoggerProvider::builder()
+        .with_service_name("tracing-logs-test")
+        .with_processor(processor)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&loggers));
+    drop(loggers);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(target: "shop::orders", "last words");
+    });
+    // The subscriber, its layer and the provider are gone.
+    let bodies: Vec<_> = exporter
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|request| &request.resource_logs)
+        .flat_map(|resource_logs| &resource_logs.scope_logs)
+        .flat_map(|scope_logs| &scope_logs.log_records)
+        .map(|record| record.body.clone().and_then(|body| body.value))
+        .collect();
+    assert_eq!(bodies, [Some(Value::StringValue("last words".into()))]);
+}

@@ -4,8 +4,8 @@
 //! `bridge` (`OtlpLogProcessor`) exports them).
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
 use otlp_core::InstrumentationScope;
@@ -24,8 +24,11 @@ pub(super) struct TargetLogger {
 }
 
 thread_local! {
-    /// The entry this thread used last, and the cache it belongs to.
-    static LAST_TARGET: RefCell<Option<(u64, Arc<TargetLogger>)>> = const { RefCell::new(None) };
+    /// The entry this thread used last, and the cache it belongs to. Weak:
+    /// an entry's logger holds its provider, whose pipeline shuts down (and
+    /// exports what it holds) when its last handle is dropped; a thread's
+    /// last entry must not keep it alive once the layer is gone.
+    static LAST_TARGET: RefCell<Option<(u64, Weak<TargetLogger>)>> = const { RefCell::new(None) };
 }
 
 /// The loggers of one provider, one per target.
@@ -84,11 +87,22 @@ impl TargetLoggers {
             let Some((id, entry)) = last.as_ref() else {
                 return;
             };
-            let hit = *id == self.id
-                && pending
-                    .as_ref()
-                    .and_then(|(carried, _)| target_of(carried))
-                    .is_some_and(|target| *entry.target == *target);
+            if *id != self.id {
+                return;
+            }
+            // SAFETY: an entry stored under `self.id` was taken by `get`
+            // from `self.loggers` (ids are never reused), which holds a
+            // strong reference to it and never removes one: it lives as long
+            // as `self`, borrowed for this whole call. Read through the
+            // pointer rather than upgraded: an upgrade would write the
+            // entry's reference count, a line every thread logging the
+            // target shares.
+            #[allow(unsafe_code)]
+            let entry = unsafe { &*entry.as_ptr() };
+            let hit = pending
+                .as_ref()
+                .and_then(|(carried, _)| target_of(carried))
+                .is_some_and(|target| *entry.target == *target);
             if hit && let Some((carried, f)) = pending.take() {
                 f(carried, Some(&entry.logger));
             }
@@ -104,8 +118,8 @@ impl TargetLoggers {
     pub(super) fn get(&self, target: &str) -> Option<Arc<TargetLogger>> {
         let last_hit = LAST_TARGET
             .try_with(|last| match &*last.borrow() {
-                Some((id, entry)) if *id == self.id && *entry.target == *target => {
-                    Some(Arc::clone(entry))
+                Some((id, entry)) if *id == self.id => {
+                    entry.upgrade().filter(|entry| *entry.target == *target)
                 }
                 _ => None,
             })
@@ -119,7 +133,7 @@ impl TargetLoggers {
         // `with_logger` reads the entry (a record emitted inside another).
         let _ = LAST_TARGET.try_with(|last| {
             if let Ok(mut last) = last.try_borrow_mut() {
-                *last = Some((self.id, Arc::clone(&entry)));
+                *last = Some((self.id, Arc::downgrade(&entry)));
             }
         });
         Some(entry)
