@@ -1099,3 +1099,69 @@ fn entered_spans_are_the_threads_active_span_and_exits_restore_the_outer_one() {
         inner_id.to_bytes().to_vec()
     );
 }
+
+/// An error caused by another, as errors wrapping an I/O or a library
+/// error are.
+#[derive(Debug)]
+struct PaymentFailed(CardDeclined);
+
+impl fmt::Display for PaymentFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("payment failed")
+    }
+}
+
+impl Error for PaymentFailed {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// The messages of `<field>.chain`, an array of strings.
+fn chain(attributes: &[ProtoKeyValue], key: &str) -> Option<Vec<String>> {
+    match attribute(attributes, key)? {
+        Value::ArrayValue(array) => Some(
+            array
+                .values
+                .iter()
+                .map(|value| match &value.value {
+                    Some(Value::StringValue(text)) => text.clone(),
+                    other => panic!("a chain holds strings, not {other:?}"),
+                })
+                .collect(),
+        ),
+        other => panic!("{key} is an array, not {other:?}"),
+    }
+}
+
+#[test]
+fn an_errors_sources_are_kept_in_its_chain_as_tracing_opentelemetry_keeps_them() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let error: &(dyn Error + 'static) = &PaymentFailed(CardDeclined);
+        let span = tracing::info_span!("pay", failure = error, later = tracing::field::Empty);
+        span.in_scope(|| tracing::warn!(failure = error, "retrying"));
+        span.record("later", error);
+        let alone: &(dyn Error + 'static) = &CardDeclined;
+        tracing::info_span!("decline", failure = alone).in_scope(|| {});
+    });
+    let exported = pipeline.finish();
+    let pay = exported.named("pay");
+    assert_eq!(
+        attribute(&pay.attributes, "failure"),
+        Some(&string("payment failed"))
+    );
+    let cause = Some(vec!["card declined".to_owned()]);
+    assert_eq!(chain(&pay.attributes, "failure.chain"), cause);
+    assert_eq!(chain(&pay.attributes, "later.chain"), cause);
+    let retrying = pay
+        .events
+        .iter()
+        .find(|event| event.name == "retrying")
+        .expect("the event");
+    assert_eq!(chain(&retrying.attributes, "failure.chain"), cause);
+    // An error without a source has no chain to keep.
+    let decline = exported.named("decline");
+    assert_eq!(chain(&decline.attributes, "failure.chain"), None);
+}

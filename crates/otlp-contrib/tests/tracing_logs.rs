@@ -667,3 +667,40 @@ fn dropping_the_subscriber_and_the_provider_shuts_the_log_pipeline_down() {
         .collect();
     assert_eq!(bodies, [Some(Value::StringValue("last words".into()))]);
 }
+
+/// An error caused by another.
+#[derive(Debug)]
+struct ChargeFailed(Declined);
+
+impl fmt::Display for ChargeFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("charge failed")
+    }
+}
+
+impl Error for ChargeFailed {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn an_error_fields_sources_are_kept_in_its_chain() {
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::warn!(error = &ChargeFailed(Declined) as &dyn Error, "retrying");
+    });
+    let exported = pipelines.finish();
+    let record = exported.record("retrying");
+    assert_eq!(attribute(record, "error"), Some(&string("charge failed")));
+    let Some(Value::ArrayValue(chain)) = attribute(record, "error.chain") else {
+        panic!("no error.chain array in {record:#?}");
+    };
+    let chain: Vec<_> = chain
+        .values
+        .iter()
+        .map(|value| value.value.clone())
+        .collect();
+    assert_eq!(chain, [Some(string("card declined"))]);
+}

@@ -64,6 +64,34 @@ fn error_text(error: &(dyn Error + 'static)) -> Str {
     Str::from(error.to_string())
 }
 
+/// Most sources of one error kept in its chain: a chain is a few errors
+/// deep; a `source` that never ends (an error that is its own source) stops
+/// here.
+const MAX_ERROR_CHAIN: usize = 32;
+
+/// Appends `<field>.chain`, the texts of `error`'s sources (its cause, the
+/// cause's cause...), as `tracing-opentelemetry` writes it; nothing for an
+/// error without a source. The key is made for the call (an allocation),
+/// only when there is a chain.
+fn push_error_chain(attributes: &mut Vec<KeyValue>, field: &Field, error: &(dyn Error + 'static)) {
+    let mut chain = Vec::new();
+    let mut next = error.source();
+    while let Some(source) = next
+        && chain.len() < MAX_ERROR_CHAIN
+    {
+        chain.push(AnyValue::String(error_text(source)));
+        next = source.source();
+    }
+    if !chain.is_empty() {
+        push_in_place(attributes, || {
+            KeyValue::new(
+                Str::from(format!("{}.chain", field.name())),
+                AnyValue::Array(chain.into()),
+            )
+        });
+    }
+}
+
 /// What the `otel.status_code` field says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum StatusCode {
@@ -335,6 +363,7 @@ impl Visit for SpanFields {
         let message = error_text(value);
         self.exceptions.push(message.clone());
         self.push(field, || AnyValue::String(message));
+        push_error_chain(&mut self.attributes, field, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -466,6 +495,7 @@ impl Visit for EventFields {
             self.exception = Some(message.clone());
         }
         self.push(field, || AnyValue::String(message));
+        push_error_chain(&mut self.attributes, field, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

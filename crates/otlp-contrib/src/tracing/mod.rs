@@ -41,8 +41,10 @@
 //!   `i64::MAX` becomes its decimal text), floats, bools and strings as such,
 //!   `?debug` and `%display` values as text. `Span::record` sets or replaces
 //!   attributes later. An error value (`&dyn Error` field) becomes a text
-//!   attribute and an `exception` event with `exception.message` (no
-//!   `exception.type`: a `dyn Error` does not know its type's name).
+//!   attribute, its sources (cause, cause's cause...) the string array
+//!   `<field>.chain` as in `tracing-opentelemetry`, and an `exception` event
+//!   with `exception.message` (no `exception.type`: a `dyn Error` does not
+//!   know its type's name).
 //! - Events inside a span become span events: the `message` field is the
 //!   name, `level`, `target` (and the location) and every other field are
 //!   attributes, the time is the event's (a `log` record that `tracing-log`
@@ -162,8 +164,9 @@
 //! - Body: the `message` field, as a string; an event without one has no
 //!   body.
 //! - Attributes: every other field, with the same types as span attributes
-//!   above (the same conversion); an error value (`&dyn Error`, or the
-//!   `error` field) adds `exception.message`. Then `target` when the scope
+//!   above (the same conversion, an error's sources in `<field>.chain`
+//!   included); an error value (`&dyn Error`, or the `error` field) adds
+//!   `exception.message`. Then `target` when the scope
 //!   does not carry it (see below), and the
 //!   location (`code.file.path`, `code.line.number`, `code.module.name`)
 //!   when asked for ([`OtlpLogLayerBuilder::with_location`]; off by default,
