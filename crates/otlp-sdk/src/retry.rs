@@ -158,9 +158,16 @@ impl RetryPolicy {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = attempt_timeout.min(remaining);
             if timeout.is_zero() {
-                report(SendEvent::Error(
-                    ExportError::Timeout(attempt_timeout).to_string(),
-                ));
+                // No attempt is made: saying one timed out would send the
+                // reader looking at the backend.
+                report(SendEvent::Error(format!(
+                    "not sent: the export deadline passed before {} attempt",
+                    if settlement.retries == 0 {
+                        "a first"
+                    } else {
+                        "another"
+                    }
+                )));
                 settlement.failed = spans;
                 settlement.exhausted = true;
                 return settlement;
@@ -250,6 +257,48 @@ mod tests {
         }
         assert_eq!(policy.delay(1, 0.0, None), Duration::from_millis(500));
         assert_eq!(policy.delay(1, 1.0, None), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_request_past_its_deadline_is_not_sent_and_not_called_timed_out() {
+        struct Counted(std::sync::atomic::AtomicUsize);
+        impl Exporter for Counted {
+            fn encoding(&self) -> otlp_core::encode::Encoding {
+                otlp_core::encode::Encoding::Protobuf
+            }
+            async fn export(&self, _: ExportRequest) -> ExportOutcome {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ExportOutcome::Success
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let request = ExportRequest {
+            body: Default::default(),
+            encoding: otlp_core::encode::Encoding::Protobuf,
+            span_count: 3,
+        };
+        let exporter = Counted(Default::default());
+        let mut errors = Vec::new();
+        let settled = runtime.block_on(RetryPolicy::default().send(
+            &exporter,
+            &request,
+            Duration::from_secs(10),
+            Instant::now(),
+            |event| {
+                if let SendEvent::Error(error) = event {
+                    errors.push(error);
+                }
+            },
+        ));
+        assert_eq!((settled.failed, settled.exhausted), (3, true));
+        assert_eq!(exporter.0.into_inner(), 0);
+        assert_eq!(
+            errors,
+            ["not sent: the export deadline passed before a first attempt"]
+        );
     }
 
     #[test]
