@@ -368,8 +368,8 @@ pub(crate) fn decoded_size_json(signal: Signal, body: &[u8]) -> u64 {
     };
     json.object(request, 0, &mut total);
     // Strings are copied out of the text; a JSON tree may be built once
-    // more when doubles are written as strings (`json_doubles`), about the
-    // structs' size again.
+    // more when the first decode fails (doubles written as strings, empty
+    // members left out: `json_doubles`), about the structs' size again.
     total
         .saturating_mul(2)
         .saturating_add((body.len() as u64).saturating_mul(BYTES_PER_BODY_BYTE))

@@ -1,4 +1,5 @@
-//! OTLP/JSON's non-finite doubles. OTLP/JSON is the proto3 JSON mapping,
+//! OTLP/JSON that `opentelemetry-proto`'s serde refuses: non-finite doubles
+//! and empty members left out. OTLP/JSON is the proto3 JSON mapping,
 //! where a `double` field may hold the strings `"NaN"`, `"Infinity"` and
 //! `"-Infinity"`; `opentelemetry-proto`'s serde takes them only for a summary
 //! point's `quantile` and `value`, and refuses them everywhere else (a gauge's
@@ -6,16 +7,24 @@
 //! `doubleValue`...).
 //!
 //! Cost model: a body is first decoded as it is, straight from its bytes.
-//! Only a body that fails to decode and holds one of the three strings is
-//! parsed again, into a [`serde_json::Value`], and decoded from that value by
-//! [`JsonValue`], which hands those strings to a `double` field as numbers:
-//! about twice the work and the memory of the body's tree, for such bodies
-//! only.
+//! Only a body that fails to decode for its content (not its syntax) is
+//! parsed again, into a [`serde_json::Value`], completed (see below) and
+//! decoded from that value by [`JsonValue`], which hands those strings to a
+//! `double` field as numbers: about twice the work and the memory of the
+//! body's tree, for such bodies only (the receiver's decoded-size bound
+//! counts that tree).
 //!
 //! A string is read as a double only as the value of a key that names a
 //! `double` field somewhere in OTLP ([`DOUBLE_FIELDS`]), or as an element of
 //! an array under such a key (`explicitBounds`), so `"stringValue": "NaN"`
 //! stays a string.
+//!
+//! The same slow path fills in the members canonical proto3 JSON leaves out
+//! (empty repeated fields, empty strings) where that serde requires them
+//! ([`fill_omitted_members`]): the `values` of an empty `arrayValue` or
+//! `kvlistValue` (`{"arrayValue":{}}`, what Go's `protojson` and the
+//! Collector write for an empty list attribute) and the `key` of a key-value
+//! whose key is empty.
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
@@ -38,15 +47,17 @@ const DOUBLE_FIELDS: &[&str] = &[
 ];
 
 /// Decodes an OTLP/JSON request, taking `"NaN"`, `"Infinity"` and
-/// `"-Infinity"` in its `double` fields. The error is the first decode's
-/// (with its line and column) when the second one fails too.
+/// `"-Infinity"` in its `double` fields and the members proto3 JSON may leave
+/// out ([`fill_omitted_members`]). The error is the first decode's (with its
+/// line and column) when the second one fails too.
 pub(crate) fn from_slice<R: DeserializeOwned>(body: &[u8]) -> Result<R, serde_json::Error> {
     match serde_json::from_slice(body) {
         Ok(request) => Ok(request),
-        Err(error) if error.is_data() && has_non_finite_string(body) => {
-            let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        Err(error) if error.is_data() => {
+            let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
                 return Err(error);
             };
+            fill_omitted_members(&mut value);
             R::deserialize(JsonValue {
                 value: &value,
                 double: false,
@@ -57,12 +68,61 @@ pub(crate) fn from_slice<R: DeserializeOwned>(body: &[u8]) -> Result<R, serde_js
     }
 }
 
-/// Whether `body` holds one of the three strings (cheap, and may say yes for
-/// a string that is not a `double`'s: the slow path then decodes as before).
-fn has_non_finite_string(body: &[u8]) -> bool {
-    [&b"\"NaN\""[..], b"\"Infinity\"", b"\"-Infinity\""]
-        .iter()
-        .any(|needle| body.windows(needle.len()).any(|window| window == *needle))
+/// Fills in, as proto3 JSON reads them, the members opentelemetry-proto's
+/// serde requires and canonical proto3 JSON leaves out when empty: `values`
+/// (an empty list) of an `arrayValue` or a `kvlistValue`, and `key` (an empty
+/// string) of a key-value (in `attributes`, `filteredAttributes`, `metadata`
+/// or a `kvlistValue`). A `null` member, which proto3 JSON reads as the
+/// default too, is replaced. Recursion is bounded by `serde_json`'s nesting
+/// limit (128) on the parsed value.
+fn fill_omitted_members(value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(fill_omitted_members),
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                match (key.as_str(), &mut *field) {
+                    ("arrayValue", Value::Object(list)) => {
+                        fill_default(list, "values", || Value::Array(Vec::new()));
+                    }
+                    ("kvlistValue", Value::Object(list)) => {
+                        fill_default(list, "values", || Value::Array(Vec::new()));
+                        if let Some(Value::Array(entries)) = list.get_mut("values") {
+                            fill_keys(entries);
+                        }
+                    }
+                    ("attributes" | "filteredAttributes" | "metadata", Value::Array(entries)) => {
+                        fill_keys(entries);
+                    }
+                    _ => {}
+                }
+                fill_omitted_members(field);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The `key` of each key-value object in `entries`, when left out.
+fn fill_keys(entries: &mut [Value]) {
+    for entry in entries {
+        if let Value::Object(key_value) = entry {
+            fill_default(key_value, "key", || Value::String(String::new()));
+        }
+    }
+}
+
+/// Sets `object[name]` to `default()` when absent or `null`.
+fn fill_default(
+    object: &mut serde_json::Map<String, Value>,
+    name: &str,
+    default: impl FnOnce() -> Value,
+) {
+    match object.get_mut(name) {
+        Some(Value::Null) | None => {
+            object.insert(name.to_owned(), default());
+        }
+        Some(_) => {}
+    }
 }
 
 /// The double a proto3 JSON string stands for, if it is one of the three.
@@ -234,6 +294,115 @@ mod tests {
             matches!(values[1], Some(any_value::Value::DoubleValue(d)) if d.is_nan()),
             "{values:?}"
         );
+    }
+
+    /// Canonical proto3 JSON (Go's `protojson`, the Collector's file
+    /// exporter) leaves out empty repeated fields and empty strings: an empty
+    /// list attribute is `{"arrayValue":{}}`, an empty map `{"kvlistValue":{}}`,
+    /// an attribute with an empty key has no `key`. opentelemetry-proto's serde
+    /// requires those members; the request must read as prost reads its
+    /// protobuf twin, here built from the generated types.
+    #[test]
+    fn empty_arrays_maps_and_keys_left_out_by_proto3_json_are_read() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{
+            AnyValue, ArrayValue, KeyValue, KeyValueList,
+        };
+        use opentelemetry_proto::tonic::metrics::v1 as pm;
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message as _;
+
+        let value = |value| Some(AnyValue { value: Some(value) });
+        let attributes = vec![
+            KeyValue {
+                key: "list".into(),
+                value: value(any_value::Value::ArrayValue(ArrayValue::default())),
+                ..KeyValue::default()
+            },
+            KeyValue {
+                key: "map".into(),
+                value: value(any_value::Value::KvlistValue(KeyValueList {
+                    values: vec![KeyValue {
+                        key: String::new(),
+                        value: value(any_value::Value::KvlistValue(KeyValueList::default())),
+                        ..KeyValue::default()
+                    }],
+                })),
+                ..KeyValue::default()
+            },
+            KeyValue {
+                key: String::new(),
+                value: value(any_value::Value::StringValue("no key".into())),
+                ..KeyValue::default()
+            },
+        ];
+        let attributes_json = r#"[{"key":"list","value":{"arrayValue":{}}},
+            {"key":"map","value":{"kvlistValue":{"values":[{"value":{"kvlistValue":{}}}]}}},
+            {"value":{"stringValue":"no key"}}]"#;
+
+        let traces = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: attributes.clone(),
+                    ..Resource::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "s".into(),
+                        attributes: attributes.clone(),
+                        ..Span::default()
+                    }],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let traces_json = format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":{attributes_json}}},
+            "scopeSpans":[{{"spans":[{{"traceId":"01010101010101010101010101010101",
+            "spanId":"0202020202020202","name":"s","attributes":{attributes_json}}}]}}]}}]}}"#
+        );
+        let read: ExportTraceServiceRequest =
+            from_slice(traces_json.as_bytes()).expect("valid OTLP/JSON");
+        let protobuf = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        // In a metric, whose data points serde reads through `flatten`, and
+        // with a non-finite double in the same body.
+        let point = pm::NumberDataPoint {
+            attributes: attributes.clone(),
+            value: Some(pm::number_data_point::Value::AsDouble(f64::INFINITY)),
+            ..pm::NumberDataPoint::default()
+        };
+        let metrics = ExportMetricsServiceRequest {
+            resource_metrics: vec![pm::ResourceMetrics {
+                scope_metrics: vec![pm::ScopeMetrics {
+                    metrics: vec![pm::Metric {
+                        name: "m".into(),
+                        metadata: attributes,
+                        data: Some(pm::metric::Data::Gauge(pm::Gauge {
+                            data_points: vec![point],
+                        })),
+                        ..pm::Metric::default()
+                    }],
+                    ..pm::ScopeMetrics::default()
+                }],
+                ..pm::ResourceMetrics::default()
+            }],
+        };
+        let metrics_json = format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m",
+            "gauge":{{"dataPoints":[{{"attributes":{attributes_json},"asDouble":"Infinity"}}]}},
+            "metadata":{attributes_json}}}]}}]}}]}}"#
+        );
+        let read: ExportMetricsServiceRequest =
+            from_slice(metrics_json.as_bytes()).expect("valid OTLP/JSON");
+        let protobuf = ExportMetricsServiceRequest::decode(metrics.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
     }
 
     #[test]
