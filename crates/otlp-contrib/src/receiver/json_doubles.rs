@@ -24,7 +24,8 @@
 //! ([`fill_omitted_members`]): the `values` of an empty `arrayValue` or
 //! `kvlistValue` (`{"arrayValue":{}}`, what Go's `protojson` and the
 //! Collector write for an empty list attribute) and the `key` of a key-value
-//! whose key is empty.
+//! whose key is empty; and it drops `null` members, which proto3 JSON reads
+//! as the field's default.
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
@@ -72,13 +73,15 @@ pub(crate) fn from_slice<R: DeserializeOwned>(body: &[u8]) -> Result<R, serde_js
 /// serde requires and canonical proto3 JSON leaves out when empty: `values`
 /// (an empty list) of an `arrayValue` or a `kvlistValue`, and `key` (an empty
 /// string) of a key-value (in `attributes`, `filteredAttributes`, `metadata`
-/// or a `kvlistValue`). A `null` member, which proto3 JSON reads as the
-/// default too, is replaced. Recursion is bounded by `serde_json`'s nesting
-/// limit (128) on the parsed value.
+/// or a `kvlistValue`). A `null` member is removed first: proto3 JSON reads
+/// it as the field's default, that serde only where the field is an `Option`.
+/// Recursion is bounded by `serde_json`'s nesting limit (128) on the parsed
+/// value.
 fn fill_omitted_members(value: &mut Value) {
     match value {
         Value::Array(items) => items.iter_mut().for_each(fill_omitted_members),
         Value::Object(fields) => {
+            fields.retain(|_, field| !field.is_null());
             for (key, field) in fields.iter_mut() {
                 match (key.as_str(), &mut *field) {
                     ("arrayValue", Value::Object(list)) => {
@@ -117,11 +120,9 @@ fn fill_default(
     name: &str,
     default: impl FnOnce() -> Value,
 ) {
-    match object.get_mut(name) {
-        Some(Value::Null) | None => {
-            object.insert(name.to_owned(), default());
-        }
-        Some(_) => {}
+    let member = object.entry(name).or_insert(Value::Null);
+    if member.is_null() {
+        *member = default();
     }
 }
 
@@ -402,6 +403,40 @@ mod tests {
         let read: ExportMetricsServiceRequest =
             from_slice(metrics_json.as_bytes()).expect("valid OTLP/JSON");
         let protobuf = ExportMetricsServiceRequest::decode(metrics.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+    }
+
+    /// Proto3 JSON reads `null` as a field's default, whatever its type;
+    /// opentelemetry-proto's serde takes it only where the field is an
+    /// `Option`. The request must read as prost reads its protobuf twin.
+    #[test]
+    fn null_members_read_as_their_defaults() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message as _;
+
+        let traces = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        ..Span::default()
+                    }],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let json = br#"{"resourceSpans":[{"resource":null,"scopeSpans":[{"scope":null,
+            "spans":[{"traceId":"01010101010101010101010101010101","spanId":"0202020202020202",
+            "traceState":null,"parentSpanId":null,"flags":null,"name":null,"kind":null,
+            "startTimeUnixNano":null,"endTimeUnixNano":null,"attributes":null,
+            "droppedAttributesCount":null,"events":null,"droppedEventsCount":null,
+            "links":null,"droppedLinksCount":null,"status":null}],"schemaUrl":null}],
+            "schemaUrl":null}]}"#;
+        let read: ExportTraceServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice());
         assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
     }
 
