@@ -13,7 +13,9 @@ use otlp_core::{
 };
 use proptest::prelude::*;
 use serde_json::Value;
-use support::{arb_batch, expected_request, finite_span, realistic_span};
+use support::{
+    arb_batch, assert_same_json_as_serde, expected_request, finite_span, realistic_span,
+};
 
 fn encode_json(spans: &[SpanData]) -> Vec<u8> {
     let mut body = Vec::new();
@@ -32,6 +34,8 @@ fn check(spans: &[SpanData]) {
         decoded == expected_request(spans),
         "decoded JSON differs from the spans"
     );
+    let expected = serde_json::to_value(expected_request(spans)).expect("serde writes it");
+    assert_same_json_as_serde(&body, expected);
 }
 
 #[test]

@@ -36,8 +36,8 @@ use proptest::prelude::*;
 use prost::Message;
 use serde_json::Value;
 use support::{
-    arb_attributes, arb_groups, arb_str, arb_u32, arb_u64, arb_value, finite_attributes,
-    finite_value,
+    arb_attributes, arb_groups, arb_str, arb_u32, arb_u64, arb_value, assert_same_json_as_serde,
+    finite_attributes, finite_value,
 };
 
 #[global_allocator]
@@ -250,6 +250,8 @@ fn check_json(logs: &[LogRecord]) {
         decoded == expected_request(logs),
         "decoded JSON differs from the records"
     );
+    let expected = serde_json::to_value(expected_request(logs)).expect("serde writes it");
+    assert_same_json_as_serde(&body, expected);
 }
 
 /// `log` with every double it carries made finite.

@@ -51,7 +51,8 @@ use proptest::prelude::*;
 use prost::Message;
 use serde_json::Value;
 use support::{
-    arb_attributes, arb_double, arb_groups, arb_str, arb_u32, arb_u64, finite_attributes,
+    arb_attributes, arb_double, arb_groups, arb_str, arb_u32, arb_u64, assert_same_json_as_serde,
+    finite_attributes,
 };
 
 #[global_allocator]
@@ -452,6 +453,8 @@ fn check_json(metrics: &[Metric]) {
         ),
     };
     assert_same(&decoded, &expected_request(metrics), "decoded JSON");
+    let expected = serde_json::to_value(expected_request(metrics)).expect("serde writes it");
+    assert_same_json_as_serde(&body, expected);
 }
 
 fn finite(value: f64) -> f64 {

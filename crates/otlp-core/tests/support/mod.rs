@@ -294,3 +294,103 @@ pub fn finite_span(span: &SpanData) -> SpanData {
     span.scope = Arc::new(scope);
     span
 }
+
+// ---- JSON text against serde's -------------------------------------------------
+
+/// Our OTLP/JSON `body` is, member for member, the JSON opentelemetry-proto's
+/// serde writes for the expected request (`expected`, from
+/// `serde_json::to_value`): same keys, same JSON types (a 64-bit integer a
+/// string, an enum a number, an id hex), same values. Reading our JSON back
+/// with serde cannot see all of that: its reader also takes numbers for
+/// 64-bit integers and ids in either case. What OTLP/JSON leaves free is
+/// ignored: key order, number formatting (`1.0` and `1`), and members with
+/// their default value, which serde writes and we omit (`null`, `false`, `0`,
+/// `"0"`, `""`, `[]`; dropped on both sides, so `{"stringValue":""}` and
+/// `{}` compare equal). `-0.0` is not a default here. Doubles must be finite
+/// (serde writes `null` for the others).
+pub fn assert_same_json_as_serde(body: &[u8], expected: serde_json::Value) {
+    let ours: serde_json::Value = serde_json::from_slice(body).expect("our JSON parses");
+    let (ours, expected) = (without_defaults(ours), without_defaults(expected));
+    if ours != expected {
+        let difference = first_difference("", ours.as_ref(), expected.as_ref());
+        panic!(
+            "our JSON differs from opentelemetry-proto's serde at {}",
+            difference.unwrap_or_default()
+        );
+    }
+}
+
+/// Where `ours` and `theirs` first differ (a JSON path), with both values
+/// there, shortened. Walks only down the members that differ.
+fn first_difference(
+    path: &str,
+    ours: Option<&serde_json::Value>,
+    theirs: Option<&serde_json::Value>,
+) -> Option<String> {
+    use serde_json::Value;
+    if ours == theirs {
+        return None;
+    }
+    match (ours, theirs) {
+        (Some(Value::Object(ours)), Some(Value::Object(theirs))) => ours
+            .keys()
+            .chain(theirs.keys().filter(|key| !ours.contains_key(*key)))
+            .find(|key| ours.get(*key) != theirs.get(*key))
+            .and_then(|key| {
+                first_difference(&format!("{path}.{key}"), ours.get(key), theirs.get(key))
+            }),
+        (Some(Value::Array(ours)), Some(Value::Array(theirs))) if ours.len() == theirs.len() => {
+            ours.iter()
+                .zip(theirs)
+                .position(|(ours, theirs)| ours != theirs)
+                .and_then(|index| {
+                    first_difference(
+                        &format!("{path}[{index}]"),
+                        ours.get(index),
+                        theirs.get(index),
+                    )
+                })
+        }
+        (ours, theirs) => {
+            let short = |value: Option<&Value>| {
+                let text = value.map_or("(absent)".to_owned(), Value::to_string);
+                text.chars().take(200).collect::<String>()
+            };
+            Some(format!(
+                "{path}:\nours:  {}\nserde: {}",
+                short(ours),
+                short(theirs)
+            ))
+        }
+    }
+}
+
+/// `value` with default-valued members left out and every number written as
+/// `"number:<f64>"` (so that `1` and `1.0` compare equal, and a number never
+/// equals a string); `None` when `value` itself is a default.
+fn without_defaults(value: serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(false) => None,
+        Value::Number(number) => {
+            let double = number.as_f64().unwrap_or(f64::NAN);
+            (double != 0.0 || double.is_sign_negative())
+                .then(|| Value::String(format!("number:{double:?}")))
+        }
+        Value::String(text) if text.is_empty() || text == "0" => None,
+        Value::Array(items) if items.is_empty() => None,
+        Value::Array(items) => Some(Value::Array(
+            items
+                .into_iter()
+                .map(|item| without_defaults(item).unwrap_or(Value::Null))
+                .collect(),
+        )),
+        Value::Object(members) => Some(Value::Object(
+            members
+                .into_iter()
+                .filter_map(|(key, member)| without_defaults(member).map(|member| (key, member)))
+                .collect(),
+        )),
+        other => Some(other),
+    }
+}
