@@ -259,6 +259,20 @@ mod tests {
         assert_eq!(policy.delay(1, 1.0, None), Duration::from_millis(1500));
     }
 
+    /// A runtime to drive `send` on, and a request of `spans` records.
+    fn runtime_and_request(spans: usize) -> (tokio::runtime::Runtime, ExportRequest) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let request = ExportRequest {
+            body: Default::default(),
+            encoding: otlp_core::encode::Encoding::Protobuf,
+            span_count: spans,
+        };
+        (runtime, request)
+    }
+
     #[test]
     fn a_request_past_its_deadline_is_not_sent_and_not_called_timed_out() {
         struct Counted(std::sync::atomic::AtomicUsize);
@@ -271,15 +285,7 @@ mod tests {
                 ExportOutcome::Success
             }
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let request = ExportRequest {
-            body: Default::default(),
-            encoding: otlp_core::encode::Encoding::Protobuf,
-            span_count: 3,
-        };
+        let (runtime, request) = runtime_and_request(3);
         let exporter = Counted(Default::default());
         let mut errors = Vec::new();
         let settled = runtime.block_on(RetryPolicy::default().send(
@@ -317,15 +323,7 @@ mod tests {
                 }
             }
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let request = ExportRequest {
-            body: Default::default(),
-            encoding: otlp_core::encode::Encoding::Protobuf,
-            span_count: 2,
-        };
+        let (runtime, request) = runtime_and_request(2);
         for hint in [Duration::MAX, Duration::from_secs(i64::MAX as u64)] {
             let settled = runtime.block_on(RetryPolicy::default().send(
                 &Throttled(hint),
