@@ -47,7 +47,8 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 /// finds the span of an event through the subscriber it was registered with
 /// (`Layer::on_register_dispatch`), and `tracing-subscriber` 0.3.23 does not
 /// pass that call on through `Option<L>` and `Vec<L>` (fixed upstream, not
-/// released). Inside them, a record still gets the ids of a span that has
+/// released), nor to a layer swapped in later by `reload::Handle::reload`
+/// (the layer a `reload::Layer` was built with gets it). Inside them, a record still gets the ids of a span that has
 /// started and that its own filter lets through, but none for a span not
 /// started yet (a span is started the first time its context is needed) or
 /// one its filter hides. To switch the layer on from configuration, use
