@@ -45,7 +45,8 @@
 //! - Below the maximum level: `log`'s own `max_level` check, nothing else
 //!   (set by [`OtlpLogger::install`]); [`log::Log::enabled`] says the same.
 //! - On a pipeline's own threads (see [`otlp_sdk::own_threads`]), or with a
-//!   provider that has no processor or is disabled: a flag check, no record.
+//!   provider that has no processor or is disabled: a flag check, no record
+//!   ([`log::Log::flush`] there returns at once too).
 //! - Recorded: one attribute vector, the body formatted once (no allocation
 //!   for a message without arguments), key-value strings copied once, and the
 //!   record's encoding on the calling thread by the provider's processor.
@@ -297,7 +298,14 @@ impl Log for OtlpLogger {
         self.logger.emit(self.to_log_record(record));
     }
 
+    /// Flushes the provider's processors, up to five seconds; on a
+    /// pipeline's own thread (an exporter, a loss handler) it does nothing,
+    /// as that thread's records are not recorded: waiting there would wait
+    /// for the pipeline it is holding up.
     fn flush(&self) {
+        if own_threads::is_own_thread() {
+            return;
+        }
         let _ = self.provider.force_flush(FLUSH_TIMEOUT);
     }
 }
@@ -338,5 +346,44 @@ mod tests {
         assert_eq!(severity(Level::Info).number(), 9);
         assert_eq!(severity(Level::Warn).number(), 13);
         assert_eq!(severity(Level::Error).number(), 17);
+    }
+
+    /// Counts the flushes it is asked for.
+    #[derive(Clone, Default)]
+    struct FlushCount(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl otlp_sdk::LogProcessor for FlushCount {
+        fn on_emit(&self, _: &LogRecord) {}
+
+        fn force_flush(&self, _: Duration) -> Result<(), otlp_sdk::PipelineError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+
+        fn shutdown(&self, _: Duration) -> Result<(), otlp_sdk::PipelineError> {
+            Ok(())
+        }
+    }
+
+    /// A pipeline thread that flushes the `log` logger (an exporter, a loss
+    /// handler that logs and flushes) would wait for its own pipeline, up to
+    /// `FLUSH_TIMEOUT`, stalling every export behind it: as its records
+    /// are, its flushes are left alone. The application's flush goes through.
+    #[test]
+    fn a_flush_on_a_pipelines_own_thread_does_not_wait_for_the_pipeline() {
+        let flushes = FlushCount::default();
+        let provider = LoggerProvider::builder()
+            .with_processor(flushes.clone())
+            .build();
+        let logger = OtlpLogger::new(&provider);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                own_threads::enter();
+                logger.flush();
+            });
+        });
+        assert_eq!(flushes.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+        logger.flush();
+        assert_eq!(flushes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
