@@ -418,7 +418,11 @@ impl LineWriter {
         match &result {
             Ok(()) => self.torn = false,
             Err(_) if written == 0 => {}
-            Err(_) => self.torn = !self.truncate_fragment(start, written),
+            // Truncated back to where this line started: the file ends as it
+            // did before, after a cut line still if it did (the `\n` written
+            // first for it is gone too).
+            Err(_) if self.truncate_fragment(start, written) => {}
+            Err(_) => self.torn = true,
         }
         result
     }
