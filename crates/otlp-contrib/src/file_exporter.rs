@@ -22,6 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 /// Requests waiting for the writer thread; an export waits (cancellably) for room.
 const QUEUED_REQUESTS: usize = 16;
 
+/// The line buffer kept between requests: room for a usual batch (512 spans
+/// of a few hundred bytes each) without allocating; a larger line's buffer is
+/// freed once written, not kept for the exporter's life.
+const KEPT_LINE_CAPACITY: usize = 1 << 20;
+
 /// Why a [`FileExporter`] could not be built. Names the file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -60,7 +65,8 @@ pub enum FileExporterError {
 /// pipeline's attempt timeout still applies. Per request: one copy of the
 /// body into a reused line buffer (so the line is written by one `write`
 /// call, which keeps lines whole even when other processes append to the
-/// same file), no allocation once warm.
+/// same file), no allocation once warm (a line over 1 MiB has a buffer of
+/// its own, freed once written).
 ///
 /// Guarantees:
 ///
@@ -395,6 +401,7 @@ impl LineWriter {
     /// repairs a partial write (see [`FileExporter`]).
     fn write_line(&mut self, body: &[u8]) -> io::Result<()> {
         self.line.clear();
+        self.line.reserve(usize::from(self.torn) + body.len() + 1);
         if self.torn {
             self.line.push(b'\n');
         }
@@ -423,6 +430,9 @@ impl LineWriter {
             // first for it is gone too).
             Err(_) if self.truncate_fragment(start, written) => {}
             Err(_) => self.torn = true,
+        }
+        if self.line.capacity() > KEPT_LINE_CAPACITY {
+            self.line = Vec::new();
         }
         result
     }
@@ -558,6 +568,25 @@ mod tests {
         writer.write_line(b"{\"c\":3}").unwrap();
         let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "{\"a\":1}\n{\"b\":2\n{\"c\":3}\n");
+    }
+
+    /// The line buffer is reused, but one large request (up to the 64 MiB a
+    /// request may hold) must not keep its size for the exporter's life.
+    #[test]
+    fn a_large_line_does_not_keep_its_buffer() {
+        let mut writer = LineWriter::new(Sink::Writer(Box::new(io::sink())), "test".into());
+        writer.write_line(b"{\"a\":1}").unwrap();
+        let small = writer.line.capacity();
+        assert!(small <= KEPT_LINE_CAPACITY);
+        let large = vec![b' '; 4 * KEPT_LINE_CAPACITY];
+        writer.write_line(&large).unwrap();
+        assert!(
+            writer.line.capacity() <= KEPT_LINE_CAPACITY,
+            "{} bytes kept",
+            writer.line.capacity()
+        );
+        writer.write_line(b"{\"a\":1}").unwrap();
+        assert!(writer.line.capacity() <= KEPT_LINE_CAPACITY);
     }
 
     #[test]
