@@ -80,7 +80,9 @@ pub enum FileExporterError {
 ///   a file is truncated back to where the line started; where that is not
 ///   possible (standard output, a writer, a file another process appended to
 ///   meanwhile) the next line starts with a `\n`, so the fragment stays a
-///   line of its own and every other line remains valid JSON.
+///   line of its own and every other line remains valid JSON. A line that
+///   standard output or a writer took whole but could not `flush` is not cut:
+///   it stays in their buffer, ahead of the next line.
 /// - **No duplicate after a timeout**: a request whose export gave up (attempt
 ///   timeout) before its turn came is skipped, not written late.
 ///
@@ -425,6 +427,10 @@ impl LineWriter {
         match &result {
             Ok(()) => self.torn = false,
             Err(_) if written == 0 => {}
+            // Taken whole, then `flush` failed: the line is in the writer's
+            // buffer (`BufWriter` and standard output keep what they could
+            // not write, for the next write), so the output ends with it.
+            Err(_) if written == self.line.len() => self.torn = false,
             // Truncated back to where this line started: the file ends as it
             // did before, after a cut line still if it did (the `\n` written
             // first for it is gone too).
@@ -544,6 +550,51 @@ mod tests {
         assert!(!retryable(ErrorKind::PermissionDenied));
         assert!(!retryable(ErrorKind::ReadOnlyFilesystem));
         assert!(!retryable(ErrorKind::Other));
+    }
+
+    /// Buffers what it is given, as `BufWriter` and standard output's
+    /// `LineWriter` do; its first `flush` fails like a full disk and keeps
+    /// the buffer, which a later `flush` writes.
+    struct BufferedFlakyFlush {
+        out: std::sync::Arc<Mutex<Vec<u8>>>,
+        pending: Vec<u8>,
+        failed: bool,
+    }
+
+    impl Write for BufferedFlakyFlush {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.pending.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            if !self.failed {
+                self.failed = true;
+                return Err(io::Error::from(ErrorKind::StorageFull));
+            }
+            self.out.lock().unwrap().append(&mut self.pending);
+            Ok(())
+        }
+    }
+
+    /// A line the writer took whole, whose flush failed, is in the writer's
+    /// buffer: it is not a torn line, and the next one gets no `\n` of its
+    /// own (an empty line, which no JSON reader takes). The retried line
+    /// follows it (at least once).
+    #[test]
+    fn a_line_taken_whole_by_a_writer_whose_flush_failed_is_not_torn() {
+        let out = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink::Writer(Box::new(BufferedFlakyFlush {
+            out: out.clone(),
+            pending: Vec::new(),
+            failed: false,
+        }));
+        let mut writer = LineWriter::new(sink, "test".into());
+        let error = writer.write_line(b"{\"a\":1}").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::StorageFull);
+        writer.write_line(b"{\"a\":1}").unwrap();
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "{\"a\":1}\n{\"a\":1}\n");
     }
 
     #[test]
