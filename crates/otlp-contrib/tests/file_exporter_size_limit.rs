@@ -12,20 +12,17 @@ use otlp_sdk::{BatchSpanProcessor, TracerProvider};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Sets the soft limit on the size of the files this process writes.
-fn limit_file_size(bytes: libc::rlim_t) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+/// Sets the soft limit on the size of the files this process writes
+/// (`None`: no limit).
+fn limit_file_size(bytes: Option<u64>) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let maximum = getrlimit(Resource::Fsize).maximum;
+    let current = match (bytes, maximum) {
+        (Some(bytes), Some(maximum)) => Some(bytes.min(maximum)),
+        (bytes, None) => bytes,
+        (None, Some(maximum)) => Some(maximum),
     };
-    // SAFETY: `limit` is a valid, writable `rlimit` for the call's duration.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) },
-        0
-    );
-    limit.rlim_cur = bytes.min(limit.rlim_max);
-    // SAFETY: `limit` is a valid `rlimit` for the call's duration.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) }, 0);
+    setrlimit(Resource::Fsize, Rlimit { current, maximum }).expect("setrlimit(RLIMIT_FSIZE)");
 }
 
 /// A file that already ended with a line cut short (an earlier process
@@ -53,11 +50,11 @@ fn a_line_cut_short_after_an_older_cut_line_leaves_the_next_line_whole() {
     let tracer = provider.tracer("file-test");
     // Room for a few bytes of the next line: its write is cut short and the
     // exporter truncates it away.
-    limit_file_size(before.len() as libc::rlim_t + 10);
+    limit_file_size(Some(before.len() as u64 + 10));
     tracer.start("cut short").end();
     assert!(provider.force_flush(DEADLINE).is_err(), "the write fails");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
-    limit_file_size(libc::RLIM_INFINITY);
+    limit_file_size(None);
     tracer.start("written").end();
     provider.shutdown(DEADLINE).unwrap();
     assert_eq!(processor.stats().exported, 1);
