@@ -326,10 +326,19 @@ impl<E: Exporter> ExportLoop<E> {
             self.next_cut = later(now, self.settings.scheduled_delay);
             self.cut_pending = true;
         }
-        // A batch's worth in one thread's block is taken to be cut as one.
+        // A batch's worth in one thread's block is taken to be cut as one,
+        // waiting for its thread if it is writing the next record; if that
+        // takes too long (the thread preempted), the next turn tries again.
+        if self.shared.queue.take_batch_in_a_block()
+            && !self
+                .shared
+                .queue
+                .steal_all_blocks(Instant::now() + STEAL_WAIT)
+        {
+            self.shared.queue.want_batch_in_block();
+        }
         let room_wanted = self.shared.queue.room_wanted();
-        let batch_in_a_block = self.shared.queue.batch_in_a_block();
-        if self.cut_pending || self.draining() || room_wanted || batch_in_a_block {
+        if self.cut_pending || self.draining() || room_wanted {
             self.shared.queue.steal_partial_blocks();
         }
         // The strictest fsync policy: a batch written to disk holds every

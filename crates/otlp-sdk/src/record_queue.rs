@@ -622,7 +622,11 @@ impl RecordQueue {
         let records = block.records;
         match self.put_back(slot, block) {
             Ok(()) => {
-                if records == self.wake_at.load(Ordering::Relaxed) {
+                // Announced again by the next record if the loop's steal
+                // missed the block (or the batch size shrank below it).
+                if records >= self.wake_at.load(Ordering::Relaxed)
+                    && !self.batch_in_a_block.load(Ordering::Relaxed)
+                {
                     self.want_batch_in_block();
                 }
                 Push::Queued
@@ -637,7 +641,7 @@ impl RecordQueue {
     ///
     /// `SeqCst`, as [`want_room`](Self::want_room), for the same reason.
     #[cold]
-    fn want_batch_in_block(&self) {
+    pub(crate) fn want_batch_in_block(&self) {
         self.batch_in_a_block.store(true, Ordering::SeqCst);
         self.wake_loop();
     }
@@ -646,6 +650,15 @@ impl RecordQueue {
     /// last steal.
     pub(crate) fn batch_in_a_block(&self) -> bool {
         self.batch_in_a_block.load(Ordering::SeqCst)
+    }
+
+    /// [`batch_in_a_block`](Self::batch_in_a_block), cleared: the loop is
+    /// about to take every block (with [`steal_all_blocks`](Self::steal_all_blocks),
+    /// which waits for a writer holding its block: a plain steal would miss
+    /// the block of the thread still writing the records after the batch).
+    pub(crate) fn take_batch_in_a_block(&self) -> bool {
+        self.batch_in_a_block.load(Ordering::SeqCst)
+            && self.batch_in_a_block.swap(false, Ordering::SeqCst)
     }
 
     /// Puts this thread's block back in its slot. `Err(records)`: the loop
@@ -884,11 +897,14 @@ impl RecordQueue {
     /// for that slot; an empty slot whose write count is odd has its block
     /// out with a writer, who puts it back (or hands it over) when the
     /// record is in; it is looked at again once the count is even.
-    pub(crate) fn steal_all_blocks(&self, deadline: Instant) {
+    ///
+    /// Returns false if it gave up on a writer at `deadline`.
+    pub(crate) fn steal_all_blocks(&self, deadline: Instant) -> bool {
         let mut slots = lock(&self.slots);
         let Some(slots) = slots.as_mut() else {
-            return;
+            return true;
         };
+        let mut complete = true;
         for slot in slots.iter() {
             loop {
                 if let Some(block) = slot.block.take() {
@@ -912,11 +928,13 @@ impl RecordQueue {
                     }
                 }
                 if Instant::now() >= deadline {
+                    complete = false;
                     break;
                 }
                 std::thread::yield_now();
             }
         }
+        complete
     }
 
     /// Closes the queue for good (the loop, at the end of shutdown) and
