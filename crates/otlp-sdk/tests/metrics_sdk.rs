@@ -1022,11 +1022,12 @@ impl Capturing {
             .expect("provider")
     }
 
-    /// Flushes `provider` and decodes the request it exported: the `as_int`
-    /// of each point of the sum `name`, and whether the sum is monotonic.
-    fn flushed_ints(&self, provider: &MeterProvider, name: &str) -> (Vec<i64>, bool) {
+    /// Flushes `provider` and decodes the request it exported.
+    fn flushed_request(
+        &self,
+        provider: &MeterProvider,
+    ) -> opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest {
         use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-        use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
         use prost::Message;
 
         provider
@@ -1038,7 +1039,15 @@ impl Capturing {
             .expect("capture lock")
             .pop()
             .expect("the flush exported a request");
-        let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("valid protobuf");
+        ExportMetricsServiceRequest::decode(body.as_slice()).expect("valid protobuf")
+    }
+
+    /// Flushes `provider` and decodes the request it exported: the `as_int`
+    /// of each point of the sum `name`, and whether the sum is monotonic.
+    fn flushed_ints(&self, provider: &MeterProvider, name: &str) -> (Vec<i64>, bool) {
+        use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+
+        let request = self.flushed_request(provider);
         let metric = request
             .resource_metrics
             .iter()
@@ -1620,4 +1629,57 @@ fn a_cardinality_limit_of_one_keeps_one_set_and_the_overflow_series() {
         .build()
         .expect_err("limit 0");
     assert_eq!(error, MetricsError::InvalidCardinalityLimit(0));
+}
+
+/// The spec's `MetricReader`: for cumulative temporality, "successive data
+/// points received by successive calls to MetricReader.Collect MUST repeat
+/// the same starting timestamps", and "these rules apply to all metrics, not
+/// just those whose point kinds includes an aggregation temporality field":
+/// an observable gauge's too, as its synchronous gauge's and its observable
+/// counter's (and `opentelemetry_sdk`'s cumulative gauges) do.
+#[test]
+fn a_cumulative_observable_gauge_repeats_its_start_time_at_every_collection() {
+    use opentelemetry_proto::tonic::metrics::v1::metric;
+
+    let capture = Capturing::default();
+    let provider = capture.provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("m");
+    meter
+        .f64_observable_gauge("temperature")
+        .with_callback(|observer| observer.observe(21.5, &[KeyValue::new("room", "a")]))
+        .build();
+    meter
+        .u64_observable_counter("ticks")
+        .with_callback(|observer| observer.observe(3, &[KeyValue::new("room", "a")]))
+        .build();
+    // (start, time) of the one point of each metric, per flush.
+    let mut gauge = Vec::new();
+    let mut counter = Vec::new();
+    for _ in 0..3 {
+        let request = capture.flushed_request(&provider);
+        for metric in request
+            .resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+        {
+            let (points, into) = match (&metric.data, metric.name.as_str()) {
+                (Some(metric::Data::Gauge(data)), "temperature") => (&data.data_points, &mut gauge),
+                (Some(metric::Data::Sum(data)), "ticks") => (&data.data_points, &mut counter),
+                other => panic!("unexpected metric {other:?}"),
+            };
+            assert_eq!(points.len(), 1, "{metric:#?}");
+            into.push((points[0].start_time_unix_nano, points[0].time_unix_nano));
+        }
+    }
+    assert_eq!((gauge.len(), counter.len()), (3, 3));
+    for points in [&counter, &gauge] {
+        for (start, time) in points {
+            assert_eq!(
+                *start, points[0].0,
+                "one start time for every point: {points:?}"
+            );
+            assert!(start <= time, "{points:?}");
+        }
+    }
 }

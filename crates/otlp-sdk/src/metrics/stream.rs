@@ -346,7 +346,11 @@ impl ObservedStream {
                     };
                     (state.last_collection, delta)
                 }
-                (true, _) => (series.created, value),
+                // A cumulative stream repeats its series' start time, gauges
+                // included (the spec's reader: the rule applies "to all
+                // metrics, not just those whose point kinds includes an
+                // aggregation temporality field").
+                (true, _) | (false, Temporality::Cumulative) => (series.created, value),
                 (false, _) => (state.last_collection, value),
             };
             series.previous = Some(value);
