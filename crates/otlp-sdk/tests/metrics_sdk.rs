@@ -1683,3 +1683,79 @@ fn a_cumulative_observable_gauge_repeats_its_start_time_at_every_collection() {
         }
     }
 }
+
+/// The `AlwaysOn` exemplar filter makes every measurement eligible; an
+/// exemplar still carries the span it was taken in (the spec's reservoir
+/// is offered the measurement's context and its example exemplar has "the
+/// trace/span ID"; `opentelemetry_sdk` keeps them too), sampled or not.
+#[test]
+fn always_on_exemplars_keep_the_ids_of_the_span_they_were_taken_in() {
+    use opentelemetry_proto::tonic::metrics::v1::metric;
+
+    let capture = Capturing::default();
+    let reader = PeriodicReader::builder(capture.clone())
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_exemplar_filter(ExemplarFilter::AlwaysOn)
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let counter = meter.u64_counter("orders").build();
+    let histogram = meter.f64_histogram("latency").build();
+    let sampled = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED);
+    let unsampled = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::default());
+    active_span::in_span(&sampled, || {
+        counter.add(1, &[KeyValue::new("in", "sampled")])
+    });
+    active_span::in_span(&unsampled, || {
+        counter.add(1, &[KeyValue::new("in", "unsampled")]);
+    });
+    counter.add(1, &[KeyValue::new("in", "none")]);
+    active_span::in_span(&sampled, || histogram.record(7.0, &[]));
+
+    let request = capture.flushed_request(&provider);
+    let mut ids = Vec::new();
+    for metric in request
+        .resource_metrics
+        .iter()
+        .flat_map(|resource| &resource.scope_metrics)
+        .flat_map(|scope| &scope.metrics)
+    {
+        let exemplars: Vec<_> = match &metric.data {
+            Some(metric::Data::Sum(sum)) => {
+                sum.data_points.iter().flat_map(|p| &p.exemplars).collect()
+            }
+            Some(metric::Data::Histogram(histogram)) => histogram
+                .data_points
+                .iter()
+                .flat_map(|p| &p.exemplars)
+                .collect(),
+            other => panic!("unexpected metric {other:?}"),
+        };
+        for exemplar in exemplars {
+            ids.push((
+                metric.name.clone(),
+                exemplar.trace_id.clone(),
+                exemplar.span_id.clone(),
+            ));
+        }
+    }
+    ids.sort();
+    let of = |context: &SpanContext| {
+        (
+            context.trace_id.to_bytes().to_vec(),
+            context.span_id.to_bytes().to_vec(),
+        )
+    };
+    let mut expected = vec![
+        ("latency".to_string(), of(&sampled).0, of(&sampled).1),
+        ("orders".to_string(), of(&sampled).0, of(&sampled).1),
+        ("orders".to_string(), of(&unsampled).0, of(&unsampled).1),
+        ("orders".to_string(), Vec::new(), Vec::new()),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+}

@@ -314,7 +314,9 @@ impl ProviderShared {
             .collect();
         registry.streams.extend(streams.iter().cloned());
         let core = Arc::new(SyncCore {
-            wants_span: self.exemplar_filter == ExemplarFilter::TraceBased && !streams.is_empty(),
+            // Any filter that lets measurements through reads the span: an
+            // `AlwaysOn` exemplar still carries the span it was taken in.
+            wants_span: self.exemplar_filter != ExemplarFilter::AlwaysOff && !streams.is_empty(),
             streams,
             live: self.live.clone(),
             refused: self.refused.clone(),
