@@ -127,7 +127,9 @@ impl OtlpRecorder {
 
     fn describe(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
         let mut descriptions = self.descriptions.lock().unwrap_or_else(|p| p.into_inner());
-        let known = descriptions.entry(key.as_str().to_string()).or_default();
+        let known = descriptions
+            .entry(description_key(key.as_str()))
+            .or_default();
         if !known.used {
             known.unit = unit;
             known.text = description.to_string();
@@ -158,10 +160,7 @@ impl OtlpRecorder {
     fn identity(&self, key: &Key) -> (SeriesKey, Identity) {
         let (unit, description) = {
             let mut descriptions = self.descriptions.lock().unwrap_or_else(|p| p.into_inner());
-            let known = match descriptions.get_mut(key.name()) {
-                Some(known) => known,
-                None => descriptions.entry(key.name().to_string()).or_default(),
-            };
+            let known = descriptions.entry(description_key(key.name())).or_default();
             known.used = true;
             (known.unit, known.text.clone())
         };
@@ -334,6 +333,14 @@ impl HistogramFn for HistogramHandle {
 }
 
 /// A valid instrument name for a `metrics` name.
+/// The instrument a `metrics` name becomes, as descriptions are kept: its
+/// [`instrument_name`], lowercased (OpenTelemetry instrument names are
+/// case-insensitive), so that `describe_counter!("Jobs.Done")` describes
+/// `counter!("jobs.done")`, and `"queue:depth"` describes `"queue_depth"`.
+fn description_key(name: &str) -> String {
+    instrument_name(name).to_ascii_lowercase()
+}
+
 fn instrument_name(name: &str) -> String {
     let mut valid: String = name
         .chars()

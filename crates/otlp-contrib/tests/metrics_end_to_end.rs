@@ -401,3 +401,25 @@ fn keys_naming_one_series_share_its_gauge_value_and_counter_total() {
     assert_eq!(value("jobs"), otlp_core::NumberValue::Double(2.0));
     assert_eq!(value("total_x"), otlp_core::NumberValue::Int(11));
 }
+
+#[test]
+fn a_description_reaches_the_instrument_its_name_becomes() {
+    // OpenTelemetry instrument names are case-insensitive and the recorder
+    // writes characters they do not allow as `_`: `Jobs.Done` and
+    // `jobs:done` are the instruments `jobs.done` and `jobs_done` are.
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_counter!("Jobs.Done", metrics::Unit::Count, "Jobs finished");
+        metrics::describe_gauge!("queue:depth", metrics::Unit::Count, "Jobs waiting");
+        metrics::counter!("jobs.done").increment(1);
+        metrics::gauge!("queue_depth").set(3.0);
+    });
+    let jobs = collected(&provider, "jobs.done");
+    assert_eq!(jobs.len(), 1, "{jobs:#?}");
+    assert_eq!(jobs[0].description.as_str(), "Jobs finished");
+    assert_eq!(jobs[0].unit.as_str(), "{count}");
+    let depth = collected(&provider, "queue_depth");
+    assert_eq!(depth.len(), 1, "{depth:#?}");
+    assert_eq!(depth[0].description.as_str(), "Jobs waiting");
+}
