@@ -396,7 +396,7 @@ pub(crate) struct RecordQueue {
     /// A producer found no room: the loop steals partial blocks.
     room_wanted: AtomicBool,
     /// A thread's block holds a batch's worth of records (`wake_at`): the
-    /// loop steals partial blocks.
+    /// loop takes every block, waiting for a writer holding its own.
     batch_in_a_block: AtomicBool,
     /// Handed records at which a sleeping loop is woken (the batch size).
     wake_at: AtomicUsize,
@@ -858,8 +858,10 @@ impl RecordQueue {
     /// Hands every thread's partly filled block to the loop (at the
     /// scheduled delay, for a flush, or when a producer found no room).
     pub(crate) fn steal_partial_blocks(&self) {
+        // `batch_in_a_block` stays: only `take_batch_in_a_block` clears it,
+        // before a steal that waits for a writer holding its block (this
+        // one would miss that block).
         self.room_wanted.store(false, Ordering::Relaxed);
-        self.batch_in_a_block.store(false, Ordering::Relaxed);
         let mut slots = lock(&self.slots);
         let Some(slots) = slots.as_mut() else {
             return;
