@@ -326,16 +326,16 @@ impl<E: Exporter> ExportLoop<E> {
             self.next_cut = later(now, self.settings.scheduled_delay);
             self.cut_pending = true;
         }
-        // A batch's worth in one thread's block is taken to be cut as one,
+        // A batch's worth in threads' blocks is taken to be cut as one,
         // waiting for its thread if it is writing the next record; if that
         // takes too long (the thread preempted), the next turn tries again.
-        if self.shared.queue.take_batch_in_a_block()
+        if self.shared.queue.take_batch_in_blocks()
             && !self
                 .shared
                 .queue
                 .steal_all_blocks(Instant::now() + STEAL_WAIT)
         {
-            self.shared.queue.want_batch_in_block();
+            self.shared.queue.want_batch_in_blocks();
         }
         let room_wanted = self.shared.queue.room_wanted();
         if self.cut_pending || self.draining() || room_wanted {

@@ -51,10 +51,10 @@ pub trait SpanProcessor: Send + Sync + 'static {
 /// count), then the span is encoded once, on the calling thread, into that
 /// thread's block of the pipeline's byte-bounded queue (see the crate
 /// documentation): one pass writing its fields in place, two uncontended
-/// atomic swaps. No lock, no allocation, no syscall per span —
-/// once per block of about two hundred spans, an uncontended lock to hand
-/// the block over, and one `unpark` when the loop sleeps and a batch's worth
-/// is waiting. When the queue's bytes are all taken the span is dropped and
+/// atomic swaps. No lock, no allocation, no syscall per span (one atomic
+/// add to a shared count every 32 spans) — once per block of about two
+/// hundred spans, an uncontended lock to hand the block over, and one
+/// `unpark` when the loop sleeps and a batch's worth is waiting. When the queue's bytes are all taken the span is dropped and
 /// counted (or, with [`FullPolicy::Block`](crate::config::FullPolicy::Block),
 /// the caller waits while the pipeline makes progress).
 ///

@@ -21,9 +21,12 @@
 //! the loop's FIFO when the next record does not fit in it; the loop also
 //! *steals* the blocks of every slot when its scheduled delay runs out, when a
 //! flush or shutdown asks for everything, when a producer finds no room, and
-//! when a thread's block alone holds a batch's worth of records (small
-//! records: the batch goes out at once, not at the scheduled delay; records
-//! spread over several threads' blocks, none a batch's worth, wait for it).
+//! when the records waiting make a batch's worth although no block is full
+//! (small records, or records spread over several threads' blocks): the batch
+//! goes out at once, not at the scheduled delay. To see that, each thread
+//! adds its block's records to a shared count in steps (up to
+//! [`MAX_COUNT_STEP`] records at once), so the count misses fewer than a
+//! step per thread.
 //! A block is taken from a slot and put back by one atomic swap each
 //! (`AtomicCell<Option<Box<Block>>>`, a pointer), so a producer and the loop
 //! never write the same block, and a thread owns its block while it writes.
@@ -51,7 +54,8 @@
 //! that encodes the record in place, behind room for its header, into
 //! memory the block already has (no measuring pass: near a block's end the
 //! record is encoded aside and copied, once per block). No lock, no
-//! allocation, no syscall, no shared cache line written. Per block (about two
+//! allocation, no syscall, no shared cache line written (but for one add to
+//! the shared count of waiting records every step). Per block (about two
 //! hundred records of 300 bytes): one budget reservation (a compare-exchange
 //! on a shared counter), one uncontended lock to hand it over, and a wake-up
 //! of the loop when it sleeps and a batch's worth is waiting. Memory: a record
@@ -114,6 +118,18 @@ const MIN_SPARE_BLOCKS: usize = 4;
 pub(crate) const GROUP_PREFIX_SLACK: usize = 10;
 /// Distinct resource-and-scope pairs one pipeline tells apart.
 const MAX_GROUPS: usize = 4096;
+/// A thread adds its block's records to the queue's shared count of
+/// records in blocks ([`RecordQueue::records_in_blocks`]) once this many
+/// (or a sixteenth of a batch, if less) are not counted yet.
+const MAX_COUNT_STEP: usize = 32;
+
+/// Records a thread's block gathers before they are added to the shared
+/// count, for a batch of `wake_at`: the count then misses fewer than a
+/// sixteenth of a batch per thread, and the shared line is written at most
+/// once per 32 records.
+fn count_step(wake_at: usize) -> usize {
+    (wake_at / 16).clamp(1, MAX_COUNT_STEP)
+}
 
 /// Why [`RecordQueue::push`] did or did not queue a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +167,9 @@ pub(crate) struct Block {
     /// Budget this block holds: bytes and records it may still grow to.
     reserved_bytes: usize,
     reserved_records: usize,
+    /// Records of this block in the queue's shared
+    /// [`records_in_blocks`](RecordQueue::records_in_blocks).
+    counted: usize,
     /// The marker the loop leaves in a slot when the queue closes.
     closed: bool,
 }
@@ -162,6 +181,7 @@ impl Block {
             records: 0,
             reserved_bytes: 0,
             reserved_records: 0,
+            counted: 0,
             closed: false,
         })
     }
@@ -386,6 +406,9 @@ pub(crate) struct RecordQueue {
     handed: Mutex<Handed>,
     /// Records in handed blocks the loop has not taken yet.
     handed_records: AtomicUsize,
+    /// Records in threads' blocks (not handed over), added in steps
+    /// ([`count_step`]): short by less than a step per thread.
+    records_in_blocks: AtomicUsize,
     /// Boxed as in the slots (a slot holds one pointer, for a lock-free
     /// swap): a block moves between them without being allocated again.
     #[allow(clippy::vec_box)]
@@ -395,9 +418,10 @@ pub(crate) struct RecordQueue {
     groups: Mutex<Groups>,
     /// A producer found no room: the loop steals partial blocks.
     room_wanted: AtomicBool,
-    /// A thread's block holds a batch's worth of records (`wake_at`): the
-    /// loop takes every block, waiting for a writer holding its own.
-    batch_in_a_block: AtomicBool,
+    /// Threads' blocks hold a batch's worth of records (`wake_at`), with
+    /// those handed over: the loop takes every block, waiting for a writer
+    /// holding its own.
+    batch_in_blocks: AtomicBool,
     /// Handed records at which a sleeping loop is woken (the batch size).
     wake_at: AtomicUsize,
     loop_sleeping: AtomicBool,
@@ -449,11 +473,12 @@ impl RecordQueue {
             max_request_bytes,
             handed: Mutex::new(Handed::default()),
             handed_records: AtomicUsize::new(0),
+            records_in_blocks: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
             slots: Mutex::new(Some(Vec::new())),
             groups: Mutex::new(Groups::default()),
             room_wanted: AtomicBool::new(false),
-            batch_in_a_block: AtomicBool::new(false),
+            batch_in_blocks: AtomicBool::new(false),
             wake_at: AtomicUsize::new(wake_at.max(1)),
             loop_sleeping: AtomicBool::new(false),
             wake_on_every_record: false,
@@ -619,15 +644,20 @@ impl RecordQueue {
                 Err(discarded) => Push::Closed(discarded),
             };
         }
+        let wake_at = self.wake_at.load(Ordering::Relaxed);
         let records = block.records;
+        let in_blocks = self.count_in_blocks(&mut block, wake_at);
         match self.put_back(slot, block) {
             Ok(()) => {
                 // Announced again by the next record if the loop's steal
                 // missed the block (or the batch size shrank below it).
-                if records >= self.wake_at.load(Ordering::Relaxed)
-                    && !self.batch_in_a_block.load(Ordering::Relaxed)
+                if (records >= wake_at
+                    || in_blocks.is_some_and(|in_blocks| {
+                        in_blocks + self.handed_records.load(Ordering::Relaxed) >= wake_at
+                    }))
+                    && !self.batch_in_blocks.load(Ordering::Relaxed)
                 {
-                    self.want_batch_in_block();
+                    self.want_batch_in_blocks();
                 }
                 Push::Queued
             }
@@ -635,30 +665,58 @@ impl RecordQueue {
         }
     }
 
+    /// Adds the records of `block` not yet in [`records_in_blocks`](Self::records_in_blocks)
+    /// once they make a step; then returns the new count. Done while the
+    /// thread holds the block, so that the loop, taking the block after it,
+    /// takes the records off after they were added.
+    fn count_in_blocks(&self, block: &mut Block, wake_at: usize) -> Option<usize> {
+        let uncounted = block.records - block.counted;
+        if uncounted < count_step(wake_at) {
+            return None;
+        }
+        block.counted = block.records;
+        Some(
+            self.records_in_blocks
+                .fetch_add(uncounted, Ordering::Relaxed)
+                + uncounted,
+        )
+    }
+
+    /// Takes the records of `block`, leaving its thread, off
+    /// [`records_in_blocks`](Self::records_in_blocks).
+    fn uncount_in_blocks(&self, block: &mut Block) {
+        if block.counted > 0 {
+            self.records_in_blocks
+                .fetch_sub(block.counted, Ordering::Relaxed);
+            block.counted = 0;
+        }
+    }
+
     /// This thread's block, back in its slot, holds a batch's worth of
-    /// records: the loop is to steal it (handing it over instead would
-    /// leave most of a block's memory unused when records are small).
+    /// records, or the threads' blocks do together (with the handed ones):
+    /// the loop is to steal them (handing a block over instead would leave
+    /// most of its memory unused when records are small).
     ///
     /// `SeqCst`, as [`want_room`](Self::want_room), for the same reason.
     #[cold]
-    pub(crate) fn want_batch_in_block(&self) {
-        self.batch_in_a_block.store(true, Ordering::SeqCst);
+    pub(crate) fn want_batch_in_blocks(&self) {
+        self.batch_in_blocks.store(true, Ordering::SeqCst);
         self.wake_loop();
     }
 
-    /// Whether a thread's block held a batch's worth of records since the
+    /// Whether threads' blocks held a batch's worth of records since the
     /// last steal.
-    pub(crate) fn batch_in_a_block(&self) -> bool {
-        self.batch_in_a_block.load(Ordering::SeqCst)
+    pub(crate) fn batch_in_blocks(&self) -> bool {
+        self.batch_in_blocks.load(Ordering::SeqCst)
     }
 
-    /// [`batch_in_a_block`](Self::batch_in_a_block), cleared: the loop is
+    /// [`batch_in_blocks`](Self::batch_in_blocks), cleared: the loop is
     /// about to take every block (with [`steal_all_blocks`](Self::steal_all_blocks),
     /// which waits for a writer holding its block: a plain steal would miss
     /// the block of the thread still writing the records after the batch).
-    pub(crate) fn take_batch_in_a_block(&self) -> bool {
-        self.batch_in_a_block.load(Ordering::SeqCst)
-            && self.batch_in_a_block.swap(false, Ordering::SeqCst)
+    pub(crate) fn take_batch_in_blocks(&self) -> bool {
+        self.batch_in_blocks.load(Ordering::SeqCst)
+            && self.batch_in_blocks.swap(false, Ordering::SeqCst)
     }
 
     /// Puts this thread's block back in its slot. `Err(records)`: the loop
@@ -790,6 +848,7 @@ impl RecordQueue {
     /// `Err(records)`: the queue is closed and the block's records were
     /// discarded.
     fn hand_over(&self, mut block: Box<Block>) -> Result<(), u64> {
+        self.uncount_in_blocks(&mut block);
         self.budget.release(
             block.reserved_bytes - block.bytes.len(),
             block.reserved_records.saturating_sub(block.records),
@@ -819,7 +878,8 @@ impl RecordQueue {
     }
 
     /// Frees a block's budget and keeps the block spare; returns its records.
-    fn discard(&self, block: Box<Block>) -> u64 {
+    fn discard(&self, mut block: Box<Block>) -> u64 {
+        self.uncount_in_blocks(&mut block);
         let records = block.records as u64;
         self.budget
             .release(block.reserved_bytes, block.reserved_records);
@@ -837,6 +897,7 @@ impl RecordQueue {
         block.records = 0;
         block.reserved_bytes = 0;
         block.reserved_records = 0;
+        block.counted = 0;
         let mut spare = lock(&self.spare);
         if spare.len() < self.max_spare_blocks {
             spare.push(block);
@@ -858,7 +919,7 @@ impl RecordQueue {
     /// Hands every thread's partly filled block to the loop (at the
     /// scheduled delay, for a flush, or when a producer found no room).
     pub(crate) fn steal_partial_blocks(&self) {
-        // `batch_in_a_block` stays: only `take_batch_in_a_block` clears it,
+        // `batch_in_blocks` stays: only `take_batch_in_blocks` clears it,
         // before a steal that waits for a writer holding its block (this
         // one would miss that block).
         self.room_wanted.store(false, Ordering::Relaxed);
@@ -1081,7 +1142,7 @@ impl RecordQueue {
             self.loop_sleeping.store(true, Ordering::SeqCst);
             if self.handed_records() >= self.wake_at.load(Ordering::Relaxed)
                 || self.room_wanted()
-                || self.batch_in_a_block()
+                || self.batch_in_blocks()
             {
                 self.loop_sleeping.store(false, Ordering::SeqCst);
                 self.loop_idle.store(false, Ordering::Relaxed);

@@ -469,3 +469,44 @@ fn a_batch_of_small_spans_goes_out_before_the_scheduled_delay() {
     assert_eq!(stats.exported, 600, "{stats:#?}");
     assert!(stats.is_balanced());
 }
+
+#[test]
+fn a_batch_spread_over_several_threads_goes_out_before_the_scheduled_delay() {
+    // As above, but no thread's block holds a batch: four threads end 160
+    // small spans each (640, with a batch of 512), so only what the blocks
+    // hold together can send them before the hour-long scheduled delay.
+    let (capture, bodies) = Capture::new(Encoding::Protobuf, 0);
+    let processor = BatchSpanProcessor::builder(capture)
+        .with_batch_config(BatchConfig {
+            scheduled_delay: Duration::from_secs(3600),
+            max_export_batch_size: 512,
+            ..BatchConfig::default()
+        })
+        .build()
+        .unwrap();
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let processor = &processor;
+            scope.spawn(move || {
+                for i in 0..160 {
+                    processor.on_end(SpanData::builder(format!("t{thread}s{i}")).build());
+                }
+            });
+        }
+    });
+    // Waits for the export (an hour would be the scheduled delay).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while processor.stats().exported < 512 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stats = processor.stats();
+    assert!(stats.exported >= 512, "{stats:#?}");
+    assert_eq!(
+        decode_all(&bodies.lock().unwrap()).len() as u64,
+        stats.exported
+    );
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_eq!(stats.exported, 640, "{stats:#?}");
+    assert!(stats.is_balanced());
+}
