@@ -438,12 +438,9 @@ fn spans_beyond_the_byte_budget_are_dropped_and_counted_then_fit_again() {
     assert!(stats.is_balanced());
 }
 
-#[test]
-fn a_batch_of_small_spans_goes_out_before_the_scheduled_delay() {
-    // The spec's batching processor: once the queue holds a batch's worth, a
-    // batch is exported even if the scheduled delay has not elapsed. Spans
-    // of about 60 bytes fill a thread's block only at some thousand; the
-    // scheduled delay is an hour, so only the batch size can send them.
+/// A pipeline of batches of 512 whose scheduled delay is an hour: only the
+/// batch size can send anything before shutdown.
+fn hour_delay_pipeline() -> (BatchSpanProcessor, Arc<Mutex<Vec<Vec<u8>>>>) {
     let (capture, bodies) = Capture::new(Encoding::Protobuf, 0);
     let processor = BatchSpanProcessor::builder(capture)
         .with_batch_config(BatchConfig {
@@ -453,48 +450,17 @@ fn a_batch_of_small_spans_goes_out_before_the_scheduled_delay() {
         })
         .build()
         .unwrap();
-    for i in 0..600 {
-        processor.on_end(SpanData::builder(format!("s{i}")).build());
-    }
-    // Waits for the export (an hour would be the scheduled delay).
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while processor.stats().exported < 512 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let stats = processor.stats();
-    assert_eq!(stats.exported, 512, "{stats:#?}");
-    assert_eq!(decode_all(&bodies.lock().unwrap()).len(), 512);
-    processor.shutdown(Duration::from_secs(10)).unwrap();
-    let stats = processor.stats();
-    assert_eq!(stats.exported, 600, "{stats:#?}");
-    assert!(stats.is_balanced());
+    (processor, bodies)
 }
 
-#[test]
-fn a_batch_spread_over_several_threads_goes_out_before_the_scheduled_delay() {
-    // As above, but no thread's block holds a batch: four threads end 160
-    // small spans each (640, with a batch of 512), so only what the blocks
-    // hold together can send them before the hour-long scheduled delay.
-    let (capture, bodies) = Capture::new(Encoding::Protobuf, 0);
-    let processor = BatchSpanProcessor::builder(capture)
-        .with_batch_config(BatchConfig {
-            scheduled_delay: Duration::from_secs(3600),
-            max_export_batch_size: 512,
-            ..BatchConfig::default()
-        })
-        .build()
-        .unwrap();
-    std::thread::scope(|scope| {
-        for thread in 0..4 {
-            let processor = &processor;
-            scope.spawn(move || {
-                for i in 0..160 {
-                    processor.on_end(SpanData::builder(format!("t{thread}s{i}")).build());
-                }
-            });
-        }
-    });
-    // Waits for the export (an hour would be the scheduled delay).
+/// Waits (10 s at most; the scheduled delay would be an hour) until a
+/// batch of 512 went out; checks the requests hold what was exported, then
+/// that shutdown exports the `produced` spans.
+fn assert_a_batch_goes_out_then_all(
+    processor: BatchSpanProcessor,
+    bodies: &Mutex<Vec<Vec<u8>>>,
+    produced: u64,
+) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while processor.stats().exported < 512 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
@@ -507,6 +473,37 @@ fn a_batch_spread_over_several_threads_goes_out_before_the_scheduled_delay() {
     );
     processor.shutdown(Duration::from_secs(10)).unwrap();
     let stats = processor.stats();
-    assert_eq!(stats.exported, 640, "{stats:#?}");
+    assert_eq!(stats.exported, produced, "{stats:#?}");
     assert!(stats.is_balanced());
+}
+
+#[test]
+fn a_batch_of_small_spans_goes_out_before_the_scheduled_delay() {
+    // The spec's batching processor: once the queue holds a batch's worth, a
+    // batch is exported even if the scheduled delay has not elapsed. Spans
+    // of about 60 bytes fill a thread's block only at some thousand.
+    let (processor, bodies) = hour_delay_pipeline();
+    for i in 0..600 {
+        processor.on_end(SpanData::builder(format!("s{i}")).build());
+    }
+    assert_a_batch_goes_out_then_all(processor, &bodies, 600);
+}
+
+#[test]
+fn a_batch_spread_over_several_threads_goes_out_before_the_scheduled_delay() {
+    // As above, but no thread's block holds a batch: four threads end 160
+    // small spans each (640, with a batch of 512), so only what the blocks
+    // hold together can send them before the scheduled delay.
+    let (processor, bodies) = hour_delay_pipeline();
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let processor = &processor;
+            scope.spawn(move || {
+                for i in 0..160 {
+                    processor.on_end(SpanData::builder(format!("t{thread}s{i}")).build());
+                }
+            });
+        }
+    });
+    assert_a_batch_goes_out_then_all(processor, &bodies, 640);
 }
