@@ -850,6 +850,48 @@ fn a_file_whose_fsync_fails_does_not_keep_the_others_from_being_synced() -> Test
     Ok(())
 }
 
+/// A record written whole whose fsync then failed, and whose cut failed
+/// too (the segment is `/dev/null` here: its writes succeed, its fsync and
+/// truncate fail). `append` says the record was not stored, so the caller
+/// exports it from memory; the sound record a real disk keeps (put there by
+/// hand below) must not be sent again by the next start as well.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_record_written_whole_but_neither_synced_nor_cut_is_not_replayed() -> TestResult {
+    let dir = TempDir::new("unsynced-uncut");
+    let config = small_config(dir.path(), FsyncPolicy::EveryBatch);
+    let (mut queue, _) = open(&config);
+    let first = queue.append(Encoding::Protobuf, 1, &body(1, 300))?.id;
+    drop(queue);
+    let next = first.get() + 1;
+    let segment = dir.path().join(format!("{next:020}.seg"));
+    std::os::unix::fs::symlink("/dev/null", &segment)?;
+
+    let (mut queue, _) = open(&config);
+    match queue.append(Encoding::Protobuf, 2, &body(2, 300)) {
+        Err(DurableError::Io { operation, .. }) => assert_eq!(operation, "fsync"),
+        other => panic!("expected the fsync to fail, got {other:?}"),
+    }
+    drop(queue);
+    // The same record, written by a queue on a disk that works.
+    let twin = TempDir::new("unsynced-uncut-twin");
+    let (mut twin_queue, _) = open(&small_config(twin.path(), FsyncPolicy::Never));
+    assert_eq!(
+        twin_queue.append(Encoding::Protobuf, 1, &body(1, 300))?.id,
+        first
+    );
+    let _ = twin_queue.append(Encoding::Protobuf, 2, &body(2, 300))?;
+    drop(twin_queue);
+    let twin_bytes = fs::read(&segment_files(twin.path())[0])?;
+    fs::remove_file(&segment)?;
+    fs::write(&segment, &twin_bytes[32 + 300..])?;
+
+    let (_queue, recovered) = open(&config);
+    let replayed: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    assert_eq!(replayed, [first], "record {next} was exported from memory");
+    Ok(())
+}
+
 #[test]
 fn an_interval_too_long_for_an_instant_never_comes_due() -> TestResult {
     let dir = TempDir::new("fsync-forever");

@@ -441,14 +441,15 @@ impl DurableQueue {
             &mut [IoSlice::new(&header.encode()), IoSlice::new(body)],
         )
         .map_err(DurableError::io(&active.path, "append to"));
-        if written.is_ok() && self.config.fsync == FsyncPolicy::EveryBatch {
+        let whole = written.is_ok();
+        if whole && self.config.fsync == FsyncPolicy::EveryBatch {
             written = writer
                 .sync_data()
                 .map_err(DurableError::io(&active.path, "fsync"));
             self.stats.syncs += 1;
         }
         if let Err(error) = written {
-            self.undo_append(offset, record_len);
+            self.undo_append(id, offset, record_len, whole);
             return Err(error);
         }
         active.data_dirty = self.config.fsync != FsyncPolicy::EveryBatch;
@@ -480,11 +481,15 @@ impl DurableQueue {
         })
     }
 
-    /// After a failed write: cut the partial record off, or if that fails too,
-    /// stop appending to this segment (the next open counts the damage). The
-    /// id is not reused either way.
-    fn undo_append(&mut self, offset: u64, record_len: u64) {
-        self.next_id += 1;
+    /// After a failed write, or a failed fsync of a record written `whole`:
+    /// cut the record off, or if that fails too, stop appending to this
+    /// segment. A partial record left there is damage the next open counts.
+    /// A whole one is sound, but `append` says it was not stored, so the
+    /// caller exports it from memory: it is acknowledged, or the next start
+    /// would send it a second time (best effort: if the acknowledgement
+    /// cannot be written either, it is). The id is not reused either way.
+    fn undo_append(&mut self, id: u64, offset: u64, record_len: u64, whole: bool) {
+        self.next_id = id + 1;
         let (Some(writer), Some(active)) = (&self.writer, self.segments.back_mut()) else {
             return;
         };
@@ -494,6 +499,10 @@ impl DurableQueue {
                 .map_or(offset + record_len, |metadata| metadata.len());
             active.data_dirty = true;
             self.writer = None;
+            if whole && let Ok(created) = active.write_ack(id) {
+                let newest = self.segments.len() - 1;
+                let _ = self.sync_ack(newest, created);
+            }
         }
     }
 
