@@ -456,14 +456,15 @@ impl<E: Exporter> ExportLoop<E> {
     }
 
     /// Where the durable queue's spans are, for the stats: on disk, waiting
-    /// or being exported from there.
+    /// or being exported from there. A record the disk cap evicted while
+    /// being exported is not on disk any more: its export goes on from memory.
     fn note_on_disk(&self) {
         if let Some(backlog) = &self.backlog {
             self.shared.progress.note_disk_room(self.can_park());
             let exporting: u64 = self
                 .in_flight
                 .values()
-                .filter(|request| request.record.is_some())
+                .filter(|request| request.record.is_some_and(|id| !backlog.was_evicted(id)))
                 .map(|request| request.spans)
                 .sum();
             let on_disk = backlog.waiting_spans() + exporting;

@@ -698,24 +698,20 @@ fn an_outage_longer_than_the_disk_holds_drops_the_oldest_at_the_disk_cap_not_at_
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A full disk right after the disk cap evicted the oldest segment: the
-/// append that made room then fails to write (its segment is `/dev/full`
-/// here). The evicted records are gone from the disk whatever the write did,
-/// so their spans are dropped and counted, not reported as persisted for a
-/// next start that will never find them.
-#[cfg(target_os = "linux")]
-#[test]
-fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
+/// Spans in each record [`six_waiting_records`] writes.
+const SPANS_PER_RECORD: u32 = 2;
+
+/// A queue in `dir` holding six records of [`SPANS_PER_RECORD`] spans, in
+/// two segments of three 1332-byte records each: 7992 of the 8192 bytes the
+/// cap allows, so any new record evicts the first segment. Returns its
+/// configuration and the id the next record gets.
+fn six_waiting_records(dir: &Path) -> (DurableConfig, u64) {
     use otlp_sdk::durable::DurableQueue;
 
-    const SPANS_PER_RECORD: u32 = 2;
-    let dir = directory("evict-then-fail");
-    // Two segments of three 1332-byte records each: 7992 of the 8192 bytes
-    // the cap allows, so any new record evicts the first segment.
     let config = DurableConfig {
         max_bytes: 8 * 1024,
         segment_bytes: 4 * 1024,
-        ..durable(&dir)
+        ..durable(dir)
     };
     let (mut queue, _) = DurableQueue::open(config.clone()).expect("open");
     for seq in 0..6u8 {
@@ -726,17 +722,18 @@ fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
             .expect("append");
     }
     let next = queue.stats().appended_records + 1;
-    drop(queue);
-    // The segment the next record goes to is a full disk.
-    std::os::unix::fs::symlink("/dev/full", dir.join(format!("{next:020}.seg"))).expect("symlink");
+    (config, next)
+}
 
-    let backend = Arc::new(Backend::default());
+/// A pipeline with one export slot, which the first recovered record keeps
+/// taken, retrying, for 30 s while `backend` is down; the others wait on
+/// disk. Returns once the backend is known to be down: from then on a new
+/// batch is written to disk even without a free export slot.
+fn one_slot_taken(backend: &Arc<Backend>, config: DurableConfig) -> BatchSpanProcessor {
     let processor = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
         .with_batch_config(BatchConfig {
             max_export_batch_size: 64,
             scheduled_delay: Duration::from_millis(5),
-            // The one export slot stays taken by the first recovered
-            // record, retrying; the others wait on disk.
             export_timeout: Duration::from_secs(30),
             max_concurrent_exports: 1,
             ..BatchConfig::default()
@@ -746,16 +743,35 @@ fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
             max_backoff: Duration::from_millis(20),
             ..RetryPolicy::default()
         })
-        .with_durable_queue(config.clone())
+        .with_durable_queue(config)
         .build()
         .expect("the pipeline starts");
     assert_eq!(processor.stats().recovered, 6 * u64::from(SPANS_PER_RECORD));
-    // Once the backend is known to be down, a new batch is written to disk
-    // even without a free export slot: that append evicts and then fails.
     assert!(eventually(Duration::from_secs(10), || processor
         .stats()
         .retries
         > 0));
+    processor
+}
+
+/// A full disk right after the disk cap evicted the oldest segment: the
+/// append that made room then fails to write (its segment is `/dev/full`
+/// here). The evicted records are gone from the disk whatever the write did,
+/// so their spans are dropped and counted, not reported as persisted for a
+/// next start that will never find them.
+#[cfg(target_os = "linux")]
+#[test]
+fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
+    use otlp_sdk::durable::DurableQueue;
+
+    let dir = directory("evict-then-fail");
+    let (config, next) = six_waiting_records(&dir);
+    // The segment the next record goes to is a full disk.
+    std::os::unix::fs::symlink("/dev/full", dir.join(format!("{next:020}.seg"))).expect("symlink");
+
+    let backend = Arc::new(Backend::default());
+    let processor = one_slot_taken(&backend, config.clone());
+    // That append evicts and then fails.
     for _ in 0..5 {
         processor.on_end(span());
     }
@@ -776,6 +792,44 @@ fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
         "persisted is what the next start finds on disk: {stats:#?}"
     );
     assert_eq!(recovered.span_count(), 3 * u64::from(SPANS_PER_RECORD));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The disk cap evicts the segment of the record being exported: that
+/// record is exported from memory now, so `on_disk` leaves it out during
+/// the run, as it does once shutdown has settled it.
+#[test]
+fn a_record_evicted_while_being_exported_is_no_longer_counted_on_disk() {
+    let dir = directory("evicted-in-flight");
+    let (config, _) = six_waiting_records(&dir);
+    let backend = Arc::new(Backend::default());
+    let processor = one_slot_taken(&backend, config);
+    // The new batch evicts the first segment: the record being exported
+    // and the two waiting behind it.
+    for _ in 0..5 {
+        processor.on_end(span());
+    }
+    let waiting_evicted = 2 * u64::from(SPANS_PER_RECORD);
+    assert!(eventually(Duration::from_secs(10), || {
+        let stats = processor.stats();
+        stats.queued == 0 && stats.dropped_durable == waiting_evicted
+    }));
+    let exported_from_memory = u64::from(SPANS_PER_RECORD);
+    let exact = eventually(Duration::from_secs(10), || {
+        let stats = processor.stats();
+        stats.on_disk + exported_from_memory == stats.in_flight
+    });
+    let during = processor.stats();
+    let _ = processor.shutdown(Duration::from_millis(500));
+    let after = processor.stats();
+    assert_balanced(&after);
+    assert_eq!(after.on_disk, after.persisted, "{after:#?}");
+    assert!(
+        exact,
+        "on disk: {} of {} in flight, {exported_from_memory} of them exported from memory; \
+         after shutdown: {} on disk",
+        during.on_disk, during.in_flight, after.on_disk
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
