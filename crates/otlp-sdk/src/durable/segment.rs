@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use otlp_core::encode::Encoding;
@@ -204,16 +204,30 @@ impl Segment {
     }
 
     /// Makes the acknowledgements written so far durable. Returns the fsyncs done.
+    ///
+    /// Without an open handle (a failed write whose partial entry could not
+    /// be cut off closed it), the file is opened to be synced: the entries
+    /// written before the failure are in it, and otherwise the segment
+    /// would stay dirty until its next acknowledgement, which may never
+    /// come. A file that is gone has nothing left to sync.
     pub(crate) fn sync_acks(&mut self) -> Result<u64, DurableError> {
-        match (&self.acks, self.acks_dirty) {
-            (Some(file), true) => {
-                file.sync_data()
-                    .map_err(|error| DurableError::io(&self.acks_path(), "fsync")(error))?;
-                self.acks_dirty = false;
-                Ok(1)
-            }
-            _ => Ok(0),
+        if !self.acks_dirty {
+            return Ok(0);
         }
+        let synced = match &self.acks {
+            Some(file) => file.sync_data(),
+            None => match OpenOptions::new().append(true).open(self.acks_path()) {
+                Ok(file) => file.sync_data(),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    self.acks_dirty = false;
+                    return Ok(0);
+                }
+                Err(error) => Err(error),
+            },
+        };
+        synced.map_err(|error| DurableError::io(&self.acks_path(), "fsync")(error))?;
+        self.acks_dirty = false;
+        Ok(1)
     }
 }
 
@@ -244,6 +258,35 @@ mod tests {
             parse_file_name(rewrite.file_name().expect("a name")),
             Some((42, FileKind::Rewrite))
         );
+    }
+
+    /// An acknowledgement written, then one whose write fails and whose
+    /// partial entry cannot be cut off either (a handle that cannot write
+    /// stands in for the failing disk): the handle is closed, and the first
+    /// entry, never synced, must still be synced, or the segment stays dirty
+    /// for good (the queue wakes up every interval to sync nothing).
+    #[test]
+    fn an_acknowledgement_file_whose_handle_a_failed_write_closed_is_still_synced()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let directory =
+            std::env::temp_dir().join(format!("otlp-durable-segment-acks-{}", std::process::id()));
+        std::fs::create_dir_all(&directory)?;
+        let mut segment = Segment::new(&directory, 1, 0, Vec::new());
+        let _ = segment.write_ack(1)?;
+        assert!(segment.is_dirty());
+        segment.acks = Some(File::open(segment.acks_path())?);
+        assert!(segment.write_ack(2).is_err());
+        assert!(
+            segment.acks.is_none(),
+            "the cut failed too: the handle is closed"
+        );
+
+        let synced = segment.sync_acks();
+        let dirty = segment.is_dirty();
+        std::fs::remove_dir_all(&directory)?;
+        assert_eq!(synced?, 1);
+        assert!(!dirty, "synced: nothing awaits an fsync");
+        Ok(())
     }
 
     #[test]
