@@ -647,6 +647,57 @@ fn acknowledgements_that_cannot_be_written_still_let_a_delivered_segment_go() ->
     Ok(())
 }
 
+/// Acknowledgements spread over many segments (one record acknowledged in
+/// each of 64, the other still pending) keep only a few acknowledgement files
+/// open: a handle per segment runs out of file descriptors with small
+/// segments under a large cap (65,536 of 4 KiB under the default 256 MiB).
+/// Entries written through handles closed since are all synced and read back.
+#[cfg(target_os = "linux")]
+#[test]
+fn acknowledgements_over_many_segments_keep_few_files_open() -> TestResult {
+    /// The acknowledgement files of `directory` this process has open.
+    fn open_ack_files(directory: &std::path::Path) -> usize {
+        fs::read_dir("/proc/self/fd")
+            .expect("list open files")
+            .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+            .filter(|target| {
+                target.starts_with(directory) && target.extension().is_some_and(|e| e == "ack")
+            })
+            .count()
+    }
+
+    let dir = TempDir::new("ack-handles");
+    let config = small_config(dir.path(), FsyncPolicy::Interval(Duration::from_secs(3600)));
+    let (mut queue, _) = open(&config);
+    // Two 1532-byte records per 4096-byte segment.
+    let ids: Vec<RecordId> = (0..128)
+        .map(|n| {
+            queue
+                .append(Encoding::Protobuf, 1, &body(n, 1500))
+                .map(|a| a.id)
+        })
+        .collect::<Result<_, _>>()?;
+    assert_eq!(segment_files(dir.path()).len(), 64);
+    for id in ids.iter().step_by(2) {
+        assert!(queue.ack(*id)?);
+    }
+    let open_files = open_ack_files(&fs::canonicalize(dir.path())?);
+    queue.sync(true)?;
+    assert_eq!(
+        queue.next_sync_at(),
+        None,
+        "every acknowledgement is synced"
+    );
+    drop(queue);
+    assert!(open_files <= 8, "{open_files} acknowledgement files open");
+
+    let (_queue, recovered) = open(&config);
+    let replayed: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    let pending: Vec<RecordId> = ids.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(replayed, pending);
+    Ok(())
+}
+
 /// A write of an acknowledgement that failed part way, and whose partial
 /// entry could not be cut off either, leaves the file at a length that is not
 /// a whole number of entries. The next entry written must not be shifted by

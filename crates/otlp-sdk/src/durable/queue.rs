@@ -23,6 +23,13 @@ use super::signal_file::claim;
 use super::stats::DurableStats;
 use crate::exporter::Signal;
 
+/// Acknowledgement files kept open at once. Acknowledgements come about in
+/// id order, to one or two segments at a time; a handle for every segment
+/// would take one descriptor per segment (65,536 of 4 KiB under a 256 MiB cap).
+/// Past it, the file written to least recently is closed: the next write to it
+/// opens it again, and `sync` syncs what it holds through a new handle.
+const MAX_OPEN_ACK_FILES: usize = 4;
+
 /// What [`DurableQueue::append`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use = "evicted records are lost spans that must be counted"]
@@ -88,8 +95,10 @@ impl Recovered {
 /// background threads. `append` is one `writev` of header and body (plus one
 /// `fdatasync` under [`FsyncPolicy::EveryBatch`]) and a CRC-32C over the body;
 /// `ack` is one 16-byte write; a segment file is created or deleted once per
-/// `segment_bytes`. Memory: 32 bytes per stored record plus up to two open
-/// files per segment; bodies are never kept in memory. `Send`; every method
+/// `segment_bytes`. Memory: 32 bytes per stored record; bodies are never kept
+/// in memory. Open files: the segment being appended to, the one last read
+/// from, and the acknowledgement files of the four segments last
+/// acknowledged in, whatever the number of segments. `Send`; every method
 /// that changes it takes `&mut self`: one thread (the export loop) owns it.
 ///
 /// ```
@@ -130,6 +139,9 @@ pub struct DurableQueue {
     last_sync: Instant,
     /// The segment last read from, kept open for sequential replay.
     reader: Option<(u64, File)>,
+    /// The segments (by first id) whose acknowledgement file is open, the
+    /// one written to last at the back; at most [`MAX_OPEN_ACK_FILES`].
+    open_acks: VecDeque<u64>,
     /// No record up to and including this id is stored any more: the disk
     /// cap evicted it (in this run). Kept here, not only in what `append`
     /// returns, because an append can evict and then fail to write.
@@ -193,6 +205,7 @@ impl DurableQueue {
             next_id: 1,
             last_sync: Instant::now(),
             reader: None,
+            open_acks: VecDeque::new(),
             evicted_through: None,
             stats: DurableStats::default(),
             _lock: lock,
@@ -499,9 +512,8 @@ impl DurableQueue {
                 .map_or(offset + record_len, |metadata| metadata.len());
             active.data_dirty = true;
             self.writer = None;
-            if whole && let Ok(created) = active.write_ack(id) {
-                let newest = self.segments.len() - 1;
-                let _ = self.sync_ack(newest, created);
+            if whole {
+                let _ = self.write_ack(self.segments.len() - 1, id);
             }
         }
     }
@@ -530,15 +542,36 @@ impl DurableQueue {
         if !segment.slots[slot].pending {
             return Ok(false);
         }
-        let written = segment.write_ack(id.get());
         segment.settle(slot);
         self.stats.acked_records += 1;
-        let result = written.and_then(|created| self.sync_ack(index, created));
+        let result = self.write_ack(index, id.get());
         if self.segments[index].pending_records == 0 && !self.is_newest(index) {
             // Failing to delete it now loses nothing: `sync` tries again.
             let _ = self.delete_segment(index);
         }
         result.map(|()| true)
+    }
+
+    /// Appends the acknowledgement of `id` to segment `index`'s file, and
+    /// makes it durable when the policy says so. Then closes the
+    /// acknowledgement file written to least recently if more than
+    /// [`MAX_OPEN_ACK_FILES`] are open.
+    fn write_ack(&mut self, index: usize, id: u64) -> Result<(), DurableError> {
+        let result = self.segments[index]
+            .write_ack(id)
+            .and_then(|created| self.sync_ack(index, created));
+        let first_id = self.segments[index].first_id;
+        self.open_acks.retain(|&open| open != first_id);
+        self.open_acks.push_back(first_id);
+        if self.open_acks.len() > MAX_OPEN_ACK_FILES
+            && let Some(oldest) = self.open_acks.pop_front()
+            && let Ok(at) = self
+                .segments
+                .binary_search_by_key(&oldest, |segment| segment.first_id)
+        {
+            self.segments[at].close_acks();
+        }
+        result
     }
 
     /// Makes an acknowledgement just written to segment `index` durable when
@@ -608,9 +641,7 @@ impl DurableQueue {
     /// written, the next open counts it once more).
     fn settle_damaged(&mut self, id: RecordId) {
         if let Some((index, slot)) = self.locate(id.get()) {
-            if let Ok(created) = self.segments[index].write_ack(id.get()) {
-                let _ = self.sync_ack(index, created);
-            }
+            let _ = self.write_ack(index, id.get());
             self.segments[index].settle(slot);
             self.stats.corrupt_records += 1;
             if self.segments[index].pending_records == 0 && !self.is_newest(index) {
@@ -839,6 +870,7 @@ impl DurableQueue {
         {
             self.reader = None;
         }
+        self.open_acks.retain(|&open| open != segment.first_id);
         if self.config.fsync == FsyncPolicy::EveryBatch {
             self.sync_directory()?;
         } else {

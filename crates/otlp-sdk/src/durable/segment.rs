@@ -86,7 +86,8 @@ impl Slot {
 
 /// One segment file: its records (pending or done) and its acknowledgement file.
 ///
-/// Memory: one [`Slot`] per record; up to one open file for acknowledgements.
+/// Memory: one [`Slot`] per record; the acknowledgement file while the queue
+/// keeps it open (see `MAX_OPEN_ACK_FILES`).
 #[derive(Debug)]
 pub(crate) struct Segment {
     /// The id in its name: its first record's, or the next one to be written.
@@ -98,7 +99,8 @@ pub(crate) struct Segment {
     pub(crate) slots: Vec<Slot>,
     pub(crate) pending_records: u64,
     pub(crate) pending_spans: u64,
-    /// The acknowledgement file, opened at the first acknowledgement.
+    /// The acknowledgement file, opened by a write and kept open until
+    /// [`close_acks`](Self::close_acks) (or a failed write).
     acks: Option<File>,
     acks_len: u64,
     /// Acknowledgements written since the last fsync.
@@ -203,10 +205,17 @@ impl Segment {
         Ok(created)
     }
 
+    /// Closes the acknowledgement file: the next write opens it again, and
+    /// [`sync_acks`](Self::sync_acks) syncs what it holds through a new handle.
+    pub(crate) fn close_acks(&mut self) {
+        self.acks = None;
+    }
+
     /// Makes the acknowledgements written so far durable. Returns the fsyncs done.
     ///
-    /// Without an open handle (a failed write whose partial entry could not
-    /// be cut off closed it), the file is opened to be synced: the entries
+    /// Without an open handle (closed to bound the files open, or by a failed
+    /// write whose partial entry could not be cut off), the file is opened
+    /// to be synced: the entries
     /// written before the failure are in it, and otherwise the segment
     /// would stay dirty until its next acknowledgement, which may never
     /// come. A file that is gone has nothing left to sync.
