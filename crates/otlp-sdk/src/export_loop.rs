@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use otlp_core::encode::{
-    Encoding, logs_request_to_json, metrics_request_to_json, trace_request_to_json,
+    Encoding, TranscodeError, logs_request_to_json, metrics_request_to_json, trace_request_to_json,
 };
 
 use crate::backlog::{Backlog, NextRecord};
@@ -397,12 +397,10 @@ impl<E: Exporter> ExportLoop<E> {
         };
         let mut body = self.buffers.get().detach();
         match backlog.take_next(&mut body) {
-            Some(NextRecord::Ready(record)) => self.spawn_export(
-                body,
-                record.spans as usize,
-                Some(record.id),
-                record.encoding,
-            ),
+            Some(NextRecord::Ready(record)) => {
+                let (body, encoding) = self.in_exporter_encoding(body, record.encoding);
+                self.spawn_export(body, record.spans as usize, Some(record.id), encoding);
+            }
             Some(NextRecord::Lost { spans, error }) => {
                 self.buffers.put(body);
                 Stats::add(&self.shared.stats.dropped_durable, spans);
@@ -422,14 +420,47 @@ impl<E: Exporter> ExportLoop<E> {
         }
     }
 
+    /// A record read back from disk, in the exporter's encoding: a protobuf
+    /// record (every record since JSON bodies are stored as their protobuf
+    /// source) is transcoded for a JSON exporter. A JSON record (written by
+    /// an earlier version) goes as it is: a protobuf exporter refuses it,
+    /// and it is counted as failed.
+    fn in_exporter_encoding(&mut self, body: Vec<u8>, stored: Encoding) -> (Vec<u8>, Encoding) {
+        if stored != Encoding::Protobuf || self.settings.encoding != Encoding::Json {
+            return (body, stored);
+        }
+        let mut json = self.buffers.get().detach();
+        match json_transcoder(self.settings.signal)(&body, &mut json) {
+            Ok(_) => {
+                self.buffers.put(body);
+                (json, Encoding::Json)
+            }
+            // What could not be written as JSON when it was cut cannot now:
+            // the exporter refuses the protobuf, and it is counted as failed.
+            Err(_) => {
+                self.buffers.put(json);
+                (body, stored)
+            }
+        }
+    }
+
     /// Sends a freshly encoded request: to disk first when the durable queue
     /// is on, then to the exporter — or, behind older waiting records or
     /// without a free export slot, into the waiting line on disk.
-    fn dispatch(&mut self, body: Vec<u8>, spans: usize) {
+    ///
+    /// A JSON body (`from_protobuf`: transcoded from `self.protobuf`) is
+    /// stored as that protobuf: smaller, and readable by the next run
+    /// whichever encoding its exporter sends (see
+    /// [`in_exporter_encoding`](Self::in_exporter_encoding)).
+    fn dispatch(&mut self, body: Vec<u8>, spans: usize, from_protobuf: bool) {
         let encoding = self.settings.encoding;
         let mut record = None;
         if let Some(backlog) = &mut self.backlog {
-            let appended = backlog.append(encoding, spans as u64, &body);
+            let appended = if from_protobuf {
+                backlog.append(Encoding::Protobuf, spans as u64, &self.protobuf)
+            } else {
+                backlog.append(encoding, spans as u64, &body)
+            };
             let evicted = appended.evicted_spans;
             if evicted > 0 {
                 Stats::add(&self.shared.stats.dropped_durable, evicted);
@@ -522,19 +553,12 @@ impl<E: Exporter> ExportLoop<E> {
         let mut body = self.buffers.get().detach();
         if self.settings.encoding == Encoding::Protobuf {
             self.batch.write(range, &mut body);
-            self.dispatch(body, count);
+            self.dispatch(body, count, false);
             return 0;
         }
         self.protobuf.clear();
         self.batch.write(range.clone(), &mut self.protobuf);
-        let transcode = match self.settings.signal {
-            Signal::Traces => trace_request_to_json,
-            Signal::Logs => logs_request_to_json,
-            // The batch pipelines carry spans and log records; metrics go
-            // through the periodic reader. Transcoded all the same if they come.
-            Signal::Metrics => metrics_request_to_json,
-        };
-        if let Err(error) = transcode(&self.protobuf, &mut body) {
+        if let Err(error) = json_transcoder(self.settings.signal)(&self.protobuf, &mut body) {
             // A value nested deeper than the transcoder allows (100
             // messages), or a bug: counted rather than hidden.
             self.buffers.put(body);
@@ -546,7 +570,7 @@ impl<E: Exporter> ExportLoop<E> {
             return count as u64;
         }
         if body.len() <= self.settings.max_request_bytes {
-            self.dispatch(body, count);
+            self.dispatch(body, count, true);
             return 0;
         }
         self.buffers.put(body);
@@ -846,6 +870,17 @@ impl<E: Exporter> ExportLoop<E> {
 
 /// The first tick of the scheduled `delay`; none (a century away) for a
 /// zero delay, which cuts at every turn of the loop instead.
+/// The transcoder of a `signal`'s protobuf requests to OTLP/JSON.
+fn json_transcoder(signal: Signal) -> fn(&[u8], &mut Vec<u8>) -> Result<usize, TranscodeError> {
+    match signal {
+        Signal::Traces => trace_request_to_json,
+        Signal::Logs => logs_request_to_json,
+        // The batch pipelines carry spans and log records; metrics go
+        // through the periodic reader. Transcoded all the same if they come.
+        Signal::Metrics => metrics_request_to_json,
+    }
+}
+
 fn first_tick(delay: Duration) -> Instant {
     if delay.is_zero() {
         deadline_after(Duration::MAX)

@@ -22,11 +22,14 @@ use otlp_sdk::{
 };
 
 /// The backend: refuses (retryably, or for good) until told to accept, and
-/// records the trace ids of every span it accepted, in order.
+/// records the trace ids of every span it accepted, in order. It takes
+/// protobuf, or OTLP/JSON when `json`, and refuses a body in the other
+/// encoding for good, as the transports do.
 #[derive(Default)]
 struct Backend {
     accepting: AtomicBool,
     permanent: AtomicBool,
+    json: bool,
     accepted: Mutex<Vec<TraceId>>,
     attempts: AtomicU64,
 }
@@ -35,12 +38,21 @@ struct BackendExporter(Arc<Backend>);
 
 impl Exporter for BackendExporter {
     fn encoding(&self) -> Encoding {
-        Encoding::Protobuf
+        if self.0.json {
+            Encoding::Json
+        } else {
+            Encoding::Protobuf
+        }
     }
 
     async fn export(&self, request: ExportRequest) -> ExportOutcome {
         let backend = &self.0;
         backend.attempts.fetch_add(1, Ordering::SeqCst);
+        if request.encoding != self.encoding() {
+            return ExportOutcome::Permanent {
+                error: ExportError::Request(format!("a {:?} body", request.encoding)),
+            };
+        }
         if backend.permanent.load(Ordering::SeqCst) {
             return ExportOutcome::Permanent {
                 error: ExportError::Server {
@@ -55,18 +67,22 @@ impl Exporter for BackendExporter {
                 throttle: None,
             };
         }
-        let ids = trace_ids(&request.body);
+        let ids = trace_ids(&request.body, request.encoding);
         backend.accepted.lock().unwrap().extend(ids);
         ExportOutcome::Success
     }
 }
 
 /// The trace ids in an encoded request, decoded independently.
-fn trace_ids(body: &[u8]) -> Vec<TraceId> {
+fn trace_ids(body: &[u8], encoding: Encoding) -> Vec<TraceId> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use prost::Message;
-    let request =
-        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(body)
-            .expect("a valid request");
+    let request = match encoding {
+        Encoding::Json => {
+            serde_json::from_slice::<ExportTraceServiceRequest>(body).expect("valid JSON")
+        }
+        _ => ExportTraceServiceRequest::decode(body).expect("a valid request"),
+    };
     request
         .resource_spans
         .iter()
@@ -335,6 +351,49 @@ fn a_restart_sends_what_was_not_delivered_before_new_data() {
     assert_eq!(third.stats().recovered, 0);
     third.shutdown(Duration::from_secs(1)).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Spans parked on disk by a run whose backend is down, then delivered by a
+/// run whose backend takes the other encoding.
+fn park_then_deliver(dir: &Path, parked_as_json: bool) -> (StatsSnapshot, usize) {
+    let down = Arc::new(Backend {
+        json: parked_as_json,
+        ..Backend::default()
+    });
+    let first = pipeline(&down, durable(dir));
+    for _ in 0..200 {
+        first.on_end(span());
+    }
+    let _ = first.shutdown(Duration::from_secs(2));
+    assert_eq!(first.stats().persisted, 200, "{:#?}", first.stats());
+    let up = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        json: !parked_as_json,
+        ..Backend::default()
+    });
+    let second = pipeline(&up, durable(dir));
+    second.shutdown(Duration::from_secs(5)).unwrap();
+    let accepted = up.accepted.lock().unwrap().len();
+    (second.stats(), accepted)
+}
+
+#[test]
+fn what_one_encoding_parked_on_disk_is_delivered_in_the_other() {
+    // A service moved from OTLP/JSON to gRPC (or back) while spans waited
+    // on disk: they were stored as the JSON sent, which a protobuf exporter
+    // refuses for good (all 200 failed). JSON bodies are stored as their
+    // protobuf source now, transcoded again for a JSON exporter.
+    for parked_as_json in [true, false] {
+        let dir = directory("encodings");
+        let (stats, accepted) = park_then_deliver(&dir, parked_as_json);
+        assert_balanced(&stats);
+        assert_eq!(
+            (stats.recovered, stats.exported, stats.failed, accepted),
+            (200, 200, 0, 200),
+            "parked as JSON: {parked_as_json}; {stats:#?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// Accepts after a few milliseconds: under steady traffic a request is

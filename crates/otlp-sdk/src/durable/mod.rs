@@ -66,6 +66,12 @@
 //! | 28 | 4 | CRC-32C of bytes 0..28 of the header |
 //! | 32 | length | the body: the `ExportTraceServiceRequest`, exactly as sent |
 //!
+//! The pipelines store protobuf bodies only: a JSON pipeline stores the
+//! protobuf request its JSON body is transcoded from, and transcodes it again
+//! when it sends it from disk. So a directory outlives a change of protocol
+//! either way. (Earlier versions stored JSON bodies as sent; a protobuf
+//! exporter refuses those, and they are counted as failed.)
+//!
 //! The header checksum covers the body checksum, so together they cover the
 //! whole record; and because the header has its own, its length field is
 //! trusted only once checked. A record is written with one `writev` of header
