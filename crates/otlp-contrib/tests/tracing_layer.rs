@@ -378,6 +378,56 @@ fn reserved_fields_errors_and_links() {
     );
 }
 
+/// Before a span starts (entered, an event, a child, its context read), the
+/// last `otel.status_code` recorded wins, `unset` included, as in
+/// `tracing-opentelemetry`'s span builder: `unset` clears an earlier status,
+/// and an `ERROR` event may then set one. Once started, `ok` is final and
+/// `unset` is ignored (the specification's rules).
+#[test]
+fn unset_recorded_before_a_span_starts_clears_its_earlier_status() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let retried = tracing::info_span!(
+            "retried",
+            otel.status_code = "error",
+            otel.status_description = "first attempt failed"
+        );
+        retried.record("otel.status_code", "unset");
+        drop(retried);
+        let at_creation = tracing::info_span!(
+            "unset at creation",
+            otel.status_description = "overridden",
+            otel.status_code = "UNSET"
+        );
+        drop(at_creation);
+        let then_error = tracing::info_span!(
+            "unset then an error event",
+            otel.status_code = tracing::field::Empty
+        );
+        then_error.record("otel.status_code", "ok");
+        then_error.record("otel.status_code", "unset");
+        then_error.in_scope(|| tracing::error!("the retry failed too"));
+        let started = tracing::info_span!("unset once started", otel.status_code = "error");
+        started.in_scope(|| {});
+        started.record("otel.status_code", "unset");
+    });
+    let exported = pipeline.finish();
+    assert_eq!(status(exported.named("retried")).0, StatusCode::Unset);
+    assert_eq!(
+        status(exported.named("unset at creation")).0,
+        StatusCode::Unset
+    );
+    assert_eq!(
+        status(exported.named("unset then an error event")),
+        (StatusCode::Error, "the retry failed too".to_owned())
+    );
+    assert_eq!(
+        status(exported.named("unset once started")).0,
+        StatusCode::Error
+    );
+}
+
 /// `OtlpSpanExt::add_link` with an invalid context (the context of a span no
 /// `OtlpLayer` records, `Span::none()`'s) adds no link of zeros, as
 /// `tracing-opentelemetry`'s `add_link` ignores it; a valid one is a link.

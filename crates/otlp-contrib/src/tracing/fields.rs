@@ -134,14 +134,17 @@ impl SpanFields {
     }
 
     /// The status the `otel.status_*` fields ask for, if any: a description
-    /// alone means an error, as in `tracing-opentelemetry`.
+    /// alone means an error, as in `tracing-opentelemetry`; `Unset`
+    /// (`otel.status_code = "unset"`, or any code it does not know) is
+    /// asked for too, as it clears an earlier status of a span that has not
+    /// started.
     pub(super) fn status(&self) -> Option<Status> {
         match (self.status_code, &self.status_description) {
             (Some(StatusCode::Ok), _) => Some(Status::Ok),
             (Some(StatusCode::Error), description) => Some(Status::error(
                 description.clone().unwrap_or_else(|| Str::from("")),
             )),
-            (Some(StatusCode::Unset), _) => None,
+            (Some(StatusCode::Unset), _) => Some(Status::Unset),
             (None, Some(description)) => Some(Status::error(description.clone())),
             (None, None) => None,
         }

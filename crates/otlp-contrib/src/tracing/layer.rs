@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Str};
+use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Status, Str};
 use otlp_sdk::active_span::{self, ActiveSpan};
 use otlp_sdk::{Tracer, TracerProvider, own_threads};
 use tracing_core::span::{Attributes, Id, Record};
@@ -319,8 +319,12 @@ where
             });
         }
         let parent = self.parent_context(&span);
+        // `Unset` is kept as asked (it starts the span as unset) and sets
+        // nothing.
         let status = fields.status();
-        let status_set = status.is_some();
+        let status_set = status
+            .as_ref()
+            .is_some_and(|status| *status != Status::Unset);
         let SpanFields {
             attributes,
             name,

@@ -63,6 +63,10 @@
 //!   starts, see below), [`otel.status_code`](SPAN_STATUS_CODE_FIELD)
 //!   (`ok`, `error`, `unset`) and
 //!   [`otel.status_description`](SPAN_STATUS_DESCRIPTION_FIELD) its status.
+//!   Before the span starts the last value recorded wins, `unset` included
+//!   (it clears an earlier status, as in `tracing-opentelemetry`); once it
+//!   has started, `ok` is final and `unset` is ignored, as the
+//!   specification asks.
 //!
 //! The provider's sampler, span limits, resource and pipeline apply: spans
 //! are started through its tracer.
@@ -231,7 +235,8 @@ pub const SPAN_NAME_FIELD: &str = "otel.name";
 /// Span field that sets the span kind: `server`, `client`, `producer`,
 /// `consumer` or `internal`, in any case.
 pub const SPAN_KIND_FIELD: &str = "otel.kind";
-/// Span field that sets the status: `ok`, `error` or `unset`, in any case.
+/// Span field that sets the status: `ok`, `error` or `unset`, in any case
+/// (`unset` clears an earlier status only before the span starts).
 pub const SPAN_STATUS_CODE_FIELD: &str = "otel.status_code";
 /// Span field that sets the status description (alone: an error status).
 pub const SPAN_STATUS_DESCRIPTION_FIELD: &str = "otel.status_description";

@@ -146,9 +146,19 @@ impl SpanState {
 
     /// Applies recorded fields: attributes, name, kind (before start only),
     /// status, exception events.
+    ///
+    /// Before the span starts, the last status recorded wins, `Unset` too,
+    /// as `tracing-opentelemetry` does with its span builder: `Unset` clears
+    /// an earlier status, and a later `ERROR` event may set one again. Once
+    /// the span has started, the sdk span's rules apply (the specification's):
+    /// `Ok` is final and `Unset` is ignored.
     pub(super) fn record(&mut self, fields: SpanFields) {
         let status = fields.status();
-        self.status_set |= status.is_some();
+        match (&self.stage, &status) {
+            (_, None) => {}
+            (Stage::Pending(_), Some(status)) => self.status_set = *status != Status::Unset,
+            (Stage::Started(_), Some(status)) => self.status_set |= *status != Status::Unset,
+        }
         match &mut self.stage {
             Stage::Pending(pending) => {
                 let SpanFields {
