@@ -26,6 +26,12 @@
 //!   their types: bools, integers that fit an `i64`, floats and strings as
 //!   such, anything else (larger integers, `Debug`/`Display` captures) its
 //!   text.
+//! - A key-value named like one of the record's own attributes (`target`,
+//!   `code.*`) wins: the attribute carries the value the caller wrote (a
+//!   relay of another program's logs names their origin so), in the place
+//!   of the record's own. Past the provider's attribute limit
+//!   ([`LogRecordLimits`](otlp_sdk::LogRecordLimits)), key-values are
+//!   dropped first: the record's own attributes come first and are kept.
 //! - With the `tracing` feature on, a record written inside a `tracing` span
 //!   that an [`OtlpLayer`](crate::tracing::OtlpLayer) records carries that
 //!   span's trace id, span id and flags (the span is started if it was
@@ -196,12 +202,12 @@ impl OtlpLogger {
             }
         };
         // This thread's spare vector: `emit` gives it back once encoded.
-        let mut spare = self.logger.attribute_vector();
-        spare.reserve(1 + if self.location { 3 } else { 0 } + record.key_values().count());
-        let mut attributes = KeyValues(spare);
-        // Our visitor never fails; a source that does keeps what it gave.
-        let _ = record.key_values().visit(&mut attributes);
-        let KeyValues(mut attributes) = attributes;
+        let mut attributes = self.logger.attribute_vector();
+        attributes.reserve(1 + if self.location { 3 } else { 0 } + record.key_values().count());
+        // The record's own fields first: past the attribute limit, which
+        // keeps the first ones, key-values are dropped, not these. A
+        // key-value of the same name comes after and wins: `emit` keeps a
+        // repeated key's last value, in its first place.
         attributes.push(KeyValue::new(TARGET, Str::copy_from(record.target())));
         if self.location {
             if let Some(file) = record.file_static() {
@@ -218,6 +224,10 @@ impl OtlpLogger {
                 attributes.push(KeyValue::new(CODE_MODULE_NAME, Str::copy_from(module)));
             }
         }
+        let mut key_values = KeyValues(attributes);
+        // Our visitor never fails; a source that does keeps what it gave.
+        let _ = record.key_values().visit(&mut key_values);
+        let KeyValues(attributes) = key_values;
         #[allow(unused_mut)]
         let mut builder = LogRecord::builder()
             .time_unix_nano(time)

@@ -253,6 +253,59 @@ fn key_values_keep_their_types_and_location_can_be_left_out() {
     assert!(record.trace_id.is_empty());
 }
 
+/// A key-value named like one of the record's own attributes (`target`,
+/// `code.*`) wins over it; past the attribute limit (128 by default), the
+/// key-values are dropped, and the record's own attributes are kept.
+#[test]
+fn key_values_named_like_the_records_fields_win_and_the_limit_drops_key_values_first() {
+    let pipeline = Pipeline::new();
+    let logger = OtlpLogger::new(&pipeline.provider);
+    let mut key_values: Vec<(String, KvValue<'static>)> = vec![
+        ("target".to_owned(), KvValue::from("upstream.billing")),
+        (
+            "code.file.path".to_owned(),
+            KvValue::from("billing/charge.py"),
+        ),
+        ("code.line.number".to_owned(), KvValue::from(88_i64)),
+    ];
+    key_values.extend((0..200_i64).map(|index| (format!("k{index}"), KvValue::from(index))));
+    logger.log(
+        &Record::builder()
+            .level(Level::Info)
+            .target("relay")
+            .file(Some("src/relay.rs"))
+            .line(Some(7))
+            .module_path(Some("app::relay"))
+            .key_values(&key_values)
+            .args(format_args!("relayed"))
+            .build(),
+    );
+    let records = pipeline.finish(1);
+    let record = &records[0];
+    assert_eq!(
+        attribute(record, "target"),
+        Some(&string("upstream.billing"))
+    );
+    assert_eq!(
+        attribute(record, "code.file.path"),
+        Some(&string("billing/charge.py"))
+    );
+    assert_eq!(
+        attribute(record, "code.line.number"),
+        Some(&Value::IntValue(88))
+    );
+    assert_eq!(
+        attribute(record, "code.module.name"),
+        Some(&string("app::relay"))
+    );
+    // 4 own attributes and 200 other key-values: 204 distinct keys, 128 kept.
+    assert_eq!(record.attributes.len(), 128);
+    assert_eq!(record.dropped_attributes_count, 76);
+    assert_eq!(attribute(record, "k0"), Some(&Value::IntValue(0)));
+    assert_eq!(attribute(record, "k123"), Some(&Value::IntValue(123)));
+    assert_eq!(attribute(record, "k124"), None);
+}
+
 #[test]
 fn nothing_is_recorded_on_a_pipelines_own_threads() {
     let pipeline = Pipeline::new();
