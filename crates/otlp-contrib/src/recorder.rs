@@ -35,6 +35,21 @@
 //! at least the value given (as `metrics` defines it): the increment past
 //! the total is recorded.
 //!
+//! Memory is bounded by the provider's cardinality limit
+//! ([`MeterProvider::max_cardinality_limit`]): the recorder keeps the
+//! handles (with a gauge's current value and a counter's total) of at most
+//! that many series per instrument, and of at most [`KEYS_PER_SERIES`] keys
+//! per series it keeps. A further series, as high-cardinality labels (a
+//! user or request id) make, gets a handle of its own at each registration,
+//! not kept: its increments, histogram records and gauge `set`s are recorded
+//! as ever, but a gauge's `increment`/`decrement` and a counter's
+//! `absolute` count from the handle's own value, so from 0 for a handle
+//! registered again (one kept by the caller keeps its value). A cumulative
+//! stream past its limit puts these series in its overflow series anyway,
+//! whose value sums or mixes every series there. Such a registration costs
+//! the series' attributes and the instrument's look-up in the meter, each
+//! time.
+//!
 //! Names are made valid instrument names (characters other than letters,
 //! digits and `_ . - /` become `_`; a name not starting with a letter gets
 //! a `m_` prefix). Units map to UCUM (`ms`, `By`, `%`...). A description or
@@ -46,12 +61,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SetRecorderError, SharedString, Unit,
 };
 use otlp_core::{InstrumentationScope, KeyValue};
 use otlp_sdk::metrics::{Meter, MeterProvider};
+
+/// Keys kept per series the recorder keeps, per instrument: a series is
+/// mostly registered under one key; labels in another order or a name
+/// spelled two ways (`a:b`, `a_b`) make a few more. At the limit, a further
+/// key still gets its series' handle, its series worked out at each
+/// registration.
+pub const KEYS_PER_SERIES: usize = 2;
 
 /// [`OtlpRecorder::install`] found another recorder installed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +84,9 @@ pub struct RecorderAlreadyInstalled;
 /// A `metrics::Recorder` recording into otlp-sdk instruments.
 pub struct OtlpRecorder {
     meter: Meter,
+    /// The most series kept per instrument (and kind): the provider's
+    /// largest cardinality limit.
+    max_series: usize,
     descriptions: Mutex<HashMap<String, Description>>,
     counters: DashMap<Key, Arc<CounterHandle>>,
     gauges: DashMap<Key, Arc<GaugeHandle>>,
@@ -91,6 +117,7 @@ impl fmt::Debug for OtlpRecorder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpRecorder")
             .field("scope", self.meter.scope())
+            .field("max_series", &self.max_series)
             .field("counters", &self.counters.len())
             .field("gauges", &self.gauges.len())
             .field("histograms", &self.histograms.len())
@@ -108,6 +135,7 @@ impl OtlpRecorder {
     pub fn with_scope(provider: &MeterProvider, scope: InstrumentationScope) -> OtlpRecorder {
         OtlpRecorder {
             meter: provider.meter_with_scope(scope),
+            max_series: provider.max_cardinality_limit(),
             descriptions: Mutex::new(HashMap::new()),
             counters: DashMap::new(),
             gauges: DashMap::new(),
@@ -136,10 +164,12 @@ impl OtlpRecorder {
         }
     }
 
-    /// The handle of `key`'s series: the one made for the key, else the one
-    /// made for the same series under another key, else a new one.
+    /// The handle of `key`'s series: the one kept for the key, else the one
+    /// kept for the same series under another key, else a new one, kept
+    /// while the instrument has room (see the module documentation).
     fn handle<H>(
         &self,
+        kind: Kind,
         by_key: &DashMap<Key, Arc<H>>,
         by_series: &DashMap<SeriesKey, Arc<H>>,
         key: &Key,
@@ -149,11 +179,59 @@ impl OtlpRecorder {
             return handle.clone();
         }
         let (series, identity) = self.identity(key);
-        let handle = by_series
-            .entry(series)
-            .or_insert_with(|| Arc::new(make(identity)))
-            .clone();
-        by_key.entry(key.clone()).or_insert(handle).clone()
+        let instrument = series.0.clone();
+        // Room is taken under the entry's lock: two threads making the same
+        // series take one place.
+        let handle = match by_series.entry(series) {
+            Entry::Occupied(kept) => kept.get().clone(),
+            Entry::Vacant(room) => {
+                if !self.take_room(&instrument, kind, Room::Series) {
+                    return Arc::new(make(identity));
+                }
+                room.insert(Arc::new(make(identity))).clone()
+            }
+        };
+        match by_key.entry(key.clone()) {
+            Entry::Occupied(kept) => kept.get().clone(),
+            Entry::Vacant(room) => {
+                if self.take_room(&instrument, kind, Room::Key) {
+                    room.insert(handle.clone());
+                }
+                handle
+            }
+        }
+    }
+
+    /// Takes a place for a series or a key of `instrument`'s `kind`, if the
+    /// instrument has one left.
+    fn take_room(&self, instrument: &str, kind: Kind, room: Room) -> bool {
+        let limit = match room {
+            Room::Series => self.max_series,
+            Room::Key => self.max_series.saturating_mul(KEYS_PER_SERIES),
+        };
+        let mut descriptions = self.descriptions.lock().unwrap_or_else(|p| p.into_inner());
+        // `identity` made the entry; a missing one is made again.
+        let known = match descriptions.get_mut(instrument) {
+            Some(known) => known,
+            None => descriptions.entry(instrument.to_owned()).or_default(),
+        };
+        let taken = &mut known.kept[kind as usize][room as usize];
+        if *taken < limit {
+            *taken += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How many series handles and keys the recorder keeps, all kinds
+    /// together: the memory that grows with labels' cardinality.
+    #[cfg(test)]
+    fn kept_handles(&self) -> (usize, usize) {
+        (
+            self.counter_series.len() + self.gauge_series.len() + self.histogram_series.len(),
+            self.counters.len() + self.gauges.len() + self.histograms.len(),
+        )
     }
 
     /// The series of a key, and its instrument's identity.
@@ -203,8 +281,12 @@ impl Recorder for OtlpRecorder {
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
-        Counter::from_arc(
-            self.handle(&self.counters, &self.counter_series, key, |identity| {
+        Counter::from_arc(self.handle(
+            Kind::Counter,
+            &self.counters,
+            &self.counter_series,
+            key,
+            |identity| {
                 CounterHandle {
                     counter: self
                         .meter
@@ -215,13 +297,17 @@ impl Recorder for OtlpRecorder {
                     attributes: identity.attributes,
                     total: AtomicU64::new(0),
                 }
-            }),
-        )
+            },
+        ))
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(
-            self.handle(&self.gauges, &self.gauge_series, key, |identity| {
+        Gauge::from_arc(self.handle(
+            Kind::Gauge,
+            &self.gauges,
+            &self.gauge_series,
+            key,
+            |identity| {
                 GaugeHandle {
                     gauge: self
                         .meter
@@ -232,12 +318,13 @@ impl Recorder for OtlpRecorder {
                     attributes: identity.attributes,
                     value: Mutex::new(0.0),
                 }
-            }),
-        )
+            },
+        ))
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
         Histogram::from_arc(self.handle(
+            Kind::Histogram,
             &self.histograms,
             &self.histogram_series,
             key,
@@ -256,7 +343,8 @@ impl Recorder for OtlpRecorder {
     }
 }
 
-/// A name's unit and description, as `describe_*` gave them.
+/// A name's unit and description, as `describe_*` gave them, and how many
+/// series and keys of its instruments the recorder keeps.
 #[derive(Default)]
 struct Description {
     unit: Option<Unit>,
@@ -265,6 +353,23 @@ struct Description {
     /// instrument's are fixed, and a later unit would make a second
     /// instrument of the same name beside it).
     used: bool,
+    /// Series and keys kept, by [`Kind`] and [`Room`].
+    kept: [[usize; 2]; 3],
+}
+
+/// The three kinds of `metrics` instruments, each with its own handles.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// What the recorder keeps per instrument, each up to its own limit.
+#[derive(Clone, Copy)]
+enum Room {
+    Series,
+    Key,
 }
 
 struct CounterHandle {
@@ -387,7 +492,76 @@ fn ucum(unit: Unit) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use otlp_core::{AnyValue, MetricData, NumberValue};
+
     use super::*;
+
+    /// The sum of every point of the sum named `name`, and its number of
+    /// points.
+    fn sum_of(provider: &MeterProvider, name: &str) -> (i64, usize) {
+        let collected = provider.collect();
+        let metric = collected
+            .iter()
+            .find(|metric| metric.name.as_str() == name)
+            .unwrap_or_else(|| panic!("no metric {name}"));
+        let MetricData::Sum(sum) = &metric.data else {
+            panic!("{name} is not a sum");
+        };
+        let total = sum
+            .data_points
+            .iter()
+            .map(|point| match point.value {
+                NumberValue::Int(value) => value,
+                NumberValue::Double(value) => panic!("a double {value}"),
+            })
+            .sum();
+        (total, sum.data_points.len())
+    }
+
+    /// Labels of unbounded cardinality (an id per request) leave the
+    /// recorder's memory bounded by the provider's cardinality limit: past
+    /// it, a series' handle is not kept. Counts stay exact, and the series
+    /// kept keep the `metrics` semantics (a gauge's current value).
+    #[test]
+    fn high_cardinality_labels_keep_at_most_the_cardinality_limit_of_handles() {
+        const LIMIT: usize = 10;
+        let provider = MeterProvider::builder()
+            .with_cardinality_limit(LIMIT)
+            .build()
+            .expect("the provider builds");
+        let recorder = OtlpRecorder::new(&provider);
+        metrics::with_local_recorder(&recorder, || {
+            for id in 0..1_000 {
+                let id = id.to_string();
+                metrics::counter!("requests", "id" => id.clone()).increment(1);
+                // The same series with its labels in the other order.
+                metrics::counter!("requests", "route" => "/", "id" => id.clone()).increment(1);
+                metrics::counter!("requests", "id" => id.clone(), "route" => "/").increment(1);
+                metrics::histogram!("latency", "id" => id).record(1.0);
+            }
+            for _ in 0..3 {
+                metrics::gauge!("in_flight", "route" => "/").increment(1.0);
+            }
+        });
+        let (series, keys) = recorder.kept_handles();
+        // Two instruments of LIMIT series, and the gauge's one.
+        assert_eq!(series, 2 * LIMIT + 1);
+        assert!(keys <= 2 * LIMIT * KEYS_PER_SERIES + 1, "{keys} keys kept");
+        assert_eq!(sum_of(&provider, "requests"), (3_000, LIMIT + 1));
+        let collected = provider.collect();
+        let gauge = collected
+            .iter()
+            .find(|metric| metric.name.as_str() == "in_flight")
+            .expect("the gauge");
+        let MetricData::Gauge(gauge) = &gauge.data else {
+            panic!("not a gauge");
+        };
+        assert_eq!(gauge.data_points[0].value, NumberValue::Double(3.0));
+        assert_eq!(
+            gauge.data_points[0].attributes[0].value,
+            AnyValue::from("/")
+        );
+    }
 
     #[test]
     fn names_become_valid_instrument_names() {

@@ -455,6 +455,30 @@ impl MeterProvider {
         }
     }
 
+    /// The most attribute sets any stream of this provider gives series of
+    /// their own: the provider's cardinality limit, or a view's if larger.
+    /// A front door that keeps state per series (the `metrics` recorder of
+    /// otlp-contrib) keeps no more than this many per instrument: past it,
+    /// measurements of a cumulative stream go to the overflow series anyway.
+    ///
+    /// ```
+    /// use otlp_sdk::metrics::{MeterProvider, View};
+    ///
+    /// let provider = MeterProvider::builder()
+    ///     .with_cardinality_limit(100)
+    ///     .with_view(View::new("requests").with_cardinality_limit(500))
+    ///     .build()?;
+    /// assert_eq!(provider.max_cardinality_limit(), 500);
+    /// # Ok::<(), otlp_sdk::metrics::MetricsError>(())
+    /// ```
+    pub fn max_cardinality_limit(&self) -> usize {
+        self.shared
+            .views
+            .iter()
+            .filter_map(|view| view.cardinality_limit)
+            .fold(self.shared.cardinality_limit, usize::max)
+    }
+
     /// Counts of collections, exports, overflow and errors.
     pub fn stats(&self) -> MetricsStats {
         let mut stats = self.shared.stats();
