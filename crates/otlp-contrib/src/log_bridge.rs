@@ -25,7 +25,9 @@
 //! - Key-values (`log::info!(key = value; "...")`) become attributes with
 //!   their types: bools, integers that fit an `i64`, floats and strings as
 //!   such, anything else (larger integers, `Debug`/`Display` captures) its
-//!   text.
+//!   text. A null value (`key = Option::<u32>::None`, `log::kv::Value::null()`)
+//!   is left out: OTLP has no null, and an attribute with an empty value
+//!   would tell a reader no more than its absence.
 //! - A key-value named like one of the record's own attributes (`target`,
 //!   `code.*`) wins: the attribute carries the value the caller wrote (a
 //!   relay of another program's logs names their origin so), in the place
@@ -325,22 +327,78 @@ struct KeyValues(Vec<KeyValue>);
 
 impl<'kvs> VisitSource<'kvs> for KeyValues {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        let mut typed = TypedValue(None);
+        // Our visitor never fails.
+        let _ = value.visit(&mut typed);
+        // A null value (`None`): no attribute, OTLP has no null.
+        let Some(value) = typed.0 else {
+            return Ok(());
+        };
         let key = match key.to_static_str() {
             Some(key) => Str::from(key),
             None => Str::copy_from(key.as_str()),
         };
-        let value = if let Some(value) = value.to_bool() {
-            AnyValue::Bool(value)
-        } else if let Some(value) = value.to_i64() {
-            AnyValue::Int(value)
-        } else if let Some(value) = value.to_f64() {
-            AnyValue::Double(value)
-        } else if let Some(text) = value.to_borrowed_str() {
-            AnyValue::String(Str::copy_from(text))
-        } else {
-            AnyValue::String(Str::from(value.to_string()))
-        };
         self.0.push(KeyValue { key, value });
+        Ok(())
+    }
+}
+
+/// The attribute value of a key-value, in one visit: its type kept for
+/// bools, integers that fit an `i64`, floats and strings, its text for
+/// anything else; `None` for a null value (`Option::None`, `Value::null()`).
+struct TypedValue(Option<AnyValue>);
+
+/// An integer as an OTLP int when it fits, else its decimal text.
+fn int_value<T: TryInto<i64> + std::fmt::Display + Copy>(value: T) -> AnyValue {
+    match value.try_into() {
+        Ok(int) => AnyValue::Int(int),
+        Err(_) => AnyValue::String(Str::from(value.to_string())),
+    }
+}
+
+impl<'v> kv::VisitValue<'v> for TypedValue {
+    fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
+        self.0 = Some(AnyValue::String(Str::from(value.to_string())));
+        Ok(())
+    }
+
+    fn visit_null(&mut self) -> Result<(), kv::Error> {
+        self.0 = None;
+        Ok(())
+    }
+
+    fn visit_u64(&mut self, value: u64) -> Result<(), kv::Error> {
+        self.0 = Some(int_value(value));
+        Ok(())
+    }
+
+    fn visit_i64(&mut self, value: i64) -> Result<(), kv::Error> {
+        self.0 = Some(AnyValue::Int(value));
+        Ok(())
+    }
+
+    fn visit_u128(&mut self, value: u128) -> Result<(), kv::Error> {
+        self.0 = Some(int_value(value));
+        Ok(())
+    }
+
+    fn visit_i128(&mut self, value: i128) -> Result<(), kv::Error> {
+        self.0 = Some(int_value(value));
+        Ok(())
+    }
+
+    fn visit_f64(&mut self, value: f64) -> Result<(), kv::Error> {
+        self.0 = Some(AnyValue::Double(value));
+        Ok(())
+    }
+
+    fn visit_bool(&mut self, value: bool) -> Result<(), kv::Error> {
+        self.0 = Some(AnyValue::Bool(value));
+        Ok(())
+    }
+
+    fn visit_str(&mut self, value: &str) -> Result<(), kv::Error> {
+        self.0 = Some(AnyValue::String(Str::copy_from(value)));
         Ok(())
     }
 }

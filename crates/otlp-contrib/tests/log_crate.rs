@@ -306,6 +306,35 @@ fn key_values_named_like_the_records_fields_win_and_the_limit_drops_key_values_f
     assert_eq!(attribute(record, "k124"), None);
 }
 
+/// A null key-value (`key = Option::<u32>::None`, `Value::null()`) is left
+/// out, not written as the text "None"; `Some` is its value.
+#[test]
+fn a_none_key_value_is_left_out() {
+    use log::kv::ToValue as _;
+
+    let pipeline = Pipeline::new();
+    let logger = OtlpLogger::new(&pipeline.provider);
+    let absent: Option<u32> = None;
+    let present: Option<u32> = Some(5);
+    let key_values = [
+        ("absent", absent.to_value()),
+        ("null", KvValue::null()),
+        ("present", present.to_value()),
+    ];
+    logger.log(
+        &Record::builder()
+            .level(Level::Info)
+            .key_values(&key_values)
+            .args(format_args!("optional fields"))
+            .build(),
+    );
+    let records = pipeline.finish(1);
+    let record = &records[0];
+    assert_eq!(attribute(record, "absent"), None);
+    assert_eq!(attribute(record, "null"), None);
+    assert_eq!(attribute(record, "present"), Some(&Value::IntValue(5)));
+}
+
 #[test]
 fn nothing_is_recorded_on_a_pipelines_own_threads() {
     let pipeline = Pipeline::new();
