@@ -799,6 +799,49 @@ fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
     );
 }
 
+/// Per-layer filtering makes a span the filter hides invisible to the
+/// layer: its children hang from its closest recorded ancestor, and so do
+/// the events the filter lets through, whether their parent is the current
+/// span or given explicitly (`info!(parent: &span, ...)`). An event the
+/// filter hides is not the layer's, whatever its parent.
+#[test]
+fn an_event_whose_explicit_parent_the_filter_hides_goes_to_its_closest_recorded_ancestor() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::TRACE)
+        .with_target("noisy", tracing_subscriber::filter::LevelFilter::OFF);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+        .with(OtlpLayer::new(&pipeline.provider).with_filter(filter));
+    tracing::subscriber::with_default(subscriber, || {
+        let outer = tracing::info_span!("outer");
+        let hidden = outer.in_scope(|| tracing::info_span!(target: "noisy", "hidden"));
+        let hidden_child = tracing::info_span!(target: "noisy", parent: &hidden, "hidden child");
+        tracing::info!(parent: &hidden, "under the hidden span");
+        tracing::info!(parent: &hidden_child, "under its hidden child");
+        tracing::info!(target: "noisy", parent: &outer, "hidden itself");
+        tracing::info!(parent: &outer, "under outer");
+        outer.in_scope(|| hidden.in_scope(|| tracing::info!("inside the hidden span")));
+    });
+    let exported = pipeline.finish();
+    assert_eq!(exported.names(), ["outer"]);
+    let events: Vec<&str> = exported
+        .named("outer")
+        .events
+        .iter()
+        .map(|event| event.name.as_str())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "under the hidden span",
+            "under its hidden child",
+            "under outer",
+            "inside the hidden span"
+        ]
+    );
+}
+
 #[test]
 fn the_builder_sets_scope_location_and_error_events_to_status() {
     let pipeline = Pipeline::new(Sampler::AlwaysOn);

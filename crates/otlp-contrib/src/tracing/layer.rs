@@ -3,12 +3,14 @@
 use std::any::TypeId;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Status, Str};
 use otlp_sdk::active_span::{self, ActiveSpan};
 use otlp_sdk::{Tracer, TracerProvider, own_threads};
+use tracing_core::dispatcher::WeakDispatch;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -54,6 +56,13 @@ pub struct OtlpLayer<S> {
     level: bool,
     error_events_to_status: bool,
     with_context: WithContext,
+    /// The subscriber the layer is part of, for the one look-up its
+    /// per-layer filter would hide: the ancestors of an event's explicit
+    /// parent that the filter hides. Weak, as the subscriber owns the layer.
+    /// Set once, when the subscriber becomes a dispatch; never set inside
+    /// `Option<L>`, `Vec<L>` or a reloaded layer (`tracing-subscriber` does
+    /// not pass the call on there), where such events are then not recorded.
+    dispatch: OnceLock<WeakDispatch>,
     _subscriber: PhantomData<fn(S)>,
 }
 
@@ -151,6 +160,7 @@ impl OtlpLayerBuilder {
             level: self.level,
             error_events_to_status: self.error_events_to_status,
             with_context: WithContext(with_span_state::<S>),
+            dispatch: OnceLock::new(),
             _subscriber: PhantomData,
         }
     }
@@ -252,6 +262,30 @@ where
         Some(state.start(&self.tracer).context().clone())
     }
 
+    /// The span an event is recorded in: its explicit parent or the current
+    /// span, as the per-layer filter lets the layer see them. An explicit
+    /// parent the filter hides is skipped as it is for a child span (whose
+    /// parent is its closest recorded ancestor): the event goes to the
+    /// closest ancestor of that parent that this layer records. `Context`
+    /// hides the filtered parent and its links, so that walk goes through
+    /// the subscriber itself.
+    fn event_span<'a>(&self, event: &Event<'_>, ctx: &'a Context<'_, S>) -> Option<SpanRef<'a, S>> {
+        if let Some(span) = ctx.event_span(event) {
+            return Some(span);
+        }
+        let parent = event.parent()?;
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let subscriber = dispatch.downcast_ref::<S>()?;
+        let mut ancestor = subscriber.span(parent)?.parent();
+        while let Some(span) = ancestor {
+            if span.extensions().get::<SpanState>().is_some() {
+                return ctx.span(&span.id());
+            }
+            ancestor = span.parent();
+        }
+        None
+    }
+
     /// The context of the closest ancestor of `span` this layer records.
     ///
     /// Walks `parent()` rather than `scope().skip(1)`: the scope's first
@@ -274,6 +308,10 @@ impl<S> Layer<S> for OtlpLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if own_threads::is_own_thread() {
             return;
@@ -413,7 +451,7 @@ where
             return;
         }
         // Outside any span: nothing (log records are another front door).
-        let Some(span) = ctx.event_span(event) else {
+        let Some(span) = self.event_span(event, &ctx) else {
             return;
         };
         let recording = span

@@ -35,8 +35,11 @@
 //!   `parent: &span` (`parent: None` makes a root). It is the registry's
 //!   parent, so spans moved across threads or `.await`s with `Instrument`
 //!   keep theirs. A per-layer filter that hides a span makes its children
-//!   hang from the closest ancestor the layer records. `follows_from`
-//!   becomes a link.
+//!   hang from the closest ancestor the layer records, and so do the events
+//!   it lets through whose explicit parent (`info!(parent: &span, ...)`) is
+//!   that span (`tracing-opentelemetry` drops those; the layer finds them
+//!   through the subscriber, so not inside `Option<L>`, `Vec<L>` or a
+//!   reloaded layer, see [`OtlpLogLayer`]). `follows_from` becomes a link.
 //! - Fields become attributes with their types: integers (an `u64` over
 //!   `i64::MAX` becomes its decimal text), floats, bools and strings as such,
 //!   `?debug` and `%display` values as text. `Span::record` sets or replaces
