@@ -28,7 +28,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes};
 use http::header::{CONTENT_TYPE, HeaderValue, TE};
@@ -64,11 +64,12 @@ pub(crate) enum DirectError {
 }
 
 /// Sends one Export request and returns the response message. `message` is
-/// compressed with `compression` already (see [`compress`]).
+/// compressed with `compression` already (see [`compress`]). Each request
+/// sent tells the server the time left before `deadline` (`grpc-timeout`).
 pub(crate) async fn export(
     channel: &mut Channel,
     metadata: &MetadataMap,
-    timeout: Duration,
+    deadline: Instant,
     path: &'static str,
     message: Bytes,
     compression: Compression,
@@ -78,7 +79,7 @@ pub(crate) async fn export(
         std::future::poll_fn(|context| channel.poll_ready(context))
             .await
             .map_err(DirectError::NotReady)?;
-        let request = build_request(metadata, timeout, path, message.clone(), compression);
+        let request = build_request(metadata, deadline, path, message.clone(), compression);
         match channel.call(request).await {
             Ok(response) => break response,
             // At once, twice at most: the pipeline's backoff is for a
@@ -203,9 +204,11 @@ fn percent_decoded(value: &[u8]) -> String {
     String::from_utf8_lossy(&decoded).into_owned()
 }
 
+/// The request, its `grpc-timeout` the time left now before `deadline` (a
+/// resend after a refused stream has less left than the first send).
 fn build_request(
     metadata: &MetadataMap,
-    timeout: Duration,
+    deadline: Instant,
     path: &'static str,
     message: Bytes,
     compression: Compression,
@@ -213,7 +216,8 @@ fn build_request(
     let mut headers: HeaderMap = metadata.clone().into_headers();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(TE, HeaderValue::from_static("trailers"));
-    if let Ok(value) = HeaderValue::from_str(&grpc_timeout(timeout)) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if let Ok(value) = HeaderValue::from_str(&grpc_timeout(left)) {
         headers.insert("grpc-timeout", value);
     }
     let compressed = compression != Compression::None;

@@ -5,11 +5,12 @@ use std::fmt;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use otlp_core::encode::Encoding;
 use otlp_sdk::config::{Compression, ExporterConfig};
+use otlp_sdk::deadline::deadline_after;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use tokio::sync::Notify;
 use tonic::metadata::MetadataMap;
@@ -66,7 +67,9 @@ pub(crate) struct ExporterParts {
 /// ([`ExportOutcome::Permanent`] with [`ExportError::Request`]; the pipeline
 /// splits batches under its own cap so this does not happen through it). A
 /// response over 4 MiB is a permanent [`ExportError::InvalidResponse`].
-/// Every attempt is bounded by the timeout.
+/// Every attempt is bounded by the timeout, and tells the server the time it
+/// has left (`grpc-timeout`): the timeout, or less when the pipeline's
+/// attempt ends sooner ([`otlp_sdk::attempt_deadline`]).
 ///
 /// The exporter never retries: it classifies, and the pipeline's
 /// `RetryPolicy` decides. See the [crate documentation](crate) for the table.
@@ -232,8 +235,9 @@ impl GrpcExporter {
         None
     }
 
-    /// One attempt, written straight onto the channel (see [`direct`]).
-    async fn attempt(&self, mut channel: Channel, body: Bytes) -> ExportOutcome {
+    /// One attempt, written straight onto the channel (see [`direct`]),
+    /// ending at `deadline`.
+    async fn attempt(&self, mut channel: Channel, body: Bytes, deadline: Instant) -> ExportOutcome {
         let message = match direct::compress(self.compression, body) {
             Ok(message) => message,
             Err(reason) => {
@@ -245,7 +249,7 @@ impl GrpcExporter {
         match direct::export(
             &mut channel,
             &self.metadata,
-            self.timeout,
+            deadline,
             export_path(self.signal),
             message,
             self.compression,
@@ -295,6 +299,13 @@ impl Exporter for GrpcExporter {
         if request.span_count == 0 {
             return ExportOutcome::Success;
         }
+        // The server is told the time left (`grpc-timeout`): the timeout, or
+        // less when the caller's attempt ends sooner (the request's last
+        // attempts before its export deadline, under `RetryPolicy::send`).
+        let deadline = match otlp_sdk::attempt_deadline() {
+            Some(caller) => caller.min(deadline_after(self.timeout)),
+            None => deadline_after(self.timeout),
+        };
         let mut shutting_down = pin!(self.shutting_down.notified());
         shutting_down.as_mut().enable();
         let (number, channel) = match self.channel() {
@@ -310,7 +321,7 @@ impl Exporter for GrpcExporter {
         let outcome = tokio::select! {
             biased;
             () = shutting_down => shut_down(),
-            result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body)) => match result {
+            result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body, deadline)) => match result {
                 Ok(outcome) => outcome,
                 Err(_elapsed) => ExportOutcome::Retryable {
                     error: ExportError::Timeout(self.timeout),

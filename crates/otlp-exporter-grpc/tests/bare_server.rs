@@ -47,12 +47,44 @@ fn export_compressed(
     compression: Compression,
     answer: impl Fn() -> Answer + Send + Sync + 'static,
 ) -> (ExportOutcome, Received) {
+    let (outcome, requests) = serve_while(answer, move |endpoint| async move {
+        let exporter = GrpcExporter::builder()
+            .endpoint(endpoint)
+            .compression(compression)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("exporter builds");
+        exporter.export(support::request(&rich_spans(1))).await
+    });
+    let received = requests
+        .into_iter()
+        .map(|(headers, body)| {
+            let encoding = headers
+                .get("grpc-encoding")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            (encoding, body)
+        })
+        .collect();
+    (outcome, received)
+}
+
+/// Runs `client` (given the endpoint `http://…`) against a bare server that
+/// gives every request `answer()`; returns what `client` returned and every
+/// request the server received, headers and body.
+fn serve_while<T, F>(
+    answer: impl Fn() -> Answer + Send + Sync + 'static,
+    client: impl FnOnce(String) -> F,
+) -> (T, Vec<(http::HeaderMap, Bytes)>)
+where
+    F: std::future::Future<Output = T>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let calls = Arc::new(Mutex::new(Received::new()));
+    let calls = Arc::new(Mutex::new(Vec::new()));
     let answer = Arc::new(answer);
     let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -70,18 +102,13 @@ fn export_compressed(
                             let calls = calls.clone();
                             let answer = answer.clone();
                             async move {
-                                let encoding = request
-                                    .headers()
-                                    .get("grpc-encoding")
-                                    .and_then(|value| value.to_str().ok())
-                                    .map(str::to_owned);
-                                let body = request
-                                    .into_body()
+                                let (parts, body) = request.into_parts();
+                                let body = body
                                     .collect()
                                     .await
                                     .map(|body| body.to_bytes())
                                     .unwrap_or_default();
-                                calls.lock().unwrap().push((encoding, body));
+                                calls.lock().unwrap().push((parts.headers, body));
                                 Ok::<_, Infallible>(answer())
                             }
                         },
@@ -92,13 +119,7 @@ fn export_compressed(
                 });
             }
         });
-        let exporter = GrpcExporter::builder()
-            .endpoint(format!("http://{address}"))
-            .compression(compression)
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("exporter builds");
-        exporter.export(support::request(&rich_spans(1))).await
+        client(format!("http://{address}")).await
     });
     let received = std::mem::take(&mut *calls.lock().unwrap());
     (outcome, received)
@@ -516,4 +537,56 @@ fn a_compressed_partial_success_is_read() {
             "{compression:?}"
         );
     }
+}
+
+/// Under `RetryPolicy::send`, an attempt ends at the request's export
+/// deadline when that comes before the exporter's timeout (the last attempts
+/// after retries): the server is told the time actually left, not the full
+/// timeout, so that it does not work on after the client has given up.
+#[test]
+fn grpc_timeout_is_the_time_left_before_the_attempts_deadline() {
+    let timeout = Duration::from_secs(10);
+    let left = Duration::from_secs(2);
+    let (settled, requests) = serve_while(
+        || grpc_answer(Some(frame(&[])), Some(status_headers("0", ""))),
+        move |endpoint| async move {
+            let exporter = GrpcExporter::builder()
+                .endpoint(endpoint)
+                .timeout(timeout)
+                .build()
+                .expect("exporter builds");
+            let request = support::request(&rich_spans(1));
+            // Called alone, the exporter tells its full timeout.
+            assert_eq!(
+                exporter.export(request.clone()).await,
+                ExportOutcome::Success
+            );
+            otlp_sdk::RetryPolicy::default()
+                .send(
+                    &exporter,
+                    &request,
+                    timeout,
+                    std::time::Instant::now() + left,
+                    |_| {},
+                )
+                .await
+        },
+    );
+    assert_eq!(settled.exported, 1, "{settled:?}");
+    let sent: Vec<Duration> = requests
+        .iter()
+        .map(|(headers, _)| {
+            let value = headers["grpc-timeout"].to_str().expect("text");
+            let millis = value.strip_suffix('m').expect("in milliseconds");
+            Duration::from_millis(millis.parse().expect("a number"))
+        })
+        .collect();
+    let [alone, under_send] = sent[..] else {
+        panic!("{sent:?}")
+    };
+    assert!(alone <= timeout, "{alone:?}");
+    assert!(
+        under_send > Duration::ZERO && under_send <= left,
+        "{under_send:?}"
+    );
 }

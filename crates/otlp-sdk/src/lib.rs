@@ -188,7 +188,7 @@ pub use logger::{Logger, LoggerProvider, LoggerProviderBuilder};
 pub use pool::{Pool, PoolStats, Pooled};
 pub use processor::{BatchSpanProcessor, BatchSpanProcessorBuilder, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};
-pub use retry::{RetryPolicy, SendEvent, Settlement};
+pub use retry::{RetryPolicy, SendEvent, Settlement, attempt_deadline};
 pub use sampler::Sampler;
 pub use span::Span;
 pub use stats::{LatencySummary, StatsSnapshot, Summary};

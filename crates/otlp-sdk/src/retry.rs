@@ -3,8 +3,30 @@
 
 use std::time::{Duration, Instant};
 
+use crate::deadline::later;
 use crate::error::Records;
 use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
+
+tokio::task_local! {
+    /// The end of the attempt [`RetryPolicy::send`] is making: read by
+    /// [`attempt_deadline`] inside the exporter's `export`.
+    static ATTEMPT_DEADLINE: Instant;
+}
+
+/// When the export attempt under way must end, if called from an exporter's
+/// `export` run by [`RetryPolicy::send`] (the pipelines, the metrics reader,
+/// the bridges): the attempt timeout, or less when the request's total
+/// deadline comes sooner (its last attempts after retries). `None` elsewhere
+/// (an exporter called directly, or from a task it spawned itself).
+///
+/// A transport that tells the server how long it may take (gRPC's
+/// `grpc-timeout`) sends the time left before this deadline, so that the
+/// server does not work on after the client gave up on the answer.
+///
+/// Cost: a task-local read, no allocation.
+pub fn attempt_deadline() -> Option<Instant> {
+    ATTEMPT_DEADLINE.try_with(|deadline| *deadline).ok()
+}
 
 /// How failed exports are retried. The one retry policy of the pipeline:
 /// transports only classify outcomes, they never retry themselves.
@@ -109,8 +131,8 @@ impl RetryPolicy {
     /// Sends `request` through `exporter` until it settles: success, partial
     /// success (never retried), a permanent error, or a retryable one whose
     /// next attempt would start after `deadline`. Each attempt is bounded by
-    /// `attempt_timeout` (and by the deadline); a timed-out attempt is
-    /// retryable. Retries resend the same bytes. `report` hears every error,
+    /// `attempt_timeout` (and by the deadline), an end the exporter reads with
+    /// [`attempt_deadline`]; a timed-out attempt is retryable. Retries resend the same bytes. `report` hears every error,
     /// partial-success message and retry as it happens (for live stats and a
     /// "last error" display, even if the future is dropped midway).
     ///
@@ -172,12 +194,17 @@ impl RetryPolicy {
                 settlement.exhausted = true;
                 return settlement;
             }
-            let outcome = tokio::time::timeout(timeout, exporter.export(request.clone()))
-                .await
-                .unwrap_or(ExportOutcome::Retryable {
-                    error: ExportError::Timeout(timeout),
-                    throttle: None,
-                });
+            let attempt = ATTEMPT_DEADLINE.scope(
+                later(Instant::now(), timeout),
+                exporter.export(request.clone()),
+            );
+            let outcome =
+                tokio::time::timeout(timeout, attempt)
+                    .await
+                    .unwrap_or(ExportOutcome::Retryable {
+                        error: ExportError::Timeout(timeout),
+                        throttle: None,
+                    });
             match outcome {
                 ExportOutcome::Success => {
                     settlement.exported = spans;
