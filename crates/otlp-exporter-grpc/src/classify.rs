@@ -5,7 +5,9 @@
 //!   `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`; `RESOURCE_EXHAUSTED` only when
 //!   the status details carry a `google.rpc.RetryInfo` delay. Every other code
 //!   (`INTERNAL` and `UNKNOWN` included) is permanent.
-//! - A `RetryInfo` delay on a retryable status is passed on as the throttle hint.
+//! - A `RetryInfo` delay on a retryable status is passed on as the throttle
+//!   hint. The details are read one by one: a detail that does not decode
+//!   (another service's, malformed) does not cost a valid `RetryInfo` next to it.
 //! - Failures of the connection itself (refused, reset, TLS handshake, no
 //!   answer in time) never carried a status from the server: retryable.
 //! - A response over the 4 MiB cap is a permanent error, although tonic reports
@@ -17,6 +19,7 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use otlp_core::response::{RpcStatus, decode_export_response};
+use otlp_core::wire::{WireReader, WireValue, put_bytes_field};
 use otlp_sdk::{ExportError, ExportOutcome};
 use tonic::{Code, Status};
 
@@ -118,9 +121,7 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
             error: ExportError::InvalidResponse(capped(status.message())),
         };
     }
-    let retry_delay = RpcStatus::decode(status.details())
-        .ok()
-        .and_then(|details| details.retry_delay);
+    let retry_delay = retry_delay(status.details());
     let error = ExportError::Server {
         status: format!("gRPC {}", code_name(status.code())),
         message: capped(status.message()),
@@ -133,6 +134,38 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
     } else {
         ExportOutcome::Permanent { error }
     }
+}
+
+/// The `RetryInfo` delay among the details of a `google.rpc.Status` (the
+/// bytes of `grpc-status-details-bin`), the last one if several. Each detail
+/// is decoded on its own: one that does not decode (a malformed `Any`, a
+/// status message that is no UTF-8) is skipped, not a reason to lose a valid
+/// `RetryInfo` in another, which would turn a throttled `RESOURCE_EXHAUSTED`
+/// into a permanent failure. Details after bytes that break the framing of
+/// the status itself are out of reach.
+pub(crate) fn retry_delay(details: &[u8]) -> Option<Duration> {
+    if let Ok(status) = RpcStatus::decode(details) {
+        return status.retry_delay;
+    }
+    let mut reader = WireReader::new(details);
+    let mut delay = None;
+    let mut alone = Vec::new();
+    while let Ok(Some((field, value))) = reader.next_field() {
+        let (3, WireValue::Len(any)) = (field, value) else {
+            continue;
+        };
+        // The detail alone, as the only field of a status of its own.
+        alone.clear();
+        put_bytes_field(&mut alone, 3, any);
+        if let Ok(RpcStatus {
+            retry_delay: Some(found),
+            ..
+        }) = RpcStatus::decode(&alone)
+        {
+            delay = Some(found);
+        }
+    }
+    delay
 }
 
 /// A failure before any request went out (the channel could not take it).
@@ -349,6 +382,50 @@ mod tests {
             Status::with_details(Code::ResourceExhausted, "quota", vec![0x1a, 0x10, 1].into());
         assert!(matches!(
             classify_status(&garbage, Duration::from_secs(1)),
+            ExportOutcome::Permanent { .. }
+        ));
+    }
+
+    #[test]
+    fn a_malformed_detail_does_not_cost_a_valid_retry_info() {
+        let retry_info = RpcStatus {
+            code: Code::ResourceExhausted as i32,
+            message: String::new(),
+            retry_delay: Some(Duration::from_secs(3)),
+        }
+        .encode();
+        // An `Any` whose `type_url` is a varint: no valid detail.
+        let mut malformed = Vec::new();
+        put_bytes_field(&mut malformed, 3, &[0x08, 0x01]);
+        let mut message = Vec::new();
+        put_bytes_field(&mut message, 2, b"quota");
+        // Before and after the RetryInfo; and a status message that is no UTF-8.
+        let mut not_utf8 = Vec::new();
+        put_bytes_field(&mut not_utf8, 2, &[0xff, 0xfe]);
+        for details in [
+            [&malformed[..], &message, &retry_info].concat(),
+            [&retry_info[..], &malformed].concat(),
+            [&not_utf8[..], &retry_info].concat(),
+        ] {
+            assert!(RpcStatus::decode(&details).is_err(), "malformed as a whole");
+            let status =
+                Status::with_details(Code::ResourceExhausted, "quota", details.clone().into());
+            assert_eq!(
+                classify_status(&status, Duration::from_secs(1)),
+                ExportOutcome::Retryable {
+                    error: ExportError::Server {
+                        status: "gRPC RESOURCE_EXHAUSTED".into(),
+                        message: "quota".into(),
+                    },
+                    throttle: Some(Duration::from_secs(3)),
+                },
+                "{details:?}"
+            );
+        }
+        // Only malformed details: no hint, so RESOURCE_EXHAUSTED stays permanent.
+        let status = Status::with_details(Code::ResourceExhausted, "quota", malformed.into());
+        assert!(matches!(
+            classify_status(&status, Duration::from_secs(1)),
             ExportOutcome::Permanent { .. }
         ));
     }
