@@ -261,41 +261,41 @@ pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialS
 }
 
 /// The server's explanation from an error body, and the `RetryInfo` delay of a
-/// `google.rpc.Status` if it carries one. Undecodable bodies are shown as
-/// text; the result is at most [`MAX_ERROR_MESSAGE_BYTES`].
+/// `google.rpc.Status` if it carries one. A body is read in the format it
+/// declares; one that does not decode so, or that declares another type (a
+/// server answering `application/octet-stream`, or with no `Content-Type`
+/// to a JSON request), is still taken as a protobuf `google.rpc.Status` when
+/// it decodes cleanly as one with a code, a message or a `RetryInfo` (text
+/// practically never does: the bytes that would start those fields are
+/// control characters); anything else is shown as text. The result is at most
+/// [`MAX_ERROR_MESSAGE_BYTES`].
 pub(crate) fn error_details(body: &[u8], format: BodyFormat) -> (String, Option<Duration>) {
     if body.is_empty() {
         return (String::new(), None);
     }
-    match format {
-        BodyFormat::Protobuf => {
-            if let Ok(status) = RpcStatus::decode(body)
-                && (!status.message.is_empty() || status.code != 0 || status.retry_delay.is_some())
-            {
-                let message = if status.message.is_empty() {
-                    format!("google.rpc.Status code {}", status.code)
-                } else {
-                    status.message
-                };
-                return (cap_message(&message), status.retry_delay);
-            }
-        }
-        BodyFormat::Json => {
-            if let Ok(serde_json::Value::Object(status)) =
-                serde_json::from_slice::<serde_json::Value>(body)
-            {
-                // proto3 JSON leaves out an empty `message`: a status may
-                // carry only its code and details. Without a message, the
-                // body itself is the explanation; its RetryInfo still counts.
-                let retry_delay = json_retry_delay(&status);
-                let message = match status.get("message") {
-                    Some(serde_json::Value::String(message)) => cap_message(message),
-                    _ => body_as_text(body),
-                };
-                return (message, retry_delay);
-            }
-        }
-        BodyFormat::Other => {}
+    if format == BodyFormat::Json
+        && let Ok(serde_json::Value::Object(status)) =
+            serde_json::from_slice::<serde_json::Value>(body)
+    {
+        // proto3 JSON leaves out an empty `message`: a status may
+        // carry only its code and details. Without a message, the
+        // body itself is the explanation; its RetryInfo still counts.
+        let retry_delay = json_retry_delay(&status);
+        let message = match status.get("message") {
+            Some(serde_json::Value::String(message)) => cap_message(message),
+            _ => body_as_text(body),
+        };
+        return (message, retry_delay);
+    }
+    if let Ok(status) = RpcStatus::decode(body)
+        && (!status.message.is_empty() || status.code != 0 || status.retry_delay.is_some())
+    {
+        let message = if status.message.is_empty() {
+            format!("google.rpc.Status code {}", status.code)
+        } else {
+            status.message
+        };
+        return (cap_message(&message), status.retry_delay);
     }
     (body_as_text(body), None)
 }
@@ -683,6 +683,56 @@ mod tests {
             error_details(&[0u8, 1, 2, 3, 0xff, 0xfe, 0, 0, 0, 0], BodyFormat::Other).0,
             "10 byte undecodable body"
         );
+    }
+
+    #[test]
+    fn a_status_declared_as_another_type_still_carries_its_retry_info() {
+        let status = RpcStatus {
+            code: 8,
+            message: "slow down".into(),
+            retry_delay: Some(Duration::from_secs(2)),
+        }
+        .encode();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        // Declared as bytes; or undeclared, to a JSON request.
+        for (headers, request) in [
+            (headers, Encoding::Protobuf),
+            (HeaderMap::new(), Encoding::Json),
+        ] {
+            let format = body_format(&headers, request);
+            let outcome = error_outcome(
+                StatusCode::TOO_MANY_REQUESTS,
+                &HeaderMap::new(),
+                Ok(status.clone()),
+                format,
+            );
+            assert_eq!(
+                outcome,
+                ExportOutcome::Retryable {
+                    error: ExportError::Server {
+                        status: "HTTP 429 Too Many Requests".into(),
+                        message: "slow down".into()
+                    },
+                    throttle: Some(Duration::from_secs(2)),
+                },
+                "{format:?}"
+            );
+        }
+        // Text stays text, whatever it is declared as.
+        for format in [BodyFormat::Other, BodyFormat::Json] {
+            assert_eq!(
+                error_details(b"<html>502 Bad Gateway</html>", format),
+                ("<html>502 Bad Gateway</html>".to_owned(), None)
+            );
+            assert_eq!(
+                error_details(b"upstream timed out\n", format),
+                ("upstream timed out".to_owned(), None)
+            );
+        }
     }
 
     #[test]
