@@ -11,7 +11,8 @@
 //! prefix's compressed flag. The answer is read as tonic would (HTTP status,
 //! then `grpc-status` in the headers or trailers, then the one response
 //! message) and handed to the same classification; an HTTP answer that is no
-//! gRPC answer keeps its `Retry-After`, which tonic's own path loses.
+//! gRPC answer keeps its `Retry-After`, which tonic's own path loses, and the
+//! start of its body (a load balancer's error page says who answered).
 //!
 //! The status is read here too, not by tonic's `Status::from_header_map`:
 //! that one panics on a `grpc-status-details-bin` that is no base64 and turns
@@ -95,9 +96,11 @@ pub(crate) async fn export(
     };
     let (parts, body) = response.into_parts();
     if parts.status != StatusCode::OK {
+        let excerpt = body_excerpt(body, deadline).await;
         return Err(DirectError::Status(status_of_http_answer(
             parts.status,
             &parts.headers,
+            &excerpt,
         )));
     }
     // A trailers-only answer carries its status in the headers.
@@ -298,14 +301,92 @@ fn response_message(mut data: Bytes, encoding: Option<&HeaderValue>) -> Result<B
     }
 }
 
+/// The most of a non-gRPC answer's body kept in its error: enough for a
+/// proxy's one-line reason or the title of its error page. Past it the body is
+/// not read (a page of any size costs no more); the cut is marked with `…`.
+const BODY_EXCERPT_BYTES: usize = 512;
+
+/// The start of a non-gRPC answer's body as text for an error message (see
+/// [`excerpt_text`]), read until [`BODY_EXCERPT_BYTES`] or `deadline`, the
+/// attempt's: a body that stops coming costs the excerpt, never the status.
+async fn body_excerpt<B>(body: B, deadline: Instant) -> String
+where
+    B: Body<Data = Bytes>,
+{
+    let mut read = Vec::new();
+    let mut more = false;
+    let collect = async {
+        let mut body = std::pin::pin!(body);
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                let room = BODY_EXCERPT_BYTES + 1 - read.len();
+                read.extend_from_slice(&data[..data.len().min(room)]);
+                if read.len() > BODY_EXCERPT_BYTES {
+                    more = true;
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout_at(deadline.into(), collect).await;
+    read.truncate(BODY_EXCERPT_BYTES);
+    excerpt_text(&read, more)
+}
+
+/// Body bytes as one line of text safe to log: lossy UTF-8, every run of
+/// whitespace and control characters one space, `…` when `more` follows. A
+/// body that is mostly not text is only counted.
+fn excerpt_text(read: &[u8], more: bool) -> String {
+    // A cut inside a character is no damage to show.
+    let read = match std::str::from_utf8(read) {
+        Err(error) if more && error.error_len().is_none() => &read[..error.valid_up_to()],
+        _ => read,
+    };
+    let text = String::from_utf8_lossy(read);
+    let chars = text.chars().count();
+    let printable = text
+        .chars()
+        .filter(|c| *c != char::REPLACEMENT_CHARACTER && (!c.is_control() || c.is_whitespace()))
+        .count();
+    if printable * 10 < chars * 9 {
+        return format!(
+            "a body of {}{} bytes, not text",
+            read.len(),
+            if more { "+" } else { "" }
+        );
+    }
+    let mut line = String::with_capacity(text.len());
+    for word in text.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if !word.is_empty() {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    if more {
+        line.push('…');
+    }
+    line
+}
+
 /// The status of an HTTP answer that is no gRPC answer at all (a proxy's,
-/// say): the gRPC specification's mapping of its code, and the proxy's
+/// say): the gRPC specification's mapping of its code, the start of the body
+/// (`excerpt`, see [`body_excerpt`]) in its message, and the proxy's
 /// `Retry-After` (delay-seconds or an HTTP-date, see [`retry_after`]) as a
 /// `RetryInfo` delay, so that a throttling proxy's 429 or 503 is waited out
 /// as asked.
-pub(crate) fn status_of_http_answer(status: StatusCode, headers: &http::HeaderMap) -> Status {
+pub(crate) fn status_of_http_answer(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    excerpt: &str,
+) -> Status {
     let code = code_of_http_status(status);
-    let message = format!("HTTP status {status} instead of a gRPC answer");
+    let message = if excerpt.is_empty() {
+        format!("HTTP status {status} instead of a gRPC answer")
+    } else {
+        format!("HTTP status {status} instead of a gRPC answer: {excerpt}")
+    };
     let retry_after = headers
         .get(http::header::RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
@@ -420,7 +501,7 @@ mod tests {
         use otlp_sdk::ExportOutcome;
         let mut headers = HeaderMap::new();
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("30"));
-        let status = status_of_http_answer(StatusCode::SERVICE_UNAVAILABLE, &headers);
+        let status = status_of_http_answer(StatusCode::SERVICE_UNAVAILABLE, &headers, "");
         assert_eq!(status.code(), Code::Unavailable);
         let outcome = crate::classify::classify_status(&status, Duration::from_secs(10));
         let ExportOutcome::Retryable { throttle, .. } = outcome else {
@@ -432,7 +513,7 @@ mod tests {
             http::header::RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        let status = status_of_http_answer(StatusCode::TOO_MANY_REQUESTS, &headers);
+        let status = status_of_http_answer(StatusCode::TOO_MANY_REQUESTS, &headers, "");
         let outcome = crate::classify::classify_status(&status, Duration::from_secs(10));
         assert!(
             matches!(
@@ -445,7 +526,7 @@ mod tests {
             "{outcome:?}"
         );
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("soon"));
-        let status = status_of_http_answer(StatusCode::TOO_MANY_REQUESTS, &headers);
+        let status = status_of_http_answer(StatusCode::TOO_MANY_REQUESTS, &headers, "");
         let outcome = crate::classify::classify_status(&status, Duration::from_secs(10));
         assert!(
             matches!(outcome, ExportOutcome::Retryable { throttle: None, .. }),
@@ -483,11 +564,30 @@ mod tests {
             http::header::RETRY_AFTER,
             HeaderValue::from_static("99999999999999999999999"),
         );
-        let status = status_of_http_answer(StatusCode::SERVICE_UNAVAILABLE, &headers);
+        let status = status_of_http_answer(StatusCode::SERVICE_UNAVAILABLE, &headers, "");
         assert_eq!(
             RpcStatus::decode(status.details()).unwrap().retry_delay,
             Some(MAX_RETRY_AFTER)
         );
+    }
+
+    #[test]
+    fn a_body_excerpt_is_one_line_of_text_or_a_count() {
+        assert_eq!(
+            excerpt_text(
+                b"<html>\r\n<h1>502 Bad\tGateway</h1>\x1b[31m\n</html>",
+                false
+            ),
+            "<html> <h1>502 Bad Gateway</h1> [31m </html>"
+        );
+        assert_eq!(excerpt_text("caf\u{e9}".as_bytes(), true), "caf\u{e9}…");
+        // Cut inside a character.
+        assert_eq!(excerpt_text(&"caf\u{e9}".as_bytes()[..4], true), "caf…");
+        assert_eq!(
+            excerpt_text(&[0, 1, 2, 0xff, 0xfe, 3], false),
+            "a body of 6 bytes, not text"
+        );
+        assert_eq!(excerpt_text(b"", false), "");
     }
 
     #[test]

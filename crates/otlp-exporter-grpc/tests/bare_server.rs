@@ -590,3 +590,63 @@ fn grpc_timeout_is_the_time_left_before_the_attempts_deadline() {
         "{under_send:?}"
     );
 }
+
+/// A load balancer's own answer (an HTTP 502 with an HTML page, no gRPC
+/// status) says in the error what answered: a bounded excerpt of its body,
+/// on one line, with no control characters to garble a log.
+#[test]
+fn a_proxys_error_page_is_quoted_in_the_error() {
+    let page = || {
+        hyper::Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .header("content-type", "text/html")
+            .body(DataThenTrailers {
+                data: Some(Bytes::from_static(
+                    b"<html><head><title>502 Bad Gateway</title></head>\r\n\
+                      <body>\x1b[2J<h1>502 Bad Gateway</h1>\n<hr>envoy</body></html>\r\n",
+                )),
+                trailers: None,
+            })
+            .expect("response")
+    };
+    let (outcome, _) = export_to(page);
+    let ExportOutcome::Retryable {
+        error: ExportError::Server { status, message },
+        throttle: None,
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(status, "gRPC UNAVAILABLE");
+    assert_eq!(
+        message,
+        "HTTP status 502 Bad Gateway instead of a gRPC answer: \
+         <html><head><title>502 Bad Gateway</title></head> \
+         <body> [2J<h1>502 Bad Gateway</h1> <hr>envoy</body></html>"
+    );
+    // A page of any size: its start, marked as cut.
+    let large = || {
+        hyper::Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .body(DataThenTrailers {
+                data: Some(Bytes::from("no healthy upstream ".repeat(50_000))),
+                trailers: None,
+            })
+            .expect("response")
+    };
+    let (outcome, _) = export_to(large);
+    let ExportOutcome::Retryable {
+        error: ExportError::Server { message, .. },
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        message.starts_with(
+            "HTTP status 503 Service Unavailable instead of a gRPC answer: no healthy upstream no"
+        ) && message.ends_with('…')
+            && message.len() < 700,
+        "{message}"
+    );
+}
