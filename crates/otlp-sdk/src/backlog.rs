@@ -232,10 +232,11 @@ impl Backlog {
         })
     }
 
-    /// A record's export is settled: it leaves the disk. A success also ends
-    /// any backoff between redelivery rounds.
-    pub(crate) fn settled(&mut self, id: RecordId, delivered: bool) -> Result<(), DurableError> {
-        if delivered {
+    /// A record's export is settled: it leaves the disk. An answer from the
+    /// backend (`answered`: success, partial success, a refusal for good)
+    /// also ends any backoff between redelivery rounds.
+    pub(crate) fn settled(&mut self, id: RecordId, answered: bool) -> Result<(), DurableError> {
+        if answered {
             self.failures = 0;
             self.next_attempt = Instant::now();
         }

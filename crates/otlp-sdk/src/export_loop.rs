@@ -270,16 +270,10 @@ impl<E: Exporter> ExportLoop<E> {
                 .map_or(0, |request| request.spans);
             self.sizer.on_export_latency(completion.latency);
             if let (Some(backlog), Some(id)) = (&mut self.backlog, completion.record) {
-                let result = if completion.parked {
-                    if !backlog.park(id, spans) {
-                        Stats::add(&self.shared.stats.dropped_durable, spans);
-                    }
-                    Ok(())
-                } else {
-                    backlog.settled(id, completion.settlement.exported > 0)
-                };
-                if let Err(error) = result {
-                    self.shared.stats.record_error(error);
+                match finish_record(backlog, id, &completion, spans) {
+                    Ok(true) => {}
+                    Ok(false) => Stats::add(&self.shared.stats.dropped_durable, spans),
+                    Err(error) => self.shared.stats.record_error(error),
                 }
             }
             for flush in &mut self.flushes {
@@ -889,6 +883,26 @@ fn first_tick(delay: Duration) -> Instant {
     }
 }
 
+/// What a finished request's durable record becomes. Retries that ran out
+/// park it for a later round, after the backoff (`false`: the disk cap
+/// evicted it meanwhile, its `spans` are lost). Otherwise it is settled and
+/// leaves the disk; and since the backend answered — it took the records,
+/// rejected them (a partial success rejecting every one), or refused them
+/// for good — it is up, and the records waiting on disk need not wait out a
+/// backoff any longer (as `Progress::note_answer` counts it).
+fn finish_record(
+    backlog: &mut Backlog,
+    id: RecordId,
+    completion: &Completion,
+    spans: u64,
+) -> Result<bool, DurableError> {
+    if completion.parked {
+        return Ok(backlog.park(id, spans));
+    }
+    let answered = !completion.settlement.exhausted;
+    backlog.settled(id, answered).map(|()| true)
+}
+
 /// A finished flush's answer: what its records (of `signal`) became.
 fn settled_result(flush: &PendingFlush, signal: Signal) -> Result<(), PipelineError> {
     if flush.failed > 0 || flush.rejected > 0 {
@@ -1092,6 +1106,66 @@ impl<E: Exporter> ExportTask<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_rejecting_every_record_ends_the_backlogs_backoff() {
+        let directory =
+            std::env::temp_dir().join(format!("otlp-export-loop-answer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        let config = DurableConfig {
+            fsync: FsyncPolicy::Never,
+            ..DurableConfig::new(&directory)
+        };
+        let hour = Duration::from_secs(3600);
+        let retry = RetryPolicy {
+            initial_backoff: hour,
+            max_backoff: hour,
+            ..RetryPolicy::default()
+        };
+        let (mut backlog, _) = Backlog::open(config, Signal::Traces, retry).expect("open");
+        let mut append = |body: &[u8]| {
+            backlog
+                .append(Encoding::Protobuf, 2, body)
+                .stored
+                .expect("append")
+        };
+        let (parked, rejected) = (append(b"parked"), append(b"rejected"));
+        let completion = |record, settlement, parked| Completion {
+            seq: 0,
+            latency: Duration::ZERO,
+            settlement,
+            record: Some(record),
+            parked,
+        };
+        // Two requests in flight: one runs out of retries (the backend was
+        // down) and waits on disk, backing off for an hour...
+        let ran_out = Settlement {
+            failed: 2,
+            exhausted: true,
+            ..Settlement::default()
+        };
+        let finished = finish_record(&mut backlog, parked, &completion(parked, ran_out, true), 2);
+        assert!(matches!(finished, Ok(true)));
+        assert!(!backlog.due(Instant::now()));
+        // ...then the backend answers the other: it rejects every record.
+        let all_rejected = Settlement {
+            rejected: 2,
+            ..Settlement::default()
+        };
+        let finished = finish_record(
+            &mut backlog,
+            rejected,
+            &completion(rejected, all_rejected, false),
+            2,
+        );
+        assert!(matches!(finished, Ok(true)));
+        assert!(
+            backlog.due(Instant::now()),
+            "the backend is up: what waits goes now"
+        );
+        drop(backlog);
+        let _ = std::fs::remove_dir_all(&directory);
+    }
 
     #[test]
     fn a_request_its_task_settled_leaves_the_disk_at_shutdown() {
