@@ -28,15 +28,24 @@ pub fn attempt_deadline() -> Option<Instant> {
     ATTEMPT_DEADLINE.try_with(|deadline| *deadline).ok()
 }
 
+/// The largest random extra added to a server's throttle hint, as a fraction
+/// of the hint: it spreads clients throttled alike over a tenth of the hint,
+/// and keeps a long hint from growing much longer (30 s becomes 30 to 33 s).
+const THROTTLE_JITTER: f64 = 0.1;
+
 /// How failed exports are retried. The one retry policy of the pipeline:
 /// transports only classify outcomes, they never retry themselves.
 ///
 /// The n-th retry waits `initial_backoff * multiplier^(n-1)`, capped at
 /// `max_backoff`, then spread by ±`randomization_factor` (so that many
 /// clients do not retry in lockstep). When the server sent a throttle hint
-/// (gRPC `RetryInfo`, HTTP `Retry-After`) the wait is at least that hint.
-/// Retries stop when the next wait would end after the batch's total
-/// deadline (`BatchConfig::export_timeout`).
+/// (gRPC `RetryInfo`, HTTP `Retry-After`) the wait is at least that hint, plus
+/// a random extra of up to 10% of it (up to `randomization_factor` of it when
+/// that is smaller, none when it is 0): clients throttled by the same answer
+/// come back spread over a tenth of the hint instead of all at the instant it
+/// ends. Retries stop when the next wait would end after the batch's total
+/// deadline (`BatchConfig::export_timeout`); the extra is cut so that it never
+/// costs a retry the hint alone would make in time.
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,6 +56,9 @@ pub fn attempt_deadline() -> Option<Instant> {
 /// assert_eq!(policy.delay(2, 0.5, None), Duration::from_millis(1500));
 /// // A server hint longer than the backoff wins.
 /// assert_eq!(policy.delay(1, 0.5, Some(Duration::from_secs(7))), Duration::from_secs(7));
+/// // With jitter, the hint is spread over up to a tenth more.
+/// let policy = RetryPolicy::default();
+/// assert_eq!(policy.delay(1, 0.5, Some(Duration::from_secs(10))), Duration::from_millis(10_500));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
@@ -84,18 +96,54 @@ impl RetryPolicy {
     }
 
     /// The wait before retry number `retry` (1 for the first retry), given a
-    /// uniform random number `random` in `[0, 1)` and the server's throttle hint.
+    /// uniform random number `random` in `[0, 1)` and the server's throttle
+    /// hint: the jittered backoff, or the hint plus its random extra if longer.
     pub fn delay(&self, retry: u32, random: f64, throttle: Option<Duration>) -> Duration {
+        let backoff = self.backoff(retry, random);
+        match throttle {
+            Some(hint) => backoff.max(hint.saturating_add(self.throttle_extra(hint, random))),
+            None => backoff,
+        }
+    }
+
+    /// [`delay`](Self::delay) with `left` before the request's deadline, or
+    /// `None` when the retry would not start in time. A throttle hint's extra
+    /// is cut to half the time between the hint and the deadline: it spreads
+    /// the retry, it never costs one.
+    pub(crate) fn delay_within(
+        &self,
+        retry: u32,
+        random: f64,
+        throttle: Option<Duration>,
+        left: Duration,
+    ) -> Option<Duration> {
+        let backoff = self.backoff(retry, random);
+        let wait = match throttle {
+            Some(hint) => {
+                let extra = self.throttle_extra(hint, random);
+                backoff.max(hint.saturating_add(extra.min(left.saturating_sub(hint) / 2)))
+            }
+            None => backoff,
+        };
+        (wait < left).then_some(wait)
+    }
+
+    /// The exponential backoff before retry number `retry`, jittered.
+    fn backoff(&self, retry: u32, random: f64) -> Duration {
         let exponent = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
         let base = self.initial_backoff.as_secs_f64() * self.multiplier.max(1.0).powi(exponent);
         let capped = base.min(self.max_backoff.as_secs_f64());
         let spread = self.randomization_factor.clamp(0.0, 1.0);
         let jittered = capped * (1.0 - spread + 2.0 * spread * random.clamp(0.0, 1.0));
-        let backoff = Duration::try_from_secs_f64(jittered).unwrap_or(self.max_backoff);
-        match throttle {
-            Some(hint) => backoff.max(hint),
-            None => backoff,
-        }
+        Duration::try_from_secs_f64(jittered).unwrap_or(self.max_backoff)
+    }
+
+    /// The random extra on a throttle hint: up to [`THROTTLE_JITTER`] of it,
+    /// or up to `randomization_factor` of it when that is smaller.
+    fn throttle_extra(&self, hint: Duration, random: f64) -> Duration {
+        let spread = self.randomization_factor.clamp(0.0, THROTTLE_JITTER);
+        Duration::try_from_secs_f64(hint.as_secs_f64() * spread * random.clamp(0.0, 1.0))
+            .unwrap_or(Duration::ZERO)
     }
 }
 
@@ -233,14 +281,15 @@ impl RetryPolicy {
                 ExportOutcome::Retryable { error, throttle } => {
                     report(SendEvent::Error(error.to_string()));
                     let retry = u32::try_from(settlement.retries + 1).unwrap_or(u32::MAX);
-                    let delay = self.delay(retry, jitter_random(), throttle);
-                    // `checked_add`: a server's hint can be absurd (u64::MAX seconds).
-                    let resume = Instant::now().checked_add(delay);
-                    if !self.enabled || resume.is_none_or(|resume| resume >= deadline) {
+                    // A server's hint can be absurd (u64::MAX seconds): it is
+                    // compared with the time left, never added to an instant.
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let delay = self.delay_within(retry, jitter_random(), throttle, left);
+                    let Some(delay) = delay.filter(|_| self.enabled) else {
                         settlement.failed = spans;
                         settlement.exhausted = true;
                         return settlement;
-                    }
+                    };
                     settlement.retries += 1;
                     report(SendEvent::Retry);
                     tokio::time::sleep(delay).await;
@@ -284,6 +333,62 @@ mod tests {
         }
         assert_eq!(policy.delay(1, 0.0, None), Duration::from_millis(500));
         assert_eq!(policy.delay(1, 1.0, None), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_throttle_hint_is_spread_over_a_tenth_more_within_the_deadline() {
+        let policy = RetryPolicy::default();
+        let hint = Duration::from_secs(10);
+        // At least the hint, and the extra spreads clients apart.
+        assert_eq!(policy.delay(1, 0.0, Some(hint)), hint);
+        assert_eq!(
+            policy.delay(1, 0.5, Some(hint)),
+            Duration::from_millis(10_500)
+        );
+        assert_eq!(
+            policy.delay(1, 0.99, Some(hint)),
+            Duration::from_millis(10_990)
+        );
+        // A smaller randomization factor spreads less; none, not at all.
+        let narrow = RetryPolicy {
+            randomization_factor: 0.05,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            narrow.delay(1, 0.5, Some(hint)),
+            Duration::from_millis(10_250)
+        );
+        let exact = RetryPolicy {
+            randomization_factor: 0.0,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(exact.delay(1, 0.99, Some(hint)), hint);
+        // A backoff longer than the hint and its extra still wins.
+        assert_eq!(
+            policy.delay(1, 0.5, Some(Duration::from_millis(100))),
+            Duration::from_secs(1)
+        );
+        // Near the deadline the extra shrinks to half the room the hint
+        // leaves: it never costs the retry the hint alone allows.
+        let left = Duration::from_millis(10_400);
+        assert_eq!(
+            policy.delay_within(1, 0.99, Some(hint), left),
+            Some(Duration::from_millis(10_200))
+        );
+        assert_eq!(
+            policy.delay_within(1, 0.5, Some(hint), Duration::from_secs(20)),
+            Some(Duration::from_millis(10_500))
+        );
+        assert_eq!(policy.delay_within(1, 0.5, Some(hint), hint), None);
+        assert_eq!(
+            policy.delay_within(1, 0.5, Some(Duration::MAX), Duration::from_secs(5)),
+            None
+        );
+        assert_eq!(policy.delay(1, 0.5, Some(Duration::MAX)), Duration::MAX);
+        assert_eq!(
+            policy.delay_within(1, 0.5, None, Duration::from_secs(5)),
+            Some(Duration::from_secs(1))
+        );
     }
 
     /// A runtime to drive `send` on, and a request of `spans` records.
