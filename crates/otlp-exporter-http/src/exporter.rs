@@ -74,7 +74,9 @@ struct Inner {
 ///   `ring`, always, without needing a process-wide crypto provider.
 ///   `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured. Only
 ///   `307`/`308` redirects are followed (they keep the method and body),
-///   never from `https` to `http`. An attempt that goes unanswered (timed
+///   never from `https` to `http`; one from `http` to `https` (an ingress
+///   upgrading its clients) is verified as an `https://` endpoint is, with
+///   the configured CAs or else the system's roots. An attempt that goes unanswered (timed
 ///   out, or dropped by the caller) gives up its connection: over HTTP/2,
 ///   where exports share one, the next export opens a new pool, so a
 ///   connection that stopped answering for good is not waited on.

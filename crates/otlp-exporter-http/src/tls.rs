@@ -10,13 +10,15 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use reqwest::Url;
-use rustls::RootCertStore;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_platform_verifier::Verifier;
 
 use crate::error::HttpExporterError;
 
@@ -123,9 +125,12 @@ pub(crate) fn ring_provider() -> Arc<CryptoProvider> {
 /// Builds the client configuration for `url`:
 ///
 /// - server verification against the configured CAs only; or, without CAs,
-///   the platform verifier (the operating system's trust store) for
-///   `https://` endpoints; plain `http://` endpoints without CAs get an empty
-///   trust store, since no TLS connection is ever made to them;
+///   the platform verifier (the operating system's trust store). A plain
+///   `http://` endpoint meets TLS only when it redirects (`307`/`308`) to an
+///   `https` URL, which is verified as an `https://` endpoint would be: its
+///   platform verifier is made at the first TLS handshake, so that exporters
+///   to plain endpoints (most) neither read the system's roots nor fail to
+///   build on a system without any;
 /// - a client certificate for mTLS when configured;
 /// - ALPN `h2` then `http/1.1`, so HTTPS endpoints speak HTTP/2 when the
 ///   server offers it.
@@ -152,17 +157,18 @@ pub(crate) fn client_config(
         }
         builder.with_root_certificates(roots)
     } else if url.scheme() == "https" {
-        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|error| {
-            HttpExporterError::NoRootCertificates {
+        let verifier =
+            Verifier::new(provider).map_err(|error| HttpExporterError::NoRootCertificates {
                 endpoint: url.to_string(),
                 reason: error.to_string(),
-            }
-        })?;
+            })?;
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
     } else {
-        builder.with_root_certificates(RootCertStore::empty())
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PlatformOnFirstUse::new(provider)))
     };
 
     let mut config = match &material.client_identity {
@@ -175,4 +181,85 @@ pub(crate) fn client_config(
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The platform verifier, made when the first server certificate comes to be
+/// verified: for a plain `http://` endpoint, whose TLS connections are only
+/// those a redirect to `https` leads to. Reading the system's roots costs a
+/// few milliseconds of file reads, once, in that first handshake; a system
+/// without roots fails that handshake (saying so), not the exporter's build.
+/// Signatures are checked with the provider's algorithms, as the platform
+/// verifier checks them.
+#[derive(Debug)]
+struct PlatformOnFirstUse {
+    provider: Arc<CryptoProvider>,
+    verifier: OnceLock<Result<Verifier, rustls::Error>>,
+}
+
+impl PlatformOnFirstUse {
+    fn new(provider: Arc<CryptoProvider>) -> Self {
+        PlatformOnFirstUse {
+            provider,
+            verifier: OnceLock::new(),
+        }
+    }
+}
+
+impl ServerCertVerifier for PlatformOnFirstUse {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verifier = self
+            .verifier
+            .get_or_init(|| Verifier::new(self.provider.clone()));
+        match verifier {
+            Ok(verifier) => verifier.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            Err(error) => Err(error.clone()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }

@@ -161,3 +161,100 @@ fn a_301_is_not_followed_nor_sent_again() {
     assert_eq!(requests.load(Ordering::SeqCst), 1, "the body went once");
     assert_eq!(receiver.span_count(), 0);
 }
+
+/// The environment variables that hand the TLS receiver's certificate and key
+/// to [`redirect_to_https_in_a_process_trusting_the_test_ca`].
+const SERVER_CERT_PEM: &str = "OTLP_TEST_REDIRECT_SERVER_CERT_PEM";
+const SERVER_KEY_PEM: &str = "OTLP_TEST_REDIRECT_SERVER_KEY_PEM";
+
+/// A plain `http://` endpoint that redirects to `https` (an ingress
+/// upgrading its clients) is followed there, and the `https` server is
+/// verified as an `https://` endpoint would be: with the system's roots. The
+/// system's roots are made the test CA in a child process (`SSL_CERT_FILE`,
+/// which the platform verifier reads on Linux), where the export must
+/// deliver; here, where the test CA is trusted by nothing, it must fail on
+/// the certificate.
+#[test]
+fn a_redirect_to_https_is_verified_with_the_systems_roots() {
+    let certs = otlp_contrib::receiver::TestCertificates::generate().expect("certificates");
+    let dir = std::env::temp_dir().join(format!(
+        "otlp-http-redirect-tls-{}-{}",
+        std::process::id(),
+        otlp_core::SpanId::random()
+    ));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &certs.ca_pem).expect("write the CA");
+    let child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "plain::redirect_to_https_in_a_process_trusting_the_test_ca",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SSL_CERT_FILE", &ca)
+        .env_remove("SSL_CERT_DIR")
+        .env(SERVER_CERT_PEM, &certs.server_cert_pem)
+        .env(SERVER_KEY_PEM, &certs.server_key_pem)
+        .output()
+        .expect("the child test runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+
+    // Not trusted here: the redirect is followed, and the certificate refused.
+    let receiver = https_receiver(certs.server_cert_pem, certs.server_key_pem);
+    let target = format!("{}/v1/traces", endpoint(&receiver));
+    let (url, _, _) = counting_server(Answer::RedirectTo(target));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcome =
+        runtime.block_on(exporter_to(&url).export(encode(&rich_spans(3), Encoding::Protobuf)));
+    assert!(
+        matches!(
+            &outcome,
+            ExportOutcome::Retryable { error: otlp_sdk::ExportError::Transport(message), .. }
+                if message.to_lowercase().contains("certificate")
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(receiver.span_count(), 0);
+}
+
+/// The child's side of [`a_redirect_to_https_is_verified_with_the_systems_roots`].
+#[test]
+#[ignore = "run by a_redirect_to_https_is_verified_with_the_systems_roots, with the test CA as the system's roots"]
+fn redirect_to_https_in_a_process_trusting_the_test_ca() {
+    let (Ok(cert_pem), Ok(key_pem)) = (
+        std::env::var(SERVER_CERT_PEM),
+        std::env::var(SERVER_KEY_PEM),
+    ) else {
+        return;
+    };
+    let receiver = https_receiver(cert_pem, key_pem);
+    let target = format!("{}/v1/traces", endpoint(&receiver));
+    assert!(target.starts_with("https://"), "{target}");
+    let (url, _, requests) = counting_server(Answer::RedirectTo(target));
+    export_successfully(&exporter_to(&url), 1);
+    assert_eq!(receiver.span_count(), 3);
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+/// A receiver serving HTTPS with this certificate and key.
+fn https_receiver(cert_pem: String, key_pem: String) -> otlp_contrib::receiver::Receiver {
+    otlp_contrib::receiver::Receiver::start(otlp_contrib::receiver::ReceiverConfig {
+        tls: Some(otlp_contrib::receiver::ReceiverTls {
+            cert_pem,
+            key_pem,
+            client_ca_pem: None,
+        }),
+        ..otlp_contrib::receiver::ReceiverConfig::default()
+    })
+    .expect("TLS receiver")
+}
