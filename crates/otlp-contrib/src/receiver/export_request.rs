@@ -16,12 +16,15 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::metrics::v1::{Exemplar, Metric, metric};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Exemplar, ExponentialHistogram, Gauge, Histogram, Metric, NumberDataPoint, Sum, Summary, metric,
+};
 use otlp_core::DecodeError;
 use otlp_core::response::PartialSuccess;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
+use super::json_doubles::decode_value;
 use super::store::Signal;
 
 /// What decoding produced.
@@ -87,6 +90,23 @@ pub(crate) trait ExportRequest:
 
     /// Counts the items of an OTLP/JSON request, skipping their contents.
     fn count_json(body: &[u8]) -> Result<u64, serde_json::Error>;
+
+    /// Whether a oneof of this request decoded from OTLP/JSON is absent:
+    /// opentelemetry-proto's serde reads oneofs through `#[serde(flatten)]`
+    /// into an `Option`, which turns an error inside the member into `None`,
+    /// so an absent oneof may be one that did not decode. Only metrics have
+    /// such oneofs; see [`json_doubles`](super::json_doubles).
+    fn has_absent_oneof(&self) -> bool {
+        false
+    }
+
+    /// Fails, naming the member, when a oneof absent from this request is
+    /// present in `json`, the parsed body it was decoded from (so the member
+    /// did not decode).
+    fn check_absent_oneofs(&self, json: &serde_json::Value) -> Result<(), serde_json::Error> {
+        let _ = json;
+        Ok(())
+    }
 
     /// The decoded request, for [`Shared::answer`](super::shared::Shared::answer).
     fn into_decoded(self, items: u64) -> Decoded;
@@ -229,6 +249,47 @@ impl ExportRequest for ExportMetricsServiceRequest {
         serde_json::from_slice::<CountMetricsRequest>(body).map(|request| request.data_points())
     }
 
+    /// A metric without data, a number data point or an exemplar without a
+    /// value: none of which an SDK sends.
+    fn has_absent_oneof(&self) -> bool {
+        self.resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+            .any(|metric| {
+                metric.data.is_none()
+                    || number_points(metric)
+                        .iter()
+                        .any(|point| point.value.is_none())
+                    || try_each_point_exemplars(metric, |_, exemplars| {
+                        match exemplars.iter().any(|exemplar| exemplar.value.is_none()) {
+                            true => Err(()),
+                            false => Ok(()),
+                        }
+                    })
+                    .is_err()
+            })
+    }
+
+    fn check_absent_oneofs(&self, json: &serde_json::Value) -> Result<(), serde_json::Error> {
+        for (r, resource) in self.resource_metrics.iter().enumerate() {
+            for (s, scope) in resource.scope_metrics.iter().enumerate() {
+                for (m, metric) in scope.metrics.iter().enumerate() {
+                    let member = json
+                        .get("resourceMetrics")
+                        .and_then(|resources| resources.get(r))
+                        .and_then(|resource| resource.get("scopeMetrics"))
+                        .and_then(|scopes| scopes.get(s))
+                        .and_then(|scope| scope.get("metrics"))
+                        .and_then(|metrics| metrics.get(m));
+                    let path = || format!("resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}]");
+                    check_absent_metric_oneofs(metric, member, path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn into_decoded(self, items: u64) -> Decoded {
         Decoded::Metrics(Box::new(self), items)
     }
@@ -298,6 +359,108 @@ fn try_each_point_exemplars<E>(
             each(&histogram.data_points, |point| &point.exemplars, &mut visit)
         }
         Some(metric::Data::Summary(_)) | None => Ok(()),
+    }
+}
+
+/// The number data points of a gauge or a sum (none for other shapes).
+fn number_points(metric: &Metric) -> &[NumberDataPoint] {
+    match &metric.data {
+        Some(metric::Data::Gauge(gauge)) => &gauge.data_points,
+        Some(metric::Data::Sum(sum)) => &sum.data_points,
+        _ => &[],
+    }
+}
+
+/// The OTLP/JSON members of a value oneof (a number data point's, an
+/// exemplar's).
+const VALUE_MEMBERS: [&str; 2] = ["asDouble", "asInt"];
+
+/// Fails when `metric`'s data, a number point's value or an exemplar's value
+/// is absent while `json` (the metric's object in the parsed body) has its
+/// member: that member did not decode. The error names it (`path`, then the
+/// member) and, for the data, carries the decoder's error.
+fn check_absent_metric_oneofs(
+    metric: &Metric,
+    json: Option<&serde_json::Value>,
+    path: impl Fn() -> String,
+) -> Result<(), serde_json::Error> {
+    use serde::de::Error as _;
+    use serde_json::Error;
+
+    let Some(json) = json else {
+        return Ok(());
+    };
+    if metric.data.is_none() {
+        for shape in [
+            "gauge",
+            "sum",
+            "histogram",
+            "exponentialHistogram",
+            "summary",
+        ] {
+            let Some(member) = json.get(shape) else {
+                continue;
+            };
+            let decoded = match shape {
+                "gauge" => decode_value::<Gauge>(member).map(drop),
+                "sum" => decode_value::<Sum>(member).map(drop),
+                "histogram" => decode_value::<Histogram>(member).map(drop),
+                "exponentialHistogram" => decode_value::<ExponentialHistogram>(member).map(drop),
+                _ => decode_value::<Summary>(member).map(drop),
+            };
+            if let Err(error) = decoded {
+                return Err(Error::custom(format!("{}.{shape}: {error}", path())));
+            }
+        }
+        return Ok(());
+    }
+    let shape = shape_name(metric);
+    let points = json.get(shape).and_then(|data| data.get("dataPoints"));
+    let point = |p: usize| points.and_then(|points| points.get(p));
+    let invalid_member = |at: &dyn Fn() -> String, object: Option<&serde_json::Value>| {
+        VALUE_MEMBERS
+            .iter()
+            .find_map(|name| object?.get(name).map(|member| (name, member)))
+            .map(|(name, member)| {
+                Error::custom(format!(
+                    "{}.{name} is not a valid {}: {}",
+                    at(),
+                    if *name == "asInt" { "int64" } else { "double" },
+                    describe(member)
+                ))
+            })
+    };
+    for (p, number) in number_points(metric).iter().enumerate() {
+        if number.value.is_none() {
+            let at = || format!("{}.{shape}.dataPoints[{p}]", path());
+            if let Some(error) = invalid_member(&at, point(p)) {
+                return Err(error);
+            }
+        }
+    }
+    try_each_point_exemplars(metric, |p, exemplars| {
+        for (e, exemplar) in exemplars.iter().enumerate() {
+            if exemplar.value.is_none() {
+                let at = || format!("{}.{shape}.dataPoints[{p}].exemplars[{e}]", path());
+                let object = point(p)
+                    .and_then(|point| point.get("exemplars"))
+                    .and_then(|exemplars| exemplars.get(e));
+                if let Some(error) = invalid_member(&at, object) {
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A JSON value for an error message: a scalar as written, a container by
+/// its kind (it may be large).
+fn describe(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(_) => "an array".into(),
+        serde_json::Value::Object(_) => "an object".into(),
+        scalar => scalar.to_string(),
     }
 }
 

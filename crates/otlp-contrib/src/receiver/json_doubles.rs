@@ -26,10 +26,23 @@
 //! Collector write for an empty list attribute) and the `key` of a key-value
 //! whose key is empty; and it drops `null` members, which proto3 JSON reads
 //! as the field's default.
+//!
+//! opentelemetry-proto's serde reads a oneof (a metric's data, a number data
+//! point's and an exemplar's value) through `#[serde(flatten)]` into an
+//! `Option`, which turns any error inside it into `None`: a body whose only
+//! non-finite double is a gauge point's `asDouble` decodes without error, and
+//! without the value. A request that decodes with such a oneof absent
+//! ([`ExportRequest::has_absent_oneof`], never the case in a request an SDK
+//! sends) takes the slow path too, and one still absent there while its
+//! member is in the body is refused
+//! ([`ExportRequest::check_absent_oneofs`]), as the protobuf twin of a
+//! member that does not decode is.
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
 use serde_json::Value;
+
+use super::export_request::ExportRequest;
 
 /// The OTLP/JSON keys of `double` fields (and of repeated `double` fields)
 /// in traces, logs and metrics. The same keys also name message fields
@@ -50,23 +63,36 @@ const DOUBLE_FIELDS: &[&str] = &[
 /// Decodes an OTLP/JSON request, taking `"NaN"`, `"Infinity"` and
 /// `"-Infinity"` in its `double` fields and the members proto3 JSON may leave
 /// out ([`fill_omitted_members`]). The error is the first decode's (with its
-/// line and column) when the second one fails too.
-pub(crate) fn from_slice<R: DeserializeOwned>(body: &[u8]) -> Result<R, serde_json::Error> {
-    match serde_json::from_slice(body) {
-        Ok(request) => Ok(request),
-        Err(error) if error.is_data() => {
-            let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
-                return Err(error);
-            };
-            fill_omitted_members(&mut value);
-            R::deserialize(JsonValue {
-                value: &value,
-                double: false,
-            })
-            .map_err(|_| error)
-        }
-        Err(error) => Err(error),
-    }
+/// line and column) when the second one fails too; a oneof whose member is
+/// in the body but does not decode is an error naming it.
+pub(crate) fn from_slice<R: ExportRequest>(body: &[u8]) -> Result<R, serde_json::Error> {
+    let first_error = match serde_json::from_slice::<R>(body) {
+        Ok(request) if !request.has_absent_oneof() => return Ok(request),
+        // Dropped before the second decode, whose memory the receiver's
+        // decoded-size bound counts once.
+        Ok(_) => None,
+        Err(error) if error.is_data() => Some(error),
+        Err(error) => return Err(error),
+    };
+    let mut value = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => value,
+        Err(error) => return Err(first_error.unwrap_or(error)),
+    };
+    fill_omitted_members(&mut value);
+    let request = decode_value::<R>(&value).map_err(|error| first_error.unwrap_or(error))?;
+    request.check_absent_oneofs(&value)?;
+    Ok(request)
+}
+
+/// Decodes `value` (a parsed body or a part of one) as `T`, taking
+/// `"NaN"`, `"Infinity"` and `"-Infinity"` in `double` fields. Members are
+/// not filled in: `value` is expected to have been through
+/// [`fill_omitted_members`].
+pub(crate) fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
+    T::deserialize(JsonValue {
+        value,
+        double: false,
+    })
 }
 
 /// Fills in, as proto3 JSON reads them, the members opentelemetry-proto's
@@ -438,6 +464,76 @@ mod tests {
         let read: ExportTraceServiceRequest = from_slice(json).expect("valid OTLP/JSON");
         let protobuf = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice());
         assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+    }
+
+    /// opentelemetry-proto's serde reads a metric's data and a point's or an
+    /// exemplar's value through `flatten` into an `Option`, which reads a
+    /// member that fails to decode as absent, without an error: a non-finite
+    /// double there was lost when nothing else in the body sent the decoder
+    /// to the slow path, and a member that cannot decode was dropped in
+    /// silence where its protobuf twin is refused.
+    #[test]
+    fn metric_oneofs_that_fail_to_decode_are_neither_dropped_nor_read_as_absent() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::metrics::v1 as pm;
+
+        let body = |data: &str| {
+            format!(
+                r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m"}},
+                {{"name":"m",{data}}}]}}]}}]}}"#
+            )
+        };
+        let decode = |data: &str| {
+            from_slice::<ExportMetricsServiceRequest>(body(data).as_bytes())
+                .map_err(|error| error.to_string())
+        };
+        let points = |request: &ExportMetricsServiceRequest| match &request.resource_metrics[0]
+            .scope_metrics[0]
+            .metrics[1]
+            .data
+        {
+            Some(pm::metric::Data::Gauge(gauge)) => gauge.data_points.clone(),
+            other => panic!("not a gauge: {other:?}"),
+        };
+
+        let read = decode(r#""gauge":{"dataPoints":[{"asDouble":"NaN"}]}"#).expect("valid");
+        assert!(
+            matches!(points(&read)[0].value, Some(pm::number_data_point::Value::AsDouble(d)) if d.is_nan()),
+            "{read:?}"
+        );
+        let read = decode(
+            r#""gauge":{"dataPoints":[{"asInt":"3","exemplars":[{"asDouble":"-Infinity"}]}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            points(&read)[0].exemplars[0].value,
+            Some(pm::exemplar::Value::AsDouble(f64::NEG_INFINITY))
+        );
+        // A metric without data and a point without a value stay valid.
+        let read = decode(r#""gauge":{"dataPoints":[{"timeUnixNano":"1"}]}"#).expect("valid");
+        assert_eq!(points(&read)[0].value, None);
+
+        for (data, expected) in [
+            (
+                r#""gauge":{"dataPoints":[{"asInt":"x"}]}"#,
+                "resourceMetrics[0].scopeMetrics[0].metrics[1].gauge.dataPoints[0].asInt is not a valid int64: \"x\"",
+            ),
+            (
+                r#""gauge":{"dataPoints":[{"asInt":1,"exemplars":[{},{"asDouble":true}]}]}"#,
+                "metrics[1].gauge.dataPoints[0].exemplars[1].asDouble is not a valid double: true",
+            ),
+            (
+                r#""sum":{"dataPoints":[{"asInt":"1"}],"isMonotonic":"yes"}"#,
+                "resourceMetrics[0].scopeMetrics[0].metrics[1].sum: invalid type: string \"yes\"",
+            ),
+            (
+                r#""histogram":{"dataPoints":[{"count":"x"}]}"#,
+                "metrics[1].histogram: ",
+            ),
+        ] {
+            let error = decode(data).err().unwrap_or_default();
+            assert!(error.contains(expected), "{data}: {error}");
+        }
     }
 
     #[test]
