@@ -27,6 +27,14 @@
 //! whose key is empty; and it drops `null` members, which proto3 JSON reads
 //! as the field's default.
 //!
+//! It also reads the 32-bit integer fields (enums, counts, flags) given as
+//! decimal strings (`"kind":"2"`, `"droppedAttributesCount":"3"`): proto3
+//! JSON accepts a number or a string for every integer type, and
+//! opentelemetry-proto's serde takes strings for the 64-bit ones only. A
+//! string under such a key ([`INT32_FIELDS`], [`UINT32_FIELDS`]) that is an
+//! integer becomes that number; one outside the field's range is refused,
+//! naming the key and the value.
+//!
 //! opentelemetry-proto's serde reads a oneof (a metric's data, a number data
 //! point's and an exemplar's value) through `#[serde(flatten)]` into an
 //! `Option`, which turns any error inside it into `None`: a body whose only
@@ -60,11 +68,34 @@ const DOUBLE_FIELDS: &[&str] = &[
     "value",
 ];
 
+/// The OTLP/JSON keys of signed 32-bit integer fields (`int32`, `sint32`
+/// and enums) in traces, logs and metrics; no key of another type has these
+/// names.
+const INT32_FIELDS: &[&str] = &[
+    "kind",
+    "code",
+    "severityNumber",
+    "aggregationTemporality",
+    "scale",
+    "offset",
+    "keyStrindex",
+];
+
+/// The OTLP/JSON keys of unsigned 32-bit integer fields (`uint32` and
+/// `fixed32`) in traces, logs and metrics.
+const UINT32_FIELDS: &[&str] = &[
+    "flags",
+    "droppedAttributesCount",
+    "droppedEventsCount",
+    "droppedLinksCount",
+];
+
 /// Decodes an OTLP/JSON request, taking `"NaN"`, `"Infinity"` and
 /// `"-Infinity"` in its `double` fields and the members proto3 JSON may leave
-/// out ([`fill_omitted_members`]). The error is the first decode's (with its
-/// line and column) when the second one fails too; a oneof whose member is
-/// in the body but does not decode is an error naming it.
+/// out ([`fill_omitted_members`]), and 32-bit integers given as strings. The
+/// error is the first decode's (with its line and column) when the second one
+/// fails too; a oneof whose member is in the body but does not decode, and an
+/// integer string out of its field's range, are errors naming them.
 pub(crate) fn from_slice<R: ExportRequest>(body: &[u8]) -> Result<R, serde_json::Error> {
     let first_error = match serde_json::from_slice::<R>(body) {
         Ok(request) if !request.has_absent_oneof() => return Ok(request),
@@ -78,7 +109,7 @@ pub(crate) fn from_slice<R: ExportRequest>(body: &[u8]) -> Result<R, serde_json:
         Ok(value) => value,
         Err(error) => return Err(first_error.unwrap_or(error)),
     };
-    fill_omitted_members(&mut value);
+    fill_omitted_members(&mut value)?;
     let request = decode_value::<R>(&value).map_err(|error| first_error.unwrap_or(error))?;
     request.check_absent_oneofs(&value)?;
     Ok(request)
@@ -101,15 +132,21 @@ pub(crate) fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, serd
 /// string) of a key-value (in `attributes`, `filteredAttributes`, `metadata`
 /// or a `kvlistValue`). A `null` member is removed first: proto3 JSON reads
 /// it as the field's default, that serde only where the field is an `Option`.
-/// Recursion is bounded by `serde_json`'s nesting limit (128) on the parsed
-/// value.
-fn fill_omitted_members(value: &mut Value) {
+/// A decimal string under the key of a 32-bit integer field becomes that
+/// number ([`integer_string`]). Recursion is bounded by `serde_json`'s nesting
+/// limit (128) on the parsed value.
+fn fill_omitted_members(value: &mut Value) -> Result<(), serde_json::Error> {
     match value {
-        Value::Array(items) => items.iter_mut().for_each(fill_omitted_members),
+        Value::Array(items) => items.iter_mut().try_for_each(fill_omitted_members),
         Value::Object(fields) => {
             fields.retain(|_, field| !field.is_null());
             for (key, field) in fields.iter_mut() {
                 match (key.as_str(), &mut *field) {
+                    (name, Value::String(text)) => {
+                        if let Some(number) = integer_string(name, text)? {
+                            *field = Value::Number(number);
+                        }
+                    }
                     ("arrayValue", Value::Object(list)) => {
                         fill_default(list, "values", || Value::Array(Vec::new()));
                     }
@@ -124,10 +161,41 @@ fn fill_omitted_members(value: &mut Value) {
                     }
                     _ => {}
                 }
-                fill_omitted_members(field);
+                fill_omitted_members(field)?;
             }
+            Ok(())
         }
-        _ => {}
+        _ => Ok(()),
+    }
+}
+
+/// The number a string under `key` stands for when `key` names a 32-bit
+/// integer field and `text` is a decimal integer (`-` and digits, as a JSON
+/// number is written); `None` for any other string, left to the decoder (which
+/// refuses it for an integer field). An integer out of the field's range is an
+/// error naming the key and the value.
+fn integer_string(key: &str, text: &str) -> Result<Option<serde_json::Number>, serde_json::Error> {
+    let (low, high, type_name) = if INT32_FIELDS.contains(&key) {
+        (i128::from(i32::MIN), i128::from(i32::MAX), "int32")
+    } else if UINT32_FIELDS.contains(&key) {
+        (0, i128::from(u32::MAX), "uint32")
+    } else {
+        return Ok(None);
+    };
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Ok(None);
+    }
+    // More digits than an i128 holds is out of range too.
+    match text
+        .parse::<i128>()
+        .ok()
+        .filter(|n| (low..=high).contains(n))
+    {
+        Some(number) => Ok(i64::try_from(number).ok().map(serde_json::Number::from)),
+        None => Err(de::Error::custom(format!(
+            "`{key}` is \"{text}\", out of the range of its type ({type_name})"
+        ))),
     }
 }
 
@@ -533,6 +601,169 @@ mod tests {
         ] {
             let error = decode(data).err().unwrap_or_default();
             assert!(error.contains(expected), "{data}: {error}");
+        }
+    }
+
+    /// Proto3 JSON takes a number or a decimal string for every integer
+    /// type; opentelemetry-proto's serde takes strings for 64-bit fields
+    /// only. The 32-bit ones (enums, counts, flags, a metric's `scale` and
+    /// `offset`, also where serde reads a metric's data through `flatten`)
+    /// must read as prost reads the protobuf twin, and a string out of the
+    /// field's range must be refused naming the key.
+    #[test]
+    fn thirty_two_bit_integers_given_as_strings_are_read_and_out_of_range_ones_refused() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+        use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        use opentelemetry_proto::tonic::metrics::v1 as pm;
+        use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+        use prost::Message as _;
+
+        let traces = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        dropped_attributes_count: 7,
+                        ..InstrumentationScope::default()
+                    }),
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        flags: 0x301,
+                        kind: 2,
+                        dropped_attributes_count: 3,
+                        dropped_events_count: 4,
+                        dropped_links_count: 4_294_967_295,
+                        events: vec![Event {
+                            dropped_attributes_count: 5,
+                            ..Event::default()
+                        }],
+                        links: vec![Link {
+                            trace_id: vec![3; 16],
+                            span_id: vec![4; 8],
+                            flags: 0x100,
+                            ..Link::default()
+                        }],
+                        status: Some(Status {
+                            code: 2,
+                            ..Status::default()
+                        }),
+                        ..Span::default()
+                    }],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let json = br#"{"resourceSpans":[{"scopeSpans":[{"scope":{"droppedAttributesCount":"7"},
+            "spans":[{"traceId":"01010101010101010101010101010101","spanId":"0202020202020202",
+            "flags":"769","kind":"2","droppedAttributesCount":"3","droppedEventsCount":"4",
+            "droppedLinksCount":"4294967295","events":[{"droppedAttributesCount":"5"}],
+            "links":[{"traceId":"03030303030303030303030303030303","spanId":"0404040404040404",
+            "flags":"256"}],"status":{"code":"2"}}]}]}]}"#;
+        let read: ExportTraceServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        let logs = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        severity_number: 9,
+                        flags: 1,
+                        dropped_attributes_count: 2,
+                        ..LogRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        };
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
+            {"severityNumber":"9","flags":"1","droppedAttributesCount":"2"}]}]}]}"#;
+        let read: ExportLogsServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportLogsServiceRequest::decode(logs.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        let metric = |data| pm::Metric {
+            name: "m".into(),
+            data: Some(data),
+            ..pm::Metric::default()
+        };
+        let metrics = ExportMetricsServiceRequest {
+            resource_metrics: vec![pm::ResourceMetrics {
+                scope_metrics: vec![pm::ScopeMetrics {
+                    metrics: vec![
+                        metric(pm::metric::Data::Sum(pm::Sum {
+                            data_points: vec![pm::NumberDataPoint {
+                                flags: 1,
+                                value: Some(pm::number_data_point::Value::AsInt(5)),
+                                ..pm::NumberDataPoint::default()
+                            }],
+                            aggregation_temporality: 1,
+                            is_monotonic: true,
+                        })),
+                        metric(pm::metric::Data::ExponentialHistogram(
+                            pm::ExponentialHistogram {
+                                data_points: vec![pm::ExponentialHistogramDataPoint {
+                                    count: 1,
+                                    scale: -2_147_483_648,
+                                    positive: Some(pm::exponential_histogram_data_point::Buckets {
+                                        offset: -2,
+                                        bucket_counts: vec![1],
+                                    }),
+                                    ..pm::ExponentialHistogramDataPoint::default()
+                                }],
+                                aggregation_temporality: 2,
+                            },
+                        )),
+                    ],
+                    ..pm::ScopeMetrics::default()
+                }],
+                ..pm::ResourceMetrics::default()
+            }],
+        };
+        let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[
+            {"name":"m","sum":{"dataPoints":[{"flags":"1","asInt":"5"}],
+             "aggregationTemporality":"1","isMonotonic":true}},
+            {"name":"m","exponentialHistogram":{"dataPoints":[{"count":"1","scale":"-2147483648",
+             "positive":{"offset":"-2","bucketCounts":["1"]}}],"aggregationTemporality":"2"}}]}]}]}"#;
+        let read: ExportMetricsServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportMetricsServiceRequest::decode(metrics.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        for (field, out_of_range) in [
+            ("droppedAttributesCount", "4294967296"),
+            ("flags", "-1"),
+            ("kind", "2147483648"),
+            ("kind", "-2147483649"),
+            ("kind", "123456789012345678901234567890123456789012345"),
+        ] {
+            let json = format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"{field}":"{out_of_range}"}}]}}]}}]}}"#
+            );
+            let error = from_slice::<ExportTraceServiceRequest>(json.as_bytes())
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.contains(&format!(
+                    "`{field}` is \"{out_of_range}\", out of the range"
+                )),
+                "{field} {out_of_range}: {error}"
+            );
+        }
+        // A string that is no integer stays a string, refused by the decoder.
+        for not_an_integer in ["", "two", "+2", " 2", "2.0", "-"] {
+            let json = format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"kind":"{not_an_integer}"}}]}}]}}]}}"#
+            );
+            assert!(
+                from_slice::<ExportTraceServiceRequest>(json.as_bytes()).is_err(),
+                "{not_an_integer:?}"
+            );
         }
     }
 
