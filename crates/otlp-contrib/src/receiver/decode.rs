@@ -184,6 +184,83 @@ mod tests {
         );
     }
 
+    /// Proto3 JSON reads `null` as a field's default: the full decoder
+    /// reads a `null` list as empty at every level, and counting alone must
+    /// count the same (it refused `"resourceSpans":null`). A `null` where a
+    /// span, log record or data point is expected is refused by both.
+    #[test]
+    fn counting_reads_null_lists_as_decoding_does() {
+        let span = r#"{"traceId":"01010101010101010101010101010101","spanId":"0202020202020202"}"#;
+        let point = r#"{"asInt":"1"}"#;
+        let cases: [(Signal, String, Option<u64>); 18] = [
+            (Signal::Traces, r#"{"resourceSpans":null}"#.into(), Some(0)),
+            (Signal::Traces, r#"{"resourceSpans":[{"scopeSpans":null}]}"#.into(), Some(0)),
+            (
+                Signal::Traces,
+                format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":null}},{{"spans":[{span}]}}]}}]}}"#),
+                Some(1),
+            ),
+            (
+                Signal::Traces,
+                format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{span},null]}}]}}]}}"#),
+                None,
+            ),
+            (Signal::Traces, r#"{"resourceSpans":[null]}"#.into(), None),
+            (Signal::Logs, r#"{"resourceLogs":null}"#.into(), Some(0)),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":null}]}"#.into(), Some(0)),
+            (
+                Signal::Logs,
+                r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":null},{"logRecords":[{}]}]}]}"#.into(),
+                Some(1),
+            ),
+            (
+                Signal::Logs,
+                r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[null]}]}]}"#.into(),
+                None,
+            ),
+            (Signal::Metrics, r#"{"resourceMetrics":null}"#.into(), Some(0)),
+            (Signal::Metrics, r#"{"resourceMetrics":[{"scopeMetrics":null}]}"#.into(), Some(0)),
+            (
+                Signal::Metrics,
+                r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":null}]}]}"#.into(),
+                Some(0),
+            ),
+            (
+                Signal::Metrics,
+                format!(r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m","gauge":{{"dataPoints":null}}}},{{"name":"n","sum":{{"dataPoints":[{point}]}}}}]}}]}}]}}"#),
+                Some(1),
+            ),
+            (
+                Signal::Metrics,
+                r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":null}]}]}]}"#.into(),
+                Some(0),
+            ),
+            (
+                Signal::Metrics,
+                format!(r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m","gauge":{{"dataPoints":[{point},null]}}}}]}}]}}]}}"#),
+                None,
+            ),
+            (
+                Signal::Metrics,
+                r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[null]}]}]}"#.into(),
+                None,
+            ),
+            (Signal::Metrics, r#"{"resourceMetrics":[null]}"#.into(), None),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[null]}]}"#.into(), None),
+        ];
+        for (signal, body, expected) in cases {
+            for store in [Store::All, Store::CountOnly] {
+                let counted = decode(signal, Format::Json, body.as_bytes(), store)
+                    .map(|decoded| decoded.item_count());
+                assert_eq!(
+                    counted.as_ref().ok(),
+                    expected.as_ref(),
+                    "{store:?} {body}: {counted:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn wrong_id_lengths_are_rejected() {
         let body = request(vec![span(16, 8), span(15, 8)]).encode_to_vec();

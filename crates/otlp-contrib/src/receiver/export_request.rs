@@ -512,22 +512,23 @@ fn check_id(what: &str, path: impl Fn() -> String, id: &[u8], rule: Id) -> Resul
 
 /// OTLP/JSON seen only as far as needed to count spans; span contents are
 /// skipped (`IgnoredAny`) and unknown fields ignored, like the full decoder.
+/// A `null` list reads as empty ([`null_as_empty`]), as in the full decoder.
 #[derive(Deserialize)]
 struct CountRequest {
-    #[serde(default, rename = "resourceSpans")]
+    #[serde(default, rename = "resourceSpans", deserialize_with = "null_as_empty")]
     resource_spans: Vec<CountResourceSpans>,
 }
 
 #[derive(Deserialize)]
 struct CountResourceSpans {
-    #[serde(default, rename = "scopeSpans")]
+    #[serde(default, rename = "scopeSpans", deserialize_with = "null_as_empty")]
     scope_spans: Vec<CountScopeSpans>,
 }
 
 #[derive(Deserialize)]
 struct CountScopeSpans {
-    #[serde(default)]
-    spans: Vec<IgnoredAny>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    spans: Vec<CountItem>,
 }
 
 impl CountRequest {
@@ -543,20 +544,20 @@ impl CountRequest {
 /// The log twin of [`CountRequest`]: `resourceLogs` / `scopeLogs` / `logRecords`.
 #[derive(Deserialize)]
 struct CountLogsRequest {
-    #[serde(default, rename = "resourceLogs")]
+    #[serde(default, rename = "resourceLogs", deserialize_with = "null_as_empty")]
     resource_logs: Vec<CountResourceLogs>,
 }
 
 #[derive(Deserialize)]
 struct CountResourceLogs {
-    #[serde(default, rename = "scopeLogs")]
+    #[serde(default, rename = "scopeLogs", deserialize_with = "null_as_empty")]
     scope_logs: Vec<CountScopeLogs>,
 }
 
 #[derive(Deserialize)]
 struct CountScopeLogs {
-    #[serde(default, rename = "logRecords")]
-    log_records: Vec<IgnoredAny>,
+    #[serde(default, rename = "logRecords", deserialize_with = "null_as_empty")]
+    log_records: Vec<CountItem>,
 }
 
 impl CountLogsRequest {
@@ -573,19 +574,23 @@ impl CountLogsRequest {
 /// `metrics` / a shape / `dataPoints`.
 #[derive(Deserialize)]
 struct CountMetricsRequest {
-    #[serde(default, rename = "resourceMetrics")]
+    #[serde(
+        default,
+        rename = "resourceMetrics",
+        deserialize_with = "null_as_empty"
+    )]
     resource_metrics: Vec<CountResourceMetrics>,
 }
 
 #[derive(Deserialize)]
 struct CountResourceMetrics {
-    #[serde(default, rename = "scopeMetrics")]
+    #[serde(default, rename = "scopeMetrics", deserialize_with = "null_as_empty")]
     scope_metrics: Vec<CountScopeMetrics>,
 }
 
 #[derive(Deserialize)]
 struct CountScopeMetrics {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     metrics: Vec<CountMetric>,
 }
 
@@ -607,8 +612,8 @@ struct CountMetric {
 
 #[derive(Deserialize)]
 struct CountShape {
-    #[serde(default, rename = "dataPoints")]
-    data_points: Vec<IgnoredAny>,
+    #[serde(default, rename = "dataPoints", deserialize_with = "null_as_empty")]
+    data_points: Vec<CountItem>,
 }
 
 impl CountMetricsRequest {
@@ -630,5 +635,32 @@ impl CountMetricsRequest {
             })
             .map(|shape| shape.data_points.len() as u64)
             .sum()
+    }
+}
+
+/// A list, `null` read as empty: proto3 JSON reads `null` as the field's
+/// default, and the full decoder ([`json_doubles`](super::json_doubles))
+/// does.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A span, log record or data point seen by counting: anything but `null`,
+/// which the full decoder refuses where a message is expected.
+struct CountItem;
+
+impl<'de> Deserialize<'de> for CountItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Option::<IgnoredAny>::deserialize(deserializer)? {
+            Some(IgnoredAny) => Ok(CountItem),
+            None => Err(serde::de::Error::invalid_type(
+                serde::de::Unexpected::Unit,
+                &"an object",
+            )),
+        }
     }
 }
