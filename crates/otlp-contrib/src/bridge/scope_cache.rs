@@ -139,24 +139,39 @@ pub(crate) fn convert_scope(
     }
 }
 
-/// A hash of the scope's contents, attributes in order (consistent with [`same_scope`]).
+/// A hash of the scope's contents, attributes in any order (consistent with
+/// [`same_scope`]): the attributes' own hashes are summed. Read on a miss of
+/// the thread-local entry only; one hasher per attribute.
 pub(crate) fn scope_hash(scope: &opentelemetry::InstrumentationScope) -> u64 {
     let mut hasher = DefaultHasher::new();
     scope.name().hash(&mut hasher);
     scope.version().hash(&mut hasher);
     scope.schema_url().hash(&mut hasher);
+    let (mut attributes, mut count) = (0u64, 0usize);
     for attribute in scope.attributes() {
         // `KeyValue`'s hash reads floats by their bits, as `same_value` compares them.
-        attribute.hash(&mut hasher);
+        let mut own = DefaultHasher::new();
+        attribute.hash(&mut own);
+        attributes = attributes.wrapping_add(own.finish());
+        count += 1;
     }
+    attributes.hash(&mut hasher);
+    count.hash(&mut hasher);
     hasher.finish()
 }
 
-/// Whether two scopes have the same contents, attributes in the same order.
+/// Whether two scopes have the same contents, attributes in any order:
+/// `opentelemetry`'s scopes compare their attributes as a set (its
+/// `PartialEq` and `Hash` sort them by key), so `opentelemetry-otlp` exports
+/// the spans of two tracers whose scopes differ only in attribute order as
+/// one scope, and so must the bridge.
 ///
-/// Unlike `opentelemetry`'s own `PartialEq` this never allocates (that one sorts
-/// copies of both attribute lists) and compares floats by their bits, so a
-/// scope with a NaN attribute still finds itself in the cache.
+/// Cost: attributes in the same order (the thread-local hit: the same tracer
+/// again) are compared once, in order; other orders count each attribute's
+/// occurrences in both lists (quadratic in the attribute count, a few at
+/// most on a scope). Never allocates, unlike `opentelemetry`'s `PartialEq`
+/// (which sorts copies of both lists), and compares floats by their bits, so
+/// a scope with a NaN attribute still finds itself in the cache.
 pub(crate) fn same_scope(
     a: &opentelemetry::InstrumentationScope,
     b: &opentelemetry::InstrumentationScope,
@@ -164,14 +179,24 @@ pub(crate) fn same_scope(
     if a.name() != b.name() || a.version() != b.version() || a.schema_url() != b.schema_url() {
         return false;
     }
-    let (mut a, mut b) = (a.attributes(), b.attributes());
+    let (mut left, mut right) = (a.attributes(), b.attributes());
     loop {
-        match (a.next(), b.next()) {
+        match (left.next(), right.next()) {
             (None, None) => return true,
-            (Some(a), Some(b)) if same_attribute(a, b) => {}
+            (Some(x), Some(y)) if same_attribute(x, y) => {}
+            (Some(_), Some(_)) => break,
             _ => return false,
         }
     }
+    let occurrences = |scope: &opentelemetry::InstrumentationScope, attribute: &KeyValue| {
+        scope
+            .attributes()
+            .filter(|other| same_attribute(attribute, other))
+            .count()
+    };
+    a.attributes().count() == b.attributes().count()
+        && a.attributes()
+            .all(|attribute| occurrences(a, attribute) == occurrences(b, attribute))
 }
 
 fn same_attribute(a: &KeyValue, b: &KeyValue) -> bool {
@@ -243,6 +268,33 @@ mod tests {
         let from_two = two.get(scope("s", vec![]));
         assert!(!Arc::ptr_eq(&from_one, &from_two));
         assert_eq!(two.len(), 1);
+    }
+
+    /// `opentelemetry` compares scopes' attributes as a set: two tracers
+    /// whose scopes differ only in attribute order are one scope to
+    /// `opentelemetry-otlp`, and must share one converted scope (one scope
+    /// group in the request), through the thread-local entry and the map.
+    #[test]
+    fn scopes_differing_only_in_attribute_order_share_one_arc() {
+        let cache = ScopeCache::default();
+        let (a, b, c) = (
+            KeyValue::new("a", 1),
+            KeyValue::new("b", "two"),
+            KeyValue::new("c", 3.5),
+        );
+        let first = cache.get(scope("s", vec![a.clone(), b.clone(), c.clone()]));
+        let reordered = cache.get(scope("s", vec![c.clone(), a.clone(), b.clone()]));
+        assert!(Arc::ptr_eq(&first, &reordered));
+        let _ = cache.get(scope("reset the thread-local entry", vec![]));
+        let reordered = cache.get(scope("s", vec![b.clone(), c.clone(), a.clone()]));
+        assert!(Arc::ptr_eq(&first, &reordered));
+        assert_eq!(cache.len(), 2);
+        // The same attributes counted differently are another scope.
+        let twice_a = cache.get(scope("s", vec![a.clone(), a.clone(), b.clone()]));
+        let twice_b = cache.get(scope("s", vec![a.clone(), b.clone(), b.clone()]));
+        assert!(!Arc::ptr_eq(&twice_a, &twice_b));
+        assert!(!Arc::ptr_eq(&first, &cache.get(scope("s", vec![a, b]))));
+        assert_eq!(cache.len(), 5);
     }
 
     #[test]

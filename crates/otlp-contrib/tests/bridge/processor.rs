@@ -17,7 +17,8 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use otlp_contrib::bridge::OtlpSpanProcessor;
 
 use crate::support::{
-    TIMEOUT, array, attribute, grpc_pipeline, only_group, receiver, span_named, string,
+    TIMEOUT, array, attribute, grpc_exporter, grpc_pipeline, only_group, receiver, span_named,
+    string,
 };
 
 const LONG_VALUE: &str = "a value longer than the twenty-three inline bytes";
@@ -241,6 +242,56 @@ fn spans_of_many_threads_share_one_resource_and_scope_group() {
         .shutdown_with_timeout(Duration::from_secs(5))
         .unwrap();
     assert_eq!(pipeline.stats().exported, 200);
+}
+
+/// `opentelemetry` compares instrumentation scopes' attributes as a set, so
+/// `opentelemetry-otlp` sends the spans of two tracers whose scopes differ
+/// only in attribute order in one `ScopeSpans`; so must the bridge.
+#[test]
+fn scopes_differing_only_in_attribute_order_are_one_scope_group() {
+    let receiver = receiver();
+    // Exports at the flush only: the three spans go in one request.
+    let pipeline = otlp_sdk::BatchSpanProcessor::builder(grpc_exporter(&receiver))
+        .with_batch_config(otlp_sdk::config::BatchConfig {
+            scheduled_delay: Duration::from_secs(3600),
+            ..otlp_sdk::config::BatchConfig::default()
+        })
+        .build()
+        .expect("pipeline starts");
+    let provider = SdkTracerProvider::builder()
+        .with_resource(Resource::builder_empty().with_service_name("order").build())
+        .with_span_processor(OtlpSpanProcessor::new(pipeline.clone()))
+        .build();
+    let scope = |attributes: [KeyValue; 2]| {
+        InstrumentationScope::builder("lib")
+            .with_version("1.0")
+            .with_attributes(attributes)
+            .build()
+    };
+    let (a, b) = (KeyValue::new("a", 1), KeyValue::new("b", "two"));
+    let one = provider.tracer_with_scope(scope([a.clone(), b.clone()]));
+    let other = provider.tracer_with_scope(scope([b, a]));
+    one.in_span("first", |_| {});
+    other.in_span("second", |_| {});
+    one.in_span("third", |_| {});
+    provider.force_flush().expect("flushed");
+    assert!(receiver.wait_for_spans(3, TIMEOUT));
+    let groups: Vec<Vec<usize>> = receiver
+        .accepted_requests()
+        .iter()
+        .map(|request| {
+            request
+                .resource_spans
+                .iter()
+                .flat_map(|resource| &resource.scope_spans)
+                .map(|scope| scope.spans.len())
+                .collect()
+        })
+        .collect();
+    assert_eq!(groups, [[3]], "one request, one scope group of three spans");
+    provider
+        .shutdown_with_timeout(Duration::from_secs(5))
+        .unwrap();
 }
 
 #[test]
