@@ -49,7 +49,8 @@ pub struct SdkExporterStats {
     pub exported: u64,
     /// Spans the backend rejected in a partial success (not retried).
     pub rejected: u64,
-    /// Spans not delivered: permanent errors, retries exhausted, too large, shut down.
+    /// Spans not delivered: permanent errors, retries exhausted, too large, shut down,
+    /// or their export task ended first (its runtime shut down, or the transport panicked).
     pub failed: u64,
     /// Attempts that were retries.
     pub retries: u64,
@@ -316,8 +317,9 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             // Any duration the caller gave, `Duration::MAX` included.
             deadline::deadline_after(self.export_timeout)
         };
+        let total = S::count(&records) as u64;
         Ok(Some(Prepared {
-            total: S::count(&records) as u64,
+            total,
             oversized,
             requests,
             delivery: Delivery {
@@ -325,6 +327,11 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
                 retry: self.retry.clone(),
                 deadline,
                 counters: Arc::clone(&self.counters),
+                unsettled: Unsettled {
+                    records: total.saturating_sub(oversized),
+                    counters: Arc::clone(&self.counters),
+                    noun: S::NOUN,
+                },
             },
         }))
     }
@@ -587,6 +594,33 @@ struct Delivery<E> {
     retry: RetryPolicy,
     deadline: Instant,
     counters: Arc<Counters>,
+    unsettled: Unsettled,
+}
+
+/// The records of a delivery not settled yet. Dropped before they are (the
+/// task running the delivery cancelled, its runtime shut down, or the
+/// transport panicked, or the export's future dropped before it spawned the
+/// task), it counts them as failed, so that every record of a batch still
+/// ends in exactly one of [`SdkExporterStats`]' `exported`, `rejected` and
+/// `failed`.
+struct Unsettled {
+    records: u64,
+    counters: Arc<Counters>,
+    noun: &'static str,
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if self.records == 0 {
+            return;
+        }
+        Counters::add(&self.counters.failed, self.records);
+        self.counters.record_error(format!(
+            "{} {} not delivered: their export task ended before they were settled \
+             (its runtime shut down, or the transport panicked)",
+            self.records, self.noun
+        ));
+    }
 }
 
 /// How a batch's requests ended.
@@ -597,11 +631,15 @@ struct Settled {
 }
 
 impl<E: Exporter> Delivery<E> {
-    async fn run(self, requests: Vec<ExportRequest>) -> Settled {
+    async fn run(mut self, requests: Vec<ExportRequest>) -> Settled {
         let mut settled = Settled::default();
         for request in requests {
+            let records = request.span_count as u64;
             settled.failed += self.send_with_retry(request).await;
+            self.unsettled.records = self.unsettled.records.saturating_sub(records);
         }
+        // Counted request by request: nothing left unless counts disagree.
+        self.unsettled.records = 0;
         settled
     }
 

@@ -453,6 +453,61 @@ mod tests {
         });
     }
 
+    /// A transport that panics on its second request.
+    #[derive(Default)]
+    struct PanicsOnSecond {
+        sent: Mutex<u32>,
+    }
+
+    impl Exporter for PanicsOnSecond {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _request: ExportRequest) -> ExportOutcome {
+            let sent = {
+                let mut sent = self.sent.lock().unwrap();
+                *sent += 1;
+                *sent
+            };
+            assert!(sent < 2, "a transport bug");
+            ExportOutcome::Success
+        }
+
+        async fn shutdown(&self) {}
+    }
+
+    /// A transport that panics ends the export task: the spans it had not
+    /// settled are failed (they were in no counter before, so `exported +
+    /// rejected + failed` fell short of the spans given), and the export
+    /// is an error.
+    #[test]
+    fn a_transport_that_panics_leaves_its_spans_counted_as_failed() {
+        let exporter = SdkExporter::builder(PanicsOnSecond::default())
+            .with_max_request_bytes(200)
+            .build()
+            .unwrap();
+        let batch: Vec<_> = (0..6).map(span).collect();
+        let result = futures_lite_block_on(exporter.export(batch));
+        assert!(result.is_err(), "{result:?}");
+        let requests = *exporter.exporter().sent.lock().unwrap();
+        assert_eq!(requests, 2, "cut in several requests; the second panicked");
+        let stats = exporter.stats();
+        assert!(stats.exported > 0 && stats.exported < 6, "{stats:?}");
+        assert_eq!(
+            stats.exported + stats.rejected + stats.failed,
+            6,
+            "{stats:?}"
+        );
+        assert!(
+            stats
+                .last_error
+                .as_deref()
+                .is_some_and(|error| error.contains("not delivered")),
+            "{stats:?}"
+        );
+    }
+
     /// A minimal executor with no tokio context, like the SDK's `futures_executor::block_on`.
     fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
         use std::task::{Context, Poll, Wake, Waker};

@@ -2,6 +2,7 @@
 //! stock `BatchSpanProcessor` and `SimpleSpanProcessor` (which run exports with
 //! no tokio runtime).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -183,4 +184,54 @@ fn permanent_errors_fail_the_export_without_retrying() {
     assert!(result.is_err(), "{result:?}");
     assert_eq!(receiver.request_count(), 1);
     assert_eq!(exporter.stats().failed, 1);
+}
+
+/// An export whose task is cancelled (here the caller's runtime, given with
+/// `with_runtime`, shuts down while the collector has not answered) still
+/// accounts for its spans: every span of a batch ends in `exported`,
+/// `rejected` or `failed`. They were in none before.
+#[test]
+fn an_export_cancelled_by_its_runtime_shutting_down_counts_its_spans_as_failed() {
+    let receiver = receiver();
+    receiver.push_faults([Fault::Hang]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Neither the attempt nor the export times out before the runtime goes.
+    let transport = otlp_exporter_grpc::GrpcExporter::builder()
+        .endpoint(receiver.grpc_endpoint().expect("gRPC listener"))
+        .timeout(Duration::from_secs(3600))
+        .build()
+        .expect("valid exporter");
+    let exporter = Arc::new(
+        SdkExporter::builder(transport)
+            .with_runtime(runtime.handle().clone())
+            .with_retry_policy(RetryPolicy::disabled())
+            .with_export_timeout(Duration::from_secs(3600))
+            .build()
+            .expect("adapter"),
+    );
+    let exporting = {
+        let exporter = Arc::clone(&exporter);
+        std::thread::spawn(move || block_on(exporter.export(vec![sample_span(1), sample_span(2)])))
+    };
+    assert!(receiver.wait_until(TIMEOUT, |stats| stats.requests >= 1));
+    runtime.shutdown_timeout(TIMEOUT);
+    let result = exporting.join().expect("the exporting thread ends");
+    assert!(result.is_err(), "{result:?}");
+    let stats = exporter.stats();
+    assert_eq!(
+        (stats.batches, stats.exported, stats.rejected, stats.failed),
+        (1, 0, 0, 2),
+        "{stats:?}"
+    );
+    assert!(
+        stats
+            .last_error
+            .is_some_and(|error| error.contains("2 spans not delivered")),
+        "{:?}",
+        exporter.stats().last_error
+    );
 }
