@@ -1759,3 +1759,70 @@ fn always_on_exemplars_keep_the_ids_of_the_span_they_were_taken_in() {
     expected.sort();
     assert_eq!(ids, expected);
 }
+
+/// Under the `delta` preference both gauges are delta: each point starts at
+/// the previous collection, as `opentelemetry_sdk` does (its `Delta`
+/// selector makes `Gauge` and `ObservableGauge` delta). The spec's table
+/// names no gauge; the synchronous gauge was delta here already, and the
+/// observable gauge now matches it. Under `lowmemory` both stay cumulative
+/// (one start time for good), as in `opentelemetry_sdk`.
+#[test]
+fn under_delta_an_observable_gauge_starts_each_point_at_the_previous_collection() {
+    use opentelemetry_proto::tonic::metrics::v1::metric;
+
+    for preference in [
+        TemporalityPreference::Delta,
+        TemporalityPreference::LowMemory,
+    ] {
+        let capture = Capturing::default();
+        let provider = capture.provider(preference);
+        let meter = provider.meter("m");
+        meter
+            .f64_observable_gauge("temperature")
+            .with_callback(|observer| observer.observe(21.5, &[KeyValue::new("room", "a")]))
+            .build();
+        let level = meter.i64_gauge("level").build();
+        // (start, time) of the one point of each gauge, per flush.
+        let mut observed = Vec::new();
+        let mut recorded = Vec::new();
+        for round in 0..3 {
+            level.record(round, &[KeyValue::new("room", "a")]);
+            let request = capture.flushed_request(&provider);
+            for metric in request
+                .resource_metrics
+                .iter()
+                .flat_map(|resource| &resource.scope_metrics)
+                .flat_map(|scope| &scope.metrics)
+            {
+                let (points, into) = match (&metric.data, metric.name.as_str()) {
+                    (Some(metric::Data::Gauge(data)), "temperature") => {
+                        (&data.data_points, &mut observed)
+                    }
+                    (Some(metric::Data::Gauge(data)), "level") => {
+                        (&data.data_points, &mut recorded)
+                    }
+                    other => panic!("unexpected metric {other:?}"),
+                };
+                assert_eq!(points.len(), 1, "{metric:#?}");
+                into.push((points[0].start_time_unix_nano, points[0].time_unix_nano));
+            }
+        }
+        assert_eq!((observed.len(), recorded.len()), (3, 3), "{preference:?}");
+        for points in [&recorded, &observed] {
+            for pair in points.windows(2) {
+                let ((start, time), (next_start, next_time)) = (pair[0], pair[1]);
+                assert!(start <= time && next_start <= next_time, "{points:?}");
+                match preference {
+                    TemporalityPreference::Delta => assert_eq!(
+                        next_start, time,
+                        "{preference:?}: a delta point starts at the previous collection: {points:?}"
+                    ),
+                    _ => assert_eq!(
+                        next_start, start,
+                        "{preference:?}: a cumulative point repeats its start: {points:?}"
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -11,7 +11,8 @@ pub enum TemporalityPreference {
     /// `cumulative`: every instrument reports totals since its start.
     #[default]
     Cumulative,
-    /// `delta`: counters, histograms and observable counters report deltas;
+    /// `delta`: counters, histograms and observable counters report deltas,
+    /// and gauges (both kinds) start each point at the previous collection;
     /// up-down counters stay cumulative.
     Delta,
     /// `lowmemory`: counters and histograms report deltas; observable

@@ -28,7 +28,8 @@
 //!
 //! Temporality follows `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`
 //! (the spec's table: `cumulative` for all; `delta` for counters, histograms
-//! and observable counters; `lowmemory` for counters and histograms); the
+//! and observable counters, and for both gauges, which the table leaves out,
+//! as `opentelemetry_sdk` does; `lowmemory` for counters and histograms); the
 //! aggregation of histograms follows
 //! `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`.
 //!

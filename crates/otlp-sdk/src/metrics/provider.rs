@@ -158,9 +158,16 @@ impl ProviderShared {
         use InstrumentKind::*;
         match (self.temporality, kind) {
             (TemporalityPreference::Cumulative, _) => Temporality::Cumulative,
-            (TemporalityPreference::Delta, Counter | ObservableCounter | Histogram | Gauge) => {
-                Temporality::Delta
-            }
+            // The spec's table names Counter, Asynchronous Counter and
+            // Histogram, and no gauge. A gauge's points carry no temporality
+            // field; delta only makes each point start at the previous
+            // collection. Both gauges are delta here, as opentelemetry_sdk's
+            // `Delta` selector makes `Gauge` and `ObservableGauge`: the
+            // observable gauge was cumulative alone before.
+            (
+                TemporalityPreference::Delta,
+                Counter | ObservableCounter | Histogram | Gauge | ObservableGauge,
+            ) => Temporality::Delta,
             // The spec's table: only the synchronous Counter and Histogram
             // (opentelemetry_sdk keeps gauges cumulative too).
             (TemporalityPreference::LowMemory, Counter | Histogram) => Temporality::Delta,
