@@ -104,8 +104,28 @@ pub(crate) struct Series {
     pub(crate) cell: Cell,
     /// Exemplars offered since the last collection.
     pub(crate) reservoir: Reservoir,
-    /// When the series was created (start of its cumulative points).
-    pub(crate) created: u64,
+    /// When the series was created: the start of its cumulative points.
+    /// Read through [`Series::cumulative_start`], which may lower it.
+    created: AtomicU64,
+}
+
+impl Series {
+    /// The start of this series' cumulative point at a collection whose
+    /// time is `now`. A series created after the collection read `now` (by
+    /// another thread while the collection ran, or before the wall clock
+    /// was stepped back) would start after its point's time: its start is
+    /// lowered to `now` for good, so that every point has `start <= time`
+    /// and later points repeat that start. Its measurements taken after
+    /// `now` are in this point, as those of older series are. Called by the
+    /// stream's collection only (one at a time per stream).
+    pub(crate) fn cumulative_start(&self, now: u64) -> u64 {
+        let created = self.created.load(Ordering::Relaxed);
+        if created <= now {
+            return created;
+        }
+        self.created.store(now, Ordering::Relaxed);
+        now
+    }
 }
 
 #[derive(Debug)]
@@ -464,7 +484,7 @@ impl SeriesTable {
             attributes,
             cell: Cell::new(&self.kind, self.float),
             reservoir: Reservoir::new(self.exemplars),
-            created: otlp_core::clock::now_unix_nanos(),
+            created: AtomicU64::new(otlp_core::clock::now_unix_nanos()),
         }
     }
 

@@ -190,9 +190,17 @@ impl Stream {
         let mut points = Vec::new();
         let mut idle = Vec::new();
         let delta = self.temporality == Temporality::Delta;
+        // `now` was read before this stream's series were listed: a series
+        // created since starts after it, and a wall clock stepped back puts
+        // `now` before the previous collection. Starts are kept at most
+        // `now`, so that every point has `start <= time`.
         let window = |series: &Series| Window {
             temporality: self.temporality,
-            start: if delta { *last } else { series.created },
+            start: if delta {
+                (*last).min(now)
+            } else {
+                series.cumulative_start(now)
+            },
             time: now,
         };
         for series in self.table.series() {
@@ -338,20 +346,25 @@ impl ObservedStream {
                 series.created = state.last_collection;
                 series.previous = None;
             }
+            // A wall clock stepped back puts `now` before the previous
+            // collection: a start is kept at most `now` (`start <= time` for
+            // every point), and a cumulative series keeps the lowered start.
+            series.created = series.created.min(now);
+            let last_collection = state.last_collection.min(now);
             let (start, reported) = match (is_sum, self.temporality) {
                 (true, Temporality::Delta) => {
                     let delta = match series.previous {
                         Some(previous) => subtract(value, previous),
                         None => value,
                     };
-                    (state.last_collection, delta)
+                    (last_collection, delta)
                 }
                 // A cumulative stream repeats its series' start time, gauges
                 // included (the spec's reader: the rule applies "to all
                 // metrics, not just those whose point kinds includes an
                 // aggregation temporality field").
                 (true, _) | (false, Temporality::Cumulative) => (series.created, value),
-                (false, _) => (state.last_collection, value),
+                (false, _) => (last_collection, value),
             };
             series.previous = Some(value);
             points.push(Point::Number(NumberDataPoint {
@@ -406,5 +419,134 @@ fn subtract(a: Measure, b: Measure) -> Measure {
     match (a, b) {
         (Measure::Int(a), Measure::Int(b)) => Measure::Int(a.wrapping_sub(b)),
         (a, b) => Measure::Double(a.as_f64() - b.as_f64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use otlp_core::{InstrumentationScope, NumberDataPoint, Resource};
+
+    use super::*;
+
+    fn identity(kind: InstrumentKind) -> Identity {
+        Identity {
+            name: Str::from("m"),
+            description: Str::from(""),
+            unit: Str::from(""),
+            kind,
+            scope: InstrumentationScope::empty(),
+        }
+    }
+
+    fn stream(temporality: Temporality) -> Stream {
+        Stream::new(
+            identity(InstrumentKind::Counter),
+            CellKind::Sum { monotonic: true },
+            false,
+            temporality,
+            KeyFilter::All,
+            100,
+            ExemplarFilter::AlwaysOff,
+        )
+    }
+
+    /// The (start, time) of every point of `metric`.
+    fn windows(metric: Option<Metric>) -> Vec<(u64, u64)> {
+        let metric = metric.expect("a metric");
+        let points: &[NumberDataPoint] = match &metric.data {
+            MetricData::Sum(sum) => &sum.data_points,
+            MetricData::Gauge(gauge) => &gauge.data_points,
+            other => panic!("not a number metric: {other:?}"),
+        };
+        points
+            .iter()
+            .map(|point| (point.start_time_unix_nano, point.time_unix_nano))
+            .collect()
+    }
+
+    /// A time the wall clock has passed: the next reading is later.
+    fn past_time() -> u64 {
+        let time = otlp_core::clock::now_unix_nanos();
+        while otlp_core::clock::now_unix_nanos() <= time {
+            std::hint::spin_loop();
+        }
+        time
+    }
+
+    /// The provider reads a collection's time, then collects its streams one
+    /// after another: a series another thread creates in between (here:
+    /// after `now` was read, before this stream is collected) was created
+    /// after the point's time. Its start is kept at the point's time, and
+    /// the next point repeats it.
+    #[test]
+    fn a_cumulative_series_created_after_the_collection_read_its_time_starts_no_later() {
+        let stream = stream(Temporality::Cumulative);
+        let resource = Resource::empty();
+        stream.record(Measure::Int(1), &[KeyValue::new("old", true)], None);
+        let now = past_time();
+        // Another thread, during the collection.
+        stream.record(Measure::Int(1), &[KeyValue::new("new", true)], None);
+        let first = windows(stream.collect(&resource, now));
+        assert_eq!(first.len(), 2);
+        for (start, time) in &first {
+            assert!(start <= time, "start after time: {first:?}");
+        }
+        let later = past_time();
+        let second = windows(stream.collect(&resource, later));
+        assert_eq!(
+            first.iter().map(|(start, _)| *start).collect::<Vec<_>>(),
+            second.iter().map(|(start, _)| *start).collect::<Vec<_>>(),
+            "a cumulative series repeats its start"
+        );
+    }
+
+    /// The wall clock stepped back between two collections: the second
+    /// collection's time is before the first's. A delta point's start (the
+    /// previous collection) and an observed series' start are kept at most
+    /// the point's time.
+    #[test]
+    fn after_the_wall_clock_steps_back_no_point_starts_after_its_time() {
+        let resource = Resource::empty();
+        let before = past_time();
+        let delta = stream(Temporality::Delta);
+        delta.record(Measure::Int(1), &[], None);
+        let first = windows(delta.collect(&resource, past_time()));
+        assert!(first.iter().all(|(start, time)| start <= time), "{first:?}");
+        delta.record(Measure::Int(1), &[], None);
+        let stepped = windows(delta.collect(&resource, before));
+        assert!(
+            stepped.iter().all(|(start, time)| start <= time),
+            "delta: {stepped:?}"
+        );
+
+        for (kind, cell, temporality) in [
+            (
+                InstrumentKind::ObservableCounter,
+                CellKind::Sum { monotonic: true },
+                Temporality::Delta,
+            ),
+            (
+                InstrumentKind::ObservableCounter,
+                CellKind::Sum { monotonic: true },
+                Temporality::Cumulative,
+            ),
+            (
+                InstrumentKind::ObservableGauge,
+                CellKind::LastValue,
+                Temporality::Delta,
+            ),
+        ] {
+            let before = past_time();
+            let observed =
+                ObservedStream::new(identity(kind), cell, temporality, KeyFilter::All, 100);
+            let observations = [(Measure::Int(5), Vec::new())];
+            let first = windows(observed.collect(&observations, &resource, past_time()));
+            assert!(first.iter().all(|(start, time)| start <= time), "{first:?}");
+            let stepped = windows(observed.collect(&observations, &resource, before));
+            assert!(
+                stepped.iter().all(|(start, time)| start <= time),
+                "{kind:?} {temporality:?}: {stepped:?}"
+            );
+        }
     }
 }
