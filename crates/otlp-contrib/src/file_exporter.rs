@@ -101,6 +101,17 @@ pub enum FileExporterError {
 /// could not repair) gets a `\n` before the first new line, as after a torn
 /// line of this exporter.
 ///
+/// **Rotation** (Unix): before each line, the writer checks that the path
+/// still names the file it has open (device and inode, one `stat` per
+/// request). A file renamed away (`logrotate`, with or without `create`) or
+/// deleted is left to whoever moved it, and the line goes to the file at the
+/// path, opened (or created, with its parent directories as above) as at
+/// start-up. Nothing written before is lost: it is in the renamed file.
+/// If the path cannot be opened, the line goes to the open file as before,
+/// and the next line tries again. `copytruncate` needs nothing: lines are
+/// appended at the file's end, wherever it is. Elsewhere (Windows, where an
+/// open file is rarely renamed) the file opened at start-up is kept.
+///
 /// ```
 /// use std::time::Duration;
 /// use otlp_contrib::file_exporter::FileExporter;
@@ -157,7 +168,7 @@ impl FileExporter {
 
     /// Writes to the process's standard output (locked for each line).
     pub fn stdout() -> Result<FileExporter, FileExporterError> {
-        FileExporter::start(Sink::Stdout, "stdout".to_owned(), false)
+        FileExporter::start(Sink::Stdout, "stdout".to_owned(), false, None)
     }
 
     /// Writes to any writer (a pipe, a socket, an in-memory buffer in tests),
@@ -165,7 +176,12 @@ impl FileExporter {
     pub fn to_writer(
         writer: impl Write + Send + 'static,
     ) -> Result<FileExporter, FileExporterError> {
-        FileExporter::start(Sink::Writer(Box::new(writer)), "a writer".to_owned(), false)
+        FileExporter::start(
+            Sink::Writer(Box::new(writer)),
+            "a writer".to_owned(),
+            false,
+            None,
+        )
     }
 
     /// The same exporter, for `signal`'s pipeline: `Signal::Logs` for a
@@ -201,11 +217,13 @@ impl FileExporter {
     }
 
     /// Starts the writer thread; `mid_line`: the output does not end at a
-    /// line boundary (a file whose last line was cut short).
+    /// line boundary (a file whose last line was cut short); `follow`: how to
+    /// reopen a file's path when it names another file (rotation).
     fn start(
         sink: Sink,
         target: String,
         mid_line: bool,
+        follow: Option<FollowPath>,
     ) -> Result<FileExporter, FileExporterError> {
         let (jobs, queue) = mpsc::channel(QUEUED_REQUESTS);
         let thread_target = target.clone();
@@ -215,6 +233,7 @@ impl FileExporter {
                 otlp_sdk::own_threads::enter();
                 let mut writer = LineWriter::new(sink, thread_target);
                 writer.torn = mid_line;
+                writer.follow = follow;
                 writer.run(queue)
             })
             .map_err(FileExporterError::Thread)?;
@@ -335,7 +354,21 @@ impl FileExporterBuilder {
             .map_err(open_error)?;
         let target = self.path.display().to_string();
         let mid_line = ends_mid_line(&file, &self.path);
-        Ok(FileExporter::start(Sink::File(file), target, mid_line)?.for_signal(self.signal))
+        let follow = file
+            .metadata()
+            .ok()
+            .and_then(|metadata| file_id(&metadata))
+            .map(|id| FollowPath {
+                // Against the working directory of now: a program that
+                // changes it later still writes where it started.
+                path: std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()),
+                create_dirs: self.create_dirs,
+                id,
+            });
+        Ok(
+            FileExporter::start(Sink::File(file), target, mid_line, follow)?
+                .for_signal(self.signal),
+        )
     }
 }
 
@@ -354,6 +387,32 @@ enum Sink {
     Writer(Box<dyn Write + Send>),
 }
 
+/// A file's identity: its device and inode.
+type FileId = (u64, u64);
+
+/// The identity of the file `metadata` describes (`None` off Unix).
+fn file_id(metadata: &std::fs::Metadata) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((metadata.dev(), metadata.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        None
+    }
+}
+
+/// How a file sink follows its path when the file is rotated away.
+struct FollowPath {
+    /// Absolute.
+    path: PathBuf,
+    create_dirs: bool,
+    /// The identity of the file open now.
+    id: FileId,
+}
+
 /// The writer thread's state.
 struct LineWriter {
     sink: Sink,
@@ -361,6 +420,8 @@ struct LineWriter {
     line: Vec<u8>,
     /// A previous line was cut short and left in place: start the next one on a new line.
     torn: bool,
+    /// A file's path, to reopen it once it names another file.
+    follow: Option<FollowPath>,
 }
 
 impl LineWriter {
@@ -370,7 +431,45 @@ impl LineWriter {
             target,
             line: Vec::new(),
             torn: false,
+            follow: None,
         }
+    }
+
+    /// Reopens the file's path if it no longer names the open file (renamed
+    /// away or deleted: rotation). One `stat`. The open file is kept when
+    /// the path cannot be read or opened; the next line tries again.
+    fn follow_path(&mut self) {
+        let (Some(follow), Sink::File(file)) = (&mut self.follow, &mut self.sink) else {
+            return;
+        };
+        match std::fs::metadata(&follow.path) {
+            Ok(metadata) if file_id(&metadata) == Some(follow.id) => return,
+            // Another file is at the path (`logrotate`'s `create`).
+            Ok(_) => {}
+            // Renamed away or deleted, nothing in its place.
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                if follow.create_dirs
+                    && let Some(parent) = follow.path.parent().filter(|p| !p.as_os_str().is_empty())
+                {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+            }
+            Err(_) => return,
+        }
+        let Ok(reopened) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&follow.path)
+        else {
+            return;
+        };
+        let Some(id) = reopened.metadata().ok().and_then(|m| file_id(&m)) else {
+            return;
+        };
+        // The old file's state (a cut line at its end) stays with it.
+        self.torn = ends_mid_line(&reopened, &follow.path);
+        follow.id = id;
+        *file = reopened;
     }
 
     fn run(mut self, mut queue: mpsc::Receiver<Job>) {
@@ -402,6 +501,7 @@ impl LineWriter {
     /// Writes `body` + `\n` with one `write` where the OS allows, flushes, and
     /// repairs a partial write (see [`FileExporter`]).
     fn write_line(&mut self, body: &[u8]) -> io::Result<()> {
+        self.follow_path();
         self.line.clear();
         self.line.reserve(usize::from(self.torn) + body.len() + 1);
         if self.torn {

@@ -555,3 +555,61 @@ fn a_pipeline_refuses_a_file_exporter_of_another_signal() {
         .for_signal(Signal::Logs);
     assert!(BatchSpanProcessor::builder(logs).build().is_err());
 }
+
+/// Writes `body` as one line through `exporter`, as a pipeline would.
+fn export_line(runtime: &tokio::runtime::Runtime, exporter: &FileExporter, body: &'static str) {
+    let outcome = runtime.block_on(exporter.export(otlp_sdk::ExportRequest {
+        body: bytes::Bytes::from_static(body.as_bytes()),
+        encoding: otlp_core::encode::Encoding::Json,
+        span_count: 1,
+    }));
+    assert!(
+        matches!(outcome, otlp_sdk::ExportOutcome::Success),
+        "{outcome:?}"
+    );
+}
+
+/// Log rotation: `logrotate` renames the file away (then, with `create`,
+/// puts an empty file at the path), or someone deletes it. The lines after
+/// that go to the file at the path, not to the old file's handle (where a
+/// deleted file's lines were lost, and a renamed file kept growing).
+#[cfg(unix)]
+#[test]
+fn a_file_renamed_or_deleted_under_the_exporter_is_reopened_at_its_path() {
+    let dir = TempDir::new("rotate");
+    let path = dir.0.join("logs").join("traces.jsonl");
+    let exporter = FileExporter::to_path(&path).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
+
+    export_line(&runtime, &exporter, r#"{"n":1}"#);
+    // Renamed away, nothing in its place (`nocreate`).
+    std::fs::rename(&path, dir.0.join("traces.jsonl.1")).unwrap();
+    export_line(&runtime, &exporter, r#"{"n":2}"#);
+    assert_eq!(read(&dir.0.join("traces.jsonl.1")), "{\"n\":1}\n");
+    assert_eq!(read(&path), "{\"n\":2}\n");
+
+    // Renamed away, an empty file created in its place (`create`).
+    std::fs::rename(&path, dir.0.join("traces.jsonl.2")).unwrap();
+    std::fs::write(&path, "").unwrap();
+    export_line(&runtime, &exporter, r#"{"n":3}"#);
+    assert_eq!(read(&dir.0.join("traces.jsonl.2")), "{\"n\":2}\n");
+    assert_eq!(read(&path), "{\"n\":3}\n");
+
+    // Deleted, and its directory with it.
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    export_line(&runtime, &exporter, r#"{"n":4}"#);
+    export_line(&runtime, &exporter, r#"{"n":5}"#);
+    assert_eq!(read(&path), "{\"n\":4}\n{\"n\":5}\n");
+
+    // A file at the path ending with a cut line: the next line starts on a
+    // line of its own there.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, r#"{"cut"#).unwrap();
+    export_line(&runtime, &exporter, r#"{"n":6}"#);
+    assert_eq!(read(&path), "{\"cut\n{\"n\":6}\n");
+    runtime.block_on(exporter.shutdown());
+}
