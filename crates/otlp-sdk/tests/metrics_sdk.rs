@@ -1826,3 +1826,102 @@ fn under_delta_an_observable_gauge_starts_each_point_at_the_previous_collection(
         }
     }
 }
+
+/// The spec's duplicate instrument registration: an instrument named as
+/// one of its meter's (case-insensitively) with another description, unit,
+/// kind or number type, not resolved by a view, SHOULD be warned of. Each
+/// such registration is counted; identical ones, other meters' and those a
+/// view renames or describes are not. The data of both passes through.
+#[test]
+fn conflicting_duplicate_registrations_are_counted_unless_a_view_resolves_them() {
+    let provider = MeterProvider::builder()
+        .with_view(View::new("queue.depth").with_description("Jobs waiting"))
+        .with_view(
+            View::new("inflight")
+                .with_kind(InstrumentKind::UpDownCounter)
+                .rename("inflight.current"),
+        )
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let jobs = || {
+        meter
+            .u64_counter("jobs")
+            .with_description("Jobs done")
+            .with_unit("{job}")
+    };
+    jobs().build().add(1, &[]);
+    jobs().build().add(1, &[]);
+    meter
+        .u64_counter("JOBS")
+        .with_description("Jobs done")
+        .with_unit("{job}")
+        .build()
+        .add(1, &[]);
+    provider
+        .meter("other")
+        .u64_counter("jobs")
+        .with_unit("s")
+        .build()
+        .add(1, &[]);
+    // Resolved by views: one sets the description, one renames by kind.
+    meter.i64_gauge("queue.depth").with_description("a").build();
+    meter.i64_gauge("queue.depth").with_description("b").build();
+    meter.u64_counter("inflight").build().add(1, &[]);
+    meter.i64_up_down_counter("inflight").build().add(1, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 0);
+
+    // Another description: the first instrument, its first description.
+    meter
+        .u64_counter("jobs")
+        .with_description("Other")
+        .with_unit("{job}")
+        .build()
+        .add(1, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 1);
+    // Another unit, number type, kind (synchronous or observable).
+    meter
+        .u64_counter("jobs")
+        .with_description("Jobs done")
+        .with_unit("s")
+        .build()
+        .add(1, &[]);
+    meter
+        .f64_counter("jobs")
+        .with_description("Jobs done")
+        .with_unit("{job}")
+        .build()
+        .add(1.0, &[]);
+    meter
+        .i64_up_down_counter("jobs")
+        .with_description("Jobs done")
+        .with_unit("{job}")
+        .build()
+        .add(1, &[]);
+    meter
+        .u64_observable_counter("Jobs")
+        .with_description("Jobs done")
+        .with_unit("{job}")
+        .with_callback(|observer| observer.observe(1, &[]))
+        .build();
+    assert_eq!(provider.stats().conflicting_instruments, 5);
+
+    // Every one still records and is exported.
+    let metrics = provider.collect();
+    let jobs: Vec<&Metric> = metrics
+        .iter()
+        .filter(|metric| metric.name.eq_ignore_ascii_case("jobs"))
+        .collect();
+    assert_eq!(jobs.len(), 6, "{jobs:#?}");
+    let first = jobs
+        .iter()
+        .find(|metric| {
+            metric.unit.as_str() == "{job}"
+                && metric.scope.name.as_str() == "m"
+                && matches!(&metric.data, MetricData::Sum(sum) if sum.is_monotonic
+                    && matches!(sum.data_points[0].value, NumberValue::Int(_)))
+        })
+        .expect("the first jobs counter");
+    assert_eq!(first.description.as_str(), "Jobs done");
+    assert_eq!(sum_points(first).0[0].value, NumberValue::Int(4));
+}

@@ -186,6 +186,16 @@ pub struct MetricsStats {
     /// instrument: the instrument's streams are made as if the view did not
     /// exist.
     pub ignored_views: u64,
+    /// Instruments registered with the name of an instrument of the same
+    /// meter (names compare case-insensitively) but another description,
+    /// unit, kind or number type, and no view resolving it (renaming one of
+    /// them, or setting their description): the spec's duplicate
+    /// instrument registration conflict, which it asks to warn of. Each
+    /// conflicting registration counts once. Both instruments work and both
+    /// metrics are exported, under one name, which backends may refuse or
+    /// mix up; an instrument registered again with only another description
+    /// is the first instrument, and keeps the first description.
+    pub conflicting_instruments: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,
     /// The last export error or partial-success message.

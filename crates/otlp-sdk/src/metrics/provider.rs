@@ -59,12 +59,37 @@ struct InstrumentKey {
     float: bool,
 }
 
+/// An exported metric's name within its meter (case-insensitive): two
+/// streams of one name and different [`StreamShape`]s are the spec's
+/// duplicate instrument registration conflict.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct StreamName {
+    scope: String,
+    scope_version: String,
+    scope_schema_url: String,
+    scope_attributes: AttributeSet,
+    name: String,
+}
+
+/// What a stream's metric says besides its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StreamShape {
+    description: Str,
+    unit: Str,
+    kind: InstrumentKind,
+    float: bool,
+}
+
 #[derive(Default)]
 struct Registry {
     streams: Vec<Arc<Stream>>,
     observed: Vec<Arc<Registration>>,
     observed_instruments: HashMap<InstrumentKey, Arc<Registration>>,
     instruments: HashMap<InstrumentKey, Arc<SyncCore>>,
+    /// The description each instrument was first registered with.
+    descriptions: HashMap<InstrumentKey, Str>,
+    /// The shape of the first stream of each name, sync or observable.
+    shapes: HashMap<StreamName, StreamShape>,
 }
 
 /// What the provider, its meters and its reader share.
@@ -83,6 +108,8 @@ pub(crate) struct ProviderShared {
     ignored_advice: AtomicU64,
     /// Views skipped for an instrument they cannot apply to.
     ignored_views: AtomicU64,
+    /// Registrations in conflict with an instrument of the same name.
+    conflicting_instruments: AtomicU64,
     /// Measurements the instruments refused (negative counter values).
     refused: Arc<AtomicU64>,
     callback_panics: AtomicU64,
@@ -148,6 +175,7 @@ impl ProviderShared {
             invalid_instruments: self.invalid_instruments.load(Ordering::Relaxed),
             ignored_advice: self.ignored_advice.load(Ordering::Relaxed),
             ignored_views: self.ignored_views.load(Ordering::Relaxed),
+            conflicting_instruments: self.conflicting_instruments.load(Ordering::Relaxed),
             refused_measurements: self.refused.load(Ordering::Relaxed),
             callback_panics: self.callback_panics.load(Ordering::Relaxed),
             ..MetricsStats::default()
@@ -284,6 +312,73 @@ impl ProviderShared {
             .collect()
     }
 
+    /// Counts a new instrument in [`MetricsStats::conflicting_instruments`]
+    /// if one of its streams has the name of an earlier stream of its meter
+    /// (of either registry) and another description, unit, kind or number
+    /// type: the spec's duplicate instrument registration. Both are kept and
+    /// exported (the spec: "pass through the data by reporting both Metric
+    /// objects"). A view that renames one or sets their description makes
+    /// their streams differ in name or agree, and so resolves the conflict,
+    /// as the spec asks. Records the streams' shapes and the description.
+    fn note_conflicts(
+        &self,
+        registry: &mut Registry,
+        key: InstrumentKey,
+        spec: &InstrumentSpec,
+        float: bool,
+        plans: &[(Identity, CellKind, KeyFilter, usize)],
+    ) {
+        let mut conflict = false;
+        for (identity, ..) in plans {
+            let name = StreamName {
+                scope: key.scope.clone(),
+                scope_version: key.scope_version.clone(),
+                scope_schema_url: key.scope_schema_url.clone(),
+                scope_attributes: key.scope_attributes.clone(),
+                name: identity.name.to_ascii_lowercase(),
+            };
+            let shape = StreamShape {
+                description: identity.description.clone(),
+                unit: identity.unit.clone(),
+                kind: identity.kind,
+                float,
+            };
+            match registry.shapes.get(&name) {
+                Some(first) => conflict |= *first != shape,
+                None => {
+                    registry.shapes.insert(name, shape);
+                }
+            }
+        }
+        if conflict {
+            self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
+        }
+        registry.descriptions.insert(key, spec.description.clone());
+    }
+
+    /// Counts a registration of an existing instrument (same name, kind,
+    /// unit and number type) with another description, which is not used:
+    /// the instrument keeps its first one. A view that sets the
+    /// description resolves it (the spec: "setting the description through
+    /// a configured View SHOULD avoid the warning").
+    fn note_description_conflict(
+        &self,
+        registry: &Registry,
+        key: &InstrumentKey,
+        spec: &InstrumentSpec,
+    ) {
+        let differs = registry
+            .descriptions
+            .get(key)
+            .is_some_and(|first| *first != spec.description);
+        let described_by_a_view = self.views.iter().any(|view| {
+            view.description.is_some() && view.selects(&spec.name, spec.kind, &spec.scope.name)
+        });
+        if differs && !described_by_a_view {
+            self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn sync_core(&self, mut spec: InstrumentSpec, float: bool) -> Arc<SyncCore> {
         if spec.drop_invalid_advice() {
             self.ignored_advice.fetch_add(1, Ordering::Relaxed);
@@ -301,10 +396,13 @@ impl ProviderShared {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         let key = spec.key(float);
         if let Some(core) = registry.instruments.get(&key) {
-            return core.clone();
+            let core = core.clone();
+            self.note_description_conflict(&registry, &key, &spec);
+            return core;
         }
-        let streams: Vec<Arc<Stream>> = self
-            .stream_plans(&spec)
+        let plans = self.stream_plans(&spec);
+        self.note_conflicts(&mut registry, key.clone(), &spec, float, &plans);
+        let streams: Vec<Arc<Stream>> = plans
             .into_iter()
             .map(|(identity, cell, filter, limit)| {
                 let temporality = self.temporality(spec.kind);
@@ -340,6 +438,7 @@ impl ProviderShared {
         let key = spec.key(float);
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(registration) = registry.observed_instruments.get(&key) {
+            self.note_description_conflict(&registry, &key, &spec);
             let mut callbacks = registration
                 .callbacks
                 .lock()
@@ -349,8 +448,9 @@ impl ProviderShared {
             *callbacks = Arc::new(more);
             return;
         }
-        let streams: Vec<Arc<ObservedStream>> = self
-            .stream_plans(&spec)
+        let plans = self.stream_plans(&spec);
+        self.note_conflicts(&mut registry, key.clone(), &spec, float, &plans);
+        let streams: Vec<Arc<ObservedStream>> = plans
             .into_iter()
             .map(|(identity, cell, filter, limit)| {
                 Arc::new(ObservedStream::new(
@@ -623,6 +723,7 @@ impl MeterProviderBuilder {
             invalid_instruments: AtomicU64::new(0),
             ignored_advice: AtomicU64::new(0),
             ignored_views: AtomicU64::new(0),
+            conflicting_instruments: AtomicU64::new(0),
             refused: Arc::new(AtomicU64::new(0)),
             callback_panics: AtomicU64::new(0),
             collections: AtomicU64::new(0),
