@@ -8,11 +8,12 @@
 //! Any OTLP/JSON reader, the Collector's `otlpjsonfile` receiver or
 //! `opentelemetry-proto`'s serde types, reads the file back line by line.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use otlp_core::encode::Encoding;
@@ -43,6 +44,104 @@ pub enum FileExporterError {
     /// The writer thread could not be started.
     #[error("cannot start the file exporter's writer thread: {0}")]
     Thread(#[source] io::Error),
+    /// Another exporter of this process writes another signal to the file:
+    /// a file holds one signal (the OpenTelemetry file exporter's "files
+    /// must contain exactly one type of data").
+    #[error(
+        "{} already receives {held} from another file exporter of this process, and a file holds one signal: write {wanted} to a file of its own",
+        path.display()
+    )]
+    SignalConflict {
+        /// The file (as given to the builder).
+        path: PathBuf,
+        /// The signal the file holds.
+        held: Signal,
+        /// The signal refused.
+        wanted: Signal,
+    },
+}
+
+/// The signal each file a live exporter of this process writes holds, by
+/// canonical path, with the number of exporters holding it.
+static CLAIMS: LazyLock<Mutex<HashMap<PathBuf, (Signal, usize)>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// An exporter's hold on its file for its signal, released when dropped.
+struct PathClaim {
+    /// As given to the builder, for messages.
+    path: PathBuf,
+    /// The key in [`CLAIMS`].
+    canonical: PathBuf,
+    signal: Signal,
+    /// Whether this exporter holds the file (a [`FileExporter::for_signal`]
+    /// refused for a conflict holds nothing).
+    held: bool,
+}
+
+impl PathClaim {
+    /// Holds `path` for `signal`, or says which signal it holds.
+    fn take(path: &Path, signal: Signal) -> Result<PathClaim, FileExporterError> {
+        // One file under several spellings (`./a`, `a`, through a symlink)
+        // is one key; a path that cannot be resolved is taken as given.
+        let canonical = std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        let mut claim = PathClaim {
+            path: path.to_path_buf(),
+            canonical,
+            signal,
+            held: false,
+        };
+        claim.hold()?;
+        Ok(claim)
+    }
+
+    fn hold(&mut self) -> Result<(), FileExporterError> {
+        let mut claims = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = claims
+            .entry(self.canonical.clone())
+            .or_insert((self.signal, 0));
+        if entry.0 != self.signal {
+            return Err(FileExporterError::SignalConflict {
+                path: self.path.clone(),
+                held: entry.0,
+                wanted: self.signal,
+            });
+        }
+        entry.1 += 1;
+        self.held = true;
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        if !std::mem::take(&mut self.held) {
+            return;
+        }
+        let mut claims = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = claims.get_mut(&self.canonical) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                claims.remove(&self.canonical);
+            }
+        }
+    }
+
+    /// Moves the hold to `signal`; refused if another exporter holds the
+    /// file for another signal (then this exporter holds nothing).
+    fn switch(&mut self, signal: Signal) -> Result<(), FileExporterError> {
+        if signal == self.signal && self.held {
+            return Ok(());
+        }
+        self.release();
+        self.signal = signal;
+        self.hold()
+    }
+}
+
+impl Drop for PathClaim {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// An [`Exporter`] that appends each export request as one OTLP/JSON line
@@ -54,9 +153,18 @@ pub enum FileExporterError {
 /// `BatchLogProcessor` needs one built for [`Signal::Logs`] (its lines are
 /// `ExportLogsServiceRequest`s), a `PeriodicReader` one for
 /// [`Signal::Metrics`] (`ExportMetricsServiceRequest`s); a pipeline refuses
-/// an exporter of another signal when it starts. Several signals may append
-/// to the same file (each line names what it holds by its first key,
-/// `resourceSpans`, `resourceLogs` or `resourceMetrics`).
+/// an exporter of another signal when it starts.
+///
+/// **One signal per file**, as the OpenTelemetry file exporter's format
+/// requires ("files must contain exactly one type of data"): while an
+/// exporter of this process writes a file, an exporter of another signal
+/// for the same file (under any spelling of its path) is refused, by
+/// [`FileExporterBuilder::build`] with [`FileExporterError::SignalConflict`],
+/// or, when the signal is changed afterwards by
+/// [`for_signal`](FileExporter::for_signal), at each of its exports
+/// (permanently, with the same message naming the file). Set the signal on
+/// the builder to have it refused at start-up. The file is free again once
+/// its exporters are shut down or dropped. Other processes are not seen.
 ///
 /// Cost model: one dedicated writer thread per exporter, which owns the
 /// output. An export hands the encoded body to that thread through a bounded
@@ -139,6 +247,10 @@ pub struct FileExporter {
     target: String,
     /// The signal whose requests this exporter writes.
     signal: Signal,
+    /// A file's hold for `signal`; `None` for standard output and writers.
+    claim: Mutex<Option<PathClaim>>,
+    /// Why this exporter writes nothing: its file holds another signal.
+    refused: Option<FileExporterError>,
 }
 
 impl fmt::Debug for FileExporter {
@@ -206,8 +318,16 @@ impl FileExporter {
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// An exporter of a file another exporter of this process writes
+    /// another signal to is refused: its exports fail (see [`FileExporter`];
+    /// [`FileExporterBuilder::signal`] refuses it when building instead).
     pub fn for_signal(mut self, signal: Signal) -> FileExporter {
         self.signal = signal;
+        let claim = self.claim.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(claim) = claim {
+            self.refused = claim.switch(signal).err();
+        }
         self
     }
 
@@ -242,6 +362,8 @@ impl FileExporter {
             writer: Mutex::new(Some(writer)),
             target,
             signal: Signal::Traces,
+            claim: Mutex::new(None),
+            refused: None,
         })
     }
 
@@ -269,6 +391,11 @@ impl Exporter for FileExporter {
                     "the file exporter writes OTLP/JSON lines, got a {:?} body",
                     request.encoding
                 )),
+            };
+        }
+        if let Some(refused) = &self.refused {
+            return ExportOutcome::Permanent {
+                error: ExportError::Request(refused.to_string()),
             };
         }
         let Some(jobs) = self.sender() else {
@@ -311,6 +438,11 @@ impl Exporter for FileExporter {
         if let Some(writer) = writer.filter(|writer| writer.is_finished()) {
             let _ = writer.join();
         }
+        // The file is free for another signal.
+        self.claim
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 }
 
@@ -336,7 +468,9 @@ impl FileExporterBuilder {
         self
     }
 
-    /// Opens (or creates) the file for appending and starts the writer thread.
+    /// Opens (or creates) the file for appending and starts the writer
+    /// thread. Refused with [`FileExporterError::SignalConflict`] while
+    /// another exporter of this process writes another signal to the file.
     pub fn build(self) -> Result<FileExporter, FileExporterError> {
         let open_error = |source| FileExporterError::Open {
             path: self.path.clone(),
@@ -352,6 +486,7 @@ impl FileExporterBuilder {
             .append(true)
             .open(&self.path)
             .map_err(open_error)?;
+        let claim = PathClaim::take(&self.path, self.signal)?;
         let target = self.path.display().to_string();
         let mid_line = ends_mid_line(&file, &self.path);
         let follow = file
@@ -365,10 +500,10 @@ impl FileExporterBuilder {
                 create_dirs: self.create_dirs,
                 id,
             });
-        Ok(
-            FileExporter::start(Sink::File(file), target, mid_line, follow)?
-                .for_signal(self.signal),
-        )
+        let mut exporter = FileExporter::start(Sink::File(file), target, mid_line, follow)?;
+        exporter.signal = self.signal;
+        exporter.claim = Mutex::new(Some(claim));
+        Ok(exporter)
     }
 }
 

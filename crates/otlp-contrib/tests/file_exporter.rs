@@ -613,3 +613,76 @@ fn a_file_renamed_or_deleted_under_the_exporter_is_reopened_at_its_path() {
     assert_eq!(read(&path), "{\"cut\n{\"n\":6}\n");
     runtime.block_on(exporter.shutdown());
 }
+
+/// The file exporter's format: "files must contain exactly one type of
+/// data". While a file receives one signal from an exporter of this process,
+/// an exporter of another signal for it (under any spelling of the path) is
+/// refused, naming the file: at build when the builder is told the signal,
+/// at each export when `for_signal` changed it afterwards. Once the file's
+/// exporters are shut down or dropped, it is free for another signal.
+#[test]
+fn a_second_signal_for_a_file_is_refused_naming_the_file() {
+    let dir = TempDir::new("one-signal");
+    let path = dir.0.join("telemetry.jsonl");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let traces = FileExporter::to_path(&path).unwrap();
+    let more_traces = FileExporter::builder(&path).build().unwrap();
+    export_line(&runtime, &more_traces, r#"{"resourceSpans":[]}"#);
+
+    let spelled = dir.0.join(".").join("telemetry.jsonl");
+    let error = FileExporter::builder(&spelled)
+        .signal(Signal::Logs)
+        .build()
+        .expect_err("logs into a traces file");
+    match &error {
+        FileExporterError::SignalConflict { path, held, wanted } => {
+            assert_eq!(
+                (path, *held, *wanted),
+                (&spelled, Signal::Traces, Signal::Logs)
+            );
+        }
+        other => panic!("not a signal conflict: {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains(&spelled.display().to_string()) && message.contains("traces"),
+        "{message}"
+    );
+
+    let metrics = FileExporter::to_path(&path)
+        .unwrap()
+        .for_signal(Signal::Metrics);
+    let outcome = runtime.block_on(metrics.export(otlp_sdk::ExportRequest {
+        body: bytes::Bytes::from_static(br#"{"resourceMetrics":[]}"#),
+        encoding: otlp_core::encode::Encoding::Json,
+        span_count: 1,
+    }));
+    match outcome {
+        otlp_sdk::ExportOutcome::Permanent { error } => {
+            let message = error.to_string();
+            assert!(
+                message.contains(&path.display().to_string()) && message.contains("metrics"),
+                "{message}"
+            );
+        }
+        other => panic!("metrics written into a traces file: {other:?}"),
+    }
+    drop(metrics);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{\"resourceSpans\":[]}\n",
+        "only traces in the file"
+    );
+
+    runtime.block_on(traces.shutdown());
+    drop(more_traces);
+    let logs = FileExporter::builder(&path)
+        .signal(Signal::Logs)
+        .build()
+        .expect("the file is free once its exporters are gone");
+    export_line(&runtime, &logs, r#"{"resourceLogs":[]}"#);
+    runtime.block_on(logs.shutdown());
+}
