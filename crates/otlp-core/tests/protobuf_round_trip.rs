@@ -149,6 +149,35 @@ fn length_prefixes_of_every_size_are_minimal_whatever_the_last_batch_was() {
 }
 
 #[test]
+fn a_large_span_does_not_make_the_next_batch_reserve_its_size_for_every_span() {
+    // `encode` reserves the next request from the last one's bytes per
+    // span: one span of 256 KiB alone, then 512 ordinary spans, reserved
+    // 512 times 256 KiB (128 MiB; a 40 MiB span asked for 20 GiB, and the
+    // process aborted) for a request of about 250 KB.
+    let resource = Arc::new(Resource::new([KeyValue::new("service.name", "reserve")]));
+    let scope = Arc::new(InstrumentationScope::new("reserve"));
+    let large = SpanData::builder("large")
+        .attribute(KeyValue::new("db.query.text", "x".repeat(256 * 1024)))
+        .resource(resource.clone())
+        .scope(scope.clone())
+        .build();
+    let batch: Vec<SpanData> = (0..512)
+        .map(|i| realistic_span(&resource, &scope, i))
+        .collect();
+    let mut encoder = TraceEncoder::new();
+    encoder.encode(Encoding::Protobuf, &[large], &mut Vec::new());
+    let mut body = Vec::new();
+    let written = encoder.encode(Encoding::Protobuf, &batch, &mut body);
+    assert!(
+        body.capacity() <= 8 * 1024 * 1024,
+        "{} bytes reserved for a request of {written}",
+        body.capacity()
+    );
+    let expected = expected_request(&batch).encode_to_vec();
+    assert!(body == expected, "the request is prost's");
+}
+
+#[test]
 fn an_empty_batch_encodes_to_an_empty_request() {
     assert!(encode(&[]).is_empty());
 }

@@ -80,6 +80,13 @@ impl Encoding {
 /// The largest request the OTLP specification lets a client send: 64 MiB.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
+/// The most `encode` reserves in the output ahead of a protobuf request
+/// (the last request's bytes per record times the records): a batch of 512
+/// spans of 8 KiB, more than the usual batch needs. Past it the output grows
+/// as a `Vec` grows, so one large record alone in a batch does not make the
+/// next batch reserve its size for each of its records.
+const MAX_RESERVED_BYTES: usize = 4 * 1024 * 1024;
+
 /// Encodes batches of spans into OTLP request bodies; reuse it across batches.
 ///
 /// Cost model: no allocation once warm (scratch grown to the batch size and
@@ -370,7 +377,8 @@ struct BatchEncoder {
     json_scratch: Vec<u8>,
     /// Length-prefix sizes of the last protobuf request, the guesses for the next.
     prefix_guesses: protobuf::PrefixGuesses,
-    /// Protobuf bytes per record of the last request, to reserve the next.
+    /// Protobuf bytes per record of the last request, to reserve the next
+    /// (at most [`MAX_RESERVED_BYTES`]).
     bytes_per_span: usize,
 }
 
@@ -403,7 +411,8 @@ impl BatchEncoder {
             Encoding::Protobuf => {
                 self.groups.build(spans);
                 let start = out.len();
-                out.reserve(self.bytes_per_span.saturating_mul(spans.len() + 1));
+                let expected = self.bytes_per_span.saturating_mul(spans.len() + 1);
+                out.reserve(expected.min(MAX_RESERVED_BYTES));
                 protobuf::write_request_in_one_pass(
                     &self.groups,
                     spans,
