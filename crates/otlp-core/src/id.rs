@@ -172,11 +172,27 @@ fn decode_hex<const N: usize>(
 ) -> Result<[u8; N], IdError> {
     let digits = hex.as_bytes();
     if digits.len() != N * 2 {
+        // Characters, as the message says: a multibyte one counts once.
+        let found = hex.chars().count();
+        if found == N * 2 {
+            // The right number of characters, one of them multibyte: that
+            // one is the error ("must be 32 hex digits, found 32" is none).
+            let position = hex
+                .chars()
+                .position(|digit| {
+                    !digit.is_ascii() || hex_value(digit as u8, lowercase_only).is_none()
+                })
+                .unwrap_or_default();
+            return Err(IdError::Digit {
+                what,
+                position,
+                lowercase_only,
+            });
+        }
         return Err(IdError::Length {
             what,
             expected: N * 2,
-            // Characters, as the message says: a multibyte one counts once.
-            found: hex.chars().count(),
+            found,
         });
     }
     let mut bytes = [0u8; N];
@@ -417,6 +433,38 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "span id must be 16 hex digits, found 1 characters"
+        );
+    }
+
+    #[test]
+    fn the_right_number_of_characters_with_a_multibyte_one_names_that_character() {
+        // 32 characters, 33 bytes: the length is right, the "é" is not a digit.
+        let hex = format!("{}\u{e9}{}", "0".repeat(5), "0".repeat(26));
+        let err = TraceId::from_hex(&hex).unwrap_err();
+        assert_eq!(
+            err,
+            IdError::Digit {
+                what: "trace id",
+                position: 5,
+                lowercase_only: false
+            }
+        );
+        let err = SpanId::from_lower_hex(&format!("\u{20ac}{}", "a".repeat(15))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "span id has a character that is not a lowercase hex digit at position 0"
+        );
+        // A wrong number of characters is still a length error.
+        let err = SpanId::from_hex(&format!("\u{e9}{}", "0".repeat(15))).unwrap_err();
+        assert!(matches!(err, IdError::Digit { position: 0, .. }), "{err}");
+        let err = SpanId::from_hex(&format!("\u{e9}{}", "0".repeat(16))).unwrap_err();
+        assert_eq!(
+            err,
+            IdError::Length {
+                what: "span id",
+                expected: 16,
+                found: 17
+            }
         );
     }
 
