@@ -256,6 +256,69 @@ fn large_records_take_multi_byte_length_prefixes() {
 }
 
 #[test]
+fn group_lengths_crossing_a_prefix_size_are_exact() {
+    // Spans, scope groups and resource groups whose bodies take 127, 128,
+    // 16383 and 16384 bytes, and every size around them: each length
+    // prefix one byte longer than the one before, at each level, framed
+    // around records, measured by `request_len` and
+    // `single_record_request_len`, and written by the encoder in one pass
+    // (after batches of every size, so its guesses are wrong both ways).
+    let mut encoder = TraceEncoder::new();
+    let mut seen = [[false; 4]; 3];
+    for schema_url in ["", "https://opentelemetry.io/schemas/1.26.0"] {
+        let resource = Arc::new(
+            Resource::new([KeyValue::new("service.name", "edges")]).with_schema_url(schema_url),
+        );
+        let scope = Arc::new(InstrumentationScope::new("edges").with_schema_url(schema_url));
+        for value_len in (0..200).chain(16_200..16_400) {
+            for count in [1, 2] {
+                let spans: Vec<SpanData> = (0..count)
+                    .map(|_| {
+                        SpanData::builder("edge")
+                            .attribute(KeyValue::new("v", "x".repeat(value_len)))
+                            .resource(resource.clone())
+                            .scope(scope.clone())
+                            .build()
+                    })
+                    .collect();
+                let expected = expected_request(&spans);
+                let resource_spans = &expected.resource_spans[0];
+                let lens = [
+                    resource_spans.encoded_len(),
+                    resource_spans.scope_spans[0].encoded_len(),
+                    resource_spans.scope_spans[0].spans[0].encoded_len(),
+                ];
+                for (level, len) in lens.into_iter().enumerate() {
+                    for (edge, size) in [127, 128, 16_383, 16_384].into_iter().enumerate() {
+                        seen[level][edge] |= len == size;
+                    }
+                }
+                let expected = expected.encode_to_vec();
+                let framed = frame_request(&group_records(&spans));
+                assert!(
+                    framed == expected,
+                    "framed: {value_len} bytes, {count} spans"
+                );
+                let records: Vec<Vec<u8>> = spans.iter().map(encode_record).collect();
+                if count == 1 {
+                    assert_eq!(
+                        frame::single_record_request_len(&resource, &scope, records[0].len()),
+                        expected.len()
+                    );
+                }
+                let mut one_pass = Vec::new();
+                encoder.encode(Encoding::Protobuf, &spans, &mut one_pass);
+                assert!(
+                    one_pass == expected,
+                    "encoded: {value_len} bytes, {count} spans"
+                );
+            }
+        }
+    }
+    assert_eq!(seen, [[true; 4]; 3], "every level met every edge");
+}
+
+#[test]
 fn encoding_records_and_framing_into_buffers_with_room_allocate_nothing() {
     let (spans, ..) = fixture();
     let mut records = Vec::new();
