@@ -87,6 +87,12 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// next batch reserve its size for each of its records.
 const MAX_RESERVED_BYTES: usize = 4 * 1024 * 1024;
 
+/// The largest JSON scratch an encoder keeps after a split: one record's
+/// JSON at a time is measured there, and a megabyte is a very large record.
+/// A larger scratch (a record of megabytes was measured) is freed once the
+/// split is done, so that it does not hold its size for the encoder's life.
+const MAX_KEPT_SCRATCH_BYTES: usize = 1024 * 1024;
+
 /// Encodes batches of spans into OTLP request bodies; reuse it across batches.
 ///
 /// Cost model: no allocation once warm (scratch grown to the batch size and
@@ -373,7 +379,8 @@ struct BatchEncoder {
     groups: Groups,
     /// Protobuf length of each record body, by batch index.
     span_lens: Vec<usize>,
-    /// Scratch for JSON measurement while splitting.
+    /// Scratch for JSON measurement while splitting (kept up to
+    /// [`MAX_KEPT_SCRATCH_BYTES`]).
     json_scratch: Vec<u8>,
     /// Length-prefix sizes of the last protobuf request, the guesses for the next.
     prefix_guesses: protobuf::PrefixGuesses,
@@ -443,7 +450,12 @@ impl BatchEncoder {
                 split::split_protobuf(&self.groups, &self.span_lens, spans, max_bytes)
             }
             Encoding::Json => {
-                split::split_json(&self.groups, spans, max_bytes, &mut self.json_scratch)
+                let chunks =
+                    split::split_json(&self.groups, spans, max_bytes, &mut self.json_scratch);
+                if self.json_scratch.capacity() > MAX_KEPT_SCRATCH_BYTES {
+                    self.json_scratch = Vec::new();
+                }
+                chunks
             }
         }
     }
@@ -459,4 +471,32 @@ impl BatchEncoder {
 /// Whether two shared values are the same: same allocation, or equal contents.
 fn same_shared<T: PartialEq>(a: &Arc<T>, b: &Arc<T>) -> bool {
     Arc::ptr_eq(a, b) || **a == **b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeyValue;
+
+    #[test]
+    fn splitting_a_large_span_as_json_does_not_keep_its_size() {
+        // The JSON split measures each span, and a span over the limit as a
+        // request of its own, in the encoder's scratch: one span of 8 MiB
+        // kept 8 MiB there for the encoder's life (an exporter's).
+        let large = SpanData::builder("large")
+            .attribute(KeyValue::new("blob", "x".repeat(8 * 1024 * 1024)))
+            .build();
+        let small = SpanData::builder("small").build();
+        let mut encoder = TraceEncoder::new();
+        let chunks = encoder.split(&[small.clone(), large, small], 1024 * 1024, Encoding::Json);
+        assert_eq!(
+            chunks,
+            vec![Chunk::Fits(0..1), Chunk::Oversized(1), Chunk::Fits(2..3)]
+        );
+        assert!(
+            encoder.batch.json_scratch.capacity() <= MAX_KEPT_SCRATCH_BYTES,
+            "{} bytes kept",
+            encoder.batch.json_scratch.capacity()
+        );
+    }
 }
