@@ -169,7 +169,8 @@ impl fmt::Display for Severity {
 /// [`Str`]; the body is an [`AnyValue`], whose arrays, lists and bytes sit
 /// behind an `Arc`; resource and scope are `Arc`s. Cloning copies the
 /// attribute vector of handles and bumps reference counts; it never copies
-/// text or bytes. Moving a `LogRecord` is a memcpy and allocates nothing.
+/// shared text or bytes (only inline text of up to
+/// [`Str::INLINE_CAPACITY`] bytes, with its `Str`). Moving a `LogRecord` is a memcpy and allocates nothing.
 ///
 /// ```
 /// use otlp_core::{AnyValue, KeyValue, LogRecord, Severity, SpanContext};

@@ -216,7 +216,8 @@ impl Link {
 /// Cost model: ids are `Copy`; names, keys and strings are [`Str`];
 /// resource and scope are `Arc`s. Cloning copies the three small vectors of
 /// handles (attributes, events, links) and bumps reference counts; it never
-/// copies text or bytes. Moving a `SpanData` (into a queue, say) is a
+/// copies shared text or bytes (only inline text of up to
+/// [`Str::INLINE_CAPACITY`] bytes, with its `Str`). Moving a `SpanData` (into a queue, say) is a
 /// memcpy of the struct and allocates nothing.
 ///
 /// ```

@@ -25,11 +25,13 @@ use std::sync::Arc;
 /// ```
 /// use otlp_core::Str;
 ///
-/// let route: Str = "GET /users".into();          // static: no allocation
-/// let user: Str = format!("user-{}", 42).into(); // shared: one allocation
-/// let copy = user.clone();                       // refcount bump, no copy
-/// assert_eq!(copy, "user-42");
-/// assert!(route.is_static() && !user.is_static());
+/// let route: Str = "GET /users".into(); // static: no allocation
+/// let user: Str = format!("user-{}", 42).into(); // 7 bytes, inline: the `String` is freed
+/// let query: Str = format!("SELECT * FROM carts WHERE user = {}", 42).into(); // shared
+/// let copy = query.clone(); // refcount bump, the text is not copied
+/// assert_eq!(copy, "SELECT * FROM carts WHERE user = 42");
+/// assert!(route.is_static() && user.is_inline() && query.is_shared());
+/// assert_eq!(copy.as_ptr(), query.as_ptr());
 /// ```
 #[derive(Clone)]
 pub struct Str(Repr);

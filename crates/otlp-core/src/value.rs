@@ -6,8 +6,9 @@ use crate::Str;
 
 /// A value of any OTLP kind: string, bool, int, double, bytes, array or key-value list.
 ///
-/// Cost model: every variant clones without copying data. Strings are [`Str`];
-/// bytes, arrays and lists sit behind an `Arc` and clone with one reference-count
+/// Cost model: every variant clones without allocating. Strings are [`Str`]
+/// (short text inline, copied with the value; longer text shared); bytes,
+/// arrays and lists sit behind an `Arc` and clone with one reference-count
 /// increment. Scalars are stored inline.
 ///
 /// ```
