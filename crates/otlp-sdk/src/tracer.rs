@@ -58,7 +58,9 @@ impl Tracer {
     /// Whether no span this tracer starts can ever be recorded: its provider
     /// is disabled (`OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`) or its
     /// sampler [never samples](crate::Sampler::never_samples). Its spans
-    /// still get ids and carry their parent's trace. A front door that
+    /// still get ids and carry their parent's trace; under a disabled
+    /// provider, also their parent's sampled flag, so that the services
+    /// they call still record the trace (a root is not sampled). A front door that
     /// gathers a span's attributes before starting it can skip that work.
     ///
     /// ```
@@ -226,7 +228,18 @@ fn start_span(
         None => (TraceId::random(), TraceState::EMPTY, None, false),
     };
     let span_id = SpanId::random();
-    let sampled = !provider.disabled && provider.sampler.should_sample(parent.as_ref(), trace_id);
+    // A disabled provider turns tracing off here, not for the trace: as the
+    // specification's no-op `Tracer`, which hands back its parent's context,
+    // a child passes its parent's decision on (forcing it to "not sampled"
+    // made every service after this one drop the trace), and a root is not
+    // sampled. Nothing is recorded either way.
+    let sampled = if provider.disabled {
+        parent
+            .as_ref()
+            .is_some_and(|parent| parent.trace_flags.is_sampled())
+    } else {
+        provider.sampler.should_sample(parent.as_ref(), trace_id)
+    };
     // A child keeps its parent's defined flags (W3C level 2: the random
     // flag stays with its trace id) and drops reserved ones, which "Vendors
     // MUST set to zero": they would reach OTLP's `Span.flags` otherwise.
@@ -243,7 +256,7 @@ fn start_span(
         is_remote: false,
         trace_state: trace_state.clone(),
     };
-    if !sampled {
+    if !sampled || provider.disabled {
         return Span::non_recording(context);
     }
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);

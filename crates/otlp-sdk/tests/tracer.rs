@@ -413,6 +413,53 @@ fn a_disabled_sdk_records_nothing() {
     assert!(collect.spans().is_empty());
 }
 
+/// A service with tracing off in the middle of a call chain must not cut the
+/// trace for the services after it: its spans record nothing, but pass on
+/// the sampling decision they received (as the specification's no-op
+/// `Tracer` does, which hands back its parent's context). Its roots stay
+/// unsampled.
+#[test]
+fn a_disabled_sdk_passes_the_parents_sampling_decision_on() {
+    let sampled_parent = SpanContext::from_traceparent(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .unwrap();
+    let unsampled_parent = SpanContext::from_traceparent(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+    )
+    .unwrap();
+    let by_code = TracerProvider::builder().with_disabled(true).build();
+    let (by_sdk_disabled, sdk_collect) = configured_by("OTEL_SDK_DISABLED", "true");
+    let (by_exporter_none, exporter_collect) = configured_by("OTEL_TRACES_EXPORTER", "none");
+    for (what, provider) in [
+        ("with_disabled", by_code),
+        ("OTEL_SDK_DISABLED", by_sdk_disabled),
+        ("OTEL_TRACES_EXPORTER=none", by_exporter_none),
+    ] {
+        let tracer = provider.tracer("middle");
+        let mut child = tracer.start_with_parent("server", &sampled_parent);
+        assert!(!child.is_recording(), "{what}");
+        let traceparent = child.context().traceparent();
+        assert!(
+            traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+                && traceparent.ends_with("-01"),
+            "{what}: the downstream request carries {traceparent}"
+        );
+        // Its own children (in this process) keep the decision too.
+        let grandchild = tracer.start_with_parent("client", child.context());
+        assert!(grandchild.context().trace_flags.is_sampled(), "{what}");
+        assert!(!grandchild.is_recording(), "{what}");
+        child.end();
+        let child = tracer.start_with_parent("server", &unsampled_parent);
+        assert!(!child.context().trace_flags.is_sampled(), "{what}");
+        let root = tracer.start("root");
+        assert!(root.context().is_valid(), "{what}");
+        assert!(!root.context().trace_flags.is_sampled(), "{what}");
+    }
+    assert!(sdk_collect.spans().is_empty());
+    assert!(exporter_collect.spans().is_empty());
+}
+
 #[test]
 fn every_processor_receives_the_span() {
     let (first, second) = (Collect::default(), Collect::default());
