@@ -61,6 +61,36 @@ impl Sampler {
         }
     }
 
+    /// The sampler's name and configuration, as the specification's
+    /// `GetDescription` has the built-in samplers write it, for logs and
+    /// debug pages: `AlwaysOnSampler`, `AlwaysOffSampler`,
+    /// `TraceIdRatioBased{RATIO}` (the ratio in decimal, with as many digits
+    /// as tell it apart from any other), and `ParentBased{root:…,…}` with
+    /// the sampler of each kind of parent, as opentelemetry-java writes it.
+    /// Allocates the string.
+    ///
+    /// ```
+    /// use otlp_sdk::Sampler;
+    ///
+    /// assert_eq!(Sampler::TraceIdRatio(0.0001).description(), "TraceIdRatioBased{0.0001}");
+    /// assert!(Sampler::default().description().starts_with("ParentBased{root:AlwaysOnSampler,"));
+    /// ```
+    pub fn description(&self) -> String {
+        match self {
+            Sampler::AlwaysOn => "AlwaysOnSampler".to_owned(),
+            Sampler::AlwaysOff => "AlwaysOffSampler".to_owned(),
+            Sampler::TraceIdRatio(ratio) => format!("TraceIdRatioBased{{{ratio}}}"),
+            // A sampled parent's children are sampled, an unsampled one's are
+            // not, remote or local: the specification's defaults.
+            Sampler::ParentBased(root) => format!(
+                "ParentBased{{root:{},remoteParentSampled:AlwaysOnSampler,\
+                 remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,\
+                 localParentNotSampled:AlwaysOffSampler}}",
+                root.description()
+            ),
+        }
+    }
+
     /// Whether a span in `trace_id` with parent `parent` is sampled.
     pub fn should_sample(&self, parent: Option<&SpanContext>, trace_id: TraceId) -> bool {
         match self {
@@ -106,6 +136,31 @@ mod tests {
         let sampler = Sampler::parent_based(Sampler::AlwaysOn);
         assert!(!sampler.should_sample(Some(&parent), parent.trace_id));
         assert!(sampler.should_sample(None, TraceId::random()));
+    }
+
+    #[test]
+    fn descriptions_are_the_specifications() {
+        assert_eq!(Sampler::AlwaysOn.description(), "AlwaysOnSampler");
+        assert_eq!(Sampler::AlwaysOff.description(), "AlwaysOffSampler");
+        assert_eq!(
+            Sampler::TraceIdRatio(0.25).description(),
+            "TraceIdRatioBased{0.25}"
+        );
+        // Decimal, never an exponent, and precise enough to tell ratios apart.
+        assert_eq!(
+            Sampler::TraceIdRatio(1e-7).description(),
+            "TraceIdRatioBased{0.0000001}"
+        );
+        assert_ne!(
+            Sampler::TraceIdRatio(0.1).description(),
+            Sampler::TraceIdRatio(0.100_000_000_1).description()
+        );
+        assert_eq!(
+            Sampler::parent_based(Sampler::TraceIdRatio(0.5)).description(),
+            "ParentBased{root:TraceIdRatioBased{0.5},remoteParentSampled:AlwaysOnSampler,\
+             remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,\
+             localParentNotSampled:AlwaysOffSampler}"
+        );
     }
 
     #[test]
