@@ -263,7 +263,9 @@ impl Span {
         }
     }
 
-    /// Ends the span at a given time (see [`Span::end`]).
+    /// Ends the span at a given time (see [`Span::end`]). A time before the
+    /// span's start is taken as its start: no negative duration reaches the
+    /// backend.
     pub fn end_at(&mut self, end: SystemTime) {
         self.finish(clock::unix_nanos(end));
     }

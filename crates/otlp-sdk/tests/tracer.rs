@@ -2,7 +2,7 @@
 //! and the resource, checked on the spans it hands to processors.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{Span as ProtoSpan, SpanFlags as ProtoSpanFlags};
@@ -420,14 +420,12 @@ fn a_disabled_sdk_records_nothing() {
 /// unsampled.
 #[test]
 fn a_disabled_sdk_passes_the_parents_sampling_decision_on() {
-    let sampled_parent = SpanContext::from_traceparent(
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    )
-    .unwrap();
-    let unsampled_parent = SpanContext::from_traceparent(
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
-    )
-    .unwrap();
+    let sampled_parent =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let unsampled_parent =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap();
     let by_code = TracerProvider::builder().with_disabled(true).build();
     let (by_sdk_disabled, sdk_collect) = configured_by("OTEL_SDK_DISABLED", "true");
     let (by_exporter_none, exporter_collect) = configured_by("OTEL_TRACES_EXPORTER", "none");
@@ -470,4 +468,121 @@ fn every_processor_receives_the_span() {
     provider.tracer("scope").start("shared").end();
     assert_eq!(first.spans(), second.spans());
     assert_eq!(first.spans().len(), 1);
+}
+
+fn unix_nanos(time: std::time::SystemTime) -> u64 {
+    u64::try_from(time.duration_since(UNIX_EPOCH).unwrap().as_nanos()).unwrap()
+}
+
+#[test]
+fn an_ended_span_ignores_every_change_and_ends_once() {
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let other = tracer.start("other").context().clone();
+    let end = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let mut span = tracer.start("before");
+    span.set_attribute(KeyValue::new("kept", 1));
+    span.set_status(Status::error("kept"));
+    let context = span.context().clone();
+    span.end_at(end);
+    assert!(!span.is_recording());
+    span.set_attribute(KeyValue::new("late", 2));
+    span.set_attributes([KeyValue::new("later", 3)]);
+    span.add_event("late", []);
+    span.add_event_at("late", end, []);
+    span.add_link(&other, []);
+    span.set_status(Status::Ok);
+    span.update_name("after");
+    span.end();
+    span.end_at(end + Duration::from_secs(1));
+    // The context outlives the end (to parent later spans with).
+    assert_eq!(span.context(), &context);
+    drop(span);
+    let spans = collect.spans();
+    let ended: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.span_id == context.span_id)
+        .collect();
+    assert_eq!(ended.len(), 1, "handed over once");
+    let span = ended[0];
+    assert_eq!(&*span.name, "before");
+    assert_eq!(span.attributes, [KeyValue::new("kept", 1)]);
+    assert!(span.events.is_empty() && span.links.is_empty());
+    assert_eq!(span.status, Status::error("kept"));
+    assert_eq!(span.end_time_unix_nano, unix_nanos(end));
+}
+
+#[test]
+fn a_dropped_span_is_ended_and_handed_over() {
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let mut span = tracer.start("dropped");
+    span.set_attribute(KeyValue::new("kept", true));
+    drop(span);
+    let spans = collect.spans();
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.attributes, [KeyValue::new("kept", true)]);
+    assert_ne!(span.end_time_unix_nano, 0, "an end time was recorded");
+    assert!(span.start_time_unix_nano <= span.end_time_unix_nano);
+}
+
+#[test]
+fn explicit_times_are_kept_and_an_end_before_the_start_is_the_start() {
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut span = tracer.span_builder("past").start_time(start).start();
+    // An event without a time is stamped when added: now, not at the start.
+    span.add_event("now", []);
+    span.add_event_at("given", start + Duration::from_millis(5), []);
+    span.end_at(start + Duration::from_secs(3));
+    let mut backwards = tracer.span_builder("backwards").start_time(start).start();
+    backwards.end_at(start - Duration::from_secs(1));
+    let spans = collect.spans();
+    let past = &spans[0];
+    assert_eq!(past.start_time_unix_nano, unix_nanos(start));
+    assert_eq!(
+        past.end_time_unix_nano,
+        unix_nanos(start + Duration::from_secs(3))
+    );
+    assert!(past.events[0].time_unix_nano > unix_nanos(start + Duration::from_secs(3600)));
+    assert_eq!(
+        past.events[1].time_unix_nano,
+        unix_nanos(start + Duration::from_millis(5))
+    );
+    // No negative duration reaches the backend.
+    let backwards = &spans[1];
+    assert_eq!(backwards.end_time_unix_nano, backwards.start_time_unix_nano);
+}
+
+#[test]
+fn a_link_to_an_invalid_context_that_says_something_is_kept() {
+    // Trace API, "Link": implementations SHOULD record links with an
+    // all-zero trace or span id as long as the attributes or the trace
+    // state are not empty (messaging: a message that came without context).
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let with_state = SpanContext {
+        trace_state: otlp_core::TraceState::parse("vendor=value").unwrap(),
+        ..SpanContext::default()
+    };
+    let mut span = tracer
+        .span_builder("linked")
+        .link(
+            &SpanContext::default(),
+            [KeyValue::new("messaging.message.id", "m-1")],
+        )
+        .start();
+    span.add_link(&with_state, []);
+    span.end();
+    let spans = collect.spans();
+    let links = &spans[0].links;
+    assert_eq!(links.len(), 2);
+    assert_eq!(
+        links[0].attributes,
+        [KeyValue::new("messaging.message.id", "m-1")]
+    );
+    assert_eq!(links[1].trace_state.header(), "vendor=value");
+    assert_eq!(spans[0].dropped_links_count, 0);
 }
