@@ -204,6 +204,9 @@ impl Span {
 
     /// Adds a link to another span. Its attributes keep one value per key
     /// (the last given), then the per-link cap and the length limit apply.
+    /// A link known when the span starts is best given to
+    /// [`SpanBuilder::link`](crate::SpanBuilder::link) instead: a sampler
+    /// decides when the span starts.
     pub fn add_link(
         &mut self,
         context: &SpanContext,

@@ -137,7 +137,9 @@ impl SpanBuilder<'_> {
         self
     }
 
-    /// Adds an attribute known at start (visible to the sampler's decision).
+    /// Adds an attribute known at start. The [`Sampler`](crate::Sampler)s
+    /// decide by parent and trace id only: attributes given here reach the
+    /// span, not the decision.
     pub fn attribute(mut self, attribute: KeyValue) -> Self {
         self.attributes.push(attribute);
         self
@@ -155,7 +157,12 @@ impl SpanBuilder<'_> {
         self
     }
 
-    /// Adds a link to another span.
+    /// Adds a link to another span. A link known when the span starts is
+    /// best given here rather than with [`Span::add_link`] later, as the
+    /// specification asks: a head sampler can only consider what the span
+    /// starts with (the built-in ones look at neither links nor attributes).
+    /// A link to an invalid context is kept (the specification asks for it
+    /// when the link carries attributes or a trace state).
     pub fn link(
         mut self,
         context: &SpanContext,
