@@ -31,6 +31,18 @@
 //! (`set_loss_handler(|_| {})`). Writing to standard error never panics, even
 //! when it is closed.
 //!
+//! # `OTEL_LOG_LEVEL`
+//!
+//! The specification's "log level used by the SDK internal logger" governs
+//! the default handler (a handler set with [`set_loss_handler`] gets every
+//! report, whatever the level). A loss report is an error: the levels
+//! `error`, `warn` (or `warning`), `info` (the default), `debug`, `trace`,
+//! `verbose` and `all` print it; `none` and `off` silence it. Any case,
+//! blanks trimmed; an empty value is the default. The variable is read once,
+//! at the default handler's first report. A value it does not know is not an
+//! error: the default handler says so once, on standard error, and keeps
+//! the default (`info`), so that a typo never hides losses.
+//!
 //! # Where the handler runs
 //!
 //! On the pipeline's own thread (a batch pipeline's export loop, a metrics
@@ -47,7 +59,7 @@
 use std::fmt;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::Signal;
@@ -227,9 +239,52 @@ fn report(report: &LossReport) {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| handler(report)));
         }
         None => {
-            // Not `eprintln!`: it panics when standard error is closed.
-            let _ = writeln!(std::io::stderr().lock(), "otlp-rust: {report}");
+            if default_handler_prints() {
+                // Not `eprintln!`: it panics when standard error is closed.
+                let _ = writeln!(std::io::stderr().lock(), "otlp-rust: {report}");
+            }
         }
+    }
+}
+
+/// The variable whose level governs the default handler.
+const LOG_LEVEL_VARIABLE: &str = "OTEL_LOG_LEVEL";
+
+/// Whether the default handler prints loss reports, as `OTEL_LOG_LEVEL`
+/// says: read once, at its first report (see the [module docs](self)).
+fn default_handler_prints() -> bool {
+    static PRINTS: OnceLock<bool> = OnceLock::new();
+    *PRINTS.get_or_init(|| {
+        let value = std::env::var_os(LOG_LEVEL_VARIABLE);
+        let value = value.as_ref().map(|value| value.to_string_lossy());
+        prints_losses(value.as_deref()).unwrap_or_else(|unknown| {
+            let _ = writeln!(std::io::stderr().lock(), "otlp-rust: {unknown}");
+            true
+        })
+    })
+}
+
+/// Whether the level `value` of `OTEL_LOG_LEVEL` (`None`: unset) shows
+/// errors such as a loss report; `Err` says why a value is not a level.
+fn prints_losses(value: Option<&str>) -> Result<bool, String> {
+    let Some(value) = value.map(str::trim).filter(|value| !value.is_empty()) else {
+        return Ok(true);
+    };
+    const SILENT: &[&str] = &["none", "off"];
+    const SHOWING_ERRORS: &[&str] = &[
+        "error", "warn", "warning", "info", "debug", "trace", "verbose", "all",
+    ];
+    let is = |names: &[&str]| names.iter().any(|name| value.eq_ignore_ascii_case(name));
+    if is(SILENT) {
+        Ok(false)
+    } else if is(SHOWING_ERRORS) {
+        Ok(true)
+    } else {
+        Err(format!(
+            "{LOG_LEVEL_VARIABLE}={value:?} is not a log level (expected none, off, error, \
+             warn, info, debug, trace, verbose or all); losses are reported as at the \
+             default level, info"
+        ))
     }
 }
 
@@ -264,6 +319,26 @@ mod tests {
         assert_eq!(
             one.to_string(),
             "the traces pipeline lost 1 span: 1 rejected by the backend"
+        );
+    }
+
+    #[test]
+    fn otel_log_level_none_or_off_silences_loss_reports_and_a_typo_keeps_them() {
+        for silent in ["none", "off", " NONE ", "Off"] {
+            assert_eq!(prints_losses(Some(silent)), Ok(false), "{silent}");
+        }
+        for shown in [
+            "error", "WARN", "warning", "info", "debug", "trace", "verbose", "all",
+        ] {
+            assert_eq!(prints_losses(Some(shown)), Ok(true), "{shown}");
+        }
+        for unset in [None, Some(""), Some("  ")] {
+            assert_eq!(prints_losses(unset), Ok(true), "{unset:?}");
+        }
+        let unknown = prints_losses(Some("silent")).unwrap_err();
+        assert!(
+            unknown.starts_with("OTEL_LOG_LEVEL=\"silent\" is not a log level"),
+            "{unknown}"
         );
     }
 

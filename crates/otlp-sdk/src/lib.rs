@@ -45,7 +45,8 @@
 //! 6. Losses are told, unasked: a pipeline that fails, or drops, records
 //!    (as a metrics reader that fails data points)
 //!    hands a [`diagnostics::LossReport`] to the process's loss handler (by
-//!    default a line on standard error) at the first loss, at most every ten
+//!    default a line on standard error, which `OTEL_LOG_LEVEL=none`
+//!    silences) at the first loss, at most every ten
 //!    seconds while they go on, and at shutdown.
 //!
 //! ## Log records

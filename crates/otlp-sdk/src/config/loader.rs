@@ -252,6 +252,8 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_METRICS_EXEMPLAR_FILTER` | `metrics.exemplar_filter` | `trace_based` (default), `always_on`, `always_off` |
 /// | none: use `OTLP__METRICS__CARDINALITY_LIMIT` | `metrics.cardinality_limit` | whole number, at least 1 (default 2000) |
 ///
+/// `OTEL_LOG_LEVEL` is not part of a [`Config`]: the default loss handler
+/// reads it, once (see [`diagnostics`](crate::diagnostics#otel_log_level)).
 /// Other `OTEL_*` variables belong to other components and are ignored.
 ///
 /// # `OTLP__` overrides
@@ -574,7 +576,8 @@ fn shown_non_utf8(name: &str, lossy: &str) -> String {
 }
 
 /// Whether loading reads `name`. Other `OTEL_*` variables belong to other
-/// components (`OTEL_PYTHON_*`, `OTEL_LOG_LEVEL`): this SDK ignores them.
+/// components (`OTEL_PYTHON_*`) or are read elsewhere (`OTEL_LOG_LEVEL`, by
+/// the default loss handler): loading ignores them.
 fn is_ours(name: &str) -> bool {
     env::otel_variables()
         .iter()
