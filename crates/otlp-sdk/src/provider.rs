@@ -7,7 +7,7 @@ use std::time::Duration;
 use otlp_core::{InstrumentationScope, Resource, Str};
 use thread_local::ThreadLocal;
 
-use crate::config::Config;
+use crate::config::{Config, ExporterKind};
 use crate::error::PipelineError;
 use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
@@ -115,11 +115,14 @@ pub struct TracerProviderBuilder {
     processors: Vec<Arc<dyn SpanProcessor>>,
     batch_processors: Vec<BatchSpanProcessor>,
     disabled: bool,
+    export_off: bool,
 }
 
 impl TracerProviderBuilder {
-    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` or
-    /// `OTEL_TRACES_EXPORTER=none` ([`Config::is_disabled`]), the
+    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED`,
+    /// `OTEL_TRACES_EXPORTER=none` (no exporter: spans get ids and the
+    /// sampler's decision, which they propagate, but nothing is recorded;
+    /// the other signals are not concerned), the
     /// sampler when one is named (`OTEL_TRACES_SAMPLER`,
     /// [`SamplerConfig`](crate::config::SamplerConfig)) and the span limits
     /// ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
@@ -134,7 +137,8 @@ impl TracerProviderBuilder {
             self.sampler = sampler;
         }
         self.limits = config.limits.span_limits();
-        self.disabled = config.is_disabled(Signal::Traces);
+        self.disabled = config.disabled;
+        self.export_off = config.exporter.kind == ExporterKind::None;
         self
     }
 
@@ -197,6 +201,7 @@ impl TracerProviderBuilder {
                 pipeline_handles: ThreadLocal::new(),
                 processors: self.processors.into(),
                 disabled: self.disabled,
+                export_off: self.export_off,
             }),
         }
     }

@@ -23,8 +23,12 @@ pub(crate) struct ProviderState {
     /// With `only_batch`: each thread's handle on that pipeline, which the
     /// spans it starts clone (see [`ProviderState::destination`]).
     pub(crate) pipeline_handles: ThreadLocal<Arc<PipelineHandle>>,
-    /// `OTEL_SDK_DISABLED`: spans are not recorded.
+    /// `OTEL_SDK_DISABLED`: spans are neither sampled nor recorded.
     pub(crate) disabled: bool,
+    /// The configuration's traces exporter is `none` (`OTEL_TRACES_EXPORTER=none`):
+    /// the sampler still decides the sampled flag that spans propagate, but
+    /// nothing is recorded, since nothing would export it.
+    pub(crate) export_off: bool,
 }
 
 impl ProviderState {

@@ -56,12 +56,14 @@ impl Tracer {
     }
 
     /// Whether no span this tracer starts can ever be recorded: its provider
-    /// is disabled (`OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`) or its
-    /// sampler [never samples](crate::Sampler::never_samples). Its spans
-    /// still get ids and carry their parent's trace; under a disabled
-    /// provider, also their parent's sampled flag, so that the services
-    /// they call still record the trace (a root is not sampled). A front door that
-    /// gathers a span's attributes before starting it can skip that work.
+    /// is disabled (`OTEL_SDK_DISABLED`), has no exporter
+    /// (`OTEL_TRACES_EXPORTER=none`), or its sampler [never
+    /// samples](crate::Sampler::never_samples). Its spans still get ids and
+    /// carry their parent's trace: under a disabled provider, also their
+    /// parent's sampled flag, so that the services they call still record
+    /// the trace (a root is not sampled); with no exporter, sampled as the
+    /// sampler says. A front door that gathers a span's attributes before
+    /// starting it can skip that work.
     ///
     /// ```
     /// use otlp_sdk::{Sampler, TracerProvider};
@@ -72,7 +74,7 @@ impl Tracer {
     /// assert!(!on.tracer("scope").never_records());
     /// ```
     pub fn never_records(&self) -> bool {
-        self.provider.disabled || self.provider.sampler.never_samples()
+        self.provider.disabled || self.provider.export_off || self.provider.sampler.never_samples()
     }
 
     /// Starts a root span (a new trace).
@@ -263,7 +265,10 @@ fn start_span(
         is_remote: false,
         trace_state: trace_state.clone(),
     };
-    if !sampled || provider.disabled {
+    // With no exporter (`OTEL_TRACES_EXPORTER=none`) the span carries the
+    // sampler's decision, so that the trace goes on downstream as it would
+    // with one, but records nothing that nothing would export.
+    if !sampled || provider.disabled || provider.export_off {
         return Span::non_recording(context);
     }
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);

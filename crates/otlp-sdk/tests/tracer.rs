@@ -336,6 +336,51 @@ fn otel_traces_exporter_none_records_no_span_but_keeps_the_ids() {
 }
 
 #[test]
+fn otel_traces_exporter_none_still_samples_so_the_trace_goes_on_downstream() {
+    // Before: the provider was disabled, every span unsampled, so a service
+    // without a traces exporter told every service after it to drop the
+    // trace (`traceparent` ending in `-00`).
+    let (provider, collect) = configured_by("OTEL_TRACES_EXPORTER", "none");
+    let tracer = provider.tracer("scope");
+    let mut root = tracer.start("root");
+    assert!(
+        root.context().trace_flags.is_sampled(),
+        "the sampler's decision"
+    );
+    assert!(!root.is_recording(), "nothing is recorded");
+    let sampled_parent =
+        SpanContext::from_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            .unwrap();
+    let mut child = tracer.start_with_parent("child", &sampled_parent);
+    assert!(child.context().trace_flags.is_sampled());
+    assert_eq!(child.context().trace_id, sampled_parent.trace_id);
+    assert!(child.context().traceparent().ends_with("-01"));
+    root.end();
+    child.end();
+    assert!(tracer.never_records());
+    assert!(collect.spans().is_empty(), "nothing reaches a processor");
+
+    // The sampler still decides: always_off samples nothing, with no
+    // exporter as with one.
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+        ])
+        .load()
+        .unwrap();
+    let provider = TracerProvider::builder().with_config(&config).build();
+    let span = provider.tracer("scope").start("dropped");
+    assert!(!span.context().trace_flags.is_sampled());
+
+    // OTEL_SDK_DISABLED samples nothing, whatever the exporter.
+    let (disabled, _) = configured_by("OTEL_SDK_DISABLED", "true");
+    let span = disabled.tracer("scope").start("off");
+    assert!(!span.context().trace_flags.is_sampled());
+}
+
+#[test]
 fn the_configured_sampler_applies_and_one_set_after_it_in_code_wins() {
     use otlp_sdk::Sampler;
     use otlp_sdk::config::ConfigLoader;

@@ -146,12 +146,13 @@ impl Config {
         }
     }
 
-    /// Whether `signal` is off: the whole SDK is ([`disabled`](Self::disabled),
-    /// `OTEL_SDK_DISABLED`), or the signal's exporter is [`ExporterKind::None`]
-    /// (`OTEL_TRACES_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none`,
-    /// `OTEL_METRICS_EXPORTER=none`). The providers built
-    /// `with_config` record nothing of a signal that is off, and its durable
-    /// queue stays closed.
+    /// Whether nothing of `signal` is exported: the whole SDK is off
+    /// ([`disabled`](Self::disabled), `OTEL_SDK_DISABLED`), or the signal's
+    /// exporter is [`ExporterKind::None`] (`OTEL_TRACES_EXPORTER=none`,
+    /// `OTEL_LOGS_EXPORTER=none`, `OTEL_METRICS_EXPORTER=none`). The providers
+    /// built `with_config` record nothing of such a signal, and its durable
+    /// queue stays closed; a tracer provider whose traces exporter is `none`
+    /// still samples, so that its spans propagate the sampler's decision.
     ///
     /// ```
     /// use otlp_sdk::Signal;
@@ -274,9 +275,11 @@ pub enum ExporterKind {
     /// specification's file exporter format; `otlp-contrib`'s pipeline
     /// builds it).
     Console,
-    /// No export: the signal is off, as `OTEL_SDK_DISABLED` turns every
-    /// signal off ([`Config::is_disabled`]). Spans still get ids and carry
-    /// context; nothing is recorded.
+    /// No export: nothing of the signal is recorded ([`Config::is_disabled`]).
+    /// Spans still get ids and carry context, sampled as the sampler says
+    /// (unlike `OTEL_SDK_DISABLED`, which samples nothing), so that a
+    /// service without a traces exporter does not end the traces it
+    /// passes on.
     None,
 }
 
