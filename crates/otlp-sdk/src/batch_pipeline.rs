@@ -24,6 +24,7 @@ use crate::durable::DurableConfig;
 use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::{Exporter, Signal};
+use crate::layered::Layered;
 use crate::record_queue::RecordQueue;
 use crate::retry::RetryPolicy;
 use crate::shared::{Progress, Shared};
@@ -169,6 +170,10 @@ impl Drop for Inner {
     }
 }
 
+/// The timeout of one export attempt when neither code nor configuration
+/// sets one: `OTEL_EXPORTER_OTLP_TIMEOUT`'s default.
+const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Builder of a batch processor:
 /// [`BatchSpanProcessorBuilder`](crate::BatchSpanProcessorBuilder) (from
 /// [`BatchSpanProcessor::builder`](crate::BatchSpanProcessor::builder)) or
@@ -177,11 +182,17 @@ impl Drop for Inner {
 /// setting has a default.
 pub struct BatchProcessorBuilder<E, P> {
     exporter: E,
-    batch: BatchConfig,
-    retry: RetryPolicy,
-    attempt_timeout: Duration,
-    performance: PerformanceConfig,
-    durable: Option<DurableConfig>,
+    /// The signal's defaults (spans' or log records'), under the layers.
+    default_batch: BatchConfig,
+    batch: Layered<BatchConfig>,
+    retry: Layered<RetryPolicy>,
+    attempt_timeout: Layered<Duration>,
+    performance: Layered<PerformanceConfig>,
+    /// The configuration's durable queue, `None` inside when it has none.
+    durable: Layered<Option<DurableConfig>>,
+    /// The configuration turns the signal off ([`Config::is_disabled`]):
+    /// no durable queue, whoever set one.
+    signal_off: bool,
     /// The processor `build` makes.
     product: PhantomData<fn() -> P>,
 }
@@ -190,35 +201,39 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     pub(crate) fn new(exporter: E, batch: BatchConfig) -> Self {
         BatchProcessorBuilder {
             exporter,
-            batch,
-            retry: RetryPolicy::default(),
-            attempt_timeout: Duration::from_secs(10),
-            performance: PerformanceConfig::default(),
-            durable: None,
+            default_batch: batch,
+            batch: Layered::default(),
+            retry: Layered::default(),
+            attempt_timeout: Layered::default(),
+            performance: Layered::default(),
+            durable: Layered::default(),
+            signal_off: false,
             product: PhantomData,
         }
     }
 
     /// The settings of a loaded [`Config`] that both signals share (retry,
     /// performance, durable queue), with the signal's batch settings and
-    /// attempt timeout. A disabled SDK (`OTEL_SDK_DISABLED`) or signal
-    /// (`OTEL_TRACES_EXPORTER=none`, [`Config::is_disabled`]) leaves the
-    /// durable queue off: what an earlier run left on disk stays there,
-    /// neither sent nor touched, until a run that is not disabled.
+    /// attempt timeout. What the program sets in code wins over these,
+    /// whether it is set before or after (the `with_*` methods); a second
+    /// call replaces the first configuration's settings. A disabled SDK
+    /// (`OTEL_SDK_DISABLED`) or signal (`OTEL_TRACES_EXPORTER=none`,
+    /// [`Config::is_disabled`]) leaves the durable queue off, the one given
+    /// in code too: what an earlier run left on disk stays there, neither
+    /// sent nor touched, until a run that is not disabled.
     pub(crate) fn with_settings(
         mut self,
         config: &Config,
         signal: Signal,
         batch: &BatchConfig,
     ) -> Self {
-        self.batch = batch.clone();
-        self.retry = config.retry.clone();
-        self.attempt_timeout = config.exporter_for(signal).timeout;
-        self.performance = config.performance.clone();
-        self.durable = config
-            .durable
-            .clone()
-            .filter(|_| !config.is_disabled(signal));
+        self.batch.configure(batch.clone());
+        self.retry.configure(config.retry.clone());
+        self.attempt_timeout
+            .configure(config.exporter_for(signal).timeout);
+        self.performance.configure(config.performance.clone());
+        self.durable.configure(config.durable.clone());
+        self.signal_off = config.is_disabled(signal);
         self
     }
 
@@ -241,87 +256,88 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     /// nothing in it is touched, instead of the stored requests being sent
     /// to the wrong endpoint.
     pub fn with_durable_queue(mut self, config: DurableConfig) -> Self {
-        self.durable = Some(config);
+        self.durable.set(Some(config));
         self
     }
 
-    /// Replaces the batch settings.
+    /// Replaces the batch settings (the configuration's too, before or
+    /// after `with_config`).
     pub fn with_batch_config(mut self, batch: BatchConfig) -> Self {
-        self.batch = batch;
+        self.batch.set(batch);
         self
     }
 
     /// Replaces the retry policy.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.retry.set(retry);
         self
     }
 
     /// Sets the timeout of one export attempt (default 10 s).
     pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = timeout;
+        self.attempt_timeout.set(timeout);
         self
     }
 
     /// Replaces the performance settings.
     pub fn with_performance_config(mut self, performance: PerformanceConfig) -> Self {
-        self.performance = performance;
+        self.performance.set(performance);
         self
     }
 
     /// Validates the settings and starts the export loop of a `signal` pipeline.
     pub(crate) fn start(self, signal: Signal) -> Result<BatchPipeline, PipelineError> {
-        if self.exporter.signal() != signal {
+        let exporter = self.exporter;
+        let batch = self.batch.value_or(self.default_batch);
+        let retry = self.retry.value_or_default();
+        let attempt_timeout = self.attempt_timeout.value_or(DEFAULT_ATTEMPT_TIMEOUT);
+        let performance = self.performance.value_or_default();
+        let durable = self.durable.value().flatten().filter(|_| !self.signal_off);
+        if exporter.signal() != signal {
             return Err(PipelineError::Start(format!(
                 "a {signal} pipeline cannot export through an exporter of {}",
-                self.exporter.signal()
+                exporter.signal()
             )));
         }
-        validate_pipeline(
-            &self.batch,
-            &self.retry,
-            &self.performance,
-            self.attempt_timeout,
-        )
-        .map_err(|error| PipelineError::Start(error.to_string()))?;
-        let durable = self.durable.is_some();
+        validate_pipeline(&batch, &retry, &performance, attempt_timeout)
+            .map_err(|error| PipelineError::Start(error.to_string()))?;
+        let has_durable = durable.is_some();
         let settings = LoopSettings {
             signal,
-            encoding: self.exporter.encoding(),
-            scheduled_delay: self.batch.scheduled_delay,
-            export_timeout: self.batch.export_timeout,
-            attempt_timeout: self.attempt_timeout,
-            max_concurrent_exports: self.batch.max_concurrent_exports,
-            max_request_bytes: self.performance.max_request_bytes,
-            buffer_pool_size: self
-                .performance
+            encoding: exporter.encoding(),
+            scheduled_delay: batch.scheduled_delay,
+            export_timeout: batch.export_timeout,
+            attempt_timeout,
+            max_concurrent_exports: batch.max_concurrent_exports,
+            max_request_bytes: performance.max_request_bytes,
+            buffer_pool_size: performance
                 .buffer_pool_size
-                .unwrap_or(2 * self.batch.max_concurrent_exports),
-            io_threads: self.performance.io_threads,
-            retry: self.retry,
-            batch: self.batch.clone(),
-            durable: self.durable,
+                .unwrap_or(2 * batch.max_concurrent_exports),
+            io_threads: performance.io_threads,
+            retry,
+            batch: batch.clone(),
+            durable,
         };
         let mut queue = RecordQueue::new(
-            self.batch.max_queue_bytes,
-            self.batch.max_queue_size,
-            self.performance.max_request_bytes,
-            self.batch.max_export_batch_size,
+            batch.max_queue_bytes,
+            batch.max_queue_size,
+            performance.max_request_bytes,
+            batch.max_export_batch_size,
         );
-        if self.batch.scheduled_delay.is_zero() {
+        if batch.scheduled_delay.is_zero() {
             // No delay to tick at: records wake the loop themselves.
             queue = queue.waking_on_every_record();
         }
         let shared = Arc::new(Shared {
             queue,
             stats: Stats::new(),
-            full_policy: self.batch.full_policy,
+            full_policy: batch.full_policy,
             shut_down: AtomicBool::new(false),
-            progress: Progress::new(self.attempt_timeout, durable),
+            progress: Progress::new(attempt_timeout, has_durable),
             signal,
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
-        let export_loop = ExportLoop::new(shared.clone(), self.exporter, settings, receiver)?;
+        let export_loop = ExportLoop::new(shared.clone(), exporter, settings, receiver)?;
         let thread = std::thread::Builder::new()
             .name(format!("otlp-export-{signal}"))
             .spawn(move || {
@@ -338,7 +354,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
                 control: Control {
                     commands,
                     loop_thread: Mutex::new(Some(thread)),
-                    drop_timeout: self.batch.export_timeout.min(Duration::from_secs(5)),
+                    drop_timeout: batch.export_timeout.min(Duration::from_secs(5)),
                 },
                 signal,
             }),

@@ -156,6 +156,7 @@ mod export_loop;
 mod export_runtime;
 mod exporter;
 mod fan_out;
+mod layered;
 mod limits;
 mod log_processor;
 mod logger;

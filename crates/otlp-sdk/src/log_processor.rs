@@ -124,7 +124,12 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
     /// [`DurableError::WrongSignal`](crate::durable::DurableError::WrongSignal) naming both signals,
     /// rather than sending trace requests to the logs endpoint. Give the
     /// log pipeline its own with
-    /// [`with_durable_queue`](Self::with_durable_queue), after this call.
+    /// [`with_durable_queue`](Self::with_durable_queue), which wins over the
+    /// configuration's, before or after this call.
+    ///
+    /// What the program sets in code wins over the configuration, whether it
+    /// is set before or after this call; a second call replaces the first
+    /// configuration's settings.
     pub fn with_config(self, config: &Config) -> Self {
         self.with_settings(config, Signal::Logs, &config.logs.batch)
     }

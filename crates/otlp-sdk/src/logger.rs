@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::error::PipelineError;
 use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
+use crate::layered::Layered;
 use crate::limits::LogRecordLimits;
 use crate::log_processor::LogProcessor;
 use crate::resource_settings::ResourceSettings;
@@ -212,28 +213,32 @@ impl Logger {
 pub struct LoggerProviderBuilder {
     resource: ResourceSettings,
     processors: Vec<Arc<dyn LogProcessor>>,
-    limits: LogRecordLimits,
-    disabled: bool,
+    limits: Layered<LogRecordLimits>,
+    disabled: Layered<bool>,
 }
 
 impl LoggerProviderBuilder {
     /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` or
     /// `OTEL_LOGS_EXPORTER=none` ([`Config::is_disabled`]), and
     /// the log record limits ([`LimitsConfig::log_record_limits`](crate::config::LimitsConfig::log_record_limits))
-    /// from a loaded [`Config`]. A [`with_log_limits`](Self::with_log_limits)
-    /// after this call wins; what calls before it set for these is replaced,
-    /// so call it first and override in code after it.
+    /// from a loaded [`Config`]. What the program sets in code wins over the
+    /// configuration, whether it is set before or after this call:
+    /// [`with_log_limits`](Self::with_log_limits),
+    /// [`with_disabled`](Self::with_disabled), [`with_resource`](Self::with_resource)
+    /// and [`with_service_name`](Self::with_service_name). A second call
+    /// replaces the first configuration's settings.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
-        self.limits = config.limits.log_record_limits();
-        self.disabled = config.is_disabled(Signal::Logs);
+        self.limits.configure(config.limits.log_record_limits());
+        self.disabled.configure(config.is_disabled(Signal::Logs));
         self
     }
 
     /// Sets the log record limits (default [`LogRecordLimits::default`]: 128
-    /// attributes, no length cap).
+    /// attributes, no length cap), over the configuration's, before or
+    /// after [`with_config`](Self::with_config).
     pub fn with_log_limits(mut self, limits: LogRecordLimits) -> Self {
-        self.limits = limits;
+        self.limits.set(limits);
         self
     }
 
@@ -257,9 +262,11 @@ impl LoggerProviderBuilder {
         self
     }
 
-    /// Disables recording (as `OTEL_SDK_DISABLED=true` does).
+    /// Disables recording (as `OTEL_SDK_DISABLED=true` does), or enables it
+    /// whatever the configuration says, before or after
+    /// [`with_config`](Self::with_config).
     pub fn with_disabled(mut self, disabled: bool) -> Self {
-        self.disabled = disabled;
+        self.disabled.set(disabled);
         self
     }
 
@@ -272,9 +279,43 @@ impl LoggerProviderBuilder {
             inner: Arc::new(LoggerProviderState {
                 resource: Arc::new(self.resource.build()),
                 processors: self.processors,
-                limits: self.limits,
-                disabled: self.disabled,
+                limits: self.limits.value_or_default(),
+                disabled: self.disabled.value_or(false),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_settings_set_in_code_win_over_a_configuration_in_either_order() {
+        // Before: limits and the disabled flag set before `with_config`
+        // were replaced by the configuration's (its defaults included).
+        let limits = LogRecordLimits {
+            max_attributes: 3,
+            ..LogRecordLimits::default()
+        };
+        let config = Config::default();
+        let code_first = LoggerProvider::builder()
+            .with_log_limits(limits)
+            .with_disabled(true)
+            .with_config(&config)
+            .build();
+        let config_first = LoggerProvider::builder()
+            .with_config(&config)
+            .with_log_limits(limits)
+            .with_disabled(true)
+            .build();
+        for provider in [code_first, config_first] {
+            assert_eq!(provider.inner.limits.max_attributes, 3);
+            assert!(provider.inner.disabled);
+        }
+        let mut configured = Config::default();
+        configured.limits.attribute_count = Some(7);
+        let provider = LoggerProvider::builder().with_config(&configured).build();
+        assert_eq!(provider.inner.limits.max_attributes, 7);
     }
 }

@@ -148,7 +148,36 @@ impl SpanProcessor for BatchSpanProcessor {
 impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
     /// Takes batch (`config.batch`), retry, attempt timeout
     /// (`config.exporter.timeout`), performance and durable-queue settings
-    /// from a loaded [`Config`].
+    /// from a loaded [`Config`]. What the program sets in code
+    /// ([`with_batch_config`](Self::with_batch_config),
+    /// [`with_retry_policy`](Self::with_retry_policy),
+    /// [`with_attempt_timeout`](Self::with_attempt_timeout),
+    /// [`with_performance_config`](Self::with_performance_config),
+    /// [`with_durable_queue`](Self::with_durable_queue)) wins over the
+    /// configuration, whether it is set before or after this call; a second
+    /// call replaces the first configuration's settings.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use otlp_sdk::{BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter};
+    /// use otlp_sdk::config::{BatchConfig, Config};
+    /// use otlp_core::encode::Encoding;
+    ///
+    /// struct Accept;
+    /// impl Exporter for Accept {
+    ///     fn encoding(&self) -> Encoding { Encoding::Protobuf }
+    ///     async fn export(&self, _: ExportRequest) -> ExportOutcome { ExportOutcome::Success }
+    /// }
+    ///
+    /// let batch = BatchConfig { scheduled_delay: Duration::from_millis(200), ..BatchConfig::default() };
+    /// // The batch settings given in code stay, though the configuration comes after them.
+    /// let processor = BatchSpanProcessor::builder(Accept)
+    ///     .with_batch_config(batch)
+    ///     .with_config(&Config::default())
+    ///     .build()?;
+    /// # drop(processor);
+    /// # Ok::<(), otlp_sdk::PipelineError>(())
+    /// ```
     pub fn with_config(self, config: &Config) -> Self {
         self.with_settings(config, Signal::Traces, &config.batch)
     }

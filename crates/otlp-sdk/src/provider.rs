@@ -11,6 +11,7 @@ use crate::config::{Config, ExporterKind};
 use crate::error::PipelineError;
 use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
+use crate::layered::Layered;
 use crate::limits::SpanLimits;
 use crate::processor::{BatchSpanProcessor, SpanProcessor};
 use crate::provider_state::ProviderState;
@@ -110,11 +111,11 @@ impl TracerProvider {
 #[derive(Default)]
 pub struct TracerProviderBuilder {
     resource: ResourceSettings,
-    sampler: Sampler,
-    limits: SpanLimits,
+    sampler: Layered<Sampler>,
+    limits: Layered<SpanLimits>,
     processors: Vec<Arc<dyn SpanProcessor>>,
     batch_processors: Vec<BatchSpanProcessor>,
-    disabled: bool,
+    disabled: Layered<bool>,
     export_off: bool,
 }
 
@@ -122,22 +123,36 @@ impl TracerProviderBuilder {
     /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED`,
     /// `OTEL_TRACES_EXPORTER=none` (no exporter: spans get ids and the
     /// sampler's decision, which they propagate, but nothing is recorded;
-    /// the other signals are not concerned), the
-    /// sampler when one is named (`OTEL_TRACES_SAMPLER`,
-    /// [`SamplerConfig`](crate::config::SamplerConfig)) and the span limits
+    /// the other signals are not concerned), the sampler when one is named
+    /// (`OTEL_TRACES_SAMPLER`, [`SamplerConfig`](crate::config::SamplerConfig))
+    /// and the span limits
     /// ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
-    /// from a loaded [`Config`]. A [`with_sampler`](Self::with_sampler) or
-    /// [`with_span_limits`](Self::with_span_limits) after this call wins;
-    /// what calls before it set for these is replaced (the span limits and
-    /// the disabled flag always, the sampler when the configuration names
-    /// one), so call it first and override in code after it.
+    /// from a loaded [`Config`].
+    ///
+    /// What the program sets in code wins over the configuration, whether
+    /// it is set before or after this call: [`with_sampler`](Self::with_sampler),
+    /// [`with_span_limits`](Self::with_span_limits),
+    /// [`with_disabled`](Self::with_disabled), [`with_resource`](Self::with_resource)
+    /// and [`with_service_name`](Self::with_service_name). A second call
+    /// replaces the first configuration's settings.
+    ///
+    /// ```
+    /// use otlp_sdk::{SpanLimits, TracerProvider};
+    /// use otlp_sdk::config::Config;
+    ///
+    /// let limits = SpanLimits { max_attributes: 8, ..SpanLimits::default() };
+    /// // The limits set in code stay, although the configuration comes after them.
+    /// let provider = TracerProvider::builder()
+    ///     .with_span_limits(limits)
+    ///     .with_config(&Config::default())
+    ///     .build();
+    /// # drop(provider);
+    /// ```
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
-        if let Some(sampler) = config.sampler.sampler() {
-            self.sampler = sampler;
-        }
-        self.limits = config.limits.span_limits();
-        self.disabled = config.disabled;
+        self.sampler.configure_some(config.sampler.sampler());
+        self.limits.configure(config.limits.span_limits());
+        self.disabled.configure(config.disabled);
         self.export_off = config.exporter.kind == ExporterKind::None;
         self
     }
@@ -156,16 +171,18 @@ impl TracerProviderBuilder {
         self
     }
 
-    /// Sets the sampler (default: parent-based, always on).
+    /// Sets the sampler (default: parent-based, always on), over the
+    /// configuration's, before or after [`with_config`](Self::with_config).
     pub fn with_sampler(mut self, sampler: Sampler) -> Self {
-        self.sampler = sampler;
+        self.sampler.set(sampler);
         self
     }
 
     /// Sets the span limits (default [`SpanLimits::default`]: 128 of each, no
-    /// length cap).
+    /// length cap), over the configuration's, before or after
+    /// [`with_config`](Self::with_config).
     pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
-        self.limits = limits;
+        self.limits.set(limits);
         self
     }
 
@@ -178,9 +195,11 @@ impl TracerProviderBuilder {
         self
     }
 
-    /// Disables recording (as `OTEL_SDK_DISABLED=true` does).
+    /// Disables recording (as `OTEL_SDK_DISABLED=true` does), or enables it
+    /// whatever the configuration says, before or after
+    /// [`with_config`](Self::with_config).
     pub fn with_disabled(mut self, disabled: bool) -> Self {
-        self.disabled = disabled;
+        self.disabled.set(disabled);
         self
     }
 
@@ -192,15 +211,15 @@ impl TracerProviderBuilder {
         TracerProvider {
             inner: Arc::new(ProviderState {
                 resource: Arc::new(self.resource.build()),
-                sampler: self.sampler,
-                limits: self.limits,
+                sampler: self.sampler.value_or_default(),
+                limits: self.limits.value_or_default(),
                 only_batch: match (self.processors.len(), self.batch_processors.pop()) {
                     (1, Some(batch)) => Some(batch),
                     _ => None,
                 },
                 pipeline_handles: ThreadLocal::new(),
                 processors: self.processors.into(),
-                disabled: self.disabled,
+                disabled: self.disabled.value_or(false),
                 export_off: self.export_off,
             }),
         }

@@ -24,6 +24,7 @@ use super::view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View, validate_boun
 use super::{MetricsError, MetricsStats};
 use crate::Signal;
 use crate::config::{Config, DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+use crate::layered::Layered;
 use crate::resource_settings::ResourceSettings;
 
 /// The default cardinality limit per stream.
@@ -601,12 +602,12 @@ impl MeterProvider {
 pub struct MeterProviderBuilder {
     resource: ResourceSettings,
     views: Vec<View>,
-    temporality: Option<TemporalityPreference>,
-    histogram: Option<DefaultHistogramAggregation>,
-    cardinality_limit: Option<usize>,
-    exemplar_filter: Option<ExemplarFilter>,
+    temporality: Layered<TemporalityPreference>,
+    histogram: Layered<DefaultHistogramAggregation>,
+    cardinality_limit: Layered<usize>,
+    exemplar_filter: Layered<ExemplarFilter>,
     reader: Option<PeriodicReader>,
-    disabled: bool,
+    disabled: Layered<bool>,
 }
 
 impl fmt::Debug for MeterProviderBuilder {
@@ -623,17 +624,19 @@ impl MeterProviderBuilder {
     /// default histogram aggregation, cardinality limit, exemplar filter and
     /// `OTEL_SDK_DISABLED` or `OTEL_METRICS_EXPORTER=none`
     /// ([`Config::is_disabled`]) of a loaded [`Config`] (the reader and its
-    /// exporter are set apart). What calls before it set for these is
-    /// replaced, and calls after it win: call it first and override in code
-    /// after it.
+    /// exporter are set apart). What the program sets in code wins over the
+    /// configuration, whether it is set before or after this call (the
+    /// `with_*` methods below); a second call replaces the first
+    /// configuration's settings.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
-        self.disabled = config.is_disabled(Signal::Metrics);
+        self.disabled.configure(config.is_disabled(Signal::Metrics));
         let metrics = &config.metrics;
-        self.temporality = Some(metrics.temporality);
-        self.histogram = Some(metrics.default_histogram_aggregation);
-        self.cardinality_limit = Some(metrics.cardinality_limit);
-        self.exemplar_filter = Some(metrics.exemplar_filter);
+        self.temporality.configure(metrics.temporality);
+        self.histogram
+            .configure(metrics.default_histogram_aggregation);
+        self.cardinality_limit.configure(metrics.cardinality_limit);
+        self.exemplar_filter.configure(metrics.exemplar_filter);
         self
     }
 
@@ -658,7 +661,7 @@ impl MeterProviderBuilder {
 
     /// Which instruments report deltas (default: cumulative for all).
     pub fn with_temporality(mut self, preference: TemporalityPreference) -> Self {
-        self.temporality = Some(preference);
+        self.temporality.set(preference);
         self
     }
 
@@ -667,7 +670,7 @@ impl MeterProviderBuilder {
         mut self,
         aggregation: DefaultHistogramAggregation,
     ) -> Self {
-        self.histogram = Some(aggregation);
+        self.histogram.set(aggregation);
         self
     }
 
@@ -677,20 +680,20 @@ impl MeterProviderBuilder {
     /// measurements for a whole interval, so its limit counts the sets of
     /// about one interval; a cumulative stream counts every set it saw.
     pub fn with_cardinality_limit(mut self, limit: usize) -> Self {
-        self.cardinality_limit = Some(limit);
+        self.cardinality_limit.set(limit);
         self
     }
 
     /// Which measurements become exemplars (default: those in sampled spans).
     pub fn with_exemplar_filter(mut self, filter: ExemplarFilter) -> Self {
-        self.exemplar_filter = Some(filter);
+        self.exemplar_filter.set(filter);
         self
     }
 
     /// A disabled provider's instruments record nothing and its reader
     /// never starts (`OTEL_SDK_DISABLED=true`).
     pub fn with_disabled(mut self, disabled: bool) -> Self {
-        self.disabled = disabled;
+        self.disabled.set(disabled);
         self
     }
 
@@ -706,19 +709,20 @@ impl MeterProviderBuilder {
         for view in &self.views {
             view.validate()?;
         }
-        let cardinality_limit = self.cardinality_limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT);
+        let cardinality_limit = self.cardinality_limit.value_or(DEFAULT_CARDINALITY_LIMIT);
         if cardinality_limit < 1 {
             return Err(MetricsError::InvalidCardinalityLimit(cardinality_limit));
         }
+        let disabled = self.disabled.value_or(false);
         let shared = Arc::new(ProviderShared {
             resource: Arc::new(self.resource.build()),
             views: self.views,
-            temporality: self.temporality.unwrap_or_default(),
-            histogram: self.histogram.unwrap_or_default(),
+            temporality: self.temporality.value_or_default(),
+            histogram: self.histogram.value_or_default(),
             cardinality_limit,
-            exemplar_filter: self.exemplar_filter.unwrap_or_default(),
+            exemplar_filter: self.exemplar_filter.value_or_default(),
             registry: Mutex::new(Registry::default()),
-            live: Arc::new(AtomicBool::new(!self.disabled)),
+            live: Arc::new(AtomicBool::new(!disabled)),
             shut_down: AtomicBool::new(false),
             invalid_instruments: AtomicU64::new(0),
             ignored_advice: AtomicU64::new(0),
@@ -729,7 +733,7 @@ impl MeterProviderBuilder {
             collections: AtomicU64::new(0),
         });
         let reader = match self.reader {
-            Some(reader) if !self.disabled => Some(Arc::new(reader.start(shared.clone())?)),
+            Some(reader) if !disabled => Some(Arc::new(reader.start(shared.clone())?)),
             _ => None,
         };
         Ok(MeterProvider { shared, reader })
@@ -1013,3 +1017,42 @@ impl Meter {
 }
 
 pub(crate) use ProviderShared as Shared;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meter_settings_set_in_code_win_over_a_configuration_in_either_order() {
+        // Before: `with_config` replaced what calls before it had set, with
+        // the configuration's defaults too (cumulative, 2000, ...).
+        let config = Config::default();
+        let code_first = MeterProvider::builder()
+            .with_temporality(TemporalityPreference::Delta)
+            .with_cardinality_limit(10)
+            .with_exemplar_filter(ExemplarFilter::AlwaysOff)
+            .with_config(&config)
+            .build()
+            .unwrap();
+        let config_first = MeterProvider::builder()
+            .with_config(&config)
+            .with_temporality(TemporalityPreference::Delta)
+            .with_cardinality_limit(10)
+            .with_exemplar_filter(ExemplarFilter::AlwaysOff)
+            .build()
+            .unwrap();
+        for provider in [code_first, config_first] {
+            let shared = &provider.shared;
+            assert_eq!(shared.temporality, TemporalityPreference::Delta);
+            assert_eq!(shared.cardinality_limit, 10);
+            assert_eq!(shared.exemplar_filter, ExemplarFilter::AlwaysOff);
+        }
+        let mut configured = Config::default();
+        configured.metrics.cardinality_limit = 5;
+        let provider = MeterProvider::builder()
+            .with_config(&configured)
+            .build()
+            .unwrap();
+        assert_eq!(provider.shared.cardinality_limit, 5);
+    }
+}

@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::deadline::deadline_after;
 use crate::diagnostics::{LossReporter, Losses};
 use crate::exporter::{ExportRequest, Exporter, Signal};
+use crate::layered::Layered;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
 
 /// The spec's default export interval (`OTEL_METRIC_EXPORT_INTERVAL`).
@@ -61,10 +62,10 @@ impl PeriodicReader {
     pub fn builder<E: Exporter>(exporter: E) -> PeriodicReaderBuilder<E> {
         PeriodicReaderBuilder {
             exporter,
-            interval: DEFAULT_EXPORT_INTERVAL,
-            timeout: DEFAULT_EXPORT_TIMEOUT,
-            retry: RetryPolicy::default(),
-            max_request_bytes: otlp_core::encode::MAX_REQUEST_BYTES,
+            interval: Layered::default(),
+            timeout: Layered::default(),
+            retry: Layered::default(),
+            max_request_bytes: Layered::default(),
         }
     }
 
@@ -77,42 +78,47 @@ impl PeriodicReader {
 #[derive(Debug)]
 pub struct PeriodicReaderBuilder<E> {
     exporter: E,
-    interval: Duration,
-    timeout: Duration,
-    retry: RetryPolicy,
-    max_request_bytes: usize,
+    interval: Layered<Duration>,
+    timeout: Layered<Duration>,
+    retry: Layered<RetryPolicy>,
+    max_request_bytes: Layered<usize>,
 }
 
 impl<E: Exporter> PeriodicReaderBuilder<E> {
     /// Takes the export interval and timeout (`0`: no limit), the retry
-    /// policy and the request size cap of a loaded [`Config`].
+    /// policy and the request size cap of a loaded [`Config`]. What the
+    /// program sets in code wins over the configuration, whether it is set
+    /// before or after this call (the `with_*` methods below); a second call
+    /// replaces the first configuration's settings.
     pub fn with_config(mut self, config: &Config) -> Self {
-        self.retry = config.retry.clone();
-        self.max_request_bytes = config.performance.max_request_bytes;
-        self.interval = config.metrics.export_interval;
-        self.timeout = if config.metrics.export_timeout.is_zero() {
-            NO_TIMEOUT
-        } else {
-            config.metrics.export_timeout
-        };
+        self.retry.configure(config.retry.clone());
+        self.max_request_bytes
+            .configure(config.performance.max_request_bytes);
+        self.interval.configure(config.metrics.export_interval);
+        self.timeout
+            .configure(if config.metrics.export_timeout.is_zero() {
+                NO_TIMEOUT
+            } else {
+                config.metrics.export_timeout
+            });
         self
     }
 
     /// Time between collections (default 60 s).
     pub fn with_interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+        self.interval.set(interval);
         self
     }
 
     /// How long one export may take, retries included (default 30 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout.set(timeout);
         self
     }
 
     /// The retry policy of exports.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.retry.set(retry);
         self
     }
 
@@ -120,7 +126,7 @@ impl<E: Exporter> PeriodicReaderBuilder<E> {
     /// [`MAX_REQUEST_BYTES`](otlp_core::encode::MAX_REQUEST_BYTES)); larger
     /// collections go in several requests.
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
-        self.max_request_bytes = bytes;
+        self.max_request_bytes.set(bytes);
         self
     }
 
@@ -129,13 +135,37 @@ impl<E: Exporter> PeriodicReaderBuilder<E> {
         if self.exporter.signal() != Signal::Metrics {
             return Err(MetricsError::WrongSignal(self.exporter.signal()));
         }
-        if self.interval.is_zero() {
-            return Err(MetricsError::InvalidInterval(self.interval));
+        let settings = self.settings();
+        if settings.interval.is_zero() {
+            return Err(MetricsError::InvalidInterval(settings.interval));
         }
         Ok(PeriodicReader {
-            start: Box::new(move |shared| spawn(self, shared)),
+            start: Box::new(move |shared| spawn(settings, shared)),
         })
     }
+
+    /// The settings: each as set in code, else as configured, else its default.
+    fn settings(self) -> ReaderSettings<E> {
+        ReaderSettings {
+            exporter: self.exporter,
+            interval: self.interval.value_or(DEFAULT_EXPORT_INTERVAL),
+            timeout: self.timeout.value_or(DEFAULT_EXPORT_TIMEOUT),
+            retry: self.retry.value_or_default(),
+            max_request_bytes: self
+                .max_request_bytes
+                .value_or(otlp_core::encode::MAX_REQUEST_BYTES),
+        }
+    }
+}
+
+/// What a [`PeriodicReaderBuilder`] settled on.
+#[derive(Debug)]
+struct ReaderSettings<E> {
+    exporter: E,
+    interval: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_request_bytes: usize,
 }
 
 enum Command {
@@ -222,7 +252,7 @@ impl Drop for ReaderHandle {
 }
 
 fn spawn<E: Exporter>(
-    settings: PeriodicReaderBuilder<E>,
+    settings: ReaderSettings<E>,
     shared: Arc<Shared>,
 ) -> Result<ReaderHandle, MetricsError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -517,6 +547,46 @@ mod tests {
     use otlp_core::{NumberDataPoint, Temporality};
 
     use super::*;
+
+    struct Accept;
+
+    impl Exporter for Accept {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        fn signal(&self) -> Signal {
+            Signal::Metrics
+        }
+
+        async fn export(&self, _: ExportRequest) -> crate::ExportOutcome {
+            crate::ExportOutcome::Success
+        }
+    }
+
+    #[test]
+    fn reader_settings_set_in_code_win_over_a_configuration_in_either_order() {
+        let mut config = Config::default();
+        config.metrics.export_interval = Duration::from_secs(15);
+        config.metrics.export_timeout = Duration::ZERO;
+        let code_first = PeriodicReader::builder(Accept)
+            .with_interval(Duration::from_secs(1))
+            .with_config(&config)
+            .settings();
+        let config_first = PeriodicReader::builder(Accept)
+            .with_config(&config)
+            .with_interval(Duration::from_secs(1))
+            .settings();
+        for settings in [code_first, config_first] {
+            assert_eq!(settings.interval, Duration::from_secs(1));
+            assert_eq!(settings.timeout, NO_TIMEOUT, "the configuration's");
+        }
+        let defaults = PeriodicReader::builder(Accept).settings();
+        assert_eq!(
+            (defaults.interval, defaults.timeout),
+            (DEFAULT_EXPORT_INTERVAL, DEFAULT_EXPORT_TIMEOUT)
+        );
+    }
 
     #[test]
     fn metrics_with_many_points_are_cut_into_copies_of_at_most_the_request_share() {
