@@ -1062,6 +1062,7 @@ fn apply_attributes(staged: &mut Staged, node: &Node, ctx: Ctx<'_>) -> Result<()
     for (key, _) in &entries {
         validate::attribute_key(key)?;
     }
+    let mut attributes = Vec::with_capacity(entries.len());
     for (key, value) in entries {
         if key == "service.name" {
             // A blank name is no name, as a blank `OTEL_SERVICE_NAME` or a
@@ -1075,14 +1076,15 @@ fn apply_attributes(staged: &mut Staged, node: &Node, ctx: Ctx<'_>) -> Result<()
                 .record(Setting::ServiceName.dotted(), ctx.origin, ctx.spelled);
             continue;
         }
-        let attributes = &mut staged.config.resource_attributes;
-        match attributes.iter_mut().find(|(existing, _)| *existing == key) {
-            Some(entry) => entry.1 = value,
-            None => attributes.push((key.clone(), value)),
-        }
         let dotted = format!("{}.{key}", Setting::ResourceAttributes.dotted());
         staged.origins.record(dotted, ctx.origin, ctx.spelled);
+        attributes.push((key, value));
     }
+    parse::merge_entries(
+        &mut staged.config.resource_attributes,
+        attributes,
+        String::clone,
+    );
     Ok(())
 }
 
@@ -1097,15 +1099,15 @@ fn apply_headers(staged: &mut Staged, node: &Node, ctx: Ctx<'_>) -> Result<(), S
         validate::header_name(name).map_err(|reason| format!("entry {}: {reason}", index + 1))?;
         validate::header_value(value).map_err(|reason| format!("header {name:?}: {reason}"))?;
     }
-    for (name, value) in entries {
+    for (name, _) in &entries {
         let dotted = format!(
             "{}.{}",
             ctx.scope.dotted(Setting::ExporterHeaders),
             name.to_ascii_lowercase()
         );
-        staged.exporter_mut(ctx.scope).headers.insert(name, value);
         staged.origins.record(dotted, ctx.origin, ctx.spelled);
     }
+    staged.exporter_mut(ctx.scope).headers.merge(entries);
     Ok(())
 }
 

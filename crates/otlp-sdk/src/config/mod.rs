@@ -332,6 +332,13 @@ impl Headers {
         }
     }
 
+    /// Sets every header of `entries` as [`insert`](Self::insert) would, in
+    /// one pass: linear in the number of headers, where inserting them one
+    /// by one searches the list each time.
+    pub(crate) fn merge(&mut self, entries: impl IntoIterator<Item = (String, String)>) {
+        parse::merge_entries(&mut self.0, entries, |name| name.to_ascii_lowercase());
+    }
+
     /// The headers in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0
@@ -353,9 +360,10 @@ impl Headers {
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut headers = Headers::new();
-        for (name, value) in iter {
-            headers.insert(name, value);
-        }
+        headers.merge(
+            iter.into_iter()
+                .map(|(name, value)| (name.into(), value.into())),
+        );
         headers
     }
 }

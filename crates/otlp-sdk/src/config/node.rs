@@ -4,6 +4,7 @@
 //! is a single [`Node::Str`]. The per-key parsers in `keys.rs` take a node, so a
 //! key has one parser whichever source sets it.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -137,12 +138,14 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut entries: Vec<(String, Node)> = Vec::new();
+        // The keys seen: a lookup per key, not a search of the map so far.
+        let mut seen: HashSet<String> = HashSet::new();
         while let Some(key) = map.next_key::<Node>()? {
             let Some(key) = key.scalar_text() else {
                 return Err(de::Error::custom("map keys must be strings"));
             };
             let value = map.next_value::<Node>()?;
-            if entries.iter().any(|(existing, _)| *existing == key) {
+            if !seen.insert(key.clone()) {
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
             }
             entries.push((key, value));

@@ -5,6 +5,9 @@
 //! Each reader returns the reason as a `String` on failure; `keys.rs` turns it
 //! into a [`ConfigError`](super::ConfigError) that names the key and the value.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
 use std::time::Duration;
 
 use super::node::Node;
@@ -253,9 +256,80 @@ fn kind(node: &Node) -> &'static str {
     }
 }
 
+/// Merges `entries` into the map `existing` (a vector, to keep the order the
+/// sources gave): a later value wins per key, an existing key keeps its
+/// position, a new key goes last. Keys are the same when `same_key` makes the
+/// same value of them (lower case for header names, the key itself for
+/// attributes).
+///
+/// Cost: one pass over `existing` and one over `entries`, with a hash map of
+/// the keys: linear, whatever the sizes (a configuration of ten thousand
+/// headers is merged in ten thousand steps, not fifty million).
+pub(crate) fn merge_entries<K, V, N>(
+    existing: &mut Vec<(K, V)>,
+    entries: impl IntoIterator<Item = (K, V)>,
+    same_key: impl Fn(&K) -> N,
+) where
+    N: Hash + Eq,
+{
+    let mut at: HashMap<N, usize> = existing
+        .iter()
+        .enumerate()
+        .map(|(index, (key, _))| (same_key(key), index))
+        .collect();
+    for (key, value) in entries {
+        match at.entry(same_key(&key)) {
+            Entry::Occupied(slot) => existing[*slot.get()].1 = value,
+            Entry::Vacant(slot) => {
+                slot.insert(existing.len());
+                existing.push((key, value));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merging_entries_is_linear_in_the_number_of_keys() {
+        use std::cell::Cell;
+
+        /// A key that counts how often it is compared.
+        #[derive(Clone, Debug)]
+        struct Counted<'a>(u32, &'a Cell<u64>);
+        impl std::hash::Hash for Counted<'_> {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+            }
+        }
+        impl PartialEq for Counted<'_> {
+            fn eq(&self, other: &Self) -> bool {
+                self.1.set(self.1.get() + 1);
+                self.0 == other.0
+            }
+        }
+        impl Eq for Counted<'_> {}
+
+        let compared = Cell::new(0);
+        let n = 2000;
+        let mut map: Vec<(Counted<'_>, u32)> = (0..n).map(|i| (Counted(i, &compared), i)).collect();
+        // Half of the keys exist, half are new.
+        let entries = (n / 2..n + n / 2).map(|i| (Counted(i, &compared), i + 1));
+        merge_entries(&mut map, entries, |key| key.clone());
+        assert_eq!(map.len(), (n + n / 2) as usize);
+        assert_eq!(map[0].1, 0, "untouched");
+        assert_eq!(map[(n / 2) as usize].1, n / 2 + 1, "replaced in place");
+        assert_eq!(map[n as usize].0.0, n, "new keys go last, in order");
+        // Before: a search of the whole map per entry, about n * n / 2
+        // comparisons (2 million); a hash lookup compares about once per hit.
+        assert!(
+            compared.get() <= 4 * u64::from(n),
+            "{} comparisons",
+            compared.get()
+        );
+    }
 
     fn s(text: &str) -> Node {
         Node::Str(text.to_owned())
