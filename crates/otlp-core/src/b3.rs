@@ -9,7 +9,9 @@
 //! - the sampling state `1` (sampled), `0` (not sampled) or `d` (debug, which
 //!   implies sampled); the multi headers also take the legacy `true` and
 //!   `false` of `X-B3-Sampled`, and `X-B3-Flags: 1` (debug, so sampled) over
-//!   whatever `X-B3-Sampled` says;
+//!   whatever `X-B3-Sampled` says. The debug flag is kept on the context
+//!   ([`TraceFlags::B3_DEBUG`]), as the specification asks ("MUST preserve a
+//!   debug trace flag, if received, and propagate it");
 //! - no sampling state (the "deferred" decision) reads as not sampled, as in
 //!   `opentelemetry-java`: the B3 header cannot say "sampled" without saying it;
 //! - the parent span id is checked (single header) and then not used: the
@@ -18,12 +20,14 @@
 //! - `b3: 0` (deny without ids, and `1` or `d` alone) carries no trace:
 //!   [`B3Error::SamplingOnly`].
 //!
-//! Written: `{trace id}-{span id}-{1|0}` in the single header, and
-//! `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled: 1|0` in the multi headers,
+//! Written: `{trace id}-{span id}-{1|0|d}` in the single header, and
+//! `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled: 1|0` in the multi headers
+//! (`X-B3-Flags: 1` instead of `X-B3-Sampled` for debug, which implies it),
 //! the trace id always with 32 digits; no parent span id, as the specification
-//! asks. The debug flag is not written back: a [`SpanContext`] has no place
-//! for it besides the W3C trace flags (see [`TraceFlags`]), so a debug trace
-//! continues as a sampled one.
+//! asks. Debug is written when the context carries
+//! [`TraceFlags::B3_DEBUG`]: received in B3 headers, it stays with the spans
+//! started under that context and their B3 headers (a W3C `traceparent`
+//! cannot say it).
 //!
 //! Cost: parsing and writing are allocation-free (errors allocate their text).
 
@@ -80,8 +84,9 @@ impl SpanContext {
     /// id is 32 or 16 lowercase hex digits (a 64-bit id is left-padded with
     /// zeros to 128 bits), the span id and parent span id 16; all-zero ids
     /// are refused. The sampling state is `1`, `0` or `d` (debug, which
-    /// implies sampled); without one (the "deferred" decision) the context is
-    /// not sampled, as in `opentelemetry-java`. The parent span id is checked
+    /// implies sampled, and is kept: [`TraceFlags::B3_DEBUG`]); without one
+    /// (the "deferred" decision) the context is not sampled, as in
+    /// `opentelemetry-java`. The parent span id is checked
     /// and not used: the span id is the parent of the span this side starts.
     /// A header with a sampling state alone (`b3: 0`, the deny-only form)
     /// carries no trace: [`B3Error::SamplingOnly`].
@@ -91,7 +96,8 @@ impl SpanContext {
     ///
     /// let context = SpanContext::from_b3("4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-d")?;
     /// assert!(context.trace_flags.is_sampled()); // debug implies sampled
-    /// assert_eq!(context.b3(), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1");
+    /// assert!(context.trace_flags.is_b3_debug()); // and is passed on
+    /// assert_eq!(context.b3(), "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-d");
     ///
     /// // A deny-only header carries no trace.
     /// assert!(matches!(SpanContext::from_b3("0"), Err(B3Error::SamplingOnly { .. })));
@@ -118,10 +124,11 @@ impl SpanContext {
         }
         let trace_id = b3_trace_id(trace_id)?;
         let span_id = b3_span_id(span_id, "span id")?;
-        let sampled = match sampling {
-            None => false,
-            Some("1" | "d") => true,
-            Some("0") => false,
+        let (sampled, debug) = match sampling {
+            None => (false, false),
+            Some("1") => (true, false),
+            Some("d") => (true, true),
+            Some("0") => (false, false),
             Some(other) => {
                 return Err(B3Error::SamplingState {
                     value: shown(other),
@@ -132,12 +139,13 @@ impl SpanContext {
         if let Some(parent) = parent {
             b3_span_id(parent, "parent span id")?;
         }
-        Ok(remote(trace_id, span_id, sampled))
+        Ok(remote(trace_id, span_id, sampled, debug))
     }
 
     /// Reads the multi `X-B3-*` headers: `X-B3-TraceId` and `X-B3-SpanId`
     /// are required; `X-B3-Flags: 1` (debug) makes the context sampled
-    /// whatever `X-B3-Sampled` says; without either, not sampled. The result
+    /// whatever `X-B3-Sampled` says, and is kept
+    /// ([`TraceFlags::B3_DEBUG`]); without either, not sampled. The result
     /// is marked remote and has an empty trace state.
     pub fn from_b3_multi(headers: B3MultiHeaders<'_>) -> Result<Self, B3Error> {
         let trace_id = headers.trace_id.ok_or(B3Error::Missing {
@@ -161,18 +169,23 @@ impl SpanContext {
                 });
             }
         };
-        Ok(remote(trace_id, span_id, sampled))
+        Ok(remote(trace_id, span_id, sampled, debug))
     }
 
-    /// Writes the single `b3` header, `{trace id}-{span id}-{1|0}`, into `out`
-    /// and returns it. Does not allocate. The trace id is written with 32
-    /// digits, and no parent span id.
+    /// Writes the single `b3` header, `{trace id}-{span id}-{1|0|d}`, into
+    /// `out` and returns it: `d` when the context carries B3's debug flag
+    /// ([`TraceFlags::B3_DEBUG`]). Does not allocate. The trace id is written
+    /// with 32 digits, and no parent span id.
     pub fn write_b3<'a>(&self, out: &'a mut [u8; B3_SINGLE_LEN]) -> &'a str {
         encode_hex_into(self.trace_id.as_bytes(), &mut out[0..32]);
         out[32] = b'-';
         encode_hex_into(self.span_id.as_bytes(), &mut out[33..49]);
         out[49] = b'-';
-        out[50] = self.b3_sampled().as_bytes()[0];
+        out[50] = if self.trace_flags.is_b3_debug() {
+            b'd'
+        } else {
+            self.b3_sampled().as_bytes()[0]
+        };
         match std::str::from_utf8(out) {
             Ok(text) => text,
             Err(_) => unreachable!("the b3 header is ASCII"),
@@ -185,7 +198,9 @@ impl SpanContext {
         self.write_b3(&mut out).to_owned()
     }
 
-    /// The value of `X-B3-Sampled` for this context: `1` or `0`.
+    /// The value of `X-B3-Sampled` for this context: `1` or `0` (a context
+    /// with B3's debug flag sends `X-B3-Flags: 1` instead, which implies
+    /// sampled).
     pub fn b3_sampled(&self) -> &'static str {
         if self.trace_flags.is_sampled() {
             "1"
@@ -196,11 +211,11 @@ impl SpanContext {
 }
 
 /// A remote context of B3 ids.
-fn remote(trace_id: TraceId, span_id: SpanId, sampled: bool) -> SpanContext {
+fn remote(trace_id: TraceId, span_id: SpanId, sampled: bool, debug: bool) -> SpanContext {
     SpanContext {
         trace_id,
         span_id,
-        trace_flags: TraceFlags::NONE.with_sampled(sampled),
+        trace_flags: TraceFlags::NONE.with_sampled(sampled).with_b3_debug(debug),
         is_remote: true,
         trace_state: TraceState::EMPTY,
     }

@@ -129,13 +129,16 @@ pub enum Propagator {
     /// B3 with the single header (`b3`). Extract: the single header, else
     /// the multi headers, as the specification's "B3 Requirements" ask
     /// (see [`SpanContext::from_b3`], [`SpanContext::from_b3_multi`]).
-    /// Inject: `b3: {trace id}-{span id}-{1|0}`. A debug flag received
-    /// (`d`, `X-B3-Flags: 1`) makes the context sampled and is not passed on
-    /// as debug: a [`SpanContext`] has no place for it.
+    /// Inject: `b3: {trace id}-{span id}-{1|0|d}`. A debug flag received
+    /// (`d`, `X-B3-Flags: 1`) makes the context sampled and stays with it
+    /// ([`TraceFlags::B3_DEBUG`](crate::TraceFlags::B3_DEBUG)), so that the
+    /// requests made under it say debug too, as the specification asks.
     B3,
     /// B3 with the multi headers (`b3multi`). Extract: as [`B3`](Self::B3).
-    /// Inject: `X-B3-TraceId`, `X-B3-SpanId` and `X-B3-Sampled: 1|0`, and
-    /// removes `X-B3-ParentSpanId` and `X-B3-Flags`.
+    /// Inject: `X-B3-TraceId`, `X-B3-SpanId` and `X-B3-Sampled: 1|0`, or
+    /// `X-B3-Flags: 1` instead of `X-B3-Sampled` for a debug context (debug
+    /// implies sampled: B3 sends one or the other), and removes
+    /// `X-B3-ParentSpanId`.
     B3Multi,
 }
 
@@ -167,6 +170,9 @@ impl Propagator {
 
     /// The fields [`inject`](Self::inject) writes (the specification's
     /// `Fields`): a carrier reused between requests should clear them first.
+    /// For a debug context the multi B3 propagator writes `X-B3-Flags` in
+    /// place of `X-B3-Sampled`, and removes whichever of the two it does not
+    /// write, so a reused carrier never holds both.
     pub const fn fields(self) -> &'static [&'static str] {
         match self {
             Propagator::TraceContext => &[TRACEPARENT, TRACESTATE],
@@ -210,9 +216,14 @@ impl Propagator {
                 let mut span_id = [0u8; 16];
                 carrier.set(X_B3_TRACE_ID, context.trace_id.encode_hex(&mut trace_id));
                 carrier.set(X_B3_SPAN_ID, context.span_id.encode_hex(&mut span_id));
-                carrier.set(X_B3_SAMPLED, context.b3_sampled());
+                if context.trace_flags.is_b3_debug() {
+                    carrier.set(X_B3_FLAGS, "1");
+                    carrier.remove(X_B3_SAMPLED);
+                } else {
+                    carrier.set(X_B3_SAMPLED, context.b3_sampled());
+                    carrier.remove(X_B3_FLAGS);
+                }
                 carrier.remove(X_B3_PARENT_SPAN_ID);
-                carrier.remove(X_B3_FLAGS);
             }
         }
     }
@@ -503,6 +514,44 @@ mod tests {
             ]),
             "no parent span id, no stale debug flag"
         );
+    }
+
+    #[test]
+    fn a_b3_debug_flag_received_is_passed_on_in_either_form() {
+        // Before: debug read as sampled and was written back as `1` (and
+        // `X-B3-Sampled: 1`), though the specification asks B3 propagators
+        // to keep a debug flag received and propagate it.
+        let single = headers(&[("b3", &format!("{TRACE}-{SPAN}-d"))]);
+        let multi = headers(&[
+            ("x-b3-traceid", TRACE),
+            ("x-b3-spanid", SPAN),
+            ("x-b3-flags", "1"),
+        ]);
+        for received in [single, multi] {
+            let context = Propagator::B3.extract(&received).unwrap();
+            assert!(context.trace_flags.is_sampled());
+
+            let mut out = HashMap::new();
+            Propagator::B3.inject(&context, &mut out);
+            assert_eq!(out, headers(&[("b3", &format!("{TRACE}-{SPAN}-d"))]));
+
+            let mut out = headers(&[("x-b3-sampled", "1")]);
+            Propagator::B3Multi.inject(&context, &mut out);
+            assert_eq!(
+                out,
+                headers(&[
+                    ("x-b3-traceid", TRACE),
+                    ("x-b3-spanid", SPAN),
+                    ("x-b3-flags", "1"),
+                ]),
+                "debug implies sampled: X-B3-Sampled is not sent with it"
+            );
+
+            // W3C has no debug flag: traceparent says sampled only.
+            let mut out = HashMap::new();
+            Propagator::TraceContext.inject(&context, &mut out);
+            assert_eq!(out["traceparent"], format!("00-{TRACE}-{SPAN}-01"));
+        }
     }
 
     #[test]

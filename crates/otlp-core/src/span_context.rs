@@ -6,16 +6,29 @@ use crate::error::TraceParentError;
 use crate::id::encode_hex_into;
 use crate::{SpanId, TraceId, TraceState};
 
-/// The W3C trace flags byte. Only the `sampled` bit (0x01) is defined today.
+/// The W3C trace flags byte, and B3's debug flag beside it.
+///
+/// Only the `sampled` bit (0x01) and, in W3C Trace Context level 2, the
+/// `random` bit (0x02) are defined; [`bits`](Self::bits) is the byte a
+/// `traceparent` header and OTLP's `flags` fields carry. B3's debug flag
+/// ([`B3_DEBUG`](Self::B3_DEBUG): `b3: …-d`, `X-B3-Flags: 1`) lives outside
+/// that byte: the specification asks B3 propagators to keep a debug flag
+/// received and to pass it on, so a context carries it to the spans started
+/// under it and their B3 headers, but no W3C header and no OTLP field can
+/// say it, and it is never written there.
+///
+/// Plain data: `Copy`, two bytes.
 ///
 /// ```
 /// use otlp_core::TraceFlags;
 ///
 /// assert!(TraceFlags::SAMPLED.is_sampled());
 /// assert_eq!(TraceFlags::default().with_sampled(true), TraceFlags::SAMPLED);
+/// let debug = TraceFlags::SAMPLED.with_b3_debug(true);
+/// assert!(debug.is_b3_debug() && debug.bits() == 0x01);
 /// ```
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct TraceFlags(u8);
+pub struct TraceFlags(u16);
 
 impl TraceFlags {
     /// No flag set.
@@ -26,15 +39,19 @@ impl TraceFlags {
     /// `random` 0x02); a written `traceparent` carries no others, as
     /// "Vendors MUST set those to zero".
     pub const DEFINED: TraceFlags = TraceFlags(0x03);
+    /// B3's debug flag, received as `b3: {trace}-{span}-d` or
+    /// `X-B3-Flags: 1` and written back only in B3 headers; outside the W3C
+    /// byte ([`bits`](Self::bits) never shows it).
+    pub const B3_DEBUG: TraceFlags = TraceFlags(0x100);
 
-    /// Wraps a raw flags byte (unknown bits are kept).
+    /// Wraps a raw W3C flags byte (unknown bits are kept; no B3 debug flag).
     pub const fn new(bits: u8) -> Self {
-        TraceFlags(bits)
+        TraceFlags(bits as u16)
     }
 
-    /// The raw byte.
+    /// The W3C flags byte (without the B3 debug flag).
     pub const fn bits(self) -> u8 {
-        self.0
+        (self.0 & 0xff) as u8
     }
 
     /// Whether the `sampled` bit is set.
@@ -50,11 +67,29 @@ impl TraceFlags {
             TraceFlags(self.0 & !0x01)
         }
     }
+
+    /// Whether B3's debug flag is set ([`B3_DEBUG`](Self::B3_DEBUG)).
+    pub const fn is_b3_debug(self) -> bool {
+        self.0 & Self::B3_DEBUG.0 != 0
+    }
+
+    /// These flags with B3's debug flag set or cleared.
+    pub const fn with_b3_debug(self, debug: bool) -> Self {
+        if debug {
+            TraceFlags(self.0 | Self::B3_DEBUG.0)
+        } else {
+            TraceFlags(self.0 & !Self::B3_DEBUG.0)
+        }
+    }
 }
 
 impl fmt::Debug for TraceFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TraceFlags({:02x})", self.0)
+        if self.is_b3_debug() {
+            write!(f, "TraceFlags({:02x}, b3 debug)", self.bits())
+        } else {
+            write!(f, "TraceFlags({:02x})", self.bits())
+        }
     }
 }
 
@@ -158,7 +193,7 @@ impl SpanContext {
         Ok(SpanContext {
             trace_id,
             span_id,
-            trace_flags: TraceFlags(flags),
+            trace_flags: TraceFlags::new(flags),
             is_remote: true,
             trace_state: TraceState::EMPTY,
         })

@@ -90,7 +90,14 @@ fn check_single(header: &str) {
             assert!(context.is_remote && context.is_valid());
             let written = context.b3();
             let (trace, span, sampled) = read(&context);
-            let flag = if sampled { "1" } else { "0" };
+            // A debug flag received is passed on as debug.
+            let debug = header.split('-').nth(2) == Some("d");
+            assert_eq!(context.trace_flags.is_b3_debug(), debug, "{header:?}");
+            let flag = match (debug, sampled) {
+                (true, _) => "d",
+                (false, true) => "1",
+                (false, false) => "0",
+            };
             assert_eq!(written, format!("{trace}-{span}-{flag}"));
             assert_eq!(SpanContext::from_b3(&written), Ok(context));
         }

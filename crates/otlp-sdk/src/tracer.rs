@@ -252,9 +252,13 @@ fn start_span(
     // A child keeps its parent's defined flags (W3C level 2: the random
     // flag stays with its trace id) and drops reserved ones, which "Vendors
     // MUST set to zero": they would reach OTLP's `Span.flags` otherwise.
+    // B3's debug flag stays too: B3 propagators "MUST preserve a debug trace
+    // flag, if received, and propagate it with subsequent requests" (no
+    // W3C header and no OTLP field carries it).
     let trace_flags = match &parent {
         Some(parent) => TraceFlags::new(parent.trace_flags.bits() & TraceFlags::DEFINED.bits())
-            .with_sampled(sampled),
+            .with_sampled(sampled)
+            .with_b3_debug(parent.trace_flags.is_b3_debug()),
         None => TraceFlags::NONE.with_sampled(sampled),
     };
     drop(parent);

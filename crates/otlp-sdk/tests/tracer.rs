@@ -381,6 +381,39 @@ fn otel_traces_exporter_none_still_samples_so_the_trace_goes_on_downstream() {
 }
 
 #[test]
+fn a_b3_debug_parent_makes_children_that_say_debug_downstream() {
+    // Before: the child of a `b3: …-d` parent wrote `b3: …-1`, losing the
+    // debug flag the specification asks to pass on.
+    let collect = Collect::default();
+    let tracer = provider(&collect).tracer("scope");
+    let parent =
+        SpanContext::from_b3("4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-d").unwrap();
+    let mut child = tracer.start_with_parent("child", &parent);
+    let context = child.context().clone();
+    assert!(context.trace_flags.is_sampled());
+    assert!(context.b3().ends_with("-d"), "{}", context.b3());
+    assert!(context.traceparent().ends_with("-01"));
+    let mut grandchild = tracer.start_with_parent("grandchild", &context);
+    assert!(grandchild.context().b3().ends_with("-d"));
+    grandchild.end();
+    child.end();
+    // OTLP has no place for it: the exported flags are the W3C byte.
+    for span in collect.spans() {
+        assert_eq!(
+            span.flags.trace_flags(),
+            TraceFlags::SAMPLED,
+            "{}",
+            span.name
+        );
+    }
+    // Without debug, nothing changes.
+    let plain =
+        SpanContext::from_b3("4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1").unwrap();
+    let span = tracer.start_with_parent("plain", &plain);
+    assert!(span.context().b3().ends_with("-1"));
+}
+
+#[test]
 fn the_configured_sampler_applies_and_one_set_after_it_in_code_wins() {
     use otlp_sdk::Sampler;
     use otlp_sdk::config::ConfigLoader;
