@@ -1,4 +1,5 @@
-//! [`LossReport`]: a pipeline that loses records says so, unasked.
+//! [`LossReport`]: a pipeline that loses records says so, unasked; and
+//! [`Warning`]s: what the SDK did instead of what it was asked.
 //!
 //! [`StatsSnapshot`](crate::StatsSnapshot) counts every record, but only a
 //! program that reads it learns anything: a wrong endpoint, a token the
@@ -34,14 +35,29 @@
 //! # `OTEL_LOG_LEVEL`
 //!
 //! The specification's "log level used by the SDK internal logger" governs
-//! the default handler (a handler set with [`set_loss_handler`] gets every
-//! report, whatever the level). A loss report is an error: the levels
-//! `error`, `warn` (or `warning`), `info` (the default), `debug`, `trace`,
-//! `verbose` and `all` print it; `none` and `off` silence it. Any case,
+//! the default handlers (a handler set with [`set_loss_handler`] or
+//! [`set_warning_handler`] gets everything, whatever the level). A loss
+//! report is an error: the levels `error`, `warn` (or `warning`), `info`
+//! (the default), `debug`, `trace`, `verbose` and `all` print it; `none` and
+//! `off` silence it. A [`Warning`] is printed from `warn` on. Any case,
 //! blanks trimmed; an empty value is the default. The variable is read once,
-//! at the default handler's first report. A value it does not know is not an
+//! at the first report or warning. A value it does not know is not an
 //! error: the default handler says so once, on standard error, and keeps
 //! the default (`info`), so that a typo never hides losses.
+//!
+//! # Warnings
+//!
+//! Some calls ask for what the SDK cannot do as asked, and the specification
+//! says it proceeds, and warns: an instrument registered again with another
+//! description, unit or kind (both are exported), advised histogram
+//! boundaries that are not valid (the default ones are used), a view that
+//! asks an instrument for an aggregation it cannot have (the view is
+//! ignored for it), an instrument name that is not valid (it records
+//! nothing). [`MetricsStats`](crate::metrics::MetricsStats) counts them; each
+//! distinct one is also given once to the process's *warning handler*, on
+//! the thread whose call warns: by default a line on standard error
+//! (`otlp-rust: warning: metrics: …`), and [`set_warning_handler`] replaces
+//! it.
 //!
 //! # Where the handler runs
 //!
@@ -56,10 +72,11 @@
 //! the program's `tracing` output sends it to a thread of the program that
 //! logs it.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::Signal;
@@ -247,44 +264,146 @@ fn report(report: &LossReport) {
     }
 }
 
-/// The variable whose level governs the default handler.
+/// The variable whose level governs the default handlers.
 const LOG_LEVEL_VARIABLE: &str = "OTEL_LOG_LEVEL";
 
-/// Whether the default handler prints loss reports, as `OTEL_LOG_LEVEL`
-/// says: read once, at its first report (see the [module docs](self)).
-fn default_handler_prints() -> bool {
-    static PRINTS: OnceLock<bool> = OnceLock::new();
-    *PRINTS.get_or_init(|| {
+/// What the default handlers print, by `OTEL_LOG_LEVEL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Verbosity {
+    /// `none`, `off`: nothing.
+    Silent,
+    /// `error`: loss reports.
+    Errors,
+    /// `warn` and every more verbose level (the default, `info`): loss
+    /// reports and warnings.
+    Warnings,
+}
+
+/// What the default handlers print, as `OTEL_LOG_LEVEL` says: read once,
+/// at the first report or warning (see the [module docs](self)).
+fn default_verbosity() -> Verbosity {
+    static VERBOSITY: OnceLock<Verbosity> = OnceLock::new();
+    *VERBOSITY.get_or_init(|| {
         let value = std::env::var_os(LOG_LEVEL_VARIABLE);
         let value = value.as_ref().map(|value| value.to_string_lossy());
-        prints_losses(value.as_deref()).unwrap_or_else(|unknown| {
+        verbosity(value.as_deref()).unwrap_or_else(|unknown| {
             let _ = writeln!(std::io::stderr().lock(), "otlp-rust: {unknown}");
-            true
+            Verbosity::Warnings
         })
     })
 }
 
-/// Whether the level `value` of `OTEL_LOG_LEVEL` (`None`: unset) shows
-/// errors such as a loss report; `Err` says why a value is not a level.
-fn prints_losses(value: Option<&str>) -> Result<bool, String> {
+/// Whether the default handler prints loss reports.
+fn default_handler_prints() -> bool {
+    default_verbosity() >= Verbosity::Errors
+}
+
+/// What the level `value` of `OTEL_LOG_LEVEL` (`None`: unset) shows; `Err`
+/// says why a value is not a level.
+fn verbosity(value: Option<&str>) -> Result<Verbosity, String> {
     let Some(value) = value.map(str::trim).filter(|value| !value.is_empty()) else {
-        return Ok(true);
+        return Ok(Verbosity::Warnings);
     };
     const SILENT: &[&str] = &["none", "off"];
-    const SHOWING_ERRORS: &[&str] = &[
-        "error", "warn", "warning", "info", "debug", "trace", "verbose", "all",
+    const ERRORS: &[&str] = &["error"];
+    const WARNINGS: &[&str] = &[
+        "warn", "warning", "info", "debug", "trace", "verbose", "all",
     ];
     let is = |names: &[&str]| names.iter().any(|name| value.eq_ignore_ascii_case(name));
     if is(SILENT) {
-        Ok(false)
-    } else if is(SHOWING_ERRORS) {
-        Ok(true)
+        Ok(Verbosity::Silent)
+    } else if is(ERRORS) {
+        Ok(Verbosity::Errors)
+    } else if is(WARNINGS) {
+        Ok(Verbosity::Warnings)
     } else {
         Err(format!(
             "{LOG_LEVEL_VARIABLE}={value:?} is not a log level (expected none, off, error, \
-             warn, info, debug, trace, verbose or all); losses are reported as at the \
-             default level, info"
+             warn, info, debug, trace, verbose or all); losses and warnings are reported as \
+             at the default level, info"
         ))
+    }
+}
+
+/// Something the SDK was asked to do and did otherwise, said once; see the
+/// [module docs](self#warnings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Warning {
+    /// The part of the SDK that warns: `"metrics"`.
+    pub source: &'static str,
+    /// What was asked, and what the SDK did instead.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    /// `metrics: instrument "requests" of meter "shop" registered again with …`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+/// What the process does with a [`Warning`].
+type WarningHandler = Arc<dyn Fn(&Warning) + Send + Sync>;
+
+/// The process's warning handler; `None`: the default, a line on standard
+/// error.
+static WARNING_HANDLER: RwLock<Option<WarningHandler>> = RwLock::new(None);
+
+/// Distinct warnings remembered, so that each is given once; past this many,
+/// new ones are given as they come.
+const REMEMBERED_WARNINGS: usize = 1024;
+
+/// Makes `handler` receive the SDK's [`Warning`]s from now on, in place of
+/// the default line on standard error (or of the handler set before). It
+/// runs on the thread whose call warns (the one creating an instrument);
+/// see the [module docs](self#warnings).
+///
+/// ```
+/// use std::sync::mpsc;
+///
+/// let (warnings, received) = mpsc::channel();
+/// otlp_sdk::diagnostics::set_warning_handler(move |warning| {
+///     let _ = warnings.send(warning.to_string());
+/// });
+/// # drop(received);
+/// ```
+pub fn set_warning_handler(handler: impl Fn(&Warning) + Send + Sync + 'static) {
+    *WARNING_HANDLER
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(handler));
+}
+
+/// Gives the warning `message` from `source` to the process's warning
+/// handler, unless it was given before. Call it outside any lock a handler
+/// could need (it may create instruments, say).
+pub(crate) fn warn(source: &'static str, message: String) {
+    static GIVEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    {
+        let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
+        let given = given.get_or_insert_with(HashSet::new);
+        if given.contains(&message) {
+            return;
+        }
+        if given.len() < REMEMBERED_WARNINGS {
+            given.insert(message.clone());
+        }
+    }
+    let warning = Warning { source, message };
+    let handler = WARNING_HANDLER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match handler {
+        // A handler that panics must not take the caller down with it.
+        Some(handler) => {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| handler(&warning)));
+        }
+        None => {
+            if default_verbosity() >= Verbosity::Warnings {
+                let _ = writeln!(std::io::stderr().lock(), "otlp-rust: warning: {warning}");
+            }
+        }
     }
 }
 
@@ -325,17 +444,18 @@ mod tests {
     #[test]
     fn otel_log_level_none_or_off_silences_loss_reports_and_a_typo_keeps_them() {
         for silent in ["none", "off", " NONE ", "Off"] {
-            assert_eq!(prints_losses(Some(silent)), Ok(false), "{silent}");
+            assert_eq!(verbosity(Some(silent)), Ok(Verbosity::Silent), "{silent}");
         }
+        assert_eq!(verbosity(Some("ERROR")), Ok(Verbosity::Errors));
         for shown in [
-            "error", "WARN", "warning", "info", "debug", "trace", "verbose", "all",
+            "WARN", "warning", "info", "debug", "trace", "verbose", "all",
         ] {
-            assert_eq!(prints_losses(Some(shown)), Ok(true), "{shown}");
+            assert_eq!(verbosity(Some(shown)), Ok(Verbosity::Warnings), "{shown}");
         }
         for unset in [None, Some(""), Some("  ")] {
-            assert_eq!(prints_losses(unset), Ok(true), "{unset:?}");
+            assert_eq!(verbosity(unset), Ok(Verbosity::Warnings), "{unset:?}");
         }
-        let unknown = prints_losses(Some("silent")).unwrap_err();
+        let unknown = verbosity(Some("silent")).unwrap_err();
         assert!(
             unknown.starts_with("OTEL_LOG_LEVEL=\"silent\" is not a log level"),
             "{unknown}"

@@ -67,7 +67,10 @@
 //! encodes one `ExportMetricsServiceRequest` and sends it through an
 //! exporter of [`Signal::Metrics`] with the [`RetryPolicy`]. Configuration:
 //! [`config::Config::metrics`]. Exemplars come from the thread's
-//! [`active_span`]. Details: the [`metrics`] module.
+//! [`active_span`]. An instrument it cannot take as asked (registered again
+//! otherwise, an invalid name or advice, a view it cannot have) is counted
+//! and warned of once ([`diagnostics::Warning`]). Details: the [`metrics`]
+//! module.
 //!
 //! ## The queue: per-thread blocks of encoded records
 //!

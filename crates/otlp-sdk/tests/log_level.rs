@@ -1,7 +1,7 @@
 //! `OTEL_LOG_LEVEL` governs the default loss handler (`otlp_sdk::diagnostics`):
 //! `none` or `off` silences it, a known level keeps it, an unknown value is
 //! said once and keeps it; a handler set in code gets reports whatever the
-//! level.
+//! level. Warnings are printed from `warn` on.
 //!
 //! The level is the process's, read from its environment, and setting a
 //! variable in this process would need `unsafe` and race the other tests: so
@@ -24,6 +24,9 @@ const CHILD: &str = "OTLP_SDK_TEST_LOG_LEVEL_CHILD";
 
 /// The default handler's line for the child's losses.
 const LOSS_LINE: &str = "otlp-rust: the traces pipeline lost 3 spans: 3 failed";
+
+/// The default warning handler's line for the child's instrument.
+const WARNING_LINE: &str = "otlp-rust: warning: metrics: instrument \"9lives\"";
 
 /// Refuses every export, as a backend refusing a token.
 struct Refuse;
@@ -51,6 +54,11 @@ fn child_loses_spans() {
     };
     if mode == "handler" {
         set_loss_handler(|report| println!("HANDLER {report}"));
+    }
+    // An instrument name that is not valid, twice: one warning.
+    let meters = otlp_sdk::metrics::MeterProvider::builder().build().unwrap();
+    for _ in 0..2 {
+        meters.meter("child").u64_counter("9lives").build();
     }
     let processor = BatchSpanProcessor::builder(Refuse).build().unwrap();
     for i in 0..3 {
@@ -95,6 +103,13 @@ fn otel_log_level_none_or_off_silences_the_default_loss_handler() {
     for level in [None, Some(""), Some("error"), Some("warn"), Some("debug")] {
         let (stderr, _) = run_child(level, "default");
         assert_eq!(stderr.matches(LOSS_LINE).count(), 1, "{level:?}: {stderr}");
+        // Warnings from `warn` on (the default is `info`), once each.
+        let warnings = if level == Some("error") { 0 } else { 1 };
+        assert_eq!(
+            stderr.matches(WARNING_LINE).count(),
+            warnings,
+            "{level:?}: {stderr}"
+        );
     }
 }
 

@@ -24,6 +24,7 @@ use super::view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View, validate_boun
 use super::{MetricsError, MetricsStats};
 use crate::Signal;
 use crate::config::{Config, DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+use crate::diagnostics;
 use crate::layered::Layered;
 use crate::resource_settings::ResourceSettings;
 
@@ -266,7 +267,11 @@ impl ProviderShared {
     /// current values) is skipped whole, as the spec asks of a view that
     /// "would produce semantic errors" ("proceed as if that View did not
     /// exist"), and counted in [`MetricsStats::ignored_views`].
-    fn stream_plans(&self, spec: &InstrumentSpec) -> Vec<(Identity, CellKind, KeyFilter, usize)> {
+    fn stream_plans(
+        &self,
+        spec: &InstrumentSpec,
+        warnings: &mut Vec<String>,
+    ) -> Vec<(Identity, CellKind, KeyFilter, usize)> {
         let selecting: Vec<&View> = self
             .views
             .iter()
@@ -278,6 +283,12 @@ impl ProviderShared {
                     .is_none_or(|aggregation| aggregation.applies_to(spec.kind));
                 if !applies {
                     self.ignored_views.fetch_add(1, Ordering::Relaxed);
+                    warnings.push(format!(
+                        "a view selecting {} asks for an aggregation a {:?} cannot have: \
+                         the view is ignored for it",
+                        spec.describe(),
+                        spec.kind
+                    ));
                 }
                 applies
             })
@@ -328,6 +339,7 @@ impl ProviderShared {
         spec: &InstrumentSpec,
         float: bool,
         plans: &[(Identity, CellKind, KeyFilter, usize)],
+        warnings: &mut Vec<String>,
     ) {
         let mut conflict = false;
         for (identity, ..) in plans {
@@ -353,6 +365,11 @@ impl ProviderShared {
         }
         if conflict {
             self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
+            warnings.push(format!(
+                "{} was registered again with another description, unit, kind or number \
+                 type: both are exported (a view renaming one resolves it)",
+                spec.describe()
+            ));
         }
         registry.descriptions.insert(key, spec.description.clone());
     }
@@ -367,6 +384,7 @@ impl ProviderShared {
         registry: &Registry,
         key: &InstrumentKey,
         spec: &InstrumentSpec,
+        warnings: &mut Vec<String>,
     ) {
         let differs = registry
             .descriptions
@@ -377,16 +395,44 @@ impl ProviderShared {
         });
         if differs && !described_by_a_view {
             self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
+            warnings.push(format!(
+                "{} was registered again with another description ({:?}): its first one \
+                 is kept (a view setting the description resolves it)",
+                spec.describe(),
+                spec.description.as_str()
+            ));
         }
     }
 
-    fn sync_core(&self, mut spec: InstrumentSpec, float: bool) -> Arc<SyncCore> {
+    /// The streams of a synchronous instrument: new, or those of the same
+    /// instrument registered before. Warns (after the registry's lock) of
+    /// what it does otherwise than asked.
+    fn sync_core(&self, spec: InstrumentSpec, float: bool) -> Arc<SyncCore> {
+        let mut warnings = Vec::new();
+        let core = self.sync_core_warning(spec, float, &mut warnings);
+        for warning in warnings {
+            diagnostics::warn("metrics", warning);
+        }
+        core
+    }
+
+    fn sync_core_warning(
+        &self,
+        mut spec: InstrumentSpec,
+        float: bool,
+        warnings: &mut Vec<String>,
+    ) -> Arc<SyncCore> {
         if spec.drop_invalid_advice() {
             self.ignored_advice.fetch_add(1, Ordering::Relaxed);
+            warnings.push(format!(
+                "{} was advised histogram boundaries that are not finite and increasing: \
+                 the default ones are used",
+                spec.describe()
+            ));
         }
         if let Err(reason) = spec.validate() {
             self.invalid_instruments.fetch_add(1, Ordering::Relaxed);
-            let _ = reason;
+            warnings.push(format!("{}: {reason}; it records nothing", spec.describe()));
             return Arc::new(SyncCore {
                 streams: Vec::new(),
                 live: self.live.clone(),
@@ -398,11 +444,11 @@ impl ProviderShared {
         let key = spec.key(float);
         if let Some(core) = registry.instruments.get(&key) {
             let core = core.clone();
-            self.note_description_conflict(&registry, &key, &spec);
+            self.note_description_conflict(&registry, &key, &spec, warnings);
             return core;
         }
-        let plans = self.stream_plans(&spec);
-        self.note_conflicts(&mut registry, key.clone(), &spec, float, &plans);
+        let plans = self.stream_plans(&spec, warnings);
+        self.note_conflicts(&mut registry, key.clone(), &spec, float, &plans, warnings);
         let streams: Vec<Arc<Stream>> = plans
             .into_iter()
             .map(|(identity, cell, filter, limit)| {
@@ -431,15 +477,32 @@ impl ProviderShared {
         core
     }
 
+    /// Registers an observable instrument's callback. Warns (after the
+    /// registry's lock) of what it does otherwise than asked.
     fn register_callback(&self, spec: InstrumentSpec, float: bool, callback: Callback) {
-        if spec.validate().is_err() {
+        let mut warnings = Vec::new();
+        self.register_callback_warning(spec, float, callback, &mut warnings);
+        for warning in warnings {
+            diagnostics::warn("metrics", warning);
+        }
+    }
+
+    fn register_callback_warning(
+        &self,
+        spec: InstrumentSpec,
+        float: bool,
+        callback: Callback,
+        warnings: &mut Vec<String>,
+    ) {
+        if let Err(reason) = spec.validate() {
             self.invalid_instruments.fetch_add(1, Ordering::Relaxed);
+            warnings.push(format!("{}: {reason}; it records nothing", spec.describe()));
             return;
         }
         let key = spec.key(float);
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(registration) = registry.observed_instruments.get(&key) {
-            self.note_description_conflict(&registry, &key, &spec);
+            self.note_description_conflict(&registry, &key, &spec, warnings);
             let mut callbacks = registration
                 .callbacks
                 .lock()
@@ -449,8 +512,8 @@ impl ProviderShared {
             *callbacks = Arc::new(more);
             return;
         }
-        let plans = self.stream_plans(&spec);
-        self.note_conflicts(&mut registry, key.clone(), &spec, float, &plans);
+        let plans = self.stream_plans(&spec, warnings);
+        self.note_conflicts(&mut registry, key.clone(), &spec, float, &plans, warnings);
         let streams: Vec<Arc<ObservedStream>> = plans
             .into_iter()
             .map(|(identity, cell, filter, limit)| {
@@ -765,6 +828,15 @@ struct InstrumentSpec {
 }
 
 impl InstrumentSpec {
+    /// `instrument "name" of meter "scope"`, for warnings.
+    fn describe(&self) -> String {
+        format!(
+            "instrument {:?} of meter {:?}",
+            self.name.as_str(),
+            self.scope.name.as_str()
+        )
+    }
+
     /// The spec's instrument name syntax.
     fn validate(&self) -> Result<(), String> {
         let name = self.name.as_bytes();
