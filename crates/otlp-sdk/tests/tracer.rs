@@ -507,10 +507,12 @@ fn a_disabled_sdk_passes_the_parents_sampling_decision_on() {
     let by_code = TracerProvider::builder().with_disabled(true).build();
     let (by_sdk_disabled, sdk_collect) = configured_by("OTEL_SDK_DISABLED", "true");
     let (by_exporter_none, exporter_collect) = configured_by("OTEL_TRACES_EXPORTER", "none");
-    for (what, provider) in [
-        ("with_disabled", by_code),
-        ("OTEL_SDK_DISABLED", by_sdk_disabled),
-        ("OTEL_TRACES_EXPORTER=none", by_exporter_none),
+    // A disabled provider makes roots unsampled; with no exporter the
+    // sampler (parent-based, always on) decides, and samples them.
+    for (what, provider, roots_sampled) in [
+        ("with_disabled", by_code, false),
+        ("OTEL_SDK_DISABLED", by_sdk_disabled, false),
+        ("OTEL_TRACES_EXPORTER=none", by_exporter_none, true),
     ] {
         let tracer = provider.tracer("middle");
         let mut child = tracer.start_with_parent("server", &sampled_parent);
@@ -530,7 +532,12 @@ fn a_disabled_sdk_passes_the_parents_sampling_decision_on() {
         assert!(!child.context().trace_flags.is_sampled(), "{what}");
         let root = tracer.start("root");
         assert!(root.context().is_valid(), "{what}");
-        assert!(!root.context().trace_flags.is_sampled(), "{what}");
+        assert_eq!(
+            root.context().trace_flags.is_sampled(),
+            roots_sampled,
+            "{what}"
+        );
+        assert!(!root.is_recording(), "{what}");
     }
     assert!(sdk_collect.spans().is_empty());
     assert!(exporter_collect.spans().is_empty());
