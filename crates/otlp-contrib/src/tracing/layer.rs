@@ -501,6 +501,13 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // Tracing off: ending exports nothing, so the state stays where it
+        // is and the registry drops it with the span (a started sdk span
+        // that records nothing ends as a no-op when dropped). Taking it out
+        // would copy it, as large as an sdk span, only to drop it.
+        if self.tracer.never_records() {
+            return;
+        }
         let Some(span) = ctx.span(&id) else {
             return;
         };
@@ -523,5 +530,52 @@ where
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    /// Counts, when a span closes after the `OtlpLayer` below it has seen
+    /// it close, whether its state is still in its extensions.
+    struct StateAtClose(Arc<AtomicUsize>);
+
+    impl<S> Layer<S> for StateAtClose
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+            if let Some(span) = ctx.span(&id)
+                && span.extensions().get::<SpanState>().is_some()
+            {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn with_tracing_off_a_closing_span_leaves_its_state_for_the_registry_to_drop() {
+        let provider = TracerProvider::builder()
+            .with_sampler(otlp_sdk::Sampler::AlwaysOff)
+            .build();
+        let left = Arc::new(AtomicUsize::new(0));
+        // Layers close inside out: the `OtlpLayer` first, then the probe.
+        let subscriber = tracing_subscriber::registry()
+            .with(OtlpLayer::new(&provider))
+            .with(StateAtClose(left.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..3 {
+                // Entered: started (the thread's active span needs its ids).
+                let _entered = tracing::info_span!("dropped").entered();
+            }
+        });
+        // Not taken out (a copy of an sdk span's size) only to be dropped.
+        assert_eq!(left.load(Ordering::SeqCst), 3);
     }
 }

@@ -227,13 +227,13 @@ impl SpanState {
         }
     }
 
-    /// Ends the span now, starting it first if it is pending.
+    /// Ends the span now, starting it first if it is pending. Not called
+    /// when the tracer never records: the layer leaves the state to the
+    /// registry, which drops it with the span (see `OtlpLayer::on_close`).
     pub(super) fn end(self, tracer: &Tracer) {
         // A pending span starts and ends here without first moving into
         // `stage` (the sdk span is about 300 bytes: one copy less per span).
         match self.stage {
-            // Nobody saw its context and it records nothing: no ids to make.
-            Stage::Pending(_) if tracer.never_records() => {}
             Stage::Pending(mut pending) => start(tracer, &mut pending).end(),
             Stage::Started(mut span) => span.end(),
         }
