@@ -10,7 +10,8 @@
 //! - A span through `OtlpLayer`: one, the box `tracing-subscriber`'s registry
 //!   keeps the layer's state in. The attributes go into the thread's spare
 //!   vector (`Tracer::attribute_vector`), which the span builder adopts and
-//!   the pipeline gives back once the span is encoded.
+//!   the pipeline gives back once the span is encoded. With tracing off (an
+//!   `always_off` sampler): nothing, the layer's mark is zero-sized.
 //!
 //! Steady state is made, not hoped for (as in otlp-sdk's
 //! `push_allocations.rs`): the first round is queued while the exporter is
@@ -167,4 +168,32 @@ fn a_span_allocates_only_the_registrys_box_in_steady_state() {
         .shutdown(Duration::from_secs(30))
         .expect("everything is delivered");
     assert_eq!(processor.stats().exported, 6_000);
+}
+
+#[test]
+fn with_tracing_off_a_span_allocates_nothing_in_steady_state() {
+    // `always_off`: the layer marks the span (a zero-sized extension, no
+    // box) and makes its state only if something asks for its ids.
+    let provider = TracerProvider::builder()
+        .with_sampler(otlp_sdk::Sampler::AlwaysOff)
+        .build();
+    assert!(provider.tracer("t").never_records());
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&provider));
+    let values: Vec<String> = (0..8).map(|i| format!("value-{i:010}")).collect();
+    let make = |count: usize| {
+        for round in 0..count {
+            let span = tracing::info_span!(
+                "request",
+                a0 = values[0].as_str(),
+                a1 = values[1].as_str(),
+                round,
+            );
+            drop(span);
+        }
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        make(100);
+        let (allocations, ()) = allocations_during(|| make(1_000));
+        assert_eq!(allocations, 0, "allocations for 1,000 spans");
+    });
 }

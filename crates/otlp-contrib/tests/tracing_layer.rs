@@ -749,6 +749,94 @@ fn with_tracing_off_no_field_is_converted_and_the_trace_still_propagates() {
 }
 
 #[test]
+fn with_tracing_off_a_span_gets_its_ids_when_asked_and_its_children_share_its_trace() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = SpanContext::from_traceparent(TRACEPARENT).unwrap();
+    let pipeline = Pipeline::new(Sampler::AlwaysOff);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        // None of these is entered: their ids are made when asked for.
+        let alone = tracing::info_span!("alone");
+        let context = alone.context();
+        assert!(context.is_valid() && !context.trace_flags.is_sampled());
+        assert_eq!(alone.context(), context, "made once");
+        assert_eq!(
+            alone.set_parent(&remote),
+            Err(SetParentError::AlreadyStarted)
+        );
+
+        let root = tracing::info_span!("root");
+        let child = tracing::info_span!(parent: &root, "child");
+        let grandchild = tracing::info_span!(parent: &child, "grandchild");
+        let contexts = [grandchild.context(), child.context(), root.context()];
+        assert!(contexts.iter().all(|c| c.trace_id == contexts[2].trace_id));
+        let ids: HashSet<_> = contexts.iter().map(|c| c.span_id).collect();
+        assert_eq!(ids.len(), 3);
+        // A span with a child has a fixed trace, as when tracing is on.
+        let parent = tracing::info_span!("parent");
+        let _child = tracing::info_span!(parent: &parent, "child");
+        assert_eq!(
+            parent.set_parent(&remote),
+            Err(SetParentError::AlreadyStarted)
+        );
+        // Entered: the current span's children are its children.
+        let entered = tracing::info_span!("entered");
+        let nested = entered.in_scope(|| tracing::info_span!("nested"));
+        assert_eq!(nested.context().trace_id, entered.context().trace_id);
+
+        // A remote parent given before anything asked: the trace continues.
+        let server = tracing::info_span!("server");
+        server.set_parent(&remote).unwrap();
+        server.set_parent(&remote).unwrap();
+        let client = tracing::info_span!(parent: &server, "client");
+        assert_eq!(client.context().trace_id, remote.trace_id);
+        let context = server.context();
+        assert_eq!(context.trace_id, remote.trace_id);
+        assert_ne!(context.span_id, remote.span_id);
+        assert!(!context.trace_flags.is_sampled());
+        // follows_from asks for the other span's ids.
+        let follower = tracing::info_span!("follower");
+        let followed = tracing::info_span!("followed");
+        follower.follows_from(&followed);
+        assert_eq!(
+            followed.set_parent(&remote),
+            Err(SetParentError::AlreadyStarted)
+        );
+        follower.set_parent(&remote).unwrap();
+    });
+    assert_eq!(pipeline.finish().len(), 0);
+}
+
+#[test]
+fn with_tracing_off_a_span_a_per_layer_filter_hides_stays_unrecorded() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = SpanContext::from_traceparent(TRACEPARENT).unwrap();
+    let pipeline = Pipeline::new(Sampler::AlwaysOff);
+    let filter = tracing_subscriber::filter::filter_fn(|metadata| metadata.name() != "hidden");
+    let subscriber =
+        tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider).with_filter(filter));
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("root");
+        let hidden = tracing::info_span!(parent: &root, "hidden");
+        let child = tracing::info_span!(parent: &hidden, "child");
+        assert_eq!(hidden.set_parent(&remote), Err(SetParentError::NotRecorded));
+        assert!(!hidden.context().is_valid());
+        // The hidden span's child hangs from the closest recorded ancestor.
+        let context = child.context();
+        assert!(context.is_valid());
+        assert_eq!(context.trace_id, root.context().trace_id);
+        // Its parent is fixed: `root` has a (recorded) descendant.
+        assert_eq!(
+            root.set_parent(&remote),
+            Err(SetParentError::AlreadyStarted)
+        );
+        let entered = hidden.in_scope(|| tracing::info_span!("under hidden"));
+        assert_eq!(entered.context().trace_id, root.context().trace_id);
+    });
+    assert_eq!(pipeline.finish().len(), 0);
+}
+
+#[test]
 fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
     let pipeline = Pipeline::new(Sampler::AlwaysOn);
     let filter = tracing_subscriber::filter::Targets::new()

@@ -15,11 +15,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::logs::v1::LogRecord as ProtoLogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
-use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer};
+use otlp_contrib::tracing::{OtlpLayer, OtlpLogLayer, OtlpSpanExt as _};
 use otlp_core::encode::Encoding;
 use otlp_sdk::{
     BatchLogProcessor, BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, LoggerProvider,
-    Signal, TracerProvider,
+    Sampler, Signal, TracerProvider,
 };
 use prost::Message as _;
 use tracing_subscriber::Layer as _;
@@ -434,6 +434,39 @@ fn inside_a_span_the_record_carries_that_spans_ids() {
     // OtlpLayer keeps recording events in spans as span events too.
     assert_eq!(exported.span("outer").events.len(), 1);
     assert_eq!(exported.span("inner").events.len(), 1);
+}
+
+#[test]
+fn with_tracing_off_the_record_still_carries_the_spans_ids() {
+    let pipelines = Pipelines::new();
+    // `always_off`: the spans are never exported, their ids still made.
+    let off = TracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(OtlpLayer::new(&off))
+        .with(OtlpLogLayer::new(&pipelines.loggers));
+    let mut contexts = Vec::new();
+    tracing::subscriber::with_default(subscriber, || {
+        // Never entered, nobody asked for its ids before the event.
+        let outer = tracing::info_span!("outer");
+        tracing::info!(parent: &outer, "in outer");
+        let inner = tracing::info_span!(parent: &outer, "inner");
+        inner.in_scope(|| tracing::info!("in inner"));
+        let fresh = tracing::info_span!("fresh");
+        fresh.in_scope(|| tracing::info!("in fresh"));
+        contexts = vec![outer.context(), inner.context(), fresh.context()];
+    });
+    let exported = pipelines.finish();
+    assert!(exported.spans.is_empty());
+    for (body, context) in ["in outer", "in inner", "in fresh"].iter().zip(&contexts) {
+        let record = exported.record(body);
+        assert_eq!(record.trace_id, context.trace_id.to_bytes(), "{body}");
+        assert_eq!(record.span_id, context.span_id.to_bytes(), "{body}");
+        assert_eq!(record.flags, 0, "{body}: not sampled");
+    }
+    assert_eq!(contexts[0].trace_id, contexts[1].trace_id);
+    assert_ne!(contexts[0].trace_id, contexts[2].trace_id);
 }
 
 #[test]

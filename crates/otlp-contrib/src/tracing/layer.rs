@@ -20,7 +20,7 @@ use super::fields::{
     EventFields, SpanFields, from_log_fields, is_from_log, push_in_place, push_location,
     push_thread,
 };
-use super::state::{Pending, SpanState};
+use super::state::{Deferred, Pending, SpanState};
 use super::{DEFAULT_SCOPE, LEVEL_ATTRIBUTE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that records `tracing` spans, and the
@@ -31,8 +31,10 @@ use super::{DEFAULT_SCOPE, LEVEL_ATTRIBUTE, TARGET_ATTRIBUTE};
 /// and one extension in the registry, where the sdk span later takes its
 /// place), its sdk span at first use (see the [module documentation](super)),
 /// and its encoding when it closes; a sampled-out span costs its creation
-/// fields and a flag check per event and `record` after that. Nothing is
-/// recorded on a pipeline's own threads.
+/// fields and a flag check per event and `record` after that; with tracing
+/// off (a tracer that never records) a span costs a zero-sized mark, no
+/// allocation, until something needs its context. Nothing is recorded on a
+/// pipeline's own threads.
 ///
 /// One `OtlpLayer` per subscriber: the span state it keeps in the
 /// registry's extensions is one type, so a second one would share it.
@@ -241,13 +243,12 @@ where
     ) else {
         return;
     };
+    // Not filtered: this span and its ancestors have a state or a mark
+    // exactly when the layer records them (see `OtlpLayer::with_state`).
     let Some(span) = subscriber.span(id) else {
         return;
     };
-    let mut extensions = span.extensions_mut();
-    if let Some(state) = extensions.get_mut::<SpanState>() {
-        f(state, &layer.tracer);
-    }
+    layer.with_state(&span, |state| f(state, &layer.tracer));
 }
 
 impl<S> OtlpLayer<S>
@@ -257,9 +258,41 @@ where
     /// The context of `span`, started first if pending; `None` if this
     /// layer does not record it.
     fn context_of(&self, span: &SpanRef<'_, S>) -> Option<SpanContext> {
+        self.with_state(span, |state| state.start(&self.tracer).context().clone())
+    }
+
+    /// Runs `f` on the state of `span`, made first if the span has only the
+    /// [`Deferred`] mark (tracing off: the state is made when something needs
+    /// it); `None` if this layer does not record the span.
+    ///
+    /// `span` may come from the layer's `Context` (a per-layer filter hides
+    /// what it disables) or from the subscriber itself (nothing hidden): the
+    /// walk to the parent skips the ancestors with neither state nor mark,
+    /// which are those the layer does not record, so both find the same
+    /// parent, the one `on_new_span` would have found. That parent's state
+    /// is made too, as far up as needed: a trace keeps one trace id.
+    fn with_state<R>(
+        &self,
+        span: &SpanRef<'_, S>,
+        f: impl FnOnce(&mut SpanState) -> R,
+    ) -> Option<R> {
+        {
+            let mut extensions = span.extensions_mut();
+            if let Some(state) = extensions.get_mut::<SpanState>() {
+                return Some(f(state));
+            }
+            extensions.get_mut::<Deferred>()?;
+        }
+        // Outside the span's lock: the walk takes the ancestors' locks.
+        let parent = self.parent_context(span);
         let mut extensions = span.extensions_mut();
-        let state = extensions.get_mut::<SpanState>()?;
-        Some(state.start(&self.tracer).context().clone())
+        // Another thread may have made it meanwhile (or `set_parent` did):
+        // that one stays, the span has one set of ids.
+        if extensions.get_mut::<SpanState>().is_none() {
+            let pending = Pending::unrecorded(span.name(), parent);
+            extensions.replace(SpanState::pending(pending, false));
+        }
+        extensions.get_mut::<SpanState>().map(f)
     }
 
     /// The span an event is recorded in: its explicit parent or the current
@@ -278,7 +311,9 @@ where
         let subscriber = dispatch.downcast_ref::<S>()?;
         let mut ancestor = subscriber.span(parent)?.parent();
         while let Some(span) = ancestor {
-            if span.extensions().get::<SpanState>().is_some() {
+            let extensions = span.extensions();
+            if extensions.get::<SpanState>().is_some() || extensions.get::<Deferred>().is_some() {
+                drop(extensions);
                 return ctx.span(&span.id());
             }
             ancestor = span.parent();
@@ -323,10 +358,13 @@ where
         if self.tracer.never_records() {
             // Tracing is off (a disabled provider, `always_off`): the span
             // only needs its place in the trace, for its children and for
-            // propagation. No field is converted, no clock read.
-            let pending = Pending::unrecorded(metadata.name(), self.parent_context(&span));
-            span.extensions_mut()
-                .replace(SpanState::pending(pending, false));
+            // propagation, and only if something asks for it. It gets a
+            // mark, no state: the state is made when its context is needed
+            // (`with_state`). No field is converted, no clock read. Its
+            // parent starts now, as it does when tracing is on: a span with
+            // a child has a fixed trace (`set_parent` says so).
+            let _ = self.parent_context(&span);
+            span.extensions_mut().replace(Deferred);
             return;
         }
         let start = SystemTime::now();
@@ -432,10 +470,13 @@ where
         // The entered span becomes the thread's active span (metric
         // exemplars read it); every enter is paired with the exit below.
         if let Some(span) = ctx.span(id)
-            && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
+            && self
+                .with_state(&span, |state| {
+                    let started = state.start(&self.tracer);
+                    active_span::enter(ActiveSpan::from(started.context()));
+                })
+                .is_some()
         {
-            let started = state.start(&self.tracer);
-            active_span::enter(ActiveSpan::from(started.context()));
             return;
         }
         active_span::enter_current();

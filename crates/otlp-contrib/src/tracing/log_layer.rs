@@ -15,7 +15,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::fields::{EventFields, from_log_fields, is_from_log, log_target, push_location};
 use super::layer::WithContext;
-use super::state::SpanState;
+use super::state::{Deferred, SpanState};
 use super::target_loggers::TargetLoggers;
 use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 
@@ -219,11 +219,17 @@ impl OtlpLogLayer {
                 pending = Some(ancestor.id());
                 break;
             }
+            // Tracing off: a span recorded without a state yet, made below.
+            if extensions.get::<Deferred>().is_some() {
+                pending = Some(ancestor.id());
+                break;
+            }
             drop(extensions);
             next = ancestor.parent();
         }
-        // A pending span: started the way `OtlpSpanExt::context` starts it,
-        // through the `OtlpLayer` of this dispatch (it holds the tracer).
+        // A pending span (or one without a state yet): started the way
+        // `OtlpSpanExt::context` starts it, through the `OtlpLayer` of this
+        // dispatch (it holds the tracer).
         let pending = pending?;
         let with_context = dispatch.downcast_ref::<WithContext>()?;
         let mut context = None;

@@ -128,9 +128,12 @@
 //! - Tracing off — a provider that can record nothing
 //!   ([`Tracer::never_records`](otlp_sdk::Tracer::never_records):
 //!   `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`, an `always_off`
-//!   sampler): no field is converted at all, no clock is read, and a span
-//!   whose context nobody asked for gets no ids. Its pending state keeps
-//!   only its name and parent, so the trace still propagates.
+//!   sampler): no field is converted at all, no clock is read, nothing is
+//!   allocated (the span gets a zero-sized mark in its extensions), and
+//!   closing it does nothing. Its state, only its name and parent, then
+//!   its ids, is made when something needs its context: it is entered, has
+//!   a child, is followed from, a log record inside it asks for its ids, or
+//!   [`OtlpSpanExt::context`] is called. So the trace still propagates.
 //! - On a pipeline's own threads (see [`otlp_sdk::own_threads`]) nothing is
 //!   recorded: their dispatcher is a no-op already, and the layer checks too.
 //! - Not done: busy/idle time (`tracing-opentelemetry`'s

@@ -37,6 +37,15 @@ enum Stage {
     Started(otlp_sdk::Span),
 }
 
+/// The mark of a span this layer records while its tracer never records
+/// (tracing off): its [`SpanState`] is made only when its context is needed
+/// (see `OtlpLayer::with_state`), most spans never get one. Without the mark
+/// a span with no state is one the layer does not record (a per-layer filter
+/// hides it, or it was made on a pipeline's own thread). Zero-sized: the
+/// registry's box for it allocates nothing.
+#[derive(Debug)]
+pub(super) struct Deferred;
+
 /// What a span is started with, gathered until it starts.
 #[derive(Debug)]
 pub(super) struct Pending {
