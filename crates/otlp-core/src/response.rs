@@ -158,8 +158,15 @@ pub struct RpcStatus {
 }
 
 impl RpcStatus {
-    /// Decodes a `google.rpc.Status`, extracting a `RetryInfo` detail if present.
-    /// Other details are skipped.
+    /// Decodes a `google.rpc.Status`, extracting a `RetryInfo` detail if present
+    /// (the last one, if several). Other details are skipped.
+    ///
+    /// Each detail is decoded on its own: one that does not decode (a
+    /// malformed `Any`, a `RetryInfo` or `Duration` with a wrong wire type) is
+    /// skipped, so that it costs neither the message nor a valid `RetryInfo`
+    /// in another detail (the server's throttle hint). A malformed field of
+    /// the status itself (its code, message, or the framing of a detail) is
+    /// an error: what follows it cannot be read.
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         const MESSAGE: &str = "google.rpc.Status";
         let mut status = RpcStatus::default();
@@ -170,7 +177,8 @@ impl RpcStatus {
                 2 => status.message = string_field(value, MESSAGE, 2, reader.field_offset())?,
                 3 => {
                     let any = message_field(value, MESSAGE, 3, reader.field_offset())?;
-                    if let Some(delay) = decode_retry_info_any(any, reader.offset_of(any))? {
+                    // A detail that does not decode is skipped (see above).
+                    if let Ok(Some(delay)) = decode_retry_info_any(any, reader.offset_of(any)) {
                         status.retry_delay = Some(delay);
                     }
                 }
@@ -304,7 +312,9 @@ mod tests {
 
     /// An error inside a RetryInfo points at the byte where it is; the
     /// readers of the RetryInfo and its Duration were given the offset of
-    /// the `Any` around them.
+    /// the `Any` around them. [`RpcStatus::decode`] skips such a detail (see
+    /// `a_malformed_detail_costs_neither_the_message_nor_a_valid_retry_info`);
+    /// the detail's own decoder still says where it broke.
     #[test]
     fn an_error_inside_a_retry_info_names_its_own_offset() {
         let mut body = RpcStatus {
@@ -319,12 +329,96 @@ mod tests {
             .rposition(|bytes| bytes == [0x08, 0x01, 0x10])
             .expect("the Duration");
         body[at] = 0x0d;
-        match RpcStatus::decode(&body) {
+        let mut reader = WireReader::new(&body);
+        let any = loop {
+            match reader.next_field() {
+                Ok(Some((3, WireValue::Len(any)))) => break any,
+                Ok(Some(_)) => continue,
+                other => panic!("expected the detail, got {other:?}"),
+            }
+        };
+        match decode_retry_info_any(any, reader.offset_of(any)) {
             Err(DecodeError::UnexpectedWireType {
                 message, offset, ..
             }) => assert_eq!((message, offset), ("google.protobuf.Duration", at)),
             other => panic!("expected UnexpectedWireType, got {other:?}"),
         }
+        // The status as a whole: the broken detail is skipped, the rest read.
+        assert_eq!(
+            RpcStatus::decode(&body),
+            Ok(RpcStatus {
+                code: 8,
+                message: "slow down".into(),
+                retry_delay: None,
+            })
+        );
+    }
+
+    /// A malformed field of the status itself is still an error, and says
+    /// which field and where, after a detail as before one.
+    #[test]
+    fn a_malformed_top_level_field_is_an_error_naming_its_offset() {
+        let mut body = RpcStatus {
+            code: 8,
+            message: String::new(),
+            retry_delay: Some(Duration::from_secs(1)),
+        }
+        .encode();
+        let at = body.len();
+        // `message` (field 2) as a varint.
+        body.extend([0x10, 0x01]);
+        match RpcStatus::decode(&body) {
+            Err(DecodeError::UnexpectedWireType {
+                message,
+                field,
+                offset,
+                ..
+            }) => assert_eq!((message, field, offset), ("google.rpc.Status", 2, at)),
+            other => panic!("expected UnexpectedWireType, got {other:?}"),
+        }
+        // A message that is no UTF-8.
+        let mut body = Vec::new();
+        put_bytes_field(&mut body, 2, &[0xff, 0xfe]);
+        assert_eq!(
+            RpcStatus::decode(&body),
+            Err(DecodeError::Utf8 {
+                message: "google.rpc.Status",
+                field: 2
+            })
+        );
+    }
+
+    /// An HTTP error body with one malformed detail kept its message and a
+    /// valid `RetryInfo` in another detail: the decoder refused the whole
+    /// body, and a 429 or 503 waited the policy's backoff instead of the
+    /// server's hint.
+    #[test]
+    fn a_malformed_detail_costs_neither_the_message_nor_a_valid_retry_info() {
+        let status = RpcStatus {
+            code: 14,
+            message: "overloaded".into(),
+            retry_delay: Some(Duration::from_secs(3)),
+        };
+        let valid = status.encode();
+        // An `Any` whose `type_url` is a varint.
+        let mut bad_any = Vec::new();
+        put_bytes_field(&mut bad_any, 3, &[0x08, 0x01]);
+        // A RetryInfo whose `retry_delay` is a varint.
+        let mut bad_retry_info = Vec::new();
+        put_bytes_field(&mut bad_retry_info, 1, RETRY_INFO_TYPE_URL.as_bytes());
+        put_bytes_field(&mut bad_retry_info, 2, &[0x08, 0x05]);
+        let mut bad_retry_info_detail = Vec::new();
+        put_bytes_field(&mut bad_retry_info_detail, 3, &bad_retry_info);
+        for bad in [&bad_any, &bad_retry_info_detail] {
+            for body in [[&bad[..], &valid].concat(), [&valid[..], bad].concat()] {
+                assert_eq!(RpcStatus::decode(&body), Ok(status.clone()), "{body:?}");
+            }
+        }
+        // Only a malformed RetryInfo: no hint.
+        assert_eq!(
+            RpcStatus::decode(&bad_retry_info_detail).map(|status| status.retry_delay),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use otlp_core::encode::Encoding;
 use otlp_core::response::{PartialSuccess, RpcStatus, encode_export_response};
+use otlp_core::wire::put_bytes_field;
 use otlp_exporter_http::HttpExporter;
 use otlp_sdk::{ExportError, ExportOutcome, Exporter};
 
@@ -332,6 +333,46 @@ fn a_json_status_without_a_message_still_carries_its_retry_info() {
                     && *throttle == Some(Duration::from_secs(3))
         ),
         "{outcomes:?}"
+    );
+}
+
+/// A protobuf `google.rpc.Status` with one malformed detail (another
+/// service's, garbled) next to a valid `RetryInfo`: the message and the
+/// server's hint survive it. The whole body used to be refused, shown as
+/// text, and the 503 retried after the policy's backoff, not the hint.
+#[test]
+fn a_malformed_detail_does_not_cost_the_status_its_retry_info() {
+    let valid = RpcStatus {
+        code: 14,
+        message: "overloaded".into(),
+        retry_delay: Some(Duration::from_secs(7)),
+    }
+    .encode();
+    // An `Any` whose `type_url` is a varint.
+    let mut malformed = Vec::new();
+    put_bytes_field(&mut malformed, 3, &[0x08, 0x01]);
+    let body = [&malformed[..], &valid].concat();
+    let answer = with_body(
+        head(
+            "503 Service Unavailable",
+            &format!(
+                "content-type: application/x-protobuf\r\ncontent-length: {}\r\n",
+                body.len()
+            ),
+        ),
+        &body,
+    );
+    let server = server(move |_| Reply::Raw(answer.clone()));
+    let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+    assert_eq!(
+        outcomes,
+        vec![ExportOutcome::Retryable {
+            error: ExportError::Server {
+                status: "HTTP 503 Service Unavailable".into(),
+                message: "overloaded".into(),
+            },
+            throttle: Some(Duration::from_secs(7)),
+        }]
     );
 }
 
