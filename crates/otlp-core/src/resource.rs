@@ -63,6 +63,16 @@ impl Resource {
         self
     }
 
+    /// Whether the two resources encode to the same OTLP bytes: `==`, but
+    /// with double attributes compared by bit pattern ([`AnyValue::wire_eq`]).
+    /// Encoders group records by this, so that resources differing only by
+    /// `0.0` and `-0.0` stay apart and equal ones holding a NaN share a group.
+    pub fn wire_eq(&self, other: &Resource) -> bool {
+        self.dropped_attributes_count == other.dropped_attributes_count
+            && self.schema_url == other.schema_url
+            && KeyValue::all_wire_eq(&self.attributes, &other.attributes)
+    }
+
     /// The value of an attribute.
     pub fn get(&self, key: &str) -> Option<&AnyValue> {
         self.attributes

@@ -45,6 +45,16 @@ impl InstrumentationScope {
             .clone()
     }
 
+    /// Whether the two scopes encode to the same OTLP bytes: `==`, but with
+    /// double attributes compared by bit pattern ([`AnyValue::wire_eq`](crate::AnyValue::wire_eq)).
+    pub fn wire_eq(&self, other: &InstrumentationScope) -> bool {
+        self.name == other.name
+            && self.version == other.version
+            && self.schema_url == other.schema_url
+            && self.dropped_attributes_count == other.dropped_attributes_count
+            && KeyValue::all_wire_eq(&self.attributes, &other.attributes)
+    }
+
     /// This scope with a version.
     pub fn with_version(mut self, version: impl Into<Str>) -> Self {
         self.version = version.into();

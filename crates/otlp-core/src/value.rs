@@ -44,6 +44,36 @@ impl AnyValue {
             _ => None,
         }
     }
+
+    /// Whether the two values encode to the same OTLP bytes: `==`, but with
+    /// doubles compared by bit pattern, as the wire carries them. `0.0` and
+    /// `-0.0` differ here (they are equal to `==`), a NaN equals the same NaN
+    /// (never equal to `==`).
+    ///
+    /// Cost: no allocation; shared bytes, arrays and lists are compared by
+    /// address first, then element by element.
+    ///
+    /// ```
+    /// use otlp_core::AnyValue;
+    ///
+    /// assert!(AnyValue::Double(0.0) == AnyValue::Double(-0.0));
+    /// assert!(!AnyValue::Double(0.0).wire_eq(&AnyValue::Double(-0.0)));
+    /// assert!(AnyValue::Double(f64::NAN).wire_eq(&AnyValue::Double(f64::NAN)));
+    /// ```
+    pub fn wire_eq(&self, other: &AnyValue) -> bool {
+        match (self, other) {
+            (AnyValue::Double(a), AnyValue::Double(b)) => a.to_bits() == b.to_bits(),
+            (AnyValue::Array(a), AnyValue::Array(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| a.wire_eq(b)))
+            }
+            (AnyValue::KvList(a), AnyValue::KvList(b)) => {
+                Arc::ptr_eq(a, b) || KeyValue::all_wire_eq(a, b)
+            }
+            (AnyValue::Bytes(a), AnyValue::Bytes(b)) => Arc::ptr_eq(a, b) || a == b,
+            _ => self == other,
+        }
+    }
 }
 
 impl From<Str> for AnyValue {
@@ -135,6 +165,18 @@ impl KeyValue {
             key: key.into(),
             value: value.into(),
         }
+    }
+
+    /// Whether the two attributes encode to the same OTLP bytes: same key,
+    /// and values equal by [`AnyValue::wire_eq`] (doubles by bit pattern).
+    pub fn wire_eq(&self, other: &KeyValue) -> bool {
+        self.key == other.key && self.value.wire_eq(&other.value)
+    }
+
+    /// Whether two lists of attributes encode to the same OTLP bytes: as
+    /// many, in the same order, each equal by [`KeyValue::wire_eq`].
+    pub fn all_wire_eq(a: &[KeyValue], b: &[KeyValue]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.wire_eq(b))
     }
 
     /// Whether dropping this attribute releases nothing: its key and value

@@ -141,8 +141,8 @@ pub(crate) enum Push {
     /// Larger than the whole budget or than one request may be: never fits.
     TooLarge,
     /// The pipeline already tells [`MAX_GROUPS`] resource-and-scope pairs
-    /// apart (distinct by value: spans that carry equal resources and scopes
-    /// through handles of their own share a group).
+    /// apart (distinct by what they encode to: spans that carry equal
+    /// resources and scopes through handles of their own share a group).
     TooManyGroups,
     /// The queue is closed: this record and `0` others were discarded.
     Closed(u64),
@@ -782,9 +782,13 @@ impl RecordQueue {
         let (resource, scope) = (record.resource(), record.scope());
         let mut table = lock(&self.groups);
         let Groups { resources, groups } = &mut *table;
+        // Same allocation first (the common case), then the same bytes on
+        // the wire: `==` would put a resource with `0.0` in the group of one
+        // with `-0.0` (sending its records under the other's attributes),
+        // and never group equal resources holding a NaN.
         let same = |group: &Group| {
-            (Arc::ptr_eq(&group.resource, resource) || *group.resource == **resource)
-                && (Arc::ptr_eq(&group.scope, scope) || *group.scope == **scope)
+            (Arc::ptr_eq(&group.resource, resource) || group.resource.wire_eq(resource))
+                && (Arc::ptr_eq(&group.scope, scope) || group.scope.wire_eq(scope))
         };
         if let Some(index) = groups.iter().position(same) {
             let group = &groups[index];
@@ -797,7 +801,7 @@ impl RecordQueue {
         }
         let resource_index = match resources
             .iter()
-            .position(|known| Arc::ptr_eq(known, resource) || **known == **resource)
+            .position(|known| Arc::ptr_eq(known, resource) || known.wire_eq(resource))
         {
             Some(index) => index,
             None => {
@@ -1175,6 +1179,7 @@ mod tests {
     use otlp_core::encode::record;
 
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
     use prost::Message;
 
     fn span(name: &str, attribute: &str) -> SpanData {
@@ -1343,6 +1348,79 @@ mod tests {
             assert_eq!(queue.push(&span), Push::Queued);
         }
         assert_eq!(queue.groups_from(0).len(), 1);
+    }
+
+    /// Resources are grouped by their encoding: `0.0` and `-0.0` (equal to
+    /// `==`) are two resources, each record sent under its own; equal
+    /// resources holding a NaN (never equal to `==`) are one.
+    #[test]
+    fn resources_are_grouped_by_their_encoding_not_by_float_equality() {
+        let resource = |x: f64| Arc::new(Resource::new([otlp_core::KeyValue::new("x", x)]));
+        let scope = Arc::new(InstrumentationScope::new("s"));
+        let span = |name: &str, resource: Arc<Resource>| {
+            SpanData::builder(name.to_string())
+                .resource(resource)
+                .scope(scope.clone())
+                .build()
+        };
+        // The spans (name, x), and the ResourceSpans expected (x's bits, names).
+        type Case = (
+            &'static [(&'static str, f64)],
+            Vec<(u64, Vec<&'static str>)>,
+        );
+        let cases: [Case; 2] = [
+            (
+                &[("zero", 0.0), ("minus zero", -0.0), ("zero again", 0.0)],
+                vec![
+                    (0.0f64.to_bits(), vec!["zero", "zero again"]),
+                    ((-0.0f64).to_bits(), vec!["minus zero"]),
+                ],
+            ),
+            (
+                &[("nan", f64::NAN), ("nan again", f64::NAN)],
+                vec![(f64::NAN.to_bits(), vec!["nan", "nan again"])],
+            ),
+        ];
+        for (spans, expected) in cases {
+            let queue = RecordQueue::new(1 << 20, None, usize::MAX, 1);
+            for &(name, x) in spans {
+                assert_eq!(queue.push(&span(name, resource(x))), Push::Queued);
+            }
+            queue.steal_partial_blocks();
+            let mut batch = Batch::default();
+            let taken = batch.take(&queue, 100, usize::MAX);
+            assert_eq!(taken, spans.len());
+            let mut body = Vec::new();
+            batch.write(0..taken, &mut body);
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
+            let seen: Vec<(u64, Vec<String>)> = request
+                .resource_spans
+                .into_iter()
+                .map(|resource_spans| {
+                    let resource = resource_spans.resource.expect("a resource");
+                    let x = match resource.attributes[0]
+                        .value
+                        .as_ref()
+                        .and_then(|v| v.value.as_ref())
+                    {
+                        Some(Value::DoubleValue(x)) => x.to_bits(),
+                        other => panic!("expected a double, got {other:?}"),
+                    };
+                    let names = resource_spans
+                        .scope_spans
+                        .into_iter()
+                        .flat_map(|scope| scope.spans)
+                        .map(|span| span.name)
+                        .collect();
+                    (x, names)
+                })
+                .collect();
+            let expected: Vec<(u64, Vec<String>)> = expected
+                .into_iter()
+                .map(|(x, names)| (x, names.into_iter().map(str::to_owned).collect()))
+                .collect();
+            assert_eq!(seen, expected);
+        }
     }
 
     #[test]

@@ -236,6 +236,110 @@ mod tests {
         assert_eq!(layout, vec![vec![vec![0, 3], vec![2]], vec![vec![1, 4]]]);
     }
 
+    /// A decoded group: the bits of its double attribute `x`, its span names.
+    type Decoded = Vec<(u64, Vec<String>)>;
+
+    /// Each ResourceSpans (and each ScopeSpans) of `spans`' request, as
+    /// prost decodes it: the bits of its double attribute `x`, and its span
+    /// names.
+    fn decoded_groups(spans: &[SpanData]) -> (Decoded, Decoded) {
+        use crate::encode::TraceEncoder;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{KeyValue as ProtoKeyValue, any_value::Value};
+        use prost::Message;
+
+        fn x(attributes: &[ProtoKeyValue]) -> u64 {
+            match attributes
+                .iter()
+                .find(|kv| kv.key == "x")
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|value| value.value.as_ref())
+            {
+                Some(Value::DoubleValue(x)) => x.to_bits(),
+                other => panic!("expected a double x, got {other:?}"),
+            }
+        }
+        let mut body = Vec::new();
+        TraceEncoder::new().encode_protobuf(spans, &mut body);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
+        let (mut resources, mut scopes) = (Vec::new(), Vec::new());
+        for resource_spans in request.resource_spans {
+            let resource = resource_spans.resource.expect("a resource");
+            let mut names = Vec::new();
+            for scope_spans in resource_spans.scope_spans {
+                let scope = scope_spans.scope.expect("a scope");
+                let scope_names: Vec<String> = scope_spans
+                    .spans
+                    .into_iter()
+                    .map(|span| span.name)
+                    .collect();
+                if !scope.attributes.is_empty() {
+                    scopes.push((x(&scope.attributes), scope_names.clone()));
+                }
+                names.extend(scope_names);
+            }
+            if !resource.attributes.is_empty() {
+                resources.push((x(&resource.attributes), names));
+            }
+        }
+        (resources, scopes)
+    }
+
+    fn named(groups: &[(f64, &[&str])]) -> Decoded {
+        groups
+            .iter()
+            .map(|(x, names)| (x.to_bits(), names.iter().map(|n| n.to_string()).collect()))
+            .collect()
+    }
+
+    /// Grouping compared resources and scopes with `==`: a resource with
+    /// `x = -0.0` fell in the group of one with `x = 0.0` (its spans were
+    /// sent under `0.0`), and equal resources holding a NaN never grouped.
+    /// Two values are one group when their encodings are the same.
+    #[test]
+    fn resources_and_scopes_are_grouped_by_their_encoding_not_by_float_equality() {
+        let resource = |x: f64| Arc::new(Resource::new([KeyValue::new("x", x)]));
+        let scope = |x: f64| {
+            Arc::new(InstrumentationScope::new("s").with_attributes([KeyValue::new("x", x)]))
+        };
+        let plain_scope = InstrumentationScope::empty();
+        let plain_resource = Resource::empty();
+
+        let spans = vec![
+            span(&resource(0.0), &plain_scope, "zero"),
+            span(&resource(-0.0), &plain_scope, "minus zero"),
+            span(&resource(0.0), &plain_scope, "zero again"),
+        ];
+        let (resources, _) = decoded_groups(&spans);
+        assert_eq!(
+            resources,
+            named(&[(0.0, &["zero", "zero again"]), (-0.0, &["minus zero"])])
+        );
+
+        let spans = vec![
+            span(&resource(f64::NAN), &plain_scope, "nan"),
+            span(&resource(f64::NAN), &plain_scope, "nan again"),
+        ];
+        let (resources, _) = decoded_groups(&spans);
+        assert_eq!(resources, named(&[(f64::NAN, &["nan", "nan again"])]));
+
+        let spans = vec![
+            span(&plain_resource, &scope(0.0), "zero"),
+            span(&plain_resource, &scope(-0.0), "minus zero"),
+            span(&plain_resource, &scope(f64::NAN), "nan"),
+            span(&plain_resource, &scope(f64::NAN), "nan again"),
+        ];
+        let (_, scopes) = decoded_groups(&spans);
+        assert_eq!(
+            scopes,
+            named(&[
+                (0.0, &["zero"]),
+                (-0.0, &["minus zero"]),
+                (f64::NAN, &["nan", "nan again"]),
+            ])
+        );
+    }
+
     #[test]
     fn equal_resources_in_different_allocations_share_a_group() {
         let make = || Arc::new(Resource::new([KeyValue::new("service.name", "a")]));

@@ -468,9 +468,29 @@ impl BatchEncoder {
     }
 }
 
-/// Whether two shared values are the same: same allocation, or equal contents.
-fn same_shared<T: PartialEq>(a: &Arc<T>, b: &Arc<T>) -> bool {
-    Arc::ptr_eq(a, b) || **a == **b
+/// A resource or scope compared as its encoding: equal when the bytes are.
+trait WireEq {
+    fn wire_eq(&self, other: &Self) -> bool;
+}
+
+impl WireEq for crate::Resource {
+    fn wire_eq(&self, other: &Self) -> bool {
+        crate::Resource::wire_eq(self, other)
+    }
+}
+
+impl WireEq for crate::InstrumentationScope {
+    fn wire_eq(&self, other: &Self) -> bool {
+        crate::InstrumentationScope::wire_eq(self, other)
+    }
+}
+
+/// Whether two shared values are the same on the wire: same allocation (the
+/// common case, one comparison), or contents that encode to the same bytes
+/// (doubles by bit pattern: `0.0` and `-0.0` are two resources, equal
+/// resources holding a NaN one).
+fn same_shared<T: WireEq>(a: &Arc<T>, b: &Arc<T>) -> bool {
+    Arc::ptr_eq(a, b) || a.wire_eq(b)
 }
 
 #[cfg(test)]
