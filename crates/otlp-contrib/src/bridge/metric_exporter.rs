@@ -255,8 +255,10 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
     }
 
     /// The temporality the SDK aggregates for (default cumulative; `Delta`
-    /// reports counters, histograms and observable counters as deltas,
-    /// `LowMemory` counters and histograms only).
+    /// reports counters, histograms, observable counters and both gauges as
+    /// deltas, up-down counters cumulative; `LowMemory` synchronous counters
+    /// and histograms only), as `opentelemetry_sdk` maps a preference to
+    /// each instrument kind, and as otlp-sdk's own meter provider does.
     pub fn with_temporality(mut self, temporality: Temporality) -> Self {
         self.temporality = temporality;
         self

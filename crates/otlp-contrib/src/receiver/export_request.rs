@@ -469,7 +469,7 @@ fn describe(value: &serde_json::Value) -> String {
 enum Id {
     /// Exactly this many bytes, not all zeroes: a span's own `traceId` and
     /// `spanId`. trace.proto: "An ID with all zeroes OR of length other than
-    /// 16 [8] bytes is considered invalid", and the field is required.
+    /// 16 \[8\] bytes is considered invalid", and the field is required.
     Required(usize),
     /// Exactly this many bytes, of any value: a link's ids. The trace API
     /// records links to an invalid (all-zero) context when they carry
