@@ -253,8 +253,10 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
         return Ok(Some(Duration::ZERO));
     };
     let mut reader = WireReader::nested(retry_info, reader.offset_of(retry_info));
-    // A RetryInfo without a usable delay still says "retry", with no minimum wait.
-    let mut delay = Some(Duration::ZERO);
+    // A repeated `retry_delay` merges into the earlier one (protobuf
+    // concatenation semantics): a later `seconds` or `nanos` replaces only
+    // itself, and the merged Duration is judged once, at the end.
+    let (mut seconds, mut nanos) = (0i64, 0i32);
     while let Some((field, field_value)) = reader.next_field()? {
         if field != 1 {
             continue;
@@ -266,7 +268,6 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
             reader.field_offset(),
         )?;
         let mut inner = WireReader::nested(duration, reader.offset_of(duration));
-        let (mut seconds, mut nanos) = (0i64, 0i32);
         while let Some((field, field_value)) = inner.next_field()? {
             match field {
                 1 => {
@@ -288,12 +289,14 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
                 _ => {}
             }
         }
-        // Negative or out-of-range durations mean "no hint".
-        if seconds >= 0 && (0..1_000_000_000).contains(&nanos) {
-            delay = Some(Duration::new(seconds as u64, nanos as u32));
-        }
     }
-    Ok(delay)
+    // A RetryInfo without a usable delay still says "retry", with no minimum
+    // wait: negative or out-of-range durations mean "no hint".
+    if seconds >= 0 && (0..1_000_000_000).contains(&nanos) {
+        Ok(Some(Duration::new(seconds as u64, nanos as u32)))
+    } else {
+        Ok(Some(Duration::ZERO))
+    }
 }
 
 #[cfg(test)]

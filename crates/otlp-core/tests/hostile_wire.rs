@@ -318,22 +318,9 @@ fn check_rpc_status(bytes: &[u8]) {
         Ok(decoded) => {
             assert_eq!(decoded.code, status.code);
             assert_eq!(decoded.message, status.message);
-            // One RetryInfo detail (the only shape servers send) reads exactly.
-            let retry_infos = status
-                .details
-                .iter()
-                .filter(|any| any.type_url == RETRY_INFO_TYPE_URL)
-                .count();
-            if retry_infos == 0 {
-                assert_eq!(decoded.retry_delay, None);
-            } else if retry_infos == 1 {
-                assert_eq!(decoded.retry_delay, expected_delay(&status));
-            } else {
-                assert_eq!(
-                    decoded.retry_delay.is_some(),
-                    expected_delay(&status).is_some()
-                );
-            }
+            // The last RetryInfo detail that decodes (one is the only shape
+            // servers send) reads exactly; none, no hint.
+            assert_eq!(decoded.retry_delay, expected_delay(&status));
         }
         // prost reads `Any.value` as opaque bytes; we look inside a RetryInfo,
         // but skip one that does not decode, as any malformed detail.
@@ -516,6 +503,53 @@ fn a_retry_delay_whose_varint_overflows_64_bits_is_refused_as_prost_does() {
     assert_eq!(
         RpcStatus::decode(&bytes).map(|status| status.retry_delay),
         Ok(None)
+    );
+    check_rpc_status(&bytes);
+}
+
+#[test]
+fn a_retry_delay_given_in_two_pieces_is_merged_as_prost_does() {
+    // RetryInfo { retry_delay { seconds: 5 }, retry_delay { nanos: 7 } }: a
+    // repeated message field merges (protobuf concatenation), so the delay
+    // is 5 s 7 ns; each occurrence used to replace the one before (7 ns).
+    let mut first = Vec::new();
+    put_tag(&mut first, 1, WIRE_VARINT);
+    put_varint(&mut first, 5);
+    let mut second = Vec::new();
+    put_tag(&mut second, 2, WIRE_VARINT);
+    put_varint(&mut second, 7);
+    let mut retry_info = Vec::new();
+    put_bytes_field(&mut retry_info, 1, &first);
+    put_bytes_field(&mut retry_info, 1, &second);
+    let mut any = Vec::new();
+    put_bytes_field(&mut any, 1, RETRY_INFO_TYPE_URL.as_bytes());
+    put_bytes_field(&mut any, 2, &retry_info);
+    let mut bytes = Vec::new();
+    put_bytes_field(&mut bytes, 3, &any);
+    let prost = ProstRetryInfo::decode(&retry_info[..]).expect("prost reads it");
+    assert_eq!(
+        prost.retry_delay.map(|d| (d.seconds, d.nanos)),
+        Some((5, 7))
+    );
+    assert_eq!(
+        RpcStatus::decode(&bytes).map(|status| status.retry_delay),
+        Ok(Some(Duration::new(5, 7)))
+    );
+    // Merged, then judged: a valid piece and an invalid one are no hint.
+    let mut negative = Vec::new();
+    put_tag(&mut negative, 2, WIRE_VARINT);
+    put_varint(&mut negative, -1i64 as u64);
+    let mut retry_info = Vec::new();
+    put_bytes_field(&mut retry_info, 1, &first);
+    put_bytes_field(&mut retry_info, 1, &negative);
+    let mut any = Vec::new();
+    put_bytes_field(&mut any, 1, RETRY_INFO_TYPE_URL.as_bytes());
+    put_bytes_field(&mut any, 2, &retry_info);
+    let mut bytes = Vec::new();
+    put_bytes_field(&mut bytes, 3, &any);
+    assert_eq!(
+        RpcStatus::decode(&bytes).map(|status| status.retry_delay),
+        Ok(Some(Duration::ZERO))
     );
     check_rpc_status(&bytes);
 }
