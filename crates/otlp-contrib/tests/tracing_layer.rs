@@ -1284,6 +1284,41 @@ fn entered_spans_are_the_threads_active_span_and_exits_restore_the_outer_one() {
     );
 }
 
+/// Guards dropped out of order (allowed by `tracing`) exit the span they
+/// entered: the span still entered stays the thread's active span, as it
+/// stays `tracing`'s current span, rather than the one whose guard was
+/// dropped (metric exemplars were tagged with the exited span).
+#[test]
+fn guards_dropped_out_of_order_leave_the_span_still_entered_active() {
+    use otlp_sdk::active_span;
+
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let first = tracing::info_span!("first");
+        let second = tracing::info_span!("second");
+        let first_guard = first.enter();
+        let first_active = active_span::current().expect("first is active");
+        let second_guard = second.enter();
+        let second_active = active_span::current().expect("second is active");
+        assert_ne!(first_active, second_active);
+        drop(first_guard);
+        assert_eq!(
+            active_span::current(),
+            Some(second_active),
+            "second is still entered"
+        );
+        assert_eq!(tracing::Span::current().id(), second.id());
+        drop(second_guard);
+        assert_eq!(active_span::current(), None);
+        // In order again afterwards.
+        let _first = first.enter();
+        assert_eq!(active_span::current(), Some(first_active));
+    });
+    assert_eq!(active_span::current(), None);
+    pipeline.finish();
+}
+
 /// An error caused by another, as errors wrapping an I/O or a library
 /// error are.
 #[derive(Debug)]

@@ -468,22 +468,25 @@ where
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         // The entered span becomes the thread's active span (metric
-        // exemplars read it); every enter is paired with the exit below.
+        // exemplars read it); every enter is paired with the exit below,
+        // by the span's id: guards dropped out of order exit the span they
+        // entered, not whichever is innermost.
+        let key = id.into_non_zero_u64();
         if let Some(span) = ctx.span(id)
             && self
                 .with_state(&span, |state| {
                     let started = state.start(&self.tracer);
-                    active_span::enter(ActiveSpan::from(started.context()));
+                    active_span::enter_keyed(key, ActiveSpan::from(started.context()));
                 })
                 .is_some()
         {
             return;
         }
-        active_span::enter_current();
+        active_span::enter_current_keyed(key);
     }
 
-    fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
-        active_span::exit();
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        active_span::exit_keyed(id.into_non_zero_u64());
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
