@@ -4,18 +4,60 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use otlp_core::SpanData;
+use otlp_core::{SpanContext, SpanData};
 
 use crate::batch_pipeline::{BatchPipeline, BatchProcessorBuilder};
 use crate::config::{BatchConfig, Config};
 use crate::error::PipelineError;
 use crate::exporter::{Exporter, Signal};
 use crate::shared::Shared;
+use crate::span::Span;
 use crate::stats::StatsSnapshot;
 
-/// Receives every finished span. The vocabulary of `opentelemetry_sdk`:
-/// `on_end`, `force_flush`, `shutdown`.
+/// Sees every recording span start and receives it finished. The vocabulary
+/// of `opentelemetry_sdk`: `on_start`, `on_end`, `force_flush`, `shutdown`.
+///
+/// The processors of a provider are called in the order they were added,
+/// on the thread that starts or ends the span, and only for recording
+/// spans (sampled, provider enabled), as the specification asks.
 pub trait SpanProcessor: Send + Sync + 'static {
+    /// Called when a recording span starts, on the thread that starts it,
+    /// with the span (its attributes and links given at start already set)
+    /// and its parent, if it has a valid one (local or remote). The span can
+    /// be changed here: an attribute set now is on the span every processor
+    /// receives at [`on_end`](Self::on_end). Must not block. Processors
+    /// added after this one see the span as this one left it.
+    ///
+    /// The default does nothing. A processor that answers
+    /// [`batch_pipeline`](Self::batch_pipeline) is not called: spans of a
+    /// provider whose only processor it is go straight into the pipeline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use otlp_core::{KeyValue, SpanContext, SpanData};
+    /// use otlp_sdk::{PipelineError, Span, SpanProcessor, TracerProvider};
+    ///
+    /// /// Tags every span with the tenant this process serves.
+    /// struct Tenant;
+    /// impl SpanProcessor for Tenant {
+    ///     fn on_start(&self, span: &mut Span, _parent: Option<&SpanContext>) {
+    ///         span.set_attribute(KeyValue::new("tenant.id", "acme"));
+    ///     }
+    ///     fn on_end(&self, span: SpanData) {
+    ///         assert_eq!(span.attributes[0].key.as_ref(), "tenant.id");
+    ///     }
+    ///     fn force_flush(&self, _: Duration) -> Result<(), PipelineError> { Ok(()) }
+    ///     fn shutdown(&self, _: Duration) -> Result<(), PipelineError> { Ok(()) }
+    /// }
+    ///
+    /// let provider = TracerProvider::builder().with_processor(Tenant).build();
+    /// provider.tracer("scope").start("work").end();
+    /// ```
+    #[inline]
+    fn on_start(&self, span: &mut Span, parent: Option<&SpanContext>) {
+        let _ = (span, parent);
+    }
+
     /// Takes a finished span. Must not block (beyond a configured bound) and
     /// must account for the span: exported, dropped or failed, never lost silently.
     fn on_end(&self, span: SpanData);
@@ -35,8 +77,8 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// it is one (or wraps one that way). A [`TracerProvider`](crate::TracerProvider)
     /// whose only processor answers `Some` lets its spans go straight into
     /// that pipeline's queue, without the dynamic dispatch of `on_end`. The
-    /// default is `None`; a processor that filters, changes or copies spans
-    /// must keep it.
+    /// default is `None`; a processor that filters, changes or copies spans,
+    /// or needs [`on_start`](Self::on_start), must keep it.
     fn batch_pipeline(&self) -> Option<&BatchSpanProcessor> {
         None
     }

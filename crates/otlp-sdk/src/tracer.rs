@@ -79,6 +79,9 @@ impl Tracer {
 
     /// Starts a root span (a new trace).
     pub fn start(&self, name: impl Into<Str>) -> Span {
+        if self.provider.only_batch.is_none() {
+            return self.span_builder(name).start_notifying();
+        }
         // Not through a `SpanBuilder`: building one and taking it apart again
         // copies it, right after the stores that built it.
         start_span(self, name.into(), SpanKind::Internal, None, None)
@@ -180,8 +183,13 @@ impl SpanBuilder<'_> {
         self
     }
 
-    /// Starts the span: decides sampling, assigns ids, records the start time.
+    /// Starts the span: decides sampling, assigns ids, records the start
+    /// time; then, for a recording span, calls each processor's
+    /// [`on_start`](crate::SpanProcessor::on_start).
     pub fn start(mut self) -> Span {
+        if self.tracer.provider.only_batch.is_none() {
+            return self.start_notifying();
+        }
         if self.attributes.is_empty() && self.links.is_empty() {
             // An empty vector with room (`Tracer::attribute_vector`) goes back
             // to the thread for its next span.
@@ -206,7 +214,40 @@ impl SpanBuilder<'_> {
             start_time,
             ..
         } = self;
-        start_span(tracer, name, kind, parent, start_time)
+        start_span(tracer, name, kind, parent.as_ref(), start_time)
+    }
+
+    /// Starts the span of a provider whose spans go to its processors (not
+    /// straight into one batch pipeline, which has nothing to do at start):
+    /// with the builder's attributes and links, then each processor's
+    /// `on_start`, in order, while the span records. Out of line: the
+    /// provider of one batch pipeline never comes here, and this path
+    /// pays a dynamic call per processor at end anyway.
+    #[inline(never)]
+    fn start_notifying(mut self) -> Span {
+        let attributes = std::mem::take(&mut self.attributes);
+        let links = std::mem::take(&mut self.links);
+        let SpanBuilder {
+            tracer,
+            name,
+            kind,
+            parent,
+            start_time,
+            ..
+        } = self;
+        let mut span = start_span(tracer, name, kind, parent.as_ref(), start_time);
+        if attributes.is_empty() && links.is_empty() {
+            spare_attributes::keep(attributes);
+        } else {
+            span.adopt_start_extras(attributes, links);
+        }
+        for processor in tracer.provider.processors.iter() {
+            if !span.is_recording() {
+                break;
+            }
+            processor.on_start(&mut span, parent.as_ref());
+        }
+        span
     }
 }
 
@@ -218,7 +259,7 @@ fn start_span(
     tracer: &Tracer,
     name: Str,
     kind: SpanKind,
-    parent: Option<SpanContext>,
+    parent: Option<&SpanContext>,
     start_time: Option<SystemTime>,
 ) -> Span {
     let provider = &tracer.provider;
@@ -227,7 +268,7 @@ fn start_span(
     // opentelemetry-otlp and the Go SDK write it; leaving the bit unset told
     // backends the remoteness was unknown, so a root could not be told from a
     // span of an exporter that does not record it.
-    let (trace_id, trace_state, parent_span_id, parent_remote) = match &parent {
+    let (trace_id, trace_state, parent_span_id, parent_remote) = match parent {
         Some(parent) => (
             parent.trace_id,
             parent.trace_state.clone(),
@@ -243,11 +284,9 @@ fn start_span(
     // made every service after this one drop the trace), and a root is not
     // sampled. Nothing is recorded either way.
     let sampled = if provider.disabled {
-        parent
-            .as_ref()
-            .is_some_and(|parent| parent.trace_flags.is_sampled())
+        parent.is_some_and(|parent| parent.trace_flags.is_sampled())
     } else {
-        provider.sampler.should_sample(parent.as_ref(), trace_id)
+        provider.sampler.should_sample(parent, trace_id)
     };
     // A child keeps its parent's defined flags (W3C level 2: the random
     // flag stays with its trace id) and drops reserved ones, which "Vendors
@@ -255,13 +294,12 @@ fn start_span(
     // B3's debug flag stays too: B3 propagators "MUST preserve a debug trace
     // flag, if received, and propagate it with subsequent requests" (no
     // W3C header and no OTLP field carries it).
-    let trace_flags = match &parent {
+    let trace_flags = match parent {
         Some(parent) => TraceFlags::new(parent.trace_flags.bits() & TraceFlags::DEFINED.bits())
             .with_sampled(sampled)
             .with_b3_debug(parent.trace_flags.is_b3_debug()),
         None => TraceFlags::NONE.with_sampled(sampled),
     };
-    drop(parent);
     let context = SpanContext {
         trace_id,
         span_id,

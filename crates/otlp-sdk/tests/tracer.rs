@@ -671,3 +671,131 @@ fn a_link_to_an_invalid_context_that_says_something_is_kept() {
     assert_eq!(links[1].trace_state.header(), "vendor=value");
     assert_eq!(spans[0].dropped_links_count, 0);
 }
+
+/// One `on_start` call: the processor's label, the span and its parent.
+type Start = (&'static str, SpanContext, Option<SpanContext>);
+
+/// Logs each `on_start` and tags the span with its label; keeps the spans
+/// it receives at `on_end`.
+#[derive(Clone)]
+struct WatchStarts {
+    label: &'static str,
+    starts: Arc<Mutex<Vec<Start>>>,
+    ended: Collect,
+}
+
+impl SpanProcessor for WatchStarts {
+    fn on_start(&self, span: &mut otlp_sdk::Span, parent: Option<&SpanContext>) {
+        self.starts
+            .lock()
+            .unwrap()
+            .push((self.label, span.context().clone(), parent.cloned()));
+        span.set_attribute(KeyValue::new(self.label, true));
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.ended.on_end(span);
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// The specification's `OnStart`: called synchronously when a recording span
+/// starts, with the span and its parent, by every processor in the order they
+/// were added, never for a span that does not record; what a processor sets
+/// then is on the finished span, after the attributes given at start.
+#[test]
+fn on_start_sees_every_recording_span_with_its_parent_in_order() {
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let watch = |label| WatchStarts {
+        label,
+        starts: Arc::clone(&starts),
+        ended: Collect::default(),
+    };
+    let (first, second) = (watch("first"), watch("second"));
+    let provider = TracerProvider::builder()
+        .with_processor(first.clone())
+        .with_processor(second.clone())
+        .build();
+    let tracer = provider.tracer("scope");
+
+    let mut root = tracer.start("root");
+    assert_eq!(
+        *starts.lock().unwrap(),
+        [
+            ("first", root.context().clone(), None),
+            ("second", root.context().clone(), None)
+        ],
+        "called at start, before the span ends"
+    );
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let mut child = tracer
+        .span_builder("child")
+        .parent(&remote)
+        .attribute(KeyValue::new("given", 1))
+        .start();
+    let child_context = child.context().clone();
+    // An unsampled parent's child does not record: no processor hears of it.
+    let unsampled =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap();
+    let mut dropped = tracer.start_with_parent("unsampled", &unsampled);
+    assert!(!dropped.is_recording());
+    dropped.end();
+    child.end();
+    root.end();
+
+    let starts = starts.lock().unwrap().clone();
+    assert_eq!(starts.len(), 4, "{starts:?}");
+    assert_eq!(
+        starts[2..],
+        [
+            ("first", child_context.clone(), Some(remote.clone())),
+            ("second", child_context, Some(remote))
+        ]
+    );
+    for ended in [first.ended.spans(), second.ended.spans()] {
+        let keys = |span: &SpanData| {
+            span.attributes
+                .iter()
+                .map(|kv| kv.key.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ended.len(), 2);
+        assert_eq!(keys(&ended[0]), ["given", "first", "second"]);
+        assert_eq!(keys(&ended[1]), ["first", "second"]);
+    }
+}
+
+/// A processor's `on_start` is called whatever else the provider has:
+/// beside a batch pipeline too (not only when spans go to processors alone).
+#[test]
+fn on_start_is_called_beside_a_batch_pipeline() {
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let watch = WatchStarts {
+        label: "watch",
+        starts: Arc::clone(&starts),
+        ended: Collect::default(),
+    };
+    let pipeline = BatchSpanProcessor::builder(Bodies::default())
+        .build()
+        .unwrap();
+    let provider = TracerProvider::builder()
+        .with_processor(pipeline.clone())
+        .with_processor(watch.clone())
+        .build();
+    let tracer = provider.tracer("scope");
+    tracer.start("one").end();
+    assert_eq!(starts.lock().unwrap().len(), 1);
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    assert_eq!(pipeline.stats().exported, 1);
+    assert_eq!(watch.ended.spans()[0].attributes.len(), 1);
+}
