@@ -27,6 +27,66 @@ pub enum Sampler {
     /// Follow the parent's sampled flag when there is a parent; use the inner
     /// sampler for root spans. The default is `ParentBased(AlwaysOn)`.
     ParentBased(Box<Sampler>),
+    /// The specification's `ParentBased` with a sampler for each kind of
+    /// parent, remote or local, sampled or not (see
+    /// [`Sampler::parent_based_with`]).
+    ParentBasedWith(Box<ParentBasedSamplers>),
+}
+
+/// The samplers of a [`Sampler::ParentBasedWith`]: one for root spans and
+/// one for each kind of parent. [`ParentBasedSamplers::new`] gives the
+/// specification's defaults: a sampled parent's children are sampled, an
+/// unsampled one's are not, remote or local.
+///
+/// ```
+/// use otlp_sdk::{ParentBasedSamplers, Sampler};
+///
+/// // Trust a sampled remote caller, but sample a tenth of the traces of
+/// // callers that did not sample.
+/// let sampler = Sampler::parent_based_with(ParentBasedSamplers {
+///     remote_parent_not_sampled: Sampler::TraceIdRatio(0.1),
+///     ..ParentBasedSamplers::new(Sampler::AlwaysOn)
+/// });
+/// assert!(sampler.description().contains("remoteParentNotSampled:TraceIdRatioBased{0.1}"));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParentBasedSamplers {
+    /// For spans without a (valid) parent.
+    pub root: Sampler,
+    /// For children of a remote, sampled parent (default `AlwaysOn`).
+    pub remote_parent_sampled: Sampler,
+    /// For children of a remote, unsampled parent (default `AlwaysOff`).
+    pub remote_parent_not_sampled: Sampler,
+    /// For children of a local, sampled parent (default `AlwaysOn`).
+    pub local_parent_sampled: Sampler,
+    /// For children of a local, unsampled parent (default `AlwaysOff`).
+    pub local_parent_not_sampled: Sampler,
+}
+
+impl ParentBasedSamplers {
+    /// `root` for root spans, the specification's defaults for the others.
+    pub fn new(root: Sampler) -> Self {
+        ParentBasedSamplers {
+            root,
+            remote_parent_sampled: Sampler::AlwaysOn,
+            remote_parent_not_sampled: Sampler::AlwaysOff,
+            local_parent_sampled: Sampler::AlwaysOn,
+            local_parent_not_sampled: Sampler::AlwaysOff,
+        }
+    }
+
+    /// The sampler for a span with `parent` (valid, or `None`).
+    fn for_parent(&self, parent: Option<&SpanContext>) -> &Sampler {
+        match parent {
+            None => &self.root,
+            Some(parent) => match (parent.is_remote, parent.trace_flags.is_sampled()) {
+                (true, true) => &self.remote_parent_sampled,
+                (true, false) => &self.remote_parent_not_sampled,
+                (false, true) => &self.local_parent_sampled,
+                (false, false) => &self.local_parent_not_sampled,
+            },
+        }
+    }
 }
 
 impl Default for Sampler {
@@ -39,6 +99,11 @@ impl Sampler {
     /// `ParentBased` around `root`.
     pub fn parent_based(root: Sampler) -> Self {
         Sampler::ParentBased(Box::new(root))
+    }
+
+    /// `ParentBased` with a sampler for roots and for each kind of parent.
+    pub fn parent_based_with(samplers: ParentBasedSamplers) -> Self {
+        Sampler::ParentBasedWith(Box::new(samplers))
     }
 
     /// Whether this sampler refuses every span, whatever its trace and
@@ -57,6 +122,13 @@ impl Sampler {
         match self {
             Sampler::AlwaysOff => true,
             Sampler::TraceIdRatio(ratio) => ratio.is_nan() || *ratio <= 0.0,
+            Sampler::ParentBasedWith(samplers) => {
+                samplers.root.never_samples()
+                    && samplers.remote_parent_sampled.never_samples()
+                    && samplers.remote_parent_not_sampled.never_samples()
+                    && samplers.local_parent_sampled.never_samples()
+                    && samplers.local_parent_not_sampled.never_samples()
+            }
             Sampler::AlwaysOn | Sampler::ParentBased(_) => false,
         }
     }
@@ -88,6 +160,15 @@ impl Sampler {
                  localParentNotSampled:AlwaysOffSampler}}",
                 root.description()
             ),
+            Sampler::ParentBasedWith(samplers) => format!(
+                "ParentBased{{root:{},remoteParentSampled:{},remoteParentNotSampled:{},\
+                 localParentSampled:{},localParentNotSampled:{}}}",
+                samplers.root.description(),
+                samplers.remote_parent_sampled.description(),
+                samplers.remote_parent_not_sampled.description(),
+                samplers.local_parent_sampled.description(),
+                samplers.local_parent_not_sampled.description()
+            ),
         }
     }
 
@@ -101,6 +182,10 @@ impl Sampler {
                 Some(parent) => parent.trace_flags.is_sampled(),
                 None => root.should_sample(None, trace_id),
             },
+            Sampler::ParentBasedWith(samplers) => {
+                let parent = parent.filter(|parent| parent.is_valid());
+                samplers.for_parent(parent).should_sample(parent, trace_id)
+            }
         }
     }
 }
@@ -136,6 +221,57 @@ mod tests {
         let sampler = Sampler::parent_based(Sampler::AlwaysOn);
         assert!(!sampler.should_sample(Some(&parent), parent.trace_id));
         assert!(sampler.should_sample(None, TraceId::random()));
+    }
+
+    #[test]
+    fn parent_based_with_asks_the_sampler_of_each_kind_of_parent() {
+        let sampler = Sampler::parent_based_with(ParentBasedSamplers {
+            remote_parent_not_sampled: Sampler::AlwaysOn,
+            local_parent_sampled: Sampler::AlwaysOff,
+            ..ParentBasedSamplers::new(Sampler::AlwaysOff)
+        });
+        let parent = |remote: bool, flags: TraceFlags| {
+            let mut parent = SpanContext::new(TraceId::random(), SpanId::random(), flags);
+            parent.is_remote = remote;
+            parent
+        };
+        let decide = |parent: &SpanContext| sampler.should_sample(Some(parent), parent.trace_id);
+        assert!(
+            decide(&parent(true, TraceFlags::SAMPLED)),
+            "default: AlwaysOn"
+        );
+        assert!(
+            decide(&parent(true, TraceFlags::NONE)),
+            "remoteParentNotSampled"
+        );
+        assert!(
+            !decide(&parent(false, TraceFlags::SAMPLED)),
+            "localParentSampled"
+        );
+        assert!(
+            !decide(&parent(false, TraceFlags::NONE)),
+            "default: AlwaysOff"
+        );
+        assert!(!sampler.should_sample(None, TraceId::random()), "root");
+        assert!(!sampler.never_samples());
+        assert_eq!(
+            sampler.description(),
+            "ParentBased{root:AlwaysOffSampler,remoteParentSampled:AlwaysOnSampler,\
+             remoteParentNotSampled:AlwaysOnSampler,localParentSampled:AlwaysOffSampler,\
+             localParentNotSampled:AlwaysOffSampler}"
+        );
+        // With the defaults, it is `ParentBased`: same decisions, same description.
+        let defaults = Sampler::parent_based_with(ParentBasedSamplers::new(Sampler::AlwaysOn));
+        assert_eq!(
+            defaults.description(),
+            Sampler::parent_based(Sampler::AlwaysOn).description()
+        );
+        let all_off = ParentBasedSamplers {
+            remote_parent_sampled: Sampler::AlwaysOff,
+            local_parent_sampled: Sampler::AlwaysOff,
+            ..ParentBasedSamplers::new(Sampler::AlwaysOff)
+        };
+        assert!(Sampler::parent_based_with(all_off).never_samples());
     }
 
     #[test]
