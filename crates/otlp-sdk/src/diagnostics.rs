@@ -53,7 +53,10 @@
 //! boundaries that are not valid (the default ones are used), a view that
 //! asks an instrument for an aggregation it cannot have (the view is
 //! ignored for it), an instrument name that is not valid (it records
-//! nothing). [`MetricsStats`](crate::metrics::MetricsStats) counts them; each
+//! nothing); and a span or log record that goes over its limits (what did
+//! not fit is discarded, and counted in the record's `dropped_*_count`
+//! fields: said once per process, whatever the number of records).
+//! [`MetricsStats`](crate::metrics::MetricsStats) counts the metrics ones; each
 //! distinct one is also given once to the process's *warning handler*, on
 //! the thread whose call warns: by default a line on standard error
 //! (`otlp-rust: warning: metrics: …`), and [`set_warning_handler`] replaces

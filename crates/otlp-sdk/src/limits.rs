@@ -2,10 +2,55 @@
 //! record may carry.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use otlp_core::{AnyValue, KeyValue, LogRecord, Str};
 
+use crate::diagnostics;
 use crate::unique_keys::dedupe_collection;
+
+/// Says, once per process, that a span limit discarded something (the
+/// specification: the SDK SHOULD log a message when attributes are
+/// discarded). Each span still counts what it lost in its `dropped_*_count`
+/// fields, sent with it. Cold: only what goes over a limit comes here.
+#[cold]
+#[inline(never)]
+pub(crate) fn span_limit_reached() {
+    warn_once(
+        &SPAN_LIMIT_WARNED,
+        "traces",
+        "a span went over its limits (attributes, events, links, or the attributes of an event \
+         or link): what did not fit was discarded and counted in its dropped_*_count fields; \
+         the limits are OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT, \
+         OTEL_SPAN_LINK_COUNT_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT and \
+         OTEL_LINK_ATTRIBUTE_COUNT_LIMIT (said once)",
+    );
+}
+
+/// Says, once per process, that a log record's attribute limit discarded
+/// attributes; see [`span_limit_reached`].
+#[cold]
+#[inline(never)]
+fn log_record_limit_reached() {
+    warn_once(
+        &LOG_RECORD_LIMIT_WARNED,
+        "logs",
+        "a log record went over its attribute limit: the attributes past it were discarded and \
+         counted in its dropped_attributes_count; the limit is \
+         OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT (said once)",
+    );
+}
+
+static SPAN_LIMIT_WARNED: AtomicBool = AtomicBool::new(false);
+static LOG_RECORD_LIMIT_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Gives `message` to the warning handler the first time only: a program
+/// that goes over a limit on every record pays a load after that.
+fn warn_once(warned: &AtomicBool, source: &'static str, message: &str) {
+    if !warned.load(Ordering::Relaxed) && !warned.swap(true, Ordering::Relaxed) {
+        diagnostics::warn(source, message.to_owned());
+    }
+}
 
 /// Caps on attributes, events and links per span, and on the length of
 /// attribute values. What goes over a count cap is discarded and counted in
@@ -111,6 +156,7 @@ impl LogRecordLimits {
             let excess = u32::try_from(excess).unwrap_or(u32::MAX);
             record.dropped_attributes_count =
                 record.dropped_attributes_count.saturating_add(excess);
+            log_record_limit_reached();
         }
         if let Some(max) = self.max_attribute_value_length {
             truncate_values(&mut record.attributes, max);

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str, clock};
 
 use crate::destination::Destination;
-use crate::limits::{SpanLimits, truncate_value, truncate_values};
+use crate::limits::{SpanLimits, span_limit_reached, truncate_value, truncate_values};
 use crate::spare_attributes;
 use crate::unique_keys::{KeyFilter, dedupe_collection, dedupe_into, same_key};
 
@@ -94,6 +94,9 @@ impl Span {
         dedupe_into(&mut self.key_filter, &mut attributes);
         let limits = &self.limits;
         data.dropped_attributes_count = cap(&mut attributes, limits.max_attributes);
+        if data.dropped_attributes_count > 0 {
+            span_limit_reached();
+        }
         if let Some(max) = limits.max_attribute_value_length {
             truncate_values(&mut attributes, max);
         }
@@ -189,12 +192,16 @@ impl Span {
         if let Some(data) = &mut self.data {
             if data.events.len() >= limits.max_events {
                 data.dropped_events_count = data.dropped_events_count.saturating_add(1);
+                span_limit_reached();
                 return;
             }
             let mut event = Event::new(name, time_unix_nano, attributes);
             dedupe_collection(&mut event.attributes);
             event.dropped_attributes_count =
                 cap(&mut event.attributes, limits.max_attributes_per_event);
+            if event.dropped_attributes_count > 0 {
+                span_limit_reached();
+            }
             if let Some(max) = limits.max_attribute_value_length {
                 truncate_values(&mut event.attributes, max);
             }
@@ -220,11 +227,15 @@ impl Span {
         if let Some(data) = &mut self.data {
             if data.links.len() >= limits.max_links {
                 data.dropped_links_count = data.dropped_links_count.saturating_add(1);
+                span_limit_reached();
                 return;
             }
             dedupe_collection(&mut link.attributes);
             link.dropped_attributes_count =
                 cap(&mut link.attributes, limits.max_attributes_per_link);
+            if link.dropped_attributes_count > 0 {
+                span_limit_reached();
+            }
             if let Some(max) = limits.max_attribute_value_length {
                 truncate_values(&mut link.attributes, max);
             }
@@ -314,6 +325,7 @@ fn record_attribute(
         data.attributes.push(attribute);
     } else {
         data.dropped_attributes_count = data.dropped_attributes_count.saturating_add(1);
+        span_limit_reached();
     }
 }
 

@@ -1,16 +1,38 @@
-//! What the SDK does otherwise than asked, it says once, to the process's
-//! warning handler (`otlp_sdk::diagnostics`). One test: the handler is the
-//! process's.
+//! What the SDK does otherwise than asked (metrics instruments it cannot
+//! take as asked, span and log record limits), it says once, to the
+//! process's warning handler (`otlp_sdk::diagnostics`). One test: the
+//! handler is the process's.
 
 use std::sync::{Arc, Mutex};
 
+use otlp_core::{KeyValue, LogRecord};
 use otlp_sdk::diagnostics::{Warning, set_warning_handler};
 use otlp_sdk::metrics::{Aggregation, MeterProvider, View};
+use otlp_sdk::{
+    LogProcessor, LogRecordLimits, LoggerProvider, PipelineError, SpanLimits, TracerProvider,
+};
+
+/// Takes log records and keeps none: a logger with no processor skips the
+/// work its records would need, limits included.
+struct Discard;
+
+impl LogProcessor for Discard {
+    fn on_emit(&self, _: &LogRecord) {}
+
+    fn force_flush(&self, _: std::time::Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: std::time::Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
 
 #[test]
 fn instruments_the_sdk_cannot_take_as_asked_are_warned_of_once_each() {
     let warnings: Arc<Mutex<Vec<Warning>>> = Arc::default();
     let seen = warnings.clone();
+    let seen_by_test = warnings.clone();
     set_warning_handler(move |warning| seen.lock().unwrap().push(warning.clone()));
     let provider = MeterProvider::builder()
         .with_view(
@@ -70,7 +92,51 @@ fn instruments_the_sdk_cannot_take_as_asked_are_warned_of_once_each() {
     assert!(stats.conflicting_instruments >= 2, "{stats:?}");
     assert_eq!((stats.invalid_instruments, stats.ignored_advice), (2, 2));
 
+    // A span and a log record over their limits: said once each, however
+    // many go over.
+    warnings_now(&seen_by_test);
+    let tracer = TracerProvider::builder()
+        .with_span_limits(SpanLimits {
+            max_attributes: 1,
+            ..SpanLimits::default()
+        })
+        .build()
+        .tracer("t");
+    let logger = LoggerProvider::builder()
+        .with_log_limits(LogRecordLimits {
+            max_attributes: 1,
+            ..LogRecordLimits::default()
+        })
+        .with_processor(Discard)
+        .build()
+        .logger("l");
+    for _ in 0..3 {
+        let mut span = tracer.start("over");
+        span.set_attribute(KeyValue::new("a", 1));
+        span.set_attribute(KeyValue::new("b", 2));
+        span.end();
+        logger.emit(
+            LogRecord::builder()
+                .attributes([KeyValue::new("a", 1), KeyValue::new("b", 2)])
+                .build(),
+        );
+    }
+    let limits = warnings_now(&seen_by_test);
+    let sources: Vec<&str> = limits.iter().map(|warning| warning.source).collect();
+    assert_eq!(sources, ["traces", "logs"], "{limits:#?}");
+    assert!(limits[0].message.starts_with("a span went over its limits"));
+    assert!(
+        limits[1]
+            .message
+            .contains("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT")
+    );
+
     // A handler that panics costs its warning, not the caller.
     set_warning_handler(|_| panic!("the handler's own bug"));
     meter.u64_counter("8ball").build();
+}
+
+/// The warnings given since the last call.
+fn warnings_now(warnings: &Mutex<Vec<Warning>>) -> Vec<Warning> {
+    std::mem::take(&mut *warnings.lock().unwrap())
 }
