@@ -22,9 +22,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use otlp_core::DecodeError;
 use otlp_core::response::PartialSuccess;
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::IgnoredAny;
 
-use super::json_doubles::decode_value;
+use super::json_doubles::{JsonOneofs, decode_value};
 use super::store::Signal;
 
 /// What decoding produced.
@@ -71,7 +71,7 @@ impl Decoded {
 /// An `opentelemetry-proto` export request of one signal, with what the
 /// receiver needs to know about it.
 pub(crate) trait ExportRequest:
-    prost::Message + DeserializeOwned + Default + Send + Sized + 'static
+    prost::Message + JsonOneofs + Default + Send + Sized + 'static
 {
     /// The signal whose requests these are.
     const SIGNAL: Signal;
@@ -91,28 +91,61 @@ pub(crate) trait ExportRequest:
     /// Counts the items of an OTLP/JSON request, skipping their contents.
     fn count_json(body: &[u8]) -> Result<u64, serde_json::Error>;
 
-    /// Whether a oneof of this request decoded from OTLP/JSON is absent:
-    /// opentelemetry-proto's serde reads oneofs through `#[serde(flatten)]`
-    /// into an `Option`, which turns an error inside the member into `None`,
-    /// so an absent oneof may be one that did not decode. Only metrics have
-    /// such oneofs; see [`json_doubles`](super::json_doubles).
-    fn has_absent_oneof(&self) -> bool {
-        false
-    }
-
-    /// Fails, naming the member, when a oneof absent from this request is
-    /// present in `json`, the parsed body it was decoded from (so the member
-    /// did not decode).
-    fn check_absent_oneofs(&self, json: &serde_json::Value) -> Result<(), serde_json::Error> {
-        let _ = json;
-        Ok(())
-    }
-
     /// The decoded request, for [`Shared::answer`](super::shared::Shared::answer).
     fn into_decoded(self, items: u64) -> Decoded;
 
     /// The success response, with `partial_success` when some items were rejected.
     fn response(partial: Option<PartialSuccess>) -> Self::Response;
+}
+
+/// Traces have no oneof serde could read as absent.
+impl JsonOneofs for ExportTraceServiceRequest {}
+
+/// Logs have no oneof serde could read as absent.
+impl JsonOneofs for ExportLogsServiceRequest {}
+
+/// A metric's data, a number data point's and an exemplar's value.
+impl JsonOneofs for ExportMetricsServiceRequest {
+    /// A metric without data, a number data point or an exemplar without a
+    /// value: none of which an SDK sends.
+    fn has_absent_oneof(&self) -> bool {
+        self.resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+            .any(|metric| {
+                metric.data.is_none()
+                    || number_points(metric)
+                        .iter()
+                        .any(|point| point.value.is_none())
+                    || try_each_point_exemplars(metric, |_, exemplars| {
+                        match exemplars.iter().any(|exemplar| exemplar.value.is_none()) {
+                            true => Err(()),
+                            false => Ok(()),
+                        }
+                    })
+                    .is_err()
+            })
+    }
+
+    fn check_absent_oneofs(&self, json: &serde_json::Value) -> Result<(), serde_json::Error> {
+        for (r, resource) in self.resource_metrics.iter().enumerate() {
+            for (s, scope) in resource.scope_metrics.iter().enumerate() {
+                for (m, metric) in scope.metrics.iter().enumerate() {
+                    let member = json
+                        .get("resourceMetrics")
+                        .and_then(|resources| resources.get(r))
+                        .and_then(|resource| resource.get("scopeMetrics"))
+                        .and_then(|scopes| scopes.get(s))
+                        .and_then(|scope| scope.get("metrics"))
+                        .and_then(|metrics| metrics.get(m));
+                    let path = || format!("resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}]");
+                    check_absent_metric_oneofs(metric, member, path)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ExportRequest for ExportTraceServiceRequest {
@@ -247,47 +280,6 @@ impl ExportRequest for ExportMetricsServiceRequest {
 
     fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
         serde_json::from_slice::<CountMetricsRequest>(body).map(|request| request.data_points())
-    }
-
-    /// A metric without data, a number data point or an exemplar without a
-    /// value: none of which an SDK sends.
-    fn has_absent_oneof(&self) -> bool {
-        self.resource_metrics
-            .iter()
-            .flat_map(|resource| &resource.scope_metrics)
-            .flat_map(|scope| &scope.metrics)
-            .any(|metric| {
-                metric.data.is_none()
-                    || number_points(metric)
-                        .iter()
-                        .any(|point| point.value.is_none())
-                    || try_each_point_exemplars(metric, |_, exemplars| {
-                        match exemplars.iter().any(|exemplar| exemplar.value.is_none()) {
-                            true => Err(()),
-                            false => Ok(()),
-                        }
-                    })
-                    .is_err()
-            })
-    }
-
-    fn check_absent_oneofs(&self, json: &serde_json::Value) -> Result<(), serde_json::Error> {
-        for (r, resource) in self.resource_metrics.iter().enumerate() {
-            for (s, scope) in resource.scope_metrics.iter().enumerate() {
-                for (m, metric) in scope.metrics.iter().enumerate() {
-                    let member = json
-                        .get("resourceMetrics")
-                        .and_then(|resources| resources.get(r))
-                        .and_then(|resource| resource.get("scopeMetrics"))
-                        .and_then(|scopes| scopes.get(s))
-                        .and_then(|scope| scope.get("metrics"))
-                        .and_then(|metrics| metrics.get(m));
-                    let path = || format!("resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}]");
-                    check_absent_metric_oneofs(metric, member, path)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     fn into_decoded(self, items: u64) -> Decoded {

@@ -40,17 +40,15 @@
 //! `Option`, which turns any error inside it into `None`: a body whose only
 //! non-finite double is a gauge point's `asDouble` decodes without error, and
 //! without the value. A request that decodes with such a oneof absent
-//! ([`ExportRequest::has_absent_oneof`], never the case in a request an SDK
+//! ([`JsonOneofs::has_absent_oneof`], never the case in a request an SDK
 //! sends) takes the slow path too, and one still absent there while its
 //! member is in the body is refused
-//! ([`ExportRequest::check_absent_oneofs`]), as the protobuf twin of a
+//! ([`JsonOneofs::check_absent_oneofs`]), as the protobuf twin of a
 //! member that does not decode is.
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
 use serde_json::Value;
-
-use super::export_request::ExportRequest;
 
 /// The OTLP/JSON keys of `double` fields (and of repeated `double` fields)
 /// in traces, logs and metrics. The same keys also name message fields
@@ -90,13 +88,33 @@ const UINT32_FIELDS: &[&str] = &[
     "droppedLinksCount",
 ];
 
+/// A request decoded from OTLP/JSON whose oneofs serde may have read as
+/// absent (see the [module docs](self)).
+pub(crate) trait JsonOneofs: DeserializeOwned {
+    /// Whether a oneof of this request is absent: opentelemetry-proto's serde
+    /// reads oneofs through `#[serde(flatten)]` into an `Option`, which turns
+    /// an error inside the member into `None`, so an absent oneof may be one
+    /// that did not decode. Only metrics have such oneofs.
+    fn has_absent_oneof(&self) -> bool {
+        false
+    }
+
+    /// Fails, naming the member, when a oneof absent from this request is
+    /// present in `json`, the parsed body it was decoded from (so the member
+    /// did not decode).
+    fn check_absent_oneofs(&self, json: &Value) -> Result<(), serde_json::Error> {
+        let _ = json;
+        Ok(())
+    }
+}
+
 /// Decodes an OTLP/JSON request, taking `"NaN"`, `"Infinity"` and
 /// `"-Infinity"` in its `double` fields and the members proto3 JSON may leave
 /// out ([`fill_omitted_members`]), and 32-bit integers given as strings. The
 /// error is the first decode's (with its line and column) when the second one
 /// fails too; a oneof whose member is in the body but does not decode, and an
 /// integer string out of its field's range, are errors naming them.
-pub(crate) fn from_slice<R: ExportRequest>(body: &[u8]) -> Result<R, serde_json::Error> {
+pub(crate) fn from_slice<R: JsonOneofs>(body: &[u8]) -> Result<R, serde_json::Error> {
     let first_error = match serde_json::from_slice::<R>(body) {
         Ok(request) if !request.has_absent_oneof() => return Ok(request),
         // Dropped before the second decode, whose memory the receiver's
