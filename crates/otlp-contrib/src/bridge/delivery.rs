@@ -151,6 +151,16 @@ pub(super) struct ExportSettings<E> {
     pub(super) export_timeout: Duration,
     pub(super) max_request_bytes: usize,
     pub(super) runtime: Option<Handle>,
+    /// The settings given in code, which a configuration does not replace.
+    in_code: InCode,
+}
+
+/// Which of [`ExportSettings`]' settings the builder's own methods gave.
+#[derive(Clone, Copy, Debug, Default)]
+struct InCode {
+    retry: bool,
+    export_timeout: bool,
+    max_request_bytes: bool,
 }
 
 impl<E> ExportSettings<E> {
@@ -163,15 +173,43 @@ impl<E> ExportSettings<E> {
             export_timeout: DEFAULT_EXPORT_TIMEOUT,
             max_request_bytes: MAX_REQUEST_BYTES,
             runtime: None,
+            in_code: InCode::default(),
         }
     }
 
+    /// The retry policy given in code: a configuration does not replace it.
+    pub(super) fn set_retry(&mut self, retry: RetryPolicy) {
+        self.retry = retry;
+        self.in_code.retry = true;
+    }
+
+    /// The export timeout given in code: a configuration does not replace it.
+    pub(super) fn set_export_timeout(&mut self, timeout: Duration) {
+        self.export_timeout = timeout;
+        self.in_code.export_timeout = true;
+    }
+
+    /// The request cap given in code: a configuration does not replace it.
+    pub(super) fn set_max_request_bytes(&mut self, bytes: usize) {
+        self.max_request_bytes = bytes;
+        self.in_code.max_request_bytes = true;
+    }
+
     /// The retry policy and the request cap of `config`, and `export_timeout`
-    /// (the signal's own setting).
+    /// (the signal's own setting), for each of them not given in code: a
+    /// setting made in code wins, whichever call came first, as in otlp-sdk's
+    /// builders (a loaded `Config` holds every setting, its defaults
+    /// included, so it cannot say which it sets).
     pub(super) fn configure(&mut self, config: &Config, export_timeout: Duration) {
-        self.retry = config.retry.clone();
-        self.export_timeout = export_timeout;
-        self.max_request_bytes = config.performance.max_request_bytes;
+        if !self.in_code.retry {
+            self.retry = config.retry.clone();
+        }
+        if !self.in_code.export_timeout {
+            self.export_timeout = export_timeout;
+        }
+        if !self.in_code.max_request_bytes {
+            self.max_request_bytes = config.performance.max_request_bytes;
+        }
     }
 
     /// A builder's `Debug`: `extra` fields come after the exporter.
@@ -674,6 +712,31 @@ impl<E: Exporter> Delivery<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_given_in_code_win_over_a_configuration_given_after_them() {
+        // Before: `with_config` replaced them all, so
+        // `.with_export_timeout(7 s).with_config(&config)` exported with the
+        // configuration's 10 s.
+        let mut config = Config::default();
+        config.retry.initial_backoff = Duration::from_millis(9);
+        config.performance.max_request_bytes = 1_000;
+        let mut settings = ExportSettings::new(());
+        settings.set_export_timeout(Duration::from_secs(7));
+        settings.set_max_request_bytes(2_000);
+        settings.configure(&config, Duration::from_secs(10));
+        assert_eq!(settings.export_timeout, Duration::from_secs(7));
+        assert_eq!(settings.max_request_bytes, 2_000);
+        assert_eq!(
+            settings.retry.initial_backoff,
+            Duration::from_millis(9),
+            "not given in code"
+        );
+        // A later configuration replaces the earlier one's, not the code's.
+        settings.configure(&Config::default(), Duration::from_secs(20));
+        assert_eq!(settings.export_timeout, Duration::from_secs(7));
+        assert_eq!(settings.retry, Config::default().retry);
+    }
 
     #[test]
     fn a_zero_export_timeout_is_no_limit() {

@@ -177,6 +177,8 @@ impl<E> fmt::Debug for SdkExporterBuilder<E> {
 impl<E: Exporter> SdkExporterBuilder<E> {
     /// Takes the retry policy, the export timeout (`batch.export_timeout`,
     /// `OTEL_BSP_EXPORT_TIMEOUT`) and the request size cap from a loaded [`Config`].
+    /// A setting given with this builder's own methods wins, before or after
+    /// this call; a second `with_config` replaces the first's values.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.settings.configure(config, config.batch.export_timeout);
         self
@@ -184,19 +186,19 @@ impl<E: Exporter> SdkExporterBuilder<E> {
 
     /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each batch once).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.settings.retry = retry;
+        self.settings.set_retry(retry);
         self
     }
 
     /// Bounds each batch's export, retries included (default [`DEFAULT_EXPORT_TIMEOUT`]).
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.export_timeout = timeout;
+        self.settings.set_export_timeout(timeout);
         self
     }
 
     /// Largest request body; bigger batches are cut (default and maximum 64 MiB).
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
-        self.settings.max_request_bytes = bytes;
+        self.settings.set_max_request_bytes(bytes);
         self
     }
 

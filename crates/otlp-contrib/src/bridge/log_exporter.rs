@@ -184,6 +184,8 @@ impl<E> fmt::Debug for SdkLogExporterBuilder<E> {
 impl<E: Exporter> SdkLogExporterBuilder<E> {
     /// Takes the retry policy, the log export timeout (`logs.batch.export_timeout`,
     /// `OTEL_BLRP_EXPORT_TIMEOUT`) and the request size cap from a loaded [`Config`].
+    /// A setting given with this builder's own methods wins, before or after
+    /// this call; a second `with_config` replaces the first's values.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.settings
             .configure(config, config.logs.batch.export_timeout);
@@ -192,20 +194,20 @@ impl<E: Exporter> SdkLogExporterBuilder<E> {
 
     /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each batch once).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.settings.retry = retry;
+        self.settings.set_retry(retry);
         self
     }
 
     /// Bounds each batch's export, retries included (default
     /// [`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT)).
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.export_timeout = timeout;
+        self.settings.set_export_timeout(timeout);
         self
     }
 
     /// Largest request body; bigger batches are cut (default and maximum 64 MiB).
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
-        self.settings.max_request_bytes = bytes;
+        self.settings.set_max_request_bytes(bytes);
         self
     }
 

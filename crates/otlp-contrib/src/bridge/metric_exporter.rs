@@ -167,6 +167,7 @@ impl<E: Exporter> SdkMetricExporter<E> {
         SdkMetricExporterBuilder {
             settings: ExportSettings::new(exporter),
             temporality: Temporality::Cumulative,
+            temporality_in_code: false,
         }
     }
 
@@ -226,6 +227,8 @@ impl<E: Exporter> PushMetricExporter for SdkMetricExporter<E> {
 pub struct SdkMetricExporterBuilder<E> {
     settings: ExportSettings<E>,
     temporality: Temporality,
+    /// Given by `with_temporality`: a configuration does not replace it.
+    temporality_in_code: bool,
 }
 
 impl<E> fmt::Debug for SdkMetricExporterBuilder<E> {
@@ -243,12 +246,16 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`), the retry policy,
     /// the export timeout (`metrics.export_timeout`, `OTEL_METRIC_EXPORT_TIMEOUT`;
     /// 0 is no limit) and the request size cap from a loaded [`Config`].
+    /// A setting given with this builder's own methods wins, before or after
+    /// this call; a second `with_config` replaces the first's values.
     pub fn with_config(mut self, config: &Config) -> Self {
-        self.temporality = match config.metrics.temporality {
-            TemporalityPreference::Cumulative => Temporality::Cumulative,
-            TemporalityPreference::Delta => Temporality::Delta,
-            TemporalityPreference::LowMemory => Temporality::LowMemory,
-        };
+        if !self.temporality_in_code {
+            self.temporality = match config.metrics.temporality {
+                TemporalityPreference::Cumulative => Temporality::Cumulative,
+                TemporalityPreference::Delta => Temporality::Delta,
+                TemporalityPreference::LowMemory => Temporality::LowMemory,
+            };
+        }
         self.settings
             .configure(config, config.metrics.export_timeout);
         self
@@ -261,12 +268,13 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
     /// each instrument kind, and as otlp-sdk's own meter provider does.
     pub fn with_temporality(mut self, temporality: Temporality) -> Self {
         self.temporality = temporality;
+        self.temporality_in_code = true;
         self
     }
 
     /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each collection once).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.settings.retry = retry;
+        self.settings.set_retry(retry);
         self
     }
 
@@ -274,14 +282,14 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
     /// (default [`DEFAULT_EXPORT_TIMEOUT`](super::DEFAULT_EXPORT_TIMEOUT);
     /// zero is no limit).
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.export_timeout = timeout;
+        self.settings.set_export_timeout(timeout);
         self
     }
 
     /// Largest request body; bigger collections are cut between metrics
     /// (default and maximum 64 MiB).
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
-        self.settings.max_request_bytes = bytes;
+        self.settings.set_max_request_bytes(bytes);
         self
     }
 
@@ -326,6 +334,16 @@ mod tests {
     use prost::Message as _;
 
     use super::*;
+
+    #[test]
+    fn a_temporality_given_in_code_wins_over_a_configuration_given_after_it() {
+        // Before: `with_config` replaced it with the configuration's
+        // (cumulative by default).
+        let builder = SdkMetricExporter::builder(Scripted::default())
+            .with_temporality(Temporality::Delta)
+            .with_config(&Config::default());
+        assert_eq!(builder.temporality, Temporality::Delta);
+    }
 
     /// Plays a script of outcomes, then succeeds; records what it was sent.
     struct Scripted {
