@@ -80,7 +80,7 @@ impl Tracer {
     /// Starts a root span (a new trace).
     pub fn start(&self, name: impl Into<Str>) -> Span {
         if self.provider.only_batch.is_none() {
-            return self.span_builder(name).start_notifying();
+            return self.start_root_notifying(name.into());
         }
         // Not through a `SpanBuilder`: building one and taking it apart again
         // copies it, right after the stores that built it.
@@ -90,6 +90,16 @@ impl Tracer {
     /// Starts a child of `parent` (local or received from another process).
     pub fn start_with_parent(&self, name: impl Into<Str>, parent: &SpanContext) -> Span {
         self.span_builder(name).parent(parent).start()
+    }
+
+    /// A root span of a provider whose spans go to its processors: started,
+    /// then handed to each processor's `on_start`. Without a builder, as the
+    /// direct path: a root has no attributes or links to adopt.
+    #[inline(never)]
+    fn start_root_notifying(&self, name: Str) -> Span {
+        let mut span = start_span(self, name, SpanKind::Internal, None, None);
+        notify_start(&self.provider, &mut span, None);
+        span
     }
 
     /// An empty vector for the start attributes of a span about to be
@@ -236,18 +246,26 @@ impl SpanBuilder<'_> {
             ..
         } = self;
         let mut span = start_span(tracer, name, kind, parent.as_ref(), start_time);
-        if attributes.is_empty() && links.is_empty() {
-            spare_attributes::keep(attributes);
-        } else {
+        if !attributes.is_empty() || !links.is_empty() {
             span.adopt_start_extras(attributes, links);
+        } else if attributes.capacity() > 0 {
+            // A vector with room (`Tracer::attribute_vector`) goes back to
+            // the thread for its next span; `Vec::new()` has nothing to give.
+            spare_attributes::keep(attributes);
         }
-        for processor in tracer.provider.processors.iter() {
-            if !span.is_recording() {
-                break;
-            }
-            processor.on_start(&mut span, parent.as_ref());
-        }
+        notify_start(&tracer.provider, &mut span, parent.as_ref());
         span
+    }
+}
+
+/// Hands a span that just started to each of `provider`'s processors'
+/// `on_start`, in order, while it records.
+fn notify_start(provider: &ProviderState, span: &mut Span, parent: Option<&SpanContext>) {
+    for processor in provider.processors.iter() {
+        if !span.is_recording() {
+            break;
+        }
+        processor.on_start(span, parent);
     }
 }
 
