@@ -196,10 +196,18 @@ impl SpanBuilder<'_> {
     /// Starts the span: decides sampling, assigns ids, records the start
     /// time; then, for a recording span, calls each processor's
     /// [`on_start`](crate::SpanProcessor::on_start).
-    pub fn start(mut self) -> Span {
+    pub fn start(self) -> Span {
         if self.tracer.provider.only_batch.is_none() {
             return self.start_notifying();
         }
+        self.start_with_extras()
+    }
+
+    /// Starts the span with the builder's attributes and links. A span
+    /// without them is `start_span`'s tail expression, built in the caller's
+    /// slot rather than aside and copied.
+    #[inline]
+    fn start_with_extras(mut self) -> Span {
         if self.attributes.is_empty() && self.links.is_empty() {
             // An empty vector with room (`Tracer::attribute_vector`) goes back
             // to the thread for its next span.
@@ -234,25 +242,9 @@ impl SpanBuilder<'_> {
     /// provider of one batch pipeline never comes here, and this path
     /// pays a dynamic call per processor at end anyway.
     #[inline(never)]
-    fn start_notifying(mut self) -> Span {
-        let attributes = std::mem::take(&mut self.attributes);
-        let links = std::mem::take(&mut self.links);
-        let SpanBuilder {
-            tracer,
-            name,
-            kind,
-            parent,
-            start_time,
-            ..
-        } = self;
-        let mut span = start_span(tracer, name, kind, parent.as_ref(), start_time);
-        if !attributes.is_empty() || !links.is_empty() {
-            span.adopt_start_extras(attributes, links);
-        } else if attributes.capacity() > 0 {
-            // A vector with room (`Tracer::attribute_vector`) goes back to
-            // the thread for its next span; `Vec::new()` has nothing to give.
-            spare_attributes::keep(attributes);
-        }
+    fn start_notifying(self) -> Span {
+        let (tracer, parent) = (self.tracer, self.parent.clone());
+        let mut span = self.start_with_extras();
         notify_start(&tracer.provider, &mut span, parent.as_ref());
         span
     }
