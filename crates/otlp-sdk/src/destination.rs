@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use otlp_core::SpanData;
 
-use crate::processor::SpanProcessor;
 use crate::shared::Shared;
 use crate::{spare_attributes, spare_handles};
 
@@ -13,13 +12,23 @@ use crate::{spare_attributes, spare_handles};
 /// (see [`ProviderState::destination`](crate::provider_state::ProviderState::destination)).
 pub(crate) struct PipelineHandle(pub(crate) Arc<Shared>);
 
+/// What takes the ended spans of a provider with processors: each of its
+/// processors in turn, implemented where processors are defined. A trait
+/// here, not the processor list itself, because processors see spans
+/// (`SpanProcessor::on_start`) and spans hold their destination: naming the
+/// processors here would make the three modules import one another.
+pub(crate) trait EndedSpanHandler: Send + Sync {
+    /// Takes one ended span.
+    fn on_end(&self, span: SpanData);
+}
+
 /// Where a recording span is handed when it ends.
 pub(crate) enum Destination {
     /// The provider's one processor is a batch pipeline: the span is encoded
     /// straight into its queue.
     Pipeline(Arc<PipelineHandle>),
     /// Every processor of the provider, in order.
-    Processors(Arc<[Arc<dyn SpanProcessor>]>),
+    Processors(Arc<dyn EndedSpanHandler>),
     /// Nowhere: the span does not record.
     Nowhere,
 }
@@ -44,15 +53,8 @@ impl Destination {
                 }
             }
             Destination::Processors(processors) => {
-                let Some(span) = slot.take() else {
-                    return;
-                };
-                // Moved into the last one, cloned for the others.
-                if let Some((last, others)) = processors.split_last() {
-                    for processor in others {
-                        processor.on_end(span.clone());
-                    }
-                    last.on_end(span);
+                if let Some(span) = slot.take() {
+                    processors.on_end(span);
                 }
             }
             Destination::Nowhere => *slot = None,

@@ -8,6 +8,7 @@ use otlp_core::{SpanContext, SpanData};
 
 use crate::batch_pipeline::{BatchPipeline, BatchProcessorBuilder};
 use crate::config::{BatchConfig, Config};
+use crate::destination::EndedSpanHandler;
 use crate::error::PipelineError;
 use crate::exporter::{Exporter, Signal};
 use crate::shared::Shared;
@@ -81,6 +82,20 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// or needs [`on_start`](Self::on_start), must keep it.
     fn batch_pipeline(&self) -> Option<&BatchSpanProcessor> {
         None
+    }
+}
+
+/// A provider's processors, in the order they were added, as its spans'
+/// destination: each ended span is cloned for every processor but the last,
+/// which takes it.
+impl EndedSpanHandler for Vec<Arc<dyn SpanProcessor>> {
+    fn on_end(&self, span: SpanData) {
+        if let Some((last, others)) = self.split_last() {
+            for processor in others {
+                processor.on_end(span.clone());
+            }
+            last.on_end(span);
+        }
     }
 }
 

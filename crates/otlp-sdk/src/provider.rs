@@ -218,7 +218,7 @@ impl TracerProviderBuilder {
                     _ => None,
                 },
                 pipeline_handles: ThreadLocal::new(),
-                processors: self.processors.into(),
+                processors: Arc::new(self.processors),
                 disabled: self.disabled.value_or(false),
                 export_off: self.export_off,
             }),

@@ -16,7 +16,7 @@ pub(crate) struct ProviderState {
     pub(crate) resource: Arc<Resource>,
     pub(crate) sampler: Sampler,
     pub(crate) limits: SpanLimits,
-    pub(crate) processors: Arc<[Arc<dyn SpanProcessor>]>,
+    pub(crate) processors: Arc<Vec<Arc<dyn SpanProcessor>>>,
     /// The one processor, when it is a [`BatchSpanProcessor`]: spans are
     /// encoded straight into its queue, without a dynamic call.
     pub(crate) only_batch: Option<BatchSpanProcessor>,
@@ -51,7 +51,7 @@ impl ProviderState {
                 self.pipeline_handles
                     .get_or(|| Arc::new(PipelineHandle(Arc::clone(batch.shared())))),
             )),
-            None => Destination::Processors(Arc::clone(&self.processors)),
+            None => Destination::Processors(Arc::clone(&self.processors) as _),
         }
     }
 }
