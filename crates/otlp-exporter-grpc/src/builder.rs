@@ -363,6 +363,39 @@ fn check_compression(compression: Compression) -> Result<(), BuildError> {
     }
 }
 
+/// Where users start: [`GrpcExporter::builder`] and [`GrpcExporter::from_config`]
+/// live here, beside the builder they return, so that the exporter's module
+/// does not import this one.
+impl GrpcExporter {
+    /// A builder with the defaults: `http://localhost:4317`, 10 s timeout, no
+    /// compression, no headers.
+    pub fn builder() -> GrpcExporterBuilder {
+        GrpcExporterBuilder::new()
+    }
+
+    /// The exporter an [`ExporterConfig`] describes (and so the
+    /// `OTEL_EXPORTER_OTLP_*` variables). Reads the TLS files it names; errors
+    /// name the configuration key and the file. See
+    /// [`GrpcExporterBuilder::from_config`].
+    ///
+    /// ```
+    /// use otlp_exporter_grpc::GrpcExporter;
+    /// use otlp_sdk::config::{Compression, Config, Protocol};
+    ///
+    /// let mut config = Config::default();
+    /// config.exporter.protocol = Protocol::Grpc;
+    /// config.exporter.endpoint = Some("collector:4317".into()); // no scheme...
+    /// config.exporter.tls.insecure = Some(true); // ...and insecure: plaintext
+    /// config.exporter.compression = Compression::Zstd;
+    /// let exporter = GrpcExporter::from_config(&config.exporter)?;
+    /// assert_eq!(exporter.endpoint(), "http://collector:4317");
+    /// # Ok::<(), otlp_exporter_grpc::BuildError>(())
+    /// ```
+    pub fn from_config(config: &ExporterConfig) -> Result<GrpcExporter, BuildError> {
+        GrpcExporterBuilder::from_config(config)?.build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,17 +9,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use otlp_core::encode::Encoding;
-use otlp_sdk::config::{Compression, ExporterConfig};
+use otlp_sdk::config::Compression;
 use otlp_sdk::deadline::deadline_after;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use tokio::sync::Notify;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::builder::GrpcExporterBuilder;
 use crate::classify::{capped, classify_not_ready, classify_response, classify_status};
 use crate::direct::{self, DirectError};
-use crate::error::BuildError;
 use crate::{MAX_REQUEST_BYTES, export_path};
 
 /// What the builder hands over.
@@ -103,34 +101,6 @@ impl fmt::Debug for GrpcExporter {
 }
 
 impl GrpcExporter {
-    /// A builder with the defaults: `http://localhost:4317`, 10 s timeout, no
-    /// compression, no headers.
-    pub fn builder() -> GrpcExporterBuilder {
-        GrpcExporterBuilder::new()
-    }
-
-    /// The exporter an [`ExporterConfig`] describes (and so the
-    /// `OTEL_EXPORTER_OTLP_*` variables). Reads the TLS files it names; errors
-    /// name the configuration key and the file. See
-    /// [`GrpcExporterBuilder::from_config`].
-    ///
-    /// ```
-    /// use otlp_exporter_grpc::GrpcExporter;
-    /// use otlp_sdk::config::{Compression, Config, Protocol};
-    ///
-    /// let mut config = Config::default();
-    /// config.exporter.protocol = Protocol::Grpc;
-    /// config.exporter.endpoint = Some("collector:4317".into()); // no scheme...
-    /// config.exporter.tls.insecure = Some(true); // ...and insecure: plaintext
-    /// config.exporter.compression = Compression::Zstd;
-    /// let exporter = GrpcExporter::from_config(&config.exporter)?;
-    /// assert_eq!(exporter.endpoint(), "http://collector:4317");
-    /// # Ok::<(), otlp_exporter_grpc::BuildError>(())
-    /// ```
-    pub fn from_config(config: &ExporterConfig) -> Result<GrpcExporter, BuildError> {
-        GrpcExporterBuilder::from_config(config)?.build()
-    }
-
     pub(crate) fn new(parts: ExporterParts) -> Self {
         GrpcExporter {
             endpoint: parts.endpoint,

@@ -9,23 +9,11 @@ use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::client::{ClientRecipe, USER_AGENT};
 use crate::error::HttpExporterError;
 use crate::exporter::{HttpExporter, Settings};
-use crate::plain::{self, PlainConnections};
+use crate::plain::PlainConnections;
 use crate::tls::{self, Pem, TlsMaterial};
-
-/// The `User-Agent` of every request: the specification's
-/// `OTel-OTLP-Exporter-Rust/<version>`, then this crate and its version (the
-/// same form as `otlp-exporter-grpc`). A configured `user-agent` header replaces it.
-pub const USER_AGENT: &str = concat!(
-    "OTel-OTLP-Exporter-Rust/",
-    env!("CARGO_PKG_VERSION"),
-    " otlp-exporter-http/",
-    env!("CARGO_PKG_VERSION")
-);
-
-/// Redirects followed before giving up.
-const MAX_REDIRECTS: usize = 5;
 
 /// Headers the exporter sets itself; configuring them is an error.
 const RESERVED_HEADERS: [&str; 5] = [
@@ -391,52 +379,34 @@ impl HttpExporterBuilder {
     }
 }
 
-/// What the exporter's reqwest client is made of, to make it again: an
-/// exporter replaces its client (and so its connection pool) after an
-/// attempt on it went unanswered.
-#[derive(Clone)]
-pub(crate) struct ClientRecipe {
-    tls: rustls::ClientConfig,
-    headers: HeaderMap,
-    timeout: Duration,
-}
-
-impl ClientRecipe {
-    /// A client with a connection pool of its own.
-    pub(crate) fn build(&self) -> Result<reqwest::Client, HttpExporterError> {
-        reqwest::Client::builder()
-            .tls_backend_preconfigured(self.tls.clone())
-            .user_agent(USER_AGENT)
-            // After the User-Agent, so that a configured `user-agent` header wins.
-            .default_headers(self.headers.clone())
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            .pool_idle_timeout(plain::IDLE_TIMEOUT)
-            .tcp_nodelay(true)
-            .redirect(redirect_policy())
-            .build()
-            .map_err(|error| HttpExporterError::Client(crate::error::error_chain(&error)))
+/// Where users start: [`HttpExporter::builder`] and [`HttpExporter::from_config`]
+/// live here, beside the builder they return, so that the exporter's module
+/// does not import this one.
+impl HttpExporter {
+    /// Starts building an exporter; see [`HttpExporterBuilder`].
+    pub fn builder() -> HttpExporterBuilder {
+        HttpExporterBuilder::new()
     }
-}
 
-/// Follows only `307` and `308` (which keep the method and body) up to
-/// [`MAX_REDIRECTS`] times, never from `https` to `http`. Any other redirect
-/// is returned as is and counts as a permanent failure.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let status = attempt.status().as_u16();
-        if status != 307 && status != 308 {
-            return attempt.stop();
-        }
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-        }
-        let was_https = attempt.previous().iter().any(|url| url.scheme() == "https");
-        if was_https && attempt.url().scheme() != "https" {
-            return attempt.error("refusing a redirect from https to plain http");
-        }
-        attempt.follow()
-    })
+    /// An exporter from the exporter section of a loaded
+    /// [`Config`](otlp_sdk::config::Config), so from the
+    /// `OTEL_EXPORTER_OTLP_*` variables too. Shorthand for
+    /// [`HttpExporterBuilder::from_config`] then [`build`](HttpExporterBuilder::build).
+    ///
+    /// ```
+    /// use otlp_exporter_http::HttpExporter;
+    /// use otlp_sdk::config::{Config, Protocol};
+    ///
+    /// let mut config = Config::default();
+    /// config.exporter.endpoint = Some("http://collector:4318".into());
+    /// config.exporter.protocol = Protocol::HttpJson;
+    /// let exporter = HttpExporter::from_config(&config.exporter)?;
+    /// assert_eq!(exporter.url(), "http://collector:4318/v1/traces");
+    /// # Ok::<(), otlp_exporter_http::HttpExporterError>(())
+    /// ```
+    pub fn from_config(config: &ExporterConfig) -> Result<Self, HttpExporterError> {
+        HttpExporterBuilder::from_config(config)?.build()
+    }
 }
 
 #[cfg(test)]

@@ -7,16 +7,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use otlp_core::encode::{Encoding, MAX_REQUEST_BYTES};
 use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
-use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
+use otlp_sdk::config::{Compression, Protocol};
 use otlp_sdk::deadline::deadline_after;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 
-use crate::builder::{ClientRecipe, HttpExporterBuilder};
+use crate::client::ClientRecipe;
 use crate::compression;
-use crate::error::{HttpExporterError, error_chain};
+use crate::error::error_chain;
 use crate::plain::PlainConnections;
 use crate::response::{
     BodyError, MAX_RESPONSE_BYTES, StatusClass, body_format, cap_message, classify_status,
@@ -111,31 +111,6 @@ impl fmt::Debug for HttpExporter {
 }
 
 impl HttpExporter {
-    /// Starts building an exporter; see [`HttpExporterBuilder`].
-    pub fn builder() -> HttpExporterBuilder {
-        HttpExporterBuilder::new()
-    }
-
-    /// An exporter from the exporter section of a loaded
-    /// [`Config`](otlp_sdk::config::Config), so from the
-    /// `OTEL_EXPORTER_OTLP_*` variables too. Shorthand for
-    /// [`HttpExporterBuilder::from_config`] then [`build`](HttpExporterBuilder::build).
-    ///
-    /// ```
-    /// use otlp_exporter_http::HttpExporter;
-    /// use otlp_sdk::config::{Config, Protocol};
-    ///
-    /// let mut config = Config::default();
-    /// config.exporter.endpoint = Some("http://collector:4318".into());
-    /// config.exporter.protocol = Protocol::HttpJson;
-    /// let exporter = HttpExporter::from_config(&config.exporter)?;
-    /// assert_eq!(exporter.url(), "http://collector:4318/v1/traces");
-    /// # Ok::<(), otlp_exporter_http::HttpExporterError>(())
-    /// ```
-    pub fn from_config(config: &ExporterConfig) -> Result<Self, HttpExporterError> {
-        HttpExporterBuilder::from_config(config)?.build()
-    }
-
     /// An exporter of `settings`, sending through `client` (made from
     /// `settings.client_recipe`) where reqwest is used.
     pub(crate) fn new(settings: Settings, client: reqwest::Client) -> Self {
@@ -541,6 +516,7 @@ fn redacted(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpExporterError;
 
     fn request(body: Bytes, span_count: usize) -> ExportRequest {
         ExportRequest {

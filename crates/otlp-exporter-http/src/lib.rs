@@ -87,6 +87,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod client;
 mod compression;
 mod error;
 mod exporter;
@@ -94,7 +95,8 @@ mod plain;
 mod response;
 mod tls;
 
-pub use builder::{HttpExporterBuilder, USER_AGENT};
+pub use builder::HttpExporterBuilder;
+pub use client::USER_AGENT;
 pub use error::HttpExporterError;
 pub use exporter::HttpExporter;
 pub use response::{MAX_ERROR_MESSAGE_BYTES, MAX_RESPONSE_BYTES};

@@ -1,0 +1,71 @@
+//! The exporter's reqwest client: what it is made of, so that it can be made
+//! again (an exporter replaces its client, and so its connection pool, after
+//! an attempt on it went unanswered), and how it follows redirects.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+use crate::error::HttpExporterError;
+use crate::plain;
+
+/// The `User-Agent` of every request: the specification's
+/// `OTel-OTLP-Exporter-Rust/<version>`, then this crate and its version (the
+/// same form as `otlp-exporter-grpc`). A configured `user-agent` header replaces it.
+pub const USER_AGENT: &str = concat!(
+    "OTel-OTLP-Exporter-Rust/",
+    env!("CARGO_PKG_VERSION"),
+    " otlp-exporter-http/",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// Redirects followed before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+/// What the exporter's reqwest client is made of, to make it again: an
+/// exporter replaces its client (and so its connection pool) after an
+/// attempt on it went unanswered.
+#[derive(Clone)]
+pub(crate) struct ClientRecipe {
+    pub(crate) tls: rustls::ClientConfig,
+    pub(crate) headers: HeaderMap,
+    pub(crate) timeout: Duration,
+}
+
+impl ClientRecipe {
+    /// A client with a connection pool of its own.
+    pub(crate) fn build(&self) -> Result<reqwest::Client, HttpExporterError> {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(self.tls.clone())
+            .user_agent(USER_AGENT)
+            // After the User-Agent, so that a configured `user-agent` header wins.
+            .default_headers(self.headers.clone())
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .pool_idle_timeout(plain::IDLE_TIMEOUT)
+            .tcp_nodelay(true)
+            .redirect(redirect_policy())
+            .build()
+            .map_err(|error| HttpExporterError::Client(crate::error::error_chain(&error)))
+    }
+}
+
+/// Follows only `307` and `308` (which keep the method and body) up to
+/// [`MAX_REDIRECTS`] times, never from `https` to `http`. Any other redirect
+/// is returned as is and counts as a permanent failure.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let status = attempt.status().as_u16();
+        if status != 307 && status != 308 {
+            return attempt.stop();
+        }
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let was_https = attempt.previous().iter().any(|url| url.scheme() == "https");
+        if was_https && attempt.url().scheme() != "https" {
+            return attempt.error("refusing a redirect from https to plain http");
+        }
+        attempt.follow()
+    })
+}
