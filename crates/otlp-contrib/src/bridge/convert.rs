@@ -4,18 +4,16 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use opentelemetry::trace as otel;
-use opentelemetry::{Array, Key, KeyValue, Value};
+use opentelemetry::{Key, KeyValue};
 use otlp_core::clock;
 use otlp_core::{
-    AnyValue, Event, Link, Resource, SpanData, SpanFlags, SpanId, SpanKind, Status, Str,
-    TraceFlags, TraceId, TraceState,
+    Event, Link, Resource, SpanData, SpanFlags, SpanId, SpanKind, Status, Str, TraceFlags, TraceId,
+    TraceState,
 };
 
 use super::intern::KeyInterner;
 use super::scope_cache::ScopeCache;
-
-/// Longest text [`Str`] stores inline, without allocating.
-pub(crate) const INLINE_MAX: usize = Str::INLINE_CAPACITY;
+use super::value_convert::{INLINE_MAX, convert_resource, convert_value};
 
 /// Converts finished `opentelemetry_sdk` spans into `otlp_core` spans, sharing
 /// what can be shared. Used by [`OtlpSpanProcessor`](super::OtlpSpanProcessor)
@@ -199,59 +197,6 @@ impl SpanConverter {
     }
 }
 
-/// Converts the SDK's resource (attributes and schema URL).
-pub fn convert_resource(resource: &opentelemetry_sdk::Resource) -> Resource {
-    let mut converted = Resource::new(resource.iter().map(|(key, value)| otlp_core::KeyValue {
-        key: str_from(key.as_str()),
-        value: convert_value(value),
-    }));
-    if let Some(schema_url) = resource.schema_url() {
-        converted.schema_url = str_from(schema_url);
-    }
-    converted
-}
-
-/// Copies text into a [`Str`]: inline when short, else one shared allocation.
-pub(crate) fn str_from(text: &str) -> Str {
-    Str::copy_from(text)
-}
-
-/// Converts an attribute without the interning table (for cold paths: scopes, resources).
-pub(crate) fn convert_attribute_plain(attribute: &KeyValue) -> otlp_core::KeyValue {
-    otlp_core::KeyValue {
-        key: str_from(attribute.key.as_str()),
-        value: convert_value(&attribute.value),
-    }
-}
-
-/// Converts an attribute value; every kind keeps its kind.
-pub(crate) fn convert_value(value: &Value) -> AnyValue {
-    match value {
-        Value::Bool(value) => AnyValue::Bool(*value),
-        Value::I64(value) => AnyValue::Int(*value),
-        Value::F64(value) => AnyValue::Double(*value),
-        Value::String(value) => AnyValue::String(str_from(value.as_str())),
-        Value::Array(array) => convert_array(array),
-        // `Value` is non-exhaustive: a kind added later travels as its text.
-        other => AnyValue::String(Str::from(other.to_string())),
-    }
-}
-
-fn convert_array(array: &Array) -> AnyValue {
-    let items: Arc<[AnyValue]> = match array {
-        Array::Bool(items) => items.iter().map(|&item| AnyValue::Bool(item)).collect(),
-        Array::I64(items) => items.iter().map(|&item| AnyValue::Int(item)).collect(),
-        Array::F64(items) => items.iter().map(|&item| AnyValue::Double(item)).collect(),
-        Array::String(items) => items
-            .iter()
-            .map(|item| AnyValue::String(str_from(item.as_str())))
-            .collect(),
-        // `Array` is non-exhaustive: a kind added later travels as its text.
-        other => return AnyValue::String(Str::from(other.to_string())),
-    };
-    AnyValue::Array(items)
-}
-
 fn convert_kind(kind: &otel::SpanKind) -> SpanKind {
     match kind {
         otel::SpanKind::Client => SpanKind::Client,
@@ -329,7 +274,9 @@ mod tests {
 
     use opentelemetry::InstrumentationScope;
     use opentelemetry::trace::{SpanContext, TraceFlags as OtelFlags};
+    use opentelemetry::{Array, Value};
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use otlp_core::AnyValue;
 
     use super::*;
 

@@ -8,9 +8,9 @@ use opentelemetry_sdk::logs::SdkLogRecord;
 use otlp_core::clock;
 use otlp_core::{AnyValue, KeyValue, LogRecord, Resource, Severity, SpanId, Str, TraceId};
 
-use super::convert::{INLINE_MAX, convert_resource, str_from};
 use super::intern::KeyInterner;
 use super::log_scope_cache::LogScopeCache;
+use super::value_convert::{INLINE_MAX, convert_resource, str_from};
 
 /// Converts `opentelemetry_sdk` log records into `otlp_core` log records,
 /// sharing what can be shared. Used by

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use dashmap::DashMap;
 use opentelemetry::InstrumentationScope;
 
-use super::convert::str_from;
 use super::scope_cache::{convert_scope, same_scope, scope_hash};
+use super::value_convert::str_from;
 
 /// Most distinct (scope, target) pairs cached: a program has one per module
 /// that logs, rarely more than a few hundred. Past it, scopes are converted

@@ -29,9 +29,9 @@ use otlp_core::{
     Resource, SpanId, Str, Sum, Temporality, TraceId,
 };
 
-use super::convert::{INLINE_MAX, convert_resource, convert_value, str_from};
 use super::intern::KeyInterner;
 use super::scope_cache::convert_scope;
+use super::value_convert::{INLINE_MAX, convert_resource, convert_value, str_from};
 
 /// Converts what an `opentelemetry_sdk` metric reader collects
 /// (`ResourceMetrics`: a resource, scope metrics, each metric's aggregated

@@ -197,8 +197,9 @@ mod metric_exporter;
 mod processor;
 mod resource;
 mod scope_cache;
+mod value_convert;
 
-pub use convert::{SpanConverter, convert_resource};
+pub use convert::SpanConverter;
 pub use error::BridgeError;
 pub use exporter::{DEFAULT_EXPORT_TIMEOUT, SdkExporter, SdkExporterBuilder, SdkExporterStats};
 pub use log_convert::LogConverter;
@@ -207,6 +208,7 @@ pub use log_processor::OtlpLogProcessor;
 pub use metric_convert::MetricConverter;
 pub use metric_exporter::{SdkMetricExporter, SdkMetricExporterBuilder};
 pub use processor::{DEFAULT_FLUSH_TIMEOUT, OtlpSpanProcessor};
+pub use value_convert::convert_resource;
 
 /// Makes the `opentelemetry` API record nothing on the pipelines' own
 /// threads (see `otlp_sdk::own_threads`): each enters `opentelemetry`'s

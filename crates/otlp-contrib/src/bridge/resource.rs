@@ -4,7 +4,7 @@
 use otlp_core::{KeyValue, Resource};
 use otlp_sdk::config::Config;
 
-use super::convert::convert_resource;
+use super::value_convert::convert_resource;
 
 /// The resource a [`Config`] describes (`service_name`, `resource_attributes`),
 /// if it describes any.

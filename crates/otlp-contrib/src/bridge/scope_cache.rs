@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use dashmap::DashMap;
 use opentelemetry::{Array, KeyValue, Value};
 
-use super::convert::{convert_attribute_plain, str_from};
+use super::value_convert::{convert_attribute_plain, str_from};
 
 /// Most distinct scopes cached; past it, scopes are converted per span.
 pub(crate) const MAX_CACHED_SCOPES: usize = 1024;
