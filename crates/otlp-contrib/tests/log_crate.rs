@@ -178,7 +178,7 @@ fn the_log_macros_arrive_with_severity_body_and_attributes() {
     let in_span = record(&records, "in a span");
     assert_eq!(in_span.trace_id, span.trace_id);
     assert_eq!(in_span.span_id, span.span_id);
-    assert_eq!(in_span.flags, 1);
+    assert_eq!(in_span.flags, 0x03, "sampled, and random: a native root");
 }
 
 #[test]

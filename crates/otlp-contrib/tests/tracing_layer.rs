@@ -590,6 +590,37 @@ fn set_parent_from_a_traceparent_continues_the_remote_trace() {
 }
 
 #[test]
+fn a_tracing_root_says_its_trace_id_is_random_as_a_native_root_does() {
+    // W3C Trace Context level 2: the SDK made the root's trace id at
+    // random, so the root says so (flag 0x02) in its `traceparent` and in
+    // OTLP's `Span.flags`; its children keep it, and the child of a remote
+    // parent that did not say so does not get it.
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = SpanContext::from_traceparent(TRACEPARENT).unwrap();
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let mut propagated = http::HeaderMap::new();
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("root");
+        root.in_scope(|| {
+            let child = tracing::info_span!("child");
+            child.in_scope(|| inject(&tracing::Span::current().context(), &mut propagated));
+        });
+        let server = tracing::info_span!(parent: None, "server");
+        server.set_parent(&remote).unwrap();
+        assert!(server.context().traceparent().ends_with("-01"));
+    });
+    let sent = propagated["traceparent"].to_str().unwrap();
+    assert!(sent.ends_with("-03"), "{sent}");
+
+    let exported = pipeline.finish();
+    for name in ["root", "child"] {
+        assert_eq!(exported.named(name).flags & 0xff, 0x03, "{name}");
+    }
+    assert_eq!(exported.named("server").flags & 0xff, 0x01);
+}
+
+#[test]
 fn inject_and_extract_round_trip_through_a_header_map() {
     let pipeline = Pipeline::new(Sampler::AlwaysOn);
     let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));

@@ -424,7 +424,8 @@ fn inside_a_span_the_record_carries_that_spans_ids() {
         let span = exported.span(span);
         assert_eq!(record.trace_id, span.trace_id, "{body}");
         assert_eq!(record.span_id, span.span_id, "{body}");
-        assert_eq!(record.flags, 1, "{body}: sampled");
+        // The span's W3C flags: sampled, and random (a native root's trace).
+        assert_eq!(record.flags, 0x03, "{body}: sampled");
     }
     for body in ["before", "explicit root", "after"] {
         let record = exported.record(body);
@@ -463,7 +464,7 @@ fn with_tracing_off_the_record_still_carries_the_spans_ids() {
         let record = exported.record(body);
         assert_eq!(record.trace_id, context.trace_id.to_bytes(), "{body}");
         assert_eq!(record.span_id, context.span_id.to_bytes(), "{body}");
-        assert_eq!(record.flags, 0, "{body}: not sampled");
+        assert_eq!(record.flags, 0x02, "{body}: not sampled, random");
     }
     assert_eq!(contexts[0].trace_id, contexts[1].trace_id);
     assert_ne!(contexts[0].trace_id, contexts[2].trace_id);

@@ -24,6 +24,8 @@ use crate::{SpanId, TraceId, TraceState};
 ///
 /// assert!(TraceFlags::SAMPLED.is_sampled());
 /// assert_eq!(TraceFlags::default().with_sampled(true), TraceFlags::SAMPLED);
+/// let random = TraceFlags::SAMPLED.with_random(true);
+/// assert!(random.is_random() && random.bits() == 0x03);
 /// let debug = TraceFlags::SAMPLED.with_b3_debug(true);
 /// assert!(debug.is_b3_debug() && debug.bits() == 0x01);
 /// ```
@@ -35,6 +37,12 @@ impl TraceFlags {
     pub const NONE: TraceFlags = TraceFlags(0);
     /// The `sampled` flag.
     pub const SAMPLED: TraceFlags = TraceFlags(0x01);
+    /// The `random` flag (W3C Trace Context level 2): at least the 7
+    /// rightmost bytes of the trace id were generated at random, so that
+    /// samplers may decide by them. Set on the roots `otlp-sdk`'s tracer
+    /// starts (it makes every trace id at random); a span continuing a
+    /// trace keeps its parent's, set or not.
+    pub const RANDOM: TraceFlags = TraceFlags(0x02);
     /// The flags W3C Trace Context defines (level 2: `sampled` 0x01 and
     /// `random` 0x02); a written `traceparent` carries no others, as
     /// "Vendors MUST set those to zero".
@@ -65,6 +73,20 @@ impl TraceFlags {
             TraceFlags(self.0 | 0x01)
         } else {
             TraceFlags(self.0 & !0x01)
+        }
+    }
+
+    /// Whether the `random` bit is set ([`RANDOM`](Self::RANDOM)).
+    pub const fn is_random(self) -> bool {
+        self.0 & Self::RANDOM.0 != 0
+    }
+
+    /// These flags with the `random` bit set or cleared.
+    pub const fn with_random(self, random: bool) -> Self {
+        if random {
+            TraceFlags(self.0 | Self::RANDOM.0)
+        } else {
+            TraceFlags(self.0 & !Self::RANDOM.0)
         }
     }
 

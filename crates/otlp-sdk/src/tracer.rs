@@ -78,6 +78,13 @@ impl Tracer {
     }
 
     /// Starts a root span (a new trace).
+    ///
+    /// Its trace id is random (all 16 bytes, from
+    /// [`TraceId::random`]), and its trace flags say so: W3C Trace Context
+    /// level 2's `random` flag ([`TraceFlags::RANDOM`]) is set, sampled or
+    /// not, so its `traceparent` ends in `-03` (`-02` unsampled) and its
+    /// exported OTLP `Span.flags` carry 0x02. Its children keep the flag;
+    /// a child of a parent without it does not get it.
     pub fn start(&self, name: impl Into<Str>) -> Span {
         if self.provider.only_batch.is_none() {
             return self.start_root_notifying(name.into());
@@ -147,6 +154,9 @@ impl SpanBuilder<'_> {
     }
 
     /// Makes the span a child of `parent` (ignored if the context is invalid).
+    /// The child takes the parent's trace id and its defined trace flags
+    /// (`random` too, set or not; the sampler decides `sampled`); without a
+    /// valid parent the span is a root, as [`Tracer::start`]'s.
     pub fn parent(mut self, parent: &SpanContext) -> Self {
         self.parent = Some(parent.clone()).filter(SpanContext::is_valid);
         self
@@ -308,7 +318,14 @@ fn start_span(
         Some(parent) => TraceFlags::new(parent.trace_flags.bits() & TraceFlags::DEFINED.bits())
             .with_sampled(sampled)
             .with_b3_debug(parent.trace_flags.is_b3_debug()),
-        None => TraceFlags::NONE.with_sampled(sampled),
+        // A root's trace id is `TraceId::random`'s: all 16 bytes from the
+        // thread's generator, so at least the 7 rightmost are random, as
+        // W3C Trace Context level 2 asks of a `random` flag. The
+        // specification's "Random trace flag": the SDK SHOULD then set it.
+        // No caller can give a root its trace id (nor an id generator), so
+        // every root's is known random. Samplers decide before, by the
+        // trace id alone: the flag changes no decision.
+        None => TraceFlags::RANDOM.with_sampled(sampled),
     };
     let context = SpanContext {
         trace_id,

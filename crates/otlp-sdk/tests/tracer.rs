@@ -136,10 +136,13 @@ fn exported_flags_say_whether_the_parent_is_remote_for_roots_too() {
         span.flags
     };
     let sampled = u32::from(TraceFlags::SAMPLED.bits());
-    assert_eq!(flags("root"), HAS_IS_REMOTE | sampled, "root: not remote");
-    assert_eq!(flags("invalid parent"), HAS_IS_REMOTE | sampled);
-    assert_eq!(flags("linked"), HAS_IS_REMOTE | sampled);
-    assert_eq!(flags("local child"), HAS_IS_REMOTE | sampled);
+    // This tracer's roots (and their local children) also say their trace
+    // id is random (0x02); the remote parent did not say so.
+    let ours = sampled | 0x02;
+    assert_eq!(flags("root"), HAS_IS_REMOTE | ours, "root: not remote");
+    assert_eq!(flags("invalid parent"), HAS_IS_REMOTE | ours);
+    assert_eq!(flags("linked"), HAS_IS_REMOTE | ours);
+    assert_eq!(flags("local child"), HAS_IS_REMOTE | ours);
     assert_eq!(
         flags("remote child"),
         HAS_IS_REMOTE | IS_REMOTE | sampled,
@@ -149,7 +152,7 @@ fn exported_flags_say_whether_the_parent_is_remote_for_roots_too() {
     let link_flags: Vec<u32> = linked.links.iter().map(|link| link.flags).collect();
     assert_eq!(
         link_flags,
-        [HAS_IS_REMOTE | sampled, HAS_IS_REMOTE | IS_REMOTE | sampled],
+        [HAS_IS_REMOTE | ours, HAS_IS_REMOTE | IS_REMOTE | sampled],
         "links: the local one, then the remote one"
     );
 }
@@ -188,6 +191,81 @@ fn a_child_keeps_the_parents_defined_flags_and_drops_reserved_ones() {
         0x03,
         "sampled and random, nothing else"
     );
+}
+
+#[test]
+fn a_root_says_its_trace_id_is_random_and_children_keep_their_parents_flag() {
+    // W3C Trace Context level 2 and the specification's "Random trace
+    // flag": the SDK SHOULD set `random` (0x02) on a root whose trace id it
+    // made with at least its 7 rightmost bytes random, as this tracer makes
+    // every trace id. A child keeps its parent's flag, set or not: a remote
+    // caller that did not say random is not made to.
+    const RANDOM: u8 = 0x02;
+    let bodies = Bodies::default();
+    let processor = BatchSpanProcessor::builder(bodies.clone()).build().unwrap();
+    let provider = TracerProvider::builder().with_processor(processor).build();
+    let tracer = provider.tracer("scope");
+    let mut root = tracer.start("root");
+    let traceparent = root.context().traceparent();
+    assert!(traceparent.ends_with("-03"), "{traceparent}");
+    let mut built = tracer.span_builder("built root").start();
+    assert_eq!(built.context().trace_flags.bits(), 0x03);
+    tracer
+        .start_with_parent("local child", root.context())
+        .end();
+    built.end();
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let mut child = tracer.start_with_parent("remote child", &remote);
+    let traceparent = child.context().traceparent();
+    assert!(
+        traceparent.ends_with("-01"),
+        "no random flag: {traceparent}"
+    );
+    let mut grandchild = tracer.start_with_parent("grandchild", child.context());
+    assert_eq!(grandchild.context().trace_flags.bits(), 0x01);
+    grandchild.end();
+    child.end();
+    root.end();
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+
+    // What a collector sees: bits 0-7 of `Span.flags` are the W3C flags.
+    let spans = bodies.spans();
+    let flags = |name: &str| {
+        let span = spans.iter().find(|span| span.name == name).expect(name);
+        span.flags & 0xff
+    };
+    let sampled = u32::from(TraceFlags::SAMPLED.bits());
+    let random = u32::from(RANDOM);
+    for name in ["root", "built root", "local child"] {
+        assert_eq!(flags(name), sampled | random, "{name}");
+    }
+    for name in ["remote child", "grandchild"] {
+        assert_eq!(flags(name), sampled, "{name}");
+    }
+
+    // Not sampled, a root still says random; the decision is the sampler's
+    // alone: the ratio sampler decides by trace id, whatever the flag.
+    let off = TracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let unsampled = off.tracer("scope").start("unsampled root");
+    assert!(unsampled.context().traceparent().ends_with("-02"));
+    let ratio = Sampler::TraceIdRatio(0.5);
+    let by_ratio = TracerProvider::builder()
+        .with_sampler(ratio.clone())
+        .build()
+        .tracer("scope");
+    for _ in 0..64 {
+        let span = by_ratio.start("by ratio");
+        let context = span.context();
+        assert_eq!(
+            context.trace_flags.is_sampled(),
+            ratio.should_sample(None, context.trace_id)
+        );
+        assert_eq!(context.trace_flags.bits() & RANDOM, RANDOM);
+    }
 }
 
 #[test]

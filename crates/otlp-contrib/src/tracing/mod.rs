@@ -112,6 +112,9 @@
 //! [`SetParentError::AlreadyStarted`]. This needs nothing from otlp-sdk and
 //! keeps the sampler's decision made once, with the final parent. The price:
 //! fields given at creation are converted before the sampling decision.
+//! A span without a parent is a root of otlp-sdk's tracer, with its trace
+//! flags: W3C level 2's `random` flag set (its `traceparent` ends in `-03`
+//! when sampled); a span under a remote parent keeps that parent's.
 //!
 //! ## Cost
 //!
