@@ -275,9 +275,11 @@ pub struct SpanData {
 
 impl SpanData {
     /// Starts building a span with this name; everything else has a default
-    /// (invalid ids, internal kind, zero times, the empty resource and scope).
+    /// (invalid ids, internal kind, zero times, the empty resource and scope;
+    /// for the flags, see [`SpanDataBuilder::build`]).
     pub fn builder(name: impl Into<Str>) -> SpanDataBuilder {
         SpanDataBuilder {
+            flags_given: false,
             span: SpanData {
                 trace_id: TraceId::INVALID,
                 span_id: SpanId::INVALID,
@@ -323,6 +325,10 @@ impl SpanData {
 #[derive(Clone, Debug)]
 pub struct SpanDataBuilder {
     span: SpanData,
+    /// Whether the flags were given ([`flags`](Self::flags), or a valid
+    /// [`parent`](Self::parent)): if not, [`build`](Self::build) fills in
+    /// a root's.
+    flags_given: bool,
 }
 
 impl SpanDataBuilder {
@@ -350,10 +356,12 @@ impl SpanDataBuilder {
         self.span.parent_span_id = Some(parent.span_id);
         self.span.trace_state = parent.trace_state.clone();
         self.span.flags = SpanFlags::new(parent.trace_flags, Some(parent.is_remote));
+        self.flags_given = true;
         self
     }
 
-    /// Sets the parent span id only.
+    /// Sets the parent span id only: whether that parent is remote stays
+    /// unknown in the flags (see [`parent`](Self::parent) for a context).
     pub fn parent_span_id(mut self, parent_span_id: Option<SpanId>) -> Self {
         self.span.parent_span_id = parent_span_id;
         self
@@ -365,9 +373,10 @@ impl SpanDataBuilder {
         self
     }
 
-    /// Sets the flags.
+    /// Sets the flags, kept as given by [`build`](Self::build).
     pub fn flags(mut self, flags: SpanFlags) -> Self {
         self.span.flags = flags;
+        self.flags_given = true;
         self
     }
 
@@ -435,7 +444,16 @@ impl SpanDataBuilder {
     }
 
     /// The finished span.
-    pub fn build(self) -> SpanData {
+    ///
+    /// Flags neither given ([`flags`](Self::flags)) nor taken from a
+    /// [`parent`](Self::parent) are a root's when the span has no parent id:
+    /// no trace flags, and its parent known not to be remote (OTLP's 0x100
+    /// set, 0x200 clear), as otlp-sdk's roots say; with a parent id alone,
+    /// none (whether it is remote is unknown).
+    pub fn build(mut self) -> SpanData {
+        if !self.flags_given && self.span.parent_span_id.is_none() {
+            self.span.flags = SpanFlags::new(TraceFlags::NONE, Some(false));
+        }
         self.span
     }
 }

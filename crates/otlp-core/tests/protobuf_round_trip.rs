@@ -352,6 +352,49 @@ fn string_attributes_around_the_one_byte_length_boundary_match_prost() {
     check(&[span]);
 }
 
+#[test]
+fn a_built_root_says_its_parent_is_known_not_remote_as_the_sdks_roots_do() {
+    // OTLP `Span.flags`: 0x100 says whether the parent is remote is known,
+    // 0x200 that it is. otlp-sdk's roots (as opentelemetry-otlp's and Go's)
+    // set 0x100 and leave 0x200 clear: a root has no parent, so none remote.
+    // A root built here left both clear, "unknown", as an exporter that does
+    // not record it would send.
+    use opentelemetry_proto::tonic::trace::v1::SpanFlags as ProtoSpanFlags;
+    const HAS_IS_REMOTE: u32 = ProtoSpanFlags::ContextHasIsRemoteMask as u32;
+    const IS_REMOTE: u32 = ProtoSpanFlags::ContextIsRemoteMask as u32;
+    let decoded_flags = |span: SpanData| {
+        let body = encode(&[span]);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
+        request.resource_spans[0].scope_spans[0].spans[0].flags
+    };
+    let root = SpanData::builder("root")
+        .trace_id(TraceId::random())
+        .span_id(SpanId::random())
+        .build();
+    assert_eq!(root.flags.is_remote(), Some(false));
+    assert_eq!(decoded_flags(root), HAS_IS_REMOTE, "known, not remote");
+    // An invalid parent is no parent: a root too.
+    let root = SpanData::builder("root")
+        .parent(&SpanContext::default())
+        .build();
+    assert_eq!(decoded_flags(root), HAS_IS_REMOTE);
+    // A parent given as a context says whether it is remote.
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let child = SpanData::builder("child").parent(&remote).build();
+    assert_eq!(decoded_flags(child), HAS_IS_REMOTE | IS_REMOTE | 0x01);
+    // A parent id alone does not: that stays unknown. Flags given stay as given.
+    let child = SpanData::builder("child")
+        .parent_span_id(Some(SpanId::random()))
+        .build();
+    assert_eq!(decoded_flags(child), 0);
+    let root = SpanData::builder("root")
+        .flags(SpanFlags::new(TraceFlags::SAMPLED, None))
+        .build();
+    assert_eq!(decoded_flags(root), 0x01);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
