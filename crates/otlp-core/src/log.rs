@@ -338,8 +338,14 @@ impl LogRecordBuilder {
     }
 
     /// Correlates the record with the span `context` describes: its trace id,
-    /// span id and trace flags.
+    /// span id and trace flags. An invalid `context` (a zero trace or span
+    /// id) is no span: the record is left as it was, without ids (OTLP's
+    /// ids are optional; all-zero ones would name a span that is not one),
+    /// as otlp-contrib's log front doors write a record outside any span.
     pub fn span_context(mut self, context: &SpanContext) -> Self {
+        if !context.is_valid() {
+            return self;
+        }
         self.record.trace_id = Some(context.trace_id);
         self.record.span_id = Some(context.span_id);
         self.record.flags = u32::from(context.trace_flags.bits());

@@ -465,6 +465,40 @@ fn absent_fields_are_not_written() {
 }
 
 #[test]
+fn an_invalid_span_context_leaves_the_ids_out() {
+    // OTLP's trace and span ids are optional: a record outside any span has
+    // none (empty bytes), as otlp-contrib's `tracing` log layer and `log`
+    // bridge write it. `span_context` with an invalid (all-zero) context wrote two
+    // all-zero ids instead, which a backend reads as a span that is not one.
+    let decoded = |log: &LogRecord| {
+        let mut bytes = Vec::new();
+        record::encode_log(log, &mut bytes);
+        proto_logs::LogRecord::decode(bytes.as_slice()).unwrap()
+    };
+    for context in [
+        SpanContext::default(),
+        SpanContext::new(TraceId::INVALID, SpanId::INVALID, TraceFlags::SAMPLED),
+        SpanContext::new(TraceId::random(), SpanId::INVALID, TraceFlags::SAMPLED),
+    ] {
+        let log = LogRecord::builder()
+            .body("outside")
+            .span_context(&context)
+            .build();
+        assert_eq!((log.trace_id, log.span_id, log.flags), (None, None, 0));
+        let wire = decoded(&log);
+        assert!(wire.trace_id.is_empty(), "{context:?}");
+        assert!(wire.span_id.is_empty(), "{context:?}");
+        assert_eq!(wire.flags, 0, "{context:?}");
+    }
+    // A valid one is written, with its flags.
+    let context = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED);
+    let wire = decoded(&LogRecord::builder().span_context(&context).build());
+    assert_eq!(wire.trace_id, context.trace_id.to_bytes());
+    assert_eq!(wire.span_id, context.span_id.to_bytes());
+    assert_eq!(wire.flags, 0x01);
+}
+
+#[test]
 fn every_severity_round_trips() {
     let logs: Vec<LogRecord> = (0..=24u8)
         .map(|number| {
