@@ -75,6 +75,7 @@ mod attributes;
 mod exemplar;
 mod exponential;
 mod instrument;
+mod instrument_kind;
 mod pipeline_stats;
 mod provider;
 mod reader;
@@ -85,9 +86,10 @@ mod view;
 use std::time::Duration;
 
 pub use instrument::{
-    Counter, Gauge, Histogram, InstrumentKind, Number, ObservableCounter, ObservableGauge,
-    ObservableUpDownCounter, Observer, UpDownCounter,
+    Counter, Gauge, Histogram, Number, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
+    Observer, UpDownCounter,
 };
+pub use instrument_kind::InstrumentKind;
 pub use pipeline_stats::observe_pipeline;
 pub use provider::{
     DEFAULT_CARDINALITY_LIMIT, InstrumentBuilder, Meter, MeterProvider, MeterProviderBuilder,

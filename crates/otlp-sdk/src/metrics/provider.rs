@@ -15,10 +15,11 @@ use super::aggregation::{CellKind, Measure};
 use super::attributes::{AttributeSet, KeyFilter, canonical};
 use super::exponential::{DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE};
 use super::instrument::{
-    Counter, Gauge, Histogram, InstrumentKind, Number, ObservableCounter, ObservableGauge,
-    ObservableUpDownCounter, Observer, SyncCore, UpDownCounter,
+    Counter, Gauge, Histogram, Number, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
+    Observer, SyncCore, UpDownCounter,
 };
-use super::reader::{PeriodicReader, ReaderHandle};
+use super::instrument_kind::InstrumentKind;
+use super::reader::{MetricSource, PeriodicReader, ReaderHandle};
 use super::stream::{Identity, ObservedStream, Stream};
 use super::view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View, validate_boundaries};
 use super::{MetricsError, MetricsStats};
@@ -1088,7 +1089,11 @@ impl Meter {
         f64_observable_gauge, ObservableGauge, f64, ObservableGauge);
 }
 
-pub(crate) use ProviderShared as Shared;
+impl MetricSource for ProviderShared {
+    fn collect(&self) -> Vec<Metric> {
+        ProviderShared::collect(self)
+    }
+}
 
 #[cfg(test)]
 mod tests {

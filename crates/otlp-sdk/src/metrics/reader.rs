@@ -25,7 +25,6 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use otlp_core::encode::{Chunk, Encoding, MetricEncoder};
 use otlp_core::{ExponentialHistogram, Gauge, Histogram, Metric, MetricData, Sum, Summary};
 
-use super::provider::Shared;
 use super::{MetricsError, MetricsStats};
 use crate::config::Config;
 use crate::deadline::deadline_after;
@@ -42,7 +41,15 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What an export timeout of `0` ("no limit") stands for: a year.
 const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
-type StartFn = Box<dyn FnOnce(Arc<Shared>) -> Result<ReaderHandle, MetricsError> + Send>;
+/// What a reader collects from: its provider's instruments. The provider's
+/// shared state implements it; a trait here, because that state holds the
+/// readers and this module must not import the provider's.
+pub(crate) trait MetricSource: Send + Sync {
+    /// Every stream's data points as of now.
+    fn collect(&self) -> Vec<Metric>;
+}
+
+type StartFn = Box<dyn FnOnce(Arc<dyn MetricSource>) -> Result<ReaderHandle, MetricsError> + Send>;
 
 /// Collects and exports at an interval. Built with [`PeriodicReader::builder`],
 /// given to [`MeterProviderBuilder::with_reader`](super::MeterProviderBuilder::with_reader).
@@ -69,7 +76,7 @@ impl PeriodicReader {
         }
     }
 
-    pub(crate) fn start(self, shared: Arc<Shared>) -> Result<ReaderHandle, MetricsError> {
+    pub(crate) fn start(self, shared: Arc<dyn MetricSource>) -> Result<ReaderHandle, MetricsError> {
         (self.start)(shared)
     }
 }
@@ -253,7 +260,7 @@ impl Drop for ReaderHandle {
 
 fn spawn<E: Exporter>(
     settings: ReaderSettings<E>,
-    shared: Arc<Shared>,
+    shared: Arc<dyn MetricSource>,
 ) -> Result<ReaderHandle, MetricsError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -295,7 +302,7 @@ fn spawn<E: Exporter>(
 }
 
 struct Reader<E> {
-    shared: Arc<Shared>,
+    shared: Arc<dyn MetricSource>,
     exporter: E,
     timeout: Duration,
     retry: RetryPolicy,

@@ -20,7 +20,7 @@ use otlp_core::{
 use super::aggregation::{CellKind, Measure, Point, Window};
 use super::attributes::{AttributeSet, KeyFilter, canonical};
 use super::exemplar::offers;
-use super::instrument::InstrumentKind;
+use super::instrument_kind::InstrumentKind;
 use super::series_table::{OVERFLOW_ATTRIBUTE, Series, SeriesTable};
 use crate::active_span::ActiveSpan;
 use crate::config::ExemplarFilter;

@@ -10,7 +10,7 @@
 use otlp_core::Str;
 
 use super::MetricsError;
-use super::instrument::InstrumentKind;
+use super::instrument_kind::InstrumentKind;
 
 /// The spec's default explicit-bucket boundaries.
 pub const DEFAULT_HISTOGRAM_BOUNDARIES: [f64; 15] = [
