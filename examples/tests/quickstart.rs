@@ -221,7 +221,10 @@ fn a_received_log_record_carries_a_received_span_s_ids() {
             .find(|span| span.span_id == record.span_id)
             .unwrap_or_else(|| panic!("no received span has the id of {record:?}"));
         assert_eq!(record.trace_id, span.trace_id);
-        assert_eq!(record.flags & 0xff, 1, "sampled, as the span");
+        // The span's W3C trace flags: sampled, and random (a root of the
+        // tracer, or its child).
+        assert_eq!(record.flags & 0xff, span.flags & 0xff, "as the span's");
+        assert_eq!(record.flags & 0xff, 0x03, "sampled and random");
     }
 }
 
