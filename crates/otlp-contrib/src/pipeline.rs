@@ -19,11 +19,15 @@
 //! A signal's exporter kind (`OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER`,
 //! `OTEL_METRICS_EXPORTER`, key `exporter.kind`) comes first: `otlp` builds
 //! the transport above; `console` a [`FileExporter`] writing OTLP/JSON lines
-//! to standard output; `none` an exporter that fails every request with the
-//! reason. With `none` the providers built `with_config` record nothing of
-//! the signal ([`Config::is_disabled`]), so that exporter only sees records
-//! of a provider configured in code, and they are counted `failed`, never
-//! lost unseen.
+//! to standard output; `none` an exporter that [stands for
+//! `none`](Exporter::stands_for_none) and fails every request with the
+//! reason. A provider built `with_config` from that configuration leaves a
+//! processor or reader over it out, so that with nothing else given in code
+//! the signal records nothing and costs a flag check (processors and
+//! readers the program gives in code still get the records: `none` is "no
+//! exporter from configuration", as the specification says). That exporter
+//! only sees records of a provider configured in code only, and they are
+//! counted `failed`, never lost unseen.
 //!
 //! With the `tracing` feature, the span pipeline's builders
 //! ([`exporter_from_config`], [`build_processor`]) also install the
@@ -206,10 +210,11 @@ pub fn build_log_processor(config: &Config) -> Result<BatchLogProcessor, Pipelin
         .build()?)
 }
 
-/// The exporter of a signal that is off ([`ExporterKind::None`]): the
-/// providers built `with_config` record nothing of it, so nothing should
-/// arrive here; a record that does (a provider configured in code) fails,
-/// naming why, and is counted `failed`, never dropped unseen.
+/// The exporter of a signal that is off ([`ExporterKind::None`]): it
+/// [stands for `none`](Exporter::stands_for_none), so the providers built
+/// `with_config` from that configuration hand it nothing and nothing
+/// should arrive here; a record that does (a provider configured in code
+/// only) fails, naming why, and is counted `failed`, never dropped unseen.
 struct TurnedOff {
     signal: Signal,
 }
@@ -221,6 +226,10 @@ impl Exporter for TurnedOff {
 
     fn signal(&self) -> Signal {
         self.signal
+    }
+
+    fn stands_for_none(&self) -> bool {
+        true
     }
 
     async fn export(&self, _request: ExportRequest) -> ExportOutcome {
@@ -370,6 +379,59 @@ mod tests {
         let error = stats.last_error.unwrap_or_default();
         assert!(error.contains("OTEL_TRACES_EXPORTER=none"), "{error}");
         configured.shutdown(Duration::from_secs(5)).unwrap();
+    }
+
+    #[test]
+    fn with_logs_or_metrics_off_what_the_configuration_builds_records_nothing() {
+        use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
+        use otlp_sdk::{LogProcessor as _, LoggerProvider};
+        let config = otlp_sdk::config::ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([
+                ("OTEL_LOGS_EXPORTER", "none"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+            ])
+            .load()
+            .unwrap();
+        // Logs: the processor stands for `none`; the logger is not even enabled.
+        let processor = build_log_processor(&config).unwrap();
+        assert!(processor.stands_for_none());
+        let provider = LoggerProvider::builder()
+            .with_config(&config)
+            .with_processor(processor.clone())
+            .build();
+        let logger = provider.logger("off");
+        assert!(!logger.enabled());
+        logger.emit(otlp_core::LogRecord::builder().body("not emitted").build());
+        provider.shutdown(Duration::from_secs(10)).unwrap();
+        assert_eq!(processor.stats().produced, 0);
+
+        // Metrics: the reader stands for `none`, never starts, and the
+        // instruments record nothing.
+        let reader = PeriodicReader::builder(metric_exporter_from_config(&config).unwrap())
+            .with_config(&config)
+            .build()
+            .unwrap();
+        assert!(reader.stands_for_none());
+        let provider = MeterProvider::builder()
+            .with_config(&config)
+            .with_reader(reader)
+            .build()
+            .unwrap();
+        provider.meter("off").u64_counter("c").build().add(1, &[]);
+        assert!(provider.collect().is_empty());
+        provider.force_flush(Duration::from_secs(10)).unwrap();
+        provider.shutdown(Duration::from_secs(10)).unwrap();
+        let stats = provider.stats();
+        assert_eq!(
+            (
+                stats.exports,
+                stats.produced_data_points,
+                stats.failed_data_points
+            ),
+            (0, 0, 0),
+            "{stats:?}"
+        );
     }
 
     #[test]

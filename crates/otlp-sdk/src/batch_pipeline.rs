@@ -41,6 +41,8 @@ struct Inner {
     shared: Arc<Shared>,
     control: Control,
     signal: Signal,
+    /// Its exporter [stands for `none`](Exporter::stands_for_none).
+    stands_for_none: bool,
 }
 
 /// One pipeline: its shared state (queue, stats) and its export loop.
@@ -70,6 +72,12 @@ impl BatchPipeline {
 
     pub(crate) fn is_shut_down(&self) -> bool {
         self.inner.shared.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// Whether its exporter only [stands for a configured
+    /// `none`](Exporter::stands_for_none).
+    pub(crate) fn stands_for_none(&self) -> bool {
+        self.inner.stands_for_none
     }
 
     /// The state producers hand records to.
@@ -302,6 +310,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         validate_pipeline(&batch, &retry, &performance, attempt_timeout)
             .map_err(|error| PipelineError::Start(error.to_string()))?;
         let has_durable = durable.is_some();
+        let stands_for_none = exporter.stands_for_none();
         let settings = LoopSettings {
             signal,
             encoding: exporter.encoding(),
@@ -357,6 +366,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
                     drop_timeout: batch.export_timeout.min(Duration::from_secs(5)),
                 },
                 signal,
+                stands_for_none,
             }),
         })
     }

@@ -180,6 +180,22 @@ pub trait Exporter: Send + Sync + 'static {
     fn shutdown(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Whether this exporter only stands in for a signal whose configured
+    /// exporter is `none` (`OTEL_TRACES_EXPORTER=none`, …): what a helper
+    /// that builds the exporter a [`Config`](crate::config::Config) names
+    /// returns when it names none (`otlp-contrib`'s pipeline does). Default
+    /// `false`: every exporter a program writes or picks itself.
+    ///
+    /// A provider built `with_config` from a configuration whose exporter
+    /// of this signal is `none` leaves a processor or reader over such an
+    /// exporter out: it records nothing for it (with nothing else given in
+    /// code, nothing at all, the cost of a flag check), and the durable
+    /// queue of a pipeline over it stays closed. A provider configured in
+    /// code only still hands it its records, which it may fail, naming why.
+    fn stands_for_none(&self) -> bool {
+        false
+    }
 }
 
 /// A boxed export future, for exporters chosen at run time.
@@ -210,6 +226,8 @@ pub trait DynExporter: Send + Sync + 'static {
     fn dyn_export(&self, request: ExportRequest) -> BoxExportFuture<'_>;
     /// See [`Exporter::shutdown`].
     fn dyn_shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// See [`Exporter::stands_for_none`].
+    fn dyn_stands_for_none(&self) -> bool;
 }
 
 impl<E: Exporter> DynExporter for E {
@@ -228,6 +246,10 @@ impl<E: Exporter> DynExporter for E {
     fn dyn_shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(self.shutdown())
     }
+
+    fn dyn_stands_for_none(&self) -> bool {
+        self.stands_for_none()
+    }
 }
 
 impl Exporter for Box<dyn DynExporter> {
@@ -245,5 +267,9 @@ impl Exporter for Box<dyn DynExporter> {
 
     fn shutdown(&self) -> impl Future<Output = ()> + Send {
         (**self).dyn_shutdown()
+    }
+
+    fn stands_for_none(&self) -> bool {
+        (**self).dyn_stands_for_none()
     }
 }

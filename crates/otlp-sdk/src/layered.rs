@@ -52,6 +52,11 @@ impl<T> Layered<T> {
         self.code = Some(value);
     }
 
+    /// Whether code set a value (which then wins).
+    pub(crate) fn is_set_in_code(&self) -> bool {
+        self.code.is_some()
+    }
+
     /// The code's value, else the configuration's.
     pub(crate) fn value(self) -> Option<T> {
         self.code.or(self.configured)

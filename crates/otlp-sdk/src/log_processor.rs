@@ -26,6 +26,16 @@ pub trait LogProcessor: Send + Sync + 'static {
     /// Flushes, stops, and releases resources; returns by `timeout`. Records
     /// received afterwards are dropped and counted.
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError>;
+
+    /// Whether this processor only stands for a logs exporter configured
+    /// `none` (a [`BatchLogProcessor`] over an exporter that [stands for
+    /// `none`](Exporter::stands_for_none)): a
+    /// [`LoggerProvider`](crate::LoggerProvider) built `with_config` from a
+    /// configuration whose logs exporter is `none` hands it no record.
+    /// Default `false`.
+    fn stands_for_none(&self) -> bool {
+        false
+    }
 }
 
 /// The batching log processor: the span pipeline's design for log records.
@@ -110,6 +120,10 @@ impl LogProcessor for BatchLogProcessor {
 
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
         self.pipeline.shutdown(timeout)
+    }
+
+    fn stands_for_none(&self) -> bool {
+        self.pipeline.stands_for_none()
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use otlp_core::{InstrumentationScope, KeyValue, LogRecord, Resource, Str, clock};
 
-use crate::config::Config;
+use crate::config::{Config, ExporterKind};
 use crate::error::PipelineError;
 use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
@@ -25,7 +25,13 @@ use crate::{spare_attributes, spare_handles};
 
 struct LoggerProviderState {
     resource: Arc<Resource>,
+    /// The processors that take records, in the order they were added;
+    /// empty, [`Logger::emit`] returns at once.
     processors: Vec<Arc<dyn LogProcessor>>,
+    /// Every processor given, for flush and shutdown: those of `processors`
+    /// and those left out because they [stand for the configuration's
+    /// `none`](LogProcessor::stands_for_none).
+    all_processors: Vec<Arc<dyn LogProcessor>>,
     limits: LogRecordLimits,
     disabled: bool,
 }
@@ -106,7 +112,7 @@ impl LoggerProvider {
     /// first error.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
         on_every_processor(
-            &self.inner.processors,
+            &self.inner.all_processors,
             Signal::Logs,
             timeout,
             |processor, left| processor.force_flush(left),
@@ -117,7 +123,7 @@ impl LoggerProvider {
     /// the first error.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
         on_every_processor(
-            &self.inner.processors,
+            &self.inner.all_processors,
             Signal::Logs,
             timeout,
             |processor, left| processor.shutdown(left),
@@ -215,11 +221,13 @@ pub struct LoggerProviderBuilder {
     processors: Vec<Arc<dyn LogProcessor>>,
     limits: Layered<LogRecordLimits>,
     disabled: Layered<bool>,
+    /// The last configuration's logs exporter is `none`.
+    exporter_none: bool,
 }
 
 impl LoggerProviderBuilder {
-    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED` or
-    /// `OTEL_LOGS_EXPORTER=none` ([`Config::is_disabled`]), and
+    /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED`,
+    /// `OTEL_LOGS_EXPORTER=none` and
     /// the log record limits ([`LimitsConfig::log_record_limits`](crate::config::LimitsConfig::log_record_limits))
     /// from a loaded [`Config`]. What the program sets in code wins over the
     /// configuration, whether it is set before or after this call:
@@ -227,10 +235,21 @@ impl LoggerProviderBuilder {
     /// [`with_disabled`](Self::with_disabled), [`with_resource`](Self::with_resource)
     /// and [`with_service_name`](Self::with_service_name). A second call
     /// replaces the first configuration's settings.
+    ///
+    /// `OTEL_SDK_DISABLED=true` turns the provider off: nothing is emitted,
+    /// whatever is given in code. `OTEL_LOGS_EXPORTER=none` means what the
+    /// specification says, no exporter set up by configuration: the
+    /// processors of [`with_processor`](Self::with_processor) still get
+    /// every record; one that [stands for the configuration's
+    /// `none`](LogProcessor::stands_for_none) (what `otlp-contrib`'s
+    /// pipeline builds from such a configuration) gets none. With no other
+    /// processor, [`Logger::enabled`] is false and [`Logger::emit`] returns
+    /// at once, as with no processor at all.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
         self.limits.configure(config.limits.log_record_limits());
-        self.disabled.configure(config.is_disabled(Signal::Logs));
+        self.disabled.configure(config.disabled);
+        self.exporter_none = config.logs.exporter.kind == ExporterKind::None;
         self
     }
 
@@ -257,6 +276,10 @@ impl LoggerProviderBuilder {
     }
 
     /// Adds a processor; emitted records go to every processor in order.
+    /// A processor given here gets the records whatever the configuration's
+    /// logs exporter (`OTEL_LOGS_EXPORTER=none` included), unless it [stands
+    /// for that `none`](LogProcessor::stands_for_none) (see
+    /// [`with_config`](Self::with_config)).
     pub fn with_processor(mut self, processor: impl LogProcessor) -> Self {
         self.processors.push(Arc::new(processor));
         self
@@ -275,10 +298,18 @@ impl LoggerProviderBuilder {
     /// was given); the builder's resource and service name win over the configuration's,
     /// whichever was given first.
     pub fn build(self) -> LoggerProvider {
+        let exporter_none = self.exporter_none;
+        let receiving = self
+            .processors
+            .iter()
+            .filter(|processor| !(exporter_none && processor.stands_for_none()))
+            .cloned()
+            .collect();
         LoggerProvider {
             inner: Arc::new(LoggerProviderState {
                 resource: Arc::new(self.resource.build()),
-                processors: self.processors,
+                processors: receiving,
+                all_processors: self.processors,
                 limits: self.limits.value_or_default(),
                 disabled: self.disabled.value_or(false),
             }),

@@ -83,6 +83,17 @@ pub trait SpanProcessor: Send + Sync + 'static {
     fn batch_pipeline(&self) -> Option<&BatchSpanProcessor> {
         None
     }
+
+    /// Whether this processor only stands for a traces exporter configured
+    /// `none` (it exports through an exporter that [stands for
+    /// `none`](Exporter::stands_for_none)): a
+    /// [`TracerProvider`](crate::TracerProvider) built `with_config` from a
+    /// configuration whose traces exporter is `none` hands it no span. The
+    /// default asks the [`batch_pipeline`](Self::batch_pipeline), if any.
+    fn stands_for_none(&self) -> bool {
+        self.batch_pipeline()
+            .is_some_and(BatchSpanProcessor::stands_for_none)
+    }
 }
 
 /// A provider's processors, in the order they were added, as its spans'
@@ -173,6 +184,13 @@ impl BatchSpanProcessor {
     /// Whether [`shutdown`](SpanProcessor::shutdown) has been called.
     pub fn is_shut_down(&self) -> bool {
         self.pipeline.is_shut_down()
+    }
+
+    /// Whether its exporter only [stands for a configured
+    /// `none`](Exporter::stands_for_none) (see
+    /// [`SpanProcessor::stands_for_none`]).
+    pub fn stands_for_none(&self) -> bool {
+        self.pipeline.stands_for_none()
     }
 
     /// This pipeline's state: where a span of a provider that exports

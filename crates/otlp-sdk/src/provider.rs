@@ -13,7 +13,7 @@ use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
 use crate::layered::Layered;
 use crate::limits::SpanLimits;
-use crate::processor::{BatchSpanProcessor, SpanProcessor};
+use crate::processor::SpanProcessor;
 use crate::provider_state::ProviderState;
 use crate::resource_settings::ResourceSettings;
 use crate::sampler::Sampler;
@@ -88,7 +88,7 @@ impl TracerProvider {
     /// first error.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
         on_every_processor(
-            &self.inner.processors,
+            &self.inner.all_processors,
             Signal::Traces,
             timeout,
             |processor, left| processor.force_flush(left),
@@ -99,7 +99,7 @@ impl TracerProvider {
     /// the first error.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
         on_every_processor(
-            &self.inner.processors,
+            &self.inner.all_processors,
             Signal::Traces,
             timeout,
             |processor, left| processor.shutdown(left),
@@ -114,16 +114,14 @@ pub struct TracerProviderBuilder {
     sampler: Layered<Sampler>,
     limits: Layered<SpanLimits>,
     processors: Vec<Arc<dyn SpanProcessor>>,
-    batch_processors: Vec<BatchSpanProcessor>,
     disabled: Layered<bool>,
-    export_off: bool,
+    /// The last configuration's traces exporter is `none`.
+    exporter_none: bool,
 }
 
 impl TracerProviderBuilder {
     /// Takes the service name, resource attributes, `OTEL_SDK_DISABLED`,
-    /// `OTEL_TRACES_EXPORTER=none` (no exporter: spans get ids and the
-    /// sampler's decision, which they propagate, but nothing is recorded;
-    /// the other signals are not concerned), the sampler when one is named
+    /// `OTEL_TRACES_EXPORTER=none`, the sampler when one is named
     /// (`OTEL_TRACES_SAMPLER`, [`SamplerConfig`](crate::config::SamplerConfig))
     /// and the span limits
     /// ([`LimitsConfig::span_limits`](crate::config::LimitsConfig::span_limits))
@@ -135,6 +133,21 @@ impl TracerProviderBuilder {
     /// [`with_disabled`](Self::with_disabled), [`with_resource`](Self::with_resource)
     /// and [`with_service_name`](Self::with_service_name). A second call
     /// replaces the first configuration's settings.
+    ///
+    /// `OTEL_TRACES_EXPORTER=none` means what the specification says: no
+    /// exporter set up by configuration. It does not turn off what the
+    /// program gives in code: the processors of
+    /// [`with_processor`](Self::with_processor) get every recording span,
+    /// as they would without the variable. A processor that [stands for
+    /// the configuration's `none`](SpanProcessor::stands_for_none) (what
+    /// `otlp-contrib`'s pipeline builds from such a configuration) gets
+    /// none, so that a provider whose processors all come from the
+    /// configuration records nothing: its spans get ids and the sampler's
+    /// decision, which they propagate, and cost a flag check at start
+    /// ([`Tracer::never_records`] is true). Only `OTEL_SDK_DISABLED` (or
+    /// [`with_disabled`](Self::with_disabled)) turns the provider off
+    /// whatever is given in code. The other signals' exporters are not
+    /// concerned.
     ///
     /// ```
     /// use otlp_sdk::{SpanLimits, TracerProvider};
@@ -153,7 +166,7 @@ impl TracerProviderBuilder {
         self.sampler.configure_some(config.sampler.sampler());
         self.limits.configure(config.limits.span_limits());
         self.disabled.configure(config.disabled);
-        self.export_off = config.exporter.kind == ExporterKind::None;
+        self.exporter_none = config.exporter.kind == ExporterKind::None;
         self
     }
 
@@ -187,10 +200,11 @@ impl TracerProviderBuilder {
     }
 
     /// Adds a processor; finished spans go to every processor in order.
+    /// A processor given here gets the spans whatever the configuration's
+    /// traces exporter (`OTEL_TRACES_EXPORTER=none` included), unless it
+    /// [stands for that `none`](SpanProcessor::stands_for_none) (see
+    /// [`with_config`](Self::with_config)).
     pub fn with_processor(mut self, processor: impl SpanProcessor) -> Self {
-        if let Some(batch) = processor.batch_pipeline() {
-            self.batch_processors.push(batch.clone());
-        }
         self.processors.push(Arc::new(processor));
         self
     }
@@ -207,20 +221,33 @@ impl TracerProviderBuilder {
     /// attributes and a `service.name` (`unknown_service:` and the executable's name if none
     /// was given); the builder's resource and service name win over the configuration's,
     /// whichever was given first.
-    pub fn build(mut self) -> TracerProvider {
+    pub fn build(self) -> TracerProvider {
+        // With the configuration's exporter `none`, only the processors
+        // given in code take spans: one that stands for that `none` is
+        // left out (it still flushes and shuts down with the provider).
+        let exporter_none = self.exporter_none;
+        let receiving: Vec<Arc<dyn SpanProcessor>> = self
+            .processors
+            .iter()
+            .filter(|processor| !(exporter_none && processor.stands_for_none()))
+            .cloned()
+            .collect();
         TracerProvider {
             inner: Arc::new(ProviderState {
                 resource: Arc::new(self.resource.build()),
                 sampler: self.sampler.value_or_default(),
                 limits: self.limits.value_or_default(),
-                only_batch: match (self.processors.len(), self.batch_processors.pop()) {
-                    (1, Some(batch)) => Some(batch),
+                only_batch: match receiving.as_slice() {
+                    [only] => only.batch_pipeline().cloned(),
                     _ => None,
                 },
                 pipeline_handles: ThreadLocal::new(),
-                processors: Arc::new(self.processors),
+                // No exporter configured and none given in code: the
+                // sampler still decides, nothing is recorded.
+                export_off: exporter_none && receiving.is_empty(),
+                processors: Arc::new(receiving),
+                all_processors: self.processors,
                 disabled: self.disabled.value_or(false),
-                export_off: self.export_off,
             }),
         }
     }
@@ -235,6 +262,7 @@ mod tests {
 
     use super::*;
     use crate::exporter::{ExportOutcome, ExportRequest, Exporter};
+    use crate::processor::BatchSpanProcessor;
 
     struct Accept;
 

@@ -16,7 +16,12 @@ pub(crate) struct ProviderState {
     pub(crate) resource: Arc<Resource>,
     pub(crate) sampler: Sampler,
     pub(crate) limits: SpanLimits,
+    /// The processors that take spans, in the order they were added.
     pub(crate) processors: Arc<Vec<Arc<dyn SpanProcessor>>>,
+    /// Every processor given, for flush and shutdown: those of `processors`
+    /// and those left out because they [stand for the configuration's
+    /// `none`](SpanProcessor::stands_for_none).
+    pub(crate) all_processors: Vec<Arc<dyn SpanProcessor>>,
     /// The one processor, when it is a [`BatchSpanProcessor`]: spans are
     /// encoded straight into its queue, without a dynamic call.
     pub(crate) only_batch: Option<BatchSpanProcessor>,
@@ -25,9 +30,12 @@ pub(crate) struct ProviderState {
     pub(crate) pipeline_handles: ThreadLocal<Arc<PipelineHandle>>,
     /// `OTEL_SDK_DISABLED`: spans are neither sampled nor recorded.
     pub(crate) disabled: bool,
-    /// The configuration's traces exporter is `none` (`OTEL_TRACES_EXPORTER=none`):
-    /// the sampler still decides the sampled flag that spans propagate, but
-    /// nothing is recorded, since nothing would export it.
+    /// The configuration's traces exporter is `none` (`OTEL_TRACES_EXPORTER=none`)
+    /// and no processor was given in code (`processors` is empty): the
+    /// sampler still decides the sampled flag that spans propagate, but
+    /// nothing is recorded, since nothing would take it. One flag checked
+    /// at span start, as `disabled`. With a processor given in code this
+    /// is false and spans record for it.
     pub(crate) export_off: bool,
 }
 

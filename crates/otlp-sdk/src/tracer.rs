@@ -57,7 +57,7 @@ impl Tracer {
 
     /// Whether no span this tracer starts can ever be recorded: its provider
     /// is disabled (`OTEL_SDK_DISABLED`), has no exporter
-    /// (`OTEL_TRACES_EXPORTER=none`), or its sampler [never
+    /// (`OTEL_TRACES_EXPORTER=none` and no processor given in code), or its sampler [never
     /// samples](crate::Sampler::never_samples). Its spans still get ids and
     /// carry their parent's trace: under a disabled provider, also their
     /// parent's sampled flag, so that the services they call still record
@@ -334,9 +334,10 @@ fn start_span(
         is_remote: false,
         trace_state: trace_state.clone(),
     };
-    // With no exporter (`OTEL_TRACES_EXPORTER=none`) the span carries the
-    // sampler's decision, so that the trace goes on downstream as it would
-    // with one, but records nothing that nothing would export.
+    // With no exporter (`OTEL_TRACES_EXPORTER=none` and no processor given
+    // in code) the span carries the sampler's decision, so that the trace
+    // goes on downstream as it would with one, but records nothing that
+    // nothing would export.
     if !sampled || provider.disabled || provider.export_off {
         return Span::non_recording(context);
     }

@@ -287,27 +287,122 @@ fn a_disabled_provider_emits_nothing() {
     assert_eq!(processor.stats().produced, 0);
 }
 
+/// What `otlp-contrib`'s pipeline builds for a logs exporter `none`: an
+/// exporter that stands for it (and would fail every request).
+struct StandsForNone;
+
+impl Exporter for StandsForNone {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Logs
+    }
+
+    fn stands_for_none(&self) -> bool {
+        true
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Permanent {
+            error: otlp_sdk::ExportError::Request("logs export is off".into()),
+        }
+    }
+}
+
+/// A configuration with `variable` set to `value` and nothing else.
+fn configured_by(variable: &str, value: &str) -> otlp_sdk::config::Config {
+    otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([(variable, value)])
+        .load()
+        .unwrap()
+}
+
 #[test]
-fn otel_logs_exporter_none_turns_log_records_off_and_traces_none_does_not() {
-    let emitted = |variable: &str| {
-        let config = otlp_sdk::config::ConfigLoader::new()
-            .with_config_dir("no-such-dir")
-            .with_env([(variable, "none")])
-            .load()
-            .unwrap();
-        let (capture, _) = Capture::logs(Encoding::Protobuf);
+fn otel_logs_exporter_none_leaves_processors_given_in_code_their_records() {
+    // Before: `OTEL_LOGS_EXPORTER=none` disabled the provider, so a
+    // processor the program gave in code received nothing (0 produced),
+    // though the variable only says that configuration sets up no exporter.
+    let given_in_code = |variable: &str, value: &str| {
+        let (capture, bodies) = Capture::logs(Encoding::Protobuf);
         let processor = BatchLogProcessor::builder(capture).build().unwrap();
         let provider = LoggerProvider::builder()
-            .with_config(&config)
+            .with_config(&configured_by(variable, value))
             .with_processor(processor.clone())
+            .build();
+        let logger = provider.logger("given");
+        let enabled = logger.enabled();
+        logger.emit(LogRecord::builder().body("kept").build());
+        provider.shutdown(Duration::from_secs(10)).unwrap();
+        let received: Vec<String> = bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|body| ExportLogsServiceRequest::decode(body.as_slice()).unwrap())
+            .flat_map(|request| request.resource_logs)
+            .flat_map(|resource| resource.scope_logs)
+            .flat_map(|scope| scope.log_records)
+            .filter_map(|record| match record.body.and_then(|body| body.value) {
+                Some(Value::StringValue(text)) => Some(text),
+                _ => None,
+            })
+            .collect();
+        (enabled, processor.stats().exported, received)
+    };
+    assert_eq!(
+        given_in_code("OTEL_LOGS_EXPORTER", "none"),
+        (true, 1, vec!["kept".to_owned()])
+    );
+    // OTEL_SDK_DISABLED still turns off what is given in code.
+    assert_eq!(
+        given_in_code("OTEL_SDK_DISABLED", "true"),
+        (false, 0, Vec::new())
+    );
+}
+
+#[test]
+fn otel_logs_exporter_none_turns_off_what_the_configuration_builds_and_traces_none_does_not() {
+    // A processor standing for the configuration's `none` (what
+    // otlp-contrib's pipeline builds from it) gets nothing, and with no
+    // other the logger is not even enabled.
+    let standing_in = |variable: &str| {
+        let stand_in = BatchLogProcessor::builder(StandsForNone).build().unwrap();
+        assert!(stand_in.stands_for_none());
+        let provider = LoggerProvider::builder()
+            .with_config(&configured_by(variable, "none"))
+            .with_processor(stand_in.clone())
             .build();
         let logger = provider.logger("maybe");
         let enabled = logger.enabled();
         logger.emit(LogRecord::builder().body("maybe").build());
-        provider.shutdown(Duration::from_secs(5)).unwrap();
-        (enabled, processor.stats().produced)
+        // The stand-in fails what reaches it: its shutdown may say so.
+        let _ = provider.shutdown(Duration::from_secs(10));
+        assert!(
+            stand_in.is_shut_down(),
+            "{variable}: shut down with the provider"
+        );
+        (enabled, stand_in.stats().produced)
     };
-    assert_eq!(emitted("OTEL_LOGS_EXPORTER"), (false, 0));
-    assert_eq!(emitted("OTEL_TRACES_EXPORTER"), (true, 1));
-    assert_eq!(emitted("OTEL_METRICS_EXPORTER"), (true, 1));
+    assert_eq!(standing_in("OTEL_LOGS_EXPORTER"), (false, 0));
+    // Another signal's `none` leaves log records alone: the record reaches
+    // the stand-in (which fails it, counted).
+    assert_eq!(standing_in("OTEL_TRACES_EXPORTER"), (true, 1));
+    assert_eq!(standing_in("OTEL_METRICS_EXPORTER"), (true, 1));
+
+    // Beside a processor given in code, the stand-in still gets nothing.
+    let stand_in = BatchLogProcessor::builder(StandsForNone).build().unwrap();
+    let (capture, _) = Capture::logs(Encoding::Protobuf);
+    let given = BatchLogProcessor::builder(capture).build().unwrap();
+    let provider = LoggerProvider::builder()
+        .with_config(&configured_by("OTEL_LOGS_EXPORTER", "none"))
+        .with_processor(stand_in.clone())
+        .with_processor(given.clone())
+        .build();
+    provider
+        .logger("both")
+        .emit(LogRecord::builder().body("given").build());
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    assert_eq!((given.stats().exported, stand_in.stats().produced), (1, 0));
 }

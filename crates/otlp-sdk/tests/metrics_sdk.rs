@@ -729,28 +729,122 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
         .expect("shutdown");
 }
 
-#[test]
-fn a_disabled_provider_records_nothing_and_never_starts_its_reader() {
-    for (variable, value) in [
-        ("OTEL_SDK_DISABLED", "true"),
-        ("OTEL_METRICS_EXPORTER", "none"),
-    ] {
-        disabled_provider_records_nothing(variable, value);
+/// What `otlp-contrib`'s pipeline builds for a metrics exporter `none`: an
+/// exporter that stands for it (counting what would reach it).
+#[derive(Clone, Default)]
+struct StandsForNone(Counting);
+
+impl Exporter for StandsForNone {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    fn stands_for_none(&self) -> bool {
+        true
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        self.0.export(request).await
     }
 }
 
-fn disabled_provider_records_nothing(variable: &str, value: &str) {
-    let config = otlp_sdk::config::ConfigLoader::new()
+#[test]
+fn a_disabled_provider_records_nothing_and_never_starts_its_reader() {
+    // OTEL_SDK_DISABLED: whatever reader is given in code.
+    disabled_provider_records_nothing("OTEL_SDK_DISABLED", "true", false);
+    // `none`: a reader standing for it (what the configuration alone
+    // builds) never starts, and with no other the instruments stay off.
+    disabled_provider_records_nothing("OTEL_METRICS_EXPORTER", "none", true);
+}
+
+fn metrics_config(variable: &str, value: &str) -> otlp_sdk::config::Config {
+    otlp_sdk::config::ConfigLoader::new()
         .with_config_dir("no-such-dir")
         .with_env([(variable, value)])
         .load()
-        .expect("config");
+        .expect("config")
+}
+
+#[test]
+fn otel_metrics_exporter_none_leaves_a_reader_given_in_code_its_metrics() {
+    // Before: `OTEL_METRICS_EXPORTER=none` disabled the provider, so a
+    // reader the program gave in code never started and its exporter got
+    // no request, though the variable only says that configuration sets up
+    // no exporter.
+    let config = metrics_config("OTEL_METRICS_EXPORTER", "none");
     let exporter = Counting::default();
     let reader = PeriodicReader::builder(exporter.clone())
         .with_config(&config)
-        .with_interval(Duration::from_millis(10))
+        .with_interval(Duration::from_secs(3600))
         .build()
         .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_config(&config)
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    provider
+        .force_flush(Duration::from_secs(10))
+        .expect("flush");
+    assert_eq!(exporter.requests.load(Ordering::Relaxed), 1);
+    assert_eq!(exporter.points.load(Ordering::Relaxed), 1);
+    provider
+        .shutdown(Duration::from_secs(10))
+        .expect("shutdown");
+
+    // Beside it, a reader standing for the `none` never starts: the one
+    // given in code exports.
+    let stand_in = StandsForNone::default();
+    let reader = PeriodicReader::builder(stand_in.clone())
+        .with_config(&config)
+        .build()
+        .expect("reader");
+    assert!(reader.stands_for_none());
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .with_config(&config)
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    assert!(
+        provider.collect().is_empty(),
+        "nothing reads: nothing recorded"
+    );
+    provider
+        .force_flush(Duration::from_secs(10))
+        .expect("flush");
+    assert_eq!(stand_in.0.requests.load(Ordering::Relaxed), 0);
+
+    // A program that reads by `collect` alone asks for recording in code.
+    let provider = MeterProvider::builder()
+        .with_config(&config)
+        .with_disabled(false)
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    assert_eq!(provider.collect().len(), 1);
+}
+
+fn disabled_provider_records_nothing(variable: &str, value: &str, stand_in: bool) {
+    let config = metrics_config(variable, value);
+    let exporter = Counting::default();
+    let reader = if stand_in {
+        PeriodicReader::builder(StandsForNone(exporter.clone()))
+            .with_config(&config)
+            .with_interval(Duration::from_millis(10))
+            .build()
+    } else {
+        PeriodicReader::builder(exporter.clone())
+            .with_config(&config)
+            .with_interval(Duration::from_millis(10))
+            .build()
+    }
+    .expect("reader");
     let provider = MeterProvider::builder()
         .with_config(&config)
         .with_reader(reader)

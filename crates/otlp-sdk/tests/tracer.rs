@@ -399,18 +399,114 @@ fn configured_by(variable: &str, value: &str) -> (TracerProvider, Collect) {
     (provider, collect)
 }
 
+/// A provider configured by the one variable given, with no processor
+/// given in code.
+fn configured_alone_by(variable: &str, value: &str) -> TracerProvider {
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([(variable, value)])
+        .load()
+        .unwrap();
+    TracerProvider::builder().with_config(&config).build()
+}
+
+/// What `otlp-contrib`'s pipeline builds for a traces exporter `none`: an
+/// exporter that stands for it (and would fail every request).
+struct StandsForNone;
+
+impl Exporter for StandsForNone {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn stands_for_none(&self) -> bool {
+        true
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Permanent {
+            error: otlp_sdk::ExportError::Request("traces export is off".into()),
+        }
+    }
+}
+
 #[test]
 fn otel_traces_exporter_none_records_no_span_but_keeps_the_ids() {
+    let config = |variable: &str| {
+        otlp_sdk::config::ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([(variable, "none")])
+            .load()
+            .unwrap()
+    };
+    // What the configuration alone builds: a processor standing for `none`.
     let recorded = |variable: &str| {
-        let (provider, collect) = configured_by(variable, "none");
+        let stand_in = BatchSpanProcessor::builder(StandsForNone).build().unwrap();
+        assert!(stand_in.stands_for_none());
+        let provider = TracerProvider::builder()
+            .with_config(&config(variable))
+            .with_processor(stand_in.clone())
+            .build();
         let mut span = provider.tracer("scope").start("maybe");
         assert!(span.context().is_valid(), "{variable}: ids still propagate");
         let recording = span.is_recording();
         span.end();
-        (recording, collect.spans().len())
+        // The stand-in fails what reaches it: its shutdown may say so.
+        let _ = provider.shutdown(Duration::from_secs(10));
+        assert!(
+            stand_in.is_shut_down(),
+            "{variable}: shut down with the provider"
+        );
+        let stats = stand_in.stats();
+        (recording, stats.produced, stats.failed)
     };
-    assert_eq!(recorded("OTEL_TRACES_EXPORTER"), (false, 0));
-    assert_eq!(recorded("OTEL_LOGS_EXPORTER"), (true, 1));
+    assert_eq!(recorded("OTEL_TRACES_EXPORTER"), (false, 0, 0));
+    // Another signal's `none` leaves traces alone: the span reaches the
+    // stand-in (which fails it, counted).
+    assert_eq!(recorded("OTEL_LOGS_EXPORTER"), (true, 1, 1));
+    // No processor at all: not recording either.
+    let provider = configured_alone_by("OTEL_TRACES_EXPORTER", "none");
+    assert!(!provider.tracer("scope").start("alone").is_recording());
+    assert!(provider.tracer("scope").never_records());
+}
+
+#[test]
+fn otel_traces_exporter_none_leaves_processors_given_in_code_their_spans() {
+    // Before: `OTEL_TRACES_EXPORTER=none` made every span non-recording,
+    // so a processor the program gave in code received nothing, though the
+    // variable only says that configuration sets up no exporter.
+    let (provider, collect) = configured_by("OTEL_TRACES_EXPORTER", "none");
+    let tracer = provider.tracer("scope");
+    assert!(!tracer.never_records());
+    let mut span = tracer.start("kept");
+    assert!(span.is_recording());
+    span.end();
+    assert_eq!(collect.spans().len(), 1);
+    assert_eq!(&*collect.spans()[0].name, "kept");
+
+    // Beside a processor standing for the configuration's `none`: the one
+    // given in code gets the span, the stand-in nothing.
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_TRACES_EXPORTER", "none")])
+        .load()
+        .unwrap();
+    let stand_in = BatchSpanProcessor::builder(StandsForNone).build().unwrap();
+    let given = Collect::default();
+    let provider = TracerProvider::builder()
+        .with_processor(stand_in.clone())
+        .with_config(&config)
+        .with_processor(given.clone())
+        .build();
+    provider.tracer("scope").start("given").end();
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    assert_eq!(given.spans().len(), 1);
+    assert_eq!(stand_in.stats().produced, 0);
+
+    // OTEL_SDK_DISABLED still turns off what is given in code.
+    let (disabled, collect) = configured_by("OTEL_SDK_DISABLED", "true");
+    assert!(!disabled.tracer("scope").start("off").is_recording());
+    assert!(collect.spans().is_empty());
 }
 
 #[test]
@@ -418,7 +514,7 @@ fn otel_traces_exporter_none_still_samples_so_the_trace_goes_on_downstream() {
     // Before: the provider was disabled, every span unsampled, so a service
     // without a traces exporter told every service after it to drop the
     // trace (`traceparent` ending in `-00`).
-    let (provider, collect) = configured_by("OTEL_TRACES_EXPORTER", "none");
+    let provider = configured_alone_by("OTEL_TRACES_EXPORTER", "none");
     let tracer = provider.tracer("scope");
     let mut root = tracer.start("root");
     assert!(
@@ -436,7 +532,6 @@ fn otel_traces_exporter_none_still_samples_so_the_trace_goes_on_downstream() {
     root.end();
     child.end();
     assert!(tracer.never_records());
-    assert!(collect.spans().is_empty(), "nothing reaches a processor");
 
     // The sampler still decides: always_off samples nothing, with no
     // exporter as with one.
@@ -584,7 +679,7 @@ fn a_disabled_sdk_passes_the_parents_sampling_decision_on() {
             .unwrap();
     let by_code = TracerProvider::builder().with_disabled(true).build();
     let (by_sdk_disabled, sdk_collect) = configured_by("OTEL_SDK_DISABLED", "true");
-    let (by_exporter_none, exporter_collect) = configured_by("OTEL_TRACES_EXPORTER", "none");
+    let by_exporter_none = configured_alone_by("OTEL_TRACES_EXPORTER", "none");
     // A disabled provider makes roots unsampled; with no exporter the
     // sampler (parent-based, always on) decides, and samples them.
     for (what, provider, roots_sampled) in [
@@ -618,7 +713,6 @@ fn a_disabled_sdk_passes_the_parents_sampling_decision_on() {
         assert!(!root.is_recording(), "{what}");
     }
     assert!(sdk_collect.spans().is_empty());
-    assert!(exporter_collect.spans().is_empty());
 }
 
 #[test]

@@ -130,7 +130,8 @@
 //!   cost a look at a flag — no field is converted.
 //! - Tracing off — a provider that can record nothing
 //!   ([`Tracer::never_records`](otlp_sdk::Tracer::never_records):
-//!   `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`, an `always_off`
+//!   `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none` with no processor
+//!   given in code, an `always_off`
 //!   sampler): no field is converted at all, no clock is read, nothing is
 //!   allocated (the span gets a zero-sized mark in its extensions), and
 //!   closing it does nothing. Its state, only its name and parent, then

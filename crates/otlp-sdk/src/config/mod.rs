@@ -146,13 +146,23 @@ impl Config {
         }
     }
 
-    /// Whether nothing of `signal` is exported: the whole SDK is off
-    /// ([`disabled`](Self::disabled), `OTEL_SDK_DISABLED`), or the signal's
-    /// exporter is [`ExporterKind::None`] (`OTEL_TRACES_EXPORTER=none`,
-    /// `OTEL_LOGS_EXPORTER=none`, `OTEL_METRICS_EXPORTER=none`). The providers
-    /// built `with_config` record nothing of such a signal, and its durable
-    /// queue stays closed; a tracer provider whose traces exporter is `none`
-    /// still samples, so that its spans propagate the sampler's decision.
+    /// Whether this configuration exports nothing of `signal`: the whole
+    /// SDK is off ([`disabled`](Self::disabled), `OTEL_SDK_DISABLED`), or
+    /// the signal's exporter is [`ExporterKind::None`]
+    /// (`OTEL_TRACES_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none`,
+    /// `OTEL_METRICS_EXPORTER=none`).
+    ///
+    /// The two differ for what the program gives in code. `OTEL_SDK_DISABLED`
+    /// turns the providers built `with_config` off: nothing is recorded,
+    /// whatever processors or readers they have. An exporter `none` means,
+    /// as the specification says, no exporter set up by configuration:
+    /// processors and readers given in code still get the signal's records;
+    /// those that [stand for that `none`](crate::Exporter::stands_for_none)
+    /// (`otlp-contrib`'s pipeline builds them from such a configuration) get
+    /// nothing, so that with nothing else the provider records nothing (a
+    /// tracer provider still samples, so that its spans propagate the
+    /// sampler's decision). A batch pipeline's durable queue stays closed
+    /// either way.
     ///
     /// ```
     /// use otlp_sdk::Signal;
@@ -275,11 +285,13 @@ pub enum ExporterKind {
     /// specification's file exporter format; `otlp-contrib`'s pipeline
     /// builds it).
     Console,
-    /// No export: nothing of the signal is recorded ([`Config::is_disabled`]).
-    /// Spans still get ids and carry context, sampled as the sampler says
-    /// (unlike `OTEL_SDK_DISABLED`, which samples nothing), so that a
-    /// service without a traces exporter does not end the traces it
-    /// passes on.
+    /// No exporter from configuration ([`Config::is_disabled`]): a provider
+    /// built `with_config` records the signal only for the processors or
+    /// readers given in code, and with none records nothing. Spans still
+    /// get ids and carry context, sampled as the sampler says (unlike
+    /// `OTEL_SDK_DISABLED`, which samples nothing and turns off what is
+    /// given in code too), so that a service without a traces exporter does
+    /// not end the traces it passes on.
     None,
 }
 

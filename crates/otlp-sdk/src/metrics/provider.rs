@@ -23,8 +23,9 @@ use super::reader::{MetricSource, PeriodicReader, ReaderHandle};
 use super::stream::{Identity, ObservedStream, Stream};
 use super::view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View, validate_boundaries};
 use super::{MetricsError, MetricsStats};
-use crate::Signal;
-use crate::config::{Config, DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+use crate::config::{
+    Config, DefaultHistogramAggregation, ExemplarFilter, ExporterKind, TemporalityPreference,
+};
 use crate::diagnostics;
 use crate::layered::Layered;
 use crate::resource_settings::ResourceSettings;
@@ -672,6 +673,8 @@ pub struct MeterProviderBuilder {
     exemplar_filter: Layered<ExemplarFilter>,
     reader: Option<PeriodicReader>,
     disabled: Layered<bool>,
+    /// The last configuration's metrics exporter is `none`.
+    exporter_none: bool,
 }
 
 impl fmt::Debug for MeterProviderBuilder {
@@ -685,16 +688,31 @@ impl fmt::Debug for MeterProviderBuilder {
 
 impl MeterProviderBuilder {
     /// Takes the service name, resource attributes, temporality preference,
-    /// default histogram aggregation, cardinality limit, exemplar filter and
-    /// `OTEL_SDK_DISABLED` or `OTEL_METRICS_EXPORTER=none`
-    /// ([`Config::is_disabled`]) of a loaded [`Config`] (the reader and its
-    /// exporter are set apart). What the program sets in code wins over the
-    /// configuration, whether it is set before or after this call (the
-    /// `with_*` methods below); a second call replaces the first
-    /// configuration's settings.
+    /// default histogram aggregation, cardinality limit, exemplar filter,
+    /// `OTEL_SDK_DISABLED` and `OTEL_METRICS_EXPORTER=none` of a loaded
+    /// [`Config`] (the reader and its exporter are set apart). What the
+    /// program sets in code wins over the configuration, whether it is set
+    /// before or after this call (the `with_*` methods below); a second call
+    /// replaces the first configuration's settings.
+    ///
+    /// `OTEL_SDK_DISABLED=true` turns the provider off: its instruments
+    /// record nothing and its reader never starts, whatever is given in
+    /// code. `OTEL_METRICS_EXPORTER=none` means what the specification
+    /// says, no exporter set up by configuration: a reader given in code
+    /// ([`with_reader`](Self::with_reader)) is started and exports as it
+    /// would without the variable. A reader that [stands for the
+    /// configuration's `none`](PeriodicReader::stands_for_none) (over what
+    /// `otlp-contrib`'s pipeline builds from such a configuration) never
+    /// starts, and with no other reader the instruments record nothing
+    /// (one flag checked per measurement, as when disabled), since nothing
+    /// would read them. A program that reads through
+    /// [`MeterProvider::collect`] alone (a pull exporter) says so with
+    /// [`with_disabled(false)`](Self::with_disabled), which keeps the
+    /// instruments recording.
     pub fn with_config(mut self, config: &Config) -> Self {
         self.resource.apply_config(config);
-        self.disabled.configure(config.is_disabled(Signal::Metrics));
+        self.disabled.configure(config.disabled);
+        self.exporter_none = config.metrics.exporter.kind == ExporterKind::None;
         let metrics = &config.metrics;
         self.temporality.configure(metrics.temporality);
         self.histogram
@@ -755,13 +773,21 @@ impl MeterProviderBuilder {
     }
 
     /// A disabled provider's instruments record nothing and its reader
-    /// never starts (`OTEL_SDK_DISABLED=true`).
+    /// never starts (`OTEL_SDK_DISABLED=true`). `false` set here enables it
+    /// whatever the configuration says, before or after
+    /// [`with_config`](Self::with_config): its instruments record for
+    /// [`MeterProvider::collect`] even with `OTEL_METRICS_EXPORTER=none`
+    /// and no reader.
     pub fn with_disabled(mut self, disabled: bool) -> Self {
         self.disabled.set(disabled);
         self
     }
 
-    /// Exports through `reader` at its interval.
+    /// Exports through `reader` at its interval, whatever the
+    /// configuration's metrics exporter (`OTEL_METRICS_EXPORTER=none`
+    /// included), unless the reader [stands for that
+    /// `none`](PeriodicReader::stands_for_none) (see
+    /// [`with_config`](Self::with_config)).
     pub fn with_reader(mut self, reader: PeriodicReader) -> Self {
         self.reader = Some(reader);
         self
@@ -777,7 +803,15 @@ impl MeterProviderBuilder {
         if cardinality_limit < 1 {
             return Err(MetricsError::InvalidCardinalityLimit(cardinality_limit));
         }
-        let disabled = self.disabled.value_or(false);
+        // With the configuration's exporter `none`, a reader standing for
+        // it is left out; with no reader left (and recording not asked for
+        // in code), nothing would read the instruments: they stay off.
+        let exporter_none = self.exporter_none;
+        let reader = self
+            .reader
+            .filter(|reader| !(exporter_none && reader.stands_for_none()));
+        let nothing_reads = exporter_none && reader.is_none() && !self.disabled.is_set_in_code();
+        let disabled = self.disabled.value_or(false) || nothing_reads;
         let shared = Arc::new(ProviderShared {
             resource: Arc::new(self.resource.build()),
             views: self.views,
@@ -796,7 +830,7 @@ impl MeterProviderBuilder {
             callback_panics: AtomicU64::new(0),
             collections: AtomicU64::new(0),
         });
-        let reader = match self.reader {
+        let reader = match reader {
             Some(reader) if !disabled => Some(Arc::new(reader.start(shared.clone())?)),
             _ => None,
         };

@@ -55,6 +55,8 @@ type StartFn = Box<dyn FnOnce(Arc<dyn MetricSource>) -> Result<ReaderHandle, Met
 /// given to [`MeterProviderBuilder::with_reader`](super::MeterProviderBuilder::with_reader).
 pub struct PeriodicReader {
     start: StartFn,
+    /// Its exporter [stands for `none`](Exporter::stands_for_none).
+    stands_for_none: bool,
 }
 
 impl fmt::Debug for PeriodicReader {
@@ -78,6 +80,14 @@ impl PeriodicReader {
 
     pub(crate) fn start(self, shared: Arc<dyn MetricSource>) -> Result<ReaderHandle, MetricsError> {
         (self.start)(shared)
+    }
+
+    /// Whether its exporter only [stands for a metrics exporter configured
+    /// `none`](Exporter::stands_for_none): a
+    /// [`MeterProvider`](super::MeterProvider) built `with_config` from a
+    /// configuration whose metrics exporter is `none` never starts it.
+    pub fn stands_for_none(&self) -> bool {
+        self.stands_for_none
     }
 }
 
@@ -147,6 +157,7 @@ impl<E: Exporter> PeriodicReaderBuilder<E> {
             return Err(MetricsError::InvalidInterval(settings.interval));
         }
         Ok(PeriodicReader {
+            stands_for_none: settings.exporter.stands_for_none(),
             start: Box::new(move |shared| spawn(settings, shared)),
         })
     }
