@@ -198,9 +198,9 @@ pub struct BatchProcessorBuilder<E, P> {
     performance: Layered<PerformanceConfig>,
     /// The configuration's durable queue, `None` inside when it has none.
     durable: Layered<Option<DurableConfig>>,
-    /// The configuration turns the signal off ([`Config::is_disabled`]):
-    /// no durable queue, whoever set one.
-    signal_off: bool,
+    /// The configuration disables the SDK (`OTEL_SDK_DISABLED`): no
+    /// durable queue, whoever set one.
+    sdk_disabled: bool,
     /// The processor `build` makes.
     product: PhantomData<fn() -> P>,
 }
@@ -215,7 +215,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
             attempt_timeout: Layered::default(),
             performance: Layered::default(),
             durable: Layered::default(),
-            signal_off: false,
+            sdk_disabled: false,
             product: PhantomData,
         }
     }
@@ -225,10 +225,14 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     /// attempt timeout. What the program sets in code wins over these,
     /// whether it is set before or after (the `with_*` methods); a second
     /// call replaces the first configuration's settings. A disabled SDK
-    /// (`OTEL_SDK_DISABLED`) or signal (`OTEL_TRACES_EXPORTER=none`,
-    /// [`Config::is_disabled`]) leaves the durable queue off, the one given
+    /// (`OTEL_SDK_DISABLED`) leaves the durable queue off, the one given
     /// in code too: what an earlier run left on disk stays there, neither
-    /// sent nor touched, until a run that is not disabled.
+    /// sent nor touched, until a run that is not disabled. So does an
+    /// exporter that [stands for a configured `none`](Exporter::stands_for_none)
+    /// (it would fail what is stored). A signal's exporter `none`
+    /// (`OTEL_TRACES_EXPORTER=none`) alone does not: it means no exporter
+    /// from configuration, and a pipeline over an exporter given in code
+    /// exports what the providers hand it, with its durable queue.
     pub(crate) fn with_settings(
         mut self,
         config: &Config,
@@ -241,7 +245,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
             .configure(config.exporter_for(signal).timeout);
         self.performance.configure(config.performance.clone());
         self.durable.configure(config.durable.clone());
-        self.signal_off = config.is_disabled(signal);
+        self.sdk_disabled = config.disabled;
         self
     }
 
@@ -300,7 +304,11 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         let retry = self.retry.value_or_default();
         let attempt_timeout = self.attempt_timeout.value_or(DEFAULT_ATTEMPT_TIMEOUT);
         let performance = self.performance.value_or_default();
-        let durable = self.durable.value().flatten().filter(|_| !self.signal_off);
+        let durable = self
+            .durable
+            .value()
+            .flatten()
+            .filter(|_| !self.sdk_disabled && !exporter.stands_for_none());
         if exporter.signal() != signal {
             return Err(PipelineError::Start(format!(
                 "a {signal} pipeline cannot export through an exporter of {}",

@@ -147,22 +147,70 @@ fn a_durable_queue_set_in_code_survives_a_configuration_without_one() {
         "{second:?}"
     );
     processor.shutdown(Duration::from_secs(10)).unwrap();
+}
 
-    // A configuration that turns spans off keeps any durable queue closed.
-    let off = ConfigLoader::new()
-        .with_config_dir("no-such-dir")
-        .with_env([("OTEL_TRACES_EXPORTER", "none")])
-        .load()
-        .unwrap();
-    let quiet = BatchSpanProcessor::builder(Accept)
-        .with_durable_queue(durable.clone())
-        .with_config(&off)
-        .build()
-        .unwrap();
-    let beside = BatchSpanProcessor::builder(Accept)
-        .with_durable_queue(durable)
-        .build()
-        .expect("the directory is free");
-    beside.shutdown(Duration::from_secs(10)).unwrap();
-    quiet.shutdown(Duration::from_secs(10)).unwrap();
+/// What `otlp-contrib`'s pipeline builds for a traces exporter `none`.
+struct StandsForNone;
+
+impl Exporter for StandsForNone {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn stands_for_none(&self) -> bool {
+        true
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Permanent {
+            error: otlp_sdk::ExportError::Request("traces export is off".into()),
+        }
+    }
+}
+
+#[test]
+fn an_exporter_given_in_code_keeps_its_durable_queue_under_an_exporter_none() {
+    // Before: `OTEL_TRACES_EXPORTER=none` closed the durable queue of a
+    // pipeline over an exporter given in code, though such a pipeline
+    // exports what the providers hand it (`none` is "no exporter from
+    // configuration"): its spans were only in memory.
+    let dir = TempDir::new("builder-precedence-none");
+    let durable = small_config(dir.path(), FsyncPolicy::Never);
+    let configured = |variable: &str, value: &str| {
+        ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([(variable, value)])
+            .load()
+            .unwrap()
+    };
+    // Whether a pipeline over `exporter` built with `config` and the
+    // durable queue opens it: then a second pipeline is refused the
+    // directory.
+    let opens = |config: &Config, exporter: Box<dyn otlp_sdk::DynExporter>| {
+        let first = BatchSpanProcessor::builder(exporter)
+            .with_durable_queue(durable.clone())
+            .with_config(config)
+            .build()
+            .unwrap();
+        let second = BatchSpanProcessor::builder(Accept)
+            .with_durable_queue(durable.clone())
+            .build();
+        let refused = matches!(second, Err(PipelineError::Durable { .. }));
+        if let Ok(second) = second {
+            second.shutdown(Duration::from_secs(10)).unwrap();
+        }
+        first.shutdown(Duration::from_secs(10)).unwrap();
+        refused
+    };
+    let none = configured("OTEL_TRACES_EXPORTER", "none");
+    assert!(opens(&none, Box::new(Accept)), "an exporter given in code");
+    // What the configuration alone builds leaves it closed: the stand-in
+    // would fail what an earlier run left there.
+    assert!(
+        !opens(&none, Box::new(StandsForNone)),
+        "a stand-in for none"
+    );
+    // OTEL_SDK_DISABLED keeps any durable queue closed, as before.
+    let disabled = configured("OTEL_SDK_DISABLED", "true");
+    assert!(!opens(&disabled, Box::new(Accept)), "OTEL_SDK_DISABLED");
 }

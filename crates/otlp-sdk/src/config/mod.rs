@@ -162,7 +162,8 @@ impl Config {
     /// nothing, so that with nothing else the provider records nothing (a
     /// tracer provider still samples, so that its spans propagate the
     /// sampler's decision). A batch pipeline's durable queue stays closed
-    /// either way.
+    /// under `OTEL_SDK_DISABLED` and over an exporter standing for `none`;
+    /// over an exporter given in code, `none` leaves it as configured.
     ///
     /// ```
     /// use otlp_sdk::Signal;
