@@ -28,7 +28,7 @@ use super::value_convert::{INLINE_MAX, convert_resource, convert_value};
 /// | the same, `Cow::Owned` | the `String` moved into a [`Str`] (inline up to 23 bytes) |
 /// | attribute keys (`Key` does not tell whether it is `'static`) | up to 23 bytes inline; longer ones shared through a bounded interning table |
 /// | string values | up to 23 bytes inline; longer ones copied once into an `Arc<str>` |
-/// | `Value::Array` of bool, i64, f64, strings | [`AnyValue::Array`] of the same kinds |
+/// | `Value::Array` of bool, i64, f64, strings | [`AnyValue::Array`](otlp_core::AnyValue::Array) of the same kinds |
 /// | `SystemTime` | nanoseconds since the Unix epoch (0 before it) |
 /// | `parent_span_id` | `None` when `SpanId::INVALID` |
 /// | trace flags and `parent_span_is_remote` | [`SpanFlags`] (bits 0-7, `0x100` always, `0x200` when remote) |
