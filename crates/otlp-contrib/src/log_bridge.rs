@@ -421,7 +421,7 @@ mod tests {
     struct FlushCount(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
     impl otlp_sdk::LogProcessor for FlushCount {
-        fn on_emit(&self, _: &LogRecord) {}
+        fn on_emit(&self, _: &mut LogRecord) {}
 
         fn force_flush(&self, _: Duration) -> Result<(), otlp_sdk::PipelineError> {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -14,11 +14,17 @@ use crate::stats::StatsSnapshot;
 
 /// Receives every emitted log record: `on_emit`, `force_flush`, `shutdown`.
 pub trait LogProcessor: Send + Sync + 'static {
-    /// Takes an emitted record. Must not block (beyond a configured bound)
-    /// and must account for it: exported, dropped or failed, never lost
-    /// silently. Borrowed: a processor that keeps the record copies or
-    /// encodes what it needs, and the caller may reuse its buffers.
-    fn on_emit(&self, record: &LogRecord);
+    /// Takes an emitted record, on the emitting thread. Must not block
+    /// (beyond a configured bound) and must account for it: exported,
+    /// dropped or failed, never lost silently.
+    ///
+    /// The record is the specification's `ReadWriteLogRecord`: a processor
+    /// may change any of it (add or remove attributes, redact the body, set
+    /// the event name...), and the processors after it, in the order they
+    /// were added to the [`LoggerProvider`](crate::LoggerProvider), see the
+    /// change. Borrowed for the call only: a processor that keeps the record
+    /// copies or encodes what it needs, and the caller reuses its buffers.
+    fn on_emit(&self, record: &mut LogRecord);
 
     /// Exports everything received so far; returns by `timeout`.
     fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError>;
@@ -63,7 +69,7 @@ pub trait LogProcessor: Send + Sync + 'static {
 /// }
 ///
 /// let processor = BatchLogProcessor::builder(Accept).build()?;
-/// processor.on_emit(&LogRecord::builder().severity(Severity::INFO).body("started").build());
+/// processor.on_emit(&mut LogRecord::builder().severity(Severity::INFO).body("started").build());
 /// processor.shutdown(Duration::from_secs(1))?;
 /// let stats = processor.stats();
 /// assert_eq!((stats.produced, stats.exported, stats.queued), (1, 1, 0));
@@ -110,7 +116,7 @@ impl BatchLogProcessor {
 
 impl LogProcessor for BatchLogProcessor {
     #[inline]
-    fn on_emit(&self, record: &LogRecord) {
+    fn on_emit(&self, record: &mut LogRecord) {
         self.pipeline.shared().on_end(record);
     }
 

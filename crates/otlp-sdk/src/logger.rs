@@ -174,7 +174,8 @@ impl Logger {
     /// [`LogRecordLimits`] (a repeated key keeps its last value, those past
     /// the cap are discarded and added to `dropped_attributes_count`, values
     /// truncated); then every processor
-    /// takes it, in order.
+    /// takes it, in order, each seeing what those before it changed
+    /// ([`LogProcessor::on_emit`]).
     pub fn emit(&self, mut record: LogRecord) {
         if !self.enabled() {
             return;
@@ -188,8 +189,9 @@ impl Logger {
         {
             (record.resource, record.scope) = self.handles();
         }
+        // Each processor may change the record; the next sees the change.
         for processor in &self.provider.processors {
-            processor.on_emit(&record);
+            processor.on_emit(&mut record);
         }
         // Every processor has taken what it needs (encoded or cloned): the
         // vector and the handles serve this thread's next record or span.

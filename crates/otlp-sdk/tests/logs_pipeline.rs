@@ -228,7 +228,7 @@ fn a_json_exporter_gets_what_the_json_encoder_writes() {
         })
         .collect();
     for record in &records {
-        processor.on_emit(record);
+        processor.on_emit(&mut record.clone());
     }
     processor.force_flush(Duration::from_secs(10)).unwrap();
     let mut encoded = Vec::new();
@@ -405,4 +405,90 @@ fn otel_logs_exporter_none_turns_off_what_the_configuration_builds_and_traces_no
         .emit(LogRecord::builder().body("given").build());
     provider.shutdown(Duration::from_secs(10)).unwrap();
     assert_eq!((given.stats().exported, stand_in.stats().produced), (1, 0));
+}
+
+/// Redacts: replaces the body, adds an attribute and names the event, as
+/// an enriching processor registered before the exporting one would.
+struct Redact;
+
+impl LogProcessor for Redact {
+    fn on_emit(&self, record: &mut LogRecord) {
+        record.body = Some(AnyValue::from("[redacted]"));
+        record.attributes.push(KeyValue::new("redacted", "yes"));
+        record.event_name = "user.login".into();
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// Keeps a copy of every record it is handed.
+#[derive(Clone, Default)]
+struct Keep(Arc<Mutex<Vec<LogRecord>>>);
+
+impl LogProcessor for Keep {
+    fn on_emit(&self, record: &mut LogRecord) {
+        self.0.lock().unwrap().push(record.clone());
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_processor_changes_the_record_and_the_processors_after_it_see_the_change() {
+    // Before: `on_emit` took `&LogRecord`, so a processor could not change
+    // the record at all (the specification's OnEmit gets a
+    // ReadWriteLogRecord, whose changes the next processors MUST see).
+    let seen_before = Keep::default();
+    let seen_after = Keep::default();
+    let (capture, bodies) = Capture::logs(Encoding::Protobuf);
+    let exporting = BatchLogProcessor::builder(capture).build().unwrap();
+    let provider = LoggerProvider::builder()
+        .with_service_name("login")
+        .with_processor(seen_before.clone())
+        .with_processor(Redact)
+        .with_processor(seen_after.clone())
+        .with_processor(exporting.clone())
+        .build();
+    provider.logger("auth").emit(
+        LogRecord::builder()
+            .severity(Severity::INFO)
+            .body("password=hunter2")
+            .attribute(KeyValue::new("user", "ada"))
+            .build(),
+    );
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+
+    let before = seen_before.0.lock().unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].body, Some(AnyValue::from("password=hunter2")));
+    let after = seen_after.0.lock().unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].body, Some(AnyValue::from("[redacted]")));
+    assert_eq!(after[0].event_name, "user.login");
+    let stats = exporting.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!(stats.exported, 1);
+    let seen = decode_all(&bodies.lock().unwrap());
+    let record = &seen["[redacted]"];
+    assert_eq!(
+        record.attributes,
+        [
+            ("user".to_owned(), "ada".to_owned()),
+            ("redacted".to_owned(), "yes".to_owned())
+        ]
+    );
+    assert_eq!(record.event_name, "user.login");
+    assert!(!seen.contains_key("password=hunter2"));
 }

@@ -17,7 +17,7 @@ use otlp_sdk::{
 struct Discard;
 
 impl LogProcessor for Discard {
-    fn on_emit(&self, _: &LogRecord) {}
+    fn on_emit(&self, _: &mut LogRecord) {}
 
     fn force_flush(&self, _: std::time::Duration) -> Result<(), PipelineError> {
         Ok(())

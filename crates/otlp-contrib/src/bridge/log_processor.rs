@@ -175,7 +175,7 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
         }
         self.feed
             .processor
-            .on_emit(&self.feed.converter.convert(record, scope));
+            .on_emit(&mut self.feed.converter.convert(record, scope));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -246,7 +246,7 @@ mod tests {
     }
 
     impl LogProcessor for Collect {
-        fn on_emit(&self, record: &otlp_core::LogRecord) {
+        fn on_emit(&self, record: &mut otlp_core::LogRecord) {
             self.0.lock().expect("not poisoned").push(record.clone());
         }
         fn force_flush(&self, _timeout: Duration) -> Result<(), PipelineError> {
