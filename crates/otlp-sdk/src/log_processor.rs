@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use otlp_core::LogRecord;
+use otlp_core::{InstrumentationScope, LogRecord, Severity};
 
 use crate::batch_pipeline::{BatchPipeline, BatchProcessorBuilder};
 use crate::config::{BatchConfig, Config};
@@ -25,6 +25,24 @@ pub trait LogProcessor: Send + Sync + 'static {
     /// change. Borrowed for the call only: a processor that keeps the record
     /// copies or encodes what it needs, and the caller reuses its buffers.
     fn on_emit(&self, record: &mut LogRecord);
+
+    /// Whether this processor would keep a record of `severity` and
+    /// `event_name` (empty: none given) from a logger of `scope`: the
+    /// specification's `LogRecordProcessor.Enabled`, which
+    /// [`Logger::enabled_for`](crate::Logger::enabled_for) asks so that a
+    /// caller can skip building a record every processor would filter out.
+    /// The context is the thread's (a processor that filters by it reads
+    /// [`active_span::current`](crate::active_span::current)).
+    ///
+    /// Only a hint: callers need not ask before emitting, so a processor
+    /// that filters still does so in [`on_emit`](Self::on_emit). Must be
+    /// cheap and must not block; when in doubt (say, awaiting
+    /// configuration) answer `true`. Default `true`: the processor takes
+    /// every record.
+    fn enabled(&self, scope: &InstrumentationScope, severity: Severity, event_name: &str) -> bool {
+        let _ = (scope, severity, event_name);
+        true
+    }
 
     /// Exports everything received so far; returns by `timeout`.
     fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError>;

@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use otlp_core::{InstrumentationScope, KeyValue, LogRecord, Resource, Str, clock};
+use otlp_core::{InstrumentationScope, KeyValue, LogRecord, Resource, Severity, Str, clock};
 
 use crate::config::{Config, ExporterKind};
 use crate::error::PipelineError;
@@ -154,9 +154,33 @@ impl Logger {
 
     /// Whether records emitted here go anywhere: false when the provider is
     /// disabled or has no processor. A front door may skip building a
-    /// record that would go nowhere.
+    /// record that would go nowhere. A flag check: it does not ask the
+    /// processors (see [`enabled_for`](Self::enabled_for)).
     pub fn enabled(&self) -> bool {
         !self.provider.disabled && !self.provider.processors.is_empty()
+    }
+
+    /// The specification's `Logger.Enabled`: whether a record of `severity`
+    /// ([`Severity::UNSPECIFIED`] if unknown) and `event_name` (empty: none)
+    /// would be kept. False when [`enabled`](Self::enabled) is, and when
+    /// every processor's [`LogProcessor::enabled`] says no (with this
+    /// logger's scope); true as soon as one says yes, asking them in order.
+    ///
+    /// Calling it is optional, never required before [`emit`](Self::emit):
+    /// it pays when building the record is expensive (a body or attributes
+    /// computed from a lookup), and a record built cheaply can be emitted
+    /// directly. The answer is not static (a processor may change its mind,
+    /// a provider is shut down): do not cache it. Cost: the flag check, then
+    /// one call per processor until one says yes (a
+    /// [`BatchLogProcessor`](crate::BatchLogProcessor) says yes at once); no
+    /// allocation, no lock.
+    pub fn enabled_for(&self, severity: Severity, event_name: &str) -> bool {
+        self.enabled()
+            && self
+                .provider
+                .processors
+                .iter()
+                .any(|processor| processor.enabled(&self.scope, severity, event_name))
     }
 
     /// An empty vector for the attributes of a record about to be built:

@@ -492,3 +492,60 @@ fn a_processor_changes_the_record_and_the_processors_after_it_see_the_change() {
     assert_eq!(record.event_name, "user.login");
     assert!(!seen.contains_key("password=hunter2"));
 }
+
+/// Keeps warnings and worse, and every `audit.*` event, of the scope
+/// `payments` only (what a filtering processor would say).
+struct WarningsAndAudits;
+
+impl LogProcessor for WarningsAndAudits {
+    fn on_emit(&self, _: &mut LogRecord) {}
+
+    fn enabled(&self, scope: &InstrumentationScope, severity: Severity, event_name: &str) -> bool {
+        scope.name == "payments" && (severity >= Severity::WARN || event_name.starts_with("audit."))
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn enabled_for_asks_the_processors_with_severity_event_name_and_scope() {
+    // Before: `Logger` had only `enabled()`, a flag check; the
+    // specification's `Enabled` (severity, event name) and the processors'
+    // `Enabled` were missing.
+    let filtering = LoggerProvider::builder()
+        .with_processor(WarningsAndAudits)
+        .build();
+    let payments = filtering.logger("payments");
+    assert!(payments.enabled(), "the flag check does not ask processors");
+    assert!(!payments.enabled_for(Severity::INFO, ""));
+    assert!(!payments.enabled_for(Severity::UNSPECIFIED, "checkout.done"));
+    assert!(payments.enabled_for(Severity::WARN, ""));
+    assert!(payments.enabled_for(Severity::DEBUG, "audit.refund"));
+    assert!(!filtering.logger("other").enabled_for(Severity::ERROR, ""));
+
+    // One processor that takes everything (the default) is enough.
+    let mixed = LoggerProvider::builder()
+        .with_processor(WarningsAndAudits)
+        .with_processor(Keep::default())
+        .build();
+    assert!(mixed.logger("other").enabled_for(Severity::TRACE, ""));
+
+    // No processor, or a disabled provider: never.
+    let empty = LoggerProvider::builder().build();
+    assert!(
+        !empty
+            .logger("payments")
+            .enabled_for(Severity::FATAL, "audit.x")
+    );
+    let disabled = LoggerProvider::builder()
+        .with_processor(Keep::default())
+        .with_disabled(true)
+        .build();
+    assert!(!disabled.logger("payments").enabled_for(Severity::FATAL, ""));
+}
