@@ -55,7 +55,9 @@
 //! ignored for it), an instrument name that is not valid (it records
 //! nothing); and a span or log record that goes over its limits (what did
 //! not fit is discarded, and counted in the record's `dropped_*_count`
-//! fields: said once per process, whatever the number of records).
+//! fields: said once per process, whatever the number of records); a
+//! logger asked for with an empty name (it works all the same, its scope
+//! named `""`).
 //! [`MetricsStats`](crate::metrics::MetricsStats) counts the metrics ones; each
 //! distinct one is also given once to the process's *warning handler*, on
 //! the thread whose call warns: by default a line on standard error

@@ -14,6 +14,7 @@ use std::time::Duration;
 use otlp_core::{InstrumentationScope, KeyValue, LogRecord, Resource, Severity, Str, clock};
 
 use crate::config::{Config, ExporterKind};
+use crate::diagnostics;
 use crate::error::PipelineError;
 use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
@@ -91,12 +92,21 @@ impl LoggerProvider {
     }
 
     /// A logger for the instrumentation scope `name`.
+    ///
+    /// An empty name is not a valid scope name: as the specification asks,
+    /// the logger works all the same, its scope keeps the empty name, and a
+    /// [`diagnostics::Warning`](crate::diagnostics::Warning) says so (once
+    /// per process).
     pub fn logger(&self, name: impl Into<Str>) -> Logger {
         self.logger_with_scope(InstrumentationScope::new(name))
     }
 
-    /// A logger for a fully described scope (version, schema URL, attributes).
+    /// A logger for a fully described scope (version, schema URL,
+    /// attributes); an empty name is warned of as in [`logger`](Self::logger).
     pub fn logger_with_scope(&self, scope: InstrumentationScope) -> Logger {
+        if scope.name.is_empty() {
+            empty_logger_name();
+        }
         Logger {
             provider: Arc::clone(&self.inner),
             scope: Arc::new(scope),
@@ -129,6 +139,21 @@ impl LoggerProvider {
             |processor, left| processor.shutdown(left),
         )
     }
+}
+
+/// Says that a logger was asked for with an empty name (the specification:
+/// a working logger is returned, and a message SHOULD be logged). Given
+/// once per process by [`diagnostics::warn`]. Cold.
+#[cold]
+#[inline(never)]
+fn empty_logger_name() {
+    diagnostics::warn(
+        "logs",
+        "a logger was asked for with an empty name, which is not a valid instrumentation \
+         scope name: it works, and its records carry a scope named \"\"; name the library or \
+         module that emits them"
+            .to_owned(),
+    );
 }
 
 /// Emits log records for one instrumentation scope. Cheap to clone.

@@ -1,7 +1,7 @@
 //! What the SDK does otherwise than asked (metrics instruments it cannot
-//! take as asked, span and log record limits), it says once, to the
-//! process's warning handler (`otlp_sdk::diagnostics`). One test: the
-//! handler is the process's.
+//! take as asked, span and log record limits, a logger without a name),
+//! it says once, to the process's warning handler (`otlp_sdk::diagnostics`).
+//! One test: the handler is the process's.
 
 use std::sync::{Arc, Mutex};
 
@@ -130,6 +130,27 @@ fn instruments_the_sdk_cannot_take_as_asked_are_warned_of_once_each() {
             .message
             .contains("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT")
     );
+
+    // A logger asked for with an empty name: it works, keeps the name,
+    // and is warned of, once.
+    let provider = LoggerProvider::builder().with_processor(Discard).build();
+    for _ in 0..2 {
+        let unnamed = provider.logger("");
+        assert_eq!(unnamed.scope().name, "");
+        assert!(unnamed.enabled());
+        unnamed.emit(LogRecord::builder().body("still emitted").build());
+    }
+    let unnamed = warnings_now(&seen_by_test);
+    assert_eq!(unnamed.len(), 1, "{unnamed:#?}");
+    assert_eq!(unnamed[0].source, "logs");
+    assert!(
+        unnamed[0]
+            .message
+            .starts_with("a logger was asked for with an empty name"),
+        "{unnamed:#?}"
+    );
+    provider.logger("named");
+    assert!(warnings_now(&seen_by_test).is_empty());
 
     // A handler that panics costs its warning, not the caller.
     set_warning_handler(|_| panic!("the handler's own bug"));
