@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use otlp_core::{InstrumentationScope, KeyValue, LogRecord, Resource, Severity, Str, clock};
@@ -35,6 +36,9 @@ struct LoggerProviderState {
     all_processors: Vec<Arc<dyn LogProcessor>>,
     limits: LogRecordLimits,
     disabled: bool,
+    /// [`LoggerProvider::shutdown`] was called: a second call shuts no
+    /// processor down again.
+    shut_down: AtomicBool,
 }
 
 /// The entry point of the native log API: configure once, then get a
@@ -131,7 +135,16 @@ impl LoggerProvider {
 
     /// Shuts down every processor, all together, within `timeout`; returns
     /// the first error.
+    ///
+    /// Once only, as the specification says: a later call (on this provider
+    /// or a clone) returns [`PipelineError::ShutDown`] at once, without
+    /// calling any processor's `shutdown` again. Loggers keep handing records
+    /// to the processors, which drop and count them (a
+    /// [`BatchLogProcessor`](crate::BatchLogProcessor) as `dropped_shutdown`).
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(PipelineError::ShutDown);
+        }
         on_every_processor(
             &self.inner.all_processors,
             Signal::Logs,
@@ -363,6 +376,7 @@ impl LoggerProviderBuilder {
                 all_processors: self.processors,
                 limits: self.limits.value_or_default(),
                 disabled: self.disabled.value_or(false),
+                shut_down: AtomicBool::new(false),
             }),
         }
     }

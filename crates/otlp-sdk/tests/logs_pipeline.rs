@@ -549,3 +549,42 @@ fn enabled_for_asks_the_processors_with_severity_event_name_and_scope() {
         .build();
     assert!(!disabled.logger("payments").enabled_for(Severity::FATAL, ""));
 }
+
+/// Counts the shutdowns it is asked for, and answers each `Ok`.
+#[derive(Clone, Default)]
+struct CountShutdowns(Arc<std::sync::atomic::AtomicUsize>);
+
+impl LogProcessor for CountShutdowns {
+    fn on_emit(&self, _: &mut LogRecord) {}
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_provider_shuts_its_processors_down_once_and_says_so_after() {
+    // Before: each call shut every processor down again (the specification:
+    // a processor's Shutdown SHOULD be called once), and a second call
+    // over processors that do not track it answered Ok.
+    let counted = CountShutdowns::default();
+    let provider = LoggerProvider::builder()
+        .with_processor(counted.clone())
+        .build();
+    let clone = provider.clone();
+    assert_eq!(provider.shutdown(Duration::from_secs(5)), Ok(()));
+    assert_eq!(
+        clone.shutdown(Duration::from_secs(5)),
+        Err(PipelineError::ShutDown)
+    );
+    assert_eq!(
+        provider.shutdown(Duration::from_secs(5)),
+        Err(PipelineError::ShutDown)
+    );
+    assert_eq!(counted.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
