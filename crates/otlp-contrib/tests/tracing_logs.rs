@@ -530,6 +530,37 @@ fn spans_no_otlp_layer_records_give_no_ids() {
 }
 
 #[test]
+fn a_native_active_span_gives_its_ids_to_events_that_do_not_name_their_parent() {
+    // Before: outside any span an `OtlpLayer` records, an event got no ids
+    // even inside a span made active through the native API, which the
+    // `log` bridge's records did get.
+    let pipelines = Pipelines::new();
+    let subscriber = tracing_subscriber::registry().with(OtlpLogLayer::new(&pipelines.loggers));
+    let active = otlp_core::SpanContext::new(
+        otlp_core::TraceId::random(),
+        otlp_core::SpanId::random(),
+        otlp_core::TraceFlags::SAMPLED,
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("outside");
+        otlp_sdk::active_span::in_span(&active, || {
+            tracing::info!("contextual");
+            tracing::info!(parent: None, "explicit root");
+        });
+    });
+    let exported = pipelines.finish();
+    let record = exported.record("contextual");
+    assert_eq!(record.trace_id, active.trace_id.to_bytes());
+    assert_eq!(record.span_id, active.span_id.to_bytes());
+    assert_eq!(record.flags, 0x01);
+    for body in ["outside", "explicit root"] {
+        let record = exported.record(body);
+        assert!(record.trace_id.is_empty(), "{body}");
+        assert!(record.span_id.is_empty(), "{body}");
+    }
+}
+
+#[test]
 fn nothing_is_recorded_on_a_pipelines_own_threads() {
     let pipelines = Pipelines::new();
     let dispatch = tracing::Dispatch::new(

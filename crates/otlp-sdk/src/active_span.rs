@@ -1,5 +1,6 @@
 //! The thread's active span, for what records inside it without being given
-//! it: metric exemplars ([`crate::metrics`]).
+//! it: metric exemplars ([`crate::metrics`]) and log records emitted without
+//! ids ([`Logger::emit`](crate::Logger::emit)).
 //!
 //! Spans of this crate are not entered (they are values passed around); the
 //! front door that has a notion of "current span" — the `tracing` layer of

@@ -12,8 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use otlp_core::{InstrumentationScope, KeyValue, LogRecord, Resource, Severity, Str, clock};
+use otlp_core::{
+    InstrumentationScope, KeyValue, LogRecord, Resource, Severity, SpanContext, Str, clock,
+};
 
+use crate::active_span;
 use crate::config::{Config, ExporterKind};
 use crate::diagnostics;
 use crate::error::PipelineError;
@@ -230,7 +233,11 @@ impl Logger {
         spare_attributes::take()
     }
 
-    /// Emits `record`: it gets this provider's resource and this logger's
+    /// Emits `record`: a record without ids (no `trace_id`, no `span_id`)
+    /// takes those of the thread's [active span](crate::active_span) and
+    /// its trace flags, if there is one (the specification's "current
+    /// Context"; ids the record carries are the context it was given, and
+    /// win). It gets this provider's resource and this logger's
     /// scope (whatever it carried), and the current time as its observed
     /// time when it has none; its attributes are held to the provider's
     /// [`LogRecordLimits`] (a repeated key keeps its last value, those past
@@ -238,10 +245,45 @@ impl Logger {
     /// truncated); then every processor
     /// takes it, in order, each seeing what those before it changed
     /// ([`LogProcessor::on_emit`]).
+    ///
+    /// Cost of the context: for a record without ids, one thread-local read
+    /// (the active-span depth) when no span is active.
     pub fn emit(&self, mut record: LogRecord) {
         if !self.enabled() {
             return;
         }
+        if record.trace_id.is_none()
+            && record.span_id.is_none()
+            && let Some(active) = active_span::current()
+        {
+            record.trace_id = Some(active.trace_id);
+            record.span_id = Some(active.span_id);
+            record.flags = u32::from(active.trace_flags.bits());
+        }
+        self.emit_resolved(record);
+    }
+
+    /// Emits `record` in the explicitly given `context`, whatever span is
+    /// active on this thread: a valid `context` gives the record its trace
+    /// id, span id and trace flags; `None` (or an invalid context) is the
+    /// empty context, and the record keeps the ids it carries, if any, as
+    /// given. The rest is [`emit`](Self::emit). For a front door that knows
+    /// the context of what it records (a `tracing` event with an explicit
+    /// parent, or none).
+    pub fn emit_in(&self, mut record: LogRecord, context: Option<&SpanContext>) {
+        if !self.enabled() {
+            return;
+        }
+        if let Some(context) = context.filter(|context| context.is_valid()) {
+            record.trace_id = Some(context.trace_id);
+            record.span_id = Some(context.span_id);
+            record.flags = u32::from(context.trace_flags.bits());
+        }
+        self.emit_resolved(record);
+    }
+
+    /// [`emit`](Self::emit) once the record's context is settled.
+    fn emit_resolved(&self, mut record: LogRecord) {
         self.provider.limits.apply(&mut record);
         if record.observed_time_unix_nano == 0 {
             record.observed_time_unix_nano = clock::now_unix_nanos();

@@ -588,3 +588,50 @@ fn a_provider_shuts_its_processors_down_once_and_says_so_after() {
     );
     assert_eq!(counted.0.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_record_without_ids_takes_the_active_spans_and_a_given_context_wins() {
+    // Before: `emit` left a record without ids uncorrelated inside an
+    // active span (the specification: the trace context comes from the
+    // explicitly given Context, else the current one).
+    let kept = Keep::default();
+    let provider = LoggerProvider::builder()
+        .with_processor(kept.clone())
+        .build();
+    let logger = provider.logger("context");
+    let active = SpanContext::new(
+        TraceId::random(),
+        SpanId::random(),
+        TraceFlags::SAMPLED.with_random(true),
+    );
+    let given = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::NONE);
+    logger.emit(LogRecord::builder().body("outside").build());
+    otlp_sdk::active_span::in_span(&active, || {
+        logger.emit(LogRecord::builder().body("current").build());
+        logger.emit(
+            LogRecord::builder()
+                .body("given")
+                .span_context(&given)
+                .build(),
+        );
+        logger.emit_in(LogRecord::builder().body("explicit").build(), Some(&given));
+        logger.emit_in(LogRecord::builder().body("explicit none").build(), None);
+    });
+    let ids = |record: &LogRecord| (record.trace_id, record.span_id, record.flags);
+    let expected = [
+        ("outside", (None, None, 0)),
+        (
+            "current",
+            (Some(active.trace_id), Some(active.span_id), 0x03),
+        ),
+        ("given", (Some(given.trace_id), Some(given.span_id), 0)),
+        ("explicit", (Some(given.trace_id), Some(given.span_id), 0)),
+        ("explicit none", (None, None, 0)),
+    ];
+    let records = kept.0.lock().unwrap();
+    assert_eq!(records.len(), expected.len());
+    for (record, (body, expected)) in records.iter().zip(expected) {
+        assert_eq!(record.body, Some(AnyValue::from(body)));
+        assert_eq!(ids(record), expected, "{body}");
+    }
+}

@@ -293,7 +293,16 @@ impl OtlpLogLayer {
             resource,
             scope,
         };
-        logger.emit(record);
+        if event.is_contextual() {
+            // Outside any span a layer records, `emit` gives the record the
+            // ids of the thread's active span of the native API, if any
+            // (`otlp_sdk::active_span`), as the `log` bridge does.
+            logger.emit(record);
+        } else {
+            // An explicit parent (or `parent: None`) is the given context:
+            // the active span is not consulted.
+            logger.emit_in(record, context.as_ref());
+        }
     }
 }
 
