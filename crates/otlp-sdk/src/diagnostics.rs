@@ -81,6 +81,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -377,6 +378,33 @@ pub fn set_warning_handler(handler: impl Fn(&Warning) + Send + Sync + 'static) {
     *WARNING_HANDLER
         .write()
         .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(handler));
+}
+
+/// Says, once per process and kind, that a tracer, logger or meter was
+/// asked for with an empty name (the specification: a working one is
+/// returned, keeping the invalid name, and a message SHOULD be logged).
+/// `what` is `tracer`, `logger` or `meter`, `source` its signal, `records`
+/// what it makes. After the first, a call costs one atomic load. Cold.
+#[cold]
+#[inline(never)]
+pub(crate) fn empty_scope_name(source: &'static str, what: &'static str, records: &'static str) {
+    static SAID: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+    let said = match what {
+        "tracer" => &SAID[0],
+        "logger" => &SAID[1],
+        _ => &SAID[2],
+    };
+    if said.load(Ordering::Relaxed) || said.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    warn(
+        source,
+        format!(
+            "a {what} was asked for with an empty name, which is not a valid instrumentation \
+             scope name: it works, and its {records} carry a scope named \"\"; name the library \
+             or module that emits them"
+        ),
+    );
 }
 
 /// Gives the warning `message` from `source` to the process's warning

@@ -112,7 +112,7 @@ impl LoggerProvider {
     /// attributes); an empty name is warned of as in [`logger`](Self::logger).
     pub fn logger_with_scope(&self, scope: InstrumentationScope) -> Logger {
         if scope.name.is_empty() {
-            empty_logger_name();
+            diagnostics::empty_scope_name("logs", "logger", "records");
         }
         Logger {
             provider: Arc::clone(&self.inner),
@@ -155,21 +155,6 @@ impl LoggerProvider {
             |processor, left| processor.shutdown(left),
         )
     }
-}
-
-/// Says that a logger was asked for with an empty name (the specification:
-/// a working logger is returned, and a message SHOULD be logged). Given
-/// once per process by [`diagnostics::warn`]. Cold.
-#[cold]
-#[inline(never)]
-fn empty_logger_name() {
-    diagnostics::warn(
-        "logs",
-        "a logger was asked for with an empty name, which is not a valid instrumentation \
-         scope name: it works, and its records carry a scope named \"\"; name the library or \
-         module that emits them"
-            .to_owned(),
-    );
 }
 
 /// Emits log records for one instrumentation scope. Cheap to clone.

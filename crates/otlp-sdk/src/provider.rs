@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use otlp_core::{InstrumentationScope, Resource, Str};
 use thread_local::ThreadLocal;
 
 use crate::config::{Config, ExporterKind};
+use crate::diagnostics;
 use crate::error::PipelineError;
 use crate::exporter::Signal;
 use crate::fan_out::on_every_processor;
@@ -70,12 +72,21 @@ impl TracerProvider {
     }
 
     /// A tracer for the instrumentation scope `name`.
+    ///
+    /// An empty name is not a valid scope name: as the specification asks,
+    /// the tracer works all the same, its scope keeps the empty name, and a
+    /// [`diagnostics::Warning`](crate::diagnostics::Warning) says so (once
+    /// per process).
     pub fn tracer(&self, name: impl Into<Str>) -> Tracer {
         self.tracer_with_scope(InstrumentationScope::new(name))
     }
 
-    /// A tracer for a fully described scope (version, schema URL, attributes).
+    /// A tracer for a fully described scope (version, schema URL,
+    /// attributes); an empty name is warned of as in [`tracer`](Self::tracer).
     pub fn tracer_with_scope(&self, scope: InstrumentationScope) -> Tracer {
+        if scope.name.is_empty() {
+            diagnostics::empty_scope_name("traces", "tracer", "spans");
+        }
         Tracer::new(self.inner.clone(), Arc::new(scope))
     }
 
@@ -97,7 +108,16 @@ impl TracerProvider {
 
     /// Shuts down every processor, all together, within `timeout`; returns
     /// the first error.
+    ///
+    /// Once only, as the specification says: a later call (on this provider
+    /// or a clone) returns [`PipelineError::ShutDown`] at once, without
+    /// calling any processor's `shutdown` again. Tracers keep working; their
+    /// spans reach the processors, which drop and count them (a
+    /// [`BatchSpanProcessor`](crate::BatchSpanProcessor) as `dropped_shutdown`).
     pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(PipelineError::ShutDown);
+        }
         on_every_processor(
             &self.inner.all_processors,
             Signal::Traces,
@@ -244,6 +264,7 @@ impl TracerProviderBuilder {
                 pipeline_handles: ThreadLocal::new(),
                 // No exporter configured and none given in code: the
                 // sampler still decides, nothing is recorded.
+                shut_down: AtomicBool::new(false),
                 export_off: exporter_none && receiving.is_empty(),
                 processors: Arc::new(receiving),
                 all_processors: self.processors,

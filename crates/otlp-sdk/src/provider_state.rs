@@ -2,6 +2,7 @@
 //! resource, sampler, limits and processors.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use otlp_core::Resource;
 use thread_local::ThreadLocal;
@@ -37,6 +38,9 @@ pub(crate) struct ProviderState {
     /// at span start, as `disabled`. With a processor given in code this
     /// is false and spans record for it.
     pub(crate) export_off: bool,
+    /// [`TracerProvider::shutdown`](crate::TracerProvider::shutdown) was
+    /// called: a second call shuts no processor down again.
+    pub(crate) shut_down: AtomicBool,
 }
 
 impl ProviderState {

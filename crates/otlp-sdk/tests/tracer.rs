@@ -971,3 +971,44 @@ fn on_start_is_called_beside_a_batch_pipeline() {
     assert_eq!(pipeline.stats().exported, 1);
     assert_eq!(watch.ended.spans()[0].attributes.len(), 1);
 }
+
+/// Counts the calls to its `shutdown`.
+#[derive(Clone, Default)]
+struct CountShutdowns(Arc<std::sync::atomic::AtomicUsize>);
+
+impl SpanProcessor for CountShutdowns {
+    fn on_end(&self, _: SpanData) {}
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_tracer_provider_shuts_its_processors_down_once_and_says_so_after() {
+    // Before: each call shut every processor down again (the specification:
+    // Shutdown MUST be called only once), and a second call over
+    // processors that do not track it answered Ok.
+    let counted = CountShutdowns::default();
+    let provider = TracerProvider::builder()
+        .with_processor(counted.clone())
+        .build();
+    let clone = provider.clone();
+    assert_eq!(provider.shutdown(Duration::from_secs(5)), Ok(()));
+    assert_eq!(
+        clone.shutdown(Duration::from_secs(5)),
+        Err(PipelineError::ShutDown)
+    );
+    assert_eq!(
+        provider.shutdown(Duration::from_secs(5)),
+        Err(PipelineError::ShutDown)
+    );
+    assert_eq!(counted.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Tracers keep working after it.
+    provider.tracer("after").start("after shutdown").end();
+}

@@ -152,6 +152,37 @@ fn instruments_the_sdk_cannot_take_as_asked_are_warned_of_once_each() {
     provider.logger("named");
     assert!(warnings_now(&seen_by_test).is_empty());
 
+    // So are a tracer and a meter asked for with an empty name: each works,
+    // keeps the name, and is warned of once.
+    let tracers = TracerProvider::builder().build();
+    let meters = MeterProvider::builder().build().expect("a meter provider");
+    for _ in 0..2 {
+        let tracer = tracers.tracer("");
+        assert_eq!(tracer.scope().name, "");
+        tracer.start("still started").end();
+        meters
+            .meter("")
+            .u64_counter("still_counted")
+            .build()
+            .add(1, &[]);
+    }
+    let unnamed = warnings_now(&seen_by_test);
+    let sources: Vec<_> = unnamed.iter().map(|warning| warning.source).collect();
+    assert_eq!(sources, ["traces", "metrics"], "{unnamed:#?}");
+    assert!(
+        unnamed[0]
+            .message
+            .starts_with("a tracer was asked for with an empty name")
+    );
+    assert!(
+        unnamed[1]
+            .message
+            .starts_with("a meter was asked for with an empty name")
+    );
+    tracers.tracer("named");
+    meters.meter("named");
+    assert!(warnings_now(&seen_by_test).is_empty());
+
     // A handler that panics costs its warning, not the caller.
     set_warning_handler(|_| panic!("the handler's own bug"));
     meter.u64_counter("8ball").build();

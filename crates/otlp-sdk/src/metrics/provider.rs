@@ -581,12 +581,21 @@ impl MeterProvider {
     }
 
     /// A meter of the scope named `name`.
+    ///
+    /// An empty name is not a valid scope name: as the specification asks,
+    /// the meter works all the same, its scope keeps the empty name, and a
+    /// [`diagnostics::Warning`](crate::diagnostics::Warning) says so (once
+    /// per process).
     pub fn meter(&self, name: impl Into<Str>) -> Meter {
         self.meter_with_scope(InstrumentationScope::new(name))
     }
 
-    /// A meter of `scope`.
+    /// A meter of `scope`; an empty name is warned of as in
+    /// [`meter`](Self::meter).
     pub fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
+        if scope.name.is_empty() {
+            diagnostics::empty_scope_name("metrics", "meter", "metrics");
+        }
         Meter {
             shared: self.shared.clone(),
             scope: Arc::new(scope),
