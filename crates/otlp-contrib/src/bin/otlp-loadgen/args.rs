@@ -500,7 +500,7 @@ fn address(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| "not an IP:PORT address (e.g. 127.0.0.1:9464)".to_owned())
 }
 
-/// `250ms`, `1.5s`, `2m`, `1h`, or a bare number of seconds; more than zero.
+/// `250ms`, `1.5s`, `2m`, `1h`, or a bare number of seconds; at least a nanosecond.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let bad = || "not a duration (e.g. 30s, 500ms, 2m, or a number of seconds)".to_owned();
     let trimmed = text.trim();
@@ -519,7 +519,12 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err("must be more than zero".into());
     }
-    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
+    let duration = Duration::try_from_secs_f64(seconds).map_err(|_| bad())?;
+    // Below half a nanosecond, a positive number is still a zero `Duration`.
+    if duration.is_zero() {
+        return Err("shorter than a nanosecond, the shortest duration".into());
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -700,6 +705,40 @@ mod tests {
         for bad in ["", "0", "-1s", "1d", "abc", "NaN", "inf"] {
             assert!(duration(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A positive number of seconds below half a nanosecond is a zero
+    /// `Duration`: refused as "0" is, not a run of no time or a zero timeout.
+    #[test]
+    fn durations_shorter_than_a_nanosecond_are_refused_naming_the_flag() {
+        for (args, flag, value) in [
+            (
+                &["--duration", "0.0000000001"][..],
+                "--duration",
+                "0.0000000001",
+            ),
+            (&["--timeout", "0.0000001ms"], "--timeout", "0.0000001ms"),
+            (
+                &["--shutdown-timeout", "0.0000000001s"],
+                "--shutdown-timeout",
+                "0.0000000001s",
+            ),
+            (
+                &["--signal", "metrics", "--export-interval", "0.0000000001"],
+                "--export-interval",
+                "0.0000000001",
+            ),
+        ] {
+            let error = error(args);
+            assert!(
+                error.contains(flag)
+                    && error.contains(&format!("'{value}'"))
+                    && error.contains("nanosecond"),
+                "{args:?}: {error}"
+            );
+        }
+        assert_eq!(duration("0.000000001"), Ok(Duration::from_nanos(1)));
+        assert_eq!(duration("0.000001ms"), Ok(Duration::from_nanos(1)));
     }
 
     #[test]
