@@ -1042,6 +1042,40 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
     }
 }
 
+/// A `--duration` too long for an `Instant` (here about 317 billion years)
+/// is no time limit, as the SDK's timeouts are: `start + duration` panicked
+/// (status 101) before any record was sent, whatever the signal.
+#[test]
+fn a_duration_too_long_for_an_instant_is_no_limit_not_a_panic() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let endpoint = receiver.http_endpoint().unwrap();
+    for (signal, count_key, counted) in [
+        ("traces", "exported", 20),
+        ("logs", "exported", 20),
+        ("metrics", "recordings", 20),
+    ] {
+        let output = run(loadgen()
+            .args(["--signal", signal, "--endpoint", &endpoint])
+            .args(["--duration", "10000000000000000000", "--records", "20"])
+            .args(["--quiet", "--json-summary"]));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{signal}: {}",
+            stderr(&output)
+        );
+        let summary = summary(&output);
+        assert_eq!(count(&summary, count_key), counted, "{signal}: {summary}");
+        assert_eq!(summary["all_delivered"], true, "{signal}: {summary}");
+    }
+    assert_eq!(receiver.span_count(), 20);
+    assert_eq!(receiver.log_record_count(), 20);
+}
+
 #[test]
 fn version_prints_the_crate_version() {
     let output = run(loadgen().arg("--version"));

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, SpanKind, Str,
 };
+use otlp_sdk::deadline::later;
 use otlp_sdk::metrics::{Counter, Histogram, MeterProvider};
 use otlp_sdk::{Logger, LoggerProvider, Tracer, TracerProvider};
 
@@ -161,7 +162,9 @@ impl Workers {
             }
         };
         let start = Instant::now();
-        let deadline = plan.duration.map(|duration| start + duration);
+        // A duration too long for an `Instant` is no limit (`later` ends it a
+        // century on), where `start + duration` would panic.
+        let deadline = plan.duration.map(|duration| later(start, duration));
         let rate = plan.rate.map(|rate| rate / count as f64);
         let (finished_tx, finished) = mpsc::channel();
         let mut handles = Vec::with_capacity(count);
