@@ -1042,6 +1042,63 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
     }
 }
 
+/// An `--endpoint` its own check lets through (a scheme and a host) but the
+/// configuration refuses (the port, an unclosed `[`, a query on a base URL)
+/// is an error naming `--endpoint` and the value, not the configuration key
+/// it was put in ("exporter.endpoint (from builder)"); user-info stays
+/// redacted.
+#[test]
+fn an_endpoint_the_configuration_refuses_is_an_error_naming_endpoint() {
+    for (args, value, reason) in [
+        (
+            &["--endpoint", "http://localhost:99999"][..],
+            "http://localhost:99999",
+            "port",
+        ),
+        (&["--endpoint", "http://[::1"], "http://[::1", "["),
+        (
+            &["--signal", "logs", "--endpoint", "http://localhost:0"],
+            "http://localhost:0",
+            "port",
+        ),
+        (
+            &["--signal", "metrics", "--endpoint", "http://h:x/v1/metrics"],
+            "http://h:x/v1/metrics",
+            "port",
+        ),
+        (
+            &[
+                "--protocol",
+                "http/protobuf",
+                "--endpoint",
+                "http://h:4318/?x=1",
+            ],
+            "http://h:4318/?x=1",
+            "query",
+        ),
+        (
+            &["--endpoint", "https://user:secret@h:0"],
+            "https://<redacted>@h:0",
+            "port",
+        ),
+    ] {
+        let output = run(loadgen().args(args).args(["--records", "1"]));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let errors = stderr(&output);
+        for part in [
+            "--endpoint",
+            &format!("{value:?}"),
+            reason,
+            "Try `otlp-loadgen --help`",
+        ] {
+            assert!(errors.contains(part), "{args:?}: {part}: {errors}");
+        }
+        assert!(!errors.contains("builder"), "{args:?}: {errors}");
+        assert!(!errors.contains("secret"), "{args:?}: {errors}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+}
+
 /// A `--duration` too long for an `Instant` (here about 317 billion years)
 /// is no time limit, as the SDK's timeouts are: `start + duration` panicked
 /// (status 101) before any record was sent, whatever the signal.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use otlp_contrib::metrics::{Exposition, Labels, MetricsServer};
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
-use otlp_sdk::config::{Config, ConfigLoader, MetricsConfig};
+use otlp_sdk::config::{Config, ConfigError, ConfigLoader, MetricsConfig};
 use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
 use otlp_sdk::{
     BatchLogProcessor, BatchSpanProcessor, LoggerProvider, PipelineError, StatsSnapshot,
@@ -448,8 +448,34 @@ fn configure(args: &Args) -> Result<Config, Failure> {
     }
     config
         .validate()
-        .map_err(|error| Failure::usage(format!("invalid settings: {error}")))?;
+        .map_err(|error| Failure::usage(settings_error(args, &error)))?;
     Ok(config)
+}
+
+/// The message for settings the configuration refuses once the options are
+/// in. `--endpoint` is checked here (its own parser only asks for a scheme
+/// and a host): an error on the endpoint key it set names the option, not
+/// the key (`exporter.endpoint`, "from builder"). The value is the
+/// configuration's, user-info redacted.
+fn settings_error(args: &Args, error: &ConfigError) -> String {
+    let signal = args.signal();
+    let scope = match signal {
+        Signal::Traces => "",
+        Signal::Logs => "logs.",
+        Signal::Metrics => "metrics.",
+    };
+    let own_key = format!("exporter.{}_endpoint", signal.as_str());
+    let by_endpoint = args.endpoint.is_some()
+        && error
+            .key()
+            .and_then(|key| key.strip_prefix(scope))
+            .is_some_and(|key| key == "exporter.endpoint" || key == own_key);
+    match error.value() {
+        Some(value) if by_endpoint => {
+            format!("invalid value {value:?} for --endpoint: {}", error.reason())
+        }
+        _ => format!("invalid settings: {error}"),
+    }
 }
 
 /// On the first Ctrl-C (or SIGTERM), stop producing and let the run drain and
