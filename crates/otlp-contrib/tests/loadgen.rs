@@ -1207,6 +1207,14 @@ fn help_lists_the_flags() {
         "--span-ids",
         "--series",
         "--export-interval",
+        "--full-policy",
+        "--shutdown-timeout",
+        "--service-name",
+        "--config",
+        "--metrics",
+        "--quiet",
+        "--help",
+        "--version",
         "Exit status",
     ] {
         assert!(usage.contains(flag), "{flag}");

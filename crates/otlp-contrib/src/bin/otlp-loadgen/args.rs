@@ -807,6 +807,18 @@ mod tests {
         );
     }
 
+    /// Every option the parser knows is in `--help` (none hidden), so a
+    /// new one cannot be left out of the list users read.
+    #[test]
+    fn help_lists_every_flag() {
+        let help = parse_strs(&["--help"]).expect_err("help").to_string();
+        let mut command = Args::command();
+        command.build();
+        for long in command.get_arguments().filter_map(|arg| arg.get_long()) {
+            assert!(help.contains(&format!("--{long}")), "--{long}: {help}");
+        }
+    }
+
     #[test]
     fn help_and_version_exit_0_and_bad_usage_2() {
         let help = parse_strs(&["--help"]).expect_err("help");
