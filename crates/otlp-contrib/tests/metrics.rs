@@ -888,3 +888,64 @@ fn a_taken_port_is_an_error_naming_the_address() {
         "{error}"
     );
 }
+
+/// Sends `raw` on a fresh connection and returns what came back until the
+/// server closed it or stopped writing (`Connection: close` where the request
+/// allows it, so that the server ends the exchange).
+fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(raw).unwrap();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Requests no scraper sends, in every URI form HTTP/1.1 has: each gets a
+/// status line (404, 405 with `Allow`, or hyper's 400 for what does not
+/// parse), and the server keeps serving scrapes afterwards.
+#[test]
+fn odd_requests_get_a_status_and_the_server_keeps_serving() {
+    let server = MetricsServer::start("127.0.0.1:0".parse().unwrap(), distinct_snapshot).unwrap();
+    let addr = server.local_addr();
+    let long_path = format!(
+        "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 404"),
+        (b"OPTIONS /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 405"),
+        (b"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 4"),
+        (b"GET http://x/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 200"),
+        (b"GET /metrics HTTP/1.0\r\n\r\n".to_vec(), "HTTP/1.0 200"),
+        (b"DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 405"),
+        (b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec(), "HTTP/1.1 405"),
+        (b"BREW /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 405"),
+        (b"GET /metrics?x=%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 200"),
+        (b"GET /%2e%2e/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), "HTTP/1.1 404"),
+        (b"\x00\xff garbage\r\n\r\n".to_vec(), "HTTP/1.1 400"),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), ""),
+        (long_path.into_bytes(), "HTTP/1.1 4"),
+    ];
+    for (raw, status) in &cases {
+        let answer = exchange(addr, raw);
+        assert!(
+            answer.starts_with(status),
+            "{:?}: {answer:?}",
+            String::from_utf8_lossy(&raw[..raw.len().min(40)])
+        );
+        if status.ends_with("405") {
+            assert!(
+                answer
+                    .to_ascii_lowercase()
+                    .contains("\r\nallow: get, head\r\n"),
+                "{answer}"
+            );
+        }
+    }
+    assert_serves_metrics(&server);
+}
