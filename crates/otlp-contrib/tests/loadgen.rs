@@ -1099,6 +1099,36 @@ fn an_endpoint_the_configuration_refuses_is_an_error_naming_endpoint() {
     }
 }
 
+/// A full URL is one whose path ends in the signal's `/v1/...`, whatever
+/// its query: `…/v1/traces?tenant=a` was taken for a base URL, and refused
+/// as one ("a base endpoint cannot have a query"), though a signal's own
+/// endpoint may have a query.
+#[test]
+fn a_full_url_with_a_query_is_used_as_given() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    for (signal, url) in [
+        ("traces", receiver.http_traces_url().unwrap()),
+        ("logs", receiver.http_logs_url().unwrap()),
+        ("metrics", receiver.http_metrics_url().unwrap()),
+    ] {
+        for url in [format!("{url}?tenant=a"), format!("{url}?tenant=a#top")] {
+            let output = run(loadgen()
+                .args(["--signal", signal, "--endpoint", &url])
+                .args(["--records", "10", "--quiet", "--json-summary"]));
+            assert_eq!(output.status.code(), Some(0), "{url}: {}", stderr(&output));
+            let summary = summary(&output);
+            assert_eq!(summary["endpoint"], url.as_str(), "{summary}");
+            assert_eq!(summary["all_delivered"], true, "{url}: {summary}");
+        }
+    }
+    assert_eq!(receiver.span_count(), 20);
+    assert_eq!(receiver.log_record_count(), 20);
+}
+
 /// A `--duration` too long for an `Instant` (here about 317 billion years)
 /// is no time limit, as the SDK's timeouts are: `start + duration` panicked
 /// (status 101) before any record was sent, whatever the signal.

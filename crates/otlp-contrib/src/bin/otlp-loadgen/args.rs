@@ -127,7 +127,8 @@ impl Signal {
 pub struct Args {
     /// Where to send: the base URL (http://host:4318 gets
     /// /v1/traces appended for HTTP; http://host:4317 for
-    /// gRPC) or a full URL ending in /v1/traces, used as given
+    /// gRPC) or a full URL whose path ends in /v1/traces (a
+    /// query may follow), used as given
     /// (default: OTEL_EXPORTER_OTLP_ENDPOINT, else the
     /// protocol's localhost default)
     #[arg(long, value_name = "URL", value_parser = endpoint, verbatim_doc_comment)]

@@ -387,9 +387,11 @@ fn configure(args: &Args) -> Result<Config, Failure> {
         exporter.protocol = protocol;
     }
     if let Some(endpoint) = &args.endpoint {
-        // The option wins over both endpoint variables: a URL ending in the
-        // signal's path is used as given, any other is the base URL.
-        let full = endpoint
+        // The option wins over both endpoint variables: a URL whose path
+        // ends in the signal's (whatever its query or fragment) is used as
+        // given, any other is the base URL.
+        let path = endpoint.split(['?', '#']).next().unwrap_or_default();
+        let full = path
             .trim_end_matches('/')
             .ends_with(&format!("/v1/{}", signal.as_str()));
         let own = match signal {
