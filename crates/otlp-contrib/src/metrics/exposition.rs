@@ -121,7 +121,7 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 ///
 /// | metric | type | from [`StatsSnapshot`] |
 /// |---|---|---|
-/// | `otel_sdk_processor_span_processed_total` | counter | no `error_type`: spans taken from the queue for export (`exported + rejected + failed + dropped_oversized + in_flight`) |
+/// | `otel_sdk_processor_span_processed_total` | counter | no `error_type`: spans taken from the queue for export (`exported + rejected + failed + dropped_oversized + dropped_durable + in_flight`) |
 /// | … `{error_type="queue_full"}` | | `dropped_queue_full` |
 /// | … `{error_type="already_shutdown"}` | | `dropped_shutdown` (arrived after shutdown, or still queued at its deadline) |
 /// | `otel_sdk_processor_span_queue_size` | gauge | `queued` |
