@@ -1099,6 +1099,38 @@ fn an_endpoint_the_configuration_refuses_is_an_error_naming_endpoint() {
     }
 }
 
+/// `--batch-size` above a queue size the configuration sets (the flags'
+/// own check sees only `--queue-size`) is an error naming `--batch-size`, its
+/// value and the queue size, not the key it was put in
+/// ("batch.max_export_batch_size (from builder)").
+#[test]
+fn a_batch_size_above_the_configured_queue_size_is_an_error_naming_batch_size() {
+    for (signal, variable) in [
+        ("traces", "OTEL_BSP_MAX_QUEUE_SIZE"),
+        ("logs", "OTEL_BLRP_MAX_QUEUE_SIZE"),
+    ] {
+        let output = run(loadgen().env(variable, "512").args([
+            "--signal",
+            signal,
+            "--batch-size",
+            "1000",
+            "--records",
+            "1",
+        ]));
+        assert_eq!(output.status.code(), Some(2), "{signal}");
+        let errors = stderr(&output);
+        for part in [
+            "--batch-size",
+            "\"1000\"",
+            "512",
+            "Try `otlp-loadgen --help`",
+        ] {
+            assert!(errors.contains(part), "{signal}: {part}: {errors}");
+        }
+        assert!(!errors.contains("builder"), "{signal}: {errors}");
+    }
+}
+
 /// A full URL is one whose path ends in the signal's `/v1/...`, whatever
 /// its query: `…/v1/traces?tenant=a` was taken for a base URL, and refused
 /// as one ("a base endpoint cannot have a query"), though a signal's own

@@ -455,29 +455,43 @@ fn configure(args: &Args) -> Result<Config, Failure> {
 }
 
 /// The message for settings the configuration refuses once the options are
-/// in. `--endpoint` is checked here (its own parser only asks for a scheme
-/// and a host): an error on the endpoint key it set names the option, not
-/// the key (`exporter.endpoint`, "from builder"). The value is the
-/// configuration's, user-info redacted.
+/// in. Some option values are only checked there: `--endpoint` (its own
+/// parser asks for a scheme and a host) and `--batch-size` against a queue
+/// size from the configuration. An error on a key an option set names the
+/// option, not the key (`exporter.endpoint`, "from builder": `validate`
+/// knows no other source); the value is the configuration's, user-info
+/// redacted.
 fn settings_error(args: &Args, error: &ConfigError) -> String {
+    match (
+        error.key().and_then(|key| option_of(args, key)),
+        error.value(),
+    ) {
+        (Some(option), Some(value)) => {
+            format!("invalid value {value:?} for {option}: {}", error.reason())
+        }
+        _ => format!("invalid settings: {error}"),
+    }
+}
+
+/// The option given on the command line that set `key` (a dotted key, in
+/// the scope of `--signal`: `logs.batch.max_queue_size` for logs).
+fn option_of(args: &Args, key: &str) -> Option<&'static str> {
     let signal = args.signal();
     let scope = match signal {
         Signal::Traces => "",
         Signal::Logs => "logs.",
         Signal::Metrics => "metrics.",
     };
-    let own_key = format!("exporter.{}_endpoint", signal.as_str());
-    let by_endpoint = args.endpoint.is_some()
-        && error
-            .key()
-            .and_then(|key| key.strip_prefix(scope))
-            .is_some_and(|key| key == "exporter.endpoint" || key == own_key);
-    match error.value() {
-        Some(value) if by_endpoint => {
-            format!("invalid value {value:?} for --endpoint: {}", error.reason())
-        }
-        _ => format!("invalid settings: {error}"),
-    }
+    let key = key.strip_prefix(scope)?;
+    let own_endpoint = format!("exporter.{}_endpoint", signal.as_str());
+    let (option, given) = match key {
+        "exporter.endpoint" => ("--endpoint", args.endpoint.is_some()),
+        _ if key == own_endpoint => ("--endpoint", args.endpoint.is_some()),
+        "batch.max_export_batch_size" => ("--batch-size", args.batch_size.is_some()),
+        "batch.max_queue_size" => ("--queue-size", args.queue_size.is_some()),
+        _ => return None,
+    };
+    given.then_some(option)
 }
 
 /// On the first Ctrl-C (or SIGTERM), stop producing and let the run drain and
