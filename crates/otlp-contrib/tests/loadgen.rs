@@ -1131,6 +1131,29 @@ fn a_batch_size_above_the_configured_queue_size_is_an_error_naming_batch_size() 
     }
 }
 
+/// `--protocol` that the configured endpoint does not suit (a gRPC endpoint
+/// without a scheme, for HTTP) is an error naming `--protocol` and the
+/// endpoint, not an invalid "exporter.endpoint (from builder)": the
+/// configuration alone was valid.
+#[test]
+fn a_protocol_the_configured_endpoint_does_not_suit_is_an_error_naming_protocol() {
+    let output = run(loadgen()
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317")
+        .args(["--protocol", "http/protobuf", "--spans", "1"]));
+    assert_eq!(output.status.code(), Some(2));
+    let errors = stderr(&output);
+    for part in [
+        "--protocol http/protobuf",
+        "\"localhost:4317\"",
+        "http://",
+        "Try `otlp-loadgen --help`",
+    ] {
+        assert!(errors.contains(part), "{part}: {errors}");
+    }
+    assert!(!errors.contains("builder"), "{errors}");
+}
+
 /// A full URL is one whose path ends in the signal's `/v1/...`, whatever
 /// its query: `…/v1/traces?tenant=a` was taken for a base URL, and refused
 /// as one ("a base endpoint cannot have a query"), though a signal's own

@@ -461,14 +461,21 @@ fn configure(args: &Args) -> Result<Config, Failure> {
 /// option, not the key (`exporter.endpoint`, "from builder": `validate`
 /// knows no other source); the value is the configuration's, user-info
 /// redacted.
+///
+/// An endpoint from the configuration is refused only when `--protocol`
+/// changed the rules (a gRPC endpoint without a scheme, for HTTP): the
+/// configuration alone was valid, so the message names `--protocol`.
 fn settings_error(args: &Args, error: &ConfigError) -> String {
-    match (
-        error.key().and_then(|key| option_of(args, key)),
-        error.value(),
-    ) {
-        (Some(option), Some(value)) => {
+    let key = error.key().unwrap_or_default();
+    match (option_of(args, key), error.value(), args.protocol) {
+        (Some(option), Some(value), _) => {
             format!("invalid value {value:?} for {option}: {}", error.reason())
         }
+        (None, Some(value), Some(protocol)) if key.ends_with("endpoint") => format!(
+            "--protocol {protocol} does not suit the endpoint {value:?} the configuration \
+             gives ({key}): {}",
+            error.reason()
+        ),
         _ => format!("invalid settings: {error}"),
     }
 }
