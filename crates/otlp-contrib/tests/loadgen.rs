@@ -1154,6 +1154,57 @@ fn a_protocol_the_configured_endpoint_does_not_suit_is_an_error_naming_protocol(
     assert!(!errors.contains("builder"), "{errors}");
 }
 
+/// An `--endpoint` or `--header` the exporter refuses when it is built (a
+/// host the URL parser refuses, a query on a gRPC endpoint, a header the
+/// exporter sets itself or gRPC reserves) is bad usage, status 2, naming the
+/// option: it was status 1, "the pipeline cannot start", naming neither.
+#[test]
+fn an_endpoint_or_header_the_exporter_refuses_is_bad_usage_naming_the_option() {
+    for (args, parts) in [
+        (
+            &["--endpoint", "http://a|b:4318"][..],
+            &["--endpoint", "http://a|b:4318"][..],
+        ),
+        (
+            &["--protocol", "grpc", "--endpoint", "http://h:4317/?x=1"],
+            &["--endpoint", "http://h:4317/?x=1"],
+        ),
+        (
+            &[
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--header",
+                "content-type=x",
+            ],
+            &["--header", "content-type"],
+        ),
+        (
+            &[
+                "--protocol",
+                "grpc",
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--header",
+                "te=x",
+            ],
+            &["--header", "\"te\""],
+        ),
+    ] {
+        let output = run(loadgen().args(args).args(["--spans", "1"]));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let errors = stderr(&output);
+        for part in parts.iter().chain(&["Try `otlp-loadgen --help`"]) {
+            assert!(errors.contains(part), "{args:?}: {part}: {errors}");
+        }
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+}
+
 /// A full URL is one whose path ends in the signal's `/v1/...`, whatever
 /// its query: `…/v1/traces?tenant=a` was taken for a base URL, and refused
 /// as one ("a base endpoint cannot have a query"), though a signal's own

@@ -59,8 +59,10 @@ series because --series is above the cardinality limit
 Exit status: 0 when every span (log record) sent was exported, or, for
 metrics, every data point was; 3 when some were dropped,
 failed, rejected or not settled by --shutdown-timeout (the summary says
-which); 1 when the pipeline cannot start (bad endpoint, unreadable TLS
-file, port taken for --metrics); 2 on bad options or configuration.";
+which); 1 when the pipeline cannot start (an endpoint or header from the
+configuration that the exporter refuses, an unreadable TLS file, the port
+of --metrics taken); 2 on bad options (one the exporter refuses included)
+or configuration.";
 
 /// Spans (log records) sent when neither `--spans` nor `--duration` is given.
 pub const DEFAULT_SPANS: u64 = 10_000;

@@ -25,7 +25,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::metrics::{Exposition, Labels, MetricsServer};
-use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
+use otlp_contrib::pipeline::{
+    PipelineBuildError, build_log_processor, build_processor, metric_exporter_from_config,
+};
+use otlp_exporter_grpc::BuildError;
+use otlp_exporter_http::HttpExporterError;
 use otlp_sdk::config::{Config, ConfigError, ConfigLoader, MetricsConfig};
 use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
 use otlp_sdk::{
@@ -103,9 +107,9 @@ enum Pipeline {
 }
 
 impl Pipeline {
-    fn start(signal: Signal, config: &Config) -> Result<Pipeline, Failure> {
-        let failed =
-            |error: otlp_contrib::pipeline::PipelineBuildError| Failure::start(error.to_string());
+    fn start(args: &Args, config: &Config) -> Result<Pipeline, Failure> {
+        let signal = args.signal();
+        let failed = |error: PipelineBuildError| build_failure(args, &error);
         Ok(match signal {
             Signal::Traces => {
                 let processor = build_processor(config).map_err(failed)?;
@@ -281,7 +285,7 @@ fn run(args: Args) -> Result<u8, Failure> {
             signal.sdk().record_noun()
         );
     }
-    let pipeline = Pipeline::start(signal, &config)?;
+    let pipeline = Pipeline::start(&args, &config)?;
     let _metrics = match (args.metrics, pipeline.stats_reader()) {
         (Some(addr), Some(stats)) => {
             // The metric names are the pipeline's records': `otlp_sdk_spans_*`
@@ -477,6 +481,36 @@ fn settings_error(args: &Args, error: &ConfigError) -> String {
             error.reason()
         ),
         _ => format!("invalid settings: {error}"),
+    }
+}
+
+/// Why the pipeline could not be built. An endpoint or a header the exporter
+/// refuses (past `validate`: a host its URL parser refuses, a query on a gRPC
+/// endpoint, a header it sets itself or gRPC reserves) is bad usage when an
+/// option gave it, and the message names the option; the rest cannot start
+/// (status 1).
+fn build_failure(args: &Args, error: &PipelineBuildError) -> Failure {
+    let given_header = |name: &str| {
+        args.headers
+            .iter()
+            .any(|(given, _)| given.eq_ignore_ascii_case(name))
+    };
+    let option = match error {
+        PipelineBuildError::Grpc(BuildError::InvalidEndpoint { .. })
+        | PipelineBuildError::Http(HttpExporterError::InvalidEndpoint { .. }) => {
+            args.endpoint.is_some().then_some("--endpoint")
+        }
+        PipelineBuildError::Grpc(BuildError::InvalidHeader { name, .. })
+        | PipelineBuildError::Http(
+            HttpExporterError::InvalidHeaderName { name }
+            | HttpExporterError::InvalidHeaderValue { name }
+            | HttpExporterError::ReservedHeader { name },
+        ) => given_header(name).then_some("--header"),
+        _ => None,
+    };
+    match option {
+        Some(option) => Failure::usage(format!("{option}: {error}")),
+        None => Failure::start(error.to_string()),
     }
 }
 
