@@ -12,6 +12,13 @@ use otlp_sdk::compression::{self, ContentCoding, DecompressError};
 /// so the client can read the 413 instead of seeing a reset connection.
 const DRAIN_LIMIT: u64 = 64 << 20;
 
+/// The most a body's announced length (`Content-Length`) reserves before its
+/// bytes arrive: 4 MiB holds a large export (thousands of spans) in one
+/// allocation. A longer body grows the buffer as its bytes come, so an
+/// announced length, which is only the client's word, never allocates more
+/// than this (with a cap near `usize::MAX`, a huge one aborted the process).
+const MAX_RESERVED_FOR_ANNOUNCED: usize = 4 << 20;
+
 /// Why a body was not usable.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum BodyError {
@@ -31,8 +38,14 @@ where
     B::Error: std::fmt::Display,
 {
     let mut body = body;
-    // Announced lengths over the cap were refused before; trust the rest up to the cap.
-    let announced = body.size_hint().exact().unwrap_or(0).min(cap as u64) as usize;
+    // Announced lengths over the cap were refused before; trust the rest up to
+    // the cap, and reserve for them no more than `MAX_RESERVED_FOR_ANNOUNCED`.
+    let announced = body
+        .size_hint()
+        .exact()
+        .unwrap_or(0)
+        .min(cap as u64)
+        .min(MAX_RESERVED_FOR_ANNOUNCED as u64) as usize;
     let mut collected: Vec<u8> = Vec::with_capacity(announced);
     let mut drained: u64 = 0;
     let mut too_large = false;

@@ -627,3 +627,49 @@ fn threads_beyond_the_most_exit_2_naming_the_flag_and_the_value() {
         assert!(output.stdout.is_empty(), "{threads}");
     }
 }
+
+/// A `Content-Length` is only the client's word: with the cap at its
+/// largest, the receiver reserved the announced length before reading a
+/// byte, and a request announcing 4 EiB aborted the process (`memory
+/// allocation of 4611686018427387904 bytes failed`). It now reads the body
+/// as it comes: the client gets its `100 Continue`, and the receiver goes on.
+#[test]
+fn a_huge_announced_length_under_the_largest_cap_is_not_reserved_up_front() {
+    use std::io::{Read, Write};
+    let running = Running::start(&[
+        "--max-request-bytes",
+        "18446744073709551615",
+        "--quiet",
+        "--exit-on-stdin-eof",
+    ]);
+    let mut stream = std::net::TcpStream::connect(&running.http).expect("connect");
+    stream
+        .set_read_timeout(Some(LINE_TIMEOUT))
+        .expect("read timeout");
+    let head = "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n\
+                content-length: 4611686018427387904\r\nexpect: 100-continue\r\n\r\n";
+    stream.write_all(head.as_bytes()).expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = stream.read(&mut buf).unwrap_or(0);
+        assert!(
+            read > 0,
+            "closed without an answer: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 100"), "{answer}");
+    drop(stream);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = format!("http://{}/v1/traces", running.http);
+    let response = runtime.block_on(post_protobuf(&url, &rich_request("after", 1)));
+    assert_eq!(response.status, StatusCode::OK);
+    let rest = running.finish("stdin");
+    assert!(
+        rest.last().is_some_and(|line| line.contains(" spans=1 ")),
+        "{rest:?}"
+    );
+}
