@@ -673,3 +673,67 @@ fn a_huge_announced_length_under_the_largest_cap_is_not_reserved_up_front() {
         "{rest:?}"
     );
 }
+
+/// A start failure says which flag and which value it comes from: a port in
+/// use named the transport (`grpc`), not `--grpc`, and a `--jsonl` file that
+/// cannot be opened only its path.
+#[test]
+fn start_failures_name_the_flag_and_its_value() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let jsonl = std::env::temp_dir()
+        .join(format!("otlp-receiver-{}-no-such-dir", std::process::id()))
+        .join("requests.jsonl");
+    let jsonl = jsonl.to_str().expect("path");
+    let not_pem = temp_file("not-pem.pem");
+    std::fs::write(&not_pem, "not PEM\n").expect("write");
+    let not_pem = not_pem.to_str().expect("path");
+    for (args, flag, value) in [
+        (vec!["--grpc", address.as_str()], "--grpc", address.as_str()),
+        (vec!["--http", address.as_str()], "--http", address.as_str()),
+        (
+            vec!["--http", "127.0.0.1:0", "--jsonl", jsonl],
+            "--jsonl",
+            jsonl,
+        ),
+        (
+            vec![
+                "--http",
+                "127.0.0.1:0",
+                "--tls-cert",
+                jsonl,
+                "--tls-key",
+                jsonl,
+            ],
+            "--tls-cert",
+            jsonl,
+        ),
+        (
+            vec![
+                "--http",
+                "127.0.0.1:0",
+                "--tls-cert",
+                not_pem,
+                "--tls-key",
+                not_pem,
+            ],
+            "--tls-cert",
+            not_pem,
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        let errors = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {errors}");
+        assert!(
+            errors.contains(&format!("{flag} {value}")),
+            "{args:?}: {errors}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let _ = std::fs::remove_file(not_pem);
+    drop(taken);
+}

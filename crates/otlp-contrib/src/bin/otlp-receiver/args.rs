@@ -129,6 +129,15 @@ impl Args {
             given => given,
         }
     }
+
+    /// Whether the address of the `transport` (`"grpc"` or `"http"`)
+    /// listener was given, rather than taken from the defaults.
+    pub fn gave_address(&self, transport: &str) -> bool {
+        match transport {
+            "grpc" => self.grpc.is_some(),
+            _ => self.http.is_some(),
+        }
+    }
 }
 
 fn address(text: &str) -> Result<SocketAddr, String> {

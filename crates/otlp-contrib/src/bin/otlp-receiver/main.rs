@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use otlp_contrib::receiver::{
-    Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverStats, ReceiverTls, RequestObserver,
-    Signal, Store, Transport, render_logs, render_metrics, render_traces,
+    Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverError, ReceiverStats, ReceiverTls,
+    RequestObserver, Signal, Store, Transport, render_logs, render_metrics, render_traces,
 };
 
 /// The exit status of a run that ended as asked but lost `--jsonl` lines
@@ -65,15 +65,20 @@ struct JsonlFile {
 }
 
 fn run(args: args::Args) -> Result<Outcome, Box<dyn Error>> {
-    let read = |path: &std::path::PathBuf| {
+    // Each start failure names the flag and the value it comes from.
+    let read = |flag: &str, path: &std::path::PathBuf| {
         std::fs::read_to_string(path)
-            .map_err(|error| format!("cannot read {}: {error}", path.display()))
+            .map_err(|error| format!("{flag} {}: cannot read it: {error}", path.display()))
     };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(ReceiverTls {
-            cert_pem: read(cert)?,
-            key_pem: read(key)?,
-            client_ca_pem: args.tls_client_ca.as_ref().map(read).transpose()?,
+            cert_pem: read("--tls-cert", cert)?,
+            key_pem: read("--tls-key", key)?,
+            client_ca_pem: args
+                .tls_client_ca
+                .as_ref()
+                .map(|ca| read("--tls-client-ca", ca))
+                .transpose()?,
         }),
         _ => None,
     };
@@ -83,7 +88,12 @@ fn run(args: args::Args) -> Result<Outcome, Box<dyn Error>> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+                .map_err(|error| {
+                    format!(
+                        "--jsonl {}: cannot open it for appending: {error}",
+                        path.display()
+                    )
+                })?;
             Some(Arc::new(JsonlFile {
                 file: Mutex::new(file),
                 lost_lines: AtomicU64::new(0),
@@ -106,6 +116,34 @@ fn run(args: args::Args) -> Result<Outcome, Box<dyn Error>> {
         max_request_bytes: args.max_request_bytes.unwrap_or(defaults.max_request_bytes),
         worker_threads: args.threads,
         observer,
+    })
+    .map_err(|error| match error {
+        ReceiverError::Bind {
+            transport,
+            addr,
+            source,
+        } => {
+            let default = if args.gave_address(transport) {
+                ""
+            } else {
+                " (the default)"
+            };
+            format!("--{transport} {addr}{default}: cannot listen there: {source}")
+        }
+        ReceiverError::Tls(reason) => {
+            let mut flags = Vec::new();
+            for (flag, path) in [
+                ("--tls-cert", &args.tls_cert),
+                ("--tls-key", &args.tls_key),
+                ("--tls-client-ca", &args.tls_client_ca),
+            ] {
+                if let Some(path) = path {
+                    flags.push(format!("{flag} {}", path.display()));
+                }
+            }
+            format!("{}: unusable TLS material: {reason}", flags.join(", "))
+        }
+        other => other.to_string(),
     })?;
     // Set before the `listening` line, so a client that waits for it sees the
     // delay on its first request.
