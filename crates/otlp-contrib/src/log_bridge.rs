@@ -55,6 +55,12 @@
 //! - On a pipeline's own threads (see [`otlp_sdk::own_threads`]), or with a
 //!   provider that has no processor or is disabled: a flag check, no record
 //!   ([`log::Log::flush`] there returns at once too).
+//! - When no processor keeps the level's severity
+//!   ([`otlp_sdk::LogProcessor::enabled`], asked through
+//!   [`Logger::enabled_for`] with the logger's scope and no event name, by
+//!   [`log::Log::enabled`] and before every record): one call per processor
+//!   until one says yes, no record. A
+//!   [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor) says yes at once.
 //! - Recorded: one attribute vector, the body formatted once (no allocation
 //!   for a message without arguments), key-value strings copied once, and the
 //!   record's encoding on the calling thread by the provider's processor.
@@ -299,8 +305,17 @@ fn severity(level: Level) -> Severity {
 }
 
 impl Log for OtlpLogger {
+    /// Below the maximum level, on a pipeline's own threads, or when no
+    /// processor keeps a record of the level's severity (and this logger's
+    /// scope, no event name: [`Logger::enabled_for`]), false. Cost: a
+    /// comparison, a thread-local read, the logger's flag check, then one
+    /// call per processor until one says yes (one with a
+    /// [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor)).
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= self.max_level && self.logger.enabled() && !own_threads::is_own_thread()
+        let level = metadata.level();
+        level <= self.max_level
+            && !own_threads::is_own_thread()
+            && self.logger.enabled_for(severity(level), "")
     }
 
     fn log(&self, record: &Record<'_>) {

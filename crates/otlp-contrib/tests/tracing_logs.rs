@@ -769,3 +769,135 @@ fn an_error_fields_sources_are_kept_in_its_chain() {
         .collect();
     assert_eq!(chain, [Some(string("card declined"))]);
 }
+
+/// What a [`SeverityFloor`] was asked and given.
+#[derive(Default)]
+struct Seen {
+    /// Each `enabled` call: the scope's name, the severity, the event name.
+    asked: Vec<(String, otlp_core::Severity, String)>,
+    /// Each record it was given: its scope's name, severity and body.
+    emitted: Vec<(String, otlp_core::Severity, String)>,
+}
+
+/// A processor that keeps records of `floor` and more severe only.
+#[derive(Clone)]
+struct SeverityFloor {
+    floor: otlp_core::Severity,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl otlp_sdk::LogProcessor for SeverityFloor {
+    fn on_emit(&self, record: &mut otlp_core::LogRecord) {
+        let body = record
+            .body
+            .as_ref()
+            .and_then(|body| body.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        self.seen.lock().unwrap().emitted.push((
+            record.scope.name.to_string(),
+            record.severity_number,
+            body,
+        ));
+    }
+
+    fn enabled(
+        &self,
+        scope: &otlp_core::InstrumentationScope,
+        severity: otlp_core::Severity,
+        event_name: &str,
+    ) -> bool {
+        self.seen.lock().unwrap().asked.push((
+            scope.name.to_string(),
+            severity,
+            event_name.to_owned(),
+        ));
+        severity >= self.floor
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), otlp_sdk::PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), otlp_sdk::PipelineError> {
+        Ok(())
+    }
+}
+
+/// A field value that counts how often it is formatted.
+struct Formatted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl fmt::Debug for Formatted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        f.write_str("formatted")
+    }
+}
+
+#[test]
+fn a_processor_refusing_a_severity_gets_no_record_of_it_and_is_asked_with_its_scope() {
+    use otlp_core::Severity;
+    let owned = |scope: &str, severity, text: &str| (scope.to_owned(), severity, text.to_owned());
+    for one_scope in [false, true] {
+        let processor = SeverityFloor {
+            floor: Severity::WARN,
+            seen: Arc::default(),
+        };
+        let provider = LoggerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        let mut layer = OtlpLogLayer::builder(&provider);
+        if one_scope {
+            layer = layer.with_scope(otlp_core::InstrumentationScope::new("checkout"));
+        }
+        let formatted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(layer.build());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "shop::orders", lookup = ?Formatted(formatted.clone()), "info refused");
+            tracing::warn!(target: "shop::orders", "warn kept");
+            // A `log` record through `tracing-log`: its target is a field.
+            for (level, text) in [
+                (log::Level::Debug, "log debug refused"),
+                (log::Level::Error, "log error kept"),
+            ] {
+                tracing_log::format_trace(
+                    &log::Record::builder()
+                        .level(level)
+                        .target("app::db")
+                        .args(format_args!("{text}"))
+                        .build(),
+                )
+                .expect("dispatched");
+            }
+        });
+        assert_eq!(
+            formatted.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a refused event's fields are not read"
+        );
+        let (orders, db) = if one_scope {
+            ("checkout", "checkout")
+        } else {
+            ("shop::orders", "app::db")
+        };
+        let seen = processor.seen.lock().unwrap();
+        assert_eq!(
+            seen.emitted,
+            [
+                owned(orders, Severity::WARN, "warn kept"),
+                owned(db, Severity::ERROR, "log error kept"),
+            ],
+            "one scope: {one_scope}"
+        );
+        assert_eq!(
+            seen.asked,
+            [
+                owned(orders, Severity::INFO, ""),
+                owned(orders, Severity::WARN, ""),
+                owned(db, Severity::DEBUG, ""),
+                owned(db, Severity::ERROR, ""),
+            ],
+            "one scope: {one_scope}"
+        );
+    }
+}

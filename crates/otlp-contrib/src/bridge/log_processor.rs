@@ -186,6 +186,10 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
         self.feed.bounded(timeout, P::shutdown)
     }
 
+    // `P::enabled` is not asked: it takes the record's scope, which
+    // `opentelemetry_sdk` does not pass here (the target is not the scope),
+    // and a made-up one would mislead a processor that filters by scope.
+    // `emit` hands every record on; a processor that filters does so there.
     fn event_enabled(&self, _level: OtelSeverity, _target: &str, _name: Option<&str>) -> bool {
         !self.feed.disabled && !own_threads::is_own_thread()
     }

@@ -34,7 +34,13 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 /// subscriber records that span.
 ///
 /// Cost: nothing when the provider has no processor or is disabled
-/// ([`Logger::enabled`]) or on a pipeline's own threads; otherwise the
+/// ([`Logger::enabled`]) or on a pipeline's own threads; when no processor
+/// keeps the event's severity ([`Logger::enabled_for`], asked with the
+/// scope the record would have and no event name: one call per processor
+/// until one says yes, at once for a
+/// [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor)), nothing more, but
+/// for a `log` record through `tracing-log` (its target, which names the
+/// scope, is read from its fields first); otherwise the
 /// attributes in this thread's spare vector ([`Logger::attribute_vector`];
 /// keys static, strings copied once, `?debug` values formatted once into a
 /// per-thread buffer: no allocation in steady state), the clock read, the
@@ -239,15 +245,31 @@ impl OtlpLogLayer {
         context
     }
 
-    /// Emits the record of `event` (its fields recorded in `fields`) through
+    /// The time of `event` (read now) and its fields, recorded in this
+    /// thread's spare vector.
+    fn record_fields(&self, event: &Event<'_>) -> (u64, EventFields) {
+        let time = clock::now_unix_nanos();
+        let metadata = event.metadata();
+        let location = if self.location { 3 } else { 0 };
+        // This thread's spare vector: `emit` gives it back once encoded.
+        let mut fields = EventFields::in_vector(
+            self.logger.attribute_vector(),
+            metadata.fields().len() + 2 + location,
+        );
+        event.record(&mut fields);
+        fields.push_exception();
+        (time, fields)
+    }
+
+    /// Emits the record of `event` (its time and its fields as
+    /// [`record_fields`](Self::record_fields) read them) through
     /// `target_logger`, the target's own logger, or else the layer's, which
     /// then names the target in an attribute.
     fn emit<S>(
         &self,
         event: &Event<'_>,
         ctx: &Context<'_, S>,
-        time: u64,
-        mut fields: EventFields,
+        (time, mut fields): (u64, EventFields),
         from_log: bool,
         target_logger: Option<&Logger>,
     ) where
@@ -333,39 +355,57 @@ where
         let _ = self.dispatch.set(subscriber.downgrade());
     }
 
+    // The processors are asked here, not in `Layer::enabled` or
+    // `Layer::event_enabled`: a `false` there disables the event for the
+    // whole subscriber (its other layers too, a `fmt` layer), while a
+    // processor's `enabled` speaks only for this pipeline.
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         if own_threads::is_own_thread() || !self.logger.enabled() {
             return;
         }
-        let time = clock::now_unix_nanos();
         let metadata = event.metadata();
-        let location = if self.location { 3 } else { 0 };
-        // This thread's spare vector: `emit` gives it back once encoded.
-        let mut fields = EventFields::in_vector(
-            self.logger.attribute_vector(),
-            metadata.fields().len() + 2 + location,
-        );
-        event.record(&mut fields);
-        fields.push_exception();
+        let severity = severity(metadata.level());
         let from_log = is_from_log(metadata);
-        // The target's own logger (its scope named after it), unless the
-        // layer has one scope or the target is one too many.
-        let Some(targets) = &self.targets else {
-            return self.emit(event, &ctx, time, fields, from_log, None);
-        };
-        targets.with_logger(
-            fields,
-            // A `log` record through `tracing-log`: its target and location
-            // are fields, the metadata's are `tracing-log`'s own.
-            |fields| {
-                if from_log {
-                    log_target(&fields.attributes)
-                } else {
-                    Some(metadata.target())
+        match &self.targets {
+            // One scope: asked before anything is built.
+            None => {
+                if self.logger.enabled_for(severity, "") {
+                    let fields = self.record_fields(event);
+                    self.emit(event, &ctx, fields, from_log, None);
                 }
-            },
-            |fields, target_logger| self.emit(event, &ctx, time, fields, from_log, target_logger),
-        );
+            }
+            // The target's own logger (its scope named after it), unless the
+            // target is one too many: known from the metadata, so asked
+            // before anything is built too.
+            Some(targets) if !from_log => targets.with_logger(
+                (),
+                |&()| Some(metadata.target()),
+                |(), target_logger| {
+                    if target_logger
+                        .unwrap_or(&self.logger)
+                        .enabled_for(severity, "")
+                    {
+                        let fields = self.record_fields(event);
+                        self.emit(event, &ctx, fields, from_log, target_logger);
+                    }
+                },
+            ),
+            // A `log` record through `tracing-log`: its target (so its
+            // scope) is a field, the metadata's is `tracing-log`'s own; the
+            // processors are asked once the fields are read.
+            Some(targets) => targets.with_logger(
+                self.record_fields(event),
+                |(_, fields)| log_target(&fields.attributes),
+                |fields, target_logger| {
+                    if target_logger
+                        .unwrap_or(&self.logger)
+                        .enabled_for(severity, "")
+                    {
+                        self.emit(event, &ctx, fields, from_log, target_logger);
+                    }
+                },
+            ),
+        }
     }
 }
 

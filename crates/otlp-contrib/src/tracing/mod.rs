@@ -220,7 +220,10 @@
 //!
 //! Cost: with a provider that has nowhere to send
 //! ([`otlp_sdk::Logger::enabled`] false) or on a pipeline's own threads,
-//! nothing is converted. Otherwise one attribute vector (static keys, strings
+//! nothing is converted; nor when no processor keeps the event's severity
+//! ([`otlp_sdk::Logger::enabled_for`], asked with the record's scope and no
+//! event name; a `log` record through `tracing-log` has its fields read
+//! first, its target being one). Otherwise one attribute vector (static keys, strings
 //! copied once), one clock read, a lookup of the current span and one read of
 //! its extensions, and the record's encoding on this thread.
 
