@@ -1042,6 +1042,46 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
     }
 }
 
+/// An `--endpoint` that the option's own check refuses (no http:// or
+/// https:// scheme, a space in the host) is shown with its user-info
+/// redacted, as the configuration shows the endpoints it refuses: the
+/// password never reaches standard error.
+#[test]
+fn an_endpoint_refused_by_its_own_check_is_shown_without_its_user_info() {
+    for (value, shown, reason) in [
+        (
+            "ftp://user:password@collector:4317",
+            "ftp://<redacted>@collector:4317",
+            "not an http:// or https:// URL",
+        ),
+        (
+            "user:password@collector:4317",
+            "<redacted>@collector:4317",
+            "not an http:// or https:// URL",
+        ),
+        (
+            "http://user:password@collector 4317/v1/traces",
+            "http://<redacted>@collector 4317/v1/traces",
+            "no valid host",
+        ),
+        // Refused by the configuration, past the option's check.
+        (
+            "http://user:password@collector:bad",
+            "http://<redacted>@collector:bad",
+            "port",
+        ),
+    ] {
+        let output = run(loadgen().args(["--records", "1", "--endpoint", value]));
+        assert_eq!(output.status.code(), Some(2), "{value}");
+        let errors = stderr(&output);
+        for part in ["--endpoint", shown, reason] {
+            assert!(errors.contains(part), "{value}: {part}: {errors}");
+        }
+        assert!(!errors.contains("password"), "{value}: {errors}");
+        assert!(stdout(&output).is_empty(), "{value}");
+    }
+}
+
 /// An `--endpoint` its own check lets through (a scheme and a host) but the
 /// configuration refuses (the port, an unclosed `[`, a query on a base URL)
 /// is an error naming `--endpoint` and the value, not the configuration key

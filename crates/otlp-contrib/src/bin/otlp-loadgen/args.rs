@@ -1,13 +1,16 @@
 //! Command-line arguments: a `clap` derive, with typed value parsers whose
-//! errors say what a good value looks like (clap names the flag and the value).
+//! errors say what a good value looks like (clap names the flag and the value;
+//! the value of `--endpoint` with its user-info redacted).
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
-use otlp_sdk::config::{Compression, FullPolicy, Protocol};
+use clap::builder::TypedValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Arg, Command, CommandFactory, Parser};
+use otlp_sdk::config::{Compression, FullPolicy, Protocol, REDACTED};
 
 /// What the help prints before the options.
 const ABOUT: &str = "\
@@ -133,7 +136,12 @@ pub struct Args {
     /// query may follow), used as given
     /// (default: OTEL_EXPORTER_OTLP_ENDPOINT, else the
     /// protocol's localhost default)
-    #[arg(long, value_name = "URL", value_parser = endpoint, verbatim_doc_comment)]
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = Redacting { parse: endpoint, shown: redact_userinfo },
+        verbatim_doc_comment
+    )]
     pub endpoint: Option<String>,
     /// grpc, http/protobuf or http/json
     /// (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)
@@ -375,6 +383,49 @@ impl Args {
     }
 }
 
+/// A value parser whose error shows the refused value as `shown` makes it,
+/// not as given: clap's own error prints the value, and that of a flag that
+/// may carry a secret (a password in an endpoint's user-info) must not reach
+/// standard error. The message is otherwise clap's, status 2.
+#[derive(Clone)]
+struct Redacting<T> {
+    parse: fn(&str) -> Result<T, String>,
+    shown: fn(&str) -> String,
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Redacting<T> {
+    type Value = T;
+
+    fn parse_ref(&self, cmd: &Command, arg: Option<&Arg>, value: &OsStr) -> Result<T, clap::Error> {
+        self.parse.parse_ref(cmd, arg, value).map_err(|mut error| {
+            // Only an error that shows the value (not clap's for a value
+            // that is not UTF-8) has one to replace.
+            if error.get(ContextKind::InvalidValue).is_some() {
+                let shown = (self.shown)(&value.to_string_lossy());
+                error.insert(ContextKind::InvalidValue, ContextValue::String(shown));
+            }
+            error
+        })
+    }
+}
+
+/// An endpoint with its user-info, if any, replaced by [`REDACTED`], as the
+/// SDK's configuration shows it: `https://user:secret@host/...` ->
+/// `https://<redacted>@host/...`, `user:secret@host:4317` ->
+/// `<redacted>@host:4317`.
+pub fn redact_userinfo(url: &str) -> String {
+    let (prefix, rest) = match url.split_once("://") {
+        // Whatever precedes "://" may itself hold the user-info (`u:pw@://host`).
+        Some((scheme, rest)) if !scheme.contains('@') => (format!("{scheme}://"), rest),
+        _ => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((_, host)) => format!("{prefix}{REDACTED}@{host}{}", &rest[end..]),
+        None => url.to_owned(),
+    }
+}
+
 fn endpoint(text: &str) -> Result<String, String> {
     let rest = ["http://", "https://"]
         .iter()
@@ -548,6 +599,25 @@ mod tests {
         match parse_strs(args) {
             Ok(parsed) => panic!("{args:?} parsed: {parsed:?}"),
             Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn user_info_is_redacted_as_the_sdk_redacts_it() {
+        for (url, shown) in [
+            (
+                "https://user:pw@collector:4318/v1/traces",
+                "https://<redacted>@collector:4318/v1/traces",
+            ),
+            ("user:pw@collector:4317", "<redacted>@collector:4317"),
+            ("u:pw@://collector", "<redacted>@://collector"),
+            (
+                "http://collector:4318/v1/traces?a=b@c",
+                "http://collector:4318/v1/traces?a=b@c",
+            ),
+            ("localhost:4317", "localhost:4317"),
+        ] {
+            assert_eq!(redact_userinfo(url), shown, "{url}");
         }
     }
 

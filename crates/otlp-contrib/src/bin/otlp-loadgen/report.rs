@@ -7,7 +7,7 @@ use otlp_sdk::StatsSnapshot;
 use otlp_sdk::config::{Config, FullPolicy};
 use otlp_sdk::metrics::MetricsStats;
 
-use crate::args::Signal;
+use crate::args::{Signal, redact_userinfo};
 
 /// The progress line, every second on standard error: rewritten in place on a
 /// terminal, one line per report otherwise (logs, CI).
@@ -498,18 +498,6 @@ fn json_string(out: &mut String, value: &str) {
         }
     }
     out.push('"');
-}
-
-/// `https://user:secret@host/...` -> `https://<redacted>@host/...`.
-fn redact_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://<redacted>{}", &rest[at..]),
-        None => url.to_owned(),
-    }
 }
 
 #[cfg(test)]
