@@ -1022,7 +1022,7 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
         ),
         (&["--attributes", "500"], &["--attributes", "'500'"]),
         (&["--compression", "lz4"], &["--compression", "'lz4'"]),
-        (&["--header", "x-api-key"], &["--header", "'x-api-key'"]),
+        (&["--header", "x-api-key"], &["--header", "'<redacted>'"]),
         (
             &["--queue-size", "10", "--batch-size", "20"],
             &["--batch-size", "--queue-size"],
@@ -1078,6 +1078,38 @@ fn an_endpoint_refused_by_its_own_check_is_shown_without_its_user_info() {
             assert!(errors.contains(part), "{value}: {part}: {errors}");
         }
         assert!(!errors.contains("password"), "{value}: {errors}");
+        assert!(stdout(&output).is_empty(), "{value}");
+    }
+}
+
+/// A refused `--header` is shown without its value (a key, a token): the
+/// name when it is one, else nothing of it; the reason does not repeat it.
+#[test]
+fn a_refused_header_is_shown_without_its_value() {
+    for (value, shown, reason) in [
+        (
+            "Authorization: Bearer s3cret",
+            "'<redacted>'",
+            "not NAME=VALUE",
+        ),
+        (
+            "Authorization: Bearer s3cret==",
+            "'<redacted>'",
+            "not a header name",
+        ),
+        (
+            "x-api-key=s3cret\u{1}",
+            "'x-api-key=<redacted>'",
+            "control characters",
+        ),
+    ] {
+        let output = run(loadgen().args(["--records", "1", "--header", value]));
+        assert_eq!(output.status.code(), Some(2), "{value}");
+        let errors = stderr(&output);
+        for part in ["--header", shown, reason] {
+            assert!(errors.contains(part), "{value}: {part}: {errors}");
+        }
+        assert!(!errors.contains("s3cret"), "{value}: {errors}");
         assert!(stdout(&output).is_empty(), "{value}");
     }
 }

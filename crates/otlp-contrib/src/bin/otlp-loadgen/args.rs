@@ -234,7 +234,11 @@ pub struct Args {
     #[arg(long, value_name = "C", value_parser = compression)]
     pub compression: Option<Compression>,
     /// Add a request header / gRPC metadata entry (repeatable)
-    #[arg(long = "header", value_name = "K=V", value_parser = header)]
+    #[arg(
+        long = "header",
+        value_name = "K=V",
+        value_parser = Redacting { parse: header, shown: redact_header }
+    )]
     pub headers: Vec<(String, String)>,
     /// Cap on the number of queued spans or log records (default: OTEL_BSP_MAX_QUEUE_SIZE, or OTEL_BLRP_MAX_QUEUE_SIZE for logs, else none: the queue is bounded by OTLP__BATCH__MAX_QUEUE_BYTES, 64 MiB)
     #[arg(long, value_name = "N", value_parser = size, allow_hyphen_values = true)]
@@ -526,15 +530,35 @@ fn rate(text: &str) -> Result<f64, String> {
     Ok(rate)
 }
 
+/// Whether `name` is an HTTP token (RFC 9110), which is also valid gRPC
+/// metadata once lower-cased.
+fn is_header_name(name: &str) -> bool {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    !name.is_empty() && name.chars().all(token)
+}
+
+/// A refused `--header` as its error shows it: the name, when it is one,
+/// and never the value (an API key, a bearer token), as the SDK shows
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `x-api-key=<redacted>`, else `<redacted>`
+/// (`Authorization: Bearer ...`, written as for curl, has no name to show).
+fn redact_header(text: &str) -> String {
+    match text.split_once('=') {
+        Some((name, _)) if is_header_name(name.trim()) => format!("{}={REDACTED}", name.trim()),
+        _ => REDACTED.to_owned(),
+    }
+}
+
+// The reasons name no part of the value that `redact_header` hides.
 fn header(text: &str) -> Result<(String, String), String> {
     let Some((name, value)) = text.split_once('=') else {
         return Err("not NAME=VALUE (e.g. --header x-api-key=secret)".into());
     };
     let name = name.trim();
-    // An HTTP token (RFC 9110), which is also valid gRPC metadata once lower-cased.
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(token) {
-        return Err(format!("{name:?} is not a valid header name"));
+    if !is_header_name(name) {
+        return Err(
+            "the name before the first = is not a header name (letters, digits and              !#$%&'*+-.^_`|~)"
+                .into(),
+        );
     }
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(format!("the value of {name:?} contains control characters"));
@@ -850,8 +874,9 @@ mod tests {
                 "localhost:4317",
             ),
             (&["--endpoint", "http://"], "--endpoint", "http://"),
-            (&["--header", "novalue"], "--header", "novalue"),
-            (&["--header", "bad name=x"], "--header", "bad name=x"),
+            (&["--header", "novalue"], "--header", "<redacted>"),
+            (&["--header", "bad name=x"], "--header", "<redacted>"),
+            (&["--header", "x-b=1\u{7}"], "--header", "x-b=<redacted>"),
             (&["--duration", "soon"], "--duration", "soon"),
             (&["--timeout", "0"], "--timeout", "0"),
             (&["--service-name", " "], "--service-name", " "),
@@ -863,7 +888,7 @@ mod tests {
                 "{args:?}: {error}"
             );
         }
-        assert!(error(&["--header", "bad name=x"]).contains("\"bad name\""));
+        assert!(error(&["--header", "bad name=x"]).contains("not a header name"));
         assert!(error(&["--bogus"]).contains("--bogus"));
         // A typo gets a suggestion.
         assert!(error(&["--span", "5"]).contains("--spans"));
