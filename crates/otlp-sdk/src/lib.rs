@@ -14,6 +14,10 @@
 //! 1. A [`Tracer`] (from a [`TracerProvider`]) starts a [`Span`]; ending it
 //!    (or dropping it) hands the finished span to each [`SpanProcessor`].
 //!    The `opentelemetry` bridge in `otlp-contrib` feeds the same processors.
+//!    A root span's trace flags carry W3C level 2's `random` flag
+//!    ([`TraceFlags::RANDOM`](otlp_core::TraceFlags::RANDOM): its
+//!    `traceparent` ends in `-03` when sampled), as every trace id the tracer
+//!    makes is random; a child keeps its parent's `random` flag.
 //! 2. [`BatchSpanProcessor::on_end`](SpanProcessor::on_end) encodes the span,
 //!    on the thread that ended it, into the bytes of one OTLP `Span` message
 //!    tagged with its resource and scope, and appends them to that thread's
@@ -41,7 +45,9 @@
 //!    `produced = exported + dropped + failed + rejected + queued + in_flight`,
 //!    at any moment and exactly after shutdown, and how many bytes the queue
 //!    holds. `force_flush` and `shutdown` return by their deadline, even if
-//!    the backend hangs.
+//!    the backend hangs. A provider shuts its processors down once: a later
+//!    [`TracerProvider::shutdown`] (or [`LoggerProvider::shutdown`]) returns
+//!    [`PipelineError::ShutDown`] without calling them.
 //! 6. Losses are told, unasked: a pipeline that fails, or drops, records
 //!    (as a metrics reader that fails data points)
 //!    hands a [`diagnostics::LossReport`] to the process's loss handler (by
@@ -53,7 +59,13 @@
 //!
 //! A [`LoggerProvider`] hands out [`Logger`]s; [`Logger::emit`] stamps an
 //! [`otlp_core::LogRecord`] with the provider's resource and the logger's
-//! scope and gives it to each [`LogProcessor`]. [`BatchLogProcessor`] is
+//! scope, gives a record that carries no trace and span ids those of the
+//! thread's [`active_span`] ([`Logger::emit_in`] takes the context
+//! explicitly instead), and hands it to each [`LogProcessor`] in the order
+//! they were added: [`LogProcessor::on_emit`] takes `&mut LogRecord`, so each
+//! processor sees what those before it changed. [`Logger::enabled_for`]
+//! asks the processors whether a record of a severity and event name would
+//! be kept, for a caller that would rather not build it. [`BatchLogProcessor`] is
 //! the span pipeline for log records: the same queue of encoded records,
 //! export loop, retry, durable queue and [`StatsSnapshot`] (counted in log
 //! records), with `ResourceLogs`/`ScopeLogs` framing and an exporter of
@@ -108,6 +120,12 @@
 //!
 //! Configuration ([`config::Config`]) comes from defaults, files, the
 //! standard `OTEL_*` variables, `OTLP__SECTION__KEY` overrides and code.
+//! `OTEL_TRACES_EXPORTER=none` (likewise `OTEL_LOGS_EXPORTER`,
+//! `OTEL_METRICS_EXPORTER`) means no exporter from configuration: a
+//! provider built `with_config` leaves out the processors and readers over
+//! an exporter that [stands for that `none`](Exporter::stands_for_none),
+//! and those the program gives in code still get every record;
+//! `OTEL_SDK_DISABLED=true` turns everything off.
 //!
 //! ## Example
 //!
