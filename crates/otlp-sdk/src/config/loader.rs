@@ -144,7 +144,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 ///   exporter:                             # the keys of `exporter`, for logs only; unset keys inherit `exporter`
 ///     endpoint: https://logs-collector:4318   # base: v1/logs is appended for HTTP
 ///     logs_endpoint: https://logs.example.com/v1/logs   # or the full URL, used as given (no traces_endpoint here)
-///     headers: { x-api-key: l0gs }        # merged per name over exporter.headers
+///     headers: { x-api-key: l0gs }        # when set, replace exporter.headers as a whole
 ///   batch:                                # the keys of `batch`; unset keys keep the logs defaults
 ///     scheduled_delay: 1s                 # logs' default (spans: 5s)
 ///     max_export_batch_size: 512
@@ -196,7 +196,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_TRACES_EXPORTER` | `exporter.kind` for spans only (no file key of its own: a file's `exporter.kind` reaches every signal) | `otlp` (default), `console` (otlp-contrib's pipeline writes OTLP/JSON lines to standard output), `none` (no exporter from configuration, [`Config::is_disabled`]: a provider built `with_config` records only for processors or readers given in code, and nothing with none; spans still propagate the sampler's decision); one value, no list |
 /// | `OTEL_LOGS_EXPORTER` | `logs.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for log records |
 /// | `OTEL_METRICS_EXPORTER` | `metrics.exporter.kind` | as `OTEL_TRACES_EXPORTER`, for metrics |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces` or `/v1/logs` |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | `exporter.endpoint` | base URL; HTTP appends `/v1/traces`, `/v1/logs` or `/v1/metrics` |
 /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `exporter.traces_endpoint` | URL used as given |
 /// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | `logs.exporter.logs_endpoint` | URL used as given |
 /// | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | `metrics.exporter.metrics_endpoint` | URL used as given |
