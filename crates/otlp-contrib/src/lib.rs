@@ -13,7 +13,10 @@
 //! - [`pipeline`] (feature `pipeline`, default): `exporter_from_config`
 //!   builds the exporter a loaded `otlp_sdk::config::Config` names (gRPC or
 //!   HTTP, as `Box<dyn DynExporter>`), `build_processor` a batch span
-//!   processor around it.
+//!   processor around it; `log_exporter_from_config` and
+//!   `build_log_processor` do the same for log records (`config.logs`), and
+//!   `metric_exporter_from_config` builds the exporter of a metrics
+//!   `PeriodicReader` (`config.metrics`).
 //! - [`bridge`] (feature `opentelemetry-bridge`, default): for programs
 //!   written against `opentelemetry` / `opentelemetry_sdk` (and `tracing`
 //!   through `tracing-opentelemetry`). `bridge::OtlpSpanProcessor` is an SDK
@@ -86,13 +89,16 @@
 //!   `cargo install otlp-contrib --features tools` (in this workspace:
 //!   `cargo run --release -p otlp-contrib --features tools --bin otlp-receiver -- --help`).
 //!   - `otlp-receiver`: the receiver as a local debugging tool that prints
-//!     each trace as an indented tree and each log record as a line, and can
-//!     append OTLP/JSON lines to a file, or just count spans and log records
-//!     for benchmarks (`otlp-receiver --help`).
+//!     each trace as an indented tree and each log record and metric data
+//!     point as a line, and can append OTLP/JSON lines to a file, or just
+//!     count spans, log records and data points for benchmarks
+//!     (`otlp-receiver --help`).
 //!   - `otlp-loadgen`: load-tests a collector through the real pipeline and
 //!     exporters — workers, total spans or duration, target rate, attributes
 //!     per span — with a progress line and a final summary of sent, exported,
-//!     dropped, failed and spans per second (`otlp-loadgen --help`).
+//!     dropped, failed and spans per second; `--signal logs` sends log
+//!     records instead, `--signal metrics` counter and histogram recordings
+//!     over `--series` attribute sets (`otlp-loadgen --help`).
 //!
 //! ## Example
 //!
