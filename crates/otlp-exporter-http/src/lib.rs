@@ -13,7 +13,10 @@
 //!    compresses the body if configured (gzip, zstd), and `POST`s it to the
 //!    traces URL — `…/v1/traces` appended to a generic endpoint, a per-signal
 //!    endpoint used as given — with the `Content-Type` of the encoding,
-//!    the configured headers and a [`USER_AGENT`] naming this crate.
+//!    the configured headers and a [`USER_AGENT`] naming this crate. Built
+//!    for another [`Signal`](otlp_sdk::Signal)
+//!    ([`HttpExporterBuilder::signal`]), it sends log requests to `…/v1/logs`
+//!    and metrics requests to `…/v1/metrics` the same way.
 //! 3. The connection is kept alive between requests. A plain `http://`
 //!    endpoint without a proxy uses the exporter's own hyper HTTP/1.1
 //!    connections (no per-request work of reqwest's; redirects still go
