@@ -10,7 +10,8 @@
 //! ## The model
 //!
 //! - [`TraceId`] and [`SpanId`]: `Copy` byte arrays with hex forms and fast
-//!   random generation. [`SpanContext`] adds [`TraceFlags`] and the W3C
+//!   random generation. [`SpanContext`] adds [`TraceFlags`] (`sampled`,
+//!   W3C level 2's `random`, B3's debug flag) and the W3C
 //!   [`TraceState`], and parses and formats the W3C `traceparent` header and
 //!   the B3 headers of Zipkin ([`SpanContext::from_b3`]).
 //! - [`propagation`]: [`Propagators`](propagation::Propagators), the header
