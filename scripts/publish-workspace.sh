@@ -21,6 +21,16 @@ done
 
 cd "$(dirname "$0")/.."
 
+# `cargo publish --workspace` needs Cargo 1.90: say so now, not after the
+# long verification steps.
+cargo_version=$(cargo --version | awk '{print $2}')
+IFS=. read -r cargo_major cargo_minor _ <<<"${cargo_version%%-*}"
+if ! [[ "$cargo_major" =~ ^[0-9]+$ && "$cargo_minor" =~ ^[0-9]+$ ]] ||
+  [ "$cargo_major" -lt 1 ] || { [ "$cargo_major" -eq 1 ] && [ "$cargo_minor" -lt 90 ]; }; then
+  echo "publish-workspace: cargo $cargo_version cannot publish a workspace (cargo publish --workspace needs 1.90 or newer)" >&2
+  exit 1
+fi
+
 step() {
   local name=$1; shift
   printf '\n==> %s: %s\n' "$name" "$*"
