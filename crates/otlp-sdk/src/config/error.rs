@@ -11,6 +11,32 @@ use std::path::PathBuf;
 /// What secret values are replaced with in errors, warnings and `Debug` output.
 pub const REDACTED: &str = "<redacted>";
 
+/// An endpoint as errors, warnings and `Debug` output show it: its
+/// user-info, if any, replaced by [`REDACTED`].
+///
+/// ```
+/// use otlp_sdk::config::redact_userinfo;
+///
+/// assert_eq!(
+///     redact_userinfo("https://user:secret@collector:4318/v1/traces"),
+///     "https://<redacted>@collector:4318/v1/traces"
+/// );
+/// assert_eq!(redact_userinfo("user:secret@collector:4317"), "<redacted>@collector:4317");
+/// assert_eq!(redact_userinfo("http://collector:4318/?a=b@c"), "http://collector:4318/?a=b@c");
+/// ```
+pub fn redact_userinfo(url: &str) -> String {
+    let (prefix, rest) = match url.split_once("://") {
+        // Whatever precedes "://" may itself hold the user-info (`u:pw@://host`).
+        Some((scheme, rest)) if !scheme.contains('@') => (format!("{scheme}://"), rest),
+        _ => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((_, host)) => format!("{prefix}{REDACTED}@{host}{}", &rest[end..]),
+        None => url.to_owned(),
+    }
+}
+
 /// Where a configuration value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigSource {

@@ -18,11 +18,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::REDACTED;
+use super::error::redact_userinfo;
 use super::node::Node;
 use super::origin::Origins;
 use super::parse::{self, Dialect, ListSyntax};
 use super::propagator_options::{self, PropagatorsConfig};
-use super::validate::{self, redact_userinfo};
+use super::validate;
 use super::{
     Compression, Config, ConfigError, ConfigSource, ConfigWarning, DefaultHistogramAggregation,
     ExemplarFilter, ExporterConfig, ExporterKind, FullPolicy, Protocol, SamplerName,

@@ -6,11 +6,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::env::{self, OVERRIDE_PREFIX};
+use super::error::redact_userinfo;
 use super::file::{self, shown_unknown};
 use super::keys::{self, Setting, Staged};
 use super::node::Node;
 use super::origin::Origins;
-use super::validate::{self, redact_userinfo};
+use super::validate;
 use super::{Config, ConfigError, ConfigSource, ConfigWarning, PropagatorName, REDACTED};
 
 /// The variable that selects `config/{RUN_ENV}.{yaml,yml,toml}`.

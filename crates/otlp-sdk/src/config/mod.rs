@@ -30,7 +30,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED};
+pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED, redact_userinfo};
 pub use loader::ConfigLoader;
 pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
 pub use parse::NO_TIMEOUT;
@@ -737,7 +737,7 @@ pub struct ExporterConfig {
 impl fmt::Debug for ExporterConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // `https://user:password@host` must not reach a log through `{:?}`.
-        let redacted = |url: &Option<String>| url.as_deref().map(validate::redact_userinfo);
+        let redacted = |url: &Option<String>| url.as_deref().map(redact_userinfo);
         f.debug_struct("ExporterConfig")
             .field("endpoint", &redacted(&self.endpoint))
             .field("traces_endpoint", &redacted(&self.traces_endpoint))

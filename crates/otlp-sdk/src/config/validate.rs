@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::path::Path;
 use std::time::Duration;
 
-use super::error::REDACTED;
+use super::error::{REDACTED, redact_userinfo};
 use super::keys::{Scope, Setting};
 use super::origin::{Origins, SetBy};
 use super::{
@@ -671,20 +671,6 @@ fn is_scheme(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// Replaces the user-info of a URL (`https://user:secret@host`) with [`REDACTED`].
-pub(crate) fn redact_userinfo(url: &str) -> String {
-    let (prefix, rest) = match url.split_once("://") {
-        // Whatever precedes "://" may itself hold the user-info (`u:pw@://host`).
-        Some((scheme, rest)) if !scheme.contains('@') => (format!("{scheme}://"), rest),
-        _ => (String::new(), url),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((_, host)) => format!("{prefix}{REDACTED}@{host}{}", &rest[end..]),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -774,6 +760,11 @@ mod tests {
         // A password before a misplaced "://" is no scheme.
         assert_eq!(redact_userinfo("a:s3cret@://h"), "<redacted>@://h");
         assert_eq!(redact_userinfo("://a:s3cret@h"), "://<redacted>@h");
+        assert_eq!(
+            redact_userinfo("http://collector:4318/v1/traces?a=b@c"),
+            "http://collector:4318/v1/traces?a=b@c"
+        );
+        assert_eq!(redact_userinfo("localhost:4317"), "localhost:4317");
         let reason = endpoint(
             "a:s3cret@://h",
             Protocol::HttpProtobuf,

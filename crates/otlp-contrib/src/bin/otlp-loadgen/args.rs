@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, Command, CommandFactory, Parser};
-use otlp_sdk::config::{Compression, FullPolicy, Protocol, REDACTED};
+use otlp_sdk::config::{Compression, FullPolicy, Protocol, REDACTED, redact_userinfo};
 
 /// What the help prints before the options.
 const ABOUT: &str = "\
@@ -413,23 +413,6 @@ impl<T: Clone + Send + Sync + 'static> TypedValueParser for Redacting<T> {
     }
 }
 
-/// An endpoint with its user-info, if any, replaced by [`REDACTED`], as the
-/// SDK's configuration shows it: `https://user:secret@host/...` ->
-/// `https://<redacted>@host/...`, `user:secret@host:4317` ->
-/// `<redacted>@host:4317`.
-pub fn redact_userinfo(url: &str) -> String {
-    let (prefix, rest) = match url.split_once("://") {
-        // Whatever precedes "://" may itself hold the user-info (`u:pw@://host`).
-        Some((scheme, rest)) if !scheme.contains('@') => (format!("{scheme}://"), rest),
-        _ => (String::new(), url),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((_, host)) => format!("{prefix}{REDACTED}@{host}{}", &rest[end..]),
-        None => url.to_owned(),
-    }
-}
-
 fn endpoint(text: &str) -> Result<String, String> {
     let rest = ["http://", "https://"]
         .iter()
@@ -623,25 +606,6 @@ mod tests {
         match parse_strs(args) {
             Ok(parsed) => panic!("{args:?} parsed: {parsed:?}"),
             Err(error) => error.to_string(),
-        }
-    }
-
-    #[test]
-    fn user_info_is_redacted_as_the_sdk_redacts_it() {
-        for (url, shown) in [
-            (
-                "https://user:pw@collector:4318/v1/traces",
-                "https://<redacted>@collector:4318/v1/traces",
-            ),
-            ("user:pw@collector:4317", "<redacted>@collector:4317"),
-            ("u:pw@://collector", "<redacted>@://collector"),
-            (
-                "http://collector:4318/v1/traces?a=b@c",
-                "http://collector:4318/v1/traces?a=b@c",
-            ),
-            ("localhost:4317", "localhost:4317"),
-        ] {
-            assert_eq!(redact_userinfo(url), shown, "{url}");
         }
     }
 

@@ -7,7 +7,8 @@ use otlp_sdk::StatsSnapshot;
 use otlp_sdk::config::{Config, FullPolicy};
 use otlp_sdk::metrics::MetricsStats;
 
-use crate::args::{Signal, redact_userinfo};
+use crate::args::Signal;
+use otlp_sdk::config::redact_userinfo;
 
 /// The progress line, every second on standard error: rewritten in place on a
 /// terminal, one line per report otherwise (logs, CI).
