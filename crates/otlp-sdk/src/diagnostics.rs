@@ -380,31 +380,36 @@ pub fn set_warning_handler(handler: impl Fn(&Warning) + Send + Sync + 'static) {
         .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(handler));
 }
 
-/// Says, once per process and kind, that a tracer, logger or meter was
-/// asked for with an empty name (the specification: a working one is
-/// returned, keeping the invalid name, and a message SHOULD be logged).
-/// `what` is `tracer`, `logger` or `meter`, `source` its signal, `records`
-/// what it makes. After the first, a call costs one atomic load. Cold.
+/// Says, once per process and signal, that a tracer (`Signal::Traces`),
+/// logger (`Logs`) or meter (`Metrics`) was asked for with an empty name
+/// (the specification: a working one is returned, keeping the invalid name,
+/// and a message SHOULD be logged). After the first, a call costs one
+/// atomic load. Cold.
 #[cold]
 #[inline(never)]
-pub(crate) fn empty_scope_name(source: &'static str, what: &'static str, records: &'static str) {
+pub(crate) fn empty_scope_name(signal: Signal) {
     static SAID: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
-    let said = match what {
-        "tracer" => &SAID[0],
-        "logger" => &SAID[1],
-        _ => &SAID[2],
+    let (said, what, records) = match signal {
+        Signal::Traces => (&SAID[0], "tracer", "spans"),
+        Signal::Logs => (&SAID[1], "logger", "records"),
+        Signal::Metrics => (&SAID[2], "meter", "metrics"),
     };
-    if said.load(Ordering::Relaxed) || said.swap(true, Ordering::Relaxed) {
-        return;
-    }
-    warn(
-        source,
+    warn_once(said, signal.as_str(), || {
         format!(
             "a {what} was asked for with an empty name, which is not a valid instrumentation \
              scope name: it works, and its {records} carry a scope named \"\"; name the library \
              or module that emits them"
-        ),
-    );
+        )
+    });
+}
+
+/// Gives the warning `message` makes to the warning handler the first time
+/// `said` is passed here only: a caller that would warn on every record
+/// pays one atomic load after that.
+pub(crate) fn warn_once(said: &AtomicBool, source: &'static str, message: impl FnOnce() -> String) {
+    if !said.load(Ordering::Relaxed) && !said.swap(true, Ordering::Relaxed) {
+        warn(source, message());
+    }
 }
 
 /// Gives the warning `message` from `source` to the process's warning

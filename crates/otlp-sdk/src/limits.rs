@@ -2,7 +2,7 @@
 //! record may carry.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use otlp_core::{AnyValue, KeyValue, LogRecord, Str};
 
@@ -16,15 +16,14 @@ use crate::unique_keys::dedupe_collection;
 #[cold]
 #[inline(never)]
 pub(crate) fn span_limit_reached() {
-    warn_once(
-        &SPAN_LIMIT_WARNED,
-        "traces",
+    diagnostics::warn_once(&SPAN_LIMIT_WARNED, "traces", || {
         "a span went over its limits (attributes, events, links, or the attributes of an event \
          or link): what did not fit was discarded and counted in its dropped_*_count fields; \
          the limits are OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT, \
          OTEL_SPAN_LINK_COUNT_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT and \
-         OTEL_LINK_ATTRIBUTE_COUNT_LIMIT (said once)",
-    );
+         OTEL_LINK_ATTRIBUTE_COUNT_LIMIT (said once)"
+            .to_owned()
+    });
 }
 
 /// Says, once per process, that a log record's attribute limit discarded
@@ -32,25 +31,16 @@ pub(crate) fn span_limit_reached() {
 #[cold]
 #[inline(never)]
 fn log_record_limit_reached() {
-    warn_once(
-        &LOG_RECORD_LIMIT_WARNED,
-        "logs",
+    diagnostics::warn_once(&LOG_RECORD_LIMIT_WARNED, "logs", || {
         "a log record went over its attribute limit: the attributes past it were discarded and \
          counted in its dropped_attributes_count; the limit is \
-         OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT (said once)",
-    );
+         OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT (said once)"
+            .to_owned()
+    });
 }
 
 static SPAN_LIMIT_WARNED: AtomicBool = AtomicBool::new(false);
 static LOG_RECORD_LIMIT_WARNED: AtomicBool = AtomicBool::new(false);
-
-/// Gives `message` to the warning handler the first time only: a program
-/// that goes over a limit on every record pays a load after that.
-fn warn_once(warned: &AtomicBool, source: &'static str, message: &str) {
-    if !warned.load(Ordering::Relaxed) && !warned.swap(true, Ordering::Relaxed) {
-        diagnostics::warn(source, message.to_owned());
-    }
-}
 
 /// Caps on attributes, events and links per span, and on the length of
 /// attribute values. What goes over a count cap is discarded and counted in

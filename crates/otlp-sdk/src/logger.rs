@@ -112,7 +112,7 @@ impl LoggerProvider {
     /// attributes); an empty name is warned of as in [`logger`](Self::logger).
     pub fn logger_with_scope(&self, scope: InstrumentationScope) -> Logger {
         if scope.name.is_empty() {
-            diagnostics::empty_scope_name("logs", "logger", "records");
+            diagnostics::empty_scope_name(Signal::Logs);
         }
         Logger {
             provider: Arc::clone(&self.inner),

@@ -85,7 +85,7 @@ impl TracerProvider {
     /// attributes); an empty name is warned of as in [`tracer`](Self::tracer).
     pub fn tracer_with_scope(&self, scope: InstrumentationScope) -> Tracer {
         if scope.name.is_empty() {
-            diagnostics::empty_scope_name("traces", "tracer", "spans");
+            diagnostics::empty_scope_name(Signal::Traces);
         }
         Tracer::new(self.inner.clone(), Arc::new(scope))
     }

@@ -594,7 +594,7 @@ impl MeterProvider {
     /// [`meter`](Self::meter).
     pub fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
         if scope.name.is_empty() {
-            diagnostics::empty_scope_name("metrics", "meter", "metrics");
+            diagnostics::empty_scope_name(crate::Signal::Metrics);
         }
         Meter {
             shared: self.shared.clone(),
