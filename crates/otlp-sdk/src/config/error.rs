@@ -23,6 +23,8 @@ pub const REDACTED: &str = "<redacted>";
 /// );
 /// assert_eq!(redact_userinfo("user:secret@collector:4317"), "<redacted>@collector:4317");
 /// assert_eq!(redact_userinfo("http://collector:4318/?a=b@c"), "http://collector:4318/?a=b@c");
+/// // A password with an unencoded `/` is hidden whole.
+/// assert_eq!(redact_userinfo("http://user:pa/ss@collector:4318/v1"), "http://<redacted>@collector:4318/v1");
 /// ```
 pub fn redact_userinfo(url: &str) -> String {
     let (prefix, rest) = match url.split_once("://") {
@@ -30,10 +32,30 @@ pub fn redact_userinfo(url: &str) -> String {
         Some((scheme, rest)) if !scheme.contains('@') => (format!("{scheme}://"), rest),
         _ => (String::new(), url),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if !rest[..end].contains('@') && password_cut_by_slash(&rest[..end]) {
+        // `user:pa/ss@host`: a password with a `/` ends what looks like the
+        // authority; the user-info runs to the last `@` before the query.
+        end = rest.find(['?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            end = at + rest[at..].find(['/', '?', '#']).unwrap_or(rest.len() - at);
+        }
+    }
     match rest[..end].rsplit_once('@') {
         Some((_, host)) => format!("{prefix}{REDACTED}@{host}{}", &rest[end..]),
         None => url.to_owned(),
+    }
+}
+
+/// Whether `authority` (up to the first `/`) ends in a port that is no
+/// port (`user:pa` of `user:pa/ss@host`): then what follows the `/` may be
+/// the rest of a password. A host, a `host:port` and an IPv6 literal are not.
+fn password_cut_by_slash(authority: &str) -> bool {
+    match authority.rsplit_once(':') {
+        Some((_, port)) => {
+            !port.is_empty() && !port.ends_with(']') && !port.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
     }
 }
 

@@ -765,6 +765,23 @@ mod tests {
             "http://collector:4318/v1/traces?a=b@c"
         );
         assert_eq!(redact_userinfo("localhost:4317"), "localhost:4317");
+        // A password with an unencoded `/` (or several) is hidden whole;
+        // a path with an `@` after a host, a port or an IPv6 literal is not
+        // user-info.
+        assert_eq!(
+            redact_userinfo("https://u:s3c/r/et@host:1/p?q=a@b"),
+            "https://<redacted>@host:1/p?q=a@b"
+        );
+        assert_eq!(redact_userinfo("u:s3c/ret@host"), "<redacted>@host");
+        assert_eq!(
+            redact_userinfo("http://host:4318/a@b"),
+            "http://host:4318/a@b"
+        );
+        assert_eq!(redact_userinfo("http://[::1]/a@b"), "http://[::1]/a@b");
+        assert_eq!(
+            redact_userinfo("http://[::1]:4318/a@b"),
+            "http://[::1]:4318/a@b"
+        );
         let reason = endpoint(
             "a:s3cret@://h",
             Protocol::HttpProtobuf,
