@@ -305,7 +305,20 @@ impl Args {
     /// Parses the command line; on bad usage prints clap's message and exits
     /// with status 2 (0 for `--help` and `--version`).
     pub fn from_command_line() -> Args {
-        Args::parse().checked().unwrap_or_else(|error| error.exit())
+        Args::parse_checked(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Parses `words` (the program's name first) as clap does, with a word
+    /// clap does not expect shown redacted (see [`redact_unexpected`]), then
+    /// [`checked`](Args::checked).
+    pub fn parse_checked<I, T>(words: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Args::try_parse_from(words)
+            .map_err(redact_unexpected)
+            .and_then(Args::checked)
     }
 
     /// What one flag's value parser cannot see: how the flags go together.
@@ -411,6 +424,29 @@ impl<T: Clone + Send + Sync + 'static> TypedValueParser for Redacting<T> {
             error
         })
     }
+}
+
+/// clap's error for a word it does not expect shows the word, and a word
+/// typed without its flag may be a secret: an endpoint with a password
+/// (`otlp-loadgen http://user:pw@host`) or a header with a token
+/// (`otlp-loadgen x-api-key=secret`). Such a word is shown as `--endpoint`
+/// and `--header` show their refused values: user-info and header values
+/// redacted. Other words (a mistyped flag) are shown as given.
+fn redact_unexpected(mut error: clap::Error) -> clap::Error {
+    if error.kind() != ErrorKind::UnknownArgument {
+        return error;
+    }
+    // The command takes no positional arguments, so clap adds no "to pass
+    // it as a value" tip that would show the word a second time.
+    let shown = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(word)) if word.contains('@') => redact_userinfo(word),
+        Some(ContextValue::String(word)) if word.contains('=') && !word.starts_with('-') => {
+            redact_header(word)
+        }
+        _ => return error,
+    };
+    error.insert(ContextKind::InvalidArg, ContextValue::String(shown));
+    error
 }
 
 fn endpoint(text: &str) -> Result<String, String> {
@@ -593,8 +629,7 @@ mod tests {
     use super::*;
 
     fn parse_strs(args: &[&str]) -> Result<Args, clap::Error> {
-        Args::try_parse_from(std::iter::once("otlp-loadgen").chain(args.iter().copied()))
-            .and_then(Args::checked)
+        Args::parse_checked(std::iter::once("otlp-loadgen").chain(args.iter().copied()))
     }
 
     fn parsed(args: &[&str]) -> Args {
@@ -854,6 +889,7 @@ mod tests {
         }
         assert!(error(&["--header", "bad name=x"]).contains("not a header name"));
         assert!(error(&["--bogus"]).contains("--bogus"));
+        assert!(error(&["--bogus=value"]).contains("--bogus"));
         // A typo gets a suggestion.
         assert!(error(&["--span", "5"]).contains("--spans"));
         let missing = error(&["--spans"]);
@@ -867,6 +903,32 @@ mod tests {
             error.contains("--batch-size") && error.contains("--queue-size"),
             "{error}"
         );
+    }
+
+    /// A word typed without its flag is echoed by clap's "unexpected
+    /// argument" error: an endpoint's password and a header's value are not.
+    #[test]
+    fn an_unexpected_word_is_shown_without_its_secret() {
+        for (word, shown) in [
+            (
+                "http://user:pw@collector:4318",
+                "'http://<redacted>@collector:4318'",
+            ),
+            ("user:pw@collector:4317", "'<redacted>@collector:4317'"),
+            ("x-api-key=secret", "'x-api-key=<redacted>'"),
+            ("Authorization: Bearer=tok", "'<redacted>'"),
+        ] {
+            let error = error(&["--endpoint", "http://localhost:4318", word]);
+            assert!(
+                error.contains("unexpected argument") && error.contains(shown),
+                "{word}: {error}"
+            );
+            for secret in ["pw", "secret", "tok"] {
+                assert!(!error.contains(secret), "{word}: {error}");
+            }
+        }
+        // A mistyped word with nothing secret is shown as typed.
+        assert!(error(&["sapns"]).contains("'sapns'"));
     }
 
     /// Every option the parser knows is in `--help` (none hidden), so a
