@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::Path;
 
+use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
@@ -52,17 +53,43 @@ impl Pem {
         }
     }
 
-    /// Checks that this is one or more PEM certificates.
-    fn check_certificates(&self) -> Result<(), BuildError> {
-        let mut count = 0;
-        for certificate in CertificateDer::pem_slice_iter(&self.bytes) {
-            certificate.map_err(|error| self.invalid(format!("bad PEM certificate: {error}")))?;
-            count += 1;
-        }
-        if count == 0 {
+    /// The PEM certificates this holds (one or more).
+    fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, BuildError> {
+        let certificates = CertificateDer::pem_slice_iter(&self.bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| self.invalid(format!("bad PEM certificate: {error}")))?;
+        if certificates.is_empty() {
             return Err(self.invalid("no PEM CERTIFICATE block found"));
         }
-        Ok(())
+        Ok(certificates)
+    }
+
+    /// Checks that this is one or more PEM certificates.
+    fn check_certificates(&self) -> Result<(), BuildError> {
+        self.certificates().map(drop)
+    }
+
+    /// Checks that this is one or more PEM certificates of which at least
+    /// one is usable as a trust anchor. tonic keeps the CA certificates that
+    /// parse and drops the others without a word (as a system bundle, which
+    /// may hold a certificate webpki cannot read, needs): a damaged CA file
+    /// would otherwise build, and every handshake fail later with
+    /// `UnknownIssuer`. As Go's `AppendCertsFromPEM`, a file with one usable
+    /// certificate is accepted.
+    fn check_ca_certificates(&self) -> Result<(), BuildError> {
+        let mut roots = RootCertStore::empty();
+        let mut first_error = None;
+        for (index, certificate) in self.certificates()?.into_iter().enumerate() {
+            if let Err(error) = roots.add(certificate) {
+                first_error.get_or_insert((index + 1, error));
+            }
+        }
+        match first_error {
+            Some((number, error)) if roots.is_empty() => Err(self.invalid(format!(
+                "no usable CA certificate (certificate {number}: {error})"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Checks that this holds a PEM private key (PKCS#8, PKCS#1 or SEC1).
@@ -107,7 +134,7 @@ impl TlsSettings {
         let mut config = ClientTlsConfig::new().timeout(handshake_timeout);
         match &self.ca {
             Some(ca) => {
-                ca.check_certificates()?;
+                ca.check_ca_certificates()?;
                 config = config.ca_certificate(Certificate::from_pem(&ca.bytes));
             }
             None => config = with_default_roots(config)?,

@@ -244,3 +244,56 @@ fn bad_tls_files_are_named_in_the_error() {
     assert!(matches!(error, BuildError::ReadFile { .. }), "{error}");
     assert!(error.to_string().contains("missing.key"), "{error}");
 }
+
+/// A PEM block whose base64 is sound but whose bytes are no certificate: a
+/// damaged file, or something else saved under the CA's name.
+const NOT_A_CERTIFICATE_PEM: &str = "-----BEGIN CERTIFICATE-----\n\
+     bm90IGEgY2VydGlmaWNhdGUsIGp1c3QgYnl0ZXM=\n\
+     -----END CERTIFICATE-----\n";
+
+#[test]
+fn a_ca_file_whose_certificate_does_not_parse_is_named() {
+    let certs = certificates();
+    let dir = TempDir::new("config-unparsable-ca");
+    let mut config = ExporterConfig {
+        protocol: Protocol::Grpc,
+        traces_endpoint: Some("https://127.0.0.1:4317".into()),
+        ..ExporterConfig::default()
+    };
+    // Nothing usable in it: refused, where it built and every handshake
+    // then failed with `UnknownIssuer`.
+    for (name, contents) in [
+        ("damaged.pem", NOT_A_CERTIFICATE_PEM.to_owned()),
+        (
+            "two-damaged.pem",
+            format!("{NOT_A_CERTIFICATE_PEM}{NOT_A_CERTIFICATE_PEM}"),
+        ),
+    ] {
+        let path = dir.write(name, &contents);
+        config.tls.ca_certificate = Some(path.clone());
+        let error = GrpcExporter::from_config(&config).unwrap_err();
+        assert!(matches!(error, BuildError::Tls { .. }), "{error}");
+        let text = error.to_string();
+        assert!(text.contains("OTEL_EXPORTER_OTLP_CERTIFICATE"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("no usable CA certificate"), "{text}");
+    }
+    // A bundle with one usable CA is taken, as a system bundle holding a
+    // certificate webpki cannot read must be (Go's `AppendCertsFromPEM` too).
+    let receiver = tls_receiver(&certs, false);
+    let bundle = format!("{NOT_A_CERTIFICATE_PEM}{}", certs.ca_pem);
+    config.tls.ca_certificate = Some(dir.write("bundle.pem", &bundle));
+    config.traces_endpoint = Some(endpoint(&receiver));
+    let exporter = GrpcExporter::from_config(&config).expect("one usable CA is enough");
+    assert_eq!(
+        block_on(exporter.export(request(&rich_spans(1)))),
+        ExportOutcome::Success
+    );
+
+    let error = GrpcExporter::builder()
+        .endpoint("https://127.0.0.1:4317")
+        .ca_certificate_pem(NOT_A_CERTIFICATE_PEM)
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("ca_certificate_pem"), "{error}");
+}
