@@ -3,10 +3,13 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
-use rustls::RootCertStore;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+use rustls::{InconsistentKeys, RootCertStore};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 use crate::error::BuildError;
@@ -64,11 +67,6 @@ impl Pem {
         Ok(certificates)
     }
 
-    /// Checks that this is one or more PEM certificates.
-    fn check_certificates(&self) -> Result<(), BuildError> {
-        self.certificates().map(drop)
-    }
-
     /// Checks that this is one or more PEM certificates of which at least
     /// one is usable as a trust anchor. tonic keeps the CA certificates that
     /// parse and drops the others without a word (as a system bundle, which
@@ -92,11 +90,44 @@ impl Pem {
         }
     }
 
-    /// Checks that this holds a PEM private key (PKCS#8, PKCS#1 or SEC1).
-    fn check_private_key(&self) -> Result<(), BuildError> {
+    /// The PEM private key this holds (PKCS#8, PKCS#1 or SEC1).
+    fn private_key(&self) -> Result<PrivateKeyDer<'static>, BuildError> {
         PrivateKeyDer::from_pem_slice(&self.bytes)
-            .map(drop)
             .map_err(|error| self.invalid(format!("no usable PEM private key: {error}")))
+    }
+}
+
+/// Checks that a client certificate chain and key form an identity: the key
+/// loads with the provider tonic will use (the process default, else ring)
+/// and is the key of the chain's first certificate. tonic checks the same
+/// when the exporter is built, but its error names neither file.
+fn check_identity(certificate: &Pem, key: &Pem) -> Result<(), BuildError> {
+    let chain = certificate.certificates()?;
+    let key_der = key.private_key()?;
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|error| key.invalid(format!("unusable private key: {error}")))?;
+    match CertifiedKey::new(chain, signing_key).keys_match() {
+        // `Unknown`: the key type cannot tell; the handshake will.
+        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(()),
+        Err(error) => Err(BuildError::Tls {
+            what: format!(
+                "client identity ({} and {})",
+                certificate.origin, key.origin
+            ),
+            reason: match error {
+                rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => {
+                    "the certificate and the key do not match (the key is not the one of the \
+                     certificate, the chain's first)"
+                        .to_owned()
+                }
+                other => other.to_string(),
+            },
+        }),
     }
 }
 
@@ -140,8 +171,7 @@ impl TlsSettings {
             None => config = with_default_roots(config)?,
         }
         if let Some((certificate, key)) = &self.identity {
-            certificate.check_certificates()?;
-            key.check_private_key()?;
+            check_identity(certificate, key)?;
             config = config.identity(Identity::from_pem(&certificate.bytes, &key.bytes));
         }
         if let Some(name) = &self.server_name {

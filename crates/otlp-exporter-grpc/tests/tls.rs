@@ -297,3 +297,46 @@ fn a_ca_file_whose_certificate_does_not_parse_is_named() {
         .unwrap_err();
     assert!(error.to_string().contains("ca_certificate_pem"), "{error}");
 }
+
+#[test]
+fn a_client_key_that_does_not_match_the_certificate_is_named() {
+    let certs = certificates();
+    let other = certificates();
+    let dir = TempDir::new("config-mismatched-key");
+    let mut config = ExporterConfig {
+        protocol: Protocol::Grpc,
+        traces_endpoint: Some("https://127.0.0.1:4317".into()),
+        ..ExporterConfig::default()
+    };
+    config.tls.ca_certificate = Some(dir.write("ca.pem", &certs.ca_pem));
+    let certificate = dir.write("client.pem", &certs.client_cert_pem);
+    let key = dir.write("other.key", &other.client_key_pem);
+    config.tls.client_certificate = Some(certificate.clone());
+    config.tls.client_key = Some(key.clone());
+
+    let error = GrpcExporter::from_config(&config).unwrap_err();
+    assert!(matches!(error, BuildError::Tls { .. }), "{error}");
+    let text = error.to_string();
+    for named in [
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        &certificate.display().to_string(),
+        &key.display().to_string(),
+        "do not match",
+    ] {
+        assert!(text.contains(named), "{named:?} not in {text}");
+    }
+    assert!(!text.contains("BEGIN"), "no PEM in messages: {text}");
+
+    let error = GrpcExporter::builder()
+        .endpoint("https://127.0.0.1:4317")
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .client_identity_pem(certs.client_cert_pem.clone(), other.client_key_pem.clone())
+        .build()
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("client_identity_pem") && text.contains("do not match"),
+        "{text}"
+    );
+}
