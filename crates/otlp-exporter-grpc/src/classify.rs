@@ -9,7 +9,9 @@
 //!   hint. The details are read one by one: a detail that does not decode
 //!   (another service's, malformed) does not cost a valid `RetryInfo` next to it.
 //! - Failures of the connection itself (refused, reset, TLS handshake, no
-//!   answer in time) never carried a status from the server: retryable.
+//!   answer in time) never carried a status from the server: retryable,
+//!   except a server certificate that failed verification (unknown issuer,
+//!   wrong name, expired): permanent, as no retry can change it.
 //! - A response over the 4 MiB cap is a permanent error, although tonic reports
 //!   it as `OUT_OF_RANGE`.
 //! - An `OK` answer is a success, or a partial success when the response
@@ -111,6 +113,11 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
                 throttle: None,
             };
         }
+        if rejected_server_certificate(source) {
+            return ExportOutcome::Permanent {
+                error: ExportError::Transport(describe_local_failure(status)),
+            };
+        }
         return ExportOutcome::Retryable {
             error: ExportError::Transport(describe_local_failure(status)),
             throttle: None,
@@ -177,6 +184,31 @@ pub(crate) fn classify_not_ready(error: &tonic::transport::Error) -> ExportOutco
         error: ExportError::Transport(error_chain(error)),
         throttle: None,
     }
+}
+
+/// Whether the error's source chain holds rustls' verdict that the server's
+/// certificate is invalid (`rustls::Error::InvalidCertificate`: unknown
+/// issuer, wrong name, expired...). No retry can change that: such a failure
+/// is permanent, so that the pipeline counts the batch failed at once instead
+/// of retrying it until its deadline (or, with the durable queue, keeping it
+/// on disk for good). The TLS stream reports it as an `io::Error` wrapping it,
+/// whose `source()` skips the error it wraps: that one is looked into too.
+pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        if let Some(wrapped) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && rejected_server_certificate(wrapped)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// Whether an `E` is anywhere in the error's source chain.
@@ -435,6 +467,30 @@ mod tests {
         assert!(matches!(
             classify_status(&status, Duration::from_secs(1)),
             ExportOutcome::Permanent { .. }
+        ));
+    }
+
+    #[test]
+    fn a_server_certificate_that_fails_verification_is_permanent_wherever_it_is_wrapped() {
+        let rejected = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        // As tokio-rustls reports it: an `io::Error` wrapping the rustls error.
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rejected.clone());
+        assert!(rejected_server_certificate(&io));
+        assert!(rejected_server_certificate(&rejected));
+        let status = Status::from_error(Box::new(io));
+        match classify_status(&status, Duration::from_secs(1)) {
+            ExportOutcome::Permanent {
+                error: ExportError::Transport(message),
+            } => assert!(message.contains("UnknownIssuer"), "{message}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Other TLS failures (an alert from the server, a closed handshake) stay retryable.
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, alert);
+        assert!(!rejected_server_certificate(&io));
+        assert!(matches!(
+            classify_status(&Status::from_error(Box::new(io)), Duration::from_secs(1)),
+            ExportOutcome::Retryable { .. }
         ));
     }
 

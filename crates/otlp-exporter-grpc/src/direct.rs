@@ -47,7 +47,7 @@ use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
 use otlp_sdk::config::Compression;
 
 use crate::MAX_RESPONSE_BYTES;
-use crate::classify::{error_chain, has_in_chain};
+use crate::classify::{error_chain, has_in_chain, rejected_server_certificate};
 
 /// How a direct call failed.
 #[derive(Debug)]
@@ -56,6 +56,8 @@ pub(crate) enum DirectError {
     NotReady(tonic::transport::Error),
     /// The connection failed while the call was under way (reset, closed).
     Transport(String),
+    /// The server's certificate failed verification: no retry can change it.
+    CertificateRejected(String),
     /// The channel's own per-request timeout expired.
     TimedOut,
     /// The server answered with a non-OK status.
@@ -90,6 +92,9 @@ pub(crate) async fn export(
             Err(error) if sent_again < 2 && not_taken(&error) => sent_again += 1,
             Err(error) if has_in_chain::<tonic::TimeoutExpired>(&error) => {
                 return Err(DirectError::TimedOut);
+            }
+            Err(error) if rejected_server_certificate(&error) => {
+                return Err(DirectError::CertificateRejected(error_chain(&error)));
             }
             Err(error) => return Err(DirectError::Transport(error_chain(&error))),
         }

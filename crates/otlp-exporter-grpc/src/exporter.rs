@@ -233,6 +233,10 @@ impl GrpcExporter {
                 error: ExportError::Transport(capped(&error)),
                 throttle: None,
             },
+            // No retry can change a certificate that fails verification.
+            Err(DirectError::CertificateRejected(error)) => ExportOutcome::Permanent {
+                error: ExportError::Transport(capped(&error)),
+            },
             Err(DirectError::TimedOut) => ExportOutcome::Retryable {
                 error: ExportError::Timeout(self.timeout),
                 throttle: None,
