@@ -22,6 +22,7 @@ use crate::response::{
     BodyError, MAX_RESPONSE_BYTES, StatusClass, body_format, cap_message, classify_status,
     error_outcome, read_capped_until, success_outcome,
 };
+use crate::tls;
 
 /// What the builder settled on.
 pub(crate) struct Settings {
@@ -58,8 +59,9 @@ struct Inner {
 ///   requests without spans are never sent.
 /// - **Outcomes**: 2xx is success, or a partial success when the body
 ///   (protobuf or JSON) carries `partial_success`; 429, 502, 503, 504,
-///   timeouts and connection failures are retryable, with `Retry-After`
-///   (seconds or HTTP-date) as the throttle hint; every other status is
+///   timeouts and connection failures are retryable (not a server
+///   certificate that fails verification: no retry can change it), with
+///   `Retry-After` (seconds or HTTP-date) as the throttle hint; every other status is
 ///   permanent, its `google.rpc.Status` message in the error (capped at
 ///   1 KiB). Response bodies are read up to 4 MiB: a larger success body is
 ///   a permanent error; a larger error body is left unread and the status
@@ -349,6 +351,7 @@ impl HttpExporter {
             };
         }
         let (is_builder, is_redirect) = (error.is_builder(), error.is_redirect());
+        let certificate_rejected = tls::rejected_server_certificate(&error);
         let message = format!(
             "POST {}: {}",
             self.inner.display_url,
@@ -361,6 +364,12 @@ impl HttpExporter {
         } else if is_redirect {
             ExportOutcome::Permanent {
                 error: ExportError::InvalidResponse(message),
+            }
+        } else if certificate_rejected {
+            // A wrong CA, a name the certificate does not cover, an expired
+            // certificate: no retry can change it.
+            ExportOutcome::Permanent {
+                error: ExportError::Transport(message),
             }
         } else {
             // Connection refused or reset, TLS handshake failures, a server

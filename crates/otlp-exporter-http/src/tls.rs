@@ -263,3 +263,45 @@ impl ServerCertVerifier for PlatformOnFirstUse {
             .supported_schemes()
     }
 }
+
+/// Whether the error's source chain holds rustls' verdict that the server's
+/// certificate is invalid (`rustls::Error::InvalidCertificate`: unknown
+/// issuer, wrong name, expired...). No retry can change that: such a failure
+/// is permanent, so that the pipeline counts the batch failed at once instead
+/// of retrying it until its deadline (or, with the durable queue, keeping it
+/// on disk for good). The TLS stream reports it as an `io::Error` wrapping it,
+/// whose `source()` skips the error it wraps: that one is looked into too.
+pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        if let Some(wrapped) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && rejected_server_certificate(wrapped)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejected_server_certificate_is_found_inside_the_io_error_wrapping_it() {
+        let rejected = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        assert!(rejected_server_certificate(&rejected));
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rejected);
+        assert!(rejected_server_certificate(&io));
+        // Other TLS failures (an alert from the server) are not it.
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, alert);
+        assert!(!rejected_server_certificate(&io));
+    }
+}

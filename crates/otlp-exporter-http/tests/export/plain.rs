@@ -206,7 +206,8 @@ fn a_redirect_to_https_is_verified_with_the_systems_roots() {
         String::from_utf8_lossy(&child.stderr)
     );
 
-    // Not trusted here: the redirect is followed, and the certificate refused.
+    // Not trusted here: the redirect is followed, and the certificate
+    // refused for good (no retry can change it).
     let receiver = https_receiver(certs.server_cert_pem, certs.server_key_pem);
     let target = format!("{}/v1/traces", endpoint(&receiver));
     let (url, _, _) = counting_server(Answer::RedirectTo(target));
@@ -219,7 +220,7 @@ fn a_redirect_to_https_is_verified_with_the_systems_roots() {
     assert!(
         matches!(
             &outcome,
-            ExportOutcome::Retryable { error: otlp_sdk::ExportError::Transport(message), .. }
+            ExportOutcome::Permanent { error: otlp_sdk::ExportError::Transport(message) }
                 if message.to_lowercase().contains("certificate")
         ),
         "{outcome:?}"
