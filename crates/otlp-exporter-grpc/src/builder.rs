@@ -15,11 +15,45 @@ use crate::exporter::{ExporterParts, GrpcExporter};
 use crate::tls::{Pem, TlsSettings};
 use crate::{DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, USER_AGENT};
 
-/// Configuration keys of the TLS files, as the errors name them.
-const CA_CERTIFICATE_KEY: &str = "exporter.certificate (OTEL_EXPORTER_OTLP_CERTIFICATE)";
-const CLIENT_CERTIFICATE_KEY: &str =
-    "exporter.client_certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)";
-const CLIENT_KEY_KEY: &str = "exporter.client_key (OTEL_EXPORTER_OTLP_CLIENT_KEY)";
+/// The configuration keys of a section's TLS files, as the errors name them:
+/// the section's key, then the signal's own variable and the generic one
+/// (either may have set it).
+struct TlsKeys {
+    ca_certificate: &'static str,
+    client_certificate: &'static str,
+    client_key: &'static str,
+}
+
+/// The TLS keys of `signal`'s section (`exporter.*` for traces,
+/// `logs.exporter.*`, `metrics.exporter.*`).
+const fn tls_keys(signal: Signal) -> TlsKeys {
+    match signal {
+        Signal::Logs => TlsKeys {
+            ca_certificate: "logs.exporter.certificate \
+                 (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
+            client_certificate: "logs.exporter.client_certificate \
+                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
+            client_key: "logs.exporter.client_key \
+                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+        },
+        Signal::Metrics => TlsKeys {
+            ca_certificate: "metrics.exporter.certificate \
+                 (OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
+            client_certificate: "metrics.exporter.client_certificate \
+                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
+            client_key: "metrics.exporter.client_key \
+                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+        },
+        _ => TlsKeys {
+            ca_certificate: "exporter.certificate \
+                 (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
+            client_certificate: "exporter.client_certificate \
+                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
+            client_key: "exporter.client_key \
+                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+        },
+    }
+}
 
 /// Builds a [`GrpcExporter`]. Every setting has a default; [`build`](Self::build)
 /// checks them all and names the one that is wrong.
@@ -135,24 +169,25 @@ impl GrpcExporterBuilder {
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
         if secure {
             let tls = &config.tls;
+            let keys = tls_keys(signal);
             if let Some(path) = &tls.ca_certificate {
-                builder.tls.ca = Some(Pem::read(CA_CERTIFICATE_KEY, path)?);
+                builder.tls.ca = Some(Pem::read(keys.ca_certificate, path)?);
             }
             builder.tls.identity = match (&tls.client_certificate, &tls.client_key) {
                 (Some(certificate), Some(key)) => Some((
-                    Pem::read(CLIENT_CERTIFICATE_KEY, certificate)?,
-                    Pem::read(CLIENT_KEY_KEY, key)?,
+                    Pem::read(keys.client_certificate, certificate)?,
+                    Pem::read(keys.client_key, key)?,
                 )),
                 (Some(_), None) => {
                     return Err(BuildError::IncompleteClientIdentity {
-                        present: CLIENT_CERTIFICATE_KEY,
-                        missing: CLIENT_KEY_KEY,
+                        present: keys.client_certificate,
+                        missing: keys.client_key,
                     });
                 }
                 (None, Some(_)) => {
                     return Err(BuildError::IncompleteClientIdentity {
-                        present: CLIENT_KEY_KEY,
-                        missing: CLIENT_CERTIFICATE_KEY,
+                        present: keys.client_key,
+                        missing: keys.client_certificate,
                     });
                 }
                 (None, None) => None,

@@ -49,7 +49,8 @@ pub enum BuildError {
     /// A TLS file named in the configuration could not be read.
     #[error("cannot read {key} file {}: {source}", path.display())]
     ReadFile {
-        /// The configuration key and its environment variable.
+        /// The configuration key and its environment variables (the signal's
+        /// own and the generic one).
         key: &'static str,
         /// The path as configured.
         path: PathBuf,

@@ -17,7 +17,8 @@ use crate::error::BuildError;
 /// PEM text and where it came from (for error messages).
 #[derive(Clone)]
 pub(crate) struct Pem {
-    /// `"ca_certificate_pem"` or `"exporter.certificate (OTEL_EXPORTER_OTLP_CERTIFICATE) file /etc/ca.pem"`.
+    /// `"ca_certificate_pem"` or `"logs.exporter.certificate (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or
+    /// OTEL_EXPORTER_OTLP_CERTIFICATE) file /etc/ca.pem"`.
     pub(crate) origin: String,
     pub(crate) bytes: Vec<u8>,
 }

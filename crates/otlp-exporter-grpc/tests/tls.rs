@@ -355,3 +355,52 @@ fn a_client_key_that_does_not_match_the_certificate_is_named() {
         "{text}"
     );
 }
+
+#[test]
+fn tls_file_errors_name_the_signals_own_variable_too() {
+    use otlp_sdk::Signal;
+    use otlp_sdk::config::ConfigLoader;
+
+    let dir = TempDir::new("config-per-signal-names");
+    let missing = dir.0.join("missing-ca.pem");
+    let missing_text = missing.display().to_string();
+    for (signal, variable, key) in [
+        (
+            Signal::Traces,
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "exporter.certificate",
+        ),
+        (
+            Signal::Logs,
+            "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+            "logs.exporter.certificate",
+        ),
+        (
+            Signal::Metrics,
+            "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+            "metrics.exporter.certificate",
+        ),
+    ] {
+        let config = ConfigLoader::new()
+            .with_config_dir(dir.0.join("no-config-here"))
+            .with_env([
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4317"),
+                (variable, missing_text.as_str()),
+            ])
+            .load()
+            .expect("configuration loads");
+        let section = match signal {
+            Signal::Logs => &config.logs.exporter,
+            Signal::Metrics => &config.metrics.exporter,
+            _ => &config.exporter,
+        };
+        let error =
+            otlp_exporter_grpc::GrpcExporterBuilder::from_config_for(section, signal).unwrap_err();
+        assert!(matches!(error, BuildError::ReadFile { .. }), "{error}");
+        let text = error.to_string();
+        for named in [variable, key, missing_text.as_str()] {
+            assert!(text.contains(named), "{signal}: {named:?} not in {text}");
+        }
+    }
+}
