@@ -86,9 +86,16 @@ pub enum HttpExporterError {
         missing: &'static str,
     },
     /// The client certificate and key are unusable together (mismatched, unsupported key type...).
-    #[error("the client certificate and key do not form a usable identity: {reason}")]
+    #[error(
+        "the client certificate ({certificate}) and key ({key}) do not form a usable identity: \
+         {reason}"
+    )]
     InvalidClientIdentity {
-        /// What rustls reported.
+        /// Where the certificate came from: a file and its key, or a builder method.
+        certificate: String,
+        /// Where the key came from: a file and its key, or a builder method.
+        key: String,
+        /// What is wrong: they do not match, or what rustls reported.
         reason: String,
     },
     /// An `https://` endpoint with no CA configured, and no usable system roots.

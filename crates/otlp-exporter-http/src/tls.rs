@@ -175,7 +175,16 @@ pub(crate) fn client_config(
         Some((certificate, key)) => builder
             .with_client_auth_cert(certificate.certificates()?, key.private_key()?)
             .map_err(|error| HttpExporterError::InvalidClientIdentity {
-                reason: error.to_string(),
+                certificate: certificate.origin.to_string(),
+                key: key.origin.to_string(),
+                reason: match error {
+                    rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                        "they do not match (the key is not the one of the certificate, the \
+                         chain's first)"
+                            .to_owned()
+                    }
+                    other => other.to_string(),
+                },
             })?,
         None => builder.with_no_client_auth(),
     };

@@ -162,6 +162,45 @@ fn a_mismatched_client_key_is_a_build_error() {
     );
 }
 
+#[test]
+fn a_mismatched_client_key_from_the_config_names_both_files() {
+    let certs = certificates();
+    let other = certificates();
+    let files = PemFiles::write(&certs);
+    let key = files.0.join("other.key");
+    std::fs::write(&key, &other.client_key_pem).expect("write");
+    let certificate = files.0.join("client.pem");
+    let config = ExporterConfig {
+        endpoint: Some("https://localhost:4318".into()),
+        tls: TlsConfig {
+            ca_certificate: Some(files.0.join("ca.pem")),
+            client_certificate: Some(certificate.clone()),
+            client_key: Some(key.clone()),
+            insecure: None,
+        },
+        ..ExporterConfig::default()
+    };
+    let error = HttpExporter::from_config(&config).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            otlp_exporter_http::HttpExporterError::InvalidClientIdentity { .. }
+        ),
+        "{error}"
+    );
+    let message = error.to_string();
+    for named in [
+        "exporter.client_certificate",
+        "exporter.client_key",
+        &certificate.display().to_string(),
+        &key.display().to_string(),
+        "do not match",
+    ] {
+        assert!(message.contains(named), "{named:?} not in {message}");
+    }
+    assert!(!message.contains("BEGIN"), "no PEM in messages: {message}");
+}
+
 /// A directory of PEM files, removed on drop.
 struct PemFiles(PathBuf);
 
