@@ -173,11 +173,9 @@ fn signal_exporter(
         Protocol::Grpc => {
             Box::new(GrpcExporterBuilder::from_config_for(exporter, signal)?.build()?)
         }
-        Protocol::HttpProtobuf | Protocol::HttpJson => Box::new(
-            HttpExporterBuilder::from_config(exporter)?
-                .signal(signal)
-                .build()?,
-        ),
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            Box::new(HttpExporterBuilder::from_config_for(exporter, signal)?.build()?)
+        }
     })
 }
 

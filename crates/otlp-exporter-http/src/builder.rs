@@ -24,6 +24,46 @@ const RESERVED_HEADERS: [&str; 5] = [
     "host",
 ];
 
+/// The configuration keys of a section's TLS files, as the errors name them:
+/// the section's key, then the signal's own variable and the generic one
+/// (either may have set it).
+struct TlsKeys {
+    ca_certificate: &'static str,
+    client_certificate: &'static str,
+    client_key: &'static str,
+}
+
+/// The TLS keys of `signal`'s section (`exporter.*` for traces,
+/// `logs.exporter.*`, `metrics.exporter.*`).
+const fn tls_keys(signal: Signal) -> TlsKeys {
+    match signal {
+        Signal::Logs => TlsKeys {
+            ca_certificate: "`logs.exporter.certificate` \
+                 (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
+            client_certificate: "`logs.exporter.client_certificate` \
+                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
+            client_key: "`logs.exporter.client_key` \
+                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+        },
+        Signal::Metrics => TlsKeys {
+            ca_certificate: "`metrics.exporter.certificate` \
+                 (OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
+            client_certificate: "`metrics.exporter.client_certificate` \
+                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
+            client_key: "`metrics.exporter.client_key` \
+                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+        },
+        _ => TlsKeys {
+            ca_certificate: "`exporter.certificate` \
+                 (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
+            client_certificate: "`exporter.client_certificate` \
+                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
+            client_key: "`exporter.client_key` \
+                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+        },
+    }
+}
+
 /// Builds an [`HttpExporter`]. Every setting has a default: protobuf bodies
 /// to `http://localhost:4318/v1/traces`, no compression, no extra headers, a
 /// 10 s per-attempt timeout, the system's root certificates for `https://`.
@@ -105,32 +145,49 @@ impl HttpExporterBuilder {
 
     /// A builder holding the exporter section of a loaded
     /// [`Config`](otlp_sdk::config::Config) (so the `OTEL_EXPORTER_OTLP_*`
-    /// variables too), ready for further changes in code. Reads the PEM files
-    /// named in [`TlsConfig`](otlp_sdk::config::TlsConfig) now; an unreadable
-    /// file, or a client certificate without its key (or the reverse), is an
-    /// error naming the key and the file. `tls.insecure` only concerns gRPC
-    /// and is ignored.
+    /// variables too), ready for further changes in code: the traces
+    /// exporter, [`from_config_for`](Self::from_config_for)`(config,
+    /// Signal::Traces)`.
     pub fn from_config(config: &ExporterConfig) -> Result<Self, HttpExporterError> {
+        Self::from_config_for(config, Signal::Traces)
+    }
+
+    /// A builder for an exporter of `signal` holding the exporter section of
+    /// a loaded [`Config`](otlp_sdk::config::Config): for logs pass
+    /// `&config.logs.exporter`, for metrics `&config.metrics.exporter`, for
+    /// traces `&config.exporter`. Reads the PEM files named in
+    /// [`TlsConfig`](otlp_sdk::config::TlsConfig) now; an unreadable file, or
+    /// a client certificate without its key (or the reverse), is an error
+    /// naming the file, the section's key and the variables that set it
+    /// (`logs.exporter.certificate` and `OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE
+    /// or OTEL_EXPORTER_OTLP_CERTIFICATE` for logs). The files are read for
+    /// an `http://` endpoint too: its `307`/`308` redirects to `https` are
+    /// verified with them. `tls.insecure` only concerns gRPC and is ignored.
+    pub fn from_config_for(
+        config: &ExporterConfig,
+        signal: Signal,
+    ) -> Result<Self, HttpExporterError> {
         let tls = &config.tls;
+        let keys = tls_keys(signal);
         let ca_certificates = match &tls.ca_certificate {
-            Some(path) => vec![Pem::read_file("exporter.certificate", path)?],
+            Some(path) => vec![Pem::read_file(keys.ca_certificate, path)?],
             None => Vec::new(),
         };
         let client_identity = match (&tls.client_certificate, &tls.client_key) {
             (Some(certificate), Some(key)) => Some((
-                Pem::read_file("exporter.client_certificate", certificate)?,
-                Pem::read_file("exporter.client_key", key)?,
+                Pem::read_file(keys.client_certificate, certificate)?,
+                Pem::read_file(keys.client_key, key)?,
             )),
             (Some(_), None) => {
                 return Err(HttpExporterError::IncompleteClientIdentity {
-                    present: "exporter.client_certificate",
-                    missing: "exporter.client_key",
+                    present: keys.client_certificate,
+                    missing: keys.client_key,
                 });
             }
             (None, Some(_)) => {
                 return Err(HttpExporterError::IncompleteClientIdentity {
-                    present: "exporter.client_key",
-                    missing: "exporter.client_certificate",
+                    present: keys.client_key,
+                    missing: keys.client_certificate,
                 });
             }
             (None, None) => None,
@@ -140,7 +197,7 @@ impl HttpExporterBuilder {
             traces_endpoint: config.traces_endpoint.clone(),
             logs_endpoint: config.logs_endpoint.clone(),
             metrics_endpoint: config.metrics_endpoint.clone(),
-            signal: Signal::Traces,
+            signal,
             protocol: config.protocol,
             compression: config.compression,
             headers: config.headers.clone(),
@@ -187,9 +244,9 @@ impl HttpExporterBuilder {
     /// appended to the base endpoint for [`Signal::Logs`], and the exporter
     /// serves a [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor);
     /// `v1/metrics` for [`Signal::Metrics`], for a metrics reader.
-    /// With [`from_config`](Self::from_config), pass the signal's section:
-    /// `from_config(&config.logs.exporter)?.signal(Signal::Logs)`,
-    /// `from_config(&config.metrics.exporter)?.signal(Signal::Metrics)`.
+    /// From a configuration, [`from_config_for`](Self::from_config_for) takes
+    /// the signal with its section:
+    /// `from_config_for(&config.logs.exporter, Signal::Logs)`.
     pub fn signal(mut self, signal: Signal) -> Self {
         self.signal = signal;
         self
@@ -613,13 +670,15 @@ mod tests {
         let mut config = ExporterConfig::default();
         config.tls.client_certificate = Some("/some/cert.pem".into());
         let error = HttpExporter::from_config(&config).unwrap_err();
-        assert!(matches!(
-            error,
-            HttpExporterError::IncompleteClientIdentity {
-                missing: "exporter.client_key",
-                ..
-            }
-        ));
+        assert!(
+            matches!(
+                error,
+                HttpExporterError::IncompleteClientIdentity { missing, .. }
+                    if missing.starts_with("`exporter.client_key`")
+                        && missing.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY")
+            ),
+            "{error}"
+        );
     }
 
     #[test]

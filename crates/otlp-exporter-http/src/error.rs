@@ -51,9 +51,11 @@ pub enum HttpExporterError {
     #[error("exporter.compression `{0}` needs the `{0}` feature of otlp-exporter-http")]
     CompressionUnavailable(Compression),
     /// A PEM file named in the configuration could not be read.
-    #[error("cannot read `{key}` file `{path}`: {source}")]
+    #[error("cannot read {key} file `{path}`: {source}")]
     ReadFile {
-        /// The configuration key that names the file (`exporter.certificate`...).
+        /// The configuration key that names the file and the variables that
+        /// set it (`` `logs.exporter.certificate` (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or
+        /// OTEL_EXPORTER_OTLP_CERTIFICATE) ``).
         key: &'static str,
         /// The file.
         path: PathBuf,
@@ -78,7 +80,7 @@ pub enum HttpExporterError {
         reason: String,
     },
     /// Only one of client certificate and client key is configured.
-    #[error("`{present}` is set but `{missing}` is not: mTLS needs both")]
+    #[error("{present} is set but {missing} is not: mTLS needs both")]
     IncompleteClientIdentity {
         /// The one that is set.
         present: &'static str,

@@ -35,7 +35,7 @@ impl fmt::Display for PemOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PemOrigin::Method(method) => write!(f, "`{method}`"),
-            PemOrigin::File { key, path } => write!(f, "`{key}` file `{}`", path.display()),
+            PemOrigin::File { key, path } => write!(f, "{key} file `{}`", path.display()),
         }
     }
 }

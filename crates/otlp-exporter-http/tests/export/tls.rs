@@ -389,3 +389,67 @@ fn an_http2_connection_that_stopped_answering_is_not_kept() {
     );
     assert_eq!(receiver.requests().len(), 3);
 }
+
+#[test]
+fn tls_file_errors_name_the_signals_own_variable_too() {
+    use otlp_exporter_http::{HttpExporterBuilder, HttpExporterError};
+    use otlp_sdk::Signal;
+    use otlp_sdk::config::ConfigLoader;
+
+    let files = PemFiles::write(&certificates());
+    let missing = files.0.join("missing-ca.pem");
+    let missing_text = missing.display().to_string();
+    for (signal, variable, key) in [
+        (
+            Signal::Traces,
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "exporter.certificate",
+        ),
+        (
+            Signal::Logs,
+            "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+            "logs.exporter.certificate",
+        ),
+        (
+            Signal::Metrics,
+            "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+            "metrics.exporter.certificate",
+        ),
+    ] {
+        let config = ConfigLoader::new()
+            .with_config_dir(files.0.join("no-config-here"))
+            .with_env([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4318"),
+                (variable, missing_text.as_str()),
+            ])
+            .load()
+            .expect("configuration loads");
+        let section = match signal {
+            Signal::Logs => &config.logs.exporter,
+            Signal::Metrics => &config.metrics.exporter,
+            _ => &config.exporter,
+        };
+        let error = HttpExporterBuilder::from_config_for(section, signal).unwrap_err();
+        assert!(
+            matches!(error, HttpExporterError::ReadFile { .. }),
+            "{error}"
+        );
+        let message = error.to_string();
+        for named in [
+            variable,
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            key,
+            missing_text.as_str(),
+        ] {
+            assert!(
+                message.contains(named),
+                "{signal}: {named:?} not in {message}"
+            );
+        }
+        if signal == Signal::Traces {
+            // `from_config` is `from_config_for` traces.
+            let error = HttpExporter::from_config(section).unwrap_err();
+            assert_eq!(error.to_string(), message);
+        }
+    }
+}
