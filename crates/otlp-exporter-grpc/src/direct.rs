@@ -64,6 +64,10 @@ pub(crate) enum DirectError {
     Status(Status),
     /// The answer broke the protocol or the response size cap.
     InvalidResponse(String),
+    /// The server answered `OK` (it took the records), but its response
+    /// message cannot be read: compressed in a `grpc-encoding` not decoded
+    /// here, a corrupt compressed stream, a prefix that lies about its length.
+    UnreadableOk(String),
 }
 
 /// Sends one Export request and returns the response message. `message` is
@@ -259,16 +263,19 @@ pub(crate) fn grpc_timeout(timeout: Duration) -> String {
     }
 }
 
-/// The one response message out of its gRPC framing, decompressed if its
-/// flag says so, by the `grpc-encoding` the answer names (this call offers
-/// no compression, but grpc-go servers answer in the request's), within
-/// [`MAX_RESPONSE_BYTES`].
+/// The one response message of an `OK` answer out of its gRPC framing,
+/// decompressed if its flag says so, by the `grpc-encoding` the answer names
+/// (this call offers no compression, but grpc-go servers answer in the
+/// request's), within [`MAX_RESPONSE_BYTES`]. A message that cannot be read
+/// is [`DirectError::UnreadableOk`] (the records were taken all the same);
+/// one over the cap once decompressed is [`DirectError::InvalidResponse`],
+/// as a response over the cap on the wire is.
 fn response_message(mut data: Bytes, encoding: Option<&HeaderValue>) -> Result<Bytes, DirectError> {
     if data.is_empty() {
         return Ok(data);
     }
     if data.len() < 5 {
-        return Err(DirectError::InvalidResponse(format!(
+        return Err(DirectError::UnreadableOk(format!(
             "a {}-byte response is shorter than a gRPC message prefix",
             data.len()
         )));
@@ -276,7 +283,7 @@ fn response_message(mut data: Bytes, encoding: Option<&HeaderValue>) -> Result<B
     let compressed = data.get_u8();
     let length = data.get_u32() as usize;
     if length != data.len() {
-        return Err(DirectError::InvalidResponse(format!(
+        return Err(DirectError::UnreadableOk(format!(
             "the response message announces {length} bytes and carries {}",
             data.len()
         )));
@@ -288,7 +295,7 @@ fn response_message(mut data: Bytes, encoding: Option<&HeaderValue>) -> Result<B
     let coding = match named.map(|name| ContentCoding::parse(Some(name))) {
         Some(Some(coding)) if coding != ContentCoding::Identity => coding,
         _ => {
-            return Err(DirectError::InvalidResponse(format!(
+            return Err(DirectError::UnreadableOk(format!(
                 "the response is compressed, in a grpc-encoding not decoded here: {}",
                 named.unwrap_or("(none)")
             )));
@@ -300,7 +307,7 @@ fn response_message(mut data: Bytes, encoding: Option<&HeaderValue>) -> Result<B
         Err(DecompressError::TooLarge) => Err(DirectError::InvalidResponse(format!(
             "the decompressed response is over the {MAX_RESPONSE_BYTES} byte cap"
         ))),
-        Err(DecompressError::Corrupt(reason)) => Err(DirectError::InvalidResponse(format!(
+        Err(DecompressError::Corrupt(reason)) => Err(DirectError::UnreadableOk(format!(
             "the compressed response is corrupt: {reason}"
         ))),
     }

@@ -244,6 +244,15 @@ impl GrpcExporter {
             Err(DirectError::InvalidResponse(error)) => ExportOutcome::Permanent {
                 error: ExportError::InvalidResponse(capped(&error)),
             },
+            // `OK`: the server took the records; only its answer is
+            // unreadable. A warning, as `classify_response` gives for a
+            // message that does not decode: the records are not failed.
+            Err(DirectError::UnreadableOk(error)) => ExportOutcome::PartialSuccess {
+                rejected_spans: 0,
+                message: capped(&format!(
+                    "records accepted (gRPC OK), but the response could not be read: {error}"
+                )),
+            },
         }
     }
 }

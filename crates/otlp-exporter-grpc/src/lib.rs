@@ -38,7 +38,7 @@
 //! |---|---|
 //! | `OK`, no `partial_success` (or an empty one) | `Success` |
 //! | `OK` with rejected spans (log records, data points) or a message | `PartialSuccess` (never retried) |
-//! | `OK` whose response cannot be decoded | `PartialSuccess` rejecting nothing, with a warning: the records were delivered |
+//! | `OK` whose response cannot be read (decoded, decompressed, unframed) | `PartialSuccess` rejecting nothing, with a warning: the records were delivered |
 //! | `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`, `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS` | `Retryable` |
 //! | `RESOURCE_EXHAUSTED` with `google.rpc.RetryInfo` | `Retryable`, throttle = the retry delay |
 //! | `RESOURCE_EXHAUSTED` without `RetryInfo`, and every other code | `Permanent` |

@@ -539,6 +539,55 @@ fn a_compressed_partial_success_is_read() {
     }
 }
 
+/// An `OK` whose response message cannot be read (compressed in a
+/// `grpc-encoding` not decoded here, a corrupt compressed stream, a prefix
+/// that lies about its length) still says that the server took the records:
+/// a warning (a partial success rejecting nothing) naming what could not be
+/// read, as over HTTP, never a failure of records that were delivered.
+#[test]
+fn an_ok_whose_response_cannot_be_read_still_counts_the_records_delivered() {
+    let compressed_flag = |payload: &[u8]| {
+        let mut message = BytesMut::new();
+        message.put_u8(1);
+        message.put_u32(u32::try_from(payload.len()).unwrap());
+        message.put_slice(payload);
+        message.freeze()
+    };
+    let lying_prefix = {
+        let mut message = BytesMut::new();
+        message.put_u8(0);
+        message.put_u32(9);
+        message.put_slice(&[8, 1]);
+        message.freeze()
+    };
+    for (encoding, message, named) in [
+        (Some("snappy"), compressed_flag(&[1, 2, 3]), "snappy"),
+        (Some("gzip"), compressed_flag(b"not gzip at all"), "corrupt"),
+        (None, lying_prefix, "announces"),
+    ] {
+        let (outcome, requests) = export_to(move || {
+            let mut answer = grpc_answer(Some(message.clone()), Some(status_headers("0", "")));
+            if let Some(encoding) = encoding {
+                answer
+                    .headers_mut()
+                    .insert("grpc-encoding", http::HeaderValue::from_static(encoding));
+            }
+            answer
+        });
+        assert_eq!(requests, 1);
+        match &outcome {
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 0,
+                message,
+            } => assert!(
+                message.contains("OK") && message.contains(named),
+                "{encoding:?}: {message}"
+            ),
+            other => panic!("{encoding:?}: {other:?}"),
+        }
+    }
+}
+
 /// Under `RetryPolicy::send`, an attempt ends at the request's export
 /// deadline when that comes before the exporter's timeout (the last attempts
 /// after retries): the server is told the time actually left, not the full
