@@ -404,3 +404,63 @@ fn tls_file_errors_name_the_signals_own_variable_too() {
         }
     }
 }
+
+/// `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` wins over
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE` for spans, and the generic one still
+/// serves the signals without their own, end to end over TLS.
+#[test]
+fn a_signals_own_ca_wins_over_the_generic_one() {
+    use otlp_sdk::Signal;
+    use otlp_sdk::config::ConfigLoader;
+
+    let certs = certificates();
+    let stranger = certificates();
+    let receiver = tls_receiver(&certs, false);
+    let dir = TempDir::new("config-per-signal-ca");
+    let right = dir.write("right-ca.pem", &certs.ca_pem);
+    let wrong = dir.write("wrong-ca.pem", &stranger.ca_pem);
+    let config = ConfigLoader::new()
+        .with_config_dir(dir.0.join("no-config-here"))
+        .with_env([
+            ("OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(), "grpc".to_owned()),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                endpoint(&receiver),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE".to_owned(),
+                wrong.display().to_string(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE".to_owned(),
+                right.display().to_string(),
+            ),
+        ])
+        .load()
+        .expect("configuration loads");
+
+    let traces =
+        otlp_exporter_grpc::GrpcExporterBuilder::from_config_for(&config.exporter, Signal::Traces)
+            .and_then(|builder| builder.timeout(Duration::from_secs(5)).build())
+            .expect("traces exporter");
+    assert_eq!(
+        block_on(traces.export(request(&rich_spans(2)))),
+        ExportOutcome::Success
+    );
+    assert_eq!(receiver.span_count(), 2);
+
+    // Logs have no CA of their own: the generic one, which is wrong here.
+    let logs = otlp_exporter_grpc::GrpcExporterBuilder::from_config_for(
+        &config.logs.exporter,
+        Signal::Logs,
+    )
+    .and_then(|builder| builder.timeout(Duration::from_secs(5)).build())
+    .expect("logs exporter");
+    match block_on(logs.export(request(&rich_spans(1)))) {
+        ExportOutcome::Permanent {
+            error: ExportError::Transport(message),
+        } => assert!(message.to_lowercase().contains("certificate"), "{message}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(receiver.request_count(), 1);
+}

@@ -453,3 +453,63 @@ fn tls_file_errors_name_the_signals_own_variable_too() {
         }
     }
 }
+
+/// `OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE` wins over
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE` for log records, and the generic one
+/// still serves the signals without their own, end to end over TLS.
+#[test]
+fn a_signals_own_ca_wins_over_the_generic_one() {
+    use otlp_exporter_http::HttpExporterBuilder;
+    use otlp_sdk::Signal;
+    use otlp_sdk::config::ConfigLoader;
+
+    let certs = certificates();
+    let stranger = certificates();
+    let receiver = tls_receiver(certs.server_tls());
+    let files = PemFiles::write(&certs);
+    let wrong = files.0.join("wrong-ca.pem");
+    std::fs::write(&wrong, &stranger.ca_pem).expect("write");
+    let config = ConfigLoader::new()
+        .with_config_dir(files.0.join("no-config-here"))
+        .with_env([
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                endpoint(&receiver),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE".to_owned(),
+                files.0.join("ca.pem").display().to_string(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE".to_owned(),
+                wrong.display().to_string(),
+            ),
+        ])
+        .load()
+        .expect("configuration loads");
+
+    let traces = HttpExporterBuilder::from_config_for(&config.exporter, Signal::Traces)
+        .and_then(HttpExporterBuilder::build)
+        .expect("traces exporter");
+    let spans = rich_spans(2);
+    assert_eq!(
+        export_once(&traces, encode(&spans, Encoding::Protobuf)),
+        ExportOutcome::Success
+    );
+    assert_delivered_intact(&receiver, &spans);
+
+    // The logs' own CA is wrong here: refused for good, nothing sent.
+    let logs = HttpExporterBuilder::from_config_for(&config.logs.exporter, Signal::Logs)
+        .and_then(HttpExporterBuilder::build)
+        .expect("logs exporter");
+    let outcome = export_once(&logs, encode(&rich_spans(1), Encoding::Protobuf));
+    assert!(
+        matches!(
+            &outcome,
+            ExportOutcome::Permanent { error: ExportError::Transport(message) }
+                if message.to_lowercase().contains("certificate")
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(receiver.request_count(), 1);
+}
