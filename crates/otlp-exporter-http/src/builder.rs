@@ -301,7 +301,8 @@ impl HttpExporterBuilder {
 
     /// Trusts the CA certificate(s) in this PEM document, instead of the
     /// system's roots. May be called several times; each document may hold a
-    /// bundle.
+    /// bundle, of which certificates webpki cannot read are skipped as long
+    /// as one is usable ([`build`](Self::build) fails otherwise).
     pub fn ca_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.tls
             .ca_certificates

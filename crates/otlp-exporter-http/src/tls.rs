@@ -146,14 +146,7 @@ pub(crate) fn client_config(
     let builder = if !material.ca_certificates.is_empty() {
         let mut roots = RootCertStore::empty();
         for pem in &material.ca_certificates {
-            for certificate in pem.certificates()? {
-                roots
-                    .add(certificate)
-                    .map_err(|error| HttpExporterError::InvalidCertificate {
-                        origin: pem.origin.to_string(),
-                        reason: error.to_string(),
-                    })?;
-            }
+            add_ca_certificates(&mut roots, pem)?;
         }
         builder.with_root_certificates(roots)
     } else if url.scheme() == "https" {
@@ -190,6 +183,29 @@ pub(crate) fn client_config(
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// Adds the CA certificates of `pem` to `roots`, skipping those webpki
+/// cannot read as long as one is usable (as Go's `AppendCertsFromPEM` does,
+/// and as a system bundle, which may hold such a certificate, needs);
+/// a document with no usable certificate is an error naming its origin.
+fn add_ca_certificates(roots: &mut RootCertStore, pem: &Pem) -> Result<(), HttpExporterError> {
+    let before = roots.len();
+    let mut first_error = None;
+    for (index, certificate) in pem.certificates()?.into_iter().enumerate() {
+        if let Err(error) = roots.add(certificate) {
+            first_error.get_or_insert((index + 1, error));
+        }
+    }
+    match first_error {
+        Some((number, error)) if roots.len() == before => {
+            Err(HttpExporterError::InvalidCertificate {
+                origin: pem.origin.to_string(),
+                reason: format!("no usable CA certificate (certificate {number}: {error})"),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The platform verifier, made when the first server certificate comes to be

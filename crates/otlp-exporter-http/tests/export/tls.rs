@@ -513,3 +513,43 @@ fn a_signals_own_ca_wins_over_the_generic_one() {
     );
     assert_eq!(receiver.request_count(), 1);
 }
+
+/// A PEM block whose base64 is sound but whose bytes are no certificate.
+const NOT_A_CERTIFICATE_PEM: &str = "-----BEGIN CERTIFICATE-----\n\
+     bm90IGEgY2VydGlmaWNhdGUsIGp1c3QgYnl0ZXM=\n\
+     -----END CERTIFICATE-----\n";
+
+/// A CA bundle with a certificate webpki cannot read beside a usable one
+/// (system bundles may hold one) is taken, as Go's `AppendCertsFromPEM` and
+/// otlp-exporter-grpc take it; one with no usable certificate is refused,
+/// naming where it came from.
+#[test]
+fn a_ca_bundle_is_refused_only_when_no_certificate_in_it_is_usable() {
+    let certs = certificates();
+    let receiver = tls_receiver(certs.server_tls());
+    let exporter = HttpExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(format!("{NOT_A_CERTIFICATE_PEM}{}", certs.ca_pem))
+        .build()
+        .expect("one usable CA is enough");
+    let spans = rich_spans(1);
+    assert_eq!(
+        export_once(&exporter, encode(&spans, Encoding::Protobuf)),
+        ExportOutcome::Success
+    );
+    assert_delivered_intact(&receiver, &spans);
+
+    let error = HttpExporter::builder()
+        .endpoint(endpoint(&receiver))
+        .ca_certificate_pem(NOT_A_CERTIFICATE_PEM)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            otlp_exporter_http::HttpExporterError::InvalidCertificate { origin, reason }
+                if origin.contains("ca_certificate_pem") && reason.contains("no usable CA")
+        ),
+        "{error}"
+    );
+}
