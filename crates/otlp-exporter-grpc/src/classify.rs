@@ -11,7 +11,8 @@
 //! - Failures of the connection itself (refused, reset, TLS handshake, no
 //!   answer in time) never carried a status from the server: retryable,
 //!   except a server certificate that failed verification (unknown issuer,
-//!   wrong name, expired): permanent, as no retry can change it.
+//!   wrong name): permanent, as no retry can change it. An expired or not
+//!   yet valid certificate stays retryable: the local clock may be wrong.
 //! - A response over the 4 MiB cap is a permanent error, although tonic reports
 //!   it as `OUT_OF_RANGE`.
 //! - An `OK` answer is a success, or a partial success when the response
@@ -187,17 +188,23 @@ pub(crate) fn classify_not_ready(error: &tonic::transport::Error) -> ExportOutco
 }
 
 /// Whether the error's source chain holds rustls' verdict that the server's
-/// certificate is invalid (`rustls::Error::InvalidCertificate`: unknown
-/// issuer, wrong name, expired...). No retry can change that: such a failure
-/// is permanent, so that the pipeline counts the batch failed at once instead
-/// of retrying it until its deadline (or, with the durable queue, keeping it
-/// on disk for good). The TLS stream reports it as an `io::Error` wrapping it,
-/// whose `source()` skips the error it wraps: that one is looked into too.
+/// certificate is invalid for a reason no retry can change
+/// (`rustls::Error::InvalidCertificate`: unknown issuer, wrong name, bad
+/// signature...): such a failure is permanent, so that the pipeline counts
+/// the batch failed at once instead of retrying it until its deadline (or,
+/// with the durable queue, keeping it on disk for good). A verdict about
+/// time (expired, not valid yet) is left out: it may be this machine's
+/// clock, wrong until it is set (a device booted before NTP), and a retry
+/// then succeeds. The TLS stream reports the verdict as an `io::Error`
+/// wrapping it, whose `source()` skips the error it wraps: that one is
+/// looked into too.
 pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(error) = next {
-        if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
-            return true;
+        if let Some(rustls::Error::InvalidCertificate(verdict)) =
+            error.downcast_ref::<rustls::Error>()
+        {
+            return !depends_on_the_clock(verdict);
         }
         if let Some(wrapped) = error
             .downcast_ref::<std::io::Error>()
@@ -209,6 +216,16 @@ pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'stat
         next = error.source();
     }
     false
+}
+
+/// Whether a certificate verdict is about the time of checking, which a
+/// wrong local clock makes and a set clock unmakes.
+fn depends_on_the_clock(verdict: &rustls::CertificateError) -> bool {
+    use rustls::CertificateError::{Expired, ExpiredContext, NotValidYet, NotValidYetContext};
+    matches!(
+        verdict,
+        Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. }
+    )
 }
 
 /// Whether an `E` is anywhere in the error's source chain.
@@ -484,6 +501,10 @@ mod tests {
             } => assert!(message.contains("UnknownIssuer"), "{message}"),
             other => panic!("unexpected {other:?}"),
         }
+        // A verdict about time may be this machine's clock: retried.
+        let expired = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, expired);
+        assert!(!rejected_server_certificate(&io));
         // Other TLS failures (an alert from the server, a closed handshake) stay retryable.
         let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, alert);

@@ -43,7 +43,7 @@
 //! | `RESOURCE_EXHAUSTED` with `google.rpc.RetryInfo` | `Retryable`, throttle = the retry delay |
 //! | `RESOURCE_EXHAUSTED` without `RetryInfo`, and every other code | `Permanent` |
 //! | no answer: connection refused or reset, TLS failure, timeout | `Retryable` |
-//! | the server's certificate fails verification (unknown issuer, wrong name, expired) | `Permanent` |
+//! | the server's certificate fails verification (unknown issuer, wrong name; not expired or not yet valid, which may be the local clock) | `Permanent` |
 //! | response over 4 MiB | `Permanent` |
 //!
 //! A `RetryInfo` delay on any retryable status becomes the throttle hint: the

@@ -366,8 +366,8 @@ impl HttpExporter {
                 error: ExportError::InvalidResponse(message),
             }
         } else if certificate_rejected {
-            // A wrong CA, a name the certificate does not cover, an expired
-            // certificate: no retry can change it.
+            // A wrong CA, a name the certificate does not cover: no retry
+            // can change it (an expired one may be the local clock: retried).
             ExportOutcome::Permanent {
                 error: ExportError::Transport(message),
             }

@@ -28,8 +28,8 @@
 //!    protobuf or JSON body, decompressed first when the server sent it
 //!    with `Content-Encoding: gzip` or `zstd`, at most 4 MiB either way);
 //!    429/502/503/504 and connection failures
-//!    retryable (not a server certificate that fails verification: no retry
-//!    can change it), with `Retry-After` as the throttle hint; everything else
+//!    retryable (not a server certificate that fails verification for a
+//!    reason other than time: no retry can change it), with `Retry-After` as the throttle hint; everything else
 //!    permanent, with the server's `google.rpc.Status` message. The
 //!    pipeline's retry policy takes it from there.
 //!

@@ -290,17 +290,23 @@ impl ServerCertVerifier for PlatformOnFirstUse {
 }
 
 /// Whether the error's source chain holds rustls' verdict that the server's
-/// certificate is invalid (`rustls::Error::InvalidCertificate`: unknown
-/// issuer, wrong name, expired...). No retry can change that: such a failure
-/// is permanent, so that the pipeline counts the batch failed at once instead
-/// of retrying it until its deadline (or, with the durable queue, keeping it
-/// on disk for good). The TLS stream reports it as an `io::Error` wrapping it,
-/// whose `source()` skips the error it wraps: that one is looked into too.
+/// certificate is invalid for a reason no retry can change
+/// (`rustls::Error::InvalidCertificate`: unknown issuer, wrong name, bad
+/// signature...): such a failure is permanent, so that the pipeline counts
+/// the batch failed at once instead of retrying it until its deadline (or,
+/// with the durable queue, keeping it on disk for good). A verdict about
+/// time (expired, not valid yet) is left out: it may be this machine's
+/// clock, wrong until it is set (a device booted before NTP), and a retry
+/// then succeeds. The TLS stream reports the verdict as an `io::Error`
+/// wrapping it, whose `source()` skips the error it wraps: that one is
+/// looked into too.
 pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(error) = next {
-        if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
-            return true;
+        if let Some(rustls::Error::InvalidCertificate(verdict)) =
+            error.downcast_ref::<rustls::Error>()
+        {
+            return !depends_on_the_clock(verdict);
         }
         if let Some(wrapped) = error
             .downcast_ref::<std::io::Error>()
@@ -314,16 +320,37 @@ pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'stat
     false
 }
 
+/// Whether a certificate verdict is about the time of checking, which a
+/// wrong local clock makes and a set clock unmakes.
+fn depends_on_the_clock(verdict: &rustls::CertificateError) -> bool {
+    use rustls::CertificateError::{Expired, ExpiredContext, NotValidYet, NotValidYetContext};
+    matches!(
+        verdict,
+        Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_rejected_server_certificate_is_found_inside_the_io_error_wrapping_it() {
-        let rejected = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        let rejected = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         assert!(rejected_server_certificate(&rejected));
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rejected);
         assert!(rejected_server_certificate(&io));
+        // A verdict about time may be this machine's clock: retried.
+        for verdict in [
+            rustls::CertificateError::Expired,
+            rustls::CertificateError::NotValidYet,
+        ] {
+            let io = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(verdict),
+            );
+            assert!(!rejected_server_certificate(&io));
+        }
         // Other TLS failures (an alert from the server) are not it.
         let alert = rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, alert);
