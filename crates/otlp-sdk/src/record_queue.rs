@@ -31,9 +31,11 @@
 //! (`AtomicCell<Option<Box<Block>>>`, a pointer), so a producer and the loop
 //! never write the same block, and a thread owns its block while it writes.
 //!
-//! Bounds: a block *reserves* its capacity from the byte budget (and, when a
-//! count cap is set, a share of it) when it is started, and gives back what it
-//! did not fill when it is handed over; the loop gives back what it takes. So
+//! Bounds: a block *reserves* its capacity from the byte budget, or less (a
+//! share of the budget, and of the count cap when one is set, that shrinks
+//! as more threads feed the queue, so that blocks barely begun never set
+//! aside more than half of either), when it is started, and gives back what
+//! it did not fill when it is handed over; the loop gives back what it takes. So
 //! the records waiting — handed over or still in a thread's block — never take
 //! more than `max_queue_bytes`, counted as their encoded bytes plus headers.
 //! A record that does not fit in what is left is refused (the caller drops it
@@ -299,9 +301,17 @@ struct Budget {
 }
 
 impl Budget {
-    /// Reserves between `at_least` and `at_most` bytes, as much as is left.
-    fn reserve_bytes(&self, at_least: usize, at_most: usize) -> Option<usize> {
-        reserve(&self.bytes, self.max_bytes, at_least, at_most)
+    /// Reserves a block's bytes: at least `at_least`, at most its share of
+    /// the budget (and no more than `block_bytes`), as much as is left.
+    /// The share is as the count cap's ([`shares`](Self::shares)): with a
+    /// block of a sixteenth of the budget (the size of every block of a
+    /// budget under 1 MiB), 16 threads that had each begun a block left no
+    /// room for the records of a seventeenth.
+    fn reserve_block_bytes(&self, at_least: usize, block_bytes: usize) -> Option<usize> {
+        let share = (self.max_bytes / self.shares())
+            .min(block_bytes)
+            .max(at_least);
+        reserve(&self.bytes, self.max_bytes, at_least, share)
     }
 
     /// Reserves up to a block's share of the count cap; at least one.
@@ -313,12 +323,13 @@ impl Budget {
         reserve(&self.records, self.max_records, 1, share)
     }
 
-    /// Into how many shares a block's reservation divides the count cap: a
-    /// sixty-fourth, less once more than 32 threads feed the queue, so that
-    /// the blocks they are filling, mostly empty, never set aside more than
-    /// half of it. With a sixteenth, 16 threads that had each begun a block
-    /// left no room for the records of a seventeenth: they were dropped as
-    /// queue-full while the queue held a few.
+    /// Into how many shares a block's reservation divides the count cap and
+    /// the byte budget: a sixty-fourth, less once more than 32 threads feed
+    /// the queue, so that the blocks they are filling, mostly empty, never
+    /// set aside more than half of either. With a sixteenth, 16 threads that
+    /// had each begun a block left no room for the records of a
+    /// seventeenth: they were dropped as queue-full while the queue held a
+    /// few.
     fn shares(&self) -> usize {
         (2 * self.threads.load(Ordering::Relaxed)).max(64)
     }
@@ -830,9 +841,7 @@ impl RecordQueue {
 
     /// A block with room for at least `need` bytes, its budget reserved.
     fn start_block(&self, need: usize) -> Option<Box<Block>> {
-        let bytes = self
-            .budget
-            .reserve_bytes(need, self.block_bytes.max(need))?;
+        let bytes = self.budget.reserve_block_bytes(need, self.block_bytes)?;
         let Some(records) = self.budget.reserve_records() else {
             self.budget.release(bytes, 0);
             return None;

@@ -1213,3 +1213,43 @@ fn many_threads_with_open_blocks_do_not_use_up_a_count_cap() {
     assert_final(&stats);
     assert_eq!(stats.exported, 128);
 }
+
+/// The byte budget as the count cap above: each producing thread's open
+/// block reserves part of `max_queue_bytes`, and a block was a sixteenth of
+/// any budget under 1 MiB (64 KiB of one of 1 MiB). Sixteen threads that had
+/// each begun a block held the whole budget, and the spans of a seventeenth
+/// were dropped as queue-full while the queue held a few kilobytes. Here 32
+/// threads make 128 spans of some 300 bytes against a budget of 1 MiB; the
+/// loop sleeps (no batch is due).
+#[test]
+fn many_threads_with_open_blocks_do_not_use_up_a_small_byte_budget() {
+    let threads = 32;
+    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+        .with_batch_config(BatchConfig {
+            max_queue_bytes: 1 << 20,
+            max_queue_size: None,
+            full_policy: FullPolicy::Drop,
+            ..batch(0, 256, 60_000)
+        })
+        .build()
+        .unwrap();
+    let round = std::sync::Barrier::new(threads);
+    std::thread::scope(|scope| {
+        for t in 0..threads as u64 {
+            let (processor, round) = (&processor, &round);
+            scope.spawn(move || {
+                for i in 0..4 {
+                    processor.on_end(span(t * 100 + i));
+                    round.wait();
+                }
+            });
+        }
+    });
+    let stats = processor.stats();
+    assert_eq!(stats.dropped_queue_full, 0, "{stats:#?}");
+    assert_eq!(stats.queued, 128, "{stats:#?}");
+    processor.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_final(&stats);
+    assert_eq!(stats.exported, 128);
+}
