@@ -526,14 +526,17 @@ impl RecordQueue {
             // us: a block of its own for this record.
             _ => self.push_alone(record),
         };
-        if self.wake_on_every_record && push == Push::Queued {
+        // Refused too: the thread may have held its block (earlier records
+        // in it) while the loop, going idle, looked for blocks and missed it.
+        if self.wake_on_every_record {
             self.wake_idle_loop();
         }
         push
     }
 
-    /// Wakes the loop if it is idle: a record was just queued, and with a
-    /// zero scheduled delay it goes at once.
+    /// Wakes the loop if it is idle: a record was just queued, or refused
+    /// after this thread took its block out of its slot, and with a zero
+    /// scheduled delay what the block holds goes at once.
     ///
     /// The wake-up cannot be lost: the record is in its block, and the block
     /// back in its slot (or handed over), before this thread's `SeqCst`
@@ -1245,6 +1248,26 @@ mod tests {
         queue.park_loop(Instant::now(), true, false, || true, |_, _| {});
         queue.unpark_loop();
         assert_eq!(unparks(), 2);
+    }
+
+    #[test]
+    fn a_refused_record_wakes_an_idle_loop_that_missed_the_block_it_held() {
+        // A zero scheduled delay: the loop, going idle, took every block it
+        // found, but this thread had its block out of the slot, with an
+        // earlier record in it, while refusing a record too large for a
+        // request. Simulated by setting the flag the loop sets, with the
+        // earlier record in the slot. Putting the block back, the thread
+        // must wake the loop, which has no tick: the earlier record would
+        // wait for the next one queued, a flush or shutdown.
+        let queue = RecordQueue::new(1 << 20, None, 1_000, 512).waking_on_every_record();
+        queue.set_loop_thread(std::thread::current());
+        assert_eq!(queue.push(&span("earlier", "")), Push::Queued);
+        queue.loop_idle.store(true, Ordering::SeqCst);
+        let unparks = queue.unparks.load(Ordering::Relaxed);
+        let big = span("big", &"x".repeat(2_000));
+        assert_eq!(queue.push(&big), Push::TooLarge);
+        assert_eq!(queue.unparks.load(Ordering::Relaxed), unparks + 1);
+        assert!(!queue.loop_idle.load(Ordering::SeqCst));
     }
 
     #[test]
