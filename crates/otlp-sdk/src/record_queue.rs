@@ -344,6 +344,12 @@ impl Budget {
     }
 }
 
+/// The exact length of a request holding `record` alone, `len` bytes encoded.
+#[cold]
+fn request_len_of_one<R: QueuedRecord>(record: &R, len: usize) -> usize {
+    frame::single_record_request_len(record.resource(), record.scope(), len)
+}
+
 /// Adds between `at_least` and `at_most` to `used`, as much as keeps it at
 /// most `max`; returns what was added.
 fn reserve(used: &AtomicUsize, max: usize, at_least: usize, at_most: usize) -> Option<usize> {
@@ -623,9 +629,7 @@ impl RecordQueue {
             scratch.len()
         };
         let need = HEADER + len;
-        if need > self.budget.max_bytes
-            || overhead + len + GROUP_PREFIX_SLACK > self.max_request_bytes
-        {
+        if need > self.budget.max_bytes || self.too_large_for_a_request(record, overhead, len) {
             block.bytes.truncate(start);
             return match self.put_back(slot, block) {
                 Ok(()) => Push::TooLarge,
@@ -677,6 +681,22 @@ impl RecordQueue {
             }
             Err(discarded) => Push::Closed(discarded),
         }
+    }
+
+    /// Whether a request holding `record` alone, `len` bytes encoded in a
+    /// group of request `overhead`, would be larger than a request may be.
+    /// The bound from the overhead (room for the group's length prefixes to
+    /// grow) decides all but records near the cap; those are measured
+    /// exactly, so that a record whose request fits, to the byte, is queued.
+    #[inline]
+    fn too_large_for_a_request<R: QueuedRecord>(
+        &self,
+        record: &R,
+        overhead: usize,
+        len: usize,
+    ) -> bool {
+        overhead + len + GROUP_PREFIX_SLACK > self.max_request_bytes
+            && request_len_of_one(record, len) > self.max_request_bytes
     }
 
     /// Adds the records of `block` not yet in [`records_in_blocks`](Self::records_in_blocks)
@@ -755,7 +775,7 @@ impl RecordQueue {
         record.encode(&mut bytes);
         let need = HEADER + bytes.len();
         if need > self.budget.max_bytes
-            || overhead + bytes.len() + GROUP_PREFIX_SLACK > self.max_request_bytes
+            || self.too_large_for_a_request(record, overhead, bytes.len())
         {
             return Push::TooLarge;
         }
@@ -1364,6 +1384,38 @@ mod tests {
         queue.steal_partial_blocks();
         assert_eq!((queue.used_bytes(), queue.handed_records()), (0, 0));
         assert_eq!(queue.push(&span("small", "")), Push::Queued);
+    }
+
+    #[test]
+    fn a_record_whose_request_is_exactly_the_cap_is_queued_and_one_byte_more_is_too_large() {
+        // Records of 100 bytes up to 300 KB: their length prefixes in the
+        // request take one to three bytes.
+        for size in [100, 1_000, 20_000, 300_000] {
+            let span = span("s", &"x".repeat(size));
+            let exact = frame::single_record_request_len(
+                &span.resource,
+                &span.scope,
+                record::span_len(&span),
+            );
+            let queue = RecordQueue::new(1 << 22, None, exact - 1, 1);
+            assert_eq!(
+                queue.push(&span),
+                Push::TooLarge,
+                "{size}: a byte over the cap"
+            );
+            let queue = RecordQueue::new(1 << 22, None, exact, 1);
+            assert_eq!(
+                queue.push(&span),
+                Push::Queued,
+                "{size}: a request of exactly the cap"
+            );
+            queue.steal_partial_blocks();
+            let mut batch = Batch::default();
+            assert_eq!(batch.take(&queue, 100, exact), 1);
+            let mut body = Vec::new();
+            assert_eq!(batch.write(0..1, &mut body), exact);
+            assert_eq!(body.len(), exact);
+        }
     }
 
     #[test]
