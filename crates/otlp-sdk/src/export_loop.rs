@@ -39,6 +39,15 @@ use crate::stats::Stats;
 /// microsecond unless preempted).
 const STEAL_WAIT: Duration = Duration::from_millis(10);
 
+/// How soon the loop looks again at a block that a tick found out of its
+/// slot, its thread writing a record (done in well under a microsecond
+/// unless preempted): the records already in it then wait a millisecond
+/// more than the scheduled delay, not a second delay. Not waited for at the
+/// tick itself (the writer is most likely done a millisecond later, and a
+/// wait would hold up the exports running on the loop's thread); the second
+/// look waits for writers, up to [`STEAL_WAIT`], and is the last.
+const STEAL_AGAIN_AFTER: Duration = Duration::from_millis(1);
+
 /// Requests from the processor handles to the loop.
 pub(crate) enum Command {
     Flush {
@@ -131,6 +140,11 @@ pub(crate) struct ExportLoop<E> {
     next_cut: Instant,
     /// A tick has come: everything queued is cut as soon as it can be.
     cut_pending: bool,
+    /// The tick found a thread writing, its block (with the records it
+    /// already holds) out of its slot: the next turn, within
+    /// [`STEAL_AGAIN_AFTER`], takes every block, waiting for writers, and
+    /// cuts as a tick does.
+    steal_again: bool,
     /// Every cut first takes every thread's block (`FsyncPolicy::EveryBatch`).
     cut_covers_every_handed_record: bool,
     flushes: Vec<PendingFlush>,
@@ -176,6 +190,7 @@ impl<E: Exporter> ExportLoop<E> {
             next_seq: 0,
             next_cut: first_tick(settings.scheduled_delay),
             cut_pending: false,
+            steal_again: false,
             cut_covers_every_handed_record: settings
                 .durable
                 .as_ref()
@@ -313,11 +328,27 @@ impl<E: Exporter> ExportLoop<E> {
         // A zero delay has no tick (it would come at once, forever): every
         // turn of the loop cuts what there is, and the loop sleeps until a
         // record comes (`RecordQueue::waking_on_every_record`).
+        //
+        // A tick that finds a thread writing a record, its block (and the
+        // records already in it) out of its slot, looks once more at the
+        // next turn, within `STEAL_AGAIN_AFTER`, waiting for writers then,
+        // and cuts what that brings as a tick does. Once: under threads
+        // that write all the time, second looks that each asked for a third
+        // would tick every millisecond. (A zero delay needs none: a writer
+        // wakes an idle loop once its record is in.)
         let now = Instant::now();
+        let mut ticked = false;
         if self.settings.scheduled_delay.is_zero() {
             self.cut_pending = true;
         } else if now >= self.next_cut {
             self.next_cut = later(now, self.settings.scheduled_delay);
+            self.cut_pending = true;
+            ticked = true;
+        }
+        if std::mem::take(&mut self.steal_again) {
+            self.shared
+                .queue
+                .steal_all_blocks(Instant::now() + STEAL_WAIT);
             self.cut_pending = true;
         }
         // A batch's worth in threads' blocks is taken to be cut as one,
@@ -333,7 +364,8 @@ impl<E: Exporter> ExportLoop<E> {
         }
         let room_wanted = self.shared.queue.room_wanted();
         if self.cut_pending || self.draining() || room_wanted {
-            self.shared.queue.steal_partial_blocks();
+            let held = self.shared.queue.steal_partial_blocks();
+            self.steal_again = held && ticked;
         }
         // The strictest fsync policy: a batch written to disk holds every
         // record handed over before it was cut.
@@ -814,7 +846,10 @@ impl<E: Exporter> ExportLoop<E> {
         );
     }
 
-    fn wait(&self) {
+    /// When the loop's next wait ends at the latest: the next tick, a
+    /// flush's deadline, the durable queue's next redelivery or sync, or a
+    /// second look at a block the last tick missed.
+    fn wait_deadline(&self) -> Instant {
         let mut deadline = self.next_cut;
         for flush in &self.flushes {
             deadline = deadline.min(flush.deadline);
@@ -829,6 +864,14 @@ impl<E: Exporter> ExportLoop<E> {
                 deadline = deadline.min(sync);
             }
         }
+        if self.steal_again {
+            deadline = deadline.min(later(Instant::now(), STEAL_AGAIN_AFTER));
+        }
+        deadline
+    }
+
+    fn wait(&self) {
+        let deadline = self.wait_deadline();
         // While every permit is taken, more spans cannot be exported: sleep
         // until an export finishes instead of being woken by producers —
         // unless batches go to disk then (the durable queue).
@@ -1106,6 +1149,98 @@ impl<E: Exporter> ExportTask<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Accepts every request.
+    struct Accept;
+
+    impl Exporter for Accept {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _: ExportRequest) -> crate::ExportOutcome {
+            crate::ExportOutcome::Success
+        }
+    }
+
+    /// A loop over a fresh queue, driven turn by turn by the test's thread.
+    fn loop_ticking_every(scheduled_delay: Duration) -> ExportLoop<Accept> {
+        let shared = Arc::new(Shared {
+            queue: crate::record_queue::RecordQueue::new(1 << 20, None, usize::MAX, 512),
+            stats: Stats::new(),
+            full_policy: crate::config::FullPolicy::Drop,
+            shut_down: AtomicBool::new(false),
+            progress: crate::shared::Progress::new(Duration::from_secs(10), false),
+            signal: Signal::Traces,
+        });
+        let settings = LoopSettings {
+            signal: Signal::Traces,
+            encoding: Encoding::Protobuf,
+            scheduled_delay,
+            export_timeout: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(10),
+            max_concurrent_exports: 4,
+            max_request_bytes: usize::MAX,
+            buffer_pool_size: 8,
+            io_threads: 1,
+            retry: RetryPolicy::default(),
+            batch: BatchConfig::default(),
+            durable: None,
+        };
+        let (_, commands) = crossbeam_channel::unbounded();
+        ExportLoop::new(shared, Accept, settings, commands).expect("a loop")
+    }
+
+    #[test]
+    fn a_block_its_writer_held_at_the_tick_goes_at_the_next_turn_not_the_next_tick() {
+        // A thread ended a span, and was writing its next when the tick
+        // came: its block, the span in it, was out of its slot.
+        let mut export_loop = loop_ticking_every(Duration::from_secs(3600));
+        let shared = Arc::clone(&export_loop.shared);
+        let span = otlp_core::SpanData::builder("ended before the tick").build();
+        assert_eq!(shared.queue.push(&span), crate::record_queue::Push::Queued);
+        let held = shared.queue.hold_own_block();
+        export_loop.next_cut = Instant::now();
+        export_loop.cut_ready_batches();
+        assert_eq!(shared.stats.taken.load(Ordering::SeqCst), 0, "missed");
+        // The loop looks again soon, not a scheduled delay (an hour) later...
+        let deadline = export_loop.wait_deadline();
+        let soon = Instant::now() + STEAL_AGAIN_AFTER;
+        assert!(deadline <= soon);
+        // ...and takes the block its writer has put back since.
+        held.put_back();
+        export_loop.cut_ready_batches();
+        assert_eq!(shared.stats.taken.load(Ordering::SeqCst), 1);
+        assert_eq!(shared.stats.batches.load(Ordering::SeqCst), 1);
+        assert!(
+            export_loop.wait_deadline() > soon,
+            "nothing more to look at"
+        );
+    }
+
+    #[test]
+    fn a_tick_looks_again_once_however_busy_its_writers() {
+        // Threads that write all the time are often caught writing: a
+        // second look that asked for a third would make every millisecond a
+        // tick (a request per millisecond of records). The second look
+        // waits for the writer (here: this thread, which cannot put its
+        // block back meanwhile, so it gives up) and asks for no other.
+        let mut export_loop = loop_ticking_every(Duration::from_secs(3600));
+        let shared = Arc::clone(&export_loop.shared);
+        let span = otlp_core::SpanData::builder("s").build();
+        assert_eq!(shared.queue.push(&span), crate::record_queue::Push::Queued);
+        let held = shared.queue.hold_own_block();
+        export_loop.next_cut = Instant::now();
+        export_loop.cut_ready_batches();
+        assert!(export_loop.wait_deadline() <= Instant::now() + STEAL_AGAIN_AFTER);
+        export_loop.cut_ready_batches();
+        assert_eq!(shared.stats.taken.load(Ordering::SeqCst), 0);
+        assert!(
+            export_loop.wait_deadline() > Instant::now() + Duration::from_secs(60),
+            "the next look is the next tick"
+        );
+        held.put_back();
+    }
 
     #[test]
     fn an_answer_rejecting_every_record_ends_the_backlogs_backoff() {

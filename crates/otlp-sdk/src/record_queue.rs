@@ -954,22 +954,31 @@ impl RecordQueue {
 
     /// Hands every thread's partly filled block to the loop (at the
     /// scheduled delay, for a flush, or when a producer found no room).
-    pub(crate) fn steal_partial_blocks(&self) {
+    /// Returns whether it found a thread writing a record, its block out of
+    /// its slot: that block, and the records already in it, stay with the
+    /// thread, for the loop to look again soon (this steal does not wait).
+    pub(crate) fn steal_partial_blocks(&self) -> bool {
         // `batch_in_blocks` stays: only `take_batch_in_blocks` clears it,
         // before a steal that waits for a writer holding its block (this
         // one would miss that block).
         self.room_wanted.store(false, Ordering::Relaxed);
         let mut slots = lock(&self.slots);
         let Some(slots) = slots.as_mut() else {
-            return;
+            return false;
         };
+        let mut held = false;
         slots.retain(|slot| {
-            if let Some(block) = slot.block.take() {
+            let taken = slot.block.take();
+            let empty = taken.is_none();
+            if let Some(block) = taken {
                 // Open: handing over succeeds.
                 let _ = self.hand_over(block);
             }
             // A slot only this list holds belongs to a thread that is gone.
             let alive = Arc::strong_count(slot) > 1;
+            // Empty, with a write begun (see `Slot::begin_write`): the
+            // block is out with its writer.
+            held |= alive && empty && slot.writes.load(Ordering::Acquire) % 2 == 1;
             if !alive {
                 // That thread may have been writing when the take above
                 // found the slot empty, then put its block back and ended:
@@ -982,6 +991,7 @@ impl RecordQueue {
             alive
         });
         self.budget.threads.store(slots.len(), Ordering::Relaxed);
+        held
     }
 
     /// Hands every thread's partly filled block to the loop, waiting (until
@@ -1196,6 +1206,44 @@ impl RecordQueue {
     #[cfg(test)]
     pub(crate) fn parks(&self) -> usize {
         self.parks.load(Ordering::Relaxed)
+    }
+}
+
+/// A thread's block held out of its slot, as while the thread writes a
+/// record (for tests of the loop): [`put_back`](Self::put_back) ends the write.
+#[cfg(test)]
+pub(crate) struct HeldBlock {
+    slot: Arc<Slot>,
+    block: Option<Box<Block>>,
+    writes: u64,
+}
+
+#[cfg(test)]
+impl HeldBlock {
+    /// Puts the block back and ends the write, as `push_local` does.
+    pub(crate) fn put_back(self) {
+        assert!(self.slot.block.swap(self.block).is_none());
+        self.slot.end_write(self.writes);
+    }
+}
+
+#[cfg(test)]
+impl RecordQueue {
+    /// Takes the calling thread's block out of its slot, beginning a write
+    /// that [`HeldBlock::put_back`] ends.
+    pub(crate) fn hold_own_block(&self) -> HeldBlock {
+        let slot = LOCAL.with(|local| {
+            let local = local.borrow();
+            let entry = local.slots.iter().find(|e| e.queue == self.id);
+            Arc::clone(&entry.expect("this thread has pushed a record").slot)
+        });
+        let writes = slot.begin_write();
+        let block = slot.block.take();
+        HeldBlock {
+            slot,
+            block,
+            writes,
+        }
     }
 }
 
