@@ -105,9 +105,11 @@ struct PendingFlush {
     target_taken: u64,
     /// Requests with sequence numbers from here on may hold covered spans.
     first_seq: u64,
-    /// Set once every covered span is in a request: the last such request.
-    last_seq: Option<u64>,
-    /// With the durable queue, set with `last_seq`: the newest record on
+    /// Set once every covered span is in a request: the sequence number
+    /// after the last such request (`first_seq..end_seq` are the requests
+    /// the flush covers; none when both are equal).
+    end_seq: Option<u64>,
+    /// With the durable queue, set with `end_seq`: the newest record on
     /// disk then. Records up to it are covered whatever request carries them
     /// (a redelivery has a later sequence number); newer ones are not, so a
     /// flush under steady traffic ends.
@@ -253,21 +255,16 @@ impl<E: Exporter> ExportLoop<E> {
                 .next()
                 .copied()
                 .unwrap_or(self.next_seq);
-            // Nothing queued: every covered span is already in a request.
-            let last_seq = (target_taken <= taken)
-                .then(|| self.next_seq.checked_sub(1))
-                .flatten();
-            let nothing_to_wait_for = target_taken <= taken && last_seq.is_none();
+            // Nothing queued: every covered span is already in a request
+            // made (none if no request is in flight: an empty range, not
+            // every request to come).
+            let end_seq = (target_taken <= taken).then_some(self.next_seq);
             self.flushes.push(PendingFlush {
                 reply,
                 deadline,
                 target_taken,
                 first_seq,
-                last_seq: if nothing_to_wait_for {
-                    Some(u64::MAX)
-                } else {
-                    last_seq
-                },
+                end_seq,
                 last_record: self.backlog.as_ref().and_then(Backlog::newest),
                 failed: 0,
                 rejected: 0,
@@ -293,7 +290,7 @@ impl<E: Exporter> ExportLoop<E> {
             }
             for flush in &mut self.flushes {
                 let covered = completion.seq >= flush.first_seq
-                    && flush.last_seq.is_none_or(|last| completion.seq <= last);
+                    && flush.end_seq.is_none_or(|end| completion.seq < end);
                 // A parked request is not failed: it waits on disk (reported
                 // when the flush ends, with the rest of the waiting line).
                 if covered && !completion.parked {
@@ -559,7 +556,7 @@ impl<E: Exporter> ExportLoop<E> {
         for flush in self
             .flushes
             .iter_mut()
-            .filter(|flush| flush.last_seq.is_none())
+            .filter(|flush| flush.end_seq.is_none())
         {
             flush.failed += unsent;
         }
@@ -613,14 +610,14 @@ impl<E: Exporter> ExportLoop<E> {
         self.write_requests(range.start..middle) + self.write_requests(middle..range.end)
     }
 
-    /// Flushes whose spans have all been taken now know their last request.
+    /// Flushes whose spans have all been taken now know their last request
+    /// (the last one made, if any).
     fn mark_flushes_covered(&mut self) {
         let taken = self.shared.stats.taken.load(Ordering::Acquire);
-        let last_cut = self.next_seq.checked_sub(1);
         let newest = self.backlog.as_ref().and_then(Backlog::newest);
         for flush in &mut self.flushes {
-            if flush.last_seq.is_none() && taken >= flush.target_taken {
-                flush.last_seq = Some(last_cut.unwrap_or(u64::MAX));
+            if flush.end_seq.is_none() && taken >= flush.target_taken {
+                flush.end_seq = Some(self.next_seq);
                 flush.last_record = newest;
             }
         }
@@ -669,11 +666,11 @@ impl<E: Exporter> ExportLoop<E> {
         let mut index = 0;
         while index < self.flushes.len() {
             let flush = &self.flushes[index];
-            let done = flush.last_seq.is_some_and(|last| {
+            let done = flush.end_seq.is_some_and(|end| {
                 self.in_flight
                     .range(flush.first_seq..)
                     .next()
-                    .is_none_or(|(&seq, _)| seq > last)
+                    .is_none_or(|(&seq, _)| seq >= end)
                     && self.covered_records_settled(flush.last_record, now)
             });
             if !done && now < flush.deadline {
@@ -691,7 +688,7 @@ impl<E: Exporter> ExportLoop<E> {
                 let taken = self.shared.stats.taken.load(Ordering::Acquire);
                 let flush = &mut self.flushes[index];
                 flush.target_taken = taken + self.shared.queue.handed_records() as u64;
-                flush.last_seq = None;
+                flush.end_seq = None;
                 index += 1;
                 continue;
             }
@@ -743,10 +740,12 @@ impl<E: Exporter> ExportLoop<E> {
     fn pending_for(&self, flush: &PendingFlush) -> u64 {
         let taken = self.shared.stats.taken.load(Ordering::Acquire);
         let still_queued = flush.target_taken.saturating_sub(taken);
-        let last = flush.last_seq.unwrap_or(u64::MAX);
+        // Never before `first_seq` (a range whose start is past its end
+        // panics).
+        let end = flush.end_seq.unwrap_or(u64::MAX).max(flush.first_seq);
         let in_flight: u64 = self
             .in_flight
-            .range(flush.first_seq..=last)
+            .range(flush.first_seq..end)
             .map(|(_, request)| request.spans)
             .sum();
         still_queued + in_flight
@@ -1165,6 +1164,11 @@ mod tests {
 
     /// A loop over a fresh queue, driven turn by turn by the test's thread.
     fn loop_ticking_every(scheduled_delay: Duration) -> ExportLoop<Accept> {
+        loop_with_commands(scheduled_delay).0
+    }
+
+    /// The same, with the channel its commands come through.
+    fn loop_with_commands(scheduled_delay: Duration) -> (ExportLoop<Accept>, Sender<Command>) {
         let shared = Arc::new(Shared {
             queue: crate::record_queue::RecordQueue::new(1 << 20, None, usize::MAX, 512),
             stats: Stats::new(),
@@ -1187,8 +1191,70 @@ mod tests {
             batch: BatchConfig::default(),
             durable: None,
         };
-        let (_, commands) = crossbeam_channel::unbounded();
-        ExportLoop::new(shared, Accept, settings, commands).expect("a loop")
+        let (sender, commands) = crossbeam_channel::unbounded();
+        let export_loop = ExportLoop::new(shared, Accept, settings, commands).expect("a loop");
+        (export_loop, sender)
+    }
+
+    /// Queues a span from this thread and cuts it at a tick: one request.
+    fn cut_one_request(export_loop: &mut ExportLoop<Accept>) {
+        let span = otlp_core::SpanData::builder("s").build();
+        assert_eq!(
+            export_loop.shared.queue.push(&span),
+            crate::record_queue::Push::Queued
+        );
+        export_loop.next_cut = Instant::now();
+        export_loop.cut_ready_batches();
+    }
+
+    /// Asks for a flush of an hour, as `force_flush` does; its answer.
+    fn flush(
+        export_loop: &mut ExportLoop<Accept>,
+        commands: &Sender<Command>,
+    ) -> Receiver<Result<(), PipelineError>> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        commands
+            .send(Command::Flush { reply, deadline })
+            .expect("the loop listens");
+        export_loop.receive_commands();
+        answer
+    }
+
+    #[test]
+    fn a_flush_before_any_request_does_not_wait_for_the_requests_cut_after_it() {
+        // Nothing queued, no request ever made: the flush covers nothing,
+        // and must not take a request cut later in the same turn (its
+        // records ended after the flush began) for one of its own: it then
+        // waited for that export, and would report its failure.
+        let (mut export_loop, commands) = loop_with_commands(Duration::from_secs(3600));
+        let answer = flush(&mut export_loop, &commands);
+        cut_one_request(&mut export_loop);
+        assert_eq!(export_loop.in_flight.len(), 1);
+        export_loop.complete_flushes();
+        assert_eq!(answer.try_recv(), Ok(Ok(())));
+    }
+
+    #[test]
+    fn the_pending_records_of_a_flush_that_covers_no_request_are_none() {
+        // A request was made and settled; then a flush finds nothing
+        // queued and nothing in flight. Its pending records (counted when
+        // it times out, as it may with the durable queue: a record on disk
+        // still due) are none; the range of requests it covers was empty,
+        // its start past its end, and counting them panicked the loop.
+        let (mut export_loop, commands) = loop_with_commands(Duration::from_secs(3600));
+        cut_one_request(&mut export_loop);
+        for _ in 0..1_000 {
+            if !export_loop.completions.is_empty() {
+                break;
+            }
+            export_loop.runtime.turn();
+        }
+        export_loop.receive_completions();
+        assert!(export_loop.in_flight.is_empty(), "the request settled");
+        let _answer = flush(&mut export_loop, &commands);
+        let pending = export_loop.pending_for(&export_loop.flushes[0]);
+        assert_eq!(pending, 0);
     }
 
     #[test]
