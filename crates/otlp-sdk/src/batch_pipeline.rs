@@ -178,6 +178,14 @@ impl Drop for Inner {
     }
 }
 
+/// The most encode buffers a pipeline keeps for reuse, whatever
+/// `performance.buffer_pool_size` (or twice `max_concurrent_exports`, its
+/// default) says: the pool sets aside a slot for each when it is built, so a
+/// valid count of 2^40 asked for 64 TiB and aborted the process. Far beyond
+/// any concurrency a backend serves one pipeline at; past it, a buffer whose
+/// export ends is freed instead of kept.
+const MAX_POOLED_BUFFERS: usize = 4096;
+
 /// The timeout of one export attempt when neither code nor configuration
 /// sets one: `OTEL_EXPORTER_OTLP_TIMEOUT`'s default.
 const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -329,7 +337,8 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
             max_request_bytes: performance.max_request_bytes,
             buffer_pool_size: performance
                 .buffer_pool_size
-                .unwrap_or(2 * batch.max_concurrent_exports),
+                .unwrap_or(batch.max_concurrent_exports.saturating_mul(2))
+                .min(MAX_POOLED_BUFFERS),
             io_threads: performance.io_threads,
             retry,
             batch: batch.clone(),

@@ -1253,3 +1253,33 @@ fn many_threads_with_open_blocks_do_not_use_up_a_small_byte_budget() {
     assert_final(&stats);
     assert_eq!(stats.exported, 128);
 }
+
+/// `max_concurrent_exports` and `performance.buffer_pool_size` are whole
+/// numbers of at least 1, from code, a file or `OTLP__*` variables, with no
+/// upper bound. The pipeline's buffer pool set aside a slot for each buffer
+/// it may keep (twice the concurrency by default) when it was built: a
+/// count of 2^40 made it ask for 64 TiB, and the process aborted (a failed
+/// allocation is no panic: nothing could catch it).
+#[test]
+fn a_huge_export_concurrency_or_buffer_pool_builds_a_pipeline_that_works() {
+    for (concurrency, buffers) in [(1 << 40, None), (4, Some(1 << 40)), (usize::MAX, None)] {
+        let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+            .with_batch_config(BatchConfig {
+                max_concurrent_exports: concurrency,
+                ..BatchConfig::default()
+            })
+            .with_performance_config(PerformanceConfig {
+                buffer_pool_size: buffers,
+                ..PerformanceConfig::default()
+            })
+            .build()
+            .expect("a valid configuration");
+        for i in 0..10 {
+            processor.on_end(span(i));
+        }
+        processor.shutdown(Duration::from_secs(10)).unwrap();
+        let stats = processor.stats();
+        assert_final(&stats);
+        assert_eq!(stats.exported, 10, "{concurrency} {buffers:?}");
+    }
+}

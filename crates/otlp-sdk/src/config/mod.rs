@@ -971,7 +971,8 @@ pub struct PerformanceConfig {
     /// Largest request body before compression; bigger batches are split (default 64 MiB,
     /// the specification's cap).
     pub max_request_bytes: usize,
-    /// Encode buffers kept for reuse (default: twice `max_concurrent_exports`).
+    /// Encode buffers kept for reuse (default: twice `max_concurrent_exports`;
+    /// at most 4096 whatever the setting).
     pub buffer_pool_size: Option<usize>,
     /// Threads that send the requests (default 1). With 1 the export loop's
     /// own thread sends them, between batches; with more, a runtime of that
