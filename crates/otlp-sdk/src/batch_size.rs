@@ -59,10 +59,13 @@ impl BatchSizer {
         let slow = self
             .average_latency
             .is_some_and(|latency| latency > self.latency_target);
+        // Sizes are whatever the configuration says (any count from 1 up):
+        // doubled, they saturate rather than overflow.
+        let doubled = self.current.saturating_mul(2);
         if slow {
             self.current = (self.current / 2).max(self.min);
-        } else if queued >= 2 * self.current {
-            self.current = (self.current * 2).min(self.max);
+        } else if queued >= doubled {
+            self.current = doubled.min(self.max);
         } else if queued < self.current / 4 {
             self.current = (self.current - self.current / 4).max(self.min);
         }
@@ -121,6 +124,27 @@ mod tests {
         sizer.on_export_latency(Duration::from_secs(5));
         sizer.on_cut(10_000);
         assert_eq!(sizer.current(), 256);
+    }
+
+    #[test]
+    fn sizes_too_large_to_double_stay_within_the_bounds() {
+        // Valid settings (at least 1, the minimum at most the maximum): a
+        // batch size past half of `usize::MAX` overflowed when doubled, a
+        // panic on the export loop's thread (a wrap to 0 in a release
+        // build, and a loop cutting empty batches forever).
+        let config = BatchConfig {
+            adaptive: true,
+            min_export_batch_size: usize::MAX / 2 + 1,
+            max_export_batch_size: usize::MAX,
+            ..BatchConfig::default()
+        };
+        let mut sizer = BatchSizer::new(&config, Duration::from_secs(10));
+        for queued in [0, 10, usize::MAX] {
+            sizer.on_cut(queued);
+            assert!(sizer.current() > usize::MAX / 2, "{queued}");
+        }
+        sizer.on_cut(usize::MAX);
+        assert_eq!(sizer.current(), usize::MAX);
     }
 
     #[test]
