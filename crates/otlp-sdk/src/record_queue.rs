@@ -683,6 +683,22 @@ impl RecordQueue {
         }
     }
 
+    /// Whether `record` could never be queued: larger, encoded, than the
+    /// whole budget or than a request may be. [`push`](Self::push) tells so
+    /// ([`Push::TooLarge`]) once it has room to encode the record in, and
+    /// says [`Push::Full`] without one; this encodes it aside to measure it
+    /// (an allocation: for a producer about to wait for room, not for every
+    /// record).
+    pub(crate) fn never_fits<R: QueuedRecord>(&self, record: &R) -> bool {
+        let Some((_, overhead, _)) = self.group_of(record) else {
+            return false;
+        };
+        let mut bytes = Vec::new();
+        record.encode(&mut bytes);
+        HEADER + bytes.len() > self.budget.max_bytes
+            || self.too_large_for_a_request(record, overhead, bytes.len())
+    }
+
     /// Whether a request holding `record` alone, `len` bytes encoded in a
     /// group of request `overhead`, would be larger than a request may be.
     /// The bound from the overhead (room for the group's length prefixes to
@@ -1432,6 +1448,28 @@ mod tests {
         queue.steal_partial_blocks();
         assert_eq!((queue.used_bytes(), queue.handed_records()), (0, 0));
         assert_eq!(queue.push(&span("small", "")), Push::Queued);
+    }
+
+    #[test]
+    fn a_full_queue_tells_a_record_that_never_fits_from_one_that_waits_for_room() {
+        let small = span("small", "");
+        let one = HEADER + record::span_len(&small);
+        let small_request = frame::single_record_request_len(
+            &small.resource,
+            &small.scope,
+            record::span_len(&small),
+        );
+        // Larger than the whole budget; within it but larger than a request.
+        let cases = [(3 * one, usize::MAX), (one, small_request)];
+        for (attribute, max_request_bytes) in cases {
+            let queue = RecordQueue::new(3 * one, None, max_request_bytes, 1);
+            while queue.push(&small) == Push::Queued {}
+            let big = span("big", &"x".repeat(attribute));
+            // No block, no room for one: `push` cannot tell.
+            assert_eq!(queue.push(&big), Push::Full, "{attribute}");
+            assert!(queue.never_fits(&big), "{attribute}");
+            assert!(!queue.never_fits(&small), "{attribute}");
+        }
     }
 
     #[test]

@@ -209,6 +209,12 @@ impl Shared {
     /// or nothing moved marks the pipeline stalled, and later producers drop
     /// at once until the loop takes spans again.
     fn block_until_room<R: QueuedRecord>(&self, record: &R, bound: Duration) {
+        // `Full` when this thread had no block: no room to find out that the
+        // record could never fit. Measured here, before any wait for room
+        // that would not let it in either.
+        if self.queue.never_fits(record) {
+            return self.count_refused(Push::TooLarge);
+        }
         let progress = &self.progress;
         if progress.stalled_at.load(Ordering::Acquire) == progress.takes.load(Ordering::Acquire) {
             return Stats::add(&self.stats.dropped_queue_full, 1);
@@ -258,6 +264,40 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pipeline whose queue holds `max_bytes`, under `policy`, its export
+    /// loop never running (nothing takes what is queued).
+    fn pipeline(max_bytes: usize, policy: FullPolicy) -> Shared {
+        Shared {
+            queue: RecordQueue::new(max_bytes, None, usize::MAX, 512),
+            stats: Stats::new(),
+            full_policy: policy,
+            shut_down: AtomicBool::new(false),
+            progress: Progress::new(Duration::from_secs(1), false),
+            signal: Signal::Traces,
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_the_whole_queue_is_dropped_as_such_without_waiting_for_room() {
+        // The queue is full (nothing takes from it here) and this thread
+        // has no block: the queue could not tell a record that never fits
+        // from one that waits for room. Under `FullPolicy::Block` the
+        // producer waited for room that would not let it in either (here
+        // until the pipeline counted as stalled), then counted it dropped
+        // as queue-full, not too large.
+        let small = otlp_core::SpanData::builder("small").build();
+        let big = otlp_core::SpanData::builder("x".repeat(4_096)).build();
+        let shared = pipeline(2_048, FullPolicy::Block(Duration::from_secs(1)));
+        while shared.queue.push(&small) == Push::Queued {}
+        shared.on_end(&big);
+        let stats = shared.snapshot();
+        assert_eq!(
+            (stats.dropped_oversized, stats.dropped_queue_full),
+            (1, 0),
+            "{stats:#?}"
+        );
+    }
 
     #[test]
     fn a_producer_waiting_again_and_again_is_listed_once() {
