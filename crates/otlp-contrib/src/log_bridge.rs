@@ -71,11 +71,10 @@ use std::time::Duration;
 use log::kv::{self, VisitSource};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use otlp_core::{
-    AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, TraceFlags,
-    clock,
+    AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
 };
 #[cfg(feature = "opentelemetry-bridge")]
-use otlp_core::{SpanId, TraceId};
+use otlp_core::{SpanId, TraceFlags, TraceId};
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
 
 /// The instrumentation scope of the records unless
