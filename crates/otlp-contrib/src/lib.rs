@@ -123,6 +123,57 @@
 //! assert!(!receiver.wait_for_spans(1, Duration::from_millis(1)));
 //! # Ok::<(), otlp_contrib::receiver::ReceiverError>(())
 //! ```
+// The module links above: to the module when its feature is on, else to
+// this version's page on docs.rs (which documents every feature), so that
+// the docs build, and link, with any set of features.
+#![cfg_attr(feature = "pipeline", doc = "[`pipeline`]: crate::pipeline")]
+#![cfg_attr(
+    not(feature = "pipeline"),
+    doc = concat!(
+        "[`pipeline`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/pipeline/index.html"
+    )
+)]
+#![cfg_attr(feature = "opentelemetry-bridge", doc = "[`bridge`]: crate::bridge")]
+#![cfg_attr(
+    not(feature = "opentelemetry-bridge"),
+    doc = concat!(
+        "[`bridge`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/bridge/index.html"
+    )
+)]
+#![cfg_attr(feature = "tracing", doc = "[`tracing`]: crate::tracing")]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = concat!(
+        "[`tracing`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/tracing/index.html"
+    )
+)]
+#![cfg_attr(feature = "metrics", doc = "[`metrics`]: crate::metrics")]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = concat!(
+        "[`metrics`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/metrics/index.html"
+    )
+)]
+#![cfg_attr(
+    feature = "file-exporter",
+    doc = "[`file_exporter`]: crate::file_exporter"
+)]
+#![cfg_attr(
+    not(feature = "file-exporter"),
+    doc = concat!(
+        "[`file_exporter`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/file_exporter/index.html"
+    )
+)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(unsafe_code)]

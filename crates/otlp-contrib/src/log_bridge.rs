@@ -35,10 +35,9 @@
 //!   ([`LogRecordLimits`](otlp_sdk::LogRecordLimits)), key-values are
 //!   dropped first: the record's own attributes come first and are kept.
 //! - With the `tracing` feature on, a record written inside a `tracing` span
-//!   that an [`OtlpLayer`](crate::tracing::OtlpLayer) records carries that
-//!   span's trace id, span id and flags (the span is started if it was
-//!   pending, as [`OtlpSpanExt::context`](crate::tracing::OtlpSpanExt::context)
-//!   does). Outside one, a record carries the ids of the span made current
+//!   that an [`OtlpLayer`] records carries that span's trace id, span id
+//!   and flags (the span is started if it was pending, as
+//!   [`OtlpSpanExt::context`] does). Outside one, a record carries the ids of the span made current
 //!   through the `opentelemetry` API (`opentelemetry::Context::current()`,
 //!   with the `opentelemetry-bridge` feature on), else those of the thread's
 //!   active span of the native API ([`otlp_sdk::active_span`], e.g.
@@ -64,6 +63,25 @@
 //! - Recorded: one attribute vector, the body formatted once (no allocation
 //!   for a message without arguments), key-value strings copied once, and the
 //!   record's encoding on the calling thread by the provider's processor.
+//!
+// The `tracing` links: to the items with the feature on, else to this
+// version's docs.rs pages (every feature), so the docs build without it.
+#![cfg_attr(
+    feature = "tracing",
+    doc = "[`OtlpLayer`]: crate::tracing::OtlpLayer\n\
+           [`OtlpSpanExt::context`]: crate::tracing::OtlpSpanExt::context"
+)]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = concat!(
+        "[`OtlpLayer`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/tracing/struct.OtlpLayer.html\n",
+        "[`OtlpSpanExt::context`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/tracing/trait.OtlpSpanExt.html#tymethod.context"
+    )
+)]
 
 use std::fmt::Write as _;
 use std::time::Duration;

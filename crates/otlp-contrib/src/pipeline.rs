@@ -105,14 +105,35 @@ pub enum PipelineBuildError {
 ///
 /// With the `tracing` feature, it also makes the configuration's
 /// propagators (`OTEL_PROPAGATORS`, [`config.propagators`](Config::propagators))
-/// the process's, for [`crate::tracing::extract`] and
-/// [`crate::tracing::inject`] (see
-/// [`set_global_propagators`](crate::tracing::set_global_propagators);
-/// the last call wins): the exporter and the propagation of the same
-/// configuration go together.
+/// the process's, for [`tracing::extract`] and [`tracing::inject`] (see
+/// [`set_global_propagators`]; the last call wins): the exporter and the
+/// propagation of the same configuration go together.
 ///
 /// Cost: reads the TLS files the configuration names; opens no connection
 /// (both exporters connect on the first export) and needs no runtime.
+///
+// The `tracing` links: to the items with the feature on, else to this
+// version's docs.rs pages (every feature), so the docs build without it.
+#[cfg_attr(
+    feature = "tracing",
+    doc = "[`tracing::extract`]: crate::tracing::extract\n\
+           [`tracing::inject`]: crate::tracing::inject\n\
+           [`set_global_propagators`]: crate::tracing::set_global_propagators"
+)]
+#[cfg_attr(
+    not(feature = "tracing"),
+    doc = concat!(
+        "[`tracing::extract`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/tracing/fn.extract.html\n",
+        "[`tracing::inject`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/tracing/fn.inject.html\n",
+        "[`set_global_propagators`]: https://docs.rs/otlp-contrib/",
+        env!("CARGO_PKG_VERSION"),
+        "/otlp_contrib/tracing/fn.set_global_propagators.html"
+    )
+)]
 pub fn exporter_from_config(config: &Config) -> Result<Box<dyn DynExporter>, PipelineBuildError> {
     let exporter = signal_exporter(&config.exporter, Signal::Traces)?;
     #[cfg(feature = "tracing")]
