@@ -196,3 +196,9 @@ pub mod recorder;
 pub mod testing;
 #[cfg(feature = "tracing")]
 pub mod tracing;
+
+// The README's examples, compiled as doctests (and run, but for the `no_run`
+// ones) so that they keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -144,3 +144,9 @@ pub use span_context::{SpanContext, TraceFlags};
 pub use string::Str;
 pub use trace_state::{MAX_TRACE_STATE_MEMBERS, TraceState};
 pub use value::{AnyValue, KeyValue};
+
+// The README's examples, compiled as doctests (and run, but for the `no_run`
+// ones) so that they keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -175,3 +175,9 @@ pub const USER_AGENT: &str = concat!(
     " otlp-exporter-grpc/",
     env!("CARGO_PKG_VERSION")
 );
+
+// The README's examples, compiled as doctests (and run, but for the `no_run`
+// ones) so that they keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -104,3 +104,9 @@ pub use client::USER_AGENT;
 pub use error::HttpExporterError;
 pub use exporter::HttpExporter;
 pub use response::{MAX_ERROR_MESSAGE_BYTES, MAX_RESPONSE_BYTES};
+
+// The README's examples, compiled as doctests (and run, but for the `no_run`
+// ones) so that they keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -216,3 +216,9 @@ pub use sampler::{ParentBasedSamplers, Sampler};
 pub use span::Span;
 pub use stats::{LatencySummary, StatsSnapshot, Summary};
 pub use tracer::{SpanBuilder, Tracer};
+
+// The README's examples, compiled as doctests (and run, but for the `no_run`
+// ones) so that they keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
