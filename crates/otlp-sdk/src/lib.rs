@@ -127,6 +127,17 @@
 //! and those the program gives in code still get every record;
 //! `OTEL_SDK_DISABLED=true` turns everything off.
 //!
+//! ## Features
+//!
+//! - `yaml` and `toml` (default): configuration files in YAML
+//!   (`serde_norway`) and TOML (`toml`). Without one, a file in its format
+//!   is a [`ConfigError`](config::ConfigError) naming the feature; a program
+//!   that reads no files can turn both off (`default-features = false`).
+//!   The exporters leave them to the program; otlp-contrib turns them on.
+//! - `gzip` and `zstd`: request compression for the transports
+//!   ([`compression`]; zstd builds the zstd C library). The exporters'
+//!   features of the same names turn them on.
+//!
 //! ## Example
 //!
 //! ```
