@@ -279,7 +279,15 @@ impl GrpcExporterBuilder {
 
     /// Checks every setting and builds the exporter. No connection is made:
     /// the exporter connects on its first export, inside the runtime that runs it.
+    ///
+    /// What rustls and tonic log while the TLS configuration is built (`log`
+    /// records, `tracing` events) reaches no front door of otlp-rust: the
+    /// build is the pipeline's own work ([`otlp_sdk::own_threads::as_own`]).
     pub fn build(self) -> Result<GrpcExporter, BuildError> {
+        otlp_sdk::own_threads::as_own(|| self.build_here())
+    }
+
+    fn build_here(self) -> Result<GrpcExporter, BuildError> {
         if self.timeout.is_zero() {
             return Err(BuildError::InvalidTimeout);
         }

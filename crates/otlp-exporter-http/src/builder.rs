@@ -399,7 +399,16 @@ impl HttpExporterBuilder {
     /// Validates every setting and builds the exporter with its connection
     /// pool. Needs no async runtime; the exporter's requests do (the
     /// pipeline's export loop provides one).
+    ///
+    /// What rustls, the platform verifier and reqwest log meanwhile (reading
+    /// the system's roots for an `https://` endpoint, say) reaches no front
+    /// door of otlp-rust: the build is the pipeline's own work
+    /// ([`otlp_sdk::own_threads::as_own`]).
     pub fn build(self) -> Result<HttpExporter, HttpExporterError> {
+        otlp_sdk::own_threads::as_own(|| self.build_here())
+    }
+
+    fn build_here(self) -> Result<HttpExporter, HttpExporterError> {
         if self.protocol == Protocol::Grpc {
             return Err(HttpExporterError::UnsupportedProtocol(self.protocol));
         }

@@ -23,6 +23,15 @@
 //! whenever they wake up), so the order in which pipelines and bridges are
 //! built does not matter.
 //!
+//! Some of a pipeline's work runs on the application's thread: building an
+//! exporter reads certificates and builds its TLS configuration there, and
+//! rustls and the platform verifier log as they do (`add_parsable_certificates
+//! processed 1 valid and 0 invalid certs`, `Loaded 150 CA root certificates
+//! from the system`). Such work runs inside [`as_own`]: for its duration the
+//! thread counts as one of a pipeline's own, then it is the application's
+//! again, so that what the application records before and after is recorded
+//! as ever.
+//!
 //! Cost: [`enter`] once per thread (a thread-local store and the hooks);
 //! [`catch_up`] one relaxed atomic load and a thread-local read per call.
 //! Nothing on the application's threads changes.
@@ -41,6 +50,8 @@ static HOOK_COUNT: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     /// Whether this thread is one of a pipeline's own.
     static OWN: Cell<bool> = const { Cell::new(false) };
+    /// How many [`as_own`] calls this thread is inside.
+    static AS_OWN: Cell<u32> = const { Cell::new(0) };
     /// How many hooks have run on this thread.
     static HOOKS_RUN: Cell<usize> = const { Cell::new(0) };
 }
@@ -73,9 +84,41 @@ pub fn enter() {
     catch_up();
 }
 
-/// Whether the calling thread is one of a pipeline's own (see [`enter`]).
+/// Whether the calling thread is one of a pipeline's own (see [`enter`]), or
+/// runs a pipeline's work inside [`as_own`]: front doors record nothing then.
 pub fn is_own_thread() -> bool {
-    OWN.try_with(Cell::get).unwrap_or(false)
+    OWN.try_with(Cell::get).unwrap_or(false) || AS_OWN.try_with(Cell::get).unwrap_or(0) > 0
+}
+
+/// Runs `work`, a pipeline's own work on a thread that is not (building an
+/// exporter on the application's thread, say), as if the thread were one of
+/// a pipeline's own: [`is_own_thread`] is true and `tracing` records nothing
+/// until `work` returns (or unwinds), then the thread is as it was. The hooks
+/// of [`add_hook`] do not run: they act for the rest of a thread's life.
+///
+/// `work` must not run the application's code: what that records would not
+/// be recorded either.
+///
+/// Cost: two thread-local stores and a scoped `tracing` dispatcher.
+///
+/// ```
+/// use otlp_sdk::own_threads;
+///
+/// let inside = own_threads::as_own(own_threads::is_own_thread);
+/// assert!(inside);
+/// assert!(!own_threads::is_own_thread());
+/// ```
+pub fn as_own<R>(work: impl FnOnce() -> R) -> R {
+    /// Leaves the scope, on return or unwinding.
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let _ = AS_OWN.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
+        }
+    }
+    let _ = AS_OWN.try_with(|depth| depth.set(depth.get().saturating_add(1)));
+    let _leave = Leave;
+    dispatcher::with_default(&Dispatch::none(), work)
 }
 
 /// Runs, on a pipeline thread, the hooks registered since it last looked.
@@ -84,7 +127,8 @@ pub fn is_own_thread() -> bool {
 pub fn catch_up() {
     let registered = HOOK_COUNT.load(Ordering::Acquire);
     let _ = HOOKS_RUN.try_with(|run| {
-        if run.get() < registered && is_own_thread() {
+        // Own for life only: `as_own` scopes do not take the hooks.
+        if run.get() < registered && OWN.try_with(Cell::get).unwrap_or(false) {
             run_hooks_from(run);
         }
     });
@@ -163,5 +207,28 @@ mod tests {
             (runs(), is_own_thread())
         });
         assert_eq!(other.join().unwrap(), (0, false));
+    }
+
+    #[test]
+    fn as_own_lasts_as_long_as_its_work_and_takes_no_hooks() {
+        std::thread::spawn(|| {
+            add_hook(count_run);
+            let inside = as_own(|| {
+                catch_up();
+                let silent = dispatcher::get_default(|current| {
+                    current.is::<tracing_core::subscriber::NoSubscriber>()
+                });
+                (is_own_thread(), silent)
+            });
+            assert_eq!(inside, (true, true));
+            assert!(!is_own_thread());
+            let unwound = std::panic::catch_unwind(|| as_own(|| panic!("the work failed")));
+            assert!(unwound.is_err());
+            assert!(!is_own_thread(), "left on unwinding too");
+            catch_up();
+            assert_eq!(runs(), 0, "an application thread runs no hook");
+        })
+        .join()
+        .unwrap();
     }
 }
