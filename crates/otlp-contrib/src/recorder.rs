@@ -50,6 +50,12 @@
 //! the series' attributes and the instrument's look-up in the meter, each
 //! time.
 //!
+//! On a pipeline's own threads (see [`otlp_sdk::own_threads`]: an
+//! exporter, a loss handler), a registration hands out a handle that records
+//! nothing, as the other front doors record nothing there: the pipeline never
+//! records itself. A handle registered on another thread records wherever it
+//! is used.
+//!
 //! Names are made valid instrument names (characters other than letters,
 //! digits and `_ . - /` become `_`; a name not starting with a letter gets
 //! a `m_` prefix). Units map to UCUM (`ms`, `By`, `%`...). A description or
@@ -68,6 +74,7 @@ use metrics::{
 };
 use otlp_core::{InstrumentationScope, KeyValue};
 use otlp_sdk::metrics::{Meter, MeterProvider};
+use otlp_sdk::own_threads;
 
 /// Keys kept per series the recorder keeps, per instrument: a series is
 /// mostly registered under one key; labels in another order or a name
@@ -281,6 +288,9 @@ impl Recorder for OtlpRecorder {
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
+        if own_threads::is_own_thread() {
+            return Counter::noop();
+        }
         Counter::from_arc(self.handle(
             Kind::Counter,
             &self.counters,
@@ -302,6 +312,9 @@ impl Recorder for OtlpRecorder {
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
+        if own_threads::is_own_thread() {
+            return Gauge::noop();
+        }
         Gauge::from_arc(self.handle(
             Kind::Gauge,
             &self.gauges,
@@ -323,6 +336,9 @@ impl Recorder for OtlpRecorder {
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
+        if own_threads::is_own_thread() {
+            return Histogram::noop();
+        }
         Histogram::from_arc(self.handle(
             Kind::Histogram,
             &self.histograms,
@@ -561,6 +577,34 @@ mod tests {
             gauge.data_points[0].attributes[0].value,
             AnyValue::from("/")
         );
+    }
+
+    /// A loss handler or an exporter that counts through the `metrics`
+    /// crate runs on a pipeline's thread: its measurements would be the
+    /// pipeline recording itself. The application's are recorded.
+    #[test]
+    fn nothing_is_recorded_on_a_pipelines_own_threads() {
+        let provider = MeterProvider::builder().build().expect("provider");
+        let recorder = OtlpRecorder::new(&provider);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                own_threads::enter();
+                metrics::with_local_recorder(&recorder, || {
+                    metrics::counter!("lost_records").increment(3);
+                    metrics::gauge!("queue_bytes").set(1.0);
+                    metrics::histogram!("export_seconds").record(0.5);
+                });
+            });
+        });
+        metrics::with_local_recorder(&recorder, || {
+            metrics::counter!("orders").increment(1);
+        });
+        let names: Vec<String> = provider
+            .collect()
+            .iter()
+            .map(|metric| metric.name.as_str().to_owned())
+            .collect();
+        assert_eq!(names, ["orders"]);
     }
 
     #[test]

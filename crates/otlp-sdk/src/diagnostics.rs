@@ -71,7 +71,8 @@
 //! exports, so hand the report over (a channel, a counter) rather than
 //! doing I/O that can block. That thread records nothing (see
 //! [`own_threads`](crate::own_threads)): a `tracing` event made in the
-//! handler reaches no subscriber, and a `log` record reaches no pipeline of
+//! handler reaches no subscriber, and a `log` record (or a `metrics`
+//! measurement, through `otlp-contrib`'s recorder) reaches no pipeline of
 //! this project (the program's own `log` logger still gets it), so that
 //! the pipeline never records itself. A handler that wants its report in
 //! the program's `tracing` output sends it to a thread of the program that
