@@ -301,7 +301,8 @@ impl GrpcExporterBuilder {
             .user_agent(USER_AGENT)
             .map_err(|error| invalid_endpoint(error.to_string()))?
             .connect_timeout(self.timeout)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .executor(OwnTasks);
         if secure {
             let tls = self.tls.client_config(self.timeout)?;
             endpoint = endpoint.tls_config(tls).map_err(|error| BuildError::Tls {
@@ -323,6 +324,25 @@ impl GrpcExporterBuilder {
             timeout: self.timeout,
             signal: self.signal,
         }))
+    }
+}
+
+/// Spawns the channel's tasks (its request buffer's worker, which connects,
+/// and the HTTP/2 connection) on the current runtime, as tonic's default
+/// executor does, each polled as a pipeline's own work
+/// ([`otlp_sdk::own_threads::as_own_future`]): on a runtime that is not the
+/// pipeline's own (an `otlp-contrib` adapter given the application's), what
+/// tower, hyper-util and h2 record there reaches no front door. On the
+/// pipeline's threads a poll costs one thread-local read more.
+#[derive(Clone, Copy, Debug)]
+struct OwnTasks;
+
+impl<F> hyper::rt::Executor<F> for OwnTasks
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, task: F) {
+        drop(tokio::spawn(otlp_sdk::own_threads::as_own_future(task)));
     }
 }
 

@@ -30,15 +30,19 @@
 //! from the system`). Such work runs inside [`as_own`]: for its duration the
 //! thread counts as one of a pipeline's own, then it is the application's
 //! again, so that what the application records before and after is recorded
-//! as ever.
+//! as ever. Tasks a pipeline runs on a runtime that is not its own (the
+//! application's, given to an `otlp-contrib` adapter) are wrapped in
+//! [`as_own_future`]: each poll, and the drop, is such work.
 //!
 //! Cost: [`enter`] once per thread (a thread-local store and the hooks);
 //! [`catch_up`] one relaxed atomic load and a thread-local read per call.
 //! Nothing on the application's threads changes.
 
 use std::cell::Cell;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use tracing_core::dispatcher::{self, Dispatch};
 
@@ -119,6 +123,62 @@ pub fn as_own<R>(work: impl FnOnce() -> R) -> R {
     let _ = AS_OWN.try_with(|depth| depth.set(depth.get().saturating_add(1)));
     let _leave = Leave;
     dispatcher::with_default(&Dispatch::none(), work)
+}
+
+/// `future`, each poll of it run as [`as_own`] runs its work, and its drop
+/// too (once it is ready, or cancelled): for the tasks a pipeline runs on a
+/// runtime that is not its own (an `otlp-contrib` adapter given the
+/// application's runtime, the connection tasks a transport spawns there), so
+/// that what they record reaches no front door and no subscriber. On a
+/// pipeline's own thread a poll is a plain poll.
+///
+/// Cost: one allocation (the future is pinned in a box), then per poll a
+/// thread-local read, and on other threads what [`as_own`] costs.
+///
+/// ```
+/// use otlp_sdk::own_threads;
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// let inside = runtime.block_on(own_threads::as_own_future(async { own_threads::is_own_thread() }));
+/// assert!(inside);
+/// assert!(!own_threads::is_own_thread());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn as_own_future<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    let mut owned = OwnFuture(Some(Box::pin(future)));
+    std::future::poll_fn(move |context| {
+        if OWN.try_with(Cell::get).unwrap_or(false) {
+            owned.poll(context)
+        } else {
+            as_own(|| owned.poll(context))
+        }
+    })
+}
+
+/// The future of [`as_own_future`], until it is ready.
+struct OwnFuture<F>(Option<Pin<Box<F>>>);
+
+impl<F: Future> OwnFuture<F> {
+    /// Polls the future, and drops it once ready, in the caller's scope.
+    fn poll(&mut self, context: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(future) = self.0.as_mut() else {
+            // Polled again after it was ready: it never is again.
+            return Poll::Pending;
+        };
+        let poll = future.as_mut().poll(context);
+        if poll.is_ready() {
+            self.0 = None;
+        }
+        poll
+    }
+}
+
+impl<F> Drop for OwnFuture<F> {
+    fn drop(&mut self) {
+        if let Some(future) = self.0.take() {
+            as_own(|| drop(future));
+        }
+    }
 }
 
 /// Runs, on a pipeline thread, the hooks registered since it last looked.

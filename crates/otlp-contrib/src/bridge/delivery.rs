@@ -390,12 +390,15 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             };
             let guard = InFlight::enter(in_flight);
             let delivery = prepared.delivery.run(prepared.requests);
+            // Polled as the pipeline's own work: on a runtime given with
+            // `with_runtime` (the application's), what the transport records
+            // there reaches no front door.
             let settled = handle
-                .spawn(async move {
+                .spawn(otlp_sdk::own_threads::as_own_future(async move {
                     let settled = delivery.await;
                     drop(guard);
                     settled
-                })
+                }))
                 .await
                 .map_err(|error| {
                     OTelSdkError::InternalFailure(format!("{} task failed: {error}", S::EXPORT))
@@ -444,10 +447,12 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
         });
         let exporter = Arc::clone(&self.exporter);
         let (done, finished) = mpsc::sync_channel(1);
-        self.runtime.handle.spawn(async move {
-            exporter.shutdown().await;
-            let _ = done.send(());
-        });
+        self.runtime
+            .handle
+            .spawn(otlp_sdk::own_threads::as_own_future(async move {
+                exporter.shutdown().await;
+                let _ = done.send(());
+            }));
         let left = deadline.map_or(timeout, |deadline| {
             deadline.saturating_duration_since(Instant::now())
         });

@@ -206,6 +206,16 @@ impl<E: Exporter> SdkExporterBuilder<E> {
     /// running while the exporter is in use, and must not be a current-thread
     /// runtime driven by a thread that may block in `export` (the stock
     /// `SimpleSpanProcessor` blocks the thread that ends a span).
+    ///
+    /// Its threads are not the pipeline's own: each export (and the
+    /// shutdown) is polled as the pipeline's own work
+    /// ([`otlp_sdk::own_threads::as_own_future`]), and so are the gRPC
+    /// exporter's connection tasks, so that what the transport records there
+    /// through `tracing` and `log` reaches no subscriber. Not the HTTP/2
+    /// connection tasks of the HTTP exporter over `https://` (reqwest spawns
+    /// them with no way to wrap them): what `h2` records in them reaches
+    /// that runtime's subscriber, and a front door on it would record it;
+    /// filter out the `h2` target there, or keep the adapter's own runtime.
     pub fn with_runtime(mut self, handle: Handle) -> Self {
         self.settings.runtime = Some(handle);
         self

@@ -298,6 +298,16 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
     /// current-thread runtime driven by a thread that may block in `export`
     /// (the `PeriodicReader` blocks its own thread, which is fine; a
     /// `force_flush` on the provider blocks the caller's).
+    ///
+    /// Its threads are not the pipeline's own: each export (and the
+    /// shutdown) is polled as the pipeline's own work
+    /// ([`otlp_sdk::own_threads::as_own_future`]), and so are the gRPC
+    /// exporter's connection tasks, so that what the transport records there
+    /// through `tracing` and `log` reaches no subscriber. Not the HTTP/2
+    /// connection tasks of the HTTP exporter over `https://` (reqwest spawns
+    /// them with no way to wrap them): what `h2` records in them reaches
+    /// that runtime's subscriber, and a front door on it would record it;
+    /// filter out the `h2` target there, or keep the adapter's own runtime.
     pub fn with_runtime(mut self, handle: Handle) -> Self {
         self.settings.runtime = Some(handle);
         self

@@ -235,3 +235,83 @@ fn an_export_cancelled_by_its_runtime_shutting_down_counts_its_spans_as_failed()
         exporter.stats().last_error
     );
 }
+
+/// Counts the `tracing` events that reach it, with their targets.
+struct EventTargets(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for EventTargets {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event.metadata().target().to_owned());
+    }
+}
+
+/// Exports (and shuts down) on a runtime of the caller's (`with_runtime`),
+/// driven by a thread whose subscriber records every event: the
+/// transport's own events there (tonic, tower, hyper-util, h2: 149 for one
+/// export over gRPC) reached that subscriber, and through a front door
+/// (`OtlpLogLayer`, `tracing-opentelemetry`) would have come back as
+/// telemetry. None does; the caller's own events, during each export and
+/// after them, do.
+fn an_export_on_the_callers_runtime_records_nothing_there(exporter: impl Exporter + 'static) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let adapter = Arc::new(
+        SdkExporter::builder(exporter)
+            .with_runtime(runtime.handle().clone())
+            .build()
+            .expect("adapter"),
+    );
+    let targets = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let subscriber = tracing_subscriber::registry().with(EventTargets(Arc::clone(&targets)));
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 1..=2 {
+            // The application records on this thread while the export runs.
+            let (exported, ()) = runtime.block_on(async {
+                tokio::join!(adapter.export(vec![sample_span(i)]), async {
+                    tokio::task::yield_now().await;
+                    tracing::info!(target: "application", "during");
+                })
+            });
+            exported.expect("exported");
+        }
+        // Shut down from another thread while this one drives the runtime.
+        let shutting = Arc::clone(&adapter);
+        runtime
+            .block_on(async move {
+                tokio::task::spawn_blocking(move || shutting.shutdown_with_timeout(TIMEOUT)).await
+            })
+            .expect("the shutdown's thread ends")
+            .expect("shut down");
+        tracing::info!(target: "application", "exported");
+    });
+    assert_eq!(adapter.stats().exported, 2);
+    let targets = targets
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert_eq!(targets, ["application"; 3]);
+}
+
+#[test]
+fn an_export_over_grpc_on_the_callers_runtime_records_nothing_there() {
+    let receiver = receiver();
+    an_export_on_the_callers_runtime_records_nothing_there(grpc_exporter(&receiver));
+    assert_eq!(receiver.span_count(), 2);
+}
+
+#[test]
+fn an_export_over_http_on_the_callers_runtime_records_nothing_there() {
+    let receiver = receiver();
+    an_export_on_the_callers_runtime_records_nothing_there(http_exporter(
+        &receiver,
+        Encoding::Protobuf,
+    ));
+    assert_eq!(receiver.span_count(), 2);
+}
