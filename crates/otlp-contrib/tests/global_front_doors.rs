@@ -7,7 +7,10 @@
 //! - a global `tracing` subscriber with `OtlpLayer` (spans) and
 //!   `OtlpLogLayer` (events as log records), and either `tracing-log`'s
 //!   `LogTracer` (the `log` crate's records as `tracing` events) or the `log`
-//!   bridge `OtlpLogger` as the global `log` logger;
+//!   bridge `OtlpLogger` as the global `log` logger; or a global subscriber
+//!   with `tracing-opentelemetry` and `opentelemetry-appender-tracing` on
+//!   `opentelemetry_sdk` providers whose processors are the bridge's
+//!   `OtlpSpanProcessor` and `OtlpLogProcessor`, and `LogTracer`;
 //! - the `metrics` recorder `OtlpRecorder` as the global recorder.
 //!
 //! The span and log providers export over gRPC, plain HTTP, gRPC with TLS,
@@ -29,9 +32,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Barrier;
 use std::time::Duration;
 
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as PointValue;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use otlp_contrib::bridge::{OtlpLogProcessor, OtlpSpanProcessor};
 use otlp_contrib::file_exporter::FileExporter;
 use otlp_contrib::log_bridge::OtlpLogger;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig, ReceiverTls, TestCertificates};
@@ -65,14 +73,24 @@ const CA_PEM: &str = "OTLP_TEST_FRONT_DOORS_CA_PEM";
 /// The index in [`TRANSPORTS`] of the child's metrics exporter.
 const METRICS_TRANSPORT: &str = "OTLP_TEST_FRONT_DOORS_METRICS_TRANSPORT";
 
-/// How the `log` crate's records reach the pipelines.
+/// The front doors a child installs for the whole process.
 #[derive(Clone, Copy, Debug)]
-enum LogFrontDoor {
-    /// `tracing-log`'s `LogTracer`, into the global subscriber's `OtlpLogLayer`.
-    LogTracer,
-    /// `OtlpLogger` as the global `log` logger.
-    LogBridge,
+enum FrontDoors {
+    /// `OtlpLayer` and `OtlpLogLayer`, and `tracing-log`'s `LogTracer`
+    /// turning the `log` crate's records into `tracing` events.
+    OtlpLayersAndLogTracer,
+    /// `OtlpLayer` and `OtlpLogLayer`, and `OtlpLogger` as the `log` logger.
+    OtlpLayersAndLogBridge,
+    /// `tracing-opentelemetry` and `opentelemetry-appender-tracing` on
+    /// `opentelemetry_sdk` providers whose processors are `OtlpSpanProcessor`
+    /// and `OtlpLogProcessor`, and `LogTracer`.
+    OpenTelemetryBridgeAndLogTracer,
 }
+
+/// Flushes every span and log pipeline, from any thread.
+type Flush = Box<dyn Fn() + Sync>;
+/// Shuts every span and log pipeline down.
+type ShutDown = Box<dyn Fn()>;
 
 /// Where a pipeline exports.
 #[derive(Clone, Copy, Debug)]
@@ -197,7 +215,7 @@ fn handle_request(thread: u64, round: u64) {
 
 /// Installs the front doors for the whole process, runs the application
 /// and checks what arrived. Runs in a child process.
-fn run_child(log_front_door: LogFrontDoor) {
+fn run_child(front_doors: FrontDoors) {
     let (Ok(cert_pem), Ok(key_pem), Ok(ca_pem), Ok(metrics_transport)) = (
         std::env::var(SERVER_CERT_PEM),
         std::env::var(SERVER_KEY_PEM),
@@ -240,13 +258,6 @@ fn run_child(log_front_door: LogFrontDoor) {
                 .expect("span pipeline")
         })
         .collect();
-    let tracers = span_processors
-        .iter()
-        .fold(
-            TracerProvider::builder().with_service_name("front-doors"),
-            |builder, processor| builder.with_processor(processor.clone()),
-        )
-        .build();
     let log_processors: Vec<_> = TRANSPORTS
         .iter()
         .map(|&transport| {
@@ -256,27 +267,90 @@ fn run_child(log_front_door: LogFrontDoor) {
                 .expect("log pipeline")
         })
         .collect();
-    let loggers = log_processors
-        .iter()
-        .fold(
-            LoggerProvider::builder().with_service_name("front-doors"),
-            |builder, processor| builder.with_processor(processor.clone()),
-        )
-        .build();
 
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::registry()
-            .with(OtlpLayer::new(&tracers))
-            .with(OtlpLogLayer::new(&loggers)),
-    )
-    .expect("the only global subscriber of this process");
-    match log_front_door {
-        LogFrontDoor::LogTracer => {
-            tracing_log::LogTracer::init().expect("the only global logger of this process")
+    // Flushes, then shuts down, every span and log pipeline through the
+    // providers the front doors record into.
+    let (flush, shut_down): (Flush, ShutDown) = match front_doors {
+        FrontDoors::OtlpLayersAndLogTracer | FrontDoors::OtlpLayersAndLogBridge => {
+            let tracers = span_processors
+                .iter()
+                .fold(
+                    TracerProvider::builder().with_service_name("front-doors"),
+                    |builder, processor| builder.with_processor(processor.clone()),
+                )
+                .build();
+            let loggers = log_processors
+                .iter()
+                .fold(
+                    LoggerProvider::builder().with_service_name("front-doors"),
+                    |builder, processor| builder.with_processor(processor.clone()),
+                )
+                .build();
+            tracing::subscriber::set_global_default(
+                tracing_subscriber::registry()
+                    .with(OtlpLayer::new(&tracers))
+                    .with(OtlpLogLayer::new(&loggers)),
+            )
+            .expect("the only global subscriber of this process");
+            if let FrontDoors::OtlpLayersAndLogBridge = front_doors {
+                OtlpLogger::new(&loggers)
+                    .install(log::LevelFilter::Trace)
+                    .expect("the only global logger of this process");
+            }
+            let (flushed_tracers, flushed_loggers) = (tracers.clone(), loggers.clone());
+            (
+                Box::new(move || {
+                    flushed_tracers.force_flush(PATIENCE).expect("spans flush");
+                    flushed_loggers
+                        .force_flush(PATIENCE)
+                        .expect("log records flush");
+                }),
+                Box::new(move || {
+                    tracers.shutdown(PATIENCE).expect("spans shut down");
+                    loggers.shutdown(PATIENCE).expect("log records shut down");
+                }),
+            )
         }
-        LogFrontDoor::LogBridge => OtlpLogger::new(&loggers)
-            .install(log::LevelFilter::Trace)
-            .expect("the only global logger of this process"),
+        FrontDoors::OpenTelemetryBridgeAndLogTracer => {
+            let tracers = span_processors
+                .iter()
+                .fold(SdkTracerProvider::builder(), |builder, processor| {
+                    builder.with_span_processor(OtlpSpanProcessor::new(processor.clone()))
+                })
+                .build();
+            let loggers = log_processors
+                .iter()
+                .fold(SdkLoggerProvider::builder(), |builder, processor| {
+                    builder.with_log_processor(OtlpLogProcessor::new(processor.clone()))
+                })
+                .build();
+            tracing::subscriber::set_global_default(
+                tracing_subscriber::registry()
+                    .with(tracing_opentelemetry::layer().with_tracer(tracers.tracer("front-doors")))
+                    .with(OpenTelemetryTracingBridge::new(&loggers)),
+            )
+            .expect("the only global subscriber of this process");
+            let (flushed_tracers, flushed_loggers) = (tracers.clone(), loggers.clone());
+            (
+                Box::new(move || {
+                    flushed_tracers.force_flush().expect("spans flush");
+                    flushed_loggers.force_flush().expect("log records flush");
+                }),
+                Box::new(move || {
+                    tracers
+                        .shutdown_with_timeout(PATIENCE)
+                        .expect("spans shut down");
+                    loggers
+                        .shutdown_with_timeout(PATIENCE)
+                        .expect("log records shut down");
+                }),
+            )
+        }
+    };
+    if let FrontDoors::OtlpLayersAndLogTracer | FrontDoors::OpenTelemetryBridgeAndLogTracer =
+        front_doors
+    {
+        tracing_log::LogTracer::init().expect("the only global logger of this process");
     }
 
     // Metrics: built once the subscriber and the logger are in place, as a
@@ -311,13 +385,11 @@ fn run_child(log_front_door: LogFrontDoor) {
         }
         start.wait();
         for _ in 0..5 {
-            tracers.force_flush(PATIENCE).expect("spans flush");
-            loggers.force_flush(PATIENCE).expect("log records flush");
+            flush();
             meters.force_flush(PATIENCE).expect("metrics flush");
         }
     });
-    tracers.shutdown(PATIENCE).expect("spans shut down");
-    loggers.shutdown(PATIENCE).expect("log records shut down");
+    shut_down();
     meters.shutdown(PATIENCE).expect("metrics shut down");
 
     for (transport, processor) in TRANSPORTS.iter().zip(&span_processors) {
@@ -484,11 +556,22 @@ fn with_the_log_bridge_only_the_applications_records_are_exported() {
 #[test]
 #[ignore = "run in a child process by with_log_tracer_only_the_applications_records_are_exported"]
 fn child_with_log_tracer() {
-    run_child(LogFrontDoor::LogTracer);
+    run_child(FrontDoors::OtlpLayersAndLogTracer);
 }
 
 #[test]
 #[ignore = "run in a child process by with_the_log_bridge_only_the_applications_records_are_exported"]
 fn child_with_the_log_bridge() {
-    run_child(LogFrontDoor::LogBridge);
+    run_child(FrontDoors::OtlpLayersAndLogBridge);
+}
+
+#[test]
+fn with_the_opentelemetry_bridge_only_the_applications_records_are_exported() {
+    in_child_processes("child_with_the_opentelemetry_bridge");
+}
+
+#[test]
+#[ignore = "run in a child process by with_the_opentelemetry_bridge_only_the_applications_records_are_exported"]
+fn child_with_the_opentelemetry_bridge() {
+    run_child(FrontDoors::OpenTelemetryBridgeAndLogTracer);
 }
