@@ -1006,7 +1006,13 @@ impl<I, T: Number> ObservableBuilder<I, T> {
         self
     }
 
-    /// Adds a callback, run at every collection on the reader's thread.
+    /// Adds a callback, run at every collection: on the reader's thread (at
+    /// its interval, and for [`MeterProvider::force_flush`] and
+    /// [`MeterProvider::shutdown`]), on the caller's for
+    /// [`MeterProvider::collect`]. The reader's thread is one of the
+    /// pipeline's own ([`crate::own_threads`]): what the callback records
+    /// there through `tracing`, or through otlp-rust's `log` and `metrics`
+    /// front doors, is not recorded; hand it to a thread of the program.
     /// A callback that panics reports nothing for that collection and is
     /// counted in [`MetricsStats::callback_panics`].
     pub fn with_callback(
