@@ -52,10 +52,11 @@ static HOOKS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
 static HOOK_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// Whether this thread is one of a pipeline's own.
-    static OWN: Cell<bool> = const { Cell::new(false) };
-    /// How many [`as_own`] calls this thread is inside.
-    static AS_OWN: Cell<u32> = const { Cell::new(0) };
+    /// Whether this thread is one of a pipeline's own ([`OWN_FOR_LIFE`]),
+    /// and how many [`as_own`] calls it is inside (the other bits): one
+    /// word, so that [`is_own_thread`], asked on every span and event of
+    /// the application's threads, is one thread-local read.
+    static OWN: Cell<u32> = const { Cell::new(0) };
     /// How many hooks have run on this thread.
     static HOOKS_RUN: Cell<usize> = const { Cell::new(0) };
 }
@@ -79,7 +80,13 @@ thread_local! {
 /// assert!(!otlp_sdk::own_threads::is_own_thread());
 /// ```
 pub fn enter() {
-    let first = OWN.try_with(|own| !own.replace(true)).unwrap_or(false);
+    let first = OWN
+        .try_with(|own| {
+            let was = own.get();
+            own.set(was | OWN_FOR_LIFE);
+            was & OWN_FOR_LIFE == 0
+        })
+        .unwrap_or(false);
     if first {
         // The guard would restore the previous dispatcher when dropped: the
         // thread keeps the no-op one until it exits.
@@ -91,7 +98,17 @@ pub fn enter() {
 /// Whether the calling thread is one of a pipeline's own (see [`enter`]), or
 /// runs a pipeline's work inside [`as_own`]: front doors record nothing then.
 pub fn is_own_thread() -> bool {
-    OWN.try_with(Cell::get).unwrap_or(false) || AS_OWN.try_with(Cell::get).unwrap_or(0) > 0
+    OWN.try_with(Cell::get).unwrap_or(0) != 0
+}
+
+/// The bit of [`OWN`] that marks a pipeline's own thread (see [`enter`]).
+const OWN_FOR_LIFE: u32 = 1 << 31;
+
+/// Whether the calling thread is one of a pipeline's own for life (not only
+/// inside [`as_own`]).
+fn own_for_life() -> bool {
+    OWN.try_with(|own| own.get() & OWN_FOR_LIFE != 0)
+        .unwrap_or(false)
 }
 
 /// Runs `work`, a pipeline's own work on a thread that is not (building an
@@ -113,15 +130,19 @@ pub fn is_own_thread() -> bool {
 /// assert!(!own_threads::is_own_thread());
 /// ```
 pub fn as_own<R>(work: impl FnOnce() -> R) -> R {
-    /// Leaves the scope, on return or unwinding.
-    struct Leave;
+    /// Leaves the scope, on return or unwinding, if it was entered (a
+    /// thread whose thread-locals are gone has no depth to count).
+    struct Leave(bool);
     impl Drop for Leave {
         fn drop(&mut self) {
-            let _ = AS_OWN.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
+            if self.0 {
+                let _ = OWN.try_with(|own| own.set(own.get() - 1));
+            }
         }
     }
-    let _ = AS_OWN.try_with(|depth| depth.set(depth.get().saturating_add(1)));
-    let _leave = Leave;
+    // The depth bits never reach the life bit: 2^31 nested calls would take
+    // more stack than a thread has.
+    let _leave = Leave(OWN.try_with(|own| own.set(own.get() + 1)).is_ok());
     dispatcher::with_default(&Dispatch::none(), work)
 }
 
@@ -147,7 +168,7 @@ pub fn as_own<R>(work: impl FnOnce() -> R) -> R {
 pub fn as_own_future<F: Future>(future: F) -> impl Future<Output = F::Output> {
     let mut owned = OwnFuture(Some(Box::pin(future)));
     std::future::poll_fn(move |context| {
-        if OWN.try_with(Cell::get).unwrap_or(false) {
+        if own_for_life() {
             owned.poll(context)
         } else {
             as_own(|| owned.poll(context))
@@ -188,7 +209,7 @@ pub fn catch_up() {
     let registered = HOOK_COUNT.load(Ordering::Acquire);
     let _ = HOOKS_RUN.try_with(|run| {
         // Own for life only: `as_own` scopes do not take the hooks.
-        if run.get() < registered && OWN.try_with(Cell::get).unwrap_or(false) {
+        if run.get() < registered && own_for_life() {
             run_hooks_from(run);
         }
     });
