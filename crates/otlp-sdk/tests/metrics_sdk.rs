@@ -830,6 +830,52 @@ fn otel_metrics_exporter_none_leaves_a_reader_given_in_code_its_metrics() {
     assert_eq!(provider.collect().len(), 1);
 }
 
+#[test]
+fn a_provider_refuses_a_second_reader_rather_than_leave_one_unread() {
+    // Before: a second `with_reader` replaced the first without a word, and
+    // the first reader's exporter never got a request.
+    let first = Counting::default();
+    let second = Counting::default();
+    let reader = |exporter: &Counting| {
+        PeriodicReader::builder(exporter.clone())
+            .with_interval(Duration::from_secs(3600))
+            .build()
+            .expect("reader")
+    };
+    let error = MeterProvider::builder()
+        .with_reader(reader(&first))
+        .with_reader(reader(&second))
+        .build()
+        .expect_err("two readers");
+    assert_eq!(error, MetricsError::SeveralReaders(2));
+    assert!(error.to_string().contains("2 metric readers"), "{error}");
+
+    // With `OTEL_METRICS_EXPORTER=none` the reader standing for it is left
+    // out, whatever the order: the one given in code exports.
+    let config = metrics_config("OTEL_METRICS_EXPORTER", "none");
+    let stand_in = StandsForNone::default();
+    let provider = MeterProvider::builder()
+        .with_config(&config)
+        .with_reader(
+            PeriodicReader::builder(stand_in.clone())
+                .with_config(&config)
+                .build()
+                .expect("reader"),
+        )
+        .with_reader(reader(&first))
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    provider
+        .force_flush(Duration::from_secs(10))
+        .expect("flush");
+    assert_eq!(first.requests.load(Ordering::Relaxed), 1);
+    assert_eq!(stand_in.0.requests.load(Ordering::Relaxed), 0);
+    provider
+        .shutdown(Duration::from_secs(10))
+        .expect("shutdown");
+}
+
 fn disabled_provider_records_nothing(variable: &str, value: &str, stand_in: bool) {
     let config = metrics_config(variable, value);
     let exporter = Counting::default();

@@ -125,6 +125,13 @@ pub enum MetricsError {
     /// The reader's exporter sends another signal.
     #[error("the metrics reader needs an exporter of metrics, not of {0}")]
     WrongSignal(Signal),
+    /// More than one reader was given to one provider (their count), which
+    /// runs one: with two, one would never be read.
+    #[error(
+        "{0} metric readers were given to one meter provider, which runs one: \
+         give each reader a provider of its own"
+    )]
+    SeveralReaders(usize),
     /// The reader's thread or runtime could not start.
     #[error("could not start the metrics reader: {0}")]
     Start(String),

@@ -680,7 +680,8 @@ pub struct MeterProviderBuilder {
     histogram: Layered<DefaultHistogramAggregation>,
     cardinality_limit: Layered<usize>,
     exemplar_filter: Layered<ExemplarFilter>,
-    reader: Option<PeriodicReader>,
+    /// Every reader given; a provider runs one (see `build`).
+    readers: Vec<PeriodicReader>,
     disabled: Layered<bool>,
     /// The last configuration's metrics exporter is `none`.
     exporter_none: bool,
@@ -690,7 +691,7 @@ impl fmt::Debug for MeterProviderBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MeterProviderBuilder")
             .field("views", &self.views.len())
-            .field("reader", &self.reader.is_some())
+            .field("readers", &self.readers.len())
             .finish_non_exhaustive()
     }
 }
@@ -797,13 +798,19 @@ impl MeterProviderBuilder {
     /// included), unless the reader [stands for that
     /// `none`](PeriodicReader::stands_for_none) (see
     /// [`with_config`](Self::with_config)).
+    ///
+    /// A provider runs one reader: [`build`](Self::build) refuses a second
+    /// (one that stands for `none` aside), rather than leave one of them
+    /// unread.
     pub fn with_reader(mut self, reader: PeriodicReader) -> Self {
-        self.reader = Some(reader);
+        self.readers.push(reader);
         self
     }
 
     /// Builds the provider and starts its reader. Fails on an invalid view
-    /// or cardinality limit, or if the reader's thread cannot start.
+    /// or cardinality limit, on more than one reader
+    /// ([`MetricsError::SeveralReaders`]), or if the reader's thread cannot
+    /// start.
     pub fn build(self) -> Result<MeterProvider, MetricsError> {
         for view in &self.views {
             view.validate()?;
@@ -816,9 +823,15 @@ impl MeterProviderBuilder {
         // it is left out; with no reader left (and recording not asked for
         // in code), nothing would read the instruments: they stay off.
         let exporter_none = self.exporter_none;
-        let reader = self
-            .reader
-            .filter(|reader| !(exporter_none && reader.stands_for_none()));
+        let mut readers: Vec<PeriodicReader> = self
+            .readers
+            .into_iter()
+            .filter(|reader| !(exporter_none && reader.stands_for_none()))
+            .collect();
+        if readers.len() > 1 {
+            return Err(MetricsError::SeveralReaders(readers.len()));
+        }
+        let reader = readers.pop();
         let nothing_reads = exporter_none && reader.is_none() && !self.disabled.is_set_in_code();
         let disabled = self.disabled.value_or(false) || nothing_reads;
         let shared = Arc::new(ProviderShared {
