@@ -30,7 +30,8 @@ pub const WORKLOAD_LABEL: &str = "workload only (no SDK)";
 /// is, and which ratio is the official one.
 pub const WORKLOAD_NOTE: &str = "The control row \"workload only\" is a sender process that \
      runs the same producer loop (the same pacing, the same eight values formatted into the same \
-     buffers, handed to `black_box`) with no SDK at all, in the same rotation as the other rows; \
+     buffers, handed to `black_box`, or with `--values owned` built into the eight `String`s \
+     the SDK rows' caller builds) with no SDK at all, in the same rotation as the other rows; \
      CPU µs/span beyond the workload = the row's sender CPU less the control's CPU per span \
      times the spans the row made, per span (for a lossless row: its CPU µs/span less the \
      control's), the same control for both transports. It shows the pipelines' own cost; the \

@@ -1,0 +1,38 @@
+//! The control of the comparison (`WorkloadOnly`, "workload only (no SDK)")
+//! must do what the SDK rows' producer does apart from the SDK: with
+//! `--values owned` that producer builds a `String` per value and hands it
+//! over (`hot_path::record_ours` and `record_baseline` clone each value), so
+//! the control builds and frees them too. Counted with the counting global
+//! allocator of `otlp_benches::alloc_count`, on this thread only.
+
+use otlp_benches::alloc_count::{CountingAllocator, count_allocations, is_counting};
+use otlp_benches::end_to_end::{Producer, WorkloadOnly};
+use otlp_benches::fixtures::ATTRIBUTE_KEYS;
+use otlp_benches::hot_path::ValueKind;
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Allocations a producer makes on the control for `spans` spans, once its
+/// reused buffers have grown.
+fn control_allocations(kind: ValueKind, spans: u64) -> u64 {
+    let mut producer = Producer::new(kind);
+    producer.produce(&WorkloadOnly, 64);
+    count_allocations(|| producer.produce(&WorkloadOnly, spans)).1
+}
+
+#[test]
+fn the_control_builds_the_owned_values_the_sdk_rows_callers_build() {
+    assert!(is_counting(), "the counting allocator is installed");
+    // What the caller of an SDK row allocates per span with owned values:
+    // one `String` per attribute value, built from the formatted buffer.
+    let values: [String; 8] = std::array::from_fn(|index| format!("value-{index:010}"));
+    let per_span = count_allocations(|| values.iter().map(String::clone).collect::<Vec<_>>())
+        .1
+        .saturating_sub(1); // the `Vec` holding them here
+    assert_eq!(per_span, ATTRIBUTE_KEYS.len() as u64);
+
+    assert_eq!(control_allocations(ValueKind::Owned, 100), 100 * per_span);
+    assert_eq!(control_allocations(ValueKind::Borrowed, 100), 0);
+    assert_eq!(control_allocations(ValueKind::Static, 100), 0);
+}
