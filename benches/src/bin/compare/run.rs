@@ -143,6 +143,33 @@ impl Measurement {
         self.produced.saturating_sub(self.delivered)
     }
 
+    /// The application's spans the receiver counted beyond those the sender
+    /// made: a request counted twice (an export retried after the receiver
+    /// had taken it but before its answer arrived, as when connections are
+    /// reset) or spans from elsewhere. [`lost`](Self::lost) never goes below
+    /// zero, so a run with a surplus may hide as many lost spans.
+    pub fn surplus(&self) -> u64 {
+        self.delivered.saturating_sub(self.produced)
+    }
+
+    /// What went wrong in this run, for the tables' problems: requests the
+    /// receiver refused, a [`surplus`](Self::surplus), the shutdown's error.
+    pub fn problems(&self) -> Vec<String> {
+        let bad = (self.bad_requests > 0).then(|| format!("{} bad requests", self.bad_requests));
+        let surplus = (self.surplus() > 0).then(|| {
+            format!(
+                "{} spans counted beyond the {} made (counted twice? lost spans may hide behind them)",
+                crate::format::thousands(self.surplus()),
+                crate::format::thousands(self.produced),
+            )
+        });
+        let shutdown = self
+            .shutdown_error
+            .as_ref()
+            .map(|error| format!("shutdown: {error}"));
+        bad.into_iter().chain(surplus).chain(shutdown).collect()
+    }
+
     /// Delivered spans per second of [`elapsed`](Self::elapsed).
     pub fn delivered_per_second(&self) -> f64 {
         if self.delivered == 0 || self.elapsed.is_zero() {
