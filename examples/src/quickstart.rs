@@ -190,12 +190,15 @@ impl Report {
             && self.metrics_delivered()
     }
 
-    /// No data point failed or was rejected, the recordings made some, and
-    /// the embedded receiver (when it was the target) got every one exported.
+    /// Every data point handed to export was exported (none failed, was
+    /// rejected or was still in flight when shutdown gave up on it), the
+    /// recordings made some, and the embedded receiver (when it was the
+    /// target) got every one exported.
     fn metrics_delivered(&self) -> bool {
         let stats = &self.metric_stats;
         stats.failed_data_points == 0
             && stats.rejected_data_points == 0
+            && stats.in_flight_data_points == 0
             && (self.recordings == 0 || stats.exported_data_points > 0)
             && self
                 .received_data_points
@@ -207,7 +210,8 @@ impl Report {
     /// (when the embedded receiver got them) count spans, as before logs were
     /// added; `spans` and `logs` hold the same counts per signal,
     /// `metrics` the recordings made and the data points exported, failed,
-    /// rejected (and received); `all_delivered` says whether the exit status
+    /// rejected, unsettled (still in flight when shutdown ended) (and
+    /// received); `all_delivered` says whether the exit status
     /// is 0.
     pub fn json_summary(&self) -> String {
         let spans = counts(&self.stats, self.received);
@@ -220,6 +224,7 @@ impl Report {
             "data_points_exported": metrics.exported_data_points,
             "data_points_failed": metrics.failed_data_points,
             "data_points_rejected": metrics.rejected_data_points,
+            "data_points_unsettled": metrics.in_flight_data_points,
         });
         if let Some(received) = self.received_data_points {
             summary["metrics"]["data_points_received"] = received.into();
@@ -294,11 +299,12 @@ impl fmt::Display for Report {
         let metrics = &self.metric_stats;
         writeln!(
             f,
-            "  metrics       {} recordings, {} data points exported, {} failed, {} rejected (to {})",
+            "  metrics       {} recordings, {} data points exported, {} failed, {} rejected, {} unsettled (to {})",
             self.recordings,
             metrics.exported_data_points,
             metrics.failed_data_points,
             metrics.rejected_data_points,
+            metrics.in_flight_data_points,
             self.metrics_endpoint,
         )?;
         if let Some(received) = self.received_data_points {
@@ -719,6 +725,67 @@ mod tests {
         let given = Duration::from_secs(90);
         assert_eq!(shutdown_deadline(given), given);
         Ok(())
+    }
+
+    /// A report of a run against an external collector that took every
+    /// span and log record, and whose metrics are `metric_stats`.
+    fn report_with(metric_stats: MetricsStats) -> Report {
+        let all_exported = StatsSnapshot {
+            produced: 5,
+            exported: 5,
+            ..StatsSnapshot::default()
+        };
+        Report {
+            protocol: "grpc".into(),
+            endpoint: "http://collector:4317".into(),
+            embedded: false,
+            elapsed: Duration::from_millis(1),
+            stats: all_exported.clone(),
+            received: None,
+            logs_endpoint: "http://collector:4317".into(),
+            log_stats: all_exported,
+            received_logs: None,
+            sample_trace: None,
+            sample_logs: None,
+            sample_spans_received: None,
+            sample_logs_received: None,
+            metrics_endpoint: "http://collector:4317".into(),
+            recordings: 2,
+            metric_stats,
+            received_data_points: None,
+            metrics_received: None,
+            sample_metrics: None,
+            shutdown_error: None,
+        }
+    }
+
+    #[test]
+    fn data_points_still_in_flight_when_shutdown_ends_are_not_delivered() {
+        // A periodic export was accepted, the last one (shutdown's) never
+        // settled: the collector hung. Before, only failed and rejected data
+        // points counted, and the run said all delivered, exit status 0.
+        let report = report_with(MetricsStats {
+            produced_data_points: 4,
+            exported_data_points: 2,
+            in_flight_data_points: 2,
+            ..MetricsStats::default()
+        });
+        assert!(!report.all_delivered(), "{report}");
+        let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+        assert_eq!(summary["all_delivered"], false, "{summary}");
+        assert_eq!(summary["metrics"]["data_points_unsettled"], 2, "{summary}");
+        assert!(
+            report.to_string().contains("0 rejected, 2 unsettled"),
+            "{report}"
+        );
+
+        // Settled, they are.
+        let report = report_with(MetricsStats {
+            produced_data_points: 4,
+            exported_data_points: 4,
+            ..MetricsStats::default()
+        });
+        assert!(report.all_delivered(), "{report}");
     }
 
     #[test]
