@@ -134,7 +134,11 @@ impl EmbeddedCollector {
 
     /// Starts one (keeping the first `keep_traces` traces) and points
     /// `config`'s exporter at it — unless `config` already names an endpoint,
-    /// in which case the spans go there and no collector is started.
+    /// in which case the spans go there and no collector is started. For a
+    /// program that exports spans only; [`unless_every_signal_configured`]
+    /// for one that exports each signal.
+    ///
+    /// [`unless_every_signal_configured`]: Self::unless_every_signal_configured
     pub fn unless_configured(
         config: &mut Config,
         keep_traces: usize,
@@ -145,6 +149,46 @@ impl EmbeddedCollector {
         let collector = EmbeddedCollector::start(keep_traces)?;
         config.exporter.endpoint = collector.endpoint(config.exporter.protocol);
         Ok(Some(collector))
+    }
+
+    /// Starts one (keeping the first `keep_traces` traces) unless `config`
+    /// names an endpoint for every signal: for spans, log records and metrics
+    /// each, the generic one (`OTEL_EXPORTER_OTLP_ENDPOINT`) or the signal's
+    /// own (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `…_LOGS_…`, `…_METRICS_…`).
+    /// Points no exporter at it: [`receive_spans_unless_configured`],
+    /// [`receive_logs_unless_configured`] and
+    /// [`receive_metrics_unless_configured`] do, for each signal without an
+    /// endpoint of its own.
+    ///
+    /// [`receive_spans_unless_configured`]: Self::receive_spans_unless_configured
+    /// [`receive_logs_unless_configured`]: Self::receive_logs_unless_configured
+    /// [`receive_metrics_unless_configured`]: Self::receive_metrics_unless_configured
+    pub fn unless_every_signal_configured(
+        config: &Config,
+        keep_traces: usize,
+    ) -> Result<Option<Self>, ReceiverError> {
+        let traces = &config.exporter;
+        let logs = &config.logs.exporter;
+        let metrics = &config.metrics.exporter;
+        if (traces.endpoint.is_some() || traces.traces_endpoint.is_some())
+            && (logs.endpoint.is_some() || logs.logs_endpoint.is_some())
+            && (metrics.endpoint.is_some() || metrics.metrics_endpoint.is_some())
+        {
+            return Ok(None);
+        }
+        EmbeddedCollector::start(keep_traces).map(Some)
+    }
+
+    /// Points `config`'s span exporter at this collector, unless `config`
+    /// names a traces endpoint (generic or traces-specific) of its own; says
+    /// whether it did.
+    pub fn receive_spans_unless_configured(&self, config: &mut Config) -> bool {
+        let traces = &mut config.exporter;
+        if traces.endpoint.is_some() || traces.traces_endpoint.is_some() {
+            return false;
+        }
+        traces.endpoint = self.endpoint(traces.protocol);
+        true
     }
 
     /// Points `config`'s log exporter at this collector too, unless `config`

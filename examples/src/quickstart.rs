@@ -7,14 +7,19 @@
 //! there over `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf` by default,
 //! `grpc`, or `http/json`); otherwise they go to the collector named. Log
 //! records go through their own pipeline (`config.logs`: the same variables,
-//! under the `OTEL_EXPORTER_OTLP_LOGS_*` and `OTEL_BLRP_*` ones) to the same
-//! place; each one is emitted inside a span and carries its trace and span ids.
+//! under the `OTEL_EXPORTER_OTLP_LOGS_*` and `OTEL_BLRP_*` ones), to the
+//! receiver likewise unless `OTEL_EXPORTER_OTLP_ENDPOINT` or
+//! `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` names a collector (a signal's own
+//! endpoint sends that signal alone elsewhere); each one is emitted inside a
+//! span and carries its trace and span ids.
 //! Each request is also counted (`quickstart.requests`, a counter with its
 //! `http.route`) and timed (`quickstart.request.duration`, a histogram in ms)
 //! inside its server span, so sampled requests become exemplars; a
 //! `PeriodicReader` exports them through the metrics pipeline
 //! (`config.metrics`: `OTEL_EXPORTER_OTLP_METRICS_*`, `OTEL_METRIC_EXPORT_*`)
-//! to the same place, and once more at shutdown. `OTEL_TRACES_EXPORTER`,
+//! likewise (the receiver unless `OTEL_EXPORTER_OTLP_ENDPOINT` or
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` names a collector), and once more
+//! at shutdown. `OTEL_TRACES_EXPORTER`,
 //! `OTEL_LOGS_EXPORTER` and `OTEL_METRICS_EXPORTER` send a signal to the
 //! console (`console`) or turn it off (`none`) instead; the report then
 //! names that instead of an endpoint, and the receiver does not count it.
@@ -382,11 +387,16 @@ pub fn run_with(
     loader: ConfigLoader,
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
-    let embedded = EmbeddedCollector::unless_configured(&mut config, 1)?;
+    // Each signal goes to the embedded receiver unless it has an endpoint of
+    // its own: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` alone sends the spans
+    // there, and leaves the log records and metrics on the receiver.
+    let embedded = EmbeddedCollector::unless_every_signal_configured(&config, 1)?;
     // A signal exported to the console or not at all
     // (`OTEL_TRACES_EXPORTER=console`, `…=none`) never reaches the receiver.
     let otlp = |exporter: &ExporterConfig| exporter.kind == ExporterKind::Otlp;
-    let spans_embedded = embedded.is_some() && otlp(&config.exporter);
+    let spans_embedded = embedded.as_ref().is_some_and(|collector| {
+        otlp(&config.exporter) && collector.receive_spans_unless_configured(&mut config)
+    });
     let logs_embedded = embedded.as_ref().is_some_and(|collector| {
         otlp(&config.logs.exporter) && collector.receive_logs_unless_configured(&mut config)
     });

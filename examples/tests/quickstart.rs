@@ -189,6 +189,70 @@ fn the_metrics_go_to_the_configured_collector_and_count_in_all_delivered() {
 }
 
 #[test]
+fn a_signals_own_endpoint_sends_that_signal_alone_and_the_others_stay_embedded() {
+    // Before, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT alone sent the log records
+    // and metrics to the default endpoint (localhost:4318), where nothing
+    // listened: the run failed after retrying for the shutdown deadline,
+    // while the logs or metrics endpoint alone left the others embedded.
+    for (variable, path) in [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces"),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs"),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics"),
+    ] {
+        let collector = Receiver::start(ReceiverConfig::default()).unwrap();
+        let endpoint = format!("{}{path}", collector.http_endpoint().unwrap());
+        let loader = ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([(variable, endpoint.as_str())]);
+        let report = run_with(&Options { spans: 50 }, loader).expect("the quickstart runs");
+        assert!(report.all_delivered(), "{variable}: {report}");
+        let traces = variable.contains("TRACES");
+        let logs = variable.contains("LOGS");
+        let metrics = variable.contains("METRICS");
+        // The named signal went to the collector, the others to the embedded receiver.
+        assert_eq!(report.embedded, !traces, "{variable}: {report}");
+        assert_eq!(
+            report.received,
+            (!traces).then_some(50),
+            "{variable}: {report}"
+        );
+        assert_eq!(
+            report.received_logs,
+            (!logs).then_some(20),
+            "{variable}: {report}"
+        );
+        assert_eq!(
+            report.received_data_points,
+            (!metrics).then_some(2),
+            "{variable}: {report}"
+        );
+        let (spans, records, points) = (
+            if traces { 50 } else { 0 },
+            if logs { 20 } else { 0 },
+            if metrics { 2 } else { 0 },
+        );
+        assert!(
+            collector.wait_until(Duration::from_secs(5), |stats| {
+                stats.accepted_spans >= spans
+                    && stats.accepted_log_records >= records
+                    && stats.accepted_data_points >= points
+            }),
+            "{variable}: {:?}",
+            collector.stats()
+        );
+        assert_eq!(
+            (
+                collector.span_count(),
+                collector.log_record_count(),
+                collector.data_point_count()
+            ),
+            (spans, records, points),
+            "{variable}"
+        );
+    }
+}
+
+#[test]
 fn a_received_log_record_carries_a_received_span_s_ids() {
     let loader = ConfigLoader::new().with_env([("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
     let report = run_with(&Options { spans: 50 }, loader).expect("the quickstart runs");
