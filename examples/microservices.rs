@@ -19,27 +19,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!(
-        "{} of {} requests succeeded; {} spans produced, {} exported, {} dropped, {} failed",
-        outcome.succeeded,
-        outcome.requests,
-        outcome.stats.produced,
-        outcome.stats.exported,
-        outcome.stats.dropped,
-        outcome.stats.failed
-    );
-    match &outcome.first_trace {
-        Some(tree) => {
-            println!(
-                "\nThe first request's trace crosses {} services ({}), connected: {}",
-                outcome.services_in_first_trace.len(),
-                outcome.services_in_first_trace.join(" → "),
-                outcome.first_trace_connected
-            );
-            println!("{tree}");
-        }
-        None => println!("(spans went to the collector OTEL_EXPORTER_OTLP_ENDPOINT names)"),
-    }
+    println!("{outcome}");
     let delivered = outcome.stats.exported == outcome.stats.produced;
     let connected = outcome.first_trace.is_none() || outcome.first_trace_connected;
     if outcome.succeeded == outcome.requests && delivered && connected {

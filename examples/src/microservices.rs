@@ -14,6 +14,7 @@
 
 use std::collections::HashSet;
 use std::convert::Infallible;
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +30,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::tracing::{OtlpLayer, OtlpSpanExt as _, extract, inject};
-use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{BatchSpanProcessor, SpanProcessor, StatsSnapshot, TracerProvider};
+use otlp_sdk::config::{Config, ConfigLoader, ExporterKind};
+use otlp_sdk::{BatchSpanProcessor, Signal, SpanProcessor, StatsSnapshot, TracerProvider};
 use tokio::net::TcpListener;
 use tracing::field::Empty;
 use tracing::instrument::WithSubscriber as _;
@@ -177,7 +178,7 @@ fn tracing_for(config: &Config, name: &str, processor: &BatchSpanProcessor) -> D
     Dispatch::new(tracing_subscriber::registry().with(OtlpLayer::new(&provider)))
 }
 
-/// What the run produced.
+/// What the run produced; its `Display` is the report the example prints.
 #[derive(Debug)]
 pub struct Outcome {
     /// Requests sent to the gateway.
@@ -186,6 +187,11 @@ pub struct Outcome {
     pub succeeded: usize,
     /// The pipeline's final accounting.
     pub stats: StatsSnapshot,
+    /// Where the spans went: the traces endpoint, or the exporter kind when
+    /// it is not OTLP (`console`, `none`).
+    pub destination: String,
+    /// Whether that was the embedded receiver.
+    pub embedded: bool,
     /// With the embedded receiver: the first trace drawn as a tree.
     pub first_trace: Option<String>,
     /// With the embedded receiver: the services that took part in the first
@@ -196,6 +202,53 @@ pub struct Outcome {
     pub first_trace_connected: bool,
 }
 
+impl fmt::Display for Outcome {
+    /// The counts, then the first trace the embedded receiver got, or where
+    /// the spans went instead.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} of {} requests succeeded; {} spans produced, {} exported, {} dropped, {} failed",
+            self.succeeded,
+            self.requests,
+            self.stats.produced,
+            self.stats.exported,
+            self.stats.dropped,
+            self.stats.failed
+        )?;
+        match &self.first_trace {
+            Some(tree) => {
+                writeln!(
+                    f,
+                    "\nThe first request's trace crosses {} services ({}), connected: {}",
+                    self.services_in_first_trace.len(),
+                    self.services_in_first_trace.join(" → "),
+                    self.first_trace_connected
+                )?;
+                write!(f, "{tree}")
+            }
+            None if self.embedded => write!(
+                f,
+                "(the embedded receiver at {} got no span to show)",
+                self.destination
+            ),
+            None if self.destination == ExporterKind::None.to_string() => write!(
+                f,
+                "(span export is off: the traces exporter is none, so no trace to show)"
+            ),
+            None if self.destination == ExporterKind::Console.to_string() => write!(
+                f,
+                "(the spans were written to stdout as OTLP/JSON lines, above)"
+            ),
+            None => write!(
+                f,
+                "(the spans were sent to {}, not shown here)",
+                self.destination
+            ),
+        }
+    }
+}
+
 /// Starts the three services, sends `requests` requests to the gateway,
 /// shuts the pipeline down and inspects what the collector got.
 pub async fn run(
@@ -203,7 +256,18 @@ pub async fn run(
     loader: ConfigLoader,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
-    let collector = EmbeddedCollector::unless_configured(&mut config, 1)?;
+    // Spans written to the console or not exported (`OTEL_TRACES_EXPORTER`)
+    // never reach a receiver: none is started, nor waited for.
+    let collector = if config.exporter.kind == ExporterKind::Otlp {
+        EmbeddedCollector::unless_configured(&mut config, 1)?
+    } else {
+        None
+    };
+    let destination = if config.exporter.kind == ExporterKind::Otlp {
+        config.exporter.endpoint_for(Signal::Traces)
+    } else {
+        config.exporter.kind.to_string()
+    };
     let processor = build_processor(&config)?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
 
@@ -251,6 +315,8 @@ pub async fn run(
         requests,
         succeeded,
         stats,
+        destination,
+        embedded: collector.is_some(),
         first_trace: None,
         services_in_first_trace: Vec::new(),
         first_trace_connected: false,

@@ -4,69 +4,23 @@
 //! panic.
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The built `quickstart` example: `cargo build --example quickstart`, with
-/// the test run's cargo and target directory (a no-op when `cargo test`
-/// built the examples already).
+mod common;
+
+/// The built `quickstart` example.
 fn quickstart_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        // What cargo set for this test (`CARGO_PKG_NAME`, …) would be new to
-        // the build scripts that watch those variables: they would run again
-        // and rebuild their crates, here and in the next `cargo test`.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-                || [
-                    "CARGO_CRATE_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "CARGO_RUSTC_CURRENT_DIR",
-                    "OUT_DIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                cargo.env_remove(name.as_ref());
-            }
-        }
-        let output = cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--offline", "--package", "otlp-examples"])
-            .args(["--example", "quickstart", "--message-format", "json"])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build");
-        assert!(output.status.success(), "cargo build failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "quickstart")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the quickstart executable")
-    })
+    BINARY.get_or_init(|| common::example_binary("quickstart"))
 }
 
 /// The quickstart with `args`, with none of the runner's `OTEL_*` /
 /// `OTLP__` variables (so it exports to its embedded receiver), and stderr
 /// captured.
 fn quickstart(args: &[&str]) -> Command {
-    let mut command = Command::new(quickstart_binary());
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("OTEL_") || name.starts_with("OTLP__") || name == "RUN_ENV" {
-            command.env_remove(name.as_ref());
-        }
-    }
-    command
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut command = common::example(quickstart_binary());
+    command.args(args);
     command
 }
 

@@ -1,0 +1,42 @@
+//! The microservices binary as users run it (`cargo run --example
+//! microservices`), built by cargo: what it prints says where the spans went
+//! when it has no trace to show.
+
+use std::process::Output;
+
+mod common;
+
+/// The microservices example run with `env`; its output.
+fn microservices(env: &[(&str, &str)]) -> Output {
+    common::example(&common::example_binary("microservices"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the microservices example")
+}
+
+#[test]
+fn without_a_trace_to_show_it_says_where_the_spans_went_not_to_a_collector() {
+    // Before, each of these printed "(spans went to the collector
+    // OTEL_EXPORTER_OTLP_ENDPOINT names)", no endpoint being set.
+    for (env, says) in [
+        (
+            [("OTEL_TRACES_EXPORTER", "none")],
+            "span export is off: the traces exporter is none",
+        ),
+        (
+            [("OTEL_TRACES_SAMPLER", "always_off")],
+            "the embedded receiver at http://127.0.0.1:",
+        ),
+    ] {
+        let output = microservices(&env);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{env:?}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("5 of 5 requests succeeded"),
+            "{env:?}: {stdout}"
+        );
+        assert!(stdout.contains(says), "{env:?}: {stdout}");
+        assert!(!stdout.contains("collector"), "{env:?}: {stdout}");
+    }
+}
