@@ -529,7 +529,12 @@ pub fn run_with(
         logs_endpoint: destination(&config, Signal::Logs),
         log_stats,
         received_logs,
-        sample_trace: sample_spans_received.as_ref().map(render_traces),
+        // None when the sample trace's spans were all sampled out (its log
+        // records still carry its id): no heading over an empty tree.
+        sample_trace: sample_spans_received
+            .as_ref()
+            .map(render_traces)
+            .filter(|tree| !tree.is_empty()),
         sample_logs: sample_logs_received.as_ref().map(render_logs),
         sample_spans_received,
         sample_logs_received,

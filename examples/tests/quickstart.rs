@@ -253,6 +253,24 @@ fn a_signals_own_endpoint_sends_that_signal_alone_and_the_others_stay_embedded()
 }
 
 #[test]
+fn with_every_span_sampled_out_the_report_draws_no_empty_sample_trace() {
+    // The log records still carry the ids of the spans sampled out, so the
+    // receiver keeps their trace; before, the report drew it: a heading,
+    // "A sample trace, as the receiver got it:", over nothing.
+    let loader = ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_TRACES_SAMPLER", "always_off")]);
+    let report = run_with(&Options { spans: 20 }, loader).expect("the quickstart runs");
+    assert_eq!(report.stats.produced, 0, "{report}");
+    assert!(report.all_delivered(), "{report}");
+    assert_eq!(report.sample_trace, None, "{report}");
+    let text = report.to_string();
+    assert!(!text.contains("A sample trace"), "{text}");
+    // Its log records are shown, with the ids they carry.
+    assert!(text.contains("Its log records"), "{text}");
+}
+
+#[test]
 fn a_received_log_record_carries_a_received_span_s_ids() {
     let loader = ConfigLoader::new().with_env([("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
     let report = run_with(&Options { spans: 50 }, loader).expect("the quickstart runs");
