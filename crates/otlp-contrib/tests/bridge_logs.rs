@@ -744,3 +744,45 @@ fn edge_records_arrive_as_opentelemetry_proto_converts_them_exporter_http_json()
     );
     edge_records_arrive_as_opentelemetry_proto_converts_them(&receiver, transport, false);
 }
+
+#[test]
+fn from_a_disabled_configuration_the_log_exporter_adapter_sends_nothing() {
+    // Before, `OTEL_SDK_DISABLED=true` was ignored: every record went to the
+    // endpoint (`OtlpLogProcessor::from_config` discarded them); and with
+    // `OTEL_LOGS_EXPORTER=none` every batch failed, the SDK logging it.
+    for off in [
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ] {
+        let receiver = receiver();
+        let logs_url = receiver.http_logs_url().expect("HTTP listener");
+        let config = ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", logs_url.as_str()), off])
+            .load()
+            .expect("a valid configuration");
+        let exporter = SdkLogExporter::from_config(&config).expect("the adapter builds");
+        // The simple processor exports each record as it is emitted.
+        let loggers = SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter)
+            .build();
+        let logger = loggers.logger("disabled");
+        let mut record = logger.create_log_record();
+        record.set_body(AnyValue::from("not sent"));
+        logger.emit(record);
+        loggers.force_flush().expect("flushed");
+        assert_eq!(
+            receiver.request_count(),
+            0,
+            "{off:?}: {:?}",
+            receiver.stats()
+        );
+        loggers.shutdown().expect("shuts down");
+        assert_eq!(
+            receiver.request_count(),
+            0,
+            "{off:?}: {:?}",
+            receiver.stats()
+        );
+    }
+}

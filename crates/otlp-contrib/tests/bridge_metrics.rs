@@ -762,3 +762,43 @@ fn edge_metrics_arrive_as_opentelemetry_proto_converts_them_over_grpc() {
 fn edge_metrics_arrive_as_opentelemetry_proto_converts_them_over_http_json() {
     edge_metrics_arrive_as_opentelemetry_proto_converts_them(Transport::HttpJson);
 }
+
+#[test]
+fn from_a_disabled_configuration_the_metric_exporter_adapter_sends_nothing() {
+    // Before, `OTEL_SDK_DISABLED=true` was ignored: every collection went
+    // to the endpoint; and with `OTEL_METRICS_EXPORTER=none` every
+    // collection failed, the SDK logging it.
+    for off in [
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ] {
+        let receiver = receiver();
+        let metrics_url = receiver.http_metrics_url().expect("HTTP listener");
+        let config = ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", metrics_url.as_str()),
+                off,
+            ])
+            .load()
+            .expect("a valid configuration");
+        let exporter = SdkMetricExporter::from_config(&config).expect("built from config");
+        let setup = setup(exporter);
+        setup
+            .provider
+            .meter("disabled")
+            .u64_counter("ticks")
+            .build()
+            .add(2, &[]);
+        setup.provider.force_flush().expect("flushed");
+        let stats = setup.exporter.stats();
+        assert_eq!((stats.batches, stats.failed), (0, 0), "{off:?}: {stats:?}");
+        assert_eq!(
+            receiver.request_count(),
+            0,
+            "{off:?}: {:?}",
+            receiver.stats()
+        );
+        setup.provider.shutdown().expect("shut down");
+    }
+}

@@ -151,6 +151,10 @@ pub(super) struct ExportSettings<E> {
     pub(super) export_timeout: Duration,
     pub(super) max_request_bytes: usize,
     pub(super) runtime: Option<Handle>,
+    /// Set by the adapters' `from_config` for a disabled SDK or signal
+    /// (`OTEL_SDK_DISABLED=true`, the signal's exporter `none`): every
+    /// batch is discarded, nothing sent or counted.
+    pub(super) discard: bool,
     /// The settings given in code, which a configuration does not replace.
     in_code: InCode,
 }
@@ -173,6 +177,7 @@ impl<E> ExportSettings<E> {
             export_timeout: DEFAULT_EXPORT_TIMEOUT,
             max_request_bytes: MAX_REQUEST_BYTES,
             runtime: None,
+            discard: false,
             in_code: InCode::default(),
         }
     }
@@ -246,6 +251,8 @@ pub(super) struct ExportCore<S: ExportSignal, E> {
     counters: Arc<Counters>,
     pub(super) in_flight: Arc<InFlight>,
     shut_down: AtomicBool,
+    /// See [`ExportSettings::discard`].
+    discard: bool,
     runtime: ExportRuntime,
 }
 
@@ -280,6 +287,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             counters: Arc::new(Counters::default()),
             in_flight: Arc::new(InFlight::default()),
             shut_down: AtomicBool::new(false),
+            discard: settings.discard,
             runtime,
         })
     }
@@ -326,13 +334,17 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
     }
 
     /// Everything `export` does before it awaits: refuse after shutdown,
-    /// `convert`, encode, count; the delivery left to run, if any.
+    /// discard when disabled, `convert`, encode, count; the delivery left to
+    /// run, if any.
     pub(super) fn prepare(
         &self,
         convert: impl FnOnce() -> Vec<S::Record>,
     ) -> Result<Option<Prepared<E>>, OTelSdkError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(OTelSdkError::AlreadyShutdown);
+        }
+        if self.discard {
+            return Ok(None);
         }
         let records = convert();
         if records.is_empty() {

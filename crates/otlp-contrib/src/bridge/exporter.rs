@@ -136,10 +136,13 @@ impl SdkExporter<Box<dyn DynExporter>> {
     }
 
     /// The adapter a loaded [`Config`] describes (see [`from_env`](Self::from_env)).
+    /// A disabled SDK or traces signal (`OTEL_SDK_DISABLED=true`,
+    /// `OTEL_TRACES_EXPORTER=none`) makes an adapter that discards every batch: it sends
+    /// nothing, counts nothing and answers `Ok`, as the bridge processors do.
     pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
-        SdkExporter::builder(exporter_from_config(config)?)
-            .with_config(config)
-            .build()
+        let mut builder = SdkExporter::builder(exporter_from_config(config)?).with_config(config);
+        builder.settings.discard = config.is_disabled(Signal::Traces);
+        builder.build()
     }
 }
 

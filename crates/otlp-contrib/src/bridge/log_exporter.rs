@@ -143,10 +143,14 @@ impl SdkLogExporter<Box<dyn DynExporter>> {
     }
 
     /// The adapter a loaded [`Config`] describes (see [`from_env`](Self::from_env)).
+    /// A disabled SDK or logs signal (`OTEL_SDK_DISABLED=true`,
+    /// `OTEL_LOGS_EXPORTER=none`) makes an adapter that discards every batch: it sends
+    /// nothing, counts nothing and answers `Ok`, as the bridge processors do.
     pub fn from_config(config: &Config) -> Result<Self, BridgeError> {
-        SdkLogExporter::builder(log_exporter_from_config(config)?)
-            .with_config(config)
-            .build()
+        let mut builder =
+            SdkLogExporter::builder(log_exporter_from_config(config)?).with_config(config);
+        builder.settings.discard = config.is_disabled(Signal::Logs);
+        builder.build()
     }
 }
 

@@ -315,3 +315,42 @@ fn an_export_over_http_on_the_callers_runtime_records_nothing_there() {
     ));
     assert_eq!(receiver.span_count(), 2);
 }
+
+#[test]
+fn from_a_disabled_configuration_the_adapter_sends_nothing_and_answers_ok() {
+    // Before, `OTEL_SDK_DISABLED=true` was ignored: every batch went to the
+    // endpoint (`OtlpSpanProcessor::from_config` discarded them); and with
+    // `OTEL_TRACES_EXPORTER=none` every batch failed, the SDK logging it.
+    for off in [
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_TRACES_EXPORTER", "none"),
+    ] {
+        let receiver = receiver();
+        let endpoint = receiver.grpc_endpoint().expect("gRPC listener");
+        let config = otlp_sdk::config::ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                off,
+            ])
+            .load()
+            .expect("a valid configuration");
+        let exporter = SdkExporter::from_config(&config).expect("the adapter builds");
+        let exported = block_on(exporter.export(vec![sample_span(1), sample_span(2)]));
+        assert!(exported.is_ok(), "{off:?}: {exported:?}");
+        assert_eq!(
+            exporter.stats().batches,
+            0,
+            "{off:?}: {:?}",
+            exporter.stats()
+        );
+        assert_eq!(
+            receiver.request_count(),
+            0,
+            "{off:?}: {:?}",
+            receiver.stats()
+        );
+        exporter.shutdown_with_timeout(TIMEOUT).expect("shuts down");
+    }
+}
