@@ -3,15 +3,34 @@
 //! Three HTTP services (gateway → orders → inventory), instrumented with
 //! `tracing` and recorded by `otlp_contrib::tracing::OtlpLayer`, propagate
 //! W3C `traceparent` and export through one otlp-rust pipeline; the output
-//! shows one connected trace across the three services.
+//! shows one connected trace across the three services. Exit status 0 if
+//! every request succeeded, every span was exported and the trace shown is
+//! connected, 1 if not, 2 if it could not run (or was given an argument: it
+//! takes none but `--help`).
 
 use std::process::ExitCode;
 
 use otlp_examples::microservices::run;
 use otlp_sdk::config::ConfigLoader;
 
+const USAGE: &str = "usage: cargo run --release --example microservices
+
+Runs three HTTP services (gateway -> orders -> inventory) on loopback, sends
+five requests through them, exports their spans through one otlp-rust
+pipeline (configured by the OTEL_* variables; without
+OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP receiver gets them) and shows
+the first request's trace across the three services. Takes no arguments.";
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(argument) = std::env::args().nth(1) {
+        if argument == "-h" || argument == "--help" {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("microservices: unknown argument {argument:?}\n\n{USAGE}");
+        return ExitCode::from(2);
+    }
     let outcome = match run(5, ConfigLoader::new()).await {
         Ok(outcome) => outcome,
         Err(error) => {

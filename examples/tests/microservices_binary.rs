@@ -8,7 +8,13 @@ mod common;
 
 /// The microservices example run with `env`; its output.
 fn microservices(env: &[(&str, &str)]) -> Output {
+    microservices_with(&[], env)
+}
+
+/// The microservices example run with `args` and `env`; its output.
+fn microservices_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     common::example(&common::example_binary("microservices"))
+        .args(args)
         .envs(env.iter().copied())
         .output()
         .expect("run the microservices example")
@@ -39,4 +45,28 @@ fn without_a_trace_to_show_it_says_where_the_spans_went_not_to_a_collector() {
         assert!(stdout.contains(says), "{env:?}: {stdout}");
         assert!(!stdout.contains("collector"), "{env:?}: {stdout}");
     }
+}
+
+#[test]
+fn an_argument_is_refused_with_the_usage_and_help_shows_it() {
+    // Before, every argument was ignored: `--spans 3` or a typo ran the
+    // services anyway and exited 0.
+    let output = microservices_with(&["--requests", "3"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("unknown argument \"--requests\"") && stderr.contains("usage:"),
+        "{stderr}"
+    );
+    assert_eq!(stdout, "", "nothing ran");
+
+    let output = microservices_with(&["--help"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("usage:"), "{stdout}");
+    assert!(
+        !stdout.contains("requests succeeded"),
+        "nothing ran: {stdout}"
+    );
 }
