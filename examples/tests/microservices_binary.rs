@@ -70,3 +70,39 @@ fn an_argument_is_refused_with_the_usage_and_help_shows_it() {
         "nothing ran: {stdout}"
     );
 }
+
+#[test]
+fn a_reader_gone_or_a_full_disk_ends_the_run_with_a_status_not_a_panic() {
+    // Before, `println!` panicked on either (exit status 101).
+    let binary = common::example_binary("microservices");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = common::example(&binary)
+        .stdout(writer)
+        .output()
+        .expect("run the microservices example");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Every request went through and every span reached the receiver: 0,
+    // as with the whole report read.
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+
+    #[cfg(target_os = "linux")]
+    {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let output = common::example(&binary)
+            .stdout(full)
+            .output()
+            .expect("run the microservices example");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("microservices: cannot write the report to stdout"),
+            "{stderr}"
+        );
+    }
+}
