@@ -550,6 +550,72 @@ fn assert_metrics_balanced(stats: &otlp_sdk::metrics::MetricsStats) {
     );
 }
 
+/// A shutdown that runs out of time while an export hangs counts the data
+/// points in flight failed: after it, nothing is in flight, as
+/// `MetricsStats` promises; what the export does later is not counted again.
+/// Before, they stayed in flight after shutdown had returned.
+#[test]
+fn a_shutdown_out_of_time_counts_what_is_in_flight_failed_and_nothing_after() {
+    let exporter = Gated {
+        open: Arc::new(tokio::sync::Semaphore::new(0)),
+        entered: Arc::default(),
+    };
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_interval(Duration::from_secs(3600))
+        .with_timeout(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("m").u64_counter("c").build();
+    for k in 0..3 {
+        counter.add(1, &[KeyValue::new("k", k)]);
+    }
+    // The shutdown's own collection hangs in the exporter: its deadline passes.
+    let error = provider
+        .shutdown(Duration::from_millis(200))
+        .expect_err("the export hangs");
+    assert!(matches!(error, MetricsError::Timeout(_)), "{error:?}");
+    let stats = provider.stats();
+    assert_eq!(
+        (
+            stats.produced_data_points,
+            stats.in_flight_data_points,
+            stats.failed_data_points,
+            stats.exported_data_points
+        ),
+        (3, 0, 3, 0),
+        "{stats:?}"
+    );
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .is_some_and(|error| error.contains("3 data points in flight counted failed")),
+        "{stats:?}"
+    );
+    // The export ends after all: it is not counted a second time.
+    exporter.open.add_permits(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while provider.stats().exports == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let after = provider.stats();
+    assert_eq!(after.exports, 1, "the export ended: {after:?}");
+    assert_eq!(
+        (
+            after.exported_data_points,
+            after.failed_data_points,
+            after.in_flight_data_points
+        ),
+        (0, 3, 0),
+        "{after:?}"
+    );
+    assert_metrics_balanced(&after);
+}
+
 /// While an export hangs, its data points are counted in flight, so that
 /// the counts add up at any moment; they could not (nothing counted what a
 /// collection handed to the exporter).

@@ -156,7 +156,9 @@ pub enum MetricsError {
 /// The data points a reader exports are accounted for at any moment:
 /// `produced_data_points = exported_data_points + rejected_data_points +
 /// failed_data_points + in_flight_data_points`, and once the provider is
-/// shut down nothing is in flight.
+/// shut down nothing is in flight: a shutdown that runs out of time counts
+/// the data points still in flight failed (whatever the busy reader does
+/// after, it sends and counts nothing more).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetricsStats {
     /// Collections run (by the reader, flushes, shutdown or `collect`).

@@ -202,6 +202,60 @@ struct ExportCounts {
     failed: AtomicU64,
     retries: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Set when a shutdown ran out of time: the data points then in flight
+    /// were counted failed, so whatever the reader settles or collects
+    /// after is not counted again (held while counts change, so that a
+    /// point is counted once). See [`ExportCounts::abandon`].
+    abandoned: Mutex<bool>,
+}
+
+impl ExportCounts {
+    /// Counts `points` handed to export; `false` (nothing counted) once the
+    /// pipeline was abandoned: they are not to be sent.
+    fn produce(&self, points: u64) -> bool {
+        let abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        if !*abandoned {
+            self.produced.fetch_add(points, Ordering::Release);
+        }
+        !*abandoned
+    }
+
+    /// Counts how points handed to export ended, unless the pipeline was
+    /// abandoned while they were in flight (they were counted failed then).
+    fn settle(&self, exported: u64, rejected: u64, failed: u64) {
+        let abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        if !*abandoned {
+            self.exported.fetch_add(exported, Ordering::Release);
+            self.rejected.fetch_add(rejected, Ordering::Release);
+            self.failed.fetch_add(failed, Ordering::Release);
+        }
+    }
+
+    /// A shutdown ran out of time with data points in flight (an export
+    /// that hangs, retries to its deadline): they are counted failed now,
+    /// so that after shutdown returns nothing is in flight, as
+    /// [`MetricsStats`] promises; the reader, still busy, sends nothing
+    /// more and counts nothing more.
+    fn abandon(&self, timeout: Duration) {
+        let mut abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        if *abandoned {
+            return;
+        }
+        *abandoned = true;
+        let settled = self.exported.load(Ordering::Acquire)
+            + self.rejected.load(Ordering::Acquire)
+            + self.failed.load(Ordering::Acquire);
+        let in_flight = self
+            .produced
+            .load(Ordering::Acquire)
+            .saturating_sub(settled);
+        if in_flight > 0 {
+            self.failed.fetch_add(in_flight, Ordering::Release);
+            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                "shutdown did not settle within {timeout:?}: {in_flight} data points in flight counted failed"
+            ));
+        }
+    }
 }
 
 /// The provider's side of a running reader.
@@ -218,6 +272,9 @@ impl ReaderHandle {
 
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
         let result = self.ask(Command::Shutdown, timeout);
+        if let Err(MetricsError::Timeout(_)) = result {
+            self.counts.abandon(timeout);
+        }
         if result.is_ok()
             && let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
         {
@@ -244,7 +301,7 @@ impl ReaderHandle {
 
     pub(crate) fn add_stats(&self, stats: &mut MetricsStats) {
         let counts = &self.counts;
-        stats.exports = counts.exports.load(Ordering::Relaxed);
+        stats.exports = counts.exports.load(Ordering::Acquire);
         stats.exported_data_points = counts.exported.load(Ordering::Acquire);
         stats.rejected_data_points = counts.rejected.load(Ordering::Acquire);
         stats.failed_data_points = counts.failed.load(Ordering::Acquire);
@@ -385,9 +442,10 @@ impl<E: Exporter> Reader<E> {
             return Ok(());
         }
         let points: usize = metrics.iter().map(|m| m.data.data_point_count()).sum();
-        self.counts
-            .produced
-            .fetch_add(points as u64, Ordering::Release);
+        if !self.counts.produce(points as u64) {
+            // A shutdown gave up on this reader: nothing more is sent.
+            return Ok(());
+        }
         let encoding = self.exporter.encoding();
         let (mut failed, mut rejected) = (0, 0);
         let deadline = deadline_after(self.timeout);
@@ -401,7 +459,7 @@ impl<E: Exporter> Reader<E> {
                     // Split to MAX_POINTS_PER_REQUEST points already: only a
                     // point of absurd size (attributes of megabytes) is left.
                     let points = metrics[index].data.data_point_count() as u64;
-                    self.counts.failed.fetch_add(points, Ordering::Release);
+                    self.counts.settle(0, 0, points);
                     failed += points;
                     *self
                         .counts
@@ -448,16 +506,9 @@ impl<E: Exporter> Reader<E> {
                 }
             },
         ));
-        counts.exports.fetch_add(1, Ordering::Relaxed);
-        counts
-            .exported
-            .fetch_add(settlement.exported, Ordering::Release);
-        counts
-            .rejected
-            .fetch_add(settlement.rejected, Ordering::Release);
-        counts
-            .failed
-            .fetch_add(settlement.failed, Ordering::Release);
+        counts.settle(settlement.exported, settlement.rejected, settlement.failed);
+        // After the settlement: an export counted has been settled.
+        counts.exports.fetch_add(1, Ordering::Release);
         settlement
     }
 }
