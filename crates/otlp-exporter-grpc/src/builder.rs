@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::Uri;
 use otlp_sdk::Signal;
-use otlp_sdk::config::{Compression, ExporterConfig, Protocol};
+use otlp_sdk::config::{Compression, ExporterConfig, Protocol, TlsFile};
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Endpoint;
 
@@ -14,46 +14,6 @@ use crate::error::BuildError;
 use crate::exporter::{ExporterParts, GrpcExporter};
 use crate::tls::{Pem, TlsSettings};
 use crate::{DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, USER_AGENT};
-
-/// The configuration keys of a section's TLS files, as the errors name them:
-/// the section's key, then the signal's own variable and the generic one
-/// (either may have set it).
-struct TlsKeys {
-    ca_certificate: &'static str,
-    client_certificate: &'static str,
-    client_key: &'static str,
-}
-
-/// The TLS keys of `signal`'s section (`exporter.*` for traces,
-/// `logs.exporter.*`, `metrics.exporter.*`).
-const fn tls_keys(signal: Signal) -> TlsKeys {
-    match signal {
-        Signal::Logs => TlsKeys {
-            ca_certificate: "logs.exporter.certificate \
-                 (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
-            client_certificate: "logs.exporter.client_certificate \
-                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
-            client_key: "logs.exporter.client_key \
-                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
-        },
-        Signal::Metrics => TlsKeys {
-            ca_certificate: "metrics.exporter.certificate \
-                 (OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
-            client_certificate: "metrics.exporter.client_certificate \
-                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
-            client_key: "metrics.exporter.client_key \
-                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
-        },
-        _ => TlsKeys {
-            ca_certificate: "exporter.certificate \
-                 (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
-            client_certificate: "exporter.client_certificate \
-                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
-            client_key: "exporter.client_key \
-                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
-        },
-    }
-}
 
 /// Builds a [`GrpcExporter`]. Every setting has a default; [`build`](Self::build)
 /// checks them all and names the one that is wrong.
@@ -169,25 +129,24 @@ impl GrpcExporterBuilder {
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
         if secure {
             let tls = &config.tls;
-            let keys = tls_keys(signal);
             if let Some(path) = &tls.ca_certificate {
-                builder.tls.ca = Some(Pem::read(keys.ca_certificate, path)?);
+                builder.tls.ca = Some(Pem::read(TlsFile::Certificate.setting(signal), path)?);
             }
             builder.tls.identity = match (&tls.client_certificate, &tls.client_key) {
                 (Some(certificate), Some(key)) => Some((
-                    Pem::read(keys.client_certificate, certificate)?,
-                    Pem::read(keys.client_key, key)?,
+                    Pem::read(TlsFile::ClientCertificate.setting(signal), certificate)?,
+                    Pem::read(TlsFile::ClientKey.setting(signal), key)?,
                 )),
                 (Some(_), None) => {
                     return Err(BuildError::IncompleteClientIdentity {
-                        present: keys.client_certificate,
-                        missing: keys.client_key,
+                        present: TlsFile::ClientCertificate.setting(signal),
+                        missing: TlsFile::ClientKey.setting(signal),
                     });
                 }
                 (None, Some(_)) => {
                     return Err(BuildError::IncompleteClientIdentity {
-                        present: keys.client_key,
-                        missing: keys.client_certificate,
+                        present: TlsFile::ClientKey.setting(signal),
+                        missing: TlsFile::ClientCertificate.setting(signal),
                     });
                 }
                 (None, None) => None,

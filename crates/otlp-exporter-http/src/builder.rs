@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use otlp_core::encode::Encoding;
 use otlp_sdk::Signal;
-use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol};
+use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol, TlsFile};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -23,46 +23,6 @@ const RESERVED_HEADERS: [&str; 5] = [
     "transfer-encoding",
     "host",
 ];
-
-/// The configuration keys of a section's TLS files, as the errors name them:
-/// the section's key, then the signal's own variable and the generic one
-/// (either may have set it).
-struct TlsKeys {
-    ca_certificate: &'static str,
-    client_certificate: &'static str,
-    client_key: &'static str,
-}
-
-/// The TLS keys of `signal`'s section (`exporter.*` for traces,
-/// `logs.exporter.*`, `metrics.exporter.*`).
-const fn tls_keys(signal: Signal) -> TlsKeys {
-    match signal {
-        Signal::Logs => TlsKeys {
-            ca_certificate: "`logs.exporter.certificate` \
-                 (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
-            client_certificate: "`logs.exporter.client_certificate` \
-                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
-            client_key: "`logs.exporter.client_key` \
-                 (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
-        },
-        Signal::Metrics => TlsKeys {
-            ca_certificate: "`metrics.exporter.certificate` \
-                 (OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
-            client_certificate: "`metrics.exporter.client_certificate` \
-                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
-            client_key: "`metrics.exporter.client_key` \
-                 (OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
-        },
-        _ => TlsKeys {
-            ca_certificate: "`exporter.certificate` \
-                 (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE or OTEL_EXPORTER_OTLP_CERTIFICATE)",
-            client_certificate: "`exporter.client_certificate` \
-                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)",
-            client_key: "`exporter.client_key` \
-                 (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)",
-        },
-    }
-}
 
 /// Builds an [`HttpExporter`]. Every setting has a default: protobuf bodies
 /// to `http://localhost:4318/v1/traces`, no compression, no extra headers, a
@@ -168,26 +128,25 @@ impl HttpExporterBuilder {
         signal: Signal,
     ) -> Result<Self, HttpExporterError> {
         let tls = &config.tls;
-        let keys = tls_keys(signal);
         let ca_certificates = match &tls.ca_certificate {
-            Some(path) => vec![Pem::read_file(keys.ca_certificate, path)?],
+            Some(path) => vec![Pem::read_file(TlsFile::Certificate.setting(signal), path)?],
             None => Vec::new(),
         };
         let client_identity = match (&tls.client_certificate, &tls.client_key) {
             (Some(certificate), Some(key)) => Some((
-                Pem::read_file(keys.client_certificate, certificate)?,
-                Pem::read_file(keys.client_key, key)?,
+                Pem::read_file(TlsFile::ClientCertificate.setting(signal), certificate)?,
+                Pem::read_file(TlsFile::ClientKey.setting(signal), key)?,
             )),
             (Some(_), None) => {
                 return Err(HttpExporterError::IncompleteClientIdentity {
-                    present: keys.client_certificate,
-                    missing: keys.client_key,
+                    present: TlsFile::ClientCertificate.setting(signal),
+                    missing: TlsFile::ClientKey.setting(signal),
                 });
             }
             (None, Some(_)) => {
                 return Err(HttpExporterError::IncompleteClientIdentity {
-                    present: keys.client_key,
-                    missing: keys.client_certificate,
+                    present: TlsFile::ClientKey.setting(signal),
+                    missing: TlsFile::ClientCertificate.setting(signal),
                 });
             }
             (None, None) => None,
@@ -684,7 +643,7 @@ mod tests {
             matches!(
                 error,
                 HttpExporterError::IncompleteClientIdentity { missing, .. }
-                    if missing.starts_with("`exporter.client_key`")
+                    if missing.starts_with("exporter.client_key (")
                         && missing.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY")
             ),
             "{error}"

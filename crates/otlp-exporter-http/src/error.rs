@@ -54,8 +54,8 @@ pub enum HttpExporterError {
     #[error("cannot read {key} file `{path}`: {source}")]
     ReadFile {
         /// The configuration key that names the file and the variables that
-        /// set it (`` `logs.exporter.certificate` (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or
-        /// OTEL_EXPORTER_OTLP_CERTIFICATE) ``).
+        /// set it (`logs.exporter.certificate (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or
+        /// OTEL_EXPORTER_OTLP_CERTIFICATE)`: [`otlp_sdk::config::TlsFile::setting`]).
         key: &'static str,
         /// The file.
         path: PathBuf,

@@ -389,6 +389,84 @@ impl fmt::Debug for Headers {
     }
 }
 
+/// One of the PEM files of a signal's [`TlsConfig`], as errors name it: the
+/// configuration key of the signal's section and the two variables that can
+/// set it (see [`setting`](Self::setting)). The exporters' TLS errors use it,
+/// so that they name what the user set, whichever signal it was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFile {
+    /// The CA certificate(s) to trust (`certificate`).
+    Certificate,
+    /// The client's certificate (`client_certificate`).
+    ClientCertificate,
+    /// The client's private key (`client_key`).
+    ClientKey,
+}
+
+impl TlsFile {
+    /// The file's key in `signal`'s section and the variables that set it:
+    /// `logs.exporter.certificate (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or
+    /// OTEL_EXPORTER_OTLP_CERTIFICATE)`; traces' section is `exporter.*`.
+    ///
+    /// ```
+    /// use otlp_sdk::Signal;
+    /// use otlp_sdk::config::TlsFile;
+    ///
+    /// assert_eq!(
+    ///     TlsFile::ClientKey.setting(Signal::Traces),
+    ///     "exporter.client_key (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY)"
+    /// );
+    /// ```
+    pub const fn setting(self, signal: Signal) -> &'static str {
+        macro_rules! setting {
+            ($section:literal, $signal:literal, $key:literal, $variable:literal) => {
+                concat!(
+                    $section,
+                    "exporter.",
+                    $key,
+                    " (OTEL_EXPORTER_OTLP_",
+                    $signal,
+                    $variable,
+                    " or OTEL_EXPORTER_OTLP_",
+                    $variable,
+                    ")"
+                )
+            };
+        }
+        match (signal, self) {
+            (Signal::Logs, TlsFile::Certificate) => {
+                setting!("logs.", "LOGS_", "certificate", "CERTIFICATE")
+            }
+            (Signal::Logs, TlsFile::ClientCertificate) => {
+                setting!("logs.", "LOGS_", "client_certificate", "CLIENT_CERTIFICATE")
+            }
+            (Signal::Logs, TlsFile::ClientKey) => {
+                setting!("logs.", "LOGS_", "client_key", "CLIENT_KEY")
+            }
+            (Signal::Metrics, TlsFile::Certificate) => {
+                setting!("metrics.", "METRICS_", "certificate", "CERTIFICATE")
+            }
+            (Signal::Metrics, TlsFile::ClientCertificate) => {
+                setting!(
+                    "metrics.",
+                    "METRICS_",
+                    "client_certificate",
+                    "CLIENT_CERTIFICATE"
+                )
+            }
+            (Signal::Metrics, TlsFile::ClientKey) => {
+                setting!("metrics.", "METRICS_", "client_key", "CLIENT_KEY")
+            }
+            (_, TlsFile::Certificate) => setting!("", "TRACES_", "certificate", "CERTIFICATE"),
+            (_, TlsFile::ClientCertificate) => {
+                setting!("", "TRACES_", "client_certificate", "CLIENT_CERTIFICATE")
+            }
+            (_, TlsFile::ClientKey) => setting!("", "TRACES_", "client_key", "CLIENT_KEY"),
+        }
+    }
+}
+
 /// TLS settings for the exporter (PEM file paths).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
