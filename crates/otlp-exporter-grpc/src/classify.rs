@@ -108,7 +108,7 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
     // tonic keeps the underlying error as the source of a status it made up
     // itself; a status the server sent has none.
     if let Some(source) = status.source() {
-        if has_in_chain::<tonic::TimeoutExpired>(source) {
+        if otlp_sdk::find_in_chain::<tonic::TimeoutExpired>(source).is_some() {
             return ExportOutcome::Retryable {
                 error: ExportError::Timeout(timeout),
                 throttle: None,
@@ -195,27 +195,13 @@ pub(crate) fn classify_not_ready(error: &tonic::transport::Error) -> ExportOutco
 /// with the durable queue, keeping it on disk for good). A verdict about
 /// time (expired, not valid yet) is left out: it may be this machine's
 /// clock, wrong until it is set (a device booted before NTP), and a retry
-/// then succeeds. The TLS stream reports the verdict as an `io::Error`
-/// wrapping it, whose `source()` skips the error it wraps: that one is
-/// looked into too.
+/// then succeeds. The TLS stream reports the verdict inside an
+/// `io::Error`, where [`otlp_sdk::find_in_chain`] looks too.
 pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if let Some(rustls::Error::InvalidCertificate(verdict)) =
-            error.downcast_ref::<rustls::Error>()
-        {
-            return !depends_on_the_clock(verdict);
-        }
-        if let Some(wrapped) = error
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            && rejected_server_certificate(wrapped)
-        {
-            return true;
-        }
-        next = error.source();
-    }
-    false
+    matches!(
+        otlp_sdk::find_in_chain::<rustls::Error>(error),
+        Some(rustls::Error::InvalidCertificate(verdict)) if !depends_on_the_clock(verdict)
+    )
 }
 
 /// Whether a certificate verdict is about the time of checking, which a
@@ -226,20 +212,6 @@ fn depends_on_the_clock(verdict: &rustls::CertificateError) -> bool {
         verdict,
         Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. }
     )
-}
-
-/// Whether an `E` is anywhere in the error's source chain.
-pub(crate) fn has_in_chain<E: std::error::Error + 'static>(
-    error: &(dyn std::error::Error + 'static),
-) -> bool {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if error.is::<E>() {
-            return true;
-        }
-        next = error.source();
-    }
-    false
 }
 
 /// What went wrong, from the status message and its source chain, e.g.

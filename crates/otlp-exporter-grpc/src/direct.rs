@@ -47,7 +47,7 @@ use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
 use otlp_sdk::config::Compression;
 
 use crate::MAX_RESPONSE_BYTES;
-use crate::classify::{error_chain, has_in_chain, rejected_server_certificate};
+use crate::classify::{error_chain, rejected_server_certificate};
 
 /// How a direct call failed.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ pub(crate) async fn export(
             // since the channel may hand the first resend to the closing
             // connection too, before it notices and reconnects.
             Err(error) if sent_again < 2 && not_taken(&error) => sent_again += 1,
-            Err(error) if has_in_chain::<tonic::TimeoutExpired>(&error) => {
+            Err(error) if otlp_sdk::find_in_chain::<tonic::TimeoutExpired>(&error).is_some() => {
                 return Err(DirectError::TimedOut);
             }
             Err(error) if rejected_server_certificate(&error) => {

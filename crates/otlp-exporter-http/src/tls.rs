@@ -297,27 +297,13 @@ impl ServerCertVerifier for PlatformOnFirstUse {
 /// with the durable queue, keeping it on disk for good). A verdict about
 /// time (expired, not valid yet) is left out: it may be this machine's
 /// clock, wrong until it is set (a device booted before NTP), and a retry
-/// then succeeds. The TLS stream reports the verdict as an `io::Error`
-/// wrapping it, whose `source()` skips the error it wraps: that one is
-/// looked into too.
+/// then succeeds. The TLS stream reports the verdict inside an
+/// `io::Error`, where [`otlp_sdk::find_in_chain`] looks too.
 pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if let Some(rustls::Error::InvalidCertificate(verdict)) =
-            error.downcast_ref::<rustls::Error>()
-        {
-            return !depends_on_the_clock(verdict);
-        }
-        if let Some(wrapped) = error
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            && rejected_server_certificate(wrapped)
-        {
-            return true;
-        }
-        next = error.source();
-    }
-    false
+    matches!(
+        otlp_sdk::find_in_chain::<rustls::Error>(error),
+        Some(rustls::Error::InvalidCertificate(verdict)) if !depends_on_the_clock(verdict)
+    )
 }
 
 /// Whether a certificate verdict is about the time of checking, which a

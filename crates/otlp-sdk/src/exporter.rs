@@ -273,3 +273,39 @@ impl Exporter for Box<dyn DynExporter> {
         (**self).dyn_stands_for_none()
     }
 }
+
+/// The first `E` in `error`'s chain of sources, for an exporter classifying
+/// a transport failure (a TLS verdict, a timeout of its own). Looks inside
+/// the errors an `io::Error` wraps too, which its `source()` skips: a TLS
+/// stream reports rustls' verdict that way.
+///
+/// ```
+/// use otlp_sdk::find_in_chain;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("certificate expired")]
+/// struct Expired;
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::InvalidData, Expired);
+/// assert!(find_in_chain::<Expired>(&io).is_some());
+/// assert!(find_in_chain::<std::fmt::Error>(&io).is_none());
+/// ```
+pub fn find_in_chain<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        if let Some(found) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|wrapped| find_in_chain::<E>(wrapped))
+        {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
+}

@@ -215,6 +215,7 @@ pub use batch_pipeline::BatchProcessorBuilder;
 pub use error::PipelineError;
 pub use exporter::{
     BoxExportFuture, DynExporter, ExportError, ExportOutcome, ExportRequest, Exporter, Signal,
+    find_in_chain,
 };
 pub use limits::{LogRecordLimits, SpanLimits};
 pub use log_processor::{BatchLogProcessor, BatchLogProcessorBuilder, LogProcessor};
