@@ -9,12 +9,14 @@
 //! given an argument: it takes none but `--help`). A reader that stops
 //! early (`| head -1`) leaves that status as it is.
 
-use std::fmt::Display;
-use std::io::{self, ErrorKind, Write};
 use std::process::ExitCode;
 
 use otlp_examples::microservices::run;
+use otlp_examples::output::{self, EXIT_ERROR};
 use otlp_sdk::config::ConfigLoader;
+
+/// The example's name in what it says on stderr.
+const PROGRAM: &str = "microservices";
 
 const USAGE: &str = "usage: cargo run --release --example microservices
 
@@ -28,16 +30,19 @@ the first request's trace across the three services. Takes no arguments.";
 async fn main() -> ExitCode {
     if let Some(argument) = std::env::args().nth(1) {
         if argument == "-h" || argument == "--help" {
-            return print(&USAGE, ExitCode::SUCCESS);
+            return output::print(PROGRAM, &[&USAGE], ExitCode::SUCCESS);
         }
-        complain(&format!("unknown argument {argument:?}\n\n{USAGE}"));
-        return ExitCode::from(2);
+        output::complain(
+            PROGRAM,
+            &format!("unknown argument {argument:?}\n\n{USAGE}"),
+        );
+        return ExitCode::from(EXIT_ERROR);
     }
     let outcome = match run(5, ConfigLoader::new()).await {
         Ok(outcome) => outcome,
         Err(error) => {
-            complain(&error);
-            return ExitCode::from(2);
+            output::complain(PROGRAM, &error);
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     let delivered = outcome.stats.exported == outcome.stats.produced;
@@ -47,31 +52,5 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     };
-    print(&outcome, earned)
-}
-
-/// Writes `report` and a newline to stdout and returns `earned`; a closed
-/// pipe (the reader has all it wanted) stops the writing quietly and still
-/// returns `earned`; any other write error is said on stderr and returns 2.
-/// `println!` would panic on either.
-fn print(report: &dyn Display, earned: ExitCode) -> ExitCode {
-    let written = (|| {
-        let mut stdout = io::stdout().lock();
-        writeln!(stdout, "{report}")?;
-        stdout.flush()
-    })();
-    match written {
-        Ok(()) => earned,
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => earned,
-        Err(error) => {
-            complain(&format!("cannot write the report to stdout: {error}"));
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Says `message` on stderr; a stderr that cannot be written to is left
-/// alone (`eprintln!` would panic).
-fn complain(message: &dyn Display) {
-    let _ = writeln!(io::stderr().lock(), "microservices: {message}");
+    output::print(PROGRAM, &[&outcome], earned)
 }

@@ -13,23 +13,24 @@
 //! had the whole report been read. Any other error writing the report (a
 //! full disk) is said on stderr, with status 2.
 
-use std::fmt::Display;
-use std::io::{self, ErrorKind, Write};
 use std::process::ExitCode;
 
+use otlp_examples::output::{self, EXIT_ERROR};
 use otlp_examples::quickstart::{Options, UsageError, run};
 
 /// Some span, log record or metric data point was not delivered.
 const EXIT_UNDELIVERED: u8 = 1;
-/// Bad usage, a run that could not start, or a report that could not be written.
-const EXIT_ERROR: u8 = 2;
+/// The quickstart's name in what it says on stderr.
+const PROGRAM: &str = "quickstart";
 
 fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
         Ok(options) => options,
-        Err(UsageError::Help) => return print(&[&UsageError::Help], ExitCode::SUCCESS),
+        Err(UsageError::Help) => {
+            return output::print(PROGRAM, &[&UsageError::Help], ExitCode::SUCCESS);
+        }
         Err(error) => {
-            complain(&error);
+            output::complain(PROGRAM, &error);
             return ExitCode::from(EXIT_ERROR);
         }
     };
@@ -40,39 +41,11 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::from(EXIT_UNDELIVERED)
             };
-            print(&[&report, &report.json_summary()], earned)
+            output::print(PROGRAM, &[&report, &report.json_summary()], earned)
         }
         Err(error) => {
-            complain(&error);
+            output::complain(PROGRAM, &error);
             ExitCode::from(EXIT_ERROR)
         }
     }
-}
-
-/// Writes each of `lines` and a newline to stdout and returns `earned`; a
-/// closed pipe (the reader has all it wanted) stops the writing quietly and
-/// still returns `earned`; any other write error is said on stderr and
-/// returns [`EXIT_ERROR`]. `println!` would panic on either.
-fn print(lines: &[&dyn Display], earned: ExitCode) -> ExitCode {
-    let written = (|| {
-        let mut stdout = io::stdout().lock();
-        for line in lines {
-            writeln!(stdout, "{line}")?;
-        }
-        stdout.flush()
-    })();
-    match written {
-        Ok(()) => earned,
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => earned,
-        Err(error) => {
-            complain(&format!("cannot write the report to stdout: {error}"));
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
-}
-
-/// Says `message` on stderr; a stderr that cannot be written to is left
-/// alone (`eprintln!` would panic).
-fn complain(message: &dyn Display) {
-    let _ = writeln!(io::stderr().lock(), "quickstart: {message}");
 }

@@ -14,9 +14,11 @@
 //!   `traceparent` and export through one pipeline, then shows the connected trace.
 //!
 //! [`collector`] has what both share: the embedded collector and a view of
-//! the traces (and their log records) it received.
+//! the traces (and their log records) it received; [`output`], how they
+//! write their report and errors.
 #![deny(missing_docs)]
 
 pub mod collector;
 pub mod microservices;
+pub mod output;
 pub mod quickstart;
