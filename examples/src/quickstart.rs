@@ -215,7 +215,8 @@ impl Report {
     /// (when the embedded receiver got them) count spans, as before logs were
     /// added; `spans` and `logs` hold the same counts per signal,
     /// `metrics` the recordings made and the data points exported, failed,
-    /// rejected, unsettled (still in flight when shutdown ended) (and
+    /// rejected, unsettled (in flight after shutdown: none since a shutdown
+    /// out of time counts them failed) (and
     /// received); `all_delivered` says whether the exit status
     /// is 0.
     pub fn json_summary(&self) -> String {
