@@ -1,4 +1,4 @@
-//! [`print`] and [`complain`]: how the example programs write their report
+//! [`print()`] and [`complain`]: how the example programs write their report
 //! and their errors, so that a closed pipe or a full disk ends a run with an
 //! exit status, never a panic (`println!` and `eprintln!` would panic).
 
