@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `opentelemetry` API | `opentelemetry_sdk::trace::SdkTracerProvider` + [`OtlpSpanProcessor`] over an `otlp_sdk::BatchSpanProcessor` ([`BridgeSender`]) | [`BaselineSender`] (the SDK's batch processor + `opentelemetry-otlp`) |
 //! | `tracing` | `tracing-opentelemetry` over the bridge ([`TracingSender`] of a [`BridgeSender`]) | `tracing-opentelemetry` over [`BaselineSender`] |
+//! | `tracing`, filtered | — | `tracing-opentelemetry` over [`BaselineSender`] behind [`documented_filter`] ([`TracingSender::install_filtered`]) |
 //! | `tracing`, native | `otlp_contrib::tracing::OtlpLayer` over otlp-sdk's own pipeline ([`LayerSender`]) | — |
 //!
 //! Every pipeline runs at its defaults, set up as its documentation says
@@ -32,6 +33,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use otlp_contrib::bridge::OtlpSpanProcessor;
 use otlp_contrib::tracing::OtlpLayer;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::end_to_end::{
@@ -39,6 +41,7 @@ use crate::end_to_end::{
 };
 use crate::fixtures::SCOPE_NAME;
 use crate::hot_path::{SPAN_NAME, ValueKind, record_baseline};
+use crate::logs::documented_filter;
 use crate::pipeline::SERVICE_NAME;
 
 /// otlp-rust behind the `opentelemetry` API: the SDK's provider with an
@@ -127,11 +130,29 @@ pub struct TracingSender<P> {
 }
 
 impl<P: ApiProvider> TracingSender<P> {
-    /// Installs the layer over `inner` as the global subscriber. Fails if
-    /// the process already has one (a process gets one door).
+    /// Installs the layer over `inner` as the global subscriber, no filter
+    /// (as `tracing-opentelemetry`'s examples do). Fails if the process
+    /// already has one (a process gets one door).
     pub fn install(inner: P) -> Result<Self, String> {
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(inner.api_tracer()));
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|error| format!("cannot install the global subscriber: {error}"))?;
+        Ok(TracingSender { inner })
+    }
+
+    /// Installs the layer over `inner` as the global subscriber behind
+    /// [`documented_filter`]: `INFO` and above, the exporters' own crates
+    /// (`h2`, `hyper`, `tonic`, `tower`, `reqwest`) off, so that the spans
+    /// the pipeline's transport records on its own threads never reach it,
+    /// the set-up a user who knows about the feedback writes. Its cost (a
+    /// per-layer filter) is part of what the row measures. Fails if the
+    /// process already has a global subscriber.
+    pub fn install_filtered(inner: P) -> Result<Self, String> {
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(inner.api_tracer())
+            .with_filter(documented_filter());
+        let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|error| format!("cannot install the global subscriber: {error}"))?;
         Ok(TracingSender { inner })

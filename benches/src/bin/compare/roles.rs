@@ -317,6 +317,11 @@ pub enum Front {
     /// `tracing` + `otlp_contrib::tracing::OtlpLayer` (global subscriber)
     /// straight into otlp-sdk's own pipeline (ours only).
     Layer,
+    /// `tracing` + `tracing-opentelemetry` (global subscriber) behind
+    /// `otlp_benches::logs::documented_filter`, which keeps the exporters'
+    /// own crates out, in front of the baseline (the baseline only: ours
+    /// record nothing of their own to filter).
+    TracingFiltered,
 }
 
 impl Front {
@@ -327,6 +332,7 @@ impl Front {
             Front::Api => "api",
             Front::Tracing => "tracing",
             Front::Layer => "tracing-layer",
+            Front::TracingFiltered => "tracing-filtered",
         }
     }
 
@@ -337,8 +343,10 @@ impl Front {
             "api" => Ok(Front::Api),
             "tracing" => Ok(Front::Tracing),
             "tracing-layer" => Ok(Front::Layer),
+            "tracing-filtered" => Ok(Front::TracingFiltered),
             other => Err(format!(
-                "unknown front door {other:?} (native, api, tracing or tracing-layer)"
+                "unknown front door {other:?} (native, api, tracing, tracing-layer or \
+                 tracing-filtered)"
             )),
         }
     }
@@ -618,6 +626,11 @@ pub fn sender(args: &SenderArgs) -> Result<(), String> {
         (Implementation::OpenTelemetry, Front::Layer) => {
             return Err("OtlpLayer records into otlp-sdk only".to_owned());
         }
+        (Implementation::OtlpRust, Front::TracingFiltered) => {
+            return Err(
+                "the filtered `tracing-opentelemetry` door is the baseline's row only".to_owned(),
+            );
+        }
         (Implementation::OpenTelemetry, Front::Native) if args.memory => {
             let queue = args
                 .queue
@@ -641,6 +654,12 @@ pub fn sender(args: &SenderArgs) -> Result<(), String> {
         (Implementation::OpenTelemetry, Front::Tracing) => {
             let sender =
                 TracingSender::install(BaselineSender::new(transport, endpoints, args.queue)?)?;
+            produce_and_shut_down(&sender, args, rss_start, &unknown_holding)?
+        }
+        (Implementation::OpenTelemetry, Front::TracingFiltered) => {
+            let sender = TracingSender::install_filtered(BaselineSender::new(
+                transport, endpoints, args.queue,
+            )?)?;
             produce_and_shut_down(&sender, args, rss_start, &unknown_holding)?
         }
         // No SDK, no door, nothing sent: the transport and endpoints are
@@ -890,7 +909,13 @@ mod tests {
         };
         assert_eq!(load.spans(), 125_000);
         assert_eq!(Load::Burst { spans: 7 }.spans(), 7);
-        for front in [Front::Native, Front::Api, Front::Tracing, Front::Layer] {
+        for front in [
+            Front::Native,
+            Front::Api,
+            Front::Tracing,
+            Front::Layer,
+            Front::TracingFiltered,
+        ] {
             assert_eq!(Front::parse(front.as_str()), Ok(front));
         }
         assert!(Front::parse("log").is_err());
