@@ -41,6 +41,7 @@ mod json;
 mod protobuf;
 pub mod record;
 mod signal;
+mod signal_records;
 mod split;
 mod transcode;
 

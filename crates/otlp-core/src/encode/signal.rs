@@ -9,12 +9,17 @@
 //! JSON names of its groups. Each use is monomorphised: spans encode exactly
 //! as they did before logs shared the code.
 
+//!
+//! The three record types' implementations live in
+//! [`signal_records`](super::signal_records), beside the encoders they
+//! call, so that the encoders, generic over this trait, and the records,
+//! which call the encoders, import each other in no circle.
+
 use std::sync::Arc;
 
 use bytes::BufMut;
 
-use super::{json, protobuf};
-use crate::{InstrumentationScope, LogRecord, Metric, Resource, SpanData};
+use crate::{InstrumentationScope, Resource};
 
 /// A record type whose batches encode as one OTLP export request.
 pub(crate) trait Signal {
@@ -35,99 +40,4 @@ pub(crate) trait Signal {
     fn put_protobuf<B: BufMut + ?Sized>(&self, buf: &mut B);
     /// Writes the record as a JSON object.
     fn put_json(&self, out: &mut Vec<u8>);
-}
-
-impl Signal for SpanData {
-    const RESOURCE_GROUPS_KEY: &'static str = "resourceSpans";
-    const SCOPE_GROUPS_KEY: &'static str = "scopeSpans";
-    const RECORDS_KEY: &'static str = "spans";
-
-    #[inline]
-    fn resource(&self) -> &Arc<Resource> {
-        &self.resource
-    }
-
-    #[inline]
-    fn scope(&self) -> &Arc<InstrumentationScope> {
-        &self.scope
-    }
-
-    #[inline]
-    fn protobuf_len(&self) -> usize {
-        protobuf::span_len(self)
-    }
-
-    #[inline]
-    fn put_protobuf<B: BufMut + ?Sized>(&self, buf: &mut B) {
-        protobuf::put_span(buf, self);
-    }
-
-    #[inline]
-    fn put_json(&self, out: &mut Vec<u8>) {
-        json::put_span(out, self);
-    }
-}
-
-impl Signal for LogRecord {
-    const RESOURCE_GROUPS_KEY: &'static str = "resourceLogs";
-    const SCOPE_GROUPS_KEY: &'static str = "scopeLogs";
-    const RECORDS_KEY: &'static str = "logRecords";
-
-    #[inline]
-    fn resource(&self) -> &Arc<Resource> {
-        &self.resource
-    }
-
-    #[inline]
-    fn scope(&self) -> &Arc<InstrumentationScope> {
-        &self.scope
-    }
-
-    #[inline]
-    fn protobuf_len(&self) -> usize {
-        protobuf::log_len(self)
-    }
-
-    #[inline]
-    fn put_protobuf<B: BufMut + ?Sized>(&self, buf: &mut B) {
-        protobuf::put_log(buf, self);
-    }
-
-    #[inline]
-    fn put_json(&self, out: &mut Vec<u8>) {
-        json::put_log(out, self);
-    }
-}
-
-/// A metric is the record of the metrics signal: one `Metric` message with
-/// all its data points. Requests are grouped, measured and split by metric.
-impl Signal for Metric {
-    const RESOURCE_GROUPS_KEY: &'static str = "resourceMetrics";
-    const SCOPE_GROUPS_KEY: &'static str = "scopeMetrics";
-    const RECORDS_KEY: &'static str = "metrics";
-
-    #[inline]
-    fn resource(&self) -> &Arc<Resource> {
-        &self.resource
-    }
-
-    #[inline]
-    fn scope(&self) -> &Arc<InstrumentationScope> {
-        &self.scope
-    }
-
-    #[inline]
-    fn protobuf_len(&self) -> usize {
-        protobuf::metric_len(self)
-    }
-
-    #[inline]
-    fn put_protobuf<B: BufMut + ?Sized>(&self, buf: &mut B) {
-        protobuf::put_metric(buf, self);
-    }
-
-    #[inline]
-    fn put_json(&self, out: &mut Vec<u8>) {
-        json::put_metric(out, self);
-    }
 }
