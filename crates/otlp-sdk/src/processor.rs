@@ -24,10 +24,12 @@ use crate::stats::StatsSnapshot;
 pub trait SpanProcessor: Send + Sync + 'static {
     /// Called when a recording span starts, on the thread that starts it,
     /// with the span (its attributes and links given at start already set)
-    /// and its parent, if it has a valid one (local or remote). The span can
-    /// be changed here: an attribute set now is on the span every processor
-    /// receives at [`on_end`](Self::on_end). Must not block. Processors
-    /// added after this one see the span as this one left it.
+    /// and its parent, if it has a valid one (local or remote). The span is
+    /// the specification's read/write span: its getters
+    /// ([`Span::name`], [`Span::attributes`], [`Span::scope`], ...) read what
+    /// it holds, and it can be changed here: an attribute set now is on the
+    /// span every processor receives at [`on_end`](Self::on_end). Must not
+    /// block. Processors added after this one see the span as this one left it.
     ///
     /// The default does nothing. A processor that answers
     /// [`batch_pipeline`](Self::batch_pipeline) is not called: spans of a
@@ -35,24 +37,39 @@ pub trait SpanProcessor: Send + Sync + 'static {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use otlp_core::{KeyValue, SpanContext, SpanData};
+    /// use otlp_core::{AnyValue, KeyValue, SpanContext, SpanData, SpanKind};
     /// use otlp_sdk::{PipelineError, Span, SpanProcessor, TracerProvider};
     ///
-    /// /// Tags every span with the tenant this process serves.
+    /// /// Tags every span with the tenant this process serves, and the
+    /// /// server spans that enter this process with their route.
     /// struct Tenant;
     /// impl SpanProcessor for Tenant {
-    ///     fn on_start(&self, span: &mut Span, _parent: Option<&SpanContext>) {
+    ///     fn on_start(&self, span: &mut Span, parent: Option<&SpanContext>) {
     ///         span.set_attribute(KeyValue::new("tenant.id", "acme"));
+    ///         // Reading the span: its kind, scope and an attribute given at start.
+    ///         let entry = span.kind() == Some(SpanKind::Server)
+    ///             && parent.is_none_or(|parent| parent.is_remote)
+    ///             && span.scope().is_some_and(|scope| &*scope.name == "checkout");
+    ///         if let Some(route) = span.attribute("http.route").filter(|_| entry).cloned() {
+    ///             span.set_attribute(KeyValue::new("entry.route", route));
+    ///         }
     ///     }
     ///     fn on_end(&self, span: SpanData) {
-    ///         assert_eq!(span.attributes[0].key.as_ref(), "tenant.id");
+    ///         assert!(span.attributes.iter().any(|kv| &*kv.key == "tenant.id"));
     ///     }
     ///     fn force_flush(&self, _: Duration) -> Result<(), PipelineError> { Ok(()) }
     ///     fn shutdown(&self, _: Duration) -> Result<(), PipelineError> { Ok(()) }
     /// }
     ///
     /// let provider = TracerProvider::builder().with_processor(Tenant).build();
-    /// provider.tracer("scope").start("work").end();
+    /// let tracer = provider.tracer("checkout");
+    /// tracer.start("work").end();
+    /// let span = tracer
+    ///     .span_builder("GET /cart")
+    ///     .kind(SpanKind::Server)
+    ///     .attribute(KeyValue::new("http.route", "/cart"))
+    ///     .start();
+    /// assert_eq!(span.attribute("entry.route"), Some(&AnyValue::from("/cart")));
     /// ```
     #[inline]
     fn on_start(&self, span: &mut Span, parent: Option<&SpanContext>) {

@@ -1,9 +1,13 @@
 //! [`Span`]: a span in progress, ended explicitly or when dropped.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use otlp_core::{Event, KeyValue, Link, SpanContext, SpanData, Status, Str, clock};
+use otlp_core::{
+    AnyValue, Event, InstrumentationScope, KeyValue, Link, Resource, SpanContext, SpanData, SpanId,
+    SpanKind, Status, Str, clock,
+};
 
 use crate::destination::Destination;
 use crate::limits::{SpanLimits, span_limit_reached, truncate_value, truncate_values};
@@ -17,6 +21,16 @@ use crate::unique_keys::{KeyFilter, dedupe_collection, dedupe_into, same_key};
 /// but [`context`](Span::context) is valid so children and other services
 /// follow the same decision.
 ///
+/// A recording span can be read back, as the specification's read/write
+/// span handed to [`SpanProcessor::on_start`](crate::SpanProcessor::on_start)
+/// is: [`name`](Span::name), [`kind`](Span::kind),
+/// [`parent_span_id`](Span::parent_span_id), [`start_time`](Span::start_time),
+/// [`attributes`](Span::attributes), [`events`](Span::events),
+/// [`links`](Span::links), [`status`](Span::status), the dropped counts,
+/// [`scope`](Span::scope) and [`resource`](Span::resource). Each reads what
+/// the span holds, without copying or locking; each is `None` once the span
+/// has ended or if it never recorded (it keeps nothing but its context then).
+///
 /// ```
 /// use otlp_sdk::TracerProvider;
 /// use otlp_core::{KeyValue, Status};
@@ -26,7 +40,12 @@ use crate::unique_keys::{KeyFilter, dedupe_collection, dedupe_into, same_key};
 /// span.set_attribute(KeyValue::new("payment.amount", 12.5));
 /// span.add_event("retrying", [KeyValue::new("attempt", 2)]);
 /// span.set_status(Status::error("card declined"));
+/// assert_eq!(span.name(), Some("charge card"));
+/// assert_eq!(span.attribute("payment.amount"), Some(&12.5.into()));
 /// span.end();
+/// // Ended: its data went to the processors; its context stays.
+/// assert_eq!((span.is_recording(), span.status()), (false, None));
+/// assert!(span.span_context().is_valid());
 /// ```
 pub struct Span {
     context: SpanContext,
@@ -114,13 +133,148 @@ impl Span {
     }
 
     /// This span's context, to start children or to propagate (`traceparent`).
+    /// The same for the span's whole life, ended or not, recording or not.
+    #[doc(alias = "get_context")]
     pub fn context(&self) -> &SpanContext {
         &self.context
     }
 
-    /// Whether this span records (sampled and not yet ended).
+    /// This span's context: [`context`](Self::context) under the name
+    /// `opentelemetry`'s `Span::span_context` gives it.
+    #[inline]
+    pub fn span_context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// Whether this span records (sampled and not yet ended). For a span
+    /// that recorded, `false` says it has ended.
     pub fn is_recording(&self) -> bool {
         self.data.is_some()
+    }
+
+    /// The span's name, as given at start or by [`update_name`](Self::update_name).
+    /// `None` when the span does not record, as every getter of what a
+    /// span records: a span sampled out (or of a disabled provider) keeps
+    /// nothing but its context, and an ended span has handed its data over.
+    #[inline]
+    pub fn name(&self) -> Option<&str> {
+        self.data.as_ref().map(|data| &*data.name)
+    }
+
+    /// The span's kind (`None` when the span does not record).
+    #[inline]
+    pub fn kind(&self) -> Option<SpanKind> {
+        self.data.as_ref().map(|data| data.kind)
+    }
+
+    /// The id of the span's parent: `None` for a root span, and when the
+    /// span does not record. The parent's whole [`SpanContext`] (its own
+    /// sampled flag, which the span's may differ from) is not kept on the
+    /// span: [`SpanProcessor::on_start`](crate::SpanProcessor::on_start)
+    /// receives it as its `parent`. The parent's trace id and trace state
+    /// are the span's own ([`span_context`](Self::span_context)).
+    #[inline]
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.data.as_ref().and_then(|data| data.parent_span_id)
+    }
+
+    /// Whether the span's parent is remote (came from another process):
+    /// `None` for a root span and when the span does not record.
+    #[inline]
+    pub fn parent_is_remote(&self) -> Option<bool> {
+        self.data
+            .as_ref()
+            .filter(|data| data.parent_span_id.is_some())
+            .and_then(|data| data.flags.is_remote())
+    }
+
+    /// When the span started, in nanoseconds since the Unix epoch (`None`
+    /// when the span does not record).
+    #[inline]
+    pub fn start_time_unix_nano(&self) -> Option<u64> {
+        self.data.as_ref().map(|data| data.start_time_unix_nano)
+    }
+
+    /// When the span started (`None` when the span does not record). See
+    /// [`start_time_unix_nano`](Self::start_time_unix_nano) for the stored value.
+    pub fn start_time(&self) -> Option<SystemTime> {
+        self.start_time_unix_nano()
+            .map(|nanos| UNIX_EPOCH + Duration::from_nanos(nanos))
+    }
+
+    /// The span's attributes so far, each key once, in the order their keys
+    /// were first set (`None` when the span does not record). Those over
+    /// the limit are not here: see
+    /// [`dropped_attributes_count`](Self::dropped_attributes_count).
+    #[inline]
+    pub fn attributes(&self) -> Option<&[KeyValue]> {
+        self.data.as_ref().map(|data| data.attributes.as_slice())
+    }
+
+    /// The value of the attribute `key`, if the span records and has it.
+    /// A scan of the attributes: as many string compares as attributes.
+    pub fn attribute(&self, key: &str) -> Option<&AnyValue> {
+        self.attributes()?
+            .iter()
+            .find(|kv| &*kv.key == key)
+            .map(|kv| &kv.value)
+    }
+
+    /// How many attributes the limits discarded so far (`None` when the span
+    /// does not record).
+    #[inline]
+    pub fn dropped_attributes_count(&self) -> Option<u32> {
+        self.data.as_ref().map(|data| data.dropped_attributes_count)
+    }
+
+    /// The span's events so far, in the order they were added (`None` when
+    /// the span does not record).
+    #[inline]
+    pub fn events(&self) -> Option<&[Event]> {
+        self.data.as_ref().map(|data| data.events.as_slice())
+    }
+
+    /// How many events the limits discarded so far (`None` when the span
+    /// does not record).
+    #[inline]
+    pub fn dropped_events_count(&self) -> Option<u32> {
+        self.data.as_ref().map(|data| data.dropped_events_count)
+    }
+
+    /// The span's links so far: those given at start, then those added
+    /// (`None` when the span does not record).
+    #[inline]
+    pub fn links(&self) -> Option<&[Link]> {
+        self.data.as_ref().map(|data| data.links.as_slice())
+    }
+
+    /// How many links the limits discarded so far (`None` when the span does
+    /// not record).
+    #[inline]
+    pub fn dropped_links_count(&self) -> Option<u32> {
+        self.data.as_ref().map(|data| data.dropped_links_count)
+    }
+
+    /// The span's status so far, [`Status::Unset`] until one is set (`None`
+    /// when the span does not record).
+    #[inline]
+    pub fn status(&self) -> Option<&Status> {
+        self.data.as_ref().map(|data| &data.status)
+    }
+
+    /// The instrumentation scope of the tracer that started the span
+    /// ([`Tracer::scope`](crate::Tracer::scope); `None` when the span does
+    /// not record).
+    #[inline]
+    pub fn scope(&self) -> Option<&Arc<InstrumentationScope>> {
+        self.data.as_ref().map(|data| &data.scope)
+    }
+
+    /// The resource of the provider that started the span (`None` when the
+    /// span does not record).
+    #[inline]
+    pub fn resource(&self) -> Option<&Arc<Resource>> {
+        self.data.as_ref().map(|data| &data.resource)
     }
 
     /// Sets an attribute; an existing key gets the new value. Over the limit,

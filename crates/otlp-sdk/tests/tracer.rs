@@ -1012,3 +1012,306 @@ fn a_tracer_provider_shuts_its_processors_down_once_and_says_so_after() {
     // Tracers keep working after it.
     provider.tracer("after").start("after shutdown").end();
 }
+
+/// Everything a [`otlp_sdk::Span`]'s getters say, owned.
+#[derive(Clone, Debug, PartialEq)]
+struct SpanRead {
+    context: SpanContext,
+    span_context: SpanContext,
+    recording: bool,
+    name: Option<String>,
+    kind: Option<SpanKind>,
+    parent_span_id: Option<otlp_core::SpanId>,
+    parent_is_remote: Option<bool>,
+    start_time: Option<std::time::SystemTime>,
+    start_time_unix_nano: Option<u64>,
+    attributes: Option<Vec<KeyValue>>,
+    attribute_a: Option<AnyValue>,
+    attribute_missing: Option<AnyValue>,
+    dropped_attributes_count: Option<u32>,
+    events: Option<Vec<otlp_core::Event>>,
+    dropped_events_count: Option<u32>,
+    links: Option<Vec<otlp_core::Link>>,
+    dropped_links_count: Option<u32>,
+    status: Option<Status>,
+    scope: Option<Arc<otlp_core::InstrumentationScope>>,
+    resource: Option<Arc<otlp_core::Resource>>,
+}
+
+impl SpanRead {
+    fn of(span: &otlp_sdk::Span) -> Self {
+        SpanRead {
+            context: span.context().clone(),
+            span_context: span.span_context().clone(),
+            recording: span.is_recording(),
+            name: span.name().map(str::to_owned),
+            kind: span.kind(),
+            parent_span_id: span.parent_span_id(),
+            parent_is_remote: span.parent_is_remote(),
+            start_time: span.start_time(),
+            start_time_unix_nano: span.start_time_unix_nano(),
+            attributes: span.attributes().map(<[KeyValue]>::to_vec),
+            attribute_a: span.attribute("a").cloned(),
+            attribute_missing: span.attribute("missing").cloned(),
+            dropped_attributes_count: span.dropped_attributes_count(),
+            events: span.events().map(<[otlp_core::Event]>::to_vec),
+            dropped_events_count: span.dropped_events_count(),
+            links: span.links().map(<[otlp_core::Link]>::to_vec),
+            dropped_links_count: span.dropped_links_count(),
+            status: span.status().cloned(),
+            scope: span.scope().cloned(),
+            resource: span.resource().cloned(),
+        }
+    }
+
+    /// What a span that does not record says: its context, nothing else.
+    fn nothing_but(context: &SpanContext) -> Self {
+        SpanRead {
+            context: context.clone(),
+            span_context: context.clone(),
+            recording: false,
+            name: None,
+            kind: None,
+            parent_span_id: None,
+            parent_is_remote: None,
+            start_time: None,
+            start_time_unix_nano: None,
+            attributes: None,
+            attribute_a: None,
+            attribute_missing: None,
+            dropped_attributes_count: None,
+            events: None,
+            dropped_events_count: None,
+            links: None,
+            dropped_links_count: None,
+            status: None,
+            scope: None,
+            resource: None,
+        }
+    }
+}
+
+/// What a processor read of a span at its start, and the parent it was given.
+type ReadStart = (SpanRead, Option<SpanContext>);
+
+/// Reads every getter of each span it sees start, with the parent given.
+#[derive(Clone, Default)]
+struct ReadAtStart(Arc<Mutex<Vec<ReadStart>>>);
+
+impl SpanProcessor for ReadAtStart {
+    fn on_start(&self, span: &mut otlp_sdk::Span, parent: Option<&SpanContext>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((SpanRead::of(span), parent.cloned()));
+    }
+
+    fn on_end(&self, _: SpanData) {}
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// The integer value of an exported attribute.
+fn proto_int(value: Option<&opentelemetry_proto::tonic::common::v1::AnyValue>) -> Option<i64> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    match value?.value.as_ref()? {
+        Value::IntValue(int) => Some(*int),
+        _ => None,
+    }
+}
+
+/// The specification's read/write span at `OnStart`: a processor reads the
+/// name, context, parent, kind, start time, attributes, links, events,
+/// status, dropped counts, scope and resource of the span starting, and
+/// they are what the test gave it and what is exported; the getters follow
+/// later changes, and say nothing but the context once the span has ended
+/// or of a span that never recorded.
+#[test]
+fn on_start_reads_back_every_property_of_the_span_it_is_given() {
+    let read = ReadAtStart::default();
+    let bodies = Bodies::default();
+    let pipeline = BatchSpanProcessor::builder(bodies.clone()).build().unwrap();
+    let provider = TracerProvider::builder()
+        .with_service_name("read-at-start")
+        .with_span_limits(SpanLimits {
+            max_attributes: 3,
+            max_links: 1,
+            ..SpanLimits::default()
+        })
+        .with_processor(read.clone())
+        .with_processor(pipeline)
+        .build();
+    let tracer = provider
+        .tracer_with_scope(otlp_core::InstrumentationScope::new("reader").with_version("1.2.3"));
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let remote = SpanContext {
+        is_remote: true,
+        ..remote
+    };
+    let linked = tracer.start("linked").context().clone();
+    let start = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+    let mut span = tracer
+        .span_builder("checkout")
+        .kind(SpanKind::Client)
+        .parent(&remote)
+        .start_time(start)
+        // `a` twice (the last value is kept), then one over the limit of 3.
+        .attributes([
+            KeyValue::new("a", 1),
+            KeyValue::new("b", 2),
+            KeyValue::new("a", 3),
+            KeyValue::new("c", 4),
+            KeyValue::new("d", 5),
+        ])
+        .link(&linked, [KeyValue::new("link", 1)])
+        .link(&remote, [])
+        .start();
+
+    let reads = read.0.lock().unwrap().clone();
+    let (at_start, parent) = reads.last().cloned().unwrap();
+    assert_eq!(reads.len(), 2, "the linked span and this one");
+    assert_eq!(parent, Some(remote.clone()));
+    let attributes = vec![
+        KeyValue::new("a", 3),
+        KeyValue::new("b", 2),
+        KeyValue::new("c", 4),
+    ];
+    let expected = SpanRead {
+        context: span.context().clone(),
+        span_context: span.context().clone(),
+        recording: true,
+        name: Some("checkout".to_owned()),
+        kind: Some(SpanKind::Client),
+        parent_span_id: Some(remote.span_id),
+        parent_is_remote: Some(true),
+        start_time: Some(start),
+        start_time_unix_nano: Some(unix_nanos(start)),
+        attributes: Some(attributes.clone()),
+        attribute_a: Some(AnyValue::from(3)),
+        attribute_missing: None,
+        dropped_attributes_count: Some(1),
+        events: Some(Vec::new()),
+        dropped_events_count: Some(0),
+        links: Some(vec![otlp_core::Link::new(
+            &linked,
+            [KeyValue::new("link", 1)],
+        )]),
+        dropped_links_count: Some(1),
+        status: Some(Status::Unset),
+        scope: Some(Arc::clone(tracer.scope())),
+        resource: Some(Arc::clone(provider.resource())),
+    };
+    assert_eq!(at_start, expected);
+    assert_eq!(at_start.context.trace_id, remote.trace_id);
+    assert_eq!(
+        at_start.resource.as_ref().unwrap().service_name(),
+        Some("read-at-start")
+    );
+    // The root the processor saw first: no parent, so neither remote nor not.
+    let (root, _) = &reads[0];
+    assert_eq!((root.parent_span_id, root.parent_is_remote), (None, None));
+    assert_eq!(root.name.as_deref(), Some("linked"));
+
+    // The getters follow what changes after the start.
+    span.update_name("checkout renamed");
+    span.add_event("retry", [KeyValue::new("attempt", 2)]);
+    span.add_link(&linked, []);
+    span.set_status(Status::error("declined"));
+    let live = SpanRead::of(&span);
+    assert_eq!(live.name.as_deref(), Some("checkout renamed"));
+    let events = live.events.clone().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(&*events[0].name, "retry");
+    assert_eq!(events[0].attributes, [KeyValue::new("attempt", 2)]);
+    assert_eq!(live.dropped_links_count, Some(2), "over the limit of 1");
+    assert_eq!(live.status, Some(Status::error("declined")));
+    let context = span.context().clone();
+    span.end();
+    assert_eq!(SpanRead::of(&span), SpanRead::nothing_but(&context));
+
+    // A span that never records: its context, nothing else; no processor
+    // saw it start.
+    let unsampled = SpanContext {
+        trace_flags: TraceFlags::NONE,
+        ..remote.clone()
+    };
+    let dropped = tracer.start_with_parent("unsampled", &unsampled);
+    assert!(dropped.context().is_valid());
+    assert_eq!(
+        SpanRead::of(&dropped),
+        SpanRead::nothing_but(dropped.context())
+    );
+    drop(dropped);
+    assert_eq!(read.0.lock().unwrap().len(), 2);
+
+    // What was read at start is what went out, decoded by opentelemetry-proto.
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    let requests: Vec<ExportTraceServiceRequest> = bodies
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|body| ExportTraceServiceRequest::decode(body.as_slice()).unwrap())
+        .collect();
+    let (resource, scope, exported) = requests
+        .iter()
+        .flat_map(|request| &request.resource_spans)
+        .flat_map(|rs| rs.scope_spans.iter().map(move |ss| (rs, ss)))
+        .flat_map(|(rs, ss)| ss.spans.iter().map(move |span| (rs, ss, span)))
+        .find(|(_, _, span)| span.span_id == context.span_id.to_bytes())
+        .map(|(rs, ss, span)| (rs.resource.clone(), ss.scope.clone(), span.clone()))
+        .expect("the span was exported");
+    assert_eq!(exported.trace_id, at_start.context.trace_id.to_bytes());
+    assert_eq!(exported.parent_span_id, remote.span_id.to_bytes());
+    assert_eq!(exported.kind, 3, "client");
+    assert_eq!(exported.flags & 0x300, 0x300, "a remote parent");
+    assert_eq!(
+        exported.start_time_unix_nano,
+        at_start.start_time_unix_nano.unwrap()
+    );
+    let exported_attributes: Vec<(String, Option<i64>)> = exported
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), proto_int(kv.value.as_ref())))
+        .collect();
+    let read_attributes: Vec<(String, Option<i64>)> = attributes
+        .iter()
+        .map(|kv| match kv.value {
+            AnyValue::Int(int) => (kv.key.to_string(), Some(int)),
+            _ => (kv.key.to_string(), None),
+        })
+        .collect();
+    assert_eq!(exported_attributes, read_attributes);
+    assert_eq!(exported.dropped_attributes_count, 1);
+    assert_eq!(exported.links.len(), 1);
+    assert_eq!(exported.links[0].span_id, linked.span_id.to_bytes());
+    assert_eq!(exported.dropped_links_count, 2);
+    let scope = scope.unwrap();
+    assert_eq!(
+        (scope.name.as_str(), scope.version.as_str()),
+        ("reader", "1.2.3")
+    );
+    let service = resource
+        .unwrap()
+        .attributes
+        .into_iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| kv.value)
+        .and_then(|value| value.value);
+    assert_eq!(
+        service,
+        Some(
+            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                "read-at-start".to_owned()
+            )
+        )
+    );
+}
