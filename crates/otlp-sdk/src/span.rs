@@ -14,6 +14,11 @@ use crate::limits::{SpanLimits, span_limit_reached, truncate_value, truncate_val
 use crate::spare_attributes;
 use crate::unique_keys::{KeyFilter, dedupe_collection, dedupe_into, same_key};
 
+/// The semantic conventions' name of the event an error is recorded as.
+const EXCEPTION_EVENT: &str = "exception";
+/// The semantic conventions' attribute for an exception's message.
+const EXCEPTION_MESSAGE: &str = "exception.message";
+
 /// A span in progress. Record attributes, events, links and status, then
 /// [`end`](Span::end) it — or let it drop, which ends it too.
 ///
@@ -361,6 +366,41 @@ impl Span {
             }
             data.events.push(event);
         }
+    }
+
+    /// Records `error` as the semantic conventions' exception event, now: an
+    /// event named `exception` with `exception.message`, the error's
+    /// `Display` text, and `attributes`, which win over it where a key is
+    /// the same (the specification's `RecordException`; `opentelemetry`'s
+    /// `Span::record_error`). No `exception.type`: a `dyn Error` does not
+    /// name its type. The status is left alone: set it with
+    /// [`set_status`](Self::set_status) if the error fails the operation.
+    /// A span that does not record does not format the error.
+    ///
+    /// ```
+    /// use otlp_sdk::TracerProvider;
+    /// use otlp_core::{KeyValue, Status};
+    ///
+    /// let tracer = TracerProvider::builder().build().tracer("example");
+    /// let mut span = tracer.start("read config");
+    /// let error = std::fs::read("/no/such/file").unwrap_err();
+    /// span.record_error(&error, [KeyValue::new("exception.type", "std::io::Error")]);
+    /// span.set_status(Status::error("config unreadable"));
+    /// let event = &span.events().unwrap()[0];
+    /// assert_eq!(&*event.name, "exception");
+    /// assert_eq!(event.attributes[0].key.as_ref(), "exception.message");
+    /// ```
+    #[doc(alias = "record_exception")]
+    pub fn record_error(
+        &mut self,
+        error: &dyn std::error::Error,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        if self.data.is_none() {
+            return;
+        }
+        let message = KeyValue::new(EXCEPTION_MESSAGE, error.to_string());
+        self.add_event(EXCEPTION_EVENT, std::iter::once(message).chain(attributes));
     }
 
     /// Adds a link to another span. Its attributes keep one value per key

@@ -1315,3 +1315,82 @@ fn on_start_reads_back_every_property_of_the_span_it_is_given() {
         )
     );
 }
+
+/// An error with a fixed message.
+#[derive(Debug)]
+struct DiskFull;
+
+impl std::fmt::Display for DiskFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("disk full")
+    }
+}
+
+impl std::error::Error for DiskFull {}
+
+/// An error that must not be formatted.
+#[derive(Debug)]
+struct NeverFormatted;
+
+impl std::fmt::Display for NeverFormatted {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("a span that does not record formatted the error")
+    }
+}
+
+impl std::error::Error for NeverFormatted {}
+
+/// The specification's `RecordException`: an `exception` event with the
+/// semantic conventions' attributes, where the attributes given win over
+/// those it makes, and no change of status.
+#[test]
+fn record_error_adds_an_exception_event_whose_given_attributes_win() {
+    let collect = Collect::default();
+    let provider = provider(&collect);
+    let tracer = provider.tracer("scope");
+    let mut span = tracer.start("write");
+    span.record_error(&DiskFull, []);
+    span.record_error(
+        &DiskFull,
+        [
+            KeyValue::new("exception.type", "DiskFull"),
+            KeyValue::new("exception.message", "disk /var full"),
+        ],
+    );
+    span.end();
+    let spans = collect.spans();
+    let span = &spans[0];
+    assert_eq!(span.status, Status::Unset);
+    let events: Vec<(&str, &[KeyValue])> = span
+        .events
+        .iter()
+        .map(|event| (&*event.name, event.attributes.as_slice()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "exception",
+                &[KeyValue::new("exception.message", "disk full")][..]
+            ),
+            (
+                "exception",
+                &[
+                    KeyValue::new("exception.message", "disk /var full"),
+                    KeyValue::new("exception.type", "DiskFull"),
+                ][..]
+            ),
+        ]
+    );
+    assert!(span.events[0].time_unix_nano >= span.start_time_unix_nano);
+
+    // Not recording: the error is not even formatted.
+    let unsampled =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap();
+    let mut dropped = tracer.start_with_parent("unsampled", &unsampled);
+    dropped.record_error(&NeverFormatted, []);
+    let mut ended = tracer.start("ended");
+    ended.end();
+    ended.record_error(&NeverFormatted, []);
+}
