@@ -5,19 +5,24 @@
 # classes (OTLP/JSON with protobuf's strict json_format), over gRPC,
 # HTTP/protobuf and HTTP/JSON, with and without gzip, plain and with mutual
 # TLS. Each case checks that the receiver decoded exactly what the
-# quickstart says it exported, per signal.
+# quickstart says it exported, per signal. Then the other way round:
+# `otlp-receiver` takes what the OpenTelemetry Python SDK's OTLP exporters
+# send (gRPC and HTTP/protobuf, with and without gzip) and must count all of it.
 #
 #   scripts/interop.sh [SPANS]
 #
-# Needs python3 with venv and pip; installs pinned packages into
-# target/interop-venv.
+# Needs python3 with venv and pip; installs the pinned packages of
+# scripts/interop/requirements.txt into target/interop-venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=target/interop-venv
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet grpcio==1.85.4 opentelemetry-proto==1.45.2 protobuf==7.36.2 \
-        cryptography==51.0.1
+requirements=scripts/interop/requirements.txt
+if ! cmp -s "$requirements" "$venv/installed.txt"; then
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet -r "$requirements"
+    cp "$requirements" "$venv/installed.txt"
 fi
 cargo build --release --example quickstart
-exec "$venv/bin/python" scripts/interop/interop.py target/release/examples/quickstart "${1:-20000}"
+cargo build --release -p otlp-contrib --features tools --bin otlp-receiver
+exec "$venv/bin/python" scripts/interop/interop.py target/release/examples/quickstart \
+    target/release/otlp-receiver "${1:-20000}"

@@ -7,6 +7,11 @@ For each case (protocol, compression, plain or mutual TLS) it runs
 `quickstart --spans N` against a fresh receiver and checks that the
 receiver decoded exactly what the quickstart's JSON summary says it
 exported, per signal, and that every request decoded.
+
+The other way round, `otlp-receiver` takes what the OpenTelemetry Python
+SDK's OTLP exporters send (python_sdk_emit.py), over gRPC and HTTP/protobuf,
+with and without gzip: its final line must count every span, log record and
+data point, and no bad request.
 """
 
 import datetime
@@ -282,8 +287,59 @@ def run_case(quickstart, spans, protocol, compression, tls_directory):
     return problems, counts
 
 
+def run_receiver_case(receiver, protocol, compression, roots):
+    """The Python SDK's exporters into `otlp-receiver`; returns problems."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as directory:
+        jsonl = os.path.join(directory, "requests.jsonl")
+        errors = open(os.path.join(directory, "stderr"), "w+")
+        process = subprocess.Popen(
+            [receiver, "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--jsonl", jsonl,
+             "--quiet", "--exit-on-stdin-eof"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            first = process.stdout.readline().split()
+            addresses = dict(word.split("=", 1) for word in first[1:])
+            address = addresses["grpc" if protocol == "grpc" else "http"]
+            emitted = subprocess.run(
+                [sys.executable, os.path.join(here, "python_sdk_emit.py"), protocol,
+                 f"http://{address}", str(roots), compression],
+                capture_output=True, text=True, timeout=300)
+        finally:
+            process.stdin.close()  # --exit-on-stdin-eof: prints its final line, exits
+            out = process.stdout.read()
+            process.wait(timeout=60)
+            errors.seek(0)
+            err = errors.read()
+            errors.close()
+        problems = []
+        if emitted.returncode != 0:
+            return [f"emitter exited {emitted.returncode}: {emitted.stderr.strip()[-500:]}"]
+        made = json.loads(emitted.stdout.strip().splitlines()[-1])
+        if made["failures"]:
+            problems.append(f"the Python exporters reported failures: {made['failures']}")
+        final = [line for line in out.splitlines() if line.startswith("final ")]
+        if not final:
+            return problems + [f"no final line from otlp-receiver: {err.strip()[-500:]}"]
+        counts = dict(word.split("=", 1) for word in final[-1].split()[1:])
+        for key in ("spans", "log_records", "data_points"):
+            if int(counts[key]) != made[key]:
+                problems.append(f"{key}: made {made[key]}, otlp-receiver counted {counts[key]}")
+        for key in ("bad_requests", "faulted_requests", "jsonl_lost_lines"):
+            if int(counts.get(key, "0")) != 0:
+                problems.append(f"otlp-receiver: {key}={counts[key]}")
+        with open(jsonl) as file:
+            lines = sum(1 for _ in file)
+        if lines != int(counts["accepted_requests"]):
+            problems.append(f"{lines} JSON lines for {counts['accepted_requests']} requests")
+        print(f"Python SDK -> otlp-receiver {protocol:<4} {compression:<4}: "
+              f"{'ok' if not problems else 'FAILED'}: {final[-1]}", flush=True)
+        return problems
+
+
 def main():
-    quickstart, spans = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    quickstart, receiver = sys.argv[1], sys.argv[2]
+    spans = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
     failures = 0
     with tempfile.TemporaryDirectory() as directory:
         make_certificates(directory)
@@ -300,7 +356,14 @@ def main():
             for problem in problems[:5]:
                 print(f"    {problem}", flush=True)
             failures += bool(problems)
-    print(f"{len(cases) - failures} of {len(cases)} cases ok")
+    reverse = [(protocol, compression) for protocol in ("grpc", "http") for compression in ("none", "gzip")]
+    for protocol, compression in reverse:
+        problems = run_receiver_case(receiver, protocol, compression, max(spans // 10, 1))
+        for problem in problems[:5]:
+            print(f"    {problem}", flush=True)
+        failures += bool(problems)
+    total = len(cases) + len(reverse)
+    print(f"{total - failures} of {total} cases ok")
     sys.exit(1 if failures else 0)
 
 
