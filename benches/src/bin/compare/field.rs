@@ -84,11 +84,20 @@ impl FieldRow {
         )
     }
 
+    /// Whether this row sends what `other` sends: the same transport, load,
+    /// producer threads and shape, whatever the SDK and door.
+    fn same_work(&self, other: &FieldRow) -> bool {
+        self.transport == other.transport
+            && self.load == other.load
+            && self.threads == other.threads
+            && self.shape == other.shape
+    }
+
     /// Whether this baseline row does the same work as `ours`: same load
     /// and transport, and the same door (the baseline's own tracer is the
     /// `opentelemetry` API, so for it the native door and the API are one).
     /// The filtered `tracing` baseline pairs with no row of ours: it is the
-    /// second baseline of the `OtlpLayer` rows ([`Self::is_filtered_of`]).
+    /// second baseline of the `OtlpLayer` rows ([`Self::is_layer_row`]).
     fn pairs_with(&self, ours: &FieldRow) -> bool {
         let door = |front: Front| match front {
             Front::Native | Front::Api => Front::Api,
@@ -96,36 +105,19 @@ impl FieldRow {
             Front::TracingFiltered => Front::TracingFiltered,
         };
         self.implementation == Implementation::OpenTelemetry
-            && self.transport == ours.transport
-            && self.load == ours.load
-            && self.threads == ours.threads
-            && self.shape == ours.shape
+            && self.same_work(ours)
             && door(self.front) == door(ours.front)
     }
 
-    /// Whether this row is `tracing` + `tracing-opentelemetry` over the
-    /// bridge doing the same work as `layer`, an `OtlpLayer` row.
-    fn is_bridge_of(&self, layer: &FieldRow) -> bool {
+    /// Whether this row is `implementation` behind `front` doing the same
+    /// work as `layer`, an `OtlpLayer` row: `tracing-opentelemetry` over the
+    /// bridge (ours, [`Front::Tracing`]) or over the baseline behind the
+    /// documented filter (the baseline's, [`Front::TracingFiltered`]).
+    fn is_layer_row(&self, layer: &FieldRow, implementation: Implementation, front: Front) -> bool {
         layer.front == Front::Layer
-            && self.implementation == Implementation::OtlpRust
-            && self.front == Front::Tracing
-            && self.transport == layer.transport
-            && self.load == layer.load
-            && self.threads == layer.threads
-            && self.shape == layer.shape
-    }
-
-    /// Whether this row is `tracing` + `tracing-opentelemetry` over the
-    /// baseline behind the documented filter, doing the same work as
-    /// `layer`, an `OtlpLayer` row.
-    fn is_filtered_of(&self, layer: &FieldRow) -> bool {
-        layer.front == Front::Layer
-            && self.implementation == Implementation::OpenTelemetry
-            && self.front == Front::TracingFiltered
-            && self.transport == layer.transport
-            && self.load == layer.load
-            && self.threads == layer.threads
-            && self.shape == layer.shape
+            && self.implementation == implementation
+            && self.front == front
+            && self.same_work(layer)
     }
 
     /// The implementation's name in the tables.
@@ -813,14 +805,20 @@ impl ScenarioReport {
     /// the same work as `OtlpLayer` row `index`.
     fn bridge_of(&self, index: usize) -> Option<&FieldSummary> {
         let layer = &self.rows[index].row;
-        self.rows.iter().find(|row| row.row.is_bridge_of(layer))
+        self.rows.iter().find(|row| {
+            row.row
+                .is_layer_row(layer, Implementation::OtlpRust, Front::Tracing)
+        })
     }
 
     /// The `tracing` + `tracing-opentelemetry` over the baseline behind the
     /// documented filter row doing the same work as `OtlpLayer` row `index`.
     fn filtered_of(&self, index: usize) -> Option<&FieldSummary> {
         let layer = &self.rows[index].row;
-        self.rows.iter().find(|row| row.row.is_filtered_of(layer))
+        self.rows.iter().find(|row| {
+            row.row
+                .is_layer_row(layer, Implementation::OpenTelemetry, Front::TracingFiltered)
+        })
     }
 
     /// Row `index`'s CPU per span beyond the workload over its pair's (ours
