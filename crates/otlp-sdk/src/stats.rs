@@ -39,7 +39,9 @@ pub(crate) struct Stats {
     /// Spans left on disk at shutdown for the next start (still in flight).
     pub(crate) persisted: AtomicU64,
     /// Spans whose durable record is on disk and not settled (a gauge, set
-    /// by the export loop).
+    /// by the export loop; it lags behind the export tasks, which settle
+    /// records before the loop hears of it, so a snapshot holds it to
+    /// `in_flight`).
     pub(crate) on_disk: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) rejected: AtomicU64,
@@ -167,6 +169,7 @@ impl Stats {
             exported + rejected + failed + dropped_oversized + dropped_durable;
         let dropped_before_queueing = dropped_queue_full + dropped_shutdown + dropped_too_large;
         let dropped_oversized = dropped_oversized + dropped_too_large;
+        let in_flight = taken.saturating_sub(settled_after_taking);
         StatsSnapshot {
             produced,
             exported,
@@ -176,14 +179,18 @@ impl Stats {
             queued: produced
                 .saturating_sub(dropped_before_queueing)
                 .saturating_sub(taken),
-            in_flight: taken.saturating_sub(settled_after_taking),
+            in_flight,
             dropped_queue_full,
             dropped_oversized,
             dropped_shutdown,
             dropped_durable,
             recovered: Stats::read(&self.recovered),
             persisted: Stats::read(&self.persisted),
-            on_disk: Stats::read(&self.on_disk),
+            // The loop sets the gauge from the requests it knows of: one
+            // whose export task has just settled it (counted above) is
+            // still in it until the loop hears of it. Those records are
+            // no longer in flight, and what is on disk is part of what is.
+            on_disk: Stats::read(&self.on_disk).min(in_flight),
             retries: Stats::read(&self.retries),
             batches: Stats::read(&self.batches),
             // The queue's figures: filled in by the pipeline (`Shared::snapshot`).
@@ -524,6 +531,26 @@ mod tests {
             Stats::add(&stats.exported, 1);
         });
         assert!(worst <= 1, "{worst} spans shown queued");
+    }
+
+    #[test]
+    fn records_settled_before_the_loop_updates_the_on_disk_gauge_are_not_shown_on_disk() {
+        // 10 spans on disk, 6 of them being exported, as the loop last set
+        // the gauge; the export task then settled those 6 (exported) before
+        // the loop heard of it. Before, the snapshot said 10 on disk with
+        // 4 in flight, against "part of in_flight".
+        let stats = Stats::new();
+        stats.produced.add(10);
+        Stats::add(&stats.taken, 10);
+        stats.on_disk.store(10, Ordering::Release);
+        Stats::add(&stats.exported, 6);
+        let snapshot = stats.snapshot();
+        assert!(snapshot.is_balanced());
+        assert_eq!(
+            (snapshot.in_flight, snapshot.on_disk),
+            (4, 4),
+            "{snapshot:#?}"
+        );
     }
 
     #[test]
