@@ -1047,7 +1047,7 @@ impl<F: Future> Future for CatchPanic<F> {
 }
 
 /// The text of a panic's payload, when it has one.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()
         .copied()

@@ -616,6 +616,87 @@ fn a_shutdown_out_of_time_counts_what_is_in_flight_failed_and_nothing_after() {
     assert_metrics_balanced(&after);
 }
 
+/// Panics on its first export, accepts every later one.
+#[derive(Clone, Default)]
+struct PanicsOnce(Arc<AtomicU64>);
+
+impl Exporter for PanicsOnce {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("the exporter's own bug");
+        }
+        ExportOutcome::Success
+    }
+}
+
+/// An exporter that panics fails its request, as in the span pipeline:
+/// the reader goes on. Before, the panic ended the reader's thread: the data
+/// points of that export stayed in flight for good (after shutdown too),
+/// the flush answered `ShutDown`, and nothing was collected again.
+#[test]
+fn an_exporter_that_panics_fails_its_data_points_and_the_reader_goes_on() {
+    let exporter = PanicsOnce::default();
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("m").u64_counter("c").build();
+    for k in 0..3 {
+        counter.add(1, &[KeyValue::new("k", k)]);
+    }
+    let error = provider
+        .force_flush(Duration::from_secs(30))
+        .expect_err("the export panicked");
+    assert_eq!(
+        error,
+        MetricsError::Undelivered {
+            failed: 3,
+            rejected: 0
+        }
+    );
+    let stats = provider.stats();
+    assert_eq!(
+        (stats.failed_data_points, stats.in_flight_data_points),
+        (3, 0),
+        "{stats:?}"
+    );
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .is_some_and(|error| error.contains("the exporter's own bug")),
+        "{stats:?}"
+    );
+    // The reader is still there: the next collection is exported.
+    counter.add(1, &[KeyValue::new("k", 0)]);
+    provider
+        .shutdown(Duration::from_secs(30))
+        .expect("the next export is accepted");
+    let after = provider.stats();
+    assert_metrics_balanced(&after);
+    assert_eq!(
+        (
+            after.failed_data_points,
+            after.exported_data_points,
+            after.in_flight_data_points
+        ),
+        (3, 3, 0),
+        "{after:?}"
+    );
+}
+
 /// While an export hangs, its data points are counted in flight, so that
 /// the counts add up at any moment; they could not (nothing counted what a
 /// collection handed to the exporter).

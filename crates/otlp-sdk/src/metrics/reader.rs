@@ -15,6 +15,7 @@
 //! [`MetricsStats::failed_data_points`]).
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -29,6 +30,7 @@ use super::{MetricsError, MetricsStats};
 use crate::config::Config;
 use crate::deadline::deadline_after;
 use crate::diagnostics::{LossReporter, Losses};
+use crate::export_loop::panic_message;
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::layered::Layered;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
@@ -220,6 +222,11 @@ impl ExportCounts {
         !*abandoned
     }
 
+    /// Keeps `message` as the last error.
+    fn note_error(&self, message: String) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
     /// Counts how points handed to export ended, unless the pipeline was
     /// abandoned while they were in flight (they were counted failed then).
     fn settle(&self, exported: u64, rejected: u64, failed: u64) {
@@ -403,9 +410,19 @@ impl<E: Exporter> Reader<E> {
                     let result = self.collect_and_export();
                     let deadline = self.timeout;
                     let exporter = &self.exporter;
-                    let _ = self.runtime.block_on(async {
-                        tokio::time::timeout(deadline, exporter.shutdown()).await
-                    });
+                    // An exporter whose shutdown panics must not take the
+                    // reader down before it answers.
+                    let released = catch_unwind(AssertUnwindSafe(|| {
+                        self.runtime.block_on(async {
+                            tokio::time::timeout(deadline, exporter.shutdown()).await
+                        })
+                    }));
+                    if let Err(panic) = released {
+                        self.counts.note_error(format!(
+                            "the exporter panicked at shutdown: {}",
+                            panic_message(panic.as_ref())
+                        ));
+                    }
                     // Before answering: shutdown returns with every loss told.
                     self.report_losses(true);
                     let _ = reply.send(result);
@@ -492,20 +509,34 @@ impl<E: Exporter> Reader<E> {
             span_count: points,
         };
         let counts = &self.counts;
-        let settlement = self.runtime.block_on(self.retry.send(
-            &self.exporter,
-            &request,
-            self.timeout,
-            deadline,
-            |event| match event {
-                SendEvent::Error(message) => {
-                    *counts.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
-                }
-                SendEvent::Retry => {
-                    counts.retries.fetch_add(1, Ordering::Relaxed);
-                }
-            },
-        ));
+        let sent = catch_unwind(AssertUnwindSafe(|| {
+            self.runtime.block_on(self.retry.send(
+                &self.exporter,
+                &request,
+                self.timeout,
+                deadline,
+                |event| match event {
+                    SendEvent::Error(message) => counts.note_error(message),
+                    SendEvent::Retry => {
+                        counts.retries.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+            ))
+        }));
+        // An exporter that panics fails its request like a permanent error,
+        // as in the span pipeline: unnoticed, the panic ended the reader's
+        // thread, its data points stayed in flight for good and nothing
+        // was collected again.
+        let settlement = sent.unwrap_or_else(|panic| {
+            counts.note_error(format!(
+                "the exporter panicked: {}",
+                panic_message(panic.as_ref())
+            ));
+            Settlement {
+                failed: points as u64,
+                ..Settlement::default()
+            }
+        });
         counts.settle(settlement.exported, settlement.rejected, settlement.failed);
         // After the settlement: an export counted has been settled.
         counts.exports.fetch_add(1, Ordering::Release);
