@@ -38,13 +38,21 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What happened to the spans an [`SdkExporter`](super::SdkExporter) was given (the log records
 /// an [`SdkLogExporter`](super::SdkLogExporter) was given, the data points of
 /// the collections an [`SdkMetricExporter`](super::SdkMetricExporter) was
-/// given). Every span of a settled batch is in exactly one of `exported`,
-/// `rejected`, `failed`.
+/// given). Every span received is in exactly one of `exported`,
+/// `rejected`, `failed` and `in_flight`, at any moment:
+/// `received = exported + rejected + failed + in_flight` in every snapshot.
+/// (The SDK's processor in front keeps its own queue and its own drops; these
+/// counts start where it hands a batch over.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SdkExporterStats {
     /// Batches received from the SDK.
     pub batches: u64,
+    /// Spans received from the SDK to export (in batches with at least one
+    /// span, while the exporter was not shut down and not disabled).
+    pub received: u64,
+    /// Spans received and not settled yet: being encoded, sent or retried.
+    pub in_flight: u64,
     /// Spans the backend accepted.
     pub exported: u64,
     /// Spans the backend rejected in a partial success (not retried).
@@ -350,8 +358,11 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
         if records.is_empty() {
             return Ok(None);
         }
-        let (requests, oversized) = self.encode(&records);
+        let total = S::count(&records) as u64;
         let counters = &self.counters;
+        // Before anything of them settles: a snapshot sees them in flight.
+        Counters::add(&counters.received, total);
+        let (requests, oversized) = self.encode(&records);
         Counters::add(&counters.batches, 1);
         if oversized > 0 {
             Counters::add(&counters.failed, oversized);
@@ -367,7 +378,6 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             // Any duration the caller gave, `Duration::MAX` included.
             deadline::deadline_after(self.export_timeout)
         };
-        let total = S::count(&records) as u64;
         Ok(Some(Prepared {
             total,
             oversized,
@@ -513,6 +523,7 @@ fn deadline_or_no_limit(timeout: Duration) -> Instant {
 #[derive(Debug, Default)]
 struct Counters {
     batches: AtomicU64,
+    received: AtomicU64,
     exported: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
@@ -521,8 +532,10 @@ struct Counters {
 }
 
 impl Counters {
+    /// Release: a snapshot that sees a record settled (Acquire) sees it
+    /// received too, as it was counted received before.
     fn add(counter: &AtomicU64, value: u64) {
-        counter.fetch_add(value, Ordering::Relaxed);
+        counter.fetch_add(value, Ordering::Release);
     }
 
     fn record_error(&self, error: impl ToString) {
@@ -539,12 +552,21 @@ impl Counters {
             .clone()
     }
 
+    /// The settled counts first, then `received`: every record settled
+    /// was received before, so `received` read after them covers them and
+    /// `in_flight` never goes below zero.
     fn snapshot(&self) -> SdkExporterStats {
+        let exported = self.exported.load(Ordering::Acquire);
+        let rejected = self.rejected.load(Ordering::Acquire);
+        let failed = self.failed.load(Ordering::Acquire);
+        let received = self.received.load(Ordering::Acquire);
         SdkExporterStats {
             batches: self.batches.load(Ordering::Relaxed),
-            exported: self.exported.load(Ordering::Relaxed),
-            rejected: self.rejected.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
+            received,
+            in_flight: received.saturating_sub(exported + rejected + failed),
+            exported,
+            rejected,
+            failed,
             retries: self.retries.load(Ordering::Relaxed),
             last_error: self.last_error(),
         }

@@ -171,7 +171,16 @@ fn partial_success_is_ok_and_counted() {
     let batch = vec![sample_span(1), sample_span(2)];
     block_on(exporter.export(batch)).expect("succeeds");
     let stats = exporter.stats();
-    assert_eq!((stats.exported, stats.rejected, stats.failed), (1, 1, 0));
+    assert_eq!(
+        (
+            stats.received,
+            stats.exported,
+            stats.rejected,
+            stats.failed,
+            stats.in_flight
+        ),
+        (2, 1, 1, 0, 0)
+    );
     assert!(stats.last_error.unwrap().contains("span 0 too old"));
 }
 
@@ -218,13 +227,33 @@ fn an_export_cancelled_by_its_runtime_shutting_down_counts_its_spans_as_failed()
         std::thread::spawn(move || block_on(exporter.export(vec![sample_span(1), sample_span(2)])))
     };
     assert!(receiver.wait_until(TIMEOUT, |stats| stats.requests >= 1));
+    // The collector holds the request: both spans are in flight, and the
+    // counts add up while they are.
+    let stats = exporter.stats();
+    assert_eq!(
+        (
+            stats.received,
+            stats.in_flight,
+            stats.exported,
+            stats.failed
+        ),
+        (2, 2, 0, 0),
+        "{stats:?}"
+    );
     runtime.shutdown_timeout(TIMEOUT);
     let result = exporting.join().expect("the exporting thread ends");
     assert!(result.is_err(), "{result:?}");
     let stats = exporter.stats();
     assert_eq!(
-        (stats.batches, stats.exported, stats.rejected, stats.failed),
-        (1, 0, 0, 2),
+        (
+            stats.batches,
+            stats.received,
+            stats.exported,
+            stats.rejected,
+            stats.failed,
+            stats.in_flight
+        ),
+        (1, 2, 0, 0, 2, 0),
         "{stats:?}"
     );
     assert!(
