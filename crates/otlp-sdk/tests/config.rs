@@ -1697,6 +1697,67 @@ fn builder_values_are_validated_with_dotted_keys() {
     }
 }
 
+/// Accepts every request: a pipeline's exporter, for building one.
+struct Accept;
+
+impl otlp_sdk::Exporter for Accept {
+    fn encoding(&self) -> otlp_core::encode::Encoding {
+        otlp_core::encode::Encoding::Protobuf
+    }
+
+    async fn export(&self, _: otlp_sdk::ExportRequest) -> otlp_sdk::ExportOutcome {
+        otlp_sdk::ExportOutcome::Success
+    }
+}
+
+#[test]
+fn io_threads_over_the_cap_are_refused_naming_the_key_and_value() {
+    // Before: any count was taken, and a pipeline built from it started a
+    // runtime of that many threads (usize::MAX panicked in tokio's builder).
+    let cap = PerformanceConfig::MAX_IO_THREADS;
+    assert_eq!(cap, 256);
+    let over = (cap + 1).to_string();
+    let reason = "must be at most 256";
+    for value in [over.as_str(), "100000", &usize::MAX.to_string()] {
+        let var = "OTLP__PERFORMANCE__IO_THREADS";
+        let err = load_err(&[(var, value)]);
+        assert_names(&err, var, value, reason);
+        assert_eq!(err.origin(), ConfigSource::Env(var.to_string()));
+    }
+    let at_cap = load(&[("OTLP__PERFORMANCE__IO_THREADS", "256")]);
+    assert_eq!(at_cap.performance.io_threads, cap);
+
+    let mut config = Config::default();
+    config.performance.io_threads = cap + 1;
+    let err = config.validate().unwrap_err();
+    assert_names(&err, "performance.io_threads", &over, reason);
+    assert_eq!(err.origin(), ConfigSource::Builder);
+
+    #[cfg(feature = "yaml")]
+    {
+        let dir = TempDir::new("io-threads-yaml");
+        let path = dir.write("default.yaml", "performance:\n  io_threads: 100000\n");
+        let err = loader(&dir, &[]).load().unwrap_err();
+        assert_names(&err, "performance.io_threads", "100000", reason);
+        assert_eq!(err.origin(), ConfigSource::File(path));
+    }
+
+    // A pipeline given the count in code refuses to start, without a thread.
+    let performance = PerformanceConfig {
+        io_threads: cap + 1,
+        ..PerformanceConfig::default()
+    };
+    let error = otlp_sdk::BatchSpanProcessor::builder(Accept)
+        .with_performance_config(performance)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("performance.io_threads") && error.contains(&over) && error.contains(reason),
+        "{error}"
+    );
+}
+
 // ------------------------------------------------------------------- files
 
 #[cfg(feature = "yaml")]

@@ -798,7 +798,11 @@ fn apply_scalar(
             performance.max_request_bytes = bytes;
         }
         Setting::PerformanceBufferPoolSize => performance.buffer_pool_size = Some(positive(node)?),
-        Setting::PerformanceIoThreads => performance.io_threads = positive(node)?,
+        Setting::PerformanceIoThreads => {
+            let threads = parse::count(node)?;
+            validate::io_threads(threads)?;
+            performance.io_threads = threads;
+        }
         Setting::DurableDirectory => durable(config).directory = path(node)?,
         Setting::DurableFsync => {
             durable(config).fsync = match parse::choice(node, FSYNC_POLICIES)? {

@@ -128,7 +128,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 ///   full_policy: block                    # block (default: wait while the pipeline drains) | drop
 ///   block_timeout: 100ms                  # block: the wait once the pipeline is stalled (default 100ms)
 /// retry:       { enabled: true, initial_backoff: 1s, max_backoff: 30s, multiplier: 1.5, randomization_factor: 0.5 }
-/// performance: { max_request_bytes: 67108864, buffer_pool_size: 8, io_threads: 1 }
+/// performance: { max_request_bytes: 67108864, buffer_pool_size: 8, io_threads: 1 }   # io_threads: 1 to 256
 /// durable:                                # off unless a directory is given
 ///   directory: /var/lib/myapp/otlp-queue
 ///   fsync: interval                       # every_batch | interval (default) | never

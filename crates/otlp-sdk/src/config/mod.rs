@@ -1052,11 +1052,26 @@ pub struct PerformanceConfig {
     /// Encode buffers kept for reuse (default: twice `max_concurrent_exports`;
     /// at most 4096 whatever the setting).
     pub buffer_pool_size: Option<usize>,
-    /// Threads that send the requests (default 1). With 1 the export loop's
+    /// Threads that send the requests (default 1, at most
+    /// [`MAX_IO_THREADS`](Self::MAX_IO_THREADS)). With 1 the export loop's
     /// own thread sends them, between batches; with more, a runtime of that
     /// many threads beside the loop does (a pipeline compressing or
     /// encrypting many large requests at once).
     pub io_threads: usize,
+}
+
+impl PerformanceConfig {
+    /// The most [`io_threads`](Self::io_threads) a pipeline takes: 256. The
+    /// threads are started when the pipeline is built, each with its own
+    /// stack, and their work (compressing, encrypting and sending the
+    /// requests in flight, at most `max_concurrent_exports` of them) gains
+    /// nothing from more threads than the machine has cores: 256 is above
+    /// the core count of the largest common servers. A bigger count is a
+    /// mistake (a typo, a byte count in the wrong key), refused by the
+    /// configuration and by a pipeline's `build()` with an error naming
+    /// `performance.io_threads` and the value, where it started that many
+    /// threads (or panicked in tokio's builder).
+    pub const MAX_IO_THREADS: usize = 256;
 }
 
 impl Default for PerformanceConfig {

@@ -464,7 +464,7 @@ fn performance(performance: &PerformanceConfig, report: &Report<'_>) -> Result<(
     report.check(
         Setting::PerformanceIoThreads.dotted(),
         threads,
-        at_least_one(threads),
+        io_threads(threads),
     )
 }
 
@@ -486,6 +486,19 @@ pub(crate) fn at_least_one(n: usize) -> Result<(), String> {
     } else {
         Err("must be at least 1".to_owned())
     }
+}
+
+/// Between 1 and [`PerformanceConfig::MAX_IO_THREADS`].
+pub(crate) fn io_threads(n: usize) -> Result<(), String> {
+    at_least_one(n)?;
+    if n > PerformanceConfig::MAX_IO_THREADS {
+        return Err(format!(
+            "must be at most {} (threads the pipeline starts; beyond the machine's cores \
+             they gain nothing)",
+            PerformanceConfig::MAX_IO_THREADS
+        ));
+    }
+    Ok(())
 }
 
 /// Not zero.
