@@ -415,6 +415,9 @@ static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct RecordQueue {
     id: u64,
     budget: Budget,
+    /// The count cap as given, for the stats (the budget's `usize::MAX`
+    /// means "no cap", and so cannot tell a cap of `usize::MAX` from none).
+    count_cap: Option<usize>,
     block_bytes: usize,
     /// Empty blocks kept for reuse at most.
     max_spare_blocks: usize,
@@ -474,7 +477,8 @@ impl RecordQueue {
         wake_at: usize,
     ) -> Self {
         let max_bytes = max_bytes.max(1);
-        let max_records = max_records.map_or(usize::MAX, |cap| cap.max(1));
+        let count_cap = max_records.map(|cap| cap.max(1));
+        let max_records = count_cap.unwrap_or(usize::MAX);
         let block_bytes = (max_bytes / 16).clamp(256, BLOCK_BYTES).min(max_bytes);
         RecordQueue {
             id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
@@ -485,6 +489,7 @@ impl RecordQueue {
                 records: AtomicUsize::new(0),
                 threads: AtomicUsize::new(0),
             },
+            count_cap,
             block_bytes,
             max_spare_blocks: (max_bytes / SPARE_SHARE / block_bytes).max(MIN_SPARE_BLOCKS),
             max_request_bytes,
@@ -1102,8 +1107,12 @@ impl RecordQueue {
     }
 
     /// The count cap, if any.
+    ///
+    /// The cap as given: `usize::MAX` is one too, though the budget, which
+    /// takes `usize::MAX` for "no cap", counts nothing against it (no queue
+    /// reaches that many records).
     pub(crate) fn max_records(&self) -> Option<usize> {
-        (self.budget.max_records != usize::MAX).then_some(self.budget.max_records)
+        self.count_cap
     }
 
     /// A producer found no room: the loop should steal partial blocks.

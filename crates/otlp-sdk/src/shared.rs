@@ -256,7 +256,11 @@ impl Shared {
         let mut snapshot = self.stats.snapshot();
         snapshot.queued_bytes = self.queue.used_bytes() as u64;
         snapshot.queue_capacity_bytes = self.queue.max_bytes() as u64;
-        snapshot.queue_capacity = self.queue.max_records().unwrap_or(0) as u64;
+        // 0 only without a cap: a cap of `usize::MAX` shows as given.
+        snapshot.queue_capacity = self
+            .queue
+            .max_records()
+            .map_or(0, |cap| u64::try_from(cap).unwrap_or(u64::MAX));
         snapshot
     }
 }

@@ -266,8 +266,10 @@ pub struct StatsSnapshot {
     pub retries: u64,
     /// Batches cut.
     pub batches: u64,
-    /// The cap on the number of queued spans (`OTEL_BSP_MAX_QUEUE_SIZE`), or
-    /// 0 when only bytes bound the queue.
+    /// The cap on the number of queued spans (`OTEL_BSP_MAX_QUEUE_SIZE`;
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` for log records) as given, `usize::MAX`
+    /// included, or 0 when only bytes bound the queue (a cap is at least 1,
+    /// so 0 is never one).
     pub queue_capacity: u64,
     /// Bytes the queued spans take, encoded (with eight bytes of framing
     /// each), including room reserved by threads for spans they are writing.

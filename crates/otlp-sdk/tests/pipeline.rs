@@ -1283,3 +1283,63 @@ fn a_huge_export_concurrency_or_buffer_pool_builds_a_pipeline_that_works() {
         assert_eq!(stats.exported, 10, "{concurrency} {buffers:?}");
     }
 }
+
+/// Accepts every request of one signal.
+struct AcceptSignal(Signal);
+
+impl Exporter for AcceptSignal {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        self.0
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn a_count_cap_of_usize_max_shows_in_stats_as_given_not_as_no_cap() {
+    // Before: `queue_capacity` 0, what the stats say when only bytes bound
+    // the queue, for spans and log records alike.
+    let huge = usize::MAX.to_string();
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([
+            ("OTEL_BSP_MAX_QUEUE_SIZE", huge.as_str()),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", huge.as_str()),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(config.batch.max_queue_size, Some(usize::MAX));
+    assert_eq!(config.logs.batch.max_queue_size, Some(usize::MAX));
+    let spans = BatchSpanProcessor::builder(AcceptSignal(Signal::Traces))
+        .with_config(&config)
+        .build()
+        .unwrap();
+    let logs = otlp_sdk::BatchLogProcessor::builder(AcceptSignal(Signal::Logs))
+        .with_config(&config)
+        .build()
+        .unwrap();
+    assert_eq!(spans.stats().queue_capacity, u64::MAX);
+    assert_eq!(logs.stats().queue_capacity, u64::MAX);
+    // In code too, and beside them a cap and none.
+    for (cap, shown) in [(Some(usize::MAX), u64::MAX), (Some(7), 7), (None, 0)] {
+        let batch = BatchConfig {
+            max_queue_size: cap,
+            max_export_batch_size: 1,
+            ..BatchConfig::default()
+        };
+        let processor = BatchSpanProcessor::builder(AcceptSignal(Signal::Traces))
+            .with_batch_config(batch)
+            .build()
+            .unwrap();
+        assert_eq!(processor.stats().queue_capacity, shown, "{cap:?}");
+        processor.shutdown(Duration::from_secs(5)).unwrap();
+    }
+    spans.shutdown(Duration::from_secs(5)).unwrap();
+    otlp_sdk::LogProcessor::shutdown(&logs, Duration::from_secs(5)).unwrap();
+}
