@@ -146,8 +146,7 @@ impl std::fmt::Display for Signal {
 /// pipeline's [`RetryPolicy`](crate::RetryPolicy) decides.
 ///
 /// ```
-/// use otlp_sdk::{ExportOutcome, ExportRequest, Exporter};
-/// use otlp_core::encode::Encoding;
+/// use otlp_sdk::{Encoding, ExportOutcome, ExportRequest, Exporter};
 ///
 /// /// Counts spans and accepts everything.
 /// struct Counting(std::sync::atomic::AtomicUsize);
@@ -205,8 +204,7 @@ pub type BoxExportFuture<'a> = Pin<Box<dyn Future<Output = ExportOutcome> + Send
 /// that `Box<dyn DynExporter>` can hold any of them (and is itself an `Exporter`).
 ///
 /// ```
-/// use otlp_sdk::{DynExporter, ExportOutcome, ExportRequest, Exporter};
-/// use otlp_core::encode::Encoding;
+/// use otlp_sdk::{DynExporter, Encoding, ExportOutcome, ExportRequest, Exporter};
 ///
 /// struct Accept;
 /// impl Exporter for Accept {

@@ -142,8 +142,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use otlp_sdk::{BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, TracerProvider};
-//! use otlp_core::{encode::Encoding, KeyValue};
+//! use otlp_sdk::{BatchSpanProcessor, Encoding, ExportOutcome, ExportRequest, Exporter, TracerProvider};
+//! use otlp_core::KeyValue;
 //!
 //! // A transport: here one that accepts everything.
 //! struct Accept;
@@ -220,6 +220,11 @@ pub use exporter::{
 pub use limits::{LogRecordLimits, SpanLimits};
 pub use log_processor::{BatchLogProcessor, BatchLogProcessorBuilder, LogProcessor};
 pub use logger::{Logger, LoggerProvider, LoggerProviderBuilder};
+/// How a request's body is encoded, OTLP/protobuf or OTLP/JSON: what
+/// [`Exporter::encoding`] returns and [`ExportRequest::encoding`] carries.
+/// `otlp_core::encode::Encoding`, re-exported so that an exporter (and a
+/// [`durable::DurableQueue`]'s user) needs no dependency on `otlp-core`.
+pub use otlp_core::encode::Encoding;
 pub use pool::{Pool, PoolStats, Pooled};
 pub use processor::{BatchSpanProcessor, BatchSpanProcessorBuilder, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};

@@ -251,9 +251,8 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use otlp_sdk::{BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter};
+    /// use otlp_sdk::{BatchSpanProcessor, Encoding, ExportOutcome, ExportRequest, Exporter};
     /// use otlp_sdk::config::{BatchConfig, Config};
-    /// use otlp_core::encode::Encoding;
     ///
     /// struct Accept;
     /// impl Exporter for Accept {

@@ -186,8 +186,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, RetryPolicy};
-    /// use otlp_core::encode::Encoding;
+    /// use otlp_sdk::{Encoding, ExportError, ExportOutcome, ExportRequest, Exporter, RetryPolicy};
     ///
     /// struct Flaky(std::sync::atomic::AtomicU32);
     /// impl Exporter for Flaky {

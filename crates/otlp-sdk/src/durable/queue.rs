@@ -102,7 +102,7 @@ impl Recovered {
 /// that changes it takes `&mut self`: one thread (the export loop) owns it.
 ///
 /// ```
-/// use otlp_core::encode::Encoding;
+/// use otlp_sdk::Encoding;
 /// use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy};
 ///
 /// # let directory = std::env::temp_dir().join(format!("otlp-durable-doc-{}", std::process::id()));
