@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
-use otlp_sdk::config::{Compression, Protocol};
+use otlp_sdk::config::{Compression, Protocol, TlsFile};
 
 /// A setting the exporter cannot work with. Every variant names the setting
 /// (builder method or configuration key) and says what is wrong with it.
-/// Header values and private keys never appear in messages.
+/// Header values, private keys and the client key's path (see
+/// [`TlsFile::shown_path`](otlp_sdk::config::TlsFile::shown_path)) never
+/// appear in messages.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -47,12 +49,13 @@ pub enum BuildError {
         feature: &'static str,
     },
     /// A TLS file named in the configuration could not be read.
-    #[error("cannot read {key} file {}: {source}", path.display())]
+    #[error("cannot read {key} file {}: {source}", TlsFile::shown_path(key, path))]
     ReadFile {
         /// The configuration key and its environment variables (the signal's
         /// own and the generic one).
         key: &'static str,
-        /// The path as configured.
+        /// The path as configured (the message shows the client key's as
+        /// `<redacted>`, as the configuration's errors do).
         path: PathBuf,
         /// Why reading failed.
         #[source]

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use otlp_sdk::config::TlsFile;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -45,7 +46,7 @@ impl Pem {
             source,
         })?;
         Ok(Pem {
-            origin: format!("{key} file {}", path.display()),
+            origin: format!("{key} file {}", TlsFile::shown_path(key, path)),
             bytes,
         })
     }

@@ -251,13 +251,67 @@ fn bad_tls_files_are_named_in_the_error() {
     assert!(matches!(error, BuildError::Tls { .. }), "{error}");
     let text = error.to_string();
     assert!(text.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY"), "{text}");
-    assert!(text.contains(&wrong_key.display().to_string()), "{text}");
+    // The key's path is shown redacted, as the configuration's errors show it.
+    assert!(text.contains("file <redacted>"), "{text}");
+    assert!(!text.contains(&wrong_key.display().to_string()), "{text}");
     assert!(!text.contains("BEGIN"), "no PEM in messages: {text}");
 
     config.tls.client_key = Some(dir.0.join("missing.key"));
     let error = GrpcExporter::from_config(&config).unwrap_err();
     assert!(matches!(error, BuildError::ReadFile { .. }), "{error}");
-    assert!(error.to_string().contains("missing.key"), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY"), "{text}");
+    assert!(!text.contains("missing.key"), "{text}");
+}
+
+#[test]
+fn a_client_key_pasted_where_its_path_goes_is_not_shown() {
+    // Before: `cannot read exporter.client_key (...) file -----BEGIN PRIVATE
+    // KEY-----...: File name too long`, the whole key in the message.
+    let certs = certificates();
+    let dir = TempDir::new("config-pasted-key");
+    let certificate = dir.write("client.pem", &certs.client_cert_pem);
+    let certificate = certificate.display().to_string();
+    let env = [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4317"),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            certificate.as_str(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            certs.client_key_pem.as_str(),
+        ),
+    ];
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir(dir.0.join("no-such-dir"))
+        .with_env(env)
+        .load()
+        .expect("the configuration takes any path");
+    let error = GrpcExporter::from_config(&config.exporter).unwrap_err();
+    assert!(matches!(error, BuildError::ReadFile { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY") && text.contains("<redacted>"),
+        "{text}"
+    );
+    assert_no_key(&text, &certs.client_key_pem);
+    // The configuration's own error about the same value shows it alike.
+    let error = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir(dir.0.join("no-such-dir"))
+        .with_env([env[0], env[1], env[3]])
+        .load()
+        .unwrap_err();
+    assert_eq!(error.value(), Some("<redacted>"), "{error}");
+    assert_no_key(&error.to_string(), &certs.client_key_pem);
+}
+
+/// Asserts that no line of the PEM `key` is in `text`.
+fn assert_no_key(text: &str, key: &str) {
+    for line in key.lines().filter(|line| !line.trim().is_empty()) {
+        assert!(!text.contains(line), "{line:?} in {text}");
+    }
 }
 
 /// A PEM block whose base64 is sound but whose bytes are no certificate: a
@@ -336,11 +390,12 @@ fn a_client_key_that_does_not_match_the_certificate_is_named() {
         "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
         "OTEL_EXPORTER_OTLP_CLIENT_KEY",
         &certificate.display().to_string(),
-        &key.display().to_string(),
+        "file <redacted>",
         "do not match",
     ] {
         assert!(text.contains(named), "{named:?} not in {text}");
     }
+    assert!(!text.contains(&key.display().to_string()), "{text}");
     assert!(!text.contains("BEGIN"), "no PEM in messages: {text}");
 
     let error = GrpcExporter::builder()

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use otlp_sdk::config::{Compression, Protocol};
+use otlp_sdk::config::{Compression, Protocol, TlsFile};
 
 /// Why [`HttpExporterBuilder::build`](crate::HttpExporterBuilder::build) or
 /// [`HttpExporter::from_config`](crate::HttpExporter::from_config) failed.
-/// Each variant names the bad setting; header values and private keys are never shown.
+/// Each variant names the bad setting; header values, private keys and the client key's path
+/// (see [`TlsFile::shown_path`]) are never shown.
 ///
 /// Failures while exporting are not this type: they are
 /// [`ExportOutcome`](otlp_sdk::ExportOutcome)s that the pipeline counts.
@@ -51,13 +52,17 @@ pub enum HttpExporterError {
     #[error("exporter.compression `{0}` needs the `{0}` feature of otlp-exporter-http")]
     CompressionUnavailable(Compression),
     /// A PEM file named in the configuration could not be read.
-    #[error("cannot read {key} file `{path}`: {source}")]
+    #[error(
+        "cannot read {key} file `{}`: {source}",
+        TlsFile::shown_path(key, path)
+    )]
     ReadFile {
         /// The configuration key that names the file and the variables that
         /// set it (`logs.exporter.certificate (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or
         /// OTEL_EXPORTER_OTLP_CERTIFICATE)`: [`otlp_sdk::config::TlsFile::setting`]).
         key: &'static str,
-        /// The file.
+        /// The file (the message shows the client key's as `<redacted>`, as
+        /// the configuration's errors do).
         path: PathBuf,
         /// The I/O error.
         #[source]

@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use otlp_sdk::config::TlsFile;
 use reqwest::Url;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -35,7 +36,9 @@ impl fmt::Display for PemOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PemOrigin::Method(method) => write!(f, "`{method}`"),
-            PemOrigin::File { key, path } => write!(f, "{key} file `{}`", path.display()),
+            PemOrigin::File { key, path } => {
+                write!(f, "{key} file `{}`", TlsFile::shown_path(key, path))
+            }
         }
     }
 }

@@ -193,12 +193,68 @@ fn a_mismatched_client_key_from_the_config_names_both_files() {
         "exporter.client_certificate",
         "exporter.client_key",
         &certificate.display().to_string(),
-        &key.display().to_string(),
+        "file `<redacted>`",
         "do not match",
     ] {
         assert!(message.contains(named), "{named:?} not in {message}");
     }
+    // The key's path is shown redacted, as the configuration's errors show it.
+    assert!(!message.contains(&key.display().to_string()), "{message}");
     assert!(!message.contains("BEGIN"), "no PEM in messages: {message}");
+}
+
+#[test]
+fn a_client_key_pasted_where_its_path_goes_is_not_shown() {
+    // Before: ``cannot read exporter.client_key (...) file `-----BEGIN PRIVATE
+    // KEY-----...`: File name too long``, the whole key in the message.
+    let certs = certificates();
+    let files = PemFiles::write(&certs);
+    let certificate = files.0.join("client.pem").display().to_string();
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://localhost:4318"),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            certificate.as_str(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            certs.client_key_pem.as_str(),
+        ),
+    ];
+    let config = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir(files.0.join("no-such-dir"))
+        .with_env(env)
+        .load()
+        .expect("the configuration takes any path");
+    let error = HttpExporter::from_config(&config.exporter).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            otlp_exporter_http::HttpExporterError::ReadFile { .. }
+        ),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY") && message.contains("`<redacted>`"),
+        "{message}"
+    );
+    assert_no_key(&message, &certs.client_key_pem);
+    // The configuration's own error about the same value shows it alike.
+    let error = otlp_sdk::config::ConfigLoader::new()
+        .with_config_dir(files.0.join("no-such-dir"))
+        .with_env([env[0], env[2]])
+        .load()
+        .unwrap_err();
+    assert_eq!(error.value(), Some("<redacted>"), "{error}");
+    assert_no_key(&error.to_string(), &certs.client_key_pem);
+}
+
+/// Asserts that no line of the PEM `key` is in `text`.
+fn assert_no_key(text: &str, key: &str) {
+    for line in key.lines().filter(|line| !line.trim().is_empty()) {
+        assert!(!text.contains(line), "{line:?} in {text}");
+    }
 }
 
 /// A directory of PEM files, removed on drop.

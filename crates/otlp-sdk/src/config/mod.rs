@@ -27,7 +27,7 @@ mod sampler_options;
 pub(crate) mod validate;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED, redact_userinfo};
@@ -463,6 +463,35 @@ impl TlsFile {
                 setting!("", "TRACES_", "client_certificate", "CLIENT_CERTIFICATE")
             }
             (_, TlsFile::ClientKey) => setting!("", "TRACES_", "client_key", "CLIENT_KEY"),
+        }
+    }
+
+    /// The file `path` as errors show it, `setting` being the name
+    /// [`setting`](Self::setting) gives it: a client key's (any signal's) as
+    /// [`REDACTED`], as the configuration's own errors and `Debug` output
+    /// show it, any other as given. A key's path is no secret, but the
+    /// setting may hold the key itself, pasted where its path goes (a secret
+    /// mounted as `OTEL_EXPORTER_OTLP_CLIENT_KEY`): the file it names then
+    /// cannot be read, and its error would print the key.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use otlp_sdk::Signal;
+    /// use otlp_sdk::config::TlsFile;
+    ///
+    /// let key = TlsFile::ClientKey.setting(Signal::Logs);
+    /// assert_eq!(TlsFile::shown_path(key, Path::new("/etc/tls/client.key")), "<redacted>");
+    /// let ca = TlsFile::Certificate.setting(Signal::Logs);
+    /// assert_eq!(TlsFile::shown_path(ca, Path::new("/etc/tls/ca.pem")), "/etc/tls/ca.pem");
+    /// ```
+    pub fn shown_path(setting: &str, path: &Path) -> String {
+        let client_key = [Signal::Traces, Signal::Logs, Signal::Metrics]
+            .into_iter()
+            .any(|signal| TlsFile::ClientKey.setting(signal) == setting);
+        if client_key {
+            REDACTED.to_owned()
+        } else {
+            path.display().to_string()
         }
     }
 }
