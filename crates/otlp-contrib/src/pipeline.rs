@@ -27,7 +27,9 @@
 //! readers the program gives in code still get the records: `none` is "no
 //! exporter from configuration", as the specification says). That exporter
 //! only sees records of a provider configured in code only, and they are
-//! counted `failed`, never lost unseen.
+//! counted `failed`, never lost unseen; the export loop of a processor over
+//! it starts with the first such record, so that a configuration whose
+//! exporters are all `none` starts no thread.
 //!
 //! With the `tracing` feature, the span pipeline's builders
 //! ([`exporter_from_config`], [`build_processor`]) also install the

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,14 +25,17 @@ use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::{Exporter, Signal};
 use crate::layered::Layered;
-use crate::record_queue::RecordQueue;
+use crate::record_queue::{LoopStart, RecordQueue};
 use crate::retry::RetryPolicy;
 use crate::shared::{Progress, Shared};
 use crate::stats::{Stats, StatsSnapshot};
 
 struct Control {
     commands: Sender<Command>,
-    loop_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Set when the loop's thread is spawned: at `build`, or for an
+    /// exporter that stands for `none`, by the first record (see
+    /// [`BatchProcessorBuilder::start`]).
+    loop_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// Bound for the shutdown done when the last handle is dropped.
     drop_timeout: Duration,
 }
@@ -116,6 +119,10 @@ impl BatchPipeline {
         if self.is_shut_down() {
             return Err(PipelineError::ShutDown);
         }
+        if self.inner.shared.queue.loop_waits_for_a_record() {
+            // No record has come: nothing to export, and no loop to start.
+            return Ok(());
+        }
         self.flush_by(deadline_after(timeout))
     }
 
@@ -139,6 +146,8 @@ impl BatchPipeline {
         if self.inner.shared.shut_down.swap(true, Ordering::SeqCst) {
             return Err(PipelineError::ShutDown);
         }
+        // A loop still waiting for a first record shuts its exporter down.
+        self.inner.shared.queue.start_loop();
         // `Shutdown` is sent once (the flag above), so one dropped
         // unanswered means the loop died (a panic) before it could answer:
         // the records still queued are reported pending, as at the deadline.
@@ -164,6 +173,7 @@ impl Drop for Inner {
         if self.shared.shut_down.swap(true, Ordering::SeqCst) {
             return;
         }
+        self.shared.queue.start_loop();
         let deadline = deadline_after(self.control.drop_timeout);
         let (reply, answer) = crossbeam_channel::bounded(1);
         if self
@@ -339,7 +349,13 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
                 .buffer_pool_size
                 .unwrap_or(batch.max_concurrent_exports.saturating_mul(2))
                 .min(MAX_POOLED_BUFFERS),
-            io_threads: performance.io_threads,
+            // An exporter standing for `none` sends nothing worth a runtime
+            // of threads (they would start now, with no record to come).
+            io_threads: if stands_for_none {
+                1
+            } else {
+                performance.io_threads
+            },
             retry,
             batch: batch.clone(),
             durable,
@@ -364,22 +380,52 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
         let export_loop = ExportLoop::new(shared.clone(), exporter, settings, receiver)?;
-        let thread = std::thread::Builder::new()
-            .name(format!("otlp-export-{signal}"))
-            .spawn(move || {
-                crate::own_threads::enter();
-                export_loop.run()
-            })
-            .map_err(|error| {
-                PipelineError::Start(format!("cannot spawn the export loop thread: {error}"))
-            })?;
-        shared.queue.set_loop_thread(thread.thread().clone());
+        let loop_thread = Arc::new(Mutex::new(None));
+        let spawn = {
+            let (shared, loop_thread) = (Arc::downgrade(&shared), loop_thread.clone());
+            move || -> Result<(), PipelineError> {
+                let thread = std::thread::Builder::new()
+                    .name(format!("otlp-export-{signal}"))
+                    .spawn(move || {
+                        crate::own_threads::enter();
+                        export_loop.run()
+                    })
+                    .map_err(|error| {
+                        PipelineError::Start(format!(
+                            "cannot spawn the export loop thread: {error}"
+                        ))
+                    })?;
+                if let Some(shared) = shared.upgrade() {
+                    shared.queue.set_loop_thread(thread.thread().clone());
+                }
+                *loop_thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
+                Ok(())
+            }
+        };
+        if stands_for_none {
+            // The providers built `with_config` from the configuration that
+            // made this exporter never hand it a record: its loop starts with
+            // the first record (a provider configured in code), a shutdown,
+            // or the last handle's drop, not before. Failing then, the loop
+            // is dropped with the command channel's receiver: flushes and
+            // shutdown answer `ShutDown`, and the reason is the last error.
+            let weak = Arc::downgrade(&shared);
+            shared
+                .queue
+                .start_loop_on_first_record(LoopStart::new(move || {
+                    if let (Err(error), Some(shared)) = (spawn(), weak.upgrade()) {
+                        shared.stats.record_error(error.to_string());
+                    }
+                }));
+        } else {
+            spawn()?;
+        }
         Ok(BatchPipeline {
             inner: Arc::new(Inner {
                 shared,
                 control: Control {
                     commands,
-                    loop_thread: Mutex::new(Some(thread)),
+                    loop_thread,
                     drop_timeout: batch.export_timeout.min(Duration::from_secs(5)),
                 },
                 signal,

@@ -192,6 +192,10 @@ pub trait Exporter: Send + Sync + 'static {
     /// code, nothing at all, the cost of a flag check), and the durable
     /// queue of a pipeline over it stays closed. A provider configured in
     /// code only still hands it its records, which it may fail, naming why.
+    /// A batch pipeline over it starts its export loop's thread with the
+    /// first record it is handed (or to shut down), not when it is built,
+    /// and sends on that thread whatever `performance.io_threads` says: a
+    /// configuration whose exporters are all `none` starts no thread.
     fn stands_for_none(&self) -> bool {
         false
     }

@@ -273,7 +273,10 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchSpanProcessor> {
         self.with_settings(config, Signal::Traces, &config.batch)
     }
 
-    /// Validates the settings and starts the export loop.
+    /// Validates the settings and starts the export loop (on a thread of
+    /// its own), but over an exporter that [stands for
+    /// `none`](Exporter::stands_for_none): that loop starts with the first
+    /// record handed to the processor, or to shut it down.
     pub fn build(self) -> Result<BatchSpanProcessor, PipelineError> {
         self.start(Signal::Traces).map(BatchSpanProcessor::new)
     }

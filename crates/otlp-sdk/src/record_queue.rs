@@ -410,6 +410,22 @@ thread_local! {
 /// Source of queue identities, never reused (addresses could be).
 static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Starts the export loop of a queue whose loop waits for its first record
+/// ([`RecordQueue::start_loop_on_first_record`]).
+pub(crate) struct LoopStart(Box<dyn FnOnce() + Send>);
+
+impl LoopStart {
+    pub(crate) fn new(start: impl FnOnce() + Send + 'static) -> Self {
+        LoopStart(Box::new(start))
+    }
+}
+
+impl std::fmt::Debug for LoopStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoopStart")
+    }
+}
+
 /// Records waiting for the export loop; see the [module documentation](self).
 #[derive(Debug)]
 pub(crate) struct RecordQueue {
@@ -458,6 +474,12 @@ pub(crate) struct RecordQueue {
     completions_wanted: AtomicBool,
     /// How the loop is woken, whether it parks or waits on its runtime.
     loop_wake: LoopWake,
+    /// A loop not started yet, started by the first record a thread hands
+    /// over (its registration, a cold path) or by the pipeline.
+    loop_start: Mutex<Option<LoopStart>>,
+    /// `loop_start` holds one: the only cost to a thread's first record of
+    /// a queue whose loop runs.
+    loop_start_pending: AtomicBool,
     /// How often the loop thread was unparked (tests look at it).
     #[cfg(test)]
     unparks: AtomicUsize,
@@ -507,6 +529,8 @@ impl RecordQueue {
             loop_idle: AtomicBool::new(false),
             completions_wanted: AtomicBool::new(true),
             loop_wake: LoopWake::default(),
+            loop_start: Mutex::new(None),
+            loop_start_pending: AtomicBool::new(false),
             #[cfg(test)]
             unparks: AtomicUsize::new(0),
             #[cfg(test)]
@@ -789,6 +813,7 @@ impl RecordQueue {
 
     /// A record from a thread without its slot: a block of its own.
     fn push_alone<R: QueuedRecord>(&self, record: &R) -> Push {
+        self.start_loop();
         let Some((group, overhead, _)) = self.group_of(record) else {
             return Push::TooManyGroups;
         };
@@ -821,6 +846,9 @@ impl RecordQueue {
             slots.push(Arc::clone(&slot));
             self.budget.threads.store(slots.len(), Ordering::Relaxed);
         }
+        // Before the record is written: a flush that finds the loop not
+        // started has no record of this thread to wait for.
+        self.start_loop();
         local.push(LocalSlot {
             queue: self.id,
             slot,
@@ -1135,6 +1163,32 @@ impl RecordQueue {
     /// Records which thread to wake (the export loop); set once at start.
     pub(crate) fn set_loop_thread(&self, thread: Thread) {
         self.loop_wake.set_thread(thread);
+    }
+
+    /// Leaves the export loop to `start` when the first record arrives (or
+    /// the pipeline asks, [`start_loop`](Self::start_loop)), instead of now.
+    pub(crate) fn start_loop_on_first_record(&self, start: LoopStart) {
+        *lock(&self.loop_start) = Some(start);
+        self.loop_start_pending.store(true, Ordering::Release);
+    }
+
+    /// Starts the loop if it waits for a first record; once, whoever calls.
+    /// Returns when it is started (or its start failed).
+    pub(crate) fn start_loop(&self) {
+        if !self.loop_start_pending.load(Ordering::Acquire) {
+            return;
+        }
+        let mut pending = lock(&self.loop_start);
+        if let Some(LoopStart(start)) = pending.take() {
+            start();
+        }
+        self.loop_start_pending.store(false, Ordering::Release);
+    }
+
+    /// Whether the loop still waits for a first record: no record has
+    /// reached the queue.
+    pub(crate) fn loop_waits_for_a_record(&self) -> bool {
+        self.loop_start_pending.load(Ordering::Acquire) && lock(&self.loop_start).is_some()
     }
 
     pub(crate) fn set_wake_at(&self, wake_at: usize) {
