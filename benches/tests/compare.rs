@@ -240,9 +240,10 @@ fn small_field_scenarios_print_their_tables() {
     ] {
         assert!(stdout.contains(door), "{door}:\n{stdout}");
     }
-    // The `tracing` door three ways, in a burst and paced, two threads,
+    // The `tracing` door four ways, in a burst and paced, two threads,
     // nested: every row makes every span and loses none; OtlpLayer's rows
-    // carry both ratios.
+    // carry the three ratios (the baseline unfiltered and filtered, the
+    // bridge).
     let tracing_rows: Vec<Vec<&str>> = stdout
         .lines()
         .filter(|line| {
@@ -251,12 +252,12 @@ fn small_field_scenarios_print_their_tables() {
         })
         .map(|line| line.trim_matches('|').split('|').map(str::trim).collect())
         .collect();
-    assert_eq!(tracing_rows.len(), 6, "{stdout}");
+    assert_eq!(tracing_rows.len(), 8, "{stdout}");
     for cells in &tracing_rows {
         assert_eq!(cells[6], "0", "{cells:?}");
         if cells[4].starts_with("`OtlpLayer`") {
             assert!(
-                cells[11].ends_with('x') && cells[12].ends_with('x'),
+                cells[11..=13].iter().all(|cell| cell.ends_with('x')),
                 "{cells:?}"
             );
         }
@@ -264,7 +265,8 @@ fn small_field_scenarios_print_their_tables() {
     for door in [
         "`OtlpLayer` → otlp-sdk",
         "`tracing-opentelemetry` → `OtlpSpanProcessor` → otlp-sdk",
-        "`opentelemetry-otlp` (lossless queue)",
+        "`tracing-opentelemetry` → `opentelemetry_sdk` + `opentelemetry-otlp` (lossless queue)",
+        "`tracing-opentelemetry` (exporters' crates filtered out) → `opentelemetry_sdk`",
     ] {
         assert!(
             tracing_rows
