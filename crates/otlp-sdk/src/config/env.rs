@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::file::{shown_unknown, unknown_key};
-use super::keys::{self, Ctx, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Staged};
+use super::keys::{self, Ctx, Staged};
 use super::node::Node;
 use super::parse::Dialect;
 use super::propagator_options::accepted_names;
+use super::setting::{LOGS_SECTION, METRICS_SECTION, Scope, Setting};
 use super::{ConfigError, ConfigSource, ConfigWarning};
 use crate::Signal;
 

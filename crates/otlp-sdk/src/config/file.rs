@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use super::error::REDACTED;
-use super::keys::{self, Ctx, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Staged, Unknown};
+use super::keys::{self, Ctx, Staged};
 use super::node::Node;
 use super::parse::Dialect;
+use super::setting::{self, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Unknown};
 use super::{ConfigError, ConfigSource};
 
 /// The extensions looked for, in this order, for each file stem.
@@ -187,7 +188,7 @@ fn apply_tree(
                 path: path.to_owned(),
                 reason: format!(
                     "the top level must be a map of sections ({}), not {}",
-                    keys::sections().join(", "),
+                    setting::sections().join(", "),
                     other.describe()
                 ),
             });

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use super::env::{self, OVERRIDE_PREFIX};
 use super::error::redact_userinfo;
 use super::file::{self, shown_unknown};
-use super::keys::{self, Setting, Staged};
+use super::keys::{self, Staged};
 use super::node::Node;
 use super::origin::Origins;
+use super::setting::Setting;
 use super::validate;
 use super::{Config, ConfigError, ConfigSource, ConfigWarning, PropagatorName, REDACTED};
 

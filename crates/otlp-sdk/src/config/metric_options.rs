@@ -1,8 +1,8 @@
 //! The choices of the metrics pipeline that configuration names by word:
 //! temporality preference, default histogram aggregation, exemplar filter.
 //!
-//! Each parses its variable's values case-insensitively ([`Self::parse`])
-//! and names them back ([`Self::as_str`]).
+//! Each parses its variable's values case-insensitively ([`TemporalityPreference::parse`], for one)
+//! and names them back ([`TemporalityPreference::as_str`]).
 
 /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: which instruments
 /// report deltas (the specification's table).

@@ -24,6 +24,7 @@ mod origin;
 mod parse;
 mod propagator_options;
 mod sampler_options;
+mod setting;
 pub(crate) mod validate;
 
 use std::fmt;

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{REDACTED, redact_userinfo};
-use super::keys::{Scope, Setting};
 use super::origin::{Origins, SetBy};
+use super::setting::{Scope, Setting};
 use super::{
     BatchConfig, Config, ConfigError, ConfigSource, ConfigWarning, ExporterConfig, FullPolicy,
     MetricsConfig, PerformanceConfig, Protocol,
