@@ -231,6 +231,11 @@ async fn serve(
                         let _ = http1::Builder::new()
                             .timer(TokioTimer::new())
                             .header_read_timeout(HEADER_READ_TIMEOUT)
+                            // A scraper may shut its side down once its
+                            // request is sent: it still gets its answer
+                            // (without, hyper could close at that end of
+                            // input before writing it).
+                            .half_close(true)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });

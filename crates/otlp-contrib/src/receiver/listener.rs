@@ -158,7 +158,13 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
-    let builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new());
+    // A client may shut its side down once its request is sent (a
+    // half-close) and still read the answer: without this, hyper closed the
+    // connection at that end of input, before an answer not ready at once
+    // was written (most of them, as decoding takes a moment), and the
+    // client saw no answer at all.
+    builder.http1().half_close(true);
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
     match acceptor {
