@@ -15,7 +15,7 @@ use otlp_contrib::recorder::OtlpRecorder;
 use otlp_core::{KeyValue, SpanContext, SpanId, TraceFlags, TraceId};
 use otlp_sdk::active_span;
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
+use otlp_sdk::metrics::{MeterProvider, MetricsError, PeriodicReader};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -422,4 +422,99 @@ fn a_description_reaches_the_instrument_its_name_becomes() {
     let depth = collected(&provider, "queue_depth");
     assert_eq!(depth.len(), 1, "{depth:#?}");
     assert_eq!(depth[0].description.as_str(), "Jobs waiting");
+}
+
+/// A collector that takes connections and reads whatever comes, never
+/// answering: `started` hears of each connection's first bytes (a request
+/// under way), `closed` of each connection the client closes.
+fn silent_collector() -> (
+    String,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Receiver<()>,
+) {
+    use std::io::Read;
+    let listener =
+        std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("a loopback port");
+    let address = listener.local_addr().expect("its address");
+    let (started, started_rx) = std::sync::mpsc::channel();
+    let (closed, closed_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut connection in listener.incoming().flatten() {
+            let (started, closed) = (started.clone(), closed.clone());
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 64 * 1024];
+                let mut first = true;
+                while let Ok(1..) = connection.read(&mut buffer) {
+                    if std::mem::take(&mut first) {
+                        let _ = started.send(());
+                    }
+                }
+                let _ = closed.send(());
+            });
+        }
+    });
+    (format!("http://{address}"), started_rx, closed_rx)
+}
+
+/// A shutdown that runs out of time gives up on the export in progress: its
+/// connection closes and a flush waiting on it returns, instead of the
+/// reader sending and retrying for its own export timeout (an hour here) to
+/// a collector that never answers, after shutdown had counted its data
+/// points failed. Before, the connection stayed open and the flush waited
+/// for the hour; the watchdog of 60 s stands for that.
+#[test]
+fn a_shutdown_out_of_time_ends_the_export_it_gave_up_on() {
+    const WATCHDOG: Duration = Duration::from_secs(60);
+    for protocol in ["grpc", "http/protobuf"] {
+        let (endpoint, started, closed) = silent_collector();
+        let config = config(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "3600000"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "3600000"),
+        ]);
+        let provider = provider(&config);
+        provider.meter("m").u64_counter("c").build().add(1, &[]);
+        let (flushed, flush) = std::sync::mpsc::channel();
+        let flushing = provider.clone();
+        std::thread::spawn(move || {
+            let _ = flushed.send(flushing.force_flush(Duration::MAX));
+        });
+        started
+            .recv_timeout(WATCHDOG)
+            .unwrap_or_else(|_| panic!("{protocol}: no export reached the collector"));
+
+        let shutdown = provider.shutdown(Duration::from_millis(200));
+        assert!(
+            matches!(shutdown, Err(MetricsError::Timeout(_))),
+            "{protocol}: {shutdown:?}"
+        );
+        closed.recv_timeout(WATCHDOG).unwrap_or_else(|_| {
+            panic!("{protocol}: the export shutdown gave up on still holds its connection")
+        });
+        let flush = flush.recv_timeout(WATCHDOG).unwrap_or_else(|_| {
+            panic!("{protocol}: the flush waits on the export shutdown gave up on")
+        });
+        assert!(
+            matches!(
+                flush,
+                Err(MetricsError::Undelivered {
+                    failed: 1,
+                    rejected: 0
+                })
+            ),
+            "{protocol}: {flush:?}"
+        );
+        let stats = provider.stats();
+        assert_eq!(
+            (
+                stats.produced_data_points,
+                stats.exported_data_points,
+                stats.failed_data_points,
+                stats.in_flight_data_points
+            ),
+            (1, 0, 1, 0),
+            "{protocol}: {stats:?}"
+        );
+    }
 }

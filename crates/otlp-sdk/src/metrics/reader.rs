@@ -6,8 +6,10 @@
 //! `force_flush` and `shutdown`, it collects, encodes the metrics once as
 //! one `ExportMetricsServiceRequest` (in the exporter's encoding), and sends
 //! it with the [`RetryPolicy`] until it settles or the export timeout
-//! passes. Data points are counted as the spans of a span pipeline are:
-//! exported, rejected (partial success) or failed.
+//! passes, or a shutdown that ran out of time gives up on it (the attempt
+//! in progress is dropped and nothing more is sent). Data points are
+//! counted as the spans of a span pipeline are: exported, rejected (partial
+//! success) or failed.
 //!
 //! Metrics are state, not a queue: a failed export loses no measurement of a
 //! cumulative stream (the next collection reports the totals again), and
@@ -209,6 +211,9 @@ struct ExportCounts {
     /// after is not counted again (held while counts change, so that a
     /// point is counted once). See [`ExportCounts::abandon`].
     abandoned: Mutex<bool>,
+    /// Wakes an export in progress when the pipeline is abandoned: it is
+    /// given up then, not left sending and retrying to its own deadline.
+    gave_up: tokio::sync::Notify,
 }
 
 impl ExportCounts {
@@ -225,6 +230,18 @@ impl ExportCounts {
     /// Keeps `message` as the last error.
     fn note_error(&self, message: String) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    /// Returns once the pipeline is abandoned ([`abandon`](Self::abandon)):
+    /// at once if it is already.
+    async fn given_up(&self) {
+        let notified = self.gave_up.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if *self.abandoned.lock().unwrap_or_else(|p| p.into_inner()) {
+            return;
+        }
+        notified.await;
     }
 
     /// Counts how points handed to export ended, unless the pipeline was
@@ -249,6 +266,9 @@ impl ExportCounts {
             return;
         }
         *abandoned = true;
+        // Under the lock that set the flag: `given_up` either sees the flag
+        // or is waiting already.
+        self.gave_up.notify_waiters();
         let settled = self.exported.load(Ordering::Acquire)
             + self.rejected.load(Ordering::Acquire)
             + self.failed.load(Ordering::Acquire);
@@ -509,8 +529,8 @@ impl<E: Exporter> Reader<E> {
             span_count: points,
         };
         let counts = &self.counts;
-        let sent = catch_unwind(AssertUnwindSafe(|| {
-            self.runtime.block_on(self.retry.send(
+        let send =
+            self.retry.send(
                 &self.exporter,
                 &request,
                 self.timeout,
@@ -521,7 +541,21 @@ impl<E: Exporter> Reader<E> {
                         counts.retries.fetch_add(1, Ordering::Relaxed);
                     }
                 },
-            ))
+            );
+        // A shutdown out of time gave up on these points (counted failed):
+        // the attempt in progress is dropped (its connection closes) and no
+        // retry, nor any later request of this collection, is sent.
+        let sent = catch_unwind(AssertUnwindSafe(|| {
+            self.runtime.block_on(async {
+                tokio::select! {
+                    biased;
+                    () = counts.given_up() => Settlement {
+                        failed: points as u64,
+                        ..Settlement::default()
+                    },
+                    settlement = send => settlement,
+                }
+            })
         }));
         // An exporter that panics fails its request like a permanent error,
         // as in the span pipeline: unnoticed, the panic ended the reader's
