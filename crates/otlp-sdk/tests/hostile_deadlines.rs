@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use otlp_core::SpanData;
 use otlp_core::encode::Encoding;
 use otlp_sdk::config::{BatchConfig, FullPolicy};
+use otlp_sdk::metrics::{MeterProvider, PeriodicReader};
 use otlp_sdk::{
-    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, PipelineError, SpanProcessor,
-    TracerProvider,
+    BatchSpanProcessor, ExportOutcome, ExportRequest, Exporter, PipelineError, Signal,
+    SpanProcessor, TracerProvider,
 };
 
 struct Accept;
@@ -189,4 +190,62 @@ fn shutdown_returns_by_its_deadline_while_blocking_work_runs() {
     // Generous against a noisy machine; waiting for the blocking work takes a minute.
     assert!(took < Duration::from_secs(20), "{took:?}");
     assert!(processor.stats().is_balanced());
+}
+
+/// A metrics exporter that answers at once but leaves work on the blocking
+/// pool that outlives any deadline: what an attempt that timed out leaves
+/// behind (the HTTP exporter's compression of a large body, a DNS lookup in
+/// `getaddrinfo`) while a later one succeeds.
+struct LeavesBlockingWork;
+
+impl Exporter for LeavesBlockingWork {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        drop(tokio::task::spawn_blocking(|| {
+            std::thread::sleep(Duration::from_secs(600))
+        }));
+        ExportOutcome::Success
+    }
+}
+
+#[test]
+fn a_meter_provider_shutdown_does_not_wait_for_blocking_work_its_exports_left() {
+    // Before, the reader's thread dropped its runtime, which waits for the
+    // blocking pool, and shutdown joined that thread: ten minutes here.
+    let reader = PeriodicReader::builder(LeavesBlockingWork)
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    let (done, shut_down) = std::sync::mpsc::channel();
+    let shutting_down = provider.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(shutting_down.shutdown(Duration::from_secs(10)));
+    });
+    // A hang detector only: the shutdown has a deadline of 10 s.
+    let result = shut_down
+        .recv_timeout(Duration::from_secs(60))
+        .expect("shutdown returned");
+    assert_eq!(result, Ok(()));
+    let stats = provider.stats();
+    assert_eq!(
+        (
+            stats.produced_data_points,
+            stats.exported_data_points,
+            stats.in_flight_data_points
+        ),
+        (1, 1, 0),
+        "{stats:?}"
+    );
 }

@@ -378,7 +378,7 @@ fn spawn<E: Exporter>(
         counts: counts.clone(),
         encoder: MetricEncoder::new(),
         body: Vec::new(),
-        runtime,
+        runtime: ReaderRuntime(Some(runtime)),
         losses: LossReporter::default(),
     };
     let interval = settings.interval;
@@ -405,9 +405,33 @@ struct Reader<E> {
     counts: Arc<ExportCounts>,
     encoder: MetricEncoder,
     body: Vec<u8>,
-    runtime: tokio::runtime::Runtime,
+    runtime: ReaderRuntime,
     /// What it told of its losses ([`crate::diagnostics`]).
     losses: LossReporter,
+}
+
+/// The reader's runtime. Dropped when the reader's thread ends, it stops
+/// without waiting for what still runs on its blocking pool (a compression
+/// or DNS lookup an attempt that timed out left behind), as the span and
+/// log pipelines' export loops do: a plain drop waits for it, and a
+/// shutdown that got its answer joins this thread.
+struct ReaderRuntime(Option<tokio::runtime::Runtime>);
+
+impl ReaderRuntime {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.0
+            .as_ref()
+            .expect("the runtime is there until the reader is dropped")
+            .block_on(future)
+    }
+}
+
+impl Drop for ReaderRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl<E: Exporter> Reader<E> {
