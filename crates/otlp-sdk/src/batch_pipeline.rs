@@ -27,7 +27,7 @@ use crate::exporter::{Exporter, Signal};
 use crate::layered::Layered;
 use crate::record_queue::{LoopStart, RecordQueue};
 use crate::retry::RetryPolicy;
-use crate::shared::{Progress, Shared};
+use crate::shared::{LeftAtShutdown, Progress, Shared};
 use crate::stats::{Stats, StatsSnapshot};
 
 struct Control {
@@ -164,7 +164,23 @@ impl BatchPipeline {
         }
         // Whatever is still queued is the loop's to settle (it closes the
         // queue as its last act, even after this call's deadline).
-        answer.unwrap_or_else(|| Err(self.pending()))
+        answer.unwrap_or_else(|| Err(self.left_pending()))
+    }
+
+    /// The records a shutdown that got no answer in time leaves pending:
+    /// those the stats show unsettled, or, once the loop has counted them
+    /// dropped or failed (it answers after that, and after the loss
+    /// handler), the count it published before (see [`LeftAtShutdown`]).
+    fn left_pending(&self) -> PipelineError {
+        let stats = self.stats();
+        let pending = match self.inner.shared.left_at_shutdown.get() {
+            Some(pending) => pending,
+            None => stats.queued + stats.in_flight,
+        };
+        PipelineError::Timeout {
+            pending,
+            signal: self.inner.signal,
+        }
     }
 }
 
@@ -377,6 +393,7 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
             shut_down: AtomicBool::new(false),
             progress: Progress::new(attempt_timeout, has_durable),
             signal,
+            left_at_shutdown: LeftAtShutdown::default(),
         });
         let (commands, receiver) = crossbeam_channel::unbounded();
         let export_loop = ExportLoop::new(shared.clone(), exporter, settings, receiver)?;

@@ -755,6 +755,8 @@ impl<E: Exporter> ExportLoop<E> {
     /// still in flight is failed (both counted), then the runtime is stopped.
     fn finish_shutdown(&mut self, mut flush: PendingFlush, done: bool) {
         let pending = if done { 0 } else { self.pending_for(&flush) };
+        // Before they are counted: a caller that timed out reads it.
+        self.shared.left_at_shutdown.publish(pending);
         self.stopping = true;
         if self.backlog.is_some() {
             // What is still queued goes to disk for the next start.
@@ -1176,6 +1178,7 @@ mod tests {
             shut_down: AtomicBool::new(false),
             progress: crate::shared::Progress::new(Duration::from_secs(10), false),
             signal: Signal::Traces,
+            left_at_shutdown: crate::shared::LeftAtShutdown::default(),
         });
         let settings = LoopSettings {
             signal: Signal::Traces,

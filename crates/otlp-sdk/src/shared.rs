@@ -24,6 +24,46 @@ pub(crate) struct Shared {
     pub(crate) progress: Progress,
     /// What the pipeline carries (for messages).
     pub(crate) signal: Signal,
+    /// The records a shutdown left unsettled at its deadline, once the
+    /// loop has counted them.
+    pub(crate) left_at_shutdown: LeftAtShutdown,
+}
+
+/// How many records a shutdown's deadline left unsettled, as the export
+/// loop found them before counting them dropped or failed (it answers only
+/// after that, and after telling the loss handler).
+///
+/// A caller whose wait for that answer times out cannot tell them from the
+/// stats any more once they are counted: it would say that none were left.
+/// The loop publishes the count before it counts them, so a caller that
+/// reads the stats first and then this finds either the records still
+/// unsettled in the stats or the count here: each counting is a `Release`
+/// add after the publication, and a stats read that sees it is an
+/// `Acquire` load, so the publication is seen too.
+#[derive(Debug)]
+pub(crate) struct LeftAtShutdown(AtomicU64);
+
+impl Default for LeftAtShutdown {
+    fn default() -> Self {
+        LeftAtShutdown(AtomicU64::new(Self::NOT_YET))
+    }
+}
+
+impl LeftAtShutdown {
+    /// Nothing published: the loop has not finished a shutdown.
+    const NOT_YET: u64 = u64::MAX;
+
+    /// Called by the loop before it counts the `pending` records.
+    pub(crate) fn publish(&self, pending: u64) {
+        self.0
+            .store(pending.min(Self::NOT_YET - 1), Ordering::Release);
+    }
+
+    /// The count published, if any; read it after the stats.
+    pub(crate) fn get(&self) -> Option<u64> {
+        let pending = self.0.load(Ordering::Acquire);
+        (pending != Self::NOT_YET).then_some(pending)
+    }
 }
 
 /// Whether the pipeline moves: how many times the export loop has taken
@@ -279,6 +319,7 @@ mod tests {
             shut_down: AtomicBool::new(false),
             progress: Progress::new(Duration::from_secs(1), false),
             signal: Signal::Traces,
+            left_at_shutdown: LeftAtShutdown::default(),
         }
     }
 
