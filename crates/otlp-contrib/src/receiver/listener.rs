@@ -158,13 +158,12 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
-    let mut builder = Builder::new(TokioExecutor::new());
-    // A client may shut its side down once its request is sent (a
-    // half-close) and still read the answer: without this, hyper closed the
-    // connection at that end of input, before an answer not ready at once
-    // was written (most of them, as decoding takes a moment), and the
-    // client saw no answer at all.
-    builder.http1().half_close(true);
+    // A client's end of input is taken as the client hanging up: its request,
+    // if not answered yet, is counted abandoned (its exporter will send it
+    // again), as Go's net/http (the OpenTelemetry Collector) cancels such a
+    // request. So a client that shuts its side down once its request is
+    // sent (a half-close) gets no answer; OTLP exporters do not.
+    let builder = Builder::new(TokioExecutor::new());
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
     match acceptor {
