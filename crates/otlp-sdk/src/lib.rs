@@ -229,7 +229,10 @@ pub use pool::{Pool, PoolStats, Pooled};
 pub use processor::{BatchSpanProcessor, BatchSpanProcessorBuilder, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};
 pub use retry::{RetryPolicy, SendEvent, Settlement, attempt_deadline};
-pub use sampler::{ParentBasedSamplers, Sampler};
+pub use sampler::{
+    ParentBasedSamplers, Sampler, SamplingDecision, SamplingParameters, SamplingResult,
+    ShouldSample,
+};
 pub use span::Span;
 pub use stats::{LatencySummary, StatsSnapshot, Summary};
 pub use tracer::{SpanBuilder, Tracer};

@@ -206,6 +206,10 @@ impl TracerProviderBuilder {
 
     /// Sets the sampler (default: parent-based, always on), over the
     /// configuration's, before or after [`with_config`](Self::with_config).
+    /// A sampler of the program's own ([`Sampler::custom`]) is set here:
+    /// `OTEL_TRACES_SAMPLER` names only the built-in ones, and a custom
+    /// sampler set in code wins over the one it names, as any sampler set
+    /// in code does.
     pub fn with_sampler(mut self, sampler: Sampler) -> Self {
         self.sampler.set(sampler);
         self
@@ -252,15 +256,20 @@ impl TracerProviderBuilder {
             .filter(|processor| !(exporter_none && processor.stands_for_none()))
             .cloned()
             .collect();
+        let sampler = self.sampler.value_or_default();
+        let custom_sampler = sampler.has_custom();
+        let only_batch = match receiving.as_slice() {
+            [only] => only.batch_pipeline().cloned(),
+            _ => None,
+        };
         TracerProvider {
             inner: Arc::new(ProviderState {
                 resource: Arc::new(self.resource.build()),
-                sampler: self.sampler.value_or_default(),
+                sampler,
                 limits: self.limits.value_or_default(),
-                only_batch: match receiving.as_slice() {
-                    [only] => only.batch_pipeline().cloned(),
-                    _ => None,
-                },
+                plain_start: only_batch.is_some() && !custom_sampler,
+                custom_sampler,
+                only_batch,
                 pipeline_handles: ThreadLocal::new(),
                 // No exporter configured and none given in code: the
                 // sampler still decides, nothing is recorded.

@@ -29,6 +29,14 @@ pub(crate) struct ProviderState {
     /// With `only_batch`: each thread's handle on that pipeline, which the
     /// spans it starts clone (see [`ProviderState::destination`]).
     pub(crate) pipeline_handles: ThreadLocal<Arc<PipelineHandle>>,
+    /// `sampler` holds a [`Sampler::Custom`]: spans start through the
+    /// tracer's general path, which asks it with the span's name, kind,
+    /// attributes and links.
+    pub(crate) custom_sampler: bool,
+    /// Spans start on the tracer's direct path: `only_batch` is set (no
+    /// processor's `on_start` to call) and no custom sampler is asked. One
+    /// flag, checked once per span start.
+    pub(crate) plain_start: bool,
     /// `OTEL_SDK_DISABLED`: spans are neither sampled nor recorded.
     pub(crate) disabled: bool,
     /// The configuration's traces exporter is `none` (`OTEL_TRACES_EXPORTER=none`)

@@ -11,6 +11,7 @@ use otlp_core::{
 
 use crate::destination::Destination;
 use crate::provider_state::ProviderState;
+use crate::sampler::{SamplingParameters, SamplingResult};
 use crate::span::Span;
 use crate::{spare_attributes, spare_handles};
 
@@ -86,7 +87,7 @@ impl Tracer {
     /// exported OTLP `Span.flags` carry 0x02. Its children keep the flag;
     /// a child of a parent without it does not get it.
     pub fn start(&self, name: impl Into<Str>) -> Span {
-        if self.provider.only_batch.is_none() {
+        if !self.provider.plain_start {
             return self.start_root_notifying(name.into());
         }
         // Not through a `SpanBuilder`: building one and taking it apart again
@@ -99,12 +100,25 @@ impl Tracer {
         self.span_builder(name).parent(parent).start()
     }
 
-    /// A root span of a provider whose spans go to its processors: started,
-    /// then handed to each processor's `on_start`. Without a builder, as the
-    /// direct path: a root has no attributes or links to adopt.
+    /// A root span of a provider whose spans go to its processors, or whose
+    /// sampler holds a custom one: started, then handed to each processor's
+    /// `on_start`. Without a builder, as the direct path: a root has no
+    /// attributes or links to adopt.
     #[inline(never)]
     fn start_root_notifying(&self, name: Str) -> Span {
-        let mut span = start_span(self, name, SpanKind::Internal, None, None);
+        let mut span = if self.provider.custom_sampler {
+            start_span_asking(
+                self,
+                name,
+                SpanKind::Internal,
+                None,
+                None,
+                Vec::new(),
+                Vec::new(),
+            )
+        } else {
+            start_span(self, name, SpanKind::Internal, None, None)
+        };
         notify_start(&self.provider, &mut span, None);
         span
     }
@@ -162,9 +176,10 @@ impl SpanBuilder<'_> {
         self
     }
 
-    /// Adds an attribute known at start. The [`Sampler`](crate::Sampler)s
-    /// decide by parent and trace id only: attributes given here reach the
-    /// span, not the decision.
+    /// Adds an attribute known at start. The built-in
+    /// [`Sampler`](crate::Sampler)s decide by parent and trace id only; a
+    /// [custom one](crate::ShouldSample) sees the attributes given here
+    /// (not those set once the span has started).
     pub fn attribute(mut self, attribute: KeyValue) -> Self {
         self.attributes.push(attribute);
         self
@@ -185,7 +200,8 @@ impl SpanBuilder<'_> {
     /// Adds a link to another span. A link known when the span starts is
     /// best given here rather than with [`Span::add_link`] later, as the
     /// specification asks: a head sampler can only consider what the span
-    /// starts with (the built-in ones look at neither links nor attributes).
+    /// starts with (the built-in ones look at neither links nor attributes;
+    /// a [custom one](crate::ShouldSample) sees both).
     /// A link to an invalid context is kept (the specification asks for it
     /// when the link carries attributes or a trace state).
     pub fn link(
@@ -207,7 +223,7 @@ impl SpanBuilder<'_> {
     /// time; then, for a recording span, calls each processor's
     /// [`on_start`](crate::SpanProcessor::on_start).
     pub fn start(self) -> Span {
-        if self.tracer.provider.only_batch.is_none() {
+        if !self.tracer.provider.plain_start {
             return self.start_notifying();
         }
         self.start_with_extras()
@@ -246,17 +262,45 @@ impl SpanBuilder<'_> {
     }
 
     /// Starts the span of a provider whose spans go to its processors (not
-    /// straight into one batch pipeline, which has nothing to do at start):
-    /// with the builder's attributes and links, then each processor's
-    /// `on_start`, in order, while the span records. Out of line: the
-    /// provider of one batch pipeline never comes here, and this path
-    /// pays a dynamic call per processor at end anyway.
+    /// straight into one batch pipeline, which has nothing to do at start),
+    /// or whose sampler holds a custom one: with the builder's attributes
+    /// and links, then each processor's `on_start`, in order, while the
+    /// span records. Out of line: the provider of one batch pipeline with
+    /// the built-in samplers never comes here, and this path pays a
+    /// dynamic call per processor at end, or the custom sampler's, anyway.
     #[inline(never)]
     fn start_notifying(self) -> Span {
         let (tracer, parent) = (self.tracer, self.parent.clone());
-        let mut span = self.start_with_extras();
+        let mut span = if tracer.provider.custom_sampler {
+            self.start_asking()
+        } else {
+            self.start_with_extras()
+        };
         notify_start(&tracer.provider, &mut span, parent.as_ref());
         span
+    }
+
+    /// Starts the span under a sampler tree that holds a custom sampler,
+    /// which sees the builder's attributes and links.
+    fn start_asking(self) -> Span {
+        let SpanBuilder {
+            tracer,
+            name,
+            kind,
+            parent,
+            attributes,
+            links,
+            start_time,
+        } = self;
+        start_span_asking(
+            tracer,
+            name,
+            kind,
+            parent.as_ref(),
+            start_time,
+            attributes,
+            links,
+        )
     }
 }
 
@@ -274,7 +318,8 @@ fn notify_start(provider: &ProviderState, span: &mut Span, parent: Option<&SpanC
 /// Starts a span without attributes or links: decides sampling, assigns ids,
 /// records the start time. The span is the tail expression, so that it is
 /// built in the caller's slot rather than built aside and copied (368 bytes,
-/// on every span).
+/// on every span). The built-in samplers only: a custom one is asked by
+/// [`start_span_asking`].
 fn start_span(
     tracer: &Tracer,
     name: Str,
@@ -283,21 +328,10 @@ fn start_span(
     start_time: Option<SystemTime>,
 ) -> Span {
     let provider = &tracer.provider;
-    // A root span's parent is known not to be remote: there is none. OTLP's
-    // `flags` then says so (0x100, "has is_remote", without 0x200), as
-    // opentelemetry-otlp and the Go SDK write it; leaving the bit unset told
-    // backends the remoteness was unknown, so a root could not be told from a
-    // span of an exporter that does not record it.
-    let (trace_id, trace_state, parent_span_id, parent_remote) = match parent {
-        Some(parent) => (
-            parent.trace_id,
-            parent.trace_state.clone(),
-            Some(parent.span_id),
-            parent.is_remote,
-        ),
-        None => (TraceId::random(), TraceState::EMPTY, None, false),
+    let (trace_id, trace_state) = match parent {
+        Some(parent) => (parent.trace_id, parent.trace_state.clone()),
+        None => (TraceId::random(), TraceState::EMPTY),
     };
-    let span_id = SpanId::random();
     // A disabled provider turns tracing off here, not for the trace: as the
     // specification's no-op `Tracer`, which hands back its parent's context,
     // a child passes its parent's decision on (forcing it to "not sampled"
@@ -308,6 +342,91 @@ fn start_span(
     } else {
         provider.sampler.should_sample(parent, trace_id)
     };
+    build_span(
+        tracer,
+        name,
+        kind,
+        parent,
+        (trace_id, trace_state),
+        sampled,
+        start_time,
+    )
+}
+
+/// Starts a span under a sampler tree that holds a custom sampler: asks the
+/// sampler with the span's parent, trace id, name, kind, attributes and
+/// links ([`Sampler::sample`](crate::Sampler::sample)), gives the span the
+/// trace state it returns, and the attributes it returns after those given.
+/// Out of line: the built-in samplers never come here.
+#[inline(never)]
+fn start_span_asking(
+    tracer: &Tracer,
+    name: Str,
+    kind: SpanKind,
+    parent: Option<&SpanContext>,
+    start_time: Option<SystemTime>,
+    mut attributes: Vec<KeyValue>,
+    links: Vec<Link>,
+) -> Span {
+    let provider = &tracer.provider;
+    if provider.disabled {
+        // No sampler is asked: the parent's decision goes on (see `start_span`).
+        spare_attributes::keep(attributes);
+        return start_span(tracer, name, kind, parent, start_time);
+    }
+    let trace_id = parent.map_or_else(TraceId::random, |parent| parent.trace_id);
+    let SamplingResult {
+        decision,
+        attributes: added,
+        trace_state,
+    } = provider.sampler.sample(&SamplingParameters {
+        parent,
+        kind,
+        attributes: &attributes,
+        links: &links,
+        ..SamplingParameters::new(trace_id, &name)
+    });
+    let mut span = build_span(
+        tracer,
+        name,
+        kind,
+        parent,
+        (trace_id, trace_state),
+        decision.is_sampled(),
+        start_time,
+    );
+    // Not recording, the span keeps none of them (the vector serves the
+    // thread's next span).
+    attributes.extend(added);
+    span.adopt_start_extras(attributes, links);
+    span
+}
+
+/// The span of `start_span` and `start_span_asking`, once sampling is
+/// decided: its ids, flags and context; recording, its data with the start
+/// time and destination. Always inlined, so that the span is built in the
+/// caller's slot.
+#[inline(always)]
+fn build_span(
+    tracer: &Tracer,
+    name: Str,
+    kind: SpanKind,
+    parent: Option<&SpanContext>,
+    (trace_id, trace_state): (TraceId, TraceState),
+    sampled: bool,
+    start_time: Option<SystemTime>,
+) -> Span {
+    let provider = &tracer.provider;
+    // A root span's parent is known not to be remote: there is none. OTLP's
+    // `flags` then says so (0x100, "has is_remote", without 0x200), as
+    // opentelemetry-otlp and the Go SDK write it; leaving the bit unset told
+    // backends the remoteness was unknown, so a root could not be told from a
+    // span of an exporter that does not record it.
+    let (parent_span_id, parent_remote) = match parent {
+        Some(parent) => (Some(parent.span_id), parent.is_remote),
+        None => (None, false),
+    };
+    let span_id = SpanId::random();
     // A child keeps its parent's defined flags (W3C level 2: the random
     // flag stays with its trace id) and drops reserved ones, which "Vendors
     // MUST set to zero": they would reach OTLP's `Span.flags` otherwise.

@@ -1,0 +1,190 @@
+//! Samplers of the program's own (`otlp_sdk::ShouldSample`) end to end: a
+//! provider configured from `OTEL_*` variables, with a custom sampler given
+//! in code, exporting through the pipeline `build_processor` makes to the
+//! embedded receiver, which decodes every request with `opentelemetry-proto`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
+use otlp_contrib::pipeline::build_processor;
+use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_core::{
+    AnyValue, KeyValue, SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState,
+};
+use otlp_sdk::config::{Config, ConfigLoader};
+use otlp_sdk::{
+    Sampler, SamplingDecision, SamplingParameters, SamplingResult, ShouldSample, TracerProvider,
+};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn config(env: &[(&str, &str)]) -> Config {
+    ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .load()
+        .expect("the configuration loads")
+}
+
+/// What health checks look like to a sampler: a server span whose
+/// `http.route` (or, without a route, `url.path`) is `/health`.
+fn is_health_check(span: &SamplingParameters<'_>) -> bool {
+    let path = span
+        .attribute("http.route")
+        .or_else(|| span.attribute("url.path"))
+        .and_then(AnyValue::as_str);
+    span.kind == SpanKind::Server && path == Some("/health")
+}
+
+/// Drops health checks; samples the rest with the tenant it serves as an
+/// attribute, and says so in the trace state. Counts the spans it is asked
+/// about.
+#[derive(Debug, Default)]
+struct NoHealthChecks {
+    asked: Mutex<Vec<String>>,
+}
+
+impl ShouldSample for NoHealthChecks {
+    fn should_sample(&self, span: &SamplingParameters<'_>) -> SamplingResult {
+        self.asked.lock().unwrap().push(span.name.to_owned());
+        if is_health_check(span) {
+            return SamplingResult::new(SamplingDecision::Drop, span);
+        }
+        let tenant = span
+            .attribute("tenant.id")
+            .and_then(AnyValue::as_str)
+            .unwrap_or("none")
+            .to_owned();
+        let trace_state = span
+            .parent_trace_state()
+            .insert("tenant", &tenant)
+            .expect("a valid trace state member");
+        SamplingResult::new(SamplingDecision::RecordAndSample, span)
+            .with_attributes([KeyValue::new("sampling.tenant", tenant)])
+            .with_trace_state(trace_state)
+    }
+
+    fn description(&self) -> String {
+        "NoHealthChecks".to_owned()
+    }
+}
+
+fn string_attribute(span: &ProtoSpan, key: &str) -> Option<String> {
+    let value = span.attributes.iter().find(|kv| kv.key == key)?;
+    match value.value.as_ref()?.value.as_ref()? {
+        Value::StringValue(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// `ParentBased` with the custom sampler as its root: roots are asked and
+/// health checks never reach the collector, nor their children; the
+/// children of sampled spans, local or remote, follow their parent
+/// without asking; the exported roots carry the sampler's attribute and
+/// trace state, and their children that trace state. The configuration's
+/// `OTEL_TRACES_SAMPLER=always_off` gives way to the sampler set in code.
+#[test]
+fn a_parent_based_custom_sampler_keeps_health_checks_and_their_children_from_the_collector() {
+    const REQUESTS: usize = 20;
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
+    let endpoint = receiver.http_endpoint().expect("HTTP is on by default");
+    let config = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_SERVICE_NAME", "checkout"),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+    ]);
+    let processor = build_processor(&config).expect("the pipeline builds");
+    let sampler = std::sync::Arc::new(NoHealthChecks::default());
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_sampler(Sampler::parent_based(Sampler::Custom(sampler.clone())))
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("http");
+
+    let mut expected = 0;
+    for i in 0..REQUESTS {
+        let health = i % 2 == 0;
+        let (key, path) = if i % 4 == 0 {
+            ("url.path", "/health")
+        } else if health {
+            ("http.route", "/health")
+        } else {
+            ("http.route", "/cart")
+        };
+        let server = tracer
+            .span_builder(format!("GET {path}"))
+            .kind(SpanKind::Server)
+            .attribute(KeyValue::new(key, path))
+            .attribute(KeyValue::new("tenant.id", "acme"))
+            .start();
+        assert_eq!(server.is_recording(), !health, "request {i}");
+        let child = tracer.start_with_parent("load cart", server.context());
+        assert_eq!(child.is_recording(), !health, "request {i}");
+        drop((child, server));
+        if !health {
+            expected += 2;
+        }
+    }
+    // A remote sampled caller's health check: the parent decides, sampled.
+    let mut caller = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED);
+    caller.is_remote = true;
+    caller.trace_state = TraceState::parse("caller=1").unwrap();
+    tracer
+        .span_builder("GET /health")
+        .kind(SpanKind::Server)
+        .parent(&caller)
+        .attribute(KeyValue::new("http.route", "/health"))
+        .start()
+        .end();
+    expected += 1;
+
+    provider
+        .shutdown(PATIENCE)
+        .expect("the pipeline shuts down");
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!(stats.produced, expected, "{stats:#?}");
+    assert_eq!(stats.exported, expected, "{stats:#?}");
+    assert!(receiver.wait_for_spans(expected, PATIENCE));
+    let spans = receiver.accepted_spans();
+    assert_eq!(spans.len() as u64, expected);
+    // Only the roots were asked about.
+    assert_eq!(sampler.asked.lock().unwrap().len(), REQUESTS);
+
+    let roots: Vec<_> = spans
+        .iter()
+        .filter(|span| span.name == "GET /cart")
+        .collect();
+    assert_eq!(roots.len(), REQUESTS / 2);
+    for root in &roots {
+        assert!(root.parent_span_id.is_empty());
+        assert_eq!(root.flags & 0x01, 0x01, "sampled");
+        assert_eq!(root.trace_state, "tenant=acme");
+        assert_eq!(
+            string_attribute(root, "sampling.tenant").as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            string_attribute(root, "http.route").as_deref(),
+            Some("/cart")
+        );
+        let children: Vec<_> = spans
+            .iter()
+            .filter(|span| span.parent_span_id == root.span_id)
+            .collect();
+        assert_eq!(children.len(), 1);
+        assert_eq!(children[0].name, "load cart");
+        assert_eq!(children[0].trace_state, "tenant=acme");
+        assert_eq!(string_attribute(children[0], "sampling.tenant"), None);
+    }
+    let remote = spans
+        .iter()
+        .find(|span| span.name == "GET /health")
+        .expect("the remote caller's health check, sampled by its parent");
+    assert_eq!(remote.trace_id, caller.trace_id.to_bytes());
+    assert_eq!(remote.trace_state, "caller=1");
+    assert_eq!(string_attribute(remote, "sampling.tenant"), None);
+}
