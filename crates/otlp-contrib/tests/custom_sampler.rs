@@ -3,7 +3,8 @@
 //! in code, exporting through the pipeline `build_processor` makes to the
 //! embedded receiver, which decodes every request with `opentelemetry-proto`.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -11,11 +12,12 @@ use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig};
 use otlp_core::{
-    AnyValue, KeyValue, SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState,
+    AnyValue, KeyValue, SpanContext, SpanData, SpanId, SpanKind, TraceFlags, TraceId, TraceState,
 };
 use otlp_sdk::config::{Config, ConfigLoader};
 use otlp_sdk::{
-    Sampler, SamplingDecision, SamplingParameters, SamplingResult, ShouldSample, TracerProvider,
+    PipelineError, Sampler, SamplingDecision, SamplingParameters, SamplingResult, ShouldSample,
+    SpanProcessor, TracerProvider,
 };
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -96,7 +98,7 @@ fn a_parent_based_custom_sampler_keeps_health_checks_and_their_children_from_the
         ("OTEL_TRACES_SAMPLER", "always_off"),
     ]);
     let processor = build_processor(&config).expect("the pipeline builds");
-    let sampler = std::sync::Arc::new(NoHealthChecks::default());
+    let sampler = Arc::new(NoHealthChecks::default());
     let provider = TracerProvider::builder()
         .with_config(&config)
         .with_sampler(Sampler::parent_based(Sampler::Custom(sampler.clone())))
@@ -187,4 +189,121 @@ fn a_parent_based_custom_sampler_keeps_health_checks_and_their_children_from_the
     assert_eq!(remote.trace_id, caller.trace_id.to_bytes());
     assert_eq!(remote.trace_state, "caller=1");
     assert_eq!(string_attribute(remote, "sampling.tenant"), None);
+}
+
+/// Records every span, exports a tenth of them: a processor computes the
+/// request count and total duration of every span, while the collector
+/// gets only the sampled ones.
+#[derive(Debug)]
+struct RecordAllExportSome;
+
+impl ShouldSample for RecordAllExportSome {
+    fn should_sample(&self, span: &SamplingParameters<'_>) -> SamplingResult {
+        let index = span
+            .attribute("request.index")
+            .and_then(|value| match value {
+                AnyValue::Int(index) => Some(*index),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let decision = if index % 10 == 0 {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::RecordOnly
+        };
+        SamplingResult::new(decision, span)
+    }
+
+    fn description(&self) -> String {
+        "RecordAllExportSome".to_owned()
+    }
+}
+
+/// Span metrics: counts every span that ends, sampled or not.
+#[derive(Clone, Default)]
+struct SpanCount {
+    sampled: Arc<AtomicU64>,
+    recorded_only: Arc<AtomicU64>,
+}
+
+impl SpanProcessor for SpanCount {
+    fn on_end(&self, span: SpanData) {
+        let counter = if span.flags.trace_flags().is_sampled() {
+            &self.sampled
+        } else {
+            &self.recorded_only
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// `RecordOnly` through the real pipeline: a processor beside it sees
+/// every span end, the collector gets the sampled ones alone, and the
+/// pipeline's stats count only those (produced = exported, balanced).
+#[test]
+fn record_only_spans_are_seen_by_a_processor_and_never_reach_the_collector() {
+    const REQUESTS: i64 = 100;
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
+    let endpoint = receiver.http_endpoint().expect("HTTP is on by default");
+    let config = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_SERVICE_NAME", "checkout"),
+    ]);
+    let processor = build_processor(&config).expect("the pipeline builds");
+    let count = SpanCount::default();
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_sampler(Sampler::custom(RecordAllExportSome))
+        .with_processor(count.clone())
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("http");
+    for index in 0..REQUESTS {
+        let mut span = tracer
+            .span_builder("GET /cart")
+            .kind(SpanKind::Server)
+            .attribute(KeyValue::new("request.index", index))
+            .start();
+        assert!(span.is_recording());
+        assert_eq!(span.context().trace_flags.is_sampled(), index % 10 == 0);
+        span.set_attribute(KeyValue::new("http.response.status_code", 200));
+        span.end();
+    }
+    provider
+        .shutdown(PATIENCE)
+        .expect("the pipeline shuts down");
+
+    let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    assert_eq!(load(&count.sampled), 10);
+    assert_eq!(load(&count.recorded_only), 90);
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!((stats.produced, stats.exported), (10, 10), "{stats:#?}");
+    assert!(receiver.wait_for_spans(10, PATIENCE));
+    let spans = receiver.accepted_spans();
+    assert_eq!(spans.len(), 10);
+    assert!(spans.iter().all(|span| span.flags & 0x01 == 0x01));
+    let mut indices: Vec<_> = spans
+        .iter()
+        .filter_map(|span| {
+            let value = span
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "request.index")?;
+            match value.value.as_ref()?.value.as_ref()? {
+                Value::IntValue(index) => Some(*index),
+                _ => None,
+            }
+        })
+        .collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..REQUESTS).step_by(10).collect::<Vec<_>>());
 }

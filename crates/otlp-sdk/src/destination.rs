@@ -29,7 +29,9 @@ pub(crate) enum Destination {
     Pipeline(Arc<PipelineHandle>),
     /// Every processor of the provider, in order.
     Processors(Arc<dyn EndedSpanHandler>),
-    /// Nowhere: the span does not record.
+    /// Nowhere: the span does not record, or records for no processor (a
+    /// span recorded only, of a provider whose one processor is a batch
+    /// pipeline, which exports only sampled spans).
     Nowhere,
 }
 
@@ -57,7 +59,13 @@ impl Destination {
                     processors.on_end(span);
                 }
             }
-            Destination::Nowhere => *slot = None,
+            Destination::Nowhere => {
+                // Recorded for nobody: its attribute vector serves the
+                // thread's next span.
+                if let Some(span) = slot.take() {
+                    spare_attributes::keep(span.attributes);
+                }
+            }
         }
     }
 }

@@ -17,7 +17,12 @@
 //!    A root span's trace flags carry W3C level 2's `random` flag
 //!    ([`TraceFlags::RANDOM`](otlp_core::TraceFlags::RANDOM): its
 //!    `traceparent` ends in `-03` when sampled), as every trace id the tracer
-//!    makes is random; a child keeps its parent's `random` flag.
+//!    makes is random; a child keeps its parent's `random` flag. The
+//!    provider's [`Sampler`] decides at start whether the span records and
+//!    is sampled: a built-in one by its parent and trace id, or one of the
+//!    program's own ([`ShouldSample`]) by what the span starts with (name,
+//!    kind, attributes, links), which may also record a span for the
+//!    processors without exporting it ([`SamplingDecision::RecordOnly`]).
 //! 2. [`BatchSpanProcessor::on_end`](SpanProcessor::on_end) encodes the span,
 //!    on the thread that ended it, into the bytes of one OTLP `Span` message
 //!    tagged with its resource and scope, and appends them to that thread's

@@ -20,7 +20,8 @@ use crate::stats::StatsSnapshot;
 ///
 /// The processors of a provider are called in the order they were added,
 /// on the thread that starts or ends the span, and only for recording
-/// spans (sampled, provider enabled), as the specification asks.
+/// spans (sampled, or recorded only by a custom sampler's decision;
+/// provider enabled), as the specification asks.
 pub trait SpanProcessor: Send + Sync + 'static {
     /// Called when a recording span starts, on the thread that starts it,
     /// with the span (its attributes and links given at start already set)
@@ -78,6 +79,14 @@ pub trait SpanProcessor: Send + Sync + 'static {
 
     /// Takes a finished span. Must not block (beyond a configured bound) and
     /// must account for the span: exported, dropped or failed, never lost silently.
+    ///
+    /// A span whose sampled flag is off (`span.flags.trace_flags().is_sampled()`
+    /// false) was recorded only: a custom sampler answered
+    /// [`RecordOnly`](crate::SamplingDecision::RecordOnly). Processors see
+    /// it; exporters should not, the specification says: a processor that
+    /// passes spans on to an exporter, or to a [`BatchSpanProcessor`], skips
+    /// it. The provider hands it to no processor that answers
+    /// [`batch_pipeline`](Self::batch_pipeline).
     fn on_end(&self, span: SpanData);
 
     /// Exports everything received so far; returns by `timeout`.
@@ -115,9 +124,15 @@ pub trait SpanProcessor: Send + Sync + 'static {
 
 /// A provider's processors, in the order they were added, as its spans'
 /// destination: each ended span is cloned for every processor but the last,
-/// which takes it.
+/// which takes it. A span that recorded without being sampled (a custom
+/// sampler's `RecordOnly`) goes to every processor but those that answer
+/// [`batch_pipeline`](SpanProcessor::batch_pipeline): a batch pipeline
+/// exports, and exporters get only sampled spans.
 impl EndedSpanHandler for Vec<Arc<dyn SpanProcessor>> {
     fn on_end(&self, span: SpanData) {
+        if !span.flags.trace_flags().is_sampled() {
+            return record_only_on_end(self, span);
+        }
         if let Some((last, others)) = self.split_last() {
             for processor in others {
                 processor.on_end(span.clone());
@@ -125,6 +140,24 @@ impl EndedSpanHandler for Vec<Arc<dyn SpanProcessor>> {
             last.on_end(span);
         }
     }
+}
+
+/// [`EndedSpanHandler::on_end`] of a span recorded only: every processor but
+/// the batch pipelines, in order.
+#[cold]
+#[inline(never)]
+fn record_only_on_end(processors: &[Arc<dyn SpanProcessor>], span: SpanData) {
+    let mut taking = processors
+        .iter()
+        .filter(|processor| processor.batch_pipeline().is_none());
+    let Some(mut current) = taking.next() else {
+        return;
+    };
+    for next in taking {
+        current.on_end(span.clone());
+        current = next;
+    }
+    current.on_end(span);
 }
 
 /// The batching span processor: a byte-bounded queue of encoded spans in front of one
@@ -142,6 +175,13 @@ impl EndedSpanHandler for Vec<Arc<dyn SpanProcessor>> {
 /// `unpark` when the loop sleeps and a batch's worth is waiting. When the queue's bytes are all taken the span is dropped and
 /// counted (or, with [`FullPolicy::Block`](crate::config::FullPolicy::Block),
 /// the caller waits while the pipeline makes progress).
+///
+/// It exports every span handed to it, whatever its flags (a span built by
+/// hand with [`SpanData::builder`] has no sampled flag unless given one); a
+/// [`TracerProvider`](crate::TracerProvider) never hands it a span that
+/// recorded without being sampled (a custom sampler's
+/// [`RecordOnly`](crate::SamplingDecision::RecordOnly)), so such spans are
+/// not in its [`stats`](Self::stats), not even as `produced`.
 ///
 /// The export loop runs on its own thread with its own small tokio runtime,
 /// so it works in programs with or without tokio and never blocks the

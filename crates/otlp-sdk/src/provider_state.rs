@@ -74,4 +74,17 @@ impl ProviderState {
             None => Destination::Processors(Arc::clone(&self.processors) as _),
         }
     }
+
+    /// Where a span that records but is not sampled (a custom sampler's
+    /// [`RecordOnly`](crate::SamplingDecision::RecordOnly)) goes: nowhere
+    /// when the one processor is a batch pipeline (it exports only sampled
+    /// spans), else to the processors, which pass it to every one but the
+    /// batch pipelines (see `EndedSpanHandler` in `processor`).
+    #[cold]
+    pub(crate) fn record_only_destination(&self) -> Destination {
+        match &self.only_batch {
+            Some(_) => Destination::Nowhere,
+            None => Destination::Processors(Arc::clone(&self.processors) as _),
+        }
+    }
 }

@@ -212,6 +212,17 @@ pub enum SamplingDecision {
     /// The span does not record (`is_recording()` is false) and is not
     /// sampled: it keeps only its context, which carries the decision on.
     Drop,
+    /// The span records (`is_recording()` is true) but is not sampled (its
+    /// context's sampled flag is off, so are its children's under a
+    /// parent-based sampler): the provider's processors see it start and
+    /// end, and no exporter gets it. The tracer hands it to no
+    /// [`BatchSpanProcessor`](crate::BatchSpanProcessor) (nor any processor
+    /// that answers [`batch_pipeline`](crate::SpanProcessor::batch_pipeline)),
+    /// so it is in none of their [`StatsSnapshot`](crate::StatsSnapshot)s:
+    /// not `produced`, since it is never to be exported. For a processor
+    /// that computes something from every span (span metrics) while a
+    /// sample of them is exported.
+    RecordOnly,
     /// The span records and is sampled: processors see it, and it is exported.
     RecordAndSample,
 }

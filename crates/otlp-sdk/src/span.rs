@@ -24,7 +24,9 @@ const EXCEPTION_MESSAGE: &str = "exception.message";
 ///
 /// An unsampled span is *non-recording*: every recording method is a no-op,
 /// but [`context`](Span::context) is valid so children and other services
-/// follow the same decision.
+/// follow the same decision. A custom sampler's
+/// [`RecordOnly`](crate::SamplingDecision::RecordOnly) makes a span that
+/// records but is not sampled: the processors see it, no exporter does.
 ///
 /// A recording span can be read back, as the specification's read/write
 /// span handed to [`SpanProcessor::on_start`](crate::SpanProcessor::on_start)
@@ -151,8 +153,9 @@ impl Span {
         &self.context
     }
 
-    /// Whether this span records (sampled and not yet ended). For a span
-    /// that recorded, `false` says it has ended.
+    /// Whether this span records (sampled, or recorded only by a custom
+    /// sampler's decision, and not yet ended). For a span that recorded,
+    /// `false` says it has ended.
     pub fn is_recording(&self) -> bool {
         self.data.is_some()
     }

@@ -222,7 +222,11 @@ struct Front {
 /// shutdown deadline").
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    /// Spans handed to the processor.
+    /// Spans handed to the processor. A span that records without being
+    /// sampled (a custom sampler's
+    /// [`RecordOnly`](crate::SamplingDecision::RecordOnly)) is not: the
+    /// tracer hands it to the provider's other processors, never to a
+    /// batch pipeline, which exports only sampled spans.
     pub produced: u64,
     /// Spans the backend accepted.
     pub exported: u64,

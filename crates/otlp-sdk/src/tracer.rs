@@ -342,13 +342,14 @@ fn start_span(
     } else {
         provider.sampler.should_sample(parent, trace_id)
     };
+    // The built-in samplers record exactly what they sample.
     build_span(
         tracer,
         name,
         kind,
         parent,
         (trace_id, trace_state),
-        sampled,
+        (sampled, sampled),
         start_time,
     )
 }
@@ -392,7 +393,7 @@ fn start_span_asking(
         kind,
         parent,
         (trace_id, trace_state),
-        decision.is_sampled(),
+        (decision.is_recording(), decision.is_sampled()),
         start_time,
     );
     // Not recording, the span keeps none of them (the vector serves the
@@ -403,9 +404,11 @@ fn start_span_asking(
 }
 
 /// The span of `start_span` and `start_span_asking`, once sampling is
-/// decided: its ids, flags and context; recording, its data with the start
-/// time and destination. Always inlined, so that the span is built in the
-/// caller's slot.
+/// decided (whether it records, whether it is sampled): its ids, flags and
+/// context; recording, its data with the start time and destination.
+/// Always inlined, so that the span is built in the caller's slot (and, for
+/// the built-in samplers, which pass one value for both, the record-only
+/// branch folds away).
 #[inline(always)]
 fn build_span(
     tracer: &Tracer,
@@ -413,7 +416,7 @@ fn build_span(
     kind: SpanKind,
     parent: Option<&SpanContext>,
     (trace_id, trace_state): (TraceId, TraceState),
-    sampled: bool,
+    (recording, sampled): (bool, bool),
     start_time: Option<SystemTime>,
 ) -> Span {
     let provider = &tracer.provider;
@@ -457,12 +460,18 @@ fn build_span(
     // in code) the span carries the sampler's decision, so that the trace
     // goes on downstream as it would with one, but records nothing that
     // nothing would export.
-    if !sampled || provider.disabled || provider.export_off {
+    if !recording || provider.disabled || provider.export_off {
         return Span::non_recording(context);
     }
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
-    // Through a batch pipeline alone: a handle on the pipeline.
-    let destination = provider.destination();
+    // Through a batch pipeline alone: a handle on the pipeline. Recorded
+    // only (a custom sampler's `RecordOnly`): the processors but batch
+    // pipelines, which would only export it.
+    let destination = if sampled {
+        provider.destination()
+    } else {
+        provider.record_only_destination()
+    };
     // A span encoded into the pipeline leaves its handles with this thread
     // for the next one; one handed to processors takes them along.
     let (resource, scope) = match destination {

@@ -332,3 +332,133 @@ fn a_disabled_provider_asks_no_custom_sampler_and_passes_the_parents_decision_on
     assert!(sampler.questions().is_empty());
     assert!(collect.spans().is_empty());
 }
+
+/// Records every span, samples only those named `sampled`: what a sampler
+/// does when a processor computes something from every span (span
+/// metrics) and a sample of them is exported.
+#[derive(Debug)]
+struct RecordEverything;
+
+impl ShouldSample for RecordEverything {
+    fn should_sample(&self, span: &SamplingParameters<'_>) -> SamplingResult {
+        let decision = if span.name == "sampled" {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::RecordOnly
+        };
+        SamplingResult::new(decision, span).with_attributes([KeyValue::new("recorded.by", "test")])
+    }
+
+    fn description(&self) -> String {
+        "RecordEverything".to_owned()
+    }
+}
+
+/// Sees every span start and end: its name, and whether it is sampled.
+#[derive(Clone, Default)]
+struct SeeAll {
+    started: Arc<Mutex<Vec<(String, bool)>>>,
+    ended: Arc<Mutex<Vec<(String, bool, usize)>>>,
+}
+
+impl SpanProcessor for SeeAll {
+    fn on_start(&self, span: &mut otlp_sdk::Span, _: Option<&SpanContext>) {
+        let name = span.name().unwrap_or_default().to_owned();
+        let sampled = span.context().trace_flags.is_sampled();
+        self.started.lock().unwrap().push((name, sampled));
+    }
+
+    fn on_end(&self, span: SpanData) {
+        let sampled = span.flags.trace_flags().is_sampled();
+        let attributes = span.attributes.len();
+        self.ended
+            .lock()
+            .unwrap()
+            .push((span.name.to_string(), sampled, attributes));
+    }
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// Starts, under `provider`, two sampled spans and three recorded only,
+/// each with a child; checks what the tracer says of each.
+fn record_spans(provider: &TracerProvider) {
+    let tracer = provider.tracer("record-only");
+    for name in ["sampled", "metrics", "sampled", "metrics", "metrics"] {
+        let mut span = tracer.start(name);
+        assert!(span.is_recording(), "{name} records");
+        assert_eq!(span.context().trace_flags.is_sampled(), name == "sampled");
+        assert_eq!(span.attribute("recorded.by"), Some(&AnyValue::from("test")));
+        span.set_attribute(KeyValue::new("later", 1));
+        // Under `ParentBased`, a child follows its parent: a child of a
+        // span recorded only is not sampled, and not recorded.
+        let child = tracer.start_with_parent("child", span.context());
+        assert_eq!(child.is_recording(), name == "sampled");
+        drop(child);
+        span.end();
+    }
+}
+
+/// A custom sampler's `RecordOnly`: the span records, every processor sees
+/// it start and end, with its sampled flag off; the batch pipeline beside
+/// them neither exports nor counts it (`produced` counts the spans it may
+/// export), so its stats add up; nor does a batch pipeline that is the
+/// provider's only processor (spans then go straight to its queue).
+#[test]
+fn record_only_spans_reach_the_processors_but_never_a_batch_pipeline() {
+    for beside_a_processor in [true, false] {
+        let exported = Decoding::default();
+        let processor = BatchSpanProcessor::builder(exported.clone())
+            .build()
+            .unwrap();
+        let see_all = SeeAll::default();
+        let mut builder = TracerProvider::builder()
+            .with_sampler(Sampler::parent_based(Sampler::custom(RecordEverything)));
+        if beside_a_processor {
+            builder = builder.with_processor(see_all.clone());
+        }
+        let provider = builder.with_processor(processor.clone()).build();
+        record_spans(&provider);
+        provider.shutdown(PATIENCE).unwrap();
+
+        let stats = processor.stats();
+        assert!(stats.is_balanced(), "{stats:#?}");
+        // Two sampled spans, each with its child.
+        assert_eq!((stats.produced, stats.exported), (4, 4), "{stats:#?}");
+        assert_eq!(stats.dropped + stats.failed + stats.rejected, 0);
+        let spans = exported.0.lock().unwrap();
+        let mut names: Vec<_> = spans.iter().map(|span| span.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["child", "child", "sampled", "sampled"]);
+        assert!(spans.iter().all(|span| span.flags & 0x01 == 0x01));
+        if beside_a_processor {
+            let started = see_all.started.lock().unwrap();
+            let ended = see_all.ended.lock().unwrap();
+            let metrics_only = |seen: &[(String, bool)]| {
+                seen.iter()
+                    .filter(|(name, sampled)| name == "metrics" && !sampled)
+                    .count()
+            };
+            assert_eq!(metrics_only(&started), 3, "{started:?}");
+            let ended_names: Vec<_> = ended
+                .iter()
+                .map(|(name, sampled, _)| (name.clone(), *sampled))
+                .collect();
+            assert_eq!(metrics_only(&ended_names), 3, "{ended:?}");
+            assert_eq!(ended.len(), 7, "3 recorded only, 2 sampled, 2 children");
+            // Recorded: the sampler's attribute and the one set later.
+            assert!(
+                ended
+                    .iter()
+                    .filter(|(name, ..)| name == "metrics")
+                    .all(|(_, _, attributes)| *attributes == 2)
+            );
+        }
+    }
+}
