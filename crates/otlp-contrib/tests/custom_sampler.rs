@@ -1,7 +1,9 @@
 //! Samplers of the program's own (`otlp_sdk::ShouldSample`) end to end: a
 //! provider configured from `OTEL_*` variables, with a custom sampler given
 //! in code, exporting through the pipeline `build_processor` makes to the
-//! embedded receiver, which decodes every request with `opentelemetry-proto`.
+//! embedded receiver, which decodes every request with `opentelemetry-proto`;
+//! spans started by the native tracer and by `tracing` through `OtlpLayer`
+//! (each test installs its subscriber for its own thread).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_contrib::tracing::{OtlpLayer, OtlpSpanExt as _};
 use otlp_core::{
     AnyValue, KeyValue, SpanContext, SpanData, SpanId, SpanKind, TraceFlags, TraceId, TraceState,
 };
@@ -19,6 +22,7 @@ use otlp_sdk::{
     PipelineError, Sampler, SamplingDecision, SamplingParameters, SamplingResult, ShouldSample,
     SpanProcessor, TracerProvider,
 };
+use tracing_subscriber::layer::SubscriberExt as _;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -306,4 +310,174 @@ fn record_only_spans_are_seen_by_a_processor_and_never_reach_the_collector() {
         .collect();
     indices.sort_unstable();
     assert_eq!(indices, (0..REQUESTS).step_by(10).collect::<Vec<_>>());
+}
+
+/// What a sampler was asked about a span: its name, kind, whether it has
+/// a parent, and its attributes' keys and string values.
+type Asked = (String, SpanKind, bool, Vec<(String, Option<String>)>);
+
+/// Drops health checks (see [`is_health_check`]) and keeps what it was
+/// asked, for the `tracing` tests.
+#[derive(Debug, Default)]
+struct Recording {
+    asked: Mutex<Vec<Asked>>,
+}
+
+impl ShouldSample for Recording {
+    fn should_sample(&self, span: &SamplingParameters<'_>) -> SamplingResult {
+        let attributes = span
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.to_string(), kv.value.as_str().map(str::to_owned)))
+            .collect();
+        self.asked.lock().unwrap().push((
+            span.name.to_owned(),
+            span.kind,
+            span.parent.is_some(),
+            attributes,
+        ));
+        let decision = if is_health_check(span) {
+            SamplingDecision::Drop
+        } else {
+            SamplingDecision::RecordAndSample
+        };
+        SamplingResult::new(decision, span).with_attributes([KeyValue::new("sampled.by", "route")])
+    }
+
+    fn description(&self) -> String {
+        "Recording".to_owned()
+    }
+}
+
+impl Recording {
+    fn asked_about(&self, name: &str) -> Asked {
+        let asked = self.asked.lock().unwrap();
+        let mut found = asked.iter().filter(|(asked, ..)| asked == name);
+        let question = found
+            .next()
+            .unwrap_or_else(|| panic!("never asked about {name:?}: {asked:#?}"))
+            .clone();
+        assert!(found.next().is_none(), "asked twice about {name:?}");
+        question
+    }
+}
+
+fn attribute_of<'a>(question: &'a Asked, key: &str) -> Option<&'a str> {
+    question
+        .3
+        .iter()
+        .find(|(asked, _)| asked == key)
+        .and_then(|(_, value)| value.as_deref())
+}
+
+/// Through `OtlpLayer`: the sampler sees a `tracing` span's name
+/// (`otel.name`), kind (`otel.kind`), parent and fields, those recorded
+/// before the span starts too, and the location; a health check and its
+/// children never reach the collector, the other spans carry the sampler's
+/// attribute.
+#[test]
+fn through_the_tracing_layer_a_custom_sampler_sees_a_spans_fields() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
+    let endpoint = receiver.http_endpoint().expect("HTTP is on by default");
+    let config = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_SERVICE_NAME", "checkout"),
+    ]);
+    let processor = build_processor(&config).expect("the pipeline builds");
+    let sampler = Arc::new(Recording::default());
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_sampler(Sampler::parent_based(Sampler::Custom(sampler.clone())))
+        .with_processor(processor.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&provider));
+    tracing::subscriber::with_default(subscriber, || {
+        {
+            let _health = tracing::info_span!(
+                "health",
+                otel.kind = "server",
+                http.route = "/health",
+                tenant.id = "acme"
+            )
+            .entered();
+            let _inner = tracing::info_span!("check database").entered();
+            tracing::info!("healthy");
+        }
+        let request = tracing::info_span!(
+            "request",
+            otel.name = "GET /cart",
+            otel.kind = "server",
+            http.route = tracing::field::Empty,
+        );
+        // Recorded before the span starts (it is not entered yet): seen.
+        request.record("http.route", "/cart");
+        let _request = request.entered();
+        let _inner = tracing::info_span!("load cart", cart.items = 3_u64).entered();
+        tracing::info!("loaded");
+    });
+    provider
+        .shutdown(PATIENCE)
+        .expect("the pipeline shuts down");
+
+    let health = sampler.asked_about("health");
+    assert_eq!((health.1, health.2), (SpanKind::Server, false));
+    assert_eq!(attribute_of(&health, "http.route"), Some("/health"));
+    assert_eq!(attribute_of(&health, "tenant.id"), Some("acme"));
+    assert!(
+        health.3.iter().any(|(key, _)| key == "code.file.path"),
+        "the location is an attribute too: {health:?}"
+    );
+    let request = sampler.asked_about("GET /cart");
+    assert_eq!((request.1, request.2), (SpanKind::Server, false));
+    assert_eq!(attribute_of(&request, "http.route"), Some("/cart"));
+    // Children follow their parent under `ParentBased`: not asked.
+    assert_eq!(sampler.asked.lock().unwrap().len(), 2);
+
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!((stats.produced, stats.exported), (2, 2), "{stats:#?}");
+    assert!(receiver.wait_for_spans(2, PATIENCE));
+    let spans = receiver.accepted_spans();
+    let mut names: Vec<_> = spans.iter().map(|span| span.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["GET /cart", "load cart"]);
+    let root = spans.iter().find(|span| span.name == "GET /cart").unwrap();
+    assert_eq!(
+        string_attribute(root, "sampled.by").as_deref(),
+        Some("route")
+    );
+    assert_eq!(
+        string_attribute(root, "http.route").as_deref(),
+        Some("/cart")
+    );
+}
+
+/// With no exporter (`OTEL_TRACES_EXPORTER=none`, no processor in code)
+/// nothing is recorded, but spans still propagate the sampler's decision:
+/// the layer gathers a span's fields for a custom sampler, so that a health
+/// check is not sampled downstream either (tracing off, it gathered none,
+/// and the sampler, seeing no route, sampled it).
+#[test]
+fn with_no_exporter_the_layer_still_shows_a_custom_sampler_the_fields() {
+    let config = config(&[("OTEL_TRACES_EXPORTER", "none")]);
+    let sampler = Arc::new(Recording::default());
+    let provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_sampler(Sampler::Custom(sampler.clone()))
+        .build();
+    let tracer = provider.tracer("scope");
+    assert!(tracer.never_records() && tracer.asks_custom_sampler());
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&provider));
+    let (health, cart) = tracing::subscriber::with_default(subscriber, || {
+        let health = tracing::info_span!("health", otel.kind = "server", http.route = "/health");
+        let cart = tracing::info_span!("cart", otel.kind = "server", http.route = "/cart");
+        (health.context(), cart.context())
+    });
+    assert!(health.is_valid() && cart.is_valid());
+    assert!(!health.trace_flags.is_sampled(), "dropped by its route");
+    assert!(cart.trace_flags.is_sampled());
+    assert_eq!(
+        attribute_of(&sampler.asked_about("health"), "http.route"),
+        Some("/health")
+    );
 }

@@ -64,7 +64,9 @@ impl Tracer {
     /// parent's sampled flag, so that the services they call still record
     /// the trace (a root is not sampled); with no exporter, sampled as the
     /// sampler says. A front door that gathers a span's attributes before
-    /// starting it can skip that work.
+    /// starting it can skip that work, unless
+    /// [`asks_custom_sampler`](Self::asks_custom_sampler) says that the
+    /// decision the span propagates depends on them.
     ///
     /// ```
     /// use otlp_sdk::{Sampler, TracerProvider};
@@ -76,6 +78,36 @@ impl Tracer {
     /// ```
     pub fn never_records(&self) -> bool {
         self.provider.disabled || self.provider.export_off || self.provider.sampler.never_samples()
+    }
+
+    /// Whether the spans this tracer starts are decided by a sampler of the
+    /// program's own ([`ShouldSample`](crate::ShouldSample), anywhere in the
+    /// provider's sampler) that sees what a span starts with: its name,
+    /// kind, attributes and links. Not when the provider is disabled (no
+    /// sampler is asked). Then the sampled flag a span propagates depends on
+    /// its attributes, even when nothing is recorded (no exporter,
+    /// [`never_records`](Self::never_records)): a front door that gathers
+    /// a span's attributes before starting it gathers them still, so that
+    /// the decision is the same with an exporter or without.
+    ///
+    /// ```
+    /// use otlp_sdk::{Sampler, SamplingDecision, SamplingParameters, SamplingResult, ShouldSample, TracerProvider};
+    ///
+    /// #[derive(Debug)]
+    /// struct Half;
+    /// impl ShouldSample for Half {
+    ///     fn should_sample(&self, span: &SamplingParameters<'_>) -> SamplingResult {
+    ///         SamplingResult::new(SamplingDecision::RecordAndSample, span)
+    ///     }
+    ///     fn description(&self) -> String { "Half".into() }
+    /// }
+    ///
+    /// let custom = TracerProvider::builder().with_sampler(Sampler::custom(Half)).build();
+    /// assert!(custom.tracer("scope").asks_custom_sampler());
+    /// assert!(!TracerProvider::builder().build().tracer("scope").asks_custom_sampler());
+    /// ```
+    pub fn asks_custom_sampler(&self) -> bool {
+        self.provider.custom_sampler && !self.provider.disabled
     }
 
     /// Starts a root span (a new trace).

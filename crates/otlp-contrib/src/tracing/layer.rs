@@ -321,6 +321,16 @@ where
         None
     }
 
+    /// Whether no span's fields are of any use: its tracer never records
+    /// ([`Tracer::never_records`]), and no custom sampler decides by them
+    /// the sampled flag a span propagates ([`Tracer::asks_custom_sampler`]:
+    /// with `OTEL_TRACES_EXPORTER=none`, a health check dropped by its
+    /// `http.route` must be dropped downstream too). Flag checks; the
+    /// second only when tracing is off.
+    fn fields_unused(&self) -> bool {
+        self.tracer.never_records() && !self.tracer.asks_custom_sampler()
+    }
+
     /// The context of the closest ancestor of `span` this layer records.
     ///
     /// Walks `parent()` rather than `scope().skip(1)`: the scope's first
@@ -355,7 +365,7 @@ where
             return;
         };
         let metadata = attrs.metadata();
-        if self.tracer.never_records() {
+        if self.fields_unused() {
             // Tracing is off (a disabled provider, `always_off`): the span
             // only needs its place in the trace, for its children and for
             // propagation, and only if something asks for it. It gets a
@@ -433,7 +443,7 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if self.tracer.never_records() {
+        if self.fields_unused() {
             return;
         }
         let Some(span) = ctx.span(id) else {

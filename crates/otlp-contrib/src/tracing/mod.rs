@@ -74,6 +74,47 @@
 //! The provider's sampler, span limits, resource and pipeline apply: spans
 //! are started through its tracer.
 //!
+//! A sampler of the program's own ([`otlp_sdk::ShouldSample`], given with
+//! [`Sampler::custom`](otlp_sdk::Sampler::custom)) sees a `tracing` span as
+//! it starts (see below): its name (`otel.name` if given), kind
+//! (`otel.kind`), parent, the fields given at creation and those recorded
+//! before it starts, as attributes (with `code.*`, and `thread.*`,
+//! `target` or `level` when they are on), and a link per `follows_from`
+//! before it starts. Fields recorded and events added after it started do
+//! not reach the decision. So dropping health checks by route is:
+//!
+//! ```
+//! use otlp_core::AnyValue;
+//! use otlp_sdk::{Sampler, SamplingDecision, SamplingParameters, SamplingResult, ShouldSample};
+//! # use otlp_contrib::tracing::OtlpLayer;
+//! # use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! #[derive(Debug)]
+//! struct NoHealthChecks;
+//!
+//! impl ShouldSample for NoHealthChecks {
+//!     fn should_sample(&self, span: &SamplingParameters<'_>) -> SamplingResult {
+//!         let route = span.attribute("http.route").and_then(AnyValue::as_str);
+//!         let decision = match route {
+//!             Some("/health" | "/ready") => SamplingDecision::Drop,
+//!             _ => SamplingDecision::RecordAndSample,
+//!         };
+//!         SamplingResult::new(decision, span)
+//!     }
+//!
+//!     fn description(&self) -> String {
+//!         "NoHealthChecks".to_owned()
+//!     }
+//! }
+//!
+//! let provider = otlp_sdk::TracerProvider::builder()
+//!     .with_sampler(Sampler::parent_based(Sampler::custom(NoHealthChecks)))
+//!     .build();
+//! # let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&provider));
+//! # let _guard = tracing::subscriber::set_default(subscriber);
+//! let _request = tracing::info_span!("GET", otel.kind = "server", http.route = "/health").entered();
+//! ```
+//!
 //! ## Remote parents and propagation: spans start lazily
 //!
 //! A server span's parent arrives in the request's headers — `traceparent`,
@@ -111,7 +152,8 @@
 //! [`OtlpSpanExt::set_parent`] replaces the parent; after, it returns
 //! [`SetParentError::AlreadyStarted`]. This needs nothing from otlp-sdk and
 //! keeps the sampler's decision made once, with the final parent. The price:
-//! fields given at creation are converted before the sampling decision.
+//! fields given at creation are converted before the sampling decision
+//! (which lets a custom sampler decide by them).
 //! A span without a parent is a root of otlp-sdk's tracer, with its trace
 //! flags: W3C level 2's `random` flag set (its `traceparent` ends in `-03`
 //! when sampled); a span under a remote parent keeps that parent's.
@@ -134,7 +176,11 @@
 //!   given in code, an `always_off`
 //!   sampler): no field is converted at all, no clock is read, nothing is
 //!   allocated (the span gets a zero-sized mark in its extensions), and
-//!   closing it does nothing. Its state, only its name and parent, then
+//!   closing it does nothing. Not under a custom sampler
+//!   ([`Tracer::asks_custom_sampler`](otlp_sdk::Tracer::asks_custom_sampler)):
+//!   with no exporter, a span still propagates the sampler's decision,
+//!   which may depend on its fields, so they are converted as when tracing
+//!   is on. Its state, only its name and parent, then
 //!   its ids, is made when something needs its context: it is entered, has
 //!   a child, is followed from, a log record inside it asks for its ids, or
 //!   [`OtlpSpanExt::context`] is called. So the trace still propagates.
