@@ -806,6 +806,37 @@ fn the_periodic_reader_exports_at_its_interval_on_flush_and_at_shutdown() {
     );
 }
 
+/// A provider that goes out of scope without a shutdown (the end of
+/// `main`) exports what was recorded since the last export, as a dropped
+/// span or log pipeline does. Before, the reader's thread ended when the
+/// provider was dropped and the last interval was lost without a word:
+/// never collected, so in no count.
+#[test]
+fn a_provider_dropped_without_shutdown_exports_what_it_recorded() {
+    let exporter = Counting::default();
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("m").u64_counter("c").build();
+    counter.add(1, &[KeyValue::new("k", 1)]);
+    counter.add(1, &[KeyValue::new("k", 2)]);
+    drop(counter);
+    drop(provider);
+    assert_eq!(
+        (
+            exporter.requests.load(Ordering::Relaxed),
+            exporter.points.load(Ordering::Relaxed)
+        ),
+        (1, 2),
+        "the last interval's points, exported once by the drop"
+    );
+}
+
 #[test]
 fn a_reader_refuses_an_exporter_of_another_signal() {
     struct Spans;

@@ -18,7 +18,7 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -290,7 +290,17 @@ pub(crate) struct ReaderHandle {
     commands: Sender<Command>,
     counts: Arc<ExportCounts>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// A shutdown was asked for (answered or not): dropping the handle
+    /// asks for none.
+    shut_down: AtomicBool,
+    /// Bound of the shutdown a drop does: the export timeout, at most
+    /// [`DROP_SHUTDOWN_TIMEOUT`], as the span and log pipelines bound theirs.
+    drop_timeout: Duration,
 }
+
+/// Longest a dropped provider's reader may hold the dropping thread for its
+/// last collection and export (the span and log pipelines' bound).
+const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl ReaderHandle {
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), MetricsError> {
@@ -298,6 +308,7 @@ impl ReaderHandle {
     }
 
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
+        self.shut_down.store(true, Ordering::Release);
         let result = self.ask(Command::Shutdown, timeout);
         if let Err(MetricsError::Timeout(_)) = result {
             self.counts.abandon(timeout);
@@ -348,8 +359,27 @@ impl ReaderHandle {
 }
 
 impl Drop for ReaderHandle {
+    /// The last handle of a provider never shut down (a program that lets
+    /// it go out of scope at the end of `main`): shuts the reader down, so
+    /// that what was recorded since the last export is collected and
+    /// exported, bounded by `drop_timeout`, as a dropped span or log
+    /// pipeline exports what it holds. Before, the reader's thread ended
+    /// when the channel closed and the last interval was lost without a
+    /// word (never collected, so in no count). Not from the reader's own
+    /// thread (it cannot answer itself).
     fn drop(&mut self) {
-        // The thread ends when the command channel closes; do not wait.
+        if self.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        let on_reader_thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|thread| thread.thread().id() == std::thread::current().id());
+        if !on_reader_thread {
+            let _ = self.shutdown(self.drop_timeout);
+        }
     }
 }
 
@@ -393,6 +423,8 @@ fn spawn<E: Exporter>(
         commands,
         counts,
         thread: Mutex::new(Some(thread)),
+        shut_down: AtomicBool::new(false),
+        drop_timeout: settings.timeout.min(DROP_SHUTDOWN_TIMEOUT),
     })
 }
 
