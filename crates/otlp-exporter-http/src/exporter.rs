@@ -81,7 +81,9 @@ struct Inner {
 ///   the configured CAs or else the system's roots. An attempt that goes unanswered (timed
 ///   out, or dropped by the caller) gives up its connection: over HTTP/2,
 ///   where exports share one, the next export opens a new pool, so a
-///   connection that stopped answering for good is not waited on.
+///   connection that stopped answering for good is not waited on; over a
+///   plain `http://` endpoint's own HTTP/1.1 connections, the idle ones
+///   are closed too (they go to the same peer).
 ///
 /// Cost model: per attempt, one compression of the body when compression is
 /// on (on tokio's blocking pool from 256 KiB), otherwise none — the body
@@ -232,10 +234,15 @@ impl HttpExporter {
         let deadline = tokio::time::Instant::from_std(deadline_after(settings.timeout));
         let mut url = settings.url.clone();
         if let Some(plain) = &settings.plain {
+            // Dropped unanswered (timed out here, or by the caller), the
+            // attempt closes the idle connections: they go to the peer that
+            // stopped answering, and each would cost an attempt its timeout.
+            let mut unanswered = PlainUnanswered(Some(plain));
             let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES, deadline);
             let Ok(answered) = tokio::time::timeout_at(deadline, exchange).await else {
                 return self.timed_out();
             };
+            unanswered.0 = None;
             match answered {
                 // Only `307` and `308` keep the method and body: those are
                 // followed through reqwest, from where they point (its
@@ -498,6 +505,18 @@ impl Drop for Unanswered<'_> {
     fn drop(&mut self) {
         if let Some(number) = self.client {
             self.exporter.forget_client(number);
+        }
+    }
+}
+
+/// An attempt on the plain connections in progress: unless it got an
+/// answer (cleared), dropping it closes their idle connections.
+struct PlainUnanswered<'a>(Option<&'a PlainConnections>);
+
+impl Drop for PlainUnanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(plain) = self.0 {
+            plain.close_idle();
         }
     }
 }

@@ -22,7 +22,9 @@
 //! they are open and idle less than 90 s, else opened (`TCP_NODELAY`); put
 //! back once their response is read in full. A request that an idle
 //! connection refused before writing it (the server had closed it) is sent
-//! once more on a new connection.
+//! once more on a new connection. An attempt that goes unanswered closes
+//! the idle connections ([`PlainConnections::close_idle`]): the peer that
+//! stopped answering would leave each of them unanswered too.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

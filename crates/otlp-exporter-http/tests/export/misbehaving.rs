@@ -623,3 +623,144 @@ fn a_truncated_success_body_is_a_warning() {
         "{outcomes:?}"
     );
 }
+
+/// A server whose connections opened before [`BlackHole::start`] take
+/// requests and never answer again (a collector gone without a word, a NAT
+/// or load balancer that dropped their state); new connections are answered.
+/// The first requests of its first [`WARM`] connections are answered once
+/// all of them are in: the client holds that many connections.
+struct BlackHole {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    /// Connections numbered below this one are silent.
+    silent_below: Arc<AtomicUsize>,
+}
+
+/// Connections the client opens before [`BlackHole::start`].
+const WARM: usize = 3;
+
+impl BlackHole {
+    fn serve() -> BlackHole {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let silent_below = Arc::new(AtomicUsize::new(0));
+        let (accepted, silent) = (connections.clone(), silent_below.clone());
+        let warm = Arc::new(std::sync::Barrier::new(WARM));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let number = accepted.fetch_add(1, Ordering::SeqCst);
+                let (silent, warm) = (silent.clone(), warm.clone());
+                std::thread::spawn(move || {
+                    let mut first = number < WARM;
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    while let Some(length) = crate::support::read_request_head(&mut reader) {
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        if std::mem::take(&mut first) {
+                            warm.wait();
+                        }
+                        if number < silent.load(Ordering::SeqCst) {
+                            // Silent until the client gives the connection up.
+                            let _ = reader.read_to_end(&mut Vec::new());
+                            return;
+                        }
+                        if writer
+                            .write_all(&head("200 OK", "content-length: 0\r\n"))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        BlackHole {
+            url,
+            connections,
+            silent_below,
+        }
+    }
+
+    /// From now on, every connection opened so far is silent.
+    fn start(&self) {
+        self.silent_below
+            .store(self.connections.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+/// After an attempt that went unanswered, the next export goes out on a
+/// new connection, not on another kept-alive connection to the same peer
+/// that stopped answering too (each would cost an attempt its timeout, and
+/// with a few of them the request its retries). Whether the attempt ended
+/// by the exporter's timeout or was dropped by its caller (the pipeline's
+/// attempt timeout).
+#[test]
+fn after_an_unanswered_attempt_no_idle_connection_to_the_silent_peer_is_used() {
+    const SHORT: Duration = Duration::from_millis(300);
+    for dropped_by_the_caller in [false, true] {
+        let server = BlackHole::serve();
+        let timeout = if dropped_by_the_caller {
+            Duration::from_secs(30)
+        } else {
+            SHORT
+        };
+        let exporter = exporter(&server.url, timeout);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let outcomes = runtime.block_on(async {
+            let export = || exporter.export(encode(&rich_spans(2), Encoding::Protobuf));
+            // Three exports at once, each answered once all are in: three
+            // kept-alive connections.
+            let warm = tokio::join!(export(), export(), export());
+            assert_eq!(
+                [warm.0, warm.1, warm.2],
+                [
+                    ExportOutcome::Success,
+                    ExportOutcome::Success,
+                    ExportOutcome::Success
+                ]
+            );
+            assert_eq!(server.connections.load(Ordering::SeqCst), WARM);
+            server.start();
+            let mut outcomes = Vec::new();
+            for _ in 0..3 {
+                outcomes.push(if dropped_by_the_caller {
+                    tokio::time::timeout(SHORT, export()).await.unwrap_or(
+                        ExportOutcome::Retryable {
+                            error: ExportError::Timeout(SHORT),
+                            throttle: None,
+                        },
+                    )
+                } else {
+                    export().await
+                });
+            }
+            Exporter::shutdown(&exporter).await;
+            outcomes
+        });
+        assert_eq!(
+            outcomes,
+            vec![
+                ExportOutcome::Retryable {
+                    error: ExportError::Timeout(SHORT),
+                    throttle: None
+                },
+                ExportOutcome::Success,
+                ExportOutcome::Success,
+            ],
+            "dropped by the caller: {dropped_by_the_caller}"
+        );
+        assert_eq!(
+            server.connections.load(Ordering::SeqCst),
+            4,
+            "one new connection, then kept"
+        );
+    }
+}
