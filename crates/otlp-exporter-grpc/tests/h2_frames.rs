@@ -31,6 +31,17 @@ enum Act {
     AnswerThenGoAway,
     /// Never answers (the stream stays open).
     Ignore,
+    /// Answers OK, then closes the connection once idle, without `GOAWAY`
+    /// (a load balancer's idle timeout): a FIN, then waits for the client's.
+    AnswerThenCloseIdle,
+    /// As grpc-go's `MaxConnectionAge` drains a connection with a request in
+    /// flight: `GOAWAY` (last stream 2^31-1, `NO_ERROR`), a `PING`, `GOAWAY`
+    /// naming this stream the last, then its answer; then closes the
+    /// connection once the client closes its end.
+    DrainThenAnswer,
+    /// Resets the connection (`SO_LINGER` 0, so an RST) as soon as the
+    /// request headers arrive.
+    Reset,
 }
 
 struct Server {
@@ -38,6 +49,10 @@ struct Server {
     connections: Arc<AtomicUsize>,
     streams: Arc<AtomicUsize>,
 }
+
+/// Connections the server closed (`AnswerThenCloseIdle`) whose client
+/// closed its end too: the client has seen them go.
+static SEEN_CLOSED: AtomicUsize = AtomicUsize::new(0);
 
 /// A server acting `act(n)` on the `n`th request; its first `silent`
 /// connections are accepted and never written a byte (`usize::MAX`: all).
@@ -136,6 +151,10 @@ async fn serve(
                             .write_all(&frame(RST_STREAM, 0, id, &REFUSED_STREAM.to_be_bytes()))
                             .await?;
                     }
+                    Act::Reset => {
+                        stream.set_zero_linger()?;
+                        return Ok(());
+                    }
                     Act::GoAwayBefore => {
                         stream.write_all(&go_away(0)).await?;
                         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -152,6 +171,24 @@ async fn serve(
                     stream.write_all(&ok_answer(id)).await?;
                     stream.write_all(&go_away(id)).await?;
                     tokio::time::sleep(Duration::from_millis(300)).await;
+                    return Ok(());
+                }
+                Some(Act::DrainThenAnswer) => {
+                    stream.write_all(&go_away(0x7fff_ffff)).await?;
+                    stream.write_all(&frame(PING, 0, 0, &[1; 8])).await?;
+                    stream.write_all(&go_away(id)).await?;
+                    stream.write_all(&ok_answer(id)).await?;
+                    stream.shutdown().await?;
+                    let mut rest = Vec::new();
+                    let _ = stream.read_to_end(&mut rest).await;
+                    return Ok(());
+                }
+                Some(Act::AnswerThenCloseIdle) => {
+                    stream.write_all(&ok_answer(id)).await?;
+                    stream.shutdown().await?;
+                    let mut rest = Vec::new();
+                    let _ = stream.read_to_end(&mut rest).await;
+                    SEEN_CLOSED.fetch_add(1, Ordering::SeqCst);
                     return Ok(());
                 }
                 _ => {}
@@ -321,4 +358,64 @@ fn after_a_timed_out_attempt_the_next_export_reconnects() {
         ]
     );
     assert_eq!(connections, 2, "one new connection, then kept");
+}
+
+/// A connection the server (or a load balancer) closed while idle, with a
+/// plain FIN and no `GOAWAY`: the next export goes out on a new connection
+/// and succeeds at its first attempt, no failure counted.
+#[test]
+fn a_connection_closed_while_idle_costs_the_next_export_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let server = server(|_| Act::AnswerThenCloseIdle, 0).await;
+        let exporter = exporter(&server.url, Duration::from_secs(5));
+        let seen_before = SEEN_CLOSED.load(Ordering::SeqCst);
+        for round in 1..=3 {
+            let outcome = exporter.export(support::request(&rich_spans(2))).await;
+            assert_eq!(outcome, ExportOutcome::Success, "export {round}");
+            // The server closed the idle connection, and the client saw it go.
+            while SEEN_CLOSED.load(Ordering::SeqCst) < seen_before + round {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        assert_eq!(server.connections.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            server.streams.load(Ordering::SeqCst),
+            3,
+            "nothing sent twice"
+        );
+        exporter.shutdown().await;
+    });
+}
+
+/// A connection reset (RST) once the request is on its way: the server may
+/// have read it, so it is not sent again at once; the attempt is retryable
+/// (the pipeline's retry sends it again), and the next export reconnects.
+#[test]
+fn a_reset_mid_request_is_retryable_and_the_next_export_reconnects() {
+    let (outcomes, connections, streams) = export_times(
+        |n| if n == 0 { Act::Reset } else { Act::Answer },
+        0,
+        Duration::from_secs(5),
+        2,
+    );
+    assert!(is_retryable_transport(&outcomes[0]), "{outcomes:?}");
+    assert_eq!(outcomes[1], ExportOutcome::Success);
+    assert_eq!((connections, streams), (2, 2));
+}
+
+/// grpc-go's `MaxConnectionAge` (and its grace): a graceful `GOAWAY` while a
+/// request is in flight; that request is answered on the draining
+/// connection, and the next one goes out on a new connection, each once.
+#[test]
+fn a_request_in_flight_through_a_graceful_goaway_is_answered_once() {
+    let (outcomes, connections, streams) =
+        export_times(|_| Act::DrainThenAnswer, 0, Duration::from_secs(5), 4);
+    assert_eq!(outcomes, vec![ExportOutcome::Success; 4]);
+    assert_eq!(streams, 4, "no request sent twice");
+    assert_eq!(connections, 4);
 }

@@ -33,7 +33,14 @@ enum Reply {
     Silence,
     /// Closes the connection without answering.
     Hangup,
+    /// Writes these bytes, then closes the connection once idle (a FIN, as
+    /// a load balancer's or the Collector's idle timeout), and waits for the
+    /// client to close its end: see [`SEEN_CLOSED`].
+    RawThenCloseIdle(Vec<u8>),
 }
+
+/// Connections closed by `RawThenCloseIdle` that the client closed too.
+static SEEN_CLOSED: AtomicUsize = AtomicUsize::new(0);
 
 struct Server {
     url: String,
@@ -100,6 +107,13 @@ fn serve(stream: TcpStream, reply: &dyn Fn(usize) -> Reply, requests: &AtomicUsi
                 return;
             }
             Reply::Hangup => return,
+            Reply::RawThenCloseIdle(bytes) => {
+                let _ = writer.write_all(&bytes);
+                let _ = writer.shutdown(std::net::Shutdown::Write);
+                let _ = reader.read_to_end(&mut Vec::new());
+                SEEN_CLOSED.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
         }
     }
 }
@@ -501,6 +515,40 @@ fn a_server_closing_kept_alive_connections_at_once_fails_nothing_for_good() {
         .filter(|outcome| matches!(outcome, ExportOutcome::Permanent { .. }))
         .collect();
     assert!(permanent.is_empty(), "{permanent:?}");
+}
+
+/// A server (or a load balancer) that closes kept-alive connections once
+/// idle: the export after the idle time goes out on a new connection and
+/// succeeds at its first attempt, nothing sent twice.
+#[test]
+fn a_connection_closed_while_idle_costs_the_next_export_nothing() {
+    let server = server(|_| Reply::RawThenCloseIdle(head("200 OK", "content-length: 0\r\n")));
+    let exporter = exporter(&server.url, Duration::from_secs(5));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let seen_before = SEEN_CLOSED.load(Ordering::SeqCst);
+    runtime.block_on(async {
+        for round in 1..=3 {
+            let outcome = exporter
+                .export(encode(&rich_spans(2), Encoding::Protobuf))
+                .await;
+            assert_eq!(outcome, ExportOutcome::Success, "export {round}");
+            // The server closed the idle connection, and the client saw it go.
+            while SEEN_CLOSED.load(Ordering::SeqCst) < seen_before + round {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        Exporter::shutdown(&exporter).await;
+    });
+    assert_eq!(server.connections.load(Ordering::SeqCst), WARM);
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        3,
+        "nothing sent twice"
+    );
 }
 
 /// Some proxies and servers write a `408` on a kept-alive connection they
