@@ -655,7 +655,12 @@ fn durable_runs(name: &str, fsync: FsyncPolicy, io_threads: usize) {
     );
     let stats = first.stats();
     assert_exact(&stats, threads * each);
-    assert!(stats.persisted > 0, "{stats:#?}");
+    // Usually some records are left on disk for the second run, but not
+    // always: in one run on a loaded machine every record on disk had been
+    // evicted at the 96 KiB cap by the end (2,396 dropped_durable, 0
+    // persisted; the queue's 500 records alone nearly fill the cap). The
+    // accounting is what this test checks; the replay below then has
+    // nothing to replay, which it checks too.
     drop(first);
 
     // The second run replays what the first left on disk.
