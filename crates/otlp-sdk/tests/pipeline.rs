@@ -1185,33 +1185,10 @@ fn spans_dropped_at_the_shutdown_deadline_give_their_bytes_back() {
 /// make 128 spans against a cap of 320; the loop sleeps (no batch is due).
 #[test]
 fn many_threads_with_open_blocks_do_not_use_up_a_count_cap() {
-    let threads = 32;
-    let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
-        .with_batch_config(BatchConfig {
-            full_policy: FullPolicy::Drop,
-            ..batch(320, 256, 60_000)
-        })
-        .build()
-        .unwrap();
-    let round = std::sync::Barrier::new(threads);
-    std::thread::scope(|scope| {
-        for t in 0..threads as u64 {
-            let (processor, round) = (&processor, &round);
-            scope.spawn(move || {
-                for i in 0..4 {
-                    processor.on_end(span(t * 100 + i));
-                    round.wait();
-                }
-            });
-        }
+    thirty_two_threads_with_open_blocks_lose_nothing(BatchConfig {
+        full_policy: FullPolicy::Drop,
+        ..batch(320, 256, 60_000)
     });
-    let stats = processor.stats();
-    assert_eq!(stats.dropped_queue_full, 0, "{stats:#?}");
-    assert_eq!(stats.queued, 128, "{stats:#?}");
-    processor.shutdown(Duration::from_secs(10)).unwrap();
-    let stats = processor.stats();
-    assert_final(&stats);
-    assert_eq!(stats.exported, 128);
 }
 
 /// The byte budget as the count cap above: each producing thread's open
@@ -1223,14 +1200,21 @@ fn many_threads_with_open_blocks_do_not_use_up_a_count_cap() {
 /// loop sleeps (no batch is due).
 #[test]
 fn many_threads_with_open_blocks_do_not_use_up_a_small_byte_budget() {
+    thirty_two_threads_with_open_blocks_lose_nothing(BatchConfig {
+        max_queue_bytes: 1 << 20,
+        max_queue_size: None,
+        full_policy: FullPolicy::Drop,
+        ..batch(0, 256, 60_000)
+    });
+}
+
+/// 32 threads each make four spans in lock-step rounds (each thread's block
+/// stays open) under `batch`, whose loop sleeps: none is dropped, all 128
+/// are queued, then exported at shutdown.
+fn thirty_two_threads_with_open_blocks_lose_nothing(batch: BatchConfig) {
     let threads = 32;
     let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
-        .with_batch_config(BatchConfig {
-            max_queue_bytes: 1 << 20,
-            max_queue_size: None,
-            full_policy: FullPolicy::Drop,
-            ..batch(0, 256, 60_000)
-        })
+        .with_batch_config(batch)
         .build()
         .unwrap();
     let round = std::sync::Barrier::new(threads);
