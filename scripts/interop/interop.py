@@ -16,8 +16,10 @@ data point, and no bad request.
 
 import datetime
 import gzip
+import ipaddress
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -64,11 +66,11 @@ def data_points(metric):
     return len(getattr(metric, kind).data_points) if kind else 0
 
 
-def check_ids(counts, spans, hex_ids):
+def check_ids(counts, spans):
+    """Protobuf ids: 16 and 8 bytes (OTLP/JSON's are checked on the raw
+    document, see check_json_ids)."""
     for span in spans:
         trace_id, span_id = span.trace_id, span.span_id
-        if hex_ids:
-            continue  # checked on the raw JSON, see check_json_ids
         if len(trace_id) != 16 or len(span_id) != 8:
             counts.error(f"span {span.name!r}: ids of {len(trace_id)} and {len(span_id)} bytes")
 
@@ -87,7 +89,8 @@ def check_json_ids(counts, document):
 def count_request(counts, request, hex_ids=False):
     if isinstance(request, trace_pb.ExportTraceServiceRequest):
         spans = [s for r in request.resource_spans for sc in r.scope_spans for s in sc.spans]
-        check_ids(counts, spans, hex_ids)
+        if not hex_ids:
+            check_ids(counts, spans)
         counts.add(spans=len(spans))
     elif isinstance(request, logs_pb.ExportLogsServiceRequest):
         counts.add(logs=sum(len(sc.log_records) for r in request.resource_logs for sc in r.scope_logs))
@@ -192,7 +195,6 @@ def make_certificates(directory):
                          critical=True)
           .sign(ca_key, hashes.SHA256()))
     write("ca.pem", ca.public_bytes(serialization.Encoding.PEM))
-    import ipaddress
     for role, usage, names in (
         ("server", ExtendedKeyUsageOID.SERVER_AUTH,
          [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
@@ -228,7 +230,6 @@ def start_receiver(counts, tls_directory):
             [(read("server.key"), read("server.pem"))], root_certificates=read("ca.pem"),
             require_client_auth=True)
         grpc_port = server.add_secure_port("127.0.0.1:0", credentials)
-        import ssl
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(os.path.join(tls_directory, "server.pem"),
                                 os.path.join(tls_directory, "server.key"))
