@@ -13,7 +13,8 @@ use std::collections::VecDeque;
 use otlp_core::encode::frame;
 use otlp_core::wire::len_field_len;
 
-use crate::record_queue::{Block, GROUP_PREFIX_SLACK, Group, HEADER, RecordQueue};
+use crate::group_table::GroupTable;
+use crate::record_queue::{Block, GROUP_PREFIX_SLACK, HEADER, RecordQueue};
 
 /// `spans`/`log_records` in `ScopeX`: each record's tag and length in a request.
 const RECORD_FIELD: u32 = 2;
@@ -22,7 +23,8 @@ const RECORD_FIELD: u32 = 2;
 /// records' worth, so that their cache misses overlap.
 const WARM_AHEAD: usize = 2048;
 
-/// One record of the batch: its group and where its bytes are.
+/// One record of the batch: its group (in the loop's table) and where its
+/// bytes are.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     group: u32,
@@ -42,10 +44,10 @@ pub(crate) struct Batch {
     read_offset: usize,
     /// The records of the current batch.
     entries: Vec<Entry>,
-    /// The queue's group table, as far as the loop has needed it.
-    groups: Vec<Group>,
-    /// Groups already in the batch (for its size).
-    groups_in_batch: Vec<u32>,
+    /// The resources and scopes of the records taken.
+    groups: GroupTable,
+    /// Groups in the batch.
+    groups_in_batch: usize,
 }
 
 impl Batch {
@@ -60,7 +62,8 @@ impl Batch {
     ) -> usize {
         self.release_read_blocks(queue);
         self.entries.clear();
-        self.groups_in_batch.clear();
+        self.groups.begin_take(&mut self.blocks);
+        self.groups_in_batch = 0;
         let mut request_len = 0;
         let mut taken_bytes = 0;
         // How far the current block is warmed (see `Block::warm`).
@@ -68,7 +71,10 @@ impl Batch {
         while self.entries.len() < max_records {
             if self.read_block == self.blocks.len() {
                 match queue.pop_block() {
-                    Some(block) => self.blocks.push_back(block),
+                    Some(mut block) => {
+                        self.groups.map_block(&mut block);
+                        self.blocks.push_back(block);
+                    }
                     None => break,
                 }
             }
@@ -87,23 +93,19 @@ impl Batch {
                 continue;
             };
             let len = bytes.len();
-            if group as usize >= self.groups.len() {
-                self.groups.extend(queue.groups_from(self.groups.len()));
-            }
+            let group = block.table_index(group);
             let mut grows_by = len_field_len(RECORD_FIELD, len);
-            let new_group = !self.groups_in_batch.contains(&group);
+            let new_group = !self.groups.in_batch(group);
             if new_group {
-                grows_by += self
-                    .groups
-                    .get(group as usize)
-                    .map_or(0, |group| group.overhead)
-                    + GROUP_PREFIX_SLACK;
+                grows_by +=
+                    self.groups.get(group).map_or(0, |group| group.overhead) + GROUP_PREFIX_SLACK;
             }
             if !self.entries.is_empty() && request_len + grows_by > max_request_bytes {
                 break;
             }
             if new_group {
-                self.groups_in_batch.push(group);
+                self.groups.join_batch(group);
+                self.groups_in_batch += 1;
             }
             request_len += grows_by;
             taken_bytes += HEADER + len;
@@ -120,11 +122,11 @@ impl Batch {
             queue.note_taken(taken, taken_bytes);
         }
         // Grouped for the request; a stable sort keeps each group's order.
-        if self.groups_in_batch.len() > 1 {
+        if self.groups_in_batch > 1 {
             let groups = &self.groups;
             self.entries.sort_by_key(|entry| {
                 let resource = groups
-                    .get(entry.group as usize)
+                    .get(entry.group)
                     .map_or(usize::MAX, |group| group.resource_index);
                 (resource, entry.group)
             });
@@ -141,17 +143,17 @@ impl Batch {
         let record = move |entry: &Entry| blocks[entry.block].slice(entry.start, entry.len);
         let resource_of = move |entry: &Entry| {
             groups
-                .get(entry.group as usize)
+                .get(entry.group)
                 .map_or(usize::MAX, |group| group.resource_index)
         };
         let resources = entries
             .chunk_by(move |a, b| resource_of(a) == resource_of(b))
             .filter_map(move |run| {
-                let first = groups.get(run[0].group as usize)?;
+                let first = groups.get(run[0].group)?;
                 let scopes = run
                     .chunk_by(|a, b| a.group == b.group)
                     .filter_map(move |run| {
-                        let group = groups.get(run[0].group as usize)?;
+                        let group = groups.get(run[0].group)?;
                         Some((&*group.scope, run.iter().map(record)))
                     });
                 Some((&*first.resource, scopes))
@@ -220,6 +222,7 @@ mod tests {
     use otlp_core::{InstrumentationScope, KeyValue, Resource, SpanData};
     use prost::Message;
 
+    use crate::group_table::KEEP_TAKES;
     use crate::record_queue::Push;
 
     #[test]
@@ -259,5 +262,48 @@ mod tests {
             }
         }
         assert_eq!(queue.used_bytes(), 0);
+    }
+
+    /// The loop's group table is pruned, and renumbered, while a block is
+    /// being read one record per batch: the block's records keep their
+    /// scopes, and the scopes of records long gone are forgotten.
+    #[test]
+    fn records_of_a_block_in_hand_keep_their_scopes_through_a_pruning() {
+        let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+        let push = |name: String, scope: String| {
+            let span = SpanData::builder(name)
+                .scope(Arc::new(InstrumentationScope::new(scope)))
+                .build();
+            assert_eq!(queue.push(&span), Push::Queued);
+        };
+        // Early records, under scopes of their own, taken at once; then
+        // enough batches for their scopes to be old.
+        let early = 40;
+        for i in 0..early {
+            push(format!("early {i}"), format!("early {i}"));
+        }
+        queue.steal_partial_blocks();
+        let mut batch = Batch::default();
+        assert_eq!(batch.take(&queue, 1_000, usize::MAX), early);
+        for _ in 0..KEEP_TAKES {
+            assert_eq!(batch.take(&queue, 1_000, usize::MAX), 0);
+        }
+        let records = 100;
+        for i in 0..records {
+            push(format!("{i}"), format!("{i}"));
+        }
+        queue.steal_partial_blocks();
+        let mut body = Vec::new();
+        for i in 0..records {
+            assert_eq!(batch.take(&queue, 1, usize::MAX), 1, "record {i}");
+            body.clear();
+            batch.write(0..1, &mut body);
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+            let scope_spans = &request.resource_spans[0].scope_spans[0];
+            let scope = scope_spans.scope.as_ref().map(|scope| scope.name.as_str());
+            assert_eq!(scope_spans.spans[0].name, format!("{i}"));
+            assert_eq!(scope, Some(scope_spans.spans[0].name.as_str()));
+        }
+        assert_eq!(batch.groups.len(), records);
     }
 }

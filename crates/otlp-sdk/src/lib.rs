@@ -193,6 +193,7 @@ mod export_loop;
 mod export_runtime;
 mod exporter;
 mod fan_out;
+mod group_table;
 mod layered;
 mod limits;
 mod log_processor;

@@ -1,7 +1,7 @@
 //! [`QueuedRecord`]: what a record of any signal tells the record queue.
 //!
 //! The queue (`record_queue`) keeps encoded bytes and a group naming their
-//! resource and scope; the export loop writes the `Resource*`/`Scope*`
+//! resource and scope (handles a block holds for its records); the export loop writes the `Resource*`/`Scope*`
 //! framing around them, whose field numbers are the same for spans and log
 //! records. So all a record type has to give is its resource, its scope and
 //! the bytes of its own OTLP message.

@@ -7,7 +7,8 @@
 //! bytes of one OTLP `Span` message ([`encode_span`](otlp_core::encode::record::encode_span)), behind an
 //! eight-byte header (the record's *group*, naming its resource and scope,
 //! and its length). Nothing else of the span outlives `end`: no attribute
-//! vector, no handle on a resource or scope crosses to another thread. The
+//! vector crosses to another thread, and of its resource and scope only the
+//! block's handles (below, "Groups"). The
 //! export loop writes only the `ResourceSpans`/`ScopeSpans` framing around the
 //! records ([`frame::write_request`]); a retry, the durable queue and the JSON
 //! transcoder all work from those bytes. Nothing here knows about spans:
@@ -48,11 +49,25 @@
 //! marker in the same lock or the same atomic swap, and discards what it
 //! held, counting it. No fence is needed to argue it.
 //!
+//! # Groups
+//!
+//! A record's group is an index into its block's own list of resources and
+//! scopes (their handles, and the size of their framing in a request); the
+//! loop maps each block's list onto its
+//! [`GroupTable`](crate::group_table::GroupTable) when it takes the block,
+//! and that table merges equal pairs behind different handles and forgets
+//! the pairs no longer used. So a pipeline takes records of new scopes for
+//! as long as it runs (tracers named after tenants or versions), no handle
+//! outlives the blocks and batches that need it for long, and producers
+//! share no table and no lock to find a group.
+//!
 //! # Cost model
 //!
 //! Per record, on the producing thread: a thread-local lookup of the slot
 //! (a short scan of the pipelines this thread feeds), a comparison of two
-//! pointers to find the group, two uncontended atomic swaps, and one pass
+//! pointers to find the group (the block's last one; a short scan of the
+//! block's list otherwise, and a block's first record of a group clones
+//! two handles and measures its framing), two uncontended atomic swaps, and one pass
 //! that encodes the record in place, behind room for its header, into
 //! memory the block already has (no measuring pass: near a block's end the
 //! record is encoded aside and copied, once per block). No lock, no
@@ -118,8 +133,6 @@ const MIN_SPARE_BLOCKS: usize = 4;
 /// one byte each they take around an empty record: a bound on a request's
 /// size from a group's overhead and its records' lengths.
 pub(crate) const GROUP_PREFIX_SLACK: usize = 10;
-/// Distinct resource-and-scope pairs one pipeline tells apart.
-const MAX_GROUPS: usize = 4096;
 /// A thread adds its block's records to the queue's shared count of
 /// records in blocks ([`RecordQueue::records_in_blocks`]) once this many
 /// (or a sixteenth of a batch, if less) are not counted yet.
@@ -142,19 +155,13 @@ pub(crate) enum Push {
     Full,
     /// Larger than the whole budget or than one request may be: never fits.
     TooLarge,
-    /// The pipeline already tells [`MAX_GROUPS`] resource-and-scope pairs
-    /// apart (distinct by what they encode to: spans that carry equal
-    /// resources and scopes through handles of their own share a group).
-    TooManyGroups,
     /// The queue is closed: this record and `0` others were discarded.
     Closed(u64),
 }
 
-/// A resource and a scope records are grouped under.
-#[derive(Debug, Clone)]
+/// A resource and a scope records of a block are grouped under.
+#[derive(Debug)]
 pub(crate) struct Group {
-    /// Groups of the same resource share this index (for grouping requests).
-    pub(crate) resource_index: usize,
     pub(crate) resource: Arc<Resource>,
     pub(crate) scope: Arc<InstrumentationScope>,
     /// Size of a request holding this group with one empty record.
@@ -174,6 +181,13 @@ pub(crate) struct Block {
     counted: usize,
     /// The marker the loop leaves in a slot when the queue closes.
     closed: bool,
+    /// The resources and scopes of the block's records: a record's header
+    /// names one by its index here. Kept alive by the block until it is
+    /// reused.
+    groups: Vec<Group>,
+    /// The loop's indices for `groups`, set when it takes the block
+    /// ([`GroupTable`](crate::group_table::GroupTable)).
+    table_indices: Vec<u32>,
 }
 
 impl Block {
@@ -185,6 +199,8 @@ impl Block {
             reserved_records: 0,
             counted: 0,
             closed: false,
+            groups: Vec::new(),
+            table_indices: Vec::new(),
         })
     }
 
@@ -197,6 +213,60 @@ impl Block {
     /// The `len` bytes at `start` (a record located by [`record_at`](Self::record_at)).
     pub(crate) fn slice(&self, start: usize, len: usize) -> &[u8] {
         self.bytes.get(start..start + len).unwrap_or_default()
+    }
+
+    /// The index in this block of the group of `record`, added if new, and
+    /// the group's request overhead. Handles are compared, not contents
+    /// (the loop merges equal groups): the last group first, as a thread's
+    /// records mostly share one.
+    fn group_of<R: QueuedRecord>(&mut self, record: &R) -> (u32, usize) {
+        let (resource, scope) = (record.resource(), record.scope());
+        let index = match self.groups.iter().rposition(|group| {
+            Arc::ptr_eq(&group.scope, scope) && Arc::ptr_eq(&group.resource, resource)
+        }) {
+            Some(index) => index,
+            None => {
+                self.groups.push(Group {
+                    resource: Arc::clone(resource),
+                    scope: Arc::clone(scope),
+                    overhead: frame::single_record_request_len(resource, scope, 0),
+                });
+                self.groups.len() - 1
+            }
+        };
+        let overhead = self.groups[index].overhead;
+        (u32::try_from(index).unwrap_or(u32::MAX), overhead)
+    }
+
+    /// Sets the loop's index of each of the block's groups.
+    pub(crate) fn map_groups(&mut self, mut index_of: impl FnMut(&Group) -> u32) {
+        self.table_indices.clear();
+        let Block {
+            groups,
+            table_indices,
+            ..
+        } = self;
+        table_indices.extend(groups.iter().map(&mut index_of));
+    }
+
+    /// The loop's indices of the block's groups ([`map_groups`](Self::map_groups)).
+    pub(crate) fn table_indices(&self) -> &[u32] {
+        &self.table_indices
+    }
+
+    /// The loop's index of the block's group `group` (`u32::MAX` if unknown).
+    pub(crate) fn table_index(&self, group: u32) -> u32 {
+        self.table_indices
+            .get(group as usize)
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// The loop renumbered its table.
+    pub(crate) fn renumber_groups(&mut self, new_index: impl Fn(u32) -> u32) {
+        for index in &mut self.table_indices {
+            *index = new_index(*index);
+        }
     }
 
     fn is_full(&self) -> bool {
@@ -374,13 +444,6 @@ struct Handed {
     closed: bool,
 }
 
-/// What the groups of a pipeline are, by index.
-#[derive(Debug, Default)]
-struct Groups {
-    resources: Vec<Arc<Resource>>,
-    groups: Vec<Group>,
-}
-
 /// What a producing thread keeps: its slots, and room to encode a record
 /// aside.
 #[derive(Default)]
@@ -389,15 +452,10 @@ struct Local {
     scratch: Vec<u8>,
 }
 
-/// A producing thread's way into one pipeline: its slot and the group its
-/// last record had.
+/// A producing thread's way into one pipeline: its slot.
 struct LocalSlot {
     queue: u64,
     slot: Arc<Slot>,
-    /// The last record's resource and scope (by address: the pipeline's
-    /// group table keeps both alive, so an address names one of them), its
-    /// group and the group's request overhead.
-    last_group: Option<(usize, usize, u32, usize)>,
 }
 
 thread_local! {
@@ -451,7 +509,6 @@ pub(crate) struct RecordQueue {
     spare: Mutex<Vec<Box<Block>>>,
     /// Every producing thread's slot; `None` once closed.
     slots: Mutex<Option<Vec<Arc<Slot>>>>,
-    groups: Mutex<Groups>,
     /// A producer found no room: the loop steals partial blocks.
     room_wanted: AtomicBool,
     /// Threads' blocks hold a batch's worth of records (`wake_at`), with
@@ -520,7 +577,6 @@ impl RecordQueue {
             records_in_blocks: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
             slots: Mutex::new(Some(Vec::new())),
-            groups: Mutex::new(Groups::default()),
             room_wanted: AtomicBool::new(false),
             batch_in_blocks: AtomicBool::new(false),
             wake_at: AtomicUsize::new(wake_at.max(1)),
@@ -599,24 +655,9 @@ impl RecordQueue {
                 None => return Push::Closed(1),
             },
         };
-        let entry = &mut slots[index];
-        let resource = Arc::as_ptr(record.resource()) as usize;
-        let scope = Arc::as_ptr(record.scope()) as usize;
-        let (group, overhead) = match entry.last_group {
-            Some((r, s, group, overhead)) if r == resource && s == scope => (group, overhead),
-            _ => match self.group_of(record) {
-                Some((group, overhead, own_handles)) => {
-                    if own_handles {
-                        entry.last_group = Some((resource, scope, group, overhead));
-                    }
-                    (group, overhead)
-                }
-                None => return Push::TooManyGroups,
-            },
-        };
-        let slot = &entry.slot;
+        let slot = &slots[index].slot;
         let writes = slot.begin_write();
-        let push = self.write_record(slot, scratch, record, group, overhead);
+        let push = self.write_record(slot, scratch, record);
         slot.end_write(writes);
         push
     }
@@ -627,8 +668,6 @@ impl RecordQueue {
         slot: &Slot,
         scratch: &mut Vec<u8>,
         record: &R,
-        group: u32,
-        overhead: usize,
     ) -> Push {
         let current = slot.block.take();
         if current.as_ref().is_some_and(|block| block.closed) {
@@ -644,6 +683,7 @@ impl RecordQueue {
                 None => return Push::Full,
             },
         };
+        let (group, overhead) = block.group_of(record);
         // Encoded in place, behind room for its header, where the block
         // surely has the memory; near its end, aside first.
         let start = block.bytes.len();
@@ -679,6 +719,7 @@ impl RecordQueue {
                 Some(block) => block,
                 None => return Push::Full,
             };
+            let (group, _) = block.group_of(record);
             block.append_record(group, scratch);
         } else if in_place {
             block.seal_record(start, group, len);
@@ -719,9 +760,7 @@ impl RecordQueue {
     /// (an allocation: for a producer about to wait for room, not for every
     /// record).
     pub(crate) fn never_fits<R: QueuedRecord>(&self, record: &R) -> bool {
-        let Some((_, overhead, _)) = self.group_of(record) else {
-            return false;
-        };
+        let overhead = frame::single_record_request_len(record.resource(), record.scope(), 0);
         let mut bytes = Vec::new();
         record.encode(&mut bytes);
         HEADER + bytes.len() > self.budget.max_bytes
@@ -814,9 +853,7 @@ impl RecordQueue {
     /// A record from a thread without its slot: a block of its own.
     fn push_alone<R: QueuedRecord>(&self, record: &R) -> Push {
         self.start_loop();
-        let Some((group, overhead, _)) = self.group_of(record) else {
-            return Push::TooManyGroups;
-        };
+        let overhead = frame::single_record_request_len(record.resource(), record.scope(), 0);
         let mut bytes = Vec::new();
         record.encode(&mut bytes);
         let need = HEADER + bytes.len();
@@ -828,6 +865,7 @@ impl RecordQueue {
         let Some(mut block) = self.start_block(need) else {
             return Push::Full;
         };
+        let (group, _) = block.group_of(record);
         block.append_record(group, &bytes);
         match self.hand_over(block) {
             Ok(()) => Push::Queued,
@@ -852,63 +890,8 @@ impl RecordQueue {
         local.push(LocalSlot {
             queue: self.id,
             slot,
-            last_group: None,
         });
         Some(local.len() - 1)
-    }
-
-    /// The group of `record`'s resource and scope, its request overhead, and
-    /// whether the record's own handles are the group's (so that their
-    /// addresses may be cached: the table keeps them alive, and an address
-    /// it keeps cannot come to name another resource or scope).
-    fn group_of<R: QueuedRecord>(&self, record: &R) -> Option<(u32, usize, bool)> {
-        let (resource, scope) = (record.resource(), record.scope());
-        let mut table = lock(&self.groups);
-        let Groups { resources, groups } = &mut *table;
-        // Same allocation first (the common case), then the same bytes on
-        // the wire: `==` would put a resource with `0.0` in the group of one
-        // with `-0.0` (sending its records under the other's attributes),
-        // and never group equal resources holding a NaN.
-        let same = |group: &Group| {
-            (Arc::ptr_eq(&group.resource, resource) || group.resource.wire_eq(resource))
-                && (Arc::ptr_eq(&group.scope, scope) || group.scope.wire_eq(scope))
-        };
-        if let Some(index) = groups.iter().position(same) {
-            let group = &groups[index];
-            let own_handles =
-                Arc::ptr_eq(&group.resource, resource) && Arc::ptr_eq(&group.scope, scope);
-            return Some((u32::try_from(index).ok()?, group.overhead, own_handles));
-        }
-        if groups.len() >= MAX_GROUPS {
-            return None;
-        }
-        let resource_index = match resources
-            .iter()
-            .position(|known| Arc::ptr_eq(known, resource) || known.wire_eq(resource))
-        {
-            Some(index) => index,
-            None => {
-                resources.push(Arc::clone(resource));
-                resources.len() - 1
-            }
-        };
-        let overhead = frame::single_record_request_len(resource, scope, 0);
-        groups.push(Group {
-            resource_index,
-            resource: Arc::clone(resource),
-            scope: Arc::clone(scope),
-            overhead,
-        });
-        Some((u32::try_from(groups.len() - 1).ok()?, overhead, true))
-    }
-
-    /// The groups from `known` on (the loop keeps a copy of the table).
-    pub(crate) fn groups_from(&self, known: usize) -> Vec<Group> {
-        lock(&self.groups)
-            .groups
-            .get(known..)
-            .map(<[Group]>::to_vec)
-            .unwrap_or_default()
     }
 
     /// A block with room for at least `need` bytes, its budget reserved.
@@ -983,6 +966,8 @@ impl RecordQueue {
         block.reserved_bytes = 0;
         block.reserved_records = 0;
         block.counted = 0;
+        block.groups.clear();
+        block.table_indices.clear();
         let mut spare = lock(&self.spare);
         if spare.len() < self.max_spare_blocks {
             spare.push(block);
@@ -1570,7 +1555,7 @@ mod tests {
     #[test]
     fn equal_resources_behind_handles_of_their_own_share_one_group() {
         let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
-        for i in 0..(2 * MAX_GROUPS) {
+        for i in 0..1_000 {
             let span = SpanData::builder(format!("s{i}"))
                 .resource(Arc::new(Resource::new([otlp_core::KeyValue::new(
                     "service.name",
@@ -1580,7 +1565,42 @@ mod tests {
                 .build();
             assert_eq!(queue.push(&span), Push::Queued);
         }
-        assert_eq!(queue.groups_from(0).len(), 1);
+        queue.steal_partial_blocks();
+        let mut batch = Batch::default();
+        assert_eq!(batch.take(&queue, 1_000, usize::MAX), 1_000);
+        let mut body = Vec::new();
+        batch.write(0..1_000, &mut body);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
+        assert_eq!(request.resource_spans.len(), 1);
+        assert_eq!(request.resource_spans[0].scope_spans.len(), 1);
+        assert_eq!(request.resource_spans[0].scope_spans[0].spans.len(), 1_000);
+    }
+
+    /// A pipeline that meets new scopes for as long as it runs (tracers
+    /// named after tenants or versions) takes every record, and keeps no
+    /// scope alive for long once its records are taken.
+    #[test]
+    fn new_scopes_are_taken_for_as_long_as_the_pipeline_runs() {
+        let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+        let mut batch = Batch::default();
+        let mut scopes = Vec::new();
+        for round in 0..12 {
+            for i in 0..1_000 {
+                let scope = Arc::new(InstrumentationScope::new(format!("tenant {round}-{i}")));
+                scopes.push(Arc::downgrade(&scope));
+                let span = SpanData::builder(format!("s{round}-{i}"))
+                    .scope(scope)
+                    .build();
+                assert_eq!(queue.push(&span), Push::Queued, "tenant {round}-{i}");
+            }
+            queue.steal_partial_blocks();
+            assert_eq!(drain(&queue, &mut batch).len(), 1_000, "round {round}");
+        }
+        let alive = scopes
+            .iter()
+            .filter(|scope| scope.strong_count() > 0)
+            .count();
+        assert!(alive < 4_000, "{alive} of 12,000 scopes still alive");
     }
 
     /// Resources are grouped by their encoding: `0.0` and `-0.0` (equal to

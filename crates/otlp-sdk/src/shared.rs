@@ -232,14 +232,6 @@ impl Shared {
                     self.queue.max_bytes()
                 ));
             }
-            Push::TooManyGroups => {
-                Stats::add(&self.stats.dropped_queue_full, 1);
-                self.stats.record_error(format!(
-                    "a {} was dropped: its pipeline already tells apart the most resource and \
-                     scope pairs it keeps",
-                    self.signal.record_noun()
-                ));
-            }
             Push::Closed(discarded) => Stats::add(&self.stats.dropped_shutdown, discarded),
         }
     }

@@ -1,0 +1,217 @@
+//! [`GroupTable`]: the export loop's table of the resource-and-scope pairs
+//! of the records it takes, so that a request groups them.
+//!
+//! A producing thread names its record's resource and scope by an index
+//! into its block's own list of resources and scopes; the loop maps each
+//! block's list onto this table when it takes the block. Pairs are told
+//! apart by what they encode to: records that carry equal resources and
+//! scopes through handles of their own share a group (one `ScopeSpans`),
+//! and records under equal resources share one `ResourceSpans`. A pair is
+//! looked up by its handles first (a hash of two addresses, kept valid by
+//! the handles the table holds), and by its bytes only the first time those
+//! handles are seen.
+//!
+//! Pruned, so that a pipeline meeting new scopes for as long as it runs
+//! (tracers named after tenants or versions) takes every record and keeps
+//! only the pairs in use alive: once the table has doubled since it was
+//! last pruned, before a batch is taken, it forgets the handles not seen for
+//! [`KEEP_TAKES`] takes and the pairs no kept handle and no block in hand
+//! names. Amortised, that costs a constant per pair added.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use otlp_core::{InstrumentationScope, Resource};
+
+use crate::record_queue::{Block, Group};
+
+/// Takes after which handles not seen again are forgotten.
+pub(crate) const KEEP_TAKES: u64 = 16;
+/// The table is pruned once it holds this many handles, or twice as many
+/// as after its last pruning.
+const MIN_PRUNE_AT: usize = 64;
+
+/// A resource-and-scope pair of the table.
+#[derive(Debug)]
+pub(crate) struct TableGroup {
+    /// Groups of equal resources share this index (for grouping requests).
+    pub(crate) resource_index: usize,
+    pub(crate) resource: Arc<Resource>,
+    pub(crate) scope: Arc<InstrumentationScope>,
+    /// Size of a request holding this group with one empty record.
+    pub(crate) overhead: usize,
+    /// The take in which a record of this group last joined a batch.
+    joined: u64,
+}
+
+/// Handles seen for a pair: their group, and when they were last seen.
+#[derive(Debug)]
+struct Handles {
+    /// Kept so that the addresses they are found by name them alone.
+    _resource: Arc<Resource>,
+    _scope: Arc<InstrumentationScope>,
+    group: u32,
+    seen: u64,
+}
+
+/// See the [module documentation](self).
+#[derive(Debug, Default)]
+pub(crate) struct GroupTable {
+    groups: Vec<TableGroup>,
+    /// Distinct resources (by their bytes), in the order first seen.
+    resources: Vec<Arc<Resource>>,
+    /// By the addresses of a resource and a scope.
+    by_handles: HashMap<(usize, usize), Handles>,
+    /// Takes begun ([`begin_take`](Self::begin_take)).
+    take: u64,
+    /// Handles held after the last pruning.
+    kept: usize,
+}
+
+impl GroupTable {
+    /// A new take begins: prunes the table if it has grown (see the
+    /// [module documentation](self)); `in_hand`, the blocks the loop holds
+    /// records of, keep their groups, and their indices are updated.
+    pub(crate) fn begin_take(&mut self, in_hand: &mut VecDeque<Box<Block>>) {
+        self.take += 1;
+        if self.by_handles.len() >= (2 * self.kept).max(MIN_PRUNE_AT) {
+            self.prune(in_hand);
+        }
+    }
+
+    /// Maps the groups of a block just taken from the queue onto the table.
+    pub(crate) fn map_block(&mut self, block: &mut Block) {
+        block.map_groups(|group| self.index_of(group));
+    }
+
+    /// The group at `index`.
+    pub(crate) fn get(&self, index: u32) -> Option<&TableGroup> {
+        self.groups.get(index as usize)
+    }
+
+    /// Whether a record of group `index` is in this take's batch already.
+    pub(crate) fn in_batch(&self, index: u32) -> bool {
+        self.groups
+            .get(index as usize)
+            .is_some_and(|group| group.joined == self.take)
+    }
+
+    /// A record of group `index` joins this take's batch.
+    pub(crate) fn join_batch(&mut self, index: u32) {
+        if let Some(group) = self.groups.get_mut(index as usize) {
+            group.joined = self.take;
+        }
+    }
+
+    /// The table's index for `group`, added if new.
+    fn index_of(&mut self, group: &Group) -> u32 {
+        let take = self.take;
+        let key = (
+            Arc::as_ptr(&group.resource) as usize,
+            Arc::as_ptr(&group.scope) as usize,
+        );
+        if let Some(handles) = self.by_handles.get_mut(&key) {
+            handles.seen = take;
+            return handles.group;
+        }
+        // New handles: the same pair by its bytes, or a new pair. `==`
+        // would put a resource with `0.0` in the group of one with `-0.0`
+        // (sending its records under the other's attributes), and never
+        // group equal resources holding a NaN.
+        let same = |known: &TableGroup| {
+            (Arc::ptr_eq(&known.scope, &group.scope) || known.scope.wire_eq(&group.scope))
+                && (Arc::ptr_eq(&known.resource, &group.resource)
+                    || known.resource.wire_eq(&group.resource))
+        };
+        let index = match self.groups.iter().position(same) {
+            Some(index) => index,
+            None => {
+                let resource_index = self.resource_index(&group.resource);
+                self.groups.push(TableGroup {
+                    resource_index,
+                    resource: Arc::clone(&group.resource),
+                    scope: Arc::clone(&group.scope),
+                    overhead: group.overhead,
+                    joined: 0,
+                });
+                self.groups.len() - 1
+            }
+        };
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        self.by_handles.insert(
+            key,
+            Handles {
+                _resource: Arc::clone(&group.resource),
+                _scope: Arc::clone(&group.scope),
+                group: index,
+                seen: take,
+            },
+        );
+        index
+    }
+
+    /// The index shared by the groups of resources equal to `resource`.
+    fn resource_index(&mut self, resource: &Arc<Resource>) -> usize {
+        match self
+            .resources
+            .iter()
+            .position(|known| Arc::ptr_eq(known, resource) || known.wire_eq(resource))
+        {
+            Some(index) => index,
+            None => {
+                self.resources.push(Arc::clone(resource));
+                self.resources.len() - 1
+            }
+        }
+    }
+
+    /// Forgets handles not seen for [`KEEP_TAKES`] takes, and the groups no
+    /// kept handle and no block in hand names; renumbers the rest.
+    fn prune(&mut self, in_hand: &mut VecDeque<Box<Block>>) {
+        let take = self.take;
+        self.by_handles
+            .retain(|_, handles| handles.seen + KEEP_TAKES > take);
+        let mut kept = vec![false; self.groups.len()];
+        for handles in self.by_handles.values() {
+            if let Some(kept) = kept.get_mut(handles.group as usize) {
+                *kept = true;
+            }
+        }
+        for block in in_hand.iter() {
+            for &index in block.table_indices() {
+                if let Some(kept) = kept.get_mut(index as usize) {
+                    *kept = true;
+                }
+            }
+        }
+        // Old index to new, for the groups kept.
+        let mut renumbered = vec![u32::MAX; self.groups.len()];
+        let groups = std::mem::take(&mut self.groups);
+        self.resources.clear();
+        for (old, group) in groups.into_iter().enumerate() {
+            if !kept[old] {
+                continue;
+            }
+            renumbered[old] = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
+            let resource_index = self.resource_index(&group.resource);
+            self.groups.push(TableGroup {
+                resource_index,
+                ..group
+            });
+        }
+        let new_index = |old: u32| renumbered.get(old as usize).copied().unwrap_or(u32::MAX);
+        for handles in self.by_handles.values_mut() {
+            handles.group = new_index(handles.group);
+        }
+        for block in in_hand.iter_mut() {
+            block.renumber_groups(new_index);
+        }
+        self.kept = self.by_handles.len();
+    }
+
+    /// Pairs the table holds (tests look at it).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+}
