@@ -1334,6 +1334,14 @@ mod tests {
 
     /// Takes everything handed over and decodes it, batch by batch.
     fn drain(queue: &RecordQueue, batch: &mut Batch) -> Vec<String> {
+        drain_with_scopes(queue, batch)
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect()
+    }
+
+    /// [`drain`], with each record's scope name.
+    fn drain_with_scopes(queue: &RecordQueue, batch: &mut Batch) -> Vec<(String, String)> {
         let mut names = Vec::new();
         loop {
             let taken = batch.take(queue, 100, usize::MAX);
@@ -1345,7 +1353,13 @@ mod tests {
             let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
             for resource in request.resource_spans {
                 for scope in resource.scope_spans {
-                    names.extend(scope.spans.into_iter().map(|span| span.name));
+                    let scope_name = scope.scope.map(|scope| scope.name).unwrap_or_default();
+                    names.extend(
+                        scope
+                            .spans
+                            .into_iter()
+                            .map(|span| (scope_name.clone(), span.name)),
+                    );
                 }
             }
         }
@@ -1411,13 +1425,25 @@ mod tests {
     fn records_from_many_threads_interleave_without_corruption() {
         let queue = Arc::new(RecordQueue::new(1 << 16, None, usize::MAX, 64));
         let mut batch = Batch::default();
+        // Each record's scope: one of 300 tenants, through a handle of the
+        // thread's own or a fresh one, so that the loop merges, prunes and
+        // renumbers its groups while the threads write.
+        let tenant = |t: usize, i: usize| format!("tenant {}", (t * 7 + i * 13) % 300);
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let queue = Arc::clone(&queue);
                 std::thread::spawn(move || {
+                    let handles: Vec<_> = (0..300)
+                        .map(|n| Arc::new(InstrumentationScope::new(format!("tenant {n}"))))
+                        .collect();
                     for i in 0..5_000 {
                         let name = format!("t{t}-{i}");
-                        let span = span(&name, &"x".repeat(i % 97));
+                        let scope = match i % 3 {
+                            0 => Arc::new(InstrumentationScope::new(tenant(t, i))),
+                            _ => Arc::clone(&handles[(t * 7 + i * 13) % 300]),
+                        };
+                        let mut span = span(&name, &"x".repeat(i % 97));
+                        span.scope = scope;
                         // Full: wait for the reader below, as the block policy does.
                         while queue.push(&span) == Push::Full {
                             queue.want_room();
@@ -1428,6 +1454,18 @@ mod tests {
             })
             .collect();
         let mut names = Vec::new();
+        let drain = |queue: &RecordQueue, batch: &mut Batch| {
+            let records = drain_with_scopes(queue, batch);
+            for (scope, name) in &records {
+                let (t, i) = name
+                    .strip_prefix('t')
+                    .and_then(|rest| rest.split_once('-'))
+                    .expect("a name of the test");
+                let (t, i) = (t.parse().unwrap(), i.parse().unwrap());
+                assert_eq!(*scope, tenant(t, i), "the scope of {name}");
+            }
+            records
+        };
         // Bounded: a queue that kept bytes nobody can take would make this
         // loop spin forever (it did once: `steal_partial_blocks` dropped the
         // slot of a thread that put its block back and ended between the
@@ -1457,14 +1495,25 @@ mod tests {
             (20_000, 0, 0),
             "records taken, bytes and handed records left"
         );
-        // Each thread's records arrive complete and in the order it wrote them.
+        // Each thread's records arrive complete, each once, and those of a
+        // scope in the order written (a request groups them by scope).
         for t in 0..4 {
             let prefix = format!("t{t}-");
-            let mine: Vec<usize> = names
+            let mut mine: Vec<(String, usize)> = names
                 .iter()
-                .filter_map(|name| name.strip_prefix(&prefix)?.parse().ok())
+                .filter_map(|(scope, name)| {
+                    Some((scope.clone(), name.strip_prefix(&prefix)?.parse().ok()?))
+                })
                 .collect();
-            assert_eq!(mine, (0..5_000).collect::<Vec<_>>());
+            let mut by_scope = std::collections::HashMap::<String, usize>::new();
+            for (scope, i) in &mine {
+                if let Some(last) = by_scope.insert(scope.clone(), *i) {
+                    assert!(last < *i, "t{t}: {i} after {last} in {scope}");
+                }
+            }
+            mine.sort_unstable_by_key(|(_, i)| *i);
+            let indices: Vec<usize> = mine.into_iter().map(|(_, i)| i).collect();
+            assert_eq!(indices, (0..5_000).collect::<Vec<_>>());
         }
         assert_eq!(queue.used_bytes(), 0);
     }
