@@ -221,10 +221,19 @@ impl Block {
     /// records mostly share one.
     fn group_of<R: QueuedRecord>(&mut self, record: &R) -> (u32, usize) {
         let (resource, scope) = (record.resource(), record.scope());
-        let index = match self.groups.iter().rposition(|group| {
+        let same_handles = |group: &Group| {
             Arc::ptr_eq(&group.scope, scope) && Arc::ptr_eq(&group.resource, resource)
-        }) {
+        };
+        // Handles of their own but equal to the last group's (a tracer made
+        // per request: a fresh scope handle every time) share its group, so
+        // the list does not grow by one such record at a time.
+        let same_as_last = |group: &Group| {
+            (Arc::ptr_eq(&group.scope, scope) || group.scope.wire_eq(scope))
+                && (Arc::ptr_eq(&group.resource, resource) || group.resource.wire_eq(resource))
+        };
+        let index = match self.groups.iter().rposition(same_handles) {
             Some(index) => index,
+            None if self.groups.last().is_some_and(same_as_last) => self.groups.len() - 1,
             None => {
                 self.groups.push(Group {
                     resource: Arc::clone(resource),
@@ -1623,6 +1632,23 @@ mod tests {
         assert_eq!(request.resource_spans.len(), 1);
         assert_eq!(request.resource_spans[0].scope_spans.len(), 1);
         assert_eq!(request.resource_spans[0].scope_spans[0].spans.len(), 1_000);
+    }
+
+    /// Tracers made per request give every span a scope handle of its own:
+    /// equal to the block's last group, the spans share it (the list does not
+    /// grow by one group a record, each measured and mapped by the loop).
+    #[test]
+    fn records_of_equal_scopes_behind_fresh_handles_share_their_block_group() {
+        let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+        for i in 0..100 {
+            let span = SpanData::builder(format!("s{i}"))
+                .scope(Arc::new(InstrumentationScope::new("made per request")))
+                .build();
+            assert_eq!(queue.push(&span), Push::Queued);
+        }
+        queue.steal_partial_blocks();
+        let block = queue.pop_block().expect("the thread's block");
+        assert_eq!((block.records, block.groups.len()), (100, 1));
     }
 
     /// A pipeline that meets new scopes for as long as it runs (tracers
