@@ -8,8 +8,9 @@
 //! scopes through handles of their own share a group (one `ScopeSpans`),
 //! and records under equal resources share one `ResourceSpans`. A pair is
 //! looked up by its handles first (a hash of two addresses, kept valid by
-//! the handles the table holds), and by its bytes only the first time those
-//! handles are seen.
+//! the handles the table holds); the first time those handles are seen, by
+//! its bytes, among the groups whose scope has the same name and version
+//! (a hash of those), so that thousands of scopes cost no scan.
 //!
 //! Pruned, so that a pipeline meeting new scopes for as long as it runs
 //! (tracers named after tenants or versions) takes every record and keeps
@@ -19,6 +20,7 @@
 //! names. Amortised, that costs a constant per pair added.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use otlp_core::{InstrumentationScope, Resource};
@@ -62,6 +64,8 @@ pub(crate) struct GroupTable {
     resources: Vec<Arc<Resource>>,
     /// By the addresses of a resource and a scope.
     by_handles: HashMap<(usize, usize), Handles>,
+    /// Groups by their scope's name and version ([`scope_key`]).
+    by_scope: HashMap<u64, Vec<u32>>,
     /// Takes begun ([`begin_take`](Self::begin_take)).
     take: u64,
     /// Handles held after the last pruning.
@@ -123,9 +127,16 @@ impl GroupTable {
                 && (Arc::ptr_eq(&known.resource, &group.resource)
                     || known.resource.wire_eq(&group.resource))
         };
-        let index = match self.groups.iter().position(same) {
+        let candidates = self.by_scope.entry(scope_key(&group.scope)).or_default();
+        let found = candidates
+            .iter()
+            .copied()
+            .find(|&index| self.groups.get(index as usize).is_some_and(&same));
+        let index = match found {
             Some(index) => index,
             None => {
+                let index = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
+                candidates.push(index);
                 let resource_index = self.resource_index(&group.resource);
                 self.groups.push(TableGroup {
                     resource_index,
@@ -134,10 +145,9 @@ impl GroupTable {
                     overhead: group.overhead,
                     joined: 0,
                 });
-                self.groups.len() - 1
+                index
             }
         };
-        let index = u32::try_from(index).unwrap_or(u32::MAX);
         self.by_handles.insert(
             key,
             Handles {
@@ -188,11 +198,17 @@ impl GroupTable {
         let mut renumbered = vec![u32::MAX; self.groups.len()];
         let groups = std::mem::take(&mut self.groups);
         self.resources.clear();
+        self.by_scope.clear();
         for (old, group) in groups.into_iter().enumerate() {
             if !kept[old] {
                 continue;
             }
-            renumbered[old] = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
+            let index = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
+            renumbered[old] = index;
+            self.by_scope
+                .entry(scope_key(&group.scope))
+                .or_default()
+                .push(index);
             let resource_index = self.resource_index(&group.resource);
             self.groups.push(TableGroup {
                 resource_index,
@@ -214,4 +230,12 @@ impl GroupTable {
     pub(crate) fn len(&self) -> usize {
         self.groups.len()
     }
+}
+
+/// A hash of a scope's name and version: equal scopes have equal keys.
+fn scope_key(scope: &InstrumentationScope) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    scope.name.as_str().hash(&mut hasher);
+    scope.version.as_str().hash(&mut hasher);
+    hasher.finish()
 }
