@@ -439,7 +439,13 @@ fn outcome(
                     "HTTP {status} response body over the {MAX_RESPONSE_BYTES} byte cap"
                 )),
             },
-            // The status already said the records were accepted.
+            // The status already said the records were accepted (OTLP/HTTP:
+            // a 2xx is the acceptance, its body only carries a
+            // `partial_success`): a body cut short, or that did not come
+            // by the attempt's deadline, leaves them exported, and says
+            // why as a warning the pipeline keeps as its `last_error`.
+            // Counting them failed, or retrying, would deliver them twice
+            // (test `a_success_whose_body_is_cut_short_or_garbled_counts_as_exported_with_the_reason_shown`).
             Err(BodyError::Read(reason)) => ExportOutcome::PartialSuccess {
                 rejected_spans: 0,
                 message: cap_message(&format!(

@@ -648,6 +648,61 @@ fn a_status_whose_body_stalls_is_the_outcome_not_a_timeout() {
     );
 }
 
+/// A `200` whose body is cut short (a `Content-Length` of 100, two bytes,
+/// then the server closes) or does not decode as an export response: the
+/// status line said the collector accepted the records, so they count as
+/// exported (sending them again would deliver them twice, and the OTLP
+/// specification makes the body only the carrier of `partial_success`).
+/// What went wrong with the body is not hidden: the pipeline's
+/// `last_error` says it, nothing is retried, failed or rejected, and the
+/// shutdown returns within its deadline.
+#[test]
+fn a_success_whose_body_is_cut_short_or_garbled_counts_as_exported_with_the_reason_shown() {
+    let answers = [
+        (
+            Reply::RawThenClose(with_body(
+                head(
+                    "200 OK",
+                    "content-type: application/x-protobuf\r\ncontent-length: 100\r\n",
+                ),
+                b"\x0a\x02",
+            )),
+            "could not be read",
+        ),
+        (
+            // Field 1 (`partial_success`), length-delimited, 5 bytes announced, 1 present.
+            Reply::Raw(with_body(
+                head(
+                    "200 OK",
+                    "content-type: application/x-protobuf\r\ncontent-length: 3\r\n",
+                ),
+                b"\x0a\x05\x08",
+            )),
+            "could not be decoded",
+        ),
+    ];
+    for (answer, reason) in answers {
+        let server = server(move |_| answer.clone());
+        let processor = crate::support::pipeline(
+            exporter(&server.url, Duration::from_secs(5)),
+            Duration::from_secs(10),
+        );
+        crate::support::send_batch(&processor, rich_spans(3)).expect("flush");
+        let stats = crate::support::finish(&processor);
+        assert_eq!(
+            (stats.exported, stats.failed, stats.rejected, stats.retries),
+            (3, 0, 0, 0),
+            "{reason}: {stats:#?}"
+        );
+        let last_error = stats.last_error.unwrap_or_default();
+        assert!(
+            last_error.contains(reason) && last_error.contains("accepted"),
+            "{reason}: {last_error}"
+        );
+        assert_eq!(server.requests.load(Ordering::SeqCst), 1, "{reason}");
+    }
+}
+
 #[test]
 fn a_truncated_success_body_is_a_warning() {
     let server = server(|_| {
