@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, Metric as ProtoMetric};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{
@@ -569,6 +569,39 @@ fn a_collection_over_the_request_cap_arrives_cut_between_metrics() {
     assert_eq!((stats.batches, stats.failed), (1, 0));
     assert_eq!(stats.exported, receiver.data_point_count());
     setup.provider.shutdown().expect("shut down");
+}
+
+/// `shutdown_with_timeout(Duration::ZERO)`: the transports' shutdown needs
+/// no waiting (it flags the exporter and lets go of its connections), so it
+/// is done by the time the call returns, and the answer says so: `Ok`, not
+/// `Timeout(0)`. A second shutdown is `AlreadyShutdown`.
+#[test]
+fn a_zero_shutdown_timeout_answers_ok_once_the_transport_is_shut_down() {
+    let receiver = receiver();
+    let http = HttpExporter::builder()
+        .endpoint(receiver.http_endpoint().expect("HTTP listener"))
+        .signal(Signal::Metrics)
+        .build()
+        .expect("a valid HTTP exporter");
+    let exporter = SdkMetricExporter::new(http).expect("adapter");
+    let result = exporter.shutdown_with_timeout(Duration::ZERO);
+    assert!(result.is_ok(), "HTTP: {result:?}");
+    assert!(exporter.exporter().is_shut_down(), "HTTP");
+    let again = exporter.shutdown_with_timeout(Duration::ZERO);
+    assert!(
+        matches!(again, Err(OTelSdkError::AlreadyShutdown)),
+        "HTTP: {again:?}"
+    );
+
+    let grpc = GrpcExporter::builder()
+        .endpoint(receiver.grpc_endpoint().expect("gRPC listener"))
+        .signal(Signal::Metrics)
+        .build()
+        .expect("a valid gRPC exporter");
+    let exporter = SdkMetricExporter::new(grpc).expect("adapter");
+    let result = exporter.shutdown_with_timeout(Duration::ZERO);
+    assert!(result.is_ok(), "gRPC: {result:?}");
+    assert!(exporter.exporter().is_shut_down(), "gRPC");
 }
 
 #[test]

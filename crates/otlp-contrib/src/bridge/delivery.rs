@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -457,6 +458,13 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
     /// Refuses new exports, waits for those in flight if
     /// [`ExportSignal::SHUTDOWN_WAITS_FOR_EXPORTS`], then shuts the transport
     /// down (ending any export still running), all within `timeout`.
+    ///
+    /// The transport's shutdown is polled once on the calling thread (inside
+    /// the export runtime, as the pipeline's own work) before any wait: one
+    /// that needs no waiting, as ours (a flag, connections let go), is done
+    /// then, and the answer is `Ok` even for a zero `timeout`. One that is
+    /// not finishes on the export runtime, waited for until the deadline
+    /// (`Err(Timeout)` past it; it still runs to its end there).
     pub(super) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
@@ -468,13 +476,24 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             deadline
         });
         let exporter = Arc::clone(&self.exporter);
+        let mut transport_shutdown = Box::pin(otlp_sdk::own_threads::as_own_future(async move {
+            exporter.shutdown().await;
+        }));
+        // Spawned and waited for with what is left of `timeout`, a shutdown
+        // that completes at its first poll would still miss a zero timeout
+        // (`Timeout(0)` while the transport did shut down, an instant later).
+        {
+            let _runtime = self.runtime.handle.enter();
+            let mut context = Context::from_waker(Waker::noop());
+            if transport_shutdown.as_mut().poll(&mut context).is_ready() {
+                return Ok(());
+            }
+        }
         let (done, finished) = mpsc::sync_channel(1);
-        self.runtime
-            .handle
-            .spawn(otlp_sdk::own_threads::as_own_future(async move {
-                exporter.shutdown().await;
-                let _ = done.send(());
-            }));
+        self.runtime.handle.spawn(async move {
+            transport_shutdown.await;
+            let _ = done.send(());
+        });
         let left = deadline.map_or(timeout, |deadline| {
             deadline.saturating_duration_since(Instant::now())
         });

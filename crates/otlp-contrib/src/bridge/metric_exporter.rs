@@ -81,7 +81,8 @@ use crate::pipeline::metric_exporter_from_config;
 /// export timeout, and answers `Err(Timeout)` past it. `shutdown_with_timeout`
 /// refuses new exports (`Err(AlreadyShutdown)`), waits for those in flight,
 /// then shuts the transport down (ending any export still running), all
-/// within its timeout.
+/// within its timeout. A transport whose shutdown needs no waiting (ours) is
+/// shut down even with a zero timeout, and the answer is then `Ok`.
 ///
 /// ```
 /// use std::time::Duration;
