@@ -194,6 +194,7 @@ fn distinct_snapshot() -> StatsSnapshot {
         in_flight: 1000 - 700 - 46 - 19 - 23 - 29,
         dropped_queue_full: 11,
         dropped_oversized: 13,
+        dropped_oversized_on_arrival: 7,
         dropped_shutdown: 17,
         dropped_durable: 5,
         recovered: 7,
@@ -237,9 +238,10 @@ fn every_field_of_the_snapshot_has_its_series() {
     assert_eq!(stats.in_flight, 183);
     assert_eq!(
         get(&s, processed, &[]),
-        700.0 + 23.0 + 19.0 + 13.0 + 5.0 + 183.0
+        700.0 + 23.0 + 19.0 + 6.0 + 5.0 + 183.0
     );
     assert_eq!(get(&s, processed, &[("error_type", "queue_full")]), 11.0);
+    assert_eq!(get(&s, processed, &[("error_type", "oversized")]), 7.0);
     assert_eq!(
         get(&s, processed, &[("error_type", "already_shutdown")]),
         17.0
@@ -257,7 +259,7 @@ fn every_field_of_the_snapshot_has_its_series() {
     );
     assert_eq!(get(&s, exported, &[]), 700.0);
     assert_eq!(get(&s, exported, &[("error_type", "rejected")]), 23.0);
-    assert_eq!(get(&s, exported, &[("error_type", "oversized")]), 13.0);
+    assert_eq!(get(&s, exported, &[("error_type", "oversized")]), 6.0);
     assert_eq!(get(&s, exported, &[("error_type", "durable_queue")]), 5.0);
     assert_eq!(get(&s, exported, &[("error_type", "failed")]), 19.0);
     assert_eq!(get(&s, "otel_sdk_exporter_span_inflight", &[]), 183.0);
@@ -304,6 +306,7 @@ fn assert_balanced(s: &Series, labels: &[(&str, &str)]) {
         produced,
         processed(&[])
             + processed(&[("error_type", "queue_full")])
+            + processed(&[("error_type", "oversized")])
             + processed(&[("error_type", "already_shutdown")])
             + queued
     );
@@ -333,11 +336,11 @@ fn collector_names_and_several_pipelines_share_each_family() {
     assert_eq!(get(&s, "otelcol_exporter_sent_spans_total", &c), 700.0);
     assert_eq!(
         get(&s, "otelcol_exporter_send_failed_spans_total", &c),
-        19.0 + 23.0 + 13.0
+        19.0 + 23.0 + 6.0
     );
     assert_eq!(
         get(&s, "otelcol_exporter_enqueue_failed_spans_total", &c),
-        11.0 + 17.0
+        11.0 + 17.0 + 7.0
     );
     assert_eq!(get(&s, "otelcol_exporter_queue_size", &c), 29.0);
     assert_eq!(get(&s, "otelcol_exporter_queue_capacity", &c), 2048.0);
@@ -439,6 +442,7 @@ fn assert_logs_balanced(s: &Series, labels: &[(&str, &str)]) {
         get(s, "otlp_sdk_log_records_produced_total", labels),
         processed(&[])
             + processed(&[("error_type", "queue_full")])
+            + processed(&[("error_type", "oversized")])
             + processed(&[("error_type", "already_shutdown")])
             + get(s, "otel_sdk_processor_log_queue_size", labels)
     );
@@ -465,9 +469,10 @@ fn a_log_pipeline_is_named_after_log_records() {
     let exported = "otel_sdk_exporter_log_exported_total";
     assert_eq!(
         get(&s, processed, &[]),
-        700.0 + 23.0 + 19.0 + 13.0 + 5.0 + 183.0
+        700.0 + 23.0 + 19.0 + 6.0 + 5.0 + 183.0
     );
     assert_eq!(get(&s, processed, &[("error_type", "queue_full")]), 11.0);
+    assert_eq!(get(&s, processed, &[("error_type", "oversized")]), 7.0);
     assert_eq!(get(&s, "otel_sdk_processor_log_queue_size", &[]), 29.0);
     assert_eq!(
         get(&s, "otel_sdk_processor_log_queue_capacity", &[]),
@@ -487,11 +492,11 @@ fn a_log_pipeline_is_named_after_log_records() {
     );
     assert_eq!(
         get(&s, "otelcol_exporter_send_failed_log_records_total", &[]),
-        19.0 + 23.0 + 13.0
+        19.0 + 23.0 + 6.0
     );
     assert_eq!(
         get(&s, "otelcol_exporter_enqueue_failed_log_records_total", &[]),
-        11.0 + 17.0
+        11.0 + 17.0 + 7.0
     );
     // The shared families keep their names.
     assert_eq!(get(&s, "otlp_sdk_queue_size_bytes", &[]), 41_000.0);
@@ -768,6 +773,78 @@ fn a_live_pipeline_balances_in_every_scrape_and_matches_the_receiver() {
             &[("pipeline", "live"), ("quantile", "1")]
         ) >= 0.3
     );
+}
+
+/// Spans the queue refuses as they arrive, each larger than a request may
+/// be, were never taken from the queue nor handed to the exporter: they are
+/// a failed processing (`error_type="oversized"` on `processed_total`, as
+/// `queue_full`), not part of the `processed_total` without `error_type`
+/// (spans handed on for export, the batch size summary's `_sum`), and not
+/// in `exported_total{error_type="oversized"}` (spans taken, then found too
+/// large to send). With Collector names they failed to enqueue.
+#[test]
+fn spans_refused_as_too_large_are_a_processing_failure_not_taken_for_export() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let mut config = Config::default();
+    config.exporter.protocol = Protocol::Grpc;
+    config.exporter.endpoint = receiver.grpc_endpoint();
+    config.performance.max_request_bytes = 4 * 1024;
+    let processor = build_processor(&config).unwrap();
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let tracer = provider.tracer("metrics-test");
+    for n in 0..10 {
+        let mut span = tracer.start("work");
+        if n % 5 == 0 {
+            span.set_attribute(KeyValue::new("blob", "x".repeat(8 * 1024)));
+        }
+        span.end();
+    }
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    let stats = processor.stats();
+    assert_eq!(
+        (stats.exported, stats.dropped_oversized),
+        (8, 2),
+        "{stats:#?}"
+    );
+    assert_eq!(receiver.span_count(), 8);
+    let labels = Labels::new([("pipeline", "live")]).unwrap();
+    let l = [("pipeline", "live")];
+    let text = Exposition::new()
+        .with_collector_names(true)
+        .pipeline(labels, stats)
+        .render();
+    let s = read_strictly(&text);
+    assert_balanced(&s, &l);
+    let processed = "otel_sdk_processor_span_processed_total";
+    assert_eq!(get(&s, processed, &l), 8.0);
+    assert_eq!(
+        get(&s, processed, &l),
+        get(&s, "otlp_sdk_export_batch_size_spans_sum", &l),
+        "processed without error_type = spans taken into batches"
+    );
+    assert_eq!(
+        get(
+            &s,
+            processed,
+            &[("pipeline", "live"), ("error_type", "oversized")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        get(
+            &s,
+            "otel_sdk_exporter_span_exported_total",
+            &[("pipeline", "live"), ("error_type", "oversized")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        get(&s, "otelcol_exporter_enqueue_failed_spans_total", &l),
+        2.0
+    );
+    assert_eq!(get(&s, "otelcol_exporter_send_failed_spans_total", &l), 0.0);
 }
 
 /// One request over a fresh HTTP/1.1 client connection.

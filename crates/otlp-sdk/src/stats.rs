@@ -168,6 +168,7 @@ impl Stats {
         let settled_after_taking =
             exported + rejected + failed + dropped_oversized + dropped_durable;
         let dropped_before_queueing = dropped_queue_full + dropped_shutdown + dropped_too_large;
+        let dropped_oversized_on_arrival = dropped_too_large;
         let dropped_oversized = dropped_oversized + dropped_too_large;
         let in_flight = taken.saturating_sub(settled_after_taking);
         StatsSnapshot {
@@ -182,6 +183,7 @@ impl Stats {
             in_flight,
             dropped_queue_full,
             dropped_oversized,
+            dropped_oversized_on_arrival,
             dropped_shutdown,
             dropped_durable,
             recovered: Stats::read(&self.recovered),
@@ -230,7 +232,8 @@ pub struct StatsSnapshot {
     pub produced: u64,
     /// Spans the backend accepted.
     pub exported: u64,
-    /// Spans discarded without an export attempt: the sum of the four `dropped_*` below.
+    /// Spans discarded without an export attempt: `dropped_queue_full +
+    /// dropped_oversized + dropped_shutdown + dropped_durable` (below).
     pub dropped: u64,
     /// Spans whose export failed: permanent error, retries exhausted, or still
     /// in flight at the shutdown deadline.
@@ -247,6 +250,11 @@ pub struct StatsSnapshot {
     /// Dropped because a single span encodes larger than the request size cap
     /// or the whole queue.
     pub dropped_oversized: u64,
+    /// Of `dropped_oversized`, the spans the queue refused as they arrived
+    /// (larger than the whole queue or than a request may be): never queued,
+    /// never taken for export. The rest were taken, then found larger than a
+    /// request once encoded for it (as JSON). Not counted again in `dropped`.
+    pub dropped_oversized_on_arrival: u64,
     /// Dropped because they arrived after shutdown or were still queued at its deadline.
     pub dropped_shutdown: u64,
     /// Dropped by the durable queue: evicted at its disk cap before they could

@@ -121,14 +121,15 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 ///
 /// | metric | type | from [`StatsSnapshot`] |
 /// |---|---|---|
-/// | `otel_sdk_processor_span_processed_total` | counter | no `error_type`: spans taken from the queue for export (`exported + rejected + failed + dropped_oversized + dropped_durable + in_flight`) |
+/// | `otel_sdk_processor_span_processed_total` | counter | no `error_type`: spans taken from the queue for export (`exported + rejected + failed + dropped_oversized − dropped_oversized_on_arrival + dropped_durable + in_flight`) |
 /// | … `{error_type="queue_full"}` | | `dropped_queue_full` |
+/// | … `{error_type="oversized"}` | | `dropped_oversized_on_arrival` (refused by the queue: larger than it or a request may be) |
 /// | … `{error_type="already_shutdown"}` | | `dropped_shutdown` (arrived after shutdown, or still queued at its deadline) |
 /// | `otel_sdk_processor_span_queue_size` | gauge | `queued` |
 /// | `otel_sdk_processor_span_queue_capacity` | gauge | `queue_capacity`, only when the count is capped (`max_queue_size`) |
 /// | `otel_sdk_exporter_span_exported_total` | counter | no `error_type`: `exported` |
 /// | … `{error_type="rejected"}` | | `rejected` (partial success; the conventions count these as failed) |
-/// | … `{error_type="oversized"}` | | `dropped_oversized` (one span larger than the request cap: never sent) |
+/// | … `{error_type="oversized"}` | | `dropped_oversized − dropped_oversized_on_arrival` (taken, then larger than the request cap once encoded: never sent) |
 /// | … `{error_type="durable_queue"}` | | `dropped_durable` (evicted at the durable queue's disk cap, or damaged on disk) |
 /// | … `{error_type="failed"}` | | `failed` (permanent error, retries exhausted, abandoned at shutdown) |
 /// | `otel_sdk_exporter_span_inflight` | gauge | `in_flight` |
@@ -141,9 +142,13 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otlp_sdk_export_batch_size_spans` | summary | `batch_size`: quantiles 0 (min), 0.5, 0.9, 0.99, 1 (max), `_sum` (spans taken), `_count` |
 /// | `otlp_sdk_export_duration_seconds` | summary | `export_latency` (first attempt to final outcome, retries included): quantiles 0.5, 0.9, 0.99, 1 (max), `_sum`, `_count` |
 ///
-/// So `otlp_sdk_spans_produced_total` = the three `processed` series +
+/// So `otlp_sdk_spans_produced_total` = the four `processed` series +
 /// `queue_size`, and the `processed` series without `error_type` = the five
-/// `exported` series + `inflight`, in every scrape. Quantiles of an empty
+/// `exported` series + `inflight` = the spans taken into batches, in every
+/// scrape. A span the queue refuses as too large never reaches the
+/// exporter: as the conventions count a processor's failures (and the
+/// Collector a request its queue cannot take, an enqueue failure), it is a
+/// `processed` series with an `error_type`, not one handed on for export. Quantiles of an empty
 /// summary are `NaN`, as Prometheus client libraries write them.
 /// `last_error` is not exported (free text would make unbounded label values).
 ///
@@ -155,8 +160,8 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | metric | type | from [`StatsSnapshot`] |
 /// |---|---|---|
 /// | `otelcol_exporter_sent_spans_total` | counter | `exported` |
-/// | `otelcol_exporter_send_failed_spans_total` | counter | `failed + rejected + dropped_oversized` |
-/// | `otelcol_exporter_enqueue_failed_spans_total` | counter | `dropped_queue_full + dropped_shutdown` |
+/// | `otelcol_exporter_send_failed_spans_total` | counter | `failed + rejected + dropped_oversized − dropped_oversized_on_arrival` |
+/// | `otelcol_exporter_enqueue_failed_spans_total` | counter | `dropped_queue_full + dropped_shutdown + dropped_oversized_on_arrival` |
 /// | `otelcol_exporter_queue_size` | gauge | `queued` (in spans; the Collector's default sizer counts requests) |
 /// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (spans), only when the count is capped |
 ///
@@ -507,9 +512,17 @@ fn taken(stats: &StatsSnapshot) -> u64 {
     stats.exported
         + stats.rejected
         + stats.failed
-        + stats.dropped_oversized
+        + oversized_taken(stats)
         + stats.dropped_durable
         + stats.in_flight
+}
+
+/// Spans taken into a batch, then found larger than a request: the
+/// oversized spans but those the queue refused as they arrived.
+fn oversized_taken(stats: &StatsSnapshot) -> u64 {
+    stats
+        .dropped_oversized
+        .saturating_sub(stats.dropped_oversized_on_arrival)
 }
 
 fn seconds(duration: Duration) -> f64 {
@@ -520,11 +533,12 @@ const FAMILIES: [Family; 13] = [
     Family {
         name: "otel_sdk_processor_{component}_processed_total",
         kind: Kind::Counter,
-        help: "{Text} whose processing finished: handed on for export (no error_type) or dropped (error_type queue_full, already_shutdown).",
+        help: "{Text} whose processing finished: handed on for export (no error_type) or dropped (error_type queue_full, oversized, already_shutdown).",
         samples: |s| {
             let stats = s.stats;
             s.value(taken(stats));
             s.error_type("queue_full", stats.dropped_queue_full);
+            s.error_type("oversized", stats.dropped_oversized_on_arrival);
             s.error_type("already_shutdown", stats.dropped_shutdown);
         },
     },
@@ -570,7 +584,7 @@ const FAMILIES: [Family; 13] = [
             let stats = s.stats;
             s.value(stats.exported);
             s.error_type("rejected", stats.rejected);
-            s.error_type("oversized", stats.dropped_oversized);
+            s.error_type("oversized", oversized_taken(stats));
             s.error_type("durable_queue", stats.dropped_durable);
             s.error_type("failed", stats.failed);
         },
@@ -645,16 +659,20 @@ const COLLECTOR_FAMILIES: [Family; 5] = [
         help: "Number of {text} in failed attempts to send to destination (failed, rejected or oversized).",
         samples: |s| {
             let stats = s.stats;
-            s.value(stats.failed + stats.rejected + stats.dropped_oversized);
+            s.value(stats.failed + stats.rejected + oversized_taken(stats));
         },
     },
     Family {
         name: "otelcol_exporter_enqueue_failed_{collector}_total",
         kind: Kind::Counter,
-        help: "Number of {text} failed to be added to the sending queue (full, or shut down).",
+        help: "Number of {text} failed to be added to the sending queue (full, too large for it, or shut down).",
         samples: |s| {
             let stats = s.stats;
-            s.value(stats.dropped_queue_full + stats.dropped_shutdown);
+            s.value(
+                stats.dropped_queue_full
+                    + stats.dropped_shutdown
+                    + stats.dropped_oversized_on_arrival,
+            );
         },
     },
     Family {
