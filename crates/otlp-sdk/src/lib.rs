@@ -95,9 +95,11 @@
 //! eight bytes (about 300 bytes for a span with eight short attributes,
 //! against some 800 for the span itself with its attribute vector), so the
 //! default budget holds an outage of seconds at tens of thousands of spans
-//! per second; and nothing of a span (vectors, strings, handles on its
-//! resource and scope) is freed or released on another thread than the one
-//! that made it.
+//! per second; and nothing of a span (vectors, strings) is freed on another
+//! thread than the one that made it. Its resource and scope are named by an
+//! index into its block's list, which holds one handle on each per block;
+//! the loop merges equal ones and forgets those no longer used, so a
+//! pipeline takes the records of new scopes for as long as it runs.
 //!
 //! How they travel: each producing thread fills a block of its own (64 KiB)
 //! and hands it to the loop when it is full; the loop takes the blocks of
