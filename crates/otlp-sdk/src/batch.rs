@@ -264,6 +264,208 @@ mod tests {
         assert_eq!(queue.used_bytes(), 0);
     }
 
+    /// A small deterministic generator (xorshift), so that a failure replays.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Resource `r` of [`pairs_through_prunings_batch_limits_and_splits`]:
+    /// wire-different by a double's bits (`0.0`, `-0.0`, two NaNs) or by its
+    /// schema URL.
+    fn resource_of(r: usize) -> Resource {
+        let bits = [
+            0.0f64.to_bits(),
+            (-0.0f64).to_bits(),
+            f64::NAN.to_bits(),
+            0x7ff8_0000_0000_0001,
+            0,
+        ];
+        let resource = Resource::new([KeyValue::new("x", f64::from_bits(bits[r]))]);
+        if r == 4 {
+            resource.with_schema_url("u")
+        } else {
+            resource
+        }
+    }
+
+    /// Scope `s`: all named `lib` (one name-and-version key for most), told
+    /// apart by a tenant attribute, schema URL, dropped count or version.
+    fn scope_of(s: usize) -> InstrumentationScope {
+        let mut scope = InstrumentationScope::new("lib")
+            .with_version(if s.is_multiple_of(7) { "2" } else { "1" })
+            .with_schema_url(if s % 2 == 1 { "a" } else { "" })
+            .with_attributes([KeyValue::new("tenant", (s / 4) as i64)]);
+        scope.dropped_attributes_count = ((s / 2) % 2) as u32;
+        scope
+    }
+
+    /// Records of 5 resources and 40 scopes, through shared and fresh
+    /// handles, taken by batches of random sizes and request caps while
+    /// more are written (blocks read across batches, the table pruned and
+    /// renumbered), each request also written in halves: every record
+    /// arrives once, under its own resource and scope, in order within
+    /// them, and no request of two records or more exceeds its cap.
+    #[test]
+    fn pairs_through_prunings_batch_limits_and_splits() {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value;
+        const RESOURCES: usize = 5;
+        const SCOPES: usize = 40;
+        const RECORDS: usize = 20_000;
+        let queue = RecordQueue::new(1 << 22, None, 1 << 20, 1);
+        let shared_resources: Vec<_> = (0..RESOURCES).map(|r| Arc::new(resource_of(r))).collect();
+        let shared_scopes: Vec<_> = (0..SCOPES).map(|s| Arc::new(scope_of(s))).collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut expected = Vec::with_capacity(RECORDS);
+        let mut arrived = vec![0u32; RECORDS];
+        let mut last_of_pair = std::collections::HashMap::<(usize, usize), usize>::new();
+        let mut batch = Batch::default();
+        let mut body = Vec::new();
+        let check = |records: &[(usize, usize)], body: &[u8], arrived: &mut Vec<u32>| {
+            let request = ExportTraceServiceRequest::decode(body).expect("decodes");
+            let mut count = 0;
+            for resource_spans in &request.resource_spans {
+                let resource = resource_spans.resource.as_ref().expect("a resource");
+                let bits = match resource.attributes[0]
+                    .value
+                    .as_ref()
+                    .and_then(|v| v.value.as_ref())
+                {
+                    Some(Value::DoubleValue(x)) => x.to_bits(),
+                    other => panic!("resource attribute {other:?}"),
+                };
+                for scope_spans in &resource_spans.scope_spans {
+                    let scope = scope_spans.scope.as_ref().expect("a scope");
+                    let tenant = match scope.attributes[0]
+                        .value
+                        .as_ref()
+                        .and_then(|v| v.value.as_ref())
+                    {
+                        Some(Value::IntValue(t)) => *t as usize,
+                        other => panic!("scope attribute {other:?}"),
+                    };
+                    for span in &scope_spans.spans {
+                        let i: usize = span.name.parse().expect("a record index");
+                        let (r, s) = records[i];
+                        let want_r = resource_of(r);
+                        let want_s = scope_of(s);
+                        let want_bits = match &want_r.attributes[0].value {
+                            otlp_core::AnyValue::Double(x) => x.to_bits(),
+                            _ => unreachable!(),
+                        };
+                        assert_eq!(
+                            (bits, resource_spans.schema_url.as_str()),
+                            (want_bits, want_r.schema_url.as_str()),
+                            "resource of record {i}"
+                        );
+                        assert_eq!(
+                            (
+                                scope.version.as_str(),
+                                scope_spans.schema_url.as_str(),
+                                scope.dropped_attributes_count,
+                                tenant
+                            ),
+                            (
+                                want_s.version.as_str(),
+                                want_s.schema_url.as_str(),
+                                want_s.dropped_attributes_count,
+                                s / 4
+                            ),
+                            "scope of record {i}"
+                        );
+                        arrived[i] += 1;
+                        count += 1;
+                    }
+                }
+            }
+            count
+        };
+        let mut pair = (0, 0);
+        while expected.len() < RECORDS {
+            for _ in 0..rng.below(300) {
+                if expected.len() == RECORDS {
+                    break;
+                }
+                if rng.below(3) > 0 {
+                    pair = (
+                        rng.below(RESOURCES as u64) as usize,
+                        rng.below(SCOPES as u64) as usize,
+                    );
+                }
+                let resource = if rng.below(3) == 0 {
+                    Arc::new(resource_of(pair.0))
+                } else {
+                    Arc::clone(&shared_resources[pair.0])
+                };
+                let scope = if rng.below(2) == 0 {
+                    Arc::new(scope_of(pair.1))
+                } else {
+                    Arc::clone(&shared_scopes[pair.1])
+                };
+                let span = SpanData::builder(expected.len().to_string())
+                    .resource(resource)
+                    .scope(scope)
+                    .build();
+                assert_eq!(queue.push(&span), Push::Queued);
+                expected.push(pair);
+            }
+            if rng.below(2) == 0 || expected.len() == RECORDS {
+                queue.steal_partial_blocks();
+            }
+            let takes = if expected.len() == RECORDS {
+                usize::MAX
+            } else {
+                rng.below(4) as usize
+            };
+            for _ in 0..takes {
+                let max_records = 1 + rng.below(120) as usize;
+                let max_bytes = match rng.below(4) {
+                    0 => usize::MAX,
+                    _ => 150 + rng.below(6_000) as usize,
+                };
+                let taken = batch.take(&queue, max_records, max_bytes);
+                if taken == 0 {
+                    break;
+                }
+                assert!(taken <= max_records);
+                body.clear();
+                let len = batch.write(0..taken, &mut body);
+                assert_eq!(len, body.len());
+                assert!(
+                    taken == 1 || body.len() <= max_bytes,
+                    "{taken} records in {} bytes, over {max_bytes}",
+                    body.len()
+                );
+                let mut split = vec![0u32; RECORDS];
+                let mut halves = 0;
+                let middle = taken / 2;
+                for range in [0..middle, middle..taken] {
+                    let mut half = Vec::new();
+                    batch.write(range, &mut half);
+                    halves += check(&expected, &half, &mut split);
+                }
+                assert_eq!(halves, taken);
+                let before: Vec<usize> = (0..RECORDS).filter(|&i| arrived[i] == 0).collect();
+                assert_eq!(check(&expected, &body, &mut arrived), taken);
+                for i in before.into_iter().filter(|&i| arrived[i] > 0) {
+                    assert_eq!(split[i], 1, "record {i} in the halves");
+                    if let Some(last) = last_of_pair.insert(expected[i], i) {
+                        assert!(last < i, "record {i} after {last} of the same pair");
+                    }
+                }
+                batch.finish(&queue);
+            }
+        }
+        assert!(arrived.iter().all(|&n| n == 1), "every record once");
+        assert_eq!(queue.used_bytes(), 0);
+    }
+
     /// The loop's group table is pruned, and renumbered, while a block is
     /// being read one record per batch: the block's records keep their
     /// scopes, and the scopes of records long gone are forgotten.
