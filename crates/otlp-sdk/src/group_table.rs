@@ -70,6 +70,9 @@ pub(crate) struct GroupTable {
     take: u64,
     /// Handles held after the last pruning.
     kept: usize,
+    /// Groups and resources compared by their contents (tests look at it).
+    #[cfg(test)]
+    pub(crate) compared: u64,
 }
 
 impl GroupTable {
@@ -130,10 +133,13 @@ impl GroupTable {
         let candidates = self.by_scope.entry(scope_key(&group.scope)).or_default();
         let found = candidates
             .iter()
-            .copied()
-            .find(|&index| self.groups.get(index as usize).is_some_and(&same));
+            .position(|&index| self.groups.get(index as usize).is_some_and(&same));
+        #[cfg(test)]
+        {
+            self.compared += found.map_or(candidates.len(), |position| position + 1) as u64;
+        }
         let index = match found {
-            Some(index) => index,
+            Some(position) => candidates[position],
             None => {
                 let index = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
                 candidates.push(index);
@@ -162,11 +168,15 @@ impl GroupTable {
 
     /// The index shared by the groups of resources equal to `resource`.
     fn resource_index(&mut self, resource: &Arc<Resource>) -> usize {
-        match self
+        let found = self
             .resources
             .iter()
-            .position(|known| Arc::ptr_eq(known, resource) || known.wire_eq(resource))
+            .position(|known| Arc::ptr_eq(known, resource) || known.wire_eq(resource));
+        #[cfg(test)]
         {
+            self.compared += found.map_or(self.resources.len(), |position| position + 1) as u64;
+        }
+        match found {
             Some(index) => index,
             None => {
                 self.resources.push(Arc::clone(resource));
