@@ -9,8 +9,10 @@
 //! and records under equal resources share one `ResourceSpans`. A pair is
 //! looked up by its handles first (a hash of two addresses, kept valid by
 //! the handles the table holds); the first time those handles are seen, by
-//! its bytes, among the groups whose scope has the same name and version
-//! (a hash of those), so that thousands of scopes cost no scan.
+//! its bytes, among the groups of the same hash of their contents (every
+//! field that reaches the wire, doubles by their bits): thousands of
+//! scopes, even of one name told apart by attributes, or of resources
+//! under one scope, cost no scan.
 //!
 //! Pruned, so that a pipeline meeting new scopes for as long as it runs
 //! (tracers named after tenants or versions) takes every record and keeps
@@ -23,7 +25,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use otlp_core::{InstrumentationScope, Resource};
+use otlp_core::{AnyValue, InstrumentationScope, KeyValue, Resource};
 
 use crate::record_queue::{Block, Group};
 
@@ -44,6 +46,9 @@ pub(crate) struct TableGroup {
     pub(crate) overhead: usize,
     /// The take in which a record of this group last joined a batch.
     joined: u64,
+    /// [`resource_key`] of its resource and [`pair_key`] of the pair.
+    resource_key: u64,
+    pair_key: u64,
 }
 
 /// Handles seen for a pair: their group, and when they were last seen.
@@ -62,10 +67,12 @@ pub(crate) struct GroupTable {
     groups: Vec<TableGroup>,
     /// Distinct resources (by their bytes), in the order first seen.
     resources: Vec<Arc<Resource>>,
+    /// Indices into `resources` by [`resource_key`].
+    by_resource: HashMap<u64, Vec<usize>>,
     /// By the addresses of a resource and a scope.
     by_handles: HashMap<(usize, usize), Handles>,
-    /// Groups by their scope's name and version ([`scope_key`]).
-    by_scope: HashMap<u64, Vec<u32>>,
+    /// Groups by the hash of their contents ([`pair_key`]).
+    by_contents: HashMap<u64, Vec<u32>>,
     /// Takes begun ([`begin_take`](Self::begin_take)).
     take: u64,
     /// Handles held after the last pruning.
@@ -130,7 +137,9 @@ impl GroupTable {
                 && (Arc::ptr_eq(&known.resource, &group.resource)
                     || known.resource.wire_eq(&group.resource))
         };
-        let candidates = self.by_scope.entry(scope_key(&group.scope)).or_default();
+        let resource_key = resource_key(&group.resource);
+        let pair_key = pair_key(resource_key, &group.scope);
+        let candidates = self.by_contents.entry(pair_key).or_default();
         let found = candidates
             .iter()
             .position(|&index| self.groups.get(index as usize).is_some_and(&same));
@@ -143,13 +152,15 @@ impl GroupTable {
             None => {
                 let index = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
                 candidates.push(index);
-                let resource_index = self.resource_index(&group.resource);
+                let resource_index = self.resource_index(&group.resource, resource_key);
                 self.groups.push(TableGroup {
                     resource_index,
                     resource: Arc::clone(&group.resource),
                     scope: Arc::clone(&group.scope),
                     overhead: group.overhead,
                     joined: 0,
+                    resource_key,
+                    pair_key,
                 });
                 index
             }
@@ -167,20 +178,25 @@ impl GroupTable {
     }
 
     /// The index shared by the groups of resources equal to `resource`.
-    fn resource_index(&mut self, resource: &Arc<Resource>) -> usize {
-        let found = self
-            .resources
-            .iter()
-            .position(|known| Arc::ptr_eq(known, resource) || known.wire_eq(resource));
+    /// `key` is its [`resource_key`].
+    fn resource_index(&mut self, resource: &Arc<Resource>, key: u64) -> usize {
+        let resources = &mut self.resources;
+        let candidates = self.by_resource.entry(key).or_default();
+        let found = candidates.iter().position(|&index| {
+            resources
+                .get(index)
+                .is_some_and(|known| Arc::ptr_eq(known, resource) || known.wire_eq(resource))
+        });
         #[cfg(test)]
         {
-            self.compared += found.map_or(self.resources.len(), |position| position + 1) as u64;
+            self.compared += found.map_or(candidates.len(), |position| position + 1) as u64;
         }
         match found {
-            Some(index) => index,
+            Some(position) => candidates[position],
             None => {
-                self.resources.push(Arc::clone(resource));
-                self.resources.len() - 1
+                resources.push(Arc::clone(resource));
+                candidates.push(resources.len() - 1);
+                resources.len() - 1
             }
         }
     }
@@ -208,18 +224,19 @@ impl GroupTable {
         let mut renumbered = vec![u32::MAX; self.groups.len()];
         let groups = std::mem::take(&mut self.groups);
         self.resources.clear();
-        self.by_scope.clear();
+        self.by_resource.clear();
+        self.by_contents.clear();
         for (old, group) in groups.into_iter().enumerate() {
             if !kept[old] {
                 continue;
             }
             let index = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
             renumbered[old] = index;
-            self.by_scope
-                .entry(scope_key(&group.scope))
+            self.by_contents
+                .entry(group.pair_key)
                 .or_default()
                 .push(index);
-            let resource_index = self.resource_index(&group.resource);
+            let resource_index = self.resource_index(&group.resource, group.resource_key);
             self.groups.push(TableGroup {
                 resource_index,
                 ..group
@@ -242,10 +259,54 @@ impl GroupTable {
     }
 }
 
-/// A hash of a scope's name and version: equal scopes have equal keys.
-fn scope_key(scope: &InstrumentationScope) -> u64 {
+/// A hash of what a resource encodes to: resources equal by
+/// [`Resource::wire_eq`] have equal keys.
+fn resource_key(resource: &Resource) -> u64 {
     let mut hasher = DefaultHasher::new();
+    resource.schema_url.as_str().hash(&mut hasher);
+    resource.dropped_attributes_count.hash(&mut hasher);
+    hash_attributes(&resource.attributes, &mut hasher);
+    hasher.finish()
+}
+
+/// A hash of what a resource (by its [`resource_key`]) and a scope encode
+/// to: pairs equal by `wire_eq` have equal keys.
+fn pair_key(resource_key: u64, scope: &InstrumentationScope) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    resource_key.hash(&mut hasher);
     scope.name.as_str().hash(&mut hasher);
     scope.version.as_str().hash(&mut hasher);
+    scope.schema_url.as_str().hash(&mut hasher);
+    scope.dropped_attributes_count.hash(&mut hasher);
+    hash_attributes(&scope.attributes, &mut hasher);
     hasher.finish()
+}
+
+/// Hashes attributes as [`KeyValue::all_wire_eq`] compares them.
+fn hash_attributes(attributes: &[KeyValue], hasher: &mut DefaultHasher) {
+    attributes.len().hash(hasher);
+    for attribute in attributes {
+        attribute.key.as_str().hash(hasher);
+        hash_value(&attribute.value, hasher);
+    }
+}
+
+/// Hashes a value as [`AnyValue::wire_eq`] compares it: doubles by their
+/// bits (`0.0` and `-0.0` differ, a NaN equals itself).
+fn hash_value(value: &AnyValue, hasher: &mut DefaultHasher) {
+    std::mem::discriminant(value).hash(hasher);
+    match value {
+        AnyValue::String(text) => text.as_str().hash(hasher),
+        AnyValue::Bool(value) => value.hash(hasher),
+        AnyValue::Int(value) => value.hash(hasher),
+        AnyValue::Double(value) => value.to_bits().hash(hasher),
+        AnyValue::Bytes(bytes) => bytes.hash(hasher),
+        AnyValue::Array(values) => {
+            values.len().hash(hasher);
+            for value in values.iter() {
+                hash_value(value, hasher);
+            }
+        }
+        AnyValue::KvList(attributes) => hash_attributes(attributes, hasher),
+    }
 }
