@@ -555,6 +555,44 @@ mod tests {
         );
     }
 
+    /// A burst of a thousand tenants' scopes, then records under one scope
+    /// for as many batches as the pipeline runs: the burst's scopes are
+    /// released some batches after their records were exported, although
+    /// the loop's table does not grow again (kept for good before, until
+    /// as many new handles came).
+    #[test]
+    fn scopes_of_a_burst_are_released_once_their_records_are_exported() {
+        let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+        let mut batch = Batch::default();
+        let mut burst = Vec::new();
+        for i in 0..1_000 {
+            let scope = Arc::new(InstrumentationScope::new(format!("tenant {i}")));
+            burst.push(Arc::downgrade(&scope));
+            let span = SpanData::builder(format!("{i}")).scope(scope).build();
+            assert_eq!(queue.push(&span), Push::Queued);
+        }
+        queue.steal_partial_blocks();
+        while batch.take(&queue, 512, usize::MAX) > 0 {
+            batch.finish(&queue);
+        }
+        let steady = Arc::new(InstrumentationScope::new("steady"));
+        for take in 0..(8 * KEEP_TAKES) {
+            let span = SpanData::builder(format!("steady {take}"))
+                .scope(Arc::clone(&steady))
+                .build();
+            assert_eq!(queue.push(&span), Push::Queued);
+            queue.steal_partial_blocks();
+            assert_eq!(batch.take(&queue, 512, usize::MAX), 1);
+            batch.finish(&queue);
+        }
+        let alive = burst
+            .iter()
+            .filter(|scope| scope.strong_count() > 0)
+            .count();
+        assert_eq!(alive, 0, "scopes of the burst still alive");
+        assert!(Arc::strong_count(&steady) > 1, "the steady scope is kept");
+    }
+
     /// The loop's group table is pruned, and renumbered, while a block is
     /// being read one record per batch: the block's records keep their
     /// scopes, and the scopes of records long gone are forgotten.
