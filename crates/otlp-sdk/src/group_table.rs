@@ -17,9 +17,12 @@
 //! Pruned, so that a pipeline meeting new scopes for as long as it runs
 //! (tracers named after tenants or versions) takes every record and keeps
 //! only the pairs in use alive: once the table has doubled since it was
-//! last pruned, before a batch is taken, it forgets the handles not seen for
-//! [`KEEP_TAKES`] takes and the pairs no kept handle and no block in hand
-//! names. Amortised, that costs a constant per pair added.
+//! last pruned, or [`PRUNE_EVERY`] takes after, before a batch is taken, it
+//! forgets the handles not seen for [`KEEP_TAKES`] takes and the pairs no
+//! kept handle and no block in hand names (so the handles of a burst of
+//! scopes do not outlive it for good in a table that stops growing).
+//! Amortised, that costs a constant per pair added, and a pass over the
+//! table every [`PRUNE_EVERY`] takes.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -34,6 +37,9 @@ pub(crate) const KEEP_TAKES: u64 = 16;
 /// The table is pruned once it holds this many handles, or twice as many
 /// as after its last pruning.
 const MIN_PRUNE_AT: usize = 64;
+/// A table of at least [`MIN_PRUNE_AT`] handles is also pruned this many
+/// takes after its last pruning, grown or not.
+const PRUNE_EVERY: u64 = 4 * KEEP_TAKES;
 
 /// A resource-and-scope pair of the table.
 #[derive(Debug)]
@@ -77,6 +83,8 @@ pub(crate) struct GroupTable {
     take: u64,
     /// Handles held after the last pruning.
     kept: usize,
+    /// The take of the last pruning.
+    pruned_at: u64,
     /// Groups and resources compared by their contents (tests look at it).
     #[cfg(test)]
     pub(crate) compared: u64,
@@ -88,7 +96,10 @@ impl GroupTable {
     /// records of, keep their groups, and their indices are updated.
     pub(crate) fn begin_take(&mut self, in_hand: &mut VecDeque<Box<Block>>) {
         self.take += 1;
-        if self.by_handles.len() >= (2 * self.kept).max(MIN_PRUNE_AT) {
+        let handles = self.by_handles.len();
+        let grown = handles >= (2 * self.kept).max(MIN_PRUNE_AT);
+        let due = handles >= MIN_PRUNE_AT && self.take >= self.pruned_at + PRUNE_EVERY;
+        if grown || due {
             self.prune(in_hand);
         }
     }
@@ -250,6 +261,7 @@ impl GroupTable {
             block.renumber_groups(new_index);
         }
         self.kept = self.by_handles.len();
+        self.pruned_at = take;
     }
 
     /// Pairs the table holds (tests look at it).
