@@ -1634,6 +1634,34 @@ mod tests {
         assert_eq!(request.resource_spans[0].scope_spans[0].spans.len(), 1_000);
     }
 
+    /// Records refused as too large, each under a scope of its own, add
+    /// no group to their thread's block (which they do not fill: its list
+    /// grew by one group, two handles kept, per refusal, for as long as the
+    /// thread wrote no record that fits).
+    #[test]
+    fn records_refused_as_too_large_leave_no_group_in_their_block() {
+        let queue = RecordQueue::new(1 << 22, None, 1_000, 1);
+        let mut scopes = Vec::new();
+        for i in 0..1_000 {
+            let scope = Arc::new(InstrumentationScope::new(format!("tenant {i}")));
+            scopes.push(Arc::downgrade(&scope));
+            let span = SpanData::builder("x".repeat(2_000)).scope(scope).build();
+            assert_eq!(queue.push(&span), Push::TooLarge);
+        }
+        let span = SpanData::builder("fits")
+            .scope(Arc::new(InstrumentationScope::new("fits")))
+            .build();
+        assert_eq!(queue.push(&span), Push::Queued);
+        let alive = scopes
+            .iter()
+            .filter(|scope| scope.strong_count() > 0)
+            .count();
+        assert_eq!(alive, 0, "scopes of refused records kept alive");
+        queue.steal_partial_blocks();
+        let block = queue.pop_block().expect("the thread's block");
+        assert_eq!((block.records, block.groups.len()), (1, 1));
+    }
+
     /// Tracers made per request give every span a scope handle of its own:
     /// equal to the block's last group, the spans share it (the list does not
     /// grow by one group a record, each measured and mapped by the loop).
