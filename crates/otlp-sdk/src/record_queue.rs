@@ -215,11 +215,13 @@ impl Block {
         self.bytes.get(start..start + len).unwrap_or_default()
     }
 
-    /// The index in this block of the group of `record`, added if new, and
-    /// the group's request overhead. Handles are compared, not contents
+    /// The index in this block of the group of `record`, added if new, the
+    /// group's request overhead, and whether it was added (a record that is
+    /// not written after all takes it back, [`Block::unadd_group`]).
+    /// Handles are compared, not contents
     /// (the loop merges equal groups): the last group first, as a thread's
     /// records mostly share one.
-    fn group_of<R: QueuedRecord>(&mut self, record: &R) -> (u32, usize) {
+    fn group_of<R: QueuedRecord>(&mut self, record: &R) -> (u32, usize, bool) {
         let (resource, scope) = (record.resource(), record.scope());
         let same_handles = |group: &Group| {
             Arc::ptr_eq(&group.scope, scope) && Arc::ptr_eq(&group.resource, resource)
@@ -231,20 +233,29 @@ impl Block {
             (Arc::ptr_eq(&group.scope, scope) || group.scope.wire_eq(scope))
                 && (Arc::ptr_eq(&group.resource, resource) || group.resource.wire_eq(resource))
         };
-        let index = match self.groups.iter().rposition(same_handles) {
-            Some(index) => index,
-            None if self.groups.last().is_some_and(same_as_last) => self.groups.len() - 1,
+        let (index, added) = match self.groups.iter().rposition(same_handles) {
+            Some(index) => (index, false),
+            None if self.groups.last().is_some_and(same_as_last) => (self.groups.len() - 1, false),
             None => {
                 self.groups.push(Group {
                     resource: Arc::clone(resource),
                     scope: Arc::clone(scope),
                     overhead: frame::single_record_request_len(resource, scope, 0),
                 });
-                self.groups.len() - 1
+                (self.groups.len() - 1, true)
             }
         };
         let overhead = self.groups[index].overhead;
-        (u32::try_from(index).unwrap_or(u32::MAX), overhead)
+        (u32::try_from(index).unwrap_or(u32::MAX), overhead, added)
+    }
+
+    /// Takes back the group [`group_of`](Self::group_of) just added for a
+    /// record not written to this block after all (refused, or moved to
+    /// another block): no record names it, and its handles are not kept.
+    fn unadd_group(&mut self, added: bool) {
+        if added {
+            self.groups.pop();
+        }
     }
 
     /// Sets the loop's index of each of the block's groups.
@@ -692,7 +703,7 @@ impl RecordQueue {
                 None => return Push::Full,
             },
         };
-        let (group, overhead) = block.group_of(record);
+        let (group, overhead, added) = block.group_of(record);
         // Encoded in place, behind room for its header, where the block
         // surely has the memory; near its end, aside first.
         let start = block.bytes.len();
@@ -709,6 +720,7 @@ impl RecordQueue {
         let need = HEADER + len;
         if need > self.budget.max_bytes || self.too_large_for_a_request(record, overhead, len) {
             block.bytes.truncate(start);
+            block.unadd_group(added);
             return match self.put_back(slot, block) {
                 Ok(()) => Push::TooLarge,
                 Err(discarded) => Push::Closed(discarded + 1),
@@ -721,6 +733,7 @@ impl RecordQueue {
                 scratch.extend_from_slice(&block.bytes[start + HEADER..]);
                 block.bytes.truncate(start);
             }
+            block.unadd_group(added);
             if let Err(discarded) = self.hand_over(block) {
                 return Push::Closed(discarded + 1);
             }
@@ -728,7 +741,7 @@ impl RecordQueue {
                 Some(block) => block,
                 None => return Push::Full,
             };
-            let (group, _) = block.group_of(record);
+            let (group, ..) = block.group_of(record);
             block.append_record(group, scratch);
         } else if in_place {
             block.seal_record(start, group, len);
@@ -874,7 +887,7 @@ impl RecordQueue {
         let Some(mut block) = self.start_block(need) else {
             return Push::Full;
         };
-        let (group, _) = block.group_of(record);
+        let (group, ..) = block.group_of(record);
         block.append_record(group, &bytes);
         match self.hand_over(block) {
             Ok(()) => Push::Queued,
