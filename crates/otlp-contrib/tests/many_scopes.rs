@@ -115,3 +115,155 @@ fn spans_and_log_records_of_ever_new_scopes_all_arrive_under_their_own() {
     assert_eq!(log_scopes.len(), TENANTS);
     assert!(log_scopes.values().all(|&records| records == 1));
 }
+
+/// Tracers and loggers made per request on four threads, all of one name
+/// and version, told apart by a `tenant` attribute (and, for every other
+/// tenant, a schema URL): scopes the loop finds by all they encode to, not
+/// by their name. Every span and log record arrives under its own tenant's
+/// scope, attributes and schema URL.
+#[test]
+fn records_of_scopes_of_one_name_told_apart_by_attributes_arrive_under_their_own() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use otlp_core::{InstrumentationScope, KeyValue};
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 1_500;
+    const SCOPE_TENANTS: usize = 2_000;
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
+    let spans = BatchSpanProcessor::builder(
+        HttpExporter::builder()
+            .endpoint(receiver.http_endpoint().expect("HTTP"))
+            .signal(Signal::Traces)
+            .build()
+            .expect("HTTP exporter"),
+    )
+    .build()
+    .expect("span pipeline");
+    let logs = BatchLogProcessor::builder(
+        GrpcExporter::builder()
+            .endpoint(receiver.grpc_endpoint().expect("gRPC"))
+            .signal(Signal::Logs)
+            .build()
+            .expect("gRPC exporter"),
+    )
+    .build()
+    .expect("log pipeline");
+    let tracers = TracerProvider::builder()
+        .with_processor(spans.clone())
+        .build();
+    let loggers = LoggerProvider::builder()
+        .with_processor(logs.clone())
+        .build();
+    let tenant_of = |t: usize, i: usize| (t * PER_THREAD + i) * 7_919 % SCOPE_TENANTS;
+    let scope_of = |tenant: usize| {
+        let scope = InstrumentationScope::new("handler")
+            .with_version("1")
+            .with_attributes([KeyValue::new("tenant", tenant as i64)]);
+        if tenant % 2 == 1 {
+            scope.with_schema_url("https://example.com/odd")
+        } else {
+            scope
+        }
+    };
+    std::thread::scope(|threads| {
+        for t in 0..THREADS {
+            let (tracers, loggers) = (&tracers, &loggers);
+            threads.spawn(move || {
+                for i in 0..PER_THREAD {
+                    let tenant = tenant_of(t, i);
+                    let name = format!("{tenant} {t}-{i}");
+                    tracers
+                        .tracer_with_scope(scope_of(tenant))
+                        .start(name.clone())
+                        .end();
+                    loggers
+                        .logger_with_scope(scope_of(tenant))
+                        .emit(LogRecord::builder().body(name).build());
+                }
+            });
+        }
+    });
+    tracers.shutdown(PATIENCE).expect("span pipeline shut down");
+    loggers.shutdown(PATIENCE).expect("log pipeline shut down");
+    let records = (THREADS * PER_THREAD) as u64;
+    let stats = spans.stats();
+    assert_eq!(
+        (stats.produced, stats.exported, stats.dropped),
+        (records, records, 0),
+        "spans: {stats:?}"
+    );
+    let stats = logs.stats();
+    assert_eq!(
+        (stats.produced, stats.exported, stats.dropped),
+        (records, records, 0),
+        "log records: {stats:?}"
+    );
+
+    // The tenant a record names, and the one of its scope.
+    let check = |name: &str,
+                 scope: Option<&opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+                 schema_url: &str| {
+        let scope = scope.expect("a scope");
+        let tenant: usize = name
+            .split_once(' ')
+            .and_then(|(tenant, _)| tenant.parse().ok())
+            .expect("a name of the test");
+        let attribute = scope.attributes.first().and_then(|kv| kv.value.as_ref());
+        assert_eq!(
+            (
+                scope.name.as_str(),
+                scope.attributes.len(),
+                attribute.and_then(|value| value.value.as_ref()),
+                schema_url,
+            ),
+            (
+                "handler",
+                1,
+                Some(&Value::IntValue(tenant as i64)),
+                if tenant % 2 == 1 {
+                    "https://example.com/odd"
+                } else {
+                    ""
+                },
+            ),
+            "the scope of {name}"
+        );
+        name.to_owned()
+    };
+    let mut span_names = Vec::new();
+    for request in receiver.accepted_requests() {
+        for resource_spans in request.resource_spans {
+            for scope_spans in resource_spans.scope_spans {
+                for span in &scope_spans.spans {
+                    span_names.push(check(
+                        &span.name,
+                        scope_spans.scope.as_ref(),
+                        &scope_spans.schema_url,
+                    ));
+                }
+            }
+        }
+    }
+    let mut log_names = Vec::new();
+    for request in receiver.accepted_log_requests() {
+        for resource_logs in request.resource_logs {
+            for scope_logs in resource_logs.scope_logs {
+                for record in &scope_logs.log_records {
+                    let body = match record.body.as_ref().and_then(|body| body.value.as_ref()) {
+                        Some(Value::StringValue(body)) => body.clone(),
+                        other => panic!("a string body, not {other:?}"),
+                    };
+                    log_names.push(check(
+                        &body,
+                        scope_logs.scope.as_ref(),
+                        &scope_logs.schema_url,
+                    ));
+                }
+            }
+        }
+    }
+    for names in [&mut span_names, &mut log_names] {
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), THREADS * PER_THREAD, "every record once");
+    }
+}
