@@ -593,6 +593,47 @@ mod tests {
         assert!(Arc::strong_count(&steady) > 1, "the steady scope is kept");
     }
 
+    /// A block read one record a batch, through prunings of the loop's
+    /// table, each record under its own scope; then the queue closes with
+    /// the block in hand: its unread records are counted once, the budget
+    /// comes back whole, and no scope outlives the loop's table.
+    #[test]
+    fn a_block_in_hand_at_close_is_counted_once_and_releases_its_scopes() {
+        let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+        let mut batch = Batch::default();
+        let mut scopes = Vec::new();
+        let records = 300;
+        for i in 0..records {
+            let scope = Arc::new(InstrumentationScope::new(format!("{i}")));
+            scopes.push(Arc::downgrade(&scope));
+            let span = SpanData::builder(format!("{i}")).scope(scope).build();
+            assert_eq!(queue.push(&span), Push::Queued);
+        }
+        queue.steal_partial_blocks();
+        let read = 200;
+        let mut body = Vec::new();
+        for i in 0..read {
+            assert_eq!(batch.take(&queue, 1, usize::MAX), 1, "record {i}");
+            body.clear();
+            batch.write(0..1, &mut body);
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+            let scope_spans = &request.resource_spans[0].scope_spans[0];
+            let scope = scope_spans.scope.as_ref().map(|scope| scope.name.as_str());
+            assert_eq!(scope_spans.spans[0].name, format!("{i}"));
+            assert_eq!(scope, Some(scope_spans.spans[0].name.as_str()));
+            batch.finish(&queue);
+        }
+        assert_eq!(batch.drop_unread(&queue), (records - read) as u64);
+        assert_eq!(queue.close(), 0);
+        assert_eq!(queue.used_bytes(), 0);
+        drop(batch);
+        let alive = scopes
+            .iter()
+            .filter(|scope| scope.strong_count() > 0)
+            .count();
+        assert_eq!(alive, 0, "scopes alive with the loop gone");
+    }
+
     /// The loop's group table is pruned, and renumbered, while a block is
     /// being read one record per batch: the block's records keep their
     /// scopes, and the scopes of records long gone are forgotten.
