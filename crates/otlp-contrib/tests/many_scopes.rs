@@ -12,39 +12,80 @@ use otlp_contrib::receiver::{Receiver, ReceiverConfig};
 use otlp_core::LogRecord;
 use otlp_exporter_grpc::GrpcExporter;
 use otlp_exporter_http::HttpExporter;
-use otlp_sdk::{BatchLogProcessor, BatchSpanProcessor, LoggerProvider, Signal, TracerProvider};
+use otlp_sdk::{
+    BatchLogProcessor, BatchSpanProcessor, DynExporter, LoggerProvider, Signal, TracerProvider,
+};
 
 /// More scopes than the old table told apart (4,096).
 const TENANTS: usize = 6_000;
 const PATIENCE: Duration = Duration::from_secs(60);
 
-#[test]
-fn spans_and_log_records_of_ever_new_scopes_all_arrive_under_their_own() {
+#[derive(Clone, Copy)]
+enum Transport {
+    Grpc,
+    Http,
+}
+
+/// A span and a log pipeline to the embedded receiver, and their providers.
+struct Pipelines {
+    receiver: Receiver,
+    spans: BatchSpanProcessor,
+    logs: BatchLogProcessor,
+    tracers: TracerProvider,
+    loggers: LoggerProvider,
+}
+
+fn exporter(receiver: &Receiver, transport: Transport, signal: Signal) -> Box<dyn DynExporter> {
+    match transport {
+        Transport::Grpc => Box::new(
+            GrpcExporter::builder()
+                .endpoint(receiver.grpc_endpoint().expect("gRPC"))
+                .signal(signal)
+                .build()
+                .expect("gRPC exporter"),
+        ),
+        Transport::Http => Box::new(
+            HttpExporter::builder()
+                .endpoint(receiver.http_endpoint().expect("HTTP"))
+                .signal(signal)
+                .build()
+                .expect("HTTP exporter"),
+        ),
+    }
+}
+
+fn pipelines(spans: Transport, logs: Transport) -> Pipelines {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
-    let spans = BatchSpanProcessor::builder(
-        GrpcExporter::builder()
-            .endpoint(receiver.grpc_endpoint().expect("gRPC"))
-            .signal(Signal::Traces)
-            .build()
-            .expect("gRPC exporter"),
-    )
-    .build()
-    .expect("span pipeline");
-    let logs = BatchLogProcessor::builder(
-        HttpExporter::builder()
-            .endpoint(receiver.http_endpoint().expect("HTTP"))
-            .signal(Signal::Logs)
-            .build()
-            .expect("HTTP exporter"),
-    )
-    .build()
-    .expect("log pipeline");
+    let spans = BatchSpanProcessor::builder(exporter(&receiver, spans, Signal::Traces))
+        .build()
+        .expect("span pipeline");
+    let logs = BatchLogProcessor::builder(exporter(&receiver, logs, Signal::Logs))
+        .build()
+        .expect("log pipeline");
     let tracers = TracerProvider::builder()
         .with_processor(spans.clone())
         .build();
     let loggers = LoggerProvider::builder()
         .with_processor(logs.clone())
         .build();
+    Pipelines {
+        receiver,
+        spans,
+        logs,
+        tracers,
+        loggers,
+    }
+}
+
+#[test]
+fn spans_and_log_records_of_ever_new_scopes_all_arrive_under_their_own() {
+    let Pipelines {
+        receiver,
+        spans,
+        logs,
+        tracers,
+        loggers,
+    } = pipelines(Transport::Grpc, Transport::Http);
     for tenant in 0..TENANTS {
         let name = format!("tenant {tenant}");
         // A tracer and a logger made per request, as handlers do.
@@ -128,31 +169,13 @@ fn records_of_scopes_of_one_name_told_apart_by_attributes_arrive_under_their_own
     const THREADS: usize = 4;
     const PER_THREAD: usize = 1_500;
     const SCOPE_TENANTS: usize = 2_000;
-    let receiver = Receiver::start(ReceiverConfig::default()).expect("the receiver starts");
-    let spans = BatchSpanProcessor::builder(
-        HttpExporter::builder()
-            .endpoint(receiver.http_endpoint().expect("HTTP"))
-            .signal(Signal::Traces)
-            .build()
-            .expect("HTTP exporter"),
-    )
-    .build()
-    .expect("span pipeline");
-    let logs = BatchLogProcessor::builder(
-        GrpcExporter::builder()
-            .endpoint(receiver.grpc_endpoint().expect("gRPC"))
-            .signal(Signal::Logs)
-            .build()
-            .expect("gRPC exporter"),
-    )
-    .build()
-    .expect("log pipeline");
-    let tracers = TracerProvider::builder()
-        .with_processor(spans.clone())
-        .build();
-    let loggers = LoggerProvider::builder()
-        .with_processor(logs.clone())
-        .build();
+    let Pipelines {
+        receiver,
+        spans,
+        logs,
+        tracers,
+        loggers,
+    } = pipelines(Transport::Http, Transport::Grpc);
     let tenant_of = |t: usize, i: usize| (t * PER_THREAD + i) * 7_919 % SCOPE_TENANTS;
     let scope_of = |tenant: usize| {
         let scope = InstrumentationScope::new("handler")

@@ -613,14 +613,7 @@ mod tests {
         let read = 200;
         let mut body = Vec::new();
         for i in 0..read {
-            assert_eq!(batch.take(&queue, 1, usize::MAX), 1, "record {i}");
-            body.clear();
-            batch.write(0..1, &mut body);
-            let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
-            let scope_spans = &request.resource_spans[0].scope_spans[0];
-            let scope = scope_spans.scope.as_ref().map(|scope| scope.name.as_str());
-            assert_eq!(scope_spans.spans[0].name, format!("{i}"));
-            assert_eq!(scope, Some(scope_spans.spans[0].name.as_str()));
+            take_one_under_its_own_scope(&mut batch, &queue, i, &mut body);
             batch.finish(&queue);
         }
         assert_eq!(batch.drop_unread(&queue), (records - read) as u64);
@@ -632,6 +625,24 @@ mod tests {
             .filter(|scope| scope.strong_count() > 0)
             .count();
         assert_eq!(alive, 0, "scopes alive with the loop gone");
+    }
+
+    /// Takes one record, span `i`, and checks that its request carries it
+    /// under the scope of its own name.
+    fn take_one_under_its_own_scope(
+        batch: &mut Batch,
+        queue: &RecordQueue,
+        i: usize,
+        body: &mut Vec<u8>,
+    ) {
+        assert_eq!(batch.take(queue, 1, usize::MAX), 1, "record {i}");
+        body.clear();
+        batch.write(0..1, body);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        let scope_spans = &request.resource_spans[0].scope_spans[0];
+        let scope = scope_spans.scope.as_ref().map(|scope| scope.name.as_str());
+        assert_eq!(scope_spans.spans[0].name, format!("{i}"));
+        assert_eq!(scope, Some(scope_spans.spans[0].name.as_str()));
     }
 
     /// The loop's group table is pruned, and renumbered, while a block is
@@ -665,14 +676,7 @@ mod tests {
         queue.steal_partial_blocks();
         let mut body = Vec::new();
         for i in 0..records {
-            assert_eq!(batch.take(&queue, 1, usize::MAX), 1, "record {i}");
-            body.clear();
-            batch.write(0..1, &mut body);
-            let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
-            let scope_spans = &request.resource_spans[0].scope_spans[0];
-            let scope = scope_spans.scope.as_ref().map(|scope| scope.name.as_str());
-            assert_eq!(scope_spans.spans[0].name, format!("{i}"));
-            assert_eq!(scope, Some(scope_spans.spans[0].name.as_str()));
+            take_one_under_its_own_scope(&mut batch, &queue, i, &mut body);
         }
         assert_eq!(batch.groups.len(), records);
     }
