@@ -240,7 +240,7 @@ impl Block {
                 self.groups.push(Group {
                     resource: Arc::clone(resource),
                     scope: Arc::clone(scope),
-                    overhead: frame::single_record_request_len(resource, scope, 0),
+                    overhead: request_len_of_one(record, 0),
                 });
                 (self.groups.len() - 1, true)
             }
@@ -782,7 +782,7 @@ impl RecordQueue {
     /// (an allocation: for a producer about to wait for room, not for every
     /// record).
     pub(crate) fn never_fits<R: QueuedRecord>(&self, record: &R) -> bool {
-        let overhead = frame::single_record_request_len(record.resource(), record.scope(), 0);
+        let overhead = request_len_of_one(record, 0);
         let mut bytes = Vec::new();
         record.encode(&mut bytes);
         HEADER + bytes.len() > self.budget.max_bytes
@@ -875,7 +875,7 @@ impl RecordQueue {
     /// A record from a thread without its slot: a block of its own.
     fn push_alone<R: QueuedRecord>(&self, record: &R) -> Push {
         self.start_loop();
-        let overhead = frame::single_record_request_len(record.resource(), record.scope(), 0);
+        let overhead = request_len_of_one(record, 0);
         let mut bytes = Vec::new();
         record.encode(&mut bytes);
         let need = HEADER + bytes.len();
