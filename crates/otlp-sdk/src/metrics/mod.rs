@@ -71,7 +71,7 @@
 //! ```
 
 mod aggregation;
-mod attributes;
+pub(crate) mod attributes;
 mod exemplar;
 mod exponential;
 mod instrument;
