@@ -71,7 +71,7 @@
 //! ```
 
 mod aggregation;
-pub(crate) mod attributes;
+mod attributes;
 mod exemplar;
 mod exponential;
 mod instrument;
