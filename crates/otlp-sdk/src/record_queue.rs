@@ -94,7 +94,7 @@
 //! shared memory once per block instead.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
@@ -133,6 +133,9 @@ const MIN_SPARE_BLOCKS: usize = 4;
 /// one byte each they take around an empty record: a bound on a request's
 /// size from a group's overhead and its records' lengths.
 pub(crate) const GROUP_PREFIX_SLACK: usize = 10;
+/// A block's groups are scanned for a record's handles while there are at
+/// most this many; past that they are looked up by the handles' addresses.
+const GROUP_SCAN: usize = 16;
 /// A thread adds its block's records to the queue's shared count of
 /// records in blocks ([`RecordQueue::records_in_blocks`]) once this many
 /// (or a sixteenth of a batch, if less) are not counted yet.
@@ -144,6 +147,12 @@ const MAX_COUNT_STEP: usize = 32;
 /// once per 32 records.
 fn count_step(wake_at: usize) -> usize {
     (wake_at / 16).clamp(1, MAX_COUNT_STEP)
+}
+
+/// The addresses of a resource and a scope handle: a key that names the
+/// pair for as long as the handles are held.
+fn handle_addresses(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>) -> (usize, usize) {
+    (Arc::as_ptr(resource) as usize, Arc::as_ptr(scope) as usize)
 }
 
 /// Why [`RecordQueue::push`] did or did not queue a record.
@@ -185,6 +194,13 @@ pub(crate) struct Block {
     /// names one by its index here. Kept alive by the block until it is
     /// reused.
     groups: Vec<Group>,
+    /// `groups` by the addresses of their handles (valid: the block holds
+    /// the handles), once the list is longer than [`GROUP_SCAN`]; empty
+    /// before.
+    groups_by_handles: HashMap<(usize, usize), u32>,
+    /// Comparisons of a record's handles with a group's, for tests.
+    #[cfg(test)]
+    compared: u64,
     /// The loop's indices for `groups`, set when it takes the block
     /// ([`GroupTable`](crate::group_table::GroupTable)).
     table_indices: Vec<u32>,
@@ -200,6 +216,9 @@ impl Block {
             counted: 0,
             closed: false,
             groups: Vec::new(),
+            groups_by_handles: HashMap::new(),
+            #[cfg(test)]
+            compared: 0,
             table_indices: Vec::new(),
         })
     }
@@ -220,7 +239,9 @@ impl Block {
     /// not written after all takes it back, [`Block::unadd_group`]).
     /// Handles are compared, not contents
     /// (the loop merges equal groups): the last group first, as a thread's
-    /// records mostly share one.
+    /// records mostly share one; then the list, scanned while it is short
+    /// and looked up by the handles' addresses once it is longer than
+    /// [`GROUP_SCAN`] (a thread switching between many tenants' scopes).
     fn group_of<R: QueuedRecord>(&mut self, record: &R) -> (u32, usize, bool) {
         let (resource, scope) = (record.resource(), record.scope());
         let same_handles = |group: &Group| {
@@ -233,7 +254,24 @@ impl Block {
             (Arc::ptr_eq(&group.scope, scope) || group.scope.wire_eq(scope))
                 && (Arc::ptr_eq(&group.resource, resource) || group.resource.wire_eq(resource))
         };
-        let (index, added) = match self.groups.iter().rposition(same_handles) {
+        let found = if self.groups.last().is_some_and(same_handles) {
+            Some(self.groups.len() - 1)
+        } else if self.groups.len() <= GROUP_SCAN {
+            #[cfg(test)]
+            {
+                self.compared += self.groups.len() as u64;
+            }
+            self.groups.iter().rposition(same_handles)
+        } else {
+            #[cfg(test)]
+            {
+                self.compared += 1;
+            }
+            self.groups_by_handles
+                .get(&handle_addresses(resource, scope))
+                .map(|&index| index as usize)
+        };
+        let (index, added) = match found {
             Some(index) => (index, false),
             None if self.groups.last().is_some_and(same_as_last) => (self.groups.len() - 1, false),
             None => {
@@ -242,6 +280,7 @@ impl Block {
                     scope: Arc::clone(scope),
                     overhead: request_len_of_one(record, 0),
                 });
+                self.index_groups_by_handles();
                 (self.groups.len() - 1, true)
             }
         };
@@ -249,12 +288,36 @@ impl Block {
         (u32::try_from(index).unwrap_or(u32::MAX), overhead, added)
     }
 
+    /// Keeps [`groups_by_handles`](Self::groups_by_handles) up to date
+    /// after a group was added: from the group that makes the list longer
+    /// than [`GROUP_SCAN`] on, all of them.
+    fn index_groups_by_handles(&mut self) {
+        if self.groups.len() <= GROUP_SCAN {
+            return;
+        }
+        let from = if self.groups_by_handles.is_empty() {
+            0
+        } else {
+            self.groups.len() - 1
+        };
+        for (index, group) in self.groups.iter().enumerate().skip(from) {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            self.groups_by_handles
+                .insert(handle_addresses(&group.resource, &group.scope), index);
+        }
+    }
+
     /// Takes back the group [`group_of`](Self::group_of) just added for a
     /// record not written to this block after all (refused, or moved to
     /// another block): no record names it, and its handles are not kept.
     fn unadd_group(&mut self, added: bool) {
-        if added {
-            self.groups.pop();
+        if added && let Some(group) = self.groups.pop() {
+            if self.groups.len() <= GROUP_SCAN {
+                self.groups_by_handles.clear();
+            } else {
+                self.groups_by_handles
+                    .remove(&handle_addresses(&group.resource, &group.scope));
+            }
         }
     }
 
@@ -989,6 +1052,12 @@ impl RecordQueue {
         block.reserved_records = 0;
         block.counted = 0;
         block.groups.clear();
+        // A block that met thousands of scopes does not keep their room.
+        if block.groups_by_handles.capacity() > 4 * GROUP_SCAN {
+            block.groups_by_handles = HashMap::new();
+        } else {
+            block.groups_by_handles.clear();
+        }
         block.table_indices.clear();
         let mut spare = lock(&self.spare);
         if spare.len() < self.max_spare_blocks {
@@ -1346,6 +1415,7 @@ mod tests {
 
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::trace::v1::Span;
     use prost::Message;
 
     fn span(name: &str, attribute: &str) -> SpanData {
@@ -1673,6 +1743,54 @@ mod tests {
         queue.steal_partial_blocks();
         let block = queue.pop_block().expect("the thread's block");
         assert_eq!((block.records, block.groups.len()), (1, 1));
+    }
+
+    /// A thread that switches between many tenants' scopes finds each
+    /// record's group without scanning its block's list (it compared the
+    /// record's handles with every group before it: 0.4 µs a push at 6,000
+    /// tenants). A record refused as too large under a new scope, past the
+    /// scan, leaves no group behind, and every record keeps its own group.
+    #[test]
+    fn records_of_many_tenants_on_one_thread_find_their_block_group_without_a_scan() {
+        let queue = RecordQueue::new(1 << 24, None, 4_096, 1);
+        let scopes: Vec<_> = (0..500)
+            .map(|i| Arc::new(InstrumentationScope::new(format!("tenant {i}"))))
+            .collect();
+        let mut pushed = 0;
+        for _ in 0..3 {
+            for (i, scope) in scopes.iter().enumerate() {
+                let span = SpanData::builder(format!("tenant {i}"))
+                    .scope(Arc::clone(scope))
+                    .build();
+                assert_eq!(queue.push(&span), Push::Queued);
+                pushed += 1;
+            }
+            let refused = SpanData::builder("x".repeat(5_000))
+                .scope(Arc::new(InstrumentationScope::new("refused")))
+                .build();
+            assert_eq!(queue.push(&refused), Push::TooLarge);
+        }
+        queue.steal_partial_blocks();
+        let (mut records, mut compared) = (0, 0);
+        while let Some(block) = queue.pop_block() {
+            let mut offset = 0;
+            while let Some((group, bytes, next)) = block.record_at(offset) {
+                let span = Span::decode(bytes).expect("a span");
+                assert_eq!(block.groups[group as usize].scope.name.as_str(), span.name);
+                offset = next;
+                records += 1;
+            }
+            assert!(
+                block.groups.len() <= scopes.len(),
+                "a refused record's group stayed"
+            );
+            compared += block.compared;
+        }
+        assert_eq!(records, pushed);
+        assert!(
+            compared < 4 * pushed as u64,
+            "{compared} comparisons of handles for {pushed} records"
+        );
     }
 
     /// Tracers made per request give every span a scope handle of its own:
