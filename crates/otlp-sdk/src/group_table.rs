@@ -28,8 +28,11 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use otlp_core::{AnyValue, InstrumentationScope, KeyValue, Resource};
+use otlp_core::{InstrumentationScope, Resource};
 
+// Attributes hashed in order, doubles by their bits: as `wire_eq` compares
+// them, so pairs equal by `wire_eq` have equal keys.
+use crate::attribute_hash::hash_all;
 use crate::record_queue::{Block, Group};
 
 /// Takes after which handles not seen again are forgotten.
@@ -277,7 +280,7 @@ fn resource_key(resource: &Resource) -> u64 {
     let mut hasher = DefaultHasher::new();
     resource.schema_url.as_str().hash(&mut hasher);
     resource.dropped_attributes_count.hash(&mut hasher);
-    hash_attributes(&resource.attributes, &mut hasher);
+    hash_all(&resource.attributes).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -290,35 +293,6 @@ fn pair_key(resource_key: u64, scope: &InstrumentationScope) -> u64 {
     scope.version.as_str().hash(&mut hasher);
     scope.schema_url.as_str().hash(&mut hasher);
     scope.dropped_attributes_count.hash(&mut hasher);
-    hash_attributes(&scope.attributes, &mut hasher);
+    hash_all(&scope.attributes).hash(&mut hasher);
     hasher.finish()
-}
-
-/// Hashes attributes as [`KeyValue::all_wire_eq`] compares them.
-fn hash_attributes(attributes: &[KeyValue], hasher: &mut DefaultHasher) {
-    attributes.len().hash(hasher);
-    for attribute in attributes {
-        attribute.key.as_str().hash(hasher);
-        hash_value(&attribute.value, hasher);
-    }
-}
-
-/// Hashes a value as [`AnyValue::wire_eq`] compares it: doubles by their
-/// bits (`0.0` and `-0.0` differ, a NaN equals itself).
-fn hash_value(value: &AnyValue, hasher: &mut DefaultHasher) {
-    std::mem::discriminant(value).hash(hasher);
-    match value {
-        AnyValue::String(text) => text.as_str().hash(hasher),
-        AnyValue::Bool(value) => value.hash(hasher),
-        AnyValue::Int(value) => value.hash(hasher),
-        AnyValue::Double(value) => value.to_bits().hash(hasher),
-        AnyValue::Bytes(bytes) => bytes.hash(hasher),
-        AnyValue::Array(values) => {
-            values.len().hash(hasher);
-            for value in values.iter() {
-                hash_value(value, hasher);
-            }
-        }
-        AnyValue::KvList(attributes) => hash_attributes(attributes, hasher),
-    }
 }

@@ -179,6 +179,7 @@
 #![forbid(unsafe_code)]
 
 pub mod active_span;
+mod attribute_hash;
 mod backlog;
 mod batch;
 mod batch_pipeline;

@@ -16,6 +16,11 @@ use std::sync::Arc;
 
 use otlp_core::{AnyValue, KeyValue, Str};
 
+// The hash is shared with the export loop's group table, which names
+// resources and scopes by their attributes the same way.
+pub(crate) use crate::attribute_hash::hash_all;
+use crate::attribute_hash::hash_in_order;
+
 /// Which attribute keys a stream keeps (a view's attribute filter).
 #[derive(Clone, Debug, Default)]
 pub(crate) enum KeyFilter {
@@ -54,21 +59,12 @@ pub(crate) fn kept<'a>(
         .filter(move |attribute| filter.keeps(&attribute.key))
 }
 
-/// Hash of the kept attributes, in the order given.
+/// Hash of the kept attributes, in the order given (the hash of
+/// [`attribute_hash`](crate::attribute_hash): equal to [`hash_all`] of the
+/// kept attributes).
 #[inline]
 pub(crate) fn hash_kept(attributes: &[KeyValue], filter: &KeyFilter) -> u64 {
-    let mut hash = SEED_SET;
-    for attribute in kept(attributes, filter) {
-        // Each attribute hashes on its own (independent multiplies the CPU
-        // overlaps); only the combining step is a chain.
-        hash = fold(hash ^ hash_key_value(attribute), SEED_NEXT);
-    }
-    hash
-}
-
-/// Hash of a stored attribute list (every entry kept).
-pub(crate) fn hash_all(attributes: &[KeyValue]) -> u64 {
-    hash_kept(attributes, &KeyFilter::All)
+    hash_in_order(kept(attributes, filter))
 }
 
 /// Whether `stored` equals the kept attributes of `given`, in order.
@@ -190,104 +186,6 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-const SEED_SET: u64 = 0x243f_6a88_85a3_08d3;
-const SEED_NEXT: u64 = 0x1319_8a2e_0370_7344;
-const SEED_KEY: u64 = 0xa409_3822_299f_31d0;
-const SEED_VALUE: u64 = 0x082e_fa98_ec4e_6c89;
-const SEED_BYTES: u64 = 0x4528_21e6_38d0_1377;
-
-/// The folded multiply: the 128-bit product's halves xor-ed (as in
-/// foldhash and wyhash); every input bit reaches every output bit.
-#[inline]
-fn fold(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b);
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-/// Hash of a byte string: one folded multiply for up to 16 bytes (its
-/// first and last eight, or four, or three bytes), one more per 16 beyond.
-/// No copy: the words are read from the slice.
-#[inline]
-fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
-    let len = bytes.len();
-    let word = |at: usize| {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(eight)
-    };
-    let half = |at: usize| {
-        let mut four = [0u8; 4];
-        four.copy_from_slice(&bytes[at..at + 4]);
-        u64::from(u32::from_le_bytes(four))
-    };
-    let mut hash = seed;
-    let (a, b) = if len > 16 {
-        let mut at = 0;
-        while at + 16 < len {
-            hash = fold(word(at) ^ hash, word(at + 8) ^ SEED_BYTES);
-            at += 16;
-        }
-        (word(len - 16), word(len - 8))
-    } else if len >= 8 {
-        (word(0), word(len - 8))
-    } else if len >= 4 {
-        (half(0), half(len - 4))
-    } else if len > 0 {
-        (
-            u64::from(bytes[0]) << 16 | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]),
-            0,
-        )
-    } else {
-        (0, 0)
-    };
-    fold(a ^ hash, b ^ hash.rotate_left(32) ^ SEED_BYTES ^ len as u64)
-}
-
-/// A full-width seed for values of one kind, so `1` and `"1"` differ.
-#[inline]
-const fn kind_seed(kind: u64) -> u64 {
-    SEED_VALUE.wrapping_add(kind.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-}
-
-#[inline]
-fn hash_key_value(attribute: &KeyValue) -> u64 {
-    fold(
-        hash_bytes(attribute.key.as_bytes(), SEED_KEY),
-        hash_value(&attribute.value) ^ SEED_NEXT,
-    )
-}
-
-#[inline]
-fn hash_value(value: &AnyValue) -> u64 {
-    match value {
-        AnyValue::String(text) => hash_bytes(text.as_bytes(), kind_seed(1)),
-        AnyValue::Int(number) => fold(*number as u64 ^ kind_seed(4), SEED_NEXT),
-        _ => hash_nested_value(value),
-    }
-}
-
-/// [`hash_value`] for the rarer kinds, nested ones included (not inlined:
-/// it recurses).
-fn hash_nested_value(value: &AnyValue) -> u64 {
-    match value {
-        AnyValue::String(text) => hash_bytes(text.as_bytes(), kind_seed(1)),
-        AnyValue::Bool(flag) => kind_seed(2 + u64::from(*flag)),
-        AnyValue::Int(number) => fold(*number as u64 ^ kind_seed(4), SEED_NEXT),
-        AnyValue::Double(number) => fold(number.to_bits() ^ kind_seed(5), SEED_NEXT),
-        AnyValue::Bytes(bytes) => hash_bytes(bytes, kind_seed(6)),
-        AnyValue::Array(items) => items
-            .iter()
-            .fold(kind_seed(7) ^ items.len() as u64, |hash, item| {
-                fold(hash ^ hash_value(item), SEED_NEXT)
-            }),
-        AnyValue::KvList(entries) => entries
-            .iter()
-            .fold(kind_seed(8) ^ entries.len() as u64, |hash, entry| {
-                fold(hash ^ hash_key_value(entry), SEED_NEXT)
-            }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,50 +224,6 @@ mod tests {
         let text = [KeyValue::new("v", "1")];
         assert!(!same_kept(&int, &text, &KeyFilter::All));
         assert_ne!(hash_all(&int), hash_all(&text));
-    }
-
-    #[test]
-    fn distinct_sets_hash_apart_and_spread_over_the_low_bits() {
-        use std::collections::HashSet;
-        let mut hashes = HashSet::new();
-        let mut low_bits = HashSet::new();
-        for i in 0..20_000i64 {
-            let set = [
-                KeyValue::new("http.route", "/cart"),
-                KeyValue::new("user", format!("u{i}")),
-                KeyValue::new("shard", i % 7),
-            ];
-            let hash = hash_all(&set);
-            hashes.insert(hash);
-            low_bits.insert(hash & 0x3fff);
-        }
-        assert_eq!(hashes.len(), 20_000);
-        // 20,000 values over 16,384 slots: a good hash fills about 70%.
-        assert!(low_bits.len() > 10_000, "{} of 16,384", low_bits.len());
-        // Lengths around the word sizes, and the kind of a value.
-        let texts = [
-            "",
-            "a",
-            "ab",
-            "abc",
-            "abcd",
-            "abcdefgh",
-            "abcdefghi",
-            &"x".repeat(40),
-        ];
-        let distinct: HashSet<u64> = texts
-            .iter()
-            .map(|text| hash_all(&[KeyValue::new("k", text.to_string())]))
-            .collect();
-        assert_eq!(distinct.len(), texts.len());
-        assert_ne!(
-            hash_all(&[KeyValue::new("k", 1)]),
-            hash_all(&[KeyValue::new("k", "1")])
-        );
-        assert_ne!(
-            hash_all(&[KeyValue::new("a", 1), KeyValue::new("b", 2)]),
-            hash_all(&[KeyValue::new("b", 2), KeyValue::new("a", 1)])
-        );
     }
 
     #[test]
