@@ -19,6 +19,15 @@ use crate::record_queue::{Block, GROUP_PREFIX_SLACK, HEADER, RecordQueue};
 /// `spans`/`log_records` in `ScopeX`: each record's tag and length in a request.
 const RECORD_FIELD: u32 = 2;
 
+/// Room for a scope group's length prefix to grow past the one byte it
+/// takes around an empty record
+/// ([`TableGroup::scope_overhead`](crate::group_table::TableGroup::scope_overhead)), for a
+/// group whose resource the request holds already: half of
+/// [`GROUP_PREFIX_SLACK`], which is room for two prefixes (the resource
+/// group's and the scope group's). A prefix takes up to five bytes for
+/// requests under 32 GiB; at the limit, a batch is cut a few bytes early.
+const SCOPE_PREFIX_SLACK: usize = GROUP_PREFIX_SLACK / 2;
+
 /// How far ahead of the record being read its block is warmed: a few
 /// records' worth, so that their cache misses overlap.
 const WARM_AHEAD: usize = 2048;
@@ -97,8 +106,16 @@ impl Batch {
             let mut grows_by = len_field_len(RECORD_FIELD, len);
             let new_group = !self.groups.in_batch(group);
             if new_group {
-                grows_by +=
-                    self.groups.get(group).map_or(0, |group| group.overhead) + GROUP_PREFIX_SLACK;
+                // A group whose resource the request holds already adds
+                // its scope group; the resource group's prefix grows within
+                // the slack charged when its first group joined.
+                grows_by += self.groups.get(group).map_or(0, |table_group| {
+                    if self.groups.resource_in_batch(table_group.resource_index) {
+                        table_group.scope_overhead + SCOPE_PREFIX_SLACK
+                    } else {
+                        table_group.overhead + GROUP_PREFIX_SLACK
+                    }
+                });
             }
             if !self.entries.is_empty() && request_len + grows_by > max_request_bytes {
                 break;
@@ -464,6 +481,95 @@ mod tests {
         }
         assert!(arrived.iter().all(|&n| n == 1), "every record once");
         assert_eq!(queue.used_bytes(), 0);
+    }
+
+    /// Records of one resource, under eight scopes of their own, taken
+    /// under every request cap from one record's request to a little above
+    /// that of them all: a scope group whose resource the request holds
+    /// already is charged its own framing, not the resource's again (16 KB
+    /// here: the batch took one scope's records under any of these caps),
+    /// so the batch takes every record whose request, with the estimate's
+    /// room for length prefixes to grow, fits; and no request of two
+    /// records or more goes over its cap, also as the resource group's
+    /// length prefix grows from two bytes to three and scope groups' from
+    /// one to two.
+    #[test]
+    fn a_scope_under_a_resource_in_the_batch_is_charged_only_its_scope_framing() {
+        const SCOPES: usize = 8;
+        const PER_SCOPE: usize = 3;
+        const RECORDS: usize = SCOPES * PER_SCOPE;
+        // Just under 16 KiB of resource: its group's length prefix takes
+        // two bytes with the first scope groups, three with all of them.
+        let resource = Arc::new(Resource::new([KeyValue::new(
+            "host.description",
+            "r".repeat(16_200),
+        )]));
+        let scopes: Vec<_> = (0..SCOPES)
+            .map(|s| Arc::new(InstrumentationScope::new(format!("scope {s}"))))
+            .collect();
+        let push_all = |queue: &RecordQueue| {
+            for (s, scope) in scopes.iter().enumerate() {
+                for r in 0..PER_SCOPE {
+                    // Names of 9 to 55 bytes: a scope group's length prefix
+                    // takes two bytes from its second or third record.
+                    let name = format!("{s}.{r}.{}", "n".repeat((s * PER_SCOPE + r) * 2 + 5));
+                    let span = SpanData::builder(name)
+                        .resource(Arc::clone(&resource))
+                        .scope(Arc::clone(scope))
+                        .build();
+                    assert_eq!(queue.push(&span), Push::Queued);
+                }
+            }
+            queue.steal_partial_blocks();
+        };
+        // The exact size of the request holding the first `k` records (in
+        // the order written, which is the order of their groups).
+        let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+        push_all(&queue);
+        let mut batch = Batch::default();
+        assert_eq!(batch.take(&queue, RECORDS, usize::MAX), RECORDS);
+        let mut body = Vec::new();
+        let exact: Vec<usize> = (0..=RECORDS)
+            .map(|k| {
+                body.clear();
+                batch.write(0..k, &mut body)
+            })
+            .collect();
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        assert_eq!(request.resource_spans.len(), 1, "one resource group");
+        assert_eq!(request.resource_spans[0].scope_spans.len(), SCOPES);
+        // What the estimate may charge above the exact size: the slack of
+        // the first group, and of each other one, and the empty record each
+        // group's overhead is measured with.
+        let room = |k: usize| {
+            let groups = k.div_ceil(PER_SCOPE);
+            GROUP_PREFIX_SLACK + 2 + (groups - 1) * (SCOPE_PREFIX_SLACK + 2)
+        };
+        for cap in exact[1]..=exact[RECORDS] + room(RECORDS) {
+            let queue = RecordQueue::new(1 << 22, None, usize::MAX, 1);
+            push_all(&queue);
+            let mut batch = Batch::default();
+            let taken = batch.take(&queue, RECORDS, cap);
+            body.clear();
+            let len = batch.write(0..taken, &mut body);
+            assert_eq!(len, exact[taken], "cap {cap}");
+            assert!(
+                taken == 1 || len <= cap,
+                "cap {cap}: {taken} records in {len} bytes"
+            );
+            let fits = (1..=RECORDS)
+                .rfind(|&k| exact[k] + room(k) <= cap)
+                .unwrap_or(1);
+            assert!(
+                taken >= fits,
+                "cap {cap}: {taken} records taken, {fits} fit ({} bytes)",
+                exact[fits]
+            );
+            batch.drop_unread(&queue);
+        }
+        // The resource group's body (the request less its prefix of two or
+        // three bytes) crosses 16 KiB.
+        assert!(exact[1] < 16_384 && exact[RECORDS] > 16_384 + 4);
     }
 
     /// Tracers made per request for thousands of tenants told apart by a

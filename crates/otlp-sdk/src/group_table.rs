@@ -28,6 +28,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use otlp_core::encode::frame;
 use otlp_core::{InstrumentationScope, Resource};
 
 // Attributes hashed in order, doubles by their bits: as `wire_eq` compares
@@ -53,6 +54,10 @@ pub(crate) struct TableGroup {
     pub(crate) scope: Arc<InstrumentationScope>,
     /// Size of a request holding this group with one empty record.
     pub(crate) overhead: usize,
+    /// Size of this group's scope group with one empty record, written
+    /// in a resource group a request holds already
+    /// ([`frame::single_record_scope_group_len`]).
+    pub(crate) scope_overhead: usize,
     /// The take in which a record of this group last joined a batch.
     joined: u64,
     /// [`resource_key`] of its resource and [`pair_key`] of the pair.
@@ -76,6 +81,9 @@ pub(crate) struct GroupTable {
     groups: Vec<TableGroup>,
     /// Distinct resources (by their bytes), in the order first seen.
     resources: Vec<Arc<Resource>>,
+    /// For each of `resources`, the take in which a record of it last
+    /// joined a batch.
+    resources_joined: Vec<u64>,
     /// Indices into `resources` by [`resource_key`].
     by_resource: HashMap<u64, Vec<usize>>,
     /// By the addresses of a resource and a scope.
@@ -124,10 +132,22 @@ impl GroupTable {
             .is_some_and(|group| group.joined == self.take)
     }
 
+    /// Whether a record of a group of resource `resource_index` (a
+    /// [`TableGroup::resource_index`]) is in this take's batch already:
+    /// the request holds that resource's group, written once.
+    pub(crate) fn resource_in_batch(&self, resource_index: usize) -> bool {
+        self.resources_joined
+            .get(resource_index)
+            .is_some_and(|&joined| joined == self.take)
+    }
+
     /// A record of group `index` joins this take's batch.
     pub(crate) fn join_batch(&mut self, index: u32) {
         if let Some(group) = self.groups.get_mut(index as usize) {
             group.joined = self.take;
+            if let Some(joined) = self.resources_joined.get_mut(group.resource_index) {
+                *joined = self.take;
+            }
         }
     }
 
@@ -172,6 +192,7 @@ impl GroupTable {
                     resource: Arc::clone(&group.resource),
                     scope: Arc::clone(&group.scope),
                     overhead: group.overhead,
+                    scope_overhead: frame::single_record_scope_group_len(&group.scope, 0),
                     joined: 0,
                     resource_key,
                     pair_key,
@@ -195,6 +216,7 @@ impl GroupTable {
     /// `key` is its [`resource_key`].
     fn resource_index(&mut self, resource: &Arc<Resource>, key: u64) -> usize {
         let resources = &mut self.resources;
+        let resources_joined = &mut self.resources_joined;
         let candidates = self.by_resource.entry(key).or_default();
         let found = candidates.iter().position(|&index| {
             resources
@@ -209,6 +231,7 @@ impl GroupTable {
             Some(position) => candidates[position],
             None => {
                 resources.push(Arc::clone(resource));
+                resources_joined.push(0);
                 candidates.push(resources.len() - 1);
                 resources.len() - 1
             }
@@ -237,7 +260,10 @@ impl GroupTable {
         // Old index to new, for the groups kept.
         let mut renumbered = vec![u32::MAX; self.groups.len()];
         let groups = std::mem::take(&mut self.groups);
+        // Pruned before a take's first record joins: no resource is in
+        // this take's batch yet.
         self.resources.clear();
+        self.resources_joined.clear();
         self.by_resource.clear();
         self.by_contents.clear();
         for (old, group) in groups.into_iter().enumerate() {

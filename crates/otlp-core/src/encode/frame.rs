@@ -142,6 +142,33 @@ pub fn single_record_request_len(
     len_field_len(REQUEST_RESOURCE_GROUPS, resource_len)
 }
 
+/// Exact size of a scope group holding one record of `record_len` bytes,
+/// as it is written inside a resource group (its tag and length prefix
+/// included): what a group costs around its records in a request that
+/// holds its resource already, for the export loop bounding a batch. The
+/// resource group's own length prefix grows with it, by up to four bytes
+/// over all its scope groups; that is not counted here.
+///
+/// ```
+/// use otlp_core::encode::frame;
+/// use otlp_core::{InstrumentationScope, KeyValue, Resource};
+///
+/// let resource = Resource::new([KeyValue::new("service.name", "shop")]);
+/// let (http, db) = (InstrumentationScope::new("http"), InstrumentationScope::new("db"));
+/// let record = [0u8; 30];
+/// let groups = [(&resource, [(&http, [&record[..]]), (&db, [&record[..]])])];
+/// // Small enough for the resource group's length prefix to stay one byte.
+/// assert_eq!(
+///     frame::single_record_request_len(&resource, &http, 30)
+///         + frame::single_record_scope_group_len(&db, 30),
+///     frame::request_len(groups),
+/// );
+/// ```
+pub fn single_record_scope_group_len(scope: &InstrumentationScope, record_len: usize) -> usize {
+    let scope_len = scope_group_overhead(scope) + len_field_len(SCOPE_RECORDS, record_len);
+    len_field_len(RESOURCE_SCOPE_GROUPS, scope_len)
+}
+
 /// Appends to `out` the export request holding `resources`' records, grouped
 /// as given; returns the bytes written, exactly
 /// [`request_len`] of the same groups. Empty groups are skipped (see the
