@@ -441,6 +441,90 @@ fn a_full_queue_drops_and_counts() {
     assert_eq!(stats.exported, accepted.load(Ordering::SeqCst));
 }
 
+/// Under [`FullPolicy::Drop`], a span that could never be queued (larger,
+/// encoded, than the whole queue, or than a request may be) arriving while
+/// the queue is full is dropped as too large, as under the block policy
+/// and as when the queue has room, not as queue-full: with the queue full
+/// (here by its count cap, `OTEL_BSP_MAX_QUEUE_SIZE`) and no block of its
+/// own, the producer was told `Full` before the span was measured. The
+/// pipeline's one export hangs, so once the queue is full with it in
+/// flight nothing frees room.
+#[test]
+fn under_the_drop_policy_a_span_that_never_fits_is_dropped_as_oversized_not_queue_full() {
+    let queue_bytes = 256 * 1024;
+    // Larger than the queue; and, under a request cap of 32 KiB, than a
+    // request.
+    for (too_large, request_bytes) in [(300 * 1024, 64 * 1024), (40 * 1024, 32 * 1024)] {
+        let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Hang))
+            .with_batch_config(BatchConfig {
+                max_queue_bytes: queue_bytes,
+                // Some 80 KB of these spans: the count fills first.
+                max_queue_size: Some(256),
+                max_export_batch_size: 64,
+                scheduled_delay: Duration::from_secs(60),
+                max_concurrent_exports: 1,
+                full_policy: FullPolicy::Drop,
+                ..BatchConfig::default()
+            })
+            .with_performance_config(PerformanceConfig {
+                max_request_bytes: request_bytes,
+                ..PerformanceConfig::default()
+            })
+            .build()
+            .unwrap();
+        // Spans until one is dropped as queue-full after the one export
+        // went in flight: from then on the queue stays full.
+        let mut i = 0;
+        let mut waits = 0;
+        let full = loop {
+            let before = processor.stats();
+            processor.on_end(span(i));
+            i += 1;
+            let after = processor.stats();
+            if before.in_flight > 0 && after.dropped_queue_full > before.dropped_queue_full {
+                break after;
+            }
+            if after.dropped_queue_full > 0 && after.in_flight == 0 {
+                // Full before the loop (asked for room) took its batch:
+                // nothing public tells when it does.
+                waits += 1;
+                assert!(waits < 100_000, "the loop took nothing: {after:#?}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let big = SpanData::builder("too large")
+            .attributes([KeyValue::new("blob", "x".repeat(too_large))])
+            .build();
+        processor.on_end(big);
+        let stats = processor.stats();
+        assert_eq!(
+            (
+                stats.dropped_oversized_on_arrival,
+                stats.dropped_oversized,
+                stats.dropped_queue_full
+            ),
+            (1, 1, full.dropped_queue_full),
+            "{too_large} bytes, request cap {request_bytes}: {stats:#?}"
+        );
+        assert_eq!(stats.produced, full.produced + 1);
+        assert_eq!(
+            stats.produced,
+            stats.exported
+                + stats.dropped
+                + stats.failed
+                + stats.rejected
+                + stats.queued
+                + stats.in_flight,
+            "{stats:#?}"
+        );
+        assert!(stats.is_balanced(), "{stats:#?}");
+        let _ = processor.shutdown(Duration::from_millis(100));
+        let stats = processor.stats();
+        assert_final(&stats);
+        assert_eq!(stats.dropped_oversized_on_arrival, 1, "{stats:#?}");
+    }
+}
+
 #[test]
 fn the_block_policy_waits_for_room_instead_of_dropping() {
     let processor = slow_processor_builder(2)

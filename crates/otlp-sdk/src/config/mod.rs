@@ -948,7 +948,9 @@ impl ExporterConfig {
 /// specification's behaviour (`OTLP__BATCH__FULL_POLICY=drop`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FullPolicy {
-    /// Drop the span and count it (`dropped_queue_full`). Never waits: what the
+    /// Drop the span and count it (`dropped_queue_full`; a span that could
+    /// never be queued, larger encoded than the queue or than a request may
+    /// be, `dropped_oversized`, as under `Block`). Never waits: what the
     /// OpenTelemetry specification's batch processor does.
     Drop,
     /// Backpressure: wait for room while the pipeline makes progress; drop and
