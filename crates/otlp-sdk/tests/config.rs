@@ -13,13 +13,13 @@
 )]
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
     ExporterKind, FullPolicy, Headers, LimitsConfig, LogsConfig, MetricsConfig, PerformanceConfig,
-    PropagatorName, PropagatorsConfig, Protocol, SamplerConfig, SamplerName, TlsConfig,
+    PropagatorName, PropagatorsConfig, Protocol, SamplerConfig, SamplerName, TlsConfig, TlsFile,
 };
 use otlp_sdk::{RetryPolicy, Signal};
 
@@ -1694,6 +1694,65 @@ fn builder_values_are_validated_with_dotted_keys() {
         let err = config.validate().unwrap_err();
         assert_names(&err, key, value, reason);
         assert_eq!(err.origin(), ConfigSource::Builder);
+    }
+}
+
+/// A TLS file's path shows in the configuration's own errors as in the
+/// exporters' TLS errors (`TlsFile::shown_path`): one rule, for every
+/// signal's section. A client key's is redacted (a key pasted where its
+/// path goes stays out of the message), a certificate's shown as given;
+/// each error names its key.
+#[test]
+fn tls_paths_show_in_validation_errors_as_in_the_exporters_tls_errors() {
+    type Section = fn(&mut Config) -> &mut ExporterConfig;
+    type SetPath = fn(&mut TlsConfig, PathBuf);
+    let sections: [(Signal, Section); 3] = [
+        (Signal::Traces, |c| &mut c.exporter),
+        (Signal::Logs, |c| &mut c.logs.exporter),
+        (Signal::Metrics, |c| &mut c.metrics.exporter),
+    ];
+    // Each alone is an error: a blank path, or half of an mTLS pair.
+    let files: [(TlsFile, SetPath, &str, &str); 3] = [
+        (
+            TlsFile::Certificate,
+            |tls, path| tls.ca_certificate = Some(path),
+            " ",
+            " ",
+        ),
+        (
+            TlsFile::ClientCertificate,
+            |tls, path| tls.client_certificate = Some(path),
+            "/etc/tls/client.pem",
+            "/etc/tls/client.pem",
+        ),
+        (
+            TlsFile::ClientKey,
+            |tls, path| tls.client_key = Some(path),
+            "-----BEGIN PRIVATE KEY----- MIIEvQ",
+            "<redacted>",
+        ),
+    ];
+    for (signal, section) in sections {
+        for (file, set, path, shown) in files {
+            let mut config = Config::default();
+            set(&mut section(&mut config).tls, PathBuf::from(path));
+            let err = config.validate().unwrap_err();
+            let setting = file.setting(signal);
+            let key = err.key().unwrap_or_default();
+            assert!(
+                setting.starts_with(&format!("{key} (")),
+                "{setting}: error about {key:?}: {err}"
+            );
+            assert_eq!(
+                err.value(),
+                Some(TlsFile::shown_path(setting, Path::new(path)).as_str()),
+                "{setting}"
+            );
+            assert_eq!(err.value(), Some(shown), "{setting}");
+            if file == TlsFile::ClientKey {
+                assert!(!err.to_string().contains("PRIVATE"), "{err}");
+            }
+        }
     }
 }
 

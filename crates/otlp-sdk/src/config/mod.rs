@@ -486,13 +486,31 @@ impl TlsFile {
     /// assert_eq!(TlsFile::shown_path(ca, Path::new("/etc/tls/ca.pem")), "/etc/tls/ca.pem");
     /// ```
     pub fn shown_path(setting: &str, path: &Path) -> String {
-        let client_key = [Signal::Traces, Signal::Logs, Signal::Metrics]
+        let file = [Signal::Traces, Signal::Logs, Signal::Metrics]
             .into_iter()
-            .any(|signal| TlsFile::ClientKey.setting(signal) == setting);
-        if client_key {
-            REDACTED.to_owned()
-        } else {
-            path.display().to_string()
+            .flat_map(|signal| TlsFile::ALL.map(|file| (file, file.setting(signal))))
+            .find_map(|(file, name)| (name == setting).then_some(file));
+        match file {
+            Some(file) => file.show(path),
+            None => path.display().to_string(),
+        }
+    }
+
+    /// Every TLS file.
+    const ALL: [TlsFile; 3] = [
+        TlsFile::Certificate,
+        TlsFile::ClientCertificate,
+        TlsFile::ClientKey,
+    ];
+
+    /// The one rule for showing this file's `path` in errors, followed by
+    /// [`shown_path`](Self::shown_path) (the exporters' TLS errors) and by
+    /// the configuration's own validation: a client key's as [`REDACTED`]
+    /// (see `shown_path` for why), any other as given.
+    pub(crate) fn show(self, path: &Path) -> String {
+        match self {
+            TlsFile::ClientKey => REDACTED.to_owned(),
+            TlsFile::Certificate | TlsFile::ClientCertificate => path.display().to_string(),
         }
     }
 }

@@ -3,7 +3,6 @@
 //! between settings, which can only be checked once every source is merged.
 
 use std::fmt::Display;
-use std::path::Path;
 use std::time::Duration;
 
 use super::error::{REDACTED, redact_userinfo};
@@ -11,7 +10,7 @@ use super::origin::{Origins, SetBy};
 use super::setting::{Scope, Setting};
 use super::{
     BatchConfig, Config, ConfigError, ConfigSource, ConfigWarning, ExporterConfig, FullPolicy,
-    MetricsConfig, PerformanceConfig, Protocol,
+    MetricsConfig, PerformanceConfig, Protocol, TlsFile,
 };
 use crate::Signal;
 use crate::durable::{DurableConfig, DurableError};
@@ -286,14 +285,28 @@ fn exporter(
 
 fn tls(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError> {
     let tls = &exporter.tls;
+    // Paths are shown by `TlsFile::show`, the rule the exporters' TLS
+    // errors follow too (`TlsFile::shown_path`).
     let paths = [
-        (Setting::ExporterCertificate, &tls.ca_certificate),
-        (Setting::ExporterClientCertificate, &tls.client_certificate),
-        (Setting::ExporterClientKey, &tls.client_key),
+        (
+            Setting::ExporterCertificate,
+            TlsFile::Certificate,
+            &tls.ca_certificate,
+        ),
+        (
+            Setting::ExporterClientCertificate,
+            TlsFile::ClientCertificate,
+            &tls.client_certificate,
+        ),
+        (
+            Setting::ExporterClientKey,
+            TlsFile::ClientKey,
+            &tls.client_key,
+        ),
     ];
-    for (key, path) in paths {
+    for (key, file, path) in paths {
         if let Some(path) = path {
-            let shown = shown_path(key, path);
+            let shown = file.show(path);
             report.check(key.dotted(), shown, non_blank(&path.to_string_lossy()))?;
         }
     }
@@ -305,22 +318,15 @@ fn tls(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError
         (Some(path), None) => {
             let other = report.of(key.dotted()).key;
             let reason = format!("mTLS needs {other} too");
-            Err(report.error(certificate.dotted(), shown_path(certificate, path), reason))
+            let shown = TlsFile::ClientCertificate.show(path);
+            Err(report.error(certificate.dotted(), shown, reason))
         }
         (None, Some(path)) => {
             let other = report.of(certificate.dotted()).key;
             let reason = format!("mTLS needs {other} too");
-            Err(report.error(key.dotted(), shown_path(key, path), reason))
+            Err(report.error(key.dotted(), TlsFile::ClientKey.show(path), reason))
         }
         _ => Ok(()),
-    }
-}
-
-fn shown_path(key: Setting, path: &Path) -> String {
-    if key == Setting::ExporterClientKey {
-        REDACTED.to_owned()
-    } else {
-        path.display().to_string()
     }
 }
 
