@@ -20,6 +20,9 @@ pub(crate) trait QueuedRecord {
     /// Appends the bytes of its OTLP message (`Span`, `LogRecord`), without
     /// tag or length, to `out`.
     fn encode(&self, out: &mut Vec<u8>);
+    /// The exact length of what [`encode`](Self::encode) appends, measured
+    /// without writing it.
+    fn encoded_len(&self) -> usize;
 }
 
 impl QueuedRecord for SpanData {
@@ -37,6 +40,11 @@ impl QueuedRecord for SpanData {
     fn encode(&self, out: &mut Vec<u8>) {
         record::encode_span(self, out);
     }
+
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        record::span_len(self)
+    }
 }
 
 impl QueuedRecord for LogRecord {
@@ -53,5 +61,10 @@ impl QueuedRecord for LogRecord {
     #[inline]
     fn encode(&self, out: &mut Vec<u8>) {
         record::encode_log(self, out);
+    }
+
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        record::log_len(self)
     }
 }

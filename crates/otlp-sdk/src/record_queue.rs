@@ -841,15 +841,13 @@ impl RecordQueue {
     /// Whether `record` could never be queued: larger, encoded, than the
     /// whole budget or than a request may be. [`push`](Self::push) tells so
     /// ([`Push::TooLarge`]) once it has room to encode the record in, and
-    /// says [`Push::Full`] without one; this encodes it aside to measure it
-    /// (an allocation: for a producer about to wait for room, not for every
-    /// record).
+    /// says [`Push::Full`] without one; this measures it without writing
+    /// it (no allocation), for a producer about to wait for room or to drop
+    /// the record.
     pub(crate) fn never_fits<R: QueuedRecord>(&self, record: &R) -> bool {
         let overhead = request_len_of_one(record, 0);
-        let mut bytes = Vec::new();
-        record.encode(&mut bytes);
-        HEADER + bytes.len() > self.budget.max_bytes
-            || self.too_large_for_a_request(record, overhead, bytes.len())
+        let len = record.encoded_len();
+        HEADER + len > self.budget.max_bytes || self.too_large_for_a_request(record, overhead, len)
     }
 
     /// Whether a request holding `record` alone, `len` bytes encoded in a

@@ -235,8 +235,8 @@ impl Shared {
     /// `Full` when this thread had no block comes before the record is
     /// measured: one that could never fit is counted too large, as
     /// [`block_until_room`](Self::block_until_room) does, not queue-full.
-    /// Measuring encodes it aside (an allocation), so a record dropped for
-    /// room costs about what a queued one does; it never waits.
+    /// Measuring walks the record once without writing it (no allocation);
+    /// it never waits.
     fn drop_for_room<R: QueuedRecord>(&self, record: &R) {
         if !self.queue.room_wanted() {
             self.queue.want_room();
