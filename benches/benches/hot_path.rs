@@ -351,7 +351,7 @@ fn print_allocations(collectors: &Collectors, ring: &ValueRing) {
         let verdict = if ours.push == 0.0 { "met" } else { "NOT met" };
         println!("  {} ({}):", kind.group(), kind.describe());
         println!(
-            "    otlp-sdk:          create+end {:.2}, push {:.2} (whole path {:.2}; goal: no allocation on push: {verdict})",
+            "    otlp-sdk:          create+end {:.2}, push {:.5} (whole path {:.5}; goal: no allocation on push: {verdict})",
             ours.create_end, ours.push, ours.whole
         );
         println!(
