@@ -14,7 +14,8 @@ use otlp_core::encode::frame;
 use otlp_core::wire::len_field_len;
 
 use crate::group_table::GroupTable;
-use crate::record_queue::{Block, GROUP_PREFIX_SLACK, HEADER, RecordQueue};
+use crate::record_block::{Block, GROUP_PREFIX_SLACK, HEADER};
+use crate::record_queue::RecordQueue;
 
 /// `spans`/`log_records` in `ScopeX`: each record's tag and length in a request.
 const RECORD_FIELD: u32 = 2;

@@ -34,7 +34,7 @@ use otlp_core::{InstrumentationScope, Resource};
 // Attributes hashed in order, doubles by their bits: as `wire_eq` compares
 // them, so pairs equal by `wire_eq` have equal keys.
 use crate::attribute_hash::hash_all;
-use crate::record_queue::{Block, Group};
+use crate::record_block::{Block, Group};
 
 /// Takes after which handles not seen again are forgotten.
 pub(crate) const KEEP_TAKES: u64 = 16;

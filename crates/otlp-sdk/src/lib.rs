@@ -118,7 +118,8 @@
 //! about two hundred spans: a compare-exchange on the budget, an uncontended
 //! lock to hand it over, at most one wake-up of the loop. A shared byte ring
 //! with reserve/commit would instead write a shared counter per span.
-//! Details and the closing protocol: the `record_queue` module.
+//! Details and the closing protocol: the `record_queue` module; a block and
+//! its records' groups: the `record_block` module.
 //!
 //! The pipeline never records itself: its threads install a no-op `tracing`
 //! dispatcher and run the suppression hooks of other telemetry APIs (see
@@ -208,6 +209,7 @@ mod processor;
 mod provider;
 mod provider_state;
 mod queued_record;
+mod record_block;
 mod record_queue;
 mod resource_settings;
 mod retry;

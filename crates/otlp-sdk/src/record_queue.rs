@@ -10,14 +10,15 @@
 //! vector crosses to another thread, and of its resource and scope only the
 //! block's handles (below, "Groups"). The
 //! export loop writes only the `ResourceSpans`/`ScopeSpans` framing around the
-//! records ([`frame::write_request`]); a retry, the durable queue and the JSON
+//! records ([`frame::write_request`](otlp_core::encode::frame::write_request)); a retry, the durable queue and the JSON
 //! transcoder all work from those bytes. Nothing here knows about spans:
 //! [`RecordQueue::push`] takes any [`QueuedRecord`], and another signal's
 //! records travel the same way.
 //!
 //! # How the bytes travel: per-thread blocks
 //!
-//! Each producing thread fills a *block* of its own (64 KiB, less for a small
+//! Each producing thread fills a *block* of its own
+//! ([`Block`](crate::record_block::Block): 64 KiB, less for a small
 //! budget) kept in a per-thread *slot* of the pipeline. A block is handed to
 //! the loop's FIFO when the next record does not fit in it; the loop also
 //! *steals* the blocks of every slot when its scheduled delay runs out, when a
@@ -52,7 +53,8 @@
 //! # Groups
 //!
 //! A record's group is an index into its block's own list of resources and
-//! scopes (their handles, and the size of their framing in a request); the
+//! scopes ([`Group`](crate::record_block::Group): their handles, and the
+//! size of their framing in a request); the
 //! loop maps each block's list onto its
 //! [`GroupTable`](crate::group_table::GroupTable) when it takes the block,
 //! and that table merges equal pairs behind different handles and forgets
@@ -94,48 +96,27 @@
 //! shared memory once per block instead.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 use std::time::Instant;
 
 use crossbeam_utils::atomic::AtomicCell;
-use otlp_core::encode::frame;
-use otlp_core::{InstrumentationScope, Resource};
 
 use crate::export_runtime::LoopWake;
 use crate::queued_record::QueuedRecord;
-
-/// Bytes in front of every record in a block: its group and its length,
-/// two little-endian `u32`.
-pub(crate) const HEADER: usize = 8;
-
-/// The cache line size of the machines this runs on (x86-64, most ARM).
-const CACHE_LINE: usize = 64;
+use crate::record_block::{Block, GROUP_PREFIX_SLACK, HEADER, request_len_of_one};
 
 /// Capacity of a block for the default budget.
 const BLOCK_BYTES: usize = 64 * 1024;
 
 /// The most records of a count cap one block sets aside.
 const MAX_RECORDS_PER_BLOCK: usize = 1024;
-/// A block is handed over once less than this is left in it.
-const ROOM_TO_KEEP_FILLING: usize = 512;
-/// A record is encoded straight into its block when the block's memory has
-/// this much room left (larger records are rare, and only grow the block);
-/// nearer the end it is encoded aside and copied.
-const IN_PLACE_ROOM: usize = 4 * 1024;
 /// Empty blocks kept for reuse take at most this share of the budget (and
 /// at least [`MIN_SPARE_BLOCKS`] blocks); more are freed.
 const SPARE_SHARE: usize = 16;
 const MIN_SPARE_BLOCKS: usize = 4;
-/// Room for a group's length prefixes (resource and scope) to grow past the
-/// one byte each they take around an empty record: a bound on a request's
-/// size from a group's overhead and its records' lengths.
-pub(crate) const GROUP_PREFIX_SLACK: usize = 10;
-/// A block's groups are scanned for a record's handles while there are at
-/// most this many; past that they are looked up by the handles' addresses.
-const GROUP_SCAN: usize = 16;
 /// A thread adds its block's records to the queue's shared count of
 /// records in blocks ([`RecordQueue::records_in_blocks`]) once this many
 /// (or a sixteenth of a batch, if less) are not counted yet.
@@ -149,12 +130,6 @@ fn count_step(wake_at: usize) -> usize {
     (wake_at / 16).clamp(1, MAX_COUNT_STEP)
 }
 
-/// The addresses of a resource and a scope handle: a key that names the
-/// pair for as long as the handles are held.
-fn handle_addresses(resource: &Arc<Resource>, scope: &Arc<InstrumentationScope>) -> (usize, usize) {
-    (Arc::as_ptr(resource) as usize, Arc::as_ptr(scope) as usize)
-}
-
 /// Why [`RecordQueue::push`] did or did not queue a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Push {
@@ -166,240 +141,6 @@ pub(crate) enum Push {
     TooLarge,
     /// The queue is closed: this record and `0` others were discarded.
     Closed(u64),
-}
-
-/// A resource and a scope records of a block are grouped under.
-#[derive(Debug)]
-pub(crate) struct Group {
-    pub(crate) resource: Arc<Resource>,
-    pub(crate) scope: Arc<InstrumentationScope>,
-    /// Size of a request holding this group with one empty record.
-    pub(crate) overhead: usize,
-}
-
-/// Memory a thread fills with records, then hands to the loop.
-#[derive(Debug)]
-pub(crate) struct Block {
-    bytes: Vec<u8>,
-    records: usize,
-    /// Budget this block holds: bytes and records it may still grow to.
-    reserved_bytes: usize,
-    reserved_records: usize,
-    /// Records of this block in the queue's shared
-    /// [`records_in_blocks`](RecordQueue::records_in_blocks).
-    counted: usize,
-    /// The marker the loop leaves in a slot when the queue closes.
-    closed: bool,
-    /// The resources and scopes of the block's records: a record's header
-    /// names one by its index here. Kept alive by the block until it is
-    /// reused.
-    groups: Vec<Group>,
-    /// `groups` by the addresses of their handles (valid: the block holds
-    /// the handles), once the list is longer than [`GROUP_SCAN`]; empty
-    /// before.
-    groups_by_handles: HashMap<(usize, usize), u32>,
-    /// Comparisons of a record's handles with a group's, for tests.
-    #[cfg(test)]
-    compared: u64,
-    /// The loop's indices for `groups`, set when it takes the block
-    /// ([`GroupTable`](crate::group_table::GroupTable)).
-    table_indices: Vec<u32>,
-}
-
-impl Block {
-    fn with_capacity(bytes: usize) -> Box<Block> {
-        Box::new(Block {
-            bytes: Vec::with_capacity(bytes),
-            records: 0,
-            reserved_bytes: 0,
-            reserved_records: 0,
-            counted: 0,
-            closed: false,
-            groups: Vec::new(),
-            groups_by_handles: HashMap::new(),
-            #[cfg(test)]
-            compared: 0,
-            table_indices: Vec::new(),
-        })
-    }
-
-    fn closed_marker() -> Box<Block> {
-        let mut marker = Block::with_capacity(0);
-        marker.closed = true;
-        marker
-    }
-
-    /// The `len` bytes at `start` (a record located by [`record_at`](Self::record_at)).
-    pub(crate) fn slice(&self, start: usize, len: usize) -> &[u8] {
-        self.bytes.get(start..start + len).unwrap_or_default()
-    }
-
-    /// The index in this block of the group of `record`, added if new, the
-    /// group's request overhead, and whether it was added (a record that is
-    /// not written after all takes it back, [`Block::unadd_group`]).
-    /// Handles are compared, not contents
-    /// (the loop merges equal groups): the last group first, as a thread's
-    /// records mostly share one; then the list, scanned while it is short
-    /// and looked up by the handles' addresses once it is longer than
-    /// [`GROUP_SCAN`] (a thread switching between many tenants' scopes).
-    fn group_of<R: QueuedRecord>(&mut self, record: &R) -> (u32, usize, bool) {
-        let (resource, scope) = (record.resource(), record.scope());
-        let same_handles = |group: &Group| {
-            Arc::ptr_eq(&group.scope, scope) && Arc::ptr_eq(&group.resource, resource)
-        };
-        // Handles of their own but equal to the last group's (a tracer made
-        // per request: a fresh scope handle every time) share its group, so
-        // the list does not grow by one such record at a time.
-        let same_as_last = |group: &Group| {
-            (Arc::ptr_eq(&group.scope, scope) || group.scope.wire_eq(scope))
-                && (Arc::ptr_eq(&group.resource, resource) || group.resource.wire_eq(resource))
-        };
-        let found = if self.groups.last().is_some_and(same_handles) {
-            Some(self.groups.len() - 1)
-        } else if self.groups.len() <= GROUP_SCAN {
-            #[cfg(test)]
-            {
-                self.compared += self.groups.len() as u64;
-            }
-            self.groups.iter().rposition(same_handles)
-        } else {
-            #[cfg(test)]
-            {
-                self.compared += 1;
-            }
-            self.groups_by_handles
-                .get(&handle_addresses(resource, scope))
-                .map(|&index| index as usize)
-        };
-        let (index, added) = match found {
-            Some(index) => (index, false),
-            None if self.groups.last().is_some_and(same_as_last) => (self.groups.len() - 1, false),
-            None => {
-                self.groups.push(Group {
-                    resource: Arc::clone(resource),
-                    scope: Arc::clone(scope),
-                    overhead: request_len_of_one(record, 0),
-                });
-                self.index_groups_by_handles();
-                (self.groups.len() - 1, true)
-            }
-        };
-        let overhead = self.groups[index].overhead;
-        (u32::try_from(index).unwrap_or(u32::MAX), overhead, added)
-    }
-
-    /// Keeps [`groups_by_handles`](Self::groups_by_handles) up to date
-    /// after a group was added: from the group that makes the list longer
-    /// than [`GROUP_SCAN`] on, all of them.
-    fn index_groups_by_handles(&mut self) {
-        if self.groups.len() <= GROUP_SCAN {
-            return;
-        }
-        let from = if self.groups_by_handles.is_empty() {
-            0
-        } else {
-            self.groups.len() - 1
-        };
-        for (index, group) in self.groups.iter().enumerate().skip(from) {
-            let index = u32::try_from(index).unwrap_or(u32::MAX);
-            self.groups_by_handles
-                .insert(handle_addresses(&group.resource, &group.scope), index);
-        }
-    }
-
-    /// Takes back the group [`group_of`](Self::group_of) just added for a
-    /// record not written to this block after all (refused, or moved to
-    /// another block): no record names it, and its handles are not kept.
-    fn unadd_group(&mut self, added: bool) {
-        if added && let Some(group) = self.groups.pop() {
-            if self.groups.len() <= GROUP_SCAN {
-                self.groups_by_handles.clear();
-            } else {
-                self.groups_by_handles
-                    .remove(&handle_addresses(&group.resource, &group.scope));
-            }
-        }
-    }
-
-    /// Sets the loop's index of each of the block's groups.
-    pub(crate) fn map_groups(&mut self, mut index_of: impl FnMut(&Group) -> u32) {
-        self.table_indices.clear();
-        let Block {
-            groups,
-            table_indices,
-            ..
-        } = self;
-        table_indices.extend(groups.iter().map(&mut index_of));
-    }
-
-    /// The loop's indices of the block's groups ([`map_groups`](Self::map_groups)).
-    pub(crate) fn table_indices(&self) -> &[u32] {
-        &self.table_indices
-    }
-
-    /// The loop's index of the block's group `group` (`u32::MAX` if unknown).
-    pub(crate) fn table_index(&self, group: u32) -> u32 {
-        self.table_indices
-            .get(group as usize)
-            .copied()
-            .unwrap_or(u32::MAX)
-    }
-
-    /// The loop renumbered its table.
-    pub(crate) fn renumber_groups(&mut self, new_index: impl Fn(u32) -> u32) {
-        for index in &mut self.table_indices {
-            *index = new_index(*index);
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.records >= self.reserved_records
-            || self.reserved_bytes - self.bytes.len() < ROOM_TO_KEEP_FILLING
-    }
-
-    /// Completes the record encoded at `start`, behind room for its header.
-    fn seal_record(&mut self, start: usize, group: u32, len: usize) {
-        let len = u32::try_from(len).unwrap_or(u32::MAX);
-        if let Some(header) = self.bytes.get_mut(start..start + HEADER) {
-            header[..4].copy_from_slice(&group.to_le_bytes());
-            header[4..].copy_from_slice(&len.to_le_bytes());
-        }
-        self.records += 1;
-    }
-
-    /// Appends a record encoded elsewhere.
-    fn append_record(&mut self, group: u32, record: &[u8]) {
-        let len = u32::try_from(record.len()).unwrap_or(u32::MAX);
-        self.bytes.extend_from_slice(&group.to_le_bytes());
-        self.bytes.extend_from_slice(&len.to_le_bytes());
-        self.bytes.extend_from_slice(record);
-        self.records += 1;
-    }
-
-    /// Loads the cache lines of `range` (clipped to the block) ahead of
-    /// their reading. The loop finds each record from the previous one's
-    /// length, so without this every record is a cache miss waited for in
-    /// turn (the producers wrote them on other cores); these loads depend on
-    /// nothing and run side by side.
-    pub(crate) fn warm(&self, range: std::ops::Range<usize>) {
-        let end = range.end.min(self.bytes.len());
-        let mut touched = 0u8;
-        for at in (range.start..end).step_by(CACHE_LINE) {
-            touched ^= self.bytes.get(at).copied().unwrap_or_default();
-        }
-        std::hint::black_box(touched);
-    }
-
-    /// The record at `offset`: its group, its bytes, and where the next one
-    /// starts. `None` past the last record.
-    pub(crate) fn record_at(&self, offset: usize) -> Option<(u32, &[u8], usize)> {
-        let header = self.bytes.get(offset..offset + HEADER)?;
-        let group = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-        let start = offset + HEADER;
-        let bytes = self.bytes.get(start..start + len)?;
-        Some((group, bytes, start + len))
-    }
 }
 
 /// A producing thread's block for one pipeline, reachable by the loop.
@@ -495,12 +236,6 @@ impl Budget {
             self.records.fetch_sub(records, Ordering::AcqRel);
         }
     }
-}
-
-/// The exact length of a request holding `record` alone, `len` bytes encoded.
-#[cold]
-fn request_len_of_one<R: QueuedRecord>(record: &R, len: usize) -> usize {
-    frame::single_record_request_len(record.resource(), record.scope(), len)
 }
 
 /// Adds between `at_least` and `at_most` to `used`, as much as keeps it at
@@ -753,7 +488,7 @@ impl RecordQueue {
         record: &R,
     ) -> Push {
         let current = slot.block.take();
-        if current.as_ref().is_some_and(|block| block.closed) {
+        if current.as_ref().is_some_and(|block| block.is_closed()) {
             slot.block.store(current);
             return Push::Closed(1);
         }
@@ -767,35 +502,19 @@ impl RecordQueue {
             },
         };
         let (group, overhead, added) = block.group_of(record);
-        // Encoded in place, behind room for its header, where the block
-        // surely has the memory; near its end, aside first.
-        let start = block.bytes.len();
-        let in_place = block.bytes.capacity() - start >= IN_PLACE_ROOM;
-        let len = if in_place {
-            block.bytes.extend_from_slice(&[0; HEADER]);
-            record.encode(&mut block.bytes);
-            block.bytes.len() - start - HEADER
-        } else {
-            scratch.clear();
-            record.encode(scratch);
-            scratch.len()
-        };
-        let need = HEADER + len;
+        let draft = block.draft(record, scratch);
+        let (len, need) = (draft.len(), draft.need());
         if need > self.budget.max_bytes || self.too_large_for_a_request(record, overhead, len) {
-            block.bytes.truncate(start);
+            block.drop_draft(draft);
             block.unadd_group(added);
             return match self.put_back(slot, block) {
                 Ok(()) => Push::TooLarge,
                 Err(discarded) => Push::Closed(discarded + 1),
             };
         }
-        if start + need > block.reserved_bytes {
+        if !block.fits_reserved(&draft) {
             // Past what the block reserved: the record moves to a new block.
-            if in_place {
-                scratch.clear();
-                scratch.extend_from_slice(&block.bytes[start + HEADER..]);
-                block.bytes.truncate(start);
-            }
+            block.move_draft_aside(draft, scratch);
             block.unadd_group(added);
             if let Err(discarded) = self.hand_over(block) {
                 return Push::Closed(discarded + 1);
@@ -806,10 +525,8 @@ impl RecordQueue {
             };
             let (group, ..) = block.group_of(record);
             block.append_record(group, scratch);
-        } else if in_place {
-            block.seal_record(start, group, len);
         } else {
-            block.append_record(group, scratch);
+            block.seal(draft, group, scratch);
         }
         if block.is_full() {
             return match self.hand_over(block) {
@@ -818,7 +535,7 @@ impl RecordQueue {
             };
         }
         let wake_at = self.wake_at.load(Ordering::Relaxed);
-        let records = block.records;
+        let records = block.records();
         let in_blocks = self.count_in_blocks(&mut block, wake_at);
         match self.put_back(slot, block) {
             Ok(()) => {
@@ -871,11 +588,11 @@ impl RecordQueue {
     /// thread holds the block, so that the loop, taking the block after it,
     /// takes the records off after they were added.
     fn count_in_blocks(&self, block: &mut Block, wake_at: usize) -> Option<usize> {
-        let uncounted = block.records - block.counted;
+        let uncounted = block.records() - block.counted;
         if uncounted < count_step(wake_at) {
             return None;
         }
-        block.counted = block.records;
+        block.counted = block.records();
         Some(
             self.records_in_blocks
                 .fetch_add(uncounted, Ordering::Relaxed)
@@ -1001,16 +718,16 @@ impl RecordQueue {
     fn hand_over(&self, mut block: Box<Block>) -> Result<(), u64> {
         self.uncount_in_blocks(&mut block);
         self.budget.release(
-            block.reserved_bytes - block.bytes.len(),
-            block.reserved_records.saturating_sub(block.records),
+            block.reserved_bytes - block.used_bytes(),
+            block.reserved_records.saturating_sub(block.records()),
         );
-        block.reserved_bytes = block.bytes.len();
-        block.reserved_records = block.records;
-        if block.records == 0 {
+        block.reserved_bytes = block.used_bytes();
+        block.reserved_records = block.records();
+        if block.records() == 0 {
             self.recycle(block);
             return Ok(());
         }
-        let records = block.records;
+        let records = block.records();
         {
             let mut handed = lock(&self.handed);
             if handed.closed {
@@ -1031,7 +748,7 @@ impl RecordQueue {
     /// Frees a block's budget and keeps the block spare; returns its records.
     fn discard(&self, mut block: Box<Block>) -> u64 {
         self.uncount_in_blocks(&mut block);
-        let records = block.records as u64;
+        let records = block.records() as u64;
         self.budget
             .release(block.reserved_bytes, block.reserved_records);
         self.recycle(block);
@@ -1041,22 +758,10 @@ impl RecordQueue {
     /// Keeps an emptied block for reuse, if it is of the usual size and
     /// there is room among the spares.
     pub(crate) fn recycle(&self, mut block: Box<Block>) {
-        if block.closed || block.bytes.capacity() != self.block_bytes {
+        if block.is_closed() || block.capacity() != self.block_bytes {
             return;
         }
-        block.bytes.clear();
-        block.records = 0;
-        block.reserved_bytes = 0;
-        block.reserved_records = 0;
-        block.counted = 0;
-        block.groups.clear();
-        // A block that met thousands of scopes does not keep their room.
-        if block.groups_by_handles.capacity() > 4 * GROUP_SCAN {
-            block.groups_by_handles = HashMap::new();
-        } else {
-            block.groups_by_handles.clear();
-        }
-        block.table_indices.clear();
+        block.clear_for_reuse();
         let mut spare = lock(&self.spare);
         if spare.len() < self.max_spare_blocks {
             spare.push(block);
@@ -1408,8 +1113,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::batch::Batch;
-    use otlp_core::SpanData;
-    use otlp_core::encode::record;
+    use otlp_core::encode::{frame, record};
+    use otlp_core::{InstrumentationScope, Resource, SpanData};
 
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -1453,18 +1158,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn warming_reads_nothing_past_the_block() {
-        let mut block = Block::with_capacity(256);
-        block.append_record(0, &[7u8; 100]);
-        // Ranges over, past and inside the 108 written bytes.
-        block.warm(0..4096);
-        block.warm(500..600);
-        block.warm(usize::MAX - 10..usize::MAX);
-        block.warm(50..50);
-        assert_eq!(block.record_at(0), Some((0, &[7u8; 100][..], 108)));
     }
 
     #[test]
@@ -1740,7 +1433,7 @@ mod tests {
         assert_eq!(alive, 0, "scopes of refused records kept alive");
         queue.steal_partial_blocks();
         let block = queue.pop_block().expect("the thread's block");
-        assert_eq!((block.records, block.groups.len()), (1, 1));
+        assert_eq!((block.records(), block.groups().len()), (1, 1));
     }
 
     /// A thread that switches between many tenants' scopes finds each
@@ -1774,12 +1467,15 @@ mod tests {
             let mut offset = 0;
             while let Some((group, bytes, next)) = block.record_at(offset) {
                 let span = Span::decode(bytes).expect("a span");
-                assert_eq!(block.groups[group as usize].scope.name.as_str(), span.name);
+                assert_eq!(
+                    block.groups()[group as usize].scope.name.as_str(),
+                    span.name
+                );
                 offset = next;
                 records += 1;
             }
             assert!(
-                block.groups.len() <= scopes.len(),
+                block.groups().len() <= scopes.len(),
                 "a refused record's group stayed"
             );
             compared += block.compared;
@@ -1805,7 +1501,7 @@ mod tests {
         }
         queue.steal_partial_blocks();
         let block = queue.pop_block().expect("the thread's block");
-        assert_eq!((block.records, block.groups.len()), (100, 1));
+        assert_eq!((block.records(), block.groups().len()), (100, 1));
     }
 
     /// A pipeline that meets new scopes for as long as it runs (tracers
