@@ -11,7 +11,7 @@ use opentelemetry_sdk::logs::SdkLogRecord;
 use otlp_core::Resource;
 use otlp_sdk::config::{Config, ConfigLoader};
 use otlp_sdk::{
-    BatchLogProcessor, LogProcessor, PipelineError, Signal, StatsSnapshot, own_threads,
+    BatchLogProcessor, LogProcessor, PipelineError, Signal, StatsSnapshot, active_span, own_threads,
 };
 
 use super::BridgeError;
@@ -36,11 +36,20 @@ use crate::pipeline::build_log_processor;
 ///
 /// | `opentelemetry_sdk` | otlp-sdk |
 /// |---|---|
-/// | `emit(record, scope)` | `on_emit(converted)` |
+/// | `emit(record, scope)` | `on_emit(converted)`; a record without a trace context takes the thread's [active span](otlp_sdk::active_span) |
 /// | `event_enabled(..)` | `false` on a pipeline's own threads and when disabled (`OTEL_SDK_DISABLED`), else `true` |
 /// | `force_flush()` | `force_flush(flush_timeout)` ([`DEFAULT_FLUSH_TIMEOUT`](super::DEFAULT_FLUSH_TIMEOUT), see [`with_flush_timeout`](Self::with_flush_timeout)) |
 /// | `shutdown_with_timeout(timeout)` | `shutdown(timeout)`: returns by `timeout`, even if the backend hangs |
 /// | `set_resource(resource)` | converted once into the `Arc<Resource>` every record shares |
+///
+/// **Correlation.** A record emitted inside an `opentelemetry` span carries
+/// that span's context (the SDK's logger sets it): its ids win. A record
+/// without one takes the trace id, span id and trace flags of the thread's
+/// [active span](otlp_sdk::active_span), as [`otlp_sdk::Logger::emit`]
+/// gives them: the span a `tracing::OtlpLayer` (feature `tracing`) has
+/// entered, so that `opentelemetry-appender-tracing`'s records made inside
+/// the `tracing` spans `OtlpLayer` records carry their ids. The record
+/// handed to the processors after this one is left as it was.
 ///
 /// **The pipeline's own threads.** Records emitted on them (by the
 /// exporters' dependencies, or by code in a custom exporter) are discarded,
@@ -173,9 +182,19 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
         if self.feed.disabled || own_threads::is_own_thread() {
             return;
         }
-        self.feed
-            .processor
-            .on_emit(&mut self.feed.converter.convert(record, scope));
+        let mut converted = self.feed.converter.convert(record, scope);
+        // No `opentelemetry` context: the thread's active span of this
+        // workspace's front doors (an `OtlpLayer` span entered, a native
+        // span entered through `active_span`), as `Logger::emit` does.
+        if converted.trace_id.is_none()
+            && converted.span_id.is_none()
+            && let Some(active) = active_span::current()
+        {
+            converted.trace_id = Some(active.trace_id);
+            converted.span_id = Some(active.span_id);
+            converted.flags = u32::from(active.trace_flags.bits());
+        }
+        self.feed.processor.on_emit(&mut converted);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -288,6 +307,51 @@ mod tests {
         assert!(Arc::ptr_eq(&records[0].resource, &records[1].resource));
         assert!(Arc::ptr_eq(&records[0].scope, &records[1].scope));
         assert_eq!(records[0].scope.name, "lib");
+    }
+
+    #[test]
+    fn a_record_without_a_context_takes_the_active_span_and_one_with_a_context_keeps_it() {
+        let collect = Collect::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_log_processor(OtlpLogProcessor::new(collect.clone()))
+            .build();
+        let logger = provider.logger("lib");
+        let active = otlp_core::SpanContext {
+            trace_id: otlp_core::TraceId::from_bytes([7; 16]),
+            span_id: otlp_core::SpanId::from_bytes([9; 8]),
+            trace_flags: otlp_core::TraceFlags::SAMPLED,
+            is_remote: false,
+            trace_state: otlp_core::TraceState::EMPTY,
+        };
+        emit(&provider, "outside");
+        active_span::in_span(&active, || {
+            emit(&provider, "inside");
+            let mut record = logger.create_log_record();
+            record.set_trace_context(
+                opentelemetry::TraceId::from(1),
+                opentelemetry::SpanId::from(2),
+                None,
+            );
+            logger.emit(record);
+        });
+        let records = collect.records();
+        assert_eq!(records.len(), 3);
+        assert_eq!((records[0].trace_id, records[0].span_id), (None, None));
+        assert_eq!(records[0].flags, 0);
+        assert_eq!(
+            (records[1].trace_id, records[1].span_id, records[1].flags),
+            (Some(active.trace_id), Some(active.span_id), 1),
+            "the active span's"
+        );
+        assert_eq!(
+            (records[2].trace_id, records[2].span_id, records[2].flags),
+            (
+                Some(otlp_core::TraceId::from_bytes(1u128.to_be_bytes())),
+                Some(otlp_core::SpanId::from_bytes(2u64.to_be_bytes())),
+                0
+            ),
+            "its own context wins"
+        );
     }
 
     #[test]

@@ -130,7 +130,9 @@
 //! Every field of the SDK's log record crosses: times (the observed time is
 //! *now* when absent), severity number and text, the body and attributes as
 //! full `AnyValue`s (maps, lists, bytes, nested), the trace context of the
-//! active span (ids and flags), the event name, the provider's resource and
+//! active span (ids and flags: the `opentelemetry` span the SDK's logger
+//! found, else, through [`OtlpLogProcessor`], the span a `tracing`
+//! `OtlpLayer` has entered), the event name, the provider's resource and
 //! the logger's scope — named by the record's target when it has one, as
 //! `opentelemetry-otlp` names it. [`LogConverter`] lists each mapping.
 //!
