@@ -561,6 +561,58 @@ fn a_native_active_span_gives_its_ids_to_events_that_do_not_name_their_parent() 
 }
 
 #[test]
+fn a_span_current_through_the_opentelemetry_api_gives_its_ids_to_events_that_do_not_name_their_parent()
+ {
+    // Before: `OtlpLogLayer` in place of `OpenTelemetryTracingBridge` beside
+    // `tracing-opentelemetry` (spans through the SDK, `OtlpSpanProcessor`
+    // say), or inside `Tracer::in_span`, gave no ids, which the appender's
+    // records and the `log` bridge's did get.
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let pipelines = Pipelines::new();
+    let sdk_tracers = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(sdk_tracers.tracer("layer")))
+        .with(OtlpLogLayer::new(&pipelines.loggers));
+    let tracer = sdk_tracers.tracer("api");
+    let (entered, in_span) = tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("outside");
+        let span = tracing::info_span!("tracing-opentelemetry span");
+        let entered = {
+            let _entered = span.enter();
+            tracing::info!("in a tracing-opentelemetry span");
+            OpenTelemetrySpanExt::context(&span)
+                .span()
+                .span_context()
+                .clone()
+        };
+        let in_span = tracer.in_span("api span", |context| {
+            tracing::info!("in an api span");
+            tracing::info!(parent: None, "explicit root");
+            context.span().span_context().clone()
+        });
+        (entered, in_span)
+    });
+    let exported = pipelines.finish();
+    for (body, context) in [
+        ("in a tracing-opentelemetry span", &entered),
+        ("in an api span", &in_span),
+    ] {
+        assert!(context.is_valid(), "{body}");
+        let record = exported.record(body);
+        assert_eq!(record.trace_id, context.trace_id().to_bytes(), "{body}");
+        assert_eq!(record.span_id, context.span_id().to_bytes(), "{body}");
+        assert_eq!(record.flags, 0x01, "{body}: sampled");
+    }
+    for body in ["outside", "explicit root"] {
+        let record = exported.record(body);
+        assert!(record.trace_id.is_empty(), "{body}");
+        assert!(record.span_id.is_empty(), "{body}");
+    }
+}
+
+#[test]
 fn nothing_is_recorded_on_a_pipelines_own_threads() {
     let pipelines = Pipelines::new();
     let dispatch = tracing::Dispatch::new(

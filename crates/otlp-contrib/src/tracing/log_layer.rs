@@ -31,7 +31,10 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 /// location, when asked for), the event's target as the name of the
 /// record's scope, and the trace id, span id and flags of the span it
 /// happened in when an [`OtlpLayer`](super::OtlpLayer) of the same
-/// subscriber records that span.
+/// subscriber records that span (else, with the `opentelemetry-bridge`
+/// feature, of the span current through the `opentelemetry` API, such as
+/// one `tracing-opentelemetry` has entered; else of the native API's
+/// active span).
 ///
 /// Cost: nothing when the provider has no processor or is disabled
 /// ([`Logger::enabled`]) or on a pipeline's own threads; when no processor
@@ -295,7 +298,12 @@ impl OtlpLogLayer {
         // replace, and keeps them for the thread's next record.
         let (resource, scope) = logger.handles();
         let level = metadata.level();
-        let context = self.span_context(event, ctx).filter(SpanContext::is_valid);
+        let mut context = self.span_context(event, ctx).filter(SpanContext::is_valid);
+        if context.is_none() && event.is_contextual() {
+            // Outside any span an `OtlpLayer` records: a span made current
+            // through the `opentelemetry` API (the `log` bridge's order).
+            context = opentelemetry_context();
+        }
         // Built in place (the builder would move the record at each step);
         // observed when it occurred: one clock read.
         let record = LogRecord {
@@ -331,6 +339,34 @@ impl OtlpLogLayer {
 /// The scope of a layer given none, for records whose target has no logger.
 fn default_scope() -> InstrumentationScope {
     InstrumentationScope::new(DEFAULT_SCOPE).with_version(env!("CARGO_PKG_VERSION"))
+}
+
+/// The span made current through the `opentelemetry` API on this thread
+/// (`Tracer::in_span`, `Context::attach`, a span `tracing-opentelemetry`
+/// has entered), if it is valid: its ids and its defined W3C flags (sampled,
+/// random; reserved bits are not passed on). Cost: a thread-local read, no
+/// allocation, no reference count written.
+#[cfg(feature = "opentelemetry-bridge")]
+fn opentelemetry_context() -> Option<SpanContext> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use otlp_core::{SpanId, TraceFlags, TraceId};
+    opentelemetry::Context::map_current(|current| {
+        let span = current.span();
+        let context = span.span_context();
+        context.is_valid().then(|| {
+            SpanContext::new(
+                TraceId::from_bytes(context.trace_id().to_bytes()),
+                SpanId::from_bytes(context.span_id().to_bytes()),
+                TraceFlags::new(context.trace_flags().to_u8() & TraceFlags::DEFINED.bits()),
+            )
+        })
+    })
+}
+
+/// Without the `opentelemetry` bridge there is no such context.
+#[cfg(not(feature = "opentelemetry-bridge"))]
+fn opentelemetry_context() -> Option<SpanContext> {
+    None
 }
 
 /// The OpenTelemetry severity of a `tracing` level (the log data model's

@@ -242,10 +242,14 @@
 //!   started, as `OtlpLayer` does for a span an event happens in. The span
 //!   is found in the whole subscriber, so a per-layer filter on the log
 //!   layer that hides the span (`WARN` logs, `INFO` spans) does not lose it.
-//!   No `OtlpLayer`, or a span it does not record: no ids, unless a span of
-//!   the native API is active on the thread ([`otlp_sdk::active_span`]: the
-//!   current context `Logger::emit` takes) and the event does not name its
-//!   parent (an explicit parent, or `parent: None`, is the context given).
+//!   No `OtlpLayer`, or a span it does not record: no ids, unless the event
+//!   does not name its parent (an explicit parent, or `parent: None`, is the
+//!   context given) and a span is current through the `opentelemetry` API
+//!   (feature `opentelemetry-bridge`: `Tracer::in_span`, `Context::attach`,
+//!   or a span `tracing-opentelemetry` has entered: its context, as
+//!   `opentelemetry-appender-tracing` and the `log` bridge take it), or else
+//!   a span of the native API is active on the thread
+//!   ([`otlp_sdk::active_span`]: the current context `Logger::emit` takes).
 //! - Scope: one per target, named after it (no version), as
 //!   `opentelemetry-appender-tracing`'s records are exported by
 //!   `opentelemetry-otlp` (the appender sets the record's target, the
