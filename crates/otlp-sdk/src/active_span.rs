@@ -20,7 +20,7 @@
 use std::cell::{Cell, RefCell};
 use std::num::NonZeroU64;
 
-use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId};
+use otlp_core::{LogRecord, SpanContext, SpanId, TraceFlags, TraceId};
 
 /// The ids of an entered span, and its trace flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +154,34 @@ pub fn current() -> Option<ActiveSpan> {
         .ok()
         .flatten()
         .filter(|span| *span != ActiveSpan::NONE)
+}
+
+/// Gives `record`, when it names neither a trace nor a span, the ids and
+/// trace flags of the thread's active span, if any: what
+/// [`Logger::emit`](crate::Logger::emit) does for a record emitted without
+/// ids, for other front doors to do the same. A record with ids of its own
+/// keeps them.
+///
+/// ```
+/// use otlp_core::{LogRecord, SpanContext, SpanId, TraceFlags, TraceId};
+/// use otlp_sdk::active_span;
+///
+/// let context = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED);
+/// let mut record = LogRecord::builder().body("inside").build();
+/// active_span::in_span(&context, || active_span::correlate(&mut record));
+/// assert_eq!(record.span_id, Some(context.span_id));
+/// assert_eq!(record.flags, u32::from(TraceFlags::SAMPLED.bits()));
+/// ```
+#[inline]
+pub fn correlate(record: &mut LogRecord) {
+    if record.trace_id.is_none()
+        && record.span_id.is_none()
+        && let Some(active) = current()
+    {
+        record.trace_id = Some(active.trace_id);
+        record.span_id = Some(active.span_id);
+        record.flags = u32::from(active.trace_flags.bits());
+    }
 }
 
 /// Runs `f` with `context` as the thread's active span.

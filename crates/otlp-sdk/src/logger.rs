@@ -237,14 +237,7 @@ impl Logger {
         if !self.enabled() {
             return;
         }
-        if record.trace_id.is_none()
-            && record.span_id.is_none()
-            && let Some(active) = active_span::current()
-        {
-            record.trace_id = Some(active.trace_id);
-            record.span_id = Some(active.span_id);
-            record.flags = u32::from(active.trace_flags.bits());
-        }
+        active_span::correlate(&mut record);
         self.emit_resolved(record);
     }
 

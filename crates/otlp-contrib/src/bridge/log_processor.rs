@@ -186,14 +186,7 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
         // No `opentelemetry` context: the thread's active span of this
         // workspace's front doors (an `OtlpLayer` span entered, a native
         // span entered through `active_span`), as `Logger::emit` does.
-        if converted.trace_id.is_none()
-            && converted.span_id.is_none()
-            && let Some(active) = active_span::current()
-        {
-            converted.trace_id = Some(active.trace_id);
-            converted.span_id = Some(active.span_id);
-            converted.flags = u32::from(active.trace_flags.bits());
-        }
+        active_span::correlate(&mut converted);
         self.feed.processor.on_emit(&mut converted);
     }
 
