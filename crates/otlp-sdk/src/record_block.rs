@@ -109,6 +109,10 @@ pub(crate) struct Draft {
     start: usize,
     len: usize,
     in_place: bool,
+    /// The block memory's capacity before the draft: a record larger than
+    /// the room left grows it, and a draft that is not sealed gives that
+    /// back (see [`Block::drop_draft`]).
+    capacity: usize,
 }
 
 impl Draft {
@@ -180,7 +184,8 @@ impl Block {
     /// dropped.
     pub(crate) fn draft<R: QueuedRecord>(&mut self, record: &R, scratch: &mut Vec<u8>) -> Draft {
         let start = self.bytes.len();
-        let in_place = self.bytes.capacity() - start >= IN_PLACE_ROOM;
+        let capacity = self.bytes.capacity();
+        let in_place = capacity - start >= IN_PLACE_ROOM;
         let len = if in_place {
             self.bytes.extend_from_slice(&[0; HEADER]);
             record.encode(&mut self.bytes);
@@ -194,6 +199,7 @@ impl Block {
             start,
             len,
             in_place,
+            capacity,
         }
     }
 
@@ -202,18 +208,24 @@ impl Block {
         draft.start + draft.need() <= self.reserved_bytes
     }
 
-    /// Forgets `draft`: the block is as before it.
+    /// Forgets `draft`: the block is as before it, its memory too (a record
+    /// larger than the room left, encoded in place, grew it: a block that
+    /// kept that would hold memory the budget does not count, and could not
+    /// be reused).
     pub(crate) fn drop_draft(&mut self, draft: Draft) {
         self.bytes.truncate(draft.start);
+        if self.bytes.capacity() > draft.capacity {
+            self.bytes.shrink_to(draft.capacity);
+        }
     }
 
     /// Moves `draft`'s bytes into `scratch` (where an aside draft already
-    /// is), for another block; this block is as before it.
+    /// is), for another block; this block is as before it, its memory too.
     pub(crate) fn move_draft_aside(&mut self, draft: Draft, scratch: &mut Vec<u8>) {
         if draft.in_place {
             scratch.clear();
             scratch.extend_from_slice(&self.bytes[draft.start + HEADER..]);
-            self.bytes.truncate(draft.start);
+            self.drop_draft(draft);
         }
     }
 

@@ -82,7 +82,9 @@
 //! a sixteenth of the budget is kept in spare blocks (64 of them, 4 MiB, by
 //! default: a burst of some 13,000 spans then finds its blocks ready), and
 //! each producing thread holds at most
-//! one partly filled block.
+//! one partly filled block (of its usual size: a record larger than the
+//! room left gives back what it grew) and at most [`SCRATCH_KEPT`] (64 KiB)
+//! of room to encode records aside.
 //!
 //! With a zero scheduled delay ([`RecordQueue::waking_on_every_record`])
 //! each record also pays a `SeqCst` fence and a load of a shared flag
@@ -110,6 +112,13 @@ use crate::record_block::{Block, GROUP_PREFIX_SLACK, HEADER, request_len_of_one}
 
 /// Capacity of a block for the default budget.
 const BLOCK_BYTES: usize = 64 * 1024;
+
+/// A thread keeps at most this much room to encode records aside (near its
+/// block's end): enough for any record of a usual block. Past it, the room a
+/// larger record took is freed once it is written or refused, so that a
+/// thread does not hold the largest record it ever ended for as long as it
+/// lives, outside the byte budget.
+const SCRATCH_KEPT: usize = BLOCK_BYTES;
 
 /// The most records of a count cap one block sets aside.
 const MAX_RECORDS_PER_BLOCK: usize = 1024;
@@ -477,6 +486,9 @@ impl RecordQueue {
         let writes = slot.begin_write();
         let push = self.write_record(slot, scratch, record);
         slot.end_write(writes);
+        if scratch.capacity() > SCRATCH_KEPT {
+            *scratch = Vec::new();
+        }
         push
     }
 
@@ -1315,6 +1327,68 @@ mod tests {
         assert_eq!(batch.take(&queue, 1, usize::MAX), 1);
         assert_eq!(queue.push(&small), Push::Queued);
         assert_eq!(queue.push(&small), Push::Full);
+    }
+
+    /// Runs `work` on a new thread (and its thread-locals), to the end.
+    fn on_a_thread_of_its_own(work: impl FnOnce() + Send) {
+        std::thread::scope(|scope| scope.spawn(work).join().unwrap());
+    }
+
+    /// The memory a thread keeps for a queue once a record larger than a
+    /// block has passed through it, refused or queued: its block, of the
+    /// usual size (it grew to encode such a record in place), and its room
+    /// to encode records aside, a block's worth at most.
+    fn kept_by_this_thread(queue: &RecordQueue) -> (usize, usize) {
+        let held = queue.hold_own_block();
+        let block = held.block.as_ref().map_or(0, |block| block.capacity());
+        held.put_back();
+        let scratch = LOCAL.with(|local| local.borrow().scratch.capacity());
+        (block, scratch)
+    }
+
+    #[test]
+    fn a_record_larger_than_a_block_leaves_no_memory_behind_in_its_thread() {
+        let big = span("big", &"x".repeat(4 << 20));
+        let small = span("small", "");
+        // On threads of their own: each starts with no scratch room.
+        on_a_thread_of_its_own(|| {
+            // Encoded in place into the thread's 64 KiB block (it grew to
+            // 4 MiB), then refused as larger than the 1 MiB budget.
+            let queue = RecordQueue::new(1 << 20, None, usize::MAX, 1);
+            assert_eq!(queue.push(&small), Push::Queued);
+            assert_eq!(queue.push(&big), Push::TooLarge);
+            let (block, scratch) = kept_by_this_thread(&queue);
+            assert!(
+                block <= BLOCK_BYTES && scratch <= BLOCK_BYTES,
+                "kept {block} bytes of block and {scratch} of scratch"
+            );
+            // Its block is still the thread's usual one, and takes records.
+            assert_eq!(queue.push(&small), Push::Queued);
+        });
+        on_a_thread_of_its_own(|| {
+            // Blocks of 2 KiB (a budget of 32 KiB): every record is
+            // encoded aside, and this one refused as too large.
+            let queue = RecordQueue::new(32 << 10, None, usize::MAX, 1);
+            assert_eq!(queue.push(&small), Push::Queued);
+            assert_eq!(queue.push(&big), Push::TooLarge);
+            let (block, scratch) = kept_by_this_thread(&queue);
+            assert!(
+                block <= BLOCK_BYTES && scratch <= BLOCK_BYTES,
+                "kept {block} bytes of block and {scratch} of scratch"
+            );
+        });
+        on_a_thread_of_its_own(|| {
+            // Queued: encoded in place, moved aside to a block of its own.
+            let queue = RecordQueue::new(16 << 20, None, usize::MAX, 1);
+            assert_eq!(queue.push(&small), Push::Queued);
+            assert_eq!(queue.push(&big), Push::Queued);
+            assert_eq!(queue.push(&small), Push::Queued);
+            let (block, scratch) = kept_by_this_thread(&queue);
+            assert!(
+                block <= BLOCK_BYTES && scratch <= BLOCK_BYTES,
+                "kept {block} bytes of block and {scratch} of scratch"
+            );
+        });
     }
 
     #[test]
