@@ -358,14 +358,13 @@ fn a_span_larger_than_the_whole_queue_is_dropped_and_counted_at_once() {
         })
         .build()
         .unwrap();
-    let started = std::time::Instant::now();
+    // Refused as it ends, counted too large: had it waited for room, the
+    // block policy would have dropped it after its minute as queue-full.
     processor.on_end(
         SpanData::builder("huge")
             .attribute(KeyValue::new("blob", "x".repeat(10_000)))
             .build(),
     );
-    // Refused as it ends, not after the block policy's minute.
-    assert!(started.elapsed() < Duration::from_secs(30));
     processor.on_end(SpanData::builder("small").build());
     processor.shutdown(Duration::from_secs(10)).unwrap();
     let stats = processor.stats();
