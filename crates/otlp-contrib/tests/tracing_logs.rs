@@ -78,6 +78,11 @@ struct Exported {
 
 impl Pipelines {
     fn new() -> Self {
+        Pipelines::with_sampler(None)
+    }
+
+    /// As [`new`](Self::new), the spans sampled by `sampler` when given.
+    fn with_sampler(sampler: Option<Sampler>) -> Self {
         let exporter = Decoding::default();
         let log_processor = BatchLogProcessor::builder(Decoding {
             signal: Some(Signal::Logs),
@@ -94,10 +99,16 @@ impl Pipelines {
                 .with_processor(log_processor.clone())
                 .build(),
             log_processor,
-            tracers: TracerProvider::builder()
-                .with_service_name("tracing-logs-test")
-                .with_processor(span_processor.clone())
-                .build(),
+            tracers: {
+                let tracers = TracerProvider::builder()
+                    .with_service_name("tracing-logs-test")
+                    .with_processor(span_processor.clone());
+                match sampler {
+                    Some(sampler) => tracers.with_sampler(sampler),
+                    None => tracers,
+                }
+                .build()
+            },
             span_processor,
             exporter,
         }
@@ -952,4 +963,97 @@ fn a_processor_refusing_a_severity_gets_no_record_of_it_and_is_asked_with_its_sc
             "one scope: {one_scope}"
         );
     }
+}
+
+/// A sampler of the program's own that records through `tracing` as it
+/// decides: an event, a span of its own (entered), a field of the current
+/// span, its context. The current span is then the one being started, when
+/// it starts as it is entered.
+#[derive(Debug)]
+struct TracingSampler;
+
+impl otlp_sdk::ShouldSample for TracingSampler {
+    fn should_sample(&self, span: &otlp_sdk::SamplingParameters<'_>) -> otlp_sdk::SamplingResult {
+        tracing::warn!(span = span.name, "sampling");
+        let _own = tracing::info_span!("inside the sampler").entered();
+        tracing::Span::current().record("decided", true);
+        let _ = tracing::Span::current().context();
+        otlp_sdk::SamplingResult::new(otlp_sdk::SamplingDecision::RecordAndSample, span)
+    }
+
+    fn description(&self) -> String {
+        "TracingSampler".to_owned()
+    }
+}
+
+/// Counts the events the whole subscriber sees.
+struct CountEvents(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountEvents {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A sampler (or a processor's `on_start`) is the program's code: it may log
+/// through `tracing` while a span starts, and a span starts as it is entered,
+/// when it is already `tracing`'s current span and the layer holds its
+/// extensions. That hung the thread (`OtlpLayer` and `OtlpLogLayer` waited
+/// for the lock it held). What the sampler records reaches the other layers;
+/// `OtlpLayer` leaves it out (as on a pipeline's own threads) and the log
+/// record has the ids of the thread's active span, if any (not the span
+/// being started).
+#[test]
+fn a_sampler_that_records_through_tracing_as_a_span_is_entered_does_not_hang() {
+    let pipelines = Pipelines::with_sampler(Some(Sampler::custom(TracingSampler)));
+    let events = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(OtlpLayer::new(&pipelines.tracers))
+        .with(OtlpLogLayer::new(&pipelines.loggers))
+        .with(CountEvents(events.clone()));
+    let (done, finished) = std::sync::mpsc::channel();
+    // On its own thread, so that a hang fails the test instead of the run.
+    let recording = std::thread::spawn(move || {
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::info_span!("request", decided = tracing::field::Empty);
+            request.in_scope(|| {
+                tracing::info!("handled");
+                tracing::info_span!("child").in_scope(|| {});
+            });
+        });
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(PATIENCE)
+        .expect("the thread went on (it hung on the span's own lock)");
+    recording.join().expect("the recording thread");
+    let exported = pipelines.finish();
+    // Each of the two spans asked the sampler once; the other layer saw
+    // its events.
+    assert_eq!(events.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let request = exported.span("request");
+    let child = exported.span("child");
+    assert_eq!(
+        exported.spans.len(),
+        2,
+        "the sampler's own span is not recorded"
+    );
+    assert_eq!(child.parent_span_id, request.span_id);
+    let names: Vec<&str> = request.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["handled"]);
+    assert!(request.attributes.iter().all(|kv| kv.key != "decided"));
+    let handled = exported.record("handled");
+    assert_eq!(handled.span_id, request.span_id);
+    let sampling: Vec<_> = exported
+        .records
+        .iter()
+        .filter(|(_, record)| body_of(record) == Some("sampling"))
+        .collect();
+    // The request's, as it starts: no span is active yet; the child's,
+    // inside the request: the request, the thread's active span.
+    let ids: Vec<&[u8]> = sampling
+        .iter()
+        .map(|(_, record)| record.span_id.as_slice())
+        .collect();
+    assert_eq!(ids, [&[][..], request.span_id.as_slice()]);
 }

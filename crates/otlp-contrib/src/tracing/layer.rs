@@ -20,7 +20,7 @@ use super::fields::{
     EventFields, SpanFields, from_log_fields, is_from_log, push_in_place, push_location,
     push_thread,
 };
-use super::state::{Deferred, Pending, SpanState};
+use super::state::{Deferred, Pending, SpanState, is_starting};
 use super::{DEFAULT_SCOPE, LEVEL_ATTRIBUTE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that records `tracing` spans, and the
@@ -358,7 +358,9 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if own_threads::is_own_thread() {
+        // Nor in a sampler or processor starting a span: its parent would be
+        // the span being started, whose extensions this thread holds.
+        if own_threads::is_own_thread() || is_starting() {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -443,7 +445,7 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if self.fields_unused() {
+        if self.fields_unused() || is_starting() {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -465,6 +467,9 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        if is_starting() {
+            return;
+        }
         let (Some(span), Some(follows)) = (ctx.span(id), ctx.span(follows)) else {
             return;
         };
@@ -482,7 +487,10 @@ where
         // by the span's id: guards dropped out of order exit the span they
         // entered, not whichever is innermost.
         let key = id.into_non_zero_u64();
-        if let Some(span) = ctx.span(id)
+        // In a sampler or processor starting a span (maybe this one, as it
+        // is entered): no extensions are taken, the active span stays.
+        if !is_starting()
+            && let Some(span) = ctx.span(id)
             && self
                 .with_state(&span, |state| {
                     let started = state.start(&self.tracer);
@@ -501,7 +509,9 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         // Tracing off: no span records an event (nor needs starting for one).
-        if own_threads::is_own_thread() || self.tracer.never_records() {
+        // Nor in a sampler or processor starting a span: the event's span
+        // may be the one being started, whose extensions this thread holds.
+        if own_threads::is_own_thread() || is_starting() || self.tracer.never_records() {
             return;
         }
         // Outside any span: nothing (log records are another front door).

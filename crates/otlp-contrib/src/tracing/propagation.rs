@@ -12,7 +12,7 @@ use otlp_core::SpanContext;
 use otlp_core::propagation::{Extractor, Injector, Propagators};
 
 use super::layer::{StateFn, WithContext};
-use super::state::SetParentError;
+use super::state::{SetParentError, is_starting};
 
 /// The W3C `traceparent` header.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -90,8 +90,14 @@ impl OtlpSpanExt for tracing::Span {
     }
 }
 
-/// Runs `f` on the layer's state of `span`, if an `OtlpLayer` records it.
+/// Runs `f` on the layer's state of `span`, if an `OtlpLayer` records it;
+/// not in a sampler or processor starting a span (the span may be the one
+/// being started, whose extensions this thread holds): there the span is as
+/// one no `OtlpLayer` records.
 fn with_state(span: &tracing::Span, f: &mut StateFn<'_>) {
+    if is_starting() {
+        return;
+    }
     span.with_subscriber(|(id, dispatch)| {
         if let Some(with_context) = dispatch.downcast_ref::<WithContext>() {
             with_context.with_span_state(dispatch, id, f);

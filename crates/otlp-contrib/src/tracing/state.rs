@@ -4,6 +4,7 @@
 //! its context is needed (see the module documentation for why): until then
 //! it holds what the sdk span will be started with.
 
+use std::cell::Cell;
 use std::time::SystemTime;
 
 use otlp_core::{KeyValue, SpanContext, SpanKind, Status, Str};
@@ -249,6 +250,50 @@ impl SpanState {
     }
 }
 
+thread_local! {
+    /// Whether this thread is inside the start of an sdk span the layer
+    /// asked for: in the program's sampler (`Sampler::custom`) and span
+    /// processors' `on_start`, code of the program's own that may itself
+    /// record through `tracing`. The layer may hold the span's extensions
+    /// meanwhile (when the span is started as it is entered it is already
+    /// `tracing`'s current span), so the hooks look here and leave this
+    /// thread's `tracing` calls alone until the start returns (see
+    /// [`is_starting`]).
+    static STARTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is starting an sdk span for the layer (in a
+/// sampler or a processor's `on_start`): the `tracing` spans, events,
+/// records and enters made there are not recorded by `OtlpLayer` (nor given
+/// span ids by `OtlpLogLayer`), as they are not on a pipeline's own
+/// threads. Other layers (`fmt`) see them as ever. Taking the extensions of
+/// the span being started from there would wait for the lock this thread
+/// holds, forever. Cost: a thread-local read.
+pub(super) fn is_starting() -> bool {
+    STARTING.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Marks the thread as starting a span (see [`is_starting`]) until dropped,
+/// on return or unwinding; puts back what was there, so that a start nested
+/// in another (a span closing in a sampler) leaves the outer one marked.
+struct Starting(bool);
+
+impl Starting {
+    fn mark() -> Self {
+        Starting(
+            STARTING
+                .try_with(|starting| starting.replace(true))
+                .unwrap_or(false),
+        )
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        let _ = STARTING.try_with(|starting| starting.set(self.0));
+    }
+}
+
 /// Starts the sdk span a pending span describes.
 fn start(tracer: &Tracer, pending: &mut Pending) -> otlp_sdk::Span {
     let mut builder = tracer
@@ -262,7 +307,10 @@ fn start(tracer: &Tracer, pending: &mut Pending) -> otlp_sdk::Span {
     for link in &pending.links {
         builder = builder.link(link, []);
     }
-    let mut span = builder.start();
+    let mut span = {
+        let _starting = Starting::mark();
+        builder.start()
+    };
     if span.is_recording() {
         if let Some(status) = pending.status.take() {
             span.set_status(status);
