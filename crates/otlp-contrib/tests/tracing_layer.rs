@@ -851,7 +851,8 @@ fn with_tracing_off_a_span_a_per_layer_filter_hides_stays_unrecorded() {
         let hidden = tracing::info_span!(parent: &root, "hidden");
         let child = tracing::info_span!(parent: &hidden, "child");
         assert_eq!(hidden.set_parent(&remote), Err(SetParentError::NotRecorded));
-        assert!(!hidden.context().is_valid());
+        // What it propagates is its closest recorded ancestor's.
+        assert_eq!(hidden.context(), root.context());
         // The hidden span's child hangs from the closest recorded ancestor.
         let context = child.context();
         assert!(context.is_valid());
@@ -1414,4 +1415,49 @@ fn an_errors_sources_are_kept_in_its_chain_as_tracing_opentelemetry_keeps_them()
     // An error without a source has no chain to keep.
     let decline = exported.named("decline");
     assert_eq!(chain(&decline.attributes, "failure.chain"), None);
+}
+
+/// A span a per-layer filter hides has no context of its own: its children
+/// and events hang from its closest recorded ancestor, and so does what it
+/// propagates. A call made inside a `debug_span!` under an `INFO` filter
+/// carries the request span's context, so that the next service continues
+/// the trace (it carried nothing: the next service started a new trace).
+/// With no recorded ancestor, nothing.
+#[test]
+fn the_context_of_a_span_the_filter_hides_is_its_closest_recorded_ancestors() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = SpanContext::from_traceparent(TRACEPARENT).unwrap();
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    // Beside a layer that records everything: the hidden spans exist.
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+        .with(
+            OtlpLayer::new(&pipeline.provider)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+        );
+    let mut outgoing = http::HeaderMap::new();
+    tracing::subscriber::with_default(subscriber, || {
+        let server = tracing::info_span!("GET /orders", otel.kind = "server");
+        server.set_parent(&remote).unwrap();
+        server.in_scope(|| {
+            let call = tracing::debug_span!("call inventory");
+            // Still not the hidden span's to change.
+            assert_eq!(call.set_parent(&remote), Err(SetParentError::NotRecorded));
+            let _call = call.entered();
+            let _deeper = tracing::trace_span!("encode request").entered();
+            inject(&tracing::Span::current().context(), &mut outgoing);
+        });
+        let alone = tracing::debug_span!(parent: None, "hidden root");
+        assert!(!alone.context().is_valid());
+    });
+    let exported = pipeline.finish();
+    assert_eq!(exported.names(), ["GET /orders"]);
+    let server = exported.named("GET /orders");
+    let sent = extract(&outgoing).expect("the call carries a traceparent");
+    assert_eq!(sent.trace_id, remote.trace_id);
+    assert_eq!(
+        sent.span_id.to_bytes().as_slice(),
+        server.span_id.as_slice()
+    );
+    assert!(sent.trace_flags.is_sampled());
 }

@@ -161,7 +161,10 @@ impl OtlpLayerBuilder {
             target: self.target,
             level: self.level,
             error_events_to_status: self.error_events_to_status,
-            with_context: WithContext(with_span_state::<S>),
+            with_context: WithContext {
+                state: with_span_state::<S>,
+                context: propagated_context::<S>,
+            },
             dispatch: OnceLock::new(),
             _subscriber: PhantomData,
         }
@@ -214,13 +217,16 @@ impl<S> OtlpLayer<S> {
     }
 }
 
-/// Reaches a span's [`SpanState`] from a [`Dispatch`] and a span id, without
-/// knowing the subscriber's type: `Subscriber::downcast_raw` hands this out
-/// (a plain function pointer, instantiated for the layer's subscriber type
-/// when the layer is built), so that [`OtlpSpanExt`](super::OtlpSpanExt) can
-/// work on any `tracing::Span`.
+/// Reaches a span's [`SpanState`] (or the context it propagates) from a
+/// [`Dispatch`] and a span id, without knowing the subscriber's type:
+/// `Subscriber::downcast_raw` hands this out (plain function pointers,
+/// instantiated for the layer's subscriber type when the layer is built), so
+/// that [`OtlpSpanExt`](super::OtlpSpanExt) can work on any `tracing::Span`.
 #[derive(Clone, Copy)]
-pub(super) struct WithContext(fn(&Dispatch, &Id, &mut StateFn<'_>));
+pub(super) struct WithContext {
+    state: fn(&Dispatch, &Id, &mut StateFn<'_>),
+    context: fn(&Dispatch, &Id) -> Option<SpanContext>,
+}
 
 /// What [`WithContext`] runs on a span's state.
 pub(super) type StateFn<'a> = dyn FnMut(&mut SpanState, &Tracer) + 'a;
@@ -229,8 +235,30 @@ impl WithContext {
     /// Runs `f` on the state of span `id` if an `OtlpLayer` in `dispatch`
     /// records it.
     pub(super) fn with_span_state(&self, dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>) {
-        (self.0)(dispatch, id, f);
+        (self.state)(dispatch, id, f);
     }
+
+    /// The context span `id` propagates, started first if pending: its own
+    /// if an `OtlpLayer` in `dispatch` records it, else (a per-layer filter
+    /// hides it) that of its closest ancestor the layer records, the span
+    /// its children and events hang from; `None` if there is neither.
+    pub(super) fn propagated_context(&self, dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
+        (self.context)(dispatch, id)
+    }
+}
+
+fn propagated_context<S>(dispatch: &Dispatch, id: &Id) -> Option<SpanContext>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let subscriber = dispatch.downcast_ref::<S>()?;
+    let layer = dispatch.downcast_ref::<OtlpLayer<S>>()?;
+    // Not filtered, as in `with_span_state`: the walk up skips the
+    // ancestors the layer does not record, as a child's does.
+    let span = subscriber.span(id)?;
+    layer
+        .context_of(&span)
+        .or_else(|| layer.parent_context(&span))
 }
 
 fn with_span_state<S>(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>)

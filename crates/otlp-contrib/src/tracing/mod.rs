@@ -37,7 +37,8 @@
 //!   keep theirs. A per-layer filter that hides a span makes its children
 //!   hang from the closest ancestor the layer records, and so do the events
 //!   it lets through whose explicit parent (`info!(parent: &span, ...)`) is
-//!   that span (`tracing-opentelemetry` drops those; the layer finds them
+//!   that span, and what a call made inside it propagates
+//!   ([`OtlpSpanExt::context`]) (`tracing-opentelemetry` drops those; the layer finds them
 //!   through the subscriber, so not inside `Option<L>`, `Vec<L>` or a
 //!   reloaded layer, see [`OtlpLogLayer`]). `follows_from` becomes a link.
 //! - Fields become attributes with their types: integers (an `u64` over

@@ -24,8 +24,9 @@ pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 ///
 /// Each call finds the layer through the span's subscriber (a downcast, no
 /// allocation) and takes the span's extensions once. On a span no
-/// `OtlpLayer` records they do nothing ([`context`](Self::context) returns
-/// an invalid context).
+/// `OtlpLayer` records they do nothing, but for [`context`](Self::context)
+/// of a span a per-layer filter hides: that is its closest recorded
+/// ancestor's.
 ///
 /// ```
 /// use otlp_contrib::tracing::{OtlpLayer, OtlpSpanExt as _};
@@ -56,14 +57,20 @@ pub trait OtlpSpanExt {
     fn set_parent(&self, parent: &SpanContext) -> Result<(), SetParentError>;
 
     /// This span's context, to propagate (see [`inject`]); starts the span
-    /// if it has not started. Invalid (all zeros) if no `OtlpLayer` records
-    /// the span.
+    /// if it has not started. For a span a per-layer filter hides from the
+    /// layer (a `debug_span!` under an `INFO` filter, kept by another
+    /// layer), the context of its closest ancestor the layer records — the
+    /// span its children and events hang from — so that a call made inside
+    /// it continues the trace. Invalid (all zeros) when there is none: no
+    /// `OtlpLayer` in the span's subscriber, no recorded ancestor,
+    /// [`Span::none`](tracing::Span::none).
     fn context(&self) -> SpanContext;
 
     /// Links this span to another span (in this trace or another), as
     /// `follows_from` does for a `tracing` span. An invalid `context` (all
     /// zeros: the [`context`](Self::context) of a span no `OtlpLayer`
-    /// records) adds no link, as in `tracing-opentelemetry`.
+    /// records, nor any of its ancestors) adds no link, as in
+    /// `tracing-opentelemetry`.
     fn add_link(&self, context: &SpanContext);
 }
 
@@ -75,11 +82,17 @@ impl OtlpSpanExt for tracing::Span {
     }
 
     fn context(&self) -> SpanContext {
-        let mut context = SpanContext::default();
-        with_state(self, &mut |state, tracer| {
-            context = state.start(tracer).context().clone();
-        });
-        context
+        // As in `with_state`: not in a sampler or processor starting a span.
+        if is_starting() {
+            return SpanContext::default();
+        }
+        self.with_subscriber(|(id, dispatch)| {
+            dispatch
+                .downcast_ref::<WithContext>()?
+                .propagated_context(dispatch, id)
+        })
+        .flatten()
+        .unwrap_or_default()
     }
 
     fn add_link(&self, context: &SpanContext) {
