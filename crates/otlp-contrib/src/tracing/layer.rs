@@ -20,7 +20,7 @@ use super::fields::{
     EventFields, SpanFields, from_log_fields, is_from_log, push_in_place, push_location,
     push_thread,
 };
-use super::state::{Deferred, Pending, SpanState, is_starting};
+use super::state::{Deferred, Pending, SpanState, in_sdk_call};
 use super::{DEFAULT_SCOPE, LEVEL_ATTRIBUTE, TARGET_ATTRIBUTE};
 
 /// A [`tracing_subscriber::Layer`] that records `tracing` spans, and the
@@ -386,9 +386,10 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        // Nor in a sampler or processor starting a span: its parent would be
-        // the span being started, whose extensions this thread holds.
-        if own_threads::is_own_thread() || is_starting() {
+        // Nor inside an sdk call of the layer (a sampler, a processor's
+        // `on_start`, the warning handler): its parent may be the span the
+        // call is about, whose extensions this thread holds.
+        if own_threads::is_own_thread() || in_sdk_call() {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -473,7 +474,7 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if self.fields_unused() || is_starting() {
+        if self.fields_unused() || in_sdk_call() {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -495,7 +496,7 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
-        if is_starting() {
+        if in_sdk_call() {
             return;
         }
         let (Some(span), Some(follows)) = (ctx.span(id), ctx.span(follows)) else {
@@ -515,9 +516,10 @@ where
         // by the span's id: guards dropped out of order exit the span they
         // entered, not whichever is innermost.
         let key = id.into_non_zero_u64();
-        // In a sampler or processor starting a span (maybe this one, as it
-        // is entered): no extensions are taken, the active span stays.
-        if !is_starting()
+        // Inside an sdk call of the layer (a sampler starting this very
+        // span, say, as it is entered): no extensions are taken, the active
+        // span stays.
+        if !in_sdk_call()
             && let Some(span) = ctx.span(id)
             && self
                 .with_state(&span, |state| {
@@ -537,9 +539,10 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         // Tracing off: no span records an event (nor needs starting for one).
-        // Nor in a sampler or processor starting a span: the event's span
-        // may be the one being started, whose extensions this thread holds.
-        if own_threads::is_own_thread() || is_starting() || self.tracer.never_records() {
+        // Nor inside an sdk call of the layer (a sampler, a processor's
+        // `on_start`, the warning handler): the event's span may be the one
+        // the call is about, whose extensions this thread holds.
+        if own_threads::is_own_thread() || in_sdk_call() || self.tracer.never_records() {
             return;
         }
         // Outside any span: nothing (log records are another front door).
@@ -586,7 +589,7 @@ where
         let Some(state) = extensions.get_mut::<SpanState>() else {
             return;
         };
-        state.start(&self.tracer).add_event(name, fields.attributes);
+        state.add_event(&self.tracer, name, fields.attributes);
         if let Some(description) = error {
             state.error_event(description);
         }

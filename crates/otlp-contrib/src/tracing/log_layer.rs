@@ -15,7 +15,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::fields::{EventFields, from_log_fields, is_from_log, log_target, push_location};
 use super::layer::WithContext;
-use super::state::{Deferred, SpanState, is_starting};
+use super::state::{Deferred, SpanState, in_sdk_call};
 use super::target_loggers::TargetLoggers;
 use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 
@@ -189,9 +189,10 @@ impl OtlpLogLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         // Without an `OtlpLayer` in the process no span has a context to give.
-        // In a sampler or processor starting a span, the event's span may be
-        // the one being started, whose extensions this thread holds: no ids.
-        if event.is_root() || !super::layer::any_layer_built() || is_starting() {
+        // Inside an sdk call of `OtlpLayer` (a sampler, a processor's
+        // `on_start`, the warning handler), the event's span may be the one
+        // the call is about, whose extensions this thread holds: no ids.
+        if event.is_root() || !super::layer::any_layer_built() || in_sdk_call() {
             return None;
         }
         // The whole subscriber's current span (`Context::current_span` is not

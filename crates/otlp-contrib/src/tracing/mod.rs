@@ -82,10 +82,11 @@
 //! before it starts, as attributes (with `code.*`, and `thread.*`,
 //! `target` or `level` when they are on), and a link per `follows_from`
 //! before it starts. Fields recorded and events added after it started do
-//! not reach the decision. What the sampler (or a processor's `on_start`)
-//! itself records through `tracing` while a span starts is not recorded by
-//! `OtlpLayer` (the span being started may be the current one, its state
-//! in use); other layers see it. So dropping health checks by route is:
+//! not reach the decision. What the sampler (or a processor's `on_start`,
+//! or the warning handler of `otlp_sdk::diagnostics`) itself records through
+//! `tracing` while the layer calls it is not recorded by `OtlpLayer` (the
+//! span the call is about may be the current one, its state in use); other
+//! layers see it. So dropping health checks by route is:
 //!
 //! ```
 //! use otlp_core::AnyValue;

@@ -12,7 +12,7 @@ use otlp_core::SpanContext;
 use otlp_core::propagation::{Extractor, Injector, Propagators};
 
 use super::layer::{StateFn, WithContext};
-use super::state::{SetParentError, is_starting};
+use super::state::{SetParentError, in_sdk_call};
 
 /// The W3C `traceparent` header.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -82,8 +82,8 @@ impl OtlpSpanExt for tracing::Span {
     }
 
     fn context(&self) -> SpanContext {
-        // As in `with_state`: not in a sampler or processor starting a span.
-        if is_starting() {
+        // As in `with_state`: not inside an sdk call of the layer.
+        if in_sdk_call() {
             return SpanContext::default();
         }
         self.with_subscriber(|(id, dispatch)| {
@@ -104,11 +104,12 @@ impl OtlpSpanExt for tracing::Span {
 }
 
 /// Runs `f` on the layer's state of `span`, if an `OtlpLayer` records it;
-/// not in a sampler or processor starting a span (the span may be the one
-/// being started, whose extensions this thread holds): there the span is as
-/// one no `OtlpLayer` records.
+/// not inside an sdk call of the layer (a sampler, a processor's `on_start`,
+/// the warning handler: the span may be the one the call is about, whose
+/// extensions this thread holds): there the span is as one no `OtlpLayer`
+/// records.
 fn with_state(span: &tracing::Span, f: &mut StateFn<'_>) {
-    if is_starting() {
+    if in_sdk_call() {
         return;
     }
     span.with_subscriber(|(id, dispatch)| {

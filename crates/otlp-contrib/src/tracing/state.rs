@@ -148,6 +148,7 @@ impl SpanState {
 
     /// Adds a link to `context` (`follows_from`).
     pub(super) fn add_link(&mut self, context: &SpanContext) {
+        let _sdk_call = SdkCall::mark();
         match &mut self.stage {
             Stage::Pending(pending) => pending.links.push(context.clone()),
             Stage::Started(span) => span.add_link(context, []),
@@ -163,6 +164,7 @@ impl SpanState {
     /// the span has started, the sdk span's rules apply (the specification's):
     /// `Ok` is final and `Unset` is ignored.
     pub(super) fn record(&mut self, fields: SpanFields) {
+        let _sdk_call = SdkCall::mark();
         let status = fields.status();
         match (&self.stage, &status) {
             (_, None) => {}
@@ -227,6 +229,12 @@ impl SpanState {
         }
     }
 
+    /// Adds the event `name` now, starting the span first if it is pending.
+    pub(super) fn add_event(&mut self, tracer: &Tracer, name: Str, attributes: Vec<KeyValue>) {
+        let _sdk_call = SdkCall::mark();
+        self.start(tracer).add_event(name, attributes);
+    }
+
     /// Sets an error status from an `ERROR` event, unless one was set before.
     pub(super) fn error_event(&mut self, description: Str) {
         if !self.status_set
@@ -251,51 +259,53 @@ impl SpanState {
 }
 
 thread_local! {
-    /// Whether this thread is inside the start of an sdk span the layer
-    /// asked for: in the program's sampler (`Sampler::custom`) and span
-    /// processors' `on_start`, code of the program's own that may itself
-    /// record through `tracing`. The layer may hold the span's extensions
-    /// meanwhile (when the span is started as it is entered it is already
-    /// `tracing`'s current span), so the hooks look here and leave this
-    /// thread's `tracing` calls alone until the start returns (see
-    /// [`is_starting`]).
-    static STARTING: Cell<bool> = const { Cell::new(false) };
+    /// Whether this thread is inside a call the layer makes into otlp-sdk
+    /// while it may hold a span's extensions (see [`in_sdk_call`]).
+    static IN_SDK_CALL: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the calling thread is starting an sdk span for the layer (in a
-/// sampler or a processor's `on_start`): the `tracing` spans, events,
-/// records and enters made there are not recorded by `OtlpLayer` (nor given
-/// span ids by `OtlpLogLayer`), as they are not on a pipeline's own
-/// threads. Other layers (`fmt`) see them as ever. Taking the extensions of
-/// the span being started from there would wait for the lock this thread
-/// holds, forever. Cost: a thread-local read.
-pub(super) fn is_starting() -> bool {
-    STARTING.try_with(Cell::get).unwrap_or(false)
+/// Whether the calling thread is inside a call the layer makes into
+/// otlp-sdk on a span: starting it, recording fields, an event or a link.
+/// Such a call may run the program's code — its sampler
+/// (`Sampler::custom`), its processors' `on_start`, its warning handler
+/// (`diagnostics::set_warning_handler`, told when a span goes over its
+/// limits) — and that code may record through `tracing`. The layer may hold
+/// the span's extensions meanwhile, and the span may be `tracing`'s current
+/// one (a span starts as it is entered; events and `Span::current().record`
+/// are recorded in it): taking them again from there would wait for the
+/// lock this thread holds, forever. So the `tracing` spans, events, records
+/// and enters made there are not recorded by `OtlpLayer` (nor given span
+/// ids by `OtlpLogLayer`), as on a pipeline's own threads; other layers
+/// (`fmt`) see them as ever. Cost: a thread-local read.
+pub(super) fn in_sdk_call() -> bool {
+    IN_SDK_CALL.try_with(Cell::get).unwrap_or(false)
 }
 
-/// Marks the thread as starting a span (see [`is_starting`]) until dropped,
-/// on return or unwinding; puts back what was there, so that a start nested
-/// in another (a span closing in a sampler) leaves the outer one marked.
-struct Starting(bool);
+/// Marks the thread as inside an sdk call (see [`in_sdk_call`]) until
+/// dropped, on return or unwinding; puts back what was there, so that a
+/// call nested in another (a span closing in a sampler) leaves the outer one
+/// marked. Cost: two thread-local writes.
+struct SdkCall(bool);
 
-impl Starting {
+impl SdkCall {
     fn mark() -> Self {
-        Starting(
-            STARTING
-                .try_with(|starting| starting.replace(true))
+        SdkCall(
+            IN_SDK_CALL
+                .try_with(|inside| inside.replace(true))
                 .unwrap_or(false),
         )
     }
 }
 
-impl Drop for Starting {
+impl Drop for SdkCall {
     fn drop(&mut self) {
-        let _ = STARTING.try_with(|starting| starting.set(self.0));
+        let _ = IN_SDK_CALL.try_with(|inside| inside.set(self.0));
     }
 }
 
 /// Starts the sdk span a pending span describes.
 fn start(tracer: &Tracer, pending: &mut Pending) -> otlp_sdk::Span {
+    let _sdk_call = SdkCall::mark();
     let mut builder = tracer
         .span_builder(std::mem::take(&mut pending.name))
         .kind(pending.kind)
@@ -307,10 +317,7 @@ fn start(tracer: &Tracer, pending: &mut Pending) -> otlp_sdk::Span {
     for link in &pending.links {
         builder = builder.link(link, []);
     }
-    let mut span = {
-        let _starting = Starting::mark();
-        builder.start()
-    };
+    let mut span = builder.start();
     if span.is_recording() {
         if let Some(status) = pending.status.take() {
             span.set_status(status);
