@@ -1346,6 +1346,16 @@ mod tests {
         (block, scratch)
     }
 
+    /// This thread keeps a usual block and at most a block's worth of
+    /// scratch for `queue` ([`kept_by_this_thread`]).
+    fn assert_keeps_at_most_a_block(queue: &RecordQueue) {
+        let (block, scratch) = kept_by_this_thread(queue);
+        assert!(
+            block <= BLOCK_BYTES && scratch <= BLOCK_BYTES,
+            "kept {block} bytes of block and {scratch} of scratch"
+        );
+    }
+
     #[test]
     fn a_record_larger_than_a_block_leaves_no_memory_behind_in_its_thread() {
         let big = span("big", &"x".repeat(4 << 20));
@@ -1357,11 +1367,7 @@ mod tests {
             let queue = RecordQueue::new(1 << 20, None, usize::MAX, 1);
             assert_eq!(queue.push(&small), Push::Queued);
             assert_eq!(queue.push(&big), Push::TooLarge);
-            let (block, scratch) = kept_by_this_thread(&queue);
-            assert!(
-                block <= BLOCK_BYTES && scratch <= BLOCK_BYTES,
-                "kept {block} bytes of block and {scratch} of scratch"
-            );
+            assert_keeps_at_most_a_block(&queue);
             // Its block is still the thread's usual one, and takes records.
             assert_eq!(queue.push(&small), Push::Queued);
         });
@@ -1371,11 +1377,7 @@ mod tests {
             let queue = RecordQueue::new(32 << 10, None, usize::MAX, 1);
             assert_eq!(queue.push(&small), Push::Queued);
             assert_eq!(queue.push(&big), Push::TooLarge);
-            let (block, scratch) = kept_by_this_thread(&queue);
-            assert!(
-                block <= BLOCK_BYTES && scratch <= BLOCK_BYTES,
-                "kept {block} bytes of block and {scratch} of scratch"
-            );
+            assert_keeps_at_most_a_block(&queue);
         });
         on_a_thread_of_its_own(|| {
             // Queued: encoded in place, moved aside to a block of its own.
@@ -1383,11 +1385,7 @@ mod tests {
             assert_eq!(queue.push(&small), Push::Queued);
             assert_eq!(queue.push(&big), Push::Queued);
             assert_eq!(queue.push(&small), Push::Queued);
-            let (block, scratch) = kept_by_this_thread(&queue);
-            assert!(
-                block <= BLOCK_BYTES && scratch <= BLOCK_BYTES,
-                "kept {block} bytes of block and {scratch} of scratch"
-            );
+            assert_keeps_at_most_a_block(&queue);
         });
     }
 
