@@ -163,6 +163,19 @@
 //! flags: W3C level 2's `random` flag set (its `traceparent` ends in `-03`
 //! when sampled); a span under a remote parent keeps that parent's.
 //!
+//! Two limits come from `tracing` itself, as with `tracing-opentelemetry`:
+//! - A span closes, and is exported, when the last handle on it is dropped:
+//!   its own and its children's. `tracing-subscriber`'s registry closes a
+//!   parent through the dispatcher of the thread that drops the last child
+//!   (tokio-rs/tracing#1656), so with a subscriber set per thread or per
+//!   scope (`with_default`, `set_default`), a parent whose last child is
+//!   dropped where that subscriber is not the default never closes. A global
+//!   subscriber (`set_global_default`, `.init()`) has no such gap.
+//! - A span a per-layer filter hides has no state of this layer: its
+//!   [`OtlpSpanExt::set_parent`] answers [`SetParentError::NotRecorded`],
+//!   so give a server span that continues a remote trace a level the
+//!   layer's filter lets through.
+//!
 //! ## Cost
 //!
 //! - A span: its creation fields converted into one vector of attributes,
