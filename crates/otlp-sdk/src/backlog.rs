@@ -16,6 +16,10 @@
 //! up, for the caller to count as dropped. A file that never comes back holds
 //! the line until the disk cap evicts it (those spans are then counted as
 //! dropped too).
+//!
+//! A request that cannot be stored (a full disk, an I/O error) is exported
+//! from memory, without a durable record; when appends start failing, a
+//! [`Warning`](crate::diagnostics::Warning) names the error and its file.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -23,6 +27,7 @@ use std::time::Instant;
 use otlp_core::encode::Encoding;
 
 use crate::deadline::deadline_after;
+use crate::diagnostics;
 use crate::durable::{DurableConfig, DurableError, DurableQueue, RecordId, Recovered};
 use crate::exporter::Signal;
 use crate::retry::RetryPolicy;
@@ -72,6 +77,9 @@ pub(crate) struct Backlog {
     /// for the disk until one succeeds again (each cut with an export slot
     /// still tries).
     append_failing: bool,
+    /// Whose requests these are: the source of the warning given when
+    /// appends start failing.
+    signal: Signal,
 }
 
 impl Backlog {
@@ -96,6 +104,7 @@ impl Backlog {
             failures: 0,
             next_attempt: Instant::now(),
             append_failing: false,
+            signal,
         };
         Ok((backlog, recovered))
     }
@@ -109,6 +118,21 @@ impl Backlog {
     pub(crate) fn append(&mut self, encoding: Encoding, spans: u64, body: &[u8]) -> BacklogAppend {
         let count = u32::try_from(spans).unwrap_or(u32::MAX);
         let appended = self.queue.append(encoding, count, body);
+        if let Err(error) = &appended
+            && !self.append_failing
+        {
+            // The pipeline's last error is overwritten by the export's next
+            // failure, and the loss reports then name only that: the reason
+            // nothing is kept on disk any more is said here, when appends
+            // start failing (each distinct error once per process).
+            diagnostics::warn(
+                self.signal.as_str(),
+                format!(
+                    "the durable queue could not store a batch, so batches go to the backend \
+                     from memory, not kept on disk, until an append succeeds again: {error}"
+                ),
+            );
+        }
         self.append_failing = appended.is_err();
         // Read from the queue, not from `appended`: an `Err` says nothing of
         // the segments deleted before the write failed.

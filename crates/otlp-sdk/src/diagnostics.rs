@@ -57,7 +57,9 @@
 //! not fit is discarded, and counted in the record's `dropped_*_count`
 //! fields: said once per process, whatever the number of records); a
 //! logger asked for with an empty name (it works all the same, its scope
-//! named `""`).
+//! named `""`); a durable queue whose appends start failing (a full disk:
+//! batches then go to the backend from memory, not kept on disk; the
+//! warning names the error and its file).
 //! [`MetricsStats`](crate::metrics::MetricsStats) counts the metrics ones; each
 //! distinct one is also given once to the process's *warning handler*, on
 //! the thread whose call warns: by default a line on standard error

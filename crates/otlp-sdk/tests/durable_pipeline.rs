@@ -1056,3 +1056,41 @@ fn a_directory_in_use_is_refused_with_a_typed_error_naming_it() {
     let _ = first.shutdown(Duration::from_secs(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A durable queue that cannot store (here a file already holds the name of
+/// the first segment, so creating it fails every time; a full disk does
+/// the same): batches go to the backend from memory, unprotected, and with
+/// the backend down they fail. The reason must reach the user, naming the
+/// file: the last error and the loss reports only name the transport error
+/// that came after (it overwrote the disk's at once), so a warning says
+/// it, once per failing stretch.
+#[test]
+fn a_durable_queue_that_cannot_store_says_so_in_a_warning_naming_the_file() {
+    let dir = directory("cannot-store");
+    let backend = Arc::new(Backend::default());
+    let processor = pipeline(&backend, durable(&dir));
+    let blocker = dir.join(format!("{:020}.seg", 1));
+    std::fs::write(&blocker, b"").expect("take the first segment's name");
+    let blocker_text = blocker.display().to_string();
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    let wanted = dir.display().to_string();
+    otlp_sdk::diagnostics::set_warning_handler(move |warning| {
+        let text = warning.to_string();
+        if text.contains(&wanted) {
+            sink.lock().unwrap().push(text);
+        }
+    });
+    for _ in 0..10 {
+        processor.on_end(span());
+    }
+    let _ = processor.shutdown(Duration::from_secs(10));
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    assert_eq!(stats.persisted, 0, "{stats:#?}");
+    let warnings = warnings.lock().unwrap().clone();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}\n{stats:#?}");
+    assert!(warnings[0].contains(&blocker_text), "{}", warnings[0]);
+    assert!(warnings[0].contains("from memory"), "{}", warnings[0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
