@@ -2243,3 +2243,38 @@ fn conflicting_duplicate_registrations_are_counted_unless_a_view_resolves_them()
     assert_eq!(first.description.as_str(), "Jobs done");
     assert_eq!(sum_points(first).0[0].value, NumberValue::Int(4));
 }
+
+#[test]
+fn measurements_naming_the_overflow_set_join_the_one_overflow_series() {
+    // Before: a synchronous stream gave a set passed as
+    // `otel.metric.overflow=true` a series of its own, and the limit's
+    // overflow series came beside it: two points with one attribute set in
+    // one metric (an observable stream already merged them).
+    let overflow = [KeyValue::new(OVERFLOW_ATTRIBUTE, true)];
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
+        let provider = MeterProvider::builder()
+            .with_temporality(preference)
+            .with_cardinality_limit(1)
+            .build()
+            .expect("provider");
+        let counter = provider.meter("m").u64_counter("hits").build();
+        counter.add(1, &overflow);
+        counter.add(10, &[KeyValue::new("user", 1)]);
+        counter.add(100, &[KeyValue::new("user", 2)]);
+        counter.add(1000, &overflow);
+        let metrics = provider.collect();
+        let (points, _, _) = sum_points(find(&metrics, "hits"));
+        let sets: Vec<_> = points.iter().map(|point| &point.attributes).collect();
+        assert_eq!(
+            sets,
+            [&vec![KeyValue::new("user", 1)], &overflow.to_vec()],
+            "{preference:?}: {points:#?}"
+        );
+        assert_eq!(value_of(points, &overflow), NumberValue::Int(1101));
+        // Only the set the limit turned away overflowed.
+        assert_eq!(provider.stats().overflowed_measurements, 1);
+    }
+}

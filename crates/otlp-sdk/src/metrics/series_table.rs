@@ -66,14 +66,15 @@
 //! [`SeriesTable::overflowed`]. As the specification requires, no
 //! measurement overflows while a stream has at most `limit` attribute sets
 //! (a delta stream: sets recorded since the previous collection, plus those
-//! recorded in the interval before it). The overflow series is never retired.
+//! recorded in the interval before it). The overflow series is never retired,
+//! and a measurement whose set is the overflow attribute alone joins it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use crossbeam_utils::CachePadded;
-use otlp_core::KeyValue;
+use otlp_core::{AnyValue, KeyValue};
 
 use super::aggregation::{Cell, CellKind, thread_stripe};
 use super::attributes::{KeyFilter, canonical, hash_all, hash_kept, same_kept};
@@ -356,12 +357,12 @@ impl SeriesTable {
             .find(set_hash, &set, &KeyFilter::All)
             .cloned()
             .or_else(|| {
-                // The overflow series is found by its attribute only when
-                // the caller gives exactly that attribute.
-                self.overflow
-                    .get()
-                    .filter(|overflow| *overflow.attributes == *set)
-                    .cloned()
+                // A set that is exactly the overflow attribute is the
+                // overflow series, whether the limit made it yet or not:
+                // a series of its own would be a second point with the
+                // same attributes once the limit is reached (not counted
+                // as overflowed: the caller named that set).
+                is_overflow_set(&set).then(|| self.overflow_series())
             });
         let series = match existing {
             Some(series) => series,
@@ -517,6 +518,13 @@ impl SeriesTable {
     pub(crate) fn filter(&self) -> &KeyFilter {
         &self.filter
     }
+}
+
+/// Whether a canonical set is the overflow series' own:
+/// `otel.metric.overflow = true` alone.
+fn is_overflow_set(set: &[KeyValue]) -> bool {
+    matches!(set, [attribute] if attribute.key.as_str() == OVERFLOW_ATTRIBUTE
+        && attribute.value == AnyValue::Bool(true))
 }
 
 /// The current level of a cumulative stream's table.
