@@ -481,6 +481,41 @@ fn negative_increments_of_a_counter_are_ignored_and_counted() {
     assert_eq!(provider.stats().refused_measurements, 2);
 }
 
+#[test]
+fn a_nan_increment_of_a_counter_is_ignored_and_counted_not_summed_for_good() {
+    // Before: NaN is not below zero, so a counter took it, and its running
+    // total was NaN at every collection after (NaN plus anything is NaN),
+    // for as long as the process lived.
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
+        let provider = provider(preference);
+        let counter = provider.meter("m").f64_counter("c").build();
+        counter.add(2.5, &[]);
+        counter.add(f64::NAN, &[]);
+        counter.add(-f64::NAN, &[]);
+        let first = provider.collect();
+        assert_eq!(
+            sum_points(&first[0]).0[0].value,
+            NumberValue::Double(2.5),
+            "{preference:?}"
+        );
+        counter.add(1.0, &[]);
+        let second = provider.collect();
+        let expected = match preference {
+            TemporalityPreference::Cumulative => 3.5,
+            _ => 1.0,
+        };
+        assert_eq!(
+            sum_points(&second[0]).0[0].value,
+            NumberValue::Double(expected),
+            "{preference:?}"
+        );
+        assert_eq!(provider.stats().refused_measurements, 2);
+    }
+}
+
 /// Counts the data points of each request; fails the first `fail` attempts.
 #[derive(Default)]
 struct Counts {

@@ -30,7 +30,8 @@ mod sealed {
 pub trait Number: Copy + Send + Sync + fmt::Debug + 'static + sealed::Sealed {
     /// Whether the instrument's points carry floats.
     const IS_FLOAT: bool;
-    /// Whether the value is negative (refused by counters).
+    /// Whether the value is not a valid increment of a counter: negative,
+    /// or (a float) NaN, which would make the running total NaN for good.
     fn is_negative(self) -> bool;
 }
 
@@ -74,7 +75,8 @@ impl Number for f64 {
     const IS_FLOAT: bool = true;
     #[inline]
     fn is_negative(self) -> bool {
-        self < 0.0
+        // NaN is no valid increment either: refused with the negatives.
+        self < 0.0 || self.is_nan()
     }
 }
 
@@ -158,7 +160,7 @@ macro_rules! sync_instrument {
 
 sync_instrument!(
     /// A monotonic sum (`u64` or `f64`): requests served, bytes sent.
-    /// Negative values are ignored, and counted in
+    /// Negative values and NaN are ignored, and counted in
     /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
     ///
     /// An integer counter's sum saturates at `i64::MAX`, the largest value
@@ -167,7 +169,7 @@ sync_instrument!(
     /// total) stays there. It never wraps negative, which a consumer would
     /// take for a reset. (`opentelemetry_sdk` exports a `u64` total above
     /// `i64::MAX` as 0.)
-    Counter, add, "added; negative values are ignored (and counted)", refuse_negative: true
+    Counter, add, "added; negative values and NaN are ignored (and counted)", refuse_negative: true
 );
 sync_instrument!(
     /// A sum that goes up and down (`i64` or `f64`): items in a queue.

@@ -183,8 +183,8 @@ pub struct MetricsStats {
     /// Measurements (and observations) that went to the overflow series
     /// because their stream had reached its cardinality limit.
     pub overflowed_measurements: u64,
-    /// Measurements refused: negative values given to a counter (a
-    /// monotonic sum), ignored.
+    /// Measurements refused: negative values and NaN given to a counter
+    /// (a monotonic sum), ignored.
     pub refused_measurements: u64,
     /// Instruments refused (invalid name): they record nothing.
     pub invalid_instruments: u64,

@@ -114,7 +114,7 @@ pub(crate) struct ProviderShared {
     ignored_views: AtomicU64,
     /// Registrations in conflict with an instrument of the same name.
     conflicting_instruments: AtomicU64,
-    /// Measurements the instruments refused (negative counter values).
+    /// Measurements the instruments refused (negative or NaN counter values).
     refused: Arc<AtomicU64>,
     callback_panics: AtomicU64,
     collections: AtomicU64,
