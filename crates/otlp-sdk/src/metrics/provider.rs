@@ -156,8 +156,12 @@ impl ProviderShared {
                 // (the next delta covers this interval too).
                 continue;
             }
+            // Some callbacks panicked: the sets only they observe are
+            // missing from this round, and the streams keep their series
+            // (a delta taken later is taken from their last total).
+            let partial = panicked > 0;
             for stream in &registration.streams {
-                metrics.extend(stream.collect(&observations, &self.resource, now));
+                metrics.extend(stream.collect(&observations, partial, &self.resource, now));
             }
         }
         metrics
@@ -1032,7 +1036,9 @@ impl<I, T: Number> ObservableBuilder<I, T> {
     /// there through `tracing`, or through otlp-rust's `log` and `metrics`
     /// front doors, is not recorded; hand it to a thread of the program.
     /// A callback that panics reports nothing for that collection and is
-    /// counted in [`MetricsStats::callback_panics`].
+    /// counted in [`MetricsStats::callback_panics`]; the series of the sets
+    /// it observes are kept, so that their next delta is what they grew
+    /// since their last total.
     pub fn with_callback(
         mut self,
         callback: impl Fn(&mut Observer<'_, T>) + Send + Sync + 'static,

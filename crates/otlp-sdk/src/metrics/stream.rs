@@ -5,7 +5,8 @@
 //! [`ObservedStream`] belongs to an observable instrument: it has no
 //! recording path, only what its callback observed at each collection, and
 //! keeps per series what the delta of a sum needs (the previous total), for
-//! the series its previous collection observed. A monotonic total observed
+//! the series its previous collection observed (and, after a callback
+//! panicked, those it missed). A monotonic total observed
 //! below the previous one was reset: the series starts again at the previous
 //! collection, and its delta is the new total, never negative.
 
@@ -245,6 +246,8 @@ struct Observed {
     created: u64,
     /// The previous total, for delta sums.
     previous: Option<Measure>,
+    /// When `previous` was observed: the start of the next delta.
+    previous_time: u64,
 }
 
 #[derive(Debug)]
@@ -288,10 +291,14 @@ impl ObservedStream {
         }
     }
 
-    /// This collection's metric from the callback's observations.
+    /// This collection's metric from the callbacks' observations;
+    /// `partial` says that some callbacks panicked, so that a set missing
+    /// from `observations` may still exist: its series is kept (within the
+    /// cardinality limit), and its next delta is taken from its last total.
     pub(crate) fn collect(
         &self,
         observations: &[(Measure, Vec<KeyValue>)],
+        partial: bool,
         resource: &Arc<Resource>,
         now: u64,
     ) -> Option<Metric> {
@@ -332,6 +339,7 @@ impl ObservedStream {
             let series = state.series.entry(set.clone()).or_insert(Observed {
                 created: state.last_collection,
                 previous: None,
+                previous_time: state.last_collection,
             });
             // A monotonic total below the previous one was reset (a process
             // restarted, a counter was cleared): the data model's reset. The
@@ -352,13 +360,13 @@ impl ObservedStream {
             series.created = series.created.min(now);
             let last_collection = state.last_collection.min(now);
             let (start, reported) = match (is_sum, self.temporality) {
-                (true, Temporality::Delta) => {
-                    let delta = match series.previous {
-                        Some(previous) => subtract(value, previous),
-                        None => value,
-                    };
-                    (last_collection, delta)
-                }
+                (true, Temporality::Delta) => match series.previous {
+                    // From the total it is taken from: the previous
+                    // collection's, or an older one if a callback's panic
+                    // left the set out since.
+                    Some(previous) => (series.previous_time.min(now), subtract(value, previous)),
+                    None => (last_collection, value),
+                },
                 // A cumulative stream repeats its series' start time, gauges
                 // included (the spec's reader: the rule applies "to all
                 // metrics, not just those whose point kinds includes an
@@ -367,6 +375,7 @@ impl ObservedStream {
                 (false, _) => (last_collection, value),
             };
             series.previous = Some(value);
+            series.previous_time = now;
             points.push(Point::Number(NumberDataPoint {
                 attributes: set.0,
                 start_time_unix_nano: start,
@@ -379,8 +388,23 @@ impl ObservedStream {
         // A set not observed this round is forgotten, as opentelemetry_sdk
         // does: should it come back, it is a new series (a start time of its
         // own, a delta from zero), and sets seen once do not hold memory or
-        // a place under the limit for good.
-        state.series.retain(|set, _| index.contains_key(set));
+        // a place under the limit for good. When a callback panicked, the
+        // sets it observes are missing only this round: they are kept, as
+        // many as the limit leaves room for beside this round's sets (a
+        // callback panicking every round cannot make the state grow).
+        let mut room = if partial {
+            (self.limit + 1).saturating_sub(index.len())
+        } else {
+            0
+        };
+        state.series.retain(|set, _| {
+            if index.contains_key(set) {
+                return true;
+            }
+            let keep = room > 0;
+            room = room.saturating_sub(1);
+            keep
+        });
         state.last_collection = now;
         let data = self.identity.data(&self.cell, self.temporality, points)?;
         Some(self.identity.metric(data, resource))
@@ -540,9 +564,9 @@ mod tests {
             let observed =
                 ObservedStream::new(identity(kind), cell, temporality, KeyFilter::All, 100);
             let observations = [(Measure::Int(5), Vec::new())];
-            let first = windows(observed.collect(&observations, &resource, past_time()));
+            let first = windows(observed.collect(&observations, false, &resource, past_time()));
             assert!(first.iter().all(|(start, time)| start <= time), "{first:?}");
-            let stepped = windows(observed.collect(&observations, &resource, before));
+            let stepped = windows(observed.collect(&observations, false, &resource, before));
             assert!(
                 stepped.iter().all(|(start, time)| start <= time),
                 "{kind:?} {temporality:?}: {stepped:?}"
