@@ -2327,6 +2327,37 @@ fn conflicting_duplicate_registrations_are_counted_unless_a_view_resolves_them()
 }
 
 #[test]
+fn an_observation_naming_the_overflow_set_takes_no_place_under_the_limit() {
+    // The spec: no overflow while the distinct non-overflow sets are at
+    // most the limit. Before: an observation of `otel.metric.overflow=true`
+    // took the one place of a limit of 1, and the set `user=1` overflowed.
+    let provider = MeterProvider::builder()
+        .with_cardinality_limit(1)
+        .build()
+        .expect("provider");
+    provider
+        .meter("m")
+        .u64_observable_counter("hits")
+        .with_callback(|observer| {
+            observer.observe(1, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]);
+            observer.observe(10, &[KeyValue::new("user", 1)]);
+        })
+        .build();
+    let metrics = provider.collect();
+    let (points, _, _) = sum_points(find(&metrics, "hits"));
+    assert_eq!(points.len(), 2, "{points:#?}");
+    assert_eq!(
+        value_of(points, &[KeyValue::new("user", 1)]),
+        NumberValue::Int(10)
+    );
+    assert_eq!(
+        value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
+        NumberValue::Int(1)
+    );
+    assert_eq!(provider.stats().overflowed_measurements, 0);
+}
+
+#[test]
 fn measurements_naming_the_overflow_set_join_the_one_overflow_series() {
     // Before: a synchronous stream gave a set passed as
     // `otel.metric.overflow=true` a series of its own, and the limit's

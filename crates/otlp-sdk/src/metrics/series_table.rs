@@ -522,7 +522,7 @@ impl SeriesTable {
 
 /// Whether a canonical set is the overflow series' own:
 /// `otel.metric.overflow = true` alone.
-fn is_overflow_set(set: &[KeyValue]) -> bool {
+pub(crate) fn is_overflow_set(set: &[KeyValue]) -> bool {
     matches!(set, [attribute] if attribute.key.as_str() == OVERFLOW_ATTRIBUTE
         && attribute.value == AnyValue::Bool(true))
 }

@@ -22,7 +22,7 @@ use super::aggregation::{CellKind, Measure, Point, Window};
 use super::attributes::{AttributeSet, KeyFilter, canonical};
 use super::exemplar::offers;
 use super::instrument_kind::InstrumentKind;
-use super::series_table::{OVERFLOW_ATTRIBUTE, Series, SeriesTable};
+use super::series_table::{OVERFLOW_ATTRIBUTE, Series, SeriesTable, is_overflow_set};
 use crate::active_span::ActiveSpan;
 use crate::config::ExemplarFilter;
 
@@ -317,7 +317,9 @@ impl ObservedStream {
         let mut own_sets = 0;
         for (measure, attributes) in observations {
             let mut set = AttributeSet(canonical(attributes, &self.filter));
-            if !index.contains_key(&set) {
+            // The overflow set itself takes no place under the limit (the
+            // spec counts the non-overflow sets), as in `SeriesTable`.
+            if !index.contains_key(&set) && !is_overflow_set(&set.0) {
                 if own_sets >= self.limit {
                     state.overflowed += 1;
                     set = AttributeSet(vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)]);
