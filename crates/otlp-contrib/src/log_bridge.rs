@@ -91,8 +91,6 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
 };
-#[cfg(feature = "opentelemetry-bridge")]
-use otlp_core::{SpanId, TraceFlags, TraceId};
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
 
 /// The instrumentation scope of the records unless
@@ -273,23 +271,9 @@ impl OtlpLogger {
         // Outside a `tracing` span: a span made current through the
         // `opentelemetry` API (`Context::attach`, `Tracer::in_span`).
         #[cfg(feature = "opentelemetry-bridge")]
-        if !correlated {
-            use opentelemetry::trace::TraceContextExt as _;
-            let current = opentelemetry::Context::current();
-            let span = current.span();
-            let context = span.span_context();
-            if context.is_valid() {
-                // The span's defined W3C flags (sampled, and the level 2
-                // random flag); reserved bits are not passed on.
-                let flags =
-                    TraceFlags::new(context.trace_flags().to_u8() & TraceFlags::DEFINED.bits());
-                builder = builder.span_context(&SpanContext::new(
-                    TraceId::from_bytes(context.trace_id().to_bytes()),
-                    SpanId::from_bytes(context.span_id().to_bytes()),
-                    flags,
-                ));
-                correlated = true;
-            }
+        if !correlated && let Some(context) = crate::bridge::current_span_context() {
+            builder = builder.span_context(&context);
+            correlated = true;
         }
         // Else the span of the native API made active on this thread
         // (`otlp_sdk::active_span`), if any.

@@ -345,25 +345,10 @@ fn default_scope() -> InstrumentationScope {
 }
 
 /// The span made current through the `opentelemetry` API on this thread
-/// (`Tracer::in_span`, `Context::attach`, a span `tracing-opentelemetry`
-/// has entered), if it is valid: its ids and its defined W3C flags (sampled,
-/// random; reserved bits are not passed on). Cost: a thread-local read, no
-/// allocation, no reference count written.
+/// ([`crate::bridge::current_span_context`]).
 #[cfg(feature = "opentelemetry-bridge")]
 fn opentelemetry_context() -> Option<SpanContext> {
-    use opentelemetry::trace::TraceContextExt as _;
-    use otlp_core::{SpanId, TraceFlags, TraceId};
-    opentelemetry::Context::map_current(|current| {
-        let span = current.span();
-        let context = span.span_context();
-        context.is_valid().then(|| {
-            SpanContext::new(
-                TraceId::from_bytes(context.trace_id().to_bytes()),
-                SpanId::from_bytes(context.span_id().to_bytes()),
-                TraceFlags::new(context.trace_flags().to_u8() & TraceFlags::DEFINED.bits()),
-            )
-        })
-    })
+    crate::bridge::current_span_context()
 }
 
 /// Without the `opentelemetry` bridge there is no such context.
