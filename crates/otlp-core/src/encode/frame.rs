@@ -136,9 +136,8 @@ pub fn single_record_request_len(
     scope: &InstrumentationScope,
     record_len: usize,
 ) -> usize {
-    let scope_len = scope_group_overhead(scope) + len_field_len(SCOPE_RECORDS, record_len);
     let resource_len =
-        resource_group_overhead(resource) + len_field_len(RESOURCE_SCOPE_GROUPS, scope_len);
+        resource_group_overhead(resource) + single_record_scope_group_len(scope, record_len);
     len_field_len(REQUEST_RESOURCE_GROUPS, resource_len)
 }
 
