@@ -397,6 +397,7 @@ mod tests {
         let stats = processor.stats();
         assert_eq!((stats.produced, stats.exported, stats.failed), (1, 0, 1));
         assert!(stats.is_balanced(), "{stats:#?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         let error = stats.last_error.unwrap_or_default();
         assert!(error.contains("OTEL_TRACES_EXPORTER=none"), "{error}");
         configured.shutdown(Duration::from_secs(5)).unwrap();

@@ -191,6 +191,7 @@ fn sample(stats: &StatsSnapshot, received: u64) -> Sample {
 fn check_snapshot(last: Option<&Sample>, now: &Sample) {
     let s = &now.stats;
     assert!(s.is_balanced(), "unbalanced: {s:#?}");
+    assert!(s.bytes.is_balanced(), "{:#?}", s.bytes);
     assert_eq!(
         s.dropped,
         s.dropped_queue_full + s.dropped_oversized + s.dropped_shutdown + s.dropped_durable,
@@ -234,6 +235,7 @@ fn check_snapshot(last: Option<&Sample>, now: &Sample) {
 /// After shutdown: nothing queued, nothing in flight but what waits on disk.
 fn assert_exact(stats: &StatsSnapshot, produced: u64) {
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.produced, produced, "{stats:#?}");
     assert_eq!(stats.queued, 0, "{stats:#?}");
     assert_eq!(stats.in_flight, stats.persisted, "{stats:#?}");

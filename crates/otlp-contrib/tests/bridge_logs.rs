@@ -405,6 +405,7 @@ fn the_one_line_switch_delivers_every_field(transport: Transport) {
 
     let stats = pipeline.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(
         (stats.produced, stats.exported),
         (APPLICATION_RECORDS, APPLICATION_RECORDS),
@@ -604,6 +605,7 @@ fn records_of_the_pipelines_own_threads_are_not_taken(transport: Transport) {
     );
     let stats = pipeline.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(
         stats.produced, RECORDS,
         "only the application's: {stats:#?}"

@@ -152,6 +152,7 @@ fn a_parent_based_custom_sampler_keeps_health_checks_and_their_children_from_the
         .expect("the pipeline shuts down");
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.produced, expected, "{stats:#?}");
     assert_eq!(stats.exported, expected, "{stats:#?}");
     assert!(receiver.wait_for_spans(expected, PATIENCE));
@@ -290,6 +291,7 @@ fn record_only_spans_are_seen_by_a_processor_and_never_reach_the_collector() {
     assert_eq!(load(&count.recorded_only), 90);
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.produced, stats.exported), (10, 10), "{stats:#?}");
     assert!(receiver.wait_for_spans(10, PATIENCE));
     let spans = receiver.accepted_spans();
@@ -435,6 +437,7 @@ fn through_the_tracing_layer_a_custom_sampler_sees_a_spans_fields() {
 
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.produced, stats.exported), (2, 2), "{stats:#?}");
     assert!(receiver.wait_for_spans(2, PATIENCE));
     let spans = receiver.accepted_spans();

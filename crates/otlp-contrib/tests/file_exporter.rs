@@ -126,6 +126,7 @@ fn string_attribute<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
 
 fn assert_all_exported(stats: &StatsSnapshot, spans: u64) {
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(
         (stats.produced, stats.exported),
         (spans, spans),
@@ -454,6 +455,7 @@ fn a_log_pipeline_writes_its_records_as_log_lines() {
     provider.shutdown(DEADLINE).unwrap();
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.produced, stats.exported), (50, 50), "{stats:?}");
 
     let requests: Vec<ExportLogsServiceRequest> =

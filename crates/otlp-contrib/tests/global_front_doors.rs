@@ -184,6 +184,7 @@ fn performance(transport: Transport) -> PerformanceConfig {
 
 fn assert_only_the_application(what: &str, stats: &StatsSnapshot, expected: u64) {
     assert!(stats.is_balanced(), "{what}: {stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.produced, expected, "{what}: {stats:#?}");
     assert_eq!(stats.exported, expected, "{what}: {stats:#?}");
 }

@@ -62,6 +62,7 @@ impl Pipeline {
         self.provider.shutdown(PATIENCE).expect("shuts down");
         let stats = self.processor.stats();
         assert!(stats.is_balanced(), "{stats:#?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         assert_eq!(stats.produced, expected, "{stats:#?}");
         assert_eq!(stats.exported, expected, "{stats:#?}");
         assert!(self.receiver.wait_for_log_records(expected, PATIENCE));

@@ -66,6 +66,7 @@ fn delivers_every_record(receiver: &Receiver, config: &Config) {
     let stats = processor.stats();
     let total = (THREADS * PER_THREAD) as u64;
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.exported, total, "{stats:#?}");
     assert!(receiver.wait_for_log_records(total, Duration::from_secs(10)));
 
@@ -172,6 +173,7 @@ fn partial_success_counts_rejected_log_records() {
         let _ = provider.shutdown(Duration::from_secs(10));
         let stats = processor.stats();
         assert!(stats.is_balanced(), "{protocol}: {stats:#?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         assert_eq!(
             (stats.exported, stats.rejected),
             (7, 3),

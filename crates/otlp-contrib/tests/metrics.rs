@@ -224,6 +224,7 @@ fn distinct_snapshot() -> StatsSnapshot {
             max: Duration::from_secs(2),
         },
         last_error: Some("server answered HTTP 503: \"busy\"\nretry".into()),
+        bytes: Default::default(),
     }
 }
 
@@ -231,6 +232,7 @@ fn distinct_snapshot() -> StatsSnapshot {
 fn every_field_of_the_snapshot_has_its_series() {
     let stats = distinct_snapshot();
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     let text = render_prometheus(&stats, &Labels::none());
     let s = read_strictly(&text);
     let processed = "otel_sdk_processor_span_processed_total";

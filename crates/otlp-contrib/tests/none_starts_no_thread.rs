@@ -86,6 +86,7 @@ fn a_none_configuration_starts_no_thread_until_a_provider_in_code_sends_a_record
     let stats = spans.stats();
     assert_eq!((stats.produced, stats.exported, stats.failed), (1, 0, 1));
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     let error = stats.last_error.unwrap_or_default();
     assert!(error.contains("OTEL_TRACES_EXPORTER=none"), "{error}");
 

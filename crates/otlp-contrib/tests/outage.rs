@@ -159,6 +159,7 @@ fn received(receiver: &Receiver) -> (HashSet<u64>, usize) {
 /// Every span settled and nothing lost: the exact accounting after a clean run.
 fn assert_all_exported(stats: &StatsSnapshot, produced: u64) {
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.produced, produced, "{stats:?}");
     assert_eq!(stats.exported, produced, "{stats:?}");
     assert_eq!(
@@ -344,6 +345,7 @@ fn shutdown_meets_its_deadline(transport: Transport, fault: Fault, spans: u64) -
     );
     // Exactly balanced, nothing left anywhere in between.
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.produced, spans);
     assert_eq!((stats.queued, stats.in_flight), (0, 0), "{stats:?}");
     assert_eq!(
@@ -367,6 +369,7 @@ fn shutdown_meets_its_deadline(transport: Transport, fault: Fault, spans: u64) -
     processor.on_end(span(spans + 1));
     let after = processor.stats();
     assert!(after.is_balanced() && after.dropped_shutdown == stats.dropped_shutdown + 1);
+    assert!(after.bytes.is_balanced(), "{:#?}", after.bytes);
     stats
 }
 

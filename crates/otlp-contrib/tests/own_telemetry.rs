@@ -70,6 +70,7 @@ impl Exporter for Instrumented {
 
 fn assert_only_the_application(name: &str, stats: &StatsSnapshot) {
     assert!(stats.is_balanced(), "{name}: {stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.produced, APPLICATION_SPANS, "{name}: {stats:#?}");
     assert_eq!(stats.exported, APPLICATION_SPANS, "{name}: {stats:#?}");
     assert_eq!(stats.dropped, 0, "{name}: {stats:#?}");

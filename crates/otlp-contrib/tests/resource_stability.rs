@@ -302,6 +302,7 @@ fn thirty_cycles_of_faults_leave_threads_descriptors_and_memory_at_their_level()
         let late = held();
         let stats = processor.stats();
         assert!(stats.is_balanced(), "{stats:?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         assert!(
             stats.retries > 0 && stats.failed > 0 && stats.rejected > 0,
             "{stats:?}"

@@ -119,6 +119,7 @@ fn assert_all_delivered(
 /// Every span produced and exported, nothing dropped, failed or left over.
 fn assert_exact(protocol: Protocol, stats: &StatsSnapshot, spans: u64) {
     assert!(stats.is_balanced(), "{protocol}: {stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.produced, spans, "{protocol}: {stats:?}");
     assert_eq!(
         (stats.exported, stats.dropped),
@@ -248,6 +249,7 @@ fn a_backend_that_is_down_holds_no_producer_for_long_and_counts_the_drops() {
             stats.dropped, stats.dropped_queue_full, stats.last_error
         );
         assert!(stats.is_balanced(), "{protocol}: {stats:?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         assert_eq!(stats.produced, SPANS, "{protocol}: {stats:?}");
         assert_eq!(stats.exported, 0, "{protocol}: nothing listens: {stats:?}");
         assert!(
@@ -270,6 +272,7 @@ fn a_backend_that_is_down_holds_no_producer_for_long_and_counts_the_drops() {
         eprintln!("{protocol} down: shutdown {result:?}, {after:?}");
         assert!(result.is_err(), "{protocol}: nothing was delivered");
         assert!(after.is_balanced(), "{protocol}: {after:?}");
+        assert!(after.bytes.is_balanced(), "{:#?}", after.bytes);
         assert_eq!(after.produced, SPANS, "{protocol}: {after:?}");
         assert_eq!(after.exported, 0, "{protocol}: {after:?}");
         assert_eq!(

@@ -90,6 +90,7 @@ fn a_shutdown_out_of_time_while_the_loss_handler_runs_reports_its_spans_pending(
         let _ = release.send(());
         let stats = processor.stats();
         assert!(stats.is_balanced(), "{transport}: {stats:?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         assert_eq!(
             (stats.failed, stats.queued, stats.in_flight),
             (SPANS, 0, 0),

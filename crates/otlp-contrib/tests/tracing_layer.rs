@@ -95,6 +95,7 @@ impl Pipeline {
             .expect("the pipeline shuts down");
         let stats = self.processor.stats();
         assert!(stats.is_balanced(), "{stats:#?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         assert_eq!(stats.exported, stats.produced, "{stats:#?}");
         let requests = std::mem::take(&mut *self.requests.lock().unwrap());
         let mut spans = Vec::new();

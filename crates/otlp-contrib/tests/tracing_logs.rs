@@ -120,6 +120,7 @@ impl Pipelines {
         self.tracers.shutdown(PATIENCE).expect("traces shut down");
         let logs = self.log_processor.stats();
         assert!(logs.is_balanced(), "{logs:#?}");
+        assert!(logs.bytes.is_balanced(), "{:#?}", logs.bytes);
         assert_eq!(logs.exported, logs.produced, "{logs:#?}");
         let spans = self.span_processor.stats();
         assert_eq!(spans.exported, spans.produced, "{spans:#?}");

@@ -400,10 +400,35 @@ impl<'a> WireReader<'a> {
 /// # Ok::<(), otlp_core::DecodeError>(())
 /// ```
 pub fn count_spans(request: &[u8]) -> Result<u64, DecodeError> {
-    count_records(
+    walk_records(
         request,
         ["ExportTraceServiceRequest", "ResourceSpans", "ScopeSpans"],
     )
+    .map(|(count, _)| count)
+}
+
+/// The bytes of the records in an encoded `ExportTraceServiceRequest` or
+/// `ExportLogsServiceRequest`: the sum of the encoded lengths of its spans
+/// (or log records), without their tags and length prefixes or the
+/// resource and scope framing around them. The walk is [`count_spans`]'s
+/// (the two requests have the same field numbers down to their records).
+///
+/// ```
+/// use otlp_core::{encode::TraceEncoder, wire::record_bytes, SpanData};
+///
+/// let spans = vec![SpanData::builder("a").build(), SpanData::builder("bc").build()];
+/// let mut body = Vec::new();
+/// TraceEncoder::new().encode_protobuf(&spans, &mut body);
+/// let one = |span: &SpanData| {
+///     let mut bytes = Vec::new();
+///     otlp_core::encode::record::encode_span(span, &mut bytes);
+///     bytes.len() as u64
+/// };
+/// assert_eq!(record_bytes(&body)?, one(&spans[0]) + one(&spans[1]));
+/// # Ok::<(), otlp_core::DecodeError>(())
+/// ```
+pub fn record_bytes(request: &[u8]) -> Result<u64, DecodeError> {
+    walk_records(request, ["ExportRequest", "ResourceGroup", "ScopeGroup"]).map(|(_, bytes)| bytes)
 }
 
 /// Counts the log records in an encoded `ExportLogsServiceRequest`, as
@@ -421,10 +446,11 @@ pub fn count_spans(request: &[u8]) -> Result<u64, DecodeError> {
 /// # Ok::<(), otlp_core::DecodeError>(())
 /// ```
 pub fn count_log_records(request: &[u8]) -> Result<u64, DecodeError> {
-    count_records(
+    walk_records(
         request,
         ["ExportLogsServiceRequest", "ResourceLogs", "ScopeLogs"],
     )
+    .map(|(count, _)| count)
 }
 
 /// Counts the data points in an encoded `ExportMetricsServiceRequest`: OTLP's
@@ -592,9 +618,11 @@ fn check_wire_type(
 
 /// Counts field 2 of field 2 of field 1: the records of any signal's export
 /// request, whose three message names are `names`.
-fn count_records(request: &[u8], names: [&'static str; 3]) -> Result<u64, DecodeError> {
+/// The records of a trace or logs request: how many, and their bytes.
+fn walk_records(request: &[u8], names: [&'static str; 3]) -> Result<(u64, u64), DecodeError> {
     let [request_name, resource_name, scope_name] = names;
     let mut count = 0u64;
+    let mut bytes = 0u64;
     let mut outer = WireReader::new(request);
     while let Some((field, value)) = outer.next_field()? {
         check_wire_type(request_name, REQUEST, (field, value), outer.field_offset())?;
@@ -620,13 +648,14 @@ fn count_records(request: &[u8], names: [&'static str; 3]) -> Result<u64, Decode
                     (field, value),
                     scope.field_offset(),
                 )?;
-                if let (2, WireValue::Len(_)) = (field, value) {
+                if let (2, WireValue::Len(record)) = (field, value) {
                     count += 1;
+                    bytes += record.len() as u64;
                 }
             }
         }
     }
-    Ok(count)
+    Ok((count, bytes))
 }
 
 #[cfg(test)]

@@ -252,6 +252,7 @@ fn a_server_that_never_answers_fails_at_the_timeout_and_shutdown_keeps_its_deadl
     );
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.exported, stats.failed), (0, 1), "{stats:?}");
     assert!(stats.retries >= 2, "{stats:?}");
 }

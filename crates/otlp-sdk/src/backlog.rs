@@ -37,6 +37,29 @@ pub(crate) struct Redelivery {
     pub(crate) id: RecordId,
     pub(crate) encoding: Encoding,
     pub(crate) spans: u64,
+    /// Its records' bytes (see [`crate::ByteAccount`]).
+    pub(crate) bytes: u64,
+    /// Whether those bytes were measured now: a record recovered at start
+    /// enters the byte account when it is first read back.
+    pub(crate) newly_measured: bool,
+}
+
+/// A record waiting on disk: its spans, and its records' bytes once known
+/// (`None` for a record recovered at start and not read back yet).
+#[derive(Clone, Copy, Debug)]
+struct Waiting {
+    spans: u64,
+    bytes: Option<u64>,
+}
+
+/// The bytes of the records in `body`, a stored request: their encoded
+/// lengths for a protobuf body; the body's length for a JSON one (written
+/// by an earlier version) or one that cannot be walked.
+fn bytes_of_body(body: &[u8], encoding: Encoding) -> u64 {
+    match encoding {
+        Encoding::Protobuf => otlp_core::wire::record_bytes(body).unwrap_or(body.len() as u64),
+        _ => body.len() as u64,
+    }
 }
 
 /// What reading the next waiting record gave.
@@ -46,7 +69,12 @@ pub(crate) enum NextRecord {
     /// A record that is gone for good: damaged on disk (it no longer
     /// matches its checksum) or no longer stored. Its spans are lost; the
     /// queue no longer holds it as pending, so it is never read again.
-    Lost { spans: u64, error: DurableError },
+    /// `bytes`: its records' bytes, if they had entered the byte account.
+    Lost {
+        spans: u64,
+        bytes: Option<u64>,
+        error: DurableError,
+    },
     /// A record that could not be read now (an I/O error: the file missing
     /// for a while, `EIO`, `EMFILE`...). Nothing is lost: it still waits, first
     /// in line, and the next round comes after the retry policy's backoff, as
@@ -63,12 +91,14 @@ pub(crate) struct BacklogAppend {
     /// Spans of waiting records the disk cap evicted to make room, whether
     /// or not the record was then stored: dropped.
     pub(crate) evicted_spans: u64,
+    /// The bytes of those of them in the byte account.
+    pub(crate) evicted_bytes: u64,
 }
 
 pub(crate) struct Backlog {
     queue: DurableQueue,
     /// Records on disk not being exported now, by id (oldest first), with their span counts.
-    waiting: BTreeMap<RecordId, u64>,
+    waiting: BTreeMap<RecordId, Waiting>,
     retry: RetryPolicy,
     /// Failed redelivery rounds in a row (for the backoff).
     failures: u32,
@@ -95,7 +125,10 @@ impl Backlog {
         let waiting = recovered
             .records
             .iter()
-            .map(|record| (record.id, u64::from(record.span_count)))
+            .map(|record| {
+                let spans = u64::from(record.span_count);
+                (record.id, Waiting { spans, bytes: None })
+            })
             .collect();
         let backlog = Backlog {
             queue,
@@ -136,7 +169,7 @@ impl Backlog {
         self.append_failing = appended.is_err();
         // Read from the queue, not from `appended`: an `Err` says nothing of
         // the segments deleted before the write failed.
-        let mut evicted_spans = 0;
+        let (mut evicted_spans, mut evicted_bytes) = (0, 0);
         if let Some(through) = self.queue.evicted_through()
             && self
                 .waiting
@@ -144,12 +177,16 @@ impl Backlog {
                 .is_some_and(|(&id, _)| id <= through)
         {
             let survivors = self.waiting.split_off(&next_id(through));
-            evicted_spans = self.waiting.values().sum();
+            for waiting in self.waiting.values() {
+                evicted_spans += waiting.spans;
+                evicted_bytes += waiting.bytes.unwrap_or(0);
+            }
             self.waiting = survivors;
         }
         BacklogAppend {
             stored: appended.map(|appended| appended.id),
             evicted_spans,
+            evicted_bytes,
         }
     }
 
@@ -202,12 +239,15 @@ impl Backlog {
 
     /// Spans of the waiting records up to `through`.
     pub(crate) fn waiting_spans_through(&self, through: RecordId) -> u64 {
-        self.waiting.range(..=through).map(|(_, spans)| spans).sum()
+        self.waiting
+            .range(..=through)
+            .map(|(_, waiting)| waiting.spans)
+            .sum()
     }
 
     /// Spans of the waiting records.
     pub(crate) fn waiting_spans(&self) -> u64 {
-        self.waiting.values().sum()
+        self.waiting.values().map(|waiting| waiting.spans).sum()
     }
 
     /// Whether a waiting record may be sent now.
@@ -230,7 +270,7 @@ impl Backlog {
     /// ([`NextRecord::Lost`]); one that fails to read for any other reason
     /// stays first in line, and the backlog backs off ([`NextRecord::Deferred`]).
     pub(crate) fn take_next(&mut self, body: &mut Vec<u8>) -> Option<NextRecord> {
-        let (&id, &spans) = self.waiting.first_key_value()?;
+        let (&id, &Waiting { spans, bytes }) = self.waiting.first_key_value()?;
         body.clear();
         Some(match self.queue.read(id, body) {
             Ok(record) => {
@@ -239,6 +279,8 @@ impl Backlog {
                     id,
                     encoding: record.encoding,
                     spans,
+                    bytes: bytes.unwrap_or_else(|| bytes_of_body(body, record.encoding)),
+                    newly_measured: bytes.is_none(),
                 })
             }
             // Nothing left to deliver. Nothing to acknowledge either: a
@@ -246,7 +288,11 @@ impl Backlog {
             // by the next open, as damage), an unknown one is not pending.
             Err(error @ (DurableError::Corrupt { .. } | DurableError::UnknownRecord(_))) => {
                 self.waiting.remove(&id);
-                NextRecord::Lost { spans, error }
+                NextRecord::Lost {
+                    spans,
+                    bytes,
+                    error,
+                }
             }
             // The record is still on disk as far as anyone knows: try again later.
             Err(error) => {
@@ -270,11 +316,12 @@ impl Backlog {
     /// A record ran out of retries: it waits on disk for the next round,
     /// after the retry policy's backoff. Returns false if the disk cap
     /// evicted it meanwhile (its spans are lost).
-    pub(crate) fn park(&mut self, id: RecordId, spans: u64) -> bool {
+    pub(crate) fn park(&mut self, id: RecordId, spans: u64, bytes: u64) -> bool {
         if self.was_evicted(id) {
             return false;
         }
-        self.waiting.insert(id, spans);
+        let bytes = Some(bytes);
+        self.waiting.insert(id, Waiting { spans, bytes });
         self.back_off();
         true
     }
@@ -289,8 +336,9 @@ impl Backlog {
 
     /// Puts a record straight into the waiting line (a new batch that must
     /// queue behind older ones, or that found no free export slot).
-    pub(crate) fn enqueue(&mut self, id: RecordId, spans: u64) {
-        self.waiting.insert(id, spans);
+    pub(crate) fn enqueue(&mut self, id: RecordId, spans: u64, bytes: u64) {
+        let bytes = Some(bytes);
+        self.waiting.insert(id, Waiting { spans, bytes });
     }
 
     /// Syncs what the fsync policy says is due (`force`: everything, now).
@@ -392,7 +440,9 @@ mod tests {
 
         let mut body = Vec::new();
         match backlog.take_next(&mut body) {
-            Some(NextRecord::Lost { spans: 2, error }) => {
+            Some(NextRecord::Lost {
+                spans: 2, error, ..
+            }) => {
                 assert!(matches!(error, DurableError::Corrupt { .. }), "{error}")
             }
             _ => panic!("expected the record to be lost"),

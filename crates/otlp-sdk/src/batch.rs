@@ -179,17 +179,26 @@ impl Batch {
         frame::write_request(resources, out)
     }
 
+    /// The bytes of the batch's records `range`, without their headers.
+    pub(crate) fn record_bytes(&self, range: std::ops::Range<usize>) -> u64 {
+        let entries = self.entries.get(range).unwrap_or_default();
+        entries.iter().map(|entry| entry.len as u64).sum()
+    }
+
     /// Records popped from the queue and not taken yet (discarded when the
     /// queue closes); they leave the batch, and their budget goes back to
-    /// the queue as if taken.
-    pub(crate) fn drop_unread(&mut self, queue: &RecordQueue) -> u64 {
+    /// the queue as if taken. Returns how many, and their bytes without
+    /// headers.
+    pub(crate) fn drop_unread(&mut self, queue: &RecordQueue) -> (u64, u64) {
         let mut unread = 0;
         let mut unread_bytes = 0;
+        let mut record_bytes = 0;
         while let Some(block) = self.blocks.get(self.read_block) {
             let mut offset = self.read_offset;
             while let Some((_, bytes, next)) = block.record_at(offset) {
                 unread += 1;
                 unread_bytes += HEADER + bytes.len();
+                record_bytes += bytes.len() as u64;
                 offset = next;
             }
             self.read_block += 1;
@@ -200,7 +209,7 @@ impl Batch {
         }
         self.entries.clear();
         self.release_read_blocks(queue);
-        unread as u64
+        (unread as u64, record_bytes)
     }
 
     /// Ends the batch once its requests are written: blocks read to the end
@@ -723,8 +732,8 @@ mod tests {
             take_one_under_its_own_scope(&mut batch, &queue, i, &mut body);
             batch.finish(&queue);
         }
-        assert_eq!(batch.drop_unread(&queue), (records - read) as u64);
-        assert_eq!(queue.close(), 0);
+        assert_eq!(batch.drop_unread(&queue).0, (records - read) as u64);
+        assert_eq!(queue.close().records, 0);
         assert_eq!(queue.used_bytes(), 0);
         drop(batch);
         let alive = scopes

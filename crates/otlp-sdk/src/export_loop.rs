@@ -88,9 +88,18 @@ struct Completion {
     parked: bool,
 }
 
+/// How many records a request holds, and their bytes.
+#[derive(Clone, Copy, Debug)]
+struct Count {
+    records: usize,
+    bytes: u64,
+}
+
 /// A request handed to an export task and not yet settled.
 struct InFlight {
     spans: u64,
+    /// Its records' bytes (see [`crate::ByteAccount`]).
+    bytes: u64,
     /// Whoever flips this first (the task, or shutdown abandoning it) counts the spans.
     settled: Arc<AtomicBool>,
     /// Its durable record: abandoned at shutdown, it stays on disk instead of failing.
@@ -276,15 +285,19 @@ impl<E: Exporter> ExportLoop<E> {
 
     fn receive_completions(&mut self) {
         while let Ok(completion) = self.completions.try_recv() {
-            let spans = self
+            let (spans, bytes) = self
                 .in_flight
                 .remove(&completion.seq)
-                .map_or(0, |request| request.spans);
+                .map_or((0, 0), |request| (request.spans, request.bytes));
             self.sizer.on_export_latency(completion.latency);
             if let (Some(backlog), Some(id)) = (&mut self.backlog, completion.record) {
-                match finish_record(backlog, id, &completion, spans) {
+                match finish_record(backlog, id, &completion, spans, bytes) {
                     Ok(true) => {}
-                    Ok(false) => Stats::add(&self.shared.stats.dropped_durable, spans),
+                    Ok(false) => {
+                        let stats = &self.shared.stats;
+                        Stats::add(&stats.dropped_taken_bytes, bytes);
+                        Stats::add(&stats.dropped_durable, spans);
+                    }
                     Err(error) => self.shared.stats.record_error(error),
                 }
             }
@@ -421,12 +434,26 @@ impl<E: Exporter> ExportLoop<E> {
         let mut body = self.buffers.get().detach();
         match backlog.take_next(&mut body) {
             Some(NextRecord::Ready(record)) => {
+                if record.newly_measured {
+                    // Recovered at start: in the byte account from now on.
+                    Stats::add(&self.shared.stats.recovered_bytes, record.bytes);
+                }
                 let (body, encoding) = self.in_exporter_encoding(body, record.encoding);
-                self.spawn_export(body, record.spans as usize, Some(record.id), encoding);
+                let count = Count {
+                    records: record.spans as usize,
+                    bytes: record.bytes,
+                };
+                self.spawn_export(body, count, Some(record.id), encoding);
             }
-            Some(NextRecord::Lost { spans, error }) => {
+            Some(NextRecord::Lost {
+                spans,
+                bytes,
+                error,
+            }) => {
                 self.buffers.put(body);
-                Stats::add(&self.shared.stats.dropped_durable, spans);
+                let stats = &self.shared.stats;
+                Stats::add(&stats.dropped_taken_bytes, bytes.unwrap_or(0));
+                Stats::add(&stats.dropped_durable, spans);
                 self.shared.stats.record_error(format!(
                     "{} lost: their durable record could not be read back: {error}",
                     Records(spans, self.settings.signal)
@@ -475,8 +502,9 @@ impl<E: Exporter> ExportLoop<E> {
     /// stored as that protobuf: smaller, and readable by the next run
     /// whichever encoding its exporter sends (see
     /// [`in_exporter_encoding`](Self::in_exporter_encoding)).
-    fn dispatch(&mut self, body: Vec<u8>, spans: usize, from_protobuf: bool) {
+    fn dispatch(&mut self, body: Vec<u8>, count: Count, from_protobuf: bool) {
         let encoding = self.settings.encoding;
+        let spans = count.records;
         let mut record = None;
         if let Some(backlog) = &mut self.backlog {
             let appended = if from_protobuf {
@@ -486,6 +514,10 @@ impl<E: Exporter> ExportLoop<E> {
             };
             let evicted = appended.evicted_spans;
             if evicted > 0 {
+                Stats::add(
+                    &self.shared.stats.dropped_taken_bytes,
+                    appended.evicted_bytes,
+                );
                 Stats::add(&self.shared.stats.dropped_durable, evicted);
                 self.shared.stats.record_error(format!(
                     "the durable queue reached its disk cap: {} waiting were dropped",
@@ -502,11 +534,11 @@ impl<E: Exporter> ExportLoop<E> {
         if let (Some(backlog), Some(id)) = (&mut self.backlog, record)
             && (backlog.has_waiting() || !has_permit)
         {
-            backlog.enqueue(id, spans as u64);
+            backlog.enqueue(id, spans as u64, count.bytes);
             self.buffers.put(body);
             return;
         }
-        self.spawn_export(body, spans, record, encoding);
+        self.spawn_export(body, count, record, encoding);
     }
 
     /// Where the durable queue's spans are, for the stats: on disk, waiting
@@ -547,6 +579,8 @@ impl<E: Exporter> ExportLoop<E> {
         }
         self.shared.progress.note_take();
         let stats = &self.shared.stats;
+        // Before any of them can settle.
+        Stats::add(&stats.taken_bytes, self.batch.record_bytes(0..count));
         Stats::add(&stats.taken, count as u64);
         Stats::add(&stats.batches, 1);
         stats.batch_sizes.record(count as u64);
@@ -573,10 +607,15 @@ impl<E: Exporter> ExportLoop<E> {
     /// dropped and counted.
     fn write_requests(&mut self, range: std::ops::Range<usize>) -> u64 {
         let count = range.len();
+        let bytes = self.batch.record_bytes(range.clone());
+        let request = Count {
+            records: count,
+            bytes,
+        };
         let mut body = self.buffers.get().detach();
         if self.settings.encoding == Encoding::Protobuf {
             self.batch.write(range, &mut body);
-            self.dispatch(body, count, false);
+            self.dispatch(body, request, false);
             return 0;
         }
         self.protobuf.clear();
@@ -585,6 +624,7 @@ impl<E: Exporter> ExportLoop<E> {
             // A value nested deeper than the transcoder allows (100
             // messages), or a bug: counted rather than hidden.
             self.buffers.put(body);
+            Stats::add(&self.shared.stats.failed_bytes, bytes);
             Stats::add(&self.shared.stats.failed, count as u64);
             self.shared.stats.record_error(format!(
                 "{} could not be written as JSON: {error}",
@@ -593,11 +633,12 @@ impl<E: Exporter> ExportLoop<E> {
             return count as u64;
         }
         if body.len() <= self.settings.max_request_bytes {
-            self.dispatch(body, count, true);
+            self.dispatch(body, request, true);
             return 0;
         }
         self.buffers.put(body);
         if count == 1 {
+            Stats::add(&self.shared.stats.dropped_taken_bytes, bytes);
             Stats::add(&self.shared.stats.dropped_oversized, 1);
             self.shared.stats.record_error(format!(
                 "a {} larger, as JSON, than the {} byte request cap was dropped",
@@ -626,10 +667,11 @@ impl<E: Exporter> ExportLoop<E> {
     fn spawn_export(
         &mut self,
         body: Vec<u8>,
-        span_count: usize,
+        count: Count,
         record: Option<RecordId>,
         encoding: Encoding,
     ) {
+        let span_count = count.records;
         let seq = self.next_seq;
         self.next_seq += 1;
         let settled = Arc::new(AtomicBool::new(false));
@@ -637,6 +679,7 @@ impl<E: Exporter> ExportLoop<E> {
             seq,
             InFlight {
                 spans: span_count as u64,
+                bytes: count.bytes,
                 settled: settled.clone(),
                 record,
             },
@@ -652,6 +695,7 @@ impl<E: Exporter> ExportLoop<E> {
             completions: self.completion_sender.clone(),
             buffers: self.buffers.clone(),
             record,
+            record_bytes: count.bytes,
         };
         let request = ExportRequest {
             body: Bytes::from(body),
@@ -775,7 +819,11 @@ impl<E: Exporter> ExportLoop<E> {
         let stats = &self.shared.stats;
         // Closed for good: what is still queued is dropped and counted, and
         // a producer racing with this discards (and counts) its own.
-        let discarded = self.batch.drop_unread(&self.shared.queue) + self.shared.queue.close();
+        let (unread, unread_bytes) = self.batch.drop_unread(&self.shared.queue);
+        let closed = self.shared.queue.close();
+        Stats::add(&stats.discarded_bytes, unread_bytes + closed.written_bytes);
+        Stats::add(&stats.refused_bytes, closed.refused_bytes);
+        let discarded = unread + closed.records;
         if discarded > 0 {
             Stats::add(&stats.dropped_shutdown, discarded);
         }
@@ -783,6 +831,8 @@ impl<E: Exporter> ExportLoop<E> {
             stats.record_error(error);
         }
         let (abandoned, mut persisted, evicted) = (left.abandoned, left.persisted, left.evicted);
+        Stats::add(&stats.dropped_taken_bytes, left.evicted_bytes);
+        Stats::add(&stats.failed_bytes, left.abandoned_bytes);
         if evicted > 0 {
             Stats::add(&stats.dropped_durable, evicted);
         }
@@ -939,9 +989,10 @@ fn finish_record(
     id: RecordId,
     completion: &Completion,
     spans: u64,
+    bytes: u64,
 ) -> Result<bool, DurableError> {
     if completion.parked {
-        return Ok(backlog.park(id, spans));
+        return Ok(backlog.park(id, spans, bytes));
     }
     let answered = !completion.settlement.exhausted;
     backlog.settled(id, answered).map(|()| true)
@@ -997,10 +1048,12 @@ fn open_backlog(
 struct LeftInFlight {
     /// Without a durable record: failed.
     abandoned: u64,
+    abandoned_bytes: u64,
     /// On disk: the next start sends them again.
     persisted: u64,
     /// Evicted from disk by the cap while being exported: lost.
     evicted: u64,
+    evicted_bytes: u64,
     /// Acknowledgements the durable queue refused.
     errors: Vec<DurableError>,
 }
@@ -1024,9 +1077,15 @@ fn settle_in_flight(
             continue;
         }
         match (&backlog, request.record) {
-            (Some(backlog), Some(id)) if backlog.was_evicted(id) => left.evicted += request.spans,
+            (Some(backlog), Some(id)) if backlog.was_evicted(id) => {
+                left.evicted += request.spans;
+                left.evicted_bytes += request.bytes;
+            }
             (Some(_), Some(_)) => left.persisted += request.spans,
-            _ => left.abandoned += request.spans,
+            _ => {
+                left.abandoned += request.spans;
+                left.abandoned_bytes += request.bytes;
+            }
         }
     }
     left
@@ -1070,6 +1129,8 @@ struct ExportTask<E> {
     buffers: Pool<Vec<u8>>,
     /// The request's durable record: retries running out then park it on disk.
     record: Option<RecordId>,
+    /// Its records' bytes (see [`crate::ByteAccount`]).
+    record_bytes: u64,
 }
 
 impl<E: Exporter> ExportTask<E> {
@@ -1119,6 +1180,13 @@ impl<E: Exporter> ExportTask<E> {
         // record stays on disk for a later round and its spans stay in flight.
         let parked = self.record.is_some() && settlement.exhausted;
         if !parked && !self.settled.swap(true, Ordering::AcqRel) {
+            // A request is answered or fails as a whole (see `Settlement`).
+            let bytes = if settlement.failed == 0 {
+                &stats.answered_bytes
+            } else {
+                &stats.failed_bytes
+            };
+            Stats::add(bytes, self.record_bytes);
             // Order matters for consistent snapshots: the terminal counters
             // grow by exactly the request's spans.
             Stats::add(&stats.exported, settlement.exported);
@@ -1348,7 +1416,13 @@ mod tests {
             exhausted: true,
             ..Settlement::default()
         };
-        let finished = finish_record(&mut backlog, parked, &completion(parked, ran_out, true), 2);
+        let finished = finish_record(
+            &mut backlog,
+            parked,
+            &completion(parked, ran_out, true),
+            2,
+            20,
+        );
         assert!(matches!(finished, Ok(true)));
         assert!(!backlog.due(Instant::now()));
         // ...then the backend answers the other: it rejects every record.
@@ -1361,6 +1435,7 @@ mod tests {
             rejected,
             &completion(rejected, all_rejected, false),
             2,
+            20,
         );
         assert!(matches!(finished, Ok(true)));
         assert!(
@@ -1392,6 +1467,7 @@ mod tests {
             .expect("append");
         let request = |record, settled| InFlight {
             spans: if record == answered { 3 } else { 5 },
+            bytes: if record == answered { 30 } else { 50 },
             settled: Arc::new(AtomicBool::new(settled)),
             record: Some(record),
         };

@@ -49,7 +49,8 @@
 //! 5. [`StatsSnapshot`] says where every span is:
 //!    `produced = exported + dropped + failed + rejected + queued + in_flight`,
 //!    at any moment and exactly after shutdown, and how many bytes the queue
-//!    holds. `force_flush` and `shutdown` return by their deadline, even if
+//!    holds. [`StatsSnapshot::bytes`] ([`ByteAccount`]) keeps the same
+//!    identity in the records' encoded bytes. `force_flush` and `shutdown` return by their deadline, even if
 //!    the backend hangs. A provider shuts its processors down once: a later
 //!    [`TracerProvider::shutdown`] (or [`LoggerProvider::shutdown`]) returns
 //!    [`PipelineError::ShutDown`] without calling them.
@@ -173,6 +174,7 @@
 //! provider.shutdown(Duration::from_secs(5))?;
 //! let stats = processor.stats();
 //! assert!(stats.is_balanced() && stats.exported == 1);
+//! assert!(stats.bytes.is_balanced() && stats.bytes.answered == stats.bytes.produced);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
@@ -245,7 +247,7 @@ pub use sampler::{
     ShouldSample,
 };
 pub use span::Span;
-pub use stats::{LatencySummary, StatsSnapshot, Summary};
+pub use stats::{ByteAccount, LatencySummary, StatsSnapshot, Summary};
 pub use tracer::{SpanBuilder, Tracer};
 
 // The README's examples, compiled as doctests (and run, but for the `no_run`

@@ -167,6 +167,11 @@ impl Block {
         self.bytes.len()
     }
 
+    /// Bytes of the records written, without their headers.
+    pub(crate) fn record_bytes(&self) -> usize {
+        self.bytes.len() - HEADER * self.records
+    }
+
     /// Bytes the block's memory holds.
     pub(crate) fn capacity(&self) -> usize {
         self.bytes.capacity()

@@ -106,6 +106,7 @@ use std::time::Instant;
 
 use crossbeam_utils::atomic::AtomicCell;
 
+use crate::counter::ShardedCounter;
 use crate::export_runtime::LoopWake;
 use crate::queued_record::QueuedRecord;
 use crate::record_block::{Block, GROUP_PREFIX_SLACK, HEADER, request_len_of_one};
@@ -147,9 +148,54 @@ pub(crate) enum Push {
     /// No room within the budget now.
     Full,
     /// Larger than the whole budget or than one request may be: never fits.
-    TooLarge,
-    /// The queue is closed: this record and `0` others were discarded.
-    Closed(u64),
+    /// Its encoded length.
+    TooLarge(usize),
+    /// The queue is closed: this record and others were discarded.
+    Closed(Discarded),
+}
+
+/// Records a closed queue discarded (see [`Push::Closed`] and
+/// [`RecordQueue::close`]), and their bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Discarded {
+    /// Records discarded, the one being pushed included.
+    pub(crate) records: u64,
+    /// Bytes of the discarded records that had been written into the
+    /// queue (in [`RecordQueue::written_bytes`]).
+    pub(crate) written_bytes: u64,
+    /// Bytes of the record being pushed when it was never written: refused.
+    pub(crate) refused_bytes: u64,
+}
+
+impl Discarded {
+    /// What `block` held.
+    fn block(block: &Block) -> Self {
+        Discarded {
+            records: block.records() as u64,
+            written_bytes: block.record_bytes() as u64,
+            refused_bytes: 0,
+        }
+    }
+
+    /// With the record being pushed, of `len` bytes, refused as well.
+    fn and_refused(self, len: usize) -> Self {
+        Discarded {
+            records: self.records + 1,
+            refused_bytes: self.refused_bytes + len as u64,
+            ..self
+        }
+    }
+
+    /// The record being pushed alone, of `len` bytes, never written.
+    fn refused(len: usize) -> Self {
+        Discarded::default().and_refused(len)
+    }
+
+    fn add(&mut self, other: Discarded) {
+        self.records += other.records;
+        self.written_bytes += other.written_bytes;
+        self.refused_bytes += other.refused_bytes;
+    }
 }
 
 /// A producing thread's block for one pipeline, reachable by the loop.
@@ -364,6 +410,10 @@ pub(crate) struct RecordQueue {
     /// `loop_start` holds one: the only cost to a thread's first record of
     /// a queue whose loop runs.
     loop_start_pending: AtomicBool,
+    /// Bytes of the records written into blocks (without headers), added
+    /// by the writing thread before its block can reach the loop, so that
+    /// the loop never takes bytes not counted here yet (see `stats`).
+    written_bytes: ShardedCounter,
     /// How often the loop thread was unparked (tests look at it).
     #[cfg(test)]
     unparks: AtomicUsize,
@@ -414,6 +464,7 @@ impl RecordQueue {
             loop_wake: LoopWake::default(),
             loop_start: Mutex::new(None),
             loop_start_pending: AtomicBool::new(false),
+            written_bytes: ShardedCounter::default(),
             #[cfg(test)]
             unparks: AtomicUsize::new(0),
             #[cfg(test)]
@@ -479,7 +530,7 @@ impl RecordQueue {
             Some(index) => index,
             None => match self.register(slots) {
                 Some(index) => index,
-                None => return Push::Closed(1),
+                None => return Push::Closed(Discarded::refused(record.encoded_len())),
             },
         };
         let slot = &slots[index].slot;
@@ -502,7 +553,7 @@ impl RecordQueue {
         let current = slot.block.take();
         if current.as_ref().is_some_and(|block| block.is_closed()) {
             slot.block.store(current);
-            return Push::Closed(1);
+            return Push::Closed(Discarded::refused(record.encoded_len()));
         }
         // A block in a slot always has room for a record and a record's
         // share of the count (it is handed over once it has not).
@@ -520,8 +571,8 @@ impl RecordQueue {
             block.drop_draft(draft);
             block.unadd_group(added);
             return match self.put_back(slot, block) {
-                Ok(()) => Push::TooLarge,
-                Err(discarded) => Push::Closed(discarded + 1),
+                Ok(()) => Push::TooLarge(len),
+                Err(discarded) => Push::Closed(discarded.and_refused(len)),
             };
         }
         if !block.fits_reserved(&draft) {
@@ -529,7 +580,7 @@ impl RecordQueue {
             block.move_draft_aside(draft, scratch);
             block.unadd_group(added);
             if let Err(discarded) = self.hand_over(block) {
-                return Push::Closed(discarded + 1);
+                return Push::Closed(discarded.and_refused(len));
             }
             block = match self.start_block(need) {
                 Some(block) => block,
@@ -540,6 +591,9 @@ impl RecordQueue {
         } else {
             block.seal(draft, group, scratch);
         }
+        // Before the block can reach the loop (handed over, or back in its
+        // slot for a steal).
+        self.written_bytes.add(len as u64);
         if block.is_full() {
             return match self.hand_over(block) {
                 Ok(()) => Push::Queued,
@@ -573,10 +627,19 @@ impl RecordQueue {
     /// says [`Push::Full`] without one; this measures it without writing
     /// it (no allocation), for a producer about to wait for room or to drop
     /// the record.
-    pub(crate) fn never_fits<R: QueuedRecord>(&self, record: &R) -> bool {
+    /// Returns the record's encoded length too.
+    pub(crate) fn never_fits<R: QueuedRecord>(&self, record: &R) -> (bool, usize) {
         let overhead = request_len_of_one(record, 0);
         let len = record.encoded_len();
-        HEADER + len > self.budget.max_bytes || self.too_large_for_a_request(record, overhead, len)
+        let never = HEADER + len > self.budget.max_bytes
+            || self.too_large_for_a_request(record, overhead, len);
+        (never, len)
+    }
+
+    /// Bytes of the records written into the queue so far, without their
+    /// headers (taken, discarded or waiting).
+    pub(crate) fn written_bytes(&self) -> u64 {
+        self.written_bytes.get()
     }
 
     /// Whether a request holding `record` alone, `len` bytes encoded in a
@@ -649,15 +712,15 @@ impl RecordQueue {
             && self.batch_in_blocks.swap(false, Ordering::SeqCst)
     }
 
-    /// Puts this thread's block back in its slot. `Err(records)`: the loop
-    /// closed the queue while the thread wrote (its marker is in the slot),
-    /// so the marker goes back and the block's records are discarded.
-    fn put_back(&self, slot: &Slot, block: Box<Block>) -> Result<(), u64> {
+    /// Puts this thread's block back in its slot. `Err`: the loop closed
+    /// the queue while the thread wrote (its marker is in the slot), so the
+    /// marker goes back and the block's records are discarded.
+    fn put_back(&self, slot: &Slot, block: Box<Block>) -> Result<(), Discarded> {
         match slot.block.swap(Some(block)) {
             None => Ok(()),
             Some(marker) => match slot.block.swap(Some(marker)) {
                 Some(mine) => Err(self.discard(mine)),
-                None => Err(0),
+                None => Err(Discarded::default()),
             },
         }
     }
@@ -672,13 +735,14 @@ impl RecordQueue {
         if need > self.budget.max_bytes
             || self.too_large_for_a_request(record, overhead, bytes.len())
         {
-            return Push::TooLarge;
+            return Push::TooLarge(bytes.len());
         }
         let Some(mut block) = self.start_block(need) else {
             return Push::Full;
         };
         let (group, ..) = block.group_of(record);
         block.append_record(group, &bytes);
+        self.written_bytes.add(bytes.len() as u64);
         match self.hand_over(block) {
             Ok(()) => Push::Queued,
             Err(discarded) => Push::Closed(discarded),
@@ -725,9 +789,8 @@ impl RecordQueue {
     }
 
     /// Hands `block` to the loop, giving back the budget it did not fill.
-    /// `Err(records)`: the queue is closed and the block's records were
-    /// discarded.
-    fn hand_over(&self, mut block: Box<Block>) -> Result<(), u64> {
+    /// `Err`: the queue is closed and the block's records were discarded.
+    fn hand_over(&self, mut block: Box<Block>) -> Result<(), Discarded> {
         self.uncount_in_blocks(&mut block);
         self.budget.release(
             block.reserved_bytes - block.used_bytes(),
@@ -757,14 +820,14 @@ impl RecordQueue {
         Ok(())
     }
 
-    /// Frees a block's budget and keeps the block spare; returns its records.
-    fn discard(&self, mut block: Box<Block>) -> u64 {
+    /// Frees a block's budget and keeps the block spare; returns what it held.
+    fn discard(&self, mut block: Box<Block>) -> Discarded {
         self.uncount_in_blocks(&mut block);
-        let records = block.records() as u64;
+        let discarded = Discarded::block(&block);
         self.budget
             .release(block.reserved_bytes, block.reserved_records);
         self.recycle(block);
-        records
+        discarded
     }
 
     /// Keeps an emptied block for reuse, if it is of the usual size and
@@ -887,13 +950,13 @@ impl RecordQueue {
     }
 
     /// Closes the queue for good (the loop, at the end of shutdown) and
-    /// discards every record still in it; returns how many.
-    pub(crate) fn close(&self) -> u64 {
-        let mut discarded = 0;
+    /// discards every record still in it; returns what it discarded.
+    pub(crate) fn close(&self) -> Discarded {
+        let mut discarded = Discarded::default();
         if let Some(slots) = lock(&self.slots).take() {
             for slot in slots {
                 if let Some(block) = slot.block.swap(Some(Block::closed_marker())) {
-                    discarded += self.discard(block);
+                    discarded.add(self.discard(block));
                 }
             }
         }
@@ -903,7 +966,7 @@ impl RecordQueue {
             std::mem::take(&mut handed.blocks)
         };
         for block in blocks {
-            discarded += self.discard(block);
+            discarded.add(self.discard(block));
         }
         self.handed_records.store(0, Ordering::SeqCst);
         lock(&self.spare).clear();
@@ -1206,7 +1269,7 @@ mod tests {
         queue.loop_idle.store(true, Ordering::SeqCst);
         let unparks = queue.unparks.load(Ordering::Relaxed);
         let big = span("big", &"x".repeat(2_000));
-        assert_eq!(queue.push(&big), Push::TooLarge);
+        assert!(matches!(queue.push(&big), Push::TooLarge(_)));
         assert_eq!(queue.unparks.load(Ordering::Relaxed), unparks + 1);
         assert!(!queue.loop_idle.load(Ordering::SeqCst));
     }
@@ -1366,7 +1429,7 @@ mod tests {
             // 4 MiB), then refused as larger than the 1 MiB budget.
             let queue = RecordQueue::new(1 << 20, None, usize::MAX, 1);
             assert_eq!(queue.push(&small), Push::Queued);
-            assert_eq!(queue.push(&big), Push::TooLarge);
+            assert!(matches!(queue.push(&big), Push::TooLarge(_)));
             assert_keeps_at_most_a_block(&queue);
             // Its block is still the thread's usual one, and takes records.
             assert_eq!(queue.push(&small), Push::Queued);
@@ -1376,7 +1439,7 @@ mod tests {
             // encoded aside, and this one refused as too large.
             let queue = RecordQueue::new(32 << 10, None, usize::MAX, 1);
             assert_eq!(queue.push(&small), Push::Queued);
-            assert_eq!(queue.push(&big), Push::TooLarge);
+            assert!(matches!(queue.push(&big), Push::TooLarge(_)));
             assert_keeps_at_most_a_block(&queue);
         });
         on_a_thread_of_its_own(|| {
@@ -1393,9 +1456,9 @@ mod tests {
     fn a_record_larger_than_the_whole_budget_or_a_request_is_too_large() {
         let big = span("big", &"x".repeat(2_000));
         let queue = RecordQueue::new(1_000, None, usize::MAX, 1);
-        assert_eq!(queue.push(&big), Push::TooLarge);
+        assert!(matches!(queue.push(&big), Push::TooLarge(_)));
         let queue = RecordQueue::new(1 << 20, None, 1_000, 1);
-        assert_eq!(queue.push(&big), Push::TooLarge);
+        assert!(matches!(queue.push(&big), Push::TooLarge(_)));
         // Nothing of it stays: the thread's block, handed over, is empty.
         queue.steal_partial_blocks();
         assert_eq!((queue.used_bytes(), queue.handed_records()), (0, 0));
@@ -1419,8 +1482,8 @@ mod tests {
             let big = span("big", &"x".repeat(attribute));
             // No block, no room for one: `push` cannot tell.
             assert_eq!(queue.push(&big), Push::Full, "{attribute}");
-            assert!(queue.never_fits(&big), "{attribute}");
-            assert!(!queue.never_fits(&small), "{attribute}");
+            assert!(queue.never_fits(&big).0, "{attribute}");
+            assert!(!queue.never_fits(&small).0, "{attribute}");
         }
     }
 
@@ -1438,7 +1501,7 @@ mod tests {
             let queue = RecordQueue::new(1 << 22, None, exact - 1, 1);
             assert_eq!(
                 queue.push(&span),
-                Push::TooLarge,
+                Push::TooLarge(record::span_len(&span)),
                 "{size}: a byte over the cap"
             );
             let queue = RecordQueue::new(1 << 22, None, exact, 1);
@@ -1492,7 +1555,7 @@ mod tests {
             let scope = Arc::new(InstrumentationScope::new(format!("tenant {i}")));
             scopes.push(Arc::downgrade(&scope));
             let span = SpanData::builder("x".repeat(2_000)).scope(scope).build();
-            assert_eq!(queue.push(&span), Push::TooLarge);
+            assert!(matches!(queue.push(&span), Push::TooLarge(_)));
         }
         let span = SpanData::builder("fits")
             .scope(Arc::new(InstrumentationScope::new("fits")))
@@ -1531,7 +1594,7 @@ mod tests {
             let refused = SpanData::builder("x".repeat(5_000))
                 .scope(Arc::new(InstrumentationScope::new("refused")))
                 .build();
-            assert_eq!(queue.push(&refused), Push::TooLarge);
+            assert!(matches!(queue.push(&refused), Push::TooLarge(_)));
         }
         queue.steal_partial_blocks();
         let (mut records, mut compared) = (0, 0);
@@ -1695,8 +1758,11 @@ mod tests {
         std::thread::scope(|scope| {
             scope.spawn(|| queue.push(&span("s", "")));
         });
-        assert_eq!(queue.close(), 4);
-        assert_eq!(queue.push(&span("s", "")), Push::Closed(1));
+        assert_eq!(queue.close().records, 4);
+        assert!(matches!(
+            queue.push(&span("s", "")),
+            Push::Closed(Discarded { records: 1, .. })
+        ));
         assert_eq!(queue.used_bytes(), 0);
     }
 
@@ -1761,14 +1827,14 @@ mod tests {
             let entry = local.slots.iter().find(|e| e.queue == queue.id).unwrap();
             entry.slot.block.take()
         });
-        assert_eq!(queue.close(), 0);
+        assert_eq!(queue.close().records, 0);
         LOCAL.with(|local| {
             let local = local.borrow();
             let entry = local.slots.iter().find(|e| e.queue == queue.id).unwrap();
             let marker = entry.slot.block.swap(held);
             // What `push_local` does when its put-back finds the marker.
             let mine = entry.slot.block.swap(marker).unwrap();
-            assert_eq!(queue.discard(mine), 1);
+            assert_eq!(queue.discard(mine).records, 1);
         });
     }
 }

@@ -200,8 +200,7 @@ impl Shared {
         // was not first counted into (see `stats`).
         self.stats.produced.add(1);
         if self.shut_down.load(Ordering::SeqCst) {
-            Stats::add(&self.stats.dropped_shutdown, 1);
-            return;
+            return self.drop_after_shutdown(record.encoded_len());
         }
         match self.queue.push(record) {
             Push::Queued => {}
@@ -213,12 +212,26 @@ impl Shared {
         }
     }
 
+    /// Counts a record of `len` bytes that arrived after shutdown.
+    #[cold]
+    fn drop_after_shutdown(&self, len: usize) {
+        self.stats.refuse_bytes(len);
+        Stats::add(&self.stats.dropped_shutdown, 1);
+    }
+
+    /// Counts a record of `len` bytes dropped for want of room.
+    fn drop_queue_full(&self, len: usize) {
+        self.stats.refuse_bytes(len);
+        Stats::add(&self.stats.dropped_queue_full, 1);
+    }
+
     /// Counts a record the queue did not take for a reason other than room.
     #[cold]
     fn count_refused(&self, push: Push) {
         match push {
             Push::Queued | Push::Full => {}
-            Push::TooLarge => {
+            Push::TooLarge(len) => {
+                self.stats.refuse_bytes(len);
                 Stats::add(&self.stats.dropped_too_large, 1);
                 self.stats.record_error(format!(
                     "a {} was dropped: encoded, it is larger than the queue ({} bytes) or a \
@@ -227,7 +240,11 @@ impl Shared {
                     self.queue.max_bytes()
                 ));
             }
-            Push::Closed(discarded) => Stats::add(&self.stats.dropped_shutdown, discarded),
+            Push::Closed(discarded) => {
+                Stats::add(&self.stats.refused_bytes, discarded.refused_bytes);
+                Stats::add(&self.stats.discarded_bytes, discarded.written_bytes);
+                Stats::add(&self.stats.dropped_shutdown, discarded.records);
+            }
         }
     }
 
@@ -241,10 +258,11 @@ impl Shared {
         if !self.queue.room_wanted() {
             self.queue.want_room();
         }
-        if self.queue.never_fits(record) {
-            return self.count_refused(Push::TooLarge);
+        let (never_fits, len) = self.queue.never_fits(record);
+        if never_fits {
+            return self.count_refused(Push::TooLarge(len));
         }
-        Stats::add(&self.stats.dropped_queue_full, 1);
+        self.drop_queue_full(len);
     }
 
     /// [`FullPolicy::Block`]: waits for room while the pipeline makes
@@ -255,12 +273,13 @@ impl Shared {
         // `Full` when this thread had no block: no room to find out that the
         // record could never fit. Measured here, before any wait for room
         // that would not let it in either.
-        if self.queue.never_fits(record) {
-            return self.count_refused(Push::TooLarge);
+        let (never_fits, len) = self.queue.never_fits(record);
+        if never_fits {
+            return self.count_refused(Push::TooLarge(len));
         }
         let progress = &self.progress;
         if progress.stalled_at.load(Ordering::Acquire) == progress.takes.load(Ordering::Acquire) {
-            return Stats::add(&self.stats.dropped_queue_full, 1);
+            return self.drop_queue_full(len);
         }
         let started = Instant::now();
         let mut step = 0u32;
@@ -283,13 +302,13 @@ impl Shared {
                 other => return self.count_refused(other),
             }
             if self.shut_down.load(Ordering::SeqCst) {
-                return Stats::add(&self.stats.dropped_shutdown, 1);
+                return self.drop_after_shutdown(len);
             }
             if started.elapsed() >= bound && progress.is_stalled() {
                 progress
                     .stalled_at
                     .store(progress.takes.load(Ordering::Acquire), Ordering::Release);
-                return Stats::add(&self.stats.dropped_queue_full, 1);
+                return self.drop_queue_full(len);
             }
         }
     }
@@ -297,6 +316,7 @@ impl Shared {
     /// Where every span is now, with the queue's bytes.
     pub(crate) fn snapshot(&self) -> StatsSnapshot {
         let mut snapshot = self.stats.snapshot();
+        snapshot.bytes = self.stats.byte_account(|| self.queue.written_bytes());
         snapshot.queued_bytes = self.queue.used_bytes() as u64;
         snapshot.queue_capacity_bytes = self.queue.max_bytes() as u64;
         // 0 only without a cap: a cap of `usize::MAX` shows as given.

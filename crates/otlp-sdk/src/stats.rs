@@ -13,6 +13,18 @@
 //! A snapshot reads the later stages first and `produced` last, and every span
 //! is counted into a stage before it can leave it, so the derived values are
 //! never negative and the identity holds in every snapshot, not just at rest.
+//!
+//! The same identity holds in bytes ([`ByteAccount`]): a record's bytes are
+//! the length of its encoded OTLP message (`Span`, `LogRecord`), without the
+//! request's resource and scope framing. They are counted at the same
+//! places as the records, in the same order, with one difference: a record
+//! is counted in bytes once its length is known — when it is written into
+//! the queue, or when it is refused — so a record whose producer waits for
+//! room (`FullPolicy::Block`) is in `produced` but not yet in
+//! `produced` bytes. And the backend does not say which records of a
+//! request it rejected: the bytes of a request it answered are
+//! [`answered`](ByteAccount::answered), exported and rejected records
+//! together.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +63,23 @@ pub(crate) struct Stats {
     pub(crate) batch_sizes: Histogram,
     pub(crate) export_latency_micros: Histogram,
     pub(crate) last_error: Mutex<Option<String>>,
+    /// Bytes of records refused before they were queued (queue full, too
+    /// large, after shutdown): produced and dropped at once.
+    pub(crate) refused_bytes: AtomicU64,
+    /// Bytes of records discarded from the queue when it closed.
+    pub(crate) discarded_bytes: AtomicU64,
+    /// Bytes of the records in `taken`.
+    pub(crate) taken_bytes: AtomicU64,
+    /// Bytes of records dropped after they were taken: too large as JSON,
+    /// or lost by the durable queue.
+    pub(crate) dropped_taken_bytes: AtomicU64,
+    /// Bytes of the records of requests the backend answered (exported and
+    /// rejected records).
+    pub(crate) answered_bytes: AtomicU64,
+    pub(crate) failed_bytes: AtomicU64,
+    /// Bytes of records recovered from the durable queue at start: produced
+    /// (by an earlier run) and in flight, never in `taken_bytes`.
+    pub(crate) recovered_bytes: AtomicU64,
 }
 
 impl Stats {
@@ -74,6 +103,41 @@ impl Stats {
             batch_sizes: Histogram::default(),
             export_latency_micros: Histogram::default(),
             last_error: Mutex::new(None),
+            refused_bytes: AtomicU64::new(0),
+            discarded_bytes: AtomicU64::new(0),
+            taken_bytes: AtomicU64::new(0),
+            dropped_taken_bytes: AtomicU64::new(0),
+            answered_bytes: AtomicU64::new(0),
+            failed_bytes: AtomicU64::new(0),
+            recovered_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// A record of `bytes` refused before it was queued: its bytes are
+    /// produced and dropped at once (its count goes with the reason).
+    pub(crate) fn refuse_bytes(&self, bytes: usize) {
+        Stats::add(&self.refused_bytes, bytes as u64);
+    }
+
+    /// Where every byte is, given the bytes written into the queue so far
+    /// (read by this call, last: see the module docs).
+    pub(crate) fn byte_account(&self, written: impl FnOnce() -> u64) -> ByteAccount {
+        // Later stages first, what was written last.
+        let answered = Stats::read(&self.answered_bytes);
+        let failed = Stats::read(&self.failed_bytes);
+        let dropped_taken = Stats::read(&self.dropped_taken_bytes);
+        let taken = Stats::read(&self.taken_bytes);
+        let discarded = Stats::read(&self.discarded_bytes);
+        let recovered = Stats::read(&self.recovered_bytes);
+        let refused = Stats::read(&self.refused_bytes);
+        let written = written();
+        ByteAccount {
+            produced: written + refused + recovered,
+            answered,
+            dropped: refused + discarded + dropped_taken,
+            failed,
+            queued: written.saturating_sub(taken + discarded),
+            in_flight: (taken + recovered).saturating_sub(answered + failed + dropped_taken),
         }
     }
 
@@ -202,6 +266,8 @@ impl Stats {
             batch_size: self.batch_sizes.summary(),
             export_latency: LatencySummary::from_micros(self.export_latency_micros.summary()),
             last_error: self.last_error(),
+            // Filled in by the pipeline, which reads the queue's bytes.
+            bytes: ByteAccount::default(),
         }
     }
 }
@@ -294,6 +360,49 @@ pub struct StatsSnapshot {
     pub export_latency: LatencySummary,
     /// The most recent export error, if any.
     pub last_error: Option<String>,
+    /// The same accounting in bytes (see [`ByteAccount`]).
+    pub bytes: ByteAccount,
+}
+
+/// Where the bytes of a pipeline's records are, at one moment: the record
+/// accounting of [`StatsSnapshot`] in bytes, so that
+/// `produced = answered + dropped + failed + queued + in_flight`
+/// ([`is_balanced`](Self::is_balanced)) at every moment and exactly after
+/// shutdown.
+///
+/// A record's bytes are the length of its encoded OTLP message (a `Span`
+/// or a `LogRecord`), without the request's resource and scope framing or
+/// the queue's own header: what the pipeline carried for it. A record is
+/// counted once its length is known: when it is written into the queue or
+/// refused. So a record whose producer waits for room is in
+/// [`StatsSnapshot::produced`] and not yet here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ByteAccount {
+    /// Bytes of every record produced (recovered from the durable queue
+    /// included).
+    pub produced: u64,
+    /// Bytes of the records of requests the backend answered: exported and
+    /// rejected records together, since a partial success says how many
+    /// records it rejected, not which.
+    pub answered: u64,
+    /// Bytes of the records dropped (every reason of [`StatsSnapshot::dropped`]).
+    pub dropped: u64,
+    /// Bytes of the records whose export failed.
+    pub failed: u64,
+    /// Bytes of the records waiting in the queue (without the queue's
+    /// headers and reserved room, which [`StatsSnapshot::queued_bytes`]
+    /// counts).
+    pub queued: u64,
+    /// Bytes of the records in flight (on disk included, with the durable
+    /// queue).
+    pub in_flight: u64,
+}
+
+impl ByteAccount {
+    /// Whether `produced = answered + dropped + failed + queued + in_flight`.
+    pub fn is_balanced(&self) -> bool {
+        self.produced == self.answered + self.dropped + self.failed + self.queued + self.in_flight
+    }
 }
 
 impl StatsSnapshot {

@@ -251,6 +251,7 @@ fn the_samplers_attributes_and_trace_state_are_on_the_exported_span() {
     provider.shutdown(PATIENCE).unwrap();
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.produced, stats.exported), (2, 2), "{stats:#?}");
     let spans = exported.0.lock().unwrap();
     let span = spans.iter().find(|span| span.name == "GET /cart").unwrap();
@@ -429,6 +430,7 @@ fn record_only_spans_reach_the_processors_but_never_a_batch_pipeline() {
 
         let stats = processor.stats();
         assert!(stats.is_balanced(), "{stats:#?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         // Two sampled spans, each with its child.
         assert_eq!((stats.produced, stats.exported), (4, 4), "{stats:#?}");
         assert_eq!(stats.dropped + stats.failed + stats.rejected, 0);

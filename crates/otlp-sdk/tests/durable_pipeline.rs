@@ -159,6 +159,7 @@ fn pipeline_within(
 
 fn assert_balanced(stats: &StatsSnapshot) {
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }
 
 #[test]

@@ -111,6 +111,7 @@ fn pipeline(backend: &Arc<Backend>, config: DurableConfig) -> BatchSpanProcessor
 
 fn assert_balanced(stats: &StatsSnapshot) {
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }
 
 fn file_name(path: &Path) -> String {

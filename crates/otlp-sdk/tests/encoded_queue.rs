@@ -345,6 +345,7 @@ fn a_span_that_cannot_be_written_as_json_fails_the_flush_that_covers_it() {
     let stats = processor.stats();
     assert_eq!((stats.failed, stats.exported), (1, 0));
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }
 
 #[test]
@@ -374,6 +375,7 @@ fn a_span_larger_than_the_whole_queue_is_dropped_and_counted_at_once() {
         "{stats:#?}"
     );
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }
 
 /// Answers nothing until its gate opens, then accepts.
@@ -435,6 +437,7 @@ fn spans_beyond_the_byte_budget_are_dropped_and_counted_then_fit_again() {
         "{stats:#?}"
     );
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }
 
 /// A pipeline of batches of 512 whose scheduled delay is an hour: only the
@@ -474,6 +477,7 @@ fn assert_a_batch_goes_out_then_all(
     let stats = processor.stats();
     assert_eq!(stats.exported, produced, "{stats:#?}");
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }
 
 #[test]

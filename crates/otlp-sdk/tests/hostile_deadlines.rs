@@ -41,6 +41,7 @@ fn flush_and_shutdown_take_duration_max_as_no_deadline() {
     let stats = processor.stats();
     assert_eq!((stats.produced, stats.exported), (2, 2));
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }
 
 #[test]
@@ -101,6 +102,7 @@ fn a_zero_deadline_answers_at_once() {
     assert!(started.elapsed() < Duration::from_secs(2));
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     // A shutdown that timed out before the export loop could even answer
     // (a zero deadline) leaves the loop to settle the accounts a moment
     // later: queued spans become dropped, abandoned exports failed, and
@@ -115,6 +117,7 @@ fn a_zero_deadline_answers_at_once() {
     }
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.queued, stats.in_flight), (0, 0), "{stats:?}");
 }
 

@@ -167,6 +167,7 @@ fn records_of_many_threads_and_providers_arrive_whole_and_grouped() {
     providers[0].shutdown(Duration::from_secs(10)).unwrap();
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.produced, stats.exported), (2_000, 2_000));
 
     let seen = decode_all(&bodies.lock().unwrap());
@@ -266,6 +267,7 @@ fn records_after_shutdown_are_dropped_and_counted() {
     logger.emit(LogRecord::builder().body("after").build());
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(
         (stats.produced, stats.exported, stats.dropped_shutdown),
         (2, 1, 1)
@@ -479,6 +481,7 @@ fn a_processor_changes_the_record_and_the_processors_after_it_see_the_change() {
     assert_eq!(after[0].event_name, "user.login");
     let stats = exporting.stats();
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.exported, 1);
     let seen = decode_all(&bodies.lock().unwrap());
     let record = &seen["[redacted]"];

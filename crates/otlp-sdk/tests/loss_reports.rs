@@ -141,4 +141,5 @@ fn losses_reach_the_loss_handler_by_shutdown_and_a_panicking_handler_harms_nothi
     let stats = refused.stats();
     assert_eq!(stats.failed, 3, "{stats:#?}");
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
 }

@@ -142,6 +142,7 @@ fn batch(queue: usize, batch: usize, delay_ms: u64) -> BatchConfig {
 
 fn assert_final(stats: &StatsSnapshot) {
     assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.queued, 0, "{stats:#?}");
     assert_eq!(stats.in_flight, 0, "{stats:#?}");
     assert_eq!(stats.produced, stats.settled(), "{stats:#?}");
@@ -211,6 +212,7 @@ fn accounting_balances_at_every_snapshot_under_failures_slowness_and_drops() {
             while producing.load(Ordering::SeqCst) {
                 let stats = processor.stats();
                 assert!(stats.is_balanced(), "unbalanced mid-run: {stats:#?}");
+                assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
                 // `queued` also holds spans being pushed (3 producers) or just
                 // popped into a batch (at most 128) but not yet counted taken.
                 assert!(stats.queued <= stats.queue_capacity + 128 + 3, "{stats:#?}");
@@ -522,6 +524,7 @@ fn under_the_drop_policy_a_span_that_never_fits_is_dropped_as_oversized_not_queu
             "{stats:#?}"
         );
         assert!(stats.is_balanced(), "{stats:#?}");
+        assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         let _ = processor.shutdown(Duration::from_millis(100));
         let stats = processor.stats();
         assert_final(&stats);
@@ -795,6 +798,7 @@ fn the_block_policy_does_not_hold_producers_when_the_pipeline_is_stalled() {
     let stats = processor.stats();
     assert!(stats.dropped_queue_full >= 1_000 - 64 - 32, "{stats:#?}");
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     let _ = processor.shutdown(Duration::from_millis(200));
     assert_final(&processor.stats());
 }
@@ -957,6 +961,7 @@ fn the_block_policy_holds_producers_one_bound_per_stall_when_exports_fail() {
     let stats = processor.stats();
     assert!(stats.dropped_queue_full > 0, "{stats:#?}");
     assert!(stats.is_balanced());
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     let _ = processor.shutdown(Duration::from_millis(200));
     wait_until_settled(&processor);
 }

@@ -65,6 +65,7 @@ fn flush_and_shutdown_of_the_processor_return_by_their_deadlines_when_the_receiv
     );
     let stats = pipeline.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(stats.exported, 0);
 }
 

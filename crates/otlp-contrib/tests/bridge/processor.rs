@@ -100,6 +100,7 @@ fn every_field_set_through_the_opentelemetry_api_arrives() {
     provider.shutdown_with_timeout(TIMEOUT).expect("shut down");
     let stats = pipeline.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.produced, stats.exported), (2, 2));
 
     let requests = receiver.accepted_requests();
@@ -368,5 +369,6 @@ fn after_shutdown_flush_and_shutdown_answer_already_shut_down_and_late_spans_are
         "{stats:?}"
     );
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!(receiver.accepted_spans().len(), 1);
 }

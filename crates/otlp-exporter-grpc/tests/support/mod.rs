@@ -239,6 +239,7 @@ pub fn export_all(
     let _ = processor.force_flush(deadline);
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     stats
 }
 

@@ -362,6 +362,7 @@ fn shutdown_returns_by_its_deadline_while_the_server_hangs() {
     );
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.exported, stats.failed), (0, 3), "{stats:?}");
 }
 

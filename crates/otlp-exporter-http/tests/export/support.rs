@@ -67,6 +67,7 @@ pub fn finish(processor: &BatchSpanProcessor) -> StatsSnapshot {
         .expect("shutdown");
     let stats = processor.stats();
     assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     stats
 }
 
