@@ -516,6 +516,97 @@ fn a_nan_increment_of_a_counter_is_ignored_and_counted_not_summed_for_good() {
     }
 }
 
+/// A float sum took NaN (up-down counters) and the infinities (counters and
+/// up-down counters): its running total was NaN or infinite at every later
+/// collection, for the process's life (and +Inf then -Inf made it NaN).
+/// Every instrument whose streams sum or make a histogram now refuses
+/// non-finite values and counts them; a gauge, whose last value may be NaN
+/// or infinite and is replaced by the next, still takes them.
+#[test]
+fn non_finite_measurements_of_float_sums_are_ignored_and_counted_not_summed_for_good() {
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
+        let provider = MeterProvider::builder()
+            .with_temporality(preference)
+            .with_view(View::new("gauge_summed").with_aggregation(Aggregation::Sum))
+            .build()
+            .expect("provider");
+        let meter = provider.meter("m");
+        let counter = meter.f64_counter("counter").build();
+        let up_down = meter.f64_up_down_counter("up_down").build();
+        let histogram = meter.f64_histogram("histogram").build();
+        let gauge = meter.f64_gauge("gauge").build();
+        let gauge_summed = meter.f64_gauge("gauge_summed").build();
+        counter.add(2.5, &[]);
+        counter.add(f64::INFINITY, &[]);
+        counter.add(f64::NEG_INFINITY, &[]);
+        up_down.add(1.5, &[]);
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            up_down.add(value, &[]);
+            histogram.record(value, &[]);
+            gauge_summed.record(value, &[]);
+        }
+        histogram.record(4.0, &[]);
+        gauge_summed.record(2.0, &[]);
+        gauge.record(f64::INFINITY, &[]);
+        let first = provider.collect();
+        let value = |metrics: &[Metric], name: &str| sum_points(find(metrics, name)).0[0].value;
+        assert_eq!(
+            value(&first, "counter"),
+            NumberValue::Double(2.5),
+            "{preference:?}"
+        );
+        assert_eq!(
+            value(&first, "up_down"),
+            NumberValue::Double(1.5),
+            "{preference:?}"
+        );
+        assert_eq!(
+            value(&first, "gauge_summed"),
+            NumberValue::Double(2.0),
+            "{preference:?}"
+        );
+        let MetricData::Histogram(data) = &find(&first, "histogram").data else {
+            panic!("not a histogram");
+        };
+        assert_eq!(
+            (data.data_points[0].count, data.data_points[0].sum),
+            (1, Some(4.0))
+        );
+        let MetricData::Gauge(data) = &find(&first, "gauge").data else {
+            panic!("not a gauge");
+        };
+        assert_eq!(
+            data.data_points[0].value,
+            NumberValue::Double(f64::INFINITY)
+        );
+        // Counter: +Inf and -Inf; up-down counter, histogram and the summed
+        // gauge: NaN, +Inf and -Inf. The plain gauge's infinity is its value.
+        assert_eq!(provider.stats().refused_measurements, 11, "{preference:?}");
+
+        counter.add(1.0, &[]);
+        up_down.add(-0.5, &[]);
+        let second = provider.collect();
+        let (counter_expected, up_down_expected) = match preference {
+            TemporalityPreference::Cumulative => (3.5, 1.0),
+            // Up-down counters stay cumulative under `delta`.
+            _ => (1.0, 1.0),
+        };
+        assert_eq!(
+            value(&second, "counter"),
+            NumberValue::Double(counter_expected),
+            "{preference:?}"
+        );
+        assert_eq!(
+            value(&second, "up_down"),
+            NumberValue::Double(up_down_expected),
+            "{preference:?}"
+        );
+    }
+}
+
 /// Counts the data points of each request; fails the first `fail` attempts.
 #[derive(Default)]
 struct Counts {

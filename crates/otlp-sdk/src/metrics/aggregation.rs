@@ -102,7 +102,9 @@ pub(crate) enum CellKind {
 impl CellKind {
     /// Whether a cell of this kind counts `measure`: histograms leave NaN
     /// and the infinities out (the spec: not incorporated into the sum,
-    /// min and max), sums and last values take every value.
+    /// min and max), sums and last values take every value (a synchronous
+    /// instrument with a sum or a histogram stream refuses non-finite
+    /// values before they reach any cell: `SyncCore::finite_only`).
     #[inline]
     pub(crate) fn aggregates(&self, measure: Measure) -> bool {
         match self {

@@ -20,9 +20,11 @@ use crate::active_span;
 
 mod sealed {
     /// Keeps [`super::Number`] to the three types OTLP carries.
-    pub trait Sealed {
+    pub trait Sealed: Copy {
         /// The value as the aggregations take it.
         fn measure(self) -> super::Measure;
+        /// Whether the value is finite (integers always are).
+        fn is_finite(self) -> bool;
     }
 }
 
@@ -42,6 +44,10 @@ impl sealed::Sealed for u64 {
     fn measure(self) -> Measure {
         Measure::Int(i64::try_from(self).unwrap_or(i64::MAX))
     }
+    #[inline]
+    fn is_finite(self) -> bool {
+        true
+    }
 }
 impl Number for u64 {
     const IS_FLOAT: bool = false;
@@ -56,6 +62,10 @@ impl sealed::Sealed for i64 {
     fn measure(self) -> Measure {
         Measure::Int(self)
     }
+    #[inline]
+    fn is_finite(self) -> bool {
+        true
+    }
 }
 impl Number for i64 {
     const IS_FLOAT: bool = false;
@@ -69,6 +79,10 @@ impl sealed::Sealed for f64 {
     #[inline]
     fn measure(self) -> Measure {
         Measure::Double(self)
+    }
+    #[inline]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
     }
 }
 impl Number for f64 {
@@ -87,13 +101,22 @@ pub(crate) struct SyncCore {
     pub(crate) live: Arc<AtomicBool>,
     /// The provider's count of refused measurements.
     pub(crate) refused: Arc<AtomicU64>,
+    /// Whether NaN and the infinities are refused: when any stream sums
+    /// the measurements or makes a histogram of them. A sum that took one
+    /// would be NaN or infinite at every later collection (a running total
+    /// never recovers; +Inf then -Inf is NaN), and a histogram leaves them
+    /// out (the spec: not incorporated into its sum, min and max). Only an
+    /// instrument whose every stream keeps the last value takes them: a
+    /// gauge may be NaN or infinite, and its next value replaces it.
+    pub(crate) finite_only: bool,
     /// Whether any stream keeps exemplars (else the active span is not read).
     pub(crate) wants_span: bool,
 }
 
 impl SyncCore {
     /// Counts a measurement the instrument refused (a negative value given
-    /// to a counter), while the provider runs.
+    /// to a counter, a non-finite one given to a sum or a histogram), while
+    /// the provider runs.
     #[cold]
     fn refuse(&self) {
         if self.live.load(Ordering::Relaxed) {
@@ -142,7 +165,9 @@ macro_rules! sync_instrument {
             #[doc = concat!("Records `value` (", $verb, ") in the series named by `attributes`.")]
             #[inline]
             pub fn $method(&self, value: T, attributes: &[KeyValue]) {
-                if $refuse && value.is_negative() {
+                if ($refuse && value.is_negative())
+                    || (self.core.finite_only && !sealed::Sealed::is_finite(value))
+                {
                     self.core.refuse();
                     return;
                 }
@@ -160,7 +185,7 @@ macro_rules! sync_instrument {
 
 sync_instrument!(
     /// A monotonic sum (`u64` or `f64`): requests served, bytes sent.
-    /// Negative values and NaN are ignored, and counted in
+    /// Negative values, NaN and the infinities are ignored, and counted in
     /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
     ///
     /// An integer counter's sum saturates at `i64::MAX`, the largest value
@@ -169,19 +194,27 @@ sync_instrument!(
     /// total) stays there. It never wraps negative, which a consumer would
     /// take for a reset. (`opentelemetry_sdk` exports a `u64` total above
     /// `i64::MAX` as 0.)
-    Counter, add, "added; negative values and NaN are ignored (and counted)", refuse_negative: true
+    Counter, add, "added; negative values, NaN and the infinities are ignored (and counted)", refuse_negative: true
 );
 sync_instrument!(
     /// A sum that goes up and down (`i64` or `f64`): items in a queue.
-    UpDownCounter, add, "added", refuse_negative: false
+    /// NaN and the infinities are ignored, and counted in
+    /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements):
+    /// the running total would be NaN or infinite for good.
+    UpDownCounter, add, "added; NaN and the infinities are ignored (and counted)", refuse_negative: false
 );
 sync_instrument!(
     /// A distribution (`u64` or `f64`): request durations, payload sizes.
-    Histogram, record, "one measurement", refuse_negative: false
+    /// NaN and the infinities, which fall in no bucket, are ignored, and
+    /// counted in
+    /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
+    Histogram, record, "one measurement; NaN and the infinities are ignored (and counted)", refuse_negative: false
 );
 sync_instrument!(
     /// The current value of something (`u64`, `i64` or `f64`): a temperature,
-    /// a pool's size.
+    /// a pool's size. NaN and the infinities are values like any other
+    /// (unless a view makes a sum or a histogram of the gauge: then they are
+    /// ignored and counted, as for those instruments).
     Gauge, record, "the new current value", refuse_negative: false
 );
 

@@ -183,8 +183,10 @@ pub struct MetricsStats {
     /// Measurements (and observations) that went to the overflow series
     /// because their stream had reached its cardinality limit.
     pub overflowed_measurements: u64,
-    /// Measurements refused: negative values and NaN given to a counter
-    /// (a monotonic sum), ignored.
+    /// Measurements refused, ignored: negative values given to a counter
+    /// (a monotonic sum), and NaN and the infinities given to an instrument
+    /// whose streams sum them or make a histogram of them (counters,
+    /// up-down counters, histograms; a gauge only through a view).
     pub refused_measurements: u64,
     /// Instruments refused (invalid name): they record nothing.
     pub invalid_instruments: u64,

@@ -114,7 +114,8 @@ pub(crate) struct ProviderShared {
     ignored_views: AtomicU64,
     /// Registrations in conflict with an instrument of the same name.
     conflicting_instruments: AtomicU64,
-    /// Measurements the instruments refused (negative or NaN counter values).
+    /// Measurements the instruments refused (negative counter values,
+    /// non-finite values of sums and histograms).
     refused: Arc<AtomicU64>,
     callback_panics: AtomicU64,
     collections: AtomicU64,
@@ -443,6 +444,7 @@ impl ProviderShared {
                 streams: Vec::new(),
                 live: self.live.clone(),
                 refused: self.refused.clone(),
+                finite_only: false,
                 wants_span: false,
             });
         }
@@ -475,6 +477,7 @@ impl ProviderShared {
             // Any filter that lets measurements through reads the span: an
             // `AlwaysOn` exemplar still carries the span it was taken in.
             wants_span: self.exemplar_filter != ExemplarFilter::AlwaysOff && !streams.is_empty(),
+            finite_only: streams.iter().any(|stream| stream.takes_finite_only()),
             streams,
             live: self.live.clone(),
             refused: self.refused.clone(),

@@ -238,6 +238,13 @@ impl Stream {
     pub(crate) fn overflowed(&self) -> u64 {
         self.table.overflowed()
     }
+
+    /// Whether the stream can aggregate only finite values: it sums them
+    /// (a NaN or infinite total never recovers) or makes a histogram of
+    /// them (no bucket holds them). A last value can be anything.
+    pub(crate) fn takes_finite_only(&self) -> bool {
+        !matches!(self.cell, CellKind::LastValue)
+    }
 }
 
 /// What an observed series remembers between collections.
