@@ -607,6 +607,77 @@ fn non_finite_measurements_of_float_sums_are_ignored_and_counted_not_summed_for_
     }
 }
 
+/// The maximum of -0.0 and 0.0 is 0.0 and their minimum -0.0 (IEEE 754's
+/// `maximum` and `minimum`), whichever came first: a histogram given -0.0
+/// then 0.0 reported a maximum of -0.0, and given 0.0 then -0.0 a minimum
+/// of 0.0 (a comparison `>` or `<` never moves past an equal zero).
+#[test]
+fn the_min_and_max_of_signed_zeros_do_not_depend_on_their_order() {
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
+        let provider = MeterProvider::builder()
+            .with_temporality(preference)
+            .with_view(View::new("exponential").with_aggregation(Aggregation::base2_exponential()))
+            .build()
+            .expect("provider");
+        let meter = provider.meter("m");
+        let explicit = meter.f64_histogram("explicit").build();
+        let exponential = meter.f64_histogram("exponential").build();
+        let orders = [
+            ("negative_first", [-0.0, 0.0]),
+            ("positive_first", [0.0, -0.0]),
+        ];
+        for histogram in [&explicit, &exponential] {
+            for (order, values) in orders {
+                for value in values {
+                    histogram.record(value, &[KeyValue::new("order", order)]);
+                }
+            }
+        }
+        // A second collection: the cumulative totals merge the intervals'.
+        let mut collections = vec![provider.collect()];
+        for histogram in [&explicit, &exponential] {
+            for (order, values) in orders {
+                histogram.record(values[1], &[KeyValue::new("order", order)]);
+            }
+        }
+        collections.push(provider.collect());
+        for (round, metrics) in collections.iter().enumerate() {
+            if preference == TemporalityPreference::Delta && round == 1 {
+                // One value per series in the second interval.
+                continue;
+            }
+            let mut min_max: Vec<(String, Option<f64>, Option<f64>)> = Vec::new();
+            match &find(metrics, "explicit").data {
+                MetricData::Histogram(data) => min_max.extend(
+                    data.data_points
+                        .iter()
+                        .map(|p| (format!("explicit {:?}", p.attributes), p.min, p.max)),
+                ),
+                other => panic!("not a histogram: {other:?}"),
+            }
+            match &find(metrics, "exponential").data {
+                MetricData::ExponentialHistogram(data) => min_max.extend(
+                    data.data_points
+                        .iter()
+                        .map(|p| (format!("exponential {:?}", p.attributes), p.min, p.max)),
+                ),
+                other => panic!("not exponential: {other:?}"),
+            }
+            for (what, min, max) in min_max {
+                let (min, max) = (min.expect("min"), max.expect("max"));
+                assert_eq!(
+                    (min.to_bits(), max.to_bits()),
+                    ((-0.0f64).to_bits(), 0.0f64.to_bits()),
+                    "{preference:?} collection {round} {what}: min {min:?}, max {max:?}"
+                );
+            }
+        }
+    }
+}
+
 /// Counts the data points of each request; fails the first `fail` attempts.
 #[derive(Default)]
 struct Counts {

@@ -249,16 +249,33 @@ fn add_f64(word: &AtomicU64, value: f64) {
     }
 }
 
-/// Lowers (or raises, with `keep_lower = false`) the float in `word` to `value`.
+/// The lower of two values, -0.0 below 0.0 (IEEE 754's `minimum`), so that
+/// a minimum does not depend on the order of its values (`f64::min` and `<`
+/// keep whichever zero came first). Neither value is NaN: aggregations that
+/// keep a minimum leave NaN out.
+#[inline]
+pub(crate) fn lower(a: f64, b: f64) -> f64 {
+    if b.total_cmp(&a).is_lt() { b } else { a }
+}
+
+/// The higher of two values, 0.0 above -0.0 (IEEE 754's `maximum`); see
+/// [`lower`].
+#[inline]
+pub(crate) fn higher(a: f64, b: f64) -> f64 {
+    if b.total_cmp(&a).is_gt() { b } else { a }
+}
+
+/// Lowers (or raises, with `keep_lower = false`) the float in `word` to
+/// `value`, -0.0 below 0.0 (see [`lower`]).
 #[inline]
 fn bound_f64(word: &AtomicU64, value: f64, keep_lower: bool) {
     let mut current = word.load(Ordering::Relaxed);
     loop {
         let held = f64::from_bits(current);
         let moves = if keep_lower {
-            value < held
+            value.total_cmp(&held).is_lt()
         } else {
-            value > held
+            value.total_cmp(&held).is_gt()
         };
         if !moves {
             return;
@@ -616,13 +633,17 @@ impl HistogramCell {
                 *total += bucket.swap(0, Ordering::Relaxed);
             }
             sum += f64::from_bits(half.sum.swap(0f64.to_bits(), Ordering::Relaxed));
-            min = min.min(f64::from_bits(
-                half.min.swap(f64::INFINITY.to_bits(), Ordering::Relaxed),
-            ));
-            max = max.max(f64::from_bits(
-                half.max
-                    .swap(f64::NEG_INFINITY.to_bits(), Ordering::Relaxed),
-            ));
+            min = lower(
+                min,
+                f64::from_bits(half.min.swap(f64::INFINITY.to_bits(), Ordering::Relaxed)),
+            );
+            max = higher(
+                max,
+                f64::from_bits(
+                    half.max
+                        .swap(f64::NEG_INFINITY.to_bits(), Ordering::Relaxed),
+                ),
+            );
             collector.started_at_flip[index] = started;
             collector.completed_when_emptied[index][cold] = expected;
             count += started_here;
@@ -630,8 +651,8 @@ impl HistogramCell {
 
         collector.count += count;
         collector.sum += sum;
-        collector.min = collector.min.min(min);
-        collector.max = collector.max.max(max);
+        collector.min = lower(collector.min, min);
+        collector.max = higher(collector.max, max);
         for (total, delta) in collector.counts.iter_mut().zip(&counts) {
             *total += delta;
         }

@@ -60,6 +60,7 @@
 //! - [`to_point`](ExponentialState::to_point): copies both ranges into the
 //!   exported point (two allocations).
 
+use super::aggregation::{higher, lower};
 use otlp_core::{ExponentialBuckets, ExponentialHistogramDataPoint, KeyValue};
 
 /// The specification's default `max_size`: buckets per sign.
@@ -162,8 +163,8 @@ impl ExponentialState {
         }
         self.count += 1;
         self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
+        self.min = lower(self.min, value);
+        self.max = higher(self.max, value);
         if value == 0.0 {
             self.zero_count += 1;
             return;
@@ -273,8 +274,8 @@ impl ExponentialState {
         self.count += other.count;
         self.zero_count += other.zero_count;
         self.sum += other.sum;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
+        self.min = lower(self.min, other.min);
+        self.max = higher(self.max, other.max);
     }
 
     /// The histogram as an OTLP data point: `sum` is always `Some` (the
