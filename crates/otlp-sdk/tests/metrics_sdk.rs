@@ -1692,6 +1692,43 @@ fn a_callback_that_panics_once_does_not_make_its_sets_report_their_whole_total_a
     assert_eq!(point.start_time_unix_nano, first_time);
 }
 
+/// Callbacks given to one builder ran as one: a panic in one of them
+/// dropped what every other callback of the builder observed in that
+/// collection, before and after it. Each is isolated now, as callbacks of
+/// separate registrations were: the panic is caught and counted, and the
+/// others report.
+#[test]
+fn a_panicking_callback_does_not_silence_the_other_callbacks_of_its_builder() {
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
+        let provider = provider(preference);
+        provider
+            .meter("process")
+            .u64_observable_counter("jobs")
+            .with_callback(|observer| observer.observe(7, &[KeyValue::new("queue", "a")]))
+            .with_callback(|observer| {
+                observer.observe(5, &[KeyValue::new("queue", "b")]);
+                panic!("the callback of queue b fails after observing");
+            })
+            .with_callback(|observer| observer.observe(9, &[KeyValue::new("queue", "c")]))
+            .build();
+        let metrics = provider.collect();
+        let (points, _, _) = sum_points(find(&metrics, "jobs"));
+        assert_eq!(points.len(), 2, "{preference:?} {points:#?}");
+        assert_eq!(
+            value_of(points, &[KeyValue::new("queue", "a")]),
+            NumberValue::Int(7)
+        );
+        assert_eq!(
+            value_of(points, &[KeyValue::new("queue", "c")]),
+            NumberValue::Int(9)
+        );
+        assert_eq!(provider.stats().callback_panics, 1, "{preference:?}");
+    }
+}
+
 #[test]
 fn an_observable_counter_whose_total_drops_reports_a_reset_not_a_negative_delta() {
     for preference in [

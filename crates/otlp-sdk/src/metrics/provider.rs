@@ -152,9 +152,11 @@ impl ProviderShared {
                     panicked += 1;
                 }
             }
-            if panicked == callbacks.len() {
+            if panicked > 0 && panicked == callbacks.len() {
                 // Nothing reported this time; the streams keep their series
-                // (the next delta covers this interval too).
+                // (the next delta covers this interval too). (An
+                // instrument built with no callback reports nothing either,
+                // but its streams still mark the collection.)
                 continue;
             }
             // Some callbacks panicked: the sets only they observe are
@@ -486,21 +488,23 @@ impl ProviderShared {
         core
     }
 
-    /// Registers an observable instrument's callback. Warns (after the
-    /// registry's lock) of what it does otherwise than asked.
-    fn register_callback(&self, spec: InstrumentSpec, float: bool, callback: Callback) {
+    /// Registers an observable instrument's callbacks (one builder's),
+    /// each run on its own at every collection, so that one panicking does
+    /// not silence the others. Warns (after the registry's lock) of what it
+    /// does otherwise than asked.
+    fn register_callbacks(&self, spec: InstrumentSpec, float: bool, callbacks: Vec<Callback>) {
         let mut warnings = Vec::new();
-        self.register_callback_warning(spec, float, callback, &mut warnings);
+        self.register_callbacks_warning(spec, float, callbacks, &mut warnings);
         for warning in warnings {
             diagnostics::warn("metrics", warning);
         }
     }
 
-    fn register_callback_warning(
+    fn register_callbacks_warning(
         &self,
         spec: InstrumentSpec,
         float: bool,
-        callback: Callback,
+        callbacks: Vec<Callback>,
         warnings: &mut Vec<String>,
     ) {
         if let Err(reason) = spec.validate() {
@@ -512,13 +516,14 @@ impl ProviderShared {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(registration) = registry.observed_instruments.get(&key) {
             self.note_description_conflict(&registry, &key, &spec, warnings);
-            let mut callbacks = registration
+            let new_callbacks = callbacks;
+            let mut registered = registration
                 .callbacks
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            let mut more = Vec::clone(&callbacks);
-            more.push(callback);
-            *callbacks = Arc::new(more);
+            let mut more = Vec::clone(&registered);
+            more.extend(new_callbacks);
+            *registered = Arc::new(more);
             return;
         }
         let plans = self.stream_plans(&spec, warnings);
@@ -539,7 +544,7 @@ impl ProviderShared {
             return;
         }
         let registration = Arc::new(Registration {
-            callbacks: Mutex::new(Arc::new(vec![callback])),
+            callbacks: Mutex::new(Arc::new(callbacks)),
             streams,
         });
         registry.observed.push(registration.clone());
@@ -1041,7 +1046,8 @@ impl<I, T: Number> ObservableBuilder<I, T> {
     /// A callback that panics reports nothing for that collection and is
     /// counted in [`MetricsStats::callback_panics`]; the series of the sets
     /// it observes are kept, so that their next delta is what they grew
-    /// since their last total.
+    /// since their last total. Each callback runs on its own: the others,
+    /// of this builder or another, still report.
     pub fn with_callback(
         mut self,
         callback: impl Fn(&mut Observer<'_, T>) + Send + Sync + 'static,
@@ -1050,22 +1056,26 @@ impl<I, T: Number> ObservableBuilder<I, T> {
         self
     }
 
-    /// Registers the callbacks.
+    /// Registers the callbacks, each on its own (a panic in one is caught
+    /// apart from the others).
     pub fn build(self) -> I {
         let name = self.spec.name.clone();
-        let callbacks = self.callbacks;
-        let callback: Callback = Arc::new(move |observations| {
-            for callback in &callbacks {
-                let mut observer = Observer {
-                    observations: &mut *observations,
-                    number: PhantomData,
-                };
-                callback(&mut observer);
-            }
-        });
+        let callbacks: Vec<Callback> = self
+            .callbacks
+            .into_iter()
+            .map(|callback| {
+                Arc::new(move |observations: &mut Vec<(Measure, Vec<KeyValue>)>| {
+                    let mut observer = Observer {
+                        observations,
+                        number: PhantomData,
+                    };
+                    callback(&mut observer);
+                }) as Callback
+            })
+            .collect();
         self.meter
             .shared
-            .register_callback(self.spec, T::IS_FLOAT, callback);
+            .register_callbacks(self.spec, T::IS_FLOAT, callbacks);
         (self.make)(name)
     }
 }
