@@ -18,8 +18,11 @@
 //! dropped too).
 //!
 //! A request that cannot be stored (a full disk, an I/O error) is exported
-//! from memory, without a durable record; when appends start failing, a
-//! [`Warning`](crate::diagnostics::Warning) names the error and its file.
+//! from memory, without a durable record — with no export slot free, once
+//! one is (it waits in memory, first in line; shutdown stores it if the
+//! disk takes it then, or drops it, counted as dropped at shutdown); when
+//! appends start failing, a [`Warning`](crate::diagnostics::Warning) names
+//! the error and its file.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

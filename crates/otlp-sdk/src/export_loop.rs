@@ -4,7 +4,7 @@
 //! wants it), and hands it to an export task on the pipeline's own tokio
 //! runtime; plus the export task with its retries.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -106,6 +106,19 @@ struct InFlight {
     record: Option<RecordId>,
 }
 
+/// A request the durable queue could not store (a full disk, an I/O
+/// error) that found no free export slot: it waits in memory, first in
+/// line for the next slot, rather than go over `max_concurrent_exports`.
+/// Its sequence number and [`InFlight`] entry are taken when it is cut, so
+/// that flushes cover it and shutdown accounts for it.
+struct Held {
+    seq: u64,
+    settled: Arc<AtomicBool>,
+    body: Vec<u8>,
+    count: Count,
+    encoding: Encoding,
+}
+
 /// A `force_flush` (or the drain of a shutdown) waiting to complete.
 struct PendingFlush {
     reply: Sender<Result<(), PipelineError>>,
@@ -145,7 +158,11 @@ pub(crate) struct ExportLoop<E> {
     protobuf: Vec<u8>,
     buffers: Pool<Vec<u8>>,
     sizer: BatchSizer,
+    /// Requests being exported, and those [`held`](Self::held) for a slot.
     in_flight: BTreeMap<u64, InFlight>,
+    /// Requests the durable queue could not store, waiting in memory for an
+    /// export slot (also in `in_flight`), oldest first.
+    held: VecDeque<Held>,
     next_seq: u64,
     /// The next tick of the scheduled delay.
     next_cut: Instant,
@@ -198,6 +215,7 @@ impl<E: Exporter> ExportLoop<E> {
             buffers: Pool::with_reset(settings.buffer_pool_size, Vec::new, Vec::clear),
             sizer,
             in_flight: BTreeMap::new(),
+            held: VecDeque::new(),
             next_seq: 0,
             next_cut: first_tick(settings.scheduled_delay),
             cut_pending: false,
@@ -321,8 +339,10 @@ impl<E: Exporter> ExportLoop<E> {
             || self.flushes.iter().any(|flush| flush.is_shutdown)
     }
 
+    /// Whether an export slot is free: requests held for one do not take one.
     fn has_permit(&self) -> bool {
-        !self.stopping && self.in_flight.len() < self.settings.max_concurrent_exports
+        !self.stopping
+            && self.in_flight.len() - self.held.len() < self.settings.max_concurrent_exports
     }
 
     fn cut_ready_batches(&mut self) {
@@ -386,8 +406,24 @@ impl<E: Exporter> ExportLoop<E> {
                 self.redeliver_next();
                 continue;
             }
+            if self.has_permit()
+                && let Some(held) = self.held.pop_front()
+            {
+                // Then the requests the disk refused, older than anything queued.
+                self.spawn_task(
+                    held.seq,
+                    held.settled,
+                    held.body,
+                    held.count,
+                    None,
+                    held.encoding,
+                );
+                continue;
+            }
             let mut queued = self.shared.queue.handed_records();
-            if queued == 0 || !(self.has_permit() || self.can_park()) {
+            // Held requests mean that no slot is free and that the disk
+            // refuses batches: nothing more is cut until they go.
+            if queued == 0 || !self.held.is_empty() || !(self.has_permit() || self.can_park()) {
                 break;
             }
             let ready = queued >= self.sizer.current()
@@ -498,6 +534,12 @@ impl<E: Exporter> ExportLoop<E> {
     /// is on, then to the exporter — or, behind older waiting records or
     /// without a free export slot, into the waiting line on disk.
     ///
+    /// One the disk refuses goes to the exporter from memory; without a
+    /// free export slot it is [`held`](Self::held) in memory for the next
+    /// one, and once shutdown is stopping exports (it cuts what is queued
+    /// for the disk) it is dropped at shutdown, as what is still queued when
+    /// the queue closes.
+    ///
     /// A JSON body (`from_protobuf`: transcoded from `self.protobuf`) is
     /// stored as that protobuf: smaller, and readable by the next run
     /// whichever encoding its exporter sends (see
@@ -536,6 +578,25 @@ impl<E: Exporter> ExportLoop<E> {
         {
             backlog.enqueue(id, spans as u64, count.bytes);
             self.buffers.put(body);
+            return;
+        }
+        if record.is_none() && !has_permit {
+            // Only with the durable queue: without it nothing is cut
+            // without a slot.
+            if self.stopping {
+                self.buffers.put(body);
+                Stats::add(&self.shared.stats.dropped_taken_bytes, count.bytes);
+                Stats::add(&self.shared.stats.dropped_shutdown_taken, spans as u64);
+                return;
+            }
+            let (seq, settled) = self.start_request(count, None);
+            self.held.push_back(Held {
+                seq,
+                settled,
+                body,
+                count,
+                encoding,
+            });
             return;
         }
         self.spawn_export(body, count, record, encoding);
@@ -671,19 +732,38 @@ impl<E: Exporter> ExportLoop<E> {
         record: Option<RecordId>,
         encoding: Encoding,
     ) {
-        let span_count = count.records;
+        let (seq, settled) = self.start_request(count, record);
+        self.spawn_task(seq, settled, body, count, record, encoding);
+    }
+
+    /// Gives a request its sequence number and its place in `in_flight`.
+    fn start_request(&mut self, count: Count, record: Option<RecordId>) -> (u64, Arc<AtomicBool>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let settled = Arc::new(AtomicBool::new(false));
         self.in_flight.insert(
             seq,
             InFlight {
-                spans: span_count as u64,
+                spans: count.records as u64,
                 bytes: count.bytes,
                 settled: settled.clone(),
                 record,
             },
         );
+        (seq, settled)
+    }
+
+    /// Starts the export task of a request [`start_request`](Self::start_request) registered.
+    fn spawn_task(
+        &mut self,
+        seq: u64,
+        settled: Arc<AtomicBool>,
+        body: Vec<u8>,
+        count: Count,
+        record: Option<RecordId>,
+        encoding: Encoding,
+    ) {
+        let span_count = count.records;
         let task = ExportTask {
             exporter: self.exporter.clone(),
             shared: self.shared.clone(),
@@ -803,6 +883,13 @@ impl<E: Exporter> ExportLoop<E> {
         self.shared.left_at_shutdown.publish(pending);
         self.stopping = true;
         if self.backlog.is_some() {
+            // Requests held for an export slot go to disk first (they are
+            // older than anything queued), or are dropped at shutdown if it
+            // still refuses them.
+            for held in std::mem::take(&mut self.held) {
+                self.in_flight.remove(&held.seq);
+                self.dispatch(held.body, held.count, false);
+            }
             // What is still queued goes to disk for the next start.
             self.shared.queue.steal_partial_blocks();
             while self.shared.queue.handed_records() > 0 {

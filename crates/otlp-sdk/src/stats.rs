@@ -43,6 +43,10 @@ pub(crate) struct Stats {
     pub(crate) dropped_too_large: AtomicU64,
     /// Spans moved from the queue into a batch.
     pub(crate) taken: AtomicU64,
+    /// Spans shutdown cut from the queue for the durable queue, which could
+    /// not store them (a full disk): dropped at shutdown after they were
+    /// taken (in snapshots, part of `dropped_shutdown`).
+    pub(crate) dropped_shutdown_taken: AtomicU64,
     pub(crate) dropped_oversized: AtomicU64,
     /// Spans the durable queue lost (evicted at its cap, or damaged on disk).
     pub(crate) dropped_durable: AtomicU64,
@@ -90,6 +94,7 @@ impl Stats {
             dropped_shutdown: AtomicU64::new(0),
             dropped_too_large: AtomicU64::new(0),
             taken: AtomicU64::new(0),
+            dropped_shutdown_taken: AtomicU64::new(0),
             dropped_oversized: AtomicU64::new(0),
             dropped_durable: AtomicU64::new(0),
             recovered: AtomicU64::new(0),
@@ -203,7 +208,8 @@ impl Stats {
             dropped_queue_full: Stats::read(&self.dropped_queue_full),
             dropped_oversized: Stats::read(&self.dropped_oversized)
                 + Stats::read(&self.dropped_too_large),
-            dropped_shutdown: Stats::read(&self.dropped_shutdown),
+            dropped_shutdown: Stats::read(&self.dropped_shutdown)
+                + Stats::read(&self.dropped_shutdown_taken),
             dropped_durable: Stats::read(&self.dropped_durable),
         }
     }
@@ -221,6 +227,7 @@ impl Stats {
         let failed = Stats::read(&self.failed);
         let dropped_oversized = Stats::read(&self.dropped_oversized);
         let dropped_durable = Stats::read(&self.dropped_durable);
+        let dropped_shutdown_taken = Stats::read(&self.dropped_shutdown_taken);
         let Front {
             taken,
             dropped_queue_full,
@@ -229,9 +236,14 @@ impl Stats {
             produced,
         } = self.read_front();
 
-        let settled_after_taking =
-            exported + rejected + failed + dropped_oversized + dropped_durable;
+        let settled_after_taking = exported
+            + rejected
+            + failed
+            + dropped_oversized
+            + dropped_durable
+            + dropped_shutdown_taken;
         let dropped_before_queueing = dropped_queue_full + dropped_shutdown + dropped_too_large;
+        let dropped_shutdown = dropped_shutdown + dropped_shutdown_taken;
         let dropped_oversized_on_arrival = dropped_too_large;
         let dropped_oversized = dropped_oversized + dropped_too_large;
         let in_flight = taken.saturating_sub(settled_after_taking);
@@ -321,7 +333,9 @@ pub struct StatsSnapshot {
     /// never taken for export. The rest were taken, then found larger than a
     /// request once encoded for it (as JSON). Not counted again in `dropped`.
     pub dropped_oversized_on_arrival: u64,
-    /// Dropped because they arrived after shutdown or were still queued at its deadline.
+    /// Dropped because they arrived after shutdown or were still queued at its
+    /// deadline (with the durable queue: cut for the disk then, which could
+    /// not store them).
     pub dropped_shutdown: u64,
     /// Dropped by the durable queue: evicted at its disk cap before they could
     /// be delivered, or found damaged when read back.
