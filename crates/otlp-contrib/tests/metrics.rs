@@ -19,7 +19,9 @@ use otlp_contrib::pipeline::{build_log_processor, build_processor};
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
 use otlp_core::{KeyValue, LogRecord};
 use otlp_sdk::config::{Config, FullPolicy, Protocol};
-use otlp_sdk::{LatencySummary, LoggerProvider, Signal, StatsSnapshot, Summary, TracerProvider};
+use otlp_sdk::{
+    ByteAccount, LatencySummary, LoggerProvider, Signal, StatsSnapshot, Summary, TracerProvider,
+};
 
 /// One sample: metric name and labels (sorted) -> value.
 type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
@@ -224,7 +226,14 @@ fn distinct_snapshot() -> StatsSnapshot {
             max: Duration::from_secs(2),
         },
         last_error: Some("server answered HTTP 503: \"busy\"\nretry".into()),
-        bytes: Default::default(),
+        bytes: ByteAccount {
+            produced: 100_000,
+            answered: 70_001,
+            dropped: 4_603,
+            failed: 1_907,
+            queued: 2_903,
+            in_flight: 100_000 - 70_001 - 4_603 - 1_907 - 2_903,
+        },
     }
 }
 
@@ -266,6 +275,17 @@ fn every_field_of_the_snapshot_has_its_series() {
     assert_eq!(get(&s, exported, &[("error_type", "failed")]), 19.0);
     assert_eq!(get(&s, "otel_sdk_exporter_span_inflight", &[]), 183.0);
     assert_eq!(get(&s, "otlp_sdk_spans_produced_total", &[]), 1000.0);
+    let settled = "otlp_sdk_record_bytes_settled_total";
+    let pending = "otlp_sdk_record_bytes_pending";
+    assert_eq!(
+        get(&s, "otlp_sdk_record_bytes_produced_total", &[]),
+        100_000.0
+    );
+    assert_eq!(get(&s, settled, &[("outcome", "answered")]), 70_001.0);
+    assert_eq!(get(&s, settled, &[("outcome", "dropped")]), 4_603.0);
+    assert_eq!(get(&s, settled, &[("outcome", "failed")]), 1_907.0);
+    assert_eq!(get(&s, pending, &[("stage", "queued")]), 2_903.0);
+    assert_eq!(get(&s, pending, &[("stage", "in_flight")]), 20_586.0);
     assert_eq!(get(&s, "otlp_sdk_export_batches_total", &[]), 37.0);
     assert_eq!(get(&s, "otlp_sdk_export_retries_total", &[]), 31.0);
     let size = "otlp_sdk_export_batch_size_spans";
@@ -320,6 +340,17 @@ fn assert_balanced(s: &Series, labels: &[(&str, &str)]) {
             + exported(&[("error_type", "durable_queue")])
             + exported(&[("error_type", "failed")])
             + get(s, "otel_sdk_exporter_span_inflight", labels)
+    );
+    let bytes = |name: &str, extra: &[(&'static str, &'static str)]| get(s, name, &with(extra));
+    let settled = "otlp_sdk_record_bytes_settled_total";
+    let pending = "otlp_sdk_record_bytes_pending";
+    assert_eq!(
+        bytes("otlp_sdk_record_bytes_produced_total", &[]),
+        bytes(settled, &[("outcome", "answered")])
+            + bytes(settled, &[("outcome", "dropped")])
+            + bytes(settled, &[("outcome", "failed")])
+            + bytes(pending, &[("stage", "queued")])
+            + bytes(pending, &[("stage", "in_flight")])
     );
 }
 
@@ -411,7 +442,7 @@ fn an_independent_parser_reads_the_same_values() {
         }
     }
     assert_eq!(seen, ours.len(), "it read every series we wrote");
-    assert_eq!(scrape.docs.len(), 18, "a HELP per family");
+    assert_eq!(scrape.docs.len(), 21, "a HELP per family");
 }
 
 /// The names of a log pipeline's series that count log records.
@@ -562,11 +593,11 @@ fn span_and_log_pipelines_share_the_families_without_a_record_name() {
 
     // An independent parser reads every family once and the same values.
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
-    // 8 families named after records and 5 shared, plus the Collector's 3
+    // 8 families named after records and 8 shared, plus the Collector's 3
     // named after records and 2 shared: the named ones twice.
     assert_eq!(
         scrape.docs.len(),
-        8 * 2 + 5 + 3 * 2 + 2,
+        8 * 2 + 8 + 3 * 2 + 2,
         "a HELP per family"
     );
     let value = |metric: &str, pipeline: &str| {

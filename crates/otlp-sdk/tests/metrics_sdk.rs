@@ -1092,6 +1092,27 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
     assert_eq!(value_of(sent, &attributes), NumberValue::Int(3));
     let (produced, _, _) = sum_points(find(&metrics, "otlp_sdk_produced_spans"));
     assert_eq!(value_of(produced, &attributes), NumberValue::Int(3));
+    // The byte account: every byte of the three spans answered, none pending.
+    let stats = processor.stats();
+    assert!(stats.bytes.produced > 0 && stats.bytes.answered == stats.bytes.produced);
+    let bytes = |name: &str| {
+        let (points, _, monotonic) = sum_points(find(&metrics, name));
+        assert!(monotonic, "{name}");
+        value_of(points, &attributes)
+    };
+    let answered = NumberValue::Int(stats.bytes.answered as i64);
+    assert_eq!(bytes("otlp_sdk_record_bytes_produced"), answered);
+    assert_eq!(bytes("otlp_sdk_record_bytes_answered"), answered);
+    assert_eq!(bytes("otlp_sdk_record_bytes_dropped"), NumberValue::Int(0));
+    assert_eq!(bytes("otlp_sdk_record_bytes_failed"), NumberValue::Int(0));
+    let MetricData::Gauge(in_flight) = &find(&metrics, "otlp_sdk_record_bytes_in_flight").data
+    else {
+        panic!("bytes in flight is not a gauge");
+    };
+    assert_eq!(
+        value_of(&in_flight.data_points, &attributes),
+        NumberValue::Int(0)
+    );
     let MetricData::Gauge(queue) = &find(&metrics, "otelcol_exporter_queue_size").data else {
         panic!("queue size is not a gauge");
     };

@@ -137,6 +137,12 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// | `otlp_sdk_queue_size_bytes` | gauge | `queued_bytes` (encoded, with eight bytes of framing each) |
 /// | `otlp_sdk_queue_capacity_bytes` | gauge | `queue_capacity_bytes` (`max_queue_bytes`) |
 /// | `otlp_sdk_spans_on_disk` | gauge | `on_disk` (durable queue: in flight, on disk) |
+/// | `otlp_sdk_record_bytes_produced_total` | counter | `bytes.produced` (the records' encoded bytes: see [`ByteAccount`](otlp_sdk::ByteAccount)) |
+/// | `otlp_sdk_record_bytes_settled_total{outcome="answered"}` | counter | `bytes.answered` (exported and rejected records) |
+/// | … `{outcome="dropped"}` | | `bytes.dropped` |
+/// | … `{outcome="failed"}` | | `bytes.failed` |
+/// | `otlp_sdk_record_bytes_pending{stage="queued"}` | gauge | `bytes.queued` |
+/// | … `{stage="in_flight"}` | | `bytes.in_flight` |
 /// | `otlp_sdk_export_batches_total` | counter | `batches` |
 /// | `otlp_sdk_export_retries_total` | counter | `retries` (attempts retried) |
 /// | `otlp_sdk_export_batch_size_spans` | summary | `batch_size`: quantiles 0 (min), 0.5, 0.9, 0.99, 1 (max), `_sum` (spans taken), `_count` |
@@ -145,7 +151,8 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// So `otlp_sdk_spans_produced_total` = the four `processed` series +
 /// `queue_size`, and the `processed` series without `error_type` = the five
 /// `exported` series + `inflight` = the spans taken into batches, in every
-/// scrape. A span the queue refuses as too large never reaches the
+/// scrape; and `otlp_sdk_record_bytes_produced_total` = the three `settled`
+/// series + the two `pending` ones. A span the queue refuses as too large never reaches the
 /// exporter: as the conventions count a processor's failures (and the
 /// Collector a request its queue cannot take, an enqueue failure), it is a
 /// `processed` series with an `error_type`, not one handed on for export. Quantiles of an empty
@@ -487,6 +494,11 @@ impl Samples<'_> {
         self.write("", Some(("error_type", error_type)), value);
     }
 
+    /// A sample with one more label, `name="value"`.
+    fn labeled(&mut self, name: &str, value_of_label: &str, value: u64) {
+        self.write("", Some((name, value_of_label)), value);
+    }
+
     /// A quantile sample; `NaN` when the summary is empty.
     fn quantile(&mut self, quantile: &str, value: Option<f64>) {
         match value {
@@ -529,7 +541,7 @@ fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
-const FAMILIES: [Family; 13] = [
+const FAMILIES: [Family; 16] = [
     Family {
         name: "otel_sdk_processor_{component}_processed_total",
         kind: Kind::Counter,
@@ -600,6 +612,33 @@ const FAMILIES: [Family; 13] = [
         kind: Kind::Counter,
         help: "{Text} handed to the batch processor.",
         samples: |s| s.value(s.stats.produced),
+    },
+    Family {
+        name: "otlp_sdk_record_bytes_produced_total",
+        kind: Kind::Counter,
+        help: "Encoded bytes of the records handed to the pipeline, once their length is known.",
+        samples: |s| s.value(s.stats.bytes.produced),
+    },
+    Family {
+        name: "otlp_sdk_record_bytes_settled_total",
+        kind: Kind::Counter,
+        help: "Encoded bytes of the records that reached a final state: answered by the backend (exported or rejected), dropped, or failed.",
+        samples: |s| {
+            let bytes = s.stats.bytes;
+            s.labeled("outcome", "answered", bytes.answered);
+            s.labeled("outcome", "dropped", bytes.dropped);
+            s.labeled("outcome", "failed", bytes.failed);
+        },
+    },
+    Family {
+        name: "otlp_sdk_record_bytes_pending",
+        kind: Kind::Gauge,
+        help: "Encoded bytes of the records waiting in the queue or in flight.",
+        samples: |s| {
+            let bytes = s.stats.bytes;
+            s.labeled("stage", "queued", bytes.queued);
+            s.labeled("stage", "in_flight", bytes.in_flight);
+        },
     },
     Family {
         name: "otlp_sdk_export_batches_total",

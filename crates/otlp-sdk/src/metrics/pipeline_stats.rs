@@ -33,6 +33,16 @@ type Read = fn(&StatsSnapshot) -> u64;
 /// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (0: bytes only) |
 /// | `otlp_sdk_queue_size_bytes` | gauge | `queued_bytes` |
 /// | `otlp_sdk_queue_capacity_bytes` | gauge | `queue_capacity_bytes` |
+/// | `otlp_sdk_record_bytes_produced` | counter | `bytes.produced` |
+/// | `otlp_sdk_record_bytes_answered` | counter | `bytes.answered` |
+/// | `otlp_sdk_record_bytes_dropped` | counter | `bytes.dropped` |
+/// | `otlp_sdk_record_bytes_failed` | counter | `bytes.failed` |
+/// | `otlp_sdk_record_bytes_queued` | gauge | `bytes.queued` |
+/// | `otlp_sdk_record_bytes_in_flight` | gauge | `bytes.in_flight` |
+///
+/// The `record_bytes` instruments are the records' encoded bytes
+/// ([`ByteAccount`](crate::ByteAccount)): produced = answered + dropped +
+/// failed + queued + in flight.
 ///
 /// ```
 /// use otlp_core::KeyValue;
@@ -93,7 +103,30 @@ pub fn observe_pipeline(
             .with_callback(move |observer| observer.observe(read(&stats()), &attributes))
             .build();
     }
-    let gauges: [(&str, &str, &str, Read); 4] = [
+    let byte_counters: [(&str, &str, Read); 4] = [
+        (
+            "produced",
+            "handed to the pipeline, once their length is known",
+            |s| s.bytes.produced,
+        ),
+        (
+            "answered",
+            "of requests the backend answered (exported or rejected)",
+            |s| s.bytes.answered,
+        ),
+        ("dropped", "dropped", |s| s.bytes.dropped),
+        ("failed", "whose export failed", |s| s.bytes.failed),
+    ];
+    for (stage, what, read) in byte_counters {
+        let (stats, attributes) = (stats.clone(), attributes.clone());
+        meter
+            .u64_observable_counter(format!("otlp_sdk_record_bytes_{stage}"))
+            .with_description(format!("Encoded bytes of the records {what}"))
+            .with_unit("By")
+            .with_callback(move |observer| observer.observe(read(&stats()), &attributes))
+            .build();
+    }
+    let gauges: [(&str, &str, &str, Read); 6] = [
         (
             "otelcol_exporter_queue_size",
             "Records in the queue",
@@ -117,6 +150,18 @@ pub fn observe_pipeline(
             "Byte budget of the queue",
             "By",
             |s| s.queue_capacity_bytes,
+        ),
+        (
+            "otlp_sdk_record_bytes_queued",
+            "Encoded bytes of the records in the queue",
+            "By",
+            |s| s.bytes.queued,
+        ),
+        (
+            "otlp_sdk_record_bytes_in_flight",
+            "Encoded bytes of the records in flight",
+            "By",
+            |s| s.bytes.in_flight,
         ),
     ];
     for (name, description, unit, read) in gauges {
