@@ -213,7 +213,8 @@ impl Report {
     /// The summary line. `produced`, `exported`, `dropped`, `failed`,
     /// `rejected`, `unsettled` (the five add up to `produced`) and `received`
     /// (when the embedded receiver got them) count spans, as before logs were
-    /// added; `spans` and `logs` hold the same counts per signal,
+    /// added; `spans` and `logs` hold the same counts per signal, each with
+    /// `bytes`, the same account in the records' encoded bytes;
     /// `metrics` the recordings made and the data points exported, failed,
     /// rejected, unsettled (in flight after shutdown: none since a shutdown
     /// out of time counts them failed) (and
@@ -248,8 +249,10 @@ fn delivered(stats: &StatsSnapshot, received: Option<u64>) -> bool {
 /// One signal's counts for the JSON summary: `produced` is the sum of
 /// `exported`, `dropped`, `failed`, `rejected` (by the backend, in partial
 /// successes) and `unsettled` (still queued or in flight after shutdown: left
-/// on disk with the durable queue).
+/// on disk with the durable queue). `bytes` is the same account in the
+/// records' encoded bytes (`answered`: exported and rejected records).
 fn counts(stats: &StatsSnapshot, received: Option<u64>) -> serde_json::Value {
+    let bytes = &stats.bytes;
     let mut counts = serde_json::json!({
         "produced": stats.produced,
         "exported": stats.exported,
@@ -257,6 +260,13 @@ fn counts(stats: &StatsSnapshot, received: Option<u64>) -> serde_json::Value {
         "failed": stats.failed,
         "rejected": stats.rejected,
         "unsettled": stats.queued + stats.in_flight,
+        "bytes": {
+            "produced": bytes.produced,
+            "answered": bytes.answered,
+            "dropped": bytes.dropped,
+            "failed": bytes.failed,
+            "unsettled": bytes.queued + bytes.in_flight,
+        },
     });
     if let Some(received) = received {
         counts["received"] = received.into();

@@ -65,6 +65,13 @@ fn every_log_record_reaches_the_embedded_receiver_and_the_summary_counts_it() {
         assert_eq!(summary["logs"]["exported"], produced, "{summary}");
         assert_eq!(summary["logs"]["received"], produced, "{summary}");
         assert_eq!(summary["logs"]["dropped"], 0, "{summary}");
+        for signal in ["spans", "logs"] {
+            let bytes = &summary[signal]["bytes"];
+            let produced = bytes["produced"].as_u64().unwrap_or_default();
+            assert!(produced > 0, "{signal}: {summary}");
+            assert_eq!(bytes["answered"], produced, "{signal}: {summary}");
+            assert_eq!(bytes["unsettled"], 0, "{signal}: {summary}");
+        }
         assert!(
             report.to_string().contains("log records   401 produced"),
             "{report}"
