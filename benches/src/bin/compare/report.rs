@@ -904,32 +904,10 @@ fn load_average() -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
-/// `otlp-rust abc1234` (+ `, uncommitted changes`), from git if it is there.
+/// `otlp-rust abc1234` (+ ` with uncommitted changes`): the source this
+/// binary was built from, as git named it at build time (`build.rs`).
 fn source_revision() -> String {
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(workspace)
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|output| output.status.success())
-            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    };
-    match git(&["rev-parse", "--short", "HEAD"]) {
-        Some(commit) => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|status| !status.is_empty());
-            if dirty {
-                format!("otlp-rust {commit} with uncommitted changes")
-            } else {
-                format!("otlp-rust {commit}")
-            }
-        }
-        None => "otlp-rust (revision unknown)".to_owned(),
-    }
+    env!("OTLP_BENCHES_SOURCE").to_owned()
 }
 
 /// Now as `YYYY-MM-DD HH:MM UTC`.
