@@ -3,7 +3,7 @@
 //! failed, queued or in flight, at every moment and exactly after shutdown;
 //! and what the pipeline says it sent is what `opentelemetry-proto` decodes.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,6 +19,9 @@ use otlp_sdk::{
     SpanProcessor, StatsSnapshot,
 };
 use prost::Message;
+
+mod durable_support;
+use durable_support::TempDir;
 
 /// The sum of the encoded lengths of the spans in `body`, decoded by
 /// `opentelemetry-proto` and measured by `prost`.
@@ -192,17 +195,7 @@ fn every_byte_is_accounted_for_and_what_was_answered_is_what_the_backend_decoded
     assert_eq!(bytes.dropped, too_large_len + late_len, "{stats:#?}");
 }
 
-fn directory(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "otlp-sdk-byte-account-{name}-{}-{}",
-        std::process::id(),
-        TraceId::random()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn durable_pipeline(backend: &Arc<Backend>, dir: &PathBuf) -> BatchSpanProcessor {
+fn durable_pipeline(backend: &Arc<Backend>, dir: &Path) -> BatchSpanProcessor {
     BatchSpanProcessor::builder(BackendExporter(backend.clone()))
         .with_batch_config(BatchConfig {
             max_export_batch_size: 64,
@@ -226,13 +219,14 @@ fn durable_pipeline(backend: &Arc<Backend>, dir: &PathBuf) -> BatchSpanProcessor
 #[test]
 fn records_left_on_disk_stay_in_flight_and_the_next_run_accounts_for_their_bytes_as_it_sends_them()
 {
-    let dir = directory("restart");
+    let dir = TempDir::new("byte-account-restart");
+    let dir = dir.path();
     let spans: Vec<SpanData> = (0..300).map(|i| span(format!("s{i}"), i % 5)).collect();
     let spans_len: u64 = spans.iter().map(encoded_len).sum();
 
     let backend = Arc::new(Backend::default());
     backend.down.store(true, Ordering::SeqCst);
-    let first = durable_pipeline(&backend, &dir);
+    let first = durable_pipeline(&backend, dir);
     for span in spans {
         first.on_end(span);
     }
@@ -248,7 +242,7 @@ fn records_left_on_disk_stay_in_flight_and_the_next_run_accounts_for_their_bytes
     );
 
     backend.down.store(false, Ordering::SeqCst);
-    let second = durable_pipeline(&backend, &dir);
+    let second = durable_pipeline(&backend, dir);
     let _ = second.shutdown(Duration::from_secs(30));
     let stats = second.stats();
     assert_balanced(&stats);
@@ -265,5 +259,4 @@ fn records_left_on_disk_stay_in_flight_and_the_next_run_accounts_for_their_bytes
         "{stats:#?}"
     );
     assert_eq!(bytes.answered + bytes.failed, spans_len, "{stats:#?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
