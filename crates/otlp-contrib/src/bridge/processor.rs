@@ -9,7 +9,9 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData};
 use otlp_core::Resource;
 use otlp_sdk::config::{Config, ConfigLoader};
-use otlp_sdk::{BatchSpanProcessor, PipelineError, Signal, SpanProcessor, StatsSnapshot};
+use otlp_sdk::{
+    BatchSpanProcessor, PipelineError, Signal, SpanProcessor, StatsSnapshot, own_threads,
+};
 
 use super::BridgeError;
 use super::convert::SpanConverter;
@@ -31,10 +33,19 @@ use crate::pipeline::build_processor;
 ///
 /// | `opentelemetry_sdk` | otlp-sdk |
 /// |---|---|
-/// | `on_end(span)` | `on_end(converted)` (unsampled spans skipped) |
+/// | `on_end(span)` | `on_end(converted)` (unsampled spans, and spans ended as a pipeline's own work, skipped) |
 /// | `force_flush()` | `force_flush(flush_timeout)` ([`DEFAULT_FLUSH_TIMEOUT`], see [`with_flush_timeout`](Self::with_flush_timeout)) |
 /// | `shutdown_with_timeout(timeout)` | `shutdown(timeout)`: returns by `timeout`, even if the backend hangs |
 /// | `set_resource(resource)` | converted once into the `Arc<Resource>` every span shares |
+///
+/// **The pipeline's own work.** Spans started there (by the exporters'
+/// dependencies, or by code in a custom exporter) are never fed back into
+/// the pipeline that is exporting: every bridge constructor makes the
+/// pipelines' own threads enter `opentelemetry`'s suppressed context (their
+/// spans do not record), and `on_end` skips a span ended where
+/// [`own_threads::is_own_thread`] says so, which also covers a pipeline's
+/// work on a thread that is not its own: an adapter's export polled on a
+/// runtime given with `with_runtime`, whose context is not suppressed.
 ///
 /// Errors map to [`OTelSdkError`]: a passed deadline is `Timeout`, a second
 /// shutdown `AlreadyShutdown`, undelivered spans `InternalFailure` with the
@@ -151,7 +162,9 @@ impl<P: SpanProcessor> opentelemetry_sdk::trace::SpanProcessor for OtlpSpanProce
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if self.feed.disabled || !span.span_context.is_sampled() {
+        // A span ended as a pipeline's own work is the pipeline recording
+        // itself (one thread-local read).
+        if self.feed.disabled || !span.span_context.is_sampled() || own_threads::is_own_thread() {
             return;
         }
         self.feed

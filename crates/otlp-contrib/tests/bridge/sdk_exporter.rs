@@ -345,6 +345,79 @@ fn an_export_over_http_on_the_callers_runtime_records_nothing_there() {
     assert_eq!(receiver.span_count(), 2);
 }
 
+/// A program's own exporter, instrumented with the `opentelemetry` API
+/// through the program's provider: each export starts and ends a span.
+struct InstrumentedExporter {
+    inner: otlp_exporter_grpc::GrpcExporter,
+    tracer: opentelemetry_sdk::trace::SdkTracer,
+}
+
+impl Exporter for InstrumentedExporter {
+    fn encoding(&self) -> Encoding {
+        self.inner.encoding()
+    }
+
+    async fn export(&self, request: otlp_sdk::ExportRequest) -> otlp_sdk::ExportOutcome {
+        let mut span = self.tracer.start("inside export");
+        let outcome = self.inner.export(request).await;
+        span.end();
+        outcome
+    }
+}
+
+/// An export on a runtime of the caller's (`with_runtime`) is the
+/// pipeline's own work there: a span that the exporter starts through the
+/// `opentelemetry` API must not come back through `OtlpSpanProcessor` into
+/// the program's pipeline, as it does not on the pipeline's own threads
+/// (`own_telemetry`). Before, `OtlpSpanProcessor` took it (only the log
+/// processor looked at `own_threads::is_own_thread`): each export added a
+/// span to the pipeline, which a provider exporting through this adapter
+/// would export again, and so on.
+#[test]
+fn spans_an_exporter_starts_on_the_callers_runtime_do_not_reach_the_pipeline() {
+    use otlp_contrib::bridge::OtlpSpanProcessor;
+
+    let receiver = receiver();
+    let pipeline = crate::support::grpc_pipeline(&receiver);
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(OtlpSpanProcessor::new(pipeline.clone()))
+        .build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let adapter = SdkExporter::builder(InstrumentedExporter {
+        inner: grpc_exporter(&receiver),
+        tracer: provider.tracer("exporter"),
+    })
+    .with_runtime(runtime.handle().clone())
+    .build()
+    .expect("adapter");
+    for i in 1..=3 {
+        runtime
+            .block_on(adapter.export(vec![sample_span(i)]))
+            .expect("exported");
+    }
+    // The application's own span is recorded as ever.
+    provider.tracer("application").start("application").end();
+    provider
+        .shutdown_with_timeout(TIMEOUT)
+        .expect("the provider shuts down");
+    let stats = pipeline.stats();
+    assert_eq!((stats.produced, stats.exported), (1, 1), "{stats:?}");
+    assert!(receiver.wait_for_spans(3 + 1, TIMEOUT));
+    let names: Vec<String> = receiver
+        .accepted_spans()
+        .into_iter()
+        .map(|span| span.name)
+        .collect();
+    assert_eq!(
+        names.iter().filter(|name| *name == "inside export").count(),
+        0,
+        "{names:?}"
+    );
+}
+
 #[test]
 fn from_a_disabled_configuration_the_adapter_sends_nothing_and_answers_ok() {
     // Before, `OTEL_SDK_DISABLED=true` was ignored: every batch went to the
