@@ -19,9 +19,9 @@
 //!   nothing there either.
 //!
 //! A hook registered after a thread started runs on that thread the next time
-//! it calls [`catch_up`] (the export loop on every turn, runtime workers
-//! whenever they wake up), so the order in which pipelines and bridges are
-//! built does not matter.
+//! it calls [`catch_up`] (the export loop on every turn, a metrics reader
+//! before each collection, runtime workers whenever they wake up), so the
+//! order in which pipelines and bridges are built does not matter.
 //!
 //! Some of a pipeline's work runs on the application's thread: building an
 //! exporter reads certificates and builds its TLS configuration there, and

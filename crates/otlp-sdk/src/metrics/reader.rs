@@ -471,7 +471,11 @@ impl<E: Exporter> Reader<E> {
         let mut next = deadline_after(interval);
         loop {
             let wait = next.saturating_duration_since(Instant::now());
-            match commands.recv_timeout(wait) {
+            let command = commands.recv_timeout(wait);
+            // The hooks registered since the last turn (a bridge built after
+            // this provider) run before the callbacks and the export do.
+            crate::own_threads::catch_up();
+            match command {
                 Err(RecvTimeoutError::Timeout) => {
                     next = deadline_after(interval);
                     let _ = self.collect_and_export();
@@ -752,6 +756,79 @@ mod tests {
         async fn export(&self, _: ExportRequest) -> crate::ExportOutcome {
             crate::ExportOutcome::Success
         }
+    }
+
+    thread_local! {
+        /// Whether `mark_hooked` ran on this thread.
+        static HOOKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    fn mark_hooked() {
+        HOOKED.with(|hooked| hooked.set(true));
+    }
+
+    /// Notes, at each export, whether `mark_hooked` had run on the thread
+    /// that exports.
+    struct SeesHook(Arc<Mutex<Vec<bool>>>);
+
+    impl Exporter for SeesHook {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        fn signal(&self) -> Signal {
+            Signal::Metrics
+        }
+
+        async fn export(&self, _: ExportRequest) -> crate::ExportOutcome {
+            let hooked = HOOKED.with(std::cell::Cell::get);
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(hooked);
+            crate::ExportOutcome::Success
+        }
+    }
+
+    /// `own_threads` promises that the order in which pipelines and bridges
+    /// are built does not matter: a hook registered after a pipeline thread
+    /// started (`opentelemetry`'s suppression, registered by a bridge built
+    /// after the meter provider) runs on that thread before it works again.
+    /// The reader's thread, which runs the callbacks and polls the exports,
+    /// never caught up: the hook never ran there.
+    #[test]
+    fn a_hook_registered_after_the_reader_started_runs_on_its_thread_before_it_exports() {
+        use crate::metrics::MeterProvider;
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let reader = PeriodicReader::builder(SeesHook(seen.clone()))
+            .with_interval(Duration::from_secs(3600))
+            .build()
+            .expect("reader");
+        let provider = MeterProvider::builder()
+            .with_reader(reader)
+            .build()
+            .expect("provider");
+        let counter = provider.meter("m").u64_counter("c").build();
+        counter.add(1, &[]);
+        // Answered: the reader's thread has started (and entered).
+        provider
+            .force_flush(Duration::from_secs(30))
+            .expect("first flush");
+        crate::own_threads::add_hook(mark_hooked);
+        counter.add(1, &[]);
+        provider
+            .force_flush(Duration::from_secs(30))
+            .expect("second flush");
+        provider
+            .shutdown(Duration::from_secs(30))
+            .expect("shutdown");
+        let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(seen.len() >= 2, "{seen:?}");
+        assert!(
+            seen[1..].iter().all(|hooked| *hooked),
+            "exports after the hook was registered ran where it had not: {seen:?}"
+        );
     }
 
     #[test]
