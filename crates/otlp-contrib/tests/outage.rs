@@ -9,6 +9,9 @@
 //! - A receiver that accepts connections and never answers, and one that
 //!   answers slowly: shutdown still returns by its deadline, and every span is
 //!   accounted for exactly (nothing left queued or in flight).
+//! - With the durable queue, a backend that is down sends batches to disk
+//!   (up to its cap, the oldest evicted) rather than leaving the program to
+//!   drop at a full memory queue, also when the disk starts out filled.
 //!
 //! Retry backoffs are short (tens of milliseconds) so the suite stays quick;
 //! everything else keeps its default. Waits poll the receiver or the stats
@@ -390,5 +393,112 @@ fn a_slow_receiver_cannot_hold_up_shutdown() {
             shutdown_meets_its_deadline(transport, Fault::Delay(Duration::from_millis(300)), 1_000);
         assert!(stats.exported > 0, "some batches finish: {stats:?}");
         assert!(stats.exported < 1_000, "and some do not: {stats:?}");
+    }
+}
+
+// ---- (d) the durable queue through an outage ---------------------------------------------
+
+/// A pipeline with a durable queue of at most 64 KiB in `directory`, a
+/// memory queue of 16 KiB, one export at a time, and a scheduled delay and
+/// deadlines of an hour (only records and answers move the loop), exporting
+/// to `endpoint`.
+fn durable_pipeline(
+    transport: Transport,
+    endpoint: &str,
+    directory: &std::path::Path,
+    full_policy: otlp_sdk::config::FullPolicy,
+) -> BatchSpanProcessor {
+    const HOUR: Duration = Duration::from_secs(3600);
+    let mut durable = otlp_sdk::durable::DurableConfig::new(directory);
+    durable.max_bytes = 64 * 1024;
+    durable.segment_bytes = 4 * 1024;
+    let batch = BatchConfig {
+        max_queue_bytes: 16 * 1024,
+        max_export_batch_size: 32,
+        scheduled_delay: HOUR,
+        export_timeout: HOUR,
+        max_concurrent_exports: 1,
+        full_policy,
+        ..BatchConfig::default()
+    };
+    BatchSpanProcessor::builder(exporter(transport, endpoint))
+        .with_batch_config(batch)
+        .with_retry_policy(quick_retries())
+        .with_attempt_timeout(HOUR)
+        .with_durable_queue(durable)
+        .build()
+        .expect("durable pipeline")
+}
+
+/// The durable queue keeps a program producing through an outage: while
+/// the backend is down, batches go to disk up to its cap (the oldest
+/// evicted, and counted), never leaving the program to drop at a full
+/// memory queue. Here the disk is already past the three quarters a
+/// healthy backend may fill (what the last run left) when the pipeline
+/// starts, so the loop, its one export slot taken by the first record sent
+/// again, sleeps until that export ends. It learns that the backend is down
+/// only from that export's retries. Before, it was not woken by them: a
+/// retried export ends only at its deadline (an hour here), so the loop
+/// slept on, the memory queue filled, and the producer, waiting for room,
+/// found the pipeline stalled (exports failing, and the disk without room
+/// when the loop last looked) and dropped everything as queue-full.
+#[test]
+fn a_backend_going_down_lets_batches_go_to_a_durable_queue_the_last_run_filled() {
+    use otlp_sdk::config::FullPolicy;
+    for transport in TRANSPORTS {
+        let directory = std::env::temp_dir().join(format!(
+            "otlp-outage-durable-{transport:?}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&directory);
+        let endpoint = format!("http://{}", free_port());
+
+        // The last run: nothing listens; batch by batch, its records go to
+        // disk, up to the cap (the oldest evicted); it leaves them there.
+        let last_run = durable_pipeline(transport, &endpoint, &directory, FullPolicy::Drop);
+        for batch in 0..100 {
+            produce(&last_run, batch * 32 + 1..=batch * 32 + 32);
+            wait_for_stats(&last_run, "the batch on disk", |stats| stats.queued == 0);
+        }
+        let filled = last_run.stats();
+        assert!(filled.dropped_durable > 0, "the disk is full: {filled:?}");
+        let left = last_run.shutdown(Duration::from_secs(1));
+        assert!(
+            matches!(left, Err(PipelineError::Persisted { .. })),
+            "{transport:?}: {left:?}"
+        );
+        drop(last_run);
+
+        // This run: the backend is still down.
+        let processor = durable_pipeline(
+            transport,
+            &endpoint,
+            &directory,
+            FullPolicy::Block(PATIENCE),
+        );
+        wait_for_stats(&processor, "a retry of the record sent again", |stats| {
+            stats.retries >= 1
+        });
+        // Some 30 times what the memory queue holds.
+        produce(&processor, 10_001..=18_000);
+        let stats = processor.stats();
+        assert_eq!(
+            stats.dropped_queue_full, 0,
+            "{transport:?}: the program dropped at a full memory queue while the disk had room: {stats:?}"
+        );
+        assert!(
+            stats.dropped_durable > 0,
+            "the disk cap evicted the oldest: {stats:?}"
+        );
+        let result = processor.shutdown(Duration::from_secs(1));
+        let stats = processor.stats();
+        assert!(
+            matches!(result, Err(PipelineError::Persisted { .. })),
+            "{transport:?}: {result:?}"
+        );
+        assert!(stats.is_balanced(), "{stats:?}");
+        assert_eq!(stats.queued, 0, "{stats:?}");
+        assert_eq!(stats.in_flight, stats.on_disk, "{stats:?}");
+        let _ = std::fs::remove_dir_all(&directory);
     }
 }

@@ -1234,7 +1234,16 @@ impl<E: Exporter> ExportTask<E> {
                 SendEvent::Error(error) => stats.record_error(error),
                 SendEvent::Retry => {
                     Stats::add(&stats.retries, 1);
-                    self.shared.progress.note_retry();
+                    // The backend just went down. With the durable queue,
+                    // batches may now go to disk up to its cap (`can_park`):
+                    // a loop asleep until an export ends (every slot taken,
+                    // the disk at what a healthy backend may fill) would
+                    // sleep on, since retried exports end only at their
+                    // deadline, while producers find no room. Once per
+                    // outage.
+                    if self.shared.progress.note_retry() {
+                        self.shared.queue.unpark_loop();
+                    }
                 }
             },
         );

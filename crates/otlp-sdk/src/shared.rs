@@ -141,9 +141,12 @@ impl Progress {
         self.disk_room.store(room, Ordering::Relaxed);
     }
 
-    /// Called by an export task when an attempt failed and will be retried.
-    pub(crate) fn note_retry(&self) {
-        self.failing.store(true, Ordering::Relaxed);
+    /// Called by an export task when an attempt failed and will be retried;
+    /// whether the pipeline was not failing before (the backend just went
+    /// down): the loop must then look again at what it waits for (see
+    /// `ExportLoop::can_park`).
+    pub(crate) fn note_retry(&self) -> bool {
+        !self.failing.swap(true, Ordering::Relaxed)
     }
 
     /// Whether the last export attempt failed and will be retried (the
