@@ -25,6 +25,7 @@ use crate::fan_out::on_every_processor;
 use crate::layered::Layered;
 use crate::limits::LogRecordLimits;
 use crate::log_processor::LogProcessor;
+use crate::own_threads;
 use crate::resource_settings::ResourceSettings;
 use crate::{spare_attributes, spare_handles};
 
@@ -179,11 +180,15 @@ impl Logger {
     }
 
     /// Whether records emitted here go anywhere: false when the provider is
-    /// disabled or has no processor. A front door may skip building a
-    /// record that would go nowhere. A flag check: it does not ask the
-    /// processors (see [`enabled_for`](Self::enabled_for)).
+    /// disabled or has no processor, and on a pipeline's own threads
+    /// ([`own_threads`](crate::own_threads): what a pipeline's work logs
+    /// would feed the pipeline itself). A front door may skip building a
+    /// record that would go nowhere. A flag check and a thread-local read:
+    /// it does not ask the processors (see [`enabled_for`](Self::enabled_for)).
     pub fn enabled(&self) -> bool {
-        !self.provider.disabled && !self.provider.processors.is_empty()
+        !self.provider.disabled
+            && !self.provider.processors.is_empty()
+            && !own_threads::is_own_thread()
     }
 
     /// The specification's `Logger.Enabled`: whether a record of `severity`

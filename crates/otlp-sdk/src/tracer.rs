@@ -13,7 +13,7 @@ use crate::destination::Destination;
 use crate::provider_state::ProviderState;
 use crate::sampler::{SamplingParameters, SamplingResult};
 use crate::span::Span;
-use crate::{spare_attributes, spare_handles};
+use crate::{own_threads, spare_attributes, spare_handles};
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -491,8 +491,10 @@ fn build_span(
     // With no exporter (`OTEL_TRACES_EXPORTER=none` and no processor given
     // in code) the span carries the sampler's decision, so that the trace
     // goes on downstream as it would with one, but records nothing that
-    // nothing would export.
-    if !recording || provider.disabled || provider.export_off {
+    // nothing would export. On a pipeline's own thread (its export loop
+    // running an exporter's or a loss handler's code, say) it records
+    // nothing either: the pipeline never records its own work.
+    if !recording || provider.disabled || provider.export_off || own_threads::is_own_thread() {
         return Span::non_recording(context);
     }
     let start = start_time.map_or_else(clock::now_unix_nanos, clock::unix_nanos);
