@@ -100,8 +100,16 @@ fn what_an_exporter_records_through_the_native_api_never_reaches_a_pipeline() {
 
     assert!(requests.load(Ordering::SeqCst) >= 8, "every round exported");
     let (spans, logs) = (spans.stats(), logs.stats());
-    assert_eq!((spans.produced, spans.exported), (SPANS, SPANS), "{spans:#?}");
-    assert_eq!((logs.produced, logs.exported), (RECORDS, RECORDS), "{logs:#?}");
+    assert_eq!(
+        (spans.produced, spans.exported),
+        (SPANS, SPANS),
+        "{spans:#?}"
+    );
+    assert_eq!(
+        (logs.produced, logs.exported),
+        (RECORDS, RECORDS),
+        "{logs:#?}"
+    );
     // The application's thread still records.
     assert!(!otlp_sdk::own_threads::is_own_thread());
     assert!(logger.enabled());

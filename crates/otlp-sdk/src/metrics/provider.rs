@@ -639,10 +639,13 @@ impl MeterProvider {
     /// A final collection and export, then the exporter is shut down;
     /// instruments record nothing afterwards. Returns by `timeout`.
     ///
-    /// A provider whose last handle (instruments included) is dropped
-    /// without a shutdown does one itself, bounded by the reader's export
-    /// timeout and at most 5 s, as a dropped span or log pipeline does: what
-    /// was recorded since the last export is not lost.
+    /// A provider whose last `MeterProvider` handle is dropped without a
+    /// shutdown does one itself, bounded by the reader's export timeout and
+    /// at most 5 s, as a dropped span or log pipeline does: what was
+    /// recorded since the last export is not lost. Meters and instruments
+    /// do not keep the reader alive (as in `opentelemetry_sdk`): what they
+    /// record after that is never exported, so keep a handle on the
+    /// provider for as long as they record.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
         if self.shared.shut_down.swap(true, Ordering::AcqRel) {
             return Err(MetricsError::ShutDown);
