@@ -385,8 +385,9 @@ pub struct StatsSnapshot {
 /// shutdown.
 ///
 /// A record's bytes are the length of its encoded OTLP message (a `Span`
-/// or a `LogRecord`), without the request's resource and scope framing or
-/// the queue's own header: what the pipeline carried for it. A record is
+/// or a `LogRecord`, in protobuf whatever the exporter sends: an OTLP/JSON
+/// body is transcoded from these bytes), without the request's resource and
+/// scope framing or the queue's own header: what the pipeline carried for it. A record is
 /// counted once its length is known: when it is written into the queue or
 /// refused. So a record whose producer waits for room is in
 /// [`StatsSnapshot::produced`] and not yet here.
