@@ -333,6 +333,23 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, bool), BuildError> {
         .authority()
         .filter(|authority| !authority.host().is_empty())
         .ok_or_else(|| invalid("missing host"))?;
+    // `http::Uri` takes any run of digits as a port and reads one that is no
+    // `u16` as none, so tonic would connect to the scheme's default port
+    // (80, 443) instead: a mistyped port must be an error here.
+    let host_port = authority
+        .as_str()
+        .rsplit_once('@')
+        .map_or(authority.as_str(), |(_, host_port)| host_port);
+    if let Some(port) = host_port
+        .strip_prefix(authority.host())
+        .and_then(|after| after.strip_prefix(':'))
+        .filter(|port| !port.is_empty())
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(invalid(&format!(
+            "port {port:?} is not a number from 1 to 65535"
+        )));
+    }
     if uri.query().is_some() {
         return Err(invalid("a gRPC endpoint has no query"));
     }
@@ -447,6 +464,40 @@ mod tests {
                 matches!(parse_endpoint(bad), Err(BuildError::InvalidEndpoint { .. })),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn a_port_out_of_range_is_a_build_error_not_a_connection_to_port_80() {
+        for (endpoint, port) in [
+            ("http://127.0.0.1:99999", "99999"),
+            ("https://collector:4317000/", "4317000"),
+            ("http://[::1]:65536", "65536"),
+            ("http://user@collector:0", "0"),
+        ] {
+            let error = GrpcExporter::builder()
+                .endpoint(endpoint)
+                .build()
+                .expect_err(endpoint);
+            let BuildError::InvalidEndpoint {
+                endpoint: shown,
+                reason,
+            } = &error
+            else {
+                panic!("{endpoint}: {error}")
+            };
+            assert_eq!(shown, endpoint);
+            assert!(reason.contains(&format!("port \"{port}\"")), "{reason}");
+        }
+        // Every port a socket can have, and none (the scheme's default).
+        for endpoint in [
+            "http://127.0.0.1:1",
+            "http://127.0.0.1:65535",
+            "http://[::1]:4317",
+            "https://collector",
+            "https://collector:/",
+        ] {
+            assert!(parse_endpoint(endpoint).is_ok(), "{endpoint}");
         }
     }
 
