@@ -251,6 +251,7 @@ impl GrpcExporterBuilder {
             return Err(BuildError::InvalidTimeout);
         }
         let (origin, secure) = parse_endpoint(&self.endpoint)?;
+        let shown_origin = without_credentials(&origin);
         let invalid_endpoint = |reason: String| BuildError::InvalidEndpoint {
             endpoint: self.endpoint.clone(),
             reason,
@@ -278,6 +279,7 @@ impl GrpcExporterBuilder {
         Ok(GrpcExporter::new(ExporterParts {
             endpoint,
             display_endpoint: self.endpoint.clone(),
+            shown_origin,
             metadata: metadata(&self.headers)?,
             compression: self.compression,
             timeout: self.timeout,
@@ -355,6 +357,20 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, bool), BuildError> {
     }
     let scheme = if secure { "https" } else { "http" };
     Ok((format!("{scheme}://{authority}"), secure))
+}
+
+/// `scheme://host:port` of an origin, without the user name and password
+/// an authority may carry: safe for error messages.
+fn without_credentials(origin: &str) -> String {
+    match origin.split_once("://") {
+        Some((scheme, authority)) => {
+            let host_port = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host_port)| host_port);
+            format!("{scheme}://{host_port}")
+        }
+        None => origin.to_owned(),
+    }
 }
 
 fn metadata(headers: &[(String, String)]) -> Result<MetadataMap, BuildError> {

@@ -24,6 +24,8 @@ use crate::{MAX_REQUEST_BYTES, export_path};
 pub(crate) struct ExporterParts {
     pub(crate) endpoint: Endpoint,
     pub(crate) display_endpoint: String,
+    /// `scheme://host:port`, without credentials: named in transport errors.
+    pub(crate) shown_origin: String,
     pub(crate) metadata: MetadataMap,
     pub(crate) compression: Compression,
     pub(crate) timeout: Duration,
@@ -74,6 +76,8 @@ pub(crate) struct ExporterParts {
 pub struct GrpcExporter {
     endpoint: Endpoint,
     display_endpoint: String,
+    /// Where a transport failure happened, for its message (no credentials).
+    shown_origin: String,
     metadata: MetadataMap,
     compression: Compression,
     timeout: Duration,
@@ -105,6 +109,7 @@ impl GrpcExporter {
         GrpcExporter {
             endpoint: parts.endpoint,
             display_endpoint: parts.display_endpoint,
+            shown_origin: parts.shown_origin,
             metadata: parts.metadata,
             compression: parts.compression,
             timeout: parts.timeout,
@@ -206,8 +211,35 @@ impl GrpcExporter {
     }
 
     /// One attempt, written straight onto the channel (see [`direct`]),
-    /// ending at `deadline`.
-    async fn attempt(&self, mut channel: Channel, body: Bytes, deadline: Instant) -> ExportOutcome {
+    /// ending at `deadline`. A failure of the connection names the endpoint:
+    /// the pipeline's last error is often all a user sees of it.
+    async fn attempt(&self, channel: Channel, body: Bytes, deadline: Instant) -> ExportOutcome {
+        let named = |error: String| {
+            ExportError::Transport(capped(&format!("{}: {error}", self.shown_origin)))
+        };
+        match self.attempt_here(channel, body, deadline).await {
+            ExportOutcome::Retryable {
+                error: ExportError::Transport(error),
+                throttle,
+            } => ExportOutcome::Retryable {
+                error: named(error),
+                throttle,
+            },
+            ExportOutcome::Permanent {
+                error: ExportError::Transport(error),
+            } => ExportOutcome::Permanent {
+                error: named(error),
+            },
+            outcome => outcome,
+        }
+    }
+
+    async fn attempt_here(
+        &self,
+        mut channel: Channel,
+        body: Bytes,
+        deadline: Instant,
+    ) -> ExportOutcome {
         let message = match direct::compress(self.compression, body) {
             Ok(message) => message,
             Err(reason) => {

@@ -329,3 +329,32 @@ fn nothing_listening_is_a_retryable_transport_error() {
         "{outcome:?}"
     );
 }
+
+#[test]
+fn a_transport_failure_names_the_endpoint_without_its_credentials() {
+    // Bind and drop a listener to get a port that refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let exporter = GrpcExporter::builder()
+        .endpoint(format!("http://user:s3cr3t@127.0.0.1:{port}/ignored/path"))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("exporter builds");
+    let outcome = block_on(exporter.export(request(&rich_spans(1))));
+    let ExportOutcome::Retryable {
+        error: ExportError::Transport(message),
+        throttle: None,
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    // Which collector refused: the pipeline's last error is all a user sees.
+    assert!(
+        message.starts_with(&format!("http://127.0.0.1:{port}: ")),
+        "{message}"
+    );
+    assert!(!message.contains("s3cr3t"), "{message}");
+}
