@@ -204,6 +204,24 @@ pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'stat
     )
 }
 
+/// What a TLS handshake answered in something that is not TLS means: rustls
+/// says only "received corrupt message of type InvalidContentType", the
+/// usual sight of an `https://` endpoint (or one without a scheme, which the
+/// specification makes TLS) pointed at a plaintext collector.
+const PLAINTEXT_HINT: &str = "the server answered, but not TLS: for a plaintext collector use \
+     an http:// endpoint (or, for an endpoint without a scheme, OTEL_EXPORTER_OTLP_INSECURE=true)";
+
+/// Whether the error's source chain holds rustls' report that the server's
+/// first bytes were no TLS record (see [`PLAINTEXT_HINT`]).
+fn answered_without_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        otlp_sdk::find_in_chain::<rustls::Error>(error),
+        Some(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType
+        ))
+    )
+}
+
 /// Whether a certificate verdict is about the time of checking, which a
 /// wrong local clock makes and a set clock unmakes.
 fn depends_on_the_clock(verdict: &rustls::CertificateError) -> bool {
@@ -223,16 +241,23 @@ fn describe_local_failure(status: &Status) -> String {
         parts.push(error.to_string());
         next = error.source();
     }
+    if status.source().is_some_and(answered_without_tls) {
+        parts.push(format!("({PLAINTEXT_HINT})"));
+    }
     capped(&join_distinct(parts))
 }
 
 /// An error and its sources, joined by `": "`.
+/// A TLS handshake that got no TLS from the server says what that means.
 pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = Vec::new();
     let mut next = Some(error);
     while let Some(error) = next {
         parts.push(error.to_string());
         next = error.source();
+    }
+    if answered_without_tls(error) {
+        parts.push(format!("({PLAINTEXT_HINT})"));
     }
     join_distinct(parts)
 }

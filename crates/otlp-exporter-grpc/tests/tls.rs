@@ -136,6 +136,21 @@ fn tls_with_a_wrong_ca_fails_for_good() {
 }
 
 #[test]
+fn https_to_a_plaintext_receiver_says_the_server_did_not_answer_in_tls() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    let plaintext = receiver.grpc_endpoint().expect("gRPC listener");
+    let exporter = GrpcExporter::builder()
+        .endpoint(plaintext.replacen("http://", "https://", 1))
+        .ca_certificate_pem(certificates().ca_pem)
+        .build()
+        .expect("exporter builds");
+    // rustls alone says "received corrupt message of type InvalidContentType".
+    let message = assert_fails_without_delivery(&exporter, &receiver);
+    assert!(message.contains("not TLS"), "{message}");
+    assert!(message.contains("http://"), "{message}");
+}
+
+#[test]
 fn mtls_with_a_client_certificate_delivers() {
     let certs = certificates();
     let receiver = tls_receiver(&certs, true);

@@ -359,11 +359,15 @@ impl HttpExporter {
         }
         let (is_builder, is_redirect) = (error.is_builder(), error.is_redirect());
         let certificate_rejected = tls::rejected_server_certificate(&error);
-        let message = format!(
+        let plaintext = tls::answered_without_tls(&error);
+        let mut message = format!(
             "POST {}: {}",
             self.inner.display_url,
             error_chain(&error.without_url())
         );
+        if plaintext {
+            message.push_str(&format!(" ({})", tls::PLAINTEXT_HINT));
+        }
         if is_builder {
             ExportOutcome::Permanent {
                 error: ExportError::Request(message),

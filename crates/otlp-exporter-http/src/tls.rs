@@ -309,6 +309,23 @@ pub(crate) fn rejected_server_certificate(error: &(dyn std::error::Error + 'stat
     )
 }
 
+/// What a TLS handshake answered in something that is not TLS means: rustls
+/// says only "received corrupt message of type InvalidContentType", the
+/// usual sight of an `https://` endpoint pointed at a plaintext collector.
+pub(crate) const PLAINTEXT_HINT: &str =
+    "the server answered, but not TLS: for a plaintext collector use an http:// endpoint";
+
+/// Whether the error's source chain holds rustls' report that the server's
+/// first bytes were no TLS record (see [`PLAINTEXT_HINT`]).
+pub(crate) fn answered_without_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        otlp_sdk::find_in_chain::<rustls::Error>(error),
+        Some(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType
+        ))
+    )
+}
+
 /// Whether a certificate verdict is about the time of checking, which a
 /// wrong local clock makes and a set clock unmakes.
 fn depends_on_the_clock(verdict: &rustls::CertificateError) -> bool {

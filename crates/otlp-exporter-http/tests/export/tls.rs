@@ -94,6 +94,22 @@ fn https_with_a_wrong_ca_fails_for_good() {
 }
 
 #[test]
+fn https_to_a_plaintext_receiver_says_the_server_did_not_answer_in_tls() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver");
+    let plaintext = endpoint(&receiver);
+    let exporter = HttpExporter::builder()
+        .endpoint(plaintext.replacen("http://", "https://", 1))
+        .ca_certificate_pem(certificates().ca_pem)
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    // rustls alone says "received corrupt message of type InvalidContentType".
+    assert_transport_failure(&outcome, &["not tls"]);
+    assert_transport_failure(&outcome, &["http://"]);
+    assert_eq!(receiver.request_count(), 0);
+}
+
+#[test]
 fn mtls_with_the_client_certificate_delivers() {
     let certs = certificates();
     let receiver = tls_receiver(certs.mtls());
