@@ -183,13 +183,13 @@ pub(crate) fn success_outcome(body: &[u8], format: BodyFormat, request: Encoding
             rejected_spans: u64::try_from(partial.rejected_spans).unwrap_or(0),
             message: cap_message(&partial.error_message),
         },
-        // The server accepted the spans; only its answer is unreadable. Say so
-        // as a warning (a partial success rejecting nothing), do not fail spans
-        // that were delivered.
+        // The server accepted the records; only its answer is unreadable. Say
+        // so as a warning (a partial success rejecting nothing), do not fail
+        // records that were delivered.
         Err(reason) => ExportOutcome::PartialSuccess {
             rejected_spans: 0,
             message: cap_message(&format!(
-                "spans accepted, but the response body could not be decoded: {reason}"
+                "records accepted, but the response body could not be decoded: {reason}"
             )),
         },
     }
@@ -632,6 +632,9 @@ mod tests {
             panic!("{outcome:?}")
         };
         assert!(message.contains("could not be decoded"), "{message}");
+        // The exporter may carry log records or data points: no word of spans.
+        assert!(message.starts_with("records accepted"), "{message}");
+        assert!(!message.contains("span"), "{message}");
         // A body of some other type ("OK" from a proxy) is just success.
         assert_eq!(
             success_outcome(b"OK", BodyFormat::Other, Encoding::Protobuf),
