@@ -66,7 +66,9 @@ struct Inner {
 ///   1 KiB). Response bodies are read up to 4 MiB: a larger success body is
 ///   a permanent error; a larger error body is left unread and the status
 ///   alone decides, as it does when the body does not arrive within the
-///   attempt's timeout (a `200` then delivered the records, with a warning).
+///   attempt's timeout (a `200` then delivered the records, with a warning):
+///   the exporter's timeout, or the end of the pipeline's attempt
+///   ([`otlp_sdk::attempt_deadline`]) when that comes sooner.
 /// - **Connections**: one pool per exporter, kept alive between requests
 ///   (HTTP/1.1 keep-alive; HTTP/2 when an `https://` server offers it
 ///   through ALPN). A plain `http://` endpoint without a proxy is sent to on
@@ -229,9 +231,16 @@ impl HttpExporter {
         if let Some(encoding) = compression::content_encoding(settings.compression) {
             headers.push((CONTENT_ENCODING, HeaderValue::from_static(encoding)));
         }
-        // One deadline per attempt, whichever connections it takes.
+        // One deadline per attempt, whichever connections it takes: the
+        // timeout, or sooner when the caller's attempt ends sooner (the
+        // pipeline's attempt timeout, or the request's deadline near, under
+        // `RetryPolicy::send`), so that a status already received still
+        // decides before the caller gives up on the attempt as timed out.
         // A timeout too long for an `Instant` (`Duration::MAX`) is a century.
-        let deadline = tokio::time::Instant::from_std(deadline_after(settings.timeout));
+        let own = deadline_after(settings.timeout);
+        let deadline = tokio::time::Instant::from_std(
+            otlp_sdk::attempt_deadline().map_or(own, |attempt| attempt.min(own)),
+        );
         let mut url = settings.url.clone();
         if let Some(plain) = &settings.plain {
             // Dropped unanswered (timed out here, or by the caller), the
