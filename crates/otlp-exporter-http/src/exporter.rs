@@ -475,8 +475,13 @@ fn outcome(
 /// A response body as the server meant it: its `Content-Encoding` (a
 /// request without `Accept-Encoding` accepts any coding, RFC 9110, and a
 /// proxy in front of a collector may use one) undone within
-/// [`MAX_RESPONSE_BYTES`], which then bounds the decompressed size too.
+/// [`MAX_RESPONSE_BYTES`], which then bounds the decompressed size too. An
+/// empty body has nothing to undo, whatever coding it is labelled with (some
+/// proxies label every answer).
 fn decoded_body(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<u8>, BodyError> {
+    if body.is_empty() {
+        return Ok(body);
+    }
     let header = headers.get(CONTENT_ENCODING).map(HeaderValue::to_str);
     let coding = match header {
         None => Some(ContentCoding::Identity),

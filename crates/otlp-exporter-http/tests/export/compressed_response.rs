@@ -127,3 +127,14 @@ fn an_answer_in_an_unknown_coding_still_counts_the_records_delivered() {
     }
     server.join().unwrap();
 }
+
+#[test]
+fn an_empty_answer_labelled_compressed_is_a_plain_success() {
+    // Some proxies label every answer with their coding, an empty one too:
+    // there is nothing to decompress, and no reason for a warning.
+    for coding in ["gzip", "zstd"] {
+        let (endpoint, server) = answer_once(coding, Vec::new());
+        assert_eq!(export_to(endpoint), ExportOutcome::Success, "{coding}");
+        server.join().unwrap();
+    }
+}
