@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
+use reqwest::Url;
+use reqwest::header::{
+    AUTHORIZATION, COOKIE, HeaderMap, HeaderName, PROXY_AUTHORIZATION, WWW_AUTHENTICATE,
+};
 
 use crate::error::HttpExporterError;
 use crate::plain;
@@ -48,6 +51,39 @@ impl ClientRecipe {
             .build()
             .map_err(|error| HttpExporterError::Client(crate::error::error_chain(&error)))
     }
+}
+
+impl ClientRecipe {
+    /// The recipe without the headers a request to another origin must not
+    /// carry ([`is_sensitive`]): for a redirect to one that the exporter
+    /// follows itself, as reqwest leaves them out of those it follows.
+    pub(crate) fn for_another_origin(&self) -> ClientRecipe {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            if !is_sensitive(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        ClientRecipe {
+            headers,
+            ..self.clone()
+        }
+    }
+}
+
+/// Whether a header carries credentials that a redirect to another host or
+/// port must not pass on: reqwest's list (`Authorization`, `Cookie`,
+/// `Cookie2`, `Proxy-Authorization`, `WWW-Authenticate`).
+fn is_sensitive(name: &HeaderName) -> bool {
+    [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE].contains(name)
+        || name.as_str() == "cookie2"
+}
+
+/// Whether `to` is another origin than `from` for a redirect: another host,
+/// or another port (the scheme's default when none is written), as reqwest
+/// decides to leave credentials out of a redirect it follows.
+pub(crate) fn crosses_origin(from: &Url, to: &Url) -> bool {
+    from.host_str() != to.host_str() || from.port_or_known_default() != to.port_or_known_default()
 }
 
 /// Follows only `307` and `308` (which keep the method and body) up to

@@ -14,7 +14,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 
-use crate::client::ClientRecipe;
+use crate::client::{ClientRecipe, crosses_origin};
 use crate::compression;
 use crate::error::error_chain;
 use crate::plain::PlainConnections;
@@ -44,6 +44,10 @@ struct Inner {
     /// The reqwest client in use and its number; replaced (with its
     /// connection pool) after an attempt on it went unanswered.
     client: Mutex<(u64, reqwest::Client)>,
+    /// A client without credentials (`Authorization`, cookies), for a
+    /// redirect to another origin that the exporter follows itself; made
+    /// the first time one comes.
+    other_origin_client: std::sync::OnceLock<Option<reqwest::Client>>,
     /// The URL without credentials or query, for messages and `Debug`.
     display_url: String,
     /// Flipped once by `shutdown`; exports in flight watch it.
@@ -80,7 +84,10 @@ struct Inner {
 ///   `307`/`308` redirects are followed (they keep the method and body),
 ///   never from `https` to `http`; one from `http` to `https` (an ingress
 ///   upgrading its clients) is verified as an `https://` endpoint is, with
-///   the configured CAs or else the system's roots. An attempt that goes unanswered (timed
+///   the configured CAs or else the system's roots. A redirect to another
+///   host or port goes without `Authorization`, `Proxy-Authorization` and
+///   cookies (the other configured headers go on), as reqwest follows them.
+///   An attempt that goes unanswered (timed
 ///   out, or dropped by the caller) gives up its connection: over HTTP/2,
 ///   where exports share one, the next export opens a new pool, so a
 ///   connection that stopped answering for good is not waited on; over a
@@ -125,6 +132,7 @@ impl HttpExporter {
             inner: Arc::new(Inner {
                 // The only handle on the first client: replaced, its pool goes.
                 client: Mutex::new((0, client)),
+                other_origin_client: std::sync::OnceLock::new(),
                 settings,
                 display_url,
                 shut_down: watch::Sender::new(false),
@@ -282,7 +290,24 @@ impl HttpExporter {
                 }
             }
         }
-        let (number, client) = self.client();
+        // A redirect the plain connections got, to another host or port,
+        // goes without the configured credentials, as reqwest sends the
+        // redirects it follows itself.
+        let (number, client) = if crosses_origin(&settings.url, &url) {
+            match self.other_origin_client() {
+                Some(client) => (None, client),
+                None => {
+                    return ExportOutcome::Permanent {
+                        error: ExportError::Request(
+                            "no client could be made for a redirect to another origin".into(),
+                        ),
+                    };
+                }
+            }
+        } else {
+            let (number, client) = self.client();
+            (Some(number), client)
+        };
         let mut http_request = client.post(url).body(body);
         for (name, value) in headers {
             http_request = http_request.header(name, value);
@@ -292,7 +317,7 @@ impl HttpExporter {
         // connection, and one that stopped answering would take them all.
         let mut unanswered = Unanswered {
             exporter: self,
-            client: Some(number),
+            client: number,
         };
         let exchange = async {
             let response = match http_request.send().await {
@@ -333,6 +358,17 @@ impl HttpExporter {
     /// Replaces client `number`, if it is still the one in use, with a new
     /// one (a new connection pool). Exports in flight on the old one go on;
     /// its connections close once they are done.
+    /// The client for a redirect to another origin ([`Inner::other_origin_client`]).
+    fn other_origin_client(&self) -> Option<reqwest::Client> {
+        self.inner
+            .other_origin_client
+            .get_or_init(|| {
+                let recipe = self.inner.settings.client_recipe.for_another_origin();
+                recipe.build().ok()
+            })
+            .clone()
+    }
+
     fn forget_client(&self, number: u64) {
         let mut slot = self
             .inner

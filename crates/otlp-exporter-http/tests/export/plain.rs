@@ -143,6 +143,79 @@ fn a_307_is_followed_to_the_receiver() {
     assert_eq!(requests.load(Ordering::SeqCst), 2, "one request per export");
 }
 
+/// A bare HTTP/1.1 server answering `200` to every request; keeps the
+/// names of the headers of each request it got (lowercase).
+fn header_recording_server() -> (String, Arc<std::sync::Mutex<Vec<Vec<String>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let recorded = recorded.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut writer = stream;
+                loop {
+                    let mut names = Vec::new();
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            let name = name.trim().to_ascii_lowercase();
+                            if name == "content-length" {
+                                length = value.trim().parse().expect("content-length");
+                            }
+                            names.push(name);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).expect("body");
+                    recorded.lock().expect("headers").push(names);
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    writer.write_all(answer.as_bytes()).expect("answer");
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), seen)
+}
+
+/// A `307` of a plain endpoint to another origin (here another port) is
+/// followed without the configured credentials, as reqwest follows the
+/// redirects of `https://` endpoints: before, the exporter followed it
+/// itself with every configured header, `Authorization` included.
+#[test]
+fn a_redirect_to_another_origin_goes_without_the_configured_credentials() {
+    let (target, seen) = header_recording_server();
+    let (url, _, requests) = counting_server(Answer::RedirectTo(format!("{target}/v1/traces")));
+    let exporter = HttpExporter::builder()
+        .endpoint(&url)
+        .header("authorization", "Bearer s3cr3t")
+        .header("x-tenant", "acme")
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("exporter");
+    export_successfully(&exporter, 2);
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "one request per export");
+    let seen = seen.lock().expect("headers").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for names in &seen {
+        assert!(
+            !names.iter().any(|name| name == "authorization"),
+            "{names:?}"
+        );
+        assert!(names.iter().any(|name| name == "x-tenant"), "{names:?}");
+    }
+}
+
 #[test]
 fn a_301_is_not_followed_nor_sent_again() {
     let receiver = receiver();
