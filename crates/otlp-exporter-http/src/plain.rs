@@ -66,7 +66,16 @@ impl std::fmt::Display for PlainError {
         match self {
             PlainError::Connect(error) => write!(f, "error connecting: {error}"),
             PlainError::Http(error) => {
-                write!(f, "{}", crate::error::error_chain(error))
+                write!(f, "{}", crate::error::error_chain(error))?;
+                // What a TLS server answers to a plain request (an alert
+                // record) is not HTTP/1.1 at all: the likeliest cause by far.
+                if error.is_parse() {
+                    f.write_str(
+                        " (the server's answer is not HTTP/1.1: if it speaks TLS, use an \
+                         https:// endpoint)",
+                    )?;
+                }
+                Ok(())
             }
         }
     }

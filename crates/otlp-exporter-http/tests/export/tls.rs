@@ -109,6 +109,21 @@ fn https_to_a_plaintext_receiver_says_the_server_did_not_answer_in_tls() {
     assert_eq!(receiver.request_count(), 0);
 }
 
+/// The other way round: a plain `http://` endpoint at a collector that
+/// speaks TLS. hyper alone says "invalid HTTP version parsed".
+#[test]
+fn http_to_a_tls_receiver_says_the_answer_was_not_http_and_names_https() {
+    let receiver = tls_receiver(certificates().server_tls());
+    let tls_endpoint = endpoint(&receiver);
+    let exporter = HttpExporter::builder()
+        .endpoint(tls_endpoint.replacen("https://", "http://", 1))
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    assert_transport_failure(&outcome, &["https://"]);
+    assert_eq!(receiver.request_count(), 0);
+}
+
 #[test]
 fn mtls_with_the_client_certificate_delivers() {
     let certs = certificates();
