@@ -99,7 +99,7 @@ pub fn decode_export_response(body: &[u8]) -> Result<Option<PartialSuccess>, Dec
             continue;
         }
         let bytes = message_field(value, MESSAGE, 1, reader.field_offset())?;
-        let mut inner = WireReader::nested(bytes, reader.offset_of(bytes));
+        let mut inner = WireReader::nested(bytes, reader.offset_of(bytes)).at_depth(1);
         // A repeated message field merges into the earlier one (protobuf
         // concatenation semantics), so no earlier `rejected_spans` is lost.
         let mut decoded: PartialSuccess = partial.take().unwrap_or_default();

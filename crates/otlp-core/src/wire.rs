@@ -198,6 +198,9 @@ pub struct WireReader<'a> {
     base: usize,
     /// Where the tag of the field last returned starts, within `buf`.
     field_pos: usize,
+    /// How many messages enclose the one read (0: the outermost): groups
+    /// nest at most [`MAX_GROUP_DEPTH`] minus that, as in `prost`.
+    depth: usize,
 }
 
 impl<'a> WireReader<'a> {
@@ -208,6 +211,7 @@ impl<'a> WireReader<'a> {
             pos: 0,
             base: 0,
             field_pos: 0,
+            depth: 0,
         }
     }
 
@@ -219,7 +223,19 @@ impl<'a> WireReader<'a> {
             pos: 0,
             base,
             field_pos: 0,
+            depth: 0,
         }
+    }
+
+    /// This reader, for a message `depth` messages deep in the outermost
+    /// input (0, the default: the outermost message itself; 1: a message in
+    /// one of its fields). `prost` counts messages and groups together
+    /// against one limit from the outermost message: a field inside `k`
+    /// groups of this message is [`DecodeError::TooDeep`] once `depth + k`
+    /// reaches [`MAX_GROUP_DEPTH`], as `prost` refuses it.
+    pub(crate) fn at_depth(mut self, depth: usize) -> Self {
+        self.depth = depth;
+        self
     }
 
     /// Offset of the next unread byte, relative to the outermost input.
@@ -306,9 +322,9 @@ impl<'a> WireReader<'a> {
     /// deep, and its end tag; returns the bytes of those fields. Refuses
     /// what `prost` refuses when it skips a group: a malformed field inside,
     /// an end tag of another field, a missing end tag (the input ends), and
-    /// a field inside a group [`MAX_GROUP_DEPTH`] deep. (`prost` counts the
-    /// depth from the outermost message, the messages between included; a
-    /// reader from the message it walks.)
+    /// a field inside a group [`MAX_GROUP_DEPTH`] deep, counting the
+    /// messages around the reader's message too (see [`at_depth`](Self::at_depth)),
+    /// as `prost` counts them.
     fn skip_group(&mut self, field: u32, depth: usize) -> Result<&'a [u8], DecodeError> {
         let start = self.pos;
         loop {
@@ -322,7 +338,7 @@ impl<'a> WireReader<'a> {
             if wire_type == WIRE_END_GROUP && inner == field {
                 return Ok(&self.buf[start..end]);
             }
-            if depth >= MAX_GROUP_DEPTH && wire_type != WIRE_END_GROUP {
+            if self.depth + depth >= MAX_GROUP_DEPTH && wire_type != WIRE_END_GROUP {
                 return Err(DecodeError::TooDeep {
                     limit: MAX_GROUP_DEPTH,
                     offset: tag_offset,
@@ -362,7 +378,16 @@ impl<'a> WireReader<'a> {
                 word.copy_from_slice(bytes);
                 WireValue::Fixed32(u32::from_le_bytes(word))
             }
-            WIRE_START_GROUP => WireValue::Group(self.skip_group(field, depth + 1)?),
+            WIRE_START_GROUP => {
+                // A group is a level of its own: none opens where no field may.
+                if self.depth + depth >= MAX_GROUP_DEPTH {
+                    return Err(DecodeError::TooDeep {
+                        limit: MAX_GROUP_DEPTH,
+                        offset: tag_offset,
+                    });
+                }
+                WireValue::Group(self.skip_group(field, depth + 1)?)
+            }
             WIRE_END_GROUP => {
                 return Err(DecodeError::EndGroup {
                     field,
@@ -524,7 +549,8 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
         let (1, WireValue::Len(resource_metrics)) = (field, value) else {
             continue;
         };
-        let mut resource = WireReader::nested(resource_metrics, outer.offset_of(resource_metrics));
+        let mut resource =
+            WireReader::nested(resource_metrics, outer.offset_of(resource_metrics)).at_depth(1);
         while let Some((field, value)) = resource.next_field()? {
             check_wire_type(
                 "ResourceMetrics",
@@ -535,7 +561,8 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
             let (2, WireValue::Len(scope_metrics)) = (field, value) else {
                 continue;
             };
-            let mut scope = WireReader::nested(scope_metrics, resource.offset_of(scope_metrics));
+            let mut scope =
+                WireReader::nested(scope_metrics, resource.offset_of(scope_metrics)).at_depth(2);
             while let Some((field, value)) = scope.next_field()? {
                 check_wire_type(
                     "ScopeMetrics",
@@ -546,7 +573,8 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
                 let (2, WireValue::Len(metric)) = (field, value) else {
                     continue;
                 };
-                let mut metric_reader = WireReader::nested(metric, scope.offset_of(metric));
+                let mut metric_reader =
+                    WireReader::nested(metric, scope.offset_of(metric)).at_depth(3);
                 // The data member last given and its points so far.
                 let mut member = 0;
                 let mut points = 0u64;
@@ -569,7 +597,8 @@ pub fn count_data_points(request: &[u8]) -> Result<u64, DecodeError> {
                         member = field;
                         points = 0;
                     }
-                    let mut data_reader = WireReader::nested(data, metric_reader.offset_of(data));
+                    let mut data_reader =
+                        WireReader::nested(data, metric_reader.offset_of(data)).at_depth(4);
                     while let Some((field, value)) = data_reader.next_field()? {
                         check_wire_type(name, fields, (field, value), data_reader.field_offset())?;
                         if let (1, WireValue::Len(_)) = (field, value) {
@@ -629,7 +658,8 @@ fn walk_records(request: &[u8], names: [&'static str; 3]) -> Result<(u64, u64), 
         let (1, WireValue::Len(resource_spans)) = (field, value) else {
             continue;
         };
-        let mut resource = WireReader::nested(resource_spans, outer.offset_of(resource_spans));
+        let mut resource =
+            WireReader::nested(resource_spans, outer.offset_of(resource_spans)).at_depth(1);
         while let Some((field, value)) = resource.next_field()? {
             check_wire_type(
                 resource_name,
@@ -640,7 +670,8 @@ fn walk_records(request: &[u8], names: [&'static str; 3]) -> Result<(u64, u64), 
             let (2, WireValue::Len(scope_spans)) = (field, value) else {
                 continue;
             };
-            let mut scope = WireReader::nested(scope_spans, resource.offset_of(scope_spans));
+            let mut scope =
+                WireReader::nested(scope_spans, resource.offset_of(scope_spans)).at_depth(2);
             while let Some((field, value)) = scope.next_field()? {
                 check_wire_type(
                     scope_name,

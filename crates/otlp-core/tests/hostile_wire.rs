@@ -17,6 +17,8 @@ mod support;
 use std::time::Duration;
 
 use hostile_support::DICTIONARY;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -28,7 +30,8 @@ use otlp_core::response::{
 };
 use otlp_core::wire::{
     WIRE_END_GROUP, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_START_GROUP, WIRE_VARINT,
-    WireReader, WireValue, count_spans, put_bytes_field, put_tag, put_varint,
+    WireReader, WireValue, count_data_points, count_log_records, count_spans, put_bytes_field,
+    put_tag, put_varint, record_bytes,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -212,7 +215,8 @@ fn error_offset(error: &DecodeError) -> Option<usize> {
         | DecodeError::WireType { offset, .. }
         | DecodeError::FieldNumber { offset, .. }
         | DecodeError::EndGroup { offset, .. }
-        | DecodeError::UnexpectedWireType { offset, .. } => Some(*offset),
+        | DecodeError::UnexpectedWireType { offset, .. }
+        | DecodeError::TooDeep { offset, .. } => Some(*offset),
         _ => None,
     }
 }
@@ -719,5 +723,82 @@ fn groups_prost_refuses_are_refused() {
                 "{ours:?}"
             );
         }
+    }
+}
+
+/// `groups` groups of field 99 (unknown to every OTLP message) inside one
+/// another, a varint field in the innermost.
+fn unknown_groups(groups: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    for _ in 0..groups {
+        put_tag(&mut body, 99, WIRE_START_GROUP);
+    }
+    body.extend_from_slice(&[0x08, 0x01]);
+    for _ in 0..groups {
+        put_tag(&mut body, 99, WIRE_END_GROUP);
+    }
+    body
+}
+
+/// `message` as the length-delimited field `field`.
+fn len_field(field: u32, message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_bytes_field(&mut out, field, message);
+    out
+}
+
+#[test]
+fn groups_in_nested_messages_nest_as_deep_as_prost_allows_counting_from_the_request() {
+    // prost counts one depth for messages and groups together, from the
+    // request: in a message `d` messages deep, a field inside `k` groups
+    // is refused once `d + k` reaches 100. The readers counted groups from
+    // the message they walk, so `count_spans` counted a request whose
+    // `ScopeSpans` held 98 or 99 groups inside one another, which prost
+    // refuses (as do the log and data point counts, and the partial
+    // success of a response).
+    for groups in 94..=101 {
+        let unknown = unknown_groups(groups);
+        // In the request (0 deep), a resource group (1), a scope group (2).
+        let requests = [
+            unknown.clone(),
+            len_field(1, &unknown),
+            len_field(1, &len_field(2, &unknown)),
+        ];
+        for (depth, request) in requests.iter().enumerate() {
+            let what = format!("{groups} groups {depth} messages deep");
+            let prost = ExportTraceServiceRequest::decode(&request[..]).is_ok();
+            assert_eq!(prost, depth + groups < 100, "prost: {what}");
+            assert_eq!(count_spans(request).is_ok(), prost, "count_spans: {what}");
+            assert_eq!(record_bytes(request).is_ok(), prost, "record_bytes: {what}");
+            let prost = ExportLogsServiceRequest::decode(&request[..]).is_ok();
+            assert_eq!(count_log_records(request).is_ok(), prost, "logs: {what}");
+            let prost = ExportMetricsServiceRequest::decode(&request[..]).is_ok();
+            assert_eq!(count_data_points(request).is_ok(), prost, "metrics: {what}");
+        }
+        // In a metric (3 deep) and in its sum (4 deep).
+        let in_metric = len_field(2, &unknown);
+        let in_sum = len_field(2, &len_field(7, &unknown));
+        for (depth, metric) in [(3, in_metric), (4, in_sum)] {
+            let request = len_field(1, &len_field(2, &metric));
+            let prost = ExportMetricsServiceRequest::decode(&request[..]).is_ok();
+            assert_eq!(
+                prost,
+                depth + groups < 100,
+                "prost: {groups} groups {depth} deep"
+            );
+            assert_eq!(
+                count_data_points(&request).is_ok(),
+                prost,
+                "count_data_points: {groups} groups {depth} messages deep"
+            );
+        }
+        // In a response's partial success (1 deep).
+        let response = len_field(1, &unknown);
+        let prost = ExportTraceServiceResponse::decode(&response[..]).is_ok();
+        assert_eq!(
+            decode_export_response(&response).is_ok(),
+            prost,
+            "partial success: {groups} groups"
+        );
     }
 }

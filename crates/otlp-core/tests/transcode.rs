@@ -301,12 +301,15 @@ fn check_serde(spans: &[SpanData]) {
 // ---- hostile input -------------------------------------------------------------
 
 /// Hostile bytes: an error, with `out` untouched and the offset inside the
-/// input, or valid JSON.
+/// input, or valid JSON of bytes that prost reads too.
 fn check_hostile(bytes: &[u8]) {
     let mut out = b"kept".to_vec();
     match trace_request_to_json(bytes, &mut out) {
         Ok(written) => {
             assert_eq!(written, out.len() - 4);
+            if let Err(error) = ExportTraceServiceRequest::decode(bytes) {
+                panic!("transcoded, but prost refuses it: {error}");
+            }
             if let Err(err) = serde_json::from_slice::<serde_json::Value>(&out[4..]) {
                 panic!(
                     "invalid JSON ({err}): {}",
@@ -385,6 +388,42 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
         matches!(result, Err(TranscodeError::TooDeep { limit: 100, .. })),
         "{result:?}"
     );
+}
+
+#[test]
+fn unknown_fields_deep_in_a_request_are_refused_where_prost_refuses_them() {
+    // prost counts messages and groups together against its limit of 100
+    // from the request: an unknown field (which it skips, checking the
+    // limit) in a message 100 deep, or inside `k` groups of a message `d`
+    // deep once `d + k` reaches 100, is refused. The transcoder turned both
+    // into JSON: it counted groups from the message it was writing, and
+    // skipped unknown fields at any depth it writes.
+    for arrays in 40..=48 {
+        for lists in 0..=1 {
+            // Request (0) > ResourceSpans (1) > Resource (2) > KeyValue (3) >
+            // AnyValue (4), then 2 more per array and 3 more per key-value list.
+            let depth = 4 + 2 * arrays + 3 * lists;
+            for groups in 0..=3 {
+                // An unknown varint (field 9) inside `groups` groups of field 99.
+                let mut value = vec![9 << 3, 1];
+                for _ in 0..groups {
+                    value = [vec![0x9b, 0x06], value, vec![0x9c, 0x06]].concat();
+                }
+                for _ in 0..lists {
+                    value = field(6, &field(1, &field(2, &value)));
+                }
+                for _ in 0..arrays {
+                    value = field(5, &field(1, &value));
+                }
+                let request = field(1, &field(1, &field(1, &field(2, &value))));
+                let prost = ExportTraceServiceRequest::decode(request.as_slice()).is_ok();
+                let what = format!("{groups} groups in a value {depth} deep");
+                assert_eq!(prost, depth + groups < 100, "prost: {what}");
+                let ours = transcode(&request);
+                assert_eq!(ours.is_ok(), prost, "{what}: {:?}", ours.map(|_| ()));
+            }
+        }
+    }
 }
 
 /// A length-delimited field.

@@ -32,7 +32,9 @@
 //!   tags only, to omit it when all its runs are empty).
 //! - Recursion is bounded by 100 nested messages (`MAX_DEPTH`, as in `prost`),
 //!   so hostile nesting (`AnyValue` arrays in arrays) is an error, not a stack
-//!   overflow.
+//!   overflow. As in `prost`, groups in unknown fields count against the
+//!   same limit as the messages around them, and no unknown field is
+//!   skipped in a message 100 deep.
 //!
 //! # Rules
 //!
@@ -123,12 +125,14 @@ pub enum TranscodeError {
         /// Byte offset of the second occurrence's tag.
         offset: usize,
     },
-    /// Messages are nested deeper than 100 levels (`prost`'s limit too).
+    /// Messages are nested deeper than 100 levels (`prost`'s limit too), or
+    /// an unknown field lies where `prost` would not skip it: in a message
+    /// 100 deep.
     #[error("messages nested deeper than {limit} levels, at byte {offset}")]
     TooDeep {
         /// The nesting limit, 100.
         limit: usize,
-        /// Byte offset of the message too deep.
+        /// Byte offset of the message too deep (of the unknown field).
         offset: usize,
     },
 }
@@ -788,14 +792,22 @@ fn write_message(
         });
     }
     let mut slots = [Slot::Absent; MAX_FIELDS];
-    let mut reader = WireReader::nested(body, base);
+    let mut reader = WireReader::nested(body, base).at_depth(depth);
     loop {
         let tag_at = reader.offset();
         let Some((number, value)) = reader.next_field()? else {
             break;
         };
         let Some(index) = schema.fields.iter().position(|f| f.number == number) else {
-            continue; // unknown: skipped, as proto3 requires
+            // Unknown: skipped, as proto3 requires, but not in a message as
+            // deep as messages may be: `prost` refuses to skip a field there.
+            if depth >= MAX_DEPTH {
+                return Err(TranscodeError::TooDeep {
+                    limit: MAX_DEPTH,
+                    offset: tag_at,
+                });
+            }
+            continue;
         };
         let field = &schema.fields[index];
         let expected = field.kind.wire_type();
@@ -877,13 +889,13 @@ fn write_message(
                 let run = &body[start..end];
                 if field.rule == Rule::Repeated
                     && field.kind.is_packable()
-                    && !has_values(field, run, base + start)?
+                    && !has_values(field, run, base + start, depth)?
                 {
                     continue; // only empty packed runs: an empty list, omitted
                 }
                 let out = object.key(field.key);
                 out.push(b'[');
-                let mut run = WireReader::nested(run, base + start);
+                let mut run = WireReader::nested(run, base + start).at_depth(depth);
                 let mut first = true;
                 while let Some((number, value)) = run.next_field()? {
                     if number != field.number {
@@ -912,10 +924,16 @@ fn write_message(
     Ok(())
 }
 
-/// Whether the run of a packable repeated `field` holds at least one value
-/// (an unpacked one, or a packed run that is not empty).
-fn has_values(field: &Field, run: &[u8], base: usize) -> Result<bool, TranscodeError> {
-    let mut reader = WireReader::nested(run, base);
+/// Whether the run of a packable repeated `field` (in a message `depth`
+/// deep) holds at least one value (an unpacked one, or a packed run that is
+/// not empty).
+fn has_values(
+    field: &Field,
+    run: &[u8],
+    base: usize,
+    depth: usize,
+) -> Result<bool, TranscodeError> {
+    let mut reader = WireReader::nested(run, base).at_depth(depth);
     while let Some((number, value)) = reader.next_field()? {
         if number == field.number && value != WireValue::Len(&[]) {
             return Ok(true);
