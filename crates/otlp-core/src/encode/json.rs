@@ -12,6 +12,7 @@ mod metric;
 
 use std::io::Write;
 
+use super::MAX_VALUE_DEPTH;
 use super::grouping::Groups;
 use super::signal::Signal;
 pub(super) use metric::put_metric;
@@ -161,8 +162,16 @@ pub(super) fn put_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 fn put_any_value(out: &mut Vec<u8>, value: &AnyValue) {
+    put_value_at(out, value, 0);
+}
+
+/// Writes `value`, `depth` levels inside arrays and key-value lists; an
+/// array or list at [`MAX_VALUE_DEPTH`] is an empty value (`{}`), as the
+/// protobuf encoder writes it.
+fn put_value_at(out: &mut Vec<u8>, value: &AnyValue, depth: usize) {
     let mut object = Object::open(out);
     match value {
+        AnyValue::Array(_) | AnyValue::KvList(_) if depth >= MAX_VALUE_DEPTH => {}
         AnyValue::String(text) => put_string(object.key("stringValue"), text),
         AnyValue::Bool(flag) => {
             object
@@ -184,14 +193,14 @@ fn put_any_value(out: &mut Vec<u8>, value: &AnyValue) {
                 if index > 0 {
                     out.push(b',');
                 }
-                put_any_value(out, item);
+                put_value_at(out, item, depth + 1);
             }
             out.extend_from_slice(b"]}");
         }
         AnyValue::KvList(entries) => {
             let out = object.key("kvlistValue");
             out.extend_from_slice(b"{\"values\":");
-            put_key_values(out, entries);
+            put_key_values_at(out, entries, depth + 1);
             out.push(b'}');
         }
     }
@@ -199,6 +208,10 @@ fn put_any_value(out: &mut Vec<u8>, value: &AnyValue) {
 }
 
 fn put_key_values(out: &mut Vec<u8>, attributes: &[KeyValue]) {
+    put_key_values_at(out, attributes, 0);
+}
+
+fn put_key_values_at(out: &mut Vec<u8>, attributes: &[KeyValue], depth: usize) {
     out.push(b'[');
     for (index, attribute) in attributes.iter().enumerate() {
         if index > 0 {
@@ -206,7 +219,7 @@ fn put_key_values(out: &mut Vec<u8>, attributes: &[KeyValue]) {
         }
         let mut object = Object::open(out);
         put_string(object.key("key"), &attribute.key);
-        put_any_value(object.key("value"), &attribute.value);
+        put_value_at(object.key("value"), &attribute.value, depth);
         object.close();
     }
     out.push(b']');

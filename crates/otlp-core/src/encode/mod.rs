@@ -81,6 +81,32 @@ impl Encoding {
 /// The largest request the OTLP specification lets a client send: 64 MiB.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
+/// How deep arrays and key-value lists may nest inside an attribute's value
+/// or a log record's body: one nested deeper is written as an empty value
+/// (an `AnyValue` with none of its fields), by the protobuf and the OTLP/JSON
+/// encoders alike. Past some 35–45 levels (it depends on where the value
+/// sits in the request) receivers built on prost refuse the whole request
+/// (its recursion limit of 100 messages), and OTLP/JSON readers on
+/// serde_json likewise (128 JSON levels): one such attribute would make
+/// every record of its batch fail. 16 levels keep every position well
+/// within both, and real data rarely nests past a few.
+///
+/// ```
+/// use otlp_core::encode::{MAX_VALUE_DEPTH, TraceEncoder};
+/// use otlp_core::{AnyValue, KeyValue, SpanData};
+///
+/// let mut value = AnyValue::from("leaf");
+/// for _ in 0..MAX_VALUE_DEPTH + 10 {
+///     value = AnyValue::Array(vec![value].into());
+/// }
+/// let span = SpanData::builder("deep").attribute(KeyValue::new("nested", value)).build();
+/// let mut body = Vec::new();
+/// TraceEncoder::new().encode_protobuf(&[span], &mut body);
+/// assert_eq!(otlp_core::wire::count_spans(&body)?, 1);
+/// # Ok::<(), otlp_core::DecodeError>(())
+/// ```
+pub const MAX_VALUE_DEPTH: usize = 16;
+
 /// The most `encode` reserves in the output ahead of a protobuf request
 /// (the last request's bytes per record times the records): a batch of 512
 /// spans of 8 KiB, more than the usual batch needs. Past it the output grows

@@ -25,6 +25,7 @@ use bytes::BufMut;
 
 pub(super) use metric::{metric_len, put_metric};
 
+use super::MAX_VALUE_DEPTH;
 use super::grouping::Groups;
 use super::signal::Signal;
 use crate::wire::{
@@ -75,31 +76,51 @@ pub(super) fn any_value_len(value: &AnyValue) -> usize {
 
 #[inline(never)]
 fn nested_value_len(value: &AnyValue) -> usize {
+    nested_value_len_at(value, 0)
+}
+
+/// The length of `value`, an array or key-value list `depth` levels inside
+/// another (0: the outermost), cut at [`MAX_VALUE_DEPTH`] as
+/// [`put_other_value_at`] cuts it.
+fn nested_value_len_at(value: &AnyValue, depth: usize) -> usize {
     match value {
         AnyValue::String(_) | AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) => {
             any_value_len(value)
         }
-        AnyValue::Array(values) => len_field_len(5, array_len(values)),
-        AnyValue::KvList(entries) => len_field_len(6, attributes_len(1, entries)),
+        AnyValue::Array(_) | AnyValue::KvList(_) if depth >= MAX_VALUE_DEPTH => 0,
+        AnyValue::Array(values) => len_field_len(5, array_len(values, depth + 1)),
+        AnyValue::KvList(entries) => len_field_len(6, attributes_len_at(1, entries, depth + 1)),
         AnyValue::Bytes(bytes) => len_field_len(7, bytes.len()),
     }
 }
 
-fn array_len(values: &[AnyValue]) -> usize {
+/// [`any_value_len`] of a value `depth` levels deep.
+fn any_value_len_at(value: &AnyValue, depth: usize) -> usize {
+    match value {
+        AnyValue::Array(_) | AnyValue::KvList(_) => nested_value_len_at(value, depth),
+        scalar => any_value_len(scalar),
+    }
+}
+
+fn array_len(values: &[AnyValue], depth: usize) -> usize {
     values
         .iter()
-        .map(|value| len_field_len(1, any_value_len(value)))
+        .map(|value| len_field_len(1, any_value_len_at(value, depth)))
         .sum()
 }
 
-fn key_value_len(attribute: &KeyValue) -> usize {
-    str_len(1, &attribute.key) + len_field_len(2, any_value_len(&attribute.value))
+fn key_value_len(attribute: &KeyValue, depth: usize) -> usize {
+    str_len(1, &attribute.key) + len_field_len(2, any_value_len_at(&attribute.value, depth))
 }
 
 fn attributes_len(field: u32, attributes: &[KeyValue]) -> usize {
+    attributes_len_at(field, attributes, 0)
+}
+
+fn attributes_len_at(field: u32, attributes: &[KeyValue], depth: usize) -> usize {
     attributes
         .iter()
-        .map(|attribute| len_field_len(field, key_value_len(attribute)))
+        .map(|attribute| len_field_len(field, key_value_len(attribute, depth)))
         .sum()
 }
 
@@ -265,7 +286,17 @@ fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
 
 #[inline(never)]
 fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
+    put_other_value_at(buf, value, 0);
+}
+
+/// Writes `value`, `depth` levels inside arrays and key-value lists (0: an
+/// attribute's or a body's own value). An array or a list at
+/// [`MAX_VALUE_DEPTH`] is written empty (an `AnyValue` with no value): past
+/// it, a receiver built on prost (or on serde_json, for OTLP/JSON) would
+/// refuse the whole request, every record of the batch with it.
+fn put_other_value_at<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usize) {
     match value {
+        AnyValue::Array(_) | AnyValue::KvList(_) if depth >= MAX_VALUE_DEPTH => {}
         AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
         AnyValue::Bool(flag) => {
             put_tag(buf, 2, WIRE_VARINT);
@@ -280,27 +311,44 @@ fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
             buf.put_f64_le(*double);
         }
         AnyValue::Array(values) => {
-            put_len_prefix(buf, 5, array_len(values));
+            put_len_prefix(buf, 5, array_len(values, depth + 1));
             for item in values.iter() {
-                put_len_prefix(buf, 1, any_value_len(item));
-                put_any_value(buf, item);
+                put_len_prefix(buf, 1, any_value_len_at(item, depth + 1));
+                put_value_at(buf, item, depth + 1);
             }
         }
         AnyValue::KvList(entries) => {
-            put_len_prefix(buf, 6, attributes_len(1, entries));
-            put_attributes(buf, 1, entries);
+            put_len_prefix(buf, 6, attributes_len_at(1, entries, depth + 1));
+            put_attributes_at(buf, 1, entries, depth + 1);
         }
         AnyValue::Bytes(bytes) => put_bytes_field(buf, 7, bytes),
     }
 }
 
 fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
+    put_attributes_at(buf, field, attributes, 0);
+}
+
+/// [`put_any_value`] of a value `depth` levels deep.
+fn put_value_at<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usize) {
+    match value {
+        AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
+        other => put_other_value_at(buf, other, depth),
+    }
+}
+
+fn put_attributes_at<B: BufMut + ?Sized>(
+    buf: &mut B,
+    field: u32,
+    attributes: &[KeyValue],
+    depth: usize,
+) {
     for attribute in attributes {
         if put_short_string_attribute(buf, field, attribute) {
             continue;
         }
         // The value's length once, for both prefixes (as `key_value_len`).
-        let value_len = any_value_len(&attribute.value);
+        let value_len = any_value_len_at(&attribute.value, depth);
         put_len_prefix(
             buf,
             field,
@@ -308,7 +356,7 @@ fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[Key
         );
         put_str(buf, 1, &attribute.key);
         put_len_prefix(buf, 2, value_len);
-        put_any_value(buf, &attribute.value);
+        put_value_at(buf, &attribute.value, depth);
     }
 }
 
