@@ -592,6 +592,37 @@ fn series_past_the_cardinality_limit_overflow_and_are_still_delivered() {
     assert!(text.contains("OTLP__METRICS__CARDINALITY_LIMIT"), "{text}");
 }
 
+/// Fewer recordings than `--series`: the summary counts the series recorded
+/// on (what the backend receives), not the ones prepared.
+#[test]
+fn fewer_recordings_than_series_report_the_series_recorded_on() {
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let endpoint = receiver.http_endpoint().unwrap();
+    let output = run(loadgen()
+        .args(["--signal", "metrics"])
+        .args(["--endpoint", &endpoint, "--protocol", "http/protobuf"])
+        .args(["--records", "7", "--workers", "2", "--series", "100"])
+        .args(["--json-summary", "--quiet"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary = summary(&output);
+    assert_eq!(count(&summary, "recordings"), 7, "{summary}");
+    let exported = count(&summary, "data_points_exported");
+    assert!(receiver.wait_for_data_points(exported, Duration::from_secs(5)));
+    for name in ["loadgen.requests", "loadgen.request.duration"] {
+        let exports = points(&receiver, name);
+        let last = exports.last().unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(last.len(), 7, "{name}: {last:?}");
+    }
+    assert_eq!(count(&summary, "series"), 7, "{summary}");
+    let text = stdout(&output);
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|first| first.starts_with("recordings=7 series=7 ")),
+        "{text}"
+    );
+}
+
 #[test]
 fn lost_data_points_exit_3_and_say_so() {
     let port = {

@@ -54,7 +54,9 @@ exports every --export-interval, and once more at shutdown. The summary reads
   recordings=N series=N data_points_exported=N data_points_failed=N
   data_points_rejected=N overflowed=N elapsed=SECS recordings/s=RATE
 
-(on one line); overflowed counts measurements that went to the overflow
+(on one line); series counts the attribute sets recorded on (fewer than
+--series when there were fewer recordings); overflowed counts measurements
+that went to the overflow
 series because --series is above the cardinality limit
 (OTLP__METRICS__CARDINALITY_LIMIT, 2000 by default). --queue-size,
 --batch-size, --full-policy, --span-ids and --metrics do not apply.

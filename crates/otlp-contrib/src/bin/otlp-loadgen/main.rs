@@ -39,7 +39,7 @@ use otlp_sdk::{
 
 use crate::args::{Args, Signal};
 use crate::report::{MetricsSummary, Progress, Summary};
-use crate::workload::{Plan, Source, SpanIdLog, Workers};
+use crate::workload::{Plan, SeriesUsed, Source, SpanIdLog, Workers};
 
 /// Exit status when some spans (log records, metric data points) were not delivered.
 const EXIT_UNDELIVERED: u8 = 3;
@@ -103,6 +103,8 @@ enum Pipeline {
         provider: MeterProvider,
         /// Recordings made so far, as the workers report them.
         recordings: Arc<AtomicU64>,
+        /// The series (attribute sets) recorded on so far.
+        series_used: Arc<SeriesUsed>,
     },
 }
 
@@ -152,6 +154,7 @@ impl Pipeline {
                 Pipeline::Metrics {
                     provider,
                     recordings: Arc::new(AtomicU64::new(0)),
+                    series_used: Arc::new(SeriesUsed::new(args.series())),
                 }
             }
         })
@@ -164,9 +167,11 @@ impl Pipeline {
             Pipeline::Metrics {
                 provider,
                 recordings,
+                series_used,
             } => Source::Metrics {
                 provider,
                 recordings,
+                series_used,
             },
         }
     }
@@ -195,6 +200,7 @@ impl Pipeline {
             Pipeline::Metrics {
                 provider,
                 recordings,
+                ..
             } => progress.report_metrics(recordings.load(Ordering::Relaxed), &provider.stats()),
         }
     }
@@ -218,7 +224,6 @@ struct Run<'a> {
     config: &'a Config,
     signal: Signal,
     workers: usize,
-    series: usize,
     sent_in: Duration,
     elapsed: Duration,
     /// An interrupt came while the workers were producing (not during the drain).
@@ -247,13 +252,14 @@ fn summarise(pipeline: &Pipeline, run: Run<'_>) -> (String, String, bool) {
         Pipeline::Metrics {
             provider,
             recordings,
+            series_used,
         } => {
             let stats = provider.stats();
             let summary = MetricsSummary {
                 config: run.config,
                 workers: run.workers,
                 recordings: recordings.load(Ordering::SeqCst),
-                series: run.series,
+                series: series_used.distinct(),
                 stats: &stats,
                 sent_in: run.sent_in,
                 elapsed: run.elapsed,
@@ -353,7 +359,6 @@ fn run(args: Args) -> Result<u8, Failure> {
             config: &config,
             signal,
             workers,
-            series: args.series(),
             sent_in,
             elapsed,
             interrupted,

@@ -307,7 +307,8 @@ pub struct MetricsSummary<'a> {
     pub workers: usize,
     /// Recordings made (each one counter add and one histogram record).
     pub recordings: u64,
-    /// Distinct attribute sets the recordings were spread over.
+    /// Distinct attribute sets the recordings were spread over: at most
+    /// `--series`, fewer when there were fewer recordings.
     pub series: usize,
     pub stats: &'a MetricsStats,
     /// From the first recording to the last worker ending.

@@ -9,12 +9,13 @@
 //! recording clones nothing: the counter's add and the histogram's record
 //! take the series' prepared attribute set by reference and update its cells
 //! in place (a lock-free lookup once the series exists); one shared counter of
-//! recordings is bumped every [`RECORDINGS_PER_UPDATE`] recordings.
+//! recordings is bumped every [`RECORDINGS_PER_UPDATE`] recordings, and the
+//! series' used flag read ([`SeriesUsed`]: written once per series).
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -69,11 +70,50 @@ pub enum Source<'a> {
     /// Log records, with the provider's logger.
     Logs(&'a LoggerProvider),
     /// Recordings on a counter and a histogram of the provider's meter,
-    /// counted in `recordings`.
+    /// counted in `recordings`, the series they touch in `series_used`.
     Metrics {
         provider: &'a MeterProvider,
         recordings: &'a Arc<AtomicU64>,
+        series_used: &'a Arc<SeriesUsed>,
     },
+}
+
+/// Which of the `--series` attribute sets metric recordings have used, and
+/// how many: fewer than `--series` when the run made fewer recordings (or
+/// an interrupt or `--duration` ended it first).
+///
+/// Cost per recording: one relaxed load of the series' flag (a shared
+/// cache line that is only read once the series is used); the first use of
+/// a series also swaps its flag and bumps the shared count.
+#[derive(Debug)]
+pub struct SeriesUsed {
+    used: Box<[AtomicBool]>,
+    distinct: AtomicUsize,
+}
+
+impl SeriesUsed {
+    /// None of `series` used yet.
+    pub fn new(series: usize) -> Self {
+        SeriesUsed {
+            used: (0..series).map(|_| AtomicBool::new(false)).collect(),
+            distinct: AtomicUsize::new(0),
+        }
+    }
+
+    /// Series number `series` has had a recording.
+    fn mark(&self, series: usize) {
+        if let Some(used) = self.used.get(series)
+            && !used.load(Ordering::Relaxed)
+            && !used.swap(true, Ordering::Relaxed)
+        {
+            self.distinct.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Distinct series recorded on so far (exact once the workers have ended).
+    pub fn distinct(&self) -> usize {
+        self.distinct.load(Ordering::SeqCst)
+    }
 }
 
 /// The `--span-ids` file: one line per span handed to the pipeline, shared
@@ -141,6 +181,7 @@ impl Workers {
             Source::Metrics {
                 provider,
                 recordings,
+                series_used,
             } => {
                 let meter = provider.meter_with_scope(scope);
                 Emitter::Metric(Arc::new(MetricShape {
@@ -158,6 +199,7 @@ impl Workers {
                         .map(|series| series_attributes(series, plan.attributes))
                         .collect(),
                     recordings: recordings.clone(),
+                    series_used: Arc::clone(series_used),
                 }))
             }
         };
@@ -248,13 +290,16 @@ struct MetricShape {
     histogram: Histogram<f64>,
     series: Vec<Vec<KeyValue>>,
     recordings: Arc<AtomicU64>,
+    series_used: Arc<SeriesUsed>,
 }
 
 impl MetricShape {
     /// Recording number `recording` (counted over all workers): one request
     /// on series `recording % series`, with a duration from 1 to 200.9 ms.
     fn record(&self, recording: u64) {
-        let attributes = &self.series[(recording % self.series.len() as u64) as usize];
+        let series = (recording % self.series.len() as u64) as usize;
+        let attributes = &self.series[series];
+        self.series_used.mark(series);
         self.counter.add(1, attributes);
         let duration = 1.0 + (recording.wrapping_mul(7_919) % 2_000) as f64 / 10.0;
         self.histogram.record(duration, attributes);
