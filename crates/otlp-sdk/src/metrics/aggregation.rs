@@ -40,6 +40,7 @@ use otlp_core::{
 };
 
 use super::exponential::ExponentialState;
+use super::extremes::{higher, lower};
 
 /// One measurement's value, as the instrument's number type gives it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -249,24 +250,8 @@ fn add_f64(word: &AtomicU64, value: f64) {
     }
 }
 
-/// The lower of two values, -0.0 below 0.0 (IEEE 754's `minimum`), so that
-/// a minimum does not depend on the order of its values (`f64::min` and `<`
-/// keep whichever zero came first). Neither value is NaN: aggregations that
-/// keep a minimum leave NaN out.
-#[inline]
-pub(crate) fn lower(a: f64, b: f64) -> f64 {
-    if b.total_cmp(&a).is_lt() { b } else { a }
-}
-
-/// The higher of two values, 0.0 above -0.0 (IEEE 754's `maximum`); see
-/// [`lower`].
-#[inline]
-pub(crate) fn higher(a: f64, b: f64) -> f64 {
-    if b.total_cmp(&a).is_gt() { b } else { a }
-}
-
 /// Lowers (or raises, with `keep_lower = false`) the float in `word` to
-/// `value`, -0.0 below 0.0 (see [`lower`]).
+/// `value`, -0.0 below 0.0 (see [`lower`](super::extremes::lower)).
 #[inline]
 fn bound_f64(word: &AtomicU64, value: f64, keep_lower: bool) {
     let mut current = word.load(Ordering::Relaxed);

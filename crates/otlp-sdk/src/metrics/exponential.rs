@@ -60,7 +60,7 @@
 //! - [`to_point`](ExponentialState::to_point): copies both ranges into the
 //!   exported point (two allocations).
 
-use super::aggregation::{higher, lower};
+use super::extremes::{higher, lower};
 use otlp_core::{ExponentialBuckets, ExponentialHistogramDataPoint, KeyValue};
 
 /// The specification's default `max_size`: buckets per sign.

@@ -74,6 +74,7 @@ mod aggregation;
 mod attributes;
 mod exemplar;
 mod exponential;
+mod extremes;
 mod instrument;
 mod instrument_kind;
 mod pipeline_stats;
