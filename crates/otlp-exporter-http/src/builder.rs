@@ -328,6 +328,12 @@ impl HttpExporterBuilder {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("no host".to_owned()));
         }
+        // Nothing listens on port 0: every export would fail to connect.
+        if url.port() == Some(0) {
+            return Err(invalid(
+                "port 0 is not a port a collector listens on".to_owned(),
+            ));
+        }
         Ok(url)
     }
 
@@ -478,6 +484,8 @@ mod tests {
             ("ftp://collector", "scheme"),
             ("not a url", "relative URL"),
             ("http://", "host"),
+            ("http://collector:0", "port 0"),
+            ("http://collector:65536", "invalid port"),
         ] {
             let error = HttpExporterBuilder::new()
                 .traces_endpoint(endpoint)
