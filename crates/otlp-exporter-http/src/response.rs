@@ -235,16 +235,16 @@ pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialS
         "rejected_data_points",
     ]
     .iter()
-    .find_map(|key| partial.get(*key))
+    .find_map(|key| partial.get(*key).map(|value| (*key, value)))
     {
-        None | Some(serde_json::Value::Null) => 0,
-        Some(serde_json::Value::Number(number)) => number
+        None | Some((_, serde_json::Value::Null)) => 0,
+        Some((key, serde_json::Value::Number(number))) => number
             .as_i64()
-            .ok_or_else(|| format!("`rejectedSpans` is not an int64: {number}"))?,
-        Some(serde_json::Value::String(text)) => text
+            .ok_or_else(|| format!("`{key}` is not an int64: {number}"))?,
+        Some((key, serde_json::Value::String(text))) => text
             .parse()
-            .map_err(|_| format!("`rejectedSpans` is not an int64: {text:?}"))?,
-        Some(other) => return Err(format!("`rejectedSpans` is not an int64: {other}")),
+            .map_err(|_| format!("`{key}` is not an int64: {text:?}"))?,
+        Some((key, other)) => return Err(format!("`{key}` is not an int64: {other}")),
     };
     let error_message = match partial
         .get("errorMessage")
@@ -619,6 +619,20 @@ mod tests {
                 message: "nan".into()
             }
         );
+    }
+
+    #[test]
+    fn a_garbled_json_rejected_count_names_the_key_the_server_sent() {
+        for (key, value) in [
+            ("rejectedLogRecords", r#""many""#),
+            ("rejected_data_points", "1.5"),
+            ("rejectedDataPoints", "[]"),
+        ] {
+            let body = format!(r#"{{"partialSuccess":{{"{key}":{value}}}}}"#);
+            let error = decode_json_partial_success(body.as_bytes()).expect_err(&body);
+            assert!(error.contains(&format!("`{key}`")), "{body}: {error}");
+            assert!(!error.contains("rejectedSpans"), "{body}: {error}");
+        }
     }
 
     #[test]
