@@ -65,40 +65,32 @@ fn fixed32_len(field: u32, value: u32) -> usize {
 /// Inlined for the common scalar values; nested values take the call.
 #[inline(always)]
 pub(super) fn any_value_len(value: &AnyValue) -> usize {
+    any_value_len_at(value, 0)
+}
+
+/// [`any_value_len`] of a value `depth` levels inside arrays and key-value
+/// lists (0: an attribute's or a body's own value).
+#[inline(always)]
+fn any_value_len_at(value: &AnyValue, depth: usize) -> usize {
     match value {
         AnyValue::String(text) => len_field_len(1, text.len()),
         AnyValue::Bool(_) => 2,
         AnyValue::Int(int) => 1 + varint_len(*int as u64),
         AnyValue::Double(_) => 9,
-        nested => nested_value_len(nested),
+        nested => nested_value_len(nested, depth),
     }
 }
 
+/// The length of a value that is not a common scalar, an array or a list
+/// cut at [`MAX_VALUE_DEPTH`] as [`put_other_value`] cuts it.
 #[inline(never)]
-fn nested_value_len(value: &AnyValue) -> usize {
-    nested_value_len_at(value, 0)
-}
-
-/// The length of `value`, an array or key-value list `depth` levels inside
-/// another (0: the outermost), cut at [`MAX_VALUE_DEPTH`] as
-/// [`put_other_value_at`] cuts it.
-fn nested_value_len_at(value: &AnyValue, depth: usize) -> usize {
+fn nested_value_len(value: &AnyValue, depth: usize) -> usize {
     match value {
-        AnyValue::String(_) | AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) => {
-            any_value_len(value)
-        }
         AnyValue::Array(_) | AnyValue::KvList(_) if depth >= MAX_VALUE_DEPTH => 0,
         AnyValue::Array(values) => len_field_len(5, array_len(values, depth + 1)),
         AnyValue::KvList(entries) => len_field_len(6, attributes_len_at(1, entries, depth + 1)),
         AnyValue::Bytes(bytes) => len_field_len(7, bytes.len()),
-    }
-}
-
-/// [`any_value_len`] of a value `depth` levels deep.
-fn any_value_len_at(value: &AnyValue, depth: usize) -> usize {
-    match value {
-        AnyValue::Array(_) | AnyValue::KvList(_) => nested_value_len_at(value, depth),
-        scalar => any_value_len(scalar),
+        scalar => any_value_len_at(scalar, depth),
     }
 }
 
@@ -278,23 +270,25 @@ fn put_fixed32<B: BufMut + ?Sized>(buf: &mut B, field: u32, value: u32) {
 /// Inlined for strings, the common value; the rest take the call.
 #[inline(always)]
 fn put_any_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
+    put_value_at(buf, value, 0);
+}
+
+/// [`put_any_value`] of a value `depth` levels inside arrays and key-value
+/// lists (0: an attribute's or a body's own value).
+#[inline(always)]
+fn put_value_at<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usize) {
     match value {
         AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
-        other => put_other_value(buf, other),
+        other => put_other_value(buf, other, depth),
     }
 }
 
-#[inline(never)]
-fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue) {
-    put_other_value_at(buf, value, 0);
-}
-
-/// Writes `value`, `depth` levels inside arrays and key-value lists (0: an
-/// attribute's or a body's own value). An array or a list at
+/// Writes a value that is not a string. An array or a list at
 /// [`MAX_VALUE_DEPTH`] is written empty (an `AnyValue` with no value): past
 /// it, a receiver built on prost (or on serde_json, for OTLP/JSON) would
 /// refuse the whole request, every record of the batch with it.
-fn put_other_value_at<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usize) {
+#[inline(never)]
+fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usize) {
     match value {
         AnyValue::Array(_) | AnyValue::KvList(_) if depth >= MAX_VALUE_DEPTH => {}
         AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
@@ -327,14 +321,6 @@ fn put_other_value_at<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: 
 
 fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
     put_attributes_at(buf, field, attributes, 0);
-}
-
-/// [`put_any_value`] of a value `depth` levels deep.
-fn put_value_at<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usize) {
-    match value {
-        AnyValue::String(text) => put_bytes_field(buf, 1, text.as_bytes()),
-        other => put_other_value_at(buf, other, depth),
-    }
 }
 
 fn put_attributes_at<B: BufMut + ?Sized>(
