@@ -313,8 +313,7 @@ impl<E: Exporter> ExportLoop<E> {
                     Ok(true) => {}
                     Ok(false) => {
                         let stats = &self.shared.stats;
-                        Stats::add(&stats.dropped_taken_bytes, bytes);
-                        Stats::add(&stats.dropped_durable, spans);
+                        stats.drop_taken(&stats.dropped_durable, spans, bytes);
                     }
                     Err(error) => self.shared.stats.record_error(error),
                 }
@@ -488,8 +487,7 @@ impl<E: Exporter> ExportLoop<E> {
             }) => {
                 self.buffers.put(body);
                 let stats = &self.shared.stats;
-                Stats::add(&stats.dropped_taken_bytes, bytes.unwrap_or(0));
-                Stats::add(&stats.dropped_durable, spans);
+                stats.drop_taken(&stats.dropped_durable, spans, bytes.unwrap_or(0));
                 self.shared.stats.record_error(format!(
                     "{} lost: their durable record could not be read back: {error}",
                     Records(spans, self.settings.signal)
@@ -556,11 +554,8 @@ impl<E: Exporter> ExportLoop<E> {
             };
             let evicted = appended.evicted_spans;
             if evicted > 0 {
-                Stats::add(
-                    &self.shared.stats.dropped_taken_bytes,
-                    appended.evicted_bytes,
-                );
-                Stats::add(&self.shared.stats.dropped_durable, evicted);
+                let stats = &self.shared.stats;
+                stats.drop_taken(&stats.dropped_durable, evicted, appended.evicted_bytes);
                 self.shared.stats.record_error(format!(
                     "the durable queue reached its disk cap: {} waiting were dropped",
                     Records(evicted, self.settings.signal)
@@ -585,8 +580,8 @@ impl<E: Exporter> ExportLoop<E> {
             // without a slot.
             if self.stopping {
                 self.buffers.put(body);
-                Stats::add(&self.shared.stats.dropped_taken_bytes, count.bytes);
-                Stats::add(&self.shared.stats.dropped_shutdown_taken, spans as u64);
+                let stats = &self.shared.stats;
+                stats.drop_taken(&stats.dropped_shutdown_taken, spans as u64, count.bytes);
                 return;
             }
             let (seq, settled) = self.start_request(count, None);
@@ -685,8 +680,7 @@ impl<E: Exporter> ExportLoop<E> {
             // A value nested deeper than the transcoder allows (100
             // messages), or a bug: counted rather than hidden.
             self.buffers.put(body);
-            Stats::add(&self.shared.stats.failed_bytes, bytes);
-            Stats::add(&self.shared.stats.failed, count as u64);
+            self.shared.stats.fail(count as u64, bytes);
             self.shared.stats.record_error(format!(
                 "{} could not be written as JSON: {error}",
                 Records(count as u64, self.settings.signal)
@@ -699,8 +693,8 @@ impl<E: Exporter> ExportLoop<E> {
         }
         self.buffers.put(body);
         if count == 1 {
-            Stats::add(&self.shared.stats.dropped_taken_bytes, bytes);
-            Stats::add(&self.shared.stats.dropped_oversized, 1);
+            let stats = &self.shared.stats;
+            stats.drop_taken(&stats.dropped_oversized, 1, bytes);
             self.shared.stats.record_error(format!(
                 "a {} larger, as JSON, than the {} byte request cap was dropped",
                 self.settings.signal.record_noun(),
@@ -918,13 +912,9 @@ impl<E: Exporter> ExportLoop<E> {
             stats.record_error(error);
         }
         let (abandoned, mut persisted, evicted) = (left.abandoned, left.persisted, left.evicted);
-        Stats::add(&stats.dropped_taken_bytes, left.evicted_bytes);
-        Stats::add(&stats.failed_bytes, left.abandoned_bytes);
-        if evicted > 0 {
-            Stats::add(&stats.dropped_durable, evicted);
-        }
+        stats.drop_taken(&stats.dropped_durable, evicted, left.evicted_bytes);
         if abandoned > 0 {
-            Stats::add(&stats.failed, abandoned);
+            stats.fail(abandoned, left.abandoned_bytes);
             stats.record_error(format!(
                 "{} still in flight at the shutdown deadline",
                 Records(abandoned, self.settings.signal)

@@ -124,6 +124,20 @@ impl Stats {
         Stats::add(&self.refused_bytes, bytes as u64);
     }
 
+    /// `records` of `bytes` dropped after they were taken, counted in
+    /// `reason` (`dropped_durable`, `dropped_oversized`,
+    /// `dropped_shutdown_taken`): the bytes first, as every stage's.
+    pub(crate) fn drop_taken(&self, reason: &AtomicU64, records: u64, bytes: u64) {
+        Stats::add(&self.dropped_taken_bytes, bytes);
+        Stats::add(reason, records);
+    }
+
+    /// `records` of `bytes` taken whose export failed.
+    pub(crate) fn fail(&self, records: u64, bytes: u64) {
+        Stats::add(&self.failed_bytes, bytes);
+        Stats::add(&self.failed, records);
+    }
+
     /// Where every byte is, given the bytes written into the queue so far
     /// (read by this call, last: see the module docs).
     pub(crate) fn byte_account(&self, written: impl FnOnce() -> u64) -> ByteAccount {
