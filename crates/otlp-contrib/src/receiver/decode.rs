@@ -9,8 +9,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::config::Store;
 use super::export_request::{Decoded, ExportRequest};
-use super::json_doubles;
 use super::store::Signal;
+use super::{decoded_size, json_doubles};
 
 /// The body format of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +67,11 @@ fn decode_as<R: ExportRequest>(
     let invalid_protobuf =
         |error: &dyn std::fmt::Display| format!("invalid {name} protobuf: {error}");
     let invalid_json = |error: &dyn std::fmt::Display| format!("invalid OTLP/JSON {name}: {error}");
+    if format == Format::Json
+        && let Some(misshapen) = decoded_size::misshapen_json(R::SIGNAL, body)
+    {
+        return Err(invalid_json(&misshapen));
+    }
     match (store, format) {
         (Store::CountOnly, Format::Protobuf) => R::count_protobuf(body)
             .map(|count| Decoded::Count(R::SIGNAL, count))

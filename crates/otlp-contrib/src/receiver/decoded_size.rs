@@ -23,6 +23,12 @@
 //! lowerCamelCase keys, arrays by their elements; no allocation), and its
 //! structs are counted twice: a body with doubles written as strings
 //! (`"NaN"`) is decoded a second time through a JSON tree.
+//!
+//! The same JSON walk also finds a message written as an array
+//! ([`misshapen_json`]): OTLP/JSON writes every message as an object, but
+//! the decoder's derived structs also take an array of their fields in
+//! order (`[]` for a whole request, `{"resourceSpans":[[]]}`), so without
+//! that look such a body would be accepted.
 
 use std::mem::size_of;
 
@@ -41,7 +47,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use otlp_core::wire::{WireReader, WireValue};
 
 use super::store::Signal;
@@ -103,6 +109,9 @@ enum Message {
     SummaryPoint,
     ValueAtQuantile,
     Exemplar,
+    /// A span's status: no `Vec` of its own, listed so that the JSON walk
+    /// sees it written as an array ([`misshapen_json`]).
+    Status,
     /// A `String` in a `Vec<String>` (its bytes are counted with the body's).
     Text,
     /// A `u64`, `i64` or `f64` in a `Vec` (packed or not).
@@ -159,6 +168,7 @@ impl Message {
             Message::SummaryPoint => size_of::<SummaryDataPoint>(),
             Message::ValueAtQuantile => size_of::<ValueAtQuantile>(),
             Message::Exemplar => size_of::<Exemplar>(),
+            Message::Status => size_of::<Status>(),
             Message::Text => size_of::<String>(),
             Message::Number => size_of::<u64>(),
         }
@@ -177,6 +187,7 @@ impl Message {
                 (9, Many(M::KeyValue)),
                 (11, Many(M::Event)),
                 (13, Many(M::Link)),
+                (15, One(M::Status)),
             ],
             M::Event => &[(3, Many(M::KeyValue))],
             M::Link => &[(4, Many(M::KeyValue))],
@@ -222,7 +233,7 @@ impl Message {
             M::Buckets => &[(2, Numbers { varint: true })],
             M::SummaryPoint => &[(6, Many(M::ValueAtQuantile)), (7, Many(M::KeyValue))],
             M::Exemplar => &[(7, Many(M::KeyValue))],
-            M::ValueAtQuantile | M::Text | M::Number => &[],
+            M::ValueAtQuantile | M::Status | M::Text | M::Number => &[],
         }
     }
 }
@@ -230,11 +241,7 @@ impl Message {
 /// An upper bound, in bytes, on the memory decoding `body` as a request of
 /// `signal` holds at its peak (its structs, `Vec`s, strings and bytes).
 pub(crate) fn decoded_size(signal: Signal, body: &[u8]) -> u64 {
-    let request = match signal {
-        Signal::Logs => Message::LogsRequest,
-        Signal::Metrics => Message::MetricsRequest,
-        _ => Message::TraceRequest,
-    };
+    let request = request_of(signal);
     let mut total = request.size() as u64;
     walk(body, request, 0, &mut total);
     total.saturating_add((body.len() as u64).saturating_mul(BYTES_PER_BODY_BYTE))
@@ -311,6 +318,7 @@ impl Message {
             (M::ScopeMetrics, 2) => "metrics",
             (M::Span, 11) => "events",
             (M::Span, 13) => "links",
+            (M::Span, 15) => "status",
             (M::Resource, 3) => "entityRefs",
             (M::EntityRef, 3) => "idKeys",
             (M::EntityRef, 4) => "descriptionKeys",
@@ -356,16 +364,9 @@ impl Message {
 /// elements) instead of the protobuf. Text that is not JSON is walked as far
 /// as it goes: decoding refuses it.
 pub(crate) fn decoded_size_json(signal: Signal, body: &[u8]) -> u64 {
-    let request = match signal {
-        Signal::Logs => Message::LogsRequest,
-        Signal::Metrics => Message::MetricsRequest,
-        _ => Message::TraceRequest,
-    };
+    let request = request_of(signal);
     let mut total = request.size() as u64;
-    let mut json = Json {
-        bytes: body,
-        pos: 0,
-    };
+    let mut json = Json::new(body);
     json.object(request, 0, &mut total);
     // Strings are copied out of the text; a JSON tree may be built once
     // more when the first decode fails (doubles written as strings, empty
@@ -375,14 +376,78 @@ pub(crate) fn decoded_size_json(signal: Signal, body: &[u8]) -> u64 {
         .saturating_add((body.len() as u64).saturating_mul(BYTES_PER_BODY_BYTE))
 }
 
+/// Where an OTLP/JSON request of `signal` writes a message as an array
+/// (the request itself, a field that holds one message, or an element of a
+/// field that holds several), named for the client; `None` if it writes
+/// none so (text that is not JSON included: decoding refuses it). OTLP/JSON
+/// is the proto3 JSON mapping, where a message is an object; the decoder's
+/// derived structs would also take an array of their fields in order.
+///
+/// Cost: one walk of the text, as [`decoded_size_json`]'s, no allocation
+/// but the message.
+pub(crate) fn misshapen_json(signal: Signal, body: &[u8]) -> Option<String> {
+    let mut json = Json::new(body);
+    if json.peek() == Some(b'[') {
+        return Some(format!(
+            "the request is a JSON array; OTLP/JSON writes an {} as an object",
+            request_name(signal)
+        ));
+    }
+    let mut total = 0;
+    json.object(request_of(signal), 0, &mut total);
+    json.misshapen.map(|(key, element)| {
+        if element {
+            format!("an element of `{key}` is a JSON array; OTLP/JSON writes each as an object")
+        } else {
+            format!("`{key}` holds a JSON array; OTLP/JSON writes that message as an object")
+        }
+    })
+}
+
+/// The request message of `signal`, where a walk starts.
+fn request_of(signal: Signal) -> Message {
+    match signal {
+        Signal::Logs => Message::LogsRequest,
+        Signal::Metrics => Message::MetricsRequest,
+        _ => Message::TraceRequest,
+    }
+}
+
+/// The name of `signal`'s request message, for messages to the client.
+fn request_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Logs => "ExportLogsServiceRequest",
+        Signal::Metrics => "ExportMetricsServiceRequest",
+        _ => "ExportTraceServiceRequest",
+    }
+}
+
 /// A cursor over JSON text that never panics: every read is checked, and
 /// text that is not JSON ends the walk.
 struct Json<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// The first message found written as an array, which ends the walk:
+    /// the key that holds it, and whether it is an element of that key's
+    /// array (else the key's value).
+    misshapen: Option<(String, bool)>,
 }
 
-impl Json<'_> {
+impl<'a> Json<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Json {
+            bytes,
+            pos: 0,
+            misshapen: None,
+        }
+    }
+
+    /// Notes that the message under `key` is written as an array (an
+    /// element of `key`'s array if `element`); the walk ends there.
+    fn misshapen(&mut self, key: &[u8], element: bool) -> bool {
+        self.misshapen = Some((String::from_utf8_lossy(key).into_owned(), element));
+        false
+    }
     fn peek(&mut self) -> Option<u8> {
         while let Some(&byte) = self.bytes.get(self.pos) {
             if !byte.is_ascii_whitespace() {
@@ -404,7 +469,7 @@ impl Json<'_> {
     }
 
     /// A string's raw text (escapes left as they are), after its quote.
-    fn string(&mut self) -> Option<&[u8]> {
+    fn string(&mut self) -> Option<&'a [u8]> {
         if !self.eat(b'"') {
             return None;
         }
@@ -493,10 +558,11 @@ impl Json<'_> {
                 Some((_, Field::One(child))) if self.peek() == Some(b'{') => {
                     self.object(child, depth + 1, total)
                 }
+                Some((_, Field::One(_))) if self.peek() == Some(b'[') => self.misshapen(key, false),
                 Some((index, field @ (Field::Many(_) | Field::Numbers { .. })))
                     if self.peek() == Some(b'[') =>
                 {
-                    let count = self.array(field, depth + 1, total);
+                    let count = self.array(key, field, depth + 1, total);
                     match (count, pushed.get_mut(index)) {
                         (Some(count), Some(pushed)) => {
                             *pushed += count;
@@ -521,9 +587,10 @@ impl Json<'_> {
         fine
     }
 
-    /// Walks an array of `field`'s elements; their count, `None` if the
-    /// text is not JSON.
-    fn array(&mut self, field: Field, depth: usize, total: &mut u64) -> Option<u64> {
+    /// Walks the array of `field`'s elements under `key`; their count,
+    /// `None` if the text is not JSON (or an element that is a message is
+    /// written as an array).
+    fn array(&mut self, key: &[u8], field: Field, depth: usize, total: &mut u64) -> Option<u64> {
         if depth > MAX_DEPTH || !self.eat(b'[') {
             return None;
         }
@@ -536,6 +603,8 @@ impl Json<'_> {
                 Field::Many(child) if self.peek() == Some(b'{') => {
                     self.object(child, depth + 1, total)
                 }
+                Field::Many(Message::Text) => self.skip(depth + 1),
+                Field::Many(_) if self.peek() == Some(b'[') => self.misshapen(key, true),
                 _ => self.skip(depth + 1),
             };
             if !walked {

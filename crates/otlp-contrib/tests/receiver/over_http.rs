@@ -721,3 +721,61 @@ async fn a_request_the_client_abandons_is_counted_as_abandoned() {
     );
     assert_eq!(receiver.span_count(), 0);
 }
+
+/// OTLP/JSON writes every message as an object; `opentelemetry-proto`'s
+/// derived structs also take an array of their fields in order, so these
+/// bodies were answered 200 and counted as accepted requests.
+#[tokio::test]
+async fn http_json_messages_written_as_arrays_are_400_naming_the_key() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let traces = url(&receiver);
+    let logs = receiver.http_logs_url().expect("logs URL");
+    let metrics = receiver.http_metrics_url().expect("metrics URL");
+    let cases: [(&str, &str, &str); 6] = [
+        (&traces, "[]", "the request is a JSON array"),
+        (
+            &traces,
+            r#"{"resourceSpans":[[]]}"#,
+            "an element of `resourceSpans`",
+        ),
+        (
+            &traces,
+            r#"{"resourceSpans":[{"resource":[],"scopeSpans":[]}]}"#,
+            "`resource` holds a JSON array",
+        ),
+        (
+            &traces,
+            r#"{"resourceSpans":[{"scopeSpans":[{"scope":[],"spans":[]}]}]}"#,
+            "`scope` holds a JSON array",
+        ),
+        (
+            &logs,
+            r#"{"resourceLogs":[[]]}"#,
+            "an element of `resourceLogs`",
+        ),
+        (&metrics, "[[]]", "the request is a JSON array"),
+    ];
+    for (url, body, named) in cases {
+        let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{body}");
+        let (code, message, _) = response.rpc_status();
+        assert_eq!(code, 3, "INVALID_ARGUMENT for {body}: {message}");
+        assert!(message.contains(named), "{body}: {message}");
+    }
+    // The same shapes written as objects are requests like any other.
+    for (url, body) in [
+        (&traces, "{}"),
+        (&traces, r#"{"resourceSpans":[{}]}"#),
+        (
+            &traces,
+            r#"{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{}}]}]}"#,
+        ),
+        (&logs, r#"{"resourceLogs":[{}]}"#),
+    ] {
+        let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
+        assert_eq!(response.status, StatusCode::OK, "{body}");
+    }
+    let stats = receiver.stats();
+    assert_eq!(stats.bad_requests, 6, "{stats:?}");
+    assert_eq!(stats.accepted_requests, 4, "{stats:?}");
+}
