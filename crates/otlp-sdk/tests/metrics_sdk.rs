@@ -516,6 +516,83 @@ fn a_nan_increment_of_a_counter_is_ignored_and_counted_not_summed_for_good() {
     }
 }
 
+/// An observable counter's or up-down counter's callback that observed NaN
+/// or an infinity exported it as the series' total (and, with delta
+/// temporality, a NaN delta at the next collection too): refused and
+/// counted, as the synchronous sums refuse them. An observable gauge still
+/// reports them: its next value replaces them.
+#[test]
+fn non_finite_observations_of_observable_sums_are_ignored_and_counted() {
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
+        let provider = provider(preference);
+        let meter = provider.meter("m");
+        let round = Arc::new(AtomicU64::new(0));
+        let (r1, r2, r3) = (round.clone(), round.clone(), round.clone());
+        meter
+            .f64_observable_counter("counter")
+            .with_callback(move |observer| {
+                let total = 10.0 * (r1.load(Ordering::Relaxed) + 1) as f64;
+                observer.observe(total, &[]);
+                observer.observe(f64::NAN, &[KeyValue::new("k", "nan")]);
+                observer.observe(f64::INFINITY, &[KeyValue::new("k", "inf")]);
+            })
+            .build();
+        meter
+            .f64_observable_up_down_counter("up_down")
+            .with_callback(move |observer| {
+                let level = if r2.load(Ordering::Relaxed) == 0 {
+                    f64::NEG_INFINITY
+                } else {
+                    3.0
+                };
+                observer.observe(level, &[]);
+            })
+            .build();
+        meter
+            .f64_observable_gauge("gauge")
+            .with_callback(move |observer| {
+                let _ = r3.load(Ordering::Relaxed);
+                observer.observe(f64::NAN, &[]);
+            })
+            .build();
+        let first = provider.collect();
+        let (points, ..) = sum_points(find(&first, "counter"));
+        assert_eq!(points.len(), 1, "{preference:?}: {points:?}");
+        assert_eq!(points[0].value, NumberValue::Double(10.0), "{preference:?}");
+        assert!(
+            first.iter().all(|m| m.name != "up_down")
+                || sum_points(find(&first, "up_down")).0.is_empty(),
+            "{preference:?}: {first:#?}"
+        );
+        let MetricData::Gauge(gauge) = &find(&first, "gauge").data else {
+            panic!("not a gauge");
+        };
+        assert!(matches!(gauge.data_points[0].value, NumberValue::Double(v) if v.is_nan()));
+        // Counter: NaN and +Inf; up-down counter: -Inf.
+        assert_eq!(provider.stats().refused_measurements, 3, "{preference:?}");
+
+        round.store(1, Ordering::Relaxed);
+        let second = provider.collect();
+        let (points, ..) = sum_points(find(&second, "counter"));
+        let expected = match preference {
+            TemporalityPreference::Cumulative => 20.0,
+            _ => 10.0,
+        };
+        assert_eq!(points.len(), 1, "{preference:?}: {points:?}");
+        assert_eq!(
+            points[0].value,
+            NumberValue::Double(expected),
+            "{preference:?}"
+        );
+        let (points, ..) = sum_points(find(&second, "up_down"));
+        assert_eq!(points[0].value, NumberValue::Double(3.0), "{preference:?}");
+        assert_eq!(provider.stats().refused_measurements, 5, "{preference:?}");
+    }
+}
+
 /// A float sum took NaN (up-down counters) and the infinities (counters and
 /// up-down counters): its running total was NaN or infinite at every later
 /// collection, for the process's life (and +Inf then -Inf made it NaN).

@@ -226,7 +226,10 @@ pub struct Observer<'a, T> {
 
 impl<T: Number> Observer<'_, T> {
     /// Reports the value of the series named by `attributes` (for counters,
-    /// the running total, not an increment).
+    /// the running total, not an increment). For an instrument whose streams
+    /// sum (observable counters and up-down counters), NaN and the
+    /// infinities are ignored, and counted in
+    /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
     pub fn observe(&mut self, value: T, attributes: &[KeyValue]) {
         self.observations
             .push((sealed::Sealed::measure(value), attributes.to_vec()));

@@ -187,7 +187,9 @@ pub struct MetricsStats {
     /// Measurements refused, ignored: negative values given to a counter
     /// (a monotonic sum), and NaN and the infinities given to an instrument
     /// whose streams sum them or make a histogram of them (counters,
-    /// up-down counters, histograms; a gauge only through a view).
+    /// up-down counters, histograms; a gauge only through a view), or
+    /// observed by a callback of an instrument whose streams sum them
+    /// (observable counters and up-down counters).
     pub refused_measurements: u64,
     /// Instruments refused (invalid name): they record nothing.
     pub invalid_instruments: u64,

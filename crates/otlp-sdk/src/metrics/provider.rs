@@ -163,6 +163,17 @@ impl ProviderShared {
             // missing from this round, and the streams keep their series
             // (a delta taken later is taken from their last total).
             let partial = panicked > 0;
+            // A sum of non-finite totals would export NaN or an infinity
+            // (and a delta taken from it NaN at the next collection too):
+            // refused and counted, as the synchronous sums refuse them.
+            if registration.streams.iter().any(|s| s.takes_finite_only()) {
+                let before = observations.len();
+                observations.retain(|(measure, _)| measure.as_f64().is_finite());
+                let refused = (before - observations.len()) as u64;
+                if refused > 0 {
+                    self.refused.fetch_add(refused, Ordering::Relaxed);
+                }
+            }
             for stream in &registration.streams {
                 metrics.extend(stream.collect(&observations, partial, &self.resource, now));
             }

@@ -277,6 +277,12 @@ pub(crate) struct ObservedStream {
 }
 
 impl ObservedStream {
+    /// Whether the stream can aggregate only finite observations: it sums
+    /// them (a gauge's last value can be anything).
+    pub(crate) fn takes_finite_only(&self) -> bool {
+        matches!(self.cell, CellKind::Sum { .. })
+    }
+
     pub(crate) fn new(
         identity: Identity,
         cell: CellKind,
