@@ -15,7 +15,8 @@ for arg in "$@"; do
   case "$arg" in
     --dry-run) mode=dry-run ;;
     --yes|-y) mode=yes ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    # The comment block at the top, whatever its length.
+    -h|--help) awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "publish-workspace: unknown argument '$arg' (expected --dry-run or --yes)" >&2; exit 2 ;;
   esac
 done
