@@ -10,7 +10,10 @@
 //!
 //! - `otlp_core/protobuf`, `otlp_core/json`: `TraceEncoder::encode` over
 //!   `&[otlp_core::SpanData]`, with one encoder and one output buffer reused
-//!   (cleared) across iterations, as the export loop does.
+//!   (cleared) across iterations. (otlp-sdk's pipeline does not encode a
+//!   batch this way: it encodes each span on its own when it ends,
+//!   `otlp_core::encode::record`, and its export loop writes only the
+//!   framing around those bytes; `hot_path` measures that.)
 //! - `baseline/protobuf`, `baseline/json`: `opentelemetry-proto`'s
 //!   `group_spans_by_resource_and_scope` over the owned
 //!   `Vec<opentelemetry_sdk::trace::SpanData>`, then prost (or serde_json)
