@@ -1,9 +1,9 @@
 //! # otlp-exporter-grpc: OTLP/gRPC transport for the otlp-sdk pipeline
 //!
 //! [`GrpcExporter`] implements `otlp_sdk::Exporter`. The pipeline
-//! (`otlp_sdk::BatchSpanProcessor`) batches spans and encodes each batch once
-//! into an `ExportTraceServiceRequest`; this crate moves those bytes to
-//! `opentelemetry.proto.collector.trace.v1.TraceService/Export`, written
+//! (`otlp_sdk::BatchSpanProcessor`) encodes each span once, when it ends, and
+//! frames a batch of them into an `ExportTraceServiceRequest`; this crate
+//! moves those bytes to `opentelemetry.proto.collector.trace.v1.TraceService/Export`, written
 //! straight onto tonic's HTTP/2 channel — nothing is decoded, re-encoded or
 //! copied on the way out — and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
 //! Built for another [`Signal`](otlp_sdk::Signal), it sends log records to

@@ -1,9 +1,9 @@
 //! # otlp-exporter-http: OTLP/HTTP transport for otlp-sdk
 //!
-//! The pipeline of `otlp-sdk` batches spans and encodes each batch once; this
-//! crate carries those bytes to a collector over OTLP/HTTP and tells the
-//! pipeline how it went. It only moves bytes: batching, retry and accounting
-//! stay in the pipeline.
+//! The pipeline of `otlp-sdk` encodes each span once, when it ends, and frames
+//! a batch of them into a request; this crate carries those bytes to a
+//! collector over OTLP/HTTP and tells the pipeline how it went. It only moves
+//! bytes: batching, retry and accounting stay in the pipeline.
 //!
 //! ## How a request travels
 //!
