@@ -1699,19 +1699,28 @@ impl std::fmt::Display for FieldGoal {
     }
 }
 
-/// The arguments given, with `--scenario` set to this scenario alone: the
-/// command that produces this table and no other.
-fn scenario_arguments(given: &[String], scenario: Scenario) -> Vec<String> {
+/// The arguments given, with `--scenario` set to this scenario alone (where
+/// `--scenario` was given, else at the end): the command that produces this
+/// table and no other.
+pub fn scenario_arguments(given: &[String], scenario: Scenario) -> Vec<String> {
+    let this_scenario = ["--scenario".to_owned(), scenario.as_str().to_owned()];
     let mut arguments = Vec::with_capacity(given.len() + 2);
+    let mut named = false;
     let mut iter = given.iter();
     while let Some(arg) = iter.next() {
         if arg == "--scenario" {
             iter.next();
+            if !named {
+                arguments.extend(this_scenario.clone());
+                named = true;
+            }
         } else {
             arguments.push(arg.clone());
         }
     }
-    arguments.extend(["--scenario".to_owned(), scenario.as_str().to_owned()]);
+    if !named {
+        arguments.extend(this_scenario);
+    }
     arguments
 }
 

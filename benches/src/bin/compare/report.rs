@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::args::{Options, Queue, Scenario};
 use crate::durable::{DURABLE_LABEL, DurableComparison, durable_table};
+use crate::field::scenario_arguments;
 use crate::format::{ratio, thousands};
 use crate::roles::{Implementation, ReceiverStore};
 use crate::run::{MIB, Measurement, RowSpec};
@@ -160,7 +161,7 @@ pub struct Report {
     pub references: Vec<Option<usize>>,
     /// Where and how it was measured.
     pub machine: Machine,
-    /// The command that reproduces it.
+    /// The command that produces this table alone (`--scenario burst`).
     pub command: String,
     /// Spans per sender.
     pub spans: u64,
@@ -198,7 +199,7 @@ impl Report {
             references,
             rows,
             machine,
-            command: command_line(&options.given),
+            command: command_line(&scenario_arguments(&options.given, Scenario::Burst)),
             spans: options.spans,
             runs: options.runs,
             shutdown_timeout: options.shutdown_timeout,
@@ -1249,6 +1250,21 @@ pub(crate) mod tests {
             markdown
                 .contains("cargo run --release -p otlp-benches --bin compare -- --spans 1000000")
         );
+    }
+
+    #[test]
+    fn the_burst_table_names_the_command_that_makes_it_alone() {
+        let mut options = sample_options();
+        options.given = ["--scenario", "all", "--runs", "2"]
+            .map(String::from)
+            .to_vec();
+        let report = Report::new(&options, sample_results(), Machine::describe());
+        assert_eq!(
+            report.command,
+            "cargo run --release -p otlp-benches --bin compare -- --scenario burst --runs 2"
+        );
+        assert!(report.markdown().contains(&report.command));
+        assert_eq!(report.json()["command"], report.command);
     }
 
     #[test]
