@@ -8,8 +8,6 @@ use otlp_benches::hot_path::ValueKind;
 
 use otlp_benches::logs::Shape as LogShape;
 
-use crate::logs::{LogOptions, ModeKind};
-use crate::metrics::MetricOptions;
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 
 /// `--help`.
@@ -712,6 +710,102 @@ pub fn receiver_command_line(
         line.extend(["--answer-delay".to_owned(), duration_text(delay)]);
     }
     line
+}
+
+/// The arguments given, with `--scenario` set to this scenario alone (where
+/// `--scenario` was given, else at the end): the command that produces this
+/// table and no other.
+pub fn scenario_arguments(given: &[String], scenario: Scenario) -> Vec<String> {
+    let this_scenario = ["--scenario".to_owned(), scenario.as_str().to_owned()];
+    let mut arguments = Vec::with_capacity(given.len() + 2);
+    let mut named = false;
+    let mut iter = given.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--scenario" {
+            iter.next();
+            if !named {
+                arguments.extend(this_scenario.clone());
+                named = true;
+            }
+        } else {
+            arguments.push(arg.clone());
+        }
+    }
+    if !named {
+        arguments.extend(this_scenario);
+    }
+    arguments
+}
+
+/// The options of the logs scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogOptions {
+    /// Whether `--scenario` named `logs`.
+    pub run: bool,
+    /// Records of the burst (`--log-records`).
+    pub records: u64,
+    /// Records per second of the steady load (`--log-rate`).
+    pub rate: u64,
+    /// How long the steady load lasts (`--log-duration`).
+    pub duration: Duration,
+    /// The loads (`--log-modes`).
+    pub modes: Vec<ModeKind>,
+    /// The shapes (`--log-shapes`).
+    pub shapes: Vec<LogShape>,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            run: false,
+            records: 200_000,
+            rate: 50_000,
+            duration: Duration::from_secs(5),
+            modes: vec![ModeKind::Burst, ModeKind::Steady],
+            shapes: vec![LogShape::Flat],
+        }
+    }
+}
+
+/// A load without its figures, as `--log-modes` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ModeKind {
+    /// As fast as one thread emits.
+    Burst,
+    /// Paced at the rate.
+    Steady,
+}
+
+impl ModeKind {
+    /// Reads `burst` or `steady`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "burst" => Ok(ModeKind::Burst),
+            "steady" => Ok(ModeKind::Steady),
+            other => Err(format!("unknown log mode {other:?} (burst or steady)")),
+        }
+    }
+}
+
+/// The options of the metrics scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricOptions {
+    /// Whether `--scenario` named `metrics`.
+    pub run: bool,
+    /// Series of the memory and export measurements (`--metric-series`).
+    pub series: u64,
+    /// How long each timed loop lasts (`--metric-op-time`).
+    pub op_time: Duration,
+}
+
+impl Default for MetricOptions {
+    fn default() -> Self {
+        MetricOptions {
+            run: false,
+            series: 10_000,
+            op_time: Duration::from_millis(300),
+        }
+    }
 }
 
 #[cfg(test)]

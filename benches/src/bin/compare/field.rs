@@ -18,7 +18,7 @@ use std::time::Duration;
 use otlp_benches::end_to_end::{Shape, Transport};
 use serde_json::{Value, json};
 
-use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario};
+use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario, scenario_arguments};
 use crate::durable::{DURABLE_LABEL, DurableComparison, durable_table};
 use crate::format::{ratio, thousands};
 use crate::report::{
@@ -1697,31 +1697,6 @@ impl std::fmt::Display for FieldGoal {
             self.value
         )
     }
-}
-
-/// The arguments given, with `--scenario` set to this scenario alone (where
-/// `--scenario` was given, else at the end): the command that produces this
-/// table and no other.
-pub fn scenario_arguments(given: &[String], scenario: Scenario) -> Vec<String> {
-    let this_scenario = ["--scenario".to_owned(), scenario.as_str().to_owned()];
-    let mut arguments = Vec::with_capacity(given.len() + 2);
-    let mut named = false;
-    let mut iter = given.iter();
-    while let Some(arg) = iter.next() {
-        if arg == "--scenario" {
-            iter.next();
-            if !named {
-                arguments.extend(this_scenario.clone());
-                named = true;
-            }
-        } else {
-            arguments.push(arg.clone());
-        }
-    }
-    if !named {
-        arguments.extend(this_scenario);
-    }
-    arguments
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ use otlp_benches::logs::{
 use otlp_contrib::receiver::{Receiver, ReceiverConfig, RequestObserver, Store};
 use serde_json::{Value, json};
 
-use crate::args::Options;
+use crate::args::{LogOptions, ModeKind, Options};
 use crate::format::{ratio, thousands};
 use crate::process::{ChildUsage, machine_busy, monotonic_ns, own_cpu, reap, thread_cpu};
 use crate::report::{Machine, command_line, median, runs_phrase};
@@ -63,56 +63,6 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// A sender's deadline beyond its shutdown bound.
 const SENDER_GRACE: Duration = Duration::from_secs(60);
-
-/// The options of the scenario.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogOptions {
-    /// Whether `--scenario` named `logs`.
-    pub run: bool,
-    /// Records of the burst (`--log-records`).
-    pub records: u64,
-    /// Records per second of the steady load (`--log-rate`).
-    pub rate: u64,
-    /// How long the steady load lasts (`--log-duration`).
-    pub duration: Duration,
-    /// The loads (`--log-modes`).
-    pub modes: Vec<ModeKind>,
-    /// The shapes (`--log-shapes`).
-    pub shapes: Vec<Shape>,
-}
-
-impl Default for LogOptions {
-    fn default() -> Self {
-        LogOptions {
-            run: false,
-            records: 200_000,
-            rate: 50_000,
-            duration: Duration::from_secs(5),
-            modes: vec![ModeKind::Burst, ModeKind::Steady],
-            shapes: vec![Shape::Flat],
-        }
-    }
-}
-
-/// A load without its figures, as `--log-modes` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ModeKind {
-    /// As fast as one thread emits.
-    Burst,
-    /// Paced at the rate.
-    Steady,
-}
-
-impl ModeKind {
-    /// Reads `burst` or `steady`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "burst" => Ok(ModeKind::Burst),
-            "steady" => Ok(ModeKind::Steady),
-            other => Err(format!("unknown log mode {other:?} (burst or steady)")),
-        }
-    }
-}
 
 /// How a sender emits its records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

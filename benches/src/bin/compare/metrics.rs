@@ -66,27 +66,6 @@ const SENDER_LIMIT: Duration = Duration::from_secs(300);
 /// of a sender's exports after the sender is gone.
 const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
-/// The options of the scenario.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetricOptions {
-    /// Whether `--scenario` named `metrics`.
-    pub run: bool,
-    /// Series of the memory and export measurements (`--metric-series`).
-    pub series: u64,
-    /// How long each timed loop lasts (`--metric-op-time`).
-    pub op_time: Duration,
-}
-
-impl Default for MetricOptions {
-    fn default() -> Self {
-        MetricOptions {
-            run: false,
-            series: 10_000,
-            op_time: Duration::from_millis(300),
-        }
-    }
-}
-
 /// Which SDK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Side {

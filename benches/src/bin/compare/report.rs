@@ -8,9 +8,8 @@ use std::time::{Duration, SystemTime};
 use otlp_benches::end_to_end::Transport;
 use serde_json::{Value, json};
 
-use crate::args::{Options, Queue, Scenario};
+use crate::args::{Options, Queue, Scenario, scenario_arguments};
 use crate::durable::{DURABLE_LABEL, DurableComparison, durable_table};
-use crate::field::scenario_arguments;
 use crate::format::{ratio, thousands};
 use crate::roles::{Implementation, ReceiverStore};
 use crate::run::{MIB, Measurement, RowSpec};
