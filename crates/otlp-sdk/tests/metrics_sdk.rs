@@ -424,6 +424,53 @@ fn observable_instruments_report_totals_deltas_and_current_values() {
     assert_eq!(provider.stats().callback_panics, 2);
 }
 
+/// An exemplar keeps the attributes its point left out (the spec's
+/// `filtered_attributes`: "filtered out by the aggregator"). A measurement
+/// sent to the overflow series, whose point keeps none of them, kept only
+/// those a view dropped, so the user an overflowing measurement was about
+/// was lost from its exemplar too.
+#[test]
+fn an_exemplar_of_an_overflowing_measurement_keeps_every_attribute_the_point_left_out() {
+    let provider = MeterProvider::builder()
+        .with_cardinality_limit(1)
+        .with_view(View::new("hits").with_attribute_keys(["user"]))
+        .with_exemplar_filter(ExemplarFilter::AlwaysOn)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("m").u64_counter("hits").build();
+    counter.add(
+        1,
+        &[KeyValue::new("user", "ann"), KeyValue::new("path", "/a")],
+    );
+    counter.add(
+        2,
+        &[KeyValue::new("user", "bob"), KeyValue::new("path", "/b")],
+    );
+    let metrics = provider.collect();
+    let (points, ..) = sum_points(find(&metrics, "hits"));
+    assert_eq!(points.len(), 2, "{points:#?}");
+    let own = points
+        .iter()
+        .find(|point| point.attributes == [KeyValue::new("user", "ann")])
+        .expect("ann's series");
+    assert_eq!(
+        own.exemplars[0].filtered_attributes,
+        [KeyValue::new("path", "/a")],
+        "a view's dropped key"
+    );
+    let overflow = points
+        .iter()
+        .find(|point| point.attributes == [KeyValue::new("otel.metric.overflow", true)])
+        .expect("the overflow series");
+    let mut filtered = overflow.exemplars[0].filtered_attributes.clone();
+    filtered.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(
+        filtered,
+        [KeyValue::new("path", "/b"), KeyValue::new("user", "bob")],
+        "every attribute of the measurement"
+    );
+}
+
 #[test]
 fn a_measurement_inside_a_sampled_span_keeps_its_ids_as_an_exemplar() {
     let provider = MeterProvider::builder()

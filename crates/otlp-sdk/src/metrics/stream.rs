@@ -168,7 +168,16 @@ impl Stream {
                     _ => None,
                 };
                 let filter = self.table.filter();
-                let dropped = if filter.is_all() {
+                let dropped = if is_overflow_set(&series.attributes) {
+                    // The overflow series' point keeps none of the
+                    // measurement's attributes: the exemplar keeps them all
+                    // (the spec: those "filtered out by the aggregator").
+                    attributes
+                        .iter()
+                        .filter(|attribute| !is_overflow_set(std::slice::from_ref(attribute)))
+                        .cloned()
+                        .collect()
+                } else if filter.is_all() {
                     Vec::new()
                 } else {
                     attributes
