@@ -577,7 +577,7 @@ fn header(text: &str) -> Result<(String, String), String> {
     let name = name.trim();
     if !is_header_name(name) {
         return Err(
-            "the name before the first = is not a header name (letters, digits and              !#$%&'*+-.^_`|~)"
+            "the name before the first = is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
                 .into(),
         );
     }
@@ -889,7 +889,12 @@ mod tests {
                 "{args:?}: {error}"
             );
         }
-        assert!(error(&["--header", "bad name=x"]).contains("not a header name"));
+        // The reason reads as one sentence, the characters right after "and".
+        let header = error(&["--header", "bad name=x"]);
+        assert!(
+            header.contains("not a header name (letters, digits and !#$%&'*+-.^_`|~)"),
+            "{header}"
+        );
         assert!(error(&["--bogus"]).contains("--bogus"));
         assert!(error(&["--bogus=value"]).contains("--bogus"));
         // A typo gets a suggestion.
