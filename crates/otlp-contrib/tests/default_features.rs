@@ -9,12 +9,21 @@ use std::process::Command;
 /// Every crate of the normal (not dev, not build) dependency graph of
 /// otlp-contrib with its default features, with the features it is built with.
 fn default_graph() -> BTreeMap<String, BTreeSet<String>> {
+    graph_of(&[])
+}
+
+/// The same graph with `--no-default-features` and `features` alone.
+fn graph_with_only(features: &str) -> BTreeMap<String, BTreeSet<String>> {
+    graph_of(&["--no-default-features", "--features", features])
+}
+
+/// The graph `cargo tree` lists for otlp-contrib with the feature flags `selection`.
+fn graph_of(selection: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["tree", "--package", "otlp-contrib"])
+        .args(selection)
         .args([
-            "tree",
-            "--package",
-            "otlp-contrib",
             "--edges",
             "normal",
             "--prefix",
@@ -98,6 +107,25 @@ fn default_features_bring_no_test_or_tool_dependency() {
         assert!(
             !features.contains("server"),
             "{server} is built with its server side by default: {features:?}"
+        );
+    }
+}
+
+/// `testing` is a reference conversion into `opentelemetry-proto`'s messages:
+/// it needs the messages (prost), not the gRPC services and client that
+/// tonic generates for the receiver.
+#[test]
+fn testing_alone_brings_the_proto_messages_without_tonic() {
+    let graph = graph_with_only("testing");
+    assert!(
+        graph.contains_key("opentelemetry-proto") && graph.contains_key("prost"),
+        "the proto messages are missing: {graph:#?}"
+    );
+    for grpc in ["tonic", "tonic-prost", "h2", "hyper", "tower"] {
+        assert!(
+            !graph.contains_key(grpc),
+            "{grpc} is in the graph of otlp-contrib with `testing` alone: {:?}",
+            graph.get("opentelemetry-proto")
         );
     }
 }
