@@ -1,7 +1,10 @@
 //! The default features of otlp-contrib are what a service runs with: its
 //! dependency graph has the pipeline and the `opentelemetry` bridge, and none
-//! of the test and tool pieces (`proptest`, `rcgen`, hyper's server side,
-//! `clap`). `cargo tree` over the workspace's `Cargo.lock` says so, offline.
+//! of the test and tool pieces (`proptest`, `rcgen`, hyper's and tonic's
+//! server side, `clap`, `opentelemetry-proto`), nor the opt-in front doors
+//! (`log`, `metrics-recorder`); its direct dependencies are a fixed list, so
+//! that a new one is added on purpose. `cargo tree` over the workspace's
+//! `Cargo.lock` says so, offline.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -82,6 +85,7 @@ fn default_features_bring_no_test_or_tool_dependency() {
             "{wanted} is missing: {graph:#?}"
         );
     }
+    // Every feature the manifest and the README call opt-in.
     for opt_in in [
         "receiver",
         "test-certs",
@@ -89,26 +93,105 @@ fn default_features_bring_no_test_or_tool_dependency() {
         "fuzzing",
         "metrics-server",
         "tools",
+        "log",
+        "metrics-recorder",
     ] {
         assert!(
             !ours.contains(opt_in),
             "feature {opt_in} of otlp-contrib is on by default: {ours:?}"
         );
     }
-    for unwanted in ["proptest", "rcgen", "clap"] {
+    // What only the opt-in features bring: a test, tool or receiver crate,
+    // or a front door a service asks for by name.
+    for unwanted in [
+        "proptest",
+        "rcgen",
+        "clap",
+        "opentelemetry-proto",
+        "metrics",
+    ] {
         assert!(
             !graph.contains_key(unwanted),
             "{unwanted} is in the default dependency graph of otlp-contrib: \
              a service that adds otlp-contrib would build it"
         );
     }
-    for server in ["hyper", "hyper-util"] {
-        let features = features_of(server);
+    for (crate_name, server) in [
+        ("hyper", "server"),
+        ("hyper-util", "server"),
+        ("tonic", "server"),
+        ("tonic", "router"),
+    ] {
+        let features = features_of(crate_name);
         assert!(
-            !features.contains("server"),
-            "{server} is built with its server side by default: {features:?}"
+            !features.contains(server),
+            "{crate_name} is built with its {server} side by default: {features:?}"
         );
     }
+    // A crate the defaults link directly is a choice made here, not a
+    // side effect: a new one (and with it whatever it brings) must be added
+    // to this list on purpose.
+    let direct = direct_dependencies();
+    let expected: BTreeSet<String> = [
+        "bytes",
+        "dashmap",
+        "http",
+        "opentelemetry",
+        "opentelemetry_sdk",
+        "otlp-core",
+        "otlp-exporter-grpc",
+        "otlp-exporter-http",
+        "otlp-sdk",
+        "thiserror",
+        "tokio",
+        "tracing",
+        "tracing-core",
+        "tracing-subscriber",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(
+        direct, expected,
+        "the direct dependencies of otlp-contrib with its default features changed"
+    );
+}
+
+/// The crates otlp-contrib with its default features depends on directly
+/// (normal dependencies).
+fn direct_dependencies() -> BTreeSet<String> {
+    let output = Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tree",
+            "--package",
+            "otlp-contrib",
+            "--edges",
+            "normal",
+            "--depth",
+            "1",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--locked",
+            "--offline",
+            "--color",
+            "never",
+        ])
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        output.status.success(),
+        "cargo tree failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "otlp-contrib")
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `testing` is a reference conversion into `opentelemetry-proto`'s messages:
