@@ -217,7 +217,8 @@ pub use value_convert::convert_resource;
 /// has entered), if it is valid: its ids and its defined W3C flags
 /// (sampled, random; reserved bits are not passed on). For the log front
 /// doors that correlate a record with it. Cost: a thread-local read, no
-/// allocation, no reference count written.
+/// allocation, no reference count written. Only those front doors use it.
+#[cfg(any(feature = "tracing", feature = "log"))]
 pub(crate) fn current_span_context() -> Option<otlp_core::SpanContext> {
     use opentelemetry::trace::TraceContextExt as _;
     use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId};
