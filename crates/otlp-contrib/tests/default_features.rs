@@ -212,3 +212,50 @@ fn testing_alone_brings_the_proto_messages_without_tonic() {
         );
     }
 }
+
+/// The configuration file formats (otlp-sdk's `yaml` and `toml`: serde_norway,
+/// toml) come with what loads a configuration for the program: the bridge's
+/// `from_env()` and the tools. A front door, an output or the receiver alone
+/// is used with a provider the program builds with otlp-sdk, whose features
+/// the program chose.
+#[test]
+fn only_what_loads_a_configuration_brings_the_file_formats() {
+    for feature in [
+        "tracing",
+        "log",
+        "metrics",
+        "metrics-recorder",
+        "metrics-server",
+        "file-exporter",
+        "receiver",
+    ] {
+        let graph = graph_with_only(feature);
+        let sdk = graph.get("otlp-sdk").cloned().unwrap_or_default();
+        assert!(
+            graph.contains_key("otlp-sdk"),
+            "{feature}: otlp-sdk is missing"
+        );
+        for format in ["yaml", "toml"] {
+            assert!(
+                !sdk.contains(format),
+                "{feature} alone turns on otlp-sdk's {format}: {sdk:?}"
+            );
+        }
+        for parser in ["serde_norway", "toml"] {
+            assert!(
+                !graph.contains_key(parser),
+                "{parser} is in the graph of otlp-contrib with `{feature}` alone"
+            );
+        }
+    }
+    for feature in ["opentelemetry-bridge", "tools"] {
+        let sdk = graph_with_only(feature)
+            .get("otlp-sdk")
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            sdk.contains("yaml") && sdk.contains("toml"),
+            "{feature} loads configuration files but otlp-sdk has {sdk:?}"
+        );
+    }
+}

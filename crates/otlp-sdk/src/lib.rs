@@ -142,7 +142,9 @@
 //!   (`serde_norway`) and TOML (`toml`). Without one, a file in its format
 //!   is a [`ConfigError`](config::ConfigError) naming the feature; a program
 //!   that reads no files can turn both off (`default-features = false`).
-//!   The exporters leave them to the program; otlp-contrib turns them on.
+//!   The exporters leave them to the program; otlp-contrib turns them on
+//!   with the features that load a configuration (`opentelemetry-bridge`,
+//!   a default, and `tools`).
 //! - `gzip` and `zstd`: request compression for the transports
 //!   ([`compression`]; zstd builds the zstd C library). The exporters'
 //!   features of the same names turn them on.
