@@ -259,3 +259,49 @@ fn only_what_loads_a_configuration_brings_the_file_formats() {
         );
     }
 }
+
+/// Every integration test but this one needs some feature, and says which
+/// in a `[[test]]` entry of the manifest: built with fewer features, a test
+/// without its entry fails to compile instead of being skipped.
+#[test]
+fn every_integration_test_declares_its_required_features() {
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest =
+        std::fs::read_to_string(manifest_dir.join("Cargo.toml")).expect("read Cargo.toml");
+    // `[[test]]`, then `name = "..."` and `required-features = [...]`.
+    let mut declared = BTreeSet::new();
+    for entry in manifest.split("[[test]]").skip(1) {
+        let field = |key: &str| {
+            entry
+                .lines()
+                .find_map(|line| line.trim().strip_prefix(key))
+                .map(|rest| rest.trim_start().trim_start_matches('=').trim().to_owned())
+        };
+        let name = field("name").expect("a [[test]] entry has a name");
+        let features = field("required-features").unwrap_or_default();
+        assert!(
+            features.starts_with('[') && features.len() > 2,
+            "[[test]] {name} has no required-features"
+        );
+        declared.insert(name.trim_matches('"').to_owned());
+    }
+    let mut undeclared = Vec::new();
+    for entry in std::fs::read_dir(manifest_dir.join("tests")).expect("read tests/") {
+        let path = entry.expect("a tests/ entry").path();
+        let name = if path.is_dir() && path.join("main.rs").is_file() {
+            path.file_name()
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            path.file_stem()
+        } else {
+            continue;
+        };
+        let name = name.expect("a name").to_string_lossy().into_owned();
+        if name != "default_features" && !declared.contains(&name) {
+            undeclared.push(name);
+        }
+    }
+    assert!(
+        undeclared.is_empty(),
+        "tests without a [[test]] entry and its required-features: {undeclared:?}"
+    );
+}
