@@ -1556,3 +1556,32 @@ fn an_unwritable_span_ids_file_is_an_error_naming_it() {
         stderr(&output)
     );
 }
+
+/// `--span-ids FILE` holds the spans of this run only: a file left by an
+/// earlier run is emptied first, as `--help` says.
+#[test]
+fn a_span_ids_file_holds_the_spans_of_this_run_only() {
+    let receiver = Receiver::start(ReceiverConfig {
+        grpc: None,
+        ..Default::default()
+    })
+    .expect("receiver");
+    let endpoint = format!("http://{}", receiver.http_addr().expect("HTTP listener"));
+    let ids = std::env::temp_dir().join(format!("otlp-loadgen-ids-{}.txt", std::process::id()));
+    std::fs::write(&ids, "an earlier run's line\n").expect("write the old file");
+    let output = run(loadgen()
+        .args(["--endpoint", &endpoint, "--spans", "3", "--quiet"])
+        .arg("--span-ids")
+        .arg(&ids));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let written = std::fs::read_to_string(&ids).expect("read the ids");
+    let _ = std::fs::remove_file(&ids);
+    assert_eq!(written.lines().count(), 3, "{written}");
+    assert!(!written.contains("earlier"), "{written}");
+    assert!(
+        written
+            .lines()
+            .all(|line| line.len() == 32 + 1 + 16 && line.as_bytes()[32] == b' '),
+        "{written}"
+    );
+}

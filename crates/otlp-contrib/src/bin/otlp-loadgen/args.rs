@@ -282,12 +282,14 @@ pub struct Args {
     /// OTLP_CONFIG_DIR or OTLP_CONFIG_FILE name)
     #[arg(long, value_name = "FILE", verbatim_doc_comment)]
     pub config: Option<PathBuf>,
-    /// Append the id of every span (32 hex digits of trace id,
+    /// Write the id of every span (32 hex digits of trace id,
     /// a space, 16 of span id), one line each, to FILE once the
     /// span is handed to the pipeline: to check what a collector
-    /// received against what was sent. Each worker's lines are
-    /// in the order its spans were sent; lines still buffered
-    /// when the process is killed are lost (traces only)
+    /// received against what was sent. FILE is created, or
+    /// emptied first: it holds this run's spans only. Each
+    /// worker's lines are in the order its spans were sent;
+    /// lines still buffered when the process is killed are lost
+    /// (traces only)
     #[arg(long, value_name = "FILE", verbatim_doc_comment)]
     pub span_ids: Option<PathBuf>,
     /// Serve the pipeline's Prometheus metrics on
@@ -948,6 +950,21 @@ mod tests {
         for long in command.get_arguments().filter_map(|arg| arg.get_long()) {
             assert!(help.contains(&format!("--{long}")), "--{long}: {help}");
         }
+    }
+
+    /// The `--span-ids` file is created or emptied, not appended to
+    /// (`SpanIdLog::create`): its lines are the spans of this run only, and
+    /// the help says so, where it said "Append".
+    #[test]
+    fn help_says_the_span_ids_file_is_emptied_first() {
+        let help = Args::command()
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some("span-ids"))
+            .and_then(|arg| arg.get_help())
+            .map(ToString::to_string)
+            .expect("--span-ids has a help text");
+        assert!(!help.contains("Append"), "{help}");
+        assert!(help.contains("emptied first"), "{help}");
     }
 
     #[test]
