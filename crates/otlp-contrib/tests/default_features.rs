@@ -116,16 +116,19 @@ fn default_features_bring_no_test_or_tool_dependency() {
              a service that adds otlp-contrib would build it"
         );
     }
+    // Server sides, and what only the tools use.
     for (crate_name, server) in [
         ("hyper", "server"),
         ("hyper-util", "server"),
         ("tonic", "server"),
         ("tonic", "router"),
+        // The tools' SIGINT and SIGTERM handlers.
+        ("tokio", "signal"),
     ] {
         let features = features_of(crate_name);
         assert!(
             !features.contains(server),
-            "{crate_name} is built with its {server} side by default: {features:?}"
+            "{crate_name} is built with its `{server}` feature by default: {features:?}"
         );
     }
     // A crate the defaults link directly is a choice made here, not a
