@@ -14,10 +14,11 @@ Output on stdout: the first line is `listening grpc=ADDR http=ADDR` (the bound
 addresses of the enabled listeners); then, per trace request, `request
 TRANSPORT spans=N answer=ANSWER` and its trees, per log request `request
 TRANSPORT log_records=N answer=ANSWER` and one line per record (service, time,
-severity, body, attributes, trace and span ids), per metrics request `request
-TRANSPORT data_points=N answer=ANSWER` and one line per data point (service,
-name[unit], kind, value or count and sum, attributes); `count requests=N ...`
-summaries; and `final requests=N ...` on exit. Errors go to stderr.
+severity, body, event=NAME for events, attributes, trace and span ids), per
+metrics request `request TRANSPORT data_points=N answer=ANSWER` and one line
+per data point (service, name[unit], kind, value or count and sum,
+attributes); `count requests=N ...` summaries; and `final requests=N ...` on
+exit. Errors go to stderr.
 
 With --jsonl, the count and final lines end with `jsonl_lost_lines=N`: the
 requests that could not be appended to FILE (each also said on stderr).
@@ -317,6 +318,8 @@ mod tests {
             "--exit-on-stdin-eof",
             "--answer-delay <D>",
             "listening grpc=",
+            // Every part of a log record's line (`render_logs`).
+            "event=NAME",
         ] {
             assert!(text.contains(flag), "{flag}: {text}");
         }
