@@ -133,8 +133,9 @@ impl Signal {
 )]
 pub struct Args {
     /// Where to send: the base URL (http://host:4318 gets
-    /// /v1/traces appended for HTTP; http://host:4317 for
-    /// gRPC) or a full URL whose path ends in /v1/traces (a
+    /// /v1/traces appended for HTTP, /v1/logs with --signal
+    /// logs, /v1/metrics with --signal metrics; http://host:4317
+    /// for gRPC) or a full URL whose path ends in that path (a
     /// query may follow), used as given
     /// (default: OTEL_EXPORTER_OTLP_ENDPOINT, else the
     /// protocol's localhost default)
@@ -949,6 +950,21 @@ mod tests {
         command.build();
         for long in command.get_arguments().filter_map(|arg| arg.get_long()) {
             assert!(help.contains(&format!("--{long}")), "--{long}: {help}");
+        }
+    }
+
+    /// `--endpoint` takes the path of the signal sent: a traces URL given to
+    /// `--signal logs` is a base URL, and gets `/v1/logs` appended.
+    #[test]
+    fn help_gives_the_endpoint_path_of_every_signal() {
+        let help = Args::command()
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some("endpoint"))
+            .and_then(|arg| arg.get_help())
+            .map(ToString::to_string)
+            .expect("--endpoint has a help text");
+        for path in ["/v1/traces", "/v1/logs", "/v1/metrics"] {
+            assert!(help.contains(path), "{path}: {help}");
         }
     }
 
