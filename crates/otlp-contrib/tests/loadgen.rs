@@ -1585,3 +1585,33 @@ fn a_span_ids_file_holds_the_spans_of_this_run_only() {
         "{written}"
     );
 }
+
+/// A signal the configuration turns off (`OTEL_*_EXPORTER=none`,
+/// `OTEL_SDK_DISABLED=true`) is warned of and records nothing; that is not a
+/// loss: the run exits 0 whatever the signal, metrics as traces and logs.
+#[test]
+fn a_signal_turned_off_by_the_configuration_exits_0_with_its_warning() {
+    for signal in ["traces", "logs", "metrics"] {
+        let own = format!("OTEL_{}_EXPORTER", signal.to_uppercase());
+        for (variable, value) in [(own.as_str(), "none"), ("OTEL_SDK_DISABLED", "true")] {
+            let output = run(loadgen()
+                .env(variable, value)
+                .args(["--signal", signal, "--records", "5", "--quiet"])
+                .args(["--endpoint", "http://127.0.0.1:9", "--json-summary"]));
+            let case = format!("--signal {signal}, {variable}={value}");
+            assert!(
+                stderr(&output).contains("otlp-loadgen: warning: "),
+                "{case}: {}",
+                stderr(&output)
+            );
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{case}: {}{}",
+                stdout(&output),
+                stderr(&output)
+            );
+            assert_eq!(summary(&output)["all_delivered"], true, "{case}");
+        }
+    }
+}

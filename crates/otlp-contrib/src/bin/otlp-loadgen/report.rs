@@ -321,13 +321,17 @@ pub struct MetricsSummary<'a> {
 
 impl MetricsSummary<'_> {
     /// Whether every data point collected was exported: none failed or was
-    /// rejected, shutdown settled, and recordings made some data points.
+    /// rejected, shutdown settled, and recordings made some data points —
+    /// unless the configuration turned metrics off (`OTEL_METRICS_EXPORTER=none`,
+    /// `OTEL_SDK_DISABLED`), where recordings make none and nothing is lost,
+    /// as a span or log run records none then.
     pub fn all_delivered(&self) -> bool {
         let stats = self.stats;
+        let disabled = self.config.is_disabled(otlp_sdk::Signal::Metrics);
         stats.failed_data_points == 0
             && stats.rejected_data_points == 0
             && self.shutdown_error.is_none()
-            && (self.recordings == 0 || stats.exported_data_points > 0)
+            && (self.recordings == 0 || stats.exported_data_points > 0 || disabled)
     }
 
     fn recordings_per_second(&self) -> f64 {
