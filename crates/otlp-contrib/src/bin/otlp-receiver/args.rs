@@ -66,7 +66,8 @@ pub struct Args {
     #[arg(long)]
     pub quiet: bool,
     /// Print a count line every SECS seconds when the counts
-    /// changed (default 1 with --count-only, otherwise 0 = never)
+    /// changed, 0 (never) or at least 0.001
+    /// (default 1 with --count-only, otherwise 0 = never)
     #[arg(
         long,
         value_name = "SECS",
@@ -146,12 +147,23 @@ fn address(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| "not an IP:PORT address (e.g. 127.0.0.1:4317)".to_owned())
 }
 
-/// `--summary-every`: a number of seconds, zero or more.
+/// The shortest `--summary-every` but zero (never): tokio's timer counts in
+/// milliseconds, and a shorter interval's missed ticks come in bursts that
+/// keep a core busy while nothing arrives.
+const MIN_SUMMARY_EVERY: Duration = Duration::from_millis(1);
+
+/// `--summary-every`: a number of seconds, zero (never) or at least
+/// [`MIN_SUMMARY_EVERY`].
 fn seconds(text: &str) -> Result<Duration, String> {
-    text.parse::<f64>()
+    let every = text
+        .parse::<f64>()
         .ok()
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or_else(|| "not a number of seconds, zero or more (e.g. 0.5)".to_owned())
+        .ok_or_else(|| "not a number of seconds, zero or more (e.g. 0.5)".to_owned())?;
+    if !every.is_zero() && every < MIN_SUMMARY_EVERY {
+        return Err("shorter than a millisecond, the shortest interval (0 = never)".to_owned());
+    }
+    Ok(every)
 }
 
 /// A whole number above zero.
@@ -278,6 +290,12 @@ mod tests {
             (&["--tls-client-ca", "ca.pem"], &["--tls-cert"]),
             (&["--summary-every", "-1"], &["--summary-every", "'-1'"]),
             (&["--summary-every", "soon"], &["--summary-every", "'soon'"]),
+            // Shorter than the timer's millisecond, ticks would come in
+            // bursts that keep a core busy while nothing arrives.
+            (
+                &["--summary-every", "0.000001"],
+                &["--summary-every", "'0.000001'", "millisecond"],
+            ),
             (
                 &["--max-request-bytes", "0"],
                 &["--max-request-bytes", "'0'"],
