@@ -218,16 +218,19 @@ pub fn build_processor(config: &Config) -> Result<BatchSpanProcessor, PipelineBu
 /// A started [`BatchLogProcessor`] exporting through
 /// [`log_exporter_from_config`], with `config.logs.batch` (the `OTEL_BLRP_*`
 /// settings), retry and performance settings. Add it to a
-/// [`LoggerProvider`](otlp_sdk::LoggerProvider). The durable queue is not
-/// turned on here: `config.durable` names one directory, the span
-/// pipeline's ([`build_processor`]), and a directory holds one signal's
-/// requests (a log pipeline given it would fail to start, naming it).
+/// [`LoggerProvider`](otlp_sdk::LoggerProvider). The durable queue is the
+/// log pipeline's own, [`config.logs.durable`](otlp_sdk::config::LogsConfig::durable)
+/// (`OTLP__LOGS__DURABLE__DIRECTORY`, section `logs.durable`), off unless
+/// it names a directory. `config.durable` is never used here: it names the
+/// span pipeline's directory ([`build_processor`]), and a directory holds
+/// one signal's requests (loading refuses the two sections naming one
+/// directory).
 pub fn build_log_processor(config: &Config) -> Result<BatchLogProcessor, PipelineBuildError> {
     let exporter = log_exporter_from_config(config)?;
-    let mut without_durable = config.clone();
-    without_durable.durable = None;
+    let mut logs_own_durable = config.clone();
+    logs_own_durable.durable = None;
     Ok(BatchLogProcessor::builder(exporter)
-        .with_config(&without_durable)
+        .with_config(&logs_own_durable)
         .build()?)
 }
 

@@ -181,3 +181,118 @@ fn partial_success_counts_rejected_log_records() {
         );
     }
 }
+
+/// A port on loopback that nothing listens on: connections are refused.
+fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("its address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn with_logs_durable_directory_records_wait_on_disk_for_a_dead_endpoint_and_arrive_at_the_next_start()
+ {
+    const RECORDS: usize = 300;
+    let dir = std::env::temp_dir().join(format!(
+        "otlp-logs-durable-e2e-{}-{}",
+        std::process::id(),
+        TraceId::random()
+    ));
+    let directory = dir.to_str().expect("a UTF-8 temporary directory");
+    let run = |endpoint: &str| {
+        config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTLP__LOGS__DURABLE__DIRECTORY", directory),
+            ("OTLP__LOGS__DURABLE__FSYNC", "never"),
+            ("OTLP__LOGS__BATCH__SCHEDULED_DELAY", "10ms"),
+            ("OTLP__LOGS__BATCH__EXPORT_TIMEOUT", "300ms"),
+            ("OTLP__RETRY__INITIAL_BACKOFF", "10ms"),
+            ("OTLP__RETRY__MAX_BACKOFF", "50ms"),
+        ])
+    };
+
+    // First start: nothing listens at the endpoint.
+    let first = run(&dead_endpoint());
+    assert_eq!(first.durable, None, "spans keep no queue");
+    let processor = build_log_processor(&first).expect("the log pipeline starts");
+    let provider = LoggerProvider::builder()
+        .with_config(&first)
+        .with_service_name("logs-durable")
+        .with_processor(processor.clone())
+        .build();
+    let logger = provider.logger("durable");
+    for i in 0..RECORDS {
+        logger.emit(
+            LogRecord::builder()
+                .severity(Severity::WARN)
+                .body(format!("durable record {i}"))
+                .attribute(KeyValue::new("record.index", i as i64))
+                .build(),
+        );
+    }
+    let _ = provider.shutdown(Duration::from_secs(5));
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
+    assert_eq!(
+        (stats.exported, stats.dropped, stats.persisted),
+        (0, 0, RECORDS as u64),
+        "every record waits on disk: {stats:#?}"
+    );
+    assert!(
+        std::fs::read_dir(&dir)
+            .expect("the queue's directory")
+            .filter_map(Result::ok)
+            .any(|entry| entry.path().extension().is_some_and(|ext| ext == "seg")),
+        "segment files in {}",
+        dir.display()
+    );
+
+    // Next start: the receiver is up; the pipeline sends what is on disk first.
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    let second = run(&receiver.http_endpoint().unwrap());
+    let processor = build_log_processor(&second).expect("the log pipeline starts again");
+    let provider = LoggerProvider::builder()
+        .with_config(&second)
+        .with_service_name("logs-durable")
+        .with_processor(processor.clone())
+        .build();
+    provider.shutdown(Duration::from_secs(20)).unwrap();
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:#?}");
+    assert_eq!(
+        (stats.recovered, stats.exported, stats.persisted),
+        (RECORDS as u64, RECORDS as u64, 0),
+        "{stats:#?}"
+    );
+    assert!(receiver.wait_for_log_records(RECORDS as u64, Duration::from_secs(10)));
+    // Decoded by the receiver with opentelemetry-proto: each record once, whole.
+    let mut bodies: Vec<(String, i64)> = receiver
+        .accepted_logs()
+        .into_iter()
+        .map(|record| {
+            assert_eq!(record.severity_number, 13, "WARN");
+            let body = match record.body.and_then(|body| body.value) {
+                Some(Value::StringValue(text)) => text,
+                other => panic!("a string body, not {other:?}"),
+            };
+            let index = match record.attributes[0]
+                .value
+                .as_ref()
+                .and_then(|v| v.value.clone())
+            {
+                Some(Value::IntValue(index)) => index,
+                other => panic!("an int attribute, not {other:?}"),
+            };
+            (body, index)
+        })
+        .collect();
+    bodies.sort_by_key(|(_, index)| *index);
+    let expected: Vec<(String, i64)> = (0..RECORDS)
+        .map(|i| (format!("durable record {i}"), i as i64))
+        .collect();
+    assert_eq!(bodies, expected, "every record once");
+    assert_eq!(receiver.span_count(), 0, "nothing sent as spans");
+    let _ = std::fs::remove_dir_all(&dir);
+}

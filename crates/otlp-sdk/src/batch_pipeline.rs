@@ -255,8 +255,9 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
     }
 
     /// The settings of a loaded [`Config`] that both signals share (retry,
-    /// performance, durable queue), with the signal's batch settings and
-    /// attempt timeout. What the program sets in code wins over these,
+    /// performance), with the signal's batch settings, attempt timeout and
+    /// durable queue (`config.durable` for spans; for log records
+    /// `config.logs.durable`, else `config.durable`). What the program sets in code wins over these,
     /// whether it is set before or after (the `with_*` methods); a second
     /// call replaces the first configuration's settings. A disabled SDK
     /// (`OTEL_SDK_DISABLED`) leaves the durable queue off, the one given
@@ -278,7 +279,14 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         self.attempt_timeout
             .configure(config.exporter_for(signal).timeout);
         self.performance.configure(config.performance.clone());
-        self.durable.configure(config.durable.clone());
+        // The log pipeline's own queue when the configuration names one,
+        // else the one `durable` names (a log pipeline's only, unless spans
+        // use it too: then the queue's claim refuses the second to open it).
+        let durable = match signal {
+            Signal::Logs => config.logs.durable.as_ref().or(config.durable.as_ref()),
+            Signal::Traces | Signal::Metrics => config.durable.as_ref(),
+        };
+        self.durable.configure(durable.cloned());
         self.sdk_disabled = config.disabled;
         self
     }

@@ -154,14 +154,17 @@ impl LogProcessor for BatchLogProcessor {
 impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
     /// Takes batch (`config.logs.batch`: the `OTEL_BLRP_*` settings), retry,
     /// attempt timeout (`config.logs.exporter.timeout`), performance and
-    /// durable-queue settings from a loaded [`Config`]. The durable queue
-    /// needs a directory of its own per pipeline, and a directory holds one
-    /// signal's requests: when spans use (or once used) `config.durable`'s
-    /// directory, [`build`](Self::build) fails with
+    /// durable-queue settings from a loaded [`Config`]. The durable queue is
+    /// the log pipeline's own, [`config.logs.durable`](crate::config::LogsConfig::durable)
+    /// (`OTLP__LOGS__DURABLE__DIRECTORY`, section `logs.durable`), when the
+    /// configuration names one; else `config.durable`. It needs a directory
+    /// of its own per pipeline, and a directory holds one signal's requests:
+    /// when spans use (or once used) `config.durable`'s directory and the
+    /// log pipeline is given it too, [`build`](Self::build) fails with
     /// [`PipelineError::Durable`] naming the directory, its source a
     /// [`DurableError::WrongSignal`](crate::durable::DurableError::WrongSignal) naming both signals,
     /// rather than sending trace requests to the logs endpoint. Give the
-    /// log pipeline its own with
+    /// log pipeline its own with `logs.durable`, or in code with
     /// [`with_durable_queue`](Self::with_durable_queue), which wins over the
     /// configuration's, before or after this call.
     ///

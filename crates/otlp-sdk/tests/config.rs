@@ -1954,6 +1954,7 @@ fn full_config() -> Config {
             ..exporter.clone()
         },
         batch: BatchConfig::logs_default(),
+        durable: None,
     };
     let metrics = MetricsConfig {
         exporter: logs.exporter.clone(),

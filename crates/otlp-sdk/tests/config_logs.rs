@@ -2,8 +2,10 @@
 //! exporter settings with the logs-specific ones over them
 //! (`OTEL_EXPORTER_OTLP_LOGS_*`, section `logs.exporter`,
 //! `OTLP__LOGS__EXPORTER__*`), and its batching (`OTEL_BLRP_*`, section
-//! `logs.batch`, `OTLP__LOGS__BATCH__*`) from the logs defaults. Traces-specific
-//! values never reach logs, and logs-specific ones never reach traces.
+//! `logs.batch`, `OTLP__LOGS__BATCH__*`) from the logs defaults, and its
+//! durable queue (section `logs.durable`, `OTLP__LOGS__DURABLE__*`), which
+//! never shares the span pipeline's directory. Traces-specific values never
+//! reach logs, and logs-specific ones never reach traces.
 //!
 //! No test touches the process environment: each passes its variables with
 //! `ConfigLoader::with_env` and its files in a directory of its own.
@@ -20,6 +22,7 @@ use otlp_sdk::config::{
     BatchConfig, Compression, Config, ConfigError, ConfigLoader, ConfigSource, ExporterConfig,
     LogsConfig, Protocol,
 };
+use otlp_sdk::durable::{DurableConfig, FsyncPolicy};
 
 mod config_support;
 use config_support::{TempDir, assert_names, headers, load, load_err, loader, pairs};
@@ -862,6 +865,292 @@ fn unknown_logs_overrides_are_errors() {
         assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err}");
         assert_names(&err, var, "5", reason);
     }
+}
+
+// ---------------------------------------------------------------- durable queue
+
+#[test]
+fn otlp_logs_durable_overrides_set_the_log_pipelines_queue_only() {
+    let config = load(&[
+        ("OTLP__LOGS__DURABLE__DIRECTORY", "/var/lib/app/logs-queue"),
+        ("OTLP__LOGS__DURABLE__FSYNC", "INTERVAL"),
+        ("OTLP__LOGS__DURABLE__FSYNC_INTERVAL", "250ms"),
+        ("OTLP__LOGS__DURABLE__MAX_BYTES", "67108864"),
+        ("OTLP__LOGS__DURABLE__SEGMENT_BYTES", "1048576"),
+    ]);
+    assert_eq!(
+        config.logs.durable,
+        Some(DurableConfig {
+            fsync: FsyncPolicy::Interval(Duration::from_millis(250)),
+            max_bytes: 64 << 20,
+            segment_bytes: 1 << 20,
+            ..DurableConfig::new("/var/lib/app/logs-queue")
+        })
+    );
+    assert_eq!(config.durable, None, "spans: untouched");
+
+    // Each pipeline's own: unset keys take the defaults, not the other's values.
+    let config = load(&[
+        ("OTLP__DURABLE__DIRECTORY", "/q/spans"),
+        ("OTLP__DURABLE__FSYNC", "never"),
+        ("OTLP__DURABLE__MAX_BYTES", "33554432"),
+        ("OTLP__LOGS__DURABLE__DIRECTORY", "/q/logs"),
+    ]);
+    assert_eq!(config.logs.durable, Some(DurableConfig::new("/q/logs")));
+    let spans = config.durable.expect("the span pipeline's");
+    assert_eq!(spans.directory, PathBuf::from("/q/spans"));
+    assert_eq!(
+        (spans.fsync, spans.max_bytes),
+        (FsyncPolicy::Never, 32 << 20)
+    );
+
+    // The fsync interval waits for its policy per pipeline, in either order.
+    let config = load(&[
+        ("OTLP__DURABLE__DIRECTORY", "/q/spans"),
+        ("OTLP__DURABLE__FSYNC_INTERVAL", "3s"),
+        ("OTLP__LOGS__DURABLE__DIRECTORY", "/q/logs"),
+        ("OTLP__LOGS__DURABLE__FSYNC", "interval"),
+    ]);
+    assert_eq!(
+        config.logs.durable.map(|durable| durable.fsync),
+        Some(FsyncPolicy::default()),
+        "the spans' interval is not the log pipeline's"
+    );
+    assert_eq!(
+        config.durable.map(|durable| durable.fsync),
+        Some(FsyncPolicy::Interval(Duration::from_secs(3))),
+        "the spans' own"
+    );
+    assert_eq!(load(&[]).logs.durable, None, "off by default");
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn a_yaml_logs_durable_section_sets_the_log_pipelines_queue() {
+    let dir = TempDir::new("logs-durable-yaml");
+    dir.write(
+        "default.yaml",
+        "\
+durable: { directory: /q/spans }
+logs:
+  durable:
+    directory: /q/logs
+    fsync: every_batch
+    max_bytes: 1048576
+    segment_bytes: 65536
+",
+    );
+    let config = loader(&dir, &[]).load().unwrap();
+    assert_eq!(
+        config.logs.durable,
+        Some(DurableConfig {
+            fsync: FsyncPolicy::EveryBatch,
+            max_bytes: 1 << 20,
+            segment_bytes: 64 << 10,
+            ..DurableConfig::new("/q/logs")
+        })
+    );
+    assert_eq!(config.durable, Some(DurableConfig::new("/q/spans")));
+}
+
+#[cfg(feature = "toml")]
+#[test]
+fn a_toml_logs_durable_section_sets_the_log_pipelines_queue() {
+    let dir = TempDir::new("logs-durable-toml");
+    dir.write(
+        "default.toml",
+        "\
+[logs.durable]
+directory = \"/q/logs\"
+fsync = \"interval\"
+fsync_interval = \"2s\"
+",
+    );
+    // An override wins over the file, as for every key.
+    let config = loader(&dir, &[("OTLP__LOGS__DURABLE__MAX_BYTES", "33554432")])
+        .load()
+        .unwrap();
+    assert_eq!(
+        config.logs.durable,
+        Some(DurableConfig {
+            fsync: FsyncPolicy::Interval(Duration::from_secs(2)),
+            max_bytes: 32 << 20,
+            ..DurableConfig::new("/q/logs")
+        })
+    );
+    assert_eq!(config.durable, None);
+}
+
+#[test]
+fn logs_durable_set_in_code_is_checked_under_its_dotted_key() {
+    let mut config = Config::default();
+    config.logs.durable = Some(DurableConfig::new("/q/logs"));
+    assert_eq!(config.validate(), Ok(()));
+
+    config.logs.durable = Some(DurableConfig {
+        segment_bytes: 100,
+        ..DurableConfig::new("/q/logs")
+    });
+    let err = config.validate().unwrap_err();
+    assert_names(
+        &err,
+        "logs.durable.segment_bytes",
+        "100",
+        "less than the minimum",
+    );
+    assert_eq!(err.origin(), ConfigSource::Builder);
+
+    config.logs.durable = Some(DurableConfig::new(""));
+    let err = config.validate().unwrap_err();
+    assert_names(
+        &err,
+        "logs.durable.directory",
+        "",
+        "the durable queue needs a directory (logs.durable.directory)",
+    );
+}
+
+#[test]
+fn bad_logs_durable_variables_name_the_variable_and_the_value() {
+    /// The variables, then the key, value and reason the error names.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &[
+                ("OTLP__LOGS__DURABLE__DIRECTORY", "/q"),
+                ("OTLP__LOGS__DURABLE__MAX_BYTES", "lots"),
+            ],
+            "OTLP__LOGS__DURABLE__MAX_BYTES",
+            "lots",
+            "not a whole number",
+        ),
+        (
+            &[("OTLP__LOGS__DURABLE__FSYNC", "sometimes")],
+            "OTLP__LOGS__DURABLE__FSYNC",
+            "sometimes",
+            "expected one of every_batch, interval, never",
+        ),
+        (
+            &[("OTLP__LOGS__DURABLE__FSYNC_INTERVAL", "0")],
+            "OTLP__LOGS__DURABLE__FSYNC_INTERVAL",
+            "0",
+            "",
+        ),
+        (
+            &[("OTLP__LOGS__DURABLE__MAX_BYTES", "1048576")],
+            "logs.durable.directory",
+            "",
+            "the durable queue needs a directory (logs.durable.directory)",
+        ),
+        (
+            &[
+                ("OTLP__LOGS__DURABLE__DIRECTORY", "/q"),
+                ("OTLP__LOGS__DURABLE__SEGMENT_BYTES", "100"),
+            ],
+            "OTLP__LOGS__DURABLE__SEGMENT_BYTES",
+            "100",
+            "less than the minimum of 4096 bytes",
+        ),
+        (
+            &[
+                ("OTLP__LOGS__DURABLE__DIRECTORY", "/q"),
+                ("OTLP__LOGS__DURABLE__SEGMENT_BYTES", "1073741824"),
+            ],
+            "OTLP__LOGS__DURABLE__SEGMENT_BYTES",
+            "1073741824",
+            "must be at most logs.durable.max_bytes (268435456)",
+        ),
+    ];
+    for (env, key, value, reason) in cases {
+        let err = load_err(env);
+        assert_names(&err, key, value, reason);
+    }
+}
+
+#[test]
+fn one_durable_directory_for_both_pipelines_is_refused_naming_both_keys() {
+    for (spans, logs) in [("/q/shared", "/q/shared"), ("/q/shared", "/q/shared/")] {
+        let err = load_err(&[
+            ("OTLP__DURABLE__DIRECTORY", spans),
+            ("OTLP__LOGS__DURABLE__DIRECTORY", logs),
+        ]);
+        assert_names(
+            &err,
+            "OTLP__LOGS__DURABLE__DIRECTORY",
+            logs,
+            "uses this directory too (OTLP__DURABLE__DIRECTORY)",
+        );
+        assert!(err.reason().contains("a directory of its own"), "{err}");
+    }
+    // Different directories, one inside the other's parent: fine.
+    let config = load(&[
+        ("OTLP__DURABLE__DIRECTORY", "/q/spans"),
+        ("OTLP__LOGS__DURABLE__DIRECTORY", "/q/logs"),
+    ]);
+    assert!(config.durable.is_some() && config.logs.durable.is_some());
+
+    // In code: the dotted keys, from the builder.
+    let mut config = Config {
+        durable: Some(DurableConfig::new("/q/one")),
+        ..Config::default()
+    };
+    config.logs.durable = Some(DurableConfig::new("/q/one"));
+    let err = config.validate().unwrap_err();
+    assert_names(
+        &err,
+        "logs.durable.directory",
+        "/q/one",
+        "uses this directory too (durable.directory)",
+    );
+    assert_eq!(err.origin(), ConfigSource::Builder);
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn one_durable_directory_from_a_file_and_a_variable_is_refused_naming_each_as_spelled() {
+    let dir = TempDir::new("logs-durable-shared");
+    let path = dir.write("default.yaml", "logs: { durable: { directory: /q/one } }");
+    let err = loader(&dir, &[("OTLP__DURABLE__DIRECTORY", "/q/one")])
+        .load()
+        .unwrap_err();
+    assert_names(
+        &err,
+        "logs.durable.directory",
+        "/q/one",
+        "uses this directory too (OTLP__DURABLE__DIRECTORY)",
+    );
+    assert_eq!(err.origin(), ConfigSource::File(path));
+}
+
+#[test]
+fn unknown_logs_durable_keys_are_errors() {
+    let cases = [
+        ("OTLP__LOGS__DURABLE__DIRECTRY", "has no key \"directry\""),
+        (
+            "OTLP__LOGS__DURABLE__DIRECTORY__X",
+            "logs.durable.directory is not a map: use OTLP__LOGS__DURABLE__DIRECTORY",
+        ),
+        (
+            "OTLP__METRICS__DURABLE__DIRECTORY",
+            "no subsection \"durable\"",
+        ),
+        ("OTLP__LOGS__DURABLE", "OTLP__LOGS__DURABLE__KEY"),
+    ];
+    for (var, reason) in cases {
+        let err = load_err(&[(var, "/q")]);
+        assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err}");
+        assert_names(&err, var, "/q", reason);
+    }
+}
+
+#[cfg(feature = "yaml")]
+#[test]
+fn unknown_logs_durable_keys_in_files_are_errors() {
+    let dir = TempDir::new("logs-durable-unknown");
+    dir.write("default.yaml", "logs: { durable: { directry: /q } }");
+    let err = loader(&dir, &[]).load().unwrap_err();
+    assert_eq!(err.key(), Some("logs.durable.directry"), "{err}");
+    assert!(err.reason().contains("segment_bytes"), "{err}");
 }
 
 // ---------------------------------------------------------------- secrets

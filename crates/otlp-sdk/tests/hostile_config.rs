@@ -174,6 +174,15 @@ fn override_name() -> impl Strategy<Value = String> {
             .prop_map(|(map, entry)| format!("OTLP__{map}__{entry}")),
         1 => select(vec!["OTLP__", "OTLP__BATCH", "OTLP__BATCH__", "OTLP____X", "OTLP__X__Y__Z__W"])
             .prop_map(str::to_owned),
+        // The log pipeline's durable queue, beside the span pipeline's (`durable` above).
+        1 => (
+            select(vec!["directory", "fsync", "fsync_interval", "max_bytes", "segment_bytes", ""]),
+            any::<bool>(),
+        )
+            .prop_map(|(key, upper)| {
+                let name = format!("OTLP__logs__durable__{key}");
+                if upper { name.to_ascii_uppercase() } else { name }
+            }),
         1 => "OTLP__[A-Za-z_]{0,20}",
     ]
 }
@@ -413,10 +422,13 @@ fn assert_no_secret(what: &str, text: &str) {
     assert!(!text.contains(SECRET), "{what} shows a secret: {text}");
 }
 
-/// The one error that rightly names a key no source set: any `durable.*` key
-/// asks for the queue's directory.
+/// The one error that rightly names a key no source set: any `durable.*`
+/// (`logs.durable.*`) key asks for the queue's directory.
 fn is_required_but_missing(error: &ConfigError) -> bool {
-    error.key() == Some("durable.directory") && error.value() == Some("")
+    matches!(
+        error.key(),
+        Some("durable.directory" | "logs.durable.directory")
+    ) && error.value() == Some("")
 }
 
 fn check_error_names_env_key(error: &ConfigError, env: &BTreeMap<String, String>) {

@@ -292,8 +292,8 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
         _ => {
             let reason = match scope {
                 Scope::Logs => {
-                    "expected OTLP__LOGS__EXPORTER__KEY or OTLP__LOGS__BATCH__KEY, \
-                     or OTLP__LOGS__EXPORTER__HEADERS__NAME for one header"
+                    "expected OTLP__LOGS__EXPORTER__KEY, OTLP__LOGS__BATCH__KEY or \
+                     OTLP__LOGS__DURABLE__KEY, or OTLP__LOGS__EXPORTER__HEADERS__NAME for one header"
                 }
                 Scope::Metrics => {
                     "expected OTLP__METRICS__KEY or OTLP__METRICS__EXPORTER__KEY, \

@@ -71,6 +71,8 @@ pub(crate) struct Staged {
     pub logs_block_timeout: Option<Duration>,
     /// A `durable.fsync_interval` given while the fsync policy is not (yet) `interval`.
     pub fsync_interval: Option<Duration>,
+    /// The same for `logs.durable`.
+    pub logs_fsync_interval: Option<Duration>,
     /// Sampler arguments rejected so far, each with the error it would be:
     /// whether that is an error depends on the sampler, which a later
     /// source may name ([`settle_sampler_args`]).
@@ -106,6 +108,7 @@ impl Staged {
             block_timeout: None,
             logs_block_timeout: None,
             fsync_interval: None,
+            logs_fsync_interval: None,
             rejected_sampler_args: Vec::new(),
             origins: Origins::new(ConfigSource::Default),
         }
@@ -275,6 +278,10 @@ fn apply_scalar(
         // `lookup_in` offers no `metrics.batch`: this is a caller's mistake.
         return Err("metrics have no batch settings".to_owned());
     }
+    if scope == Scope::Metrics && key.dotted().starts_with("durable.") {
+        // Nor `metrics.durable`: a metrics reader has no durable queue.
+        return Err("metrics have no durable queue".to_owned());
+    }
     let Staged {
         config,
         traces_exporter,
@@ -283,6 +290,7 @@ fn apply_scalar(
         block_timeout,
         logs_block_timeout,
         fsync_interval,
+        logs_fsync_interval,
         rejected_sampler_args: _,
         origins: _,
     } = staged;
@@ -292,6 +300,12 @@ fn apply_scalar(
         Scope::Logs => (logs_exporter, &mut config.logs.batch, logs_block_timeout),
         // Batch keys were refused above.
         Scope::Metrics => (metrics_exporter, &mut config.batch, block_timeout),
+    };
+    // The span pipeline's durable queue, or the log pipeline's.
+    let (durable_config, fsync_interval) = match scope {
+        Scope::Logs => (&mut config.logs.durable, logs_fsync_interval),
+        // Metrics' durable keys were refused above.
+        Scope::Shared | Scope::Traces | Scope::Metrics => (&mut config.durable, fsync_interval),
     };
     let metrics = &mut config.metrics;
     let retry = &mut config.retry;
@@ -370,9 +384,9 @@ fn apply_scalar(
             validate::io_threads(threads)?;
             performance.io_threads = threads;
         }
-        Setting::DurableDirectory => durable(config).directory = path(node)?,
+        Setting::DurableDirectory => durable(durable_config).directory = path(node)?,
         Setting::DurableFsync => {
-            durable(config).fsync = match parse::choice(node, FSYNC_POLICIES)? {
+            durable(durable_config).fsync = match parse::choice(node, FSYNC_POLICIES)? {
                 FsyncName::EveryBatch => FsyncPolicy::EveryBatch,
                 FsyncName::Never => FsyncPolicy::Never,
                 FsyncName::Interval => {
@@ -383,13 +397,15 @@ fn apply_scalar(
         Setting::DurableFsyncInterval => {
             let interval = nonzero_duration(node, dialect)?;
             *fsync_interval = Some(interval);
-            let durable = durable(config);
+            let durable = durable(durable_config);
             if let FsyncPolicy::Interval(_) = durable.fsync {
                 durable.fsync = FsyncPolicy::Interval(interval);
             }
         }
-        Setting::DurableMaxBytes => durable(config).max_bytes = positive(node)? as u64,
-        Setting::DurableSegmentBytes => durable(config).segment_bytes = positive(node)? as u64,
+        Setting::DurableMaxBytes => durable(durable_config).max_bytes = positive(node)? as u64,
+        Setting::DurableSegmentBytes => {
+            durable(durable_config).segment_bytes = positive(node)? as u64
+        }
         Setting::LimitsAttributeCount => limits.attribute_count = Some(parse::count(node)?),
         Setting::LimitsAttributeValueLength => {
             limits.attribute_value_length = Some(parse::count(node)?);
@@ -474,12 +490,11 @@ pub(crate) fn settle_sampler_args(
     Ok(())
 }
 
-/// The durable-queue settings, created with their defaults (and no
-/// directory, which validation then asks for) by the first `durable.*` key.
-fn durable(config: &mut Config) -> &mut DurableConfig {
-    config
-        .durable
-        .get_or_insert_with(|| DurableConfig::new(PathBuf::new()))
+/// The durable-queue settings (`config.durable` or `config.logs.durable`),
+/// created with their defaults (and no directory, which validation then asks
+/// for) by the first `durable.*` (or `logs.durable.*`) key.
+fn durable(durable: &mut Option<DurableConfig>) -> &mut DurableConfig {
+    durable.get_or_insert_with(|| DurableConfig::new(PathBuf::new()))
 }
 
 /// The fsync interval when `durable.fsync = "interval"` comes without `durable.fsync_interval`.

@@ -150,6 +150,9 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 ///   batch:                                # the keys of `batch`; unset keys keep the logs defaults
 ///     scheduled_delay: 1s                 # logs' default (spans: 5s)
 ///     max_export_batch_size: 512
+///   durable:                              # the keys of `durable`, for logs only; off unless a directory is given
+///     directory: /var/lib/myapp/otlp-logs-queue   # never the same as durable.directory
+///     fsync: interval                     # unset keys take the defaults, not the values of `durable`
 /// metrics:                                # the metrics pipeline
 ///   exporter:                             # the keys of `exporter`, for metrics only; unset keys inherit `exporter`
 ///     endpoint: https://metrics-collector:4318   # base: v1/metrics is appended for HTTP
@@ -272,10 +275,15 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 ///   lower-cased, `_` becomes `.` (`deployment.environment`). Spell keys that need
 ///   `_`, `-` or capitals with the list form.
 ///
-/// The log pipeline's settings take one more level: `OTLP__LOGS__EXPORTER__KEY`
-/// and `OTLP__LOGS__BATCH__KEY` (`OTLP__LOGS__EXPORTER__ENDPOINT=https://logs:4318`,
-/// `OTLP__LOGS__BATCH__SCHEDULED_DELAY=2s`), `OTLP__LOGS__EXPORTER__HEADERS=k=v,…`
-/// and `OTLP__LOGS__EXPORTER__HEADERS__X_API_KEY=abc`.
+/// The log pipeline's settings take one more level: `OTLP__LOGS__EXPORTER__KEY`,
+/// `OTLP__LOGS__BATCH__KEY` and `OTLP__LOGS__DURABLE__KEY`
+/// (`OTLP__LOGS__EXPORTER__ENDPOINT=https://logs:4318`,
+/// `OTLP__LOGS__BATCH__SCHEDULED_DELAY=2s`,
+/// `OTLP__LOGS__DURABLE__DIRECTORY=/var/lib/myapp/otlp-logs-queue`),
+/// `OTLP__LOGS__EXPORTER__HEADERS=k=v,…` and
+/// `OTLP__LOGS__EXPORTER__HEADERS__X_API_KEY=abc`. The log pipeline's durable
+/// queue needs a directory of its own: one that `durable.directory` names
+/// too is an error naming both keys.
 ///
 /// The metrics pipeline's own keys sit directly under `OTLP__METRICS__`
 /// (`OTLP__METRICS__EXPORT_INTERVAL=15s`, `OTLP__METRICS__CARDINALITY_LIMIT=500`,
@@ -314,7 +322,9 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// size at most the queue's count cap (when `max_queue_size` is set; unless a
 /// standard variable set either when lenient, see above), minimum at most
 /// maximum batch size, endpoint URL (scheme and host), client certificate and key
-/// together, `max_backoff` at least `initial_backoff`.
+/// together, `max_backoff` at least `initial_backoff`, the log pipeline's
+/// durable directory (`logs.durable.directory`) not the span pipeline's
+/// (`durable.directory`).
 ///
 /// # Secrets
 ///

@@ -106,7 +106,10 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// Tuning that trades memory for speed.
     pub performance: PerformanceConfig,
-    /// The durable queue (section `durable`; off unless `durable.directory` is set).
+    /// The span pipeline's durable queue (section `durable`; off unless
+    /// `durable.directory` is set). The log pipeline has its own,
+    /// [`logs.durable`](LogsConfig::durable): a directory holds one signal's
+    /// requests, so the two must name different directories.
     pub durable: Option<DurableConfig>,
     /// Caps on the attributes, events and links of spans and on the
     /// attributes of log records (`OTEL_*_LIMIT`, section `limits`).
@@ -543,14 +546,17 @@ impl fmt::Debug for TlsConfig {
 }
 
 /// The log pipeline's share of a [`Config`] (section `logs`): its own exporter
-/// settings and batching.
+/// settings, batching and durable queue.
 ///
 /// The loader fills [`exporter`](Self::exporter) with the generic settings
 /// (`OTEL_EXPORTER_OTLP_*`, section `exporter`) and the logs-specific ones
 /// (`OTEL_EXPORTER_OTLP_LOGS_*`, section `logs.exporter`) over them; the
 /// traces-specific ones never reach it. [`batch`](Self::batch) starts from
 /// [`BatchConfig::logs_default`] (not from the span pipeline's `batch`), then
-/// `OTEL_BLRP_*` and section `logs.batch`.
+/// `OTEL_BLRP_*` and section `logs.batch`. [`durable`](Self::durable) is
+/// off unless section `logs.durable` names a directory
+/// (`OTLP__LOGS__DURABLE__DIRECTORY`); it inherits nothing from the span
+/// pipeline's `durable`.
 ///
 /// Plain data: cloning copies the strings it holds.
 ///
@@ -586,6 +592,14 @@ pub struct LogsConfig {
     /// by 64 MiB of encoded records and by a count only when
     /// `OTEL_BLRP_MAX_QUEUE_SIZE` or `logs.batch.max_queue_size` is set).
     pub batch: BatchConfig,
+    /// The log pipeline's durable queue (section `logs.durable`, the keys of
+    /// `durable`: `OTLP__LOGS__DURABLE__DIRECTORY`, `…__FSYNC`,
+    /// `…__FSYNC_INTERVAL`, `…__MAX_BYTES`, `…__SEGMENT_BYTES`; no standard
+    /// variable). Off (`None`) unless a directory is given; the defaults of
+    /// [`DurableConfig::new`] for the keys not given. Its directory must
+    /// differ from the span pipeline's ([`Config::durable`]): loading and
+    /// [`Config::validate`] refuse one directory for both, naming both keys.
+    pub durable: Option<DurableConfig>,
 }
 
 impl Default for LogsConfig {
@@ -593,6 +607,7 @@ impl Default for LogsConfig {
         LogsConfig {
             exporter: ExporterConfig::default(),
             batch: BatchConfig::logs_default(),
+            durable: None,
         }
     }
 }

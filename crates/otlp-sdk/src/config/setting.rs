@@ -176,11 +176,11 @@ const KEYS: &[(&str, Setting)] = &[
     ("metrics.exemplar_filter", Setting::MetricsExemplarFilter),
 ];
 
-/// The section whose subsections (`exporter`, `batch`) hold the log pipeline's settings.
+/// The section whose subsections (`exporter`, `batch`, `durable`) hold the log pipeline's settings.
 pub(crate) const LOGS_SECTION: &str = "logs";
 
 /// The subsections of [`LOGS_SECTION`], mirroring the top-level sections of the same names.
-const LOGS_SUBSECTIONS: &[&str] = &["exporter", "batch"];
+const LOGS_SUBSECTIONS: &[&str] = &["exporter", "batch", "durable"];
 
 /// The dotted name of the logs-only key [`Setting::ExporterLogsEndpoint`]
 /// (under `logs.`, it is `logs.exporter.logs_endpoint`).
@@ -474,7 +474,7 @@ mod tests {
             let in_logs = Setting::lookup_logs(section, name);
             match (section, *key) {
                 (_, Setting::ExporterTracesEndpoint) => assert!(in_logs.is_err()),
-                ("exporter" | "batch", _) => assert_eq!(in_logs, Ok(*key)),
+                ("exporter" | "batch" | "durable", _) => assert_eq!(in_logs, Ok(*key)),
                 _ => assert!(matches!(in_logs, Err(Unknown::Section(_))), "{dotted}"),
             }
         }
@@ -490,6 +490,10 @@ mod tests {
         assert_eq!(
             Scope::Logs.dotted(Setting::BatchMaxQueueSize),
             "logs.batch.max_queue_size"
+        );
+        assert_eq!(
+            Scope::Logs.dotted(Setting::DurableDirectory),
+            "logs.durable.directory"
         );
     }
 

@@ -45,11 +45,13 @@ pub(crate) fn validate(config: &Config, origins: &Origins) -> Result<(), ConfigE
     metrics(&config.metrics, &report)?;
     retry(&config.retry, &report)?;
     performance(&config.performance, &report)?;
-    durable(config.durable.as_ref(), &report)
+    durable(config.durable.as_ref(), &report)?;
+    durable(config.logs.durable.as_ref(), &logs)?;
+    separate_durable_directories(config, &report, &logs)
 }
 
 /// The durable queue's own rules (a directory, sane sizes), reported against
-/// the `durable.*` key at fault.
+/// the `durable.*` key at fault (`logs.durable.*` for the log pipeline's).
 fn durable(durable: Option<&DurableConfig>, report: &Report<'_>) -> Result<(), ConfigError> {
     let Some(durable) = durable else {
         return Ok(());
@@ -64,7 +66,8 @@ fn durable(durable: Option<&DurableConfig>, report: &Report<'_>) -> Result<(), C
                 _ => format!("{:?}", durable.fsync),
             };
             let reason = if key == "directory" {
-                "the durable queue needs a directory (durable.directory)".to_owned()
+                let scoped = format!("{}durable.directory", report.scope.prefix());
+                format!("the durable queue needs a directory ({scoped})")
             } else {
                 reason
             };
@@ -81,6 +84,36 @@ fn durable(durable: Option<&DurableConfig>, report: &Report<'_>) -> Result<(), C
         }
         _ => Ok(()),
     }
+}
+
+/// The span and log pipelines' durable queues in one directory: refused,
+/// naming both keys as their sources spelled them, since a directory holds
+/// one signal's requests (the first pipeline to open it claims it, and the
+/// other would fail to start). Compared as paths, component by component
+/// (`/q` and `/q/` are one directory), without touching the file system:
+/// two spellings of one directory through a link or `..` pass here, and the
+/// queue's claim refuses the second pipeline when it starts.
+fn separate_durable_directories(
+    config: &Config,
+    spans: &Report<'_>,
+    logs: &Report<'_>,
+) -> Result<(), ConfigError> {
+    let (Some(span_queue), Some(log_queue)) = (&config.durable, &config.logs.durable) else {
+        return Ok(());
+    };
+    if span_queue.directory != log_queue.directory {
+        return Ok(());
+    }
+    let key = Setting::DurableDirectory.dotted();
+    let other = spans.of(key).key;
+    Err(logs.error(
+        key,
+        log_queue.directory.display(),
+        format!(
+            "the span pipeline's durable queue uses this directory too ({other}); a directory \
+             holds one signal's requests: give the log pipeline a directory of its own"
+        ),
+    ))
 }
 
 /// Lenient loading's answer to a batch size above the count cap, for spans
