@@ -4,16 +4,23 @@
 //! it delivers every span the first run had written to disk. The runs at
 //! default settings and with `FsyncPolicy::EveryBatch` check span by span
 //! (`otlp-loadgen --span-ids`) that what the documentation promises to
-//! survive a kill arrives.
+//! survive a kill arrives. The log pipeline's durable queue
+//! (`OTLP__LOGS__DURABLE__DIRECTORY`, `otlp-loadgen --signal logs`) is put
+//! through the same: every log record on disk at the kill, decoded from the
+//! stored requests with `opentelemetry-proto`, arrives once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, Store};
 use otlp_core::{SpanId, TraceId};
 use otlp_sdk::durable::{DurableConfig, DurableQueue, FsyncPolicy};
+use prost::Message;
 
 /// `otlp-loadgen` with a clean environment and the durable queue in `dir`:
 /// exports give up fast, so refused batches park on disk quickly.
@@ -346,4 +353,273 @@ fn a_run_that_ends_during_an_outage_leaves_the_rest_on_disk_for_the_next() {
     assert_eq!(spans_on_disk(&dir), 0, "nothing left behind");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&ids);
+}
+
+// ---------------------------------------------------------------- log records
+
+/// `otlp-loadgen --signal logs` with a clean environment and the log
+/// pipeline's durable queue in `dir`, over HTTP/protobuf; with `fast`,
+/// exports give up fast, so refused batches park on disk quickly.
+fn loadgen_logs(dir: &Path, endpoint: &str, fast: bool) -> Command {
+    let mut command = loadgen_with_defaults(dir, endpoint);
+    // The span pipeline's directory is not the log pipeline's.
+    command
+        .env_remove("OTLP__DURABLE__DIRECTORY")
+        .env("OTLP__LOGS__DURABLE__DIRECTORY", dir)
+        .args(["--signal", "logs"]);
+    if fast {
+        command
+            .env("OTLP__LOGS__DURABLE__FSYNC", "never")
+            .env("OTLP__LOGS__BATCH__EXPORT_TIMEOUT", "200ms")
+            .env("OTLP__LOGS__BATCH__SCHEDULED_DELAY", "20ms")
+            .env("OTLP__RETRY__INITIAL_BACKOFF", "10ms")
+            .env("OTLP__RETRY__MAX_BACKOFF", "50ms");
+    }
+    command
+}
+
+/// Every log record on disk not yet delivered, as a new start will find
+/// them: each stored request read back and decoded with
+/// `opentelemetry-proto`, each record as its encoded `LogRecord` message.
+fn log_records_on_disk(dir: &Path) -> Vec<Vec<u8>> {
+    let config = DurableConfig {
+        fsync: FsyncPolicy::Never,
+        ..DurableConfig::new(dir)
+    };
+    let (mut queue, recovered) =
+        DurableQueue::open(config).expect("the directory opens after the crash");
+    assert_eq!(recovered.corrupt_records, 0, "a kill damages nothing");
+    let mut records = Vec::new();
+    let mut body = Vec::new();
+    for pending in &recovered.records {
+        queue.read(pending.id, &mut body).expect("a stored request");
+        let request = ExportLogsServiceRequest::decode(body.as_slice())
+            .expect("a stored request decodes as a logs request");
+        let before = records.len();
+        for resource_logs in &request.resource_logs {
+            for scope_logs in &resource_logs.scope_logs {
+                records.extend(scope_logs.log_records.iter().map(Message::encode_to_vec));
+            }
+        }
+        assert_eq!(
+            (records.len() - before) as u64,
+            u64::from(pending.span_count),
+            "a stored request holds the records its header counts"
+        );
+    }
+    records
+}
+
+/// How many times each record occurs.
+fn multiset(records: impl IntoIterator<Item = Vec<u8>>) -> HashMap<Vec<u8>, u64> {
+    let mut counts = HashMap::new();
+    for record in records {
+        *counts.entry(record).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The value of `name` in a one-line JSON object of numbers (the summary
+/// of `otlp-loadgen --json-summary`).
+fn summary_number(summary: &serde_json::Value, name: &str) -> u64 {
+    summary[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} in {summary}"))
+}
+
+/// The JSON summary of a finished run, with its record identity checked:
+/// every record sent (recovered ones included) is exported, dropped,
+/// failed, rejected or unsettled (on disk for the next run).
+fn balanced_summary(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with('{'))
+        .unwrap_or_else(|| panic!("a JSON summary in {text}"));
+    let summary: serde_json::Value = serde_json::from_str(line).expect("the summary is JSON");
+    assert_eq!(summary["signal"], "logs", "{summary}");
+    let settled: u64 = ["exported", "dropped", "failed", "rejected", "unsettled"]
+        .iter()
+        .map(|name| summary_number(&summary, name))
+        .sum();
+    assert_eq!(
+        summary_number(&summary, "sent"),
+        settled,
+        "sent = exported + dropped + failed + rejected + unsettled: {summary}"
+    );
+    summary
+}
+
+/// The largest `on_disk=N` of `otlp-loadgen`'s progress lines so far: how
+/// many records the pipeline said were stored.
+fn reported_on_disk(lines: &Mutex<Vec<String>>) -> u64 {
+    lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("on_disk="))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn log_records_on_disk_at_a_sigkill_reach_the_backend_once_after_a_restart() {
+    let (dir, receiver, endpoint) = collector_down("otlp-crash-logs", Store::All);
+
+    // First run: far more records than it can produce before the kill; its
+    // progress lines (one a second on standard error) say how many records
+    // it has stored.
+    let mut first = loadgen_logs(&dir, &endpoint, true)
+        .args(["--records", "10000000", "--rate", "20000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start otlp-loadgen");
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let stderr = first.stderr.take().expect("piped");
+        let progress = Arc::clone(&progress);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                progress.lock().unwrap().push(line);
+            }
+        })
+    };
+    // 1 MiB on disk (well over a thousand records of about 450 bytes), and
+    // a progress line that reports records stored. That report can lag on
+    // a loaded machine (the loop updates its stats between its turns of
+    // cutting): after 20 s the run is killed with what it has written,
+    // whatever its progress said.
+    let reported = Instant::now() + Duration::from_secs(20);
+    let written = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < written
+        && (segment_bytes(&dir) < 1024 * 1024
+            || (reported_on_disk(&progress) == 0 && Instant::now() < reported))
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    reader.join().expect("the stderr reader");
+    let acknowledged = reported_on_disk(&progress);
+    assert_eq!(
+        receiver.log_record_count(),
+        0,
+        "the backend refused everything"
+    );
+
+    // What the pipeline reported stored is there (the backend took
+    // nothing, so nothing left the disk since).
+    let on_disk = log_records_on_disk(&dir);
+    assert!(
+        on_disk.len() as u64 >= acknowledged.max(1_000),
+        "{} records on disk, {acknowledged} reported stored before the kill",
+        on_disk.len()
+    );
+
+    // Second run, backend back: everything from disk, plus one new record.
+    receiver.set_fallback_fault(None);
+    let output = loadgen_logs(&dir, &endpoint, true)
+        .args(["--records", "1", "--quiet", "--json-summary"])
+        .output()
+        .expect("run otlp-loadgen again");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = on_disk.len() as u64 + 1;
+    let summary = balanced_summary(&output.stdout);
+    assert_eq!(
+        (
+            summary_number(&summary, "sent"),
+            summary_number(&summary, "exported")
+        ),
+        (expected, expected),
+        "the recovered records count as sent: {summary}"
+    );
+    assert!(receiver.wait_for_log_records(expected, Duration::from_secs(60)));
+
+    // Each record on disk arrives exactly once: nothing was delivered
+    // before the kill, so there was no acknowledgement to lose, and the
+    // at-least-once contract allows no duplicate here.
+    let received = multiset(receiver.accepted_logs().iter().map(Message::encode_to_vec));
+    let stored = multiset(on_disk);
+    for (record, times) in &stored {
+        assert_eq!(
+            received.get(record),
+            Some(times),
+            "a record stored {times} time(s) arrived otherwise"
+        );
+    }
+    assert_eq!(
+        received.values().sum::<u64>(),
+        expected,
+        "the stored records and the new one, nothing more"
+    );
+    assert!(log_records_on_disk(&dir).is_empty(), "nothing left behind");
+    assert_eq!(receiver.span_count(), 0, "no log record sent as a span");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_logs_run_that_ends_during_an_outage_leaves_every_record_on_disk_for_the_next() {
+    let (dir, receiver, endpoint) = collector_down("otlp-outage-exit-logs", Store::All);
+
+    let output = loadgen_logs(&dir, &endpoint, false)
+        .args(["--records", "5000", "--rate", "10000"])
+        .args(["--shutdown-timeout", "2s", "--quiet", "--json-summary"])
+        .output()
+        .expect("run otlp-loadgen");
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "not delivered: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = balanced_summary(&output.stdout);
+    assert_eq!(
+        ["sent", "exported", "dropped", "failed", "unsettled"]
+            .map(|name| summary_number(&summary, name)),
+        [5_000, 0, 0, 0, 5_000],
+        "every record waits on disk: {summary}"
+    );
+    assert_eq!(
+        receiver.log_record_count(),
+        0,
+        "the backend refused everything"
+    );
+    let on_disk = log_records_on_disk(&dir);
+    assert_eq!(on_disk.len(), 5_000, "every record waits on disk");
+
+    receiver.set_fallback_fault(None);
+    let output = loadgen_logs(&dir, &endpoint, false)
+        .args(["--records", "1", "--quiet", "--json-summary"])
+        .output()
+        .expect("run otlp-loadgen again");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = balanced_summary(&output.stdout);
+    assert_eq!(summary_number(&summary, "exported"), 5_001, "{summary}");
+    assert!(receiver.wait_for_log_records(5_001, Duration::from_secs(60)));
+    let received = multiset(receiver.accepted_logs().iter().map(Message::encode_to_vec));
+    for (record, times) in multiset(on_disk) {
+        assert_eq!(
+            received.get(&record),
+            Some(&times),
+            "each stored record once"
+        );
+    }
+    assert_eq!(received.values().sum::<u64>(), 5_001);
+    assert!(log_records_on_disk(&dir).is_empty(), "nothing left behind");
+    let _ = std::fs::remove_dir_all(&dir);
 }
