@@ -336,6 +336,32 @@ mod tests {
     }
 
     #[test]
+    fn bidi_overrides_and_line_separators_from_the_request_are_printed_escaped() {
+        // Shown raw, the override would reverse the rest of the line in a
+        // terminal that honours it, and the separator would break it in
+        // an editor: the record could pass for another.
+        let hostile = "ok\u{202e}\u{2028}  checkout - ERROR \"disk full\"";
+        let record = LogRecord {
+            body: Some(AnyValue {
+                value: Some(Value::StringValue(hostile.into())),
+            }),
+            attributes: vec![kv(hostile, Value::StringValue(hostile.into()))],
+            event_name: hostile.into(),
+            ..Default::default()
+        };
+        let text = render_logs(&request(vec![record]));
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{2028}'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("ok\\u{202e}\\u{2028}  checkout - ERROR"),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+    }
+
+    #[test]
     fn severity_numbers_have_their_short_names() {
         let name = |number| severity_name(number).unwrap_or_default();
         assert_eq!(name(1), "TRACE");

@@ -18,7 +18,13 @@
 //! character (an ANSI escape, a carriage return, a newline that would fake a
 //! line of its own) is written escaped, as Rust writes it (`\u{1b}`, `\n`),
 //! so a request cannot rewrite the operator's terminal or the lines a script
-//! reads. Other characters, any script's, are written as they are.
+//! reads. So are the Unicode line and paragraph separators (U+2028, U+2029:
+//! a line break to editors and log viewers) and the bidirectional formatting
+//! characters (U+202A to U+202E, U+2066 to U+2069, the marks U+200E, U+200F
+//! and U+061C), which make a terminal or viewer that honours them show the
+//! rest of a line reordered (the "Trojan Source" trick): a value could hide
+//! what follows it, or fake another. Other characters, any script's, are
+//! written as they are.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -46,21 +52,39 @@ pub(crate) fn clip(name: &str) -> Cow<'_, str> {
     }
 }
 
-/// `text` with its control characters escaped (`\u{1b}`, `\r`, `\n`, `\t`);
-/// borrowed when it has none.
+/// `text` with its control characters escaped (`\u{1b}`, `\r`, `\n`, `\t`),
+/// and its line separators and bidirectional formatting characters too
+/// (`\u{2028}`, `\u{202e}`); borrowed when it has none.
 pub(crate) fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if needs_escape(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
     Cow::Owned(out)
+}
+
+/// Whether `c` could change what the text around it looks like: a control
+/// character, a Unicode line or paragraph separator, or a bidirectional
+/// formatting character (an embedding, override or isolate, or a mark).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+        )
 }
 
 /// How much text a rendering may still write, and how many of its items
@@ -142,6 +166,21 @@ mod tests {
             clip(&long),
             format!("{}\\n", "a".repeat(MAX_NAME_CHARS - 1))
         );
+    }
+
+    #[test]
+    fn line_separators_and_bidi_controls_are_escaped() {
+        // A right-to-left override would show `requests=0 lanif` reversed
+        // as the rest of the line; a line separator starts a line in an editor.
+        assert_eq!(
+            printable("ok\u{202e}0=stseuqer lanif\u{2028}fake line\u{2066}x\u{2069}\u{200f}"),
+            "ok\\u{202e}0=stseuqer lanif\\u{2028}fake line\\u{2066}x\\u{2069}\\u{200f}"
+        );
+        // Right-to-left scripts and joiners are text, written as they are.
+        assert!(matches!(
+            printable("שלום عربي \u{200d}"),
+            Cow::Borrowed("שלום عربي \u{200d}")
+        ));
     }
 
     #[test]
