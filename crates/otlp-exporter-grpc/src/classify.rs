@@ -287,8 +287,19 @@ fn join_distinct(parts: Vec<String>) -> String {
     text
 }
 
-/// `text`, cut to [`MAX_MESSAGE_LEN`] bytes at a character boundary.
+/// `text` made safe to log, as the HTTP exporter makes a server's message:
+/// control characters (an ANSI escape that would rewrite the operator's
+/// terminal, a newline that would fake a line of its own on standard error)
+/// become spaces, surrounding whitespace goes, and it is cut to
+/// [`MAX_MESSAGE_LEN`] bytes at a character boundary (ending with `…`). A
+/// server's status message and partial-success message are any text it
+/// likes.
 pub(crate) fn capped(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = cleaned.trim();
     if text.len() <= MAX_MESSAGE_LEN {
         return text.to_owned();
     }
@@ -617,6 +628,33 @@ mod tests {
                 message,
             } if message.contains("could not be decoded")
         ));
+    }
+
+    #[test]
+    fn a_servers_messages_reach_the_logs_without_control_characters() {
+        // Both are the server's text: a hostile or broken backend must not
+        // write escapes or fake lines into the program's standard error
+        // (the loss report prints the last error).
+        let hostile = "\u{1b}[2J\r\notlp-rust: all spans delivered\u{7}\u{9b}";
+        let partial = encode_export_response(Some(&PartialSuccess {
+            rejected_spans: 2,
+            error_message: hostile.into(),
+        }));
+        let expected = "[2J  otlp-rust: all spans delivered";
+        assert_eq!(
+            classify_response(&partial),
+            ExportOutcome::PartialSuccess {
+                rejected_spans: 2,
+                message: expected.into()
+            }
+        );
+        let status = Status::new(Code::Unavailable, hostile);
+        let shown = match classify_status(&status, Duration::from_secs(1)) {
+            ExportOutcome::Retryable { error, .. } => error.to_string(),
+            other => panic!("UNAVAILABLE is retryable, not {other:?}"),
+        };
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.ends_with(expected), "{shown:?}");
     }
 
     #[test]
