@@ -818,6 +818,66 @@ fn lost_log_records_exit_3_and_say_so() {
 }
 
 #[test]
+fn the_span_pipelines_durable_directory_alone_is_no_durable_queue_for_logs_and_says_so() {
+    // The log pipeline has its own key: with only the span pipeline's, a
+    // run of log records during an outage keeps nothing on disk, and it
+    // must say so rather than let the user believe otherwise.
+    let directory =
+        std::env::temp_dir().join(format!("otlp-loadgen-spans-durable-{}", std::process::id()));
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let warning =
+        "durable.directory (OTLP__DURABLE__DIRECTORY) is the span pipeline's durable queue";
+    for (signal, records, expected) in [
+        (
+            "logs",
+            "--records",
+            Some("set logs.durable.directory (OTLP__LOGS__DURABLE__DIRECTORY)"),
+        ),
+        (
+            "metrics",
+            "--records",
+            Some("metrics have no durable queue"),
+        ),
+        ("traces", "--spans", None),
+    ] {
+        let output = run(loadgen()
+            .env("OTLP__DURABLE__DIRECTORY", &directory)
+            .env("OTLP__RETRY__ENABLED", "false")
+            .args(["--signal", signal, "--endpoint", &endpoint, records, "10"])
+            .args(["--timeout", "1s", "--shutdown-timeout", "3s", "--quiet"]));
+        let stderr = stderr(&output);
+        match expected {
+            Some(advice) => {
+                assert!(stderr.contains(warning), "{signal}: {stderr}");
+                assert!(stderr.contains(advice), "{signal}: {stderr}");
+            }
+            None => assert!(!stderr.contains(warning), "{signal}: {stderr}"),
+        }
+    }
+    // With the log pipeline's own directory, nothing to warn about.
+    let logs_directory = directory.with_extension("logs");
+    let output = run(loadgen()
+        .env("OTLP__DURABLE__DIRECTORY", &directory)
+        .env("OTLP__LOGS__DURABLE__DIRECTORY", &logs_directory)
+        .args([
+            "--signal",
+            "logs",
+            "--endpoint",
+            &endpoint,
+            "--records",
+            "10",
+        ])
+        .args(["--shutdown-timeout", "1s", "--quiet"]));
+    assert!(!stderr(&output).contains(warning), "{}", stderr(&output));
+    let _ = std::fs::remove_dir_all(&directory);
+    let _ = std::fs::remove_dir_all(&logs_directory);
+}
+
+#[test]
 fn a_full_queue_is_reported_with_a_hint() {
     let receiver = Receiver::start(ReceiverConfig {
         store: Store::CountOnly,

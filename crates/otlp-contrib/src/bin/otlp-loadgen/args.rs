@@ -24,7 +24,9 @@ options come from the standard OTEL_* variables (OTEL_EXPORTER_OTLP_*,
 OTEL_BSP_* for traces, OTEL_EXPORTER_OTLP_LOGS_* and OTEL_BLRP_* for logs,
 OTEL_EXPORTER_OTLP_METRICS_* and OTEL_METRIC_EXPORT_* for metrics,
 OTEL_SERVICE_NAME, ...), the OTLP__SECTION__KEY overrides and
-config/default.{yaml,toml}, as for any otlp-sdk program; options win.";
+config/default.{yaml,toml}, as for any otlp-sdk program; options win. The
+durable queue: OTLP__DURABLE__DIRECTORY for traces,
+OTLP__LOGS__DURABLE__DIRECTORY for logs (each a directory of its own).";
 
 /// What the help prints after the options.
 const AFTER_HELP: &str = "\

@@ -291,6 +291,9 @@ fn run(args: Args) -> Result<u8, Failure> {
             signal.sdk().record_noun()
         );
     }
+    if let Some(warning) = durable_warning(signal, &config) {
+        note!("otlp-loadgen: warning: {warning}");
+    }
     let pipeline = Pipeline::start(&args, &config)?;
     let _metrics = match (args.metrics, pipeline.stats_reader()) {
         (Some(addr), Some(stats)) => {
@@ -372,6 +375,29 @@ fn run(args: Args) -> Result<u8, Failure> {
     }
     let _ = stdout.flush();
     Ok(if all_delivered { 0 } else { EXIT_UNDELIVERED })
+}
+
+/// Why the durable queue the configuration names keeps nothing of
+/// `signal`: `durable.directory` is the span pipeline's, and a run of
+/// another signal that names only it would otherwise lose at a shutdown
+/// during an outage what the user expected on disk, without a word.
+fn durable_warning(signal: Signal, config: &Config) -> Option<String> {
+    config.durable.as_ref()?;
+    match signal {
+        Signal::Traces => None,
+        Signal::Logs if config.logs.durable.is_some() => None,
+        Signal::Logs => Some(
+            "durable.directory (OTLP__DURABLE__DIRECTORY) is the span pipeline's durable queue: \
+             --signal logs keeps nothing on disk; set logs.durable.directory \
+             (OTLP__LOGS__DURABLE__DIRECTORY) to a directory of its own"
+                .to_owned(),
+        ),
+        Signal::Metrics => Some(
+            "durable.directory (OTLP__DURABLE__DIRECTORY) is the span pipeline's durable queue: \
+             --signal metrics keeps nothing on disk (metrics have no durable queue)"
+                .to_owned(),
+        ),
+    }
 }
 
 /// The configuration: files and `OTEL_*` / `OTLP__` variables, then the
