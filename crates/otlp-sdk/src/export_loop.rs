@@ -48,6 +48,15 @@ const STEAL_WAIT: Duration = Duration::from_millis(10);
 /// look waits for writers, up to [`STEAL_WAIT`], and is the last.
 const STEAL_AGAIN_AFTER: Duration = Duration::from_millis(1);
 
+/// The longest one turn of the loop cuts batches before it does its other
+/// work (export results, flush and shutdown commands, the interval fsync,
+/// the stats' `on_disk`, loss reports) and goes on cutting: a fraction of
+/// the shortest interval that work has (a second for the fsync and the
+/// progress a user watches). At the limit, with batches still ready (the
+/// durable queue takes batches as fast as producers refill them, with no
+/// export slot to run out of), the turn ends without waiting.
+const CUT_TURN: Duration = Duration::from_millis(10);
+
 /// Requests from the processor handles to the loop.
 pub(crate) enum Command {
     Flush {
@@ -173,6 +182,9 @@ pub(crate) struct ExportLoop<E> {
     /// [`STEAL_AGAIN_AFTER`], takes every block, waiting for writers, and
     /// cuts as a tick does.
     steal_again: bool,
+    /// The last turn stopped cutting at [`CUT_TURN`] with batches still
+    /// ready: the next one comes without waiting.
+    cut_more: bool,
     /// Every cut first takes every thread's block (`FsyncPolicy::EveryBatch`).
     cut_covers_every_handed_record: bool,
     flushes: Vec<PendingFlush>,
@@ -220,6 +232,7 @@ impl<E: Exporter> ExportLoop<E> {
             next_cut: first_tick(settings.scheduled_delay),
             cut_pending: false,
             steal_again: false,
+            cut_more: false,
             cut_covers_every_handed_record: settings
                 .durable
                 .as_ref()
@@ -251,7 +264,12 @@ impl<E: Exporter> ExportLoop<E> {
             self.sync_backlog(false);
             self.note_on_disk();
             self.report_losses(false);
-            self.wait();
+            if std::mem::take(&mut self.cut_more) {
+                // Batches are ready: the exports get their turn, not a wait.
+                self.runtime.turn();
+            } else {
+                self.wait();
+            }
         }
     }
 
@@ -399,7 +417,17 @@ impl<E: Exporter> ExportLoop<E> {
         // The strictest fsync policy: a batch written to disk holds every
         // record handed over before it was cut.
         let mut cutting_everything = false;
+        // One batch (or redelivery) at least per turn, however long the
+        // steals above waited.
+        let turn_started = Instant::now();
+        let mut first = true;
         loop {
+            if !std::mem::take(&mut first) && turn_started.elapsed() >= CUT_TURN {
+                // Producers keep up with the cutting: the rest of the loop's
+                // work first, then more cutting.
+                self.cut_more = true;
+                break;
+            }
             if self.has_permit() && self.backlog.as_ref().is_some_and(|b| b.due(Instant::now())) {
                 // Records waiting on disk are older than anything queued: they go first.
                 self.redeliver_next();

@@ -628,6 +628,72 @@ fn a_disabled_sdk_leaves_what_is_on_disk_unsent_for_a_later_run() {
 }
 
 #[test]
+fn producers_outpacing_the_disk_do_not_keep_the_loop_from_its_other_work() {
+    // Found with `otlp-loadgen`, unthrottled, and the durable queue: against
+    // a dead endpoint its progress read `on_disk=0` for seconds while
+    // hundreds of megabytes went to disk; against a live one, `exported=0`
+    // until the producers stopped. While producers refilled a batch as fast
+    // as the loop wrote one, and the disk had room, the loop went on cutting
+    // in one turn: it neither ran the exports (on its own thread) nor
+    // updated the stats, took commands (a flush) or did its interval fsync.
+    // Three threads end spans without pause; the disk cap is far above what
+    // the test writes, so room never stops the cutting.
+    const RECORDS: u64 = 50_000;
+    for accepting in [false, true] {
+        let dir = directory("outpaced");
+        let backend = Arc::new(Backend {
+            accepting: AtomicBool::new(accepting),
+            ..Backend::default()
+        });
+        let processor = BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+            .with_batch_config(BatchConfig {
+                scheduled_delay: Duration::from_millis(20),
+                export_timeout: Duration::from_millis(100),
+                ..BatchConfig::default()
+            })
+            .with_durable_queue(DurableConfig {
+                max_bytes: 4 << 30,
+                ..durable(&dir)
+            })
+            .build()
+            .expect("the pipeline starts");
+        let stop = AtomicBool::new(false);
+        // Down: the spans on disk say so while producers go on; up: the
+        // spans exported.
+        let moved = |stats: &StatsSnapshot| {
+            if accepting {
+                stats.exported
+            } else {
+                stats.on_disk
+            }
+        };
+        let seen = std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        processor.on_end(span());
+                    }
+                });
+            }
+            let seen = eventually(Duration::from_secs(10), || {
+                moved(&processor.stats()) >= RECORDS
+            });
+            stop.store(true, Ordering::Relaxed);
+            seen
+        });
+        let stats = processor.stats();
+        let _ = processor.shutdown(Duration::from_secs(10));
+        let _ = std::fs::remove_dir_all(&dir);
+        let what = if accepting { "exported" } else { "on_disk" };
+        assert!(
+            seen,
+            "{what} never reached {RECORDS} while producers went on: {stats:#?}"
+        );
+        assert_balanced(&processor.stats());
+    }
+}
+
+#[test]
 fn the_durable_queue_is_configured_by_the_durable_section() {
     use otlp_sdk::config::ConfigLoader;
     let config = ConfigLoader::new()
