@@ -160,6 +160,13 @@ pub struct LossReport {
 
 impl fmt::Display for LossReport {
     /// `the traces pipeline lost 3 spans: 2 failed, 1 dropped (queue full) (last error: …)`
+    ///
+    /// One line whatever the last error holds: it often quotes a server
+    /// (or an exporter written elsewhere), so its control characters, line
+    /// separators and bidirectional formatting characters are written
+    /// escaped (`\u{1b}`, `\u{202e}`), and cannot rewrite a terminal, fake
+    /// a line or reorder the rest of it. [`last_error`](Self::last_error)
+    /// itself is as the exporter gave it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let total = self.lost.total();
         let noun = self.signal.record_noun();
@@ -184,10 +191,35 @@ impl fmt::Display for LossReport {
             first = false;
         }
         if let Some(error) = &self.last_error {
-            write!(f, " (last error: {error})")?;
+            f.write_str(" (last error: ")?;
+            for c in error.chars() {
+                if shows_escaped(c) {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    write!(f, "{c}")?;
+                }
+            }
+            f.write_str(")")?;
         }
         Ok(())
     }
+}
+
+/// Whether `c` could change how the text around it shows: a control
+/// character, a Unicode line or paragraph separator, or a bidirectional
+/// embedding, override, isolate or mark.
+fn shows_escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+        )
 }
 
 /// One pipeline's reporting: what it reported last, and when it may again.
@@ -480,6 +512,27 @@ mod tests {
             one.to_string(),
             "the traces pipeline lost 1 span: 1 rejected by the backend"
         );
+    }
+
+    #[test]
+    fn a_hostile_last_error_is_printed_on_one_line_escaped() {
+        // The last error quotes the server: an escape, a newline with a
+        // forged report after it, a right-to-left override.
+        let report = LossReport {
+            signal: Signal::Traces,
+            lost: Losses {
+                failed: 1,
+                ..Losses::default()
+            },
+            last_error: Some("bad\u{1b}[2J\notlp-rust: all delivered \u{202e}tuo\u{2028}ok".into()),
+        };
+        let shown = report.to_string();
+        assert_eq!(
+            shown,
+            "the traces pipeline lost 1 span: 1 failed (last error: \
+             bad\\u{1b}[2J\\notlp-rust: all delivered \\u{202e}tuo\\u{2028}ok)"
+        );
+        assert_eq!(shown.lines().count(), 1);
     }
 
     #[test]
