@@ -431,12 +431,37 @@ fn is_required_but_missing(error: &ConfigError) -> bool {
     ) && error.value() == Some("")
 }
 
+/// A key as error messages show it: control characters, line separators
+/// and bidirectional formatting characters escaped (`\u{1b}`).
+fn shown_key(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            let escaped = c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}'
+                        | '\u{2029}'
+                        | '\u{202a}'..='\u{202e}'
+                        | '\u{2066}'..='\u{2069}'
+                        | '\u{200e}'
+                        | '\u{200f}'
+                        | '\u{061c}'
+                );
+            if escaped {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn check_error_names_env_key(error: &ConfigError, env: &BTreeMap<String, String>) {
     let message = error.to_string();
     let key = error
         .key()
         .unwrap_or_else(|| panic!("an environment error names a key: {message}"));
-    assert!(message.contains(key), "{message}");
+    assert!(message.contains(&shown_key(key)), "{message}");
     if is_required_but_missing(error) {
         assert_eq!(error.origin(), ConfigSource::Default, "{message}");
     } else {
@@ -552,7 +577,7 @@ fn check_file(dir: &TempDir, extension: &str, contents: &[u8]) {
                     let key = error
                         .key()
                         .unwrap_or_else(|| panic!("a value error names a key: {message}"));
-                    assert!(message.contains(key), "{message}");
+                    assert!(message.contains(&shown_key(key)), "{message}");
                 }
             }
             assert_no_secret("file error", &message);
@@ -631,6 +656,21 @@ proptest! {
 }
 
 // ---- edges, pinned -------------------------------------------------------------
+
+#[test]
+fn a_key_with_an_escape_in_a_file_is_named_escaped() {
+    let dir = TempDir::new("escaped-key");
+    check_file(&dir, "yaml", b"batch: { \"max\\e[2J\\nqueue\": 1 }");
+    let path = dir.path().join("escaped.yaml");
+    fs::write(&path, "batch: { \"max\\e[2J\\nqueue\": 1 }").expect("write");
+    let error = ConfigLoader::new().with_file(&path).load().unwrap_err();
+    assert_eq!(error.key(), Some("batch.max\u{1b}[2J\nqueue"));
+    let message = error.to_string();
+    assert!(
+        message.starts_with("unknown key batch.max\\u{1b}[2J\\nqueue with value"),
+        "{message}"
+    );
+}
 
 #[test]
 fn deeply_nested_files_are_errors_not_stack_overflows() {

@@ -106,7 +106,7 @@ impl fmt::Display for ConfigSource {
 #[non_exhaustive]
 pub enum ConfigError {
     /// A value was rejected.
-    #[error("invalid value {value:?} for {key} (from {origin}): {reason}")]
+    #[error("invalid value {value:?} for {} (from {origin}): {reason}", ShownKey(.key))]
     InvalidValue {
         /// The key, as the source spells it.
         key: String,
@@ -118,7 +118,7 @@ pub enum ConfigError {
         origin: ConfigSource,
     },
     /// A section or key that the configuration does not have (usually a typo).
-    #[error("unknown key {key} with value {value:?} (from {origin}): {reason}")]
+    #[error("unknown key {} with value {value:?} (from {origin}): {reason}", ShownKey(.key))]
     UnknownKey {
         /// The key, as the source spells it.
         key: String,
@@ -131,7 +131,7 @@ pub enum ConfigError {
     },
     /// A value that is accepted but that this SDK does not act on (only ever
     /// in a [`ConfigWarning`]): `baggage` in `OTEL_PROPAGATORS`.
-    #[error("{value:?} for {key} (from {origin}) is accepted but does nothing: {reason}")]
+    #[error("{value:?} for {} (from {origin}) is accepted but does nothing: {reason}", ShownKey(.key))]
     NotActedOn {
         /// The key, as the source spells it.
         key: String,
@@ -146,7 +146,7 @@ pub enum ConfigError {
     /// of ignoring it (only ever in a [`ConfigWarning`]): a boolean variable
     /// other than `true`/`false` read as `false`, as the specification
     /// requires, or a batch size above the queue size lowered to it.
-    #[error("invalid value {value:?} for {key} (from {origin}): {reason}; {used} is used instead")]
+    #[error("invalid value {value:?} for {} (from {origin}): {reason}; {used} is used instead", ShownKey(.key))]
     Replaced {
         /// The key, as the source spells it.
         key: String,
@@ -189,6 +189,38 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+}
+
+/// A key as an error message shows it: as the source spelled it, but for
+/// the characters that would change how the message shows (control
+/// characters, line separators, bidirectional formatting), written escaped
+/// (`\u{1b}`). A key comes from a file or a variable name, which can hold
+/// anything: it must not rewrite the terminal the message is printed on,
+/// nor fake a line. Values are shown quoted and escaped (`{:?}`) already.
+struct ShownKey<'a>(&'a str);
+
+impl fmt::Display for ShownKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            let escaped = c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}'
+                        | '\u{2029}'
+                        | '\u{202a}'..='\u{202e}'
+                        | '\u{2066}'..='\u{2069}'
+                        | '\u{200e}'
+                        | '\u{200f}'
+                        | '\u{061c}'
+                );
+            if escaped {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ConfigError {
@@ -327,6 +359,23 @@ impl fmt::Display for ConfigWarning {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_with_control_or_bidi_characters_is_shown_escaped() {
+        let hostile = "OTLP__BATCH__X\u{1b}[2J\nconfig ok\u{202e}";
+        let err = ConfigError::UnknownKey {
+            key: hostile.into(),
+            value: "1".into(),
+            reason: "no such key".into(),
+            origin: ConfigSource::Env(hostile.into()),
+        };
+        assert_eq!(
+            err.to_string(),
+            "unknown key OTLP__BATCH__X\\u{1b}[2J\\nconfig ok\\u{202e} with value \"1\" \
+             (from environment): no such key"
+        );
+        assert_eq!(err.key(), Some(hostile), "the key itself as spelled");
+    }
 
     #[test]
     fn invalid_value_names_key_value_reason_and_origin() {
