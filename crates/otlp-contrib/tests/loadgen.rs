@@ -1475,10 +1475,12 @@ fn bad_configuration_exits_2_naming_the_variable() {
         .arg(&missing)
         .args(["--spans", "1"]));
     assert_eq!(output.status.code(), Some(2));
+    // The file, and the flag that named it.
+    let errors = stderr(&output);
     assert!(
-        stderr(&output).contains("loadgen.yaml"),
-        "{}",
-        stderr(&output)
+        errors.contains("--config: cannot read configuration file")
+            && errors.contains("loadgen.yaml"),
+        "{errors}"
     );
 }
 

@@ -411,7 +411,13 @@ fn configure(args: &Args) -> Result<Config, Failure> {
     }
     let mut config = loader
         .load()
-        .map_err(|error| Failure::usage(format!("invalid configuration: {error}")))?;
+        .map_err(|error| match (&error, &args.config) {
+            // The file `--config` named: the flag is named with it.
+            (ConfigError::FileUnreadable { path, .. }, Some(given)) if path == given => {
+                Failure::usage(format!("--config: {error}"))
+            }
+            _ => Failure::usage(format!("invalid configuration: {error}")),
+        })?;
     let signal = args.signal();
     let exporter = match signal {
         Signal::Traces => &mut config.exporter,
