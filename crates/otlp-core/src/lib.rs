@@ -117,6 +117,7 @@ mod error;
 mod id;
 mod log;
 mod metric;
+pub mod printable;
 pub mod propagation;
 mod resource;
 pub mod response;

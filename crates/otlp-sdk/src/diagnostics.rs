@@ -88,6 +88,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use otlp_core::printable::Printable;
+
 use crate::Signal;
 use crate::deadline::later;
 
@@ -191,35 +193,10 @@ impl fmt::Display for LossReport {
             first = false;
         }
         if let Some(error) = &self.last_error {
-            f.write_str(" (last error: ")?;
-            for c in error.chars() {
-                if shows_escaped(c) {
-                    write!(f, "{}", c.escape_default())?;
-                } else {
-                    write!(f, "{c}")?;
-                }
-            }
-            f.write_str(")")?;
+            write!(f, " (last error: {})", Printable(error))?;
         }
         Ok(())
     }
-}
-
-/// Whether `c` could change how the text around it shows: a control
-/// character, a Unicode line or paragraph separator, or a bidirectional
-/// embedding, override, isolate or mark.
-fn shows_escaped(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{061c}'
-        )
 }
 
 /// One pipeline's reporting: what it reported last, and when it may again.

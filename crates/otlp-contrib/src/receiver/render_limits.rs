@@ -29,6 +29,8 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use otlp_core::printable::needs_escape;
+
 /// The longest name printed (a service name, span name, metric name or
 /// unit), in characters: far more than any real one. A longer name is cut
 /// there and ends with `…`.
@@ -68,23 +70,6 @@ pub(crate) fn printable(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
-}
-
-/// Whether `c` could change what the text around it looks like: a control
-/// character, a Unicode line or paragraph separator, or a bidirectional
-/// formatting character (an embedding, override or isolate, or a mark).
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{061c}'
-        )
 }
 
 /// How much text a rendering may still write, and how many of its items

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use otlp_core::printable::Printable;
+
 /// What secret values are replaced with in errors, warnings and `Debug` output.
 pub const REDACTED: &str = "<redacted>";
 
@@ -201,25 +203,7 @@ struct ShownKey<'a>(&'a str);
 
 impl fmt::Display for ShownKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            let escaped = c.is_control()
-                || matches!(
-                    c,
-                    '\u{2028}'
-                        | '\u{2029}'
-                        | '\u{202a}'..='\u{202e}'
-                        | '\u{2066}'..='\u{2069}'
-                        | '\u{200e}'
-                        | '\u{200f}'
-                        | '\u{061c}'
-                );
-            if escaped {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                write!(f, "{c}")?;
-            }
-        }
-        Ok(())
+        Printable(self.0).fmt(f)
     }
 }
 

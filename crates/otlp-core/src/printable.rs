@@ -1,0 +1,69 @@
+//! Text from outside (a server's error message, a configuration key, a
+//! request's names) shown on a terminal or in a log line, so that it cannot
+//! change what the text around it looks like: no escape sequence that
+//! rewrites the terminal, no newline that fakes a line of its own, no
+//! bidirectional override that shows its characters in another order.
+//!
+//! [`needs_escape`] says which characters are written escaped, and
+//! [`Printable`] writes a text with them escaped (`\u{1b}`, `\n`,
+//! `\u{202e}`), every other character as it is.
+//!
+//! ```
+//! use otlp_core::printable::Printable;
+//!
+//! let shown = Printable("bad\u{1b}[2Jkey\nfake line").to_string();
+//! assert_eq!(shown, "bad\\u{1b}[2Jkey\\nfake line");
+//! ```
+
+use std::fmt;
+
+/// Whether `c` could change how the text around it shows: a control
+/// character, a Unicode line or paragraph separator, or a bidirectional
+/// formatting character (an embedding, override or isolate, or a mark).
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+        )
+}
+
+/// A text written with every character [`needs_escape`] names escaped as
+/// Rust writes it (`char::escape_default`), the others as they are.
+#[derive(Clone, Copy, Debug)]
+pub struct Printable<'a>(pub &'a str);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(needs_escape) {
+            f.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            write!(f, "{}", c.escape_default())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_characters_that_change_the_line_are_escaped() {
+        let text = "é\u{2028}a\u{202e}b\u{7}\tc\u{2066}🙂";
+        assert_eq!(
+            Printable(text).to_string(),
+            "é\\u{2028}a\\u{202e}b\\u{7}\\tc\\u{2066}🙂"
+        );
+        assert_eq!(Printable("plain text").to_string(), "plain text");
+        assert_eq!(Printable("").to_string(), "");
+    }
+}
