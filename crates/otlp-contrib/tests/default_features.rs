@@ -22,32 +22,12 @@ fn graph_with_only(features: &str) -> BTreeMap<String, BTreeSet<String>> {
 
 /// The graph `cargo tree` lists for otlp-contrib with the feature flags `selection`.
 fn graph_of(selection: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
-    let output = Command::new(env!("CARGO"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["tree", "--package", "otlp-contrib"])
-        .args(selection)
-        .args([
-            "--edges",
-            "normal",
-            "--prefix",
-            "none",
-            "--format",
-            "{p} [{f}]",
-            "--locked",
-            "--offline",
-            "--color",
-            "never",
-        ])
-        .output()
-        .expect("run cargo tree");
-    assert!(
-        output.status.success(),
-        "cargo tree failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut arguments = selection.to_vec();
+    arguments.extend(["--format", "{p} [{f}]"]);
+    let output = cargo_tree(&arguments);
     let mut graph = BTreeMap::<String, BTreeSet<String>>::new();
     // `name vX.Y.Z (path)? [feature,feature]`, then ` (*)` when seen before.
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in output.lines() {
         let Some(name) = line.split_whitespace().next() else {
             continue;
         };
@@ -163,33 +143,8 @@ fn default_features_bring_no_test_or_tool_dependency() {
 /// The crates otlp-contrib with its default features depends on directly
 /// (normal dependencies).
 fn direct_dependencies() -> BTreeSet<String> {
-    let output = Command::new(env!("CARGO"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "tree",
-            "--package",
-            "otlp-contrib",
-            "--edges",
-            "normal",
-            "--depth",
-            "1",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-            "--locked",
-            "--offline",
-            "--color",
-            "never",
-        ])
-        .output()
-        .expect("run cargo tree");
-    assert!(
-        output.status.success(),
-        "cargo tree failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
+    let output = cargo_tree(&["--depth", "1", "--format", "{p}"]);
+    output
         .lines()
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| *name != "otlp-contrib")
@@ -307,4 +262,30 @@ fn every_integration_test_declares_its_required_features() {
         undeclared.is_empty(),
         "tests without a [[test]] entry and its required-features: {undeclared:?}"
     );
+}
+
+/// What `cargo tree` prints for otlp-contrib's normal dependencies with
+/// `arguments` (feature flags, depth, format), over the workspace's
+/// `Cargo.lock`, offline; fails the test if it cannot run.
+fn cargo_tree(arguments: &[&str]) -> String {
+    let output = Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["tree", "--package", "otlp-contrib", "--edges", "normal"])
+        .args(arguments)
+        .args([
+            "--prefix",
+            "none",
+            "--locked",
+            "--offline",
+            "--color",
+            "never",
+        ])
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        output.status.success(),
+        "cargo tree failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
