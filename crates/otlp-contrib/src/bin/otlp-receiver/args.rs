@@ -65,8 +65,9 @@ pub struct Args {
     /// Do not print requests, trees, log lines and data point lines
     #[arg(long)]
     pub quiet: bool,
-    /// Print a count line every SECS seconds when the counts
-    /// changed, 0 (never) or at least 0.001
+    /// Print a count line every SECS seconds (or a duration with
+    /// its unit: 500ms, 2s) when the counts changed, 0 (never)
+    /// or at least 0.001 (1ms)
     /// (default 1 with --count-only, otherwise 0 = never)
     #[arg(
         long,
@@ -152,14 +153,17 @@ fn address(text: &str) -> Result<SocketAddr, String> {
 /// keep a core busy while nothing arrives.
 const MIN_SUMMARY_EVERY: Duration = Duration::from_millis(1);
 
-/// `--summary-every`: a number of seconds, zero (never) or at least
+/// `--summary-every`: a number of seconds, or a duration with its unit as
+/// `--answer-delay` takes it (`500ms`, `2s`); zero (never) or at least
 /// [`MIN_SUMMARY_EVERY`].
 fn seconds(text: &str) -> Result<Duration, String> {
-    let every = text
-        .parse::<f64>()
-        .ok()
-        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or_else(|| "not a number of seconds, zero or more (e.g. 0.5)".to_owned())?;
+    let every = match text.trim().parse::<f64>() {
+        Ok(seconds) => Duration::try_from_secs_f64(seconds).ok(),
+        Err(_) => delay(text).ok(),
+    }
+    .ok_or_else(|| {
+        "not a number of seconds or a duration, zero or more (e.g. 0.5, 500ms)".to_owned()
+    })?;
     if !every.is_zero() && every < MIN_SUMMARY_EVERY {
         return Err("shorter than a millisecond, the shortest interval (0 = never)".to_owned());
     }
@@ -253,6 +257,15 @@ mod tests {
         assert!(args.count_only);
         assert_eq!(args.summary_every, Some(Duration::from_millis(500)));
         assert_eq!(args.max_request_bytes, None);
+        // With a unit, as --answer-delay takes durations.
+        for (given, every) in [("500ms", 500), ("2s", 2000), ("0", 0)] {
+            let args = parse(&["--summary-every", given]).expect(given);
+            assert_eq!(
+                args.summary_every,
+                Some(Duration::from_millis(every)),
+                "{given}"
+            );
+        }
     }
 
     #[test]
