@@ -22,3 +22,11 @@ pub mod collector;
 pub mod microservices;
 pub mod output;
 pub mod quickstart;
+
+// The workspace README's examples, compiled as doctests (and run, but for the
+// `no_run` ones) so that they keep up with the API. Here, not in a published
+// crate: the snippets span every crate, and the migration guide's "before"
+// halves need opentelemetry-otlp and tracing-opentelemetry (dev-dependencies).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadmeDoctests;
