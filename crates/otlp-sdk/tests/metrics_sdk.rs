@@ -514,6 +514,42 @@ fn the_same_instrument_asked_twice_records_into_one_stream_and_bad_names_record_
     assert_eq!(provider.stats().invalid_instruments, 2);
 }
 
+/// The API's unit syntax: ASCII, at most 63 characters. A unit past it was
+/// exported as given (a backend may refuse the whole request for it);
+/// `opentelemetry_sdk` refuses such an instrument, as one with an invalid
+/// name, and so does this SDK now: it records nothing and is counted.
+#[test]
+fn an_instrument_whose_unit_is_not_ascii_or_too_long_records_nothing_and_is_counted() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("m");
+    meter.u64_counter("ok").with_unit("ms").build().add(1, &[]);
+    meter
+        .u64_counter("longest")
+        .with_unit("u".repeat(63))
+        .build()
+        .add(1, &[]);
+    meter
+        .u64_counter("too_long")
+        .with_unit("u".repeat(64))
+        .build()
+        .add(1, &[]);
+    meter
+        .u64_counter("not_ascii")
+        .with_unit("µs")
+        .build()
+        .add(1, &[]);
+    meter
+        .f64_observable_gauge("observed")
+        .with_unit("°C")
+        .with_callback(|observer| observer.observe(1.0, &[]))
+        .build();
+    let metrics = provider.collect();
+    let mut names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["longest", "ok"]);
+    assert_eq!(provider.stats().invalid_instruments, 3);
+}
+
 /// Ignored, and counted: every measurement dropped is visible in the stats
 /// (it was dropped silently).
 #[test]

@@ -191,7 +191,7 @@ pub struct MetricsStats {
     /// observed by a callback of an instrument whose streams sum them
     /// (observable counters and up-down counters).
     pub refused_measurements: u64,
-    /// Instruments refused (invalid name): they record nothing.
+    /// Instruments refused (invalid name or unit): they record nothing.
     pub invalid_instruments: u64,
     /// Advisory parameters ignored because they were invalid (histogram
     /// boundaries not finite or not increasing): the instrument was

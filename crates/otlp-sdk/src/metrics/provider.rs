@@ -925,7 +925,9 @@ impl InstrumentSpec {
         )
     }
 
-    /// The spec's instrument name syntax.
+    /// The spec's instrument name syntax, and its unit's: ASCII, at most
+    /// 63 characters (`opentelemetry_sdk` refuses an instrument whose unit
+    /// is not, as one whose name is not).
     fn validate(&self) -> Result<(), String> {
         let name = self.name.as_bytes();
         let valid = !name.is_empty()
@@ -936,6 +938,12 @@ impl InstrumentSpec {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/'));
         if !valid {
             return Err(format!("invalid instrument name {:?}", self.name.as_str()));
+        }
+        if self.unit.len() > MAX_UNIT_LEN || !self.unit.is_ascii() {
+            return Err(format!(
+                "invalid unit {:?} (ASCII, at most {MAX_UNIT_LEN} characters)",
+                self.unit.as_str()
+            ));
         }
         Ok(())
     }
@@ -968,6 +976,9 @@ impl InstrumentSpec {
     }
 }
 
+/// The longest unit the metrics API allows (ASCII characters).
+const MAX_UNIT_LEN: usize = 63;
+
 /// Builds a synchronous instrument: [`Meter::u64_counter`] and the others.
 pub struct InstrumentBuilder<I> {
     meter: Meter,
@@ -998,8 +1009,9 @@ impl<I> InstrumentBuilder<I> {
     }
 
     /// Builds the instrument. An invalid name (the spec's syntax: a letter,
-    /// then letters, digits, `_ . - /`, at most 255) gives an instrument
-    /// that records nothing, counted in
+    /// then letters, digits, `_ . - /`, at most 255) or unit (ASCII, at
+    /// most 63 characters) gives an instrument that records nothing,
+    /// counted in
     /// [`MetricsStats::invalid_instruments`]. Invalid advised boundaries are
     /// ignored (the default ones apply), counted in
     /// [`MetricsStats::ignored_advice`]. Asking again for the same
