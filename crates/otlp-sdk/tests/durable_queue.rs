@@ -618,6 +618,40 @@ fn a_read_only_directory_is_a_clear_error() -> TestResult {
     Ok(())
 }
 
+/// A directory deleted while its queue is open: the open segment file,
+/// unlinked, still took writes and syncs, so appends reported records as
+/// stored (up to a segment's worth) that could never come back after a
+/// restart; only a new segment's creation failed. The first sync after the
+/// deletion now fails, naming the segment, for the interval policy too.
+#[cfg(unix)]
+#[test]
+fn appends_after_the_directory_is_deleted_are_errors_not_stored() -> TestResult {
+    for fsync in [
+        FsyncPolicy::EveryBatch,
+        FsyncPolicy::Interval(Duration::from_secs(3600)),
+    ] {
+        let dir = TempDir::new("deleted-while-open");
+        let config = small_config(dir.path(), fsync);
+        let (mut queue, _) = open(&config);
+        let _stored = queue.append(Encoding::Protobuf, 1, &body(1, 1000))?;
+        queue.sync(true)?;
+        fs::remove_dir_all(dir.path())?;
+        let appended = queue
+            .append(Encoding::Protobuf, 1, &body(2, 1000))
+            .and_then(|_| queue.sync(true));
+        match appended {
+            Err(error @ DurableError::Io { .. }) => {
+                assert!(
+                    error.to_string().contains("removed from its directory"),
+                    "{fsync:?}: {error}"
+                );
+            }
+            other => panic!("{fsync:?}: expected an I/O error, got {other:?}"),
+        }
+    }
+    Ok(())
+}
+
 /// A full disk: an acknowledgement's entry cannot be written (its file is
 /// `/dev/full` here). The record was delivered all the same, so it is settled:
 /// once every record of a segment is, the segment goes and frees its space

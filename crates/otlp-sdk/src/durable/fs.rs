@@ -20,6 +20,29 @@ pub(crate) fn write_all_vectored(mut file: &File, bufs: &mut [IoSlice<'_>]) -> i
     Ok(())
 }
 
+/// `sync_data` of a segment being appended to, then a check that the file
+/// is still in its directory. A segment file removed while open (its
+/// directory deleted, say) still takes writes and syncs, but what it holds
+/// can never come back after a restart: without the check such appends
+/// reported records as stored, up to a segment's worth, until the next
+/// segment could not be created. One `fstat` per sync (Unix: the file's
+/// link count); elsewhere the sync alone.
+pub(crate) fn sync_linked(file: &File) -> io::Result<()> {
+    file.sync_data()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if file.metadata()?.nlink() == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the file was removed from its directory (what it holds cannot come back after \
+                 a restart)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Makes the directory's entries (files created, removed) durable.
 /// Directories cannot be opened as files everywhere; where not, this does nothing.
 pub(crate) fn sync_directory(directory: &Path) -> io::Result<()> {

@@ -13,7 +13,9 @@ use otlp_core::encode::Encoding;
 use super::acks::read_ack_file;
 use super::config::{DurableConfig, FsyncPolicy};
 use super::error::DurableError;
-use super::fs::{check_openable, remove_if_present, sync_directory, write_all_vectored};
+use super::fs::{
+    check_openable, remove_if_present, sync_directory, sync_linked, write_all_vectored,
+};
 use super::lock::DirectoryLock;
 use super::record::{HEADER_LEN, HEADER_LEN_U64, PendingRecord, RecordHeader, RecordId};
 use super::repair::{cut_tail, rewrite_sound_records};
@@ -456,9 +458,7 @@ impl DurableQueue {
         .map_err(DurableError::io(&active.path, "append to"));
         let whole = written.is_ok();
         if whole && self.config.fsync == FsyncPolicy::EveryBatch {
-            written = writer
-                .sync_data()
-                .map_err(DurableError::io(&active.path, "fsync"));
+            written = sync_linked(writer).map_err(DurableError::io(&active.path, "fsync"));
             self.stats.syncs += 1;
         }
         if let Err(error) = written {
@@ -673,7 +673,7 @@ impl DurableQueue {
             for (index, segment) in self.segments.iter_mut().enumerate() {
                 if segment.data_dirty {
                     let synced = match &self.writer {
-                        Some(writer) if appending && index == last => writer.sync_data(),
+                        Some(writer) if appending && index == last => sync_linked(writer),
                         // A closed segment: any handle with write access will do.
                         _ => OpenOptions::new()
                             .append(true)
