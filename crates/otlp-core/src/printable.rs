@@ -6,7 +6,10 @@
 //!
 //! [`needs_escape`] says which characters are written escaped, and
 //! [`Printable`] writes a text with them escaped (`\u{1b}`, `\n`,
-//! `\u{202e}`), every other character as it is.
+//! `\u{202e}`), every other character as it is. [`one_line`] makes a
+//! server's message (an error body, a status or partial-success message)
+//! fit for one log line: its control characters become spaces and it is
+//! cut to a byte budget.
 //!
 //! ```
 //! use otlp_core::printable::Printable;
@@ -52,6 +55,29 @@ impl fmt::Display for Printable<'_> {
     }
 }
 
+/// `text`, a server's message, made fit for one log line: control
+/// characters (an ANSI escape, a newline that would fake a line of its own)
+/// become spaces, surrounding whitespace goes, and it is cut at a character
+/// boundary to at most `max_bytes` bytes, ending with `…` when cut.
+pub fn one_line(text: &str, max_bytes: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = cleaned.trim();
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    const ELLIPSIS: char = '…';
+    let mut end = max_bytes.saturating_sub(ELLIPSIS.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut cut = text[..end].to_owned();
+    cut.push(ELLIPSIS);
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +91,14 @@ mod tests {
         );
         assert_eq!(Printable("plain text").to_string(), "plain text");
         assert_eq!(Printable("").to_string(), "");
+    }
+
+    #[test]
+    fn a_message_made_one_line_has_no_control_characters_and_fits_its_budget() {
+        assert_eq!(one_line("\n\u{1b}[2Jfake\r\nline\t ", 64), "[2Jfake  line");
+        let long = "é".repeat(100);
+        let cut = one_line(&long, 51);
+        assert!(cut.len() <= 51 && cut.ends_with('…'), "{cut}");
+        assert_eq!(one_line("short", 5), "short");
     }
 }

@@ -287,27 +287,11 @@ fn join_distinct(parts: Vec<String>) -> String {
     text
 }
 
-/// `text` made safe to log, as the HTTP exporter makes a server's message:
-/// control characters (an ANSI escape that would rewrite the operator's
-/// terminal, a newline that would fake a line of its own on standard error)
-/// become spaces, surrounding whitespace goes, and it is cut to
-/// [`MAX_MESSAGE_LEN`] bytes at a character boundary (ending with `…`). A
-/// server's status message and partial-success message are any text it
-/// likes.
+/// `text` made safe to log ([`otlp_core::printable::one_line`] within
+/// [`MAX_MESSAGE_LEN`]): a server's status message and partial-success
+/// message are any text it likes.
 pub(crate) fn capped(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let text = cleaned.trim();
-    if text.len() <= MAX_MESSAGE_LEN {
-        return text.to_owned();
-    }
-    let mut end = MAX_MESSAGE_LEN;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    otlp_core::printable::one_line(text, MAX_MESSAGE_LEN)
 }
 
 #[cfg(test)]
@@ -661,7 +645,7 @@ mod tests {
     fn long_messages_are_capped_on_a_character_boundary() {
         let long = "é".repeat(MAX_MESSAGE_LEN);
         let capped = capped(&long);
-        assert!(capped.len() <= MAX_MESSAGE_LEN + '…'.len_utf8());
+        assert!(capped.len() <= MAX_MESSAGE_LEN);
         assert!(capped.ends_with('…'));
         assert_eq!(super::capped("short"), "short");
     }

@@ -350,26 +350,10 @@ fn body_as_text(body: &[u8]) -> String {
     }
 }
 
-/// Makes a server-supplied message safe to log: control characters become
-/// spaces, surrounding whitespace goes, and it is cut to
-/// [`MAX_ERROR_MESSAGE_BYTES`] at a character boundary (ending with `…`).
+/// Makes a server-supplied message safe to log:
+/// [`otlp_core::printable::one_line`] within [`MAX_ERROR_MESSAGE_BYTES`].
 pub(crate) fn cap_message(message: &str) -> String {
-    let cleaned: String = message
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if cleaned.len() <= MAX_ERROR_MESSAGE_BYTES {
-        return cleaned;
-    }
-    let ellipsis = '…';
-    let mut end = MAX_ERROR_MESSAGE_BYTES - ellipsis.len_utf8();
-    while !cleaned.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut capped = cleaned[..end].to_owned();
-    capped.push(ellipsis);
-    capped
+    otlp_core::printable::one_line(message, MAX_ERROR_MESSAGE_BYTES)
 }
 
 /// The outcome of a non-2xx response, given its (possibly unreadable) body.
