@@ -355,9 +355,6 @@ impl HttpExporter {
             .clone()
     }
 
-    /// Replaces client `number`, if it is still the one in use, with a new
-    /// one (a new connection pool). Exports in flight on the old one go on;
-    /// its connections close once they are done.
     /// The client for a redirect to another origin ([`Inner::other_origin_client`]).
     fn other_origin_client(&self) -> Option<reqwest::Client> {
         self.inner
@@ -369,6 +366,9 @@ impl HttpExporter {
             .clone()
     }
 
+    /// Replaces client `number`, if it is still the one in use, with a new
+    /// one (a new connection pool). Exports in flight on the old one go on;
+    /// its connections close once they are done.
     fn forget_client(&self, number: u64) {
         let mut slot = self
             .inner
