@@ -304,14 +304,18 @@ fn a_refused_connection_is_retryable_and_delivery_resumes_when_the_server_is_bac
     assert_arrived_intact(&spans, &receiver);
 }
 
-#[test]
-fn nothing_listening_is_a_retryable_transport_error() {
-    // Bind and drop a listener to get a port that refuses connections.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A port that refuses connections: a listener's, bound and dropped.
+fn refusing_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+#[test]
+fn nothing_listening_is_a_retryable_transport_error() {
+    let port = refusing_port();
     let exporter = GrpcExporter::builder()
         .endpoint(format!("http://127.0.0.1:{port}"))
         .timeout(Duration::from_secs(2))
@@ -332,12 +336,7 @@ fn nothing_listening_is_a_retryable_transport_error() {
 
 #[test]
 fn a_transport_failure_names_the_endpoint_without_its_credentials() {
-    // Bind and drop a listener to get a port that refuses connections.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = refusing_port();
     let exporter = GrpcExporter::builder()
         .endpoint(format!("http://user:s3cr3t@127.0.0.1:{port}/ignored/path"))
         .timeout(Duration::from_secs(2))
