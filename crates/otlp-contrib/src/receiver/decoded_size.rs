@@ -378,13 +378,15 @@ pub(crate) fn decoded_size_json(signal: Signal, body: &[u8]) -> u64 {
 
 /// Where an OTLP/JSON request of `signal` writes a message as an array
 /// (the request itself, a field that holds one message, or an element of a
-/// field that holds several), named for the client; `None` if it writes
-/// none so (text that is not JSON included: decoding refuses it). OTLP/JSON
-/// is the proto3 JSON mapping, where a message is an object; the decoder's
-/// derived structs would also take an array of their fields in order.
+/// field that holds several), or gives a message's field twice, named for
+/// the client; `None` if it does neither (text that is not JSON included:
+/// decoding refuses it). OTLP/JSON is the proto3 JSON mapping, where a
+/// message is an object with each field once; the decoder's derived structs
+/// would also take an array of their fields in order, and its second decode
+/// (through a JSON tree, `json_doubles`) keeps the last of two values.
 ///
-/// Cost: one walk of the text, as [`decoded_size_json`]'s, no allocation
-/// but the message.
+/// Cost: one walk of the text, as [`decoded_size_json`]'s, and a list of
+/// the keys of the object being walked.
 pub(crate) fn misshapen_json(signal: Signal, body: &[u8]) -> Option<String> {
     let mut json = Json::new(body);
     if json.peek() == Some(b'[') {
@@ -395,13 +397,27 @@ pub(crate) fn misshapen_json(signal: Signal, body: &[u8]) -> Option<String> {
     }
     let mut total = 0;
     json.object(request_of(signal), 0, &mut total);
-    json.misshapen.map(|(key, element)| {
-        if element {
+    json.misshapen.map(|misshapen| match misshapen {
+        Misshapen::ArrayElement(key) => {
             format!("an element of `{key}` is a JSON array; OTLP/JSON writes each as an object")
-        } else {
+        }
+        Misshapen::Array(key) => {
             format!("`{key}` holds a JSON array; OTLP/JSON writes that message as an object")
         }
+        Misshapen::Repeated(key) => {
+            format!("`{key}` is given twice in one object; OTLP/JSON gives each field once")
+        }
     })
+}
+
+/// What [`misshapen_json`] found, with the key it is about.
+enum Misshapen {
+    /// A field that holds one message holds an array.
+    Array(String),
+    /// An element of a field that holds messages is an array.
+    ArrayElement(String),
+    /// A key given twice in one message's object.
+    Repeated(String),
 }
 
 /// The request message of `signal`, where a walk starts.
@@ -427,10 +443,9 @@ fn request_name(signal: Signal) -> &'static str {
 struct Json<'a> {
     bytes: &'a [u8],
     pos: usize,
-    /// The first message found written as an array, which ends the walk:
-    /// the key that holds it, and whether it is an element of that key's
-    /// array (else the key's value).
-    misshapen: Option<(String, bool)>,
+    /// The first message found written as an array, or with a key given
+    /// twice, which ends the walk.
+    misshapen: Option<Misshapen>,
 }
 
 impl<'a> Json<'a> {
@@ -442,10 +457,10 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// Notes that the message under `key` is written as an array (an
-    /// element of `key`'s array if `element`); the walk ends there.
-    fn misshapen(&mut self, key: &[u8], element: bool) -> bool {
-        self.misshapen = Some((String::from_utf8_lossy(key).into_owned(), element));
+    /// Notes what is wrong with the message at `key` (`make` names it); the
+    /// walk ends there.
+    fn misshapen(&mut self, key: &[u8], make: fn(String) -> Misshapen) -> bool {
+        self.misshapen = Some(make(String::from_utf8_lossy(key).into_owned()));
         false
     }
     fn peek(&mut self) -> Option<u8> {
@@ -548,8 +563,16 @@ impl<'a> Json<'a> {
         let mut pushed = [0u64; 6];
         let mut fine = self.eat(b'}');
         let mut open = !fine;
+        // The keys so far, compared as written (an escaped spelling of a
+        // key is not matched).
+        let mut keys: Vec<&[u8]> = Vec::new();
         while open {
             let Some(key) = self.string() else { break };
+            if keys.contains(&key) {
+                self.misshapen(key, Misshapen::Repeated);
+                break;
+            }
+            keys.push(key);
             let field = message.json_field(key);
             if !self.eat(b':') {
                 break;
@@ -558,7 +581,9 @@ impl<'a> Json<'a> {
                 Some((_, Field::One(child))) if self.peek() == Some(b'{') => {
                     self.object(child, depth + 1, total)
                 }
-                Some((_, Field::One(_))) if self.peek() == Some(b'[') => self.misshapen(key, false),
+                Some((_, Field::One(_))) if self.peek() == Some(b'[') => {
+                    self.misshapen(key, Misshapen::Array)
+                }
                 Some((index, field @ (Field::Many(_) | Field::Numbers { .. })))
                     if self.peek() == Some(b'[') =>
                 {
@@ -604,7 +629,9 @@ impl<'a> Json<'a> {
                     self.object(child, depth + 1, total)
                 }
                 Field::Many(Message::Text) => self.skip(depth + 1),
-                Field::Many(_) if self.peek() == Some(b'[') => self.misshapen(key, true),
+                Field::Many(_) if self.peek() == Some(b'[') => {
+                    self.misshapen(key, Misshapen::ArrayElement)
+                }
                 _ => self.skip(depth + 1),
             };
             if !walked {

@@ -722,16 +722,18 @@ async fn a_request_the_client_abandons_is_counted_as_abandoned() {
     assert_eq!(receiver.span_count(), 0);
 }
 
-/// OTLP/JSON writes every message as an object; `opentelemetry-proto`'s
-/// derived structs also take an array of their fields in order, so these
-/// bodies were answered 200 and counted as accepted requests.
+/// OTLP/JSON writes every message as an object, each field once;
+/// `opentelemetry-proto`'s derived structs also take an array of their
+/// fields in order, and the receiver's second decode (through a JSON tree)
+/// kept the last of a field given twice, so these bodies were answered 200
+/// and counted as accepted requests.
 #[tokio::test]
-async fn http_json_messages_written_as_arrays_are_400_naming_the_key() {
+async fn http_json_messages_written_as_arrays_or_with_a_field_twice_are_400_naming_the_key() {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
     let traces = url(&receiver);
     let logs = receiver.http_logs_url().expect("logs URL");
     let metrics = receiver.http_metrics_url().expect("metrics URL");
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 8] = [
         (&traces, "[]", "the request is a JSON array"),
         (
             &traces,
@@ -754,6 +756,17 @@ async fn http_json_messages_written_as_arrays_are_400_naming_the_key() {
             "an element of `resourceLogs`",
         ),
         (&metrics, "[[]]", "the request is a JSON array"),
+        // A field given twice: the decoder's second pass kept the last.
+        (
+            &traces,
+            r#"{"resourceSpans":[],"resourceSpans":[]}"#,
+            "`resourceSpans` is given twice",
+        ),
+        (
+            &traces,
+            r#"{"resourceSpans":[{"scopeSpans":[{"spans":[],"spans":[]}]}]}"#,
+            "`spans` is given twice",
+        ),
     ];
     for (url, body, named) in cases {
         let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
@@ -776,6 +789,6 @@ async fn http_json_messages_written_as_arrays_are_400_naming_the_key() {
         assert_eq!(response.status, StatusCode::OK, "{body}");
     }
     let stats = receiver.stats();
-    assert_eq!(stats.bad_requests, 6, "{stats:?}");
+    assert_eq!(stats.bad_requests, 8, "{stats:?}");
     assert_eq!(stats.accepted_requests, 4, "{stats:?}");
 }
