@@ -801,6 +801,18 @@ impl ScenarioReport {
         Some(row.cpu_per_span - self.workload_for(index)?.cpu_per_span)
     }
 
+    /// Row `index`'s CPU per span beyond the workload split by thread: the
+    /// producer threads' (their CPU per span less the control's producer
+    /// threads') and the rest of the process's (the pipeline's export,
+    /// runtime and helper threads, less the control's few). The two add up
+    /// to [`beyond_workload`](Self::beyond_workload). `None` as there.
+    pub fn beyond_workload_by_thread(&self, index: usize) -> Option<(f64, f64)> {
+        let row = &self.rows[index];
+        let control = self.workload_for(index)?;
+        let producer = row.producer_cpu_per_span - control.producer_cpu_per_span;
+        Some((producer, self.beyond_workload(index)? - producer))
+    }
+
     /// The `tracing` + `tracing-opentelemetry` over the bridge row doing
     /// the same work as `OtlpLayer` row `index`.
     fn bridge_of(&self, index: usize) -> Option<&FieldSummary> {
@@ -870,12 +882,16 @@ impl ScenarioReport {
         }
         out.push_str(if doors {
             "| front door | load | pipeline | transport | CPU µs/span | workload only µs/span \
-             | CPU µs/span beyond the workload | beyond workload vs baseline (same door) |\n\
-             |---|---|---|---|---:|---:|---:|---:|\n"
+             | CPU µs/span beyond the workload | beyond workload vs baseline (same door) \
+             | of which producer threads µs/span (vs baseline) \
+             | of which other threads µs/span (vs baseline) |\n\
+             |---|---|---|---|---:|---:|---:|---:|---:|---:|\n"
         } else {
             "| implementation | transport | CPU µs/span | workload only µs/span \
-             | CPU µs/span beyond the workload | beyond workload vs baseline |\n\
-             |---|---|---:|---:|---:|---:|\n"
+             | CPU µs/span beyond the workload | beyond workload vs baseline \
+             | of which producer thread µs/span (vs baseline) \
+             | of which other threads µs/span (vs baseline) |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|\n"
         });
         for (index, row) in self.rows.iter().enumerate() {
             let Some(beyond) = self.beyond_workload(index) else {
@@ -889,9 +905,18 @@ impl ScenarioReport {
                     row_load_label(&row.row)
                 );
             }
+            let by_thread = self.beyond_workload_by_thread(index);
+            let pair = self.pairs[index].and_then(|pair| self.beyond_workload_by_thread(pair));
+            let part = |own: Option<f64>, baseline: Option<f64>| match (own, baseline) {
+                (Some(own), Some(baseline)) => {
+                    format!("{:.2} ({})", own * 1e6, ratio(own / baseline))
+                }
+                (Some(own), None) => format!("{:.2}", own * 1e6),
+                (None, _) => "–".to_owned(),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {} |",
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
                 self.label(&row.row),
                 row.row.transport.label(),
                 row.cpu_per_span * 1e6,
@@ -901,6 +926,14 @@ impl ScenarioReport {
                 beyond * 1e6,
                 self.beyond_workload_ratio(index)
                     .map_or("–".to_owned(), ratio),
+                part(
+                    by_thread.map(|(producer, _)| producer),
+                    pair.map(|(producer, _)| producer)
+                ),
+                part(
+                    by_thread.map(|(_, other)| other),
+                    pair.map(|(_, other)| other)
+                ),
             );
         }
         let _ = writeln!(out, "\n{WORKLOAD_NOTE}");
@@ -1587,6 +1620,12 @@ impl ScenarioReport {
                         })
                     })
                     .collect();
+                let by_thread = self.beyond_workload_by_thread(index).map(|(producer, other)| {
+                    json!({
+                        "producer_threads_cpu_seconds_per_span": producer,
+                        "other_threads_cpu_seconds_per_span": other,
+                    })
+                });
                 json!({
                     "implementation": row.row.implementation.as_str(),
                     "front": row.row.front.as_str(),
@@ -1623,6 +1662,7 @@ impl ScenarioReport {
                     "workload_cpu_seconds_per_span": self.workload_for(index).map(|w| w.cpu_per_span),
                     "sender_cpu_seconds_per_span_beyond_workload": self.beyond_workload(index),
                     "ratio_cpu_per_span_beyond_workload": self.beyond_workload_ratio(index),
+                    "beyond_workload_by_thread": by_thread,
                     "durable_vs_memory_only": durable,
                     "memory": row.memory.map(|memory| {
                         let encoded = memory
@@ -1832,6 +1872,59 @@ mod tests {
         assert!(
             markdown.contains("exporters' crates filtered out"),
             "{markdown}"
+        );
+    }
+
+    #[test]
+    fn the_cost_beyond_the_workload_is_split_between_the_producer_and_the_other_threads() {
+        use crate::report::tests::measurement;
+        let options = options(&["--scenario", "steady", "--transport", "grpc", "--runs", "1"]);
+        let rows = rows(&options, Scenario::Steady);
+        // Per span of 500,000: process CPU and the producer thread's.
+        let cpu = |row: &FieldRow| match row.implementation {
+            Implementation::OtlpRust => (2.0e-6, 1.0e-6),
+            Implementation::OpenTelemetry => (7.0e-6, 2.0e-6),
+            Implementation::Workload => (0.6e-6, 0.5e-6),
+            Implementation::OtlpRustDurable => (2.5e-6, 1.0e-6),
+        };
+        let results = ScenarioResults {
+            scenario: Scenario::Steady,
+            store: ReceiverStore::Decode,
+            rows: rows
+                .iter()
+                .map(|row| {
+                    let spans = row.load.spans();
+                    let (process, producer) = cpu(row);
+                    let mut run = measurement(spans, spans, 10.0, process * spans as f64, 50);
+                    run.producer_cpu = Duration::from_secs_f64(producer * spans as f64);
+                    (*row, vec![run])
+                })
+                .collect(),
+        };
+        let report = ScenarioReport::new(&options, results, 2);
+        let ours = report
+            .rows
+            .iter()
+            .position(|row| row.row.implementation == Implementation::OtlpRust)
+            .expect("otlp-rust's row");
+        let (producer, other) = report
+            .beyond_workload_by_thread(ours)
+            .expect("a control row ran");
+        // Producer: 1.0 - 0.5 µs; the other threads: (2.0 - 0.6) - 0.5 µs.
+        assert!((producer - 0.5e-6).abs() < 1e-12, "{producer}");
+        assert!((other - 0.9e-6).abs() < 1e-12, "{other}");
+        let beyond = report.beyond_workload(ours).expect("a control row ran");
+        assert!((producer + other - beyond).abs() < 1e-12);
+        // The baseline: 1.5 µs on its producer, 4.9 on its other threads.
+        let markdown = report.markdown(&crate::report::Machine::describe());
+        assert!(
+            markdown.contains("| 1.40 | 0.22x | 0.50 (0.33x) | 0.90 (0.18x) |"),
+            "{markdown}"
+        );
+        let split = &report.json()["rows"][ours]["beyond_workload_by_thread"];
+        assert!(
+            split["other_threads_cpu_seconds_per_span"].is_f64(),
+            "{split}"
         );
     }
 

@@ -38,7 +38,11 @@ pub const WORKLOAD_NOTE: &str = "The control row \"workload only\" is a sender p
      CPU µs/span beyond the workload = the row's sender CPU less the control's CPU per span \
      times the spans the row made, per span (for a lossless row: its CPU µs/span less the \
      control's), the same control for both transports. It shows the pipelines' own cost; the \
-     official ratio, the one the goals are stated on, is the total sender CPU per span.";
+     official ratio, the one the goals are stated on, is the total sender CPU per span. The last \
+     two columns split that difference by thread: the producer threads' CPU per span (each \
+     thread's own CPU clock over its producing loop) less the control's, and the rest of the \
+     process (the pipeline's export, runtime and helper threads, setup and shutdown) less the \
+     control's; each with its ratio against the baseline's same part.";
 
 /// One row's runs, summarised: medians, and the worst run's loss.
 #[derive(Clone, Debug, PartialEq)]
