@@ -38,7 +38,9 @@ down, the summary goes to standard output:
   sent=N exported=N dropped=N failed=N rejected=N elapsed=SECS spans/s=RATE
 
 (records/s=RATE with --signal logs). sent counts every span (log record)
-created; elapsed runs from the first one until the pipeline has settled
+the pipeline took: each one created, none when the signal's exporter is
+none (OTEL_TRACES_EXPORTER, OTEL_LOGS_EXPORTER) or the SDK is disabled,
+which a warning says at the start; elapsed runs from the first one until the pipeline has settled
 every one; spans/s is exported / elapsed. A second line gives the details
 (signal, send time and rate, batches, retries, export latency). Ctrl-C
 stops producing early and still drains and summarises.
