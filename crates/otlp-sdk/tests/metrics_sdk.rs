@@ -1211,6 +1211,86 @@ fn a_reader_refuses_an_exporter_of_another_signal() {
     assert_eq!(error, MetricsError::WrongSignal(Signal::Traces));
 }
 
+/// A reader built in code is checked as the span and log pipelines built in
+/// code are: a zero export timeout (every export failed without an attempt),
+/// a retry policy without backoff (retries without a pause to the deadline)
+/// or a request cap of 0 or past 64 MiB (every metric failed as too large,
+/// or requests past the OTLP limit) are refused, naming the key and the
+/// value. They were accepted, and the reader then lost every data point.
+#[test]
+fn a_reader_refuses_a_zero_timeout_a_retry_without_backoff_or_a_bad_request_cap() {
+    struct Accept;
+    impl Exporter for Accept {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+        fn signal(&self) -> Signal {
+            Signal::Metrics
+        }
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Success
+        }
+    }
+    let no_backoff = otlp_sdk::RetryPolicy {
+        initial_backoff: Duration::ZERO,
+        ..otlp_sdk::RetryPolicy::default()
+    };
+    let cases = [
+        (
+            PeriodicReader::builder(Accept).with_timeout(Duration::ZERO),
+            "metrics.export_timeout",
+            "0ms",
+            "must be longer than 0",
+        ),
+        (
+            PeriodicReader::builder(Accept).with_retry(no_backoff),
+            "retry.initial_backoff",
+            "0ms",
+            "must be longer than 0",
+        ),
+        (
+            PeriodicReader::builder(Accept).with_max_request_bytes(0),
+            "performance.max_request_bytes",
+            "0",
+            "must be at least 1",
+        ),
+        (
+            PeriodicReader::builder(Accept).with_max_request_bytes(64 * 1024 * 1024 + 1),
+            "performance.max_request_bytes",
+            "67108865",
+            "64 MiB",
+        ),
+    ];
+    for (builder, key, value, reason) in cases {
+        let error = builder.build().expect_err(key);
+        let MetricsError::InvalidReaderSetting(config) = &error else {
+            panic!("{key}: {error:?}");
+        };
+        let otlp_sdk::config::ConfigError::InvalidValue {
+            key: named,
+            value: given,
+            reason: why,
+            ..
+        } = config
+        else {
+            panic!("{key}: {config:?}");
+        };
+        assert_eq!((named.as_str(), given.as_str()), (key, value), "{error}");
+        assert!(why.contains(reason), "{key}: {why}");
+        assert!(error.to_string().contains(key), "{error}");
+    }
+    // What `OTEL_METRIC_EXPORT_TIMEOUT=0` means (no limit) and the largest
+    // request are accepted.
+    assert!(
+        PeriodicReader::builder(Accept)
+            .with_timeout(otlp_sdk::config::NO_TIMEOUT)
+            .with_max_request_bytes(64 * 1024 * 1024)
+            .with_retry(otlp_sdk::RetryPolicy::disabled())
+            .build()
+            .is_ok()
+    );
+}
+
 #[test]
 fn a_span_pipelines_counts_become_collector_style_metrics() {
     struct Accept;

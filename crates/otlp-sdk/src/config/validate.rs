@@ -176,6 +176,33 @@ pub(crate) fn validate_pipeline(
     performance(performance_config, &report)
 }
 
+/// Checks the settings a metrics reader is built from in code, as
+/// [`validate_pipeline`] checks a span or log pipeline's: the export timeout
+/// (`metrics.export_timeout`), the retry policy and the request size cap;
+/// errors name the dotted keys, with origin `Builder`.
+pub(crate) fn validate_reader(
+    export_timeout: Duration,
+    retry_policy: &RetryPolicy,
+    max_request_bytes: usize,
+) -> Result<(), ConfigError> {
+    let origins = Origins::new(ConfigSource::Builder);
+    let report = Report {
+        origins: &origins,
+        scope: Scope::Shared,
+    };
+    report.check(
+        Setting::MetricsExportTimeout.dotted(),
+        Millis(&export_timeout),
+        longer_than_zero(export_timeout),
+    )?;
+    retry(retry_policy, &report)?;
+    report.check(
+        Setting::PerformanceMaxRequestBytes.dotted(),
+        max_request_bytes,
+        request_bytes(max_request_bytes),
+    )
+}
+
 /// Turns a failed check into an error naming the key as its source spelled it.
 struct Report<'a> {
     origins: &'a Origins,

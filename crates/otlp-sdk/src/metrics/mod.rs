@@ -102,6 +102,7 @@ pub use reader::{
 pub use series_table::OVERFLOW_ATTRIBUTE;
 pub use view::{Aggregation, DEFAULT_HISTOGRAM_BOUNDARIES, View};
 
+use crate::config::ConfigError;
 use crate::exporter::Signal;
 
 /// What building, flushing or shutting down a metrics pipeline reports.
@@ -123,6 +124,14 @@ pub enum MetricsError {
     /// The reader's interval must be positive.
     #[error("invalid export interval {0:?}: it must be positive")]
     InvalidInterval(Duration),
+    /// A reader setting given in code is invalid (the error names its key
+    /// and value, as the span and log pipelines' builders do): a zero
+    /// export timeout (`metrics.export_timeout`; the configuration's `0`
+    /// means no limit, [`NO_TIMEOUT`](crate::config::NO_TIMEOUT)), a retry
+    /// policy the configuration would refuse (`retry.*`), or a request cap
+    /// of 0 or past 64 MiB (`performance.max_request_bytes`).
+    #[error("invalid metrics reader setting: {0}")]
+    InvalidReaderSetting(#[source] ConfigError),
     /// The reader's exporter sends another signal.
     #[error("the metrics reader needs an exporter of metrics, not of {0}")]
     WrongSignal(Signal),

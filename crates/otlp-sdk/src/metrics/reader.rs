@@ -30,6 +30,7 @@ use otlp_core::{ExponentialHistogram, Gauge, Histogram, Metric, MetricData, Sum,
 
 use super::{MetricsError, MetricsStats};
 use crate::config::Config;
+use crate::config::validate::validate_reader;
 use crate::deadline::deadline_after;
 use crate::diagnostics::{LossReporter, Losses};
 use crate::export_loop::panic_message;
@@ -131,7 +132,9 @@ impl<E: Exporter> PeriodicReaderBuilder<E> {
         self
     }
 
-    /// How long one export may take, retries included (default 30 s).
+    /// How long one export may take, retries included (default 30 s;
+    /// [`NO_TIMEOUT`](crate::config::NO_TIMEOUT) for no limit: a zero
+    /// timeout is refused by [`build`](Self::build)).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout.set(timeout);
         self
@@ -151,7 +154,11 @@ impl<E: Exporter> PeriodicReaderBuilder<E> {
         self
     }
 
-    /// Builds the reader; its thread starts with the provider.
+    /// Builds the reader; its thread starts with the provider. Refuses an
+    /// exporter of another signal, a zero interval, and (naming the key and
+    /// value, as the span pipeline's builder does) a zero timeout, a retry
+    /// policy the configuration would refuse, or a request cap of 0 or past
+    /// 64 MiB.
     pub fn build(self) -> Result<PeriodicReader, MetricsError> {
         if self.exporter.signal() != Signal::Metrics {
             return Err(MetricsError::WrongSignal(self.exporter.signal()));
@@ -160,6 +167,12 @@ impl<E: Exporter> PeriodicReaderBuilder<E> {
         if settings.interval.is_zero() {
             return Err(MetricsError::InvalidInterval(settings.interval));
         }
+        validate_reader(
+            settings.timeout,
+            &settings.retry,
+            settings.max_request_bytes,
+        )
+        .map_err(MetricsError::InvalidReaderSetting)?;
         Ok(PeriodicReader {
             stands_for_none: settings.exporter.stands_for_none(),
             start: Box::new(move |shared| spawn(settings, shared)),
