@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use otlp_core::encode::Encoding;
 use otlp_sdk::config::Compression;
-use otlp_sdk::deadline::deadline_after;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use tokio::sync::Notify;
 use tonic::metadata::MetadataMap;
@@ -211,13 +210,19 @@ impl GrpcExporter {
     }
 
     /// One attempt, written straight onto the channel (see [`direct`]),
-    /// ending at `deadline`. A failure of the connection names the endpoint:
-    /// the pipeline's last error is often all a user sees of it.
-    async fn attempt(&self, channel: Channel, body: Bytes, deadline: Instant) -> ExportOutcome {
+    /// ending at `deadline`, `allowed` after it started (the time a timeout
+    /// reports). A failure of the connection names the endpoint: the
+    /// pipeline's last error is often all a user sees of it.
+    async fn attempt(
+        &self,
+        channel: Channel,
+        body: Bytes,
+        (deadline, allowed): (Instant, Duration),
+    ) -> ExportOutcome {
         let named = |error: String| {
             ExportError::Transport(capped(&format!("{}: {error}", self.shown_origin)))
         };
-        match self.attempt_here(channel, body, deadline).await {
+        match self.attempt_here(channel, body, (deadline, allowed)).await {
             ExportOutcome::Retryable {
                 error: ExportError::Transport(error),
                 throttle,
@@ -238,7 +243,7 @@ impl GrpcExporter {
         &self,
         mut channel: Channel,
         body: Bytes,
-        deadline: Instant,
+        (deadline, allowed): (Instant, Duration),
     ) -> ExportOutcome {
         let message = match direct::compress(self.compression, body) {
             Ok(message) => message,
@@ -259,7 +264,7 @@ impl GrpcExporter {
         .await
         {
             Ok(response) => classify_response(&response),
-            Err(DirectError::Status(status)) => classify_status(&status, self.timeout),
+            Err(DirectError::Status(status)) => classify_status(&status, allowed),
             Err(DirectError::NotReady(error)) => classify_not_ready(&error),
             Err(DirectError::Transport(error)) => ExportOutcome::Retryable {
                 error: ExportError::Transport(capped(&error)),
@@ -270,7 +275,7 @@ impl GrpcExporter {
                 error: ExportError::Transport(capped(&error)),
             },
             Err(DirectError::TimedOut) => ExportOutcome::Retryable {
-                error: ExportError::Timeout(self.timeout),
+                error: ExportError::Timeout(allowed),
                 throttle: None,
             },
             Err(DirectError::InvalidResponse(error)) => ExportOutcome::Permanent {
@@ -316,11 +321,9 @@ impl Exporter for GrpcExporter {
         }
         // The server is told the time left (`grpc-timeout`): the timeout, or
         // less when the caller's attempt ends sooner (the request's last
-        // attempts before its export deadline, under `RetryPolicy::send`).
-        let deadline = match otlp_sdk::attempt_deadline() {
-            Some(caller) => caller.min(deadline_after(self.timeout)),
-            None => deadline_after(self.timeout),
-        };
+        // attempts before its export deadline, under `RetryPolicy::send`);
+        // a timeout reports the time the attempt was given.
+        let window = otlp_sdk::attempt_window(self.timeout);
         let mut shutting_down = pin!(self.shutting_down.notified());
         shutting_down.as_mut().enable();
         let (number, channel) = match self.channel() {
@@ -336,7 +339,7 @@ impl Exporter for GrpcExporter {
         let outcome = tokio::select! {
             biased;
             () = shutting_down => shut_down(),
-            result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body, deadline)) => match result {
+            result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body, window)) => match result {
                 Ok(outcome) => outcome,
                 Err(_elapsed) => ExportOutcome::Retryable {
                     error: ExportError::Timeout(self.timeout),

@@ -257,6 +257,34 @@ fn a_server_that_never_answers_fails_at_the_timeout_and_shutdown_keeps_its_deadl
     assert!(stats.retries >= 2, "{stats:?}");
 }
 
+/// Under the pipeline's retry loop, whose attempt (300 ms: say
+/// `OTEL_METRIC_EXPORT_TIMEOUT`, or the time left before a request's
+/// deadline) ends before the exporter's own timeout (a minute), a server
+/// that never answers fails the attempt at the pipeline's limit, and the
+/// error names that limit. It named the exporter's timeout: "timed out
+/// after 60s" after 300 ms, in the last error and the loss report, pointing
+/// at the wrong setting.
+#[test]
+fn an_attempt_the_pipeline_cuts_short_reports_the_time_it_was_given() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.push_faults([Fault::Hang]);
+    let exporter = exporter_for(&receiver, Duration::from_secs(60));
+    let mut errors = Vec::new();
+    let settled = block_on(otlp_sdk::RetryPolicy::disabled().send(
+        &exporter,
+        &request(&rich_spans(2)),
+        Duration::from_millis(300),
+        Instant::now() + Duration::from_secs(20),
+        |event| {
+            if let otlp_sdk::SendEvent::Error(message) = event {
+                errors.push(message);
+            }
+        },
+    ));
+    assert_eq!((settled.exported, settled.failed), (0, 2), "{settled:?}");
+    assert_eq!(errors, ["export attempt timed out after 300ms"]);
+}
+
 #[test]
 fn shutdown_ends_an_export_in_flight() {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use otlp_core::encode::{Encoding, MAX_REQUEST_BYTES};
 use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
 use otlp_sdk::config::{Compression, Protocol};
-use otlp_sdk::deadline::deadline_after;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
@@ -245,10 +244,9 @@ impl HttpExporter {
         // `RetryPolicy::send`), so that a status already received still
         // decides before the caller gives up on the attempt as timed out.
         // A timeout too long for an `Instant` (`Duration::MAX`) is a century.
-        let own = deadline_after(settings.timeout);
-        let deadline = tokio::time::Instant::from_std(
-            otlp_sdk::attempt_deadline().map_or(own, |attempt| attempt.min(own)),
-        );
+        // A timeout reports the time the attempt was given.
+        let (deadline, allowed) = otlp_sdk::attempt_window(settings.timeout);
+        let deadline = tokio::time::Instant::from_std(deadline);
         let mut url = settings.url.clone();
         if let Some(plain) = &settings.plain {
             // Dropped unanswered (timed out here, or by the caller), the
@@ -257,7 +255,7 @@ impl HttpExporter {
             let mut unanswered = PlainUnanswered(Some(plain));
             let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES, deadline);
             let Ok(answered) = tokio::time::timeout_at(deadline, exchange).await else {
-                return self.timed_out();
+                return timed_out(allowed);
             };
             unanswered.0 = None;
             match answered {
@@ -332,7 +330,7 @@ impl HttpExporter {
         };
         let outcome = match tokio::time::timeout_at(deadline, exchange).await {
             Ok(outcome) => outcome,
-            Err(_) => self.timed_out(),
+            Err(_) => timed_out(allowed),
         };
         if !matches!(
             outcome,
@@ -383,14 +381,6 @@ impl HttpExporter {
         // old client stays.
         if let Ok(client) = self.inner.settings.client_recipe.build() {
             *slot = (number + 1, client);
-        }
-    }
-
-    /// An attempt that ran out of its time.
-    fn timed_out(&self) -> ExportOutcome {
-        ExportOutcome::Retryable {
-            error: ExportError::Timeout(self.inner.settings.timeout),
-            throttle: None,
         }
     }
 
@@ -599,6 +589,14 @@ fn redacted(url: &Url) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
+}
+
+/// An attempt that ran out of the time it was `allowed`.
+fn timed_out(allowed: Duration) -> ExportOutcome {
+    ExportOutcome::Retryable {
+        error: ExportError::Timeout(allowed),
+        throttle: None,
+    }
 }
 
 #[cfg(test)]

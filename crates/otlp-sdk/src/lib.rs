@@ -243,7 +243,7 @@ pub use otlp_core::encode::Encoding;
 pub use pool::{Pool, PoolStats, Pooled};
 pub use processor::{BatchSpanProcessor, BatchSpanProcessorBuilder, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};
-pub use retry::{RetryPolicy, SendEvent, Settlement, attempt_deadline};
+pub use retry::{RetryPolicy, SendEvent, Settlement, attempt_deadline, attempt_window};
 pub use sampler::{
     ParentBasedSamplers, Sampler, SamplingDecision, SamplingParameters, SamplingResult,
     ShouldSample,

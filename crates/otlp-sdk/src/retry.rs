@@ -8,9 +8,10 @@ use crate::error::Records;
 use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
 
 tokio::task_local! {
-    /// The end of the attempt [`RetryPolicy::send`] is making: read by
-    /// [`attempt_deadline`] inside the exporter's `export`.
-    static ATTEMPT_DEADLINE: Instant;
+    /// The end of the attempt [`RetryPolicy::send`] is making and the time
+    /// it gave it: read by [`attempt_deadline`] and [`attempt_window`]
+    /// inside the exporter's `export`.
+    static ATTEMPT_DEADLINE: (Instant, Duration);
 }
 
 /// When the export attempt under way must end, if called from an exporter's
@@ -25,7 +26,25 @@ tokio::task_local! {
 ///
 /// Cost: a task-local read, no allocation.
 pub fn attempt_deadline() -> Option<Instant> {
-    ATTEMPT_DEADLINE.try_with(|deadline| *deadline).ok()
+    ATTEMPT_DEADLINE.try_with(|(deadline, _)| *deadline).ok()
+}
+
+/// The end of the export attempt an exporter starts now, whose own timeout
+/// is `timeout`, and the time the attempt is given, for the
+/// [`ExportError::Timeout`] it reports when it runs out: `timeout` from now,
+/// or, when the attempt [`RetryPolicy::send`] is making ends sooner
+/// ([`attempt_deadline`]), that end and the time `send` gave the attempt
+/// (its attempt timeout, or the time left before the request's deadline).
+/// So the error names the limit that ended the attempt (a metrics reader's
+/// 500 ms export timeout, not the exporter's 10 s).
+///
+/// Cost: a clock read and a task-local read, no allocation.
+pub fn attempt_window(timeout: Duration) -> (Instant, Duration) {
+    let own = later(Instant::now(), timeout);
+    match ATTEMPT_DEADLINE.try_with(|attempt| *attempt) {
+        Ok((deadline, given)) if deadline < own => (deadline, given),
+        _ => (own, timeout),
+    }
 }
 
 /// The largest random extra added to a server's throttle hint, as a fraction
@@ -242,7 +261,7 @@ impl RetryPolicy {
                 return settlement;
             }
             let attempt = ATTEMPT_DEADLINE.scope(
-                later(Instant::now(), timeout),
+                (later(Instant::now(), timeout), timeout),
                 exporter.export(request.clone()),
             );
             let outcome =

@@ -488,6 +488,39 @@ fn a_silent_server_fails_the_attempt_at_its_timeout() {
     );
 }
 
+/// Under the pipeline's retry loop, whose attempt (300 ms: say
+/// `OTEL_METRIC_EXPORT_TIMEOUT`, or the time left before a request's
+/// deadline) ends before the exporter's own timeout (a minute), a silent
+/// server's attempt ends at the pipeline's limit, and its error names that
+/// limit. It named the exporter's timeout: "timed out after 60s" after
+/// 300 ms, in the last error and the loss report, pointing at the wrong
+/// setting.
+#[test]
+fn an_attempt_the_pipeline_cuts_short_reports_the_time_it_was_given() {
+    let server = server(|_| Reply::Silence);
+    let exporter = exporter(&server.url, Duration::from_secs(60));
+    let request = encode(&rich_spans(2), Encoding::Protobuf);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut errors = Vec::new();
+    let settled = runtime.block_on(otlp_sdk::RetryPolicy::disabled().send(
+        &exporter,
+        &request,
+        Duration::from_millis(300),
+        Instant::now() + Duration::from_secs(20),
+        |event| {
+            if let otlp_sdk::SendEvent::Error(message) = event {
+                errors.push(message);
+            }
+        },
+    ));
+    assert_eq!((settled.exported, settled.failed), (0, 2), "{settled:?}");
+    assert_eq!(errors, ["export attempt timed out after 300ms"]);
+}
+
 #[test]
 fn a_hangup_without_an_answer_is_retryable() {
     let server = server(|_| Reply::Hangup);
