@@ -518,3 +518,40 @@ fn a_shutdown_out_of_time_ends_the_export_it_gave_up_on() {
         );
     }
 }
+
+/// A flush against a collector that never answers, with an export timeout
+/// (`OTEL_METRIC_EXPORT_TIMEOUT`, 500 ms) shorter than the exporter's own
+/// (`OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`, a minute): the attempt ends at the
+/// export timeout, and the last error says that limit in whole milliseconds
+/// (the time left before the export's deadline, read a moment after it was
+/// set, rounded up). It said the exporter's minute, then the raw time left
+/// ("499.929976ms").
+#[test]
+fn an_export_timeout_shorter_than_the_exporters_is_the_one_the_error_names() {
+    for protocol in ["grpc", "http/protobuf"] {
+        let (endpoint, _started, _closed) = silent_collector();
+        let config = config(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "60000"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "500"),
+        ]);
+        let provider = provider(&config);
+        provider.meter("m").u64_counter("c").build().add(1, &[]);
+        let flush = provider.force_flush(PATIENCE);
+        assert!(
+            matches!(flush, Err(MetricsError::Undelivered { failed: 1, .. })),
+            "{protocol}: {flush:?}"
+        );
+        let last_error = provider.stats().last_error.unwrap_or_default();
+        // Whole milliseconds, at most the export timeout (the time left
+        // before the deadline when the attempt started).
+        let millis: u64 = last_error
+            .strip_prefix("export attempt timed out after ")
+            .and_then(|rest| rest.strip_suffix("ms"))
+            .and_then(|millis| millis.parse().ok())
+            .unwrap_or_else(|| panic!("{protocol}: {last_error}"));
+        assert!((400..=500).contains(&millis), "{protocol}: {last_error}");
+        let _ = provider.shutdown(Duration::from_millis(100));
+    }
+}

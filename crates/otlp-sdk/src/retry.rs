@@ -260,15 +260,19 @@ impl RetryPolicy {
                 settlement.exhausted = true;
                 return settlement;
             }
+            // What a timeout reports: the time left before the deadline
+            // (an export timeout read a moment ago) in whole milliseconds,
+            // rounded up, so that it reads as the limit that was set.
+            let given = whole_millis_up(timeout);
             let attempt = ATTEMPT_DEADLINE.scope(
-                (later(Instant::now(), timeout), timeout),
+                (later(Instant::now(), timeout), given),
                 exporter.export(request.clone()),
             );
             let outcome =
                 tokio::time::timeout(timeout, attempt)
                     .await
                     .unwrap_or(ExportOutcome::Retryable {
-                        error: ExportError::Timeout(timeout),
+                        error: ExportError::Timeout(given),
                         throttle: None,
                     });
             match outcome {
@@ -317,6 +321,12 @@ impl RetryPolicy {
     }
 }
 
+/// `duration` rounded up to whole milliseconds (unchanged when it is whole).
+fn whole_millis_up(duration: Duration) -> Duration {
+    let millis = duration.as_nanos().div_ceil(1_000_000);
+    u64::try_from(millis).map_or(duration, Duration::from_millis)
+}
+
 /// A uniform random number in `[0, 1)` for jitter (not cryptographic).
 fn jitter_random() -> f64 {
     let bits = u64::from_be_bytes(otlp_core::SpanId::random().to_bytes());
@@ -326,6 +336,19 @@ fn jitter_random() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_is_reported_in_whole_milliseconds_rounded_up() {
+        assert_eq!(
+            whole_millis_up(Duration::from_nanos(499_929_976)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            whole_millis_up(Duration::from_millis(300)),
+            Duration::from_millis(300)
+        );
+        assert_eq!(whole_millis_up(Duration::MAX), Duration::MAX);
+    }
 
     #[test]
     fn backoff_grows_then_caps() {
