@@ -274,8 +274,9 @@ pub(super) struct Prepared<E> {
 }
 
 impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
-    /// Checks the exporter's signal (if [`ExportSignal::SIGNAL`] names one),
-    /// starts the runtime (unless one was given) and builds the core.
+    /// Checks the exporter's signal (if [`ExportSignal::SIGNAL`] names one)
+    /// and the retry policy ([`RetryPolicy::validate`]), starts the runtime
+    /// (unless one was given) and builds the core.
     pub(super) fn start(settings: ExportSettings<E>) -> Result<Self, BridgeError> {
         if let Some(expected) = S::SIGNAL {
             let found = settings.exporter.signal();
@@ -283,6 +284,9 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
                 return Err(BridgeError::WrongSignal { expected, found });
             }
         }
+        // As the pipelines' builders: a policy without backoff would retry
+        // a failing export without a pause until its deadline.
+        settings.retry.validate()?;
         super::suppress_on_pipeline_threads();
         let runtime = ExportRuntime::start(settings.runtime)?;
         let encoding = settings.exporter.encoding();

@@ -196,7 +196,8 @@ impl<E: Exporter> SdkLogExporterBuilder<E> {
         self
     }
 
-    /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each batch once).
+    /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each batch once);
+    /// `build` refuses one that [`RetryPolicy::validate`] refuses, naming the key.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.settings.set_retry(retry);
         self

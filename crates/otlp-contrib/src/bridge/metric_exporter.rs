@@ -277,7 +277,8 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
         self
     }
 
-    /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each collection once).
+    /// Replaces the retry policy ([`RetryPolicy::disabled`] sends each collection once);
+    /// `build` refuses one that [`RetryPolicy::validate`] refuses, naming the key.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.settings.set_retry(retry);
         self
@@ -349,6 +350,37 @@ mod tests {
     use prost::Message as _;
 
     use super::*;
+
+    /// A retry policy given in code is checked as the pipelines' builders
+    /// check theirs: without backoff, every retry of a collection that
+    /// fails (a backend down) went at once, requests without a pause until
+    /// the export timeout. The adapter is refused, naming the key and value.
+    #[test]
+    fn a_retry_policy_without_backoff_is_refused_naming_the_key() {
+        let no_backoff = RetryPolicy {
+            initial_backoff: Duration::ZERO,
+            ..RetryPolicy::default()
+        };
+        let error = SdkMetricExporter::builder(Scripted::default())
+            .with_retry_policy(no_backoff)
+            .build()
+            .expect_err("a retry policy without backoff");
+        let BridgeError::Config(otlp_sdk::config::ConfigError::InvalidValue { key, value, .. }) =
+            &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            (key.as_str(), value.as_str()),
+            ("retry.initial_backoff", "0ms")
+        );
+        assert!(
+            SdkMetricExporter::builder(Scripted::default())
+                .with_retry_policy(RetryPolicy::disabled())
+                .build()
+                .is_ok()
+        );
+    }
 
     #[test]
     fn a_temporality_given_in_code_wins_over_a_configuration_given_after_it() {

@@ -176,6 +176,17 @@ pub(crate) fn validate_pipeline(
     performance(performance_config, &report)
 }
 
+/// Checks a retry policy given in code (see [`RetryPolicy::validate`]);
+/// errors name the dotted keys (`retry.*`), with origin `Builder`.
+pub(crate) fn validate_retry(retry_policy: &RetryPolicy) -> Result<(), ConfigError> {
+    let origins = Origins::new(ConfigSource::Builder);
+    let report = Report {
+        origins: &origins,
+        scope: Scope::Shared,
+    };
+    retry(retry_policy, &report)
+}
+
 /// Checks the settings a metrics reader is built from in code, as
 /// [`validate_pipeline`] checks a span or log pipeline's: the export timeout
 /// (`metrics.export_timeout`), the retry policy and the request size cap;
