@@ -383,6 +383,59 @@ fn an_error_field_stays_an_attribute_beside_exception_message() {
     }
 }
 
+/// `tracing::info!(name: "order.placed", ...)` names the event: the record's
+/// event name, as `opentelemetry-appender-tracing` writes it, and what the
+/// processors are asked with. The name `tracing` makes up for an event
+/// given none (`event tests/tracing_logs.rs:12`), and `tracing-log`'s for a
+/// `log` record (`log event`), are no event name.
+#[test]
+fn an_event_given_a_name_has_it_as_its_event_name() {
+    let pipelines = Pipelines::new();
+    let asking = SeverityFloor {
+        floor: otlp_core::Severity::TRACE,
+        seen: Arc::default(),
+    };
+    let asked = LoggerProvider::builder()
+        .with_processor(asking.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(OtlpLogLayer::new(&pipelines.loggers))
+        .with(OtlpLogLayer::new(&asked));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(name: "order.placed", items = 3, "named");
+        tracing::warn!(name: "order.failed", target: "shop::orders", "named with a target");
+        tracing::info!("unnamed");
+        tracing_log::format_trace(
+            &log::Record::builder()
+                .level(log::Level::Info)
+                .target("app::db")
+                .file(Some("src/db.rs"))
+                .line(Some(12))
+                .args(format_args!("from log"))
+                .build(),
+        )
+        .expect("dispatched");
+    });
+    let exported = pipelines.finish();
+    for (body, event_name) in [
+        ("named", "order.placed"),
+        ("named with a target", "order.failed"),
+        ("unnamed", ""),
+        ("from log", ""),
+    ] {
+        assert_eq!(exported.record(body).event_name, event_name, "{body}");
+    }
+    let names: Vec<String> = asking
+        .seen
+        .lock()
+        .unwrap()
+        .asked
+        .iter()
+        .map(|(_, _, event_name)| event_name.clone())
+        .collect();
+    assert_eq!(names, ["order.placed", "order.failed", "", ""]);
+}
+
 #[test]
 fn location_is_left_out_by_default_as_in_the_appender() {
     let pipelines = Pipelines::new();

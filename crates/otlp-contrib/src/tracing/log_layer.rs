@@ -9,7 +9,7 @@ use otlp_core::{
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
 use tracing_core::dispatcher::WeakDispatch;
 use tracing_core::span::Id;
-use tracing_core::{Dispatch, Event, Level, Subscriber};
+use tracing_core::{Dispatch, Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -29,7 +29,8 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 /// `INFO` 9, `WARN` 13, `ERROR` 17) and severity text, the `message` field
 /// as a string body, the other fields as typed attributes (and the
 /// location, when asked for), the event's target as the name of the
-/// record's scope, and the trace id, span id and flags of the span it
+/// record's scope, the name it was given (`name: "order.placed"`) as its
+/// event name, and the trace id, span id and flags of the span it
 /// happened in when an [`OtlpLayer`](super::OtlpLayer) of the same
 /// subscriber records that span (else, with the `opentelemetry-bridge`
 /// feature, of the span current through the `opentelemetry` API, such as
@@ -39,7 +40,7 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 /// Cost: nothing when the provider has no processor or is disabled
 /// ([`Logger::enabled`]) or on a pipeline's own threads; when no processor
 /// keeps the event's severity ([`Logger::enabled_for`], asked with the
-/// scope the record would have and no event name: one call per processor
+/// scope and event name the record would have: one call per processor
 /// until one says yes, at once for a
 /// [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor)), nothing more, but
 /// for a `log` record through `tracing-log` (its target, which names the
@@ -268,15 +269,16 @@ impl OtlpLogLayer {
     }
 
     /// Emits the record of `event` (its time and its fields as
-    /// [`record_fields`](Self::record_fields) read them) through
-    /// `target_logger`, the target's own logger, or else the layer's, which
-    /// then names the target in an attribute.
+    /// [`record_fields`](Self::record_fields) read them, its
+    /// [`event_name`]) through `target_logger`, the target's own logger, or
+    /// else the layer's, which then names the target in an attribute.
     fn emit<S>(
         &self,
         event: &Event<'_>,
         ctx: &Context<'_, S>,
         (time, mut fields): (u64, EventFields),
         from_log: bool,
+        event_name: &'static str,
         target_logger: Option<&Logger>,
     ) where
         S: Subscriber + for<'a> LookupSpan<'a>,
@@ -322,7 +324,7 @@ impl OtlpLogLayer {
                 .map_or(0, |context| u32::from(context.trace_flags.bits())),
             trace_id: context.as_ref().map(|context| context.trace_id),
             span_id: context.as_ref().map(|context| context.span_id),
-            event_name: Str::default(),
+            event_name: Str::from(event_name),
             resource,
             scope,
         };
@@ -369,6 +371,34 @@ fn severity(level: &Level) -> Severity {
     }
 }
 
+/// The event name of a record: the name the event was given
+/// (`tracing::info!(name: "order.placed", ...)`), as
+/// `opentelemetry-appender-tracing` writes it; empty for the name `tracing`
+/// makes up for an event given none (`event src/main.rs:12`, which says
+/// nothing its location does not) and for a `log` record through
+/// `tracing-log` (`log event`). No allocation: a few comparisons.
+fn event_name(metadata: &'static Metadata<'static>, from_log: bool) -> &'static str {
+    let name = metadata.name();
+    if from_log || is_generated_event_name(name, metadata) {
+        ""
+    } else {
+        name
+    }
+}
+
+/// Whether `name` is the one `tracing`'s macros give an event without a
+/// `name:`: `event <file>:<line>`, the callsite's own file and line.
+fn is_generated_event_name(name: &str, metadata: &Metadata<'_>) -> bool {
+    let (Some(file), Some(line)) = (metadata.file(), metadata.line()) else {
+        return false;
+    };
+    name.strip_prefix("event ")
+        .and_then(|rest| rest.strip_prefix(file))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|rest| rest.parse::<u32>().ok())
+        == Some(line)
+}
+
 impl<S> Layer<S> for OtlpLogLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -390,12 +420,13 @@ where
         let metadata = event.metadata();
         let severity = severity(metadata.level());
         let from_log = is_from_log(metadata);
+        let event_name = event_name(metadata, from_log);
         match &self.targets {
             // One scope: asked before anything is built.
             None => {
-                if self.logger.enabled_for(severity, "") {
+                if self.logger.enabled_for(severity, event_name) {
                     let fields = self.record_fields(event);
-                    self.emit(event, &ctx, fields, from_log, None);
+                    self.emit(event, &ctx, fields, from_log, event_name, None);
                 }
             }
             // The target's own logger (its scope named after it), unless the
@@ -407,10 +438,10 @@ where
                 |(), target_logger| {
                     if target_logger
                         .unwrap_or(&self.logger)
-                        .enabled_for(severity, "")
+                        .enabled_for(severity, event_name)
                     {
                         let fields = self.record_fields(event);
-                        self.emit(event, &ctx, fields, from_log, target_logger);
+                        self.emit(event, &ctx, fields, from_log, event_name, target_logger);
                     }
                 },
             ),
@@ -423,9 +454,9 @@ where
                 |fields, target_logger| {
                     if target_logger
                         .unwrap_or(&self.logger)
-                        .enabled_for(severity, "")
+                        .enabled_for(severity, event_name)
                     {
-                        self.emit(event, &ctx, fields, from_log, target_logger);
+                        self.emit(event, &ctx, fields, from_log, event_name, target_logger);
                     }
                 },
             ),

@@ -278,9 +278,13 @@
 //!   lock or allocation for a target seen before). With
 //!   [`OtlpLogLayerBuilder::with_scope`] every record has that one scope
 //!   and the target is the `target` attribute; so it is past 4,096
-//!   distinct targets, under `otlp_contrib::tracing`. No event name is set:
-//!   the callsite's generated name (`event src/main.rs:12`) says nothing the
-//!   location does not.
+//!   distinct targets, under `otlp_contrib::tracing`.
+//! - Event name: the name the event was given
+//!   (`tracing::info!(name: "order.placed", ...)`), as
+//!   `opentelemetry-appender-tracing` writes it. An event given none has
+//!   none: the name `tracing` makes up for it (`event src/main.rs:12`, which
+//!   the appender writes) says nothing the location does not; nor has a
+//!   `log` record through `tracing-log`.
 //! - Spans too: `OtlpLayer` keeps recording events inside spans as span
 //!   events, whether or not an `OtlpLogLayer` is there; with both, an event
 //!   is a span event and a log record. To have log records only, filter
@@ -289,7 +293,7 @@
 //! Cost: with a provider that has nowhere to send
 //! ([`otlp_sdk::Logger::enabled`] false) or on a pipeline's own threads,
 //! nothing is converted; nor when no processor keeps the event's severity
-//! ([`otlp_sdk::Logger::enabled_for`], asked with the record's scope and no
+//! ([`otlp_sdk::Logger::enabled_for`], asked with the record's scope and
 //! event name; a `log` record through `tracing-log` has its fields read
 //! first, its target being one). Otherwise one attribute vector (static keys, strings
 //! copied once), one clock read, a lookup of the current span and one read of
