@@ -1418,6 +1418,40 @@ fn an_errors_sources_are_kept_in_its_chain_as_tracing_opentelemetry_keeps_them()
     assert_eq!(chain(&decline.attributes, "failure.chain"), None);
 }
 
+/// An error field recorded again (`Span::record`) with an error that has no
+/// source leaves no chain of the earlier error beside it: `<field>.chain`
+/// is the new error's, empty, before the span starts and after.
+#[test]
+fn an_error_recorded_again_without_a_source_keeps_no_chain_of_the_earlier_one() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let first: &(dyn Error + 'static) = &PaymentFailed(CardDeclined);
+        let second: &(dyn Error + 'static) = &CardDeclined;
+        let pending = tracing::info_span!("pending", failure = tracing::field::Empty);
+        pending.record("failure", first);
+        pending.record("failure", second);
+        drop(pending);
+        let started = tracing::info_span!("started", failure = first);
+        started.in_scope(|| {});
+        started.record("failure", second);
+    });
+    let exported = pipeline.finish();
+    for name in ["pending", "started"] {
+        let span = exported.named(name);
+        assert_eq!(
+            attribute(&span.attributes, "failure"),
+            Some(&string("card declined")),
+            "{name}"
+        );
+        assert_eq!(
+            chain(&span.attributes, "failure.chain").unwrap_or_default(),
+            Vec::<String>::new(),
+            "{name}: not the chain of the error recorded before"
+        );
+    }
+}
+
 /// A span a per-layer filter hides has no context of its own: its children
 /// and events hang from its closest recorded ancestor, and so does what it
 /// propagates. A call made inside a `debug_span!` under an `INFO` filter

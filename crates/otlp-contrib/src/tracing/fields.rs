@@ -70,10 +70,16 @@ fn error_text(error: &(dyn Error + 'static)) -> Str {
 const MAX_ERROR_CHAIN: usize = 32;
 
 /// Appends `<field>.chain`, the texts of `error`'s sources (its cause, the
-/// cause's cause...), as `tracing-opentelemetry` writes it; nothing for an
-/// error without a source. The key is made for the call (an allocation),
-/// only when there is a chain.
-fn push_error_chain(attributes: &mut Vec<KeyValue>, field: &Field, error: &(dyn Error + 'static)) {
+/// cause's cause...), as `tracing-opentelemetry` writes it; for an error
+/// without a source, nothing unless `even_empty` (then an empty array: see
+/// `SpanFields::for_record`). The key is made for the call (an
+/// allocation), only when the chain is written.
+fn push_error_chain(
+    attributes: &mut Vec<KeyValue>,
+    field: &Field,
+    error: &(dyn Error + 'static),
+    even_empty: bool,
+) {
     let mut chain = Vec::new();
     let mut next = error.source();
     while let Some(source) = next
@@ -82,7 +88,7 @@ fn push_error_chain(attributes: &mut Vec<KeyValue>, field: &Field, error: &(dyn 
         chain.push(AnyValue::String(error_text(source)));
         next = source.source();
     }
-    if !chain.is_empty() {
+    if even_empty || !chain.is_empty() {
         push_in_place(attributes, || {
             KeyValue::new(
                 Str::from(format!("{}.chain", field.name())),
@@ -115,6 +121,12 @@ pub(super) struct SpanFields {
     pub(super) status_description: Option<Str>,
     /// The messages of `&dyn Error` values: one `exception` event each.
     pub(super) exceptions: Vec<Str>,
+    /// Whether the fields are recorded on a span that exists
+    /// (`Span::record`), where a field may hold an error already: an error
+    /// without a source then writes an empty `<field>.chain`, which
+    /// replaces the chain of the error recorded before (the span keeps one
+    /// value per key) instead of leaving it beside the new error.
+    recorded_later: bool,
 }
 
 impl SpanFields {
@@ -130,6 +142,15 @@ impl SpanFields {
         SpanFields {
             attributes,
             ..SpanFields::default()
+        }
+    }
+
+    /// A buffer with room for `fields` attributes, for fields recorded on a
+    /// span that exists (`Span::record`; see the `recorded_later` field).
+    pub(super) fn for_record(fields: usize) -> Self {
+        SpanFields {
+            recorded_later: true,
+            ..SpanFields::with_capacity(fields)
         }
     }
 
@@ -366,7 +387,7 @@ impl Visit for SpanFields {
         let message = error_text(value);
         self.exceptions.push(message.clone());
         self.push(field, || AnyValue::String(message));
-        push_error_chain(&mut self.attributes, field, value);
+        push_error_chain(&mut self.attributes, field, value, self.recorded_later);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -498,7 +519,7 @@ impl Visit for EventFields {
             self.exception = Some(message.clone());
         }
         self.push(field, || AnyValue::String(message));
-        push_error_chain(&mut self.attributes, field, value);
+        push_error_chain(&mut self.attributes, field, value, false);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

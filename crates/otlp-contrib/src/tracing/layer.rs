@@ -488,7 +488,7 @@ where
         {
             return;
         }
-        let mut fields = SpanFields::with_capacity(values.len());
+        let mut fields = SpanFields::for_record(values.len());
         values.record(&mut fields);
         if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
             state.record(fields);

@@ -46,7 +46,9 @@
 //!   `?debug` and `%display` values as text. `Span::record` sets or replaces
 //!   attributes later. An error value (`&dyn Error` field) becomes a text
 //!   attribute, its sources (cause, cause's cause...) the string array
-//!   `<field>.chain` as in `tracing-opentelemetry`, and an `exception` event
+//!   `<field>.chain` as in `tracing-opentelemetry` (recorded with
+//!   `Span::record`, an error without a source writes an empty chain, so that
+//!   an earlier error's does not stay beside it), and an `exception` event
 //!   with `exception.message` (no `exception.type`: a `dyn Error` does not
 //!   know its type's name).
 //! - Events inside a span become span events: the `message` field is the
