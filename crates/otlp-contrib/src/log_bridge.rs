@@ -34,6 +34,11 @@
 //!   of the record's own. Past the provider's attribute limit
 //!   ([`LogRecordLimits`](otlp_sdk::LogRecordLimits)), key-values are
 //!   dropped first: the record's own attributes come first and are kept.
+//! - What the provider's processors log while they are asked about a record
+//!   or given one (a processor's own `log::warn!`, or `tracing` events
+//!   through `tracing::OtlpLogLayer`) is not recorded by this logger: a
+//!   processor that logs each record it is given would be handed its own
+//!   records without end, until the stack overflows.
 //! - With the `tracing` feature on, a record written inside a `tracing` span
 //!   that an [`OtlpLayer`] records carries that span's trace id, span id
 //!   and flags (the span is started if it was pending, as
@@ -92,6 +97,8 @@ use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
 };
 use otlp_sdk::{Logger, LoggerProvider, own_threads};
+
+use crate::emitting::{emitting, is_emitting};
 
 /// The instrumentation scope of the records unless
 /// [`OtlpLoggerBuilder::with_scope`] says otherwise.
@@ -293,6 +300,17 @@ impl OtlpLogger {
     }
 }
 
+impl OtlpLogger {
+    /// Whether a record of `level` may be taken before the processors are
+    /// asked: at most the maximum level, not on a pipeline's own thread, and
+    /// not made while this crate's log front doors hand a record to their
+    /// processors (a processor that logs would otherwise be handed its own
+    /// records without end: see `crate::emitting`).
+    fn may_take(&self, level: Level) -> bool {
+        level <= self.max_level && !own_threads::is_own_thread() && !is_emitting()
+    }
+}
+
 /// The OpenTelemetry severity of a `log` level (the first number of each
 /// range).
 fn severity(level: Level) -> Severity {
@@ -306,24 +324,29 @@ fn severity(level: Level) -> Severity {
 }
 
 impl Log for OtlpLogger {
-    /// Below the maximum level, on a pipeline's own threads, or when no
+    /// Below the maximum level, on a pipeline's own threads, while a log
+    /// front door of this crate hands a record to its processors (what they
+    /// log is not recorded), or when no
     /// processor keeps a record of the level's severity (and this logger's
     /// scope, no event name: [`Logger::enabled_for`]), false. Cost: a
-    /// comparison, a thread-local read, the logger's flag check, then one
+    /// comparison, two thread-local reads, the logger's flag check, then one
     /// call per processor until one says yes (one with a
     /// [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor)).
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         let level = metadata.level();
-        level <= self.max_level
-            && !own_threads::is_own_thread()
-            && self.logger.enabled_for(severity(level), "")
+        self.may_take(level) && emitting(|| self.logger.enabled_for(severity(level), ""))
     }
 
     fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
+        let level = record.level();
+        if !self.may_take(level) {
             return;
         }
-        self.logger.emit(self.to_log_record(record));
+        emitting(|| {
+            if self.logger.enabled_for(severity(level), "") {
+                self.logger.emit(self.to_log_record(record));
+            }
+        });
     }
 
     /// Flushes the provider's processors, up to five seconds; on a

@@ -17,6 +17,7 @@ use otlp_sdk::{
 use super::BridgeError;
 use super::feed::PipelineFeed;
 use super::log_convert::LogConverter;
+use crate::emitting::{emitting, is_emitting};
 use crate::pipeline::build_log_processor;
 
 /// An [`opentelemetry_sdk::logs::LogProcessor`] that converts each emitted
@@ -37,7 +38,7 @@ use crate::pipeline::build_log_processor;
 /// | `opentelemetry_sdk` | otlp-sdk |
 /// |---|---|
 /// | `emit(record, scope)` | `on_emit(converted)`; a record without a trace context takes the thread's [active span](otlp_sdk::active_span) |
-/// | `event_enabled(..)` | `false` on a pipeline's own threads and when disabled (`OTEL_SDK_DISABLED`), else `true` |
+/// | `event_enabled(..)` | `false` on a pipeline's own threads, while a record is handed to the otlp-sdk processor, and when disabled (`OTEL_SDK_DISABLED`), else `true` |
 /// | `force_flush()` | `force_flush(flush_timeout)` ([`DEFAULT_FLUSH_TIMEOUT`](super::DEFAULT_FLUSH_TIMEOUT), see [`with_flush_timeout`](Self::with_flush_timeout)) |
 /// | `shutdown_with_timeout(timeout)` | `shutdown(timeout)`: returns by `timeout`, even if the backend hangs |
 /// | `set_resource(resource)` | converted once into the `Arc<Resource>` every record shares |
@@ -58,6 +59,14 @@ use crate::pipeline::build_log_processor;
 /// context (the SDK's logger then drops the record before any processor
 /// sees it), `emit` checks [`own_threads::is_own_thread`] as well, and
 /// `tracing` records nothing there at all.
+///
+/// **What the wrapped processor logs.** A record emitted while this
+/// processor (or another log front door of this crate) hands one to its
+/// otlp-sdk processor, on the same thread, is discarded by it (`emit`
+/// returns, `event_enabled` is `false`): a processor that logs each record
+/// it is given, through `opentelemetry-appender-tracing` and a global
+/// subscriber say, would otherwise be handed its own records without end,
+/// until the stack overflows. The SDK's other processors still get it.
 ///
 /// Errors map to [`OTelSdkError`]: a passed deadline is `Timeout`, a second
 /// shutdown `AlreadyShutdown`, undelivered records `InternalFailure` with the
@@ -179,15 +188,20 @@ impl OtlpLogProcessor<BatchLogProcessor> {
 
 impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor<P> {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        if self.feed.disabled || own_threads::is_own_thread() {
+        // Nor a record made while a log front door of this crate hands one
+        // to its processors (a processor that logs would be handed its own
+        // records without end: see `crate::emitting`).
+        if self.feed.disabled || own_threads::is_own_thread() || is_emitting() {
             return;
         }
-        let mut converted = self.feed.converter.convert(record, scope);
-        // No `opentelemetry` context: the thread's active span of this
-        // workspace's front doors (an `OtlpLayer` span entered, a native
-        // span entered through `active_span`), as `Logger::emit` does.
-        active_span::correlate(&mut converted);
-        self.feed.processor.on_emit(&mut converted);
+        emitting(|| {
+            let mut converted = self.feed.converter.convert(record, scope);
+            // No `opentelemetry` context: the thread's active span of this
+            // workspace's front doors (an `OtlpLayer` span entered, a native
+            // span entered through `active_span`), as `Logger::emit` does.
+            active_span::correlate(&mut converted);
+            self.feed.processor.on_emit(&mut converted);
+        });
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -203,7 +217,7 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
     // and a made-up one would mislead a processor that filters by scope.
     // `emit` hands every record on; a processor that filters does so there.
     fn event_enabled(&self, _level: OtelSeverity, _target: &str, _name: Option<&str>) -> bool {
-        !self.feed.disabled && !own_threads::is_own_thread()
+        !self.feed.disabled && !own_threads::is_own_thread() && !is_emitting()
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
@@ -370,6 +384,51 @@ mod tests {
             });
         });
         assert_eq!(collect.records().len(), 1, "only the application thread's");
+    }
+
+    /// A processor that logs each record it is given through a logger of
+    /// the `opentelemetry_sdk` provider it serves (through
+    /// `opentelemetry-appender-tracing` and a global subscriber, its
+    /// `tracing` events would go the same way), a few times at most.
+    #[derive(Clone, Default)]
+    struct LogsBack {
+        logger: Arc<std::sync::OnceLock<opentelemetry_sdk::logs::SdkLogger>>,
+        given: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl LogProcessor for LogsBack {
+        fn on_emit(&self, _: &mut otlp_core::LogRecord) {
+            let given = self.given.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if given < 20
+                && let Some(logger) = self.logger.get()
+            {
+                let mut record = logger.create_log_record();
+                record.set_body("the processor was given a record".into());
+                logger.emit(record);
+            }
+        }
+        fn force_flush(&self, _timeout: Duration) -> Result<(), PipelineError> {
+            Ok(())
+        }
+        fn shutdown(&self, _timeout: Duration) -> Result<(), PipelineError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn what_the_wrapped_processor_logs_while_it_handles_a_record_is_not_handed_back_to_it() {
+        let back = LogsBack::default();
+        let processor = OtlpLogProcessor::new(back.clone());
+        let provider = SdkLoggerProvider::builder()
+            .with_log_processor(processor)
+            .build();
+        let _ = back.logger.set(provider.logger("back"));
+        emit(&provider, "the application's");
+        assert_eq!(
+            back.given.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "only the application's record, not one per record without end"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::layer::WithContext;
 use super::state::{Deferred, SpanState, in_sdk_call};
 use super::target_loggers::TargetLoggers;
 use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
+use crate::emitting;
 
 /// A [`tracing_subscriber::Layer`] that turns every `tracing` event into an
 /// OTLP log record of one [`LoggerProvider`]: its resource, processors and
@@ -36,6 +37,11 @@ use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
 /// feature, of the span current through the `opentelemetry` API, such as
 /// one `tracing-opentelemetry` has entered; else of the native API's
 /// active span).
+///
+/// What its processors record through `tracing` or `log` while the layer
+/// hands them a record (or asks them about one) is not recorded by the
+/// layer, so that a processor that logs is not handed its own records
+/// without end; other layers see it.
 ///
 /// Cost: nothing when the provider has no processor or is disabled
 /// ([`Logger::enabled`]) or on a pipeline's own threads; when no processor
@@ -414,9 +420,25 @@ where
     // whole subscriber (its other layers too, a `fmt` layer), while a
     // processor's `enabled` speaks only for this pipeline.
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if own_threads::is_own_thread() || !self.logger.enabled() {
+        // Nor what a processor (or anything this layer calls while it
+        // handles an event) records meanwhile: handed to the processors in
+        // turn, it would make one more, without end (see `emitting`).
+        if own_threads::is_own_thread() || emitting::is_emitting() || !self.logger.enabled() {
             return;
         }
+        emitting::emitting(|| self.handle(event, &ctx));
+    }
+}
+
+impl OtlpLogLayer {
+    /// Asks the processors about `event`, and if one takes it, builds its
+    /// record and emits it (see [`Layer::on_event`]). Inlined into its one
+    /// caller, as the code was before it moved here.
+    #[inline(always)]
+    fn handle<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         let metadata = event.metadata();
         let severity = severity(metadata.level());
         let from_log = is_from_log(metadata);
@@ -426,7 +448,7 @@ where
             None => {
                 if self.logger.enabled_for(severity, event_name) {
                     let fields = self.record_fields(event);
-                    self.emit(event, &ctx, fields, from_log, event_name, None);
+                    self.emit(event, ctx, fields, from_log, event_name, None);
                 }
             }
             // The target's own logger (its scope named after it), unless the
@@ -441,7 +463,7 @@ where
                         .enabled_for(severity, event_name)
                     {
                         let fields = self.record_fields(event);
-                        self.emit(event, &ctx, fields, from_log, event_name, target_logger);
+                        self.emit(event, ctx, fields, from_log, event_name, target_logger);
                     }
                 },
             ),
@@ -456,7 +478,7 @@ where
                         .unwrap_or(&self.logger)
                         .enabled_for(severity, event_name)
                     {
-                        self.emit(event, &ctx, fields, from_log, event_name, target_logger);
+                        self.emit(event, ctx, fields, from_log, event_name, target_logger);
                     }
                 },
             ),

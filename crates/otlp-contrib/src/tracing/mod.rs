@@ -291,6 +291,13 @@
 //!   events, whether or not an `OtlpLogLayer` is there; with both, an event
 //!   is a span event and a log record. To have log records only, filter
 //!   `OtlpLayer` (e.g. `filter_fn(|m| m.is_span())`).
+//! - What the log processors record through `tracing` (or `log`) while
+//!   the layer hands them an event's record, or asks them whether they take
+//!   it, is not recorded by the layer (nor by the `log` bridge): a
+//!   processor that logs each record it is given would be handed its own
+//!   records without end, until the stack overflows. Other layers see it.
+//!   `tracing` drops such events itself under a subscriber set per thread
+//!   (`with_default`), not under a global one.
 //!
 //! Cost: with a provider that has nowhere to send
 //! ([`otlp_sdk::Logger::enabled`] false) or on a pipeline's own threads,
