@@ -84,11 +84,12 @@
 //! before it starts, as attributes (with `code.*`, and `thread.*`,
 //! `target` or `level` when they are on), and a link per `follows_from`
 //! before it starts. Fields recorded and events added after it started do
-//! not reach the decision. What the sampler (or a processor's `on_start`,
-//! or the warning handler of `otlp_sdk::diagnostics`) itself records through
+//! not reach the decision. What the sampler (or a processor's `on_start` or
+//! `on_end`, or the warning handler of `otlp_sdk::diagnostics`) itself records through
 //! `tracing` while the layer calls it is not recorded by `OtlpLayer` (the
-//! span the call is about may be the current one, its state in use); other
-//! layers see it. So dropping health checks by route is:
+//! span the call is about may be the current one, its state in use; a span
+//! an `on_end` makes for its own work would end in turn and be handed to it,
+//! without end); other layers see it. So dropping health checks by route is:
 //!
 //! ```
 //! use otlp_core::AnyValue;
@@ -165,7 +166,7 @@
 //! flags: W3C level 2's `random` flag set (its `traceparent` ends in `-03`
 //! when sampled); a span under a remote parent keeps that parent's.
 //!
-//! Two limits come from `tracing` itself, as with `tracing-opentelemetry`:
+//! Three limits come from `tracing` itself, as with `tracing-opentelemetry`:
 //! - A span closes, and is exported, when the last handle on it is dropped:
 //!   its own and its children's. `tracing-subscriber`'s registry closes a
 //!   parent through the dispatcher of the thread that drops the last child
@@ -177,6 +178,12 @@
 //!   [`OtlpSpanExt::set_parent`] answers [`SetParentError::NotRecorded`],
 //!   so give a server span that continues a remote trace a level the
 //!   layer's filter lets through.
+//! - A span made and closed while another span closes (in a span
+//!   processor's `on_end`, which runs as the layer ends a span) is never
+//!   removed by `tracing-subscriber`'s registry (0.3.23 removes a span only
+//!   when no other span's close is under way on the thread), so it keeps
+//!   its parent, the span current then, open: make no `tracing` span in
+//!   `on_end`.
 //!
 //! ## Cost
 //!

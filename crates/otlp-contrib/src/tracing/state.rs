@@ -248,7 +248,13 @@ impl SpanState {
     /// Ends the span now, starting it first if it is pending. Not called
     /// when the tracer never records: the layer leaves the state to the
     /// registry, which drops it with the span (see `OtlpLayer::on_close`).
+    ///
+    /// Ending hands the span to the processors (`on_end`: the program's
+    /// code too), inside an sdk call like the others: a span a processor
+    /// makes for its own work would otherwise end in turn and be handed to
+    /// it, which makes one more, without end.
     pub(super) fn end(self, tracer: &Tracer) {
+        let _sdk_call = SdkCall::mark();
         // A pending span starts and ends here without first moving into
         // `stage` (the sdk span is about 300 bytes: one copy less per span).
         match self.stage {
@@ -265,15 +271,18 @@ thread_local! {
 }
 
 /// Whether the calling thread is inside a call the layer makes into
-/// otlp-sdk on a span: starting it, recording fields, an event or a link.
+/// otlp-sdk on a span: starting it, recording fields, an event or a link,
+/// ending it.
 /// Such a call may run the program's code — its sampler
-/// (`Sampler::custom`), its processors' `on_start`, its warning handler
+/// (`Sampler::custom`), its processors' `on_start` and `on_end`, its warning handler
 /// (`diagnostics::set_warning_handler`, told when a span goes over its
 /// limits) — and that code may record through `tracing`. The layer may hold
 /// the span's extensions meanwhile, and the span may be `tracing`'s current
 /// one (a span starts as it is entered; events and `Span::current().record`
 /// are recorded in it): taking them again from there would wait for the
-/// lock this thread holds, forever. So the `tracing` spans, events, records
+/// lock this thread holds, forever. And a span a processor's `on_end`
+/// makes for its own work would end in turn, be handed to it, and make one
+/// more, without end. So the `tracing` spans, events, records
 /// and enters made there are not recorded by `OtlpLayer` (nor given span
 /// ids by `OtlpLogLayer`), as on a pipeline's own threads; other layers
 /// (`fmt`) see them as ever. Cost: a thread-local read.
