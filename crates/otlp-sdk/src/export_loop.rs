@@ -124,6 +124,9 @@ struct Held {
     seq: u64,
     settled: Arc<AtomicBool>,
     body: Vec<u8>,
+    /// The protobuf request a JSON `body` was transcoded from: what
+    /// shutdown stores of it, as every append does.
+    protobuf: Option<Vec<u8>>,
     count: Count,
     encoding: Encoding,
 }
@@ -613,10 +616,12 @@ impl<E: Exporter> ExportLoop<E> {
                 return;
             }
             let (seq, settled) = self.start_request(count, None);
+            let protobuf = from_protobuf.then(|| self.protobuf.clone());
             self.held.push_back(Held {
                 seq,
                 settled,
                 body,
+                protobuf,
                 count,
                 encoding,
             });
@@ -910,7 +915,14 @@ impl<E: Exporter> ExportLoop<E> {
             // still refuses them.
             for held in std::mem::take(&mut self.held) {
                 self.in_flight.remove(&held.seq);
-                self.dispatch(held.body, held.count, false);
+                let from_protobuf = match held.protobuf {
+                    Some(protobuf) => {
+                        self.protobuf = protobuf;
+                        true
+                    }
+                    None => false,
+                };
+                self.dispatch(held.body, held.count, from_protobuf);
             }
             // What is still queued goes to disk for the next start.
             self.shared.queue.steal_partial_blocks();

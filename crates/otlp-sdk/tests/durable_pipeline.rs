@@ -1184,7 +1184,7 @@ impl Drop for UnderWay {
 
 impl Exporter for HoldingExporter {
     fn encoding(&self) -> Encoding {
-        Encoding::Protobuf
+        BackendExporter(self.backend.clone()).encoding()
     }
 
     async fn export(&self, request: ExportRequest) -> ExportOutcome {
@@ -1333,5 +1333,63 @@ fn what_a_full_disk_refuses_at_shutdown_is_dropped_at_shutdown_not_failed_in_fli
         (before.queued, before.in_flight, 0),
         "{stats:#?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An OTLP/JSON pipeline stores the protobuf request each JSON body is
+/// transcoded from, so that what waits on disk goes out whichever protocol
+/// the next run speaks. A batch the disk refused while no export slot was
+/// free waits in memory as its JSON body; shutdown, storing it then, stored
+/// that JSON body: the next run, over protobuf, had it refused for good
+/// (its spans failed). It stores the protobuf request, as every other append.
+#[test]
+fn a_json_batch_held_for_a_slot_is_stored_at_shutdown_as_its_protobuf_request() {
+    use otlp_sdk::durable::DurableQueue;
+
+    let dir = directory("held-json");
+    let backend = Arc::new(Backend {
+        json: true,
+        ..Backend::default()
+    });
+    let (processor, current, _) = one_slot_and_a_disk_that_fails_at(&dir, &backend, 2);
+    // The first batch is stored (segment 1) and takes the one slot.
+    for _ in 0..5 {
+        processor.on_end(large_span());
+    }
+    assert!(eventually(Duration::from_secs(10), || current
+        .load(Ordering::SeqCst)
+        == 1));
+    // The next one is refused by the disk (segment 2) and held in memory.
+    for _ in 0..5 {
+        processor.on_end(large_span());
+    }
+    assert!(eventually(Duration::from_secs(10), || {
+        let stats = processor.stats();
+        stats.queued == 0 && stats.in_flight == 10
+    }));
+    // The disk takes it again by the time of the shutdown.
+    std::fs::remove_file(dir.join(format!("{:020}.seg", 2))).expect("free segment 2's name");
+    let _ = processor.shutdown(Duration::from_millis(500));
+    assert_eq!(processor.stats().persisted, 10, "{:#?}", processor.stats());
+
+    let (queue, recovered) = DurableQueue::open(durable(&dir)).expect("reopen");
+    let encodings: Vec<Encoding> = recovered.records.iter().map(|r| r.encoding).collect();
+    assert_eq!(
+        encodings,
+        [Encoding::Protobuf, Encoding::Protobuf],
+        "both requests stored as protobuf"
+    );
+    drop(queue);
+    // A run over protobuf delivers all ten spans.
+    let up = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        ..Backend::default()
+    });
+    let next = pipeline(&up, durable(&dir));
+    next.shutdown(Duration::from_secs(10))
+        .expect("all delivered");
+    let stats = next.stats();
+    assert_balanced(&stats);
+    assert_eq!((stats.exported, stats.failed), (10, 0), "{stats:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
