@@ -527,8 +527,9 @@ impl<E: Exporter> ExportLoop<E> {
             Some(NextRecord::Deferred { spans, error }) => {
                 self.buffers.put(body);
                 self.shared.stats.record_error(format!(
-                    "{spans} spans wait on disk: their durable record could not be read back \
-                     now, trying again after a backoff: {error}"
+                    "{} wait on disk: their durable record could not be read back now, trying \
+                     again after a backoff: {error}",
+                    Records(spans, self.settings.signal)
                 ));
             }
             None => self.buffers.put(body),

@@ -287,3 +287,71 @@ fn a_record_damaged_on_disk_after_start_is_dropped_counted_and_named() -> TestRe
     assert!(recovered.records.is_empty(), "{recovered:?}");
     Ok(())
 }
+
+/// The same backend, as the log pipeline's exporter.
+struct LogBackendExporter(Arc<Backend>);
+
+impl Exporter for LogBackendExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Logs
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        BackendExporter(self.0.clone()).export(request).await
+    }
+}
+
+/// A log pipeline's record that cannot be read back for a while is reported
+/// as log records waiting on disk (it said "5 spans wait on disk", the one
+/// message of the durable queue's that named spans whatever the signal).
+#[test]
+fn a_log_pipelines_record_that_cannot_be_read_is_reported_as_log_records_waiting() -> TestResult {
+    use otlp_sdk::{BatchLogProcessor, LogProcessor};
+
+    let dir = TempDir::new("log-read-fails");
+    let (config, segments, _) = three_records(dir.path());
+    let hidden = dir.path().join("hidden");
+    let backend = Backend::doing(move_away(&segments[1], &hidden));
+    let processor = BatchLogProcessor::builder(LogBackendExporter(backend.clone()))
+        .with_batch_config(BatchConfig {
+            scheduled_delay: Duration::from_millis(5),
+            max_concurrent_exports: 1,
+            ..BatchConfig::default()
+        })
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        })
+        .with_durable_queue(config)
+        .build()
+        .expect("the pipeline starts");
+    let name = file_name(&segments[1]);
+    assert!(
+        eventually(Duration::from_secs(10), || processor
+            .stats()
+            .last_error
+            .is_some_and(|error| error.contains(&name))),
+        "{:#?}",
+        processor.stats()
+    );
+    let error = processor.stats().last_error.unwrap_or_default();
+    assert!(
+        error.starts_with(&format!("{} log records wait on disk", SPANS[1])),
+        "{error}"
+    );
+    // The file is back: both waiting records are delivered.
+    fs::rename(&hidden, &segments[1])?;
+    assert!(
+        eventually(Duration::from_secs(20), || processor.stats().exported == 15),
+        "{:#?}",
+        processor.stats()
+    );
+    assert_eq!(processor.shutdown(Duration::from_secs(10)), Ok(()));
+    assert_balanced(&processor.stats());
+    Ok(())
+}
