@@ -6,7 +6,8 @@
 //! rejected, or failed for good). A record whose export ran out of retries is
 //! *parked*: it stays on disk and waits here, like the records recovered at
 //! start, to be sent again, oldest first, with the retry policy's backoff
-//! between rounds. While anything waits, new batches join the back of the
+//! between rounds (and at least the server's throttle hint, when its last
+//! answer gave one). While anything waits, new batches join the back of the
 //! line (they are written to disk and wait too), so delivery stays in order
 //! and a backend outage fills the disk, not memory.
 //!
@@ -25,7 +26,7 @@
 //! the error and its file.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use otlp_core::encode::Encoding;
 
@@ -299,7 +300,7 @@ impl Backlog {
             }
             // The record is still on disk as far as anyone knows: try again later.
             Err(error) => {
-                self.back_off();
+                self.back_off(None);
                 NextRecord::Deferred { spans, error }
             }
         })
@@ -317,23 +318,31 @@ impl Backlog {
     }
 
     /// A record ran out of retries: it waits on disk for the next round,
-    /// after the retry policy's backoff. Returns false if the disk cap
-    /// evicted it meanwhile (its spans are lost).
-    pub(crate) fn park(&mut self, id: RecordId, spans: u64, bytes: u64) -> bool {
+    /// after the retry policy's backoff, and at least the server's
+    /// `throttle` hint when its last answer gave one. Returns false if the
+    /// disk cap evicted it meanwhile (its spans are lost).
+    pub(crate) fn park(
+        &mut self,
+        id: RecordId,
+        spans: u64,
+        bytes: u64,
+        throttle: Option<Duration>,
+    ) -> bool {
         if self.was_evicted(id) {
             return false;
         }
         let bytes = Some(bytes);
         self.waiting.insert(id, Waiting { spans, bytes });
-        self.back_off();
+        self.back_off(throttle);
         true
     }
 
     /// A redelivery round failed: the next one waits the retry policy's
-    /// backoff, longer after each failure in a row.
-    fn back_off(&mut self) {
+    /// backoff, longer after each failure in a row, and at least the
+    /// server's `throttle` hint.
+    fn back_off(&mut self, throttle: Option<Duration>) {
         self.failures = self.failures.saturating_add(1);
-        let delay = self.retry.delay(self.failures, 0.5, None);
+        let delay = self.retry.delay(self.failures, 0.5, throttle);
         self.next_attempt = self.next_attempt.max(deadline_after(delay));
     }
 

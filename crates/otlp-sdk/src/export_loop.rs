@@ -9,7 +9,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ use crate::diagnostics::LossReporter;
 use crate::durable::{DurableConfig, DurableError, FsyncPolicy, RecordId};
 use crate::error::{PipelineError, Records};
 use crate::export_runtime::ExportRuntime;
-use crate::exporter::{ExportRequest, Exporter, Signal};
+use crate::exporter::{ExportOutcome, ExportRequest, Exporter, Signal};
 use crate::pool::Pool;
 use crate::retry::{RetryPolicy, SendEvent, Settlement};
 use crate::shared::Shared;
@@ -95,6 +95,9 @@ struct Completion {
     record: Option<RecordId>,
     /// Retries ran out and the record stays on disk for a later round (not counted failed).
     parked: bool,
+    /// The server's last throttle hint (`RetryInfo`, `Retry-After`): a
+    /// parked record's next round waits at least that long.
+    throttle: Option<Duration>,
 }
 
 /// How many records a request holds, and their bytes.
@@ -1110,7 +1113,7 @@ fn finish_record(
     bytes: u64,
 ) -> Result<bool, DurableError> {
     if completion.parked {
-        return Ok(backlog.park(id, spans, bytes));
+        return Ok(backlog.park(id, spans, bytes, completion.throttle));
     }
     let answered = !completion.settlement.exhausted;
     backlog.settled(id, answered).map(|()| true)
@@ -1234,6 +1237,61 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
+/// An export task's exporter, noting the throttle hint of each retryable
+/// answer (the last one stays): [`RetryPolicy::send`] honours a hint within
+/// the request's deadline, and one that runs past it parks the request, whose
+/// next round must honour it too. Costs one `Arc` clone per request and a
+/// store per retryable answer.
+struct ThrottleHints<E> {
+    exporter: Arc<E>,
+    /// The last hint in nanoseconds; [`NO_HINT`](Self::NO_HINT): none.
+    last_nanos: AtomicU64,
+}
+
+impl<E: Exporter> ThrottleHints<E> {
+    const NO_HINT: u64 = u64::MAX;
+
+    fn new(exporter: Arc<E>) -> Self {
+        ThrottleHints {
+            exporter,
+            last_nanos: AtomicU64::new(Self::NO_HINT),
+        }
+    }
+
+    /// The hint of the last retryable answer, if it gave one (at most some
+    /// 584 years: a longer one is cut there).
+    fn last_hint(&self) -> Option<Duration> {
+        let nanos = self.last_nanos.load(Ordering::Relaxed);
+        (nanos != Self::NO_HINT).then(|| Duration::from_nanos(nanos))
+    }
+}
+
+impl<E: Exporter> Exporter for ThrottleHints<E> {
+    fn encoding(&self) -> Encoding {
+        self.exporter.encoding()
+    }
+
+    fn signal(&self) -> Signal {
+        self.exporter.signal()
+    }
+
+    async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        let outcome = self.exporter.export(request).await;
+        if let ExportOutcome::Retryable { throttle, .. } = &outcome {
+            let nanos = throttle.map_or(Self::NO_HINT, |hint| {
+                u64::try_from(hint.as_nanos())
+                    .map_or(Self::NO_HINT - 1, |n| n.min(Self::NO_HINT - 1))
+            });
+            self.last_nanos.store(nanos, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    fn stands_for_none(&self) -> bool {
+        self.exporter.stands_for_none()
+    }
+}
+
 /// One request on its way out, retried as the policy allows.
 struct ExportTask<E> {
     exporter: Arc<E>,
@@ -1256,8 +1314,9 @@ impl<E: Exporter> ExportTask<E> {
         let started = Instant::now();
         let span_count = request.span_count as u64;
         let stats = &self.shared.stats;
+        let exporter = ThrottleHints::new(self.exporter.clone());
         let sent = self.retry.send(
-            &*self.exporter,
+            &exporter,
             &request,
             self.attempt_timeout,
             self.deadline,
@@ -1337,6 +1396,7 @@ impl<E: Exporter> ExportTask<E> {
             settlement,
             record: self.record,
             parked,
+            throttle: exporter.last_hint(),
         });
         self.shared.queue.wake_loop_for_completion();
     }
@@ -1535,6 +1595,7 @@ mod tests {
             settlement,
             record: Some(record),
             parked,
+            throttle: None,
         };
         // Two requests in flight: one runs out of retries (the backend was
         // down) and waits on disk, backing off for an hour...

@@ -1569,3 +1569,78 @@ fn a_restart_resends_the_stored_requests_byte_for_byte_with_their_resources_and_
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Throttles every request: retryable, "come back in `hint`", and counts
+/// the attempts.
+struct ThrottlingExporter {
+    hint: Duration,
+    attempts: Arc<AtomicU64>,
+}
+
+impl Exporter for ThrottlingExporter {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _request: ExportRequest) -> ExportOutcome {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        ExportOutcome::Retryable {
+            error: ExportError::Server {
+                status: "HTTP 429".into(),
+                message: "slow down".into(),
+            },
+            throttle: Some(self.hint),
+        }
+    }
+}
+
+/// A server that throttles asks the client to wait at least its hint
+/// (`RetryInfo`, `Retry-After`). A request whose hint runs past its export
+/// deadline waits on disk for a later round; that round came after the
+/// retry policy's backoff alone (here 5 ms, growing to 20 ms), so a
+/// request the server asked to hold off for a minute was sent again dozens
+/// of times a second. The next round now waits the hint too.
+#[test]
+fn a_request_parked_by_a_throttle_is_not_sent_again_before_the_servers_hint() {
+    let dir = directory("throttled");
+    let attempts = Arc::new(AtomicU64::new(0));
+    let exporter = ThrottlingExporter {
+        hint: Duration::from_secs(60),
+        attempts: attempts.clone(),
+    };
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(BatchConfig {
+            scheduled_delay: Duration::from_millis(5),
+            export_timeout: Duration::from_millis(100),
+            max_concurrent_exports: 1,
+            ..BatchConfig::default()
+        })
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        })
+        .with_durable_queue(durable(&dir))
+        .build()
+        .expect("the pipeline starts");
+    for _ in 0..10 {
+        processor.on_end(span());
+    }
+    assert!(eventually(Duration::from_secs(10), || attempts
+        .load(Ordering::SeqCst)
+        >= 1));
+    // Far less than the hint: a machine slower than expected only makes
+    // fewer attempts.
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = attempts.load(Ordering::SeqCst);
+    assert_eq!(
+        processor.shutdown(Duration::from_secs(5)),
+        Err(PipelineError::Persisted {
+            spans: 10,
+            signal: Signal::Traces
+        })
+    );
+    assert_balanced(&processor.stats());
+    assert_eq!(sent, 1, "sent again before the server's hint");
+    let _ = std::fs::remove_dir_all(&dir);
+}
