@@ -1644,3 +1644,61 @@ fn a_request_parked_by_a_throttle_is_not_sent_again_before_the_servers_hint() {
     assert_eq!(sent, 1, "sent again before the server's hint");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Accepts every request but rejects two of its spans (a partial success),
+/// counting the requests.
+struct PartlyRejecting(Arc<AtomicU64>);
+
+impl Exporter for PartlyRejecting {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _request: ExportRequest) -> ExportOutcome {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        ExportOutcome::PartialSuccess {
+            rejected_spans: 2,
+            message: "two spans are bad".into(),
+        }
+    }
+}
+
+/// A partial success is an answer: the request leaves the disk, its
+/// rejected spans counted `rejected` and the rest exported, and nothing of
+/// it is sent again, in this run or the next.
+#[test]
+fn a_partly_rejected_request_leaves_the_disk_counted_and_is_not_sent_again() {
+    let dir = directory("partial");
+    let requests = Arc::new(AtomicU64::new(0));
+    let processor = BatchSpanProcessor::builder(PartlyRejecting(requests.clone()))
+        .with_batch_config(BatchConfig {
+            max_export_batch_size: 64,
+            scheduled_delay: Duration::from_millis(5),
+            export_timeout: Duration::from_secs(10),
+            ..BatchConfig::default()
+        })
+        .with_durable_queue(durable(&dir))
+        .build()
+        .expect("the pipeline starts");
+    for _ in 0..200 {
+        processor.on_end(span());
+    }
+    let _ = processor.shutdown(Duration::from_secs(10));
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    let sent = requests.load(Ordering::SeqCst);
+    assert_eq!(
+        (
+            stats.rejected,
+            stats.exported,
+            stats.persisted,
+            stats.failed
+        ),
+        (2 * sent, 200 - 2 * sent, 0, 0),
+        "{sent} requests, each sent once: {stats:#?}"
+    );
+    let again = pipeline(&Arc::new(Backend::default()), durable(&dir));
+    assert_eq!(again.stats().recovered, 0, "nothing left on disk");
+    again.shutdown(Duration::from_secs(1)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
