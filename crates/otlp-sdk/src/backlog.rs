@@ -48,6 +48,14 @@ pub(crate) struct Redelivery {
     pub(crate) newly_measured: bool,
 }
 
+/// The longest a server's throttle hint (`Retry-After`, `RetryInfo`) holds
+/// the line of records on disk. While a record waits, every new batch waits
+/// behind it, so a hint of days (a misconfigured or hostile server) would
+/// keep the whole pipeline from sending for the rest of the run. Past this,
+/// the next round comes after five minutes, the OpenTelemetry Collector's
+/// default limit on the time spent retrying one request.
+const MAX_PARKED_THROTTLE: Duration = Duration::from_secs(300);
+
 /// A record waiting on disk: its spans, and its records' bytes once known
 /// (`None` for a record recovered at start and not read back yet).
 #[derive(Clone, Copy, Debug)]
@@ -339,9 +347,10 @@ impl Backlog {
 
     /// A redelivery round failed: the next one waits the retry policy's
     /// backoff, longer after each failure in a row, and at least the
-    /// server's `throttle` hint.
+    /// server's `throttle` hint, up to [`MAX_PARKED_THROTTLE`].
     fn back_off(&mut self, throttle: Option<Duration>) {
         self.failures = self.failures.saturating_add(1);
+        let throttle = throttle.map(|hint| hint.min(MAX_PARKED_THROTTLE));
         let delay = self.retry.delay(self.failures, 0.5, throttle);
         self.next_attempt = self.next_attempt.max(deadline_after(delay));
     }
@@ -437,6 +446,30 @@ mod tests {
         }
         assert_eq!(body, b"body");
         assert!(!backlog.has_waiting());
+        drop(backlog);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_servers_throttle_hint_holds_the_line_on_disk_at_most_five_minutes() {
+        let dir = directory("throttled");
+        let mut backlog = one_waiting(&dir);
+        let mut body = Vec::new();
+        let Some(NextRecord::Ready(record)) = backlog.take_next(&mut body) else {
+            panic!("expected the waiting record");
+        };
+        let before = Instant::now();
+        let century = Duration::from_secs(100 * 365 * 24 * 3600);
+        assert!(backlog.park(record.id, record.spans, record.bytes, Some(century)));
+        let due = backlog.next_due().expect("a next round");
+        // The hint, cut to five minutes, plus at most a tenth of it as jitter;
+        // the retry policy's backoff (60 s) is shorter.
+        assert!(due >= before + MAX_PARKED_THROTTLE, "{:?}", due - before);
+        assert!(
+            due <= Instant::now() + MAX_PARKED_THROTTLE.mul_f64(1.1),
+            "{:?}",
+            due - before
+        );
         drop(backlog);
         let _ = fs::remove_dir_all(&dir);
     }
