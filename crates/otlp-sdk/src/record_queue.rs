@@ -22,7 +22,9 @@
 //! budget) kept in a per-thread *slot* of the pipeline. A block is handed to
 //! the loop's FIFO when the next record does not fit in it; the loop also
 //! *steals* the blocks of every slot when its scheduled delay runs out, when a
-//! flush or shutdown asks for everything, when a producer finds no room, and
+//! flush or shutdown asks for everything, when a producer finds no room (the
+//! first such producer hands them over itself, then tries again: blocks
+//! barely begun may hold the room as reservations), and
 //! when the records waiting make a batch's worth although no block is full
 //! (small records, or records spread over several threads' blocks): the batch
 //! goes out at once, not at the scheduled delay. To see that, each thread
@@ -100,7 +102,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::Thread;
 use std::time::Instant;
 
@@ -559,7 +561,7 @@ impl RecordQueue {
         // share of the count (it is handed over once it has not).
         let mut block = match current {
             Some(block) => block,
-            None => match self.start_block(HEADER + 1) {
+            None => match self.start_block_or_reclaim(HEADER + 1) {
                 Some(block) => block,
                 None => return Push::Full,
             },
@@ -582,7 +584,7 @@ impl RecordQueue {
             if let Err(discarded) = self.hand_over(block) {
                 return Push::Closed(discarded.and_refused(len));
             }
-            block = match self.start_block(need) {
+            block = match self.start_block_or_reclaim(need) {
                 Some(block) => block,
                 None => return Push::Full,
             };
@@ -737,7 +739,7 @@ impl RecordQueue {
         {
             return Push::TooLarge(bytes.len());
         }
-        let Some(mut block) = self.start_block(need) else {
+        let Some(mut block) = self.start_block_or_reclaim(need) else {
             return Push::Full;
         };
         let (group, ..) = block.group_of(record);
@@ -768,6 +770,55 @@ impl RecordQueue {
             slot,
         });
         Some(local.len() - 1)
+    }
+
+    /// [`start_block`](Self::start_block); when the budget has no room,
+    /// first [`reclaim_reserved`](Self::reclaim_reserved) and a second try.
+    fn start_block_or_reclaim(&self, need: usize) -> Option<Box<Block>> {
+        self.start_block(need).or_else(|| {
+            self.reclaim_reserved()
+                .then(|| self.start_block(need))
+                .flatten()
+        })
+    }
+
+    /// The budget had no room for a block: the other threads' partly
+    /// filled blocks may hold it as reservations they have not filled. A
+    /// block reserves its share when it is started, and shares shrink only
+    /// for blocks started after more threads came: some 90 threads of a
+    /// pool, started one after another, each with one record in its block,
+    /// had reserved the whole count cap of 2,048 (or a budget of 1 MiB), and
+    /// the next thread's record was dropped as queue-full while the queue
+    /// held 90. Hands those blocks to the loop now, which gives back what
+    /// they did not fill, and wakes the loop to cut them. Returns whether
+    /// it did.
+    ///
+    /// Once per steal of the loop: only the first producer to find no room
+    /// since the loop last stole (`room_wanted`), so that a queue truly full
+    /// costs the producers dropping records no scan of the slots each. And
+    /// only if no one holds the slots: this thread is writing (its write
+    /// count odd), and the loop's [`steal_all_blocks`](Self::steal_all_blocks),
+    /// holding them, may be waiting for that very write to end.
+    #[cold]
+    fn reclaim_reserved(&self) -> bool {
+        if self.room_wanted.load(Ordering::Relaxed) || self.room_wanted.swap(true, Ordering::SeqCst)
+        {
+            return false;
+        }
+        let reclaimed = match self.slots.try_lock() {
+            Ok(mut slots) => slots
+                .as_mut()
+                .map(|slots| self.hand_over_slot_blocks(slots)),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned
+                .into_inner()
+                .as_mut()
+                .map(|slots| self.hand_over_slot_blocks(slots)),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        // After the slots are let go: the loop steals and cuts at once
+        // (`room_wanted`).
+        self.wake_loop();
+        reclaimed.is_some()
     }
 
     /// A block with room for at least `need` bytes, its budget reserved.
@@ -869,6 +920,14 @@ impl RecordQueue {
         let Some(slots) = slots.as_mut() else {
             return false;
         };
+        self.hand_over_slot_blocks(slots)
+    }
+
+    /// Hands the block of every slot in `slots` (the queue's, locked) to
+    /// the loop and forgets the slots of threads that are gone; returns
+    /// whether it found a thread writing, its block out of its slot (see
+    /// [`steal_partial_blocks`](Self::steal_partial_blocks)).
+    fn hand_over_slot_blocks(&self, slots: &mut Vec<Arc<Slot>>) -> bool {
         let mut held = false;
         slots.retain(|slot| {
             let taken = slot.block.take();

@@ -1331,6 +1331,62 @@ fn thirty_two_threads_with_open_blocks_lose_nothing(batch: BatchConfig) {
     assert_eq!(stats.exported, 128);
 }
 
+/// The count cap and byte budget as above, with threads that come one after
+/// another (a pool growing under load), each ending a span that stays in its
+/// open block. A block's share shrinks as threads come, but the blocks begun
+/// before keep the larger shares they reserved: some 90 threads had set aside
+/// the whole cap of 2,048 (or budget of 1 MiB), and the next thread's span was
+/// dropped as queue-full while the queue held 90. Here 200 threads; the loop
+/// sleeps (no batch is due).
+#[test]
+fn threads_that_come_one_after_another_do_not_use_up_the_queue_with_open_blocks() {
+    let caps = [
+        BatchConfig {
+            full_policy: FullPolicy::Drop,
+            ..batch(2_048, 1_024, 60_000)
+        },
+        BatchConfig {
+            max_queue_bytes: 1 << 20,
+            max_queue_size: None,
+            full_policy: FullPolicy::Drop,
+            ..batch(0, 4_096, 60_000)
+        },
+    ];
+    for batch in caps {
+        let threads = 200;
+        let processor = BatchSpanProcessor::builder(ScriptedExporter::new(|_| Behaviour::Accept))
+            .with_batch_config(batch.clone())
+            .build()
+            .unwrap();
+        // One thread at a time ends its span; every thread lives on (its
+        // block open) until all have.
+        let turn = std::sync::Mutex::new(());
+        let all_ended = std::sync::Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for t in 0..threads as u64 {
+                let (processor, turn, all_ended) = (&processor, &turn, &all_ended);
+                scope.spawn(move || {
+                    {
+                        let _turn = turn.lock().unwrap();
+                        processor.on_end(span(t));
+                    }
+                    all_ended.wait();
+                });
+            }
+        });
+        let stats = processor.stats();
+        assert_eq!(
+            stats.dropped_queue_full, 0,
+            "{:?} {:?}: {stats:#?}",
+            batch.max_queue_size, batch.max_queue_bytes
+        );
+        processor.shutdown(Duration::from_secs(10)).unwrap();
+        let stats = processor.stats();
+        assert_final(&stats);
+        assert_eq!(stats.exported, threads as u64);
+    }
+}
+
 /// `max_concurrent_exports` and `performance.buffer_pool_size` are whole
 /// numbers of at least 1, from code, a file or `OTLP__*` variables, with no
 /// upper bound. The pipeline's buffer pool set aside a slot for each buffer
