@@ -282,6 +282,33 @@ fn invalid_views_and_limits_are_refused_naming_what_is_wrong() {
 }
 
 #[test]
+fn an_exponential_histogram_view_asking_for_more_than_16384_buckets_is_refused() {
+    let view = |max_size| {
+        View::new("latency").with_aggregation(Aggregation::Base2ExponentialHistogram {
+            max_size,
+            max_scale: 20,
+            record_min_max: true,
+        })
+    };
+    let error = MeterProvider::builder()
+        .with_view(view(100_000))
+        .build()
+        .expect_err("a hundred thousand buckets");
+    let MetricsError::InvalidView { view: name, reason } = error else {
+        panic!("{error}");
+    };
+    assert_eq!(name, "latency");
+    assert!(
+        reason.contains("max_size 100000 (needs 2..=16384)"),
+        "{reason}"
+    );
+    MeterProvider::builder()
+        .with_view(view(16_384))
+        .build()
+        .expect("the largest size");
+}
+
+#[test]
 fn past_the_cardinality_limit_measurements_go_to_the_overflow_series_and_are_counted() {
     let provider = MeterProvider::builder()
         .with_cardinality_limit(3)

@@ -10,6 +10,7 @@
 use otlp_core::Str;
 
 use super::MetricsError;
+use super::exponential::{MAX_MAX_SIZE, MAX_SCALE, MIN_MAX_SIZE, MIN_SCALE};
 use super::instrument_kind::InstrumentKind;
 
 /// The spec's default explicit-bucket boundaries.
@@ -41,9 +42,11 @@ pub enum Aggregation {
     },
     /// Base-2 exponential histogram.
     Base2ExponentialHistogram {
-        /// Most buckets per sign (the spec's default: 160).
+        /// Most buckets per sign (the spec's default: 160), 2 to 16,384: a
+        /// view asking for more is refused (a range at scale 20 can span
+        /// 2^31 buckets; 16,384 is 128 KiB of counts per sign and series).
         max_size: u32,
-        /// Finest scale, at most 20 (the default).
+        /// Finest scale, -10 to 20 (the default).
         max_scale: i8,
         /// Whether to keep the minimum and maximum.
         record_min_max: bool,
@@ -96,12 +99,14 @@ impl Aggregation {
                 max_scale,
                 ..
             } => {
-                if *max_size < 2 || !(-10..=20).contains(max_scale) {
+                let sizes = MIN_MAX_SIZE..=MAX_MAX_SIZE;
+                let scales = MIN_SCALE..=MAX_SCALE;
+                if !sizes.contains(max_size) || !scales.contains(max_scale) {
                     return Err(MetricsError::InvalidView {
                         view: view.to_string(),
                         reason: format!(
-                            "exponential histogram max_size {max_size} (needs >= 2) or max_scale \
-                             {max_scale} (needs -10..=20) out of range"
+                            "exponential histogram max_size {max_size} (needs {MIN_MAX_SIZE}..={MAX_MAX_SIZE}) \
+                             or max_scale {max_scale} (needs {MIN_SCALE}..={MAX_SCALE}) out of range"
                         ),
                     });
                 }
