@@ -128,8 +128,9 @@ fn durable_rows(stdout: &str, transports: &str) {
     assert!(stdout.contains("has no goals of its own"), "{stdout}");
 }
 
-/// The cells of the "beyond the workload" table's row (six cells, the
-/// first starting with `label`, the second `transport`).
+/// The cells of a "beyond the workload" table's row (six cells in the
+/// burst's table, eight in the steady rate's, which splits the cost by
+/// thread; the first starting with `label`, the second `transport`).
 fn beyond_row<'a>(table: &'a str, label: &str, transport: &str) -> Vec<&'a str> {
     table
         .lines()
@@ -139,7 +140,9 @@ fn beyond_row<'a>(table: &'a str, label: &str, transport: &str) -> Vec<&'a str> 
                 .map(str::trim)
                 .collect::<Vec<_>>()
         })
-        .find(|cells| cells.len() == 6 && cells[0].starts_with(label) && cells[1] == transport)
+        .find(|cells| {
+            [6, 8].contains(&cells.len()) && cells[0].starts_with(label) && cells[1] == transport
+        })
         .unwrap_or_else(|| panic!("no beyond-the-workload row {label} / {transport} in:\n{table}"))
 }
 
@@ -230,6 +233,13 @@ fn small_field_scenarios_print_their_tables() {
     let cells = beyond_row(&stdout, "otlp-rust (default settings)", "HTTP/protobuf");
     assert!(number(cells[3]) > 0.0, "{cells:?}");
     assert!(cells[5].ends_with('x'), "{cells:?}");
+    // The cost beyond the workload split by thread, each part against the
+    // baseline's: "0.35 (0.32x)".
+    for part in &cells[6..8] {
+        let (micros, ratio) = part.split_once(' ').expect("a figure and its ratio");
+        assert!(micros.parse::<f64>().is_ok(), "{cells:?}");
+        assert!(ratio.starts_with('(') && ratio.ends_with("x)"), "{cells:?}");
+    }
     // The steady rate's durable row against memory-only.
     durable_rows(&stdout, "HTTP/protobuf");
     // Every door of the front-door table.
