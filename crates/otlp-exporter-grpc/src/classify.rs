@@ -222,6 +222,28 @@ fn answered_without_tls(error: &(dyn std::error::Error + 'static)) -> bool {
     )
 }
 
+/// Whether the error's source chain holds h2's own verdict that the
+/// server's first bytes were no HTTP/2 frame (`FRAME_SIZE_ERROR`, found by
+/// this side): what a TLS server's alert (`15 03 03`, read as a frame
+/// length) or an HTTP/1.1 server's `HTTP/1.1` looks like to HTTP/2. h2
+/// says only "frame with invalid size".
+pub(crate) fn answered_without_http2(error: &(dyn std::error::Error + 'static)) -> bool {
+    otlp_sdk::find_in_chain::<h2::Error>(error)
+        .is_some_and(|h2| h2.is_library() && h2.reason() == Some(h2::Reason::FRAME_SIZE_ERROR))
+}
+
+/// What [`answered_without_http2`] means, for an endpoint that is TLS
+/// (`secure`) or plaintext.
+pub(crate) const fn not_http2_hint(secure: bool) -> &'static str {
+    if secure {
+        "the server's answer is not HTTP/2, which an OTLP/gRPC server speaks: is this \
+         an OTLP/HTTP port, 4318, instead of OTLP/gRPC's, 4317?"
+    } else {
+        "the server's answer is not HTTP/2: if it speaks TLS, use an https:// endpoint; \
+         an OTLP/HTTP port, 4318, is no OTLP/gRPC port, 4317, either"
+    }
+}
+
 /// Whether a certificate verdict is about the time of checking, which a
 /// wrong local clock makes and a set clock unmakes.
 fn depends_on_the_clock(verdict: &rustls::CertificateError) -> bool {

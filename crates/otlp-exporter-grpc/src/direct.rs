@@ -47,7 +47,7 @@ use otlp_sdk::compression::{ContentCoding, DecompressError, decompress};
 use otlp_sdk::config::Compression;
 
 use crate::MAX_RESPONSE_BYTES;
-use crate::classify::{error_chain, rejected_server_certificate};
+use crate::classify::{answered_without_http2, error_chain, rejected_server_certificate};
 
 /// How a direct call failed.
 #[derive(Debug)]
@@ -58,6 +58,10 @@ pub(crate) enum DirectError {
     Transport(String),
     /// The server's certificate failed verification: no retry can change it.
     CertificateRejected(String),
+    /// The server's first bytes were no HTTP/2 (a TLS server's alert to a
+    /// plaintext connection, an HTTP/1.1 server): see
+    /// [`answered_without_http2`].
+    NotHttp2(String),
     /// The channel's own per-request timeout expired.
     TimedOut,
     /// The server answered with a non-OK status.
@@ -99,6 +103,9 @@ pub(crate) async fn export(
             }
             Err(error) if rejected_server_certificate(&error) => {
                 return Err(DirectError::CertificateRejected(error_chain(&error)));
+            }
+            Err(error) if answered_without_http2(&error) => {
+                return Err(DirectError::NotHttp2(error_chain(&error)));
             }
             Err(error) => return Err(DirectError::Transport(error_chain(&error))),
         }

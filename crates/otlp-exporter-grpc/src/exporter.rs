@@ -15,7 +15,9 @@ use tokio::sync::Notify;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::classify::{capped, classify_not_ready, classify_response, classify_status};
+use crate::classify::{
+    capped, classify_not_ready, classify_response, classify_status, not_http2_hint,
+};
 use crate::direct::{self, DirectError};
 use crate::{MAX_REQUEST_BYTES, export_path};
 
@@ -273,6 +275,15 @@ impl GrpcExporter {
             // No retry can change a certificate that fails verification.
             Err(DirectError::CertificateRejected(error)) => ExportOutcome::Permanent {
                 error: ExportError::Transport(capped(&error)),
+            },
+            // Retryable, as any connection failure: the server behind the
+            // address may change; the hint says what the bytes looked like.
+            Err(DirectError::NotHttp2(error)) => ExportOutcome::Retryable {
+                error: ExportError::Transport(capped(&format!(
+                    "{error} ({})",
+                    not_http2_hint(self.shown_origin.starts_with("https://"))
+                ))),
+                throttle: None,
             },
             Err(DirectError::TimedOut) => ExportOutcome::Retryable {
                 error: ExportError::Timeout(allowed),

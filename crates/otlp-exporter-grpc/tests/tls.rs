@@ -150,6 +150,49 @@ fn https_to_a_plaintext_receiver_says_the_server_did_not_answer_in_tls() {
     assert!(message.contains("http://"), "{message}");
 }
 
+/// A TLS server given a plaintext HTTP/2 preface: its alert record, then it
+/// reads on until the client hangs up (a real one closes at once, and then
+/// the client may see only a broken pipe; when its alert arrives first, the
+/// client sees what this server sends).
+fn tls_alert_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        while let Ok((mut stream, _)) = listener.accept() {
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                if matches!(stream.read(&mut buffer), Ok(read) if read > 0) {
+                    // TLS 1.2 record, alert, fatal, decode_error.
+                    let _ = stream.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
+                }
+                while matches!(stream.read(&mut buffer), Ok(read) if read > 0) {}
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn http_to_a_tls_server_says_the_answer_was_not_http2_and_names_https() {
+    let exporter = GrpcExporter::builder()
+        .endpoint(tls_alert_server())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("exporter builds");
+    // h2 alone says "frame with invalid size".
+    match block_on(exporter.export(request(&rich_spans(1)))) {
+        ExportOutcome::Retryable {
+            error: ExportError::Transport(message),
+            throttle: None,
+        } => {
+            assert!(message.contains("not HTTP/2"), "{message}");
+            assert!(message.contains("https://"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 #[test]
 fn mtls_with_a_client_certificate_delivers() {
     let certs = certificates();
