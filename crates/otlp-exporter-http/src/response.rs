@@ -211,7 +211,8 @@ fn decode_partial_success(
 /// (`{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "..."}}`),
 /// `ExportLogsServiceResponse` (`rejectedLogRecords`) or
 /// `ExportMetricsServiceResponse` (`rejectedDataPoints`). 64-bit integers may
-/// be strings or numbers; snake_case keys are accepted too.
+/// be strings or numbers, in exponent notation or with a zero fraction too
+/// (`"1e2"`, `100.0`); snake_case keys are accepted too.
 pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialSuccess>, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))?;
@@ -240,10 +241,13 @@ pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialS
         None | Some((_, serde_json::Value::Null)) => 0,
         Some((key, serde_json::Value::Number(number))) => number
             .as_i64()
+            .or_else(|| number.as_f64().and_then(integral_int64))
             .ok_or_else(|| format!("`{key}` is not an int64: {number}"))?,
         Some((key, serde_json::Value::String(text))) => text
             .parse()
-            .map_err(|_| format!("`{key}` is not an int64: {text:?}"))?,
+            .ok()
+            .or_else(|| text.parse().ok().and_then(integral_int64))
+            .ok_or_else(|| format!("`{key}` is not an int64: {text:?}"))?,
         Some((key, other)) => return Err(format!("`{key}` is not an int64: {other}")),
     };
     let error_message = match partial
@@ -258,6 +262,17 @@ pub(crate) fn decode_json_partial_success(body: &[u8]) -> Result<Option<PartialS
         rejected_spans,
         error_message,
     }))
+}
+
+/// An int64 that the proto3 JSON mapping wrote in exponent notation or
+/// with a zero fraction (`1e2`, `100.0`, quoted or not: parsers must accept
+/// both, as the protobuf conformance suite checks): the integer, if it is
+/// one within the int64 range.
+fn integral_int64(value: f64) -> Option<i64> {
+    // -2^63 is an int64; 2^63 is not.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (value.is_finite() && value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value))
+        .then_some(value as i64)
 }
 
 /// The server's explanation from an error body, and the `RetryInfo` delay of a
@@ -580,6 +595,38 @@ mod tests {
         assert!(
             decode_json_partial_success(br#"{"partialSuccess":{"rejectedSpans":"x"}}"#).is_err()
         );
+    }
+
+    #[test]
+    fn a_json_rejected_count_is_an_integer_in_any_form_the_json_mapping_allows() {
+        let rejected = |count: &str| {
+            let body = format!(r#"{{"partialSuccess":{{"rejectedSpans":{count}}}}}"#);
+            decode_json_partial_success(body.as_bytes())
+                .map(|partial| partial.map(|p| p.rejected_spans))
+        };
+        for (count, expected) in [
+            ("1e2", 100),
+            ("\"1e2\"", 100),
+            ("100.0", 100),
+            ("\"100.0\"", 100),
+            ("-2E0", -2),
+            ("\"-9223372036854775808\"", i64::MIN),
+            ("9223372036854775807", i64::MAX),
+        ] {
+            assert_eq!(rejected(count), Ok(Some(expected)), "{count}");
+        }
+        // Not an integer, or not an int64.
+        for count in [
+            "2.5",
+            "\"2.5\"",
+            "1e19",
+            "\"9223372036854775808\"",
+            "\"inf\"",
+            "\"NaN\"",
+            "\"\"",
+        ] {
+            assert!(rejected(count).is_err(), "{count}");
+        }
     }
 
     #[test]

@@ -198,6 +198,39 @@ fn a_chunked_partial_success_is_read_and_the_connection_kept() {
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 }
 
+/// The proto3 JSON mapping accepts an integer written in exponent notation
+/// or with a zero fraction, quoted or not (the protobuf conformance suite
+/// requires it of every parser): a server's `1e1` rejected spans are ten, not
+/// an undecodable answer whose rejections are counted exported.
+#[test]
+fn a_json_rejected_count_in_exponent_or_float_form_is_counted() {
+    for count in ["1e1", "10.0", "\"1e1\"", "\"10.0\"", "1.0e1"] {
+        let body =
+            format!(r#"{{"partialSuccess":{{"rejectedSpans":{count},"errorMessage":"too old"}}}}"#);
+        let server = server(move |_| {
+            Reply::Raw(with_body(
+                head(
+                    "200 OK",
+                    &format!(
+                        "content-type: application/json\r\ncontent-length: {}\r\n",
+                        body.len()
+                    ),
+                ),
+                body.as_bytes(),
+            ))
+        });
+        let outcomes = export_times(&exporter(&server.url, Duration::from_secs(5)), 1);
+        assert_eq!(
+            outcomes,
+            vec![ExportOutcome::PartialSuccess {
+                rejected_spans: 10,
+                message: "too old".into(),
+            }],
+            "{count}"
+        );
+    }
+}
+
 #[test]
 fn a_close_delimited_body_is_read_and_the_next_export_reconnects() {
     let body = partial_success_body();
