@@ -1384,6 +1384,53 @@ fn a_count_cap_below_the_default_batch_size_lowers_that_default() {
 }
 
 #[test]
+fn a_count_cap_too_small_for_adaptive_batching_is_named_not_the_default_minimum() {
+    // The cap lowers the default batch size (512) to 10, under adaptive
+    // batching's default minimum (64): the user set the cap, so the error
+    // names it, its value and its variable, not a default nobody set.
+    for (queue_key, env) in [
+        (
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            [
+                ("OTLP__BATCH__ADAPTIVE", "true"),
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+            ],
+        ),
+        (
+            "OTEL_BLRP_MAX_QUEUE_SIZE",
+            [
+                ("OTLP__LOGS__BATCH__ADAPTIVE", "true"),
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "10"),
+            ],
+        ),
+    ] {
+        let err = load_err(&env);
+        assert_eq!(err.key(), Some(queue_key), "{err}");
+        assert_eq!(err.value(), Some("10"), "{err}");
+        assert_eq!(err.origin(), ConfigSource::Env(queue_key.to_owned()));
+        assert!(err.reason().contains("min_export_batch_size (64)"), "{err}");
+    }
+    // A minimum a source set is still the one named.
+    let err = load_err(&[
+        ("OTLP__BATCH__ADAPTIVE", "true"),
+        ("OTLP__BATCH__MIN_EXPORT_BATCH_SIZE", "32"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+    ]);
+    assert_eq!(
+        err.key(),
+        Some("OTLP__BATCH__MIN_EXPORT_BATCH_SIZE"),
+        "{err}"
+    );
+    // Without adaptive batching the minimum does not matter.
+    assert_eq!(
+        load(&[("OTEL_BSP_MAX_QUEUE_SIZE", "10")])
+            .batch
+            .max_export_batch_size,
+        10
+    );
+}
+
+#[test]
 fn lenient_loading_lowers_a_batch_size_above_the_queue_size_to_it_with_a_warning() {
     // The specification: the batch size must be at most the queue size.
     // Strict, that is an error naming both; lenient, where a standard

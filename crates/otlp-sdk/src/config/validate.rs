@@ -459,15 +459,24 @@ fn batch(batch: &BatchConfig, report: &Report<'_>) -> Result<(), ConfigError> {
     if !batch.adaptive {
         return Ok(());
     }
+    // A batch size no source set follows a smaller count cap
+    // (`Staged::resolve`): then the cap is the maximum the user gave, and the
+    // one an error names.
+    let (size, queue) = (Setting::BatchMaxExportBatchSize, Setting::BatchMaxQueueSize);
+    let maximum = if batch.max_queue_size == Some(batch.max_export_batch_size)
+        && !report.is_recorded(size.dotted())
+        && report.is_recorded(queue.dotted())
+    {
+        queue
+    } else {
+        size
+    };
     report.at_most(
         (
             Setting::BatchMinExportBatchSize,
             batch.min_export_batch_size,
         ),
-        (
-            Setting::BatchMaxExportBatchSize,
-            batch.max_export_batch_size,
-        ),
+        (maximum, batch.max_export_batch_size),
     )
 }
 
