@@ -114,27 +114,6 @@ impl RetryPolicy {
         }
     }
 
-    /// Checks the policy as configuration loading checks `retry.*`: both
-    /// backoffs longer than 0, the maximum at least the initial, a finite
-    /// multiplier of at least 1, a randomization factor between 0 and 1.
-    /// The pipelines' and the metrics reader's builders refuse a policy
-    /// that fails it (without backoff, retries of a request to a backend
-    /// that is down would go without a pause until its deadline); so do the
-    /// `opentelemetry_sdk` bridges of otlp-contrib. The error names the key
-    /// (`retry.initial_backoff`...) and the value.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use otlp_sdk::RetryPolicy;
-    ///
-    /// assert!(RetryPolicy::default().validate().is_ok());
-    /// let eager = RetryPolicy { initial_backoff: Duration::ZERO, ..RetryPolicy::default() };
-    /// assert!(eager.validate().unwrap_err().to_string().contains("retry.initial_backoff"));
-    /// ```
-    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
-        crate::config::validate::validate_retry(self)
-    }
-
     /// The wait before retry number `retry` (1 for the first retry), given a
     /// uniform random number `random` in `[0, 1)` and the server's throttle
     /// hint: the jittered backoff, or the hint plus its random extra if longer.

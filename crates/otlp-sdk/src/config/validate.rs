@@ -178,15 +178,34 @@ pub(crate) fn validate_pipeline(
     performance(performance_config, &report)
 }
 
-/// Checks a retry policy given in code (see [`RetryPolicy::validate`]);
-/// errors name the dotted keys (`retry.*`), with origin `Builder`.
-pub(crate) fn validate_retry(retry_policy: &RetryPolicy) -> Result<(), ConfigError> {
-    let origins = Origins::new(ConfigSource::Builder);
-    let report = Report {
-        origins: &origins,
-        scope: Scope::Shared,
-    };
-    retry(retry_policy, &report)
+// Here, not in `retry.rs`: the check is the configuration's, and `retry.rs`
+// importing this module would make the two (and `config`) import one another.
+impl RetryPolicy {
+    /// Checks the policy as configuration loading checks `retry.*`: both
+    /// backoffs longer than 0, the maximum at least the initial, a finite
+    /// multiplier of at least 1, a randomization factor between 0 and 1.
+    /// The pipelines' and the metrics reader's builders refuse a policy
+    /// that fails it (without backoff, retries of a request to a backend
+    /// that is down would go without a pause until its deadline); so do the
+    /// `opentelemetry_sdk` bridges of otlp-contrib. The error names the key
+    /// (`retry.initial_backoff`...) and the value.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use otlp_sdk::RetryPolicy;
+    ///
+    /// assert!(RetryPolicy::default().validate().is_ok());
+    /// let eager = RetryPolicy { initial_backoff: Duration::ZERO, ..RetryPolicy::default() };
+    /// assert!(eager.validate().unwrap_err().to_string().contains("retry.initial_backoff"));
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let origins = Origins::new(ConfigSource::Builder);
+        let report = Report {
+            origins: &origins,
+            scope: Scope::Shared,
+        };
+        retry(self, &report)
+    }
 }
 
 /// Checks the settings a metrics reader is built from in code, as
