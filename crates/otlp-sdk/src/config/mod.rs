@@ -13,6 +13,8 @@
 //! `OTLP__` rule for map keys, strict versus lenient — and [`ConfigError`] for
 //! what a bad value reports. [`Config::validate`] checks a configuration changed in code.
 
+#[cfg(test)]
+mod counted_key;
 mod env;
 mod error;
 mod file;

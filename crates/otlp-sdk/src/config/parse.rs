@@ -296,21 +296,7 @@ mod tests {
     fn merging_entries_is_linear_in_the_number_of_keys() {
         use std::cell::Cell;
 
-        /// A key that counts how often it is compared.
-        #[derive(Clone, Debug)]
-        struct Counted<'a>(u32, &'a Cell<u64>);
-        impl std::hash::Hash for Counted<'_> {
-            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-                self.0.hash(state);
-            }
-        }
-        impl PartialEq for Counted<'_> {
-            fn eq(&self, other: &Self) -> bool {
-                self.1.set(self.1.get() + 1);
-                self.0 == other.0
-            }
-        }
-        impl Eq for Counted<'_> {}
+        use super::super::counted_key::Counted;
 
         let compared = Cell::new(0);
         let n = 2000;

@@ -163,19 +163,28 @@ pub(crate) fn validate_pipeline(
     performance_config: &PerformanceConfig,
     attempt_timeout: Duration,
 ) -> Result<(), ConfigError> {
+    given_in_code(|report| {
+        report.check(
+            Setting::ExporterTimeout.dotted(),
+            Millis(&attempt_timeout),
+            longer_than_zero(attempt_timeout),
+        )?;
+        batch(batch_config, report)?;
+        retry(retry_policy, report)?;
+        performance(performance_config, report)
+    })
+}
+
+/// Runs `check` against a report for settings given in code: errors name
+/// the dotted keys, with origin `Builder`.
+fn given_in_code(
+    check: impl FnOnce(&Report<'_>) -> Result<(), ConfigError>,
+) -> Result<(), ConfigError> {
     let origins = Origins::new(ConfigSource::Builder);
-    let report = Report {
+    check(&Report {
         origins: &origins,
         scope: Scope::Shared,
-    };
-    report.check(
-        Setting::ExporterTimeout.dotted(),
-        Millis(&attempt_timeout),
-        longer_than_zero(attempt_timeout),
-    )?;
-    batch(batch_config, &report)?;
-    retry(retry_policy, &report)?;
-    performance(performance_config, &report)
+    })
 }
 
 // Here, not in `retry.rs`: the check is the configuration's, and `retry.rs`
@@ -199,12 +208,7 @@ impl RetryPolicy {
     /// assert!(eager.validate().unwrap_err().to_string().contains("retry.initial_backoff"));
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let origins = Origins::new(ConfigSource::Builder);
-        let report = Report {
-            origins: &origins,
-            scope: Scope::Shared,
-        };
-        retry(self, &report)
+        given_in_code(|report| retry(self, report))
     }
 }
 
@@ -217,22 +221,19 @@ pub(crate) fn validate_reader(
     retry_policy: &RetryPolicy,
     max_request_bytes: usize,
 ) -> Result<(), ConfigError> {
-    let origins = Origins::new(ConfigSource::Builder);
-    let report = Report {
-        origins: &origins,
-        scope: Scope::Shared,
-    };
-    report.check(
-        Setting::MetricsExportTimeout.dotted(),
-        Millis(&export_timeout),
-        longer_than_zero(export_timeout),
-    )?;
-    retry(retry_policy, &report)?;
-    report.check(
-        Setting::PerformanceMaxRequestBytes.dotted(),
-        max_request_bytes,
-        request_bytes(max_request_bytes),
-    )
+    given_in_code(|report| {
+        report.check(
+            Setting::MetricsExportTimeout.dotted(),
+            Millis(&export_timeout),
+            longer_than_zero(export_timeout),
+        )?;
+        retry(retry_policy, report)?;
+        report.check(
+            Setting::PerformanceMaxRequestBytes.dotted(),
+            max_request_bytes,
+            request_bytes(max_request_bytes),
+        )
+    })
 }
 
 /// Turns a failed check into an error naming the key as its source spelled it.
@@ -806,21 +807,7 @@ mod tests {
     fn finding_repeated_attribute_keys_is_linear_in_their_number() {
         use std::cell::Cell;
 
-        /// A key that counts how often it is compared.
-        #[derive(Clone, Debug)]
-        struct Counted<'a>(u32, &'a Cell<u64>);
-        impl std::hash::Hash for Counted<'_> {
-            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-                self.0.hash(state);
-            }
-        }
-        impl PartialEq for Counted<'_> {
-            fn eq(&self, other: &Self) -> bool {
-                self.1.set(self.1.get() + 1);
-                self.0 == other.0
-            }
-        }
-        impl Eq for Counted<'_> {}
+        use super::super::counted_key::Counted;
 
         let compared = Cell::new(0);
         let n: u32 = 2000;
