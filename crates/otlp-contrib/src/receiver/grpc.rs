@@ -20,14 +20,18 @@
 //! first, which OTLP clients retry, so [`serve`] rewrites it to what grpc-go,
 //! and so the OpenTelemetry Collector, answers), a corrupt compressed message
 //! `INTERNAL`, an unsupported `grpc-encoding` `UNIMPLEMENTED`. All are
-//! permanent errors for an OTLP client.
+//! permanent errors for an OTLP client. A request whose body cannot be read
+//! (the client reset the stream or hung up before its message was whole)
+//! is counted abandoned, not bad.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsService;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -85,8 +89,23 @@ pub(crate) async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(shared.max_request_bytes);
+    // Whether reading the body failed: the client hung up or reset the
+    // stream before its message was whole.
+    let body_failed = Arc::new(AtomicBool::new(false));
+    let request = request.map(|body| {
+        let body_failed = Arc::clone(&body_failed);
+        body.map_err(move |error| {
+            body_failed.store(true, Ordering::SeqCst);
+            error
+        })
+    });
     let response = grpc.unary(call, request).await;
     if !ticket.is_settled() {
+        if body_failed.load(Ordering::SeqCst) {
+            // The client gave up on the request: left unsettled, the ticket
+            // counts it abandoned when dropped, not as bad input.
+            return Ok(response);
+        }
         // tonic refused the message itself (framing, encoding or size).
         ticket.refuse();
         return Ok(permanent_size_refusal(response));

@@ -11,6 +11,7 @@
 //! | `Content-Encoding` is not `gzip`, `zstd` or `identity` | 415 with `Accept-Encoding: gzip, zstd` (RFC 9110 §15.5.16) |
 //! | body over the cap, on the wire or decompressed | 413 |
 //! | corrupt compressed body, undecodable message, wrong id length | 400 |
+//! | body cut short (the client hung up or reset the stream) | 400, counted abandoned, not bad |
 //! | otherwise | the scripted fault, or 200 |
 //!
 //! Success bodies are an `ExportTraceServiceResponse`,
@@ -169,7 +170,21 @@ pub(crate) async fn serve(
     let raw = match body::read_capped(body, cap).await {
         Ok(raw) => raw,
         Err(BodyError::TooLarge { .. }) => return Ok(too_large("request body")),
-        Err(BodyError::Corrupt(error) | BodyError::Transport(error)) => {
+        // The client hung up or reset the stream before its body was whole:
+        // it gave up on the request, which says nothing of its data. Left
+        // unsettled, the ticket counts it abandoned when dropped.
+        Err(BodyError::Transport(error)) => {
+            return Ok(error_response(
+                StatusCode::BAD_REQUEST,
+                reply_format,
+                &RpcStatus {
+                    code: CODE_INVALID_ARGUMENT,
+                    message: format!("cannot read the request body: {error}"),
+                    retry_delay: None,
+                },
+            ));
+        }
+        Err(BodyError::Corrupt(error)) => {
             return Ok(bad(
                 StatusCode::BAD_REQUEST,
                 CODE_INVALID_ARGUMENT,

@@ -223,7 +223,8 @@ pub struct ReceiverStats {
     /// type or encoding, wrong path or method.
     pub bad_requests: u64,
     /// Requests the client gave up on (connection closed or stream reset)
-    /// before they were answered or refused; their spans were not recorded.
+    /// before they were answered or refused, while its body was still
+    /// arriving included; their spans were not recorded.
     pub abandoned_requests: u64,
 }
 

@@ -792,3 +792,119 @@ async fn http_json_messages_written_as_arrays_or_with_a_field_twice_are_400_nami
     assert_eq!(stats.bad_requests, 8, "{stats:?}");
     assert_eq!(stats.accepted_requests, 4, "{stats:?}");
 }
+
+/// A client that hangs up (HTTP/1.1) or resets its stream (HTTP/2, gRPC)
+/// while its body is still arriving gave up on the request: it is counted
+/// abandoned, as one that hangs up while waiting for the answer. It was
+/// counted as bad input, as if the client had sent undecodable data.
+#[tokio::test]
+async fn a_body_its_client_cuts_short_is_counted_abandoned_not_bad_on_both_transports() {
+    use tokio::io::AsyncWriteExt;
+
+    let body = encode(PROTOBUF, &rich_request("cut", 4));
+    let half = &body[..body.len() / 2];
+
+    // HTTP/1.1: the announced length, half the body, then the connection closes.
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let mut text = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: {PROTOBUF}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    text.extend_from_slice(half);
+    let address = receiver.http_addr().expect("HTTP address");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream.write_all(&text).await.expect("write");
+    assert!(
+        receiver
+            .wait_until_async(TIMEOUT, |stats| stats.requests == 1)
+            .await
+    );
+    drop(stream);
+    assert!(
+        receiver
+            .wait_until_async(TIMEOUT, |stats| stats.bad_requests
+                + stats.abandoned_requests
+                == 1)
+            .await,
+        "{:?}",
+        receiver.stats()
+    );
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.abandoned_requests, stats.bad_requests),
+        (1, 0),
+        "HTTP/1.1: {stats:?}"
+    );
+
+    // HTTP/2 on the HTTP port, and gRPC: half the body, then the stream is reset.
+    let grpc_body = {
+        let mut framed = vec![0u8];
+        framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        framed.extend_from_slice(&body);
+        framed
+    };
+    for (transport, path, content_type, whole) in [
+        ("http/2", "/v1/traces", PROTOBUF, body.clone()),
+        (
+            "grpc",
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            "application/grpc",
+            grpc_body,
+        ),
+    ] {
+        let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+        let address = match transport {
+            "grpc" => receiver.grpc_addr(),
+            _ => receiver.http_addr(),
+        }
+        .expect("address");
+        let tcp = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .expect("HTTP/2 handshake");
+        tokio::spawn(connection);
+        let (frames, rx) = tokio::sync::mpsc::unbounded_channel();
+        let request = http::Request::post(format!("http://{address}{path}"))
+            .header("content-type", content_type)
+            .header("te", "trailers")
+            .body(ChannelBody(rx))
+            .expect("request");
+        frames
+            .send(Ok(Bytes::copy_from_slice(&whole[..whole.len() / 2])))
+            .expect("first half");
+        let answer = tokio::spawn(sender.send_request(request));
+        assert!(
+            receiver
+                .wait_until_async(TIMEOUT, |stats| stats.requests == 1)
+                .await
+        );
+        // The body fails: hyper's client resets the stream.
+        frames
+            .send(Err(std::io::Error::other("client gives up")))
+            .expect("reset");
+        assert!(
+            receiver
+                .wait_until_async(TIMEOUT, |stats| stats.bad_requests
+                    + stats.abandoned_requests
+                    == 1)
+                .await,
+            "{transport}: {:?}",
+            receiver.stats()
+        );
+        let stats = receiver.stats();
+        assert_eq!(
+            (stats.abandoned_requests, stats.bad_requests),
+            (1, 0),
+            "{transport}: {stats:?}"
+        );
+        answer.abort();
+    }
+}

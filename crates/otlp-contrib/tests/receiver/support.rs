@@ -633,3 +633,22 @@ pub fn grpc_retry_delay(status: &tonic::Status) -> Option<Duration> {
     }
     prost_status::decode(status.details()).retry_delay
 }
+
+/// A request body fed through a channel: each `Ok` is a data frame, an `Err`
+/// fails the body (an HTTP/2 client then resets the stream), and the closed
+/// channel ends it.
+pub struct ChannelBody(pub tokio::sync::mpsc::UnboundedReceiver<Result<Bytes, std::io::Error>>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|next| next.map(|data| data.map(hyper::body::Frame::data)))
+    }
+}
