@@ -31,22 +31,22 @@ pub(crate) enum BodyError {
 }
 
 /// Reads a whole body, stopping at `cap` bytes. Past the cap the rest is
-/// drained (up to [`DRAIN_LIMIT`]) without being kept.
+/// drained (up to [`DRAIN_LIMIT`]) without being kept. A body that ends
+/// short of its announced length is a [`BodyError::Transport`].
 pub(crate) async fn read_capped<B>(body: B, cap: usize) -> Result<Bytes, BodyError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
     let mut body = body;
+    let announced = body.size_hint().exact();
     // Announced lengths over the cap were refused before; trust the rest up to
     // the cap, and reserve for them no more than `MAX_RESERVED_FOR_ANNOUNCED`.
-    let announced = body
-        .size_hint()
-        .exact()
+    let reserved = announced
         .unwrap_or(0)
         .min(cap as u64)
         .min(MAX_RESERVED_FOR_ANNOUNCED as u64) as usize;
-    let mut collected: Vec<u8> = Vec::with_capacity(announced);
+    let mut collected: Vec<u8> = Vec::with_capacity(reserved);
     let mut drained: u64 = 0;
     let mut too_large = false;
     while let Some(frame) = body.frame().await {
@@ -67,6 +67,17 @@ where
     }
     if too_large {
         return Err(BodyError::TooLarge { cap });
+    }
+    // An HTTP/2 stream reset with `NO_ERROR` ends the body without an error
+    // (hyper reads it as a server's early answer), whatever was announced: a
+    // body short of its `content-length` was cut off, not sent whole.
+    if let Some(announced) = announced
+        && (collected.len() as u64) < announced
+    {
+        return Err(BodyError::Transport(format!(
+            "the body ended after {} of the {announced} bytes its content-length announced",
+            collected.len()
+        )));
     }
     Ok(Bytes::from(collected))
 }

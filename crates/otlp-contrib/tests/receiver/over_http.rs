@@ -908,3 +908,80 @@ async fn a_body_its_client_cuts_short_is_counted_abandoned_not_bad_on_both_trans
         answer.abort();
     }
 }
+
+/// An HTTP/2 frame: length, type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let length = (payload.len() as u32).to_be_bytes();
+    let mut frame = length[1..].to_vec();
+    frame.extend_from_slice(&[kind, flags]);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// An HTTP/2 client that resets its stream with `NO_ERROR` after half the
+/// body it announced: hyper ends such a body without an error (a server's
+/// early answer), and the receiver decoded the half it had. Cut at a
+/// message boundary it is a valid request, which was accepted with half the
+/// spans; it is abandoned now.
+#[tokio::test]
+async fn an_http2_body_reset_short_of_its_content_length_is_not_accepted() {
+    use tokio::io::AsyncWriteExt;
+
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let first = rich_request("first", 2);
+    let second = rich_request("second", 2);
+    let whole = ExportTraceServiceRequest {
+        resource_spans: [first.resource_spans.clone(), second.resource_spans].concat(),
+    }
+    .encode_to_vec();
+    let half = first.encode_to_vec();
+    assert!(whole.starts_with(&half), "a valid request of its own");
+
+    // HPACK, no Huffman: :method POST (static 3), :scheme http (6), then
+    // literals without indexing of :path (4), :authority (1),
+    // content-type (31) and content-length (28).
+    let length = whole.len().to_string();
+    let mut headers = vec![0x83, 0x86, 0x04, 10];
+    headers.extend_from_slice(b"/v1/traces");
+    headers.extend_from_slice(&[0x01, 1, b'x', 0x0f, 31 - 15, PROTOBUF.len() as u8]);
+    headers.extend_from_slice(PROTOBUF.as_bytes());
+    headers.extend_from_slice(&[0x0f, 28 - 15, length.len() as u8]);
+    headers.extend_from_slice(length.as_bytes());
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend(h2_frame(4, 0, 0, &[])); // SETTINGS
+    bytes.extend(h2_frame(1, 0x4, 1, &headers)); // HEADERS, END_HEADERS
+    bytes.extend(h2_frame(0, 0, 1, &half)); // DATA, not the end
+    let address = receiver.http_addr().expect("HTTP address");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream.write_all(&bytes).await.expect("write");
+    assert!(
+        receiver
+            .wait_until_async(TIMEOUT, |stats| stats.requests == 1)
+            .await
+    );
+    stream
+        .write_all(&h2_frame(3, 0, 1, &[0, 0, 0, 0])) // RST_STREAM NO_ERROR
+        .await
+        .expect("reset");
+    assert!(
+        receiver
+            .wait_until_async(TIMEOUT, |stats| stats.requests
+                == stats.accepted_requests + stats.bad_requests + stats.abandoned_requests)
+            .await,
+        "{:?}",
+        receiver.stats()
+    );
+    let stats = receiver.stats();
+    assert_eq!(
+        (
+            stats.accepted_requests,
+            stats.accepted_spans,
+            stats.abandoned_requests
+        ),
+        (0, 0, 1),
+        "{stats:?}"
+    );
+}
