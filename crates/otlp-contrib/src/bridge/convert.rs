@@ -32,7 +32,7 @@ use super::value_convert::{INLINE_MAX, convert_resource, convert_value};
 /// | `SystemTime` | nanoseconds since the Unix epoch (0 before it) |
 /// | `parent_span_id` | `None` when `SpanId::INVALID` |
 /// | trace flags and `parent_span_is_remote` | [`SpanFlags`] (bits 0-7, `0x100` always, `0x200` when remote) |
-/// | `TraceState` | [`TraceState`] from its header; members W3C Trace Context does not allow (`opentelemetry` accepts some: empty or non-ASCII values, keys starting with a digit) are skipped, the others kept (`opentelemetry-otlp` sends the header unchanged) |
+/// | `TraceState` | [`TraceState`] from its header; members W3C Trace Context does not allow (`opentelemetry` accepts some: empty or non-ASCII values, values ending in a space, keys starting with a digit) are skipped, the others kept (`opentelemetry-otlp` sends the header unchanged) |
 /// | links | the linked context's ids, state, flags and remoteness, attributes, dropped count |
 /// | dropped counts of attributes, events, links, event and link attributes | the same |
 /// | status, kind | the same variants |
@@ -250,14 +250,22 @@ pub(crate) fn convert_trace_state(state: &otel::TraceState) -> TraceState {
 }
 
 /// `key=value,key=value` in one allocation (`TraceState::header` makes one per entry).
+///
+/// Leaves out members whose value ends in a space or tab: W3C does not allow
+/// them, and [`TraceState::parse_lenient`] would trim the whitespace (optional
+/// whitespace around a member) and keep a value the program never set.
 fn trace_state_header(state: &otel::TraceState) -> String {
-    let mut header = String::with_capacity(
+    let members = || {
         state
             .into_iter()
+            .filter(|(_, value)| !value.ends_with([' ', '\t']))
+    };
+    let mut header = String::with_capacity(
+        members()
             .map(|(key, value)| key.len() + value.len() + 2)
             .sum(),
     );
-    for (key, value) in state {
+    for (key, value) in members() {
         if !header.is_empty() {
             header.push(',');
         }

@@ -381,3 +381,27 @@ fn trace_state_members_w3c_does_not_allow_are_skipped() {
     let received = received(&receiver, 1);
     assert_eq!(received[0].span.trace_state, "b=2");
 }
+
+/// A value W3C does not allow because it ends in a space or tab
+/// (`opentelemetry` accepts it) is skipped like any other such member, not
+/// sent trimmed as a value the program never set; on links too.
+#[test]
+fn trace_state_values_ending_in_whitespace_are_skipped_not_trimmed() {
+    let receiver = receiver();
+    let exporter = SdkExporter::new(grpc_exporter(&receiver)).expect("adapter starts");
+    let state =
+        TraceState::from_key_value([("a", "1"), ("space", "b "), ("tab", "c\t"), ("z", " d")])
+            .expect("opentelemetry accepts these");
+    let mut span = crate::support::sample_span(1);
+    span.span_context = context(1, 2, TraceFlags::SAMPLED, false, state.clone());
+    span.links.links = vec![Link::new(
+        context(3, 4, TraceFlags::SAMPLED, true, state),
+        vec![],
+        0,
+    )];
+    block_on(exporter.export(vec![span])).expect("exported");
+
+    let received = received(&receiver, 1);
+    assert_eq!(received[0].span.trace_state, "a=1,z= d");
+    assert_eq!(received[0].span.links[0].trace_state, "a=1,z= d");
+}
