@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::error::ReceiverError;
 use super::store::ReceivedRequest;
@@ -10,6 +11,11 @@ use super::store::ReceivedRequest;
 /// The default cap on a request body, compressed and decompressed: 64 MiB,
 /// the largest request an OTLP exporter sends.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 << 20;
+
+/// The default [`request_head_timeout`](ReceiverConfig::request_head_timeout):
+/// 30 seconds, hyper's default for HTTP/1.1 request heads (the OpenTelemetry
+/// Collector allows a minute).
+pub const DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most [`worker_threads`](ReceiverConfig::worker_threads): each is an OS
 /// thread with its own runtime (a stack, a few file descriptors), and 1024 is
@@ -58,6 +64,14 @@ pub struct ReceiverConfig {
     /// [`Store::DecodeOnly`] modes) as soon as its answer is decided, on a
     /// receiver thread. Keep it short: the answer waits for it.
     pub observer: Option<RequestObserver>,
+    /// A connection that brings no request head within this time, from its
+    /// start (after the TLS handshake's own limit of 10 s) and on HTTP/1.1
+    /// from the end of each answer, is closed: a client that opens
+    /// connections and sends nothing, or a header a byte at a time, cannot
+    /// hold sockets for ever. It also ends idle HTTP/1.1 keep-alive
+    /// connections; clients open a new one. Default
+    /// [`DEFAULT_REQUEST_HEAD_TIMEOUT`]; must be more than zero.
+    pub request_head_timeout: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -71,6 +85,7 @@ impl Default for ReceiverConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             worker_threads: 2,
             observer: None,
+            request_head_timeout: DEFAULT_REQUEST_HEAD_TIMEOUT,
         }
     }
 }
@@ -88,6 +103,12 @@ impl ReceiverConfig {
             return Err(ReceiverError::Config {
                 field: "max_request_bytes",
                 reason: "must be at least 1".into(),
+            });
+        }
+        if self.request_head_timeout.is_zero() {
+            return Err(ReceiverError::Config {
+                field: "request_head_timeout",
+                reason: "must be more than zero".into(),
             });
         }
         if self.worker_threads == 0 {

@@ -1,6 +1,12 @@
 //! Accepting connections: TCP, optional TLS, HTTP/1.1 and HTTP/2 (auto-detected),
 //! and refusing connections for a while.
 //!
+//! A connection that does not bring a request head within the configured
+//! time (from its start, and on HTTP/1.1 from the end of each answer) is
+//! closed, as the OpenTelemetry Collector's `read_header_timeout` does: a
+//! client that opens connections and sends nothing, or a header a byte at a
+//! time, cannot hold the receiver's sockets and tasks for ever.
+//!
 //! Refusing closes the listening socket (new connections get `ECONNREFUSED`)
 //! and every open connection (keep-alive clients see a reset on their pooled
 //! connection, requests in flight get no answer); after the window the same
@@ -15,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::service::Service;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -52,10 +59,12 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Runs a listener until the command channel closes (receiver shutdown).
-/// Each accepted connection is served on one of `workers`' threads.
+/// Each accepted connection is served on one of `workers`' threads, and
+/// closed when no request head arrives within `request_head_timeout`.
 pub(crate) async fn run<S, B>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    request_head_timeout: Duration,
     service: S,
     workers: WorkerPool,
     mut commands: mpsc::UnboundedReceiver<ListenerCommand>,
@@ -97,7 +106,7 @@ pub(crate) async fn run<S, B>(
                 let (acceptor, service) = (acceptor.clone(), service.clone());
                 workers.spawn(&mut connections, async move {
                     if let Ok(stream) = TcpStream::from_std(stream) {
-                        serve_connection(stream, acceptor, service).await;
+                        serve_connection(stream, acceptor, request_head_timeout, service).await;
                     }
                 });
             }
@@ -147,8 +156,12 @@ async fn refuse_until(
     }
 }
 
-async fn serve_connection<S, B>(stream: TcpStream, acceptor: Option<TlsAcceptor>, service: S)
-where
+async fn serve_connection<S, B>(
+    stream: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    request_head_timeout: Duration,
+    service: S,
+) where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Send
         + 'static,
@@ -163,14 +176,25 @@ where
     // again), as Go's net/http (the OpenTelemetry Collector) cancels such a
     // request. So a client that shuts its side down once its request is
     // sent (a half-close) gets no answer; OTLP exporters do not.
-    let builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1: hyper times each request head (the first, and each next one
+    // on a kept-alive connection) once it has a timer.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(request_head_timeout);
+    let head_arrived = Arc::new(Notify::new());
+    let service = NoticeRequests {
+        inner: service,
+        head_arrived: Arc::clone(&head_arrived),
+    };
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
+    let started = Instant::now();
     match acceptor {
         None => {
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            until_first_request(connection, &head_arrived, started + request_head_timeout).await;
         }
         Some(acceptor) => {
             let Ok(Ok(stream)) =
@@ -178,9 +202,47 @@ where
             else {
                 return;
             };
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            until_first_request(connection, &head_arrived, started + request_head_timeout).await;
         }
+    }
+}
+
+/// Drives `connection` to its end, or drops it (closing the socket) when no
+/// request head has arrived by `deadline`. This covers what hyper's own
+/// timer does not: a client that sends nothing, or part of the HTTP/2
+/// preface, or an HTTP/2 connection that never opens a stream.
+async fn until_first_request<C: std::future::Future>(
+    connection: C,
+    head_arrived: &Notify,
+    deadline: Instant,
+) {
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = &mut connection => return,
+        () = head_arrived.notified() => {}
+        () = tokio::time::sleep_until(deadline.into()) => return,
+    }
+    let _ = connection.await;
+}
+
+/// A service that tells `head_arrived` of each request before passing it on.
+struct NoticeRequests<S> {
+    inner: S,
+    head_arrived: Arc<Notify>,
+}
+
+impl<S, R> Service<R> for NoticeRequests<S>
+where
+    S: Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, request: R) -> S::Future {
+        // `notify_one` keeps a permit when nobody waits yet.
+        self.head_arrived.notify_one();
+        self.inner.call(request)
     }
 }

@@ -985,3 +985,81 @@ async fn an_http2_body_reset_short_of_its_content_length_is_not_accepted() {
         "{stats:?}"
     );
 }
+
+/// Reads until the receiver closes the connection; `false` when it is still
+/// open after `TIMEOUT` (a hundred times the head timeout the test sets).
+async fn closed_by_the_receiver(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    // An error (a reset) is a close as much as an end of input.
+    tokio::time::timeout(TIMEOUT * 3, stream.read_to_end(&mut answer))
+        .await
+        .is_ok()
+}
+
+/// A client that opened a connection and sent nothing, part of an HTTP/1.1
+/// head, part of the HTTP/2 preface, or a first request and then part of a
+/// second head held its socket and task for as long as it liked: hyper
+/// times request heads only with a timer, which the receiver did not give
+/// it, and nothing timed the wait for the first bytes. Each connection is
+/// closed once `request_head_timeout` passes without a request head.
+#[tokio::test]
+async fn a_connection_that_brings_no_request_head_in_time_is_closed() {
+    use tokio::io::AsyncWriteExt;
+
+    let receiver = Receiver::start(ReceiverConfig {
+        request_head_timeout: Duration::from_millis(100),
+        ..ReceiverConfig::default()
+    })
+    .expect("start");
+    let http = receiver.http_addr().expect("HTTP address");
+    let grpc = receiver.grpc_addr().expect("gRPC address");
+    let body = encode(PROTOBUF, &rich_request("first", 1));
+    let mut whole_request = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: {PROTOBUF}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    whole_request.extend_from_slice(&body);
+    let partial_head = b"POST /v1/traces HTTP/1.1\r\nhost: x\r\n".to_vec();
+    let cases: [(&str, _, Vec<u8>); 4] = [
+        ("nothing at all", http, Vec::new()),
+        ("part of an HTTP/1.1 head", http, partial_head.clone()),
+        (
+            "part of the HTTP/2 preface",
+            grpc,
+            b"PRI * HTTP/2.0\r\n".to_vec(),
+        ),
+        (
+            "a request, then part of the next head",
+            http,
+            [whole_request, partial_head].concat(),
+        ),
+    ];
+    for (sent, address, bytes) in cases {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream.write_all(&bytes).await.expect("write");
+        assert!(
+            closed_by_the_receiver(&mut stream).await,
+            "a connection that sent {sent} is still open"
+        );
+    }
+    // The whole request was answered before its connection was closed.
+    assert_eq!(receiver.stats().accepted_requests, 1);
+    assert_eq!(receiver.span_count(), 1);
+}
+
+#[test]
+fn a_zero_request_head_timeout_is_refused_naming_the_field() {
+    let error = Receiver::start(ReceiverConfig {
+        request_head_timeout: Duration::ZERO,
+        ..ReceiverConfig::default()
+    })
+    .expect_err("a zero timeout closes every connection");
+    assert!(
+        error.to_string().contains("request_head_timeout"),
+        "{error}"
+    );
+}

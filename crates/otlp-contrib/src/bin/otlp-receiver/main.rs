@@ -116,6 +116,7 @@ fn run(args: args::Args) -> Result<Outcome, Box<dyn Error>> {
         max_request_bytes: args.max_request_bytes.unwrap_or(defaults.max_request_bytes),
         worker_threads: args.threads,
         observer,
+        ..defaults
     })
     .map_err(|error| match error {
         ReceiverError::Bind {
