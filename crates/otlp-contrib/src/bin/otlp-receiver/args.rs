@@ -109,6 +109,18 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub answer_delay: Duration,
+    /// Close a connection that brings no request head
+    /// within D (from its start, and on HTTP/1.1 from
+    /// the end of each answer)
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = longer_than_zero,
+        default_value = "30s",
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
+    pub request_head_timeout: Duration,
     /// Serve TLS with this PEM certificate chain (needs --tls-key)
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -205,6 +217,17 @@ fn delay(text: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Duration::try_from_secs_f64(number / divisor).map_err(|_| bad())
+}
+
+/// `--request-head-timeout`: a duration as `--answer-delay` takes it, but
+/// not zero (every connection would be closed at once).
+fn longer_than_zero(text: &str) -> Result<Duration, String> {
+    match delay(text)? {
+        zero if zero.is_zero() => Err(
+            "zero would close every connection; give a duration with a unit (e.g. 30s)".to_owned(),
+        ),
+        timeout => Ok(timeout),
+    }
 }
 
 #[cfg(test)]
@@ -357,6 +380,24 @@ mod tests {
         let version = parse(&["--version"]).expect_err("version");
         assert_eq!(version.kind(), ErrorKind::DisplayVersion);
         assert_eq!(parse(&["--bogus"]).expect_err("bogus").exit_code(), 2);
+    }
+
+    #[test]
+    fn request_head_timeouts_have_units_and_are_not_zero() {
+        let timeout = |text: &str| {
+            parse(&["--request-head-timeout", text])
+                .map(|args| args.request_head_timeout)
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            parse(&[]).map(|args| args.request_head_timeout).ok(),
+            Some(Duration::from_secs(30))
+        );
+        for bad in ["0", "0s", "10", "-1s"] {
+            let error = timeout(bad).expect_err(bad);
+            assert!(error.contains("--request-head-timeout"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn run(args: args::Args) -> Result<Outcome, Box<dyn Error>> {
         max_request_bytes: args.max_request_bytes.unwrap_or(defaults.max_request_bytes),
         worker_threads: args.threads,
         observer,
-        ..defaults
+        request_head_timeout: args.request_head_timeout,
     })
     .map_err(|error| match error {
         ReceiverError::Bind {
