@@ -1000,6 +1000,56 @@ fn a_shutdown_out_of_time_counts_what_is_in_flight_failed_and_nothing_after() {
     assert_metrics_balanced(&after);
 }
 
+/// Hangs in every export and in its own shutdown (a backend that accepts
+/// connections and never answers, and an exporter that waits for it).
+#[derive(Clone)]
+struct HangsAtShutdown;
+
+impl Exporter for HangsAtShutdown {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        std::future::pending().await
+    }
+
+    async fn shutdown(&self) {
+        std::future::pending::<()>().await
+    }
+}
+
+/// A flush after a shutdown that ran out of time while the exporter's own
+/// shutdown hangs waited its whole timeout (the reader thread is still in
+/// that shutdown) and answered `Timeout`: the provider is shut down, which
+/// it answers at once now, as after a shutdown that succeeded.
+#[test]
+fn a_flush_after_a_shutdown_that_ran_out_of_time_answers_shut_down() {
+    let reader = PeriodicReader::builder(HangsAtShutdown)
+        .with_interval(Duration::from_secs(3600))
+        .with_timeout(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    let error = provider
+        .shutdown(Duration::from_millis(200))
+        .expect_err("the export hangs");
+    assert!(matches!(error, MetricsError::Timeout(_)), "{error:?}");
+    let flushed = provider.force_flush(Duration::from_secs(5));
+    assert!(
+        matches!(flushed, Err(MetricsError::ShutDown)),
+        "{flushed:?}"
+    );
+}
+
 /// Panics on its first export, accepts every later one.
 #[derive(Clone, Default)]
 struct PanicsOnce(Arc<AtomicU64>);

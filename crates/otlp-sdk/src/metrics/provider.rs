@@ -639,8 +639,12 @@ impl MeterProvider {
     }
 
     /// Collects and exports now; returns when the export has settled or at
-    /// `timeout`.
+    /// `timeout`. Once [`shutdown`](Self::shutdown) has been called (even
+    /// one that ran out of time), answers [`MetricsError::ShutDown`] at once.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), MetricsError> {
+        if self.shared.shut_down.load(Ordering::Acquire) {
+            return Err(MetricsError::ShutDown);
+        }
         match &self.reader {
             Some(reader) => reader.flush(timeout),
             None => Ok(()),
