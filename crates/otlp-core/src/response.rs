@@ -110,9 +110,19 @@ pub fn decode_export_response(body: &[u8]) -> Result<Option<PartialSuccess>, Dec
                         varint_field(value, "ExportTracePartialSuccess", 1, inner.field_offset())?
                             as i64
                 }
+                // A message that is not UTF-8 (a broken or hostile server)
+                // must not cost the count beside it: the rejected records
+                // would be counted exported. Its bad bytes become U+FFFD.
                 2 => {
-                    decoded.error_message =
-                        string_field(value, "ExportTracePartialSuccess", 2, inner.field_offset())?
+                    decoded.error_message = match value {
+                        WireValue::Len(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                        other => string_field(
+                            other,
+                            "ExportTracePartialSuccess",
+                            2,
+                            inner.field_offset(),
+                        )?,
+                    }
                 }
                 _ => {}
             }
@@ -451,6 +461,24 @@ mod tests {
             decode_export_response(&body).map(|p| p.map(|p| p.rejected_spans)),
             Ok(Some(5))
         );
+    }
+
+    /// A partial success whose message was not UTF-8 was refused whole, so
+    /// its rejected count was lost and the exporters counted those records
+    /// exported (the answer was `OK`).
+    #[test]
+    fn a_partial_success_message_that_is_not_utf8_keeps_its_rejected_count() {
+        // partial_success { rejected_spans: 5, error_message: ff fe 'a' }
+        let body = [0x0a, 0x07, 0x08, 0x05, 0x12, 0x03, 0xff, 0xfe, b'a'];
+        assert_eq!(
+            decode_export_response(&body),
+            Ok(Some(PartialSuccess {
+                rejected_spans: 5,
+                error_message: "\u{fffd}\u{fffd}a".into(),
+            }))
+        );
+        // A message of the wrong wire type is still malformed.
+        assert!(decode_export_response(&[0x0a, 0x04, 0x08, 0x05, 0x10, 0x01]).is_err());
     }
 
     #[test]
