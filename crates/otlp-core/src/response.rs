@@ -256,7 +256,14 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
             _ => {}
         }
     }
-    if type_url != Some(RETRY_INFO_TYPE_URL.as_bytes()) {
+    // `google.protobuf.Any`: the type is the last segment of the URL's path,
+    // whatever the host (`type.googleapis.com/` is the usual one, not the
+    // only one); the JSON form is read the same way.
+    let names_retry_info = type_url.is_some_and(|url| {
+        url.rsplit(|&byte| byte == b'/').next() == Some(b"google.rpc.RetryInfo".as_slice())
+            && url.contains(&b'/')
+    });
+    if !names_retry_info {
         return Ok(None);
     }
     let Some(retry_info) = value else {
@@ -432,6 +439,38 @@ mod tests {
             RpcStatus::decode(&bad_retry_info_detail).map(|status| status.retry_delay),
             Ok(None)
         );
+    }
+
+    /// A `RetryInfo` whose `Any` named another host than
+    /// `type.googleapis.com` was ignored (the server's hint lost), though
+    /// `Any` names its type by the URL's last segment and the JSON form was
+    /// read that way.
+    #[test]
+    fn a_retry_info_under_another_type_url_host_is_read() {
+        let status_with = |type_url: &str| {
+            let mut retry_info = Vec::new();
+            put_bytes_field(&mut retry_info, 1, &[0x08, 0x02]);
+            let mut any = Vec::new();
+            put_bytes_field(&mut any, 1, type_url.as_bytes());
+            put_bytes_field(&mut any, 2, &retry_info);
+            let mut status = Vec::new();
+            put_bytes_field(&mut status, 3, &any);
+            RpcStatus::decode(&status).map(|status| status.retry_delay)
+        };
+        for url in [
+            RETRY_INFO_TYPE_URL,
+            "example.com/google.rpc.RetryInfo",
+            "https://types.example.com/a/b/google.rpc.RetryInfo",
+        ] {
+            assert_eq!(status_with(url), Ok(Some(Duration::from_secs(2))), "{url}");
+        }
+        for url in [
+            "google.rpc.RetryInfo",
+            "type.googleapis.com/google.rpc.RetryInfoX",
+            "type.googleapis.com/google.rpc.DebugInfo",
+        ] {
+            assert_eq!(status_with(url), Ok(None), "{url}");
+        }
     }
 
     #[test]
