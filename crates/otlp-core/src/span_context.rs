@@ -170,8 +170,10 @@ impl SpanContext {
     /// without it. The value itself is strict: version `00` must be exactly
     /// `00-<32 hex>-<16 hex>-<2 hex>` in lowercase. Higher versions are
     /// parsed by their version-00 prefix, as the specification asks, provided
-    /// what follows starts with `-`. Version `ff`, uppercase hex, all-zero ids
-    /// and wrong lengths are errors.
+    /// what follows starts with `-`; of their flags only the `sampled` bit is
+    /// taken (the specification's "parse the sampled bit of flags": what the
+    /// other bits mean is that version's to say). Version `ff`, uppercase
+    /// hex, all-zero ids and wrong lengths are errors.
     pub fn from_traceparent(header: &str) -> Result<Self, TraceParentError> {
         // HTTP lets a field value be surrounded by spaces and tabs (RFC 9110
         // §5.5, `OWS`), and a header map built by hand or by a proxy may keep
@@ -206,6 +208,14 @@ impl SpanContext {
         let trace_id = TraceId::from_lower_hex(&header[3..35])?;
         let span_id = SpanId::from_lower_hex(&header[36..52])?;
         let flags = decode_field(&header[53..55], "trace flags")?;
+        // A later version's other bits may mean something else there (the
+        // random flag is level 2's, of version 00): W3C has a parser of a
+        // higher version take "the sampled bit of flags" alone.
+        let flags = if version == 0 {
+            flags
+        } else {
+            flags & TraceFlags::SAMPLED.bits()
+        };
         if !trace_id.is_valid() {
             return Err(TraceParentError::ZeroTraceId);
         }

@@ -124,6 +124,15 @@ fn check_traceparent(header: &str) {
         let header = without_ows(header);
         assert!(context.is_remote && context.is_valid());
         assert!(context.trace_state.is_empty());
+        // The flags byte of version 00; of a later version its sampled bit
+        // alone ("parse the sampled bit of flags").
+        let received = u8::from_str_radix(&header[53..55], 16).expect("hex flags");
+        let kept = if header.starts_with("00") {
+            received
+        } else {
+            received & TraceFlags::SAMPLED.bits()
+        };
+        assert_eq!(context.trace_flags.bits(), kept, "{header:?}");
         // Every accepted header formats back as its version-00 prefix, with
         // only the defined flags (sampled, random): W3C has vendors zero the
         // others. A version-00 header with only those is written identically.
@@ -364,12 +373,12 @@ fn traceparent_future_version_with_a_long_tail_formats_its_prefix() {
         "x".repeat(10_000)
     );
     let context = SpanContext::from_traceparent(&header).expect("future version");
-    // Unknown flag bits are kept on the context but not written on.
+    // Of a later version's flags only the sampled bit is taken.
     assert_eq!(
         context.traceparent(),
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     );
-    assert_eq!(context.trace_flags, TraceFlags::new(0x09));
+    assert_eq!(context.trace_flags, TraceFlags::SAMPLED);
 }
 
 #[test]

@@ -227,7 +227,9 @@ fn a_written_traceparent_carries_only_the_defined_flags() {
         (format!("00-{trace}-{span}-ff"), "03"),
         (format!("00-{trace}-{span}-09"), "01"),
         (format!("00-{trace}-{span}-fc"), "00"),
-        (format!("cc-{trace}-{span}-0b-future"), "03"),
+        // A later version gives its sampled bit alone (see
+        // a_later_versions_traceparent_gives_only_its_sampled_flag).
+        (format!("cc-{trace}-{span}-0b-future"), "01"),
     ] {
         let context = SpanContext::from_traceparent(&received).unwrap();
         assert_eq!(
@@ -243,6 +245,35 @@ fn a_written_traceparent_carries_only_the_defined_flags() {
     );
     let mut out = [0u8; 55];
     assert!(context.write_traceparent(&mut out).ends_with("-01"));
+}
+
+#[test]
+fn a_later_versions_traceparent_gives_only_its_sampled_flag() {
+    // W3C Trace Context (versioning of traceparent): of a higher version a
+    // parser takes the ids and "the sampled bit of flags"; what the other
+    // bits mean there is that version's to say. Before, every bit was kept,
+    // so `cc-...-0b` made a context (and the spans under it, and the
+    // version-00 header sent on) claim level 2's random trace id.
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let span = "00f067aa0ba902b7";
+    for (received, bits) in [
+        (format!("cc-{trace}-{span}-0b-future"), 0x01),
+        (format!("01-{trace}-{span}-03"), 0x01),
+        (format!("01-{trace}-{span}-fe"), 0x00),
+        (format!("fe-{trace}-{span}-ff-x"), 0x01),
+        // Version 00 keeps its byte (sampled, random and bits it reserves).
+        (format!("00-{trace}-{span}-0b"), 0x0b),
+    ] {
+        let context = SpanContext::from_traceparent(&received).unwrap();
+        assert_eq!(context.trace_flags.bits(), bits, "{received}");
+        assert_eq!(
+            context.trace_flags.is_random(),
+            received.starts_with("00") && bits & 0x02 != 0,
+            "{received}"
+        );
+    }
+    let context = SpanContext::from_traceparent(&format!("cc-{trace}-{span}-03")).unwrap();
+    assert_eq!(context.traceparent(), format!("00-{trace}-{span}-01"));
 }
 
 #[test]
