@@ -344,10 +344,13 @@ impl SpanDataBuilder {
         self
     }
 
-    /// Makes this span a child of `parent`: same trace, flags and state, parent id set,
-    /// parent's remoteness recorded. An invalid `parent` (a zero trace or span
-    /// id) is no parent: the span stays a root, as OTLP wants a root's
-    /// `parent_span_id` empty.
+    /// Makes this span a child of `parent`: same trace, defined trace flags
+    /// ([`TraceFlags::DEFINED`]: sampled, random) and state, parent id set,
+    /// parent's remoteness recorded. Flags W3C reserves, which a remote
+    /// parent may have sent, are not the child's ("Vendors MUST set those to
+    /// zero"), as for otlp-sdk's children. An invalid `parent` (a zero trace
+    /// or span id) is no parent: the span stays a root, as OTLP wants a
+    /// root's `parent_span_id` empty.
     pub fn parent(mut self, parent: &SpanContext) -> Self {
         if !parent.is_valid() {
             return self;
@@ -355,7 +358,8 @@ impl SpanDataBuilder {
         self.span.trace_id = parent.trace_id;
         self.span.parent_span_id = Some(parent.span_id);
         self.span.trace_state = parent.trace_state.clone();
-        self.span.flags = SpanFlags::new(parent.trace_flags, Some(parent.is_remote));
+        let trace_flags = TraceFlags::new(parent.trace_flags.bits() & TraceFlags::DEFINED.bits());
+        self.span.flags = SpanFlags::new(trace_flags, Some(parent.is_remote));
         self.flags_given = true;
         self
     }

@@ -353,6 +353,36 @@ fn string_attributes_around_the_one_byte_length_boundary_match_prost() {
 }
 
 #[test]
+fn a_built_child_exports_only_the_defined_trace_flags_of_its_parent() {
+    // W3C Trace Context reserves every flag but sampled (0x01) and random
+    // (0x02): "Vendors MUST set those to zero". A child built under a remote
+    // parent that sent others (`-ff`) carried them into OTLP's `Span.flags`
+    // (0x3ff), where otlp-sdk's children of the same parent say 0x303 and
+    // the child's own traceparent says `-03`.
+    use opentelemetry_proto::tonic::trace::v1::SpanFlags as ProtoSpanFlags;
+    const REMOTE: u32 =
+        ProtoSpanFlags::ContextHasIsRemoteMask as u32 | ProtoSpanFlags::ContextIsRemoteMask as u32;
+    for (received, exported) in [("ff", 0x03), ("fd", 0x01), ("0a", 0x02), ("01", 0x01)] {
+        let parent = SpanContext::from_traceparent(&format!(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{received}"
+        ))
+        .unwrap();
+        let child = SpanData::builder("child")
+            .parent(&parent)
+            .span_id(SpanId::random())
+            .build();
+        assert_eq!(
+            child.span_context().traceparent()[53..],
+            format!("{exported:02x}")
+        );
+        let body = encode(&[child]);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
+        let flags = request.resource_spans[0].scope_spans[0].spans[0].flags;
+        assert_eq!(flags, REMOTE | exported, "parent -{received}: {flags:#x}");
+    }
+}
+
+#[test]
 fn a_built_root_says_its_parent_is_known_not_remote_as_the_sdks_roots_do() {
     // OTLP `Span.flags`: 0x100 says whether the parent is remote is known,
     // 0x200 that it is. otlp-sdk's roots (as opentelemetry-otlp's and Go's)
