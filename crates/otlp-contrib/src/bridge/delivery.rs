@@ -421,7 +421,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             // `with_runtime` (the application's), what the transport records
             // there reaches no front door.
             let settled = handle
-                .spawn(otlp_sdk::own_threads::as_own_future(async move {
+                .spawn(as_pipeline_work(async move {
                     let settled = delivery.await;
                     drop(guard);
                     settled
@@ -480,7 +480,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             deadline
         });
         let exporter = Arc::clone(&self.exporter);
-        let mut transport_shutdown = Box::pin(otlp_sdk::own_threads::as_own_future(async move {
+        let mut transport_shutdown = Box::pin(as_pipeline_work(async move {
             exporter.shutdown().await;
         }));
         // Spawned and waited for with what is left of `timeout`, a shutdown
@@ -535,6 +535,25 @@ impl<S: ExportSignal, E> ExportCore<S, E> {
             .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
             .finish()
     }
+}
+
+/// `future`, polled as the pipeline's own work wherever it runs (the
+/// adapter's runtime, or the application's given with `with_runtime`): each
+/// poll, and its drop, outside any `tracing` subscriber
+/// ([`otlp_sdk::own_threads::as_own_future`]), and each poll in
+/// `opentelemetry`'s suppressed context, so that a span the transport starts
+/// through the `opentelemetry` API is not recording and reaches no processor
+/// (the stock ones included, which do not look at `own_threads`). On the
+/// adapter's own threads that context is already the current one.
+///
+/// Cost: one allocation (the pinned future) and, per poll, a context attached
+/// and detached (a thread-local push and pop, a reference count).
+fn as_pipeline_work<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    use opentelemetry::context::FutureExt as _;
+
+    otlp_sdk::own_threads::as_own_future(
+        future.with_context(opentelemetry::Context::new().with_telemetry_suppressed()),
+    )
 }
 
 /// `now + timeout`, where zero is no limit ([`NO_LIMIT`]).

@@ -309,7 +309,10 @@ impl<E: Exporter> SdkMetricExporterBuilder<E> {
     /// shutdown) is polled as the pipeline's own work
     /// ([`otlp_sdk::own_threads::as_own_future`]), and so are the gRPC
     /// exporter's connection tasks, so that what the transport records there
-    /// through `tracing` and `log` reaches no subscriber. Not the HTTP/2
+    /// through `tracing` and `log` reaches no subscriber; each export is also
+    /// polled in `opentelemetry`'s suppressed context, so that a span it
+    /// starts through the `opentelemetry` API is not recording and reaches
+    /// no processor, the stock ones included. Not the HTTP/2
     /// connection tasks of the HTTP exporter over `https://` (reqwest spawns
     /// them with no way to wrap them): what `h2` records in them reaches
     /// that runtime's subscriber, and a front door on it would record it;

@@ -456,3 +456,85 @@ fn from_a_disabled_configuration_the_adapter_sends_nothing_and_answers_ok() {
         exporter.shutdown_with_timeout(TIMEOUT).expect("shuts down");
     }
 }
+
+/// A program's own exporter, instrumented with the `opentelemetry` API
+/// through a tracer of the provider it exports for (set once that provider
+/// is built): each export starts and ends a span.
+struct InstrumentedForItsProvider {
+    inner: otlp_exporter_grpc::GrpcExporter,
+    tracer: Arc<std::sync::OnceLock<opentelemetry_sdk::trace::SdkTracer>>,
+}
+
+impl Exporter for InstrumentedForItsProvider {
+    fn encoding(&self) -> Encoding {
+        self.inner.encoding()
+    }
+
+    async fn export(&self, request: otlp_sdk::ExportRequest) -> otlp_sdk::ExportOutcome {
+        let span = self
+            .tracer
+            .get()
+            .map(|tracer| tracer.start("inside export"));
+        let outcome = self.inner.export(request).await;
+        if let Some(mut span) = span {
+            span.end();
+        }
+        outcome
+    }
+}
+
+/// The same as above behind the stock `BatchSpanProcessor`, which does not
+/// look at `own_threads`: on a runtime of the caller's, an export was polled
+/// outside `opentelemetry`'s suppressed context (only the tracing dispatcher
+/// was silenced there), so the span the exporter started was recording, went
+/// to the provider's processor, and was exported by the next batch, which
+/// made one more, for as long as the program ran. Exports there run in the
+/// suppressed context, as on the adapter's own runtime.
+#[test]
+fn spans_an_exporter_starts_on_the_callers_runtime_do_not_reach_the_stock_processor() {
+    let receiver = receiver();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let tracer = Arc::new(std::sync::OnceLock::new());
+    let adapter = SdkExporter::builder(InstrumentedForItsProvider {
+        inner: grpc_exporter(&receiver),
+        tracer: Arc::clone(&tracer),
+    })
+    .with_runtime(runtime.handle().clone())
+    .build()
+    .expect("adapter");
+    let provider = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_span_processor(BatchSpanProcessor::builder(adapter).build())
+        .build();
+    let _ = tracer.set(provider.tracer("exporter"));
+    for round in 0..3 {
+        provider
+            .tracer("application")
+            .start(format!("application-{round}"))
+            .end();
+        // Each export's own span, if recorded, goes out with the next one.
+        provider.force_flush().expect("flushed");
+    }
+    provider
+        .shutdown_with_timeout(TIMEOUT)
+        .expect("the provider shuts down");
+    assert!(
+        receiver.wait_for_spans(3, TIMEOUT),
+        "{:?}",
+        receiver.stats()
+    );
+    let names: Vec<String> = receiver
+        .accepted_spans()
+        .into_iter()
+        .map(|span| span.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["application-0", "application-1", "application-2"],
+        "{names:?}"
+    );
+}
