@@ -6,8 +6,9 @@
 #   scripts/publish-workspace.sh --yes      verify, then publish without asking
 #
 # Steps, each fatal on failure: fmt check, clippy (-D warnings), tests, docs
-# (warnings denied), scripts/package-checks.sh (a feature combination, each
-# package's license texts and README), `cargo publish --workspace --dry-run`.
+# (warnings denied), scripts/package-checks.sh (otlp-contrib with no feature
+# and with each feature alone, each package's license texts and README),
+# `cargo publish --workspace --dry-run`.
 set -euo pipefail
 
 mode=ask
@@ -51,7 +52,7 @@ step docs env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locke
 # would reject, hence the explicit exclusion.
 UNPUBLISHED=(--exclude otlp-examples --exclude otlp-benches)
 
-# A feature combination and the packages' files (what CI checks too).
+# otlp-contrib's features one by one and the packages' files (what CI checks too).
 step package-checks bash scripts/package-checks.sh
 step package cargo publish --workspace "${UNPUBLISHED[@]}" --dry-run --locked
 
