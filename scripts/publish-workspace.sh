@@ -7,7 +7,8 @@
 #
 # Steps, each fatal on failure: fmt check, clippy (-D warnings), tests, docs
 # (warnings denied), scripts/package-checks.sh (otlp-contrib with no feature
-# and with each feature alone, each package's license texts and README),
+# and with each feature alone, otlp-sdk and both exporters with no default
+# feature, each package's license texts and README),
 # `cargo publish --workspace --dry-run`.
 set -euo pipefail
 
