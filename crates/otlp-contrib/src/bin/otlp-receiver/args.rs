@@ -377,6 +377,12 @@ mod tests {
         ] {
             assert!(text.contains(flag), "{flag}: {text}");
         }
+        // The default the help text states is the receiver's.
+        let default = format!(
+            "(default {})",
+            otlp_contrib::receiver::DEFAULT_MAX_REQUEST_BYTES
+        );
+        assert!(text.contains(&default), "{default}: {text}");
         let version = parse(&["--version"]).expect_err("version");
         assert_eq!(version.kind(), ErrorKind::DisplayVersion);
         assert_eq!(parse(&["--bogus"]).expect_err("bogus").exit_code(), 2);
