@@ -4,7 +4,16 @@
 //! (a span's events and links, a log record), a repeated key keeping its
 //! last value in its first place.
 
-use otlp_core::KeyValue;
+use std::collections::HashMap;
+
+use otlp_core::{AnyValue, KeyValue};
+
+/// Collections of up to this many attributes are deduplicated by comparing
+/// keys the [`KeyFilter`] cannot tell apart: no allocation, and nearly every
+/// record, span, event and link has fewer. A larger collection (the filter's
+/// 128 bits fill up, so nearly every key would be compared with every key
+/// before it: n²/2 comparisons) goes through a hash map, one lookup per key.
+const COMPARED_KEYS_MAX: usize = 32;
 
 /// A 128-bit Bloom filter over attribute keys: one bit per key. Kept in one
 /// `u128` so that a run of `set_attribute` calls carries it in registers (as
@@ -62,6 +71,8 @@ impl KeyFilter {
 /// more than the comparison.
 #[inline]
 pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    #[cfg(test)]
+    tests::COMPARISONS.with(|count| count.set(count.get() + 1));
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
@@ -70,7 +81,9 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
 /// as the specification asks of every exported one: a repeated key keeps
 /// its last value, in its first place. Done before the attribute cap, so
 /// that a repeat neither takes a distinct key's place nor counts as dropped.
-/// Keys the filter tells apart cost no comparison.
+/// Keys the filter tells apart cost no comparison; past
+/// [`COMPARED_KEYS_MAX`] attributes, a hash map finds the repeats, so the
+/// cost grows with the collection's size, not its square.
 pub(crate) fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
     dedupe_into(&mut KeyFilter::default(), attributes);
 }
@@ -81,6 +94,13 @@ pub(crate) fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
 /// two share a bit more often than not): such a key is compared with the
 /// keys before it, and only a true repeat dedupes the whole vector.
 pub(crate) fn dedupe_into(filter: &mut KeyFilter, attributes: &mut Vec<KeyValue>) {
+    if attributes.len() > COMPARED_KEYS_MAX {
+        for attribute in attributes.iter() {
+            filter.insert(&attribute.key);
+        }
+        dedupe_hashed(attributes);
+        return;
+    }
     let mut repeated = false;
     for (index, attribute) in attributes.iter().enumerate() {
         if filter.insert(&attribute.key) && !repeated {
@@ -91,6 +111,40 @@ pub(crate) fn dedupe_into(filter: &mut KeyFilter, attributes: &mut Vec<KeyValue>
     }
     if repeated {
         dedupe_keep_last(attributes);
+    }
+}
+
+/// [`dedupe_keep_last`] for a large collection: each key's first place
+/// found through a hash map, then each repeat's value moved there and the
+/// repeats removed in one pass. Allocates the map and one index per
+/// attribute.
+#[cold]
+#[inline(never)]
+fn dedupe_hashed(attributes: &mut Vec<KeyValue>) {
+    let first_places: Vec<usize> = {
+        let mut places: HashMap<&str, usize> = HashMap::with_capacity(attributes.len());
+        attributes
+            .iter()
+            .enumerate()
+            .map(|(index, attribute)| *places.entry(attribute.key.as_str()).or_insert(index))
+            .collect()
+    };
+    let mut repeated = false;
+    for (index, &place) in first_places.iter().enumerate() {
+        if place != index {
+            // Later repeats come later: the last value is the one left.
+            let value = std::mem::replace(&mut attributes[index].value, AnyValue::Bool(false));
+            attributes[place].value = value;
+            repeated = true;
+        }
+    }
+    if repeated {
+        let mut index = 0;
+        attributes.retain(|_| {
+            let first = first_places[index] == index;
+            index += 1;
+            first
+        });
     }
 }
 
@@ -111,7 +165,59 @@ fn dedupe_keep_last(attributes: &mut Vec<KeyValue>) {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
+
+    thread_local! {
+        /// Calls of [`same_key`] on this thread.
+        pub(super) static COMPARISONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Runs `f`; the [`same_key`] calls it made.
+    fn comparisons_of(f: impl FnOnce()) -> u64 {
+        let before = COMPARISONS.with(Cell::get);
+        f();
+        COMPARISONS.with(Cell::get) - before
+    }
+
+    #[test]
+    fn a_large_collection_is_deduplicated_in_time_that_grows_with_its_size() {
+        // A log record (or a span's start attributes, an event, a link)
+        // with thousands of attributes: they are deduplicated before the
+        // count cap, and once the 128-bit key filter is full every key was
+        // compared with every key before it, n²/2 comparisons (10,000
+        // attributes held the emitting thread for seconds).
+        let keys = 4_000;
+        let distinct: Vec<KeyValue> = (0..keys)
+            .map(|i| KeyValue::new(format!("attribute.{i}"), i as i64))
+            .collect();
+        let mut attributes = distinct.clone();
+        let compared = comparisons_of(|| dedupe_collection(&mut attributes));
+        assert_eq!(attributes, distinct);
+        assert!(compared <= 4 * keys as u64, "{compared} key comparisons");
+
+        // Every key twice, the second value wins in the first place.
+        let mut attributes: Vec<KeyValue> = (0..2 * keys)
+            .map(|i| KeyValue::new(format!("attribute.{}", i % keys), i as i64))
+            .collect();
+        let compared = comparisons_of(|| dedupe_collection(&mut attributes));
+        let expected: Vec<KeyValue> = (0..keys)
+            .map(|i| KeyValue::new(format!("attribute.{i}"), (i + keys) as i64))
+            .collect();
+        assert_eq!(attributes, expected);
+        assert!(compared <= 4 * keys as u64, "{compared} key comparisons");
+
+        // Through a filter that keeps every key, for the span's later calls.
+        let mut filter = KeyFilter::default();
+        let mut attributes = distinct.clone();
+        dedupe_into(&mut filter, &mut attributes);
+        assert!(
+            distinct
+                .iter()
+                .all(|attribute| filter.insert(&attribute.key))
+        );
+    }
 
     #[test]
     fn the_key_filter_never_misses_a_repeated_key() {
