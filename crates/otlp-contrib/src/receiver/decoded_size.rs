@@ -30,6 +30,7 @@
 //! order (`[]` for a whole request, `{"resourceSpans":[[]]}`), so without
 //! that look such a body would be accepted.
 
+use std::collections::HashSet;
 use std::mem::size_of;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -71,6 +72,11 @@ const BYTES_PER_BODY_BYTE: u64 = 3;
 /// Deeper than this, `prost` refuses the body (its recursion limit), so the
 /// walk stops there.
 const MAX_DEPTH: usize = 100;
+
+/// Keys of one JSON object compared one by one to find a repeat: more than
+/// any OTLP message has fields (16), so a request an SDK writes never needs
+/// more. Past it the keys go into a hash set (an object of unknown fields).
+const FEW_KEYS: usize = 16;
 
 /// The messages of OTLP traces, logs and metrics that hold other messages
 /// or `Vec`s, and the leaves a `Vec` holds.
@@ -438,6 +444,39 @@ fn request_name(signal: Signal) -> &'static str {
     }
 }
 
+/// The keys of one JSON object seen so far, to find one given twice: a
+/// list while it is short (every OTLP message has at most 16 fields), a
+/// hash set past [`FEW_KEYS`], so that an object of many keys (unknown
+/// fields, which the decoder skips) costs one lookup per key, not a
+/// comparison with every key before it.
+#[derive(Default)]
+struct SeenKeys<'a> {
+    few: Vec<&'a [u8]>,
+    many: Option<HashSet<&'a [u8]>>,
+}
+
+impl<'a> SeenKeys<'a> {
+    /// Adds `key`; `false` if it was given before.
+    fn insert(&mut self, key: &'a [u8]) -> bool {
+        if let Some(many) = &mut self.many {
+            return many.insert(key);
+        }
+        #[cfg(test)]
+        tests::KEY_COMPARISONS.with(|count| count.set(count.get() + self.few.len() as u64));
+        if self.few.contains(&key) {
+            return false;
+        }
+        if self.few.len() < FEW_KEYS {
+            self.few.push(key);
+        } else {
+            let mut many: HashSet<&[u8]> = self.few.drain(..).collect();
+            many.insert(key);
+            self.many = Some(many);
+        }
+        true
+    }
+}
+
 /// A cursor over JSON text that never panics: every read is checked, and
 /// text that is not JSON ends the walk.
 struct Json<'a> {
@@ -565,14 +604,13 @@ impl<'a> Json<'a> {
         let mut open = !fine;
         // The keys so far, compared as written (an escaped spelling of a
         // key is not matched).
-        let mut keys: Vec<&[u8]> = Vec::new();
+        let mut keys = SeenKeys::default();
         while open {
             let Some(key) = self.string() else { break };
-            if keys.contains(&key) {
+            if !keys.insert(key) {
                 self.misshapen(key, Misshapen::Repeated);
                 break;
             }
-            keys.push(key);
             let field = message.json_field(key);
             if !self.eat(b':') {
                 break;
@@ -687,9 +725,42 @@ fn refuse_past_limit(size: u64, cap: usize) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use prost::Message as _;
 
     use super::*;
+
+    thread_local! {
+        /// Keys [`SeenKeys::insert`] compared on this thread.
+        pub(super) static KEY_COMPARISONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// An object with many keys, each given once (unknown fields, which
+    /// the decoder skips), costs the JSON walks a bounded number of key
+    /// comparisons per key: each key was compared with every key before it,
+    /// so a log record of 100,000 such keys (a 1 MB body) held a receiver
+    /// thread for minutes, and a 64 MiB body for hours.
+    #[test]
+    fn an_object_of_many_keys_is_walked_in_time_that_grows_with_its_size() {
+        let keys = 20_000;
+        let record: Vec<String> = (0..keys).map(|i| format!("\"k{i}\":0")).collect();
+        let body = format!(
+            r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{{}}}]}}]}}]}}"#,
+            record.join(",")
+        );
+        let before = KEY_COMPARISONS.with(Cell::get);
+        assert_eq!(misshapen_json(Signal::Logs, body.as_bytes()), None);
+        let _ = decoded_size_json(Signal::Logs, body.as_bytes());
+        let compared = KEY_COMPARISONS.with(Cell::get) - before;
+        assert!(compared <= 64 * keys, "{compared} key comparisons");
+        // A key given twice among many is still found.
+        let repeated = body.replacen("\"k19999\"", "\"k7\"", 1);
+        assert_eq!(
+            misshapen_json(Signal::Logs, repeated.as_bytes()).as_deref(),
+            Some("`k7` is given twice in one object; OTLP/JSON gives each field once")
+        );
+    }
 
     /// A request of `count` empty spans in one resource and scope.
     fn empty_spans(count: usize) -> ExportTraceServiceRequest {
