@@ -27,6 +27,7 @@ use crate::limits::LogRecordLimits;
 use crate::log_processor::LogProcessor;
 use crate::own_threads;
 use crate::resource_settings::ResourceSettings;
+use crate::unique_keys::dedupe_collection;
 use crate::{spare_attributes, spare_handles};
 
 struct LoggerProviderState {
@@ -111,10 +112,14 @@ impl LoggerProvider {
 
     /// A logger for a fully described scope (version, schema URL,
     /// attributes); an empty name is warned of as in [`logger`](Self::logger).
-    pub fn logger_with_scope(&self, scope: InstrumentationScope) -> Logger {
+    /// The scope's attributes get unique keys, as OTLP asks of every
+    /// attribute collection: a repeated key keeps its last value, in its
+    /// first place.
+    pub fn logger_with_scope(&self, mut scope: InstrumentationScope) -> Logger {
         if scope.name.is_empty() {
             diagnostics::empty_scope_name(Signal::Logs);
         }
+        dedupe_collection(&mut scope.attributes);
         Logger {
             provider: Arc::clone(&self.inner),
             scope: Arc::new(scope),

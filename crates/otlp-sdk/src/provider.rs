@@ -20,6 +20,7 @@ use crate::provider_state::ProviderState;
 use crate::resource_settings::ResourceSettings;
 use crate::sampler::Sampler;
 use crate::tracer::Tracer;
+use crate::unique_keys::dedupe_collection;
 
 /// The entry point of the native API: configure once, then get a [`Tracer`]
 /// per instrumentation scope. Cheap to clone (an `Arc`).
@@ -83,10 +84,14 @@ impl TracerProvider {
 
     /// A tracer for a fully described scope (version, schema URL,
     /// attributes); an empty name is warned of as in [`tracer`](Self::tracer).
-    pub fn tracer_with_scope(&self, scope: InstrumentationScope) -> Tracer {
+    /// The scope's attributes get unique keys, as OTLP asks of every
+    /// attribute collection: a repeated key keeps its last value, in its
+    /// first place.
+    pub fn tracer_with_scope(&self, mut scope: InstrumentationScope) -> Tracer {
         if scope.name.is_empty() {
             diagnostics::empty_scope_name(Signal::Traces);
         }
+        dedupe_collection(&mut scope.attributes);
         Tracer::new(self.inner.clone(), Arc::new(scope))
     }
 

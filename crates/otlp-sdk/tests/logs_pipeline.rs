@@ -638,3 +638,45 @@ fn a_record_without_ids_takes_the_active_spans_and_a_given_context_wins() {
         assert_eq!(ids(record), expected, "{body}");
     }
 }
+
+/// OTLP's `InstrumentationScope.attributes`, as every attribute collection,
+/// has unique keys: a logger's scope given a key twice went out with both,
+/// where a record's attributes keep the last value of a repeated key.
+#[test]
+fn a_loggers_scope_attributes_go_out_with_unique_keys_the_last_value_winning() {
+    let (capture, bodies) = Capture::logs(Encoding::Protobuf);
+    let processor = BatchLogProcessor::builder(capture).build().unwrap();
+    let provider = LoggerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let logger = provider.logger_with_scope(InstrumentationScope::new("tenant").with_attributes([
+        KeyValue::new("tenant", "a"),
+        KeyValue::new("region", "eu"),
+        KeyValue::new("tenant", "b"),
+    ]));
+    logger.emit(LogRecord::builder().body("once").build());
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    assert_eq!(processor.stats().exported, 1);
+
+    let bodies = bodies.lock().unwrap();
+    let request = ExportLogsServiceRequest::decode(&bodies[0][..]).expect("a logs request");
+    let scope = request.resource_logs[0].scope_logs[0]
+        .scope
+        .as_ref()
+        .expect("a scope");
+    let attributes: Vec<(String, Option<Value>)> = scope
+        .attributes
+        .iter()
+        .map(|kv| {
+            let value = kv.value.as_ref().and_then(|value| value.value.clone());
+            (kv.key.clone(), value)
+        })
+        .collect();
+    assert_eq!(
+        attributes,
+        vec![
+            ("tenant".to_owned(), Some(Value::StringValue("b".into()))),
+            ("region".to_owned(), Some(Value::StringValue("eu".into()))),
+        ]
+    );
+}

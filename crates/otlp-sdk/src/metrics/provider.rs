@@ -614,11 +614,14 @@ impl MeterProvider {
     }
 
     /// A meter of `scope`; an empty name is warned of as in
-    /// [`meter`](Self::meter).
-    pub fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
+    /// [`meter`](Self::meter). The scope's attributes get unique keys, as
+    /// OTLP asks of every attribute collection: a repeated key keeps its
+    /// last value, in its first place.
+    pub fn meter_with_scope(&self, mut scope: InstrumentationScope) -> Meter {
         if scope.name.is_empty() {
             diagnostics::empty_scope_name(crate::Signal::Metrics);
         }
+        crate::unique_keys::dedupe_collection(&mut scope.attributes);
         Meter {
             shared: self.shared.clone(),
             scope: Arc::new(scope),
