@@ -7,7 +7,15 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Read when the script runs, not baked in when it is compiled: checkouts
+    // that share a target directory share this script's binary (Cargo hashes
+    // a workspace member without its path), and a path baked into it named
+    // the commit of whichever checkout built it first.
+    let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        println!("cargo:rustc-env=OTLP_BENCHES_SOURCE=otlp-rust (revision unknown)");
+        return;
+    };
+    let workspace = Path::new(&manifest_dir).join("..");
     // Built again when the commit, the index or any source changes.
     for watched in [
         ".git/HEAD",
