@@ -354,6 +354,35 @@ impl Message {
         }
     }
 
+    /// Whether `key` names a member of this message's oneof (a metric's
+    /// `data`, a number data point's or an exemplar's `value`, an
+    /// `AnyValue`'s `value`; OTLP has no other oneof of several members):
+    /// a JSON object gives at most one of them.
+    fn is_oneof_member(self, key: &[u8]) -> bool {
+        use Message as M;
+        let members: &[&str] = match self {
+            M::Metric => &[
+                "gauge",
+                "sum",
+                "histogram",
+                "exponentialHistogram",
+                "summary",
+            ],
+            M::NumberPoint | M::Exemplar => &["asDouble", "asInt"],
+            M::AnyValue => &[
+                "stringValue",
+                "boolValue",
+                "intValue",
+                "doubleValue",
+                "arrayValue",
+                "kvlistValue",
+                "bytesValue",
+            ],
+            _ => &[],
+        };
+        members.iter().any(|member| member.as_bytes() == key)
+    }
+
     /// The field a JSON key names: its lowerCamelCase name, the only
     /// spelling the decoder reads (it ignores others, as unknown fields).
     fn json_field(self, key: &[u8]) -> Option<(usize, Field)> {
@@ -384,12 +413,15 @@ pub(crate) fn decoded_size_json(signal: Signal, body: &[u8]) -> u64 {
 
 /// Where an OTLP/JSON request of `signal` writes a message as an array
 /// (the request itself, a field that holds one message, or an element of a
-/// field that holds several), or gives a message's field twice, named for
-/// the client; `None` if it does neither (text that is not JSON included:
-/// decoding refuses it). OTLP/JSON is the proto3 JSON mapping, where a
-/// message is an object with each field once; the decoder's derived structs
-/// would also take an array of their fields in order, and its second decode
-/// (through a JSON tree, `json_doubles`) keeps the last of two values.
+/// field that holds several), gives a message's field twice, or gives two
+/// members of one oneof (neither `null`), named for the client; `None` if it
+/// does none of these (text that is not JSON included: decoding refuses it).
+/// OTLP/JSON is the proto3 JSON mapping, where a message is an object with
+/// each field once and at most one member of a oneof; the decoder's derived
+/// structs would also take an array of their fields in order, its second
+/// decode (through a JSON tree, `json_doubles`) keeps the last of two
+/// values, and of two oneof members it keeps one, the first or the last
+/// depending on the oneof, while counting alone keeps another.
 ///
 /// Cost: one walk of the text, as [`decoded_size_json`]'s, and a list of
 /// the keys of the object being walked.
@@ -413,6 +445,10 @@ pub(crate) fn misshapen_json(signal: Signal, body: &[u8]) -> Option<String> {
         Misshapen::Repeated(key) => {
             format!("`{key}` is given twice in one object; OTLP/JSON gives each field once")
         }
+        Misshapen::TwoOfOneof { first, second } => format!(
+            "`{first}` and `{second}` are both given in one object; they are members of one \
+             oneof, of which OTLP/JSON gives at most one"
+        ),
     })
 }
 
@@ -424,6 +460,8 @@ enum Misshapen {
     ArrayElement(String),
     /// A key given twice in one message's object.
     Repeated(String),
+    /// Two members of one oneof (not `null`) given in one message's object.
+    TwoOfOneof { first: String, second: String },
 }
 
 /// The request message of `signal`, where a walk starts.
@@ -605,6 +643,8 @@ impl<'a> Json<'a> {
         // The keys so far, compared as written (an escaped spelling of a
         // key is not matched).
         let mut keys = SeenKeys::default();
+        // The member of the message's oneof given so far, if any.
+        let mut oneof_member: Option<&[u8]> = None;
         while open {
             let Some(key) = self.string() else { break };
             if !keys.insert(key) {
@@ -614,6 +654,18 @@ impl<'a> Json<'a> {
             let field = message.json_field(key);
             if !self.eat(b':') {
                 break;
+            }
+            // A `null` member is not given (proto3 JSON), as Go's protojson
+            // reads it: only members with a value count.
+            if self.peek() != Some(b'n') && message.is_oneof_member(key) {
+                if let Some(first) = oneof_member {
+                    self.misshapen = Some(Misshapen::TwoOfOneof {
+                        first: String::from_utf8_lossy(first).into_owned(),
+                        second: String::from_utf8_lossy(key).into_owned(),
+                    });
+                    break;
+                }
+                oneof_member = Some(key);
             }
             let walked = match field {
                 Some((_, Field::One(child))) if self.peek() == Some(b'{') => {

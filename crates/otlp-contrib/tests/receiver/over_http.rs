@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use otlp_contrib::receiver::{Answer, Fault, Receiver, ReceiverConfig, Transport};
+use otlp_contrib::receiver::{Answer, Fault, Receiver, ReceiverConfig, Store, Transport};
 use prost::Message;
 
 use crate::support::*;
@@ -791,6 +791,115 @@ async fn http_json_messages_written_as_arrays_or_with_a_field_twice_are_400_nami
     let stats = receiver.stats();
     assert_eq!(stats.bad_requests, 8, "{stats:?}");
     assert_eq!(stats.accepted_requests, 4, "{stats:?}");
+}
+
+/// A oneof (a metric's data, a number data point's or an exemplar's value,
+/// an `AnyValue`) holds one member; OTLP/JSON, the proto3 JSON mapping,
+/// gives at most one of them per object (Go's protojson refuses a second).
+/// An object giving two was answered 200, and what it meant depended on the
+/// member and the store: the decoder kept the first of a metric's data and
+/// of a point's value but the last of an `AnyValue`'s (protobuf keeps the
+/// last), and counting alone took the gauge of a metric whatever came
+/// first, so a count-only receiver counted 1 data point of a request the
+/// decoding receiver counted 2 of. Both refuse it, naming the two keys.
+#[tokio::test]
+async fn http_json_objects_giving_two_members_of_one_oneof_are_400_naming_both() {
+    let metric = |members: &str| {
+        format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m",{members}}}]}}]}}]}}"#
+        )
+    };
+    let body = |value: &str| {
+        format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{value}}}]}}]}}]}}"#)
+    };
+    let span = |value: &str| {
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"01010101010101010101010101010101","spanId":"0202020202020202","attributes":[{{"key":"k","value":{value}}}]}}]}}]}}]}}"#
+        )
+    };
+    let two_points = r#"{"dataPoints":[{"asInt":"1"},{"asInt":"2"}]}"#;
+    let one_point = r#"{"dataPoints":[{"asInt":"1"}]}"#;
+    for store in [Store::All, Store::CountOnly] {
+        let receiver = Receiver::start(ReceiverConfig {
+            store,
+            ..ReceiverConfig::default()
+        })
+        .expect("start");
+        let traces = url(&receiver);
+        let logs = receiver.http_logs_url().expect("logs URL");
+        let metrics = receiver.http_metrics_url().expect("metrics URL");
+        let refused: [(&str, String, &str); 7] = [
+            (
+                &metrics,
+                metric(&format!(r#""sum":{two_points},"gauge":{one_point}"#)),
+                "`sum` and `gauge`",
+            ),
+            (
+                &metrics,
+                metric(&format!(r#""gauge":{one_point},"summary":{{}}"#)),
+                "`gauge` and `summary`",
+            ),
+            (
+                &metrics,
+                metric(r#""gauge":{"dataPoints":[{"asInt":"1","asDouble":2.5}]}"#),
+                "`asInt` and `asDouble`",
+            ),
+            (
+                &metrics,
+                metric(
+                    r#""sum":{"dataPoints":[{"asInt":"1","exemplars":[{"asDouble":1.5,"asInt":"2"}]}]}"#,
+                ),
+                "`asDouble` and `asInt`",
+            ),
+            (
+                &logs,
+                body(r#"{"stringValue":"s","intValue":"2"}"#),
+                "`stringValue` and `intValue`",
+            ),
+            (
+                &logs,
+                body(r#"{"arrayValue":{"values":[{"boolValue":true,"bytesValue":"AA=="}]}}"#),
+                "`boolValue` and `bytesValue`",
+            ),
+            (
+                &traces,
+                span(r#"{"kvlistValue":{"values":[]},"doubleValue":1.5}"#),
+                "`kvlistValue` and `doubleValue`",
+            ),
+        ];
+        for (url, body, named) in &refused {
+            let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
+            assert_eq!(
+                response.status,
+                StatusCode::BAD_REQUEST,
+                "{store:?}: {body}"
+            );
+            let (code, message, _) = response.rpc_status();
+            assert_eq!(code, 3, "INVALID_ARGUMENT for {body}: {message}");
+            assert!(message.contains(named), "{store:?}: {body}: {message}");
+        }
+        // One member, or a second one that is null (not given), is a request
+        // like any other.
+        let accepted = [
+            (&metrics, metric(&format!(r#""sum":{two_points}"#))),
+            (
+                &metrics,
+                metric(&format!(r#""gauge":null,"sum":{two_points}"#)),
+            ),
+            (&logs, body(r#"{"stringValue":"s","intValue":null}"#)),
+            (&traces, span(r#"{"doubleValue":1.5}"#)),
+        ];
+        for (url, body) in &accepted {
+            let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
+            assert_eq!(response.status, StatusCode::OK, "{store:?}: {body}");
+        }
+        assert_eq!(receiver.data_point_count(), 4, "{store:?}");
+        assert_eq!(receiver.log_record_count(), 1, "{store:?}");
+        assert_eq!(receiver.span_count(), 1, "{store:?}");
+        let stats = receiver.stats();
+        assert_eq!(stats.bad_requests, 7, "{store:?}: {stats:?}");
+        assert_eq!(stats.accepted_requests, 4, "{store:?}: {stats:?}");
+    }
 }
 
 /// A client that hangs up (HTTP/1.1) or resets its stream (HTTP/2, gRPC)
