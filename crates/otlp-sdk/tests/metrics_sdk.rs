@@ -1131,6 +1131,60 @@ fn an_exporter_that_panics_fails_its_data_points_and_the_reader_goes_on() {
     );
 }
 
+/// Flushes asked while an export hangs, each given up by its caller at its
+/// timeout, waited in the reader's command queue (without bound) and each
+/// ran a collection and an export of its own once the export ended: 20 such
+/// flushes made 20 more exports, and a shutdown asked then waited behind
+/// them. Flushes waiting together are answered by one collection (and a
+/// shutdown waiting with them, by its final one).
+#[test]
+fn flushes_asked_while_an_export_hangs_share_one_collection_afterwards() {
+    let exporter = Gated {
+        open: Arc::new(tokio::sync::Semaphore::new(0)),
+        entered: Arc::default(),
+    };
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .expect("reader");
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .build()
+        .expect("provider");
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    let short = Duration::from_millis(10);
+    assert_eq!(
+        provider.force_flush(short),
+        Err(MetricsError::Timeout(short))
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while exporter.entered.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        exporter.entered.load(Ordering::SeqCst),
+        1,
+        "no export began"
+    );
+    for _ in 0..20 {
+        assert_eq!(
+            provider.force_flush(short),
+            Err(MetricsError::Timeout(short))
+        );
+    }
+    exporter.open.add_permits(1_000);
+    provider
+        .shutdown(Duration::from_secs(60))
+        .expect("shutdown");
+    // The hung export, one for the 20 flushes, one for the shutdown (or
+    // none, if it waited with the flushes).
+    let exports = exporter.entered.load(Ordering::SeqCst);
+    assert!(exports <= 3, "{exports} exports");
+    let stats = provider.stats();
+    assert_eq!(stats.exports, exports, "{stats:?}");
+    assert_metrics_balanced(&stats);
+}
+
 /// While an export hangs, its data points are counted in flight, so that
 /// the counts add up at any moment; they could not (nothing counted what a
 /// collection handed to the exporter).

@@ -642,8 +642,11 @@ impl MeterProvider {
     }
 
     /// Collects and exports now; returns when the export has settled or at
-    /// `timeout`. Once [`shutdown`](Self::shutdown) has been called (even
-    /// one that ran out of time), answers [`MetricsError::ShutDown`] at once.
+    /// `timeout`. Flushes asked while the reader is busy (an export under
+    /// way) wait for it and then share one collection, whether or not their
+    /// callers still wait. Once [`shutdown`](Self::shutdown) has been called
+    /// (even one that ran out of time), answers [`MetricsError::ShutDown`]
+    /// at once.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), MetricsError> {
         if self.shared.shut_down.load(Ordering::Acquire) {
             return Err(MetricsError::ShutDown);

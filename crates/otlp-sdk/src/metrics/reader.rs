@@ -495,35 +495,69 @@ impl<E: Exporter> Reader<E> {
                     self.report_losses(false);
                 }
                 Ok(Command::Flush(reply)) => {
+                    // Flushes asked while the reader was busy (an export
+                    // that hangs to its timeout) have waited here, most of
+                    // them given up by their callers: one collection
+                    // answers every flush waiting now, and a shutdown
+                    // waiting with them goes first (its final collection
+                    // answers them too), instead of a collection each.
+                    let mut replies = vec![reply];
+                    let mut shutdown = None;
+                    while let Ok(command) = commands.try_recv() {
+                        match command {
+                            Command::Flush(reply) => replies.push(reply),
+                            Command::Shutdown(reply) => {
+                                shutdown = Some(reply);
+                                break;
+                            }
+                        }
+                    }
+                    if let Some(shutdown) = shutdown {
+                        let result = self.shut_down();
+                        for reply in replies {
+                            let _ = reply.send(result.clone());
+                        }
+                        let _ = shutdown.send(result);
+                        return;
+                    }
                     let result = self.collect_and_export();
                     self.report_losses(false);
-                    let _ = reply.send(result);
+                    for reply in replies {
+                        let _ = reply.send(result.clone());
+                    }
                 }
                 Ok(Command::Shutdown(reply)) => {
-                    let result = self.collect_and_export();
-                    let deadline = self.timeout;
-                    let exporter = &self.exporter;
-                    // An exporter whose shutdown panics must not take the
-                    // reader down before it answers.
-                    let released = catch_unwind(AssertUnwindSafe(|| {
-                        self.runtime.block_on(async {
-                            tokio::time::timeout(deadline, exporter.shutdown()).await
-                        })
-                    }));
-                    if let Err(panic) = released {
-                        self.counts.note_error(format!(
-                            "the exporter panicked at shutdown: {}",
-                            panic_message(panic.as_ref())
-                        ));
-                    }
-                    // Before answering: shutdown returns with every loss told.
-                    self.report_losses(true);
+                    let result = self.shut_down();
                     let _ = reply.send(result);
                     return;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+    }
+
+    /// The last collection and export, then the exporter's shutdown
+    /// (bounded by the export timeout) and the last loss report: what a
+    /// shutdown command does before it is answered.
+    fn shut_down(&mut self) -> Result<(), MetricsError> {
+        let result = self.collect_and_export();
+        let deadline = self.timeout;
+        let exporter = &self.exporter;
+        // An exporter whose shutdown panics must not take the
+        // reader down before it answers.
+        let released = catch_unwind(AssertUnwindSafe(|| {
+            self.runtime
+                .block_on(async { tokio::time::timeout(deadline, exporter.shutdown()).await })
+        }));
+        if let Err(panic) = released {
+            self.counts.note_error(format!(
+                "the exporter panicked at shutdown: {}",
+                panic_message(panic.as_ref())
+            ));
+        }
+        // Before answering: shutdown returns with every loss told.
+        self.report_losses(true);
+        result
     }
 
     /// Tells the process's loss handler of data points that failed or were
