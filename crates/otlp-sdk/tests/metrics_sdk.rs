@@ -899,6 +899,22 @@ impl Exporter for Counting {
     }
 }
 
+/// A provider whose one reader exports only when asked (flush, shutdown),
+/// each export given `timeout` (the reader's default when `None`).
+fn provider_exporting_when_asked<E: Exporter>(
+    exporter: E,
+    timeout: Option<Duration>,
+) -> MeterProvider {
+    let mut reader = PeriodicReader::builder(exporter).with_interval(Duration::from_secs(3600));
+    if let Some(timeout) = timeout {
+        reader = reader.with_timeout(timeout);
+    }
+    MeterProvider::builder()
+        .with_reader(reader.build().expect("reader"))
+        .build()
+        .expect("provider")
+}
+
 /// An exporter whose export waits until the test opens its gate, then
 /// accepts.
 #[derive(Clone)]
@@ -944,15 +960,7 @@ fn a_shutdown_out_of_time_counts_what_is_in_flight_failed_and_nothing_after() {
         open: Arc::new(tokio::sync::Semaphore::new(0)),
         entered: Arc::default(),
     };
-    let reader = PeriodicReader::builder(exporter.clone())
-        .with_interval(Duration::from_secs(3600))
-        .with_timeout(Duration::from_secs(3600))
-        .build()
-        .expect("reader");
-    let provider = MeterProvider::builder()
-        .with_reader(reader)
-        .build()
-        .expect("provider");
+    let provider = provider_exporting_when_asked(exporter.clone(), Some(Duration::from_secs(3600)));
     let counter = provider.meter("m").u64_counter("c").build();
     for k in 0..3 {
         counter.add(1, &[KeyValue::new("k", k)]);
@@ -1029,15 +1037,7 @@ impl Exporter for HangsAtShutdown {
 /// it answers at once now, as after a shutdown that succeeded.
 #[test]
 fn a_flush_after_a_shutdown_that_ran_out_of_time_answers_shut_down() {
-    let reader = PeriodicReader::builder(HangsAtShutdown)
-        .with_interval(Duration::from_secs(3600))
-        .with_timeout(Duration::from_secs(3600))
-        .build()
-        .expect("reader");
-    let provider = MeterProvider::builder()
-        .with_reader(reader)
-        .build()
-        .expect("provider");
+    let provider = provider_exporting_when_asked(HangsAtShutdown, Some(Duration::from_secs(3600)));
     provider.meter("m").u64_counter("c").build().add(1, &[]);
     let error = provider
         .shutdown(Duration::from_millis(200))
@@ -1078,14 +1078,7 @@ impl Exporter for PanicsOnce {
 #[test]
 fn an_exporter_that_panics_fails_its_data_points_and_the_reader_goes_on() {
     let exporter = PanicsOnce::default();
-    let reader = PeriodicReader::builder(exporter.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build()
-        .expect("reader");
-    let provider = MeterProvider::builder()
-        .with_reader(reader)
-        .build()
-        .expect("provider");
+    let provider = provider_exporting_when_asked(exporter.clone(), None);
     let counter = provider.meter("m").u64_counter("c").build();
     for k in 0..3 {
         counter.add(1, &[KeyValue::new("k", k)]);
@@ -1143,14 +1136,7 @@ fn flushes_asked_while_an_export_hangs_share_one_collection_afterwards() {
         open: Arc::new(tokio::sync::Semaphore::new(0)),
         entered: Arc::default(),
     };
-    let reader = PeriodicReader::builder(exporter.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build()
-        .expect("reader");
-    let provider = MeterProvider::builder()
-        .with_reader(reader)
-        .build()
-        .expect("provider");
+    let provider = provider_exporting_when_asked(exporter.clone(), None);
     provider.meter("m").u64_counter("c").build().add(1, &[]);
     let short = Duration::from_millis(10);
     assert_eq!(
@@ -1194,16 +1180,7 @@ fn data_points_being_exported_are_counted_in_flight_and_the_counts_add_up() {
         open: Arc::new(tokio::sync::Semaphore::new(0)),
         entered: Arc::default(),
     };
-    let reader = PeriodicReader::builder(exporter.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build()
-        .expect("reader");
-    let provider = Arc::new(
-        MeterProvider::builder()
-            .with_reader(reader)
-            .build()
-            .expect("provider"),
-    );
+    let provider = Arc::new(provider_exporting_when_asked(exporter.clone(), None));
     let counter = provider.meter("m").u64_counter("c").build();
     for k in 0..3 {
         counter.add(1, &[KeyValue::new("k", k)]);
@@ -1302,14 +1279,7 @@ fn the_periodic_reader_exports_at_its_interval_on_flush_and_at_shutdown() {
 #[test]
 fn a_provider_dropped_without_shutdown_exports_what_it_recorded() {
     let exporter = Counting::default();
-    let reader = PeriodicReader::builder(exporter.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build()
-        .expect("reader");
-    let provider = MeterProvider::builder()
-        .with_reader(reader)
-        .build()
-        .expect("provider");
+    let provider = provider_exporting_when_asked(exporter.clone(), None);
     let counter = provider.meter("m").u64_counter("c").build();
     counter.add(1, &[KeyValue::new("k", 1)]);
     counter.add(1, &[KeyValue::new("k", 2)]);
