@@ -297,7 +297,12 @@ fn check_export_response(bytes: &[u8]) {
 fn expected_delay(status: &ProstStatus) -> Option<Duration> {
     let mut delay = None;
     for any in &status.details {
-        if any.type_url != RETRY_INFO_TYPE_URL {
+        // `Any` names its type by the URL's last segment, whatever the host.
+        let names_retry_info = any
+            .type_url
+            .rsplit_once('/')
+            .is_some_and(|(_, name)| name == "google.rpc.RetryInfo");
+        if !names_retry_info {
             continue;
         }
         let Ok(info) = ProstRetryInfo::decode(&any.value[..]) else {
