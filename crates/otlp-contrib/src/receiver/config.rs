@@ -70,7 +70,8 @@ pub struct ReceiverConfig {
     /// connections and sends nothing, or a header a byte at a time, cannot
     /// hold sockets for ever. It also ends idle HTTP/1.1 keep-alive
     /// connections; clients open a new one. Default
-    /// [`DEFAULT_REQUEST_HEAD_TIMEOUT`]; must be more than zero.
+    /// [`DEFAULT_REQUEST_HEAD_TIMEOUT`]; must be more than zero. A timeout
+    /// past a year (up to `Duration::MAX`, for "never") stands for a year.
     pub request_head_timeout: Duration,
 }
 

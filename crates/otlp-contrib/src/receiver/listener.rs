@@ -35,6 +35,11 @@ use super::workers::WorkerPool;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between attempts to bind again after a refusal window.
 const REBIND_RETRY: Duration = Duration::from_millis(20);
+/// The longest request head timeout taken as given: a year, "practically
+/// never". A longer one (up to `Duration::MAX`) stands for this, since a
+/// deadline past the clock's range panics (in hyper's HTTP/1.1 head timer
+/// too), which ended every connection unanswered.
+const LONGEST_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What the [`Receiver`](super::Receiver) can ask of a running listener.
 #[derive(Debug)]
@@ -176,6 +181,7 @@ async fn serve_connection<S, B>(
     // again), as Go's net/http (the OpenTelemetry Collector) cancels such a
     // request. So a client that shuts its side down once its request is
     // sent (a half-close) gets no answer; OTLP exporters do not.
+    let request_head_timeout = request_head_timeout.min(LONGEST_REQUEST_HEAD_TIMEOUT);
     let mut builder = Builder::new(TokioExecutor::new());
     // HTTP/1.1: hyper times each request head (the first, and each next one
     // on a kept-alive connection) once it has a timer.

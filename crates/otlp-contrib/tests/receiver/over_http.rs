@@ -1160,6 +1160,30 @@ async fn a_connection_that_brings_no_request_head_in_time_is_closed() {
     assert_eq!(receiver.span_count(), 1);
 }
 
+/// A request head timeout too long to add to the clock (`Duration::MAX`,
+/// or `--request-head-timeout 1e19s`: "practically never") made every
+/// connection's task panic at its start (an `Instant` overflow, in the
+/// listener's own deadline and in hyper's HTTP/1.1 head timer), so no
+/// request over either transport was ever answered. It stands for a year.
+#[tokio::test]
+async fn a_request_head_timeout_past_the_clocks_range_still_serves_requests() {
+    let receiver = Receiver::start(ReceiverConfig {
+        request_head_timeout: Duration::MAX,
+        ..ReceiverConfig::default()
+    })
+    .expect("start");
+    let url = receiver.http_traces_url().expect("HTTP URL");
+    let response = post_protobuf(&url, &rich_request("http", 1)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let endpoint = receiver.grpc_endpoint().expect("gRPC endpoint");
+    let mut client = grpc_client(&endpoint).await;
+    tokio::time::timeout(TIMEOUT, client.export(rich_request("grpc", 2)))
+        .await
+        .expect("gRPC answer in time")
+        .expect("gRPC export");
+    assert_eq!(receiver.span_count(), 3);
+}
+
 #[test]
 fn a_zero_request_head_timeout_is_refused_naming_the_field() {
     let error = Receiver::start(ReceiverConfig {
