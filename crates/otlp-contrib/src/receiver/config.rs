@@ -65,11 +65,11 @@ pub struct ReceiverConfig {
     /// receiver thread. Keep it short: the answer waits for it.
     pub observer: Option<RequestObserver>,
     /// A connection that brings no request head within this time, from its
-    /// start (after the TLS handshake's own limit of 10 s) and on HTTP/1.1
-    /// from the end of each answer, is closed: a client that opens
-    /// connections and sends nothing, or a header a byte at a time, cannot
-    /// hold sockets for ever. It also ends idle HTTP/1.1 keep-alive
-    /// connections; clients open a new one. Default
+    /// start (over TLS, from the end of the handshake, which has its own
+    /// limit of 10 s) and on HTTP/1.1 from the end of each answer, is
+    /// closed: a client that opens connections and sends nothing, or a
+    /// header a byte at a time, cannot hold sockets for ever. It also ends
+    /// idle HTTP/1.1 keep-alive connections; clients open a new one. Default
     /// [`DEFAULT_REQUEST_HEAD_TIMEOUT`]; must be more than zero. A timeout
     /// past a year (up to `Duration::MAX`, for "never") stands for a year.
     pub request_head_timeout: Duration,

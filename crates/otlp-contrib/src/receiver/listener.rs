@@ -196,11 +196,10 @@ async fn serve_connection<S, B>(
     };
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
-    let started = Instant::now();
     match acceptor {
         None => {
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            until_first_request(connection, &head_arrived, started + request_head_timeout).await;
+            until_first_request(connection, &head_arrived, request_head_timeout).await;
         }
         Some(acceptor) => {
             let Ok(Ok(stream)) =
@@ -208,26 +207,28 @@ async fn serve_connection<S, B>(
             else {
                 return;
             };
+            // Timed from the end of the handshake (which had its own
+            // limit), as hyper times an HTTP/1.1 head.
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            until_first_request(connection, &head_arrived, started + request_head_timeout).await;
+            until_first_request(connection, &head_arrived, request_head_timeout).await;
         }
     }
 }
 
 /// Drives `connection` to its end, or drops it (closing the socket) when no
-/// request head has arrived by `deadline`. This covers what hyper's own
-/// timer does not: a client that sends nothing, or part of the HTTP/2
+/// request head has arrived within `timeout` from now. This covers what
+/// hyper's own timer does not: a client that sends nothing, or part of the HTTP/2
 /// preface, or an HTTP/2 connection that never opens a stream.
 async fn until_first_request<C: std::future::Future>(
     connection: C,
     head_arrived: &Notify,
-    deadline: Instant,
+    timeout: Duration,
 ) {
     let mut connection = std::pin::pin!(connection);
     tokio::select! {
         _ = &mut connection => return,
         () = head_arrived.notified() => {}
-        () = tokio::time::sleep_until(deadline.into()) => return,
+        () = tokio::time::sleep(timeout) => return,
     }
     let _ = connection.await;
 }

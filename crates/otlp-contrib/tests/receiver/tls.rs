@@ -147,3 +147,67 @@ fn bad_tls_material_is_a_typed_error() {
     }
     assert!(certs.client_identity_pem().contains("PRIVATE KEY"));
 }
+
+/// The request head timeout was counted from the TCP connection's start,
+/// so a TLS client whose handshake took longer than it (a slow link, a
+/// client busy elsewhere: the handshake has its own limit of 10 s) was
+/// closed as soon as its handshake ended, its request unanswered, though
+/// the timeout is documented to start after the handshake (as hyper's
+/// HTTP/1.1 head timer does). It starts when the handshake ends.
+#[tokio::test]
+async fn a_slow_tls_handshake_does_not_use_up_the_request_head_timeout() {
+    use http_body_util::BodyExt;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let head_timeout = std::time::Duration::from_millis(1000);
+    let certs = TestCertificates::generate().expect("certificates");
+    let receiver = Receiver::start(ReceiverConfig {
+        tls: Some(certs.server_tls()),
+        request_head_timeout: head_timeout,
+        ..Default::default()
+    })
+    .expect("start");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(certs.ca_pem.as_bytes()).expect("CA"))
+        .expect("root");
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(receiver.http_addr().expect("HTTP address"))
+        .await
+        .expect("connect");
+    // The handshake starts after the head timeout has passed (well within
+    // the handshake's own limit), and the request goes a moment after it.
+    tokio::time::sleep(head_timeout + head_timeout / 2).await;
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("TLS handshake");
+    tokio::time::sleep(head_timeout / 5).await;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .expect("HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    let request = http::Request::post("/v1/traces")
+        .header("host", "localhost")
+        .header("content-type", "application/x-protobuf")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            rich_request("slow", 1).encode_to_vec(),
+        )))
+        .expect("request");
+    let response = tokio::time::timeout(TIMEOUT, sender.send_request(request))
+        .await
+        .expect("an answer in time")
+        .expect("an answer, not a closed connection");
+    assert_eq!(response.status(), StatusCode::OK);
+    let _ = response.into_body().collect().await;
+    assert_eq!(receiver.span_count(), 1);
+}
