@@ -198,6 +198,48 @@ impl RpcStatus {
         Ok(status)
     }
 
+    /// The `RetryInfo` delay of a `google.rpc.Status` body (the last one if
+    /// several), read even when the status as a whole does not decode (a
+    /// message that is not UTF-8, a malformed code): each detail is then read
+    /// alone, so that a server's throttle hint survives a broken field beside
+    /// it. Details after bytes that break the framing of the status itself
+    /// are out of reach. `None` when no detail is a `RetryInfo`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use otlp_core::response::RpcStatus;
+    ///
+    /// let status = RpcStatus { code: 8, message: "slow down".into(), retry_delay: Some(Duration::from_secs(2)) };
+    /// let mut body = vec![0x12, 0x02, 0xff, 0xfe]; // a message that is not UTF-8
+    /// body.extend(status.encode());
+    /// assert!(RpcStatus::decode(&body).is_err());
+    /// assert_eq!(RpcStatus::retry_delay_of(&body), Some(Duration::from_secs(2)));
+    /// ```
+    pub fn retry_delay_of(body: &[u8]) -> Option<Duration> {
+        if let Ok(status) = RpcStatus::decode(body) {
+            return status.retry_delay;
+        }
+        let mut reader = WireReader::new(body);
+        let mut delay = None;
+        let mut alone = Vec::new();
+        while let Ok(Some((field, value))) = reader.next_field() {
+            let (3, WireValue::Len(any)) = (field, value) else {
+                continue;
+            };
+            // The detail alone, as the only field of a status of its own.
+            alone.clear();
+            put_bytes_field(&mut alone, 3, any);
+            if let Ok(RpcStatus {
+                retry_delay: Some(found),
+                ..
+            }) = RpcStatus::decode(&alone)
+            {
+                delay = Some(found);
+            }
+        }
+        delay
+    }
+
     /// Encodes this status (with a `RetryInfo` detail when `retry_delay` is set).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();

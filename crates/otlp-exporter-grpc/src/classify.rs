@@ -22,7 +22,6 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use otlp_core::response::{RpcStatus, decode_export_response};
-use otlp_core::wire::{WireReader, WireValue, put_bytes_field};
 use otlp_sdk::{ExportError, ExportOutcome};
 use tonic::{Code, Status};
 
@@ -145,38 +144,14 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
 }
 
 /// The `RetryInfo` delay among the details of a `google.rpc.Status` (the
-/// bytes of `grpc-status-details-bin`), the last one if several. Each detail
-/// is decoded on its own: one that does not decode (a malformed `Any`, a
-/// status message that is no UTF-8) is skipped, not a reason to lose a valid
-/// `RetryInfo` in another, which would turn a throttled `RESOURCE_EXHAUSTED`
-/// into a permanent failure. [`RpcStatus::decode`] skips a malformed detail
-/// itself; it refuses a malformed field of the status (its code or message),
-/// which gRPC does not need (the message is `grpc-message`'s): then each
-/// detail is read alone. Details after bytes that break the framing of the
-/// status itself are out of reach.
+/// bytes of `grpc-status-details-bin`), the last one if several. A detail
+/// that does not decode (a malformed `Any`), or a malformed field of the
+/// status itself (a message that is no UTF-8, which gRPC does not need: the
+/// message is `grpc-message`'s), is not a reason to lose a valid `RetryInfo`,
+/// which would turn a throttled `RESOURCE_EXHAUSTED` into a permanent
+/// failure ([`RpcStatus::retry_delay_of`]).
 pub(crate) fn retry_delay(details: &[u8]) -> Option<Duration> {
-    if let Ok(status) = RpcStatus::decode(details) {
-        return status.retry_delay;
-    }
-    let mut reader = WireReader::new(details);
-    let mut delay = None;
-    let mut alone = Vec::new();
-    while let Ok(Some((field, value))) = reader.next_field() {
-        let (3, WireValue::Len(any)) = (field, value) else {
-            continue;
-        };
-        // The detail alone, as the only field of a status of its own.
-        alone.clear();
-        put_bytes_field(&mut alone, 3, any);
-        if let Ok(RpcStatus {
-            retry_delay: Some(found),
-            ..
-        }) = RpcStatus::decode(&alone)
-        {
-            delay = Some(found);
-        }
-    }
-    delay
+    RpcStatus::retry_delay_of(details)
 }
 
 /// A failure before any request went out (the channel could not take it).
@@ -320,6 +295,7 @@ pub(crate) fn capped(text: &str) -> String {
 mod tests {
     use super::*;
     use otlp_core::response::{PartialSuccess, encode_export_response};
+    use otlp_core::wire::put_bytes_field;
 
     const ALL_CODES: [Code; 17] = [
         Code::Ok,

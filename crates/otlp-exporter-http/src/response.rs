@@ -312,7 +312,10 @@ pub(crate) fn error_details(body: &[u8], format: BodyFormat) -> (String, Option<
         };
         return (cap_message(&message), status.retry_delay);
     }
-    (body_as_text(body), None)
+    // Not a status that decodes whole (text, or a status with a malformed
+    // field such as a message that is not UTF-8): a valid `RetryInfo` among
+    // its details is still the server's hint.
+    (body_as_text(body), RpcStatus::retry_delay_of(body))
 }
 
 /// The `retryDelay` of a `google.rpc.RetryInfo` among a JSON
@@ -731,6 +734,25 @@ mod tests {
             error_details(&[0u8, 1, 2, 3, 0xff, 0xfe, 0, 0, 0, 0], BodyFormat::Other).0,
             "10 byte undecodable body"
         );
+    }
+
+    /// A protobuf `google.rpc.Status` whose message was not UTF-8 did not
+    /// decode, and its `RetryInfo` was lost with it: a 429 or 503 waited the
+    /// policy's backoff instead of the server's hint (the gRPC exporter read
+    /// each detail alone already).
+    #[test]
+    fn a_status_whose_message_is_not_utf8_still_carries_its_retry_info() {
+        let status = RpcStatus {
+            code: 8,
+            message: String::new(),
+            retry_delay: Some(Duration::from_secs(2)),
+        };
+        // `message` (field 2) of two bytes that are not UTF-8, then the rest.
+        let mut body = vec![0x12, 0x02, 0xff, 0xfe];
+        body.extend(status.encode());
+        assert!(RpcStatus::decode(&body).is_err());
+        let (message, delay) = error_details(&body, BodyFormat::Protobuf);
+        assert_eq!(delay, Some(Duration::from_secs(2)), "{message}");
     }
 
     #[test]
