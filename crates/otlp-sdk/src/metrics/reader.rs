@@ -501,9 +501,11 @@ impl<E: Exporter> Reader<E> {
                     // answers every flush waiting now, and a shutdown
                     // waiting with them goes first (its final collection
                     // answers them too), instead of a collection each.
+                    // Only those queued now: flushes asked again and again
+                    // meanwhile must not hold the loop.
                     let mut replies = vec![reply];
                     let mut shutdown = None;
-                    while let Ok(command) = commands.try_recv() {
+                    for command in commands.try_iter().take(commands.len()) {
                         match command {
                             Command::Flush(reply) => replies.push(reply),
                             Command::Shutdown(reply) => {
