@@ -805,16 +805,17 @@ impl RecordQueue {
         {
             return false;
         }
-        let reclaimed = match self.slots.try_lock() {
-            Ok(mut slots) => slots
-                .as_mut()
-                .map(|slots| self.hand_over_slot_blocks(slots)),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned
-                .into_inner()
-                .as_mut()
-                .map(|slots| self.hand_over_slot_blocks(slots)),
+        let slots = match self.slots.try_lock() {
+            Ok(slots) => Some(slots),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
             Err(TryLockError::WouldBlock) => None,
         };
+        // The guard is dropped inside, before the loop is woken.
+        let reclaimed = slots.and_then(|mut slots| {
+            slots
+                .as_mut()
+                .map(|slots| self.hand_over_slot_blocks(slots))
+        });
         // After the slots are let go: the loop steals and cuts at once
         // (`room_wanted`).
         self.wake_loop();
