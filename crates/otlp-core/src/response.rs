@@ -301,11 +301,7 @@ fn decode_retry_info_any(any: &[u8], base: usize) -> Result<Option<Duration>, De
     // `google.protobuf.Any`: the type is the last segment of the URL's path,
     // whatever the host (`type.googleapis.com/` is the usual one, not the
     // only one); the JSON form is read the same way.
-    let names_retry_info = type_url.is_some_and(|url| {
-        url.rsplit(|&byte| byte == b'/').next() == Some(b"google.rpc.RetryInfo".as_slice())
-            && url.contains(&b'/')
-    });
-    if !names_retry_info {
+    if !type_url.is_some_and(|url| url.ends_with(b"/google.rpc.RetryInfo")) {
         return Ok(None);
     }
     let Some(retry_info) = value else {

@@ -128,7 +128,11 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
             error: ExportError::InvalidResponse(capped(status.message())),
         };
     }
-    let retry_delay = retry_delay(status.details());
+    // The `RetryInfo` among the details (`grpc-status-details-bin`), even
+    // beside a malformed field of the status (a message that is no UTF-8,
+    // which gRPC does not need: the message is `grpc-message`'s): losing it
+    // would turn a throttled `RESOURCE_EXHAUSTED` into a permanent failure.
+    let retry_delay = RpcStatus::retry_delay_of(status.details());
     let error = ExportError::Server {
         status: format!("gRPC {}", code_name(status.code())),
         message: capped(status.message()),
@@ -141,17 +145,6 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
     } else {
         ExportOutcome::Permanent { error }
     }
-}
-
-/// The `RetryInfo` delay among the details of a `google.rpc.Status` (the
-/// bytes of `grpc-status-details-bin`), the last one if several. A detail
-/// that does not decode (a malformed `Any`), or a malformed field of the
-/// status itself (a message that is no UTF-8, which gRPC does not need: the
-/// message is `grpc-message`'s), is not a reason to lose a valid `RetryInfo`,
-/// which would turn a throttled `RESOURCE_EXHAUSTED` into a permanent
-/// failure ([`RpcStatus::retry_delay_of`]).
-pub(crate) fn retry_delay(details: &[u8]) -> Option<Duration> {
-    RpcStatus::retry_delay_of(details)
 }
 
 /// A failure before any request went out (the channel could not take it).
