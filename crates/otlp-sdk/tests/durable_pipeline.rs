@@ -1246,6 +1246,27 @@ fn one_slot_and_a_disk_that_fails_at(
     (processor, current, most)
 }
 
+/// With [`one_slot_and_a_disk_that_fails_at`] segment 2: a first batch of
+/// five large spans is stored (segment 1) and takes the one export slot,
+/// held there while the backend is down; the next five are cut for the
+/// disk (no slot is free), whose append, starting segment 2, fails, and
+/// wait in memory. Returns once all ten are in flight.
+fn fill_the_slot_then_have_the_disk_refuse(processor: &BatchSpanProcessor, current: &AtomicU64) {
+    for _ in 0..5 {
+        processor.on_end(large_span());
+    }
+    assert!(eventually(Duration::from_secs(10), || current
+        .load(Ordering::SeqCst)
+        == 1));
+    for _ in 0..5 {
+        processor.on_end(large_span());
+    }
+    assert!(eventually(Duration::from_secs(10), || {
+        let stats = processor.stats();
+        stats.queued == 0 && stats.in_flight == 10
+    }));
+}
+
 /// A batch cut for the disk without a free export slot, which the disk
 /// then refused (full, an I/O error), was exported from memory at once:
 /// one export more than `max_concurrent_exports`. It now waits in memory
@@ -1255,23 +1276,9 @@ fn a_batch_the_disk_refuses_waits_for_a_free_export_slot() {
     let dir = directory("refused-no-slot");
     let backend = Arc::new(Backend::default());
     let (processor, current, most) = one_slot_and_a_disk_that_fails_at(&dir, &backend, 2);
-    // The first batch is stored (segment 1) and takes the one slot: held
-    // there while the backend is down.
-    for _ in 0..5 {
-        processor.on_end(large_span());
-    }
-    assert!(eventually(Duration::from_secs(10), || current
-        .load(Ordering::SeqCst)
-        == 1));
-    // The next batch is cut for the disk (no slot is free, the disk has
-    // room), whose append, starting segment 2, fails.
-    for _ in 0..5 {
-        processor.on_end(large_span());
-    }
-    assert!(eventually(Duration::from_secs(10), || {
-        let stats = processor.stats();
-        stats.queued == 0 && stats.in_flight == 10
-    }));
+    // The first batch is stored (segment 1) and takes the one slot; the
+    // next is refused by the disk (segment 2) and held in memory.
+    fill_the_slot_then_have_the_disk_refuse(&processor, &current);
     // No signal says that an export did not start: the export that went
     // over the limit started at once before, seen here within half a
     // second (a machine slower than that lets it pass unseen, never fail).
@@ -1355,21 +1362,9 @@ fn a_json_batch_held_for_a_slot_is_stored_at_shutdown_as_its_protobuf_request() 
         ..Backend::default()
     });
     let (processor, current, _) = one_slot_and_a_disk_that_fails_at(&dir, &backend, 2);
-    // The first batch is stored (segment 1) and takes the one slot.
-    for _ in 0..5 {
-        processor.on_end(large_span());
-    }
-    assert!(eventually(Duration::from_secs(10), || current
-        .load(Ordering::SeqCst)
-        == 1));
-    // The next one is refused by the disk (segment 2) and held in memory.
-    for _ in 0..5 {
-        processor.on_end(large_span());
-    }
-    assert!(eventually(Duration::from_secs(10), || {
-        let stats = processor.stats();
-        stats.queued == 0 && stats.in_flight == 10
-    }));
+    // The first batch is stored (segment 1) and takes the one slot; the
+    // next is refused by the disk (segment 2) and held in memory.
+    fill_the_slot_then_have_the_disk_refuse(&processor, &current);
     // The disk takes it again by the time of the shutdown.
     std::fs::remove_file(dir.join(format!("{:020}.seg", 2))).expect("free segment 2's name");
     let _ = processor.shutdown(Duration::from_millis(500));
