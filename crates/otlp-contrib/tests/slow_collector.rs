@@ -22,7 +22,7 @@
 //! Bounds on time are generous (machines are noisy): they tell "waits once"
 //! from "waits every time", not fast from slow.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::pipeline::{build_log_processor, build_processor};
@@ -260,10 +260,18 @@ fn a_steady_rate_against_a_slow_collector_loses_nothing() {
 
 // ---- a backend that is down -------------------------------------------------------------
 
-/// A loopback address nobody listens on (bound, read, released).
-fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
-    listener.local_addr().expect("its address")
+/// A loopback address nothing listens on, nor can while the returned socket
+/// lives: it is bound there and never listens, so connections are refused
+/// and no other socket gets the port. A port bound, read and released was
+/// taken meanwhile by another test's receiver, which then counted this
+/// test's spans (and this test counted them exported).
+fn closed_port() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .expect("a free port");
+    let address = socket.local_addr().expect("its address");
+    (socket, address)
 }
 
 #[test]
@@ -275,7 +283,8 @@ fn a_backend_that_is_down_holds_no_producer_for_long_and_counts_the_drops() {
     // take about (20,000 - 6,000) × 100 ms ≈ 23 minutes.
     const WHOLE_LOOP: Duration = Duration::from_secs(60);
     for protocol in PROTOCOLS {
-        let mut config = default_config(protocol, format!("http://{}", closed_port()));
+        let (_held, address) = closed_port();
+        let mut config = default_config(protocol, format!("http://{address}"));
         // The default 64 MiB hold an outage of a million such spans: a
         // budget of 256 KiB (some 3,800 of them) makes the rest not fit.
         config.batch.max_queue_bytes = 256 * 1024;
