@@ -84,7 +84,7 @@ pub enum TraceStateError {
     },
     /// A key breaks the W3C key grammar.
     #[error(
-        "tracestate key {key:?} is invalid (lowercase letter first; a-z 0-9 _ - * / only; tenant@system form limited to 241@14 characters)"
+        "tracestate key {key:?} is invalid (1-256 characters, a lowercase letter or digit first; a-z 0-9 _ - * / @ only)"
     )]
     InvalidKey {
         /// The offending key.

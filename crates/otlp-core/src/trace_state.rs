@@ -31,7 +31,8 @@ impl TraceState {
     /// The empty trace state.
     pub const EMPTY: TraceState = TraceState(None);
 
-    /// Parses a `tracestate` header value strictly, per W3C Trace Context level 1.
+    /// Parses a `tracestate` header value strictly, per W3C Trace Context level 2
+    /// (whose key grammar accepts every level-1 key and a few more).
     ///
     /// Empty list members and optional whitespace around members are accepted
     /// and dropped from the canonical form. More than 32 members, a malformed key
@@ -185,33 +186,22 @@ fn split_member(member: &str) -> Result<(&str, &str), TraceStateError> {
     Ok((key, value))
 }
 
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
 fn is_key_char(byte: u8) -> bool {
-    matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+    matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-/// `key = simple-key / multi-tenant-key` (W3C Trace Context, section 3.3.1.3.1).
+/// `key = ( lcalpha / DIGIT ) 0*255( keychar )`: W3C Trace Context level 2
+/// (section 3.3.1.3.1), a superset of level 1's `simple-key /
+/// multi-tenant-key`, whose `tenant@system` form it keeps without level 1's
+/// limits on each side. Level 2's grammar is taken because systems send keys
+/// only it allows (a digit first without a tenant, an `@` elsewhere), and a
+/// key refused loses the whole header, every other vendor's member with it.
 fn validate_key(key: &str) -> Result<(), TraceStateError> {
     let bytes = key.as_bytes();
-    let valid = match key.split_once('@') {
-        None => {
-            // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-            (1..=256).contains(&bytes.len())
-                && bytes[0].is_ascii_lowercase()
-                && bytes.iter().all(|&b| is_key_char(b))
-        }
-        Some((tenant, system)) => {
-            // tenant-id = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-            // system-id = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-            let tenant = tenant.as_bytes();
-            let system = system.as_bytes();
-            (1..=241).contains(&tenant.len())
-                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
-                && tenant.iter().all(|&b| is_key_char(b))
-                && (1..=14).contains(&system.len())
-                && system[0].is_ascii_lowercase()
-                && system.iter().all(|&b| is_key_char(b))
-        }
-    };
+    let valid = (1..=256).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|&b| is_key_char(b));
     if valid {
         Ok(())
     } else {
@@ -278,12 +268,28 @@ mod tests {
     }
 
     #[test]
+    fn keys_of_w3c_level_2_are_accepted() {
+        // Level 2: `( lcalpha / DIGIT ) 0*255( keychar )`, `@` a key
+        // character like any other; level 1 refused all three.
+        let state = TraceState::parse("1vendor=a,tenant@averylongsystemid=b,a@b@c=c,k=d").unwrap();
+        assert_eq!(state.get("1vendor"), Some("a"));
+        assert_eq!(state.get("tenant@averylongsystemid"), Some("b"));
+        assert_eq!(state.get("a@b@c"), Some("c"));
+        assert_eq!(state.get("k"), Some("d"));
+        let longest = format!("9{}", "z".repeat(255));
+        assert!(TraceState::parse(&format!("{longest}=v")).is_ok());
+        let err = TraceState::parse(&format!("{longest}z=v")).unwrap_err();
+        assert!(matches!(err, TraceStateError::InvalidKey { .. }), "{err}");
+    }
+
+    #[test]
     fn malformed_members_are_rejected_with_the_offending_text() {
         let cases = [
             ("UPPER=1", "UPPER"),
-            ("1abc=1", "1abc"),
+            ("_abc=1", "_abc"),
+            ("@vendor=1", "@vendor"),
             ("a@B=1", "a@B"),
-            ("t@toolongsystemid=1", "t@toolongsystemid"),
+            ("a.b=1", "a.b"),
             ("noequals", "noequals"),
             ("a=", "a"),
             ("a=x,y", "y"),

@@ -60,26 +60,16 @@ fn traceparent_is_valid(header: &str) -> bool {
         && span.bytes().any(|b| b != b'0')
 }
 
-fn is_key_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || "_-*/".contains(c)
-}
-
+/// W3C Trace Context level 2's `key = ( lcalpha / DIGIT ) 0*255( keychar )`,
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
 fn key_is_valid(key: &str) -> bool {
-    match key.split_once('@') {
-        None => {
-            (1..=256).contains(&key.len())
-                && key.starts_with(|c: char| c.is_ascii_lowercase())
-                && key.chars().all(is_key_char)
-        }
-        Some((tenant, system)) => {
-            (1..=241).contains(&tenant.len())
-                && tenant.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && tenant.chars().all(is_key_char)
-                && (1..=14).contains(&system.len())
-                && system.starts_with(|c: char| c.is_ascii_lowercase())
-                && system.chars().all(is_key_char)
-        }
-    }
+    let mut chars = key.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    first_ok
+        && key.len() <= 256
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-*/@".contains(c))
 }
 
 fn value_is_valid(value: &str) -> bool {
@@ -220,8 +210,11 @@ fn valid_key() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9_*/-]{0,12}",
         "[a-z0-9][a-z0-9_*/-]{0,8}@[a-z][a-z0-9_*/-]{0,13}",
+        // level 2: a digit first, `@` anywhere after the first character
+        "[a-z0-9][a-z0-9_*/@-]{0,16}",
         // the length limits, exactly
         Just(format!("k{}", "x".repeat(255))),
+        Just(format!("9{}", "@".repeat(255))),
         Just(format!("{}@{}", "t".repeat(241), "s".repeat(14))),
     ]
 }
@@ -392,11 +385,15 @@ fn tracestate_key_and_value_length_limits_are_exact() {
         (format!("a={longest_value}"), true),
         (format!("a={longest_value}v"), false),
         (format!("{}@{}=1", "t".repeat(241), "s".repeat(14)), true),
+        // level 2: 256 characters in all, however the `@` splits them
+        (format!("{}@{}=1", "t".repeat(242), "s".repeat(13)), true),
         (format!("{}@{}=1", "t".repeat(242), "s".repeat(14)), false),
         (format!("{}@{}=1", "t".repeat(241), "s".repeat(15)), false),
-        ("a@=1".to_owned(), false),
+        ("a@=1".to_owned(), true),
+        ("1abc=1".to_owned(), true),
         ("@a=1".to_owned(), false),
-        ("a@b@c=1".to_owned(), false),
+        ("_a=1".to_owned(), false),
+        ("a@b@c=1".to_owned(), true),
         ("a= x".to_owned(), true),
         ("a=x ".to_owned(), true), // trailing OWS belongs to the list, not the value
         ("a=x\u{a0}".to_owned(), false),
