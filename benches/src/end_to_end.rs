@@ -122,7 +122,9 @@ impl Endpoints {
 /// before this runs, even for `http://` (api-notes §5 and §6). Our exporters
 /// pass ring explicitly and do not need it.
 pub fn install_ring_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    #[allow(deprecated)] // ring's provider, deprecated in rustls 0.23.48 (no post-quantum)
+    let ring = rustls::crypto::ring::default_provider();
+    let _ = ring.install_default();
 }
 
 /// One side of the end-to-end comparison.

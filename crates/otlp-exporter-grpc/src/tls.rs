@@ -106,9 +106,13 @@ impl Pem {
 fn check_identity(certificate: &Pem, key: &Pem) -> Result<(), BuildError> {
     let chain = certificate.certificates()?;
     let key_der = key.private_key()?;
+    // rustls 0.23.48 deprecates ring's provider for its lack of post-quantum
+    // key exchange; ring is what tonic's `tls-ring` feature uses.
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider;
     let provider = CryptoProvider::get_default()
         .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+        .unwrap_or_else(|| Arc::new(ring()));
     let signing_key = provider
         .key_provider
         .load_private_key(key_der)

@@ -122,6 +122,9 @@ pub(crate) struct TlsMaterial {
 
 /// The ring provider, used explicitly and never through the process default.
 pub(crate) fn ring_provider() -> Arc<CryptoProvider> {
+    // rustls 0.23.48 deprecates ring's provider for its lack of post-quantum
+    // key exchange; ring is the one provider this crate builds with.
+    #[allow(deprecated)]
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

@@ -39,6 +39,9 @@ pub(crate) fn server_config(
     tls: &ReceiverTls,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ServerConfig>, ReceiverError> {
+    // rustls 0.23.48 deprecates ring's provider for its lack of post-quantum
+    // key exchange; ring is the one provider this crate builds with.
+    #[allow(deprecated)]
     let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
     let chain = certificates(&tls.cert_pem, "cert_pem")?;
     let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())

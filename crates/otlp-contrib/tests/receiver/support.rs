@@ -571,6 +571,7 @@ pub async fn https_post(
     with_identity: bool,
     body: Vec<u8>,
 ) -> Result<HttpResponse, Box<dyn std::error::Error + Send + Sync>> {
+    #[allow(deprecated)] // ring's provider, deprecated in rustls 0.23.48 (no post-quantum)
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from_pem_slice(certs.ca_pem.as_bytes())?)?;

@@ -174,13 +174,13 @@ async fn a_slow_tls_handshake_does_not_use_up_the_request_head_timeout() {
     roots
         .add(CertificateDer::from_pem_slice(certs.ca_pem.as_bytes()).expect("CA"))
         .expect("root");
-    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    #[allow(deprecated)] // ring's provider, deprecated in rustls 0.23.48 (no post-quantum)
+    let ring = rustls::crypto::ring::default_provider();
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(ring))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = tokio::net::TcpStream::connect(receiver.http_addr().expect("HTTP address"))
         .await
