@@ -66,10 +66,19 @@ pub struct ReceiverConfig {
     pub observer: Option<RequestObserver>,
     /// A connection that brings no request head within this time, from its
     /// start (over TLS, from the end of the handshake, which has its own
-    /// limit of 10 s) and on HTTP/1.1 from the end of each answer, is
-    /// closed: a client that opens connections and sends nothing, or a
-    /// header a byte at a time, cannot hold sockets for ever. It also ends
-    /// idle HTTP/1.1 keep-alive connections; clients open a new one. Default
+    /// limit of 10 s) and from the end of each answer when no other request
+    /// is in progress on it (HTTP/1.1 and HTTP/2 alike), is closed: a client
+    /// that opens connections and sends nothing, a header a byte at a time,
+    /// or one request and then nothing, cannot hold sockets for ever. It also
+    /// ends idle keep-alive connections (an HTTP/1.1 connection, a gRPC
+    /// channel's HTTP/2 connection); clients open a new one. A request in
+    /// progress (its body still arriving, its answer being written) is not
+    /// timed by it.
+    ///
+    /// The close is graceful: an HTTP/2 client gets a GOAWAY (so a request
+    /// that crossed it is still served), an HTTP/1.1 one a clean close
+    /// between requests. A client that holds up the graceful close (it never
+    /// answers the GOAWAY's PING) is dropped after this time again. Default
     /// [`DEFAULT_REQUEST_HEAD_TIMEOUT`]; must be more than zero. A timeout
     /// past a year (up to `Duration::MAX`, for "never") stands for a year.
     pub request_head_timeout: Duration,

@@ -1,11 +1,19 @@
 //! Accepting connections: TCP, optional TLS, HTTP/1.1 and HTTP/2 (auto-detected),
 //! and refusing connections for a while.
 //!
-//! A connection that does not bring a request head within the configured
-//! time (from its start, and on HTTP/1.1 from the end of each answer) is
-//! closed, as the OpenTelemetry Collector's `read_header_timeout` does: a
-//! client that opens connections and sends nothing, or a header a byte at a
-//! time, cannot hold the receiver's sockets and tasks for ever.
+//! A connection on which no request is in progress for the configured time
+//! (from its start, and from the end of each answer; on HTTP/2 as on
+//! HTTP/1.1) is closed, as the OpenTelemetry Collector's
+//! `read_header_timeout` closes a connection without a head and its gRPC
+//! server's `max_connection_idle` (when set; or Go's HTTP/2 `IdleTimeout`)
+//! an idle one: a client that opens connections and sends
+//! nothing, a header a byte at a time, or one request and then nothing,
+//! cannot hold the receiver's sockets and tasks for ever. The close is
+//! graceful (a GOAWAY on HTTP/2, so a request that crossed it is still
+//! served, and a clean close between requests on HTTP/1.1), and bounded by
+//! the same time again: a client that does not let it finish (it never
+//! answers the GOAWAY's PING) is dropped. A request in progress (its body
+//! still arriving, its answer being written) is never timed by it.
 //!
 //! Refusing closes the listening socket (new connections get `ECONNREFUSED`)
 //! and every open connection (keep-alive clients see a reset on their pooled
@@ -14,13 +22,17 @@
 //! does not stand in the way).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -65,7 +77,7 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// Runs a listener until the command channel closes (receiver shutdown).
 /// Each accepted connection is served on one of `workers`' threads, and
-/// closed when no request head arrives within `request_head_timeout`.
+/// closed when no request is in progress for `request_head_timeout`.
 pub(crate) async fn run<S, B>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -80,7 +92,7 @@ pub(crate) async fn run<S, B>(
         + Sync
         + 'static,
     S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
+    B: hyper::body::Body + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -171,7 +183,7 @@ async fn serve_connection<S, B>(
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
+    B: hyper::body::Body + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -189,17 +201,23 @@ async fn serve_connection<S, B>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(request_head_timeout);
-    let head_arrived = Arc::new(Notify::new());
-    let service = NoticeRequests {
+    let activity = Arc::new(RequestActivity::default());
+    let service = TrackRequests {
         inner: service,
-        head_arrived: Arc::clone(&head_arrived),
+        activity: Arc::clone(&activity),
     };
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
     match acceptor {
         None => {
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            until_first_request(connection, &head_arrived, request_head_timeout).await;
+            serve_until_idle(
+                connection,
+                |connection| connection.graceful_shutdown(),
+                &activity,
+                request_head_timeout,
+            )
+            .await;
         }
         Some(acceptor) => {
             let Ok(Ok(stream)) =
@@ -210,46 +228,146 @@ async fn serve_connection<S, B>(
             // Timed from the end of the handshake (which had its own
             // limit), as hyper times an HTTP/1.1 head.
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            until_first_request(connection, &head_arrived, request_head_timeout).await;
+            serve_until_idle(
+                connection,
+                |connection| connection.graceful_shutdown(),
+                &activity,
+                request_head_timeout,
+            )
+            .await;
         }
     }
 }
 
-/// Drives `connection` to its end, or drops it (closing the socket) when no
-/// request head has arrived within `timeout` from now. This covers what
-/// hyper's own timer does not: a client that sends nothing, or part of the HTTP/2
-/// preface, or an HTTP/2 connection that never opens a stream.
-async fn until_first_request<C: std::future::Future>(
+/// Drives `connection` to its end, or closes it once no request has been in
+/// progress on it for `idle_timeout`: from now, and from the end of each
+/// request (its answer written, or its stream reset). This covers what
+/// hyper's own HTTP/1.1 head timer does not: a client that sends nothing,
+/// or part of the HTTP/2 preface, or an HTTP/2 connection that opens no
+/// stream, or no further stream after its last answer.
+///
+/// The close is `close_gracefully` (hyper's graceful shutdown: a GOAWAY on
+/// HTTP/2, which waits for the client's PING answer and for any stream that
+/// crossed it; a clean close of an idle HTTP/1.1 connection), given
+/// `idle_timeout` again; a connection still open then is dropped.
+async fn serve_until_idle<C: Future>(
     connection: C,
-    head_arrived: &Notify,
-    timeout: Duration,
+    close_gracefully: impl FnOnce(Pin<&mut C>),
+    activity: &RequestActivity,
+    idle_timeout: Duration,
 ) {
     let mut connection = std::pin::pin!(connection);
-    tokio::select! {
-        _ = &mut connection => return,
-        () = head_arrived.notified() => {}
-        () = tokio::time::sleep(timeout) => return,
+    let mut idle_since = Some(tokio::time::Instant::now());
+    loop {
+        let idle_deadline = idle_since.map(|since| since + idle_timeout);
+        let idle_too_long = async {
+            match idle_deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut connection => return,
+            // A request started or ended (perhaps several): the clock starts
+            // again when none is left in progress.
+            () = activity.changed.notified() => {
+                idle_since = activity.is_idle().then(tokio::time::Instant::now);
+            }
+            () = idle_too_long => break,
+        }
     }
-    let _ = connection.await;
+    close_gracefully(connection.as_mut());
+    let _ = tokio::time::timeout(idle_timeout, connection).await;
 }
 
-/// A service that tells `head_arrived` of each request before passing it on.
-struct NoticeRequests<S> {
-    inner: S,
-    head_arrived: Arc<Notify>,
+/// The requests in progress on one connection: from the arrival of a
+/// request's head until hyper drops its answer's body (written whole, or
+/// the stream reset). Each start and end wakes the connection's task.
+#[derive(Debug, Default)]
+struct RequestActivity {
+    in_progress: AtomicUsize,
+    changed: Notify,
 }
 
-impl<S, R> Service<R> for NoticeRequests<S>
-where
-    S: Service<R>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn call(&self, request: R) -> S::Future {
+impl RequestActivity {
+    /// Counts a request in progress until the returned guard is dropped.
+    fn start(self: &Arc<Self>) -> RequestInProgress {
+        self.in_progress.fetch_add(1, Ordering::SeqCst);
         // `notify_one` keeps a permit when nobody waits yet.
-        self.head_arrived.notify_one();
-        self.inner.call(request)
+        self.changed.notify_one();
+        RequestInProgress(Arc::clone(self))
+    }
+
+    fn is_idle(&self) -> bool {
+        self.in_progress.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// One request in progress on a connection; ends it when dropped.
+#[derive(Debug)]
+struct RequestInProgress(Arc<RequestActivity>);
+
+impl Drop for RequestInProgress {
+    fn drop(&mut self) {
+        self.0.in_progress.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_one();
+    }
+}
+
+/// A service that counts each request in progress in `activity`, from its
+/// call until its answer's body is dropped. Costs one boxed future per
+/// request.
+struct TrackRequests<S> {
+    inner: S,
+    activity: Arc<RequestActivity>,
+}
+
+impl<S, R, B> Service<R> for TrackRequests<S>
+where
+    S: Service<R, Response = Response<B>>,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<InProgressBody<B>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn call(&self, request: R) -> Self::Future {
+        let in_progress = self.activity.start();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            Ok(response.map(|body| InProgressBody {
+                inner: body,
+                _in_progress: in_progress,
+            }))
+        })
+    }
+}
+
+/// An answer's body that keeps its request counted in progress until hyper
+/// drops it.
+struct InProgressBody<B> {
+    inner: B,
+    _in_progress: RequestInProgress,
+}
+
+impl<B: Body + Unpin> Body for InProgressBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -435,3 +435,27 @@ async fn a_grpc_call_that_is_not_grpc_content_is_unsupported_media_type() {
     );
     receiver.shutdown();
 }
+
+/// A gRPC channel's connection left idle past `request_head_timeout` is
+/// closed with a GOAWAY (over_http tests the frames); the channel's next
+/// export goes over a new connection and succeeds, as a tonic exporter's
+/// does after the Collector's gRPC server closes an idle connection.
+#[tokio::test]
+async fn a_grpc_channel_whose_connection_was_closed_as_idle_exports_again() {
+    let head_timeout = Duration::from_millis(200);
+    let receiver = Receiver::start(ReceiverConfig {
+        request_head_timeout: head_timeout,
+        ..ReceiverConfig::default()
+    })
+    .expect("start");
+    let mut client = grpc_client(&endpoint(&receiver)).await;
+    for round in 0..3 {
+        tokio::time::timeout(TIMEOUT, client.export(rich_request("idle", 1)))
+            .await
+            .expect("an answer in time")
+            .unwrap_or_else(|status| panic!("export {round}: {status:?}"));
+        // Long enough for the idle close to start and end.
+        tokio::time::sleep(head_timeout * 5).await;
+    }
+    assert_eq!(receiver.span_count(), 3);
+}

@@ -1160,6 +1160,256 @@ async fn a_connection_that_brings_no_request_head_in_time_is_closed() {
     assert_eq!(receiver.span_count(), 1);
 }
 
+/// An HTTP/2 frame as read off the wire.
+#[derive(Debug)]
+struct H2Frame {
+    kind: u8,
+    flags: u8,
+    stream: u32,
+    payload: Vec<u8>,
+}
+
+const H2_HEADERS: u8 = 1;
+const H2_RST_STREAM: u8 = 3;
+const H2_SETTINGS: u8 = 4;
+const H2_PING: u8 = 6;
+const H2_GOAWAY: u8 = 7;
+const H2_ACK: u8 = 0x1;
+
+/// The HPACK block (no Huffman) of `POST /v1/traces` with a protobuf body
+/// of `length` bytes: :method POST (static 3), :scheme http (6), then
+/// literals without indexing of :path (4), :authority (1), content-type
+/// (31) and content-length (28).
+fn h2_traces_post_head(length: usize) -> Vec<u8> {
+    let length = length.to_string();
+    let mut headers = vec![0x83, 0x86, 0x04, 10];
+    headers.extend_from_slice(b"/v1/traces");
+    headers.extend_from_slice(&[0x01, 1, b'x', 0x0f, 31 - 15, PROTOBUF.len() as u8]);
+    headers.extend_from_slice(PROTOBUF.as_bytes());
+    headers.extend_from_slice(&[0x0f, 28 - 15, length.len() as u8]);
+    headers.extend_from_slice(length.as_bytes());
+    headers
+}
+
+/// Reads the receiver's frames until it closes the connection, answering
+/// its SETTINGS and, when `answer_pings`, its PINGs (as every HTTP/2 client
+/// does). `None` when the connection is still open after `TIMEOUT`.
+async fn h2_frames_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    answer_pings: bool,
+) -> Option<Vec<H2Frame>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let read_all = async {
+        let mut frames = Vec::new();
+        loop {
+            let mut head = [0u8; 9];
+            // An error (a reset) is a close as much as an end of input.
+            if stream.read_exact(&mut head).await.is_err() {
+                return frames;
+            }
+            let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0; length];
+            if stream.read_exact(&mut payload).await.is_err() {
+                return frames;
+            }
+            let frame = H2Frame {
+                kind: head[3],
+                flags: head[4],
+                stream: u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff,
+                payload,
+            };
+            let answer = match frame.kind {
+                H2_SETTINGS if frame.flags & H2_ACK == 0 => {
+                    Some(h2_frame(H2_SETTINGS, H2_ACK, 0, &[]))
+                }
+                H2_PING if frame.flags & H2_ACK == 0 && answer_pings => {
+                    Some(h2_frame(H2_PING, H2_ACK, 0, &frame.payload))
+                }
+                _ => None,
+            };
+            if let Some(answer) = answer {
+                // The receiver may have closed already.
+                let _ = stream.write_all(&answer).await;
+            }
+            frames.push(frame);
+        }
+    };
+    tokio::time::timeout(TIMEOUT, read_all).await.ok()
+}
+
+/// The (last stream id, error code) of each GOAWAY among `frames`.
+fn goaways(frames: &[H2Frame]) -> Vec<(u32, u32)> {
+    frames
+        .iter()
+        .filter(|frame| frame.kind == H2_GOAWAY && frame.payload.len() >= 8)
+        .map(|frame| {
+            let word = |at: usize| {
+                u32::from_be_bytes([
+                    frame.payload[at],
+                    frame.payload[at + 1],
+                    frame.payload[at + 2],
+                    frame.payload[at + 3],
+                ])
+            };
+            (word(0) & 0x7fff_ffff, word(4))
+        })
+        .collect()
+}
+
+/// An HTTP/2 connection was timed only until its first request: a client
+/// could send one request and then hold the connection (and its task) open
+/// for ever, sending nothing. Once no request has been in progress for
+/// `request_head_timeout` it is closed, gracefully: a GOAWAY with
+/// `NO_ERROR`, then (once the client answered its PING) a last one naming
+/// the request it served. A client that never answers the PING, holding up
+/// the graceful close, is dropped all the same.
+#[tokio::test]
+async fn an_http2_connection_idle_after_its_answer_gets_a_goaway_and_is_closed() {
+    use tokio::io::AsyncWriteExt;
+
+    let receiver = Receiver::start(ReceiverConfig {
+        request_head_timeout: Duration::from_millis(200),
+        ..ReceiverConfig::default()
+    })
+    .expect("start");
+    let body = rich_request("idle", 2).encode_to_vec();
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
+    bytes.extend(h2_frame(
+        H2_HEADERS,
+        0x4,
+        1,
+        &h2_traces_post_head(body.len()),
+    )); // END_HEADERS
+    bytes.extend(h2_frame(0, 0x1, 1, &body)); // DATA, END_STREAM
+    for answer_pings in [true, false] {
+        let mut stream =
+            tokio::net::TcpStream::connect(receiver.http_addr().expect("HTTP address"))
+                .await
+                .expect("connect");
+        stream.write_all(&bytes).await.expect("write");
+        let frames = h2_frames_until_closed(&mut stream, answer_pings)
+            .await
+            .unwrap_or_else(|| {
+                panic!("answering PINGs {answer_pings}: still open {TIMEOUT:?} after its answer")
+            });
+        let answer = frames
+            .iter()
+            .position(|frame| frame.kind == H2_HEADERS && frame.stream == 1)
+            .expect("an answer on stream 1");
+        let first_goaway = frames
+            .iter()
+            .position(|frame| frame.kind == H2_GOAWAY)
+            .unwrap_or_else(|| panic!("answering PINGs {answer_pings}: no GOAWAY in {frames:?}"));
+        assert!(answer < first_goaway, "{frames:?}");
+        assert!(
+            !frames.iter().any(|frame| frame.kind == H2_RST_STREAM),
+            "{frames:?}"
+        );
+        let goaways = goaways(&frames);
+        assert!(
+            goaways.iter().all(|&(_, code)| code == 0),
+            "NO_ERROR: {goaways:?}"
+        );
+        if answer_pings {
+            // The graceful close's last word: stream 1 was served.
+            assert_eq!(goaways.last(), Some(&(1, 0)), "{goaways:?}");
+        }
+    }
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.accepted_requests, stats.accepted_spans),
+        (2, 4),
+        "{stats:?}"
+    );
+}
+
+/// A request is in progress while its body arrives, however slowly (within
+/// `max_request_bytes`): the idle close, which starts only once no request
+/// is in progress, does not cut it, over HTTP/1.1 or HTTP/2, though its
+/// body pauses for longer than `request_head_timeout` between pieces.
+#[tokio::test]
+async fn a_request_whose_body_arrives_slowly_is_not_closed_as_idle() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let head_timeout = Duration::from_millis(200);
+    let receiver = Receiver::start(ReceiverConfig {
+        request_head_timeout: head_timeout,
+        ..ReceiverConfig::default()
+    })
+    .expect("start");
+    let address = receiver.http_addr().expect("HTTP address");
+    let body = rich_request("slow", 3).encode_to_vec();
+    let pieces: Vec<&[u8]> = body.chunks(body.len().div_ceil(4)).collect();
+    let pause = head_timeout + head_timeout / 2;
+
+    // HTTP/1.1: the head, then the body a piece at a time.
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: {PROTOBUF}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    for piece in &pieces {
+        tokio::time::sleep(pause).await;
+        stream.write_all(piece).await.expect("a piece of the body");
+    }
+    let mut answer = Vec::new();
+    // The connection is closed once idle after the answer.
+    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut answer))
+        .await
+        .expect("closed once idle after its answer")
+        .expect("read");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // HTTP/2: the HEADERS, then DATA frames a piece at a time.
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
+    bytes.extend(h2_frame(
+        H2_HEADERS,
+        0x4,
+        1,
+        &h2_traces_post_head(body.len()),
+    )); // END_HEADERS
+    stream.write_all(&bytes).await.expect("head");
+    for (index, piece) in pieces.iter().enumerate() {
+        tokio::time::sleep(pause).await;
+        let end_stream = if index + 1 == pieces.len() { 0x1 } else { 0 };
+        stream
+            .write_all(&h2_frame(0, end_stream, 1, piece))
+            .await
+            .expect("a piece of the body");
+    }
+    let frames = h2_frames_until_closed(&mut stream, true)
+        .await
+        .expect("closed once idle after its answer");
+    let answer = frames
+        .iter()
+        .position(|frame| frame.kind == H2_HEADERS && frame.stream == 1)
+        .unwrap_or_else(|| panic!("no answer on stream 1: {frames:?}"));
+    assert!(
+        frames[..answer]
+            .iter()
+            .all(|frame| frame.kind != H2_GOAWAY && frame.kind != H2_RST_STREAM),
+        "{frames:?}"
+    );
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.accepted_requests, stats.accepted_spans),
+        (2, 6),
+        "{stats:?}"
+    );
+}
+
 /// A request head timeout too long to add to the clock (`Duration::MAX`,
 /// or `--request-head-timeout 1e19s`: "practically never") made every
 /// connection's task panic at its start (an `Instant` overflow, in the

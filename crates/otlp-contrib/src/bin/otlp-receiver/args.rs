@@ -110,8 +110,9 @@ pub struct Args {
     )]
     pub answer_delay: Duration,
     /// Close a connection that brings no request head
-    /// within D (from its start, and on HTTP/1.1 from
-    /// the end of each answer)
+    /// within D (from its start, and from the end of
+    /// each answer with no other request in progress;
+    /// HTTP/2 gets a GOAWAY)
     #[arg(
         long,
         value_name = "D",
