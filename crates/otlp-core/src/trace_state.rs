@@ -134,15 +134,29 @@ impl TraceState {
 
     /// A new list with `key=value` first and any older entry for `key` removed,
     /// as the specification asks of a vendor updating its entry.
+    ///
+    /// When the list already holds 32 members and `key` is not one of them,
+    /// the right-most member is removed to make room, as W3C Trace Context
+    /// (section 3.3.1.1) asks: the new entry is never refused for the count.
+    /// Errors only for a malformed key or value.
+    ///
+    /// ```
+    /// use otlp_core::{TraceState, MAX_TRACE_STATE_MEMBERS};
+    ///
+    /// let full: Vec<String> = (0..MAX_TRACE_STATE_MEMBERS).map(|i| format!("k{i}=v")).collect();
+    /// let state = TraceState::parse(&full.join(","))?.insert("acme", "1")?;
+    /// assert_eq!(state.entries().count(), MAX_TRACE_STATE_MEMBERS);
+    /// assert_eq!(state.entries().next(), Some(("acme", "1")));
+    /// assert_eq!(state.get("k31"), None);
+    /// # Ok::<(), otlp_core::TraceStateError>(())
+    /// ```
     pub fn insert(&self, key: &str, value: &str) -> Result<Self, TraceStateError> {
         validate_key(key)?;
         validate_value(key, value)?;
-        let others = self.entries().filter(|(existing, _)| *existing != key);
-        if others.clone().count() + 1 > MAX_TRACE_STATE_MEMBERS {
-            return Err(TraceStateError::TooManyMembers {
-                max: MAX_TRACE_STATE_MEMBERS,
-            });
-        }
+        let others = self
+            .entries()
+            .filter(|(existing, _)| *existing != key)
+            .take(MAX_TRACE_STATE_MEMBERS - 1);
         let mut canonical = format!("{key}={value}");
         for (other_key, other_value) in others {
             canonical.push(',');
@@ -335,5 +349,28 @@ mod tests {
         assert_eq!(state.remove("b").header(), "a=1");
         assert!(state.remove("a").remove("b").is_empty());
         assert!(state.insert("Bad", "1").is_err());
+    }
+
+    #[test]
+    fn insert_into_a_full_list_drops_the_right_most_member() {
+        let members: Vec<String> = (0..MAX_TRACE_STATE_MEMBERS)
+            .map(|i| format!("k{i}=v{i}"))
+            .collect();
+        let full = TraceState::parse(&members.join(",")).unwrap();
+
+        let added = full.insert("acme", "1").unwrap();
+        let mut expected = vec!["acme=1".to_owned()];
+        expected.extend_from_slice(&members[..MAX_TRACE_STATE_MEMBERS - 1]);
+        assert_eq!(added.header(), expected.join(","));
+
+        // Updating a key already in the full list drops nothing.
+        let updated = full.insert("k31", "new").unwrap();
+        let mut expected = vec!["k31=new".to_owned()];
+        expected.extend_from_slice(&members[..MAX_TRACE_STATE_MEMBERS - 1]);
+        assert_eq!(updated.header(), expected.join(","));
+        let updated = full.insert("k5", "new").unwrap();
+        assert_eq!(updated.entries().count(), MAX_TRACE_STATE_MEMBERS);
+        assert_eq!(updated.entries().next(), Some(("k5", "new")));
+        assert_eq!(updated.get("k31"), Some("v31"));
     }
 }
