@@ -338,7 +338,9 @@ impl LogRecordBuilder {
     }
 
     /// Correlates the record with the span `context` describes: its trace id,
-    /// span id and trace flags. An invalid `context` (a zero trace or span
+    /// span id and defined trace flags ([`TraceFlags::DEFINED`]: sampled,
+    /// random; the bits W3C reserves, which a remote context may have sent,
+    /// are not written, as "Vendors MUST set those to zero"). An invalid `context` (a zero trace or span
     /// id) is no span: the record is left as it was, without ids (OTLP's
     /// ids are optional; all-zero ones would name a span that is not one),
     /// as otlp-contrib's log front doors write a record outside any span.
@@ -348,7 +350,7 @@ impl LogRecordBuilder {
         }
         self.record.trace_id = Some(context.trace_id);
         self.record.span_id = Some(context.span_id);
-        self.record.flags = u32::from(context.trace_flags.bits());
+        self.record.flags = u32::from(context.trace_flags.bits() & TraceFlags::DEFINED.bits());
         self
     }
 

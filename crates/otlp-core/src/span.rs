@@ -197,13 +197,18 @@ pub struct Link {
 }
 
 impl Link {
-    /// A link to the span `context` describes.
+    /// A link to the span `context` describes: its ids, trace state, defined
+    /// trace flags ([`TraceFlags::DEFINED`]: sampled, random) and whether it
+    /// is remote. Flags W3C reserves, which a remote context may have sent,
+    /// are not written ("Vendors MUST set those to zero"), as for a child of
+    /// that context.
     pub fn new(context: &SpanContext, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        let trace_flags = TraceFlags::new(context.trace_flags.bits() & TraceFlags::DEFINED.bits());
         Link {
             trace_id: context.trace_id,
             span_id: context.span_id,
             trace_state: context.trace_state.clone(),
-            flags: SpanFlags::new(context.trace_flags, Some(context.is_remote)),
+            flags: SpanFlags::new(trace_flags, Some(context.is_remote)),
             attributes: attributes.into_iter().collect(),
             dropped_attributes_count: 0,
         }

@@ -438,6 +438,30 @@ fn reserved_flag_bits_are_not_written() {
 }
 
 #[test]
+fn a_record_in_a_remote_context_exports_only_its_defined_trace_flags() {
+    // `LogRecord.flags` bits 0-7 are the W3C trace flags, of which W3C
+    // defines sampled (0x01) and random (0x02) and reserves the rest:
+    // "Vendors MUST set those to zero". `span_context` with a remote context
+    // that sent others (`-ff`) wrote them (0xff), where a span started in the
+    // same context says 0x03.
+    for (received, exported) in [("ff", 0x03), ("fd", 0x01), ("0a", 0x02), ("01", 0x01)] {
+        let context = SpanContext::from_traceparent(&format!(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{received}"
+        ))
+        .unwrap();
+        let log = LogRecord::builder()
+            .body("remote")
+            .span_context(&context)
+            .build();
+        let body = protobuf(std::slice::from_ref(&log));
+        let request = ExportLogsServiceRequest::decode(body.as_slice()).expect("decodes");
+        let decoded = &request.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(decoded.flags, exported, "context -{received}");
+        assert_eq!(decoded.trace_id, context.trace_id.to_bytes());
+    }
+}
+
+#[test]
 fn absent_fields_are_not_written() {
     let empty = LogRecord::builder().build();
     assert_eq!(record::log_len(&empty), 0);

@@ -383,6 +383,33 @@ fn a_built_child_exports_only_the_defined_trace_flags_of_its_parent() {
 }
 
 #[test]
+fn a_link_to_a_remote_span_exports_only_its_defined_trace_flags() {
+    // OTLP `Link.flags` bits 0-7 are the W3C trace flags, of which W3C
+    // defines sampled (0x01) and random (0x02) and reserves the rest:
+    // "Vendors MUST set those to zero". A link to a remote context that sent
+    // others (`-ff`) wrote them (0x3ff), where a child of the same context
+    // says 0x303.
+    use opentelemetry_proto::tonic::trace::v1::SpanFlags as ProtoSpanFlags;
+    const REMOTE: u32 =
+        ProtoSpanFlags::ContextHasIsRemoteMask as u32 | ProtoSpanFlags::ContextIsRemoteMask as u32;
+    for (received, exported) in [("ff", 0x03), ("fd", 0x01), ("0a", 0x02), ("01", 0x01)] {
+        let linked = SpanContext::from_traceparent(&format!(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{received}"
+        ))
+        .unwrap();
+        let span = SpanData::builder("linking")
+            .trace_id(TraceId::random())
+            .span_id(SpanId::random())
+            .link(Link::new(&linked, []))
+            .build();
+        let body = encode(&[span]);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
+        let flags = request.resource_spans[0].scope_spans[0].spans[0].links[0].flags;
+        assert_eq!(flags, REMOTE | exported, "linked -{received}: {flags:#x}");
+    }
+}
+
+#[test]
 fn a_built_root_says_its_parent_is_known_not_remote_as_the_sdks_roots_do() {
     // OTLP `Span.flags`: 0x100 says whether the parent is remote is known,
     // 0x200 that it is. otlp-sdk's roots (as opentelemetry-otlp's and Go's)

@@ -639,6 +639,37 @@ fn a_record_without_ids_takes_the_active_spans_and_a_given_context_wins() {
     }
 }
 
+#[test]
+fn a_record_emitted_in_a_remote_context_exports_only_its_defined_trace_flags() {
+    // `LogRecord.flags` bits 0-7 are the W3C trace flags; W3C reserves all
+    // but sampled (0x01) and random (0x02): "Vendors MUST set those to
+    // zero". `emit_in` a remote context that sent `-ff` exported 0xff, where
+    // a span started in that context says 0x03.
+    let (capture, bodies) = Capture::logs(Encoding::Protobuf);
+    let processor = BatchLogProcessor::builder(capture).build().unwrap();
+    let provider = LoggerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    let logger = provider.logger("remote");
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff")
+            .unwrap();
+    logger.emit_in(LogRecord::builder().body("emit_in").build(), Some(&remote));
+    logger.emit(
+        LogRecord::builder()
+            .body("span_context")
+            .span_context(&remote)
+            .build(),
+    );
+    provider.shutdown(Duration::from_secs(10)).unwrap();
+    let seen = decode_all(&bodies.lock().unwrap());
+    for body in ["emit_in", "span_context"] {
+        let record = &seen[body];
+        assert_eq!(record.trace_id, remote.trace_id.to_bytes(), "{body}");
+        assert_eq!(record.flags, 0x03, "{body}: {:#x}", record.flags);
+    }
+}
+
 /// OTLP's `InstrumentationScope.attributes`, as every attribute collection,
 /// has unique keys: a logger's scope given a key twice went out with both,
 /// where a record's attributes keep the last value of a repeated key.
