@@ -8,6 +8,7 @@
 //! same queue of encoded records, export loop, retry, durable queue and
 //! stats.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::validate::validate_pipeline;
 use crate::config::{BatchConfig, Config, PerformanceConfig};
@@ -185,6 +186,9 @@ impl BatchPipeline {
 }
 
 impl Drop for Inner {
+    /// The last handle went without a shutdown: asks the loop for one,
+    /// bounded by `drop_timeout`, and waits for its answer, or leaves the
+    /// wait to the provider dropping it with others ([`shut_down_together`]).
     fn drop(&mut self) {
         if self.shared.shut_down.swap(true, Ordering::SeqCst) {
             return;
@@ -199,9 +203,86 @@ impl Drop for Inner {
             .is_ok()
         {
             self.shared.queue.unpark_loop();
-            let _ = answer.recv_deadline(deadline);
+            if let Some(shutdown) = wait_together(DropShutdown { answer, deadline }) {
+                shutdown.wait();
+            }
         }
     }
+}
+
+/// A shutdown a dropped pipeline asked its loop for: the loop's answer, and
+/// how long to wait for it.
+struct DropShutdown {
+    answer: Receiver<Result<(), PipelineError>>,
+    deadline: Instant,
+}
+
+impl DropShutdown {
+    fn wait(self) {
+        let _ = self.answer.recv_deadline(self.deadline);
+    }
+}
+
+thread_local! {
+    /// `Some` while [`shut_down_together`] runs on this thread: the
+    /// shutdowns the pipelines it dropped asked for, waited for at its end.
+    static DROPPED_TOGETHER: RefCell<Option<Vec<DropShutdown>>> = const { RefCell::new(None) };
+}
+
+/// Leaves `shutdown` to the [`shut_down_together`] running on this thread;
+/// gives it back when none is (the caller waits for it itself).
+fn wait_together(shutdown: DropShutdown) -> Option<DropShutdown> {
+    let mut shutdown = Some(shutdown);
+    // Unreachable while this thread's locals are being destroyed: then no
+    // provider is dropping here, and the caller waits.
+    let _ = DROPPED_TOGETHER.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut()
+            && let Some(waiting) = slot.as_mut()
+        {
+            waiting.extend(shutdown.take());
+        }
+    });
+    shutdown
+}
+
+/// Runs `drop_processors`, a provider's drop of its processors, and then
+/// waits for the shutdowns the pipelines whose last handle it dropped asked
+/// for. Each asks its loop as its handle goes, so the loops shut down at the
+/// same time and the whole drop takes one pipeline's bound (`drop_timeout`,
+/// at most 5 s), not one per pipeline. A drop inside another (a processor
+/// holding a provider) leaves its waits to the outer one. The waits happen
+/// even if a processor's drop panics.
+pub(crate) fn shut_down_together(drop_processors: impl FnOnce()) {
+    /// Ends the scope: waits for what its drops asked for.
+    struct Scope {
+        opened: bool,
+    }
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            if !self.opened {
+                return;
+            }
+            let waiting = DROPPED_TOGETHER
+                .try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            for shutdown in waiting {
+                shutdown.wait();
+            }
+        }
+    }
+    let opened = DROPPED_TOGETHER
+        .try_with(|slot| match slot.try_borrow_mut() {
+            Ok(mut slot) if slot.is_none() => {
+                *slot = Some(Vec::new());
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+    let _scope = Scope { opened };
+    drop_processors();
 }
 
 /// The most encode buffers a pipeline keeps for reuse, whatever

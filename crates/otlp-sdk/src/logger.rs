@@ -18,6 +18,7 @@ use otlp_core::{
 };
 
 use crate::active_span;
+use crate::batch_pipeline::shut_down_together;
 use crate::config::{Config, ExporterKind};
 use crate::diagnostics;
 use crate::error::PipelineError;
@@ -45,6 +46,17 @@ struct LoggerProviderState {
     /// [`LoggerProvider::shutdown`] was called: a second call shuts no
     /// processor down again.
     shut_down: AtomicBool,
+}
+
+impl Drop for LoggerProviderState {
+    /// The provider's last handle went: its processors go with it, and the
+    /// batch pipelines among them that nothing else holds shut down all at
+    /// once, bounded by one pipeline's drop bound, not one after another.
+    fn drop(&mut self) {
+        let processors = std::mem::take(&mut self.processors);
+        let all_processors = std::mem::take(&mut self.all_processors);
+        shut_down_together(move || drop((processors, all_processors)));
+    }
 }
 
 /// The entry point of the native log API: configure once, then get a

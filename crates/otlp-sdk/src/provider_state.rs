@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use otlp_core::Resource;
 use thread_local::ThreadLocal;
 
+use crate::batch_pipeline::shut_down_together;
 use crate::destination::{Destination, PipelineHandle};
 use crate::limits::SpanLimits;
 use crate::processor::{BatchSpanProcessor, SpanProcessor};
@@ -86,5 +87,17 @@ impl ProviderState {
             Some(_) => Destination::Nowhere,
             None => Destination::Processors(Arc::clone(&self.processors) as _),
         }
+    }
+}
+
+impl Drop for ProviderState {
+    /// The provider's last handle went: its processors go with it, and the
+    /// batch pipelines among them that nothing else holds shut down all at
+    /// once, bounded by one pipeline's drop bound, not one after another.
+    fn drop(&mut self) {
+        let processors = std::mem::take(&mut self.processors);
+        let all_processors = std::mem::take(&mut self.all_processors);
+        let only_batch = self.only_batch.take();
+        shut_down_together(move || drop((processors, all_processors, only_batch)));
     }
 }

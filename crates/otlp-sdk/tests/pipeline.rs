@@ -1476,3 +1476,107 @@ fn a_count_cap_of_usize_max_shows_in_stats_as_given_not_as_no_cap() {
     spans.shutdown(Duration::from_secs(5)).unwrap();
     otlp_sdk::LogProcessor::shutdown(&logs, Duration::from_secs(5)).unwrap();
 }
+
+/// How many of a provider's exporters are in their `shutdown` now, and the
+/// most that ever were at once.
+#[derive(Default)]
+struct ShutdownsAtOnce {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// Counts one exporter's `shutdown` as running until it is dropped (by the
+/// loop's deadline: it never ends by itself).
+struct InShutdown(Arc<ShutdownsAtOnce>);
+
+impl InShutdown {
+    fn enter(counts: Arc<ShutdownsAtOnce>) -> Self {
+        let now = counts.now.fetch_add(1, Ordering::SeqCst) + 1;
+        counts.most.fetch_max(now, Ordering::SeqCst);
+        InShutdown(counts)
+    }
+}
+
+impl Drop for InShutdown {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts every request; its `shutdown` hangs until the loop gives up on it.
+struct HangsAtShutdown {
+    signal: Signal,
+    counts: Arc<ShutdownsAtOnce>,
+}
+
+impl Exporter for HangsAtShutdown {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Success
+    }
+
+    async fn shutdown(&self) {
+        let _running = InShutdown::enter(Arc::clone(&self.counts));
+        std::future::pending::<()>().await
+    }
+}
+
+#[test]
+fn dropping_a_provider_shuts_its_pipelines_down_at_once_not_one_after_another() {
+    // A provider dropped without `shutdown` shut its batch pipelines down
+    // one after another, each waited for up to its bound (the export
+    // timeout, at most 5 s): three pipelines whose exporter hangs held the
+    // dropping thread 15 s. Asked together, they shut down at the same
+    // time: every exporter is in its (hanging) shutdown while the others
+    // are, where one after another only one ever was.
+    const PIPELINES: usize = 3;
+    let batch = BatchConfig {
+        export_timeout: Duration::from_secs(2),
+        ..BatchConfig::default()
+    };
+
+    let counts = Arc::new(ShutdownsAtOnce::default());
+    let mut builder = TracerProvider::builder();
+    for _ in 0..PIPELINES {
+        let exporter = HangsAtShutdown {
+            signal: Signal::Traces,
+            counts: Arc::clone(&counts),
+        };
+        let processor = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(batch.clone())
+            .build()
+            .unwrap();
+        builder = builder.with_processor(processor);
+    }
+    let provider = builder.build();
+    provider.tracer("dropped").start("span").end();
+    drop(provider);
+    assert_eq!(counts.most.load(Ordering::SeqCst), PIPELINES, "spans");
+
+    let counts = Arc::new(ShutdownsAtOnce::default());
+    let mut builder = otlp_sdk::LoggerProvider::builder();
+    for _ in 0..PIPELINES {
+        let exporter = HangsAtShutdown {
+            signal: Signal::Logs,
+            counts: Arc::clone(&counts),
+        };
+        let processor = otlp_sdk::BatchLogProcessor::builder(exporter)
+            .with_batch_config(batch.clone())
+            .build()
+            .unwrap();
+        builder = builder.with_processor(processor);
+    }
+    let provider = builder.build();
+    provider
+        .logger("dropped")
+        .emit(otlp_core::LogRecord::builder().body("record").build());
+    drop(provider);
+    assert_eq!(counts.most.load(Ordering::SeqCst), PIPELINES, "log records");
+}
