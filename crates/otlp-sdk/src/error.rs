@@ -66,6 +66,17 @@ pub enum PipelineError {
     /// The pipeline was already shut down.
     #[error("the pipeline is shut down")]
     ShutDown,
+    /// A processor given in code panicked in its `force_flush` or
+    /// `shutdown`. The provider caught the panic: its other processors were
+    /// flushed or shut down all the same, and the caller gets this error
+    /// rather than the unwind.
+    #[error("a {} processor panicked: {message}", signal.record_noun())]
+    ProcessorPanicked {
+        /// The panic's message (`(no message)` when it carried no text).
+        message: String,
+        /// The provider's signal: what its processors take.
+        signal: Signal,
+    },
     /// The export loop or its runtime could not be started, or the settings
     /// cannot work together.
     #[error("could not start the export pipeline: {0}")]
@@ -116,6 +127,13 @@ impl PartialEq for PipelineError {
                 },
             ) => spans == other_spans && signal == other_signal,
             (ShutDown, ShutDown) => true,
+            (
+                ProcessorPanicked { message, signal },
+                ProcessorPanicked {
+                    message: other_message,
+                    signal: other_signal,
+                },
+            ) => message == other_message && signal == other_signal,
             (Start(message), Start(other_message)) => message == other_message,
             (
                 Durable { directory, source },

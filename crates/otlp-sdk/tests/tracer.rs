@@ -989,6 +989,59 @@ impl SpanProcessor for CountShutdowns {
     }
 }
 
+/// A processor given in code whose `force_flush` and `shutdown` panic.
+struct PanicsWhenAsked;
+
+impl SpanProcessor for PanicsWhenAsked {
+    fn on_end(&self, _: SpanData) {}
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        panic!("flush bug")
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        panic!("shutdown bug")
+    }
+}
+
+#[test]
+fn a_processor_that_panics_is_a_typed_error_whether_alone_or_among_several() {
+    // Before: alone, its panic unwound through `TracerProvider::shutdown`
+    // into the caller; among several (each run on a thread of its own),
+    // it came back as `Timeout { pending: 0 }`, a deadline that had not
+    // passed. Both are now the panic, caught and named.
+    let panicked = |message: &str| PipelineError::ProcessorPanicked {
+        message: message.to_owned(),
+        signal: otlp_sdk::Signal::Traces,
+    };
+    let alone = TracerProvider::builder()
+        .with_processor(PanicsWhenAsked)
+        .build();
+    assert_eq!(
+        alone.force_flush(Duration::from_secs(5)),
+        Err(panicked("flush bug"))
+    );
+    assert_eq!(
+        alone.shutdown(Duration::from_secs(5)),
+        Err(panicked("shutdown bug"))
+    );
+
+    let counted = CountShutdowns::default();
+    let several = TracerProvider::builder()
+        .with_processor(PanicsWhenAsked)
+        .with_processor(counted.clone())
+        .build();
+    assert_eq!(
+        several.force_flush(Duration::from_secs(5)),
+        Err(panicked("flush bug"))
+    );
+    let error = several.shutdown(Duration::from_secs(5)).unwrap_err();
+    assert_eq!(error, panicked("shutdown bug"));
+    assert_eq!(error.to_string(), "a span processor panicked: shutdown bug");
+    // The other processor was shut down all the same.
+    assert_eq!(counted.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[test]
 fn a_tracer_provider_shuts_its_processors_down_once_and_says_so_after() {
     // Before: each call shut every processor down again (the specification:
