@@ -118,7 +118,7 @@ impl SpanConverter {
     /// Converts one finished span (see the table above).
     pub fn convert(&self, span: opentelemetry_sdk::trace::SpanData) -> SpanData {
         let context = &span.span_context;
-        let trace_flags = TraceFlags::new(context.trace_flags().to_u8());
+        let trace_flags = defined_flags(context.trace_flags());
         let parent_span_id = (span.parent_span_id != otel::SpanId::INVALID)
             .then(|| SpanId::from_bytes(span.parent_span_id.to_bytes()));
         SpanData {
@@ -188,13 +188,22 @@ impl SpanConverter {
             span_id: SpanId::from_bytes(context.span_id().to_bytes()),
             trace_state: convert_trace_state(context.trace_state()),
             flags: SpanFlags::new(
-                TraceFlags::new(context.trace_flags().to_u8()),
+                defined_flags(context.trace_flags()),
                 Some(context.is_remote()),
             ),
             attributes: self.attributes(&link.attributes),
             dropped_attributes_count: link.dropped_attributes_count,
         }
     }
+}
+
+/// The trace flags W3C defines ([`TraceFlags::DEFINED`]: sampled, random)
+/// of an `opentelemetry` context. `opentelemetry_sdk` keeps whatever a
+/// remote parent sent on its children and links; W3C reserves the other
+/// bits ("Vendors MUST set those to zero"), and OTLP's `flags` carry them,
+/// so they are cleared here as otlp-sdk clears them.
+fn defined_flags(flags: otel::TraceFlags) -> TraceFlags {
+    TraceFlags::new(flags.to_u8() & TraceFlags::DEFINED.bits())
 }
 
 fn convert_kind(kind: &otel::SpanKind) -> SpanKind {
@@ -401,6 +410,41 @@ mod tests {
             status: otel::Status::error(String::from("connection refused")),
             instrumentation_scope: scope(),
         }
+    }
+
+    #[test]
+    fn a_remote_contexts_reserved_trace_flags_are_not_exported() {
+        // `opentelemetry_sdk` keeps the flags a remote parent sent (`-ff`)
+        // on its children and links; OTLP's `Span.flags` and `Link.flags`
+        // carry the W3C byte, whose bits but sampled and random W3C
+        // reserves ("Vendors MUST set those to zero"). They went out 0x3ff.
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use otlp_core::encode::{Encoding, TraceEncoder};
+        use prost::Message;
+
+        let all_bits = |trace: u128, span: u64| {
+            SpanContext::new(
+                otel::TraceId::from(trace),
+                otel::SpanId::from(span),
+                OtelFlags::new(0xff),
+                true,
+                otel::TraceState::NONE,
+            )
+        };
+        let mut span = root("child of -ff");
+        span.span_context = all_bits(1, 2);
+        span.parent_span_id = otel::SpanId::from(3);
+        span.parent_span_is_remote = true;
+        span.links
+            .links
+            .push(otel::Link::new(all_bits(4, 5), vec![], 0));
+        let span = SpanConverter::new().convert(span);
+        let mut body = Vec::new();
+        TraceEncoder::new().encode(Encoding::Protobuf, &[span], &mut body);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(span.flags, 0x303, "{:#x}", span.flags);
+        assert_eq!(span.links[0].flags, 0x303, "{:#x}", span.links[0].flags);
     }
 
     #[test]

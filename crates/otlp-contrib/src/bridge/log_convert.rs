@@ -111,9 +111,12 @@ impl LogConverter {
                     .then(|| TraceId::from_bytes(context.trace_id.to_bytes())),
                 (context.span_id != OtelSpanId::INVALID)
                     .then(|| SpanId::from_bytes(context.span_id.to_bytes())),
-                context
-                    .trace_flags
-                    .map_or(0, |flags| u32::from(flags.to_u8())),
+                // The flags W3C defines (sampled, random): the others, which
+                // `opentelemetry_sdk` keeps from a remote parent, W3C
+                // reserves ("Vendors MUST set those to zero").
+                context.trace_flags.map_or(0, |flags| {
+                    u32::from(flags.to_u8() & otlp_core::TraceFlags::DEFINED.bits())
+                }),
             ),
             None => (None, None, 0),
         };
@@ -404,6 +407,29 @@ mod tests {
         let converted = converter.convert(&record, &scope());
         assert_eq!(converted.flags, 0);
         assert!(converted.trace_id.is_some() && converted.span_id.is_some());
+    }
+
+    #[test]
+    fn a_remote_contexts_reserved_trace_flags_are_not_exported() {
+        // `LogRecord.flags` carry the W3C byte, whose bits but sampled and
+        // random W3C reserves ("Vendors MUST set those to zero"); a record
+        // in a remote context that sent `-ff` went out 0xff.
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        use otlp_core::encode::{Encoding, LogEncoder};
+        use prost::Message;
+
+        let mut record = blank_record();
+        record.set_trace_context(
+            OTraceId::from(5),
+            OSpanId::from(6),
+            Some(TraceFlags::new(0xff)),
+        );
+        let converted = LogConverter::new().convert(&record, &scope());
+        let mut body = Vec::new();
+        LogEncoder::new().encode(Encoding::Protobuf, &[converted], &mut body);
+        let request = ExportLogsServiceRequest::decode(body.as_slice()).unwrap();
+        let flags = request.resource_logs[0].scope_logs[0].log_records[0].flags;
+        assert_eq!(flags, 0x03, "{flags:#x}");
     }
 
     #[test]
