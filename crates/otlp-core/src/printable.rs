@@ -55,14 +55,16 @@ impl fmt::Display for Printable<'_> {
     }
 }
 
-/// `text`, a server's message, made fit for one log line: control
-/// characters (an ANSI escape, a newline that would fake a line of its own)
+/// `text`, a server's message, made fit for one log line: the characters
+/// [`needs_escape`] names (control characters such as an ANSI escape or a
+/// newline that would fake a line of its own, the Unicode line and paragraph
+/// separators, bidirectional formatting that reorders the rest of the line)
 /// become spaces, surrounding whitespace goes, and it is cut at a character
 /// boundary to at most `max_bytes` bytes, ending with `…` when cut.
 pub fn one_line(text: &str, max_bytes: usize) -> String {
     let cleaned: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if needs_escape(c) { ' ' } else { c })
         .collect();
     let text = cleaned.trim();
     if text.len() <= max_bytes {
@@ -100,5 +102,18 @@ mod tests {
         let cut = one_line(&long, 51);
         assert!(cut.len() <= 51 && cut.ends_with('…'), "{cut}");
         assert_eq!(one_line("short", 5), "short");
+    }
+
+    #[test]
+    fn a_message_made_one_line_has_no_line_separator_or_bidirectional_control() {
+        // U+2028 breaks the line in many viewers; U+202E shows the rest of
+        // the line reversed: neither is a control character to `char`.
+        assert_eq!(
+            one_line(
+                "refused\u{2028}fake: ok\u{2029}x \u{202e}kcatta\u{2066}y",
+                64
+            ),
+            "refused fake: ok x  kcatta y"
+        );
     }
 }
