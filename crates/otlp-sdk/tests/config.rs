@@ -1431,6 +1431,42 @@ fn a_count_cap_too_small_for_adaptive_batching_is_named_not_the_default_minimum(
 }
 
 #[test]
+fn a_batch_size_lenient_loading_lowered_is_not_named_with_a_value_nobody_gave() {
+    // Lenient loading lowers OTEL_BSP_MAX_EXPORT_BATCH_SIZE=512 to the count
+    // cap, 10, which is then under adaptive batching's minimum (64): the
+    // error names the variable that set 10, the count cap, not the batch
+    // size with a value it was never given.
+    for (queue_key, env) in [
+        (
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            [
+                ("OTLP__BATCH__ADAPTIVE", "true"),
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"),
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+            ],
+        ),
+        (
+            "OTEL_BLRP_MAX_QUEUE_SIZE",
+            [
+                ("OTLP__LOGS__BATCH__ADAPTIVE", "true"),
+                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "512"),
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "10"),
+            ],
+        ),
+    ] {
+        let dir = TempDir::new("lenient-adaptive");
+        let err = loader(&dir, &env)
+            .lenient()
+            .load_with_warnings()
+            .expect_err("a minimum above the lowered batch size");
+        assert_eq!(err.key(), Some(queue_key), "{err}");
+        assert_eq!(err.value(), Some("10"), "{err}");
+        assert_eq!(err.origin(), ConfigSource::Env(queue_key.to_owned()));
+        assert!(err.reason().contains("min_export_batch_size (64)"), "{err}");
+    }
+}
+
+#[test]
 fn lenient_loading_lowers_a_batch_size_above_the_queue_size_to_it_with_a_warning() {
     // The specification: the batch size must be at most the queue size.
     // Strict, that is an error naming both; lenient, where a standard

@@ -432,9 +432,9 @@ impl ConfigLoader {
         env::apply_otel(&mut staged, &env, self.lenient, &mut warnings)?;
         env::apply_overrides(&mut staged, &env)?;
         keys::settle_sampler_args(&mut staged, self.lenient, &mut warnings)?;
-        let (mut config, origins) = staged.resolve();
+        let (mut config, mut origins) = staged.resolve();
         if self.lenient {
-            validate::clamp_batch_sizes(&mut config, &origins, &mut warnings);
+            validate::clamp_batch_sizes(&mut config, &mut origins, &mut warnings);
         }
         validate::validate(&config, &origins)?;
         warnings.extend(baggage_warning(&config, &origins));

@@ -126,10 +126,13 @@ fn separate_durable_directories(
 /// the batch size must be at most the queue size, and asks for bad standard
 /// values to be warned about and ignored; lowering it is what the other
 /// SDKs do. Where both came from files or `OTLP__` overrides (ours), the
-/// error stays, as every error there does.
+/// error stays, as every error there does. A lowered batch size is then
+/// recorded as set by whoever set the queue size: a later error about it
+/// names that key, which gave the value, not the batch size's, which gave
+/// another.
 pub(crate) fn clamp_batch_sizes(
     config: &mut Config,
-    origins: &Origins,
+    origins: &mut Origins,
     warnings: &mut Vec<ConfigWarning>,
 ) {
     for (batch, scope) in [
@@ -139,8 +142,11 @@ pub(crate) fn clamp_batch_sizes(
         let Some(cap) = batch.max_queue_size else {
             continue;
         };
-        let report = Report { origins, scope };
         let (size, queue) = (Setting::BatchMaxExportBatchSize, Setting::BatchMaxQueueSize);
+        let report = Report {
+            origins: &*origins,
+            scope,
+        };
         let standard = |key: Setting| {
             matches!(report.of(key.dotted()).source,
                 ConfigSource::Env(ref name) if name.starts_with("OTEL_"))
@@ -151,6 +157,11 @@ pub(crate) fn clamp_batch_sizes(
         if let Err(error) = report.at_most((size, batch.max_export_batch_size), (queue, cap)) {
             warnings.push(ConfigWarning(error.replaced_by(cap.to_string())));
             batch.max_export_batch_size = cap;
+            let prefix = scope.prefix();
+            origins.copy(
+                &format!("{prefix}{}", queue.dotted()),
+                &format!("{prefix}{}", size.dotted()),
+            );
         }
     }
 }
