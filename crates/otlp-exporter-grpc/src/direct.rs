@@ -139,13 +139,46 @@ pub(crate) async fn export(
                 DirectError::Transport(error_chain(&*error))
             }
         })?;
-    let status = collected.trailers().and_then(grpc_status).ok_or_else(|| {
-        DirectError::InvalidResponse("the answer ended without a grpc-status".into())
-    })?;
+    let Some(status) = collected.trailers().and_then(grpc_status) else {
+        let body = collected.to_bytes();
+        return Err(DirectError::InvalidResponse(without_grpc_status(
+            parts.status,
+            &parts.headers,
+            &body,
+        )));
+    };
     if status.code() != Code::Ok {
         return Err(DirectError::Status(status));
     }
     response_message(collected.to_bytes(), parts.headers.get(GRPC_ENCODING))
+}
+
+/// What an answer with HTTP `status` (200) that ended without a
+/// `grpc-status` was: a gRPC answer cut short, or, declared as something
+/// other than `application/grpc` (a captive portal's or a proxy's page), no
+/// gRPC answer at all, said with its content type and the start of its body
+/// as [`status_of_http_answer`] says a non-200 page.
+fn without_grpc_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> String {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    if content_type
+        .as_deref()
+        .is_some_and(|value| value.to_ascii_lowercase().starts_with("application/grpc"))
+    {
+        return "the answer ended without a grpc-status".into();
+    }
+    let declared = match &content_type {
+        Some(content_type) => format!("with content-type {content_type:?}"),
+        None => "without a content-type".into(),
+    };
+    let more = body.len() > BODY_EXCERPT_BYTES;
+    let excerpt = excerpt_text(&body[..body.len().min(BODY_EXCERPT_BYTES)], more);
+    if excerpt.is_empty() {
+        format!("HTTP status {status} {declared} instead of a gRPC answer")
+    } else {
+        format!("HTTP status {status} {declared} instead of a gRPC answer: {excerpt}")
+    }
 }
 
 /// Whether a call failed before the server took the request, so that

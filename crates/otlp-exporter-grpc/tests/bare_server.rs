@@ -640,6 +640,37 @@ fn grpc_timeout_is_the_time_left_before_the_attempts_deadline() {
     );
 }
 
+/// A 200 that is no gRPC answer (a captive portal's or a proxy's HTML page,
+/// no `grpc-status` anywhere) says what came instead: its content type and
+/// the start of its body, as a non-200 page does; still a permanent failure.
+#[test]
+fn a_200_page_that_is_no_grpc_answer_is_quoted_in_the_error() {
+    let page = || {
+        hyper::Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "text/html; charset=utf-8")
+            .body(DataThenTrailers {
+                data: Some(Bytes::from_static(
+                    b"<html><body>\x1b[2J<h1>Sign in to continue</h1>\n</body></html>\r\n",
+                )),
+                trailers: None,
+            })
+            .expect("response")
+    };
+    let (outcome, _) = export_to(page);
+    let ExportOutcome::Permanent {
+        error: ExportError::InvalidResponse(message),
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        message,
+        "HTTP status 200 OK with content-type \"text/html; charset=utf-8\" instead of a \
+         gRPC answer: <html><body> [2J<h1>Sign in to continue</h1> </body></html>"
+    );
+}
+
 /// A load balancer's own answer (an HTTP 502 with an HTML page, no gRPC
 /// status) says in the error what answered: a bounded excerpt of its body,
 /// on one line, with no control characters to garble a log.
