@@ -1496,3 +1496,41 @@ fn the_context_of_a_span_the_filter_hides_is_its_closest_recorded_ancestors() {
     );
     assert!(sent.trace_flags.is_sampled());
 }
+
+/// A `message` field that is no text (`info!(message = 5)`) names the span
+/// event, as a text message does and as `tracing-opentelemetry` names it
+/// (`"5"`), rather than leaving the event the callsite's made-up name with a
+/// `message` attribute beside it.
+#[test]
+fn a_message_field_that_is_no_text_still_names_the_span_event() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("work");
+        span.in_scope(|| {
+            tracing::info!(message = 5, items = 2);
+            tracing::info!(message = 1.5);
+            tracing::info!(message = true);
+        });
+    });
+    let exported = pipeline.finish();
+    let span = exported.named("work");
+    let names: Vec<&str> = span
+        .events
+        .iter()
+        .map(|event| event.name.as_str())
+        .collect();
+    assert_eq!(names, ["5", "1.5", "true"]);
+    for event in &span.events {
+        assert_eq!(
+            attribute(&event.attributes, "message"),
+            None,
+            "{}: the message is the name, not an attribute too",
+            event.name
+        );
+    }
+    assert_eq!(
+        attribute(&span.events[0].attributes, "items"),
+        Some(&Value::IntValue(2))
+    );
+}

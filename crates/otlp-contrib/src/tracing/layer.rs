@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use otlp_core::{InstrumentationScope, KeyValue, SpanContext, SpanKind, Status, Str};
+use otlp_core::{AnyValue, InstrumentationScope, KeyValue, SpanContext, SpanKind, Status, Str};
 use otlp_sdk::active_span::{self, ActiveSpan};
 use otlp_sdk::{Tracer, TracerProvider, own_threads};
 use tracing_core::dispatcher::WeakDispatch;
@@ -577,6 +577,9 @@ where
         } else if self.location {
             push_location(&mut fields.attributes, metadata);
         }
+        if fields.message.is_none() {
+            message_from_attribute(&mut fields);
+        }
         let name = fields.finish(metadata.name());
         let error = (self.error_events_to_status && *metadata.level() == Level::ERROR).then(|| {
             fields
@@ -626,6 +629,30 @@ where
             None
         }
     }
+}
+
+/// A `message` field that is no text (`info!(message = 5)`, a float, a
+/// bool) was pushed as an attribute: as a span event it is the event's name,
+/// as `tracing-opentelemetry` makes it (`"5"`), and no attribute beside it.
+/// (A log record keeps it as an attribute, as
+/// `opentelemetry-appender-tracing` does.)
+#[cold]
+fn message_from_attribute(fields: &mut EventFields) {
+    let Some(index) = fields
+        .attributes
+        .iter()
+        .position(|attribute| attribute.key.as_str() == "message")
+    else {
+        return;
+    };
+    let text = match &fields.attributes[index].value {
+        AnyValue::Int(value) => value.to_string(),
+        AnyValue::Double(value) => value.to_string(),
+        AnyValue::Bool(value) => value.to_string(),
+        _ => return,
+    };
+    fields.attributes.remove(index);
+    fields.message = Some(Str::from(text));
 }
 
 #[cfg(test)]

@@ -52,7 +52,8 @@
 //!   with `exception.message` (no `exception.type`: a `dyn Error` does not
 //!   know its type's name).
 //! - Events inside a span become span events: the `message` field is the
-//!   name, `level`, `target` (and the location) and every other field are
+//!   name (a number or a bool too, as text: `info!(message = 5)` is `"5"`,
+//!   as in `tracing-opentelemetry`), `level`, `target` (and the location) and every other field are
 //!   attributes, the time is the event's (a `log` record that `tracing-log`
 //!   turned into an event has its own target and location there, not
 //!   `tracing-log`'s `log.*` fields, as in `tracing-opentelemetry`). An
