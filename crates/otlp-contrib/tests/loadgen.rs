@@ -1030,6 +1030,46 @@ fn an_interrupt_during_the_drain_is_not_reported_as_an_early_stop() {
     );
 }
 
+/// A run in which no export ended (the collector never answers, shutdown
+/// gives up on the one request) has no export latency to tell: the summary
+/// says so (`n/a`, JSON `null`), not 0 ms, which reads as exports answered
+/// at once.
+#[test]
+fn with_no_export_ended_the_export_latency_is_not_shown_as_zero() {
+    use otlp_contrib::receiver::Fault;
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    receiver.set_fallback_fault(Some(Fault::Hang));
+    for json in [false, true] {
+        let mut command = loadgen();
+        command
+            .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
+            .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+            .args(["--spans", "10", "--shutdown-timeout", "1s", "--quiet"]);
+        if json {
+            command.arg("--json-summary");
+        }
+        let output = run(&mut command);
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+        if json {
+            let summary = summary(&output);
+            for key in [
+                "export_latency_p50_seconds",
+                "export_latency_p99_seconds",
+                "export_latency_max_seconds",
+            ] {
+                assert_eq!(summary[key], serde_json::Value::Null, "{key}: {summary}");
+            }
+        } else {
+            let text = stdout(&output);
+            assert!(text.contains("export_p50=n/a export_p99=n/a"), "{text}");
+        }
+    }
+}
+
 /// A script that starts the load generator and stops it at once: a signal
 /// sent the moment its first line is read — the warning that the exporter is
 /// `none`, printed before the pipeline starts, or `metrics at`, once it runs

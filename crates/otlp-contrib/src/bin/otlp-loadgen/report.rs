@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use otlp_sdk::StatsSnapshot;
 use otlp_sdk::config::{Config, FullPolicy};
 use otlp_sdk::metrics::MetricsStats;
+use otlp_sdk::{LatencySummary, StatsSnapshot};
 
 use crate::args::Signal;
 use otlp_sdk::config::redact_userinfo;
@@ -205,7 +205,7 @@ impl Summary<'_> {
         let _ = writeln!(
             text,
             "details: signal={} protocol={} endpoint={} workers={} send_time={:.3}s send_rate={:.1}/s \
-             batches={} retries={} export_p50={:.1}ms export_p99={:.1}ms \
+             batches={} retries={} export_p50={} export_p99={} \
              dropped_queue_full={} dropped_shutdown={} unsettled={}",
             self.signal.as_str(),
             self.protocol(),
@@ -215,8 +215,8 @@ impl Summary<'_> {
             self.send_rate(),
             stats.batches,
             stats.retries,
-            millis(latency.p50),
-            millis(latency.p99),
+            latency_text(&latency, latency.p50),
+            latency_text(&latency, latency.p99),
             stats.dropped_queue_full,
             stats.dropped_shutdown,
             self.unsettled(),
@@ -281,15 +281,15 @@ impl Summary<'_> {
         field("dropped_shutdown", &stats.dropped_shutdown.to_string());
         field(
             "export_latency_p50_seconds",
-            &number(latency.p50.as_secs_f64()),
+            &latency_number(&latency, latency.p50),
         );
         field(
             "export_latency_p99_seconds",
-            &number(latency.p99.as_secs_f64()),
+            &latency_number(&latency, latency.p99),
         );
         field(
             "export_latency_max_seconds",
-            &number(latency.max.as_secs_f64()),
+            &latency_number(&latency, latency.max),
         );
         field("interrupted", &self.interrupted.to_string());
         field("all_delivered", &self.all_delivered().to_string());
@@ -472,6 +472,26 @@ fn text(value: &str) -> String {
 /// `value` as a JSON string, or `null`.
 fn optional(value: Option<&String>) -> String {
     value.map_or("null".to_owned(), |v| text(v))
+}
+
+/// A percentile of the export latency in milliseconds, or `n/a` when no
+/// export ended (an empty summary's 0 would read as exports answered at once).
+fn latency_text(latency: &LatencySummary, percentile: Duration) -> String {
+    if latency.count == 0 {
+        "n/a".to_owned()
+    } else {
+        format!("{:.1}ms", millis(percentile))
+    }
+}
+
+/// A percentile of the export latency in seconds as JSON, `null` when no
+/// export ended.
+fn latency_number(latency: &LatencySummary, percentile: Duration) -> String {
+    if latency.count == 0 {
+        "null".to_owned()
+    } else {
+        number(percentile.as_secs_f64())
+    }
 }
 
 fn millis(duration: Duration) -> f64 {
