@@ -48,6 +48,16 @@ use crate::pipeline::log_exporter_from_config;
 /// [`with_config`](SdkLogExporterBuilder::with_config)). The stock processors
 /// export one batch at a time: keep the timeout short.
 ///
+/// **Correlation.** A record carries the trace context the SDK's logger gave
+/// it when it was emitted: that of a span current through the
+/// `opentelemetry` API. `export` sees batches only (the stock
+/// `BatchLogProcessor` hands them over later, on its own thread), never the
+/// emitting thread: a record emitted inside a `tracing` span that
+/// `OtlpLayer` (feature `tracing`) records, or inside a native otlp-sdk
+/// [active span](otlp_sdk::active_span), arrives without their ids. For
+/// those, put [`OtlpLogProcessor`](super::OtlpLogProcessor) among the SDK's
+/// processors instead: it correlates on the emitting thread.
+///
 /// **Outcomes.** Success and partial success are `Ok` (rejected records are
 /// counted in [`stats`](Self::stats), the server's message kept as
 /// `last_error`); anything else, once retries are exhausted, is
