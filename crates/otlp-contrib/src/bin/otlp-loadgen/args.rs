@@ -42,7 +42,8 @@ the pipeline took: each one created, none when the signal's exporter is
 none (OTEL_TRACES_EXPORTER, OTEL_LOGS_EXPORTER) or the SDK is disabled,
 which a warning says at the start; elapsed runs from the first one until the pipeline has settled
 every one; spans/s is exported / elapsed. A second line gives the details
-(signal, send time and rate, batches, retries, export latency). Ctrl-C
+(signal, send time and rate, batches, retries, export latency: n/a when no
+export ended). Ctrl-C
 stops producing early and still drains and summarises.
 
 With --signal logs, each worker emits log records (mostly INFO, some WARN and
@@ -58,7 +59,9 @@ exports every --export-interval, and once more at shutdown. The summary reads
   recordings=N series=N data_points_exported=N data_points_failed=N
   data_points_rejected=N overflowed=N elapsed=SECS recordings/s=RATE
 
-(on one line); series counts the attribute sets recorded on (fewer than
+(on one line); recordings/s is recordings / the send time (the workers'
+time recording; data points are exported per interval, not per recording);
+series counts the attribute sets recorded on (fewer than
 --series when there were fewer recordings); overflowed counts measurements
 that went to the overflow
 series because --series is above the cardinality limit
