@@ -208,13 +208,17 @@ sync_instrument!(
     /// NaN and the infinities, which fall in no bucket, are ignored, and
     /// counted in
     /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
+    /// A `u64` above `i64::MAX` is recorded as `i64::MAX` (every integer
+    /// measurement is taken as OTLP's `i64` first).
     Histogram, record, "one measurement; NaN and the infinities are ignored (and counted)", refuse_negative: false
 );
 sync_instrument!(
     /// The current value of something (`u64`, `i64` or `f64`): a temperature,
     /// a pool's size. NaN and the infinities are values like any other
     /// (unless a view makes a sum or a histogram of the gauge: then they are
-    /// ignored and counted, as for those instruments).
+    /// ignored and counted, as for those instruments). A `u64` above
+    /// `i64::MAX`, which OTLP's integer point (`as_int`, sfixed64) cannot
+    /// carry, is recorded as `i64::MAX`.
     Gauge, record, "the new current value", refuse_negative: false
 );
 
@@ -286,5 +290,6 @@ observable_instrument!(
 );
 observable_instrument!(
     /// A current value observed at each collection (`u64`, `i64` or `f64`).
+    /// As for [`Gauge`], a `u64` above `i64::MAX` is observed as `i64::MAX`.
     ObservableGauge
 );
