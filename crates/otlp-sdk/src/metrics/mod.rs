@@ -179,7 +179,10 @@ pub struct MetricsStats {
     pub produced_data_points: u64,
     /// Of those, the ones not settled yet: being exported or retried.
     pub in_flight_data_points: u64,
-    /// Export requests settled.
+    /// Export requests settled. A request a shutdown out of time gave up
+    /// on counts as settled when the shutdown returns (its data points
+    /// counted failed); the requests of that collection not sent yet are
+    /// never sent, nor counted.
     pub exports: u64,
     /// Data points the backend accepted.
     pub exported_data_points: u64,

@@ -214,6 +214,10 @@ struct ExportCounts {
     /// as exported, rejected or failed).
     produced: AtomicU64,
     exports: AtomicU64,
+    /// Requests handed to the exporter and not yet counted in `exports`
+    /// (the reader sends one at a time): a shutdown that runs out of time
+    /// counts them settled as it counts their points failed.
+    exporting: AtomicU64,
     exported: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
@@ -257,6 +261,23 @@ impl ExportCounts {
         notified.await;
     }
 
+    /// A request is handed to the exporter.
+    fn start_export(&self) {
+        let _abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        self.exporting.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The request handed over last has ended: counted settled, unless the
+    /// pipeline was abandoned meanwhile ([`abandon`](Self::abandon) counted
+    /// it, or, handed over after, it was never sent).
+    fn end_export(&self) {
+        let abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        if !*abandoned {
+            self.exporting.fetch_sub(1, Ordering::Relaxed);
+            self.exports.fetch_add(1, Ordering::Release);
+        }
+    }
+
     /// Counts how points handed to export ended, unless the pipeline was
     /// abandoned while they were in flight (they were counted failed then).
     fn settle(&self, exported: u64, rejected: u64, failed: u64) {
@@ -282,6 +303,9 @@ impl ExportCounts {
         // Under the lock that set the flag: `given_up` either sees the flag
         // or is waiting already.
         self.gave_up.notify_waiters();
+        // The request being sent is given up: settled now, as its points.
+        let given_up = self.exporting.swap(0, Ordering::Relaxed);
+        self.exports.fetch_add(given_up, Ordering::Release);
         let settled = self.exported.load(Ordering::Acquire)
             + self.rejected.load(Ordering::Acquire)
             + self.failed.load(Ordering::Acquire);
@@ -638,6 +662,7 @@ impl<E: Exporter> Reader<E> {
             span_count: points,
         };
         let counts = &self.counts;
+        counts.start_export();
         let send =
             self.retry.send(
                 &self.exporter,
@@ -682,7 +707,7 @@ impl<E: Exporter> Reader<E> {
         });
         counts.settle(settlement.exported, settlement.rejected, settlement.failed);
         // After the settlement: an export counted has been settled.
-        counts.exports.fetch_add(1, Ordering::Release);
+        counts.end_export();
         settlement
     }
 }
