@@ -111,6 +111,10 @@ pub(crate) struct Backlog {
     queue: DurableQueue,
     /// Records on disk not being exported now, by id (oldest first), with their span counts.
     waiting: BTreeMap<RecordId, Waiting>,
+    /// The spans of `waiting`, kept as records come and go: the export loop
+    /// reads it every turn, and a sum over a long line each time would make
+    /// a replay quadratic.
+    waiting_spans: u64,
     retry: RetryPolicy,
     /// Failed redelivery rounds in a row (for the backoff).
     failures: u32,
@@ -122,6 +126,9 @@ pub(crate) struct Backlog {
     /// Whose requests these are: the source of the warning given when
     /// appends start failing.
     signal: Signal,
+    /// Waiting records a sum over the line visited (tests count the work).
+    #[cfg(test)]
+    walked: std::cell::Cell<u64>,
 }
 
 impl Backlog {
@@ -142,14 +149,19 @@ impl Backlog {
                 (record.id, Waiting { spans, bytes: None })
             })
             .collect();
+        let waiting: BTreeMap<RecordId, Waiting> = waiting;
+        let waiting_spans = waiting.values().map(|waiting| waiting.spans).sum();
         let backlog = Backlog {
             queue,
             waiting,
+            waiting_spans,
             retry,
             failures: 0,
             next_attempt: Instant::now(),
             append_failing: false,
             signal,
+            #[cfg(test)]
+            walked: std::cell::Cell::new(0),
         };
         Ok((backlog, recovered))
     }
@@ -194,6 +206,7 @@ impl Backlog {
                 evicted_bytes += waiting.bytes.unwrap_or(0);
             }
             self.waiting = survivors;
+            self.waiting_spans = self.waiting_spans.saturating_sub(evicted_spans);
         }
         BacklogAppend {
             stored: appended.map(|appended| appended.id),
@@ -251,15 +264,23 @@ impl Backlog {
 
     /// Spans of the waiting records up to `through`.
     pub(crate) fn waiting_spans_through(&self, through: RecordId) -> u64 {
-        self.waiting
-            .range(..=through)
-            .map(|(_, waiting)| waiting.spans)
-            .sum()
+        self.sum_spans(self.waiting.range(..=through).map(|(_, waiting)| waiting))
     }
 
-    /// Spans of the waiting records.
+    /// Spans of the waiting records (kept, not summed: no walk).
     pub(crate) fn waiting_spans(&self) -> u64 {
-        self.waiting.values().map(|waiting| waiting.spans).sum()
+        self.waiting_spans
+    }
+
+    /// The spans of `records`, a walk over part of the line.
+    fn sum_spans<'a>(&self, records: impl Iterator<Item = &'a Waiting>) -> u64 {
+        records
+            .map(|waiting| {
+                #[cfg(test)]
+                self.walked.set(self.walked.get() + 1);
+                waiting.spans
+            })
+            .sum()
     }
 
     /// Whether a waiting record may be sent now.
@@ -286,7 +307,7 @@ impl Backlog {
         body.clear();
         Some(match self.queue.read(id, body) {
             Ok(record) => {
-                self.waiting.remove(&id);
+                self.leave_line(id);
                 NextRecord::Ready(Redelivery {
                     id,
                     encoding: record.encoding,
@@ -299,7 +320,7 @@ impl Backlog {
             // damaged record is already settled by `read` (and skipped again
             // by the next open, as damage), an unknown one is not pending.
             Err(error @ (DurableError::Corrupt { .. } | DurableError::UnknownRecord(_))) => {
-                self.waiting.remove(&id);
+                self.leave_line(id);
                 NextRecord::Lost {
                     spans,
                     bytes,
@@ -339,8 +360,7 @@ impl Backlog {
         if self.was_evicted(id) {
             return false;
         }
-        let bytes = Some(bytes);
-        self.waiting.insert(id, Waiting { spans, bytes });
+        self.join_line(id, spans, bytes);
         self.back_off(throttle);
         true
     }
@@ -358,8 +378,23 @@ impl Backlog {
     /// Puts a record straight into the waiting line (a new batch that must
     /// queue behind older ones, or that found no free export slot).
     pub(crate) fn enqueue(&mut self, id: RecordId, spans: u64, bytes: u64) {
+        self.join_line(id, spans, bytes);
+    }
+
+    /// Puts a record of `spans` into the waiting line.
+    fn join_line(&mut self, id: RecordId, spans: u64, bytes: u64) {
         let bytes = Some(bytes);
-        self.waiting.insert(id, Waiting { spans, bytes });
+        if let Some(replaced) = self.waiting.insert(id, Waiting { spans, bytes }) {
+            self.waiting_spans = self.waiting_spans.saturating_sub(replaced.spans);
+        }
+        self.waiting_spans += spans;
+    }
+
+    /// Takes a record out of the waiting line.
+    fn leave_line(&mut self, id: RecordId) {
+        if let Some(left) = self.waiting.remove(&id) {
+            self.waiting_spans = self.waiting_spans.saturating_sub(left.spans);
+        }
     }
 
     /// Syncs what the fsync policy says is due (`force`: everything, now).
@@ -470,6 +505,45 @@ mod tests {
             "{:?}",
             due - before
         );
+        drop(backlog);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// The export loop reads the spans waiting on every turn: a replay of
+    /// a long line of small records would walk the whole line each time
+    /// (quadratic over the replay). The total is kept as records come and
+    /// go, and stays right through every way they do.
+    #[test]
+    fn the_spans_waiting_are_counted_without_walking_the_line() {
+        let dir = directory("running-total");
+        let mut backlog = one_waiting(&dir);
+        let mut ids = Vec::new();
+        for spans in 1..=1_000 {
+            let appended = backlog.append(Encoding::Protobuf, spans, b"body");
+            let id = appended.stored.expect("stored");
+            assert_eq!(appended.evicted_spans, 0);
+            backlog.enqueue(id, spans, 4);
+            ids.push(id);
+        }
+        let total = 2 + (1..=1_000).sum::<u64>();
+        for _ in 0..1_000 {
+            assert_eq!(backlog.waiting_spans(), total);
+        }
+        assert_eq!(backlog.walked.get(), 0, "records visited to sum the line");
+        // Taken (the recovered record, 2 spans), parked again, settled.
+        let mut body = Vec::new();
+        let Some(NextRecord::Ready(first)) = backlog.take_next(&mut body) else {
+            panic!("expected the recovered record");
+        };
+        assert_eq!(backlog.waiting_spans(), total - 2);
+        assert!(backlog.park(first.id, first.spans, first.bytes, None));
+        assert_eq!(backlog.waiting_spans(), total);
+        let Some(NextRecord::Ready(again)) = backlog.take_next(&mut body) else {
+            panic!("expected the parked record first");
+        };
+        backlog.settled(again.id, true).expect("settled");
+        assert_eq!(backlog.waiting_spans(), total - 2);
+        assert_eq!(backlog.waiting_spans_through(ids[9]), (1..=10).sum::<u64>());
         drop(backlog);
         let _ = fs::remove_dir_all(&dir);
     }
