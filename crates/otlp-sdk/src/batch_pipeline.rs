@@ -616,6 +616,102 @@ mod tests {
         );
     }
 
+    /// Refuses every export, retryably: what it is given stays on disk.
+    struct Refusing;
+
+    impl Exporter for Refusing {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            ExportOutcome::Retryable {
+                error: crate::ExportError::Transport("connection refused".into()),
+                throttle: None,
+            }
+        }
+    }
+
+    #[test]
+    fn a_shutdown_whose_last_fsync_stalls_answers_by_its_deadline_without_calling_the_spans_kept() {
+        use crate::durable::{FsyncPolicy, stalled_syncs};
+        let directory = std::env::temp_dir().join(format!(
+            "otlp-batch-pipeline-stalled-sync-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&directory);
+        let processor = BatchSpanProcessor::builder(Refusing)
+            .with_batch_config(BatchConfig {
+                scheduled_delay: Duration::from_millis(5),
+                export_timeout: Duration::from_millis(100),
+                ..BatchConfig::default()
+            })
+            .with_retry_policy(RetryPolicy {
+                initial_backoff: Duration::from_millis(5),
+                max_backoff: Duration::from_millis(20),
+                ..RetryPolicy::default()
+            })
+            .with_durable_queue(DurableConfig {
+                // Only shutdown's forced sync comes within the test.
+                fsync: FsyncPolicy::Interval(Duration::from_secs(3600)),
+                ..DurableConfig::new(&directory)
+            })
+            .build()
+            .expect("the pipeline starts");
+        for _ in 0..10 {
+            processor.on_end(
+                otlp_core::SpanData::builder("work")
+                    .trace_id(otlp_core::TraceId::random())
+                    .span_id(otlp_core::SpanId::random())
+                    .times(1, 2)
+                    .build(),
+            );
+        }
+        // The disk stalls: the shutdown's last fsync does not come back.
+        stalled_syncs::hold(&directory);
+        let (answered, answer) = crossbeam_channel::bounded(1);
+        let shutting_down = {
+            let processor = processor.clone();
+            std::thread::spawn(move || {
+                let _ = answered.send(processor.shutdown(Duration::from_secs(2)));
+            })
+        };
+        let stalled = stalled_syncs::wait_until_stalled(&directory, Duration::from_secs(60));
+        // Generous outer bounds: a shutdown held by its sync fails the test
+        // instead of hanging it.
+        let result = answer.recv_timeout(Duration::from_secs(60));
+        let stats = processor.stats();
+        // The loop gives the sync up when the caller stops waiting, at the
+        // same moment, and then says why.
+        let told = (0..60_000).any(|_| {
+            let told = processor
+                .stats()
+                .last_error
+                .is_some_and(|error| error.contains("fsync did not finish"));
+            if !told {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            told
+        });
+        // Only now, with the answer in hand, does the disk come back.
+        stalled_syncs::release(&directory);
+        let _ = shutting_down.join();
+        assert!(stalled, "the shutdown never reached its last fsync");
+        // Not "kept on disk", since the sync did not end: the ten spans on
+        // disk are not settled.
+        assert_eq!(
+            result,
+            Ok(Err(PipelineError::Timeout {
+                pending: 10,
+                signal: Signal::Traces
+            }))
+        );
+        assert!(stats.is_balanced(), "{stats:#?}");
+        assert_eq!((stats.persisted, stats.on_disk), (10, 10), "{stats:#?}");
+        assert!(told, "{:?}", processor.stats().last_error);
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
     /// Counts the requests it is given.
     #[derive(Clone, Default)]
     struct Counting(Arc<AtomicUsize>);

@@ -29,6 +29,9 @@ use crate::exporter::Signal;
 pub enum PipelineError {
     /// The deadline passed first. `pending` records were still queued or
     /// being exported; after a shutdown they are counted as dropped or failed.
+    /// With the durable queue, a shutdown whose last fsync had not ended by
+    /// the deadline also counts the records on disk (counted persisted: the
+    /// next start sends them, unless a power loss takes what was not synced).
     #[error("deadline passed with {} not yet delivered", Records(*pending, *signal))]
     Timeout {
         /// Records not settled at the deadline.

@@ -138,6 +138,9 @@ struct Held {
 struct PendingFlush {
     reply: Sender<Result<(), PipelineError>>,
     deadline: Instant,
+    /// The caller's own deadline, a little after `deadline`: it stops
+    /// waiting for the answer then.
+    caller_deadline: Instant,
     /// The flush covers every span taken before `taken` reaches this.
     target_taken: u64,
     /// Requests with sequence numbers from here on may hold covered spans.
@@ -290,6 +293,7 @@ impl<E: Exporter> ExportLoop<E> {
             // few milliseconds late: a tenth of the time, at most 50 ms
             // (a twentieth, at most 20 ms, was once too little for a
             // 200 ms shutdown while every test of a binary ran at once).
+            let caller_deadline = deadline;
             let deadline = deadline
                 - (deadline.saturating_duration_since(Instant::now()) / 10)
                     .min(Duration::from_millis(50));
@@ -313,6 +317,7 @@ impl<E: Exporter> ExportLoop<E> {
             self.flushes.push(PendingFlush {
                 reply,
                 deadline,
+                caller_deadline,
                 target_taken,
                 first_seq,
                 end_seq,
@@ -971,7 +976,17 @@ impl<E: Exporter> ExportLoop<E> {
         stats.on_disk.store(persisted, Ordering::Release);
         flush.persisted = persisted;
         self.in_flight.clear();
-        self.sync_backlog(true);
+        // The last fsync runs beside the exporter's release, on a thread of
+        // its own, and is waited for only while the caller waits. Until it
+        // ends, a caller that stops waiting does not count the records on
+        // disk as kept (see `BatchPipeline::left_pending`).
+        if persisted > pending && self.backlog.is_some() {
+            self.shared.left_at_shutdown.publish(persisted);
+        }
+        let final_sync = self
+            .backlog
+            .take()
+            .map(|backlog| FinalSync::start(backlog, self.settings.signal));
         // Give the exporter what is left of the deadline to release resources.
         let remaining = flush.deadline.saturating_duration_since(Instant::now());
         let exporter = self.exporter.clone();
@@ -987,7 +1002,41 @@ impl<E: Exporter> ExportLoop<E> {
                 panic_message(panic.as_ref())
             ));
         }
-        let result = if pending > 0 && persisted < pending {
+        let synced = match final_sync.map(|sync| sync.wait(flush.caller_deadline)) {
+            Some(Some((backlog, synced))) => {
+                self.shared.left_at_shutdown.publish(pending);
+                if let Err(error) = synced {
+                    self.shared.stats.record_error(error);
+                }
+                // Dropped with the loop, before the caller's join returns:
+                // the next start finds the directory free.
+                self.backlog = Some(backlog);
+                true
+            }
+            Some(None) => {
+                let at_risk = if persisted > 0 {
+                    format!(
+                        "{} on disk may not survive a power loss",
+                        Records(persisted, self.settings.signal)
+                    )
+                } else {
+                    "after a power loss, records already exported may be sent again".to_owned()
+                };
+                self.shared.stats.record_error(format!(
+                    "the durable queue's last fsync did not finish by the shutdown deadline: \
+                     {at_risk}"
+                ));
+                false
+            }
+            None => true,
+        };
+        let result = if !synced && persisted > 0 {
+            // Kept on disk is not claimed for records whose sync did not end.
+            Err(PipelineError::Timeout {
+                pending: pending.max(persisted),
+                signal: self.settings.signal,
+            })
+        } else if pending > 0 && persisted < pending {
             Err(PipelineError::Timeout {
                 pending,
                 signal: self.settings.signal,
@@ -1162,6 +1211,56 @@ fn open_backlog(
         ));
     }
     Ok(backlog)
+}
+
+/// The durable queue's last fsync at shutdown, on a thread of its own: a
+/// disk whose fsync stalls (a slow disk, a hung NFS mount) must not hold the
+/// shutdown's answer past its deadline. The thread owns the queue until the
+/// sync ends and then hands it back; after the deadline nobody takes it, and
+/// the thread drops it, releasing the directory's lock only once the sync
+/// is done. One thread per shutdown of a pipeline with a durable queue.
+enum FinalSync {
+    /// Syncing on its thread; the queue and the sync's result come here.
+    Running(Receiver<(Backlog, Result<(), DurableError>)>),
+    /// No thread could be started: synced on the loop's thread, unbounded,
+    /// as a last resort.
+    /// (Boxed: one shutdown's, and far larger than the channel.)
+    Inline(Box<Backlog>),
+}
+
+impl FinalSync {
+    fn start(backlog: Backlog, signal: Signal) -> FinalSync {
+        let (hand, handed) = crossbeam_channel::bounded::<Backlog>(1);
+        let (synced, done) = crossbeam_channel::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name(format!("otlp-sync-{signal}"))
+            .spawn(move || {
+                crate::own_threads::enter();
+                if let Ok(mut backlog) = handed.recv() {
+                    let result = backlog.sync(true);
+                    let _ = synced.send((backlog, result));
+                }
+            });
+        if spawned.is_err() {
+            return FinalSync::Inline(Box::new(backlog));
+        }
+        match hand.send(backlog) {
+            Ok(()) => FinalSync::Running(done),
+            Err(unsent) => FinalSync::Inline(Box::new(unsent.into_inner())),
+        }
+    }
+
+    /// The queue and the sync's result, or `None` if the sync did not end
+    /// by `deadline`.
+    fn wait(self, deadline: Instant) -> Option<(Backlog, Result<(), DurableError>)> {
+        match self {
+            FinalSync::Running(done) => done.recv_deadline(deadline).ok(),
+            FinalSync::Inline(mut backlog) => {
+                let result = backlog.sync(true);
+                Some((*backlog, result))
+            }
+        }
+    }
 }
 
 /// What shutdown left of the requests still in flight, in records.

@@ -39,7 +39,9 @@ pub(crate) struct Shared {
 /// reads the stats first and then this finds either the records still
 /// unsettled in the stats or the count here: each counting is a `Release`
 /// add after the publication, and a stats read that sees it is an
-/// `Acquire` load, so the publication is seen too.
+/// `Acquire` load, so the publication is seen too. With the durable queue,
+/// while the shutdown's last fsync runs, the count is the records on disk if
+/// more (they are not known kept until it ends); it goes back once it ends.
 #[derive(Debug)]
 pub(crate) struct LeftAtShutdown(AtomicU64);
 

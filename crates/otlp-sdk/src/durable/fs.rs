@@ -98,6 +98,68 @@ pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
+/// A test's stand-in for a disk whose fsync stalls (a slow disk, a stalled
+/// NFS mount): a sync of a queue whose directory is held waits, on the
+/// thread that syncs, until the test lets it go. Process-wide, so keyed by
+/// directory: the other tests' queues sync as usual.
+#[cfg(test)]
+pub(crate) mod stalled_syncs {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Condvar, Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+
+    /// Held directories, and whether a sync of each is waiting.
+    static HELD: Mutex<Vec<(PathBuf, bool)>> = Mutex::new(Vec::new());
+    static CHANGED: Condvar = Condvar::new();
+
+    /// Holds the syncs of the queue in `directory` until [`release`].
+    pub(crate) fn hold(directory: &Path) {
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        held.push((directory.to_path_buf(), false));
+    }
+
+    /// Lets the syncs of `directory` go.
+    pub(crate) fn release(directory: &Path) {
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        held.retain(|(path, _)| path != directory);
+        CHANGED.notify_all();
+    }
+
+    /// Waits until a sync of `directory` is held; `false` if none came
+    /// `within` (an outer bound, so that a test fails instead of hanging).
+    pub(crate) fn wait_until_stalled(directory: &Path, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        while !held
+            .iter()
+            .any(|(path, waiting)| path == directory && *waiting)
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            held = CHANGED
+                .wait_timeout(held, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Called before a sync of the queue in `directory`: waits while it is held.
+    pub(crate) fn pass(directory: &Path) {
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let Some(entry) = held.iter_mut().find(|(path, _)| path == directory) else {
+                return;
+            };
+            entry.1 = true;
+            CHANGED.notify_all();
+            held = CHANGED.wait(held).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,8 @@ mod stats;
 
 pub use config::{DurableConfig, FsyncPolicy};
 pub use error::DurableError;
+#[cfg(test)]
+pub(crate) use fs::stalled_syncs;
 pub use queue::{Appended, DurableQueue, Evicted, Recovered};
 pub use record::{PendingRecord, RecordId};
 pub use stats::DurableStats;

@@ -664,6 +664,8 @@ impl DurableQueue {
         // (or settled segments from going): the first error is returned.
         let mut first_error = None;
         if due && self.is_dirty() {
+            #[cfg(test)]
+            super::fs::stalled_syncs::pass(&self.config.directory);
             // Counted from the attempt, not its success: after a failed
             // fsync the next try waits the interval too, rather than the
             // loop retrying it in a busy spin.
