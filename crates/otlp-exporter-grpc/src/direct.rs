@@ -7,12 +7,13 @@
 //! message prefix and the request's [`Bytes`] go to the channel as two body
 //! frames, so the payload is never copied: h2 writes it to the socket from the
 //! caller's buffer. A compressed request is compressed once, into its own
-//! buffer ([`compress`]), and sent the same way with `grpc-encoding` and the
-//! prefix's compressed flag. The answer is read as tonic would (HTTP status,
-//! then `grpc-status` in the headers or trailers, then the one response
-//! message) and handed to the same classification; an HTTP answer that is no
-//! gRPC answer keeps its `Retry-After`, which tonic's own path loses, and the
-//! start of its body (a load balancer's error page says who answered).
+//! buffer ([`compress`]; from 256 KiB on tokio's blocking pool), and sent the
+//! same way with `grpc-encoding` and the prefix's compressed flag. The answer
+//! is read as tonic would (HTTP status, then `grpc-status` in the headers or
+//! trailers, then the one response message) and handed to the same
+//! classification; an HTTP answer that is no gRPC answer keeps its
+//! `Retry-After`, which tonic's own path loses, and the start of its body (a
+//! load balancer's error page says who answered).
 //!
 //! The status is read here too, not by tonic's `Status::from_header_map`:
 //! that one panics on a `grpc-status-details-bin` that is no base64 and turns
@@ -287,9 +288,17 @@ fn build_request(
 }
 
 /// `message` compressed for `grpc-encoding` `compression` (as is for
-/// [`Compression::None`], no copy).
-pub(crate) fn compress(compression: Compression, message: Bytes) -> Result<Bytes, String> {
-    Ok(otlp_sdk::compression::compress(compression, &message)?.map_or(message, Bytes::from))
+/// [`Compression::None`], no copy). From
+/// [`BLOCKING_THRESHOLD`](otlp_sdk::compression::BLOCKING_THRESHOLD) bytes
+/// up, on the runtime's blocking pool
+/// ([`compress_off_runtime`](otlp_sdk::compression::compress_off_runtime)),
+/// so that the runtime thread serves the other exports and timers meanwhile.
+pub(crate) async fn compress(compression: Compression, message: Bytes) -> Result<Bytes, String> {
+    Ok(
+        otlp_sdk::compression::compress_off_runtime(compression, &message)
+            .await?
+            .map_or(message, Bytes::from),
+    )
 }
 
 /// The `grpc-timeout` header value: at most eight digits and a unit.
@@ -683,10 +692,11 @@ mod tests {
         #[cfg(feature = "gzip")]
         {
             let gzip = HeaderValue::from_static("gzip");
-            let bomb = compress(
+            let bomb = otlp_sdk::compression::compress(
                 Compression::Gzip,
-                Bytes::from(vec![0; MAX_RESPONSE_BYTES + 1]),
+                &vec![0; MAX_RESPONSE_BYTES + 1],
             )
+            .unwrap()
             .unwrap();
             let mut framed = vec![1];
             framed.extend_from_slice(&(bomb.len() as u32).to_be_bytes());

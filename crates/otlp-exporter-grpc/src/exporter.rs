@@ -47,9 +47,12 @@ pub(crate) struct ExporterParts {
 /// the channel handle and the metadata map: no decode, no re-encode. An
 /// uncompressed request is written to the HTTP/2 stream straight from those
 /// bytes (a 5-byte gRPC prefix, then the message; not even tonic's frame
-/// buffer copies it). A compressed one goes through tonic, whose compression
-/// pass is the only pass over the bytes. The response message is decoded only
-/// for its `partial_success`.
+/// buffer copies it). A compressed one is compressed in one pass into a
+/// buffer of its own, then written the same way; a body of 256 KiB or more is
+/// compressed on the runtime's blocking pool, as the pipeline's own work, so
+/// that the runtime thread (the application's, on a runtime it lent) goes on
+/// serving other exports and timers meanwhile. The response message is
+/// decoded only for its `partial_success`.
 ///
 /// **One connection.** The channel (one HTTP/2 connection, reconnected when it
 /// breaks) is opened lazily on the first export, inside the tokio runtime that
@@ -247,7 +250,7 @@ impl GrpcExporter {
         body: Bytes,
         (deadline, allowed): (Instant, Duration),
     ) -> ExportOutcome {
-        let message = match direct::compress(self.compression, body) {
+        let message = match direct::compress(self.compression, body).await {
             Ok(message) => message,
             Err(reason) => {
                 return ExportOutcome::Permanent {

@@ -15,7 +15,8 @@
 //!   pipeline's tokio runtime (so building needs no runtime) and reconnected
 //!   when it breaks; concurrent exports are multiplexed HTTP/2 streams on it.
 //! - **Compression**: gzip or zstd (`grpc-encoding`), features `gzip` and `zstd`
-//!   (both default), once per attempt into a buffer of its own. No response
+//!   (both default), once per attempt into a buffer of its own (from 256 KiB
+//!   on the runtime's blocking pool, as the HTTP exporter does). No response
 //!   compression is offered (responses are a few bytes).
 //! - **TLS** with rustls and the *ring* provider (tonic's `tls-ring`; the
 //!   process-default rustls provider is used instead if one is installed, and

@@ -74,6 +74,82 @@ fn every_field_arrives_intact_with_zstd() {
     exports_every_field_intact(Compression::Zstd, Some("zstd"));
 }
 
+/// Exports `spans` in one request with `compression` on a fresh
+/// current-thread runtime, as an application's, and returns the outcome and
+/// how many threads the runtime started: a current-thread runtime starts none
+/// but its blocking pool's.
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+fn export_on_a_current_thread_runtime(
+    receiver: &Receiver,
+    compression: Compression,
+    spans: &[otlp_core::SpanData],
+) -> (ExportOutcome, usize) {
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = started.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .build()
+        .expect("runtime");
+    let exporter = GrpcExporter::builder()
+        .endpoint(grpc_endpoint(receiver))
+        .compression(compression)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("exporter builds");
+    let outcome = runtime.block_on(exporter.export(request(spans)));
+    drop(runtime);
+    (outcome, started.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// A body of 256 KiB or more is compressed on the runtime's blocking pool, not
+/// on the thread driving the export (the application's, on a runtime it
+/// lent); a small one where the export runs. The large one still arrives
+/// whole, decompressed and decoded by the receiver with opentelemetry-proto.
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+fn a_large_body_is_compressed_off_the_runtime_thread(compression: Compression) {
+    let receiver = receiver();
+    let small = rich_spans(2);
+    let (outcome, started) = export_on_a_current_thread_runtime(&receiver, compression, &small);
+    assert_eq!(outcome, ExportOutcome::Success);
+    assert_eq!(started, 0, "threads started to export a small request");
+
+    let large = rich_spans(2000);
+    let body_len = request(&large).body.len();
+    assert!(
+        body_len >= otlp_sdk::compression::BLOCKING_THRESHOLD,
+        "{body_len} bytes"
+    );
+    let (outcome, started) = export_on_a_current_thread_runtime(&receiver, compression, &large);
+    assert_eq!(outcome, ExportOutcome::Success);
+    assert!(
+        started >= 1,
+        "a {body_len} byte body was compressed on the runtime's only thread"
+    );
+    let all: Vec<_> = small.iter().chain(&large).cloned().collect();
+    assert_arrived_intact(&all, &receiver);
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .all(|r| r.content_encoding.as_deref() == Some(compression.as_str()))
+    );
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn a_large_gzip_body_is_compressed_off_the_runtime_thread_and_arrives_whole() {
+    a_large_body_is_compressed_off_the_runtime_thread(Compression::Gzip);
+}
+
+#[cfg(feature = "zstd")]
+#[test]
+fn a_large_zstd_body_is_compressed_off_the_runtime_thread_and_arrives_whole() {
+    a_large_body_is_compressed_off_the_runtime_thread(Compression::Zstd);
+}
+
 #[test]
 fn metadata_headers_and_the_user_agent_arrive() {
     let receiver = receiver();

@@ -11,10 +11,6 @@
 use bytes::Bytes;
 use otlp_sdk::config::Compression;
 
-/// Bodies at least this large are compressed on tokio's blocking pool, so that
-/// the I/O threads keep serving the other exports in flight meanwhile.
-pub(crate) const BLOCKING_THRESHOLD: usize = 256 * 1024;
-
 /// The `Content-Encoding` value for a compression, `None` for no compression.
 pub(crate) const fn content_encoding(compression: Compression) -> Option<&'static str> {
     match compression {
@@ -25,9 +21,16 @@ pub(crate) const fn content_encoding(compression: Compression) -> Option<&'stati
 }
 
 /// Compresses `body`; with [`Compression::None`] returns it as is (no copy).
-pub(crate) fn compress(compression: Compression, body: &Bytes) -> Result<Bytes, String> {
-    Ok(otlp_sdk::compression::compress(compression, body)?
-        .map_or_else(|| body.clone(), Bytes::from))
+/// Bodies of [`BLOCKING_THRESHOLD`](otlp_sdk::compression::BLOCKING_THRESHOLD)
+/// bytes or more are compressed on tokio's blocking pool when there is a
+/// runtime to ask, so that the I/O threads keep serving the other exports in
+/// flight meanwhile ([`otlp_sdk::compression::compress_off_runtime`]).
+pub(crate) async fn compress(compression: Compression, body: &Bytes) -> Result<Bytes, String> {
+    Ok(
+        otlp_sdk::compression::compress_off_runtime(compression, body)
+            .await?
+            .map_or_else(|| body.clone(), Bytes::from),
+    )
 }
 
 #[cfg(test)]
@@ -45,7 +48,12 @@ mod tests {
     #[test]
     fn no_compression_is_the_same_bytes() {
         let body = sample();
-        let sent = compress(Compression::None, &body).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let sent = runtime
+            .block_on(compress(Compression::None, &body))
+            .unwrap();
         assert_eq!(sent.as_ptr(), body.as_ptr());
         assert_eq!(content_encoding(Compression::None), None);
     }

@@ -201,20 +201,7 @@ impl HttpExporter {
     /// The body as sent: compressed if configured. Large bodies are
     /// compressed on the blocking pool when there is a runtime to ask.
     async fn wire_body(&self, body: &Bytes) -> Result<Bytes, String> {
-        let compression = self.inner.settings.compression;
-        if compression == Compression::None || body.len() < compression::BLOCKING_THRESHOLD {
-            return compression::compress(compression, body);
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let body = body.clone();
-                runtime
-                    .spawn_blocking(move || compression::compress(compression, &body))
-                    .await
-                    .map_err(|error| format!("compression task failed: {error}"))?
-            }
-            Err(_) => compression::compress(compression, body),
-        }
+        compression::compress(self.inner.settings.compression, body).await
     }
 
     /// One attempt: send, read the answer, classify. A plain `http://`

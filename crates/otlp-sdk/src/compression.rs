@@ -2,13 +2,76 @@
 //! (feature `zstd`). [`compress`] makes one pass over an encoded request into
 //! a buffer of its own; [`decompress`] undoes a body's `Content-Encoding`
 //! without ever holding more than a cap, so a compression bomb stops there.
-//! Both exporters compress through here, the HTTP exporter reads compressed
+//! Both exporters compress through here ([`compress_off_runtime`]: large
+//! bodies on tokio's blocking pool), the HTTP exporter reads compressed
 //! answers and otlp-contrib's receiver compressed requests through here; each
 //! turns on the features its own `gzip` and `zstd` features ask for.
 
 use std::io::Read;
 
+use bytes::Bytes;
+
 use crate::config::Compression;
+
+/// Bodies at least this large are compressed on tokio's blocking pool by
+/// [`compress_off_runtime`]. Why this size: gzip at its default level takes
+/// milliseconds over 256 KiB, long enough to hold up the other tasks and the
+/// timers of the runtime thread doing it (the application's own, on a runtime
+/// it lent); smaller bodies are compressed where the export runs, sparing
+/// them the hand-over to another thread and back. Nothing is refused at the
+/// limit: only where the work runs changes.
+pub const BLOCKING_THRESHOLD: usize = 256 * 1024;
+
+/// `body` compressed as [`compress`] does, the work of a bigger one than
+/// [`BLOCKING_THRESHOLD`] moved to the current tokio runtime's blocking pool
+/// so that the runtime thread driving the export goes on serving its other
+/// tasks meanwhile. There it runs as the pipeline's own work
+/// ([`own_threads::as_own`](crate::own_threads::as_own)): the blocking pool
+/// of a runtime the application lent is the application's. With no runtime
+/// current, or a smaller body, it is compressed on the calling thread.
+///
+/// An `Err` says why there is no body to send: the compression failed, or
+/// the blocking task did not finish (the runtime is shutting down, which
+/// cancels it).
+///
+/// Cost: one compression pass into a buffer of its own; from the threshold,
+/// a hand-over to a blocking-pool thread (started if none is idle) and back.
+///
+/// ```
+/// use bytes::Bytes;
+/// use otlp_sdk::compression::compress_off_runtime;
+/// use otlp_sdk::config::Compression;
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// let body = Bytes::from_static(b"spans");
+/// let sent = runtime.block_on(compress_off_runtime(Compression::None, &body));
+/// assert_eq!(sent, Ok(None));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub async fn compress_off_runtime(
+    compression: Compression,
+    body: &Bytes,
+) -> Result<Option<Vec<u8>>, String> {
+    if compression == Compression::None || body.len() < BLOCKING_THRESHOLD {
+        return compress(compression, body);
+    }
+    let body = body.clone();
+    off_runtime(move || compress(compression, &body)).await?
+}
+
+/// Runs `work` on the current runtime's blocking pool as the pipeline's own
+/// work, or here when no runtime is current; `Err` if the task did not finish.
+async fn off_runtime<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, String> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(move || crate::own_threads::as_own(work))
+            .await
+            .map_err(|error| format!("compression task failed: {error}")),
+        Err(_) => Ok(work()),
+    }
+}
 
 /// `body` compressed with `compression`; `None` for [`Compression::None`]
 /// (send the body as it is, no copy).
@@ -262,6 +325,55 @@ mod tests {
                 "{coding:?}"
             );
         }
+    }
+
+    #[test]
+    fn offloaded_work_runs_off_the_runtime_thread_as_the_pipelines_own() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let runtime_thread = std::thread::current().id();
+        let (thread, own) = runtime
+            .block_on(off_runtime(|| {
+                (
+                    std::thread::current().id(),
+                    crate::own_threads::is_own_thread(),
+                )
+            }))
+            .unwrap();
+        assert_ne!(thread, runtime_thread);
+        assert!(
+            own,
+            "the blocking pool's thread is the pipeline's for the work"
+        );
+        assert!(!crate::own_threads::is_own_thread());
+    }
+
+    #[test]
+    fn offloaded_work_without_a_runtime_runs_here() {
+        let here = std::thread::current().id();
+        let mut future = std::pin::pin!(off_runtime(|| std::thread::current().id()));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let ran_on = future.as_mut().poll(&mut context);
+        assert_eq!(ran_on, std::task::Poll::Ready(Ok(here)));
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn a_large_body_compressed_off_the_runtime_round_trips() {
+        let body = Bytes::from(sample().repeat(2));
+        assert!(body.len() >= BLOCKING_THRESHOLD, "{} bytes", body.len());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let compressed = runtime
+            .block_on(compress_off_runtime(Compression::Gzip, &body))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            decompress(ContentCoding::Gzip, &compressed, body.len()),
+            Ok(Some(body.to_vec()))
+        );
     }
 
     #[cfg(not(feature = "gzip"))]
