@@ -36,6 +36,7 @@ use serde_json::json;
 use super::body::{self, BodyError};
 use super::decode::{self, Format};
 use super::faults::Fault;
+use super::listener::ConnectionReset;
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
 
@@ -54,7 +55,8 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let ticket = RequestTicket::arrive(&shared);
+    let connection = request.extensions().get::<ConnectionReset>().cloned();
+    let ticket = RequestTicket::arrive(&shared, connection);
     let (parts, body) = request.into_parts();
     let header = |name| parts.headers.get(name).map(HeaderValue::to_str);
     let format = match header(CONTENT_TYPE) {

@@ -19,7 +19,12 @@
 //! and every open connection (keep-alive clients see a reset on their pooled
 //! connection, requests in flight get no answer); after the window the same
 //! address is bound again (`SO_REUSEADDR`, so the old connections' `TIME_WAIT`
-//! does not stand in the way).
+//! does not stand in the way). A request in hand when its connection is
+//! closed so is abandoned, not counted, even if its handler goes on: hyper
+//! runs each HTTP/2 stream as a task of its own, which ending the
+//! connection's task cannot stop in the middle of a poll (a request read
+//! whole and being decoded), and its client, which gets no answer, sends it
+//! again ([`ConnectionReset`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,7 +32,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -61,6 +66,35 @@ pub(crate) enum ListenerCommand {
         until: Instant,
         ack: std::sync::mpsc::Sender<()>,
     },
+}
+
+/// Whether the listener has closed the connection a request came on
+/// (refusing connections closes every open one), in each request's
+/// extensions: such a request can no longer be answered, so its ticket
+/// leaves it abandoned instead of counting it (see
+/// [`RequestTicket`](super::shared::RequestTicket)). Cloning is cheap (an `Arc`).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionReset {
+    /// How many times the listener has closed all its connections.
+    resets: Arc<AtomicU64>,
+    /// That number when the connection was accepted.
+    accepted_after: u64,
+}
+
+impl ConnectionReset {
+    /// A connection accepted now by the listener that counts its resets in
+    /// `resets`.
+    pub(crate) fn accepted(resets: &Arc<AtomicU64>) -> Self {
+        ConnectionReset {
+            resets: Arc::clone(resets),
+            accepted_after: resets.load(Ordering::SeqCst),
+        }
+    }
+
+    /// True once the listener has closed the connection.
+    pub(crate) fn happened(&self) -> bool {
+        self.resets.load(Ordering::SeqCst) != self.accepted_after
+    }
 }
 
 /// Binds a listening socket with `SO_REUSEADDR`.
@@ -108,6 +142,7 @@ pub(crate) async fn run<S, B>(
     let acceptor = tls.map(TlsAcceptor::from);
     let mut listener = listener;
     let mut connections = JoinSet::new();
+    let resets = Arc::new(AtomicU64::new(0));
     loop {
         let event = tokio::select! {
             accepted = listener.accept() => Event::Accepted(accepted.map(|(stream, _)| stream)),
@@ -121,9 +156,11 @@ pub(crate) async fn run<S, B>(
                     continue;
                 };
                 let (acceptor, service) = (acceptor.clone(), service.clone());
+                let reset = ConnectionReset::accepted(&resets);
                 workers.spawn(&mut connections, async move {
                     if let Ok(stream) = TcpStream::from_std(stream) {
-                        serve_connection(stream, acceptor, request_head_timeout, service).await;
+                        serve_connection(stream, acceptor, request_head_timeout, service, reset)
+                            .await;
                     }
                 });
             }
@@ -132,6 +169,9 @@ pub(crate) async fn run<S, B>(
             Event::ConnectionClosed => {}
             Event::Command(None) => return,
             Event::Command(Some(ListenerCommand::Refuse { until, ack })) => {
+                // First, so that a request whose handler outlives the abort
+                // below (see the module docs) finds its connection reset.
+                resets.fetch_add(1, Ordering::SeqCst);
                 drop(listener);
                 connections.abort_all();
                 while connections.join_next().await.is_some() {}
@@ -178,6 +218,7 @@ async fn serve_connection<S, B>(
     acceptor: Option<TlsAcceptor>,
     request_head_timeout: Duration,
     service: S,
+    reset: ConnectionReset,
 ) where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Send
@@ -205,6 +246,7 @@ async fn serve_connection<S, B>(
     let service = TrackRequests {
         inner: service,
         activity: Arc::clone(&activity),
+        reset,
     };
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
@@ -315,16 +357,17 @@ impl Drop for RequestInProgress {
 }
 
 /// A service that counts each request in progress in `activity`, from its
-/// call until its answer's body is dropped. Costs one boxed future per
-/// request.
+/// call until its answer's body is dropped, and hands the request its
+/// connection's [`ConnectionReset`]. Costs one boxed future per request.
 struct TrackRequests<S> {
     inner: S,
     activity: Arc<RequestActivity>,
+    reset: ConnectionReset,
 }
 
-impl<S, R, B> Service<R> for TrackRequests<S>
+impl<S, RB, B> Service<Request<RB>> for TrackRequests<S>
 where
-    S: Service<R, Response = Response<B>>,
+    S: Service<Request<RB>, Response = Response<B>>,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -332,8 +375,9 @@ where
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
-    fn call(&self, request: R) -> Self::Future {
+    fn call(&self, mut request: Request<RB>) -> Self::Future {
         let in_progress = self.activity.start();
+        request.extensions_mut().insert(self.reset.clone());
         let answer = self.inner.call(request);
         Box::pin(async move {
             let response = answer.await?;

@@ -357,8 +357,10 @@ impl Receiver {
     /// Closes both listeners and every open connection, and binds the same
     /// ports again after `duration`. Clients see connection errors
     /// (`ECONNREFUSED` for new connections, a reset on open ones) meanwhile.
-    /// Returns once the listeners are closed; calling it again while refusing
-    /// extends the window.
+    /// A request in hand on a closed connection gets no answer and is counted
+    /// abandoned, not accepted, even when its handler was already decoding it:
+    /// its client sends it again. Returns once the listeners are closed;
+    /// calling it again while refusing extends the window.
     pub fn refuse_connections_for(&self, duration: Duration) {
         let until = Instant::now() + duration;
         let acks: Vec<_> = self

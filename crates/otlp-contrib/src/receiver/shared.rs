@@ -11,6 +11,7 @@ use otlp_core::response::PartialSuccess;
 use super::config::{ReceiverConfig, RequestObserver, Store};
 use super::export_request::Decoded;
 use super::faults::{Fault, FaultScript};
+use super::listener::ConnectionReset;
 use super::store::{Answer, Collected, ReceivedRequest, Transport};
 
 /// Everything a request handler needs, behind one `Arc`.
@@ -39,21 +40,43 @@ impl Shared {
 /// exactly once — answered, refused as bad input, or, when the connection
 /// drops it before either, abandoned (counted on drop). So
 /// `requests = accepted + faulted + bad + abandoned + in progress` holds
-/// whatever a client does.
+/// whatever a client does. A request whose connection the receiver closed
+/// itself before it was settled (refusing connections) is abandoned too,
+/// whatever its handler decides afterwards: it can no longer be answered,
+/// and its client sends it again.
 #[derive(Debug)]
 pub(crate) struct RequestTicket {
     shared: Arc<Shared>,
     settled: AtomicBool,
+    /// The connection it came on, when one of the receiver's own listeners
+    /// accepted it (not through [`ReceiverService`](super::ReceiverService)).
+    connection: Option<ConnectionReset>,
 }
 
 impl RequestTicket {
-    /// Counts an arriving request.
-    pub(crate) fn arrive(shared: &Arc<Shared>) -> Self {
+    /// Counts an arriving request, which came on `connection` (see
+    /// [`ConnectionReset`]) if one of the receiver's listeners accepted it.
+    pub(crate) fn arrive(shared: &Arc<Shared>, connection: Option<ConnectionReset>) -> Self {
         shared.collected.note_request();
         RequestTicket {
             shared: Arc::clone(shared),
             settled: AtomicBool::new(false),
+            connection,
         }
+    }
+
+    /// Takes the one settlement for an answer or a refusal; false if the
+    /// request was settled already, or if its connection was reset (then it
+    /// stays unsettled, and is counted abandoned when dropped).
+    fn settle_answered(&self) -> bool {
+        !self.connection_was_reset() && self.settle()
+    }
+
+    /// Whether the receiver has closed the connection the request came on.
+    fn connection_was_reset(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(ConnectionReset::happened)
     }
 
     /// True once the request was answered or refused.
@@ -66,9 +89,10 @@ impl RequestTicket {
         !self.settled.swap(true, Ordering::SeqCst)
     }
 
-    /// Counts the request as refused bad input.
+    /// Counts the request as refused bad input (abandoned, if its
+    /// connection was reset meanwhile).
     pub(crate) fn refuse(&self) {
-        if self.settle() {
+        if self.settle_answered() {
             self.shared.collected.note_bad_request();
         }
     }
@@ -141,7 +165,8 @@ impl Shared {
     }
 
     /// Plays the next fault on a decoded request, records it, and replies.
-    /// Never returns for [`Fault::Hang`].
+    /// Never returns for [`Fault::Hang`], nor for a request whose connection
+    /// the receiver closed before it was counted.
     pub(crate) async fn answer(
         &self,
         ticket: &RequestTicket,
@@ -160,6 +185,13 @@ impl Shared {
             Some(fault) => Answer::Fault(fault),
         };
         self.record(ticket, meta, decoded, &answer);
+        if !ticket.is_settled() {
+            // Its connection reset, it was not counted (see `record`), so it
+            // is never answered: an OK that got out before the connection's
+            // task was aborted would be a loss. hyper drops this future once
+            // it sees the connection gone.
+            return std::future::pending().await;
+        }
         match answer {
             Answer::Ok => Reply::Success(None),
             Answer::Partial { rejected, message } => Reply::Success(Some(PartialSuccess {
@@ -178,7 +210,11 @@ impl Shared {
         decoded: Decoded,
         answer: &Answer,
     ) {
-        if !ticket.settle() {
+        // A request whose connection the receiver closed meanwhile (it was
+        // being decoded: hyper's task for an HTTP/2 stream does not end with
+        // its connection's in the middle of a poll) stays unsettled, unseen
+        // by the observer and uncounted.
+        if !ticket.settle_answered() {
             return;
         }
         let (signal, items) = (decoded.signal(), decoded.item_count());
@@ -224,5 +260,103 @@ impl Shared {
         }
         self.collected
             .note_answer(answer.is_accepted(), signal, items, keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::atomic::AtomicU64;
+    use std::task::{Context, Poll, Waker};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+
+    use super::*;
+    use crate::receiver::decode::{self, Format};
+    use crate::receiver::store::Signal;
+
+    /// A decoded request of `spans` spans.
+    fn decoded(spans: usize) -> Decoded {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..spans)
+                        .map(|i| Span {
+                            trace_id: vec![1; 16],
+                            span_id: vec![u8::try_from(i + 1).unwrap_or(1); 8],
+                            name: "in hand".into(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        decode::decode(
+            Signal::Traces,
+            Format::Protobuf,
+            &request.encode_to_vec(),
+            Store::All,
+        )
+        .expect("decodes")
+    }
+
+    /// compare's outage scenario counted a batch twice: the receiver closed
+    /// the connection (refusing connections) while a request read whole was
+    /// being decoded, hyper (whose task for an HTTP/2 stream is not ended
+    /// in the middle of a poll by aborting the connection's) went on to count
+    /// it, and the exporter, which got no answer, sent it again. Such a
+    /// request is abandoned: not counted, not observed, never answered.
+    #[test]
+    fn a_request_whose_connection_was_closed_before_it_was_counted_is_abandoned() {
+        let observed = Arc::new(AtomicU64::new(0));
+        let shared = Shared::new(&ReceiverConfig {
+            observer: Some(RequestObserver::new({
+                let observed = Arc::clone(&observed);
+                move |_| {
+                    observed.fetch_add(1, Ordering::SeqCst);
+                }
+            })),
+            ..Default::default()
+        });
+        let resets = Arc::new(AtomicU64::new(0));
+        let mut context = Context::from_waker(Waker::noop());
+        let meta = || shared.meta(Transport::Grpc, &HeaderMap::new(), "grpc-encoding");
+
+        // Its connection open: counted, observed, answered.
+        let ticket = RequestTicket::arrive(&shared, Some(ConnectionReset::accepted(&resets)));
+        let mut answer = Box::pin(shared.answer(&ticket, meta(), decoded(2)));
+        assert!(matches!(
+            answer.as_mut().poll(&mut context),
+            Poll::Ready(Reply::Success(None))
+        ));
+        drop(answer);
+        drop(ticket);
+
+        // Its connection closed once it was decoded, before it was counted.
+        let ticket = RequestTicket::arrive(&shared, Some(ConnectionReset::accepted(&resets)));
+        let decoded = decoded(3);
+        resets.fetch_add(1, Ordering::SeqCst);
+        let mut answer = Box::pin(shared.answer(&ticket, meta(), decoded));
+        assert!(answer.as_mut().poll(&mut context).is_pending(), "no answer");
+        drop(answer);
+        drop(ticket);
+
+        let stats = shared.collected.stats();
+        assert_eq!(
+            (
+                stats.requests,
+                stats.accepted_requests,
+                stats.accepted_spans,
+                stats.abandoned_requests,
+                stats.bad_requests,
+                observed.load(Ordering::SeqCst),
+            ),
+            (2, 1, 2, 1, 0, 1),
+            "{stats:?}"
+        );
     }
 }

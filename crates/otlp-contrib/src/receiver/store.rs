@@ -224,7 +224,9 @@ pub struct ReceiverStats {
     pub bad_requests: u64,
     /// Requests the client gave up on (connection closed or stream reset)
     /// before they were answered or refused, while its body was still
-    /// arriving included; their spans were not recorded.
+    /// arriving included, and requests in hand when the receiver closed
+    /// their connection itself ([`Receiver::refuse_connections_for`](super::Receiver::refuse_connections_for));
+    /// their spans were not recorded.
     pub abandoned_requests: u64,
 }
 
