@@ -2,7 +2,7 @@
 //! `opentelemetry.proto.collector.logs.v1.LogsService/Export` and
 //! `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`.
 //!
-//! On the wire the receiver runs tonic's unary machinery (framing,
+//! On the wire the receiver runs tonic's server machinery (framing,
 //! `grpc-encoding` gzip/zstd, the decoding size limit) with a raw-bytes codec
 //! and decodes the message itself, for two reasons: [`Store::CountOnly`]
 //! counts spans, log records and data points without building structs, and an
@@ -19,8 +19,11 @@
 //! without `RetryInfo` (so not retryable; tonic says `OUT_OF_RANGE` for the
 //! first, which OTLP clients retry, so [`serve`] rewrites it to what grpc-go,
 //! and so the OpenTelemetry Collector, answers), a corrupt compressed message
-//! `INTERNAL`, an unsupported `grpc-encoding` `UNIMPLEMENTED`. All are
-//! permanent errors for an OTLP client. A request whose body cannot be read
+//! `INTERNAL`, an unsupported `grpc-encoding` `UNIMPLEMENTED`; a call that
+//! carries no message, or more than one (the call is unary), is `INTERNAL`
+//! too, as grpc-java answers (tonic's unary path would keep the first
+//! message and drop the others unread). All are permanent errors for an OTLP
+//! client. A request whose body cannot be read
 //! (the client reset the stream or hung up before its message was whole)
 //! is counted abandoned, not bad.
 
@@ -101,14 +104,15 @@ pub(crate) async fn serve(
             error
         })
     });
-    let response = grpc.unary(call, request).await;
+    let response = grpc.client_streaming(call, request).await;
     if !ticket.is_settled() {
         if body_failed.load(Ordering::SeqCst) {
             // The client gave up on the request: left unsettled, the ticket
             // counts it abandoned when dropped, not as bad input.
             return Ok(response);
         }
-        // tonic refused the message itself (framing, encoding or size).
+        // tonic refused the message itself (framing, encoding or size), or
+        // the call carried no message or more than one (`one_message`).
         ticket.refuse();
         return Ok(permanent_size_refusal(response));
     }
@@ -173,15 +177,20 @@ struct ExportCall {
 
 type ExportFuture = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, Status>> + Send>>;
 
-impl tonic::server::UnaryService<Bytes> for ExportCall {
+/// Served as tonic serves a client-streaming call, so that the messages
+/// after the first are seen ([`one_message`]); the call is unary all the same.
+impl tonic::server::ClientStreamingService<Bytes> for ExportCall {
     type Response = Bytes;
     type Future = ExportFuture;
 
-    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let ticket = Arc::clone(&self.ticket);
         let signal = self.signal;
         Box::pin(async move {
+            // Left unsettled on an error, the ticket is settled by `serve`
+            // as one tonic refused (or the client abandoned).
+            let request = one_message(request).await?;
             let meta = (shared.store != Store::CountOnly)
                 .then(|| request.metadata().clone().into_headers());
             let meta =
@@ -216,6 +225,36 @@ impl tonic::server::UnaryService<Bytes> for ExportCall {
     }
 }
 
+/// The one request message of a unary call, read as tonic's unary path
+/// reads it (an empty call is `INTERNAL` "Missing request message.", the
+/// client's trailers join the metadata), except that a second message is
+/// refused, `INTERNAL` as grpc-java does: tonic's unary path keeps the
+/// first and drops the others unread, so a call carrying two requests was
+/// answered OK with the second one's items lost.
+async fn one_message(
+    request: tonic::Request<tonic::Streaming<Bytes>>,
+) -> Result<tonic::Request<Bytes>, Status> {
+    let (metadata, extensions, mut stream) = request.into_parts();
+    let message = stream
+        .message()
+        .await?
+        .ok_or_else(|| Status::internal("Missing request message."))?;
+    if stream.message().await?.is_some() {
+        return Err(Status::internal(
+            "an Export call is unary: it carries one request message, and this one carried more",
+        ));
+    }
+    let metadata = match stream.trailers().await? {
+        Some(trailers) => {
+            let mut headers = metadata.into_headers();
+            headers.extend(trailers.into_headers());
+            tonic::metadata::MetadataMap::from_headers(headers)
+        }
+        None => metadata,
+    };
+    Ok(tonic::Request::from_parts(metadata, extensions, message))
+}
+
 /// The gRPC status of an error fault; throttles carry `RetryInfo` in the details.
 pub(crate) fn fault_status(fault: &Fault) -> Status {
     let (code, message) = fault.grpc_error().unwrap_or((13, "receiver fault"));
@@ -243,7 +282,9 @@ pub(crate) fn fault_status(fault: &Fault) -> Status {
 /// the receiver's own gRPC listener behaves the same, except that there
 /// tonic's prost codec does not run (see the module docs): here an
 /// undecodable message is tonic's `INTERNAL`, while ids of the wrong length
-/// are still `INVALID_ARGUMENT`. Cloning is cheap (an `Arc`).
+/// are still `INVALID_ARGUMENT`; and here a call carrying more than one
+/// message gets the first one handled (tonic's generated unary code drops
+/// the others), where the listener refuses it. Cloning is cheap (an `Arc`).
 #[derive(Clone, Debug)]
 pub struct ReceiverService {
     pub(crate) shared: Arc<Shared>,

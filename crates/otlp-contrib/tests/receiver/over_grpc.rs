@@ -348,24 +348,81 @@ async fn grpc_raw_bytes_and_the_trace_service_agree() {
     assert_eq!(receiver.stats().bad_requests, 1);
 }
 
+/// An uncompressed gRPC message: its 5-byte prefix, then `message`.
+fn plain_frame(message: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    frame
+}
+
+/// A unary call carries one request message. One that carried two (each a
+/// whole, valid request) was answered OK with the first one's spans kept
+/// and the second's dropped without a word: tonic's unary path reads the
+/// first message and drains the rest. The receiver refuses it, `INTERNAL`
+/// as grpc-java does ("too many requests"), keeping neither.
+#[tokio::test]
+async fn a_unary_call_carrying_two_messages_is_refused_not_half_kept() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let endpoint = endpoint(&receiver);
+    let first = rich_request("first", 2).encode_to_vec();
+    let second = rich_request("second", 3).encode_to_vec();
+    let two = [plain_frame(&first), plain_frame(&second)].concat();
+    assert_eq!(
+        grpc_status_of_body(&endpoint, None, two).await,
+        Code::Internal as i32
+    );
+    assert_eq!(receiver.span_count(), 0, "{:?}", receiver.stats());
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.bad_requests, stats.accepted_requests),
+        (1, 0),
+        "{stats:?}"
+    );
+    // One message, and none: as before.
+    assert_eq!(
+        grpc_status_of_body(&endpoint, None, plain_frame(&second)).await,
+        Code::Ok as i32
+    );
+    assert_eq!(receiver.span_count(), 3);
+    assert_eq!(
+        grpc_status_of_body(&endpoint, None, Vec::new()).await,
+        Code::Internal as i32
+    );
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.bad_requests, stats.accepted_requests),
+        (2, 1),
+        "{stats:?}"
+    );
+}
+
 /// Sends one gzip-flagged gRPC frame with `payload` over plain HTTP/2 and
 /// returns the `grpc-status` (from the headers or the trailers).
 async fn grpc_status_of_frame(endpoint: &str, payload: &[u8]) -> i32 {
+    let mut frame = vec![1u8];
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    grpc_status_of_body(endpoint, Some("gzip"), frame).await
+}
+
+/// Sends `body` (gRPC frames, as they are) as an Export call over plain
+/// HTTP/2 with `grpc_encoding`, and returns the `grpc-status` (from the
+/// headers or the trailers).
+async fn grpc_status_of_body(endpoint: &str, grpc_encoding: Option<&str>, body: Vec<u8>) -> i32 {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
         .build_http::<Full<Bytes>>();
-    let mut frame = vec![1u8];
-    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    frame.extend_from_slice(payload);
-    let request = http::Request::post(format!(
+    let mut request = http::Request::post(format!(
         "{endpoint}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
     ))
     .header("content-type", "application/grpc")
-    .header("grpc-encoding", "gzip")
-    .header("te", "trailers")
-    .body(Full::new(Bytes::from(frame)))
-    .expect("request");
+    .header("te", "trailers");
+    if let Some(encoding) = grpc_encoding {
+        request = request.header("grpc-encoding", encoding);
+    }
+    let request = request.body(Full::new(Bytes::from(body))).expect("request");
     let response = client.request(request).await.expect("h2 response");
     let in_headers = response.headers().get("grpc-status").cloned();
     let collected = response.into_body().collect().await.expect("body");
