@@ -1534,3 +1534,58 @@ fn a_message_field_that_is_no_text_still_names_the_span_event() {
         Some(&Value::IntValue(2))
     );
 }
+
+/// An integer `message` beyond `i64` (`u64::MAX`, an `i128`) is recorded as
+/// its decimal text, not as an `Int`: it names the span event all the same,
+/// as `tracing-opentelemetry` names it, while an error given as the
+/// message (`message = &error`) still stays an attribute beside the
+/// `exception` event, as there.
+#[test]
+fn a_message_field_beyond_i64_still_names_the_span_event() {
+    #[derive(Debug)]
+    struct Failure;
+    impl fmt::Display for Failure {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("42")
+        }
+    }
+    impl Error for Failure {}
+
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("work");
+        span.in_scope(|| {
+            tracing::info!(message = u64::MAX);
+            tracing::info!(message = i128::MIN);
+            tracing::info!(message = &Failure as &(dyn Error + 'static));
+        });
+    });
+    let exported = pipeline.finish();
+    let span = exported.named("work");
+    let names: Vec<&str> = span
+        .events
+        .iter()
+        .map(|event| event.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "18446744073709551615",
+            "-170141183460469231731687303715884105728",
+            "exception"
+        ]
+    );
+    for event in &span.events[..2] {
+        assert_eq!(
+            attribute(&event.attributes, "message"),
+            None,
+            "{}",
+            event.name
+        );
+    }
+    assert_eq!(
+        attribute(&span.events[2].attributes, "message"),
+        Some(&Value::StringValue("42".to_owned()))
+    );
+}

@@ -646,13 +646,28 @@ fn message_from_attribute(fields: &mut EventFields) {
         return;
     };
     let text = match &fields.attributes[index].value {
-        AnyValue::Int(value) => value.to_string(),
-        AnyValue::Double(value) => value.to_string(),
-        AnyValue::Bool(value) => value.to_string(),
+        AnyValue::Int(value) => Str::from(value.to_string()),
+        AnyValue::Double(value) => Str::from(value.to_string()),
+        AnyValue::Bool(value) => Str::from(value.to_string()),
+        // An integer beyond `i64` (`u64::MAX`, an `i128`) is recorded as
+        // its decimal text. An error given as the message (`message =
+        // &error`, also the event's exception) is text too, and stays an
+        // attribute, as `tracing-opentelemetry` keeps it.
+        AnyValue::String(text)
+            if is_integer_text(text.as_str()) && fields.exception.as_ref() != Some(text) =>
+        {
+            text.clone()
+        }
         _ => return,
     };
     fields.attributes.remove(index);
-    fields.message = Some(Str::from(text));
+    fields.message = Some(text);
+}
+
+/// Whether `text` is an integer's decimal text: an optional `-`, then digits.
+fn is_integer_text(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 #[cfg(test)]
