@@ -8,8 +8,9 @@
 //! [`Printable`] writes a text with them escaped (`\u{1b}`, `\n`,
 //! `\u{202e}`), every other character as it is. [`one_line`] makes a
 //! server's message (an error body, a status or partial-success message)
-//! fit for one log line: its control characters become spaces and it is
-//! cut to a byte budget.
+//! fit for one log line: every character [`needs_escape`] names (control
+//! characters, line and paragraph separators, bidirectional formatting)
+//! becomes a space, and it is cut to a byte budget.
 //!
 //! ```
 //! use otlp_core::printable::Printable;
