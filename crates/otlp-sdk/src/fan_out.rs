@@ -11,8 +11,11 @@ use crate::export_loop::panic_message;
 use crate::exporter::Signal;
 
 /// Runs `action` on every processor with what is left of `timeout`, on one
-/// thread per processor when there are several, so that the whole call
-/// returns by the deadline even if each processor takes all of it. Returns
+/// thread per processor when there are several, so that processors which
+/// each take the whole timeout end together, by the deadline, rather than
+/// one after another. The call waits for every processor's thread: it
+/// returns by the deadline when each processor honours the time it is
+/// given (the batch processors do); one that ignores it holds the call. Returns
 /// the first error. A processor that panics (one given in code) does not
 /// unwind through the provider, whether it is alone or one of several: the
 /// panic is caught and reported as [`PipelineError::ProcessorPanicked`],
