@@ -38,6 +38,14 @@ use super::error::DurableError;
 ///
 /// Either way only while the disk has room below its last quarter (kept for
 /// batches in flight); past that, batches wait in memory again.
+///
+/// At an orderly shutdown the pipeline forces a last sync (whatever the
+/// policy) on a thread of its own and waits for it only while the caller of
+/// `shutdown` waits. A sync that has not ended by then (a stalled disk) makes
+/// `shutdown` answer `Timeout`, counting the records on disk as not settled,
+/// and keeps the directory locked until the sync returns: opening the same
+/// directory again in the same process meanwhile fails with
+/// [`DurableError::Locked`](super::DurableError::Locked).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
     /// `fdatasync` after every append and every acknowledgement, before the call returns.
