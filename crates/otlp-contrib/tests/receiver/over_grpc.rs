@@ -496,16 +496,29 @@ async fn a_grpc_call_that_is_not_grpc_content_is_unsupported_media_type() {
 /// A gRPC channel's connection left idle past `request_head_timeout` is
 /// closed with a GOAWAY (over_http tests the frames); the channel's next
 /// export goes over a new connection and succeeds, as a tonic exporter's
-/// does after the Collector's gRPC server closes an idle connection.
+/// does after the Collector's gRPC server closes an idle connection. The
+/// channel's connector counts its connections: one per export, each idle
+/// gap having closed the last.
 #[tokio::test]
 async fn a_grpc_channel_whose_connection_was_closed_as_idle_exports_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     let head_timeout = Duration::from_millis(200);
     let receiver = Receiver::start(ReceiverConfig {
         request_head_timeout: head_timeout,
         ..ReceiverConfig::default()
     })
     .expect("start");
-    let mut client = grpc_client(&endpoint(&receiver)).await;
+    let connections = Arc::new(AtomicUsize::new(0));
+    let connector = CountingConnector(Arc::clone(&connections));
+    let channel = tonic::transport::Endpoint::from_shared(endpoint(&receiver))
+        .expect("endpoint")
+        .connect_with_connector(connector)
+        .await
+        .expect("gRPC connect");
+    let mut client =
+        opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::new(channel);
     for round in 0..3 {
         tokio::time::timeout(TIMEOUT, client.export(rich_request("idle", 1)))
             .await
@@ -515,4 +528,38 @@ async fn a_grpc_channel_whose_connection_was_closed_as_idle_exports_again() {
         tokio::time::sleep(head_timeout * 5).await;
     }
     assert_eq!(receiver.span_count(), 3);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        3,
+        "each export after an idle gap needs a new connection"
+    );
+}
+
+/// A tonic connector that opens plain TCP connections and counts them.
+#[derive(Clone)]
+struct CountingConnector(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl tonic::codegen::Service<http::Uri> for CountingConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move {
+            let host = uri.host().unwrap_or("127.0.0.1").to_owned();
+            let port = uri.port_u16().unwrap_or(80);
+            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            Ok(hyper_util::rt::TokioIo::new(stream))
+        })
+    }
 }
