@@ -350,7 +350,7 @@ impl LogRecordBuilder {
         }
         self.record.trace_id = Some(context.trace_id);
         self.record.span_id = Some(context.span_id);
-        self.record.flags = u32::from(context.trace_flags.bits() & TraceFlags::DEFINED.bits());
+        self.record.flags = u32::from(context.trace_flags.defined().bits());
         self
     }
 

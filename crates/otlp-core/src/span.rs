@@ -203,7 +203,7 @@ impl Link {
     /// are not written ("Vendors MUST set those to zero"), as for a child of
     /// that context.
     pub fn new(context: &SpanContext, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        let trace_flags = TraceFlags::new(context.trace_flags.bits() & TraceFlags::DEFINED.bits());
+        let trace_flags = context.trace_flags.defined();
         Link {
             trace_id: context.trace_id,
             span_id: context.span_id,
@@ -363,7 +363,7 @@ impl SpanDataBuilder {
         self.span.trace_id = parent.trace_id;
         self.span.parent_span_id = Some(parent.span_id);
         self.span.trace_state = parent.trace_state.clone();
-        let trace_flags = TraceFlags::new(parent.trace_flags.bits() & TraceFlags::DEFINED.bits());
+        let trace_flags = parent.trace_flags.defined();
         self.span.flags = SpanFlags::new(trace_flags, Some(parent.is_remote));
         self.flags_given = true;
         self

@@ -62,6 +62,19 @@ impl TraceFlags {
         (self.0 & 0xff) as u8
     }
 
+    /// These flags with only those W3C defines kept ([`DEFINED`](Self::DEFINED):
+    /// sampled and random): reserved bits and B3's debug flag dropped, what a
+    /// child, a link, a log record or a written `traceparent` carries.
+    ///
+    /// ```
+    /// use otlp_core::TraceFlags;
+    ///
+    /// assert_eq!(TraceFlags::new(0xff).defined().bits(), 0x03);
+    /// ```
+    pub const fn defined(self) -> Self {
+        TraceFlags(self.0 & Self::DEFINED.0)
+    }
+
     /// Whether the `sampled` bit is set.
     pub const fn is_sampled(self) -> bool {
         self.0 & 0x01 != 0
@@ -260,10 +273,7 @@ impl SpanContext {
         out[35] = b'-';
         encode_hex_into(self.span_id.as_bytes(), &mut out[36..52]);
         out[52] = b'-';
-        encode_hex_into(
-            &[self.trace_flags.bits() & TraceFlags::DEFINED.bits()],
-            &mut out[53..55],
-        );
+        encode_hex_into(&[self.trace_flags.defined().bits()], &mut out[53..55]);
         match std::str::from_utf8(out) {
             Ok(text) => text,
             Err(_) => unreachable!("traceparent is ASCII"),

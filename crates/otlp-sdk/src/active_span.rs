@@ -55,7 +55,7 @@ impl From<&SpanContext> for ActiveSpan {
         ActiveSpan {
             trace_id: context.trace_id,
             span_id: context.span_id,
-            trace_flags: TraceFlags::new(context.trace_flags.bits() & TraceFlags::DEFINED.bits()),
+            trace_flags: context.trace_flags.defined(),
         }
     }
 }

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use otlp_core::{
-    InstrumentationScope, KeyValue, LogRecord, Resource, Severity, SpanContext, Str, TraceFlags,
-    clock,
+    InstrumentationScope, KeyValue, LogRecord, Resource, Severity, SpanContext, Str, clock,
 };
 
 use crate::active_span;
@@ -269,7 +268,7 @@ impl Logger {
     /// id, span id and trace flags; `None` (or an invalid context) is the
     /// empty context, and the record keeps the ids it carries, if any, as
     /// given. Of the trace flags only the defined ones
-    /// ([`TraceFlags::DEFINED`]) are kept, as for a child span. The rest is [`emit`](Self::emit). For a front door that knows
+    /// ([`TraceFlags::DEFINED`](otlp_core::TraceFlags::DEFINED)) are kept, as for a child span. The rest is [`emit`](Self::emit). For a front door that knows
     /// the context of what it records (a `tracing` event with an explicit
     /// parent, or none).
     pub fn emit_in(&self, mut record: LogRecord, context: Option<&SpanContext>) {
@@ -279,7 +278,7 @@ impl Logger {
         if let Some(context) = context.filter(|context| context.is_valid()) {
             record.trace_id = Some(context.trace_id);
             record.span_id = Some(context.span_id);
-            record.flags = u32::from(context.trace_flags.bits() & TraceFlags::DEFINED.bits());
+            record.flags = u32::from(context.trace_flags.defined().bits());
         }
         self.emit_resolved(record);
     }

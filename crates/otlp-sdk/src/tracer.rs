@@ -469,7 +469,9 @@ fn build_span(
     // flag, if received, and propagate it with subsequent requests" (no
     // W3C header and no OTLP field carries it).
     let trace_flags = match parent {
-        Some(parent) => TraceFlags::new(parent.trace_flags.bits() & TraceFlags::DEFINED.bits())
+        Some(parent) => parent
+            .trace_flags
+            .defined()
             .with_sampled(sampled)
             .with_b3_debug(parent.trace_flags.is_b3_debug()),
         // A root's trace id is `TraceId::random`'s: all 16 bytes from the

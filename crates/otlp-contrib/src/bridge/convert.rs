@@ -202,8 +202,8 @@ impl SpanConverter {
 /// remote parent sent on its children and links; W3C reserves the other
 /// bits ("Vendors MUST set those to zero"), and OTLP's `flags` carry them,
 /// so they are cleared here as otlp-sdk clears them.
-fn defined_flags(flags: otel::TraceFlags) -> TraceFlags {
-    TraceFlags::new(flags.to_u8() & TraceFlags::DEFINED.bits())
+pub(crate) fn defined_flags(flags: otel::TraceFlags) -> TraceFlags {
+    TraceFlags::new(flags.to_u8()).defined()
 }
 
 fn convert_kind(kind: &otel::SpanKind) -> SpanKind {

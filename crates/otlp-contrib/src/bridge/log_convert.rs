@@ -115,7 +115,7 @@ impl LogConverter {
                 // `opentelemetry_sdk` keeps from a remote parent, W3C
                 // reserves ("Vendors MUST set those to zero").
                 context.trace_flags.map_or(0, |flags| {
-                    u32::from(flags.to_u8() & otlp_core::TraceFlags::DEFINED.bits())
+                    u32::from(super::convert::defined_flags(flags).bits())
                 }),
             ),
             None => (None, None, 0),

@@ -221,7 +221,7 @@ pub use value_convert::convert_resource;
 #[cfg(any(feature = "tracing", feature = "log"))]
 pub(crate) fn current_span_context() -> Option<otlp_core::SpanContext> {
     use opentelemetry::trace::TraceContextExt as _;
-    use otlp_core::{SpanContext, SpanId, TraceFlags, TraceId};
+    use otlp_core::{SpanContext, SpanId, TraceId};
     opentelemetry::Context::map_current(|current| {
         let span = current.span();
         let context = span.span_context();
@@ -229,7 +229,7 @@ pub(crate) fn current_span_context() -> Option<otlp_core::SpanContext> {
             SpanContext::new(
                 TraceId::from_bytes(context.trace_id().to_bytes()),
                 SpanId::from_bytes(context.span_id().to_bytes()),
-                TraceFlags::new(context.trace_flags().to_u8() & TraceFlags::DEFINED.bits()),
+                convert::defined_flags(context.trace_flags()),
             )
         })
     })
