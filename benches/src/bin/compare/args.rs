@@ -61,8 +61,11 @@ SCENARIOS (--scenario LIST, comma-separated, or `all`; default burst,steady,slow
 OPTIONS:
     --scenario LIST           the scenarios to run (see above)
     --receiver STORE          count: spans counted by walking the protobuf; decode:
-                              every request decoded into opentelemetry-proto types
-                              (default: count for burst, decode for the others)
+                              every request decoded into opentelemetry-proto types;
+                              distinct: decode, and count each span once by its ids
+                              too (a span delivered twice is not taken for one lost)
+                              (default: count for burst, distinct for outage,
+                              decode for the others)
     --spans N                 burst: spans per sender (default 1000000)
     --runs R                  run every row R times, in rotating order, and report
                               medians (lost: the worst run) (default 3)
@@ -339,6 +342,7 @@ impl Options {
     pub fn store_for(&self, scenario: Scenario) -> ReceiverStore {
         self.receiver_store.unwrap_or(match scenario {
             Scenario::Burst => ReceiverStore::Count,
+            Scenario::Outage => ReceiverStore::Distinct,
             _ => ReceiverStore::Decode,
         })
     }

@@ -524,6 +524,9 @@ pub struct FieldSummary {
     /// The most spans of the application a run had counted beyond those it
     /// made ([`Measurement::surplus`]): lost spans may hide behind them.
     pub surplus: u64,
+    /// The most spans a run delivered twice, where the receiver counted
+    /// each span once by its ids ([`Measurement::duplicates`]): not lost.
+    pub duplicates: u64,
     /// Median delivered spans per second (first span to last span counted).
     pub delivered_per_second: f64,
     /// Median of other spans received.
@@ -607,6 +610,7 @@ impl FieldSummary {
             produced: runs.first().map_or(0, |run| run.produced),
             lost: runs.iter().map(Measurement::lost).max().unwrap_or(0),
             surplus: runs.iter().map(Measurement::surplus).max().unwrap_or(0),
+            duplicates: runs.iter().map(Measurement::duplicates).max().unwrap_or(0),
             delivered_per_second: median_of(&Measurement::delivered_per_second),
             other_spans: median_of(&|run| run.other_spans as f64),
             cpu_seconds: median_of(&|run| run.usage.cpu().as_secs_f64()),
@@ -641,17 +645,25 @@ impl FieldSummary {
     }
 
     /// `0 lost`, or with a surplus `0 lost, 100 counted beyond those made,
-    /// behind which lost spans may hide`: a goal's value.
+    /// behind which lost spans may hide`, or with spans delivered twice
+    /// `0 lost, 512 delivered twice (at-least-once)`: a goal's value.
     fn loss_value(&self) -> String {
-        if self.surplus == 0 {
-            format!("{} lost", thousands(self.lost))
-        } else {
-            format!(
-                "{} lost, {} counted beyond those made, behind which lost spans may hide",
-                thousands(self.lost),
+        let mut value = format!("{} lost", thousands(self.lost));
+        if self.surplus > 0 {
+            let _ = write!(
+                value,
+                ", {} counted beyond those made, behind which lost spans may hide",
                 thousands(self.surplus)
-            )
+            );
         }
+        if self.duplicates > 0 {
+            let _ = write!(
+                value,
+                ", {} delivered twice (at-least-once; each span counted once by its ids)",
+                thousands(self.duplicates)
+            );
+        }
+        value
     }
 
     /// `1,234 (2.5%)` or `0`.
@@ -988,6 +1000,13 @@ impl ScenarioReport {
             ReceiverStore::Decode => {
                 "`otlp_contrib::receiver`, `Store::DecodeOnly`: every request decoded into \
                  `opentelemetry-proto` types and its ids checked"
+            }
+            ReceiverStore::Distinct => {
+                "`otlp_contrib::receiver`, `Store::DecodeOnly`: every request decoded into \
+                 `opentelemetry-proto` types and its ids checked; each span counted once by \
+                 its trace and span ids, so lost = made − distinct spans counted, exactly, \
+                 and a span delivered twice (an export retried after the receiver had taken \
+                 it, as connections are reset) is reported apart"
             }
         }
     }
@@ -1445,8 +1464,16 @@ impl ScenarioReport {
                  reset) from {margin} after the sender's first span until the outage ends \
                  ({outage}); the sender keeps its pace throughout and for {margin} more, then \
                  shuts down (bound {bound} s), so lost counts every span not delivered once the \
-                 receiver is back. Producer s in span calls and the ratios as in the \
+                 receiver is back.{by_id} Producer s in span calls and the ratios as in the \
                  slow-collector table.",
+                by_id = if self.store == ReceiverStore::Distinct {
+                    " The receiver counts each span once by its ids: a span delivered twice \
+                     (an export retried after the receiver had taken it, when its answer was \
+                     lost with the reset connection) counts once in lost and shows in the \
+                     problems column."
+                } else {
+                    ""
+                },
                 margin = seconds_label(OUTAGE_MARGIN),
                 outage = seconds_label(self.field.outage),
                 bound = self.shutdown_timeout.as_secs(),
@@ -1602,6 +1629,8 @@ impl ScenarioReport {
                             "delivered": run.delivered,
                             "lost": run.lost(),
                             "surplus": run.surplus(),
+                            "distinct": run.distinct,
+                            "duplicates": run.duplicates(),
                             "other_spans": run.other_spans,
                             "sender_cpu_seconds": run.usage.cpu().as_secs_f64(),
                             "peak_rss_bytes": run.usage.peak_rss_bytes,
@@ -1958,6 +1987,39 @@ mod tests {
             "{markdown}"
         );
         assert_eq!(report.json()["rows"][0]["runs"][0]["surplus"], 200);
+    }
+
+    #[test]
+    fn an_outage_run_counted_by_id_meets_zero_loss_with_its_spans_delivered_twice_shown() {
+        use crate::report::tests::measurement;
+        let options = options(&["--scenario", "outage", "--transport", "grpc", "--runs", "1"]);
+        assert_eq!(options.store_for(Scenario::Outage), ReceiverStore::Distinct);
+        let rows = rows(&options, Scenario::Outage);
+        // The same 200 spans counted twice, but the receiver counted each
+        // span once by its ids as well: all 180,000 arrived.
+        let ours = Measurement {
+            distinct: Some(180_000),
+            ..measurement(180_000, 180_200, 9.0, 1.0, 50)
+        };
+        let results = ScenarioResults {
+            scenario: Scenario::Outage,
+            store: ReceiverStore::Distinct,
+            rows: vec![
+                (rows[0], vec![ours]),
+                (rows[1], vec![measurement(180_000, 80_000, 9.0, 2.0, 90)]),
+            ],
+        };
+        let report = ScenarioReport::new(&options, results, 2);
+        let goals = report.goals();
+        assert!(goals[0].met, "{}", goals[0]);
+        assert_eq!(
+            goals[0].value,
+            "0 lost, 200 delivered twice (at-least-once; each span counted once by its ids)"
+        );
+        let markdown = report.markdown(&crate::report::Machine::describe());
+        assert!(markdown.contains("200 spans delivered twice"), "{markdown}");
+        assert_eq!(report.json()["rows"][0]["runs"][0]["duplicates"], 200);
+        assert_eq!(report.json()["rows"][0]["runs"][0]["distinct"], 180_000);
     }
 
     #[test]

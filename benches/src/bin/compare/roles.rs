@@ -4,8 +4,9 @@
 //!   loopback ports, with `Store::CountOnly` (`--store count`: spans counted
 //!   by walking the protobuf, nothing decoded into structs) or
 //!   `Store::DecodeOnly` (`--store decode`: every request decoded into
-//!   `opentelemetry-proto` types and its ids checked, as a collector does),
-//!   optionally answering every request after `--answer-delay`. It prints
+//!   `opentelemetry-proto` types and its ids checked, as a collector does)
+//!   or the same counting each application span once by its ids too
+//!   (`--store distinct`), optionally answering every request after `--answer-delay`. It prints
 //!   `listening grpc=URL http=URL`, then answers each line on stdin: `stats`
 //!   with one `stats ...` line (see [`ReceiverStats`]), `refuse MS` (refuse
 //!   connections for MS milliseconds) with `refusing` once its listeners are
@@ -47,6 +48,13 @@ pub enum ReceiverStore {
     /// `Store::DecodeOnly`: every request decoded into `opentelemetry-proto`
     /// types and checked, as a collector does.
     Decode,
+    /// As [`Decode`](Self::Decode), and each application span is also
+    /// counted once by its trace and span ids, so a span delivered twice (an
+    /// export retried after the receiver had taken it) is told apart from
+    /// one lost ([`ReceiverStats::distinct_app_spans`]). The ids seen are kept
+    /// for the receiver's life (24 bytes and a hash-set slot per span): the
+    /// outage scenario's store, whose refusals make such retries.
+    Distinct,
 }
 
 impl ReceiverStore {
@@ -55,6 +63,7 @@ impl ReceiverStore {
         match self {
             ReceiverStore::Count => "count",
             ReceiverStore::Decode => "decode",
+            ReceiverStore::Distinct => "distinct",
         }
     }
 
@@ -63,7 +72,10 @@ impl ReceiverStore {
         match text {
             "count" => Ok(ReceiverStore::Count),
             "decode" => Ok(ReceiverStore::Decode),
-            other => Err(format!("unknown receiver {other:?} (count or decode)")),
+            "distinct" => Ok(ReceiverStore::Distinct),
+            other => Err(format!(
+                "unknown receiver {other:?} (count, decode or distinct)"
+            )),
         }
     }
 }
@@ -102,16 +114,19 @@ pub fn receiver(
     answer_delay: Option<Duration>,
 ) -> Result<(), String> {
     let app_spans = Arc::new(AtomicU64::new(0));
+    let distinct = (store == ReceiverStore::Distinct).then(|| Arc::new(DistinctSpans::default()));
     let (store, observer) = match store {
         ReceiverStore::Count => (Store::CountOnly, None),
-        ReceiverStore::Decode => {
+        ReceiverStore::Decode | ReceiverStore::Distinct => {
             let app_spans = app_spans.clone();
+            let distinct = distinct.clone();
             let observer = RequestObserver::new(move |request| {
                 if request.answered.is_accepted() {
-                    let named = request
-                        .spans()
-                        .filter(|span| span.name == SPAN_NAME)
-                        .count();
+                    let named = request.spans().filter(|span| span.name == SPAN_NAME);
+                    let named = match &distinct {
+                        Some(distinct) => distinct.note(named),
+                        None => named.count(),
+                    };
                     app_spans.fetch_add(named as u64, Ordering::Relaxed);
                 }
             });
@@ -180,6 +195,7 @@ pub fn receiver(
                     } else {
                         spans
                     },
+                    distinct_app_spans: distinct.as_ref().map(|distinct| distinct.count()),
                     requests: stats.requests,
                     bad_requests: stats.bad_requests,
                     faulted_requests: stats.faulted_requests,
@@ -198,6 +214,48 @@ pub fn receiver(
     Ok(())
 }
 
+/// The trace and span ids of the application's spans the receiver has
+/// counted, to count each span once however often it is delivered.
+#[derive(Debug, Default)]
+struct DistinctSpans {
+    seen: Mutex<std::collections::HashSet<[u8; 24]>>,
+    count: AtomicU64,
+}
+
+impl DistinctSpans {
+    /// Notes one request's application spans; returns how many there were
+    /// (each delivery counts here; only new ids count in [`count`](Self::count)).
+    fn note<'a>(
+        &self,
+        spans: impl Iterator<Item = &'a opentelemetry_proto::tonic::trace::v1::Span>,
+    ) -> usize {
+        let mut seen = self.seen.lock().expect("no observer panics");
+        let (mut delivered, mut new) = (0_usize, 0_u64);
+        for span in spans {
+            delivered += 1;
+            let mut ids = [0u8; 24];
+            // The receiver checked the ids' lengths (16 and 8 bytes) before
+            // it accepted the request; a shorter one is kept zero-padded.
+            for (slot, byte) in ids
+                .iter_mut()
+                .zip(span.trace_id.iter().chain(&span.span_id))
+            {
+                *slot = *byte;
+            }
+            if seen.insert(ids) {
+                new += 1;
+            }
+        }
+        self.count.fetch_add(new, Ordering::Relaxed);
+        delivered
+    }
+
+    /// Application spans counted once each so far.
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
 /// One answer of the receiver role to `stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReceiverStats {
@@ -206,6 +264,9 @@ pub struct ReceiverStats {
     /// Of those, the application's (named [`SPAN_NAME`]); all of them when
     /// the receiver only counts.
     pub app_spans: u64,
+    /// Of those, how many had trace and span ids not counted before: the
+    /// application's spans counted once each (`--store distinct` only).
+    pub distinct_app_spans: Option<u64>,
     /// Requests received (bad ones included).
     pub requests: u64,
     /// Requests refused as bad input.
@@ -219,12 +280,16 @@ pub struct ReceiverStats {
 }
 
 impl ReceiverStats {
-    /// `stats spans=N app=N requests=N bad=N faulted=N last_change_ns=N cpu_ns=N`.
+    /// `stats spans=N app=N [distinct=N] requests=N bad=N faulted=N
+    /// last_change_ns=N cpu_ns=N`.
     pub fn to_line(self) -> String {
         format!(
-            "stats spans={} app={} requests={} bad={} faulted={} last_change_ns={} cpu_ns={}",
+            "stats spans={} app={}{} requests={} bad={} faulted={} last_change_ns={} cpu_ns={}",
             self.spans,
             self.app_spans,
+            self.distinct_app_spans
+                .map(|distinct| format!(" distinct={distinct}"))
+                .unwrap_or_default(),
             self.requests,
             self.bad_requests,
             self.faulted_requests,
@@ -249,6 +314,7 @@ impl ReceiverStats {
             match name {
                 "spans" => stats.spans = value,
                 "app" => stats.app_spans = value,
+                "distinct" => stats.distinct_app_spans = Some(value),
                 "requests" => stats.requests = value,
                 "bad" => stats.bad_requests = value,
                 "faulted" => stats.faulted_requests = value,
@@ -852,6 +918,7 @@ mod tests {
         let stats = ReceiverStats {
             spans: 1_000_000,
             app_spans: 999_000,
+            distinct_app_spans: None,
             requests: 1_954,
             bad_requests: 0,
             faulted_requests: 0,
@@ -859,7 +926,35 @@ mod tests {
             cpu_ns: 42,
         };
         assert_eq!(ReceiverStats::parse(&stats.to_line()), Ok(stats));
+        let distinct = ReceiverStats {
+            distinct_app_spans: Some(998_488),
+            ..stats
+        };
+        assert!(distinct.to_line().contains(" distinct=998488 "));
+        assert_eq!(ReceiverStats::parse(&distinct.to_line()), Ok(distinct));
         assert!(ReceiverStats::parse("listening grpc=x").is_err());
+    }
+
+    #[test]
+    fn distinct_spans_are_counted_once_however_often_delivered() {
+        use opentelemetry_proto::tonic::trace::v1::Span;
+        let span = |trace: u8, id: u8| Span {
+            trace_id: vec![trace; 16],
+            span_id: vec![id; 8],
+            ..Span::default()
+        };
+        let first = [span(1, 1), span(1, 2), span(2, 1)];
+        // A retried request: the same spans again, and one new one.
+        let retried = [span(1, 2), span(2, 1), span(2, 2)];
+        let distinct = DistinctSpans::default();
+        assert_eq!(distinct.note(first.iter()), 3);
+        assert_eq!(distinct.count(), 3);
+        assert_eq!(
+            distinct.note(retried.iter()),
+            3,
+            "every delivery is returned"
+        );
+        assert_eq!(distinct.count(), 4, "the ids counted before are not");
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub struct Measurement {
     pub produced: u64,
     /// The application's spans the receiver counted from this sender.
     pub delivered: u64,
+    /// Of those, the spans counted once each by their ids, when the receiver
+    /// tells them apart (`--receiver distinct`, the outage's default).
+    pub distinct: Option<u64>,
     /// Other spans the receiver counted from this sender (what its
     /// pipeline's own threads recorded; only a decoding receiver tells them
     /// apart, see [`ReceiverStats::app_spans`]).
@@ -138,36 +141,71 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// Spans produced and never counted by the receiver.
+    /// Spans produced and never counted by the receiver: exact when the
+    /// receiver counted [`distinct`](Self::distinct) spans, else taken from
+    /// every span counted, behind which a [`surplus`](Self::surplus) may hide
+    /// lost ones.
     pub fn lost(&self) -> u64 {
-        self.produced.saturating_sub(self.delivered)
+        self.produced
+            .saturating_sub(self.distinct.unwrap_or(self.delivered))
     }
 
     /// The application's spans the receiver counted beyond those the sender
-    /// made: a request counted twice (an export retried after the receiver
-    /// had taken it but before its answer arrived, as when connections are
-    /// reset) or spans from elsewhere. [`lost`](Self::lost) never goes below
-    /// zero, so a run with a surplus may hide as many lost spans.
+    /// made, without telling a span delivered twice from another: a request
+    /// counted twice (an export retried after the receiver had taken it but
+    /// before its answer arrived, as when connections are reset) or spans
+    /// from elsewhere. [`lost`](Self::lost) never goes below zero, so a run
+    /// with a surplus may hide as many lost spans. With
+    /// [`distinct`](Self::distinct) counts, only distinct spans beyond those
+    /// made (none but from elsewhere); spans delivered twice are
+    /// [`duplicates`](Self::duplicates) then.
     pub fn surplus(&self) -> u64 {
-        self.delivered.saturating_sub(self.produced)
+        self.distinct
+            .unwrap_or(self.delivered)
+            .saturating_sub(self.produced)
+    }
+
+    /// Deliveries of spans the receiver had already counted (at-least-once
+    /// delivery, not a loss): known only with [`distinct`](Self::distinct)
+    /// counts, else 0.
+    pub fn duplicates(&self) -> u64 {
+        self.distinct
+            .map_or(0, |distinct| self.delivered.saturating_sub(distinct))
     }
 
     /// What went wrong in this run, for the tables' problems: requests the
-    /// receiver refused, a [`surplus`](Self::surplus), the shutdown's error.
+    /// receiver refused, a [`surplus`](Self::surplus), spans delivered twice,
+    /// the shutdown's error.
     pub fn problems(&self) -> Vec<String> {
         let bad = (self.bad_requests > 0).then(|| format!("{} bad requests", self.bad_requests));
-        let surplus = (self.surplus() > 0).then(|| {
-            format!(
+        let surplus = (self.surplus() > 0).then(|| match self.distinct {
+            None => format!(
                 "{} spans counted beyond the {} made (counted twice? lost spans may hide behind them)",
                 crate::format::thousands(self.surplus()),
                 crate::format::thousands(self.produced),
+            ),
+            Some(_) => format!(
+                "{} distinct spans counted beyond the {} made (from elsewhere)",
+                crate::format::thousands(self.surplus()),
+                crate::format::thousands(self.produced),
+            ),
+        });
+        let duplicates = (self.duplicates() > 0).then(|| {
+            format!(
+                "{} spans delivered twice (at-least-once: an export retried after the receiver \
+                 had taken it; not lost, none hidden)",
+                crate::format::thousands(self.duplicates()),
             )
         });
         let shutdown = self
             .shutdown_error
             .as_ref()
             .map(|error| format!("shutdown: {error}"));
-        bad.into_iter().chain(surplus).chain(shutdown).collect()
+        bad.into_iter()
+            .chain(surplus)
+            .chain(duplicates)
+            .chain(shutdown)
+            .collect()
     }
 
     /// Delivered spans per second of [`elapsed`](Self::elapsed).
@@ -472,8 +510,9 @@ pub fn measure(
     let settle_start = Instant::now();
     let mut after = receiver.stats()?;
     let mut quiet_since = Instant::now();
+    let counted = |stats: &ReceiverStats| stats.distinct_app_spans.unwrap_or(stats.app_spans);
     while args.implementation != Implementation::Workload
-        && after.app_spans - before.app_spans < report.produced
+        && counted(&after) - counted(&before) < report.produced
         && quiet_since.elapsed() < SETTLE_QUIET
         && settle_start.elapsed() < SETTLE_LIMIT
     {
@@ -494,6 +533,10 @@ pub fn measure(
             .saturating_sub(receiver_cpu)
     });
     let delivered = after.app_spans - before.app_spans;
+    let distinct = after
+        .distinct_app_spans
+        .zip(before.distinct_app_spans)
+        .map(|(after, before)| after - before);
     let other_spans = (after.spans - before.spans).saturating_sub(delivered);
     let elapsed = if delivered == 0 {
         Duration::ZERO
@@ -503,6 +546,7 @@ pub fn measure(
     Ok(Measurement {
         produced: report.produced,
         delivered,
+        distinct,
         other_spans,
         calls: report.calls,
         producer_cpu: Duration::from_nanos(report.producer_cpu_ns),
