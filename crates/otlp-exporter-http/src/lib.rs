@@ -85,7 +85,10 @@
 //! TLS needs no feature and no setup: the exporter builds its rustls
 //! configuration on the `ring` provider itself, so the application never
 //! has to install a process-wide `CryptoProvider`, and `aws-lc-rs` is not
-//! in the dependency graph.
+//! in the dependency graph. An application that installs a process default
+//! provider (`CryptoProvider::install_default`, before the exporter is
+//! built) has the exporter's connections use it, as tonic's do for the gRPC
+//! exporter.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]

@@ -1,12 +1,15 @@
-//! The rustls client configuration handed to reqwest, always built on the
-//! `ring` provider explicitly.
+//! The rustls client configuration handed to reqwest, built on the
+//! provider the application installed as the process default, else on
+//! `ring`, as the gRPC exporter (through tonic) does.
 //!
 //! reqwest's `rustls-no-provider` backend asks rustls for the process-wide
 //! default provider when it builds its own TLS configuration, and panics when
 //! there is none. Handing it a finished configuration
 //! (`tls_backend_preconfigured`) skips that code entirely: the exporter never
-//! needs the application to call `CryptoProvider::install_default`, and does
-//! not care which provider (if any) the application installed.
+//! needs the application to call `CryptoProvider::install_default`; an
+//! application that does (for `aws-lc-rs`, FIPS, post-quantum key exchange,
+//! or cipher suites of its own) gets its provider for the exporter's
+//! connections too.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -120,8 +123,16 @@ pub(crate) struct TlsMaterial {
     pub(crate) client_identity: Option<(Pem, Pem)>,
 }
 
-/// The ring provider, used explicitly and never through the process default.
-pub(crate) fn ring_provider() -> Arc<CryptoProvider> {
+/// The provider for the exporter's connections: the process default when the
+/// application installed one, else `ring`. Never installs a default itself.
+fn client_provider() -> Arc<CryptoProvider> {
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(ring_provider)
+}
+
+/// The ring provider, built explicitly, never installed as the process default.
+fn ring_provider() -> Arc<CryptoProvider> {
     // rustls 0.23.48 deprecates ring's provider for its lack of post-quantum
     // key exchange; ring is the one provider this crate builds with.
     #[allow(deprecated)]
@@ -144,7 +155,7 @@ pub(crate) fn client_config(
     material: &TlsMaterial,
     url: &Url,
 ) -> Result<rustls::ClientConfig, HttpExporterError> {
-    let provider = ring_provider();
+    let provider = client_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|error| HttpExporterError::Tls(error.to_string()))?;
