@@ -120,7 +120,8 @@ impl Endpoints {
 /// reqwest in this workspace is built without a provider of its own (ring
 /// only, no aws-lc-rs), so the baseline's blocking client cannot be built
 /// before this runs, even for `http://` (api-notes §5 and §6). Our exporters
-/// pass ring explicitly and do not need it.
+/// need none (with none installed they build on ring themselves); with this
+/// one installed they use it, which is ring as well.
 pub fn install_ring_provider() {
     #[allow(deprecated)] // ring's provider, deprecated in rustls 0.23.48 (no post-quantum)
     let ring = rustls::crypto::ring::default_provider();
