@@ -215,8 +215,11 @@ impl Drop for PathClaim {
 /// deleted is left to whoever moved it, and the line goes to the file at the
 /// path, opened (or created, with its parent directories as above) as at
 /// start-up. Nothing written before is lost: it is in the renamed file.
-/// If the path cannot be opened, the line goes to the open file as before,
-/// and the next line tries again. `copytruncate` needs nothing: lines are
+/// If the path cannot be opened, the line goes to the open file as before
+/// (renamed away, it keeps the line under its new name), and the next line
+/// tries again; if the open file was deleted, where a line would be lost,
+/// the export fails instead, naming the file and why its path could not be
+/// opened (permanent, as the table above says for that error). `copytruncate` needs nothing: lines are
 /// appended at the file's end, wherever it is. Elsewhere (Windows, where an
 /// open file is rarely renamed) the file opened at start-up is kept.
 ///
@@ -572,15 +575,18 @@ impl LineWriter {
 
     /// Reopens the file's path if it no longer names the open file (renamed
     /// away or deleted: rotation). One `stat`. The open file is kept when
-    /// the path cannot be read or opened; the next line tries again.
-    fn follow_path(&mut self) {
+    /// the path cannot be read or opened, and the next line tries again;
+    /// unless the open file was deleted (no name left: what is written to it
+    /// is lost): then the line fails with the reason the path could not be
+    /// opened.
+    fn follow_path(&mut self) -> io::Result<()> {
         let (Some(follow), Sink::File(file)) = (&mut self.follow, &mut self.sink) else {
-            return;
+            return Ok(());
         };
-        match std::fs::metadata(&follow.path) {
-            Ok(metadata) if file_id(&metadata) == Some(follow.id) => return,
+        let opened = match std::fs::metadata(&follow.path) {
+            Ok(metadata) if file_id(&metadata) == Some(follow.id) => return Ok(()),
             // Another file is at the path (`logrotate`'s `create`).
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             // Renamed away or deleted, nothing in its place.
             Err(error) if error.kind() == ErrorKind::NotFound => {
                 if follow.create_dirs
@@ -588,23 +594,35 @@ impl LineWriter {
                 {
                     let _ = std::fs::create_dir_all(parent);
                 }
+                Ok(())
             }
-            Err(_) => return,
+            Err(error) => Err(error),
         }
-        let Ok(reopened) = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&follow.path)
-        else {
-            return;
+        .and_then(|()| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&follow.path)
+        });
+        let reopened = match opened {
+            Ok(reopened) => reopened,
+            Err(error) if is_deleted(file) => {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("the file was deleted and its path cannot be opened again: {error}"),
+                ));
+            }
+            // Renamed away: its lines are kept under its new name.
+            Err(_) => return Ok(()),
         };
         let Some(id) = reopened.metadata().ok().and_then(|m| file_id(&m)) else {
-            return;
+            return Ok(());
         };
         // The old file's state (a cut line at its end) stays with it.
         self.torn = ends_mid_line(&reopened, &follow.path);
         follow.id = id;
         *file = reopened;
+        Ok(())
     }
 
     fn run(mut self, mut queue: mpsc::Receiver<Job>) {
@@ -636,7 +654,7 @@ impl LineWriter {
     /// Writes `body` + `\n` with one `write` where the OS allows, flushes, and
     /// repairs a partial write (see [`FileExporter`]).
     fn write_line(&mut self, body: &[u8]) -> io::Result<()> {
-        self.follow_path();
+        self.follow_path()?;
         self.line.clear();
         self.line.reserve(usize::from(self.torn) + body.len() + 1);
         if self.torn {
@@ -708,6 +726,22 @@ fn ends_mid_line(file: &File, path: &Path) -> bool {
         Ok(Some(byte[0]))
     };
     matches!(last_byte(), Ok(Some(byte)) if byte != b'\n')
+}
+
+/// Whether `file` has no name left in the file system (deleted, not
+/// renamed): what is written to it can never be read. Unix only; a file
+/// whose metadata cannot be read is taken to have one.
+fn is_deleted(file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata().is_ok_and(|metadata| metadata.nlink() == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
+    }
 }
 
 /// `write_all`, counting what was written before an error.

@@ -688,3 +688,48 @@ fn a_second_signal_for_a_file_is_refused_naming_the_file() {
     export_line(&runtime, &logs, r#"{"resourceLogs":[]}"#);
     runtime.block_on(logs.shutdown());
 }
+
+/// A file deleted under the exporter whose path cannot be opened again (its
+/// directory removed, and not recreated: `create_dirs(false)`): the lines
+/// went on to the deleted file, where nothing can read them, and their
+/// exports succeeded, so the records were lost and counted exported. The
+/// exports fail now, naming the file, until the path can be opened again.
+#[cfg(unix)]
+#[test]
+fn a_deleted_file_whose_path_cannot_be_reopened_fails_the_export_naming_it() {
+    let dir = TempDir::new("deleted");
+    let logs = dir.0.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let path = logs.join("traces.jsonl");
+    let exporter = FileExporter::builder(&path)
+        .create_dirs(false)
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    export_line(&runtime, &exporter, r#"{"n":1}"#);
+
+    std::fs::remove_dir_all(&logs).unwrap();
+    let outcome = runtime.block_on(exporter.export(otlp_sdk::ExportRequest {
+        body: bytes::Bytes::from_static(br#"{"n":2}"#),
+        encoding: otlp_core::encode::Encoding::Json,
+        span_count: 1,
+    }));
+    let error = match outcome {
+        otlp_sdk::ExportOutcome::Permanent { error }
+        | otlp_sdk::ExportOutcome::Retryable { error, .. } => error.to_string(),
+        other => panic!("a line written to a deleted file: {other:?}"),
+    };
+    assert!(
+        error.contains(&path.display().to_string()) && error.contains("deleted"),
+        "{error}"
+    );
+
+    // The directory is back: the next line goes to a new file at the path.
+    std::fs::create_dir_all(&logs).unwrap();
+    export_line(&runtime, &exporter, r#"{"n":3}"#);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":3}\n");
+    runtime.block_on(exporter.shutdown());
+}
