@@ -157,14 +157,17 @@ impl Drop for PathClaim {
 ///
 /// **One signal per file**, as the OpenTelemetry file exporter's format
 /// requires ("files must contain exactly one type of data"): while an
-/// exporter of this process writes a file, an exporter of another signal
-/// for the same file (under any spelling of its path) is refused, by
+/// exporter of this process writes a regular file, an exporter of another
+/// signal for the same file (under any spelling of its path) is refused, by
 /// [`FileExporterBuilder::build`] with [`FileExporterError::SignalConflict`],
 /// or, when the signal is changed afterwards by
 /// [`for_signal`](FileExporter::for_signal), at each of its exports
 /// (permanently, with the same message naming the file). Set the signal on
 /// the builder to have it refused at start-up. The file is free again once
 /// its exporters are shut down or dropped. Other processes are not seen.
+/// What is not a regular file (`/dev/null`, a terminal, a named pipe)
+/// holds nothing written to it and takes any number of signals, as
+/// [`FileExporter::stdout`] does.
 ///
 /// Cost model: one dedicated writer thread per exporter, which owns the
 /// output. An export hands the encoded body to that thread through a bounded
@@ -489,7 +492,15 @@ impl FileExporterBuilder {
             .append(true)
             .open(&self.path)
             .map_err(open_error)?;
-        let claim = PathClaim::take(&self.path, self.signal)?;
+        // Only a regular file holds what is written to it: `/dev/null`, a
+        // terminal or a named pipe may take several signals, as
+        // `FileExporter::stdout` does.
+        let holds_data = file.metadata().map_or(true, |metadata| metadata.is_file());
+        let claim = if holds_data {
+            Some(PathClaim::take(&self.path, self.signal)?)
+        } else {
+            None
+        };
         let target = self.path.display().to_string();
         let mid_line = ends_mid_line(&file, &self.path);
         let follow = file
@@ -505,7 +516,7 @@ impl FileExporterBuilder {
             });
         let mut exporter = FileExporter::start(Sink::File(file), target, mid_line, follow)?;
         exporter.signal = self.signal;
-        exporter.claim = Mutex::new(Some(claim));
+        exporter.claim = Mutex::new(claim);
         Ok(exporter)
     }
 }

@@ -733,3 +733,30 @@ fn a_deleted_file_whose_path_cannot_be_reopened_fails_the_export_naming_it() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":3}\n");
     runtime.block_on(exporter.shutdown());
 }
+
+/// "One signal per file" is about files that hold what is written to them:
+/// `/dev/null` (or a terminal, a named pipe) holds nothing, so
+/// exporters of several signals may write to it at once, as
+/// [`FileExporter::stdout`]'s may.
+#[cfg(unix)]
+#[test]
+fn exporters_of_several_signals_may_share_a_device() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let traces = FileExporter::to_path("/dev/null").unwrap();
+    let logs = FileExporter::builder("/dev/null")
+        .signal(Signal::Logs)
+        .build()
+        .expect("/dev/null is not a file that holds a signal");
+    let metrics = FileExporter::to_path("/dev/null")
+        .unwrap()
+        .for_signal(Signal::Metrics);
+    export_line(&runtime, &traces, r#"{"resourceSpans":[]}"#);
+    export_line(&runtime, &logs, r#"{"resourceLogs":[]}"#);
+    export_line(&runtime, &metrics, r#"{"resourceMetrics":[]}"#);
+    for exporter in [traces, logs, metrics] {
+        runtime.block_on(exporter.shutdown());
+    }
+}
