@@ -734,6 +734,42 @@ fn a_deleted_file_whose_path_cannot_be_reopened_fails_the_export_naming_it() {
     runtime.block_on(exporter.shutdown());
 }
 
+/// Blocks every write until the test lets go (a pipe nobody reads, a hung
+/// network file system).
+struct StuckWriter(std::sync::mpsc::Receiver<()>);
+
+impl Write for StuckWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let _ = self.0.recv();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A writer stuck in `write` holds neither `force_flush` nor `shutdown`
+/// past its deadline, and every span is accounted for once shut down.
+#[test]
+fn a_stuck_output_holds_neither_flush_nor_shutdown_past_its_deadline() {
+    let (release, stuck) = std::sync::mpsc::channel();
+    let processor = processor(FileExporter::to_writer(StuckWriter(stuck)).unwrap());
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    send_spans(&provider, 1, 20);
+    // Each returns (the writer never does until released below), with a timeout.
+    let flushed = otlp_sdk::SpanProcessor::force_flush(&processor, Duration::from_millis(300));
+    assert!(flushed.is_err(), "{flushed:?}");
+    let shut_down = provider.shutdown(Duration::from_millis(500));
+    assert!(shut_down.is_err(), "{shut_down:?}");
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!((stats.produced, stats.exported), (20, 0), "{stats:?}");
+    drop(release);
+}
+
 /// "One signal per file" is about files that hold what is written to them:
 /// `/dev/null` (or a terminal, a named pipe) holds nothing, so
 /// exporters of several signals may write to it at once, as

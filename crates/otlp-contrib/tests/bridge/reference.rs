@@ -408,3 +408,42 @@ fn trace_state_values_ending_in_whitespace_are_skipped_not_trimmed() {
     assert_eq!(received[0].span.trace_state, "a=1,z= d");
     assert_eq!(received[0].span.links[0].trace_state, "a=1,z= d");
 }
+
+/// Through a [`FileExporter`](otlp_contrib::file_exporter::FileExporter):
+/// every line of the file, read by `opentelemetry-proto`'s serde types as one
+/// OTLP/JSON `ExportTraceServiceRequest`, holds what `opentelemetry-otlp`
+/// would send, field for field.
+#[test]
+fn the_span_processor_writes_to_a_file_what_opentelemetry_otlp_sends() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_sdk::trace::SpanProcessor as _;
+    use otlp_contrib::file_exporter::FileExporter;
+
+    let dir =
+        std::env::temp_dir().join(format!("otlp-bridge-file-reference-{}", std::process::id()));
+    let path = dir.join("traces.jsonl");
+    let pipeline = otlp_sdk::BatchSpanProcessor::builder(FileExporter::to_path(&path).unwrap())
+        .build()
+        .unwrap();
+    let mut processor = OtlpSpanProcessor::new(pipeline.clone());
+    processor.set_resource(&resource());
+    for span in spans() {
+        processor.on_end(span);
+    }
+    processor
+        .shutdown_with_timeout(TIMEOUT)
+        .expect("shuts down");
+    let stats = pipeline.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!(stats.exported, spans().len() as u64, "{stats:?}");
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(text.ends_with('\n'), "{text}");
+    let written = flatten(text.lines().flat_map(|line| {
+        serde_json::from_str::<ExportTraceServiceRequest>(line)
+            .unwrap_or_else(|error| panic!("{error}: {line}"))
+            .resource_spans
+    }));
+    assert_same(&written, &expected());
+}
