@@ -19,8 +19,12 @@ use crate::pipeline::exporter_from_config;
 
 /// Any otlp-sdk [`Exporter`] — [`GrpcExporter`](otlp_exporter_grpc::GrpcExporter),
 /// [`HttpExporter`](otlp_exporter_http::HttpExporter) (protobuf or JSON), your
-/// own — as an [`opentelemetry_sdk::trace::SpanExporter`], for the stock
+/// own — built for [`Signal::Traces`] (the default of each), as an
+/// [`opentelemetry_sdk::trace::SpanExporter`], for the stock
 /// `BatchSpanProcessor` or `SimpleSpanProcessor`.
+/// [`build`](SdkExporterBuilder::build) refuses an exporter built for
+/// another signal ([`BridgeError::WrongSignal`]): it would send trace
+/// requests where log records or metrics are expected.
 ///
 /// Each `export(batch)` converts the batch ([`SpanConverter`]: resource and
 /// scopes shared), encodes it once with [`TraceEncoder`] in the exporter's
@@ -81,13 +85,13 @@ pub struct SdkExporter<E> {
     converter: SpanConverter,
 }
 
-/// Spans, for [`ExportCore`]: counted one by one, any transport's signal.
+/// Spans, for [`ExportCore`]: counted one by one, a transport built for traces.
 struct Spans;
 
 impl ExportSignal for Spans {
     type Record = SpanData;
     type Encoder = TraceEncoder;
-    const SIGNAL: Option<Signal> = None;
+    const SIGNAL: Option<Signal> = Some(Signal::Traces);
     const NOUN: &'static str = "spans";
     const OVERSIZED: &'static str = "spans are each";
     const EXPORT: &'static str = "export";
@@ -228,7 +232,8 @@ impl<E: Exporter> SdkExporterBuilder<E> {
         self
     }
 
-    /// Starts the runtime (unless one was given) and builds the adapter.
+    /// Checks the exporter's signal (traces), starts the runtime (unless
+    /// one was given) and builds the adapter.
     pub fn build(self) -> Result<SdkExporter<E>, BridgeError> {
         Ok(SdkExporter {
             core: ExportCore::start(self.settings)?,

@@ -538,3 +538,53 @@ fn spans_an_exporter_starts_on_the_callers_runtime_do_not_reach_the_stock_proces
         "{names:?}"
     );
 }
+
+/// The span adapter refuses a transport built for log records or metrics,
+/// as the log and metric adapters refuse one of another signal: it took
+/// any, and sent trace requests to `/v1/logs` (over JSON a backend reads
+/// them as an empty logs request and answers success: the spans counted
+/// exported, gone) or wrote them as lines of a file held for logs.
+#[test]
+fn the_span_adapter_refuses_an_exporter_built_for_another_signal() {
+    use otlp_contrib::bridge::BridgeError;
+    use otlp_contrib::file_exporter::FileExporter;
+    use otlp_exporter_http::HttpExporter;
+    use otlp_sdk::Signal;
+
+    let receiver = receiver();
+    let logs = HttpExporter::builder()
+        .endpoint(receiver.http_endpoint().expect("HTTP listener"))
+        .encoding(Encoding::Json)
+        .signal(Signal::Logs)
+        .build()
+        .expect("a valid exporter");
+    let error = SdkExporter::new(logs).expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            BridgeError::WrongSignal {
+                expected: Signal::Traces,
+                found: Signal::Logs,
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("Signal::Traces"), "{error}");
+
+    let dir = std::env::temp_dir().join(format!("otlp-bridge-wrong-signal-{}", std::process::id()));
+    let metrics = FileExporter::to_path(dir.join("metrics.jsonl"))
+        .expect("file opens")
+        .for_signal(Signal::Metrics);
+    let error = SdkExporter::new(metrics).expect_err("refused");
+    std::fs::remove_dir_all(&dir).expect("removed");
+    assert!(
+        matches!(
+            error,
+            BridgeError::WrongSignal {
+                expected: Signal::Traces,
+                found: Signal::Metrics,
+            }
+        ),
+        "{error:?}"
+    );
+}
