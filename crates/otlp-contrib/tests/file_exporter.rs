@@ -796,3 +796,120 @@ fn exporters_of_several_signals_may_share_a_device() {
         runtime.block_on(exporter.shutdown());
     }
 }
+
+/// The accounting identity of each signal through the file exporter, when
+/// its lines are written and when its output is gone: log records
+/// (`produced = exported + failed + ...`) and data points
+/// (`produced = exported + rejected + failed + in flight`), the lines
+/// written holding exactly the records counted exported.
+#[test]
+fn log_records_and_data_points_are_accounted_for_written_or_failed() {
+    for broken in [false, true] {
+        let failures = if broken { usize::MAX } else { 0 };
+        let logs_out = FlakyWriter::new(ErrorKind::BrokenPipe, failures);
+        let processor = BatchLogProcessor::builder(
+            FileExporter::to_writer(logs_out.clone())
+                .unwrap()
+                .for_signal(Signal::Logs),
+        )
+        .with_batch_config(BatchConfig {
+            max_export_batch_size: 7,
+            scheduled_delay: Duration::from_millis(10),
+            ..BatchConfig::default()
+        })
+        .build()
+        .unwrap();
+        let provider = LoggerProvider::builder()
+            .with_processor(processor.clone())
+            .build();
+        let logger = provider.logger("accounting");
+        for n in 0..30_i64 {
+            logger.emit(LogRecord::builder().body(format!("record {n}")).build());
+        }
+        assert_eq!(provider.shutdown(DEADLINE).is_err(), broken);
+        let stats = processor.stats();
+        assert!(stats.is_balanced(), "{stats:?}");
+        let written: usize = String::from_utf8(logs_out.written.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let request: ExportLogsServiceRequest = serde_json::from_str(line).unwrap();
+                request
+                    .resource_logs
+                    .iter()
+                    .flat_map(|resource| &resource.scope_logs)
+                    .map(|scope| scope.log_records.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        let expected = if broken { (0, 30, 0) } else { (30, 0, 30) };
+        assert_eq!(
+            (stats.exported, stats.failed, written as u64),
+            expected,
+            "{stats:?}"
+        );
+
+        let metrics_out = FlakyWriter::new(ErrorKind::BrokenPipe, failures);
+        let reader = PeriodicReader::builder(
+            FileExporter::to_writer(metrics_out.clone())
+                .unwrap()
+                .for_signal(Signal::Metrics),
+        )
+        .with_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+        let provider = MeterProvider::builder()
+            .with_reader(reader)
+            .build()
+            .unwrap();
+        let counter = provider.meter("accounting").u64_counter("orders").build();
+        for n in 0..5_i64 {
+            counter.add(1, &[KeyValue::new("n", n)]);
+        }
+        let _ = provider.force_flush(DEADLINE);
+        let _ = provider.shutdown(DEADLINE);
+        let stats = provider.stats();
+        assert_eq!(
+            stats.produced_data_points,
+            stats.exported_data_points
+                + stats.rejected_data_points
+                + stats.failed_data_points
+                + stats.in_flight_data_points,
+            "{stats:?}"
+        );
+        assert!(
+            stats.produced_data_points >= 10,
+            "two collections: {stats:?}"
+        );
+        let written: usize = String::from_utf8(metrics_out.written.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let request: ExportMetricsServiceRequest = serde_json::from_str(line).unwrap();
+                request
+                    .resource_metrics
+                    .iter()
+                    .flat_map(|resource| &resource.scope_metrics)
+                    .flat_map(|scope| &scope.metrics)
+                    .map(|metric| match &metric.data {
+                        Some(Data::Sum(sum)) => sum.data_points.len(),
+                        other => panic!("a sum, not {other:?}"),
+                    })
+                    .sum::<usize>()
+            })
+            .sum();
+        if broken {
+            assert_eq!((stats.exported_data_points, written), (0, 0), "{stats:?}");
+            assert_eq!(
+                stats.failed_data_points, stats.produced_data_points,
+                "{stats:?}"
+            );
+        } else {
+            assert_eq!(stats.exported_data_points, written as u64, "{stats:?}");
+            assert_eq!(
+                stats.exported_data_points, stats.produced_data_points,
+                "{stats:?}"
+            );
+        }
+    }
+}
