@@ -913,3 +913,41 @@ fn log_records_and_data_points_are_accounted_for_written_or_failed() {
         }
     }
 }
+
+/// Two exporters of this process appending to one file (traces both), each
+/// behind a pipeline with several exports in flight, fed from several
+/// threads: every line is one whole request, and the file holds every span
+/// of both, once.
+#[test]
+fn two_exporters_appending_to_one_file_keep_every_line_whole() {
+    let dir = TempDir::new("two-writers");
+    let path = dir.0.join("traces.jsonl");
+    let first = processor(FileExporter::to_path(&path).unwrap());
+    let second = processor(FileExporter::to_path(dir.0.join(".").join("traces.jsonl")).unwrap());
+    let providers = [
+        TracerProvider::builder()
+            .with_processor(first.clone())
+            .build(),
+        TracerProvider::builder()
+            .with_processor(second.clone())
+            .build(),
+    ];
+    std::thread::scope(|scope| {
+        for provider in &providers {
+            scope.spawn(|| send_spans(provider, 3, 200));
+        }
+    });
+    for provider in &providers {
+        provider.shutdown(DEADLINE).unwrap();
+    }
+    assert_all_exported(&first.stats(), 600);
+    assert_all_exported(&second.stats(), 600);
+    let requests = read_lines(&path);
+    assert_eq!(
+        requests.len() as u64,
+        first.stats().batches + second.stats().batches
+    );
+    let spans = spans_of(&requests);
+    let ids: std::collections::BTreeSet<_> = spans.iter().map(|span| &span.span_id).collect();
+    assert_eq!((spans.len(), ids.len()), (1200, 1200));
+}
