@@ -10,8 +10,8 @@
 //!   pipeline — lock-free queue, batches encoded once, retries, every span
 //!   counted, shutdown and flush bounded by their deadlines even when the
 //!   backend hangs. This is the recommended way.
-//! - [`SdkExporter`]: our gRPC and HTTP transports (or any `otlp_sdk::Exporter`)
-//!   as an `opentelemetry_sdk` span exporter, for the SDK's own
+//! - [`SdkExporter`]: our gRPC and HTTP transports (or any `otlp_sdk::Exporter`
+//!   built for traces) as an `opentelemetry_sdk` span exporter, for the SDK's own
 //!   `BatchSpanProcessor` or `SimpleSpanProcessor`. It brings its own tokio
 //!   runtime (those processors have none) and its own retries (they never
 //!   retry).
