@@ -13,28 +13,32 @@
 //! does.
 //!
 //! So `tracing::OtlpLogLayer`, `log_bridge::OtlpLogger` and
-//! `bridge::OtlpLogProcessor` mark the thread while they hand a record to
-//! their processors (and, for the first two, build it), and leave alone
-//! what is recorded there meanwhile: it reaches the other layers and
-//! loggers, not these front doors. Cost: a thread-local read per record and
-//! two writes around its handling.
+//! `bridge::OtlpLogProcessor` mark the thread while they ask their
+//! processors about a record and while they hand it to them, and leave
+//! alone what is recorded there meanwhile: it reaches the other layers and
+//! loggers, not these front doors. The first two build the record between
+//! the two, unmarked: what the program's own code records while its values
+//! are formatted (a `Debug` field, a `Display` argument that logs) is the
+//! program's telemetry, reaches no processor that is running, and is
+//! recorded. Cost: a thread-local read per record and two writes around
+//! each call to the processors.
 
 use std::cell::Cell;
 
 thread_local! {
-    /// Whether this thread is inside a log front door's handling of a record.
+    /// Whether this thread is inside a log front door's call to its processors.
     static EMITTING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the calling thread is inside a log front door's handling of a
-/// record (see [`emitting`]): a record made now is left alone.
+/// Whether the calling thread is inside a log front door's call to its
+/// processors (see [`emitting`]): a record made now is left alone.
 pub(crate) fn is_emitting() -> bool {
     EMITTING.try_with(Cell::get).unwrap_or(false)
 }
 
-/// Runs `handle` (a front door's handling of one record: its processors
-/// asked, the record built and emitted) with the thread marked as inside it,
-/// until it returns or unwinds; puts back what was there.
+/// Runs `handle` (a front door's call to its processors about one record:
+/// asked whether they take it, or given it) with the thread marked as
+/// inside it, until it returns or unwinds; puts back what was there.
 pub(crate) fn emitting<R>(handle: impl FnOnce() -> R) -> R {
     /// Puts the mark back as it was, on return or unwinding.
     struct Restore(bool);

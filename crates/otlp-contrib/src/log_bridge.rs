@@ -38,7 +38,9 @@
 //!   or given one (a processor's own `log::warn!`, or `tracing` events
 //!   through `tracing::OtlpLogLayer`) is not recorded by this logger: a
 //!   processor that logs each record it is given would be handed its own
-//!   records without end, until the stack overflows.
+//!   records without end, until the stack overflows. What the program's own
+//!   code logs while a record is formatted (a `Display` argument or a
+//!   key-value that logs as it is written) is recorded, before the record.
 //! - With the `tracing` feature on, a record written inside a `tracing` span
 //!   that an [`OtlpLayer`] records carries that span's trace id, span id
 //!   and flags (the span is started if it was pending, as
@@ -339,14 +341,14 @@ impl Log for OtlpLogger {
 
     fn log(&self, record: &Record<'_>) {
         let level = record.level();
-        if !self.may_take(level) {
+        if !self.may_take(level) || !emitting(|| self.logger.enabled_for(severity(level), "")) {
             return;
         }
-        emitting(|| {
-            if self.logger.enabled_for(severity(level), "") {
-                self.logger.emit(self.to_log_record(record));
-            }
-        });
+        // Built unmarked: what the program's `Display` and key-value impls
+        // log as they are written is the program's, and is recorded (it
+        // reaches no processor of this record's: they are not running).
+        let log_record = self.to_log_record(record);
+        emitting(|| self.logger.emit(log_record));
     }
 
     /// Flushes the provider's processors, up to five seconds; on a

@@ -334,16 +334,20 @@ impl OtlpLogLayer {
             resource,
             scope,
         };
-        if event.is_contextual() {
-            // Outside any span a layer records, `emit` gives the record the
-            // ids of the thread's active span of the native API, if any
-            // (`otlp_sdk::active_span`), as the `log` bridge does.
-            logger.emit(record);
-        } else {
-            // An explicit parent (or `parent: None`) is the given context:
-            // the active span is not consulted.
-            logger.emit_in(record, context.as_ref());
-        }
+        // Handed to the processors with the thread marked: what they record
+        // meanwhile is left alone (see `emitting`).
+        emitting::emitting(|| {
+            if event.is_contextual() {
+                // Outside any span a layer records, `emit` gives the record
+                // the ids of the thread's active span of the native API, if
+                // any (`otlp_sdk::active_span`), as the `log` bridge does.
+                logger.emit(record);
+            } else {
+                // An explicit parent (or `parent: None`) is the given
+                // context: the active span is not consulted.
+                logger.emit_in(record, context.as_ref());
+            }
+        });
     }
 }
 
@@ -420,20 +424,23 @@ where
     // whole subscriber (its other layers too, a `fmt` layer), while a
     // processor's `enabled` speaks only for this pipeline.
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        // Nor what a processor (or anything this layer calls while it
-        // handles an event) records meanwhile: handed to the processors in
-        // turn, it would make one more, without end (see `emitting`).
+        // Nor what a processor records while it is asked about a record or
+        // given one: handed to the processors in turn, it would make one
+        // more, without end (see `emitting`). What the program's `Debug`
+        // impls record while the fields are read is recorded.
         if own_threads::is_own_thread() || emitting::is_emitting() || !self.logger.enabled() {
             return;
         }
-        emitting::emitting(|| self.handle(event, &ctx));
+        self.handle(event, &ctx);
     }
 }
 
 impl OtlpLogLayer {
     /// Asks the processors about `event`, and if one takes it, builds its
-    /// record and emits it (see [`Layer::on_event`]). Inlined into its one
-    /// caller, as the code was before it moved here.
+    /// record and emits it (see [`Layer::on_event`]); the processors are
+    /// asked and given the record with the thread marked (`emitting`), the
+    /// record is built between. Inlined into its one caller, as the code
+    /// was before it moved here.
     #[inline(always)]
     fn handle<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
     where
@@ -446,7 +453,7 @@ impl OtlpLogLayer {
         match &self.targets {
             // One scope: asked before anything is built.
             None => {
-                if self.logger.enabled_for(severity, event_name) {
+                if emitting::emitting(|| self.logger.enabled_for(severity, event_name)) {
                     let fields = self.record_fields(event);
                     self.emit(event, ctx, fields, from_log, event_name, None);
                 }
@@ -458,10 +465,8 @@ impl OtlpLogLayer {
                 (),
                 |&()| Some(metadata.target()),
                 |(), target_logger| {
-                    if target_logger
-                        .unwrap_or(&self.logger)
-                        .enabled_for(severity, event_name)
-                    {
+                    let logger = target_logger.unwrap_or(&self.logger);
+                    if emitting::emitting(|| logger.enabled_for(severity, event_name)) {
                         let fields = self.record_fields(event);
                         self.emit(event, ctx, fields, from_log, event_name, target_logger);
                     }
@@ -474,10 +479,8 @@ impl OtlpLogLayer {
                 self.record_fields(event),
                 |(_, fields)| log_target(&fields.attributes),
                 |fields, target_logger| {
-                    if target_logger
-                        .unwrap_or(&self.logger)
-                        .enabled_for(severity, event_name)
-                    {
+                    let logger = target_logger.unwrap_or(&self.logger);
+                    if emitting::emitting(|| logger.enabled_for(severity, event_name)) {
                         self.emit(event, ctx, fields, from_log, event_name, target_logger);
                     }
                 },
