@@ -12,7 +12,12 @@
 //! So every such thread calls [`enter`] when it starts:
 //!
 //! - its `tracing` default dispatcher becomes a no-op (thread-local: the
-//!   program's global subscriber still sees every other thread);
+//!   program's global subscriber still sees every other thread), once the
+//!   program uses `tracing` (a dispatcher has been set, globally or on some
+//!   thread): until then there is no subscriber to keep its events from,
+//!   and setting one would tell `tracing` that one is in use, which stops
+//!   `tracing`'s `log` feature from turning events into `log` records on
+//!   every thread of the program (see [`enter`]);
 //! - the hooks other crates registered with [`add_hook`] run — the
 //!   `opentelemetry` bridge of `otlp-contrib` registers one that enters
 //!   `opentelemetry`'s suppressed context, so the `opentelemetry` API records
@@ -20,8 +25,10 @@
 //!
 //! A hook registered after a thread started runs on that thread the next time
 //! it calls [`catch_up`] (the export loop on every turn, a metrics reader
-//! before each collection, runtime workers whenever they wake up), so the
-//! order in which pipelines and bridges are built does not matter.
+//! before each collection, runtime workers whenever they wake up), and so
+//! does the no-op dispatcher of a thread that started before the program set
+//! its first one; so the order in which pipelines, bridges and subscribers
+//! are set up does not matter.
 //!
 //! Some of a pipeline's work runs on the application's thread: building an
 //! exporter reads certificates and builds its TLS configuration there, and
@@ -35,7 +42,7 @@
 //! [`as_own_future`]: each poll, and the drop, is such work.
 //!
 //! Cost: [`enter`] once per thread (a thread-local store and the hooks);
-//! [`catch_up`] one relaxed atomic load and a thread-local read per call.
+//! [`catch_up`] two relaxed atomic loads and two thread-local reads per call.
 //! Nothing on the application's threads changes.
 
 use std::cell::Cell;
@@ -59,11 +66,24 @@ thread_local! {
     static OWN: Cell<u32> = const { Cell::new(0) };
     /// How many hooks have run on this thread.
     static HOOKS_RUN: Cell<usize> = const { Cell::new(0) };
+    /// Whether this pipeline thread's `tracing` default dispatcher is the
+    /// no-op one (see [`enter`]).
+    static SILENCED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Marks the calling thread as one of a pipeline's own for the rest of its
 /// life: `tracing` records nothing on it, and every hook registered with
 /// [`add_hook`] runs on it. Calling it again does nothing more.
+///
+/// The thread's `tracing` default dispatcher becomes the no-op one as soon
+/// as a dispatcher has been set in the process (`tracing`'s
+/// `dispatcher::has_been_set`): at once if one has, else at the first
+/// [`catch_up`] after the program sets one. Before that no subscriber
+/// exists to keep the thread's events from, and setting the no-op one
+/// would itself count as set: `tracing` would stop turning events into
+/// `log` records (its `log` feature) on every thread of the program, and a
+/// program that records through the `log` crate would lose its
+/// dependencies' `tracing` events.
 ///
 /// Crates that start threads to carry telemetry (an exporter's own runtime,
 /// an embedded receiver) call it first thing on each of them, for example
@@ -80,19 +100,24 @@ thread_local! {
 /// assert!(!otlp_sdk::own_threads::is_own_thread());
 /// ```
 pub fn enter() {
-    let first = OWN
-        .try_with(|own| {
-            let was = own.get();
-            own.set(was | OWN_FOR_LIFE);
-            was & OWN_FOR_LIFE == 0
-        })
-        .unwrap_or(false);
-    if first {
-        // The guard would restore the previous dispatcher when dropped: the
-        // thread keeps the no-op one until it exits.
-        std::mem::forget(dispatcher::set_default(&Dispatch::none()));
-    }
+    let _ = OWN.try_with(|own| own.set(own.get() | OWN_FOR_LIFE));
     catch_up();
+}
+
+/// Gives a pipeline thread the no-op `tracing` dispatcher, once a
+/// dispatcher has been set in the process (see [`enter`]).
+#[cold]
+fn silence_tracing() {
+    if !dispatcher::has_been_set() {
+        return;
+    }
+    let _ = SILENCED.try_with(|silenced| {
+        if !silenced.replace(true) {
+            // The guard would restore the previous dispatcher when dropped:
+            // the thread keeps the no-op one until it exits.
+            std::mem::forget(dispatcher::set_default(&Dispatch::none()));
+        }
+    });
 }
 
 /// Whether the calling thread is one of a pipeline's own (see [`enter`]), or
@@ -120,7 +145,12 @@ fn own_for_life() -> bool {
 /// `work` must not run the application's code: what that records would not
 /// be recorded either.
 ///
-/// Cost: two thread-local stores and a scoped `tracing` dispatcher.
+/// While no `tracing` dispatcher has been set in the process, `work` runs
+/// under none (no subscriber exists to keep its events from): setting the
+/// no-op one would count as set, as [`enter`] explains.
+///
+/// Cost: two thread-local stores and, once the program uses `tracing`, a
+/// scoped `tracing` dispatcher.
 ///
 /// ```
 /// use otlp_sdk::own_threads;
@@ -143,7 +173,11 @@ pub fn as_own<R>(work: impl FnOnce() -> R) -> R {
     // The depth bits never reach the life bit: 2^31 nested calls would take
     // more stack than a thread has.
     let _leave = Leave(OWN.try_with(|own| own.set(own.get() + 1)).is_ok());
-    dispatcher::with_default(&Dispatch::none(), work)
+    if dispatcher::has_been_set() {
+        dispatcher::with_default(&Dispatch::none(), work)
+    } else {
+        work()
+    }
 }
 
 /// `future`, each poll of it run as [`as_own`] runs its work, and its drop
@@ -202,10 +236,15 @@ impl<F> Drop for OwnFuture<F> {
     }
 }
 
-/// Runs, on a pipeline thread, the hooks registered since it last looked.
-/// Does nothing on other threads. Cheap enough to call on every wake-up.
+/// Runs, on a pipeline thread, the hooks registered since it last looked,
+/// and gives it the no-op `tracing` dispatcher if the program has set a
+/// dispatcher since (see [`enter`]). Does nothing on other threads. Cheap
+/// enough to call on every wake-up.
 #[inline]
 pub fn catch_up() {
+    if !SILENCED.try_with(Cell::get).unwrap_or(true) && own_for_life() {
+        silence_tracing();
+    }
     let registered = HOOK_COUNT.load(Ordering::Acquire);
     let _ = HOOKS_RUN.try_with(|run| {
         // Own for life only: `as_own` scopes do not take the hooks.
