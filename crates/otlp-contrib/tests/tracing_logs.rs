@@ -454,6 +454,58 @@ fn location_is_left_out_by_default_as_in_the_appender() {
     assert_eq!(exported.records[0].0, "checkout");
 }
 
+/// With one scope (the target an attribute) and the location on, a field
+/// named like one of the record's own attributes (`target = "upstream"`, a
+/// relay naming its records' origin) wins over it, as a `log` key-value does
+/// through `OtlpLogger`; and past the attribute limit the fields are
+/// dropped, not the record's own `target` and `code.*`, which come first.
+#[test]
+fn fields_named_like_the_records_own_attributes_win_and_the_limit_drops_fields_first() {
+    let pipelines = Pipelines::new();
+    // The pipeline's processor, under a provider that keeps 4 attributes.
+    let limited = LoggerProvider::builder()
+        .with_processor(pipelines.log_processor.clone())
+        .with_log_limits(otlp_sdk::LogRecordLimits {
+            max_attributes: 4,
+            ..otlp_sdk::LogRecordLimits::default()
+        })
+        .build();
+    let layer = OtlpLogLayer::builder(&limited)
+        .with_scope(otlp_core::InstrumentationScope::new("relay"))
+        .with_location(true)
+        .build();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!(target = "upstream", "code.line.number" = 7_i64, "relayed");
+        tracing::info!(first = 1_i64, second = 2_i64, "crowded");
+    });
+    let exported = pipelines.finish();
+    let relayed = exported.record("relayed");
+    assert_eq!(attribute(relayed, "target"), Some(&string("upstream")));
+    assert_eq!(
+        attribute(relayed, "code.line.number"),
+        Some(&Value::IntValue(7))
+    );
+    assert_eq!(relayed.attributes.len(), 4, "{:?}", relayed.attributes);
+    assert_eq!(relayed.dropped_attributes_count, 0);
+    let crowded = exported.record("crowded");
+    let keys: Vec<&str> = crowded
+        .attributes
+        .iter()
+        .map(|attribute| attribute.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "target",
+            "code.file.path",
+            "code.line.number",
+            "code.module.name"
+        ]
+    );
+    assert_eq!(attribute(crowded, "target"), Some(&string("tracing_logs")));
+    assert_eq!(crowded.dropped_attributes_count, 2);
+}
+
 #[test]
 fn inside_a_span_the_record_carries_that_spans_ids() {
     let pipelines = Pipelines::new();

@@ -258,26 +258,46 @@ impl OtlpLogLayer {
         context
     }
 
-    /// The time of `event` (read now) and its fields, recorded in this
-    /// thread's spare vector.
-    fn record_fields(&self, event: &Event<'_>) -> (u64, EventFields) {
+    /// The time of `event` (read now) and its attributes, recorded in this
+    /// thread's spare vector: first the record's own, the `target` (when
+    /// `own_target`: no scope is named after it) and the location (when
+    /// asked for), then the fields. So past the attribute limit, which keeps
+    /// the first ones, fields are dropped, not these; and a field of the
+    /// same name (`target = "upstream"`) wins, as the logger keeps a
+    /// repeated key's last value, in its first place. A `log` record through
+    /// `tracing-log` (`from_log`) has its target and location among its
+    /// fields (`from_log_fields` renames them in `emit`): none is added.
+    fn record_fields(
+        &self,
+        event: &Event<'_>,
+        own_target: bool,
+        from_log: bool,
+    ) -> (u64, EventFields) {
         let time = clock::now_unix_nanos();
         let metadata = event.metadata();
-        let location = if self.location { 3 } else { 0 };
+        let location = self.location && !from_log;
         // This thread's spare vector: `emit` gives it back once encoded.
         let mut fields = EventFields::in_vector(
             self.logger.attribute_vector(),
-            metadata.fields().len() + 2 + location,
+            metadata.fields().len() + 2 + if location { 3 } else { 0 },
         );
+        if own_target {
+            fields
+                .attributes
+                .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
+        }
+        if location {
+            push_location(&mut fields.attributes, metadata);
+        }
         event.record(&mut fields);
         fields.push_exception();
         (time, fields)
     }
 
-    /// Emits the record of `event` (its time and its fields as
+    /// Emits the record of `event` (its time and its attributes as
     /// [`record_fields`](Self::record_fields) read them, its
     /// [`event_name`]) through `target_logger`, the target's own logger, or
-    /// else the layer's, which then names the target in an attribute.
+    /// else the layer's, whose records name the target in an attribute.
     fn emit<S>(
         &self,
         event: &Event<'_>,
@@ -296,13 +316,6 @@ impl OtlpLogLayer {
                 target_logger.is_none(),
                 self.location,
             );
-        } else if target_logger.is_none() {
-            fields
-                .attributes
-                .push(KeyValue::new(TARGET_ATTRIBUTE, metadata.target()));
-        }
-        if self.location && !from_log {
-            push_location(&mut fields.attributes, metadata);
         }
         let logger = target_logger.unwrap_or(&self.logger);
         // Stamped here with the logger's own handles: `emit` has nothing to
@@ -454,7 +467,7 @@ impl OtlpLogLayer {
             // One scope: asked before anything is built.
             None => {
                 if emitting::emitting(|| self.logger.enabled_for(severity, event_name)) {
-                    let fields = self.record_fields(event);
+                    let fields = self.record_fields(event, !from_log, from_log);
                     self.emit(event, ctx, fields, from_log, event_name, None);
                 }
             }
@@ -467,7 +480,7 @@ impl OtlpLogLayer {
                 |(), target_logger| {
                     let logger = target_logger.unwrap_or(&self.logger);
                     if emitting::emitting(|| logger.enabled_for(severity, event_name)) {
-                        let fields = self.record_fields(event);
+                        let fields = self.record_fields(event, target_logger.is_none(), false);
                         self.emit(event, ctx, fields, from_log, event_name, target_logger);
                     }
                 },
@@ -476,7 +489,7 @@ impl OtlpLogLayer {
             // scope) is a field, the metadata's is `tracing-log`'s own; the
             // processors are asked once the fields are read.
             Some(targets) => targets.with_logger(
-                self.record_fields(event),
+                self.record_fields(event, false, true),
                 |(_, fields)| log_target(&fields.attributes),
                 |fields, target_logger| {
                     let logger = target_logger.unwrap_or(&self.logger);

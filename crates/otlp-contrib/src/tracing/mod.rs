@@ -251,15 +251,19 @@
 //!   level's name (`"INFO"`), as `opentelemetry-appender-tracing` writes it.
 //! - Body: the `message` field, as a string; an event without one has no
 //!   body.
-//! - Attributes: every other field, with the same types as span attributes
-//!   above (the same conversion, an error's sources in `<field>.chain`
-//!   included); an error value (`&dyn Error`, or the `error` field) adds
-//!   `exception.message`. Then `target` when the scope
+//! - Attributes: first `target` when the scope
 //!   does not carry it (see below), and the
 //!   location (`code.file.path`, `code.line.number`, `code.module.name`)
 //!   when asked for ([`OtlpLogLayerBuilder::with_location`]; off by default,
 //!   as in `opentelemetry-appender-tracing`, where it is an opt-in feature;
-//!   spans keep theirs by default, as in `tracing-opentelemetry`). A `log` record
+//!   spans keep theirs by default, as in `tracing-opentelemetry`); then
+//!   every other field, with the same types as span attributes
+//!   above (the same conversion, an error's sources in `<field>.chain`
+//!   included); an error value (`&dyn Error`, or the `error` field) adds
+//!   `exception.message`. Past the provider's attribute limit the fields
+//!   are dropped, not the record's own attributes; a field named like one
+//!   of them (`target = "upstream"`, a relay naming its records' origin)
+//!   wins, as a key-value does through the `log` bridge. A `log` record
 //!   that `tracing-log` (`LogTracer`, installed by `tracing_subscriber`'s
 //!   `init()`) turned into an event keeps its own target and location: its
 //!   `log.target`, `log.module_path`, `log.file` and `log.line` fields become
