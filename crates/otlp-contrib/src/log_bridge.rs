@@ -213,6 +213,13 @@ impl OtlpLogger {
     /// Makes this the process's `log` logger, recording `max_level` and more
     /// severe: [`log::set_boxed_logger`] and [`log::set_max_level`]. Fails,
     /// changing nothing, if a logger was set before.
+    ///
+    /// `log` keeps its logger, and so this logger's handle on the provider,
+    /// until the process ends: dropping the program's own handle does not
+    /// shut the pipeline down, and what it still queues is not exported by
+    /// a drop that never comes. Keep the provider and call its
+    /// [`shutdown`](LoggerProvider::shutdown) before the program exits (or at
+    /// least `log::logger().flush()`, which flushes it).
     pub fn install(mut self, max_level: LevelFilter) -> Result<(), log::SetLoggerError> {
         self.max_level = max_level;
         log::set_boxed_logger(Box::new(self))?;
