@@ -19,7 +19,7 @@ use otlp_core::encode::{
     Encoding, TranscodeError, logs_request_to_json, metrics_request_to_json, trace_request_to_json,
 };
 
-use crate::backlog::{Backlog, NextRecord};
+use crate::backlog::{Backlog, NextRecord, Redelivery};
 use crate::batch::Batch;
 use crate::batch_size::BatchSizer;
 use crate::config::BatchConfig;
@@ -513,6 +513,10 @@ impl<E: Exporter> ExportLoop<E> {
                     Stats::add(&self.shared.stats.recovered_bytes, record.bytes);
                 }
                 let (body, encoding) = self.in_exporter_encoding(body, record.encoding);
+                if body.len() > self.settings.max_request_bytes {
+                    self.drop_oversized_redelivery(body, &record, encoding);
+                    return;
+                }
                 let count = Count {
                     records: record.spans as usize,
                     bytes: record.bytes,
@@ -541,6 +545,44 @@ impl<E: Exporter> ExportLoop<E> {
                 ));
             }
             None => self.buffers.put(body),
+        }
+    }
+
+    /// A record read back from disk larger, in the exporter's `encoding`,
+    /// than the request cap (a protobuf record transcoded for a JSON
+    /// exporter; or one stored by a run whose cap was larger) is dropped
+    /// and counted `dropped_oversized`, as a fresh request of one record
+    /// larger than the cap is, and leaves the disk: it is never sent. A
+    /// flush that covers it reports its records undelivered.
+    fn drop_oversized_redelivery(
+        &mut self,
+        body: Vec<u8>,
+        record: &Redelivery,
+        encoding: Encoding,
+    ) {
+        let size = body.len();
+        self.buffers.put(body);
+        let stats = &self.shared.stats;
+        stats.drop_taken(&stats.dropped_oversized, record.spans, record.bytes);
+        stats.record_error(format!(
+            "a request of {} read back from disk was dropped: {size} bytes as {encoding:?}, \
+             larger than the {} byte request cap",
+            Records(record.spans, self.settings.signal),
+            self.settings.max_request_bytes
+        ));
+        if let Some(backlog) = &mut self.backlog
+            && let Err(error) = backlog.settled(record.id, false)
+        {
+            self.shared.stats.record_error(error);
+        }
+        for flush in &mut self.flushes {
+            if flush.end_seq.is_none()
+                || flush
+                    .last_record
+                    .is_some_and(|through| record.id <= through)
+            {
+                flush.failed += record.spans;
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use durable_support::eventually;
 use otlp_core::encode::Encoding;
 use otlp_core::{SpanData, SpanId, TraceId};
-use otlp_sdk::config::BatchConfig;
+use otlp_sdk::config::{BatchConfig, PerformanceConfig};
 use otlp_sdk::durable::{DurableConfig, DurableError, FsyncPolicy};
 use otlp_sdk::{
     BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
@@ -1691,6 +1691,129 @@ fn a_partly_rejected_request_leaves_the_disk_counted_and_is_not_sent_again() {
         ),
         (2 * sent, 200 - 2 * sent, 0, 0),
         "{sent} requests, each sent once: {stats:#?}"
+    );
+    let again = pipeline(&Arc::new(Backend::default()), durable(&dir));
+    assert_eq!(again.stats().recovered, 0, "nothing left on disk");
+    again.shutdown(Duration::from_secs(1)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A pipeline of one span per request, its requests capped at `max_request_bytes`.
+fn capped_pipeline(
+    backend: &Arc<Backend>,
+    config: DurableConfig,
+    max_request_bytes: usize,
+) -> BatchSpanProcessor {
+    BatchSpanProcessor::builder(BackendExporter(backend.clone()))
+        .with_batch_config(BatchConfig {
+            max_export_batch_size: 1,
+            min_export_batch_size: 1,
+            scheduled_delay: Duration::from_millis(5),
+            export_timeout: Duration::from_millis(100),
+            ..BatchConfig::default()
+        })
+        .with_retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        })
+        .with_performance_config(PerformanceConfig {
+            max_request_bytes,
+            ..PerformanceConfig::default()
+        })
+        .with_durable_queue(config)
+        .build()
+        .expect("the pipeline starts")
+}
+
+/// A protobuf request parked on disk by one run, read back by a run whose
+/// exporter takes OTLP/JSON, is transcoded: its JSON may be larger than the
+/// request cap, which a fresh request never is (one span larger, as JSON,
+/// than the cap is dropped and counted `dropped_oversized`). Such a
+/// replayed request was sent all the same; it is dropped and counted the
+/// same way now, and leaves the disk.
+#[test]
+fn a_request_read_back_larger_than_the_request_cap_as_json_is_dropped_and_counted() {
+    use otlp_core::KeyValue;
+    use otlp_core::encode::TraceEncoder;
+
+    let large = || {
+        let mut builder = SpanData::builder("durable work")
+            .trace_id(TraceId::random())
+            .span_id(SpanId::random())
+            .times(1, 2);
+        for i in 0..20 {
+            builder = builder.attribute(KeyValue::new(format!("attribute.{i}"), i));
+        }
+        builder.build()
+    };
+    let (mut encoder, mut json) = (TraceEncoder::new(), Vec::new());
+    let large_protobuf = encoder.encoded_len(&[large()]);
+    let large_json = encoder.encode_json(&[large()], &mut json);
+    json.clear();
+    let small_json = encoder.encode_json(&[span()], &mut json);
+    // Between the large span's protobuf and its JSON; the small one's JSON fits.
+    let cap = large_protobuf.max(small_json) + 16;
+    assert!(
+        cap < large_json,
+        "{large_protobuf} {large_json} {small_json}"
+    );
+
+    let dir = directory("replayed-cap");
+    let down = Arc::new(Backend::default());
+    let first = capped_pipeline(&down, durable(&dir), cap);
+    for span in [large(), span(), large()] {
+        first.on_end(span);
+    }
+    let _ = first.shutdown(Duration::from_secs(2));
+    assert_eq!(first.stats().persisted, 3, "{:#?}", first.stats());
+
+    let up = Arc::new(Backend {
+        accepting: AtomicBool::new(true),
+        json: true,
+        ..Backend::default()
+    });
+    let second = capped_pipeline(&up, durable(&dir), cap);
+    // The shutdown covers what waited on disk: it reports the dropped spans.
+    assert!(
+        matches!(
+            second.shutdown(Duration::from_secs(5)),
+            Err(PipelineError::Undelivered {
+                failed: 2,
+                rejected: 0,
+                ..
+            })
+        ),
+        "{:#?}",
+        second.stats()
+    );
+    let stats = second.stats();
+    assert_balanced(&stats);
+    assert_eq!(
+        (
+            stats.recovered,
+            stats.exported,
+            stats.dropped_oversized,
+            stats.dropped_oversized_on_arrival,
+            stats.failed,
+            stats.persisted
+        ),
+        (3, 1, 2, 0, 0, 0),
+        "{stats:#?}"
+    );
+    let bodies = up.bodies.lock().unwrap().clone();
+    assert!(
+        bodies.iter().all(|body| body.len() <= cap),
+        "{:?}",
+        bodies.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .is_some_and(|error| error.contains("request cap")),
+        "{:?}",
+        stats.last_error
     );
     let again = pipeline(&Arc::new(Backend::default()), durable(&dir));
     assert_eq!(again.stats().recovered, 0, "nothing left on disk");
