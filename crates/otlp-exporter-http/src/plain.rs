@@ -284,13 +284,23 @@ impl PlainConnections {
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(PlainError::Http)?;
-        tokio::spawn(async move {
+        spawn_connection_task(async move {
             // Its end (closed by either side, or failed) is seen by the
             // request in flight, if any, or by the idle list's check.
             let _ = connection.await;
         });
         Ok(sender)
     }
+}
+
+/// Spawns a connection's task on the current runtime, polled (and dropped)
+/// as a pipeline's own work ([`otlp_sdk::own_threads::as_own_future`]), as
+/// the gRPC exporter's channel tasks are: on a runtime that is not the
+/// pipeline's own (an `otlp-contrib` adapter given the application's), what
+/// the connection records reaches no front door. On the pipeline's threads
+/// a poll costs one thread-local read more; one allocation per connection.
+fn spawn_connection_task(task: impl Future<Output = ()> + Send + 'static) {
+    drop(tokio::spawn(otlp_sdk::own_threads::as_own_future(task)));
 }
 
 #[cfg(test)]
@@ -338,6 +348,25 @@ mod tests {
         }
         assert!(connections("http://collector:4318/v1/traces", &[("HTTP_PROXY", " ")]).is_some());
         assert!(connections("http://user:pw@collector:4318/v1/traces", &[]).is_none());
+    }
+
+    /// The connection's task runs on the caller's runtime, which may be the
+    /// application's (an `otlp-contrib` adapter's `with_runtime`): it is
+    /// the pipeline's own work there, as the gRPC channel's tasks are.
+    #[test]
+    fn a_connections_task_is_polled_as_the_pipelines_own_work() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let seen = runtime.block_on(async {
+            let (sender, seen) = tokio::sync::oneshot::channel();
+            spawn_connection_task(async move {
+                let _ = sender.send(otlp_sdk::own_threads::is_own_thread());
+            });
+            seen.await
+        });
+        assert_eq!(seen, Ok(true));
+        assert!(!otlp_sdk::own_threads::is_own_thread());
     }
 
     #[test]

@@ -218,7 +218,8 @@ impl<E: Exporter> SdkExporterBuilder<E> {
     /// Its threads are not the pipeline's own: each export (and the
     /// shutdown) is polled as the pipeline's own work
     /// ([`otlp_sdk::own_threads::as_own_future`]), and so are the gRPC
-    /// exporter's connection tasks, so that what the transport records there
+    /// exporter's connection tasks and the HTTP exporter's over `http://`,
+    /// so that what the transport records there
     /// through `tracing` and `log` reaches no subscriber; each export is also
     /// polled in `opentelemetry`'s suppressed context, so that a span it
     /// starts through the `opentelemetry` API is not recording and reaches
