@@ -638,6 +638,8 @@ impl LineWriter {
 
     fn run(mut self, mut queue: mpsc::Receiver<Job>) {
         while let Some(job) = queue.blocking_recv() {
+            // Hooks registered after the thread entered (see `own_threads`).
+            otlp_sdk::own_threads::catch_up();
             match job {
                 Job::Line { request, reply } => {
                     // The export gave up waiting (attempt timeout): writing now
@@ -792,6 +794,61 @@ fn classify(target: &str, error: &io::Error) -> ExportOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Whether `mark_hooked` ran on this thread.
+        static HOOKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    fn mark_hooked() {
+        HOOKED.with(|hooked| hooked.set(true));
+    }
+
+    /// Notes, for each write, whether `mark_hooked` had run on the thread
+    /// that writes.
+    struct SeesHook(std::sync::Arc<Mutex<Vec<bool>>>);
+
+    impl Write for SeesHook {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(HOOKED.with(std::cell::Cell::get));
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A hook registered with `own_threads::add_hook` once the writer thread
+    /// has started (a bridge built after the exporter: its suppressed
+    /// `opentelemetry` context) runs there before its next write. The
+    /// thread entered once and never caught up: the hook never ran there.
+    #[test]
+    fn a_hook_registered_after_the_writer_started_runs_on_its_thread_before_it_writes() {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let exporter = FileExporter::to_writer(SeesHook(seen.clone())).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let export = |body: &'static str| {
+            let outcome = runtime.block_on(exporter.export(ExportRequest {
+                body: bytes::Bytes::from_static(body.as_bytes()),
+                encoding: Encoding::Json,
+                span_count: 1,
+            }));
+            assert!(matches!(outcome, ExportOutcome::Success), "{outcome:?}");
+        };
+        // Written: the writer thread has started (and entered).
+        export(r#"{"n":1}"#);
+        otlp_sdk::own_threads::add_hook(mark_hooked);
+        export(r#"{"n":2}"#);
+        runtime.block_on(exporter.shutdown());
+        let seen = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        assert_eq!(seen, [false, true]);
+    }
 
     /// Accepts `capacity` bytes, then fails like a full disk.
     struct FullAfter {

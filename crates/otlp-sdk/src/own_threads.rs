@@ -25,10 +25,11 @@
 //!
 //! A hook registered after a thread started runs on that thread the next time
 //! it calls [`catch_up`] (the export loop on every turn, a metrics reader
-//! before each collection, runtime workers whenever they wake up), and so
-//! does the no-op dispatcher of a thread that started before the program set
-//! its first one; so the order in which pipelines, bridges and subscribers
-//! are set up does not matter.
+//! before each collection, runtime workers whenever they wake up,
+//! `otlp-contrib`'s file exporter before each line and its metrics server
+//! before each render), and so does the no-op dispatcher of a thread that
+//! started before the program set its first one; so the order in which
+//! pipelines, bridges and subscribers are set up does not matter.
 //!
 //! Some of a pipeline's work runs on the application's thread: building an
 //! exporter reads certificates and builds its TLS configuration there, and

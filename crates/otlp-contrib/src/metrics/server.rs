@@ -225,6 +225,10 @@ async fn serve(
                     let render = render.clone();
                     connections.spawn(async move {
                         let service = service_fn(move |request: Request<Incoming>| {
+                            // On the server's own thread, the hooks registered
+                            // since it entered run before the render (see
+                            // `otlp_sdk::own_threads`); elsewhere nothing.
+                            otlp_sdk::own_threads::catch_up();
                             let response = respond(&request, &*render);
                             async move { Ok::<_, Infallible>(response) }
                         });
@@ -282,4 +286,50 @@ fn respond(request: &Request<Incoming>, render: &Render) -> Response<Full<Bytes>
         hyper::header::HeaderValue::from_static(exposition::CONTENT_TYPE),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    thread_local! {
+        /// Whether `mark_hooked` ran on this thread.
+        static HOOKED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn mark_hooked() {
+        HOOKED.with(|hooked| hooked.set(true));
+    }
+
+    /// The body of a `GET /metrics` on a connection of its own.
+    fn scrape(server: &MetricsServer) -> String {
+        let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+        body.to_owned()
+    }
+
+    /// A hook registered with `own_threads::add_hook` once the server's
+    /// thread has started (a bridge built after the server: its suppressed
+    /// `opentelemetry` context) runs there before it renders again. The
+    /// thread entered once and never caught up: the hook never ran there.
+    #[test]
+    fn a_hook_registered_after_the_server_started_runs_on_its_thread_before_it_renders() {
+        let server = MetricsServer::start_with("127.0.0.1:0".parse().unwrap(), || {
+            HOOKED.with(Cell::get).to_string()
+        })
+        .unwrap();
+        // Answered: the server's thread has started (and entered).
+        assert_eq!(scrape(&server), "false");
+        otlp_sdk::own_threads::add_hook(mark_hooked);
+        assert_eq!(scrape(&server), "true");
+        server.shutdown();
+    }
 }
