@@ -12,8 +12,10 @@
 //! graceful (a GOAWAY on HTTP/2, so a request that crossed it is still
 //! served, and a clean close between requests on HTTP/1.1), and bounded by
 //! the same time again: a client that does not let it finish (it never
-//! answers the GOAWAY's PING) is dropped. A request in progress (its body
-//! still arriving, its answer being written) is never timed by it.
+//! answers the GOAWAY's PING) is dropped, and a request in hand then (one
+//! that crossed the GOAWAY) is abandoned, not counted, as below. A request
+//! in progress (its body still arriving, its answer being written) is never
+//! timed by it.
 //!
 //! Refusing closes the listening socket (new connections get `ECONNREFUSED`)
 //! and every open connection (keep-alive clients see a reset on their pooled
@@ -32,7 +34,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -69,16 +71,19 @@ pub(crate) enum ListenerCommand {
 }
 
 /// Whether the listener has closed the connection a request came on
-/// (refusing connections closes every open one), in each request's
-/// extensions: such a request can no longer be answered, so its ticket
-/// leaves it abandoned instead of counting it (see
-/// [`RequestTicket`](super::shared::RequestTicket)). Cloning is cheap (an `Arc`).
+/// (refusing connections closes every open one; the idle close drops one
+/// that did not end gracefully in time), in each request's extensions: such
+/// a request can no longer be answered, so its ticket leaves it abandoned
+/// instead of counting it (see [`RequestTicket`](super::shared::RequestTicket)).
+/// Cloning is cheap (two `Arc`s).
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectionReset {
     /// How many times the listener has closed all its connections.
     resets: Arc<AtomicU64>,
     /// That number when the connection was accepted.
     accepted_after: u64,
+    /// Set when this connection alone is dropped (its idle close's end).
+    dropped: Arc<AtomicBool>,
 }
 
 impl ConnectionReset {
@@ -88,12 +93,20 @@ impl ConnectionReset {
         ConnectionReset {
             resets: Arc::clone(resets),
             accepted_after: resets.load(Ordering::SeqCst),
+            dropped: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// True once the listener has closed the connection.
     pub(crate) fn happened(&self) -> bool {
-        self.resets.load(Ordering::SeqCst) != self.accepted_after
+        self.dropped.load(Ordering::SeqCst)
+            || self.resets.load(Ordering::SeqCst) != self.accepted_after
+    }
+
+    /// The connection is about to be dropped unfinished: a request in hand
+    /// on it gets no answer.
+    fn drop_connection(&self) {
+        self.dropped.store(true, Ordering::SeqCst);
     }
 }
 
@@ -246,7 +259,7 @@ async fn serve_connection<S, B>(
     let service = TrackRequests {
         inner: service,
         activity: Arc::clone(&activity),
-        reset,
+        reset: reset.clone(),
     };
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
@@ -258,6 +271,7 @@ async fn serve_connection<S, B>(
                 |connection| connection.graceful_shutdown(),
                 &activity,
                 request_head_timeout,
+                &reset,
             )
             .await;
         }
@@ -275,6 +289,7 @@ async fn serve_connection<S, B>(
                 |connection| connection.graceful_shutdown(),
                 &activity,
                 request_head_timeout,
+                &reset,
             )
             .await;
         }
@@ -291,12 +306,16 @@ async fn serve_connection<S, B>(
 /// The close is `close_gracefully` (hyper's graceful shutdown: a GOAWAY on
 /// HTTP/2, which waits for the client's PING answer and for any stream that
 /// crossed it; a clean close of an idle HTTP/1.1 connection), given
-/// `idle_timeout` again; a connection still open then is dropped.
+/// `idle_timeout` again; a connection still open then is dropped, `reset`
+/// first: a request in hand on it (an HTTP/2 stream's task, which the drop
+/// does not end in the middle of a poll) is never answered, so it is
+/// abandoned, not counted, as when refusing connections.
 async fn serve_until_idle<C: Future>(
     connection: C,
     close_gracefully: impl FnOnce(Pin<&mut C>),
     activity: &RequestActivity,
     idle_timeout: Duration,
+    reset: &ConnectionReset,
 ) {
     let mut connection = std::pin::pin!(connection);
     let mut idle_since = Some(tokio::time::Instant::now());
@@ -319,7 +338,12 @@ async fn serve_until_idle<C: Future>(
         }
     }
     close_gracefully(connection.as_mut());
-    let _ = tokio::time::timeout(idle_timeout, connection).await;
+    if tokio::time::timeout(idle_timeout, connection)
+        .await
+        .is_err()
+    {
+        reset.drop_connection();
+    }
 }
 
 /// The requests in progress on one connection: from the arrival of a
@@ -413,5 +437,61 @@ impl<B: Body + Unpin> Body for InProgressBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serves `connection` until it ends or its idle close does, with a
+    /// short idle timeout; whether its requests' connection counts as reset
+    /// then.
+    fn reset_after_idle_close<C: Future>(
+        connection: C,
+        close_gracefully: impl FnOnce(Pin<&mut C>),
+    ) -> bool {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let resets = Arc::new(AtomicU64::new(0));
+        let reset = ConnectionReset::accepted(&resets);
+        let activity = RequestActivity::default();
+        runtime.block_on(serve_until_idle(
+            connection,
+            close_gracefully,
+            &activity,
+            Duration::from_millis(10),
+            &reset,
+        ));
+        reset.happened()
+    }
+
+    /// An HTTP/2 connection whose graceful close does not end in time (a
+    /// client that never answers the GOAWAY's PING, a request that crossed
+    /// it still being handled) is dropped: a request in hand then is never
+    /// answered, and must not be counted (its handler, an HTTP/2 stream's
+    /// task, may go on past the drop in the middle of a poll). It was,
+    /// since only refusing connections marked them reset.
+    #[test]
+    fn a_connection_dropped_at_the_end_of_its_idle_close_counts_as_reset() {
+        assert!(reset_after_idle_close(std::future::pending::<()>(), |_| {}));
+        // One that ends by itself, or once asked to close, is not.
+        assert!(!reset_after_idle_close(std::future::ready(()), |_| {}));
+        let asked = Arc::new(AtomicBool::new(false));
+        let closes_when_asked = std::future::poll_fn({
+            let asked = Arc::clone(&asked);
+            move |_| {
+                if asked.load(Ordering::SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }
+        });
+        assert!(!reset_after_idle_close(closes_when_asked, |_| {
+            asked.store(true, Ordering::SeqCst);
+        }));
     }
 }

@@ -41,7 +41,8 @@ impl Shared {
 /// drops it before either, abandoned (counted on drop). So
 /// `requests = accepted + faulted + bad + abandoned + in progress` holds
 /// whatever a client does. A request whose connection the receiver closed
-/// itself before it was settled (refusing connections) is abandoned too,
+/// itself before it was settled (refusing connections, or dropping one whose
+/// idle close did not end in time) is abandoned too,
 /// whatever its handler decides afterwards: it can no longer be answered,
 /// and its client sends it again.
 #[derive(Debug)]
