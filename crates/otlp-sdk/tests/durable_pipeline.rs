@@ -905,6 +905,29 @@ fn one_slot_taken(backend: &Arc<Backend>, config: DurableConfig) -> BatchSpanPro
     processor
 }
 
+/// Opens the queue in `config`'s directory once the pipeline shut down
+/// before it has let go of it. A shutdown that returned at its deadline
+/// (these tests give 500 ms, a slot still retrying) leaves the export loop
+/// finishing its last cut, and the directory locked, a little longer on a
+/// loaded machine; any error but `Locked` fails at once.
+fn reopen_once_released(
+    config: DurableConfig,
+) -> (
+    otlp_sdk::durable::DurableQueue,
+    otlp_sdk::durable::Recovered,
+) {
+    let started = std::time::Instant::now();
+    loop {
+        match otlp_sdk::durable::DurableQueue::open(config.clone()) {
+            Ok(opened) => return opened,
+            Err(DurableError::Locked { .. }) if started.elapsed() < Duration::from_secs(30) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => panic!("reopen: {error}"),
+        }
+    }
+}
+
 /// A full disk right after the disk cap evicted the oldest segment: the
 /// append that made room then fails to write (its segment is `/dev/full`
 /// here). The evicted records are gone from the disk whatever the write did,
@@ -913,8 +936,6 @@ fn one_slot_taken(backend: &Arc<Backend>, config: DurableConfig) -> BatchSpanPro
 #[cfg(target_os = "linux")]
 #[test]
 fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
-    use otlp_sdk::durable::DurableQueue;
-
     let dir = directory("evict-then-fail");
     let (config, next) = six_waiting_records(&dir);
     // The segment the next record goes to is a full disk.
@@ -936,7 +957,7 @@ fn records_evicted_for_an_append_that_then_fails_are_counted_as_dropped() {
 
     let evicted = 3 * u64::from(SPANS_PER_RECORD);
     assert_eq!(stats.dropped_durable, evicted, "{stats:#?}");
-    let (_queue, recovered) = DurableQueue::open(config).expect("reopen");
+    let (_queue, recovered) = reopen_once_released(config);
     assert_eq!(
         stats.persisted,
         recovered.span_count(),
@@ -1354,8 +1375,6 @@ fn what_a_full_disk_refuses_at_shutdown_is_dropped_at_shutdown_not_failed_in_fli
 /// (its spans failed). It stores the protobuf request, as every other append.
 #[test]
 fn a_json_batch_held_for_a_slot_is_stored_at_shutdown_as_its_protobuf_request() {
-    use otlp_sdk::durable::DurableQueue;
-
     let dir = directory("held-json");
     let backend = Arc::new(Backend {
         json: true,
@@ -1370,7 +1389,7 @@ fn a_json_batch_held_for_a_slot_is_stored_at_shutdown_as_its_protobuf_request() 
     let _ = processor.shutdown(Duration::from_millis(500));
     assert_eq!(processor.stats().persisted, 10, "{:#?}", processor.stats());
 
-    let (queue, recovered) = DurableQueue::open(durable(&dir)).expect("reopen");
+    let (queue, recovered) = reopen_once_released(durable(&dir));
     let encodings: Vec<Encoding> = recovered.records.iter().map(|r| r.encoding).collect();
     assert_eq!(
         encodings,
