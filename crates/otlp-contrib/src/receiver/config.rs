@@ -17,6 +17,12 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 << 20;
 /// Collector allows a minute).
 pub const DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The default [`request_timeout`](ReceiverConfig::request_timeout): 30
+/// seconds, the OpenTelemetry Collector's HTTP server write timeout (Go's
+/// `WriteTimeout`, which runs from the end of a request's head to the end of
+/// its answer).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The most [`worker_threads`](ReceiverConfig::worker_threads): each is an OS
 /// thread with its own runtime (a stack, a few file descriptors), and 1024 is
 /// far more than the cores of any machine that serves connections on them.
@@ -82,6 +88,30 @@ pub struct ReceiverConfig {
     /// [`DEFAULT_REQUEST_HEAD_TIMEOUT`]; must be more than zero. A timeout
     /// past a year (up to `Duration::MAX`, for "never") stands for a year.
     pub request_head_timeout: Duration,
+    /// From the moment a request's head has been read, its body must be
+    /// read whole and its answer written within this time; a client that
+    /// sends its body a byte at a time, or sends nothing after the head, or
+    /// never lets its answer through (an HTTP/2 flow-control window of 0),
+    /// cannot hold a connection, an HTTP/2 stream and a task for ever.
+    ///
+    /// A request whose time runs out before its answer was decided is not
+    /// received: nothing of it is counted, kept or observed, and it is
+    /// counted in [`ReceiverStats::timed_out_requests`](super::ReceiverStats::timed_out_requests).
+    /// Over HTTP/1.1 it is answered 408 Request Timeout (a `google.rpc.Status`
+    /// body, `DEADLINE_EXCEEDED`) and the connection is closed; over HTTP/2
+    /// (every gRPC request) its stream alone is reset (`RST_STREAM` with
+    /// `CANCEL`), and the connection's other streams carry on. A request
+    /// whose answer was decided in time but not written in time keeps the
+    /// count it got when its answer was decided (accepted, faulted or bad);
+    /// its HTTP/2 stream is reset all the same (an HTTP/1.1 answer taken
+    /// whole by the connection is then left to it, which closes as an idle
+    /// one a client that does not read it). A [`Fault::Delay`](super::Fault::Delay)
+    /// as long as this times requests out; a [`Fault::Hang`](super::Fault::Hang)
+    /// hangs until this time is up.
+    ///
+    /// Default [`DEFAULT_REQUEST_TIMEOUT`]; must be more than zero. A timeout
+    /// past a year (up to `Duration::MAX`, for "never") stands for a year.
+    pub request_timeout: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -96,6 +126,7 @@ impl Default for ReceiverConfig {
             worker_threads: 2,
             observer: None,
             request_head_timeout: DEFAULT_REQUEST_HEAD_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -118,6 +149,12 @@ impl ReceiverConfig {
         if self.request_head_timeout.is_zero() {
             return Err(ReceiverError::Config {
                 field: "request_head_timeout",
+                reason: "must be more than zero".into(),
+            });
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ReceiverError::Config {
+                field: "request_timeout",
                 reason: "must be more than zero".into(),
             });
         }

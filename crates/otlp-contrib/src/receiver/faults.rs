@@ -22,7 +22,7 @@ use std::time::Duration;
 /// | [`Status`](Fault::Status) | `grpc_code` | `http_status` |
 /// | [`PartialSuccess`](Fault::PartialSuccess) | `OK` + `partial_success` | 200 + `partialSuccess` |
 /// | [`Delay(d)`](Fault::Delay) | `OK` after `d` | 200 after `d` |
-/// | [`Hang`](Fault::Hang) | no answer | no answer |
+/// | [`Hang`](Fault::Hang) | no answer (the stream reset at the request timeout) | no answer (408 at the request timeout over HTTP/1.1) |
 ///
 /// Every HTTP error carries a `google.rpc.Status` body in the request's
 /// encoding (protobuf or JSON); throttles also put a `RetryInfo` detail in it.
@@ -69,10 +69,15 @@ pub enum Fault {
         /// `error_message`.
         message: String,
     },
-    /// Wait, then answer OK.
+    /// Wait, then answer OK. A delay that reaches the
+    /// [`request_timeout`](super::ReceiverConfig::request_timeout) times the
+    /// request out instead (counted timed out, its records not counted).
     Delay(Duration),
     /// Never answer: the request stays open (and the connection with it) until
-    /// the client gives up, the receiver refuses connections or shuts down.
+    /// the client gives up, the receiver refuses connections or shuts down,
+    /// or its [`request_timeout`](super::ReceiverConfig::request_timeout) is
+    /// up (then HTTP/1.1 gets a 408 and its connection closed, an HTTP/2
+    /// stream is reset; the request stays counted faulted).
     Hang,
 }
 

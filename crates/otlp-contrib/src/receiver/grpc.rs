@@ -56,7 +56,7 @@ use super::config::Store;
 use super::decode::{self, Format};
 use super::export_request::ExportRequest;
 use super::faults::Fault;
-use super::listener::ConnectionReset;
+use super::listener::{ConnectionReset, RequestDeadline};
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
 
@@ -66,7 +66,8 @@ pub(crate) async fn serve(
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<tonic::body::Body>, Infallible> {
     let connection = request.extensions().get::<ConnectionReset>().cloned();
-    let ticket = Arc::new(RequestTicket::arrive(&shared, connection));
+    let deadline = request.extensions().get::<RequestDeadline>().copied();
+    let ticket = Arc::new(RequestTicket::arrive(&shared, connection, deadline));
     if !is_grpc_content(request.headers()) {
         ticket.refuse();
         return Ok(unsupported_media_type(request.headers()));
@@ -298,7 +299,7 @@ impl ReceiverService {
         request: tonic::Request<R>,
     ) -> Result<tonic::Response<R::Response>, Status> {
         let shared = &self.shared;
-        let ticket = RequestTicket::arrive(shared, None);
+        let ticket = RequestTicket::arrive(shared, None, None);
         let headers = request.metadata().clone().into_headers();
         let meta = shared.meta(Transport::Grpc, &headers, "grpc-encoding");
         let decoded = match decode::checked(request.into_inner()) {

@@ -12,6 +12,7 @@
 //! | body over the cap, on the wire or decompressed | 413 |
 //! | corrupt compressed body, undecodable message, wrong id length | 400 |
 //! | body cut short (the client hung up or reset the stream) | 400, counted abandoned, not bad |
+//! | body not read whole and answer not decided within [`request_timeout`](super::ReceiverConfig::request_timeout) from the head | HTTP/1.1: 408, connection closed; HTTP/2: stream reset; counted timed out |
 //! | otherwise | the scripted fault, or 200 |
 //!
 //! Success bodies are an `ExportTraceServiceResponse`,
@@ -36,12 +37,13 @@ use serde_json::json;
 use super::body::{self, BodyError};
 use super::decode::{self, Format};
 use super::faults::Fault;
-use super::listener::ConnectionReset;
+use super::listener::{ConnectionReset, RequestDeadline};
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
 
 // google.rpc.Code values used in error bodies.
 const CODE_INVALID_ARGUMENT: i32 = 3;
+const CODE_DEADLINE_EXCEEDED: i32 = 4;
 const CODE_NOT_FOUND: i32 = 5;
 const CODE_UNIMPLEMENTED: i32 = 12;
 
@@ -56,7 +58,8 @@ pub(crate) async fn serve(
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let connection = request.extensions().get::<ConnectionReset>().cloned();
-    let ticket = RequestTicket::arrive(&shared, connection);
+    let deadline = request.extensions().get::<RequestDeadline>().copied();
+    let ticket = RequestTicket::arrive(&shared, connection, deadline);
     let (parts, body) = request.into_parts();
     let header = |name| parts.headers.get(name).map(HeaderValue::to_str);
     let format = match header(CONTENT_TYPE) {
@@ -222,6 +225,37 @@ pub(crate) async fn serve(
         Reply::Success(partial) => success_response(format, signal, partial.as_ref()),
         Reply::Error(fault) => fault_response(&fault, format),
     })
+}
+
+/// The answer to an HTTP/1.1 request whose body was not read whole and
+/// answer decided within `request_timeout` of its head: 408 with a
+/// `google.rpc.Status` (`DEADLINE_EXCEEDED`) in the request's format
+/// (protobuf unless its `content_type` is JSON), and `Connection: close`,
+/// since the rest of its body is not read. The listener gives it, on either
+/// port.
+pub(crate) fn request_timed_out(
+    content_type: Option<&HeaderValue>,
+    request_timeout: Duration,
+) -> Response<Full<Bytes>> {
+    let format = content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(Format::from_content_type)
+        .unwrap_or(Format::Protobuf);
+    let mut response = error_response(
+        StatusCode::REQUEST_TIMEOUT,
+        format,
+        &RpcStatus {
+            code: CODE_DEADLINE_EXCEEDED,
+            message: format!(
+                "the request was not read whole and answered within {request_timeout:?} of its head (the receiver's request timeout)"
+            ),
+            retry_delay: None,
+        },
+    );
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// A header value for an error message: quoted, or `(none)`.

@@ -17,6 +17,17 @@
 //! in progress (its body still arriving, its answer being written) is never
 //! timed by it.
 //!
+//! A request in progress is timed by the request timeout instead, from the
+//! arrival of its head, as Go's `WriteTimeout` times the Collector's: a
+//! client that sends its body a byte at a time, or nothing after the head,
+//! or never lets its answer through (an HTTP/2 flow-control window of 0),
+//! cannot hold a task for ever. Over HTTP/1.1 a request not answered by then
+//! gets a 408 and its connection is closed; over HTTP/2 its stream's task
+//! (hyper runs each stream as one, started when its head arrives) is
+//! dropped, which resets that stream alone ([`StreamDeadline`]). Either way
+//! its [`RequestDeadline`] tells its ticket, dropped unsettled, that it
+//! timed out.
+//!
 //! Refusing closes the listening socket (new connections get `ECONNREFUSED`)
 //! and every open connection (keep-alive clients see a reset on their pooled
 //! connection, requests in flight get no answer); after the window the same
@@ -38,27 +49,54 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::{Either, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use super::http::request_timed_out;
 use super::workers::WorkerPool;
 
 /// A TLS handshake that takes longer than this is abandoned.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between attempts to bind again after a refusal window.
 const REBIND_RETRY: Duration = Duration::from_millis(20);
-/// The longest request head timeout taken as given: a year, "practically
-/// never". A longer one (up to `Duration::MAX`) stands for this, since a
-/// deadline past the clock's range panics (in hyper's HTTP/1.1 head timer
-/// too), which ended every connection unanswered.
-const LONGEST_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The longest request head timeout and request timeout taken as given: a
+/// year, "practically never". A longer one (up to `Duration::MAX`) stands
+/// for this, since a deadline past the clock's range panics (in hyper's
+/// HTTP/1.1 head timer too), which ended every connection unanswered.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The times a listener gives its connections and requests.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    /// [`ReceiverConfig::request_head_timeout`](super::ReceiverConfig::request_head_timeout).
+    pub(crate) request_head: Duration,
+    /// [`ReceiverConfig::request_timeout`](super::ReceiverConfig::request_timeout).
+    pub(crate) request: Duration,
+}
+
+/// When the listener cuts a request: the arrival of its head plus the
+/// request timeout. In each request's extensions, so that its
+/// [`RequestTicket`](super::shared::RequestTicket), dropped unsettled, can
+/// tell a request cut for its time from one its client gave up on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestDeadline(tokio::time::Instant);
+
+impl RequestDeadline {
+    /// Whether the deadline has passed (the listener cuts a request at its
+    /// deadline, never before).
+    pub(crate) fn passed(&self) -> bool {
+        tokio::time::Instant::now() >= self.0
+    }
+}
 
 /// What the [`Receiver`](super::Receiver) can ask of a running listener.
 #[derive(Debug)]
@@ -124,11 +162,12 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// Runs a listener until the command channel closes (receiver shutdown).
 /// Each accepted connection is served on one of `workers`' threads, and
-/// closed when no request is in progress for `request_head_timeout`.
+/// closed when no request is in progress for the request head timeout; each
+/// request is cut at its [`RequestDeadline`].
 pub(crate) async fn run<S, B>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
-    request_head_timeout: Duration,
+    timeouts: Timeouts,
     service: S,
     workers: WorkerPool,
     mut commands: mpsc::UnboundedReceiver<ListenerCommand>,
@@ -139,8 +178,7 @@ pub(crate) async fn run<S, B>(
         + Sync
         + 'static,
     S::Future: Send + 'static,
-    B: hyper::body::Body + Send + Unpin + 'static,
-    B::Data: Send,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     enum Event {
@@ -172,8 +210,7 @@ pub(crate) async fn run<S, B>(
                 let reset = ConnectionReset::accepted(&resets);
                 workers.spawn(&mut connections, async move {
                     if let Ok(stream) = TcpStream::from_std(stream) {
-                        serve_connection(stream, acceptor, request_head_timeout, service, reset)
-                            .await;
+                        serve_connection(stream, acceptor, timeouts, service, reset).await;
                     }
                 });
             }
@@ -229,7 +266,7 @@ async fn refuse_until(
 async fn serve_connection<S, B>(
     stream: TcpStream,
     acceptor: Option<TlsAcceptor>,
-    request_head_timeout: Duration,
+    timeouts: Timeouts,
     service: S,
     reset: ConnectionReset,
 ) where
@@ -237,8 +274,7 @@ async fn serve_connection<S, B>(
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: hyper::body::Body + Send + Unpin + 'static,
-    B::Data: Send,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
@@ -247,8 +283,11 @@ async fn serve_connection<S, B>(
     // again), as Go's net/http (the OpenTelemetry Collector) cancels such a
     // request. So a client that shuts its side down once its request is
     // sent (a half-close) gets no answer; OTLP exporters do not.
-    let request_head_timeout = request_head_timeout.min(LONGEST_REQUEST_HEAD_TIMEOUT);
-    let mut builder = Builder::new(TokioExecutor::new());
+    let request_head_timeout = timeouts.request_head.min(LONGEST_TIMEOUT);
+    let request_timeout = timeouts.request.min(LONGEST_TIMEOUT);
+    let mut builder = Builder::new(StreamDeadline {
+        timeout: request_timeout,
+    });
     // HTTP/1.1: hyper times each request head (the first, and each next one
     // on a kept-alive connection) once it has a timer.
     builder
@@ -260,6 +299,7 @@ async fn serve_connection<S, B>(
         inner: service,
         activity: Arc::clone(&activity),
         reset: reset.clone(),
+        request_timeout,
     };
     // Connection errors (resets, protocol violations) end the connection; there
     // is nobody to report them to.
@@ -380,31 +420,84 @@ impl Drop for RequestInProgress {
     }
 }
 
+/// Runs each HTTP/2 stream on the worker's runtime, as hyper asks of its
+/// executor (one task per stream, started when the stream's head has
+/// arrived), and drops it once `timeout` has passed: dropping a stream's
+/// task drops its request, its answer and every handle on the stream, and
+/// h2 resets a stream nobody holds that is not closed (`RST_STREAM` with
+/// `CANCEL`); the connection's other streams carry on. HTTP/1.1 requests
+/// are timed by [`TrackRequests`] (hyper runs them in the connection's task).
+#[derive(Clone, Copy, Debug)]
+struct StreamDeadline {
+    timeout: Duration,
+}
+
+impl<F> hyper::rt::Executor<F> for StreamDeadline
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, stream: F) {
+        let timeout = self.timeout;
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(timeout, stream).await;
+        });
+    }
+}
+
 /// A service that counts each request in progress in `activity`, from its
-/// call until its answer's body is dropped, and hands the request its
-/// connection's [`ConnectionReset`]. Costs one boxed future per request.
+/// call until its answer's body is dropped, hands the request its
+/// connection's [`ConnectionReset`] and its [`RequestDeadline`], and answers
+/// an HTTP/1.1 request whose answer is not decided by its deadline with a
+/// 408 that closes the connection (dropping the request, whose ticket
+/// counts it timed out). Costs one boxed future per request, and one timer
+/// per HTTP/1.1 request (an HTTP/2 stream's is [`StreamDeadline`]'s).
 struct TrackRequests<S> {
     inner: S,
     activity: Arc<RequestActivity>,
     reset: ConnectionReset,
+    request_timeout: Duration,
 }
 
 impl<S, RB, B> Service<Request<RB>> for TrackRequests<S>
 where
     S: Service<Request<RB>, Response = Response<B>>,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
     B: Send + 'static,
 {
-    type Response = Response<InProgressBody<B>>;
+    type Response = Response<InProgressBody<Either<B, Full<Bytes>>>>;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn call(&self, mut request: Request<RB>) -> Self::Future {
         let in_progress = self.activity.start();
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
         request.extensions_mut().insert(self.reset.clone());
+        request.extensions_mut().insert(RequestDeadline(deadline));
+        // HTTP/2 streams are timed by `StreamDeadline`, which also covers
+        // writing their answers.
+        let http1 = matches!(
+            request.version(),
+            http::Version::HTTP_09 | http::Version::HTTP_10 | http::Version::HTTP_11
+        );
+        let content_type = http1
+            .then(|| request.headers().get(http::header::CONTENT_TYPE).cloned())
+            .flatten();
+        let request_timeout = self.request_timeout;
         let answer = self.inner.call(request);
         Box::pin(async move {
-            let response = answer.await?;
+            let response = if http1 {
+                match tokio::time::timeout_at(deadline, answer).await {
+                    Ok(response) => response?.map(Either::Left),
+                    // The request (its body unread, its ticket unsettled)
+                    // was dropped with the answer's future.
+                    Err(_) => {
+                        request_timed_out(content_type.as_ref(), request_timeout).map(Either::Right)
+                    }
+                }
+            } else {
+                answer.await?.map(Either::Left)
+            };
             Ok(response.map(|body| InProgressBody {
                 inner: body,
                 _in_progress: in_progress,

@@ -102,8 +102,8 @@ use tokio::sync::{mpsc, oneshot};
 #[cfg(feature = "test-certs")]
 pub use certs::TestCertificates;
 pub use config::{
-    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_REQUEST_HEAD_TIMEOUT, MAX_WORKER_THREADS, ReceiverConfig,
-    ReceiverTls, RequestObserver, Store,
+    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_REQUEST_HEAD_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    MAX_WORKER_THREADS, ReceiverConfig, ReceiverTls, RequestObserver, Store,
 };
 pub use error::ReceiverError;
 pub use faults::Fault;
@@ -184,7 +184,10 @@ impl Receiver {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread_shared = Arc::clone(&shared);
         let (grpc, http) = (config.grpc, config.http);
-        let request_head_timeout = config.request_head_timeout;
+        let timeouts = listener::Timeouts {
+            request_head: config.request_head_timeout,
+            request: config.request_timeout,
+        };
         let thread = std::thread::Builder::new()
             .name("otlp-receiver".into())
             .spawn(move || {
@@ -206,7 +209,7 @@ impl Receiver {
                         tokio::spawn(listener::run(
                             socket,
                             grpc_tls,
-                            request_head_timeout,
+                            timeouts,
                             service,
                             pool.clone(),
                             rx,
@@ -221,14 +224,7 @@ impl Receiver {
                             http::serve(Arc::clone(&shared), request)
                         });
                         let (tx, rx) = mpsc::unbounded_channel();
-                        tokio::spawn(listener::run(
-                            socket,
-                            http_tls,
-                            request_head_timeout,
-                            service,
-                            pool,
-                            rx,
-                        ));
+                        tokio::spawn(listener::run(socket, http_tls, timeouts, service, pool, rx));
                         started.listeners.push(tx);
                     }
                     Ok::<_, ReceiverError>(started)

@@ -11,7 +11,7 @@ use otlp_core::response::PartialSuccess;
 use super::config::{ReceiverConfig, RequestObserver, Store};
 use super::export_request::Decoded;
 use super::faults::{Fault, FaultScript};
-use super::listener::ConnectionReset;
+use super::listener::{ConnectionReset, RequestDeadline};
 use super::store::{Answer, Collected, ReceivedRequest, Transport};
 
 /// Everything a request handler needs, behind one `Arc`.
@@ -38,9 +38,10 @@ impl Shared {
 
 /// One request in the receiver's books: counted when it arrives and settled
 /// exactly once — answered, refused as bad input, or, when the connection
-/// drops it before either, abandoned (counted on drop). So
-/// `requests = accepted + faulted + bad + abandoned + in progress` holds
-/// whatever a client does. A request whose connection the receiver closed
+/// drops it before either, abandoned, or timed out when its
+/// [`RequestDeadline`] had passed by then (counted on drop). So
+/// `requests = accepted + faulted + bad + abandoned + timed out + in progress`
+/// holds whatever a client does. A request whose connection the receiver closed
 /// itself before it was settled (refusing connections, or dropping one whose
 /// idle close did not end in time) is abandoned too,
 /// whatever its handler decides afterwards: it can no longer be answered,
@@ -52,17 +53,27 @@ pub(crate) struct RequestTicket {
     /// The connection it came on, when one of the receiver's own listeners
     /// accepted it (not through [`ReceiverService`](super::ReceiverService)).
     connection: Option<ConnectionReset>,
+    /// When the listener cuts the request (see
+    /// [`ReceiverConfig::request_timeout`](super::ReceiverConfig::request_timeout)),
+    /// when one of its own listeners accepted it.
+    deadline: Option<RequestDeadline>,
 }
 
 impl RequestTicket {
     /// Counts an arriving request, which came on `connection` (see
-    /// [`ConnectionReset`]) if one of the receiver's listeners accepted it.
-    pub(crate) fn arrive(shared: &Arc<Shared>, connection: Option<ConnectionReset>) -> Self {
+    /// [`ConnectionReset`]) and is cut at `deadline` if one of the
+    /// receiver's listeners accepted it.
+    pub(crate) fn arrive(
+        shared: &Arc<Shared>,
+        connection: Option<ConnectionReset>,
+        deadline: Option<RequestDeadline>,
+    ) -> Self {
         shared.collected.note_request();
         RequestTicket {
             shared: Arc::clone(shared),
             settled: AtomicBool::new(false),
             connection,
+            deadline,
         }
     }
 
@@ -102,7 +113,13 @@ impl RequestTicket {
 impl Drop for RequestTicket {
     fn drop(&mut self) {
         if self.settle() {
-            self.shared.collected.note_abandoned_request();
+            // The listener drops a request when its deadline passes, never
+            // before: dropped unsettled after it, it was cut for its time.
+            if self.deadline.as_ref().is_some_and(RequestDeadline::passed) {
+                self.shared.collected.note_timed_out_request();
+            } else {
+                self.shared.collected.note_abandoned_request();
+            }
         }
     }
 }
@@ -328,7 +345,7 @@ mod tests {
         let meta = || shared.meta(Transport::Grpc, &HeaderMap::new(), "grpc-encoding");
 
         // Its connection open: counted, observed, answered.
-        let ticket = RequestTicket::arrive(&shared, Some(ConnectionReset::accepted(&resets)));
+        let ticket = RequestTicket::arrive(&shared, Some(ConnectionReset::accepted(&resets)), None);
         let mut answer = Box::pin(shared.answer(&ticket, meta(), decoded(2)));
         assert!(matches!(
             answer.as_mut().poll(&mut context),
@@ -338,7 +355,7 @@ mod tests {
         drop(ticket);
 
         // Its connection closed once it was decoded, before it was counted.
-        let ticket = RequestTicket::arrive(&shared, Some(ConnectionReset::accepted(&resets)));
+        let ticket = RequestTicket::arrive(&shared, Some(ConnectionReset::accepted(&resets)), None);
         let decoded = decoded(3);
         resets.fetch_add(1, Ordering::SeqCst);
         let mut answer = Box::pin(shared.answer(&ticket, meta(), decoded));

@@ -192,10 +192,11 @@ impl ReceivedRequest {
 /// Counters of a receiver, read with [`Receiver::stats`](super::Receiver::stats).
 ///
 /// Counted in every [`Store`](super::Store) mode. Each request is counted once
-/// when it arrives and settled exactly once, so `requests` equals
-/// `accepted_requests + faulted_requests + bad_requests + abandoned_requests`
-/// plus the requests still in progress. Request counters cover every signal;
-/// spans, log records and data points are counted apart.
+/// when it arrives and settled exactly once, so `requests` equals the sum of
+/// `accepted_requests`, `faulted_requests`, `bad_requests`,
+/// `abandoned_requests` and `timed_out_requests`, plus the requests still in
+/// progress. Request counters cover every signal; spans, log records and
+/// data points are counted apart.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceiverStats {
@@ -228,6 +229,11 @@ pub struct ReceiverStats {
     /// their connection itself ([`Receiver::refuse_connections_for`](super::Receiver::refuse_connections_for));
     /// their spans were not recorded.
     pub abandoned_requests: u64,
+    /// Requests whose time ([`ReceiverConfig::request_timeout`](super::ReceiverConfig::request_timeout),
+    /// from the end of their head) ran out before they were answered or
+    /// refused: their body still arriving, or their answer not decided yet.
+    /// Their spans, log records and data points were not recorded.
+    pub timed_out_requests: u64,
 }
 
 /// Shared collection state: atomics for the counters (lock-free on the count-only
@@ -243,6 +249,7 @@ pub(crate) struct Collected {
     faulted_items: [AtomicU64; 3],
     bad_requests: AtomicU64,
     abandoned_requests: AtomicU64,
+    timed_out_requests: AtomicU64,
     kept: Mutex<Vec<ReceivedRequest>>,
     waiters: AtomicUsize,
     progress: Mutex<()>,
@@ -260,6 +267,7 @@ impl Default for Collected {
             faulted_items: Default::default(),
             bad_requests: AtomicU64::new(0),
             abandoned_requests: AtomicU64::new(0),
+            timed_out_requests: AtomicU64::new(0),
             kept: Mutex::new(Vec::new()),
             waiters: AtomicUsize::new(0),
             progress: Mutex::new(()),
@@ -299,6 +307,11 @@ impl Collected {
 
     pub(crate) fn note_abandoned_request(&self) {
         self.abandoned_requests.fetch_add(1, Ordering::SeqCst);
+        self.changed();
+    }
+
+    pub(crate) fn note_timed_out_request(&self) {
+        self.timed_out_requests.fetch_add(1, Ordering::SeqCst);
         self.changed();
     }
 
@@ -352,6 +365,7 @@ impl Collected {
             faulted_data_points,
             bad_requests: self.bad_requests.load(Ordering::SeqCst),
             abandoned_requests: self.abandoned_requests.load(Ordering::SeqCst),
+            timed_out_requests: self.timed_out_requests.load(Ordering::SeqCst),
         }
     }
 

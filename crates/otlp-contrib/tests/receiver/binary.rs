@@ -173,7 +173,7 @@ fn binary_prints_trees_and_appends_otlp_json_lines() {
     let last = rest.last().expect("final line");
     assert_eq!(
         last,
-        "final requests=2 accepted_requests=2 spans=4 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=0"
+        "final requests=2 accepted_requests=2 spans=4 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 timed_out_requests=0 jsonl_lost_lines=0"
     );
     let _ = std::fs::remove_file(&jsonl);
 }
@@ -197,7 +197,7 @@ fn lost_jsonl_lines_are_counted_on_the_final_line_and_exit_3() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=2 accepted_requests=2 spans=3 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=2"
+            "final requests=2 accepted_requests=2 spans=3 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 timed_out_requests=0 jsonl_lost_lines=2"
         )
     );
     let status = running.child.wait().expect("exit status");
@@ -339,7 +339,7 @@ fn binary_prints_log_records_and_appends_log_requests_as_otlp_json_lines() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=3 accepted_requests=3 spans=1 log_records=3 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=0"
+            "final requests=3 accepted_requests=3 spans=1 log_records=3 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 timed_out_requests=0 jsonl_lost_lines=0"
         )
     );
     let _ = std::fs::remove_file(&jsonl);
@@ -444,7 +444,7 @@ fn binary_prints_data_points_and_appends_metrics_requests_as_otlp_json_lines() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=3 accepted_requests=3 spans=0 log_records=1 data_points=15 faulted_requests=0 bad_requests=0 abandoned_requests=0 jsonl_lost_lines=0"
+            "final requests=3 accepted_requests=3 spans=0 log_records=1 data_points=15 faulted_requests=0 bad_requests=0 abandoned_requests=0 timed_out_requests=0 jsonl_lost_lines=0"
         )
     );
     let _ = std::fs::remove_file(&jsonl);
@@ -499,7 +499,7 @@ fn binary_count_only_prints_counts_and_exits_on_sigterm() {
     assert_eq!(
         rest.last().map(String::as_str),
         Some(
-            "final requests=4 accepted_requests=4 spans=14 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+            "final requests=4 accepted_requests=4 spans=14 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 timed_out_requests=0"
         )
     );
 }
@@ -543,7 +543,7 @@ fn a_signal_as_soon_as_it_listens_ends_the_run_with_the_final_line_and_status_0(
         assert_eq!(
             rest,
             vec![
-                "final requests=0 accepted_requests=0 spans=0 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0"
+                "final requests=0 accepted_requests=0 spans=0 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 timed_out_requests=0"
             ],
             "{signal:?}"
         );
@@ -736,4 +736,42 @@ fn start_failures_name_the_flag_and_its_value() {
     }
     let _ = std::fs::remove_file(not_pem);
     drop(taken);
+}
+
+/// `--request-timeout`: a request whose body does not come in time gets a
+/// 408, a request answered in time is counted as before, and the summary
+/// counts the one cut in `timed_out_requests`.
+#[test]
+fn the_request_timeout_flag_cuts_a_request_without_its_body_and_the_summary_counts_it() {
+    use std::io::{Read, Write};
+
+    let running = Running::start(&["--request-timeout", "1s", "--exit-on-stdin-eof", "--quiet"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}/v1/traces", running.http);
+        let response = post_protobuf(&url, &rich_request("in-time", 2)).await;
+        assert_eq!(response.status, StatusCode::OK);
+    });
+    let mut stream = std::net::TcpStream::connect(&running.http).expect("connect");
+    stream
+        .set_read_timeout(Some(LINE_TIMEOUT))
+        .expect("read timeout");
+    stream
+        .write_all(
+            b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: 100\r\n\r\n",
+        )
+        .expect("head");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .expect("closed after its answer");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+
+    let rest = running.finish("stdin");
+    let last = rest.last().expect("final line");
+    assert_eq!(
+        last,
+        "final requests=2 accepted_requests=1 spans=2 log_records=0 data_points=0 faulted_requests=0 bad_requests=0 abandoned_requests=0 timed_out_requests=1"
+    );
 }

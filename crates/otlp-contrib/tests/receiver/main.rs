@@ -9,5 +9,6 @@ mod metrics;
 mod modes;
 mod over_grpc;
 mod over_http;
+mod request_timeout;
 mod support;
 mod tls;

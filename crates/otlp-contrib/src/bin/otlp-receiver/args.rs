@@ -99,7 +99,8 @@ pub struct Args {
     )]
     pub threads: usize,
     /// Answer every request D late, like a slow but healthy
-    /// collector (e.g. 200ms, 1.5s)
+    /// collector (e.g. 200ms, 1.5s); as long as
+    /// --request-timeout, every request times out
     #[arg(
         long,
         value_name = "D",
@@ -122,6 +123,19 @@ pub struct Args {
         verbatim_doc_comment
     )]
     pub request_head_timeout: Duration,
+    /// From the end of a request's head, read its body and
+    /// write its answer within D, or cut it (HTTP/1.1: a 408
+    /// and the connection closed; HTTP/2: its stream reset)
+    /// and count it in timed_out_requests
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = request_timeout,
+        default_value = "30s",
+        allow_hyphen_values = true,
+        verbatim_doc_comment
+    )]
+    pub request_timeout: Duration,
     /// Serve TLS with this PEM certificate chain (needs --tls-key)
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -226,6 +240,18 @@ fn longer_than_zero(text: &str) -> Result<Duration, String> {
     match delay(text)? {
         zero if zero.is_zero() => Err(
             "zero would close every connection; give a duration with a unit (e.g. 30s)".to_owned(),
+        ),
+        timeout => Ok(timeout),
+    }
+}
+
+/// `--request-timeout`: a duration as `--answer-delay` takes it, but not
+/// zero (every request would be cut at once).
+fn request_timeout(text: &str) -> Result<Duration, String> {
+    match delay(text)? {
+        zero if zero.is_zero() => Err(
+            "zero would cut every request at once; give a duration with a unit (e.g. 30s)"
+                .to_owned(),
         ),
         timeout => Ok(timeout),
     }
@@ -405,6 +431,33 @@ mod tests {
             let error = timeout(bad).expect_err(bad);
             assert!(error.contains("--request-head-timeout"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn request_timeouts_have_units_and_are_not_zero() {
+        let timeout = |text: &str| {
+            parse(&["--request-timeout", text])
+                .map(|args| args.request_timeout)
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(timeout("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(timeout("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            parse(&[]).map(|args| args.request_timeout).ok(),
+            Some(otlp_contrib::receiver::DEFAULT_REQUEST_TIMEOUT)
+        );
+        for bad in ["0", "0ms", "30", "-1s", "soon", ""] {
+            let error = timeout(bad).expect_err(bad);
+            assert!(
+                error.contains("--request-timeout") && error.contains(&format!("'{bad}'")),
+                "{bad}: {error}"
+            );
+        }
+        assert!(
+            timeout("0")
+                .expect_err("zero")
+                .contains("zero would cut every request")
+        );
     }
 
     #[test]

@@ -117,6 +117,7 @@ fn run(args: args::Args) -> Result<Outcome, Box<dyn Error>> {
         worker_threads: args.threads,
         observer,
         request_head_timeout: args.request_head_timeout,
+        request_timeout: args.request_timeout,
     })
     .map_err(|error| match error {
         ReceiverError::Bind {
@@ -279,7 +280,7 @@ fn say(line: &str) {
 /// `jsonl_lost_lines=N`, the requests that could not be appended.
 fn summary(stats: &ReceiverStats, jsonl: Option<&JsonlFile>) -> String {
     let mut line = format!(
-        "requests={} accepted_requests={} spans={} log_records={} data_points={} faulted_requests={} bad_requests={} abandoned_requests={}",
+        "requests={} accepted_requests={} spans={} log_records={} data_points={} faulted_requests={} bad_requests={} abandoned_requests={} timed_out_requests={}",
         stats.requests,
         stats.accepted_requests,
         stats.accepted_spans,
@@ -287,7 +288,8 @@ fn summary(stats: &ReceiverStats, jsonl: Option<&JsonlFile>) -> String {
         stats.accepted_data_points,
         stats.faulted_requests,
         stats.bad_requests,
-        stats.abandoned_requests
+        stats.abandoned_requests,
+        stats.timed_out_requests
     );
     if let Some(jsonl) = jsonl {
         line.push_str(&format!(
