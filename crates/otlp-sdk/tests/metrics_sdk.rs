@@ -1470,6 +1470,43 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
         .expect("shutdown");
 }
 
+/// A program watching its span and its log pipeline on one meter: the
+/// instruments whose names carry no record word (the queue gauges, the byte
+/// counts) are the same instruments for both signals, told apart by the
+/// `signal` attribute. Registered with a unit naming the signal's records,
+/// the second pipeline's queue gauges were duplicate registrations in
+/// conflict (another unit), exported as a second metric of the same name.
+#[test]
+fn a_span_and_a_log_pipeline_observed_on_one_meter_share_their_queue_gauges() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("otlp-sdk");
+    for (signal, queued) in [(Signal::Traces, 2), (Signal::Logs, 5)] {
+        otlp_sdk::metrics::observe_pipeline(&meter, signal, Vec::new(), move || {
+            otlp_sdk::StatsSnapshot {
+                queued,
+                ..otlp_sdk::StatsSnapshot::default()
+            }
+        });
+    }
+    let metrics = provider.collect();
+    assert_eq!(provider.stats().conflicting_instruments, 0);
+    let mut names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before, "a metric name twice: {names:?}");
+    let queue = find(&metrics, "otelcol_exporter_queue_size");
+    let MetricData::Gauge(gauge) = &queue.data else {
+        panic!("queue size is not a gauge");
+    };
+    for (signal, queued) in [("traces", 2), ("logs", 5)] {
+        assert_eq!(
+            value_of(&gauge.data_points, &[KeyValue::new("signal", signal)]),
+            NumberValue::Int(queued)
+        );
+    }
+}
+
 /// What `otlp-contrib`'s pipeline builds for a metrics exporter `none`: an
 /// exporter that stands for it (counting what would reach it).
 #[derive(Clone, Default)]

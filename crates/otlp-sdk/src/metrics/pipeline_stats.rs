@@ -18,6 +18,14 @@ use crate::stats::StatsSnapshot;
 /// Reads one count of a snapshot.
 type Read = fn(&StatsSnapshot) -> u64;
 
+/// The unit of the record counts whose names carry no record word
+/// (`otelcol_exporter_queue_size`, `otelcol_exporter_queue_capacity`): one
+/// instrument for every signal, its pipelines told apart by the `signal`
+/// attribute. A unit naming the signal's records (`{span}`, `{log_record}`)
+/// would make a span and a log pipeline observed on one meter two
+/// instruments of one name in conflict (another unit), exported twice.
+const SHARED_RECORD_UNIT: &str = "{record}";
+
 /// Registers the instruments that report `stats` (called at each
 /// collection, once per instrument) for a pipeline of `signal`, each point
 /// carrying `signal` and `attributes` (say, the pipeline's name).
@@ -29,8 +37,8 @@ type Read = fn(&StatsSnapshot) -> u64;
 /// | `otelcol_exporter_enqueue_failed_{spans,log_records}` | counter | `dropped` |
 /// | `otlp_sdk_exporter_rejected_{spans,log_records}` | counter | `rejected` |
 /// | `otlp_sdk_produced_{spans,log_records}` | counter | `produced` |
-/// | `otelcol_exporter_queue_size` | gauge | `queued` |
-/// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (0: bytes only) |
+/// | `otelcol_exporter_queue_size` | gauge | `queued` (unit `{record}`, whatever the signal) |
+/// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (0: bytes only; unit `{record}`) |
 /// | `otlp_sdk_queue_size_bytes` | gauge | `queued_bytes` |
 /// | `otlp_sdk_queue_capacity_bytes` | gauge | `queue_capacity_bytes` |
 /// | `otlp_sdk_record_bytes_produced` | counter | `bytes.produced` |
@@ -43,6 +51,11 @@ type Read = fn(&StatsSnapshot) -> u64;
 /// The `record_bytes` instruments are the records' encoded bytes
 /// ([`ByteAccount`](crate::ByteAccount)): produced = answered + dropped +
 /// failed + queued + in flight.
+///
+/// The instruments whose names carry no record word (the queue gauges, the
+/// `otlp_sdk_queue_*_bytes` and `record_bytes` ones) are the same
+/// instruments for every signal: a span and a log pipeline may be observed
+/// on one meter, their points told apart by `signal`.
 ///
 /// ```
 /// use otlp_core::KeyValue;
@@ -130,13 +143,13 @@ pub fn observe_pipeline(
         (
             "otelcol_exporter_queue_size",
             "Records in the queue",
-            unit,
+            SHARED_RECORD_UNIT,
             |s| s.queued,
         ),
         (
             "otelcol_exporter_queue_capacity",
             "Cap on queued records (0: only bytes bound the queue)",
-            unit,
+            SHARED_RECORD_UNIT,
             |s| s.queue_capacity,
         ),
         (
