@@ -187,15 +187,28 @@ impl OtlpRecorder {
         }
         let (series, identity) = self.identity(key);
         let instrument = series.0.clone();
-        // Room is taken under the entry's lock: two threads making the same
-        // series take one place.
-        let handle = match by_series.entry(series) {
-            Entry::Occupied(kept) => kept.get().clone(),
-            Entry::Vacant(room) => {
-                if !self.take_room(&instrument, kind, Room::Series) {
-                    return Arc::new(make(identity));
+        let kept = by_series.get(&series).map(|kept| kept.clone());
+        let handle = match kept {
+            Some(kept) => kept,
+            None => {
+                // Made before any lock of the maps is taken: building the
+                // instrument may warn, and the process's warning handler,
+                // which runs on this thread, may record through this
+                // recorder (a new series would want the entry lock held
+                // here). Two threads making the same series both build
+                // it: one instrument, the meter's, and one handle kept.
+                let made = Arc::new(make(identity));
+                // Room is taken under the entry's lock: two threads making
+                // the same series take one place.
+                match by_series.entry(series) {
+                    Entry::Occupied(kept) => kept.get().clone(),
+                    Entry::Vacant(room) => {
+                        if !self.take_room(&instrument, kind, Room::Series) {
+                            return made;
+                        }
+                        room.insert(made).clone()
+                    }
                 }
-                room.insert(Arc::new(make(identity))).clone()
             }
         };
         match by_key.entry(key.clone()) {
