@@ -77,10 +77,11 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// Makes an event's, a link's or a log record's attributes a collection with unique keys,
-/// as the specification asks of every exported one: a repeated key keeps
-/// its last value, in its first place. Done before the attribute cap, so
-/// that a repeat neither takes a distinct key's place nor counts as dropped.
+/// Makes an event's, a link's, a log record's or an exemplar's attributes a
+/// collection with unique keys, as the specification asks of every exported
+/// one: a repeated key keeps its last value, in its first place. Done
+/// before the attribute cap, so that a repeat neither takes a distinct
+/// key's place nor counts as dropped.
 /// Keys the filter tells apart cost no comparison; past
 /// [`COMPARED_KEYS_MAX`] attributes, a hash map finds the repeats, so the
 /// cost grows with the collection's size, not its square.

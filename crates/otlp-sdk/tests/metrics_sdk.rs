@@ -498,6 +498,59 @@ fn an_exemplar_of_an_overflowing_measurement_keeps_every_attribute_the_point_lef
     );
 }
 
+/// A measurement giving a key twice names the series of the key's last
+/// value; the attributes its exemplar keeps are a collection of unique keys
+/// too (OTLP asks it of every attribute list), the last value of each.
+/// They were copied as given: a dropped key repeated, and an overflowing
+/// measurement's repeated keys, reached the wire twice.
+#[test]
+fn an_exemplars_filtered_attributes_keep_one_value_per_key_the_last_given() {
+    let provider = MeterProvider::builder()
+        .with_cardinality_limit(1)
+        .with_view(View::new("hits").with_attribute_keys(["user"]))
+        .with_exemplar_filter(ExemplarFilter::AlwaysOn)
+        .build()
+        .expect("provider");
+    let counter = provider.meter("m").u64_counter("hits").build();
+    counter.add(
+        1,
+        &[
+            KeyValue::new("path", "/a"),
+            KeyValue::new("user", "ann"),
+            KeyValue::new("path", "/b"),
+        ],
+    );
+    // Past the limit: the overflow series, whose exemplar keeps every key.
+    counter.add(
+        2,
+        &[
+            KeyValue::new("user", "bob"),
+            KeyValue::new("path", "/c"),
+            KeyValue::new("user", "cid"),
+        ],
+    );
+    let metrics = provider.collect();
+    let (points, ..) = sum_points(find(&metrics, "hits"));
+    let own = points
+        .iter()
+        .find(|point| point.attributes == [KeyValue::new("user", "ann")])
+        .expect("ann's series");
+    assert_eq!(
+        own.exemplars[0].filtered_attributes,
+        [KeyValue::new("path", "/b")]
+    );
+    let overflow = points
+        .iter()
+        .find(|point| point.attributes == [KeyValue::new(OVERFLOW_ATTRIBUTE, true)])
+        .expect("the overflow series");
+    let mut filtered = overflow.exemplars[0].filtered_attributes.clone();
+    filtered.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(
+        filtered,
+        [KeyValue::new("path", "/c"), KeyValue::new("user", "cid")]
+    );
+}
+
 #[test]
 fn a_measurement_inside_a_sampled_span_keeps_its_ids_as_an_exemplar() {
     let provider = MeterProvider::builder()

@@ -168,7 +168,7 @@ impl Stream {
                     _ => None,
                 };
                 let filter = self.table.filter();
-                let dropped = if is_overflow_set(&series.attributes) {
+                let mut dropped = if is_overflow_set(&series.attributes) {
                     // The overflow series' point keeps none of the
                     // measurement's attributes: the exemplar keeps them all
                     // (the spec: those "filtered out by the aggregator").
@@ -186,6 +186,10 @@ impl Stream {
                         .cloned()
                         .collect()
                 };
+                // A key given twice keeps its last value, as in the
+                // series' own set: OTLP asks every attribute list for
+                // unique keys.
+                crate::unique_keys::dedupe_collection(&mut dropped);
                 series.reservoir.offer(bucket, measure, span, dropped);
             }
         });
