@@ -1560,6 +1560,43 @@ fn a_span_and_a_log_pipeline_observed_on_one_meter_share_their_queue_gauges() {
     }
 }
 
+/// The Collector names a metrics pipeline's record counts `metric_points`
+/// (`otelcol_exporter_sent_metric_points`), as `otlp-contrib`'s Prometheus
+/// exposition writes them; they were `..._data_points`, a name no Collector
+/// dashboard knows. The `otlp_sdk_` names keep OTLP's `data_points`.
+#[test]
+fn a_metrics_pipelines_counts_take_the_collectors_metric_points_names() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    otlp_sdk::metrics::observe_pipeline(
+        &provider.meter("otlp-sdk"),
+        Signal::Metrics,
+        Vec::new(),
+        || otlp_sdk::StatsSnapshot {
+            produced: 3,
+            exported: 2,
+            failed: 1,
+            ..otlp_sdk::StatsSnapshot::default()
+        },
+    );
+    let metrics = provider.collect();
+    let attributes = [KeyValue::new("signal", "metrics")];
+    for (name, expected) in [
+        ("otelcol_exporter_sent_metric_points", 2),
+        ("otelcol_exporter_send_failed_metric_points", 1),
+        ("otelcol_exporter_enqueue_failed_metric_points", 0),
+        ("otlp_sdk_exporter_rejected_data_points", 0),
+        ("otlp_sdk_produced_data_points", 3),
+    ] {
+        let (points, _, monotonic) = sum_points(find(&metrics, name));
+        assert!(monotonic, "{name}");
+        assert_eq!(
+            value_of(points, &attributes),
+            NumberValue::Int(expected),
+            "{name}"
+        );
+    }
+}
+
 /// What `otlp-contrib`'s pipeline builds for a metrics exporter `none`: an
 /// exporter that stands for it (counting what would reach it).
 #[derive(Clone, Default)]

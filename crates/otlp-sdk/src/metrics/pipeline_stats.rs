@@ -32,11 +32,11 @@ const SHARED_RECORD_UNIT: &str = "{record}";
 ///
 /// | instrument | kind | from |
 /// |---|---|---|
-/// | `otelcol_exporter_sent_{spans,log_records}` | counter | `exported` |
-/// | `otelcol_exporter_send_failed_{spans,log_records}` | counter | `failed` |
-/// | `otelcol_exporter_enqueue_failed_{spans,log_records}` | counter | `dropped` |
-/// | `otlp_sdk_exporter_rejected_{spans,log_records}` | counter | `rejected` |
-/// | `otlp_sdk_produced_{spans,log_records}` | counter | `produced` |
+/// | `otelcol_exporter_sent_{spans,log_records,metric_points}` | counter | `exported` |
+/// | `otelcol_exporter_send_failed_{spans,log_records,metric_points}` | counter | `failed` |
+/// | `otelcol_exporter_enqueue_failed_{spans,log_records,metric_points}` | counter | `dropped` |
+/// | `otlp_sdk_exporter_rejected_{spans,log_records,data_points}` | counter | `rejected` |
+/// | `otlp_sdk_produced_{spans,log_records,data_points}` | counter | `produced` |
 /// | `otelcol_exporter_queue_size` | gauge | `queued` (unit `{record}`, whatever the signal) |
 /// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (0: bytes only; unit `{record}`) |
 /// | `otlp_sdk_queue_size_bytes` | gauge | `queued_bytes` |
@@ -81,33 +81,43 @@ pub fn observe_pipeline(
     let mut attributes = attributes;
     attributes.push(KeyValue::new("signal", signal.as_str()));
     let attributes: Arc<[KeyValue]> = attributes.into();
-    let (noun, unit) = match signal {
-        Signal::Traces => ("spans", "{span}"),
-        Signal::Logs => ("log_records", "{log_record}"),
-        Signal::Metrics => ("data_points", "{data_point}"),
+    // The records in `otlp_sdk_` names, in the Collector's names (which
+    // call a metrics pipeline's `metric_points`), and their unit.
+    let (noun, collector_noun, unit) = match signal {
+        Signal::Traces => ("spans", "spans", "{span}"),
+        Signal::Logs => ("log_records", "log_records", "{log_record}"),
+        Signal::Metrics => ("data_points", "metric_points", "{data_point}"),
     };
-    let counters: [(&str, &str, Read); 5] = [
-        ("otelcol_exporter_sent", "accepted by the backend", |s| {
-            s.exported
-        }),
-        ("otelcol_exporter_send_failed", "whose export failed", |s| {
-            s.failed
-        }),
+    let counters: [(&str, &str, &str, Read); 5] = [
+        (
+            "otelcol_exporter_sent",
+            collector_noun,
+            "accepted by the backend",
+            |s| s.exported,
+        ),
+        (
+            "otelcol_exporter_send_failed",
+            collector_noun,
+            "whose export failed",
+            |s| s.failed,
+        ),
         (
             "otelcol_exporter_enqueue_failed",
+            collector_noun,
             "dropped before export",
             |s| s.dropped,
         ),
         (
             "otlp_sdk_exporter_rejected",
+            noun,
             "rejected by the backend",
             |s| s.rejected,
         ),
-        ("otlp_sdk_produced", "handed to the pipeline", |s| {
+        ("otlp_sdk_produced", noun, "handed to the pipeline", |s| {
             s.produced
         }),
     ];
-    for (prefix, what, read) in counters {
+    for (prefix, noun, what, read) in counters {
         let (stats, attributes) = (stats.clone(), attributes.clone());
         meter
             .u64_observable_counter(format!("{prefix}_{noun}"))
