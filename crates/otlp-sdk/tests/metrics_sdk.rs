@@ -3018,6 +3018,34 @@ fn conflicting_duplicate_registrations_are_counted_unless_a_view_resolves_them()
     assert_eq!(sum_points(first).0[0].value, NumberValue::Int(4));
 }
 
+/// Views that give two streams one name (two instruments renamed alike, or
+/// two views selecting one instrument without renaming it) make two metrics
+/// of one identity, exported apart: the spec's "conflicting metric
+/// identities", which it asks to warn of. Only a conflict in description,
+/// unit, kind or number type was counted: streams alike in all of them
+/// were exported twice under one name without a word.
+#[test]
+fn views_giving_two_streams_one_name_are_counted_as_conflicts() {
+    let provider = MeterProvider::builder()
+        .with_view(View::new("requests.get").rename("requests"))
+        .with_view(View::new("requests.post").rename("requests"))
+        .with_view(View::new("latency").with_aggregation(Aggregation::Sum))
+        .with_view(View::new("lat*").with_aggregation(Aggregation::LastValue))
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    meter.u64_counter("requests.get").build().add(1, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 0);
+    meter.u64_counter("requests.post").build().add(2, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 1);
+    meter.f64_histogram("latency").build().record(0.5, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 2);
+    // Both still record and are exported.
+    let metrics = provider.collect();
+    let named = |name: &str| metrics.iter().filter(|m| m.name.as_str() == name).count();
+    assert_eq!((named("requests"), named("latency")), (2, 2));
+}
+
 #[test]
 fn an_observation_naming_the_overflow_set_takes_no_place_under_the_limit() {
     // The spec: no overflow while the distinct non-overflow sets are at

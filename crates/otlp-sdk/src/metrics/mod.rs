@@ -222,7 +222,12 @@ pub struct MetricsStats {
     /// conflicting registration counts once. Both instruments work and both
     /// metrics are exported, under one name, which backends may refuse or
     /// mix up; an instrument registered again with only another description
-    /// is the first instrument, and keeps the first description.
+    /// is the first instrument, and keeps the first description. Counted
+    /// too: an instrument one of whose views gives a stream the name of
+    /// another stream of the meter, alike in every other respect (two
+    /// instruments renamed alike, two views selecting one instrument
+    /// without renaming it): the spec's conflicting metric identities, also
+    /// exported apart under one name.
     pub conflicting_instruments: u64,
     /// Observable callbacks that panicked.
     pub callback_panics: u64,

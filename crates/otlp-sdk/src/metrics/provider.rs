@@ -362,6 +362,12 @@ impl ProviderShared {
         warnings: &mut Vec<String>,
     ) {
         let mut conflict = false;
+        // A stream named as a stream made before (of another instrument, or
+        // an earlier view of this one) and alike in every other respect:
+        // only views make one (an instrument registered again with the
+        // same name, kind, unit and number type is the first one), and the
+        // two are exported apart under one identity.
+        let mut same_identity: Option<&Str> = None;
         for (identity, ..) in plans {
             let name = StreamName {
                 scope: key.scope.clone(),
@@ -377,7 +383,8 @@ impl ProviderShared {
                 float,
             };
             match registry.shapes.get(&name) {
-                Some(first) => conflict |= *first != shape,
+                Some(first) if *first != shape => conflict = true,
+                Some(_) => same_identity = same_identity.or(Some(&identity.name)),
                 None => {
                     registry.shapes.insert(name, shape);
                 }
@@ -389,6 +396,15 @@ impl ProviderShared {
                 "{} was registered again with another description, unit, kind or number \
                  type: both are exported (a view renaming one resolves it)",
                 spec.describe()
+            ));
+        } else if let Some(stream) = same_identity {
+            self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
+            warnings.push(format!(
+                "a view gives a stream of {} the name {:?} of another stream of its meter: \
+                 both are exported apart under one name (the spec's conflicting metric \
+                 identities; give them names of their own)",
+                spec.describe(),
+                stream.as_str()
             ));
         }
         registry.descriptions.insert(key, spec.description.clone());
