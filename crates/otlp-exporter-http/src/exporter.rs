@@ -77,8 +77,9 @@ struct Inner {
 ///   through ALPN). A plain `http://` endpoint without a proxy is sent to on
 ///   the exporter's own HTTP/1.1 connections, without reqwest's per-request
 ///   work; a `307`/`308` from it is followed through reqwest, to its
-///   `Location`, within the same attempt's time. TLS is rustls on
-///   `ring`, always, without needing a process-wide crypto provider.
+///   `Location`, within the same attempt's time. TLS is rustls on the
+///   `CryptoProvider` the application installed as the process default,
+///   else on `ring`, without needing one installed.
 ///   `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured. Only
 ///   `307`/`308` redirects are followed (they keep the method and body),
 ///   never from `https` to `http`; one from `http` to `https` (an ingress

@@ -21,7 +21,8 @@
 //!    endpoint without a proxy uses the exporter's own hyper HTTP/1.1
 //!    connections (no per-request work of reqwest's; redirects still go
 //!    through reqwest); `https://` and proxied endpoints use reqwest's pool,
-//!    rustls on `ring` (custom CA, mTLS, or the system's roots) and HTTP/2
+//!    rustls (custom CA, mTLS, or the system's roots; on `ring` unless the
+//!    application installed a process-default provider) and HTTP/2
 //!    when the server offers it.
 //! 4. The answer becomes an [`ExportOutcome`](otlp_sdk::ExportOutcome) exactly as the OTLP
 //!    specification says: 2xx success or partial success (decoded from a
