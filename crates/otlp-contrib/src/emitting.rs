@@ -20,8 +20,13 @@
 //! the two, unmarked: what the program's own code records while its values
 //! are formatted (a `Debug` field, a `Display` argument that logs) is the
 //! program's telemetry, reaches no processor that is running, and is
-//! recorded. Cost: a thread-local read per record and two writes around
-//! each call to the processors.
+//! recorded. Except for one case `tracing` itself settles: an event made
+//! while a `tracing` event is dispatched (a `Debug` field that records
+//! through `tracing`) reaches no layer as soon as any thread of the process
+//! has a dispatcher of its own, as a pipeline's threads have once the
+//! program sets a subscriber (`otlp_sdk::own_threads`). Cost: a
+//! thread-local read per record and two writes around each call to the
+//! processors.
 
 use std::cell::Cell;
 

@@ -440,7 +440,10 @@ where
         // Nor what a processor records while it is asked about a record or
         // given one: handed to the processors in turn, it would make one
         // more, without end (see `emitting`). What the program's `Debug`
-        // impls record while the fields are read is recorded.
+        // impls record while the fields are read is recorded, if it reaches
+        // a front door: through `log`, yes; through `tracing`, not once any
+        // thread has a dispatcher of its own (`tracing` then drops an event
+        // made inside another's dispatch; see `emitting`).
         if own_threads::is_own_thread() || emitting::is_emitting() || !self.logger.enabled() {
             return;
         }
