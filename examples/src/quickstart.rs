@@ -427,11 +427,10 @@ pub fn run_with(
         .with_config(&config)
         .with_processor(log_processor.clone())
         .build();
-    // The reader's `with_config` takes the interval and timeout; the retry
-    // policy is the span pipeline's.
+    // The reader's `with_config` takes the interval, the timeout, the retry
+    // policy (the span pipeline's) and the request size cap.
     let reader = PeriodicReader::builder(metric_exporter_from_config(&config)?)
         .with_config(&config)
-        .with_retry(config.retry.clone())
         .build()?;
     let meter_provider = MeterProvider::builder()
         .with_config(&config)

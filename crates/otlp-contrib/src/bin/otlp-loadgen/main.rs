@@ -139,11 +139,11 @@ impl Pipeline {
                 let exporter = metric_exporter_from_config(config).map_err(failed)?;
                 let not_started =
                     |error: otlp_sdk::metrics::MetricsError| Failure::start(error.to_string());
-                // The reader's `with_config` takes the interval and timeout;
-                // the retry policy (`OTLP__RETRY__*`) is the pipeline's too.
+                // The reader's `with_config` takes the interval, the timeout,
+                // the retry policy (`OTLP__RETRY__*`, the pipeline's too) and
+                // the request size cap.
                 let reader = PeriodicReader::builder(exporter)
                     .with_config(config)
-                    .with_retry(config.retry.clone())
                     .build()
                     .map_err(not_started)?;
                 let provider = MeterProvider::builder()
