@@ -548,6 +548,7 @@ impl Harness {
                         + stats.faulted_requests
                         + stats.bad_requests
                         + stats.abandoned_requests
+                        + stats.timed_out_requests
             }),
             "every request is answered and counted once: {stats:?}"
         );
@@ -983,6 +984,7 @@ fn http_raw_hostile_requests() {
             + stats.faulted_requests
             + stats.bad_requests
             + stats.abandoned_requests
+            + stats.timed_out_requests
     );
 }
 
