@@ -10,6 +10,7 @@ use otlp_sdk::config::{Compression, ExporterConfig, Protocol, TlsFile};
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Endpoint;
 
+use crate::coalesce::CoalescingConnector;
 use crate::error::BuildError;
 use crate::exporter::{ExporterParts, GrpcExporter};
 use crate::tls::{Pem, TlsSettings};
@@ -260,8 +261,6 @@ impl GrpcExporterBuilder {
             .map_err(|error| invalid_endpoint(crate::classify::error_chain(&error)))?
             .user_agent(USER_AGENT)
             .map_err(|error| invalid_endpoint(error.to_string()))?
-            .connect_timeout(self.timeout)
-            .tcp_nodelay(true)
             .executor(OwnTasks);
         if secure {
             let tls = self.tls.client_config(self.timeout)?;
@@ -278,6 +277,7 @@ impl GrpcExporterBuilder {
         check_compression(self.compression)?;
         Ok(GrpcExporter::new(ExporterParts {
             endpoint,
+            connector: CoalescingConnector::new(self.timeout),
             display_endpoint: self.endpoint.clone(),
             shown_origin,
             metadata: metadata(&self.headers)?,

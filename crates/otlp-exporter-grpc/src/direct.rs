@@ -5,8 +5,10 @@
 //! that is already encoded, that copy is pure cost: about 120 KB per batch of
 //! 512 spans, and the page faults of a buffer that large. Here the 5-byte gRPC
 //! message prefix and the request's [`Bytes`] go to the channel as two body
-//! frames, so the payload is never copied: h2 writes it to the socket from the
-//! caller's buffer. A compressed request is compressed once, into its own
+//! frames, so the payload is never copied on the way to h2, which hands it to
+//! the connection from the caller's buffer; the connection copies it once into
+//! the write buffer it keeps (see [`crate::coalesce`]), to send a request in
+//! one system call instead of one per 16 KiB frame. A compressed request is compressed once, into its own
 //! buffer ([`compress`]; from 256 KiB on tokio's blocking pool), and sent the
 //! same way with `grpc-encoding` and the prefix's compressed flag. The answer
 //! is read as tonic would (HTTP status, then `grpc-status` in the headers or

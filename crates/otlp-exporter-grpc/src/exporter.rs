@@ -18,12 +18,15 @@ use tonic::transport::{Channel, Endpoint};
 use crate::classify::{
     capped, classify_not_ready, classify_response, classify_status, not_http2_hint,
 };
+use crate::coalesce::CoalescingConnector;
 use crate::direct::{self, DirectError};
 use crate::{MAX_REQUEST_BYTES, export_path};
 
 /// What the builder hands over.
 pub(crate) struct ExporterParts {
     pub(crate) endpoint: Endpoint,
+    /// Opens the channel's connections.
+    pub(crate) connector: CoalescingConnector,
     pub(crate) display_endpoint: String,
     /// `scheme://host:port`, without credentials: named in transport errors.
     pub(crate) shown_origin: String,
@@ -45,9 +48,11 @@ pub(crate) struct ExporterParts {
 ///
 /// **Cost model.** An export clones the request's [`Bytes`] (a reference count),
 /// the channel handle and the metadata map: no decode, no re-encode. An
-/// uncompressed request is written to the HTTP/2 stream straight from those
+/// uncompressed request is handed to the HTTP/2 stream straight from those
 /// bytes (a 5-byte gRPC prefix, then the message; not even tonic's frame
-/// buffer copies it). A compressed one is compressed in one pass into a
+/// buffer copies it), and the connection copies its frames once into a write
+/// buffer it keeps (up to 256 KiB), so that a request reaches the socket in
+/// one system call, not one per 16 KiB frame. A compressed one is compressed in one pass into a
 /// buffer of its own, then written the same way; a body of 256 KiB or more is
 /// compressed on the runtime's blocking pool, as the pipeline's own work, so
 /// that the runtime thread (the application's, on a runtime it lent) goes on
@@ -79,6 +84,7 @@ pub(crate) struct ExporterParts {
 /// `RetryPolicy` decides. See the [crate documentation](crate) for the table.
 pub struct GrpcExporter {
     endpoint: Endpoint,
+    connector: CoalescingConnector,
     display_endpoint: String,
     /// Where a transport failure happened, for its message (no credentials).
     shown_origin: String,
@@ -112,6 +118,7 @@ impl GrpcExporter {
     pub(crate) fn new(parts: ExporterParts) -> Self {
         GrpcExporter {
             endpoint: parts.endpoint,
+            connector: parts.connector,
             display_endpoint: parts.display_endpoint,
             shown_origin: parts.shown_origin,
             metadata: parts.metadata,
@@ -167,7 +174,9 @@ impl GrpcExporter {
             // Not yet opened, opened by another runtime (whose tasks, the
             // connection's among them, may be gone), or given up.
             _ => {
-                let channel = self.endpoint.connect_lazy();
+                let channel = self
+                    .endpoint
+                    .connect_with_connector_lazy(self.connector.clone());
                 slot.opened += 1;
                 let number = slot.opened;
                 slot.open = Some(OpenChannel {

@@ -112,6 +112,7 @@
 
 mod builder;
 mod classify;
+mod coalesce;
 pub mod codec;
 mod direct;
 mod error;
