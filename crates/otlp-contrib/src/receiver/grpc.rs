@@ -56,7 +56,7 @@ use super::config::Store;
 use super::decode::{self, Format};
 use super::export_request::ExportRequest;
 use super::faults::Fault;
-use super::listener::{ConnectionReset, RequestDeadline};
+use super::request_cut::{ConnectionReset, RequestDeadline};
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
 

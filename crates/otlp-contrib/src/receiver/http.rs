@@ -37,7 +37,7 @@ use serde_json::json;
 use super::body::{self, BodyError};
 use super::decode::{self, Format};
 use super::faults::Fault;
-use super::listener::{ConnectionReset, RequestDeadline};
+use super::request_cut::{ConnectionReset, RequestDeadline};
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
 

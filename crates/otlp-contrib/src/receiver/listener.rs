@@ -45,7 +45,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::http::request_timed_out;
+use super::request_cut::{ConnectionReset, RequestDeadline};
 use super::workers::WorkerPool;
 
 /// A TLS handshake that takes longer than this is abandoned.
@@ -83,21 +84,6 @@ pub(crate) struct Timeouts {
     pub(crate) request: Duration,
 }
 
-/// When the listener cuts a request: the arrival of its head plus the
-/// request timeout. In each request's extensions, so that its
-/// [`RequestTicket`](super::shared::RequestTicket), dropped unsettled, can
-/// tell a request cut for its time from one its client gave up on.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RequestDeadline(tokio::time::Instant);
-
-impl RequestDeadline {
-    /// Whether the deadline has passed (the listener cuts a request at its
-    /// deadline, never before).
-    pub(crate) fn passed(&self) -> bool {
-        tokio::time::Instant::now() >= self.0
-    }
-}
-
 /// What the [`Receiver`](super::Receiver) can ask of a running listener.
 #[derive(Debug)]
 pub(crate) enum ListenerCommand {
@@ -106,46 +92,6 @@ pub(crate) enum ListenerCommand {
         until: Instant,
         ack: std::sync::mpsc::Sender<()>,
     },
-}
-
-/// Whether the listener has closed the connection a request came on
-/// (refusing connections closes every open one; the idle close drops one
-/// that did not end gracefully in time), in each request's extensions: such
-/// a request can no longer be answered, so its ticket leaves it abandoned
-/// instead of counting it (see [`RequestTicket`](super::shared::RequestTicket)).
-/// Cloning is cheap (two `Arc`s).
-#[derive(Clone, Debug)]
-pub(crate) struct ConnectionReset {
-    /// How many times the listener has closed all its connections.
-    resets: Arc<AtomicU64>,
-    /// That number when the connection was accepted.
-    accepted_after: u64,
-    /// Set when this connection alone is dropped (its idle close's end).
-    dropped: Arc<AtomicBool>,
-}
-
-impl ConnectionReset {
-    /// A connection accepted now by the listener that counts its resets in
-    /// `resets`.
-    pub(crate) fn accepted(resets: &Arc<AtomicU64>) -> Self {
-        ConnectionReset {
-            resets: Arc::clone(resets),
-            accepted_after: resets.load(Ordering::SeqCst),
-            dropped: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// True once the listener has closed the connection.
-    pub(crate) fn happened(&self) -> bool {
-        self.dropped.load(Ordering::SeqCst)
-            || self.resets.load(Ordering::SeqCst) != self.accepted_after
-    }
-
-    /// The connection is about to be dropped unfinished: a request in hand
-    /// on it gets no answer.
-    fn drop_connection(&self) {
-        self.dropped.store(true, Ordering::SeqCst);
-    }
 }
 
 /// Binds a listening socket with `SO_REUSEADDR`.
@@ -473,7 +419,9 @@ where
         let in_progress = self.activity.start();
         let deadline = tokio::time::Instant::now() + self.request_timeout;
         request.extensions_mut().insert(self.reset.clone());
-        request.extensions_mut().insert(RequestDeadline(deadline));
+        request
+            .extensions_mut()
+            .insert(RequestDeadline::at(deadline));
         // HTTP/2 streams are timed by `StreamDeadline`, which also covers
         // writing their answers.
         let http1 = matches!(
@@ -536,6 +484,7 @@ impl<B: Body + Unpin> Body for InProgressBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
     /// Serves `connection` until it ends or its idle close does, with a
     /// short idle timeout; whether its requests' connection counts as reset

@@ -80,6 +80,7 @@ mod listener;
 mod log_lines;
 mod metric_lines;
 mod render_limits;
+mod request_cut;
 mod shared;
 mod store;
 mod tls;

@@ -11,7 +11,7 @@ use otlp_core::response::PartialSuccess;
 use super::config::{ReceiverConfig, RequestObserver, Store};
 use super::export_request::Decoded;
 use super::faults::{Fault, FaultScript};
-use super::listener::{ConnectionReset, RequestDeadline};
+use super::request_cut::{ConnectionReset, RequestDeadline};
 use super::store::{Answer, Collected, ReceivedRequest, Transport};
 
 /// Everything a request handler needs, behind one `Arc`.
