@@ -418,12 +418,7 @@ where
             self.tracer.attribute_vector(),
             attrs.fields().len() + location + extra,
         );
-        // The span's own attributes first, then its fields: past the
-        // attribute limit, which keeps the first ones, fields are dropped,
-        // not these; and a field of the same name (`target = "upstream"`)
-        // wins, as the span keeps a repeated key's last value, in its first
-        // place (the same order as `OtlpLogLayer`'s records, and as
-        // `tracing-opentelemetry` builds its spans).
+        attrs.record(&mut fields);
         if self.location {
             push_location(&mut fields.attributes, metadata);
         }
@@ -440,7 +435,6 @@ where
                 KeyValue::new(LEVEL_ATTRIBUTE, metadata.level().as_str())
             });
         }
-        attrs.record(&mut fields);
         let parent = self.parent_context(&span);
         // `Unset` is kept as asked (it starts the span as unset) and sets
         // nothing.
