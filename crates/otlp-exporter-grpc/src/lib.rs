@@ -4,8 +4,10 @@
 //! (`otlp_sdk::BatchSpanProcessor`) encodes each span once, when it ends, and
 //! frames a batch of them into an `ExportTraceServiceRequest`; this crate
 //! moves those bytes to `opentelemetry.proto.collector.trace.v1.TraceService/Export`, written
-//! straight onto tonic's HTTP/2 channel — nothing is decoded, re-encoded or
-//! copied on the way out — and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
+//! straight onto tonic's HTTP/2 channel — nothing is decoded or re-encoded on
+//! the way out, and the bytes are copied once, into the connection's write
+//! buffer, so that a request leaves in one system call rather than one per
+//! HTTP/2 frame — and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
 //! Built for another [`Signal`](otlp_sdk::Signal), it sends log records to
 //! [`LOGS_EXPORT_PATH`] or metrics to [`METRICS_EXPORT_PATH`] the same way.
 //!
