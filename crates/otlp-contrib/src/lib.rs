@@ -37,9 +37,10 @@
 //!   of `tracing_opentelemetry::layer().with_tracer(..)` — and
 //!   `tracing::OtlpSpanExt` with `extract`/`inject` carries the trace
 //!   context in and out of `http::HeaderMap`s: W3C `traceparent`/`tracestate`,
-//!   or B3 when `OTEL_PROPAGATORS` says so (the pipeline builders install the
-//!   configuration's propagators; `extract_with`/`inject_with` take them
-//!   explicitly).
+//!   or B3 when `OTEL_PROPAGATORS` says so (the span pipeline's builders,
+//!   `build_processor` and `exporter_from_config`, install the configuration's
+//!   propagators, the log and metrics builders do not; `extract_with`/`inject_with`
+//!   take them explicitly).
 //!   `tracing::OtlpLogLayer` turns `tracing` events into OTLP log records of
 //!   an `otlp_sdk::LoggerProvider` — severity, the message as body, typed
 //!   fields, and the trace and span ids of the `OtlpLayer` span they happen
