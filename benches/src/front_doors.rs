@@ -221,7 +221,8 @@ impl<P: Sender> Sender for TracingSender<P> {
 /// global subscriber by [`install`](Self::install). The layer's scope is
 /// [`SCOPE_NAME`], as the other doors' tracers'; the thread and target
 /// attributes are on (`with_threads`, `with_target`), so that each span
-/// carries what `tracing-opentelemetry` writes by default; everything else
+/// carries what `tracing-opentelemetry` writes by default but its busy and
+/// idle times (`busy_ns`, `idle_ns`), which `OtlpLayer` never writes; everything else
 /// is the layer's default, the code location attributes included. The spans
 /// are those of [`tracing_span`]. The pipeline's own threads record
 /// nothing: their dispatcher is a no-op.
