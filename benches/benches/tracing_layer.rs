@@ -34,7 +34,9 @@
 //!   on otlp-sdk's provider and `BatchSpanProcessor` (`otlp_benches::pipeline::OursPipeline`:
 //!   the in-process no-op exporter of the other suites; each span encoded on
 //!   the thread that closes it);
-//! - `tracing_opentelemetry`: `tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer))`
+//! - `tracing_opentelemetry`: `tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer))`,
+//!   its busy and idle times off (`otlp_benches::front_doors::baseline_layer`: `OtlpLayer`
+//!   does not write them)
 //!   on `opentelemetry_sdk`'s provider and thread-based `BatchSpanProcessor`
 //!   (`otlp_benches::pipeline::BaselinePipeline`, its exporter discards
 //!   every batch) with a queue of twice a burst: lossless (the final
@@ -134,12 +136,8 @@ impl<P: HotPath> HotPath for TracingSide<P> {
 
 fn otlp_layer(nested: bool) -> TracingSide<OursPipeline> {
     let pipeline = OursPipeline::new(&settings());
-    // The thread and target attributes `tracing-opentelemetry` writes by default.
-    let layer = OtlpLayer::builder(&pipeline.provider)
-        .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
-        .with_threads(true)
-        .with_target(true)
-        .build();
+    // The attributes the baseline's layer writes (`front_doors::otlp_layer`).
+    let layer = otlp_benches::front_doors::otlp_layer(&pipeline.provider);
     TracingSide {
         dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
         pipeline,
@@ -149,7 +147,7 @@ fn otlp_layer(nested: bool) -> TracingSide<OursPipeline> {
 
 fn tracing_opentelemetry(nested: bool) -> TracingSide<BaselinePipeline> {
     let pipeline = BaselinePipeline::new(&settings());
-    let layer = tracing_opentelemetry::layer().with_tracer(pipeline.tracer.clone());
+    let layer = otlp_benches::front_doors::baseline_layer(pipeline.tracer.clone());
     TracingSide {
         dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
         pipeline,

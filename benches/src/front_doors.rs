@@ -119,6 +119,40 @@ impl ApiProvider for BaselineSender {
     }
 }
 
+/// `OtlpLayer` on `provider` as every benchmark builds it: its scope
+/// [`SCOPE_NAME`] (the other doors' tracers'), the thread and target
+/// attributes on (`with_threads`, `with_target`), so that it writes what
+/// [`baseline_layer`] writes; the rest at its defaults.
+pub fn otlp_layer<S>(provider: &otlp_sdk::TracerProvider) -> OtlpLayer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    OtlpLayer::builder(provider)
+        .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
+        .with_threads(true)
+        .with_target(true)
+        .build()
+}
+
+/// `tracing_opentelemetry::layer()` on `tracer`, doing the work
+/// [`LayerSender`]'s `OtlpLayer` does: its defaults (code location, thread
+/// and target attributes) but its busy and idle times, which it writes as
+/// `busy_ns` and `idle_ns` (`with_tracked_inactivity`, on by default) and
+/// `OtlpLayer` never does, off; with them on, each span costs it two
+/// clock reads and two attributes more, and the ratios would flatter
+/// `OtlpLayer`. The `tracing_layer` criterion suite builds its baseline the
+/// same way.
+pub fn baseline_layer<S, T>(tracer: T) -> tracing_opentelemetry::OpenTelemetryLayer<S, T>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    T: opentelemetry::trace::Tracer + 'static,
+    T::Span: Send + Sync,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false)
+}
+
 /// `tracing` in front of a provider: `tracing_subscriber::registry()` with
 /// a `tracing_opentelemetry::layer()` on the provider's tracer, installed as
 /// the process's global subscriber by [`install`](Self::install). Each span
@@ -131,11 +165,11 @@ pub struct TracingSender<P> {
 
 impl<P: ApiProvider> TracingSender<P> {
     /// Installs the layer over `inner` as the global subscriber, no filter
-    /// (as `tracing-opentelemetry`'s examples do). Fails if the process
-    /// already has one (a process gets one door).
+    /// (as `tracing-opentelemetry`'s examples do), its busy and idle times
+    /// off ([`baseline_layer`]). Fails if the process already has one (a
+    /// process gets one door).
     pub fn install(inner: P) -> Result<Self, String> {
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(inner.api_tracer()));
+        let subscriber = tracing_subscriber::registry().with(baseline_layer(inner.api_tracer()));
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|error| format!("cannot install the global subscriber: {error}"))?;
         Ok(TracingSender { inner })
@@ -149,9 +183,7 @@ impl<P: ApiProvider> TracingSender<P> {
     /// per-layer filter) is part of what the row measures. Fails if the
     /// process already has a global subscriber.
     pub fn install_filtered(inner: P) -> Result<Self, String> {
-        let layer = tracing_opentelemetry::layer()
-            .with_tracer(inner.api_tracer())
-            .with_filter(documented_filter());
+        let layer = baseline_layer(inner.api_tracer()).with_filter(documented_filter());
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|error| format!("cannot install the global subscriber: {error}"))?;
@@ -222,8 +254,8 @@ impl<P: Sender> Sender for TracingSender<P> {
 /// [`SCOPE_NAME`], as the other doors' tracers'; the thread and target
 /// attributes are on (`with_threads`, `with_target`), so that each span
 /// carries what `tracing-opentelemetry` writes by default but its busy and
-/// idle times (`busy_ns`, `idle_ns`), which `OtlpLayer` never writes; everything else
-/// is the layer's default, the code location attributes included. The spans
+/// idle times (`busy_ns`, `idle_ns`), which `OtlpLayer` never writes and
+/// [`baseline_layer`] turns off; everything else is the layer's default, the code location attributes included. The spans
 /// are those of [`tracing_span`]. The pipeline's own threads record
 /// nothing: their dispatcher is a no-op.
 pub struct LayerSender {
@@ -236,12 +268,7 @@ impl LayerSender {
     /// global subscriber. Fails if the process already has one.
     pub fn install(transport: Transport, endpoints: &Endpoints) -> Result<Self, String> {
         let inner = OursSender::new(transport, endpoints)?;
-        let layer = OtlpLayer::builder(&inner.provider)
-            .with_scope(otlp_core::InstrumentationScope::new(SCOPE_NAME))
-            .with_threads(true)
-            .with_target(true)
-            .build();
-        let subscriber = tracing_subscriber::registry().with(layer);
+        let subscriber = tracing_subscriber::registry().with(otlp_layer(&inner.provider));
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|error| format!("cannot install the global subscriber: {error}"))?;
         Ok(LayerSender { inner })
