@@ -1107,6 +1107,72 @@ fn a_flush_after_a_shutdown_that_ran_out_of_time_answers_shut_down() {
     );
 }
 
+/// Refuses every export for good. Dropped by the reader's thread as the
+/// thread ends, it holds that thread until the test has looked (or a few
+/// seconds have passed), then notes that its drop is done.
+struct RefusesAndLingersWhenDropped {
+    looked: crossbeam_channel::Receiver<()>,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Exporter for RefusesAndLingersWhenDropped {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Permanent {
+            error: otlp_sdk::ExportError::Server {
+                status: "HTTP 400".into(),
+                message: "refused".into(),
+            },
+        }
+    }
+}
+
+impl Drop for RefusesAndLingersWhenDropped {
+    fn drop(&mut self) {
+        let _ = self.looked.recv_timeout(Duration::from_secs(3));
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A shutdown whose final export fails (`Undelivered`) got its answer from
+/// the reader's thread, as one that succeeds does: it joins the thread, so
+/// that the thread has run to its end (its exporter dropped) when shutdown
+/// returns. Before, only a shutdown answered `Ok` joined it; after a refused
+/// final export the thread was left to end on its own.
+#[test]
+fn a_shutdown_whose_final_export_fails_joins_the_reader_thread() {
+    let (tell_looked, looked) = crossbeam_channel::bounded(1);
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let provider = provider_exporting_when_asked(
+        RefusesAndLingersWhenDropped {
+            looked,
+            dropped: dropped.clone(),
+        },
+        Some(Duration::from_secs(30)),
+    );
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    let error = provider
+        .shutdown(Duration::from_secs(60))
+        .expect_err("the final export is refused");
+    assert!(
+        matches!(error, MetricsError::Undelivered { failed: 1, .. }),
+        "{error:?}"
+    );
+    let thread_ended = dropped.load(Ordering::SeqCst);
+    let _ = tell_looked.send(());
+    assert!(
+        thread_ended,
+        "the reader's thread still runs (its exporter not dropped) after shutdown returned"
+    );
+}
+
 /// Panics on its first export, accepts every later one.
 #[derive(Clone, Default)]
 struct PanicsOnce(Arc<AtomicU64>);

@@ -350,7 +350,14 @@ impl ReaderHandle {
         if let Err(MetricsError::Timeout(_)) = result {
             self.counts.abandon(timeout);
         }
-        if result.is_ok()
+        // The thread answered (its final export delivered or not): it ends
+        // now, and is gone when this returns. Not after a timeout (the
+        // deadline holds) nor when it never answered (`ShutDown`).
+        let answered = !matches!(
+            result,
+            Err(MetricsError::Timeout(_) | MetricsError::ShutDown)
+        );
+        if answered
             && let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
         {
             let _ = thread.join();
