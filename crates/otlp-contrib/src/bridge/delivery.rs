@@ -444,10 +444,11 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
     }
 
     /// Waits for exports in flight (one whose future was dropped keeps
-    /// running on the runtime), at most the export timeout (zero: no limit);
-    /// `Err(Timeout)` past it.
+    /// running on the runtime), at most the export timeout (zero: no limit
+    /// where [`ExportSignal::ZERO_TIMEOUT_IS_NO_LIMIT`]); `Err(Timeout)` past
+    /// it.
     pub(super) fn force_flush(&self) -> OTelSdkResult {
-        let timeout = if self.export_timeout.is_zero() {
+        let timeout = if S::ZERO_TIMEOUT_IS_NO_LIMIT && self.export_timeout.is_zero() {
             NO_LIMIT
         } else {
             self.export_timeout

@@ -56,9 +56,12 @@ use crate::pipeline::exporter_from_config;
 /// `Err(InternalFailure)` naming the span counts and the last error. After
 /// `shutdown`, `export` answers `Err(AlreadyShutdown)`.
 ///
-/// **Shutdown** shuts the transport down (exports in flight end at once) and
-/// returns by its timeout. `force_flush` has nothing to flush: an export's
-/// future completes when its batch is settled.
+/// **Flush and shutdown.** An export's future completes when its batch is
+/// settled; one whose future was dropped before (a caller that gave up on
+/// it) keeps running on the export runtime, and `force_flush` waits for it,
+/// at most the export timeout (`Err(Timeout)` past it). Shutdown shuts the
+/// transport down (exports in flight end at once) and returns by its
+/// timeout.
 ///
 /// ```
 /// use std::time::Duration;
@@ -165,6 +168,12 @@ impl<E: Exporter> SpanExporter for SdkExporter<E> {
         self.core.shutdown(timeout)
     }
 
+    /// Waits for the exports still in flight: one whose future was dropped
+    /// (by a caller that gave up on it) keeps running on the export runtime.
+    fn force_flush(&self) -> OTelSdkResult {
+        self.core.force_flush()
+    }
+
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
         self.converter.set_resource(resource);
     }
@@ -198,7 +207,8 @@ impl<E: Exporter> SdkExporterBuilder<E> {
         self
     }
 
-    /// Bounds each batch's export, retries included (default [`DEFAULT_EXPORT_TIMEOUT`]).
+    /// Bounds each batch's export, retries included, and `force_flush`
+    /// (default [`DEFAULT_EXPORT_TIMEOUT`]).
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
         self.settings.set_export_timeout(timeout);
         self
@@ -531,6 +541,61 @@ mod tests {
                 .is_some_and(|error| error.contains("not delivered")),
             "{stats:?}"
         );
+    }
+
+    /// Waits for its gate to open, then accepts.
+    struct Gated {
+        open: tokio::sync::Semaphore,
+    }
+
+    impl Exporter for Gated {
+        fn encoding(&self) -> Encoding {
+            Encoding::Protobuf
+        }
+
+        async fn export(&self, _request: ExportRequest) -> ExportOutcome {
+            let _permit = self.open.acquire().await;
+            ExportOutcome::Success
+        }
+    }
+
+    /// An export whose future was dropped (its caller gave up) still runs on
+    /// the export runtime: `force_flush` waits for it, as the metric
+    /// adapter's does. Before, it answered `Ok` at once (the trait's
+    /// default), the spans still in flight.
+    #[test]
+    fn force_flush_waits_for_an_export_whose_future_was_dropped() {
+        use std::future::Future;
+        let exporter = Arc::new(
+            SdkExporter::builder(Gated {
+                open: tokio::sync::Semaphore::new(0),
+            })
+            .with_export_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+        );
+        {
+            let mut export = Box::pin(exporter.export(vec![span(0)]));
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(export.as_mut().poll(&mut context).is_pending());
+        }
+        assert_eq!(exporter.stats().in_flight, 1);
+        // Opens the gate once the flush has returned, or after a while (a
+        // flush that waits returns after that).
+        let (flushed, returned) = std::sync::mpsc::channel::<()>();
+        let opener = std::thread::spawn({
+            let exporter = Arc::clone(&exporter);
+            move || {
+                let _ = returned.recv_timeout(Duration::from_secs(3));
+                exporter.exporter().open.add_permits(1);
+            }
+        });
+        let result = exporter.force_flush();
+        let stats = exporter.stats();
+        let _ = flushed.send(());
+        opener.join().unwrap();
+        result.expect("flushed");
+        assert_eq!((stats.in_flight, stats.exported), (0, 1), "{stats:?}");
     }
 
     /// A minimal executor with no tokio context, like the SDK's `futures_executor::block_on`.
