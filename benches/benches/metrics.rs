@@ -15,7 +15,10 @@
 //! two threads the figure is wall time per operation on each thread
 //! (`iter_custom`: both threads do `iters` operations; the longest thread's
 //! time), so perfect scaling keeps it at the one-thread figure. The group
-//! `metrics_anatomy` adds the counter without attributes (no series lookup).
+//! `metrics_anatomy` adds the counter without attributes (no series lookup),
+//! and (otlp-sdk only) a counter whose stream is at its cardinality limit
+//! given a new attribute set at every call, each to the overflow series
+//! (`counter_add_past_the_cardinality_limit`, one and two threads).
 //!
 //! After criterion the suite prints otlp-sdk's ratio against the baseline,
 //! measured in interleaved rounds; the goal of issue 17 is 2x.
@@ -39,7 +42,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use otlp_benches::metrics::{
-    BaselineInstruments, Exporter, Instrument, Instruments, OursInstruments, Series, time_threads,
+    BaselineInstruments, Exporter, Instrument, Instruments, KEYS, METHOD, OursInstruments, Series,
+    time_threads,
 };
 use otlp_benches::report::{Comparison, Interleaved, RunMode, print_report, settle_allocator};
 
@@ -73,6 +77,52 @@ fn run(
     time_threads(threads, ops, |thread| {
         side.existing(instrument, series.of(thread))
     })
+}
+
+/// A counter whose stream is at its cardinality limit
+/// ([`PastTheLimit::LIMIT`] series made up front): every new set overflows.
+struct PastTheLimit {
+    _provider: otlp_sdk::metrics::MeterProvider,
+    counter: otlp_sdk::metrics::Counter<u64>,
+}
+
+impl PastTheLimit {
+    const LIMIT: usize = 100;
+
+    fn new() -> Self {
+        let provider = otlp_sdk::metrics::MeterProvider::builder()
+            .with_cardinality_limit(Self::LIMIT)
+            .build()
+            .expect("otlp-sdk provider");
+        let counter = provider
+            .meter("otlp-benches")
+            .u64_counter("past_limit")
+            .build();
+        for id in 0..Self::LIMIT as i64 {
+            counter.add(1, &[otlp_core::KeyValue::new("request.id", -1 - id)]);
+        }
+        PastTheLimit {
+            _provider: provider,
+            counter,
+        }
+    }
+
+    /// One measurement on `thread` with a set that is none of the series.
+    fn add(&self, thread: usize) {
+        thread_local!(static NEXT: std::cell::Cell<i64> = const { std::cell::Cell::new(0) });
+        let id = NEXT.with(|next| {
+            let id = next.get();
+            next.set(id + 1);
+            id * 2 + thread as i64
+        });
+        self.counter.add(
+            1,
+            &[
+                otlp_core::KeyValue::new(KEYS[0], METHOD),
+                otlp_core::KeyValue::new("request.id", id),
+            ],
+        );
+    }
 }
 
 fn main() {
@@ -118,6 +168,16 @@ fn main() {
     group.bench_function("opentelemetry_sdk/counter_add_no_attributes", |b| {
         b.iter(|| baseline.add_bare())
     });
+    // Past the cardinality limit: a new attribute set at every call (an id
+    // per request as an attribute), each to the overflow series; otlp-sdk
+    // only. Per operation on each thread.
+    let past_limit = PastTheLimit::new();
+    for (threads, id) in [(1, "1_thread"), (2, "2_threads")] {
+        group.bench_function(
+            format!("otlp_sdk/counter_add_past_the_cardinality_limit/{id}"),
+            |b| b.iter_custom(|ops| time_threads(threads, ops, |thread| past_limit.add(thread))),
+        );
+    }
     group.finish();
     criterion.final_summary();
 

@@ -68,9 +68,14 @@
 //! (a delta stream: sets recorded since the previous collection, plus those
 //! recorded in the interval before it). The overflow series is never retired,
 //! and a measurement whose set is the overflow attribute alone joins it.
+//! A cumulative stream at its limit creates no series any more: a new set's
+//! measurement goes to the overflow series without the mutex (its canonical
+//! set looked up in the current table, as the slow path would), so that
+//! recorders of sets past the limit do not queue on the mutex. A delta
+//! stream's take the slow path (a retirement may free a place).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use crossbeam_utils::CachePadded;
@@ -221,6 +226,11 @@ pub(crate) struct SeriesTable {
     inserts: Mutex<Inserts>,
     overflow: OnceLock<Arc<Series>>,
     overflowed: AtomicU64,
+    /// A cumulative stream's series are all there: `limit` of them exist,
+    /// and none is created or retired any more. Set under the mutex once the
+    /// last one is in the current table, never unset; never set for a delta
+    /// stream (a retirement frees places).
+    full: AtomicBool,
     filter: KeyFilter,
     kind: CellKind,
     float: bool,
@@ -259,6 +269,7 @@ impl SeriesTable {
             }),
             overflow: OnceLock::new(),
             overflowed: AtomicU64::new(0),
+            full: AtomicBool::new(false),
             filter,
             kind,
             float,
@@ -282,6 +293,11 @@ impl SeriesTable {
                     kept_level(levels, current).find(hash, attributes, &self.filter)
                 {
                     return f(series);
+                }
+                if self.full.load(Ordering::Acquire)
+                    && let Some(overflow) = self.overflow_when_full(levels, current, attributes)
+                {
+                    return f(overflow);
                 }
             }
             Tables::Retiring { stripes } => {
@@ -313,6 +329,30 @@ impl SeriesTable {
             }
         }
         self.find_or_create(hash, attributes, f)
+    }
+
+    /// A new attribute set of a full cumulative stream (see `full`): its
+    /// series is the overflow one, decided without the mutex, as no series
+    /// can be created or retired any more. `None` (the slow path decides)
+    /// for another order of a known set (which gets an alias there) and for
+    /// the overflow attribute alone (not counted as overflowed).
+    #[cold]
+    fn overflow_when_full(
+        &self,
+        levels: &[OnceLock<Slots>; LEVELS],
+        current: &AtomicUsize,
+        attributes: &[KeyValue],
+    ) -> Option<&Arc<Series>> {
+        let set = canonical(attributes, &self.filter);
+        // Loaded after `full`: the level that holds every series.
+        let known = kept_level(levels, current)
+            .find(hash_all(&set), &set, &KeyFilter::All)
+            .is_some();
+        if known || is_overflow_set(&set) {
+            return None;
+        }
+        self.overflowed.fetch_add(1, Ordering::Relaxed);
+        Some(self.overflow_series_ref())
     }
 
     /// Records `measure` in the series named by `attributes`.
@@ -375,6 +415,12 @@ impl SeriesTable {
                 let series = Arc::new(self.new_series(Arc::from(set.clone())));
                 inserts.series.push(series.clone());
                 self.insert(inserts, set_hash, series.attributes.clone(), &series);
+                if inserts.series.len() >= self.limit && matches!(self.tables, Tables::Kept { .. })
+                {
+                    // After the series is in the current table (Release:
+                    // who sees `full` finds it there).
+                    self.full.store(true, Ordering::Release);
+                }
                 series
             }
         };
@@ -490,11 +536,13 @@ impl SeriesTable {
     }
 
     fn overflow_series(&self) -> Arc<Series> {
-        self.overflow
-            .get_or_init(|| {
-                Arc::new(self.new_series(Arc::from([KeyValue::new(OVERFLOW_ATTRIBUTE, true)])))
-            })
-            .clone()
+        self.overflow_series_ref().clone()
+    }
+
+    fn overflow_series_ref(&self) -> &Arc<Series> {
+        self.overflow.get_or_init(|| {
+            Arc::new(self.new_series(Arc::from([KeyValue::new(OVERFLOW_ATTRIBUTE, true)])))
+        })
     }
 
     /// Every series, the overflow one last if it exists.
@@ -612,6 +660,92 @@ mod tests {
         table.with_series(&[KeyValue::new("i", 0)], |series| {
             assert_eq!(series.attributes.to_vec(), vec![KeyValue::new("i", 0)]);
         });
+    }
+
+    /// A cumulative series' running total.
+    fn total(series: &Series) -> i64 {
+        let window = super::super::aggregation::Window {
+            temporality: otlp_core::Temporality::Cumulative,
+            start: 1,
+            time: 2,
+        };
+        match series.cell.collect(window, Vec::new(), Vec::new()) {
+            Some(super::super::aggregation::Point::Number(point)) => match point.value {
+                otlp_core::NumberValue::Int(total) => total,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Once a cumulative stream has its `limit` series (no series is
+    /// created any more), every measurement still lands where it did: a
+    /// new set in the overflow series (counted), a known set in its own
+    /// (another order of it, a set that differs only in filtered-out keys),
+    /// the overflow attribute alone in the overflow series (not counted);
+    /// from two threads at once too.
+    #[test]
+    fn past_the_limit_of_a_cumulative_stream_only_new_sets_overflow() {
+        let filter = KeyFilter::Only(Arc::from([
+            Str::from("a"),
+            Str::from("b"),
+            Str::from(OVERFLOW_ATTRIBUTE),
+        ]));
+        let table = Arc::new(SeriesTable::new(
+            CellKind::Sum { monotonic: true },
+            false,
+            filter,
+            2,
+            false,
+        ));
+        let known = |i: i64| [KeyValue::new("a", i), KeyValue::new("b", 0)];
+        table.record(Measure::Int(1), &known(0));
+        table.record(Measure::Int(1), &known(1));
+        let threads: Vec<_> = (0..2)
+            .map(|thread| {
+                let table = table.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        // A new set.
+                        table.record(
+                            Measure::Int(1),
+                            &[KeyValue::new("a", 1000 * (thread + 1) + i)],
+                        );
+                        // Known sets: another order, another dropped key.
+                        table.record(
+                            Measure::Int(1),
+                            &[KeyValue::new("b", 0), KeyValue::new("a", 0)],
+                        );
+                        table.record(
+                            Measure::Int(1),
+                            &[
+                                KeyValue::new("user", i),
+                                KeyValue::new("a", 1),
+                                KeyValue::new("b", 0),
+                            ],
+                        );
+                        // The overflow set named.
+                        table.record(Measure::Int(1), &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("recorder");
+        }
+        let series = table.series();
+        let attributes: Vec<_> = series.iter().map(|s| s.attributes.to_vec()).collect();
+        assert_eq!(
+            attributes,
+            vec![
+                known(0).to_vec(),
+                known(1).to_vec(),
+                vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)],
+            ]
+        );
+        let totals: Vec<_> = series.iter().map(|s| total(s)).collect();
+        assert_eq!(totals, vec![1001, 1001, 2000]);
+        assert_eq!(table.overflowed(), 1000);
     }
 
     #[test]
