@@ -1589,6 +1589,71 @@ fn a_span_pipelines_counts_become_collector_style_metrics() {
         .expect("shutdown");
 }
 
+/// A pipeline's counts move while a collection reads them. Each of the
+/// sixteen instruments called `stats` on its own, so one collection's points
+/// came from sixteen snapshots and did not add up (`produced` read before
+/// `sent`, say); and the records in flight had no instrument at all. Now
+/// `stats` is called once per collection, and the points of one collection
+/// satisfy the accounting identity, in flight included.
+#[test]
+fn one_collections_pipeline_points_come_from_one_snapshot_and_add_up() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let calls = Arc::new(AtomicU64::new(0));
+    let counted = calls.clone();
+    otlp_sdk::metrics::observe_pipeline(
+        &provider.meter("otlp-sdk"),
+        Signal::Logs,
+        Vec::new(),
+        move || {
+            // A pipeline that took 100 more records since the last read, each
+            // read consistent in itself.
+            let n = counted.fetch_add(1, Ordering::Relaxed) + 1;
+            otlp_sdk::StatsSnapshot {
+                produced: 100 * n,
+                exported: 100 * n - 10,
+                failed: 1,
+                dropped: 2,
+                rejected: 3,
+                queued: 2,
+                in_flight: 2,
+                ..otlp_sdk::StatsSnapshot::default()
+            }
+        },
+    );
+    for collection in 1..=2 {
+        let metrics = provider.collect();
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            collection,
+            "stats read once per collection"
+        );
+        let attributes = [KeyValue::new("signal", "logs")];
+        let counter = |name: &str| match value_of(sum_points(find(&metrics, name)).0, &attributes) {
+            NumberValue::Int(value) => value,
+            other => panic!("{name}: {other:?}"),
+        };
+        let gauge = |name: &str| {
+            let MetricData::Gauge(gauge) = &find(&metrics, name).data else {
+                panic!("{name} is not a gauge");
+            };
+            match value_of(&gauge.data_points, &attributes) {
+                NumberValue::Int(value) => value,
+                other => panic!("{name}: {other:?}"),
+            }
+        };
+        assert_eq!(
+            counter("otlp_sdk_produced_log_records"),
+            counter("otelcol_exporter_sent_log_records")
+                + counter("otelcol_exporter_send_failed_log_records")
+                + counter("otelcol_exporter_enqueue_failed_log_records")
+                + counter("otlp_sdk_exporter_rejected_log_records")
+                + gauge("otelcol_exporter_queue_size")
+                + gauge("otlp_sdk_exporter_in_flight"),
+            "collection {collection}"
+        );
+    }
+}
+
 /// A program watching its span and its log pipeline on one meter: the
 /// instruments whose names carry no record word (the queue gauges, the byte
 /// counts) are the same instruments for both signals, told apart by the

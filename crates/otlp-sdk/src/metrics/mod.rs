@@ -72,6 +72,7 @@
 
 mod aggregation;
 mod attributes;
+mod collection_mark;
 mod exemplar;
 mod exponential;
 mod extremes;

@@ -7,11 +7,12 @@
 //! the dashboards built for a Collector work for a program's own pipeline.
 //! The same counts are on the Prometheus page of `otlp-contrib`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use otlp_core::KeyValue;
 
 use super::Meter;
+use super::collection_mark;
 use crate::exporter::Signal;
 use crate::stats::StatsSnapshot;
 
@@ -26,9 +27,12 @@ type Read = fn(&StatsSnapshot) -> u64;
 /// instruments of one name in conflict (another unit), exported twice.
 const SHARED_RECORD_UNIT: &str = "{record}";
 
-/// Registers the instruments that report `stats` (called at each
-/// collection, once per instrument) for a pipeline of `signal`, each point
-/// carrying `signal` and `attributes` (say, the pipeline's name).
+/// Registers the instruments that report `stats` for a pipeline of
+/// `signal`, each point carrying `signal` and `attributes` (say, the
+/// pipeline's name). `stats` is called once per collection and every
+/// instrument reports from that one snapshot, so the points of one
+/// collection agree: `produced = sent + send_failed + enqueue_failed +
+/// rejected + queue_size + in_flight` holds among them exactly.
 ///
 /// | instrument | kind | from |
 /// |---|---|---|
@@ -38,6 +42,7 @@ const SHARED_RECORD_UNIT: &str = "{record}";
 /// | `otlp_sdk_exporter_rejected_{spans,log_records,data_points}` | counter | `rejected` |
 /// | `otlp_sdk_produced_{spans,log_records,data_points}` | counter | `produced` |
 /// | `otelcol_exporter_queue_size` | gauge | `queued` (unit `{record}`, whatever the signal) |
+/// | `otlp_sdk_exporter_in_flight` | gauge | `in_flight` (unit `{record}`) |
 /// | `otelcol_exporter_queue_capacity` | gauge | `queue_capacity` (0: bytes only; unit `{record}`) |
 /// | `otlp_sdk_queue_size_bytes` | gauge | `queued_bytes` |
 /// | `otlp_sdk_queue_capacity_bytes` | gauge | `queue_capacity_bytes` |
@@ -52,8 +57,8 @@ const SHARED_RECORD_UNIT: &str = "{record}";
 /// ([`ByteAccount`](crate::ByteAccount)): produced = answered + dropped +
 /// failed + queued + in flight.
 ///
-/// The instruments whose names carry no record word (the queue gauges, the
-/// `otlp_sdk_queue_*_bytes` and `record_bytes` ones) are the same
+/// The instruments whose names carry no record word (the queue and
+/// in-flight gauges, the `otlp_sdk_queue_*_bytes` and `record_bytes` ones) are the same
 /// instruments for every signal: a span and a log pipeline may be observed
 /// on one meter, their points told apart by `signal`.
 ///
@@ -77,7 +82,10 @@ pub fn observe_pipeline(
     attributes: Vec<KeyValue>,
     stats: impl Fn() -> StatsSnapshot + Send + Sync + 'static,
 ) {
-    let stats: Arc<dyn Fn() -> StatsSnapshot + Send + Sync> = Arc::new(stats);
+    let stats = Arc::new(SharedSnapshot {
+        stats: Box::new(stats),
+        last: Mutex::new(None),
+    });
     let mut attributes = attributes;
     attributes.push(KeyValue::new("signal", signal.as_str()));
     let attributes: Arc<[KeyValue]> = attributes.into();
@@ -123,7 +131,7 @@ pub fn observe_pipeline(
             .u64_observable_counter(format!("{prefix}_{noun}"))
             .with_description(format!("Records {what}"))
             .with_unit(unit)
-            .with_callback(move |observer| observer.observe(read(&stats()), &attributes))
+            .with_callback(move |observer| observer.observe(read(&stats.read()), &attributes))
             .build();
     }
     let byte_counters: [(&str, &str, Read); 4] = [
@@ -146,15 +154,21 @@ pub fn observe_pipeline(
             .u64_observable_counter(format!("otlp_sdk_record_bytes_{stage}"))
             .with_description(format!("Encoded bytes of the records {what}"))
             .with_unit("By")
-            .with_callback(move |observer| observer.observe(read(&stats()), &attributes))
+            .with_callback(move |observer| observer.observe(read(&stats.read()), &attributes))
             .build();
     }
-    let gauges: [(&str, &str, &str, Read); 6] = [
+    let gauges: [(&str, &str, &str, Read); 7] = [
         (
             "otelcol_exporter_queue_size",
             "Records in the queue",
             SHARED_RECORD_UNIT,
             |s| s.queued,
+        ),
+        (
+            "otlp_sdk_exporter_in_flight",
+            "Records taken from the queue for export and not settled yet",
+            SHARED_RECORD_UNIT,
+            |s| s.in_flight,
         ),
         (
             "otelcol_exporter_queue_capacity",
@@ -193,7 +207,37 @@ pub fn observe_pipeline(
             .u64_observable_gauge(name)
             .with_description(description)
             .with_unit(unit)
-            .with_callback(move |observer| observer.observe(read(&stats()), &attributes))
+            .with_callback(move |observer| observer.observe(read(&stats.read()), &attributes))
             .build();
+    }
+}
+
+/// The program's `stats`, read once per collection for all the
+/// instruments of one [`observe_pipeline`] call.
+struct SharedSnapshot {
+    stats: Box<dyn Fn() -> StatsSnapshot + Send + Sync>,
+    /// The collection the snapshot was read in, and the snapshot.
+    last: Mutex<Option<(u64, StatsSnapshot)>>,
+}
+
+impl SharedSnapshot {
+    /// The snapshot of the calling thread's collection: read by the first
+    /// callback of the collection, the others reuse it. Outside a
+    /// collection (not expected: callbacks run in one), a fresh one.
+    fn read(&self) -> StatsSnapshot {
+        let Some(collection) = collection_mark::current() else {
+            return (self.stats)();
+        };
+        if let Some((read_in, snapshot)) =
+            &*self.last.lock().unwrap_or_else(PoisonError::into_inner)
+            && *read_in == collection
+        {
+            return snapshot.clone();
+        }
+        // The program's code, run without the lock held.
+        let snapshot = (self.stats)();
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((collection, snapshot.clone()));
+        snapshot
     }
 }

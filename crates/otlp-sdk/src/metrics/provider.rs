@@ -13,6 +13,7 @@ use otlp_core::{InstrumentationScope, KeyValue, Metric, Resource, Str, Temporali
 
 use super::aggregation::{CellKind, Measure};
 use super::attributes::{AttributeSet, KeyFilter, canonical};
+use super::collection_mark::CollectionMark;
 use super::exponential::{DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE};
 use super::instrument::{
     Counter, Gauge, Histogram, Number, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
@@ -135,6 +136,9 @@ impl ProviderShared {
             metrics.extend(stream.collect(&self.resource, now));
         }
         let mut observations = Vec::new();
+        // Callbacks that read one source for several instruments read it
+        // once in this collection (`collection_mark`).
+        let _collection = CollectionMark::new();
         for registration in &observed {
             observations.clear();
             let callbacks = registration
