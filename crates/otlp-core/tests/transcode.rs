@@ -426,6 +426,48 @@ fn unknown_fields_deep_in_a_request_are_refused_where_prost_refuses_them() {
     }
 }
 
+#[test]
+fn resource_entity_refs_are_transcoded_not_dropped() {
+    // `Resource.entity_refs` (field 3, opentelemetry-proto 0.33) in a request
+    // another SDK sent: the otlp-receiver's JSONL lines are this transcode of
+    // it. Every member is set, as opentelemetry-proto's serde requires them.
+    use opentelemetry_proto::tonic::common::v1::EntityRef;
+    use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    let entity = |kind: &str, ids: &[&str], descriptions: &[&str]| EntityRef {
+        schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
+        r#type: kind.into(),
+        id_keys: ids.iter().map(|key| key.to_string()).collect(),
+        description_keys: descriptions.iter().map(|key| key.to_string()).collect(),
+    };
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(ProtoResource {
+                entity_refs: vec![
+                    entity(
+                        "service",
+                        &["service.name", "service.namespace"],
+                        &["service.version"],
+                    ),
+                    entity("host", &["host.id"], &[]),
+                ],
+                ..ProtoResource::default()
+            }),
+            scope_spans: vec![ScopeSpans::default()],
+            schema_url: String::new(),
+        }],
+    };
+    let json = transcode(&request.encode_to_vec()).expect("transcodes");
+    let text = String::from_utf8_lossy(&json);
+    assert!(
+        text.contains(r#""resource":{"entityRefs":[{"schemaUrl":"https://opentelemetry.io/schemas/1.26.0","type":"service","idKeys":["service.name","service.namespace"],"descriptionKeys":["service.version"]},"#),
+        "{text}"
+    );
+    let decoded: ExportTraceServiceRequest =
+        serde_json::from_slice(&json).unwrap_or_else(|err| panic!("serde rejects {text}: {err}"));
+    assert_eq!(decoded, request, "{text}");
+}
+
 /// A length-delimited field.
 fn field(number: u64, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 8);

@@ -715,6 +715,21 @@ static RESOURCE: Schema = Schema {
     fields: fits(&[
         field(1, "attributes", Message(&KEY_VALUE), Repeated),
         field(2, "droppedAttributesCount", Uint32, Singular),
+        field(3, "entityRefs", Message(&ENTITY_REF), Repeated),
+    ]),
+};
+
+/// `EntityRef` (common.proto, status Development): our encoders never write
+/// one; a request another SDK sent may carry them (the otlp-receiver's JSONL
+/// lines transcode what it received). Every member is written, as for
+/// `KeyValue.key`: opentelemetry-proto's serde requires each.
+static ENTITY_REF: Schema = Schema {
+    name: "EntityRef",
+    fields: fits(&[
+        field(1, "schemaUrl", Str, Always),
+        field(2, "type", Str, Always),
+        field(3, "idKeys", Str, RepeatedAlways),
+        field(4, "descriptionKeys", Str, RepeatedAlways),
     ]),
 };
 
