@@ -146,9 +146,10 @@ pub(crate) fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, serd
 
 /// Fills in, as proto3 JSON reads them, the members opentelemetry-proto's
 /// serde requires and canonical proto3 JSON leaves out when empty: `values`
-/// (an empty list) of an `arrayValue` or a `kvlistValue`, and `key` (an empty
+/// (an empty list) of an `arrayValue` or a `kvlistValue`, `key` (an empty
 /// string) of a key-value (in `attributes`, `filteredAttributes`, `metadata`
-/// or a `kvlistValue`). A `null` member is removed first: proto3 JSON reads
+/// or a `kvlistValue`), and the four members of a resource's entity
+/// reference (`entityRefs`). A `null` member is removed first: proto3 JSON reads
 /// it as the field's default, that serde only where the field is an `Option`.
 /// A decimal string under the key of a 32-bit integer field becomes that
 /// number ([`integer_string`]). Recursion is bounded by `serde_json`'s nesting
@@ -177,6 +178,7 @@ fn fill_omitted_members(value: &mut Value) -> Result<(), serde_json::Error> {
                     ("attributes" | "filteredAttributes" | "metadata", Value::Array(entries)) => {
                         fill_keys(entries);
                     }
+                    ("entityRefs", Value::Array(entries)) => fill_entity_refs(entries),
                     _ => {}
                 }
                 fill_omitted_members(field)?;
@@ -214,6 +216,20 @@ fn integer_string(key: &str, text: &str) -> Result<Option<serde_json::Number>, s
         None => Err(de::Error::custom(format!(
             "`{key}` is \"{text}\", out of the range of its type ({type_name})"
         ))),
+    }
+}
+
+/// The members of each entity reference (a resource's `entityRefs`) in
+/// `entries` that proto3 JSON leaves out when empty: `schemaUrl` and `type`
+/// (empty strings), `idKeys` and `descriptionKeys` (empty lists).
+fn fill_entity_refs(entries: &mut [Value]) {
+    for entry in entries {
+        if let Value::Object(entity) = entry {
+            fill_default(entity, "schemaUrl", || Value::String(String::new()));
+            fill_default(entity, "type", || Value::String(String::new()));
+            fill_default(entity, "idKeys", || Value::Array(Vec::new()));
+            fill_default(entity, "descriptionKeys", || Value::Array(Vec::new()));
+        }
     }
 }
 
@@ -515,6 +531,42 @@ mod tests {
         let read: ExportMetricsServiceRequest =
             from_slice(metrics_json.as_bytes()).expect("valid OTLP/JSON");
         let protobuf = ExportMetricsServiceRequest::decode(metrics.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+    }
+
+    /// A resource's entity references (opentelemetry-proto 0.33's
+    /// `Resource.entity_refs`) as canonical proto3 JSON writes them: an empty
+    /// `schemaUrl` or key list left out. opentelemetry-proto's serde requires
+    /// all four members, so such a request was refused; it must read as prost
+    /// reads its protobuf twin.
+    #[test]
+    fn entity_refs_with_empty_members_left_out_are_read() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::EntityRef;
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+        use prost::Message as _;
+
+        let traces = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    entity_refs: vec![
+                        EntityRef {
+                            r#type: "service".into(),
+                            id_keys: vec!["service.name".into()],
+                            ..EntityRef::default()
+                        },
+                        EntityRef::default(),
+                    ],
+                    ..Resource::default()
+                }),
+                ..ResourceSpans::default()
+            }],
+        };
+        let json = br#"{"resourceSpans":[{"resource":{"entityRefs":[
+            {"type":"service","idKeys":["service.name"]},{}]}}]}"#;
+        let read: ExportTraceServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice());
         assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
     }
 
