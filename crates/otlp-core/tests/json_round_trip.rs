@@ -102,7 +102,7 @@ fn realistic_batch_decodes_identically_to_protobuf() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(support::cases_or_env(128))]
 
     #[test]
     fn random_batches_round_trip_through_serde(spans in arb_batch(8)) {

@@ -453,7 +453,7 @@ fn a_built_root_says_its_parent_is_known_not_remote_as_the_sdks_roots_do() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(support::cases_or_env(128))]
 
     #[test]
     fn random_batches_round_trip_through_prost(spans in arb_batch(12)) {

@@ -394,3 +394,16 @@ fn without_defaults(value: serde_json::Value) -> Option<serde_json::Value> {
         other => Some(other),
     }
 }
+
+/// `cases` property cases, or as many as `PROPTEST_CASES` asks for when set
+/// (a longer fuzzing run than CI's).
+pub fn cases_or_env(cases: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(cases);
+    proptest::test_runner::Config {
+        cases,
+        ..proptest::test_runner::Config::default()
+    }
+}
