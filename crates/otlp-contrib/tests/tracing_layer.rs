@@ -1086,9 +1086,9 @@ fn spans_carry_their_thread_target_and_level_when_asked() {
     assert_eq!(
         keys,
         [
-            ("n", &Value::IntValue(1)),
             ("target", &string("checkout")),
-            ("level", &string("WARN"))
+            ("level", &string("WARN")),
+            ("n", &Value::IntValue(1))
         ]
     );
     let default = plain.finish();
@@ -1125,6 +1125,66 @@ fn the_providers_span_limits_apply() {
     assert_eq!(attribute(&span.attributes, "a"), Some(&string("long")));
     assert_eq!(span.events.len(), 1);
     assert_eq!(span.dropped_events_count, 1);
+}
+
+/// With the location, target and level on, a field named like one of the
+/// span's own attributes (`target = "upstream"`, a relay naming its work's
+/// origin) wins over it, and past the attribute limit the fields are
+/// dropped, not the span's own `code.*`, `target` and `level`, which come
+/// first: the rule `OtlpLogLayer`'s records follow
+/// (`fields_named_like_the_records_own_attributes_win_and_the_limit_drops_fields_first`
+/// in `tracing_logs.rs`).
+#[test]
+fn fields_named_like_the_spans_own_attributes_win_and_the_limit_drops_fields_first() {
+    let limits = SpanLimits {
+        max_attributes: 5,
+        ..SpanLimits::default()
+    };
+    let pipeline = Pipeline::with_limits(Sampler::AlwaysOn, limits);
+    let layer = OtlpLayer::builder(&pipeline.provider)
+        .with_location(true)
+        .with_target(true)
+        .with_level(true)
+        .build();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _relayed =
+            tracing::info_span!("relayed", target = "upstream", "code.line.number" = 7_i64)
+                .entered();
+        let _crowded = tracing::info_span!("crowded", first = 1_i64, second = 2_i64).entered();
+    });
+    let exported = pipeline.finish();
+    let relayed = exported.named("relayed");
+    assert_eq!(
+        attribute(&relayed.attributes, "target"),
+        Some(&string("upstream"))
+    );
+    assert_eq!(
+        attribute(&relayed.attributes, "code.line.number"),
+        Some(&Value::IntValue(7))
+    );
+    assert_eq!(relayed.attributes.len(), 5, "{:?}", relayed.attributes);
+    assert_eq!(relayed.dropped_attributes_count, 0);
+    let crowded = exported.named("crowded");
+    let keys: Vec<&str> = crowded
+        .attributes
+        .iter()
+        .map(|attribute| attribute.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "code.file.path",
+            "code.line.number",
+            "code.module.name",
+            "target",
+            "level"
+        ]
+    );
+    assert_eq!(
+        attribute(&crowded.attributes, "target"),
+        Some(&string("tracing_layer"))
+    );
+    assert_eq!(crowded.dropped_attributes_count, 2);
 }
 
 /// A `log` record that `tracing-log` (`LogTracer`) turned into an event

@@ -418,7 +418,12 @@ where
             self.tracer.attribute_vector(),
             attrs.fields().len() + location + extra,
         );
-        attrs.record(&mut fields);
+        // The span's own attributes first, then its fields: past the
+        // attribute limit, which keeps the first ones, fields are dropped,
+        // not these; and a field of the same name (`target = "upstream"`)
+        // wins, as the span keeps a repeated key's last value, in its first
+        // place (the same order as `OtlpLogLayer`'s records, and as
+        // `tracing-opentelemetry` builds its spans).
         if self.location {
             push_location(&mut fields.attributes, metadata);
         }
@@ -435,6 +440,7 @@ where
                 KeyValue::new(LEVEL_ATTRIBUTE, metadata.level().as_str())
             });
         }
+        attrs.record(&mut fields);
         let parent = self.parent_context(&span);
         // `Unset` is kept as asked (it starts the span as unset) and sets
         // nothing.

@@ -30,7 +30,10 @@
 //!   them unless told not to), its target and level into `target` and
 //!   `level` when asked ([`OtlpLayerBuilder::with_target`],
 //!   [`OtlpLayerBuilder::with_level`]; `tracing-opentelemetry` records the
-//!   target unless told not to).
+//!   target unless told not to). These come first, before the fields
+//!   (below), as in `tracing-opentelemetry`: past the provider's attribute
+//!   limit the fields are dropped, not these, and a field named like one of
+//!   them (`target = "upstream"`) wins, as for log records.
 //! - Its parent is the `tracing` parent: the current span, or the explicit
 //!   `parent: &span` (`parent: None` makes a root). It is the registry's
 //!   parent, so spans moved across threads or `.await`s with `Instrument`
