@@ -1654,6 +1654,76 @@ fn one_collections_pipeline_points_come_from_one_snapshot_and_add_up() {
     }
 }
 
+/// Two collections of one provider may run at once (a pull exporter's
+/// `collect` on another thread beside the reader's). Each must report from
+/// one snapshot of its own: the one read first by the other collection must
+/// not make it read `stats` again, half its points from each read. Here a
+/// second collection runs on another thread (and ends) between the first
+/// collection's first pipeline instrument and its second one.
+#[test]
+fn two_collections_at_once_each_report_from_one_snapshot() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("otlp-sdk");
+    let calls = Arc::new(AtomicU64::new(0));
+    let counted = calls.clone();
+    otlp_sdk::metrics::observe_pipeline(&meter, Signal::Logs, Vec::new(), move || {
+        let n = counted.fetch_add(1, Ordering::Relaxed) + 1;
+        otlp_sdk::StatsSnapshot {
+            produced: 100 * n,
+            exported: 100 * n - 4,
+            queued: 4,
+            ..otlp_sdk::StatsSnapshot::default()
+        }
+    });
+    // One more callback on the pipeline's first instrument (an identical
+    // registration): it runs right after the pipeline's own, and the first
+    // time runs a whole collection on another thread.
+    let other = Arc::new(std::sync::Mutex::new(Some(provider.clone())));
+    let other_metrics = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _sent = meter
+        .u64_observable_counter("otelcol_exporter_sent_log_records")
+        .with_description("Records accepted by the backend")
+        .with_unit("{log_record}")
+        .with_callback({
+            let other_metrics = other_metrics.clone();
+            move |_| {
+                let Some(other) = other.lock().unwrap().take() else {
+                    return;
+                };
+                let metrics = std::thread::spawn(move || other.collect())
+                    .join()
+                    .expect("the other collection");
+                *other_metrics.lock().unwrap() = metrics;
+            }
+        })
+        .build();
+    let first = provider.collect();
+    let second = std::mem::take(&mut *other_metrics.lock().unwrap());
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        2,
+        "stats read once per collection"
+    );
+    let attributes = [KeyValue::new("signal", "logs")];
+    for (which, metrics) in [("first", &first), ("second", &second)] {
+        let counter = |name: &str| match value_of(sum_points(find(metrics, name)).0, &attributes) {
+            NumberValue::Int(value) => value,
+            other => panic!("{name}: {other:?}"),
+        };
+        let MetricData::Gauge(queue) = &find(metrics, "otelcol_exporter_queue_size").data else {
+            panic!("not a gauge");
+        };
+        let NumberValue::Int(queued) = value_of(&queue.data_points, &attributes) else {
+            panic!("not an int");
+        };
+        assert_eq!(
+            counter("otlp_sdk_produced_log_records"),
+            counter("otelcol_exporter_sent_log_records") + queued,
+            "the {which} collection's points"
+        );
+    }
+}
+
 /// A program watching its span and its log pipeline on one meter: the
 /// instruments whose names carry no record word (the queue gauges, the byte
 /// counts) are the same instruments for both signals, told apart by the

@@ -3,7 +3,7 @@
 //! A provider's collection marks its thread with an id of its own while it
 //! runs the observable instruments' callbacks ([`CollectionMark`]), so that
 //! callbacks that read one source for several instruments
-//! ([`observe_pipeline`](super::observe_pipeline): fifteen instruments, one
+//! ([`observe_pipeline`](super::observe_pipeline): sixteen instruments, one
 //! `StatsSnapshot`) read it once per collection ([`current`]) and their
 //! points agree with each other. Ids are unique in the process, so two
 //! providers, or two collections of one provider running at once on two

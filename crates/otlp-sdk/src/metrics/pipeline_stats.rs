@@ -27,6 +27,13 @@ type Read = fn(&StatsSnapshot) -> u64;
 /// instruments of one name in conflict (another unit), exported twice.
 const SHARED_RECORD_UNIT: &str = "{record}";
 
+/// Collections whose snapshot [`observe_pipeline`] keeps at once: several
+/// collections of one provider may run at the same time (the reader's and a
+/// pull exporter's `collect`, one started in a callback). Past it the oldest
+/// is forgotten, and a collection still running reads `stats` again (its
+/// points then come from two snapshots).
+const KEPT_SNAPSHOTS: usize = 4;
+
 /// Registers the instruments that report `stats` for a pipeline of
 /// `signal`, each point carrying `signal` and `attributes` (say, the
 /// pipeline's name). `stats` is called once per collection and every
@@ -84,7 +91,7 @@ pub fn observe_pipeline(
 ) {
     let stats = Arc::new(SharedSnapshot {
         stats: Box::new(stats),
-        last: Mutex::new(None),
+        kept: Mutex::new(Vec::with_capacity(KEPT_SNAPSHOTS)),
     });
     let mut attributes = attributes;
     attributes.push(KeyValue::new("signal", signal.as_str()));
@@ -216,8 +223,9 @@ pub fn observe_pipeline(
 /// instruments of one [`observe_pipeline`] call.
 struct SharedSnapshot {
     stats: Box<dyn Fn() -> StatsSnapshot + Send + Sync>,
-    /// The collection the snapshot was read in, and the snapshot.
-    last: Mutex<Option<(u64, StatsSnapshot)>>,
+    /// The latest collections' ids and snapshots, oldest first: at most
+    /// [`KEPT_SNAPSHOTS`] (collections running at once each keep theirs).
+    kept: Mutex<Vec<(u64, StatsSnapshot)>>,
 }
 
 impl SharedSnapshot {
@@ -228,16 +236,22 @@ impl SharedSnapshot {
         let Some(collection) = collection_mark::current() else {
             return (self.stats)();
         };
-        if let Some((read_in, snapshot)) =
-            &*self.last.lock().unwrap_or_else(PoisonError::into_inner)
-            && *read_in == collection
+        if let Some((_, snapshot)) = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(read_in, _)| *read_in == collection)
         {
             return snapshot.clone();
         }
         // The program's code, run without the lock held.
         let snapshot = (self.stats)();
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((collection, snapshot.clone()));
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() >= KEPT_SNAPSHOTS {
+            kept.remove(0);
+        }
+        kept.push((collection, snapshot.clone()));
         snapshot
     }
 }
