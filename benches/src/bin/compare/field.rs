@@ -1505,7 +1505,9 @@ impl ScenarioReport {
                  `otlp_sdk::BatchSpanProcessor`, for the baseline with its batch processor \
                  and `opentelemetry-otlp`. The `tracing` rows make an `info_span!` with the \
                  eight attributes as fields through `tracing_subscriber::registry()` with \
-                 `tracing_opentelemetry::layer()` on that tracer, installed as the global \
+                 `tracing_opentelemetry::layer()` on that tracer, its busy and idle timing off \
+                 (`with_tracked_inactivity(false)`: `OtlpLayer` writes no `busy_ns` nor \
+                 `idle_ns`), installed as the global \
                  subscriber, no filter (as the bridge documents). Other spans received = \
                  spans the sender exported that the application did not make (its \
                  pipeline's own `tracing` spans fed back). Ratios: each otlp-rust row over \
