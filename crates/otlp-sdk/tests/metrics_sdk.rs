@@ -1173,6 +1173,71 @@ fn a_shutdown_whose_final_export_fails_joins_the_reader_thread() {
     );
 }
 
+/// Refuses every export; dropped by the reader's thread as it ends, it
+/// blocks that thread until told to go on (or ten seconds have passed).
+struct RefusesAndBlocksWhenDropped {
+    go_on: crossbeam_channel::Receiver<()>,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Exporter for RefusesAndBlocksWhenDropped {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    fn signal(&self) -> Signal {
+        Signal::Metrics
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Permanent {
+            error: otlp_sdk::ExportError::Server {
+                status: "HTTP 400".into(),
+                message: "refused".into(),
+            },
+        }
+    }
+}
+
+impl Drop for RefusesAndBlocksWhenDropped {
+    fn drop(&mut self) {
+        let _ = self.go_on.recv_timeout(Duration::from_secs(10));
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Shutdown returns by its deadline even when the reader's thread, having
+/// answered, blocks in dropping its exporter: the thread is joined only if
+/// it ends before the deadline, and is left to end on its own otherwise.
+/// Before, shutdown joined it without a limit and returned only once the
+/// exporter's drop was done.
+#[test]
+fn a_shutdown_returns_by_its_deadline_while_the_exporters_drop_blocks() {
+    let (go_on_sender, go_on) = crossbeam_channel::bounded(1);
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let provider = provider_exporting_when_asked(
+        RefusesAndBlocksWhenDropped {
+            go_on,
+            dropped: dropped.clone(),
+        },
+        Some(Duration::from_secs(30)),
+    );
+    provider.meter("m").u64_counter("c").build().add(1, &[]);
+    let error = provider
+        .shutdown(Duration::from_millis(500))
+        .expect_err("the final export is refused");
+    let drop_done = dropped.load(Ordering::SeqCst);
+    let _ = go_on_sender.send(());
+    assert!(
+        matches!(error, MetricsError::Undelivered { failed: 1, .. }),
+        "{error:?}"
+    );
+    assert!(
+        !drop_done,
+        "shutdown waited for the exporter's drop, past its deadline"
+    );
+}
+
 /// Panics on its first export, accepts every later one.
 #[derive(Clone, Default)]
 struct PanicsOnce(Arc<AtomicU64>);

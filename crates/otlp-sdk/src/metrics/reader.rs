@@ -327,6 +327,10 @@ pub(crate) struct ReaderHandle {
     commands: Sender<Command>,
     counts: Arc<ExportCounts>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Disconnected once the reader's thread has dropped everything it held
+    /// (the exporter, the export runtime): its sender is the last thing the
+    /// thread drops.
+    ended: Receiver<()>,
     /// A shutdown was asked for (answered or not): dropping the handle
     /// asks for none.
     shut_down: AtomicBool,
@@ -345,19 +349,27 @@ impl ReaderHandle {
     }
 
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
+        let deadline = deadline_after(timeout);
         self.shut_down.store(true, Ordering::Release);
         let result = self.ask(Command::Shutdown, timeout);
         if let Err(MetricsError::Timeout(_)) = result {
             self.counts.abandon(timeout);
         }
         // The thread answered (its final export delivered or not): it ends
-        // now, and is gone when this returns. Not after a timeout (the
-        // deadline holds) nor when it never answered (`ShutDown`).
+        // now, dropping the exporter and the export runtime, and is joined
+        // once it has, if that is before the deadline (an exporter whose
+        // drop blocks must not hold shutdown past it: the thread is then left
+        // to end on its own). Not after a timeout (the deadline has passed)
+        // nor when it never answered (`ShutDown`).
         let answered = !matches!(
             result,
             Err(MetricsError::Timeout(_) | MetricsError::ShutDown)
         );
         if answered
+            && matches!(
+                self.ended.recv_deadline(deadline),
+                Err(RecvTimeoutError::Disconnected)
+            )
             && let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
         {
             let _ = thread.join();
@@ -456,17 +468,22 @@ fn spawn<E: Exporter>(
         losses: LossReporter::default(),
     };
     let interval = settings.interval;
+    let (ended_sender, ended) = bounded::<()>(0);
     let thread = std::thread::Builder::new()
         .name("otlp-metrics-reader".into())
         .spawn(move || {
             crate::own_threads::enter();
+            // `run` consumes the reader: everything it holds is dropped
+            // when `run` returns, before this sender.
             reader.run(receiver, interval);
+            drop(ended_sender);
         })
         .map_err(|error| MetricsError::Start(format!("cannot start the reader thread: {error}")))?;
     Ok(ReaderHandle {
         commands,
         counts,
         thread: Mutex::new(Some(thread)),
+        ended,
         shut_down: AtomicBool::new(false),
         drop_timeout: settings.timeout.min(DROP_SHUTDOWN_TIMEOUT),
     })
