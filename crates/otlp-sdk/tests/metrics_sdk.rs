@@ -1108,14 +1108,15 @@ fn a_flush_after_a_shutdown_that_ran_out_of_time_answers_shut_down() {
 }
 
 /// Refuses every export for good. Dropped by the reader's thread as the
-/// thread ends, it holds that thread until the test has looked (or a few
-/// seconds have passed), then notes that its drop is done.
-struct RefusesAndLingersWhenDropped {
-    looked: crossbeam_channel::Receiver<()>,
+/// thread ends, it holds that thread until told to go on (or `hold` has
+/// passed), then notes that its drop is done.
+struct RefusesAndHoldsWhenDropped {
+    go_on: crossbeam_channel::Receiver<()>,
+    hold: Duration,
     dropped: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl Exporter for RefusesAndLingersWhenDropped {
+impl Exporter for RefusesAndHoldsWhenDropped {
     fn encoding(&self) -> Encoding {
         Encoding::Protobuf
     }
@@ -1134,9 +1135,9 @@ impl Exporter for RefusesAndLingersWhenDropped {
     }
 }
 
-impl Drop for RefusesAndLingersWhenDropped {
+impl Drop for RefusesAndHoldsWhenDropped {
     fn drop(&mut self) {
-        let _ = self.looked.recv_timeout(Duration::from_secs(3));
+        let _ = self.go_on.recv_timeout(self.hold);
         self.dropped.store(true, Ordering::SeqCst);
     }
 }
@@ -1151,8 +1152,9 @@ fn a_shutdown_whose_final_export_fails_joins_the_reader_thread() {
     let (tell_looked, looked) = crossbeam_channel::bounded(1);
     let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let provider = provider_exporting_when_asked(
-        RefusesAndLingersWhenDropped {
-            looked,
+        RefusesAndHoldsWhenDropped {
+            go_on: looked,
+            hold: Duration::from_secs(3),
             dropped: dropped.clone(),
         },
         Some(Duration::from_secs(30)),
@@ -1173,39 +1175,6 @@ fn a_shutdown_whose_final_export_fails_joins_the_reader_thread() {
     );
 }
 
-/// Refuses every export; dropped by the reader's thread as it ends, it
-/// blocks that thread until told to go on (or ten seconds have passed).
-struct RefusesAndBlocksWhenDropped {
-    go_on: crossbeam_channel::Receiver<()>,
-    dropped: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Exporter for RefusesAndBlocksWhenDropped {
-    fn encoding(&self) -> Encoding {
-        Encoding::Protobuf
-    }
-
-    fn signal(&self) -> Signal {
-        Signal::Metrics
-    }
-
-    async fn export(&self, _: ExportRequest) -> ExportOutcome {
-        ExportOutcome::Permanent {
-            error: otlp_sdk::ExportError::Server {
-                status: "HTTP 400".into(),
-                message: "refused".into(),
-            },
-        }
-    }
-}
-
-impl Drop for RefusesAndBlocksWhenDropped {
-    fn drop(&mut self) {
-        let _ = self.go_on.recv_timeout(Duration::from_secs(10));
-        self.dropped.store(true, Ordering::SeqCst);
-    }
-}
-
 /// Shutdown returns by its deadline even when the reader's thread, having
 /// answered, blocks in dropping its exporter: the thread is joined only if
 /// it ends before the deadline, and is left to end on its own otherwise.
@@ -1216,8 +1185,9 @@ fn a_shutdown_returns_by_its_deadline_while_the_exporters_drop_blocks() {
     let (go_on_sender, go_on) = crossbeam_channel::bounded(1);
     let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let provider = provider_exporting_when_asked(
-        RefusesAndBlocksWhenDropped {
+        RefusesAndHoldsWhenDropped {
             go_on,
+            hold: Duration::from_secs(10),
             dropped: dropped.clone(),
         },
         Some(Duration::from_secs(30)),
