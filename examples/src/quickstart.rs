@@ -364,8 +364,9 @@ impl fmt::Display for Report {
                 f,
                 "\nIts log records, with the trace and span ids of their spans:"
             )?;
+            // The receiver's log lines come indented as the metric lines do.
             for line in lines.lines() {
-                writeln!(f, "  {line}")?;
+                writeln!(f, "{line}")?;
             }
         }
         if let Some(lines) = self
