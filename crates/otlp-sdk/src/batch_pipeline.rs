@@ -13,7 +13,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -22,6 +21,7 @@ use crate::config::validate::validate_pipeline;
 use crate::config::{BatchConfig, Config, PerformanceConfig};
 use crate::deadline::deadline_after;
 use crate::durable::DurableConfig;
+use crate::ending_thread::EndingThread;
 use crate::error::PipelineError;
 use crate::export_loop::{Command, ExportLoop, LoopSettings};
 use crate::exporter::{Exporter, Signal};
@@ -36,7 +36,7 @@ struct Control {
     /// Set when the loop's thread is spawned: at `build`, or for an
     /// exporter that stands for `none`, by the first record (see
     /// [`BatchProcessorBuilder::start`]).
-    loop_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    loop_thread: Arc<Mutex<Option<EndingThread>>>,
     /// Bound for the shutdown done when the last handle is dropped.
     drop_timeout: Duration,
 }
@@ -155,13 +155,15 @@ impl BatchPipeline {
         let answer = self
             .send(|reply| Command::Shutdown { reply, deadline }, deadline)
             .ok();
-        // The loop answers as its last act, so joining it now is immediate.
+        // The loop answers as its last act, then drops what it held (the
+        // exporter, whose drop is the program's code): joined if that is
+        // done by the deadline, else left to end on its own.
         let loop_thread = answer
             .as_ref()
             .and_then(|_| self.inner.control.loop_thread.lock().ok())
             .and_then(|mut thread| thread.take());
-        if let Some(handle) = loop_thread {
-            let _ = handle.join();
+        if let Some(thread) = loop_thread {
+            thread.join_by(deadline);
         }
         // Whatever is still queued is the loop's to settle (it closes the
         // queue as its last act, even after this call's deadline).
@@ -490,17 +492,16 @@ impl<E: Exporter, P> BatchProcessorBuilder<E, P> {
         let spawn = {
             let (shared, loop_thread) = (Arc::downgrade(&shared), loop_thread.clone());
             move || -> Result<(), PipelineError> {
-                let thread = std::thread::Builder::new()
-                    .name(format!("otlp-export-{signal}"))
-                    .spawn(move || {
+                let thread = EndingThread::spawn(
+                    std::thread::Builder::new().name(format!("otlp-export-{signal}")),
+                    move || {
                         crate::own_threads::enter();
                         export_loop.run()
-                    })
-                    .map_err(|error| {
-                        PipelineError::Start(format!(
-                            "cannot spawn the export loop thread: {error}"
-                        ))
-                    })?;
+                    },
+                )
+                .map_err(|error| {
+                    PipelineError::Start(format!("cannot spawn the export loop thread: {error}"))
+                })?;
                 if let Some(shared) = shared.upgrade() {
                     shared.queue.set_loop_thread(thread.thread().clone());
                 }

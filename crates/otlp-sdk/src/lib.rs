@@ -196,6 +196,7 @@ pub mod deadline;
 mod destination;
 pub mod diagnostics;
 pub mod durable;
+mod ending_thread;
 mod error;
 mod export_loop;
 mod export_runtime;

@@ -252,3 +252,54 @@ fn a_meter_provider_shutdown_does_not_wait_for_blocking_work_its_exports_left() 
         "{stats:?}"
     );
 }
+
+/// Accepts every export; dropped by the export loop's thread as it ends, it
+/// blocks that thread until told to go on (or ten seconds have passed).
+struct BlocksWhenDropped {
+    go_on: crossbeam_channel::Receiver<()>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Exporter for BlocksWhenDropped {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Success
+    }
+}
+
+impl Drop for BlocksWhenDropped {
+    fn drop(&mut self) {
+        let _ = self.go_on.recv_timeout(Duration::from_secs(10));
+        self.dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A span pipeline's shutdown returns by its deadline even when the export
+/// loop, having answered, blocks in dropping the program's exporter: the
+/// loop's thread is joined only if it ends by the deadline (the metrics
+/// reader's shutdown does the same). Before, shutdown joined it without a
+/// limit and returned only once the exporter's drop was done.
+#[test]
+fn a_span_pipeline_shutdown_returns_by_its_deadline_while_the_exporters_drop_blocks() {
+    let (go_on_sender, go_on) = crossbeam_channel::bounded(1);
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let processor = BatchSpanProcessor::builder(BlocksWhenDropped {
+        go_on,
+        dropped: dropped.clone(),
+    })
+    .build()
+    .expect("pipeline");
+    processor.on_end(SpanData::builder("a").build());
+    let result = processor.shutdown(Duration::from_millis(500));
+    let drop_done = dropped.load(std::sync::atomic::Ordering::SeqCst);
+    let _ = go_on_sender.send(());
+    assert_eq!(result, Ok(()), "the span was exported before the deadline");
+    assert!(
+        !drop_done,
+        "shutdown waited for the exporter's drop, past its deadline"
+    );
+}

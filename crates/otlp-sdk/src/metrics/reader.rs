@@ -20,7 +20,6 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -33,6 +32,7 @@ use crate::config::Config;
 use crate::config::validate::validate_reader;
 use crate::deadline::deadline_after;
 use crate::diagnostics::{LossReporter, Losses};
+use crate::ending_thread::EndingThread;
 use crate::export_loop::panic_message;
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::layered::Layered;
@@ -326,11 +326,7 @@ impl ExportCounts {
 pub(crate) struct ReaderHandle {
     commands: Sender<Command>,
     counts: Arc<ExportCounts>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    /// Disconnected once the reader's thread has dropped everything it held
-    /// (the exporter, the export runtime): its sender is the last thing the
-    /// thread drops.
-    ended: Receiver<()>,
+    thread: Mutex<Option<EndingThread>>,
     /// A shutdown was asked for (answered or not): dropping the handle
     /// asks for none.
     shut_down: AtomicBool,
@@ -366,13 +362,9 @@ impl ReaderHandle {
             Err(MetricsError::Timeout(_) | MetricsError::ShutDown)
         );
         if answered
-            && matches!(
-                self.ended.recv_deadline(deadline),
-                Err(RecvTimeoutError::Disconnected)
-            )
             && let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
         {
-            let _ = thread.join();
+            thread.join_by(deadline);
         }
         result
     }
@@ -468,22 +460,18 @@ fn spawn<E: Exporter>(
         losses: LossReporter::default(),
     };
     let interval = settings.interval;
-    let (ended_sender, ended) = bounded::<()>(0);
-    let thread = std::thread::Builder::new()
-        .name("otlp-metrics-reader".into())
-        .spawn(move || {
+    let thread = EndingThread::spawn(
+        std::thread::Builder::new().name("otlp-metrics-reader".into()),
+        move || {
             crate::own_threads::enter();
-            // `run` consumes the reader: everything it holds is dropped
-            // when `run` returns, before this sender.
             reader.run(receiver, interval);
-            drop(ended_sender);
-        })
-        .map_err(|error| MetricsError::Start(format!("cannot start the reader thread: {error}")))?;
+        },
+    )
+    .map_err(|error| MetricsError::Start(format!("cannot start the reader thread: {error}")))?;
     Ok(ReaderHandle {
         commands,
         counts,
         thread: Mutex::new(Some(thread)),
-        ended,
         shut_down: AtomicBool::new(false),
         drop_timeout: settings.timeout.min(DROP_SHUTDOWN_TIMEOUT),
     })
