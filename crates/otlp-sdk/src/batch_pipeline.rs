@@ -713,6 +713,83 @@ mod tests {
         let _ = std::fs::remove_dir_all(&directory);
     }
 
+    /// The outage test's shutdown of a durable pipeline that CI failed
+    /// once: its one export retried until the loop's own deadline, leaving
+    /// the last fsync the 50 ms kept for answering, and on a busy disk the
+    /// sync took longer; the spans on disk were then reported pending, not
+    /// kept. A shutdown with a durable queue keeps its sync more time.
+    #[test]
+    fn a_shutdown_whose_export_retries_to_the_end_leaves_a_slow_last_fsync_time_to_end() {
+        use crate::durable::{FsyncPolicy, stalled_syncs};
+        const HOUR: Duration = Duration::from_secs(3600);
+        let directory = std::env::temp_dir().join(format!(
+            "otlp-batch-pipeline-slow-sync-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&directory);
+        let processor = BatchSpanProcessor::builder(Refusing)
+            .with_batch_config(BatchConfig {
+                scheduled_delay: Duration::from_millis(5),
+                // The export is retried until shutdown's deadline.
+                export_timeout: HOUR,
+                max_concurrent_exports: 1,
+                ..BatchConfig::default()
+            })
+            .with_retry_policy(RetryPolicy {
+                initial_backoff: Duration::from_millis(5),
+                max_backoff: Duration::from_millis(20),
+                ..RetryPolicy::default()
+            })
+            .with_attempt_timeout(HOUR)
+            .with_durable_queue(DurableConfig {
+                fsync: FsyncPolicy::Interval(HOUR),
+                ..DurableConfig::new(&directory)
+            })
+            .build()
+            .expect("the pipeline starts");
+        for _ in 0..10 {
+            processor.on_end(
+                otlp_core::SpanData::builder("work")
+                    .trace_id(otlp_core::TraceId::random())
+                    .span_id(otlp_core::SpanId::random())
+                    .times(1, 2)
+                    .build(),
+            );
+        }
+        let started = Instant::now();
+        while processor.stats().retries == 0 {
+            assert!(started.elapsed() < Duration::from_secs(60), "no retry came");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The disk is busy: the shutdown's last fsync takes 150 ms.
+        stalled_syncs::hold(&directory);
+        let (answered, answer) = crossbeam_channel::bounded(1);
+        let shutting_down = {
+            let processor = processor.clone();
+            std::thread::spawn(move || {
+                let _ = answered.send(processor.shutdown(Duration::from_secs(2)));
+            })
+        };
+        let stalled = stalled_syncs::wait_until_stalled(&directory, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(150));
+        stalled_syncs::release(&directory);
+        let result = answer.recv_timeout(Duration::from_secs(60));
+        let _ = shutting_down.join();
+        let stats = processor.stats();
+        assert!(stalled, "the shutdown never reached its last fsync");
+        assert_eq!(
+            result,
+            Ok(Err(PipelineError::Persisted {
+                spans: 10,
+                signal: Signal::Traces
+            })),
+            "{stats:#?}"
+        );
+        assert!(stats.is_balanced(), "{stats:#?}");
+        assert_eq!((stats.persisted, stats.on_disk), (10, 10), "{stats:#?}");
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
     /// Counts the requests it is given.
     #[derive(Clone, Default)]
     struct Counting(Arc<AtomicUsize>);

@@ -293,10 +293,18 @@ impl<E: Exporter> ExportLoop<E> {
             // few milliseconds late: a tenth of the time, at most 50 ms
             // (a twentieth, at most 20 ms, was once too little for a
             // 200 ms shutdown while every test of a binary ran at once).
+            // A shutdown with a durable queue also ends with an fsync, which
+            // must end by the caller's deadline for the records on disk to
+            // count as kept; a busy disk takes more than 50 ms for it: a
+            // quarter of the time, at most 250 ms.
+            let (share, at_most) = if is_shutdown && self.backlog.is_some() {
+                (4, Duration::from_millis(250))
+            } else {
+                (10, Duration::from_millis(50))
+            };
             let caller_deadline = deadline;
             let deadline = deadline
-                - (deadline.saturating_duration_since(Instant::now()) / 10)
-                    .min(Duration::from_millis(50));
+                - (deadline.saturating_duration_since(Instant::now()) / share).min(at_most);
             // Every span that ended before the command is in a handed
             // block once the partly filled ones are handed over, including
             // the block of a thread caught writing its next span (taken out
