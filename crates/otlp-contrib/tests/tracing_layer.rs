@@ -429,6 +429,61 @@ fn unset_recorded_before_a_span_starts_clears_its_earlier_status() {
     );
 }
 
+/// `otel.status_code` and `otel.status_description` are two fields: recording
+/// the code `error` alone, after the description (or after an `ERROR` event
+/// gave the span its message), says the span failed and leaves the
+/// description as it was, before the span starts and after.
+#[test]
+fn an_error_code_recorded_alone_keeps_the_description_recorded_before_it() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        for (name, start_first) in [("pending", false), ("started", true)] {
+            let span = tracing::info_span!(
+                "query",
+                otel.name = name,
+                otel.status_code = tracing::field::Empty,
+                otel.status_description = tracing::field::Empty,
+            );
+            if start_first {
+                span.in_scope(|| {});
+            }
+            span.record("otel.status_description", "database unreachable");
+            span.record("otel.status_code", "error");
+        }
+        let after_event = tracing::info_span!(
+            "after an error event",
+            otel.status_code = tracing::field::Empty
+        );
+        after_event.in_scope(|| tracing::error!("retries exhausted"));
+        after_event.record("otel.status_code", "error");
+        // `unset` before the span starts clears the description with the code.
+        let cleared = tracing::info_span!(
+            "cleared",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = "first attempt failed"
+        );
+        cleared.record("otel.status_code", "unset");
+        cleared.record("otel.status_code", "error");
+    });
+    let exported = pipeline.finish();
+    for name in ["pending", "started"] {
+        assert_eq!(
+            status(exported.named(name)),
+            (StatusCode::Error, "database unreachable".to_owned()),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        status(exported.named("after an error event")),
+        (StatusCode::Error, "retries exhausted".to_owned())
+    );
+    assert_eq!(
+        status(exported.named("cleared")),
+        (StatusCode::Error, String::new())
+    );
+}
+
 /// `OtlpSpanExt::add_link` with an invalid context (the context of a span no
 /// `OtlpLayer` records, `Span::none()`'s) adds no link of zeros, as
 /// `tracing-opentelemetry`'s `add_link` ignores it; a valid one is a link.

@@ -171,6 +171,13 @@ impl SpanFields {
         }
     }
 
+    /// Whether the fields set the code `error` without a description (its
+    /// field not among them): the span's own description, if it has one
+    /// (recorded before, or an `ERROR` event's message), is then kept.
+    pub(super) fn error_code_alone(&self) -> bool {
+        self.status_code == Some(StatusCode::Error) && self.status_description.is_none()
+    }
+
     /// Whether a field's text is taken by a reserved `otel.*` name.
     fn reserved_text(&mut self, field: &Field, text: &str) -> bool {
         match field.name() {

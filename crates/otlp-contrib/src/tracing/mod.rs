@@ -76,7 +76,9 @@
 //!   Before the span starts the last value recorded wins, `unset` included
 //!   (it clears an earlier status, as in `tracing-opentelemetry`); once it
 //!   has started, `ok` is final and `unset` is ignored, as the
-//!   specification asks.
+//!   specification asks. The code `error` recorded alone keeps the
+//!   description the span has (recorded before, or an `ERROR` event's
+//!   message).
 //!
 //! The provider's sampler, span limits, resource and pipeline apply: spans
 //! are started through its tracer.
@@ -348,7 +350,8 @@ pub const SPAN_NAME_FIELD: &str = "otel.name";
 /// `consumer` or `internal`, in any case.
 pub const SPAN_KIND_FIELD: &str = "otel.kind";
 /// Span field that sets the status: `ok`, `error` or `unset`, in any case
-/// (`unset` clears an earlier status only before the span starts).
+/// (`unset` clears an earlier status only before the span starts; `error`
+/// keeps the description the span has, if any).
 pub const SPAN_STATUS_CODE_FIELD: &str = "otel.status_code";
 /// Span field that sets the status description (alone: an error status).
 pub const SPAN_STATUS_DESCRIPTION_FIELD: &str = "otel.status_description";

@@ -163,9 +163,22 @@ impl SpanState {
     /// an earlier status, and a later `ERROR` event may set one again. Once
     /// the span has started, the sdk span's rules apply (the specification's):
     /// `Ok` is final and `Unset` is ignored.
+    ///
+    /// The code `error` recorded alone keeps the description the span has
+    /// (recorded before, or an `ERROR` event's message): the code and the
+    /// description are two fields, recording one leaves the other.
     pub(super) fn record(&mut self, fields: SpanFields) {
         let _sdk_call = SdkCall::mark();
-        let status = fields.status();
+        let mut status = fields.status();
+        if fields.error_code_alone() {
+            let current = match &self.stage {
+                Stage::Pending(pending) => pending.status.as_ref(),
+                Stage::Started(span) => span.status(),
+            };
+            if let Some(Status::Error { message }) = current {
+                status = Some(Status::error(message.clone()));
+            }
+        }
         match (&self.stage, &status) {
             (_, None) => {}
             (Stage::Pending(_), Some(status)) => self.status_set = *status != Status::Unset,
