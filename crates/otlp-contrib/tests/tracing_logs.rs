@@ -611,6 +611,44 @@ fn a_per_layer_filter_keeps_what_it_lets_through_and_the_spans_ids() {
     }
 }
 
+#[tracing::instrument(err)]
+fn charge() -> Result<(), Declined> {
+    Err(Declined)
+}
+
+/// The module documentation's "log records only": `OtlpLayer` filtered to
+/// spans sees no event, so `#[instrument(err)]`'s `ERROR` event no longer
+/// sets its span's status; letting `ERROR` events through keeps it (they
+/// are span events then, the others not).
+#[test]
+fn an_otlp_layer_filtered_to_spans_keeps_error_statuses_only_if_it_lets_error_events_through() {
+    for (errors_too, status) in [(false, 0), (true, 2)] {
+        let pipelines = Pipelines::new();
+        let filter = tracing_subscriber::filter::filter_fn(move |metadata| {
+            metadata.is_span() || (errors_too && *metadata.level() == tracing::Level::ERROR)
+        });
+        let subscriber = tracing_subscriber::registry()
+            .with(OtlpLayer::new(&pipelines.tracers).with_filter(filter))
+            .with(OtlpLogLayer::new(&pipelines.loggers));
+        tracing::subscriber::with_default(subscriber, || {
+            let _ = charge();
+            tracing::info_span!("listing").in_scope(|| tracing::info!("listed"));
+        });
+        let exported = pipelines.finish();
+        let charge = exported.span("charge");
+        let code = charge.status.as_ref().map_or(0, |status| status.code);
+        assert_eq!(code, status, "errors let through: {errors_too}");
+        assert_eq!(charge.events.len(), usize::from(errors_too));
+        assert!(exported.span("listing").events.is_empty());
+        // The log records, with their spans' ids, either way.
+        assert_eq!(exported.records.len(), 2);
+        assert_eq!(
+            exported.record("listed").span_id,
+            exported.span("listing").span_id
+        );
+    }
+}
+
 #[test]
 fn an_otlp_layer_behind_a_reload_layer_still_gives_its_spans_ids() {
     // `reload::Layer` hides the layer from downcasts: the span's ids are

@@ -307,7 +307,11 @@
 //! - Spans too: `OtlpLayer` keeps recording events inside spans as span
 //!   events, whether or not an `OtlpLogLayer` is there; with both, an event
 //!   is a span event and a log record. To have log records only, filter
-//!   `OtlpLayer` (e.g. `filter_fn(|m| m.is_span())`).
+//!   `OtlpLayer` (e.g. `filter_fn(|m| m.is_span())`). The layer then sees
+//!   no `ERROR` event either, so none sets its span's status, those of
+//!   `#[instrument(err)]` included; to keep that, let them through
+//!   (`filter_fn(|m| m.is_span() || *m.level() == Level::ERROR)`): they are
+//!   then span events too.
 //! - What the log processors record through `tracing` (or `log`) while
 //!   the layer hands them an event's record, or asks them whether they take
 //!   it, is not recorded by the layer (nor by the `log` bridge): a
