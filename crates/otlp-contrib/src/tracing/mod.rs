@@ -53,7 +53,10 @@
 //!   `Span::record`, an error without a source writes an empty chain, so that
 //!   an earlier error's does not stay beside it), and an `exception` event
 //!   with `exception.message` (no `exception.type`: a `dyn Error` does not
-//!   know its type's name).
+//!   know its type's name). `tracing-opentelemetry` writes
+//!   `exception.message` and `exception.stacktrace` (the sources again) as
+//!   attributes of the span instead, for an error in one of its events too;
+//!   this layer writes no `exception.stacktrace`.
 //! - Events inside a span become span events: the `message` field is the
 //!   name (a number or a bool too, as text: `info!(message = 5)` is `"5"`,
 //!   as in `tracing-opentelemetry`), `level`, `target` (and the location) and every other field are
