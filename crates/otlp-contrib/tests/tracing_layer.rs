@@ -978,6 +978,39 @@ fn a_per_layer_filter_excludes_a_target_beside_a_fmt_layer() {
     );
 }
 
+/// An event is a span event of the span it names (`parent: &span`), not of
+/// the current one, as in `tracing-opentelemetry`; `parent: None` makes it
+/// no span's event; a span the event names that has not started (never
+/// entered) starts for it and keeps the event.
+#[test]
+fn an_event_is_an_event_of_the_span_it_names_and_parent_none_of_none() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let audit = tracing::info_span!(parent: None, "audit");
+        let _current = tracing::info_span!("current").entered();
+        tracing::info!("in current");
+        tracing::info!(parent: &audit, "in audit");
+        tracing::error!(parent: &audit, "audit failed");
+        tracing::error!(parent: None, "in no span");
+    });
+    let exported = pipeline.finish();
+    let current = exported.named("current");
+    let audit = exported.named("audit");
+    let names = |span: &ProtoSpan| -> Vec<String> {
+        span.events.iter().map(|event| event.name.clone()).collect()
+    };
+    assert_eq!(names(current), ["in current"]);
+    assert_eq!(names(audit), ["in audit", "audit failed"]);
+    // The `ERROR` event's status goes to the span it names, too.
+    assert_eq!(status(current).0, StatusCode::Unset);
+    assert_eq!(
+        status(audit),
+        (StatusCode::Error, "audit failed".to_owned())
+    );
+    assert_ne!(audit.trace_id, current.trace_id);
+}
+
 /// Per-layer filtering makes a span the filter hides invisible to the
 /// layer: its children hang from its closest recorded ancestor, and so do
 /// the events the filter lets through, whether their parent is the current
