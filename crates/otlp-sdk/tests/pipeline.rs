@@ -282,8 +282,9 @@ fn shutdown_returns_by_its_deadline_when_the_exporter_hangs() {
         Err(PipelineError::Timeout { pending, .. }) => assert!(pending > 0),
         other => panic!("expected a timeout, got {other:?}"),
     }
+    // A loop running late on a loaded machine settles after the answer.
+    wait_until_settled(&processor);
     let stats = processor.stats();
-    assert_final(&stats);
     assert_eq!(stats.exported, 0);
     assert_eq!(stats.failed + stats.dropped, 1_000, "{stats:#?}");
     assert!(
@@ -420,7 +421,7 @@ fn force_flush_returns_by_its_deadline_when_the_exporter_hangs() {
         })
     );
     let _ = processor.shutdown(Duration::from_millis(100));
-    assert_final(&processor.stats());
+    wait_until_settled(&processor);
 }
 
 #[test]
@@ -526,8 +527,8 @@ fn under_the_drop_policy_a_span_that_never_fits_is_dropped_as_oversized_not_queu
         assert!(stats.is_balanced(), "{stats:#?}");
         assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
         let _ = processor.shutdown(Duration::from_millis(100));
+        wait_until_settled(&processor);
         let stats = processor.stats();
-        assert_final(&stats);
         assert_eq!(stats.dropped_oversized_on_arrival, 1, "{stats:#?}");
     }
 }
@@ -800,7 +801,7 @@ fn the_block_policy_does_not_hold_producers_when_the_pipeline_is_stalled() {
     assert!(stats.is_balanced());
     assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     let _ = processor.shutdown(Duration::from_millis(200));
-    assert_final(&processor.stats());
+    wait_until_settled(&processor);
 }
 
 /// A provider whose one batch processor accepts everything and exports
