@@ -312,9 +312,22 @@ fn shutdown_ends_an_export_in_flight() {
 #[test]
 fn a_refused_connection_is_retryable_and_delivery_resumes_when_the_server_is_back() {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
-    receiver.refuse_connections_for(Duration::from_millis(600));
+    // Refused until the attempt has its answer, and up to 600 ms more: a
+    // window of a fixed length (it was 600 ms from here) could end before a
+    // loaded machine got the attempt to connect, and the attempt succeeded.
+    const REFUSAL: Duration = Duration::from_millis(600);
+    receiver.refuse_connections_for(REFUSAL);
     let exporter = exporter_for(&receiver, Duration::from_secs(2));
-    match block_on(exporter.export(request(&rich_spans(1)))) {
+    let outcome = std::thread::scope(|scope| {
+        let attempt = scope.spawn(|| block_on(exporter.export(request(&rich_spans(1)))));
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while !attempt.is_finished() && Instant::now() < give_up {
+            receiver.refuse_connections_for(REFUSAL);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        attempt.join().expect("the attempt does not panic")
+    });
+    match outcome {
         ExportOutcome::Retryable {
             error: ExportError::Transport(message),
             throttle: None,
@@ -332,18 +345,22 @@ fn a_refused_connection_is_retryable_and_delivery_resumes_when_the_server_is_bac
     assert_arrived_intact(&spans, &receiver);
 }
 
-/// A port that refuses connections: a listener's, bound and dropped.
-fn refusing_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback port that refuses connections while the returned socket
+/// lives: bound there and never listening, no other socket gets the port.
+/// A listener's port, bound and dropped, could be taken meanwhile by
+/// another test's receiver, which then accepted the export.
+fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("a free port");
+    let port = socket.local_addr().expect("its address").port();
+    (socket, port)
 }
 
 #[test]
 fn nothing_listening_is_a_retryable_transport_error() {
-    let port = refusing_port();
+    let (_held, port) = refusing_port();
     let exporter = GrpcExporter::builder()
         .endpoint(format!("http://127.0.0.1:{port}"))
         .timeout(Duration::from_secs(2))
@@ -364,7 +381,7 @@ fn nothing_listening_is_a_retryable_transport_error() {
 
 #[test]
 fn a_transport_failure_names_the_endpoint_without_its_credentials() {
-    let port = refusing_port();
+    let (_held, port) = refusing_port();
     let exporter = GrpcExporter::builder()
         .endpoint(format!("http://user:s3cr3t@127.0.0.1:{port}/ignored/path"))
         .timeout(Duration::from_secs(2))

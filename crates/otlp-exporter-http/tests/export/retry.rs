@@ -279,9 +279,12 @@ fn a_partial_success_warning_rejects_nothing() {
 
 #[test]
 fn connection_refused_is_retryable() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = listener.local_addr().expect("address");
-    drop(listener);
+    // Bound and never listening: refused, and no other test's receiver
+    // takes the port meanwhile (as it could once the socket is dropped).
+    let held = tokio::net::TcpSocket::new_v4().expect("a socket");
+    held.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let address = held.local_addr().expect("address");
     let exporter = exporter_to(format!("http://{address}"), Encoding::Protobuf);
     let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
     let ExportOutcome::Retryable {
@@ -303,9 +306,26 @@ fn spans_survive_a_receiver_that_refuses_connections_for_a_while() {
     );
     // A first batch leaves a kept-alive connection in the pool...
     send_batch(&processor, rich_spans(2)).expect("first flush");
-    // ...which the refusal resets; new connections are refused for a while.
-    receiver.refuse_connections_for(Duration::from_millis(300));
-    send_batch(&processor, rich_spans(4)).expect("second flush");
+    // ...which the refusal resets; new connections are refused for a while:
+    // until an attempt has met the refusal (its error is recorded as it
+    // happens), and up to a second more. A window of a fixed length (it was
+    // 300 ms) could end before a loaded machine's export loop got to the
+    // batch, and no attempt was retried.
+    const REFUSAL: Duration = Duration::from_secs(1);
+    receiver.refuse_connections_for(REFUSAL);
+    let flushed = std::thread::scope(|scope| {
+        let flushing = scope.spawn(|| send_batch(&processor, rich_spans(4)));
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while processor.stats().last_error.is_none()
+            && !flushing.is_finished()
+            && Instant::now() < give_up
+        {
+            receiver.refuse_connections_for(REFUSAL);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        flushing.join().expect("the flush does not panic")
+    });
+    flushed.expect("second flush");
     let stats = finish(&processor);
     assert_eq!((stats.exported, stats.failed), (6, 0), "{stats:?}");
     assert!(stats.retries >= 1, "{stats:?}");
