@@ -169,10 +169,7 @@ fn the_metrics_go_to_the_configured_collector_and_count_in_all_delivered() {
     );
 
     // Metrics that cannot be delivered make the run fail, spans or not.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let (_held, port) = refusing_port();
     let nowhere = format!("http://127.0.0.1:{port}");
     let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
     let loader = ConfigLoader::new().with_env([
@@ -438,4 +435,18 @@ fn against_a_collector_that_never_answers_the_run_ends_within_one_shutdown_deadl
     assert_eq!(report.stats.produced, 100, "{report}");
     assert_eq!(summary["metrics"]["data_points_exported"], 0, "{summary}");
     assert_eq!(summary["all_delivered"], false, "{summary}");
+}
+
+/// A loopback port that refuses connections while the returned socket
+/// lives: bound there and never listening, no other socket gets the port.
+/// A listener's port, bound and dropped, could be taken meanwhile by a
+/// receiver (this test's or another's), which then accepted what was meant
+/// to be lost.
+fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("a free port");
+    let port = socket.local_addr().expect("its address").port();
+    (socket, port)
 }

@@ -182,12 +182,16 @@ fn partial_success_counts_rejected_log_records() {
     }
 }
 
-/// A port on loopback that nothing listens on: connections are refused.
-fn dead_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("its address").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+/// A port on loopback that nothing listens on while the returned socket
+/// lives: connections are refused, and no other test's receiver takes the
+/// port (as it could once a listener bound there to find it is dropped).
+fn dead_endpoint() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("a free port");
+    let port = socket.local_addr().expect("its address").port();
+    (socket, format!("http://127.0.0.1:{port}"))
 }
 
 #[test]
@@ -213,7 +217,8 @@ fn with_logs_durable_directory_records_wait_on_disk_for_a_dead_endpoint_and_arri
     };
 
     // First start: nothing listens at the endpoint.
-    let first = run(&dead_endpoint());
+    let (_held, dead) = dead_endpoint();
+    let first = run(&dead);
     assert_eq!(first.durable, None, "spans keep no queue");
     let processor = build_log_processor(&first).expect("the log pipeline starts");
     let provider = LoggerProvider::builder()

@@ -18,7 +18,7 @@
 //! with a timeout; no test sleeps hoping the other side is ready.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -43,10 +43,19 @@ enum Transport {
 
 const TRANSPORTS: [Transport; 2] = [Transport::Grpc, Transport::Http];
 
-/// A loopback port nobody listens on (bound, read, released).
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
-    listener.local_addr().expect("its address")
+/// A loopback address nothing listens on, nor can while the returned socket
+/// lives: it is bound there and never listens, so connections are refused
+/// and no other socket gets the port (as `closed_port` in
+/// slow_collector.rs). A port bound, read and released could be taken
+/// meanwhile by another test's receiver, which would then get this test's
+/// spans while this test took its backend for down.
+fn closed_port() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .expect("a free port");
+    let address = socket.local_addr().expect("its address");
+    (socket, address)
 }
 
 fn receiver_on(transport: Transport, addr: SocketAddr) -> Receiver {
@@ -184,7 +193,7 @@ fn assert_all_exported(stats: &StatsSnapshot, produced: u64) {
 fn a_receiver_that_comes_up_late_gets_everything_queued_meanwhile() {
     const SPANS: u64 = 2_000;
     for transport in TRANSPORTS {
-        let addr = free_port();
+        let (held, addr) = closed_port();
         let endpoint = format!("http://{addr}");
         let batch = BatchConfig {
             scheduled_delay: Duration::from_millis(20),
@@ -205,6 +214,7 @@ fn a_receiver_that_comes_up_late_gets_everything_queued_meanwhile() {
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(processor.stats().exported, 0);
 
+        drop(held);
         let receiver = receiver_on(transport, addr);
         assert_eq!(processor.force_flush(PATIENCE), Ok(()), "{transport:?}");
         let stats = processor.stats();
@@ -451,7 +461,8 @@ fn a_backend_going_down_lets_batches_go_to_a_durable_queue_the_last_run_filled()
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&directory);
-        let endpoint = format!("http://{}", free_port());
+        let (_held, address) = closed_port();
+        let endpoint = format!("http://{address}");
 
         // The last run: nothing listens; batch by batch, its records go to
         // disk, up to the cap (the oldest evicted); it leaves them there.
