@@ -288,6 +288,15 @@ fn an_outage_in_the_middle_of_a_steady_run_loses_nothing() {
         );
         receiver.refuse_connections_for(GAP);
         let at_outage = produced.load(Ordering::SeqCst);
+        // The receiver stays away until an export has met the outage (its
+        // error is recorded as it happens), and GAP more: a window of a
+        // fixed length could pass unfelt while a loaded machine's export
+        // loop did not run.
+        let give_up = Instant::now() + PATIENCE;
+        while processor.stats().last_error.is_none() && Instant::now() < give_up {
+            receiver.refuse_connections_for(GAP);
+            std::thread::sleep(Duration::from_millis(5));
+        }
         producer.join().expect("producer");
         assert!(done.load(Ordering::SeqCst));
         assert!(
