@@ -111,6 +111,8 @@ pub(crate) mod stalled_syncs {
     /// Held directories, and whether a sync of each is waiting.
     static HELD: Mutex<Vec<(PathBuf, bool)>> = Mutex::new(Vec::new());
     static CHANGED: Condvar = Condvar::new();
+    /// Slowed directories, by how much, and whether a sync of each came.
+    static SLOWED: Mutex<Vec<(PathBuf, Duration, bool)>> = Mutex::new(Vec::new());
 
     /// Holds the syncs of the queue in `directory` until [`release`].
     pub(crate) fn hold(directory: &Path) {
@@ -118,8 +120,28 @@ pub(crate) mod stalled_syncs {
         held.push((directory.to_path_buf(), false));
     }
 
-    /// Lets the syncs of `directory` go.
+    /// Makes each sync of the queue in `directory` take `by` longer (a busy
+    /// disk), until [`release`]. Timed on the thread that syncs: a busy test
+    /// thread does not make it longer, as it can a [`hold`].
+    pub(crate) fn slow_down(directory: &Path, by: Duration) {
+        let mut slowed = SLOWED.lock().unwrap_or_else(PoisonError::into_inner);
+        slowed.push((directory.to_path_buf(), by, false));
+    }
+
+    /// Whether a sync of `directory` was slowed down by [`slow_down`].
+    pub(crate) fn was_slowed(directory: &Path) -> bool {
+        let slowed = SLOWED.lock().unwrap_or_else(PoisonError::into_inner);
+        slowed
+            .iter()
+            .any(|(path, _, came)| path == directory && *came)
+    }
+
+    /// Lets the syncs of `directory` go, at their own pace.
     pub(crate) fn release(directory: &Path) {
+        SLOWED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(path, ..)| path != directory);
         let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
         held.retain(|(path, _)| path != directory);
         CHANGED.notify_all();
@@ -146,8 +168,21 @@ pub(crate) mod stalled_syncs {
         true
     }
 
-    /// Called before a sync of the queue in `directory`: waits while it is held.
+    /// Called before a sync of the queue in `directory`: waits while it is
+    /// held, and as long as it is slowed down by.
     pub(crate) fn pass(directory: &Path) {
+        let slowed_by = SLOWED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter_mut()
+            .find(|(path, ..)| path == directory)
+            .map(|(_, by, came)| {
+                *came = true;
+                *by
+            });
+        if let Some(by) = slowed_by {
+            std::thread::sleep(by);
+        }
         let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let Some(entry) = held.iter_mut().find(|(path, _)| path == directory) else {
