@@ -234,6 +234,8 @@ fn a_server_that_never_answers_fails_at_the_timeout_and_shutdown_keeps_its_deadl
     // Through the pipeline: every attempt hangs; shutdown returns by its deadline.
     let processor = pipeline(exporter_for(&receiver, timeout), Duration::from_secs(30));
     processor.on_end(rich_spans(1).remove(0));
+    // Cut the batch, and let the attempts start and hang.
+    let _ = processor.force_flush(Duration::from_millis(50));
     assert!(eventually(Duration::from_secs(10), || receiver
         .request_count()
         >= 3));
