@@ -482,7 +482,7 @@ fn a_backend_going_down_lets_batches_go_to_a_durable_queue_the_last_run_filled()
         }
         let filled = last_run.stats();
         assert!(filled.dropped_durable > 0, "the disk is full: {filled:?}");
-        let left = last_run.shutdown(Duration::from_secs(1));
+        let left = last_run.shutdown(Duration::from_secs(2));
         assert!(
             matches!(left, Err(PipelineError::Persisted { .. })),
             "{transport:?}: {left:?}"
@@ -510,7 +510,7 @@ fn a_backend_going_down_lets_batches_go_to_a_durable_queue_the_last_run_filled()
             stats.dropped_durable > 0,
             "the disk cap evicted the oldest: {stats:?}"
         );
-        let result = processor.shutdown(Duration::from_secs(1));
+        let result = processor.shutdown(Duration::from_secs(2));
         let stats = processor.stats();
         assert!(
             matches!(result, Err(PipelineError::Persisted { .. })),

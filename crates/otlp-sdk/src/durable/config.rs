@@ -42,7 +42,7 @@ use super::error::DurableError;
 /// At an orderly shutdown the pipeline forces a last sync (whatever the
 /// policy) on a thread of its own and waits for it only while the caller of
 /// `shutdown` waits; exports still being retried stop a quarter of the
-/// shutdown's time (at most 250 ms) before its deadline, to leave the sync
+/// shutdown's time (at most a second) before its deadline, to leave the sync
 /// that time (their records are on disk already). A sync that has not ended by then (a stalled disk) makes
 /// `shutdown` answer `Timeout`, counting the records on disk as not settled,
 /// and keeps the directory locked until the sync returns: opening the same
