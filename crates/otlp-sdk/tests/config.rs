@@ -774,6 +774,40 @@ fn a_bad_sampler_or_ratio_names_the_variable_and_is_ignored_when_lenient() {
 }
 
 #[test]
+fn a_sampler_of_the_specification_not_built_here_is_refused_as_such() {
+    // The specification names jaeger_remote, parentbased_jaeger_remote and
+    // xray for OTEL_TRACES_SAMPLER; this SDK builds none of them. The error
+    // says so (as OTEL_PROPAGATORS does for jaeger and xray) instead of
+    // treating a known name as a typo, and still lists what is built.
+    for value in ["jaeger_remote", "ParentBased_Jaeger_Remote", "XRay"] {
+        let env = [("OTEL_TRACES_SAMPLER", value)];
+        let err = load_err(&env);
+        assert_names(
+            &err,
+            "OTEL_TRACES_SAMPLER",
+            value,
+            "is a sampler of the specification that this SDK does not build",
+        );
+        assert!(
+            err.reason().contains("parentbased_traceidratio"),
+            "{}",
+            err.reason()
+        );
+        let dir = TempDir::new("sampler-not-built");
+        let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+        assert_eq!(warnings.len(), 1, "{value}");
+        assert_eq!(warnings[0].0, err);
+        assert_eq!(config.sampler.name, None, "the provider's sampler stays");
+    }
+    let err = load_err(&[("OTEL_TRACES_SAMPLER", "jaeger")]);
+    assert!(
+        !err.reason().contains("does not build"),
+        "an unknown name is not called one of the specification's: {}",
+        err.reason()
+    );
+}
+
+#[test]
 fn an_argument_the_sampler_does_not_use_is_ignored_with_a_warning() {
     // The specification: OTEL_TRACES_SAMPLER_ARG is the ratio samplers'
     // probability; the other samplers have no argument, so a value meant

@@ -315,7 +315,7 @@ fn apply_scalar(
         Setting::ServiceName => config.service_name = Some(string(node)?),
         Setting::ServiceDisabled => config.disabled = parse::boolean(node, dialect)?,
         Setting::SamplerName => {
-            config.sampler.name = Some(parse::choice(node, &SamplerName::ALL)?);
+            config.sampler.name = Some(sampler_name(node)?);
         }
         Setting::SamplerArg => {
             let ratio = parse::number(node)?;
@@ -586,6 +586,25 @@ fn propagators(node: &Node) -> Result<PropagatorsConfig, String> {
         }
         _ => propagator_options::parse_names(string(node)?.split(',')),
     }
+}
+
+/// A sampler name (`OTEL_TRACES_SAMPLER`, `sampler.name`). A sampler the
+/// specification names but this SDK does not build (`jaeger_remote`,
+/// `parentbased_jaeger_remote`, `xray`) is refused saying so, not as an
+/// unknown name.
+fn sampler_name(node: &Node) -> Result<SamplerName, String> {
+    parse::choice(node, &SamplerName::ALL).map_err(|expected| match parse::text(node) {
+        Ok(text)
+            if SamplerName::NOT_BUILT
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(&text)) =>
+        {
+            format!(
+                "{text:?} is a sampler of the specification that this SDK does not build; {expected}"
+            )
+        }
+        _ => expected,
+    })
 }
 
 /// An exporter kind (`OTEL_TRACES_EXPORTER`, `exporter.kind`). The

@@ -195,7 +195,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | `OTEL_SDK_DISABLED` | `service.disabled` | only `true` (any case) disables |
 /// | `OTEL_SERVICE_NAME` | `service.name` | text |
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `resource.attributes` | `k=v,…`, keys and values percent-decoded |
-/// | `OTEL_TRACES_SAMPLER` | `sampler.name` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` (default: the provider's, parent-based always on) |
+/// | `OTEL_TRACES_SAMPLER` | `sampler.name` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` (default: the provider's, parent-based always on); `jaeger_remote`, `parentbased_jaeger_remote` and `xray` (not built here) and unknown names are refused |
 /// | `OTEL_TRACES_SAMPLER_ARG` | `sampler.arg` | number between 0 and 1: the ratio samplers' probability (default 1); the others ignore it, a bad value included (a warning, in both modes) |
 /// | `OTEL_PROPAGATORS` | `propagation.propagators` | comma-separated, any case: `tracecontext` (W3C), `b3` (the single `b3` header), `b3multi` (the `X-B3-*` headers), `baggage` (accepted with a warning: this SDK has no baggage API, nothing is propagated for it), or `none` alone (default `tracecontext,baggage`); repeated names count once; in a request carrying several formats the last listed wins; `jaeger`, `xray`, `ottrace` (not built here) and unknown names are refused ([`PropagatorsConfig`](super::PropagatorsConfig)) |
 /// | `OTEL_TRACES_EXPORTER` | `exporter.kind` for spans only (no file key of its own: a file's `exporter.kind` reaches every signal) | `otlp` (default), `console` (otlp-contrib's pipeline writes OTLP/JSON lines to standard output), `none` (no exporter from configuration, [`Config::is_disabled`]: a provider built `with_config` records only for processors or readers given in code, and nothing with none; spans still propagate the sampler's decision); one value, no list |
@@ -303,7 +303,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | rejected `OTEL_*` value | strict | lenient |
 /// |---|---|---|
 /// | not a number / duration, negative, out of range (e.g. `0` queue size) | error | warning, variable ignored |
-/// | unknown exporter kind, protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
+/// | unknown exporter kind, sampler (or one not built here: `jaeger_remote`, `parentbased_jaeger_remote`, `xray`), protocol, compression, temporality, histogram aggregation or exemplar filter | error | warning, variable ignored |
 /// | a propagator in `OTEL_PROPAGATORS` not built here (`jaeger`, `xray`, `ottrace`) or unknown | error | warning, those names ignored, the others kept (none left: the variable is ignored) |
 /// | `none` with other names in `OTEL_PROPAGATORS` | error | warning, variable ignored |
 /// | boolean other than `true`/`false` | error | warning, read as `false` |

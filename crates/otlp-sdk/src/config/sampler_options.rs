@@ -34,6 +34,12 @@ impl SamplerName {
         ),
     ];
 
+    /// The samplers the specification names for `OTEL_TRACES_SAMPLER` that
+    /// this SDK does not build: loading refuses them saying so (lenient
+    /// loading warns and keeps the provider's sampler).
+    pub(crate) const NOT_BUILT: [&'static str; 3] =
+        ["jaeger_remote", "parentbased_jaeger_remote", "xray"];
+
     /// Parses a name of the specification (any case).
     pub fn parse(value: &str) -> Option<Self> {
         let value = value.trim();
