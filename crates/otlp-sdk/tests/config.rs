@@ -808,6 +808,36 @@ fn a_sampler_of_the_specification_not_built_here_is_refused_as_such() {
 }
 
 #[test]
+fn a_missing_mtls_half_is_named_by_the_variables_that_set_it() {
+    // Set by no source, the missing half was named by its file key alone
+    // (`mTLS needs exporter.client_certificate too`), a key a user of the
+    // standard variables never wrote; the exporters' TLS errors name the
+    // variables too (`TlsFile::setting`).
+    let err = load_err(&[("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/client.key")]);
+    assert_names(
+        &err,
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        "<redacted>",
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    );
+    assert!(
+        err.reason()
+            .contains(TlsFile::ClientCertificate.setting(Signal::Traces)),
+        "{}",
+        err.reason()
+    );
+    let err = load_err(&[("OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE", "/logs.pem")]);
+    assert!(
+        err.reason().contains(
+            "logs.exporter.client_key (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY or \
+             OTEL_EXPORTER_OTLP_CLIENT_KEY)"
+        ),
+        "{}",
+        err.reason()
+    );
+}
+
+#[test]
 fn an_argument_the_sampler_does_not_use_is_ignored_with_a_warning() {
     // The specification: OTEL_TRACES_SAMPLER_ARG is the ratio samplers'
     // probability; the other samplers have no argument, so a value meant
@@ -1628,13 +1658,13 @@ fn checks_on_the_merged_config_are_errors_even_when_lenient() {
             &[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/c.pem")],
             "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
             "/c.pem",
-            "mTLS needs exporter.client_key too",
+            "mTLS needs exporter.client_key (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or OTEL_EXPORTER_OTLP_CLIENT_KEY) too",
         ),
         (
             &[("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/c.key")],
             "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
             "<redacted>",
-            "mTLS needs exporter.client_certificate too",
+            "mTLS needs exporter.client_certificate (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) too",
         ),
         (
             &[

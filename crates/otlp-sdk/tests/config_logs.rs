@@ -738,7 +738,7 @@ fn logs_exporter_checks_name_the_logs_key() {
         &err,
         "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
         "<redacted>",
-        "mTLS needs logs.exporter.client_certificate too",
+        "mTLS needs logs.exporter.client_certificate (OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) too",
     );
     let ok = load(&[
         ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/logs.key"),

@@ -931,7 +931,7 @@ fn metrics_exporter_checks_name_the_metrics_key() {
         &err,
         "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
         "<redacted>",
-        "mTLS needs metrics.exporter.client_certificate too",
+        "mTLS needs metrics.exporter.client_certificate (OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) too",
     );
     let ok = load(&[
         ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "/metrics.key"),

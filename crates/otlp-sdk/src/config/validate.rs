@@ -391,10 +391,10 @@ fn exporter(
             result.map_err(|reason| format!("header {name:?}: {reason}")),
         )?;
     }
-    tls(exporter, report)
+    tls(exporter, signal, report)
 }
 
-fn tls(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError> {
+fn tls(exporter: &ExporterConfig, signal: Signal, report: &Report<'_>) -> Result<(), ConfigError> {
     let tls = &exporter.tls;
     // Paths are shown by `TlsFile::show`, the rule the exporters' TLS
     // errors follow too (`TlsFile::shown_path`).
@@ -425,15 +425,17 @@ fn tls(exporter: &ExporterConfig, report: &Report<'_>) -> Result<(), ConfigError
         Setting::ExporterClientCertificate,
         Setting::ExporterClientKey,
     );
+    // The missing half was set by no source: it is named by its key and
+    // the variables that set it, whichever kind of source the user writes.
     match (&tls.client_certificate, &tls.client_key) {
         (Some(path), None) => {
-            let other = report.of(key.dotted()).key;
+            let other = TlsFile::ClientKey.setting(signal);
             let reason = format!("mTLS needs {other} too");
             let shown = TlsFile::ClientCertificate.show(path);
             Err(report.error(certificate.dotted(), shown, reason))
         }
         (None, Some(path)) => {
-            let other = report.of(certificate.dotted()).key;
+            let other = TlsFile::ClientCertificate.setting(signal);
             let reason = format!("mTLS needs {other} too");
             Err(report.error(key.dotted(), TlsFile::ClientKey.show(path), reason))
         }
