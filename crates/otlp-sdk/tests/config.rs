@@ -838,6 +838,43 @@ fn a_missing_mtls_half_is_named_by_the_variables_that_set_it() {
 }
 
 #[test]
+fn a_grpc_endpoint_with_a_query_is_refused_naming_the_variable() {
+    // The gRPC exporter refuses a query ("a gRPC endpoint has no query"),
+    // naming neither the key nor the variable; loading took it.
+    let value = "http://collector:4317?token=abc";
+    let err = load_err(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", value),
+    ]);
+    assert_names(
+        &err,
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value,
+        "a gRPC endpoint has no query",
+    );
+    let value = "http://logs:4317/?x=1";
+    let err = load_err(&[
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", value),
+    ]);
+    assert_names(
+        &err,
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        value,
+        "a gRPC endpoint has no query",
+    );
+    // An HTTP signal's own URL is used as given, its query included.
+    let config = load(&[(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "http://c:4318/v1/traces?x=1",
+    )]);
+    assert_eq!(
+        config.exporter.traces_endpoint(),
+        "http://c:4318/v1/traces?x=1"
+    );
+}
+
+#[test]
 fn an_argument_the_sampler_does_not_use_is_ignored_with_a_warning() {
     // The specification: OTEL_TRACES_SAMPLER_ARG is the ratio samplers'
     // probability; the other samplers have no argument, so a value meant

@@ -760,6 +760,14 @@ pub(crate) fn endpoint(
         .rsplit_once('@')
         .map_or(authority, |(_, host_port)| host_port);
     host_and_port(host_port)?;
+    // The gRPC exporter refuses a query (its requests go to the service's
+    // fixed path): refused here, the error names the key that set it. What
+    // follows a `#` is no query, to `http::Uri` either.
+    if protocol == Protocol::Grpc && tail.split('#').next().is_some_and(|t| t.contains('?')) {
+        return Err(
+            "a gRPC endpoint has no query: requests go to the service's fixed path".to_owned(),
+        );
+    }
     if let Some(signal) = generic_for
         && protocol != Protocol::Grpc
         && tail.contains(['?', '#'])
@@ -905,10 +913,23 @@ mod tests {
             endpoint("collector:4317", Protocol::Grpc, Some(Signal::Traces)),
             Ok(())
         );
+        // The base endpoint's rule (no query, as a path is appended) is
+        // HTTP's; a gRPC endpoint has no query at all, generic or a signal's.
         assert_eq!(
-            endpoint("http://c:4317?x", Protocol::Grpc, Some(Signal::Traces)),
+            endpoint("http://c:4317/#x", Protocol::Grpc, Some(Signal::Traces)),
             Ok(())
         );
+        for (url, generic_for) in [
+            ("http://c:4317?x", Some(Signal::Traces)),
+            ("c:4317/?x=1", None),
+        ] {
+            assert!(
+                endpoint(url, Protocol::Grpc, generic_for)
+                    .unwrap_err()
+                    .contains("a gRPC endpoint has no query"),
+                "{url}"
+            );
+        }
         assert_eq!(
             endpoint(":4317", Protocol::Grpc, Some(Signal::Traces)),
             Err("has no host".to_owned())
