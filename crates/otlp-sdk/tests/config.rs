@@ -875,6 +875,47 @@ fn a_grpc_endpoint_with_a_query_is_refused_naming_the_variable() {
 }
 
 #[test]
+fn a_host_the_exporters_refuse_is_refused_naming_the_variable() {
+    // Each loaded, and the exporter's build then refused it ("invalid
+    // international domain name", "invalid IPv4 address", "invalid uri
+    // character"), naming neither the key nor the variable.
+    for (protocol, value, reason) in [
+        ("http/protobuf", "http://a|b:4318", "holds '|'"),
+        ("http/protobuf", "http://a%20b:4318", "holds ' '"),
+        (
+            "http/protobuf",
+            "http://a%zz:4318",
+            "invalid percent-encoding",
+        ),
+        ("http/protobuf", "http://999.1.1.1:4318", "not a valid one"),
+        ("http/protobuf", "http://[zz]:4318", "not an IPv6 address"),
+        ("grpc", "http://c\u{e9}:4317", "not ASCII"),
+        ("grpc", "[fe80::1%25eth0]:4317", "not an IPv6 address"),
+    ] {
+        let err = load_err(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", value),
+        ]);
+        assert_names(&err, "OTEL_EXPORTER_OTLP_ENDPOINT", value, reason);
+    }
+    // What the exporters take still loads: names with `_`, a trailing dot,
+    // the short IPv4 forms, IPv6, an international name over HTTP.
+    for (protocol, value) in [
+        ("http/protobuf", "http://otel_collector.svc.:4318"),
+        ("http/protobuf", "http://1.2.3:4318"),
+        ("http/protobuf", "http://0x7f.1:4318"),
+        ("http/protobuf", "http://[::ffff:10.0.0.1]:4318"),
+        ("http/protobuf", "http://c\u{e9}:4318"),
+        ("grpc", "collector-1:4317"),
+    ] {
+        load(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", value),
+        ]);
+    }
+}
+
+#[test]
 fn an_argument_the_sampler_does_not_use_is_ignored_with_a_warning() {
     // The specification: OTEL_TRACES_SAMPLER_ARG is the ratio samplers'
     // probability; the other samplers have no argument, so a value meant

@@ -321,8 +321,9 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// (under `metrics.*`) for metrics — batch
 /// size at most the queue's count cap (when `max_queue_size` is set; unless a
 /// standard variable set either when lenient, see above), minimum at most
-/// maximum batch size, endpoint URL (scheme and host), client certificate and key
-/// together, `max_backoff` at least `initial_backoff`, the log pipeline's
+/// maximum batch size, endpoint URL (scheme; a host the exporters' URL parsers
+/// take: no forbidden character, a valid IPv4 or IPv6 address, ASCII for gRPC;
+/// port; no query for gRPC), client certificate and key together, `max_backoff` at least `initial_backoff`, the log pipeline's
 /// durable directory (`logs.durable.directory`) not the span pipeline's
 /// (`durable.directory`).
 ///

@@ -759,7 +759,7 @@ pub(crate) fn endpoint(
     let host_port = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host_port)| host_port);
-    host_and_port(host_port)?;
+    host_and_port(host_port, protocol)?;
     // The gRPC exporter refuses a query (its requests go to the service's
     // fixed path): refused here, the error names the key that set it. What
     // follows a `#` is no query, to `http::Uri` either.
@@ -781,7 +781,7 @@ pub(crate) fn endpoint(
     Ok(())
 }
 
-fn host_and_port(host_port: &str) -> Result<(), String> {
+fn host_and_port(host_port: &str, protocol: Protocol) -> Result<(), String> {
     let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
         let (address, after) = bracketed
             .split_once(']')
@@ -790,6 +790,9 @@ fn host_and_port(host_port: &str) -> Result<(), String> {
             "" => None,
             _ => Some(after.strip_prefix(':').ok_or("has text after its [host]")?),
         };
+        if address.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("[{address}] is not an IPv6 address"));
+        }
         (address, port)
     } else {
         match host_port.split_once(':') {
@@ -799,6 +802,9 @@ fn host_and_port(host_port: &str) -> Result<(), String> {
     };
     if host.is_empty() {
         return Err("has no host".to_owned());
+    }
+    if !host_port.starts_with('[') {
+        host_name(host, protocol)?;
     }
     match port.map(|port| (port, port.parse::<u16>())) {
         // `host:` with no digits is the scheme's default port (RFC 3986
@@ -810,6 +816,86 @@ fn host_and_port(host_port: &str) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// A host that is no IPv6 literal, as the exporters' URL parsers read it
+/// (the WHATWG URL standard's, `url`'s, for HTTP; `http::Uri`'s for gRPC):
+/// percent-decoded, it holds none of the characters a host may not hold; a
+/// host whose last label is a number is an IPv4 address, and must be a valid
+/// one (`999.1.1.1` is none); gRPC takes ASCII names only (HTTP turns others
+/// into punycode). Without this check such a host loaded, and the exporter's
+/// build refused it naming neither the key nor the variable.
+fn host_name(host: &str, protocol: Protocol) -> Result<(), String> {
+    // The WHATWG URL standard's forbidden domain code points that can be
+    // left in a host once the authority is split off (`#/?@:` cannot).
+    const FORBIDDEN: &[char] = &['<', '>', '[', ']', '\\', '^', '|', '%'];
+    let decoded = super::parse::percent_decode(host)
+        .map_err(|why| format!("host {host:?} is not a host name: {why}"))?;
+    if let Some(bad) = decoded
+        .chars()
+        .find(|c| FORBIDDEN.contains(c) || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "host {host:?} is not a host name: it holds {bad:?}"
+        ));
+    }
+    if protocol == Protocol::Grpc && !host.is_ascii() {
+        return Err(format!(
+            "host {host:?} is not ASCII: the gRPC exporter takes ASCII host names only \
+             (write an international name in punycode, xn--…)"
+        ));
+    }
+    if !ipv4_if_numeric(&decoded.to_ascii_lowercase()) {
+        return Err(format!(
+            "host {host:?} ends in a number, so it is an IPv4 address, and not a valid one"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `host`, read as the WHATWG URL standard reads it, is a valid IPv4
+/// address or not one at all (a name): a host whose last label (after one
+/// trailing dot) is a number is an address of at most four parts, each
+/// decimal, `0x` hexadecimal or `0`-led octal, all but the last below 256,
+/// the last filling the bytes left (`1.2.3` is `1.2.0.3`).
+fn ipv4_if_numeric(host: &str) -> bool {
+    let mut parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 1 && parts.last() == Some(&"") {
+        parts.pop();
+    }
+    let number = |part: &str| -> Option<u64> {
+        let (digits, radix) = match part {
+            "" => return None,
+            _ if part.starts_with("0x") => (&part[2..], 16),
+            _ if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+            _ => (part, 10),
+        };
+        if digits.is_empty() {
+            return Some(0);
+        }
+        if !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        u64::from_str_radix(digits, radix).ok()
+    };
+    let last = parts.last().copied().unwrap_or("");
+    let last_is_number =
+        !last.is_empty() && (last.bytes().all(|b| b.is_ascii_digit()) || number(last).is_some());
+    if !last_is_number {
+        return true;
+    }
+    if parts.len() > 4 {
+        return false;
+    }
+    let Some(numbers) = parts
+        .iter()
+        .map(|part| number(part))
+        .collect::<Option<Vec<u64>>>()
+    else {
+        return false;
+    };
+    let (last, leading) = numbers.split_last().unwrap_or((&0, &[]));
+    leading.iter().all(|n| *n <= 255) && *last < 256u64.pow(5 - numbers.len() as u32)
 }
 
 /// Whether `text` is an RFC 3986 scheme: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
@@ -905,6 +991,34 @@ mod tests {
                 .unwrap_err()
                 .contains("unclosed")
         );
+    }
+
+    #[test]
+    fn numeric_hosts_are_read_as_the_url_standard_reads_ipv4() {
+        // The verdicts of `url` (the HTTP exporter's parser) on each host.
+        for host in [
+            "127.0.0.1",
+            "1.2.3",
+            "0x7f.1",
+            "1.16777215",
+            "0",
+            "0x",
+            "a.b",
+            "1e3",
+        ] {
+            assert!(ipv4_if_numeric(host), "{host} is valid or a name");
+        }
+        for host in [
+            "999.1.1.1",
+            "08",
+            "a.08",
+            "1.2.3.4.5",
+            "1..2",
+            "256.1",
+            "1.16777216",
+        ] {
+            assert!(!ipv4_if_numeric(host), "{host} is an invalid IPv4 address");
+        }
     }
 
     #[test]
