@@ -296,10 +296,12 @@ impl<E: Exporter> ExportLoop<E> {
             // A shutdown with a durable queue also ends with an fsync, which
             // must end by the caller's deadline for the records on disk to
             // count as kept; a busy disk takes more than 50 ms for it: a
-            // quarter of the time, at most a second (the records of the
-            // exports this cuts short are on disk already).
+            // quarter of the time, at most half a second. The exports this
+            // cuts short (first attempts included) keep their records on
+            // disk for the next start, but for any the disk refused or its
+            // cap evicted, which are lost a little sooner.
             let (share, at_most) = if is_shutdown && self.backlog.is_some() {
-                (4, Duration::from_secs(1))
+                (4, Duration::from_millis(500))
             } else {
                 (10, Duration::from_millis(50))
             };

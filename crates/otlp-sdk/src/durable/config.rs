@@ -41,13 +41,15 @@ use super::error::DurableError;
 ///
 /// At an orderly shutdown the pipeline forces a last sync (whatever the
 /// policy) on a thread of its own and waits for it only while the caller of
-/// `shutdown` waits; exports still being retried stop a quarter of the
-/// shutdown's time (at most a second) before its deadline, to leave the sync
-/// that time (their records are on disk already). A sync that has not ended by then (a stalled disk) makes
-/// `shutdown` answer `Timeout`, counting the records on disk as not settled,
-/// and keeps the directory locked until the sync returns: opening the same
-/// directory again in the same process meanwhile fails with
-/// [`DurableError::Locked`](super::DurableError::Locked).
+/// `shutdown` waits. To leave the sync time, such a shutdown stops exporting
+/// a quarter of its time (at most half a second) before its deadline, whether the
+/// exports it cuts short are first attempts or retries (their records are
+/// on disk already, but for any the disk refused or its cap evicted: those
+/// are counted lost). A sync that has not ended by the deadline (a stalled
+/// disk) makes `shutdown` answer `Timeout`, counting the records on disk as
+/// not settled, and keeps the directory locked until the sync returns:
+/// opening the same directory again in the same process meanwhile fails
+/// with [`DurableError::Locked`](super::DurableError::Locked).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
     /// `fdatasync` after every append and every acknowledgement, before the call returns.
