@@ -329,7 +329,10 @@ fn an_outage_in_the_middle_of_a_steady_run_loses_nothing() {
 /// Shutdown against `fault` returns by its deadline, with every span accounted for.
 fn shutdown_meets_its_deadline(transport: Transport, fault: Fault, spans: u64) -> StatsSnapshot {
     const DEADLINE: Duration = Duration::from_millis(800);
-    const MARGIN: Duration = Duration::from_millis(400);
+    // Loose, for a loaded machine: without the deadline, a hung backend
+    // holds shutdown for the attempt timeout (10 s), a slow one 1.5 s, and
+    // the slow case's exported-some-not-all checks that it was cut short.
+    const MARGIN: Duration = Duration::from_millis(1200);
     let receiver = any_port_receiver();
     receiver.set_fallback_fault(Some(fault.clone()));
     let batch = BatchConfig {
@@ -360,6 +363,10 @@ fn shutdown_meets_its_deadline(transport: Transport, fault: Fault, spans: u64) -
         took <= DEADLINE + MARGIN,
         "{transport:?} {fault:?}: shutdown took {took:?} for a deadline of {DEADLINE:?}"
     );
+    // A loop running late on a loaded machine settles just after its answer.
+    wait_for_stats(&processor, "the loop settles", |stats| {
+        stats.queued == 0 && stats.in_flight == 0
+    });
     let stats = processor.stats();
     eprintln!(
         "{transport:?} {fault:?}: shutdown took {took:?}, {result:?}; exported {} failed {} dropped {}",

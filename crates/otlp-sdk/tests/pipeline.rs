@@ -274,8 +274,9 @@ fn shutdown_returns_by_its_deadline_when_the_exporter_hangs() {
     let started = Instant::now();
     let result = processor.shutdown(Duration::from_millis(300));
     let took = started.elapsed();
+    // Loose, for a loaded machine: the exporter hangs for ever.
     assert!(
-        took < Duration::from_millis(300) + Duration::from_millis(250),
+        took < Duration::from_millis(300) + Duration::from_secs(2),
         "took {took:?}"
     );
     match result {
