@@ -16,6 +16,10 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store, Transport};
 
+#[path = "support/closed_port.rs"]
+mod closed_port;
+use closed_port::closed_port;
+
 /// A clean environment: none of the runner's `OTEL_*` / `OTLP__` variables,
 /// and a working directory without `config/`.
 fn loadgen() -> Command {
@@ -625,7 +629,8 @@ fn fewer_recordings_than_series_report_the_series_recorded_on() {
 
 #[test]
 fn lost_data_points_exit_3_and_say_so() {
-    let (_held, port) = refusing_port();
+    let (_held, address) = closed_port();
+    let port = address.port();
     let output = run(loadgen()
         .env("OTLP__RETRY__ENABLED", "false")
         .args(["--signal", "metrics"])
@@ -755,7 +760,8 @@ fn a_duration_at_a_rate_is_paced_and_reports_progress() {
 #[test]
 fn lost_spans_exit_3_and_say_so() {
     // A port nobody listens on; no retries (from the environment), so it ends quickly.
-    let (_held, port) = refusing_port();
+    let (_held, address) = closed_port();
+    let port = address.port();
     let output = run(loadgen()
         .env("OTLP__RETRY__ENABLED", "false")
         .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
@@ -787,7 +793,8 @@ fn lost_spans_exit_3_and_say_so() {
 
 #[test]
 fn lost_log_records_exit_3_and_say_so() {
-    let (_held, port) = refusing_port();
+    let (_held, address) = closed_port();
+    let port = address.port();
     let output = run(loadgen()
         .env("OTLP__RETRY__ENABLED", "false")
         .args(["--signal", "logs"])
@@ -815,7 +822,8 @@ fn the_span_pipelines_durable_directory_alone_is_no_durable_queue_for_logs_and_s
     // must say so rather than let the user believe otherwise.
     let directory =
         std::env::temp_dir().join(format!("otlp-loadgen-spans-durable-{}", std::process::id()));
-    let (_held, port) = refusing_port();
+    let (_held, address) = closed_port();
+    let port = address.port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let warning =
         "durable.directory (OTLP__DURABLE__DIRECTORY) is the span pipeline's durable queue";
@@ -901,7 +909,8 @@ fn a_full_queue_is_reported_with_a_hint() {
 fn drops_at_a_full_queue_under_the_default_policy_are_blamed_on_the_stalled_pipeline() {
     // Nobody listens: exports fail and are retried, the pipeline is stalled,
     // and producers (blocking, the default) drop once their wait is over.
-    let (_held, port) = refusing_port();
+    let (_held, address) = closed_port();
+    let port = address.port();
     let output = run(loadgen()
         .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
         .args(["--spans", "5000", "--queue-size", "10", "--timeout", "1s"])
@@ -1701,18 +1710,4 @@ fn a_signal_turned_off_by_the_configuration_exits_0_with_its_warning() {
             assert_eq!(summary(&output)["all_delivered"], true, "{case}");
         }
     }
-}
-
-/// A loopback port that refuses connections while the returned socket
-/// lives: bound there and never listening, no other socket gets the port.
-/// A listener's port, bound and dropped, could be taken meanwhile by a
-/// receiver (this test's or another's), which then accepted what was meant
-/// to be lost.
-fn refusing_port() -> (tokio::net::TcpSocket, u16) {
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        .expect("a free port");
-    let port = socket.local_addr().expect("its address").port();
-    (socket, port)
 }

@@ -15,6 +15,10 @@ use otlp_core::{KeyValue, LogRecord, Severity, SpanContext, SpanId, TraceFlags, 
 use otlp_sdk::LoggerProvider;
 use otlp_sdk::config::{Config, ConfigLoader};
 
+#[path = "support/closed_port.rs"]
+mod closed_port;
+use closed_port::closed_port;
+
 const THREADS: usize = 2;
 const PER_THREAD: usize = 250;
 
@@ -182,18 +186,6 @@ fn partial_success_counts_rejected_log_records() {
     }
 }
 
-/// A port on loopback that nothing listens on while the returned socket
-/// lives: connections are refused, and no other test's receiver takes the
-/// port (as it could once a listener bound there to find it is dropped).
-fn dead_endpoint() -> (tokio::net::TcpSocket, String) {
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        .expect("a free port");
-    let port = socket.local_addr().expect("its address").port();
-    (socket, format!("http://127.0.0.1:{port}"))
-}
-
 #[test]
 fn with_logs_durable_directory_records_wait_on_disk_for_a_dead_endpoint_and_arrive_at_the_next_start()
  {
@@ -217,7 +209,8 @@ fn with_logs_durable_directory_records_wait_on_disk_for_a_dead_endpoint_and_arri
     };
 
     // First start: nothing listens at the endpoint.
-    let (_held, dead) = dead_endpoint();
+    let (_held, address) = closed_port();
+    let dead = format!("http://{address}");
     let first = run(&dead);
     assert_eq!(first.durable, None, "spans keep no queue");
     let processor = build_log_processor(&first).expect("the log pipeline starts");

@@ -18,7 +18,7 @@
 //! with a timeout; no test sleeps hoping the other side is ready.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,6 +32,10 @@ use otlp_sdk::{
     BatchSpanProcessor, DynExporter, PipelineError, RetryPolicy, SpanProcessor, StatsSnapshot,
 };
 
+#[path = "support/closed_port.rs"]
+mod closed_port;
+use closed_port::closed_port;
+
 /// Upper bound for anything that should happen soon.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -42,21 +46,6 @@ enum Transport {
 }
 
 const TRANSPORTS: [Transport; 2] = [Transport::Grpc, Transport::Http];
-
-/// A loopback address nothing listens on, nor can while the returned socket
-/// lives: it is bound there and never listens, so connections are refused
-/// and no other socket gets the port (as `closed_port` in
-/// slow_collector.rs). A port bound, read and released could be taken
-/// meanwhile by another test's receiver, which would then get this test's
-/// spans while this test took its backend for down.
-fn closed_port() -> (tokio::net::TcpSocket, SocketAddr) {
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .expect("a free port");
-    let address = socket.local_addr().expect("its address");
-    (socket, address)
-}
 
 fn receiver_on(transport: Transport, addr: SocketAddr) -> Receiver {
     let (grpc, http) = match transport {

@@ -22,7 +22,6 @@
 //! Bounds on time are generous (machines are noisy): they tell "waits once"
 //! from "waits every time", not fast from slow.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::pipeline::{build_log_processor, build_processor};
@@ -30,6 +29,10 @@ use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, Store};
 use otlp_core::{LogRecord, Severity};
 use otlp_sdk::config::{Config, ConfigLoader, Protocol};
 use otlp_sdk::{BatchSpanProcessor, LoggerProvider, StatsSnapshot, Tracer, TracerProvider};
+
+#[path = "support/closed_port.rs"]
+mod closed_port;
+use closed_port::closed_port;
 
 /// How late the slow receiver answers every export.
 const ANSWER_DELAY: Duration = Duration::from_millis(200);
@@ -259,20 +262,6 @@ fn a_steady_rate_against_a_slow_collector_loses_nothing() {
 }
 
 // ---- a backend that is down -------------------------------------------------------------
-
-/// A loopback address nothing listens on, nor can while the returned socket
-/// lives: it is bound there and never listens, so connections are refused
-/// and no other socket gets the port. A port bound, read and released was
-/// taken meanwhile by another test's receiver, which then counted this
-/// test's spans (and this test counted them exported).
-fn closed_port() -> (tokio::net::TcpSocket, SocketAddr) {
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .expect("a free port");
-    let address = socket.local_addr().expect("its address");
-    (socket, address)
-}
 
 #[test]
 fn a_backend_that_is_down_holds_no_producer_for_long_and_counts_the_drops() {
