@@ -187,8 +187,10 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// wins for spans, as `OTEL_EXPORTER_OTLP_LOGS_X`, which wins for logs, and as
 /// `OTEL_EXPORTER_OTLP_METRICS_X`, which wins for metrics (headers as a whole:
 /// a signal's own headers, from any source, replace the generic ones, so a
-/// credential for the generic backend never reaches another). Empty values
-/// (after trimming) mean unset.
+/// credential for the generic backend never reaches another; but in lenient
+/// loading a signal's own headers that cannot be read are set aside with a
+/// warning, as any rejected value is, and the generic ones then apply).
+/// Empty values (after trimming) mean unset.
 ///
 /// | variable | sets | syntax |
 /// |---|---|---|
