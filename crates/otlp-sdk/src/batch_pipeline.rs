@@ -617,6 +617,19 @@ mod tests {
         );
     }
 
+    /// Ends ten spans into `processor`.
+    fn end_ten_spans(processor: &BatchSpanProcessor) {
+        for _ in 0..10 {
+            processor.on_end(
+                otlp_core::SpanData::builder("work")
+                    .trace_id(otlp_core::TraceId::random())
+                    .span_id(otlp_core::SpanId::random())
+                    .times(1, 2)
+                    .build(),
+            );
+        }
+    }
+
     /// Refuses every export, retryably: what it is given stays on disk.
     struct Refusing;
 
@@ -659,15 +672,7 @@ mod tests {
             })
             .build()
             .expect("the pipeline starts");
-        for _ in 0..10 {
-            processor.on_end(
-                otlp_core::SpanData::builder("work")
-                    .trace_id(otlp_core::TraceId::random())
-                    .span_id(otlp_core::SpanId::random())
-                    .times(1, 2)
-                    .build(),
-            );
-        }
+        end_ten_spans(&processor);
         // The disk stalls: the shutdown's last fsync does not come back.
         stalled_syncs::hold(&directory);
         let (answered, answer) = crossbeam_channel::bounded(1);
@@ -747,15 +752,7 @@ mod tests {
             })
             .build()
             .expect("the pipeline starts");
-        for _ in 0..10 {
-            processor.on_end(
-                otlp_core::SpanData::builder("work")
-                    .trace_id(otlp_core::TraceId::random())
-                    .span_id(otlp_core::SpanId::random())
-                    .times(1, 2)
-                    .build(),
-            );
-        }
+        end_ten_spans(&processor);
         let started = Instant::now();
         while processor.stats().retries == 0 {
             assert!(started.elapsed() < Duration::from_secs(60), "no retry came");
