@@ -545,13 +545,15 @@ fn an_export_timeout_shorter_than_the_exporters_is_the_one_the_error_names() {
         );
         let last_error = provider.stats().last_error.unwrap_or_default();
         // Whole milliseconds, at most the export timeout (the time left
-        // before the deadline when the attempt started).
+        // before the deadline when the attempt started; on a loaded machine
+        // the attempt may start well after the deadline was set, so no
+        // lower bound but the exporter's minute being out of the range).
         let millis: u64 = last_error
             .strip_prefix("export attempt timed out after ")
             .and_then(|rest| rest.strip_suffix("ms"))
             .and_then(|millis| millis.parse().ok())
             .unwrap_or_else(|| panic!("{protocol}: {last_error}"));
-        assert!((400..=500).contains(&millis), "{protocol}: {last_error}");
+        assert!((1..=500).contains(&millis), "{protocol}: {last_error}");
         let _ = provider.shutdown(Duration::from_millis(100));
     }
 }
