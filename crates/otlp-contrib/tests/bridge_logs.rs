@@ -41,6 +41,10 @@ use otlp_sdk::{BatchLogProcessor, DynExporter, ExportOutcome, ExportRequest, Exp
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
+#[path = "support/one_value_per_key.rs"]
+mod one_value_per_key;
+use one_value_per_key::one_value_per_key;
+
 const PATIENCE: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Copy, Debug)]
@@ -110,7 +114,9 @@ impl Reference {
         self.0.lock().expect("not poisoned").len()
     }
 
-    /// What `opentelemetry-otlp` would send for the kept records.
+    /// What `opentelemetry-otlp` would send for the kept records, but for one
+    /// difference: a key added twice (the record's `dup`) is sent once, with
+    /// its last value, in its first place.
     fn expected(&self, resource: &Resource) -> Vec<Delivered> {
         let records = self.0.lock().expect("not poisoned").clone();
         let borrowed: Vec<(&SdkLogRecord, &InstrumentationScope)> = records
@@ -118,10 +124,17 @@ impl Reference {
             .map(|(record, scope)| (record, scope))
             .collect();
         let batch = LogBatch::new(&borrowed);
-        flatten(group_logs_by_resource_and_scope(
+        let mut expected = flatten(group_logs_by_resource_and_scope(
             &batch,
             &ResourceAttributesWithSchema::from(resource),
-        ))
+        ));
+        for delivered in &mut expected {
+            one_value_per_key(&mut delivered.record.attributes);
+            if let Some(scope) = &mut delivered.scope {
+                one_value_per_key(&mut scope.attributes);
+            }
+        }
+        expected
     }
 }
 

@@ -13,6 +13,7 @@ use otlp_core::{
 
 use super::intern::KeyInterner;
 use super::scope_cache::ScopeCache;
+use super::unique_keys::keep_last_value_per_key;
 use super::value_convert::{INLINE_MAX, convert_resource, convert_value};
 
 /// Converts finished `opentelemetry_sdk` spans into `otlp_core` spans, sharing
@@ -33,6 +34,7 @@ use super::value_convert::{INLINE_MAX, convert_resource, convert_value};
 /// | `parent_span_id` | `None` when `SpanId::INVALID` |
 /// | trace flags and `parent_span_is_remote` | [`SpanFlags`] (bits 0-7, `0x100` always, `0x200` when remote) |
 /// | `TraceState` | [`TraceState`] from its header; members W3C Trace Context does not allow (`opentelemetry` accepts some: empty or non-ASCII values, values ending in a space, keys starting with a digit) are skipped, the others kept (`opentelemetry-otlp` sends the header unchanged) |
+/// | attributes of the span, its events and links | a repeated key (`opentelemetry_sdk` keeps every value set) keeps the last value, in its first place: OTLP wants one value per key |
 /// | links | the linked context's ids, state, flags and remoteness, attributes, dropped count |
 /// | dropped counts of attributes, events, links, event and link attributes | the same |
 /// | status, kind | the same variants |
@@ -154,13 +156,15 @@ impl SpanConverter {
     }
 
     fn attributes(&self, attributes: &[KeyValue]) -> Vec<otlp_core::KeyValue> {
-        attributes
+        let mut converted = attributes
             .iter()
             .map(|attribute| otlp_core::KeyValue {
                 key: self.key(&attribute.key),
                 value: convert_value(&attribute.value),
             })
-            .collect()
+            .collect();
+        keep_last_value_per_key(&mut converted);
+        converted
     }
 
     fn key(&self, key: &Key) -> Str {
@@ -445,6 +449,24 @@ mod tests {
         let span = &request.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(span.flags, 0x303, "{:#x}", span.flags);
         assert_eq!(span.links[0].flags, 0x303, "{:#x}", span.links[0].flags);
+    }
+
+    #[test]
+    fn a_key_set_twice_is_converted_once_with_its_last_value_in_its_first_place() {
+        let mut source = root("repeats");
+        source.attributes = vec![
+            KeyValue::new("k", "first"),
+            KeyValue::new("other", 1i64),
+            KeyValue::new("k", "last"),
+        ];
+        let span = SpanConverter::new().convert(source);
+        assert_eq!(
+            span.attributes,
+            vec![
+                otlp_core::KeyValue::new("k", "last"),
+                otlp_core::KeyValue::new("other", 1),
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use otlp_core::{AnyValue, KeyValue, LogRecord, Resource, Severity, SpanId, Str, 
 
 use super::intern::KeyInterner;
 use super::log_scope_cache::LogScopeCache;
+use super::unique_keys::keep_last_value_per_key;
 use super::value_convert::{INLINE_MAX, convert_resource, str_from};
 
 /// Converts `opentelemetry_sdk` log records into `otlp_core` log records,
@@ -31,6 +32,7 @@ use super::value_convert::{INLINE_MAX, convert_resource, str_from};
 /// | `ListAny` | [`AnyValue::Array`], each item converted, nested to any depth |
 /// | `Map` | [`AnyValue::KvList`], sorted by key (a `HashMap` has no order; sorting makes the same map encode to the same bytes) |
 /// | attribute keys | up to 23 bytes inline; longer ones shared through a bounded interning table |
+/// | a key added twice (`opentelemetry_sdk` keeps both) | one attribute: the last value, in the key's first place (OTLP wants one value per key) |
 /// | `trace_context`: trace id, span id, trace flags | `trace_id`, `span_id` (`None` when absent or all-zero), the flags' low byte |
 /// | the logger's `InstrumentationScope`, with the record's `target` | one `Arc<InstrumentationScope>` per distinct pair, cached; the target, when present, names the scope (as `opentelemetry-otlp` exports it) |
 /// | the SDK's resource (see [`set_resource`](Self::set_resource)) | one `Arc<Resource>`, shared by every record |
@@ -120,7 +122,7 @@ impl LogConverter {
             ),
             None => (None, None, 0),
         };
-        LogRecord {
+        let mut converted = LogRecord {
             time_unix_nano: record.timestamp().map_or(0, clock::unix_nanos),
             observed_time_unix_nano: record
                 .observed_timestamp()
@@ -148,7 +150,9 @@ impl LogConverter {
             event_name: record.event_name().map(Str::new_static).unwrap_or_default(),
             resource: Arc::clone(&self.resource),
             scope: self.scopes.get(scope, record.target()),
-        }
+        };
+        keep_last_value_per_key(&mut converted.attributes);
+        converted
     }
 
     fn key(&self, key: &Key) -> Str {
@@ -332,6 +336,23 @@ mod tests {
             record.scope.attributes,
             vec![KeyValue::new("scope.attr", true)]
         );
+    }
+
+    #[test]
+    fn a_key_added_twice_is_converted_once_with_its_last_value_in_its_first_place() {
+        let mut source = blank_record();
+        source.add_attribute("exception.message", "first");
+        source.add_attribute("other", 1i64);
+        source.add_attribute("exception.message", "last");
+        let record = LogConverter::new().convert(&source, &scope());
+        assert_eq!(
+            record.attributes,
+            vec![
+                KeyValue::new("exception.message", "last"),
+                KeyValue::new("other", 1),
+            ]
+        );
+        assert_eq!(record.dropped_attributes_count, 0);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! `tracing-opentelemetry`, and bounded flush and shutdown.
 
 mod deadlines;
+#[path = "../support/one_value_per_key.rs"]
+mod one_value_per_key;
 mod processor;
 mod reference;
 mod sdk_exporter;

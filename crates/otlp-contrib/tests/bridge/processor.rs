@@ -9,6 +9,7 @@ use opentelemetry::trace::{
     TraceId, TraceState, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Array, Context, InstrumentationScope, KeyValue, Value};
+use opentelemetry_proto::tonic::common::v1::KeyValue as ProtoKeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Proto;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as ProtoKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
@@ -243,6 +244,98 @@ fn spans_of_many_threads_share_one_resource_and_scope_group() {
         .shutdown_with_timeout(Duration::from_secs(5))
         .unwrap();
     assert_eq!(pipeline.stats().exported, 200);
+}
+
+/// `opentelemetry_sdk` keeps every value set for a key (and
+/// `opentelemetry-otlp` sends them all: `tracing-opentelemetry` records an
+/// error's `exception.message` once per field); OTLP wants one value per
+/// key in every collection: the last one set, in the key's first place.
+#[test]
+fn a_key_set_twice_arrives_once_with_its_last_value_in_its_first_place() {
+    let receiver = receiver();
+    let pipeline = grpc_pipeline(&receiver);
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(OtlpSpanProcessor::new(pipeline.clone()))
+        .build();
+    let tracer = provider.tracer_with_scope(
+        InstrumentationScope::builder("repeats")
+            .with_attributes([
+                KeyValue::new("scope.key", "first"),
+                KeyValue::new("scope.key", "last"),
+            ])
+            .build(),
+    );
+    let linked = SpanContext::new(
+        TraceId::from(0xabc_u128),
+        SpanId::from(0xdef_u64),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    let mut span = tracer
+        .span_builder("repeated keys")
+        .with_attributes([
+            KeyValue::new("exception.message", "first"),
+            KeyValue::new("other", 1i64),
+        ])
+        .with_links(vec![Link::new(
+            linked,
+            vec![
+                KeyValue::new("link.kind", "first"),
+                KeyValue::new("link.kind", "last"),
+            ],
+            0,
+        )])
+        .start(&tracer);
+    span.set_attribute(KeyValue::new("exception.message", "last"));
+    span.add_event(
+        "retried",
+        vec![
+            KeyValue::new("attempt", 1i64),
+            KeyValue::new("attempt", 2i64),
+        ],
+    );
+    span.end();
+
+    provider.force_flush().expect("flushed");
+    assert!(receiver.wait_for_spans(1, TIMEOUT));
+    provider.shutdown_with_timeout(TIMEOUT).expect("shut down");
+    assert_eq!(pipeline.stats().exported, 1);
+
+    let pairs = |attributes: &[ProtoKeyValue]| -> Vec<(String, Option<Proto>)> {
+        attributes
+            .iter()
+            .map(|kv| {
+                let value = kv.value.as_ref().and_then(|value| value.value.clone());
+                (kv.key.clone(), value)
+            })
+            .collect()
+    };
+    let text = |key: &str, value: &str| (key.to_owned(), Some(string(value)));
+    let spans = receiver.accepted_spans();
+    let span = span_named(&spans, "repeated keys");
+    assert_eq!(
+        pairs(&span.attributes),
+        [
+            text("exception.message", "last"),
+            ("other".to_owned(), Some(Proto::IntValue(1))),
+        ]
+    );
+    assert_eq!(span.dropped_attributes_count, 0);
+    assert_eq!(
+        pairs(&span.events[0].attributes),
+        [("attempt".to_owned(), Some(Proto::IntValue(2)))]
+    );
+    assert_eq!(
+        pairs(&span.links[0].attributes),
+        [text("link.kind", "last")]
+    );
+    let requests = receiver.accepted_requests();
+    let scope = requests[0].resource_spans[0].scope_spans[0]
+        .scope
+        .as_ref()
+        .expect("a scope");
+    assert_eq!(pairs(&scope.attributes), [text("scope.key", "last")]);
 }
 
 /// `opentelemetry` compares instrumentation scopes' attributes as a set, so

@@ -21,6 +21,7 @@ use otlp_contrib::receiver::Receiver;
 use otlp_core::encode::Encoding;
 use otlp_sdk::Exporter;
 
+use crate::one_value_per_key::one_value_per_key;
 use crate::support::{TIMEOUT, block_on, grpc_exporter, grpc_pipeline, http_exporter, receiver};
 
 fn at(nanos: u64) -> SystemTime {
@@ -270,11 +271,27 @@ fn flatten(resource_spans: impl IntoIterator<Item = ResourceSpans>) -> Vec<Deliv
     flat
 }
 
+/// What `opentelemetry-otlp` sends, but for one difference: a key set twice
+/// (the span `dup`) is sent once, with its last value, in its first place.
 fn expected() -> Vec<Delivered> {
-    flatten(group_spans_by_resource_and_scope(
+    let mut expected = flatten(group_spans_by_resource_and_scope(
         spans(),
         &ResourceAttributesWithSchema::from(&resource()),
-    ))
+    ));
+    for delivered in &mut expected {
+        let span = &mut delivered.span;
+        one_value_per_key(&mut span.attributes);
+        for event in &mut span.events {
+            one_value_per_key(&mut event.attributes);
+        }
+        for link in &mut span.links {
+            one_value_per_key(&mut link.attributes);
+        }
+        if let Some(scope) = &mut delivered.scope {
+            one_value_per_key(&mut scope.attributes);
+        }
+    }
+    expected
 }
 
 fn received(receiver: &Receiver, count: u64) -> Vec<Delivered> {
