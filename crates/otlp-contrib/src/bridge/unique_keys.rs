@@ -10,10 +10,10 @@
 //! setting an attribute again means in the specification, and what
 //! otlp-sdk's own spans and log records do.
 //!
-//! Cost model: one pass over the keys with a 128-bit filter (three bytes
-//! and the length of each key), no allocation; keys the filter tells apart
-//! are never compared, and only a key it cannot is compared with the keys
-//! before it. Past [`COMPARED_KEYS_MAX`] keys a hash set does it. A real
+//! Cost model: up to [`COMPARED_KEYS_MAX`] keys, one pass with a 128-bit
+//! filter (each key's length and four of its bytes), no allocation; keys the
+//! filter tells apart are never compared, and a key it cannot is compared
+//! with the keys before it. Past that, a hash set (one allocation). A real
 //! repeat (rare) rebuilds the collection in one more pass through a hash
 //! map.
 
@@ -59,7 +59,7 @@ fn has_repeated_key(attributes: &[KeyValue]) -> bool {
 }
 
 /// The filter's bit for `key`: from its length and its first, middle and
-/// last bytes (keys of one call site often share a prefix, or differ in
+/// last two bytes (keys of one call site often share a prefix, or differ in
 /// their last byte).
 fn filter_slot(key: &str) -> u32 {
     let bytes = key.as_bytes();
