@@ -113,3 +113,51 @@ fn nested_tracing_spans_arrive_with_fields_and_parents() {
     );
     assert_eq!(scope, "tracing-app");
 }
+
+/// `tracing-opentelemetry` puts an error's message on its span as
+/// `exception.message` once per error recorded there (a field, then an
+/// event), and `opentelemetry_sdk` keeps each one; the span arrives with the
+/// key once, holding the last error's message.
+#[test]
+fn errors_recorded_twice_on_a_span_arrive_as_one_exception_message() {
+    let receiver = receiver();
+    let pipeline = grpc_pipeline(&receiver);
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(OtlpSpanProcessor::new(pipeline.clone()))
+        .build();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_error_fields_to_exceptions(true)
+            .with_error_records_to_exceptions(true)
+            .with_tracer(provider.tracer("tracing-app")),
+    );
+    let guard = tracing::subscriber::set_default(subscriber);
+    {
+        let first = std::io::Error::other("disk full");
+        let last = std::io::Error::other("disk still full");
+        let span = tracing::info_span!("write", error = tracing::field::Empty);
+        let _span = span.enter();
+        span.record("error", &first as &(dyn std::error::Error + 'static));
+        tracing::error!(
+            error = &last as &(dyn std::error::Error + 'static),
+            "write failed"
+        );
+    }
+    drop(guard);
+
+    provider.force_flush().expect("flushed");
+    assert!(receiver.wait_for_spans(1, TIMEOUT));
+    provider.shutdown_with_timeout(TIMEOUT).expect("shut down");
+    let spans = receiver.accepted_spans();
+    let span = span_named(&spans, "write");
+    let messages: Vec<_> = span
+        .attributes
+        .iter()
+        .filter(|kv| kv.key == "exception.message")
+        .collect();
+    assert_eq!(messages.len(), 1, "{:?}", span.attributes);
+    assert_eq!(
+        attribute(&span.attributes, "exception.message"),
+        Some(&string("disk still full"))
+    );
+}
