@@ -134,11 +134,16 @@ mod tests {
 
     #[test]
     fn unique_keys_are_left_alone_whatever_the_filter_says() {
-        // Keys the filter cannot tell apart from some earlier one (128 bits
-        // for these keys: several share a bit) are compared, not merged.
+        // Keys the filter cannot tell apart from some earlier one (several of
+        // these share a bit, as checked) are compared, not merged.
         let mut attributes: Vec<KeyValue> = (0..COMPARED_KEYS_MAX)
             .map(|index| KeyValue::new(format!("attribute.{index:02}"), index as i64))
             .collect();
+        let slots: HashSet<u32> = attributes
+            .iter()
+            .map(|attribute| filter_slot(attribute.key.as_str()))
+            .collect();
+        assert!(slots.len() < attributes.len(), "no two keys share a bit");
         let before = keys_and_values(&attributes);
         keep_last_value_per_key(&mut attributes);
         assert_eq!(keys_and_values(&attributes), before);
