@@ -24,6 +24,17 @@ use crate::support::{
 
 const LONG_VALUE: &str = "a value longer than the twenty-three inline bytes";
 
+/// A remote span's context, for links.
+fn linked_context() -> SpanContext {
+    SpanContext::new(
+        TraceId::from(0xabc_u128),
+        SpanId::from(0xdef_u64),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    )
+}
+
 #[test]
 fn every_field_set_through_the_opentelemetry_api_arrives() {
     let receiver = receiver();
@@ -52,13 +63,7 @@ fn every_field_set_through_the_opentelemetry_api_arrives() {
         true,
         TraceState::from_key_value([("rojo", "00f067aa0ba902b7")]).unwrap(),
     );
-    let linked = SpanContext::new(
-        TraceId::from(0xabc_u128),
-        SpanId::from(0xdef_u64),
-        TraceFlags::SAMPLED,
-        true,
-        TraceState::NONE,
-    );
+    let linked = linked_context();
     let remote_cx = Context::new().with_remote_span_context(remote_parent.clone());
     let mut parent = tracer
         .span_builder(String::from("checkout"))
@@ -265,13 +270,7 @@ fn a_key_set_twice_arrives_once_with_its_last_value_in_its_first_place() {
             ])
             .build(),
     );
-    let linked = SpanContext::new(
-        TraceId::from(0xabc_u128),
-        SpanId::from(0xdef_u64),
-        TraceFlags::SAMPLED,
-        true,
-        TraceState::NONE,
-    );
+    let linked = linked_context();
     let mut span = tracer
         .span_builder("repeated keys")
         .with_attributes([
