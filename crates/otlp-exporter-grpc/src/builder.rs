@@ -4,9 +4,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use http::Uri;
 use otlp_sdk::Signal;
-use otlp_sdk::config::{Compression, ExporterConfig, Protocol, TlsFile};
+use otlp_sdk::config::{Compression, ExporterConfig, Protocol, TlsFile, redact_userinfo};
+use percent_encoding::percent_decode_str;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Endpoint;
 
@@ -73,7 +76,7 @@ impl Default for GrpcExporterBuilder {
 impl fmt::Debug for GrpcExporterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcExporterBuilder")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &redact_userinfo(&self.endpoint))
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
             .field(
@@ -169,6 +172,10 @@ impl GrpcExporterBuilder {
 
     /// Where to send: `http://host:port` (plaintext, HTTP/2 with prior knowledge)
     /// or `https://host:port` (TLS). A path is ignored: the gRPC method path is fixed.
+    /// A user name and password (`https://user:password@host:port`, percent-encoded)
+    /// go with every request as HTTP Basic `authorization` metadata, as the HTTP
+    /// exporter sends them, unless an `authorization` [`header`](Self::header) is
+    /// set; they never show in errors or `Debug` output.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = endpoint.into();
         self
@@ -251,10 +258,15 @@ impl GrpcExporterBuilder {
         if self.timeout.is_zero() {
             return Err(BuildError::InvalidTimeout);
         }
-        let (origin, secure) = parse_endpoint(&self.endpoint)?;
-        let shown_origin = without_credentials(&origin);
+        let ParsedEndpoint {
+            origin,
+            secure,
+            authorization,
+        } = parse_endpoint(&self.endpoint)?;
+        let shown_origin = origin.clone();
+        let shown_endpoint = redact_userinfo(&self.endpoint);
         let invalid_endpoint = |reason: String| BuildError::InvalidEndpoint {
-            endpoint: self.endpoint.clone(),
+            endpoint: shown_endpoint.clone(),
             reason,
         };
         let mut endpoint = Endpoint::from_shared(origin)
@@ -271,16 +283,16 @@ impl GrpcExporterBuilder {
         } else if let Some(setting) = self.tls.first_setting() {
             return Err(BuildError::TlsWithoutHttps {
                 setting,
-                endpoint: self.endpoint.clone(),
+                endpoint: shown_endpoint,
             });
         }
         check_compression(self.compression)?;
         Ok(GrpcExporter::new(ExporterParts {
             endpoint,
             connector: CoalescingConnector::new(self.timeout),
-            display_endpoint: self.endpoint.clone(),
+            display_endpoint: shown_endpoint,
             shown_origin,
-            metadata: metadata(&self.headers)?,
+            metadata: metadata(&self.headers, authorization)?,
             compression: self.compression,
             timeout: self.timeout,
             signal: self.signal,
@@ -307,10 +319,24 @@ where
     }
 }
 
-/// `scheme://authority` of an endpoint, and whether it is TLS.
-fn parse_endpoint(endpoint: &str) -> Result<(String, bool), BuildError> {
+/// What an endpoint says: where to connect, and the user name and password
+/// it may carry.
+#[derive(Debug, PartialEq)]
+struct ParsedEndpoint {
+    /// `scheme://host:port`, without user name and password: what tonic
+    /// connects to (and sends as `:authority`), safe for error messages.
+    origin: String,
+    /// `https`: TLS.
+    secure: bool,
+    /// The user name and password of the endpoint's user-info, as the value
+    /// of an HTTP Basic `authorization` header (RFC 7617: percent-decoded,
+    /// `user:password` in base64), marked sensitive.
+    authorization: Option<AsciiMetadataValue>,
+}
+
+fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
     let invalid = |reason: &str| BuildError::InvalidEndpoint {
-        endpoint: endpoint.to_owned(),
+        endpoint: redact_userinfo(endpoint),
         reason: reason.to_owned(),
     };
     let uri: Uri = endpoint
@@ -335,13 +361,13 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, bool), BuildError> {
         .authority()
         .filter(|authority| !authority.host().is_empty())
         .ok_or_else(|| invalid("missing host"))?;
+    let (user_info, host_port) = match authority.as_str().rsplit_once('@') {
+        Some((user_info, host_port)) => (Some(user_info), host_port),
+        None => (None, authority.as_str()),
+    };
     // `http::Uri` takes any run of digits as a port and reads one that is no
     // `u16` as none, so tonic would connect to the scheme's default port
     // (80, 443) instead: a mistyped port must be an error here.
-    let host_port = authority
-        .as_str()
-        .rsplit_once('@')
-        .map_or(authority.as_str(), |(_, host_port)| host_port);
     if let Some(port) = host_port
         .strip_prefix(authority.host())
         .and_then(|after| after.strip_prefix(':'))
@@ -355,26 +381,46 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, bool), BuildError> {
     if uri.query().is_some() {
         return Err(invalid("a gRPC endpoint has no query"));
     }
+    let authorization = user_info
+        .map(|user_info| {
+            basic_authorization(user_info).ok_or_else(|| {
+                invalid("its user name or password is not UTF-8 once percent-decoded")
+            })
+        })
+        .transpose()?;
     let scheme = if secure { "https" } else { "http" };
-    Ok((format!("{scheme}://{authority}"), secure))
+    Ok(ParsedEndpoint {
+        origin: format!("{scheme}://{host_port}"),
+        secure,
+        authorization,
+    })
 }
 
-/// `scheme://host:port` of an origin, without the user name and password
-/// an authority may carry: safe for error messages.
-fn without_credentials(origin: &str) -> String {
-    match origin.split_once("://") {
-        Some((scheme, authority)) => {
-            let host_port = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host_port)| host_port);
-            format!("{scheme}://{host_port}")
-        }
-        None => origin.to_owned(),
-    }
+/// `Basic <base64 of user:password>` for a URL's user-info (`user` or
+/// `user:password`, percent-encoded), marked sensitive; `None` when either
+/// part is not UTF-8 once decoded.
+fn basic_authorization(user_info: &str) -> Option<AsciiMetadataValue> {
+    let decoded = percent_decode_str(user_info).decode_utf8().ok()?;
+    // A user name cannot hold a `:` (RFC 7617), so the first one ends it;
+    // without one the password is empty, as reqwest and curl send it.
+    let credentials = match decoded.split_once(':') {
+        Some(_) => decoded.into_owned(),
+        None => format!("{decoded}:"),
+    };
+    let mut value =
+        AsciiMetadataValue::try_from(format!("Basic {}", STANDARD.encode(credentials))).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
-fn metadata(headers: &[(String, String)]) -> Result<MetadataMap, BuildError> {
-    let mut metadata = MetadataMap::with_capacity(headers.len());
+/// The metadata of every request: the configured headers, and the
+/// endpoint's user name and password as HTTP Basic `authorization` unless a
+/// header of that name is configured (as the HTTP exporter does).
+fn metadata(
+    headers: &[(String, String)],
+    authorization: Option<AsciiMetadataValue>,
+) -> Result<MetadataMap, BuildError> {
+    let mut metadata = MetadataMap::with_capacity(headers.len() + 1);
     for (name, value) in headers {
         let invalid = |reason: &'static str| BuildError::InvalidHeader {
             name: name.clone(),
@@ -393,6 +439,11 @@ fn metadata(headers: &[(String, String)]) -> Result<MetadataMap, BuildError> {
             .map_err(|_| invalid("the value must be visible ASCII"))?;
         // The last value given for a name replaces the earlier ones.
         metadata.insert(key, value);
+    }
+    if let Some(authorization) = authorization
+        && !metadata.contains_key("authorization")
+    {
+        metadata.insert("authorization", authorization);
     }
     Ok(metadata)
 }
@@ -455,20 +506,31 @@ impl GrpcExporter {
 mod tests {
     use super::*;
 
+    /// The origin tonic connects to, and whether it is TLS.
+    fn origin(endpoint: &str) -> (String, bool) {
+        let parsed = parse_endpoint(endpoint).unwrap();
+        (parsed.origin, parsed.secure)
+    }
+
+    /// The `authorization` value an endpoint's user-info makes.
+    fn authorization(endpoint: &str) -> Option<String> {
+        let parsed = parse_endpoint(endpoint).unwrap();
+        parsed
+            .authorization
+            .map(|value| value.to_str().unwrap().to_owned())
+    }
+
     #[test]
     fn endpoints_keep_scheme_and_authority_only() {
         assert_eq!(
-            parse_endpoint("http://127.0.0.1:4317").unwrap(),
+            origin("http://127.0.0.1:4317"),
             ("http://127.0.0.1:4317".into(), false)
         );
         assert_eq!(
-            parse_endpoint("HTTPS://collector:443/v1/traces").unwrap(),
+            origin("HTTPS://collector:443/v1/traces"),
             ("https://collector:443".into(), true)
         );
-        assert_eq!(
-            parse_endpoint("http://[::1]:4317").unwrap().0,
-            "http://[::1]:4317"
-        );
+        assert_eq!(origin("http://[::1]:4317").0, "http://[::1]:4317");
         for bad in [
             "collector:4317",
             "ftp://collector",
@@ -502,7 +564,7 @@ mod tests {
             else {
                 panic!("{endpoint}: {error}")
             };
-            assert_eq!(shown, endpoint);
+            assert_eq!(shown, &redact_userinfo(endpoint));
             assert!(reason.contains(&format!("port \"{port}\"")), "{reason}");
         }
         // Every port a socket can have, and none (the scheme's default).
@@ -518,11 +580,104 @@ mod tests {
     }
 
     #[test]
+    fn user_info_becomes_basic_authorization_and_leaves_the_origin() {
+        assert_eq!(
+            origin("https://user:pw@collector:4317"),
+            ("https://collector:4317".into(), true)
+        );
+        assert_eq!(authorization("http://collector:4317"), None);
+        // RFC 7617's example, and the base64 of `user:pw`.
+        assert_eq!(
+            authorization("http://Aladdin:open%20sesame@collector:4317").as_deref(),
+            Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+        );
+        assert_eq!(
+            authorization("http://user:pw@collector").as_deref(),
+            Some("Basic dXNlcjpwdw==")
+        );
+        // Percent-decoded: `us@er` and `p:w` (the first `:` ends the user).
+        assert_eq!(
+            authorization("http://us%40er:p%3Aw@collector").as_deref(),
+            Some("Basic dXNAZXI6cDp3")
+        );
+        // A user name alone has an empty password.
+        assert_eq!(
+            authorization("http://user@collector").as_deref(),
+            Some("Basic dXNlcjo=")
+        );
+        let parsed = parse_endpoint("http://user:pw@collector").unwrap();
+        assert!(parsed.authorization.unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn user_info_that_is_not_utf8_is_a_build_error_that_hides_it() {
+        let error = GrpcExporter::builder()
+            .endpoint("http://user:%FF%FE@collector:4317")
+            .build()
+            .expect_err("not UTF-8");
+        let BuildError::InvalidEndpoint { reason, .. } = &error else {
+            panic!("{error}")
+        };
+        assert!(reason.contains("not UTF-8"), "{reason}");
+        assert!(!error.to_string().contains("%FF%FE"), "{error}");
+    }
+
+    #[test]
+    fn a_password_in_the_endpoint_reaches_no_error_and_no_debug_output() {
+        let builder = GrpcExporter::builder().endpoint("http://user:s3cret@collector:4317");
+        assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
+        let exporter = builder.build().expect("builds");
+        assert!(!format!("{exporter:?}").contains("s3cret"), "{exporter:?}");
+        assert_eq!(exporter.endpoint(), "http://<redacted>@collector:4317");
+        for endpoint in [
+            "http://user:s3cret@collector:0",
+            "http://user:s3cret@collector:4317/?q",
+            "ftp://user:s3cret@collector:4317",
+        ] {
+            let error = GrpcExporter::builder()
+                .endpoint(endpoint)
+                .build()
+                .expect_err(endpoint);
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+        }
+        let error = GrpcExporter::builder()
+            .endpoint("http://user:s3cret@collector:4317")
+            .ca_certificate_pem("not a certificate")
+            .build()
+            .expect_err("TLS settings for a plaintext endpoint");
+        assert!(
+            matches!(error, BuildError::TlsWithoutHttps { .. }),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn a_configured_authorization_header_wins_over_user_info() {
+        let authorization = parse_endpoint("http://user:pw@collector")
+            .unwrap()
+            .authorization;
+        let configured = metadata(
+            &[("Authorization".into(), "Bearer t0k3n".into())],
+            authorization.clone(),
+        )
+        .unwrap();
+        assert_eq!(configured.get_all("authorization").iter().count(), 1);
+        assert_eq!(configured.get("authorization").unwrap(), "Bearer t0k3n");
+        let other = metadata(&[("x-tenant".into(), "a".into())], authorization).unwrap();
+        assert_eq!(other.get("authorization").unwrap(), "Basic dXNlcjpwdw==");
+    }
+
+    #[test]
     fn headers_become_lowercase_metadata_the_last_value_wins_and_bad_ones_are_named() {
-        let map = metadata(&[
-            ("X-Api-Key".into(), "s3cr3t".into()),
-            ("x-api-key".into(), "two".into()),
-        ])
+        let map = metadata(
+            &[
+                ("X-Api-Key".into(), "s3cr3t".into()),
+                ("x-api-key".into(), "two".into()),
+            ],
+            None,
+        )
         .unwrap();
         let values: Vec<_> = map
             .get_all("x-api-key")
@@ -538,7 +693,7 @@ mod tests {
             ("bad name", "x"),
             ("x-ok", "line\nbreak"),
         ] {
-            match metadata(&[(name.into(), value.into())]) {
+            match metadata(&[(name.into(), value.into())], None) {
                 Err(error @ BuildError::InvalidHeader { .. }) => {
                     let text = error.to_string();
                     assert!(text.contains(name), "{text}");

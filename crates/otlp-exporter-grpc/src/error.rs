@@ -15,7 +15,8 @@ pub enum BuildError {
     /// The endpoint is not an `http://` or `https://` URL with a host.
     #[error("invalid endpoint {endpoint:?}: {reason}")]
     InvalidEndpoint {
-        /// The endpoint as given.
+        /// The endpoint as given, its user-info (user name and password)
+        /// `<redacted>`.
         endpoint: String,
         /// What is wrong with it.
         reason: String,
@@ -76,7 +77,7 @@ pub enum BuildError {
     TlsWithoutHttps {
         /// The TLS setting that was given.
         setting: &'static str,
-        /// The endpoint.
+        /// The endpoint, its user-info `<redacted>`.
         endpoint: String,
     },
     /// A certificate or key is unusable, or the TLS configuration cannot be built.

@@ -131,7 +131,8 @@ impl GrpcExporter {
         }
     }
 
-    /// The endpoint as configured.
+    /// The endpoint as configured, its user-info (user name and password)
+    /// `<redacted>`: they go as the `authorization` header instead.
     pub fn endpoint(&self) -> &str {
         &self.display_endpoint
     }

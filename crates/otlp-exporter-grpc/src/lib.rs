@@ -28,9 +28,10 @@
 //!   default; read once at build, no other system access) and/or the Mozilla
 //!   roots compiled into the binary (feature `webpki-roots`). A client
 //!   certificate and key give mutual TLS.
-//! - **Metadata** headers on every request, a `User-Agent` naming this crate
-//!   ([`USER_AGENT`]), and a **per-attempt timeout** sent as `grpc-timeout` and
-//!   enforced locally.
+//! - **Metadata** headers on every request (the endpoint's user name and
+//!   password as HTTP Basic `authorization`, unless that header is set), a
+//!   `User-Agent` naming this crate ([`USER_AGENT`]), and a **per-attempt
+//!   timeout** sent as `grpc-timeout` and enforced locally.
 //! - **Size caps**: a request over [`MAX_REQUEST_BYTES`] (64 MiB) is refused
 //!   before sending; a response over [`MAX_RESPONSE_BYTES`] (4 MiB) is a
 //!   permanent error.

@@ -179,6 +179,49 @@ fn metadata_headers_and_the_user_agent_arrive() {
     );
 }
 
+/// The user name and password of an endpoint's user-info arrive as HTTP
+/// Basic `authorization` (percent-decoded), as the HTTP exporter sends them;
+/// a configured `authorization` header wins. Before, gRPC dropped them.
+#[test]
+fn an_endpoints_user_and_password_arrive_as_basic_authorization() {
+    let receiver = receiver();
+    let with_user_info = grpc_endpoint(&receiver).replace("http://", "http://us%40er:p%3Aw@");
+    let exporter = GrpcExporter::builder()
+        .endpoint(&with_user_info)
+        .build()
+        .expect("exporter builds");
+    assert_eq!(
+        block_on(exporter.export(request(&rich_spans(1)))),
+        ExportOutcome::Success
+    );
+    let configured = GrpcExporter::builder()
+        .endpoint(&with_user_info)
+        .header("Authorization", "Bearer t0k3n")
+        .build()
+        .expect("exporter builds");
+    assert_eq!(
+        block_on(configured.export(request(&rich_spans(1)))),
+        ExportOutcome::Success
+    );
+
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    // base64 of `us@er:p:w`.
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Basic dXNAZXI6cDp3")
+    );
+    assert_eq!(requests[1].header("authorization"), Some("Bearer t0k3n"));
+    assert_eq!(
+        requests[1]
+            .headers
+            .iter()
+            .filter(|(name, _)| name == "authorization")
+            .count(),
+        1
+    );
+}
+
 #[test]
 fn an_exporter_from_the_sdk_config_delivers() {
     let receiver = receiver();

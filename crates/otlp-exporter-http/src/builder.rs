@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use otlp_core::encode::Encoding;
 use otlp_sdk::Signal;
-use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol, TlsFile};
+use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol, TlsFile, redact_userinfo};
 use reqwest::Url;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use crate::client::{ClientRecipe, USER_AGENT};
 use crate::error::HttpExporterError;
@@ -82,11 +82,13 @@ impl Default for HttpExporterBuilder {
 
 impl fmt::Debug for HttpExporterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // User-info (a user name and password) never shows.
+        let shown = |endpoint: &Option<String>| endpoint.as_deref().map(redact_userinfo);
         f.debug_struct("HttpExporterBuilder")
-            .field("endpoint", &self.endpoint)
-            .field("traces_endpoint", &self.traces_endpoint)
-            .field("logs_endpoint", &self.logs_endpoint)
-            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("endpoint", &shown(&self.endpoint))
+            .field("traces_endpoint", &shown(&self.traces_endpoint))
+            .field("logs_endpoint", &shown(&self.logs_endpoint))
+            .field("metrics_endpoint", &shown(&self.metrics_endpoint))
             .field("signal", &self.signal)
             .field("protocol", &self.protocol)
             .field("compression", &self.compression)
@@ -171,6 +173,11 @@ impl HttpExporterBuilder {
     /// The base URL for all signals, like `OTEL_EXPORTER_OTLP_ENDPOINT`:
     /// `v1/traces` is appended (`http://collector:4318` sends to
     /// `http://collector:4318/v1/traces`). Default `http://localhost:4318`.
+    ///
+    /// A user name and password in any endpoint (`https://user:password@host`,
+    /// percent-encoded) go with every request as HTTP Basic `authorization`,
+    /// unless an `authorization` [`header`](Self::header) is set, which is then
+    /// the only one sent; they never show in errors or `Debug` output.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
@@ -298,7 +305,7 @@ impl HttpExporterBuilder {
         }
         .endpoint_for(self.signal);
         let invalid = |reason: String| HttpExporterError::InvalidEndpoint {
-            endpoint: endpoint.clone(),
+            endpoint: redact_userinfo(&endpoint),
             reason,
         };
         let own = match self.signal {
@@ -383,8 +390,15 @@ impl HttpExporterBuilder {
         if self.timeout.is_zero() {
             return Err(HttpExporterError::ZeroTimeout);
         }
-        let url = self.url()?;
+        let mut url = self.url()?;
         let headers = self.header_map()?;
+        // The URL's user name and password go as HTTP Basic `authorization`
+        // (reqwest sends them), unless that header is configured: then it is
+        // the one sent, alone.
+        if headers.contains_key(AUTHORIZATION) {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+        }
         let tls = tls::client_config(&self.tls, &url)?;
         let plain =
             PlainConnections::for_url(&url, USER_AGENT, &headers, |name| std::env::var(name).ok());
@@ -500,6 +514,39 @@ mod tests {
             assert_eq!(named, endpoint);
             assert!(error.to_string().contains(reason), "{endpoint}: {error}");
         }
+    }
+
+    #[test]
+    fn a_password_in_the_endpoint_reaches_no_error_and_no_debug_output() {
+        let builder = HttpExporterBuilder::new()
+            .endpoint("http://user:s3cret@collector:4318")
+            .traces_endpoint("http://user:s3cret@collector:4318/v1/traces")
+            .logs_endpoint("http://user:s3cret@collector:4318/v1/logs")
+            .metrics_endpoint("http://user:s3cret@collector:4318/v1/metrics");
+        assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
+        let exporter = builder.build().expect("builds");
+        assert!(!format!("{exporter:?}").contains("s3cret"), "{exporter:?}");
+        for endpoint in [
+            "http://user:s3cret@collector:0",
+            "ftp://user:s3cret@collector:4318",
+            "http://user:s3cret@collector:65536",
+        ] {
+            let error = HttpExporterBuilder::new()
+                .traces_endpoint(endpoint)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(&error, HttpExporterError::InvalidEndpoint { .. }),
+                "{error}"
+            );
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+        }
+        let error = HttpExporterBuilder::new()
+            .endpoint("http://user:s3cret@collector:4318?q")
+            .build()
+            .unwrap_err();
+        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 
     #[test]

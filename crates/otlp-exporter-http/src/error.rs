@@ -22,7 +22,8 @@ pub enum HttpExporterError {
     /// The traces URL does not parse, or is not `http://` / `https://` with a host.
     #[error("invalid exporter endpoint `{endpoint}`: {reason}")]
     InvalidEndpoint {
-        /// The URL as built from the configured endpoint.
+        /// The URL as built from the configured endpoint, its user-info (user
+        /// name and password) `<redacted>`.
         endpoint: String,
         /// What is wrong with it.
         reason: String,
@@ -111,7 +112,7 @@ pub enum HttpExporterError {
          (`exporter.certificate` / OTEL_EXPORTER_OTLP_CERTIFICATE)"
     )]
     NoRootCertificates {
-        /// The endpoint that needs them.
+        /// The endpoint that needs them, its user-info `<redacted>`.
         endpoint: String,
         /// Why the system roots could not be used.
         reason: String,

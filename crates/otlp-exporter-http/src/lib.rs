@@ -13,7 +13,9 @@
 //!    compresses the body if configured (gzip, zstd), and `POST`s it to the
 //!    traces URL — `…/v1/traces` appended to a generic endpoint, a per-signal
 //!    endpoint used as given — with the `Content-Type` of the encoding,
-//!    the configured headers and a [`USER_AGENT`] naming this crate. Built
+//!    the configured headers (the endpoint's user name and password as HTTP
+//!    Basic `authorization`, unless that header is set) and a [`USER_AGENT`]
+//!    naming this crate. Built
 //!    for another [`Signal`](otlp_sdk::Signal)
 //!    ([`HttpExporterBuilder::signal`]), it sends log requests to `…/v1/logs`
 //!    and metrics requests to `…/v1/metrics` the same way.

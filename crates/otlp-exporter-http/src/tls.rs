@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use otlp_sdk::config::TlsFile;
+use otlp_sdk::config::{TlsFile, redact_userinfo};
 use reqwest::Url;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -169,7 +169,7 @@ pub(crate) fn client_config(
     } else if url.scheme() == "https" {
         let verifier =
             Verifier::new(provider).map_err(|error| HttpExporterError::NoRootCertificates {
-                endpoint: url.to_string(),
+                endpoint: redact_userinfo(url.as_str()),
                 reason: error.to_string(),
             })?;
         builder

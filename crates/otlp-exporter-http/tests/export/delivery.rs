@@ -128,6 +128,46 @@ fn headers_from_the_configuration_arrive() {
     assert_eq!(request.content_type.as_deref(), Some("application/json"));
 }
 
+/// An endpoint's user name and password arrive as HTTP Basic
+/// `authorization` (percent-decoded), as the gRPC exporter sends them; a
+/// configured `authorization` header wins, the only one sent.
+#[test]
+fn an_endpoints_user_and_password_arrive_as_basic_authorization() {
+    let receiver = receiver();
+    let with_user_info = endpoint(&receiver).replace("http://", "http://us%40er:p%3Aw@");
+    let exporter = HttpExporter::builder()
+        .endpoint(&with_user_info)
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    assert_eq!(outcome, ExportOutcome::Success);
+    let configured = HttpExporter::builder()
+        .endpoint(&with_user_info)
+        .header("Authorization", "Bearer t0ken")
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&configured, encode(&rich_spans(1), Encoding::Protobuf));
+    assert_eq!(outcome, ExportOutcome::Success);
+
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    // base64 of `us@er:p:w`.
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Basic dXNAZXI6cDp3")
+    );
+    let authorizations = |index: usize| -> Vec<String> {
+        requests[index]
+            .headers
+            .iter()
+            .filter(|(name, _)| name == "authorization")
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
+    assert_eq!(authorizations(0), ["Basic dXNAZXI6cDp3"]);
+    assert_eq!(authorizations(1), ["Bearer t0ken"]);
+}
+
 #[test]
 fn a_configured_user_agent_replaces_the_default() {
     let receiver = receiver();
