@@ -381,7 +381,9 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
     if uri.query().is_some() {
         return Err(invalid("a gRPC endpoint has no query"));
     }
+    // An empty user-info (`http://@host`) names nobody, as reqwest reads it.
     let authorization = user_info
+        .filter(|user_info| !user_info.is_empty())
         .map(|user_info| {
             basic_authorization(user_info).ok_or_else(|| {
                 invalid("its user name or password is not UTF-8 once percent-decoded")
@@ -605,6 +607,18 @@ mod tests {
             authorization("http://user@collector").as_deref(),
             Some("Basic dXNlcjo=")
         );
+        assert_eq!(
+            authorization("http://user:@collector").as_deref(),
+            Some("Basic dXNlcjo=")
+        );
+        // A password alone is sent with an empty user name; nothing at all
+        // before the `@` is no credentials.
+        assert_eq!(
+            authorization("http://:pw@collector").as_deref(),
+            Some("Basic OnB3")
+        );
+        assert_eq!(authorization("http://@collector"), None);
+        assert_eq!(origin("http://@collector:4317").0, "http://collector:4317");
         let parsed = parse_endpoint("http://user:pw@collector").unwrap();
         assert!(parsed.authorization.unwrap().is_sensitive());
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use otlp_core::encode::Encoding;
 use otlp_sdk::Signal;
 use otlp_sdk::config::{Compression, ExporterConfig, Headers, Protocol, TlsFile, redact_userinfo};
+use percent_encoding::percent_decode_str;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
@@ -335,6 +336,16 @@ impl HttpExporterBuilder {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("no host".to_owned()));
         }
+        // reqwest sends the user name and password as Basic authorization,
+        // and silently none when they are not UTF-8 once decoded.
+        if [url.username(), url.password().unwrap_or("")]
+            .into_iter()
+            .any(|part| percent_decode_str(part).decode_utf8().is_err())
+        {
+            return Err(invalid(
+                "its user name or password is not UTF-8 once percent-decoded".to_owned(),
+            ));
+        }
         // Nothing listens on port 0: every export would fail to connect.
         if url.port() == Some(0) {
             return Err(invalid(
@@ -547,6 +558,25 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn user_info_that_is_not_utf8_is_an_error_that_hides_it() {
+        for endpoint in [
+            "http://user:%FF%FE@collector:4318",
+            "http://%FF%FE@collector",
+        ] {
+            let error = HttpExporterBuilder::new()
+                .endpoint(endpoint)
+                .build()
+                .expect_err(endpoint);
+            assert!(
+                matches!(&error, HttpExporterError::InvalidEndpoint { .. }),
+                "{error}"
+            );
+            assert!(error.to_string().contains("not UTF-8"), "{error}");
+            assert!(!error.to_string().contains("%FF%FE"), "{error}");
+        }
     }
 
     #[test]
