@@ -20,12 +20,16 @@
 //!   drops, against `registry_only`, two ways: `otlp_layer_sampled_out`
 //!   (`Sampler::AlwaysOff`, tracing off: the layer converts no field) and
 //!   `otlp_layer_sampled_out_by_ratio` (`parentbased_traceidratio` with
-//!   ratio 0: the decision is made when the span starts, after its creation
-//!   fields were converted, since `set_parent` may still change it); against
-//!   `registry_only`: `tracing_subscriber::registry()` with no layer, what
-//!   `tracing` itself costs per span (issue 15: "a sampled-out span costs as
-//!   little as `tracing` itself"). No span reaches a pipeline; the suite
-//!   checks that none did.
+//!   ratio 0, the layer as the flat group builds it: the decision is made
+//!   when the span starts, after its creation fields were converted, since
+//!   `set_parent` may still change it); against `registry_only`:
+//!   `tracing_subscriber::registry()` with no layer, what `tracing` itself
+//!   costs per span (issue 15: "a sampled-out span costs as little as
+//!   `tracing` itself"). The ratio-sampled span is also compared with
+//!   `tracing_opentelemetry_sampled_out_by_ratio`: the flat group's
+//!   `tracing-opentelemetry` on an `opentelemetry_sdk` provider sampling
+//!   with `ParentBased(TraceIdRatioBased(0))`. No span reaches a pipeline;
+//!   the suite checks that none did.
 //!
 //! Sides of the first two groups, each with `1_thread` and `2_threads`:
 //!
@@ -155,12 +159,22 @@ fn tracing_opentelemetry(nested: bool) -> TracingSide<BaselinePipeline> {
     }
 }
 
-/// `tracing` spans no pipeline receives: `OtlpLayer` on a provider that
+/// `tracing` spans no pipeline receives: a layer on a provider that
 /// samples every span out, or the registry alone.
 struct SampledOutSide {
     dispatch: tracing::Dispatch,
     /// The provider's pipeline, for the check that it received nothing.
-    pipeline: Option<OursPipeline>,
+    pipeline: SampledOutPipeline,
+}
+
+/// The pipeline behind a [`SampledOutSide`]'s layer.
+enum SampledOutPipeline {
+    /// The registry alone: no layer, no pipeline.
+    None,
+    /// `OtlpLayer`'s.
+    Ours(OursPipeline),
+    /// `tracing-opentelemetry`'s.
+    Baseline(BaselinePipeline),
 }
 
 impl HotPath for SampledOutSide {
@@ -176,22 +190,25 @@ impl HotPath for SampledOutSide {
 
 /// A side of the `tracing_layer_sampled_out` group: its id, its sampler and
 /// its label in the report.
-type SampledOutCase = (&'static str, fn() -> otlp_sdk::Sampler, &'static str);
+type SampledOutCase = (&'static str, fn() -> SampledOutSide, &'static str);
 
-/// The two ways a span goes unsampled.
+/// The two ways a span goes unsampled in `OtlpLayer`.
 const SAMPLED_OUT: [SampledOutCase; 2] = [
     (
         "otlp_layer_sampled_out",
-        || otlp_sdk::Sampler::AlwaysOff,
+        || otlp_layer_sampled_out(otlp_sdk::Sampler::AlwaysOff),
         "OtlpLayer, sampled out (always_off: tracing off)",
     ),
     (
         "otlp_layer_sampled_out_by_ratio",
-        || otlp_sdk::Sampler::parent_based(otlp_sdk::Sampler::TraceIdRatio(0.0)),
+        otlp_layer_sampled_out_by_ratio,
         "OtlpLayer, sampled out (parentbased_traceidratio 0: decided at start)",
     ),
 ];
 
+/// `OtlpLayer` on a provider sampling with `sampler`; tracing off
+/// (`always_off`) converts no field, so the layer's own attributes are left
+/// at their defaults.
 fn otlp_layer_sampled_out(sampler: otlp_sdk::Sampler) -> SampledOutSide {
     let pipeline = OursPipeline::with_sampler(&settings(), sampler);
     let layer = OtlpLayer::builder(&pipeline.provider)
@@ -199,22 +216,59 @@ fn otlp_layer_sampled_out(sampler: otlp_sdk::Sampler) -> SampledOutSide {
         .build();
     SampledOutSide {
         dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
-        pipeline: Some(pipeline),
+        pipeline: SampledOutPipeline::Ours(pipeline),
+    }
+}
+
+/// `OtlpLayer` as the flat and nested groups build it (the thread and target
+/// attributes `tracing-opentelemetry` writes), on a provider whose
+/// `parentbased_traceidratio` 0 drops every root span.
+fn otlp_layer_sampled_out_by_ratio() -> SampledOutSide {
+    let pipeline = OursPipeline::with_sampler(
+        &settings(),
+        otlp_sdk::Sampler::parent_based(otlp_sdk::Sampler::TraceIdRatio(0.0)),
+    );
+    let layer = otlp_benches::front_doors::otlp_layer(&pipeline.provider);
+    SampledOutSide {
+        dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        pipeline: SampledOutPipeline::Ours(pipeline),
+    }
+}
+
+/// `tracing-opentelemetry` as the flat and nested groups build it, on an
+/// `opentelemetry_sdk` provider whose `ParentBased(TraceIdRatioBased(0))`
+/// drops every root span: what [`otlp_layer_sampled_out_by_ratio`] is
+/// compared with.
+fn tracing_opentelemetry_sampled_out_by_ratio() -> SampledOutSide {
+    use opentelemetry_sdk::trace::Sampler;
+    let pipeline = BaselinePipeline::with_sampler(
+        &settings(),
+        Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))),
+    );
+    let layer = otlp_benches::front_doors::baseline_layer(pipeline.tracer.clone());
+    SampledOutSide {
+        dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        pipeline: SampledOutPipeline::Baseline(pipeline),
     }
 }
 
 fn registry_only() -> SampledOutSide {
     SampledOutSide {
         dispatch: tracing::Dispatch::new(tracing_subscriber::registry()),
-        pipeline: None,
+        pipeline: SampledOutPipeline::None,
     }
 }
 
 /// The number of spans the sampled-out side's pipeline received: none.
 fn received_when_sampled_out(side: &SampledOutSide) -> u64 {
-    side.pipeline
-        .as_ref()
-        .map_or(0, |pipeline| pipeline.stats().produced)
+    match &side.pipeline {
+        SampledOutPipeline::None => 0,
+        SampledOutPipeline::Ours(pipeline) => pipeline.stats().produced,
+        SampledOutPipeline::Baseline(pipeline) => {
+            pipeline.flush();
+            pipeline.exporter.received()
+        }
+    }
 }
 
 /// Both sides record every span of a nested unit: `NESTED_UNIT` spans each.
@@ -246,8 +300,9 @@ fn main() {
         .collect();
     let sampled_out: Vec<_> = SAMPLED_OUT
         .iter()
-        .map(|&(id, sampler, label)| (id, label, otlp_layer_sampled_out(sampler())))
+        .map(|&(id, side, label)| (id, label, side()))
         .collect();
+    let baseline_sampled_out = tracing_opentelemetry_sampled_out_by_ratio();
     let tracing_alone = registry_only();
 
     // About 2.5 s per benchmark on two cores (plus untimed flushes);
@@ -280,6 +335,20 @@ fn main() {
                 })
             });
         }
+        group.bench_function(
+            BenchmarkId::new("tracing_opentelemetry_sampled_out_by_ratio", id),
+            |b| {
+                b.iter_custom(|spans| {
+                    produce(
+                        &baseline_sampled_out,
+                        ValueKind::Borrowed,
+                        &ring,
+                        threads,
+                        spans,
+                    )
+                })
+            },
+        );
         group.bench_function(BenchmarkId::new("registry_only", id), |b| {
             b.iter_custom(|spans| {
                 produce(&tracing_alone, ValueKind::Borrowed, &ring, threads, spans)
@@ -343,6 +412,31 @@ fn main() {
                     timing,
                 ));
             }
+            // The ratio-sampled span against `tracing-opentelemetry`'s.
+            if let Some((side, _, by_ratio)) = sampled_out
+                .iter()
+                .find(|(side, ..)| *side == "otlp_layer_sampled_out_by_ratio")
+            {
+                let timing = interleaved.run(
+                    || produce(by_ratio, ValueKind::Borrowed, &ring, threads, BURST as u64),
+                    || {
+                        produce(
+                            &baseline_sampled_out,
+                            ValueKind::Borrowed,
+                            &ring,
+                            threads,
+                            BURST as u64,
+                        )
+                    },
+                );
+                comparisons.push(Comparison::new(
+                    format!("tracing_layer_sampled_out/{side}_vs_tracing_opentelemetry/{id}"),
+                    "OtlpLayer, sampled out by ratio",
+                    "tracing-opentelemetry, sampled out by ratio",
+                    BURST as u64,
+                    timing,
+                ));
+            }
         }
         print_report("tracing_layer", mode, &comparisons);
         println!(
@@ -351,11 +445,20 @@ fn main() {
              sampled_out: flat spans the provider's sampler drops, always_off (tracing off: \
              no field converted) or parentbased_traceidratio 0 (decided when the span starts, \
              after its fields were converted: a later set_parent may change the decision), \
-             against `tracing_subscriber::registry()` with no layer)"
+             against `tracing_subscriber::registry()` with no layer, and the ratio-sampled span \
+             against tracing-opentelemetry's on opentelemetry_sdk's \
+             ParentBased(TraceIdRatioBased(0)))"
         );
     }
     if mode != RunMode::List {
-        for (side, _, sampled_out) in &sampled_out {
+        let all_sampled_out = sampled_out
+            .iter()
+            .map(|(side, _, sampled_out)| (*side, sampled_out))
+            .chain([(
+                "tracing_opentelemetry_sampled_out_by_ratio",
+                &baseline_sampled_out,
+            )]);
+        for (side, sampled_out) in all_sampled_out {
             let received = received_when_sampled_out(sampled_out);
             assert_eq!(received, 0, "a sampled-out span reached the pipeline");
             println!(

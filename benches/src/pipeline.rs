@@ -267,11 +267,29 @@ pub struct BaselinePipeline {
 impl BaselinePipeline {
     /// A pipeline with these batch settings.
     pub fn new(settings: &BatchSettings) -> Self {
+        Self::build(settings, None)
+    }
+
+    /// A pipeline with these batch settings whose provider samples with
+    /// `sampler`.
+    pub fn with_sampler(
+        settings: &BatchSettings,
+        sampler: opentelemetry_sdk::trace::Sampler,
+    ) -> Self {
+        Self::build(settings, Some(sampler))
+    }
+
+    /// `sampler`, or `opentelemetry_sdk`'s default.
+    fn build(settings: &BatchSettings, sampler: Option<opentelemetry_sdk::trace::Sampler>) -> Self {
         let exporter = NoopSpanExporter::default();
         let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter.clone())
             .with_batch_config(settings.baseline())
             .build();
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        let mut builder = opentelemetry_sdk::trace::SdkTracerProvider::builder();
+        if let Some(sampler) = sampler {
+            builder = builder.with_sampler(sampler);
+        }
+        let provider = builder
             .with_span_processor(processor)
             .with_resource(
                 opentelemetry_sdk::Resource::builder_empty()
