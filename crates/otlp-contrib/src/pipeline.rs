@@ -72,7 +72,8 @@ use otlp_sdk::{
 
 use crate::file_exporter::{FileExporter, FileExporterError};
 
-/// Why [`exporter_from_config`] or [`build_processor`] failed; the message
+/// Why a builder of this module ([`exporter_from_config`],
+/// [`build_processor`], their log and metrics forms) failed; the message
 /// names the exporter and the bad setting.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -83,7 +84,8 @@ pub enum PipelineBuildError {
     /// The OTLP/HTTP exporter rejected its settings.
     #[error("cannot build the OTLP/HTTP exporter: {0}")]
     Http(#[from] otlp_exporter_http::HttpExporterError),
-    /// The console exporter (`OTEL_TRACES_EXPORTER=console`) could not start.
+    /// The console exporter (`OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER` or
+    /// `OTEL_METRICS_EXPORTER` set to `console`) could not start.
     #[error("cannot start the console exporter: {0}")]
     Console(#[from] FileExporterError),
     /// The configuration names an exporter kind this crate cannot build.
@@ -94,7 +96,7 @@ pub enum PipelineBuildError {
         /// The kind its configuration names.
         kind: ExporterKind,
     },
-    /// The batch span processor could not start.
+    /// The batch processor (spans or log records) could not start.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
 }

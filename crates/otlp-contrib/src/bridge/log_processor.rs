@@ -31,8 +31,11 @@ use crate::pipeline::build_log_processor;
 /// Cost model of `emit`: the conversion described on [`LogConverter`] (no
 /// lock; severity text and event name stay static; resource and scope
 /// shared), then the wrapped processor's `on_emit` (for [`BatchLogProcessor`]:
-/// the record encoded into the thread's queue block, never blocking unless
-/// configured to). The SDK's record is borrowed and left as it was, for the
+/// the record encoded into the thread's queue block; when the queue is
+/// full, the default [`FullPolicy::Block`](otlp_sdk::config::FullPolicy::Block)
+/// waits while exports make progress, at most 100 ms once the pipeline is
+/// stalled, and [`FullPolicy::Drop`](otlp_sdk::config::FullPolicy::Drop)
+/// never waits). The SDK's record is borrowed and left as it was, for the
 /// processors after this one.
 ///
 /// | `opentelemetry_sdk` | otlp-sdk |

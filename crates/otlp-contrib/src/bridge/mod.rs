@@ -7,9 +7,9 @@
 //! - [`OtlpSpanProcessor`]: an `opentelemetry_sdk` span processor that converts
 //!   each finished span ([`SpanConverter`]: static names stay static, resource
 //!   and scopes shared, long keys interned) and hands it to an otlp-sdk
-//!   pipeline — lock-free queue, batches encoded once, retries, every span
-//!   counted, shutdown and flush bounded by their deadlines even when the
-//!   backend hangs. This is the recommended way.
+//!   pipeline — each span encoded once into a queue bounded by bytes,
+//!   retries, every span counted, shutdown and flush bounded by their
+//!   deadlines even when the backend hangs. This is the recommended way.
 //! - [`SdkExporter`]: our gRPC and HTTP transports (or any `otlp_sdk::Exporter`
 //!   built for traces) as an `opentelemetry_sdk` span exporter, for the SDK's own
 //!   `BatchSpanProcessor` or `SimpleSpanProcessor`. It brings its own tokio

@@ -23,13 +23,18 @@ use crate::pipeline::build_processor;
 /// span to an [`otlp_core::SpanData`] and hands it to an otlp-sdk
 /// [`SpanProcessor`] — typically [`BatchSpanProcessor`], so spans from the
 /// standard `opentelemetry` API (and `tracing-opentelemetry`) get the otlp-sdk
-/// pipeline: lock-free queue, encode once, retry, counted drops, bounded shutdown.
+/// pipeline: encode once into a queue bounded by bytes, retry, counted drops,
+/// bounded shutdown.
 ///
 /// Cost model of `on_end`: the conversion described on [`SpanConverter`]
 /// (no lock; static names stay static; resource and scope shared), then the
-/// wrapped processor's `on_end` (for [`BatchSpanProcessor`]: a lock-free push,
-/// never blocking unless configured to). Spans that are recorded but not
-/// sampled are skipped, as the SDK's own processors do.
+/// wrapped processor's `on_end` (for [`BatchSpanProcessor`]: the span
+/// encoded into the thread's queue block, no lock per span; when the queue
+/// is full, the default [`FullPolicy::Block`](otlp_sdk::config::FullPolicy::Block)
+/// waits while exports make progress, at most 100 ms once the pipeline is
+/// stalled, and [`FullPolicy::Drop`](otlp_sdk::config::FullPolicy::Drop)
+/// never waits). Spans that are recorded but not sampled are skipped, as
+/// the SDK's own processors do.
 ///
 /// | `opentelemetry_sdk` | otlp-sdk |
 /// |---|---|

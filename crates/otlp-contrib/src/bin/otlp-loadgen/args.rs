@@ -250,7 +250,7 @@ pub struct Args {
         value_parser = Redacting { parse: header, shown: redact_header }
     )]
     pub headers: Vec<(String, String)>,
-    /// Cap on the number of queued spans or log records (default: OTEL_BSP_MAX_QUEUE_SIZE, or OTEL_BLRP_MAX_QUEUE_SIZE for logs, else none: the queue is bounded by OTLP__BATCH__MAX_QUEUE_BYTES, 64 MiB)
+    /// Cap on the number of queued spans or log records (default: OTEL_BSP_MAX_QUEUE_SIZE, or OTEL_BLRP_MAX_QUEUE_SIZE for logs, else none: the queue is bounded by OTLP__BATCH__MAX_QUEUE_BYTES, or OTLP__LOGS__BATCH__MAX_QUEUE_BYTES for logs, 64 MiB)
     #[arg(long, value_name = "N", value_parser = size, allow_hyphen_values = true)]
     pub queue_size: Option<usize>,
     /// When the queue is full: block (wait while the pipeline
