@@ -667,6 +667,36 @@ mod tests {
         assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 
+    /// The client key's setting may hold the key itself, pasted where its
+    /// path goes: the file it names cannot be read, and neither the error's
+    /// message nor its `Debug` output (what `main` returning the error
+    /// prints) shows it, for every signal.
+    #[test]
+    fn a_client_key_that_cannot_be_read_reaches_no_error_and_no_debug_output() {
+        let pasted_key = "-----BEGIN PRIVATE KEY-----\ns3cret\n-----END PRIVATE KEY-----";
+        let exporter = ExporterConfig {
+            endpoint: Some("https://collector:4317".into()),
+            protocol: Protocol::Grpc,
+            tls: otlp_sdk::config::TlsConfig {
+                // A file that exists: the key is the one that cannot be read.
+                client_certificate: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into()),
+                client_key: Some(pasted_key.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        for signal in [Signal::Traces, Signal::Logs, Signal::Metrics] {
+            let error = GrpcExporterBuilder::from_config_for(&exporter, signal)
+                .expect_err("the key cannot be read");
+            assert!(
+                matches!(&error, BuildError::ReadFile { key, .. } if key.contains("CLIENT_KEY")),
+                "{error}"
+            );
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+        }
+    }
+
     #[test]
     fn a_configured_authorization_header_wins_over_user_info() {
         let authorization = parse_endpoint("http://user:pw@collector")

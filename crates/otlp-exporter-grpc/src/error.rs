@@ -55,8 +55,9 @@ pub enum BuildError {
         /// The configuration key and its environment variables (the signal's
         /// own and the generic one).
         key: &'static str,
-        /// The path as configured (the message shows the client key's as
-        /// `<redacted>`, as the configuration's errors do).
+        /// The path as configured, the client key's `<redacted>` (its
+        /// setting may hold the key itself, pasted where its path goes), as
+        /// the configuration's errors show it.
         path: PathBuf,
         /// Why reading failed.
         #[source]

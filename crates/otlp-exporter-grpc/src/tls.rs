@@ -42,7 +42,9 @@ impl Pem {
     pub(crate) fn read(key: &'static str, path: &Path) -> Result<Self, BuildError> {
         let bytes = std::fs::read(path).map_err(|source| BuildError::ReadFile {
             key,
-            path: path.to_owned(),
+            // As errors show it (a client key's `<redacted>`): the field
+            // reaches the error's `Debug` output too.
+            path: TlsFile::shown_path(key, path).into(),
             source,
         })?;
         Ok(Pem {

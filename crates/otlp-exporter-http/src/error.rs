@@ -62,8 +62,9 @@ pub enum HttpExporterError {
         /// set it (`logs.exporter.certificate (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE or
         /// OTEL_EXPORTER_OTLP_CERTIFICATE)`: [`otlp_sdk::config::TlsFile::setting`]).
         key: &'static str,
-        /// The file (the message shows the client key's as `<redacted>`, as
-        /// the configuration's errors do).
+        /// The file, the client key's `<redacted>` (its setting may hold the
+        /// key itself, pasted where its path goes), as the configuration's
+        /// errors show it.
         path: PathBuf,
         /// The I/O error.
         #[source]

@@ -72,7 +72,9 @@ impl Pem {
     pub(crate) fn read_file(key: &'static str, path: &Path) -> Result<Self, HttpExporterError> {
         let bytes = std::fs::read(path).map_err(|source| HttpExporterError::ReadFile {
             key,
-            path: path.to_owned(),
+            // As errors show it (a client key's `<redacted>`): the field
+            // reaches the error's `Debug` output too.
+            path: TlsFile::shown_path(key, path).into(),
             source,
         })?;
         Ok(Pem {
