@@ -25,8 +25,9 @@ pub const REDACTED: &str = "<redacted>";
 /// );
 /// assert_eq!(redact_userinfo("user:secret@collector:4317"), "<redacted>@collector:4317");
 /// assert_eq!(redact_userinfo("http://collector:4318/?a=b@c"), "http://collector:4318/?a=b@c");
-/// // A password with an unencoded `/` is hidden whole.
+/// // A password with an unencoded `/`, `?` or `#` is hidden whole.
 /// assert_eq!(redact_userinfo("http://user:pa/ss@collector:4318/v1"), "http://<redacted>@collector:4318/v1");
+/// assert_eq!(redact_userinfo("http://user:pa#ss@collector:4318/v1"), "http://<redacted>@collector:4318/v1");
 /// ```
 pub fn redact_userinfo(url: &str) -> String {
     let (prefix, rest) = match url.split_once("://") {
@@ -35,13 +36,19 @@ pub fn redact_userinfo(url: &str) -> String {
         _ => (String::new(), url),
     };
     let mut end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    if !rest[..end].contains('@') && password_cut_by_slash(&rest[..end]) {
-        // `user:pa/ss@host`: a password with a `/` ends what looks like the
-        // authority; the user-info runs to the last `@` before the query.
-        end = rest.find(['?', '#']).unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            end = at + rest[at..].find(['/', '?', '#']).unwrap_or(rest.len() - at);
-        }
+    if !rest[..end].contains('@')
+        && password_cut_off(&rest[..end])
+        && let Some(first_at) = rest[end..].find('@').map(|at| end + at)
+    {
+        // `user:pa/ss@host`, `user:pa?ss@host`, `user:pa#ss@host`: a
+        // password with a `/`, `?` or `#` ends what looks like the
+        // authority; the user-info runs to the last `@` before the query
+        // (or fragment) that follows an `@`.
+        let query = rest[first_at..]
+            .find(['?', '#'])
+            .map_or(rest.len(), |query| first_at + query);
+        let at = rest[..query].rfind('@').unwrap_or(first_at);
+        end = at + rest[at..].find(['/', '?', '#']).unwrap_or(rest.len() - at);
     }
     match rest[..end].rsplit_once('@') {
         Some((_, host)) => format!("{prefix}{REDACTED}@{host}{}", &rest[end..]),
@@ -49,10 +56,11 @@ pub fn redact_userinfo(url: &str) -> String {
     }
 }
 
-/// Whether `authority` (up to the first `/`) ends in a port that is no
-/// port (`user:pa` of `user:pa/ss@host`): then what follows the `/` may be
-/// the rest of a password. A host, a `host:port` and an IPv6 literal are not.
-fn password_cut_by_slash(authority: &str) -> bool {
+/// Whether `authority` (up to the first `/`, `?` or `#`) ends in a port
+/// that is no port (`user:pa` of `user:pa/ss@host`): then what follows may
+/// be the rest of a password, and the "port" its head. A host, a
+/// `host:port` and an IPv6 literal are not.
+pub(super) fn password_cut_off(authority: &str) -> bool {
     match authority.rsplit_once(':') {
         Some((_, port)) => {
             !port.is_empty() && !port.ends_with(']') && !port.bytes().all(|b| b.is_ascii_digit())

@@ -7,7 +7,7 @@ use std::fmt::Display;
 use std::hash::Hash;
 use std::time::Duration;
 
-use super::error::{REDACTED, redact_userinfo};
+use super::error::{REDACTED, password_cut_off, redact_userinfo};
 use super::origin::{Origins, SetBy};
 use super::setting::{Scope, Setting};
 use super::{
@@ -756,6 +756,15 @@ pub(crate) fn endpoint(
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
+    if !authority.contains('@') && tail.contains('@') && password_cut_off(authority) {
+        // `user:pa/ss@host`: what reads as the port is the head of a
+        // password; the port check would name it.
+        return Err(
+            "has a user name or password holding an unencoded `/`, `?` or `#`, which ends \
+             its host early: percent-encode them (`%2F`, `%3F`, `%23`)"
+                .to_owned(),
+        );
+    }
     let host_port = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host_port)| host_port);
@@ -1090,6 +1099,53 @@ mod tests {
         )
         .unwrap_err();
         assert!(!reason.contains("s3cret"), "{reason}");
+    }
+
+    /// A password holding an unencoded `/`, `?` or `#` ends what parsers
+    /// read as the authority early, its head read as a port: neither the
+    /// value shown, nor the reason, nor `Debug` output shows any of it.
+    #[test]
+    fn a_password_holding_a_slash_a_question_mark_or_a_hash_is_hidden_whole() {
+        use crate::config::{ConfigLoader, ExporterConfig};
+
+        for url in [
+            "http://user:s3cret/x@collector:4318",
+            "http://user:s3cret?x@collector:4318",
+            "http://user:s3cret#x@collector:4318",
+            "http://user:x#s3cret@collector:4318/v1/traces",
+            "http://user:x/y?s3cret@collector:4318",
+            "user:s3cret#x@collector:4317",
+        ] {
+            assert!(
+                redact_userinfo(url).contains("<redacted>@collector:43"),
+                "{url}"
+            );
+            assert!(!redact_userinfo(url).contains("s3cret"), "{url}");
+            let config = ConfigLoader::new()
+                .with_config_dir("no-such-config-dir")
+                .with_env([
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url),
+                ]);
+            let error = config.clone().load().expect_err(url);
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert!(error.reason().contains("percent-encode"), "{error}");
+            let lenient = config.lenient().load_with_warnings();
+            assert!(!format!("{lenient:?}").contains("s3cret"), "{lenient:?}");
+            let exporter = ExporterConfig {
+                endpoint: Some(url.into()),
+                traces_endpoint: Some(url.into()),
+                ..ExporterConfig::default()
+            };
+            assert!(!format!("{exporter:?}").contains("s3cret"), "{exporter:?}");
+        }
+        // An `@` in the path of an endpoint whose port is a port is no
+        // user-info, nor is one in the query.
+        assert_eq!(
+            redact_userinfo("http://collector:4318/v1/traces?a=b@c"),
+            "http://collector:4318/v1/traces?a=b@c"
+        );
     }
 
     #[test]
