@@ -5,6 +5,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use otlp_sdk::config::REDACTED;
+
 use super::error::ReceiverError;
 use super::store::ReceivedRequest;
 
@@ -210,8 +212,9 @@ pub enum Store {
 
 /// TLS for both listeners, as PEM text. Crypto is rustls with the `ring`
 /// provider, chosen explicitly: the process-wide default provider is neither
-/// needed nor changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// needed nor changed. `Debug` shows the certificates, and the private key
+/// as `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ReceiverTls {
     /// The server certificate chain (leaf first).
     pub cert_pem: String,
@@ -219,6 +222,17 @@ pub struct ReceiverTls {
     pub key_pem: String,
     /// When set, clients must present a certificate signed by one of these CAs (mTLS).
     pub client_ca_pem: Option<String>,
+}
+
+impl fmt::Debug for ReceiverTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Key material must not reach a log through `{:?}` of a configuration.
+        f.debug_struct("ReceiverTls")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &REDACTED)
+            .field("client_ca_pem", &self.client_ca_pem)
+            .finish()
+    }
 }
 
 /// A callback that sees every decoded request; see [`ReceiverConfig::observer`].
@@ -241,5 +255,33 @@ impl RequestObserver {
 impl fmt::Debug for RequestObserver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RequestObserver(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server's private key is key material: it must not reach a log
+    /// through `{:?}` of the TLS settings or of the whole configuration.
+    #[test]
+    fn debug_output_shows_the_certificates_but_not_the_private_key() {
+        let tls = ReceiverTls {
+            cert_pem: "-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----".into(),
+            key_pem: "-----BEGIN PRIVATE KEY-----\ns3cret\n-----END PRIVATE KEY-----".into(),
+            client_ca_pem: Some(
+                "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----".into(),
+            ),
+        };
+        let shown = format!("{tls:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("key_pem: \"<redacted>\""), "{shown}");
+        assert!(shown.contains("cert") && shown.contains("ca"), "{shown}");
+        let config = ReceiverConfig {
+            tls: Some(tls),
+            ..ReceiverConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }
