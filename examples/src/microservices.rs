@@ -30,7 +30,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::tracing::{OtlpLayer, OtlpSpanExt as _, extract, inject};
-use otlp_sdk::config::{Config, ConfigLoader, ExporterKind};
+use otlp_sdk::config::{Config, ConfigLoader, ExporterKind, redact_userinfo};
 use otlp_sdk::{BatchSpanProcessor, Signal, SpanProcessor, StatsSnapshot, TracerProvider};
 use tokio::net::TcpListener;
 use tracing::field::Empty;
@@ -187,8 +187,9 @@ pub struct Outcome {
     pub succeeded: usize,
     /// The pipeline's final accounting.
     pub stats: StatsSnapshot,
-    /// Where the spans went: the traces endpoint, or the exporter kind when
-    /// it is not OTLP (`console`, `none`).
+    /// Where the spans went: the traces endpoint (its user-info
+    /// `<redacted>`), or the exporter kind when it is not OTLP (`console`,
+    /// `none`).
     pub destination: String,
     /// Whether that was the embedded receiver.
     pub embedded: bool,
@@ -264,7 +265,8 @@ pub async fn run(
         None
     };
     let destination = if config.exporter.kind == ExporterKind::Otlp {
-        config.exporter.endpoint_for(Signal::Traces)
+        // The outcome is printed: a password in the endpoint must not be.
+        redact_userinfo(&config.exporter.endpoint_for(Signal::Traces))
     } else {
         config.exporter.kind.to_string()
     };

@@ -34,7 +34,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
 use otlp_contrib::receiver::{render_logs, render_metrics, render_traces};
 use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
-use otlp_sdk::config::{Config, ConfigLoader, ExporterConfig, ExporterKind, NO_TIMEOUT};
+use otlp_sdk::config::{
+    Config, ConfigLoader, ExporterConfig, ExporterKind, NO_TIMEOUT, redact_userinfo,
+};
 use otlp_sdk::metrics::{Counter, Histogram, MeterProvider, MetricsStats, PeriodicReader};
 use otlp_sdk::{
     Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider, active_span,
@@ -143,7 +145,7 @@ impl Options {
 pub struct Report {
     /// The protocol used (empty when spans are not exported over OTLP).
     pub protocol: String,
-    /// Where the spans went.
+    /// Where the spans went (the endpoint's user-info `<redacted>`).
     pub endpoint: String,
     /// Whether that was the embedded receiver.
     pub embedded: bool,
@@ -153,7 +155,7 @@ pub struct Report {
     pub stats: StatsSnapshot,
     /// Spans the embedded receiver got (`None` for an external collector).
     pub received: Option<u64>,
-    /// Where the log records went.
+    /// Where the log records went (user-info `<redacted>`).
     pub logs_endpoint: String,
     /// The log pipeline's final accounting.
     pub log_stats: StatsSnapshot,
@@ -168,7 +170,7 @@ pub struct Report {
     pub sample_spans_received: Option<ExportTraceServiceRequest>,
     /// The sample trace's log records (those carrying its trace id), as received.
     pub sample_logs_received: Option<ExportLogsServiceRequest>,
-    /// Where the metrics went.
+    /// Where the metrics went (user-info `<redacted>`).
     pub metrics_endpoint: String,
     /// Measurements made: a counter add and a histogram record per request.
     pub recordings: u64,
@@ -569,7 +571,8 @@ pub fn run_with(
 fn destination(config: &Config, signal: Signal) -> String {
     let exporter = config.exporter_for(signal);
     if exporter.kind == ExporterKind::Otlp {
-        exporter.endpoint_for(signal)
+        // The report is printed: a password in the endpoint must not be.
+        redact_userinfo(&exporter.endpoint_for(signal))
     } else {
         exporter.kind.to_string()
     }

@@ -27,3 +27,31 @@ async fn one_trace_crosses_the_three_services() {
         "{tree}"
     );
 }
+
+/// A password in the configured endpoint (`http://user:password@host`) shows
+/// neither in the outcome's text nor in its `Debug` output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_endpoint_shows_in_no_part_of_the_outcome() {
+    let receiver =
+        otlp_contrib::receiver::Receiver::start(otlp_contrib::receiver::ReceiverConfig::default())
+            .unwrap();
+    let endpoint = receiver
+        .http_endpoint()
+        .unwrap()
+        .replace("http://", "http://user:s3cret@");
+    let outcome = run(
+        1,
+        ConfigLoader::new().with_env([("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]),
+    )
+    .await
+    .expect("the services run");
+    assert_eq!(outcome.stats.exported, 6, "{outcome:?}");
+    for shown in [outcome.to_string(), format!("{outcome:?}")] {
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+    assert!(
+        outcome.destination.contains("<redacted>@127.0.0.1"),
+        "{}",
+        outcome.destination
+    );
+}

@@ -450,3 +450,37 @@ fn refusing_port() -> (tokio::net::TcpSocket, u16) {
     let port = socket.local_addr().expect("its address").port();
     (socket, port)
 }
+
+/// A password in a configured endpoint (`https://user:password@host`) goes
+/// to the collector as HTTP Basic authorization and shows nowhere in the
+/// report: not in its text, its JSON summary nor its `Debug` output.
+#[test]
+fn a_password_in_the_endpoint_shows_in_no_part_of_the_report() {
+    for protocol in ["http/protobuf", "grpc"] {
+        let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+        let endpoint = match protocol {
+            "grpc" => receiver.grpc_endpoint(),
+            _ => receiver.http_endpoint(),
+        }
+        .unwrap()
+        .replace("http://", "http://user:s3cret@");
+        let loader = ConfigLoader::new().with_env([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ]);
+        let report = run_with(&Options { spans: 10 }, loader).expect("the quickstart runs");
+        assert!(report.all_delivered(), "{protocol}: {report}");
+        for shown in [
+            report.to_string(),
+            report.json_summary(),
+            format!("{report:?}"),
+        ] {
+            assert!(!shown.contains("s3cret"), "{protocol}: {shown}");
+        }
+        assert!(
+            report.endpoint.contains("<redacted>@127.0.0.1"),
+            "{}",
+            report.endpoint
+        );
+    }
+}
