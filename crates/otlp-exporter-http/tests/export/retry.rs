@@ -297,6 +297,35 @@ fn connection_refused_is_retryable() {
     assert!(message.to_lowercase().contains("refused"), "{message}");
 }
 
+/// The transport error (what the pipeline keeps as its last error and the
+/// loss report prints) names the collector without the endpoint's user
+/// name, password or query, as the gRPC exporter's does.
+#[test]
+fn a_transport_failure_names_the_endpoint_without_its_credentials() {
+    let held = tokio::net::TcpSocket::new_v4().expect("a socket");
+    held.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let address = held.local_addr().expect("address");
+    let exporter = HttpExporter::builder()
+        .traces_endpoint(format!(
+            "http://user:s3cr3t@{address}/v1/traces?token=t0k3n"
+        ))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    let ExportOutcome::Retryable {
+        error: ExportError::Transport(message),
+        throttle: None,
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(message.contains(&address.to_string()), "{message}");
+    assert!(!message.contains("s3cr3t"), "{message}");
+    assert!(!message.contains("t0k3n"), "{message}");
+}
+
 #[test]
 fn spans_survive_a_receiver_that_refuses_connections_for_a_while() {
     let receiver = receiver();
