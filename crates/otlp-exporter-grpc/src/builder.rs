@@ -374,6 +374,20 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
         .filter(|port| !port.is_empty())
         && !matches!(port.parse::<u16>(), Ok(1..))
     {
+        // `user:pa/ss@host` (or `?`, `#`): what reads as the port is the
+        // head of a password, cut off by the character; not to be named.
+        let after_authority = endpoint
+            .find(authority.as_str())
+            .map_or("", |start| &endpoint[start + authority.as_str().len()..]);
+        if user_info.is_none()
+            && !port.bytes().all(|byte| byte.is_ascii_digit())
+            && after_authority.contains('@')
+        {
+            return Err(invalid(
+                "its user name or password holds an unencoded `/`, `?` or `#`, which ends its \
+                 host early: percent-encode them (`%2F`, `%3F`, `%23`)",
+            ));
+        }
         return Err(invalid(&format!(
             "port {port:?} is not a number from 1 to 65535"
         )));
@@ -695,6 +709,31 @@ mod tests {
             assert!(!error.to_string().contains("s3cret"), "{error}");
             assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
         }
+    }
+
+    /// A password holding an unencoded `/`, `?` or `#` ends what `http::Uri`
+    /// reads as the authority early, its head read as a port: the error
+    /// names none of it, and says what to do.
+    #[test]
+    fn a_password_holding_a_slash_a_question_mark_or_a_hash_reaches_no_error() {
+        for endpoint in [
+            "http://user:s3cret/x@collector:4317",
+            "http://user:s3cret?x@collector:4317",
+            "http://user:s3cret#x@collector:4317",
+        ] {
+            let builder = GrpcExporter::builder().endpoint(endpoint);
+            assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
+            let error = builder.build().expect_err(endpoint);
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert!(error.to_string().contains("percent-encode"), "{error}");
+        }
+        // A port that is no port, with no `@` after it, is still named.
+        let error = GrpcExporter::builder()
+            .endpoint("http://collector:43l7/x")
+            .build()
+            .expect_err("a bad port");
+        assert!(error.to_string().contains("port \"43l7\""), "{error}");
     }
 
     #[test]
