@@ -328,10 +328,19 @@ impl HttpExporterBuilder {
         }
         let url = Url::parse(&endpoint).map_err(|error| invalid(error.to_string()))?;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(invalid(format!(
-                "the scheme must be `http` or `https`, not `{}`",
-                url.scheme()
-            )));
+            // What the parser reads as the scheme of `user:password@host`
+            // is the user name: a scheme is named only when `://` follows it.
+            let written = endpoint
+                .split_once("://")
+                .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case(url.scheme()));
+            return Err(invalid(if written {
+                format!(
+                    "the scheme must be `http` or `https`, not `{}`",
+                    url.scheme()
+                )
+            } else {
+                "the scheme must be `http://` or `https://`, written before the host".to_owned()
+            }));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("no host".to_owned()));
@@ -554,6 +563,34 @@ mod tests {
             assert!(!error.to_string().contains("s3cret"), "{error}");
             assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
         }
+    }
+
+    /// Without `://`, what the URL parser reads as the scheme of
+    /// `user:password@host` is the user name (a token, often): the error
+    /// names no scheme then. A scheme written with `://` is named.
+    #[test]
+    fn an_endpoint_without_a_scheme_shows_no_part_of_its_user_info() {
+        for endpoint in [
+            "s3cret:x@collector:4318",
+            "s3cret:x@collector:4318/v1/traces",
+            "s3cret:@://collector:4318",
+        ] {
+            let error = HttpExporterBuilder::new()
+                .traces_endpoint(endpoint)
+                .build()
+                .expect_err(endpoint);
+            assert!(
+                matches!(&error, HttpExporterError::InvalidEndpoint { .. }),
+                "{error}"
+            );
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+        }
+        let error = HttpExporterBuilder::new()
+            .traces_endpoint("ftp://collector:4318")
+            .build()
+            .expect_err("ftp");
+        assert!(error.to_string().contains("not `ftp`"), "{error}");
     }
 
     #[test]
