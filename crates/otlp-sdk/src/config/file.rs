@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::REDACTED;
+use super::error::{REDACTED, redact_userinfo};
 use super::keys::{self, Ctx, Staged};
 use super::node::Node;
 use super::parse::Dialect;
@@ -315,18 +315,77 @@ pub(crate) fn unknown_key(
     }
 }
 
-/// The value of an unknown key, redacted when its name suggests a secret
-/// (a misspelt `headers` must not leak the token it carries).
+/// The value of an unknown key (or section), redacted when it may hold a
+/// secret: whole when its name suggests one, or is a typo or two away from
+/// `headers` or `client_key` (`OTLP__EXPORTER__HEADRES`); a map's entries
+/// and a list's items each by the same rule (a misspelt section,
+/// `exporters:`, with its `headers` spelt right); any text with a URL's
+/// user-info redacted (a misspelt `endpoint`).
 pub(crate) fn shown_unknown(spelled: &str, value: &Node) -> String {
     const SECRET_HINTS: &[&str] = &[
         "header", "key", "secret", "token", "password", "auth", "cred",
     ];
+    const SECRET_KEYS: &[&str] = &["headers", "client_key"];
     let lower = spelled.to_ascii_lowercase();
-    if SECRET_HINTS.iter().any(|hint| lower.contains(hint)) {
-        REDACTED.to_owned()
-    } else {
-        value.describe()
+    let last = lower.rsplit("__").next().unwrap_or(&lower);
+    let last = last.rsplit('.').next().unwrap_or(last);
+    if SECRET_HINTS.iter().any(|hint| lower.contains(hint))
+        || SECRET_KEYS.iter().any(|key| typos_apart(last, key) <= 2)
+    {
+        return REDACTED.to_owned();
     }
+    match value {
+        Node::Str(text) => redact_userinfo(text),
+        Node::Seq(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|item| shown_unknown(spelled, item))
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        Node::Map(entries) => {
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|(key, value)| {
+                    format!(
+                        "{key}={}",
+                        shown_unknown(&format!("{spelled}.{key}"), value)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_) => value.describe(),
+    }
+}
+
+/// How many one-character typos (a letter left out, added, replaced, or
+/// swapped with its neighbour) turn `typed` into `key`: the optimal string
+/// alignment distance, computed only when it may be 2 or less (else 3).
+fn typos_apart(typed: &str, key: &str) -> usize {
+    let typed: Vec<char> = typed.chars().take(key.len() + 3).collect();
+    let key: Vec<char> = key.chars().collect();
+    if typed.len().abs_diff(key.len()) > 2 {
+        return 3;
+    }
+    let mut rows = vec![vec![0; key.len() + 1]; typed.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=typed.len() {
+        for j in 1..=key.len() {
+            let replaced = rows[i - 1][j - 1] + usize::from(typed[i - 1] != key[j - 1]);
+            let mut best = replaced.min(rows[i - 1][j] + 1).min(rows[i][j - 1] + 1);
+            if i > 1 && j > 1 && typed[i - 1] == key[j - 2] && typed[i - 2] == key[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[typed.len()][key.len()]
 }
 
 #[cfg(test)]
@@ -350,6 +409,94 @@ mod tests {
         let text = "a = 1\nbé = x\n";
         assert_eq!(line_and_column(text, 0), (1, 1));
         assert_eq!(line_and_column(text, text.find('x').unwrap()), (2, 6));
+    }
+
+    /// A misspelt key or section may hold a header value, a client key or
+    /// an endpoint with a password: the unknown-key error (and warning)
+    /// shows none of them, in its message or its `Debug` output.
+    #[test]
+    fn unknown_keys_and_sections_show_no_secret_they_hold() {
+        use crate::config::ConfigLoader;
+
+        let loader = || ConfigLoader::new().with_config_dir("no-such-config-dir");
+        let hidden = |error: ConfigError| {
+            assert!(matches!(error, ConfigError::UnknownKey { .. }), "{error}");
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+        };
+        for (name, value) in [
+            ("OTLP__EXPORTER__HEADRES", "authorization=Bearer s3cret"),
+            (
+                "OTLP__LOGS__EXPORTER__HEADRES",
+                "authorization=Bearer s3cret",
+            ),
+            (
+                "OTLP__METRICS__EXPORTER__HEADRES",
+                "authorization=Bearer s3cret",
+            ),
+            (
+                "OTLP__EXPORTER__CLIENT_KYE",
+                "-----BEGIN PRIVATE KEY----- s3cret",
+            ),
+            (
+                "OTLP__EXPORTER__ENDPIONT",
+                "http://user:s3cret@collector:4318",
+            ),
+            ("OTLP__BATCH__ENDPOINT", "http://user:s3cret@collector:4318"),
+        ] {
+            hidden(loader().with_env([(name, value)]).load().expect_err(name));
+        }
+        let dir =
+            std::env::temp_dir().join(format!("otlp-sdk-unknown-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        for (file, text) in [
+            // A misspelt section: its keys are spelt right.
+            (
+                "exporters.yaml",
+                "exporters:\n  endpoint: http://user:s3cret@collector:4318\n  headers:\n    authorization: Bearer s3cret\n",
+            ),
+            (
+                "logs.yaml",
+                "logs:\n  exproter:\n    client_key: /run/s3cret.key\n    endpoint: [\"http://user:s3cret@collector\"]\n",
+            ),
+            // A section given as a value.
+            (
+                "section.yaml",
+                "exporter: http://user:s3cret@collector:4318\n",
+            ),
+            (
+                "key.toml",
+                "[exporter]\nheadres = \"authorization=Bearer s3cret\"\n",
+            ),
+        ] {
+            let path = dir.join(file);
+            std::fs::write(&path, text).expect("a configuration file");
+            let result = loader().with_file(&path).with_env([("X", "y")]).load();
+            let _ = std::fs::remove_file(&path);
+            match result.expect_err(file) {
+                error @ ConfigError::UnknownKey { .. } => hidden(error),
+                error => {
+                    assert!(!error.to_string().contains("s3cret"), "{file}: {error}");
+                    assert!(
+                        !format!("{error:?}").contains("s3cret"),
+                        "{file}: {error:?}"
+                    );
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
+        // A value that is no secret is still shown.
+        let error = loader()
+            .with_env([("OTLP__BATCH__MAX_QUEUE", "5")])
+            .load()
+            .expect_err("an unknown key");
+        assert_eq!(error.value(), Some("5"), "{error}");
+        assert_eq!(typos_apart("headres", "headers"), 1);
+        assert_eq!(typos_apart("hedaers", "headers"), 1);
+        assert_eq!(typos_apart("client_kye", "client_key"), 1);
+        assert_eq!(typos_apart("headrs", "headers"), 1);
+        assert!(typos_apart("nope", "headers") > 2);
+        assert!(typos_apart("max_queue", "headers") > 2);
     }
 
     #[test]
