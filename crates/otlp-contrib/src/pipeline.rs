@@ -483,4 +483,64 @@ mod tests {
         );
         assert!(message.contains("ftp://collector"), "{message}");
     }
+
+    /// What the configuration's builders make of an endpoint with a
+    /// password and an `authorization` header shows neither: the
+    /// processors' and the bridge adapters' `Debug` output; nor do their
+    /// errors for a client key that cannot be read (its setting may hold the
+    /// key itself), in their message or their `Debug` output (what `main`
+    /// returning them prints).
+    #[test]
+    fn secrets_in_the_configuration_reach_no_debug_output_and_no_error() {
+        use otlp_sdk::LogProcessor as _;
+
+        let hidden = |shown: String| assert!(!shown.contains("s3cret"), "{shown}");
+        for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+            let mut config = Config::default();
+            for exporter in [
+                &mut config.exporter,
+                &mut config.logs.exporter,
+                &mut config.metrics.exporter,
+            ] {
+                exporter.protocol = protocol;
+                exporter.endpoint = Some("http://user:s3cret@127.0.0.1:9".into());
+                exporter.headers.insert("authorization", "Bearer s3cret");
+            }
+            let spans = build_processor(&config).expect("a span processor");
+            let logs = build_log_processor(&config).expect("a log processor");
+            hidden(format!("{spans:?} {logs:?}"));
+            let _ = spans.shutdown(Duration::from_secs(1));
+            let _ = logs.shutdown(Duration::from_secs(1));
+            #[cfg(feature = "opentelemetry-bridge")]
+            {
+                use crate::bridge::{SdkExporter, SdkLogExporter, SdkMetricExporter};
+                hidden(format!(
+                    "{:?}",
+                    SdkExporter::from_config(&config).expect("spans")
+                ));
+                hidden(format!(
+                    "{:?}",
+                    SdkLogExporter::from_config(&config).expect("logs")
+                ));
+                hidden(format!(
+                    "{:?}",
+                    SdkMetricExporter::from_config(&config).expect("metrics")
+                ));
+            }
+
+            config.exporter.endpoint = Some("https://user:s3cret@127.0.0.1:9".into());
+            config.exporter.tls.client_certificate =
+                Some(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into());
+            config.exporter.tls.client_key =
+                Some("-----BEGIN PRIVATE KEY----- s3cret -----END PRIVATE KEY-----".into());
+            let error = build_processor(&config).expect_err("the key cannot be read");
+            hidden(format!("{error} {error:?}"));
+            #[cfg(feature = "opentelemetry-bridge")]
+            {
+                let error = crate::bridge::SdkExporter::from_config(&config)
+                    .expect_err("the key cannot be read");
+                hidden(format!("{error} {error:?}"));
+            }
+        }
+    }
 }
