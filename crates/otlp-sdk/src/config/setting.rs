@@ -408,9 +408,29 @@ impl Setting {
             Setting::ExporterEndpoint
             | Setting::ExporterTracesEndpoint
             | Setting::ExporterLogsEndpoint
-            | Setting::ExporterMetricsEndpoint => redact_userinfo(&node.describe()),
+            | Setting::ExporterMetricsEndpoint => without_userinfo(node),
             _ => node.describe(),
         }
+    }
+}
+
+/// `node` as [`Node::describe`] shows it, each text in it (a list's
+/// items, a map's keys and values) with its URL user-info redacted.
+fn without_userinfo(node: &Node) -> String {
+    match node {
+        Node::Str(text) => redact_userinfo(text),
+        Node::Seq(items) => {
+            let items: Vec<String> = items.iter().map(without_userinfo).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Node::Map(entries) => {
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|(key, value)| format!("{}={}", redact_userinfo(key), without_userinfo(value)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_) => node.describe(),
     }
 }
 
@@ -440,6 +460,36 @@ pub(crate) fn sections() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An endpoint given as a list or a map (a type error) shows each URL
+    /// in it with its user-info redacted, not only the first.
+    #[test]
+    fn an_endpoint_that_is_no_text_shows_no_password_it_holds() {
+        let urls = Node::Seq(vec![
+            Node::Str("http://a:s3cret@one:4318".into()),
+            Node::Str("http://b:s3cret@two:4318".into()),
+        ]);
+        let by_name = Node::Map(vec![(
+            "url".into(),
+            Node::Seq(vec![
+                Node::Str("http://a:s3cret@one/x".into()),
+                Node::Str("http://b:s3cret@two".into()),
+            ]),
+        )]);
+        for node in [urls, by_name] {
+            for key in [
+                Setting::ExporterEndpoint,
+                Setting::ExporterTracesEndpoint,
+                Setting::ExporterLogsEndpoint,
+                Setting::ExporterMetricsEndpoint,
+            ] {
+                let shown = key.shown(&node);
+                assert!(!shown.contains("s3cret"), "{shown}");
+                assert!(shown.contains("<redacted>@two"), "{shown}");
+            }
+        }
+        assert_eq!(Setting::ExporterEndpoint.shown(&Node::Int(4318)), "4318");
+    }
 
     #[test]
     fn every_key_round_trips_through_its_dotted_name() {
