@@ -4,6 +4,7 @@
 //! (a span's events and links, a log record), a repeated key keeping its
 //! last value in its first place.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use otlp_core::{AnyValue, KeyValue};
@@ -94,6 +95,12 @@ pub(crate) fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
 /// before it. The filter only says a key *may* repeat (with a dozen keys,
 /// two share a bit more often than not): such a key is compared with the
 /// keys before it, and only a true repeat dedupes the whole vector.
+///
+/// A collection whose keys are all `'static` text (the field names of a
+/// `tracing` call site, the keys of a `log` record written in code) is
+/// remembered per thread when they are distinct: the next one with the same
+/// keys at the same addresses, the next record of that call site, takes the
+/// filter's bits from there and compares no key ([`RememberedKeySets`]).
 pub(crate) fn dedupe_into(filter: &mut KeyFilter, attributes: &mut Vec<KeyValue>) {
     if attributes.len() > COMPARED_KEYS_MAX {
         for attribute in attributes.iter() {
@@ -102,17 +109,128 @@ pub(crate) fn dedupe_into(filter: &mut KeyFilter, attributes: &mut Vec<KeyValue>
         dedupe_hashed(attributes);
         return;
     }
+    let remembered = attributes.len() >= REMEMBERED_KEYS_MIN;
+    if remembered && let Some(bits) = RememberedKeySets::bits_of(attributes) {
+        filter.0 |= bits;
+        return;
+    }
     let mut repeated = false;
+    let mut all_static = true;
+    let mut own_bits = 0;
     for (index, attribute) in attributes.iter().enumerate() {
-        if filter.insert(&attribute.key) && !repeated {
+        let bit = KeyFilter::bit(&attribute.key);
+        own_bits |= bit;
+        all_static &= attribute.key.is_static();
+        if filter.0 & bit != 0 && !repeated {
             repeated = attributes[..index]
                 .iter()
                 .any(|earlier| same_key(&earlier.key, &attribute.key));
         }
+        filter.0 |= bit;
     }
     if repeated {
         dedupe_keep_last(attributes);
+    } else if remembered && all_static {
+        RememberedKeySets::remember(attributes, own_bits);
     }
+}
+
+/// Collections shorter than this are deduplicated without looking at the
+/// remembered key sets: hashing a few keys costs what finding them does.
+const REMEMBERED_KEYS_MIN: usize = 4;
+
+/// Key sets each thread remembers ([`RememberedKeySets`]).
+const REMEMBERED_KEY_SETS: usize = 16;
+
+/// The distinct `'static` keys of collections this thread deduplicated,
+/// by the address and length of each key's text, with their filter bits:
+/// a direct-mapped table of [`REMEMBERED_KEY_SETS`] places, picked from the
+/// first and last keys' addresses and the collection's length. A set that
+/// lands on a taken place replaces it (its vector keeps its capacity: no
+/// allocation once each place held the longest set it gets, at most
+/// [`COMPARED_KEYS_MAX`] keys: 8 KiB per thread at the very most, freed
+/// when the thread ends).
+///
+/// Two `'static` texts at the same address with the same length are the
+/// same text, so a collection whose keys match a remembered set key for key
+/// has exactly its keys: distinct, with those bits. A key that is not
+/// `'static` (built at run time, or inline) never matches: its address says
+/// nothing of its text. (A library unloaded and another loaded at the same
+/// address could make a remembered address hold other text; a program that
+/// unloads code whose `'static` keys it still records has broken Rust's own
+/// `'static` promise first.)
+#[derive(Default)]
+struct RememberedKeySets {
+    places: [KeySet; REMEMBERED_KEY_SETS],
+}
+
+/// One remembered set: each key's address and length, and their bits.
+#[derive(Default)]
+struct KeySet {
+    keys: Vec<(usize, usize)>,
+    bits: u128,
+}
+
+thread_local! {
+    static REMEMBERED: RefCell<RememberedKeySets> = RefCell::default();
+}
+
+impl RememberedKeySets {
+    /// The place of a collection's key set.
+    fn place(attributes: &[KeyValue]) -> usize {
+        let (Some(first), Some(last)) = (attributes.first(), attributes.last()) else {
+            return 0;
+        };
+        let mixed = (address(&first.key) ^ address(&last.key).rotate_left(17) ^ attributes.len())
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as usize);
+        (mixed >> (usize::BITS - 8)) % REMEMBERED_KEY_SETS
+    }
+
+    /// The filter bits of `attributes`' keys, if they are a remembered set
+    /// (and so distinct).
+    fn bits_of(attributes: &[KeyValue]) -> Option<u128> {
+        let place = Self::place(attributes);
+        REMEMBERED
+            .try_with(|sets| {
+                let sets = sets.try_borrow().ok()?;
+                let set = &sets.places[place];
+                let same = set.keys.len() == attributes.len()
+                    && attributes
+                        .iter()
+                        .zip(&set.keys)
+                        .all(|(attribute, &(at, len))| {
+                            attribute.key.is_static()
+                                && address(&attribute.key) == at
+                                && attribute.key.len() == len
+                        });
+                same.then_some(set.bits)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Remembers `attributes`' keys, all `'static` and distinct, with their
+    /// filter `bits`.
+    fn remember(attributes: &[KeyValue], bits: u128) {
+        let place = Self::place(attributes);
+        let _ = REMEMBERED.try_with(|sets| {
+            if let Ok(mut sets) = sets.try_borrow_mut() {
+                let set = &mut sets.places[place];
+                set.keys.clear();
+                set.keys.extend(
+                    attributes
+                        .iter()
+                        .map(|attribute| (address(&attribute.key), attribute.key.len())),
+                );
+                set.bits = bits;
+            }
+        });
+    }
+}
+
+/// Where a key's text is.
+fn address(key: &otlp_core::Str) -> usize {
+    key.as_str().as_ptr() as usize
 }
 
 /// [`dedupe_keep_last`] for a large collection: each key's first place
@@ -252,6 +370,96 @@ mod tests {
                 bits.len()
             );
         }
+    }
+
+    /// Eight `'static` keys, as a `tracing` call site's fields.
+    const STATIC_KEYS: [&str; 8] = [
+        "http.route",
+        "url.path",
+        "server.address",
+        "user_agent.original",
+        "client.address",
+        "enduser.id",
+        "tenant.id",
+        "request.id",
+    ];
+
+    fn static_collection(values: i64) -> Vec<KeyValue> {
+        STATIC_KEYS
+            .iter()
+            .map(|&key| KeyValue::new(key, values))
+            .collect()
+    }
+
+    fn filter_bits(attributes: &[KeyValue]) -> u128 {
+        let mut filter = KeyFilter::default();
+        for attribute in attributes {
+            filter.insert(&attribute.key);
+        }
+        filter.0
+    }
+
+    #[test]
+    fn distinct_static_keys_are_remembered_and_give_the_same_bits() {
+        let mut first = static_collection(1);
+        assert_eq!(RememberedKeySets::bits_of(&first), None);
+        let mut filter = KeyFilter::default();
+        dedupe_into(&mut filter, &mut first);
+        let expected = filter_bits(&first);
+        assert_eq!(filter.0, expected);
+        // The next collection of the same keys is found, bits and all, and
+        // a filter holding earlier keys keeps them.
+        let mut next = static_collection(2);
+        assert_eq!(RememberedKeySets::bits_of(&next), Some(expected));
+        let earlier = KeyFilter::bit("earlier.key");
+        let mut filter = KeyFilter(earlier);
+        dedupe_into(&mut filter, &mut next);
+        assert_eq!(filter.0, expected | earlier);
+        assert_eq!(next, static_collection(2));
+    }
+
+    #[test]
+    fn a_repeated_static_key_is_never_remembered_and_always_deduplicated() {
+        let repeated = || {
+            let mut attributes = static_collection(1);
+            attributes.push(KeyValue::new(STATIC_KEYS[3], 9));
+            attributes
+        };
+        for _ in 0..3 {
+            let mut attributes = repeated();
+            dedupe_collection(&mut attributes);
+            assert_eq!(attributes.len(), STATIC_KEYS.len());
+            assert_eq!(attributes[3], KeyValue::new(STATIC_KEYS[3], 9));
+            assert_eq!(RememberedKeySets::bits_of(&repeated()), None);
+        }
+    }
+
+    #[test]
+    fn keys_that_are_not_static_never_match_a_remembered_set() {
+        let mut remembered = static_collection(1);
+        dedupe_collection(&mut remembered);
+        assert!(RememberedKeySets::bits_of(&static_collection(1)).is_some());
+        // The same texts, but owned (or inline): their addresses say nothing
+        // of their text, so they are hashed, and a repeat among them is
+        // found.
+        let owned: Vec<KeyValue> = STATIC_KEYS
+            .iter()
+            .map(|&key| KeyValue::new(key.to_owned(), 1))
+            .collect();
+        assert_eq!(RememberedKeySets::bits_of(&owned), None);
+        let mut with_repeat = owned.clone();
+        with_repeat[7] = KeyValue::new(STATIC_KEYS[0].to_owned(), 2);
+        dedupe_collection(&mut with_repeat);
+        assert_eq!(with_repeat.len(), 7);
+        assert_eq!(with_repeat[0], KeyValue::new(STATIC_KEYS[0], 2));
+        // One key fewer, or another order: not the remembered set.
+        assert_eq!(RememberedKeySets::bits_of(&static_collection(1)[1..]), None);
+        let mut reordered = static_collection(1);
+        reordered.swap(2, 5);
+        let mut filter = KeyFilter::default();
+        let reordered_bits = filter_bits(&reordered);
+        dedupe_into(&mut filter, &mut reordered);
+        assert_eq!(filter.0, reordered_bits);
     }
 
     #[test]
