@@ -6,8 +6,9 @@
 //! moves those bytes to `opentelemetry.proto.collector.trace.v1.TraceService/Export`, written
 //! straight onto tonic's HTTP/2 channel — nothing is decoded or re-encoded on
 //! the way out, and the bytes are copied once, into the connection's write
-//! buffer, so that a request leaves in one system call rather than one per
-//! HTTP/2 frame — and tells the pipeline how the attempt ended. Retrying is the pipeline's job.
+//! buffer, so that a request of up to 256 KiB leaves in one system call rather
+//! than one per HTTP/2 frame, a larger one in writes of up to 256 KiB — and tells the
+//! pipeline how the attempt ended. Retrying is the pipeline's job.
 //! Built for another [`Signal`](otlp_sdk::Signal), it sends log records to
 //! [`LOGS_EXPORT_PATH`] or metrics to [`METRICS_EXPORT_PATH`] the same way.
 //!
