@@ -163,7 +163,12 @@ impl<E: Exporter> BatchProcessorBuilder<E, BatchLogProcessor> {
     /// log pipeline is given it too, [`build`](Self::build) fails with
     /// [`PipelineError::Durable`] naming the directory, its source a
     /// [`DurableError::WrongSignal`](crate::durable::DurableError::WrongSignal) naming both signals,
-    /// rather than sending trace requests to the logs endpoint. Give the
+    /// rather than sending trace requests to the logs endpoint; the other
+    /// way round too, when the log pipeline took the directory first. While
+    /// the other pipeline has it open, the second build fails with
+    /// [`DurableError::Locked`](crate::durable::DurableError::Locked)
+    /// instead: a program that builds both pipelines `with_config` and sets
+    /// only `OTLP__DURABLE__DIRECTORY` gets one of these errors. Give the
     /// log pipeline its own with `logs.durable`, or in code with
     /// [`with_durable_queue`](Self::with_durable_queue), which wins over the
     /// configuration's, before or after this call.
