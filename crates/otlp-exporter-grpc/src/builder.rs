@@ -522,6 +522,13 @@ impl GrpcExporter {
 mod tests {
     use super::*;
 
+    /// `error` shows the `s3cret` of the endpoint or key it was given
+    /// neither in its message nor in its `Debug` output.
+    fn assert_hides_the_secret(error: &BuildError) {
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+    }
+
     /// The origin tonic connects to, and whether it is TLS.
     fn origin(endpoint: &str) -> (String, bool) {
         let parsed = parse_endpoint(endpoint).unwrap();
@@ -666,8 +673,7 @@ mod tests {
                 .endpoint(endpoint)
                 .build()
                 .expect_err(endpoint);
-            assert!(!error.to_string().contains("s3cret"), "{error}");
-            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert_hides_the_secret(&error);
         }
         let error = GrpcExporter::builder()
             .endpoint("http://user:s3cret@collector:4317")
@@ -706,8 +712,7 @@ mod tests {
                 matches!(&error, BuildError::ReadFile { key, .. } if key.contains("CLIENT_KEY")),
                 "{error}"
             );
-            assert!(!error.to_string().contains("s3cret"), "{error}");
-            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert_hides_the_secret(&error);
         }
     }
 
@@ -724,8 +729,7 @@ mod tests {
             let builder = GrpcExporter::builder().endpoint(endpoint);
             assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
             let error = builder.build().expect_err(endpoint);
-            assert!(!error.to_string().contains("s3cret"), "{error}");
-            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert_hides_the_secret(&error);
             assert!(error.to_string().contains("percent-encode"), "{error}");
         }
         // A port that is no port, with no `@` after it, is still named.

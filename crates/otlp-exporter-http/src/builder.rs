@@ -479,6 +479,13 @@ impl HttpExporter {
 mod tests {
     use super::*;
 
+    /// `error` shows the `s3cret` of the endpoint or key it was given
+    /// neither in its message nor in its `Debug` output.
+    fn assert_hides_the_secret(error: &HttpExporterError) {
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+    }
+
     #[test]
     fn endpoint_rules_follow_the_specification() {
         let url = |builder: HttpExporterBuilder| builder.url().unwrap().to_string();
@@ -560,8 +567,7 @@ mod tests {
                 matches!(&error, HttpExporterError::ReadFile { key, .. } if key.contains("CLIENT_KEY")),
                 "{error}"
             );
-            assert!(!error.to_string().contains("s3cret"), "{error}");
-            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert_hides_the_secret(&error);
         }
     }
 
@@ -583,8 +589,7 @@ mod tests {
                 matches!(&error, HttpExporterError::InvalidEndpoint { .. }),
                 "{error}"
             );
-            assert!(!error.to_string().contains("s3cret"), "{error}");
-            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert_hides_the_secret(&error);
         }
         let error = HttpExporterBuilder::new()
             .traces_endpoint("ftp://collector:4318")
@@ -616,8 +621,7 @@ mod tests {
                 matches!(&error, HttpExporterError::InvalidEndpoint { .. }),
                 "{error}"
             );
-            assert!(!error.to_string().contains("s3cret"), "{error}");
-            assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+            assert_hides_the_secret(&error);
         }
         let error = HttpExporterBuilder::new()
             .endpoint("http://user:s3cret@collector:4318?q")
