@@ -395,9 +395,10 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
     if uri.query().is_some() {
         return Err(invalid("a gRPC endpoint has no query"));
     }
-    // An empty user-info (`http://@host`) names nobody, as reqwest reads it.
+    // An empty user-info (`http://@host`, `http://:@host`) names nobody, as
+    // reqwest reads it.
     let authorization = user_info
-        .filter(|user_info| !user_info.is_empty())
+        .filter(|user_info| !matches!(*user_info, "" | ":"))
         .map(|user_info| {
             basic_authorization(user_info).ok_or_else(|| {
                 invalid("its user name or password is not UTF-8 once percent-decoded")
@@ -416,13 +417,13 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
 /// `user:password`, percent-encoded), marked sensitive; `None` when either
 /// part is not UTF-8 once decoded.
 fn basic_authorization(user_info: &str) -> Option<AsciiMetadataValue> {
-    let decoded = percent_decode_str(user_info).decode_utf8().ok()?;
-    // A user name cannot hold a `:` (RFC 7617), so the first one ends it;
-    // without one the password is empty, as reqwest and curl send it.
-    let credentials = match decoded.split_once(':') {
-        Some(_) => decoded.into_owned(),
-        None => format!("{decoded}:"),
-    };
+    // The first unencoded `:` ends the user name, and each part is decoded
+    // on its own (a `%3A` stays in the user name); without a password, it
+    // is empty: the credentials reqwest and curl send for the same URL.
+    let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+    let user = percent_decode_str(user).decode_utf8().ok()?;
+    let password = percent_decode_str(password).decode_utf8().ok()?;
+    let credentials = format!("{user}:{password}");
     let mut value =
         AsciiMetadataValue::try_from(format!("Basic {}", STANDARD.encode(credentials))).ok()?;
     value.set_sensitive(true);
@@ -738,6 +739,25 @@ mod tests {
             .build()
             .expect_err("a bad port");
         assert!(error.to_string().contains("port \"43l7\""), "{error}");
+    }
+
+    #[test]
+    fn user_info_makes_the_credentials_the_http_exporter_sends() {
+        // reqwest (the HTTP exporter) splits user-info at its first `:` and
+        // decodes each part: a `%3A` stays in the user name, and a user
+        // name without a password still ends in `:`.
+        assert_eq!(
+            authorization("http://us%3Aer@collector").as_deref(),
+            Some("Basic dXM6ZXI6")
+        );
+        assert_eq!(
+            authorization("http://us%3Aer:pw@collector").as_deref(),
+            Some("Basic dXM6ZXI6cHc=")
+        );
+        // An empty user name and password (`:@`) are no credentials, as
+        // `http://@collector` is.
+        assert_eq!(authorization("http://:@collector"), None);
+        assert_eq!(origin("http://:@collector:4317").0, "http://collector:4317");
     }
 
     #[test]
