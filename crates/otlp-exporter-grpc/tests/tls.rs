@@ -113,6 +113,32 @@ fn tls_verifies_the_name_given_instead_of_the_endpoint_host() {
     assert_refused_for_good(&exporter, &receiver);
 }
 
+/// An endpoint's user-info over TLS: the certificate is verified against the
+/// host (the user-info is no part of the server name), and the user name and
+/// password arrive as HTTP Basic `authorization`, inside the TLS session.
+#[test]
+fn tls_with_user_info_verifies_the_host_and_sends_basic_authorization() {
+    let certs = certificates();
+    let receiver = tls_receiver(&certs, false);
+    let with_user_info = endpoint(&receiver).replace("https://", "https://us%40er:p%3Aw@");
+    let exporter = GrpcExporter::builder()
+        .endpoint(&with_user_info)
+        .ca_certificate_pem(certs.ca_pem.clone())
+        .build()
+        .expect("exporter builds");
+    assert_eq!(
+        block_on(exporter.export(request(&rich_spans(1)))),
+        ExportOutcome::Success
+    );
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    // base64 of `us@er:p:w`.
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Basic dXNAZXI6cDp3")
+    );
+}
+
 #[test]
 fn tls_with_a_wrong_ca_fails_for_good() {
     let certs = certificates();
