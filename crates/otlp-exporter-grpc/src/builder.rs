@@ -128,7 +128,10 @@ impl GrpcExporterBuilder {
             .timeout(config.timeout)
             .compression(config.compression)
             .headers(config.headers.iter());
+        // Trimmed as `parse_endpoint` trims it: an endpoint written with a
+        // space before `https://` is TLS there, so its files are read here.
         let secure = endpoint
+            .trim()
             .get(..8)
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
         if secure {
@@ -876,6 +879,12 @@ mod tests {
             text.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && text.contains("/nonexistent/ca.pem"),
             "{text}"
         );
+
+        // A space before the scheme: still TLS, its CA still read (it was
+        // left out, the connection verified against the default roots).
+        config.endpoint = Some(" \thttps://collector:4317".into());
+        let error = GrpcExporterBuilder::from_config(&config).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
 
         // The scheme wins: TLS files are not read for a plaintext endpoint.
         config.endpoint = Some("http://collector:4317".into());
