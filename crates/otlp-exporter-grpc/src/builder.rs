@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::Uri;
 use otlp_sdk::Signal;
-use otlp_sdk::config::{Compression, ExporterConfig, Protocol, TlsFile, redact_userinfo};
+use otlp_sdk::config::{Compression, ExporterConfig, Protocol, REDACTED, TlsFile, redact_userinfo};
 use percent_encoding::percent_decode_str;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Endpoint;
@@ -178,7 +178,8 @@ impl GrpcExporterBuilder {
     /// A user name and password (`https://user:password@host:port`, percent-encoded)
     /// go with every request as HTTP Basic `authorization` metadata, as the HTTP
     /// exporter sends them, unless an `authorization` [`header`](Self::header) is
-    /// set; they never show in errors or `Debug` output.
+    /// set; they never show in errors or `Debug` output. An `@` after the host is
+    /// refused: it is a password with an unencoded `/` (write `%2F`).
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = endpoint.into();
         self
@@ -397,6 +398,22 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
     }
     if uri.query().is_some() {
         return Err(invalid("a gRPC endpoint has no query"));
+    }
+    // gRPC has no path of its own (the method's is fixed), so an `@` after
+    // the host can only end a user-info whose password holds an unencoded
+    // `/` and starts with digits (`user:1234/5678@collector`, which reads as
+    // host `user`, port 1234): refused, shown with all of it redacted,
+    // rather than connecting where it was not meant to.
+    if user_info.is_none() && uri.path().contains('@') {
+        let trimmed = endpoint.trim();
+        let (scheme, rest) = trimmed.split_once("://").unwrap_or(("", trimmed));
+        let host = rest.rsplit_once('@').map_or("", |(_, host)| host);
+        return Err(BuildError::InvalidEndpoint {
+            endpoint: format!("{scheme}://{REDACTED}@{host}"),
+            reason: "an `@` after the host: a password holding a `/` must have it \
+                     percent-encoded (`%2F`)"
+                .to_owned(),
+        });
     }
     // An empty user-info (`http://@host`, `http://:@host`) names nobody, as
     // reqwest reads it.
@@ -742,6 +759,39 @@ mod tests {
             .build()
             .expect_err("a bad port");
         assert!(error.to_string().contains("port \"43l7\""), "{error}");
+    }
+
+    #[test]
+    fn an_at_after_the_host_is_a_password_cut_short_refused_without_showing_it() {
+        for endpoint in [
+            "http://user:1234/s3cret@collector:4317",
+            "https://user:1234/s3cret@collector",
+            "http://user:1234/a/s3cret@collector:4317/v1/traces",
+        ] {
+            let error = GrpcExporter::builder()
+                .endpoint(endpoint)
+                .build()
+                .expect_err(endpoint);
+            let BuildError::InvalidEndpoint {
+                endpoint: shown,
+                reason,
+            } = &error
+            else {
+                panic!("{endpoint}: {error}")
+            };
+            assert!(reason.contains("%2F"), "{reason}");
+            assert!(shown.starts_with("http"), "{shown}");
+            assert!(shown.contains("<redacted>@collector"), "{shown}");
+            assert_hides_the_secret(&error);
+            assert!(!error.to_string().contains("1234"), "{error}");
+        }
+        // A path without `@` is ignored, as before; a password with its `/`
+        // encoded is a password.
+        assert!(parse_endpoint("http://collector:4317/v1/traces").is_ok());
+        assert_eq!(
+            origin("http://user:1234%2Fs3cret@collector:4317").0,
+            "http://collector:4317"
+        );
     }
 
     #[test]
