@@ -252,6 +252,7 @@ pub use sampler::{
 pub use span::Span;
 pub use stats::{ByteAccount, LatencySummary, StatsSnapshot, Summary};
 pub use tracer::{SpanBuilder, Tracer};
+pub use unique_keys::keep_last_value_per_key;
 
 // The README's examples, compiled as doctests (and run, but for the `no_run`
 // ones) so that they keep up with the API.

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use otlp_core::{AnyValue, KeyValue, LogRecord, Str};
 
 use crate::diagnostics;
-use crate::unique_keys::dedupe_collection;
+use crate::unique_keys::keep_last_value_per_key;
 
 /// Says, once per process, that a span limit discarded something (the
 /// specification: the SDK SHOULD log a message when attributes are
@@ -139,7 +139,7 @@ impl LogRecordLimits {
     /// are kept) and added to its `dropped_attributes_count`, and values are
     /// truncated. Allocates only to truncate.
     pub(crate) fn apply(&self, record: &mut LogRecord) {
-        dedupe_collection(&mut record.attributes);
+        keep_last_value_per_key(&mut record.attributes);
         let excess = record.attributes.len().saturating_sub(self.max_attributes);
         if excess > 0 {
             record.attributes.truncate(self.max_attributes);

@@ -28,7 +28,7 @@ use crate::limits::LogRecordLimits;
 use crate::log_processor::LogProcessor;
 use crate::own_threads;
 use crate::resource_settings::ResourceSettings;
-use crate::unique_keys::dedupe_collection;
+use crate::unique_keys::keep_last_value_per_key;
 use crate::{spare_attributes, spare_handles};
 
 struct LoggerProviderState {
@@ -131,7 +131,7 @@ impl LoggerProvider {
         if scope.name.is_empty() {
             diagnostics::empty_scope_name(Signal::Logs);
         }
-        dedupe_collection(&mut scope.attributes);
+        keep_last_value_per_key(&mut scope.attributes);
         Logger {
             provider: Arc::clone(&self.inner),
             scope: Arc::new(scope),

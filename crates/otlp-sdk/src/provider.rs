@@ -20,7 +20,7 @@ use crate::provider_state::ProviderState;
 use crate::resource_settings::ResourceSettings;
 use crate::sampler::Sampler;
 use crate::tracer::Tracer;
-use crate::unique_keys::dedupe_collection;
+use crate::unique_keys::keep_last_value_per_key;
 
 /// The entry point of the native API: configure once, then get a [`Tracer`]
 /// per instrumentation scope. Cheap to clone (an `Arc`).
@@ -91,7 +91,7 @@ impl TracerProvider {
         if scope.name.is_empty() {
             diagnostics::empty_scope_name(Signal::Traces);
         }
-        dedupe_collection(&mut scope.attributes);
+        keep_last_value_per_key(&mut scope.attributes);
         Tracer::new(self.inner.clone(), Arc::new(scope))
     }
 

@@ -12,7 +12,7 @@ use otlp_core::{
 use crate::destination::Destination;
 use crate::limits::{SpanLimits, span_limit_reached, truncate_value, truncate_values};
 use crate::spare_attributes;
-use crate::unique_keys::{KeyFilter, dedupe_collection, dedupe_into, same_key};
+use crate::unique_keys::{KeyFilter, dedupe_into, keep_last_value_per_key, same_key};
 
 /// The semantic conventions' name of the event an error is recorded as.
 const EXCEPTION_EVENT: &str = "exception";
@@ -358,7 +358,7 @@ impl Span {
                 return;
             }
             let mut event = Event::new(name, time_unix_nano, attributes);
-            dedupe_collection(&mut event.attributes);
+            keep_last_value_per_key(&mut event.attributes);
             event.dropped_attributes_count =
                 cap(&mut event.attributes, limits.max_attributes_per_event);
             if event.dropped_attributes_count > 0 {
@@ -427,7 +427,7 @@ impl Span {
                 span_limit_reached();
                 return;
             }
-            dedupe_collection(&mut link.attributes);
+            keep_last_value_per_key(&mut link.attributes);
             link.dropped_attributes_count =
                 cap(&mut link.attributes, limits.max_attributes_per_link);
             if link.dropped_attributes_count > 0 {

@@ -78,15 +78,33 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// Makes an event's, a link's, a log record's or an exemplar's attributes a
-/// collection with unique keys, as the specification asks of every exported
-/// one: a repeated key keeps its last value, in its first place. Done
-/// before the attribute cap, so that a repeat neither takes a distinct
-/// key's place nor counts as dropped.
-/// Keys the filter tells apart cost no comparison; past
-/// [`COMPARED_KEYS_MAX`] attributes, a hash map finds the repeats, so the
-/// cost grows with the collection's size, not its square.
-pub(crate) fn dedupe_collection(attributes: &mut Vec<KeyValue>) {
+/// Leaves one attribute per key in `attributes`, as OTLP asks of every
+/// collection ("Attribute keys MUST be unique"): a repeated key keeps the
+/// last value given, in its first place; the order of the kept keys is
+/// otherwise unchanged. What otlp-sdk does with an event's, a link's, a
+/// scope's, a log record's or an exemplar's attributes (before the
+/// attribute cap, so that a repeat neither takes a distinct key's place nor
+/// counts as dropped), and what a program or bridge that builds records
+/// itself (`otlp-contrib`'s `opentelemetry_sdk` bridge) calls for the same.
+///
+/// Keys a 128-bit filter tells apart cost no comparison, and a collection
+/// of distinct `'static` keys seen before on this thread costs a look-up
+/// ([`dedupe_into`]); past [`COMPARED_KEYS_MAX`] attributes, a hash map finds
+/// the repeats, so the cost grows with the collection's size, not its
+/// square. No allocation unless a key repeats or the collection is large.
+///
+/// ```
+/// use otlp_core::KeyValue;
+///
+/// let mut attributes = vec![
+///     KeyValue::new("a", 1),
+///     KeyValue::new("b", 2),
+///     KeyValue::new("a", 3),
+/// ];
+/// otlp_sdk::keep_last_value_per_key(&mut attributes);
+/// assert_eq!(attributes, [KeyValue::new("a", 3), KeyValue::new("b", 2)]);
+/// ```
+pub fn keep_last_value_per_key(attributes: &mut Vec<KeyValue>) {
     dedupe_into(&mut KeyFilter::default(), attributes);
 }
 
@@ -312,7 +330,7 @@ mod tests {
             .map(|i| KeyValue::new(format!("attribute.{i}"), i as i64))
             .collect();
         let mut attributes = distinct.clone();
-        let compared = comparisons_of(|| dedupe_collection(&mut attributes));
+        let compared = comparisons_of(|| keep_last_value_per_key(&mut attributes));
         assert_eq!(attributes, distinct);
         assert!(compared <= 4 * keys as u64, "{compared} key comparisons");
 
@@ -320,7 +338,7 @@ mod tests {
         let mut attributes: Vec<KeyValue> = (0..2 * keys)
             .map(|i| KeyValue::new(format!("attribute.{}", i % keys), i as i64))
             .collect();
-        let compared = comparisons_of(|| dedupe_collection(&mut attributes));
+        let compared = comparisons_of(|| keep_last_value_per_key(&mut attributes));
         let expected: Vec<KeyValue> = (0..keys)
             .map(|i| KeyValue::new(format!("attribute.{i}"), (i + keys) as i64))
             .collect();
@@ -427,7 +445,7 @@ mod tests {
         };
         for _ in 0..3 {
             let mut attributes = repeated();
-            dedupe_collection(&mut attributes);
+            keep_last_value_per_key(&mut attributes);
             assert_eq!(attributes.len(), STATIC_KEYS.len());
             assert_eq!(attributes[3], KeyValue::new(STATIC_KEYS[3], 9));
             assert_eq!(RememberedKeySets::bits_of(&repeated()), None);
@@ -437,7 +455,7 @@ mod tests {
     #[test]
     fn keys_that_are_not_static_never_match_a_remembered_set() {
         let mut remembered = static_collection(1);
-        dedupe_collection(&mut remembered);
+        keep_last_value_per_key(&mut remembered);
         assert!(RememberedKeySets::bits_of(&static_collection(1)).is_some());
         // The same texts, but owned (or inline): their addresses say nothing
         // of their text, so they are hashed, and a repeat among them is
@@ -449,7 +467,7 @@ mod tests {
         assert_eq!(RememberedKeySets::bits_of(&owned), None);
         let mut with_repeat = owned.clone();
         with_repeat[7] = KeyValue::new(STATIC_KEYS[0].to_owned(), 2);
-        dedupe_collection(&mut with_repeat);
+        keep_last_value_per_key(&mut with_repeat);
         assert_eq!(with_repeat.len(), 7);
         assert_eq!(with_repeat[0], KeyValue::new(STATIC_KEYS[0], 2));
         // One key fewer, or another order: not the remembered set.
@@ -460,6 +478,51 @@ mod tests {
         let reordered_bits = filter_bits(&reordered);
         dedupe_into(&mut filter, &mut reordered);
         assert_eq!(filter.0, reordered_bits);
+    }
+
+    #[test]
+    fn a_key_repeated_twice_among_others_keeps_its_last_value_in_its_first_place() {
+        let mut attributes = vec![
+            KeyValue::new("exception.message", "first"),
+            KeyValue::new("a", 1),
+            KeyValue::new("exception.message", "second"),
+            KeyValue::new("b", true),
+            KeyValue::new("a", 2),
+            KeyValue::new("exception.message", "third"),
+        ];
+        keep_last_value_per_key(&mut attributes);
+        assert_eq!(
+            attributes,
+            [
+                KeyValue::new("exception.message", "third"),
+                KeyValue::new("a", 2),
+                KeyValue::new("b", true),
+            ]
+        );
+        let mut none: Vec<KeyValue> = Vec::new();
+        keep_last_value_per_key(&mut none);
+        assert!(none.is_empty());
+        let mut one = vec![KeyValue::new("", "empty key")];
+        keep_last_value_per_key(&mut one);
+        assert_eq!(one, [KeyValue::new("", "empty key")]);
+    }
+
+    #[test]
+    fn distinct_keys_are_left_alone_whatever_the_filter_says() {
+        // Keys the filter cannot tell apart from an earlier one (several of
+        // these share a bit, as checked) are compared, not merged.
+        let distinct: Vec<KeyValue> = (0..COMPARED_KEYS_MAX)
+            .map(|index| KeyValue::new(format!("attribute.{index:02}"), index as i64))
+            .collect();
+        let bits: std::collections::HashSet<u128> = distinct
+            .iter()
+            .map(|attribute| KeyFilter::bit(&attribute.key))
+            .collect();
+        assert!(bits.len() < distinct.len(), "no two keys share a bit");
+        let mut attributes = distinct.clone();
+        let compared = comparisons_of(|| keep_last_value_per_key(&mut attributes));
+        assert!(compared > 0, "no key was compared");
+        assert_eq!(attributes, distinct);
     }
 
     #[test]

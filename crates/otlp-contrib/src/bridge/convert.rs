@@ -13,7 +13,6 @@ use otlp_core::{
 
 use super::intern::KeyInterner;
 use super::scope_cache::ScopeCache;
-use super::unique_keys::keep_last_value_per_key;
 use super::value_convert::{INLINE_MAX, convert_resource, convert_value};
 
 /// Converts finished `opentelemetry_sdk` spans into `otlp_core` spans, sharing
@@ -163,7 +162,7 @@ impl SpanConverter {
                 value: convert_value(&attribute.value),
             })
             .collect();
-        keep_last_value_per_key(&mut converted);
+        otlp_sdk::keep_last_value_per_key(&mut converted);
         converted
     }
 

@@ -10,7 +10,6 @@ use otlp_core::{AnyValue, KeyValue, LogRecord, Resource, Severity, SpanId, Str, 
 
 use super::intern::KeyInterner;
 use super::log_scope_cache::LogScopeCache;
-use super::unique_keys::keep_last_value_per_key;
 use super::value_convert::{INLINE_MAX, convert_resource, str_from};
 
 /// Converts `opentelemetry_sdk` log records into `otlp_core` log records,
@@ -151,7 +150,7 @@ impl LogConverter {
             resource: Arc::clone(&self.resource),
             scope: self.scopes.get(scope, record.target()),
         };
-        keep_last_value_per_key(&mut converted.attributes);
+        otlp_sdk::keep_last_value_per_key(&mut converted.attributes);
         converted
     }
 

@@ -199,7 +199,6 @@ mod metric_exporter;
 mod processor;
 mod resource;
 mod scope_cache;
-mod unique_keys;
 mod value_convert;
 
 pub use convert::SpanConverter;

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use dashmap::DashMap;
 use opentelemetry::{Array, KeyValue, Value};
 
-use super::unique_keys::keep_last_value_per_key;
 use super::value_convert::{convert_attribute_plain, str_from};
 
 /// Most distinct scopes cached; past it, scopes are converted per span.
@@ -132,7 +131,7 @@ pub(crate) fn convert_scope(
     scope: &opentelemetry::InstrumentationScope,
 ) -> otlp_core::InstrumentationScope {
     let mut attributes = scope.attributes().map(convert_attribute_plain).collect();
-    keep_last_value_per_key(&mut attributes);
+    otlp_sdk::keep_last_value_per_key(&mut attributes);
     otlp_core::InstrumentationScope {
         name: str_from(scope.name()),
         version: scope.version().map(str_from).unwrap_or_default(),

@@ -641,7 +641,7 @@ impl MeterProvider {
         if scope.name.is_empty() {
             diagnostics::empty_scope_name(crate::Signal::Metrics);
         }
-        crate::unique_keys::dedupe_collection(&mut scope.attributes);
+        crate::unique_keys::keep_last_value_per_key(&mut scope.attributes);
         Meter {
             shared: self.shared.clone(),
             scope: Arc::new(scope),

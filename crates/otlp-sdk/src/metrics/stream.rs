@@ -189,7 +189,7 @@ impl Stream {
                 // A key given twice keeps its last value, as in the
                 // series' own set: OTLP asks every attribute list for
                 // unique keys.
-                crate::unique_keys::dedupe_collection(&mut dropped);
+                crate::unique_keys::keep_last_value_per_key(&mut dropped);
                 series.reservoir.offer(bucket, measure, span, dropped);
             }
         });
