@@ -629,38 +629,34 @@ mod tests {
             origin("https://user:pw@collector:4317"),
             ("https://collector:4317".into(), true)
         );
-        assert_eq!(authorization("http://collector:4317"), None);
-        // RFC 7617's example, and the base64 of `user:pw`.
-        assert_eq!(
-            authorization("http://Aladdin:open%20sesame@collector:4317").as_deref(),
-            Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
-        );
-        assert_eq!(
-            authorization("http://user:pw@collector").as_deref(),
-            Some("Basic dXNlcjpwdw==")
-        );
-        // Percent-decoded: `us@er` and `p:w` (the first `:` ends the user).
-        assert_eq!(
-            authorization("http://us%40er:p%3Aw@collector").as_deref(),
-            Some("Basic dXNAZXI6cDp3")
-        );
-        // A user name alone has an empty password.
-        assert_eq!(
-            authorization("http://user@collector").as_deref(),
-            Some("Basic dXNlcjo=")
-        );
-        assert_eq!(
-            authorization("http://user:@collector").as_deref(),
-            Some("Basic dXNlcjo=")
-        );
-        // A password alone is sent with an empty user name; nothing at all
-        // before the `@` is no credentials.
-        assert_eq!(
-            authorization("http://:pw@collector").as_deref(),
-            Some("Basic OnB3")
-        );
-        assert_eq!(authorization("http://@collector"), None);
+        // The credentials reqwest (the HTTP exporter) sends for the same URL:
+        // user-info split at its first unencoded `:`, each part decoded.
+        for (endpoint, expected) in [
+            ("http://collector:4317", None),
+            // RFC 7617's example, and the base64 of `user:pw`.
+            (
+                "http://Aladdin:open%20sesame@collector:4317",
+                Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            ),
+            ("http://user:pw@collector", Some("Basic dXNlcjpwdw==")),
+            // `us@er` and `p:w`: the first unencoded `:` ends the user.
+            ("http://us%40er:p%3Aw@collector", Some("Basic dXNAZXI6cDp3")),
+            // A `%3A` stays in the user name: `us:er` and no password, or `pw`.
+            ("http://us%3Aer@collector", Some("Basic dXM6ZXI6")),
+            ("http://us%3Aer:pw@collector", Some("Basic dXM6ZXI6cHc=")),
+            // A user name alone has an empty password.
+            ("http://user@collector", Some("Basic dXNlcjo=")),
+            ("http://user:@collector", Some("Basic dXNlcjo=")),
+            // A password alone is sent with an empty user name; nothing
+            // before the `@`, or only `:`, is no credentials.
+            ("http://:pw@collector", Some("Basic OnB3")),
+            ("http://@collector", None),
+            ("http://:@collector", None),
+        ] {
+            assert_eq!(authorization(endpoint).as_deref(), expected, "{endpoint}");
+        }
         assert_eq!(origin("http://@collector:4317").0, "http://collector:4317");
+        assert_eq!(origin("http://:@collector:4317").0, "http://collector:4317");
         let parsed = parse_endpoint("http://user:pw@collector").unwrap();
         assert!(parsed.authorization.unwrap().is_sensitive());
     }
@@ -792,25 +788,6 @@ mod tests {
             origin("http://user:1234%2Fs3cret@collector:4317").0,
             "http://collector:4317"
         );
-    }
-
-    #[test]
-    fn user_info_makes_the_credentials_the_http_exporter_sends() {
-        // reqwest (the HTTP exporter) splits user-info at its first `:` and
-        // decodes each part: a `%3A` stays in the user name, and a user
-        // name without a password still ends in `:`.
-        assert_eq!(
-            authorization("http://us%3Aer@collector").as_deref(),
-            Some("Basic dXM6ZXI6")
-        );
-        assert_eq!(
-            authorization("http://us%3Aer:pw@collector").as_deref(),
-            Some("Basic dXM6ZXI6cHc=")
-        );
-        // An empty user name and password (`:@`) are no credentials, as
-        // `http://@collector` is.
-        assert_eq!(authorization("http://:@collector"), None);
-        assert_eq!(origin("http://:@collector:4317").0, "http://collector:4317");
     }
 
     #[test]
