@@ -127,8 +127,11 @@ pub(crate) fn dedupe_into(filter: &mut KeyFilter, attributes: &mut Vec<KeyValue>
         dedupe_hashed(attributes);
         return;
     }
-    let remembered = attributes.len() >= REMEMBERED_KEYS_MIN;
-    if remembered && let Some(bits) = RememberedKeySets::bits_of(attributes) {
+    let place =
+        (attributes.len() >= REMEMBERED_KEYS_MIN).then(|| RememberedKeySets::place(attributes));
+    if let Some(place) = place
+        && let Some(bits) = RememberedKeySets::bits_of(place, attributes)
+    {
         filter.0 |= bits;
         return;
     }
@@ -148,8 +151,10 @@ pub(crate) fn dedupe_into(filter: &mut KeyFilter, attributes: &mut Vec<KeyValue>
     }
     if repeated {
         dedupe_keep_last(attributes);
-    } else if remembered && all_static {
-        RememberedKeySets::remember(attributes, own_bits);
+    } else if let Some(place) = place
+        && all_static
+    {
+        RememberedKeySets::remember(place, attributes, own_bits);
     }
 }
 
@@ -204,10 +209,9 @@ impl RememberedKeySets {
         (mixed >> (usize::BITS - 8)) % REMEMBERED_KEY_SETS
     }
 
-    /// The filter bits of `attributes`' keys, if they are a remembered set
-    /// (and so distinct).
-    fn bits_of(attributes: &[KeyValue]) -> Option<u128> {
-        let place = Self::place(attributes);
+    /// The filter bits of `attributes`' keys, if they are the set
+    /// remembered at their `place` (and so distinct).
+    fn bits_of(place: usize, attributes: &[KeyValue]) -> Option<u128> {
         REMEMBERED
             .try_with(|sets| {
                 let sets = sets.try_borrow().ok()?;
@@ -228,9 +232,8 @@ impl RememberedKeySets {
     }
 
     /// Remembers `attributes`' keys, all `'static` and distinct, with their
-    /// filter `bits`.
-    fn remember(attributes: &[KeyValue], bits: u128) {
-        let place = Self::place(attributes);
+    /// filter `bits`, at their `place`.
+    fn remember(place: usize, attributes: &[KeyValue], bits: u128) {
         let _ = REMEMBERED.try_with(|sets| {
             if let Ok(mut sets) = sets.try_borrow_mut() {
                 let set = &mut sets.places[place];
@@ -409,6 +412,11 @@ mod tests {
             .collect()
     }
 
+    /// The bits remembered for `attributes`' keys on this thread, if any.
+    fn remembered_bits(attributes: &[KeyValue]) -> Option<u128> {
+        RememberedKeySets::bits_of(RememberedKeySets::place(attributes), attributes)
+    }
+
     fn filter_bits(attributes: &[KeyValue]) -> u128 {
         let mut filter = KeyFilter::default();
         for attribute in attributes {
@@ -420,7 +428,7 @@ mod tests {
     #[test]
     fn distinct_static_keys_are_remembered_and_give_the_same_bits() {
         let mut first = static_collection(1);
-        assert_eq!(RememberedKeySets::bits_of(&first), None);
+        assert_eq!(remembered_bits(&first), None);
         let mut filter = KeyFilter::default();
         dedupe_into(&mut filter, &mut first);
         let expected = filter_bits(&first);
@@ -428,7 +436,7 @@ mod tests {
         // The next collection of the same keys is found, bits and all, and
         // a filter holding earlier keys keeps them.
         let mut next = static_collection(2);
-        assert_eq!(RememberedKeySets::bits_of(&next), Some(expected));
+        assert_eq!(remembered_bits(&next), Some(expected));
         let earlier = KeyFilter::bit("earlier.key");
         let mut filter = KeyFilter(earlier);
         dedupe_into(&mut filter, &mut next);
@@ -448,7 +456,7 @@ mod tests {
             keep_last_value_per_key(&mut attributes);
             assert_eq!(attributes.len(), STATIC_KEYS.len());
             assert_eq!(attributes[3], KeyValue::new(STATIC_KEYS[3], 9));
-            assert_eq!(RememberedKeySets::bits_of(&repeated()), None);
+            assert_eq!(remembered_bits(&repeated()), None);
         }
     }
 
@@ -456,7 +464,7 @@ mod tests {
     fn keys_that_are_not_static_never_match_a_remembered_set() {
         let mut remembered = static_collection(1);
         keep_last_value_per_key(&mut remembered);
-        assert!(RememberedKeySets::bits_of(&static_collection(1)).is_some());
+        assert!(remembered_bits(&static_collection(1)).is_some());
         // The same texts, but owned (or inline): their addresses say nothing
         // of their text, so they are hashed, and a repeat among them is
         // found.
@@ -464,14 +472,14 @@ mod tests {
             .iter()
             .map(|&key| KeyValue::new(key.to_owned(), 1))
             .collect();
-        assert_eq!(RememberedKeySets::bits_of(&owned), None);
+        assert_eq!(remembered_bits(&owned), None);
         let mut with_repeat = owned.clone();
         with_repeat[7] = KeyValue::new(STATIC_KEYS[0].to_owned(), 2);
         keep_last_value_per_key(&mut with_repeat);
         assert_eq!(with_repeat.len(), 7);
         assert_eq!(with_repeat[0], KeyValue::new(STATIC_KEYS[0], 2));
         // One key fewer, or another order: not the remembered set.
-        assert_eq!(RememberedKeySets::bits_of(&static_collection(1)[1..]), None);
+        assert_eq!(remembered_bits(&static_collection(1)[1..]), None);
         let mut reordered = static_collection(1);
         reordered.swap(2, 5);
         let mut filter = KeyFilter::default();
