@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::file::{shown_unknown, unknown_key};
+use super::file::unknown_key;
 use super::keys::{self, Ctx, Staged};
 use super::node::Node;
 use super::parse::Dialect;
 use super::propagator_options::accepted_names;
+use super::setting::shown_redacted;
 use super::setting::{LOGS_SECTION, METRICS_SECTION, Scope, Setting};
 use super::{ConfigError, ConfigSource, ConfigWarning};
 use crate::Signal;
@@ -328,7 +329,7 @@ fn apply_override(staged: &mut Staged, name: &str, value: &str) -> Result<(), Co
                 );
                 return Err(ConfigError::UnknownKey {
                     key: name.to_owned(),
-                    value: shown_unknown(name, &text),
+                    value: shown_redacted(name, &text),
                     reason,
                     origin,
                 });

@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::{REDACTED, redact_userinfo};
 use super::keys::{self, Ctx, Staged};
 use super::node::Node;
 use super::parse::Dialect;
-use super::setting::{self, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Unknown};
+use super::setting::{
+    self, LOGS_SECTION, METRICS_SECTION, Scope, Setting, Unknown, shown_redacted,
+};
 use super::{ConfigError, ConfigSource};
 
 /// The extensions looked for, in this order, for each file stem.
@@ -293,7 +294,7 @@ fn map_entries<'a>(
         Node::Map(entries) => Ok(Some(entries)),
         other => Err(ConfigError::invalid(
             section,
-            shown_unknown(section, other),
+            shown_redacted(section, other),
             format!("section {section:?} must be a map of {what}"),
             origin.clone(),
         )),
@@ -309,87 +310,15 @@ pub(crate) fn unknown_key(
 ) -> ConfigError {
     ConfigError::UnknownKey {
         key: spelled.to_owned(),
-        value: shown_unknown(spelled, value),
+        value: shown_redacted(spelled, value),
         reason,
         origin: origin.clone(),
     }
 }
 
-/// The value of an unknown key (or section), redacted when it may hold a
-/// secret: whole when its name suggests one, or is a typo or two away from
-/// `headers` or `client_key` (`OTLP__EXPORTER__HEADRES`); a map's entries
-/// and a list's items each by the same rule (a misspelt section,
-/// `exporters:`, with its `headers` spelt right); any text with a URL's
-/// user-info redacted (a misspelt `endpoint`).
-pub(crate) fn shown_unknown(spelled: &str, value: &Node) -> String {
-    const SECRET_HINTS: &[&str] = &[
-        "header", "key", "secret", "token", "password", "auth", "cred",
-    ];
-    const SECRET_KEYS: &[&str] = &["headers", "client_key"];
-    let lower = spelled.to_ascii_lowercase();
-    let last = lower.rsplit("__").next().unwrap_or(&lower);
-    let last = last.rsplit('.').next().unwrap_or(last);
-    if SECRET_HINTS.iter().any(|hint| lower.contains(hint))
-        || SECRET_KEYS.iter().any(|key| typos_apart(last, key) <= 2)
-    {
-        return REDACTED.to_owned();
-    }
-    match value {
-        Node::Str(text) => redact_userinfo(text),
-        Node::Seq(items) => {
-            let items: Vec<String> = items
-                .iter()
-                .map(|item| shown_unknown(spelled, item))
-                .collect();
-            format!("[{}]", items.join(", "))
-        }
-        Node::Map(entries) => {
-            let entries: Vec<String> = entries
-                .iter()
-                .map(|(key, value)| {
-                    format!(
-                        "{key}={}",
-                        shown_unknown(&format!("{spelled}.{key}"), value)
-                    )
-                })
-                .collect();
-            format!("{{{}}}", entries.join(", "))
-        }
-        Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_) => value.describe(),
-    }
-}
-
-/// How many one-character typos (a letter left out, added, replaced, or
-/// swapped with its neighbour) turn `typed` into `key`: the optimal string
-/// alignment distance, computed only when it may be 2 or less (else 3).
-fn typos_apart(typed: &str, key: &str) -> usize {
-    let typed: Vec<char> = typed.chars().take(key.len() + 3).collect();
-    let key: Vec<char> = key.chars().collect();
-    if typed.len().abs_diff(key.len()) > 2 {
-        return 3;
-    }
-    let mut rows = vec![vec![0; key.len() + 1]; typed.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=typed.len() {
-        for j in 1..=key.len() {
-            let replaced = rows[i - 1][j - 1] + usize::from(typed[i - 1] != key[j - 1]);
-            let mut best = replaced.min(rows[i - 1][j] + 1).min(rows[i][j - 1] + 1);
-            if i > 1 && j > 1 && typed[i - 1] == key[j - 2] && typed[i - 2] == key[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[typed.len()][key.len()]
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::error::REDACTED;
     use super::*;
 
     #[test]
@@ -491,18 +420,18 @@ mod tests {
             .load()
             .expect_err("an unknown key");
         assert_eq!(error.value(), Some("5"), "{error}");
-        assert_eq!(typos_apart("headres", "headers"), 1);
-        assert_eq!(typos_apart("hedaers", "headers"), 1);
-        assert_eq!(typos_apart("client_kye", "client_key"), 1);
-        assert_eq!(typos_apart("headrs", "headers"), 1);
-        assert!(typos_apart("nope", "headers") > 2);
-        assert!(typos_apart("max_queue", "headers") > 2);
+        assert_eq!(setting::typos_apart("headres", "headers"), 1);
+        assert_eq!(setting::typos_apart("hedaers", "headers"), 1);
+        assert_eq!(setting::typos_apart("client_kye", "client_key"), 1);
+        assert_eq!(setting::typos_apart("headrs", "headers"), 1);
+        assert!(setting::typos_apart("nope", "headers") > 2);
+        assert!(setting::typos_apart("max_queue", "headers") > 2);
     }
 
     #[test]
     fn unknown_values_with_secret_names_are_redacted() {
         let value = Node::Str("Bearer abc".into());
-        assert_eq!(shown_unknown("exporter.header", &value), REDACTED);
-        assert_eq!(shown_unknown("batch.max_queue", &Node::Int(3)), "3");
+        assert_eq!(shown_redacted("exporter.header", &value), REDACTED);
+        assert_eq!(shown_redacted("batch.max_queue", &Node::Int(3)), "3");
     }
 }

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use super::env::{self, OVERRIDE_PREFIX};
 use super::error::redact_userinfo;
-use super::file::{self, shown_unknown};
+use super::file;
 use super::keys::{self, Staged};
 use super::node::Node;
 use super::origin::Origins;
 use super::setting::Setting;
+use super::setting::shown_redacted;
 use super::validate;
 use super::{Config, ConfigError, ConfigSource, ConfigWarning, PropagatorName, REDACTED};
 
@@ -586,7 +587,7 @@ fn shown_non_utf8(name: &str, lossy: &str) -> String {
     {
         Some((_, key, _)) => key.shown(&node),
         None if name.to_ascii_lowercase().contains("endpoint") => redact_userinfo(lossy),
-        None => shown_unknown(name, &node),
+        None => shown_redacted(name, &node),
     }
 }
 

@@ -408,30 +408,85 @@ impl Setting {
             Setting::ExporterEndpoint
             | Setting::ExporterTracesEndpoint
             | Setting::ExporterLogsEndpoint
-            | Setting::ExporterMetricsEndpoint => without_userinfo(node),
+            | Setting::ExporterMetricsEndpoint => shown_redacted(self.dotted(), node),
             _ => node.describe(),
         }
     }
 }
 
-/// `node` as [`Node::describe`] shows it, each text in it (a list's
-/// items, a map's keys and values) with its URL user-info redacted.
-fn without_userinfo(node: &Node) -> String {
-    match node {
+/// A value as it may appear in an error or warning when nothing says what
+/// it holds (an unknown key or section, an endpoint of the wrong type):
+/// whole redacted when its name suggests a secret, or is a typo or two away
+/// from `headers` or `client_key` (`OTLP__EXPORTER__HEADRES`); a map's
+/// entries and a list's items each by the same rule (a misspelt section,
+/// `exporters:`, with its `headers` spelt right); any text, map keys
+/// included, with a URL's user-info redacted (a misspelt `endpoint`).
+pub(crate) fn shown_redacted(spelled: &str, value: &Node) -> String {
+    const SECRET_HINTS: &[&str] = &[
+        "header", "key", "secret", "token", "password", "auth", "cred",
+    ];
+    const SECRET_KEYS: &[&str] = &["headers", "client_key"];
+    let lower = spelled.to_ascii_lowercase();
+    let last = lower.rsplit("__").next().unwrap_or(&lower);
+    let last = last.rsplit('.').next().unwrap_or(last);
+    if SECRET_HINTS.iter().any(|hint| lower.contains(hint))
+        || SECRET_KEYS.iter().any(|key| typos_apart(last, key) <= 2)
+    {
+        return REDACTED.to_owned();
+    }
+    match value {
         Node::Str(text) => redact_userinfo(text),
         Node::Seq(items) => {
-            let items: Vec<String> = items.iter().map(without_userinfo).collect();
+            let items: Vec<String> = items
+                .iter()
+                .map(|item| shown_redacted(spelled, item))
+                .collect();
             format!("[{}]", items.join(", "))
         }
         Node::Map(entries) => {
             let entries: Vec<String> = entries
                 .iter()
-                .map(|(key, value)| format!("{}={}", redact_userinfo(key), without_userinfo(value)))
+                .map(|(key, value)| {
+                    format!(
+                        "{}={}",
+                        redact_userinfo(key),
+                        shown_redacted(&format!("{spelled}.{key}"), value)
+                    )
+                })
                 .collect();
             format!("{{{}}}", entries.join(", "))
         }
-        Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_) => node.describe(),
+        Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_) => value.describe(),
     }
+}
+
+/// How many one-character typos (a letter left out, added, replaced, or
+/// swapped with its neighbour) turn `typed` into `key`: the optimal string
+/// alignment distance, computed only when it may be 2 or less (else 3).
+pub(crate) fn typos_apart(typed: &str, key: &str) -> usize {
+    let typed: Vec<char> = typed.chars().take(key.len() + 3).collect();
+    let key: Vec<char> = key.chars().collect();
+    if typed.len().abs_diff(key.len()) > 2 {
+        return 3;
+    }
+    let mut rows = vec![vec![0; key.len() + 1]; typed.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=typed.len() {
+        for j in 1..=key.len() {
+            let replaced = rows[i - 1][j - 1] + usize::from(typed[i - 1] != key[j - 1]);
+            let mut best = replaced.min(rows[i - 1][j] + 1).min(rows[i][j - 1] + 1);
+            if i > 1 && j > 1 && typed[i - 1] == key[j - 2] && typed[i - 2] == key[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[typed.len()][key.len()]
 }
 
 /// The keys of a top-level section, by their name in it.
