@@ -76,7 +76,7 @@ impl Default for GrpcExporterBuilder {
 impl fmt::Debug for GrpcExporterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcExporterBuilder")
-            .field("endpoint", &redact_userinfo(&self.endpoint))
+            .field("endpoint", &without_user_info(&self.endpoint))
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
             .field(
@@ -268,7 +268,7 @@ impl GrpcExporterBuilder {
             authorization,
         } = parse_endpoint(&self.endpoint)?;
         let shown_origin = origin.clone();
-        let shown_endpoint = redact_userinfo(&self.endpoint);
+        let shown_endpoint = without_user_info(&self.endpoint);
         let invalid_endpoint = |reason: String| BuildError::InvalidEndpoint {
             endpoint: shown_endpoint.clone(),
             reason,
@@ -323,6 +323,23 @@ where
     }
 }
 
+/// `endpoint` as errors and `Debug` show it: everything before its last `@`
+/// redacted. A gRPC endpoint has no path or query, so any `@` in it ends a
+/// user-info, even one whose password holds an unencoded `/`, `?` or `#`
+/// (which [`redact_userinfo`] cannot tell from a path, `user:1234/5678@…`
+/// being a valid host, port and path to it).
+fn without_user_info(endpoint: &str) -> String {
+    let trimmed = endpoint.trim();
+    let (scheme, rest) = match trimmed.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), trimmed),
+    };
+    match rest.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}{REDACTED}@{host}"),
+        None => redact_userinfo(endpoint),
+    }
+}
+
 /// What an endpoint says: where to connect, and the user name and password
 /// it may carry.
 #[derive(Debug, PartialEq)]
@@ -340,7 +357,7 @@ struct ParsedEndpoint {
 
 fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
     let invalid = |reason: &str| BuildError::InvalidEndpoint {
-        endpoint: redact_userinfo(endpoint),
+        endpoint: without_user_info(endpoint),
         reason: reason.to_owned(),
     };
     let uri: Uri = endpoint
@@ -369,6 +386,20 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
         Some((user_info, host_port)) => (Some(user_info), host_port),
         None => (None, authority.as_str()),
     };
+    // gRPC has no path or query of its own, so an `@` after the authority can
+    // only end a user-info whose password holds an unencoded `/`, `?` or `#`
+    // (`user:pa/ss@collector`; `user:1234/5678@collector`, which reads as
+    // host `user`, port 1234): refused, shown with all of it redacted, rather
+    // than naming its head as a port or connecting where it was not meant to.
+    let after_authority = endpoint
+        .find(authority.as_str())
+        .map_or("", |start| &endpoint[start + authority.as_str().len()..]);
+    if user_info.is_none() && after_authority.contains('@') {
+        return Err(invalid(
+            "an `@` after the host: a user name or password holding a `/`, `?` or `#` must \
+             have them percent-encoded (`%2F`, `%3F`, `%23`)",
+        ));
+    }
     // `http::Uri` takes any run of digits as a port and reads one that is no
     // `u16` as none, so tonic would connect to the scheme's default port
     // (80, 443) instead: a mistyped port must be an error here.
@@ -378,42 +409,12 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
         .filter(|port| !port.is_empty())
         && !matches!(port.parse::<u16>(), Ok(1..))
     {
-        // `user:pa/ss@host` (or `?`, `#`): what reads as the port is the
-        // head of a password, cut off by the character; not to be named.
-        let after_authority = endpoint
-            .find(authority.as_str())
-            .map_or("", |start| &endpoint[start + authority.as_str().len()..]);
-        if user_info.is_none()
-            && !port.bytes().all(|byte| byte.is_ascii_digit())
-            && after_authority.contains('@')
-        {
-            return Err(invalid(
-                "its user name or password holds an unencoded `/`, `?` or `#`, which ends its \
-                 host early: percent-encode them (`%2F`, `%3F`, `%23`)",
-            ));
-        }
         return Err(invalid(&format!(
             "port {port:?} is not a number from 1 to 65535"
         )));
     }
     if uri.query().is_some() {
         return Err(invalid("a gRPC endpoint has no query"));
-    }
-    // gRPC has no path of its own (the method's is fixed), so an `@` after
-    // the host can only end a user-info whose password holds an unencoded
-    // `/` and starts with digits (`user:1234/5678@collector`, which reads as
-    // host `user`, port 1234): refused, shown with all of it redacted,
-    // rather than connecting where it was not meant to.
-    if user_info.is_none() && uri.path().contains('@') {
-        let trimmed = endpoint.trim();
-        let (scheme, rest) = trimmed.split_once("://").unwrap_or(("", trimmed));
-        let host = rest.rsplit_once('@').map_or("", |(_, host)| host);
-        return Err(BuildError::InvalidEndpoint {
-            endpoint: format!("{scheme}://{REDACTED}@{host}"),
-            reason: "an `@` after the host: a password holding a `/` must have it \
-                     percent-encoded (`%2F`)"
-                .to_owned(),
-        });
     }
     // An empty user-info (`http://@host`, `http://:@host`) names nobody, as
     // reqwest reads it.
@@ -608,7 +609,7 @@ mod tests {
             else {
                 panic!("{endpoint}: {error}")
             };
-            assert_eq!(shown, &redact_userinfo(endpoint));
+            assert_eq!(shown, &without_user_info(endpoint));
             assert!(reason.contains(&format!("port \"{port}\"")), "{reason}");
         }
         // Every port a socket can have, and none (the scheme's default).
@@ -736,38 +737,23 @@ mod tests {
     /// A password holding an unencoded `/`, `?` or `#` ends what `http::Uri`
     /// reads as the authority early, its head read as a port: the error
     /// names none of it, and says what to do.
+    /// gRPC has no path or query: an `@` after the host ends a password
+    /// holding an unencoded `/`, `?` or `#`, whose head reads as a port (or,
+    /// all digits, is one: `user:1234/…` would connect to host `user`). The
+    /// endpoint is refused, shown with all of its user-info redacted.
     #[test]
-    fn a_password_holding_a_slash_a_question_mark_or_a_hash_reaches_no_error() {
+    fn an_at_after_the_host_is_a_password_cut_short_refused_without_showing_it() {
         for endpoint in [
             "http://user:s3cret/x@collector:4317",
             "http://user:s3cret?x@collector:4317",
             "http://user:s3cret#x@collector:4317",
-        ] {
-            let builder = GrpcExporter::builder().endpoint(endpoint);
-            assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
-            let error = builder.build().expect_err(endpoint);
-            assert_hides_the_secret(&error);
-            assert!(error.to_string().contains("percent-encode"), "{error}");
-        }
-        // A port that is no port, with no `@` after it, is still named.
-        let error = GrpcExporter::builder()
-            .endpoint("http://collector:43l7/x")
-            .build()
-            .expect_err("a bad port");
-        assert!(error.to_string().contains("port \"43l7\""), "{error}");
-    }
-
-    #[test]
-    fn an_at_after_the_host_is_a_password_cut_short_refused_without_showing_it() {
-        for endpoint in [
             "http://user:1234/s3cret@collector:4317",
             "https://user:1234/s3cret@collector",
             "http://user:1234/a/s3cret@collector:4317/v1/traces",
         ] {
-            let error = GrpcExporter::builder()
-                .endpoint(endpoint)
-                .build()
-                .expect_err(endpoint);
+            let builder = GrpcExporter::builder().endpoint(endpoint);
+            assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
+            let error = builder.build().expect_err(endpoint);
             let BuildError::InvalidEndpoint {
                 endpoint: shown,
                 reason,
@@ -775,14 +761,21 @@ mod tests {
             else {
                 panic!("{endpoint}: {error}")
             };
+            assert!(reason.contains("percent-encode"), "{reason}");
             assert!(reason.contains("%2F"), "{reason}");
             assert!(shown.starts_with("http"), "{shown}");
             assert!(shown.contains("<redacted>@collector"), "{shown}");
             assert_hides_the_secret(&error);
             assert!(!error.to_string().contains("1234"), "{error}");
         }
-        // A path without `@` is ignored, as before; a password with its `/`
+        // A port that is no port, with no `@` after it, is still named; a
+        // path without `@` is ignored, as before; a password with its `/`
         // encoded is a password.
+        let error = GrpcExporter::builder()
+            .endpoint("http://collector:43l7/x")
+            .build()
+            .expect_err("a bad port");
+        assert!(error.to_string().contains("port \"43l7\""), "{error}");
         assert!(parse_endpoint("http://collector:4317/v1/traces").is_ok());
         assert_eq!(
             origin("http://user:1234%2Fs3cret@collector:4317").0,
