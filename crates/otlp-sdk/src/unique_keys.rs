@@ -88,10 +88,10 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
 /// itself (`otlp-contrib`'s `opentelemetry_sdk` bridge) calls for the same.
 ///
 /// Keys a 128-bit filter tells apart cost no comparison, and a collection
-/// of distinct `'static` keys seen before on this thread costs a look-up
-/// ([`dedupe_into`]); past [`COMPARED_KEYS_MAX`] attributes, a hash map finds
-/// the repeats, so the cost grows with the collection's size, not its
-/// square. No allocation unless a key repeats or the collection is large.
+/// of distinct `'static` keys seen before on this thread costs a look-up;
+/// past 32 attributes, a hash map finds the repeats, so the cost grows with
+/// the collection's size, not its square. No allocation unless a key
+/// repeats or the collection is large.
 ///
 /// ```
 /// use otlp_core::KeyValue;
