@@ -32,7 +32,9 @@ pub enum AnyValue {
     Bytes(Arc<[u8]>),
     /// An ordered list of values (may mix kinds).
     Array(Arc<[AnyValue]>),
-    /// A list of key-value pairs (a nested map; keys keep their order).
+    /// A list of key-value pairs (a nested map; keys keep their order). OTLP
+    /// asks its keys to be unique: the encoders write a repeated key once,
+    /// with its last value, in the place where it first appears.
     KvList(Arc<[KeyValue]>),
 }
 

@@ -481,3 +481,93 @@ proptest! {
         prop_assert_eq!(covered, spans.len());
     }
 }
+
+/// OTLP's `KeyValueList` keys "MUST be unique": a list a program built with
+/// a repeated key goes out with each key once, its last value in the place
+/// where the key first appears, wherever the list sits (an attribute's
+/// value, inside an array, inside another list), in protobuf and in
+/// OTLP/JSON alike. Read back with prost and with serde_json.
+#[test]
+fn key_value_lists_go_out_with_each_key_once() {
+    use opentelemetry_proto::tonic::common::v1::AnyValue as ProtoValue;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+
+    let inner = AnyValue::KvList(vec![KeyValue::new("x", 1i64), KeyValue::new("x", 2i64)].into());
+    let list = AnyValue::KvList(
+        vec![
+            KeyValue::new("a", 1i64),
+            KeyValue::new("b", inner),
+            KeyValue::new("a", 3i64),
+        ]
+        .into(),
+    );
+    let span = SpanData::builder("maps")
+        .trace_id(TraceId::random())
+        .span_id(SpanId::random())
+        .attributes([
+            KeyValue::new("map", list.clone()),
+            KeyValue::new("maps", AnyValue::Array(vec![list].into())),
+        ])
+        .build();
+
+    // `(key, value)` of a decoded list, an `Int` as its number, a list as
+    // its entries.
+    fn entries(value: Option<&ProtoValue>) -> Vec<(String, String)> {
+        let Some(Value::KvlistValue(list)) = value.and_then(|value| value.value.as_ref()) else {
+            panic!("not a kvlist: {value:?}");
+        };
+        list.values
+            .iter()
+            .map(|entry| {
+                let shown = match entry.value.as_ref().and_then(|value| value.value.as_ref()) {
+                    Some(Value::IntValue(int)) => int.to_string(),
+                    Some(Value::KvlistValue(_)) => format!("{:?}", entries(entry.value.as_ref())),
+                    other => panic!("unexpected value {other:?}"),
+                };
+                (entry.key.clone(), shown)
+            })
+            .collect()
+    }
+    let expected = vec![
+        ("a".to_owned(), "3".to_owned()),
+        ("b".to_owned(), r#"[("x", "2")]"#.to_owned()),
+    ];
+
+    let body = encode(std::slice::from_ref(&span));
+    let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("prost decodes it");
+    let attributes = &request.resource_spans[0].scope_spans[0].spans[0].attributes;
+    assert_eq!(
+        entries(attributes[0].value.as_ref()),
+        expected,
+        "an attribute's value"
+    );
+    let Some(Value::ArrayValue(array)) =
+        attributes[1].value.as_ref().and_then(|v| v.value.as_ref())
+    else {
+        panic!("not an array: {:?}", attributes[1]);
+    };
+    assert_eq!(entries(array.values.first()), expected, "inside an array");
+    check(std::slice::from_ref(&span));
+
+    let mut json = Vec::new();
+    TraceEncoder::new().encode(Encoding::Json, &[span], &mut json);
+    let json: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
+    let attributes = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+    for list in [
+        &attributes[0]["value"]["kvlistValue"]["values"],
+        &attributes[1]["value"]["arrayValue"]["values"][0]["kvlistValue"]["values"],
+    ] {
+        let keys = |list: &serde_json::Value| {
+            list.as_array()
+                .expect("a list's values")
+                .iter()
+                .map(|entry| entry["key"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(list), ["a", "b"]);
+        assert_eq!(list[0]["value"]["intValue"], "3");
+        let inner = &list[1]["value"]["kvlistValue"]["values"];
+        assert_eq!(keys(inner), ["x"]);
+        assert_eq!(inner[0]["value"]["intValue"], "2");
+    }
+}

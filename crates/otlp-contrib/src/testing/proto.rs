@@ -30,10 +30,24 @@ pub fn value(value: &AnyValue) -> common::AnyValue {
             values: values.iter().map(self::value).collect(),
         }),
         AnyValue::KvList(entries) => Value::KvlistValue(common::KeyValueList {
-            values: attributes(entries),
+            values: attributes(&each_key_once(entries)),
         }),
     };
     common::AnyValue { value: Some(value) }
+}
+
+/// A key-value list's entries as OTLP wants them, each key once ("keys MUST
+/// be unique"): a repeated key keeps its last value, in the place where the
+/// key first appears.
+fn each_key_once(entries: &[KeyValue]) -> Vec<KeyValue> {
+    let mut unique: Vec<KeyValue> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match unique.iter_mut().find(|kept| kept.key == entry.key) {
+            Some(kept) => kept.value = entry.value.clone(),
+            None => unique.push(entry.clone()),
+        }
+    }
+    unique
 }
 
 /// A list of attributes.

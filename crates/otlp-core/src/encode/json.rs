@@ -14,6 +14,7 @@ use std::io::Write;
 
 use super::MAX_VALUE_DEPTH;
 use super::grouping::Groups;
+use super::kv_list::unique_entries;
 use super::signal::Signal;
 pub(super) use metric::put_metric;
 
@@ -200,7 +201,7 @@ fn put_value_at(out: &mut Vec<u8>, value: &AnyValue, depth: usize) {
         AnyValue::KvList(entries) => {
             let out = object.key("kvlistValue");
             out.extend_from_slice(b"{\"values\":");
-            put_key_values_at(out, entries, depth + 1);
+            put_entries(out, unique_entries(entries), depth + 1);
             out.push(b'}');
         }
     }
@@ -208,18 +209,26 @@ fn put_value_at(out: &mut Vec<u8>, value: &AnyValue, depth: usize) {
 }
 
 fn put_key_values(out: &mut Vec<u8>, attributes: &[KeyValue]) {
-    put_key_values_at(out, attributes, 0);
+    let entries = attributes
+        .iter()
+        .map(|attribute| (&*attribute.key, &attribute.value));
+    put_entries(out, entries, 0);
 }
 
-fn put_key_values_at(out: &mut Vec<u8>, attributes: &[KeyValue], depth: usize) {
+/// A JSON array of `KeyValue` objects.
+fn put_entries<'a>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = (&'a str, &'a AnyValue)>,
+    depth: usize,
+) {
     out.push(b'[');
-    for (index, attribute) in attributes.iter().enumerate() {
+    for (index, (key, value)) in entries.enumerate() {
         if index > 0 {
             out.push(b',');
         }
         let mut object = Object::open(out);
-        put_string(object.key("key"), &attribute.key);
-        put_value_at(object.key("value"), &attribute.value, depth);
+        put_string(object.key("key"), key);
+        put_value_at(object.key("value"), value, depth);
         object.close();
     }
     out.push(b']');

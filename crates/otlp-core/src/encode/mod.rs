@@ -38,6 +38,7 @@
 pub mod frame;
 mod grouping;
 mod json;
+mod kv_list;
 mod protobuf;
 pub mod record;
 mod signal;

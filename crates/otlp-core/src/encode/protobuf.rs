@@ -27,6 +27,7 @@ pub(super) use metric::{metric_len, put_metric};
 
 use super::MAX_VALUE_DEPTH;
 use super::grouping::Groups;
+use super::kv_list::unique_entries;
 use super::signal::Signal;
 use crate::wire::{
     WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, len_field_len, put_bytes_field,
@@ -88,7 +89,7 @@ fn nested_value_len(value: &AnyValue, depth: usize) -> usize {
     match value {
         AnyValue::Array(_) | AnyValue::KvList(_) if depth >= MAX_VALUE_DEPTH => 0,
         AnyValue::Array(values) => len_field_len(5, array_len(values, depth + 1)),
-        AnyValue::KvList(entries) => len_field_len(6, attributes_len_at(1, entries, depth + 1)),
+        AnyValue::KvList(entries) => len_field_len(6, kv_list_len(entries, depth + 1)),
         AnyValue::Bytes(bytes) => len_field_len(7, bytes.len()),
         scalar => any_value_len_at(scalar, depth),
     }
@@ -101,18 +102,21 @@ fn array_len(values: &[AnyValue], depth: usize) -> usize {
         .sum()
 }
 
-fn key_value_len(attribute: &KeyValue, depth: usize) -> usize {
-    str_len(1, &attribute.key) + len_field_len(2, any_value_len_at(&attribute.value, depth))
+fn entry_len(key: &str, value: &AnyValue, depth: usize) -> usize {
+    str_len(1, key) + len_field_len(2, any_value_len_at(value, depth))
+}
+
+/// The length of a `KeyValueList`'s entries, each key once ([`unique_entries`]).
+fn kv_list_len(entries: &[KeyValue], depth: usize) -> usize {
+    unique_entries(entries)
+        .map(|(key, value)| len_field_len(1, entry_len(key, value, depth)))
+        .sum()
 }
 
 fn attributes_len(field: u32, attributes: &[KeyValue]) -> usize {
-    attributes_len_at(field, attributes, 0)
-}
-
-fn attributes_len_at(field: u32, attributes: &[KeyValue], depth: usize) -> usize {
     attributes
         .iter()
-        .map(|attribute| len_field_len(field, key_value_len(attribute, depth)))
+        .map(|attribute| len_field_len(field, entry_len(&attribute.key, &attribute.value, 0)))
         .sum()
 }
 
@@ -312,38 +316,38 @@ fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usi
             }
         }
         AnyValue::KvList(entries) => {
-            put_len_prefix(buf, 6, attributes_len_at(1, entries, depth + 1));
-            put_attributes_at(buf, 1, entries, depth + 1);
+            put_len_prefix(buf, 6, kv_list_len(entries, depth + 1));
+            for (key, value) in unique_entries(entries) {
+                put_entry(buf, 1, key, value, depth + 1);
+            }
         }
         AnyValue::Bytes(bytes) => put_bytes_field(buf, 7, bytes),
     }
 }
 
 fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
-    put_attributes_at(buf, field, attributes, 0);
-}
-
-fn put_attributes_at<B: BufMut + ?Sized>(
-    buf: &mut B,
-    field: u32,
-    attributes: &[KeyValue],
-    depth: usize,
-) {
     for attribute in attributes {
         if put_short_string_attribute(buf, field, attribute) {
             continue;
         }
-        // The value's length once, for both prefixes (as `key_value_len`).
-        let value_len = any_value_len_at(&attribute.value, depth);
-        put_len_prefix(
-            buf,
-            field,
-            str_len(1, &attribute.key) + len_field_len(2, value_len),
-        );
-        put_str(buf, 1, &attribute.key);
-        put_len_prefix(buf, 2, value_len);
-        put_value_at(buf, &attribute.value, depth);
+        put_entry(buf, field, &attribute.key, &attribute.value, 0);
     }
+}
+
+/// One `KeyValue` under `field`.
+fn put_entry<B: BufMut + ?Sized>(
+    buf: &mut B,
+    field: u32,
+    key: &str,
+    value: &AnyValue,
+    depth: usize,
+) {
+    // The value's length once, for both prefixes (as `entry_len`).
+    let value_len = any_value_len_at(value, depth);
+    put_len_prefix(buf, field, str_len(1, key) + len_field_len(2, value_len));
+    put_str(buf, 1, key);
+    put_len_prefix(buf, 2, value_len);
+    put_value_at(buf, value, depth);
 }
 
 /// The common attribute, a string value under a non-empty key, whose
