@@ -270,6 +270,26 @@ mod tests {
             .collect()
     }
 
+    /// A blocking task that does not finish (here it panics; a runtime
+    /// shutting down cancels one not yet started) is an `Err` naming the
+    /// compression, which the exporters turn into a failed export, not a
+    /// panic on the runtime thread.
+    #[test]
+    fn a_compression_task_that_does_not_finish_is_an_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let outcome = runtime.block_on(off_runtime(|| -> Vec<u8> {
+            panic!("the compressor broke (a panic this test provokes)")
+        }));
+        let Err(why) = outcome else {
+            panic!("a task that panicked gave {outcome:?}");
+        };
+        assert!(why.starts_with("compression task failed: "), "{why}");
+        // The runtime goes on: the next task finishes.
+        assert_eq!(runtime.block_on(off_runtime(|| 7)), Ok(7));
+    }
+
     #[test]
     fn no_compression_is_no_new_buffer() {
         assert_eq!(compress(Compression::None, &sample()), Ok(None));
