@@ -3,21 +3,25 @@
 //! MUST be unique", and a list built by a program may repeat one; a
 //! repeated key keeps its last value, in the place where the key first
 //! appears, as otlp-sdk keeps a span's or a log record's attributes. The
-//! protobuf and JSON encoders both write a list through [`unique_entries`],
-//! so their lengths and bytes agree.
+//! protobuf and JSON encoders both write a list through [`unique_entries`]
+//! when one of its keys repeats ([`RepeatFinder`] tells), so their lengths
+//! and bytes agree.
 //!
 //! Cost: a list without a repeated key (nearly every one) is written as
-//! given, after comparing its keys pairwise (up to [`COMPARED_ENTRIES_MAX`]
-//! entries, no allocation) or through a hash set (longer lists). Only a list
-//! with a repeated key pays for a plan of which value goes where.
+//! given; its keys go through a filter (up to [`FILTERED_ENTRIES_MAX`]
+//! entries, no allocation) or a hash set (longer lists) in the protobuf
+//! encoder's length pass, and in a pass of their own before OTLP/JSON. Only
+//! a list with a repeated key pays for a plan of which value goes where.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::{AnyValue, KeyValue};
 
-/// Lists of up to this many entries are checked for a repeated key by
-/// comparing every pair (at most 120 comparisons, most of them of lengths).
-const COMPARED_ENTRIES_MAX: usize = 16;
+/// Lists of up to this many entries are checked for a repeated key through
+/// a 64-bit filter of their keys ([`key_bit`]): a key is compared with the
+/// ones before it only when its bit was taken already. No allocation, and
+/// one pass over a list without a repeat but for a few collisions.
+const FILTERED_ENTRIES_MAX: usize = 64;
 
 /// The entries of a key-value list to write, in order: each distinct key
 /// once, with the last value given for it, in its first place.
@@ -48,15 +52,67 @@ pub(super) fn unique_entries(entries: &[KeyValue]) -> UniqueEntries<'_> {
 }
 
 fn has_repeated_key(entries: &[KeyValue]) -> bool {
-    if entries.len() <= COMPARED_ENTRIES_MAX {
-        return entries.iter().enumerate().any(|(index, entry)| {
-            entries[..index]
-                .iter()
-                .any(|earlier| earlier.key == entry.key)
-        });
+    let mut finder = RepeatFinder::new(entries);
+    entries
+        .iter()
+        .enumerate()
+        .any(|(index, entry)| finder.repeats(index, &entry.key))
+}
+
+/// Tells, walking a list's keys in order, whether the key at each index
+/// repeats an earlier one: through a filter of the keys seen ([`key_bit`],
+/// comparing only on a collision) up to [`FILTERED_ENTRIES_MAX`] entries,
+/// through a hash set past that. The protobuf encoder asks it while it adds
+/// up a list's length, so that a list without a repeat costs no pass of its
+/// own.
+pub(super) struct RepeatFinder<'a> {
+    entries: &'a [KeyValue],
+    seen: u64,
+    /// The keys seen, for a long list.
+    long: Option<HashSet<&'a str>>,
+}
+
+impl<'a> RepeatFinder<'a> {
+    pub(super) fn new(entries: &'a [KeyValue]) -> Self {
+        let long =
+            (entries.len() > FILTERED_ENTRIES_MAX).then(|| HashSet::with_capacity(entries.len()));
+        RepeatFinder {
+            entries,
+            seen: 0,
+            long,
+        }
     }
-    let mut seen = HashSet::with_capacity(entries.len());
-    !entries.iter().all(|entry| seen.insert(&*entry.key))
+
+    /// Whether `key`, the key at `index`, repeats one before it; ask for
+    /// each index in turn, from 0.
+    #[inline]
+    pub(super) fn repeats(&mut self, index: usize, key: &'a str) -> bool {
+        if let Some(seen) = &mut self.long {
+            return !seen.insert(key);
+        }
+        let bit = key_bit(key);
+        let maybe_seen = self.seen & bit != 0;
+        self.seen |= bit;
+        maybe_seen
+            && self.entries[..index]
+                .iter()
+                .any(|earlier| *earlier.key == *key)
+    }
+}
+
+/// The bit of `key` in a 64-bit filter: from its length and its first and
+/// last bytes (keys of one list most often differ in one of them: `a0`..`a7`,
+/// `http.request.method` and `http.route`).
+#[inline]
+fn key_bit(key: &str) -> u64 {
+    let (first, last) = match key.as_bytes() {
+        [] => (0, 0),
+        [only] => (*only, *only),
+        [first, .., last] => (*first, *last),
+    };
+    let mixed = (key.len() as u64 | u64::from(first) << 32 | u64::from(last) << 40)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 << (mixed >> 58)
 }
 
 /// The iterator of [`unique_entries`]: `(key, value)` pairs.
@@ -123,9 +179,24 @@ mod tests {
         assert_eq!(written(&[]), pairs(&[]));
     }
 
+    /// Keys of one length with the same first and last bytes share their
+    /// filter bit: they are compared, and only an equal key is a repeat.
+    #[test]
+    fn keys_sharing_a_filter_bit_are_compared() {
+        assert_eq!(key_bit("axb"), key_bit("ayb"));
+        let list = [KeyValue::new("axb", 1), KeyValue::new("ayb", 2)];
+        assert_eq!(written(&list), pairs(&[("axb", 1), ("ayb", 2)]));
+        let list = [
+            KeyValue::new("axb", 1),
+            KeyValue::new("ayb", 2),
+            KeyValue::new("axb", 3),
+        ];
+        assert_eq!(written(&list), pairs(&[("axb", 3), ("ayb", 2)]));
+    }
+
     #[test]
     fn long_lists_are_checked_through_the_hash_set() {
-        let keys = (0..COMPARED_ENTRIES_MAX * 4)
+        let keys = (0..FILTERED_ENTRIES_MAX * 2)
             .map(|index| format!("key {index}"))
             .collect::<Vec<_>>();
         let mut list = keys

@@ -27,7 +27,7 @@ pub(super) use metric::{metric_len, put_metric};
 
 use super::MAX_VALUE_DEPTH;
 use super::grouping::Groups;
-use super::kv_list::unique_entries;
+use super::kv_list::{RepeatFinder, unique_entries};
 use super::signal::Signal;
 use crate::wire::{
     WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, len_field_len, put_bytes_field,
@@ -89,7 +89,7 @@ fn nested_value_len(value: &AnyValue, depth: usize) -> usize {
     match value {
         AnyValue::Array(_) | AnyValue::KvList(_) if depth >= MAX_VALUE_DEPTH => 0,
         AnyValue::Array(values) => len_field_len(5, array_len(values, depth + 1)),
-        AnyValue::KvList(entries) => len_field_len(6, kv_list_len(entries, depth + 1)),
+        AnyValue::KvList(entries) => len_field_len(6, kv_list_len(entries, depth + 1).0),
         AnyValue::Bytes(bytes) => len_field_len(7, bytes.len()),
         scalar => any_value_len_at(scalar, depth),
     }
@@ -106,11 +106,23 @@ fn entry_len(key: &str, value: &AnyValue, depth: usize) -> usize {
     str_len(1, key) + len_field_len(2, any_value_len_at(value, depth))
 }
 
-/// The length of a `KeyValueList`'s entries, each key once ([`unique_entries`]).
-fn kv_list_len(entries: &[KeyValue], depth: usize) -> usize {
-    unique_entries(entries)
-        .map(|(key, value)| len_field_len(1, entry_len(key, value, depth)))
-        .sum()
+/// The length of a `KeyValueList`'s entries, each key once, and whether a
+/// key repeats (then the entries to write are [`unique_entries`]'s); one
+/// pass over a list without a repeat.
+fn kv_list_len(entries: &[KeyValue], depth: usize) -> (usize, bool) {
+    let mut finder = RepeatFinder::new(entries);
+    let mut len = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        let key = &*entry.key;
+        if finder.repeats(index, key) {
+            let unique = unique_entries(entries)
+                .map(|(key, value)| len_field_len(1, entry_len(key, value, depth)))
+                .sum();
+            return (unique, true);
+        }
+        len += len_field_len(1, entry_len(key, &entry.value, depth));
+    }
+    (len, false)
 }
 
 fn attributes_len(field: u32, attributes: &[KeyValue]) -> usize {
@@ -316,9 +328,16 @@ fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usi
             }
         }
         AnyValue::KvList(entries) => {
-            put_len_prefix(buf, 6, kv_list_len(entries, depth + 1));
-            for (key, value) in unique_entries(entries) {
-                put_entry(buf, 1, key, value, depth + 1);
+            let (len, repeats) = kv_list_len(entries, depth + 1);
+            put_len_prefix(buf, 6, len);
+            if repeats {
+                for (key, value) in unique_entries(entries) {
+                    put_entry(buf, 1, key, value, depth + 1);
+                }
+            } else {
+                for entry in entries.iter() {
+                    put_entry(buf, 1, &entry.key, &entry.value, depth + 1);
+                }
             }
         }
         AnyValue::Bytes(bytes) => put_bytes_field(buf, 7, bytes),
@@ -327,14 +346,13 @@ fn put_other_value<B: BufMut + ?Sized>(buf: &mut B, value: &AnyValue, depth: usi
 
 fn put_attributes<B: BufMut + ?Sized>(buf: &mut B, field: u32, attributes: &[KeyValue]) {
     for attribute in attributes {
-        if put_short_string_attribute(buf, field, attribute) {
-            continue;
-        }
         put_entry(buf, field, &attribute.key, &attribute.value, 0);
     }
 }
 
-/// One `KeyValue` under `field`.
+/// One `KeyValue` under `field`: most often a short string attribute
+/// ([`put_short_string_attribute`]), else the general path.
+#[inline(always)]
 fn put_entry<B: BufMut + ?Sized>(
     buf: &mut B,
     field: u32,
@@ -342,6 +360,9 @@ fn put_entry<B: BufMut + ?Sized>(
     value: &AnyValue,
     depth: usize,
 ) {
+    if put_short_string_attribute(buf, field, key, value) {
+        return;
+    }
     // The value's length once, for both prefixes (as `entry_len`).
     let value_len = any_value_len_at(value, depth);
     put_len_prefix(buf, field, str_len(1, key) + len_field_len(2, value_len));
@@ -360,12 +381,13 @@ fn put_entry<B: BufMut + ?Sized>(
 fn put_short_string_attribute<B: BufMut + ?Sized>(
     buf: &mut B,
     field: u32,
-    attribute: &KeyValue,
+    key: &str,
+    value: &AnyValue,
 ) -> bool {
-    let AnyValue::String(text) = &attribute.value else {
+    let AnyValue::String(text) = value else {
         return false;
     };
-    let key = attribute.key.as_bytes();
+    let key = key.as_bytes();
     let value = text.as_bytes();
     // `AnyValue { string_value = 1 }`, then `KeyValue { key = 1, value = 2 }`.
     let value_len = 2 + value.len();
