@@ -551,6 +551,24 @@ mod tests {
         assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
     }
 
+    /// The build error of an endpoint that must be refused, with the
+    /// endpoint as the error shows it and the reason.
+    fn refused(endpoint: &str) -> (BuildError, String, String) {
+        let error = GrpcExporter::builder()
+            .endpoint(endpoint)
+            .build()
+            .expect_err(endpoint);
+        let BuildError::InvalidEndpoint {
+            endpoint: shown,
+            reason,
+        } = &error
+        else {
+            panic!("{endpoint}: {error}")
+        };
+        let (shown, reason) = (shown.clone(), reason.clone());
+        (error, shown, reason)
+    }
+
     /// The origin tonic connects to, and whether it is TLS.
     fn origin(endpoint: &str) -> (String, bool) {
         let parsed = parse_endpoint(endpoint).unwrap();
@@ -598,18 +616,8 @@ mod tests {
             ("http://[::1]:65536", "65536"),
             ("http://user@collector:0", "0"),
         ] {
-            let error = GrpcExporter::builder()
-                .endpoint(endpoint)
-                .build()
-                .expect_err(endpoint);
-            let BuildError::InvalidEndpoint {
-                endpoint: shown,
-                reason,
-            } = &error
-            else {
-                panic!("{endpoint}: {error}")
-            };
-            assert_eq!(shown, &without_user_info(endpoint));
+            let (_, shown, reason) = refused(endpoint);
+            assert_eq!(shown, without_user_info(endpoint));
             assert!(reason.contains(&format!("port \"{port}\"")), "{reason}");
         }
         // Every port a socket can have, and none (the scheme's default).
@@ -664,13 +672,7 @@ mod tests {
 
     #[test]
     fn user_info_that_is_not_utf8_is_a_build_error_that_hides_it() {
-        let error = GrpcExporter::builder()
-            .endpoint("http://user:%FF%FE@collector:4317")
-            .build()
-            .expect_err("not UTF-8");
-        let BuildError::InvalidEndpoint { reason, .. } = &error else {
-            panic!("{error}")
-        };
+        let (error, _, reason) = refused("http://user:%FF%FE@collector:4317");
         assert!(reason.contains("not UTF-8"), "{reason}");
         assert!(!error.to_string().contains("%FF%FE"), "{error}");
     }
@@ -734,9 +736,6 @@ mod tests {
         }
     }
 
-    /// A password holding an unencoded `/`, `?` or `#` ends what `http::Uri`
-    /// reads as the authority early, its head read as a port: the error
-    /// names none of it, and says what to do.
     /// gRPC has no path or query: an `@` after the host ends a password
     /// holding an unencoded `/`, `?` or `#`, whose head reads as a port (or,
     /// all digits, is one: `user:1234/…` would connect to host `user`). The
@@ -753,14 +752,7 @@ mod tests {
         ] {
             let builder = GrpcExporter::builder().endpoint(endpoint);
             assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
-            let error = builder.build().expect_err(endpoint);
-            let BuildError::InvalidEndpoint {
-                endpoint: shown,
-                reason,
-            } = &error
-            else {
-                panic!("{endpoint}: {error}")
-            };
+            let (error, shown, reason) = refused(endpoint);
             assert!(reason.contains("percent-encode"), "{reason}");
             assert!(reason.contains("%2F"), "{reason}");
             assert!(shown.starts_with("http"), "{shown}");
