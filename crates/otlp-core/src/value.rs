@@ -52,8 +52,13 @@ impl AnyValue {
     /// `-0.0` differ here (they are equal to `==`), a NaN equals the same NaN
     /// (never equal to `==`).
     ///
-    /// Cost: no allocation; shared bytes, arrays and lists are compared by
-    /// address first, then element by element.
+    /// Key-value lists compare as the encoders write them, each key once
+    /// ([`KeyValue::each_key_once`]): `[a=1, a=2]` equals `[a=2]`.
+    ///
+    /// Cost: shared bytes, arrays and lists are compared by address first,
+    /// then element by element; no allocation, but for two lists that differ
+    /// as given where one repeats a key (they are then compared key by key,
+    /// each through a small plan of its own).
     ///
     /// ```
     /// use otlp_core::AnyValue;
@@ -70,10 +75,25 @@ impl AnyValue {
                     || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| a.wire_eq(b)))
             }
             (AnyValue::KvList(a), AnyValue::KvList(b)) => {
-                Arc::ptr_eq(a, b) || KeyValue::all_wire_eq(a, b)
+                Arc::ptr_eq(a, b) || KeyValue::all_wire_eq(a, b) || lists_wire_eq(a, b)
             }
             (AnyValue::Bytes(a), AnyValue::Bytes(b)) => Arc::ptr_eq(a, b) || a == b,
             _ => self == other,
+        }
+    }
+}
+
+/// Whether two key-value lists encode to the same entries: each key once,
+/// compared by [`AnyValue::wire_eq`].
+fn lists_wire_eq(a: &[KeyValue], b: &[KeyValue]) -> bool {
+    let mut a = KeyValue::each_key_once(a);
+    let mut b = KeyValue::each_key_once(b);
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some((key_a, value_a)), Some((key_b, value_b)))
+                if key_a == key_b && value_a.wire_eq(value_b) => {}
+            _ => return false,
         }
     }
 }
@@ -179,6 +199,26 @@ impl KeyValue {
     /// many, in the same order, each equal by [`KeyValue::wire_eq`].
     pub fn all_wire_eq(a: &[KeyValue], b: &[KeyValue]) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.wire_eq(b))
+    }
+
+    /// The entries of a key-value list ([`AnyValue::KvList`]) as the
+    /// encoders write it: each distinct key once, with the last value given
+    /// for it, in the place where the key first appears (OTLP's
+    /// `KeyValueList` keys "MUST be unique").
+    ///
+    /// Cost: a list without a repeated key (nearly every one) is given back
+    /// as it is, after one pass over its keys (no allocation up to 64
+    /// entries); a list with one allocates a plan of where each value goes.
+    ///
+    /// ```
+    /// use otlp_core::{AnyValue, KeyValue};
+    ///
+    /// let list = [KeyValue::new("a", 1), KeyValue::new("b", 2), KeyValue::new("a", 3)];
+    /// let written: Vec<(&str, &AnyValue)> = KeyValue::each_key_once(&list).collect();
+    /// assert_eq!(written, [("a", &AnyValue::Int(3)), ("b", &AnyValue::Int(2))]);
+    /// ```
+    pub fn each_key_once(list: &[KeyValue]) -> impl Iterator<Item = (&str, &AnyValue)> {
+        crate::encode::kv_list::unique_entries(list)
     }
 
     /// Whether dropping this attribute releases nothing: its key and value

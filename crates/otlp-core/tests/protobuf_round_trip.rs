@@ -482,6 +482,89 @@ proptest! {
     }
 }
 
+/// `AnyValue::wire_eq` says whether two values encode to the same bytes,
+/// and a key-value list is written with each key once: two lists that differ
+/// only by a repeated key's earlier value are wire-equal, and resources
+/// holding them too (the export loop groups resources by `wire_eq`, the
+/// metrics SDK names series by it).
+#[test]
+fn values_are_wire_equal_exactly_when_they_encode_alike() {
+    let list = |entries: &[(&'static str, AnyValue)]| {
+        AnyValue::KvList(
+            entries
+                .iter()
+                .map(|(key, value)| KeyValue::new(*key, value.clone()))
+                .collect::<Vec<_>>()
+                .into(),
+        )
+    };
+    let int = AnyValue::Int;
+    let in_array = |value: AnyValue| AnyValue::Array(vec![value].into());
+    let pairs = [
+        (
+            list(&[("a", int(1)), ("a", int(2))]),
+            list(&[("a", int(2))]),
+        ),
+        (
+            list(&[("a", int(1)), ("b", int(2)), ("a", int(3))]),
+            list(&[("a", int(3)), ("b", int(2))]),
+        ),
+        (
+            list(&[
+                ("a", AnyValue::Double(0.0)),
+                ("a", AnyValue::Double(f64::NAN)),
+            ]),
+            list(&[("a", AnyValue::Double(f64::NAN))]),
+        ),
+        (
+            in_array(list(&[("x", int(1)), ("x", int(2))])),
+            in_array(list(&[("x", int(2))])),
+        ),
+        (
+            list(&[("m", list(&[("x", int(1)), ("x", int(2))]))]),
+            list(&[("m", list(&[("x", int(2))])), ("m", list(&[("x", int(2))]))]),
+        ),
+        (
+            list(&[("a", int(1)), ("b", int(2))]),
+            list(&[("b", int(2)), ("a", int(1))]),
+        ),
+        (
+            list(&[("a", int(1)), ("a", int(2))]),
+            list(&[("a", int(1))]),
+        ),
+        (
+            list(&[("a", AnyValue::Double(0.0)), ("a", AnyValue::Double(-0.0))]),
+            list(&[("a", AnyValue::Double(0.0))]),
+        ),
+        (
+            list(&[("a", int(1)), ("a", int(2))]),
+            list(&[("a", int(2)), ("a", int(1))]),
+        ),
+    ];
+    let span_with = |value: &AnyValue| {
+        SpanData::builder("value")
+            .trace_id(TraceId::from_bytes([7; 16]))
+            .span_id(SpanId::from_bytes([9; 8]))
+            .attributes([KeyValue::new("value", value.clone())])
+            .build()
+    };
+    let mut equal_pairs = 0;
+    for (index, (a, b)) in pairs.iter().enumerate() {
+        let alike = encode(&[span_with(a)]) == encode(&[span_with(b)]);
+        assert_eq!(a.wire_eq(b), alike, "pair {index}: {a:?} and {b:?}");
+        assert_eq!(b.wire_eq(a), alike, "pair {index}, the other way");
+        let resource = |value: &AnyValue| Resource::new([KeyValue::new("value", value.clone())]);
+        assert_eq!(
+            resource(a).wire_eq(&resource(b)),
+            alike,
+            "pair {index}'s resources"
+        );
+        equal_pairs += usize::from(alike);
+    }
+    // Both outcomes are tested.
+    assert_eq!(equal_pairs, 5);
+}
+
 /// OTLP's `KeyValueList` keys "MUST be unique": a list a program built with
 /// a repeated key goes out with each key once, its last value in the place
 /// where the key first appears, wherever the list sits (an attribute's

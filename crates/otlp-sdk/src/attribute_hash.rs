@@ -6,8 +6,13 @@
 //! and scopes (`group_table`); it imports nothing of the pipeline, so both
 //! can use it without an import circle.
 //!
+//! A key-value list value hashes as the encoders write it, each key once
+//! ([`KeyValue::each_key_once`]), so lists that differ only by a repeated
+//! key's earlier value hash alike, as they compare.
+//!
 //! Cost: one folded multiply per attribute for keys and values of up to 16
-//! bytes, one more per 16 bytes beyond; no allocation, no copy.
+//! bytes, one more per 16 bytes beyond; no copy, and no allocation but for
+//! a key-value list value that repeats a key.
 
 use otlp_core::{AnyValue, KeyValue};
 
@@ -91,9 +96,14 @@ const fn kind_seed(kind: u64) -> u64 {
 
 #[inline]
 fn hash_key_value(attribute: &KeyValue) -> u64 {
+    hash_entry(&attribute.key, &attribute.value)
+}
+
+#[inline]
+fn hash_entry(key: &str, value: &AnyValue) -> u64 {
     fold(
-        hash_bytes(attribute.key.as_bytes(), SEED_KEY),
-        hash_value(&attribute.value) ^ SEED_NEXT,
+        hash_bytes(key.as_bytes(), SEED_KEY),
+        hash_value(value) ^ SEED_NEXT,
     )
 }
 
@@ -120,10 +130,11 @@ fn hash_nested_value(value: &AnyValue) -> u64 {
             .fold(kind_seed(7) ^ items.len() as u64, |hash, item| {
                 fold(hash ^ hash_value(item), SEED_NEXT)
             }),
-        AnyValue::KvList(entries) => entries
-            .iter()
-            .fold(kind_seed(8) ^ entries.len() as u64, |hash, entry| {
-                fold(hash ^ hash_key_value(entry), SEED_NEXT)
+        // As the encoders write the list (each key once), so that lists
+        // equal by `wire_eq` hash alike.
+        AnyValue::KvList(entries) => KeyValue::each_key_once(entries)
+            .fold(kind_seed(8), |hash, (key, value)| {
+                fold(hash ^ hash_entry(key, value), SEED_NEXT)
             }),
     }
 }
@@ -133,6 +144,42 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    /// Lists equal by `wire_eq` (each key once, as the encoders write
+    /// them) hash alike, at any depth.
+    #[test]
+    fn key_value_lists_hash_as_written() {
+        let list = |entries: &[(&'static str, i64)]| {
+            let entries: Vec<KeyValue> = entries
+                .iter()
+                .map(|&(key, value)| KeyValue::new(key, value))
+                .collect();
+            AnyValue::from(entries)
+        };
+        let repeated = list(&[("a", 1), ("b", 2), ("a", 3)]);
+        let once = list(&[("a", 3), ("b", 2)]);
+        let nested = |value: &AnyValue| {
+            [KeyValue::new(
+                "outer",
+                AnyValue::Array(Arc::from([list(&[("a", 0)]), value.clone()])),
+            )]
+        };
+        for (a, b) in [
+            (
+                [KeyValue::new("map", repeated.clone())],
+                [KeyValue::new("map", once.clone())],
+            ),
+            (nested(&repeated), nested(&once)),
+        ] {
+            assert!(KeyValue::all_wire_eq(&a, &b));
+            assert_eq!(hash_all(&a), hash_all(&b));
+        }
+        let other_order = [KeyValue::new("map", list(&[("b", 2), ("a", 3)]))];
+        assert_ne!(
+            hash_all(&[KeyValue::new("map", once)]),
+            hash_all(&other_order)
+        );
+    }
 
     #[test]
     fn doubles_hash_by_their_bits_at_every_depth() {

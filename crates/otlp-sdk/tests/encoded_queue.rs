@@ -268,6 +268,43 @@ fn spans_through_several_providers_share_a_request_grouped_by_resource_and_scope
     }
 }
 
+/// Two providers whose resources encode alike (a key-value list attribute
+/// written with each key once, one of them built with a repeated key) send
+/// their spans under one resource, not two with the same bytes.
+#[test]
+fn resources_that_encode_alike_are_one_resource_group() {
+    let (capture, bodies) = Capture::new(Encoding::Protobuf, 0);
+    let processor = BatchSpanProcessor::builder(capture).build().unwrap();
+    let deployment = |entries: Vec<KeyValue>| {
+        TracerProvider::builder()
+            .with_service_name("cart")
+            .with_resource(Resource::new([KeyValue::new("deployment", entries)]))
+            .with_processor(processor.clone())
+            .build()
+    };
+    let providers = [
+        deployment(vec![
+            KeyValue::new("region", "eu"),
+            KeyValue::new("zone", "b"),
+            KeyValue::new("region", "us"),
+        ]),
+        deployment(vec![
+            KeyValue::new("region", "us"),
+            KeyValue::new("zone", "b"),
+        ]),
+    ];
+    for (index, provider) in providers.iter().enumerate() {
+        provider.tracer("http").start(format!("span {index}")).end();
+    }
+    processor.force_flush(Duration::from_secs(10)).unwrap();
+    let bodies = bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 1, "one batch");
+    let request = ExportTraceServiceRequest::decode(bodies[0].as_slice()).unwrap();
+    assert_eq!(request.resource_spans.len(), 1, "{request:#?}");
+    let spans = &request.resource_spans[0].scope_spans[0].spans;
+    assert_eq!(spans.len(), 2);
+}
+
 #[test]
 fn a_retry_resends_the_same_bytes() {
     let (capture, bodies) = Capture::new(Encoding::Protobuf, 2);

@@ -5,7 +5,9 @@
 //! appears, as otlp-sdk keeps a span's or a log record's attributes. The
 //! protobuf and JSON encoders both write a list through [`unique_entries`]
 //! when one of its keys repeats ([`RepeatFinder`] tells), so their lengths
-//! and bytes agree.
+//! and bytes agree; [`KeyValue::each_key_once`] gives the same entries to
+//! everyone else (`AnyValue::wire_eq`, otlp-sdk's attribute hash), so that
+//! lists which encode alike also compare and hash alike.
 //!
 //! Cost: a list without a repeated key (nearly every one) is written as
 //! given; its keys go through a filter (up to [`FILTERED_ENTRIES_MAX`]
@@ -25,7 +27,7 @@ const FILTERED_ENTRIES_MAX: usize = 64;
 
 /// The entries of a key-value list to write, in order: each distinct key
 /// once, with the last value given for it, in its first place.
-pub(super) fn unique_entries(entries: &[KeyValue]) -> UniqueEntries<'_> {
+pub(crate) fn unique_entries(entries: &[KeyValue]) -> UniqueEntries<'_> {
     if !has_repeated_key(entries) {
         return UniqueEntries::AsGiven(entries.iter());
     }
@@ -116,7 +118,7 @@ fn key_bit(key: &str) -> u64 {
 }
 
 /// The iterator of [`unique_entries`]: `(key, value)` pairs.
-pub(super) enum UniqueEntries<'a> {
+pub(crate) enum UniqueEntries<'a> {
     /// No key repeats: every entry, in order.
     AsGiven(std::slice::Iter<'a, KeyValue>),
     /// A key repeats: at each key's first place, the index of its last value.

@@ -38,7 +38,7 @@
 pub mod frame;
 mod grouping;
 mod json;
-mod kv_list;
+pub(crate) mod kv_list;
 mod protobuf;
 pub mod record;
 mod signal;

@@ -626,6 +626,29 @@ mod tests {
         );
     }
 
+    /// A key-value list value goes out with each key once, so two lists
+    /// that differ only by a repeated key's earlier value name one series
+    /// (two would be exported with the same attributes).
+    #[test]
+    fn list_values_written_alike_are_one_series() {
+        let map = |entries: &[(&'static str, i64)]| {
+            let entries: Vec<KeyValue> = entries
+                .iter()
+                .map(|&(key, value)| KeyValue::new(key, value))
+                .collect();
+            [KeyValue::new("map", entries)]
+        };
+        let table = table(100);
+        table.record(Measure::Int(1), &map(&[("x", 1), ("y", 2), ("x", 3)]));
+        table.record(Measure::Int(1), &map(&[("x", 3), ("y", 2)]));
+        table.record(Measure::Int(1), &map(&[("x", 0), ("y", 2), ("x", 3)]));
+        assert_eq!(table.series().len(), 1);
+        // Another order, or another last value, is another series.
+        table.record(Measure::Int(1), &map(&[("y", 2), ("x", 3)]));
+        table.record(Measure::Int(1), &map(&[("x", 3), ("y", 2), ("x", 1)]));
+        assert_eq!(table.series().len(), 3);
+    }
+
     #[test]
     fn thousands_of_series_survive_growth_and_are_found_again() {
         let table = table(10_000);
