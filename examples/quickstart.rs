@@ -24,7 +24,7 @@ const EXIT_UNDELIVERED: u8 = 1;
 const PROGRAM: &str = "quickstart";
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match Options::parse(std::env::args_os().skip(1)) {
         Ok(options) => options,
         Err(UsageError::Help) => {
             return output::print(PROGRAM, &[&UsageError::Help], ExitCode::SUCCESS);

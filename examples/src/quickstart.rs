@@ -24,6 +24,7 @@
 //! console (`console`) or turn it off (`none`) instead; the report then
 //! names that instead of an endpoint, and the receiver does not count it.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::num::{IntErrorKind, ParseIntError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -104,10 +105,16 @@ point was delivered.";
 
 impl Options {
     /// Parses `--spans N` (also `--spans=N`; N at least 1) and `--help`.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, UsageError> {
+    /// Takes `std::env::args_os()` (without the program's name): an
+    /// argument that is not UTF-8 is a usage error, where `std::env::args()`
+    /// would panic.
+    pub fn parse<T: Into<OsString>>(args: impl IntoIterator<Item = T>) -> Result<Self, UsageError> {
         let mut options = Options::default();
-        let mut args = args.into_iter();
+        let mut args = args.into_iter().map(|arg| arg.into().into_string());
         while let Some(arg) = args.next() {
+            let arg = arg.map_err(|arg| {
+                UsageError::Invalid(format!("argument {arg:?} is not valid UTF-8"))
+            })?;
             let (flag, inline) = match arg.split_once('=') {
                 Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
                 None => (arg, None),
@@ -115,9 +122,15 @@ impl Options {
             match flag.as_str() {
                 "-h" | "--help" => return Err(UsageError::Help),
                 "--spans" => {
-                    let value = inline
-                        .or_else(|| args.next())
-                        .ok_or_else(|| UsageError::Invalid("--spans needs a number".into()))?;
+                    let value = match inline.map(Ok).or_else(|| args.next()) {
+                        Some(Ok(value)) => value,
+                        Some(Err(value)) => {
+                            return Err(UsageError::Invalid(format!(
+                                "--spans {value:?} is not valid UTF-8"
+                            )));
+                        }
+                        None => return Err(UsageError::Invalid("--spans needs a number".into())),
+                    };
                     options.spans = value.parse().map_err(|error: ParseIntError| {
                         UsageError::Invalid(match error.kind() {
                             IntErrorKind::PosOverflow => {

@@ -69,3 +69,30 @@ fn a_report_that_cannot_be_written_is_said_on_stderr_with_status_2() {
         "{errors}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    // `std::env::args()` panics on such an argument (a file name in another
+    // encoding, a stray byte from a script): input from outside is refused
+    // with status 2 and a message, never a panic (status 101).
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let bad = OsStr::from_bytes(b"\xff");
+    for (args, names) in [
+        (vec![bad], "argument"),
+        (vec![OsStr::new("--spans"), bad], "--spans"),
+    ] {
+        let output = common::example(quickstart_binary())
+            .args(&args)
+            .output()
+            .expect("run the quickstart");
+        let errors = stderr(&output);
+        assert!(!errors.contains("panicked"), "{args:?}: {errors}");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {errors}");
+        assert!(
+            errors.contains(names) && errors.contains("UTF-8"),
+            "{args:?}: {errors}"
+        );
+    }
+}
