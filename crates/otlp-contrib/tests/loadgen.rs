@@ -1711,3 +1711,23 @@ fn a_signal_turned_off_by_the_configuration_exits_0_with_its_warning() {
         }
     }
 }
+
+/// A `--metrics` address that cannot be listened on (taken) is an error
+/// naming the flag and its value, as every other start failure is
+/// (`--span-ids`, `--config`; `otlp-receiver --grpc ADDR`), with status 1.
+#[test]
+fn a_taken_metrics_address_is_an_error_naming_metrics() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("local address").to_string();
+    let output = run(loadgen().args([
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--spans",
+        "1",
+        "--metrics",
+        &addr,
+    ]));
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(errors.contains(&format!("--metrics {addr}")), "{errors}");
+}

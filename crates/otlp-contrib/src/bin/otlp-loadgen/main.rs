@@ -308,7 +308,8 @@ fn run(args: Args) -> Result<u8, Failure> {
                     .pipeline_for(records, Labels::none(), stats())
                     .render()
             })
-            .map_err(|error| Failure::start(error.to_string()))?;
+            // Named by the flag and its value, as every other start failure.
+            .map_err(|error| Failure::start(format!("--metrics {addr}: {error}")))?;
             note!("otlp-loadgen: metrics at {}", server.url());
             Some(server)
         }
