@@ -28,7 +28,9 @@ the first request's trace across the three services. Takes no arguments.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Some(argument) = std::env::args().nth(1) {
+    // `args_os`: `std::env::args()` would panic on an argument that is not UTF-8.
+    if let Some(argument) = std::env::args_os().nth(1) {
+        let argument = argument.to_string_lossy();
         if argument == "-h" || argument == "--help" {
             return output::print(PROGRAM, &[&USAGE], ExitCode::SUCCESS);
         }

@@ -106,3 +106,20 @@ fn a_reader_gone_or_a_full_disk_ends_the_run_with_a_status_not_a_panic() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_refused_not_a_panic() {
+    // `std::env::args()` panics on it (status 101); it is an unknown
+    // argument like any other.
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let output = common::example(&common::example_binary("microservices"))
+        .arg(OsStr::from_bytes(b"--x\xff"))
+        .output()
+        .expect("run the microservices example");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown argument"), "{stderr}");
+}
