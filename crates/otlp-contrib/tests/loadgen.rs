@@ -1731,3 +1731,24 @@ fn a_taken_metrics_address_is_an_error_naming_metrics() {
     assert_eq!(output.status.code(), Some(1), "{errors}");
     assert!(errors.contains(&format!("--metrics {addr}")), "{errors}");
 }
+
+/// `--rate` is the target over all workers, from the start: more workers
+/// than the rate asks for in the run do not each send their first span at
+/// once (1/s over 20 workers for 1.5 s is 2 spans, due at 0 s and 1 s, not
+/// 20 at the start).
+#[test]
+fn a_rate_below_the_worker_count_is_not_exceeded_at_the_start() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let output = run(loadgen()
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--workers", "20", "--rate", "1", "--duration", "1.5s"])
+        .args(["--json-summary", "--quiet"]));
+    let summary = summary(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let sent = count(&summary, "sent");
+    assert!((1..=2).contains(&sent), "{summary}");
+}

@@ -207,7 +207,7 @@ impl Workers {
         // A duration too long for an `Instant` is no limit (`later` ends it a
         // century on), where `start + duration` would panic.
         let deadline = plan.duration.map(|duration| later(start, duration));
-        let rate = plan.rate.map(|rate| rate / count as f64);
+        let rate = plan.rate;
         let (finished_tx, finished) = mpsc::channel();
         let mut handles = Vec::with_capacity(count);
         for index in 0..count {
@@ -316,7 +316,10 @@ struct Worker {
     workers: usize,
     quota: Option<u64>,
     deadline: Option<Instant>,
-    /// Spans per second for this worker.
+    /// Spans per second over all workers (`--rate`): record `n` of this
+    /// worker is record `index + n * workers` of the run, due at that number
+    /// over the rate, so the workers take turns instead of each sending its
+    /// first one at the start.
     rate: Option<f64>,
     start: Instant,
     stop: Arc<AtomicBool>,
@@ -346,10 +349,15 @@ impl Worker {
                     return sent;
                 }
                 if let Some(rate) = self.rate {
-                    // Span number `sent` is due `sent / rate` seconds after the start:
-                    // sleep until then (a late worker catches up without sleeping).
-                    // A due time past what an `Instant` holds never comes: keep sleeping.
-                    let due = due_time(self.start, sent, rate);
+                    // This worker's span number `sent` is the run's number
+                    // `index + sent * workers`, due that number over the rate
+                    // after the start: sleep until then (a late worker catches
+                    // up without sleeping). A due time past what an `Instant`
+                    // holds never comes: keep sleeping.
+                    let number = sent
+                        .saturating_mul(self.workers as u64)
+                        .saturating_add(self.index as u64);
+                    let due = due_time(self.start, number, rate);
                     if due.is_none_or(|due| due > now) {
                         let mut wake = due.map_or(now + MAX_SLEEP, |due| due.min(now + MAX_SLEEP));
                         if let Some(deadline) = self.deadline {
