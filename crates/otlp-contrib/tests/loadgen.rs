@@ -1752,3 +1752,41 @@ fn a_rate_below_the_worker_count_is_not_exceeded_at_the_start() {
     let sent = count(&summary, "sent");
     assert!((1..=2).contains(&sent), "{summary}");
 }
+
+/// The summary is what the run is for: one that cannot be written to
+/// standard output (a full disk) is said on stderr and ends with status 1,
+/// not lost with status 0 (as the quickstart does with its report). A
+/// reader gone early (`| head -1`) is not an error.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_summary_that_cannot_be_written_is_said_on_stderr_with_status_1() {
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = run(loadgen()
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--spans", "10", "--quiet", "--json-summary"])
+        .stdout(full));
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(
+        errors.contains("otlp-loadgen: cannot write the summary to standard output"),
+        "{errors}"
+    );
+
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = run(loadgen()
+        .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+        .args(["--spans", "10", "--quiet"])
+        .stdout(writer));
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{errors}");
+    assert_eq!(errors, "");
+}

@@ -73,8 +73,9 @@ metrics, every data point was; 3 when some were dropped,
 failed, rejected or not settled by --shutdown-timeout (the summary says
 which); 1 when the pipeline cannot start (an endpoint or header from the
 configuration that the exporter refuses, an unreadable TLS file, the port
-of --metrics taken); 2 on bad options (one the exporter refuses included)
-or configuration.";
+of --metrics taken) or the summary cannot be written to standard output
+(a full disk; not a reader gone early); 2 on bad options (one the exporter
+refuses included) or configuration.";
 
 /// Spans (log records) sent when neither `--spans` nor `--duration` is given.
 pub const DEFAULT_SPANS: u64 = 10_000;

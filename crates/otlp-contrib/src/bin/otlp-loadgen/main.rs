@@ -369,13 +369,21 @@ fn run(args: Args) -> Result<u8, Failure> {
             shutdown_error: shutdown.err(),
         },
     );
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    if args.json_summary {
-        let _ = writeln!(stdout, "{json}");
+    let written = (|| {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        if args.json_summary {
+            writeln!(stdout, "{json}")?;
+        }
+        stdout.flush()
+    })();
+    match written {
+        // A reader gone early (`| head -1`) has all it wanted.
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::start(
+            format!("cannot write the summary to standard output: {error}"),
+        )),
+        _ => Ok(if all_delivered { 0 } else { EXIT_UNDELIVERED }),
     }
-    let _ = stdout.flush();
-    Ok(if all_delivered { 0 } else { EXIT_UNDELIVERED })
 }
 
 /// Why the durable queue the configuration names keeps nothing of
