@@ -22,7 +22,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use otlp_contrib::metrics::{Exposition, Labels, MetricsServer};
 use otlp_contrib::pipeline::{
@@ -337,9 +337,9 @@ fn run(args: Args) -> Result<u8, Failure> {
         span_ids: span_ids.clone(),
         series: args.series(),
     };
-    let started = Instant::now();
     let mut running = Workers::start(pipeline.source(), workers, &plan, stop.clone())
         .map_err(|error| Failure::start(format!("cannot start a worker thread: {error}")))?;
+    let started = running.started();
 
     let mut progress = Progress::new(!args.quiet, std::io::stderr().is_terminal(), started);
     while !running.wait(Duration::from_secs(1)) {
