@@ -56,9 +56,10 @@ impl AnyValue {
     /// ([`KeyValue::each_key_once`]): `[a=1, a=2]` equals `[a=2]`.
     ///
     /// Cost: shared bytes, arrays and lists are compared by address first,
-    /// then element by element; no allocation, but for two lists that differ
-    /// as given where one repeats a key (they are then compared key by key,
-    /// each through a small plan of its own).
+    /// then element by element. Two lists that differ as given are then
+    /// compared as written, each checked for a repeated key: no allocation
+    /// for lists of up to 64 entries without one, a small plan for a list
+    /// with one (see [`KeyValue::each_key_once`]).
     ///
     /// ```
     /// use otlp_core::AnyValue;
