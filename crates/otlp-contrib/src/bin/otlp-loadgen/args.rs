@@ -616,18 +616,14 @@ fn address(text: &str) -> Result<SocketAddr, String> {
 pub fn duration(text: &str) -> Result<Duration, String> {
     let bad = || "not a duration (e.g. 30s, 500ms, 2m, or a number of seconds)".to_owned();
     let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
+    // The unit is a known suffix (`ms` before `s` and `m`); what is left is
+    // the number, as Rust reads one (`1e3` is a bare 1,000 seconds).
+    let (number, scale) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)]
+        .into_iter()
+        .find_map(|(unit, scale)| trimmed.strip_suffix(unit).map(|number| (number, scale)))
+        .unwrap_or((trimmed, 1.0));
     let number: f64 = number.trim().parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(bad()),
-    };
+    let seconds = number * scale;
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err("must be more than zero".into());
     }
@@ -813,7 +809,12 @@ mod tests {
         assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
-        for bad in ["", "0", "-1s", "1d", "abc", "NaN", "inf"] {
+        // A bare number as Rust reads one, exponent included.
+        assert_eq!(duration("1e3"), Ok(Duration::from_secs(1000)));
+        assert_eq!(duration("1.5e3ms"), Ok(Duration::from_millis(1500)));
+        for bad in [
+            "", "0", "-1s", "1d", "abc", "NaN", "inf", "ms", "1 ms s", "5sm",
+        ] {
             assert!(duration(bad).is_err(), "{bad}");
         }
     }
