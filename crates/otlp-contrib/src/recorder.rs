@@ -59,7 +59,10 @@
 //! Names are made valid instrument names (characters other than letters,
 //! digits and `_ . - /` become `_`; a name not starting with a letter gets
 //! a `m_` prefix). Units map to UCUM (`ms`, `By`, `%`...). A description or
-//! unit given after the metric was first used does not change it.
+//! unit given after the metric was first used does not change it. A
+//! histogram described in [`Unit::Seconds`] is advised the semantic
+//! conventions' boundaries for durations in seconds (5 ms to 10 s), not the
+//! default ones, which are made for milliseconds.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -82,6 +85,14 @@ use otlp_sdk::own_threads;
 /// key still gets its series' handle, its series worked out at each
 /// registration.
 pub const KEYS_PER_SERIES: usize = 2;
+
+/// The bucket boundaries advised to a histogram described in
+/// [`Unit::Seconds`]: the semantic conventions' advice for durations in
+/// seconds (`http.server.request.duration`), 5 ms to 10 s. A view still
+/// wins over them.
+const SECONDS_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// [`OtlpRecorder::install`] found another recorder installed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -358,13 +369,20 @@ impl Recorder for OtlpRecorder {
             &self.histogram_series,
             key,
             |identity| {
+                let mut histogram = self
+                    .meter
+                    .f64_histogram(identity.name)
+                    .with_description(identity.description)
+                    .with_unit(identity.unit);
+                // The default boundaries (0, 5 ... 10000) are made for
+                // milliseconds: a histogram in seconds (what `metrics`
+                // records a `Duration` as) would hold every duration under
+                // five seconds in one bucket.
+                if identity.unit == "s" {
+                    histogram = histogram.with_boundaries(SECONDS_BOUNDARIES.to_vec());
+                }
                 HistogramHandle {
-                    histogram: self
-                        .meter
-                        .f64_histogram(identity.name)
-                        .with_description(identity.description)
-                        .with_unit(identity.unit)
-                        .build(),
+                    histogram: histogram.build(),
                     attributes: identity.attributes,
                 }
             },

@@ -557,3 +557,56 @@ fn an_export_timeout_shorter_than_the_exporters_is_the_one_the_error_names() {
         let _ = provider.shutdown(Duration::from_millis(100));
     }
 }
+
+/// `metrics` records a `Duration` in seconds (`IntoF64 for Duration` is
+/// `as_secs_f64`), and a histogram described in `Unit::Seconds` holds
+/// seconds: the default boundaries (0, 5, 10, 25 ... 10000, made for
+/// milliseconds) put every request faster than five seconds in one bucket.
+/// The semantic conventions advise second boundaries for durations in `s`
+/// (0.005, 0.01 ... 10).
+#[test]
+fn a_histogram_in_seconds_gets_boundaries_that_tell_sub_second_durations_apart() {
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_histogram!("request.duration", metrics::Unit::Seconds, "Time per request");
+        for millis in [3, 40, 300, 2_000] {
+            metrics::histogram!("request.duration").record(Duration::from_millis(millis));
+        }
+    });
+    let duration = collected(&provider, "request.duration");
+    let otlp_core::MetricData::Histogram(histogram) = &duration[0].data else {
+        panic!("request.duration is not a histogram");
+    };
+    let point = &histogram.data_points[0];
+    let filled = point.bucket_counts.iter().filter(|count| **count > 0).count();
+    assert_eq!(
+        filled, 4,
+        "four durations from 3 ms to 2 s in {filled} bucket(s): bounds {:?}, counts {:?}",
+        point.explicit_bounds, point.bucket_counts
+    );
+}
+
+/// `counter!("x")` and `gauge!("x")`: two instruments of one name and
+/// different kinds. The meter warns of the conflict; both still record.
+#[test]
+fn one_name_as_a_counter_and_a_gauge_keeps_both() {
+    let provider = MeterProvider::builder().build().expect("provider");
+    let recorder = OtlpRecorder::new(&provider);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("queue").increment(2);
+        metrics::gauge!("queue").set(7.0);
+        metrics::histogram!("queue").record(1.0);
+    });
+    let queue = collected(&provider, "queue");
+    let kinds: Vec<&str> = queue
+        .iter()
+        .map(|metric| match &metric.data {
+            otlp_core::MetricData::Sum(_) => "sum",
+            otlp_core::MetricData::Gauge(_) => "gauge",
+            otlp_core::MetricData::Histogram(_) => "histogram",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(queue.len(), 3, "{kinds:?}");
+}
