@@ -133,6 +133,9 @@ pub struct OtlpLogger {
     provider: LoggerProvider,
     logger: Logger,
     max_level: LevelFilter,
+    /// Installed as the process's logger: the maximum level is `log`'s
+    /// (`log::max_level`), which the program may raise or lower at run time.
+    global_max_level: bool,
     location: bool,
 }
 
@@ -183,6 +186,7 @@ impl OtlpLoggerBuilder {
             logger: self.provider.logger_with_scope(self.scope),
             provider: self.provider,
             max_level: self.max_level,
+            global_max_level: false,
             location: self.location,
         }
     }
@@ -212,7 +216,9 @@ impl OtlpLogger {
 
     /// Makes this the process's `log` logger, recording `max_level` and more
     /// severe: [`log::set_boxed_logger`] and [`log::set_max_level`]. Fails,
-    /// changing nothing, if a logger was set before.
+    /// changing nothing, if a logger was set before. From then on the
+    /// maximum level is `log`'s: a later [`log::set_max_level`] raises or
+    /// lowers what is recorded.
     ///
     /// `log` keeps its logger, and so this logger's handle on the provider,
     /// until the process ends: dropping the program's own handle does not
@@ -222,6 +228,7 @@ impl OtlpLogger {
     /// least `log::logger().flush()`, which flushes it).
     pub fn install(mut self, max_level: LevelFilter) -> Result<(), log::SetLoggerError> {
         self.max_level = max_level;
+        self.global_max_level = true;
         log::set_boxed_logger(Box::new(self))?;
         log::set_max_level(max_level);
         Ok(())
@@ -316,7 +323,12 @@ impl OtlpLogger {
     /// processors (a processor that logs would otherwise be handed its own
     /// records without end: see `crate::emitting`).
     fn may_take(&self, level: Level) -> bool {
-        level <= self.max_level && !own_threads::is_own_thread() && !is_emitting()
+        let max_level = if self.global_max_level {
+            log::max_level()
+        } else {
+            self.max_level
+        };
+        level <= max_level && !own_threads::is_own_thread() && !is_emitting()
     }
 }
 

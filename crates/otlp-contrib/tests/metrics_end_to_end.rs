@@ -569,7 +569,11 @@ fn a_histogram_in_seconds_gets_boundaries_that_tell_sub_second_durations_apart()
     let provider = MeterProvider::builder().build().expect("provider");
     let recorder = OtlpRecorder::new(&provider);
     metrics::with_local_recorder(&recorder, || {
-        metrics::describe_histogram!("request.duration", metrics::Unit::Seconds, "Time per request");
+        metrics::describe_histogram!(
+            "request.duration",
+            metrics::Unit::Seconds,
+            "Time per request"
+        );
         for millis in [3, 40, 300, 2_000] {
             metrics::histogram!("request.duration").record(Duration::from_millis(millis));
         }
@@ -579,7 +583,11 @@ fn a_histogram_in_seconds_gets_boundaries_that_tell_sub_second_durations_apart()
         panic!("request.duration is not a histogram");
     };
     let point = &histogram.data_points[0];
-    let filled = point.bucket_counts.iter().filter(|count| **count > 0).count();
+    let filled = point
+        .bucket_counts
+        .iter()
+        .filter(|count| **count > 0)
+        .count();
     assert_eq!(
         filled, 4,
         "four durations from 3 ms to 2 s in {filled} bucket(s): bounds {:?}, counts {:?}",
