@@ -217,8 +217,10 @@ impl Logger {
     /// Calling it is optional, never required before [`emit`](Self::emit):
     /// it pays when building the record is expensive (a body or attributes
     /// computed from a lookup), and a record built cheaply can be emitted
-    /// directly. The answer is not static (a processor may change its mind,
-    /// a provider is shut down): do not cache it. Cost: the flag check, then
+    /// directly. The answer is not static (a processor may change its mind):
+    /// do not cache it. A shut-down provider still answers as before, so
+    /// that a record emitted after shutdown reaches its processors and is
+    /// counted dropped there (`dropped_shutdown`), not lost unseen. Cost: the flag check, then
     /// one call per processor until one says yes (a
     /// [`BatchLogProcessor`](crate::BatchLogProcessor) says yes at once); no
     /// allocation, no lock.
