@@ -14,7 +14,8 @@
 //!
 //! So `tracing::OtlpLogLayer`, `log_bridge::OtlpLogger` and
 //! `bridge::OtlpLogProcessor` mark the thread while they ask their
-//! processors about a record and while they hand it to them, and leave
+//! processors about a record and while they hand it to them (and
+//! `OtlpLogger` while `log::logger().flush()` flushes them), and leave
 //! alone what is recorded there meanwhile: it reaches the other layers and
 //! loggers, not these front doors. The first two build the record between
 //! the two, unmarked: what the program's own code records while its values

@@ -373,12 +373,15 @@ impl Log for OtlpLogger {
     /// Flushes the provider's processors, up to five seconds; on a
     /// pipeline's own thread (an exporter, a loss handler) it does nothing,
     /// as that thread's records are not recorded: waiting there would wait
-    /// for the pipeline it is holding up.
+    /// for the pipeline it is holding up. What the processors log while
+    /// they flush is left alone, as while they handle a record (see
+    /// `crate::emitting`): handed to them in the middle of their flush, it
+    /// could wait for a lock the flush holds.
     fn flush(&self) {
         if own_threads::is_own_thread() {
             return;
         }
-        let _ = self.provider.force_flush(FLUSH_TIMEOUT);
+        let _ = emitting(|| self.provider.force_flush(FLUSH_TIMEOUT));
     }
 }
 

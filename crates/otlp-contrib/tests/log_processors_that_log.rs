@@ -5,7 +5,8 @@
 //! end, until the thread's stack overflows. `tracing` drops such nested
 //! events under a subscriber set per thread (`with_default`), not under a
 //! global one, and `log` never does; so the front doors leave alone what is
-//! recorded while their processors run on that thread.
+//! recorded while their processors run on that thread (asked about a
+//! record, given one, or flushed through `log::logger().flush()`).
 //!
 //! One test in its own binary: the global subscriber and `log` logger are
 //! process-wide.
@@ -82,6 +83,8 @@ impl LogProcessor for Talkative {
     }
 
     fn force_flush(&self, timeout: Duration) -> Result<(), PipelineError> {
+        tracing::debug!("the processor flushes");
+        log::debug!("the processor flushes");
         self.next.force_flush(timeout)
     }
 
@@ -116,6 +119,9 @@ fn what_a_processor_logs_while_it_handles_a_record_is_not_handed_back_to_it() {
 
     tracing::info!("through tracing");
     log::info!("through log");
+    // `log`'s flush flushes the provider: what the processor logs while it
+    // flushes is not handed to it in the middle of its flush either.
+    log::logger().flush();
 
     provider
         .shutdown(PATIENCE)
