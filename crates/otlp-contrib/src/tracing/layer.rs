@@ -103,9 +103,9 @@ impl OtlpLayerBuilder {
     }
 
     /// Whether spans carry where they were declared: `code.file.path`,
-    /// `code.line.number` and `code.module.name` (the OpenTelemetry
-    /// semantic conventions' names, as `tracing-opentelemetry`'s
-    /// `with_location` writes them). On by default: the values are static,
+    /// `code.line.number` (the OpenTelemetry semantic conventions' names)
+    /// and `code.module.name` (not one of theirs), as
+    /// `tracing-opentelemetry`'s `with_location` writes them. On by default: the values are static,
     /// they cost no allocation.
     pub fn with_location(mut self, location: bool) -> Self {
         self.location = location;
