@@ -523,8 +523,11 @@ fn log_records_on_disk_at_a_sigkill_reach_the_backend_once_after_a_restart() {
     );
 
     // Second run, backend back: everything from disk, plus one new record.
+    // At default settings, as the spans' restart (`restart_with_the_backend_up`):
+    // the first run's 200 ms export timeout, under a loaded CI, left 481 of
+    // 20,316 records on disk when this run's shutdown came (once in CI).
     receiver.set_fallback_fault(None);
-    let output = loadgen_logs(&dir, &endpoint, true)
+    let output = loadgen_logs(&dir, &endpoint, false)
         .args(["--records", "1", "--quiet", "--json-summary"])
         .output()
         .expect("run otlp-loadgen again");
