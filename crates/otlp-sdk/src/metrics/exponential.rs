@@ -229,7 +229,10 @@ impl ExponentialState {
     /// `max_size`; an empty `self` first returns to its `max_scale`, so
     /// merging into it copies `other` (within this state's limits). The
     /// result equals recording both sets of values into one state with
-    /// this configuration, up to the rounding of the sum.
+    /// this configuration, up to the rounding of the sum (and but for a sum
+    /// that overflowed: intervals whose sums passed `f64::MAX` in opposite
+    /// directions add up to NaN, where one interval of all the values would
+    /// say infinite).
     pub(crate) fn merge_from(&mut self, other: &ExponentialState) {
         if other.is_empty() {
             return;
@@ -281,7 +284,8 @@ impl ExponentialState {
     /// The histogram as an OTLP data point: `sum` is always `Some` (the
     /// buckets keep signs apart, so the sum of mixed values is meaningful;
     /// a caller whose instrument forbids it may drop it; finite values whose
-    /// total passes `f64::MAX` make it infinite), `min`/`max` are
+    /// total passes `f64::MAX` make it infinite, or NaN in a cumulative
+    /// point whose intervals overflowed in opposite directions), `min`/`max` are
     /// `Some` when `record_min_max` and `count > 0`, `zero_threshold` is 0,
     /// no exemplars or flags. Copies the counts (allocates).
     pub(crate) fn to_point(
