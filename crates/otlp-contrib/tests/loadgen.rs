@@ -35,6 +35,15 @@ fn loadgen() -> Command {
     command
 }
 
+/// A receiver on loopback that counts what it is sent and keeps nothing.
+fn counting_receiver() -> Receiver {
+    Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..Default::default()
+    })
+    .expect("the receiver starts on loopback")
+}
+
 fn run(command: &mut Command) -> Output {
     command.output().expect("run otlp-loadgen")
 }
@@ -135,11 +144,7 @@ fn grpc_delivers_every_span() {
 
 #[test]
 fn http_protobuf_delivers_every_span() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let endpoint = receiver.http_endpoint().unwrap();
     delivers_every_span(&receiver, &endpoint, "http/protobuf", &["--workers", "3"]);
 }
@@ -664,11 +669,7 @@ fn lost_data_points_exit_3_and_say_so() {
 
 #[test]
 fn the_logs_variables_configure_what_flags_do_not() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     // The traces endpoint points nowhere: the logs variables win for --signal logs.
     let output = run(loadgen()
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
@@ -690,11 +691,7 @@ fn the_logs_variables_configure_what_flags_do_not() {
 
 #[test]
 fn the_environment_configures_what_flags_do_not() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     // Endpoint and protocol from the standard variables; --spans from the command line.
     let output = run(loadgen()
         .env(
@@ -717,11 +714,7 @@ fn the_environment_configures_what_flags_do_not() {
 
 #[test]
 fn a_duration_at_a_rate_is_paced_and_reports_progress() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let started = Instant::now();
     let output = run(loadgen()
         .args(["--endpoint", &receiver.http_endpoint().unwrap()])
@@ -875,11 +868,7 @@ fn the_span_pipelines_durable_directory_alone_is_no_durable_queue_for_logs_and_s
 
 #[test]
 fn a_full_queue_is_reported_with_a_hint() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let output = run(loadgen()
         .args(["--endpoint", &receiver.http_endpoint().unwrap()])
         .args([
@@ -961,11 +950,7 @@ fn an_interrupt_during_the_drain_is_not_reported_as_an_early_stop() {
     use otlp_contrib::receiver::Fault;
     use rustix::process::{Pid, Signal, kill_process};
     // A collector that never answers: shutdown waits for its deadline.
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     receiver.set_fallback_fault(Some(Fault::Hang));
     let child = loadgen()
         // One batch, cut by the shutdown once the ten spans are sent.
@@ -995,11 +980,7 @@ fn an_interrupt_during_the_drain_is_not_reported_as_an_early_stop() {
     );
 
     // One while the workers produce still stops them early, and says so.
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let child = loadgen()
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .args(["--endpoint", &receiver.http_endpoint().unwrap()])
@@ -1031,11 +1012,7 @@ fn an_interrupt_during_the_drain_is_not_reported_as_an_early_stop() {
 #[test]
 fn with_no_export_ended_the_export_latency_is_not_shown_as_zero() {
     use otlp_contrib::receiver::Fault;
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     receiver.set_fallback_fault(Some(Fault::Hang));
     for json in [false, true] {
         let mut command = loadgen();
@@ -1073,11 +1050,7 @@ fn with_no_export_ended_the_export_latency_is_not_shown_as_zero() {
 #[test]
 fn a_signal_as_soon_as_it_starts_ends_the_run_with_the_summary_and_status_0() {
     use rustix::process::{Pid, Signal, kill_process};
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let endpoint = receiver.http_endpoint().unwrap();
     let firsts = [
         ("OTEL_TRACES_EXPORTER", "none", "otlp-loadgen: warning: "),
@@ -1408,11 +1381,7 @@ fn an_endpoint_or_header_the_exporter_refuses_is_bad_usage_naming_the_option() {
 /// endpoint may have a query.
 #[test]
 fn a_full_url_with_a_query_is_used_as_given() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     for (signal, url) in [
         ("traces", receiver.http_traces_url().unwrap()),
         ("logs", receiver.http_logs_url().unwrap()),
@@ -1437,11 +1406,7 @@ fn a_full_url_with_a_query_is_used_as_given() {
 /// (status 101) before any record was sent, whatever the signal.
 #[test]
 fn a_duration_too_long_for_an_instant_is_no_limit_not_a_panic() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let endpoint = receiver.http_endpoint().unwrap();
     for (signal, count_key, counted) in [
         ("traces", "exported", 20),
@@ -1559,11 +1524,7 @@ fn help_lists_the_flags() {
 /// Runs the load generator with `signal` and `--metrics` for 3 s and
 /// returns one scrape of its `/metrics` page, taken while it runs.
 fn scrape_while_running(signal: &str) -> String {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let mut child = loadgen()
         .args([
             "--endpoint",
@@ -1738,11 +1699,7 @@ fn a_taken_metrics_address_is_an_error_naming_metrics() {
 /// 20 at the start).
 #[test]
 fn a_rate_below_the_worker_count_is_not_exceeded_at_the_start() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let output = run(loadgen()
         .args(["--endpoint", &receiver.http_endpoint().unwrap()])
         .args(["--workers", "20", "--rate", "1", "--duration", "1.5s"])
@@ -1760,11 +1717,7 @@ fn a_rate_below_the_worker_count_is_not_exceeded_at_the_start() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_summary_that_cannot_be_written_is_said_on_stderr_with_status_1() {
-    let receiver = Receiver::start(ReceiverConfig {
-        store: Store::CountOnly,
-        ..Default::default()
-    })
-    .unwrap();
+    let receiver = counting_receiver();
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
