@@ -595,10 +595,11 @@ fn a_histogram_in_seconds_gets_boundaries_that_tell_sub_second_durations_apart()
     );
 }
 
-/// `counter!("x")` and `gauge!("x")`: two instruments of one name and
-/// different kinds. The meter warns of the conflict; both still record.
+/// `counter!("x")`, `gauge!("x")` and `histogram!("x")`: three instruments
+/// of one name and different kinds. The meter warns of the conflict; each
+/// still records.
 #[test]
-fn one_name_as_a_counter_and_a_gauge_keeps_both() {
+fn one_name_as_a_counter_a_gauge_and_a_histogram_keeps_all_three() {
     let provider = MeterProvider::builder().build().expect("provider");
     let recorder = OtlpRecorder::new(&provider);
     metrics::with_local_recorder(&recorder, || {
