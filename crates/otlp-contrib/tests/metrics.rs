@@ -1087,3 +1087,109 @@ fn odd_requests_get_a_status_and_the_server_keeps_serving() {
     }
     assert_serves_metrics(&server);
 }
+
+/// Every label name the exposition writes itself (`error_type`, `quantile`,
+/// `outcome`, `stage`, ...) is refused by `Labels::new`: a pipeline label of
+/// that name would write it twice in one sample
+/// (`otlp_sdk_record_bytes_settled_total{outcome="mine",outcome="answered"}`),
+/// which Prometheus refuses (label name not unique) and so does
+/// `prometheus_client`'s parser (duplicate label name).
+#[test]
+fn every_label_the_exposition_sets_is_refused_as_a_pipeline_label() {
+    let text = Exposition::new()
+        .with_collector_names(true)
+        .pipeline_for(Signal::Logs, Labels::none(), distinct_snapshot())
+        .render();
+    let mut own: Vec<String> = Vec::new();
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        for (label, _) in parse_sample(line).1 {
+            if !own.contains(&label) {
+                own.push(label);
+            }
+        }
+    }
+    own.sort();
+    assert_eq!(own, ["error_type", "outcome", "quantile", "stage"]);
+    for name in &own {
+        let error = Labels::new([(name.as_str(), "mine")])
+            .err()
+            .unwrap_or_else(|| panic!("{name} accepted as a pipeline label"));
+        assert!(
+            error.to_string().contains("set by the exposition"),
+            "{error}"
+        );
+    }
+}
+
+/// Not a check of its own: writes pages with tricky inputs into the directory
+/// `EXPOSITION_DUMP_DIR` for an external parser (`scripts/check_exposition.py`,
+/// Python's `prometheus_client`). Run with `--ignored`.
+#[test]
+#[ignore = "writes pages for scripts/check_exposition.py"]
+fn dump_pages_for_an_external_parser() {
+    let Some(dir) = std::env::var_os("EXPOSITION_DUMP_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tricky = [
+        ("quotes", "say \"hi\""),
+        ("backslash", "C:\\dir\\"),
+        ("newline", "a\nb\n"),
+        ("carriage_return", "a\r\nb"),
+        ("tab", "a\tb"),
+        ("unicode", "é 😀 ü"),
+        ("braces", "}{,=\" x=\"y"),
+        ("empty", ""),
+        ("hash", "# TYPE x counter"),
+    ];
+    let mut exposition = Exposition::new().with_collector_names(true);
+    for (index, (name, value)) in tricky.iter().enumerate() {
+        let signal = [Signal::Traces, Signal::Logs, Signal::Metrics][index % 3];
+        let labels = Labels::new([("case", *name), ("value", *value)]).unwrap();
+        exposition = exposition.pipeline_for(signal, labels, distinct_snapshot());
+    }
+    std::fs::write(dir.join("tricky_values.txt"), exposition.render()).unwrap();
+
+    std::fs::write(
+        dir.join("empty.txt"),
+        Exposition::new().with_collector_names(true).render(),
+    )
+    .unwrap();
+
+    let huge = StatsSnapshot {
+        produced: u64::MAX,
+        queued_bytes: u64::MAX,
+        export_latency: LatencySummary {
+            count: u64::MAX,
+            sum: Duration::MAX,
+            p50: Duration::from_nanos(1),
+            p90: Duration::from_nanos(123_456_789),
+            p99: Duration::from_secs(1 << 40),
+            max: Duration::MAX,
+        },
+        batch_size: Summary {
+            count: 1,
+            sum: u64::MAX,
+            min: 0,
+            max: u64::MAX,
+            mean: 1,
+            p50: 1 << 53,
+            p90: (1 << 53) + 1,
+            p99: u64::MAX - 1,
+        },
+        ..Default::default()
+    };
+    std::fs::write(
+        dir.join("huge.txt"),
+        render_prometheus(&huge, &Labels::none()),
+    )
+    .unwrap();
+
+    // Empty summaries: NaN quantiles.
+    std::fs::write(
+        dir.join("default.txt"),
+        render_prometheus(&StatsSnapshot::default(), &Labels::none()),
+    )
+    .unwrap();
+}

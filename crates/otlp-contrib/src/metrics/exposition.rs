@@ -10,15 +10,16 @@ use super::MetricsError;
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Label names the exposition sets itself.
-const RESERVED_LABELS: [&str; 2] = ["error_type", "quantile"];
+/// Label names the exposition sets itself: a pipeline label of the same name
+/// would appear twice in a sample, which Prometheus refuses.
+const RESERVED_LABELS: [&str; 4] = ["error_type", "outcome", "quantile", "stage"];
 
 /// Labels added to every sample of one pipeline, validated when built.
 ///
 /// Names follow Prometheus: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`
-/// (reserved by Prometheus), not `error_type` or `quantile` (set by the
-/// exposition), no repeats. Values are any text; they are escaped when
-/// rendered. The OpenTelemetry semantic conventions suggest
+/// (reserved by Prometheus), not `error_type`, `outcome`, `quantile` or
+/// `stage` (set by the exposition), no repeats. Values are any text; they are
+/// escaped when rendered. The OpenTelemetry semantic conventions suggest
 /// `otel_component_name` / `otel_component_type` for naming a pipeline.
 ///
 /// ```
@@ -807,6 +808,8 @@ mod tests {
             ("__name", "reserved by Prometheus"),
             ("quantile", "set by the exposition"),
             ("error_type", "set by the exposition"),
+            ("outcome", "set by the exposition"),
+            ("stage", "set by the exposition"),
         ] {
             let error = Labels::new([(bad, "v")]).unwrap_err();
             assert!(error.to_string().contains(reason), "{bad}: {error}");
