@@ -657,6 +657,39 @@ fn the_same_labels_replace_a_pipeline_whatever_its_signal() {
     assert!(!text.contains("otlp_sdk_spans_produced_total{"), "{text}");
 }
 
+/// Prometheus drops a label whose value is empty, so `{team=""}` and no
+/// labels name the same series: a pipeline with the one replaces a pipeline
+/// with the other, as with equal labels, rather than both being written (a
+/// series twice in a scrape: Prometheus keeps one sample and drops the other).
+#[test]
+fn a_label_with_an_empty_value_is_no_label_when_pipelines_are_compared() {
+    let produced = |n| StatsSnapshot {
+        produced: n,
+        ..Default::default()
+    };
+    let text = Exposition::new()
+        .pipeline(Labels::none(), produced(1))
+        .pipeline(Labels::new([("team", "")]).unwrap(), produced(2))
+        .pipeline(Labels::new([("pipeline", "a")]).unwrap(), produced(3))
+        .pipeline(
+            Labels::new([("team", ""), ("pipeline", "a")]).unwrap(),
+            produced(4),
+        )
+        .render();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("otlp_sdk_spans_produced_total"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "otlp_sdk_spans_produced_total{team=\"\"} 2",
+            "otlp_sdk_spans_produced_total{team=\"\",pipeline=\"a\"} 4"
+        ],
+        "{text}"
+    );
+}
+
 #[test]
 fn the_same_labels_in_another_order_replace_a_pipeline() {
     let text = Exposition::new()

@@ -80,10 +80,18 @@ impl Labels {
         self.0.is_empty()
     }
 
-    /// Whether both name the same series: the same labels in any order
-    /// (names do not repeat, so equal lengths and inclusion suffice).
+    /// Whether both name the same series: the same labels in any order,
+    /// those with an empty value left out (Prometheus drops them, so
+    /// `{team=""}` is the series without labels). Names do not repeat, so
+    /// equal counts and inclusion suffice.
     fn same_set(&self, other: &Labels) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().all(|label| other.0.contains(label))
+        self.present().count() == other.present().count()
+            && self.present().all(|label| other.0.contains(label))
+    }
+
+    /// The labels with a value (Prometheus drops those whose value is empty).
+    fn present(&self) -> impl Iterator<Item = &(String, String)> {
+        self.0.iter().filter(|(_, value)| !value.is_empty())
     }
 }
 
@@ -109,8 +117,9 @@ fn invalid_label_name(name: &str) -> Option<&'static str> {
 /// Each pipeline is a [`StatsSnapshot`] with its [`Labels`]; every metric
 /// family is written once (`# HELP`, `# TYPE`, then the samples of every
 /// pipeline), as the format requires. A pipeline added with the same labels
-/// as an earlier one (in any order) replaces it, so the output never holds a
-/// series twice.
+/// as an earlier one (in any order; a label with an empty value counts as
+/// none, as in Prometheus) replaces it, so the output never holds a series
+/// twice.
 ///
 /// # The metrics
 ///
