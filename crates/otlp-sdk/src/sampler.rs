@@ -38,7 +38,11 @@ pub enum Sampler {
     /// Sample nothing.
     AlwaysOff,
     /// Sample this fraction of traces, by trace id, so that every service
-    /// using the same ratio makes the same decision for a trace.
+    /// using the same ratio makes the same decision for a trace. The rule
+    /// is `opentelemetry_sdk`'s (0.33: the low eight bytes of the trace id, read
+    /// big-endian and shifted right by one, below `ratio × 2⁶³`), so the two
+    /// agree on every trace. A ratio of 1 or more (infinity too) samples
+    /// everything; 0 or less, and NaN, nothing.
     TraceIdRatio(f64),
     /// Follow the parent's sampled flag when there is a parent; use the inner
     /// sampler for root spans. The default is `ParentBased(AlwaysOn)`.
