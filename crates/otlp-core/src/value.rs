@@ -56,10 +56,10 @@ impl AnyValue {
     /// ([`KeyValue::each_key_once`]): `[a=1, a=2]` equals `[a=2]`.
     ///
     /// Cost: shared bytes, arrays and lists are compared by address first,
-    /// then element by element. Two lists that differ as given are then
-    /// compared as written, each checked for a repeated key: no allocation
-    /// for lists of up to 64 entries without one, a small plan for a list
-    /// with one (see [`KeyValue::each_key_once`]).
+    /// then element by element, each list first checked for a repeated key
+    /// (one pass over its keys): no allocation for lists of up to 64
+    /// entries without one, a small plan for a list with one (see
+    /// [`KeyValue::each_key_once`]).
     ///
     /// ```
     /// use otlp_core::AnyValue;
@@ -75,9 +75,7 @@ impl AnyValue {
                 Arc::ptr_eq(a, b)
                     || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| a.wire_eq(b)))
             }
-            (AnyValue::KvList(a), AnyValue::KvList(b)) => {
-                Arc::ptr_eq(a, b) || KeyValue::all_wire_eq(a, b) || lists_wire_eq(a, b)
-            }
+            (AnyValue::KvList(a), AnyValue::KvList(b)) => Arc::ptr_eq(a, b) || lists_wire_eq(a, b),
             (AnyValue::Bytes(a), AnyValue::Bytes(b)) => Arc::ptr_eq(a, b) || a == b,
             _ => self == other,
         }
