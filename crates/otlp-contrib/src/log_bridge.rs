@@ -132,10 +132,10 @@ const CODE_MODULE_NAME: &str = "code.module.name";
 pub struct OtlpLogger {
     provider: LoggerProvider,
     logger: Logger,
-    max_level: LevelFilter,
-    /// Installed as the process's logger: the maximum level is `log`'s
-    /// (`log::max_level`), which the program may raise or lower at run time.
-    global_max_level: bool,
+    /// The maximum level recorded; `None` once installed as the process's
+    /// logger: then it is `log`'s (`log::max_level`), which the program may
+    /// raise or lower at run time.
+    max_level: Option<LevelFilter>,
     location: bool,
 }
 
@@ -143,7 +143,7 @@ impl std::fmt::Debug for OtlpLogger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OtlpLogger")
             .field("scope", self.logger.scope())
-            .field("max_level", &self.max_level)
+            .field("max_level", &self.max_level())
             .field("location", &self.location)
             .finish()
     }
@@ -185,8 +185,7 @@ impl OtlpLoggerBuilder {
         OtlpLogger {
             logger: self.provider.logger_with_scope(self.scope),
             provider: self.provider,
-            max_level: self.max_level,
-            global_max_level: false,
+            max_level: Some(self.max_level),
             location: self.location,
         }
     }
@@ -211,7 +210,7 @@ impl OtlpLogger {
 
     /// The maximum level this logger records.
     pub fn max_level(&self) -> LevelFilter {
-        self.max_level
+        self.max_level.unwrap_or_else(log::max_level)
     }
 
     /// Makes this the process's `log` logger, recording `max_level` and more
@@ -227,8 +226,7 @@ impl OtlpLogger {
     /// [`shutdown`](LoggerProvider::shutdown) before the program exits (or at
     /// least `log::logger().flush()`, which flushes it).
     pub fn install(mut self, max_level: LevelFilter) -> Result<(), log::SetLoggerError> {
-        self.max_level = max_level;
-        self.global_max_level = true;
+        self.max_level = None;
         log::set_boxed_logger(Box::new(self))?;
         log::set_max_level(max_level);
         Ok(())
@@ -323,12 +321,7 @@ impl OtlpLogger {
     /// processors (a processor that logs would otherwise be handed its own
     /// records without end: see `crate::emitting`).
     fn may_take(&self, level: Level) -> bool {
-        let max_level = if self.global_max_level {
-            log::max_level()
-        } else {
-            self.max_level
-        };
-        level <= max_level && !own_threads::is_own_thread() && !is_emitting()
+        level <= self.max_level() && !own_threads::is_own_thread() && !is_emitting()
     }
 }
 
