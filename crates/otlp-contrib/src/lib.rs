@@ -181,8 +181,6 @@
 
 #[cfg(feature = "opentelemetry-bridge")]
 pub mod bridge;
-#[cfg(any(feature = "tracing", feature = "log", feature = "opentelemetry-bridge"))]
-mod emitting;
 #[cfg(feature = "file-exporter")]
 pub mod file_exporter;
 #[cfg(feature = "log")]

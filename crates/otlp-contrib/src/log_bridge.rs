@@ -98,9 +98,7 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
 };
-use otlp_sdk::{Logger, LoggerProvider, own_threads};
-
-use crate::emitting::{emitting, is_emitting};
+use otlp_sdk::{Logger, LoggerProvider, own_threads, processor_calls};
 
 /// The instrumentation scope of the records unless
 /// [`OtlpLoggerBuilder::with_scope`] says otherwise.
@@ -317,11 +315,13 @@ impl OtlpLogger {
 impl OtlpLogger {
     /// Whether a record of `level` may be taken before the processors are
     /// asked: at most the maximum level, not on a pipeline's own thread, and
-    /// not made while this crate's log front doors hand a record to their
-    /// processors (a processor that logs would otherwise be handed its own
-    /// records without end: see `crate::emitting`).
+    /// not made while processors are called (a processor that logs would
+    /// otherwise be handed its own records without end: see
+    /// [`otlp_sdk::processor_calls`]).
     fn may_take(&self, level: Level) -> bool {
-        level <= self.max_level() && !own_threads::is_own_thread() && !is_emitting()
+        level <= self.max_level()
+            && !own_threads::is_own_thread()
+            && !processor_calls::in_progress()
     }
 }
 
@@ -338,9 +338,9 @@ fn severity(level: Level) -> Severity {
 }
 
 impl Log for OtlpLogger {
-    /// Below the maximum level, on a pipeline's own threads, while a log
-    /// front door of this crate hands a record to its processors (what they
-    /// log is not recorded), or when no
+    /// Below the maximum level, on a pipeline's own threads, while
+    /// processors are called ([`otlp_sdk::processor_calls`]: what they log
+    /// is not recorded), or when no
     /// processor keeps a record of the level's severity (and this logger's
     /// scope, no event name: [`Logger::enabled_for`]), false. Cost: a
     /// comparison, two thread-local reads, the logger's flag check, then one
@@ -348,19 +348,19 @@ impl Log for OtlpLogger {
     /// [`BatchLogProcessor`](otlp_sdk::BatchLogProcessor)).
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         let level = metadata.level();
-        self.may_take(level) && emitting(|| self.logger.enabled_for(severity(level), ""))
+        self.may_take(level) && self.logger.enabled_for(severity(level), "")
     }
 
     fn log(&self, record: &Record<'_>) {
         let level = record.level();
-        if !self.may_take(level) || !emitting(|| self.logger.enabled_for(severity(level), "")) {
+        if !self.may_take(level) || !self.logger.enabled_for(severity(level), "") {
             return;
         }
         // Built unmarked: what the program's `Display` and key-value impls
         // log as they are written is the program's, and is recorded (it
         // reaches no processor of this record's: they are not running).
         let log_record = self.to_log_record(record);
-        emitting(|| self.logger.emit(log_record));
+        self.logger.emit(log_record);
     }
 
     /// Flushes the provider's processors, up to five seconds; on a
@@ -368,13 +368,13 @@ impl Log for OtlpLogger {
     /// as that thread's records are not recorded: waiting there would wait
     /// for the pipeline it is holding up. What the processors log while
     /// they flush is left alone, as while they handle a record (see
-    /// `crate::emitting`): handed to them in the middle of their flush, it
-    /// could wait for a lock the flush holds.
+    /// [`otlp_sdk::processor_calls`]): handed to them in the middle of their
+    /// flush, it could wait for a lock the flush holds.
     fn flush(&self) {
         if own_threads::is_own_thread() {
             return;
         }
-        let _ = emitting(|| self.provider.force_flush(FLUSH_TIMEOUT));
+        let _ = self.provider.force_flush(FLUSH_TIMEOUT);
     }
 }
 

@@ -5,8 +5,9 @@
 //! end, until the thread's stack overflows. `tracing` drops such nested
 //! events under a subscriber set per thread (`with_default`), not under a
 //! global one, and `log` never does; so the front doors leave alone what is
-//! recorded while their processors run on that thread (asked about a
-//! record, given one, or flushed through `log::logger().flush()`).
+//! recorded while processors run on that thread (asked about a record,
+//! given one, flushed or shut down: through `log::logger().flush()` or by
+//! the program's own call to a provider, whichever thread runs them).
 //!
 //! One test in its own binary: the global subscriber and `log` logger are
 //! process-wide.
@@ -20,10 +21,10 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use otlp_contrib::log_bridge::OtlpLogger;
 use otlp_contrib::tracing::OtlpLogLayer;
 use otlp_core::encode::Encoding;
-use otlp_core::{InstrumentationScope, LogRecord, Severity};
+use otlp_core::{InstrumentationScope, LogRecord, Severity, SpanData};
 use otlp_sdk::{
     BatchLogProcessor, ExportOutcome, ExportRequest, Exporter, LogProcessor, LoggerProvider,
-    PipelineError, Signal,
+    PipelineError, Signal, SpanProcessor, TracerProvider,
 };
 use prost::Message as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -89,7 +90,46 @@ impl LogProcessor for Talkative {
     }
 
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        tracing::debug!("the processor shuts down");
+        log::debug!("the processor shuts down");
         self.next.shutdown(timeout)
+    }
+}
+
+/// A processor that only logs when it is flushed or shut down, through
+/// `tracing` (an event and a span) and `log`: of a provider other than the
+/// front doors', whose records would reach the front doors' processors.
+struct FlushTalker;
+
+impl FlushTalker {
+    fn talk(&self, what: &str) -> Result<(), PipelineError> {
+        tracing::info_span!("a processor's span").in_scope(|| tracing::info!("{what}"));
+        log::info!("{what}");
+        Ok(())
+    }
+}
+
+impl LogProcessor for FlushTalker {
+    fn on_emit(&self, _: &mut LogRecord) {}
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        self.talk("another log processor flushes")
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        self.talk("another log processor shuts down")
+    }
+}
+
+impl SpanProcessor for FlushTalker {
+    fn on_end(&self, _: SpanData) {}
+
+    fn force_flush(&self, _: Duration) -> Result<(), PipelineError> {
+        self.talk("a span processor flushes")
+    }
+
+    fn shutdown(&self, _: Duration) -> Result<(), PipelineError> {
+        self.talk("a span processor shuts down")
     }
 }
 
@@ -122,6 +162,25 @@ fn what_a_processor_logs_while_it_handles_a_record_is_not_handed_back_to_it() {
     // `log`'s flush flushes the provider: what the processor logs while it
     // flushes is not handed to it in the middle of its flush either.
     log::logger().flush();
+    // Nor when the program flushes the provider itself (its one processor
+    // on this thread).
+    provider
+        .force_flush(PATIENCE)
+        .expect("the pipeline flushes");
+    // Nor what other providers' processors log while the program flushes
+    // and shuts them down: two log processors (each on a thread of its
+    // own), one span processor (on this thread).
+    let other_logs = LoggerProvider::builder()
+        .with_processor(FlushTalker)
+        .with_processor(FlushTalker)
+        .build();
+    other_logs.force_flush(PATIENCE).expect("they flush");
+    other_logs.shutdown(PATIENCE).expect("they shut down");
+    let spans = TracerProvider::builder()
+        .with_processor(FlushTalker)
+        .build();
+    spans.force_flush(PATIENCE).expect("it flushes");
+    spans.shutdown(PATIENCE).expect("it shuts down");
 
     provider
         .shutdown(PATIENCE)

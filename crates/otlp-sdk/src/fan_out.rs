@@ -9,6 +9,7 @@ use crate::deadline::deadline_after;
 use crate::error::PipelineError;
 use crate::export_loop::panic_message;
 use crate::exporter::Signal;
+use crate::processor_calls;
 
 /// Runs `action` on every processor with what is left of `timeout`, on one
 /// thread per processor when there are several, so that processors which
@@ -19,7 +20,8 @@ use crate::exporter::Signal;
 /// the first error. A processor that panics (one given in code) does not
 /// unwind through the provider, whether it is alone or one of several: the
 /// panic is caught and reported as [`PipelineError::ProcessorPanicked`],
-/// and the other processors are served all the same.
+/// and the other processors are served all the same. Each runs marked as
+/// a call to processors ([`processor_calls`]), on whichever thread.
 pub(crate) fn on_every_processor<P: ?Sized + Send + Sync>(
     processors: &[Arc<P>],
     signal: Signal,
@@ -33,8 +35,10 @@ pub(crate) fn on_every_processor<P: ?Sized + Send + Sync>(
         signal,
     };
     let run = |processor: &P| {
-        catch_unwind(AssertUnwindSafe(|| action(processor, left())))
-            .unwrap_or_else(|payload| Err(panicked(payload.as_ref())))
+        catch_unwind(AssertUnwindSafe(|| {
+            processor_calls::run(|| action(processor, left()))
+        }))
+        .unwrap_or_else(|payload| Err(panicked(payload.as_ref())))
     };
     let results: Vec<Result<(), PipelineError>> = match processors {
         [] => Vec::new(),

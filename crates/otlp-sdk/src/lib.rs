@@ -125,7 +125,9 @@
 //! The pipeline never records itself: its threads install a no-op `tracing`
 //! dispatcher and run the suppression hooks of other telemetry APIs (see
 //! [`own_threads`]), so the exporters' own instrumentation never comes back
-//! into the queue.
+//! into the queue; and while a provider or logger calls its processors, the
+//! thread is marked ([`processor_calls`]) so that what a processor logs
+//! meanwhile is not handed back to it through a front door.
 //!
 //! Configuration ([`config::Config`]) comes from defaults, files, the
 //! standard `OTEL_*` variables, `OTLP__SECTION__KEY` overrides and code.
@@ -211,6 +213,7 @@ pub mod metrics;
 pub mod own_threads;
 mod pool;
 mod processor;
+pub mod processor_calls;
 mod provider;
 mod provider_state;
 mod queued_record;

@@ -27,6 +27,7 @@ use crate::layered::Layered;
 use crate::limits::LogRecordLimits;
 use crate::log_processor::LogProcessor;
 use crate::own_threads;
+use crate::processor_calls;
 use crate::resource_settings::ResourceSettings;
 use crate::unique_keys::keep_last_value_per_key;
 use crate::{spare_attributes, spare_handles};
@@ -220,17 +221,20 @@ impl Logger {
     /// directly. The answer is not static (a processor may change its mind):
     /// do not cache it. A shut-down provider still answers as before, so
     /// that a record emitted after shutdown reaches its processors and is
-    /// counted dropped there (`dropped_shutdown`), not lost unseen. Cost: the flag check, then
+    /// counted dropped there (`dropped_shutdown`), not lost unseen. The
+    /// processors are asked with the thread marked ([`processor_calls`]).
+    /// Cost: the flag check, then
     /// one call per processor until one says yes (a
     /// [`BatchLogProcessor`](crate::BatchLogProcessor) says yes at once); no
     /// allocation, no lock.
     pub fn enabled_for(&self, severity: Severity, event_name: &str) -> bool {
         self.enabled()
-            && self
-                .provider
-                .processors
-                .iter()
-                .any(|processor| processor.enabled(&self.scope, severity, event_name))
+            && processor_calls::run(|| {
+                self.provider
+                    .processors
+                    .iter()
+                    .any(|processor| processor.enabled(&self.scope, severity, event_name))
+            })
     }
 
     /// An empty vector for the attributes of a record about to be built:
@@ -253,7 +257,9 @@ impl Logger {
     /// the cap are discarded and added to `dropped_attributes_count`, values
     /// truncated); then every processor
     /// takes it, in order, each seeing what those before it changed
-    /// ([`LogProcessor::on_emit`]).
+    /// ([`LogProcessor::on_emit`]), with the thread marked as calling them
+    /// ([`processor_calls`]: what they log meanwhile stays out of the front
+    /// doors).
     ///
     /// Cost of the context: for a record without ids, one thread-local read
     /// (the active-span depth) when no span is active.
@@ -297,9 +303,13 @@ impl Logger {
             (record.resource, record.scope) = self.handles();
         }
         // Each processor may change the record; the next sees the change.
-        for processor in &self.provider.processors {
-            processor.on_emit(&mut record);
-        }
+        // What they log meanwhile stays out of the front doors
+        // (`processor_calls`).
+        processor_calls::run(|| {
+            for processor in &self.provider.processors {
+                processor.on_emit(&mut record);
+            }
+        });
         // Every processor has taken what it needs (encoded or cloned): the
         // vector and the handles serve this thread's next record or span.
         let LogRecord {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use otlp_core::Resource;
 use otlp_sdk::config::Config;
-use otlp_sdk::{PipelineError, Signal};
+use otlp_sdk::{PipelineError, Signal, processor_calls};
 
 use super::convert::SpanConverter;
 use super::log_convert::LogConverter;
@@ -108,7 +108,10 @@ impl<P, C: SharedResource> PipelineFeed<P, C> {
         timeout: Duration,
         call: impl FnOnce(&P, Duration) -> Result<(), PipelineError>,
     ) -> OTelSdkResult {
-        call(&self.processor, timeout).map_err(|error| (self.sdk_error)(error, timeout))
+        // Marked as a call to processors: what the processor logs
+        // meanwhile stays out of the front doors (`otlp_sdk::processor_calls`).
+        processor_calls::run(|| call(&self.processor, timeout))
+            .map_err(|error| (self.sdk_error)(error, timeout))
     }
 
     /// A processor's `Debug`.

@@ -11,13 +11,13 @@ use opentelemetry_sdk::logs::SdkLogRecord;
 use otlp_core::Resource;
 use otlp_sdk::config::{Config, ConfigLoader};
 use otlp_sdk::{
-    BatchLogProcessor, LogProcessor, PipelineError, Signal, StatsSnapshot, active_span, own_threads,
+    BatchLogProcessor, LogProcessor, PipelineError, Signal, StatsSnapshot, active_span,
+    own_threads, processor_calls,
 };
 
 use super::BridgeError;
 use super::feed::PipelineFeed;
 use super::log_convert::LogConverter;
-use crate::emitting::{emitting, is_emitting};
 use crate::pipeline::build_log_processor;
 
 /// An [`opentelemetry_sdk::logs::LogProcessor`] that converts each emitted
@@ -191,13 +191,13 @@ impl OtlpLogProcessor<BatchLogProcessor> {
 
 impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor<P> {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        // Nor a record made while a log front door of this crate hands one
-        // to its processors (a processor that logs would be handed its own
-        // records without end: see `crate::emitting`).
-        if self.feed.disabled || own_threads::is_own_thread() || is_emitting() {
+        // Nor a record made while processors are called (a processor that
+        // logs would be handed its own records without end: see
+        // `otlp_sdk::processor_calls`).
+        if self.feed.disabled || own_threads::is_own_thread() || processor_calls::in_progress() {
             return;
         }
-        emitting(|| {
+        processor_calls::run(|| {
             let mut converted = self.feed.converter.convert(record, scope);
             // No `opentelemetry` context: the thread's active span of this
             // workspace's front doors (an `OtlpLayer` span entered, a native
@@ -220,7 +220,7 @@ impl<P: LogProcessor> opentelemetry_sdk::logs::LogProcessor for OtlpLogProcessor
     // and a made-up one would mislead a processor that filters by scope.
     // `emit` hands every record on; a processor that filters does so there.
     fn event_enabled(&self, _level: OtelSeverity, _target: &str, _name: Option<&str>) -> bool {
-        !self.feed.disabled && !own_threads::is_own_thread() && !is_emitting()
+        !self.feed.disabled && !own_threads::is_own_thread() && !processor_calls::in_progress()
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use otlp_core::{AnyValue, InstrumentationScope, KeyValue, SpanContext, SpanKind, Status, Str};
 use otlp_sdk::active_span::{self, ActiveSpan};
-use otlp_sdk::{Tracer, TracerProvider, own_threads};
+use otlp_sdk::{Tracer, TracerProvider, own_threads, processor_calls};
 use tracing_core::dispatcher::WeakDispatch;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Dispatch, Event, Level, Subscriber};
@@ -388,8 +388,11 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // Nor inside an sdk call of the layer (a sampler, a processor's
         // `on_start`, the warning handler): its parent may be the span the
-        // call is about, whose extensions this thread holds.
-        if own_threads::is_own_thread() || in_sdk_call() {
+        // call is about, whose extensions this thread holds. Nor while
+        // processors are called (a log record handed to them, a flush: see
+        // `otlp_sdk::processor_calls`): the span would reach a processor
+        // in the middle of its work.
+        if own_threads::is_own_thread() || in_sdk_call() || processor_calls::in_progress() {
             return;
         }
         let Some(span) = ctx.span(id) else {

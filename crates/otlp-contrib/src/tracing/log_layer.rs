@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, Str, clock,
 };
-use otlp_sdk::{Logger, LoggerProvider, own_threads};
+use otlp_sdk::{Logger, LoggerProvider, own_threads, processor_calls};
 use tracing_core::dispatcher::WeakDispatch;
 use tracing_core::span::Id;
 use tracing_core::{Dispatch, Event, Level, Metadata, Subscriber};
@@ -18,7 +18,6 @@ use super::layer::WithContext;
 use super::state::{Deferred, SpanState, in_sdk_call};
 use super::target_loggers::TargetLoggers;
 use super::{DEFAULT_SCOPE, TARGET_ATTRIBUTE};
-use crate::emitting;
 
 /// A [`tracing_subscriber::Layer`] that turns every `tracing` event into an
 /// OTLP log record of one [`LoggerProvider`]: its resource, processors and
@@ -347,20 +346,18 @@ impl OtlpLogLayer {
             resource,
             scope,
         };
-        // Handed to the processors with the thread marked: what they record
-        // meanwhile is left alone (see `emitting`).
-        emitting::emitting(|| {
-            if event.is_contextual() {
-                // Outside any span a layer records, `emit` gives the record
-                // the ids of the thread's active span of the native API, if
-                // any (`otlp_sdk::active_span`), as the `log` bridge does.
-                logger.emit(record);
-            } else {
-                // An explicit parent (or `parent: None`) is the given
-                // context: the active span is not consulted.
-                logger.emit_in(record, context.as_ref());
-            }
-        });
+        // `emit` hands the record to the processors with the thread marked:
+        // what they record meanwhile is left alone (`otlp_sdk::processor_calls`).
+        if event.is_contextual() {
+            // Outside any span a layer records, `emit` gives the record
+            // the ids of the thread's active span of the native API, if
+            // any (`otlp_sdk::active_span`), as the `log` bridge does.
+            logger.emit(record);
+        } else {
+            // An explicit parent (or `parent: None`) is the given
+            // context: the active span is not consulted.
+            logger.emit_in(record, context.as_ref());
+        }
     }
 }
 
@@ -439,12 +436,14 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         // Nor what a processor records while it is asked about a record or
         // given one: handed to the processors in turn, it would make one
-        // more, without end (see `emitting`). What the program's `Debug`
+        // more, without end (see `otlp_sdk::processor_calls`). What the
+        // program's `Debug`
         // impls record while the fields are read is recorded, if it reaches
         // a front door: through `log`, yes; through `tracing`, not once any
         // thread has a dispatcher of its own (`tracing` then drops an event
-        // made inside another's dispatch; see `emitting`).
-        if own_threads::is_own_thread() || emitting::is_emitting() || !self.logger.enabled() {
+        // made inside another's dispatch, see `otlp_sdk::own_threads`).
+        if own_threads::is_own_thread() || processor_calls::in_progress() || !self.logger.enabled()
+        {
             return;
         }
         self.handle(event, &ctx);
@@ -454,7 +453,8 @@ where
 impl OtlpLogLayer {
     /// Asks the processors about `event`, and if one takes it, builds its
     /// record and emits it (see [`Layer::on_event`]); the processors are
-    /// asked and given the record with the thread marked (`emitting`), the
+    /// asked and given the record with the thread marked
+    /// (`otlp_sdk::processor_calls`, by the logger), the
     /// record is built between. Inlined into its one caller, as the code
     /// was before it moved here.
     #[inline(always)]
@@ -469,7 +469,7 @@ impl OtlpLogLayer {
         match &self.targets {
             // One scope: asked before anything is built.
             None => {
-                if emitting::emitting(|| self.logger.enabled_for(severity, event_name)) {
+                if self.logger.enabled_for(severity, event_name) {
                     let fields = self.record_fields(event, !from_log, from_log);
                     self.emit(event, ctx, fields, from_log, event_name, None);
                 }
@@ -482,7 +482,7 @@ impl OtlpLogLayer {
                 |&()| Some(metadata.target()),
                 |(), target_logger| {
                     let logger = target_logger.unwrap_or(&self.logger);
-                    if emitting::emitting(|| logger.enabled_for(severity, event_name)) {
+                    if logger.enabled_for(severity, event_name) {
                         let fields = self.record_fields(event, target_logger.is_none(), false);
                         self.emit(event, ctx, fields, from_log, event_name, target_logger);
                     }
@@ -496,7 +496,7 @@ impl OtlpLogLayer {
                 |(_, fields)| log_target(&fields.attributes),
                 |fields, target_logger| {
                     let logger = target_logger.unwrap_or(&self.logger);
-                    if emitting::emitting(|| logger.enabled_for(severity, event_name)) {
+                    if logger.enabled_for(severity, event_name) {
                         self.emit(event, ctx, fields, from_log, event_name, target_logger);
                     }
                 },
