@@ -977,6 +977,99 @@ fn an_argument_the_sampler_does_not_use_is_ignored_with_a_warning() {
 }
 
 #[test]
+fn an_unused_argument_of_a_refused_sampler_says_the_sampler_was_refused() {
+    // Lenient loading ignores a refused OTEL_TRACES_SAMPLER with a warning of
+    // its own; the warning for a bad argument then said "no sampler is
+    // named", though one was: it was refused. (jaeger_remote's own argument,
+    // `endpoint=…,pollingIntervalMs=…`, is no ratio, so its users meet this.)
+    for sampler in ["bogus", "jaeger_remote", "XRay"] {
+        for arg in ["endpoint=http://localhost:14250", "1.5"] {
+            let env = [
+                ("OTEL_TRACES_SAMPLER", sampler),
+                ("OTEL_TRACES_SAMPLER_ARG", arg),
+            ];
+            let dir = TempDir::new("refused-sampler-arg");
+            let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+            assert_eq!(config.sampler, SamplerConfig::default(), "{env:?}");
+            assert_eq!(warnings.len(), 2, "{env:?}: {warnings:?}");
+            assert_eq!(warnings[0].0.key(), Some("OTEL_TRACES_SAMPLER"));
+            let unused = &warnings[1].0;
+            assert_eq!(unused.key(), Some("OTEL_TRACES_SAMPLER_ARG"), "{unused}");
+            assert_eq!(unused.value(), Some(arg), "{unused}");
+            let reason = unused.reason();
+            assert!(!reason.contains("no sampler is named"), "{reason}");
+            assert!(
+                reason.contains(&format!("unused: the sampler {sampler:?} was refused")),
+                "{reason}"
+            );
+            // Strict loading still fails on the sampler, as before.
+            let err = load_err(&env);
+            assert_eq!(err.key(), Some("OTEL_TRACES_SAMPLER"), "{err}");
+            assert_eq!(err.value(), Some(sampler), "{err}");
+        }
+        // A valid argument is unused too, and silent, as with any sampler
+        // that takes none: the one warning is the sampler's, which is true.
+        let env = [
+            ("OTEL_TRACES_SAMPLER", sampler),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ];
+        let dir = TempDir::new("refused-sampler-good-arg");
+        let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+        assert_eq!(
+            config.sampler.sampler(),
+            None,
+            "the provider's sampler stays"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].0.key(), Some("OTEL_TRACES_SAMPLER"));
+        assert_eq!(load_err(&env).key(), Some("OTEL_TRACES_SAMPLER"));
+    }
+    // A sampler accepted after the refused one is the one that is used,
+    // and the one the warning names.
+    let env = [
+        ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+        ("OTEL_TRACES_SAMPLER_ARG", "half"),
+        ("OTLP__SAMPLER__NAME", "always_off"),
+    ];
+    let dir = TempDir::new("refused-then-named-sampler");
+    let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+    assert_eq!(config.sampler.name, Some(SamplerName::AlwaysOff));
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let reason = warnings[1].0.reason();
+    assert!(
+        reason.contains("unused: the sampler always_off takes no argument"),
+        "{reason}"
+    );
+    assert!(!reason.contains("refused"), "{reason}");
+}
+
+/// A file names a sampler, the environment one that is refused: lenient
+/// loading keeps the file's, and the argument's warning names both.
+#[cfg(feature = "toml")]
+#[test]
+fn an_unused_argument_after_a_refused_sampler_names_the_one_kept_too() {
+    let dir = TempDir::new("refused-sampler-kept");
+    dir.write("default.toml", "[sampler]\nname = \"always_on\"\n");
+    let env = [
+        ("OTEL_TRACES_SAMPLER", "xray"),
+        ("OTEL_TRACES_SAMPLER_ARG", "half"),
+    ];
+    let (config, warnings) = loader(&dir, &env).lenient().load_with_warnings().unwrap();
+    assert_eq!(config.sampler.name, Some(SamplerName::AlwaysOn));
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let reason = warnings[1].0.reason();
+    assert!(
+        reason.contains("unused: the sampler \"xray\" was refused"),
+        "{reason}"
+    );
+    assert!(reason.contains("always_on"), "{reason}");
+    assert_eq!(
+        loader(&dir, &env).load().unwrap_err().key(),
+        Some("OTEL_TRACES_SAMPLER")
+    );
+}
+
+#[test]
 fn each_signal_exporter_variable_reaches_its_signal_only() {
     let kinds = |config: &Config| {
         [Signal::Traces, Signal::Logs, Signal::Metrics]

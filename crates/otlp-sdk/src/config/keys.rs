@@ -77,6 +77,10 @@ pub(crate) struct Staged {
     /// whether that is an error depends on the sampler, which a later
     /// source may name ([`settle_sampler_args`]).
     pub rejected_sampler_args: Vec<ConfigError>,
+    /// The sampler name refused last, as given, unless a later one was
+    /// accepted: lenient loading ignores a refused `OTEL_TRACES_SAMPLER`,
+    /// and [`settle_sampler_args`] then says why an argument is unused.
+    pub refused_sampler: Option<String>,
     /// Who set what.
     pub origins: Origins,
 }
@@ -110,6 +114,7 @@ impl Staged {
             fsync_interval: None,
             logs_fsync_interval: None,
             rejected_sampler_args: Vec::new(),
+            refused_sampler: None,
             origins: Origins::new(ConfigSource::Default),
         }
     }
@@ -232,9 +237,10 @@ fn copy_exporter_value(to: &mut ExporterConfig, from: &ExporterConfig, key: Sett
 }
 
 /// Parses `node` for `key`, checks it and stores it. A null or blank value means
-/// "not set" and changes nothing. On error nothing is changed. A rejected
-/// sampler argument is not an error yet: it is kept in
-/// [`Staged::rejected_sampler_args`] until the sampler is known.
+/// "not set" and changes nothing. On error nothing is changed but
+/// [`Staged::refused_sampler`], set to a refused sampler name (an accepted
+/// one clears it). A rejected sampler argument is not an error yet: it is
+/// kept in [`Staged::rejected_sampler_args`] until the sampler is known.
 pub(crate) fn apply(
     staged: &mut Staged,
     key: Setting,
@@ -252,6 +258,9 @@ pub(crate) fn apply(
         Setting::ExporterHeaders => apply_headers(staged, node, ctx).map_err(invalid),
         _ => match apply_scalar(staged, key, node, ctx.scope, ctx.dialect) {
             Ok(()) => {
+                if key == Setting::SamplerName {
+                    staged.refused_sampler = None;
+                }
                 let dotted = ctx.scope.dotted(key);
                 staged.origins.record(dotted, ctx.origin, ctx.spelled);
                 Ok(())
@@ -262,7 +271,12 @@ pub(crate) fn apply(
                 staged.rejected_sampler_args.push(invalid(reason));
                 Ok(())
             }
-            Err(reason) => Err(invalid(reason)),
+            Err(reason) => {
+                if key == Setting::SamplerName {
+                    staged.refused_sampler = Some(key.shown(node));
+                }
+                Err(invalid(reason))
+            }
         },
     }
 }
@@ -292,6 +306,7 @@ fn apply_scalar(
         fsync_interval,
         logs_fsync_interval,
         rejected_sampler_args: _,
+        refused_sampler: _,
         origins: _,
     } = staged;
     let (exporter, batch, block_timeout) = match scope {
@@ -456,8 +471,10 @@ fn apply_scalar(
 /// Settles the sampler arguments the sources gave that were rejected: the
 /// argument is the ratio samplers' (`traceidratio`,
 /// `parentbased_traceidratio`) only, so for any other sampler, or none
-/// (the provider's own), a bad one is unused and only a warning. For a
-/// ratio sampler it is an error, or when `lenient` and it came from
+/// (the provider's own), a bad one is unused and only a warning, which says
+/// why: the sampler in force takes none, and when lenient loading ignored a
+/// refused sampler name ([`Staged::refused_sampler`]), that it was refused.
+/// For a ratio sampler it is an error, or when `lenient` and it came from
 /// `OTEL_TRACES_SAMPLER_ARG`, a warning (the earlier value stays), as for
 /// any rejected standard variable.
 pub(crate) fn settle_sampler_args(
@@ -476,10 +493,23 @@ pub(crate) fn settle_sampler_args(
             }
             _ => {
                 if let ConfigError::InvalidValue { reason, .. } = &mut error {
-                    let unused = match name {
-                        Some(name) => format!("the sampler {} takes no argument", name.as_str()),
-                        None => "no sampler is named, and the provider's own takes no argument"
-                            .to_owned(),
+                    let unused = match (&staged.refused_sampler, name) {
+                        (Some(refused), Some(name)) => format!(
+                            "the sampler {refused:?} was refused, and the one named before it, \
+                             {}, takes no argument",
+                            name.as_str()
+                        ),
+                        (Some(refused), None) => format!(
+                            "the sampler {refused:?} was refused, and the provider's own \
+                             takes no argument"
+                        ),
+                        (None, Some(name)) => {
+                            format!("the sampler {} takes no argument", name.as_str())
+                        }
+                        (None, None) => {
+                            "no sampler is named, and the provider's own takes no argument"
+                                .to_owned()
+                        }
                     };
                     reason.push_str(&format!(" (unused: {unused})"));
                 }

@@ -312,7 +312,7 @@ const DEFAULT_CONFIG_DIR: &str = "config";
 /// | boolean other than `true`/`false` | error | warning, read as `false` |
 /// | one bad entry in `…_HEADERS` or `OTEL_RESOURCE_ATTRIBUTES` | error | warning, whole variable ignored |
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` above `OTEL_BSP_MAX_QUEUE_SIZE` (or `OTEL_BLRP_*`; either from the variable, the other from any source) | error | warning, batch size lowered to the queue size |
-/// | a bad `OTEL_TRACES_SAMPLER_ARG` (or `sampler.arg`) the sampler does not use (not a ratio sampler, or none named) | warning, ignored | warning, ignored |
+/// | a bad `OTEL_TRACES_SAMPLER_ARG` (or `sampler.arg`) the sampler does not use (not a ratio sampler, or none named; the warning says so, and names a sampler refused when lenient) | warning, ignored | warning, ignored |
 ///
 /// Always errors, in both modes: anything wrong in a file or an `OTLP__`
 /// override (these are ours, and typos must not pass; a sampler argument
