@@ -1140,6 +1140,135 @@ fn bad_flags_exit_2_naming_the_flag_and_value() {
     }
 }
 
+/// The stderr of `otlp-loadgen` run with `args`, after checking that it
+/// exited 2 (bad usage) and printed nothing on stdout.
+fn usage_error(args: &[&std::ffi::OsStr]) -> String {
+    let output = run(loadgen().args(args));
+    let errors = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {errors}");
+    assert!(stdout(&output).is_empty(), "{args:?}");
+    errors
+}
+
+/// A word starting with `-` right after an option that takes a value is
+/// that option's value, refused naming the option and the value: clap took
+/// `--endpoint -1` for an unknown option `-1` ("unexpected argument '-1'
+/// found"), naming neither `--endpoint` nor what was wrong with it. A file
+/// name starting with `-` is refused too (more likely a mistyped option;
+/// `./-x` names such a file). `--header` shows its value redacted, as ever.
+#[test]
+fn a_value_starting_with_a_dash_is_refused_as_that_options_value() {
+    for (flag, value, shown) in [
+        ("--endpoint", "-1", "-1"),
+        ("--endpoint", "-x", "-x"),
+        ("--protocol", "-1", "-1"),
+        ("--signal", "-x", "-x"),
+        ("--compression", "-1", "-1"),
+        ("--full-policy", "-1", "-1"),
+        ("--metrics", "-1", "-1"),
+        ("--header", "-1", "<redacted>"),
+        ("--config", "-x.yaml", "-x.yaml"),
+        ("--span-ids", "-1", "-1"),
+        ("--spans", "-5", "-5"),
+        ("--records", "-5", "-5"),
+        ("--duration", "-1s", "-1s"),
+        ("--workers", "-1", "-1"),
+        ("--rate", "-1", "-1"),
+        ("--attributes", "-1", "-1"),
+        ("--series", "-1", "-1"),
+        ("--export-interval", "-1", "-1"),
+        ("--queue-size", "-1", "-1"),
+        ("--batch-size", "-1", "-1"),
+        ("--timeout", "-1", "-1"),
+        ("--shutdown-timeout", "-1", "-1"),
+    ] {
+        let errors = usage_error(&[flag.as_ref(), value.as_ref()]);
+        assert!(
+            errors.contains(&format!("invalid value '{shown}' for '{flag} <")),
+            "{flag} {value}: {errors}"
+        );
+    }
+}
+
+/// An option whose value is missing, followed by another option, is still
+/// an option without a value, not one whose value is the next option's name
+/// (`--endpoint --spans 5`: `--endpoint` has none, whatever `--spans` takes);
+/// a mistyped one is still an unexpected argument, not a value.
+#[test]
+fn an_option_followed_by_another_option_has_no_value() {
+    for args in [
+        &["--endpoint", "--spans", "5"][..],
+        &["--header", "--quiet"],
+        &["--service-name", "--quiet"],
+        &["--config", "--quiet"],
+        &["--spans", "--quiet"],
+        &["--rate", "--workers=2"],
+        &["--endpoint", "--"],
+    ] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_ref()).collect();
+        let errors = usage_error(&args);
+        let flag = args[0].to_str().expect("UTF-8");
+        assert!(
+            errors.contains(&format!("a value is required for '{flag} <")),
+            "{args:?}: {errors}"
+        );
+    }
+    // A word starting with `--` that is not an option of the command is
+    // still an unexpected one, with clap's suggestion, not a value.
+    let errors = usage_error(&["--endpoint".as_ref(), "--sapns".as_ref(), "5".as_ref()]);
+    assert!(
+        errors.contains("unexpected argument '--sapns'") && errors.contains("'--spans'"),
+        "{errors}"
+    );
+}
+
+/// A value that is not UTF-8 is refused naming the option, the value shown
+/// with U+FFFD for what is not UTF-8 (and, for `--endpoint` and `--header`,
+/// redacted as any refused value of theirs): clap's own error ("invalid
+/// UTF-8 was detected in one or more arguments") named neither.
+#[cfg(unix)]
+#[test]
+fn a_value_that_is_not_utf8_is_refused_naming_the_option() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    for (flag, value, shown) in [
+        ("--endpoint", &b"\xff"[..], "\u{FFFD}"),
+        (
+            "--endpoint",
+            b"http://user:s3cret\xff@collector:4318",
+            "http://<redacted>@collector:4318",
+        ),
+        ("--header", b"x-api-key=s3cret\xff", "x-api-key=<redacted>"),
+        ("--protocol", b"grpc\xff", "grpc\u{FFFD}"),
+        ("--signal", b"\xff", "\u{FFFD}"),
+        ("--compression", b"\xff", "\u{FFFD}"),
+        ("--full-policy", b"\xff", "\u{FFFD}"),
+        ("--metrics", b"\xff", "\u{FFFD}"),
+        ("--service-name", b"svc\xff", "svc\u{FFFD}"),
+        ("--spans", b"1\xff", "1\u{FFFD}"),
+        ("--records", b"\xff", "\u{FFFD}"),
+        ("--duration", b"\xff", "\u{FFFD}"),
+        ("--workers", b"\xff", "\u{FFFD}"),
+        ("--rate", b"\xff", "\u{FFFD}"),
+        ("--attributes", b"\xff", "\u{FFFD}"),
+        ("--series", b"\xff", "\u{FFFD}"),
+        ("--export-interval", b"\xff", "\u{FFFD}"),
+        ("--queue-size", b"\xff", "\u{FFFD}"),
+        ("--batch-size", b"\xff", "\u{FFFD}"),
+        ("--timeout", b"\xff", "\u{FFFD}"),
+        ("--shutdown-timeout", b"\xff", "\u{FFFD}"),
+    ] {
+        let value = OsString::from_vec(value.to_vec());
+        let errors = usage_error(&[flag.as_ref(), &value]);
+        assert!(
+            errors.contains(&format!("invalid value '{shown}' for '{flag} <"))
+                && errors.contains("UTF-8"),
+            "{flag}: {errors}"
+        );
+        assert!(!errors.contains("s3cret"), "{flag}: {errors}");
+    }
+}
+
 /// An `--endpoint` that the option's own check refuses (no http:// or
 /// https:// scheme, a space in the host) is shown with its user-info
 /// redacted, as the configuration shows the endpoints it refuses: the

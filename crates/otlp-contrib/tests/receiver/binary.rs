@@ -587,6 +587,116 @@ fn binary_rejects_bad_arguments_with_status_2() {
     );
 }
 
+/// The stderr of `otlp-receiver` run with `args`, after checking that it
+/// exited 2 (bad usage) and printed nothing on stdout.
+fn usage_error(args: &[&std::ffi::OsStr]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_otlp-receiver"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    let errors = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {errors}");
+    assert!(output.stdout.is_empty(), "{args:?}");
+    errors
+}
+
+/// A word starting with `-` right after an option that takes a value is
+/// that option's value, refused naming the option and the value: clap took
+/// `--http -1` for an unknown option `-1` ("unexpected argument '-1'
+/// found"), naming neither `--http` nor what was wrong with it. A file name
+/// starting with `-` is refused too (more likely a mistyped option; `./-x`
+/// names such a file).
+#[test]
+fn a_value_starting_with_a_dash_is_refused_as_that_options_value() {
+    for (flag, value) in [
+        ("--http", "-1"),
+        ("--grpc", "-1"),
+        ("--grpc", "-x"),
+        ("--jsonl", "-x"),
+        ("--tls-cert", "-1"),
+        ("--tls-key", "-x"),
+        ("--tls-client-ca", "-ca.pem"),
+        ("--summary-every", "-1"),
+        ("--max-request-bytes", "-5"),
+        ("--threads", "-2"),
+        ("--answer-delay", "-1s"),
+        ("--request-head-timeout", "-1s"),
+        ("--request-timeout", "-30s"),
+    ] {
+        let errors = usage_error(&[flag.as_ref(), value.as_ref()]);
+        assert!(
+            errors.contains(&format!("invalid value '{value}' for '{flag} <")),
+            "{flag} {value}: {errors}"
+        );
+    }
+}
+
+/// An option whose value is missing, followed by another option, is still
+/// an option without a value, not one whose value is the next option's name
+/// (`--http --grpc x`: `--http` has none, whatever `--grpc` takes); a
+/// mistyped one is still an unexpected argument, not a value.
+#[test]
+fn an_option_followed_by_another_option_has_no_value() {
+    for args in [
+        &["--http", "--grpc", "127.0.0.1:0"][..],
+        &["--grpc", "--quiet"],
+        &["--jsonl", "--quiet"],
+        &["--threads", "--quiet"],
+        &["--answer-delay", "--request-timeout=1s"],
+        &["--http", "--"],
+    ] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_ref()).collect();
+        let errors = usage_error(&args);
+        let flag = args[0].to_str().expect("UTF-8");
+        assert!(
+            errors.contains(&format!("a value is required for '{flag} <")),
+            "{args:?}: {errors}"
+        );
+    }
+    // A word starting with `--` that is not an option of the command is
+    // still an unexpected one, with clap's suggestion, not a value.
+    let errors = usage_error(&["--http".as_ref(), "--gprc".as_ref(), "127.0.0.1:0".as_ref()]);
+    assert!(
+        errors.contains("unexpected argument '--gprc'") && errors.contains("'--grpc'"),
+        "{errors}"
+    );
+}
+
+/// A value that is not UTF-8 is refused naming the option, the value shown
+/// with U+FFFD for what is not UTF-8: clap's own error ("invalid UTF-8 was
+/// detected in one or more arguments") named neither.
+#[cfg(unix)]
+#[test]
+fn a_value_that_is_not_utf8_is_refused_naming_the_option() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    for flag in [
+        "--grpc",
+        "--http",
+        "--summary-every",
+        "--max-request-bytes",
+        "--threads",
+        "--answer-delay",
+        "--request-head-timeout",
+        "--request-timeout",
+    ] {
+        let value = OsString::from_vec(b"1\xff".to_vec());
+        let errors = usage_error(&[flag.as_ref(), &value]);
+        assert!(
+            errors.contains(&format!("invalid value '1\u{FFFD}' for '{flag} <"))
+                && errors.contains("UTF-8"),
+            "{flag}: {errors}"
+        );
+        let inline = OsString::from_vec([flag.as_bytes(), b"=\xff"].concat());
+        let errors = usage_error(&[&inline]);
+        assert!(
+            errors.contains(&format!("invalid value '\u{FFFD}' for '{flag} <")),
+            "{flag}=: {errors}"
+        );
+    }
+}
+
 /// A stderr whose reader is gone loses the error message, not the exit
 /// status: `eprintln!` panicked (101) where the receiver cannot start (1).
 #[test]

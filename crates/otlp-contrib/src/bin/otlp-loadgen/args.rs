@@ -1,6 +1,10 @@
 //! Command-line arguments: a `clap` derive, with typed value parsers whose
 //! errors say what a good value looks like (clap names the flag and the value;
 //! the value of `--endpoint` with its user-info redacted).
+//! A word starting with a single `-` after an option that takes a value is
+//! its value (`--endpoint -1` is a bad `--endpoint`, not an unknown option
+//! `-1`), and a value that is not UTF-8 is refused naming its option: see
+//! `option_values.rs`.
 
 use std::ffi::OsStr;
 use std::net::SocketAddr;
@@ -11,6 +15,8 @@ use clap::builder::TypedValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, Command, CommandFactory, Parser};
 use otlp_sdk::config::{Compression, FullPolicy, Protocol, REDACTED, redact_userinfo};
+
+use crate::option_values::{FileName, OptionValue, parse_words};
 
 /// What the help prints before the options.
 const ABOUT: &str = "\
@@ -152,63 +158,44 @@ pub struct Args {
     #[arg(
         long,
         value_name = "URL",
-        value_parser = Redacting { parse: endpoint, shown: redact_userinfo },
+        value_parser = Redacting::new(endpoint, redact_userinfo),
         verbatim_doc_comment
     )]
     pub endpoint: Option<String>,
     /// grpc, http/protobuf or http/json
     /// (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)
-    #[arg(long, value_name = "P", value_parser = protocol, verbatim_doc_comment)]
+    #[arg(long, value_name = "P", value_parser = OptionValue::new(protocol), verbatim_doc_comment)]
     pub protocol: Option<Protocol>,
     /// What to send: traces (spans), logs (log records) or
     /// metrics (recordings on a counter and a histogram)
     /// (default traces)
-    #[arg(long, value_name = "S", value_parser = signal, verbatim_doc_comment)]
+    #[arg(long, value_name = "S", value_parser = OptionValue::new(signal), verbatim_doc_comment)]
     pub signal: Option<Signal>,
     /// Total spans (log records with --signal logs, recordings
     /// with --signal metrics), split across the workers
     /// (default 10000 when --duration is not given)
-    #[arg(
-        long,
-        value_name = "N",
-        value_parser = positive,
-        allow_hyphen_values = true,
-        verbatim_doc_comment
-    )]
+    #[arg(long, value_name = "N", value_parser = OptionValue::new(positive), verbatim_doc_comment)]
     pub spans: Option<u64>,
     /// Same as --spans, for --signal logs and metrics
     #[arg(
         long,
         value_name = "N",
-        value_parser = positive,
-        allow_hyphen_values = true,
+        value_parser = OptionValue::new(positive),
         conflicts_with = "spans"
     )]
     pub records: Option<u64>,
     /// Produce for this long (e.g. 30s, 500ms, 2m; a bare
     /// number is seconds); with --spans, stop at whichever
     /// comes first
-    #[arg(
-        long,
-        value_name = "D",
-        value_parser = duration,
-        allow_hyphen_values = true,
-        verbatim_doc_comment
-    )]
+    #[arg(long, value_name = "D", value_parser = OptionValue::new(duration), verbatim_doc_comment)]
     pub duration: Option<Duration>,
     /// Producing threads (default 1)
-    #[arg(long, value_name = "W", value_parser = workers, allow_hyphen_values = true)]
+    #[arg(long, value_name = "W", value_parser = OptionValue::new(workers))]
     pub workers: Option<usize>,
     /// Target spans (log records, recordings) per second over all
     /// workers (default: as fast as possible); paced with sleeps,
     /// not spinning
-    #[arg(
-        long,
-        value_name = "R",
-        value_parser = rate,
-        allow_hyphen_values = true,
-        verbatim_doc_comment
-    )]
+    #[arg(long, value_name = "R", value_parser = OptionValue::new(rate), verbatim_doc_comment)]
     pub rate: Option<f64>,
     /// String attributes per span or log record, 0 to 128
     /// (default 8: realistic HTTP server attributes); per
@@ -217,81 +204,66 @@ pub struct Args {
     #[arg(
         long,
         value_name = "N",
-        value_parser = attributes,
-        allow_hyphen_values = true,
+        value_parser = OptionValue::new(attributes),
         verbatim_doc_comment
     )]
     pub attributes: Option<usize>,
     /// Distinct attribute sets the recordings are spread over,
     /// 1 to 100000 (--signal metrics only; default 100)
-    #[arg(
-        long,
-        value_name = "N",
-        value_parser = series,
-        allow_hyphen_values = true,
-        verbatim_doc_comment
-    )]
+    #[arg(long, value_name = "N", value_parser = OptionValue::new(series), verbatim_doc_comment)]
     pub series: Option<usize>,
     /// Time between two metric exports (--signal metrics only;
     /// default 1s, unless OTEL_METRIC_EXPORT_INTERVAL sets
     /// another value than its default, 60s)
-    #[arg(
-        long,
-        value_name = "D",
-        value_parser = duration,
-        allow_hyphen_values = true,
-        verbatim_doc_comment
-    )]
+    #[arg(long, value_name = "D", value_parser = OptionValue::new(duration), verbatim_doc_comment)]
     pub export_interval: Option<Duration>,
     /// none, gzip or zstd (default: OTEL_EXPORTER_OTLP_COMPRESSION)
-    #[arg(long, value_name = "C", value_parser = compression)]
+    #[arg(long, value_name = "C", value_parser = OptionValue::new(compression))]
     pub compression: Option<Compression>,
     /// Add a request header / gRPC metadata entry (repeatable)
     #[arg(
         long = "header",
         value_name = "K=V",
-        value_parser = Redacting { parse: header, shown: redact_header }
+        value_parser = Redacting::new(header, redact_header),
     )]
     pub headers: Vec<(String, String)>,
     /// Cap on the number of queued spans or log records (default: OTEL_BSP_MAX_QUEUE_SIZE, or OTEL_BLRP_MAX_QUEUE_SIZE for logs, else none: the queue is bounded by OTLP__BATCH__MAX_QUEUE_BYTES, or OTLP__LOGS__BATCH__MAX_QUEUE_BYTES for logs, 64 MiB)
-    #[arg(long, value_name = "N", value_parser = size, allow_hyphen_values = true)]
+    #[arg(long, value_name = "N", value_parser = OptionValue::new(size))]
     pub queue_size: Option<usize>,
     /// When the queue is full: block (wait while the pipeline
     /// drains; the default) or drop (OpenTelemetry's behaviour)
-    #[arg(long, value_name = "P", value_parser = full_policy, verbatim_doc_comment)]
+    #[arg(
+        long,
+        value_name = "P",
+        value_parser = OptionValue::new(full_policy),
+        verbatim_doc_comment
+    )]
     pub full_policy: Option<FullPolicy>,
     /// Largest batch (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, or
     /// OTEL_BLRP_MAX_EXPORT_BATCH_SIZE for logs, 512, lowered
     /// to --queue-size if that is smaller)
-    #[arg(
-        long,
-        value_name = "N",
-        value_parser = size,
-        allow_hyphen_values = true,
-        verbatim_doc_comment
-    )]
+    #[arg(long, value_name = "N", value_parser = OptionValue::new(size), verbatim_doc_comment)]
     pub batch_size: Option<usize>,
     /// Timeout of one export attempt (default: OTEL_EXPORTER_OTLP_TIMEOUT, 10s)
-    #[arg(long, value_name = "D", value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "D", value_parser = OptionValue::new(duration))]
     pub timeout: Option<Duration>,
     /// How long to wait at the end for queued records to be
     /// exported (default 30s)
-    #[arg(
-        long,
-        value_name = "D",
-        value_parser = duration,
-        allow_hyphen_values = true,
-        verbatim_doc_comment
-    )]
+    #[arg(long, value_name = "D", value_parser = OptionValue::new(duration), verbatim_doc_comment)]
     pub shutdown_timeout: Option<Duration>,
     /// service.name of the spans or logs (default: OTEL_SERVICE_NAME,
     /// else otlp-loadgen)
-    #[arg(long, value_name = "NAME", value_parser = service_name, verbatim_doc_comment)]
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = OptionValue::new(service_name),
+        verbatim_doc_comment
+    )]
     pub service_name: Option<String>,
     /// Read this YAML or TOML configuration file instead of
     /// config/default.* and config/$RUN_ENV.* (or what
     /// OTLP_CONFIG_DIR or OTLP_CONFIG_FILE name)
-    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
+    #[arg(long, value_name = "FILE", value_parser = FileName, verbatim_doc_comment)]
     pub config: Option<PathBuf>,
     /// Write the id of every span (32 hex digits of trace id,
     /// a space, 16 of span id), one line each, to FILE once the
@@ -301,11 +273,16 @@ pub struct Args {
     /// worker's lines are in the order its spans were sent;
     /// lines still buffered when the process is killed are lost
     /// (traces only)
-    #[arg(long, value_name = "FILE", verbatim_doc_comment)]
+    #[arg(long, value_name = "FILE", value_parser = FileName, verbatim_doc_comment)]
     pub span_ids: Option<PathBuf>,
     /// Serve the pipeline's Prometheus metrics on
     /// http://ADDR/metrics while running (e.g. 127.0.0.1:9464)
-    #[arg(long, value_name = "ADDR", value_parser = address, verbatim_doc_comment)]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        value_parser = OptionValue::new(address),
+        verbatim_doc_comment
+    )]
     pub metrics: Option<SocketAddr>,
     /// Also print the summary as one JSON object, as the last
     /// line of standard output
@@ -324,14 +301,15 @@ impl Args {
     }
 
     /// Parses `words` (the program's name first) as clap does, with a word
-    /// clap does not expect shown redacted (see [`redact_unexpected`]), then
-    /// [`checked`](Args::checked).
+    /// starting with a single `-` after an option that takes a value taken
+    /// as its value ([`parse_words`]) and a word clap does not expect shown
+    /// redacted (see [`redact_unexpected`]), then [`checked`](Args::checked).
     pub fn parse_checked<I, T>(words: I) -> Result<Args, clap::Error>
     where
         I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
+        T: Into<std::ffi::OsString>,
     {
-        Args::try_parse_from(words)
+        parse_words(words)
             .map_err(redact_unexpected)
             .and_then(Args::checked)
     }
@@ -418,21 +396,38 @@ impl Args {
 /// A value parser whose error shows the refused value as `shown` makes it,
 /// not as given: clap's own error prints the value, and that of a flag that
 /// may carry a secret (a password in an endpoint's user-info) must not reach
-/// standard error. The message is otherwise clap's, status 2.
+/// standard error, whether or not it is UTF-8 (an [`OptionValue`] shows such
+/// a value lossily). The message is otherwise clap's, status 2.
 #[derive(Clone)]
-struct Redacting<T> {
-    parse: fn(&str) -> Result<T, String>,
+struct Redacting<P> {
+    parse: OptionValue<P>,
     shown: fn(&str) -> String,
 }
 
-impl<T: Clone + Send + Sync + 'static> TypedValueParser for Redacting<T> {
-    type Value = T;
+impl<P> Redacting<P> {
+    /// `parse` as an [`OptionValue`], its refused values shown as `shown`
+    /// makes them.
+    fn new(parse: P, shown: fn(&str) -> String) -> Self {
+        Redacting {
+            parse: OptionValue::new(parse),
+            shown,
+        }
+    }
+}
 
-    fn parse_ref(&self, cmd: &Command, arg: Option<&Arg>, value: &OsStr) -> Result<T, clap::Error> {
+impl<P: TypedValueParser> TypedValueParser for Redacting<P> {
+    type Value = P::Value;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<P::Value, clap::Error> {
         self.parse.parse_ref(cmd, arg, value).map_err(|mut error| {
-            // Only an error that shows the value (not clap's for a value
-            // that is not UTF-8) has one to replace.
-            if error.get(ContextKind::InvalidValue).is_some() {
+            // The error of a refused value shows it (one that is not UTF-8
+            // included, lossily: see `OptionValue`); no other has one.
+            if error.kind() == ErrorKind::ValueValidation {
                 let shown = (self.shown)(&value.to_string_lossy());
                 error.insert(ContextKind::InvalidValue, ContextValue::String(shown));
             }
@@ -922,6 +917,98 @@ mod tests {
         let error = error(&["--queue-size", "100", "--batch-size", "200"]);
         assert!(
             error.contains("--batch-size") && error.contains("--queue-size"),
+            "{error}"
+        );
+    }
+
+    /// Every option that takes a value (found in the command, so that a new
+    /// one is covered): `-1` after it is its value, refused naming it (but
+    /// by `--service-name`, whose names may start with `-`); a word that is
+    /// one of the options leaves it without a value; a value that is not
+    /// UTF-8 is refused naming it, but for a file name, taken as given.
+    #[test]
+    fn every_option_that_takes_a_value_reads_one_starting_with_a_dash() {
+        let mut command = Args::command();
+        command.build();
+        let options: Vec<String> = command
+            .get_arguments()
+            .filter(|arg| arg.get_action().takes_values())
+            .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+            .collect();
+        assert!(options.len() >= 22, "{options:?}");
+        for option in &options {
+            let missing = error(&[option, "--quiet"]);
+            assert!(
+                missing.contains(&format!("a value is required for '{option} <")),
+                "{option}: {missing}"
+            );
+            if option == "--service-name" {
+                assert_eq!(parsed(&[option, "-1"]).service_name.as_deref(), Some("-1"));
+                continue;
+            }
+            let shown = if option == "--header" { REDACTED } else { "-1" };
+            let refused = error(&[option, "-1"]);
+            assert!(
+                refused.contains(&format!("invalid value '{shown}' for '{option} <")),
+                "{option}: {refused}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let not_utf8 = OsStr::from_bytes(b"a\xff");
+            for option in &options {
+                let parsed =
+                    Args::parse_checked(["otlp-loadgen".as_ref(), OsStr::new(option), not_utf8]);
+                if option == "--config" || option == "--span-ids" {
+                    let args = parsed.expect("a file name that is not UTF-8");
+                    let file = args.config.or(args.span_ids);
+                    assert_eq!(file.as_deref(), Some(std::path::Path::new(not_utf8)));
+                    continue;
+                }
+                let shown = if option == "--header" {
+                    REDACTED
+                } else {
+                    "a\u{FFFD}"
+                };
+                let error = parsed.expect_err(option).to_string();
+                assert!(
+                    error.contains(&format!("invalid value '{shown}' for '{option} <"))
+                        && error.contains("not valid UTF-8"),
+                    "{option}: {error}"
+                );
+            }
+        }
+    }
+
+    /// A value an option takes may start with `-` (a header name, a
+    /// service name), given apart or attached; a file name may not (more
+    /// likely a mistyped option), and the error says how to name the file.
+    #[test]
+    fn a_value_starting_with_a_dash_is_taken_where_the_option_takes_it() {
+        let args = parsed(&[
+            "--header",
+            "-x=1",
+            "--service-name",
+            "-svc",
+            "--header=-y=2",
+        ]);
+        assert_eq!(
+            args.headers,
+            vec![("-x".into(), "1".into()), ("-y".into(), "2".into())]
+        );
+        assert_eq!(args.service_name.as_deref(), Some("-svc"));
+        for args in [&["--span-ids", "-ids.txt"][..], &["--config=-c.yaml"]] {
+            let error = error(args);
+            assert!(
+                error.contains("starts with '-'") && error.contains("./-"),
+                "{args:?}: {error}"
+            );
+        }
+        // Not a secret shown: a header value after a refused one.
+        let error = error(&["--header", "-x=s3cret\u{1}"]);
+        assert!(
+            error.contains("'-x=<redacted>'") && !error.contains("s3cret"),
             "{error}"
         );
     }

@@ -15,6 +15,8 @@ macro_rules! note {
 }
 
 mod args;
+#[path = "../support/option_values.rs"]
+mod option_values;
 mod report;
 mod workload;
 

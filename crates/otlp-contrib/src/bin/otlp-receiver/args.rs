@@ -1,12 +1,19 @@
 //! Command-line arguments: a `clap` derive, with typed value parsers whose
 //! errors say what a good value looks like (clap names the flag and the value).
+//! A word starting with a single `-` after an option that takes a value is
+//! its value (`--http -1` is a bad `--http`, not an unknown option `-1`), and
+//! a value that is not UTF-8 is refused naming its option: see
+//! `option_values.rs` ([`Args::from_command_line`] parses so).
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use otlp_contrib::receiver::MAX_WORKER_THREADS;
+
+use crate::option_values::{FileName, OptionValue, parse_words};
 
 /// What the help prints after the options.
 const AFTER_HELP: &str = "\
@@ -49,14 +56,19 @@ status), each log record as a line and each metric data point as a line.",
 )]
 pub struct Args {
     /// Listen for OTLP/gRPC on ADDR (port 0: any free port)
-    #[arg(long, value_name = "ADDR", value_parser = address)]
+    #[arg(long, value_name = "ADDR", value_parser = OptionValue::new(address))]
     grpc: Option<SocketAddr>,
     /// Listen for OTLP/HTTP (POST /v1/traces, /v1/logs, /v1/metrics) on ADDR
     /// Neither given: both, on 127.0.0.1:4317 and 127.0.0.1:4318
-    #[arg(long, value_name = "ADDR", value_parser = address, verbatim_doc_comment)]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        value_parser = OptionValue::new(address),
+        verbatim_doc_comment
+    )]
     http: Option<SocketAddr>,
     /// Append every request (traces, logs or metrics) to FILE as one OTLP/JSON line
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = FileName)]
     pub jsonl: Option<PathBuf>,
     /// Count spans, log records and data points without decoding them
     /// (for benchmarks): no trees, no --jsonl
@@ -72,8 +84,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "SECS",
-        value_parser = seconds,
-        allow_hyphen_values = true,
+        value_parser = OptionValue::new(seconds),
         verbatim_doc_comment
     )]
     pub summary_every: Option<Duration>,
@@ -82,8 +93,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "N",
-        value_parser = positive_bytes,
-        allow_hyphen_values = true,
+        value_parser = OptionValue::new(positive_bytes),
         verbatim_doc_comment
     )]
     pub max_request_bytes: Option<usize>,
@@ -92,9 +102,8 @@ pub struct Args {
     #[arg(
         long,
         value_name = "N",
-        value_parser = threads,
+        value_parser = OptionValue::new(threads),
         default_value = "2",
-        allow_hyphen_values = true,
         verbatim_doc_comment
     )]
     pub threads: usize,
@@ -104,9 +113,8 @@ pub struct Args {
     #[arg(
         long,
         value_name = "D",
-        value_parser = delay,
+        value_parser = OptionValue::new(delay),
         default_value = "0",
-        allow_hyphen_values = true,
         verbatim_doc_comment
     )]
     pub answer_delay: Duration,
@@ -117,9 +125,8 @@ pub struct Args {
     #[arg(
         long,
         value_name = "D",
-        value_parser = longer_than_zero,
+        value_parser = OptionValue::new(longer_than_zero),
         default_value = "30s",
-        allow_hyphen_values = true,
         verbatim_doc_comment
     )]
     pub request_head_timeout: Duration,
@@ -130,20 +137,19 @@ pub struct Args {
     #[arg(
         long,
         value_name = "D",
-        value_parser = request_timeout,
+        value_parser = OptionValue::new(request_timeout),
         default_value = "30s",
-        allow_hyphen_values = true,
         verbatim_doc_comment
     )]
     pub request_timeout: Duration,
     /// Serve TLS with this PEM certificate chain (needs --tls-key)
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(long, value_name = "FILE", value_parser = FileName, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE", value_parser = FileName, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Require client certificates signed by this PEM CA (mTLS)
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE", value_parser = FileName, requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
     /// Also exit when standard input is closed
     #[arg(long)]
@@ -151,6 +157,21 @@ pub struct Args {
 }
 
 impl Args {
+    /// Parses the command line; on bad usage prints clap's message and exits
+    /// with status 2 (0 for `--help` and `--version`).
+    pub fn from_command_line() -> Args {
+        Args::parse_words(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Parses `words` (the program's name first) as clap does, with a word
+    /// starting with a single `-` after an option that takes a value taken
+    /// as its value ([`parse_words`]).
+    pub fn parse_words(
+        words: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Result<Args, clap::Error> {
+        parse_words(words)
+    }
+
     /// The gRPC and HTTP listeners to start: those given, or both standard
     /// ports on 127.0.0.1 when neither is.
     pub fn listeners(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
@@ -264,7 +285,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {
-        Args::try_parse_from(std::iter::once("otlp-receiver").chain(args.iter().copied()))
+        Args::parse_words(std::iter::once("otlp-receiver").chain(args.iter().copied()))
     }
 
     /// The error as the user reads it, without colours.
@@ -387,6 +408,99 @@ mod tests {
         ])
         .expect("TLS with a client CA");
         assert_eq!(tls.tls_client_ca, Some(PathBuf::from("ca.pem")));
+    }
+
+    /// Every option that takes a value (found in the command, so that a new
+    /// one is covered): `-1` after it is its value, refused naming it; a word
+    /// that is one of the options leaves it without a value; a value that is
+    /// not UTF-8 is refused naming it, but for a file name, taken as given.
+    #[test]
+    fn every_option_that_takes_a_value_reads_one_starting_with_a_dash() {
+        use clap::CommandFactory;
+        let mut command = Args::command();
+        command.build();
+        let options: Vec<String> = command
+            .get_arguments()
+            .filter(|arg| arg.get_action().takes_values())
+            .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+            .collect();
+        assert!(options.len() >= 12, "{options:?}");
+        for option in &options {
+            let refused = error(&[option, "-1"]);
+            assert!(
+                refused.contains(&format!("invalid value '-1' for '{option} <")),
+                "{option}: {refused}"
+            );
+            let missing = error(&[option, "--quiet"]);
+            assert!(
+                missing.contains(&format!("a value is required for '{option} <")),
+                "{option}: {missing}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let not_utf8 = std::ffi::OsStr::from_bytes(b"requests-\xff.jsonl");
+            for option in &options {
+                let parsed = Args::parse_words([
+                    "otlp-receiver".as_ref(),
+                    std::ffi::OsStr::new(option),
+                    not_utf8,
+                ]);
+                if option == "--jsonl" {
+                    let args = parsed.expect("a file name that is not UTF-8");
+                    assert_eq!(args.jsonl.as_deref(), Some(std::path::Path::new(not_utf8)));
+                    continue;
+                }
+                // The TLS files are read at start, which says which flag.
+                if option.starts_with("--tls-") {
+                    continue;
+                }
+                let error = parsed.expect_err(option).to_string();
+                assert!(
+                    error.contains(&format!(
+                        "invalid value 'requests-\u{FFFD}.jsonl' for '{option} <"
+                    )) && error.contains("not valid UTF-8"),
+                    "{option}: {error}"
+                );
+            }
+        }
+    }
+
+    /// A file name starting with `-` is refused, attached or not (more
+    /// likely a mistyped option), saying how to name such a file; `-`
+    /// alone is a name as before.
+    #[test]
+    fn a_file_name_starting_with_a_dash_is_refused_saying_how_to_give_it() {
+        for args in [&["--jsonl", "-q"][..], &["--jsonl=-q"]] {
+            let error = error(args);
+            assert!(
+                error.contains("invalid value '-q' for '--jsonl <FILE>'") && error.contains("./-q"),
+                "{args:?}: {error}"
+            );
+        }
+        let dash = parse(&["--jsonl", "-"]).expect("- alone");
+        assert_eq!(dash.jsonl, Some(PathBuf::from("-")));
+    }
+
+    /// Several values starting with `-` are each read as their option's:
+    /// the first refused is the one reported.
+    #[test]
+    fn values_starting_with_a_dash_are_read_in_turn() {
+        let args =
+            parse(&["--threads", "3", "--jsonl", "./-x", "--http", "127.0.0.1:0"]).expect("valid");
+        assert_eq!(args.threads, 3);
+        let refused = error(&["--summary-every", "1", "--threads", "-3", "--http", "-1"]);
+        assert!(
+            refused.contains("invalid value '-3' for '--threads <N>'"),
+            "{refused}"
+        );
+        // A stray word after a refused value does not hide the refusal.
+        let refused = error(&["--http", "-1", "stray"]);
+        assert!(
+            refused.contains("invalid value '-1' for '--http <ADDR>'"),
+            "{refused}"
+        );
     }
 
     #[test]

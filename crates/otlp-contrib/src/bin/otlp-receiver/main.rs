@@ -11,6 +11,8 @@ macro_rules! note {
 }
 
 mod args;
+#[path = "../support/option_values.rs"]
+mod option_values;
 
 use std::error::Error;
 use std::fs::{File, OpenOptions};
@@ -20,7 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::Parser;
 use otlp_contrib::receiver::{
     Fault, ReceivedRequest, Receiver, ReceiverConfig, ReceiverError, ReceiverStats, ReceiverTls,
     RequestObserver, Signal, Store, Transport, render_logs, render_metrics, render_traces,
@@ -32,7 +33,7 @@ const LOST_JSONL_LINES: u8 = 3;
 
 fn main() -> ExitCode {
     // `--help` and `--version` exit 0 here, bad usage 2 with clap's message.
-    let args = args::Args::parse();
+    let args = args::Args::from_command_line();
     match run(args) {
         Ok(Outcome {
             lost_jsonl_lines: 0,
