@@ -30,7 +30,9 @@ options come from the standard OTEL_* variables (OTEL_EXPORTER_OTLP_*,
 OTEL_BSP_* for traces, OTEL_EXPORTER_OTLP_LOGS_* and OTEL_BLRP_* for logs,
 OTEL_EXPORTER_OTLP_METRICS_* and OTEL_METRIC_EXPORT_* for metrics,
 OTEL_SERVICE_NAME, ...), the OTLP__SECTION__KEY overrides and
-config/default.{yaml,toml}, as for any otlp-sdk program; options win. The
+config/default.{yaml,toml}, as for any otlp-sdk program; options win, but
+every variable and file is checked first: an invalid one is an error even
+where an option replaces its value (unset it). The
 durable queue: OTLP__DURABLE__DIRECTORY for traces,
 OTLP__LOGS__DURABLE__DIRECTORY for logs (each a directory of its own).";
 
