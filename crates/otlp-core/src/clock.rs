@@ -15,8 +15,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Nanoseconds since the Unix epoch, now, from the wall clock
-/// (`CLOCK_REALTIME`). Does not allocate or lock: one `clock_gettime`,
-/// which on Linux stays in user space (vDSO).
+/// (`CLOCK_REALTIME`): 0 while the clock is set before 1970, saturating
+/// past what `u64` nanoseconds hold (the year 2554), as [`unix_nanos`].
+/// Does not allocate or lock: one `clock_gettime`, which on Linux stays in
+/// user space (vDSO).
 ///
 /// ```
 /// use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,15 +35,27 @@ pub fn now_unix_nanos() -> u64 {
     {
         // CLOCK_REALTIME directly: the clock `SystemTime::now` reads, without
         // its checked arithmetic.
-        let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-        let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
-        let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
-        seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
+        timespec_unix_nanos(rustix::time::clock_gettime(rustix::time::ClockId::Realtime))
     }
     #[cfg(not(unix))]
     {
         unix_nanos(SystemTime::now())
     }
+}
+
+/// Nanoseconds since the Unix epoch of a `CLOCK_REALTIME` reading: 0
+/// before the epoch, saturating far in the future, as [`unix_nanos`].
+#[cfg(unix)]
+#[inline]
+fn timespec_unix_nanos(now: rustix::time::Timespec) -> u64 {
+    // Before the epoch the seconds are negative and the nanoseconds count
+    // forward from them (-1 s + 500,000,000 ns is half a second before):
+    // the nanoseconds alone would read as a time after the epoch.
+    let Ok(seconds) = u64::try_from(now.tv_sec) else {
+        return 0;
+    };
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
 /// Nanoseconds since the Unix epoch of `time` (0 before the epoch, saturating
@@ -136,5 +150,43 @@ mod tests {
         if let Some(beyond) = UNIX_EPOCH.checked_add(last + Duration::from_secs(1)) {
             assert_eq!(unix_nanos(beyond), u64::MAX);
         }
+    }
+
+    /// A wall clock set before 1970 (a board without a battery-backed
+    /// clock, a test rig): the reading is 0, as `unix_nanos` makes of the
+    /// same instant and as `now_unix_nanos` is off Unix. `CLOCK_REALTIME`
+    /// gives half a second before the epoch as -1 s + 500,000,000 ns.
+    #[cfg(unix)]
+    #[test]
+    fn a_wall_clock_before_the_epoch_reads_as_unix_nanos_reads_that_instant() {
+        use rustix::time::Timespec;
+
+        let cases = [
+            // (seconds, nanoseconds): the reading and the same instant as a `SystemTime`.
+            (-1, 500_000_000, UNIX_EPOCH - Duration::from_millis(500)),
+            (-1, 999_999_999, UNIX_EPOCH - Duration::from_nanos(1)),
+            (-2, 0, UNIX_EPOCH - Duration::from_secs(2)),
+            (-86_400, 1, UNIX_EPOCH - Duration::new(86_399, 999_999_999)),
+            (0, 0, UNIX_EPOCH),
+            (0, 42, UNIX_EPOCH + Duration::from_nanos(42)),
+            (
+                1_764_000_000,
+                123_456_789,
+                UNIX_EPOCH + Duration::new(1_764_000_000, 123_456_789),
+            ),
+        ];
+        for (tv_sec, tv_nsec, instant) in cases {
+            assert_eq!(
+                timespec_unix_nanos(Timespec { tv_sec, tv_nsec }),
+                unix_nanos(instant),
+                "{tv_sec} s + {tv_nsec} ns"
+            );
+        }
+        // Far in the future, both saturate.
+        let far = Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 999_999_999,
+        };
+        assert_eq!(timespec_unix_nanos(far), u64::MAX);
     }
 }
