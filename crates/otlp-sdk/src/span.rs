@@ -333,7 +333,10 @@ impl Span {
         self.add_event_at_unix_nanos(name, clock::now_unix_nanos(), attributes);
     }
 
-    /// Adds an event at a given time.
+    /// Adds an event at a given time, kept as OTLP's nanoseconds since the
+    /// Unix epoch ([`clock::unix_nanos`]: before 1970 is 0, past the year
+    /// 2554 is `u64::MAX`). It is not checked against the span's start or
+    /// end.
     pub fn add_event_at(
         &mut self,
         name: impl Into<Str>,
@@ -476,7 +479,9 @@ impl Span {
 
     /// Ends the span at a given time (see [`Span::end`]). A time before the
     /// span's start is taken as its start: no negative duration reaches the
-    /// backend.
+    /// backend. As the start, it is kept as OTLP's nanoseconds since the
+    /// Unix epoch ([`clock::unix_nanos`]: before 1970 is 0, past the year
+    /// 2554 is `u64::MAX`).
     pub fn end_at(&mut self, end: SystemTime) {
         self.finish(clock::unix_nanos(end));
     }
@@ -798,5 +803,59 @@ mod tests {
             [KeyValue::new("x", 3), KeyValue::new("y", 2)]
         );
         assert_eq!(span.events[1].dropped_attributes_count, 1);
+    }
+
+    /// Times a program gives from outside the range of OTLP's `u64`
+    /// nanoseconds: before 1970 (a clock of a device never set, a date
+    /// parsed wrong) and past the year 2554 (a `SystemTime` can go that
+    /// far). No panic: before 1970 is 0, the epoch; past 2554 is
+    /// `u64::MAX`; an end is never before its start.
+    #[test]
+    fn explicit_times_before_1970_or_past_2554_saturate_and_never_end_before_the_start() {
+        let keep = Keep::default();
+        let tracer = TracerProvider::builder()
+            .with_processor(keep.clone())
+            .build()
+            .tracer("times");
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(86_400);
+        let last_nano = UNIX_EPOCH + Duration::from_nanos(u64::MAX);
+        // Past the last nanosecond where the platform's `SystemTime` goes on.
+        let past_2554 = last_nano
+            .checked_add(Duration::from_secs(3_600))
+            .unwrap_or(last_nano);
+
+        let mut early = tracer.span_builder("early").start_time(before_1970).start();
+        assert_eq!(early.start_time_unix_nano(), Some(0));
+        assert_eq!(early.start_time(), Some(UNIX_EPOCH));
+        early.add_event_at("earlier", before_1970 - Duration::from_secs(1), []);
+        early.add_event_at("late", past_2554, []);
+        early.end_at(before_1970 - Duration::from_secs(60));
+
+        let mut late = tracer.span_builder("late").start_time(past_2554).start();
+        assert_eq!(late.start_time_unix_nano(), Some(u64::MAX));
+        assert_eq!(late.start_time(), Some(last_nano));
+        // Ended now: long before its start.
+        late.end();
+
+        let mut open_ended = tracer.start("open ended");
+        open_ended.end_at(past_2554);
+
+        let spans = keep.0.lock().unwrap();
+        let span = |name: &str| spans.iter().find(|span| &*span.name == name).unwrap();
+        let early = span("early");
+        assert_eq!(
+            (early.start_time_unix_nano, early.end_time_unix_nano),
+            (0, 0)
+        );
+        let events: Vec<u64> = early.events.iter().map(|e| e.time_unix_nano).collect();
+        assert_eq!(events, [0, u64::MAX]);
+        let late = span("late");
+        assert_eq!(
+            (late.start_time_unix_nano, late.end_time_unix_nano),
+            (u64::MAX, u64::MAX)
+        );
+        let open_ended = span("open ended");
+        assert!(open_ended.start_time_unix_nano > 0);
+        assert_eq!(open_ended.end_time_unix_nano, u64::MAX);
     }
 }

@@ -245,7 +245,11 @@ impl SpanBuilder<'_> {
         self
     }
 
-    /// Sets an explicit start time (default: now).
+    /// Sets an explicit start time (default: now). It is kept as OTLP's
+    /// nanoseconds since the Unix epoch ([`clock::unix_nanos`]): a time
+    /// before 1970 as 0, one past what `u64` nanoseconds hold (the year
+    /// 2554) as `u64::MAX`. A span ended before its start ends at its start
+    /// ([`Span::end_at`]).
     pub fn start_time(mut self, start: SystemTime) -> Self {
         self.start_time = Some(start);
         self
