@@ -222,8 +222,19 @@ thread_local! {
     static RNG: ThreadRng = ThreadRng::new();
 }
 
-/// One thread's generator: wyrand's state, and the number of forks of the
-/// process ([`forks::count`]) when that state was seeded.
+/// One thread's generator: two wyrand states, and the number of forks of
+/// the process ([`forks::count`]) when they were seeded.
+///
+/// Two states, not one: an id's 8-byte words are drawn from them in turn, so
+/// a trace id's two halves come from two independent sequences. Every
+/// wyrand sequence is the same cycle of 2^64 numbers entered at its seed, so
+/// with one state two threads (of a fleet's processes) whose seeds fall
+/// close on that cycle would draw the same run of trace ids, whole, once the
+/// later one reached the earlier's start: a chance of about threads² × ids
+/// per thread / 2^64 (a tenth for 100,000 threads drawing 10^8 ids each).
+/// With two, the runs repeat only if both sequences line up at the same
+/// distance, which random 128-bit ids make negligible. A span id (8 bytes)
+/// needs to differ within its trace only, and takes one word.
 ///
 /// A child of `fork()` starts as a copy of the forking thread, generator
 /// included: unless it reseeds, it draws the very ids its parent draws next.
@@ -231,7 +242,7 @@ thread_local! {
 /// current one (a thread-local and a global load), and a thread that finds
 /// itself in a new process reseeds before drawing.
 struct ThreadRng {
-    state: Cell<u64>,
+    states: [Cell<u64>; 2],
     seeded_after: Cell<u64>,
 }
 
@@ -241,37 +252,44 @@ impl ThreadRng {
         forks::watch();
         ThreadRng {
             seeded_after: Cell::new(forks::count()),
-            state: Cell::new(seed()),
+            states: [Cell::new(seed(0)), Cell::new(seed(1))],
         }
     }
 
-    /// The state to draw from, reseeded first in a child of `fork()`.
+    /// The states to draw from, reseeded first in a child of `fork()`.
     #[inline]
-    fn state(&self) -> &Cell<u64> {
+    fn states(&self) -> &[Cell<u64>; 2] {
         let forks = forks::count();
         if self.seeded_after.get() != forks {
             self.reseed(forks);
         }
-        &self.state
+        &self.states
     }
 
     #[cold]
     fn reseed(&self, forks: u64) {
-        self.state.set(seed());
+        self.states[0].set(seed(0));
+        self.states[1].set(seed(1));
         self.seeded_after.set(forks);
     }
 }
 
-/// A per-thread seed: std's randomly keyed hasher over the process id, the
-/// thread id and the clock. After a fork the hasher's keys are the parent's
-/// (they live in the copied thread); the process id tells the children of
-/// one parent apart, and the parent from them.
-fn seed() -> u64 {
+/// A per-thread seed of the thread's state `which`: std's randomly keyed
+/// hasher over the process id, the thread id, the clock and `which`. After
+/// a fork the hasher's keys are the parent's (they live in the copied
+/// thread); the process id tells the children of one parent apart, and the
+/// parent from them.
+fn seed(which: u8) -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_nanos())
         .unwrap_or_default();
-    RandomState::new().hash_one((std::process::id(), std::thread::current().id(), nanos))
+    RandomState::new().hash_one((
+        std::process::id(),
+        std::thread::current().id(),
+        nanos,
+        which,
+    ))
 }
 
 /// wyrand: a small, fast, statistically good 64-bit generator.
@@ -283,13 +301,15 @@ fn next_random(state: &Cell<u64>) -> u64 {
 }
 
 fn fill_random(bytes: &mut [u8]) {
-    RNG.with(|rng| {
-        let state = rng.state();
-        for chunk in bytes.chunks_mut(8) {
-            let word = next_random(state).to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-    });
+    RNG.with(|rng| fill_from(rng.states(), bytes));
+}
+
+/// Fills `bytes` with words drawn from `states` in turn (see [`ThreadRng`]).
+fn fill_from(states: &[Cell<u64>; 2], bytes: &mut [u8]) {
+    for (chunk, state) in bytes.chunks_mut(8).zip(states.iter().cycle()) {
+        let word = next_random(state).to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
+    }
 }
 
 /// How many times the process has forked, as far as the generators care: a
@@ -466,6 +486,26 @@ mod tests {
                 found: 17
             }
         );
+    }
+
+    /// Two generators whose first states lie on the same spot of wyrand's
+    /// cycle (one thread's seed falling where another's sequence has come
+    /// to) still draw different trace ids: the second halves come from
+    /// states of their own. (With one state per thread, as before, the two
+    /// drew the same trace ids from there on.)
+    #[test]
+    fn trace_ids_differ_when_one_of_two_sequences_lines_up() {
+        let first = [Cell::new(0x1234_5678_9abc_def0), Cell::new(42)];
+        let second = [Cell::new(0x1234_5678_9abc_def0), Cell::new(4242)];
+        let mut shared_halves = 0;
+        for _ in 0..1_000 {
+            let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+            fill_from(&first, &mut a);
+            fill_from(&second, &mut b);
+            assert_ne!(a, b);
+            shared_halves += usize::from(a[..8] == b[..8]);
+        }
+        assert_eq!(shared_halves, 1_000, "the first halves line up, as set");
     }
 
     #[test]
