@@ -24,6 +24,8 @@
 //! The producer's work is the same on both sides ([`Producer`]): for every
 //! span, format its eight attribute values into reused buffers
 //! ([`fixtures::write_attribute_values`](crate::fixtures::write_attribute_values)),
+//! each [`ValueLen`] characters long (16 unless [`Producer::with_value_len`]
+//! says otherwise),
 //! then start a span, set the eight attributes and end it through the SDK's
 //! public API ([`hot_path::record_ours`](crate::hot_path::record_ours) and
 //! [`hot_path::record_baseline`](crate::hot_path::record_baseline)), with the
@@ -39,7 +41,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 
-use crate::fixtures::{SCOPE_NAME, write_attribute_values};
+use crate::fixtures::{SCOPE_NAME, ValueLen, write_attribute_values_of_len};
 use crate::hot_path::{ValueKind, record_baseline, record_ours};
 use crate::pipeline::SERVICE_NAME;
 
@@ -479,6 +481,7 @@ impl FromStr for Shape {
 #[derive(Debug)]
 pub struct Producer {
     kind: ValueKind,
+    len: ValueLen,
     values: [String; 8],
     first: u64,
     next: u64,
@@ -495,17 +498,24 @@ impl Producer {
     pub fn starting_at(kind: ValueKind, first: u64) -> Self {
         Producer {
             kind,
+            len: ValueLen::DEFAULT,
             values: Default::default(),
             first,
             next: first,
         }
     }
 
+    /// The same producer, formatting every value `len` characters long
+    /// ([`write_attribute_values_of_len`]) instead of the default 16.
+    pub fn with_value_len(self, len: ValueLen) -> Self {
+        Producer { len, ..self }
+    }
+
     /// Formats and records the next `spans` spans on `sender`.
     #[inline]
     pub fn produce<S: Sender + ?Sized>(&mut self, sender: &S, spans: u64) {
         for _ in 0..spans {
-            write_attribute_values(self.next, &mut self.values);
+            write_attribute_values_of_len(self.next, self.len, &mut self.values);
             sender.record(self.kind, &self.values);
             self.next += 1;
         }
@@ -520,13 +530,13 @@ impl Producer {
             Shape::Flat => self.produce(sender, units),
             Shape::Nested => {
                 for _ in 0..units {
-                    write_attribute_values(self.next, &mut self.values);
+                    write_attribute_values_of_len(self.next, self.len, &mut self.values);
                     self.next += 1;
-                    let kind = self.kind;
+                    let (kind, len) = (self.kind, self.len);
                     let next = &mut self.next;
                     sender.record_root(kind, &mut self.values, &mut |values| {
                         for _ in 0..NESTED_CHILDREN {
-                            write_attribute_values(*next, values);
+                            write_attribute_values_of_len(*next, len, values);
                             sender.record(kind, values);
                             *next += 1;
                         }
@@ -585,6 +595,44 @@ mod tests {
         }
         assert_eq!(receiver.span_count(), expected);
         assert_eq!(receiver.stats().bad_requests, 0);
+    }
+
+    /// Notes the length of every value it is handed.
+    #[derive(Default)]
+    struct ValueLengths(std::sync::Mutex<Vec<usize>>);
+
+    impl Sender for ValueLengths {
+        fn record(&self, _kind: ValueKind, values: &[String; 8]) {
+            let mut lengths = self.0.lock().expect("no test panics while holding it");
+            lengths.extend(values.iter().map(String::len));
+        }
+
+        fn flush(&self) -> Result<(), String> {
+            Ok(())
+        }
+
+        fn shutdown(&self, _timeout: Duration) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_producer_hands_over_values_of_the_length_it_was_given_in_either_shape() {
+        let len = ValueLen::new(40).expect("40 is within the range");
+        for shape in Shape::ALL {
+            let sender = ValueLengths::default();
+            Producer::new(ValueKind::Borrowed)
+                .with_value_len(len)
+                .produce_units(&sender, shape, 3);
+            let lengths = sender.0.into_inner().expect("not poisoned");
+            assert_eq!(lengths.len() as u64, 3 * shape.unit() * 8, "{shape:?}");
+            assert!(lengths.iter().all(|&length| length == 40), "{lengths:?}");
+
+            let default = ValueLengths::default();
+            Producer::new(ValueKind::Owned).produce_units(&default, shape, 1);
+            let lengths = default.0.into_inner().expect("not poisoned");
+            assert!(lengths.iter().all(|&length| length == 16), "{lengths:?}");
+        }
     }
 
     #[test]

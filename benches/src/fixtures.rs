@@ -26,6 +26,8 @@
 //! URL path, a host name, a user agent, an IPv6 peer address, user, tenant
 //! and request ids). Status is `Ok`, except every 50th span, which is an
 //! `Error` with a message. Spans have no events or links.
+//! [`write_attribute_values_of_len`] writes the same values at another
+//! length ([`ValueLen`]: `compare --value-len`).
 //!
 //! Every span shares one resource ([`RESOURCE_ATTRIBUTES`], `service.name`
 //! and friends, with a schema URL) and one instrumentation scope (name,
@@ -71,8 +73,91 @@ pub const ATTRIBUTE_KEYS: [&str; 8] = [
     "app.request.id",
 ];
 
-/// Length in characters (and bytes: all ASCII) of every attribute value.
+/// Length in characters (and bytes: all ASCII) of every attribute value:
+/// the workload the project's issues define, and the default of
+/// [`ValueLen`]. Every value fits otlp-core's inline strings (up to 23
+/// bytes), so our side never allocates for one; [`ValueLen`] gives the
+/// values another length to measure what longer ones cost.
 pub const ATTRIBUTE_VALUE_LEN: usize = 16;
+
+/// Shortest length [`ValueLen`] accepts: below it the host name loses its
+/// node number (`node-123` is its first 8 characters), and values stop
+/// telling traces apart.
+pub const MIN_ATTRIBUTE_VALUE_LEN: usize = 8;
+
+/// Longest length [`ValueLen`] accepts: a long URL or user agent. A span
+/// then carries 32 KiB of values; a queue holding a million of them would
+/// take 32 GiB.
+pub const MAX_ATTRIBUTE_VALUE_LEN: usize = 4_096;
+
+/// The length, in characters (and bytes: all ASCII), of every attribute
+/// value [`write_attribute_values_of_len`] writes: from
+/// [`MIN_ATTRIBUTE_VALUE_LEN`] to [`MAX_ATTRIBUTE_VALUE_LEN`], by default
+/// [`ATTRIBUTE_VALUE_LEN`].
+///
+/// At the default the values are the ones the issues' workload defines.
+/// Longer, each value is its 16-character form with zeros inserted where its
+/// last number starts (the route: where its placeholder starts), so its
+/// counter reads zero-padded to the width: `user-000…009367091016`,
+/// `2001:db8::000…720dce`. Shorter, each keeps the last characters of its
+/// 16-character form, where its numbers are (the route and the host name:
+/// the first ones). Longer values tell spans and traces apart exactly as the
+/// default ones do; shorter ones a little less (a request id keeps 8 of its
+/// 12 hex digits at length 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueLen(usize);
+
+impl ValueLen {
+    /// [`ATTRIBUTE_VALUE_LEN`]: the issues' workload.
+    pub const DEFAULT: ValueLen = ValueLen(ATTRIBUTE_VALUE_LEN);
+
+    /// `len` characters, if it is within [`MIN_ATTRIBUTE_VALUE_LEN`] and
+    /// [`MAX_ATTRIBUTE_VALUE_LEN`].
+    pub fn new(len: usize) -> Result<Self, ValueLenOutOfRange> {
+        if (MIN_ATTRIBUTE_VALUE_LEN..=MAX_ATTRIBUTE_VALUE_LEN).contains(&len) {
+            Ok(ValueLen(len))
+        } else {
+            Err(ValueLenOutOfRange { len })
+        }
+    }
+
+    /// The length in characters.
+    pub const fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for ValueLen {
+    fn default() -> Self {
+        ValueLen::DEFAULT
+    }
+}
+
+impl std::fmt::Display for ValueLen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A value length [`ValueLen::new`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueLenOutOfRange {
+    /// The length asked for.
+    pub len: usize,
+}
+
+impl std::fmt::Display for ValueLenOutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "an attribute value length of {} characters is outside \
+             {MIN_ATTRIBUTE_VALUE_LEN} to {MAX_ATTRIBUTE_VALUE_LEN}",
+            self.len
+        )
+    }
+}
+
+impl std::error::Error for ValueLenOutOfRange {}
 
 /// The resource every span shares.
 pub const RESOURCE_ATTRIBUTES: [(&str, &str); 8] = [
@@ -96,7 +181,8 @@ pub const SCOPE_NAME: &str = "checkout.http";
 pub const SCOPE_VERSION: &str = "1.4.2";
 
 /// Routes of the server spans: (span name, `http.route`, URL path prefix).
-/// Each route is exactly [`ATTRIBUTE_VALUE_LEN`] characters.
+/// Each route is exactly [`ATTRIBUTE_VALUE_LEN`] characters and starts with
+/// its URL path prefix ([`fit`] pads a route after it).
 const ROUTES: [(&str, &str, &str); 4] = [
     ("GET /v1/orders/{oid}", "/v1/orders/{oid}", "/v1/orders/"),
     ("POST /v1/carts/{cart}", "/v1/carts/{cart}", "/v1/carts/"),
@@ -170,9 +256,44 @@ fn write_padded(out: &mut String, prefix: &str, number: u64) {
     let _ = write!(out, "{prefix}{number:0width$}");
 }
 
+/// Zeros [`fit`] inserts at a time.
+const ZEROS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Which end of its 16-character form a value keeps when it is shortened.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// The first characters (the route, the host name).
+    Head,
+    /// The last characters, where the numbers are.
+    Tail,
+}
+
+/// Brings `value`, one of the [`ATTRIBUTE_VALUE_LEN`]-character values,
+/// to `len` characters as [`ValueLen`] describes: zeros inserted at byte
+/// `pad_at` (where its number starts) to lengthen it, the end `keep` says
+/// kept to shorten it. Every value is ASCII, so any byte index is a
+/// character boundary. Once the buffer has grown it allocates nothing.
+fn fit(value: &mut String, pad_at: usize, keep: Keep, len: ValueLen) {
+    let len = len.get();
+    if value.len() > len {
+        match keep {
+            Keep::Head => value.truncate(len),
+            Keep::Tail => {
+                value.drain(..value.len() - len);
+            }
+        }
+    }
+    while value.len() < len {
+        let zeros = (len - value.len()).min(ZEROS.len());
+        value.insert_str(pad_at, &ZEROS[..zeros]);
+    }
+}
+
 /// Writes the values of the eight attributes ([`ATTRIBUTE_KEYS`], in order)
 /// of the `i`-th span of the deterministic batch into `values`, replacing
-/// what they held. Every value is [`ATTRIBUTE_VALUE_LEN`] characters.
+/// what they held. Every value is [`ATTRIBUTE_VALUE_LEN`] characters: the
+/// issues' workload ([`write_attribute_values_of_len`] with
+/// [`ValueLen::DEFAULT`]).
 ///
 /// This is the per-span formatting a program does for its request data (a
 /// few hashes, eight `write!`s); it reuses the buffers, so once they have
@@ -189,6 +310,24 @@ fn write_padded(out: &mut String, prefix: &str, number: u64) {
 /// assert!(source.attributes.iter().map(|(_, v)| v).eq(values.iter()));
 /// ```
 pub fn write_attribute_values(i: u64, values: &mut [String; 8]) {
+    write_attribute_values_of_len(i, ValueLen::DEFAULT, values);
+}
+
+/// [`write_attribute_values`] with every value `len` characters long (see
+/// [`ValueLen`] for how a value is lengthened or shortened). At
+/// [`ValueLen::DEFAULT`] the values are the same bytes. Once the buffers
+/// have grown to `len` it allocates nothing.
+///
+/// ```
+/// use otlp_benches::fixtures::{ValueLen, write_attribute_values_of_len};
+///
+/// let mut values: [String; 8] = Default::default();
+/// write_attribute_values_of_len(5, ValueLen::new(24)?, &mut values);
+/// assert_eq!(values[5], "user-0000000009367091016");
+/// assert!(values.iter().all(|value| value.len() == 24));
+/// # Ok::<(), otlp_benches::fixtures::ValueLenOutOfRange>(())
+/// ```
+pub fn write_attribute_values_of_len(i: u64, len: ValueLen, values: &mut [String; 8]) {
     let trace = i / SPANS_PER_TRACE;
     let (_, route, path_prefix) = ROUTES[(trace % ROUTES.len() as u64) as usize];
     for value in values.iter_mut() {
@@ -209,6 +348,17 @@ pub fn write_attribute_values(i: u64, values: &mut [String; 8]) {
     write_padded(user, "user-", mix(trace ^ 0x05E2));
     write_padded(tenant, "tenant-", trace % 97);
     let _ = write!(request, "req-{:012x}", mix(i ^ 0x4E0) & 0xFFFF_FFFF_FFFF);
+    if len != ValueLen::DEFAULT {
+        // Where each value's number (the route's placeholder) starts.
+        fit(route_value, path_prefix.len(), Keep::Head, len);
+        fit(path, path_prefix.len(), Keep::Tail, len);
+        fit(host, "node-".len(), Keep::Head, len);
+        fit(agent, "okhttp/4.00.".len(), Keep::Tail, len);
+        fit(peer, "2001:db8::".len(), Keep::Tail, len);
+        fit(user, "user-".len(), Keep::Tail, len);
+        fit(tenant, "tenant-".len(), Keep::Tail, len);
+        fit(request, "req-".len(), Keep::Tail, len);
+    }
 }
 
 /// The `i`-th span of the deterministic batch (see the module docs).
@@ -678,6 +828,105 @@ mod tests {
                 "req-c16d2ac0868a",
             ]
         );
+    }
+
+    /// Every value of the first `spans` spans at `len`, per attribute.
+    fn values_of_len(len: ValueLen, spans: u64) -> Vec<[String; 8]> {
+        (0..spans)
+            .map(|i| {
+                let mut values: [String; 8] = Default::default();
+                write_attribute_values_of_len(i, len, &mut values);
+                values
+            })
+            .collect()
+    }
+
+    /// How many distinct values each attribute takes over `spans`.
+    fn distinct_per_attribute(spans: &[[String; 8]]) -> [usize; 8] {
+        std::array::from_fn(|attribute| {
+            spans
+                .iter()
+                .map(|values| values[attribute].as_str())
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        })
+    }
+
+    #[test]
+    fn values_of_forty_characters_are_forty_characters_and_as_distinct_as_the_default_ones() {
+        let len = ValueLen::new(40).expect("40 is within the range");
+        let long = values_of_len(len, BATCH_SIZE as u64);
+        for values in &long {
+            for (key, value) in ATTRIBUTE_KEYS.iter().zip(values) {
+                assert_eq!(value.len(), 40, "{key} = {value:?}");
+                assert!(value.is_ascii(), "{key} = {value:?}");
+            }
+        }
+        assert_eq!(long[5][5], "user-00000000000000000000000009367091016");
+        assert_eq!(long[5][0], "/v1/carts/000000000000000000000000{cart}");
+        assert_eq!(long[5][4], "2001:db8::000000000000000000000000720dce");
+        // The request id is per span: no two spans share one.
+        let default = values_of_len(ValueLen::DEFAULT, BATCH_SIZE as u64);
+        let distinct = distinct_per_attribute(&long);
+        assert_eq!(distinct[7], BATCH_SIZE);
+        // Every attribute tells spans apart exactly as the default does.
+        assert_eq!(distinct, distinct_per_attribute(&default));
+        // Each value is its default form, lengthened.
+        for (long, short) in long.iter().zip(&default) {
+            for (long, short) in long.iter().zip(short) {
+                assert!(
+                    long.replace('0', "") == short.replace('0', ""),
+                    "{long} {short}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_length_in_the_range_gives_values_of_that_length() {
+        let mut values: [String; 8] = Default::default();
+        for len in [
+            MIN_ATTRIBUTE_VALUE_LEN,
+            15,
+            ATTRIBUTE_VALUE_LEN,
+            17,
+            23,
+            24,
+            100,
+            MAX_ATTRIBUTE_VALUE_LEN,
+        ] {
+            let len = ValueLen::new(len).expect("within the range");
+            // The same buffers, from long to short and back.
+            for i in [0, 7, 4242, 7] {
+                write_attribute_values_of_len(i, len, &mut values);
+                for value in &values {
+                    assert_eq!(value.len(), len.get(), "{value:?}");
+                    assert!(value.is_ascii());
+                }
+            }
+        }
+        // The shortest values still tell the routes, hosts and requests apart.
+        let short = values_of_len(ValueLen::new(MIN_ATTRIBUTE_VALUE_LEN).expect("min"), 1_000);
+        let distinct = distinct_per_attribute(&short);
+        assert_eq!(distinct[0], ROUTES.len());
+        assert_eq!(distinct[2], 250, "one host per trace");
+        assert_eq!(distinct[7], 1_000, "one request id per span");
+        assert_eq!(short[5][0], "/v1/cart");
+        assert_eq!(short[5][2], "node-001");
+    }
+
+    #[test]
+    fn value_lengths_outside_the_range_are_refused_naming_the_length() {
+        assert_eq!(ValueLen::default(), ValueLen::DEFAULT);
+        assert_eq!(ValueLen::DEFAULT.get(), ATTRIBUTE_VALUE_LEN);
+        for len in [0, 7, 4_097, usize::MAX] {
+            let error = ValueLen::new(len).expect_err("outside the range");
+            assert_eq!(error, ValueLenOutOfRange { len });
+            assert!(error.to_string().contains(&len.to_string()), "{error}");
+        }
+        for len in [8, 16, 40, 4_096] {
+            assert_eq!(ValueLen::new(len).map(ValueLen::get), Ok(len));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use otlp_benches::alloc_count::{CountingAllocator, count_allocations, is_counting};
 use otlp_benches::end_to_end::{Producer, WorkloadOnly};
-use otlp_benches::fixtures::ATTRIBUTE_KEYS;
+use otlp_benches::fixtures::{ATTRIBUTE_KEYS, ValueLen};
 use otlp_benches::hot_path::ValueKind;
 
 #[global_allocator]
@@ -16,7 +16,12 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// Allocations a producer makes on the control for `spans` spans, once its
 /// reused buffers have grown.
 fn control_allocations(kind: ValueKind, spans: u64) -> u64 {
-    let mut producer = Producer::new(kind);
+    control_allocations_of_len(kind, ValueLen::DEFAULT, spans)
+}
+
+/// The same with every value `len` characters long.
+fn control_allocations_of_len(kind: ValueKind, len: ValueLen, spans: u64) -> u64 {
+    let mut producer = Producer::new(kind).with_value_len(len);
     producer.produce(&WorkloadOnly, 64);
     count_allocations(|| producer.produce(&WorkloadOnly, spans)).1
 }
@@ -35,4 +40,21 @@ fn the_control_builds_the_owned_values_the_sdk_rows_callers_build() {
     assert_eq!(control_allocations(ValueKind::Owned, 100), 100 * per_span);
     assert_eq!(control_allocations(ValueKind::Borrowed, 100), 0);
     assert_eq!(control_allocations(ValueKind::Static, 100), 0);
+
+    // Longer values (`compare --value-len`) cost the control as much more
+    // as they cost the SDK rows' caller, and nothing more: the formatting
+    // buffers, once grown, are reused.
+    for len in [8, 40, 4_096] {
+        let len = ValueLen::new(len).expect("within the range");
+        assert_eq!(
+            control_allocations_of_len(ValueKind::Owned, len, 100),
+            100 * per_span,
+            "{len}"
+        );
+        assert_eq!(
+            control_allocations_of_len(ValueKind::Borrowed, len, 100),
+            0,
+            "{len}"
+        );
+    }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use otlp_benches::end_to_end::{Endpoints, Shape, Transport};
+use otlp_benches::fixtures::ValueLen;
 use otlp_benches::hot_path::ValueKind;
 
 use otlp_benches::logs::Shape as LogShape;
@@ -77,6 +78,16 @@ OPTIONS:
     --values V                borrowed: per-span &str values, each SDK copies them
                               with its own API; owned: a String per value built by
                               the caller and handed over (default borrowed)
+    --value-len N             every per-span attribute value N characters (ASCII, 8 to
+                              4096), on both sides and in the control alike: longer
+                              values are the default ones with their numbers
+                              zero-padded (default 16, the issues' workload, which
+                              fits otlp-core's 23-byte inline strings); not metrics
+                              (no per-span values; refused with metrics alone). A
+                              baseline queue that holds every span (or log record)
+                              holds about 8 x N bytes of values each (N = 4096 and
+                              1,000,000 spans: 32 GiB): lower --spans, --memory-spans,
+                              --door-spans, --log-records with long values
     --shutdown-timeout SECS   longest a sender's final shutdown may take (default 120)
     --receiver-threads N      receiver worker threads (default 2)
     --rate N                  steady, front-doors: spans per second (default 50000)
@@ -294,6 +305,8 @@ pub struct Options {
     pub queues: Vec<Queue>,
     /// How values reach the SDKs.
     pub values: ValueKind,
+    /// The length of every per-span attribute value (`--value-len`).
+    pub value_len: ValueLen,
     /// A sender's shutdown bound.
     pub shutdown_timeout: Duration,
     /// Receiver worker threads.
@@ -327,6 +340,7 @@ impl Options {
             transports: Transport::ALL.to_vec(),
             queues: Vec::new(),
             values: ValueKind::Borrowed,
+            value_len: ValueLen::DEFAULT,
             shutdown_timeout: Duration::from_secs(120),
             receiver_threads: 2,
             door_threads: vec![1, 2],
@@ -425,6 +439,21 @@ fn parse_values(text: &str) -> Result<ValueKind, String> {
     }
 }
 
+/// Reads `--value-len N`: a count within the range [`ValueLen`] accepts.
+fn parse_value_len(text: &str) -> Result<ValueLen, String> {
+    parse_count(text)
+        .ok()
+        .and_then(|len| usize::try_from(len).ok())
+        .and_then(|len| ValueLen::new(len).ok())
+        .ok_or_else(|| {
+            format!(
+                "--value-len {text}: attribute values must be {} to {} characters long",
+                otlp_benches::fixtures::MIN_ATTRIBUTE_VALUE_LEN,
+                otlp_benches::fixtures::MAX_ATTRIBUTE_VALUE_LEN
+            )
+        })
+}
+
 fn values_name(kind: ValueKind) -> &'static str {
     match kind {
         ValueKind::Borrowed => "borrowed",
@@ -451,6 +480,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
     let mut memory = false;
     let mut answer_delay = None;
     let mut durable_dir = None;
+    let mut value_len_given = false;
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
         let mut value = |name: &str| iter.next().ok_or_else(|| format!("{name} needs a value"));
@@ -479,6 +509,10 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
                 queues_given = true;
             }
             "--values" => options.values = parse_values(&value("--values")?)?,
+            "--value-len" => {
+                options.value_len = parse_value_len(&value("--value-len")?)?;
+                value_len_given = true;
+            }
             "--shutdown-timeout" => {
                 let seconds = parse_count(&value("--shutdown-timeout")?)?;
                 options.shutdown_timeout = Duration::from_secs(seconds);
@@ -618,6 +652,19 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
     if !queues_given {
         options.queues = Options::default_queues(options.spans);
     }
+    if value_len_given
+        && role.is_none()
+        && options.scenarios.is_empty()
+        && !options.logs.run
+        && options.metrics.run
+    {
+        return Err(format!(
+            "--value-len {}: the metrics scenario has no per-span attribute values (its three \
+             attributes are fixed); it applies to burst, steady, slow, outage, front-doors, \
+             memory and logs",
+            options.value_len
+        ));
+    }
     match role.as_deref() {
         None => Ok(Role::Coordinator(options)),
         Some("receiver") => Ok(Role::Receiver {
@@ -649,6 +696,7 @@ pub fn parse(args: Vec<String>) -> Result<Role, String> {
             queue,
             durable_dir,
             values: options.values,
+            value_len: options.value_len,
             shutdown_timeout: options.shutdown_timeout,
         })),
         Some(other) => Err(format!("unknown role {other:?}")),
@@ -676,6 +724,8 @@ pub fn sender_command_line(args: &SenderArgs) -> Vec<String> {
         args.shape.as_str().to_owned(),
         "--values".to_owned(),
         values_name(args.values).to_owned(),
+        "--value-len".to_owned(),
+        args.value_len.to_string(),
         "--shutdown-timeout".to_owned(),
         args.shutdown_timeout.as_secs().to_string(),
     ];
@@ -1046,6 +1096,51 @@ mod tests {
     }
 
     #[test]
+    fn value_len_sets_every_values_length_and_refuses_what_is_out_of_range() {
+        let Ok(Role::Coordinator(default)) = parse(Vec::new()) else {
+            panic!("coordinator expected");
+        };
+        assert_eq!(default.value_len, ValueLen::DEFAULT);
+        assert_eq!(default.value_len.get(), 16);
+        let value_len = |args: &[&str]| match parse(strings(args)) {
+            Ok(Role::Coordinator(options)) => Ok(options.value_len.get()),
+            Ok(other) => panic!("coordinator expected, got {other:?}"),
+            Err(error) => Err(error),
+        };
+        assert_eq!(value_len(&["--value-len", "40"]), Ok(40));
+        assert_eq!(value_len(&["--value-len", "8"]), Ok(8));
+        assert_eq!(value_len(&["--value-len", "4,096"]), Ok(4_096));
+        assert_eq!(
+            value_len(&["--scenario", "logs", "--value-len", "100"]),
+            Ok(100)
+        );
+        for bad in ["7", "0", "4097", "99999999999999999999999", "-1", "long"] {
+            let error = value_len(&["--value-len", bad]).expect_err(bad);
+            assert!(
+                error.starts_with(&format!("--value-len {bad}: ")),
+                "names the option and the value: {error}"
+            );
+        }
+        assert_eq!(
+            value_len(&["--value-len", "7"]),
+            Err("--value-len 7: attribute values must be 8 to 4096 characters long".to_owned())
+        );
+        assert!(value_len(&["--value-len"]).is_err());
+        // Metrics alone have no per-span values to lengthen.
+        let error =
+            value_len(&["--scenario", "metrics", "--value-len", "40"]).expect_err("metrics alone");
+        assert!(
+            error.starts_with("--value-len 40: the metrics scenario"),
+            "{error}"
+        );
+        assert_eq!(value_len(&["--scenario", "metrics"]), Ok(16));
+        assert_eq!(
+            value_len(&["--scenario", "steady,metrics", "--value-len", "40"]),
+            Ok(40)
+        );
+    }
+
+    #[test]
     fn a_sender_command_line_parses_back_to_the_same_sender() {
         let sender = SenderArgs {
             implementation: Implementation::OpenTelemetry,
@@ -1063,6 +1158,7 @@ mod tests {
             queue: Some(65_536),
             durable_dir: None,
             values: ValueKind::Owned,
+            value_len: ValueLen::new(40).expect("within the range"),
             shutdown_timeout: Duration::from_secs(7),
         };
         assert_eq!(

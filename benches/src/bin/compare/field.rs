@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use otlp_benches::end_to_end::{Shape, Transport};
+use otlp_benches::fixtures::ValueLen;
 use serde_json::{Value, json};
 
 use crate::args::{OUTAGE_MARGIN, Options, Queue, Scenario, scenario_arguments};
@@ -23,7 +24,7 @@ use crate::durable::{DURABLE_LABEL, DurableComparison, durable_table};
 use crate::format::{ratio, thousands};
 use crate::report::{
     Machine, WORKLOAD_LABEL, WORKLOAD_NOTE, command_line, median, others_phrase, others_share,
-    runs_phrase,
+    runs_phrase, value_len_line,
 };
 use crate::roles::{Front, Implementation, Load, ReceiverStore, SenderArgs};
 use crate::run::{MIB, Measurement, ReceiverProcess, Refusal, measure, rotation};
@@ -445,6 +446,7 @@ fn run_scenario(
                 (_, Queue::Default) => None,
             },
             values: options.values,
+            value_len: options.value_len,
             shutdown_timeout: options.shutdown_timeout,
         };
         let measurement = measure(exe, &mut receiver, &args, refusal)?;
@@ -701,6 +703,8 @@ pub struct ScenarioReport {
     pub nproc: usize,
     /// A sender's shutdown bound.
     pub shutdown_timeout: Duration,
+    /// The length of every attribute value (`--value-len`).
+    pub value_len: ValueLen,
 }
 
 impl ScenarioReport {
@@ -734,6 +738,7 @@ impl ScenarioReport {
             field: options.field,
             nproc,
             shutdown_timeout: options.shutdown_timeout,
+            value_len: options.value_len,
         }
     }
 
@@ -1024,6 +1029,7 @@ impl ScenarioReport {
             runs_phrase(self.runs),
             self.receiver_label(),
         );
+        out.push_str(&value_len_line(self.value_len));
         if machine.debug_build {
             out.push_str("**Debug build: not a measurement.**\n\n");
         }
@@ -1433,13 +1439,16 @@ impl ScenarioReport {
     }
 
     fn explanation(&self) -> String {
-        let common = "Each row is one sender process whose main thread formats eight \
-                      16-character attribute values per span and records the span, paced: \
-                      every millisecond it makes the spans due by then. Lost = spans made − \
-                      spans of the application the receiver accepted. Sender CPU = user + \
-                      system time of the whole sender process (`wait4`), setup and shutdown \
-                      included; CPU µs/span divides it by the spans made; share of one core \
-                      divides it by the time from the first span to the return of shutdown.";
+        let common = format!(
+            "Each row is one sender process whose main thread formats eight \
+             {}-character attribute values per span and records the span, paced: \
+             every millisecond it makes the spans due by then. Lost = spans made − \
+             spans of the application the receiver accepted. Sender CPU = user + \
+             system time of the whole sender process (`wait4`), setup and shutdown \
+             included; CPU µs/span divides it by the spans made; share of one core \
+             divides it by the time from the first span to the return of shutdown.",
+            self.value_len
+        );
         let specific = match self.scenario {
             Scenario::Burst => String::new(),
             Scenario::Steady => {
@@ -1720,6 +1729,7 @@ impl ScenarioReport {
             "receiver": self.store.as_str(),
             "command": self.command,
             "runs": self.runs,
+            "attribute_value_len": self.value_len.get(),
             "others_cpu_share": self.others_share(),
             "rows": rows,
             "workload": self.workload().map(|row| json!({
@@ -1957,6 +1967,60 @@ mod tests {
             split["other_threads_cpu_seconds_per_span"].is_f64(),
             "{split}"
         );
+    }
+
+    #[test]
+    fn a_scenario_report_names_the_value_length_when_it_is_not_the_default() {
+        use crate::report::tests::measurement;
+        let mut machine = crate::report::Machine::describe();
+        machine.finish();
+        let report = |args: &[&str]| {
+            let options = options(args);
+            let results = ScenarioResults {
+                scenario: Scenario::Steady,
+                store: ReceiverStore::Decode,
+                rows: rows(&options, Scenario::Steady)
+                    .iter()
+                    .map(|row| {
+                        let spans = row.load.spans();
+                        (*row, vec![measurement(spans, spans, 10.0, 1.0, 50)])
+                    })
+                    .collect(),
+            };
+            ScenarioReport::new(&options, results, 2)
+        };
+        let default = report(&["--scenario", "steady", "--transport", "grpc", "--runs", "1"]);
+        let markdown = default.markdown(&machine);
+        assert!(!markdown.contains("Attribute values:"), "{markdown}");
+        assert!(
+            markdown.contains("formats eight 16-character attribute values per span"),
+            "{markdown}"
+        );
+        assert_eq!(default.json()["attribute_value_len"], 16);
+        let long = report(&[
+            "--scenario",
+            "steady",
+            "--transport",
+            "grpc",
+            "--runs",
+            "1",
+            "--value-len",
+            "40",
+        ]);
+        let markdown = long.markdown(&machine);
+        assert!(
+            markdown.contains(
+                "Attribute values: 40 characters each (`--value-len 40`; the issues' workload \
+                 is 16)."
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("formats eight 40-character attribute values per span"),
+            "{markdown}"
+        );
+        assert!(long.command.contains("--value-len 40"), "{}", long.command);
+        assert_eq!(long.json()["attribute_value_len"], 40);
     }
 
     #[test]

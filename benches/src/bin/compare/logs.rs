@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use otlp_benches::end_to_end::{Endpoints, Transport};
-use otlp_benches::fixtures::write_attribute_values;
+use otlp_benches::fixtures::{ValueLen, write_attribute_values_of_len};
 use otlp_benches::logs::{
     BaselineLogs, EVENTS_PER_SPAN, LOG_MESSAGE, LogSender, OursLogs, Shape, WorkloadLogs,
     request_span,
@@ -46,7 +46,7 @@ use serde_json::{Value, json};
 use crate::args::{LogOptions, ModeKind, Options};
 use crate::format::{ratio, thousands};
 use crate::process::{ChildUsage, machine_busy, monotonic_ns, own_cpu, reap, thread_cpu};
-use crate::report::{Machine, command_line, median, runs_phrase};
+use crate::report::{Machine, command_line, median, runs_phrase, value_len_line};
 use crate::run::{MIB, rotation};
 
 /// Issue 16's goal: otlp-rust's sender CPU per record at most this share of
@@ -327,6 +327,8 @@ struct SenderArgs {
     endpoints: Endpoints,
     mode: Mode,
     shape: Shape,
+    /// The length of every field value (`--value-len`).
+    value_len: ValueLen,
     shutdown_timeout: Duration,
 }
 
@@ -349,6 +351,8 @@ impl SenderArgs {
         .map(str::to_owned)
         .to_vec();
         line.extend([
+            "--value-len".to_owned(),
+            self.value_len.to_string(),
             "--shutdown-timeout".to_owned(),
             self.shutdown_timeout.as_secs().to_string(),
         ]);
@@ -400,6 +404,21 @@ impl SenderArgs {
             },
             mode,
             shape: Shape::parse(get("--shape")?)?,
+            // The issues' 16 characters unless given.
+            value_len: match named.get("--value-len") {
+                None => ValueLen::DEFAULT,
+                Some(_) => usize::try_from(number("--value-len")?)
+                    .ok()
+                    .and_then(|len| ValueLen::new(len).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "--value-len {}: attribute values must be {} to {} characters long",
+                            named["--value-len"],
+                            otlp_benches::fixtures::MIN_ATTRIBUTE_VALUE_LEN,
+                            otlp_benches::fixtures::MAX_ATTRIBUTE_VALUE_LEN
+                        )
+                    })?,
+            },
             shutdown_timeout: Duration::from_secs(number("--shutdown-timeout")?),
         })
     }
@@ -464,7 +483,7 @@ fn produce_and_shut_down(sender: &dyn LogSender, args: &SenderArgs) -> Result<Va
         while next < until {
             match args.shape {
                 Shape::Flat => {
-                    write_attribute_values(next, &mut values);
+                    write_attribute_values_of_len(next, args.value_len, &mut values);
                     sender.emit(&values);
                     next += 1;
                 }
@@ -473,7 +492,7 @@ fn produce_and_shut_down(sender: &dyn LogSender, args: &SenderArgs) -> Result<Va
                     let _entered = span.enter();
                     let end = (next + EVENTS_PER_SPAN).min(until);
                     while next < end {
-                        write_attribute_values(next, &mut values);
+                        write_attribute_values_of_len(next, args.value_len, &mut values);
                         sender.emit(&values);
                         next += 1;
                     }
@@ -764,6 +783,7 @@ pub struct LogsReport {
     runs: usize,
     command: String,
     nproc: usize,
+    value_len: ValueLen,
 }
 
 /// Runs every row `options.runs` times in rotating order.
@@ -789,6 +809,7 @@ pub fn run(options: &Options) -> Result<LogsReport, String> {
             endpoints: receiver.endpoints.clone(),
             mode: row.mode,
             shape: row.shape,
+            value_len: options.value_len,
             shutdown_timeout: options.shutdown_timeout,
         };
         let run = measure(&exe, &mut receiver, &args)?;
@@ -812,6 +833,7 @@ pub fn run(options: &Options) -> Result<LogsReport, String> {
         runs: options.runs,
         command: command_line(&logs_only_arguments(&options.given)),
         nproc: Machine::describe().nproc,
+        value_len: options.value_len,
     })
 }
 
@@ -908,18 +930,20 @@ impl LogsReport {
             machine.source,
             runs_phrase(self.runs),
         );
+        out.push_str(&value_len_line(self.value_len));
         if machine.debug_build {
             out.push_str("**Debug build: not a measurement.**\n\n");
         }
         let _ = writeln!(out, "```sh\n{}\n```\n", self.command);
         let _ = writeln!(
             out,
-            "Each event: `tracing::event!(INFO)` with eight 16-character `&str` fields and a \
+            "Each event: `tracing::event!(INFO)` with eight {}-character `&str` fields and a \
              message, one producer thread, every layer the global subscriber behind the same \
              `Targets` filter. Sender CPU: the sender process's user + system time \
              (`wait4`) per record produced, median (min–max) over the runs. Ratios: the \
              otlp-rust row's median over the baseline row's of the same load, shape and \
-             transport (goal ≤ {GOAL_CPU_RATIO}x).\n"
+             transport (goal ≤ {GOAL_CPU_RATIO}x).\n",
+            self.value_len
         );
         let _ = writeln!(
             out,
@@ -1109,6 +1133,7 @@ impl LogsReport {
             "scenario": "logs",
             "command": self.command,
             "runs": self.runs,
+            "attribute_value_len": self.value_len.get(),
             "goal_cpu_ratio": GOAL_CPU_RATIO,
             "others_cpu_share": self.others_share(),
             "rows": rows,
@@ -1160,6 +1185,7 @@ mod tests {
             runs: 1,
             command: String::new(),
             nproc: 2,
+            value_len: ValueLen::DEFAULT,
         };
         let goals = report.goals();
         assert!(
@@ -1190,9 +1216,29 @@ mod tests {
                 },
                 mode,
                 shape: Shape::InSpan,
+                value_len: ValueLen::new(40).expect("within the range"),
                 shutdown_timeout: Duration::from_secs(7),
             };
-            assert_eq!(SenderArgs::parse(&args.command_line()), Ok(args));
+            assert_eq!(SenderArgs::parse(&args.command_line()), Ok(args.clone()));
+            // Without --value-len (a sender run by hand): the issues' 16.
+            let line = args.command_line();
+            let at = line
+                .iter()
+                .position(|arg| arg == "--value-len")
+                .expect("the length is passed on");
+            assert_eq!(line[at + 1], "40");
+            let mut without = line.clone();
+            without.drain(at..at + 2);
+            assert_eq!(
+                SenderArgs::parse(&without).map(|args| args.value_len),
+                Ok(ValueLen::DEFAULT)
+            );
+            let mut short = line;
+            short[at + 1] = "7".to_owned();
+            assert_eq!(
+                SenderArgs::parse(&short),
+                Err("--value-len 7: attribute values must be 8 to 4096 characters long".to_owned())
+            );
         }
         assert_eq!(lossless_queue(Mode::Burst { records: 10 }), 2_048);
         assert_eq!(

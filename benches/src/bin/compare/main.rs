@@ -29,7 +29,8 @@
 //!   loopback ports: spans are counted by walking the protobuf, nothing is
 //!   decoded into structs), which it asks for its span count over stdin;
 //! - one **sender** process per row and run, one at a time: a single
-//!   producer thread formats eight attribute values per span and records the
+//!   producer thread formats eight attribute values per span (16 characters
+//!   each unless `--value-len` says otherwise) and records the
 //!   span through the SDK's tracer API, then shuts the provider down with a
 //!   generous bound. Rows: otlp-rust at its default settings; the baseline
 //!   (`opentelemetry_sdk` + `opentelemetry-otlp`, set up as documented) with

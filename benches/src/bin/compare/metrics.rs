@@ -623,12 +623,14 @@ pub fn run(options: &Options) -> Result<MetricsReport, String> {
 }
 
 /// The arguments as given, with `--scenario` naming `metrics` alone: the
-/// command that produces this section.
+/// command that produces this section. `--value-len` is left out: the
+/// metrics have no per-span values, and `compare` refuses it with
+/// `--scenario metrics` alone.
 fn metrics_only_arguments(given: &[String]) -> Vec<String> {
     let mut out = vec!["--scenario".to_owned(), "metrics".to_owned()];
     let mut iter = given.iter();
     while let Some(arg) = iter.next() {
-        if arg == "--scenario" {
+        if arg == "--scenario" || arg == "--value-len" {
             iter.next();
             continue;
         }
@@ -953,6 +955,29 @@ mod tests {
         assert_eq!(
             metrics_only_arguments(&given),
             ["--scenario", "metrics", "--repeat", "2"]
+        );
+        // The section's command runs as printed: without the values'
+        // length, which metrics alone refuse.
+        let given: Vec<String> = [
+            "--scenario",
+            "steady,metrics",
+            "--value-len",
+            "40",
+            "--json",
+        ]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect();
+        let alone = metrics_only_arguments(&given);
+        assert_eq!(alone, ["--scenario", "metrics", "--json"]);
+        assert!(crate::args::parse(alone).is_ok());
+        assert!(
+            crate::args::parse(
+                ["--scenario", "metrics", "--value-len", "40"]
+                    .map(String::from)
+                    .to_vec()
+            )
+            .is_err()
         );
     }
 

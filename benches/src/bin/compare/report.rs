@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use otlp_benches::end_to_end::Transport;
+use otlp_benches::fixtures::ValueLen;
 use serde_json::{Value, json};
 
 use crate::args::{Options, Queue, Scenario, scenario_arguments};
@@ -176,6 +177,8 @@ pub struct Report {
     pub runs: usize,
     /// How values reached the SDKs (`borrowed` or `owned`).
     pub values: &'static str,
+    /// The length of every attribute value (`--value-len`).
+    pub value_len: ValueLen,
     /// What the receiver did with each request.
     pub store: ReceiverStore,
     /// A sender's shutdown bound.
@@ -215,6 +218,7 @@ impl Report {
                 otlp_benches::hot_path::ValueKind::Owned => "owned",
                 _ => "borrowed",
             },
+            value_len: options.value_len,
         }
     }
 
@@ -361,6 +365,7 @@ impl Report {
             machine.source,
             runs_phrase(self.runs),
         );
+        out.push_str(&value_len_line(self.value_len));
         if machine.debug_build {
             out.push_str("**Debug build: not a measurement.**\n\n");
         }
@@ -426,7 +431,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "Each row is one sender process: one thread formats eight 16-character attribute \
+            "Each row is one sender process: one thread formats eight {}-character attribute \
              values per span ({} to the SDK) and records the span through the SDK's tracer API, \
              then shuts the provider down (bound {}). The \"other processes' CPU\" column \
              of the details is what the rest of the machine used meanwhile. Delivered spans/s = spans the receiver \
@@ -438,6 +443,7 @@ impl Report {
              sender process and peak RSS = its `ru_maxrss` (MB = 2^20 bytes), both from `wait4` \
              when it is reaped. The receiver (`otlp_contrib::receiver`, {}) runs in its own \
              process on the same machine.\n",
+            self.value_len,
             self.values,
             format_args!("{} s", self.shutdown_timeout.as_secs()),
             match self.store {
@@ -660,6 +666,7 @@ impl Report {
             "spans": self.spans,
             "runs": self.runs,
             "values": self.values,
+            "attribute_value_len": self.value_len.get(),
             "receiver": self.store.as_str(),
             "rows": rows,
             "workload": self.workload().map(|row| json!({
@@ -828,6 +835,22 @@ pub fn others_phrase(share: Option<f64>, rows: &str) -> String {
             share * 100.0
         ),
         None => String::new(),
+    }
+}
+
+/// The header line naming the attribute values' length, "Attribute values:
+/// N characters each", under the "Measured" line; nothing at the issues'
+/// 16 characters, so that the default report reads as it always did (its
+/// text says "16-character" where it describes the values).
+pub fn value_len_line(len: ValueLen) -> String {
+    if len == ValueLen::DEFAULT {
+        String::new()
+    } else {
+        format!(
+            "Attribute values: {len} characters each (`--value-len {len}`; the issues' \
+             workload is {}).\n\n",
+            ValueLen::DEFAULT
+        )
     }
 }
 
@@ -1090,6 +1113,7 @@ pub(crate) mod tests {
             transports: vec![Transport::Grpc],
             queues: vec![Queue::Default, Queue::Size(65_536), Queue::Size(1_000_000)],
             values: otlp_benches::hot_path::ValueKind::Borrowed,
+            value_len: ValueLen::DEFAULT,
             shutdown_timeout: Duration::from_secs(120),
             receiver_threads: 2,
             door_threads: vec![1, 2],
@@ -1348,6 +1372,46 @@ pub(crate) mod tests {
         );
         assert!(report.markdown().contains(&report.command));
         assert_eq!(report.json()["command"], report.command);
+    }
+
+    #[test]
+    fn the_report_names_a_value_length_other_than_the_default_and_nothing_else_changes() {
+        let mut machine = Machine::describe();
+        machine.finish();
+        let default = Report::new(&sample_options(), sample_results(), machine.clone());
+        let markdown = default.markdown();
+        // No option: the report reads as it did before the option existed.
+        assert!(!markdown.contains("Attribute values:"), "{markdown}");
+        assert!(
+            markdown.contains("one thread formats eight 16-character attribute values per span"),
+            "{markdown}"
+        );
+        assert_eq!(default.json()["attribute_value_len"], 16);
+
+        let mut options = sample_options();
+        options.value_len = ValueLen::new(40).expect("within the range");
+        options.given = ["--value-len", "40"].map(String::from).to_vec();
+        let long = Report::new(&options, sample_results(), machine);
+        let long_markdown = long.markdown();
+        let line = "Attribute values: 40 characters each (`--value-len 40`; the issues' workload \
+                    is 16).\n\n";
+        assert!(long_markdown.contains(line), "{long_markdown}");
+        assert!(
+            long_markdown.contains(
+                "```sh\ncargo run --release -p otlp-benches --bin compare -- \
+                                    --value-len 40 --scenario burst\n```"
+            ),
+            "{long_markdown}"
+        );
+        assert_eq!(long.json()["attribute_value_len"], 40);
+        // Only the line, the command and the values' description differ.
+        assert_eq!(
+            long_markdown
+                .replace(line, "")
+                .replace(&long.command, &default.command)
+                .replace("eight 40-character", "eight 16-character"),
+            markdown
+        );
     }
 
     #[test]

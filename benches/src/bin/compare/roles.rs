@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use otlp_benches::end_to_end::{
     BaselineSender, Endpoints, OursSender, Producer, Sender, Shape, Transport, WorkloadOnly,
 };
+use otlp_benches::fixtures::ValueLen;
 use otlp_benches::front_doors::{BridgeSender, LayerSender, TracingSender};
 use otlp_benches::hot_path::{SPAN_NAME, ValueKind};
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver, Store};
@@ -484,6 +485,9 @@ pub struct SenderArgs {
     pub durable_dir: Option<PathBuf>,
     /// How attribute values reach the SDK.
     pub values: ValueKind,
+    /// The length of every attribute value the producer formats
+    /// (`--value-len`; the control's too).
+    pub value_len: ValueLen,
     /// The longest the final shutdown may take.
     pub shutdown_timeout: Duration,
 }
@@ -779,9 +783,10 @@ fn produce_and_shut_down<S: Sender + Sync + ?Sized>(
                 let shape = args.shape;
                 let timed = args.timed;
                 let values = args.values;
+                let value_len = args.value_len;
                 let work = move || {
                     let mut producer = TimedProducer {
-                        producer: Producer::starting_at(values, first),
+                        producer: Producer::starting_at(values, first).with_value_len(value_len),
                         calls: timed.then(CallTimes::default),
                     };
                     let cpu_start = thread_cpu();

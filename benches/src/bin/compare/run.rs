@@ -383,6 +383,7 @@ pub fn run(options: &Options) -> Result<Vec<(RowSpec, Vec<Measurement>)>, String
                 Some(Queue::Size(size)) => Some(size),
             },
             values: options.values,
+            value_len: options.value_len,
             shutdown_timeout: options.shutdown_timeout,
         };
         let measurement = measure(&exe, &mut receiver, &args, None)?;
