@@ -190,12 +190,14 @@ impl Config {
     }
 
     /// The service name the resource should carry: [`service_name`](Self::service_name),
-    /// else a `service.name` entry of [`resource_attributes`](Self::resource_attributes)
-    /// (the loader moves such an entry into `service_name`; code may not).
+    /// else the last `service.name` entry of [`resource_attributes`](Self::resource_attributes)
+    /// (the loader moves such an entry into `service_name`; code may not), as
+    /// a provider's resource keeps the last value given for a key.
     pub fn effective_service_name(&self) -> Option<&str> {
         self.service_name.as_deref().or_else(|| {
             self.resource_attributes
                 .iter()
+                .rev()
                 .find(|(key, _)| key == "service.name")
                 .map(|(_, value)| value.as_str())
         })

@@ -800,7 +800,8 @@ impl MeterProviderBuilder {
         self
     }
 
-    /// Sets `service.name`.
+    /// Sets `service.name`, which wins over any resource attribute and over
+    /// the configuration's (`OTEL_SERVICE_NAME`).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.resource.set_service_name(name.into());
         self
