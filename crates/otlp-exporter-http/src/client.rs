@@ -1,7 +1,9 @@
 //! The exporter's reqwest client: what it is made of, so that it can be made
 //! again (an exporter replaces its client, and so its connection pool, after
-//! an attempt on it went unanswered), and how it follows redirects.
+//! an attempt on it went unanswered), how it follows redirects, and when it
+//! leaves the environment's proxy out ([`is_loopback`]).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -33,12 +35,19 @@ pub(crate) struct ClientRecipe {
     pub(crate) tls: rustls::ClientConfig,
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Duration,
+    /// Whether to leave out the proxy the environment names: the endpoint
+    /// is on loopback ([`is_loopback`]).
+    pub(crate) direct: bool,
 }
 
 impl ClientRecipe {
     /// A client with a connection pool of its own.
     pub(crate) fn build(&self) -> Result<reqwest::Client, HttpExporterError> {
-        reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if self.direct {
+            builder = builder.no_proxy();
+        }
+        builder
             .tls_backend_preconfigured(self.tls.clone())
             .user_agent(USER_AGENT)
             // After the User-Agent, so that a configured `user-agent` header wins.
@@ -77,6 +86,39 @@ impl ClientRecipe {
 fn is_sensitive(name: &HeaderName) -> bool {
     [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE].contains(name)
         || name.as_str() == "cookie2"
+}
+
+/// Whether `url`'s host is this machine's loopback: `localhost` (with or
+/// without the trailing dot of a fully qualified name, in any case), an
+/// address in `127.0.0.0/8`, `::1`, or an IPv4-mapped `127.0.0.0/8`.
+///
+/// Such an endpoint is reached directly, whatever `HTTP_PROXY`,
+/// `HTTPS_PROXY`, `ALL_PROXY` (or their lowercase forms) name and whether
+/// `NO_PROXY` lists it: a proxy on another machine would connect to its own
+/// loopback, not to the collector beside the application. Go's `net/http`
+/// (so the Collector and the Go exporters) and the JDK's default
+/// `http.nonProxyHosts` exempt loopback the same way; reqwest and curl do
+/// not. Any other host goes through the proxy the environment names, unless
+/// `NO_PROXY` lists it.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    // An IPv6 address is bracketed in the URL.
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(address)) => address.is_loopback(),
+        Ok(IpAddr::V6(address)) => {
+            address.is_loopback()
+                || address
+                    .to_ipv4_mapped()
+                    .is_some_and(|mapped| mapped.is_loopback())
+        }
+        Err(_) => host
+            .strip_suffix('.')
+            .unwrap_or(host)
+            .eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// Whether `to` is another origin than `from` for a redirect: another host,

@@ -80,7 +80,14 @@ struct Inner {
 ///   `Location`, within the same attempt's time. TLS is rustls on the
 ///   `CryptoProvider` the application installed as the process default,
 ///   else on `ring`, without needing one installed.
-///   `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured. Only
+///   **Proxies**: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` (or their
+///   lowercase forms) and `NO_PROXY`, read when the exporter is built, are
+///   honoured for a remote collector (a proxy's user name and password go as
+///   `Proxy-Authorization`, and show in no `Debug` or error). A collector on
+///   loopback (`localhost`, `127.0.0.0/8`, `::1`) is always reached
+///   directly, as Go's and Java's exporters reach it: a proxy elsewhere would
+///   reach its own loopback, not ours (so are the redirects it answers
+///   with). Only
 ///   `307`/`308` redirects are followed (they keep the method and body),
 ///   never from `https` to `http`; one from `http` to `https` (an ingress
 ///   upgrading its clients) is verified as an `https://` endpoint is, with

@@ -25,7 +25,10 @@
 //!    through reqwest); `https://` and proxied endpoints use reqwest's pool,
 //!    rustls (custom CA, mTLS, or the system's roots; on `ring` unless the
 //!    application installed a process-default provider) and HTTP/2
-//!    when the server offers it.
+//!    when the server offers it. The environment's proxy (`HTTP_PROXY`,
+//!    `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, lowercase forms too) is used
+//!    for a remote collector, never for one on loopback (`localhost`,
+//!    `127.0.0.0/8`, `::1`).
 //! 4. The answer becomes an [`ExportOutcome`](otlp_sdk::ExportOutcome) exactly as the OTLP
 //!    specification says: 2xx success or partial success (decoded from a
 //!    protobuf or JSON body, decompressed first when the server sent it

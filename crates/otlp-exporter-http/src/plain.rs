@@ -12,9 +12,10 @@
 //! on at build time, and hands hyper the body [`Bytes`] without a copy.
 //!
 //! Used only when nothing of reqwest's is needed: an `http://` URL without
-//! user name or password, and no `HTTP_PROXY`, `http_proxy`, `ALL_PROXY` or
-//! `all_proxy` in the environment when the exporter is built (reqwest reads
-//! them at the same moment). A redirect answer is handed back to the caller,
+//! user name or password, on loopback or else with no `HTTP_PROXY`,
+//! `http_proxy`, `ALL_PROXY` or `all_proxy` in the environment when the
+//! exporter is built (reqwest reads them at the same moment; a loopback
+//! endpoint never goes through a proxy, see [`crate::client::is_loopback`]). A redirect answer is handed back to the caller,
 //! which sends a `307`/`308` on to its `Location` through reqwest and its
 //! redirect policy, and takes any other as the outcome.
 //!
@@ -119,9 +120,10 @@ impl PlainConnections {
         headers: &HeaderMap,
         environment: impl Fn(&str) -> Option<String>,
     ) -> Option<PlainConnections> {
-        let proxied = PROXY_VARIABLES
-            .iter()
-            .any(|name| environment(name).is_some_and(|value| !value.trim().is_empty()));
+        let proxied = !crate::client::is_loopback(url)
+            && PROXY_VARIABLES
+                .iter()
+                .any(|name| environment(name).is_some_and(|value| !value.trim().is_empty()));
         if url.scheme() != "http"
             || proxied
             || !url.username().is_empty()
@@ -348,6 +350,39 @@ mod tests {
         }
         assert!(connections("http://collector:4318/v1/traces", &[("HTTP_PROXY", " ")]).is_some());
         assert!(connections("http://user:pw@collector:4318/v1/traces", &[]).is_none());
+    }
+
+    /// A proxy elsewhere would reach its own loopback, not ours: a
+    /// collector on loopback is sent to directly, on our own connections,
+    /// whatever proxy the environment names.
+    #[test]
+    fn a_loopback_endpoint_goes_direct_whatever_the_proxy_variables_say() {
+        for url in [
+            "http://127.0.0.1:4318/v1/traces",
+            "http://127.1.2.3:4318/v1/traces",
+            "http://localhost:4318/v1/traces",
+            "http://LOCALHOST.:4318/v1/traces",
+            "http://[::1]:4318/v1/traces",
+            "http://[::ffff:127.0.0.1]:4318/v1/traces",
+        ] {
+            for variable in PROXY_VARIABLES {
+                assert!(
+                    connections(url, &[(variable, "http://proxy:3128")]).is_some(),
+                    "{url} with {variable}"
+                );
+            }
+        }
+        // Not loopback: through the proxy.
+        for url in [
+            "http://localhost.example:4318/v1/traces",
+            "http://128.0.0.1:4318/v1/traces",
+            "http://0.0.0.0:4318/v1/traces",
+        ] {
+            assert!(
+                connections(url, &[("HTTP_PROXY", "http://proxy:3128")]).is_none(),
+                "{url}"
+            );
+        }
     }
 
     /// The connection's task runs on the caller's runtime, which may be the

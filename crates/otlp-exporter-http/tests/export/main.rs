@@ -6,6 +6,7 @@ mod delivery;
 mod metrics;
 mod misbehaving;
 mod plain;
+mod proxy;
 mod retry;
 mod support;
 mod tls;

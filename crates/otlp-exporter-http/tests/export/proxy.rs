@@ -1,0 +1,200 @@
+//! The proxy variables of the environment (`HTTP_PROXY`, `HTTPS_PROXY`,
+//! `ALL_PROXY`, their lowercase forms, `NO_PROXY`): honoured for a remote
+//! collector, never for one on loopback, which no proxy but one on this
+//! machine could reach. Each case runs in a child process (this test binary
+//! again) given the variables, so that no other test sees them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use otlp_contrib::receiver::{Receiver, ReceiverConfig, TestCertificates};
+use otlp_core::encode::Encoding;
+use otlp_exporter_http::HttpExporter;
+use otlp_sdk::ExportOutcome;
+
+use crate::support::{encode, endpoint, export_once, receiver, rich_spans};
+
+/// Set for the child tests only: they do nothing without it.
+const CHILD: &str = "OTLP_TEST_PROXY_CHILD";
+
+/// Every proxy variable reqwest reads (and `NO_PROXY`, `REQUEST_METHOD`, which
+/// turn them off), removed from the child's environment before the case sets
+/// its own: the runner's must not decide the outcome.
+const PROXY_VARIABLES: [&str; 9] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
+
+/// Runs the ignored child test `name` of this module with `variables` as its
+/// only proxy variables; asserts that it passed.
+fn run_child(name: &str, variables: &[(&str, String)]) {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command.args([
+        "--exact",
+        &format!("proxy::{name}"),
+        "--ignored",
+        "--nocapture",
+    ]);
+    for variable in PROXY_VARIABLES {
+        command.env_remove(variable);
+    }
+    command.env(CHILD, "1").envs(variables.iter().cloned());
+    let child = command.output().expect("the child test runs");
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+}
+
+/// A port on loopback that refuses connections while the socket lives (bound,
+/// never listening), as a proxy that is down does.
+fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let held = tokio::net::TcpSocket::new_v4().expect("a socket");
+    held.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let port = held.local_addr().expect("address").port();
+    (held, port)
+}
+
+/// A collector on this machine is reached directly whatever proxy the
+/// environment names (here one that is down), as the Go and Java exporters
+/// (and the Collector) do: a proxy elsewhere would reach its own loopback,
+/// not ours. Over plain `http://` (the exporter's own connections) and over
+/// `https://` (reqwest), by address and by the name `localhost`.
+#[test]
+fn a_loopback_collector_is_reached_directly_whatever_the_proxy_variables_say() {
+    let (_held, port) = closed_port();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let variables: Vec<(&str, String)> = PROXY_VARIABLES[..6]
+        .iter()
+        .map(|name| (*name, proxy.clone()))
+        .collect();
+    run_child(
+        "loopback_in_a_process_with_a_proxy_that_is_down",
+        &variables,
+    );
+}
+
+/// The child's side of
+/// [`a_loopback_collector_is_reached_directly_whatever_the_proxy_variables_say`].
+#[test]
+#[ignore = "run by a_loopback_collector_is_reached_directly_whatever_the_proxy_variables_say"]
+fn loopback_in_a_process_with_a_proxy_that_is_down() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let plain = receiver();
+    let by_address = endpoint(&plain);
+    let by_name = by_address.replace("127.0.0.1", "localhost");
+    let certs = TestCertificates::generate().expect("test certificates");
+    let tls = Receiver::start(ReceiverConfig {
+        tls: Some(certs.server_tls()),
+        ..ReceiverConfig::default()
+    })
+    .expect("TLS receiver");
+    let https = endpoint(&tls);
+    assert!(https.starts_with("https://127.0.0.1:"), "{https}");
+    let https_by_name = https.replace("127.0.0.1", "localhost");
+    for url in [by_address, by_name, https, https_by_name] {
+        let exporter = HttpExporter::builder()
+            .endpoint(&url)
+            .ca_certificate_pem(&certs.ca_pem)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("exporter");
+        assert_eq!(
+            export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf)),
+            ExportOutcome::Success,
+            "{url}"
+        );
+    }
+    assert_eq!(plain.span_count() + tls.span_count(), 4);
+}
+
+/// The proxy's user name and password, which must reach the proxy and
+/// nothing else.
+const PROXY_PASSWORD: &str = "pxs3cr3t";
+
+/// A remote collector is sent to through `HTTP_PROXY`, as a user behind a
+/// corporate proxy expects: the request goes to the proxy in absolute form,
+/// with the proxy's credentials as `Proxy-Authorization`, which show in
+/// neither the exporter's `Debug` nor its outcome.
+#[test]
+fn a_remote_collector_is_sent_to_through_the_proxy() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    // The proxy: answers its first request `200`, returns the request's head.
+    let proxy = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut head = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("content-length");
+            }
+            head.push(line.trim_end().to_owned());
+        }
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        let _ = (&stream).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        head
+    });
+    run_child(
+        "remote_in_a_process_with_a_proxy",
+        &[(
+            "HTTP_PROXY",
+            format!("http://pxuser:{PROXY_PASSWORD}@{address}"),
+        )],
+    );
+    // Wakes the proxy if the child never came (its head is then empty).
+    let _ = TcpStream::connect(address);
+    let head = proxy.join().expect("the proxy's thread");
+    assert_eq!(
+        head.first().map(String::as_str),
+        Some("POST http://collector.invalid:4318/v1/traces HTTP/1.1"),
+        "{head:#?}"
+    );
+    // base64("pxuser:pxs3cr3t")
+    assert!(
+        head.iter().any(
+            |line| line.eq_ignore_ascii_case("proxy-authorization: Basic cHh1c2VyOnB4czNjcjN0")
+        ),
+        "{head:#?}"
+    );
+}
+
+/// The child's side of [`a_remote_collector_is_sent_to_through_the_proxy`].
+#[test]
+#[ignore = "run by a_remote_collector_is_sent_to_through_the_proxy"]
+fn remote_in_a_process_with_a_proxy() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let exporter = HttpExporter::builder()
+        .endpoint("http://collector.invalid:4318")
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("exporter");
+    let shown = format!("{exporter:?}");
+    assert!(!shown.contains(PROXY_PASSWORD), "{shown}");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    assert_eq!(outcome, ExportOutcome::Success, "{outcome:?}");
+}
