@@ -29,6 +29,10 @@
 //!   default; read once at build, no other system access) and/or the Mozilla
 //!   roots compiled into the binary (feature `webpki-roots`). A client
 //!   certificate and key give mutual TLS.
+//! - **No proxy**: the connection goes straight to the endpoint; the
+//!   environment's `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
+//!   are not read (tonic has no proxy support; `opentelemetry-otlp`'s tonic
+//!   exporter does not read them either). `otlp-exporter-http` honours them.
 //! - **Metadata** headers on every request (the endpoint's user name and
 //!   password as HTTP Basic `authorization`, unless that header is set), a
 //!   `User-Agent` naming this crate ([`USER_AGENT`]), and a **per-attempt
