@@ -189,7 +189,7 @@ pub struct Outcome {
     pub stats: StatsSnapshot,
     /// Where the spans went: the traces endpoint (its user-info
     /// `<redacted>`), or the exporter kind when it is not OTLP (`console`,
-    /// `none`).
+    /// `none`; `none` too when the SDK is disabled).
     pub destination: String,
     /// Whether that was the embedded receiver.
     pub embedded: bool,
@@ -235,7 +235,7 @@ impl fmt::Display for Outcome {
             ),
             None if self.destination == ExporterKind::None.to_string() => write!(
                 f,
-                "(span export is off: the traces exporter is none, so no trace to show)"
+                "(span export is off: the traces exporter is none or the SDK is disabled, so no trace to show)"
             ),
             None if self.destination == ExporterKind::Console.to_string() => write!(
                 f,
@@ -257,16 +257,21 @@ pub async fn run(
     loader: ConfigLoader,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
-    // Spans written to the console or not exported (`OTEL_TRACES_EXPORTER`)
-    // never reach a receiver: none is started, nor waited for.
-    let collector = if config.exporter.kind == ExporterKind::Otlp {
+    // Spans written to the console or not exported (`OTEL_TRACES_EXPORTER`,
+    // `OTEL_SDK_DISABLED=true`) never reach a receiver: none is started, nor
+    // waited for.
+    let over_otlp =
+        !config.is_disabled(Signal::Traces) && config.exporter.kind == ExporterKind::Otlp;
+    let collector = if over_otlp {
         EmbeddedCollector::unless_configured(&mut config, 1)?
     } else {
         None
     };
-    let destination = if config.exporter.kind == ExporterKind::Otlp {
+    let destination = if over_otlp {
         // The outcome is printed: a password in the endpoint must not be.
         redact_userinfo(&config.exporter.endpoint_for(Signal::Traces))
+    } else if config.is_disabled(Signal::Traces) {
+        ExporterKind::None.to_string()
     } else {
         config.exporter.kind.to_string()
     };

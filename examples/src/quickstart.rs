@@ -35,9 +35,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
 use otlp_contrib::receiver::{render_logs, render_metrics, render_traces};
 use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
-use otlp_sdk::config::{
-    Config, ConfigLoader, ExporterConfig, ExporterKind, NO_TIMEOUT, redact_userinfo,
-};
+use otlp_sdk::config::{Config, ConfigLoader, ExporterKind, NO_TIMEOUT, redact_userinfo};
 use otlp_sdk::metrics::{Counter, Histogram, MeterProvider, MetricsStats, PeriodicReader};
 use otlp_sdk::{
     Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider, active_span,
@@ -414,21 +412,28 @@ pub fn run_with(
     loader: ConfigLoader,
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
+    // A signal exported to the console or not at all
+    // (`OTEL_TRACES_EXPORTER=console`, `…=none`, `OTEL_SDK_DISABLED=true`)
+    // never reaches the receiver.
+    let [spans_otlp, logs_otlp, metrics_otlp] =
+        [Signal::Traces, Signal::Logs, Signal::Metrics].map(|signal| over_otlp(&config, signal));
     // Each signal goes to the embedded receiver unless it has an endpoint of
     // its own: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` alone sends the spans
-    // there, and leaves the log records and metrics on the receiver.
-    let embedded = EmbeddedCollector::unless_every_signal_configured(&config, 1)?;
-    // A signal exported to the console or not at all
-    // (`OTEL_TRACES_EXPORTER=console`, `…=none`) never reaches the receiver.
-    let otlp = |exporter: &ExporterConfig| exporter.kind == ExporterKind::Otlp;
+    // there, and leaves the log records and metrics on the receiver. None
+    // starts when no signal is exported over OTLP.
+    let embedded = if spans_otlp || logs_otlp || metrics_otlp {
+        EmbeddedCollector::unless_every_signal_configured(&config, 1)?
+    } else {
+        None
+    };
     let spans_embedded = embedded.as_ref().is_some_and(|collector| {
-        otlp(&config.exporter) && collector.receive_spans_unless_configured(&mut config)
+        spans_otlp && collector.receive_spans_unless_configured(&mut config)
     });
     let logs_embedded = embedded.as_ref().is_some_and(|collector| {
-        otlp(&config.logs.exporter) && collector.receive_logs_unless_configured(&mut config)
+        logs_otlp && collector.receive_logs_unless_configured(&mut config)
     });
     let metrics_embedded = embedded.as_ref().is_some_and(|collector| {
-        otlp(&config.metrics.exporter) && collector.receive_metrics_unless_configured(&mut config)
+        metrics_otlp && collector.receive_metrics_unless_configured(&mut config)
     });
     if config.service_name.is_none() {
         config.service_name = Some("quickstart".into());
@@ -542,7 +547,7 @@ pub fn run_with(
         }
     }
     Ok(Report {
-        protocol: if otlp(&config.exporter) {
+        protocol: if spans_otlp {
             config.exporter.protocol.to_string()
         } else {
             String::new()
@@ -579,13 +584,22 @@ pub fn run_with(
     })
 }
 
+/// Whether `signal`'s records are exported over OTLP: its exporter is OTLP
+/// and the signal is not turned off (by `OTEL_*_EXPORTER=none` or
+/// `OTEL_SDK_DISABLED=true`).
+fn over_otlp(config: &Config, signal: Signal) -> bool {
+    !config.is_disabled(signal) && config.exporter_for(signal).kind == ExporterKind::Otlp
+}
+
 /// Where `signal`'s records went: the endpoint, or the exporter kind when it
-/// is not OTLP (`console`, `none`).
+/// is not OTLP (`console`, `none`), `none` too when the SDK is disabled.
 fn destination(config: &Config, signal: Signal) -> String {
     let exporter = config.exporter_for(signal);
-    if exporter.kind == ExporterKind::Otlp {
+    if over_otlp(config, signal) {
         // The report is printed: a password in the endpoint must not be.
         redact_userinfo(&exporter.endpoint_for(signal))
+    } else if config.is_disabled(signal) {
+        ExporterKind::None.to_string()
     } else {
         exporter.kind.to_string()
     }

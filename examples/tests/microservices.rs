@@ -55,3 +55,24 @@ async fn a_password_in_the_endpoint_shows_in_no_part_of_the_outcome() {
         outcome.destination
     );
 }
+
+/// `OTEL_SDK_DISABLED=true`: no span is exported, and the outcome says so
+/// instead of naming an embedded receiver that "got no span to show".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_sdk_disabled_the_outcome_names_no_receiver() {
+    let outcome = run(
+        1,
+        ConfigLoader::new().with_env([("OTEL_SDK_DISABLED", "true")]),
+    )
+    .await
+    .expect("the services run");
+    assert_eq!(outcome.succeeded, 1);
+    assert_eq!(outcome.stats.produced, 0, "{outcome:?}");
+    assert!(!outcome.embedded, "{outcome:?}");
+    assert_eq!(outcome.destination, "none", "{outcome:?}");
+    let shown = outcome.to_string();
+    assert!(
+        !shown.contains("127.0.0.1") && shown.contains("span export is off"),
+        "{shown}"
+    );
+}

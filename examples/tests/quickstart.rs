@@ -335,6 +335,38 @@ fn a_signal_turned_off_records_nothing_and_the_others_still_reach_the_receiver()
     assert_eq!(summary["all_delivered"], true, "{summary}");
 }
 
+/// `OTEL_SDK_DISABLED=true` turns every signal off, as `OTEL_*_EXPORTER=none`
+/// does each: the report says `none` for each, starts no receiver and counts
+/// nothing received. It named an embedded receiver's endpoint "over
+/// http/protobuf" and said it "received 0" of what was never sent there.
+#[test]
+fn with_the_sdk_disabled_the_report_names_no_endpoint_and_no_receiver() {
+    let loader = ConfigLoader::new().with_env([("OTEL_SDK_DISABLED", "true")]);
+    let report = run_with(&Options { spans: 100 }, loader).expect("the quickstart runs");
+    assert_eq!(report.stats.produced, 0, "{report}");
+    assert!(!report.embedded, "{report}");
+    assert_eq!(report.protocol, "", "{report}");
+    for endpoint in [
+        &report.endpoint,
+        &report.logs_endpoint,
+        &report.metrics_endpoint,
+    ] {
+        assert_eq!(endpoint, "none", "{report}");
+    }
+    assert_eq!(
+        (
+            report.received,
+            report.received_logs,
+            report.received_data_points
+        ),
+        (None, None, None),
+        "{report}"
+    );
+    assert!(!report.to_string().contains("127.0.0.1"), "{report}");
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    assert!(summary.get("received").is_none(), "{summary}");
+}
+
 #[test]
 fn the_summary_counts_add_up_when_the_backend_rejects_some_records() {
     // A backend that takes each request but rejects one of its records
