@@ -1017,8 +1017,14 @@ impl<E: Exporter> ExportLoop<E> {
         stats.drop_taken(&stats.dropped_durable, evicted, left.evicted_bytes);
         if abandoned > 0 {
             stats.fail(abandoned, left.abandoned_bytes);
+            // The error they were being retried for, if any, stays in the
+            // message: the deadline is why they failed, not what went wrong.
+            let cause = stats
+                .last_error()
+                .map(|error| format!(" (the last error before it: {error})"))
+                .unwrap_or_default();
             stats.record_error(format!(
-                "{} still in flight at the shutdown deadline",
+                "{} still in flight at the shutdown deadline{cause}",
                 Records(abandoned, self.settings.signal)
             ));
         }

@@ -304,3 +304,48 @@ fn a_span_pipeline_shutdown_returns_by_its_deadline_while_the_exporters_drop_blo
         "shutdown waited for the exporter's drop, past its deadline"
     );
 }
+
+/// Refuses every attempt, as a collector that is down: worth retrying.
+struct Refuses;
+
+impl Exporter for Refuses {
+    fn encoding(&self) -> Encoding {
+        Encoding::Protobuf
+    }
+
+    async fn export(&self, _: ExportRequest) -> ExportOutcome {
+        ExportOutcome::Retryable {
+            error: otlp_sdk::ExportError::Transport("connection refused".into()),
+            throttle: None,
+        }
+    }
+}
+
+/// Spans still being retried at the shutdown deadline fail; the last error
+/// says so, and keeps what they were retried for (the deadline is why they
+/// failed, not what went wrong): it said only "1 span still in flight at
+/// the shutdown deadline", the refusal gone from the report.
+#[test]
+fn spans_retried_past_the_shutdown_deadline_keep_their_cause_in_the_last_error() {
+    let processor = BatchSpanProcessor::builder(Refuses)
+        .build()
+        .expect("pipeline");
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    provider.tracer("t").start("span").end();
+    let result = provider.shutdown(Duration::from_secs(2));
+    assert!(result.is_err(), "{result:?}");
+    let stats = processor.stats();
+    assert_eq!(
+        (stats.failed, stats.queued, stats.in_flight),
+        (1, 0, 0),
+        "{stats:?}"
+    );
+    let error = stats.last_error.unwrap_or_default();
+    assert!(
+        error.contains("still in flight at the shutdown deadline")
+            && error.contains("connection refused"),
+        "{error}"
+    );
+}
