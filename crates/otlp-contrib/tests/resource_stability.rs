@@ -276,6 +276,20 @@ fn cycle(processor: &BatchSpanProcessor, receiver: &Receiver, n: u64, next: &mut
             stats.retries > before.retries || receiver.pending_faults() == 0
         });
     }
+    // The fault has been met before it is cleared: a batch counts when it is
+    // cut, before its request reaches the receiver, so on a loaded machine
+    // waiting for the count alone cleared the fault first (a run once ended
+    // with no span rejected in seven partial-success cycles).
+    if fault == 2 {
+        wait_for_stats(processor, "a batch refused for good", |stats| {
+            stats.failed > before.failed
+        });
+    }
+    if fault == 3 {
+        wait_for_stats(processor, "a partial success", |stats| {
+            stats.rejected > before.rejected
+        });
+    }
     if fault != 0 {
         wait_for_stats(processor, "the cycle's exports", |stats| {
             stats.batches > before.batches
