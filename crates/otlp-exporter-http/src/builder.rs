@@ -426,7 +426,7 @@ impl HttpExporterBuilder {
             tls,
             headers: headers.clone(),
             timeout: self.timeout,
-            direct: crate::client::is_loopback(&url),
+            direct: crate::proxy::is_loopback(&url),
         };
         let client = recipe.build()?;
         let settings = Settings {

@@ -105,6 +105,7 @@ mod compression;
 mod error;
 mod exporter;
 mod plain;
+mod proxy;
 mod response;
 mod tls;
 

@@ -15,7 +15,7 @@
 //! user name or password, on loopback or else with no `HTTP_PROXY`,
 //! `http_proxy`, `ALL_PROXY` or `all_proxy` in the environment when the
 //! exporter is built (reqwest reads them at the same moment; a loopback
-//! endpoint never goes through a proxy, see [`crate::client::is_loopback`]). A redirect answer is handed back to the caller,
+//! endpoint never goes through a proxy, see [`crate::proxy::is_loopback`]). A redirect answer is handed back to the caller,
 //! which sends a `307`/`308` on to its `Location` through reqwest and its
 //! redirect policy, and takes any other as the outcome.
 //!
@@ -120,7 +120,7 @@ impl PlainConnections {
         headers: &HeaderMap,
         environment: impl Fn(&str) -> Option<String>,
     ) -> Option<PlainConnections> {
-        let proxied = !crate::client::is_loopback(url)
+        let proxied = !crate::proxy::is_loopback(url)
             && PROXY_VARIABLES
                 .iter()
                 .any(|name| environment(name).is_some_and(|value| !value.trim().is_empty()));
