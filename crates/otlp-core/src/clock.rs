@@ -10,7 +10,14 @@
 //!
 //! The wall clock is not monotonic: when it is stepped (by an administrator
 //! or an NTP client), readings follow the step. Span ends are clamped to
-//! their start for that reason.
+//! their start for that reason: a step back while a span runs gives it a
+//! zero duration, a step forward lengthens it by the step, and time the
+//! machine spent suspended counts. Event times are not clamped (an event
+//! read after a step back may come before its span's start). This is the
+//! choice `opentelemetry_sdk` makes; SDKs that anchor a monotonic clock to
+//! one wall-clock reading per trace (Java, JavaScript, .NET) keep durations
+//! through steps but drift from the wall clock while a trace lasts. The
+//! specification requires neither.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
