@@ -385,6 +385,73 @@ mod tests {
         }
     }
 
+    /// A remote collector reqwest would reach directly, proxy variables
+    /// notwithstanding, is sent to on our own connections: one `NO_PROXY`
+    /// (or `no_proxy`, when `NO_PROXY` is unset) lists, by hyper-util's
+    /// rules (a domain and its subdomains, a lone `*`, an address, a
+    /// network), and any when reqwest takes no proxy from the variables
+    /// (a CGI request's `REQUEST_METHOD`; a value that names no usable
+    /// proxy, which also hides the lowercase variable behind it).
+    #[test]
+    fn a_collector_reqwest_reaches_directly_goes_direct_on_our_own_connections() {
+        let proxy = ("HTTP_PROXY", "http://proxy:3128");
+        for (no_proxy, url) in [
+            ("collector", "http://collector:4318/v1/traces"),
+            ("example.com", "http://example.com:4318/v1/traces"),
+            ("example.com", "http://otel.example.com:4318/v1/traces"),
+            (".example.com", "http://otel.example.com:4318/v1/traces"),
+            ("EXAMPLE.com", "http://otel.Example.COM:4318/v1/traces"),
+            ("*", "http://collector:4318/v1/traces"),
+            (
+                "a.test, collector ,b.test",
+                "http://collector:4318/v1/traces",
+            ),
+            ("10.0.0.0/8", "http://10.1.2.3:4318/v1/traces"),
+            ("192.0.2.7", "http://192.0.2.7:4318/v1/traces"),
+            ("2001:db8::/32", "http://[2001:db8::1]:4318/v1/traces"),
+            ("2001:db8::1", "http://[2001:db8::1]:4318/v1/traces"),
+        ] {
+            for variable in ["NO_PROXY", "no_proxy"] {
+                assert!(
+                    connections(url, &[proxy, (variable, no_proxy)]).is_some(),
+                    "{url} with {variable}={no_proxy}"
+                );
+            }
+        }
+        for environment in [
+            vec![proxy, ("REQUEST_METHOD", "GET")],
+            vec![("HTTP_PROXY", "ftp://proxy:21")],
+            vec![("HTTP_PROXY", ""), ("http_proxy", "http://proxy:3128")],
+        ] {
+            assert!(
+                connections("http://collector:4318/v1/traces", &environment).is_some(),
+                "{environment:?}"
+            );
+        }
+        // Listed nowhere: through the proxy.
+        for (no_proxy, url) in [
+            ("example.com", "http://notexample.com:4318/v1/traces"),
+            ("*.example.com", "http://otel.example.com:4318/v1/traces"),
+            ("otel.example.com", "http://example.com:4318/v1/traces"),
+            ("10.0.0.0/8", "http://11.0.0.1:4318/v1/traces"),
+            ("192.0.2.7", "http://192.0.2.8:4318/v1/traces"),
+            ("collector:4318", "http://collector:4318/v1/traces"),
+        ] {
+            assert!(
+                connections(url, &[proxy, ("NO_PROXY", no_proxy)]).is_none(),
+                "{url} with NO_PROXY={no_proxy}"
+            );
+        }
+        // `NO_PROXY`, set, hides `no_proxy`, as in reqwest.
+        assert!(
+            connections(
+                "http://collector:4318/v1/traces",
+                &[proxy, ("NO_PROXY", ""), ("no_proxy", "collector")]
+            )
+            .is_none()
+        );
+    }
+
     /// The connection's task runs on the caller's runtime, which may be the
     /// application's (an `otlp-contrib` adapter's `with_runtime`): it is
     /// the pipeline's own work there, as the gRPC channel's tasks are.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig, TestCertificates};
 use otlp_core::encode::Encoding;
 use otlp_exporter_http::HttpExporter;
-use otlp_sdk::ExportOutcome;
+use otlp_sdk::{ExportError, ExportOutcome};
 
 use crate::support::{encode, endpoint, export_once, receiver, rich_spans};
 
@@ -197,4 +197,150 @@ fn remote_in_a_process_with_a_proxy() {
     assert!(!shown.contains(PROXY_PASSWORD), "{shown}");
     let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
     assert_eq!(outcome, ExportOutcome::Success, "{outcome:?}");
+}
+
+/// The transport error of `outcome`, which must be a retryable one.
+fn transport_error(outcome: &ExportOutcome) -> &str {
+    match outcome {
+        ExportOutcome::Retryable {
+            error: ExportError::Transport(message),
+            ..
+        } => message,
+        other => panic!("not a transport error: {other:?}"),
+    }
+}
+
+/// A request that failed on its way through a proxy the environment named
+/// says so: "dns error" or "connection refused" alone reads as the
+/// collector's, when it may be the proxy's. The error names the proxy (its
+/// user name and password `<redacted>`) and the variable it came from, as
+/// reqwest picks it for the URL: `HTTP_PROXY` for `http://`, `https_proxy`
+/// (lower case here) for `https://`, none for a host `NO_PROXY` lists.
+#[test]
+fn a_failure_through_a_proxy_names_the_proxy_and_its_variable() {
+    let (_held, port) = closed_port();
+    run_child(
+        "failure_in_a_process_with_a_proxy_that_is_down",
+        &[
+            (
+                "HTTP_PROXY",
+                format!("http://pxuser:{PROXY_PASSWORD}@127.0.0.1:{port}"),
+            ),
+            ("https_proxy", format!("http://127.0.0.1:{port}")),
+            ("NO_PROXY", "0.0.0.0".to_owned()),
+        ],
+    );
+}
+
+/// The child's side of [`a_failure_through_a_proxy_names_the_proxy_and_its_variable`].
+#[test]
+#[ignore = "run by a_failure_through_a_proxy_names_the_proxy_and_its_variable"]
+fn failure_in_a_process_with_a_proxy_that_is_down() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let proxy = std::env::var("https_proxy").expect("https_proxy");
+    let with_credentials = proxy.replace("http://", "http://<redacted>@");
+    let certs = TestCertificates::generate().expect("test certificates");
+    let export = |url: &str| {
+        let exporter = HttpExporter::builder()
+            .endpoint(url)
+            .ca_certificate_pem(&certs.ca_pem)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("exporter");
+        export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf))
+    };
+    for (url, through) in [
+        (
+            "http://collector.invalid:4318",
+            format!("(through the proxy {with_credentials} from HTTP_PROXY): "),
+        ),
+        (
+            "https://collector.invalid:4318",
+            format!("(through the proxy {proxy} from https_proxy): "),
+        ),
+    ] {
+        let outcome = export(url);
+        let message = transport_error(&outcome);
+        assert!(
+            message.starts_with(&format!("POST {url}/v1/traces {through}")),
+            "{message}"
+        );
+        assert!(!message.contains(PROXY_PASSWORD), "{message}");
+        assert!(!message.contains("pxuser"), "{message}");
+    }
+    // NO_PROXY lists it: sent directly, and no proxy is named. Connecting
+    // to 0.0.0.0 reaches this machine; the port is the closed one.
+    let port = proxy.rsplit(':').next().expect("the proxy's port");
+    for scheme in ["http", "https"] {
+        let url = format!("{scheme}://0.0.0.0:{port}");
+        let outcome = export(&url);
+        let message = transport_error(&outcome);
+        assert!(!message.contains("proxy"), "{message}");
+    }
+}
+
+/// A remote collector that `NO_PROXY` exempts is reached directly by
+/// reqwest; over plain `http://` it is sent to on the exporter's own
+/// connections then, as when no proxy is set at all, without reqwest's
+/// per-request work. `NO_PROXY` matches as reqwest (hyper-util) matches it:
+/// a domain and its subdomains, an address, a network; a collector it does
+/// not list still goes through the proxy.
+#[test]
+fn a_remote_collector_no_proxy_exempts_is_sent_to_on_the_exporters_own_connections() {
+    let (_held, port) = closed_port();
+    run_child(
+        "no_proxy_in_a_process_with_a_proxy_that_is_down",
+        &[
+            ("HTTP_PROXY", format!("http://127.0.0.1:{port}")),
+            (
+                "NO_PROXY",
+                "example.com, 10.0.0.0/8,192.0.2.7 , 0.0.0.0".to_owned(),
+            ),
+        ],
+    );
+}
+
+/// The child's side of
+/// [`a_remote_collector_no_proxy_exempts_is_sent_to_on_the_exporters_own_connections`].
+#[test]
+#[ignore = "run by a_remote_collector_no_proxy_exempts_is_sent_to_on_the_exporters_own_connections"]
+fn no_proxy_in_a_process_with_a_proxy_that_is_down() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let own_connections = |url: &str| {
+        let exporter = HttpExporter::builder()
+            .endpoint(url)
+            .build()
+            .expect("exporter");
+        let shown = format!("{exporter:?}");
+        (exporter, shown.contains("own_http1_connections: true"))
+    };
+    for url in [
+        "http://example.com:4318",
+        "http://otel.example.com:4318",
+        "http://10.1.2.3:4318",
+        "http://192.0.2.7:4318",
+    ] {
+        assert!(own_connections(url).1, "{url}");
+    }
+    for url in ["http://notexample.com:4318", "http://192.0.2.8:4318"] {
+        assert!(!own_connections(url).1, "{url}");
+    }
+    // And the request does go out on them, directly: connecting to 0.0.0.0
+    // reaches this machine's receiver (Linux).
+    if cfg!(target_os = "linux") {
+        let plain = receiver();
+        let url = endpoint(&plain).replace("127.0.0.1", "0.0.0.0");
+        let (exporter, own) = own_connections(&url);
+        assert!(own, "{url}");
+        assert_eq!(
+            export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf)),
+            ExportOutcome::Success,
+            "{url}"
+        );
+        assert_eq!(plain.span_count(), 1);
+    }
 }
