@@ -14,6 +14,7 @@ use crate::client::{ClientRecipe, USER_AGENT};
 use crate::error::HttpExporterError;
 use crate::exporter::{HttpExporter, Settings};
 use crate::plain::PlainConnections;
+use crate::proxy::EnvironmentProxies;
 use crate::tls::{self, Pem, TlsMaterial};
 
 /// Headers the exporter sets itself; configuring them is an error.
@@ -420,8 +421,9 @@ impl HttpExporterBuilder {
             let _ = url.set_password(None);
         }
         let tls = tls::client_config(&self.tls, &url)?;
-        let plain =
-            PlainConnections::for_url(&url, USER_AGENT, &headers, |name| std::env::var(name).ok());
+        // Read as reqwest's client reads them, at the same moment.
+        let proxies = EnvironmentProxies::from_env();
+        let plain = PlainConnections::for_url(&url, USER_AGENT, &headers, &proxies);
         let recipe = ClientRecipe {
             tls,
             headers: headers.clone(),
@@ -437,6 +439,7 @@ impl HttpExporterBuilder {
             compression: self.compression,
             timeout: self.timeout,
             plain,
+            proxies,
             header_names: headers
                 .keys()
                 .map(|name| name.as_str().to_owned())

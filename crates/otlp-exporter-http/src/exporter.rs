@@ -17,6 +17,7 @@ use crate::client::{ClientRecipe, crosses_origin};
 use crate::compression;
 use crate::error::error_chain;
 use crate::plain::PlainConnections;
+use crate::proxy::{EnvironmentProxies, ProxyVariable};
 use crate::response::{
     BodyError, MAX_RESPONSE_BYTES, StatusClass, body_format, cap_message, classify_status,
     error_outcome, read_capped_until, success_outcome,
@@ -34,6 +35,9 @@ pub(crate) struct Settings {
     pub(crate) timeout: Duration,
     /// Its own connections, for a plain `http://` endpoint without a proxy.
     pub(crate) plain: Option<PlainConnections>,
+    /// The environment's proxies, as reqwest's client took them: to name
+    /// the one a failed request went through.
+    pub(crate) proxies: EnvironmentProxies,
     /// For `Debug`; the values stay hidden.
     pub(crate) header_names: Vec<String>,
 }
@@ -87,7 +91,11 @@ struct Inner {
 ///   loopback (`localhost`, `127.0.0.0/8`, `::1`) is always reached
 ///   directly, as Go's and Java's exporters reach it: a proxy elsewhere would
 ///   reach its own loopback, not ours (so are the redirects it answers
-///   with). Only
+///   with). A plain `http://` collector that `NO_PROXY` exempts is sent to
+///   on the exporter's own connections, as when no proxy is set. A request
+///   that fails on its way through a proxy names it and its variable in
+///   the error (`POST … (through the proxy http://proxy:3128 from
+///   HTTP_PROXY): dns error …`): the failure may be the proxy's. Only
 ///   `307`/`308` redirects are followed (they keep the method and body),
 ///   never from `https` to `http`; one from `http` to `https` (an ingress
 ///   upgrading its clients) is verified as an `https://` endpoint is, with
@@ -379,6 +387,17 @@ impl HttpExporter {
         }
     }
 
+    /// The environment's proxy that reqwest sent a request to `url`
+    /// through, if any: none when the client leaves them out (a collector
+    /// on loopback, whatever host it redirects to).
+    fn proxy_for(&self, url: &Url) -> Option<&ProxyVariable> {
+        let settings = &self.inner.settings;
+        if settings.client_recipe.direct {
+            return None;
+        }
+        settings.proxies.proxy_for(url)
+    }
+
     /// Classifies a request that got no response.
     fn send_error(&self, error: reqwest::Error) -> ExportOutcome {
         if error.is_timeout() {
@@ -390,11 +409,16 @@ impl HttpExporter {
         let (is_builder, is_redirect) = (error.is_builder(), error.is_redirect());
         let certificate_rejected = tls::rejected_server_certificate(&error);
         let plaintext = tls::answered_without_tls(&error);
-        let mut message = format!(
-            "POST {}: {}",
-            self.inner.display_url,
-            error_chain(&error.without_url())
-        );
+        // The URL that failed (reqwest names it: a redirect's, when one
+        // it followed failed).
+        let failed = error.url().unwrap_or(&self.inner.settings.url);
+        let through = self.proxy_for(failed);
+        let mut message = format!("POST {}", self.inner.display_url);
+        if let Some(proxy) = through {
+            // A "dns error" or "connection refused" may be the proxy's.
+            message.push_str(&format!(" (through {proxy})"));
+        }
+        message.push_str(&format!(": {}", error_chain(&error.without_url())));
         if plaintext {
             message.push_str(&format!(" ({})", tls::PLAINTEXT_HINT));
         }

@@ -20,7 +20,8 @@
 //!    ([`HttpExporterBuilder::signal`]), it sends log requests to `…/v1/logs`
 //!    and metrics requests to `…/v1/metrics` the same way.
 //! 3. The connection is kept alive between requests. A plain `http://`
-//!    endpoint without a proxy uses the exporter's own hyper HTTP/1.1
+//!    endpoint reached without a proxy (on loopback, or none set, or one
+//!    `NO_PROXY` exempts) uses the exporter's own hyper HTTP/1.1
 //!    connections (no per-request work of reqwest's; redirects still go
 //!    through reqwest); `https://` and proxied endpoints use reqwest's pool,
 //!    rustls (custom CA, mTLS, or the system's roots; on `ring` unless the
@@ -28,7 +29,7 @@
 //!    when the server offers it. The environment's proxy (`HTTP_PROXY`,
 //!    `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, lowercase forms too) is used
 //!    for a remote collector, never for one on loopback (`localhost`,
-//!    `127.0.0.0/8`, `::1`).
+//!    `127.0.0.0/8`, `::1`); a request that fails through it names it.
 //! 4. The answer becomes an [`ExportOutcome`](otlp_sdk::ExportOutcome) exactly as the OTLP
 //!    specification says: 2xx success or partial success (decoded from a
 //!    protobuf or JSON body, decompressed first when the server sent it

@@ -12,10 +12,13 @@
 //! on at build time, and hands hyper the body [`Bytes`] without a copy.
 //!
 //! Used only when nothing of reqwest's is needed: an `http://` URL without
-//! user name or password, on loopback or else with no `HTTP_PROXY`,
-//! `http_proxy`, `ALL_PROXY` or `all_proxy` in the environment when the
-//! exporter is built (reqwest reads them at the same moment; a loopback
-//! endpoint never goes through a proxy, see [`crate::proxy::is_loopback`]). A redirect answer is handed back to the caller,
+//! user name or password, on loopback (never proxied, see
+//! [`crate::proxy::is_loopback`]) or else one that reqwest would send to
+//! directly, taking no proxy from the environment for it
+//! ([`EnvironmentProxies::proxy_for`]: none of `HTTP_PROXY`, `http_proxy`,
+//! `ALL_PROXY`, `all_proxy` names a usable proxy, or `NO_PROXY` lists the
+//! host), as read when the exporter is built (reqwest reads them at the
+//! same moment). A redirect answer is handed back to the caller,
 //! which sends a `307`/`308` on to its `Location` through reqwest and its
 //! redirect policy, and takes any other as the outcome.
 //!
@@ -40,6 +43,7 @@ use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use tokio::net::TcpStream;
 
+use crate::proxy::{EnvironmentProxies, is_loopback};
 use crate::response::{BodyError, read_capped_until};
 
 /// How long an idle connection is kept for reuse, here and in reqwest's
@@ -49,9 +53,6 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Idle connections kept at most: one per export that may run at once is
 /// plenty (the pipeline runs a few).
 const MAX_IDLE: usize = 16;
-
-/// Proxy variables reqwest honours for `http://` URLs.
-const PROXY_VARIABLES: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
 /// Why a request on a plain connection got no response.
 #[derive(Debug)]
@@ -113,17 +114,15 @@ impl std::fmt::Debug for PlainConnections {
 impl PlainConnections {
     /// Connections for `url`, if it is a plain `http://` URL that needs
     /// nothing of reqwest's (see the module docs); `headers` are the
-    /// configured headers, over `user_agent`.
+    /// configured headers, over `user_agent`; `proxies` those of the
+    /// environment.
     pub(crate) fn for_url(
         url: &Url,
         user_agent: &'static str,
         headers: &HeaderMap,
-        environment: impl Fn(&str) -> Option<String>,
+        proxies: &EnvironmentProxies,
     ) -> Option<PlainConnections> {
-        let proxied = !crate::proxy::is_loopback(url)
-            && PROXY_VARIABLES
-                .iter()
-                .any(|name| environment(name).is_some_and(|value| !value.trim().is_empty()));
+        let proxied = !is_loopback(url) && proxies.proxy_for(url).is_some();
         if url.scheme() != "http"
             || proxied
             || !url.username().is_empty()
@@ -313,13 +312,17 @@ mod tests {
         let url = Url::parse(url).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", HeaderValue::from_static("k"));
-        PlainConnections::for_url(&url, crate::USER_AGENT, &headers, |name| {
+        let proxies = EnvironmentProxies::read(|name| {
             environment
                 .iter()
                 .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        })
+                .map(|(_, value)| value.into())
+        });
+        PlainConnections::for_url(&url, crate::USER_AGENT, &headers, &proxies)
     }
+
+    /// Proxy variables reqwest honours for `http://` URLs.
+    const PROXY_VARIABLES: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
     #[test]
     fn plain_http_without_a_proxy_goes_direct() {
@@ -476,7 +479,8 @@ mod tests {
         let url = Url::parse("http://collector:4318/v1/traces").unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(http::header::USER_AGENT, HeaderValue::from_static("mine/1"));
-        let plain = PlainConnections::for_url(&url, crate::USER_AGENT, &headers, |_| None).unwrap();
+        let proxies = EnvironmentProxies::read(|_| None);
+        let plain = PlainConnections::for_url(&url, crate::USER_AGENT, &headers, &proxies).unwrap();
         assert_eq!(plain.headers()[http::header::USER_AGENT], "mine/1");
     }
 }
