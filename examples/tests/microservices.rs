@@ -76,3 +76,65 @@ async fn with_the_sdk_disabled_the_outcome_names_no_receiver() {
         "{shown}"
     );
 }
+
+/// A collector that takes longer than ten seconds to answer, but less than
+/// the configured export timeout (`OTEL_BSP_EXPORT_TIMEOUT`,
+/// `OTEL_EXPORTER_OTLP_TIMEOUT`): the shutdown waits for it, and every span
+/// is delivered. The shutdown gave up after a fixed 10 s whatever the
+/// configuration said, and the run failed with every span in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_slower_than_ten_seconds_but_within_the_export_timeout_gets_every_span() {
+    use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
+    use std::time::Duration;
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    // Counted from the request's arrival, after the shutdown began.
+    receiver.set_fallback_fault(Some(Fault::Delay(Duration::from_secs(11))));
+    let endpoint = receiver.http_endpoint().unwrap();
+    let outcome = run(
+        1,
+        ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "60000"),
+                ("OTEL_BSP_EXPORT_TIMEOUT", "60000"),
+            ]),
+    )
+    .await
+    .expect("the services run");
+    assert_eq!(outcome.stats.produced, 6, "{outcome}");
+    assert_eq!(outcome.stats.exported, 6, "{outcome}");
+    assert_eq!(receiver.span_count(), 6, "{outcome}");
+}
+
+/// Spans the collector rejected, or that were still in flight when the
+/// shutdown gave up, are counted on the outcome's line, with the reason:
+/// the line said "6 spans produced, 5 exported, 0 dropped, 0 failed", and
+/// the run exited 1 with nothing to say why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_not_delivered_is_accounted_for_with_its_reason() {
+    use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
+    let receiver = Receiver::start(ReceiverConfig::default()).unwrap();
+    receiver.set_fallback_fault(Some(Fault::PartialSuccess {
+        rejected: 1,
+        message: "one span refused".into(),
+    }));
+    let endpoint = receiver.grpc_endpoint().unwrap();
+    let outcome = run(
+        1,
+        ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ]),
+    )
+    .await
+    .expect("the services run");
+    let text = outcome.to_string();
+    assert!(
+        text.contains("6 spans produced, 5 exported, 0 dropped, 0 failed, 1 rejected, 0 unsettled"),
+        "{text}"
+    );
+    assert!(text.contains("one span refused"), "{text}");
+}

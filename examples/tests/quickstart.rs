@@ -98,7 +98,9 @@ fn every_request_is_counted_and_timed_in_the_metrics_received() {
         assert!(report.metrics_endpoint.ends_with("/v1/metrics") || protocol == "grpc");
         let text = report.to_string();
         assert!(
-            text.contains("metrics       400 recordings, 2 data points exported, 0 failed"),
+            text.contains(
+                "metrics       400 recordings, 2 data points produced, 2 exported, 0 failed"
+            ),
             "{text}"
         );
         assert!(text.contains("received      2 data points"), "{text}");
@@ -515,4 +517,156 @@ fn a_password_in_the_endpoint_shows_in_no_part_of_the_report() {
             report.endpoint
         );
     }
+}
+
+/// The metrics count what the reader handed to export, as spans and log
+/// records count what was produced: `data_points_produced` is the sum of the
+/// other four, in the summary and on the report's line. The summary had no
+/// `data_points_produced`, and the line said only "2 data points exported".
+#[test]
+fn the_metrics_count_the_data_points_produced_as_spans_and_logs_count_theirs() {
+    let loader = ConfigLoader::new().with_config_dir("no-such-dir");
+    let report = run_with(&Options { spans: 100 }, loader).expect("the quickstart runs");
+    assert!(report.all_delivered(), "{report}");
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    let metrics = &summary["metrics"];
+    assert_eq!(metrics["data_points_produced"], 2, "{summary}");
+    let settled: u64 = [
+        "data_points_exported",
+        "data_points_failed",
+        "data_points_rejected",
+        "data_points_unsettled",
+    ]
+    .iter()
+    .map(|key| {
+        metrics[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {summary}"))
+    })
+    .sum();
+    assert_eq!(
+        Some(settled),
+        metrics["data_points_produced"].as_u64(),
+        "{summary}"
+    );
+    // The three lines give the same account, in the same order, each with
+    // what is still unsettled.
+    let text = report.to_string();
+    for line in [
+        "spans         100 produced, 100 exported, 0 dropped, 0 failed, 0 rejected, 0 unsettled",
+        "log records   40 produced, 40 exported, 0 dropped, 0 failed, 0 rejected, 0 unsettled",
+        "metrics       40 recordings, 2 data points produced, 2 exported, 0 failed, 0 rejected, 0 unsettled",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+}
+
+/// Each signal has its own protocol (`OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`,
+/// `…_METRICS_…`): the log records' and metrics' lines name theirs, as the
+/// spans' destination line does. They named only an endpoint, and
+/// `http://…/v1/logs` reads the same over http/protobuf and http/json.
+#[test]
+fn each_signal_s_line_names_the_protocol_it_went_over() {
+    let loader = ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+        ]);
+    let report = run_with(&Options { spans: 10 }, loader).expect("the quickstart runs");
+    assert!(report.all_delivered(), "{report}");
+    let text = report.to_string();
+    let line = |start: &str| {
+        text.lines()
+            .find(|line| line.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} line: {text}"))
+            .to_owned()
+    };
+    assert!(
+        line("exported to").contains(" over grpc (embedded receiver)"),
+        "{text}"
+    );
+    assert!(
+        line("log records").contains("/v1/logs over http/json)"),
+        "{text}"
+    );
+    assert!(
+        line("metrics").contains("/v1/metrics over http/protobuf)"),
+        "{text}"
+    );
+    // A signal not sent over OTLP has no protocol to name.
+    let loader = ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_LOGS_EXPORTER", "none")]);
+    let report = run_with(&Options { spans: 10 }, loader).expect("the quickstart runs");
+    let text = report.to_string();
+    assert!(text.contains("0 unsettled (to none)\n"), "{text}");
+}
+
+/// With every signal off — the SDK disabled, each exporter `none`, or the
+/// spans sampled out and the other two `none` — nothing is sent: the report
+/// says so first, and why, and the summary has `"nothing_sent": true`. It
+/// printed zeros under "exported to none" and `"all_delivered": true`, and
+/// read like a run that delivered.
+#[test]
+fn with_nothing_to_send_the_report_says_nothing_was_sent_and_why() {
+    for (env, why) in [
+        (
+            &[("OTEL_SDK_DISABLED", "true")][..],
+            &["the SDK is disabled (OTEL_SDK_DISABLED=true)"][..],
+        ),
+        (
+            &[
+                ("OTEL_TRACES_EXPORTER", "none"),
+                ("OTEL_LOGS_EXPORTER", "none"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+            ],
+            &[
+                "OTEL_TRACES_EXPORTER=none",
+                "OTEL_LOGS_EXPORTER=none",
+                "OTEL_METRICS_EXPORTER=none",
+            ],
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "always_off"),
+                ("OTEL_LOGS_EXPORTER", "none"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+            ],
+            &[
+                "every span was sampled out (OTEL_TRACES_SAMPLER)",
+                "OTEL_LOGS_EXPORTER=none",
+                "OTEL_METRICS_EXPORTER=none",
+            ],
+        ),
+    ] {
+        let loader = ConfigLoader::new()
+            .with_config_dir("no-such-dir")
+            .with_env(env.iter().copied());
+        let report = run_with(&Options { spans: 20 }, loader).expect("the quickstart runs");
+        let text = report.to_string();
+        // Right under the title, before the counts.
+        let said = text.lines().nth(1).unwrap_or_default();
+        assert!(said.starts_with("  nothing sent  "), "{env:?}: {text}");
+        for reason in why {
+            assert!(said.contains(reason), "{env:?}: {reason}: {text}");
+        }
+        let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+        assert_eq!(summary["nothing_sent"], true, "{env:?}: {summary}");
+        // Nothing undelivered: the exit status stays 0.
+        assert_eq!(summary["all_delivered"], true, "{env:?}: {summary}");
+    }
+
+    // One signal on is something sent.
+    let loader = ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ]);
+    let report = run_with(&Options { spans: 20 }, loader).expect("the quickstart runs");
+    assert!(!report.to_string().contains("nothing sent"), "{report}");
+    let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
+    assert_eq!(summary["nothing_sent"], false, "{summary}");
 }

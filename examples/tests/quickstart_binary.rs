@@ -96,3 +96,153 @@ fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
         );
     }
 }
+
+/// With every signal off there is nothing to deliver, so nothing went
+/// undelivered: status 0, as documented, but the report says plainly that
+/// nothing was sent, and why.
+#[test]
+fn with_every_signal_off_it_says_nothing_was_sent_and_exits_0() {
+    for env in [
+        &[("OTEL_SDK_DISABLED", "true")][..],
+        &[
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ],
+    ] {
+        let output = quickstart(&["--spans", "20"])
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the quickstart");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{env:?}: {}",
+            stderr(&output)
+        );
+        assert!(stdout.contains("\n  nothing sent  "), "{env:?}: {stdout}");
+        let summary = last_line_json(&output);
+        assert_eq!(summary["nothing_sent"], true, "{env:?}: {summary}");
+    }
+}
+
+/// The JSON summary, the last line of stdout.
+fn last_line_json(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|error| panic!("{error}: {stdout}"))
+}
+
+/// The quickstart sending more spans than it will ever finish to `receiver`
+/// (each signal exported every 100 ms, so spans arrive while it produces),
+/// stdout and stderr piped, and the moment it is producing: the receiver has
+/// spans.
+#[cfg(unix)]
+fn quickstart_producing_to(
+    receiver: &otlp_contrib::receiver::Receiver,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let child = quickstart(&["--spans", &u64::MAX.to_string()])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            receiver.http_endpoint().expect("an HTTP endpoint"),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the quickstart");
+    // The signal handler is in place before the first span is made.
+    assert!(
+        receiver.wait_until(Duration::from_secs(120), |stats| stats.requests > 0),
+        "no request from the quickstart: {:?}",
+        receiver.stats()
+    );
+    child
+}
+
+#[cfg(unix)]
+fn interrupt(child: &std::process::Child) {
+    use rustix::process::{Pid, Signal, kill_process};
+    kill_process(Pid::from_child(child), Signal::INT).expect("SIGINT");
+}
+
+/// A long run stopped with Ctrl-C stops producing, shuts the pipelines down
+/// as usual, prints its report and summary (`"interrupted": true`) and
+/// exits 130. It died of the signal with nothing printed.
+#[cfg(unix)]
+#[test]
+fn a_ctrl_c_stops_a_long_run_which_still_reports_and_exits_130() {
+    use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store};
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..ReceiverConfig::default()
+    })
+    .expect("a receiver");
+    let child = quickstart_producing_to(&receiver, &[]);
+    interrupt(&child);
+    let output = child.wait_with_output().expect("the quickstart ends");
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(130), "{errors}");
+    assert!(
+        errors.contains("quickstart: interrupted") && errors.contains("again"),
+        "{errors}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("\n  interrupted   "), "{stdout}");
+    let summary = last_line_json(&output);
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    // Stopped early, and what was made went through the shutdown: every
+    // span produced is accounted for.
+    let produced = summary["spans"]["produced"].as_u64().expect("produced");
+    assert!(produced > 0 && produced < u64::MAX, "{summary}");
+    let settled: u64 = ["exported", "dropped", "failed", "rejected", "unsettled"]
+        .iter()
+        .map(|key| {
+            summary["spans"][key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{key}"))
+        })
+        .sum();
+    assert_eq!(settled, produced, "{summary}");
+    assert_eq!(summary["spans"]["unsettled"], 0, "{summary}");
+}
+
+/// A second Ctrl-C, while the shutdown waits on a collector that never
+/// answers, quits at once: status 130, no report.
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_quits_at_once_without_a_report() {
+    use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, Store};
+    use std::io::{BufRead, BufReader, Read};
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..ReceiverConfig::default()
+    })
+    .expect("a receiver");
+    receiver.set_fallback_fault(Some(Fault::Hang));
+    // Without the second Ctrl-C the shutdown would wait ten minutes.
+    let mut child = quickstart_producing_to(
+        &receiver,
+        &[
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "600000"),
+        ],
+    );
+    let mut errors = BufReader::new(child.stderr.take().expect("stderr"));
+    interrupt(&child);
+    // The first was taken: the quickstart says so, and shuts down.
+    let mut first = String::new();
+    errors.read_line(&mut first).expect("read stderr");
+    assert!(first.starts_with("quickstart: interrupted"), "{first:?}");
+    interrupt(&child);
+    let output = child.wait_with_output().expect("the quickstart ends");
+    let mut rest = String::new();
+    errors.read_to_string(&mut rest).expect("read stderr");
+    assert_eq!(output.status.code(), Some(130), "{first}{rest}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "no report");
+}
