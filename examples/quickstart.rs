@@ -6,7 +6,18 @@
 //! short report, and a JSON summary as the last line. Exit status 0 only if
 //! every span, every log record and every metric data point was delivered,
 //! 1 if some were not, 2 if the quickstart could not run or could not write
-//! its report.
+//! its report, 130 if Ctrl-C stopped it.
+//!
+//! With every signal turned off (`OTEL_SDK_DISABLED=true`, or
+//! `OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER` and `OTEL_METRICS_EXPORTER`
+//! all `none`) nothing is sent, so nothing went undelivered: the status is
+//! 0, and the report's first line says that nothing was sent, and why
+//! (`"nothing_sent": true` in the summary).
+//!
+//! The first Ctrl-C stops sending: what was made is shut down within the
+//! usual deadlines, the report and summary (`"interrupted": true`) are
+//! printed, and the status is 130 whatever was delivered. A second Ctrl-C
+//! quits at once, with status 130 and no report.
 //!
 //! A reader that stops reading early (`| head -1`) ends the report quietly:
 //! the exit status still says whether everything was delivered, as it would
@@ -15,8 +26,10 @@
 
 use std::process::ExitCode;
 
+use otlp_examples::interrupt::{EXIT_INTERRUPTED, stop_on_ctrl_c};
 use otlp_examples::output::{self, EXIT_ERROR};
-use otlp_examples::quickstart::{Options, UsageError, run};
+use otlp_examples::quickstart::{Options, UsageError, run_until};
+use otlp_sdk::config::ConfigLoader;
 
 /// Some span, log record or metric data point was not delivered.
 const EXIT_UNDELIVERED: u8 = 1;
@@ -34,9 +47,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match run(&options) {
+    let stop = stop_on_ctrl_c(PROGRAM);
+    match run_until(&options, ConfigLoader::new(), &stop) {
         Ok(report) => {
-            let earned = if report.all_delivered() {
+            let earned = if report.interrupted {
+                ExitCode::from(EXIT_INTERRUPTED)
+            } else if report.all_delivered() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_UNDELIVERED)

@@ -15,10 +15,12 @@
 //!
 //! [`collector`] has what both share: the embedded collector and a view of
 //! the traces (and their log records) it received; [`output`], how they
-//! write their report and errors.
+//! write their report and errors; [`interrupt`], the quickstart's Ctrl-C
+//! (the first stops the run, which still reports; the second quits).
 #![deny(missing_docs)]
 
 pub mod collector;
+pub mod interrupt;
 pub mod microservices;
 pub mod output;
 pub mod quickstart;

@@ -11,6 +11,10 @@
 //! `tracing` subscriber — each service's tasks run with its dispatcher, as
 //! separate processes would each install theirs — sharing one
 //! [`BatchSpanProcessor`] as separate processes would share a collector.
+//! The pipeline shuts down within its export timeout
+//! (`OTEL_BSP_EXPORT_TIMEOUT`, 60 s when that is unlimited), as the
+//! quickstart's do; [`Outcome::all_ok`] is what the example's exit status 0
+//! says.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -39,6 +43,7 @@ use tracing::{Dispatch, Instrument as _, Span};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::collector::EmbeddedCollector;
+use crate::quickstart::shutdown_deadline;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -193,6 +198,10 @@ pub struct Outcome {
     pub destination: String,
     /// Whether that was the embedded receiver.
     pub embedded: bool,
+    /// Spans the embedded receiver got (`None` when they went elsewhere).
+    pub received: Option<u64>,
+    /// An error from the pipeline's shutdown (out of time, spans left), if any.
+    pub shutdown_error: Option<String>,
     /// With the embedded receiver: the first trace drawn as a tree.
     pub first_trace: Option<String>,
     /// With the embedded receiver: the services that took part in the first
@@ -203,20 +212,56 @@ pub struct Outcome {
     pub first_trace_connected: bool,
 }
 
+impl Outcome {
+    /// Every span produced was exported (none dropped, failed, rejected or
+    /// left unsettled by the shutdown), and the embedded receiver, when it
+    /// was the target, got every one exported.
+    pub fn all_delivered(&self) -> bool {
+        self.stats.exported == self.stats.produced
+            && self
+                .received
+                .is_none_or(|received| received == self.stats.exported)
+    }
+
+    /// What exit status 0 says: every request succeeded, every span was
+    /// delivered ([`all_delivered`](Self::all_delivered)), and the trace
+    /// shown, if any, is connected.
+    pub fn all_ok(&self) -> bool {
+        self.succeeded == self.requests
+            && self.all_delivered()
+            && (self.first_trace.is_none() || self.first_trace_connected)
+    }
+}
+
 impl fmt::Display for Outcome {
     /// The counts, then the first trace the embedded receiver got, or where
     /// the spans went instead.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} of {} requests succeeded; {} spans produced, {} exported, {} dropped, {} failed",
+            "{} of {} requests succeeded; {} spans produced, {} exported, {} dropped, {} failed, {} rejected, {} unsettled",
             self.succeeded,
             self.requests,
             self.stats.produced,
             self.stats.exported,
             self.stats.dropped,
-            self.stats.failed
+            self.stats.failed,
+            self.stats.rejected,
+            self.stats.queued + self.stats.in_flight,
         )?;
+        if let Some(received) = self.received.filter(|&got| got != self.stats.exported) {
+            writeln!(
+                f,
+                "the embedded receiver got {received} of the {} spans exported",
+                self.stats.exported
+            )?;
+        }
+        if let Some(error) = &self.shutdown_error {
+            writeln!(f, "shutdown: {error}")?;
+        }
+        if let Some(error) = &self.stats.last_error {
+            writeln!(f, "last error: {error}")?;
+        }
         match &self.first_trace {
             Some(tree) => {
                 writeln!(
@@ -315,7 +360,8 @@ pub async fn run(
         }
     }
     let flushing = processor.clone();
-    let _ = tokio::task::spawn_blocking(move || flushing.shutdown(Duration::from_secs(10))).await?;
+    let deadline = shutdown_deadline(config.batch.export_timeout);
+    let shutdown = tokio::task::spawn_blocking(move || flushing.shutdown(deadline)).await?;
     let stats = processor.stats();
 
     let mut outcome = Outcome {
@@ -324,12 +370,16 @@ pub async fn run(
         stats,
         destination,
         embedded: collector.is_some(),
+        received: None,
+        shutdown_error: shutdown.err().map(|error| error.to_string()),
         first_trace: None,
         services_in_first_trace: Vec::new(),
         first_trace_connected: false,
     };
     if let Some(collector) = &collector {
+        // The receiver counts a request as it answers it: give the last answers a moment.
         collector.wait_for_spans(outcome.stats.exported, Duration::from_secs(5));
+        outcome.received = Some(collector.received_spans());
         if let Some(trace_id) = collector.kept_trace_ids().first() {
             let trace = collector.trace(trace_id);
             outcome.first_trace = Some(collector.render_trace(trace_id));
@@ -377,4 +427,52 @@ pub async fn run(
         }
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outcome of `requests` requests, all answered, whose spans were all
+    /// exported, as the embedded receiver saw it (`received`).
+    fn outcome(received: Option<u64>) -> Outcome {
+        Outcome {
+            requests: 1,
+            succeeded: 1,
+            stats: StatsSnapshot {
+                produced: 6,
+                exported: 6,
+                ..StatsSnapshot::default()
+            },
+            destination: "http://127.0.0.1:4318/v1/traces".into(),
+            embedded: received.is_some(),
+            received,
+            shutdown_error: None,
+            first_trace: None,
+            services_in_first_trace: Vec::new(),
+            first_trace_connected: false,
+        }
+    }
+
+    #[test]
+    fn spans_exported_but_not_all_received_are_not_delivered_and_the_outcome_says_so() {
+        // The exit status read only the pipeline's counts: spans it counted
+        // exported were taken as received.
+        let short = outcome(Some(4));
+        assert!(!short.all_delivered(), "{short}");
+        assert!(!short.all_ok(), "{short}");
+        assert!(
+            short
+                .to_string()
+                .contains("the embedded receiver got 4 of the 6 spans exported"),
+            "{short}"
+        );
+        for whole in [outcome(Some(6)), outcome(None)] {
+            assert!(whole.all_ok(), "{whole}");
+            assert!(
+                !whole.to_string().contains("embedded receiver got"),
+                "{whole}"
+            );
+        }
+    }
 }

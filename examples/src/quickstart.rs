@@ -23,10 +23,18 @@
 //! `OTEL_LOGS_EXPORTER` and `OTEL_METRICS_EXPORTER` send a signal to the
 //! console (`console`) or turn it off (`none`) instead; the report then
 //! names that instead of an endpoint, and the receiver does not count it.
+//! With nothing produced at all (every signal off, or the spans sampled out
+//! and the others off), the report says first that nothing was sent, and why.
+//!
+//! [`run_until`] stops producing once its flag is set (the quickstart's
+//! first Ctrl-C, [`stop_on_ctrl_c`](crate::interrupt::stop_on_ctrl_c)) and
+//! still shuts the pipelines down within their deadlines and reports, saying
+//! it was interrupted.
 
 use std::ffi::OsString;
 use std::fmt;
 use std::num::{IntErrorKind, ParseIntError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -57,8 +65,8 @@ const UNLIMITED_SHUTDOWN_CAP: Duration = Duration::from_secs(60);
 /// The deadline of a pipeline's shutdown for its configured export
 /// `timeout`: the timeout, or [`UNLIMITED_SHUTDOWN_CAP`] for "no limit"
 /// (stored as [`NO_TIMEOUT`] by the configuration loader, or zero when set
-/// in code).
-fn shutdown_deadline(timeout: Duration) -> Duration {
+/// in code). The microservices example's too.
+pub(crate) fn shutdown_deadline(timeout: Duration) -> Duration {
     if timeout.is_zero() || timeout >= NO_TIMEOUT {
         UNLIMITED_SHUTDOWN_CAP
     } else {
@@ -99,7 +107,10 @@ otlp-rust pipelines. Without OTEL_EXPORTER_OTLP_ENDPOINT an embedded OTLP
 receiver on loopback receives them; OTEL_EXPORTER_OTLP_PROTOCOL picks grpc,
 http/protobuf or http/json. The last line printed is a JSON summary; the
 exit status is 0 only if every span, every log record and every metric data
-point was delivered.";
+point was delivered (with every signal turned off nothing is sent: the
+report says so, and the status is 0), 1 if some were not, 2 if the
+quickstart could not run, 130 if Ctrl-C stopped it: the first Ctrl-C stops
+sending, shuts down as usual and reports; a second quits at once.";
 
 impl Options {
     /// Parses `--spans N` (also `--spans=N`; N at least 1) and `--help`.
@@ -154,8 +165,27 @@ impl Options {
 /// What happened, for the report.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// The protocol used (empty when spans are not exported over OTLP).
+    /// The protocol the spans went over (empty when spans are not exported
+    /// over OTLP).
     pub protocol: String,
+    /// The protocol the log records went over (empty when they are not
+    /// exported over OTLP).
+    pub logs_protocol: String,
+    /// The protocol the metrics went over (empty when they are not exported
+    /// over OTLP).
+    pub metrics_protocol: String,
+    /// Why nothing was sent, when no span, log record or metric data point
+    /// was produced (every signal turned off, or the spans sampled out and
+    /// the other signals off); `None` when something was.
+    pub nothing_sent: Option<String>,
+    /// Spans asked for (`--spans`).
+    pub spans_requested: u64,
+    /// Spans started, sampled or not: those asked for, unless the run was
+    /// interrupted.
+    pub spans_started: u64,
+    /// Whether the run was stopped (by Ctrl-C) before it started every span
+    /// asked for; what it had made was still shut down and reported.
+    pub interrupted: bool,
     /// Where the spans went (the endpoint's user-info `<redacted>`).
     pub endpoint: String,
     /// Whether that was the embedded receiver.
@@ -228,11 +258,13 @@ impl Report {
     /// (when the embedded receiver got them) count spans, as before logs were
     /// added; `spans` and `logs` hold the same counts per signal, each with
     /// `bytes`, the same account in the records' encoded bytes;
-    /// `metrics` the recordings made and the data points exported, failed,
-    /// rejected, unsettled (in flight after shutdown: none since a shutdown
-    /// out of time counts them failed) (and
-    /// received); `all_delivered` says whether the exit status
-    /// is 0.
+    /// `metrics` the recordings made and the data points produced (handed
+    /// to export), exported, failed, rejected, unsettled (in flight after
+    /// shutdown: none since a shutdown out of time counts them failed; the
+    /// four add up to produced) (and received); `all_delivered` says whether
+    /// every record was delivered (the exit status is 0 if so, unless
+    /// `interrupted`); `nothing_sent`, that nothing was produced to send;
+    /// `interrupted`, that Ctrl-C stopped the run early.
     pub fn json_summary(&self) -> String {
         let spans = counts(&self.stats, self.received);
         let mut summary = spans.clone();
@@ -241,6 +273,7 @@ impl Report {
         let metrics = &self.metric_stats;
         summary["metrics"] = serde_json::json!({
             "recordings": self.recordings,
+            "data_points_produced": metrics.produced_data_points,
             "data_points_exported": metrics.exported_data_points,
             "data_points_failed": metrics.failed_data_points,
             "data_points_rejected": metrics.rejected_data_points,
@@ -250,6 +283,8 @@ impl Report {
             summary["metrics"]["data_points_received"] = received.into();
         }
         summary["all_delivered"] = self.all_delivered().into();
+        summary["nothing_sent"] = self.nothing_sent.is_some().into();
+        summary["interrupted"] = self.interrupted.into();
         summary.to_string()
     }
 }
@@ -297,16 +332,34 @@ impl fmt::Display for Report {
             ""
         };
         writeln!(f, "otlp-rust quickstart")?;
-        let over = if self.protocol.is_empty() {
-            String::new()
-        } else {
-            format!(" over {}", self.protocol)
-        };
-        writeln!(f, "  exported to   {}{over}{target}", self.endpoint)?;
+        if let Some(why) = &self.nothing_sent {
+            writeln!(
+                f,
+                "  nothing sent  {why}: no span, log record or metric data point was produced"
+            )?;
+        }
+        if self.interrupted {
+            writeln!(
+                f,
+                "  interrupted   by Ctrl-C after {} of the {} spans asked for; what was made was shut down as usual",
+                self.spans_started, self.spans_requested
+            )?;
+        }
         writeln!(
             f,
-            "  spans         {} produced, {} exported, {} dropped, {} failed, {} rejected",
-            stats.produced, stats.exported, stats.dropped, stats.failed, stats.rejected
+            "  exported to   {}{}{target}",
+            self.endpoint,
+            over(&self.protocol)
+        )?;
+        writeln!(
+            f,
+            "  spans         {} produced, {} exported, {} dropped, {} failed, {} rejected, {} unsettled",
+            stats.produced,
+            stats.exported,
+            stats.dropped,
+            stats.failed,
+            stats.rejected,
+            stats.queued + stats.in_flight,
         )?;
         if let Some(received) = self.received {
             writeln!(f, "  received      {received}")?;
@@ -314,13 +367,15 @@ impl fmt::Display for Report {
         let logs = &self.log_stats;
         writeln!(
             f,
-            "  log records   {} produced, {} exported, {} dropped, {} failed, {} rejected (to {})",
+            "  log records   {} produced, {} exported, {} dropped, {} failed, {} rejected, {} unsettled (to {}{})",
             logs.produced,
             logs.exported,
             logs.dropped,
             logs.failed,
             logs.rejected,
+            logs.queued + logs.in_flight,
             self.logs_endpoint,
+            over(&self.logs_protocol),
         )?;
         if let Some(received) = self.received_logs {
             writeln!(f, "  received      {received}")?;
@@ -328,13 +383,15 @@ impl fmt::Display for Report {
         let metrics = &self.metric_stats;
         writeln!(
             f,
-            "  metrics       {} recordings, {} data points exported, {} failed, {} rejected, {} unsettled (to {})",
+            "  metrics       {} recordings, {} data points produced, {} exported, {} failed, {} rejected, {} unsettled (to {}{})",
             self.recordings,
+            metrics.produced_data_points,
             metrics.exported_data_points,
             metrics.failed_data_points,
             metrics.rejected_data_points,
             metrics.in_flight_data_points,
             self.metrics_endpoint,
+            over(&self.metrics_protocol),
         )?;
         if let Some(received) = self.received_data_points {
             writeln!(f, "  received      {received} data points")?;
@@ -396,6 +453,15 @@ impl fmt::Display for Report {
     }
 }
 
+/// " over `protocol`", or nothing for a signal not sent over OTLP.
+fn over(protocol: &str) -> String {
+    if protocol.is_empty() {
+        String::new()
+    } else {
+        format!(" over {protocol}")
+    }
+}
+
 /// Runs the quickstart with the process environment's configuration.
 pub fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     run_with(options, ConfigLoader::new())
@@ -410,6 +476,18 @@ pub fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
 pub fn run_with(
     options: &Options,
     loader: ConfigLoader,
+) -> Result<Report, Box<dyn std::error::Error>> {
+    run_until(options, loader, &AtomicBool::new(false))
+}
+
+/// [`run_with`] until done or until `stop` is set: then it sends no more,
+/// shuts the pipelines down as usual and reports, with
+/// [`interrupted`](Report::interrupted) if it had not sent all it was asked
+/// to.
+pub fn run_until(
+    options: &Options,
+    loader: ConfigLoader,
+    stop: &AtomicBool,
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
     // A signal exported to the console or not at all
@@ -476,7 +554,7 @@ pub fn run_with(
     };
 
     let started = Instant::now();
-    let requests = produce(&tracer, &logger, &metrics, options.spans);
+    let (requests, spans_started) = produce(&tracer, &logger, &metrics, options.spans, stop);
     // The three pipelines shut down together, each within its own deadline:
     // against a collector that never answers, the run ends by the longest
     // of them (30 s by default), not by their sum.
@@ -546,12 +624,28 @@ pub fn run_with(
             }
         }
     }
-    Ok(Report {
-        protocol: if spans_otlp {
-            config.exporter.protocol.to_string()
+    let protocol = |otlp: bool, signal: Signal| {
+        if otlp {
+            config.exporter_for(signal).protocol.to_string()
         } else {
             String::new()
-        },
+        }
+    };
+    Ok(Report {
+        protocol: protocol(spans_otlp, Signal::Traces),
+        logs_protocol: protocol(logs_otlp, Signal::Logs),
+        metrics_protocol: protocol(metrics_otlp, Signal::Metrics),
+        nothing_sent: why_nothing_was_sent(
+            &config,
+            [
+                stats.produced,
+                log_stats.produced,
+                metric_stats.produced_data_points,
+            ],
+        ),
+        spans_requested: options.spans,
+        spans_started,
+        interrupted: spans_started < options.spans,
         endpoint: destination(&config, Signal::Traces),
         embedded: spans_embedded,
         elapsed,
@@ -584,6 +678,35 @@ pub fn run_with(
     })
 }
 
+/// Why nothing was sent, when the spans, log records and metric data points
+/// `produced` are all 0: each signal's reason, by the variable that set it.
+fn why_nothing_was_sent(config: &Config, produced: [u64; 3]) -> Option<String> {
+    if produced.iter().any(|&count| count > 0) {
+        return None;
+    }
+    if config.disabled {
+        return Some("the SDK is disabled (OTEL_SDK_DISABLED=true)".to_owned());
+    }
+    let reasons: Vec<String> = [
+        (Signal::Traces, "spans", "OTEL_TRACES_EXPORTER"),
+        (Signal::Logs, "log records", "OTEL_LOGS_EXPORTER"),
+        (Signal::Metrics, "metrics", "OTEL_METRICS_EXPORTER"),
+    ]
+    .into_iter()
+    .map(|(signal, records, variable)| {
+        if config.is_disabled(signal) {
+            format!("{records} are turned off ({variable}=none)")
+        } else if signal == Signal::Traces {
+            // At least one span is started: only the sampler drops them all.
+            "every span was sampled out (OTEL_TRACES_SAMPLER)".to_owned()
+        } else {
+            format!("no {records} were produced")
+        }
+    })
+    .collect();
+    Some(reasons.join(", "))
+}
+
 /// Whether `signal`'s records are exported over OTLP: its exporter is OTLP
 /// and the signal is not turned off (by `OTEL_*_EXPORTER=none` or
 /// `OTEL_SDK_DISABLED=true`).
@@ -614,17 +737,24 @@ struct RequestMetrics {
 /// Sends `spans` spans as traces shaped like a web request: a server span,
 /// an authentication check, two database queries, and a render; and, inside
 /// the server span and the authentication span, a log record each; counts
-/// and times each request in `metrics`. Returns the number of requests.
-fn produce(tracer: &Tracer, logger: &Logger, metrics: &RequestMetrics, spans: u64) -> u64 {
+/// and times each request in `metrics`. Stops early, between two requests,
+/// once `stop` is set. Returns the number of requests and of spans started.
+fn produce(
+    tracer: &Tracer,
+    logger: &Logger,
+    metrics: &RequestMetrics,
+    spans: u64,
+    stop: &AtomicBool,
+) -> (u64, u64) {
     let mut sent = 0;
     let mut request = 0u64;
-    while sent < spans {
+    while sent < spans && !stop.load(Ordering::Relaxed) {
         let budget = (spans - sent).min(SPANS_PER_TRACE);
         trace_one_request(tracer, logger, metrics, request, budget);
         sent += budget;
         request += 1;
     }
-    request
+    (request, sent)
 }
 
 /// Emits a log record inside `span`: it carries the span's trace and span ids.
@@ -793,6 +923,12 @@ mod tests {
         };
         Report {
             protocol: "grpc".into(),
+            logs_protocol: "grpc".into(),
+            metrics_protocol: "grpc".into(),
+            nothing_sent: None,
+            spans_requested: 5,
+            spans_started: 5,
+            interrupted: false,
             endpoint: "http://collector:4317".into(),
             embedded: false,
             elapsed: Duration::from_millis(1),
