@@ -16,6 +16,7 @@ use tonic::transport::Endpoint;
 use crate::coalesce::CoalescingConnector;
 use crate::error::BuildError;
 use crate::exporter::{ExporterParts, GrpcExporter};
+use crate::proxy::ConnectProxy;
 use crate::tls::{Pem, TlsSettings};
 use crate::{DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, USER_AGENT};
 
@@ -29,6 +30,7 @@ use crate::{DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, USER_AGENT};
 /// | [`compression`](Self::compression) | none |
 /// | [`header`](Self::header) | none |
 /// | TLS | for `https://`: the roots enabled by cargo features, no client certificate |
+/// | proxy | `HTTPS_PROXY` (or `https_proxy`) and `NO_PROXY` (or `no_proxy`) of the environment, read by [`build`](Self::build); never for loopback (see the [crate documentation](crate#proxies)) |
 ///
 /// Building needs no tokio runtime and makes no connection; TLS files are read
 /// and certificates parsed here, so that a bad one fails now, by name.
@@ -251,6 +253,13 @@ impl GrpcExporterBuilder {
     /// Checks every setting and builds the exporter. No connection is made:
     /// the exporter connects on its first export, inside the runtime that runs it.
     ///
+    /// The proxy variables are read here: a remote endpoint is reached
+    /// through the `http://` proxy `HTTPS_PROXY` (or `https_proxy`) names,
+    /// unless `NO_PROXY` (or `no_proxy`) lists it (see the
+    /// [crate documentation](crate#proxies)). A proxy URL of another scheme
+    /// (`socks5://`, `https://`) that applies to the endpoint is
+    /// [`BuildError::InvalidProxy`].
+    ///
     /// What rustls and tonic log while the TLS configuration is built (`log`
     /// records, `tracing` events) reaches no front door of otlp-rust: the
     /// build is the pipeline's own work ([`otlp_sdk::own_threads::as_own`]).
@@ -291,9 +300,10 @@ impl GrpcExporterBuilder {
             });
         }
         check_compression(self.compression)?;
+        let proxy = ConnectProxy::from_environment(endpoint.uri())?;
         Ok(GrpcExporter::new(ExporterParts {
             endpoint,
-            connector: CoalescingConnector::new(self.timeout),
+            connector: CoalescingConnector::new(self.timeout, proxy),
             display_endpoint: shown_endpoint,
             shown_origin,
             metadata: metadata(&self.headers, authorization)?,
@@ -438,6 +448,16 @@ fn parse_endpoint(endpoint: &str) -> Result<ParsedEndpoint, BuildError> {
 /// `user:password`, percent-encoded), marked sensitive; `None` when either
 /// part is not UTF-8 once decoded.
 fn basic_authorization(user_info: &str) -> Option<AsciiMetadataValue> {
+    let mut value = AsciiMetadataValue::try_from(basic_credentials(user_info)?).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// `Basic <base64 of user:password>` for a URL's user-info (`user` or
+/// `user:password`, percent-encoded): an endpoint's `authorization`, a
+/// proxy's `Proxy-Authorization`. `None` when either part is not UTF-8 once
+/// decoded.
+pub(crate) fn basic_credentials(user_info: &str) -> Option<String> {
     // The first unencoded `:` ends the user name, and each part is decoded
     // on its own (a `%3A` stays in the user name); without a password, it
     // is empty: the credentials reqwest and curl send for the same URL.
@@ -445,10 +465,7 @@ fn basic_authorization(user_info: &str) -> Option<AsciiMetadataValue> {
     let user = percent_decode_str(user).decode_utf8().ok()?;
     let password = percent_decode_str(password).decode_utf8().ok()?;
     let credentials = format!("{user}:{password}");
-    let mut value =
-        AsciiMetadataValue::try_from(format!("Basic {}", STANDARD.encode(credentials))).ok()?;
-    value.set_sensitive(true);
-    Some(value)
+    Some(format!("Basic {}", STANDARD.encode(credentials)))
 }
 
 /// The metadata of every request: the configured headers, and the

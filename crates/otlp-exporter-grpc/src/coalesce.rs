@@ -1,5 +1,6 @@
 //! [`CoalescedWrites`]: the connection's writes gathered into few system
-//! calls, and [`CoalescingConnector`], which opens connections with it.
+//! calls, and [`CoalescingConnector`], which opens connections with it
+//! (directly, or through the environment's proxy).
 //!
 //! h2 writes at most one DATA frame per system call: a frame's payload is
 //! handed to the socket straight from the request's buffer, after the frame
@@ -34,6 +35,7 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -43,6 +45,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tower_service::Service;
+
+use crate::proxy::{ConnectProxy, TunnelFailure};
 
 /// Bytes gathered at most before they are written whatever comes next:
 /// large enough for a batch of a few thousand spans in one call, small
@@ -187,18 +191,37 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CoalescedWrites<T> {
 /// Opens TCP connections as tonic's own connector does (`TCP_NODELAY`, the
 /// connect timeout), each wrapped in [`CoalescedWrites`]. tonic adds TLS
 /// over it for `https://` endpoints.
+///
+/// With a proxy (the environment's, decided when the exporter was built:
+/// see [`crate::proxy`]), each connection goes to the proxy instead and
+/// opens a `CONNECT` tunnel to the endpoint, bounded by the connect timeout
+/// too; TLS and HTTP/2 then run inside the tunnel as they run on a direct
+/// connection. Without one, a connection is opened exactly as before
+/// proxies were read: one `Option` checked per connection.
 #[derive(Clone, Debug)]
 pub(crate) struct CoalescingConnector {
     http: HttpConnector,
+    connect_timeout: Duration,
+    /// The proxy to tunnel through, or `None`: straight to the endpoint.
+    proxy: Option<Arc<ConnectProxy>>,
 }
 
 impl CoalescingConnector {
-    pub(crate) fn new(connect_timeout: Duration) -> Self {
+    pub(crate) fn new(connect_timeout: Duration, proxy: Option<ConnectProxy>) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(connect_timeout));
-        CoalescingConnector { http }
+        CoalescingConnector {
+            http,
+            connect_timeout,
+            proxy: proxy.map(Arc::new),
+        }
+    }
+
+    /// The proxy connections go through, if any.
+    pub(crate) fn proxy(&self) -> Option<&ConnectProxy> {
+        self.proxy.as_deref()
     }
 }
 
@@ -213,9 +236,23 @@ impl Service<Uri> for CoalescingConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let connecting = self.http.call(uri);
+        let Some(proxy) = self.proxy.clone() else {
+            let connecting = self.http.call(uri);
+            return Box::pin(async move {
+                let stream = connecting.await?.into_inner();
+                Ok(TokioIo::new(CoalescedWrites::new(stream)))
+            });
+        };
+        // The tunnel's target is the endpoint the proxy was chosen for,
+        // which is the only one this connector is asked for.
+        let connecting = self.http.call(proxy.address().clone());
+        let timeout = self.connect_timeout;
         Box::pin(async move {
-            let stream = connecting.await?.into_inner();
+            let mut stream = connecting
+                .await
+                .map_err(|error| proxy.error(TunnelFailure::Connect(error.into())))?
+                .into_inner();
+            proxy.open_tunnel(&mut stream, timeout).await?;
             Ok(TokioIo::new(CoalescedWrites::new(stream)))
         })
     }

@@ -81,6 +81,19 @@ pub enum BuildError {
         /// The endpoint, its user-info `<redacted>`.
         endpoint: String,
     },
+    /// The proxy the environment names for the endpoint cannot be used: not
+    /// an `http://` URL (a `socks5://` or `https://` proxy), or no URL with
+    /// a host at all. List the endpoint's host in `NO_PROXY` to reach it
+    /// directly.
+    #[error("invalid proxy {variable}={value:?}: {reason}")]
+    InvalidProxy {
+        /// The variable that names it (`HTTPS_PROXY` or `https_proxy`).
+        variable: &'static str,
+        /// Its value, its user-info (user name and password) `<redacted>`.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A certificate or key is unusable, or the TLS configuration cannot be built.
     #[error("invalid {what}: {reason}")]
     Tls {

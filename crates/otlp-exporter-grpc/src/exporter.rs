@@ -108,6 +108,7 @@ impl fmt::Debug for GrpcExporter {
             .field("compression", &self.compression)
             .field("timeout", &self.timeout)
             .field("headers", &self.metadata.keys().count())
+            .field("proxy", &self.connector.proxy())
             .field("connected", &self.lock_channel().open.is_some())
             .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
             .finish()

@@ -29,10 +29,11 @@
 //!   default; read once at build, no other system access) and/or the Mozilla
 //!   roots compiled into the binary (feature `webpki-roots`). A client
 //!   certificate and key give mutual TLS.
-//! - **No proxy**: the connection goes straight to the endpoint; the
-//!   environment's `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
-//!   are not read (tonic has no proxy support; `opentelemetry-otlp`'s tonic
-//!   exporter does not read them either). `otlp-exporter-http` honours them.
+//! - **Proxies** as the Collector's gRPC exporter (grpc-go) reads them: a
+//!   remote endpoint is reached through the `http://` proxy `HTTPS_PROXY`
+//!   names, in an HTTP `CONNECT` tunnel, unless `NO_PROXY` lists it; a
+//!   collector on loopback is always reached directly. See
+//!   [Proxies](#proxies).
 //! - **Metadata** headers on every request (the endpoint's user name and
 //!   password as HTTP Basic `authorization`, unless that header is set), a
 //!   `User-Agent` naming this crate ([`USER_AGENT`]), and a **per-attempt
@@ -57,6 +58,43 @@
 //!
 //! A `RetryInfo` delay on any retryable status becomes the throttle hint: the
 //! pipeline waits at least that long before the next attempt.
+//!
+//! ## Proxies
+//!
+//! Read from the environment when the exporter is built, as grpc-go (the
+//! Collector's gRPC exporter) reads them:
+//!
+//! - `HTTPS_PROXY` (else `https_proxy`) names the proxy for **every**
+//!   endpoint, `http://` and `https://` alike: grpc-go maps each target as
+//!   an `https` URL, since a gRPC connection goes through a proxy as a
+//!   `CONNECT` tunnel whatever runs inside it. `HTTP_PROXY` and `ALL_PROXY`
+//!   are not read (grpc-go reads neither). `otlp-exporter-http`, whose
+//!   requests are plain HTTP, reads `HTTP_PROXY` for `http://` endpoints and
+//!   `ALL_PROXY` too: set `HTTPS_PROXY` for both exporters.
+//! - `NO_PROXY` (else `no_proxy`) lists hosts reached directly, read as Go
+//!   reads it: comma-separated; `*` for all; an IP address or CIDR block
+//!   (`10.0.0.0/8`); a domain (`example.com`, itself and its subdomains;
+//!   `.example.com`, its subdomains only); each with an optional `:port`.
+//! - A collector on loopback (`localhost`, `127.0.0.0/8`, `::1`) is always
+//!   reached directly, as Go and `otlp-exporter-http` reach it: a proxy
+//!   elsewhere would reach its own loopback.
+//! - Only `http://` proxies (`host:port` without a scheme is one; port 80
+//!   by default). A user name and password in the proxy URL
+//!   (percent-encoded) go as `Proxy-Authorization: Basic`, and show in no
+//!   error or `Debug` output. A `socks5://` or `https://` proxy that applies
+//!   to the endpoint fails the build ([`BuildError::InvalidProxy`], naming
+//!   the variable and its value) rather than being gone around: list the
+//!   endpoint in `NO_PROXY` to reach it directly.
+//!
+//! Through a proxy, each connection goes to the proxy and asks it for a
+//! tunnel to the endpoint's `host:port` (`CONNECT`; the proxy resolves the
+//! name), bounded by the timeout; TLS (verified against the endpoint's
+//! name, end to end) and HTTP/2 then run inside the tunnel as on a direct
+//! connection. A proxy that refuses (`407`, `403`, `502`...) fails the
+//! attempt with an error naming the proxy, where it came from and its
+//! status; retryable, as any connection failure. Nothing changes per
+//! request: the tunnel is the connection. (Many proxies tunnel to port 443
+//! only: put the collector there, or use `otlp-exporter-http`.)
 //!
 //! ## Configuration
 //!
@@ -125,6 +163,7 @@ pub mod codec;
 mod direct;
 mod error;
 mod exporter;
+mod proxy;
 mod tls;
 
 use std::time::Duration;
