@@ -140,6 +140,77 @@ mod tests {
         assert_eq!(settings.build().service_name(), Some("resource-in-code"));
     }
 
+    /// The placeholder service name of this test binary.
+    fn placeholder() -> String {
+        ResourceSettings::default()
+            .build()
+            .service_name()
+            .expect("a placeholder")
+            .to_owned()
+    }
+
+    fn named(name: &'static str) -> Resource {
+        Resource::new([KeyValue::new("service.name", name)])
+    }
+
+    #[test]
+    fn a_blank_service_name_in_code_is_no_name_and_the_lower_one_stays() {
+        // As the configuration treats a blank `OTEL_SERVICE_NAME`: not set.
+        for blank in ["", " ", "\t\n"] {
+            let mut alone = ResourceSettings::default();
+            alone.set_service_name(blank.into());
+            alone.merge(named(blank));
+            assert_eq!(alone.build().service_name(), Some(placeholder().as_str()));
+
+            let mut configured_only = ResourceSettings::default();
+            configured_only.apply_config(&configured());
+            configured_only.merge(named(blank));
+            configured_only.set_service_name(blank.into());
+            assert_eq!(configured_only.build().service_name(), Some("from-config"));
+
+            let mut in_a_resource = ResourceSettings::default();
+            in_a_resource.apply_config(&configured());
+            in_a_resource.merge(named("resource-in-code"));
+            in_a_resource.merge(named(blank));
+            in_a_resource.set_service_name(blank.into());
+            assert_eq!(
+                in_a_resource.build().service_name(),
+                Some("resource-in-code")
+            );
+
+            let mut named_twice = ResourceSettings::default();
+            named_twice.set_service_name("from-code".into());
+            named_twice.set_service_name(blank.into());
+            assert_eq!(named_twice.build().service_name(), Some("from-code"));
+        }
+    }
+
+    #[test]
+    fn a_blank_service_name_in_a_configuration_built_in_code_is_no_name() {
+        // The loader never gives one; `Config` built in code may.
+        let mut settings = ResourceSettings::default();
+        settings.apply_config(&Config {
+            service_name: Some(" ".into()),
+            resource_attributes: vec![("service.name".into(), String::new())],
+            ..Config::default()
+        });
+        assert_eq!(
+            settings.build().service_name(),
+            Some(placeholder().as_str())
+        );
+
+        let mut settings = ResourceSettings::default();
+        settings.apply_config(&Config {
+            service_name: Some(String::new()),
+            resource_attributes: vec![
+                ("service.name".into(), "attribute".into()),
+                ("service.name".into(), " ".into()),
+            ],
+            ..Config::default()
+        });
+        assert_eq!(settings.build().service_name(), Some("attribute"));
+    }
+
     #[test]
     fn without_a_service_name_the_placeholder_names_the_executable() {
         let executable = std::env::current_exe().expect("the test binary");

@@ -197,3 +197,49 @@ fn the_effective_service_name_is_the_one_the_providers_resource_carries() {
     assert_eq!(provider.resource().service_name(), Some("last"));
     assert_eq!(config.effective_service_name(), Some("last"));
 }
+
+#[test]
+fn a_blank_service_name_in_code_leaves_the_configured_one_to_every_provider() {
+    // The configuration treats a blank service name as unset (and refuses a
+    // blank `service_name` in validation); the builders do the same.
+    let config = config();
+    let blank = || Resource::new([otlp_core::KeyValue::new("service.name", " ")]);
+    let tracer_provider = TracerProvider::builder()
+        .with_config(&config)
+        .with_resource(blank())
+        .with_service_name("")
+        .build();
+    let logger_provider = LoggerProvider::builder()
+        .with_config(&config)
+        .with_resource(blank())
+        .with_service_name("")
+        .build();
+    let meter_provider = MeterProvider::builder()
+        .with_config(&config)
+        .with_resource(blank())
+        .with_service_name("")
+        .build()
+        .expect("a provider");
+    let resource = tracer_provider.resource().clone();
+    assert_eq!(resource.service_name(), Some("checkout"));
+    assert_eq!(**logger_provider.resource(), *resource);
+    assert_eq!(**meter_provider.resource(), *resource);
+}
+
+#[test]
+fn a_blank_effective_service_name_is_no_name_as_for_the_providers_resource() {
+    // A blank name is no name: the last non-blank `service.name` entry
+    // names the service, for the configuration as for the resource.
+    let config = Config {
+        service_name: Some("  ".into()),
+        resource_attributes: vec![
+            ("service.name".into(), "named".into()),
+            ("team".into(), "payments".into()),
+            ("service.name".into(), String::new()),
+        ],
+        ..Config::default()
+    };
+    let provider = TracerProvider::builder().with_config(&config).build();
+    assert_eq!(provider.resource().service_name(), Some("named"));
+    assert_eq!(config.effective_service_name(), Some("named"));
+}
