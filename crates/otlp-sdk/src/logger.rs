@@ -381,14 +381,20 @@ impl LoggerProviderBuilder {
     }
 
     /// Merges these attributes into the resource (later values win; they win
-    /// over the configuration's).
+    /// over the configuration's). A blank `service.name` among them (an
+    /// empty or white-space string) is no name, as for the configuration:
+    /// it is left out, and the service name otherwise given stays.
     pub fn with_resource(mut self, resource: Resource) -> Self {
         self.resource.merge(resource);
         self
     }
 
     /// Sets `service.name`, which wins over any resource attribute and over
-    /// the configuration's (`OTEL_SERVICE_NAME`).
+    /// the configuration's (`OTEL_SERVICE_NAME`). A blank name (empty or
+    /// white space) is no name, as for the configuration: it changes
+    /// nothing, and the service name otherwise given stays (that of an
+    /// earlier call, of [`with_resource`](Self::with_resource), of the
+    /// configuration, else `unknown_service:` and the executable's name).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.resource.set_service_name(name.into());
         self

@@ -8,6 +8,11 @@
 //! (`with_resource`, then `with_service_name`), whatever order the builder's
 //! methods were called in: the specification makes the environment's
 //! resource the secondary one, under what the program provides.
+//!
+//! A blank service name (empty or white space, from any of these) is no
+//! name, as the configuration's rule has it for `OTEL_SERVICE_NAME`: it
+//! changes nothing, and the name of lower precedence stays (at the bottom,
+//! the placeholder `unknown_service:` and the executable's name).
 
 use otlp_core::{KeyValue, Resource};
 
@@ -27,26 +32,35 @@ pub(crate) struct ResourceSettings {
 impl ResourceSettings {
     /// Takes the service name and resource attributes of a loaded [`Config`]
     /// (those of an earlier call are replaced).
+    /// A blank service name, or `service.name` attribute, is left out.
     pub(crate) fn apply_config(&mut self, config: &Config) {
         let attributes = config
             .resource_attributes
             .iter()
+            .filter(|(key, value)| !(key == SERVICE_NAME && is_blank(value)))
             .map(|(key, value)| KeyValue::new(key.clone(), value.clone()));
         self.configured = Some(Resource::new(attributes));
-        self.configured_service_name = config.service_name.clone();
+        self.configured_service_name = config.service_name.clone().filter(|name| !is_blank(name));
     }
 
-    /// Merges these attributes into the resource (later values win).
-    pub(crate) fn merge(&mut self, resource: Resource) {
+    /// Merges these attributes into the resource (later values win), but a
+    /// blank `service.name`, which changes nothing.
+    pub(crate) fn merge(&mut self, mut resource: Resource) {
+        resource.attributes.retain(|attribute| {
+            !(attribute.key == SERVICE_NAME && attribute.value.as_str().is_some_and(is_blank))
+        });
         self.resource = Some(match self.resource.take() {
             Some(existing) => existing.merge(&resource),
             None => resource,
         });
     }
 
-    /// Sets `service.name`, which wins over any resource attribute.
+    /// Sets `service.name`, which wins over any resource attribute; a blank
+    /// name changes nothing.
     pub(crate) fn set_service_name(&mut self, name: String) {
-        self.service_name = Some(name);
+        if !is_blank(&name) {
+            self.service_name = Some(name);
+        }
     }
 
     /// The resource: the SDK's `telemetry.sdk.*` attributes and a
@@ -54,7 +68,7 @@ impl ResourceSettings {
     /// was given), under the configuration's, under the builder's.
     pub(crate) fn build(self) -> Resource {
         let mut resource = Resource::new([
-            KeyValue::new("service.name", unknown_service()),
+            KeyValue::new(SERVICE_NAME, unknown_service()),
             KeyValue::new("telemetry.sdk.name", "otlp-rust"),
             KeyValue::new("telemetry.sdk.language", "rust"),
             KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
@@ -63,16 +77,25 @@ impl ResourceSettings {
             resource = resource.merge(configured);
         }
         if let Some(name) = self.configured_service_name {
-            resource.set(KeyValue::new("service.name", name));
+            resource.set(KeyValue::new(SERVICE_NAME, name));
         }
         if let Some(user) = &self.resource {
             resource = resource.merge(user);
         }
         if let Some(name) = self.service_name {
-            resource.set(KeyValue::new("service.name", name));
+            resource.set(KeyValue::new(SERVICE_NAME, name));
         }
         resource
     }
+}
+
+/// The attribute that names the service.
+const SERVICE_NAME: &str = "service.name";
+
+/// Whether a service name is blank, and so no name: what the configuration
+/// takes for unset (`keys.rs`) and validation refuses (`validate.rs`).
+fn is_blank(name: &str) -> bool {
+    name.trim().is_empty()
 }
 
 /// The specification's placeholder service name: `unknown_service:` and the

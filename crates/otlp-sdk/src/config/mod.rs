@@ -192,14 +192,18 @@ impl Config {
     /// The service name the resource should carry: [`service_name`](Self::service_name),
     /// else the last `service.name` entry of [`resource_attributes`](Self::resource_attributes)
     /// (the loader moves such an entry into `service_name`; code may not), as
-    /// a provider's resource keeps the last value given for a key.
+    /// a provider's resource keeps the last value given for a key. A blank
+    /// name (empty or white space) is no name, here as for the loader and
+    /// the providers: it is passed over.
     pub fn effective_service_name(&self) -> Option<&str> {
-        self.service_name.as_deref().or_else(|| {
+        let named = |name: &&str| !name.trim().is_empty();
+        self.service_name.as_deref().filter(named).or_else(|| {
             self.resource_attributes
                 .iter()
                 .rev()
-                .find(|(key, _)| key == "service.name")
+                .filter(|(key, _)| key == "service.name")
                 .map(|(_, value)| value.as_str())
+                .find(named)
         })
     }
 }
