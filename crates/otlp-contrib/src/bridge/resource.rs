@@ -40,3 +40,32 @@ pub(crate) fn merge_over_base(
     }
     base.merge(&converted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A blank `service.name` entry of a configuration made in code names no
+    /// service, as the providers treat it: the bridge's resource left it in,
+    /// so records from the bridge carried `service.name=" "`.
+    #[test]
+    fn a_blank_service_name_entry_is_no_name() {
+        let mut config = Config::default();
+        config.resource_attributes = vec![
+            ("service.name".into(), " ".into()),
+            ("deployment.environment.name".into(), "test".into()),
+        ];
+        let resource = config_resource(&config).expect("an attribute is configured");
+        assert_eq!(resource.service_name(), None, "{resource:?}");
+        assert_eq!(resource.attributes.len(), 1, "{resource:?}");
+
+        config
+            .resource_attributes
+            .push(("service.name".into(), "checkout".into()));
+        config
+            .resource_attributes
+            .push(("service.name".into(), "".into()));
+        let resource = config_resource(&config).expect("a name is configured");
+        assert_eq!(resource.service_name(), Some("checkout"), "{resource:?}");
+    }
+}
