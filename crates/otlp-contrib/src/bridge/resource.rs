@@ -7,11 +7,16 @@ use otlp_sdk::config::Config;
 use super::value_convert::convert_resource;
 
 /// The resource a [`Config`] describes (`service_name`, `resource_attributes`),
-/// if it describes any.
+/// if it describes any. Its `service.name` is
+/// [`Config::effective_service_name`]: a blank one is none, as in the
+/// providers' resources.
 pub(crate) fn config_resource(config: &Config) -> Option<Resource> {
     let mut attributes: Vec<KeyValue> = config
         .resource_attributes
         .iter()
+        // A blank name is no name, as the providers have it (the effective
+        // one, if any, is set below, in the first named entry's place).
+        .filter(|(key, value)| key != "service.name" || !value.trim().is_empty())
         .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
         .collect();
     if let Some(name) = config.effective_service_name() {
