@@ -14,7 +14,7 @@
 //! through reqwest, reads `HTTP_PROXY` for `http://` endpoints and
 //! `ALL_PROXY` for both: its requests are plain HTTP.)
 //!
-//! **Which endpoints.** Never one on loopback ([`is_loopback`]), whatever
+//! **Which endpoints.** Never one on loopback ([`is_loopback_host`]), whatever
 //! the variables say, as Go and otlp-exporter-http leave it out: a proxy on
 //! another machine would reach its own loopback. Never one `NO_PROXY` lists,
 //! read as Go reads it ([`no_proxy_lists`]).
@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use http::Uri;
 use http::uri::Authority;
-use otlp_sdk::config::redact_userinfo;
+use otlp_sdk::config::{is_loopback_host, redact_userinfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -123,7 +123,7 @@ impl ConnectProxy {
         let Some(host) = endpoint.host() else {
             return Ok(None);
         };
-        if is_loopback(host) {
+        if is_loopback_host(host) {
             return Ok(None);
         }
         let first_set = |names: [&'static str; 2]| {
@@ -404,34 +404,6 @@ fn unsupported_scheme(scheme: &str) -> String {
         )
     } else {
         format!("the scheme {scheme}:// is not supported, only http:// (HTTP CONNECT)")
-    }
-}
-
-/// Whether `host` (an endpoint's, an IPv6 address bracketed) is this
-/// machine's loopback: `localhost` (with or without the trailing dot of a
-/// fully qualified name, in any case), an address in `127.0.0.0/8`, `::1`,
-/// or an IPv4-mapped `127.0.0.0/8`: the rule of otlp-exporter-http's
-/// `proxy::is_loopback`.
-///
-/// Such an endpoint is reached directly, whatever the proxy variables say
-/// and whether `NO_PROXY` lists it: a proxy on another machine would connect
-/// to its own loopback, not to the collector beside the application. Go
-/// (the Collector, grpc-go) leaves `localhost` and loopback addresses out
-/// the same way.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(address)) => address.is_loopback(),
-        Ok(IpAddr::V6(address)) => {
-            address.is_loopback()
-                || address
-                    .to_ipv4_mapped()
-                    .is_some_and(|mapped| mapped.is_loopback())
-        }
-        Err(_) => host
-            .strip_suffix('.')
-            .unwrap_or(host)
-            .eq_ignore_ascii_case("localhost"),
     }
 }
 

@@ -6,10 +6,9 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::net::IpAddr;
 
 use hyper_util::client::proxy::matcher::Matcher;
-use otlp_sdk::config::redact_userinfo;
+use otlp_sdk::config::{is_loopback_host, redact_userinfo};
 use reqwest::Url;
 
 /// The variables that name a proxy for `http://` URLs, in reqwest's order
@@ -137,37 +136,14 @@ fn names_a_proxy(value: &str) -> bool {
         .is_some()
 }
 
-/// Whether `url`'s host is this machine's loopback: `localhost` (with or
-/// without the trailing dot of a fully qualified name, in any case), an
-/// address in `127.0.0.0/8`, `::1`, or an IPv4-mapped `127.0.0.0/8`.
-///
-/// Such an endpoint is reached directly, whatever `HTTP_PROXY`,
+/// Whether `url`'s host is this machine's loopback
+/// ([`otlp_sdk::config::is_loopback_host`], the rule both exporters share):
+/// such an endpoint is reached directly, whatever `HTTP_PROXY`,
 /// `HTTPS_PROXY`, `ALL_PROXY` (or their lowercase forms) name and whether
-/// `NO_PROXY` lists it: a proxy on another machine would connect to its own
-/// loopback, not to the collector beside the application. Go's `net/http`
-/// (so the Collector and the Go exporters) and the JDK's default
-/// `http.nonProxyHosts` exempt loopback the same way; reqwest and curl do
-/// not. Any other host goes through the proxy the environment names, unless
-/// `NO_PROXY` lists it.
+/// `NO_PROXY` lists it. Any other host goes through the proxy the
+/// environment names, unless `NO_PROXY` lists it.
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    // An IPv6 address is bracketed in the URL.
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(address)) => address.is_loopback(),
-        Ok(IpAddr::V6(address)) => {
-            address.is_loopback()
-                || address
-                    .to_ipv4_mapped()
-                    .is_some_and(|mapped| mapped.is_loopback())
-        }
-        Err(_) => host
-            .strip_suffix('.')
-            .unwrap_or(host)
-            .eq_ignore_ascii_case("localhost"),
-    }
+    url.host_str().is_some_and(is_loopback_host)
 }
 
 #[cfg(test)]

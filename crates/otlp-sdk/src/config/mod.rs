@@ -20,6 +20,7 @@ mod error;
 mod file;
 mod keys;
 mod loader;
+mod loopback;
 mod metric_options;
 mod node;
 mod origin;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED, redact_userinfo};
 pub use loader::ConfigLoader;
+pub use loopback::is_loopback_host;
 pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
 pub use parse::NO_TIMEOUT;
 pub use propagator_options::{PropagatorName, PropagatorsConfig};
