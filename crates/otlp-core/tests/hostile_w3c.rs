@@ -78,20 +78,27 @@ fn value_is_valid(value: &str) -> bool {
 }
 
 /// The members W3C accepts in `header`, or `None` if it rejects the header.
+/// A key given twice keeps its first (left-most) member: W3C lets a
+/// receiver drop duplicates, and its test suite wants the rest kept; every
+/// member received counts towards the 32.
 fn tracestate_reference(header: &str) -> Option<Vec<(String, String)>> {
     let mut members: Vec<(String, String)> = Vec::new();
+    let mut received = 0;
     for member in header.split(',') {
         let member = member.trim_matches(|c| c == ' ' || c == '\t');
         if member.is_empty() {
             continue;
         }
         let (key, value) = member.split_once('=')?;
-        if !key_is_valid(key) || !value_is_valid(value) || members.iter().any(|(k, _)| k == key) {
+        if !key_is_valid(key) || !value_is_valid(value) {
             return None;
         }
-        members.push((key.to_owned(), value.to_owned()));
+        received += 1;
+        if !members.iter().any(|(k, _)| k == key) {
+            members.push((key.to_owned(), value.to_owned()));
+        }
     }
-    (members.len() <= MAX_TRACE_STATE_MEMBERS).then_some(members)
+    (received <= MAX_TRACE_STATE_MEMBERS).then_some(members)
 }
 
 fn entries(state: &TraceState) -> Vec<(String, String)> {
