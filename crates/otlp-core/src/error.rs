@@ -100,7 +100,9 @@ pub enum TraceStateError {
         /// The offending value.
         value: String,
     },
-    /// The same key appears twice.
+    /// The same key appears twice. [`TraceState::parse`](crate::TraceState::parse)
+    /// no longer returns it (it keeps a duplicated key's first member, as W3C
+    /// allows); kept so that code matching it still builds.
     #[error("tracestate key {key:?} appears more than once")]
     DuplicateKey {
         /// The duplicated key.

@@ -168,16 +168,20 @@ impl Propagator {
             .find(|propagator| propagator.name().eq_ignore_ascii_case(name))
     }
 
-    /// The fields [`inject`](Self::inject) writes (the specification's
+    /// Every field [`inject`](Self::inject) may write (the specification's
     /// `Fields`): a carrier reused between requests should clear them first.
-    /// For a debug context the multi B3 propagator writes `X-B3-Flags` in
-    /// place of `X-B3-Sampled`, and removes whichever of the two it does not
-    /// write, so a reused carrier never holds both.
+    /// Some are written only for some contexts: `tracestate` when the trace
+    /// state is not empty, and `X-B3-Flags`, which the multi B3 propagator
+    /// writes for a debug context in place of `X-B3-Sampled` (as
+    /// opentelemetry-go's B3 `Fields` and opentelemetry-zipkin's name it). [`inject`](Self::inject)
+    /// also removes whichever of the two it does not write, through
+    /// [`Injector::remove`], so a reused carrier never holds both; a carrier
+    /// without `remove` relies on being cleared of these fields.
     pub const fn fields(self) -> &'static [&'static str] {
         match self {
             Propagator::TraceContext => &[TRACEPARENT, TRACESTATE],
             Propagator::B3 => &[B3],
-            Propagator::B3Multi => &[X_B3_TRACE_ID, X_B3_SPAN_ID, X_B3_SAMPLED],
+            Propagator::B3Multi => &[X_B3_TRACE_ID, X_B3_SPAN_ID, X_B3_SAMPLED, X_B3_FLAGS],
         }
     }
 

@@ -35,8 +35,22 @@ impl TraceState {
     /// (whose key grammar accepts every level-1 key and a few more).
     ///
     /// Empty list members and optional whitespace around members are accepted
-    /// and dropped from the canonical form. More than 32 members, a malformed key
-    /// or value, or a duplicated key reject the whole header.
+    /// and dropped from the canonical form. More than 32 members or a
+    /// malformed key or value reject the whole header. A key given more than
+    /// once keeps its first (left-most, the latest) member and the others are
+    /// dropped: W3C lets a receiver "discard duplicate keys", and its test
+    /// suite (`test_tracestate_duplicated_keys`) wants the rest of the header
+    /// kept, not every vendor's member lost for one sender's mistake
+    /// (opentelemetry-rust keeps the duplicates). Each member received counts
+    /// towards the 32, duplicates too.
+    ///
+    /// ```
+    /// use otlp_core::TraceState;
+    ///
+    /// let state = TraceState::parse("congo=2,rojo=1,congo=1")?;
+    /// assert_eq!(state.header(), "congo=2,rojo=1");
+    /// # Ok::<(), otlp_core::TraceStateError>(())
+    /// ```
     pub fn parse(header: &str) -> Result<Self, TraceStateError> {
         let mut canonical = String::with_capacity(header.len());
         let mut count = 0usize;
@@ -53,9 +67,7 @@ impl TraceState {
                 });
             }
             if entries_of(&canonical).any(|(existing, _)| existing == key) {
-                return Err(TraceStateError::DuplicateKey {
-                    key: key.to_owned(),
-                });
+                continue;
             }
             if !canonical.is_empty() {
                 canonical.push(',');
