@@ -28,8 +28,33 @@
 //! ```
 //!
 //! Cost: a [`Propagators`] is a few bytes, `Copy`, and never allocates;
-//! extracting allocates only to join a `tracestate` given on several lines;
-//! injecting allocates what the carrier does with each value.
+//! extracting allocates only for a `tracestate` (its canonical text, and to
+//! join one given on several lines); injecting allocates what the carrier
+//! does with each value.
+//!
+//! # Where this differs from opentelemetry-rust
+//!
+//! Where W3C Trace Context (levels 1 and 2, and its test suite) or the
+//! OpenTelemetry specification's B3 requirements decide, they are followed;
+//! `opentelemetry_sdk::propagation::TraceContextPropagator` and
+//! `opentelemetry_zipkin::Propagator` read some headers otherwise:
+//!
+//! | case | here | opentelemetry-rust |
+//! |---|---|---|
+//! | trace flags | `sampled` and level 2's `random` are read and written (W3C: a received `random` MUST stay on outgoing headers of that trace); reserved bits are never written | `sampled` alone, both ways |
+//! | `00-…-01-` (version 00 with a tail) | refused: version 00 is exactly 55 characters (the suite's `test_traceparent_version_0x00`) | accepted (a trailing empty field is ignored) |
+//! | two `traceparent` lines | no parent (`test_traceparent_duplicated`) | the first line is read |
+//! | several `tracestate` lines | joined into one list (W3C: MUST be combined) | the first line alone |
+//! | `a=1, b=2`, `a=1,,b=2` | read: spaces and tabs around members and empty members are allowed | the whole `tracestate` is dropped |
+//! | a key given twice | its first member kept, the others dropped (W3C: MAY discard) | both kept |
+//! | `tracestate` keys and values | W3C level 2's key grammar; values of printable ASCII not ending in a space | level 1's keys (a short `@system`); any value without `,` or `=` |
+//! | empty trace state | no `tracestate` written (W3C: SHOULD avoid sending it empty) | `tracestate:` written empty |
+//! | B3 without a sampling state (deferred) | not sampled, and written `0`, as opentelemetry-java | kept deferred, written without a state |
+//! | an invalid context, B3 | nothing written | `b3: 0` or `X-B3-Sampled: 0` |
+//!
+//! A `tracestate` is never truncated: the grammar bounds it (32 members of
+//! at most 256 + 1 + 256 characters, about 16 KiB), and the whole of it is
+//! passed on, more than the 512 characters W3C asks vendors to propagate.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
