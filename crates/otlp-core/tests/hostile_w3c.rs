@@ -413,10 +413,11 @@ fn tracestate_key_and_value_length_limits_are_exact() {
 #[test]
 fn tracestate_thousands_of_members_are_rejected_quickly() {
     // A header far over the member limit must fail fast, not after a
-    // quadratic duplicate scan over every member.
-    let header: Vec<String> = (0..20_000).map(|i| format!("k{i}=v")).collect();
+    // quadratic duplicate scan over every member. No clock is read (tests
+    // assert no times on a shared machine): at 200,000 members a quadratic
+    // scan would keep this test running for minutes, which shows.
+    let header: Vec<String> = (0..200_000).map(|i| format!("k{i}=v")).collect();
     let header = header.join(",");
-    let started = std::time::Instant::now();
     assert_eq!(
         TraceState::parse(&header),
         Err(TraceStateError::TooManyMembers {
@@ -425,5 +426,4 @@ fn tracestate_thousands_of_members_are_rejected_quickly() {
     );
     let lenient = TraceState::parse_lenient(&header);
     assert_eq!(lenient.entries().count(), MAX_TRACE_STATE_MEMBERS);
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
