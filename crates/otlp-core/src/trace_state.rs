@@ -329,6 +329,106 @@ mod tests {
     }
 
     #[test]
+    fn an_error_shows_at_most_64_characters_of_what_it_rejects() {
+        // A hostile `tracestate` of 1 MiB cost a 1 MiB copy in its error,
+        // which `SpanContext::from_headers` then threw away.
+        let huge = 1 << 20;
+        let cut = |text: &str| format!("{}…", &text[..64]);
+        let upper = "K".repeat(huge);
+        let lower = "k".repeat(huge);
+        let value = "v".repeat(huge);
+        let accents = "é".repeat(huge);
+        let cases = [
+            (
+                format!("{upper}=1"),
+                TraceStateError::InvalidKey { key: cut(&upper) },
+            ),
+            (
+                format!("{lower}=1"),
+                TraceStateError::InvalidKey { key: cut(&lower) },
+            ),
+            (
+                format!("{accents}=1"),
+                TraceStateError::InvalidKey {
+                    key: format!("{}…", "é".repeat(64)),
+                },
+            ),
+            (
+                format!("a=1,b={value}"),
+                TraceStateError::InvalidValue {
+                    key: "b".to_owned(),
+                    value: cut(&value),
+                },
+            ),
+            (
+                format!("a=1,{lower}"),
+                TraceStateError::MissingEquals {
+                    member: cut(&lower),
+                },
+            ),
+        ];
+        for (header, expected) in cases {
+            let err = TraceState::parse(&header).unwrap_err();
+            let shown = err.to_string().len();
+            assert!(shown < 600, "{shown} bytes of message for {expected}");
+            assert_eq!(err, expected);
+        }
+        let err = TraceState::EMPTY.insert(&upper, "1").unwrap_err();
+        assert_eq!(err, TraceStateError::InvalidKey { key: cut(&upper) });
+        let err = TraceState::EMPTY.insert("a", &value).unwrap_err();
+        assert_eq!(
+            err,
+            TraceStateError::InvalidValue {
+                key: "a".to_owned(),
+                value: cut(&value)
+            }
+        );
+    }
+
+    #[test]
+    fn an_error_names_a_short_key_or_value_whole() {
+        let key = "K".repeat(64);
+        let value = format!("{}=", "v".repeat(63));
+        let member = "m".repeat(64);
+        let cases = [
+            (
+                format!("{key}=1"),
+                TraceStateError::InvalidKey { key: key.clone() },
+            ),
+            (
+                format!("a={value}"),
+                TraceStateError::InvalidValue {
+                    key: "a".to_owned(),
+                    value: value.clone(),
+                },
+            ),
+            (
+                member.clone(),
+                TraceStateError::MissingEquals {
+                    member: member.clone(),
+                },
+            ),
+            (
+                "Bad=1".to_owned(),
+                TraceStateError::InvalidKey {
+                    key: "Bad".to_owned(),
+                },
+            ),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(TraceState::parse(&header), Err(expected), "{header}");
+        }
+        // One character more is cut, and says so.
+        let err = TraceState::parse(&format!("{key}K=1")).unwrap_err();
+        assert_eq!(
+            err,
+            TraceStateError::InvalidKey {
+                key: format!("{key}…")
+            }
+        );
+    }
+
+    #[test]
     fn values_may_contain_inner_spaces() {
         let state = TraceState::parse("a=x y").unwrap();
         assert_eq!(state.get("a"), Some("x y"));
