@@ -31,18 +31,13 @@
 //!
 //! Cost: parsing and writing are allocation-free (errors allocate their text).
 
-use crate::error::B3Error;
+use crate::error::{B3Error, shown};
 use crate::id::encode_hex_into;
 use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
 /// Length of the single `b3` header this crate writes:
 /// `{32 hex}-{16 hex}-{1 digit}`.
 pub const B3_SINGLE_LEN: usize = 32 + 1 + 16 + 1 + 1;
-
-/// The most characters of a rejected value an error shows: enough for any
-/// id B3 defines (32) with room to see what went wrong; past it the value is
-/// cut and ends with `…`, so a hostile 8 KiB header makes a short message.
-const SHOWN_MAX: usize = 64;
 
 /// The values of the multi B3 headers, as received: each `None` when the
 /// header is absent. `X-B3-ParentSpanId` is not read (it is never used).
@@ -255,14 +250,6 @@ fn b3_span_id(text: &str, field: &'static str) -> Result<SpanId, B3Error> {
         return Err(B3Error::ZeroId { field });
     }
     Ok(span_id)
-}
-
-/// `text`, cut to [`SHOWN_MAX`] characters for an error message.
-fn shown(text: &str) -> String {
-    match text.char_indices().nth(SHOWN_MAX) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]

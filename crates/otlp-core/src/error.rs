@@ -2,6 +2,21 @@
 
 use thiserror::Error;
 
+/// The most characters of rejected outside text (a B3 id, a `tracestate`
+/// key or value) an error shows: enough for any id B3 defines (32) with room
+/// to see what went wrong. Past it the text is cut and ends with `…`, so a
+/// hostile header of a megabyte makes an error of a few hundred bytes.
+pub(crate) const SHOWN_MAX: usize = 64;
+
+/// `text` for an error: whole up to [`SHOWN_MAX`] characters, else its first
+/// [`SHOWN_MAX`] and `…` (at most 4 × 64 + 3 bytes, whatever `text` is).
+pub(crate) fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// A hex identifier ([`TraceId`](crate::TraceId), [`SpanId`](crate::SpanId)) could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -73,13 +88,16 @@ pub enum TraceParentError {
 }
 
 /// A W3C `tracestate` header or entry was rejected.
+///
+/// Rejected members, keys and values are shown cut to 64 characters (and
+/// `…`), so that an error's size is bounded whatever the header's.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum TraceStateError {
     /// A list member has no `=`.
     #[error("tracestate member {member:?} has no '='")]
     MissingEquals {
-        /// The offending member.
+        /// The offending member, cut to 64 characters and `…`.
         member: String,
     },
     /// A key breaks the W3C key grammar.
@@ -87,7 +105,7 @@ pub enum TraceStateError {
         "tracestate key {key:?} is invalid (1-256 characters, a lowercase letter or digit first; a-z 0-9 _ - * / @ only)"
     )]
     InvalidKey {
-        /// The offending key.
+        /// The offending key, cut to 64 characters and `…`.
         key: String,
     },
     /// A value breaks the W3C value grammar.
@@ -95,9 +113,9 @@ pub enum TraceStateError {
         "tracestate value {value:?} for key {key:?} is invalid (1-256 printable ASCII characters except ',' and '=', not ending in a space)"
     )]
     InvalidValue {
-        /// The key the value belongs to.
+        /// The key the value belongs to (a valid key: at most 256 characters).
         key: String,
-        /// The offending value.
+        /// The offending value, cut to 64 characters and `…`.
         value: String,
     },
     /// The same key appears twice. [`TraceState::parse`](crate::TraceState::parse)

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::TraceStateError;
+use crate::error::{TraceStateError, shown};
 
 /// Maximum number of list members the W3C specification allows.
 pub const MAX_TRACE_STATE_MEMBERS: usize = 32;
@@ -42,7 +42,9 @@ impl TraceState {
     /// suite (`test_tracestate_duplicated_keys`) wants the rest of the header
     /// kept, not every vendor's member lost for one sender's mistake
     /// (opentelemetry-rust keeps the duplicates). Each member received counts
-    /// towards the 32, duplicates too.
+    /// towards the 32, duplicates too. An error shows at most 64 characters
+    /// of the member, key or value it rejects, so a hostile header of any
+    /// size costs an error of a few hundred bytes.
     ///
     /// ```
     /// use otlp_core::TraceState;
@@ -204,7 +206,7 @@ fn entries_of(canonical: &str) -> impl Iterator<Item = (&str, &str)> + Clone {
 fn split_member(member: &str) -> Result<(&str, &str), TraceStateError> {
     let Some((key, value)) = member.split_once('=') else {
         return Err(TraceStateError::MissingEquals {
-            member: member.to_owned(),
+            member: shown(member),
         });
     };
     validate_key(key)?;
@@ -231,9 +233,7 @@ fn validate_key(key: &str) -> Result<(), TraceStateError> {
     if valid {
         Ok(())
     } else {
-        Err(TraceStateError::InvalidKey {
-            key: key.to_owned(),
-        })
+        Err(TraceStateError::InvalidKey { key: shown(key) })
     }
 }
 
@@ -250,7 +250,7 @@ fn validate_value(key: &str, value: &str) -> Result<(), TraceStateError> {
     } else {
         Err(TraceStateError::InvalidValue {
             key: key.to_owned(),
-            value: value.to_owned(),
+            value: shown(value),
         })
     }
 }
