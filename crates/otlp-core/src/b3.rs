@@ -337,6 +337,46 @@ mod tests {
     }
 
     #[test]
+    fn the_single_header_is_read_without_the_optional_whitespace_around_it() {
+        // HTTP lets a field value be surrounded by spaces and tabs (`OWS`),
+        // which a carrier filled by hand or gRPC metadata may keep; the
+        // `traceparent` was read through them and the `b3` header was not.
+        let header = format!("{TRACE}-{SPAN}-d");
+        let expected = single(&header).unwrap();
+        for padded in [
+            format!(" {header}"),
+            format!("{header}\t"),
+            format!("\t {header} \t"),
+        ] {
+            assert_eq!(single(&padded).as_ref(), Ok(&expected), "{padded:?}");
+            let carrier = std::collections::HashMap::from([("b3".to_owned(), padded.clone())]);
+            assert_eq!(
+                crate::propagation::Propagator::B3
+                    .extract(&carrier)
+                    .as_ref(),
+                Some(&expected),
+                "{padded:?}"
+            );
+        }
+        assert_eq!(
+            single(" 0\t"),
+            Err(B3Error::SamplingOnly {
+                value: "0".to_owned()
+            })
+        );
+        // Only spaces and tabs around the value: not other whitespace, not
+        // inside it.
+        for bad in [
+            format!("{header}\n"),
+            format!("\r{header}"),
+            format!("{TRACE} -{SPAN}-d"),
+            format!("{TRACE}-{SPAN}- d"),
+        ] {
+            assert!(single(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn malformed_single_headers_are_errors_never_panics() {
         let cases: &[(String, &str)] = &[
             (String::new(), "fields"),

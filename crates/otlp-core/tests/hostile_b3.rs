@@ -29,9 +29,15 @@ fn id_is_valid(text: &str, lengths: &[usize]) -> bool {
     lengths.contains(&text.len()) && is_lower_hex(text) && text.bytes().any(|b| b != b'0')
 }
 
-/// The trace id (32 digits) and sampled flag B3 reads in `header`, if valid.
+/// `header` without the spaces and tabs around it (HTTP's `OWS`).
+fn without_ows(header: &str) -> &str {
+    header.trim_matches([' ', '\t'])
+}
+
+/// The trace id (32 digits) and sampled flag B3 reads in `header`, if valid;
+/// the spaces and tabs around it are not part of it.
 fn single_reference(header: &str) -> Option<(String, String, bool)> {
-    let parts: Vec<&str> = header.split('-').collect();
+    let parts: Vec<&str> = without_ows(header).split('-').collect();
     if !(2..=4).contains(&parts.len()) {
         return None;
     }
@@ -91,7 +97,7 @@ fn check_single(header: &str) {
             let written = context.b3();
             let (trace, span, sampled) = read(&context);
             // A debug flag received is passed on as debug.
-            let debug = header.split('-').nth(2) == Some("d");
+            let debug = without_ows(header).split('-').nth(2) == Some("d");
             assert_eq!(context.trace_flags.is_b3_debug(), debug, "{header:?}");
             let flag = match (debug, sampled) {
                 (true, _) => "d",
@@ -185,6 +191,17 @@ proptest! {
     fn single_valid_headers_round_trip(header in valid_single()) {
         prop_assert!(SpanContext::from_b3(&header).is_ok(), "{}", header);
         check_single(&header);
+    }
+
+    #[test]
+    fn single_valid_headers_with_ows_around_them(
+        header in valid_single(),
+        before in "[ \t]{0,3}",
+        after in "[ \t]{0,3}",
+    ) {
+        let padded = format!("{before}{header}{after}");
+        prop_assert_eq!(SpanContext::from_b3(&padded), SpanContext::from_b3(&header));
+        check_single(&padded);
     }
 
     #[test]
