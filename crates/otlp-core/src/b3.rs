@@ -84,7 +84,9 @@ impl SpanContext {
     /// `opentelemetry-java`. The parent span id is checked
     /// and not used: the span id is the parent of the span this side starts.
     /// A header with a sampling state alone (`b3: 0`, the deny-only form)
-    /// carries no trace: [`B3Error::SamplingOnly`].
+    /// carries no trace: [`B3Error::SamplingOnly`]. Spaces and tabs around
+    /// the value (HTTP's `OWS`) are ignored, as by
+    /// [`from_traceparent`](Self::from_traceparent).
     ///
     /// ```
     /// use otlp_core::{B3Error, SpanContext};
@@ -99,6 +101,10 @@ impl SpanContext {
     /// # Ok::<(), B3Error>(())
     /// ```
     pub fn from_b3(header: &str) -> Result<Self, B3Error> {
+        // Spaces and tabs around the value (HTTP's `OWS`, RFC 9110 §5.5)
+        // are not part of it, as for `traceparent`: a header map built by
+        // hand or gRPC metadata may keep them. Other whitespace is not `OWS`.
+        let header = header.trim_matches([' ', '\t']);
         let mut fields = header.split('-');
         let fields_found = || B3Error::Fields {
             found: header.split('-').count(),
