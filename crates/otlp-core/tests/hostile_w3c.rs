@@ -121,13 +121,14 @@ fn check_traceparent(header: &str) {
         let header = without_ows(header);
         assert!(context.is_remote && context.is_valid());
         assert!(context.trace_state.is_empty());
-        // The flags byte of version 00; of a later version its sampled bit
-        // alone ("parse the sampled bit of flags").
+        // The flags byte of version 00; of a later version the flags W3C
+        // level 2 defines (sampled, random) and no others ("only parse the
+        // trace-flags values supported by this version").
         let received = u8::from_str_radix(&header[53..55], 16).expect("hex flags");
         let kept = if header.starts_with("00") {
             received
         } else {
-            received & TraceFlags::SAMPLED.bits()
+            received & TraceFlags::DEFINED.bits()
         };
         assert_eq!(context.trace_flags.bits(), kept, "{header:?}");
         // Every accepted header formats back as its version-00 prefix, with
@@ -369,16 +370,17 @@ fn traceparent_multibyte_text_at_every_delimiter_is_not_ascii() {
 #[test]
 fn traceparent_future_version_with_a_long_tail_formats_its_prefix() {
     let header = format!(
-        "fe-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-{}",
+        "fe-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0b-{}",
         "x".repeat(10_000)
     );
     let context = SpanContext::from_traceparent(&header).expect("future version");
-    // Of a later version's flags only the sampled bit is taken.
+    // Of a later version's flags those level 2 defines are taken: sampled
+    // and random, not the reserved 0x08.
     assert_eq!(
         context.traceparent(),
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
     );
-    assert_eq!(context.trace_flags, TraceFlags::SAMPLED);
+    assert_eq!(context.trace_flags, TraceFlags::SAMPLED.with_random(true));
 }
 
 #[test]

@@ -227,9 +227,9 @@ fn a_written_traceparent_carries_only_the_defined_flags() {
         (format!("00-{trace}-{span}-ff"), "03"),
         (format!("00-{trace}-{span}-09"), "01"),
         (format!("00-{trace}-{span}-fc"), "00"),
-        // A later version gives its sampled bit alone (see
-        // a_later_versions_traceparent_gives_only_its_sampled_flag).
-        (format!("cc-{trace}-{span}-0b-future"), "01"),
+        // A later version gives the flags level 2 defines (see
+        // a_later_versions_traceparent_gives_the_flags_level_2_defines).
+        (format!("cc-{trace}-{span}-0b-future"), "03"),
     ] {
         let context = SpanContext::from_traceparent(&received).unwrap();
         assert_eq!(
@@ -248,19 +248,27 @@ fn a_written_traceparent_carries_only_the_defined_flags() {
 }
 
 #[test]
-fn a_later_versions_traceparent_gives_only_its_sampled_flag() {
-    // W3C Trace Context (versioning of traceparent): of a higher version a
-    // parser takes the ids and "the sampled bit of flags"; what the other
-    // bits mean there is that version's to say. Before, every bit was kept,
-    // so `cc-...-0b` made a context (and the spans under it, and the
-    // version-00 header sent on) claim level 2's random trace id.
+fn a_later_versions_traceparent_gives_the_flags_level_2_defines() {
+    // W3C Trace Context level 2, processing model ("A traceparent is
+    // received"): of a higher version "The vendor will only parse the
+    // trace-flags values supported by this version of this specification
+    // and ignore all other values" -- sampled and random -- and "Vendors
+    // will set all unparsed / unknown trace-flags to 0 on outgoing
+    // requests". The random trace id flag: "If the flag is set in the
+    // incoming traceparent header, it MUST also be set in all outgoing
+    // traceparent headers which use the same trace-id"; later versions are
+    // "additive" to 00. Before, only the sampled bit was kept (the
+    // versioning section's "Parse the sampled bit of flags", written when
+    // it was the only flag), so `01-...-03` lost its random flag.
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let span = "00f067aa0ba902b7";
     for (received, bits) in [
-        (format!("cc-{trace}-{span}-0b-future"), 0x01),
-        (format!("01-{trace}-{span}-03"), 0x01),
-        (format!("01-{trace}-{span}-fe"), 0x00),
-        (format!("fe-{trace}-{span}-ff-x"), 0x01),
+        (format!("cc-{trace}-{span}-0b-future"), 0x03),
+        (format!("01-{trace}-{span}-03"), 0x03),
+        (format!("01-{trace}-{span}-02"), 0x02),
+        (format!("01-{trace}-{span}-fe"), 0x02),
+        (format!("01-{trace}-{span}-fc"), 0x00),
+        (format!("fe-{trace}-{span}-ff-x"), 0x03),
         // Version 00 keeps its byte (sampled, random and bits it reserves).
         (format!("00-{trace}-{span}-0b"), 0x0b),
     ] {
@@ -268,12 +276,14 @@ fn a_later_versions_traceparent_gives_only_its_sampled_flag() {
         assert_eq!(context.trace_flags.bits(), bits, "{received}");
         assert_eq!(
             context.trace_flags.is_random(),
-            received.starts_with("00") && bits & 0x02 != 0,
+            bits & 0x02 != 0,
             "{received}"
         );
     }
     let context = SpanContext::from_traceparent(&format!("cc-{trace}-{span}-03")).unwrap();
-    assert_eq!(context.traceparent(), format!("00-{trace}-{span}-01"));
+    assert_eq!(context.traceparent(), format!("00-{trace}-{span}-03"));
+    let context = SpanContext::from_traceparent(&format!("01-{trace}-{span}-fe-x")).unwrap();
+    assert_eq!(context.traceparent(), format!("00-{trace}-{span}-02"));
 }
 
 #[test]
