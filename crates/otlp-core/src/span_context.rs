@@ -181,12 +181,26 @@ impl SpanContext {
     /// Optional whitespace (spaces and tabs, HTTP's `OWS`) around the value
     /// is ignored; lengths and positions in errors are those of the value
     /// without it. The value itself is strict: version `00` must be exactly
-    /// `00-<32 hex>-<16 hex>-<2 hex>` in lowercase. Higher versions are
-    /// parsed by their version-00 prefix, as the specification asks, provided
-    /// what follows starts with `-`; of their flags only the `sampled` bit is
-    /// taken (the specification's "parse the sampled bit of flags": what the
-    /// other bits mean is that version's to say). Version `ff`, uppercase
+    /// `00-<32 hex>-<16 hex>-<2 hex>` in lowercase, and its flags byte is
+    /// kept whole (bits W3C reserves are kept on the context, never written).
+    /// Higher versions are parsed by their version-00 prefix, as the
+    /// specification asks, provided what follows starts with `-`; of their
+    /// flags those level 2 defines are taken, `sampled` and `random`
+    /// ([`TraceFlags::DEFINED`]), and the others dropped: W3C has a receiver
+    /// of a higher version "only parse the trace-flags values supported by
+    /// this version of this specification", and wants a `random` flag
+    /// received kept on the headers of its trace. Version `ff`, uppercase
     /// hex, all-zero ids and wrong lengths are errors.
+    ///
+    /// ```
+    /// use otlp_core::SpanContext;
+    ///
+    /// let header = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0b-future";
+    /// let context = SpanContext::from_traceparent(header)?;
+    /// assert!(context.trace_flags.is_sampled() && context.trace_flags.is_random());
+    /// assert_eq!(context.trace_flags.bits(), 0x03); // reserved 0x08 dropped
+    /// # Ok::<(), otlp_core::TraceParentError>(())
+    /// ```
     pub fn from_traceparent(header: &str) -> Result<Self, TraceParentError> {
         // HTTP lets a field value be surrounded by spaces and tabs (RFC 9110
         // §5.5, `OWS`), and a header map built by hand or by a proxy may keep
@@ -221,13 +235,23 @@ impl SpanContext {
         let trace_id = TraceId::from_lower_hex(&header[3..35])?;
         let span_id = SpanId::from_lower_hex(&header[36..52])?;
         let flags = decode_field(&header[53..55], "trace flags")?;
-        // A later version's other bits may mean something else there (the
-        // random flag is level 2's, of version 00): W3C has a parser of a
-        // higher version take "the sampled bit of flags" alone.
+        // Of a higher version, the flags this level (2) defines: its
+        // processing model ("A traceparent is received") says "The vendor
+        // will only parse the trace-flags values supported by this version
+        // of this specification and ignore all other values" and "Vendors
+        // will set all unparsed / unknown trace-flags to 0 on outgoing
+        // requests"; the random trace id flag, set in the incoming
+        // `traceparent`, "MUST also be set in all outgoing traceparent
+        // headers which use the same trace-id"; and later versions are
+        // assumed "additive" to 00, so 0x02 still means random there. The
+        // versioning section's "Parse the `sampled` bit of `flags`" dates
+        // from when `sampled` was the only flag (2018, before level 2's
+        // random flag), and keeping it alone would drop a random flag the
+        // MUST above keeps.
         let flags = if version == 0 {
             flags
         } else {
-            flags & TraceFlags::SAMPLED.bits()
+            flags & TraceFlags::DEFINED.bits()
         };
         if !trace_id.is_valid() {
             return Err(TraceParentError::ZeroTraceId);
