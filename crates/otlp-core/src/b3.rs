@@ -295,6 +295,25 @@ mod tests {
         })
     }
 
+    /// Spaces and tabs around each multi header's value (HTTP's `OWS`) are
+    /// not part of it, as for the single header and `traceparent`: the
+    /// multi headers refused them.
+    #[test]
+    fn the_multi_headers_are_read_through_the_spaces_and_tabs_around_them() {
+        let bare = multi(Some(TRACE), Some(SPAN), Some("1"), Some("1")).unwrap();
+        let padded = multi(
+            Some(&format!(" {TRACE}\t")),
+            Some(&format!("\t{SPAN} ")),
+            Some(" 1"),
+            Some("1\t"),
+        );
+        assert_eq!(padded, Ok(bare));
+        let sampled = multi(Some(TRACE), Some(SPAN), Some(" true "), None).unwrap();
+        assert!(sampled.trace_flags.is_sampled());
+        // Other whitespace is not `OWS`.
+        assert!(multi(Some(&format!("{TRACE}\n")), Some(SPAN), None, None).is_err());
+    }
+
     #[test]
     fn the_single_header_reads_ids_and_each_sampling_state() {
         for (suffix, sampled) in [("", false), ("-0", false), ("-1", true), ("-d", true)] {
