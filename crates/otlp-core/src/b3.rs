@@ -146,9 +146,21 @@ impl SpanContext {
     /// Reads the multi `X-B3-*` headers: `X-B3-TraceId` and `X-B3-SpanId`
     /// are required; `X-B3-Flags: 1` (debug) makes the context sampled
     /// whatever `X-B3-Sampled` says, and is kept
-    /// ([`TraceFlags::B3_DEBUG`]); without either, not sampled. The result
-    /// is marked remote and has an empty trace state.
+    /// ([`TraceFlags::B3_DEBUG`]); without either, not sampled. Spaces and
+    /// tabs around a value are not part of it. The result is marked remote
+    /// and has an empty trace state.
     pub fn from_b3_multi(headers: B3MultiHeaders<'_>) -> Result<Self, B3Error> {
+        // Spaces and tabs around each value are not part of it, as for the
+        // single header (`OWS`).
+        fn ows(value: Option<&str>) -> Option<&str> {
+            value.map(|value| value.trim_matches([' ', '\t']))
+        }
+        let headers = B3MultiHeaders {
+            trace_id: ows(headers.trace_id),
+            span_id: ows(headers.span_id),
+            sampled: ows(headers.sampled),
+            flags: ows(headers.flags),
+        };
         let trace_id = headers.trace_id.ok_or(B3Error::Missing {
             header: "X-B3-TraceId",
         })?;

@@ -49,7 +49,7 @@
 //! | a key given twice | its first member kept, the others dropped (W3C: MAY discard) | both kept |
 //! | `tracestate` keys and values | W3C level 2's key grammar; values of printable ASCII not ending in a space | level 1's keys (a short `@system`); any value without `,` or `=` |
 //! | empty trace state | no `tracestate` written (W3C: SHOULD avoid sending it empty) | `tracestate:` written empty |
-//! | a `b3` header with spaces or tabs around it | read through them (HTTP's `OWS`), as `traceparent` is | not read |
+//! | a `b3` header (or an `X-B3-*` one) with spaces or tabs around its value | read through them (HTTP's `OWS`), as `traceparent` is | not read |
 //! | B3 without a sampling state (deferred) | not sampled, and written `0`, as opentelemetry-java | kept deferred, written without a state |
 //! | an invalid context, B3 | nothing written | `b3: 0` or `X-B3-Sampled: 0` |
 //!

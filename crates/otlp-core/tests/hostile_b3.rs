@@ -59,12 +59,16 @@ fn single_reference(header: &str) -> Option<(String, String, bool)> {
 }
 
 fn multi_reference(headers: &B3MultiHeaders<'_>) -> Option<(String, String, bool)> {
-    let trace = headers.trace_id?;
-    let span = headers.span_id?;
+    let trace = without_ows(headers.trace_id?);
+    let span = without_ows(headers.span_id?);
+    let (flags, sampled) = (
+        headers.flags.map(without_ows),
+        headers.sampled.map(without_ows),
+    );
     if !id_is_valid(trace, &[16, 32]) || !id_is_valid(span, &[16]) {
         return None;
     }
-    let sampled = match (headers.flags, headers.sampled) {
+    let sampled = match (flags, sampled) {
         (Some("1"), _) => true,
         (_, None | Some("0" | "false")) => false,
         (_, Some("1" | "true")) => true,
