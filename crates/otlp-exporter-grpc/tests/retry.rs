@@ -259,6 +259,57 @@ fn a_server_that_never_answers_fails_at_the_timeout_and_shutdown_keeps_its_deadl
     assert!(stats.retries >= 2, "{stats:?}");
 }
 
+/// A request waiting out a `RetryInfo` delay that ends after the shutdown
+/// deadline fails as soon as shutdown starts, counted and with its cause:
+/// no attempt can come before the deadline. Found in review: `shutdown(3 s)`
+/// against `UNAVAILABLE` with a 20 s `RetryInfo` sat out the whole deadline
+/// and answered `Timeout`, the spans "still in flight at the shutdown deadline".
+#[test]
+fn shutdown_cuts_short_a_retry_wait_that_outlasts_its_deadline() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver starts");
+    receiver.set_fallback_fault(Some(Fault::UnavailableRetryAfter(Duration::from_secs(20))));
+    // A minute for the batch: the 20 s wait fits in it.
+    let processor = pipeline(
+        exporter_for(&receiver, Duration::from_secs(5)),
+        Duration::from_secs(60),
+    );
+    for span in rich_spans(2) {
+        processor.on_end(span);
+    }
+    let _ = processor.force_flush(Duration::from_millis(50));
+    assert!(eventually(Duration::from_secs(10), || processor
+        .stats()
+        .retries
+        >= 1));
+
+    let result = processor.shutdown(Duration::from_secs(3));
+    assert!(
+        matches!(
+            result,
+            Err(PipelineError::Undelivered {
+                failed: 2,
+                rejected: 0,
+                ..
+            })
+        ),
+        "settled, not left to the deadline: {result:?}"
+    );
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.queued, stats.in_flight),
+        (0, 2, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.request_count(), 1, "no attempt after shutdown");
+    let error = stats.last_error.unwrap_or_default();
+    assert!(
+        error.contains("UNAVAILABLE") && error.contains("shutdown"),
+        "the cause and why it was not retried: {error}"
+    );
+}
+
 /// Under the pipeline's retry loop, whose attempt (300 ms: say
 /// `OTEL_METRIC_EXPORT_TIMEOUT`, or the time left before a request's
 /// deadline) ends before the exporter's own timeout (a minute), a server

@@ -7,7 +7,7 @@ use otlp_contrib::receiver::Fault;
 use otlp_core::encode::Encoding;
 use otlp_exporter_http::HttpExporter;
 use otlp_sdk::config::Compression;
-use otlp_sdk::{ExportError, ExportOutcome, Exporter, SpanProcessor};
+use otlp_sdk::{ExportError, ExportOutcome, Exporter, PipelineError, SpanProcessor};
 
 use crate::support::{
     encode, endpoint, export_once, finish, pipeline, receiver, rich_spans, send_batch,
@@ -413,6 +413,86 @@ fn shutdown_returns_by_its_deadline_while_the_server_hangs() {
     assert!(stats.is_balanced(), "{stats:?}");
     assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
     assert_eq!((stats.exported, stats.failed), (0, 3), "{stats:?}");
+}
+
+/// A request waiting out a throttle hint that ends after the shutdown
+/// deadline fails as soon as shutdown starts, counted and with its cause:
+/// no attempt can come before the deadline, so there is nothing to wait
+/// for. Found in review: `shutdown(3 s)` against a 429 with `Retry-After:
+/// 20` sat out the whole deadline and answered `Timeout`, the spans "still
+/// in flight at the shutdown deadline", while the task slept on.
+#[test]
+fn shutdown_cuts_short_a_retry_wait_that_outlasts_its_deadline() {
+    let receiver = receiver();
+    receiver.set_fallback_fault(Some(Fault::Throttle(Duration::from_secs(20))));
+    // A minute for the batch: the 20 s wait fits in it.
+    let processor = pipeline(
+        exporter_to(endpoint(&receiver), Encoding::Protobuf),
+        Duration::from_secs(60),
+    );
+    for span in rich_spans(3) {
+        processor.on_end(span);
+    }
+    let _ = processor.force_flush(Duration::from_millis(50));
+    // The first attempt was throttled; the retry waits 20 s or more.
+    assert!(wait_until(Duration::from_secs(10), || processor
+        .stats()
+        .retries
+        >= 1));
+
+    let result = processor.shutdown(Duration::from_secs(3));
+    assert!(
+        matches!(
+            result,
+            Err(PipelineError::Undelivered {
+                failed: 3,
+                rejected: 0,
+                ..
+            })
+        ),
+        "settled, not left to the deadline: {result:?}"
+    );
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert!(stats.bytes.is_balanced(), "{:#?}", stats.bytes);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.queued, stats.in_flight),
+        (0, 3, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.request_count(), 1, "no attempt after shutdown");
+    let error = stats.last_error.unwrap_or_default();
+    assert!(
+        error.contains("429") && error.contains("shutdown"),
+        "the cause and why it was not retried: {error}"
+    );
+}
+
+/// The other side of the cut: a retry whose wait ends before the shutdown
+/// deadline is still made, and delivers.
+#[test]
+fn shutdown_waits_for_a_retry_that_comes_before_its_deadline() {
+    let receiver = receiver();
+    receiver.push_faults([Fault::Throttle(Duration::from_secs(1))]);
+    let processor = pipeline(
+        exporter_to(endpoint(&receiver), Encoding::Protobuf),
+        Duration::from_secs(60),
+    );
+    for span in rich_spans(3) {
+        processor.on_end(span);
+    }
+    let _ = processor.force_flush(Duration::from_millis(50));
+    assert!(wait_until(Duration::from_secs(10), || processor
+        .stats()
+        .retries
+        >= 1));
+
+    assert_eq!(processor.shutdown(Duration::from_secs(20)), Ok(()));
+    let stats = processor.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!((stats.exported, stats.failed), (3, 0), "{stats:?}");
+    assert_eq!(receiver.request_count(), 2);
+    assert_eq!(receiver.span_count(), 3);
 }
 
 #[test]
