@@ -735,7 +735,8 @@ mod tests {
         let processor = BatchSpanProcessor::builder(Refusing)
             .with_batch_config(BatchConfig {
                 scheduled_delay: Duration::from_millis(5),
-                // The export is retried until shutdown's deadline.
+                // The export is retried until a retry would come after
+                // shutdown's deadline.
                 export_timeout: HOUR,
                 max_concurrent_exports: 1,
                 ..BatchConfig::default()

@@ -30,7 +30,7 @@ use crate::error::{PipelineError, Records};
 use crate::export_runtime::ExportRuntime;
 use crate::exporter::{ExportOutcome, ExportRequest, Exporter, Signal};
 use crate::pool::Pool;
-use crate::retry::{RetryPolicy, SendEvent, Settlement};
+use crate::retry::{RetryCutoff, RetryPolicy, SendEvent, Settlement};
 use crate::shared::Shared;
 use crate::stats::Stats;
 
@@ -205,6 +205,9 @@ pub(crate) struct ExportLoop<E> {
     finished: bool,
     /// What it told of its losses ([`crate::diagnostics`]).
     losses: LossReporter,
+    /// The shutdown's deadline once one begins, for the export tasks: no
+    /// retry starts after it ([`RetryPolicy::send_until`]).
+    retry_cutoff: tokio::sync::watch::Sender<Option<Instant>>,
 }
 
 impl<E: Exporter> ExportLoop<E> {
@@ -251,6 +254,7 @@ impl<E: Exporter> ExportLoop<E> {
             stopping: false,
             finished: false,
             losses: LossReporter::default(),
+            retry_cutoff: tokio::sync::watch::Sender::new(None),
             settings,
         })
     }
@@ -308,6 +312,14 @@ impl<E: Exporter> ExportLoop<E> {
             let caller_deadline = deadline;
             let deadline = deadline
                 - (deadline.saturating_duration_since(Instant::now()) / share).min(at_most);
+            if is_shutdown {
+                // Requests waiting to retry after this deadline fail now,
+                // rather than hold shutdown to it for nothing; the others
+                // retry as they would have.
+                self.retry_cutoff.send_modify(|cutoff| {
+                    *cutoff = Some(cutoff.map_or(deadline, |earlier| earlier.min(deadline)));
+                });
+            }
             // Every span that ended before the command is in a handed
             // block once the partly filled ones are handed over, including
             // the block of a thread caught writing its next span (taken out
@@ -376,6 +388,16 @@ impl<E: Exporter> ExportLoop<E> {
         let taken = self.shared.stats.taken.load(Ordering::Acquire);
         self.flushes.iter().any(|flush| flush.target_taken > taken)
             || self.flushes.iter().any(|flush| flush.is_shutdown)
+    }
+
+    /// Whether a request held for an export slot may take a free one: not
+    /// during a shutdown while the backend fails. It has no record on disk:
+    /// its first attempt would most likely fail and its retry come after the
+    /// deadline (called off then), and it would be lost, where shutdown
+    /// stores it for the next start instead (see `finish_shutdown`). A slot
+    /// frees then when a retry is called off by the shutdown.
+    fn held_may_go(&self) -> bool {
+        !(self.shared.progress.is_failing() && self.flushes.iter().any(|flush| flush.is_shutdown))
     }
 
     /// Whether an export slot is free: requests held for one do not take one.
@@ -456,6 +478,7 @@ impl<E: Exporter> ExportLoop<E> {
                 continue;
             }
             if self.has_permit()
+                && self.held_may_go()
                 && let Some(held) = self.held.pop_front()
             {
                 // Then the requests the disk refused, older than anything queued.
@@ -857,6 +880,7 @@ impl<E: Exporter> ExportLoop<E> {
             exporter: self.exporter.clone(),
             shared: self.shared.clone(),
             retry: self.settings.retry.clone(),
+            retry_cutoff: self.retry_cutoff.subscribe(),
             attempt_timeout: self.settings.attempt_timeout,
             deadline: deadline_after(self.settings.export_timeout),
             settled,
@@ -1455,6 +1479,8 @@ struct ExportTask<E> {
     exporter: Arc<E>,
     shared: Arc<Shared>,
     retry: RetryPolicy,
+    /// A shutdown's deadline, after which no retry starts.
+    retry_cutoff: RetryCutoff,
     attempt_timeout: Duration,
     deadline: Instant,
     settled: Arc<AtomicBool>,
@@ -1473,11 +1499,12 @@ impl<E: Exporter> ExportTask<E> {
         let span_count = request.span_count as u64;
         let stats = &self.shared.stats;
         let exporter = ThrottleHints::new(self.exporter.clone());
-        let sent = self.retry.send(
+        let sent = self.retry.send_until(
             &exporter,
             &request,
             self.attempt_timeout,
             self.deadline,
+            Some(self.retry_cutoff.clone()),
             |event| match event {
                 SendEvent::Error(error) => stats.record_error(error),
                 SendEvent::Retry => {

@@ -97,7 +97,10 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// stats after shutdown show nothing queued or in flight (except, with
     /// the durable queue, spans kept on disk); a timeout so short that the
     /// export loop cannot even answer (zero, say) returns first, and the loop
-    /// settles the accounts a moment later.
+    /// settles the accounts a moment later. A request whose next retry would
+    /// come after `timeout` (a server's throttle hint, a long backoff) fails
+    /// at once (with the durable queue it stays on disk), so that shutdown
+    /// returns as soon as nothing more can be sent in time.
     fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError>;
 
     /// The batch pipeline this processor hands every span to unchanged, if

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
+
 use crate::deadline::later;
 use crate::error::Records;
 use crate::exporter::{ExportError, ExportOutcome, ExportRequest, Exporter};
@@ -47,6 +49,11 @@ pub fn attempt_window(timeout: Duration) -> (Instant, Duration) {
     }
 }
 
+/// Where [`RetryPolicy::send_until`] hears of a shutdown: the instant after
+/// which no retry starts (the shutdown's deadline), `None` until one begins.
+/// The export loop holds the sender and every export task a receiver.
+pub(crate) type RetryCutoff = watch::Receiver<Option<Instant>>;
+
 /// The largest random extra added to a server's throttle hint, as a fraction
 /// of the hint: it spreads clients throttled alike over a tenth of the hint,
 /// and keeps a long hint from growing much longer (30 s becomes 30 to 33 s).
@@ -63,8 +70,11 @@ const THROTTLE_JITTER: f64 = 0.1;
 /// that is smaller, none when it is 0): clients throttled by the same answer
 /// come back spread over a tenth of the hint instead of all at the instant it
 /// ends. Retries stop when the next wait would end after the batch's total
-/// deadline (`BatchConfig::export_timeout`); the extra is cut so that it never
-/// costs a retry the hint alone would make in time.
+/// deadline (`BatchConfig::export_timeout`), or, in a pipeline that is shutting
+/// down, after the shutdown's deadline: a request waiting for such a retry
+/// fails as soon as shutdown begins, rather than hold it to its deadline for
+/// an attempt that cannot come. The extra is cut so that it never costs a
+/// retry the hint alone would make in time.
 ///
 /// ```
 /// use std::time::Duration;
@@ -183,9 +193,11 @@ pub struct Settlement {
     pub exported: u64,
     /// Spans the backend rejected through a partial success.
     pub rejected: u64,
-    /// Spans that failed: permanent error, or retries exhausted by the deadline.
+    /// Spans that failed: permanent error, or retries exhausted by the deadline
+    /// (or called off by a shutdown's).
     pub failed: u64,
-    /// Attempts retried.
+    /// Attempts retried (a retry that a shutdown called off during its
+    /// wait included: it was reported as [`SendEvent::Retry`]).
     pub retries: u64,
     /// Whether the request failed with a retryable error that no further
     /// attempt could fix in time (the deadline, or retries disabled) — as
@@ -238,6 +250,27 @@ impl RetryPolicy {
         request: &ExportRequest,
         attempt_timeout: Duration,
         deadline: Instant,
+        report: impl FnMut(SendEvent),
+    ) -> Settlement {
+        self.send_until(exporter, request, attempt_timeout, deadline, None, report)
+            .await
+    }
+
+    /// [`send`](Self::send), and no retry starts after a shutdown's deadline
+    /// (`cutoff`): a retry whose wait would end after it is called off at
+    /// once, when the answer comes or when shutdown begins during the wait,
+    /// and the request fails as a retryable one out of time (`exhausted`),
+    /// with the last error and why it was not retried. Nothing is left to
+    /// wait for, so shutdown need not sit out its deadline; a retry that
+    /// starts before it is still made. An attempt under way is not cut (the
+    /// shutdown's deadline settles it).
+    pub(crate) async fn send_until<E: Exporter>(
+        &self,
+        exporter: &E,
+        request: &ExportRequest,
+        attempt_timeout: Duration,
+        deadline: Instant,
+        mut cutoff: Option<RetryCutoff>,
         mut report: impl FnMut(SendEvent),
     ) -> Settlement {
         let spans = request.span_count as u64;
@@ -301,24 +334,83 @@ impl RetryPolicy {
                     return settlement;
                 }
                 ExportOutcome::Retryable { error, throttle } => {
-                    report(SendEvent::Error(error.to_string()));
+                    let error = error.to_string();
+                    report(SendEvent::Error(error.clone()));
                     let retry = u32::try_from(settlement.retries + 1).unwrap_or(u32::MAX);
                     // A server's hint can be absurd (u64::MAX seconds): it is
                     // compared with the time left, never added to an instant.
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    let delay = self.delay_within(retry, jitter_random(), throttle, left);
-                    let Some(delay) = delay.filter(|_| self.enabled) else {
+                    let now = Instant::now();
+                    let left = deadline.saturating_duration_since(now);
+                    let random = jitter_random();
+                    let delay = self.delay_within(retry, random, throttle, left);
+                    let Some(mut delay) = delay.filter(|_| self.enabled) else {
                         settlement.failed = spans;
                         settlement.exhausted = true;
                         return settlement;
                     };
+                    // Shutdown under way: the retry must start before its
+                    // deadline (a hint's extra is cut to fit it, as to fit
+                    // the request's own deadline).
+                    let shutdown = cutoff.as_ref().and_then(|cutoff| *cutoff.borrow());
+                    if let Some(cut) = shutdown {
+                        let before_cut = cut.saturating_duration_since(now).min(left);
+                        match self.delay_within(retry, random, throttle, before_cut) {
+                            Some(shorter) => delay = shorter,
+                            None => return called_off(settlement, spans, &error, &mut report),
+                        }
+                    }
                     settlement.retries += 1;
                     report(SendEvent::Retry);
-                    tokio::time::sleep(delay).await;
+                    if !wait_for_retry(later(now, delay), cutoff.as_mut()).await {
+                        return called_off(settlement, spans, &error, &mut report);
+                    }
                 }
             }
         }
     }
+}
+
+/// Waits until `wake`, unless a shutdown whose deadline comes first begins
+/// (or has begun): whether the wait ran its course. Without a `cutoff`, or
+/// once its sender is gone, a plain sleep.
+async fn wait_for_retry(wake: Instant, cutoff: Option<&mut RetryCutoff>) -> bool {
+    let sleep = tokio::time::sleep_until(wake.into());
+    let Some(cutoff) = cutoff else {
+        sleep.await;
+        return true;
+    };
+    tokio::pin!(sleep);
+    loop {
+        if cutoff.borrow_and_update().is_some_and(|cut| wake >= cut) {
+            return false;
+        }
+        tokio::select! {
+            () = &mut sleep => return true,
+            changed = cutoff.changed() => {
+                if changed.is_err() {
+                    sleep.await;
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// A retry called off by a shutdown whose deadline comes first: the
+/// request fails as out of time, and the last error says why it was not
+/// retried, after what it would have been retried for.
+fn called_off(
+    mut settlement: Settlement,
+    spans: u64,
+    error: &str,
+    report: &mut impl FnMut(SendEvent),
+) -> Settlement {
+    report(SendEvent::Error(format!(
+        "{error} (not retried: the next attempt would come after the shutdown deadline)"
+    )));
+    settlement.failed = spans;
+    settlement.exhausted = true;
+    settlement
 }
 
 /// `duration` rounded up to whole milliseconds (unchanged when it is whole).
