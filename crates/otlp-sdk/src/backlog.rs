@@ -509,6 +509,44 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
+    /// Redelivery rounds are retries too, and OTLP wants jitter between
+    /// retries: pipelines that parked their records in the same outage must
+    /// not all come back at the same instant. The round's backoff was the
+    /// policy's with the random number fixed at one half, which is the
+    /// backoff unspread: every first round came exactly 30 s (here: the 60 s
+    /// initial backoff, capped at the 30 s maximum) after the failure,
+    /// whatever `randomization_factor` said.
+    #[test]
+    fn redelivery_rounds_are_spread_by_the_retry_policys_jitter() {
+        let dir = directory("jitter");
+        let mut backlog = one_waiting(&dir);
+        // Twenty first failures in a row, as twenty pipelines would have:
+        // the default randomization spreads the 30 s over 15 to 45 s.
+        let waits: Vec<Duration> = (0..20)
+            .map(|_| {
+                backlog.failures = 0;
+                let before = Instant::now();
+                backlog.next_attempt = before;
+                backlog.back_off(None);
+                backlog.next_attempt - before
+            })
+            .collect();
+        let (shortest, longest) = (
+            waits.iter().min().expect("waits"),
+            waits.iter().max().expect("waits"),
+        );
+        assert!(
+            *shortest >= Duration::from_secs(15) && *longest <= Duration::from_secs(45),
+            "{waits:?}"
+        );
+        assert!(
+            *longest - *shortest > Duration::from_secs(10),
+            "not spread: {waits:?}"
+        );
+        drop(backlog);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     /// The export loop reads the spans waiting on every turn: a replay of
     /// a long line of small records would walk the whole line each time
     /// (quadratic over the replay). The total is kept as records come and
