@@ -34,7 +34,7 @@ use crate::deadline::deadline_after;
 use crate::diagnostics;
 use crate::durable::{DurableConfig, DurableError, DurableQueue, RecordId, Recovered};
 use crate::exporter::Signal;
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, jitter_random};
 
 /// A record read back from disk, ready to export.
 pub(crate) struct Redelivery {
@@ -367,11 +367,13 @@ impl Backlog {
 
     /// A redelivery round failed: the next one waits the retry policy's
     /// backoff, longer after each failure in a row, and at least the
-    /// server's `throttle` hint, up to [`MAX_PARKED_THROTTLE`].
+    /// server's `throttle` hint, up to [`MAX_PARKED_THROTTLE`], both spread
+    /// by the policy's jitter as between two attempts (pipelines that
+    /// parked in the same outage do not all come back at once).
     fn back_off(&mut self, throttle: Option<Duration>) {
         self.failures = self.failures.saturating_add(1);
         let throttle = throttle.map(|hint| hint.min(MAX_PARKED_THROTTLE));
-        let delay = self.retry.delay(self.failures, 0.5, throttle);
+        let delay = self.retry.delay(self.failures, jitter_random(), throttle);
         self.next_attempt = self.next_attempt.max(deadline_after(delay));
     }
 
@@ -471,8 +473,9 @@ mod tests {
         // Still waiting, and not tried again before the backoff: no hot loop.
         assert_eq!(backlog.waiting_spans(), 2);
         assert!(!backlog.due(Instant::now()));
+        // The backoff, 30 s, spread by the default jitter: 15 s at least.
         let due = backlog.next_due().expect("a next round");
-        assert!(due >= Instant::now() + Duration::from_secs(20));
+        assert!(due >= Instant::now() + Duration::from_secs(14));
 
         fs::rename(&hidden, &segment).expect("move back");
         match backlog.take_next(&mut body) {

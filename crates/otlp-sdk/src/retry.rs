@@ -420,7 +420,7 @@ fn whole_millis_up(duration: Duration) -> Duration {
 }
 
 /// A uniform random number in `[0, 1)` for jitter (not cryptographic).
-fn jitter_random() -> f64 {
+pub(crate) fn jitter_random() -> f64 {
     let bits = u64::from_be_bytes(otlp_core::SpanId::random().to_bytes());
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
