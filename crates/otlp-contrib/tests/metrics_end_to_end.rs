@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
 use opentelemetry_proto::tonic::metrics::v1::{Metric as ProtoMetric, NumberDataPoint};
 use otlp_contrib::pipeline::metric_exporter_from_config;
-use otlp_contrib::receiver::{Receiver, ReceiverConfig};
+use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig};
 use otlp_contrib::recorder::OtlpRecorder;
 use otlp_core::{KeyValue, SpanContext, SpanId, TraceFlags, TraceId};
 use otlp_sdk::active_span;
@@ -515,6 +515,80 @@ fn a_shutdown_out_of_time_ends_the_export_it_gave_up_on() {
             ),
             (1, 0, 1, 0),
             "{protocol}: {stats:?}"
+        );
+    }
+}
+
+/// A shutdown while the reader's export waits out a throttle hint (gRPC
+/// `UNAVAILABLE` with a 20 s `RetryInfo`, HTTP 503 with `Retry-After: 20`)
+/// that ends after the shutdown's deadline: the retry is called off, the
+/// final collection is sent once (throttled too) and shutdown answers what
+/// was not delivered as soon as nothing more can be sent. Found in review:
+/// `shutdown(3 s)` sat out the 3 s and answered `Timeout`, the reader asleep
+/// in its retry wait.
+#[test]
+fn a_shutdown_calls_off_a_retry_that_could_not_come_before_its_deadline() {
+    for protocol in ["grpc", "http/protobuf"] {
+        let receiver = Receiver::start(ReceiverConfig::default()).expect("receiver");
+        receiver.set_fallback_fault(Some(Fault::UnavailableRetryAfter(Duration::from_secs(20))));
+        let endpoint = if protocol == "grpc" {
+            receiver.grpc_endpoint()
+        } else {
+            receiver.http_metrics_url()
+        }
+        .expect("listener");
+        // A minute for each export: the 20 s wait fits in it.
+        let config = config(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint.as_str()),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "60000"),
+        ]);
+        let provider = provider(&config);
+        provider.meter("m").u64_counter("c").build().add(1, &[]);
+        let flushing = provider.clone();
+        let flush = std::thread::spawn(move || flushing.force_flush(Duration::MAX));
+        let started = std::time::Instant::now();
+        while provider.stats().retries == 0 {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{protocol}: no retry: {:?}",
+                provider.stats()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let shutdown = provider.shutdown(Duration::from_secs(3));
+        assert!(
+            matches!(
+                shutdown,
+                Err(MetricsError::Undelivered {
+                    failed: 1,
+                    rejected: 0
+                })
+            ),
+            "{protocol}: settled, not left to the deadline: {shutdown:?}"
+        );
+        let flush = flush.join().expect("the flushing thread");
+        assert!(
+            matches!(flush, Err(MetricsError::Undelivered { failed: 1, .. })),
+            "{protocol}: {flush:?}"
+        );
+        let stats = provider.stats();
+        assert_eq!(
+            (
+                stats.produced_data_points,
+                stats.failed_data_points,
+                stats.in_flight_data_points
+            ),
+            (2, 2, 0),
+            "{protocol}: {stats:?}"
+        );
+        // The flush's first attempt and the final collection's: no retry.
+        assert_eq!(receiver.request_count(), 2, "{protocol}");
+        let last_error = stats.last_error.unwrap_or_default();
+        assert!(
+            last_error.contains("shutdown deadline"),
+            "{protocol}: {last_error}"
         );
     }
 }
