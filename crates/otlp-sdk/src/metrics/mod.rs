@@ -190,7 +190,8 @@ pub struct MetricsStats {
     /// Data points the backend rejected (partial success).
     pub rejected_data_points: u64,
     /// Data points whose export failed (permanent error, or retries
-    /// exhausted by the export timeout).
+    /// exhausted by the export timeout, or called off by a shutdown whose
+    /// deadline came before the next one).
     pub failed_data_points: u64,
     /// Export attempts retried.
     pub retries: u64,

@@ -231,6 +231,10 @@ struct ExportCounts {
     /// Wakes an export in progress when the pipeline is abandoned: it is
     /// given up then, not left sending and retrying to its own deadline.
     gave_up: tokio::sync::Notify,
+    /// A shutdown's deadline once one is asked for: no retry starts after
+    /// it ([`RetryPolicy::send_until`]), so that an export waiting out a
+    /// long backoff or throttle hint ends then, not at the deadline.
+    retry_cutoff: tokio::sync::watch::Sender<Option<Instant>>,
 }
 
 impl ExportCounts {
@@ -347,6 +351,16 @@ impl ReaderHandle {
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), MetricsError> {
         let deadline = deadline_after(timeout);
         self.shut_down.store(true, Ordering::Release);
+        // No retry starts after the deadline, less the time the reader
+        // needs to answer (as the span pipeline leaves its loop: a tenth,
+        // at most 50 ms): an export waiting for one ends now, and the
+        // final collection is sent once.
+        let cutoff = deadline
+            .checked_sub((timeout / 10).min(Duration::from_millis(50)))
+            .unwrap_or(deadline);
+        self.counts.retry_cutoff.send_modify(|cut| {
+            *cut = Some(cut.map_or(cutoff, |earlier| earlier.min(cutoff)));
+        });
         let result = self.ask(Command::Shutdown, timeout);
         if let Err(MetricsError::Timeout(_)) = result {
             self.counts.abandon(timeout);
@@ -675,19 +689,19 @@ impl<E: Exporter> Reader<E> {
         };
         let counts = &self.counts;
         counts.start_export();
-        let send =
-            self.retry.send(
-                &self.exporter,
-                &request,
-                self.timeout,
-                deadline,
-                |event| match event {
-                    SendEvent::Error(message) => counts.note_error(message),
-                    SendEvent::Retry => {
-                        counts.retries.fetch_add(1, Ordering::Relaxed);
-                    }
-                },
-            );
+        let send = self.retry.send_until(
+            &self.exporter,
+            &request,
+            self.timeout,
+            deadline,
+            Some(counts.retry_cutoff.subscribe()),
+            |event| match event {
+                SendEvent::Error(message) => counts.note_error(message),
+                SendEvent::Retry => {
+                    counts.retries.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+        );
         // A shutdown out of time gave up on these points (counted failed):
         // the attempt in progress is dropped (its connection closes) and no
         // retry, nor any later request of this collection, is sent.
