@@ -52,6 +52,45 @@ fn unavailable_twice_then_ok_is_delivered_once_after_two_retries() {
     );
 }
 
+/// Every retry sends the request the first attempt sent: the same records
+/// in the same encoding and compression (the pipeline encodes a batch once
+/// and hands each attempt the same bytes), in OTLP/JSON too, which is
+/// transcoded once, when the batch is cut, not per attempt.
+#[cfg(feature = "gzip")]
+#[test]
+fn retries_resend_the_request_the_first_attempt_sent() {
+    for encoding in [Encoding::Protobuf, Encoding::Json] {
+        let receiver = receiver();
+        receiver.push_faults([
+            Fault::Unavailable,
+            Fault::Throttle(Duration::ZERO),
+            Fault::Status {
+                grpc_code: 14,
+                http_status: 502,
+                message: "bad gateway".into(),
+            },
+        ]);
+        let exporter = HttpExporter::builder()
+            .endpoint(endpoint(&receiver))
+            .encoding(encoding)
+            .compression(Compression::Gzip)
+            .build()
+            .expect("exporter");
+        let processor = pipeline(exporter, Duration::from_secs(10));
+        send_batch(&processor, rich_spans(4)).expect("delivered on the fourth attempt");
+        let stats = finish(&processor);
+        assert_eq!((stats.exported, stats.retries), (4, 3), "{stats:?}");
+        let requests = receiver.requests();
+        assert_eq!(requests.len(), 4, "{encoding:?}");
+        for request in &requests[1..] {
+            assert_eq!(request.request, requests[0].request, "{encoding:?}");
+            assert_eq!(request.content_type, requests[0].content_type);
+            assert_eq!(request.content_encoding.as_deref(), Some("gzip"));
+        }
+        assert_eq!(receiver.span_count(), 4, "accepted once");
+    }
+}
+
 #[test]
 fn bad_request_is_not_retried_and_counted_failed() {
     let receiver = receiver();
