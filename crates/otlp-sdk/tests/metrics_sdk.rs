@@ -2541,22 +2541,20 @@ fn a_delta_stream_forgets_sets_idle_for_an_interval_so_new_sets_get_series_of_th
         assert_eq!(value_of(points, set), NumberValue::Int(2));
     }
     assert_eq!(provider.stats().overflowed_measurements, 0);
-    // While the new sets hold the limit, a forgotten set overflows; once
-    // they were idle for an interval, it is a series again.
+    // The new sets had the limit in the interval before: a forgotten set
+    // is a series again in the next one (the limit counts the sets of one
+    // interval; it overflowed here before).
     counter.add(1, &old[0]);
     let fourth = provider.collect();
     let (points, _, _) = sum_points(find(&fourth, "orders"));
     assert_eq!(points.len(), 1, "{points:#?}");
-    assert_eq!(
-        value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
-        NumberValue::Int(1)
-    );
+    assert_eq!(value_of(points, &old[0]), NumberValue::Int(1));
     counter.add(5, &old[0]);
     let fifth = provider.collect();
     let (points, _, _) = sum_points(find(&fifth, "orders"));
     assert_eq!(points.len(), 1, "{points:#?}");
     assert_eq!(value_of(points, &old[0]), NumberValue::Int(5));
-    assert_eq!(provider.stats().overflowed_measurements, 1);
+    assert_eq!(provider.stats().overflowed_measurements, 0);
 }
 
 #[test]
@@ -3346,5 +3344,267 @@ fn measurements_naming_the_overflow_set_join_the_one_overflow_series() {
         assert_eq!(value_of(points, &overflow), NumberValue::Int(1101));
         // Only the set the limit turned away overflowed.
         assert_eq!(provider.stats().overflowed_measurements, 1);
+    }
+}
+
+/// The spec: "the cardinality limit is a hard limit on the number of Metric
+/// Points that can be collected during a collection cycle", with the
+/// guarantee that "overflow would not happen if the maximum number of
+/// distinct, non-overflow attribute sets is less than or equal to the
+/// limit". A delta stream's cycle is one interval: the sets of the
+/// interval before take no place in it. Before, a delta stream kept the
+/// series of the sets recorded in the previous interval until an interval
+/// passed without them, so an interval with as many new sets as the limit
+/// sent them all to the overflow series.
+#[test]
+fn a_delta_streams_limit_counts_the_sets_of_one_interval_only() {
+    let provider = MeterProvider::builder()
+        .with_temporality(TemporalityPreference::Delta)
+        .with_cardinality_limit(2)
+        .build()
+        .expect("provider");
+    let meter = provider.meter("shop");
+    let counter = meter.u64_counter("orders").build();
+    let histogram = meter.u64_histogram("sizes").build();
+    let set = |name: &'static str| [KeyValue::new("payment", name)];
+    for interval in [["card", "cash"], ["voucher", "crypto"], ["card", "crypto"]] {
+        for name in interval {
+            counter.add(3, &set(name));
+            histogram.record(7, &set(name));
+        }
+        let metrics = provider.collect();
+        let (points, _, _) = sum_points(find(&metrics, "orders"));
+        let mut sets: Vec<_> = points
+            .iter()
+            .map(|point| point.attributes.clone())
+            .collect();
+        sets.sort_by_key(|attributes| format!("{attributes:?}"));
+        let mut expected: Vec<_> = interval.iter().map(|name| set(name).to_vec()).collect();
+        expected.sort_by_key(|attributes| format!("{attributes:?}"));
+        assert_eq!(sets, expected, "{interval:?}: {points:#?}");
+        for name in interval {
+            assert_eq!(value_of(points, &set(name)), NumberValue::Int(3));
+        }
+        let MetricData::Histogram(sizes) = &find(&metrics, "sizes").data else {
+            panic!("sizes is not a histogram");
+        };
+        assert_eq!(sizes.data_points.len(), 2, "{interval:?}: {sizes:#?}");
+        assert_eq!(
+            provider.stats().overflowed_measurements,
+            0,
+            "{interval:?}: {points:#?}"
+        );
+    }
+    // Past the limit within one interval, the overflow series takes the
+    // third set, and the next interval starts with room again.
+    for name in ["card", "cash", "voucher"] {
+        counter.add(1, &set(name));
+    }
+    let metrics = provider.collect();
+    let (points, _, _) = sum_points(find(&metrics, "orders"));
+    assert_eq!(points.len(), 3, "{points:#?}");
+    assert_eq!(
+        value_of(points, &[KeyValue::new(OVERFLOW_ATTRIBUTE, true)]),
+        NumberValue::Int(1)
+    );
+    counter.add(1, &set("voucher"));
+    let metrics = provider.collect();
+    let (points, _, _) = sum_points(find(&metrics, "orders"));
+    assert_eq!(points.len(), 1, "{points:#?}");
+    assert_eq!(value_of(points, &set("voucher")), NumberValue::Int(1));
+    assert_eq!(provider.stats().overflowed_measurements, 1);
+}
+
+/// The spec: "If multiple identical Instruments are created with different
+/// advisory parameters, the Meter MUST return an instrument using the
+/// first-seen advisory parameters and log an appropriate error as described
+/// in duplicate instrument registrations". A histogram asked for again with
+/// other advised boundaries (or none, or some after none) was the first one,
+/// without a word.
+#[test]
+fn an_identical_histogram_advised_other_boundaries_keeps_the_first_ones_and_is_counted() {
+    let provider = MeterProvider::builder()
+        .with_view(
+            View::new("sized").with_aggregation(Aggregation::ExplicitBucketHistogram {
+                boundaries: vec![1.0],
+                record_min_max: true,
+            }),
+        )
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let advised = |name: &'static str, boundaries: Vec<f64>| {
+        meter
+            .u64_histogram(name)
+            .with_boundaries(boundaries)
+            .build()
+    };
+    advised("latency", vec![10.0, 100.0]).record(5, &[]);
+    advised("latency", vec![10.0, 100.0]).record(50, &[]);
+    // Invalid advice is no advice (counted in ignored_advice).
+    meter.u64_histogram("plain").build().record(1, &[]);
+    advised("plain", vec![5.0, 1.0]).record(1, &[]);
+    // A view's boundaries win over any advice: nothing to say.
+    advised("sized", vec![1.0, 2.0]).record(1, &[]);
+    advised("sized", vec![3.0]).record(1, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 0);
+
+    advised("latency", vec![1.0, 2.0]).record(500, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 1);
+    meter.u64_histogram("latency").build().record(5, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 2);
+    advised("plain", vec![1.0, 2.0]).record(1, &[]);
+    assert_eq!(provider.stats().conflicting_instruments, 3);
+
+    let metrics = provider.collect();
+    let MetricData::Histogram(latency) = &find(&metrics, "latency").data else {
+        panic!("latency is not a histogram");
+    };
+    assert_eq!(latency.data_points.len(), 1, "{latency:#?}");
+    let point = &latency.data_points[0];
+    assert_eq!(point.explicit_bounds, vec![10.0, 100.0]);
+    assert_eq!(point.bucket_counts, vec![2, 1, 1]);
+    let MetricData::Histogram(plain) = &find(&metrics, "plain").data else {
+        panic!("plain is not a histogram");
+    };
+    assert_eq!(
+        plain.data_points[0].explicit_bounds,
+        DEFAULT_HISTOGRAM_BOUNDARIES
+    );
+    assert_eq!(plain.data_points[0].count, 3);
+}
+
+/// Instrument names are case-insensitive: the spec's name conflict, where
+/// "the Meter MUST return an instrument using the first-seen instrument
+/// name". An observable instrument asked for again in another case
+/// aggregated into the first one, but its handle gave the name asked for.
+#[test]
+fn an_instrument_asked_for_in_another_case_is_the_first_under_its_first_name() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("m");
+    let first = meter
+        .u64_observable_counter("ticks")
+        .with_callback(|observer| observer.observe(1, &[KeyValue::new("cpu", 0)]))
+        .build();
+    let again = meter
+        .u64_observable_counter("Ticks")
+        .with_callback(|observer| observer.observe(2, &[KeyValue::new("cpu", 1)]))
+        .build();
+    assert_eq!(first.name(), "ticks");
+    assert_eq!(again.name(), "ticks");
+    let gauge = meter
+        .f64_observable_gauge("TEMPERATURE")
+        .with_callback(|observer| observer.observe(20.5, &[]))
+        .build();
+    let gauge_again = meter.f64_observable_gauge("temperature").build();
+    assert_eq!(
+        (gauge.name(), gauge_again.name()),
+        ("TEMPERATURE", "TEMPERATURE")
+    );
+    meter.u64_counter("jobs").build().add(1, &[]);
+    meter.u64_counter("JOBS").build().add(2, &[]);
+    let metrics = provider.collect();
+    let mut names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["TEMPERATURE", "jobs", "ticks"]);
+    let (points, _, _) = sum_points(find(&metrics, "ticks"));
+    assert_eq!(points.len(), 2, "{points:#?}");
+    let (points, _, _) = sum_points(find(&metrics, "jobs"));
+    assert_eq!(points[0].value, NumberValue::Int(3));
+    // Not a conflict: the same instrument.
+    assert_eq!(provider.stats().conflicting_instruments, 0);
+}
+
+/// On the wire, each kind of instrument under each temporality preference
+/// (the OTLP exporter spec's table: `delta` makes Counter, Asynchronous
+/// Counter and Histogram delta; `lowmemory` only the synchronous Counter
+/// and Histogram; both UpDownCounters stay cumulative): the data kind, the
+/// `aggregation_temporality` (1 delta, 2 cumulative) and `is_monotonic`
+/// that a receiver decodes.
+#[test]
+fn every_instrument_kind_has_its_temporality_and_monotonicity_on_the_wire() {
+    use opentelemetry_proto::tonic::metrics::v1::metric;
+
+    const DELTA: i32 = 1;
+    const CUMULATIVE: i32 = 2;
+    // (name, delta, lowmemory): the temporality each preference gives;
+    // cumulative gives CUMULATIVE to all. `None`: a gauge, which has none.
+    let table: [(&str, Option<i32>, Option<i32>); 7] = [
+        ("counter", Some(DELTA), Some(DELTA)),
+        ("histogram", Some(DELTA), Some(DELTA)),
+        ("up_down_counter", Some(CUMULATIVE), Some(CUMULATIVE)),
+        ("observable_counter", Some(DELTA), Some(CUMULATIVE)),
+        (
+            "observable_up_down_counter",
+            Some(CUMULATIVE),
+            Some(CUMULATIVE),
+        ),
+        ("gauge", None, None),
+        ("observable_gauge", None, None),
+    ];
+    for preference in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+        TemporalityPreference::LowMemory,
+    ] {
+        let capture = Capturing::default();
+        let provider = capture.provider(preference);
+        let meter = provider.meter("m");
+        meter.u64_counter("counter").build().add(1, &[]);
+        meter.f64_histogram("histogram").build().record(1.0, &[]);
+        meter
+            .i64_up_down_counter("up_down_counter")
+            .build()
+            .add(-1, &[]);
+        meter.i64_gauge("gauge").build().record(1, &[]);
+        meter
+            .u64_observable_counter("observable_counter")
+            .with_callback(|observer| observer.observe(1, &[]))
+            .build();
+        meter
+            .i64_observable_up_down_counter("observable_up_down_counter")
+            .with_callback(|observer| observer.observe(-1, &[]))
+            .build();
+        meter
+            .f64_observable_gauge("observable_gauge")
+            .with_callback(|observer| observer.observe(1.0, &[]))
+            .build();
+        let request = capture.flushed_request(&provider);
+        let metrics: Vec<_> = request
+            .resource_metrics
+            .iter()
+            .flat_map(|resource| &resource.scope_metrics)
+            .flat_map(|scope| &scope.metrics)
+            .collect();
+        assert_eq!(metrics.len(), table.len(), "{preference:?}: {metrics:#?}");
+        for (name, delta, lowmemory) in table {
+            let metric = metrics
+                .iter()
+                .find(|metric| metric.name == name)
+                .unwrap_or_else(|| panic!("{preference:?}: no {name}"));
+            let expected = match preference {
+                TemporalityPreference::Delta => delta,
+                TemporalityPreference::LowMemory => lowmemory,
+                _ => delta.map(|_| CUMULATIVE),
+            };
+            let (temporality, monotonic) = match &metric.data {
+                Some(metric::Data::Sum(sum)) => {
+                    (Some(sum.aggregation_temporality), Some(sum.is_monotonic))
+                }
+                Some(metric::Data::Histogram(histogram)) => {
+                    (Some(histogram.aggregation_temporality), None)
+                }
+                Some(metric::Data::Gauge(_)) => (None, None),
+                other => panic!("{preference:?}: {name} is {other:?}"),
+            };
+            assert_eq!(temporality, expected, "{preference:?}: {name}");
+            let expected_monotonic = match name {
+                "counter" | "observable_counter" => Some(true),
+                "up_down_counter" | "observable_up_down_counter" => Some(false),
+                _ => None,
+            };
+            assert_eq!(monotonic, expected_monotonic, "{preference:?}: {name}");
+        }
+        provider.shutdown(Duration::from_secs(5)).expect("shutdown");
     }
 }

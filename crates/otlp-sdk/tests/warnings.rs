@@ -54,6 +54,11 @@ fn instruments_the_sdk_cannot_take_as_asked_are_warned_of_once_each() {
             .u64_counter("jobs")
             .with_description("Jobs finished")
             .build();
+        // Another case: the first instrument, under its first name.
+        meter
+            .u64_counter("JOBS")
+            .with_description("Jobs done")
+            .build();
         // Another unit: both are exported.
         meter.f64_histogram("latency").with_unit("ms").build();
         meter.f64_histogram("latency").with_unit("s").build();
@@ -75,6 +80,7 @@ fn instruments_the_sdk_cannot_take_as_asked_are_warned_of_once_each() {
     let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let expected = [
         r#"metrics: instrument "jobs" of meter "shop" was registered again with another description ("Jobs finished")"#,
+        r#"metrics: instrument "JOBS" of meter "shop" is instrument "jobs", registered before"#,
         r#"metrics: instrument "latency" of meter "shop" was registered again with another description, unit, kind or number type"#,
         r#"metrics: instrument "9lives" of meter "shop": invalid instrument name "9lives"; it records nothing"#,
         r#"metrics: instrument "sizes" of meter "shop" was advised histogram boundaries that are not finite and increasing"#,
