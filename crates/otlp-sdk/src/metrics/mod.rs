@@ -37,11 +37,13 @@
 //! [`observe_pipeline`] (names in the Collector's style).
 //!
 //! A cumulative stream's series live as long as their stream. A delta
-//! stream reports only the series with measurements in the interval and
-//! forgets the others at that collection, as `opentelemetry_sdk` does: they
-//! no longer count against the cardinality limit nor hold memory, and a set
-//! recorded again later is a new series (the `series_table` module says why
-//! no measurement racing that is lost).
+//! stream reports the series with measurements in the interval and forgets
+//! all its series at each collection, as `opentelemetry_sdk` does: the
+//! cardinality limit counts the sets of one interval (the spec's collection
+//! cycle), no set holds memory past the interval it was recorded in, and a
+//! set recorded again is a new series, whose first measurement takes the
+//! slow path once (the `series_table` module says why no measurement racing
+//! that is lost).
 //!
 //! ## Example
 //!

@@ -836,9 +836,9 @@ impl MeterProviderBuilder {
 
     /// The number of attribute sets per stream that get series of their
     /// own; measurements with further sets go to the overflow series
-    /// (default 2000, at least 1). A delta stream forgets a set without
-    /// measurements for a whole interval, so its limit counts the sets of
-    /// about one interval; a cumulative stream counts every set it saw.
+    /// (default 2000, at least 1). A delta stream forgets its sets at each
+    /// collection, so its limit counts the sets recorded in one interval; a
+    /// cumulative stream counts every set it saw.
     pub fn with_cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit.set(limit);
         self

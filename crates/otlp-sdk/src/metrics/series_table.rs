@@ -18,15 +18,19 @@
 //! memory of the largest); a delta stream frees a replaced table once no
 //! recorder reads it.
 //!
-//! ## Delta streams forget idle series
+//! ## Delta streams start afresh at each collection
 //!
 //! A cumulative stream keeps every series while it lives (its points carry
-//! running totals). A delta stream retires, at each collection, the series
-//! that had no measurement since the previous one, as `opentelemetry_sdk`
-//! drains its map at each delta collection: the collection rebuilds the
-//! table without them and publishes it, so they no longer count against the
-//! cardinality limit and their memory (and the old tables') is freed. A set
-//! recorded again later is a new series.
+//! running totals). A delta stream retires all its series (but the
+//! overflow one) at each collection, as `opentelemetry_sdk` drains its map
+//! at each delta collection: the collection publishes an empty table, then
+//! takes the retired series' cells, whole. The specification's limit is on
+//! the points of one collection cycle, with the guarantee that nothing
+//! overflows while a cycle has at most `limit` distinct sets: the sets of
+//! the interval before take no place in the next, and their memory (and the
+//! old tables') is freed. A set recorded again is a new series. (Retiring
+//! only the series without a measurement in the interval kept the others'
+//! places, so that an interval with `limit` new sets overflowed.)
 //!
 //! A recorder may have loaded the old table and be writing into a series
 //! being retired. Nothing it writes is lost, because:
@@ -42,12 +46,12 @@
 //! 2. The slow path writes the cell while it holds the mutex, and retiring
 //!    takes the mutex: a series the slow path found is written before the
 //!    retirement starts, or is not found (no longer in the current table).
-//! 3. So once [`SeriesTable::retire`] returns, nobody can write a retired
-//!    series any more, and everything written into it before is in its cell;
-//!    the collection then takes those cells once more and exports what
-//!    raced in (a measurement that came after the "idle" decision) in the
-//!    same collection. A recorder that comes after the publication does not
-//!    find the retired series and creates a new one.
+//! 3. So once [`SeriesTable::retire_all`] returns, nobody can write a
+//!    retired series any more, and everything written into it is in its
+//!    cell; the collection then takes each cell once, so a measurement is in
+//!    this collection's point of its set or in the next collection's (a
+//!    recorder that comes after the publication does not find the retired
+//!    series and creates a new one), never in both or neither.
 //!
 //! Cost: a cumulative stream's path is unchanged (one more branch). A delta
 //! stream's recorder takes and releases an uncontended read lock (two atomic
@@ -58,23 +62,25 @@
 //! measures cumulative streams). Safe code (the crate forbids `unsafe`) cannot
 //! free a table that lock-free readers may hold without some such
 //! registration of the readers. A collection that retires series allocates
-//! one table and waits, per stripe, for the recorders in flight.
+//! one table and waits, per stripe, for the recorders in flight; the first
+//! measurement of each set in the next interval takes the slow path
+//! (the mutex, the canonical set, the series' allocation), once per set
+//! and interval.
 //!
 //! The cardinality limit bounds the series: once a stream has `limit`
 //! series of their own, measurements with new attribute sets go to the
 //! overflow series (`otel.metric.overflow = true`), counted in
 //! [`SeriesTable::overflowed`]. As the specification requires, no
 //! measurement overflows while a stream has at most `limit` attribute sets
-//! (a delta stream: sets recorded since the previous collection, plus those
-//! recorded in the interval before it). The overflow series is never retired,
+//! (a delta stream: sets recorded since the previous collection). The
+//! overflow series is never retired,
 //! and a measurement whose set is the overflow attribute alone joins it.
 //! A cumulative stream at its limit creates no series any more: a new set's
 //! measurement goes to the overflow series without the mutex (its canonical
 //! set looked up in the current table, as the slow path would), so that
 //! recorders of sets past the limit do not queue on the mutex. A delta
-//! stream's take the slow path (a retirement may free a place).
+//! stream's take the slow path (the next collection frees every place).
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
@@ -229,7 +235,7 @@ pub(crate) struct SeriesTable {
     /// A cumulative stream's series are all there: `limit` of them exist,
     /// and none is created or retired any more. Set under the mutex once the
     /// last one is in the current table, never unset; never set for a delta
-    /// stream (a retirement frees places).
+    /// stream (a retirement frees every place).
     full: AtomicBool,
     filter: KeyFilter,
     kind: CellKind,
@@ -240,7 +246,7 @@ pub(crate) struct SeriesTable {
 
 impl SeriesTable {
     /// An empty table for a stream aggregating with `kind`; `retires` (delta
-    /// streams) lets [`retire`](Self::retire) forget idle series.
+    /// streams) lets [`retire_all`](Self::retire_all) forget its series.
     pub(crate) fn new(
         kind: CellKind,
         float: bool,
@@ -491,37 +497,27 @@ impl SeriesTable {
         }
     }
 
-    /// Forgets `idle` series (a delta collection's series without a point),
-    /// but the overflow series, and returns those it retired: once this
-    /// returns nobody writes them any more, and what was written into them
-    /// since the caller looked is in their cells, for the caller to take.
-    /// A cumulative table retires nothing.
-    pub(crate) fn retire(&self, idle: Vec<Arc<Series>>) -> Vec<Arc<Series>> {
-        if matches!(self.tables, Tables::Kept { .. }) || idle.is_empty() {
+    /// Forgets every series but the overflow one (a delta collection) and
+    /// returns them: once this returns nobody writes them any more, and
+    /// every measurement written into them is in their cells, for the
+    /// caller to take whole. Measurements from then on create series anew,
+    /// with the whole limit free for them. The new table is sized for as
+    /// many sets as the retired ones, so that an interval like the last
+    /// one does not grow it again. A cumulative table retires nothing.
+    pub(crate) fn retire_all(&self) -> Vec<Arc<Series>> {
+        if matches!(self.tables, Tables::Kept { .. }) {
             return Vec::new();
         }
-        let idle: HashSet<*const Series> = idle.iter().map(Arc::as_ptr).collect();
         let mut inserts = self.inserts.lock().unwrap_or_else(|p| p.into_inner());
-        let (retired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut inserts.series)
-            .into_iter()
-            .partition(|series| idle.contains(&Arc::as_ptr(series)));
-        inserts.series = kept;
+        let retired = std::mem::take(&mut inserts.series);
         if retired.is_empty() {
             return retired;
         }
-        inserts
-            .all_entries
-            .retain(|(_, _, series)| !idle.contains(&Arc::as_ptr(series)));
-        inserts.entries = inserts.all_entries.len();
-        // At most half full, as `insert` keeps it.
-        let slots = Slots::with_capacity(inserts.entries * 2 + 1);
-        for (hash, key, series) in &inserts.all_entries {
-            slots.put(Entry {
-                hash: *hash,
-                key: key.clone(),
-                series: series.clone(),
-            });
-        }
+        inserts.all_entries = Vec::new();
+        inserts.entries = 0;
+        // At most half full with as many series as there were, as `insert`
+        // keeps it.
+        let slots = Slots::with_capacity(retired.len() * 2 + 1);
         self.publish(&mut inserts, slots);
         retired
     }
@@ -555,6 +551,11 @@ impl SeriesTable {
             .clone();
         all.extend(self.overflow.get().cloned());
         all
+    }
+
+    /// The overflow series, if a measurement made it.
+    pub(crate) fn overflow(&self) -> Option<Arc<Series>> {
+        self.overflow.get().cloned()
     }
 
     /// Measurements that went to the overflow series because the limit was reached.
@@ -813,7 +814,7 @@ mod tests {
     }
 
     #[test]
-    fn a_retired_series_is_freed_and_its_set_comes_back_as_a_new_series() {
+    fn retired_series_are_freed_and_their_sets_come_back_as_new_series() {
         let table = SeriesTable::new(
             CellKind::Sum { monotonic: true },
             false,
@@ -821,40 +822,46 @@ mod tests {
             2,
             true,
         );
-        for i in 0..2 {
+        for i in 0..3 {
             table.record(Measure::Int(1), &[KeyValue::new("i", i)]);
         }
-        let series = table.series();
-        let first = Arc::downgrade(&series[0]);
-        let retired = table.retire(vec![series[0].clone()]);
-        assert_eq!(retired.len(), 1);
-        drop((series, retired));
+        assert_eq!(table.overflowed(), 1);
+        let first = Arc::downgrade(&table.series()[0]);
+        let retired = table.retire_all();
+        let attributes = |series: &[Arc<Series>]| -> Vec<Vec<KeyValue>> {
+            series
+                .iter()
+                .map(|series| series.attributes.to_vec())
+                .collect()
+        };
+        assert_eq!(
+            attributes(&retired),
+            vec![vec![KeyValue::new("i", 0)], vec![KeyValue::new("i", 1)]]
+        );
+        drop(retired);
         // Nothing holds it any more: not the table, nor an old copy of it.
         assert!(first.upgrade().is_none());
-        // Its place under the limit is free: no overflow.
+        // Every place under the limit is free: two new sets, no overflow.
         table.record(Measure::Int(1), &[KeyValue::new("i", 2)]);
         table.record(Measure::Int(1), &[KeyValue::new("i", 0)]);
         assert_eq!(table.overflowed(), 1);
-        let attributes: Vec<_> = table
-            .series()
-            .iter()
-            .map(|series| series.attributes.to_vec())
-            .collect();
         assert_eq!(
-            attributes,
+            attributes(&table.series()),
             vec![
-                vec![KeyValue::new("i", 1)],
                 vec![KeyValue::new("i", 2)],
+                vec![KeyValue::new("i", 0)],
                 vec![KeyValue::new(OVERFLOW_ATTRIBUTE, true)],
             ]
         );
+        // The overflow series is kept.
+        assert!(table.overflow().is_some());
     }
 
     #[test]
     fn a_cumulative_table_retires_nothing() {
         let table = table(4);
         table.record(Measure::Int(1), &[KeyValue::new("i", 0)]);
-        assert!(table.retire(table.series()).is_empty());
+        assert!(table.retire_all().is_empty());
         assert_eq!(table.series().len(), 1);
     }
 }

@@ -202,7 +202,6 @@ impl Stream {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let mut points = Vec::new();
-        let mut idle = Vec::new();
         let delta = self.temporality == Temporality::Delta;
         // `now` was read before this stream's series were listed: a series
         // created since starts after it, and a wall clock stepped back puts
@@ -217,22 +216,18 @@ impl Stream {
             },
             time: now,
         };
-        for series in self.table.series() {
-            let exemplars = series.reservoir.take();
-            match series
-                .cell
-                .collect(window(&series), series.attributes.to_vec(), exemplars)
-            {
-                Some(point) => points.push(point),
-                None if delta => idle.push(series),
-                None => {}
-            }
-        }
-        // A delta stream forgets the series without a measurement in the
-        // interval (see `series_table`). Measurements that came between the
-        // look above and the retirement are in the retired cells now, and
-        // nobody writes them any more: they are exported here.
-        for series in self.table.retire(idle) {
+        // A delta stream forgets all its series but the overflow one at each
+        // collection, before it reads them (see `series_table`): nobody
+        // writes them any more, so each cell is taken whole, once, and the
+        // next interval has the whole cardinality limit for its own sets.
+        let series = if delta {
+            let mut retired = self.table.retire_all();
+            retired.extend(self.table.overflow());
+            retired
+        } else {
+            self.table.series()
+        };
+        for series in series {
             let exemplars = series.reservoir.take();
             if let Some(point) =
                 series
