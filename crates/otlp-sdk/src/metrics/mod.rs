@@ -226,7 +226,12 @@ pub struct MetricsStats {
     /// conflicting registration counts once. Both instruments work and both
     /// metrics are exported, under one name, which backends may refuse or
     /// mix up; an instrument registered again with only another description
-    /// is the first instrument, and keeps the first description. Counted
+    /// is the first instrument, and keeps the first description. So is a
+    /// histogram registered again advised other boundaries (or advice where
+    /// the first had none, or none where it had some), counted too unless
+    /// a view's aggregation leaves advice aside: it keeps the first
+    /// advice, as the spec asks. (The same name in another case is the
+    /// same instrument, under its first name: warned of, not counted.) Counted
     /// too: an instrument one of whose views gives a stream the name of
     /// another stream of the meter, alike in every other respect (two
     /// instruments renamed alike, two views selecting one instrument

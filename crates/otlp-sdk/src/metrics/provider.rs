@@ -85,14 +85,25 @@ struct StreamShape {
     float: bool,
 }
 
+/// What an instrument was first registered with, and keeps when it is asked
+/// for again (the spec: "the Meter MUST return an instrument using the
+/// first-seen instrument name", "the first-seen advisory parameters").
+#[derive(Debug)]
+struct FirstSeen {
+    name: Str,
+    description: Str,
+    /// Advised histogram boundaries (valid ones only).
+    boundaries: Option<Vec<f64>>,
+}
+
 #[derive(Default)]
 struct Registry {
     streams: Vec<Arc<Stream>>,
     observed: Vec<Arc<Registration>>,
     observed_instruments: HashMap<InstrumentKey, Arc<Registration>>,
     instruments: HashMap<InstrumentKey, Arc<SyncCore>>,
-    /// The description each instrument was first registered with.
-    descriptions: HashMap<InstrumentKey, Str>,
+    /// What each instrument was first registered with.
+    firsts: HashMap<InstrumentKey, FirstSeen>,
     /// The shape of the first stream of each name, sync or observable.
     shapes: HashMap<StreamName, StreamShape>,
 }
@@ -411,30 +422,56 @@ impl ProviderShared {
                 stream.as_str()
             ));
         }
-        registry.descriptions.insert(key, spec.description.clone());
+        // Kept if there (an observable instrument whose every stream is
+        // dropped is not registered, and comes here again).
+        registry.firsts.entry(key).or_insert_with(|| FirstSeen {
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            boundaries: spec.boundaries.clone(),
+        });
     }
 
-    /// Counts a registration of an existing instrument (same name, kind,
-    /// unit and number type) with another description, which is not used:
-    /// the instrument keeps its first one. A view that sets the
-    /// description resolves it (the spec: "setting the description through
-    /// a configured View SHOULD avoid the warning").
-    fn note_description_conflict(
+    /// Warns of a registration of an existing instrument (same name, kind,
+    /// unit and number type) asked for otherwise than it was first, and
+    /// returns the name it keeps, the first one. Another case of the name is
+    /// warned of (the spec's name conflict: the Meter "MUST return an
+    /// instrument using the first-seen instrument name and log an
+    /// appropriate error"), not counted: it is the same instrument. Counted
+    /// once in [`MetricsStats::conflicting_instruments`] (the spec's
+    /// duplicate instrument registration): another description, unless a
+    /// view sets the description (the spec: "setting the description
+    /// through a configured View SHOULD avoid the warning"); other advised
+    /// histogram boundaries, or advice where there was none or none where
+    /// there was, while a stream of the instrument takes them (the spec: the
+    /// Meter "MUST return an instrument using the first-seen advisory
+    /// parameters and log an appropriate error"; a view's aggregation wins
+    /// over advice). The instrument keeps its first description and advice.
+    fn note_registered_again(
         &self,
         registry: &Registry,
         key: &InstrumentKey,
         spec: &InstrumentSpec,
         warnings: &mut Vec<String>,
-    ) {
-        let differs = registry
-            .descriptions
-            .get(key)
-            .is_some_and(|first| *first != spec.description);
-        let described_by_a_view = self.views.iter().any(|view| {
-            view.description.is_some() && view.selects(&spec.name, spec.kind, &spec.scope.name)
-        });
-        if differs && !described_by_a_view {
-            self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
+    ) -> Str {
+        let Some(first) = registry.firsts.get(key) else {
+            return spec.name.clone();
+        };
+        if first.name != spec.name {
+            warnings.push(format!(
+                "{} is instrument {:?}, registered before under that name (instrument names \
+                 are case-insensitive): it is that instrument, and keeps its first name",
+                spec.describe(),
+                first.name.as_str()
+            ));
+        }
+        let selecting = || {
+            self.views
+                .iter()
+                .filter(|view| view.selects(&spec.name, spec.kind, &spec.scope.name))
+        };
+        let other_description = first.description != spec.description
+            && !selecting().any(|view| view.description.is_some());
+        if other_description {
             warnings.push(format!(
                 "{} was registered again with another description ({:?}): its first one \
                  is kept (a view setting the description resolves it)",
@@ -442,6 +479,26 @@ impl ProviderShared {
                 spec.description.as_str()
             ));
         }
+        let advice_taken = spec.kind == InstrumentKind::Histogram
+            && self.histogram == DefaultHistogramAggregation::ExplicitBucketHistogram
+            && (selecting().next().is_none()
+                || selecting()
+                    .any(|view| matches!(view.aggregation, None | Some(Aggregation::Default))));
+        let other_advice = advice_taken && first.boundaries != spec.boundaries;
+        if other_advice {
+            warnings.push(format!(
+                "{} was registered again advised other histogram boundaries ({:?}): its \
+                 first advice is kept ({:?}; a view with an explicit-bucket aggregation \
+                 resolves it)",
+                spec.describe(),
+                spec.boundaries,
+                first.boundaries
+            ));
+        }
+        if other_description || other_advice {
+            self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
+        }
+        first.name.clone()
     }
 
     /// The streams of a synchronous instrument: new, or those of the same
@@ -485,7 +542,7 @@ impl ProviderShared {
         let key = spec.key(float);
         if let Some(core) = registry.instruments.get(&key) {
             let core = core.clone();
-            self.note_description_conflict(&registry, &key, &spec, warnings);
+            self.note_registered_again(&registry, &key, &spec, warnings);
             return core;
         }
         let plans = self.stream_plans(&spec, warnings);
@@ -523,12 +580,20 @@ impl ProviderShared {
     /// each run on its own at every collection, so that one panicking does
     /// not silence the others. Warns (after the registry's lock) of what it
     /// does otherwise than asked.
-    fn register_callbacks(&self, spec: InstrumentSpec, float: bool, callbacks: Vec<Callback>) {
+    /// Returns the instrument's name: the first one it was registered with
+    /// (another case of it names the same instrument).
+    fn register_callbacks(
+        &self,
+        spec: InstrumentSpec,
+        float: bool,
+        callbacks: Vec<Callback>,
+    ) -> Str {
         let mut warnings = Vec::new();
-        self.register_callbacks_warning(spec, float, callbacks, &mut warnings);
+        let name = self.register_callbacks_warning(spec, float, callbacks, &mut warnings);
         for warning in warnings {
             diagnostics::warn("metrics", warning);
         }
+        name
     }
 
     fn register_callbacks_warning(
@@ -537,16 +602,16 @@ impl ProviderShared {
         float: bool,
         callbacks: Vec<Callback>,
         warnings: &mut Vec<String>,
-    ) {
+    ) -> Str {
         if let Err(reason) = spec.validate() {
             self.invalid_instruments.fetch_add(1, Ordering::Relaxed);
             warnings.push(format!("{}: {reason}; it records nothing", spec.describe()));
-            return;
+            return spec.name;
         }
         let key = spec.key(float);
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(registration) = registry.observed_instruments.get(&key) {
-            self.note_description_conflict(&registry, &key, &spec, warnings);
+            let name = self.note_registered_again(&registry, &key, &spec, warnings);
             let new_callbacks = callbacks;
             let mut registered = registration
                 .callbacks
@@ -555,8 +620,14 @@ impl ProviderShared {
             let mut more = Vec::clone(&registered);
             more.extend(new_callbacks);
             *registered = Arc::new(more);
-            return;
+            return name;
         }
+        // An instrument whose every stream is dropped is not registered:
+        // asked for again, it keeps its first name all the same.
+        let name = registry
+            .firsts
+            .get(&key)
+            .map_or_else(|| spec.name.clone(), |first| first.name.clone());
         let plans = self.stream_plans(&spec, warnings);
         self.note_conflicts(&mut registry, key.clone(), &spec, float, &plans, warnings);
         let streams: Vec<Arc<ObservedStream>> = plans
@@ -572,7 +643,7 @@ impl ProviderShared {
             })
             .collect();
         if streams.is_empty() {
-            return;
+            return name;
         }
         let registration = Arc::new(Registration {
             callbacks: Mutex::new(Arc::new(callbacks)),
@@ -580,6 +651,7 @@ impl ProviderShared {
         });
         registry.observed.push(registration.clone());
         registry.observed_instruments.insert(key, registration);
+        name
     }
 }
 
@@ -1052,7 +1124,12 @@ impl<I> InstrumentBuilder<I> {
     /// [`MetricsStats::invalid_instruments`]. Invalid advised boundaries are
     /// ignored (the default ones apply), counted in
     /// [`MetricsStats::ignored_advice`]. Asking again for the same
-    /// instrument returns one that records into the same streams.
+    /// instrument (its name in any case: names are case-insensitive)
+    /// returns one that records into the same streams, under the first
+    /// name, description and advised boundaries; another case of the name
+    /// is warned of ([`diagnostics`](crate::diagnostics)), and another
+    /// description or advice counted in
+    /// [`MetricsStats::conflicting_instruments`] too.
     pub fn build(self) -> I {
         (self.make)(self.meter.shared.sync_core(self.spec, self.float))
     }
@@ -1120,9 +1197,14 @@ impl<I, T: Number> ObservableBuilder<I, T> {
     }
 
     /// Registers the callbacks, each on its own (a panic in one is caught
-    /// apart from the others).
+    /// apart from the others). Asked for again (its name in any case), the
+    /// instrument is the first one: these callbacks are added to its
+    /// callbacks, and the handle has its first name. An invalid name or unit
+    /// (as for [`InstrumentBuilder::build`]) registers nothing: the
+    /// callbacks never run, and
+    /// [`MetricsStats::invalid_instruments`] counts it. So does a view
+    /// dropping every stream of it ([`Aggregation::Drop`]), without counting.
     pub fn build(self) -> I {
-        let name = self.spec.name.clone();
         let callbacks: Vec<Callback> = self
             .callbacks
             .into_iter()
@@ -1136,7 +1218,8 @@ impl<I, T: Number> ObservableBuilder<I, T> {
                 }) as Callback
             })
             .collect();
-        self.meter
+        let name = self
+            .meter
             .shared
             .register_callbacks(self.spec, T::IS_FLOAT, callbacks);
         (self.make)(name)
