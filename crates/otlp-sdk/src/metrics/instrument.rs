@@ -234,6 +234,10 @@ impl<T: Number> Observer<'_, T> {
     /// sum (observable counters and up-down counters), NaN and the
     /// infinities are ignored, and counted in
     /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
+    ///
+    /// Observe each set once per collection: a set observed again (by this
+    /// callback or another of the instrument) is summed for a counter or
+    /// up-down counter, and replaces the earlier value for a gauge.
     pub fn observe(&mut self, value: T, attributes: &[KeyValue]) {
         self.observations
             .push((sealed::Sealed::measure(value), attributes.to_vec()));

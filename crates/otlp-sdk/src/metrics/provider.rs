@@ -1123,7 +1123,10 @@ impl<I> InstrumentBuilder<I> {
     /// counted in
     /// [`MetricsStats::invalid_instruments`]. Invalid advised boundaries are
     /// ignored (the default ones apply), counted in
-    /// [`MetricsStats::ignored_advice`]. Asking again for the same
+    /// [`MetricsStats::ignored_advice`]. (The SDK specification says a
+    /// Meter SHOULD NOT validate units; this SDK holds them to the API's
+    /// unit syntax, as `opentelemetry_sdk` does, rather than export a unit
+    /// a backend may refuse the whole request for.) Asking again for the same
     /// instrument (its name in any case: names are case-insensitive)
     /// returns one that records into the same streams, under the first
     /// name, description and advised boundaries; another case of the name
@@ -1188,6 +1191,19 @@ impl<I, T: Number> ObservableBuilder<I, T> {
     /// it observes are kept, so that their next delta is what they grew
     /// since their last total. Each callback runs on its own: the others,
     /// of this builder or another, still report.
+    ///
+    /// What a callback should do (the API specification asks that it be
+    /// said):
+    /// - be safe to run again while it runs: [`MeterProvider::collect`]
+    ///   on a thread of the program and the reader may collect at once,
+    ///   each running it;
+    /// - return promptly: no timeout bounds a callback (the specification
+    ///   suggests one), so one that blocks holds the reader's collections,
+    ///   whose flushes and shutdown then give up at their timeout;
+    /// - observe each attribute set once, across all the instrument's
+    ///   callbacks. A set observed more than once in a collection is summed
+    ///   for a counter or up-down counter (as the sets a view's attribute
+    ///   keys merge are), and its last observation wins for a gauge.
     pub fn with_callback(
         mut self,
         callback: impl Fn(&mut Observer<'_, T>) + Send + Sync + 'static,

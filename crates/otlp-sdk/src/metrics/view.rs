@@ -202,7 +202,17 @@ impl View {
     }
 
     /// Keeps only these attribute keys (the others are dropped before the
-    /// series is looked up, so sets differing only in them merge).
+    /// series is looked up, so sets differing only in them merge, and
+    /// before the cardinality limit counts them).
+    ///
+    /// The keys dropped still go out with exemplars, as their filtered
+    /// attributes (the specification asks that this be said): a key dropped
+    /// for a sensitive value is exported with every exemplar of its
+    /// measurements, by default those taken in sampled spans. Turn
+    /// exemplars off with
+    /// [`ExemplarFilter::AlwaysOff`](crate::config::ExemplarFilter::AlwaysOff)
+    /// ([`MeterProviderBuilder::with_exemplar_filter`](super::MeterProviderBuilder::with_exemplar_filter),
+    /// or `OTEL_METRICS_EXEMPLAR_FILTER=always_off`) if they must not leave.
     pub fn with_attribute_keys<K: Into<Str>>(mut self, keys: impl IntoIterator<Item = K>) -> View {
         self.attribute_keys = Some(keys.into_iter().map(Into::into).collect());
         self
