@@ -3608,3 +3608,70 @@ fn every_instrument_kind_has_its_temporality_and_monotonicity_on_the_wire() {
         provider.shutdown(Duration::from_secs(5)).expect("shutdown");
     }
 }
+
+/// The spec's instrument selection criteria, which "the SDK MUST accept":
+/// name, type, unit, meter_name, meter_version and meter_schema_url, each
+/// optional and all of those given to match. Views took no unit, meter
+/// version or schema URL.
+#[test]
+fn views_select_instruments_by_unit_meter_version_and_schema_url() {
+    use otlp_core::InstrumentationScope;
+
+    const SCHEMA: &str = "https://opentelemetry.io/schemas/1.26.0";
+    let provider = MeterProvider::builder()
+        .with_view(
+            View::new("*")
+                .with_unit("ms")
+                .with_aggregation(Aggregation::Drop),
+        )
+        .with_view(
+            View::new("*")
+                .with_meter_version("2.0")
+                .with_aggregation(Aggregation::Drop),
+        )
+        .with_view(
+            View::new("requests")
+                .with_meter_name("shop")
+                .with_meter_schema_url(SCHEMA)
+                .rename("requests.renamed"),
+        )
+        .build()
+        .expect("provider");
+    let plain = provider.meter("shop");
+    let versioned =
+        provider.meter_with_scope(InstrumentationScope::new("shop").with_version("2.0"));
+    let schema =
+        provider.meter_with_scope(InstrumentationScope::new("shop").with_schema_url(SCHEMA));
+    let other_schema = provider.meter_with_scope(
+        InstrumentationScope::new("shop").with_schema_url("https://example.com/schema"),
+    );
+    plain
+        .u64_counter("latency")
+        .with_unit("ms")
+        .build()
+        .add(1, &[]);
+    plain
+        .u64_counter("size")
+        .with_unit("By")
+        .build()
+        .add(1, &[]);
+    versioned.u64_counter("versioned").build().add(1, &[]);
+    plain.u64_counter("unversioned").build().add(1, &[]);
+    schema.u64_counter("requests").build().add(1, &[]);
+    other_schema.u64_counter("requests").build().add(1, &[]);
+    let metrics = provider.collect();
+    let mut names: Vec<(&str, &str)> = metrics
+        .iter()
+        .map(|metric| (metric.name.as_str(), metric.scope.schema_url.as_str()))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            ("requests", "https://example.com/schema"),
+            ("requests.renamed", SCHEMA),
+            ("size", ""),
+            ("unversioned", ""),
+        ]
+    );
+}
