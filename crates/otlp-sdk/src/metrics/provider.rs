@@ -310,7 +310,7 @@ impl ProviderShared {
         let selecting: Vec<&View> = self
             .views
             .iter()
-            .filter(|view| view.selects(&spec.name, spec.kind, &spec.scope.name))
+            .filter(|view| view.selects(&spec.name, spec.kind, &spec.unit, &spec.scope))
             .filter(|view| {
                 let applies = view
                     .aggregation
@@ -467,7 +467,7 @@ impl ProviderShared {
         let selecting = || {
             self.views
                 .iter()
-                .filter(|view| view.selects(&spec.name, spec.kind, &spec.scope.name))
+                .filter(|view| view.selects(&spec.name, spec.kind, &spec.unit, &spec.scope))
         };
         let other_description = first.description != spec.description
             && !selecting().any(|view| view.description.is_some());

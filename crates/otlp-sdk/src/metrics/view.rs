@@ -1,13 +1,14 @@
 //! Views: how a provider changes the streams its instruments produce.
 //!
 //! A [`View`] selects instruments (by name, with `*` and `?` wildcards, by
-//! kind, by meter) and changes what their stream is: its name and
+//! kind, by unit, by their meter's name, version and schema URL: the
+//! specification's criteria) and changes what their stream is: its name and
 //! description, its [`Aggregation`] (or none: [`Aggregation::Drop`]), which
 //! attribute keys it keeps, and its cardinality limit. An instrument that
 //! several views select produces one stream per view; one that no view
 //! selects produces its default stream.
 
-use otlp_core::Str;
+use otlp_core::{InstrumentationScope, Str};
 
 use super::MetricsError;
 use super::exponential::{MAX_MAX_SIZE, MAX_SCALE, MIN_MAX_SIZE, MIN_SCALE};
@@ -149,7 +150,10 @@ pub(crate) fn validate_boundaries(boundaries: &[f64]) -> Result<(), String> {
 pub struct View {
     pub(crate) pattern: Str,
     pub(crate) kind: Option<InstrumentKind>,
+    pub(crate) unit: Option<Str>,
     pub(crate) meter_name: Option<Str>,
+    pub(crate) meter_version: Option<Str>,
+    pub(crate) meter_schema_url: Option<Str>,
     pub(crate) name: Option<Str>,
     pub(crate) description: Option<Str>,
     pub(crate) aggregation: Option<Aggregation>,
@@ -174,9 +178,30 @@ impl View {
         self
     }
 
+    /// Only instruments with this unit (compared exactly: units are
+    /// case-sensitive; `""` selects instruments without a unit).
+    pub fn with_unit(mut self, unit: impl Into<Str>) -> View {
+        self.unit = Some(unit.into());
+        self
+    }
+
     /// Only instruments of the meter with this name.
     pub fn with_meter_name(mut self, name: impl Into<Str>) -> View {
         self.meter_name = Some(name.into());
+        self
+    }
+
+    /// Only instruments of a meter with this version (`""`: a meter given
+    /// no version).
+    pub fn with_meter_version(mut self, version: impl Into<Str>) -> View {
+        self.meter_version = Some(version.into());
+        self
+    }
+
+    /// Only instruments of a meter with this schema URL (`""`: a meter
+    /// given none).
+    pub fn with_meter_schema_url(mut self, schema_url: impl Into<Str>) -> View {
+        self.meter_schema_url = Some(schema_url.into());
         self
     }
 
@@ -225,13 +250,25 @@ impl View {
         self
     }
 
-    /// Whether the view selects an instrument.
-    pub(crate) fn selects(&self, name: &str, kind: InstrumentKind, meter: &str) -> bool {
-        self.kind.is_none_or(|wanted| wanted == kind)
-            && self
-                .meter_name
+    /// Whether the view selects an instrument: every criterion given
+    /// matches it.
+    pub(crate) fn selects(
+        &self,
+        name: &str,
+        kind: InstrumentKind,
+        unit: &str,
+        meter: &InstrumentationScope,
+    ) -> bool {
+        let matches = |wanted: &Option<Str>, value: &str| {
+            wanted
                 .as_ref()
-                .is_none_or(|wanted| wanted.as_str() == meter)
+                .is_none_or(|wanted| wanted.as_str() == value)
+        };
+        self.kind.is_none_or(|wanted| wanted == kind)
+            && matches(&self.unit, unit)
+            && matches(&self.meter_name, &meter.name)
+            && matches(&self.meter_version, &meter.version)
+            && matches(&self.meter_schema_url, &meter.schema_url)
             && wildcard_match(self.pattern.as_bytes(), name.as_bytes())
     }
 
