@@ -3675,3 +3675,28 @@ fn views_select_instruments_by_unit_meter_version_and_schema_url() {
         ]
     );
 }
+
+/// The API's `Enabled` (synchronous instruments SHOULD provide it), which
+/// the SDK "MUST return false" for an instrument whose every view is the
+/// Drop aggregation: a caller can skip the work of a measurement nothing
+/// records. An instrument with an invalid name records nothing either, nor
+/// does any once its provider is shut down.
+#[test]
+fn a_synchronous_instrument_says_whether_it_records() {
+    let provider = MeterProvider::builder()
+        .with_view(View::new("dropped").with_aggregation(Aggregation::Drop))
+        .with_view(View::new("half").with_aggregation(Aggregation::Drop))
+        .with_view(View::new("half").rename("half.kept"))
+        .build()
+        .expect("provider");
+    let meter = provider.meter("m");
+    let counter = meter.u64_counter("requests").build();
+    let half = meter.f64_histogram("half").build();
+    assert!(counter.enabled() && half.enabled());
+    assert!(meter.i64_up_down_counter("queue").build().enabled());
+    assert!(meter.f64_gauge("temperature").build().enabled());
+    assert!(!meter.u64_counter("dropped").build().enabled());
+    assert!(!meter.u64_histogram("9lives").build().enabled());
+    provider.shutdown(Duration::from_secs(5)).expect("shutdown");
+    assert!(!counter.enabled() && !half.enabled());
+}
