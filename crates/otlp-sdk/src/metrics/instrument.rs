@@ -162,6 +162,17 @@ macro_rules! sync_instrument {
                 $name { core, number: PhantomData }
             }
 
+            /// Whether a measurement would be recorded (the API's
+            /// `Enabled`): `false` for an instrument with no stream (every
+            /// view selecting it drops it, or its name or unit is invalid)
+            /// and once the provider is shut down or disabled. The answer
+            /// can change (a shutdown), so ask it each time before the work
+            /// a measurement would need. One atomic load.
+            #[inline]
+            pub fn enabled(&self) -> bool {
+                !self.core.streams.is_empty() && self.core.live.load(Ordering::Relaxed)
+            }
+
             #[doc = concat!("Records `value` (", $verb, ") in the series named by `attributes`.")]
             #[inline]
             pub fn $method(&self, value: T, attributes: &[KeyValue]) {
