@@ -3700,3 +3700,46 @@ fn a_synchronous_instrument_says_whether_it_records() {
     provider.shutdown(Duration::from_secs(5)).expect("shutdown");
     assert!(!counter.enabled() && !half.enabled());
 }
+
+/// What `Observer::observe` documents of a set observed more than once in
+/// one collection (the API leaves it to the SDK): summed for an observable
+/// counter or up-down counter, the last value for a gauge.
+#[test]
+fn a_set_observed_twice_in_a_collection_is_summed_for_sums_and_the_last_for_gauges() {
+    let provider = provider(TemporalityPreference::Cumulative);
+    let meter = provider.meter("m");
+    let cpu = || [KeyValue::new("cpu", 0)];
+    meter
+        .u64_observable_counter("ticks")
+        .with_callback(move |observer| {
+            observer.observe(3, &cpu());
+            observer.observe(4, &cpu());
+        })
+        .build();
+    meter
+        .i64_observable_up_down_counter("threads")
+        .with_callback(move |observer| observer.observe(-2, &cpu()))
+        .with_callback(move |observer| observer.observe(5, &cpu()))
+        .build();
+    meter
+        .i64_observable_gauge("temperature")
+        .with_callback(move |observer| {
+            observer.observe(20, &cpu());
+            observer.observe(21, &cpu());
+        })
+        .build();
+    let metrics = provider.collect();
+    assert_eq!(
+        value_of(sum_points(find(&metrics, "ticks")).0, &cpu()),
+        NumberValue::Int(7)
+    );
+    assert_eq!(
+        value_of(sum_points(find(&metrics, "threads")).0, &cpu()),
+        NumberValue::Int(3)
+    );
+    let MetricData::Gauge(gauge) = &find(&metrics, "temperature").data else {
+        panic!("temperature is not a gauge");
+    };
+    assert_eq!(gauge.data_points.len(), 1, "{gauge:#?}");
+    assert_eq!(value_of(&gauge.data_points, &cpu()), NumberValue::Int(21));
+}
