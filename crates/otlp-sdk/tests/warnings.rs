@@ -93,6 +93,13 @@ fn instruments_the_sdk_cannot_take_as_asked_are_warned_of_once_each() {
             "no warning starting {start:?} in {messages:#?}"
         );
     }
+    // The spec: the warning "SHOULD include ... a renaming View recipe"
+    // where a View selector tells the two apart (here the unit).
+    assert!(
+        messages.iter().any(|message| message
+            .contains(r#"View::new("latency").with_meter_name("shop").with_unit("s").rename("#)),
+        "no renaming view recipe in {messages:#?}"
+    );
     assert!(warnings.iter().all(|warning| warning.source == "metrics"));
     // The counts go on counting every one.
     assert!(stats.conflicting_instruments >= 2, "{stats:?}");
