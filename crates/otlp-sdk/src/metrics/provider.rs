@@ -85,6 +85,36 @@ struct StreamShape {
     float: bool,
 }
 
+/// How to resolve a duplicate instrument registration, for its warning: the
+/// spec asks for "a renaming View recipe" where a View selector tells the
+/// two apart (kind, unit), for a view setting the description where only
+/// that differs, and a generic word otherwise (the number type, which no
+/// selector names).
+fn resolution(spec: &InstrumentSpec, first: &StreamShape, shape: &StreamShape) -> String {
+    let view = format!(
+        "View::new({:?}).with_meter_name({:?})",
+        spec.name.as_str(),
+        spec.scope.name.as_str()
+    );
+    if first.kind != shape.kind {
+        format!(
+            "a view renaming one resolves it, as {view}.with_kind(InstrumentKind::{:?})\
+             .rename(\"<a name of its own>\")",
+            shape.kind
+        )
+    } else if first.unit != shape.unit {
+        format!(
+            "a view renaming one resolves it, as {view}.with_unit({:?})\
+             .rename(\"<a name of its own>\")",
+            shape.unit.as_str()
+        )
+    } else if first.float == shape.float {
+        "views setting one description for both resolve it".to_string()
+    } else {
+        "give one of them a name of its own (no view selects by number type)".to_string()
+    }
+}
+
 /// What an instrument was first registered with, and keeps when it is asked
 /// for again (the spec: "the Meter MUST return an instrument using the
 /// first-seen instrument name", "the first-seen advisory parameters").
@@ -376,7 +406,8 @@ impl ProviderShared {
         plans: &[(Identity, CellKind, KeyFilter, usize)],
         warnings: &mut Vec<String>,
     ) {
-        let mut conflict = false;
+        // The first conflict's earlier shape and this stream's.
+        let mut conflict: Option<(StreamShape, StreamShape)> = None;
         // A stream named as a stream made before (of another instrument, or
         // an earlier view of this one) and alike in every other respect:
         // only views make one (an instrument registered again with the
@@ -398,19 +429,22 @@ impl ProviderShared {
                 float,
             };
             match registry.shapes.get(&name) {
-                Some(first) if *first != shape => conflict = true,
+                Some(first) if *first != shape => {
+                    conflict = conflict.or_else(|| Some((first.clone(), shape)));
+                }
                 Some(_) => same_identity = same_identity.or(Some(&identity.name)),
                 None => {
                     registry.shapes.insert(name, shape);
                 }
             }
         }
-        if conflict {
+        if let Some((first, shape)) = conflict {
             self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
             warnings.push(format!(
                 "{} was registered again with another description, unit, kind or number \
-                 type: both are exported (a view renaming one resolves it)",
-                spec.describe()
+                 type: both are exported; {}",
+                spec.describe(),
+                resolution(spec, &first, &shape)
             ));
         } else if let Some(stream) = same_identity {
             self.conflicting_instruments.fetch_add(1, Ordering::Relaxed);
@@ -1346,6 +1380,49 @@ impl MetricSource for ProviderShared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duplicate_registration_warning_gives_a_view_recipe_where_a_selector_tells_them_apart() {
+        let spec = InstrumentSpec {
+            name: Str::from("latency"),
+            description: Str::default(),
+            unit: Str::from("s"),
+            kind: InstrumentKind::Histogram,
+            scope: Arc::new(InstrumentationScope::new("shop")),
+            boundaries: None,
+        };
+        let shape = |unit: &'static str, kind, float| StreamShape {
+            description: Str::default(),
+            unit: Str::from(unit),
+            kind,
+            float,
+        };
+        let histogram = shape("s", InstrumentKind::Histogram, true);
+        assert_eq!(
+            resolution(
+                &spec,
+                &shape("s", InstrumentKind::Counter, true),
+                &histogram
+            ),
+            r#"a view renaming one resolves it, as View::new("latency").with_meter_name("shop").with_kind(InstrumentKind::Histogram).rename("<a name of its own>")"#
+        );
+        assert_eq!(
+            resolution(
+                &spec,
+                &shape("ms", InstrumentKind::Histogram, true),
+                &histogram
+            ),
+            r#"a view renaming one resolves it, as View::new("latency").with_meter_name("shop").with_unit("s").rename("<a name of its own>")"#
+        );
+        assert!(
+            resolution(
+                &spec,
+                &shape("s", InstrumentKind::Histogram, false),
+                &histogram
+            )
+            .contains("no view selects by number type")
+        );
+    }
 
     #[test]
     fn meter_settings_set_in_code_win_over_a_configuration_in_either_order() {
