@@ -221,6 +221,13 @@ sync_instrument!(
     /// [`MetricsStats::refused_measurements`](super::MetricsStats::refused_measurements).
     /// A `u64` above `i64::MAX` is recorded as `i64::MAX` (every integer
     /// measurement is taken as OTLP's `i64` first).
+    ///
+    /// Values are expected to be non-negative (the API specification says
+    /// so, and its SDK counts a histogram's sum monotonic). A negative `f64`
+    /// is recorded all the same, not validated: in the explicit bucket
+    /// that holds it (or the exponential histogram's negative range), the
+    /// sum and the minimum; a view making a sum of the histogram then
+    /// exports a sum flagged monotonic that decreases.
     Histogram, record, "one measurement; NaN and the infinities are ignored (and counted)", refuse_negative: false
 );
 sync_instrument!(
