@@ -55,11 +55,13 @@ mod tests {
     /// so records from the bridge carried `service.name=" "`.
     #[test]
     fn a_blank_service_name_entry_is_no_name() {
-        let mut config = Config::default();
-        config.resource_attributes = vec![
-            ("service.name".into(), " ".into()),
-            ("deployment.environment.name".into(), "test".into()),
-        ];
+        let mut config = Config {
+            resource_attributes: vec![
+                ("service.name".into(), " ".into()),
+                ("deployment.environment.name".into(), "test".into()),
+            ],
+            ..Config::default()
+        };
         let resource = config_resource(&config).expect("an attribute is configured");
         assert_eq!(resource.service_name(), None, "{resource:?}");
         assert_eq!(resource.attributes.len(), 1, "{resource:?}");
