@@ -24,7 +24,7 @@ use otlp_core::{
     AnyValue, InstrumentationScope, KeyValue, LogRecord, Severity, SpanContext, SpanKind, Str,
 };
 use otlp_sdk::deadline::later;
-use otlp_sdk::metrics::{Counter, Histogram, MeterProvider};
+use otlp_sdk::metrics::{Counter, Histogram, Meter, MeterProvider};
 use otlp_sdk::{Logger, LoggerProvider, Tracer, TracerProvider};
 
 /// Attributes per span when `--attributes` is not given.
@@ -187,23 +187,12 @@ impl Workers {
                 series_used,
             } => {
                 let meter = provider.meter_with_scope(scope);
-                Emitter::Metric(Arc::new(MetricShape {
-                    counter: meter
-                        .u64_counter(COUNTER_NAME)
-                        .with_unit("{request}")
-                        .with_description("Requests handled")
-                        .build(),
-                    histogram: meter
-                        .f64_histogram(HISTOGRAM_NAME)
-                        .with_unit("ms")
-                        .with_description("Request duration")
-                        .build(),
-                    series: (0..plan.series)
-                        .map(|series| series_attributes(series, plan.attributes))
-                        .collect(),
-                    recordings: recordings.clone(),
-                    series_used: Arc::clone(series_used),
-                }))
+                Emitter::Metric(Arc::new(MetricShape::new(
+                    &meter,
+                    plan,
+                    recordings,
+                    series_used,
+                )))
             }
         };
         let start = Instant::now();
@@ -305,6 +294,38 @@ struct MetricShape {
 }
 
 impl MetricShape {
+    /// The instruments on `meter`, and the attribute sets of `plan`'s series.
+    fn new(
+        meter: &Meter,
+        plan: &Plan,
+        recordings: &Arc<AtomicU64>,
+        series_used: &Arc<SeriesUsed>,
+    ) -> Self {
+        MetricShape {
+            counter: meter
+                .u64_counter(COUNTER_NAME)
+                .with_unit("{request}")
+                .with_description("Requests handled")
+                .build(),
+            histogram: meter
+                .f64_histogram(HISTOGRAM_NAME)
+                .with_unit("ms")
+                .with_description("Request duration")
+                .build(),
+            series: (0..plan.series)
+                .map(|series| series_attributes(series, plan.attributes))
+                .collect(),
+            recordings: recordings.clone(),
+            series_used: Arc::clone(series_used),
+        }
+    }
+
+    /// The attributes this shape holds, over all the sets it keeps.
+    #[cfg(test)]
+    fn attributes_held(&self) -> usize {
+        self.series.iter().map(Vec::len).sum()
+    }
+
     /// Recording number `recording` (counted over all workers): one request
     /// on series `recording % series`, with a duration from 1 to 200.9 ms.
     fn record(&self, recording: u64) {
@@ -600,6 +621,75 @@ mod tests {
             keys.sort();
             keys.dedup();
             assert_eq!(keys.len(), count);
+        }
+    }
+
+    /// The attribute sets of a few series, as the receiver has always seen
+    /// them: the series number in `loadgen.series`, then an HTTP server
+    /// metric's attributes, then `loadgen.attribute.N = value-N`.
+    #[test]
+    fn series_attribute_sets_are_pinned() {
+        let text = |set: &[KeyValue]| -> Vec<String> {
+            set.iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value.as_str().expect("a string")))
+                .collect()
+        };
+        let standard = [
+            "http.request.method=GET",
+            "http.route=/api/orders/{id}",
+            "http.response.status_code=200",
+            "url.scheme=https",
+            "server.address=shop.example.com",
+            "network.protocol.version=1.1",
+        ];
+        assert_eq!(
+            text(&series_attributes(0, 4)),
+            [
+                "loadgen.series=series-0",
+                standard[0],
+                standard[1],
+                standard[2]
+            ]
+        );
+        assert_eq!(
+            text(&series_attributes(99_999, 1)),
+            ["loadgen.series=series-99999"]
+        );
+        let set = text(&series_attributes(12_345, 128));
+        assert_eq!(set.len(), 128);
+        assert_eq!(set[0], "loadgen.series=series-12345");
+        assert_eq!(set[1..7], standard);
+        assert_eq!(set[7], "loadgen.attribute.7=value-7");
+        assert_eq!(set[127], "loadgen.attribute.127=value-127");
+    }
+
+    /// The shared shape of a metrics run holds one attribute set, not one
+    /// per series: `--series 100000 --attributes 128` held about 820 MB
+    /// of sets built up front.
+    #[test]
+    fn a_metric_shape_holds_one_attribute_set_whatever_the_series() {
+        let provider = MeterProvider::builder().build().unwrap();
+        let meter = provider.meter_with_scope(InstrumentationScope::new("test"));
+        for (series, attributes) in [(1, 4), (10_000, 8), (100, 128)] {
+            let plan = Plan {
+                total_spans: None,
+                duration: None,
+                rate: None,
+                attributes,
+                span_ids: None,
+                series,
+            };
+            let shape = MetricShape::new(
+                &meter,
+                &plan,
+                &Arc::new(AtomicU64::new(0)),
+                &Arc::new(SeriesUsed::new(series)),
+            );
+            assert_eq!(
+                shape.attributes_held(),
+                attributes,
+                "--series {series} --attributes {attributes}"
+            );
         }
     }
 
