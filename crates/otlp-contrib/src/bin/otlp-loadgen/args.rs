@@ -98,11 +98,13 @@ pub const MIN_RATE: f64 = 0.001;
 /// Series (attribute sets) when `--series` is not given: well under the
 /// default cardinality limit (2000), so nothing overflows.
 pub const DEFAULT_SERIES: usize = 100;
-/// The most series: their attribute sets are prepared up front, before the
-/// run's clock starts (about 64 bytes per attribute: 100,000 series of the
-/// default 4 attributes take about 25 MB, of 128 attributes about 800 MB);
-/// past it, `--series` is refused (50 times the default cardinality limit is
-/// plenty to exercise the overflow series).
+/// The most series: 50 times the default cardinality limit is plenty to
+/// exercise the overflow series; past it, `--series` is refused. Memory does
+/// not grow with it but by a byte per series (which ones were recorded on):
+/// each worker derives the attribute set of the series it records on from
+/// the series number, and the SDK keeps the sets of at most the cardinality
+/// limit's series (about 64 bytes per attribute, per instrument: a run of
+/// 2000 series or more of 128 attributes peaks at about 150 MB resident).
 const MAX_SERIES: usize = 100_000;
 
 /// What `--signal` asks for: the pipeline under load.

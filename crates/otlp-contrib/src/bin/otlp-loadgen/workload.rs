@@ -6,11 +6,18 @@
 //! Cost per record on a worker: one clone of a prepared attribute set (and,
 //! for logs, of a prepared body: a shared string), a clock read for a log
 //! record's time, and the pipeline's own encode-and-enqueue. A metrics
-//! recording clones nothing: the counter's add and the histogram's record
-//! take the series' prepared attribute set by reference and update its cells
-//! in place (a lock-free lookup once the series exists); one shared counter of
-//! recordings is bumped every [`RECORDINGS_PER_UPDATE`] recordings, and the
-//! series' used flag read ([`SeriesUsed`]: written once per series).
+//! recording clones nothing: the worker rewrites the one attribute that tells
+//! the series apart in its own attribute set ([`SeriesAttributes`]: no
+//! allocation), and the counter's add and the histogram's record take that set
+//! by reference and update the series' cells in place (a lock-free lookup once
+//! the series exists); one shared counter of recordings is bumped every
+//! [`RECORDINGS_PER_UPDATE`] recordings, and the series' used flag read
+//! ([`SeriesUsed`]: written once per series).
+//!
+//! Memory of a metrics run: one attribute set shared, one per worker, and a
+//! byte per series ([`SeriesUsed`]), whatever `--series` (no set is built per
+//! series: 100,000 series of 128 attributes held about 820 MB when they were);
+//! the SDK keeps the sets of the series it tracks, up to its cardinality limit.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -163,7 +170,7 @@ pub struct Workers {
     finished: mpsc::Receiver<()>,
     running: usize,
     /// When the workers were started, after the shared shape (a metrics
-    /// run's attribute sets) was built: the run's times count from here.
+    /// run's instruments) was built: the run's times count from here.
     started: Instant,
 }
 
@@ -207,6 +214,10 @@ impl Workers {
             let worker = Worker {
                 emitter: emitter.clone(),
                 shape: Shape::new(&emitter, index, plan.attributes),
+                series: match &emitter {
+                    Emitter::Metric(shape) => shape.series_attributes(),
+                    Emitter::Span(_) | Emitter::Log(_) => SeriesAttributes::default(),
+                },
                 span_ids: plan.span_ids.clone(),
                 index,
                 workers: count,
@@ -220,6 +231,7 @@ impl Workers {
             let spawned = std::thread::Builder::new()
                 .name(format!("otlp-loadgen-{index}"))
                 .spawn(move || {
+                    let mut worker = worker;
                     worker.run();
                     let _ = finished_tx.send(());
                 });
@@ -243,8 +255,8 @@ impl Workers {
     }
 
     /// When the workers started: the run's send time, rate and progress
-    /// count from here, not from before the attribute sets of a metrics run
-    /// were built (100,000 series of 128 attributes take seconds).
+    /// count from here, not from before the pipeline's instruments and the
+    /// workers' prepared attributes were built.
     pub fn started(&self) -> Instant {
         self.started
     }
@@ -284,17 +296,22 @@ enum Emitter {
     Metric(Arc<MetricShape>),
 }
 
-/// The instruments of `--signal metrics` and the attribute set of each series.
+/// The instruments of `--signal metrics`, and the attribute set of series 0
+/// that each worker copies for its own [`SeriesAttributes`]; the set of any
+/// other series is derived from its number when it is recorded.
 struct MetricShape {
     counter: Counter<u64>,
     histogram: Histogram<f64>,
-    series: Vec<Vec<KeyValue>>,
+    /// Series the recordings are spread over (`--series`, at least 1).
+    series: usize,
+    /// The attribute set of series 0.
+    first_set: Vec<KeyValue>,
     recordings: Arc<AtomicU64>,
     series_used: Arc<SeriesUsed>,
 }
 
 impl MetricShape {
-    /// The instruments on `meter`, and the attribute sets of `plan`'s series.
+    /// The instruments on `meter`, for `plan`'s series and attributes.
     fn new(
         meter: &Meter,
         plan: &Plan,
@@ -312,9 +329,8 @@ impl MetricShape {
                 .with_unit("ms")
                 .with_description("Request duration")
                 .build(),
-            series: (0..plan.series)
-                .map(|series| series_attributes(series, plan.attributes))
-                .collect(),
+            series: plan.series,
+            first_set: series_attributes(0, plan.attributes),
             recordings: recordings.clone(),
             series_used: Arc::clone(series_used),
         }
@@ -323,14 +339,23 @@ impl MetricShape {
     /// The attributes this shape holds, over all the sets it keeps.
     #[cfg(test)]
     fn attributes_held(&self) -> usize {
-        self.series.iter().map(Vec::len).sum()
+        self.first_set.len()
+    }
+
+    /// A worker's own attribute set, to record with.
+    fn series_attributes(&self) -> SeriesAttributes {
+        SeriesAttributes {
+            set: self.first_set.clone(),
+            series: 0,
+        }
     }
 
     /// Recording number `recording` (counted over all workers): one request
-    /// on series `recording % series`, with a duration from 1 to 200.9 ms.
-    fn record(&self, recording: u64) {
-        let series = (recording % self.series.len() as u64) as usize;
-        let attributes = &self.series[series];
+    /// on series `recording % series`, with a duration from 1 to 200.9 ms,
+    /// recorded with the worker's `attributes`.
+    fn record(&self, recording: u64, attributes: &mut SeriesAttributes) {
+        let series = (recording % self.series as u64) as usize;
+        let attributes = attributes.of(series);
         self.series_used.mark(series);
         self.counter.add(1, attributes);
         let duration = 1.0 + (recording.wrapping_mul(7_919) % 2_000) as f64 / 10.0;
@@ -338,9 +363,63 @@ impl MetricShape {
     }
 }
 
+/// One worker's attribute set of the series it records on: the set of series
+/// `n` is [`series_attributes`]`(n, count)`, whose attributes are the same for
+/// every series but the first (`loadgen.series = series-n`), so moving to
+/// another series rewrites that one value in place: a short string stored
+/// inline, no allocation, no formatter.
+///
+/// Memory: one set (`count` attributes, about 64 bytes each), whatever the
+/// number of series. Invariant: `set` is the attribute set of `series`
+/// (the default: no attribute, series 0, allocates nothing).
+#[derive(Debug, Default)]
+struct SeriesAttributes {
+    set: Vec<KeyValue>,
+    series: usize,
+}
+
+impl SeriesAttributes {
+    /// The attribute set of series number `series`.
+    fn of(&mut self, series: usize) -> &[KeyValue] {
+        if series != self.series {
+            // A set of no attribute is that of the only series (`--series 1`).
+            if let Some(first) = self.set.first_mut() {
+                first.value = AnyValue::String(series_value(series));
+            }
+            self.series = series;
+        }
+        &self.set
+    }
+}
+
+/// `series-N`, the value of `loadgen.series` for series number `series`,
+/// as `format!("series-{series}")` writes it, without the formatter.
+fn series_value(series: usize) -> Str {
+    const PREFIX: &[u8] = b"series-";
+    // `usize::MAX` has 20 decimal digits.
+    let mut text = [0u8; PREFIX.len() + 20];
+    text[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = 1;
+    let mut rest = series / 10;
+    while rest > 0 {
+        digits += 1;
+        rest /= 10;
+    }
+    let end = PREFIX.len() + digits;
+    let mut rest = series;
+    for byte in text[PREFIX.len()..end].iter_mut().rev() {
+        *byte = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    // ASCII, so always UTF-8.
+    Str::copy_from(std::str::from_utf8(&text[..end]).unwrap_or_default())
+}
+
 struct Worker {
     emitter: Emitter,
     shape: Shape,
+    /// The attribute set a metrics worker records with (empty for spans and logs).
+    series: SeriesAttributes,
     span_ids: Option<SpanIdLog>,
     /// This worker's number, and how many there are: recording `n` of worker
     /// `index` is recording `index + n * workers` of the run.
@@ -358,7 +437,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(&self) {
+    fn run(&mut self) {
         let sent = self.produce();
         if let Emitter::Metric(shape) = &self.emitter {
             shape
@@ -368,7 +447,7 @@ impl Worker {
     }
 
     /// Produces until done; how many records (recordings) it sent.
-    fn produce(&self) -> u64 {
+    fn produce(&mut self) -> u64 {
         let timed = self.rate.is_some() || self.deadline.is_some();
         let mut sent: u64 = 0;
         loop {
@@ -409,7 +488,8 @@ impl Worker {
                 }
                 Emitter::Log(logger) => self.shape.emit_log(logger, sent),
                 Emitter::Metric(shape) => {
-                    shape.record(self.index as u64 + sent * self.workers as u64);
+                    let recording = self.index as u64 + sent * self.workers as u64;
+                    shape.record(recording, &mut self.series);
                     if sent % RECORDINGS_PER_UPDATE == RECORDINGS_PER_UPDATE - 1 {
                         shape
                             .recordings
@@ -691,6 +771,60 @@ mod tests {
                 "--series {series} --attributes {attributes}"
             );
         }
+    }
+
+    /// A worker's set, moved from series to series in any order, is the set
+    /// that was built up front for each series before (`series_attributes`).
+    #[test]
+    fn a_workers_set_is_that_of_the_series_it_records_on() {
+        let provider = MeterProvider::builder().build().unwrap();
+        let meter = provider.meter_with_scope(InstrumentationScope::new("test"));
+        for (series, attributes) in [(1, 0), (1, 1), (7, 1), (100, 4), (100_000, 128)] {
+            let plan = Plan {
+                total_spans: None,
+                duration: None,
+                rate: None,
+                attributes,
+                span_ids: None,
+                series,
+            };
+            let shape = MetricShape::new(
+                &meter,
+                &plan,
+                &Arc::new(AtomicU64::new(0)),
+                &Arc::new(SeriesUsed::new(series)),
+            );
+            let mut worker = shape.series_attributes();
+            let capacity = worker.set.capacity();
+            // In turn, as one worker of three, then scattered and repeated.
+            let order = (0..series.min(40))
+                .chain((0..series).step_by(3).take(40))
+                .chain([
+                    series - 1,
+                    0,
+                    series / 2,
+                    series / 2,
+                    series - 1,
+                    1 % series,
+                ]);
+            for n in order {
+                assert_eq!(
+                    worker.of(n),
+                    series_attributes(n, attributes),
+                    "series {n} of {series}, {attributes} attributes"
+                );
+            }
+            assert_eq!(worker.set.capacity(), capacity);
+        }
+    }
+
+    #[test]
+    fn series_values_read_as_formatted() {
+        for series in [0, 1, 9, 10, 99, 100, 12_345, 99_999, 100_000, usize::MAX] {
+            let value = series_value(series);
+            assert_eq!(value.as_str(), format!("series-{series}"));
+        }
+        assert!(series_value(99_999).is_inline());
     }
 
     #[test]
