@@ -835,3 +835,65 @@ fn from_a_disabled_configuration_the_metric_exporter_adapter_sends_nothing() {
         setup.provider.shutdown().expect("shut down");
     }
 }
+
+/// Shutting the adapter down while a collection's export waits out a
+/// server's throttle hint (gRPC `UNAVAILABLE` with a 20 s `RetryInfo`, HTTP
+/// 503 with `Retry-After: 20`) that its export timeout (a minute) leaves
+/// room for but the shutdown's deadline (3 s) does not: the retry is called
+/// off, shutdown answers as soon as nothing more can be sent, every data
+/// point counted failed with the throttle as its cause. Found in review:
+/// shutdown sat out its 3 s waiting for the export, answered `Ok` with the
+/// points still in flight, and the export slept on to its retry.
+#[test]
+fn shutting_the_adapter_down_calls_off_a_retry_that_could_not_come_before_its_deadline() {
+    for (kind, cause) in [
+        (Transport::Grpc, "UNAVAILABLE"),
+        (Transport::HttpProtobuf, "503"),
+    ] {
+        let receiver = receiver();
+        receiver.set_fallback_fault(Some(Fault::UnavailableRetryAfter(Duration::from_secs(20))));
+        let exporter = SdkMetricExporter::builder(transport(&receiver, kind, Signal::Metrics))
+            .with_export_timeout(Duration::from_secs(60))
+            .build()
+            .expect("a metrics transport");
+        let setup = setup(exporter);
+        setup
+            .provider
+            .meter("m")
+            .u64_counter("c")
+            .build()
+            .add(1, &[]);
+        let flushing = setup.provider.clone();
+        let flush = std::thread::spawn(move || flushing.force_flush());
+        // The throttled answer is in: the delivery waits for its retry.
+        let started = std::time::Instant::now();
+        while setup.exporter.stats().last_error.is_none() {
+            assert!(started.elapsed() < PATIENCE, "{kind:?}: no answer");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let result = setup.exporter.shutdown_with_timeout(Duration::from_secs(3));
+        assert!(result.is_ok(), "{kind:?}: {result:?}");
+        let stats = setup.exporter.stats();
+        assert_eq!(
+            (stats.received, stats.failed, stats.in_flight),
+            (1, 1, 0),
+            "{kind:?}: settled, not left in flight at the deadline: {stats:?}"
+        );
+        assert_eq!(
+            stats.exported + stats.rejected + stats.failed,
+            stats.received,
+            "{kind:?}"
+        );
+        let last_error = stats.last_error.unwrap_or_default();
+        assert!(
+            last_error.contains(cause) && last_error.contains("shutdown deadline"),
+            "{kind:?}: the cause and why it was not retried: {last_error}"
+        );
+        let flushed = flush.join().expect("the flushing thread");
+        assert!(flushed.is_err(), "{kind:?}: {flushed:?}");
+        assert_eq!(receiver.request_count(), 1, "{kind:?}: no retry was sent");
+        // The reader's own shutdown finds the adapter shut down already.
+        let _ = setup.provider.shutdown();
+    }
+}

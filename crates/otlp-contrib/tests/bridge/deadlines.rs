@@ -1,4 +1,4 @@
-//! Flush and shutdown return by their deadlines when the backend hangs.
+//! Flush and shutdown return by their deadlines when the backend hangs or throttles.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -127,4 +127,87 @@ fn the_stock_batch_processor_with_the_adapter_returns_by_its_shutdown_deadline()
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Shutting the adapter down while an export waits out a server's throttle
+/// hint (HTTP 429 with `Retry-After: 20`, gRPC `UNAVAILABLE` with a 20 s
+/// `RetryInfo`) that its export timeout (a minute) leaves room for: the
+/// retry is called off, as the shutdown ends an attempt under way, and the
+/// batch fails with the throttle as its cause, every span counted when
+/// shutdown returns. Found in review: the wait went on after shutdown
+/// answered (the spans in flight), then the retry met the shut-down
+/// transport, the batch failing with "shut down" 20 s later, the cause lost.
+#[test]
+fn shutting_the_adapter_down_calls_off_a_retry_waiting_for_a_throttle_hint() {
+    for (transport, fault, cause) in [
+        (
+            "gRPC",
+            Fault::UnavailableRetryAfter(Duration::from_secs(20)),
+            "UNAVAILABLE",
+        ),
+        ("HTTP", Fault::Throttle(Duration::from_secs(20)), "429"),
+    ] {
+        let receiver = receiver();
+        receiver.set_fallback_fault(Some(fault));
+        let builder = if transport == "gRPC" {
+            SdkExporter::builder(Box::new(crate::support::grpc_exporter(&receiver))
+                as Box<dyn otlp_sdk::DynExporter>)
+        } else {
+            SdkExporter::builder(Box::new(crate::support::http_exporter(
+                &receiver,
+                otlp_core::encode::Encoding::Protobuf,
+            )) as Box<dyn otlp_sdk::DynExporter>)
+        };
+        let exporter = Arc::new(
+            builder
+                .with_export_timeout(Duration::from_secs(60))
+                .build()
+                .expect("a traces transport"),
+        );
+        let exporting = {
+            let exporter = Arc::clone(&exporter);
+            std::thread::spawn(move || {
+                block_on(exporter.export(vec![
+                    crate::support::sample_span(1),
+                    crate::support::sample_span(2),
+                ]))
+            })
+        };
+        // The throttled answer is in: the delivery waits for its retry.
+        let started = Instant::now();
+        while exporter.stats().last_error.is_none() {
+            assert!(started.elapsed() < TIMEOUT, "{transport}: no answer");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let result = exporter.shutdown_with_timeout(Duration::from_secs(3));
+        assert!(result.is_ok(), "{transport}: {result:?}");
+        let stats = exporter.stats();
+        assert_eq!(
+            (stats.received, stats.failed, stats.in_flight),
+            (2, 2, 0),
+            "{transport}: every span settled when shutdown returns: {stats:?}"
+        );
+        assert_eq!(
+            stats.exported + stats.rejected + stats.failed,
+            stats.received,
+            "{transport}"
+        );
+        let last_error = stats.last_error.unwrap_or_default();
+        assert!(
+            last_error.contains(cause) && last_error.contains("shutdown deadline"),
+            "{transport}: the throttle is the cause: {last_error}"
+        );
+        let exported = exporting.join().expect("the exporting thread");
+        assert!(
+            matches!(&exported, Err(OTelSdkError::InternalFailure(message))
+                if message.contains("2 of 2 spans") && message.contains("shutdown deadline")),
+            "{transport}: {exported:?}"
+        );
+        assert_eq!(
+            receiver.request_count(),
+            1,
+            "{transport}: no retry was sent"
+        );
+    }
 }
