@@ -207,7 +207,7 @@ pub(crate) struct ExportLoop<E> {
     losses: LossReporter,
     /// The shutdown's deadline once one begins, for the export tasks: no
     /// retry starts after it ([`RetryPolicy::send_until`]).
-    retry_cutoff: tokio::sync::watch::Sender<Option<Instant>>,
+    retry_cutoff: RetryCutoff,
 }
 
 impl<E: Exporter> ExportLoop<E> {
@@ -254,7 +254,7 @@ impl<E: Exporter> ExportLoop<E> {
             stopping: false,
             finished: false,
             losses: LossReporter::default(),
-            retry_cutoff: tokio::sync::watch::Sender::new(None),
+            retry_cutoff: RetryCutoff::new(),
             settings,
         })
     }
@@ -316,9 +316,7 @@ impl<E: Exporter> ExportLoop<E> {
                 // Requests waiting to retry after this deadline fail now,
                 // rather than hold shutdown to it for nothing; the others
                 // retry as they would have.
-                self.retry_cutoff.send_modify(|cutoff| {
-                    *cutoff = Some(cutoff.map_or(deadline, |earlier| earlier.min(deadline)));
-                });
+                self.retry_cutoff.cut_off_at(deadline);
             }
             // Every span that ended before the command is in a handed
             // block once the partly filled ones are handed over, including
@@ -880,7 +878,7 @@ impl<E: Exporter> ExportLoop<E> {
             exporter: self.exporter.clone(),
             shared: self.shared.clone(),
             retry: self.settings.retry.clone(),
-            retry_cutoff: self.retry_cutoff.subscribe(),
+            retry_cutoff: self.retry_cutoff.clone(),
             attempt_timeout: self.settings.attempt_timeout,
             deadline: deadline_after(self.settings.export_timeout),
             settled,
@@ -1504,7 +1502,7 @@ impl<E: Exporter> ExportTask<E> {
             &request,
             self.attempt_timeout,
             self.deadline,
-            Some(self.retry_cutoff.clone()),
+            &self.retry_cutoff,
             |event| match event {
                 SendEvent::Error(error) => stats.record_error(error),
                 SendEvent::Retry => {

@@ -247,7 +247,9 @@ pub use otlp_core::encode::Encoding;
 pub use pool::{Pool, PoolStats, Pooled};
 pub use processor::{BatchSpanProcessor, BatchSpanProcessorBuilder, SpanProcessor};
 pub use provider::{TracerProvider, TracerProviderBuilder};
-pub use retry::{RetryPolicy, SendEvent, Settlement, attempt_deadline, attempt_window};
+pub use retry::{
+    RetryCutoff, RetryPolicy, SendEvent, Settlement, attempt_deadline, attempt_window,
+};
 pub use sampler::{
     ParentBasedSamplers, Sampler, SamplingDecision, SamplingParameters, SamplingResult,
     ShouldSample,

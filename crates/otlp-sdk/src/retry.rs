@@ -1,6 +1,7 @@
 //! [`RetryPolicy`]: exponential backoff with jitter, honouring the server's
 //! throttle hint, and [`RetryPolicy::send`], the one retry loop of the workspace.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -49,10 +50,98 @@ pub fn attempt_window(timeout: Duration) -> (Instant, Duration) {
     }
 }
 
-/// Where [`RetryPolicy::send_until`] hears of a shutdown: the instant after
-/// which no retry starts (the shutdown's deadline), `None` until one begins.
-/// The export loop holds the sender and every export task a receiver.
-pub(crate) type RetryCutoff = watch::Receiver<Option<Instant>>;
+/// A shutdown's deadline, for the requests [`RetryPolicy::send_until`] is
+/// sending with it: once given ([`cut_off_at`](Self::cut_off_at)), none of
+/// them starts a retry after it. A request whose retry would come later fails
+/// at once as out of time, whether it is waiting for that retry or hears the
+/// answer that asks for it afterwards, so that a shutdown need not sit out its
+/// deadline for an attempt that cannot come before it. Clones share one
+/// cutoff: whatever shuts down keeps one, and each request is sent with
+/// another (or a reference to it).
+///
+/// Invariant: the cutoff only moves earlier; the earliest deadline given
+/// holds. Cost: a clone is a reference count; [`cut_off_at`](Self::cut_off_at)
+/// takes a short write lock and wakes the requests waiting to retry; each
+/// [`send_until`](RetryPolicy::send_until) subscribes once (an atomic add).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use otlp_sdk::{Encoding, ExportError, ExportOutcome, ExportRequest, Exporter, RetryCutoff, RetryPolicy};
+///
+/// /// A server that asks for 20 s of quiet each time.
+/// struct Throttled;
+/// impl Exporter for Throttled {
+///     fn encoding(&self) -> Encoding { Encoding::Protobuf }
+///     async fn export(&self, _: ExportRequest) -> ExportOutcome {
+///         ExportOutcome::Retryable {
+///             error: ExportError::Transport("429 Too Many Requests".into()),
+///             throttle: Some(Duration::from_secs(20)),
+///         }
+///     }
+/// }
+///
+/// let cutoff = RetryCutoff::new();
+/// // Shutdown begins, with 3 s to go: the retry 20 s away cannot make it.
+/// cutoff.cut_off_at(Instant::now() + Duration::from_secs(3));
+/// let request = ExportRequest { body: Default::default(), encoding: Encoding::Protobuf, span_count: 2 };
+/// let mut last_error = String::new();
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+/// let settled = runtime.block_on(RetryPolicy::default().send_until(
+///     &Throttled,
+///     &request,
+///     Duration::from_secs(5),
+///     Instant::now() + Duration::from_secs(60),
+///     &cutoff,
+///     |event| if let otlp_sdk::SendEvent::Error(error) = event { last_error = error },
+/// ));
+/// assert_eq!((settled.failed, settled.retries, settled.exhausted), (2, 0, true));
+/// assert!(last_error.starts_with("transport error: 429 Too Many Requests"));
+/// assert!(last_error.ends_with("(not retried: the next attempt would come after the shutdown deadline)"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RetryCutoff {
+    /// `None` until a shutdown gives its deadline.
+    deadline: Arc<watch::Sender<Option<Instant>>>,
+}
+
+impl RetryCutoff {
+    /// No cutoff yet: retries come as the policy and the request's own
+    /// deadline allow.
+    pub fn new() -> Self {
+        RetryCutoff {
+            deadline: Arc::new(watch::Sender::new(None)),
+        }
+    }
+
+    /// No retry of a request sent with this cutoff starts after `deadline`
+    /// (or after an earlier deadline given before): the requests waiting for
+    /// a later one fail now. An attempt under way is not cut.
+    pub fn cut_off_at(&self, deadline: Instant) {
+        self.deadline.send_modify(|cut| {
+            *cut = Some(cut.map_or(deadline, |earlier| earlier.min(deadline)));
+        });
+    }
+
+    /// Where a request's [`RetryPolicy::send_until`] hears of the cutoff.
+    fn subscribe(&self) -> watch::Receiver<Option<Instant>> {
+        self.deadline.subscribe()
+    }
+}
+
+impl Default for RetryCutoff {
+    fn default() -> Self {
+        RetryCutoff::new()
+    }
+}
+
+impl std::fmt::Debug for RetryCutoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetryCutoff")
+            .field("deadline", &*self.deadline.borrow())
+            .finish()
+    }
+}
 
 /// The largest random extra added to a server's throttle hint, as a fraction
 /// of the hint: it spreads clients throttled alike over a tenth of the hint,
@@ -252,25 +341,43 @@ impl RetryPolicy {
         deadline: Instant,
         report: impl FnMut(SendEvent),
     ) -> Settlement {
-        self.send_until(exporter, request, attempt_timeout, deadline, None, report)
+        self.settle(exporter, request, attempt_timeout, deadline, None, report)
             .await
     }
 
     /// [`send`](Self::send), and no retry starts after a shutdown's deadline
-    /// (`cutoff`): a retry whose wait would end after it is called off at
-    /// once, when the answer comes or when shutdown begins during the wait,
-    /// and the request fails as a retryable one out of time (`exhausted`),
-    /// with the last error and why it was not retried. Nothing is left to
-    /// wait for, so shutdown need not sit out its deadline; a retry that
-    /// starts before it is still made. An attempt under way is not cut (the
-    /// shutdown's deadline settles it).
-    pub(crate) async fn send_until<E: Exporter>(
+    /// (`cutoff`, once [cut off](RetryCutoff::cut_off_at)): a retry whose
+    /// wait would end after it is called off at once, when the answer comes
+    /// or when shutdown begins during the wait, and the request fails as a
+    /// retryable one out of time (`exhausted`), its last error the cause
+    /// followed by "(not retried: the next attempt would come after the
+    /// shutdown deadline)". Nothing is left to wait for, so shutdown need not
+    /// sit out its deadline; a retry that starts before it is still made. An
+    /// attempt under way is not cut (the shutdown's deadline settles it).
+    /// Example: [`RetryCutoff`].
+    pub async fn send_until<E: Exporter>(
         &self,
         exporter: &E,
         request: &ExportRequest,
         attempt_timeout: Duration,
         deadline: Instant,
-        mut cutoff: Option<RetryCutoff>,
+        cutoff: &RetryCutoff,
+        report: impl FnMut(SendEvent),
+    ) -> Settlement {
+        let cutoff = Some(cutoff.subscribe());
+        self.settle(exporter, request, attempt_timeout, deadline, cutoff, report)
+            .await
+    }
+
+    /// [`send`](Self::send) and [`send_until`](Self::send_until): the one
+    /// retry loop, with a shutdown's cutoff or without.
+    async fn settle<E: Exporter>(
+        &self,
+        exporter: &E,
+        request: &ExportRequest,
+        attempt_timeout: Duration,
+        deadline: Instant,
+        mut cutoff: Option<watch::Receiver<Option<Instant>>>,
         mut report: impl FnMut(SendEvent),
     ) -> Settlement {
         let spans = request.span_count as u64;
@@ -373,7 +480,10 @@ impl RetryPolicy {
 /// Waits until `wake`, unless a shutdown whose deadline comes first begins
 /// (or has begun): whether the wait ran its course. Without a `cutoff`, or
 /// once its sender is gone, a plain sleep.
-async fn wait_for_retry(wake: Instant, cutoff: Option<&mut RetryCutoff>) -> bool {
+async fn wait_for_retry(
+    wake: Instant,
+    cutoff: Option<&mut watch::Receiver<Option<Instant>>>,
+) -> bool {
     let sleep = tokio::time::sleep_until(wake.into());
     let Some(cutoff) = cutoff else {
         sleep.await;
@@ -599,5 +709,103 @@ mod tests {
             ));
             assert_eq!((settled.failed, settled.retries), (2, 0), "{hint:?}");
         }
+    }
+
+    /// Answers a retryable error with `hint` as the throttle for its first
+    /// `throttled` attempts, then success; counts the attempts.
+    struct ThrottledFirst {
+        throttled: usize,
+        hint: Duration,
+        attempts: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Exporter for ThrottledFirst {
+        fn encoding(&self) -> otlp_core::encode::Encoding {
+            otlp_core::encode::Encoding::Protobuf
+        }
+        async fn export(&self, _: ExportRequest) -> ExportOutcome {
+            let attempt = self
+                .attempts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if attempt < self.throttled {
+                ExportOutcome::Retryable {
+                    error: ExportError::Transport("429 Too Many Requests".into()),
+                    throttle: Some(self.hint),
+                }
+            } else {
+                ExportOutcome::Success
+            }
+        }
+    }
+
+    #[test]
+    fn a_cutoff_given_during_the_wait_calls_off_a_retry_that_would_come_after_it() {
+        let (runtime, request) = runtime_and_request(2);
+        let exporter = ThrottledFirst {
+            throttled: usize::MAX,
+            hint: Duration::from_secs(20),
+            attempts: Default::default(),
+        };
+        let cutoff = RetryCutoff::new();
+        let shutdown = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut errors = Vec::new();
+        let settled = runtime.block_on(async {
+            // Shutdown begins while the request waits for its retry; a
+            // later deadline given after it does not move the cutoff.
+            let (shutting_down, began) = (cutoff.clone(), std::sync::Arc::clone(&shutdown));
+            tokio::spawn(async move {
+                began.notified().await;
+                shutting_down.cut_off_at(Instant::now() + Duration::from_secs(3));
+                shutting_down.cut_off_at(Instant::now() + Duration::from_secs(3600));
+            });
+            RetryPolicy::default()
+                .send_until(
+                    &exporter,
+                    &request,
+                    Duration::from_secs(5),
+                    Instant::now() + Duration::from_secs(60),
+                    &cutoff,
+                    |event| match event {
+                        SendEvent::Error(error) => errors.push(error),
+                        SendEvent::Retry => shutdown.notify_one(),
+                    },
+                )
+                .await
+        });
+        assert_eq!(
+            (settled.failed, settled.retries, settled.exhausted),
+            (2, 1, true)
+        );
+        assert_eq!(exporter.attempts.into_inner(), 1);
+        assert_eq!(
+            errors,
+            [
+                "transport error: 429 Too Many Requests",
+                "transport error: 429 Too Many Requests (not retried: the next attempt would \
+                 come after the shutdown deadline)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_retry_that_comes_before_the_cutoff_is_still_made() {
+        let (runtime, request) = runtime_and_request(2);
+        let exporter = ThrottledFirst {
+            throttled: 1,
+            hint: Duration::from_millis(10),
+            attempts: Default::default(),
+        };
+        let cutoff = RetryCutoff::new();
+        cutoff.cut_off_at(Instant::now() + Duration::from_secs(60));
+        let settled = runtime.block_on(RetryPolicy::default().send_until(
+            &exporter,
+            &request,
+            Duration::from_secs(5),
+            Instant::now() + Duration::from_secs(3600),
+            &cutoff,
+            |_| {},
+        ));
+        assert_eq!((settled.exported, settled.retries), (2, 1));
+        assert_eq!(exporter.attempts.into_inner(), 2);
     }
 }

@@ -28,7 +28,7 @@ use otlp_core::encode::{
 use otlp_core::{LogRecord, Metric, SpanData};
 use otlp_sdk::config::Config;
 use otlp_sdk::deadline;
-use otlp_sdk::{ExportRequest, Exporter, RetryPolicy, SendEvent, Signal};
+use otlp_sdk::{ExportRequest, Exporter, RetryCutoff, RetryPolicy, SendEvent, Signal};
 use tokio::runtime::{Handle, Runtime};
 
 use super::BridgeError;
@@ -255,6 +255,9 @@ pub(super) struct ExportCore<S: ExportSignal, E> {
     encoder: Mutex<S::Encoder>,
     encoding: Encoding,
     retry: RetryPolicy,
+    /// The shutdown's cutoff, given to every delivery: no retry starts
+    /// after it ([`RetryPolicy::send_until`]).
+    retry_cutoff: RetryCutoff,
     pub(super) export_timeout: Duration,
     max_request_bytes: usize,
     counters: Arc<Counters>,
@@ -295,6 +298,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             encoder: Mutex::new(S::Encoder::new()),
             encoding,
             retry: settings.retry,
+            retry_cutoff: RetryCutoff::new(),
             export_timeout: settings.export_timeout,
             max_request_bytes: settings.max_request_bytes.clamp(1, MAX_REQUEST_BYTES),
             counters: Arc::new(Counters::default()),
@@ -390,6 +394,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             delivery: Delivery {
                 exporter: Arc::clone(&self.exporter),
                 retry: self.retry.clone(),
+                retry_cutoff: self.retry_cutoff.clone(),
                 deadline,
                 counters: Arc::clone(&self.counters),
                 unsettled: Unsettled {
@@ -462,7 +467,16 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
 
     /// Refuses new exports, waits for those in flight if
     /// [`ExportSignal::SHUTDOWN_WAITS_FOR_EXPORTS`], then shuts the transport
-    /// down (ending any export still running), all within `timeout`.
+    /// down (ending any export still running), all within `timeout`; then
+    /// waits, within it still, for the deliveries so ended to count their
+    /// records, so that the stats show none in flight.
+    ///
+    /// No retry starts after the shutdown's deadline, or, where the
+    /// transport's shutdown ends the exports in flight at once, after now: a
+    /// delivery waiting for a later one (a server's throttle hint, a long
+    /// backoff) fails at once, its cause kept in the last error, rather than
+    /// hold the shutdown to its deadline or sleep on past it for an attempt
+    /// that cannot be made ([`RetryPolicy::send_until`]).
     ///
     /// The transport's shutdown is polled once on the calling thread (inside
     /// the export runtime, as the pipeline's own work) before any wait: one
@@ -474,12 +488,15 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        let deadline = S::SHUTDOWN_WAITS_FOR_EXPORTS.then(|| {
-            let deadline = deadline::deadline_after(timeout);
+        let deadline = deadline::deadline_after(timeout);
+        if S::SHUTDOWN_WAITS_FOR_EXPORTS {
+            self.retry_cutoff.cut_off_at(deadline);
             // Exports in flight finish first (or are ended below, by the transport's shutdown).
             self.in_flight.wait_idle(deadline);
-            deadline
-        });
+        } else {
+            // The transport's shutdown below ends the attempts under way.
+            self.retry_cutoff.cut_off_at(Instant::now());
+        }
         let exporter = Arc::clone(&self.exporter);
         let mut transport_shutdown = Box::pin(as_pipeline_work(async move {
             exporter.shutdown().await;
@@ -487,23 +504,26 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
         // Spawned and waited for with what is left of `timeout`, a shutdown
         // that completes at its first poll would still miss a zero timeout
         // (`Timeout(0)` while the transport did shut down, an instant later).
-        {
+        let done_at_once = {
             let _runtime = self.runtime.handle.enter();
             let mut context = Context::from_waker(Waker::noop());
-            if transport_shutdown.as_mut().poll(&mut context).is_ready() {
-                return Ok(());
-            }
+            transport_shutdown.as_mut().poll(&mut context).is_ready()
+        };
+        if done_at_once {
+            self.in_flight.wait_idle(deadline);
+            return Ok(());
         }
         let (done, finished) = mpsc::sync_channel(1);
         self.runtime.handle.spawn(async move {
             transport_shutdown.await;
             let _ = done.send(());
         });
-        let left = deadline.map_or(timeout, |deadline| {
-            deadline.saturating_duration_since(Instant::now())
-        });
+        let left = deadline.saturating_duration_since(Instant::now());
         match finished.recv_timeout(left) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.in_flight.wait_idle(deadline);
+                Ok(())
+            }
             Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
             Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure(format!(
                 "the {} runtime stopped before the exporter shut down",
@@ -712,6 +732,8 @@ impl Drop for InFlightGuard {
 struct Delivery<E> {
     exporter: Arc<E>,
     retry: RetryPolicy,
+    /// The adapter's: a shutdown calls off a retry that would come after it.
+    retry_cutoff: RetryCutoff,
     deadline: Instant,
     counters: Arc<Counters>,
     unsettled: Unsettled,
@@ -764,18 +786,19 @@ impl<E: Exporter> Delivery<E> {
     }
 
     /// Sends one request until it is settled (the sdk's one retry loop,
-    /// each attempt bounded only by the export deadline); returns the
-    /// records that failed.
+    /// each attempt bounded only by the export deadline, no retry after a
+    /// shutdown's cutoff); returns the records that failed.
     async fn send_with_retry(&self, request: ExportRequest) -> u64 {
         let counters = &*self.counters;
         let attempt_timeout = self.deadline.saturating_duration_since(Instant::now());
         let settled = self
             .retry
-            .send(
+            .send_until(
                 &*self.exporter,
                 &request,
                 attempt_timeout,
                 self.deadline,
+                &self.retry_cutoff,
                 |event| {
                     if let SendEvent::Error(error) = event {
                         counters.record_error(error);

@@ -60,8 +60,15 @@ use crate::pipeline::exporter_from_config;
 /// settled; one whose future was dropped before (a caller that gave up on
 /// it) keeps running on the export runtime, and `force_flush` waits for it,
 /// at most the export timeout (`Err(Timeout)` past it). Shutdown shuts the
-/// transport down (exports in flight end at once) and returns by its
-/// timeout.
+/// transport down (exports in flight end at once: an attempt under way, and a
+/// retry waiting out a backoff or a server's throttle hint, which fails with
+/// that hint's error as its cause) and returns by its timeout, the spans of
+/// the exports it ended counted in [`stats`](Self::stats). The stock
+/// processors shut their exporter down only once the export under way has
+/// returned: a retry still to come holds their shutdown until then (they
+/// answer `Timeout` past theirs), so keep the export timeout below the
+/// shutdown's, or put [`OtlpSpanProcessor`](super::OtlpSpanProcessor) among
+/// the provider's processors, whose shutdown calls such a retry off.
 ///
 /// ```
 /// use std::time::Duration;

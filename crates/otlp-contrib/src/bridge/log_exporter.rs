@@ -62,8 +62,13 @@ use crate::pipeline::log_exporter_from_config;
 /// counted in [`stats`](Self::stats), the server's message kept as
 /// `last_error`); anything else, once retries are exhausted, is
 /// `Err(InternalFailure)` naming the record counts and the last error. After
-/// `shutdown`, `export` answers `Err(AlreadyShutdown)`; shutdown returns by
-/// its timeout.
+/// `shutdown`, `export` answers `Err(AlreadyShutdown)`; shutdown ends the
+/// exports in flight (an attempt under way, a retry waiting for its turn) and
+/// returns by its timeout, their records counted. As with
+/// [`SdkExporter`](super::SdkExporter), the stock processors shut it down only
+/// once the export under way has returned (a retry still to come holds their
+/// shutdown); [`OtlpLogProcessor`](super::OtlpLogProcessor) calls such a
+/// retry off.
 ///
 /// ```
 /// use std::time::Duration;

@@ -36,7 +36,7 @@ use crate::ending_thread::EndingThread;
 use crate::export_loop::panic_message;
 use crate::exporter::{ExportRequest, Exporter, Signal};
 use crate::layered::Layered;
-use crate::retry::{RetryPolicy, SendEvent, Settlement};
+use crate::retry::{RetryCutoff, RetryPolicy, SendEvent, Settlement};
 
 /// The spec's default export interval (`OTEL_METRIC_EXPORT_INTERVAL`).
 pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
@@ -234,7 +234,7 @@ struct ExportCounts {
     /// A shutdown's deadline once one is asked for: no retry starts after
     /// it ([`RetryPolicy::send_until`]), so that an export waiting out a
     /// long backoff or throttle hint ends then, not at the deadline.
-    retry_cutoff: tokio::sync::watch::Sender<Option<Instant>>,
+    retry_cutoff: RetryCutoff,
 }
 
 impl ExportCounts {
@@ -358,9 +358,7 @@ impl ReaderHandle {
         let cutoff = deadline
             .checked_sub((timeout / 10).min(Duration::from_millis(50)))
             .unwrap_or(deadline);
-        self.counts.retry_cutoff.send_modify(|cut| {
-            *cut = Some(cut.map_or(cutoff, |earlier| earlier.min(cutoff)));
-        });
+        self.counts.retry_cutoff.cut_off_at(cutoff);
         let result = self.ask(Command::Shutdown, timeout);
         if let Err(MetricsError::Timeout(_)) = result {
             self.counts.abandon(timeout);
@@ -694,7 +692,7 @@ impl<E: Exporter> Reader<E> {
             &request,
             self.timeout,
             deadline,
-            Some(counts.retry_cutoff.subscribe()),
+            &counts.retry_cutoff,
             |event| match event {
                 SendEvent::Error(message) => counts.note_error(message),
                 SendEvent::Retry => {
