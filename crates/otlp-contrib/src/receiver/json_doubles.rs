@@ -837,6 +837,221 @@ mod tests {
         }
     }
 
+    /// Proto3 JSON takes a `double` as a number or as a string: one of the
+    /// three non-finite names, or a number written as a JSON number is
+    /// (`"1.5"`, `"-0"`, `"1e-9"`); the Collector reads such strings too.
+    /// opentelemetry-proto's serde took only the three names, and only in a
+    /// summary. Every `double` field of OTLP must read as prost reads its
+    /// protobuf twin, and a string that is not a JSON number (or is out of
+    /// the range of a double) must still be refused.
+    #[test]
+    fn doubles_given_as_decimal_strings_are_read() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+        use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        use opentelemetry_proto::tonic::metrics::v1 as pm;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message as _;
+
+        let double = |key: &str, value: f64| KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::DoubleValue(value)),
+            }),
+            ..KeyValue::default()
+        };
+        let traces = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        attributes: vec![
+                            double("a", 1.5),
+                            double("b", -0.0),
+                            double("c", 1e-9),
+                            double("d", 12.0),
+                            double("e", -2.5e300),
+                        ],
+                        ..Span::default()
+                    }],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+            "traceId":"01010101010101010101010101010101","spanId":"0202020202020202",
+            "attributes":[{"key":"a","value":{"doubleValue":"1.5"}},
+                          {"key":"b","value":{"doubleValue":"-0"}},
+                          {"key":"c","value":{"doubleValue":"1e-9"}},
+                          {"key":"d","value":{"doubleValue":"12"}},
+                          {"key":"e","value":{"doubleValue":"-2.5E+300"}}]}]}]}]}"#;
+        let read: ExportTraceServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        // `-0.0 == 0.0`: the sign is checked apart.
+        let b = &read.resource_spans[0].scope_spans[0].spans[0].attributes[1];
+        assert!(
+            matches!(b.value.as_ref().and_then(|v| v.value.clone()),
+                Some(any_value::Value::DoubleValue(d)) if d.is_sign_negative()),
+            "-0 keeps its sign: {b:?}"
+        );
+        let protobuf = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        let logs = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::DoubleValue(0.25)),
+                        }),
+                        attributes: vec![KeyValue {
+                            key: "s".into(),
+                            value: Some(AnyValue {
+                                value: Some(any_value::Value::StringValue("0.25".into())),
+                            }),
+                            ..KeyValue::default()
+                        }],
+                        ..LogRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        };
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{
+            "body":{"doubleValue":"0.25"},
+            "attributes":[{"key":"s","value":{"stringValue":"0.25"}}]}]}]}]}"#;
+        let read: ExportLogsServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportLogsServiceRequest::decode(logs.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        let metric = |data| pm::Metric {
+            name: "m".into(),
+            data: Some(data),
+            ..pm::Metric::default()
+        };
+        let metrics = ExportMetricsServiceRequest {
+            resource_metrics: vec![pm::ResourceMetrics {
+                scope_metrics: vec![pm::ScopeMetrics {
+                    metrics: vec![
+                        metric(pm::metric::Data::Gauge(pm::Gauge {
+                            data_points: vec![pm::NumberDataPoint {
+                                value: Some(pm::number_data_point::Value::AsDouble(2.5)),
+                                exemplars: vec![pm::Exemplar {
+                                    value: Some(pm::exemplar::Value::AsDouble(-3.0)),
+                                    ..pm::Exemplar::default()
+                                }],
+                                ..pm::NumberDataPoint::default()
+                            }],
+                        })),
+                        metric(pm::metric::Data::Histogram(pm::Histogram {
+                            data_points: vec![pm::HistogramDataPoint {
+                                count: 3,
+                                sum: Some(1.5),
+                                bucket_counts: vec![1, 1, 1],
+                                explicit_bounds: vec![1.0, 2.5],
+                                min: Some(0.5),
+                                max: Some(1000.0),
+                                ..pm::HistogramDataPoint::default()
+                            }],
+                            aggregation_temporality: 2,
+                        })),
+                        metric(pm::metric::Data::ExponentialHistogram(
+                            pm::ExponentialHistogram {
+                                data_points: vec![pm::ExponentialHistogramDataPoint {
+                                    count: 1,
+                                    sum: Some(4.0),
+                                    zero_threshold: 1e-9,
+                                    ..pm::ExponentialHistogramDataPoint::default()
+                                }],
+                                aggregation_temporality: 1,
+                            },
+                        )),
+                        metric(pm::metric::Data::Summary(pm::Summary {
+                            data_points: vec![pm::SummaryDataPoint {
+                                count: 2,
+                                sum: 7.5,
+                                quantile_values: vec![pm::summary_data_point::ValueAtQuantile {
+                                    quantile: 0.5,
+                                    value: 3.0,
+                                }],
+                                ..pm::SummaryDataPoint::default()
+                            }],
+                        })),
+                    ],
+                    ..pm::ScopeMetrics::default()
+                }],
+                ..pm::ResourceMetrics::default()
+            }],
+        };
+        let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[
+            {"name":"m","gauge":{"dataPoints":[{"asDouble":"2.5","exemplars":[{"asDouble":"-3"}]}]}},
+            {"name":"m","histogram":{"dataPoints":[{"count":"3","sum":"1.5","bucketCounts":["1","1","1"],
+             "explicitBounds":["1","2.5"],"min":"0.5","max":"1e3"}],"aggregationTemporality":2}},
+            {"name":"m","exponentialHistogram":{"dataPoints":[{"count":"1","sum":"4",
+             "zeroThreshold":"1e-9"}],"aggregationTemporality":1}},
+            {"name":"m","summary":{"dataPoints":[{"count":"2","sum":"7.5",
+             "quantileValues":[{"quantile":"0.5","value":"3"}]}]}}]}]}]}"#;
+        let read: ExportMetricsServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportMetricsServiceRequest::decode(metrics.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        // Not a JSON number, or out of a double's range: still refused.
+        for not_a_double in [
+            "", " 1", "1 ", "+1", ".5", "1.", "01", "1e", "0x10", "1_0", "inf", "nan", "1e400",
+            "-1e400",
+        ] {
+            let json = format!(
+                r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"doubleValue":"{not_a_double}"}}}}]}}]}}]}}"#
+            );
+            assert!(
+                from_slice::<ExportLogsServiceRequest>(json.as_bytes()).is_err(),
+                "{not_a_double:?}"
+            );
+        }
+    }
+
+    /// Proto3 JSON writes `bytes` as standard base64 with padding and reads
+    /// it URL-safe or without padding too (as Go's `protojson` does);
+    /// opentelemetry-proto's serde took only the standard padded form, so an
+    /// attribute's `bytesValue` of `"Zm8"` was refused. A string that is no
+    /// base64 of either kind (mixing the alphabets, padded short, one symbol
+    /// too many) is still refused.
+    #[test]
+    fn bytes_values_url_safe_or_unpadded_are_read() {
+        let bytes_of = |text: &str| {
+            let json = format!(
+                r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"bytesValue":"{text}"}}}}]}}]}}]}}"#
+            );
+            from_slice::<ExportLogsServiceRequest>(json.as_bytes())
+                .map(|request| {
+                    request.resource_logs[0].scope_logs[0].log_records[0]
+                        .body
+                        .as_ref()
+                        .and_then(|body| body.value.clone())
+                })
+                .map_err(|error| error.to_string())
+        };
+        let bytes = |bytes: &[u8]| Ok(Some(any_value::Value::BytesValue(bytes.to_vec())));
+        for (text, expected) in [
+            ("Zm8=", &b"fo"[..]),
+            ("Zm8", b"fo"),
+            ("Zg", b"f"),
+            ("Zm9v", b"foo"),
+            ("+/8=", b"\xfb\xff"),
+            ("-_8=", b"\xfb\xff"),
+            ("-_8", b"\xfb\xff"),
+            ("", b""),
+        ] {
+            assert_eq!(bytes_of(text), bytes(expected), "{text:?}");
+        }
+        for not_base64 in ["Zg=", "Z", "Zm9vY", "-/8=", "+_8", "Zm8*", "Zm=8"] {
+            assert!(bytes_of(not_base64).is_err(), "{not_base64:?}");
+        }
+    }
+
     #[test]
     fn other_errors_keep_their_position() {
         let error = from_slice::<ExportLogsServiceRequest>(

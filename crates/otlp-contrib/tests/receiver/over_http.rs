@@ -96,6 +96,42 @@ async fn http_accepts_hand_written_otlp_json() {
     assert_eq!(span.status.as_ref().map(|s| s.code), Some(2));
 }
 
+/// Proto3 JSON, which OTLP/JSON follows where the OTLP spec does not say
+/// otherwise, reads a `double` given as a decimal string and `bytes` written
+/// URL-safe or without padding; the receiver answered 400 to both.
+#[tokio::test]
+async fn http_accepts_doubles_as_strings_and_unpadded_or_url_safe_bytes() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let json = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",
+        "spanId":"eee19b7ec3c1b174","name":"s","attributes":[
+        {"key":"ratio","value":{"doubleValue":"0.75"}},
+        {"key":"unpadded","value":{"bytesValue":"Zm8"}},
+        {"key":"url-safe","value":{"bytesValue":"-_8="}}]}]}]}]}"#;
+    let response = post(&url(&receiver), JSON, None, json.as_bytes().to_vec()).await;
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let spans = receiver.accepted_spans();
+    let values: Vec<_> = spans[0]
+        .attributes
+        .iter()
+        .map(|kv| kv.value.as_ref().and_then(|value| value.value.clone()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            Some(Value::DoubleValue(0.75)),
+            Some(Value::BytesValue(b"fo".to_vec())),
+            Some(Value::BytesValue(vec![0xfb, 0xff])),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn http_keeps_connections_alive() {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
