@@ -1,9 +1,11 @@
-//! OTLP/JSON that `opentelemetry-proto`'s serde refuses: non-finite doubles
-//! and empty members left out. OTLP/JSON is the proto3 JSON mapping,
-//! where a `double` field may hold the strings `"NaN"`, `"Infinity"` and
-//! `"-Infinity"`; `opentelemetry-proto`'s serde takes them only for a summary
-//! point's `quantile` and `value`, and refuses them everywhere else (a gauge's
-//! `asDouble`, a histogram's `sum`, `min` and `max`, an attribute's
+//! OTLP/JSON that `opentelemetry-proto`'s serde refuses: doubles given as
+//! strings, empty members left out, bytes in base64's other forms. OTLP/JSON
+//! is the proto3 JSON mapping, where a `double` field may hold a string: one
+//! of `"NaN"`, `"Infinity"` and `"-Infinity"`, or a number written as JSON
+//! writes numbers (`"1.5"`, `"-0"`, `"1e-9"`; the Collector reads these too).
+//! `opentelemetry-proto`'s serde takes the three names only for a summary
+//! point's `quantile` and `value`, and refuses strings everywhere else (a
+//! gauge's `asDouble`, a histogram's `sum`, `min` and `max`, an attribute's
 //! `doubleValue`...).
 //!
 //! Cost model: a body is first decoded as it is, straight from its bytes.
@@ -17,7 +19,14 @@
 //! A string is read as a double only as the value of a key that names a
 //! `double` field somewhere in OTLP ([`DOUBLE_FIELDS`]), or as an element of
 //! an array under such a key (`explicitBounds`), so `"stringValue": "NaN"`
-//! stays a string.
+//! stays a string; and only when it is one of the three names or a JSON
+//! number within a double's range ([`double_string`]): `" 1"`, `"+1"`,
+//! `".5"`, `"1e400"` are still refused, as Go's `protojson` refuses them.
+//!
+//! The slow path also reads a `bytesValue` written URL-safe (`-` and `_`)
+//! or without its `=` padding, which proto3 JSON accepts besides the
+//! standard padded base64 it writes, and which that serde refuses
+//! ([`standard_base64`]).
 //!
 //! The same slow path fills in the members canonical proto3 JSON leaves out
 //! (empty repeated fields, empty strings) where that serde requires them
@@ -108,9 +117,10 @@ pub(crate) trait JsonOneofs: DeserializeOwned {
     }
 }
 
-/// Decodes an OTLP/JSON request, taking `"NaN"`, `"Infinity"` and
-/// `"-Infinity"` in its `double` fields and the members proto3 JSON may leave
-/// out ([`fill_omitted_members`]), and 32-bit integers given as strings. The
+/// Decodes an OTLP/JSON request, taking `"NaN"`, `"Infinity"`,
+/// `"-Infinity"` and decimal strings in its `double` fields, the members
+/// proto3 JSON may leave out ([`fill_omitted_members`]), 32-bit integers given
+/// as strings, and URL-safe or unpadded base64 in `bytesValue`. The
 /// error is the first decode's (with its line and column) when the second one
 /// fails too; a oneof whose member is in the body but does not decode, and an
 /// integer string out of its field's range, are errors naming them.
@@ -134,7 +144,8 @@ pub(crate) fn from_slice<R: JsonOneofs>(body: &[u8]) -> Result<R, serde_json::Er
 }
 
 /// Decodes `value` (a parsed body or a part of one) as `T`, taking
-/// `"NaN"`, `"Infinity"` and `"-Infinity"` in `double` fields. Members are
+/// `"NaN"`, `"Infinity"`, `"-Infinity"` and decimal strings (`"1.5"`) in
+/// `double` fields ([`double_string`]). Members are
 /// not filled in: `value` is expected to have been through
 /// [`fill_omitted_members`].
 pub(crate) fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
@@ -152,8 +163,9 @@ pub(crate) fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, serd
 /// reference (`entityRefs`). A `null` member is removed first: proto3 JSON reads
 /// it as the field's default, that serde only where the field is an `Option`.
 /// A decimal string under the key of a 32-bit integer field becomes that
-/// number ([`integer_string`]). Recursion is bounded by `serde_json`'s nesting
-/// limit (128) on the parsed value.
+/// number ([`integer_string`]); a `bytesValue` written URL-safe or unpadded
+/// becomes its standard padded base64 ([`standard_base64`]). Recursion is
+/// bounded by `serde_json`'s nesting limit (128) on the parsed value.
 fn fill_omitted_members(value: &mut Value) -> Result<(), serde_json::Error> {
     match value {
         Value::Array(items) => items.iter_mut().try_for_each(fill_omitted_members),
@@ -161,6 +173,11 @@ fn fill_omitted_members(value: &mut Value) -> Result<(), serde_json::Error> {
             fields.retain(|_, field| !field.is_null());
             for (key, field) in fields.iter_mut() {
                 match (key.as_str(), &mut *field) {
+                    ("bytesValue", Value::String(text)) => {
+                        if let Some(standard) = standard_base64(text) {
+                            *text = standard;
+                        }
+                    }
                     (name, Value::String(text)) => {
                         if let Some(number) = integer_string(name, text)? {
                             *field = Value::Number(number);
@@ -254,18 +271,90 @@ fn fill_default(
     }
 }
 
-/// The double a proto3 JSON string stands for, if it is one of the three.
-fn non_finite(text: &str) -> Option<f64> {
+/// The standard padded base64 of a proto3 JSON `bytes` value written
+/// URL-safe or without padding, as Go's `protojson` reads it: URL-safe when
+/// it has a `-` or `_` (and then no `+` or `/`), unpadded when its length is
+/// not a multiple of 4 (and then no `=`). `None` for a string in the
+/// standard form or in no form, left to the decoder (which refuses the
+/// latter).
+fn standard_base64(text: &str) -> Option<String> {
+    let url_safe = text.contains(['-', '_']);
+    let padding = match text.len() % 4 {
+        0 => 0,
+        // One symbol past a whole group is no base64, padded or not.
+        1 => return None,
+        rest => 4 - rest,
+    };
+    if (!url_safe && padding == 0)
+        || (url_safe && text.contains(['+', '/']))
+        || (padding > 0 && text.contains('='))
+    {
+        return None;
+    }
+    let mut standard: String = text
+        .chars()
+        .map(|symbol| match symbol {
+            '-' => '+',
+            '_' => '/',
+            other => other,
+        })
+        .collect();
+    standard.extend(std::iter::repeat_n('=', padding));
+    Some(standard)
+}
+
+/// The double a proto3 JSON string stands for in a `double` field: one of
+/// `"NaN"`, `"Infinity"` and `"-Infinity"`, or a number written as a JSON
+/// number (RFC 8259: no `+`, no leading zero, no bare `.`, no whitespace)
+/// that fits a double (`"1e400"` does not: `None`, as for any other string).
+fn double_string(text: &str) -> Option<f64> {
     match text {
         "NaN" => Some(f64::NAN),
         "Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
+        _ if is_json_number(text) => text.parse::<f64>().ok().filter(|d| d.is_finite()),
         _ => None,
     }
 }
 
-/// A deserializer over a parsed JSON value that gives the three strings to
-/// visitors as doubles where `double` says the value is a `double` field's.
+/// Whether `text` is a number in JSON's grammar (RFC 8259, section 6):
+/// `-`? (`0` | `[1-9][0-9]*`) (`.` `[0-9]+`)? (`[eE]` `[+-]`? `[0-9]+`)?.
+fn is_json_number(text: &str) -> bool {
+    /// The rest of `text` after its leading ASCII digits, if there is one.
+    fn after_digits(text: &[u8]) -> Option<&[u8]> {
+        let digits = text.iter().take_while(|byte| byte.is_ascii_digit()).count();
+        (digits > 0).then(|| &text[digits..])
+    }
+    let text = text.as_bytes();
+    let text = text.strip_prefix(b"-").unwrap_or(text);
+    let rest = match text {
+        [b'0', rest @ ..] => rest,
+        [b'1'..=b'9', ..] => after_digits(text).unwrap_or_default(),
+        _ => return false,
+    };
+    let rest = match rest.strip_prefix(b".") {
+        Some(fraction) => match after_digits(fraction) {
+            Some(rest) => rest,
+            None => return false,
+        },
+        None => rest,
+    };
+    match rest {
+        [] => true,
+        [b'e' | b'E', exponent @ ..] => {
+            let exponent = exponent
+                .strip_prefix(b"+")
+                .or_else(|| exponent.strip_prefix(b"-"))
+                .unwrap_or(exponent);
+            after_digits(exponent).is_some_and(<[u8]>::is_empty)
+        }
+        _ => false,
+    }
+}
+
+/// A deserializer over a parsed JSON value that gives the strings
+/// [`double_string`] reads to visitors as doubles where `double` says the
+/// value is a `double` field's.
 /// Everything else is handed over as `serde_json`'s own deserializer does.
 #[derive(Clone, Copy)]
 struct JsonValue<'de> {
@@ -278,7 +367,7 @@ impl<'de> Deserializer<'de> for JsonValue<'de> {
 
     fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.value {
-            Value::String(text) if self.double => match non_finite(text) {
+            Value::String(text) if self.double => match double_string(text) {
                 Some(double) => visitor.visit_f64(double),
                 None => visitor.visit_borrowed_str(text),
             },
@@ -1050,6 +1139,53 @@ mod tests {
         for not_base64 in ["Zg=", "Z", "Zm9vY", "-/8=", "+_8", "Zm8*", "Zm=8"] {
             assert!(bytes_of(not_base64).is_err(), "{not_base64:?}");
         }
+    }
+
+    /// Deliberately stricter than the Collector, as the OTLP specification
+    /// says: enum names "MUST NOT be used" (refused, in every enum field, on
+    /// the slow path too), and snake_case keys are "not valid" (unknown
+    /// fields, ignored).
+    #[test]
+    fn enum_names_are_refused_and_snake_case_keys_are_unknown_fields() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+        for (field, name) in [
+            ("kind", "SPAN_KIND_SERVER"),
+            ("status", r#"{"code":"STATUS_CODE_ERROR"}"#),
+        ] {
+            let value = if name.starts_with('{') {
+                name.to_owned()
+            } else {
+                format!("\"{name}\"")
+            };
+            // With a non-finite double, so the slow path reads it too.
+            let json = format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"{field}":{value},
+                "attributes":[{{"key":"d","value":{{"doubleValue":"NaN"}}}}]}}]}}]}}]}}"#
+            );
+            assert!(
+                from_slice::<ExportTraceServiceRequest>(json.as_bytes()).is_err(),
+                "{json}"
+            );
+        }
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
+            {"severityNumber":"SEVERITY_NUMBER_INFO"}]}]}]}"#;
+        assert!(from_slice::<ExportLogsServiceRequest>(json).is_err());
+        let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m",
+            "sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_DELTA"}}]}]}]}"#;
+        assert!(from_slice::<ExportMetricsServiceRequest>(json).is_err());
+
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
+            {"severity_number":9,"severity_text":"INFO","body":{"string_value":"x"}}]}]}]}"#;
+        let read: ExportLogsServiceRequest = from_slice(json).expect("unknown keys are ignored");
+        let record = &read.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(record.severity_number, 0);
+        assert_eq!(record.severity_text, "");
+        assert_eq!(
+            record.body.as_ref().map(|body| body.value.clone()),
+            Some(None)
+        );
     }
 
     #[test]

@@ -11,8 +11,11 @@
 //! - gRPC `TraceService/Export`, `LogsService/Export` and
 //!   `MetricsService/Export` with `grpc-encoding` gzip or zstd;
 //! - HTTP `POST /v1/traces`, `POST /v1/logs` and `POST /v1/metrics` with
-//!   `application/x-protobuf` or `application/json` (OTLP/JSON, a non-finite
-//!   double written `"NaN"`, `"Infinity"` or `"-Infinity"`) bodies,
+//!   `application/x-protobuf` or `application/json` (OTLP/JSON: proto3's
+//!   JSON mapping with hex ids, case-insensitive; 64-bit integers as numbers
+//!   or strings; a `double` as a number, a decimal string or `"NaN"`,
+//!   `"Infinity"`, `"-Infinity"`; `bytesValue` as base64, standard or
+//!   URL-safe, padded or not; unknown keys ignored) bodies,
 //!   `Content-Encoding` gzip or zstd, HTTP/1.1 keep-alive or HTTP/2;
 //! - optionally over TLS, with client certificates required (mTLS).
 //!
@@ -34,6 +37,13 @@
 //! calls invalid); a link's ids may be all zeroes (the trace API records
 //! links to an invalid context that carry attributes), a log record's or
 //! exemplar's optional ids empty or all zeroes.
+//!
+//! Where the Collector reads more OTLP/JSON than the OTLP specification
+//! allows, this receiver holds to the specification, so that an exporter's
+//! mistake shows here: an enum given by name (`"kind":"SPAN_KIND_SERVER"`,
+//! which the specification says MUST NOT be used) is bad data, and a key in
+//! the original snake_case (`"trace_id"`, "not valid to use as keys") is an
+//! unknown field, ignored as the specification says unknown fields are.
 //!
 //! A script of [`Fault`]s, played one per request, makes it misbehave like a
 //! real backend: error codes, throttling with `RetryInfo` / `Retry-After`,
