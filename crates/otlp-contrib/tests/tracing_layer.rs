@@ -1737,3 +1737,85 @@ fn a_message_field_beyond_i64_still_names_the_span_event() {
         Some(&Value::StringValue("42".to_owned()))
     );
 }
+
+/// Nanoseconds since the Unix epoch of a time read in the test.
+fn unix_nanos(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as u64
+}
+
+/// Reads the wall clock until it is past `mark`: what happens next happens
+/// strictly after it, however coarse the clock.
+fn after(mark: std::time::SystemTime) {
+    while std::time::SystemTime::now() <= mark {
+        std::hint::spin_loop();
+    }
+}
+
+/// A span ends at its last exit, as `tracing-opentelemetry` ends it (since
+/// 0.24): `tracing` keeps a span open while a child lives (a task spawned
+/// with the request's span as its parent, say), and the request did not
+/// last as long as its background work. An event recorded in the span after
+/// its last exit (`parent: &span`, or an error recorded with `Span::record`)
+/// moves its end to that event; a span never entered ends when it closes.
+#[test]
+fn a_span_ends_at_its_last_exit_not_when_a_child_keeping_it_open_closes() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let (left, late, failing, closing) = tracing::subscriber::with_default(subscriber, || {
+        let request = tracing::info_span!("request");
+        let background = request.in_scope(|| tracing::info_span!("background"));
+        drop(request);
+        // The request is over; its child keeps it open.
+        let left = std::time::SystemTime::now();
+        after(left);
+        background.in_scope(|| tracing::info!("still working"));
+        drop(background);
+
+        let answered = tracing::info_span!("answered");
+        answered.in_scope(|| {});
+        let late = std::time::SystemTime::now();
+        after(late);
+        tracing::info!(parent: &answered, "reported late");
+        drop(answered);
+
+        let failed = tracing::info_span!("failed late", cause = tracing::field::Empty);
+        failed.in_scope(|| {});
+        let failing = std::time::SystemTime::now();
+        after(failing);
+        let error: &(dyn Error + 'static) = &CardDeclined;
+        failed.record("cause", error);
+        drop(failed);
+
+        let never_entered = tracing::info_span!("never entered");
+        let closing = std::time::SystemTime::now();
+        after(closing);
+        drop(never_entered);
+        (left, late, failing, closing)
+    });
+    let exported = pipeline.finish();
+    let request = exported.named("request");
+    let background = exported.named("background");
+    assert_eq!(background.parent_span_id, request.span_id);
+    assert!(
+        request.end_time_unix_nano <= unix_nanos(left),
+        "the request ended at its last exit, before its child: {} > {}",
+        request.end_time_unix_nano,
+        unix_nanos(left)
+    );
+    assert!(background.end_time_unix_nano > unix_nanos(left));
+
+    let answered = exported.named("answered");
+    assert_eq!(answered.events.len(), 1);
+    assert!(answered.events[0].time_unix_nano > unix_nanos(late));
+    assert!(answered.end_time_unix_nano >= answered.events[0].time_unix_nano);
+
+    let failed = exported.named("failed late");
+    assert_eq!(failed.events.len(), 1);
+    assert!(failed.events[0].time_unix_nano > unix_nanos(failing));
+    assert!(failed.end_time_unix_nano >= failed.events[0].time_unix_nano);
+
+    let never_entered = exported.named("never entered");
+    assert!(never_entered.end_time_unix_nano > unix_nanos(closing));
+}
