@@ -30,7 +30,8 @@ use super::{DEFAULT_SCOPE, LEVEL_ATTRIBUTE, TARGET_ATTRIBUTE};
 /// Cost: a span costs its pending state at creation (its attribute vector
 /// and one extension in the registry, where the sdk span later takes its
 /// place), its sdk span at first use (see the [module documentation](super)),
-/// and its encoding when it closes; a sampled-out span costs its creation
+/// a look at its state and a clock read per exit (it ends at its last
+/// exit), and its encoding when it closes; a sampled-out span costs its creation
 /// fields and a flag check per event and `record` after that; with tracing
 /// off (a tracer that never records) a span costs a zero-sized mark, no
 /// allocation, until something needs its context. Nothing is recorded on a
@@ -542,8 +543,19 @@ where
         active_span::enter_current_keyed(key);
     }
 
-    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         active_span::exit_keyed(id.into_non_zero_u64());
+        // The span ends at its last exit (`SpanState::exited`). Tracing
+        // off: nothing ends. Inside an sdk call of the layer no extensions
+        // are taken, as in `on_enter`.
+        if self.tracer.never_records() || in_sdk_call() {
+            return;
+        }
+        if let Some(span) = ctx.span(id)
+            && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
+        {
+            state.exited();
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {

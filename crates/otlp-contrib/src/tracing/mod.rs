@@ -19,7 +19,15 @@
 //! ## What becomes what
 //!
 //! - A `tracing` span becomes an OTLP span, started when the `tracing` span is
-//!   created and ended when it closes (its last handle dropped). Its name is
+//!   created and ended at its last exit, as in `tracing-opentelemetry`
+//!   (since 0.24): `tracing` keeps a span open while any child lives (a
+//!   task spawned under a request's span), and the request did not last as
+//!   long as that work. An event recorded in it after that exit (`parent:
+//!   &span`, or an error recorded with `Span::record`) moves the end to the
+//!   event; a span never entered ends when it closes (its last handle
+//!   dropped). A span entered once and then only named as a parent (a
+//!   connection's span, its requests `parent: &connection`) ends at that
+//!   exit too: enter it around the work it covers. Its name is
 //!   the span's name; the instrumentation scope is `otlp_contrib::tracing`
 //!   for every span (one scope, as in `tracing-opentelemetry`; set another
 //!   with [`OtlpLayerBuilder::with_scope`]). Where it was declared goes into
@@ -177,7 +185,8 @@
 //!
 //! Three limits come from `tracing` itself, as with `tracing-opentelemetry`:
 //! - A span closes, and is exported, when the last handle on it is dropped:
-//!   its own and its children's. `tracing-subscriber`'s registry closes a
+//!   its own and its children's (its end time is its last exit, see
+//!   above). `tracing-subscriber`'s registry closes a
 //!   parent through the dispatcher of the thread that drops the last child
 //!   (tokio-rs/tracing#1656), so with a subscriber set per thread or per
 //!   scope (`with_default`, `set_default`), a parent whose last child is
@@ -203,7 +212,9 @@
 //!   closes, on the thread that closes it. Keys are the fields' static
 //!   names; strings are copied once; `?debug` values are formatted once.
 //! - Each enter (for an `Instrument`ed future: each poll) takes the span's
-//!   extensions once, to start it if it is pending.
+//!   extensions once, to start it if it is pending; each exit once more,
+//!   and reads the clock for a recording span (its end time: closing it then
+//!   reads none).
 //! - Sampled out: after the span has started, `record` and events inside it
 //!   cost a look at a flag — no field is converted.
 //! - Tracing off — a provider that can record nothing

@@ -24,6 +24,10 @@ pub(super) struct SpanState {
     /// Whether a status was set explicitly (`otel.status_*` fields) or by an
     /// `ERROR` event: a later `ERROR` event does not overwrite it.
     status_set: bool,
+    /// When a recording span was last exited, or had an event after that:
+    /// its end time (see [`SpanState::exited`]). `None` for a span never
+    /// exited, which ends when it closes.
+    ended: Option<SystemTime>,
 }
 
 // Both variants inline, not boxed: the registry boxes each extension already,
@@ -103,7 +107,31 @@ impl SpanState {
         SpanState {
             stage: Stage::Pending(pending),
             status_set,
+            ended: None,
         }
+    }
+
+    /// Notes that the span was exited now: it ends at its last exit, not
+    /// when `tracing` closes it, as `tracing-opentelemetry` ends it (since
+    /// 0.24). `tracing` keeps a span open as long as a child lives (a task
+    /// spawned under a request's span, say), and the request did not last as
+    /// long as that work. One clock read, for a recording span only.
+    pub(super) fn exited(&mut self) {
+        if let Stage::Started(span) = &self.stage
+            && span.is_recording()
+        {
+            self.ended = Some(SystemTime::now());
+        }
+    }
+
+    /// The time of an event added now: after an exit, the event moves the
+    /// span's end to it (an event that happened in the span happened before
+    /// it ended). `None` for a span not exited yet: the sdk reads the clock.
+    fn event_time(&mut self) -> Option<SystemTime> {
+        let ended = self.ended.as_mut()?;
+        let now = SystemTime::now();
+        *ended = now;
+        Some(now)
     }
 
     /// Whether field values recorded now may end up exported: false only
@@ -179,6 +207,13 @@ impl SpanState {
                 status = Some(Status::error(message.clone()));
             }
         }
+        // An error recorded after the span's last exit moves its end to
+        // the error's event, as an event does.
+        let exception_time = if fields.exceptions.is_empty() {
+            None
+        } else {
+            self.event_time()
+        };
         match (&self.stage, &status) {
             (_, None) => {}
             (Stage::Pending(_), Some(status)) => self.status_set = *status != Status::Unset,
@@ -236,7 +271,11 @@ impl SpanState {
                     span.set_status(status);
                 }
                 for message in exceptions {
-                    span.add_event(EXCEPTION_EVENT, [KeyValue::new(EXCEPTION_MESSAGE, message)]);
+                    let attributes = [KeyValue::new(EXCEPTION_MESSAGE, message)];
+                    match exception_time {
+                        Some(time) => span.add_event_at(EXCEPTION_EVENT, time, attributes),
+                        None => span.add_event(EXCEPTION_EVENT, attributes),
+                    }
                 }
             }
         }
@@ -245,7 +284,12 @@ impl SpanState {
     /// Adds the event `name` now, starting the span first if it is pending.
     pub(super) fn add_event(&mut self, tracer: &Tracer, name: Str, attributes: Vec<KeyValue>) {
         let _sdk_call = SdkCall::mark();
-        self.start(tracer).add_event(name, attributes);
+        let time = self.event_time();
+        let span = self.start(tracer);
+        match time {
+            Some(time) => span.add_event_at(name, time, attributes),
+            None => span.add_event(name, attributes),
+        }
     }
 
     /// Sets an error status from an `ERROR` event, unless one was set before.
@@ -258,7 +302,8 @@ impl SpanState {
         }
     }
 
-    /// Ends the span now, starting it first if it is pending. Not called
+    /// Ends the span at its last exit (or the last event after it), else
+    /// now, starting it first if it is pending. Not called
     /// when the tracer never records: the layer leaves the state to the
     /// registry, which drops it with the span (see `OtlpLayer::on_close`).
     ///
@@ -272,7 +317,10 @@ impl SpanState {
         // `stage` (the sdk span is about 300 bytes: one copy less per span).
         match self.stage {
             Stage::Pending(mut pending) => start(tracer, &mut pending).end(),
-            Stage::Started(mut span) => span.end(),
+            Stage::Started(mut span) => match self.ended {
+                Some(ended) => span.end_at(ended),
+                None => span.end(),
+            },
         }
     }
 }
