@@ -1819,3 +1819,47 @@ fn a_span_ends_at_its_last_exit_not_when_a_child_keeping_it_open_closes() {
     let never_entered = exported.named("never entered");
     assert!(never_entered.end_time_unix_nano > unix_nanos(closing));
 }
+
+/// `otel.status_message`, the name `tracing-opentelemetry` gave the status
+/// description up to 0.31 (0.32 renamed it `otel.status_description`),
+/// still sets it: code written for those releases keeps its statuses, at
+/// creation and recorded later, before the span starts and after.
+#[test]
+fn otel_status_message_sets_the_status_description_as_tracing_opentelemetry_0_31_did() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let at_creation =
+            tracing::info_span!("at creation", otel.status_message = "quota exceeded");
+        drop(at_creation);
+        for (name, start_first) in [("recorded pending", false), ("recorded started", true)] {
+            let span = tracing::info_span!(
+                "recorded",
+                otel.name = name,
+                otel.status_code = tracing::field::Empty,
+                otel.status_message = tracing::field::Empty,
+            );
+            if start_first {
+                span.in_scope(|| {});
+            }
+            span.record("otel.status_code", "error");
+            span.record("otel.status_message", "database unreachable");
+        }
+    });
+    let exported = pipeline.finish();
+    let at_creation = exported.named("at creation");
+    assert_eq!(
+        status(at_creation),
+        (StatusCode::Error, "quota exceeded".to_owned())
+    );
+    assert!(attribute(&at_creation.attributes, "otel.status_message").is_none());
+    for name in ["recorded pending", "recorded started"] {
+        let span = exported.named(name);
+        assert_eq!(
+            status(span),
+            (StatusCode::Error, "database unreachable".to_owned()),
+            "{name}"
+        );
+        assert!(attribute(&span.attributes, "otel.status_message").is_none());
+    }
+}
