@@ -19,7 +19,7 @@ use tracing_core::field::{Field, Visit};
 use super::{
     CODE_FILE_PATH, CODE_LINE_NUMBER, CODE_MODULE_NAME, EXCEPTION_EVENT, EXCEPTION_MESSAGE,
     SPAN_KIND_FIELD, SPAN_NAME_FIELD, SPAN_STATUS_CODE_FIELD, SPAN_STATUS_DESCRIPTION_FIELD,
-    TARGET_ATTRIBUTE, THREAD_ID, THREAD_NAME,
+    SPAN_STATUS_MESSAGE_FIELD, TARGET_ATTRIBUTE, THREAD_ID, THREAD_NAME,
 };
 
 /// The value of an integer that may not fit OTLP's `i64`: an int when it
@@ -117,7 +117,7 @@ pub(super) struct SpanFields {
     pub(super) kind: Option<SpanKind>,
     /// `otel.status_code`.
     pub(super) status_code: Option<StatusCode>,
-    /// `otel.status_description`.
+    /// `otel.status_description` (or `otel.status_message`).
     pub(super) status_description: Option<Str>,
     /// The messages of `&dyn Error` values: one `exception` event each.
     pub(super) exceptions: Vec<Str>,
@@ -184,7 +184,9 @@ impl SpanFields {
             SPAN_NAME_FIELD => self.name = Some(Str::copy_from(text)),
             SPAN_KIND_FIELD => self.kind = parse_kind(text),
             SPAN_STATUS_CODE_FIELD => self.status_code = Some(parse_status_code(text)),
-            SPAN_STATUS_DESCRIPTION_FIELD => self.status_description = Some(Str::copy_from(text)),
+            SPAN_STATUS_DESCRIPTION_FIELD | SPAN_STATUS_MESSAGE_FIELD => {
+                self.status_description = Some(Str::copy_from(text));
+            }
             _ => return false,
         }
         true

@@ -83,7 +83,9 @@
 //!   `producer`, `consumer`, `internal`, any case; only before the span
 //!   starts, see below), [`otel.status_code`](SPAN_STATUS_CODE_FIELD)
 //!   (`ok`, `error`, `unset`) and
-//!   [`otel.status_description`](SPAN_STATUS_DESCRIPTION_FIELD) its status.
+//!   [`otel.status_description`](SPAN_STATUS_DESCRIPTION_FIELD) (or
+//!   [`otel.status_message`](SPAN_STATUS_MESSAGE_FIELD), its name in
+//!   `tracing-opentelemetry` up to 0.31) its status.
 //!   Before the span starts the last value recorded wins, `unset` included
 //!   (it clears an earlier status, as in `tracing-opentelemetry`); once it
 //!   has started, `ok` is final and `unset` is ignored, as the
@@ -373,6 +375,10 @@ pub const SPAN_KIND_FIELD: &str = "otel.kind";
 pub const SPAN_STATUS_CODE_FIELD: &str = "otel.status_code";
 /// Span field that sets the status description (alone: an error status).
 pub const SPAN_STATUS_DESCRIPTION_FIELD: &str = "otel.status_description";
+/// The name `tracing-opentelemetry` gave [`SPAN_STATUS_DESCRIPTION_FIELD`]
+/// up to 0.31 (0.32 renamed it): the same field here, so that code written
+/// for those releases keeps its statuses.
+pub const SPAN_STATUS_MESSAGE_FIELD: &str = "otel.status_message";
 
 /// The semantic conventions' name of an exception event.
 const EXCEPTION_EVENT: &str = "exception";
