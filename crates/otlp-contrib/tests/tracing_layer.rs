@@ -1863,3 +1863,73 @@ fn otel_status_message_sets_the_status_description_as_tracing_opentelemetry_0_31
         assert!(attribute(&span.attributes, "otel.status_message").is_none());
     }
 }
+
+/// A `tracing` span with no `tracing` parent the layer records, made while
+/// a span is current through the `opentelemetry` API (`Context::attach` of
+/// an extracted context, `Tracer::in_span`, a library instrumented with
+/// that API), continues that span's trace, as `tracing-opentelemetry`'s
+/// spans do (its contextual parent falls back to `Context::current()`) and
+/// as `OtlpLogLayer`'s records are already correlated with it. A remote
+/// context stays remote, its trace state kept; `parent: None` is still a
+/// root, and a current `tracing` span still wins. With tracing off the
+/// span's context still continues the trace.
+#[cfg(feature = "opentelemetry-bridge")]
+#[test]
+fn a_span_without_a_tracing_parent_continues_the_span_current_through_the_opentelemetry_api() {
+    use opentelemetry::trace::{
+        SpanContext as ApiContext, SpanId as ApiSpanId, TraceContextExt as _,
+        TraceFlags as ApiFlags, TraceId as ApiTraceId, TraceState as ApiTraceState,
+    };
+    use std::str::FromStr as _;
+
+    let remote = ApiContext::new(
+        ApiTraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
+        ApiSpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+        ApiFlags::SAMPLED,
+        true,
+        ApiTraceState::from_str("vendor=x").unwrap(),
+    );
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let outer = tracing::info_span!("tracing parent");
+        let _attached = opentelemetry::Context::new()
+            .with_remote_span_context(remote.clone())
+            .attach();
+        let request = tracing::info_span!("under the api context");
+        request.in_scope(|| drop(tracing::info_span!("its child")));
+        drop(tracing::info_span!(parent: None, "explicit root"));
+        outer.in_scope(|| drop(tracing::info_span!("inside a tracing span")));
+    });
+    let off = TracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&off));
+    let off_context = tracing::subscriber::with_default(subscriber, || {
+        let _attached = opentelemetry::Context::new()
+            .with_remote_span_context(remote.clone())
+            .attach();
+        tracing::info_span!("tracing off").context()
+    });
+
+    let exported = pipeline.finish();
+    let request = exported.named("under the api context");
+    let trace_id = remote.trace_id().to_bytes();
+    assert_eq!(request.trace_id, trace_id);
+    assert_eq!(request.parent_span_id, remote.span_id().to_bytes());
+    assert_eq!(request.flags & 0x300, 0x300, "a remote parent");
+    assert_eq!(request.trace_state, "vendor=x");
+    let child = exported.named("its child");
+    assert_eq!(child.parent_span_id, request.span_id);
+    let root = exported.named("explicit root");
+    assert!(root.parent_span_id.is_empty());
+    assert_ne!(root.trace_id, trace_id);
+    let outer = exported.named("tracing parent");
+    let inside = exported.named("inside a tracing span");
+    assert_eq!(inside.parent_span_id, outer.span_id);
+    assert_eq!(inside.trace_id, outer.trace_id);
+    assert!(outer.parent_span_id.is_empty(), "made before the attach");
+
+    assert_eq!(off_context.trace_id.to_bytes(), trace_id);
+    assert!(!off_context.trace_flags.is_sampled());
+}
