@@ -235,6 +235,29 @@ pub(crate) fn current_span_context() -> Option<otlp_core::SpanContext> {
     })
 }
 
+/// The span made current through the `opentelemetry` API on this thread, if
+/// it is valid, as a parent: its ids, its defined W3C flags, whether it is
+/// remote (an extracted context) and its trace state. For `OtlpLayer`,
+/// whose spans without a `tracing` parent continue it, as
+/// `tracing-opentelemetry`'s do. Cost: a thread-local read; the trace state
+/// is converted only when it has members (and then cached per thread).
+#[cfg(feature = "tracing")]
+pub(crate) fn current_parent_context() -> Option<otlp_core::SpanContext> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use otlp_core::{SpanContext, SpanId, TraceId};
+    opentelemetry::Context::map_current(|current| {
+        let span = current.span();
+        let context = span.span_context();
+        context.is_valid().then(|| SpanContext {
+            trace_id: TraceId::from_bytes(context.trace_id().to_bytes()),
+            span_id: SpanId::from_bytes(context.span_id().to_bytes()),
+            trace_flags: convert::defined_flags(context.trace_flags()),
+            is_remote: context.is_remote(),
+            trace_state: convert::convert_trace_state(context.trace_state()),
+        })
+    })
+}
+
 /// Makes the `opentelemetry` API record nothing on the pipelines' own
 /// threads (see `otlp_sdk::own_threads`): each enters `opentelemetry`'s
 /// suppressed context for the rest of its life, so spans started there by

@@ -408,8 +408,19 @@ where
             // (`with_state`). No field is converted, no clock read. Its
             // parent starts now, as it does when tracing is on: a span with
             // a child has a fixed trace (`set_parent` says so).
-            let _ = self.parent_context(&span);
-            span.extensions_mut().replace(Deferred);
+            // A parent outside `tracing` (`api_parent`) is known only now:
+            // such a span keeps it in a state made at once.
+            let parent = self.parent_context(&span);
+            match api_parent(parent.is_none() && attrs.is_contextual()) {
+                Some(parent) => {
+                    let pending = Pending::unrecorded(metadata.name(), Some(parent));
+                    span.extensions_mut()
+                        .replace(SpanState::pending(pending, false));
+                }
+                None => {
+                    span.extensions_mut().replace(Deferred);
+                }
+            }
             return;
         }
         let start = SystemTime::now();
@@ -445,7 +456,10 @@ where
             });
         }
         attrs.record(&mut fields);
-        let parent = self.parent_context(&span);
+        let mut parent = self.parent_context(&span);
+        if parent.is_none() {
+            parent = api_parent(attrs.is_contextual());
+        }
         // `Unset` is kept as asked (it starts the span as unset) and sets
         // nothing.
         let status = fields.status();
@@ -650,6 +664,28 @@ where
             None
         }
     }
+}
+
+/// The parent of a span with no `tracing` parent this layer records, if
+/// `look` (the span is contextual: `parent: None` makes a root): the span
+/// current through the `opentelemetry` API on this thread (`Context::attach`
+/// of an extracted context, `Tracer::in_span`, a library instrumented with
+/// that API), as `tracing-opentelemetry`'s contextual parent falls back to
+/// `Context::current()`, and as `OtlpLogLayer` correlates records with it.
+/// Cost: a thread-local read, for such spans only.
+#[cfg(feature = "opentelemetry-bridge")]
+fn api_parent(look: bool) -> Option<SpanContext> {
+    if look {
+        crate::bridge::current_parent_context()
+    } else {
+        None
+    }
+}
+
+/// Without the `opentelemetry` bridge there is no such parent.
+#[cfg(not(feature = "opentelemetry-bridge"))]
+fn api_parent(_look: bool) -> Option<SpanContext> {
+    None
 }
 
 /// A `message` field that is no text (`info!(message = 5)`, a float, a

@@ -51,7 +51,19 @@
 //!   that span, and what a call made inside it propagates
 //!   ([`OtlpSpanExt::context`]) (`tracing-opentelemetry` drops those; the layer finds them
 //!   through the subscriber, so not inside `Option<L>`, `Vec<L>` or a
-//!   reloaded layer, see [`OtlpLogLayer`]). `follows_from` becomes a link.
+//!   reloaded layer, see [`OtlpLogLayer`]). A span with no such parent
+//!   (no `tracing` span current, or none the layer records), made while a
+//!   span is current through the `opentelemetry` API (feature
+//!   `opentelemetry-bridge`: `Context::attach` of an extracted context,
+//!   `Tracer::in_span`, a library instrumented with that API), continues
+//!   that span's trace, remote or not, as in `tracing-opentelemetry` (whose
+//!   contextual parent falls back to `Context::current()`) and as
+//!   `OtlpLogLayer` correlates records with it; `parent: None` is still a
+//!   root. The other way is not done: entering a span of this layer does not
+//!   make it current for the `opentelemetry` API (`tracing-opentelemetry`'s
+//!   `with_context_activation`), so a span started through that API inside
+//!   it is not its child; use [`OtlpSpanExt::context`]. `follows_from`
+//!   becomes a link.
 //! - Fields become attributes with their types: integers (an `u64` over
 //!   `i64::MAX` becomes its decimal text), floats, bools and strings as such,
 //!   `?debug` and `%display` values as text. `Span::record` sets or replaces
