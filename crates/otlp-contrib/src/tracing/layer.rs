@@ -142,8 +142,16 @@ impl OtlpLayerBuilder {
     }
 
     /// Whether an `ERROR`-level event inside a span sets the span's status to
-    /// error, with the event's message as the description, unless a status
-    /// was set before (default: on, as in `tracing-opentelemetry`).
+    /// error, with the event's message as the description (else its error's
+    /// text), unless a status was set before (default: on, as in
+    /// `tracing-opentelemetry`). Off, such events leave the status alone.
+    ///
+    /// Not quite `tracing-opentelemetry`'s option of the same name: there an
+    /// `ERROR` event always sets an error status, and the option only adds
+    /// the description, taken from an `error` field (that of
+    /// `#[instrument(err)]`) in an event without a message, at any level. So
+    /// off there, the span is still failed, with an empty description; off
+    /// here, it is not.
     pub fn with_error_events_to_status(mut self, on: bool) -> Self {
         self.error_events_to_status = on;
         self

@@ -66,7 +66,12 @@
 //!   becomes a link.
 //! - Fields become attributes with their types: integers (an `u64` over
 //!   `i64::MAX` becomes its decimal text), floats, bools and strings as such,
-//!   `?debug` and `%display` values as text. `Span::record` sets or replaces
+//!   `?debug` and `%display` values as text. Unsigned integers (`u8` to
+//!   `u64`, `usize`) and `i128`/`u128` that fit are ints too, where
+//!   `tracing-opentelemetry` writes them as their text (`"200"` for
+//!   `http.response.status_code = 200_u16`, an int in the semantic
+//!   conventions): a query that compares such an attribute with a string
+//!   needs changing. `Span::record` sets or replaces
 //!   attributes later. An error value (`&dyn Error` field) becomes a text
 //!   attribute, its sources (cause, cause's cause...) the string array
 //!   `<field>.chain` as in `tracing-opentelemetry` (recorded with
@@ -85,9 +90,16 @@
 //!   `tracing-log`'s `log.*` fields, as in `tracing-opentelemetry`). An
 //!   error (a `&dyn Error` value, or the `error` field that
 //!   `#[instrument(err)]` writes) adds `exception.message` and, without a
-//!   message, names the event `exception`. An `ERROR` event sets the span's status to error with its
-//!   message, unless a status was set before
-//!   ([`OtlpLayerBuilder::with_error_events_to_status`]). Events outside any
+//!   message, names the event `exception`. An `ERROR` event sets the span's
+//!   status to error with its message (else its error's text), unless a
+//!   status was set before
+//!   ([`OtlpLayerBuilder::with_error_events_to_status`]); events of other
+//!   levels never do. `tracing-opentelemetry` differs there: an `ERROR`
+//!   event's status has an empty description, an `error` field in an event
+//!   without a message sets the status at any level (with its text:
+//!   `#[instrument(err(level = "warn"))]` marks the span failed there, not
+//!   here), and turning `with_error_events_to_status` off only drops the
+//!   description. Events outside any
 //!   span are not recorded here (log records are another front door).
 //! - The fields `tracing-opentelemetry` users know keep their meaning:
 //!   [`otel.name`](SPAN_NAME_FIELD) renames the span,
