@@ -66,7 +66,7 @@ impl Pem {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| self.invalid(format!("bad PEM certificate: {error}")))?;
         if certificates.is_empty() {
-            return Err(self.invalid("no PEM CERTIFICATE block found"));
+            return Err(self.invalid(format!("no PEM CERTIFICATE block found ({PEM_ONLY})")));
         }
         Ok(certificates)
     }
@@ -94,11 +94,36 @@ impl Pem {
         }
     }
 
-    /// The PEM private key this holds (PKCS#8, PKCS#1 or SEC1).
+    /// The PEM private key this holds (PKCS#8, PKCS#1 or SEC1, unencrypted).
     fn private_key(&self) -> Result<PrivateKeyDer<'static>, BuildError> {
-        PrivateKeyDer::from_pem_slice(&self.bytes)
-            .map_err(|error| self.invalid(format!("no usable PEM private key: {error}")))
+        PrivateKeyDer::from_pem_slice(&self.bytes).map_err(|error| {
+            self.invalid(if holds_encrypted_key(&self.bytes) {
+                ENCRYPTED_KEY.to_owned()
+            } else if matches!(error, rustls::pki_types::pem::Error::NoItemsFound) {
+                format!("no PKCS#8, PKCS#1 or SEC1 private key section found ({PEM_ONLY})")
+            } else {
+                format!("no usable PEM private key: {error}")
+            })
+        })
     }
+}
+
+/// What a file that holds no PEM section of the kind sought is told.
+const PEM_ONLY: &str =
+    "the file must be PEM text: convert a DER or PKCS#12 file with openssl first";
+
+/// Why an encrypted private key is refused, and what to do.
+const ENCRYPTED_KEY: &str = "the private key is encrypted, and no setting takes its passphrase (the \
+                             OpenTelemetry specification has none): give the key unencrypted, as \
+                             `openssl pkey -in KEY -out UNENCRYPTED_KEY` writes it";
+
+/// Whether PEM text holds an encrypted private key: a PKCS#8 `ENCRYPTED
+/// PRIVATE KEY` section, or a PKCS#1 or SEC1 key under OpenSSL's legacy
+/// encryption (a `Proc-Type: 4,ENCRYPTED` header), which rustls reads as
+/// no key, or as bad base64.
+fn holds_encrypted_key(pem: &[u8]) -> bool {
+    let holds = |needle: &[u8]| pem.windows(needle.len()).any(|window| window == needle);
+    holds(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || holds(b"Proc-Type: 4,ENCRYPTED")
 }
 
 /// Checks that a client certificate chain and key form an identity: the key

@@ -95,26 +95,46 @@ impl Pem {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| invalid(error.to_string()))?;
         if certificates.is_empty() {
-            return Err(invalid(
-                "no `-----BEGIN CERTIFICATE-----` section found".to_owned(),
-            ));
+            return Err(invalid(format!(
+                "no `-----BEGIN CERTIFICATE-----` section found ({PEM_ONLY})"
+            )));
         }
         Ok(certificates)
     }
 
+    /// The PEM private key this holds (PKCS#8, PKCS#1 or SEC1, unencrypted).
     fn private_key(&self) -> Result<PrivateKeyDer<'static>, HttpExporterError> {
         PrivateKeyDer::from_pem_slice(&self.bytes).map_err(|error| {
             HttpExporterError::InvalidPrivateKey {
                 origin: self.origin.to_string(),
                 reason: match error {
+                    _ if holds_encrypted_key(&self.bytes) => ENCRYPTED_KEY.to_owned(),
                     rustls::pki_types::pem::Error::NoItemsFound => {
-                        "no PKCS#8, PKCS#1 or SEC1 private key section found".to_owned()
+                        format!("no PKCS#8, PKCS#1 or SEC1 private key section found ({PEM_ONLY})")
                     }
                     other => other.to_string(),
                 },
             }
         })
     }
+}
+
+/// What a document that holds no PEM section of the kind sought is told.
+const PEM_ONLY: &str =
+    "the file must be PEM text: convert a DER or PKCS#12 file with openssl first";
+
+/// Why an encrypted private key is refused, and what to do.
+const ENCRYPTED_KEY: &str = "the private key is encrypted, and no setting takes its passphrase (the \
+                             OpenTelemetry specification has none): give the key unencrypted, as \
+                             `openssl pkey -in KEY -out UNENCRYPTED_KEY` writes it";
+
+/// Whether PEM text holds an encrypted private key: a PKCS#8 `ENCRYPTED
+/// PRIVATE KEY` section, or a PKCS#1 or SEC1 key under OpenSSL's legacy
+/// encryption (a `Proc-Type: 4,ENCRYPTED` header), which rustls reads as
+/// no key, or as bad base64.
+fn holds_encrypted_key(pem: &[u8]) -> bool {
+    let holds = |needle: &[u8]| pem.windows(needle.len()).any(|window| window == needle);
+    holds(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || holds(b"Proc-Type: 4,ENCRYPTED")
 }
 
 /// The TLS material of an exporter: CAs to trust instead of the system's, and

@@ -528,16 +528,41 @@ impl TlsFile {
     }
 }
 
-/// TLS settings for the exporter (PEM file paths).
+/// TLS settings for the exporter: PEM file paths, read by the exporter when
+/// it is built (the gRPC one only for an `https://` endpoint; an unreadable
+/// or unusable file fails the build, naming the setting), and the gRPC
+/// `insecure` flag.
+///
+/// Each file is a setting of its own: a signal's own
+/// (`OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE`, `logs.exporter.client_key`, …)
+/// wins over the generic one file by file, as the specification says of every
+/// `OTEL_EXPORTER_OTLP_<SIGNAL>_*` variable and as the Java and Python SDKs
+/// read them. So a signal's own client certificate pairs with the generic key
+/// when the signal names no key of its own (a certificate renewed for the same
+/// key), and a signal's own pair replaces the generic pair; opentelemetry-go
+/// instead takes a signal's pair only when both halves are set, and ignores a
+/// half. A certificate left without its key here, or a key without its
+/// certificate, is a configuration error naming both settings.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
-    /// CA certificate(s) to trust instead of the system roots (`OTEL_EXPORTER_OTLP_CERTIFICATE`).
+    /// CA certificate(s) to trust (`OTEL_EXPORTER_OTLP_CERTIFICATE`): they
+    /// replace the default roots (the system's), as the Collector's `ca_file`
+    /// and opentelemetry-go's certificate pool do, so a public CA must be in
+    /// the file too if one is to be trusted.
     pub ca_certificate: Option<PathBuf>,
-    /// Client certificate for mTLS (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`).
+    /// Client certificate for mTLS (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`):
+    /// PEM, the leaf first, then the intermediates a server needs to reach
+    /// its trusted root.
     pub client_certificate: Option<PathBuf>,
-    /// Client private key for mTLS (`OTEL_EXPORTER_OTLP_CLIENT_KEY`). Redacted from `Debug`.
+    /// Client private key for mTLS (`OTEL_EXPORTER_OTLP_CLIENT_KEY`): PEM,
+    /// PKCS#8, PKCS#1 or SEC1, unencrypted (no setting takes a passphrase).
+    /// Redacted from `Debug` and errors.
     pub client_key: Option<PathBuf>,
-    /// For gRPC endpoints without a scheme: `true` means plaintext (`OTEL_EXPORTER_OTLP_INSECURE`).
+    /// For gRPC endpoints without a scheme: `true` means plaintext, else TLS
+    /// (`OTEL_EXPORTER_OTLP_INSECURE`). As the specification says, an
+    /// `http://` or `https://` scheme wins (`insecure` never turns an
+    /// `https://` endpoint into plaintext, nor verifies less), and OTLP/HTTP
+    /// ignores it.
     pub insecure: Option<bool>,
 }
 
