@@ -4,15 +4,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use http::Uri;
 use otlp_sdk::Signal;
 use otlp_sdk::config::{Compression, ExporterConfig, Protocol, REDACTED, TlsFile, redact_userinfo};
-use percent_encoding::percent_decode_str;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Endpoint;
 
+use crate::basic_auth::basic_credentials;
 use crate::coalesce::CoalescingConnector;
 use crate::error::BuildError;
 use crate::exporter::{ExporterParts, GrpcExporter};
@@ -451,21 +449,6 @@ fn basic_authorization(user_info: &str) -> Option<AsciiMetadataValue> {
     let mut value = AsciiMetadataValue::try_from(basic_credentials(user_info)?).ok()?;
     value.set_sensitive(true);
     Some(value)
-}
-
-/// `Basic <base64 of user:password>` for a URL's user-info (`user` or
-/// `user:password`, percent-encoded): an endpoint's `authorization`, a
-/// proxy's `Proxy-Authorization`. `None` when either part is not UTF-8 once
-/// decoded.
-pub(crate) fn basic_credentials(user_info: &str) -> Option<String> {
-    // The first unencoded `:` ends the user name, and each part is decoded
-    // on its own (a `%3A` stays in the user name); without a password, it
-    // is empty: the credentials reqwest and curl send for the same URL.
-    let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
-    let user = percent_decode_str(user).decode_utf8().ok()?;
-    let password = percent_decode_str(password).decode_utf8().ok()?;
-    let credentials = format!("{user}:{password}");
-    Some(format!("Basic {}", STANDARD.encode(credentials)))
 }
 
 /// The metadata of every request: the configured headers, and the

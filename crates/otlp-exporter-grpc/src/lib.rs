@@ -156,6 +156,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![forbid(unsafe_code)]
 
+mod basic_auth;
 mod builder;
 mod classify;
 mod coalesce;

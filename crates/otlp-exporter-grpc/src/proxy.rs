@@ -49,7 +49,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::USER_AGENT;
-use crate::builder::basic_credentials;
+use crate::basic_auth::basic_credentials;
 use crate::error::BuildError;
 
 /// Longest head of a proxy's answer to `CONNECT` read: a status line and a
