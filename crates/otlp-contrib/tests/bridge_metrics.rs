@@ -15,7 +15,7 @@
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -40,6 +40,9 @@ use otlp_sdk::config::{ConfigLoader, Protocol};
 use otlp_sdk::{DynExporter, Exporter, RetryPolicy, Signal};
 
 const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Slack for a loaded 2-core machine (as in the bridge's `deadlines` tests).
+const SLACK: Duration = Duration::from_millis(1500);
 
 #[derive(Clone, Copy, Debug)]
 enum Transport {
@@ -894,6 +897,49 @@ fn shutting_the_adapter_down_calls_off_a_retry_that_could_not_come_before_its_de
         assert!(flushed.is_err(), "{kind:?}: {flushed:?}");
         assert_eq!(receiver.request_count(), 1, "{kind:?}: no retry was sent");
         // The reader's own shutdown finds the adapter shut down already.
+        let _ = setup.provider.shutdown();
+    }
+}
+
+/// A collection's export that the receiver never answers (`Fault::Hang`),
+/// under a minute's export timeout: shutdown waits for it until its deadline,
+/// ends it and returns, answering `Timeout`, since the data points were not
+/// settled by then. Found in review: the answer was `Ok` with the points still
+/// in flight, so a provider's shutdown reported success over a silent loss.
+#[test]
+fn shutdown_answers_timeout_when_an_export_is_still_in_flight_at_its_deadline() {
+    for kind in [Transport::Grpc, Transport::HttpProtobuf] {
+        let receiver = receiver();
+        receiver.set_fallback_fault(Some(Fault::Hang));
+        let exporter = SdkMetricExporter::builder(transport(&receiver, kind, Signal::Metrics))
+            .with_export_timeout(Duration::from_secs(60))
+            .build()
+            .expect("a metrics transport");
+        let setup = setup(exporter);
+        setup
+            .provider
+            .meter("m")
+            .u64_counter("c")
+            .build()
+            .add(1, &[]);
+        let flushing = setup.provider.clone();
+        let flush = std::thread::spawn(move || flushing.force_flush());
+        assert!(
+            receiver.wait_until(PATIENCE, |stats| stats.requests >= 1),
+            "{kind:?}: the export started"
+        );
+
+        let deadline = Duration::from_millis(500);
+        let started = Instant::now();
+        let result = setup.exporter.shutdown_with_timeout(deadline);
+        let took = started.elapsed();
+        assert!(
+            matches!(result, Err(OTelSdkError::Timeout(timeout)) if timeout == deadline),
+            "{kind:?}: {result:?}"
+        );
+        assert!(took < deadline + SLACK, "{kind:?}: {took:?}");
+        let flushed = flush.join().expect("the flushing thread");
+        assert!(flushed.is_err(), "{kind:?}: {flushed:?}");
         let _ = setup.provider.shutdown();
     }
 }

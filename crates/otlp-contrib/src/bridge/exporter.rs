@@ -605,6 +605,42 @@ mod tests {
         assert_eq!((stats.in_flight, stats.exported), (0, 1), "{stats:?}");
     }
 
+    /// A transport whose shutdown does not end the export under way (the
+    /// default `shutdown`, a no-op): the span is still in flight at the
+    /// shutdown's deadline, and the answer says so, `Timeout`, as
+    /// `force_flush` does. Before, it was `Ok` with the span unsettled, a
+    /// provider's shutdown reporting success over a span that could yet be
+    /// lost.
+    #[test]
+    fn shutdown_answers_timeout_while_a_span_is_still_in_flight_at_its_deadline() {
+        use std::future::Future;
+        let exporter = SdkExporter::builder(Gated {
+            open: tokio::sync::Semaphore::new(0),
+        })
+        .with_export_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+        {
+            let mut export = Box::pin(exporter.export(vec![span(0)]));
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(export.as_mut().poll(&mut context).is_pending());
+        }
+        let deadline = Duration::from_millis(100);
+        let started = Instant::now();
+        let result = exporter.shutdown_with_timeout(deadline);
+        let took = started.elapsed();
+        assert!(
+            matches!(result, Err(OTelSdkError::Timeout(timeout)) if timeout == deadline),
+            "{result:?}"
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "returned by its deadline: {took:?}"
+        );
+        assert_eq!(exporter.stats().in_flight, 1);
+        exporter.exporter().open.add_permits(1);
+    }
+
     /// A minimal executor with no tokio context, like the SDK's `futures_executor::block_on`.
     fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
         use std::task::{Context, Poll, Wake, Waker};
