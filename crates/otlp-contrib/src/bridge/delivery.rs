@@ -471,6 +471,15 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
     /// waits, within it still, for the deliveries so ended to count their
     /// records, so that the stats show none in flight.
     ///
+    /// `Ok` once every record is settled, failed ones included (counted in
+    /// the stats, as the native pipelines' shutdown counts them); records
+    /// still in flight at the deadline (an export not over when a metric
+    /// shutdown stops waiting, a delivery that has not counted its records
+    /// yet) answer `Err(Timeout)`, as `force_flush` does and as the bridge's
+    /// processors answer otlp-sdk's `PipelineError::Timeout`: they may yet
+    /// be lost, and a shutdown that said `Ok` would hide it (how many were
+    /// in flight is in the stats, `in_flight` or, once counted, `failed`).
+    ///
     /// No retry starts after the shutdown's deadline, or, where the
     /// transport's shutdown ends the exports in flight at once, after now: a
     /// delivery waiting for a later one (a server's throttle hint, a long
@@ -481,18 +490,22 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
     /// The transport's shutdown is polled once on the calling thread (inside
     /// the export runtime, as the pipeline's own work) before any wait: one
     /// that needs no waiting, as ours (a flag, connections let go), is done
-    /// then, and the answer is `Ok` even for a zero `timeout`. One that is
-    /// not finishes on the export runtime, waited for until the deadline
+    /// then, and the answer is `Ok` even for a zero `timeout` when nothing
+    /// was in flight. One that is not finishes on the export runtime, waited
+    /// for until the deadline
     /// (`Err(Timeout)` past it; it still runs to its end there).
     pub(super) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let deadline = deadline::deadline_after(timeout);
+        // Whether every export was over by the deadline; one ended below, by
+        // the transport's shutdown, was not.
+        let mut settled = true;
         if S::SHUTDOWN_WAITS_FOR_EXPORTS {
             self.retry_cutoff.cut_off_at(deadline);
             // Exports in flight finish first (or are ended below, by the transport's shutdown).
-            self.in_flight.wait_idle(deadline);
+            settled = self.in_flight.wait_idle(deadline);
         } else {
             // The transport's shutdown below ends the attempts under way.
             self.retry_cutoff.cut_off_at(Instant::now());
@@ -510,8 +523,7 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
             transport_shutdown.as_mut().poll(&mut context).is_ready()
         };
         if done_at_once {
-            self.in_flight.wait_idle(deadline);
-            return Ok(());
+            return self.settled_by(deadline, timeout, settled);
         }
         let (done, finished) = mpsc::sync_channel(1);
         self.runtime.handle.spawn(async move {
@@ -520,15 +532,26 @@ impl<S: ExportSignal, E: Exporter> ExportCore<S, E> {
         });
         let left = deadline.saturating_duration_since(Instant::now());
         match finished.recv_timeout(left) {
-            Ok(()) => {
-                self.in_flight.wait_idle(deadline);
-                Ok(())
-            }
+            Ok(()) => self.settled_by(deadline, timeout, settled),
             Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
             Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure(format!(
                 "the {} runtime stopped before the exporter shut down",
                 S::EXPORT
             ))),
+        }
+    }
+
+    /// The shutdown's answer once the transport is shut down: `Ok` if the
+    /// exports were `settled` before it and the deliveries it ended count
+    /// their records by `deadline`; `Err(Timeout(timeout))` if records were
+    /// still in flight at the deadline.
+    fn settled_by(&self, deadline: Instant, timeout: Duration, settled: bool) -> OTelSdkResult {
+        // Waits even when not `settled`: the deliveries the transport ended
+        // count their records within what is left of the deadline.
+        if self.in_flight.wait_idle(deadline) && settled {
+            Ok(())
+        } else {
+            Err(OTelSdkError::Timeout(timeout))
         }
     }
 }

@@ -63,7 +63,10 @@ use crate::pipeline::exporter_from_config;
 /// transport down (exports in flight end at once: an attempt under way, and a
 /// retry waiting out a backoff or a server's throttle hint, which fails with
 /// that hint's error as its cause) and returns by its timeout, the spans of
-/// the exports it ended counted in [`stats`](Self::stats). The stock
+/// the exports it ended counted in [`stats`](Self::stats): `Ok` once every
+/// span is settled (failed ones included), `Err(Timeout)` if some are still
+/// in flight at its deadline (a transport whose shutdown does not end its
+/// exports), so that success never hides spans that may yet be lost. The stock
 /// processors shut their exporter down only once the export under way has
 /// returned: a retry still to come holds their shutdown until then (they
 /// answer `Timeout` past theirs), so keep the export timeout below the

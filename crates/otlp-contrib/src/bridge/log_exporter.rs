@@ -64,7 +64,9 @@ use crate::pipeline::log_exporter_from_config;
 /// `Err(InternalFailure)` naming the record counts and the last error. After
 /// `shutdown`, `export` answers `Err(AlreadyShutdown)`; shutdown ends the
 /// exports in flight (an attempt under way, a retry waiting for its turn) and
-/// returns by its timeout, their records counted. As with
+/// returns by its timeout, their records counted: `Ok` once every record is
+/// settled (failed ones included), `Err(Timeout)` if some are still in flight
+/// at its deadline. As with
 /// [`SdkExporter`](super::SdkExporter), the stock processors shut it down only
 /// once the export under way has returned (a retry still to come holds their
 /// shutdown); [`OtlpLogProcessor`](super::OtlpLogProcessor) calls such a

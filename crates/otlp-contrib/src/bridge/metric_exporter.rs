@@ -81,12 +81,15 @@ use crate::pipeline::metric_exporter_from_config;
 /// export timeout, and answers `Err(Timeout)` past it. `shutdown_with_timeout`
 /// refuses new exports (`Err(AlreadyShutdown)`), waits for those in flight,
 /// then shuts the transport down (ending any export still running), all
-/// within its timeout. An export whose next retry would come after that
-/// timeout (a server's throttle hint, a long backoff) fails at once, its data
-/// points counted failed with the hint's error as the cause, rather than hold
-/// the shutdown to its end. A transport whose shutdown needs no waiting
-/// (ours) is shut down even with a zero timeout, and the answer is then `Ok`.
-/// The SDK's `PeriodicReader` shuts its exporter down only once the export
+/// within its timeout: `Ok` once every data point is settled (failed ones
+/// included, counted in [`stats`](Self::stats)), `Err(Timeout)` if an export
+/// was still in flight at its deadline (its data points then counted failed),
+/// so that success never hides a loss. An export whose next retry would
+/// come after that timeout (a server's throttle hint, a long backoff) fails
+/// at once, its data points counted failed with the hint's error as the
+/// cause, rather than hold the shutdown to its end. A transport whose
+/// shutdown needs no waiting (ours) is shut down even with a zero timeout,
+/// and the answer is then `Ok` when nothing was in flight. The SDK's `PeriodicReader` shuts its exporter down only once the export
 /// under way has returned: a retry still to come holds its shutdown until
 /// then (it answers `Timeout` after 5 s), so keep the export timeout short.
 ///
