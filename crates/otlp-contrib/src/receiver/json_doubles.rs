@@ -1188,6 +1188,98 @@ mod tests {
         );
     }
 
+    /// OTLP/JSON ids are hex; opentelemetry-proto's hex reader strips a `0x`
+    /// (or `0X`) prefix, so a prefixed id decoded as if it had none. Refused
+    /// on both decodes (a body that decodes the first time is decoded again
+    /// when it holds a `"0x`), naming the field; a `0x` string that is no
+    /// id, or an id in an unknown field, is read as before.
+    #[test]
+    fn ids_with_a_0x_prefix_are_refused_naming_the_field() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+        let error_of = |result: Result<(), serde_json::Error>| {
+            result
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default()
+        };
+        for (fields, field) in [
+            (r#""parentSpanId":"0x0102030405060708""#, "parentSpanId"),
+            (
+                r#""traceId":"0X01010101010101010101010101010101""#,
+                "traceId",
+            ),
+            (r#""spanId":"0x""#, "spanId"),
+            (r#""links":[{"spanId":"0x0102030405060708"}]"#, "spanId"),
+            // With a double that only the second decode reads.
+            (
+                r#""parentSpanId":"0x0102030405060708","attributes":[{"key":"d","value":{"doubleValue":"1.5"}}]"#,
+                "parentSpanId",
+            ),
+        ] {
+            let json =
+                format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{{fields}}}]}}]}}]}}"#);
+            let error =
+                error_of(from_slice::<ExportTraceServiceRequest>(json.as_bytes()).map(drop));
+            assert!(
+                error.contains(&format!("`{field}` is \"0")),
+                "{json}: {error}"
+            );
+        }
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"0x01"}]}]}]}"#;
+        let error = error_of(from_slice::<ExportLogsServiceRequest>(json).map(drop));
+        assert!(error.contains("`traceId` is \"0x01\""), "{error}");
+        let json =
+            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","sum":{"dataPoints":[
+            {"asInt":"1","exemplars":[{"asInt":"1","spanId":"0x0102030405060708"}]}]}}]}]}]}"#;
+        let error = error_of(from_slice::<ExportMetricsServiceRequest>(json).map(drop));
+        assert!(error.contains("`spanId` is \"0x"), "{error}");
+
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"spanId":"0102030405060708",
+            "body":{"stringValue":"0x01"},"x":{"spanId":"0x01"}}]}]}]}"#;
+        let read = from_slice::<ExportLogsServiceRequest>(json).expect("no prefixed id");
+        let record = &read.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(record.span_id, [1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    /// Receivers ignore unknown fields; the second decode read integer
+    /// strings inside them, so an out-of-range one (`"kind":"99999999999"`
+    /// under an unknown key) refused a body that needed that decode. Unknown
+    /// fields are left alone at every level, including a metric's and a
+    /// data point's (read by serde through `flatten`); a known field keeps
+    /// its error.
+    #[test]
+    fn unknown_fields_are_left_alone_on_the_second_decode() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+        let unknown = r#""x":{"kind":"99999999999","flags":"-1","a":[{"code":"4294967296"}]}"#;
+        let json = format!(
+            r#"{{"resourceSpans":[{{{unknown},"scopeSpans":[{{"spans":[{{"kind":"2",{unknown},
+            "status":{{"code":"1",{unknown}}},
+            "attributes":[{{"key":"d","value":{{"doubleValue":"1.5",{unknown}}}}}]}}]}}]}}]}}"#
+        );
+        let read = from_slice::<ExportTraceServiceRequest>(json.as_bytes()).expect("ignored");
+        let span = &read.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(
+            (span.kind, span.status.as_ref().map(|s| s.code)),
+            (2, Some(1))
+        );
+
+        let json = format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m",{unknown},
+            "gauge":{{{unknown},"dataPoints":[{{"asDouble":"1.5","flags":"1",{unknown}}}]}}}}]}}]}}]}}"#
+        );
+        let read = from_slice::<ExportMetricsServiceRequest>(json.as_bytes()).expect("ignored");
+        assert_eq!(read.resource_metrics[0].scope_metrics[0].metrics.len(), 1);
+
+        // A key that names a field of another message is unknown here too.
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"kind":"99999999999",
+            "body":{"doubleValue":"1.5"}}]}]}]}"#;
+        assert!(from_slice::<ExportLogsServiceRequest>(json).is_ok());
+    }
+
     #[test]
     fn other_errors_keep_their_position() {
         let error = from_slice::<ExportLogsServiceRequest>(

@@ -132,6 +132,169 @@ async fn http_accepts_doubles_as_strings_and_unpadded_or_url_safe_bytes() {
     );
 }
 
+/// The OTLP specification writes ids as hex ("case-insensitive"), and the
+/// Collector refuses a `0x` prefix; opentelemetry-proto's hex reader strips
+/// one, so `"parentSpanId":"0x0102030405060708"` was accepted (as were
+/// prefixed trace and span ids of spans, links, log records and exemplars).
+/// Each is a 400 naming the field; a `0x` string that is no id (an
+/// attribute's value), or an id inside an unknown field, is not.
+#[tokio::test]
+async fn http_json_ids_with_a_0x_prefix_are_400_naming_the_field() {
+    const TRACE: &str = "01010101010101010101010101010101";
+    const SPAN: &str = "0202020202020202";
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let traces = url(&receiver);
+    let logs = receiver.http_logs_url().expect("logs URL");
+    let metrics = receiver.http_metrics_url().expect("metrics URL");
+    let span = |fields: &str| {
+        format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"name":"s",{fields}}}]}}]}}]}}"#)
+    };
+    let record = |fields: &str| {
+        format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{{fields}}}]}}]}}]}}"#)
+    };
+    let exemplar = |fields: &str| {
+        format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m","gauge":{{"dataPoints":[{{"asInt":"1","exemplars":[{{"asInt":"2",{fields}}}]}}]}}}}]}}]}}]}}"#
+        )
+    };
+    let ids = format!(r#""traceId":"{TRACE}","spanId":"{SPAN}""#);
+    let refused: [(&str, String, &str); 9] = [
+        (
+            &traces,
+            span(&format!(r#"{ids},"parentSpanId":"0x0102030405060708""#)),
+            "parentSpanId",
+        ),
+        (
+            &traces,
+            span(&format!(r#""traceId":"0x{TRACE}","spanId":"{SPAN}""#)),
+            "traceId",
+        ),
+        (
+            &traces,
+            span(&format!(r#""traceId":"{TRACE}","spanId":"0X{SPAN}""#)),
+            "spanId",
+        ),
+        (
+            &traces,
+            span(&format!(
+                r#"{ids},"links":[{{"traceId":"0x{TRACE}","spanId":"{SPAN}"}}]"#
+            )),
+            "traceId",
+        ),
+        (
+            &traces,
+            span(&format!(
+                r#"{ids},"links":[{{"traceId":"{TRACE}","spanId":"0x{SPAN}"}}]"#
+            )),
+            "spanId",
+        ),
+        (
+            &logs,
+            record(&format!(r#""traceId":"0x{TRACE}""#)),
+            "traceId",
+        ),
+        (&logs, record(&format!(r#""spanId":"0X{SPAN}""#)), "spanId"),
+        (
+            &metrics,
+            exemplar(&format!(r#""traceId":"0x{TRACE}""#)),
+            "traceId",
+        ),
+        (&metrics, exemplar(r#""spanId":"0x""#), "spanId"),
+    ];
+    for (url, body, field) in &refused {
+        let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{body}");
+        let (code, message, _) = response.rpc_status();
+        assert_eq!(code, 3, "INVALID_ARGUMENT for {body}: {message}");
+        assert!(
+            message.contains(&format!("`{field}`")) && message.contains("0x"),
+            "{body}: {message}"
+        );
+    }
+    // A `0x` string that is not an id, and ids inside unknown fields.
+    let accepted = [
+        (
+            &traces,
+            span(&format!(
+                r#"{ids},"attributes":[{{"key":"address","value":{{"stringValue":"0xdeadbeef"}}}}],
+                "x":{{"parentSpanId":"0x0102030405060708"}}"#
+            )),
+        ),
+        (
+            &logs,
+            record(r#""body":{"stringValue":"0X1"},"x":{"traceId":"0x01"}"#),
+        ),
+    ];
+    for (url, body) in &accepted {
+        let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "{body}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+    }
+    assert_eq!(receiver.span_count(), 1);
+    assert_eq!(receiver.log_record_count(), 1);
+    assert_eq!(receiver.data_point_count(), 0);
+}
+
+/// Receivers ignore unknown fields (OTLP specification). The second decode
+/// (a body with a double written as a string, here) read 32-bit integer
+/// strings in unknown fields too, so `{"x":{"kind":"99999999999"}}` made a
+/// valid request a 400; it must be accepted, in a span and in a metric
+/// (whose oneof serde reads through `flatten`), and the same value in the
+/// field itself still refused.
+#[tokio::test]
+async fn http_json_unknown_fields_are_ignored_on_the_second_decode_too() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let traces = url(&receiver);
+    let metrics = receiver.http_metrics_url().expect("metrics URL");
+    let span = |fields: &str| {
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"01010101010101010101010101010101",
+            "spanId":"0202020202020202","name":"s",
+            "attributes":[{{"key":"ratio","value":{{"doubleValue":"0.75"}}}}],{fields}}}]}}]}}]}}"#
+        )
+    };
+    let metric = |fields: &str| {
+        format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m",
+            "gauge":{{"dataPoints":[{{"asDouble":"1.5",{fields}}}]}},{fields}}}]}}]}}]}}"#
+        )
+    };
+    let unknown =
+        r#""x":{"kind":"99999999999","flags":"-1","code":{"severityNumber":"99999999999"}}"#;
+    for (url, body) in [
+        (&traces, span(unknown)),
+        (
+            &traces,
+            span(&format!(r#""status":{{"code":"1",{unknown}}}"#)),
+        ),
+        (&metrics, metric(unknown)),
+    ] {
+        let response = post(url, JSON, None, body.as_bytes().to_vec()).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "{body}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+    }
+    assert_eq!(receiver.span_count(), 2);
+    assert_eq!(receiver.data_point_count(), 1);
+    let response = post(
+        &traces,
+        JSON,
+        None,
+        span(r#""kind":"99999999999""#).into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    let (_, message, _) = response.rpc_status();
+    assert!(message.contains("`kind` is \"99999999999\""), "{message}");
+}
+
 #[tokio::test]
 async fn http_keeps_connections_alive() {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
