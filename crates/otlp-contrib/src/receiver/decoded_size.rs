@@ -81,7 +81,7 @@ const FEW_KEYS: usize = 16;
 /// The messages of OTLP traces, logs and metrics that hold other messages
 /// or `Vec`s, and the leaves a `Vec` holds.
 #[derive(Clone, Copy, Debug)]
-enum Message {
+pub(crate) enum Message {
     TraceRequest,
     ResourceSpans,
     ScopeSpans,
@@ -126,7 +126,7 @@ enum Message {
 
 /// What a field decodes into.
 #[derive(Clone, Copy)]
-enum Field {
+pub(crate) enum Field {
     /// One message inside its parent (an `Option` or a oneof member): no
     /// allocation of its own.
     One(Message),
@@ -385,7 +385,7 @@ impl Message {
 
     /// The field a JSON key names: its lowerCamelCase name, the only
     /// spelling the decoder reads (it ignores others, as unknown fields).
-    fn json_field(self, key: &[u8]) -> Option<(usize, Field)> {
+    pub(crate) fn json_field(self, key: &[u8]) -> Option<(usize, Field)> {
         self.fields()
             .iter()
             .enumerate()

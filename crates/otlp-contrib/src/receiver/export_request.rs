@@ -24,6 +24,7 @@ use otlp_core::response::PartialSuccess;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::decoded_size::Message;
 use super::json_doubles::{JsonOneofs, decode_value};
 use super::store::Signal;
 
@@ -99,13 +100,19 @@ pub(crate) trait ExportRequest:
 }
 
 /// Traces have no oneof serde could read as absent.
-impl JsonOneofs for ExportTraceServiceRequest {}
+impl JsonOneofs for ExportTraceServiceRequest {
+    const REQUEST: Message = Message::TraceRequest;
+}
 
 /// Logs have no oneof serde could read as absent.
-impl JsonOneofs for ExportLogsServiceRequest {}
+impl JsonOneofs for ExportLogsServiceRequest {
+    const REQUEST: Message = Message::LogsRequest;
+}
 
 /// A metric's data, a number data point's and an exemplar's value.
 impl JsonOneofs for ExportMetricsServiceRequest {
+    const REQUEST: Message = Message::MetricsRequest;
+
     /// A metric without data, a number data point or an exemplar without a
     /// value: none of which an SDK sends.
     fn has_absent_oneof(&self) -> bool {

@@ -36,6 +36,19 @@
 //! whose key is empty; and it drops `null` members, which proto3 JSON reads
 //! as the field's default.
 //!
+//! An id (`traceId`, `spanId`, `parentSpanId`) written with a `0x` or `0X`
+//! prefix is refused, naming the field ([`check_id`]): OTLP/JSON ids are hex
+//! digits and the Collector refuses the prefix, but opentelemetry-proto's hex
+//! reader strips it. The first decode cannot tell, so a body that decodes
+//! there is decoded again when a string in it may start so
+//! ([`may_hold_prefixed_id`], one pass over the bytes): the bodies an SDK
+//! sends rarely hold one.
+//!
+//! The slow path reads only the keys that name a field of the message they
+//! are in (the OTLP messages as [`Message`] lists them, and [`scalar_keys`]):
+//! what an unknown field holds is left alone and can never refuse the
+//! request, as receivers ignore unknown fields.
+//!
 //! It also reads the 32-bit integer fields (enums, counts, flags) given as
 //! decimal strings (`"kind":"2"`, `"droppedAttributesCount":"3"`): proto3
 //! JSON accepts a number or a string for every integer type, and
@@ -58,6 +71,8 @@
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
 use serde_json::Value;
+
+use super::decoded_size::{Field, Message};
 
 /// The OTLP/JSON keys of `double` fields (and of repeated `double` fields)
 /// in traces, logs and metrics. The same keys also name message fields
@@ -88,6 +103,10 @@ const INT32_FIELDS: &[&str] = &[
     "keyStrindex",
 ];
 
+/// The OTLP/JSON keys of the id fields (hex strings in OTLP/JSON), whose
+/// values may not start with `0x` or `0X` ([`check_id`]).
+const ID_FIELDS: &[&str] = &["traceId", "spanId", "parentSpanId"];
+
 /// The OTLP/JSON keys of unsigned 32-bit integer fields (`uint32` and
 /// `fixed32`) in traces, logs and metrics.
 const UINT32_FIELDS: &[&str] = &[
@@ -100,6 +119,10 @@ const UINT32_FIELDS: &[&str] = &[
 /// A request decoded from OTLP/JSON whose oneofs serde may have read as
 /// absent (see the [module docs](self)).
 pub(crate) trait JsonOneofs: DeserializeOwned {
+    /// This request's message: the slow path reads a key only where it names
+    /// a field of the message it is in, leaving unknown fields alone.
+    const REQUEST: Message;
+
     /// Whether a oneof of this request is absent: opentelemetry-proto's serde
     /// reads oneofs through `#[serde(flatten)]` into an `Option`, which turns
     /// an error inside the member into `None`, so an absent oneof may be one
@@ -122,11 +145,14 @@ pub(crate) trait JsonOneofs: DeserializeOwned {
 /// proto3 JSON may leave out ([`fill_omitted_members`]), 32-bit integers given
 /// as strings, and URL-safe or unpadded base64 in `bytesValue`. The
 /// error is the first decode's (with its line and column) when the second one
-/// fails too; a oneof whose member is in the body but does not decode, and an
-/// integer string out of its field's range, are errors naming them.
+/// fails too; a oneof whose member is in the body but does not decode, an
+/// integer string out of its field's range and an id written with a `0x`
+/// prefix are errors naming them.
 pub(crate) fn from_slice<R: JsonOneofs>(body: &[u8]) -> Result<R, serde_json::Error> {
     let first_error = match serde_json::from_slice::<R>(body) {
-        Ok(request) if !request.has_absent_oneof() => return Ok(request),
+        Ok(request) if !request.has_absent_oneof() && !may_hold_prefixed_id(body) => {
+            return Ok(request);
+        }
         // Dropped before the second decode, whose memory the receiver's
         // decoded-size bound counts once.
         Ok(_) => None,
@@ -137,7 +163,7 @@ pub(crate) fn from_slice<R: JsonOneofs>(body: &[u8]) -> Result<R, serde_json::Er
         Ok(value) => value,
         Err(error) => return Err(first_error.unwrap_or(error)),
     };
-    fill_omitted_members(&mut value)?;
+    fill_omitted_members(&mut value, R::REQUEST)?;
     let request = decode_value::<R>(&value).map_err(|error| first_error.unwrap_or(error))?;
     request.check_absent_oneofs(&value)?;
     Ok(request)
@@ -164,25 +190,35 @@ pub(crate) fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, serd
 /// it as the field's default, that serde only where the field is an `Option`.
 /// A decimal string under the key of a 32-bit integer field becomes that
 /// number ([`integer_string`]); a `bytesValue` written URL-safe or unpadded
-/// becomes its standard padded base64 ([`standard_base64`]). Recursion is
-/// bounded by `serde_json`'s nesting limit (128) on the parsed value.
-fn fill_omitted_members(value: &mut Value) -> Result<(), serde_json::Error> {
+/// becomes its standard padded base64 ([`standard_base64`]); an id
+/// written with a `0x` prefix is an error ([`check_id`]).
+///
+/// `value` is a `message` (or a list of them). Only the keys that name a field
+/// of it are read: those of its message fields ([`Message::json_field`],
+/// walked as the message they hold) and of its scalar fields read here
+/// ([`scalar_keys`]). Any other key is an unknown field (or a scalar decoded
+/// as it is) and its value is left as it is: receivers ignore unknown
+/// fields, so nothing inside one may refuse the request. Recursion is bounded
+/// by `serde_json`'s nesting limit (128) on the parsed value.
+fn fill_omitted_members(value: &mut Value, message: Message) -> Result<(), serde_json::Error> {
     match value {
-        Value::Array(items) => items.iter_mut().try_for_each(fill_omitted_members),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|item| fill_omitted_members(item, message)),
         Value::Object(fields) => {
             fields.retain(|_, field| !field.is_null());
             for (key, field) in fields.iter_mut() {
+                let child = match message.json_field(key.as_bytes()) {
+                    Some((_, Field::One(child) | Field::Many(child))) => child,
+                    Some((_, Field::Numbers { .. })) => continue,
+                    None => {
+                        if scalar_keys(message).contains(&key.as_str()) {
+                            read_scalar(key, field)?;
+                        }
+                        continue;
+                    }
+                };
                 match (key.as_str(), &mut *field) {
-                    ("bytesValue", Value::String(text)) => {
-                        if let Some(standard) = standard_base64(text) {
-                            *text = standard;
-                        }
-                    }
-                    (name, Value::String(text)) => {
-                        if let Some(number) = integer_string(name, text)? {
-                            *field = Value::Number(number);
-                        }
-                    }
                     ("arrayValue", Value::Object(list)) => {
                         fill_default(list, "values", || Value::Array(Vec::new()));
                     }
@@ -198,12 +234,103 @@ fn fill_omitted_members(value: &mut Value) -> Result<(), serde_json::Error> {
                     ("entityRefs", Value::Array(entries)) => fill_entity_refs(entries),
                     _ => {}
                 }
-                fill_omitted_members(field)?;
+                fill_omitted_members(field, child)?;
             }
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+/// The keys of `message`'s scalar fields that [`fill_omitted_members`]
+/// reads when they hold a string: ids ([`ID_FIELDS`]), 32-bit integers
+/// ([`INT32_FIELDS`], [`UINT32_FIELDS`]) and an `AnyValue`'s `bytesValue`
+/// (field names from the OTLP protos, as opentelemetry-proto 0.33 has them).
+fn scalar_keys(message: Message) -> &'static [&'static str] {
+    use Message as M;
+    match message {
+        M::Span => &[
+            "traceId",
+            "spanId",
+            "parentSpanId",
+            "flags",
+            "kind",
+            "droppedAttributesCount",
+            "droppedEventsCount",
+            "droppedLinksCount",
+        ],
+        M::Link => &["traceId", "spanId", "flags", "droppedAttributesCount"],
+        M::LogRecord => &[
+            "traceId",
+            "spanId",
+            "flags",
+            "severityNumber",
+            "droppedAttributesCount",
+        ],
+        M::Exemplar => &["traceId", "spanId"],
+        M::Event | M::Resource | M::Scope => &["droppedAttributesCount"],
+        M::Status => &["code"],
+        M::KeyValue => &["keyStrindex"],
+        M::AnyValue => &["bytesValue"],
+        M::Sum | M::Histogram | M::ExponentialHistogram => &["aggregationTemporality"],
+        M::NumberPoint | M::HistogramPoint | M::SummaryPoint => &["flags"],
+        M::ExponentialPoint => &["flags", "scale"],
+        M::Buckets => &["offset"],
+        _ => &[],
+    }
+}
+
+/// Reads `field`, the value of a scalar field `key`, when it is a string: a
+/// `bytesValue` written URL-safe or unpadded becomes standard padded base64,
+/// a decimal string of a 32-bit integer field its number; an id with a `0x`
+/// prefix is an error. Other values are left to the decoder.
+fn read_scalar(key: &str, field: &mut Value) -> Result<(), serde_json::Error> {
+    let Value::String(text) = field else {
+        return Ok(());
+    };
+    if key == "bytesValue" {
+        if let Some(standard) = standard_base64(text) {
+            *text = standard;
+        }
+    } else if ID_FIELDS.contains(&key) {
+        check_id(key, text)?;
+    } else if let Some(number) = integer_string(key, text)? {
+        *field = Value::Number(number);
+    }
+    Ok(())
+}
+
+/// Fails, naming the field, when an id's hex string starts with `0x` or
+/// `0X`: OTLP/JSON writes ids as hex digits (either case), the Collector
+/// refuses the prefix, and opentelemetry-proto's hex reader strips it, so
+/// that the first decode reads `"0x0102030405060708"` as the id `0102...`.
+fn check_id(key: &str, text: &str) -> Result<(), serde_json::Error> {
+    if !(text.starts_with("0x") || text.starts_with("0X")) {
+        return Ok(());
+    }
+    // An id is 32 hex digits at most; a longer value is cut in the message.
+    let shown: String = text.chars().take(34).collect();
+    let cut = if shown.len() < text.len() { "..." } else { "" };
+    Err(de::Error::custom(format!(
+        "`{key}` is \"{shown}{cut}\": OTLP/JSON writes an id as hex digits, without a 0x prefix"
+    )))
+}
+
+/// Whether `body` may hold a string that starts with `0x` or `0X` (a quote
+/// followed by `0x`, `0X`, or by a `\u` escape at or after the `0`, which
+/// `serde_json` reads as those characters): the bodies that the first decode
+/// may have read with a prefixed id, which are decoded again so that
+/// [`check_id`] sees their ids. One pass over the bytes, no allocation;
+/// other strings that start so (an attribute `"0xdeadbeef"`) only cost
+/// those bodies the second decode.
+fn may_hold_prefixed_id(body: &[u8]) -> bool {
+    body.iter().enumerate().any(|(at, &byte)| {
+        byte == b'"'
+            && matches!(
+                body.get(at + 1..at + 3),
+                Some([b'0', b'x' | b'X' | b'\\'] | [b'\\', b'u'])
+            )
+    })
 }
 
 /// The number a string under `key` stands for when `key` names a 32-bit
@@ -1211,6 +1338,9 @@ mod tests {
                 "traceId",
             ),
             (r#""spanId":"0x""#, "spanId"),
+            // Escaped, as serde_json reads it.
+            (r#""spanId":"\u0030x0102030405060708""#, "spanId"),
+            (r#""spanId":"0\u00580102030405060708""#, "spanId"),
             (r#""links":[{"spanId":"0x0102030405060708"}]"#, "spanId"),
             // With a double that only the second decode reads.
             (
