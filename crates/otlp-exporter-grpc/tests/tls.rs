@@ -139,6 +139,34 @@ fn tls_with_user_info_verifies_the_host_and_sends_basic_authorization() {
     );
 }
 
+/// `ca_certificate_pem` called several times trusts every document given,
+/// as the HTTP exporter's does: the second call replaced the first, so the
+/// server's CA given first was forgotten and the connection refused.
+#[test]
+fn several_ca_documents_are_all_trusted() {
+    let certs = certificates();
+    let other = certificates();
+    let receiver = tls_receiver(&certs, false);
+    for (first, second) in [
+        (certs.ca_pem.clone(), other.ca_pem.clone()),
+        (other.ca_pem.clone(), certs.ca_pem.clone()),
+    ] {
+        let exporter = GrpcExporter::builder()
+            .endpoint(endpoint(&receiver))
+            .ca_certificate_pem(first)
+            .ca_certificate_pem(second)
+            .build()
+            .expect("exporter builds");
+        let processor = pipeline(exporter, Duration::from_secs(10));
+        let stats = export_all(&processor, &rich_spans(2), Duration::from_secs(10));
+        processor
+            .shutdown(Duration::from_secs(5))
+            .expect("clean shutdown");
+        assert_eq!((stats.exported, stats.failed), (2, 0), "{stats:?}");
+    }
+    assert_eq!(receiver.span_count(), 4);
+}
+
 #[test]
 fn tls_with_a_wrong_ca_fails_for_good() {
     let certs = certificates();
