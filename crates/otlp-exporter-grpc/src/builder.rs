@@ -221,9 +221,15 @@ impl GrpcExporterBuilder {
     }
 
     /// Trusts only these PEM CA certificates (one or more) for `https://`
-    /// endpoints, instead of the default roots.
+    /// endpoints, instead of the default roots. May be called several times,
+    /// as the HTTP exporter's: every document given is trusted, with the CA
+    /// file of the configuration, if any.
     pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls.ca = Some(Pem::given("ca_certificate_pem", pem));
+        let pem = pem.into();
+        self.tls.ca = Some(match self.tls.ca.take() {
+            None => Pem::given("ca_certificate_pem", pem),
+            Some(earlier) => earlier.followed_by("ca_certificate_pem", &pem),
+        });
         self
     }
 

@@ -38,6 +38,17 @@ impl Pem {
         }
     }
 
+    /// This document and then `bytes`, given by `origin`: one bundle (PEM
+    /// sections may follow each other), whose errors name both origins.
+    pub(crate) fn followed_by(mut self, origin: &str, bytes: &[u8]) -> Self {
+        if !self.origin.ends_with(origin) {
+            self.origin = format!("{} and {origin}", self.origin);
+        }
+        self.bytes.push(b'\n');
+        self.bytes.extend_from_slice(bytes);
+        self
+    }
+
     /// Reads a PEM file named by configuration key `key`.
     pub(crate) fn read(key: &'static str, path: &Path) -> Result<Self, BuildError> {
         let bytes = std::fs::read(path).map_err(|source| BuildError::ReadFile {
