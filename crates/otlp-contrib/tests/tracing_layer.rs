@@ -1011,6 +1011,37 @@ fn an_event_is_an_event_of_the_span_it_names_and_parent_none_of_none() {
     assert_ne!(audit.trace_id, current.trace_id);
 }
 
+/// An event whose message is empty (`info!("")`) is named after its call
+/// site, as one without a message is and as in `tracing-opentelemetry`,
+/// not `""`; one that carries an error is `exception`.
+#[test]
+fn an_event_with_an_empty_message_is_named_after_its_call_site() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("work").entered();
+        tracing::info!("");
+        tracing::info!(answer = 42);
+        let error: &(dyn std::error::Error + 'static) = &std::fmt::Error;
+        tracing::warn!(error, "");
+    });
+    let exported = pipeline.finish();
+    let names: Vec<String> = exported
+        .named("work")
+        .events
+        .iter()
+        .map(|event| event.name.clone())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for name in &names[..2] {
+        assert!(
+            name.starts_with("event ") && name.contains("tracing_layer.rs:"),
+            "{names:?}"
+        );
+    }
+    assert_eq!(names[2], "exception", "{names:?}");
+}
+
 /// Per-layer filtering makes a span the filter hides invisible to the
 /// layer: its children hang from its closest recorded ancestor, and so do
 /// the events the filter lets through, whether their parent is the current
