@@ -440,9 +440,11 @@ impl EventFields {
 
     /// The event's name: its message, else `exception` when it carries an
     /// error, else `fallback` (the callsite's name, as `tracing-opentelemetry`
-    /// does). Adds `exception.message` when it carries an error.
+    /// does); an empty message (`info!("")`) is none. Adds
+    /// `exception.message` when it carries an error.
     pub(super) fn finish(&mut self, fallback: &'static str) -> Str {
-        let name = match (&self.message, &self.exception) {
+        let message = self.message.as_ref().filter(|message| !message.is_empty());
+        let name = match (message, &self.exception) {
             (Some(message), _) => message.clone(),
             (None, Some(_)) => Str::from(EXCEPTION_EVENT),
             (None, None) => Str::from(fallback),
