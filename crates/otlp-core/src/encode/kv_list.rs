@@ -31,7 +31,40 @@ pub(crate) fn unique_entries(entries: &[KeyValue]) -> UniqueEntries<'_> {
     if !has_repeated_key(entries) {
         return UniqueEntries::AsGiven(entries.iter());
     }
-    // Each key's first and last index.
+    UniqueEntries::Planned {
+        entries,
+        plan: first_and_last_places(entries).into_iter(),
+    }
+}
+
+/// Keeps each key of `entries` once, in place, as [`unique_entries`] writes
+/// the list: the last value given for it, in the place where it first
+/// appears. For attributes kept rather than written (a resource's). Cost: as
+/// [`unique_entries`]: one pass without a repeated key, else a hash map of
+/// the keys and a plan, then one pass of swaps.
+pub(crate) fn keep_each_key_once(entries: &mut Vec<KeyValue>) {
+    if !has_repeated_key(entries) {
+        return;
+    }
+    let places = first_and_last_places(entries);
+    let kept = places.len();
+    // Places are in increasing order of first place, each at or after its
+    // slot, and every entry at or after a first place is still where it was
+    // given (swaps only move entries below it): the last value is taken
+    // into the first place, then the entry into its slot.
+    for (slot, (first, last)) in places.into_iter().enumerate() {
+        if last != first {
+            let (head, from_last) = entries.split_at_mut(last);
+            std::mem::swap(&mut head[first].value, &mut from_last[0].value);
+        }
+        entries.swap(slot, first);
+    }
+    entries.truncate(kept);
+}
+
+/// Each distinct key's first place and the place of its last value, in the
+/// order of the first places.
+fn first_and_last_places(entries: &[KeyValue]) -> Vec<(usize, usize)> {
     let mut places: HashMap<&str, (usize, usize)> = HashMap::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         places
@@ -39,18 +72,14 @@ pub(crate) fn unique_entries(entries: &[KeyValue]) -> UniqueEntries<'_> {
             .and_modify(|(_, last)| *last = index)
             .or_insert((index, index));
     }
-    let plan = entries
+    entries
         .iter()
         .enumerate()
         .filter_map(|(index, entry)| match places.get(&*entry.key) {
-            Some(&(first, last)) if first == index => Some(last),
+            Some(&(first, last)) if first == index => Some((first, last)),
             _ => None,
         })
-        .collect::<Vec<_>>();
-    UniqueEntries::Planned {
-        entries,
-        plan: plan.into_iter(),
-    }
+        .collect()
 }
 
 fn has_repeated_key(entries: &[KeyValue]) -> bool {
@@ -121,10 +150,10 @@ fn key_bit(key: &str) -> u64 {
 pub(crate) enum UniqueEntries<'a> {
     /// No key repeats: every entry, in order.
     AsGiven(std::slice::Iter<'a, KeyValue>),
-    /// A key repeats: at each key's first place, the index of its last value.
+    /// A key repeats: each key's first place and the index of its last value.
     Planned {
         entries: &'a [KeyValue],
-        plan: std::vec::IntoIter<usize>,
+        plan: std::vec::IntoIter<(usize, usize)>,
     },
 }
 
@@ -134,7 +163,7 @@ impl<'a> Iterator for UniqueEntries<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let entry = match self {
             UniqueEntries::AsGiven(entries) => entries.next()?,
-            UniqueEntries::Planned { entries, plan } => &entries[plan.next()?],
+            UniqueEntries::Planned { entries, plan } => &entries[plan.next()?.1],
         };
         Some((&entry.key, &entry.value))
     }
