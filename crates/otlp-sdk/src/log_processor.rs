@@ -71,7 +71,7 @@ pub trait LogProcessor: Send + Sync + 'static {
 /// [`stats`](Self::stats) follows `produced = exported + dropped + failed +
 /// rejected + queued + in_flight`, in log records.
 ///
-/// Its exporter must send logs ([`Signal::Logs`](crate::Signal::Logs)):
+/// Its exporter must send logs ([`Signal::Logs`]):
 /// `/v1/logs` over HTTP, `LogsService/Export` over gRPC.
 ///
 /// ```
@@ -111,7 +111,7 @@ impl fmt::Debug for BatchLogProcessor {
 
 impl BatchLogProcessor {
     /// Starts building a processor that exports through `exporter` (an
-    /// exporter of [`Signal::Logs`](crate::Signal::Logs)), with the
+    /// exporter of [`Signal::Logs`]), with the
     /// log defaults of [`BatchConfig::logs_default`].
     pub fn builder<E: Exporter>(exporter: E) -> BatchLogProcessorBuilder<E> {
         BatchProcessorBuilder::new(exporter, BatchConfig::logs_default())

@@ -117,7 +117,7 @@ impl LoggerProvider {
     ///
     /// An empty name is not a valid scope name: as the specification asks,
     /// the logger works all the same, its scope keeps the empty name, and a
-    /// [`diagnostics::Warning`](crate::diagnostics::Warning) says so (once
+    /// [`diagnostics::Warning`] says so (once
     /// per process).
     pub fn logger(&self, name: impl Into<Str>) -> Logger {
         self.logger_with_scope(InstrumentationScope::new(name))
@@ -199,7 +199,7 @@ impl Logger {
 
     /// Whether records emitted here go anywhere: false when the provider is
     /// disabled or has no processor, and on a pipeline's own threads
-    /// ([`own_threads`](crate::own_threads): what a pipeline's work logs
+    /// ([`own_threads`]: what a pipeline's work logs
     /// would feed the pipeline itself). A front door may skip building a
     /// record that would go nowhere. A flag check and a thread-local read:
     /// it does not ask the processors (see [`enabled_for`](Self::enabled_for)).

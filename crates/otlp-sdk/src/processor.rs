@@ -227,7 +227,7 @@ impl fmt::Debug for BatchSpanProcessor {
 
 impl BatchSpanProcessor {
     /// Starts building a processor that exports through `exporter` (an
-    /// exporter of [`Signal::Traces`](crate::Signal::Traces)).
+    /// exporter of [`Signal::Traces`]).
     pub fn builder<E: Exporter>(exporter: E) -> BatchSpanProcessorBuilder<E> {
         BatchProcessorBuilder::new(exporter, BatchConfig::default())
     }

@@ -76,7 +76,7 @@ impl TracerProvider {
     ///
     /// An empty name is not a valid scope name: as the specification asks,
     /// the tracer works all the same, its scope keeps the empty name, and a
-    /// [`diagnostics::Warning`](crate::diagnostics::Warning) says so (once
+    /// [`diagnostics::Warning`] says so (once
     /// per process).
     pub fn tracer(&self, name: impl Into<Str>) -> Tracer {
         self.tracer_with_scope(InstrumentationScope::new(name))

@@ -18,7 +18,7 @@
 //! # How the bytes travel: per-thread blocks
 //!
 //! Each producing thread fills a *block* of its own
-//! ([`Block`](crate::record_block::Block): 64 KiB, less for a small
+//! ([`Block`]: 64 KiB, less for a small
 //! budget) kept in a per-thread *slot* of the pipeline. A block is handed to
 //! the loop's FIFO when the next record does not fit in it; the loop also
 //! *steals* the blocks of every slot when its scheduled delay runs out, when a

@@ -49,7 +49,7 @@ use super::error::DurableError;
 /// disk) makes `shutdown` answer `Timeout`, counting the records on disk as
 /// not settled, and keeps the directory locked until the sync returns:
 /// opening the same directory again in the same process meanwhile fails
-/// with [`DurableError::Locked`](super::DurableError::Locked).
+/// with [`DurableError::Locked`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
     /// `fdatasync` after every append and every acknowledgement, before the call returns.

@@ -8,7 +8,7 @@
 //! holds the holder's process id, for the error a second opener gets (best
 //! effort: on a full disk it may be empty, or name an earlier holder). A
 //! second queue on the same directory fails with
-//! [`DurableError::Locked`](super::DurableError::Locked), whether it is in
+//! [`DurableError::Locked`], whether it is in
 //! another process or in the same one. (Network file systems may not honour
 //! these locks: keep the directory on a local disk.)
 

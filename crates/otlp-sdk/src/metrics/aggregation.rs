@@ -251,7 +251,7 @@ fn add_f64(word: &AtomicU64, value: f64) {
 }
 
 /// Lowers (or raises, with `keep_lower = false`) the float in `word` to
-/// `value`, -0.0 below 0.0 (see [`lower`](super::extremes::lower)).
+/// `value`, -0.0 below 0.0 (see [`lower`]).
 #[inline]
 fn bound_f64(word: &AtomicU64, value: f64, keep_lower: bool) {
     let mut current = word.load(Ordering::Relaxed);

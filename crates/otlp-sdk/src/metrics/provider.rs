@@ -733,7 +733,7 @@ impl MeterProvider {
     ///
     /// An empty name is not a valid scope name: as the specification asks,
     /// the meter works all the same, its scope keeps the empty name, and a
-    /// [`diagnostics::Warning`](crate::diagnostics::Warning) says so (once
+    /// [`diagnostics::Warning`] says so (once
     /// per process).
     pub fn meter(&self, name: impl Into<Str>) -> Meter {
         self.meter_with_scope(InstrumentationScope::new(name))
@@ -1164,7 +1164,7 @@ impl<I> InstrumentBuilder<I> {
     /// instrument (its name in any case: names are case-insensitive)
     /// returns one that records into the same streams, under the first
     /// name, description and advised boundaries; another case of the name
-    /// is warned of ([`diagnostics`](crate::diagnostics)), and another
+    /// is warned of ([`diagnostics`]), and another
     /// description or advice counted in
     /// [`MetricsStats::conflicting_instruments`] too.
     pub fn build(self) -> I {
