@@ -167,8 +167,15 @@ fn quickstart_producing_to(
 
 #[cfg(unix)]
 fn interrupt(child: &std::process::Child) {
-    use rustix::process::{Pid, Signal, kill_process};
-    kill_process(Pid::from_child(child), Signal::INT).expect("SIGINT");
+    send(child, rustix::process::Signal::INT);
+}
+
+/// Sends `signal` to `child`, as `kill -<signal>` would.
+#[cfg(unix)]
+fn send(child: &std::process::Child, signal: rustix::process::Signal) {
+    use rustix::process::{Pid, kill_process};
+    kill_process(Pid::from_child(child), signal)
+        .unwrap_or_else(|error| panic!("{signal:?}: {error}"));
 }
 
 /// A long run stopped with Ctrl-C stops producing, shuts the pipelines down
@@ -193,7 +200,10 @@ fn a_ctrl_c_stops_a_long_run_which_still_reports_and_exits_130() {
         "{errors}"
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("\n  interrupted   "), "{stdout}");
+    assert!(
+        stdout.contains("\n  interrupted   by SIGINT (Ctrl-C) after "),
+        "{stdout}"
+    );
     let summary = last_line_json(&output);
     assert_eq!(summary["interrupted"], true, "{summary}");
     // Stopped early, and what was made went through the shutdown: every
@@ -245,4 +255,36 @@ fn a_second_ctrl_c_quits_at_once_without_a_report() {
     errors.read_to_string(&mut rest).expect("read stderr");
     assert_eq!(output.status.code(), Some(130), "{first}{rest}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "", "no report");
+}
+
+/// SIGTERM (`kill`, a container stop) stops a long run as Ctrl-C does: it
+/// stops producing, shuts the pipelines down as usual, prints its report
+/// and summary, saying which signal came, and exits 143 (128 + 15). It was
+/// not caught: the run died of it with nothing flushed and nothing printed.
+#[cfg(unix)]
+#[test]
+fn a_sigterm_stops_a_long_run_which_still_reports_and_exits_143() {
+    use otlp_contrib::receiver::{Receiver, ReceiverConfig, Store};
+    let receiver = Receiver::start(ReceiverConfig {
+        store: Store::CountOnly,
+        ..ReceiverConfig::default()
+    })
+    .expect("a receiver");
+    let child = quickstart_producing_to(&receiver, &[]);
+    send(&child, rustix::process::Signal::TERM);
+    let output = child.wait_with_output().expect("the quickstart ends");
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(143), "{errors}");
+    assert!(
+        errors.contains("quickstart: interrupted by SIGTERM") && errors.contains("again"),
+        "{errors}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("\n  interrupted   by SIGTERM after "),
+        "{stdout}"
+    );
+    let summary = last_line_json(&output);
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    assert_eq!(summary["spans"]["unsettled"], 0, "{summary}");
 }
