@@ -6,7 +6,8 @@
 //! short report, and a JSON summary as the last line. Exit status 0 only if
 //! every span, every log record and every metric data point was delivered,
 //! 1 if some were not, 2 if the quickstart could not run or could not write
-//! its report, 130 if Ctrl-C stopped it.
+//! its report, 130 if Ctrl-C (SIGINT) stopped it, 143 if SIGTERM did (`kill`,
+//! a container stop).
 //!
 //! With every signal turned off (`OTEL_SDK_DISABLED=true`, or
 //! `OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER` and `OTEL_METRICS_EXPORTER`
@@ -14,10 +15,12 @@
 //! 0, and the report's first line says that nothing was sent, and why
 //! (`"nothing_sent": true` in the summary).
 //!
-//! The first Ctrl-C stops sending: what was made is shut down within the
-//! usual deadlines, the report and summary (`"interrupted": true`) are
-//! printed, and the status is 130 whatever was delivered. A second Ctrl-C
-//! quits at once, with status 130 and no report.
+//! The first SIGINT or SIGTERM stops sending: what was made is shut down
+//! within the usual deadlines, the report (naming the signal) and summary
+//! (`"interrupted": true`) are printed, and the status is 130 (SIGINT) or
+//! 143 (SIGTERM) whatever was delivered. A second signal quits at once,
+//! with 128 + its number and no report. One that comes once every span was
+//! started stops nothing: the run shuts down and reports as usual.
 //!
 //! A reader that stops reading early (`| head -1`) ends the report quietly:
 //! the exit status still says whether everything was delivered, as it would
@@ -26,7 +29,7 @@
 
 use std::process::ExitCode;
 
-use otlp_examples::interrupt::{EXIT_INTERRUPTED, stop_on_ctrl_c};
+use otlp_examples::interrupt::{StopSignal, stop_on_signals};
 use otlp_examples::output::{self, EXIT_ERROR};
 use otlp_examples::quickstart::{Options, UsageError, run_until};
 use otlp_sdk::config::ConfigLoader;
@@ -47,11 +50,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let stop = stop_on_ctrl_c(PROGRAM);
+    let stop = stop_on_signals(PROGRAM);
     match run_until(&options, ConfigLoader::new(), &stop) {
         Ok(report) => {
             let earned = if report.interrupted {
-                ExitCode::from(EXIT_INTERRUPTED)
+                let signal = report.interrupted_by.unwrap_or(StopSignal::Interrupt);
+                ExitCode::from(signal.exit_status())
             } else if report.all_delivered() {
                 ExitCode::SUCCESS
             } else {

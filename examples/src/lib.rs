@@ -15,8 +15,8 @@
 //!
 //! [`collector`] has what both share: the embedded collector and a view of
 //! the traces (and their log records) it received; [`output`], how they
-//! write their report and errors; [`interrupt`], the quickstart's Ctrl-C
-//! (the first stops the run, which still reports; the second quits).
+//! write their report and errors; [`interrupt`], their SIGINT (Ctrl-C) and
+//! SIGTERM (the first stops the run, which still reports; the second quits).
 #![deny(missing_docs)]
 
 pub mod collector;

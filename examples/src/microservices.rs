@@ -14,7 +14,9 @@
 //! The pipeline shuts down within its export timeout
 //! (`OTEL_BSP_EXPORT_TIMEOUT`, 60 s when that is unlimited), as the
 //! quickstart's do; [`Outcome::all_ok`] is what the example's exit status 0
-//! says.
+//! says. [`run_until`] sends no more requests once its [`StopRequest`] is
+//! made (the example's first SIGINT or SIGTERM) and still shuts down and
+//! reports, saying which signal stopped it.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -43,6 +45,7 @@ use tracing::{Dispatch, Instrument as _, Span};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::collector::EmbeddedCollector;
+use crate::interrupt::{StopRequest, StopSignal};
 use crate::quickstart::shutdown_deadline;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -186,8 +189,14 @@ fn tracing_for(config: &Config, name: &str, processor: &BatchSpanProcessor) -> D
 /// What the run produced; its `Display` is the report the example prints.
 #[derive(Debug)]
 pub struct Outcome {
-    /// Requests sent to the gateway.
+    /// Requests sent to the gateway: those asked for, unless the run was
+    /// interrupted.
     pub requests: usize,
+    /// Requests asked for.
+    pub requests_asked: usize,
+    /// The signal that stopped the run before it sent every request asked
+    /// for; what it had made was still shut down and reported.
+    pub interrupted_by: Option<StopSignal>,
     /// Requests the gateway answered with 200.
     pub succeeded: usize,
     /// The pipeline's final accounting.
@@ -223,11 +232,13 @@ impl Outcome {
                 .is_none_or(|received| received == self.stats.exported)
     }
 
-    /// What exit status 0 says: every request succeeded, every span was
-    /// delivered ([`all_delivered`](Self::all_delivered)), and the trace
-    /// shown, if any, is connected.
+    /// What exit status 0 says: every request asked for was sent and
+    /// succeeded, every span was delivered
+    /// ([`all_delivered`](Self::all_delivered)), and the trace shown, if
+    /// any, is connected.
     pub fn all_ok(&self) -> bool {
-        self.succeeded == self.requests
+        self.interrupted_by.is_none()
+            && self.succeeded == self.requests
             && self.all_delivered()
             && (self.first_trace.is_none() || self.first_trace_connected)
     }
@@ -249,6 +260,13 @@ impl fmt::Display for Outcome {
             self.stats.rejected,
             self.stats.queued + self.stats.in_flight,
         )?;
+        if let Some(signal) = self.interrupted_by {
+            writeln!(
+                f,
+                "interrupted by {signal} after {} of the {} requests asked for; what was made was shut down as usual",
+                self.requests, self.requests_asked
+            )?;
+        }
         if let Some(received) = self.received.filter(|&got| got != self.stats.exported) {
             writeln!(
                 f,
@@ -301,6 +319,18 @@ pub async fn run(
     requests: usize,
     loader: ConfigLoader,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
+    run_until(requests, loader, &StopRequest::new()).await
+}
+
+/// [`run`] until done or until `stop` is requested: then it sends no more
+/// requests, shuts the pipeline down as usual (within its export timeout)
+/// and reports, with [`interrupted_by`](Outcome::interrupted_by) if it had
+/// not sent all it was asked to.
+pub async fn run_until(
+    requests: usize,
+    loader: ConfigLoader,
+    stop: &StopRequest,
+) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
     // Spans written to the console or not exported (`OTEL_TRACES_EXPORTER`,
     // `OTEL_SDK_DISABLED=true`) never reach a receiver: none is started, nor
@@ -352,7 +382,9 @@ pub async fn run(
     .await?;
 
     let mut succeeded = 0;
-    for _ in 0..requests {
+    let mut sent = 0;
+    while sent < requests && !stop.is_requested() {
+        sent += 1;
         let request =
             Request::get(format!("http://{gateway}/checkout")).body(Full::new(Bytes::new()))?;
         if client.request(request).await?.status() == StatusCode::OK {
@@ -365,7 +397,9 @@ pub async fn run(
     let stats = processor.stats();
 
     let mut outcome = Outcome {
-        requests,
+        requests: sent,
+        requests_asked: requests,
+        interrupted_by: stop.signal().filter(|_| sent < requests),
         succeeded,
         stats,
         destination,
@@ -438,6 +472,8 @@ mod tests {
     fn outcome(received: Option<u64>) -> Outcome {
         Outcome {
             requests: 1,
+            requests_asked: 1,
+            interrupted_by: None,
             succeeded: 1,
             stats: StatsSnapshot {
                 produced: 6,

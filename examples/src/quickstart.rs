@@ -26,15 +26,15 @@
 //! With nothing produced at all (every signal off, or the spans sampled out
 //! and the others off), the report says first that nothing was sent, and why.
 //!
-//! [`run_until`] stops producing once its flag is set (the quickstart's
-//! first Ctrl-C, [`stop_on_ctrl_c`](crate::interrupt::stop_on_ctrl_c)) and
-//! still shuts the pipelines down within their deadlines and reports, saying
-//! it was interrupted.
+//! [`run_until`] stops producing once its [`StopRequest`] is made (the
+//! quickstart's first SIGINT or SIGTERM,
+//! [`stop_on_signals`](crate::interrupt::stop_on_signals)) and still shuts
+//! the pipelines down within their deadlines and reports, saying it was
+//! interrupted and by which signal.
 
 use std::ffi::OsString;
 use std::fmt;
 use std::num::{IntErrorKind, ParseIntError};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -50,6 +50,7 @@ use otlp_sdk::{
 };
 
 use crate::collector::EmbeddedCollector;
+use crate::interrupt::{StopRequest, StopSignal};
 
 /// Spans per generated trace: a server span with four children.
 const SPANS_PER_TRACE: u64 = 5;
@@ -109,8 +110,9 @@ http/protobuf or http/json. The last line printed is a JSON summary; the
 exit status is 0 only if every span, every log record and every metric data
 point was delivered (with every signal turned off nothing is sent: the
 report says so, and the status is 0), 1 if some were not, 2 if the
-quickstart could not run, 130 if Ctrl-C stopped it: the first Ctrl-C stops
-sending, shuts down as usual and reports; a second quits at once.";
+quickstart could not run, 130 if Ctrl-C (SIGINT) stopped it, 143 if SIGTERM
+did: the first signal stops sending, shuts down as usual and reports; a
+second quits at once.";
 
 impl Options {
     /// Parses `--spans N` (also `--spans=N`; N at least 1) and `--help`.
@@ -183,9 +185,13 @@ pub struct Report {
     /// Spans started, sampled or not: those asked for, unless the run was
     /// interrupted.
     pub spans_started: u64,
-    /// Whether the run was stopped (by Ctrl-C) before it started every span
-    /// asked for; what it had made was still shut down and reported.
+    /// Whether the run was stopped (by SIGINT or SIGTERM) before it started
+    /// every span asked for; what it had made was still shut down and
+    /// reported.
     pub interrupted: bool,
+    /// The signal that stopped the run, when it was [`interrupted`](Self::interrupted)
+    /// by one.
+    pub interrupted_by: Option<StopSignal>,
     /// Where the spans went (the endpoint's user-info `<redacted>`).
     pub endpoint: String,
     /// Whether that was the embedded receiver.
@@ -264,7 +270,7 @@ impl Report {
     /// four add up to produced) (and received); `all_delivered` says whether
     /// every record was delivered (the exit status is 0 if so, unless
     /// `interrupted`); `nothing_sent`, that nothing was produced to send;
-    /// `interrupted`, that Ctrl-C stopped the run early.
+    /// `interrupted`, that a signal (SIGINT or SIGTERM) stopped the run early.
     pub fn json_summary(&self) -> String {
         let spans = counts(&self.stats, self.received);
         let mut summary = spans.clone();
@@ -339,9 +345,13 @@ impl fmt::Display for Report {
             )?;
         }
         if self.interrupted {
+            let by = self
+                .interrupted_by
+                .map(|signal| format!("by {signal} "))
+                .unwrap_or_default();
             writeln!(
                 f,
-                "  interrupted   by Ctrl-C after {} of the {} spans asked for; what was made was shut down as usual",
+                "  interrupted   {by}after {} of the {} spans asked for; what was made was shut down as usual",
                 self.spans_started, self.spans_requested
             )?;
         }
@@ -477,17 +487,17 @@ pub fn run_with(
     options: &Options,
     loader: ConfigLoader,
 ) -> Result<Report, Box<dyn std::error::Error>> {
-    run_until(options, loader, &AtomicBool::new(false))
+    run_until(options, loader, &StopRequest::new())
 }
 
-/// [`run_with`] until done or until `stop` is set: then it sends no more,
-/// shuts the pipelines down as usual and reports, with
-/// [`interrupted`](Report::interrupted) if it had not sent all it was asked
-/// to.
+/// [`run_with`] until done or until `stop` is requested: then it sends no
+/// more, shuts the pipelines down as usual and reports, with
+/// [`interrupted`](Report::interrupted) (and the signal that asked) if it
+/// had not sent all it was asked to.
 pub fn run_until(
     options: &Options,
     loader: ConfigLoader,
-    stop: &AtomicBool,
+    stop: &StopRequest,
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let mut config = loader.load()?;
     // A signal exported to the console or not at all
@@ -646,6 +656,7 @@ pub fn run_until(
         spans_requested: options.spans,
         spans_started,
         interrupted: spans_started < options.spans,
+        interrupted_by: stop.signal().filter(|_| spans_started < options.spans),
         endpoint: destination(&config, Signal::Traces),
         embedded: spans_embedded,
         elapsed,
@@ -738,17 +749,17 @@ struct RequestMetrics {
 /// an authentication check, two database queries, and a render; and, inside
 /// the server span and the authentication span, a log record each; counts
 /// and times each request in `metrics`. Stops early, between two requests,
-/// once `stop` is set. Returns the number of requests and of spans started.
+/// once `stop` is requested. Returns the number of requests and of spans started.
 fn produce(
     tracer: &Tracer,
     logger: &Logger,
     metrics: &RequestMetrics,
     spans: u64,
-    stop: &AtomicBool,
+    stop: &StopRequest,
 ) -> (u64, u64) {
     let mut sent = 0;
     let mut request = 0u64;
-    while sent < spans && !stop.load(Ordering::Relaxed) {
+    while sent < spans && !stop.is_requested() {
         let budget = (spans - sent).min(SPANS_PER_TRACE);
         trace_one_request(tracer, logger, metrics, request, budget);
         sent += budget;
@@ -929,6 +940,7 @@ mod tests {
             spans_requested: 5,
             spans_started: 5,
             interrupted: false,
+            interrupted_by: None,
             endpoint: "http://collector:4317".into(),
             embedded: false,
             elapsed: Duration::from_millis(1),

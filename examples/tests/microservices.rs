@@ -1,6 +1,7 @@
 //! The microservices example yields one connected trace across three services.
 
-use otlp_examples::microservices::run;
+use otlp_examples::interrupt::{StopRequest, StopSignal};
+use otlp_examples::microservices::{run, run_until};
 use otlp_sdk::config::ConfigLoader;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,4 +138,26 @@ async fn a_span_not_delivered_is_accounted_for_with_its_reason() {
         "{text}"
     );
     assert!(text.contains("one span refused"), "{text}");
+}
+
+/// Asked to stop before its first request (a SIGTERM as it starts): it sends
+/// none, still shuts its pipeline down, and the outcome names the signal and
+/// is not all right (the example exits 143, not 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_before_the_first_request_sends_none_and_the_outcome_names_the_signal() {
+    let stop = StopRequest::new();
+    stop.request(StopSignal::Terminate);
+    let loader = ConfigLoader::new()
+        .with_config_dir("no-such-dir")
+        .with_env([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+    let outcome = run_until(5, loader, &stop).await.expect("the services run");
+    assert_eq!(outcome.interrupted_by, Some(StopSignal::Terminate));
+    assert_eq!((outcome.requests, outcome.requests_asked), (0, 5));
+    assert_eq!(outcome.stats.produced, 0, "{outcome:?}");
+    assert!(!outcome.all_ok(), "{outcome}");
+    let text = outcome.to_string();
+    assert!(
+        text.contains("interrupted by SIGTERM after 0 of the 5 requests asked for"),
+        "{text}"
+    );
 }
