@@ -635,7 +635,7 @@ fn with_nothing_to_send_the_report_says_nothing_was_sent_and_why() {
                 ("OTEL_METRICS_EXPORTER", "none"),
             ],
             &[
-                "every span was sampled out (OTEL_TRACES_SAMPLER)",
+                "every span was sampled out (OTEL_TRACES_SAMPLER=always_off)",
                 "OTEL_LOGS_EXPORTER=none",
                 "OTEL_METRICS_EXPORTER=none",
             ],
@@ -669,4 +669,63 @@ fn with_nothing_to_send_the_report_says_nothing_was_sent_and_why() {
     assert!(!report.to_string().contains("nothing sent"), "{report}");
     let summary: serde_json::Value = serde_json::from_str(&report.json_summary()).unwrap();
     assert_eq!(summary["nothing_sent"], false, "{summary}");
+}
+
+/// A signal turned off by a configuration file is said to be turned off by
+/// the file's key, not by an `OTEL_*` variable nobody set; one turned off by
+/// a variable still names the variable. The reasons named
+/// `OTEL_TRACES_EXPORTER=none`, `OTEL_SDK_DISABLED=true` or
+/// `OTEL_TRACES_SAMPLER` whatever had done it.
+#[test]
+fn nothing_sent_names_the_file_key_or_the_variable_that_turned_each_signal_off() {
+    let dir =
+        std::env::temp_dir().join(format!("otlp-examples-nothing-sent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("default.yaml");
+    let path = file.display().to_string();
+    for (yaml, env, said, unsaid) in [
+        (
+            "exporter:\n  kind: none\n",
+            &[][..],
+            vec![
+                format!("spans are turned off (exporter.kind=none in {path})"),
+                format!("log records are turned off (exporter.kind=none in {path})"),
+                format!("metrics are turned off (exporter.kind=none in {path})"),
+            ],
+            "OTEL_",
+        ),
+        (
+            "service:\n  disabled: true\n",
+            &[],
+            vec![format!(
+                "the SDK is disabled (service.disabled=true in {path})"
+            )],
+            "OTEL_",
+        ),
+        (
+            "sampler:\n  name: always_off\nlogs:\n  exporter:\n    kind: none\n",
+            &[("OTEL_METRICS_EXPORTER", "none")],
+            vec![
+                format!("every span was sampled out (sampler.name=always_off in {path})"),
+                format!("log records are turned off (logs.exporter.kind=none in {path})"),
+                "metrics are turned off (OTEL_METRICS_EXPORTER=none)".to_owned(),
+            ],
+            "OTEL_LOGS_EXPORTER",
+        ),
+    ] {
+        std::fs::write(&file, yaml).expect("write the configuration file");
+        let loader = ConfigLoader::new()
+            .with_file(&file)
+            .with_env(env.iter().copied());
+        let report = run_with(&Options { spans: 20 }, loader).expect("the quickstart runs");
+        let why = report.nothing_sent.as_deref().unwrap_or_default();
+        for reason in &said {
+            assert!(
+                why.contains(reason.as_str()),
+                "{yaml}{env:?}: {reason}: {why}"
+            );
+        }
+        assert!(!why.contains(unsaid), "{yaml}{env:?}: {why}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
