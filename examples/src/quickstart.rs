@@ -43,7 +43,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otlp_contrib::pipeline::{build_log_processor, build_processor, metric_exporter_from_config};
 use otlp_contrib::receiver::{render_logs, render_metrics, render_traces};
 use otlp_core::{KeyValue, LogRecord, Severity, SpanKind, Status};
-use otlp_sdk::config::{Config, ConfigLoader, ExporterKind, NO_TIMEOUT, redact_userinfo};
+use otlp_sdk::config::{
+    Config, ConfigLoader, ConfigOrigins, ConfigSource, ExporterKind, NO_TIMEOUT, redact_userinfo,
+};
 use otlp_sdk::metrics::{Counter, Histogram, MeterProvider, MetricsStats, PeriodicReader};
 use otlp_sdk::{
     Logger, LoggerProvider, Signal, Span, StatsSnapshot, Tracer, TracerProvider, active_span,
@@ -499,7 +501,8 @@ pub fn run_until(
     loader: ConfigLoader,
     stop: &StopRequest,
 ) -> Result<Report, Box<dyn std::error::Error>> {
-    let mut config = loader.load()?;
+    // Who set what: the report names what turned a signal off.
+    let (mut config, origins) = loader.load_with_origins()?;
     // A signal exported to the console or not at all
     // (`OTEL_TRACES_EXPORTER=console`, `…=none`, `OTEL_SDK_DISABLED=true`)
     // never reaches the receiver.
@@ -647,6 +650,7 @@ pub fn run_until(
         metrics_protocol: protocol(metrics_otlp, Signal::Metrics),
         nothing_sent: why_nothing_was_sent(
             &config,
+            &origins,
             [
                 stats.produced,
                 log_stats.produced,
@@ -690,32 +694,63 @@ pub fn run_until(
 }
 
 /// Why nothing was sent, when the spans, log records and metric data points
-/// `produced` are all 0: each signal's reason, by the variable that set it.
-fn why_nothing_was_sent(config: &Config, produced: [u64; 3]) -> Option<String> {
+/// `produced` are all 0: each signal's reason, by the setting that gave it
+/// as its source spells it (`OTEL_LOGS_EXPORTER=none`, or
+/// `logs.exporter.kind=none in config/default.yaml`), as `origins` says.
+fn why_nothing_was_sent(
+    config: &Config,
+    origins: &ConfigOrigins,
+    produced: [u64; 3],
+) -> Option<String> {
     if produced.iter().any(|&count| count > 0) {
         return None;
     }
+    let set = |key: &str, value: &str| setting(origins, key, value);
     if config.disabled {
-        return Some("the SDK is disabled (OTEL_SDK_DISABLED=true)".to_owned());
+        return Some(format!(
+            "the SDK is disabled ({})",
+            set("service.disabled", "true")
+        ));
     }
     let reasons: Vec<String> = [
-        (Signal::Traces, "spans", "OTEL_TRACES_EXPORTER"),
-        (Signal::Logs, "log records", "OTEL_LOGS_EXPORTER"),
-        (Signal::Metrics, "metrics", "OTEL_METRICS_EXPORTER"),
+        (Signal::Traces, "spans", "exporter.kind"),
+        (Signal::Logs, "log records", "logs.exporter.kind"),
+        (Signal::Metrics, "metrics", "metrics.exporter.kind"),
     ]
     .into_iter()
-    .map(|(signal, records, variable)| {
+    .map(|(signal, records, key)| {
         if config.is_disabled(signal) {
-            format!("{records} are turned off ({variable}=none)")
+            format!("{records} are turned off ({})", set(key, "none"))
         } else if signal == Signal::Traces {
             // At least one span is started: only the sampler drops them all.
-            "every span was sampled out (OTEL_TRACES_SAMPLER)".to_owned()
+            match config.sampler.name {
+                Some(name) => format!(
+                    "every span was sampled out ({})",
+                    set("sampler.name", name.as_str())
+                ),
+                None => "every span was sampled out".to_owned(),
+            }
         } else {
             format!("no {records} were produced")
         }
     })
     .collect();
     Some(reasons.join(", "))
+}
+
+/// `key` set to `value`, named as the source that set it spells it:
+/// `OTEL_TRACES_EXPORTER=none` (a variable), `exporter.kind=none in
+/// config/default.yaml` (a file), or the key itself when no source is known.
+fn setting(origins: &ConfigOrigins, key: &str, value: &str) -> String {
+    match origins.set_by(key) {
+        Some(set_by) => match set_by.source {
+            ConfigSource::File(path) => {
+                format!("{}={value} in {}", set_by.key, path.display())
+            }
+            _ => format!("{}={value}", set_by.key),
+        },
+        None => format!("{key}={value}"),
+    }
 }
 
 /// Whether `signal`'s records are exported over OTLP: its exporter is OTLP

@@ -14,7 +14,9 @@ use super::origin::Origins;
 use super::setting::Setting;
 use super::setting::shown_redacted;
 use super::validate;
-use super::{Config, ConfigError, ConfigSource, ConfigWarning, PropagatorName, REDACTED};
+use super::{
+    Config, ConfigError, ConfigOrigins, ConfigSource, ConfigWarning, PropagatorName, REDACTED,
+};
 
 /// The variable that selects `config/{RUN_ENV}.{yaml,yml,toml}`.
 const RUN_ENV: &str = "RUN_ENV";
@@ -423,6 +425,37 @@ impl ConfigLoader {
     /// what is accepted but not done — `baggage` named in `OTEL_PROPAGATORS`
     /// (or `propagation.propagators`), which is not propagated.
     pub fn load_with_warnings(self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        self.load_all()
+            .map(|(config, warnings, _)| (config, warnings))
+    }
+
+    /// Loads and validates like [`load`](Self::load), and says which source
+    /// set each setting: a program can then name what turned something on
+    /// or off (a file's key, or a variable) rather than guess. In lenient
+    /// mode warnings are dropped.
+    ///
+    /// ```
+    /// use otlp_sdk::config::{ConfigLoader, ConfigSource};
+    ///
+    /// let (config, origins) = ConfigLoader::new()
+    ///     .with_config_dir("no-such-dir")
+    ///     .with_env([("OTEL_LOGS_EXPORTER", "none")])
+    ///     .load_with_origins()?;
+    /// let set_by = origins.set_by("logs.exporter.kind").expect("a variable set it");
+    /// assert_eq!(set_by.key, "OTEL_LOGS_EXPORTER");
+    /// assert_eq!(set_by.source, ConfigSource::Env("OTEL_LOGS_EXPORTER".into()));
+    /// // The spans' exporter kind is the default: no source set it.
+    /// assert_eq!(origins.set_by("exporter.kind"), None);
+    /// # let _ = config;
+    /// # Ok::<(), otlp_sdk::config::ConfigError>(())
+    /// ```
+    pub fn load_with_origins(self) -> Result<(Config, ConfigOrigins), ConfigError> {
+        self.load_all()
+            .map(|(config, _, origins)| (config, ConfigOrigins::new(origins)))
+    }
+
+    /// Loads and validates: the configuration, the warnings and who set what.
+    fn load_all(self) -> Result<(Config, Vec<ConfigWarning>, Origins), ConfigError> {
         let env = self.env.snapshot()?;
         let mut staged = Staged::new();
         let (files, lookup) = self.files(&env)?;
@@ -442,7 +475,7 @@ impl ConfigLoader {
         }
         validate::validate(&config, &origins)?;
         warnings.extend(baggage_warning(&config, &origins));
-        Ok((config, warnings))
+        Ok((config, warnings, origins))
     }
 
     /// The files to read, in order, and whether they were found in the

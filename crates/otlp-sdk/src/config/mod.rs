@@ -38,6 +38,7 @@ pub use error::{ConfigError, ConfigSource, ConfigWarning, REDACTED, redact_useri
 pub use loader::ConfigLoader;
 pub use loopback::is_loopback_host;
 pub use metric_options::{DefaultHistogramAggregation, ExemplarFilter, TemporalityPreference};
+pub use origin::{ConfigOrigins, SetBy};
 pub use parse::NO_TIMEOUT;
 pub use propagator_options::{PropagatorName, PropagatorsConfig};
 pub use sampler_options::{SamplerConfig, SamplerName};

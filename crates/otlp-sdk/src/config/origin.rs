@@ -6,13 +6,42 @@ use std::collections::HashMap;
 
 use super::ConfigSource;
 
-/// The source and the spelling of the key that last set a setting.
+/// The source and the spelling of the key that last set a setting
+/// ([`ConfigOrigins::set_by`]): `OTEL_TRACES_EXPORTER` from the environment,
+/// `exporter.kind` from a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SetBy {
+pub struct SetBy {
     /// Where the value came from.
     pub source: ConfigSource,
     /// The key as that source spells it.
     pub key: String,
+}
+
+/// Which source set each setting of a [`Config`](super::Config) that
+/// [`ConfigLoader::load_with_origins`](super::ConfigLoader::load_with_origins)
+/// loaded, for a program that says why it does what its configuration
+/// asks ("spans are off: `exporter.kind=none` in `config/default.yaml`").
+///
+/// Cost: one map entry per setting a source gave; [`set_by`](Self::set_by)
+/// hashes the key and clones what it returns.
+#[derive(Clone, Debug)]
+pub struct ConfigOrigins(Origins);
+
+impl ConfigOrigins {
+    pub(crate) fn new(origins: Origins) -> Self {
+        ConfigOrigins(origins)
+    }
+
+    /// The source that set `key`, and the key as that source spells it;
+    /// `None` when no source did (the default holds). `key` is dotted as in
+    /// a file, per signal as the loader resolved it: `exporter.kind` (spans),
+    /// `logs.exporter.kind`, `metrics.exporter.kind`, `service.disabled`,
+    /// `sampler.name`. A value a signal took from the generic exporter
+    /// settings is reported under the signal's key with the generic key's
+    /// spelling: `exporter.kind` in a file, for `logs.exporter.kind`.
+    pub fn set_by(&self, key: &str) -> Option<SetBy> {
+        self.0.is_recorded(key).then(|| self.0.of(key))
+    }
 }
 
 /// Last writer per dotted setting name (`batch.max_queue_size`,
