@@ -655,7 +655,7 @@ impl LineWriter {
                 }
                 Job::Finish { reply } => {
                     if let Sink::File(file) = &self.sink {
-                        let _ = file.sync_data();
+                        let _ = sync_file(file, &self.target);
                     }
                     let _ = reply.send(());
                     return;
@@ -757,6 +757,18 @@ fn is_deleted(file: &File) -> bool {
     }
 }
 
+/// `file.sync_data()`. In this module's tests, fails for the targets
+/// `tests::fail_sync_of` named: no file system here fails a sync on demand.
+fn sync_file(file: &File, target: &str) -> io::Result<()> {
+    #[cfg(test)]
+    if tests::sync_fails_for(target) {
+        return Err(io::Error::other("input/output error (injected by a test)"));
+    }
+    #[cfg(not(test))]
+    let _ = target;
+    file.sync_data()
+}
+
 /// `write_all`, counting what was written before an error.
 fn write_fully(out: &mut impl Write, mut bytes: &[u8], written: &mut usize) -> io::Result<()> {
     while !bytes.is_empty() {
@@ -794,6 +806,94 @@ fn classify(target: &str, error: &io::Error) -> ExportOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The targets whose `sync_file` fails (see there).
+    static FAILING_SYNCS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// Makes the final sync of the exporter writing to `target` fail.
+    fn fail_sync_of(target: &str) {
+        FAILING_SYNCS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(target.to_owned());
+    }
+
+    pub(super) fn sync_fails_for(target: &str) -> bool {
+        FAILING_SYNCS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|failing| failing == target)
+    }
+
+    /// The warnings given to the process's warning handler (set once for
+    /// this test binary) that name `needle`.
+    fn warnings_naming(needle: &str) -> Vec<String> {
+        static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        static HANDLER: std::sync::Once = std::sync::Once::new();
+        HANDLER.call_once(|| {
+            otlp_sdk::diagnostics::set_warning_handler(|warning| {
+                WARNINGS
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(warning.to_string());
+            });
+        });
+        WARNINGS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|warning| warning.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    /// A `sync_data` that fails at shutdown (`EIO`: lines the operating
+    /// system took may never reach the disk) was ignored: every record was
+    /// counted exported and nothing said the file may not hold them. The
+    /// pipeline's `shutdown` cannot fail for it (`Exporter::shutdown` returns
+    /// nothing), so it is a warning to the process's warning handler, naming
+    /// the file and the error. Found by reading `LineWriter::run`.
+    #[test]
+    fn a_failed_sync_at_shutdown_is_a_warning_naming_the_file() {
+        let _ = warnings_naming("");
+        let dir = std::env::temp_dir().join(format!("otlp-file-sync-{}", std::process::id()));
+        let path = dir.join("synced.jsonl");
+        let exporter = FileExporter::to_path(&path).unwrap();
+        fail_sync_of(exporter.target());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let outcome = runtime.block_on(exporter.export(ExportRequest {
+            body: bytes::Bytes::from_static(b"{\"n\":1}"),
+            encoding: Encoding::Json,
+            span_count: 1,
+        }));
+        assert!(matches!(outcome, ExportOutcome::Success), "{outcome:?}");
+        assert!(warnings_naming(exporter.target()).is_empty());
+        runtime.block_on(exporter.shutdown());
+        let warnings = warnings_naming(exporter.target());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("sync") && warnings[0].contains("injected by a test"),
+            "{warnings:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What is not a regular file has nothing to sync (`fdatasync` on
+    /// `/dev/null` fails with `EINVAL`): no warning at its shutdown.
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_not_synced_at_shutdown() {
+        let _ = warnings_naming("");
+        let exporter = FileExporter::to_path("/dev/null").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(exporter.shutdown());
+        assert_eq!(warnings_naming("/dev/null"), Vec::<String>::new());
+    }
 
     thread_local! {
         /// Whether `mark_hooked` ran on this thread.
