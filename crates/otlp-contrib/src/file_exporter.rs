@@ -186,7 +186,8 @@ impl Drop for PathClaim {
 /// - **Flushed per request**: a request's export succeeds only after its line
 ///   was handed to the operating system (and, for writers, `flush`ed). Nothing
 ///   is buffered in the process between requests. [`shutdown`](Exporter::shutdown)
-///   also `fsync`s a file (`sync_data`).
+///   also `fsync`s a file (`sync_data`); a sync that fails is a warning
+///   naming the file ([`otlp_sdk::diagnostics::set_warning_handler`]).
 /// - **No torn lines after an error**: if a write fails part way (disk full),
 ///   a file is truncated back to where the line started; where that is not
 ///   possible (standard output, a writer, a file another process appended to
@@ -422,7 +423,11 @@ impl Exporter for FileExporter {
 
     /// Writes what is queued, syncs a file to disk and stops the writer thread.
     /// The pipeline bounds this by its shutdown deadline; a writer stuck in a
-    /// write past it is left behind (detached), never waited for.
+    /// write past it is left behind (detached), never waited for. A sync that
+    /// fails (`EIO`) is given to the process's warning handler
+    /// ([`otlp_sdk::diagnostics::warn`]), naming the file and the error:
+    /// `shutdown` returns nothing, and the records were counted exported when
+    /// their lines were written.
     async fn shutdown(&self) {
         let jobs = self
             .jobs
@@ -431,8 +436,18 @@ impl Exporter for FileExporter {
             .take();
         let Some(jobs) = jobs else { return };
         let (reply, done) = oneshot::channel();
-        if jobs.send(Job::Finish { reply }).await.is_ok() {
-            let _ = done.await;
+        if jobs.send(Job::Finish { reply }).await.is_ok()
+            && let Ok(Err(error)) = done.await
+        {
+            // The lines were counted exported when the operating system took
+            // them; that they may not reach the disk can only be said.
+            otlp_sdk::diagnostics::warn(
+                "file exporter",
+                format!(
+                    "cannot sync {} to disk at shutdown: {error}; lines written before may not be on disk",
+                    self.target
+                ),
+            );
         }
         drop(jobs);
         let writer = self
@@ -526,8 +541,11 @@ enum Job {
         request: ExportRequest,
         reply: oneshot::Sender<ExportOutcome>,
     },
-    /// Sync and stop; answered once everything before it was written.
-    Finish { reply: oneshot::Sender<()> },
+    /// Sync and stop; answered once everything before it was written, with
+    /// the sync's error if it failed.
+    Finish {
+        reply: oneshot::Sender<io::Result<()>>,
+    },
 }
 
 enum Sink {
@@ -654,10 +672,15 @@ impl LineWriter {
                     let _ = reply.send(outcome);
                 }
                 Job::Finish { reply } => {
-                    if let Sink::File(file) = &self.sink {
-                        let _ = sync_file(file, &self.target);
-                    }
-                    let _ = reply.send(());
+                    let synced = match &self.sink {
+                        // Only a regular file has data to sync: `fdatasync`
+                        // fails on `/dev/null` or a pipe (`EINVAL`).
+                        Sink::File(file) if file.metadata().is_ok_and(|m| m.is_file()) => {
+                            sync_file(file, &self.target)
+                        }
+                        _ => Ok(()),
+                    };
+                    let _ = reply.send(synced);
                     return;
                 }
             }
@@ -764,7 +787,6 @@ fn sync_file(file: &File, target: &str) -> io::Result<()> {
     if tests::sync_fails_for(target) {
         return Err(io::Error::other("input/output error (injected by a test)"));
     }
-    #[cfg(not(test))]
     let _ = target;
     file.sync_data()
 }

@@ -59,7 +59,9 @@
 //! logger asked for with an empty name (it works all the same, its scope
 //! named `""`); a durable queue whose appends start failing (a full disk:
 //! batches then go to the backend from memory, not kept on disk; the
-//! warning names the error and its file).
+//! warning names the error and its file); and, from `otlp-contrib`'s file
+//! exporter, a file that could not be synced to disk at shutdown or rotated
+//! ([`warn`] is public for exporters outside this crate).
 //! [`MetricsStats`](crate::metrics::MetricsStats) counts the metrics ones; each
 //! distinct one is also given once to the process's *warning handler*, on
 //! the thread whose call warns: by default a line on standard error
@@ -425,9 +427,19 @@ pub(crate) fn warn_once(said: &AtomicBool, source: &'static str, message: impl F
 }
 
 /// Gives the warning `message` from `source` to the process's warning
-/// handler, unless it was given before. Call it outside any lock a handler
-/// could need (it may create instruments, say).
-pub(crate) fn warn(source: &'static str, message: String) {
+/// handler (by default a line on standard error), unless the same message
+/// was given before. Call it outside any lock a handler could need (it may
+/// create instruments, say).
+///
+/// For exporters and other parts of the project outside this crate with
+/// something to say that no return value carries: `otlp-contrib`'s file
+/// exporter says so when its file could not be synced to disk at shutdown
+/// (`Exporter::shutdown` returns nothing).
+///
+/// ```
+/// otlp_sdk::diagnostics::warn("file exporter", "cannot sync traces.jsonl to disk".to_owned());
+/// ```
+pub fn warn(source: &'static str, message: String) {
     static GIVEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     {
         let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
