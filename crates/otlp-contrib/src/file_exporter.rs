@@ -15,10 +15,16 @@ use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::SystemTime;
 
 use otlp_core::encode::Encoding;
 use otlp_sdk::{ExportError, ExportOutcome, ExportRequest, Exporter, Signal};
 use tokio::sync::{mpsc, oneshot};
+
+mod rotation;
+
+use rotation::RotatingFile;
+pub use rotation::Rotation;
 
 /// Requests waiting for the writer thread; an export waits (cancellably) for room.
 const QUEUED_REQUESTS: usize = 16;
@@ -44,6 +50,21 @@ pub enum FileExporterError {
     /// The writer thread could not be started.
     #[error("cannot start the file exporter's writer thread: {0}")]
     Thread(#[source] io::Error),
+    /// A [`Rotation`] option is out of range (`max_megabytes(0)`, ...).
+    #[error(
+        "invalid value {value} for the rotation option {option} of {}: {reason}",
+        path.display()
+    )]
+    InvalidRotation {
+        /// The file (as given to the builder).
+        path: PathBuf,
+        /// The option: `max_megabytes`, `max_backups` or `max_days`.
+        option: &'static str,
+        /// The value refused.
+        value: u64,
+        /// Why it was refused.
+        reason: &'static str,
+    },
     /// Another exporter of this process writes another signal to the file:
     /// a file holds one signal (the OpenTelemetry file exporter's "files
     /// must contain exactly one type of data").
@@ -227,6 +248,19 @@ impl Drop for PathClaim {
 /// appended at the file's end, wherever it is. Elsewhere (Windows, where an
 /// open file is rarely renamed) the file opened at start-up is kept.
 ///
+/// **Size rotation** (off by default): [`FileExporterBuilder::rotation`]
+/// has the exporter rotate the file itself, as the Collector's
+/// `fileexporter` does (`rotation: max_megabytes, max_backups, max_days`):
+/// a line that would take the file past its size starts a new file, the
+/// old one kept as a timestamped backup beside it; see [`Rotation`]. A line
+/// is never split between two files.
+///
+/// **Named pipes**: opening one for writing waits for a reader, so
+/// [`build`](FileExporterBuilder::build) blocks until a reader opens the
+/// pipe (as the Collector's `fileexporter` and any `open(2)` do); start the
+/// reader first, or build the exporter on a thread that may wait. Once the
+/// reader goes away, exports fail (broken pipe, permanent).
+///
 /// ```
 /// use std::time::Duration;
 /// use otlp_contrib::file_exporter::FileExporter;
@@ -277,6 +311,7 @@ impl FileExporter {
             path: path.into(),
             create_dirs: true,
             signal: Signal::Traces,
+            rotation: None,
         }
     }
 
@@ -287,7 +322,7 @@ impl FileExporter {
 
     /// Writes to the process's standard output (locked for each line).
     pub fn stdout() -> Result<FileExporter, FileExporterError> {
-        FileExporter::start(Sink::Stdout, "stdout".to_owned(), false, None)
+        FileExporter::start(Sink::Stdout, "stdout".to_owned(), false, None, None)
     }
 
     /// Writes to any writer (a pipe, a socket, an in-memory buffer in tests),
@@ -299,6 +334,7 @@ impl FileExporter {
             Sink::Writer(Box::new(writer)),
             "a writer".to_owned(),
             false,
+            None,
             None,
         )
     }
@@ -345,12 +381,14 @@ impl FileExporter {
 
     /// Starts the writer thread; `mid_line`: the output does not end at a
     /// line boundary (a file whose last line was cut short); `follow`: how to
-    /// reopen a file's path when it names another file (rotation).
+    /// reopen a file's path when it names another file (rotation);
+    /// `rotation`: the file's size rotation.
     fn start(
         sink: Sink,
         target: String,
         mid_line: bool,
         follow: Option<FollowPath>,
+        rotation: Option<RotatingFile>,
     ) -> Result<FileExporter, FileExporterError> {
         let (jobs, queue) = mpsc::channel(QUEUED_REQUESTS);
         let thread_target = target.clone();
@@ -361,6 +399,7 @@ impl FileExporter {
                 let mut writer = LineWriter::new(sink, thread_target);
                 writer.torn = mid_line;
                 writer.follow = follow;
+                writer.rotation = rotation;
                 writer.run(queue)
             })
             .map_err(FileExporterError::Thread)?;
@@ -473,6 +512,7 @@ pub struct FileExporterBuilder {
     path: PathBuf,
     create_dirs: bool,
     signal: Signal,
+    rotation: Option<Rotation>,
 }
 
 impl FileExporterBuilder {
@@ -489,10 +529,47 @@ impl FileExporterBuilder {
         self
     }
 
+    /// Rotates the file by size (default: never), as the Collector's
+    /// `fileexporter` does with its `rotation` settings: a line that would
+    /// take the file past [`Rotation::max_megabytes`] starts a new file, the
+    /// old one renamed to a timestamped backup beside it, and backups beyond
+    /// [`Rotation::max_backups`] or older than [`Rotation::max_days`] are
+    /// removed. No line is split between files, nor dropped for its size;
+    /// see [`Rotation`]. A path that is
+    /// not a regular file (a named pipe, `/dev/null`) is not rotated.
+    ///
+    /// ```
+    /// use otlp_contrib::file_exporter::{FileExporter, Rotation};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("otlp-file-rotate-doc-{}", std::process::id()));
+    /// // The Collector's `rotation: {max_megabytes: 10, max_backups: 3}`.
+    /// let exporter = FileExporter::builder(dir.join("logs.jsonl"))
+    ///     .rotation(Rotation::new().max_megabytes(10).max_backups(3))
+    ///     .build()?;
+    /// # drop(exporter);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
+    }
+
     /// Opens (or creates) the file for appending and starts the writer
     /// thread. Refused with [`FileExporterError::SignalConflict`] while
-    /// another exporter of this process writes another signal to the file.
+    /// another exporter of this process writes another signal to the file,
+    /// and with [`FileExporterError::InvalidRotation`], before anything is
+    /// created, for a [`Rotation`] option out of range. A named pipe
+    /// blocks here until a reader opens it (see [`FileExporter`]).
     pub fn build(self) -> Result<FileExporter, FileExporterError> {
+        if let Some(Err((option, value, reason))) = self.rotation.map(|r| r.check()) {
+            return Err(FileExporterError::InvalidRotation {
+                path: self.path,
+                option,
+                value,
+                reason,
+            });
+        }
         let open_error = |source| FileExporterError::Open {
             path: self.path.clone(),
             source,
@@ -518,18 +595,29 @@ impl FileExporterBuilder {
         };
         let target = self.path.display().to_string();
         let mid_line = ends_mid_line(&file, &self.path);
+        // Against the working directory of now: a program that changes it
+        // later still writes where it started.
+        let absolute = std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone());
         let follow = file
             .metadata()
             .ok()
             .and_then(|metadata| file_id(&metadata))
             .map(|id| FollowPath {
-                // Against the working directory of now: a program that
-                // changes it later still writes where it started.
-                path: std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()),
+                path: absolute.clone(),
                 create_dirs: self.create_dirs,
                 id,
             });
-        let mut exporter = FileExporter::start(Sink::File(file), target, mid_line, follow)?;
+        let rotation = self
+            .rotation
+            .filter(|_| holds_data)
+            .map(|rotation| RotatingFile::new(absolute, rotation));
+        if let Some(rotation) = &rotation {
+            // As lumberjack does when it opens a file: backups past the
+            // limits left by an earlier run go now.
+            warn_unremoved(rotation.remove_old_backups(SystemTime::now()));
+        }
+        let mut exporter =
+            FileExporter::start(Sink::File(file), target, mid_line, follow, rotation)?;
         exporter.signal = self.signal;
         exporter.claim = Mutex::new(claim);
         Ok(exporter)
@@ -589,6 +677,8 @@ struct LineWriter {
     torn: bool,
     /// A file's path, to reopen it once it names another file.
     follow: Option<FollowPath>,
+    /// A file's size rotation.
+    rotation: Option<RotatingFile>,
 }
 
 impl LineWriter {
@@ -599,7 +689,64 @@ impl LineWriter {
             line: Vec::new(),
             torn: false,
             follow: None,
+            rotation: None,
         }
+    }
+
+    /// Renames the file to a backup and opens a new one at its path when a
+    /// line of `body_len` bytes would take it past its rotation's size (see
+    /// [`Rotation`]); then removes the backups past the limits. Never fails:
+    /// a file that cannot be renamed takes the line all the same (nothing is
+    /// lost), and the warning handler is told why; a path that cannot be
+    /// opened again leaves the lines going to the backup, as after an
+    /// outside rotation (see [`FollowPath`]).
+    fn rotate_if_due(&mut self, body_len: usize) {
+        let (Some(rotation), Sink::File(file)) = (&self.rotation, &mut self.sink) else {
+            return;
+        };
+        let size = match file.metadata() {
+            Ok(metadata) if metadata.is_file() => metadata.len(),
+            _ => return,
+        };
+        let line_len = body_len.saturating_add(usize::from(self.torn) + 1);
+        if !rotation.is_due(size, line_len) {
+            return;
+        }
+        let now = SystemTime::now();
+        if let Err(error) = rotation.rename_to_backup(now) {
+            otlp_sdk::diagnostics::warn(
+                "file exporter",
+                format!(
+                    "cannot rotate {}: {error}; its lines go on past its max_megabytes until it can be",
+                    self.target
+                ),
+            );
+            return;
+        }
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&rotation.path)
+        {
+            Ok(reopened) => {
+                if let Some(follow) = &mut self.follow
+                    && let Some(id) = reopened.metadata().ok().and_then(|m| file_id(&m))
+                {
+                    follow.id = id;
+                }
+                // Empty, unless another writer created it meanwhile.
+                self.torn = ends_mid_line(&reopened, &rotation.path);
+                *file = reopened;
+            }
+            Err(error) => otlp_sdk::diagnostics::warn(
+                "file exporter",
+                format!(
+                    "cannot create {} again after rotating it: {error}; its lines go to its backup until it can be",
+                    self.target
+                ),
+            ),
+        }
+        warn_unremoved(rotation.remove_old_backups(now));
     }
 
     /// Reopens the file's path if it no longer names the open file (renamed
@@ -691,6 +838,7 @@ impl LineWriter {
     /// repairs a partial write (see [`FileExporter`]).
     fn write_line(&mut self, body: &[u8]) -> io::Result<()> {
         self.follow_path()?;
+        self.rotate_if_due(body.len());
         self.line.clear();
         self.line.reserve(usize::from(self.torn) + body.len() + 1);
         if self.torn {
@@ -777,6 +925,20 @@ fn is_deleted(file: &File) -> bool {
     {
         let _ = file;
         false
+    }
+}
+
+/// Tells the warning handler about backups past a [`Rotation`]'s limits
+/// that could not be removed.
+fn warn_unremoved(failures: Vec<(PathBuf, io::Error)>) {
+    for (backup, error) in failures {
+        otlp_sdk::diagnostics::warn(
+            "file exporter",
+            format!(
+                "cannot remove {}, a rotated file past the rotation's limits: {error}",
+                backup.display()
+            ),
+        );
     }
 }
 
@@ -1097,6 +1259,36 @@ mod tests {
         );
         writer.write_line(b"{\"a\":1}").unwrap();
         assert!(writer.line.capacity() <= KEPT_LINE_CAPACITY);
+    }
+
+    /// A file due for rotation that cannot be renamed (here: its path names
+    /// nothing; in life, a directory the process may not write to) takes the
+    /// line all the same, whole, past its limit, and the warning handler is
+    /// told, naming the file.
+    #[test]
+    fn a_file_that_cannot_be_rotated_takes_the_line_and_says_so() {
+        let _ = warnings_naming("");
+        let dir = std::env::temp_dir().join(format!("otlp-file-norotate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("full.jsonl");
+        let before = format!("{}\n", "x".repeat(1024 * 1024));
+        std::fs::write(&path, &before).unwrap();
+        let file = OpenOptions::new().append(true).open(&path).unwrap();
+        let target = path.display().to_string();
+        let mut writer = LineWriter::new(Sink::File(file), target.clone());
+        writer.rotation = Some(RotatingFile::new(
+            dir.join("gone").join("full.jsonl"),
+            Rotation::new().max_megabytes(1),
+        ));
+        writer.write_line(b"{\"a\":1}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{before}{{\"a\":1}}\n")
+        );
+        let warnings = warnings_naming(&target);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("cannot rotate"), "{warnings:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

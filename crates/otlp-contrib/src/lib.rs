@@ -66,7 +66,9 @@
 //!   (spans, log records or metrics: one exporter per signal) as one OTLP/JSON
 //!   line to a file or standard output — the specification's file exporter
 //!   format, readable by any OTLP/JSON tool — flushed per request, never
-//!   interleaved, with I/O errors classified for the retry policy.
+//!   interleaved, with I/O errors classified for the retry policy; and
+//!   `Rotation`, the Collector `fileexporter`'s size rotation
+//!   (`max_megabytes`, `max_backups`, `max_days`) for it.
 //!
 //! Opt-in, for tests, benchmarks and debugging (not linked here: a default
 //! build does not have them; docs.rs documents every feature):

@@ -20,7 +20,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use otlp_contrib::file_exporter::{FileExporter, FileExporterError};
+use otlp_contrib::file_exporter::{FileExporter, FileExporterError, Rotation};
 use otlp_contrib::pipeline::build_processor;
 use otlp_contrib::receiver::{Receiver, ReceiverConfig};
 use otlp_core::{
@@ -950,4 +950,307 @@ fn two_exporters_appending_to_one_file_keep_every_line_whole() {
     let spans = spans_of(&requests);
     let ids: std::collections::BTreeSet<_> = spans.iter().map(|span| &span.span_id).collect();
     assert_eq!((spans.len(), ids.len()), (1200, 1200));
+}
+
+/// One mebibyte: lumberjack's (and `Rotation::max_megabytes`') megabyte.
+const MEGABYTE: usize = 1024 * 1024;
+
+/// Writes `body` as one line through `exporter`; the outcome must be a success.
+fn export_owned(runtime: &tokio::runtime::Runtime, exporter: &FileExporter, body: String) {
+    let outcome = runtime.block_on(exporter.export(otlp_sdk::ExportRequest {
+        body: bytes::Bytes::from(body),
+        encoding: otlp_core::encode::Encoding::Json,
+        span_count: 1,
+    }));
+    assert!(
+        matches!(outcome, otlp_sdk::ExportOutcome::Success),
+        "{outcome:?}"
+    );
+}
+
+/// `{"n":<n>,"pad":"xxx…"}`, `len` bytes long.
+fn padded_line(n: usize, len: usize) -> String {
+    let head = format!("{{\"n\":{n},\"pad\":\"");
+    let pad = len - head.len() - 2;
+    format!("{head}{}\"}}", "x".repeat(pad))
+}
+
+/// The backups of `dir/<stem>.jsonl` (named `<stem>-YYYY-MM-DDTHH-MM-SS.mmm.jsonl`),
+/// oldest first, and the names of the other files of `dir`.
+fn backups_in(dir: &std::path::Path, stem: &str) -> (Vec<PathBuf>, Vec<String>) {
+    let is_backup = |name: &str| -> bool {
+        let Some(stamp) = name
+            .strip_prefix(stem)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.strip_suffix(".jsonl"))
+        else {
+            return false;
+        };
+        let shape = "dddd-dd-ddTdd-dd-dd.ddd";
+        stamp.len() == shape.len()
+            && stamp
+                .bytes()
+                .zip(shape.bytes())
+                .all(|(byte, want)| match want {
+                    b'd' => byte.is_ascii_digit(),
+                    _ => byte == want,
+                })
+    };
+    let (mut backups, mut others) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if is_backup(&name) {
+            backups.push(entry.path());
+        } else {
+            others.push(name);
+        }
+    }
+    backups.sort();
+    others.sort();
+    (backups, others)
+}
+
+/// The `n` of every line of `path`; every line must be one whole JSON object
+/// of `len` bytes.
+fn line_numbers(path: &std::path::Path, len: usize) -> Vec<u64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{}",
+        path.display()
+    );
+    text.lines()
+        .map(|line| {
+            assert_eq!(line.len(), len, "a whole line in {}", path.display());
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value["n"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+/// Size rotation, the Collector's `rotation: {max_megabytes: 1,
+/// max_backups: 2}`: a line that would take the file past 1 MiB starts a
+/// new file, the old one renamed to `traces-<UTC time>.jsonl`; only the two
+/// newest backups are kept. Every file holds whole lines only, none over
+/// the limit, and the files left hold the last lines in order.
+#[test]
+fn a_file_past_max_megabytes_is_rotated_to_backups_of_which_max_backups_are_kept() {
+    let dir = TempDir::new("size-rotation");
+    let path = dir.0.join("traces.jsonl");
+    let exporter = FileExporter::builder(&path)
+        .rotation(Rotation::new().max_megabytes(1).max_backups(2))
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Two lines (and their `\n`) fit a megabyte, three do not.
+    let len = 400_000;
+    for n in 0..12 {
+        export_owned(&runtime, &exporter, padded_line(n, len));
+    }
+    runtime.block_on(exporter.shutdown());
+
+    let (backups, others) = backups_in(&dir.0, "traces");
+    assert_eq!(others, ["traces.jsonl"]);
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    let mut numbers = Vec::new();
+    for file in backups.iter().chain([&path]) {
+        assert!(
+            std::fs::metadata(file).unwrap().len() <= MEGABYTE as u64,
+            "{}",
+            file.display()
+        );
+        numbers.push(line_numbers(file, len));
+    }
+    assert_eq!(numbers, [vec![6, 7], vec![8, 9], vec![10, 11]]);
+}
+
+/// A line larger than `max_megabytes` is neither split nor dropped: it is
+/// written whole, alone in a file of its own, and the next line starts
+/// another file.
+#[test]
+fn a_line_larger_than_max_megabytes_is_written_whole_in_a_file_of_its_own() {
+    let dir = TempDir::new("large-line-rotation");
+    let path = dir.0.join("traces.jsonl");
+    let exporter = FileExporter::builder(&path)
+        .rotation(Rotation::new().max_megabytes(1))
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let large = MEGABYTE + MEGABYTE / 2;
+    export_owned(&runtime, &exporter, padded_line(0, 100));
+    export_owned(&runtime, &exporter, padded_line(1, large));
+    export_owned(&runtime, &exporter, padded_line(2, 100));
+    runtime.block_on(exporter.shutdown());
+
+    let (backups, _) = backups_in(&dir.0, "traces");
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    assert_eq!(line_numbers(&backups[0], 100), [0]);
+    assert_eq!(line_numbers(&backups[1], large), [1]);
+    assert_eq!(line_numbers(&path, 100), [2]);
+}
+
+/// A file left over the limit by an earlier run, ending with a line cut
+/// short: the first line rotates it away as it is (the fragment stays
+/// there, alone), and starts the new file at its first byte, with no `\n`
+/// of the old file's repair before it.
+#[test]
+fn a_file_over_the_limit_ending_in_a_cut_line_is_rotated_before_the_first_line() {
+    let dir = TempDir::new("cut-line-rotation");
+    let path = dir.0.join("traces.jsonl");
+    let mut before = padded_line(0, MEGABYTE - 10);
+    before.push_str("\n{\"cut");
+    std::fs::write(&path, &before).unwrap();
+    let exporter = FileExporter::builder(&path)
+        .rotation(Rotation::new().max_megabytes(1))
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    export_owned(&runtime, &exporter, padded_line(1, 100));
+    runtime.block_on(exporter.shutdown());
+
+    let (backups, _) = backups_in(&dir.0, "traces");
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), before);
+    assert_eq!(line_numbers(&path, 100), [1]);
+}
+
+/// `max_days`: backups whose name says they are older are removed, when
+/// the exporter is built (as lumberjack does when it opens the file) and at
+/// each rotation; files that are not backups of this file, by name, are
+/// left alone.
+#[test]
+fn backups_older_than_max_days_are_removed_and_other_files_left_alone() {
+    let dir = TempDir::new("max-days-rotation");
+    let path = dir.0.join("traces.jsonl");
+    let old = dir.0.join("traces-2020-01-01T00-00-00.000.jsonl");
+    let kept = [
+        "traces-2999-01-01T00-00-00.000.jsonl",
+        "traces.jsonl.1",
+        "traces-2020-01-01.jsonl",
+        "logs-2020-01-01T00-00-00.000.jsonl",
+        "traces-2020-01-01T00-00-00.000.json",
+        "notes.txt",
+    ];
+    std::fs::write(&old, "{}\n").unwrap();
+    for name in kept {
+        std::fs::write(dir.0.join(name), "{}\n").unwrap();
+    }
+    let exporter = FileExporter::builder(&path)
+        .rotation(Rotation::new().max_megabytes(1).max_days(1))
+        .build()
+        .unwrap();
+    assert!(!old.exists(), "removed when the exporter is built");
+
+    // Another old backup appears; the next rotation removes it.
+    std::fs::write(&old, "{}\n").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let len = 600_000;
+    export_owned(&runtime, &exporter, padded_line(0, len));
+    export_owned(&runtime, &exporter, padded_line(1, len));
+    runtime.block_on(exporter.shutdown());
+    assert!(!old.exists(), "removed at the rotation");
+    let (backups, mut others) = backups_in(&dir.0, "traces");
+    // The new backup, and the one from the future (not older than a day).
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    assert_eq!(line_numbers(&backups[0], len), [0]);
+    assert!(backups[1].ends_with("traces-2999-01-01T00-00-00.000.jsonl"));
+    others.retain(|name| name != "traces.jsonl");
+    let mut expected: Vec<&str> = kept[1..].to_vec();
+    expected.sort_unstable();
+    assert_eq!(others, expected);
+    assert_eq!(line_numbers(&path, len), [1]);
+}
+
+/// A rotation option out of range is refused by `build`, naming the
+/// option, the value and the file, before anything is created.
+#[test]
+fn a_rotation_option_out_of_range_is_refused_naming_it_and_its_value() {
+    let dir = TempDir::new("invalid-rotation");
+    let path = dir.0.join("new").join("traces.jsonl");
+    for (rotation, option, value) in [
+        (Rotation::new().max_megabytes(0), "max_megabytes", 0),
+        (
+            Rotation::new().max_megabytes(u64::MAX),
+            "max_megabytes",
+            u64::MAX,
+        ),
+        (Rotation::new().max_backups(0), "max_backups", 0),
+        (Rotation::new().max_days(0), "max_days", 0),
+    ] {
+        let error = FileExporter::builder(&path)
+            .rotation(rotation)
+            .build()
+            .unwrap_err();
+        let message = error.to_string();
+        match error {
+            FileExporterError::InvalidRotation {
+                option: refused,
+                value: refused_value,
+                path: named,
+                ..
+            } => {
+                assert_eq!((refused, refused_value), (option, value));
+                assert_eq!(named, path);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            message.contains(option)
+                && message.contains(&value.to_string())
+                && message.contains(&path.display().to_string()),
+            "{message}"
+        );
+        assert!(!path.parent().unwrap().exists(), "nothing created");
+    }
+}
+
+/// Spans through the batch pipeline, several exports in flight, into a file
+/// rotated every megabyte: every span is in exactly one line of one file,
+/// and counted exported.
+#[test]
+fn spans_through_a_rotated_file_are_all_written_once() {
+    let dir = TempDir::new("pipeline-rotation");
+    let path = dir.0.join("traces.jsonl");
+    let exporter = FileExporter::builder(&path)
+        .rotation(Rotation::new().max_megabytes(1).max_backups(usize::MAX))
+        .build()
+        .unwrap();
+    let processor = processor(exporter);
+    let provider = TracerProvider::builder()
+        .with_processor(processor.clone())
+        .build();
+    send_spans(&provider, 4, 2500);
+    provider.shutdown(DEADLINE).unwrap();
+    assert_all_exported(&processor.stats(), 10_000);
+
+    let (backups, _) = backups_in(&dir.0, "traces");
+    assert!(!backups.is_empty(), "rotated at least once");
+    let mut names = Vec::new();
+    for file in backups.iter().chain([&path]) {
+        assert!(std::fs::metadata(file).unwrap().len() <= MEGABYTE as u64);
+        names.extend(
+            spans_of(&read_lines(file))
+                .into_iter()
+                .map(|span| span.name),
+        );
+    }
+    names.sort_unstable();
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|thread| (0..2500).map(move |n| format!("t{thread}-{n}")))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
 }
