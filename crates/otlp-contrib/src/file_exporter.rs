@@ -244,9 +244,14 @@ impl Drop for PathClaim {
 /// (renamed away, it keeps the line under its new name), and the next line
 /// tries again; if the open file was deleted, where a line would be lost,
 /// the export fails instead, naming the file and why its path could not be
-/// opened (permanent, as the table above says for that error). `copytruncate` needs nothing: lines are
-/// appended at the file's end, wherever it is. Elsewhere (Windows, where an
-/// open file is rarely renamed) the file opened at start-up is kept.
+/// opened (permanent, as the table above says for that error).
+/// `copytruncate` needs nothing: lines are appended at the file's end,
+/// wherever it is; but, as for any writer, a line written between its copy
+/// and its truncation is lost (counted exported), and one written during
+/// the copy may end cut short in the copy: prefer renaming (`create`, the
+/// default) or [size rotation](FileExporterBuilder::rotation). Elsewhere
+/// (Windows, where an open file is rarely renamed) the file opened at
+/// start-up is kept.
 ///
 /// **Size rotation** (off by default): [`FileExporterBuilder::rotation`]
 /// has the exporter rotate the file itself, as the Collector's
