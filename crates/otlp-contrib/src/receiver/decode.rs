@@ -648,4 +648,152 @@ mod tests {
             );
         }
     }
+
+    /// OTLP/JSON ids are checked by counting alone as by decoding: a body
+    /// one store refuses for an id, the other refuses too (counting took
+    /// any id, so a benchmark run with `Store::CountOnly` counted spans a
+    /// collector refuses).
+    #[test]
+    fn counting_and_decoding_agree_on_json_ids() {
+        const TRACE: &str = "0102030405060708090a0b0c0d0e0f10";
+        const SPAN: &str = "0102030405060708";
+        const ZERO_TRACE: &str = "00000000000000000000000000000000";
+        const ZERO_SPAN: &str = "0000000000000000";
+        let spans = |span: &str| {
+            format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{span}]}}]}}]}}"#)
+        };
+        let span = |ids: &str| spans(&format!(r#"{{"name":"s",{ids}}}"#));
+        let ids =
+            |trace: &str, span_id: &str| format!(r#""traceId":"{trace}","spanId":"{span_id}""#);
+        let link = |link: &str| span(&format!(r#"{},"links":[{link}]"#, ids(TRACE, SPAN)));
+        let logs = |record: &str| {
+            format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{record}]}}]}}]}}"#)
+        };
+        let exemplar = |exemplar: &str| {
+            format!(
+                r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m","gauge":{{"dataPoints":[{{"asInt":"1","exemplars":[{exemplar}]}}]}}}}]}}]}}]}}"#
+            )
+        };
+        let cases: Vec<(Signal, String, bool)> = vec![
+            (Signal::Traces, span(&ids(TRACE, SPAN)), true),
+            (
+                Signal::Traces,
+                span(&ids(&TRACE.to_uppercase(), SPAN)),
+                true,
+            ),
+            (Signal::Traces, span(&ids(&TRACE[2..], SPAN)), false),
+            (Signal::Traces, span(&ids(&TRACE[1..], SPAN)), false),
+            (Signal::Traces, span(&ids(TRACE, ZERO_SPAN)), false),
+            (Signal::Traces, span(&ids(ZERO_TRACE, SPAN)), false),
+            (
+                Signal::Traces,
+                span(&ids(&format!("0x{TRACE}"), SPAN)),
+                false,
+            ),
+            (
+                Signal::Traces,
+                span(&ids(&format!("zz{}", &TRACE[2..]), SPAN)),
+                false,
+            ),
+            (
+                Signal::Traces,
+                span(&format!(r#""spanId":"{SPAN}""#)),
+                false,
+            ),
+            (
+                Signal::Traces,
+                span(&format!(r#""traceId":"{TRACE}","spanId":null"#)),
+                false,
+            ),
+            (
+                Signal::Traces,
+                span(&format!(r#""traceId":"{TRACE}","spanId":7"#)),
+                false,
+            ),
+            (
+                Signal::Traces,
+                span(&format!(r#"{},"parentSpanId":"""#, ids(TRACE, SPAN))),
+                true,
+            ),
+            (
+                Signal::Traces,
+                span(&format!(
+                    r#"{},"parentSpanId":"{ZERO_SPAN}""#,
+                    ids(TRACE, SPAN)
+                )),
+                true,
+            ),
+            (
+                Signal::Traces,
+                span(&format!(
+                    r#"{},"parentSpanId":"01020304""#,
+                    ids(TRACE, SPAN)
+                )),
+                false,
+            ),
+            (
+                Signal::Traces,
+                link(&format!(r#"{{{}}}"#, ids(ZERO_TRACE, ZERO_SPAN))),
+                true,
+            ),
+            (
+                Signal::Traces,
+                link(&format!(r#"{{"traceId":"{TRACE}"}}"#)),
+                false,
+            ),
+            (
+                Signal::Traces,
+                link(&format!(r#"{{{}}}"#, ids(TRACE, &SPAN[2..]))),
+                false,
+            ),
+            (Signal::Logs, logs("{}"), true),
+            (
+                Signal::Logs,
+                logs(&format!("{{{}}}", ids(ZERO_TRACE, ZERO_SPAN))),
+                true,
+            ),
+            (
+                Signal::Logs,
+                logs(&format!(r#"{{"traceId":"{}"}}"#, &TRACE[2..])),
+                false,
+            ),
+            (
+                Signal::Logs,
+                logs(&format!(r#"{{"spanId":"0x{}"}}"#, &SPAN[2..])),
+                false,
+            ),
+            (Signal::Metrics, exemplar(r#"{"asInt":"1"}"#), true),
+            (
+                Signal::Metrics,
+                exemplar(&format!(r#"{{"asInt":"1",{}}}"#, ids(TRACE, SPAN))),
+                true,
+            ),
+            (
+                Signal::Metrics,
+                exemplar(&format!(r#"{{"asInt":"1","spanId":"{}"}}"#, &SPAN[2..])),
+                false,
+            ),
+        ];
+        for (signal, body, valid) in cases {
+            for store in [Store::All, Store::CountOnly] {
+                let decoded = decode(signal, Format::Json, body.as_bytes(), store);
+                assert_eq!(
+                    decoded.is_ok(),
+                    valid,
+                    "{store:?} {body}: {:?}",
+                    decoded.map(|d| d.item_count())
+                );
+            }
+        }
+        // Counting names the field as decoding does.
+        let error = decode(
+            Signal::Traces,
+            Format::Json,
+            span(&ids(TRACE, ZERO_SPAN)).as_bytes(),
+            Store::CountOnly,
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(error.contains("spans[0].spanId is all zeroes"), "{error}");
+    }
 }

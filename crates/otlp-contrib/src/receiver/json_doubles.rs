@@ -1042,7 +1042,7 @@ mod tests {
             );
         }
         // A string that is no integer stays a string, refused by the decoder.
-        for not_an_integer in ["", "two", "+2", " 2", "2.0", "-"] {
+        for not_an_integer in ["", "two", "+2", " 2", "2.5", "-", "2e", ".5"] {
             let json = format!(
                 r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"kind":"{not_an_integer}"}}]}}]}}]}}"#
             );
@@ -1419,5 +1419,200 @@ mod tests {
         .map(|error| error.to_string())
         .unwrap_or_default();
         assert!(error.contains("column"), "{error}");
+    }
+
+    /// The proto3 JSON mapping reads an integer of any width written in
+    /// exponent notation or with a zero fraction, quoted or not (`1e3`,
+    /// `"1e3"`, `3.0`: "Exponent notation (such as 1e2) is accepted in both
+    /// quoted and unquoted forms", and the protobuf conformance suite's
+    /// `Int32FieldExponentialFormat`, `Int32FieldFloatTrailingZero`); Go's
+    /// `protojson` reads them, and they were refused here. Every integer
+    /// field must read as prost reads its protobuf twin; one that is not a
+    /// whole number, or out of its field's range, is refused naming the key.
+    #[test]
+    fn integers_in_exponent_or_fraction_form_are_read() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+        use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        use opentelemetry_proto::tonic::metrics::v1 as pm;
+        use opentelemetry_proto::tonic::trace::v1::span::Event;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message as _;
+
+        let int = |key: &str, value: i64| KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::IntValue(value)),
+            }),
+            ..KeyValue::default()
+        };
+        let traces = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        start_time_unix_nano: 1_700_000_000_123_456_789,
+                        end_time_unix_nano: 1_700_000_000_000_000_000,
+                        kind: 2,
+                        dropped_attributes_count: 30,
+                        attributes: vec![int("a", -100), int("b", 100), int("c", 0)],
+                        events: vec![Event {
+                            time_unix_nano: 2000,
+                            ..Event::default()
+                        }],
+                        ..Span::default()
+                    }],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+            "traceId":"01010101010101010101010101010101","spanId":"0202020202020202",
+            "startTimeUnixNano":"1.700000000123456789e18","endTimeUnixNano":1.7e18,
+            "kind":2.0,"droppedAttributesCount":"3E1",
+            "attributes":[{"key":"a","value":{"intValue":"-1e2"}},
+                          {"key":"b","value":{"intValue":1e2}},
+                          {"key":"c","value":{"intValue":"-0.0e5"}}],
+            "events":[{"timeUnixNano":"2000.000"}]}]}]}]}"#;
+        let read: ExportTraceServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportTraceServiceRequest::decode(traces.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        let logs = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        time_unix_nano: 5,
+                        observed_time_unix_nano: 18_446_744_073_709_551_615,
+                        severity_number: 9,
+                        ..LogRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        };
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":5e0,
+            "observedTimeUnixNano":"18446744073709551615e0","severityNumber":"90e-1"}]}]}]}"#;
+        let read: ExportLogsServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportLogsServiceRequest::decode(logs.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        let metric = |data| pm::Metric {
+            name: "m".into(),
+            data: Some(data),
+            ..pm::Metric::default()
+        };
+        let metrics = ExportMetricsServiceRequest {
+            resource_metrics: vec![pm::ResourceMetrics {
+                scope_metrics: vec![pm::ScopeMetrics {
+                    metrics: vec![
+                        metric(pm::metric::Data::Sum(pm::Sum {
+                            data_points: vec![pm::NumberDataPoint {
+                                value: Some(pm::number_data_point::Value::AsInt(-5)),
+                                exemplars: vec![pm::Exemplar {
+                                    value: Some(pm::exemplar::Value::AsInt(7000)),
+                                    ..pm::Exemplar::default()
+                                }],
+                                ..pm::NumberDataPoint::default()
+                            }],
+                            aggregation_temporality: 1,
+                            is_monotonic: true,
+                        })),
+                        metric(pm::metric::Data::Histogram(pm::Histogram {
+                            data_points: vec![pm::HistogramDataPoint {
+                                count: 10,
+                                bucket_counts: vec![1, 9],
+                                explicit_bounds: vec![1.0],
+                                ..pm::HistogramDataPoint::default()
+                            }],
+                            aggregation_temporality: 2,
+                        })),
+                        metric(pm::metric::Data::ExponentialHistogram(
+                            pm::ExponentialHistogram {
+                                data_points: vec![pm::ExponentialHistogramDataPoint {
+                                    count: 3,
+                                    zero_count: 2,
+                                    scale: -3,
+                                    positive: Some(pm::exponential_histogram_data_point::Buckets {
+                                        offset: -20,
+                                        bucket_counts: vec![1],
+                                    }),
+                                    ..pm::ExponentialHistogramDataPoint::default()
+                                }],
+                                aggregation_temporality: 2,
+                            },
+                        )),
+                        metric(pm::metric::Data::Summary(pm::Summary {
+                            data_points: vec![pm::SummaryDataPoint {
+                                count: 40,
+                                ..pm::SummaryDataPoint::default()
+                            }],
+                        })),
+                    ],
+                    ..pm::ScopeMetrics::default()
+                }],
+                ..pm::ResourceMetrics::default()
+            }],
+        };
+        let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[
+            {"name":"m","sum":{"dataPoints":[{"asInt":"-5e0","exemplars":[{"asInt":7e3}]}],
+             "aggregationTemporality":1e0,"isMonotonic":true}},
+            {"name":"m","histogram":{"dataPoints":[{"count":"1e1","bucketCounts":["1e0",9.0],
+             "explicitBounds":[1]}],"aggregationTemporality":"2.0"}},
+            {"name":"m","exponentialHistogram":{"dataPoints":[{"count":3.0,"zeroCount":"2e0",
+             "scale":"-3e0","positive":{"offset":-2e1,"bucketCounts":["0.1e1"]}}],
+             "aggregationTemporality":2}},
+            {"name":"m","summary":{"dataPoints":[{"count":4e1}]}}]}]}]}"#;
+        let read: ExportMetricsServiceRequest = from_slice(json).expect("valid OTLP/JSON");
+        let protobuf = ExportMetricsServiceRequest::decode(metrics.encode_to_vec().as_slice());
+        assert_eq!(Ok(read), protobuf.map_err(|error| error.to_string()));
+
+        // Not a whole number, or out of the field's range: refused, naming
+        // the key and the value.
+        for (key, value, why) in [
+            ("startTimeUnixNano", r#""1.5""#, "not a whole number"),
+            ("startTimeUnixNano", "1.5", "not a whole number"),
+            ("startTimeUnixNano", r#""1e-1""#, "not a whole number"),
+            ("startTimeUnixNano", r#""-1e0""#, "out of the range"),
+            ("startTimeUnixNano", r#""1e20""#, "out of the range"),
+            ("startTimeUnixNano", "1e20", "out of the range"),
+            (
+                "startTimeUnixNano",
+                r#""1e999999999999""#,
+                "out of the range",
+            ),
+            (
+                "droppedAttributesCount",
+                r#""4.294967296e9""#,
+                "out of the range",
+            ),
+            ("kind", "2.5", "not a whole number"),
+        ] {
+            let json = format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"{key}":{value}}}]}}]}}]}}"#
+            );
+            let error = from_slice::<ExportTraceServiceRequest>(json.as_bytes())
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.contains(&format!("`{key}` is {value}")) && error.contains(why),
+                "{key} {value}: {error}"
+            );
+        }
+        let json =
+            br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"intValue":"1e19"}}]}]}]}"#;
+        let error = from_slice::<ExportLogsServiceRequest>(json)
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains(r#"`intValue` is "1e19", out of the range of its type (int64)"#),
+            "{error}"
+        );
     }
 }
