@@ -52,10 +52,18 @@
 //! It also reads the 32-bit integer fields (enums, counts, flags) given as
 //! decimal strings (`"kind":"2"`, `"droppedAttributesCount":"3"`): proto3
 //! JSON accepts a number or a string for every integer type, and
-//! opentelemetry-proto's serde takes strings for the 64-bit ones only. A
-//! string under such a key ([`INT32_FIELDS`], [`UINT32_FIELDS`]) that is an
-//! integer becomes that number; one outside the field's range is refused,
-//! naming the key and the value.
+//! opentelemetry-proto's serde takes strings for the 64-bit ones only. And
+//! it reads an integer of any width written in exponent notation or with a
+//! zero fraction, quoted or not (`1e3`, `"1.7e18"`, `3.0`), which the proto3
+//! JSON mapping accepts ("in both quoted and unquoted forms"; Go's
+//! `protojson` reads them, the Collector does not) and that serde refuses.
+//! A string in JSON's number grammar under the key of an integer field
+//! ([`IntegerType::of`]), or a number that is not written as a plain
+//! integer, becomes that integer ([`read_integer`]); one that is not a whole
+//! number, or outside the field's range, is refused, naming the key and the
+//! value. A quoted value is read exactly; an unquoted one in exponent or
+//! fraction form is the double `serde_json` reads it as (exact for what a
+//! program writes from a double, rounded past 17 significant digits).
 //!
 //! opentelemetry-proto's serde reads a oneof (a metric's data, a number data
 //! point's and an exemplar's value) through `#[serde(flatten)]` into an
@@ -101,6 +109,22 @@ const INT32_FIELDS: &[&str] = &[
     "scale",
     "offset",
     "keyStrindex",
+];
+
+/// The OTLP/JSON keys of signed 64-bit integer fields (`int64`,
+/// `sfixed64`) in traces, logs and metrics.
+const INT64_FIELDS: &[&str] = &["intValue", "asInt"];
+
+/// The OTLP/JSON keys of unsigned 64-bit integer fields (`uint64`,
+/// `fixed64`, and the repeated `bucketCounts`) in traces, logs and metrics.
+const UINT64_FIELDS: &[&str] = &[
+    "startTimeUnixNano",
+    "endTimeUnixNano",
+    "timeUnixNano",
+    "observedTimeUnixNano",
+    "count",
+    "zeroCount",
+    "bucketCounts",
 ];
 
 /// The OTLP/JSON keys of the id fields (hex strings in OTLP/JSON), whose
@@ -188,8 +212,9 @@ pub(crate) fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, serd
 /// or a `kvlistValue`), and the four members of a resource's entity
 /// reference (`entityRefs`). A `null` member is removed first: proto3 JSON reads
 /// it as the field's default, that serde only where the field is an `Option`.
-/// A decimal string under the key of a 32-bit integer field becomes that
-/// number ([`integer_string`]); a `bytesValue` written URL-safe or unpadded
+/// A decimal string under the key of an integer field, or a number in
+/// exponent or fraction form, becomes that integer ([`read_integer`]); a
+/// `bytesValue` written URL-safe or unpadded
 /// becomes its standard padded base64 ([`standard_base64`]); an id
 /// written with a `0x` prefix is an error ([`check_id`]).
 ///
@@ -210,7 +235,15 @@ fn fill_omitted_members(value: &mut Value, message: Message) -> Result<(), serde
             for (key, field) in fields.iter_mut() {
                 let child = match message.json_field(key.as_bytes()) {
                     Some((_, Field::One(child) | Field::Many(child))) => child,
-                    Some((_, Field::Numbers { .. })) => continue,
+                    Some((_, Field::Numbers { .. })) => {
+                        // `bucketCounts` (integers); `explicitBounds` are doubles.
+                        if let Value::Array(items) = field {
+                            items
+                                .iter_mut()
+                                .try_for_each(|item| read_integer(key, item))?;
+                        }
+                        continue;
+                    }
                     None => {
                         if scalar_keys(message).contains(&key.as_str()) {
                             read_scalar(key, field)?;
@@ -243,9 +276,10 @@ fn fill_omitted_members(value: &mut Value, message: Message) -> Result<(), serde
 }
 
 /// The keys of `message`'s scalar fields that [`fill_omitted_members`]
-/// reads when they hold a string: ids ([`ID_FIELDS`]), 32-bit integers
-/// ([`INT32_FIELDS`], [`UINT32_FIELDS`]) and an `AnyValue`'s `bytesValue`
-/// (field names from the OTLP protos, as opentelemetry-proto 0.33 has them).
+/// reads: ids ([`ID_FIELDS`]), integers ([`IntegerType::of`]) and an
+/// `AnyValue`'s `bytesValue` (field names from the OTLP protos, as
+/// opentelemetry-proto 0.33 has them; `bucketCounts`, a repeated field, is
+/// read where its list is met).
 fn scalar_keys(message: Message) -> &'static [&'static str] {
     use Message as M;
     match message {
@@ -253,6 +287,8 @@ fn scalar_keys(message: Message) -> &'static [&'static str] {
             "traceId",
             "spanId",
             "parentSpanId",
+            "startTimeUnixNano",
+            "endTimeUnixNano",
             "flags",
             "kind",
             "droppedAttributesCount",
@@ -263,41 +299,51 @@ fn scalar_keys(message: Message) -> &'static [&'static str] {
         M::LogRecord => &[
             "traceId",
             "spanId",
+            "timeUnixNano",
+            "observedTimeUnixNano",
             "flags",
             "severityNumber",
             "droppedAttributesCount",
         ],
-        M::Exemplar => &["traceId", "spanId"],
-        M::Event | M::Resource | M::Scope => &["droppedAttributesCount"],
+        M::Exemplar => &["traceId", "spanId", "timeUnixNano", "asInt"],
+        M::Event => &["timeUnixNano", "droppedAttributesCount"],
+        M::Resource | M::Scope => &["droppedAttributesCount"],
         M::Status => &["code"],
         M::KeyValue => &["keyStrindex"],
-        M::AnyValue => &["bytesValue"],
+        M::AnyValue => &["bytesValue", "intValue"],
         M::Sum | M::Histogram | M::ExponentialHistogram => &["aggregationTemporality"],
-        M::NumberPoint | M::HistogramPoint | M::SummaryPoint => &["flags"],
-        M::ExponentialPoint => &["flags", "scale"],
+        M::NumberPoint => &["startTimeUnixNano", "timeUnixNano", "asInt", "flags"],
+        M::HistogramPoint | M::SummaryPoint => {
+            &["startTimeUnixNano", "timeUnixNano", "count", "flags"]
+        }
+        M::ExponentialPoint => &[
+            "startTimeUnixNano",
+            "timeUnixNano",
+            "count",
+            "zeroCount",
+            "flags",
+            "scale",
+        ],
         M::Buckets => &["offset"],
         _ => &[],
     }
 }
 
-/// Reads `field`, the value of a scalar field `key`, when it is a string: a
-/// `bytesValue` written URL-safe or unpadded becomes standard padded base64,
-/// a decimal string of a 32-bit integer field its number; an id with a `0x`
-/// prefix is an error. Other values are left to the decoder.
+/// Reads `field`, the value of a scalar field `key`: a `bytesValue` written
+/// URL-safe or unpadded becomes standard padded base64, an integer field's
+/// value its number ([`read_integer`]); an id with a `0x` prefix is an
+/// error. Other values are left to the decoder.
 fn read_scalar(key: &str, field: &mut Value) -> Result<(), serde_json::Error> {
-    let Value::String(text) = field else {
-        return Ok(());
-    };
-    if key == "bytesValue" {
-        if let Some(standard) = standard_base64(text) {
-            *text = standard;
+    match field {
+        Value::String(text) if key == "bytesValue" => {
+            if let Some(standard) = standard_base64(text) {
+                *text = standard;
+            }
+            Ok(())
         }
-    } else if ID_FIELDS.contains(&key) {
-        check_id(key, text)?;
-    } else if let Some(number) = integer_string(key, text)? {
-        *field = Value::Number(number);
+        Value::String(text) if ID_FIELDS.contains(&key) => check_id(key, text),
+        _ => read_integer(key, field),
     }
-    Ok(())
 }
 
 /// Fails, naming the field, when an id's hex string starts with `0x` or
@@ -333,34 +379,167 @@ fn may_hold_prefixed_id(body: &[u8]) -> bool {
     })
 }
 
-/// The number a string under `key` stands for when `key` names a 32-bit
-/// integer field and `text` is a decimal integer (`-` and digits, as a JSON
-/// number is written); `None` for any other string, left to the decoder (which
-/// refuses it for an integer field). An integer out of the field's range is an
-/// error naming the key and the value.
-fn integer_string(key: &str, text: &str) -> Result<Option<serde_json::Number>, serde_json::Error> {
-    let (low, high, type_name) = if INT32_FIELDS.contains(&key) {
-        (i128::from(i32::MIN), i128::from(i32::MAX), "int32")
-    } else if UINT32_FIELDS.contains(&key) {
-        (0, i128::from(u32::MAX), "uint32")
-    } else {
-        return Ok(None);
-    };
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Ok(None);
+/// The integer type of a field, as its OTLP/JSON key names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IntegerType {
+    Int32,
+    Uint32,
+    Int64,
+    Uint64,
+}
+
+impl IntegerType {
+    /// The type of the integer field named `key` ([`INT32_FIELDS`],
+    /// [`UINT32_FIELDS`], [`INT64_FIELDS`], [`UINT64_FIELDS`]), `None` for
+    /// another key.
+    fn of(key: &str) -> Option<Self> {
+        [
+            (INT32_FIELDS, IntegerType::Int32),
+            (UINT32_FIELDS, IntegerType::Uint32),
+            (INT64_FIELDS, IntegerType::Int64),
+            (UINT64_FIELDS, IntegerType::Uint64),
+        ]
+        .into_iter()
+        .find_map(|(keys, kind)| keys.contains(&key).then_some(kind))
     }
-    // More digits than an i128 holds is out of range too.
-    match text
-        .parse::<i128>()
-        .ok()
-        .filter(|n| (low..=high).contains(n))
-    {
-        Some(number) => Ok(i64::try_from(number).ok().map(serde_json::Number::from)),
+
+    /// The number `value` is as this type, `None` out of its range.
+    fn number(self, value: i128) -> Option<serde_json::Number> {
+        let (low, high) = match self {
+            IntegerType::Int32 => (i128::from(i32::MIN), i128::from(i32::MAX)),
+            IntegerType::Uint32 => (0, i128::from(u32::MAX)),
+            IntegerType::Int64 => (i128::from(i64::MIN), i128::from(i64::MAX)),
+            IntegerType::Uint64 => (0, i128::from(u64::MAX)),
+        };
+        if !(low..=high).contains(&value) {
+            return None;
+        }
+        match i64::try_from(value) {
+            Ok(signed) => Some(serde_json::Number::from(signed)),
+            Err(_) => u64::try_from(value).ok().map(serde_json::Number::from),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            IntegerType::Int32 => "int32",
+            IntegerType::Uint32 => "uint32",
+            IntegerType::Int64 => "int64",
+            IntegerType::Uint64 => "uint64",
+        }
+    }
+}
+
+/// Reads `field`, the value (or, for `bucketCounts`, one element) of the
+/// field `key`, as the proto3 JSON mapping reads an integer, when `key`
+/// names an integer field ([`IntegerType::of`]): a string in JSON's number
+/// grammar (`"2"`, `"1e3"`, `"3.0"`) or a number not written as a plain
+/// integer (`1e3`, `3.0`, which `serde_json` holds as a double) becomes the
+/// integer it stands for. One that is not a whole number or is out of the
+/// field's range is an error naming the key and the value. Other values
+/// (plain integers, other strings) are left to the decoder.
+fn read_integer(key: &str, field: &mut Value) -> Result<(), serde_json::Error> {
+    let Some(kind) = IntegerType::of(key) else {
+        return Ok(());
+    };
+    let (whole, shown) = match &*field {
+        Value::String(text) if is_json_number(text) => {
+            // A value is at most a few dozen characters; a longer one is
+            // cut in the message.
+            let shown: String = text.chars().take(48).collect();
+            let cut = if shown.len() < text.len() { "..." } else { "" };
+            (whole_number(text), format!("\"{shown}{cut}\""))
+        }
+        Value::Number(number) if !(number.is_i64() || number.is_u64()) => {
+            let double = number.as_f64().unwrap_or(f64::NAN);
+            let whole = if double.fract() == 0.0 {
+                // Saturates past the i128 range, which no field reaches.
+                Some(double as i128)
+            } else {
+                None
+            };
+            (whole, number.to_string())
+        }
+        _ => return Ok(()),
+    };
+    let Some(whole) = whole else {
+        return Err(de::Error::custom(format!(
+            "`{key}` is {shown}, not a whole number (its type is {})",
+            kind.name()
+        )));
+    };
+    match kind.number(whole) {
+        Some(number) => {
+            *field = Value::Number(number);
+            Ok(())
+        }
         None => Err(de::Error::custom(format!(
-            "`{key}` is \"{text}\", out of the range of its type ({type_name})"
+            "`{key}` is {shown}, out of the range of its type ({})",
+            kind.name()
         ))),
     }
+}
+
+/// The integer `text`, a number in JSON's grammar ([`is_json_number`]),
+/// stands for, read exactly: `Some(i128::MAX)` (out of every field's range)
+/// for one too large, `None` for one that is not a whole number
+/// (`"1.5"`, `"1e-1"`).
+fn whole_number(text: &str) -> Option<i128> {
+    /// Past this many digits (or this exponent) a nonzero value is out of
+    /// every field's range: an `i128` holds 38 digits.
+    const MAX_DIGITS: i128 = 40;
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], &text[at + 1..]),
+        None => (text, ""),
+    };
+    let (integer, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let exponent: i128 = {
+        let digits = exponent.trim_start_matches(['+', '-']);
+        // An exponent of more than 30 digits is taken as 10^30: as far past
+        // every range (or below every whole number) as itself, and no sum
+        // with a digit count overflows.
+        let magnitude = if digits.len() > 30 {
+            10_i128.pow(30)
+        } else {
+            digits.parse::<i128>().unwrap_or(0)
+        };
+        if exponent.starts_with('-') {
+            -magnitude
+        } else {
+            magnitude
+        }
+    };
+    let digits: String = [integer, fraction].concat();
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(0);
+    }
+    // The value is `digits` times ten to `scale`.
+    let scale = exponent - fraction.len() as i128;
+    let (kept, dropped) = if scale < 0 {
+        let dropped = usize::try_from(-scale).unwrap_or(usize::MAX);
+        if dropped >= digits.len() {
+            return None;
+        }
+        digits.split_at(digits.len() - dropped)
+    } else {
+        (digits, "")
+    };
+    if dropped.bytes().any(|digit| digit != b'0') {
+        return None;
+    }
+    if kept.len() as i128 + scale.max(0) > MAX_DIGITS {
+        return Some(i128::MAX);
+    }
+    let mut value = kept.parse::<i128>().ok()?;
+    for _ in 0..scale.max(0) {
+        value = value.saturating_mul(10);
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// The members of each entity reference (a resource's `entityRefs`) in
@@ -1579,7 +1758,8 @@ mod tests {
             ("startTimeUnixNano", r#""1e-1""#, "not a whole number"),
             ("startTimeUnixNano", r#""-1e0""#, "out of the range"),
             ("startTimeUnixNano", r#""1e20""#, "out of the range"),
-            ("startTimeUnixNano", "1e20", "out of the range"),
+            // (An unquoted value is shown as `serde_json` writes the double.)
+            ("startTimeUnixNano", "1e+20", "out of the range"),
             (
                 "startTimeUnixNano",
                 r#""1e999999999999""#,

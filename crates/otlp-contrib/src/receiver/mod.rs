@@ -12,8 +12,8 @@
 //!   `MetricsService/Export` with `grpc-encoding` gzip or zstd;
 //! - HTTP `POST /v1/traces`, `POST /v1/logs` and `POST /v1/metrics` with
 //!   `application/x-protobuf` or `application/json` (OTLP/JSON: proto3's
-//!   JSON mapping with hex ids, case-insensitive; 64-bit integers as numbers
-//!   or strings; a `double` as a number, a decimal string or `"NaN"`,
+//!   JSON mapping with hex ids, case-insensitive; integers as numbers or
+//!   strings, in exponent or zero-fraction form too (`"1e3"`, `3.0`); a `double` as a number, a decimal string or `"NaN"`,
 //!   `"Infinity"`, `"-Infinity"`; `bytesValue` as base64, standard or
 //!   URL-safe, padded or not; unknown keys ignored) bodies,
 //!   `Content-Encoding` gzip or zstd, HTTP/1.1 keep-alive or HTTP/2;
