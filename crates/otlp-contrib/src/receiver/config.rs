@@ -202,11 +202,13 @@ pub enum Store {
     /// visitor that checks the JSON and the `resourceSpans` / `scopeSpans` /
     /// `spans` (or `resourceLogs` / `scopeLogs` / `logRecords`, or
     /// `resourceMetrics` / `scopeMetrics` / `metrics` / shape / `dataPoints`)
-    /// structure but skips the records' contents. Only framing errors are
-    /// detected (no id checks), and a known field of a message walked
-    /// through (an export request, a resource's or scope's group, a metric
-    /// and its data) with the wrong wire type, which decoding refuses too;
-    /// nothing is kept and the observer is not called.
+    /// structure and the records' ids (a span's and its links', a log
+    /// record's, an exemplar's: checked as decoding checks them) but skips
+    /// the rest of the records. In protobuf only framing errors are detected
+    /// (no id checks), and a known field of a message walked through (an
+    /// export request, a resource's or scope's group, a metric and its data)
+    /// with the wrong wire type, which decoding refuses too; nothing is kept
+    /// and the observer is not called.
     CountOnly,
 }
 

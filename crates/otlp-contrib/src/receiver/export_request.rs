@@ -5,7 +5,9 @@
 //! Counting without decoding ([`Store::CountOnly`](super::Store::CountOnly))
 //! walks the protobuf with [`otlp_core::wire`]'s counters: spans and log
 //! records sit at the same depth (field 2 of field 2 of field 1), data points
-//! one level deeper, inside each metric's data.
+//! one level deeper, inside each metric's data. Counting OTLP/JSON reads
+//! the records' ids too (and skips the rest of them), so that it refuses
+//! the bodies decoding refuses for an id.
 
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -89,8 +91,10 @@ pub(crate) trait ExportRequest:
     /// Counts the items of an encoded request without decoding them.
     fn count_protobuf(body: &[u8]) -> Result<u64, DecodeError>;
 
-    /// Counts the items of an OTLP/JSON request, skipping their contents.
-    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error>;
+    /// Counts the items of an OTLP/JSON request, skipping their contents
+    /// except their ids, which are checked as [`check`](Self::check) checks
+    /// them. The error is a message for the client.
+    fn count_json(body: &[u8]) -> Result<u64, String>;
 
     /// The decoded request, for [`Shared::answer`](super::shared::Shared::answer).
     fn into_decoded(self, items: u64) -> Decoded;
@@ -186,8 +190,8 @@ impl ExportRequest for ExportTraceServiceRequest {
         otlp_core::wire::count_spans(body)
     }
 
-    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
-        serde_json::from_slice::<CountRequest>(body).map(|request| request.spans())
+    fn count_json(body: &[u8]) -> Result<u64, String> {
+        parse_count::<CountRequest>(Self::NAME, body)?.spans()
     }
 
     fn into_decoded(self, items: u64) -> Decoded {
@@ -232,8 +236,8 @@ impl ExportRequest for ExportLogsServiceRequest {
         otlp_core::wire::count_log_records(body)
     }
 
-    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
-        serde_json::from_slice::<CountLogsRequest>(body).map(|request| request.log_records())
+    fn count_json(body: &[u8]) -> Result<u64, String> {
+        parse_count::<CountLogsRequest>(Self::NAME, body)?.log_records()
     }
 
     fn into_decoded(self, items: u64) -> Decoded {
@@ -285,8 +289,8 @@ impl ExportRequest for ExportMetricsServiceRequest {
         otlp_core::wire::count_data_points(body)
     }
 
-    fn count_json(body: &[u8]) -> Result<u64, serde_json::Error> {
-        serde_json::from_slice::<CountMetricsRequest>(body).map(|request| request.data_points())
+    fn count_json(body: &[u8]) -> Result<u64, String> {
+        parse_count::<CountMetricsRequest>(Self::NAME, body)?.data_points()
     }
 
     fn into_decoded(self, items: u64) -> Decoded {
@@ -486,32 +490,103 @@ enum Id {
 /// Protobuf `bytes` and JSON hex strings of any length decode fine, so this
 /// is where a wrong id is caught, as a collector does.
 fn check_id(what: &str, path: impl Fn() -> String, id: &[u8], rule: Id) -> Result<(), String> {
+    let all_zero = id.iter().all(|&byte| byte == 0);
+    check_id_shape(what, path, id.len(), all_zero, rule)
+}
+
+/// [`check_id`] for an id of `length` bytes, `all_zero` or not.
+fn check_id_shape(
+    what: &str,
+    path: impl Fn() -> String,
+    length: usize,
+    all_zero: bool,
+    rule: Id,
+) -> Result<(), String> {
     match rule {
-        Id::Required(length) if id.len() != length => Err(format!(
-            "{}.{what} has {} bytes, expected {length}",
-            path(),
-            id.len()
+        Id::Required(expected) if length != expected => Err(format!(
+            "{}.{what} has {length} bytes, expected {expected}",
+            path()
         )),
-        Id::Required(_) if id.iter().all(|&byte| byte == 0) => {
+        Id::Required(_) if all_zero => {
             Err(format!("{}.{what} is all zeroes, an invalid id", path()))
         }
-        Id::Sized(length) if id.len() != length => Err(format!(
-            "{}.{what} has {} bytes, expected {length}",
-            path(),
-            id.len()
+        Id::Sized(expected) if length != expected => Err(format!(
+            "{}.{what} has {length} bytes, expected {expected}",
+            path()
         )),
-        Id::Optional(length) if !id.is_empty() && id.len() != length => Err(format!(
-            "{}.{what} has {} bytes, expected 0 or {length}",
-            path(),
-            id.len()
+        Id::Optional(expected) if length != 0 && length != expected => Err(format!(
+            "{}.{what} has {length} bytes, expected 0 or {expected}",
+            path()
         )),
         Id::Required(_) | Id::Sized(_) | Id::Optional(_) => Ok(()),
     }
 }
 
-/// OTLP/JSON seen only as far as needed to count spans; span contents are
-/// skipped (`IgnoredAny`) and unknown fields ignored, like the full decoder.
-/// A `null` list reads as empty ([`null_as_empty`]), as in the full decoder.
+/// Parses an OTLP/JSON body into one of the counting shapes; the error is a
+/// message for the client, as decoding words it.
+fn parse_count<T: serde::de::DeserializeOwned>(name: &str, body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|error| format!("invalid OTLP/JSON {name}: {error}"))
+}
+
+/// An OTLP/JSON id (hex digits) seen by counting: its length in bytes and
+/// whether it is all zeroes, read straight from the text (no allocation).
+/// Not a string of hex digits in pairs (a `0x` prefix included, which
+/// decoding refuses too) is an error, as it is to decoding; `null` or
+/// absent reads as empty (the field's default), as decoding reads it.
+#[derive(Clone, Copy, Default)]
+struct CountId {
+    length: usize,
+    all_zero: bool,
+}
+
+impl<'de> Deserialize<'de> for CountId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HexVisitor;
+
+        impl serde::de::Visitor<'_> for HexVisitor {
+            type Value = CountId;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an id as a string of hex digits")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<CountId, E> {
+                if !text.len().is_multiple_of(2)
+                    || !text.bytes().all(|byte| byte.is_ascii_hexdigit())
+                {
+                    // An id is 32 hex digits at most; a longer value is cut.
+                    let shown: String = text.chars().take(34).collect();
+                    let cut = if shown.len() < text.len() { "..." } else { "" };
+                    return Err(E::custom(format!(
+                        "\"{shown}{cut}\" is not an id: OTLP/JSON writes one as hex digits, two per byte"
+                    )));
+                }
+                Ok(CountId {
+                    length: text.len() / 2,
+                    all_zero: text.bytes().all(|byte| byte == b'0'),
+                })
+            }
+        }
+
+        deserializer.deserialize_str(HexVisitor)
+    }
+}
+
+/// Checks a counted id as [`check_id`] checks a decoded one.
+fn check_count_id(
+    what: &str,
+    path: impl Fn() -> String,
+    id: Option<CountId>,
+    rule: Id,
+) -> Result<(), String> {
+    let id = id.unwrap_or_default();
+    check_id_shape(what, path, id.length, id.all_zero, rule)
+}
+
+/// OTLP/JSON seen only as far as needed to count spans and check their ids
+/// ([`CountSpan`]); the rest of a span is skipped and unknown fields are
+/// ignored, like the full decoder. A `null` list reads as empty
+/// ([`null_as_empty`]), as in the full decoder.
 #[derive(Deserialize)]
 struct CountRequest {
     #[serde(default, rename = "resourceSpans", deserialize_with = "null_as_empty")]
@@ -527,16 +602,54 @@ struct CountResourceSpans {
 #[derive(Deserialize)]
 struct CountScopeSpans {
     #[serde(default, deserialize_with = "null_as_empty")]
-    spans: Vec<CountItem>,
+    spans: Vec<CountSpan>,
+}
+
+/// A span's ids and its links' ids; the rest is skipped.
+#[derive(Deserialize)]
+struct CountSpan {
+    #[serde(default, rename = "traceId")]
+    trace_id: Option<CountId>,
+    #[serde(default, rename = "spanId")]
+    span_id: Option<CountId>,
+    #[serde(default, rename = "parentSpanId")]
+    parent_span_id: Option<CountId>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    links: Vec<CountIds>,
+}
+
+/// The ids of a link, a log record or an exemplar; the rest is skipped.
+#[derive(Deserialize)]
+struct CountIds {
+    #[serde(default, rename = "traceId")]
+    trace_id: Option<CountId>,
+    #[serde(default, rename = "spanId")]
+    span_id: Option<CountId>,
 }
 
 impl CountRequest {
-    fn spans(&self) -> u64 {
-        self.resource_spans
-            .iter()
-            .flat_map(|resource| &resource.scope_spans)
-            .map(|scope| scope.spans.len() as u64)
-            .sum()
+    /// The spans, once their ids are checked as
+    /// [`ExportRequest::check`] checks them.
+    fn spans(&self) -> Result<u64, String> {
+        let mut spans = 0u64;
+        for (r, resource) in self.resource_spans.iter().enumerate() {
+            for (s, scope) in resource.scope_spans.iter().enumerate() {
+                for (i, span) in scope.spans.iter().enumerate() {
+                    let path = || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
+                    check_count_id("traceId", path, span.trace_id, Id::Required(16))?;
+                    check_count_id("spanId", path, span.span_id, Id::Required(8))?;
+                    check_count_id("parentSpanId", path, span.parent_span_id, Id::Optional(8))?;
+                    for (l, link) in span.links.iter().enumerate() {
+                        let path =
+                            || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}].links[{l}]");
+                        check_count_id("traceId", path, link.trace_id, Id::Sized(16))?;
+                        check_count_id("spanId", path, link.span_id, Id::Sized(8))?;
+                    }
+                    spans += 1;
+                }
+            }
+        }
+        Ok(spans)
     }
 }
 
@@ -556,21 +669,31 @@ struct CountResourceLogs {
 #[derive(Deserialize)]
 struct CountScopeLogs {
     #[serde(default, rename = "logRecords", deserialize_with = "null_as_empty")]
-    log_records: Vec<CountItem>,
+    log_records: Vec<CountIds>,
 }
 
 impl CountLogsRequest {
-    fn log_records(&self) -> u64 {
-        self.resource_logs
-            .iter()
-            .flat_map(|resource| &resource.scope_logs)
-            .map(|scope| scope.log_records.len() as u64)
-            .sum()
+    /// The log records, once their ids are checked as
+    /// [`ExportRequest::check`] checks them.
+    fn log_records(&self) -> Result<u64, String> {
+        let mut records = 0u64;
+        for (r, resource) in self.resource_logs.iter().enumerate() {
+            for (s, scope) in resource.scope_logs.iter().enumerate() {
+                for (i, record) in scope.log_records.iter().enumerate() {
+                    let path = || format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{i}]");
+                    check_count_id("traceId", path, record.trace_id, Id::Optional(16))?;
+                    check_count_id("spanId", path, record.span_id, Id::Optional(8))?;
+                    records += 1;
+                }
+            }
+        }
+        Ok(records)
     }
 }
 
 /// The metrics twin of [`CountRequest`]: `resourceMetrics` / `scopeMetrics` /
-/// `metrics` / a shape / `dataPoints`.
+/// `metrics` / a shape / `dataPoints`, with the ids of each point's
+/// exemplars.
 #[derive(Deserialize)]
 struct CountMetricsRequest {
     #[serde(
@@ -594,46 +717,74 @@ struct CountScopeMetrics {
 }
 
 /// A metric's shapes: one is present (with several, the first in this order
-/// is counted).
+/// is counted; decoding refuses such a metric before, as `misshapen_json`).
+/// A summary point has no exemplars: an `exemplars` key there is an
+/// unknown field, skipped as decoding skips it.
 #[derive(Deserialize)]
 struct CountMetric {
     #[serde(default)]
-    gauge: Option<CountShape>,
+    gauge: Option<CountShape<CountPoint>>,
     #[serde(default)]
-    sum: Option<CountShape>,
+    sum: Option<CountShape<CountPoint>>,
     #[serde(default)]
-    histogram: Option<CountShape>,
+    histogram: Option<CountShape<CountPoint>>,
     #[serde(default, rename = "exponentialHistogram")]
-    exponential_histogram: Option<CountShape>,
+    exponential_histogram: Option<CountShape<CountPoint>>,
     #[serde(default)]
-    summary: Option<CountShape>,
+    summary: Option<CountShape<CountItem>>,
 }
 
 #[derive(Deserialize)]
-struct CountShape {
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+struct CountShape<P> {
     #[serde(default, rename = "dataPoints", deserialize_with = "null_as_empty")]
-    data_points: Vec<CountItem>,
+    data_points: Vec<P>,
+}
+
+/// A data point that can carry exemplars: their ids; the rest is skipped.
+#[derive(Deserialize)]
+struct CountPoint {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    exemplars: Vec<CountIds>,
 }
 
 impl CountMetricsRequest {
-    fn data_points(&self) -> u64 {
-        self.resource_metrics
-            .iter()
-            .flat_map(|resource| &resource.scope_metrics)
-            .flat_map(|scope| &scope.metrics)
-            .filter_map(|metric| {
-                [
-                    &metric.gauge,
-                    &metric.sum,
-                    &metric.histogram,
-                    &metric.exponential_histogram,
-                    &metric.summary,
-                ]
-                .into_iter()
-                .find_map(Option::as_ref)
-            })
-            .map(|shape| shape.data_points.len() as u64)
-            .sum()
+    /// The data points, once their exemplars' ids are checked as
+    /// [`ExportRequest::check`] checks them.
+    fn data_points(&self) -> Result<u64, String> {
+        let mut points = 0u64;
+        for (r, resource) in self.resource_metrics.iter().enumerate() {
+            for (s, scope) in resource.scope_metrics.iter().enumerate() {
+                for (m, metric) in scope.metrics.iter().enumerate() {
+                    let with_exemplars = [
+                        ("gauge", &metric.gauge),
+                        ("sum", &metric.sum),
+                        ("histogram", &metric.histogram),
+                        ("exponentialHistogram", &metric.exponential_histogram),
+                    ]
+                    .into_iter()
+                    .find_map(|(shape, data)| data.as_ref().map(|data| (shape, data)));
+                    let Some((shape, data)) = with_exemplars else {
+                        let summary = metric.summary.as_ref();
+                        points += summary.map_or(0, |data| data.data_points.len() as u64);
+                        continue;
+                    };
+                    for (p, point) in data.data_points.iter().enumerate() {
+                        for (e, exemplar) in point.exemplars.iter().enumerate() {
+                            let path = || {
+                                format!(
+                                    "resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}].{shape}.dataPoints[{p}].exemplars[{e}]"
+                                )
+                            };
+                            check_count_id("traceId", path, exemplar.trace_id, Id::Optional(16))?;
+                            check_count_id("spanId", path, exemplar.span_id, Id::Optional(8))?;
+                        }
+                    }
+                    points += data.data_points.len() as u64;
+                }
+            }
+        }
+        Ok(points)
     }
 }
 
