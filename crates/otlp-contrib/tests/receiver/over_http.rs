@@ -840,6 +840,50 @@ async fn http_bad_input_gets_4xx_and_the_receiver_keeps_working() {
     assert_eq!(receiver.span_count(), 1);
 }
 
+/// RFC 9110 reads `Content-Encoding` on several header lines as one list,
+/// the codings applied in order: two lines are two codings stacked, which
+/// the receiver does not undo (415, with `Accept-Encoding`), as it refuses
+/// `gzip, gzip` on one line. Only the first line was read: a body gzipped
+/// twice was a 400 (undone once, it is no protobuf), and one sent as
+/// `identity` then `gzip` was read as uncompressed protobuf, a 400 too.
+#[tokio::test]
+async fn http_content_encoding_on_two_lines_is_stacked_and_415() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    let url = url(&receiver);
+    let request = rich_request("stacked", 1).encode_to_vec();
+    let client = http_client();
+    for (content_type, lines, body) in [
+        (PROTOBUF, ["gzip", "gzip"], gzip(&gzip(&request))),
+        (PROTOBUF, ["identity", "gzip"], gzip(&request)),
+        (JSON, ["zstd", "identity"], zstd(&request)),
+    ] {
+        let builder = http::Request::post(url.as_str())
+            .header("content-type", content_type)
+            .header("content-encoding", lines[0])
+            .header("content-encoding", lines[1]);
+        let response = send(
+            &client,
+            builder.body(Full::new(Bytes::from(body))).expect("request"),
+        )
+        .await;
+        assert_eq!(
+            response.status.as_u16(),
+            415,
+            "{lines:?}: {:?}",
+            response.body
+        );
+        assert_eq!(response.header("content-type"), Some(content_type));
+        assert_eq!(response.header("accept-encoding"), Some("gzip, zstd"));
+        let (_, message, _) = response.rpc_status();
+        assert!(
+            message.contains(&format!("{:?}", lines.join(", "))),
+            "{lines:?}: {message}"
+        );
+    }
+    assert_eq!(receiver.stats().bad_requests, 3);
+    assert_eq!(receiver.span_count(), 0);
+}
+
 #[tokio::test]
 async fn http_body_over_the_cap_without_content_length_is_413() {
     let receiver = Receiver::start(ReceiverConfig {
