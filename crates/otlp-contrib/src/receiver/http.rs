@@ -8,7 +8,7 @@
 //! | path is not `/v1/traces`, `/v1/logs` or `/v1/metrics` | 404 |
 //! | method is not `POST` | 405 with `Allow: POST` |
 //! | `Content-Type` is not `application/x-protobuf` or `application/json` | 415 |
-//! | `Content-Encoding` is not `gzip`, `zstd` or `identity` | 415 with `Accept-Encoding: gzip, zstd` (RFC 9110 §15.5.16) |
+//! | `Content-Encoding` is not `gzip`, `zstd` or `identity` (codings stacked, on one line or several, included) | 415 with `Accept-Encoding: gzip, zstd` (RFC 9110 §15.5.16) |
 //! | body over the cap, on the wire or decompressed | 413 |
 //! | corrupt compressed body, undecodable message, wrong id length | 400 |
 //! | body cut short (the client hung up or reset the stream) | 400, counted abandoned, not bad |
@@ -133,15 +133,21 @@ pub(crate) async fn serve(
             message,
         ));
     };
-    let encoding = match header(CONTENT_ENCODING) {
-        None => Some(ContentCoding::Identity),
-        Some(Ok(value)) => ContentCoding::parse(Some(value)),
-        Some(Err(_)) => None,
+    // Several `Content-Encoding` lines are one list (RFC 9110 §5.3), the
+    // codings applied in order: stacked codings, refused as `gzip, gzip` is.
+    let mut encodings = parts.headers.get_all(CONTENT_ENCODING).iter();
+    let encoding = match (encodings.next(), encodings.next()) {
+        (None, _) => Some(ContentCoding::Identity),
+        (Some(value), None) => value
+            .to_str()
+            .ok()
+            .and_then(|value| ContentCoding::parse(Some(value))),
+        (Some(_), Some(_)) => None,
     };
     let Some(encoding) = encoding else {
         let message = format!(
             "unsupported content encoding {}; use gzip, zstd or none",
-            shown(parts.headers.get(CONTENT_ENCODING))
+            shown_list(&parts.headers, CONTENT_ENCODING)
         );
         discard(body).await;
         let mut response = bad(
@@ -263,6 +269,21 @@ fn shown(value: Option<&HeaderValue>) -> String {
     match value {
         Some(value) => format!("{:?}", String::from_utf8_lossy(value.as_bytes())),
         None => "(none)".to_owned(),
+    }
+}
+
+/// The values of a header given on one line or several, as one list
+/// (`"gzip, zstd"`) for an error message, quoted; `(none)` without one.
+fn shown_list(headers: &http::HeaderMap, name: http::header::HeaderName) -> String {
+    let values: Vec<_> = headers
+        .get_all(name)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()))
+        .collect();
+    if values.is_empty() {
+        "(none)".to_owned()
+    } else {
+        format!("{:?}", values.join(", "))
     }
 }
 
