@@ -7,10 +7,10 @@
 //! Properties: no receiver thread panics; every request gets an answer, and
 //! the right one — 200/OK exactly when the body decodes (as
 //! `opentelemetry-proto`, or `count_spans` in count-only mode, reads it) with
-//! valid ids, 400/INVALID_ARGUMENT when it does not, 413 over the cap, 415 for
-//! an unknown type or encoding, always with a `google.rpc.Status` body; the
-//! receiver's counters add up; and a valid request right after each hostile
-//! one is served.
+//! valid ids (count-only OTLP/JSON checks them too), 400/INVALID_ARGUMENT
+//! when it does not, 413 over the cap, 415 for an unknown type or encoding,
+//! always with a `google.rpc.Status` body; the receiver's counters add up;
+//! and a valid request right after each hostile one is served.
 //!
 //! Bounded run: `PROPTEST_CASES=20000 cargo test -p otlp-contrib --test hostile_receiver`.
 
@@ -311,6 +311,23 @@ fn decoded_spans(store: Store, format: Format, body: &[u8]) -> Option<u64> {
     }
 }
 
+/// Whether `opentelemetry-proto`'s serde refused an integer in a form the
+/// receiver reads as the proto3 JSON mapping does (`1e3`, `"2.0"`, `"2"`
+/// for an `int32`; a mutation makes one by inserting a `.`, `e` or digits):
+/// then the body may or may not be accepted (whole and in range, or not).
+fn refuses_an_integer_form(error: &serde_json::Error) -> bool {
+    let error = error.to_string();
+    [
+        "floating point",
+        "invalid digit found in string",
+        "StringOrInt",
+        "expected i32",
+        "expected u32",
+    ]
+    .iter()
+    .any(|refusal| error.contains(refusal))
+}
+
 /// Whether an OTLP/JSON trace request gives two members (neither `null`)
 /// of one attribute value's oneof, which the receiver refuses as the proto3
 /// JSON mapping does (`opentelemetry-proto`'s serde keeps the last).
@@ -385,12 +402,22 @@ fn expected_http(
         Err(true) => return Some(Expected::TooLarge),
         Err(false) => return Some(Expected::BadRequest),
     };
+    if format == Format::Json
+        && let Err(error) = serde_json::from_slice::<ExportTraceServiceRequest>(&content)
+        && refuses_an_integer_form(&error)
+    {
+        return None;
+    }
     if (store, format) == (Store::CountOnly, Format::Json) {
-        // Structure-only counting: at least what the full decoder accepts.
+        // Counting reads the structure and the ids: at least what the full
+        // decoder accepts, and not what it refuses for an id.
         return serde_json::from_slice::<ExportTraceServiceRequest>(&content)
             .ok()
             .filter(|_| !gives_two_members_of_an_any_value(&content))
-            .map(|request| Expected::Ok(span_count(&request)));
+            .map(|request| match ids_are_valid(&request) {
+                true => Expected::Ok(span_count(&request)),
+                false => Expected::BadRequest,
+            });
     }
     Some(match decoded_spans(store, format, &content) {
         Some(spans) => Expected::Ok(spans),
