@@ -1766,6 +1766,12 @@ mod tests {
                 "out of the range",
             ),
             (
+                "startTimeUnixNano",
+                r#""1234567890123456789012345678901234567890""#,
+                "out of the range",
+            ),
+            ("startTimeUnixNano", r#""1.5e39""#, "out of the range"),
+            (
                 "droppedAttributesCount",
                 r#""4.294967296e9""#,
                 "out of the range",
