@@ -535,7 +535,10 @@ fn whole_number(text: &str) -> Option<i128> {
     if kept.len() as i128 + scale.max(0) > MAX_DIGITS {
         return Some(i128::MAX);
     }
-    let mut value = kept.parse::<i128>().ok()?;
+    // `kept` is digits: only a value past the i128 range fails to parse.
+    let Ok(mut value) = kept.parse::<i128>() else {
+        return Some(i128::MAX);
+    };
     for _ in 0..scale.max(0) {
         value = value.saturating_mul(10);
     }
