@@ -88,7 +88,7 @@ fn decode_as<R: ExportRequest>(
 
 /// Fails, with a message for the client, when decoding `body` as `store`
 /// asks could take more memory than the cap allows
-/// ([`decoded_size::check`](super::decoded_size::check), for OTLP/JSON
+/// ([`decoded_size::check`], for OTLP/JSON
 /// [`check_json`](super::decoded_size::check_json)): only bodies that are
 /// decoded into structs are looked at.
 pub(crate) fn check_decoded_size(

@@ -9,8 +9,8 @@
 //!   '--http <ADDR>': not an IP:PORT address`); clap took it for an unknown
 //!   option ("unexpected argument '-1' found"). A word starting with `--` is
 //!   still an option: one of the command's leaves the option before it
-//!   without a value (`--http --grpc x`: "a value is required for '--http
-//!   <ADDR>'"), another is an unexpected argument with clap's suggestion
+//!   without a value (`--http --grpc x`: "a value is required for
+//!   `'--http <ADDR>'`"), another is an unexpected argument with clap's suggestion
 //!   (`--http --gprc x`: "a similar argument exists: '--grpc'").
 //! - [`OptionValue`]: a value that is not UTF-8, given to an option that
 //!   takes text, is refused naming the option, the value shown with U+FFFD
@@ -152,7 +152,7 @@ impl TypedValueParser for FileName {
 }
 
 /// clap's error for a value its parser refused, `shown` as the value:
-/// "invalid value 'SHOWN' for '--flag <V>': REASON"
+/// `"invalid value 'SHOWN' for '--flag <V>': REASON"`
 /// (`ErrorKind::ValueValidation`, the option and the value in its context,
 /// where `otlp-loadgen` redacts the values of `--endpoint` and `--header`).
 fn refused(cmd: &Command, arg: Option<&Arg>, shown: &str, reason: String) -> clap::Error {
