@@ -1005,6 +1005,53 @@ fn an_interrupt_during_the_drain_is_not_reported_as_an_early_stop() {
     );
 }
 
+/// A second signal quits at once with 128 + its number, as a shell reports
+/// a process the signal killed: 143 for SIGTERM (a container stopped twice),
+/// 130 for SIGINT.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_quits_with_its_own_status() {
+    use otlp_contrib::receiver::Fault;
+    use rustix::process::{Pid, Signal, kill_process};
+    for (signal, status) in [(Signal::TERM, 143), (Signal::INT, 130)] {
+        // A collector that never answers: the drain lasts until the second
+        // signal.
+        let receiver = counting_receiver();
+        receiver.set_fallback_fault(Some(Fault::Hang));
+        let mut child = loadgen()
+            .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
+            .args(["--endpoint", &receiver.http_endpoint().unwrap()])
+            .args(["--spans", "10", "--shutdown-timeout", "10m"])
+            .args(["--json-summary", "--quiet"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            receiver.wait_until(Duration::from_secs(60), |stats| stats.requests > 0),
+            "no request"
+        );
+        kill_process(Pid::from_child(&child), signal).expect("first signal");
+        // The first signal is taken once the drain note is on stderr.
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 256];
+        while !String::from_utf8_lossy(&seen).contains("interrupt again") {
+            let n = stderr_pipe.read(&mut chunk).unwrap();
+            assert!(n > 0, "stderr closed: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        kill_process(Pid::from_child(&child), signal).expect("second signal");
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(status),
+            "{signal:?}: {}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+}
+
 /// A run in which no export ended (the collector never answers, shutdown
 /// gives up on the one request) has no export latency to tell: the summary
 /// says so (`n/a`, JSON `null`), not 0 ms, which reads as exports answered
