@@ -613,8 +613,10 @@ fn stop_on_interrupt(stop: Arc<AtomicBool>) {
                 signals.next().await;
                 stop.store(true, Ordering::SeqCst);
                 note!("\notlp-loadgen: interrupted: draining (interrupt again to quit now)");
-                signals.next().await;
-                std::process::exit(130);
+                // 128 + the signal's number, as a shell reports a process
+                // the signal killed.
+                let status = signals.next().await;
+                std::process::exit(status);
             });
         });
     let installed = match spawned {
@@ -646,10 +648,12 @@ impl Signals {
         })
     }
 
-    async fn next(&mut self) {
+    /// Waits for the next signal; the exit status it asks for when it
+    /// quits at once: 130 for SIGINT, 143 for SIGTERM.
+    async fn next(&mut self) -> i32 {
         tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => 130,
+            _ = self.terminate.recv() => 143,
         }
     }
 }
@@ -663,7 +667,9 @@ impl Signals {
         Ok(Signals)
     }
 
-    async fn next(&mut self) {
+    /// Waits for Ctrl-C; the exit status it asks for when it quits at once.
+    async fn next(&mut self) -> i32 {
         let _ = tokio::signal::ctrl_c().await;
+        130
     }
 }
