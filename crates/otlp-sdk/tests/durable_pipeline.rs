@@ -15,7 +15,7 @@ use durable_support::eventually;
 use otlp_core::encode::Encoding;
 use otlp_core::{SpanData, SpanId, TraceId};
 use otlp_sdk::config::{BatchConfig, PerformanceConfig};
-use otlp_sdk::durable::{DurableConfig, DurableError, FsyncPolicy};
+use otlp_sdk::durable::{DurableConfig, DurableError, DurableQueue, FsyncPolicy};
 use otlp_sdk::{
     BatchSpanProcessor, ExportError, ExportOutcome, ExportRequest, Exporter, PipelineError,
     RetryPolicy, Signal, SpanProcessor, StatsSnapshot,
@@ -1117,6 +1117,47 @@ fn a_log_pipeline_is_refused_the_directory_a_span_pipeline_wrote() {
     again.shutdown(Duration::from_secs(5)).unwrap();
     assert_eq!(up.accepted.lock().unwrap().len(), 10);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A segment file copied into a span pipeline's directory from a log
+/// pipeline's (a restored backup, files moved by hand) holds log requests:
+/// the span pipeline neither sends them to its backend nor counts them as
+/// recovered spans, and its stats say where the file went.
+#[test]
+fn a_log_segment_copied_into_a_span_pipelines_directory_is_not_sent_and_is_named() {
+    let spans_dir = directory("foreign-spans");
+    let logs_dir = directory("foreign-logs");
+    let (mut logs, _) =
+        DurableQueue::open_for(durable(&logs_dir), Signal::Logs).expect("the log queue opens");
+    for _ in 0..3 {
+        let _ = logs
+            .append(Encoding::Protobuf, 2, b"a log request")
+            .expect("stored");
+    }
+    drop(logs);
+    std::fs::create_dir_all(&spans_dir).unwrap();
+    let name = "00000000000000000001.seg";
+    std::fs::copy(logs_dir.join(name), spans_dir.join(name)).unwrap();
+
+    let backend = Arc::new(Backend::default());
+    let processor = pipeline(&backend, durable(&spans_dir));
+    let stats = processor.stats();
+    assert_eq!(stats.recovered, 0, "{stats:#?}");
+    let error = stats.last_error.clone().unwrap_or_default();
+    let aside = spans_dir.join("00000000000000000001.seg.logs");
+    assert!(
+        error.contains("another signal's requests") && error.contains(&aside.display().to_string()),
+        "{error}"
+    );
+    let _ = processor.shutdown(Duration::from_secs(5));
+    assert_eq!(backend.attempts.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        std::fs::read(&aside).ok(),
+        std::fs::read(logs_dir.join(name)).ok(),
+        "kept, as it was"
+    );
+    let _ = std::fs::remove_dir_all(&spans_dir);
+    let _ = std::fs::remove_dir_all(&logs_dir);
 }
 
 /// A second pipeline given a directory another pipeline has open is refused

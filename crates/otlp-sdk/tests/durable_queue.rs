@@ -490,6 +490,59 @@ fn a_directory_is_claimed_by_its_first_signal_and_refused_to_the_others() -> Tes
     Ok(())
 }
 
+/// A segment file copied into a trace pipeline's directory from a log
+/// pipeline's (a restored backup, files moved by hand) holds log requests:
+/// replayed, they would go to the traces endpoint. Nor may its name cost the
+/// directory's own records: read as one of this queue's segments, it cut the
+/// id range of the segment before it, whose records past its name were then
+/// taken for damage and removed. The directory's own records come back, each
+/// with its own body, nothing is counted damaged, and the copied file is
+/// kept, not deleted: it is another pipeline's data.
+#[test]
+fn a_segment_copied_from_another_signals_directory_is_not_replayed_as_this_ones() -> TestResult {
+    let traces = TempDir::new("foreign-traces");
+    let logs = TempDir::new("foreign-logs");
+    let traces_config = small_config(traces.path(), FsyncPolicy::Never);
+    let logs_config = small_config(logs.path(), FsyncPolicy::Never);
+    // Two trace records a segment (ids 1-2, 3-4, 5-6, 7-8), three log
+    // records a segment (ids 1-3, 4-6, 7-9): the log segment named 4 falls
+    // inside the trace segment named 3.
+    let (mut queue, _) = DurableQueue::open_for(traces_config.clone(), Signal::Traces)?;
+    for n in 0..8 {
+        let _ = queue.append(Encoding::Protobuf, 1, &body(n, 1500))?;
+    }
+    drop(queue);
+    let (mut queue, _) = DurableQueue::open_for(logs_config, Signal::Logs)?;
+    for n in 0..9 {
+        let _ = queue.append(Encoding::Protobuf, 1, &body(1000 + n, 1000))?;
+    }
+    drop(queue);
+    let copied = logs.path().join("00000000000000000004.seg");
+    let foreign = fs::read(&copied)?;
+    assert!(!traces.path().join("00000000000000000004.seg").exists());
+    fs::copy(&copied, traces.path().join("00000000000000000004.seg"))?;
+
+    let (mut queue, recovered) = DurableQueue::open_for(traces_config, Signal::Traces)?;
+    assert_eq!(recovered.corrupt_records, 0, "{recovered:?}");
+    let read = read_all(&mut queue, &recovered.records);
+    let ids: Vec<u64> = read.iter().map(|(id, ..)| *id).collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<u64>>());
+    for (id, _, bytes) in &read {
+        assert!(
+            *bytes == body(id - 1, 1500),
+            "record {id} is not the trace record written"
+        );
+    }
+    drop(queue);
+    let kept = fs::read_dir(traces.path())?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .any(|path| fs::read(path).is_ok_and(|bytes| bytes == foreign));
+    assert!(kept, "the copied segment is kept, not deleted");
+    Ok(())
+}
+
 /// A directory written before directories were claimed (by an older
 /// version, or by the signal-blind `open`) has no `signal` file: the first
 /// signal to open it adopts it, and the others are refused from then on.
