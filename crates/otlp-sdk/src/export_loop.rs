@@ -1291,6 +1291,23 @@ fn open_backlog(
             recovered.corrupt_records, recovered.corrupt_bytes, recovered.torn_tail_bytes
         ));
     }
+    if !recovered.foreign_segments.is_empty() {
+        let paths: Vec<String> = recovered
+            .foreign_segments
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        let message = format!(
+            "the durable queue set aside {} segment files holding another signal's requests, \
+             not to send them to the {} endpoint (move them to that pipeline's directory, \
+             without the added suffix, to have them sent): {}",
+            paths.len(),
+            shared.signal,
+            paths.join(", ")
+        );
+        crate::diagnostics::warn(shared.signal.as_str(), message.clone());
+        stats.record_error(message);
+    }
     Ok(backlog)
 }
 

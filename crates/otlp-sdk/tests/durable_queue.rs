@@ -522,8 +522,11 @@ fn a_segment_copied_from_another_signals_directory_is_not_replayed_as_this_ones(
     assert!(!traces.path().join("00000000000000000004.seg").exists());
     fs::copy(&copied, traces.path().join("00000000000000000004.seg"))?;
 
-    let (mut queue, recovered) = DurableQueue::open_for(traces_config, Signal::Traces)?;
+    let (mut queue, recovered) = DurableQueue::open_for(traces_config.clone(), Signal::Traces)?;
     assert_eq!(recovered.corrupt_records, 0, "{recovered:?}");
+    let aside = traces.path().join("00000000000000000004.seg.logs");
+    assert_eq!(recovered.foreign_segments, std::slice::from_ref(&aside));
+    assert_eq!(queue.stats().foreign_segments, 1);
     let read = read_all(&mut queue, &recovered.records);
     let ids: Vec<u64> = read.iter().map(|(id, ..)| *id).collect();
     assert_eq!(ids, (1..=8).collect::<Vec<u64>>());
@@ -540,6 +543,57 @@ fn a_segment_copied_from_another_signals_directory_is_not_replayed_as_this_ones(
         .into_iter()
         .any(|path| fs::read(path).is_ok_and(|bytes| bytes == foreign));
     assert!(kept, "the copied segment is kept, not deleted");
+    assert_eq!(fs::read(&aside)?, foreign);
+
+    // Set aside for good: the next open neither reads nor counts it again.
+    let (queue, recovered) = DurableQueue::open_for(traces_config, Signal::Traces)?;
+    assert_eq!(recovered.records.len(), 8);
+    assert!(recovered.foreign_segments.is_empty());
+    assert_eq!(queue.stats().foreign_segments, 0);
+    assert_eq!(fs::read(&aside)?, foreign);
+    Ok(())
+}
+
+/// A copied segment whose first record is damaged says whose it is with the
+/// next sound one: it is set aside all the same, its records neither
+/// replayed nor counted as damage. The signal-blind `open` takes any record.
+#[test]
+fn a_foreign_segment_whose_first_record_is_damaged_is_set_aside_too() -> TestResult {
+    let traces = TempDir::new("foreign-damaged-traces");
+    let logs = TempDir::new("foreign-damaged-logs");
+    let traces_config = small_config(traces.path(), FsyncPolicy::Never);
+    let (mut queue, _) = DurableQueue::open_for(traces_config.clone(), Signal::Traces)?;
+    let own = queue.append(Encoding::Protobuf, 1, &body(1, 100))?.id;
+    drop(queue);
+    let (mut queue, _) =
+        DurableQueue::open_for(small_config(logs.path(), FsyncPolicy::Never), Signal::Logs)?;
+    for n in 0..9 {
+        let _ = queue.append(Encoding::Protobuf, 1, &body(1000 + n, 1000))?;
+    }
+    drop(queue);
+    let mut foreign = fs::read(logs.path().join("00000000000000000007.seg"))?;
+    foreign[12] ^= 0x01; // the first record's id: its header fails its checksum
+    let copy = traces.path().join("00000000000000000007.seg");
+    fs::write(&copy, &foreign)?;
+
+    let (queue, recovered) = DurableQueue::open_for(traces_config.clone(), Signal::Traces)?;
+    let ids: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();
+    assert_eq!(ids, [own]);
+    assert_eq!(
+        (recovered.corrupt_records, recovered.torn_tail_bytes),
+        (0, 0),
+        "{recovered:?}"
+    );
+    let aside = traces.path().join("00000000000000000007.seg.logs");
+    assert_eq!(recovered.foreign_segments, std::slice::from_ref(&aside));
+    assert_eq!(fs::read(&aside)?, foreign);
+    drop(queue);
+
+    // The signal-blind `open` is not a pipeline's: it takes what it finds.
+    fs::rename(&aside, &copy)?;
+    let (_queue, recovered) = open(&traces_config);
+    assert!(recovered.foreign_segments.is_empty());
+    assert_eq!(recovered.records.len(), 3, "{recovered:?}");
     Ok(())
 }
 

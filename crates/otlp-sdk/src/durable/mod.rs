@@ -23,15 +23,28 @@
 //! 00000000000000000001.ack     acknowledgements of that segment's records
 //! 00000000000000000158.seg     the newest segment, being appended to
 //! 00000000000000000001.rewrite only while opening: a damaged segment's sound records, copied
+//! 00000000000000000004.seg.logs a segment holding another signal's requests, set aside
 //! ```
 //!
-//! A record does not say which signal's request its body is, so the
-//! directory does: a queue serving a pipeline ([`DurableQueue::open_for`])
-//! writes the file `signal` when it first opens the directory, and a queue
-//! for another signal is refused the directory ([`DurableError::WrongSignal`])
-//! rather than sending, say, trace requests to the logs endpoint. A directory
+//! A body does not say which signal's request it is, so the directory
+//! does: a queue serving a pipeline ([`DurableQueue::open_for`]) writes the
+//! file `signal` when it first opens the directory, and a queue for another
+//! signal is refused the directory ([`DurableError::WrongSignal`]) rather
+//! than sending, say, trace requests to the logs endpoint. A directory
 //! without the file (written by an older version) is adopted by the first
 //! signal to open it.
+//!
+//! Each record says it too (byte 6 of its header), so that a segment file
+//! copied in from another pipeline's directory (a restored backup, files
+//! moved by hand) is not replayed to this signal's endpoint: opening sets it
+//! aside, its acknowledgement file with it, by adding the signal it holds to
+//! its name (`N.seg.logs`, `N.ack.logs`; never read or deleted again, so it
+//! can be moved back where it belongs), and reports it
+//! ([`Recovered::foreign_segments`]). It is found by its first sound
+//! record, before its name is taken for a range of ids: otherwise it would
+//! cut the range of the segment before it, whose records past its name
+//! would be taken for damage. A record written by [`DurableQueue::open`] or
+//! by an earlier version names no signal and is taken by any queue.
 //!
 //! Records are appended to the newest segment until the next one would take
 //! it past `segment_bytes`; then a new segment is started. A segment is
@@ -58,7 +71,8 @@
 //! | 0 | 4 | magic `OTLR` |
 //! | 4 | 1 | format version, `1` |
 //! | 5 | 1 | body encoding: `0` protobuf, `1` OTLP/JSON |
-//! | 6 | 2 | reserved, zero |
+//! | 6 | 1 | signal: `0` none said, `1` traces, `2` logs, `3` metrics |
+//! | 7 | 1 | reserved, zero |
 //! | 8 | 8 | record id (u64) |
 //! | 16 | 4 | spans in the body (u32) |
 //! | 20 | 4 | body length in bytes (u32) |

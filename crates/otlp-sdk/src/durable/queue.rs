@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice, Read, Seek, SeekFrom};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use otlp_core::encode::Encoding;
@@ -72,6 +72,17 @@ pub struct Recovered {
     pub corrupt_bytes: u64,
     /// Bytes of a record cut short by a crash, cut off the newest segment.
     pub torn_tail_bytes: u64,
+    /// Segment files that hold another signal's requests (copied in from
+    /// another pipeline's directory, say): not replayed, and not taken for
+    /// damage either. Each is renamed aside, its acknowledgement file with
+    /// it, by adding the signal it holds to its name
+    /// (`00000000000000000004.seg.logs`, `00000000000000000004.ack.logs`),
+    /// and these are their new paths: the queue never reads or deletes them
+    /// again. Only a queue opened for a signal ([`DurableQueue::open_for`])
+    /// sets segments aside, and only those whose records name another
+    /// signal (records written by [`DurableQueue::open`] or by an earlier
+    /// version name none).
+    pub foreign_segments: Vec<PathBuf>,
 }
 
 impl Recovered {
@@ -130,6 +141,8 @@ impl Recovered {
 #[derive(Debug)]
 pub struct DurableQueue {
     config: DurableConfig,
+    /// Whose requests it holds (`open_for`), written into every record; `None` for `open`.
+    signal: Option<Signal>,
     /// Oldest first; the last one is being appended to while `writer` is open.
     segments: VecDeque<Segment>,
     /// The newest segment, open for appending.
@@ -163,8 +176,9 @@ impl DurableQueue {
     /// Reads the whole queue once: about as long as reading `max_bytes` from
     /// disk; and writes once more the sound records of a segment found damaged.
     ///
-    /// The directory's `signal` file is neither read nor written: a queue
-    /// that serves a pipeline opens with [`open_for`](Self::open_for).
+    /// The directory's `signal` file is neither read nor written, records
+    /// are taken whatever signal they name, and those appended name none: a
+    /// queue that serves a pipeline opens with [`open_for`](Self::open_for).
     pub fn open(config: DurableConfig) -> Result<(DurableQueue, Recovered), DurableError> {
         Self::open_claimed(config, None)
     }
@@ -176,7 +190,10 @@ impl DurableQueue {
     /// its records later to the wrong endpoint. A directory written before
     /// directories were claimed (by an older version, or by `open`) is
     /// adopted by the first signal to open it: its records are taken as that
-    /// signal's. See [the directory](super#the-directory).
+    /// signal's. Every record appended names `signal`, and a segment file
+    /// whose records name another one (copied in from another pipeline's
+    /// directory) is set aside, not replayed ([`Recovered::foreign_segments`]).
+    /// See [the directory](super#the-directory).
     pub fn open_for(
         config: DurableConfig,
         signal: Signal,
@@ -201,6 +218,7 @@ impl DurableQueue {
         }
         let mut queue = DurableQueue {
             config,
+            signal,
             segments: VecDeque::new(),
             writer: None,
             directory_dirty: false,
@@ -213,7 +231,21 @@ impl DurableQueue {
             _lock: lock,
         };
         let listed = list_directory(&directory)?;
-        let segment_ids = listed.segments;
+        let mut foreign_segments = Vec::new();
+        // Before any range of ids is drawn from the names: a foreign
+        // segment's name says nothing about this queue's ids.
+        let mut segment_ids = Vec::with_capacity(listed.segments.len());
+        for first_id in listed.segments {
+            let path = file_path(&directory, first_id, FileKind::Segment);
+            let holds = match signal {
+                Some(_) => first_record_signal(&path)?,
+                None => None,
+            };
+            match queue.foreign(holds) {
+                Some(holds) => foreign_segments.push(queue.set_aside(first_id, holds)?),
+                None => segment_ids.push(first_id),
+            }
+        }
         let orphans = listed
             .acks
             .iter()
@@ -233,7 +265,13 @@ impl DurableQueue {
             let next_first = segment_ids.get(index + 1).copied();
             let ids = first_id.max(lowest_id)..next_first.unwrap_or(ID_LIMIT);
             let (segment, highest_acked) =
-                queue.load_segment(first_id, ids, next_first.is_none(), &mut chunk)?;
+                match queue.load_segment(first_id, ids, next_first.is_none(), &mut chunk)? {
+                    Loaded::Segment(segment, highest_acked) => (segment, highest_acked),
+                    Loaded::SetAside(path) => {
+                        foreign_segments.push(path);
+                        continue;
+                    }
+                };
             if let Some(last) = segment.slots.last() {
                 lowest_id = lowest_id.max(last.id + 1);
             }
@@ -245,9 +283,8 @@ impl DurableQueue {
             }
             queue.segments.push_back(segment);
         }
-        queue.next_id = lowest_id
-            .max(segment_ids.last().copied().unwrap_or(0))
-            .max(1);
+        let newest_name = queue.segments.back().map_or(0, |newest| newest.first_id);
+        queue.next_id = lowest_id.max(newest_name).max(1);
 
         // Older segments with nothing left to deliver go; the newest is appended to.
         let mut index = 0;
@@ -273,6 +310,7 @@ impl DurableQueue {
             corrupt_records: queue.stats.corrupt_records,
             corrupt_bytes: queue.stats.corrupt_bytes,
             torn_tail_bytes: queue.stats.torn_tail_bytes,
+            foreign_segments,
         };
         queue.stats.recovered_spans = recovered.span_count();
         Ok((queue, recovered))
@@ -286,13 +324,17 @@ impl DurableQueue {
     /// segment is cut off (that must succeed: appending continues there);
     /// in a segment kept for its pending records, a damaged tail is cut off
     /// and damage followed by sound records rewritten away (best effort).
+    ///
+    /// A segment whose first sound record names another signal is set aside
+    /// before this is called; one whose first record is damaged is set
+    /// aside here, once its scan finds a sound record naming another signal.
     fn load_segment(
         &mut self,
         first_id: u64,
         ids: Range<u64>,
         newest: bool,
         chunk: &mut Vec<u8>,
-    ) -> Result<(Segment, Option<u64>), DurableError> {
+    ) -> Result<Loaded, DurableError> {
         let directory = self.config.directory.clone();
         let path = file_path(&directory, first_id, FileKind::Segment);
         check_openable(&path).map_err(DurableError::io(&path, "open"))?;
@@ -304,6 +346,13 @@ impl DurableQueue {
         let mut found = scan(&mut FileSource::new(&file, len), ids.clone(), chunk)
             .map_err(DurableError::io(&path, "read"))?;
         drop(file);
+        if let Some(holds) = found
+            .records
+            .iter()
+            .find_map(|record| self.foreign(record.header.signal))
+        {
+            return self.set_aside(first_id, holds).map(Loaded::SetAside);
+        }
         // By id (file order among equal ids), for one binary search per
         // acknowledgement rather than a walk over every damaged record.
         found.damaged.sort_by_key(|damaged| damaged.id);
@@ -316,6 +365,7 @@ impl DurableQueue {
                 body_len: record.header.body_len,
                 span_count: record.header.span_count,
                 body_crc: record.header.body_crc,
+                signal: record.header.signal,
                 encoding: record.header.encoding,
                 pending: true,
             })
@@ -371,10 +421,44 @@ impl DurableQueue {
                 self.note_renamed();
             }
         }
-        Ok((
+        Ok(Loaded::Segment(
             Segment::new(&directory, first_id, bytes, slots),
             highest_acked,
         ))
+    }
+
+    /// `holds`, the signal a record names, if it is not this queue's: a
+    /// queue opened for no signal, and a record naming none, take any.
+    fn foreign(&self, holds: Option<Signal>) -> Option<Signal> {
+        match (self.signal, holds) {
+            (Some(ours), Some(holds)) if holds != ours => Some(holds),
+            _ => None,
+        }
+    }
+
+    /// Renames segment `first_id`, and its acknowledgement file if it has
+    /// one, out of the queue's names (`N.seg` to `N.seg.logs`, `N.ack` to
+    /// `N.ack.logs`): it holds `holds`' requests. Returns the segment's new path.
+    fn set_aside(&mut self, first_id: u64, holds: Signal) -> Result<PathBuf, DurableError> {
+        let directory = &self.config.directory;
+        let aside = |path: PathBuf| {
+            let mut name = path.clone().into_os_string();
+            name.push(".");
+            name.push(holds.as_str());
+            (path, PathBuf::from(name))
+        };
+        let (segment, segment_aside) = aside(file_path(directory, first_id, FileKind::Segment));
+        fs::rename(&segment, &segment_aside).map_err(DurableError::io(&segment, "set aside"))?;
+        let (acks, acks_aside) = aside(file_path(directory, first_id, FileKind::Acks));
+        match fs::rename(&acks, &acks_aside) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                return Err(DurableError::io(&acks, "set aside")(error));
+            }
+            _ => {}
+        }
+        self.stats.foreign_segments += 1;
+        self.note_renamed();
+        Ok(segment_aside)
     }
 
     /// A file was renamed in the directory: its entry is made durable when
@@ -444,7 +528,7 @@ impl DurableQueue {
             self.stats.evicted_spans += segment.pending_spans;
         }
 
-        let header = RecordHeader::for_body(id, encoding, span_count, body);
+        let header = RecordHeader::for_body(id, self.signal, encoding, span_count, body);
         let (Some(writer), Some(active)) = (&self.writer, self.segments.back_mut()) else {
             return Err(DurableError::io(&self.config.directory, "append to")(
                 io::Error::other("no segment is open"),
@@ -473,6 +557,7 @@ impl DurableQueue {
                 body_len: header.body_len,
                 span_count,
                 body_crc: header.body_crc,
+                signal: self.signal,
                 encoding,
                 pending: true,
             },
@@ -935,6 +1020,7 @@ fn list_directory(directory: &Path) -> Result<Listing, DurableError> {
 fn read_record(mut file: &File, slot: &Slot, body: &mut Vec<u8>) -> io::Result<bool> {
     let expected = RecordHeader {
         id: slot.id,
+        signal: slot.signal,
         encoding: slot.encoding,
         span_count: slot.span_count,
         body_len: slot.body_len,
@@ -950,6 +1036,30 @@ fn read_record(mut file: &File, slot: &Slot, body: &mut Vec<u8>) -> io::Result<b
     body.reserve_exact(slot.body_len as usize);
     file.take(u64::from(slot.body_len)).read_to_end(body)?;
     Ok(RecordHeader::decode(&header) == Ok(expected) && expected.matches_body(body))
+}
+
+/// What [`DurableQueue::load_segment`] made of a segment file.
+enum Loaded {
+    /// The segment, and the highest id its acknowledgement file names.
+    Segment(Segment, Option<u64>),
+    /// It holds another signal's requests: renamed aside, to this path.
+    SetAside(PathBuf),
+}
+
+/// The signal the first record of the segment at `path` names, if its
+/// header is sound and names one (a damaged first record, or an empty
+/// file, names none: the full read finds out).
+fn first_record_signal(path: &Path) -> Result<Option<Signal>, DurableError> {
+    check_openable(path).map_err(DurableError::io(path, "open"))?;
+    let mut file = File::open(path).map_err(DurableError::io(path, "open"))?;
+    let mut header = [0u8; HEADER_LEN];
+    match file.read_exact(&mut header) {
+        Ok(()) => Ok(RecordHeader::decode(&header)
+            .ok()
+            .and_then(|header| header.signal)),
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(error) => Err(DurableError::io(path, "read")(error)),
+    }
 }
 
 /// Damaged records of a segment already counted by the read that found

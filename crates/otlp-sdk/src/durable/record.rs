@@ -9,6 +9,7 @@ use std::fmt;
 use otlp_core::encode::Encoding;
 
 use super::crc::{Crc32c, crc32c};
+use crate::exporter::Signal;
 
 /// The identity of a record: a number that only grows, also across restarts.
 ///
@@ -63,6 +64,10 @@ pub(crate) const HEADER_LEN_U64: u64 = HEADER_LEN as u64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RecordHeader {
     pub(crate) id: u64,
+    /// Whose request the body is; `None` when written by a queue opened
+    /// for no signal ([`open`](super::DurableQueue::open)) or by an
+    /// earlier version, which left the byte zero.
+    pub(crate) signal: Option<Signal>,
     pub(crate) encoding: Encoding,
     pub(crate) span_count: u32,
     pub(crate) body_len: u32,
@@ -76,15 +81,23 @@ pub(crate) enum HeaderError {
     Checksum,
     Version(u8),
     Encoding(u8),
+    Signal(u8),
     Reserved,
 }
 
 impl RecordHeader {
     /// The header of `body`, checksum included.
-    pub(crate) fn for_body(id: u64, encoding: Encoding, span_count: u32, body: &[u8]) -> Self {
+    pub(crate) fn for_body(
+        id: u64,
+        signal: Option<Signal>,
+        encoding: Encoding,
+        span_count: u32,
+        body: &[u8],
+    ) -> Self {
         let body_len = u32::try_from(body.len()).unwrap_or(u32::MAX);
         RecordHeader {
             id,
+            signal,
             encoding,
             span_count,
             body_len,
@@ -102,7 +115,8 @@ impl RecordHeader {
         bytes[0..4].copy_from_slice(&RECORD_MAGIC);
         bytes[4] = FORMAT_VERSION;
         bytes[5] = encoding_byte(self.encoding);
-        // bytes[6..8]: reserved, zero.
+        bytes[6] = signal_byte(self.signal);
+        // bytes[7]: reserved, zero.
         bytes[8..16].copy_from_slice(&self.id.to_le_bytes());
         bytes[16..20].copy_from_slice(&self.span_count.to_le_bytes());
         bytes[20..24].copy_from_slice(&self.body_len.to_le_bytes());
@@ -112,8 +126,9 @@ impl RecordHeader {
         bytes
     }
 
-    /// Checks magic, header checksum, version, encoding and reserved bytes, in
-    /// that order: nothing in a header is trusted before its checksum matched.
+    /// Checks magic, header checksum, version, encoding, signal and reserved
+    /// byte, in that order: nothing in a header is trusted before its
+    /// checksum matched.
     pub(crate) fn decode(bytes: &[u8; HEADER_LEN]) -> Result<Self, HeaderError> {
         if bytes[0..4] != RECORD_MAGIC {
             return Err(HeaderError::Magic);
@@ -130,7 +145,14 @@ impl RecordHeader {
             1 => Encoding::Json,
             other => return Err(HeaderError::Encoding(other)),
         };
-        if bytes[6..8] != [0, 0] {
+        let signal = match bytes[6] {
+            0 => None,
+            1 => Some(Signal::Traces),
+            2 => Some(Signal::Logs),
+            3 => Some(Signal::Metrics),
+            other => return Err(HeaderError::Signal(other)),
+        };
+        if bytes[7] != 0 {
             return Err(HeaderError::Reserved);
         }
         let u32_at = |at: usize| {
@@ -140,6 +162,7 @@ impl RecordHeader {
         id.copy_from_slice(&bytes[8..16]);
         Ok(RecordHeader {
             id: u64::from_le_bytes(id),
+            signal,
             encoding,
             span_count: u32_at(16),
             body_len: u32_at(20),
@@ -155,6 +178,16 @@ impl RecordHeader {
     }
 }
 
+/// The byte naming `signal` at offset 6 (see [the format](super#the-segment-file-format)).
+const fn signal_byte(signal: Option<Signal>) -> u8 {
+    match signal {
+        None => 0,
+        Some(Signal::Traces) => 1,
+        Some(Signal::Logs) => 2,
+        Some(Signal::Metrics) => 3,
+    }
+}
+
 const fn encoding_byte(encoding: Encoding) -> u8 {
     match encoding {
         Encoding::Protobuf => 0,
@@ -167,7 +200,13 @@ mod tests {
     use super::*;
 
     fn header() -> RecordHeader {
-        RecordHeader::for_body(42, Encoding::Json, 7, b"{\"resourceSpans\":[]}")
+        RecordHeader::for_body(
+            42,
+            Some(Signal::Logs),
+            Encoding::Json,
+            7,
+            b"{\"resourceSpans\":[]}",
+        )
     }
 
     #[test]
@@ -185,7 +224,8 @@ mod tests {
         assert_eq!(&bytes[0..4], b"OTLR");
         assert_eq!(bytes[4], 1, "version");
         assert_eq!(bytes[5], 1, "json");
-        assert_eq!(&bytes[6..8], &[0, 0]);
+        assert_eq!(bytes[6], 2, "logs");
+        assert_eq!(bytes[7], 0);
         assert_eq!(&bytes[8..16], &42u64.to_le_bytes());
         assert_eq!(&bytes[16..20], &7u32.to_le_bytes());
         assert_eq!(&bytes[20..24], &20u32.to_le_bytes());
@@ -219,5 +259,26 @@ mod tests {
         let crc = crc32c(&bytes[0..28]);
         bytes[28..32].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(RecordHeader::decode(&bytes), Err(HeaderError::Encoding(9)));
+
+        let mut bytes = header().encode();
+        bytes[6] = 4;
+        let crc = crc32c(&bytes[0..28]);
+        bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(RecordHeader::decode(&bytes), Err(HeaderError::Signal(4)));
+    }
+
+    #[test]
+    fn every_signal_and_none_read_back() {
+        for signal in [
+            None,
+            Some(Signal::Traces),
+            Some(Signal::Logs),
+            Some(Signal::Metrics),
+        ] {
+            let header = RecordHeader::for_body(1, signal, Encoding::Protobuf, 1, b"body");
+            assert_eq!(RecordHeader::decode(&header.encode()), Ok(header));
+        }
+        let none = RecordHeader::for_body(1, None, Encoding::Protobuf, 1, b"body").encode();
+        assert_eq!(none[6], 0, "what earlier versions wrote");
     }
 }

@@ -298,7 +298,8 @@ mod tests {
         let mut extents = Vec::new();
         for (index, body) in bodies.iter().enumerate() {
             let start = bytes.len() as u64;
-            let header = RecordHeader::for_body(first + index as u64, Encoding::Protobuf, 3, body);
+            let header =
+                RecordHeader::for_body(first + index as u64, None, Encoding::Protobuf, 3, body);
             bytes.extend_from_slice(&header.encode());
             bytes.extend_from_slice(body);
             extents.push((start, bytes.len() as u64));

@@ -11,6 +11,7 @@ use otlp_core::encode::Encoding;
 use super::acks::{ACK_ENTRY_LEN, encode_ack};
 use super::error::DurableError;
 use super::record::{PendingRecord, RecordId};
+use crate::exporter::Signal;
 
 /// Ids are below this (2^63): names and records claiming more are not ours.
 pub(crate) const ID_LIMIT: u64 = 1 << 63;
@@ -68,6 +69,7 @@ pub(crate) struct Slot {
     pub(crate) body_len: u32,
     pub(crate) span_count: u32,
     pub(crate) body_crc: u32,
+    pub(crate) signal: Option<Signal>,
     pub(crate) encoding: Encoding,
     /// Neither acknowledged nor found damaged.
     pub(crate) pending: bool,

@@ -34,6 +34,9 @@ pub struct DurableStats {
     pub corrupt_bytes: u64,
     /// Bytes of a record cut short by a crash, cut off the newest segment when opening.
     pub torn_tail_bytes: u64,
+    /// Segment files holding another signal's requests, renamed aside when
+    /// opening (see [`Recovered::foreign_segments`](super::Recovered::foreign_segments)).
+    pub foreign_segments: u64,
     /// `fdatasync` calls (files and the directory) since open.
     pub syncs: u64,
 }
