@@ -1160,6 +1160,59 @@ fn a_log_segment_copied_into_a_span_pipelines_directory_is_not_sent_and_is_named
     let _ = std::fs::remove_dir_all(&logs_dir);
 }
 
+/// A record found damaged when the pipeline starts is lost, as one found
+/// damaged when read back is; and when its header survived, its span count
+/// is known: those spans are counted (`dropped_durable`, and so `produced`),
+/// so that what one run left on disk is what the next one recovered plus
+/// what it counted lost, and the loss reaches the loss report rather than
+/// only the last error's text.
+#[test]
+fn spans_of_a_record_found_damaged_at_start_are_counted_as_dropped() {
+    let dir = directory("damaged-at-start");
+    let (mut queue, _) =
+        DurableQueue::open_for(durable(&dir), Signal::Traces).expect("the queue opens");
+    for spans in [2, 3, 4] {
+        let _ = queue
+            .append(Encoding::Protobuf, spans, &[7; 100])
+            .expect("stored");
+    }
+    drop(queue);
+    // A bit flipped in the second record's body (records are 32 + 100 bytes).
+    let segment = dir.join("00000000000000000001.seg");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[132 + 32 + 50] ^= 0x01;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let backend = Arc::new(Backend::default());
+    let processor = pipeline(&backend, durable(&dir));
+    let stats = processor.stats();
+    assert_eq!(
+        (stats.recovered, stats.dropped_durable, stats.produced),
+        (6, 3, 9),
+        "{stats:#?}"
+    );
+    assert_balanced(&stats);
+    let _ = processor.shutdown(Duration::from_secs(5));
+    let stats = processor.stats();
+    assert_balanced(&stats);
+    assert_eq!(
+        (stats.persisted, stats.dropped_durable),
+        (6, 3),
+        "{stats:#?}"
+    );
+
+    // Counted once: the damage is gone from disk.
+    let again = pipeline(&backend, durable(&dir));
+    let stats = again.stats();
+    assert_eq!(
+        (stats.recovered, stats.dropped_durable),
+        (6, 0),
+        "{stats:#?}"
+    );
+    let _ = again.shutdown(Duration::from_secs(5));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A second pipeline given a directory another pipeline has open is refused
 /// with an error a program can match on: `PipelineError::Durable` naming the
 /// directory, its source `DurableError::Locked`. (It was
