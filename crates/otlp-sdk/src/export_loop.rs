@@ -1269,6 +1269,9 @@ fn settled_result(flush: &PendingFlush, signal: Signal) -> Result<(), PipelineEr
 
 /// Opens the durable queue and counts what it recovered: those spans are
 /// produced (by an earlier run) and taken (they wait on disk, in flight).
+/// So are the spans of the records it found damaged, when their count
+/// survived, which are lost: dropped (`dropped_durable`), as those of a
+/// record found damaged when read back are.
 fn open_backlog(
     shared: &Shared,
     config: DurableConfig,
@@ -1281,14 +1284,21 @@ fn open_backlog(
             source: Arc::new(error),
         })?;
     let spans = recovered.span_count();
+    let lost = recovered.corrupt_spans;
     let stats = &shared.stats;
-    stats.produced.add(spans);
-    Stats::add(&stats.taken, spans);
+    // Later stages first, `produced` last, as every count is made.
+    stats.drop_taken(&stats.dropped_durable, lost, 0);
+    Stats::add(&stats.taken, spans + lost);
     Stats::add(&stats.recovered, spans);
+    stats.produced.add(spans + lost);
     if recovered.corrupt_records > 0 || recovered.torn_tail_bytes > 0 {
         stats.record_error(format!(
-            "the durable queue skipped {} damaged records ({} bytes) and a torn tail of {} bytes",
-            recovered.corrupt_records, recovered.corrupt_bytes, recovered.torn_tail_bytes
+            "the durable queue skipped {} damaged records ({} bytes; {} lost, counted where \
+             their header survived) and a torn tail of {} bytes",
+            recovered.corrupt_records,
+            recovered.corrupt_bytes,
+            Records(lost, shared.signal),
+            recovered.torn_tail_bytes
         ));
     }
     if !recovered.foreign_segments.is_empty() {

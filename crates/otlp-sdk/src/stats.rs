@@ -352,7 +352,9 @@ pub struct StatsSnapshot {
     /// not store them).
     pub dropped_shutdown: u64,
     /// Dropped by the durable queue: evicted at its disk cap before they could
-    /// be delivered, or found damaged when read back.
+    /// be delivered, or found damaged when read back, or found damaged when
+    /// the pipeline started (those whose record's header survived to give
+    /// their count: included in `produced`, as the spans `recovered` are).
     pub dropped_durable: u64,
     /// Spans recovered from the durable queue at start, undelivered by an
     /// earlier run (included in `produced`; at least once, so some may be

@@ -196,6 +196,9 @@ fn damage_found_at_open_is_reported_once_and_the_sound_records_around_it_kept() 
     let (mut queue, recovered) = open(&config);
     assert_eq!(recovered.corrupt_records, 3);
     assert_eq!(recovered.corrupt_bytes, 1032 - 10 + 1032 + 1032);
+    // The spans of the two whose header survived (records 5 and 7); the one
+    // cut short lost its count with its end.
+    assert_eq!(recovered.corrupt_spans, 5 + 7);
     assert_eq!(check_sound(&mut queue, &ids, 1000), sound);
     drop(queue);
 
@@ -204,9 +207,10 @@ fn damage_found_at_open_is_reported_once_and_the_sound_records_around_it_kept() 
         (
             recovered.corrupt_records,
             recovered.corrupt_bytes,
+            recovered.corrupt_spans,
             recovered.torn_tail_bytes
         ),
-        (0, 0, 0),
+        (0, 0, 0, 0),
         "the damage was reported by the first open"
     );
     assert_eq!(queue.stats().corrupt_records, 0);

@@ -909,15 +909,26 @@ fn damage_counted_when_read_is_not_counted_again_by_the_next_open() -> TestResul
     assert_eq!(queue.read(second, &mut body_read)?.span_count, 6);
     assert_eq!(body_read, body(2, 200));
     let stats = queue.stats();
-    assert_eq!((stats.corrupt_records, stats.pending_records), (1, 1));
+    assert_eq!(
+        (
+            stats.corrupt_records,
+            stats.corrupt_spans,
+            stats.pending_records
+        ),
+        (1, 4, 1)
+    );
     queue.sync(true)?;
     drop(queue);
 
     // The second record is still pending: its segment is kept and scanned.
     let (mut queue, recovered) = open(&config);
     assert_eq!(
-        (recovered.corrupt_records, recovered.corrupt_bytes),
-        (0, 0),
+        (
+            recovered.corrupt_records,
+            recovered.corrupt_bytes,
+            recovered.corrupt_spans
+        ),
+        (0, 0, 0),
         "{recovered:?}"
     );
     let ids: Vec<RecordId> = recovered.records.iter().map(|record| record.id).collect();

@@ -108,7 +108,9 @@
 //! - **Corruption.** A damaged record elsewhere (bit rot, a lost page) is
 //!   skipped and counted ([`Recovered::corrupt_records`]); reading carries on
 //!   with the next sound record. When the damaged record's header is sound, its
-//!   length says where the next record starts; when not, the reader searches
+//!   length says where the next record starts, and its span count what was
+//!   lost ([`Recovered::corrupt_spans`]; a pipeline counts those spans
+//!   dropped); when not, the reader searches
 //!   forward for the next magic followed by a header whose checksum matches and
 //!   whose id is above the last sound one. So damage costs only the damaged
 //!   records, and never turns into garbage replayed as a request: a record is

@@ -64,12 +64,19 @@ pub struct Recovered {
     /// [`DurableQueue::read`] when it is its turn to be sent, so replay holds
     /// one body in memory at a time rather than the whole backlog.
     pub records: Vec<PendingRecord>,
-    /// Damaged records skipped (bit rot, lost writes); their spans are
+    /// Damaged records skipped (bit rot, lost writes); the spans of those
+    /// whose header survived are in `corrupt_spans`, the others' are
     /// unknown. Each is reported by one open only: once counted, the damage
     /// is removed from disk (see [the module docs](super#crashes-and-damage)).
     pub corrupt_records: u64,
     /// Bytes of those damaged stretches.
     pub corrupt_bytes: u64,
+    /// Spans in the damaged records whose header survived before a body
+    /// that fails its checksum (in a torn tail too), so that their span
+    /// count is known: lost. A record whose header is damaged, or that is
+    /// cut short, takes its span count with it: its spans are lost
+    /// uncounted. Reported by one open only, as `corrupt_records` is.
+    pub corrupt_spans: u64,
     /// Bytes of a record cut short by a crash, cut off the newest segment.
     pub torn_tail_bytes: u64,
     /// Segment files that hold another signal's requests (copied in from
@@ -309,6 +316,7 @@ impl DurableQueue {
             records,
             corrupt_records: queue.stats.corrupt_records,
             corrupt_bytes: queue.stats.corrupt_bytes,
+            corrupt_spans: queue.stats.corrupt_spans,
             torn_tail_bytes: queue.stats.torn_tail_bytes,
             foreign_segments,
         };
@@ -387,6 +395,12 @@ impl DurableQueue {
                 highest_acked = highest_acked.max(Some(id));
             }
         })?;
+        let damaged_spans: u64 = found
+            .damaged
+            .iter()
+            .map(|damaged| u64::from(damaged.span_count))
+            .sum();
+        self.stats.corrupt_spans += damaged_spans.saturating_sub(counted.spans);
         self.stats.corrupt_records += found
             .corrupt_records
             .saturating_sub(counted.stretch_records);
@@ -727,7 +741,7 @@ impl DurableQueue {
     fn settle_damaged(&mut self, id: RecordId) {
         if let Some((index, slot)) = self.locate(id.get()) {
             let _ = self.write_ack(index, id.get());
-            self.segments[index].settle(slot);
+            self.stats.corrupt_spans += self.segments[index].settle(slot);
             self.stats.corrupt_records += 1;
             if self.segments[index].pending_records == 0 && !self.is_newest(index) {
                 let _ = self.delete_segment(index);
@@ -1066,6 +1080,8 @@ fn first_record_signal(path: &Path) -> Result<Option<Signal>, DurableError> {
 /// them: those inside a damaged stretch and those in the tail.
 #[derive(Default)]
 struct Counted {
+    /// Spans of all of them.
+    spans: u64,
     stretch_records: u64,
     stretch_bytes: u64,
     tail_records: u64,
@@ -1074,6 +1090,7 @@ struct Counted {
 
 impl Counted {
     fn add(&mut self, damaged: &DamagedRecord, valid_len: u64) {
+        self.spans += u64::from(damaged.span_count);
         if damaged.offset < valid_len {
             self.stretch_records += 1;
             self.stretch_bytes += damaged.len;

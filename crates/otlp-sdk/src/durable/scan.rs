@@ -114,6 +114,8 @@ pub(crate) struct DamagedRecord {
     pub(crate) offset: u64,
     /// Its length, header included.
     pub(crate) len: u64,
+    /// The spans its (sound) header says it held.
+    pub(crate) span_count: u32,
 }
 
 /// A damaged stretch not yet known to be followed by a sound record.
@@ -167,6 +169,7 @@ pub(crate) fn scan(
                         id: header.id,
                         offset: position,
                         len: header.record_len(),
+                        span_count: header.span_count,
                     });
                 }
                 position = end;

@@ -30,6 +30,9 @@ pub struct DurableStats {
     /// Damaged records skipped: found when opening (then removed from disk,
     /// so the next open does not count them again), or when read back.
     pub corrupt_records: u64,
+    /// Spans in those damaged records whose header survived (so that their
+    /// span count is known): lost.
+    pub corrupt_spans: u64,
     /// Bytes of damaged stretches skipped when opening.
     pub corrupt_bytes: u64,
     /// Bytes of a record cut short by a crash, cut off the newest segment when opening.
