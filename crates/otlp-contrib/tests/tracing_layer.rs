@@ -1964,3 +1964,154 @@ fn a_span_without_a_tracing_parent_continues_the_span_current_through_the_opente
     assert_eq!(off_context.trace_id.to_bytes(), trace_id);
     assert!(!off_context.trace_flags.is_sampled());
 }
+
+/// What `tracing-opentelemetry`'s `OpenTelemetrySpanExt` gives beside
+/// `set_parent`, `context` and `add_link`, under the same names: attributes
+/// and a status set from outside the span's fields, links with attributes,
+/// events with run-time keys, at a given time too. Before the span starts
+/// they wait with it (a remote parent can still be set after an attribute,
+/// a status or a link); `add_event` starts it, as a `tracing` event does.
+#[test]
+fn span_ext_sets_attributes_status_links_and_events_as_opentelemetry_span_ext_does() {
+    use otlp_core::{AnyValue, KeyValue, Status};
+
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let earlier = std::time::SystemTime::now() - Duration::from_secs(60);
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let parent_set = tracing::subscriber::with_default(subscriber, || {
+        let other = tracing::info_span!(parent: None, "other");
+        let job = tracing::info_span!("job", queue = "default");
+        job.set_attribute("job.attempt", 1_i64);
+        job.set_attribute("job.attempt", 2_i64);
+        job.set_attribute(String::from("header.x-tenant"), "acme");
+        job.set_attribute(
+            "job.tags",
+            AnyValue::from(vec![AnyValue::from("a"), AnyValue::from("b")]),
+        );
+        job.set_status(Status::error("quota exceeded"));
+        job.add_link_with_attributes(&other.context(), vec![KeyValue::new("reason", "retry")]);
+        job.add_link_with_attributes(&SpanContext::default(), vec![KeyValue::new("no", "link")]);
+        // Nothing above started the span: its parent can still be set.
+        let parent_set = job.set_parent(&remote);
+        job.add_event("job.started", vec![KeyValue::new("job.id", "j-1")]);
+        job.add_event_with_timestamp("job.queued", earlier, vec![KeyValue::new("depth", 3_i64)]);
+        job.in_scope(|| tracing::error!("a later error"));
+        job.set_attribute("job.done", true);
+
+        let ok = tracing::info_span!("ok");
+        ok.set_status(Status::Ok);
+        ok.in_scope(|| tracing::error!("not an error once ok"));
+        ok.set_status(Status::Unset);
+
+        let cleared = tracing::info_span!("cleared", otel.status_code = "error");
+        cleared.set_status(Status::Unset);
+        cleared.in_scope(|| tracing::error!("the error event's"));
+        parent_set
+    });
+    assert_eq!(parent_set, Ok(()));
+    let exported = pipeline.finish();
+    let other = exported.named("other");
+    let job = exported.named("job");
+    assert_eq!(job.trace_id, remote.trace_id.to_bytes());
+    assert_eq!(
+        attribute(&job.attributes, "job.attempt"),
+        Some(&Value::IntValue(2))
+    );
+    assert_eq!(
+        job.attributes
+            .iter()
+            .filter(|attribute| attribute.key == "job.attempt")
+            .count(),
+        1
+    );
+    assert_eq!(
+        attribute(&job.attributes, "header.x-tenant"),
+        Some(&string("acme"))
+    );
+    assert!(matches!(
+        attribute(&job.attributes, "job.tags"),
+        Some(Value::ArrayValue(array)) if array.values.len() == 2
+    ));
+    assert_eq!(
+        attribute(&job.attributes, "job.done"),
+        Some(&Value::BoolValue(true))
+    );
+    assert_eq!(
+        attribute(&job.attributes, "queue"),
+        Some(&string("default"))
+    );
+    assert_eq!(
+        status(job),
+        (StatusCode::Error, "quota exceeded".to_owned())
+    );
+    assert_eq!(job.links.len(), 1, "{:?}", job.links);
+    assert_eq!(job.links[0].span_id, other.span_id);
+    assert_eq!(
+        attribute(&job.links[0].attributes, "reason"),
+        Some(&string("retry"))
+    );
+    let names: Vec<&str> = job.events.iter().map(|event| event.name.as_str()).collect();
+    assert_eq!(names, ["job.started", "job.queued", "a later error"]);
+    assert_eq!(
+        attribute(&job.events[0].attributes, "job.id"),
+        Some(&string("j-1"))
+    );
+    assert_eq!(job.events[1].time_unix_nano, unix_nanos(earlier));
+    assert_eq!(
+        attribute(&job.events[1].attributes, "depth"),
+        Some(&Value::IntValue(3))
+    );
+    assert_eq!(status(exported.named("ok")).0, StatusCode::Ok);
+    assert_eq!(
+        status(exported.named("cleared")),
+        (StatusCode::Error, "the error event's".to_owned())
+    );
+}
+
+/// `add_event` starts the span (as a `tracing` event in it does): a parent
+/// set after it is refused. On a span that started sampled out, or with
+/// tracing off, the methods record nothing and do not fail.
+#[test]
+fn span_ext_add_event_starts_the_span_and_sampled_out_spans_take_nothing() {
+    use otlp_core::{KeyValue, Status};
+
+    let remote =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let late = tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("started by an event");
+        span.add_event("first", Vec::new());
+        span.set_parent(&remote)
+    });
+    assert_eq!(late, Err(SetParentError::AlreadyStarted));
+    let exported = pipeline.finish();
+    assert_ne!(
+        exported.named("started by an event").trace_id,
+        remote.trace_id.to_bytes()
+    );
+
+    // Tracing off; then a span sampled out by its unsampled remote parent.
+    let unsampled =
+        SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap();
+    for sampler in [Sampler::AlwaysOff, Sampler::parent_based(Sampler::AlwaysOn)] {
+        let pipeline = Pipeline::new(sampler);
+        let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("dropped");
+            let _ = span.set_parent(&unsampled);
+            span.set_attribute("key", "value");
+            span.set_status(Status::Ok);
+            span.add_link_with_attributes(&remote, vec![KeyValue::new("k", 1_i64)]);
+            span.add_event("event", Vec::new());
+            span.in_scope(|| span.set_attribute("later", 1_i64));
+            assert!(span.context().is_valid(), "the trace still propagates");
+        });
+        assert_eq!(pipeline.finish().len(), 0);
+    }
+}

@@ -538,7 +538,7 @@ where
             return;
         };
         if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            state.add_link(&context);
+            state.add_link(&context, Vec::new());
         }
     }
 

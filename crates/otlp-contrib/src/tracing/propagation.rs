@@ -6,10 +6,11 @@
 //! [`inject_with`]).
 
 use std::sync::{PoisonError, RwLock};
+use std::time::SystemTime;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use otlp_core::SpanContext;
 use otlp_core::propagation::{Extractor, Injector, Propagators};
+use otlp_core::{AnyValue, KeyValue, SpanContext, Status, Str};
 
 use super::layer::{StateFn, WithContext};
 use super::state::{SetParentError, in_sdk_call};
@@ -20,7 +21,12 @@ pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// What [`OtlpLayer`](super::OtlpLayer) adds to a [`tracing::Span`]: a
-/// remote parent, the span's context for propagation, links.
+/// remote parent, the span's context for propagation, links, and what
+/// `tracing` fields and events cannot say (attributes and events with keys
+/// known only at run time, a status): the methods of
+/// `tracing-opentelemetry`'s `OpenTelemetrySpanExt`, of the same names, with
+/// this crate's types ([`SpanContext`] for a parent, a link or a context,
+/// [`KeyValue`], [`Status`]) in place of `opentelemetry`'s.
 ///
 /// Each call finds the layer through the span's subscriber (a downcast, no
 /// allocation) and takes the span's extensions once. On a span no
@@ -72,6 +78,53 @@ pub trait OtlpSpanExt {
     /// records, nor any of its ancestors) adds no link, as in
     /// `tracing-opentelemetry`.
     fn add_link(&self, context: &SpanContext);
+
+    /// Links this span to another span, as [`add_link`](Self::add_link),
+    /// with attributes on the link (why it links, say). An invalid
+    /// `context` adds no link, attributes or not, as in
+    /// `tracing-opentelemetry`.
+    fn add_link_with_attributes(&self, context: &SpanContext, attributes: Vec<KeyValue>);
+
+    /// Sets the attribute `key` to `value` on this span, beside its
+    /// `tracing` fields: a key known only at run time, or more attributes
+    /// than a `tracing` span declares fields (32 at most). A later
+    /// `set_attribute`, or a field recorded later with `Span::record`, of
+    /// the same key replaces the value. Before the span starts, a custom
+    /// sampler sees it, as a field recorded then. The provider's attribute
+    /// limit applies. Nothing on a span that started sampled out.
+    ///
+    /// `tracing-opentelemetry`'s method of the same name, with this
+    /// crate's types: the value is an [`AnyValue`] (so arrays, maps and
+    /// bytes too).
+    fn set_attribute(&self, key: impl Into<Str>, value: impl Into<AnyValue>);
+
+    /// Sets this span's status, for a span whose code does not declare the
+    /// `otel.status_code` field (a library's span). The rules of that field
+    /// apply: before the span starts the last status set wins, `Unset`
+    /// included; once it has started, `Ok` is final and `Unset` is
+    /// ignored. A status other than `Unset` is kept over a later `ERROR`
+    /// event's ([`OtlpLayerBuilder::with_error_events_to_status`](super::OtlpLayerBuilder::with_error_events_to_status)).
+    fn set_status(&self, status: Status);
+
+    /// Adds an event to this span now, beside `tracing`'s events: an event
+    /// whose attribute keys are known only at run time. It starts the span
+    /// if it has not started, as an event recorded in it with
+    /// `tracing::info!` does (so [`set_parent`](Self::set_parent) is to be
+    /// called before; in `tracing-opentelemetry` it may still be called
+    /// after). After the span's last exit the event moves the span's end
+    /// to it, as a `tracing` event does. The provider's event limits apply.
+    fn add_event(&self, name: impl Into<Str>, attributes: Vec<KeyValue>);
+
+    /// Adds an event to this span at `timestamp`, as
+    /// [`add_event`](Self::add_event) (it starts the span too): something
+    /// that happened earlier, say. The time is kept as given, not checked
+    /// against the span's start or end, and does not move the span's end.
+    fn add_event_with_timestamp(
+        &self,
+        name: impl Into<Str>,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    );
 }
 
 impl OtlpSpanExt for tracing::Span {
@@ -96,11 +149,69 @@ impl OtlpSpanExt for tracing::Span {
     }
 
     fn add_link(&self, context: &SpanContext) {
+        self.add_link_with_attributes(context, Vec::new());
+    }
+
+    fn add_link_with_attributes(&self, context: &SpanContext, attributes: Vec<KeyValue>) {
         if !context.is_valid() {
             return;
         }
-        with_state(self, &mut |state, _| state.add_link(context));
+        let mut attributes = Some(attributes);
+        with_state(self, &mut |state, _| {
+            state.add_link(context, attributes.take().unwrap_or_default());
+        });
     }
+
+    fn set_attribute(&self, key: impl Into<Str>, value: impl Into<AnyValue>) {
+        let mut attribute = Some(KeyValue::new(key, value));
+        with_state(self, &mut |state, _| {
+            if let Some(attribute) = attribute.take()
+                && state.may_record()
+            {
+                state.set_attribute(attribute);
+            }
+        });
+    }
+
+    fn set_status(&self, status: Status) {
+        let mut status = Some(status);
+        with_state(self, &mut |state, _| {
+            if let Some(status) = status.take() {
+                state.set_status(status);
+            }
+        });
+    }
+
+    fn add_event(&self, name: impl Into<Str>, attributes: Vec<KeyValue>) {
+        add_event(self, name.into(), None, attributes);
+    }
+
+    fn add_event_with_timestamp(
+        &self,
+        name: impl Into<Str>,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) {
+        add_event(self, name.into(), Some(timestamp), attributes);
+    }
+}
+
+/// Adds an event to `span`'s state (started first if pending) at `time`,
+/// `None` for now; nothing on a span that started sampled out, or when
+/// its tracer never records (tracing off: no span records an event, as
+/// for `tracing` events).
+fn add_event(span: &tracing::Span, name: Str, time: Option<SystemTime>, attributes: Vec<KeyValue>) {
+    let mut event = Some((name, attributes));
+    with_state(span, &mut |state, tracer| {
+        if tracer.never_records() {
+            return;
+        }
+        if let Some((name, attributes)) = event.take()
+            && state.start(tracer).is_recording()
+        {
+            state.add_event_at(tracer, name, time, attributes);
+        }
+    });
 }
 
 /// Runs `f` on the layer's state of `span`, if an `OtlpLayer` records it;

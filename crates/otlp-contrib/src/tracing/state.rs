@@ -61,7 +61,9 @@ pub(super) struct Pending {
     /// remote context given to `set_parent`. `None`: a root.
     pub(super) parent: Option<SpanContext>,
     pub(super) attributes: Vec<KeyValue>,
-    pub(super) links: Vec<SpanContext>,
+    /// Links (`follows_from`, [`OtlpSpanExt::add_link`](super::OtlpSpanExt::add_link))
+    /// with their attributes.
+    pub(super) links: Vec<(SpanContext, Vec<KeyValue>)>,
     pub(super) status: Option<Status>,
     /// Exception events (error values among the fields), with their time.
     pub(super) events: Vec<(SystemTime, Str)>,
@@ -174,12 +176,54 @@ impl SpanState {
         }
     }
 
-    /// Adds a link to `context` (`follows_from`).
-    pub(super) fn add_link(&mut self, context: &SpanContext) {
+    /// Adds a link to `context` (`follows_from`, `OtlpSpanExt::add_link`)
+    /// with `attributes`.
+    pub(super) fn add_link(&mut self, context: &SpanContext, attributes: Vec<KeyValue>) {
         let _sdk_call = SdkCall::mark();
         match &mut self.stage {
-            Stage::Pending(pending) => pending.links.push(context.clone()),
-            Stage::Started(span) => span.add_link(context, []),
+            Stage::Pending(pending) => pending.links.push((context.clone(), attributes)),
+            Stage::Started(span) => span.add_link(context, attributes),
+        }
+    }
+
+    /// Sets `attribute`, replacing the value of an attribute of the same key
+    /// (`OtlpSpanExt::set_attribute`): before the span starts in its pending
+    /// attributes (a custom sampler sees it), after on the sdk span, whose
+    /// limits apply. Nothing once the span has started unsampled.
+    pub(super) fn set_attribute(&mut self, attribute: KeyValue) {
+        let _sdk_call = SdkCall::mark();
+        match &mut self.stage {
+            Stage::Pending(pending) => {
+                match pending
+                    .attributes
+                    .iter_mut()
+                    .find(|kept| kept.key == attribute.key)
+                {
+                    Some(kept) => kept.value = attribute.value,
+                    None => pending.attributes.push(attribute),
+                }
+            }
+            Stage::Started(span) => span.set_attribute(attribute),
+        }
+    }
+
+    /// Sets the span's status (`OtlpSpanExt::set_status`) as the
+    /// `otel.status_code` field does (see [`SpanState::record`]): before the
+    /// span starts the last status wins, `Unset` included; after, `Ok` is
+    /// final and `Unset` is ignored. A status other than `Unset` is kept
+    /// over a later `ERROR` event's.
+    pub(super) fn set_status(&mut self, status: Status) {
+        let _sdk_call = SdkCall::mark();
+        let set = status != Status::Unset;
+        match &mut self.stage {
+            Stage::Pending(pending) => {
+                self.status_set = set;
+                pending.status = Some(status);
+            }
+            Stage::Started(span) => {
+                self.status_set |= set;
+                span.set_status(status);
+            }
         }
     }
 
@@ -283,8 +327,25 @@ impl SpanState {
 
     /// Adds the event `name` now, starting the span first if it is pending.
     pub(super) fn add_event(&mut self, tracer: &Tracer, name: Str, attributes: Vec<KeyValue>) {
+        self.add_event_at(tracer, name, None, attributes);
+    }
+
+    /// Adds the event `name` at `time` (`None`: now, as
+    /// [`add_event`](Self::add_event)), starting the span first if it is
+    /// pending. A given time is the event's as given: it does not move the
+    /// span's end, as an event added now after the span's last exit does.
+    pub(super) fn add_event_at(
+        &mut self,
+        tracer: &Tracer,
+        name: Str,
+        time: Option<SystemTime>,
+        attributes: Vec<KeyValue>,
+    ) {
         let _sdk_call = SdkCall::mark();
-        let time = self.event_time();
+        let time = match time {
+            Some(time) => Some(time),
+            None => self.event_time(),
+        };
         let span = self.start(tracer);
         match time {
             Some(time) => span.add_event_at(name, time, attributes),
@@ -384,8 +445,8 @@ fn start(tracer: &Tracer, pending: &mut Pending) -> otlp_sdk::Span {
     if let Some(parent) = &pending.parent {
         builder = builder.parent(parent);
     }
-    for link in &pending.links {
-        builder = builder.link(link, []);
+    for (link, attributes) in pending.links.drain(..) {
+        builder = builder.link(&link, attributes);
     }
     let mut span = builder.start();
     if span.is_recording() {
