@@ -2115,3 +2115,81 @@ fn span_ext_add_event_starts_the_span_and_sampled_out_spans_take_nothing() {
         assert_eq!(pipeline.finish().len(), 0);
     }
 }
+
+/// Context activation, on by default as in `tracing-opentelemetry` (0.32
+/// and later): an entered span is the `opentelemetry` API's current span
+/// until it is exited, so code inside it that uses that API sees it —
+/// `Context::current()` holds its ids, and a span an `opentelemetry` tracer
+/// starts there is its child — and the context current before it (its
+/// values) is kept. Exits restore the outer span, out of order too.
+#[cfg(feature = "opentelemetry-bridge")]
+#[test]
+fn an_entered_span_is_current_for_the_opentelemetry_api_and_its_children_there_are_its_children() {
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+
+    /// A value of the program's in the `opentelemetry` context.
+    #[derive(Debug, PartialEq)]
+    struct Tenant(&'static str);
+
+    fn current_span_id() -> Option<[u8; 8]> {
+        opentelemetry::Context::map_current(|current| {
+            let context = current.span().span_context().clone();
+            context.is_valid().then(|| context.span_id().to_bytes())
+        })
+    }
+
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let api_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(otlp_contrib::bridge::OtlpSpanProcessor::new(
+            pipeline.processor.clone(),
+        ))
+        .build();
+    let api_tracer = api_provider.tracer("instrumented-library");
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let seen = tracing::subscriber::with_default(subscriber, || {
+        let _tenant = opentelemetry::Context::current_with_value(Tenant("acme")).attach();
+        let request = tracing::info_span!("request");
+        let inner = tracing::info_span!("inner");
+        let mut seen = Vec::new();
+        {
+            let _request = request.enter();
+            seen.push(current_span_id());
+            assert_eq!(
+                opentelemetry::Context::current().get::<Tenant>(),
+                Some(&Tenant("acme")),
+                "the values current before are kept"
+            );
+            drop(api_tracer.start("api child"));
+            let entered_inner = inner.enter();
+            seen.push(current_span_id());
+            drop(api_tracer.start("api grandchild"));
+            // Out of order: the request's guard first.
+            let reentered = request.enter();
+            drop(entered_inner);
+            seen.push(current_span_id());
+            drop(reentered);
+        }
+        seen.push(current_span_id());
+        let ids = (
+            request.context().span_id.to_bytes(),
+            inner.context().span_id.to_bytes(),
+        );
+        (seen, ids)
+    });
+    let (seen, (request_id, inner_id)) = seen;
+    assert_eq!(
+        seen,
+        [Some(request_id), Some(inner_id), Some(request_id), None]
+    );
+    let _ = api_provider.force_flush();
+    let exported = pipeline.finish();
+    let request = exported.named("request");
+    let inner = exported.named("inner");
+    let child = exported.named("api child");
+    let grandchild = exported.named("api grandchild");
+    assert_eq!(child.parent_span_id, request.span_id);
+    assert_eq!(child.trace_id, request.trace_id);
+    assert_eq!(grandchild.parent_span_id, inner.span_id);
+    assert_eq!(grandchild.trace_id, inner.trace_id);
+    drop(api_provider);
+}
