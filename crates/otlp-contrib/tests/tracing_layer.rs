@@ -2193,3 +2193,66 @@ fn an_entered_span_is_current_for_the_opentelemetry_api_and_its_children_there_a
     assert_eq!(grandchild.trace_id, inner.trace_id);
     drop(api_provider);
 }
+
+/// `with_context_activation(false)` leaves the `opentelemetry` API's
+/// current context alone, as `tracing-opentelemetry`'s option of the same
+/// name does; with tracing off (`always_off`) an entered span is still made
+/// current, unsampled, so that the API's spans inside continue its trace.
+#[cfg(feature = "opentelemetry-bridge")]
+#[test]
+fn context_activation_can_be_turned_off_and_works_with_tracing_off() {
+    use opentelemetry::trace::TraceContextExt as _;
+
+    fn current() -> opentelemetry::trace::SpanContext {
+        opentelemetry::Context::map_current(|current| current.span().span_context().clone())
+    }
+
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let layer = OtlpLayer::builder(&pipeline.provider)
+        .with_context_activation(false)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let inside = tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("not activated").in_scope(current)
+    });
+    assert!(!inside.is_valid(), "{inside:?}");
+    assert_eq!(pipeline.finish().len(), 1);
+
+    let off = TracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&off));
+    let (inside, context) = tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("tracing off");
+        (span.in_scope(current), span.context())
+    });
+    assert!(inside.is_valid());
+    assert_eq!(inside.trace_id().to_bytes(), context.trace_id.to_bytes());
+    assert_eq!(inside.span_id().to_bytes(), context.span_id.to_bytes());
+    assert!(!inside.is_sampled());
+    assert!(!current().is_valid(), "nothing left attached");
+}
+
+/// A thread that exits with a span still entered (its guard forgotten)
+/// exits cleanly: the layer's guard of the span's `opentelemetry` context
+/// is not dropped through the API's thread-local stack, which may be gone
+/// by then (a panic in a thread-local's destructor aborts the process).
+#[cfg(feature = "opentelemetry-bridge")]
+#[test]
+fn a_thread_exiting_with_a_span_still_entered_exits_cleanly() {
+    let pipeline = Pipeline::new(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    let dispatch = tracing::Dispatch::new(subscriber);
+    for _ in 0..8 {
+        let dispatch = dispatch.clone();
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                let span = tracing::info_span!("left entered");
+                std::mem::forget(span.enter());
+                std::mem::forget(span);
+            });
+        })
+        .join()
+        .expect("the thread exits cleanly");
+    }
+}

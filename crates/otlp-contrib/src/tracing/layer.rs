@@ -58,6 +58,10 @@ pub struct OtlpLayer<S> {
     target: bool,
     level: bool,
     error_events_to_status: bool,
+    /// Whether an entered span is made the `opentelemetry` API's current
+    /// span ([`OtlpLayerBuilder::with_context_activation`]).
+    #[cfg(feature = "opentelemetry-bridge")]
+    context_activation: bool,
     with_context: WithContext,
     /// The subscriber the layer is part of, for the one look-up its
     /// per-layer filter would hide: the ancestors of an event's explicit
@@ -78,6 +82,7 @@ impl<S> fmt::Debug for OtlpLayer<S> {
             .field("target", &self.target)
             .field("level", &self.level)
             .field("error_events_to_status", &self.error_events_to_status)
+            .field("context_activation", &self.context_activation())
             .finish()
     }
 }
@@ -92,6 +97,8 @@ pub struct OtlpLayerBuilder {
     target: bool,
     level: bool,
     error_events_to_status: bool,
+    #[cfg(feature = "opentelemetry-bridge")]
+    context_activation: bool,
 }
 
 impl OtlpLayerBuilder {
@@ -157,6 +164,29 @@ impl OtlpLayerBuilder {
         self
     }
 
+    /// Whether entering a span makes it the current span of the
+    /// `opentelemetry` API on the thread until it is exited, as
+    /// `tracing-opentelemetry`'s `with_context_activation` does (on by
+    /// default in both): code inside it that uses that API sees it —
+    /// `opentelemetry::Context::current()` holds its ids, and a span started
+    /// there through an `opentelemetry` tracer (a library instrumented with
+    /// the API, over [`OtlpSpanProcessor`](crate::bridge::OtlpSpanProcessor)
+    /// or any other) is its child. The context attached is the one current
+    /// at the span's first enter (its baggage kept) with the span in it, as
+    /// a non-recording span of the API: the span is recorded by this layer,
+    /// so `Context::current().span().set_attribute(..)` does nothing (use
+    /// [`OtlpSpanExt`](super::OtlpSpanExt)).
+    ///
+    /// Cost (see the `activation` module): one allocation at a span's first
+    /// enter, a reference count and two thread-local stack pushes per
+    /// enter, two pops per exit; nothing for a span never entered. Off, an
+    /// enter costs what it did before. Feature `opentelemetry-bridge`.
+    #[cfg(feature = "opentelemetry-bridge")]
+    pub fn with_context_activation(mut self, on: bool) -> Self {
+        self.context_activation = on;
+        self
+    }
+
     /// The layer, for a subscriber `S` (inferred where it is added).
     pub fn build<S>(self) -> OtlpLayer<S>
     where
@@ -170,6 +200,8 @@ impl OtlpLayerBuilder {
             target: self.target,
             level: self.level,
             error_events_to_status: self.error_events_to_status,
+            #[cfg(feature = "opentelemetry-bridge")]
+            context_activation: self.context_activation,
             with_context: WithContext {
                 state: with_span_state::<S>,
                 context: propagated_context::<S>,
@@ -215,6 +247,8 @@ impl OtlpLayer<()> {
             target: false,
             level: false,
             error_events_to_status: true,
+            #[cfg(feature = "opentelemetry-bridge")]
+            context_activation: true,
         }
     }
 }
@@ -223,6 +257,16 @@ impl<S> OtlpLayer<S> {
     /// The tracer spans are started with.
     pub fn tracer(&self) -> &Tracer {
         &self.tracer
+    }
+
+    /// Whether entered spans are made current for the `opentelemetry` API
+    /// (`OtlpLayerBuilder::with_context_activation`); always false without
+    /// the `opentelemetry-bridge` feature.
+    fn context_activation(&self) -> bool {
+        #[cfg(feature = "opentelemetry-bridge")]
+        return self.context_activation;
+        #[cfg(not(feature = "opentelemetry-bridge"))]
+        return false;
     }
 }
 
@@ -553,13 +597,25 @@ where
         // span stays.
         if !in_sdk_call()
             && let Some(span) = ctx.span(id)
-            && self
-                .with_state(&span, |state| {
-                    let started = state.start(&self.tracer);
-                    active_span::enter_keyed(key, ActiveSpan::from(started.context()));
-                })
-                .is_some()
+            && let Some(activate) = self.with_state(&span, |state| {
+                let started = state.start(&self.tracer);
+                active_span::enter_keyed(key, ActiveSpan::from(started.context()));
+                // With context activation, the span's `opentelemetry`
+                // context, attached below outside the span's extensions.
+                #[cfg(feature = "opentelemetry-bridge")]
+                return self
+                    .context_activation
+                    .then(|| state.api_context(&self.tracer));
+                #[cfg(not(feature = "opentelemetry-bridge"))]
+                return None::<std::convert::Infallible>;
+            })
         {
+            #[cfg(feature = "opentelemetry-bridge")]
+            if let Some(context) = activate {
+                super::activation::enter(key, context);
+            }
+            #[cfg(not(feature = "opentelemetry-bridge"))]
+            let _ = activate;
             return;
         }
         active_span::enter_current_keyed(key);
@@ -567,6 +623,10 @@ where
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         active_span::exit_keyed(id.into_non_zero_u64());
+        #[cfg(feature = "opentelemetry-bridge")]
+        if self.context_activation {
+            super::activation::exit(id.into_non_zero_u64());
+        }
         // The span ends at its last exit (`SpanState::exited`). Tracing
         // off: nothing ends. Inside an sdk call of the layer no extensions
         // are taken, as in `on_enter`.

@@ -59,10 +59,15 @@
 //!   that span's trace, remote or not, as in `tracing-opentelemetry` (whose
 //!   contextual parent falls back to `Context::current()`) and as
 //!   `OtlpLogLayer` correlates records with it; `parent: None` is still a
-//!   root. The other way is not done: entering a span of this layer does not
-//!   make it current for the `opentelemetry` API (`tracing-opentelemetry`'s
-//!   `with_context_activation`), so a span started through that API inside
-//!   it is not its child; use [`OtlpSpanExt::context`]. `follows_from`
+//!   root. The other way too, with that feature: entering a span of this
+//!   layer makes it current for the `opentelemetry` API until it is exited
+//!   (`Context::current()` holds its ids, a span started through that API
+//!   inside it is its child), as `tracing-opentelemetry`'s context
+//!   activation does; on by default in both
+//!   (`OtlpLayerBuilder::with_context_activation`). A `tracing` span
+//!   made inside a span of that API that is inside a `tracing` span still
+//!   hangs from the `tracing` span (its `tracing` parent wins), where
+//!   `tracing-opentelemetry` takes the API's current span. `follows_from`
 //!   becomes a link.
 //! - Fields become attributes with their types: integers (an `u64` over
 //!   `i64::MAX` becomes its decimal text), floats, bools and strings as such,
@@ -240,7 +245,11 @@
 //! - Each enter (for an `Instrument`ed future: each poll) takes the span's
 //!   extensions once, to start it if it is pending; each exit once more,
 //!   and reads the clock for a recording span (its end time: closing it then
-//!   reads none).
+//!   reads none). With context activation (feature `opentelemetry-bridge`,
+//!   on by default): the span's `opentelemetry` context is made at its first
+//!   enter (one allocation) and kept in its state; each enter clones it (a
+//!   reference count) and pushes it on two thread-local stacks (the API's
+//!   and the layer's guards), each exit pops them.
 //! - Sampled out: after the span has started, `record` and events inside it
 //!   cost a look at a flag — no field is converted.
 //! - Tracing off — a provider that can record nothing
@@ -369,6 +378,8 @@
 //! copied once), one clock read, a lookup of the current span and one read of
 //! its extensions, and the record's encoding on this thread.
 
+#[cfg(feature = "opentelemetry-bridge")]
+mod activation;
 mod fields;
 mod layer;
 mod log_layer;

@@ -28,6 +28,11 @@ pub(super) struct SpanState {
     /// its end time (see [`SpanState::exited`]). `None` for a span never
     /// exited, which ends when it closes.
     ended: Option<SystemTime>,
+    /// The span as the `opentelemetry` API's current context, made at its
+    /// first enter with context activation on (see `activation`), then
+    /// cloned at each enter.
+    #[cfg(feature = "opentelemetry-bridge")]
+    api_context: Option<opentelemetry::Context>,
 }
 
 // Both variants inline, not boxed: the registry boxes each extension already,
@@ -110,7 +115,22 @@ impl SpanState {
             stage: Stage::Pending(pending),
             status_set,
             ended: None,
+            #[cfg(feature = "opentelemetry-bridge")]
+            api_context: None,
         }
+    }
+
+    /// The `opentelemetry` context that makes this span current (see
+    /// `activation`), made the first time, then cloned (a reference count);
+    /// starts the span first if it is pending.
+    #[cfg(feature = "opentelemetry-bridge")]
+    pub(super) fn api_context(&mut self, tracer: &Tracer) -> opentelemetry::Context {
+        if let Some(context) = &self.api_context {
+            return context.clone();
+        }
+        let context = super::activation::api_context(self.start(tracer).context());
+        self.api_context = Some(context.clone());
+        context
     }
 
     /// Notes that the span was exited now: it ends at its last exit, not
