@@ -621,13 +621,21 @@ fn an_export_timeout_shorter_than_the_exporters_is_the_one_the_error_names() {
         // Whole milliseconds, at most the export timeout (the time left
         // before the deadline when the attempt started; on a loaded machine
         // the attempt may start well after the deadline was set, so no
-        // lower bound but the exporter's minute being out of the range).
-        let millis: u64 = last_error
+        // lower bound but the exporter's minute being out of the range);
+        // then where the request went.
+        let (limit, target) = last_error
             .strip_prefix("export attempt timed out after ")
-            .and_then(|rest| rest.strip_suffix("ms"))
+            .and_then(|rest| rest.split_once(": "))
+            .unwrap_or_else(|| panic!("{protocol}: {last_error}"));
+        let millis: u64 = limit
+            .strip_suffix("ms")
             .and_then(|millis| millis.parse().ok())
             .unwrap_or_else(|| panic!("{protocol}: {last_error}"));
         assert!((1..=500).contains(&millis), "{protocol}: {last_error}");
+        assert!(
+            target.contains(endpoint.as_str()),
+            "{protocol}: {last_error}"
+        );
         let _ = provider.shutdown(Duration::from_millis(100));
     }
 }

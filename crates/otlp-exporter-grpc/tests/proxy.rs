@@ -31,6 +31,8 @@ const CHILD: &str = "OTLP_TEST_GRPC_PROXY_CHILD";
 const CHILD_ENDPOINT: &str = "OTLP_TEST_GRPC_PROXY_ENDPOINT";
 const CHILD_CA_PEM: &str = "OTLP_TEST_GRPC_PROXY_CA_PEM";
 const CHILD_SERVER_NAME: &str = "OTLP_TEST_GRPC_PROXY_SERVER_NAME";
+/// The child's exporter timeout in milliseconds, if not 10 s.
+const CHILD_TIMEOUT_MS: &str = "OTLP_TEST_GRPC_PROXY_TIMEOUT_MS";
 
 /// Every proxy variable Go, curl or reqwest read, removed from the child's
 /// environment before the case sets its own: the runner's must not decide
@@ -51,7 +53,7 @@ const PROXY_VARIABLES: [&str; 9] = [
 const PROXY_PASSWORD: &str = "pr0xy-s3cret";
 
 /// What the child saw, in one line: `success`, `retryable transport: <message>`,
-/// `build error: <message>` or `other: <outcome>`.
+/// `retryable timeout: <message>`, `build error: <message>` or `other: <outcome>`.
 fn run_child(endpoint: &str, variables: &[(&str, String)]) -> String {
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command.args([
@@ -93,9 +95,12 @@ fn child_builds_an_exporter_from_the_environment_and_exports_once() {
         return;
     }
     let endpoint = std::env::var(CHILD_ENDPOINT).expect("the endpoint");
-    let mut builder = GrpcExporter::builder()
-        .endpoint(endpoint)
-        .timeout(Duration::from_secs(10));
+    let timeout = std::env::var(CHILD_TIMEOUT_MS)
+        .ok()
+        .map_or(Duration::from_secs(10), |millis| {
+            Duration::from_millis(millis.parse().expect("milliseconds"))
+        });
+    let mut builder = GrpcExporter::builder().endpoint(endpoint).timeout(timeout);
     if let Ok(pem) = std::env::var(CHILD_CA_PEM) {
         builder = builder.ca_certificate_pem(pem);
     }
@@ -110,6 +115,10 @@ fn child_builds_an_exporter_from_the_environment_and_exports_once() {
                 error: ExportError::Transport(message),
                 ..
             } => format!("retryable transport: {message}"),
+            ExportOutcome::Retryable {
+                error: error @ ExportError::Timeout { .. },
+                ..
+            } => format!("retryable timeout: {error}"),
             other => format!("other: {other:?}"),
         },
     };
@@ -381,6 +390,47 @@ fn a_proxy_refusing_the_tunnel_fails_the_export_naming_the_proxy_and_its_status(
     assert_eq!(
         proxy.seen()[0].header("proxy-authorization"),
         Some(basic(&user_info).as_str())
+    );
+}
+
+/// A collector behind the proxy that takes the request and never answers
+/// (the tunnel opened, to a server that says nothing): the timeout names
+/// the endpoint, the method and the proxy it went through (its user name
+/// and password `<redacted>`, and its variable), as a transport error
+/// through it does. It said "export attempt timed out after 300ms" and
+/// nothing more.
+#[test]
+fn a_timeout_through_the_proxy_names_the_endpoint_and_the_proxy() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hung = listener.local_addr().expect("address");
+    // Takes every connection and never answers, until the client goes.
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
+            });
+        }
+    });
+    let proxy = TestProxy::start(Answer::Tunnel(hung));
+    let user_info = format!("otlp:{PROXY_PASSWORD}");
+
+    let outcome = run_child(
+        "http://collector.proxied.invalid:4317",
+        &[
+            ("HTTPS_PROXY", proxy.url(Some(&user_info))),
+            (CHILD_TIMEOUT_MS, "300".to_owned()),
+        ],
+    );
+
+    assert_eq!(
+        outcome,
+        format!(
+            "retryable timeout: export attempt timed out after 300ms: \
+             http://collector.proxied.invalid:4317{} \
+             (through the proxy http://<redacted>@{} from HTTPS_PROXY)",
+            otlp_exporter_grpc::TRACE_EXPORT_PATH,
+            proxy.address
+        )
     );
 }
 

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use otlp_contrib::receiver::{Fault, Receiver, ReceiverConfig, RequestObserver};
-use otlp_exporter_grpc::GrpcExporter;
-use otlp_sdk::{ExportError, ExportOutcome, Exporter, PipelineError, SpanProcessor};
+use otlp_exporter_grpc::{GrpcExporter, export_path};
+use otlp_sdk::{ExportError, ExportOutcome, Exporter, PipelineError, Signal, SpanProcessor};
 use support::*;
 
 fn exporter_for(receiver: &Receiver, timeout: Duration) -> GrpcExporter {
@@ -342,7 +342,65 @@ fn an_attempt_the_pipeline_cuts_short_reports_the_time_it_was_given() {
         },
     ));
     assert_eq!((settled.exported, settled.failed), (0, 2), "{settled:?}");
-    assert_eq!(errors, ["export attempt timed out after 300ms"]);
+    let endpoint = receiver.grpc_endpoint().expect("gRPC listener");
+    assert_eq!(
+        errors,
+        [format!(
+            "export attempt timed out after 300ms: {endpoint}{}",
+            export_path(Signal::Traces)
+        )]
+    );
+}
+
+/// A server on loopback that takes every connection and never answers: it
+/// reads whatever comes until the client gives the connection up, and
+/// writes nothing (not even HTTP/2's settings). A collector that hangs. Its
+/// address.
+fn hung_server() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
+            });
+        }
+    });
+    address
+}
+
+/// A collector that takes the connection and never answers: the timeout
+/// says where the request went, the endpoint without its user name and
+/// password and the signal's method, for each signal. It said "export
+/// attempt timed out after 300ms" and nothing more, in the pipeline's last
+/// error and its logs: nothing to tell which collector hung, while a
+/// transport error names it.
+#[test]
+fn a_timeout_names_the_endpoint_and_the_method() {
+    let address = hung_server();
+    for signal in [Signal::Traces, Signal::Logs, Signal::Metrics] {
+        let exporter = GrpcExporter::builder()
+            .endpoint(format!("http://otel:s3cr3t-pw@{address}"))
+            .signal(signal)
+            .timeout(Duration::from_millis(300))
+            .build()
+            .expect("exporter builds");
+        let outcome = block_on(exporter.export(request(&rich_spans(1))));
+        let ExportOutcome::Retryable {
+            error: error @ ExportError::Timeout { .. },
+            ..
+        } = &outcome
+        else {
+            panic!("{signal}: not a timeout: {outcome:?}");
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "export attempt timed out after 300ms: http://{address}{}",
+                export_path(signal)
+            )
+        );
+    }
 }
 
 #[test]

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use otlp_contrib::receiver::TestCertificates;
 use otlp_core::encode::Encoding;
 use otlp_core::response::{PartialSuccess, RpcStatus, encode_export_response};
 use otlp_core::wire::put_bytes_field;
 use otlp_exporter_http::HttpExporter;
-use otlp_sdk::{ExportError, ExportOutcome, Exporter};
+use otlp_sdk::{ExportError, ExportOutcome, Exporter, Signal};
 
 use crate::support::{encode, rich_spans};
 
@@ -551,7 +552,84 @@ fn an_attempt_the_pipeline_cuts_short_reports_the_time_it_was_given() {
         },
     ));
     assert_eq!((settled.exported, settled.failed), (0, 2), "{settled:?}");
-    assert_eq!(errors, ["export attempt timed out after 300ms"]);
+    assert_eq!(
+        errors,
+        [format!(
+            "export attempt timed out after 300ms: POST {}/v1/traces",
+            server.url
+        )]
+    );
+}
+
+/// The message of `outcome`'s error, which must be a retryable timeout.
+fn timeout_message(outcome: &ExportOutcome) -> String {
+    match outcome {
+        ExportOutcome::Retryable {
+            error: error @ ExportError::Timeout { .. },
+            ..
+        } => error.to_string(),
+        other => panic!("not a timeout: {other:?}"),
+    }
+}
+
+/// A collector that takes the connection and never answers: the timeout
+/// says where the request went, the URL without its user name and password,
+/// for each signal, on the exporter's own connections (`http://`) and
+/// through reqwest (`https://`, whose TLS handshake goes unanswered). It
+/// said "export attempt timed out after 300ms" and nothing more, in the
+/// pipeline's last error and its logs: nothing to tell which collector
+/// hung, while a transport error names it.
+#[test]
+fn a_timeout_names_the_url_the_request_went_to() {
+    let address = crate::support::hung_server();
+    let certs = TestCertificates::generate().expect("test certificates");
+    for signal in [Signal::Traces, Signal::Logs, Signal::Metrics] {
+        for scheme in ["http", "https"] {
+            let mut builder = HttpExporter::builder()
+                .endpoint(format!("{scheme}://otel:s3cr3t-pw@{address}"))
+                .signal(signal)
+                .timeout(Duration::from_millis(300));
+            if scheme == "https" {
+                builder = builder.ca_certificate_pem(&certs.ca_pem);
+            }
+            let exporter = builder.build().expect("exporter");
+            let outcomes = export_times(&exporter, 1);
+            let message = timeout_message(&outcomes[0]);
+            assert!(
+                message.starts_with("export attempt timed out after 300ms: ")
+                    && message.ends_with(&format!(": POST {scheme}://{address}/v1/{signal}")),
+                "{message}"
+            );
+            assert!(
+                !message.contains("s3cr3t-pw") && !message.contains("otel"),
+                "{message}"
+            );
+        }
+    }
+}
+
+/// A redirect the plain connections got, to a server that never answers:
+/// the timeout names the URL configured and the one the request that hung
+/// went to.
+#[test]
+fn a_timeout_after_a_redirect_names_where_it_was_redirected() {
+    let silent = format!("http://{}", crate::support::hung_server());
+    let location = format!("{silent}/v1/elsewhere");
+    let redirecting = server(move |_| {
+        Reply::Raw(head(
+            "307 Temporary Redirect",
+            &format!("location: {location}\r\ncontent-length: 0\r\n"),
+        ))
+    });
+    let outcomes = export_times(&exporter(&redirecting.url, Duration::from_millis(300)), 1);
+    let message = timeout_message(&outcomes[0]);
+    assert!(
+        message.ends_with(&format!(
+            ": POST {}/v1/traces, redirected to {silent}/v1/elsewhere",
+            redirecting.url
+        )),
+        "{message}"
+    );
 }
 
 #[test]

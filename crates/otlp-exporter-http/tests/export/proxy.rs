@@ -14,7 +14,7 @@ use otlp_core::encode::Encoding;
 use otlp_exporter_http::HttpExporter;
 use otlp_sdk::{ExportError, ExportOutcome};
 
-use crate::support::{encode, endpoint, export_once, receiver, rich_spans};
+use crate::support::{encode, endpoint, export_once, hung_server, receiver, rich_spans};
 
 /// Set for the child tests only: they do nothing without it.
 const CHILD: &str = "OTLP_TEST_PROXY_CHILD";
@@ -343,4 +343,123 @@ fn no_proxy_in_a_process_with_a_proxy_that_is_down() {
         );
         assert_eq!(plain.span_count(), 1);
     }
+}
+
+/// A collector behind a proxy that takes the request and never answers:
+/// the timeout names the URL and the proxy it went through (its user name
+/// and password `<redacted>`), as a transport error through it does. It
+/// said "export attempt timed out after 300ms" and nothing more.
+#[test]
+fn a_timeout_through_a_proxy_names_the_url_and_the_proxy() {
+    let proxy = hung_server();
+    run_child(
+        "timeout_in_a_process_with_a_proxy_that_hangs",
+        &[(
+            "HTTP_PROXY",
+            format!("http://pxuser:{PROXY_PASSWORD}@{proxy}"),
+        )],
+    );
+}
+
+/// The child's side of [`a_timeout_through_a_proxy_names_the_url_and_the_proxy`].
+#[test]
+#[ignore = "run by a_timeout_through_a_proxy_names_the_url_and_the_proxy"]
+fn timeout_in_a_process_with_a_proxy_that_hangs() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let proxy = std::env::var("HTTP_PROXY").expect("HTTP_PROXY");
+    let shown = proxy.replace(&format!("pxuser:{PROXY_PASSWORD}@"), "<redacted>@");
+    let exporter = HttpExporter::builder()
+        .endpoint("http://otel:collector-pw@collector.invalid:4318")
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    let ExportOutcome::Retryable {
+        error: error @ ExportError::Timeout { .. },
+        ..
+    } = &outcome
+    else {
+        panic!("not a timeout: {outcome:?}");
+    };
+    let message = error.to_string();
+    assert_eq!(
+        message,
+        format!(
+            "export attempt timed out after 300ms: POST http://collector.invalid:4318/v1/traces \
+             (through the proxy {shown} from HTTP_PROXY)"
+        )
+    );
+}
+
+/// A request that a proxy redirected, and that failed on its way to where
+/// it was redirected (refused by the proxy for there, or never answered),
+/// names that URL beside the proxy it went through there. It named the URL
+/// configured (`http://`) and its proxy (`HTTP_PROXY`), which had answered:
+/// reqwest reports the URL a request started with, not that of the
+/// redirect it failed on, so the failure was blamed on the wrong proxy.
+#[test]
+fn a_failure_after_a_redirect_names_the_url_and_proxy_it_failed_on() {
+    // `HTTP_PROXY`: answers every request with a redirect to an `https://` URL.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let redirecting = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                while let Some(length) = crate::support::read_request_head(&mut reader) {
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let answer = "HTTP/1.1 307 Temporary Redirect\r\n\
+                                  location: https://elsewhere.invalid:4318/v1/traces\r\n\
+                                  content-length: 0\r\n\r\n";
+                    if (&stream).write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    // `HTTPS_PROXY`: down, then one that never answers.
+    let (_held, port) = closed_port();
+    for https_proxy in [format!("127.0.0.1:{port}"), hung_server().to_string()] {
+        run_child(
+            "redirect_in_a_process_with_two_proxies",
+            &[
+                ("HTTP_PROXY", format!("http://{redirecting}")),
+                ("HTTPS_PROXY", format!("http://{https_proxy}")),
+            ],
+        );
+    }
+}
+
+/// The child's side of [`a_failure_after_a_redirect_names_the_url_and_proxy_it_failed_on`].
+#[test]
+#[ignore = "run by a_failure_after_a_redirect_names_the_url_and_proxy_it_failed_on"]
+fn redirect_in_a_process_with_two_proxies() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let https_proxy = std::env::var("HTTPS_PROXY").expect("HTTPS_PROXY");
+    let exporter = HttpExporter::builder()
+        .endpoint("http://collector.invalid:4318")
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("exporter");
+    let outcome = export_once(&exporter, encode(&rich_spans(1), Encoding::Protobuf));
+    let ExportOutcome::Retryable { error, .. } = &outcome else {
+        panic!("not retryable: {outcome:?}");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!(
+            "POST http://collector.invalid:4318/v1/traces, redirected to \
+             https://elsewhere.invalid:4318/v1/traces \
+             (through the proxy {https_proxy} from HTTPS_PROXY)"
+        )),
+        "{message}"
+    );
 }

@@ -288,3 +288,20 @@ pub fn read_request_head(reader: &mut impl std::io::BufRead) -> Option<usize> {
         }
     }
 }
+
+/// A server on loopback that takes every connection and never answers: it
+/// reads whatever comes (an HTTP request, a TLS handshake) until the client
+/// gives the connection up, and writes nothing. A collector, or a proxy,
+/// that hangs. Its address.
+pub fn hung_server() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
+            });
+        }
+    });
+    address
+}
