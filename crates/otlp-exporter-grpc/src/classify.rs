@@ -108,8 +108,12 @@ pub(crate) fn classify_status(status: &Status, timeout: Duration) -> ExportOutco
     // itself; a status the server sent has none.
     if let Some(source) = status.source() {
         if otlp_sdk::find_in_chain::<tonic::TimeoutExpired>(source).is_some() {
+            // Named by the exporter, which knows where the request went.
             return ExportOutcome::Retryable {
-                error: ExportError::Timeout(timeout),
+                error: ExportError::Timeout {
+                    after: timeout,
+                    target: None,
+                },
                 throttle: None,
             };
         }
@@ -548,7 +552,10 @@ mod tests {
         assert_eq!(
             classify_status(&status, timeout),
             ExportOutcome::Retryable {
-                error: ExportError::Timeout(timeout),
+                error: ExportError::Timeout {
+                    after: timeout,
+                    target: None
+                },
                 throttle: None
             }
         );

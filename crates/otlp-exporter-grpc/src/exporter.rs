@@ -78,7 +78,11 @@ pub(crate) struct ExporterParts {
 /// response over 4 MiB is a permanent [`ExportError::InvalidResponse`].
 /// Every attempt is bounded by the timeout, and tells the server the time it
 /// has left (`grpc-timeout`): the timeout, or less when the pipeline's
-/// attempt ends sooner ([`otlp_sdk::attempt_deadline`]).
+/// attempt ends sooner ([`otlp_sdk::attempt_deadline`]). A timeout names
+/// where the request went: the endpoint without user name and password, the
+/// signal's method and the proxy, if any ("export attempt timed out after
+/// 10s: http://collector:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export
+/// (through the proxy http://proxy:3128 from HTTPS_PROXY)").
 ///
 /// The exporter never retries: it classifies, and the pipeline's
 /// `RetryPolicy` decides. See the [crate documentation](crate) for the table.
@@ -225,10 +229,35 @@ impl GrpcExporter {
         None
     }
 
+    /// Where a request goes, for a timeout's message: the endpoint (no
+    /// user name or password) and the signal's method, and the proxy the
+    /// connection goes through, if any.
+    /// `http://collector:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export
+    /// (through the proxy http://proxy:3128 from HTTPS_PROXY)`.
+    fn target(&self) -> String {
+        let mut target = format!("{}{}", self.shown_origin, export_path(self.signal));
+        if let Some(proxy) = self.connector.proxy() {
+            target.push_str(&format!(" (through {})", proxy.shown()));
+        }
+        target
+    }
+
+    /// A timeout after `after`, naming where the request went.
+    fn timed_out(&self, after: Duration) -> ExportOutcome {
+        ExportOutcome::Retryable {
+            error: ExportError::Timeout {
+                after,
+                target: Some(self.target()),
+            },
+            throttle: None,
+        }
+    }
+
     /// One attempt, written straight onto the channel (see [`direct`]),
     /// ending at `deadline`, `allowed` after it started (the time a timeout
-    /// reports). A failure of the connection names the endpoint: the
-    /// pipeline's last error is often all a user sees of it.
+    /// reports). A failure of the connection names the endpoint, a timeout
+    /// the endpoint, method and proxy: the pipeline's last error is often
+    /// all a user sees of it.
     async fn attempt(
         &self,
         channel: Channel,
@@ -239,6 +268,14 @@ impl GrpcExporter {
             ExportError::Transport(capped(&format!("{}: {error}", self.shown_origin)))
         };
         match self.attempt_here(channel, body, (deadline, allowed)).await {
+            ExportOutcome::Retryable {
+                error:
+                    ExportError::Timeout {
+                        after,
+                        target: None,
+                    },
+                ..
+            } => self.timed_out(after),
             ExportOutcome::Retryable {
                 error: ExportError::Transport(error),
                 throttle,
@@ -299,10 +336,7 @@ impl GrpcExporter {
                 ))),
                 throttle: None,
             },
-            Err(DirectError::TimedOut) => ExportOutcome::Retryable {
-                error: ExportError::Timeout(allowed),
-                throttle: None,
-            },
+            Err(DirectError::TimedOut) => self.timed_out(allowed),
             Err(DirectError::InvalidResponse(error)) => ExportOutcome::Permanent {
                 error: ExportError::InvalidResponse(capped(&error)),
             },
@@ -366,16 +400,13 @@ impl Exporter for GrpcExporter {
             () = shutting_down => shut_down(),
             result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body, window)) => match result {
                 Ok(outcome) => outcome,
-                Err(_elapsed) => ExportOutcome::Retryable {
-                    error: ExportError::Timeout(self.timeout),
-                    throttle: None,
-                },
+                Err(_elapsed) => self.timed_out(self.timeout),
             },
         };
         if !matches!(
             outcome,
             ExportOutcome::Retryable {
-                error: ExportError::Timeout(_),
+                error: ExportError::Timeout { .. },
                 ..
             }
         ) {

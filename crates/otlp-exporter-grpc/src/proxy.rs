@@ -161,6 +161,13 @@ impl ConnectProxy {
         }))
     }
 
+    /// How messages name it: "the proxy http://<redacted>@proxy:3128 from
+    /// HTTPS_PROXY", its user-info `<redacted>` (as otlp-exporter-http
+    /// names the proxy a request went through).
+    pub(crate) fn shown(&self) -> String {
+        format!("the proxy {} from {}", self.shown, self.variable)
+    }
+
     /// Where to connect: `http://host:port` of the proxy.
     pub(crate) fn address(&self) -> &Uri {
         &self.address

@@ -226,7 +226,14 @@ fn a_server_that_never_answers_fails_at_the_timeout_and_shutdown_keeps_its_deadl
     assert_eq!(
         outcome,
         ExportOutcome::Retryable {
-            error: ExportError::Timeout(timeout),
+            error: ExportError::Timeout {
+                after: timeout,
+                target: Some(format!(
+                    "{}{}",
+                    receiver.grpc_endpoint().expect("gRPC listener"),
+                    export_path(Signal::Traces)
+                )),
+            },
             throttle: None
         }
     );

@@ -3,6 +3,8 @@
 //! an attempt on it went unanswered), how it follows redirects, and when it
 //! leaves the environment's proxy out ([`crate::proxy::is_loopback`]).
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -25,6 +27,31 @@ pub const USER_AGENT: &str = concat!(
 
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 5;
+
+tokio::task_local! {
+    /// The URL of the last redirect the client's policy followed for the
+    /// request being sent under [`noting_redirects`]: reqwest's errors
+    /// (0.13) name the URL a request started with, even when it failed on
+    /// a redirect it followed, to another URL and through another proxy.
+    static FOLLOWED: RefCell<Option<Url>>;
+}
+
+/// Runs `future`, which sends a request through the exporter's client,
+/// noting the redirects it follows for [`last_followed`] (read within
+/// `future`). Cost: a task-local scope per request; a URL copied per
+/// redirect followed.
+pub(crate) async fn noting_redirects<F: Future>(future: F) -> F::Output {
+    FOLLOWED.scope(RefCell::new(None), future).await
+}
+
+/// The URL of the last redirect followed by the request being sent under
+/// [`noting_redirects`], if any: where it failed when it did after one.
+pub(crate) fn last_followed() -> Option<Url> {
+    FOLLOWED
+        .try_with(|followed| followed.borrow().clone())
+        .ok()
+        .flatten()
+}
 
 /// What the exporter's reqwest client is made of, to make it again: an
 /// exporter replaces its client (and so its connection pool) after an
@@ -110,6 +137,9 @@ fn redirect_policy() -> reqwest::redirect::Policy {
         if was_https && attempt.url().scheme() != "https" {
             return attempt.error("refusing a redirect from https to plain http");
         }
+        // Polled in the task sending the request (reqwest's redirects are
+        // followed in its response future): the request's own note.
+        let _ = FOLLOWED.try_with(|followed| *followed.borrow_mut() = Some(attempt.url().clone()));
         attempt.follow()
     })
 }

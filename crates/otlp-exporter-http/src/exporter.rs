@@ -13,7 +13,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::sync::watch;
 
-use crate::client::{ClientRecipe, crosses_origin};
+use crate::client::{ClientRecipe, crosses_origin, last_followed, noting_redirects};
 use crate::compression;
 use crate::error::error_chain;
 use crate::plain::PlainConnections;
@@ -95,7 +95,11 @@ struct Inner {
 ///   on the exporter's own connections, as when no proxy is set. A request
 ///   that fails on its way through a proxy names it and its variable in
 ///   the error (`POST … (through the proxy http://proxy:3128 from
-///   HTTP_PROXY): dns error …`): the failure may be the proxy's. Only
+///   HTTP_PROXY): dns error …`): the failure may be the proxy's; an
+///   attempt that timed out names them the same way (`export attempt timed
+///   out after 10s: POST …`), and a request that failed after a redirect
+///   names where it was redirected and that URL's proxy (`POST http://…,
+///   redirected to https://… (through the proxy … from HTTPS_PROXY)`). Only
 ///   `307`/`308` redirects are followed (they keep the method and body),
 ///   never from `https` to `http`; one from `http` to `https` (an ingress
 ///   upgrading its clients) is verified as an `https://` endpoint is, with
@@ -258,7 +262,9 @@ impl HttpExporter {
             let mut unanswered = PlainUnanswered(Some(plain));
             let exchange = plain.post(&headers, body.clone(), MAX_RESPONSE_BYTES, deadline);
             let Ok(answered) = tokio::time::timeout_at(deadline, exchange).await else {
-                return timed_out(allowed);
+                // The plain connections go to the configured URL, never
+                // through a proxy.
+                return timed_out(allowed, format!("POST {}", self.inner.display_url));
             };
             unanswered.0 = None;
             match answered {
@@ -309,7 +315,9 @@ impl HttpExporter {
             let (number, client) = self.client();
             (Some(number), client)
         };
-        let mut http_request = client.post(url).body(body);
+        // `url` kept for the messages of a failure or a timeout (one copy
+        // of the URL's text, on reqwest's path only).
+        let mut http_request = client.post(url.clone()).body(body);
         for (name, value) in headers {
             http_request = http_request.header(name, value);
         }
@@ -323,7 +331,7 @@ impl HttpExporter {
         let exchange = async {
             let response = match http_request.send().await {
                 Ok(response) => response,
-                Err(error) => return self.send_error(error),
+                Err(error) => return self.send_error(error, &url),
             };
             let (head, body) = http::Response::from(response).into_parts();
             // By the same deadline as the exchange: a body that does not come
@@ -331,14 +339,22 @@ impl HttpExporter {
             let answer = read_capped_until(body, MAX_RESPONSE_BYTES, deadline).await;
             outcome(head.status, &head.headers, answer, request.encoding)
         };
-        let outcome = match tokio::time::timeout_at(deadline, exchange).await {
-            Ok(outcome) => outcome,
-            Err(_) => timed_out(allowed),
-        };
+        let outcome = noting_redirects(async {
+            match tokio::time::timeout_at(deadline, exchange).await {
+                Ok(outcome) => outcome,
+                // Where the request went last: `url`, or a redirect
+                // reqwest followed from there.
+                Err(_) => {
+                    let went = last_followed();
+                    timed_out(allowed, self.request_shown(went.as_ref().unwrap_or(&url)))
+                }
+            }
+        })
+        .await;
         if !matches!(
             outcome,
             ExportOutcome::Retryable {
-                error: ExportError::Timeout(_),
+                error: ExportError::Timeout { .. },
                 ..
             }
         ) {
@@ -398,26 +414,43 @@ impl HttpExporter {
         settings.proxies.proxy_for(url)
     }
 
-    /// Classifies a request that got no response.
-    fn send_error(&self, error: reqwest::Error) -> ExportOutcome {
+    /// How messages name a request sent to `url`: `POST` and the URL
+    /// configured, then `url` when a redirect took the request there, then
+    /// the proxy the request to `url` went through, if any (a "dns error"
+    /// or "connection refused" may be the proxy's, a timeout too); URLs
+    /// without user name, password, query or fragment. `POST
+    /// http://collector:4318/v1/traces, redirected to
+    /// https://collector:4318/v1/traces (through the proxy
+    /// http://proxy:3128 from HTTPS_PROXY)`.
+    fn request_shown(&self, url: &Url) -> String {
+        let mut shown = format!("POST {}", self.inner.display_url);
+        // Compared as shown: reqwest's URLs have the user name and password
+        // taken out (they go as `Authorization`).
+        let went = redacted(url);
+        if went != self.inner.display_url {
+            shown.push_str(&format!(", redirected to {went}"));
+        }
+        if let Some(proxy) = self.proxy_for(url) {
+            shown.push_str(&format!(" (through {proxy})"));
+        }
+        shown
+    }
+
+    /// Classifies a request to `url` that got no response (called under
+    /// [`noting_redirects`]).
+    fn send_error(&self, error: reqwest::Error, url: &Url) -> ExportOutcome {
+        // The URL that failed: the last redirect followed from `url`, if
+        // any (reqwest names `url` even then), else the one reqwest names.
+        let followed = last_followed();
+        let failed = followed.as_ref().or(error.url()).unwrap_or(url);
+        let shown = self.request_shown(failed);
         if error.is_timeout() {
-            return ExportOutcome::Retryable {
-                error: ExportError::Timeout(self.inner.settings.timeout),
-                throttle: None,
-            };
+            return timed_out(self.inner.settings.timeout, shown);
         }
         let (is_builder, is_redirect) = (error.is_builder(), error.is_redirect());
         let certificate_rejected = tls::rejected_server_certificate(&error);
         let plaintext = tls::answered_without_tls(&error);
-        // The URL that failed (reqwest names it: a redirect's, when one
-        // it followed failed).
-        let failed = error.url().unwrap_or(&self.inner.settings.url);
-        let through = self.proxy_for(failed);
-        let mut message = format!("POST {}", self.inner.display_url);
-        if let Some(proxy) = through {
-            // A "dns error" or "connection refused" may be the proxy's.
-            message.push_str(&format!(" (through {proxy})"));
-        }
+        let mut message = shown;
         message.push_str(&format!(": {}", error_chain(&error.without_url())));
         if plaintext {
             message.push_str(&format!(" ({})", tls::PLAINTEXT_HINT));
@@ -610,10 +643,14 @@ fn redacted(url: &Url) -> String {
     url.to_string()
 }
 
-/// An attempt that ran out of the time it was `allowed`.
-fn timed_out(allowed: Duration) -> ExportOutcome {
+/// An attempt that ran out of the time it was `allowed`, on its way to
+/// `target` (see [`HttpExporter::request_shown`]).
+fn timed_out(allowed: Duration, target: String) -> ExportOutcome {
     ExportOutcome::Retryable {
-        error: ExportError::Timeout(allowed),
+        error: ExportError::Timeout {
+            after: allowed,
+            target: Some(target),
+        },
         throttle: None,
     }
 }

@@ -33,9 +33,22 @@ pub enum ExportError {
     /// The connection could not be made or broke without a response.
     #[error("transport error: {0}")]
     Transport(String),
-    /// The attempt took longer than its timeout.
-    #[error("export attempt timed out after {0:?}")]
-    Timeout(Duration),
+    /// The attempt took longer than its timeout: "export attempt timed out
+    /// after 10s: POST https://collector:4318/v1/traces (through the proxy
+    /// http://proxy:3128 from HTTPS_PROXY)".
+    #[error("export attempt timed out after {after:?}{}", Target(.target))]
+    Timeout {
+        /// The time the attempt was given: the exporter's timeout, or less
+        /// when the caller's attempt ended sooner.
+        after: Duration,
+        /// Where the request went, as the transport's errors name it: the
+        /// URL without user name and password (`POST …` over HTTP, the
+        /// endpoint and method over gRPC) and the proxy it went through,
+        /// if any. `None` when the caller's own limit ended an attempt the
+        /// exporter did not end itself ([`RetryPolicy::send`](crate::RetryPolicy::send)
+        /// knows no URL).
+        target: Option<String>,
+    },
     /// The server answered with an error status.
     #[error("server answered {status}: {message}")]
     Server {
@@ -53,6 +66,18 @@ pub enum ExportError {
     /// The exporter was shut down.
     #[error("exporter is shut down")]
     ShutDown,
+}
+
+/// The `: <target>` a timeout's message ends with, when it knows one.
+struct Target<'a>(&'a Option<String>);
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(target) => write!(f, ": {target}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How one export attempt ended, classified by the transport per the OTLP specification.

@@ -412,7 +412,10 @@ impl RetryPolicy {
                 tokio::time::timeout(timeout, attempt)
                     .await
                     .unwrap_or(ExportOutcome::Retryable {
-                        error: ExportError::Timeout(given),
+                        error: ExportError::Timeout {
+                            after: given,
+                            target: None,
+                        },
                         throttle: None,
                     });
             match outcome {

@@ -516,7 +516,10 @@ fn a_silent_server_fails_the_attempt_at_its_timeout() {
     assert_eq!(
         outcomes,
         vec![ExportOutcome::Retryable {
-            error: ExportError::Timeout(timeout),
+            error: ExportError::Timeout {
+                after: timeout,
+                target: Some(format!("POST {}/v1/traces", server.url)),
+            },
             throttle: None
         }]
     );
@@ -1003,6 +1006,13 @@ fn after_an_unanswered_attempt_no_idle_connection_to_the_silent_peer_is_used() {
             SHORT
         };
         let exporter = exporter(&server.url, timeout);
+        let timed_out = ExportOutcome::Retryable {
+            error: ExportError::Timeout {
+                after: SHORT,
+                target: Some(format!("POST {}/v1/traces", server.url)),
+            },
+            throttle: None,
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -1026,12 +1036,9 @@ fn after_an_unanswered_attempt_no_idle_connection_to_the_silent_peer_is_used() {
             let mut outcomes = Vec::new();
             for _ in 0..3 {
                 outcomes.push(if dropped_by_the_caller {
-                    tokio::time::timeout(SHORT, export()).await.unwrap_or(
-                        ExportOutcome::Retryable {
-                            error: ExportError::Timeout(SHORT),
-                            throttle: None,
-                        },
-                    )
+                    tokio::time::timeout(SHORT, export())
+                        .await
+                        .unwrap_or(timed_out.clone())
                 } else {
                     export().await
                 });
@@ -1042,10 +1049,7 @@ fn after_an_unanswered_attempt_no_idle_connection_to_the_silent_peer_is_used() {
         assert_eq!(
             outcomes,
             vec![
-                ExportOutcome::Retryable {
-                    error: ExportError::Timeout(SHORT),
-                    throttle: None
-                },
+                timed_out.clone(),
                 ExportOutcome::Success,
                 ExportOutcome::Success,
             ],

@@ -415,7 +415,10 @@ fn a_hanging_server_fails_the_attempt_at_its_timeout() {
     assert_eq!(
         outcome,
         ExportOutcome::Retryable {
-            error: ExportError::Timeout(Duration::from_millis(300)),
+            error: ExportError::Timeout {
+                after: Duration::from_millis(300),
+                target: Some(format!("POST {}/v1/traces", endpoint(&receiver))),
+            },
             throttle: None
         }
     );
