@@ -512,8 +512,10 @@ impl Batch {
     }
 }
 
-/// The span as otlp-core holds it: static names and keys, one shared
-/// `Arc<str>` per attribute value, shared resource and scope.
+/// The span as otlp-core holds it: static names and keys, each attribute
+/// value a `Str` made from its `String` (inline up to 23 bytes, as every
+/// value of the default length is; a shared `Arc<str>` when longer), shared
+/// resource and scope.
 pub fn otlp_core_span(
     source: &SpanSource,
     resource: &Arc<Resource>,
