@@ -11,11 +11,13 @@
 //! [`BatchSettings`] (queue size, batch size, scheduled delay).
 //!
 //! One asymmetry is inherent and stays: our exporter receives *encoded bytes*,
-//! so our export loop encodes every batch into OTLP protobuf before calling
-//! it, while the baseline's exporter receives the `Vec<SpanData>` and encodes
-//! nothing (a real `opentelemetry-otlp` exporter would). Our pipeline
-//! therefore does strictly more background work than the baseline's here; on
-//! two cores that work competes with the producing threads.
+//! so every span is encoded into its OTLP protobuf record by
+//! `BatchSpanProcessor::on_end`, on the thread that ends it, and our export
+//! loop writes only the requests' framing around the records; the baseline's
+//! exporter receives the `Vec<SpanData>` and encodes nothing (a real
+//! `opentelemetry-otlp` exporter would, on the processor's thread). Our
+//! pipeline therefore does strictly more work than the baseline's here, and
+//! does it on the producing thread, inside the suites' timed loops.
 //!
 //! Every span is accounted for on both sides: ours through
 //! `BatchSpanProcessor::stats`, the baseline's by comparing the spans its
