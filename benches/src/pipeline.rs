@@ -340,6 +340,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_encoding_exporter_encodes_every_batch_as_opentelemetry_otlp_does() {
+        use opentelemetry_sdk::trace::SpanProcessor as _;
+
+        let batch = crate::fixtures::Batch::new(10);
+        let exporter = EncodingSpanExporter::new(&batch.sdk_resource);
+        let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter.clone())
+            .with_batch_config(BatchSettings::for_burst(64).baseline())
+            .build();
+        for span in batch.sdk_spans.clone() {
+            processor.on_end(span);
+        }
+        processor.force_flush().expect("flushing the baseline processor");
+        // Ten spans: one batch, one request.
+        let mut expected = Vec::new();
+        crate::baseline::BaselineEncoder::new(&batch.sdk_resource).encode(
+            Encoding::Protobuf,
+            batch.sdk_spans.clone(),
+            &mut expected,
+        );
+        assert_eq!(exporter.received(), 10);
+        assert_eq!(exporter.received_bytes(), expected.len() as u64);
+    }
+
+    #[test]
+    fn our_exporter_counts_the_bytes_it_receives() {
+        let batch = crate::fixtures::Batch::new(10);
+        let exporter = NoopExporter::default();
+        let processor = otlp_sdk::BatchSpanProcessor::builder(exporter.clone())
+            .with_batch_config(BatchSettings::for_burst(64).ours())
+            .build()
+            .expect("the settings are valid");
+        for span in batch.spans.clone() {
+            processor.on_end(span);
+        }
+        processor.force_flush(FLUSH_TIMEOUT).expect("flushing ours");
+        // The same request, byte for byte, as the baseline's encoder writes
+        // (`verify`): both sides of a suite encode the same bytes.
+        let mut expected = Vec::new();
+        crate::baseline::BaselineEncoder::new(&batch.sdk_resource).encode(
+            Encoding::Protobuf,
+            batch.sdk_spans.clone(),
+            &mut expected,
+        );
+        assert_eq!(exporter.received(), 10);
+        assert_eq!(exporter.received_bytes(), expected.len() as u64);
+    }
+
+    #[test]
     fn both_pipelines_deliver_every_span() {
         let settings = BatchSettings::for_burst(64);
         let ours = OursPipeline::new(&settings);
