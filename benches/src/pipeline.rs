@@ -4,7 +4,8 @@
 //!   exporting through [`NoopExporter`].
 //! - The baseline: `opentelemetry_sdk::trace::SdkTracerProvider` with one
 //!   `opentelemetry_sdk::trace::BatchSpanProcessor` (the thread-based one, the
-//!   default) exporting through [`NoopSpanExporter`].
+//!   default) exporting through [`NoopSpanExporter`] (or, where a suite
+//!   needs both sides to encode, [`EncodingSpanExporter`]).
 //!
 //! Both exporters accept every batch at once and only count its spans, so a
 //! suite times the SDKs, not a transport. Both processors get the same
@@ -32,7 +33,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use otlp_core::encode::Encoding;
 use otlp_sdk::{ExportOutcome, ExportRequest, SpanProcessor as _, StatsSnapshot};
+use prost::Message as _;
 
+use crate::baseline::BaselineEncoder;
 use crate::fixtures::SCOPE_NAME;
 
 /// Service name of both providers' resource.
@@ -92,6 +95,7 @@ impl BatchSettings {
 #[derive(Clone, Debug, Default)]
 pub struct NoopExporter {
     received: Arc<AtomicU64>,
+    received_bytes: Arc<AtomicU64>,
     signal: otlp_sdk::Signal,
 }
 
@@ -101,6 +105,7 @@ impl NoopExporter {
     pub fn for_signal(signal: otlp_sdk::Signal) -> Self {
         NoopExporter {
             received: Arc::default(),
+            received_bytes: Arc::default(),
             signal,
         }
     }
@@ -108,6 +113,11 @@ impl NoopExporter {
     /// Records received so far (shared by every clone).
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Acquire)
+    }
+
+    /// Bytes of the request bodies received so far (shared by every clone).
+    pub fn received_bytes(&self) -> u64 {
+        self.received_bytes.load(Ordering::Acquire)
     }
 }
 
@@ -121,6 +131,8 @@ impl otlp_sdk::Exporter for NoopExporter {
     }
 
     async fn export(&self, request: ExportRequest) -> ExportOutcome {
+        self.received_bytes
+            .fetch_add(request.body.len() as u64, Ordering::Release);
         self.received
             .fetch_add(request.span_count as u64, Ordering::Release);
         ExportOutcome::Success
@@ -147,6 +159,56 @@ impl opentelemetry_sdk::trace::SpanExporter for NoopSpanExporter {
         self.received
             .fetch_add(batch.len() as u64, Ordering::Release);
         Ok(())
+    }
+}
+
+/// The baseline's exporter doing what `opentelemetry-otlp`'s does to a batch
+/// before it sends it, then sending nothing: the batch converted and encoded
+/// into a fresh protobuf body ([`BaselineEncoder::request`], then prost's
+/// `encode_to_vec`, as its gRPC and HTTP/protobuf exporters do), and the body
+/// dropped. Counts the spans and the bytes. For a suite in which our side's
+/// encoding is timed: with it, both sides encode every span.
+#[derive(Clone, Debug)]
+pub struct EncodingSpanExporter {
+    encoder: Arc<BaselineEncoder>,
+    received: Arc<AtomicU64>,
+    received_bytes: Arc<AtomicU64>,
+}
+
+impl EncodingSpanExporter {
+    /// One encoding spans of `resource` (a provider that owns the processor
+    /// replaces it with its own through `set_resource`).
+    pub fn new(resource: &opentelemetry_sdk::Resource) -> Self {
+        EncodingSpanExporter {
+            encoder: Arc::new(BaselineEncoder::new(resource)),
+            received: Arc::default(),
+            received_bytes: Arc::default(),
+        }
+    }
+
+    /// Spans received so far (shared by every clone).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Acquire)
+    }
+
+    /// Bytes of the bodies encoded so far (shared by every clone).
+    pub fn received_bytes(&self) -> u64 {
+        self.received_bytes.load(Ordering::Acquire)
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for EncodingSpanExporter {
+    async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> OTelSdkResult {
+        let spans = batch.len() as u64;
+        let body = self.encoder.request(batch).encode_to_vec();
+        self.received_bytes
+            .fetch_add(body.len() as u64, Ordering::Release);
+        self.received.fetch_add(spans, Ordering::Release);
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.encoder = Arc::new(BaselineEncoder::new(resource));
     }
 }
 
@@ -351,7 +413,9 @@ mod tests {
         for span in batch.sdk_spans.clone() {
             processor.on_end(span);
         }
-        processor.force_flush().expect("flushing the baseline processor");
+        processor
+            .force_flush()
+            .expect("flushing the baseline processor");
         // Ten spans: one batch, one request.
         let mut expected = Vec::new();
         crate::baseline::BaselineEncoder::new(&batch.sdk_resource).encode(
