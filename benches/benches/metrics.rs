@@ -16,9 +16,12 @@
 //! (`iter_custom`: both threads do `iters` operations; the longest thread's
 //! time), so perfect scaling keeps it at the one-thread figure. The group
 //! `metrics_anatomy` adds the counter without attributes (no series lookup),
-//! and (otlp-sdk only) a counter whose stream is at its cardinality limit
-//! given a new attribute set at every call, each to the overflow series
-//! (`counter_add_past_the_cardinality_limit`, one and two threads).
+//! and a counter whose stream is at its cardinality limit (100 series made
+//! up front; for `opentelemetry_sdk` a view sets the limit) given a new
+//! attribute set at every call, each to the overflow series
+//! (`counter_add_past_the_cardinality_limit`, one and two threads; both
+//! providers with a reader whose interval never fires). The suite checks
+//! afterwards that both sides' overflow series took the measurements.
 //!
 //! After criterion the suite prints otlp-sdk's ratio against the baseline,
 //! measured in interleaved rounds; the goal of issue 17 is 2x.
@@ -38,12 +41,13 @@
 //! | `metrics_histogram_record/2_threads_own` | 250.7 | 318.8 |
 //! | `metrics_anatomy/counter_add_no_attributes` | 23.8 | 11.7 |
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use otlp_benches::metrics::{
-    BaselineInstruments, Exporter, Instrument, Instruments, KEYS, METHOD, OursInstruments, Series,
-    time_threads,
+    BaselineInstruments, DiscardOurs, Exporter, Instrument, Instruments, KEYS, METHOD,
+    OursInstruments, READER_INTERVAL, Series, time_threads,
 };
 use otlp_benches::report::{Comparison, Interleaved, RunMode, print_report, settle_allocator};
 
@@ -52,6 +56,9 @@ const GOAL: f64 = 2.0;
 
 /// Operations per call of a side in the interleaved rounds.
 const ROUND: u64 = 20_000;
+
+/// The thread counts of the past-the-limit benchmarks, with their ids.
+const PAST_THE_LIMIT_THREADS: [(usize, &str); 2] = [(1, "1_thread"), (2, "2_threads")];
 
 /// The thread setups: threads, series, benchmark id.
 const SETUPS: [(usize, Series, &str); 3] = [
@@ -79,49 +86,190 @@ fn run(
     })
 }
 
-/// A counter whose stream is at its cardinality limit
-/// ([`PastTheLimit::LIMIT`] series made up front): every new set overflows.
-struct PastTheLimit {
-    _provider: otlp_sdk::metrics::MeterProvider,
+/// Series made up front on the counters past their cardinality limit, which
+/// is this: every new set overflows.
+const PAST_THE_LIMIT: usize = 100;
+
+/// An id for a new attribute set on `thread`: none of the series made up
+/// front (those are negative), never the same twice.
+fn next_request_id(thread: usize) -> i64 {
+    thread_local!(static NEXT: std::cell::Cell<i64> = const { std::cell::Cell::new(0) });
+    NEXT.with(|next| {
+        let id = next.get();
+        next.set(id + 1);
+        id * 2 + thread as i64
+    })
+}
+
+/// A counter past its cardinality limit, on one side.
+trait PastTheLimit: Sync {
+    /// One measurement on `thread` with a set that is none of the series.
+    fn add(&self, thread: usize);
+    /// The series collected and the overflow series' value.
+    fn collected(&self) -> (usize, u64);
+}
+
+/// otlp-sdk's counter at its cardinality limit ([`PAST_THE_LIMIT`] series
+/// made up front).
+struct OursPastTheLimit {
+    provider: otlp_sdk::metrics::MeterProvider,
     counter: otlp_sdk::metrics::Counter<u64>,
 }
 
-impl PastTheLimit {
-    const LIMIT: usize = 100;
-
+impl OursPastTheLimit {
     fn new() -> Self {
+        let reader = otlp_sdk::metrics::PeriodicReader::builder(DiscardOurs)
+            .with_interval(READER_INTERVAL)
+            .build()
+            .expect("otlp-sdk reader");
         let provider = otlp_sdk::metrics::MeterProvider::builder()
-            .with_cardinality_limit(Self::LIMIT)
+            .with_cardinality_limit(PAST_THE_LIMIT)
+            .with_reader(reader)
             .build()
             .expect("otlp-sdk provider");
         let counter = provider
             .meter("otlp-benches")
             .u64_counter("past_limit")
             .build();
-        for id in 0..Self::LIMIT as i64 {
+        for id in 0..PAST_THE_LIMIT as i64 {
             counter.add(1, &[otlp_core::KeyValue::new("request.id", -1 - id)]);
         }
-        PastTheLimit {
-            _provider: provider,
-            counter,
-        }
+        OursPastTheLimit { provider, counter }
     }
+}
 
-    /// One measurement on `thread` with a set that is none of the series.
+impl PastTheLimit for OursPastTheLimit {
     fn add(&self, thread: usize) {
-        thread_local!(static NEXT: std::cell::Cell<i64> = const { std::cell::Cell::new(0) });
-        let id = NEXT.with(|next| {
-            let id = next.get();
-            next.set(id + 1);
-            id * 2 + thread as i64
-        });
         self.counter.add(
             1,
             &[
                 otlp_core::KeyValue::new(KEYS[0], METHOD),
-                otlp_core::KeyValue::new("request.id", id),
+                otlp_core::KeyValue::new("request.id", next_request_id(thread)),
             ],
         );
+    }
+
+    fn collected(&self) -> (usize, u64) {
+        use otlp_core::{MetricData, NumberValue};
+        let mut found = (0, 0);
+        for metric in self.provider.collect() {
+            if let MetricData::Sum(sum) = &metric.data {
+                found.0 += sum.data_points.len();
+                for point in &sum.data_points {
+                    let overflow = point
+                        .attributes
+                        .iter()
+                        .any(|kv| kv.key == "otel.metric.overflow");
+                    if let (true, NumberValue::Int(value)) = (overflow, point.value) {
+                        found.1 = value as u64;
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The baseline's exporter for [`BaselinePastTheLimit`]: notes the series of
+/// the last collection of its counter and the overflow series' value.
+#[derive(Clone, Debug, Default)]
+struct OverflowSeen(Arc<Mutex<(usize, u64)>>);
+
+impl opentelemetry_sdk::metrics::exporter::PushMetricExporter for OverflowSeen {
+    async fn export(
+        &self,
+        metrics: &opentelemetry_sdk::metrics::data::ResourceMetrics,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        for scope in metrics.scope_metrics() {
+            for metric in scope.metrics() {
+                if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+                    let mut found = (0, 0);
+                    for point in sum.data_points() {
+                        found.0 += 1;
+                        if point
+                            .attributes()
+                            .any(|kv| kv.key.as_str() == "otel.metric.overflow")
+                        {
+                            found.1 = point.value();
+                        }
+                    }
+                    *self.0.lock().expect("no export panics") = found;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn temporality(&self) -> opentelemetry_sdk::metrics::Temporality {
+        opentelemetry_sdk::metrics::Temporality::Cumulative
+    }
+}
+
+/// `opentelemetry_sdk`'s counter at the same limit (a view sets it), the
+/// same series made up front.
+struct BaselinePastTheLimit {
+    provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+    counter: opentelemetry::metrics::Counter<u64>,
+    seen: OverflowSeen,
+}
+
+impl BaselinePastTheLimit {
+    fn new() -> Self {
+        use opentelemetry::metrics::MeterProvider as _;
+        use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream};
+        let seen = OverflowSeen::default();
+        let reader = PeriodicReader::builder(seen.clone())
+            .with_interval(READER_INTERVAL)
+            .build();
+        let provider = SdkMeterProvider::builder()
+            .with_view(|_: &opentelemetry_sdk::metrics::Instrument| {
+                Stream::builder()
+                    .with_cardinality_limit(PAST_THE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .with_reader(reader)
+            .build();
+        let counter = provider
+            .meter("otlp-benches")
+            .u64_counter("past_limit")
+            .build();
+        for id in 0..PAST_THE_LIMIT as i64 {
+            counter.add(1, &[opentelemetry::KeyValue::new("request.id", -1 - id)]);
+        }
+        BaselinePastTheLimit {
+            provider,
+            counter,
+            seen,
+        }
+    }
+}
+
+impl PastTheLimit for BaselinePastTheLimit {
+    fn add(&self, thread: usize) {
+        self.counter.add(
+            1,
+            &[
+                opentelemetry::KeyValue::new(KEYS[0], METHOD),
+                opentelemetry::KeyValue::new("request.id", next_request_id(thread)),
+            ],
+        );
+    }
+
+    fn collected(&self) -> (usize, u64) {
+        self.provider
+            .force_flush()
+            .expect("collecting the opentelemetry_sdk counter");
+        *self.seen.0.lock().expect("no export panics")
     }
 }
 
@@ -169,14 +317,23 @@ fn main() {
         b.iter(|| baseline.add_bare())
     });
     // Past the cardinality limit: a new attribute set at every call (an id
-    // per request as an attribute), each to the overflow series; otlp-sdk
-    // only. Per operation on each thread.
-    let past_limit = PastTheLimit::new();
-    for (threads, id) in [(1, "1_thread"), (2, "2_threads")] {
-        group.bench_function(
-            format!("otlp_sdk/counter_add_past_the_cardinality_limit/{id}"),
-            |b| b.iter_custom(|ops| time_threads(threads, ops, |thread| past_limit.add(thread))),
-        );
+    // per request as an attribute), each to the overflow series. Per
+    // operation on each thread.
+    let past_limit = OursPastTheLimit::new();
+    let baseline_past_limit = BaselinePastTheLimit::new();
+    let past_limit_sides: [(&str, &dyn PastTheLimit); 2] = [
+        ("otlp_sdk", &past_limit),
+        ("opentelemetry_sdk", &baseline_past_limit),
+    ];
+    for (threads, id) in PAST_THE_LIMIT_THREADS {
+        for (side, past_limit) in past_limit_sides {
+            group.bench_function(
+                format!("{side}/counter_add_past_the_cardinality_limit/{id}"),
+                |b| {
+                    b.iter_custom(|ops| time_threads(threads, ops, |thread| past_limit.add(thread)))
+                },
+            );
+        }
     }
     group.finish();
     criterion.final_summary();
@@ -229,6 +386,20 @@ fn main() {
             )
             .with_unit("op"),
         );
+        for (threads, id) in PAST_THE_LIMIT_THREADS {
+            let past =
+                |side: &dyn PastTheLimit| time_threads(threads, ops, |thread| side.add(thread));
+            comparisons.push(
+                Comparison::new(
+                    format!("metrics_anatomy/counter_add_past_the_cardinality_limit/{id}"),
+                    "otlp-sdk",
+                    "opentelemetry_sdk",
+                    ops,
+                    interleaved.run(|| past(&past_limit), || past(&baseline_past_limit)),
+                )
+                .with_unit("op"),
+            );
+        }
         print_report("metrics", mode, &comparisons);
         println!(
             "  (2_threads: wall time per operation on each thread, both threads recording; \
@@ -248,5 +419,24 @@ fn main() {
             collected.len(),
             ours.provider.stats().overflowed_measurements
         );
+        // Past the limit, both sides sent every new set to the overflow
+        // series: the series made up front and the overflow one, which
+        // took every measurement but those.
+        for (side, past_limit) in past_limit_sides {
+            let (series, overflowed) = past_limit.collected();
+            println!(
+                "metrics: past the cardinality limit, {side}: {series} series, the overflow \
+                 series at {overflowed}"
+            );
+            assert_eq!(
+                series,
+                PAST_THE_LIMIT + 1,
+                "{side}: the series and the overflow"
+            );
+            assert!(
+                overflowed > 0,
+                "{side}: the overflow series took the measurements"
+            );
+        }
     }
 }
