@@ -17,8 +17,9 @@
 //! - [`report`]: how a suite decides whether it is measuring or only testing,
 //!   and the short interleaved timing that prints each suite's final ratio.
 //! - [`pipeline`]: the `otlp-sdk` and `opentelemetry_sdk` span pipelines set
-//!   up alike (same batch settings, no-op exporters that count spans), and
-//!   the accounting that shows neither dropped a span.
+//!   up alike (same batch settings, no-op exporters that count spans; for the
+//!   baseline also one that encodes each batch as `opentelemetry-otlp`'s
+//!   exporters do), and the accounting that shows neither dropped a span.
 //! - [`hot_path`]: start a span, set eight string attributes, end it, on one
 //!   or two threads, through either SDK's public API.
 //! - [`alloc_count`]: a counting global allocator, to check what the
