@@ -1,8 +1,9 @@
 //! HTTP/2 behaviour of servers and proxies in front of collectors, written
 //! frame by frame on loopback: streams refused with `RST_STREAM`
 //! (`REFUSED_STREAM`), `GOAWAY` before a stream is taken or after an answer
-//! (a server draining, `MaxConnectionAge`), and a server that accepts the
-//! connection but never speaks.
+//! (a server draining, `MaxConnectionAge`), a server that accepts the
+//! connection but never speaks, and one that sends its answer's headers and
+//! then stalls.
 
 mod support;
 
@@ -42,6 +43,12 @@ enum Act {
     /// Resets the connection (`SO_LINGER` 0, so an RST) as soon as the
     /// request headers arrive.
     Reset,
+    /// Sends the answer's headers (`200`, `application/grpc`), then nothing
+    /// more: no response message, no trailers (the stream stays open).
+    StallAfterHeaders,
+    /// Sends the answer's headers and its (empty) response message, then
+    /// nothing more: the trailers with `grpc-status` never come.
+    StallBeforeTrailers,
 }
 
 struct Server {
@@ -108,16 +115,28 @@ fn go_away(last_stream: u32) -> Vec<u8> {
     frame(GOAWAY, 0, 0, &payload)
 }
 
-/// `:status: 200`, `content-type: application/grpc`; an empty message;
-/// trailers `grpc-status: 0`. HPACK without indexing or Huffman.
-fn ok_answer(stream: u32) -> Vec<u8> {
+/// `:status: 200`, `content-type: application/grpc`: the headers of a gRPC
+/// answer, before its message. HPACK without indexing or Huffman.
+fn answer_headers(stream: u32) -> Vec<u8> {
     let mut head = vec![0x88, 0x0f, 0x10, 16];
     head.extend_from_slice(b"application/grpc");
+    frame(HEADERS, END_HEADERS, stream, &head)
+}
+
+/// The headers of a gRPC answer and its empty message, without trailers.
+fn answer_without_trailers(stream: u32) -> Vec<u8> {
+    let mut bytes = answer_headers(stream);
+    bytes.extend(frame(DATA, 0, stream, &[0, 0, 0, 0, 0]));
+    bytes
+}
+
+/// `:status: 200`, `content-type: application/grpc`; an empty message;
+/// trailers `grpc-status: 0`.
+fn ok_answer(stream: u32) -> Vec<u8> {
     let mut trailers = vec![0x00, 11];
     trailers.extend_from_slice(b"grpc-status");
     trailers.extend_from_slice(&[1, b'0']);
-    let mut bytes = frame(HEADERS, END_HEADERS, stream, &head);
-    bytes.extend(frame(DATA, 0, stream, &[0, 0, 0, 0, 0]));
+    let mut bytes = answer_without_trailers(stream);
     bytes.extend(frame(HEADERS, END_HEADERS | END_STREAM, stream, &trailers));
     bytes
 }
@@ -167,6 +186,10 @@ async fn serve(
             }
             DATA if flags & END_STREAM != 0 => match acts.remove(&id) {
                 Some(Act::Answer) => stream.write_all(&ok_answer(id)).await?,
+                Some(Act::StallAfterHeaders) => stream.write_all(&answer_headers(id)).await?,
+                Some(Act::StallBeforeTrailers) => {
+                    stream.write_all(&answer_without_trailers(id)).await?;
+                }
                 Some(Act::AnswerThenGoAway) => {
                     stream.write_all(&ok_answer(id)).await?;
                     stream.write_all(&go_away(id)).await?;
@@ -424,4 +447,141 @@ fn a_request_in_flight_through_a_graceful_goaway_is_answered_once() {
     assert_eq!(outcomes, vec![ExportOutcome::Success; 4]);
     assert_eq!(streams, 4, "no request sent twice");
     assert_eq!(connections, 4);
+}
+
+/// A runtime for a frame server that the test's pipeline (which runs on a
+/// runtime of its own) exports to: it serves while the test holds it.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The traces method at `url`: what a timeout of an attempt sent there names.
+fn target_of(url: &str) -> String {
+    format!("{url}{}", otlp_exporter_grpc::TRACE_EXPORT_PATH)
+}
+
+/// A server that sends an answer's headers and then stalls (before the
+/// response message, or before the trailers with the `grpc-status`), under
+/// the pipeline's retry loop whose attempt (300 ms: a request's deadline
+/// near, `OTEL_BSP_EXPORT_TIMEOUT` shorter than the exporter's timeout, a
+/// flush's) ends before the exporter's own timeout (a minute): the attempt
+/// ends at the pipeline's limit as a timeout the exporter reports, naming
+/// the endpoint and method. Found in review (read, then reproduced here):
+/// only the headers were bounded by the attempt's end (its `grpc-timeout`);
+/// the exporter's own bound on the whole attempt was its timeout, so the
+/// retry loop's backstop cut the attempt, and its timeout named no endpoint
+/// ("export attempt timed out after 300ms", nothing to tell which collector
+/// stalled).
+#[test]
+fn an_answer_that_stalls_after_its_headers_ends_at_the_pipelines_attempt_deadline_naming_the_endpoint()
+ {
+    for act in [(|_| Act::StallAfterHeaders) as fn(usize) -> Act, |_| {
+        Act::StallBeforeTrailers
+    }] {
+        let runtime = server_runtime();
+        let (errors, target) = runtime.block_on(async {
+            let server = server(act, 0).await;
+            let exporter = exporter(&server.url, Duration::from_secs(60));
+            let mut errors = Vec::new();
+            let settled = otlp_sdk::RetryPolicy::disabled()
+                .send(
+                    &exporter,
+                    &support::request(&rich_spans(2)),
+                    Duration::from_millis(300),
+                    Instant::now() + Duration::from_secs(20),
+                    |event| {
+                        if let otlp_sdk::SendEvent::Error(message) = event {
+                            errors.push(message);
+                        }
+                    },
+                )
+                .await;
+            assert_eq!(
+                (settled.exported, settled.failed),
+                (0, 2),
+                "{:?}: {settled:?}",
+                act(0)
+            );
+            assert_eq!(server.streams.load(Ordering::SeqCst), 1, "{:?}", act(0));
+            (errors, target_of(&server.url))
+        });
+        assert_eq!(
+            errors,
+            [format!("export attempt timed out after 300ms: {target}")],
+            "{:?}",
+            act(0)
+        );
+    }
+}
+
+/// The same through a `BatchSpanProcessor` whose export timeout (a
+/// batch's whole time, `OTEL_BSP_EXPORT_TIMEOUT`: 300 ms) is shorter than
+/// the exporter's timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`: a minute): the
+/// flush returns once the batch failed at its deadline, the last error names
+/// the endpoint; and a shutdown with an attempt stalled in flight returns by
+/// its deadline.
+#[test]
+fn a_flush_and_a_shutdown_return_by_their_deadlines_while_an_answer_stalls_after_its_headers() {
+    let runtime = server_runtime();
+    let server = runtime.block_on(server(|_| Act::StallAfterHeaders, 0));
+    let processor = support::pipeline_with(
+        exporter(&server.url, Duration::from_secs(60)),
+        Duration::from_millis(300),
+        otlp_sdk::RetryPolicy::disabled(),
+    );
+    for span in rich_spans(2) {
+        otlp_sdk::SpanProcessor::on_end(&processor, span);
+    }
+    // Returns (generously before the exporter's minute) with the batch failed.
+    let flushed = otlp_sdk::SpanProcessor::force_flush(&processor, Duration::from_secs(20));
+    assert!(
+        matches!(
+            flushed,
+            Err(otlp_sdk::PipelineError::Undelivered { failed: 2, .. })
+        ),
+        "{flushed:?}"
+    );
+    let stats = processor.stats();
+    assert_eq!((stats.exported, stats.failed), (0, 2), "{stats:?}");
+    let last_error = stats.last_error.unwrap_or_default();
+    assert_eq!(
+        last_error,
+        format!(
+            "export attempt timed out after 300ms: {}",
+            target_of(&server.url)
+        )
+    );
+
+    // A batch whose attempt stalls in flight (its deadline, a minute away):
+    // the shutdown returns by its own deadline, the batch pending or failed.
+    let processor = support::pipeline_with(
+        exporter(&server.url, Duration::from_secs(60)),
+        Duration::from_secs(60),
+        otlp_sdk::RetryPolicy::disabled(),
+    );
+    let streams = server.streams.load(Ordering::SeqCst);
+    otlp_sdk::SpanProcessor::on_end(&processor, rich_spans(1).remove(0));
+    let _ = otlp_sdk::SpanProcessor::force_flush(&processor, Duration::from_millis(50));
+    assert!(support::eventually(Duration::from_secs(20), || server
+        .streams
+        .load(Ordering::SeqCst)
+        > streams));
+    let deadline = Duration::from_millis(500);
+    let started = Instant::now();
+    let shut = otlp_sdk::SpanProcessor::shutdown(&processor, deadline);
+    let took = started.elapsed();
+    assert!(
+        matches!(
+            shut,
+            Err(otlp_sdk::PipelineError::Timeout { pending: 1, .. })
+                | Err(otlp_sdk::PipelineError::Undelivered { failed: 1, .. })
+        ),
+        "{shut:?}"
+    );
+    // Generous: the point is that it returns, not before the exporter's minute.
+    assert!(took < Duration::from_secs(30), "shutdown took {took:?}");
 }
