@@ -79,7 +79,10 @@ pub(crate) enum DirectError {
 
 /// Sends one Export request and returns the response message. `message` is
 /// compressed with `compression` already (see [`compress`]). Each request
-/// sent tells the server the time left before `deadline` (`grpc-timeout`).
+/// sent tells the server the time left before `deadline` (`grpc-timeout`),
+/// which also bounds the wait for the response headers (the channel's
+/// timeout); the caller bounds the whole call by `deadline`, the response
+/// message and trailers included.
 pub(crate) async fn export(
     channel: &mut Channel,
     metadata: &MetadataMap,

@@ -76,9 +76,10 @@ pub(crate) struct ExporterParts {
 /// ([`ExportOutcome::Permanent`] with [`ExportError::Request`]; the pipeline
 /// splits batches under its own cap so this does not happen through it). A
 /// response over 4 MiB is a permanent [`ExportError::InvalidResponse`].
-/// Every attempt is bounded by the timeout, and tells the server the time it
-/// has left (`grpc-timeout`): the timeout, or less when the pipeline's
-/// attempt ends sooner ([`otlp_sdk::attempt_deadline`]). A timeout names
+/// Every attempt, from sending to the answer's trailers, is bounded by the
+/// timeout, or less when the pipeline's attempt ends sooner
+/// ([`otlp_sdk::attempt_deadline`]), and tells the server the time it has
+/// left (`grpc-timeout`). A timeout names
 /// where the request went: the endpoint without user name and password, the
 /// signal's method and the proxy, if any ("export attempt timed out after
 /// 10s: http://collector:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export
@@ -381,8 +382,13 @@ impl Exporter for GrpcExporter {
         // The server is told the time left (`grpc-timeout`): the timeout, or
         // less when the caller's attempt ends sooner (the request's last
         // attempts before its export deadline, under `RetryPolicy::send`);
-        // a timeout reports the time the attempt was given.
+        // a timeout reports the time the attempt was given. The whole
+        // attempt (headers, message, trailers) ends by that deadline: the
+        // channel's own timeout bounds only the headers, and a server that
+        // stalls after them must be cut here, with the endpoint named, not
+        // by the caller's bound, whose timeout names no endpoint.
         let window = otlp_sdk::attempt_window(self.timeout);
+        let (deadline, allowed) = window;
         let mut shutting_down = pin!(self.shutting_down.notified());
         shutting_down.as_mut().enable();
         let (number, channel) = match self.channel() {
@@ -398,9 +404,9 @@ impl Exporter for GrpcExporter {
         let outcome = tokio::select! {
             biased;
             () = shutting_down => shut_down(),
-            result = tokio::time::timeout(self.timeout, self.attempt(channel, request.body, window)) => match result {
+            result = tokio::time::timeout_at(deadline.into(), self.attempt(channel, request.body, window)) => match result {
                 Ok(outcome) => outcome,
-                Err(_elapsed) => self.timed_out(self.timeout),
+                Err(_elapsed) => self.timed_out(allowed),
             },
         };
         if !matches!(
