@@ -800,45 +800,72 @@ fn a_status_whose_body_stalls_is_the_outcome_not_a_timeout() {
 /// deadline is near): the status that arrived still decides when the body
 /// stalls past the attempt's end. A `400` is not retried and a `200`
 /// delivered the records, once; neither is an attempt that timed out, to be
-/// sent again.
+/// sent again. On both paths: the exporter's own HTTP/1.1 connections, and
+/// reqwest, which a `307` from them takes the request through (reqwest's own
+/// timeout is the exporter's minute: only the attempt's deadline can end
+/// the body in time).
 #[test]
 fn a_status_whose_body_stalls_past_the_pipelines_attempt_deadline_is_the_outcome() {
-    let stalled = |status: &'static str| {
-        server(move |_| {
-            Reply::Raw(with_body(
-                head(
-                    status,
-                    "content-type: application/x-protobuf\r\ncontent-length: 100\r\n",
-                ),
-                b"\x0a\x02",
-            ))
-        })
-    };
+    fn stalled(status: &'static str) -> Reply {
+        Reply::Raw(with_body(
+            head(
+                status,
+                "content-type: application/x-protobuf\r\ncontent-length: 100\r\n",
+            ),
+            b"\x0a\x02",
+        ))
+    }
     let retry = crate::support::quick_retry();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
-    for (status, delivered) in [("400 Bad Request", false), ("200 OK", true)] {
-        let server = stalled(status);
-        // The exporter would wait a minute; the pipeline's attempt, 2 s.
-        let exporter = exporter(&server.url, Duration::from_secs(60));
-        let request = encode(&rich_spans(2), Encoding::Protobuf);
-        let settled = runtime.block_on(retry.send(
-            &exporter,
-            &request,
-            Duration::from_secs(2),
-            Instant::now() + Duration::from_secs(20),
-            |_| {},
-        ));
-        let expected = if delivered { (2, 0) } else { (0, 2) };
-        assert_eq!(
-            (settled.exported, settled.failed, settled.retries),
-            (expected.0, expected.1, 0),
-            "{status}: {settled:?}"
-        );
-        assert_eq!(server.requests.load(Ordering::SeqCst), 1, "{status}");
+    for redirected in [false, true] {
+        for (status, delivered) in [("400 Bad Request", false), ("200 OK", true)] {
+            let server = server(move |n| {
+                if redirected && n == 0 {
+                    Reply::Raw(head(
+                        "307 Temporary Redirect",
+                        "location: /v1/traces\r\ncontent-length: 0\r\n",
+                    ))
+                } else {
+                    stalled(status)
+                }
+            });
+            // The exporter would wait a minute; the pipeline's attempt, 2 s.
+            let exporter = exporter(&server.url, Duration::from_secs(60));
+            let request = encode(&rich_spans(2), Encoding::Protobuf);
+            let mut errors = Vec::new();
+            let settled = runtime.block_on(retry.send(
+                &exporter,
+                &request,
+                Duration::from_secs(2),
+                Instant::now() + Duration::from_secs(20),
+                |event| {
+                    if let otlp_sdk::SendEvent::Error(error) = event {
+                        errors.push(error);
+                    }
+                },
+            ));
+            let expected = if delivered { (2, 0) } else { (0, 2) };
+            assert_eq!(
+                (settled.exported, settled.failed, settled.retries),
+                (expected.0, expected.1, 0),
+                "{status}, redirected {redirected}: {settled:?} {errors:?}"
+            );
+            assert!(
+                errors
+                    .iter()
+                    .all(|error| !error.contains("timed out") && error.contains("time")),
+                "the status decided, the body's stall said: {status}, redirected {redirected}: {errors:?}"
+            );
+            assert_eq!(
+                server.requests.load(Ordering::SeqCst),
+                1 + usize::from(redirected),
+                "{status}, redirected {redirected}"
+            );
+        }
     }
 }
 
