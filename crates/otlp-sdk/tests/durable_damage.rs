@@ -196,9 +196,11 @@ fn damage_found_at_open_is_reported_once_and_the_sound_records_around_it_kept() 
     let (mut queue, recovered) = open(&config);
     assert_eq!(recovered.corrupt_records, 3);
     assert_eq!(recovered.corrupt_bytes, 1032 - 10 + 1032 + 1032);
-    // The spans of the two whose header survived (records 5 and 7); the one
-    // cut short lost its count with its end.
-    assert_eq!(recovered.corrupt_spans, 5 + 7);
+    // The spans of the three whose header survived: records 5 and 7, and
+    // record 3, cut short after its header (whose count it had lost with
+    // its end until review 133).
+    assert_eq!(recovered.corrupt_spans, 3 + 5 + 7);
+    assert_eq!(recovered.uncounted_corrupt_records, 0);
     assert_eq!(check_sound(&mut queue, &ids, 1000), sound);
     drop(queue);
 
@@ -222,6 +224,58 @@ fn damage_found_at_open_is_reported_once_and_the_sound_records_around_it_kept() 
     let (_, recovered) = open(&config);
     assert_eq!(recovered.corrupt_records, 0);
     assert_eq!(recovered.records.len(), sound.len() + 1);
+    Ok(())
+}
+
+/// A damaged record whose header is damaged too takes its span count with
+/// it: its spans are lost uncounted, and until review 133 the number of
+/// such records was nowhere but in a pipeline's `last_error` text. They are
+/// counted apart (`uncounted_corrupt_records`), in the open's report and in
+/// the queue's stats, once, as `corrupt_records` is.
+#[test]
+fn damaged_records_whose_span_count_is_lost_are_counted_apart() -> TestResult {
+    let dir = TempDir::new("damage-uncounted");
+    let config = small_config(dir.path(), FsyncPolicy::Never);
+    let (mut queue, _) = open(&config);
+    for n in 0..9u32 {
+        let _ = queue.append(Encoding::Protobuf, n + 1, &body(u64::from(n), 1000))?;
+    }
+    drop(queue);
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 3, "three records of 1032 bytes per segment");
+    // Record 5's length field: its header fails its checksum.
+    let mut second = fs::read(&files[1])?;
+    second[1032 + 20] ^= 0x01;
+    fs::write(&files[1], &second)?;
+    // Record 8's body: its header, and span count, survive.
+    let mut third = fs::read(&files[2])?;
+    third[1032 + 40] ^= 0x01;
+    fs::write(&files[2], &third)?;
+
+    let (queue, recovered) = open(&config);
+    assert_eq!(recovered.corrupt_records, 2, "{recovered:?}");
+    assert_eq!(recovered.corrupt_spans, 8, "record 8's");
+    assert_eq!(recovered.uncounted_corrupt_records, 1, "record 5");
+    let stats = queue.stats();
+    assert_eq!(
+        (
+            stats.corrupt_records,
+            stats.corrupt_spans,
+            stats.uncounted_corrupt_records
+        ),
+        (2, 8, 1)
+    );
+    drop(queue);
+    let (_, recovered) = open(&config);
+    assert_eq!(
+        (
+            recovered.corrupt_records,
+            recovered.uncounted_corrupt_records
+        ),
+        (0, 0),
+        "reported by the first open only"
+    );
+    assert_eq!(recovered.records.len(), 7);
     Ok(())
 }
 

@@ -1160,6 +1160,65 @@ fn a_log_segment_copied_into_a_span_pipelines_directory_is_not_sent_and_is_named
     let _ = std::fs::remove_dir_all(&logs_dir);
 }
 
+/// A segment copied in from another span pipeline's directory, whose
+/// record ids overlap the directory's own (review 133): the pipeline
+/// recovers the directory's own records, not the copy's, loses none of its
+/// own as damage (its segments' ranges were cut by the copy's name), and
+/// its stats say where the copy went.
+#[test]
+fn a_segment_whose_ids_overlap_the_directorys_own_is_not_sent_and_is_named() {
+    let spans_dir = directory("overlap-spans");
+    let other_dir = directory("overlap-other");
+    let config = |dir: &Path| DurableConfig {
+        segment_bytes: 4096,
+        ..durable(dir)
+    };
+    // Ours: records 1-2 and 3-4 (named 1 and 3), two spans each.
+    let (mut queue, _) =
+        DurableQueue::open_for(config(&spans_dir), Signal::Traces).expect("the queue opens");
+    for _ in 0..4 {
+        let _ = queue
+            .append(Encoding::Protobuf, 2, &[7; 2000])
+            .expect("stored");
+    }
+    drop(queue);
+    // Theirs: record 1 fills segment 1; records 2-3 (named 2), five spans each.
+    let (mut queue, _) =
+        DurableQueue::open_for(config(&other_dir), Signal::Traces).expect("the queue opens");
+    for len in [4064, 2000, 2000] {
+        let _ = queue
+            .append(Encoding::Protobuf, 5, &vec![9; len])
+            .expect("stored");
+    }
+    drop(queue);
+    let name = "00000000000000000002.seg";
+    std::fs::copy(other_dir.join(name), spans_dir.join(name)).unwrap();
+
+    let backend = Arc::new(Backend::default());
+    let processor = pipeline(&backend, config(&spans_dir));
+    let stats = processor.stats();
+    assert_eq!(
+        (stats.recovered, stats.dropped_durable, stats.produced),
+        (8, 0, 8),
+        "{stats:#?}"
+    );
+    let error = stats.last_error.clone().unwrap_or_default();
+    let aside = spans_dir.join("00000000000000000002.seg.overlap");
+    assert!(
+        error.contains("overlap") && error.contains(&aside.display().to_string()),
+        "{error}"
+    );
+    let _ = processor.shutdown(Duration::from_secs(1));
+    assert_balanced(&processor.stats());
+    assert_eq!(
+        std::fs::read(&aside).ok(),
+        std::fs::read(other_dir.join(name)).ok(),
+        "kept, as it was"
+    );
+    let _ = std::fs::remove_dir_all(&spans_dir);
+    let _ = std::fs::remove_dir_all(&other_dir);
+}
+
 /// A record found damaged when the pipeline starts is lost, as one found
 /// damaged when read back is; and when its header survived, its span count
 /// is known: those spans are counted (`dropped_durable`, and so `produced`),

@@ -13,7 +13,7 @@ use durable_support::{TempDir, ack_files, body, open, segment_files, small_confi
 use otlp_core::encode::Encoding;
 use otlp_sdk::Signal;
 use otlp_sdk::durable::{
-    DurableConfig, DurableError, DurableQueue, FsyncPolicy, PendingRecord, RecordId,
+    DurableConfig, DurableError, DurableQueue, FsyncPolicy, PendingRecord, RecordId, Recovered,
 };
 use proptest::prelude::*;
 
@@ -594,6 +594,156 @@ fn a_foreign_segment_whose_first_record_is_damaged_is_set_aside_too() -> TestRes
     let (_queue, recovered) = open(&traces_config);
     assert!(recovered.foreign_segments.is_empty());
     assert_eq!(recovered.records.len(), 3, "{recovered:?}");
+    Ok(())
+}
+
+/// Writes a record of each length in `lens` (bodies seeded from `seed`
+/// on) into a queue on `config`, opened for `signal` (or for none: an
+/// older build).
+fn fill(config: &DurableConfig, signal: Option<Signal>, seed: u64, lens: &[usize]) -> TestResult {
+    let (mut queue, _) = match signal {
+        Some(signal) => DurableQueue::open_for(config.clone(), signal)?,
+        None => DurableQueue::open(config.clone())?,
+    };
+    for (n, len) in lens.iter().enumerate() {
+        let _ = queue.append(Encoding::Protobuf, 1, &body(seed + n as u64, *len))?;
+    }
+    Ok(())
+}
+
+/// The directory's own eight trace records (two a segment: 1-2, 3-4, 5-6,
+/// 7-8) come back whole, each with its own body, and nothing is counted
+/// damaged.
+fn assert_own_trace_records_intact(queue: &mut DurableQueue, recovered: &Recovered) {
+    assert_eq!(
+        (recovered.corrupt_records, recovered.corrupt_spans),
+        (0, 0),
+        "{recovered:?}"
+    );
+    let read = read_all(queue, &recovered.records);
+    let ids: Vec<u64> = read.iter().map(|(id, ..)| *id).collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<u64>>());
+    for (id, _, bytes) in &read {
+        assert!(
+            *bytes == body(id - 1, 1500),
+            "record {id} is not the trace record written"
+        );
+    }
+}
+
+/// A segment copied in from a directory written by an older build (or by
+/// the signal-blind `open`) names no signal, so it cannot be told foreign
+/// by its records. Its name (4) falls inside the ids of the directory's
+/// segment 3 (records 3 and 4), and its records (4 to 6) overlap the
+/// directory's own: it cut segment 3's id range, and record 4 was counted
+/// damaged and removed. Found by review 133 of the foreign-segment fix.
+/// Overlapping the directory's own ids, it is set aside (`N.seg.overlap`)
+/// and kept, never replayed, and costs the directory none of its records.
+#[test]
+fn a_copied_segment_naming_no_signal_whose_ids_overlap_the_directorys_is_set_aside() -> TestResult {
+    let traces = TempDir::new("overlap-traces");
+    let older = TempDir::new("overlap-older");
+    let traces_config = small_config(traces.path(), FsyncPolicy::Never);
+    fill(&traces_config, Some(Signal::Traces), 0, &[1500; 8])?;
+    // Three records a segment: 1-3, 4-6, 7-9, naming no signal.
+    fill(
+        &small_config(older.path(), FsyncPolicy::Never),
+        None,
+        1000,
+        &[1000; 9],
+    )?;
+    let foreign = fs::read(older.path().join("00000000000000000004.seg"))?;
+    fs::write(traces.path().join("00000000000000000004.seg"), &foreign)?;
+
+    let (mut queue, recovered) = DurableQueue::open_for(traces_config.clone(), Signal::Traces)?;
+    assert_own_trace_records_intact(&mut queue, &recovered);
+    let aside = traces.path().join("00000000000000000004.seg.overlap");
+    assert!(fs::read(&aside)? == foreign, "set aside, kept whole");
+    assert!(!traces.path().join("00000000000000000004.seg").exists());
+    assert_eq!(recovered.overlapping_segments, std::slice::from_ref(&aside));
+    assert!(recovered.foreign_segments.is_empty());
+    assert_eq!(queue.stats().overlapping_segments, 1);
+    drop(queue);
+
+    // Set aside for good: the next open neither reads nor counts it again.
+    let (mut queue, recovered) = DurableQueue::open_for(traces_config, Signal::Traces)?;
+    assert_own_trace_records_intact(&mut queue, &recovered);
+    assert!(recovered.overlapping_segments.is_empty());
+    assert!(fs::read(&aside)? == foreign, "still set aside, whole");
+    Ok(())
+}
+
+/// The same from another directory of the same signal, whose segment (2,
+/// records 2 to 5) overlaps three of the directory's own: segment 1's last
+/// record and segments 3 and 5. It is the one set aside, not them.
+#[test]
+fn a_copied_segment_of_the_same_signal_overlapping_several_of_the_directorys_is_set_aside()
+-> TestResult {
+    let traces = TempDir::new("overlap-same-traces");
+    let other = TempDir::new("overlap-same-other");
+    let traces_config = small_config(traces.path(), FsyncPolicy::Never);
+    fill(&traces_config, Some(Signal::Traces), 0, &[1500; 8])?;
+    // Segment 1: record 1; segment 2: records 2 to 5.
+    fill(
+        &small_config(other.path(), FsyncPolicy::Never),
+        Some(Signal::Traces),
+        2000,
+        &[4000, 900, 900, 900, 900],
+    )?;
+    let copy = fs::read(other.path().join("00000000000000000002.seg"))?;
+    fs::write(traces.path().join("00000000000000000002.seg"), &copy)?;
+
+    let (mut queue, recovered) = DurableQueue::open_for(traces_config, Signal::Traces)?;
+    assert_own_trace_records_intact(&mut queue, &recovered);
+    let aside = traces.path().join("00000000000000000002.seg.overlap");
+    assert!(fs::read(&aside)? == copy, "set aside, kept whole");
+    assert_eq!(recovered.overlapping_segments, std::slice::from_ref(&aside));
+    Ok(())
+}
+
+/// The same copy arriving twice (a backup restored again): setting the
+/// second aside renamed it over the first (`rename` replaces its target),
+/// and the first copy, another pipeline's data the queue promises never
+/// to delete, was gone. Found by review 133. Each gets a free name.
+#[test]
+fn a_segment_set_aside_never_replaces_one_set_aside_before() -> TestResult {
+    let traces = TempDir::new("aside-twice-traces");
+    let logs = TempDir::new("aside-twice-logs");
+    let traces_config = small_config(traces.path(), FsyncPolicy::Never);
+    fill(&traces_config, Some(Signal::Traces), 0, &[1500; 8])?;
+    let logs_config = small_config(logs.path(), FsyncPolicy::Never);
+    fill(&logs_config, Some(Signal::Logs), 1000, &[1000; 9])?;
+    let copied = logs.path().join("00000000000000000004.seg");
+    let name = traces.path().join("00000000000000000004.seg");
+    let first = fs::read(&copied)?;
+    fs::write(&name, &first)?;
+    let (queue, recovered) = DurableQueue::open_for(traces_config.clone(), Signal::Traces)?;
+    let aside = traces.path().join("00000000000000000004.seg.logs");
+    assert_eq!(recovered.foreign_segments, std::slice::from_ref(&aside));
+    drop(queue);
+
+    // Another copy under the same name, its acknowledgement file with it.
+    let mut second = first.clone();
+    second.extend_from_slice(b"and more");
+    fs::write(&name, &second)?;
+    fs::write(traces.path().join("00000000000000000004.ack"), b"acks")?;
+    let (mut queue, recovered) = DurableQueue::open_for(traces_config, Signal::Traces)?;
+    assert_own_trace_records_intact(&mut queue, &recovered);
+    assert!(fs::read(&aside)? == first, "the first copy is kept");
+    assert_eq!(recovered.foreign_segments.len(), 1, "{recovered:?}");
+    let second_aside = &recovered.foreign_segments[0];
+    assert_ne!(second_aside, &aside);
+    assert!(fs::read(second_aside)? == second, "the second copy is kept");
+    let mut acks_aside = second_aside.clone().into_os_string();
+    acks_aside = acks_aside
+        .to_string_lossy()
+        .replace(".seg.", ".ack.")
+        .into();
+    assert_eq!(
+        fs::read(&acks_aside)?,
+        b"acks",
+        "its acknowledgements go with it"
+    );
     Ok(())
 }
 
