@@ -1294,11 +1294,13 @@ fn open_backlog(
     if recovered.corrupt_records > 0 || recovered.torn_tail_bytes > 0 {
         stats.record_error(format!(
             "the durable queue skipped {} damaged records ({} bytes; {} lost, counted where \
-             their header survived) and a torn tail of {} bytes",
+             their header survived) and a torn tail of {} bytes; {} damaged records had lost \
+             their header, and their span count with it",
             recovered.corrupt_records,
             recovered.corrupt_bytes,
             Records(lost, shared.signal),
-            recovered.torn_tail_bytes
+            recovered.torn_tail_bytes,
+            recovered.uncounted_corrupt_records
         ));
     }
     if !recovered.foreign_segments.is_empty() {
@@ -1313,6 +1315,22 @@ fn open_backlog(
              without the added suffix, to have them sent): {}",
             paths.len(),
             shared.signal,
+            paths.join(", ")
+        );
+        crate::diagnostics::warn(shared.signal.as_str(), message.clone());
+        stats.record_error(message);
+    }
+    if !recovered.overlapping_segments.is_empty() {
+        let paths: Vec<String> = recovered
+            .overlapping_segments
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        let message = format!(
+            "the durable queue set aside {} segment files whose record ids overlap the \
+             directory's own (copied in from another directory?), neither sending them nor \
+             taking them for damage: {}",
+            paths.len(),
             paths.join(", ")
         );
         crate::diagnostics::warn(shared.signal.as_str(), message.clone());

@@ -195,6 +195,40 @@ pub(crate) mod stalled_syncs {
     }
 }
 
+/// A test's stand-in for a disk that fails a write part-way and then
+/// refuses to cut the partial record off (a full disk): while a queue's
+/// directory is torn, each append keeps only the first bytes of its record,
+/// fails, and its cut fails too. Process-wide, so keyed by directory.
+#[cfg(test)]
+pub(crate) mod torn_writes {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, PoisonError};
+
+    /// Torn directories, and the bytes of a record each keeps.
+    static TORN: Mutex<Vec<(PathBuf, u64)>> = Mutex::new(Vec::new());
+
+    /// Tears the appends to the queue in `directory` until [`release`]:
+    /// each keeps the first `keep` bytes of its record.
+    pub(crate) fn tear(directory: &Path, keep: u64) {
+        let mut torn = TORN.lock().unwrap_or_else(PoisonError::into_inner);
+        torn.push((directory.to_path_buf(), keep));
+    }
+
+    /// Lets the appends to `directory` be written whole again.
+    pub(crate) fn release(directory: &Path) {
+        let mut torn = TORN.lock().unwrap_or_else(PoisonError::into_inner);
+        torn.retain(|(path, _)| path != directory);
+    }
+
+    /// The bytes an append to `directory` keeps, if it is torn.
+    pub(crate) fn keeps(directory: &Path) -> Option<u64> {
+        let torn = TORN.lock().unwrap_or_else(PoisonError::into_inner);
+        torn.iter()
+            .find(|(path, _)| path == directory)
+            .map(|(_, keep)| *keep)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

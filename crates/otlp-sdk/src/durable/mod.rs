@@ -24,6 +24,7 @@
 //! 00000000000000000158.seg     the newest segment, being appended to
 //! 00000000000000000001.rewrite only while opening: a damaged segment's sound records, copied
 //! 00000000000000000004.seg.logs a segment holding another signal's requests, set aside
+//! 00000000000000000002.seg.overlap a segment whose ids overlap the others', set aside
 //! ```
 //!
 //! A body does not say which signal's request it is, so the directory
@@ -40,11 +41,25 @@
 //! aside, its acknowledgement file with it, by adding the signal it holds to
 //! its name (`N.seg.logs`, `N.ack.logs`; never read or deleted again, so it
 //! can be moved back where it belongs), and reports it
-//! ([`Recovered::foreign_segments`]). It is found by its first sound
-//! record, before its name is taken for a range of ids: otherwise it would
-//! cut the range of the segment before it, whose records past its name
-//! would be taken for damage. A record written by [`DurableQueue::open`] or
-//! by an earlier version names no signal and is taken by any queue.
+//! ([`Recovered::foreign_segments`]). A record written by
+//! [`DurableQueue::open`] or by an earlier version names no signal and is
+//! taken by any queue.
+//!
+//! Every segment is read before its name is taken for a range of ids: a
+//! copied segment's name would otherwise cut the range of the segment
+//! before it, whose records past that name would be taken for damage. A
+//! copy that names no signal, or this one (from another directory of the
+//! same signal), cannot be told by its records; but the segments a queue
+//! writes never overlap (each one's ids are below the next one's name), so
+//! a copy whose ids overlap the directory's own is found by that: of the
+//! overlapping segments, the fewest are set aside (the one overlapping the
+//! most others first; of two overlapping only each other, the later name,
+//! which falls among the other's ids), as `N.seg.overlap`, and reported
+//! ([`Recovered::overlapping_segments`]). Nothing is deleted or taken for
+//! damage because a file was copied in, whichever of two is set aside. A
+//! copy that overlaps none of the directory's ids is taken as its own. A
+//! name already taken by a file set aside earlier gets a number
+//! (`N.seg.logs.1`): one is never renamed over another.
 //!
 //! Records are appended to the newest segment until the next one would take
 //! it past `segment_bytes`; then a new segment is started. A segment is
@@ -109,8 +124,10 @@
 //!   skipped and counted ([`Recovered::corrupt_records`]); reading carries on
 //!   with the next sound record. When the damaged record's header is sound, its
 //!   length says where the next record starts, and its span count what was
-//!   lost ([`Recovered::corrupt_spans`]; a pipeline counts those spans
-//!   dropped); when not, the reader searches
+//!   lost ([`Recovered::corrupt_spans`], for a record cut short after its
+//!   header too; a pipeline counts those spans dropped); when not, its
+//!   span count is lost with it ([`Recovered::uncounted_corrupt_records`]
+//!   counts such records) and the reader searches
 //!   forward for the next magic followed by a header whose checksum matches and
 //!   whose id is above the last sound one. So damage costs only the damaged
 //!   records, and never turns into garbage replayed as a request: a record is

@@ -100,19 +100,19 @@ pub(crate) struct SegmentScan {
     /// Records known to be lost in the tail (at least one when there is a tail).
     pub(crate) tail_records: u64,
     /// The damaged records whose header is sound (only the body fails its
-    /// checksum): counted above, and known by id, so that one already
+    /// checksum, or is cut short): counted above, and known by id, so that one already
     /// counted when it was read back (and acknowledged then) is not counted
     /// again.
     pub(crate) damaged: Vec<DamagedRecord>,
 }
 
-/// A record with a sound header and a damaged body.
+/// A record with a sound header and a damaged (or cut short) body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DamagedRecord {
     pub(crate) id: u64,
     /// Where its header starts in the file.
     pub(crate) offset: u64,
-    /// Its length, header included.
+    /// Its length, header included (cut short: the bytes there are).
     pub(crate) len: u64,
     /// The spans its (sound) header says it held.
     pub(crate) span_count: u32,
@@ -145,7 +145,21 @@ pub(crate) fn scan(
             Ok(header) if (next_id..ids.end).contains(&header.id) => {
                 let end = position.saturating_add(header.record_len());
                 if end > len {
-                    // Cut short: the tail.
+                    // Cut short: the tail; its sound header still says
+                    // which record it was and how many spans it held.
+                    damage
+                        .get_or_insert(Damage {
+                            start: position,
+                            records: 0,
+                        })
+                        .records += 1;
+                    scan.damaged.push(DamagedRecord {
+                        id: header.id,
+                        offset: position,
+                        len: len - position,
+                        span_count: header.span_count,
+                    });
+                    position = len;
                     break;
                 }
                 if body_matches(source, position + HEADER_LEN_U64, &header, chunk)? {

@@ -33,6 +33,11 @@ pub struct DurableStats {
     /// Spans in those damaged records whose header survived (so that their
     /// span count is known): lost.
     pub corrupt_spans: u64,
+    /// Damaged records found when opening (in `corrupt_records`, or in a
+    /// torn tail) whose header was damaged or cut short, so that their span
+    /// count is unknown: their spans are lost and in no counter (see
+    /// [`Recovered::uncounted_corrupt_records`](super::Recovered::uncounted_corrupt_records)).
+    pub uncounted_corrupt_records: u64,
     /// Bytes of damaged stretches skipped when opening.
     pub corrupt_bytes: u64,
     /// Bytes of a record cut short by a crash, cut off the newest segment when opening.
@@ -40,6 +45,9 @@ pub struct DurableStats {
     /// Segment files holding another signal's requests, renamed aside when
     /// opening (see [`Recovered::foreign_segments`](super::Recovered::foreign_segments)).
     pub foreign_segments: u64,
+    /// Segment files whose ids overlap the directory's own, renamed aside
+    /// when opening (see [`Recovered::overlapping_segments`](super::Recovered::overlapping_segments)).
+    pub overlapping_segments: u64,
     /// `fdatasync` calls (files and the directory) since open.
     pub syncs: u64,
 }
