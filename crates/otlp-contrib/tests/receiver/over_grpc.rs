@@ -397,6 +397,98 @@ async fn a_unary_call_carrying_two_messages_is_refused_not_half_kept() {
     );
 }
 
+/// A compressed gRPC message: its 5-byte prefix (flag 1), then `message`.
+fn compressed_frame(message: &[u8]) -> Vec<u8> {
+    let mut frame = plain_frame(message);
+    frame[0] = 1;
+    frame
+}
+
+/// A zstd frame whose header declares a window of `1 << window_log` bytes
+/// (its `Window_Descriptor`: exponent `window_log - 10`, mantissa 0) and no
+/// content size, holding `content` in one raw block, the last.
+fn zstd_frame_with_window(window_log: u8, content: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x28, 0xB5, 0x2F, 0xFD, 0x00, (window_log - 10) << 3];
+    let block_header = ((content.len() as u32) << 3) | 1;
+    frame.extend_from_slice(&block_header.to_le_bytes()[..3]);
+    frame.extend_from_slice(content);
+    frame
+}
+
+/// The process's peak virtual size in KiB (`VmPeak`), for a diagnostic line
+/// only: never asserted on.
+fn vm_peak_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmPeak:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// tonic undid `grpc-encoding: zstd` with zstd's default window limit
+/// (128 MiB), whatever `max_request_bytes`: a message of a few dozen bytes
+/// whose frame declared a 128 MiB window was decompressed (and answered OK)
+/// after allocating that window, where the HTTP side grants what a body of
+/// the cap can need (8 MiB at least). Such a frame is refused
+/// `RESOURCE_EXHAUSTED` before any window is allocated, also behind a
+/// modest frame in the same message; a frame within the limit is
+/// decompressed as before, and a corrupt one is still `INTERNAL`.
+#[tokio::test]
+async fn a_grpc_zstd_frame_declaring_a_window_past_the_cap_is_resource_exhausted() {
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: 64 << 10,
+        ..Default::default()
+    })
+    .expect("start");
+    let endpoint = endpoint(&receiver);
+    let message = rich_request("window", 2).encode_to_vec();
+
+    let peak_before = vm_peak_kib();
+    let huge = zstd_frame_with_window(27, &message);
+    let status = grpc_status_of_body(&endpoint, Some("zstd"), compressed_frame(&huge)).await;
+    eprintln!(
+        "diagnostic: VmPeak {peak_before:?} KiB before a 128 MiB-window frame, {:?} KiB after",
+        vm_peak_kib()
+    );
+    assert_eq!(status, Code::ResourceExhausted as i32);
+
+    let behind = [zstd_frame_with_window(20, &[]), huge].concat();
+    assert_eq!(
+        grpc_status_of_body(&endpoint, Some("zstd"), compressed_frame(&behind)).await,
+        Code::ResourceExhausted as i32
+    );
+    assert_eq!(receiver.span_count(), 0);
+
+    // 8 MiB, the least window granted: decompressed.
+    let modest = zstd_frame_with_window(23, &message);
+    assert_eq!(
+        grpc_status_of_body(&endpoint, Some("zstd"), compressed_frame(&modest)).await,
+        Code::Ok as i32
+    );
+    assert_eq!(receiver.span_count(), 2);
+    let requests = receiver.requests();
+    assert_eq!(
+        requests.last().and_then(|r| r.content_encoding.as_deref()),
+        Some("zstd")
+    );
+
+    // Not zstd at all.
+    assert_eq!(
+        grpc_status_of_body(&endpoint, Some("zstd"), compressed_frame(b"not zstd")).await,
+        Code::Internal as i32
+    );
+    // An uncompressed message under `grpc-encoding: zstd` (flag 0).
+    assert_eq!(
+        grpc_status_of_body(&endpoint, Some("zstd"), plain_frame(&message)).await,
+        Code::Ok as i32
+    );
+    assert_eq!(receiver.span_count(), 4);
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.bad_requests, stats.accepted_requests),
+        (3, 2),
+        "{stats:?}"
+    );
+}
+
 /// Sends one gzip-flagged gRPC frame with `payload` over plain HTTP/2 and
 /// returns the `grpc-status` (from the headers or the trailers).
 async fn grpc_status_of_frame(endpoint: &str, payload: &[u8]) -> i32 {
@@ -461,13 +553,41 @@ async fn a_grpc_call_that_is_not_grpc_content_is_unsupported_media_type() {
             .expect("request");
         let response = client.request(request).await.expect("h2 response");
         // What the gRPC spec asks, so that a client of another protocol
-        // does not take a gRPC error (HTTP 200) for success.
+        // does not take a gRPC error (HTTP 200) for success; and, as grpc-go
+        // (so the Collector) answers, a trailers-only gRPC answer too:
+        // `INVALID_ARGUMENT` naming the content type, no body.
         assert_eq!(
             response.status(),
             http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "{content_type:?}"
         );
-        let _ = response.into_body().collect().await;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("application/grpc"),
+            "{content_type:?}"
+        );
+        assert_eq!(
+            header("grpc-status").as_deref(),
+            Some("3"),
+            "{content_type:?}"
+        );
+        let message = header("grpc-message").unwrap_or_default();
+        let expected = format!("{:?}", content_type.unwrap_or(""));
+        assert!(
+            message.starts_with("invalid%20gRPC%20request%20content-type")
+                && message.contains(&expected.replace(' ', "%20").replace('"', "%22")),
+            "{content_type:?}: {message}"
+        );
+        let body = response.into_body().collect().await.expect("body");
+        assert!(body.trailers().is_none(), "trailers-only: {content_type:?}");
+        assert!(body.to_bytes().is_empty(), "no body: {content_type:?}");
     }
     // gRPC's own content types are still served.
     for content_type in ["application/grpc", "application/grpc+proto"] {
