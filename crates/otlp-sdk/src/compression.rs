@@ -212,14 +212,32 @@ fn gunzip(_: &[u8], _: usize) -> Result<Vec<u8>, DecompressError> {
 fn unzstd(body: &[u8], cap: usize) -> Result<Vec<u8>, DecompressError> {
     let corrupt = |error: std::io::Error| DecompressError::Corrupt(format!("zstd: {error}"));
     let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(corrupt)?;
-    // A frame may ask for a window of up to 2 GiB; allow what a body of `cap`
-    // bytes can need, but never less than 8 MiB (what common streaming
-    // encoders announce) nor more than zstd's default 128 MiB.
-    let window_log = usize::BITS - cap.saturating_sub(1).leading_zeros();
     decoder
-        .window_log_max(window_log.clamp(23, 27))
+        .window_log_max(zstd_window_log_max(cap))
         .map_err(corrupt)?;
     read_capped(decoder, body.len(), cap)
+}
+
+/// The base-2 logarithm of the largest zstd window [`decompress`] grants a
+/// frame of a body capped at `cap` bytes; a frame that declares a larger
+/// window (in its header, before any data) is refused as corrupt.
+///
+/// A frame may declare a window of up to 3.75 TiB, which the decoder allocates
+/// before it decodes a byte; this grants what a body of `cap` bytes can
+/// need, but never less than 8 MiB (`23`, what common streaming encoders
+/// declare) nor more than zstd's own default limit of 128 MiB (`27`).
+/// otlp-contrib's receiver applies the same limit to gRPC messages.
+///
+/// ```
+/// use otlp_sdk::compression::zstd_window_log_max;
+///
+/// assert_eq!(zstd_window_log_max(64 << 10), 23);
+/// assert_eq!(zstd_window_log_max(64 << 20), 26);
+/// assert_eq!(zstd_window_log_max(usize::MAX), 27);
+/// ```
+pub fn zstd_window_log_max(cap: usize) -> u32 {
+    let window_log = usize::BITS - cap.saturating_sub(1).leading_zeros();
+    window_log.clamp(23, 27)
 }
 
 #[cfg(not(feature = "zstd"))]

@@ -12,14 +12,26 @@
 //! [`LogsService`] and [`MetricsService`] for your own tonic server.
 //!
 //! A request whose `content-type` is not gRPC's is answered HTTP 415 before
-//! tonic sees it (the gRPC specification's answer; tonic does not check).
+//! tonic sees it (the gRPC specification's answer; tonic does not check),
+//! as grpc-go (so the OpenTelemetry Collector) answers it: a trailers-only
+//! gRPC answer, `content-type: application/grpc`, `INVALID_ARGUMENT`
+//! naming the content type, no body.
+//!
+//! `grpc-encoding: zstd` is undone by the receiver, not by tonic: tonic's
+//! decoder grants a frame the window its header asks for, up to zstd's
+//! default limit of 128 MiB, whatever the cap, and allocates it before it
+//! decodes a byte. The receiver grants what the HTTP side grants
+//! ([`otlp_sdk::compression::zstd_window_log_max`]: what a message of
+//! `max_request_bytes` can need, 8 MiB at least), reading the windows its
+//! frames declare first; a message asking for more is `RESOURCE_EXHAUSTED`
+//! without `RetryInfo`, as a message over the cap is.
 //!
 //! Errors raised by tonic before the message reaches the receiver: a message
 //! over the cap and decompressing past the cap are both `RESOURCE_EXHAUSTED`
 //! without `RetryInfo` (so not retryable; tonic says `OUT_OF_RANGE` for the
 //! first, which OTLP clients retry, so [`serve`] rewrites it to what grpc-go,
 //! and so the OpenTelemetry Collector, answers), a corrupt compressed message
-//! `INTERNAL`, an unsupported `grpc-encoding` `UNIMPLEMENTED`; a call that
+//! `INTERNAL` (zstd's too, though the receiver undoes it), an unsupported `grpc-encoding` `UNIMPLEMENTED`; a call that
 //! carries no message, or more than one (the call is unary), is `INTERNAL`
 //! too, as grpc-java answers (tonic's unary path would keep the first
 //! message and drop the others unread). All are permanent errors for an OTLP
@@ -33,7 +45,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsService;
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -49,6 +61,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use otlp_core::response::{RpcStatus, encode_export_response};
 use otlp_exporter_grpc::RawCodec;
+use otlp_sdk::compression::{self, ContentCoding, DecompressError};
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 
@@ -59,11 +72,12 @@ use super::faults::Fault;
 use super::request_cut::{ConnectionReset, RequestDeadline};
 use super::shared::{Reply, RequestTicket, Shared};
 use super::store::{Signal, Transport};
+use super::zstd_window;
 
 /// Serves one HTTP/2 request of the gRPC listener.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
-    request: http::Request<hyper::body::Incoming>,
+    mut request: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<tonic::body::Body>, Infallible> {
     let connection = request.extensions().get::<ConnectionReset>().cloned();
     let deadline = request.extensions().get::<RequestDeadline>().copied();
@@ -86,14 +100,20 @@ pub(crate) async fn serve(
         );
         return Ok(Status::unimplemented(message).into_http());
     };
+    // zstd is undone by `ExportCall` (see the module docs): tonic must not
+    // see the encoding, nor a compressed flag it would then refuse.
+    let zstd = take_zstd_encoding(request.headers_mut());
+    let first_compressed = Arc::new(AtomicBool::new(false));
+    let mut zstd_messages = zstd.is_some().then(|| ZstdMessages::new(&first_compressed));
     let call = ExportCall {
         shared: Arc::clone(&shared),
         ticket: Arc::clone(&ticket),
         signal,
+        zstd,
+        first_compressed,
     };
     let mut grpc = tonic::server::Grpc::new(RawCodec)
         .accept_compressed(CompressionEncoding::Gzip)
-        .accept_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(shared.max_request_bytes);
     // Whether reading the body failed: the client hung up or reset the
     // stream before its message was whole.
@@ -103,6 +123,10 @@ pub(crate) async fn serve(
         body.map_err(move |error| {
             body_failed.store(true, Ordering::SeqCst);
             error
+        })
+        .map_frame(move |frame| match zstd_messages.as_mut() {
+            Some(messages) => frame.map_data(|data| messages.clear_flags(data)),
+            None => frame,
         })
     });
     let response = grpc.client_streaming(call, request).await;
@@ -136,18 +160,133 @@ fn is_grpc_content(headers: &http::HeaderMap) -> bool {
 
 /// HTTP 415, as the gRPC specification asks of a server for a request that is
 /// not gRPC: a client of another protocol must not take a gRPC error, which
-/// is an HTTP 200, for success.
+/// is an HTTP 200, for success. Otherwise the answer grpc-go gives (its
+/// `earlyAbortStream`): trailers-only, `content-type: application/grpc`,
+/// `grpc-status` 3 (`INVALID_ARGUMENT`), a `grpc-message` naming the content
+/// type (`""` for none), no body.
 fn unsupported_media_type(headers: &http::HeaderMap) -> http::Response<tonic::body::Body> {
     let given = headers
         .get(http::header::CONTENT_TYPE)
-        .map_or_else(|| "none".to_owned(), |value| format!("{value:?}"));
-    let mut response = http::Response::new(tonic::body::Body::new(http_body_util::Full::new(
-        Bytes::from(format!(
-            "this is the OTLP/gRPC port: content-type must be application/grpc, not {given}\n"
-        )),
-    )));
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let mut response =
+        Status::invalid_argument(format!("invalid gRPC request content-type {given:?}"))
+            .into_http::<tonic::body::Body>();
     *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
     response
+}
+
+/// Removes a `grpc-encoding: zstd` header (tonic then sees an uncompressed
+/// call), returning it; any other encoding stays for tonic.
+fn take_zstd_encoding(headers: &mut http::HeaderMap) -> Option<http::HeaderValue> {
+    const ENCODING: &str = "grpc-encoding";
+    if headers.get(ENCODING)?.as_bytes() != b"zstd" {
+        return None;
+    }
+    headers.remove(ENCODING)
+}
+
+/// Follows the gRPC framing of a `grpc-encoding: zstd` request body (a
+/// 5-byte prefix, compressed flag and length, then the message) and clears
+/// each message's compressed flag, so that tonic, told of no encoding,
+/// passes the message on as it came; whether the first message was
+/// compressed is told to [`ExportCall`], which undoes it. Other flags are
+/// left for tonic to refuse.
+///
+/// Cost: a look at each prefix byte; the chunk holding a flag to clear is
+/// copied once.
+struct ZstdMessages {
+    /// Bytes of the current prefix seen (0 to 4), while `message_left` is 0.
+    prefix_seen: usize,
+    /// The current prefix's length field, big-endian.
+    length: [u8; 4],
+    /// Bytes of the current message still to come.
+    message_left: usize,
+    /// Prefixes seen whole or in part.
+    messages: usize,
+    /// Set when the first message is flagged compressed.
+    first_compressed: Arc<AtomicBool>,
+}
+
+impl ZstdMessages {
+    fn new(first_compressed: &Arc<AtomicBool>) -> Self {
+        Self {
+            prefix_seen: 0,
+            length: [0; 4],
+            message_left: 0,
+            messages: 0,
+            first_compressed: Arc::clone(first_compressed),
+        }
+    }
+
+    /// `data`, the next bytes of the body, with the compressed flags in it
+    /// cleared.
+    fn clear_flags(&mut self, data: Bytes) -> Bytes {
+        let mut cleared: Option<BytesMut> = None;
+        let mut at = 0;
+        while let Some(&byte) = data.get(at) {
+            if self.message_left > 0 {
+                let skip = self.message_left.min(data.len() - at);
+                self.message_left -= skip;
+                at += skip;
+                continue;
+            }
+            match self.prefix_seen {
+                0 => {
+                    if byte == 1 {
+                        if self.messages == 0 {
+                            self.first_compressed.store(true, Ordering::SeqCst);
+                        }
+                        let copy = cleared.get_or_insert_with(|| BytesMut::from(&data[..]));
+                        if let Some(flag) = copy.get_mut(at) {
+                            *flag = 0;
+                        }
+                    }
+                    self.messages += 1;
+                }
+                seen => {
+                    if let Some(slot) = self.length.get_mut(seen - 1) {
+                        *slot = byte;
+                    }
+                }
+            }
+            self.prefix_seen += 1;
+            at += 1;
+            if self.prefix_seen == 5 {
+                self.prefix_seen = 0;
+                self.message_left =
+                    usize::try_from(u32::from_be_bytes(self.length)).unwrap_or(usize::MAX);
+            }
+        }
+        cleared.map_or(data, BytesMut::freeze)
+    }
+}
+
+/// A zstd `message` undone as the HTTP side undoes a body: at most `cap`
+/// bytes of it, its frames granted the window a message of `cap` bytes can
+/// need ([`compression::zstd_window_log_max`]). A frame declaring more is
+/// refused from its header, before the decoder allocates anything. The
+/// errors are tonic's for the same cases: `RESOURCE_EXHAUSTED` past the
+/// cap (here the window too), `INTERNAL` for a corrupt message.
+fn unzstd(message: &Bytes, cap: usize) -> Result<Bytes, Status> {
+    let granted = 1u64 << compression::zstd_window_log_max(cap);
+    let window = zstd_window::largest_window(message);
+    if window > granted {
+        return Err(Status::resource_exhausted(format!(
+            "Error decompressing: a zstd frame declares a window of {window} bytes, \
+             more than the {granted} bytes granted to a message of at most {cap} bytes"
+        )));
+    }
+    match compression::decompress(ContentCoding::Zstd, message, cap) {
+        Ok(Some(decompressed)) => Ok(Bytes::from(decompressed)),
+        Ok(None) => Ok(message.clone()),
+        Err(DecompressError::TooLarge) => Err(Status::resource_exhausted(format!(
+            "Error decompressing: size limit, of {cap} bytes, exceeded while decompressing message"
+        ))),
+        Err(DecompressError::Corrupt(why)) => Err(Status::internal(format!(
+            "Error decompressing: {why}, while sending request"
+        ))),
+    }
 }
 
 /// tonic answers a message over `max_decoding_message_size` with
@@ -174,6 +313,10 @@ struct ExportCall {
     shared: Arc<Shared>,
     ticket: Arc<RequestTicket>,
     signal: Signal,
+    /// The `grpc-encoding: zstd` header taken from the request, if it had one.
+    zstd: Option<http::HeaderValue>,
+    /// Whether the first message was flagged compressed ([`ZstdMessages`]).
+    first_compressed: Arc<AtomicBool>,
 }
 
 type ExportFuture = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, Status>> + Send>>;
@@ -188,12 +331,28 @@ impl tonic::server::ClientStreamingService<Bytes> for ExportCall {
         let shared = Arc::clone(&self.shared);
         let ticket = Arc::clone(&self.ticket);
         let signal = self.signal;
+        let zstd = self.zstd.clone();
+        let first_compressed = Arc::clone(&self.first_compressed);
         Box::pin(async move {
             // Left unsettled on an error, the ticket is settled by `serve`
             // as one tonic refused (or the client abandoned).
-            let request = one_message(request).await?;
-            let meta = (shared.store != Store::CountOnly)
-                .then(|| request.metadata().clone().into_headers());
+            let mut request = one_message(request).await?;
+            if zstd.is_some() && first_compressed.load(Ordering::SeqCst) {
+                match unzstd(request.get_ref(), shared.max_request_bytes) {
+                    Ok(message) => *request.get_mut() = message,
+                    Err(status) => {
+                        ticket.refuse();
+                        return Err(status);
+                    }
+                }
+            }
+            let meta = (shared.store != Store::CountOnly).then(|| {
+                let mut headers = request.metadata().clone().into_headers();
+                if let Some(encoding) = zstd {
+                    headers.insert("grpc-encoding", encoding);
+                }
+                headers
+            });
             let meta =
                 meta.and_then(|headers| shared.meta(Transport::Grpc, &headers, "grpc-encoding"));
             if let Err(message) = decode::check_decoded_size(

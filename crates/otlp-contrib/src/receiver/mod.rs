@@ -96,6 +96,7 @@ mod store;
 mod tls;
 mod tree;
 mod workers;
+mod zstd_window;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
