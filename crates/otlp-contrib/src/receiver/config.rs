@@ -25,6 +25,15 @@ pub const DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// its answer).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most requests (HTTP/2 streams) one connection may have in progress
+/// at once, on either port, announced in the receiver's HTTP/2 `SETTINGS`.
+/// Why 200: hyper's default, pinned here because the receiver's memory bound
+/// rests on it ([`ReceiverConfig::max_request_bytes`]); Go's HTTP/2 server
+/// allows 250, grpc-go (so the Collector's gRPC receiver) has no limit unless
+/// told. At the limit, a client's next request waits for one of its others to
+/// end (HTTP/2 clients queue it), or it opens another connection.
+pub const MAX_CONCURRENT_STREAMS: u32 = 200;
+
 /// The most [`worker_threads`](ReceiverConfig::worker_threads): each is an OS
 /// thread with its own runtime (a stack, a few file descriptors), and 1024 is
 /// far more than the cores of any machine that serves connections on them.
@@ -62,6 +71,23 @@ pub struct ReceiverConfig {
     /// and a few hundred decoded, took up to 150 times its size) is refused
     /// as a body over the cap is: HTTP 413, gRPC `RESOURCE_EXHAUSTED`. Real
     /// requests decode to 3 to 12 times their size.
+    ///
+    /// Memory: a request is held whole while it arrives, so this cap, times
+    /// the requests in progress, bounds what request bodies take. One HTTP/2
+    /// connection (either port) carries at most [`MAX_CONCURRENT_STREAMS`]
+    /// (200) requests at once: 200 times the cap, 12.5 GiB at the default
+    /// 64 MiB, and connections are not limited in number. On the gRPC port
+    /// tonic reserves a message's whole announced length (up to the cap) as
+    /// soon as its 5-byte prefix arrives, as grpc-go does: address space,
+    /// which becomes memory in use only as the bytes arrive, but which a
+    /// system that limits address space (`ulimit -v`, strict overcommit)
+    /// counts at once; each stream's body must arrive within
+    /// [`request_timeout`](Self::request_timeout). A zstd body or message
+    /// also takes, while it is undone, the window its frames declare: at
+    /// most [`otlp_sdk::compression::zstd_window_log_max`] of the cap (8 to
+    /// 128 MiB; more is refused as over the cap), one at a time per worker
+    /// thread. Facing clients you do not trust, lower the cap: the bound
+    /// scales with it.
     pub max_request_bytes: usize,
     /// Threads that serve connections, each with its own single-threaded
     /// tokio runtime; a connection stays on one of them from start to end,

@@ -444,7 +444,10 @@ pub(crate) fn fault_status(fault: &Fault) -> Status {
 /// undecodable message is tonic's `INTERNAL`, while ids of the wrong length
 /// are still `INVALID_ARGUMENT`; and here a call carrying more than one
 /// message gets the first one handled (tonic's generated unary code drops
-/// the others), where the listener refuses it. Cloning is cheap (an `Arc`).
+/// the others), where the listener refuses it; and here your server's tonic
+/// undoes `grpc-encoding: zstd`, granting a frame the window it declares up
+/// to zstd's default limit (128 MiB), where the listener grants what the cap
+/// can need. Cloning is cheap (an `Arc`).
 #[derive(Clone, Debug)]
 pub struct ReceiverService {
     pub(crate) shared: Arc<Shared>,

@@ -240,6 +240,10 @@ async fn serve_connection<S, B>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(request_head_timeout);
+    // The bound `ReceiverConfig::max_request_bytes` documents rests on it.
+    builder
+        .http2()
+        .max_concurrent_streams(super::config::MAX_CONCURRENT_STREAMS);
     let activity = Arc::new(RequestActivity::default());
     let service = TrackRequests {
         inner: service,

@@ -30,7 +30,7 @@
 //! HTTP 400/404/405/413/415 with a `google.rpc.Status` body, gRPC
 //! `INVALID_ARGUMENT`, or `RESOURCE_EXHAUSTED` without `RetryInfo` over the
 //! cap (all permanent for an OTLP client) — and never a panic; bodies are
-//! capped before and after decompression, and what a protobuf body would
+//! capped before and after decompression (a zstd frame's window too), and what a protobuf body would
 //! take decoded at 32 times the cap
 //! ([`ReceiverConfig::max_request_bytes`]). Bad data includes ids of the
 //! wrong length and a span's all-zero span or trace id (which trace.proto
@@ -115,7 +115,8 @@ use tokio::sync::{mpsc, oneshot};
 pub use certs::TestCertificates;
 pub use config::{
     DEFAULT_MAX_REQUEST_BYTES, DEFAULT_REQUEST_HEAD_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    MAX_WORKER_THREADS, ReceiverConfig, ReceiverTls, RequestObserver, Store,
+    MAX_CONCURRENT_STREAMS, MAX_WORKER_THREADS, ReceiverConfig, ReceiverTls, RequestObserver,
+    Store,
 };
 pub use error::ReceiverError;
 pub use faults::Fault;

@@ -489,6 +489,36 @@ async fn a_grpc_zstd_frame_declaring_a_window_past_the_cap_is_resource_exhausted
     );
 }
 
+/// The memory bound `ReceiverConfig::max_request_bytes` documents rests on
+/// each HTTP/2 connection carrying at most `MAX_CONCURRENT_STREAMS` requests
+/// at once: the limit the receiver's SETTINGS announce, on both ports.
+#[tokio::test]
+async fn each_http2_connection_is_announced_max_concurrent_streams() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("start");
+    for addr in [receiver.grpc_addr(), receiver.http_addr()] {
+        let tcp = tokio::net::TcpStream::connect(addr.expect("address"))
+            .await
+            .expect("connect");
+        let (client, mut connection) = h2::client::Builder::new()
+            .handshake::<_, Bytes>(tcp)
+            .await
+            .expect("HTTP/2 handshake");
+        let mut ping_pong = connection.ping_pong().expect("ping pong");
+        let driver = tokio::spawn(connection);
+        // The server's SETTINGS come before its answer to a PING.
+        ping_pong.ping(h2::Ping::opaque()).await.expect("pong");
+        assert_eq!(
+            client.current_max_send_streams(),
+            otlp_contrib::receiver::MAX_CONCURRENT_STREAMS as usize,
+            "{addr:?}"
+        );
+        assert_eq!(otlp_contrib::receiver::MAX_CONCURRENT_STREAMS, 200);
+        drop(client);
+        driver.abort();
+    }
+    receiver.shutdown();
+}
+
 /// Sends one gzip-flagged gRPC frame with `payload` over plain HTTP/2 and
 /// returns the `grpc-status` (from the headers or the trailers).
 async fn grpc_status_of_frame(endpoint: &str, payload: &[u8]) -> i32 {
