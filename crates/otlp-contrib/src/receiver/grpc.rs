@@ -541,6 +541,38 @@ mod tests {
         );
     }
 
+    /// The flags are found and cleared wherever the body is cut into
+    /// chunks, the messages' bytes left as they are (a 1 inside a message
+    /// is not a flag).
+    #[test]
+    fn zstd_messages_clear_every_compressed_flag_across_chunk_boundaries() {
+        let mut body = vec![1, 0, 0, 0, 3, 1, 1, 1];
+        body.extend_from_slice(&[0, 0, 0, 0, 0]);
+        body.extend_from_slice(&[1, 0, 0, 0, 2, 1, 0]);
+        let mut expected = body.clone();
+        expected[0] = 0;
+        expected[13] = 0;
+        for cut in 0..=body.len() {
+            for second_cut in cut..=body.len() {
+                let first_compressed = Arc::new(AtomicBool::new(false));
+                let mut messages = ZstdMessages::new(&first_compressed);
+                let out: Vec<u8> = [&body[..cut], &body[cut..second_cut], &body[second_cut..]]
+                    .into_iter()
+                    .flat_map(|chunk| messages.clear_flags(Bytes::copy_from_slice(chunk)))
+                    .collect();
+                assert_eq!(out, expected, "cut at {cut} and {second_cut}");
+                assert!(first_compressed.load(Ordering::SeqCst));
+                assert_eq!(messages.messages, 3);
+            }
+        }
+        // An uncompressed first message is told as such, and left alone.
+        let first_compressed = Arc::new(AtomicBool::new(false));
+        let mut messages = ZstdMessages::new(&first_compressed);
+        let plain = Bytes::from_static(&[0, 0, 0, 0, 1, 1]);
+        assert_eq!(messages.clear_flags(plain.clone()), plain);
+        assert!(!first_compressed.load(Ordering::SeqCst));
+    }
+
     #[test]
     fn throttle_status_carries_retry_info() {
         let status = fault_status(&Fault::Throttle(Duration::from_millis(1500)));
