@@ -183,6 +183,8 @@
 
 #[cfg(feature = "opentelemetry-bridge")]
 pub mod bridge;
+#[cfg(any(feature = "receiver", feature = "file-exporter"))]
+mod civil_date;
 #[cfg(feature = "file-exporter")]
 pub mod file_exporter;
 #[cfg(feature = "log")]

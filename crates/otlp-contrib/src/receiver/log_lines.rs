@@ -11,6 +11,7 @@ use prost::Message;
 
 use super::render_limits::{RenderBudget, clip, printable};
 use super::tree::{hex, service_name};
+use crate::civil_date::civil_from_days;
 
 /// Renders the log records of one request, one line each, in order:
 ///
@@ -188,22 +189,6 @@ fn rfc3339(unix_nanos: u64) -> String {
         second_of_day / 60 % 60,
         second_of_day % 60
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01
-/// (Howard Hinnant's `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
