@@ -407,7 +407,7 @@ fn compressed_frame(message: &[u8]) -> Vec<u8> {
 /// A zstd frame whose header declares a window of `1 << window_log` bytes
 /// (its `Window_Descriptor`: exponent `window_log - 10`, mantissa 0) and no
 /// content size, holding `content` in one raw block, the last.
-fn zstd_frame_with_window(window_log: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn zstd_frame_with_window(window_log: u8, content: &[u8]) -> Vec<u8> {
     let mut frame = vec![0x28, 0xB5, 0x2F, 0xFD, 0x00, (window_log - 10) << 3];
     let block_header = ((content.len() as u32) << 3) | 1;
     frame.extend_from_slice(&block_header.to_le_bytes()[..3]);

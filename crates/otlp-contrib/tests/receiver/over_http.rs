@@ -776,6 +776,17 @@ async fn http_bad_input_gets_4xx_and_the_receiver_keeps_working() {
         ),
         ("gzip bomb", 413, encoded("gzip", gzip(&bomb))),
         ("zstd bomb", 413, encoded("zstd", zstd(&bomb))),
+        // A frame declaring a 128 MiB window, more than a body of the cap
+        // can need: refused before any window is allocated, as over gRPC
+        // (`RESOURCE_EXHAUSTED` there), not taken for corrupt.
+        (
+            "zstd window past the limit",
+            413,
+            encoded(
+                "zstd",
+                super::over_grpc::zstd_frame_with_window(27, &good.encode_to_vec()),
+            ),
+        ),
         (
             "oversized body",
             413,
