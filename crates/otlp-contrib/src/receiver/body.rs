@@ -24,6 +24,9 @@ const MAX_RESERVED_FOR_ANNOUNCED: usize = 4 << 20;
 pub(crate) enum BodyError {
     /// More than the cap, on the wire or decompressed.
     TooLarge { cap: usize },
+    /// A zstd frame declares a window larger than a body of the cap can
+    /// need: refused before the decoder allocates it.
+    WindowTooLarge { window: u64, granted: u64 },
     /// The compressed stream is corrupt or truncated.
     Corrupt(String),
     /// The client went away or broke the protocol while sending.
@@ -101,12 +104,22 @@ where
 }
 
 /// Undoes the content coding, producing at most `cap` bytes
-/// ([`compression::decompress`]).
+/// ([`compression::decompress`]). A zstd body whose frames declare a window
+/// past what the cap can need ([`compression::zstd_window_log_max`]) is
+/// refused first, as the gRPC side refuses it, before the decoder would
+/// allocate it.
 pub(crate) fn decode_content(
     coding: ContentCoding,
     body: Bytes,
     cap: usize,
 ) -> Result<Bytes, BodyError> {
+    if coding == ContentCoding::Zstd {
+        let granted = 1u64 << compression::zstd_window_log_max(cap);
+        let window = super::zstd_window::largest_window(&body);
+        if window > granted {
+            return Err(BodyError::WindowTooLarge { window, granted });
+        }
+    }
     match compression::decompress(coding, &body, cap) {
         Ok(None) => Ok(body),
         Ok(Some(decoded)) => Ok(Bytes::from(decoded)),

@@ -180,7 +180,10 @@ pub(crate) async fn serve(
     }
     let raw = match body::read_capped(body, cap).await {
         Ok(raw) => raw,
-        Err(BodyError::TooLarge { .. }) => return Ok(too_large("request body")),
+        // (A window is judged only when the body is decoded, below.)
+        Err(BodyError::TooLarge { .. } | BodyError::WindowTooLarge { .. }) => {
+            return Ok(too_large("request body"));
+        }
         // The client hung up or reset the stream before its body was whole:
         // it gave up on the request, which says nothing of its data. Left
         // unsettled, the ticket counts it abandoned when dropped.
@@ -206,6 +209,16 @@ pub(crate) async fn serve(
     let content = match body::decode_content(encoding, raw, cap) {
         Ok(content) => content,
         Err(BodyError::TooLarge { .. }) => return Ok(too_large("decompressed request body")),
+        Err(BodyError::WindowTooLarge { window, granted }) => {
+            return Ok(bad(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                CODE_INVALID_ARGUMENT,
+                format!(
+                    "a zstd frame of the request body declares a window of {window} bytes, \
+                     more than the {granted} bytes granted to a body of at most {cap} bytes"
+                ),
+            ));
+        }
         Err(BodyError::Corrupt(error) | BodyError::Transport(error)) => {
             return Ok(bad(
                 StatusCode::BAD_REQUEST,
