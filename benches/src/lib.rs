@@ -42,7 +42,7 @@
 //! | command | group | compares |
 //! |---|---|---|
 //! | `cargo bench -p otlp-benches --bench encode` | `encode` | encoding 1,000 spans: otlp-core vs baseline, protobuf and JSON |
-//! | `cargo bench -p otlp-benches --bench zero_copy_comparison` | `zero_copy_comparison` | cloning 1,000 finished spans: otlp-core vs a deep copy vs `opentelemetry_sdk` |
+//! | `cargo bench -p otlp-benches --bench span_clone` | `span_clone` | cloning 1,000 finished spans: otlp-core vs `opentelemetry_sdk` (and, without a ratio, an owned deep copy) |
 //! | `cargo bench -p otlp-benches --bench hot_path` | `hot_path`, `hot_path_owned_values`, `hot_path_static_values` | start + 8 attributes + end + enqueue, 1 and 2 threads: otlp-sdk vs `opentelemetry_sdk`'s `BatchSpanProcessor`; allocations per span |
 //! | `cargo bench -p otlp-benches --bench batch_processor_submit_shutdown` | `batch_processor_submit_shutdown` | 1,000 finished spans into a fresh batch processor, then shutdown: otlp-sdk vs `opentelemetry_sdk`, whose exporter encodes as `opentelemetry-otlp`'s does |
 //! | `cargo bench -p otlp-benches --bench object_pool` | `object_pool` | a 4 KiB buffer from `otlp_sdk::Pool` vs `Vec` and `BytesMut` allocation |
