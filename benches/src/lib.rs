@@ -45,7 +45,7 @@
 //! | `cargo bench -p otlp-benches --bench span_clone` | `span_clone` | cloning 1,000 finished spans: otlp-core vs `opentelemetry_sdk` (and, without a ratio, an owned deep copy) |
 //! | `cargo bench -p otlp-benches --bench hot_path` | `hot_path`, `hot_path_owned_values`, `hot_path_static_values` | start + 8 attributes + end + enqueue, 1 and 2 threads: otlp-sdk vs `opentelemetry_sdk`'s `BatchSpanProcessor`; allocations per span |
 //! | `cargo bench -p otlp-benches --bench batch_processor_submit_shutdown` | `batch_processor_submit_shutdown` | 1,000 finished spans into a fresh batch processor, then shutdown: otlp-sdk vs `opentelemetry_sdk`, whose exporter encodes as `opentelemetry-otlp`'s does |
-//! | `cargo bench -p otlp-benches --bench object_pool` | `object_pool` | a 4 KiB buffer from `otlp_sdk::Pool` vs `Vec` and `BytesMut` allocation |
+//! | `cargo bench -p otlp-benches --bench request_body_pool` | `request_body_pool` | a 512-span request written into a body from `otlp_sdk::Pool` (`get().detach()`, `put`, as the export loop does) vs a fresh `Vec` per request, grown as it is written or pre-sized as `opentelemetry-otlp`'s HTTP exporter makes its bodies |
 //! | `cargo bench -p otlp-benches --bench metrics` | `metrics_counter_add`, `metrics_histogram_record` | `Counter::add` and `Histogram::record` with 3 attributes on an existing series, 1 and 2 threads: otlp-sdk vs `opentelemetry_sdk` |
 //! | `cargo bench -p otlp-benches --bench end_to_end` | `end_to_end` | N = 100, 500, 1,000, 2,000 spans created, ended and flushed to a loopback receiver, gRPC and HTTP/protobuf: otlp-rust vs `opentelemetry_sdk` + `opentelemetry-otlp` |
 //!
