@@ -781,6 +781,90 @@ fn sampled_out_spans_export_nothing() {
 }
 
 #[test]
+fn a_span_the_ratio_sampler_drops_still_propagates_its_trace_as_not_sampled() {
+    // Tracing on, but every root dropped: the spans still have ids, their
+    // children and the next service continue their trace, told it is not
+    // sampled; a remote parent given before the span starts decides
+    // instead, with the fields given at creation kept.
+    const SAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const NOT_SAMPLED: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let pipeline = Pipeline::new(Sampler::parent_based(Sampler::TraceIdRatio(0.0)));
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        // Entered, with a child entered in it: the child's traceparent.
+        let root = tracing::info_span!("dropped root", user = "u-1");
+        let (child_context, mut sent) = root.in_scope(|| {
+            let child = tracing::info_span!("dropped child").entered();
+            let mut sent = http::HeaderMap::new();
+            inject(&tracing::Span::current().context(), &mut sent);
+            (child.context(), sent)
+        });
+        let root_context = root.context();
+        assert!(root_context.is_valid() && !root_context.trace_flags.is_sampled());
+        assert_eq!(child_context.trace_id, root_context.trace_id);
+        assert_ne!(child_context.span_id, root_context.span_id);
+        assert!(!child_context.trace_flags.is_sampled());
+        let next = extract(&sent).expect("a traceparent");
+        assert_eq!(next.trace_id, root_context.trace_id);
+        assert_eq!(next.span_id, child_context.span_id);
+        assert!(!next.trace_flags.is_sampled());
+        sent.clear();
+
+        // Never entered: its child (an explicit parent) starts it.
+        let quiet = tracing::info_span!("never entered");
+        let child = tracing::info_span!(parent: &quiet, "child of never entered");
+        assert_eq!(child.context().trace_id, quiet.context().trace_id);
+        assert!(!child.context().trace_flags.is_sampled());
+        drop((quiet, child));
+
+        // A remote parent that is not sampled: its trace goes on, unsampled.
+        let remote = SpanContext::from_traceparent(NOT_SAMPLED).unwrap();
+        let server = tracing::info_span!("unsampled server");
+        server.set_parent(&remote).unwrap();
+        server.in_scope(|| {
+            let _client = tracing::info_span!("unsampled client").entered();
+            inject(&tracing::Span::current().context(), &mut sent);
+        });
+        let next = extract(&sent).expect("a traceparent");
+        assert_eq!(next.trace_id, remote.trace_id);
+        assert!(!next.trace_flags.is_sampled());
+
+        // A remote parent that is sampled: recorded despite the ratio, with
+        // its creation fields, entered or closed without ever starting.
+        let remote = SpanContext::from_traceparent(SAMPLED).unwrap();
+        let entered = tracing::info_span!("sampled entered", user = "u-2");
+        entered.set_parent(&remote).unwrap();
+        entered.in_scope(|| {});
+        let closed = tracing::info_span!("sampled never started", user = "u-3");
+        closed.set_parent(&remote).unwrap();
+        drop(closed);
+        // Never started, its parent unsampled: dropped at close.
+        let unsampled = tracing::info_span!("unsampled never started", user = "u-4");
+        unsampled
+            .set_parent(&SpanContext::from_traceparent(NOT_SAMPLED).unwrap())
+            .unwrap();
+    });
+    let exported = pipeline.finish();
+    let mut names = exported.names();
+    names.sort_unstable();
+    assert_eq!(names, ["sampled entered", "sampled never started"]);
+    for (name, user) in [("sampled entered", "u-2"), ("sampled never started", "u-3")] {
+        let span = exported.named(name);
+        assert_eq!(span.trace_id, remote_trace_id(SAMPLED));
+        assert_eq!(attribute(&span.attributes, "user"), Some(&string(user)));
+    }
+}
+
+/// The trace id of a `traceparent`, as exported.
+fn remote_trace_id(traceparent: &str) -> Vec<u8> {
+    SpanContext::from_traceparent(traceparent)
+        .unwrap()
+        .trace_id
+        .to_bytes()
+        .to_vec()
+}
+
+#[test]
 fn with_tracing_off_no_field_is_converted_and_the_trace_still_propagates() {
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let remote = SpanContext::from_traceparent(TRACEPARENT).unwrap();
