@@ -780,6 +780,28 @@ fn sampled_out_spans_export_nothing() {
     assert!((40..160).contains(&roots.len()), "{} of 200", roots.len());
 }
 
+/// A span never entered is decided once, at its close: a ratio keeps its
+/// share of them, not the share's square (two draws, each with its own
+/// trace id, both needing to say yes: what a shortcut that asks the sampler
+/// first and starts the span after would do).
+#[test]
+fn a_ratio_keeps_its_share_of_spans_never_entered() {
+    let pipeline = Pipeline::new(Sampler::parent_based(Sampler::TraceIdRatio(0.5)));
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(&pipeline.provider));
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..4_000 {
+            drop(tracing::info_span!("never entered"));
+        }
+    });
+    let kept = pipeline.finish().len();
+    // Binomial(4000, 0.5): 2000 ± 32 (one standard deviation); the square,
+    // 0.25, gives 1000 ± 27.
+    assert!(
+        (1_600..2_400).contains(&kept),
+        "{kept} of 4000 kept at ratio 0.5"
+    );
+}
+
 #[test]
 fn a_span_the_ratio_sampler_drops_still_propagates_its_trace_as_not_sampled() {
     // Tracing on, but every root dropped: the spans still have ids, their
