@@ -1303,40 +1303,42 @@ fn open_backlog(
             recovered.uncounted_corrupt_records
         ));
     }
-    if !recovered.foreign_segments.is_empty() {
-        let paths: Vec<String> = recovered
-            .foreign_segments
-            .iter()
-            .map(|path| path.display().to_string())
-            .collect();
-        let message = format!(
-            "the durable queue set aside {} segment files holding another signal's requests, \
-             not to send them to the {} endpoint (move them to that pipeline's directory, \
-             without the added suffix, to have them sent): {}",
-            paths.len(),
-            shared.signal,
-            paths.join(", ")
-        );
-        crate::diagnostics::warn(shared.signal.as_str(), message.clone());
-        stats.record_error(message);
-    }
-    if !recovered.overlapping_segments.is_empty() {
-        let paths: Vec<String> = recovered
-            .overlapping_segments
-            .iter()
-            .map(|path| path.display().to_string())
-            .collect();
-        let message = format!(
-            "the durable queue set aside {} segment files whose record ids overlap the \
+    report_set_aside(shared, &recovered.foreign_segments, |count, paths| {
+        format!(
+            "the durable queue set aside {count} segment files holding another signal's \
+             requests, not to send them to the {} endpoint (move them to that pipeline's \
+             directory, without the added suffix, to have them sent): {paths}",
+            shared.signal
+        )
+    });
+    report_set_aside(shared, &recovered.overlapping_segments, |count, paths| {
+        format!(
+            "the durable queue set aside {count} segment files whose record ids overlap the \
              directory's own (copied in from another directory?), neither sending them nor \
-             taking them for damage: {}",
-            paths.len(),
-            paths.join(", ")
-        );
-        crate::diagnostics::warn(shared.signal.as_str(), message.clone());
-        stats.record_error(message);
-    }
+             taking them for damage: {paths}"
+        )
+    });
     Ok(backlog)
+}
+
+/// Warns of the segment files the durable queue set aside when it opened
+/// (none: nothing), and keeps the warning as the pipeline's last error;
+/// `describe` words it from their number and their paths, comma-separated.
+fn report_set_aside(
+    shared: &Shared,
+    segments: &[std::path::PathBuf],
+    describe: impl FnOnce(usize, String) -> String,
+) {
+    if segments.is_empty() {
+        return;
+    }
+    let paths: Vec<String> = segments
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    let message = describe(segments.len(), paths.join(", "));
+    crate::diagnostics::warn(shared.signal.as_str(), message.clone());
+    shared.stats.record_error(message);
 }
 
 /// The durable queue's last fsync at shutdown, on a thread of its own: a
