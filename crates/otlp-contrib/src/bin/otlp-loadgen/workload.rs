@@ -743,6 +743,25 @@ mod tests {
         assert_eq!(set[127], "loadgen.attribute.127=value-127");
     }
 
+    /// The shape of a metrics run of `series` series with `attributes`
+    /// attributes each, as `--signal metrics` builds it.
+    fn metric_shape(meter: &Meter, series: usize, attributes: usize) -> MetricShape {
+        let plan = Plan {
+            total_spans: None,
+            duration: None,
+            rate: None,
+            attributes,
+            span_ids: None,
+            series,
+        };
+        MetricShape::new(
+            meter,
+            &plan,
+            &Arc::new(AtomicU64::new(0)),
+            &Arc::new(SeriesUsed::new(series)),
+        )
+    }
+
     /// The shared shape of a metrics run holds one attribute set, not one
     /// per series: `--series 100000 --attributes 128` held about 820 MB
     /// of sets built up front.
@@ -751,20 +770,7 @@ mod tests {
         let provider = MeterProvider::builder().build().unwrap();
         let meter = provider.meter_with_scope(InstrumentationScope::new("test"));
         for (series, attributes) in [(1, 4), (10_000, 8), (100, 128)] {
-            let plan = Plan {
-                total_spans: None,
-                duration: None,
-                rate: None,
-                attributes,
-                span_ids: None,
-                series,
-            };
-            let shape = MetricShape::new(
-                &meter,
-                &plan,
-                &Arc::new(AtomicU64::new(0)),
-                &Arc::new(SeriesUsed::new(series)),
-            );
+            let shape = metric_shape(&meter, series, attributes);
             assert_eq!(
                 shape.attributes_held(),
                 attributes,
@@ -780,20 +786,7 @@ mod tests {
         let provider = MeterProvider::builder().build().unwrap();
         let meter = provider.meter_with_scope(InstrumentationScope::new("test"));
         for (series, attributes) in [(1, 0), (1, 1), (7, 1), (100, 4), (100_000, 128)] {
-            let plan = Plan {
-                total_spans: None,
-                duration: None,
-                rate: None,
-                attributes,
-                span_ids: None,
-                series,
-            };
-            let shape = MetricShape::new(
-                &meter,
-                &plan,
-                &Arc::new(AtomicU64::new(0)),
-                &Arc::new(SeriesUsed::new(series)),
-            );
+            let shape = metric_shape(&meter, series, attributes);
             let mut worker = shape.series_attributes();
             let capacity = worker.set.capacity();
             // In turn, as one worker of three, then scattered and repeated.
