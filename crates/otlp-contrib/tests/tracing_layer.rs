@@ -2340,9 +2340,11 @@ fn context_activation_can_be_turned_off_and_works_with_tracing_off() {
 }
 
 /// A thread that exits with a span still entered (its guard forgotten)
-/// exits cleanly: the layer's guard of the span's `opentelemetry` context
-/// is not dropped through the API's thread-local stack, which may be gone
-/// by then (a panic in a thread-local's destructor aborts the process).
+/// exits cleanly, its context still attached. What this cannot show on
+/// Linux: the order the layer's guard stack forgets its guards for (the
+/// API's thread-local stack destroyed first, where dropping a guard would
+/// panic in a thread-local's destructor and abort). Here the API's stack
+/// outlives the layer's, and the test passes with or without that `Drop`.
 #[cfg(feature = "opentelemetry-bridge")]
 #[test]
 fn a_thread_exiting_with_a_span_still_entered_exits_cleanly() {
